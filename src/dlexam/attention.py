@@ -1,0 +1,101 @@
+"""The project's one attention implementation (Problem 2.2).
+
+Scaled dot-product attention with a temperature T:
+
+    P = softmax(Q K^T / T)  (masked),   Z = P V.
+
+``T = 0`` is the zero-temperature limit of Problem 2.2, lim_{T->0+} softmax(s/T): the weight goes
+to the maximal scores of each row, shared equally among tied maxima, e.g.
+[1, -2, 5, 0] -> [0, 0, 1, 0] and [5, -2, 5, 0] -> [1/2, 0, 1/2, 0]. Its weights are piecewise
+constant in the scores, so no gradient reaches Q or K through them (Problem 2.5); V still
+gets one. The usual transformer uses T = sqrt(d_k).
+
+The exam's fixed model (:mod:`dlexam.geoff`), the compiled sorter and the trained models all call
+:func:`attention`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+# Scores within this many units in the last place of the row maximum count as tied under T = 0.
+# Identical tokens give identical scores in exact arithmetic; a matmul kernel may differ by an ulp.
+TIE_ULPS = 64
+
+
+def resolve_temperature(temperature: float | str | None, d_k: int) -> float:
+    """Map the user's temperature to a number: ``"sqrt"`` or None -> sqrt(d_k); T must be >= 0."""
+    if temperature is None or temperature == "sqrt":
+        return math.sqrt(d_k)
+    t = float(temperature)
+    if not t >= 0 or math.isinf(t):
+        raise ValueError(f"temperature must be a finite number >= 0 or 'sqrt', got {temperature!r}")
+    return t
+
+
+def argmax_weights(scores: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """lim_{T->0+} softmax(scores / T) along the last axis: tied maxima share the weight equally.
+
+    `mask` is boolean, True where attending is allowed. A row with nothing allowed gets all zeros.
+    The result carries no gradient to `scores`: it is piecewise constant in them.
+    """
+    s = scores.detach()
+    if mask is not None:
+        s = s.masked_fill(~mask, -math.inf)
+    row_max = s.amax(dim=-1, keepdim=True)
+    tol = TIE_ULPS * torch.finfo(s.dtype).eps * row_max.abs().clamp_min(1.0)
+    tied = s >= row_max - tol
+    if mask is not None:
+        tied &= mask
+    tied &= torch.isfinite(row_max)  # fully masked rows select nothing
+    w = tied.to(scores.dtype)
+    return w / w.sum(dim=-1, keepdim=True).clamp_min(1.0)
+
+
+def softmax_weights(scores: torch.Tensor, temperature: float, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """softmax(scores / T) along the last axis; masked entries get 0, fully masked rows all zeros."""
+    s = scores / temperature
+    if mask is not None:
+        s = s.masked_fill(~mask, -math.inf)
+    w = torch.softmax(s, dim=-1)
+    if mask is not None:
+        w = torch.nan_to_num(w, nan=0.0)
+    return w
+
+
+def attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    *,
+    temperature: float,
+    mask: torch.Tensor | None = None,
+    need_weights: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+    """Attention of queries `q` (..., Tq, d_k) over keys `k` (..., Tk, d_k) and values `v` (..., Tk, d_v).
+
+    `mask` (broadcastable to (..., Tq, Tk), boolean, True = may attend) carries the causal and padding
+    masks. Returns (Z, P, S): Z = P V (..., Tq, d_v), the attention matrix P and the raw scores
+    S = Q K^T (..., Tq, Tk); P and S are None when `need_weights` is False and T > 0, where the
+    fused kernel is used instead.
+    """
+    if temperature > 0 and not need_weights:
+        # Same maths, fused kernel: softmax(Q K^T * scale) V with scale = 1 / T.
+        z = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=1.0 / temperature)
+        if mask is not None:  # rows with nothing to attend to give NaN in the fused kernel
+            z = torch.nan_to_num(z, nan=0.0)
+        return z, None, None
+    scores = q @ k.transpose(-2, -1)  # (..., Tq, Tk)
+    if temperature == 0:
+        p = argmax_weights(scores, mask)
+    else:
+        p = softmax_weights(scores, temperature, mask)
+    return p @ v, p, scores
+
+
+def causal_mask(t: int, device: torch.device | str | None = None) -> torch.Tensor:
+    """(t, t) boolean lower-triangular mask: position i may attend to positions j <= i."""
+    return torch.ones(t, t, dtype=torch.bool, device=device).tril()

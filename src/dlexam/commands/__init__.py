@@ -1,0 +1,1 @@
+"""Command groups of the `dlexam` CLI; each module exposes register(subparsers)."""

@@ -1,0 +1,197 @@
+"""One general decoder-only transformer (Problem 2, and the sorting models beyond it).
+
+Problem 2's model is the smallest instance: one layer, one head, no positional encodings, no
+feed-forward, no residual, logits = (Z W_O) E^T with the embedding matrix E tied. Everything
+else is a switch in :class:`TransformerConfig`, so `dlexam geoff`, the compiled sorter and the
+trained sorters are all this module, and all of them call :func:`dlexam.attention.attention`.
+
+Per layer, with X the layer input (T, d_model), for each head h:
+
+    Q_h = X W_Q[h],  K_h = X W_K[h],  V_h = X W_V[h],  Z_h = P_h V_h,
+    P_h = softmax(Q_h K_h^T / T)  under the causal (and padding) mask, T = 0 meaning argmax,
+    R   = [Z_1 ... Z_H] W_O,
+    out = X + R (with residual) or R (without); then X + FF(X) or FF(X) if there is a feed-forward.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+
+from dlexam.attention import attention, causal_mask, resolve_temperature
+
+
+@dataclass
+class TransformerConfig:
+    vocab_size: int  # number of tokens, specials included
+    d_model: int  # embedding width
+    n_heads: int = 1
+    n_layers: int = 1
+    d_head: int | None = None  # width of each head's Q, K, V; default d_model // n_heads
+    d_ff: int = 0  # hidden width of the feed-forward block; 0 = no feed-forward
+    residual: bool = False  # residual connections around attention (and feed-forward)
+    layernorm: bool = False  # pre-LayerNorm before attention, feed-forward and the unembedding
+    positional: str = "none"  # "none" | "sinusoidal" | "learned"
+    max_len: int = 0  # table size for learned positional encodings
+    temperature: float | None = None  # attention temperature; None = sqrt(d_head); 0 = argmax
+    tie_embeddings: bool = True  # logits = h E^T (the exam's choice) instead of a separate unembedding
+    extra: dict = field(default_factory=dict)  # free-form metadata (e.g. the vocabulary), kept in checkpoints
+
+    def __post_init__(self) -> None:
+        if self.d_head is None:
+            self.d_head = max(1, self.d_model // self.n_heads)
+        if self.positional not in ("none", "sinusoidal", "learned"):
+            raise ValueError(f"positional must be none, sinusoidal or learned, got {self.positional!r}")
+        if self.positional == "learned" and self.max_len <= 0:
+            raise ValueError("learned positional encodings need max_len > 0")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class FeedForward(nn.Module):
+    def __init__(self, d_model: int, d_ff: int) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(d_model, d_ff)
+        self.fc2 = nn.Linear(d_ff, d_model)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(torch.relu(self.fc1(x)))
+
+
+class Layer(nn.Module):
+    """Multi-head causal self-attention, then an optional feed-forward block."""
+
+    def __init__(self, cfg: TransformerConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        h, d, dh = cfg.n_heads, cfg.d_model, cfg.d_head
+        scale = 1.0 / math.sqrt(d)
+        self.W_Q = nn.Parameter(torch.randn(h, d, dh) * scale)  # (H, d_model, d_head)
+        self.W_K = nn.Parameter(torch.randn(h, d, dh) * scale)
+        self.W_V = nn.Parameter(torch.randn(h, d, dh) * scale)
+        self.W_O = nn.Parameter(torch.randn(h * dh, d) * (1.0 / math.sqrt(h * dh)))  # (H*d_head, d_model)
+        self.ln_attn = nn.LayerNorm(d) if cfg.layernorm else nn.Identity()
+        self.ff = FeedForward(d, cfg.d_ff) if cfg.d_ff > 0 else None
+        self.ln_ff = nn.LayerNorm(d) if (cfg.layernorm and self.ff is not None) else nn.Identity()
+
+    def project(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        x = x.unsqueeze(1)  # (B, 1, T, d_model), broadcast over heads
+        return x @ self.W_Q, x @ self.W_K, x @ self.W_V  # each (B, H, T, d_head)
+
+    def mix(self, x: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Concatenate heads, apply W_O, the residual and the feed-forward. Returns (out, R)."""
+        b, h, t, dh = z.shape
+        r = z.transpose(1, 2).reshape(b, t, h * dh) @ self.W_O  # (B, T, d_model)
+        out = x + r if self.cfg.residual else r
+        if self.ff is not None:
+            f = self.ff(self.ln_ff(out))
+            out = out + f if self.cfg.residual else f
+        return out, r
+
+    def forward(self, x, mask, temperature, trace=None, cache=None):
+        q, k, v = self.project(self.ln_attn(x))
+        if cache is not None:  # incremental decoding: append this step's keys and values
+            k = torch.cat([cache[0], k], dim=2) if cache[0] is not None else k
+            v = torch.cat([cache[1], v], dim=2) if cache[1] is not None else v
+        z, p, s = attention(q, k, v, temperature=temperature, mask=mask, need_weights=trace is not None)
+        out, r = self.mix(x, z)
+        if trace is not None:
+            trace.append({"X": x, "Q": q, "K": k, "V": v, "scores": s, "P": p, "Z": z, "R": r, "out": out})
+        return out, (k, v)
+
+
+def sinusoidal_table(n: int, d: int) -> torch.Tensor:
+    pos = torch.arange(n, dtype=torch.float32)[:, None]
+    i = torch.arange(0, d, 2, dtype=torch.float32)
+    angle = pos / (10000.0 ** (i / d))  # (n, ceil(d/2))
+    table = torch.zeros(n, d)
+    table[:, 0::2] = torch.sin(angle)
+    table[:, 1::2] = torch.cos(angle[:, : d // 2])
+    return table
+
+
+class DecoderTransformer(nn.Module):
+    def __init__(self, cfg: TransformerConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.E = nn.Parameter(torch.randn(cfg.vocab_size, cfg.d_model) * 0.5)  # (V, d_model)
+        self.pos = nn.Parameter(torch.zeros(cfg.max_len, cfg.d_model)) if cfg.positional == "learned" else None
+        self.layers = nn.ModuleList(Layer(cfg) for _ in range(cfg.n_layers))
+        self.ln_out = nn.LayerNorm(cfg.d_model) if cfg.layernorm else nn.Identity()
+        self.U = None if cfg.tie_embeddings else nn.Parameter(torch.randn(cfg.d_model, cfg.vocab_size) * 0.1)
+
+    def temperature(self, override: float | str | None = None) -> float:
+        t = self.cfg.temperature if override is None else override
+        return resolve_temperature(t, self.cfg.d_head)
+
+    def embed(self, tokens: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        x = self.E[tokens]  # (B, T, d_model)
+        if self.cfg.positional == "learned":
+            x = x + self.pos[positions.clamp_max(self.cfg.max_len - 1)]
+        elif self.cfg.positional == "sinusoidal":
+            x = x + sinusoidal_table(int(positions.max()) + 1, self.cfg.d_model).to(x)[positions]
+        return x
+
+    def unembed(self, h: torch.Tensor) -> torch.Tensor:
+        h = self.ln_out(h)
+        return h @ (self.E.T if self.U is None else self.U)  # (B, T, V)
+
+    def forward(
+        self,
+        tokens: torch.Tensor,
+        pad_mask: torch.Tensor | None = None,
+        *,
+        temperature: float | str | None = None,
+        trace: list | None = None,
+    ) -> torch.Tensor:
+        """Logits (B, T, V) for tokens (B, T). `pad_mask` (B, T) is True at real tokens.
+
+        Pass a list as `trace` to receive each layer's intermediate matrices (X, Q, K, V, scores,
+        P, Z, R, out), for display and teaching.
+        """
+        b, t = tokens.shape
+        mask = causal_mask(t, tokens.device)  # (T, T)
+        if pad_mask is not None:
+            mask = mask & pad_mask[:, None, None, :]  # (B, 1, T, T)
+            positions = (pad_mask.long().cumsum(-1) - 1).clamp_min(0)
+        else:
+            positions = torch.arange(t, device=tokens.device).expand(b, t)
+        temp = self.temperature(temperature)
+        x = self.embed(tokens, positions)
+        for layer in self.layers:
+            x, _ = layer(x, mask, temp, trace=trace)
+        return self.unembed(x)
+
+    # ---- incremental decoding with a KV cache ------------------------------------------------
+    @torch.no_grad()
+    def prefill(self, tokens: torch.Tensor, pad_mask: torch.Tensor, *, temperature=None):
+        """Run a left-padded prompt batch once. Returns (logits at the last position (B, V), cache)."""
+        b, t = tokens.shape
+        temp = self.temperature(temperature)
+        mask = causal_mask(t, tokens.device) & pad_mask[:, None, None, :]
+        positions = (pad_mask.long().cumsum(-1) - 1).clamp_min(0)
+        x = self.embed(tokens, positions)
+        kv = []
+        for layer in self.layers:
+            x, (k, v) = layer(x, mask, temp, cache=(None, None))
+            kv.append((k, v))
+        cache = {"kv": kv, "key_mask": pad_mask, "next_pos": positions[:, -1] + 1, "temperature": temp}
+        return self.unembed(x[:, -1:])[:, 0], cache
+
+    @torch.no_grad()
+    def step(self, token: torch.Tensor, cache: dict):
+        """Feed one new token per sequence (B,), attending to the cached keys. Returns (logits (B, V), cache)."""
+        b = token.shape[0]
+        key_mask = torch.cat([cache["key_mask"], torch.ones(b, 1, dtype=torch.bool, device=token.device)], 1)
+        mask = key_mask[:, None, None, :]  # (B, 1, 1, T+1): the new token sees every real earlier token
+        x = self.embed(token[:, None], cache["next_pos"][:, None])
+        kv = []
+        for layer, (k_old, v_old) in zip(self.layers, cache["kv"], strict=True):
+            x, (k, v) = layer(x, mask, cache["temperature"], cache=(k_old, v_old))
+            kv.append((k, v))
+        cache = {**cache, "kv": kv, "key_mask": key_mask, "next_pos": cache["next_pos"] + 1}
+        return self.unembed(x)[:, 0], cache
