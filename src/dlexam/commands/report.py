@@ -1,0 +1,40 @@
+"""`dlexam report --out DIR [--quick]`: one self-contained HTML page with every result and figure."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "report",
+        help="build the HTML report (DIR/index.html)",
+        description="Build one self-contained HTML page, DIR/index.html, with the answer key, Geoff's "
+        "matrices, the sorting transformers' attention, the SVHN CNN and every experiment.",
+    )
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for index.html (created if missing)")
+    p.add_argument("--quick", action="store_true", help="smaller runs: the whole report in a few minutes")
+    p.add_argument("--json", action="store_true", help="print the build summary as JSON")
+    p.set_defaults(handler=run)
+
+
+def run(args) -> int:
+    from dlexam.report import ReportSettings, build_report
+
+    def progress(section) -> None:
+        if not args.json:
+            status = "ok    " if section.ok else "FAILED"
+            line = f"{status} {section.seconds:6.1f} s  {section.title}"
+            print(line if section.ok else f"{line}: {section.error}", file=sys.stderr, flush=True)
+
+    result = build_report(args.out, ReportSettings(quick=args.quick), progress=progress)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=1))
+    else:
+        failed = [s for s in result.sections if not s.ok]
+        if failed:
+            print(f"report written with {len(failed)} failed section(s) in {result.seconds:.1f} s:",
+                  file=sys.stderr)
+        print(result.path.resolve())
+    return 0 if result.ok else 1

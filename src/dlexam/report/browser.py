@@ -1,0 +1,179 @@
+"""Check the report in a real browser: headless Chromium, driven from the command line.
+
+`check_page(index_html, width=...)` copies the page into a scratch folder with a small script
+appended, loads the copy in headless Chromium (`--dump-dom`), and reads back what the script
+measured in the laid-out page:
+
+- every report section (its id, title, status, and whether it holds an error box), and whether
+  every table-of-contents link points at an element of the page;
+- every image: loaded (`complete`), decoded (`naturalWidth > 0`), and embedded (a data: URI);
+- every box that overflows: content wider (or taller) than its element (`scrollWidth >
+  clientWidth`), or an element reaching past the edges of the window;
+- every resource the page fetched from outside itself (there should be none).
+
+The page itself carries no script; only the scratch copy does.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+RESULT_ID = "dlexam-browser-check"
+
+CHECK_SCRIPT = r"""
+<script>
+(function () {
+  function describe(el) {
+    var s = el.tagName.toLowerCase();
+    if (el.id) s += "#" + el.id;
+    if (typeof el.className === "string" && el.className) {
+      s += "." + el.className.trim().split(/\s+/).join(".");
+    }
+    var sec = el.closest("section");
+    var text = (el.textContent || "").replace(/\s+/g, " ").trim().slice(0, 60);
+    return {element: s, section: sec ? sec.id : null, text: text};
+  }
+  function inlineLike(display) {
+    return display === "inline" || display === "contents" || display === "none" || display === "table-row" ||
+      display === "table-row-group" || display === "table-header-group" || display === "table-column" ||
+      display === "table-column-group";
+  }
+  function run() {
+    var root = document.documentElement;
+    var width = root.clientWidth;
+    var out = {viewport_width: width, document_scroll_width: root.scrollWidth,
+               sections: [], toc_targets_missing: [], images: [], overflows: [], resources: []};
+    document.querySelectorAll("section.report-section").forEach(function (sec) {
+      var h2 = sec.querySelector("h2");
+      out.sections.push({id: sec.id, title: h2 ? h2.textContent : null, status: sec.dataset.status,
+                         error_boxes: sec.querySelectorAll(".error-box").length,
+                         images: sec.querySelectorAll("img").length,
+                         height: sec.getBoundingClientRect().height});
+    });
+    document.querySelectorAll("nav.toc a[href^='#']").forEach(function (a) {
+      var target = a.getAttribute("href");
+      if (!document.getElementById(target.slice(1))) out.toc_targets_missing.push(target);
+    });
+    document.querySelectorAll("img").forEach(function (img, i) {
+      var sec = img.closest("section");
+      out.images.push({index: i, section: sec ? sec.id : null, complete: img.complete,
+                       natural_width: img.naturalWidth, natural_height: img.naturalHeight,
+                       shown_width: img.getBoundingClientRect().width,
+                       embedded: img.getAttribute("src").indexOf("data:image/") === 0, alt: img.alt});
+    });
+    document.querySelectorAll("body, body *").forEach(function (el) {
+      if (el.id === "%(result_id)s") return;
+      var cs = getComputedStyle(el);
+      if (cs.display === "none") return;
+      var r = el.getBoundingClientRect();
+      if (r.width > 0 && (r.right > width + 1 || r.left < -1)) {
+        var d = describe(el); d.problem = "outside the window";
+        d.left = r.left; d.right = r.right; d.window = width;
+        out.overflows.push(d);
+      }
+      if (!inlineLike(cs.display) && el.clientWidth > 0) {
+        if (el.scrollWidth > el.clientWidth + 1) {
+          var d2 = describe(el); d2.problem = "content wider than its box";
+          d2.scroll_width = el.scrollWidth; d2.client_width = el.clientWidth; out.overflows.push(d2);
+        }
+        if (el !== document.body && el.scrollHeight > el.clientHeight + 1 && cs.overflowY !== "visible") {
+          var d3 = describe(el); d3.problem = "content taller than its scrolling box";
+          d3.scroll_height = el.scrollHeight; d3.client_height = el.clientHeight; out.overflows.push(d3);
+        }
+      }
+    });
+    if (root.scrollWidth > width + 1) out.overflows.push({element: "html", section: null, text: "",
+      problem: "page wider than the window", scroll_width: root.scrollWidth, window: width});
+    performance.getEntriesByType("resource").forEach(function (e) { out.resources.push(e.name); });
+    var pre = document.createElement("pre");
+    pre.id = "%(result_id)s";
+    pre.textContent = JSON.stringify(out);
+    document.body.appendChild(pre);
+  }
+  window.addEventListener("load", function () {
+    var decodes = Array.prototype.map.call(document.images, function (img) {
+      return img.decode ? img.decode().catch(function () { return null; }) : null;
+    });
+    Promise.all(decodes).then(run, run);
+  });
+})();
+</script>
+""".replace("%(result_id)s", RESULT_ID)
+
+
+class BrowserUnavailable(RuntimeError):
+    """No Chromium on this machine (or it cannot start): the browser checks cannot run."""
+
+
+def find_chromium() -> str | None:
+    """The path of a Chromium (or Chrome) executable, or None. $DLEXAM_CHROMIUM overrides."""
+    env = os.environ.get("DLEXAM_CHROMIUM")
+    if env:
+        return shutil.which(env) or (env if Path(env).is_file() else None)
+    for name in CHROMIUM_NAMES:
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def chromium_command(chromium: str, profile: Path, width: int, height: int) -> list[str]:
+    return [
+        chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+        "--no-first-run", "--no-default-browser-check", "--disable-extensions", "--mute-audio",
+        "--hide-scrollbars", f"--user-data-dir={profile}", f"--window-size={width},{height}",
+        "--virtual-time-budget=15000",
+    ]
+
+
+def run_chromium(args: list[str], timeout: float) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise BrowserUnavailable(f"chromium did not run: {exc}") from exc
+
+
+def check_page(index_html: str | os.PathLike, *, width: int = 1280, height: int = 900,
+               chromium: str | None = None, timeout: float = 120.0) -> dict:
+    """Load the page in headless Chromium at a window `width` and return the measurements (see module doc)."""
+    chromium = chromium or find_chromium()
+    if chromium is None:
+        raise BrowserUnavailable("no chromium executable found (scripts/ensure-chromium.sh installs it)")
+    text = Path(index_html).read_text(encoding="utf-8")
+    if "</body>" not in text:
+        raise ValueError(f"{index_html} has no </body>")
+    with tempfile.TemporaryDirectory(prefix="dlexam-browser-") as tmp:
+        copy = Path(tmp) / "index.html"
+        copy.write_text(text.replace("</body>", CHECK_SCRIPT + "</body>", 1), encoding="utf-8")
+        args = chromium_command(chromium, Path(tmp) / "profile", width, height)
+        proc = run_chromium([*args, "--dump-dom", copy.as_uri()], timeout)
+    m = re.search(rf'<pre id="{RESULT_ID}">(.*?)</pre>', proc.stdout, re.S)
+    if m is None:
+        tail = (proc.stderr or "").strip().splitlines()[-3:]
+        raise BrowserUnavailable(
+            f"chromium gave no check results (exit {proc.returncode}): {' | '.join(tail)}"
+        )
+    return json.loads(html.unescape(m.group(1)))
+
+
+def screenshot(index_html: str | os.PathLike, png_path: str | os.PathLike, *, width: int = 1280,
+               height: int = 3000, chromium: str | None = None, timeout: float = 120.0) -> Path:
+    """A PNG of the top `height` pixels of the page at window `width` (for looking at it)."""
+    chromium = chromium or find_chromium()
+    if chromium is None:
+        raise BrowserUnavailable("no chromium executable found (scripts/ensure-chromium.sh installs it)")
+    png_path = Path(png_path).resolve()
+    with tempfile.TemporaryDirectory(prefix="dlexam-browser-") as tmp:
+        args = chromium_command(chromium, Path(tmp) / "profile", width, height)
+        run_chromium([*args, f"--screenshot={png_path}", Path(index_html).resolve().as_uri()], timeout)
+    if not png_path.exists():
+        raise BrowserUnavailable("chromium wrote no screenshot")
+    return png_path

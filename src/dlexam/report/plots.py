@@ -1,0 +1,175 @@
+"""Matplotlib figures for the report, returned as PNG bytes (Agg backend, nothing on screen).
+
+`heatmap` annotates each cell with its exact fraction where the value is a small-denominator
+rational (3/4, 9/7, 1/7), and with a rounded decimal otherwise.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from fractions import Fraction
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+DPI = 110
+
+
+def to_png(fig) -> bytes:
+    """Render a figure to PNG bytes and close it."""
+    buf = io.BytesIO()
+    try:
+        fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight", pad_inches=0.06,
+                     metadata={"Software": None})
+    finally:
+        plt.close(fig)
+    return buf.getvalue()
+
+
+def exact_fraction(x: float, max_denominator: int = 64, tol: float = 1e-9) -> Fraction | None:
+    """The fraction p/q (q <= max_denominator) equal to x within `tol`, or None if there is none."""
+    x = float(x)
+    if not np.isfinite(x):
+        return None
+    f = Fraction(x).limit_denominator(max_denominator)
+    return f if abs(float(f) - x) <= tol * max(1.0, abs(x)) else None
+
+
+def cell_label(x: float, decimals: int = 3) -> str:
+    """'3/4', '9/7', '0', '-2', or a rounded decimal '0.455' for irrational-looking values."""
+    f = exact_fraction(x)
+    if f is not None:
+        return str(f.numerator) if f.denominator == 1 else f"{f.numerator}/{f.denominator}"
+    return f"{float(x):.{decimals}f}"
+
+
+def heatmap(
+    matrix,
+    *,
+    title: str,
+    row_labels: Sequence[str] | None = None,
+    col_labels: Sequence[str] | None = None,
+    masked=None,
+    cmap: str = "Blues",
+    cell_inches: float = 0.52,
+    annotate: bool = True,
+    vmin: float | None = None,
+    vmax: float | None = None,
+) -> bytes:
+    """A heatmap of a 2-D matrix with one label per cell.
+
+    `masked` (same shape, boolean, True = hidden by the causal mask) draws those cells grey.
+    """
+    m = np.asarray(matrix, dtype=np.float64)
+    if m.ndim != 2:
+        raise ValueError(f"heatmap needs a 2-D matrix, got shape {m.shape}")
+    rows, cols = m.shape
+    label_w = 0.9 if row_labels is not None else 0.3
+    fig, ax = plt.subplots(figsize=(label_w + cols * cell_inches + 0.3, 0.75 + rows * cell_inches * 0.82))
+    shown = np.ma.masked_array(m, mask=np.asarray(masked, dtype=bool) if masked is not None else None)
+    cm = matplotlib.colormaps[cmap].copy()
+    cm.set_bad("#e4e6e9")
+    lo = float(np.nanmin(m)) if vmin is None else vmin
+    hi = float(np.nanmax(m)) if vmax is None else vmax
+    if hi <= lo:
+        hi = lo + 1.0
+    ax.imshow(shown, cmap=cm, vmin=lo, vmax=hi, aspect="auto")
+    ax.set_title(title, fontsize=10)
+    ax.set_xticks(range(cols))
+    ax.set_yticks(range(rows))
+    xlabels = list(col_labels) if col_labels is not None else [str(j + 1) for j in range(cols)]
+    ylabels = list(row_labels) if row_labels is not None else [str(i + 1) for i in range(rows)]
+    slanted = max(map(len, xlabels), default=0) > 3
+    ax.set_xticklabels(xlabels, fontsize=8, rotation=45 if slanted else 0,
+                       ha="right" if slanted else "center")
+    ax.set_yticklabels(ylabels, fontsize=8)
+    ax.tick_params(length=0)
+    if annotate:
+        fontsize = 8 if cols <= 7 else 6.5
+        for i in range(rows):
+            for j in range(cols):
+                v = m[i, j]
+                hidden = masked is not None and bool(np.asarray(masked)[i, j])
+                frac = (v - lo) / (hi - lo)
+                color = "#8a9099" if hidden else ("white" if frac > 0.6 else "#1d232a")
+                ax.text(j, i, cell_label(v), ha="center", va="center", fontsize=fontsize, color=color)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    return to_png(fig)
+
+
+def curves(
+    series: dict[str, Sequence[float]],
+    *,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    x: dict[str, Sequence[float]] | None = None,
+    logy: bool = False,
+    size: tuple[float, float] = (5.2, 3.2),
+) -> bytes:
+    """Line plot of named series (e.g. train/validation loss per epoch)."""
+    fig, ax = plt.subplots(figsize=size)
+    for name, ys in series.items():
+        xs = (x or {}).get(name, range(1, len(ys) + 1))
+        ax.plot(list(xs), list(ys), marker="o" if len(ys) <= 20 else None, markersize=3, label=name)
+    if logy:
+        ax.set_yscale("log")
+    ax.set_title(title, fontsize=10)
+    ax.set_xlabel(xlabel, fontsize=9)
+    ax.set_ylabel(ylabel, fontsize=9)
+    ax.tick_params(labelsize=8)
+    ax.grid(alpha=0.3)
+    if len(series) > 1:
+        ax.legend(fontsize=8)
+    return to_png(fig)
+
+
+def image_grid(images, *, title: str, labels: Sequence[str] | None = None, ncols: int = 8,
+               cmap: str = "RdBu_r", symmetric: bool = True, size_inches: float = 0.9) -> bytes:
+    """Small images (N, H, W) side by side, e.g. conv filters; one shared, symmetric colour scale."""
+    imgs = np.asarray(images, dtype=np.float64)
+    n = imgs.shape[0]
+    ncols = min(ncols, n)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size_inches, nrows * size_inches + 0.45),
+                             squeeze=False)
+    bound = float(np.abs(imgs).max()) or 1.0
+    vmin, vmax = (-bound, bound) if symmetric else (float(imgs.min()), float(imgs.max()))
+    for idx, ax in enumerate(axes.flat):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if idx >= n:
+            ax.axis("off")
+            continue
+        ax.imshow(imgs[idx], cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
+        if labels is not None:
+            ax.set_title(labels[idx], fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    return to_png(fig)
+
+
+def confusion(matrix, *, title: str, class_labels: Sequence[str]) -> bytes:
+    """A confusion matrix (rows = true class, columns = predicted) with counts in the cells."""
+    m = np.asarray(matrix, dtype=np.float64)
+    n = m.shape[0]
+    fig, ax = plt.subplots(figsize=(0.42 * n + 1.4, 0.42 * n + 1.0))
+    ax.imshow(m, cmap="Blues")
+    ax.set_xticks(range(n))
+    ax.set_yticks(range(n))
+    ax.set_xticklabels(class_labels, fontsize=8)
+    ax.set_yticklabels(class_labels, fontsize=8)
+    ax.set_xlabel("predicted", fontsize=9)
+    ax.set_ylabel("true", fontsize=9)
+    ax.set_title(title, fontsize=10)
+    hi = m.max() or 1.0
+    for i in range(n):
+        for j in range(n):
+            if m[i, j]:
+                ax.text(j, i, f"{m[i, j]:g}", ha="center", va="center", fontsize=7,
+                        color="white" if m[i, j] > 0.6 * hi else "#1d232a")
+    return to_png(fig)
