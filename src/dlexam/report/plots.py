@@ -71,8 +71,7 @@ def heatmap(
     label_w = 0.9 if row_labels is not None else 0.3
     fig, ax = plt.subplots(figsize=(label_w + cols * cell_inches + 0.3, 0.75 + rows * cell_inches * 0.82))
     shown = np.ma.masked_array(m, mask=np.asarray(masked, dtype=bool) if masked is not None else None)
-    cm = matplotlib.colormaps[cmap].copy()
-    cm.set_bad("#e4e6e9")
+    cm = matplotlib.colormaps[cmap].with_extremes(bad="#e4e6e9")
     lo = float(np.nanmin(m)) if vmin is None else vmin
     hi = float(np.nanmax(m)) if vmax is None else vmax
     if hi <= lo:

@@ -1,104 +1,134 @@
-"""Section: Geoff's matrices (Problems 2.2 and 2.3) as heatmaps, for the exam's example.
+"""Section: Geoff's matrices (Problems 2.2-2.5) as heatmaps, for the exam's example.
 
 The training example "D A A <START> A D <STOP>" through the exam's fixed weights with argmax
 attention (T = 0): X, Q = K = V, the scores Q K^T, the attention matrix P, Z = P V, R = Z W_O and
-the logits R E^T, each cell labelled with its exact fraction. The same example with the usual
-T = sqrt(d_k) follows, to show what Problem 2.5's fix changes.
+the logits R E^T, each cell labelled with its exact fraction (Problem 2.2); the loss under the
+exam's convention and under teacher forcing (Problem 2.3); R with two identical heads and
+W_O = I_4 (Problem 2.4); and the gradients that reach W_Q, W_K, W_V, W_O at T = 0 and at
+T = sqrt(d_k) (Problem 2.5). All numbers come from :func:`dlexam.geoff.run_geoff`.
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 
 from dlexam.report import page, plots
 from dlexam.report.build import ReportContext
 
-EXAMPLE = "D A A <START> A D <STOP>"
-VOCAB = ["A", "B", "C", "D", "<START>", "<STOP>"]  # Problem 2's vocabulary, in E's row order
-
 # (attribute, title, caption) of each matrix, in the order the exam computes them.
 MATRICES = [
     ("X", "X (embeddings)", "X: the rows of E for the tokens; <START> and <STOP> embed to zero."),
     ("Q", "Q = K = V = X W_Q", "Q = X W_Q; since W_Q = W_K = W_V, K and V are the same matrix."),
     ("scores", "scores Q Kᵀ", "Q Kᵀ; grey cells are hidden by the causal mask."),
-    ("P", "P (attention)", "P: row i shares its weight equally among the largest unmasked scores (T = 0)."),
+    ("P", "P (attention)", "P: each row shares its weight equally among its largest visible scores (T = 0)."),
     ("Z", "Z = P V", "Z = P V: each position's average of the values it attends to."),
     ("R", "R = Z W_O", "R = Z W_O: the representation passed to the unembedding."),
     ("logits", "logits R Eᵀ", "R Eᵀ: the logits over the vocabulary A B C D <START> <STOP>."),
 ]
 
 
-def _np(t) -> np.ndarray:
-    a = t.detach().cpu().numpy() if hasattr(t, "detach") else np.asarray(t)
-    return a.reshape(a.shape[-2], a.shape[-1]) if a.ndim > 2 else a  # (T, d): drop batch/head axes of 1
+def as_matrix(t) -> np.ndarray:
+    return t.detach().cpu().numpy() if hasattr(t, "detach") else np.asarray(t)
 
 
-def _labels(tokens) -> list[str]:
+def position_labels(tokens) -> list[str]:
     return [f"{i + 1} {t}" for i, t in enumerate(tokens)]
 
 
-def matrix_figures(result, prefix: str = "") -> list[str]:
-    """One heatmap figure per matrix of a run_geoff result."""
-    tokens = list(result.tokens)
-    rows = _labels(tokens)
-    causal_hidden = np.triu(np.ones((len(tokens), len(tokens)), dtype=bool), k=1)
-    figs = []
-    for attr, title, caption in MATRICES:
-        m = _np(getattr(result, attr))
-        cols = None
-        masked = None
-        if attr in ("scores", "P"):
-            cols = rows
-            masked = causal_hidden
-        elif attr == "logits" and m.shape[1] == len(VOCAB):
-            cols = VOCAB
-        png = plots.heatmap(m, title=prefix + title, row_labels=rows, col_labels=cols, masked=masked)
-        figs.append(page.figure(png, caption, alt=f"heatmap of {title}"))
-    return figs
+def causal_hidden(n: int) -> np.ndarray:
+    """(n, n) True above the diagonal: what the causal mask hides."""
+    return np.triu(np.ones((n, n), dtype=bool), k=1)
+
+
+def matrix_figure(result, attr: str, title: str, caption: str, vocab) -> str:
+    rows = position_labels(result.tokens)
+    m = as_matrix(getattr(result, attr))
+    cols, masked = None, None
+    if attr in ("scores", "P"):
+        cols, masked = rows, causal_hidden(len(rows))
+    elif attr == "logits":
+        cols = list(vocab)
+    png = plots.heatmap(m, title=title, row_labels=rows, col_labels=cols, masked=masked)
+    return page.figure(png, caption, alt=f"heatmap of {title}")
 
 
 def loss_table(result) -> str:
-    loss = getattr(result, "loss", None) or {}
     rows = []
-    for k, v in loss.items():
-        if hasattr(v, "tolist"):
-            v = v.tolist()
-        if isinstance(v, list):
-            v = ", ".join(page.fmt_number(x) for x in v)
-        rows.append((k, v))
-    return page.table(rows, ("quantity", "value"), caption="Cross-entropy on the output tokens A D <STOP>")
+    for convention, term in result.loss.items():
+        probs = ", ".join(f"{p:.4f}" for p in term["probabilities"])
+        rows.append((convention, " ".join(term["targets"]), ", ".join(map(str, term["rows"])), probs,
+                     f"{float(term['value']):.4f}"))
+    header = ("convention", "targets", "logit rows", "probabilities of the targets", "loss")
+    return page.table(rows, header, caption="Cross-entropy (summed) on the output tokens")
+
+
+def gradient_table(geoff, temperatures) -> str:
+    rows = []
+    for label, t in temperatures:
+        r = geoff.run_geoff(geoff.EXAM_EXAMPLE, temperature=t, heads=1, gradients=True)
+        norms = [float(r.gradients[name].norm()) for name in geoff.PARAMETERS]
+        rows.append((label, *norms))
+    header = ("attention", *(f"‖∂L/∂{name}‖" for name in geoff.PARAMETERS))
+    return page.table(rows, header, caption="Gradient norms of the teacher-forcing loss at the exam's weights")
 
 
 def build(ctx: ReportContext) -> str:
-    from dlexam.geoff import run_geoff
+    from dlexam import geoff
 
+    example = geoff.EXAM_EXAMPLE
+    argmax = geoff.run_geoff(example, temperature=0.0, heads=1, gradients=False)
+    figs = [matrix_figure(argmax, attr, title, caption, geoff.VOCAB) for attr, title, caption in MATRICES]
     parts = [
         page.paragraph(
-            "Geoff's one-layer, one-head transformer with the exam's fixed W_Q = W_K = W_V, W_O and E, "
-            f"on the training example “{EXAMPLE}” with causal argmax attention (T = 0, Problem 2.2). "
-            "Cells show exact fractions where the value is rational."
-        )
+            "Geoff's one-layer, one-head transformer with the exam's fixed W_Q = W_K = W_V, W_O and E, on the "
+            f"training example “{example}” with causal argmax attention (T = 0). Cells show exact fractions "
+            "where the value is rational; they match the exam's worked solution of Problem 2.2."
+        ),
+        page.figure_row(figs),
+        "<h3>Loss (Problem 2.3)</h3>",
+        page.paragraph(
+            "The exam scores each output token with the logit row at that token's own position (rows 5-7), "
+            "which gives its 4.2114; standard teacher forcing scores token t+1 with row t (rows 4-6). Both:"
+        ),
+        loss_table(argmax),
     ]
-    argmax = run_geoff(EXAMPLE, temperature=0.0, heads=1, gradients=False)
-    parts.append(page.figure_row(matrix_figures(argmax)))
-    parts.append("<h3>Loss (Problem 2.3)</h3>")
-    parts.append(loss_table(argmax))
 
-    def softmax_part() -> str:
-        d_k = _np(argmax.Q).shape[-1]
-        t = math.sqrt(d_k)
-        soft = run_geoff(EXAMPLE, temperature=t, heads=1, gradients=False)
-        rows = _labels(soft.tokens)
-        hidden = np.triu(np.ones((len(rows), len(rows)), dtype=bool), k=1)
-        p_fig = page.figure(
-            plots.heatmap(_np(soft.P), title=f"P at T = √{d_k}", row_labels=rows, col_labels=rows,
-                          masked=hidden),
-            f"The same example with the usual temperature T = √d_k = {t:.4g}: weights spread over every "
-            "visible position, and they depend smoothly on W_Q and W_K (Problem 2.5).",
+    def two_heads() -> str:
+        r2 = geoff.run_geoff(example, temperature=0.0, heads=2, gradients=False)
+        fig1 = matrix_figure(argmax, "R", "R, one head, exam's W_O", "One head with the exam's W_O.", geoff.VOCAB)
+        r_one, r_two = as_matrix(argmax.R), as_matrix(r2.R)
+        if np.allclose(r_one, r_two):
+            finding = "R is identical, as the exam says."
+        elif np.allclose(r_one[:, [1, 0, 3, 2]], r_two):
+            finding = ("R is not identical: its columns come out swapped (A↔B, C↔D), because "
+                       "[Z Z] I₄ = Z [I₂ I₂] is not Z W_O for the exam's W_O.")
+        else:
+            finding = "R is not identical to the one-head R."
+        fig2 = matrix_figure(r2, "R", "R, two identical heads, W_O = I₄",
+                             "Two identical heads concatenated, times W_O = I₄.", geoff.VOCAB)
+        return (
+            "<h3>Two identical heads (Problem 2.4)</h3>"
+            + page.paragraph(f"The exam says the result would be identical. Computed: {finding}")
+            + page.figure_row([fig1, fig2])
         )
-        return "<h3>The same example at T = √d_k</h3>" + page.figure_row([p_fig]) + loss_table(soft)
 
-    parts.append(ctx.guard("Geoff at T = √d_k", softmax_part))
+    def gradients() -> str:
+        d_k = int(as_matrix(argmax.Q).shape[-1])
+        soft = geoff.run_geoff(example, temperature="sqrt", heads=1, gradients=False)
+        rows = position_labels(soft.tokens)
+        p_fig = page.figure(
+            plots.heatmap(as_matrix(soft.P), title=f"P at T = √{d_k}", row_labels=rows, col_labels=rows,
+                          masked=causal_hidden(len(rows))),
+            f"The same example at the usual T = √d_k = {soft.temperature:.4g}: the weights spread over every "
+            "visible position and depend smoothly on W_Q and W_K.",
+        )
+        return (
+            "<h3>Which weights can learn (Problem 2.5)</h3>"
+            + page.paragraph(geoff.GRADIENT_EXPLANATION)
+            + gradient_table(geoff, [("argmax, T = 0", 0.0), (f"softmax, T = √{d_k}", "sqrt")])
+            + page.figure_row([p_fig])
+        )
+
+    parts.append(ctx.guard("Problem 2.4 (two heads)", two_heads))
+    parts.append(ctx.guard("Problem 2.5 (gradients)", gradients))
     return "".join(parts)

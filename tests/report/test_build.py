@@ -1,0 +1,112 @@
+"""The report's framework: independent sections, visible failures, atomic self-contained output."""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+
+import pytest
+
+from dlexam.cli import main
+from dlexam.errors import UserError
+from dlexam.report import ReportSettings, SectionSpec, build_report, default_sections, page, plots
+
+
+def fine_section(ctx):
+    png = plots.heatmap([[1.0, 0.0], [0.5, 0.5]], title="fine")
+    return page.paragraph("a fine section") + page.figure(png, "a fine figure")
+
+
+def broken_section(ctx):
+    import dlexam.no_such_module  # noqa: F401 - the dependency that fails
+
+
+def partly_broken_section(ctx):
+    ok = ctx.guard("the good part", lambda: page.paragraph("good part"))
+    bad = ctx.guard("the bad part", lambda: 1 / 0)
+    return ok + bad
+
+
+SPECS = [
+    SectionSpec("fine", "Fine", fine_section),
+    SectionSpec("broken", "Broken", broken_section),
+    SectionSpec("partly", "Partly broken", partly_broken_section),
+]
+
+
+def section_html(html: str, sid: str) -> str:
+    m = re.search(rf'<section id="{sid}"[^>]*>(.*?)</section>', html, re.S)
+    assert m, f"section {sid} missing"
+    return m.group(0)
+
+
+def test_a_failing_section_shows_an_error_box_and_the_others_are_built(tmp_path):
+    result = build_report(tmp_path, ReportSettings(tiny=True), sections=SPECS)
+    assert result.path == tmp_path / "index.html"
+    assert [s.ok for s in result.sections] == [True, False, False]
+    html = result.path.read_text()
+
+    fine = section_html(html, "fine")
+    assert 'data-status="ok"' in fine and "error-box" not in fine and "<img" in fine
+
+    broken = section_html(html, "broken")
+    assert 'data-status="error"' in broken and 'class="error-box"' in broken
+    assert "ModuleNotFoundError" in broken and "dlexam.no_such_module" in broken
+
+    partly = section_html(html, "partly")
+    assert 'data-status="error"' in partly and "good part" in partly
+    assert "the bad part failed" in partly and "ZeroDivisionError" in partly
+    assert "ZeroDivisionError" in result.sections[2].error
+
+    # the table of contents lists every section and flags the failed ones
+    toc = re.search(r'<nav class="toc".*?</nav>', html, re.S).group(0)
+    assert re.findall(r'href="#([^"]+)"', toc) == ["fine", "broken", "partly"]
+    assert toc.count("(failed)") == 2
+
+
+def test_page_is_self_contained(tmp_path):
+    html = build_report(tmp_path, ReportSettings(tiny=True), sections=SPECS[:1]).path.read_text()
+    assert_self_contained(html)
+
+
+def assert_self_contained(html: str) -> None:
+    """No reference to anything outside the page: no URL, no external script, style or image."""
+    low = html.lower()
+    for needle in ("http://", "https://", "file://", "<link", "<script", "@import", "url("):
+        assert needle not in low, f"page refers outside itself: {needle!r}"
+    for src in re.findall(r'\ssrc="([^"]*)"', html):
+        assert src.startswith("data:image/png;base64,"), src[:60]
+
+
+def test_refuses_to_replace_an_index_html_it_did_not_write(tmp_path):
+    foreign = tmp_path / "index.html"
+    foreign.write_text("<html>someone's page</html>")
+    with pytest.raises(UserError, match="not written by dlexam report"):
+        build_report(tmp_path, ReportSettings(tiny=True), sections=SPECS[:1])
+    assert foreign.read_text() == "<html>someone's page</html>"
+
+
+def test_replaces_its_own_earlier_report_and_leaves_no_temporary_files(tmp_path):
+    build_report(tmp_path, ReportSettings(tiny=True), sections=SPECS[:1])
+    build_report(tmp_path, ReportSettings(tiny=True), sections=SPECS[1:2])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["index.html"]
+    html = (tmp_path / "index.html").read_text()
+    assert 'id="broken"' in html and 'id="fine"' not in html
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE((tmp_path / "index.html").stat().st_mode) == 0o666 & ~umask  # like any new file
+
+
+def test_cli_errors_are_one_line_exit_2(tmp_path, capsys):
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("x")
+    assert main(["report", "--out", str(not_a_dir), "--quick"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("dlexam: error: ") and err.count("\n") == 1 and "not a folder" in err
+    assert not_a_dir.read_text() == "x"
+
+
+def test_default_sections_cover_the_issue():
+    ids = [s.id for s in default_sections()]
+    assert ids == ["answer-key", "geoff", "sorting", "cnn", "experiments"]

@@ -1,0 +1,79 @@
+"""Unit tests of the report's building blocks: exact fractions, tables, embedded figures."""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dlexam.report import page, plots
+
+
+@pytest.mark.parametrize(
+    ("value", "label"),
+    [
+        (0.75, "3/4"),
+        (9 / 7, "9/7"),
+        (6 / 7, "6/7"),
+        (1 / 7, "1/7"),
+        (1 / 3, "1/3"),
+        (-0.5, "-1/2"),
+        (3.0, "3"),
+        (0.0, "0"),
+        # P(y_5 = A) of Problem 2.3, exp(3) / (2 exp(3) + 4) = 0.4547: not rational, so a decimal
+        (math.exp(3) / (2 * math.exp(3) + 4), "0.455"),
+        (math.sqrt(2), "1.414"),
+    ],
+)
+def test_cell_label_is_the_exact_fraction_where_rational(value, label):
+    assert plots.cell_label(value) == label
+
+
+def test_exact_fraction_rejects_large_denominators():
+    assert plots.exact_fraction(1 / 101) is None
+    assert plots.exact_fraction(float("nan")) is None
+
+
+def test_table_escapes_tokens_and_formats_numbers():
+    html = page.table([("<START>", 0.123456789, 7)], ("token", "p", "n"))
+    assert "&lt;START&gt;" in html and "<START>" not in html
+    assert "<td>0.1235</td>" in html and "<td>7</td>" in html
+    assert html.count("<th>") == 3
+
+
+def test_any_table_accepts_the_shapes_libraries_return():
+    records = page.any_table([{"batch": 1, "acc": 0.5}, {"batch": 2, "acc": 0.75, "note": "x"}])
+    assert records.count("<th>") == 3 and "<td>note</td>" not in records and "<th>note</th>" in records
+    columns_rows = page.any_table({"columns": ["a", "b"], "rows": [[1, 2], [3, 4]]})
+    assert columns_rows.count("<tr>") == 3
+    flat = page.any_table({"loss": 0.25})
+    assert "<td>loss</td>" in flat and "<td>0.25</td>" in flat
+    with pytest.raises(TypeError):
+        page.any_table(3.5)
+
+
+def test_figure_embeds_the_png_bytes_unchanged():
+    png = plots.heatmap(np.array([[0.0, 0.5], [0.25, 1.0]]), title="t")
+    html = page.figure(png, "a <caption>")
+    uri = html.split('src="', 1)[1].split('"', 1)[0]
+    assert uri.startswith("data:image/png;base64,")
+    assert base64.b64decode(uri.split(",", 1)[1]) == png
+    assert "a &lt;caption&gt;" in html
+    with Image.open(io.BytesIO(png)) as im:
+        assert im.format == "PNG" and im.width > 50 and im.height > 50
+    with pytest.raises(ValueError):
+        page.figure(b"GIF89a...", "not a png")
+
+
+def test_heatmap_needs_a_matrix():
+    with pytest.raises(ValueError):
+        plots.heatmap(np.zeros(3), title="vector")
+
+
+def test_error_box_names_the_failure():
+    html = page.error_box("Section X", ModuleNotFoundError("No module named 'dlexam.nothing'"))
+    assert 'class="error-box"' in html and "ModuleNotFoundError" in html and "dlexam.nothing" in html
