@@ -55,6 +55,8 @@ CHECK_SCRIPT = r"""
       var h2 = sec.querySelector("h2");
       out.sections.push({id: sec.id, title: h2 ? h2.textContent : null, status: sec.dataset.status,
                          error_boxes: sec.querySelectorAll(".error-box").length,
+                         error_box_heights: Array.prototype.map.call(sec.querySelectorAll(".error-box"),
+                           function (b) { return b.getBoundingClientRect().height; }),
                          images: sec.querySelectorAll("img").length,
                          height: sec.getBoundingClientRect().height});
     });
@@ -98,12 +100,8 @@ CHECK_SCRIPT = r"""
     pre.textContent = JSON.stringify(out);
     document.body.appendChild(pre);
   }
-  window.addEventListener("load", function () {
-    var decodes = Array.prototype.map.call(document.images, function (img) {
-      return img.decode ? img.decode().catch(function () { return null; }) : null;
-    });
-    Promise.all(decodes).then(run, run);
-  });
+  // At "load" every image has loaded or failed: complete and naturalWidth are final.
+  window.addEventListener("load", run);
 })();
 </script>
 """.replace("%(result_id)s", RESULT_ID)

@@ -1,0 +1,130 @@
+"""The report in a real browser (headless Chromium): every section is there and healthy, no image
+is broken, nothing overflows its box, nothing is fetched from outside the page.
+
+The checker itself is tested first, on a page made to fail each check.
+"""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from dlexam.report import ReportSettings, SectionSpec, build_report, default_sections, page, plots
+from dlexam.report.browser import check_page
+
+WIDTHS = (1280, 800)  # a desktop window and a narrow one
+
+BAD_PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"><style>
+body { margin: 0; } main { width: 600px; }
+pre { white-space: pre; } .wide td { white-space: nowrap; } .far { position: relative; left: 2000px; }
+</style></head><body><main>
+<section id="good" class="report-section" data-status="ok"><h2>Good</h2><img id="ok" src="%(png)s"></section>
+<section id="bad" class="report-section" data-status="error"><h2>Bad</h2>
+<div class="error-box">it failed</div>
+<img id="broken" src="data:image/png;base64,AAAA">
+<div class="box" style="width: 200px"><pre>%(long)s</pre></div>
+<div style="width: 300px"><table class="wide"><tr><td>%(long)s</td></tr></table></div>
+<p class="far">far away</p>
+</section></main></body></html>"""
+
+
+def test_the_checker_flags_every_kind_of_problem(tmp_path, chromium):
+    png = page.png_data_uri(plots.heatmap([[0.0, 1.0]], title="ok"))
+    bad = tmp_path / "bad.html"
+    bad.write_text(BAD_PAGE % {"png": png, "long": "x" * 400})
+    r = check_page(bad, width=1000, chromium=chromium)
+
+    assert [(s["id"], s["status"], s["error_boxes"]) for s in r["sections"]] == [
+        ("good", "ok", 0), ("bad", "error", 1)]
+    images = {i["index"]: i for i in r["images"]}
+    assert images[0]["complete"] and images[0]["natural_width"] > 0  # the real PNG
+    assert images[1]["natural_width"] == 0  # the broken one
+    problems = {(o["element"].split(".")[0], o["problem"]) for o in r["overflows"]}
+    assert ("div", "content wider than its box") in problems  # the 200px box around the long <pre>
+    assert ("pre", "outside the window") in problems or ("pre", "content wider than its box") in problems
+    assert any(o["element"].startswith("p") and o["problem"] == "outside the window" for o in r["overflows"])
+    assert any(o["problem"] == "page wider than the window" for o in r["overflows"])
+
+
+def test_the_checker_sees_what_comes_from_outside_the_page(tmp_path, chromium):
+    other = tmp_path / "other.png"
+    other.write_bytes(plots.heatmap([[1.0]], title="outside"))
+    p = tmp_path / "fetching.html"
+    # port 9 (discard) on the loopback: refused at once, no network needed, but still a fetch
+    p.write_text(f'<!DOCTYPE html><html><body><img src="{other.as_uri()}">'
+                 '<img src="http://127.0.0.1:9/x.png"></body></html>')
+    r = check_page(p, chromium=chromium)
+    assert r["resources"] == ["http://127.0.0.1:9/x.png"]
+    assert [i["embedded"] for i in r["images"]] == [False, False]
+    assert r["images"][0]["natural_width"] > 0  # the file loaded, but it is not part of the page
+
+
+@pytest.fixture(scope="module")
+def checks(tiny_report, chromium) -> dict[int, dict]:
+    index, _ = tiny_report
+    return {w: check_page(index, width=w, chromium=chromium) for w in WIDTHS}
+
+
+def test_every_section_is_there_and_healthy(tiny_report, checks):
+    _, summary = tiny_report
+    failed = {s["id"]: s["error"] for s in summary["sections"] if not s["ok"]}
+    assert not failed, f"sections failed to build: {failed}"
+    expected = [(s.id, s.title) for s in default_sections()]
+    for width, r in checks.items():
+        assert [(s["id"], s["title"]) for s in r["sections"]] == expected, width
+        for s in r["sections"]:
+            assert s["status"] == "ok" and s["error_boxes"] == 0, (width, s)
+            assert s["height"] > 100, (width, s)  # a real section, not an empty heading
+        assert r["toc_targets_missing"] == []
+
+
+def test_every_figure_section_shows_images(checks):
+    r = checks[WIDTHS[0]]
+    per_section = {s["id"]: s["images"] for s in r["sections"]}
+    for sid in ("geoff", "sorting", "cnn", "experiments"):
+        assert per_section[sid] > 0, f"section {sid} has no figure"
+
+
+def test_no_image_is_broken(checks):
+    for width, r in checks.items():
+        assert r["images"], "the report has no images"
+        broken = [i for i in r["images"] if not (i["complete"] and i["natural_width"] > 0 and i["natural_height"] > 0)]
+        assert broken == [], (width, broken)
+        assert all(i["embedded"] for i in r["images"])
+        assert all(0 < i["shown_width"] <= width for i in r["images"]), width
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_nothing_overflows_its_box(checks, width):
+    r = checks[width]
+    assert r["viewport_width"] == width
+    assert r["document_scroll_width"] <= width
+    assert r["overflows"] == [], r["overflows"][:10]
+
+
+def test_the_page_is_self_contained(tiny_report, checks, find_external_references):
+    index, _ = tiny_report
+    assert find_external_references(index.read_text()) == []
+    for r in checks.values():
+        assert r["resources"] == []  # nothing fetched while loading
+
+
+def test_a_failed_section_is_visible_in_the_browser(tmp_path, chromium):
+    def broken(ctx):
+        raise RuntimeError("the dependency broke")
+
+    def fine(ctx):
+        return page.figure(plots.heatmap([[1.0, 2.0]], title="fine"), "fine")
+
+    specs = [SectionSpec("fine", "Fine", fine), SectionSpec("broken", "Broken", broken)]
+    result = build_report(tmp_path, ReportSettings(tiny=True), sections=specs)
+    r = check_page(result.path, chromium=chromium)
+    sections = {s["id"]: s for s in r["sections"]}
+    assert sections["fine"]["status"] == "ok" and sections["fine"]["images"] == 1
+    assert sections["broken"]["status"] == "error"
+    assert sections["broken"]["error_boxes"] == 1 and sections["broken"]["error_box_heights"][0] > 20
+    assert "the dependency broke" in result.path.read_text()
+    assert r["overflows"] == []
+    png = base64.b64decode(page.png_data_uri(plots.heatmap([[1.0]], title="x")).split(",", 1)[1])
+    assert png.startswith(b"\x89PNG")
