@@ -46,7 +46,8 @@ class ReportContext:
     """What a section builder gets: the settings, a scratch folder, and a way to fence off parts."""
 
     settings: ReportSettings
-    work_dir: Path
+    work_dir: Path  # scratch space of this section, deleted after the build
+    out_dir: Path  # the report's folder: files a section keeps beside index.html (experiment results)
     problems: list[str] = field(default_factory=list)
 
     def guard(self, what: str, fn: Callable[[], str]) -> str:
@@ -107,9 +108,10 @@ def default_sections() -> list[SectionSpec]:
     ]
 
 
-def build_section(spec: SectionSpec, settings: ReportSettings, work_dir: Path) -> page.RenderedSection:
+def build_section(spec: SectionSpec, settings: ReportSettings, work_dir: Path,
+                  out_dir: Path) -> page.RenderedSection:
     """Build one section; never raises (a failure is recorded in the returned section)."""
-    ctx = ReportContext(settings, work_dir)
+    ctx = ReportContext(settings, work_dir, out_dir)
     t0 = time.perf_counter()
     try:
         body = spec.build(ctx)
@@ -169,7 +171,7 @@ def build_report(
         for spec in specs:
             work = Path(tmp) / spec.id
             work.mkdir()
-            section = build_section(spec, settings, work)
+            section = build_section(spec, settings, work, out_dir)
             built.append(section)
             if progress is not None:
                 progress(section)

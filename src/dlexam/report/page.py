@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import html
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -109,6 +110,21 @@ def any_table(data: object, *, caption: str = "") -> str:
     raise TypeError(f"cannot show a {type(data).__name__} as a table")
 
 
+def verdict_badge(verdict: object) -> str:
+    """A verdict ("supported", "agrees", "not supported", "partly supported", ...) in green, red or amber."""
+    v = str(verdict)
+    low = v.strip().lower()
+    if low.startswith(("not", "disagree", "wrong", "refute", "differ", "mismatch", "false", "incorrect")):
+        cls = "verdict-disagrees"
+    elif low.startswith(("partly", "partial", "inconclusive", "unclear")):
+        cls = "verdict-other"
+    elif low.startswith(("support", "agree", "correct", "match", "ok", "confirm", "true")):
+        cls = "verdict-agrees"
+    else:
+        cls = "verdict-other"
+    return f'<span class="verdict {cls}">{esc(v)}</span>'
+
+
 def paragraph(text: str, cls: str = "") -> str:
     c = f' class="{cls}"' if cls else ""
     return f"<p{c}>{esc(text)}</p>"
@@ -194,6 +210,9 @@ footer { color: var(--muted); font-size: 0.85rem; margin-top: 3rem; border-top: 
 """
 
 
+SUBHEADING = re.compile(r'<h3 id="([^"]+)">(.*?)</h3>')  # subsections with an id get a TOC entry
+
+
 def render_page(title: str, intro: str, sections: Sequence[RenderedSection], footer: str = "") -> str:
     """The whole page: head with inline CSS, a table of contents, one <section> per section."""
     toc = []
@@ -201,7 +220,9 @@ def render_page(title: str, intro: str, sections: Sequence[RenderedSection], foo
     for s in sections:
         status = "ok" if s.ok else "error"
         flag = ' <span class="status-error">(failed)</span>' if not s.ok else ""
-        toc.append(f'<li><a href="#{esc(s.id)}">{esc(s.title)}</a>{flag}</li>')
+        subs = "".join(f'<li><a href="#{sid}">{title}</a></li>' for sid, title in SUBHEADING.findall(s.body))
+        subs = f"<ol>{subs}</ol>" if subs else ""
+        toc.append(f'<li><a href="#{esc(s.id)}">{esc(s.title)}</a>{flag}{subs}</li>')
         # A section that raised has no body: its error box stands in for it. A section with failed
         # parts keeps its body, which carries an error box where each failed part would be.
         content = s.body or error_box(f"Section “{s.title}”", s.error or "empty section", s.detail)

@@ -10,18 +10,6 @@ from dlexam.report.build import ReportContext
 COLUMNS = ("#", "question", "exam's answer", "computed", "verdict", "evidence")
 
 
-def verdict_html(verdict: object) -> str:
-    v = str(verdict)
-    low = v.lower()
-    if low.startswith(("agree", "correct", "match", "ok", "confirm")):
-        cls = "verdict-agrees"
-    elif low.startswith(("disagree", "wrong", "mismatch", "refute", "differ")):
-        cls = "verdict-disagrees"
-    else:
-        cls = "verdict-other"
-    return f'<span class="{cls}">{page.esc(v)}</span>'
-
-
 def build(ctx: ReportContext) -> str:
     from dlexam.answers import answer_key
 
@@ -29,7 +17,7 @@ def build(ctx: ReportContext) -> str:
     if not key:
         raise ValueError("answer_key() returned no questions")
     rows = [
-        (e["id"], e["question"], e["exam_answer"], e["computed"], verdict_html(e["verdict"]), e["evidence"])
+        (e["id"], e["question"], e["exam_answer"], e["computed"], page.verdict_badge(e["verdict"]), e["evidence"])
         for e in key
     ]
     counts = Counter(str(e["verdict"]) for e in key)

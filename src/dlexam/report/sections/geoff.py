@@ -85,7 +85,7 @@ def build(ctx: ReportContext) -> str:
             "where the value is rational; they match the exam's worked solution of Problem 2.2."
         ),
         page.figure_row(figs),
-        "<h3>Loss (Problem 2.3)</h3>",
+        '<h3 id="geoff-loss">Loss (Problem 2.3)</h3>',
         page.paragraph(
             "The exam scores each output token with the logit row at that token's own position (rows 5-7), "
             "which gives its 4.2114; standard teacher forcing scores token t+1 with row t (rows 4-6). Both:"
@@ -107,7 +107,7 @@ def build(ctx: ReportContext) -> str:
         fig2 = matrix_figure(r2, "R", "R, two identical heads, W_O = I₄",
                              "Two identical heads concatenated, times W_O = I₄.", geoff.VOCAB)
         return (
-            "<h3>Two identical heads (Problem 2.4)</h3>"
+            '<h3 id="geoff-heads">Two identical heads (Problem 2.4)</h3>'
             + page.paragraph(f"The exam says the result would be identical. Computed: {finding}")
             + page.figure_row([fig1, fig2])
         )
@@ -123,7 +123,7 @@ def build(ctx: ReportContext) -> str:
             "visible position and depend smoothly on W_Q and W_K.",
         )
         return (
-            "<h3>Which weights can learn (Problem 2.5)</h3>"
+            '<h3 id="geoff-gradients">Which weights can learn (Problem 2.5)</h3>'
             + page.paragraph(geoff.GRADIENT_EXPLANATION)
             + gradient_table(geoff, [("argmax, T = 0", 0.0), (f"softmax, T = √{d_k}", "sqrt")])
             + page.figure_row([p_fig])
