@@ -110,6 +110,7 @@ def build(ctx: ReportContext) -> str:
             '<h3 id="geoff-heads">Two identical heads (Problem 2.4)</h3>'
             + page.paragraph(f"The exam says the result would be identical. Computed: {finding}")
             + page.figure_row([fig1, fig2])
+            + loss_table(r2).replace("Cross-entropy (summed)", "Two heads: cross-entropy (summed)", 1)
         )
 
     def gradients() -> str:
