@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import base64
 
-import pytest
-
 from dlexam.report import ReportSettings, SectionSpec, build_report, default_sections, page, plots
 from dlexam.report.browser import check_page
 
@@ -60,54 +58,63 @@ def test_the_checker_sees_what_comes_from_outside_the_page(tmp_path, chromium):
     assert r["images"][0]["natural_width"] > 0  # the file loaded, but it is not part of the page
 
 
-@pytest.fixture(scope="module")
-def checks(tiny_report, chromium) -> dict[int, dict]:
-    index, _ = tiny_report
-    return {w: check_page(index, width=w, chromium=chromium) for w in WIDTHS}
-
-
-def test_every_section_is_there_and_healthy(tiny_report, checks):
-    _, summary = tiny_report
-    failed = {s["id"]: s["error"] for s in summary["sections"] if not s["ok"]}
-    assert not failed, f"sections failed to build: {failed}"
+def section_problems(r: dict) -> list[str]:
+    problems = []
     expected = [(s.id, s.title) for s in default_sections()]
-    for width, r in checks.items():
-        assert [(s["id"], s["title"]) for s in r["sections"]] == expected, width
-        for s in r["sections"]:
-            assert s["status"] == "ok" and s["error_boxes"] == 0, (width, s)
-            assert s["height"] > 100, (width, s)  # a real section, not an empty heading
-        assert r["toc_targets_missing"] == []
+    shown = [(s["id"], s["title"]) for s in r["sections"]]
+    if shown != expected:
+        problems.append(f"sections shown {shown} != expected {expected}")
+    for s in r["sections"]:
+        if s["status"] != "ok" or s["error_boxes"]:
+            problems.append(f"section {s['id']} is not healthy: status {s['status']}, {s['error_boxes']} error box(es)")
+        if s["height"] < 100:
+            problems.append(f"section {s['id']} is nearly empty ({s['height']:.0f} px high)")
+        if s["id"] in FIGURE_SECTIONS and s["images"] == 0:
+            problems.append(f"section {s['id']} shows no figure")
+    problems += [f"table of contents link {t} has no target" for t in r["toc_targets_missing"]]
+    return problems
 
 
-def test_every_figure_section_shows_images(checks):
-    r = checks[WIDTHS[0]]
-    per_section = {s["id"]: s["images"] for s in r["sections"]}
-    for sid in ("geoff", "sorting", "cnn", "experiments"):
-        assert per_section[sid] > 0, f"section {sid} has no figure"
+def image_problems(r: dict) -> list[str]:
+    if not r["images"]:
+        return ["the report has no images"]
+    problems = []
+    for i in r["images"]:
+        where = f"image {i['index']} ({i['alt']!r}, section {i['section']})"
+        if not (i["complete"] and i["natural_width"] > 0 and i["natural_height"] > 0):
+            problems.append(f"{where} is broken: {i}")
+        if not i["embedded"]:
+            problems.append(f"{where} is not embedded")
+        if not 0 < i["shown_width"] <= r["viewport_width"]:
+            problems.append(f"{where} is shown {i['shown_width']} px wide")
+    return problems
 
 
-def test_no_image_is_broken(checks):
-    for width, r in checks.items():
-        assert r["images"], "the report has no images"
-        broken = [i for i in r["images"] if not (i["complete"] and i["natural_width"] > 0 and i["natural_height"] > 0)]
-        assert broken == [], (width, broken)
-        assert all(i["embedded"] for i in r["images"])
-        assert all(0 < i["shown_width"] <= width for i in r["images"]), width
+def overflow_problems(r: dict) -> list[str]:
+    problems = [f"{o['problem']}: {o}" for o in r["overflows"]]
+    if r["document_scroll_width"] > r["viewport_width"]:
+        problems.append(f"page is {r['document_scroll_width']} px wide in a {r['viewport_width']} px window")
+    return problems
 
 
-@pytest.mark.parametrize("width", WIDTHS)
-def test_nothing_overflows_its_box(checks, width):
-    r = checks[width]
-    assert r["viewport_width"] == width
-    assert r["document_scroll_width"] <= width
-    assert r["overflows"] == [], r["overflows"][:10]
+FIGURE_SECTIONS = ("geoff", "sorting", "cnn", "experiments")
 
 
-def test_the_page_is_self_contained(tiny_report, checks, find_external_references):
-    index, _ = tiny_report
-    assert find_external_references(index.read_text()) == []
-    for r in checks.values():
-        assert r["resources"] == []  # nothing fetched while loading
+def test_the_report_in_chromium(tiny_report, chromium, find_external_references):
+    """The full report (every section, test size): healthy sections, whole images, no overflow, no fetch.
+
+    One test, so that under pytest-xdist only one worker builds and loads the report.
+    """
+    index, summary = tiny_report
+    problems = [f"section {s['id']} failed to build: {s['error']}" for s in summary["sections"] if not s["ok"]]
+    problems += [f"the page refers outside itself: {ref}" for ref in find_external_references(index.read_text())]
+    for width in WIDTHS:
+        r = check_page(index, width=width, chromium=chromium)
+        assert r["viewport_width"] == width
+        found = section_problems(r) + image_problems(r) + overflow_problems(r)
+        found += [f"fetched from outside the page: {url}" for url in r["resources"]]
+        problems += [f"at {width} px: {p}" for p in found]
+    assert not problems, "\n".join(problems[:40])
 
 
 def test_a_failed_section_is_visible_in_the_browser(tmp_path, chromium):
