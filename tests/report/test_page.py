@@ -77,3 +77,11 @@ def test_heatmap_needs_a_matrix():
 def test_error_box_names_the_failure():
     html = page.error_box("Section X", ModuleNotFoundError("No module named 'dlexam.nothing'"))
     assert 'class="error-box"' in html and "ModuleNotFoundError" in html and "dlexam.nothing" in html
+
+
+def test_png_size_agrees_with_pillow_and_sets_the_figure_width():
+    png = plots.heatmap(np.eye(3), title="eye", cell_inches=0.8)
+    with Image.open(io.BytesIO(png)) as im:
+        assert page.png_size(png) == im.size
+    assert f'<figure style="width:{im.size[0]}px">' in page.figure(png, "c")
+    assert '<figure style="width:100px">' in page.figure(png, "c", width=100)

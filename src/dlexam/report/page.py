@@ -43,11 +43,23 @@ def png_data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
+def png_size(png: bytes) -> tuple[int, int]:
+    """(width, height) in pixels, read from the PNG's IHDR chunk."""
+    if not png.startswith(b"\x89PNG\r\n\x1a\n") or png[12:16] != b"IHDR":
+        raise ValueError("figure is not a PNG file")
+    return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+
+
 def figure(png: bytes, caption: str, *, alt: str | None = None, width: int | None = None) -> str:
-    """An embedded PNG with a caption. `width` is the largest display width in CSS pixels."""
-    style = f' style="max-width:min(100%,{int(width)}px)"' if width else ""
+    """An embedded PNG with its caption, shown one image pixel per CSS pixel (or `width` px) at most.
+
+    The figure is as wide as its image, so the caption wraps under the image; in a narrow window
+    both shrink to fit.
+    """
+    natural, _ = png_size(png)
+    shown = min(natural, int(width)) if width else natural
     return (
-        f'<figure><img src="{png_data_uri(png)}" alt="{esc(alt or caption)}"{style}>'
+        f'<figure style="width:{shown}px"><img src="{png_data_uri(png)}" alt="{esc(alt or caption)}">'
         f"<figcaption>{esc(caption)}</figcaption></figure>"
     )
 
@@ -188,11 +200,11 @@ table.key td:nth-child(1) { white-space: nowrap; }
 .verdict-disagrees { color: #a11; font-weight: 600; }
 .verdict-other { color: #8a5a00; font-weight: 600; }
 figure { margin: 0.75rem 0; max-width: 100%; }
-figure img { display: block; max-width: 100%; height: auto; border: 1px solid var(--line);
+figure img { display: block; width: 100%; height: auto; border: 1px solid var(--line);
   border-radius: 4px; }
-figcaption { color: var(--muted); font-size: 0.88rem; margin-top: 0.3rem; max-width: 60rem; }
+figcaption { color: var(--muted); font-size: 0.88rem; margin-top: 0.3rem; }
 .figrow { display: flex; flex-wrap: wrap; gap: 0.75rem 1.25rem; align-items: flex-start; }
-.figrow figure { flex: 0 1 auto; min-width: 0; }
+.figrow figure { flex: 0 1 auto; min-width: 0; margin: 0.75rem 0; }
 pre, code { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 0.85rem; }
 pre { background: var(--soft); border: 1px solid var(--line); border-radius: 4px; padding: 0.6rem 0.8rem;
   white-space: pre-wrap; overflow-wrap: anywhere; }
