@@ -196,6 +196,8 @@ th, td { border: 1px solid var(--line); padding: 0.3rem 0.55rem; text-align: lef
 th { background: var(--soft); font-weight: 600; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 table.key td:nth-child(1) { white-space: nowrap; }
+table.key td:nth-child(2), table.key td:nth-child(3) { min-width: 8rem; }
+.verdict { white-space: nowrap; overflow-wrap: normal; }
 .verdict-agrees { color: #12632a; font-weight: 600; }
 .verdict-disagrees { color: #a11; font-weight: 600; }
 .verdict-other { color: #8a5a00; font-weight: 600; }

@@ -1,13 +1,43 @@
-"""Section: the answer key, every one of the exam's questions checked by computation."""
+"""Section: the answer key, every one of the exam's questions checked by computation.
+
+One row per question (from :func:`dlexam.answers.answer_key`): the question, what the exam
+states, what the computation found, and the verdict (agrees, disagrees, conceptual); the
+explanation of each disagreement, the notes on garbled or odd exam text, a link to the experiment
+that measures a conceptual claim, and the evidence of every question, collapsed, below the table.
+"""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 
 from dlexam.report import page
 from dlexam.report.build import ReportContext
 
-COLUMNS = ("#", "question", "exam's answer", "computed", "verdict", "evidence")
+COLUMNS = ("#", "question", "the exam says", "computed", "verdict")
+MAX_EVIDENCE_CHARS = 6_000
+
+
+def computed_cell(entry: dict) -> str:
+    parts = [page.esc(entry["computed"])]
+    if entry.get("explanation"):
+        parts.append(f'<br><span class="note"><strong>Why:</strong> {page.esc(entry["explanation"])}</span>')
+    for note in entry.get("notes") or []:
+        parts.append(f'<br><span class="note">Note: {page.esc(note)}</span>')
+    if entry.get("experiment"):
+        name = page.esc(entry["experiment"])
+        parts.append(f'<br><span class="note">Measured at scale: <a href="#experiment-{name}">{name}</a></span>')
+    return "".join(parts)
+
+
+def evidence_block(entry: dict) -> str:
+    text = json.dumps(entry.get("evidence", {}), indent=1, default=str)
+    if len(text) > MAX_EVIDENCE_CHARS:
+        text = text[:MAX_EVIDENCE_CHARS] + "\n... (cut here; `dlexam answers --json` has everything)"
+    return (
+        f"<details><summary>{page.esc(entry['id'])}: {page.esc(entry['question'])}</summary>"
+        f"<pre>{page.esc(text)}</pre></details>"
+    )
 
 
 def build(ctx: ReportContext) -> str:
@@ -17,13 +47,19 @@ def build(ctx: ReportContext) -> str:
     if not key:
         raise ValueError("answer_key() returned no questions")
     rows = [
-        (e["id"], e["question"], e["exam_answer"], e["computed"], page.verdict_badge(e["verdict"]), e["evidence"])
+        (page.esc(e["id"]), page.esc(e["question"]), page.esc(e["exam_answer"]), computed_cell(e),
+         page.verdict_badge(e["verdict"]))
         for e in key
     ]
     counts = Counter(str(e["verdict"]) for e in key)
     summary = ", ".join(f"{n} {v}" for v, n in counts.most_common())
     intro = page.paragraph(
-        f"{len(key)} questions; for each, the exam's answer next to the answer computed by the package "
-        f"(`dlexam answers`). Verdicts: {summary}."
+        f"{len(key)} questions, each answered now by computation (`dlexam answers`) and held against "
+        f"the exam's own answer. Verdicts: {summary}. “Conceptual” marks questions answered in words; "
+        "their evidence is a computation that bears on the claim, and the experiments below measure them."
     )
-    return intro + page.table(rows, COLUMNS, raw_html_columns=[4], css_class="key")
+    table = page.table(rows, COLUMNS, raw_html_columns=range(len(COLUMNS)), css_class="key")
+    evidence = "<h3 id=\"answer-key-evidence\">Evidence, question by question</h3>" + "".join(
+        evidence_block(e) for e in key
+    )
+    return intro + table + evidence
