@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import stat
@@ -110,3 +111,22 @@ def test_cli_errors_are_one_line_exit_2(tmp_path, capsys):
 def test_default_sections_cover_the_issue():
     ids = [s.id for s in default_sections()]
     assert ids == ["answer-key", "geoff", "sorting", "cnn", "experiments"]
+
+
+def test_cli_prints_the_path_and_exits_1_when_a_section_failed(tmp_path, capsys, monkeypatch):
+    import dlexam.report.build as build_module
+
+    monkeypatch.setattr(build_module, "default_sections", lambda: SPECS[:1])
+    assert main(["report", "--out", str(tmp_path / "a"), "--quick"]) == 0
+    out, err = capsys.readouterr()
+    assert out.strip() == str((tmp_path / "a" / "index.html").resolve())
+    assert "ok" in err and "Fine" in err
+
+    monkeypatch.setattr(build_module, "default_sections", lambda: SPECS)
+    assert main(["report", "--out", str(tmp_path / "b"), "--json"]) == 1
+    out, err = capsys.readouterr()
+    summary = json.loads(out)
+    assert summary["ok"] is False and summary["path"] == str(tmp_path / "b" / "index.html")
+    assert [(s["id"], s["ok"]) for s in summary["sections"]] == [("fine", True), ("broken", False), ("partly", False)]
+    assert "dlexam.no_such_module" in summary["sections"][1]["error"]
+    assert (tmp_path / "b" / "index.html").exists()
