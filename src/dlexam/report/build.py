@@ -31,6 +31,9 @@ class ReportSettings:
     quick: bool = False  # the CLI's --quick: every section, smaller runs (minutes, not hours)
     tiny: bool = False  # the test suite's size: every section, the smallest runs that still show it
     seed: int = 0
+    # Which experiments to run, by name; None = every experiment in the registry. The report of the
+    # CLI runs them all; the browser test picks a cheap few (each has its own --quick test).
+    experiments: tuple[str, ...] | None = None
 
     @property
     def mode(self) -> str:

@@ -55,14 +55,20 @@ def render_experiment(result: dict) -> str:
 def build(ctx: ReportContext) -> str:
     from dlexam.experiments import EXPERIMENTS, run_experiment
 
-    names = list(EXPERIMENTS.keys())
-    if not names:
+    registry = list(EXPERIMENTS.keys())
+    if not registry:
         raise ValueError("the experiment registry is empty")
+    chosen = ctx.settings.experiments
+    unknown = sorted(set(chosen or ()) - set(registry))
+    if unknown:
+        raise ValueError(f"unknown experiment(s) {', '.join(unknown)}; the registry has {', '.join(registry)}")
+    names = [n for n in registry if chosen is None or n in chosen]
     quick = ctx.settings.quick or ctx.settings.tiny
     command = "dlexam experiment NAME" + (" --quick" if quick else "")
+    subset = "" if len(names) == len(registry) else f" (a selection of the {len(registry)} in the registry)"
     parts = [page.paragraph(
-        f"{len(names)} experiments, each run here as `{command}`, each held against the exam's words. "
-        "Their figures and result.json are also in experiments/NAME/ beside this page."
+        f"{len(names)} experiments{subset}, each run here as `{command}`, each held against the exam's "
+        "words. Their figures and result.json are also in experiments/NAME/ beside this page."
     )]
     for name in names:
         def one(name=name) -> str:
