@@ -34,6 +34,9 @@ class ReportSettings:
     # Which experiments to run, by name; None = every experiment in the registry. The report of the
     # CLI runs them all; the browser test picks a cheap few (each has its own --quick test).
     experiments: tuple[str, ...] | None = None
+    # Processes running experiments side by side; None = one per CPU core (at most one per
+    # experiment), 1 = in this process, one after the other.
+    jobs: int | None = None
 
     @property
     def mode(self) -> str:

@@ -8,6 +8,10 @@ the page; the page itself embeds the figures and needs none of them.
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from dlexam.report import page
@@ -70,10 +74,24 @@ def build(ctx: ReportContext) -> str:
         f"{len(names)} experiments{subset}, each run here as `{command}`, each held against the exam's "
         "words. Their figures and result.json are also in experiments/NAME/ beside this page."
     )]
-    for name in names:
-        def one(name=name) -> str:
-            return render_experiment(run_experiment(name, ctx.out_dir / "experiments" / name, quick))
-
-        parts.append(f'<h3 id="experiment-{page.esc(name)}">{page.esc(name)}</h3>')
-        parts.append(ctx.guard(f"experiment {name}", one))
+    out = ctx.out_dir / "experiments"
+    jobs = ctx.settings.jobs or min(len(names), os.cpu_count() or 1)
+    if jobs > 1 and len(names) > 1:
+        # Each experiment runs single-threaded: side by side in fresh processes ("spawn": no forked
+        # copy of this process's torch thread pools), collected in the registry's order.
+        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+        with pool:
+            futures = {n: pool.submit(run_experiment, n, out / n, quick) for n in names}
+            results = {n: (lambda f=f: f.result()) for n, f in futures.items()}
+            for name in names:
+                parts.append(experiment_part(ctx, name, results[name]))
+    else:
+        for name in names:
+            parts.append(experiment_part(ctx, name, lambda name=name: run_experiment(name, out / name, quick)))
     return "".join(parts)
+
+
+def experiment_part(ctx: ReportContext, name: str, result: Callable[[], dict]) -> str:
+    """The subsection of one experiment; `result` runs it (or waits for it)."""
+    heading = f'<h3 id="experiment-{page.esc(name)}">{page.esc(name)}</h3>'
+    return heading + ctx.guard(f"experiment {name}", lambda: render_experiment(result()))
