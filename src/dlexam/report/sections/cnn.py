@@ -45,7 +45,7 @@ def build(ctx: ReportContext) -> str:
     from dlexam.svhn.train import TrainConfig, evaluate, train_cnn
 
     s = ctx.settings
-    n_train, n_test, epochs, batch = s.pick(full=(20_000, 4_000, 15, 256), quick=(4_000, 1_000, 6, 128),
+    n_train, n_test, epochs, batch = s.pick(full=(20_000, 4_000, 15, 256), quick=(8_000, 2_000, 8, 128),
                                             tiny=(1_500, 400, 5, 64))
     cfg = CNNConfig()
     parts = [
