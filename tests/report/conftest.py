@@ -14,6 +14,11 @@ from dlexam.files import atomic_write_text
 from dlexam.report import ReportSettings, build_report
 from dlexam.report.browser import find_chromium
 
+# The experiments the browser test's report runs: the cheapest three, including the one with the
+# widest table (batch-size) for the overflow check. All of them together would take about 60 CPU-s
+# more; each has its own --quick test in tests/experiments/, and `dlexam report` runs them all.
+BROWSER_TEST_EXPERIMENTS = ("separable-logreg", "pooling", "batch-size")
+
 
 @pytest.fixture(scope="session")
 def chromium() -> str:
@@ -36,7 +41,7 @@ def tiny_report(tmp_path_factory) -> tuple[Path, dict]:
     with open(root / "dlexam-tiny-report.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not summary.exists():
-            result = build_report(out, ReportSettings(tiny=True))
+            result = build_report(out, ReportSettings(tiny=True, experiments=BROWSER_TEST_EXPERIMENTS))
             atomic_write_text(summary, json.dumps(result.to_dict()))
     return out / "index.html", json.loads(summary.read_text())
 
