@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from fractions import Fraction
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -109,6 +110,7 @@ def curves(
     ylabel: str,
     x: dict[str, Sequence[float]] | None = None,
     logy: bool = False,
+    integer_x: bool = False,
     size: tuple[float, float] = (5.2, 3.2),
 ) -> bytes:
     """Line plot of named series (e.g. train/validation loss per epoch)."""
@@ -118,6 +120,8 @@ def curves(
         ax.plot(list(xs), list(ys), marker="o" if len(ys) <= 20 else None, markersize=3, label=name)
     if logy:
         ax.set_yscale("log")
+    if integer_x:
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.set_title(title, fontsize=10)
     ax.set_xlabel(xlabel, fontsize=9)
     ax.set_ylabel(ylabel, fontsize=9)

@@ -77,10 +77,12 @@ def build(ctx: ReportContext) -> str:
     epochs_axis = [r["epoch"] for r in history]
     loss_png = plots.curves(
         {"train": [r["train_loss"] for r in history], "held-out": [r["val_loss"] for r in history]},
-        x={"train": epochs_axis, "held-out": epochs_axis}, title="loss", xlabel="epoch", ylabel="cross-entropy")
+        x={"train": epochs_axis, "held-out": epochs_axis}, title="loss", xlabel="epoch", ylabel="cross-entropy",
+        integer_x=True)
     acc_png = plots.curves(
         {"train": [r["train_accuracy"] for r in history], "held-out": [r["val_accuracy"] for r in history]},
-        x={"train": epochs_axis, "held-out": epochs_axis}, title="accuracy", xlabel="epoch", ylabel="accuracy")
+        x={"train": epochs_axis, "held-out": epochs_axis}, title="accuracy", xlabel="epoch", ylabel="accuracy",
+        integer_x=True)
     filters = model.conv1.weight.detach().float().cpu().numpy()[:, 0]  # (8, 1, 5, 5) -> (8, 5, 5)
     filters_png = plots.image_grid(filters, title="Conv-1 filters after training",
                                    labels=[f"filter {i + 1}" for i in range(filters.shape[0])], ncols=8)

@@ -75,7 +75,8 @@ def build(ctx: ReportContext) -> str:
         "words. Their figures and result.json are also in experiments/NAME/ beside this page."
     )]
     out = ctx.out_dir / "experiments"
-    jobs = ctx.settings.jobs or min(len(names), os.cpu_count() or 1)
+    # The test size runs in this process: starting a fresh Python per worker costs more than it saves.
+    jobs = ctx.settings.jobs or (1 if ctx.settings.tiny else min(len(names), os.cpu_count() or 1))
     if jobs > 1 and len(names) > 1:
         # Each experiment runs single-threaded: side by side in fresh processes ("spawn": no forked
         # copy of this process's torch thread pools), collected in the registry's order.
