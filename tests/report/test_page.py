@@ -85,3 +85,20 @@ def test_png_size_agrees_with_pillow_and_sets_the_figure_width():
         assert page.png_size(png) == im.size
     assert f'<figure style="width:{im.size[0]}px">' in page.figure(png, "c")
     assert '<figure style="width:100px">' in page.figure(png, "c", width=100)
+
+
+def test_geoff_attention_cells_read_as_the_exams_fractions():
+    """The heatmap labels of P for "D A A <START> A D <STOP>" are the exam's P (Problem 2.2), typed in."""
+    from dlexam.geoff import run_geoff
+
+    exam_p = [
+        ["1", "0", "0", "0", "0", "0", "0"],
+        ["0", "1", "0", "0", "0", "0", "0"],
+        ["0", "1/2", "1/2", "0", "0", "0", "0"],
+        ["1/4", "1/4", "1/4", "1/4", "0", "0", "0"],
+        ["0", "1/3", "1/3", "0", "1/3", "0", "0"],
+        ["1/2", "0", "0", "0", "0", "1/2", "0"],
+        ["1/7"] * 7,
+    ]
+    p = run_geoff("D A A <START> A D <STOP>", temperature=0.0).P.numpy()
+    assert [[plots.cell_label(v) for v in row] for row in p] == exam_p
