@@ -16,54 +16,32 @@ from dlexam.report.build import ReportContext
 EXAMPLE = "D A C A B D"  # an A-D input with repeats, in no order
 
 
-def attention_steps(model, vocab, inputs: list[int], temperature=None) -> dict:
-    """Decode `inputs` greedily, then read the attention of every decoding step.
-
-    Returns {"tokens": the full sequence as text, "P": (layers, heads, T, T) attention of the full
-    sequence, "first_step": the row of <START>, "output": the emitted ids}. Under the causal mask
-    row t of P depends only on tokens 0..t, so the rows from <START> on are exactly the attention
-    of each decoding step.
-    """
-    import torch
-
-    from dlexam.sorting.decode import greedy_decode
-
-    decoded = greedy_decode(model, vocab, [inputs], temperature=temperature)
-    output = decoded.outputs[0]
-    seq = [*inputs, vocab.start, *output] + ([vocab.stop] if decoded.stopped[0] else [])
-    trace: list[dict] = []
-    with torch.no_grad():
-        model(torch.tensor([seq]), temperature=temperature, trace=trace)
-    p = torch.stack([layer["P"][0] for layer in trace]).float().numpy()  # (layers, heads, T, T)
-    return {"tokens": [vocab.token_text(i) for i in seq], "P": p, "first_step": len(inputs),
-            "output": output, "stopped": decoded.stopped[0]}
-
-
-def steps_table(steps: dict, layer: int = 0, head: int = 0) -> str:
+def steps_table(a) -> str:
     """One row per decoding step: the query token, where its attention goes, what it emits."""
-    tokens, p, first = steps["tokens"], steps["P"][layer, head], steps["first_step"]
     rows = []
-    for t in range(first, len(tokens) - 1):
-        weights = p[t, : t + 1]
+    for i, step in enumerate(a.steps, 1):
+        weights = np.asarray(step.weights[0])  # layer 1, head 1: (position + 1,)
         top = np.argsort(-weights, kind="stable")
-        attended = [f"{j + 1} {tokens[j]} ({plots.cell_label(weights[j])})" for j in top if weights[j] >= 0.05]
-        rows.append((t - first + 1, f"{t + 1} {tokens[t]}", ", ".join(attended[:4]) or "spread out",
-                     tokens[t + 1]))
+        attended = [f"{j + 1} {a.tokens[j]} ({plots.cell_label(weights[j])})" for j in top if weights[j] >= 0.05]
+        rows.append((i, f"{step.position + 1} {step.query}", ", ".join(attended[:4]) or "spread out",
+                     step.produced))
     return page.table(rows, ("step", "query (position, token)", "attends to (weight ≥ 0.05)", "emits"))
 
 
-def attention_figure(steps: dict, title: str, caption: str) -> str:
-    tokens, first = steps["tokens"], steps["first_step"]
-    labels = [f"{i + 1} {t}" for i, t in enumerate(tokens)]
-    p = steps["P"][0, 0]
-    rows = slice(first, len(tokens) - 1)  # the decoding steps: <START> .. the last emitted symbol
+def attention_figure(a, title: str, caption: str) -> str:
+    """Heatmap of the attention rows of the decoding steps (layer 1, head 1) over all positions."""
+    labels = [f"{i + 1} {t}" for i, t in enumerate(a.tokens)]
+    p = np.asarray(a.P, dtype=np.float64)[0, 0]  # (T, T)
+    rows = [step.position for step in a.steps]
     hidden = np.triu(np.ones_like(p, dtype=bool), k=1)[rows]
-    png = plots.heatmap(p[rows], title=title, row_labels=labels[rows], col_labels=labels, masked=hidden)
+    png = plots.heatmap(p[rows], title=title, row_labels=[labels[r] for r in rows], col_labels=labels,
+                        masked=hidden)
     return page.figure(png, caption)
 
 
 def build(ctx: ReportContext) -> str:
     from dlexam.sorting.compiled import compile_sorter
+    from dlexam.sorting.inspect import attention_steps
     from dlexam.sorting.train import TrainConfig, evaluate, train
     from dlexam.sorting.vocab import Vocabulary
 
@@ -78,7 +56,7 @@ def build(ctx: ReportContext) -> str:
 
     compiled = compile_sorter(vocab.n_symbols)
     c_steps = attention_steps(compiled, vocab, inputs)
-    got = vocab.format(c_steps["output"])
+    got = " ".join(c_steps.output)
     parts.append('<h3 id="sorting-compiled">The compiled sorter (argmax attention, hand-set weights)</h3>')
     parts.append(page.paragraph(
         f"Geoff's architecture with one-hot embeddings and hand-set W_Q, W_K, W_V, W_O. It emits “{got}” "
@@ -103,7 +81,7 @@ def build(ctx: ReportContext) -> str:
         acc_soft = evaluate(model, vocab, lengths, per_length=per_length)
         acc_zero = evaluate(model, vocab, lengths, per_length=per_length, temperature=0.0)
         t_steps = attention_steps(model, vocab, inputs)
-        got_t = vocab.format(t_steps["output"])
+        got_t = " ".join(t_steps.output)
         # lengths whose every input was seen in training have no held-out inputs (length 1: 4 inputs)
         acc_rows = [(n, f"{acc_soft['per_length'][n]:.1%}", f"{acc_zero['per_length'][n]:.1%}") for n in lengths
                     if n in acc_soft["per_length"]]
