@@ -130,3 +130,13 @@ def test_cli_prints_the_path_and_exits_1_when_a_section_failed(tmp_path, capsys,
     assert [(s["id"], s["ok"]) for s in summary["sections"]] == [("fine", True), ("broken", False), ("partly", False)]
     assert "dlexam.no_such_module" in summary["sections"][1]["error"]
     assert (tmp_path / "b" / "index.html").exists()
+
+
+def test_an_unwritable_out_dir_is_a_user_error_before_any_work(tmp_path):
+    blocked = tmp_path / "file-not-folder"
+    blocked.write_text("x")
+    built = []
+    spec = SectionSpec("fine", "Fine", lambda ctx: built.append(1) or "x")
+    with pytest.raises(UserError, match="cannot write into --out"):
+        build_report(blocked / "sub", ReportSettings(tiny=True), sections=[spec])
+    assert built == []
