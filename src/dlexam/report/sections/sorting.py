@@ -74,8 +74,8 @@ def build(ctx: ReportContext) -> str:
         s = ctx.settings
         steps = s.pick(full=2000, quick=400, tiny=150)
         tc = TrainConfig(vocab="A-D", max_len=8, steps=steps, batch_size=128, seed=s.seed)
-        run = train(tc, None, progress=False)
-        model = run["model_obj"].eval()
+        model, run = train(tc, None, progress=False)
+        model.eval()
         lengths = list(range(1, 2 * tc.max_len + 1))  # up to twice the longest training input
         per_length = s.pick(full=500, quick=200, tiny=50)
         acc_soft = evaluate(model, vocab, lengths, per_length=per_length)
