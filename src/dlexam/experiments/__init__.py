@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from dlexam.errors import UserError
-from dlexam.experiments.results import format_table, prepare_out_dir
+from dlexam.experiments.results import cpu_settings, format_table, prepare_out_dir
 
 # name -> module (imported on first use, so `dlexam --help` stays fast)
 MODULES = {
@@ -36,7 +36,13 @@ class _Registry(dict):
     def __getitem__(self, name: str) -> Callable[[Path, bool], dict]:
         if name not in MODULES:
             raise KeyError(name)
-        return importlib.import_module(MODULES[name]).run
+        run = importlib.import_module(MODULES[name]).run
+
+        def run_single_threaded(out_dir: Path, quick: bool = False) -> dict:
+            with cpu_settings():
+                return run(Path(out_dir), quick)
+
+        return run_single_threaded
 
     def __iter__(self):
         return iter(MODULES)
