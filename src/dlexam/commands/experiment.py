@@ -30,7 +30,7 @@ def handle(args) -> int:
         return 0
     wrap = lambda s: textwrap.fill(s, width=100, subsequent_indent="  ")
     print(f"experiment {result['name']}{' (quick)' if result['quick'] else ''}: {result['seconds']:.1f} s")
-    print(wrap(f"claim ({result['claim_source']}): \"{result['claim']}\""))
+    print(wrap(f'claim ({result["claim_source"]}): "{result["claim"]}"'))
     print()
     print(format_table(result["table"]))
     print()

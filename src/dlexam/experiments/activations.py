@@ -69,8 +69,15 @@ def per_block_factor(norms: list[float]) -> float:
 
 def train_run(cfg: ActivationsConfig, act: str, init: str, data: dict) -> dict:
     seed_everything(cfg.seed)
-    model = DeepMLP(DeepMLPConfig(in_features=data["x_train"][0].numel(), width=cfg.width, depth=cfg.depth,
-                                  activation=act, init=init))
+    model = DeepMLP(
+        DeepMLPConfig(
+            in_features=data["x_train"][0].numel(),
+            width=cfg.width,
+            depth=cfg.depth,
+            activation=act,
+            init=init,
+        )
+    )
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum)
     px, py = data["x_train"][: cfg.probe_size], data["y_train"][: cfg.probe_size]
     snap_at = sorted({0, *np.linspace(0, cfg.steps, cfg.n_snapshots + 1).astype(int).tolist()})
@@ -88,7 +95,12 @@ def train_run(cfg: ActivationsConfig, act: str, init: str, data: dict) -> dict:
         opt.step()
         curve.append(loss.item())
     val = evaluate(model, data["x_val"], data["y_val"])
-    return {"snapshots": snapshots, "train_loss": curve, "val_accuracy": val["accuracy"], "val_loss": val["loss"]}
+    return {
+        "snapshots": snapshots,
+        "train_loss": curve,
+        "val_accuracy": val["accuracy"],
+        "val_loss": val["loss"],
+    }
 
 
 def run(out_dir: Path, quick: bool = False) -> dict:
@@ -104,7 +116,8 @@ def run(out_dir: Path, quick: bool = False) -> dict:
         g0 = r["snapshots"][0]
         gT = r["snapshots"][cfg.steps]
         row = {
-            "activation": act, "init": init,
+            "activation": act,
+            "init": init,
             "factor/block@init": per_block_factor(g0),
             "first/last@init": g0[0] / max(g0[-1], 1e-300),
             "factor/block@end": per_block_factor(gT),
@@ -116,14 +129,24 @@ def run(out_dir: Path, quick: bool = False) -> dict:
         numbers["runs"][f"{act}/{init}"] = {
             **{k: v for k, v in row.items() if k not in ("activation", "init")},
             "grad_norms": {str(s): v for s, v in r["snapshots"].items()},
-            "train_loss": r["train_loss"], "val_loss": r["val_loss"],
+            "train_loss": r["train_loss"],
+            "val_loss": r["val_loss"],
         }
     figures = _figures(out_dir, cfg, runs)
     verdict, finding = _verdict(cfg, table)
     result = {
-        "name": NAME, "claim": CLAIM, "claim_source": CLAIM_SOURCE, "verdict": verdict, "finding": finding,
-        "table": table, "figures": figures, "numbers": numbers, "config": asdict(cfg), "quick": quick,
-        "data": data_note, "seconds": time.perf_counter() - start,
+        "name": NAME,
+        "claim": CLAIM,
+        "claim_source": CLAIM_SOURCE,
+        "verdict": verdict,
+        "finding": finding,
+        "table": table,
+        "figures": figures,
+        "numbers": numbers,
+        "config": asdict(cfg),
+        "quick": quick,
+        "data": data_note,
+        "seconds": time.perf_counter() - start,
     }
     return finish(result, out_dir)
 
@@ -135,11 +158,15 @@ def _verdict(cfg: ActivationsConfig, table: list[dict]) -> tuple[str, str]:
 
     def describe(act: str, init: str) -> str:
         r = row[(act, init)]
-        return (f"{act} x{r['factor/block@init']:.2f} per block (first/last {r['first/last@init']:.1e}), "
-                f"val acc {r['val acc']:.2f}")
+        return (
+            f"{act} x{r['factor/block@init']:.2f} per block (first/last {r['first/last@init']:.1e}), "
+            f"val acc {r['val acc']:.2f}"
+        )
 
-    parts = [f"Per-block gradient factor at initialisation over {cfg.depth} hidden blocks "
-             f"(< {VANISHING_FACTOR} counts as vanishing; the first block's gradient is factor^{L} of the last's)."]
+    parts = [
+        f"Per-block gradient factor at initialisation over {cfg.depth} hidden blocks "
+        f"(< {VANISHING_FACTOR} counts as vanishing; the first block's gradient is factor^{L} of the last's)."
+    ]
     for init, label in (("default", "PyTorch default init"), ("matched", "matched init (Glorot / He)")):
         parts.append(f"{label}: " + "; ".join(describe(a, init) for a in ACTS) + ".")
     sig_vanishes = vanish[("sigmoid", "default")] and vanish[("sigmoid", "matched")]
@@ -148,7 +175,9 @@ def _verdict(cfg: ActivationsConfig, table: list[dict]) -> tuple[str, str]:
     relu_vanishes_default = vanish[("relu", "default")]
     notes = []
     if sig_vanishes:
-        notes.append("Sigmoid's gradients vanish under both initialisations, as the exam says (sigma' <= 1/4).")
+        notes.append(
+            "Sigmoid's gradients vanish under both initialisations, as the exam says (sigma' <= 1/4)."
+        )
     else:
         notes.append("Sigmoid's gradients did not vanish under every initialisation here.")
     if tanh_vanishes:
@@ -156,13 +185,16 @@ def _verdict(cfg: ActivationsConfig, table: list[dict]) -> tuple[str, str]:
     else:
         notes.append(
             "Tanh's gradients do NOT vanish under every initialisation: with weights scaled so that "
-            "pre-activations stay near 0 (Glorot), tanh is close to the identity there and passes gradients "
-            "through; it vanishes only when units saturate or the weights are too small. So 'sigmoid and tanh "
-            "cause vanishing gradients' holds for sigmoid but for tanh depends on the initialisation.")
+            "pre-activations stay near 0 (Glorot), tanh is close to the identity there and passes "
+            "gradients through; it vanishes only when units saturate or the weights are too small. "
+            "So 'sigmoid and tanh cause vanishing gradients' holds for sigmoid but for tanh depends "
+            "on the initialisation."
+        )
     if relu_ok_matched and relu_vanishes_default:
         notes.append(
-            "ReLU with He init keeps gradient norms level, but ReLU with PyTorch's default init vanishes too: "
-            "the fix is ReLU together with a matching initialisation, not ReLU alone.")
+            "ReLU with He init keeps gradient norms level, but ReLU with PyTorch's default init "
+            "vanishes too: the fix is ReLU together with a matching initialisation, not ReLU alone."
+        )
     elif relu_ok_matched:
         notes.append("ReLU keeps gradient norms level under both initialisations, as the exam says.")
     else:
@@ -180,12 +212,17 @@ def _figures(out_dir: Path, cfg: ActivationsConfig, runs: dict) -> list[str]:
     colors = {"sigmoid": "tab:blue", "tanh": "tab:orange", "relu": "tab:green"}
     blocks = np.arange(1, cfg.depth + 1)
     fig, ax = new_figure(2, 1)
-    for j, (init, label) in enumerate((("default", "PyTorch default init"), ("matched", "Glorot (sigmoid, tanh) / He (ReLU)"))):
+    for j, (init, label) in enumerate(
+        (("default", "PyTorch default init"), ("matched", "Glorot (sigmoid, tanh) / He (ReLU)"))
+    ):
         a = ax[0, j]
         for act in ACTS:
             a.semilogy(blocks, runs[(act, init)]["snapshots"][0], "o-", ms=3, color=colors[act], label=act)
-        a.set(title=f"At initialisation: {label}", xlabel="hidden block (1 = nearest the input)",
-              ylabel="||dL/dW_l||_F (log)")
+        a.set(
+            title=f"At initialisation: {label}",
+            xlabel="hidden block (1 = nearest the input)",
+            ylabel="||dL/dW_l||_F (log)",
+        )
         a.legend()
     fig.suptitle(f"Per-layer gradient norms in a {cfg.depth}-block MLP at initialisation (Part 2.2)")
     out = [save_figure(fig, out_dir / "activations_grad_norms_init.png")]
@@ -197,8 +234,18 @@ def _figures(out_dir: Path, cfg: ActivationsConfig, runs: dict) -> list[str]:
             snaps = runs[(act, init)]["snapshots"]
             cmap = __import__("matplotlib").colormaps["viridis"]
             for k, (step, norms) in enumerate(sorted(snaps.items())):
-                a.semilogy(blocks, np.maximum(norms, 1e-30), "-", color=cmap(k / max(1, len(snaps) - 1)), label=f"step {step}")
-            a.set(title=f"{act}, {init} init", xlabel="hidden block (1 = input side)", ylabel="||dL/dW_l|| (log)")
+                a.semilogy(
+                    blocks,
+                    np.maximum(norms, 1e-30),
+                    "-",
+                    color=cmap(k / max(1, len(snaps) - 1)),
+                    label=f"step {step}",
+                )
+            a.set(
+                title=f"{act}, {init} init",
+                xlabel="hidden block (1 = input side)",
+                ylabel="||dL/dW_l|| (log)",
+            )
             a.legend(fontsize=7)
     fig.suptitle("Per-layer gradient norms during training (SGD)")
     out.append(save_figure(fig, out_dir / "activations_grad_norms_training.png"))
@@ -209,8 +256,13 @@ def _figures(out_dir: Path, cfg: ActivationsConfig, runs: dict) -> list[str]:
         loss = np.asarray(r["train_loss"])
         k = max(1, len(loss) // 50)
         smooth = np.convolve(loss, np.ones(k) / k, mode="valid")
-        a.plot(np.arange(len(smooth)) + k, smooth, "-" if init == "matched" else "--", color=colors[act],
-               label=f"{act}, {init} init")
+        a.plot(
+            np.arange(len(smooth)) + k,
+            smooth,
+            "-" if init == "matched" else "--",
+            color=colors[act],
+            label=f"{act}, {init} init",
+        )
     a.set(title="Training loss (moving average)", xlabel="SGD step", ylabel="cross-entropy")
     a.legend(fontsize=8)
     out.append(save_figure(fig, out_dir / "activations_training_loss.png"))

@@ -76,8 +76,14 @@ def max_margin(X: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Hard-margin SVM through the origin of the augmented space: argmin ||w||^2 s.t. y_i w^T x_i >= 1."""
     cons = {"type": "ineq", "fun": lambda w: y * (X @ w) - 1.0, "jac": lambda w: y[:, None] * X}
     w0 = np.linalg.lstsq(X, y, rcond=None)[0] * 10.0
-    res = minimize(lambda w: 0.5 * w @ w, w0, jac=lambda w: w, constraints=[cons], method="SLSQP",
-                   options={"maxiter": 500, "ftol": 1e-12})
+    res = minimize(
+        lambda w: 0.5 * w @ w,
+        w0,
+        jac=lambda w: w,
+        constraints=[cons],
+        method="SLSQP",
+        options={"maxiter": 500, "ftol": 1e-12},
+    )
     if not res.success:
         raise RuntimeError(f"SVM solve failed: {res.message}")
     return res.x
@@ -91,7 +97,9 @@ def run_gd(X: np.ndarray, y: np.ndarray, steps: int, record_at: set[int]) -> tup
     for t in range(steps + 1):
         g = gradient(w, X, y)
         if t in record_at:
-            records.append({"t": t, "w": w.copy(), "loss": loss(w, X, y), "grad_norm": float(np.linalg.norm(g))})
+            records.append(
+                {"t": t, "w": w.copy(), "loss": loss(w, X, y), "grad_norm": float(np.linalg.norm(g))}
+            )
         w = w - lr * g
     return records, lr
 
@@ -108,7 +116,9 @@ def run(out_dir: Path, quick: bool = False) -> dict:
     ts = np.array([r["t"] for r in records])
     norms = np.array([np.linalg.norm(r["w"]) for r in records])
     losses = np.array([r["loss"] for r in records])
-    cosines = np.array([r["w"] @ w_svm / (np.linalg.norm(r["w"]) * np.linalg.norm(w_svm) + 1e-300) for r in records])
+    cosines = np.array(
+        [r["w"] @ w_svm / (np.linalg.norm(r["w"]) * np.linalg.norm(w_svm) + 1e-300) for r in records]
+    )
     # Slope of ||w|| against ln t over the last decade of steps, against the theory's ||w_svm||.
     tail = ts >= max(1, cfg.steps // 10)
     slope, intercept = np.polyfit(np.log(ts[tail]), norms[tail], 1)
@@ -124,41 +134,75 @@ def run(out_dir: Path, quick: bool = False) -> dict:
     loss_decreasing = bool(np.all(np.diff(losses) < 0))
     ray_decreasing = bool(np.all(np.diff(ray) < 0))
     numbers = {
-        "n_points": len(y), "steps": cfg.steps, "learning_rate": lr,
-        "t": ts, "w_norm": norms, "loss": losses, "grad_norm": [r["grad_norm"] for r in records],
-        "cos_to_max_margin": cosines, "w_final": records[-1]["w"], "w_max_margin": w_svm, "margin": gamma,
-        "slope_w_norm_vs_ln_t": slope, "intercept": intercept, "theory_slope_norm_w_svm": float(np.linalg.norm(w_svm)),
+        "n_points": len(y),
+        "steps": cfg.steps,
+        "learning_rate": lr,
+        "t": ts,
+        "w_norm": norms,
+        "loss": losses,
+        "grad_norm": [r["grad_norm"] for r in records],
+        "cos_to_max_margin": cosines,
+        "w_final": records[-1]["w"],
+        "w_max_margin": w_svm,
+        "margin": gamma,
+        "slope_w_norm_vs_ln_t": slope,
+        "intercept": intercept,
+        "theory_slope_norm_w_svm": float(np.linalg.norm(w_svm)),
         "slope_ratio_to_theory": slope / np.linalg.norm(w_svm),
         "loss_loglog_slope_last_decade": loss_slope,
-        "alpha": alphas, "loss_along_ray": ray,
-        "w_norm_strictly_increasing": norm_increasing, "loss_strictly_decreasing": loss_decreasing,
+        "alpha": alphas,
+        "loss_along_ray": ray,
+        "w_norm_strictly_increasing": norm_increasing,
+        "loss_strictly_decreasing": loss_decreasing,
         "ray_loss_strictly_decreasing": ray_decreasing,
     }
 
     figures = _figures(out_dir, X, y, records, w_svm, numbers)
     decades = [0] + [10**k for k in range(int(math.log10(cfg.steps)) + 1)] + [cfg.steps]
     show = sorted({int(np.argmin(np.abs(ts - d))) for d in decades})
-    table = [{"step t": int(ts[i]), "||w||": float(norms[i]), "loss L(w)": float(losses[i]),
-              "||grad||": records[i]["grad_norm"], "cos(w, w_svm)": float(cosines[i])} for i in show]
+    table = [
+        {
+            "step t": int(ts[i]),
+            "||w||": float(norms[i]),
+            "loss L(w)": float(losses[i]),
+            "||grad||": records[i]["grad_norm"],
+            "cos(w, w_svm)": float(cosines[i]),
+        }
+        for i in show
+    ]
 
     supported = norm_increasing and loss_decreasing and ray_decreasing and losses[-1] < 1e-2 * losses[0]
+    rose = "rose at every recorded step" if norm_increasing else "did not rise monotonically"
+    norm_svm = float(np.linalg.norm(w_svm))
+    ray_text = "strictly decreasing" if ray_decreasing else "NOT strictly decreasing"
     finding = (
-        f"Over {cfg.steps:,} steps of gradient descent from w = 0 the loss fell from {losses[0]:.3g} to "
-        f"{losses[-1]:.3g} and {'kept' if loss_decreasing else 'did not always keep'} falling, while ||w|| "
-        f"{'rose at every recorded step' if norm_increasing else 'did not rise monotonically'} to {norms[-1]:.3g}, "
-        f"growing like ln t: over the last decade ||w|| gains {slope:.3g} per unit of ln t, against the theory's "
-        f"||w_svm|| = {np.linalg.norm(w_svm):.3g} (ratio {slope / np.linalg.norm(w_svm):.2f}). The gradient never "
-        f"vanishes (last ||grad|| = {records[-1]['grad_norm']:.2g}), the direction approaches the max-margin one "
-        f"(cosine {cosines[-1]:.5f}) and over the last decade the loss falls like t^{loss_slope:.2f} "
-        f"(theory: t^-1 asymptotically): no finite minimiser. Along the ray a w*, L(a w*) is "
-        f"{'strictly decreasing' if ray_decreasing else 'NOT strictly decreasing'} from {ray[0]:.3g} at a = 0 to "
-        f"{ray[-1]:.2e} at a = {alphas[-1]:g}. This supports the exam's answer (no global minima)."
+        f"Over {cfg.steps:,} steps of gradient descent from w = 0 the loss fell from {losses[0]:.3g} "
+        f"to {losses[-1]:.3g} and {'kept' if loss_decreasing else 'did not always keep'} falling, "
+        f"while ||w|| {rose} to {norms[-1]:.3g}, growing like ln t: over the last decade ||w|| gains "
+        f"{slope:.3g} per unit of ln t, against the theory's ||w_svm|| = {norm_svm:.3g} "
+        f"(ratio {slope / norm_svm:.2f}; the ratio approaches 1 only slowly). The gradient never "
+        f"vanishes (last ||grad|| = {records[-1]['grad_norm']:.2g}), the direction approaches the "
+        f"max-margin one (cosine {cosines[-1]:.5f}) and over the last decade the loss falls like "
+        f"t^{loss_slope:.2f} (theory: t^-1 asymptotically): no finite minimiser. Along the ray a w*, "
+        f"L(a w*) is {ray_text} from {ray[0]:.3g} at a = 0 to {ray[-1]:.2e} at a = {alphas[-1]:g}. "
+        + (
+            "This supports the exam's answer (no global minima)."
+            if supported
+            else "This does not fully bear out the exam's argument."
+        )
     )
     result = {
-        "name": NAME, "claim": CLAIM, "claim_source": CLAIM_SOURCE,
-        "verdict": "supported" if supported else "not supported", "finding": finding,
-        "table": table, "figures": figures, "numbers": numbers,
-        "config": asdict(cfg), "quick": quick, "data": "synthetic separable 2-D points with a bias feature",
+        "name": NAME,
+        "claim": CLAIM,
+        "claim_source": CLAIM_SOURCE,
+        "verdict": "supported" if supported else "not supported",
+        "finding": finding,
+        "table": table,
+        "figures": figures,
+        "numbers": numbers,
+        "config": asdict(cfg),
+        "quick": quick,
+        "data": "synthetic separable 2-D points with a bias feature",
         "seconds": time.perf_counter() - start,
     }
     return finish(result, out_dir)
@@ -170,18 +214,32 @@ def _figures(out_dir: Path, X, y, records, w_svm, nb: dict) -> list[str]:
     fig, ax = new_figure(3, 1, width=4.6)
     a = ax[0, 0]
     a.plot(ts[pos], np.asarray(nb["w_norm"])[pos], "o-", ms=3, label="gradient descent")
-    a.plot(ts[pos], nb["slope_w_norm_vs_ln_t"] * np.log(ts[pos]) + nb["intercept"], "--",
-           label=f"fit: {nb['slope_w_norm_vs_ln_t']:.2f} ln t + c")
+    a.plot(
+        ts[pos],
+        nb["slope_w_norm_vs_ln_t"] * np.log(ts[pos]) + nb["intercept"],
+        "--",
+        label=f"fit: {nb['slope_w_norm_vs_ln_t']:.2f} ln t + c",
+    )
     last = np.asarray(nb["w_norm"])[-1] - nb["theory_slope_norm_w_svm"] * np.log(ts[-1])
-    a.plot(ts[pos], nb["theory_slope_norm_w_svm"] * np.log(ts[pos]) + last, ":",
-           label=f"theory slope ||w_svm|| = {nb['theory_slope_norm_w_svm']:.2f} (through the last point)")
+    a.plot(
+        ts[pos],
+        nb["theory_slope_norm_w_svm"] * np.log(ts[pos]) + last,
+        ":",
+        label=f"theory slope ||w_svm|| = {nb['theory_slope_norm_w_svm']:.2f} (through the last point)",
+    )
     a.set_xscale("log")
-    a.set(title="||w|| grows without bound (~ ln t)", xlabel="gradient-descent step t (log)", ylabel="||w(t)||")
+    a.set(
+        title="||w|| grows without bound (~ ln t)", xlabel="gradient-descent step t (log)", ylabel="||w(t)||"
+    )
     a.legend(fontsize=8)
     a = ax[0, 1]
     a.loglog(ts[pos], np.asarray(nb["loss"])[pos], "o-", ms=3, label="L(w(t))")
     a.loglog(ts[pos], nb["loss"][-1] * ts[-1] / ts[pos], ":", label="c / t (through the last point)")
-    a.set(title="The loss goes to 0 (~ 1/t)", xlabel="gradient-descent step t (log)", ylabel="loss L(w(t)) (log)")
+    a.set(
+        title="The loss goes to 0 (~ 1/t)",
+        xlabel="gradient-descent step t (log)",
+        ylabel="loss L(w(t)) (log)",
+    )
     a.legend(fontsize=8)
     a = ax[0, 2]
     alphas = np.asarray(nb["alpha"])
@@ -202,7 +260,12 @@ def _figures(out_dir: Path, X, y, records, w_svm, nb: dict) -> list[str]:
     for r in show:
         w = r["w"]
         if abs(w[2]) > 1e-12:
-            a.plot(xs, -(w[0] + w[1] * xs) / w[2], lw=1, label=f"w(t), t = {r['t']:,}  (||w|| = {np.linalg.norm(w):.1f})")
+            a.plot(
+                xs,
+                -(w[0] + w[1] * xs) / w[2],
+                lw=1,
+                label=f"w(t), t = {r['t']:,}  (||w|| = {np.linalg.norm(w):.1f})",
+            )
     a.plot(xs, -(w_svm[0] + w_svm[1] * xs) / w_svm[2], "k--", lw=1.5, label="max-margin (SVM)")
     a.set_ylim(X[:, 2].min() - 0.5, X[:, 2].max() + 0.5)
     a.set(title="Data and decision boundaries w(t)^T x = 0", xlabel="feature x1", ylabel="feature x2")

@@ -12,7 +12,7 @@ def batches(n: int, batch_size: int, generator: torch.Generator):
     while True:
         perm = torch.randperm(n, generator=generator)
         for i in range(0, n, batch_size):
-            yield perm[i: i + batch_size]
+            yield perm[i : i + batch_size]
 
 
 @torch.no_grad()
@@ -22,9 +22,9 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
     model.eval()
     loss, correct = 0.0, 0
     for i in range(0, len(x), batch_size):
-        logits = model(x[i: i + batch_size])
-        loss += F.cross_entropy(logits, y[i: i + batch_size], reduction="sum").item()
-        correct += (logits.argmax(-1) == y[i: i + batch_size]).sum().item()
+        logits = model(x[i : i + batch_size])
+        loss += F.cross_entropy(logits, y[i : i + batch_size], reduction="sum").item()
+        correct += (logits.argmax(-1) == y[i : i + batch_size]).sum().item()
     model.train(was_training)
     return {"loss": loss / len(x), "accuracy": correct / len(x)}
 
