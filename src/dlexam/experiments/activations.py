@@ -175,9 +175,7 @@ def _verdict(cfg: ActivationsConfig, table: list[dict]) -> tuple[str, str]:
     relu_vanishes_default = vanish[("relu", "default")]
     notes = []
     if sig_vanishes:
-        notes.append(
-            "Sigmoid's gradients vanish under both initialisations, as the exam says (sigma' <= 1/4)."
-        )
+        notes.append("Sigmoid's gradients vanish under both initialisations, as the exam says (sigma' <= 1/4).")
     else:
         notes.append("Sigmoid's gradients did not vanish under every initialisation here.")
     if tanh_vanishes:

@@ -30,9 +30,7 @@ class DeepMLPConfig:
     n_classes: int = 10
     activation: str = "relu"  # sigmoid | tanh | relu
     residual: bool = False  # h + act(h W + b) instead of act(h W + b)
-    init: str = (
-        "default"  # default: PyTorch's U(+-1/sqrt(fan_in)); matched: Glorot (sigmoid, tanh) / He (ReLU)
-    )
+    init: str = "default"  # default: PyTorch's U(+-1/sqrt(fan_in)); matched: Glorot (sigmoid, tanh) / He (ReLU)
 
     def to_dict(self) -> dict:
         return asdict(self)

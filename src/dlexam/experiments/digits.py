@@ -52,9 +52,7 @@ def load_digits(n_train: int, n_val: int, *, size: int = 28) -> tuple[dict, str]
     if n_train + n_val > 10_000:
         raise ValueError("MNIST t10k holds 10,000 images")
     if not mnist_available():
-        return synthetic_digits(
-            n_train, n_val, size=size
-        ), "synthetic 10-class prototypes + noise (MNIST not found)"
+        return synthetic_digits(n_train, n_val, size=size), "synthetic 10-class prototypes + noise (MNIST not found)"
     images = _read_idx(mnist_dir() / MNIST_FILES[0])  # (10000, 28, 28) uint8
     labels = _read_idx(mnist_dir() / MNIST_FILES[1])  # (10000,)
     x = torch.from_numpy(images.astype(np.float32) / 255.0).unsqueeze(1)  # (N, 1, 28, 28)
@@ -70,9 +68,7 @@ def synthetic_digits(n_train: int, n_val: int, *, size: int = 28, seed: int = 12
     """10 fixed random smooth prototype images; samples are a prototype plus noise, clipped to [0, 1]."""
     g = torch.Generator().manual_seed(seed)
     protos = torch.rand(10, 1, size // 4, size // 4, generator=g)
-    protos = torch.nn.functional.interpolate(
-        protos, size=(size, size), mode="bilinear"
-    )  # (10, 1, size, size)
+    protos = torch.nn.functional.interpolate(protos, size=(size, size), mode="bilinear")  # (10, 1, size, size)
     n = n_train + n_val
     y = torch.randint(0, 10, (n,), generator=g)
     x = (protos[y] + 0.35 * torch.randn(n, 1, size, size, generator=g)).clamp(0, 1)

@@ -97,9 +97,7 @@ def run_gd(X: np.ndarray, y: np.ndarray, steps: int, record_at: set[int]) -> tup
     for t in range(steps + 1):
         g = gradient(w, X, y)
         if t in record_at:
-            records.append(
-                {"t": t, "w": w.copy(), "loss": loss(w, X, y), "grad_norm": float(np.linalg.norm(g))}
-            )
+            records.append({"t": t, "w": w.copy(), "loss": loss(w, X, y), "grad_norm": float(np.linalg.norm(g))})
         w = w - lr * g
     return records, lr
 
@@ -116,9 +114,7 @@ def run(out_dir: Path, quick: bool = False) -> dict:
     ts = np.array([r["t"] for r in records])
     norms = np.array([np.linalg.norm(r["w"]) for r in records])
     losses = np.array([r["loss"] for r in records])
-    cosines = np.array(
-        [r["w"] @ w_svm / (np.linalg.norm(r["w"]) * np.linalg.norm(w_svm) + 1e-300) for r in records]
-    )
+    cosines = np.array([r["w"] @ w_svm / (np.linalg.norm(r["w"]) * np.linalg.norm(w_svm) + 1e-300) for r in records])
     # Slope of ||w|| against ln t over the last decade of steps, against the theory's ||w_svm||.
     tail = ts >= max(1, cfg.steps // 10)
     slope, intercept = np.polyfit(np.log(ts[tail]), norms[tail], 1)
@@ -228,9 +224,7 @@ def _figures(out_dir: Path, X, y, records, w_svm, nb: dict) -> list[str]:
         label=f"theory slope ||w_svm|| = {nb['theory_slope_norm_w_svm']:.2f} (through the last point)",
     )
     a.set_xscale("log")
-    a.set(
-        title="||w|| grows without bound (~ ln t)", xlabel="gradient-descent step t (log)", ylabel="||w(t)||"
-    )
+    a.set(title="||w|| grows without bound (~ ln t)", xlabel="gradient-descent step t (log)", ylabel="||w(t)||")
     a.legend(fontsize=8)
     a = ax[0, 1]
     a.loglog(ts[pos], np.asarray(nb["loss"])[pos], "o-", ms=3, label="L(w(t))")

@@ -147,10 +147,7 @@ FIT = 0.9  # a network "fits" the training set when its final training accuracy 
 
 def _verdict(cfg: SkipConfig, row: dict) -> tuple[str, str]:
     plain, res, he = row["plain"], row["residual"], row["plain, He init"]
-    flow = (
-        res["grad factor/block@init"] > plain["grad factor/block@init"]
-        and res["train acc"] > plain["train acc"]
-    )
+    flow = res["grad factor/block@init"] > plain["grad factor/block@init"] and res["train acc"] > plain["train acc"]
     text = [
         f"Gradient flow: at initialisation the plain {cfg.depth}-block ReLU net's gradient shrinks by "
         f"x{plain['grad factor/block@init']:.2f} per block towards the input (first/last block "
@@ -208,9 +205,7 @@ def _figures(out_dir: Path, cfg: SkipConfig, runs: dict) -> list[str]:
     ax[0, 1].set(title="Accuracy", xlabel="epoch", ylabel="accuracy", ylim=(0, 1.02))
     ax[0, 0].legend(fontsize=7)
     ax[0, 1].legend(fontsize=7)
-    fig.suptitle(
-        f"{cfg.depth}-block ReLU MLP with and without skip connections ({cfg.n_train:,} training images)"
-    )
+    fig.suptitle(f"{cfg.depth}-block ReLU MLP with and without skip connections ({cfg.n_train:,} training images)")
     out = [save_figure(fig, out_dir / "skip_connections_curves.png")]
 
     fig, ax = new_figure(2, 1)
