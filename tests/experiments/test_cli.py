@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from dlexam.cli import main
-from dlexam.experiments import EXPERIMENTS, MODULES, run_experiment
 from dlexam.errors import UserError
+from dlexam.experiments import EXPERIMENTS, MODULES, run_experiment
 
 
 def test_registry_lists_the_six_experiments():
