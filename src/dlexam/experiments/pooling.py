@@ -166,10 +166,10 @@ def _verdict(cfg: PoolingConfig, s: dict) -> tuple[str, str]:
         f"{m('avg', 0, 'accuracy'):.1%} (mean of {n} seed(s)). Shifting the test images by 1 pixel keeps "
         f"{cons1['max']:.1%} (max) and {cons1['avg']:.1%} (avg) of the predictions unchanged; by 3 pixels "
         f"{cons3['max']:.1%} and {cons3['avg']:.1%}, and accuracy falls by {100 * drop['max']:.1f} (max) and "
-        f"{100 * drop['avg']:.1f} points (avg). So pooling gives partial, not full, invariance: predictions do change under "
-        f"shifts of a few pixels, more so the larger the shift; {who}. The exam's description of what the two "
-        "operations compute is correct; its 'invariance' is only approximate. The receptive-field part of "
-        "the claim is not tested here."
+        f"{100 * drop['avg']:.1f} points (avg). So pooling gives partial, not full, invariance: predictions "
+        f"do change under shifts of a few pixels, more so the larger the shift; {who}. The exam's "
+        "description of what the two operations compute is correct; its 'invariance' is only "
+        "approximate. The receptive-field part of the claim is not tested here."
     )
     verdict = "partly supported" if min(cons1.values()) > 0.5 else "not supported"
     return verdict, text
