@@ -99,6 +99,15 @@ def per_example_sq_norms(model: ExamCNN, x: torch.Tensor, y: torch.Tensor, chunk
     return torch.cat(out)
 
 
+def noise_theory(n: int, b: int, tr_sigma: float) -> float:
+    """E||g_B - g||^2 for a mean over B of N per-example gradients drawn without replacement.
+
+    Var(sample mean) = (N - B) / (N - 1) * sigma^2 / B (finite-population correction), summed over
+    coordinates; tr_sigma = mean_i ||g_i - g||^2.
+    """
+    return (n - b) / (n - 1) * tr_sigma / b
+
+
 def gradient_noise(cfg: BatchSizeConfig, x: torch.Tensor, y: torch.Tensor) -> dict:
     model = new_model(cfg.seed)
     n = len(x)
