@@ -248,6 +248,13 @@ def _verdict(cfg: AttentionTemperatureConfig, runs: dict) -> tuple[str, str]:
         f"{n['test_loss_end']:.3f} at its final T and {n['test_loss_end_T0']:.3f} when evaluated with argmax "
         f"(greedy accuracy {n['greedy_accuracy']:.0%} at its final T, {n['greedy_accuracy_T0']:.0%} with argmax).",
     ]
+    gq = np.asarray(n["grad_norm"]["W_Q"])
+    tenth = max(1, len(gq) // 10)
+    text.append(
+        f"As the annealed T falls, W_Q's gradient norm shrinks from {gq[:tenth].mean():.2g} (mean over the first "
+        f"tenth of the steps) to {gq[-tenth:].mean():.2g} (last tenth): the softmax approaches argmax and its "
+        "gradient with respect to the scores goes to 0 almost everywhere."
+    )
     if qk_frozen and v_moves and softmax_better:
         verdict = "partly supported"
     elif qk_frozen and not v_moves:
@@ -279,7 +286,7 @@ def _figures(out_dir: Path, cfg: AttentionTemperatureConfig, runs: dict) -> list
     fig.suptitle("Geoff's model trained from the exam's weights at three temperatures (Problem 2.5)")
     out = [save_figure(fig, out_dir / "attention_temperature_loss.png")]
 
-    fig, ax = new_figure(2, 1)
+    fig, ax = new_figure(1, 1, width=6.0)
     x = np.arange(len(MATRICES))
     w = 0.27
     for i, (s, r) in enumerate(runs.items()):
@@ -289,12 +296,20 @@ def _figures(out_dir: Path, cfg: AttentionTemperatureConfig, runs: dict) -> list
     ax[0, 0].set_xticks(x, MATRICES)
     ax[0, 0].set(title="How far each matrix moved", xlabel="parameter", ylabel="||W_end - W_init||_F")
     ax[0, 0].legend(fontsize=8)
-    a = ax[0, 1]
-    for s, r in runs.items():
-        for k, style in (("W_Q", "-"), ("W_V", "--")):
-            gn = np.maximum(np.asarray(r["grad_norm"][k]), 1e-12)
-            a.semilogy(gn, style, color=colors[s], lw=1, label=f"{s}: {k}")
-    a.set(title="Gradient norm during training (1e-12 = exactly zero)", xlabel="Adam step", ylabel="||dL/dW||_F (log)")
-    a.legend(fontsize=7)
     out.append(save_figure(fig, out_dir / "attention_temperature_movement.png"))
+
+    fig, ax = new_figure(3, 1, width=4.4)
+    styles = {"W_Q": "-", "W_K": "--", "W_V": "-", "W_O": ":"}
+    line_colors = {"W_Q": "tab:red", "W_K": "tab:orange", "W_V": "tab:blue", "W_O": "tab:gray"}
+    for j, (s, r) in enumerate(runs.items()):
+        a = ax[0, j]
+        for k in ("W_Q", "W_K", "W_V", "W_O"):
+            gn = np.asarray(r["grad_norm"][k])
+            w = max(1, len(gn) // 60)
+            smooth = np.maximum(np.convolve(gn, np.ones(w) / w, mode="valid"), 1e-12)
+            a.semilogy(np.arange(w, len(gn) + 1), smooth, styles[k], color=line_colors[k], label=k)
+        a.set(title=s, xlabel="Adam step", ylabel="||dL/dW||_F, moving average (log)", ylim=(5e-13, None))
+        a.legend(fontsize=8)
+    fig.suptitle("Gradient norms during training (1e-12 on the plot = exactly zero)")
+    out.append(save_figure(fig, out_dir / "attention_temperature_gradients.png"))
     return out
