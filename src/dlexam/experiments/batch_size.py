@@ -273,9 +273,11 @@ def _verdict(cfg: BatchSizeConfig, sizes: list[int], nb: dict) -> tuple[str, str
     updates_slower = upd[-1] > upd[0]
     epochs_faster = ep[-1] < ep[0]
     memory_grows = saved[-1] > saved[0]
+    b_fast = sizes[int(np.argmin(ep))]
     best_ep, best_t = sizes[int(np.argmax(acc_ep))], sizes[int(np.argmax(acc_t))]
     rss_text = (
-        f"peak RSS growth of one step {rss[0]:.1f} -> {rss[-1]:.1f} MiB"
+        f"peak RSS growth of one step {rss[0]:.1f} -> {rss[-1]:.1f} MiB; 0 means the step fitted in memory the "
+        "allocator already held"
         if None not in (rss[0], rss[-1])
         else "peak RSS not measurable here"
     )
@@ -285,13 +287,18 @@ def _verdict(cfg: BatchSizeConfig, sizes: list[int], nb: dict) -> tuple[str, str
         f"finite-population factor (N-B)/(N-1); measured/theory ratios "
         f"{', '.join(f'{m / t:.2f}' for m, t in zip(noise, theory, strict=True) if t > 0)}). "
         f"A single update costs {1000 * upd[0]:.2f} ms at B = {b_lo} and {1000 * upd[-1]:.1f} ms at B = {b_hi} "
-        f"(small batches: faster updates, as claimed), but an epoch costs {ep[0]:.2f} s at B = {b_lo} and "
-        f"{ep[-1]:.2f} s at B = {b_hi}: "
+        f"(small batches: faster updates, as claimed), but an epoch costs {ep[0]:.2f} s at B = {b_lo}, "
+        f"{min(ep):.2f} s at its fastest (B = {b_fast}) and {ep[-1]:.2f} s at B = {b_hi}: "
         + (
-            "per example, large batches are the faster ones (vectorisation), so 'slower to compute' holds "
-            "per update, not per epoch. "
+            "per example, larger batches are cheaper (vectorisation), so 'slower to compute' holds per update, "
+            "not per epoch"
             if epochs_faster
-            else "large batches are slower per epoch too. "
+            else "large batches are slower per epoch too"
+        )
+        + (
+            f" (beyond B = {b_fast} the per-example cost rises again, here on a CPU with 1 thread). "
+            if b_fast != b_hi
+            else ". "
         )
         + f"Memory grows with B: autograd keeps {saved[0]:.2f} MiB at B = {b_lo} and {saved[-1]:.1f} MiB at "
         f"B = {b_hi} ({rss_text}). After {cfg.epochs} epoch(s) the best test accuracy is at B = {best_ep} "
