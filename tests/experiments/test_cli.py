@@ -41,3 +41,14 @@ def test_out_that_is_a_file_is_a_user_error(tmp_path, capsys):
 def test_run_experiment_rejects_unknown_names(tmp_path):
     with pytest.raises(UserError):
         run_experiment("nope", tmp_path)
+
+
+def test_load_result_reads_what_a_run_wrote(tmp_path):
+    from dlexam.experiments import load_result
+
+    assert load_result("pooling", tmp_path) is None
+    (tmp_path / "result.json").write_text('{"name": "pooling"}')
+    assert load_result("pooling", tmp_path) == {"name": "pooling"}
+    (tmp_path / "result.json").write_text("{truncated")
+    with pytest.raises(UserError):
+        load_result("pooling", tmp_path)

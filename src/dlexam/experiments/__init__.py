@@ -12,12 +12,13 @@ figures and `result.json` into `out_dir` (atomically) and returns the result dic
 from __future__ import annotations
 
 import importlib
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
 
 from dlexam.errors import UserError
-from dlexam.experiments.results import cpu_settings, format_table, prepare_out_dir
+from dlexam.experiments.results import RESULT_FILE, cpu_settings, format_table, prepare_out_dir
 
 # name -> module (imported on first use, so `dlexam --help` stays fast)
 MODULES = {
@@ -78,4 +79,23 @@ def run_experiment(name: str, out_dir: str | os.PathLike | None = None, quick: b
     return EXPERIMENTS[name](out, quick)
 
 
-__all__ = ["EXPERIMENTS", "MODULES", "run_experiment", "default_out_dir", "format_table"]
+def run_all(out_root: str | os.PathLike | None = None, quick: bool = False) -> dict[str, dict]:
+    """Run every experiment, each into `out_root/NAME` (default runs/experiments/NAME)."""
+    root = None if out_root is None else Path(out_root)
+    return {name: run_experiment(name, None if root is None else root / name, quick) for name in MODULES}
+
+
+def load_result(name: str, out_dir: str | os.PathLike | None = None) -> dict | None:
+    """The result.json a previous run wrote into `out_dir` (default runs/experiments/NAME), or None."""
+    if name not in MODULES:
+        raise UserError(f"unknown experiment {name!r}; choose from {', '.join(MODULES)}")
+    path = Path(default_out_dir(name) if out_dir is None else out_dir) / RESULT_FILE
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise UserError(f"{path} is not a readable experiment result ({exc})") from None
+
+
+__all__ = ["EXPERIMENTS", "MODULES", "run_experiment", "run_all", "load_result", "default_out_dir", "format_table"]

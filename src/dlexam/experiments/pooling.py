@@ -194,7 +194,7 @@ def _figures(out_dir: Path, cfg: PoolingConfig, s: dict, data: dict) -> list[str
     fig, ax = new_figure(4, 1, width=2.4, height=2.6)
     img = data["x_test"][0]
     for j, d in enumerate(SHIFTS):
-        ax[0, j].imshow(shift_images(img[None], 0, d)[0].numpy(), cmap="gray")
+        ax[0, j].imshow(shift_images(img[None], 0, d)[0].numpy(), cmap="gray", vmin=0, vmax=255)
         ax[0, j].set(title=f"shifted right {d} px", xticks=[], yticks=[])
     fig.suptitle("A test image and its shifts (border replicated)")
     out.append(save_figure(fig, out_dir / "pooling_shift_examples.png"))
