@@ -52,3 +52,18 @@ def test_load_result_reads_what_a_run_wrote(tmp_path):
     (tmp_path / "result.json").write_text("{truncated")
     with pytest.raises(UserError):
         load_result("pooling", tmp_path)
+
+
+def test_unwritable_out_is_a_user_error(tmp_path):
+    import os
+
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        if os.access(ro, os.W_OK):
+            pytest.skip("running as a user who can write anywhere (root)")
+        with pytest.raises(UserError, match="not writable"):
+            run_experiment("separable-logreg", ro, quick=True)
+    finally:
+        ro.chmod(0o700)
