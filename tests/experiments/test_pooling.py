@@ -27,7 +27,7 @@ def test_result_files(run):
 
 def test_both_networks_learn_and_unshifted_predictions_are_consistent(run):
     rows = {r["shift px"]: r for r in run[0]["table"]}
-    for pool in ("max", "avg"):
+    for pool in ("max", "avg", "none"):
         assert rows[0][f"{pool} acc"] > 0.25  # chance is 0.1
         assert rows[0][f"{pool} same pred"] == 1.0
         assert 0.0 < rows[3][f"{pool} same pred"] < 1.0
@@ -45,3 +45,18 @@ def test_shift_against_numpy_edge_padding(dy, dx):
     np.testing.assert_array_equal(got.numpy(), want)
     if dy >= 0 and dx >= 0:  # content moves down/right: pixel (i, j) lands at (i + dy, j + dx)
         np.testing.assert_array_equal(got.numpy()[:, dy:, dx:], imgs[:, : 32 - dy, : 32 - dx])
+
+
+def test_no_pooling_reference_keeps_the_exam_shapes_and_weights():
+    from dlexam.svhn.model import CNNConfig, ExamCNN
+
+    from dlexam.experiments.pooling import make_cnn
+
+    ref = ExamCNN(CNNConfig())
+    none = make_cnn("none")
+    assert [p.shape for p in none.parameters()] == [p.shape for p in ref.parameters()]
+    x = torch.randn(2, 1, 32, 32)
+    assert none.trunk(x).shape == (2, 16, 3, 3)
+    # subsampling keeps pixel (4i, 4j) of Conv-1's output, unlike any pooling
+    h = none.act1(none.conv1(x))
+    torch.testing.assert_close(none.pool1(h), h[:, :, 0::4, 0::4])
