@@ -88,9 +88,11 @@ def cmd_train(args) -> int:
     if args.json:
         _print_json(result)
     else:
-        f = result["final"]
-        print(f"{result['out']}: {len(result['history'])} epochs, val accuracy {f.get('val_accuracy', float('nan')):.4f},"
-              f" best {result['best_val_accuracy']:.4f}")
+        val = result["final"].get("val_accuracy", float("nan"))
+        print(
+            f"{result['out']}: {len(result['history'])} epochs, val accuracy {val:.4f},"
+            f" best {result['best_val_accuracy']:.4f}"
+        )
     return 0
 
 
@@ -128,23 +130,38 @@ def cmd_predict(args) -> int:
 
 
 def _model_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--activation", choices=("relu", "tanh", "sigmoid", "none"), default="relu",
-                   help="after each conv (Figure 2 is not in the exam text; default relu)")
+    p.add_argument(
+        "--activation",
+        choices=("relu", "tanh", "sigmoid", "none"),
+        default="relu",
+        help="after each conv (Figure 2 is not in the exam text; default relu)",
+    )
     p.add_argument("--pool", choices=("avg", "max"), default="avg")
-    p.add_argument("--head", choices=("linear", "conv3x3", "conv1x1-gap"), default="linear",
-                   help="linear (Problem 1.3), conv3x3 (1.4 v1), conv1x1-gap (1.4 v2)")
+    p.add_argument(
+        "--head",
+        choices=("linear", "conv3x3", "conv1x1-gap"),
+        default="linear",
+        help="linear (Problem 1.3), conv3x3 (1.4 v1), conv1x1-gap (1.4 v2)",
+    )
 
 
 def register(sub) -> None:
-    p = sub.add_parser("svhn", help="Problem 1: the exam's CNN on SVHN digits",
-                       description="Problem 1: the exam's CNN on SVHN digits.")
+    p = sub.add_parser(
+        "svhn",
+        help="Problem 1: the exam's CNN on SVHN digits",
+        description="Problem 1: the exam's CNN on SVHN digits.",
+    )
     s = p.add_subparsers(dest="svhn_command", metavar="SUBCOMMAND", parser_class=type(p))
     s.required = True
 
     q = s.add_parser("summary", help="each layer's output shape and trainable parameters")
     _model_options(q)
-    q.add_argument("--linear-in", type=int, default=None,
-                   help="build the head as nn.Linear(N, 10): a wrong N reproduces the student's error (1.3)")
+    q.add_argument(
+        "--linear-in",
+        type=int,
+        default=None,
+        help="build the head as nn.Linear(N, 10): a wrong N reproduces the student's error (1.3)",
+    )
     q.add_argument("--json", action="store_true")
     q.set_defaults(handler=cmd_summary)
 
@@ -173,9 +190,10 @@ def register(sub) -> None:
     q.add_argument("--out", required=True, type=Path, help="run directory")
     q.add_argument("--epochs", type=int, default=None, help="default 10 (2 with --quick)")
     q.add_argument("--batch-size", type=int, default=256)
-    q.add_argument("--lr", type=float, default=None, help="default 0.05 for sgd, 0.003 for adam")
+    q.add_argument("--lr", type=float, default=None, help="default 0.1 for sgd, 0.003 for adam")
     q.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd")
     q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--threads", type=int, default=None, help="CPU threads (default: PyTorch's choice)")
     q.add_argument("--val-fraction", type=float, default=0.1)
     q.add_argument("--split-seed", type=int, default=0, help="seed of the train/validation split")
     _model_options(q)
@@ -189,7 +207,9 @@ def register(sub) -> None:
     q.add_argument("--checkpoint", required=True, help="a .pt file or a run directory (its best.pt)")
     q.add_argument("--data", required=True, type=Path)
     q.add_argument("--split", default="test", choices=("train", "test", "extra"))
-    q.add_argument("--png", type=Path, default=None, help="default: confusion_<split>.png beside the checkpoint")
+    q.add_argument(
+        "--png", type=Path, default=None, help="default: confusion_<split>.png beside the checkpoint"
+    )
     q.add_argument("--json", action="store_true")
     q.set_defaults(handler=cmd_evaluate)
 

@@ -57,8 +57,10 @@ def _read_mat(path: Path) -> tuple[np.ndarray, np.ndarray]:
     try:
         mat = scipy.io.loadmat(path, variable_names=("X", "y"))
     except Exception as exc:  # noqa: BLE001 - scipy raises many types for a damaged file
-        raise UserError(f"{path} is not a readable SVHN .mat file ({type(exc).__name__}: "
-                        f"{str(exc).splitlines()[0][:100] if str(exc) else ''})") from None
+        raise UserError(
+            f"{path} is not a readable SVHN .mat file ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0][:100] if str(exc) else ''})"
+        ) from None
     X, y = mat.get("X"), mat.get("y")
     if X is None or y is None:
         raise UserError(f"{path} is not an SVHN Format 2 file (it needs variables X and y)")
@@ -71,7 +73,7 @@ def _read_mat(path: Path) -> tuple[np.ndarray, np.ndarray]:
         raise UserError(f"{path}: labels must be integers 1..10 (10 means digit 0)")
     # (32, 32, 3, N) -> (N, 32, 32, 3): sample first, then row, column, channel
     gray = rgb_to_gray(np.moveaxis(X, 3, 0))  # (N, 32, 32)
-    labels = (y.astype(np.int64) % 10)  # label 10 is the digit 0
+    labels = y.astype(np.int64) % 10  # label 10 is the digit 0
     return np.ascontiguousarray(gray), labels
 
 
@@ -100,7 +102,9 @@ def _read_cache(cache: Path, stamp: np.ndarray) -> tuple[np.ndarray, np.ndarray]
         return None
 
 
-def load_split(root: str | os.PathLike, split: str = "train", *, cache: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+def load_split(
+    root: str | os.PathLike, split: str = "train", *, cache: bool = True
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Load `root/{split}_32x32.mat` -> (images uint8 (N, 32, 32), labels int64 (N,) with 0..9).
 
     The first load decodes the .mat file and writes a grayscale cache beside it (or, where that
@@ -128,15 +132,31 @@ def load_split(root: str | os.PathLike, split: str = "train", *, cache: bool = T
     return torch.from_numpy(images), torch.from_numpy(labels)
 
 
-def preprocess(images: torch.Tensor) -> torch.Tensor:
+def image_stats(images: torch.Tensor, chunk: int = 8192) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-image mean and standard deviation of uint8 (N, 32, 32) -> two float (N,) tensors."""
+    means, stds = [], []
+    for i in range(0, images.shape[0], chunk):
+        x = images[i : i + chunk].float()  # (b, 32, 32)
+        means.append(x.mean(dim=(1, 2)))
+        stds.append(x.std(dim=(1, 2)))
+    if not means:
+        return torch.zeros(0), torch.zeros(0)
+    return torch.cat(means), torch.cat(stds)
+
+
+def preprocess(
+    images: torch.Tensor, mean: torch.Tensor | None = None, std: torch.Tensor | None = None
+) -> torch.Tensor:
     """uint8 (B, 32, 32) -> float (B, 1, 32, 32), each image standardised to mean 0, std 1.
 
     Per-image standardisation makes the input independent of the digit's colours and contrast.
+    `mean`/`std` (B,) may be given precomputed by :func:`image_stats` (the training loop does so
+    once per dataset rather than once per batch).
     """
+    if mean is None or std is None:
+        mean, std = image_stats(images)
     x = images.unsqueeze(1).float()  # (B, 1, 32, 32)
-    mean = x.mean(dim=(2, 3), keepdim=True)
-    std = x.std(dim=(2, 3), keepdim=True)
-    return (x - mean) / (std + 1.0)  # +1 (in 0..255 units) keeps flat images finite
+    return (x - mean[:, None, None, None]) / (std[:, None, None, None] + 1.0)  # +1 keeps flat images finite
 
 
 def md5sum(path: Path, chunk: int = 1 << 20) -> str:
@@ -147,8 +167,15 @@ def md5sum(path: Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def download(root: str | os.PathLike, splits=("train", "test"), *, base_url: str = BASE_URL,
-             md5: dict | None = None, progress: bool = True, timeout: float = 60.0) -> list[Path]:
+def download(
+    root: str | os.PathLike,
+    splits=("train", "test"),
+    *,
+    base_url: str = BASE_URL,
+    md5: dict | None = None,
+    progress: bool = True,
+    timeout: float = 60.0,
+) -> list[Path]:
     """Download official SVHN files into `root`, resuming partial downloads with HTTP Range.
 
     Bytes go to `{name}.part`; only when the whole file's MD5 matches the official sum is it
@@ -171,8 +198,10 @@ def download(root: str | os.PathLike, splits=("train", "test"), *, base_url: str
         got = md5sum(part)
         if got != md5[split]:
             part.unlink()
-            raise UserError(f"{filename(split)}: MD5 {got} does not match the official {md5[split]}; "
-                            "the download was removed, run the command again")
+            raise UserError(
+                f"{filename(split)}: MD5 {got} does not match the official {md5[split]}; "
+                "the download was removed, run the command again"
+            )
         with open(part, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(part, target)
@@ -198,19 +227,29 @@ def _fetch_resuming(url: str, part: Path, progress: bool, timeout: float) -> Non
         total = int(total) + have if total else None
         from tqdm import tqdm
 
-        bar = tqdm(total=total, initial=have, unit="B", unit_scale=True, desc=part.name[:-5],
-                   file=sys.stderr, disable=not progress or not sys.stderr.isatty())
+        bar = tqdm(
+            total=total,
+            initial=have,
+            unit="B",
+            unit_scale=True,
+            desc=part.name[:-5],
+            file=sys.stderr,
+            disable=not progress or not sys.stderr.isatty(),
+        )
         with open(part, "ab" if have else "wb") as f, contextlib.closing(bar):
             while True:
                 try:
                     block = resp.read(1 << 16)
                 except OSError as exc:
-                    raise UserError(f"download of {url} interrupted ({exc}); run the command again "
-                                    "to resume") from None
+                    raise UserError(
+                        f"download of {url} interrupted ({exc}); run the command again to resume"
+                    ) from None
                 if not block:
                     break
                 f.write(block)
                 bar.update(len(block))
         if total is not None and part.stat().st_size < total:
-            raise UserError(f"download of {url} interrupted at {part.stat().st_size} of {total} bytes; "
-                            "run the command again to resume")
+            raise UserError(
+                f"download of {url} interrupted at {part.stat().st_size} of {total} bytes; "
+                "run the command again to resume"
+            )

@@ -37,8 +37,11 @@ class CNNConfig:
     linear_in: int = 144  # in-features of the linear head; the exam's answer is 3*3*16 = 144
 
     def __post_init__(self) -> None:
-        for name, value, allowed in (("activation", self.activation, ACTIVATIONS),
-                                     ("pool", self.pool, POOLS), ("head", self.head, HEADS)):
+        for name, value, allowed in (
+            ("activation", self.activation, ACTIVATIONS),
+            ("pool", self.pool, POOLS),
+            ("head", self.head, HEADS),
+        ):
             if value not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
         if int(self.linear_in) < 1:
@@ -58,7 +61,9 @@ def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0) 
 
 
 def _activation(name: str) -> nn.Module:
-    return {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "none": nn.Identity}[name]()
+    if name == "relu":
+        return nn.ReLU(inplace=True)  # in place: the conv's output is not needed for its backward
+    return {"tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "none": nn.Identity}[name]()
 
 
 def _pool(name: str, kernel: int, stride: int) -> nn.Module:
@@ -103,8 +108,16 @@ class ExamCNN(nn.Module):
 
 
 # Names of the summary's rows, in the exam's words, for each module that makes a row.
-_ROW_NAMES = {"conv1": "Conv-1", "pool1": "Pool-1", "conv2": "Conv-2", "pool2": "Pool-2",
-              "flatten": "Flatten", "fc": "Linear", "conv3": "Conv-3", "gap": "GlobalAvgPool"}
+_ROW_NAMES = {
+    "conv1": "Conv-1",
+    "pool1": "Pool-1",
+    "conv2": "Conv-2",
+    "pool2": "Pool-2",
+    "flatten": "Flatten",
+    "fc": "Linear",
+    "conv3": "Conv-3",
+    "gap": "GlobalAvgPool",
+}
 
 
 def _row_name(cfg: CNNConfig, module_name: str) -> str:
@@ -130,9 +143,11 @@ def layer_summary(cfg: CNNConfig | None = None) -> list[dict]:
     hooks = []
     for name, module in model.named_children():
         if name in _ROW_NAMES:
+
             def hook(_m, _inp, out, name=name):
                 s = list(out.shape[1:])  # drop the batch dimension
                 shapes[name] = [s[1], s[2], s[0]] if len(s) == 3 else s  # (C, H, W) -> (H, W, C)
+
             hooks.append(module.register_forward_hook(hook))
     with torch.no_grad():
         model(torch.zeros(1, 1, IMAGE_SIZE, IMAGE_SIZE))
@@ -143,8 +158,9 @@ def layer_summary(cfg: CNNConfig | None = None) -> list[dict]:
         if name not in shapes:
             continue
         params = sum(p.numel() for p in module.parameters() if p.requires_grad)
-        rows.append({"layer": _row_name(cfg, name), "module": name,
-                     "output_shape": shapes[name], "params": params})
+        rows.append(
+            {"layer": _row_name(cfg, name), "module": name, "output_shape": shapes[name], "params": params}
+        )
     return rows
 
 
@@ -183,8 +199,13 @@ def student_bug(linear_in: int, batch_size: int = 64) -> dict:
             model(torch.zeros(batch_size, 1, IMAGE_SIZE, IMAGE_SIZE))
     except RuntimeError as exc:
         error = str(exc).strip().splitlines()[0]
-    correct = conv_output_size(conv_output_size(conv_output_size(conv_output_size(IMAGE_SIZE, 5), 4, 4),
-                                                4, 1, 1), 2, 2) ** 2 * 16
+    correct = (
+        conv_output_size(
+            conv_output_size(conv_output_size(conv_output_size(IMAGE_SIZE, 5), 4, 4), 4, 1, 1), 2, 2
+        )
+        ** 2
+        * 16
+    )
     return {
         "linear_in": int(linear_in),
         "error": error,

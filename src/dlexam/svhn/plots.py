@@ -37,7 +37,9 @@ def learning_curves_png(history: list[dict], path: str | os.PathLike) -> None:
     plt.close(fig)
 
 
-def confusion_png(confusion: list[list[int]], path: str | os.PathLike, title: str = "confusion matrix") -> None:
+def confusion_png(
+    confusion: list[list[int]], path: str | os.PathLike, title: str = "confusion matrix"
+) -> None:
     """Counts with true digits as rows and predicted digits as columns."""
     import matplotlib
 
@@ -50,8 +52,15 @@ def confusion_png(confusion: list[list[int]], path: str | os.PathLike, title: st
     ax.imshow(c, cmap="Blues")
     for i in range(c.shape[0]):
         for j in range(c.shape[1]):
-            ax.text(j, i, str(c[i, j]), ha="center", va="center", fontsize=7,
-                    color="white" if c[i, j] > c.max() / 2 else "black")
+            ax.text(
+                j,
+                i,
+                str(c[i, j]),
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if c[i, j] > c.max() / 2 else "black",
+            )
     ax.set(xticks=range(10), yticks=range(10), xlabel="predicted digit", ylabel="true digit", title=title)
     _save(fig, path)
     plt.close(fig)

@@ -52,7 +52,16 @@ def load_model(path) -> tuple[ExamCNN, dict]:
 
 def _write_metrics(out: Path, history: list[dict], settings: dict) -> None:
     buf = io.StringIO()
-    fields = ["epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "seconds", "images_per_s"]
+    fields = [
+        "epoch",
+        "train_loss",
+        "train_accuracy",
+        "val_loss",
+        "val_accuracy",
+        "lr",
+        "seconds",
+        "images_per_s",
+    ]
     w = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore")
     w.writeheader()
     for row in history:
@@ -75,8 +84,9 @@ def train_run(args) -> dict:
         if not (out / "last.pt").is_file():
             raise UserError(f"--resume: {out} holds no last.pt to resume from")
     elif out.is_dir() and any((out / m).exists() for m in RUN_MARKERS):
-        raise UserError(f"{out} already holds a training run; pass --resume to continue it, "
-                        "or choose another --out")
+        raise UserError(
+            f"{out} already holds a training run; pass --resume to continue it, or choose another --out"
+        )
 
     if resume:
         payload = checkpoint.load(out / "last.pt", kind=KIND)
@@ -92,21 +102,36 @@ def train_run(args) -> dict:
             raise UserError("--data DIR is required (a folder with train_32x32.mat)")
         quick = bool(getattr(args, "quick", False))
         epochs = args.epochs or 10
-        cfg = TrainConfig(epochs=min(epochs, QUICK_EPOCHS) if quick else epochs, batch_size=args.batch_size,
-                          lr=args.lr if args.lr is not None else (0.05 if args.optimizer == "sgd" else 0.003),
-                          optimizer=args.optimizer, seed=args.seed)
+        cfg = TrainConfig(
+            epochs=min(epochs, QUICK_EPOCHS) if quick else epochs,
+            batch_size=args.batch_size,
+            lr=args.lr if args.lr is not None else (0.1 if args.optimizer == "sgd" else 0.003),
+            optimizer=args.optimizer,
+            seed=args.seed,
+            threads=getattr(args, "threads", None),
+        )
         try:
             model_cfg = CNNConfig(activation=args.activation, pool=args.pool, head=args.head)
         except ValueError as exc:
             raise UserError(str(exc)) from None
-        settings = {"train": cfg.to_dict(), "model": model_cfg.to_dict(), "data": str(Path(args.data).resolve()),
-                    "val_fraction": args.val_fraction, "split_seed": args.split_seed, "quick": quick}
+        settings = {
+            "train": cfg.to_dict(),
+            "model": model_cfg.to_dict(),
+            "data": str(Path(args.data).resolve()),
+            "val_fraction": args.val_fraction,
+            "split_seed": args.split_seed,
+            "quick": quick,
+        }
         start_epoch, history = 0, []
     if cfg.batch_size < 1 or cfg.epochs < 1 or cfg.lr <= 0:
         raise UserError("--batch-size and --epochs must be positive integers and --lr a positive number")
 
-    data = load_data(getattr(args, "data", None) or settings["data"], val_fraction=settings["val_fraction"],
-                     split_seed=settings["split_seed"], quick=settings["quick"])
+    data = load_data(
+        getattr(args, "data", None) or settings["data"],
+        val_fraction=settings["val_fraction"],
+        split_seed=settings["split_seed"],
+        quick=settings["quick"],
+    )
     d = setup_distributed()
     torch.manual_seed(cfg.seed)
     model = ExamCNN(model_cfg)
@@ -122,30 +147,60 @@ def train_run(args) -> dict:
     def on_epoch_end(epoch, model, optimizer, history):
         nonlocal best
         row = history[-1]
-        _log(f"epoch {row['epoch']}/{cfg.epochs}: train loss {row['train_loss']:.4f} acc {row['train_accuracy']:.4f}"
-             f" | val loss {row.get('val_loss', float('nan')):.4f} acc {row.get('val_accuracy', float('nan')):.4f}"
-             f" | {row['images_per_s']:.0f} images/s", quiet)
+        nan = float("nan")
+        _log(
+            f"epoch {row['epoch']}/{cfg.epochs}: train loss {row['train_loss']:.4f}"
+            f" acc {row['train_accuracy']:.4f} | val loss {row.get('val_loss', nan):.4f}"
+            f" acc {row.get('val_accuracy', nan):.4f} | {row['images_per_s']:.0f} images/s",
+            quiet,
+        )
         if not d.is_main:
             return
-        extra = {"epoch": epoch + 1, "optimizer": optimizer.state_dict(), "history": history,
-                 "settings": settings, "rng": torch.get_rng_state()}
+        extra = {
+            "epoch": epoch + 1,
+            "optimizer": optimizer.state_dict(),
+            "history": history,
+            "settings": settings,
+            "rng": torch.get_rng_state(),
+        }
         state = {k: v.contiguous() for k, v in model.state_dict().items()}
         checkpoint.save(out / "last.pt", kind=KIND, config=model_cfg.to_dict(), state_dict=state, extra=extra)
         if row.get("val_accuracy", 0.0) > best:
             best = row.get("val_accuracy", 0.0)
-            checkpoint.save(out / "best.pt", kind=KIND, config=model_cfg.to_dict(), state_dict=state, extra=extra)
+            checkpoint.save(
+                out / "best.pt", kind=KIND, config=model_cfg.to_dict(), state_dict=state, extra=extra
+            )
         _write_metrics(out, history, settings)
 
     if d.is_main:
         out.mkdir(parents=True, exist_ok=True)
-    result = fit(model, data["train_x"], data["train_y"], data["val_x"], data["val_y"], cfg=cfg,
-                 start_epoch=start_epoch, optimizer=optimizer, history=history, on_epoch_end=on_epoch_end,
-                 progress=not quiet, dist=d)
+    result = fit(
+        model,
+        data["train_x"],
+        data["train_y"],
+        data["val_x"],
+        data["val_y"],
+        cfg=cfg,
+        start_epoch=start_epoch,
+        optimizer=optimizer,
+        history=history,
+        on_epoch_end=on_epoch_end,
+        progress=not quiet,
+        dist=d,
+    )
     if d.is_main and result["history"]:
         learning_curves_png(result["history"], out / "curves.png")
     last = result["history"][-1] if result["history"] else {}
-    return {"out": str(out), "epochs": cfg.epochs, "world_size": d.world, "history": result["history"],
-            "best_val_accuracy": best, "final": last, "model": model_cfg.to_dict(), "train": cfg.to_dict()}
+    return {
+        "out": str(out),
+        "epochs": cfg.epochs,
+        "world_size": d.world,
+        "history": result["history"],
+        "best_val_accuracy": best,
+        "final": last,
+        "model": model_cfg.to_dict(),
+        "train": cfg.to_dict(),
+    }
 
 
 def evaluate_checkpoint(path, data_dir, split: str = "test", png: str | Path | None = None) -> dict:
@@ -194,5 +249,7 @@ def predict_images(path, images: list) -> list[dict]:
     if not tensors:
         return []
     probs = torch.softmax(model(preprocess(torch.stack(tensors))), dim=1)
-    return [{"image": str(p), "digit": int(pr.argmax()), "probabilities": [round(float(v), 6) for v in pr]}
-            for p, pr in zip(images, probs, strict=True)]
+    return [
+        {"image": str(p), "digit": int(pr.argmax()), "probabilities": [round(float(v), 6) for v in pr]}
+        for p, pr in zip(images, probs, strict=True)
+    ]

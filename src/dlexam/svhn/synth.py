@@ -25,9 +25,20 @@ import torch.nn.functional as F
 
 from dlexam.files import atomic_open
 
-TRAIN_FONTS = ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSans-Oblique.ttf", "DejaVuSansMono.ttf",
-               "DejaVuSansMono-Bold.ttf", "DejaVuSerif.ttf", "DejaVuSerif-Bold.ttf", "STIXGeneral.ttf",
-               "STIXGeneralBolIta.ttf", "cmr10.ttf", "cmtt10.ttf", "cmb10.ttf")
+TRAIN_FONTS = (
+    "DejaVuSans.ttf",
+    "DejaVuSans-Bold.ttf",
+    "DejaVuSans-Oblique.ttf",
+    "DejaVuSansMono.ttf",
+    "DejaVuSansMono-Bold.ttf",
+    "DejaVuSerif.ttf",
+    "DejaVuSerif-Bold.ttf",
+    "STIXGeneral.ttf",
+    "STIXGeneralBolIta.ttf",
+    "cmr10.ttf",
+    "cmtt10.ttf",
+    "cmb10.ttf",
+)
 TEST_FONTS = ("DejaVuSerif-Italic.ttf", "STIXGeneralBol.ttf", "cmss10.ttf", "DejaVuSansMono-BoldOblique.ttf")
 GLYPH_H, GLYPH_W = 40, 32  # glyph box in pixels; digits are scaled to GLYPH_H ink height
 
@@ -58,14 +69,15 @@ def glyph_bank(fonts: tuple[str, ...]) -> tuple[torch.Tensor, torch.Tensor]:
             w = min(w, GLYPH_W)
             glyph = np.asarray(crop.resize((w, GLYPH_H), Image.LANCZOS), np.float32) / 255.0
             left = (GLYPH_W - w) // 2
-            ink[i, d, :, left:left + w] = glyph
+            ink[i, d, :, left : left + w] = glyph
             widths[i, d] = w
     return torch.from_numpy(ink), torch.from_numpy(widths)
 
 
 def _place(ink: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
-    return F.grid_sample(ink.unsqueeze(1), grid, mode="bilinear", padding_mode="zeros",
-                         align_corners=False).squeeze(1)  # (N, 32, 32)
+    return F.grid_sample(
+        ink.unsqueeze(1), grid, mode="bilinear", padding_mode="zeros", align_corners=False
+    ).squeeze(1)  # (N, 32, 32)
 
 
 def _blur_matrices(sigma: torch.Tensor, size: int = 32, radius: int = 3) -> torch.Tensor:
@@ -75,8 +87,9 @@ def _blur_matrices(sigma: torch.Tensor, size: int = 32, radius: int = 3) -> torc
     w = w / w.sum(1, keepdim=True)  # (N, 2r+1)
     idx = (torch.arange(size)[:, None] + k[None].long()).clamp(0, size - 1)  # (size, 2r+1)
     B = torch.zeros(sigma.shape[0], size, size)
-    B.scatter_add_(2, idx.expand(sigma.shape[0], size, -1).contiguous(),
-                   w[:, None, :].expand(-1, size, -1).contiguous())
+    B.scatter_add_(
+        2, idx.expand(sigma.shape[0], size, -1).contiguous(), w[:, None, :].expand(-1, size, -1).contiguous()
+    )
     return B
 
 
@@ -123,27 +136,34 @@ def render(n: int, seed: int, fonts: tuple[str, ...] = TRAIN_FONTS) -> tuple[np.
         return out
 
     mask = _place(bank[font, digits], grid)
-    mask = torch.maximum(mask, _place(bank[font, left], shifted(-(w_c + w_l) / 2 - gap)) * has_left[:, None, None])
-    mask = torch.maximum(mask, _place(bank[font, right], shifted((w_c + w_r) / 2 + gap)) * has_right[:, None, None])
+    mask = torch.maximum(
+        mask, _place(bank[font, left], shifted(-(w_c + w_l) / 2 - gap)) * has_left[:, None, None]
+    )
+    mask = torch.maximum(
+        mask, _place(bank[font, right], shifted((w_c + w_r) / 2 + gap)) * has_right[:, None, None]
+    )
 
     # Colours: background with a linear gradient, foreground far enough from it in luma.
     luma = torch.tensor([0.299, 0.587, 0.114])
     bg = U(n, 3)
     fg = U(n, 3)
     contrast = (fg @ luma) - (bg @ luma)
-    need = 0.18 + 0.25 * U(n)
+    need = 0.10 + 0.30 * U(n)
     push = torch.where(contrast.abs() < need, torch.sign(contrast + 1e-6) * need - contrast, torch.zeros(n))
     fg = (fg + push[:, None]).clamp(0, 1)
     fg = torch.where(((fg @ luma) - (bg @ luma)).abs()[:, None] < 0.1, 1 - bg, fg)
     yy, xx = torch.meshgrid(torch.linspace(-1, 1, 32), torch.linspace(-1, 1, 32), indexing="ij")
     gdir = U(n, 2) - 0.5
     gradient = (gdir[:, 0, None, None] * xx + gdir[:, 1, None, None] * yy) * 0.5 * U(n)[:, None, None]
-    img = bg[:, :, None, None] * (1 + gradient[:, None]) * (1 - mask[:, None]) + fg[:, :, None, None] * mask[:, None]
+    img = (
+        bg[:, :, None, None] * (1 + gradient[:, None]) * (1 - mask[:, None])
+        + fg[:, :, None, None] * mask[:, None]
+    )
 
-    # Blur: a per-image Gaussian (sigma 0.3..1.3 px), as blur matrices on rows and columns.
-    B = _blur_matrices(0.3 + 1.0 * U(n))[:, None]  # (n, 1, 32, 32)
+    # Blur: a per-image Gaussian (sigma 0.3..1.6 px), as blur matrices on rows and columns.
+    B = _blur_matrices(0.3 + 1.3 * U(n))[:, None]  # (n, 1, 32, 32)
     img = B @ img @ B.transpose(-1, -2)  # (n, 3, 32, 32)
-    img = img + torch.randn(n, 3, 32, 32, generator=g) * (0.01 + 0.06 * U(n))[:, None, None, None]
+    img = img + torch.randn(n, 3, 32, 32, generator=g) * (0.01 + 0.09 * U(n))[:, None, None, None]
     out = (img.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1)  # (n, 32, 32, 3)
     return out.contiguous().numpy(), digits.numpy()
 
@@ -165,7 +185,9 @@ def _render_chunked(n: int, seed: int, fonts: tuple[str, ...], chunk: int = 4096
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
-def write_synthetic(out_dir: str | os.PathLike, n_train: int = 20000, n_test: int = 4000, seed: int = 0) -> dict:
+def write_synthetic(
+    out_dir: str | os.PathLike, n_train: int = 20000, n_test: int = 4000, seed: int = 0
+) -> dict:
     """Write train_32x32.mat (TRAIN_FONTS) and test_32x32.mat (held-out TEST_FONTS) into `out_dir`."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -173,5 +195,11 @@ def write_synthetic(out_dir: str | os.PathLike, n_train: int = 20000, n_test: in
     test = _render_chunked(int(n_test), 2 * int(seed) + 1, TEST_FONTS)
     write_mat(out / "train_32x32.mat", *train)
     write_mat(out / "test_32x32.mat", *test)
-    return {"out": str(out), "train": int(n_train), "test": int(n_test), "seed": int(seed),
-            "train_fonts": list(TRAIN_FONTS), "test_fonts": list(TEST_FONTS)}
+    return {
+        "out": str(out),
+        "train": int(n_train),
+        "test": int(n_test),
+        "seed": int(seed),
+        "train_fonts": list(TRAIN_FONTS),
+        "test_fonts": list(TEST_FONTS),
+    }

@@ -33,7 +33,7 @@ import torch.distributed as torch_dist
 import torch.nn as nn
 import torch.nn.functional as F
 
-from dlexam.svhn.data import load_split, preprocess
+from dlexam.svhn.data import image_stats, load_split, preprocess
 
 NUM_CLASSES = 10
 
@@ -42,11 +42,12 @@ NUM_CLASSES = 10
 class TrainConfig:
     epochs: int = 10
     batch_size: int = 256  # the global batch; under DDP each process takes batch_size / world
-    lr: float = 0.05  # peak learning rate, decayed by a cosine over all steps
+    lr: float = 0.1  # peak learning rate, decayed by a cosine over all steps
     optimizer: str = "sgd"  # "sgd" (momentum 0.9, Nesterov) or "adam"
     weight_decay: float = 5e-4
     seed: int = 0  # drives initialisation and the order of each epoch
     channels_last: bool = True
+    threads: int | None = None  # torch.set_num_threads; None keeps PyTorch's default
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
@@ -59,6 +60,7 @@ class TrainConfig:
 @dataclass
 class Dist:
     """Where this process sits in a distributed run (world 1 = not distributed)."""
+
     rank: int = 0
     world: int = 1
     device: torch.device = torch.device("cpu")
@@ -108,15 +110,28 @@ def learning_rate(cfg: TrainConfig, step: int, total_steps: int | None) -> float
 
 def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     if cfg.optimizer == "sgd":
-        return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=0.9, nesterov=True,
-                               weight_decay=cfg.weight_decay, foreach=True)
+        return torch.optim.SGD(
+            model.parameters(),
+            lr=cfg.lr,
+            momentum=0.9,
+            nesterov=True,
+            weight_decay=cfg.weight_decay,
+            foreach=True,
+        )
     if cfg.optimizer == "adam":
         return torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
     raise ValueError(f"optimizer must be sgd or adam, not {cfg.optimizer!r}")
 
 
-def _batch(images: torch.Tensor, idx: torch.Tensor, cfg: TrainConfig, device: torch.device) -> torch.Tensor:
-    x = preprocess(images[idx]).to(device)  # (B, 1, 32, 32)
+def _batch(
+    images: torch.Tensor,
+    idx: torch.Tensor,
+    cfg: TrainConfig,
+    device: torch.device,
+    stats: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> torch.Tensor:
+    mean, std = (stats[0][idx], stats[1][idx]) if stats is not None else (None, None)
+    x = preprocess(images[idx], mean, std).to(device)  # (B, 1, 32, 32)
     return x.contiguous(memory_format=torch.channels_last) if cfg.channels_last else x
 
 
@@ -124,17 +139,30 @@ def steps_per_epoch(n: int, batch_size: int) -> int:
     return math.ceil(n / batch_size)
 
 
-def train_one_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, images: torch.Tensor,
-                    labels: torch.Tensor, *, epoch: int, cfg: TrainConfig, total_steps: int | None = None,
-                    dist: Dist | None = None, progress: bool = False, deadline: float | None = None,
-                    step_losses: list | None = None) -> dict:
+def train_one_epoch(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    epoch: int,
+    cfg: TrainConfig,
+    total_steps: int | None = None,
+    dist: Dist | None = None,
+    progress: bool = False,
+    deadline: float | None = None,
+    step_losses: list | None = None,
+    stats: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> dict:
     """One pass over `images` (uint8 (N, 32, 32)) in the order epoch_order(N, cfg.seed, epoch).
 
     Returns {"loss", "accuracy", "images", "seconds", "complete"}; `complete` is False when the
-    wall-clock `deadline` (time.perf_counter() value) stopped the epoch early.
+    wall-clock `deadline` (time.perf_counter() value) stopped the epoch early. `stats`: the
+    images' per-image mean and std from image_stats(images), computed here when not given.
     """
     from tqdm import tqdm
 
+    stats = stats if stats is not None else image_stats(images)
     d = dist or Dist()
     model.train()
     n = images.shape[0]
@@ -143,8 +171,14 @@ def train_one_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, images: 
     loss_sum = torch.zeros((), dtype=torch.float64)
     correct = torch.zeros((), dtype=torch.int64)
     seen = 0
-    bar = tqdm(range(spe), desc=f"epoch {epoch + 1}", file=sys.stderr, leave=False,
-               disable=not progress or not sys.stderr.isatty(), dynamic_ncols=True)
+    bar = tqdm(
+        range(spe),
+        desc=f"epoch {epoch + 1}",
+        file=sys.stderr,
+        leave=False,
+        disable=not progress or not sys.stderr.isatty(),
+        dynamic_ncols=True,
+    )
     t0 = time.perf_counter()
     complete = True
     for i in bar:
@@ -153,9 +187,9 @@ def train_one_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, images: 
             break
         for g in optimizer.param_groups:
             g["lr"] = learning_rate(cfg, epoch * spe + i, total_steps)
-        global_idx = order[i * cfg.batch_size:(i + 1) * cfg.batch_size]
-        idx = global_idx[d.rank::d.world]  # this process's share of the global batch
-        x = _batch(images, idx, cfg, d.device)
+        global_idx = order[i * cfg.batch_size : (i + 1) * cfg.batch_size]
+        idx = global_idx[d.rank :: d.world]  # this process's share of the global batch
+        x = _batch(images, idx, cfg, d.device, stats)
         y = labels[idx].to(d.device)
         logits = model(x)
         # sum / global batch * world: DDP's average over processes is then the global mean's gradient
@@ -171,49 +205,81 @@ def train_one_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, images: 
         if step_losses is not None:
             step_losses.append(float(batch_loss) / max(1, len(idx)))
         if not bar.disable and i % 10 == 0:
-            bar.set_postfix(loss=f"{float(loss_sum) / max(1, seen) * d.world:.3f}",
-                            acc=f"{float(correct) / max(1, seen) * d.world:.3f}")
+            bar.set_postfix(
+                loss=f"{float(loss_sum) / max(1, seen) * d.world:.3f}",
+                acc=f"{float(correct) / max(1, seen) * d.world:.3f}",
+            )
     bar.close()
     totals = _all_reduce(torch.stack([loss_sum, correct.double()]), d)
     seconds = time.perf_counter() - t0
-    return {"loss": float(totals[0]) / max(1, seen), "accuracy": float(totals[1]) / max(1, seen),
-            "images": seen, "seconds": seconds, "complete": complete}
+    return {
+        "loss": float(totals[0]) / max(1, seen),
+        "accuracy": float(totals[1]) / max(1, seen),
+        "images": seen,
+        "seconds": seconds,
+        "complete": complete,
+    }
 
 
 @torch.inference_mode()
-def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, batch_size: int = 1024,
-             dist: Dist | None = None, channels_last: bool = True) -> dict:
+def evaluate(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    batch_size: int = 1024,
+    dist: Dist | None = None,
+    channels_last: bool = True,
+) -> dict:
     """Loss, accuracy, per-class accuracy and the confusion matrix (rows: true, columns: predicted)."""
     d = dist or Dist()
     model.eval()
-    idx_all = torch.arange(images.shape[0])[d.rank::d.world]
+    idx_all = torch.arange(images.shape[0])[d.rank :: d.world]
     confusion = torch.zeros(NUM_CLASSES, NUM_CLASSES, dtype=torch.int64)
     loss_sum = torch.zeros((), dtype=torch.float64)
     cfg = TrainConfig(channels_last=channels_last)
     for i in range(0, len(idx_all), batch_size):
-        idx = idx_all[i:i + batch_size]
+        idx = idx_all[i : i + batch_size]
         logits = model(_batch(images, idx, cfg, d.device)).float().cpu()
         y = labels[idx]
         loss_sum += F.cross_entropy(logits, y, reduction="sum").double()
-        confusion += torch.bincount(y * NUM_CLASSES + logits.argmax(1), minlength=NUM_CLASSES ** 2).reshape(
-            NUM_CLASSES, NUM_CLASSES)
+        confusion += torch.bincount(y * NUM_CLASSES + logits.argmax(1), minlength=NUM_CLASSES**2).reshape(
+            NUM_CLASSES, NUM_CLASSES
+        )
     confusion = _all_reduce(confusion, d)
     loss_sum = _all_reduce(loss_sum, d)
     n = int(confusion.sum())
     per_class = (confusion.diag().double() / confusion.sum(1).clamp(min=1).double()).tolist()
-    return {"loss": float(loss_sum) / max(1, n), "accuracy": float(confusion.diag().sum()) / max(1, n),
-            "n": n, "per_class": per_class, "confusion": confusion.tolist()}
+    return {
+        "loss": float(loss_sum) / max(1, n),
+        "accuracy": float(confusion.diag().sum()) / max(1, n),
+        "n": n,
+        "per_class": per_class,
+        "confusion": confusion.tolist(),
+    }
 
 
 def _unwrap(model: nn.Module) -> nn.Module:
     return model.module if hasattr(model, "module") else model
 
 
-def fit(model: nn.Module, train_x: torch.Tensor, train_y: torch.Tensor, val_x: torch.Tensor | None = None,
-        val_y: torch.Tensor | None = None, *, cfg: TrainConfig | None = None, time_budget: float | None = None,
-        start_epoch: int = 0, optimizer: torch.optim.Optimizer | None = None, history: list | None = None,
-        on_epoch_end: Callable[[int, nn.Module, torch.optim.Optimizer, list], None] | None = None,
-        progress: bool = False, dist: Dist | None = None, step_losses: list | None = None) -> dict:
+def fit(
+    model: nn.Module,
+    train_x: torch.Tensor,
+    train_y: torch.Tensor,
+    val_x: torch.Tensor | None = None,
+    val_y: torch.Tensor | None = None,
+    *,
+    cfg: TrainConfig | None = None,
+    time_budget: float | None = None,
+    start_epoch: int = 0,
+    optimizer: torch.optim.Optimizer | None = None,
+    history: list | None = None,
+    on_epoch_end: Callable[[int, nn.Module, torch.optim.Optimizer, list], None] | None = None,
+    progress: bool = False,
+    dist: Dist | None = None,
+    step_losses: list | None = None,
+) -> dict:
     """Train `model` on in-memory uint8 images for cfg.epochs epochs (or until `time_budget` s).
 
     Returns {"history": one dict per epoch (epoch, train_loss, train_accuracy, val_loss,
@@ -222,26 +288,47 @@ def fit(model: nn.Module, train_x: torch.Tensor, train_y: torch.Tensor, val_x: t
     """
     cfg = cfg or TrainConfig()
     d = dist or Dist()
+    if cfg.threads and d.world == 1:
+        torch.set_num_threads(cfg.threads)
     model = model.to(d.device)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer = optimizer or make_optimizer(model, cfg)
     train_model = model
     if d.world > 1:
-        train_model = nn.parallel.DistributedDataParallel(model, device_ids=[d.device.index]
-                                                          if d.device.type == "cuda" else None)
+        train_model = nn.parallel.DistributedDataParallel(
+            model, device_ids=[d.device.index] if d.device.type == "cuda" else None
+        )
     history = list(history or [])
     spe = steps_per_epoch(train_x.shape[0], cfg.batch_size)
     total_steps = None if time_budget else cfg.epochs * spe
     deadline = time.perf_counter() + time_budget if time_budget else None
+    img_stats = image_stats(train_x)  # per-image mean and std, once for the whole run
     t0 = time.perf_counter()
-    for epoch in range(start_epoch, cfg.epochs if not time_budget else 10 ** 9):
-        stats = train_one_epoch(train_model, optimizer, train_x, train_y, epoch=epoch, cfg=cfg,
-                                total_steps=total_steps, dist=d, progress=progress, deadline=deadline,
-                                step_losses=step_losses)
-        row = {"epoch": epoch + 1, "train_loss": stats["loss"], "train_accuracy": stats["accuracy"],
-               "seconds": stats["seconds"], "images_per_s": stats["images"] / max(stats["seconds"], 1e-9),
-               "lr": learning_rate(cfg, (epoch + 1) * spe, total_steps), "complete": stats["complete"]}
+    for epoch in range(start_epoch, cfg.epochs if not time_budget else 10**9):
+        stats = train_one_epoch(
+            train_model,
+            optimizer,
+            train_x,
+            train_y,
+            epoch=epoch,
+            cfg=cfg,
+            total_steps=total_steps,
+            dist=d,
+            progress=progress,
+            deadline=deadline,
+            step_losses=step_losses,
+            stats=img_stats,
+        )
+        row = {
+            "epoch": epoch + 1,
+            "train_loss": stats["loss"],
+            "train_accuracy": stats["accuracy"],
+            "seconds": stats["seconds"],
+            "images_per_s": stats["images"] / max(stats["seconds"], 1e-9),
+            "lr": learning_rate(cfg, (epoch + 1) * spe, total_steps),
+            "complete": stats["complete"],
+        }
         if val_x is not None and len(val_x):
             ev = evaluate(model, val_x, val_y, dist=d, channels_last=cfg.channels_last)
             row.update(val_loss=ev["loss"], val_accuracy=ev["accuracy"])
@@ -254,8 +341,17 @@ def fit(model: nn.Module, train_x: torch.Tensor, train_y: torch.Tensor, val_x: t
     return {"history": history, "model": model, "optimizer": optimizer, "seconds": time.perf_counter() - t0}
 
 
-def train_cnn(model_cfg=None, train_x=None, train_y=None, val_x=None, val_y=None, *,
-              cfg: TrainConfig | None = None, time_budget: float | None = None, **kw) -> dict:
+def train_cnn(
+    model_cfg=None,
+    train_x=None,
+    train_y=None,
+    val_x=None,
+    val_y=None,
+    *,
+    cfg: TrainConfig | None = None,
+    time_budget: float | None = None,
+    **kw,
+) -> dict:
     """Seed, build an ExamCNN from `model_cfg` (a CNNConfig), and :func:`fit` it. For experiments."""
     from dlexam.svhn.model import ExamCNN
 
@@ -274,8 +370,12 @@ def load_data(data_dir, *, val_fraction: float = 0.1, split_seed: int = 0, quick
     val_idx, train_idx = perm[:n_val].sort().values, perm[n_val:].sort().values
     if quick:
         train_idx, val_idx = train_idx[:2048], val_idx[:512]
-    return {"train_x": images[train_idx], "train_y": labels[train_idx],
-            "val_x": images[val_idx], "val_y": labels[val_idx]}
+    return {
+        "train_x": images[train_idx],
+        "train_y": labels[train_idx],
+        "val_x": images[val_idx],
+        "val_y": labels[val_idx],
+    }
 
 
 def main(args) -> dict:
