@@ -190,6 +190,11 @@ def train_run(args) -> dict:
     )
     if d.is_main and result["history"]:
         learning_curves_png(result["history"], out / "curves.png")
+    if d.world > 1:
+        import torch.distributed as torch_dist
+
+        torch_dist.barrier()
+        torch_dist.destroy_process_group()
     last = result["history"][-1] if result["history"] else {}
     return {
         "out": str(out),
