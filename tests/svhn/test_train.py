@@ -197,3 +197,12 @@ def test_time_budget_stops_training(synth_dir):
     torch.manual_seed(0)
     result = fit(ExamCNN(), images, labels, cfg=TrainConfig(threads=1), time_budget=0.3)
     assert result["history"] and not result["history"][-1]["complete"]
+
+
+def test_demo_runs(tmp_path, capsys):
+    from dlexam.svhn.demo import run_demo
+
+    run_demo(tmp_path)
+    out = capsys.readouterr().out
+    assert "3,722" in out and "test accuracy" in out and "predict on 5 held-out PNGs" in out
+    assert (tmp_path / "svhn-run" / "best.pt").is_file()
