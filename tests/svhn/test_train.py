@@ -196,7 +196,7 @@ def test_time_budget_stops_training(synth_dir):
     images, labels = load_split(synth_dir, "train")
     torch.manual_seed(0)
     result = fit(ExamCNN(), images, labels, cfg=TrainConfig(threads=1), time_budget=0.3)
-    assert result["history"] and not result["history"][-1]["complete"]
+    assert result["history"] and result["stopped_by_time_budget"]
 
 
 def test_demo_runs(tmp_path, capsys):

@@ -30,7 +30,10 @@ def learning_curves_png(history: list[dict], path: str | os.PathLike) -> None:
         ax2.plot(epochs, [r.get("val_accuracy") for r in history], "s-", label="validation")
     ax1.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
     ax2.set(xlabel="epoch", ylabel="accuracy", title="accuracy", ylim=(0, 1))
+    from matplotlib.ticker import MaxNLocator
+
     for ax in (ax1, ax2):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.legend()
     _save(fig, path)

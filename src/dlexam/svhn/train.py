@@ -283,7 +283,8 @@ def fit(
     """Train `model` on in-memory uint8 images for cfg.epochs epochs (or until `time_budget` s).
 
     Returns {"history": one dict per epoch (epoch, train_loss, train_accuracy, val_loss,
-    val_accuracy, seconds, images_per_s, lr), "model", "optimizer", "seconds"}. This is the entry
+    val_accuracy, seconds, images_per_s, lr, complete), "model", "optimizer", "seconds",
+    "stopped_by_time_budget"}. This is the entry
     point for experiments: it needs no files.
     """
     cfg = cfg or TrainConfig()
@@ -338,7 +339,8 @@ def fit(
             on_epoch_end(epoch, model, optimizer, history)
         if not stats["complete"]:
             break
-    return {"history": history, "model": model, "optimizer": optimizer, "seconds": time.perf_counter() - t0}
+    return {"history": history, "model": model, "optimizer": optimizer, "seconds": time.perf_counter() - t0,
+            "stopped_by_time_budget": deadline is not None and time.perf_counter() >= deadline}
 
 
 def train_cnn(
