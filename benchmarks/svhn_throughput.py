@@ -11,8 +11,10 @@ Both run in this process, on the same SVHN-format data (synthetic, written and r
 
 Each is measured with PyTorch's default thread count (2 here) and with 1 thread; the headline
 ratio is the fast loop's best median over the baseline's median at the default thread count, and
-`ratio_same_threads` compares both at equal thread counts. Also measures the memory of the full
-SVHN train split (73,257 images) as the loader holds it.
+`ratio_same_threads` compares both at equal thread counts. Then the fast loop across both cores
+as two processes of one thread each (`torchrun --nproc_per_node=2 -m dlexam svhn train`, DDP with
+gloo): median images/s of its epochs, run right after the windows (not interleaved). Also
+measures the memory of the full SVHN train split (73,257 images) as the loader holds it.
 Prints one JSON object as its last line: images/s medians, the ratio, and the memory.
 Usage: python benchmarks/svhn_throughput.py [--windows 5] [--quick]
 """
@@ -73,6 +75,50 @@ def fast_window(model, opt, images, labels, cfg, epoch) -> float:
     return stats["images"] / stats["seconds"]
 
 
+def ddp_images_per_s(data: Path, out: Path, epochs: int = 4) -> dict:
+    """Train with `torchrun --nproc_per_node=2` (1 thread each) and read images/s per epoch."""
+    import os
+    import socket
+    import subprocess
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node=2",
+        "--master_addr=127.0.0.1",
+        f"--master_port={port}",
+        "-m",
+        "dlexam",
+        "svhn",
+        "train",
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--epochs",
+        str(epochs),
+        "--quiet",
+        "--val-fraction",
+        "0.05",
+    ]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0:
+        return {"error": proc.stderr.strip().splitlines()[-1:]}
+    hist = json.loads((out / "metrics.json").read_text())["history"]
+    per_epoch = [r["images_per_s"] for r in hist]
+    return {
+        "processes": 2,
+        "threads_each": 1,
+        "epochs": [round(v) for v in per_epoch],
+        "median": round(statistics.median(per_epoch)),
+    }
+
+
 def full_split_memory(tmp: Path) -> dict:
     """Write a full-size train .mat (73,257 images), load it twice, report bytes held and times."""
     n = 73_257
@@ -105,14 +151,12 @@ def main() -> None:
     n_fast = 2048 if args.quick else 16384
     n_base_batches = 8 if args.quick else 64  # 64 batches of 64 = 4,096 images per window
 
-    with tempfile.TemporaryDirectory() as tmpdir:
-        tmp = Path(tmpdir)
-        rgb, digits = render(n_fast, seed=0)
-        write_mat(tmp / "train_32x32.mat", rgb, digits)
-        images, labels = load_split(tmp, "train")
-        memory = None if args.quick else full_split_memory(tmp / "full")
-        if memory is None:
-            memory = {}
+    tmpdir = tempfile.TemporaryDirectory()  # lives until the DDP run at the end
+    tmp = Path(tmpdir.name)
+    rgb, digits = render(n_fast, seed=0)
+    write_mat(tmp / "train_32x32.mat", rgb, digits)
+    images, labels = load_split(tmp, "train")
+    memory = {} if args.quick else full_split_memory(tmp / "full")
     # the baseline reads the same pixels as RGB .mat content, as torchvision's SVHN does
     torch.manual_seed(0)
     base_model = ExamCNN()
@@ -145,6 +189,8 @@ def main() -> None:
                 file=sys.stderr,
             )
     torch.set_num_threads(default_threads)
+    ddp = {} if args.quick else ddp_images_per_s(tmp, tmp / "ddp-run")
+    tmpdir.cleanup()
     med_b = {t: statistics.median(v) for t, v in base.items()}
     med_f = {t: statistics.median(v) for t, v in fast.items()}
     best_t = max(med_f, key=med_f.get)
@@ -168,6 +214,8 @@ def main() -> None:
             for kind, v in (("baseline", base), ("fast", fast))
             for t in thread_counts
         },
+        "fast_ddp_2x1thread": ddp,
+        "ratio_ddp": round(ddp["median"] / med_b[default_threads], 2) if "median" in ddp else None,
         "memory": memory,
     }
     print(json.dumps(result))

@@ -147,6 +147,8 @@ def train_run(args) -> dict:
     def on_epoch_end(epoch, model, optimizer, history):
         nonlocal best
         row = history[-1]
+        if not d.is_main:
+            return
         nan = float("nan")
         _log(
             f"epoch {row['epoch']}/{cfg.epochs}: train loss {row['train_loss']:.4f}"
@@ -154,8 +156,6 @@ def train_run(args) -> dict:
             f" acc {row.get('val_accuracy', nan):.4f} | {row['images_per_s']:.0f} images/s",
             quiet,
         )
-        if not d.is_main:
-            return
         extra = {
             "epoch": epoch + 1,
             "optimizer": optimizer.state_dict(),
@@ -185,7 +185,7 @@ def train_run(args) -> dict:
         optimizer=optimizer,
         history=history,
         on_epoch_end=on_epoch_end,
-        progress=not quiet,
+        progress=not quiet and d.is_main,
         dist=d,
     )
     if d.is_main and result["history"]:
