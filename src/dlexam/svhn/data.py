@@ -66,7 +66,7 @@ def _read_mat(path: Path) -> tuple[np.ndarray, np.ndarray]:
         raise UserError(f"{path} is not an SVHN Format 2 file (it needs variables X and y)")
     if X.ndim != 4 or X.shape[:3] != (32, 32, 3) or X.dtype != np.uint8:
         raise UserError(f"{path}: X must be uint8 of shape (32, 32, 3, N), got {X.dtype} {X.shape}")
-    y = np.asarray(y).reshape(-1)
+    y = np.asarray(y).reshape(-1)  # (N, 1) -> (N,)
     if y.shape[0] != X.shape[3]:
         raise UserError(f"{path}: {X.shape[3]} images but {y.shape[0]} labels")
     if y.size and (y.min() < 1 or y.max() > 10 or not np.all(y == np.round(y))):
@@ -144,9 +144,7 @@ def image_stats(images: torch.Tensor, chunk: int = 8192) -> tuple[torch.Tensor, 
     return torch.cat(means), torch.cat(stds)
 
 
-def preprocess(
-    images: torch.Tensor, mean: torch.Tensor | None = None, std: torch.Tensor | None = None
-) -> torch.Tensor:
+def preprocess(images: torch.Tensor, mean: torch.Tensor | None = None, std: torch.Tensor | None = None) -> torch.Tensor:
     """uint8 (B, 32, 32) -> float (B, 1, 32, 32), each image standardised to mean 0, std 1.
 
     Per-image standardisation makes the input independent of the digit's colours and contrast.
@@ -241,9 +239,7 @@ def _fetch_resuming(url: str, part: Path, progress: bool, timeout: float) -> Non
                 try:
                     block = resp.read(1 << 16)
                 except OSError as exc:
-                    raise UserError(
-                        f"download of {url} interrupted ({exc}); run the command again to resume"
-                    ) from None
+                    raise UserError(f"download of {url} interrupted ({exc}); run the command again to resume") from None
                 if not block:
                     break
                 f.write(block)

@@ -81,6 +81,4 @@ def run_demo(workdir: Path) -> None:
             for p, t in zip(preds, truth, strict=True)
         )
     )
-    print(
-        f"run directory {run}: best.pt, last.pt, metrics.csv, curves.png ({time.perf_counter() - t0:.1f} s)"
-    )
+    print(f"run directory {run}: best.pt, last.pt, metrics.csv, curves.png ({time.perf_counter() - t0:.1f} s)")

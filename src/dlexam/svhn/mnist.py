@@ -37,7 +37,7 @@ def read_idx(data: bytes) -> np.ndarray:
     body = np.frombuffer(data, np.uint8, offset=4 + 4 * ndim)
     if body.size != int(np.prod(dims)):
         raise UserError(f"IDX file holds {body.size} bytes, its header says {int(np.prod(dims))}")
-    return body.reshape(dims)
+    return body.reshape(dims)  # (prod(dims),) -> dims, e.g. (N, 28, 28)
 
 
 def load_mnist(folder: str | os.PathLike | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -101,10 +101,10 @@ class ExamCNN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.trunk(x)
         if self.cfg.head == "linear":
-            return self.fc(self.flatten(x))
+            return self.fc(self.flatten(x))  # (B, 16, 3, 3) -> (B, 144) -> (B, 10)
         if self.cfg.head == "conv3x3":
-            return self.flatten(self.conv3(x))
-        return self.flatten(self.gap(self.conv3(x)))
+            return self.flatten(self.conv3(x))  # (B, 10, 1, 1) -> (B, 10)
+        return self.flatten(self.gap(self.conv3(x)))  # (B, 10, 3, 3) -> (B, 10, 1, 1) -> (B, 10)
 
 
 # Names of the summary's rows, in the exam's words, for each module that makes a row.
@@ -158,9 +158,7 @@ def layer_summary(cfg: CNNConfig | None = None) -> list[dict]:
         if name not in shapes:
             continue
         params = sum(p.numel() for p in module.parameters() if p.requires_grad)
-        rows.append(
-            {"layer": _row_name(cfg, name), "module": name, "output_shape": shapes[name], "params": params}
-        )
+        rows.append({"layer": _row_name(cfg, name), "module": name, "output_shape": shapes[name], "params": params})
     return rows
 
 
@@ -200,10 +198,7 @@ def student_bug(linear_in: int, batch_size: int = 64) -> dict:
     except RuntimeError as exc:
         error = str(exc).strip().splitlines()[0]
     correct = (
-        conv_output_size(
-            conv_output_size(conv_output_size(conv_output_size(IMAGE_SIZE, 5), 4, 4), 4, 1, 1), 2, 2
-        )
-        ** 2
+        conv_output_size(conv_output_size(conv_output_size(conv_output_size(IMAGE_SIZE, 5), 4, 4), 4, 1, 1), 2, 2) ** 2
         * 16
     )
     return {

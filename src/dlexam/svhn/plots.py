@@ -40,9 +40,7 @@ def learning_curves_png(history: list[dict], path: str | os.PathLike) -> None:
     plt.close(fig)
 
 
-def confusion_png(
-    confusion: list[list[int]], path: str | os.PathLike, title: str = "confusion matrix"
-) -> None:
+def confusion_png(confusion: list[list[int]], path: str | os.PathLike, title: str = "confusion matrix") -> None:
     """Counts with true digits as rows and predicted digits as columns."""
     import matplotlib
 

@@ -84,9 +84,7 @@ def train_run(args) -> dict:
         if not (out / "last.pt").is_file():
             raise UserError(f"--resume: {out} holds no last.pt to resume from")
     elif out.is_dir() and any((out / m).exists() for m in RUN_MARKERS):
-        raise UserError(
-            f"{out} already holds a training run; pass --resume to continue it, or choose another --out"
-        )
+        raise UserError(f"{out} already holds a training run; pass --resume to continue it, or choose another --out")
 
     if resume:
         payload = checkpoint.load(out / "last.pt", kind=KIND)
@@ -167,9 +165,7 @@ def train_run(args) -> dict:
         checkpoint.save(out / "last.pt", kind=KIND, config=model_cfg.to_dict(), state_dict=state, extra=extra)
         if row.get("val_accuracy", 0.0) > best:
             best = row.get("val_accuracy", 0.0)
-            checkpoint.save(
-                out / "best.pt", kind=KIND, config=model_cfg.to_dict(), state_dict=state, extra=extra
-            )
+            checkpoint.save(out / "best.pt", kind=KIND, config=model_cfg.to_dict(), state_dict=state, extra=extra)
         _write_metrics(out, history, settings)
 
     if d.is_main:

@@ -75,9 +75,9 @@ def glyph_bank(fonts: tuple[str, ...]) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _place(ink: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
-    return F.grid_sample(
-        ink.unsqueeze(1), grid, mode="bilinear", padding_mode="zeros", align_corners=False
-    ).squeeze(1)  # (N, 32, 32)
+    x = ink.unsqueeze(1)  # (N, H, W) -> (N, 1, H, W)
+    out = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return out.squeeze(1)  # (N, 1, 32, 32) -> (N, 32, 32)
 
 
 def _blur_matrices(sigma: torch.Tensor, size: int = 32, radius: int = 3) -> torch.Tensor:
@@ -127,7 +127,8 @@ def render(n: int, seed: int, fonts: tuple[str, ...] = TRAIN_FONTS) -> tuple[np.
     b = -(to_glyph @ M @ shift.unsqueeze(-1)).squeeze(-1)  # (n, 2)
 
     # One sampling grid for the centre digit; a neighbour's grid is the same shifted in x.
-    grid = F.affine_grid(torch.cat([A, b.unsqueeze(-1)], -1), [n, 1, 32, 32], align_corners=False)
+    theta = torch.cat([A, b.unsqueeze(-1)], -1)  # (n, 2, 2) and (n, 2, 1) -> (n, 2, 3)
+    grid = F.affine_grid(theta, [n, 1, 32, 32], align_corners=False)  # (n, 32, 32, 2)
     w_c, w_l, w_r = widths[font, digits], widths[font, left], widths[font, right]
 
     def shifted(offset_px: torch.Tensor) -> torch.Tensor:  # the grid of a glyph offset_px to the right
@@ -136,12 +137,8 @@ def render(n: int, seed: int, fonts: tuple[str, ...] = TRAIN_FONTS) -> tuple[np.
         return out
 
     mask = _place(bank[font, digits], grid)
-    mask = torch.maximum(
-        mask, _place(bank[font, left], shifted(-(w_c + w_l) / 2 - gap)) * has_left[:, None, None]
-    )
-    mask = torch.maximum(
-        mask, _place(bank[font, right], shifted((w_c + w_r) / 2 + gap)) * has_right[:, None, None]
-    )
+    mask = torch.maximum(mask, _place(bank[font, left], shifted(-(w_c + w_l) / 2 - gap)) * has_left[:, None, None])
+    mask = torch.maximum(mask, _place(bank[font, right], shifted((w_c + w_r) / 2 + gap)) * has_right[:, None, None])
 
     # Colours: background with a linear gradient, foreground far enough from it in luma.
     luma = torch.tensor([0.299, 0.587, 0.114])
@@ -155,10 +152,7 @@ def render(n: int, seed: int, fonts: tuple[str, ...] = TRAIN_FONTS) -> tuple[np.
     yy, xx = torch.meshgrid(torch.linspace(-1, 1, 32), torch.linspace(-1, 1, 32), indexing="ij")
     gdir = U(n, 2) - 0.5
     gradient = (gdir[:, 0, None, None] * xx + gdir[:, 1, None, None] * yy) * 0.5 * U(n)[:, None, None]
-    img = (
-        bg[:, :, None, None] * (1 + gradient[:, None]) * (1 - mask[:, None])
-        + fg[:, :, None, None] * mask[:, None]
-    )
+    img = bg[:, :, None, None] * (1 + gradient[:, None]) * (1 - mask[:, None]) + fg[:, :, None, None] * mask[:, None]
 
     # Blur: a per-image Gaussian (sigma 0.3..1.6 px), as blur matrices on rows and columns.
     B = _blur_matrices(0.3 + 1.3 * U(n))[:, None]  # (n, 1, 32, 32)
@@ -185,9 +179,7 @@ def _render_chunked(n: int, seed: int, fonts: tuple[str, ...], chunk: int = 4096
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
-def write_synthetic(
-    out_dir: str | os.PathLike, n_train: int = 20000, n_test: int = 4000, seed: int = 0
-) -> dict:
+def write_synthetic(out_dir: str | os.PathLike, n_train: int = 20000, n_test: int = 4000, seed: int = 0) -> dict:
     """Write train_32x32.mat (TRAIN_FONTS) and test_32x32.mat (held-out TEST_FONTS) into `out_dir`."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

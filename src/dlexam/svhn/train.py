@@ -243,9 +243,8 @@ def evaluate(
         logits = model(_batch(images, idx, cfg, d.device)).float().cpu()
         y = labels[idx]
         loss_sum += F.cross_entropy(logits, y, reduction="sum").double()
-        confusion += torch.bincount(y * NUM_CLASSES + logits.argmax(1), minlength=NUM_CLASSES**2).reshape(
-            NUM_CLASSES, NUM_CLASSES
-        )
+        counts = torch.bincount(y * NUM_CLASSES + logits.argmax(1), minlength=NUM_CLASSES**2)
+        confusion += counts.reshape(NUM_CLASSES, NUM_CLASSES)  # (100,) -> (true, predicted)
     confusion = _all_reduce(confusion, d)
     loss_sum = _all_reduce(loss_sum, d)
     n = int(confusion.sum())
@@ -339,8 +338,13 @@ def fit(
             on_epoch_end(epoch, model, optimizer, history)
         if not stats["complete"]:
             break
-    return {"history": history, "model": model, "optimizer": optimizer, "seconds": time.perf_counter() - t0,
-            "stopped_by_time_budget": deadline is not None and time.perf_counter() >= deadline}
+    return {
+        "history": history,
+        "model": model,
+        "optimizer": optimizer,
+        "seconds": time.perf_counter() - t0,
+        "stopped_by_time_budget": deadline is not None and time.perf_counter() >= deadline,
+    }
 
 
 def train_cnn(
