@@ -67,9 +67,7 @@ def test_bad_mat_files(tmp_path):
     (tmp_path / "train_32x32.mat").write_bytes(b"MATLAB 5.0 MAT-file, garbage" + bytes(200))
     with pytest.raises(UserError, match="not a readable SVHN"):
         load_split(tmp_path, "train")
-    scipy.io.savemat(
-        tmp_path / "test_32x32.mat", {"X": np.zeros((28, 28, 3, 2), np.uint8), "y": np.ones((2, 1))}
-    )
+    scipy.io.savemat(tmp_path / "test_32x32.mat", {"X": np.zeros((28, 28, 3, 2), np.uint8), "y": np.ones((2, 1))})
     with pytest.raises(UserError, match="32, 32, 3, N"):
         load_split(tmp_path, "test")
     good = tmp_path / "good"
@@ -176,3 +174,18 @@ def test_official_md5s_are_torchvisions():
         "test": "eb5a983be6a315427106f1b164d9cef3",
         "extra": "a93ce644f1a588dc4d68dda5feec44a7",
     }
+
+
+def test_synth_command(tmp_path, capsys):
+    import json
+
+    from dlexam.cli import main
+
+    assert (
+        main(["svhn", "synth", "--out", str(tmp_path), "--train", "30", "--test", "20", "--seed", "2", "--json"]) == 0
+    )
+    info = json.loads(capsys.readouterr().out)
+    assert info["train"] == 30 and info["test"] == 20
+    images, labels = load_split(tmp_path, "train")
+    assert images.shape == (30, 32, 32) and labels.shape == (30,)
+    assert main(["svhn", "synth", "--out", str(tmp_path), "--train", "0"]) == 2

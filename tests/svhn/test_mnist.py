@@ -39,9 +39,7 @@ def test_bad_md5_is_refused(tmp_path):
     d = _mnist_dir()
     for name, _ in FILES.values():
         (tmp_path / name).write_bytes((d / name).read_bytes())
-    (tmp_path / FILES["labels"][0]).write_bytes(
-        gzip.compress(b"\x00\x00\x08\x01" + struct.pack(">i", 1) + b"\x01")
-    )
+    (tmp_path / FILES["labels"][0]).write_bytes(gzip.compress(b"\x00\x00\x08\x01" + struct.pack(">i", 1) + b"\x01"))
     with pytest.raises(UserError, match="MD5"):
         load_mnist(tmp_path)
 

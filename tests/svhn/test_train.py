@@ -83,9 +83,7 @@ def test_evaluate_and_predict(quick_run, synth_dir, tmp_path, capsys):
 def test_bad_inputs_exit_2_and_overwrite_nothing(quick_run, synth_dir, tmp_path, capsys):
     before = {p.name: p.read_bytes() for p in quick_run.iterdir() if p.is_file()}
     # train into an existing run without --resume
-    rc, out = _cli(
-        ["svhn", "train", "--data", str(synth_dir), "--out", str(quick_run), "--quick", "--quiet"], capsys
-    )
+    rc, out = _cli(["svhn", "train", "--data", str(synth_dir), "--out", str(quick_run), "--quick", "--quiet"], capsys)
     assert rc == 2 and "already holds a training run" in out.err and len(out.err.strip().splitlines()) == 1
     # a non-image given to predict
     txt = tmp_path / "notes.png"
@@ -116,9 +114,7 @@ def test_bad_inputs_exit_2_and_overwrite_nothing(quick_run, synth_dir, tmp_path,
     (tmp_path / "test_32x32.mat").write_bytes(b"corrupt")
     rc, out = _cli(["svhn", "evaluate", "--checkpoint", str(quick_run), "--data", str(tmp_path)], capsys)
     assert rc == 2 and "not a readable SVHN .mat" in out.err
-    rc, out = _cli(
-        ["svhn", "train", "--data", str(tmp_path), "--out", str(tmp_path / "r"), "--quick"], capsys
-    )
+    rc, out = _cli(["svhn", "train", "--data", str(tmp_path), "--out", str(tmp_path / "r"), "--quick"], capsys)
     assert rc == 2 and "SVHN file not found" in out.err
     rc, out = _cli(["svhn", "train", "--out", str(tmp_path / "r2"), "--resume"], capsys)
     assert rc == 2 and "no last.pt" in out.err
@@ -206,3 +202,32 @@ def test_demo_runs(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "3,722" in out and "test accuracy" in out and "predict on 5 held-out PNGs" in out
     assert (tmp_path / "svhn-run" / "best.pt").is_file()
+
+
+def test_train_json_and_variants(synth_dir, tmp_path, capsys):
+    rc = main(
+        [
+            "svhn",
+            "train",
+            "--data",
+            str(synth_dir),
+            "--out",
+            str(tmp_path / "r"),
+            "--quick",
+            "--quiet",
+            "--threads",
+            "1",
+            "--epochs",
+            "1",
+            "--head",
+            "conv1x1-gap",
+            "--pool",
+            "max",
+            "--json",
+        ]
+    )
+    assert rc == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["model"]["head"] == "conv1x1-gap" and len(r["history"]) == 1 and "val_accuracy" in r["final"]
+    payload = checkpoint.load(tmp_path / "r", kind="svhn-cnn")
+    assert payload["config"]["head"] == "conv1x1-gap" and "conv3.weight" in payload["state_dict"]
