@@ -15,6 +15,7 @@ the lowest token id (``torch.argmax``), in both ways.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -34,15 +35,15 @@ class Decoded:
 def left_padded_prompts(inputs: Sequence[Sequence[int]], vocab: Vocabulary) -> tuple[torch.Tensor, torch.Tensor]:
     """Prompts ``x <START>`` right-aligned in a (B, T) batch; returns (tokens, pad_mask True at real tokens)."""
     b = len(inputs)
-    t = max((len(x) for x in inputs), default=0) + 1
+    lengths = torch.tensor([len(x) for x in inputs], dtype=torch.long)  # (B,)
+    t = int(lengths.max()) + 1 if b else 1
     tokens = torch.full((b, t), vocab.stop, dtype=torch.long)
-    mask = torch.zeros(b, t, dtype=torch.bool)
-    for i, x in enumerate(inputs):
-        n = len(x)
-        if n:
-            tokens[i, t - 1 - n : t - 1] = torch.as_tensor(x, dtype=torch.long)
-        tokens[i, t - 1] = vocab.start
-        mask[i, t - 1 - n :] = True
+    flat = torch.tensor(list(itertools.chain.from_iterable(inputs)), dtype=torch.long)  # (sum n,)
+    rows = torch.repeat_interleave(torch.arange(b), lengths)
+    offset = torch.arange(flat.numel()) - torch.repeat_interleave(lengths.cumsum(0) - lengths, lengths)
+    tokens[rows, t - 1 - lengths[rows] + offset] = flat
+    tokens[:, t - 1] = vocab.start
+    mask = torch.arange(t)[None, :] >= (t - 1 - lengths)[:, None]  # (B, T)
     return tokens, mask
 
 
@@ -68,7 +69,7 @@ def greedy_decode(
     done = torch.zeros(b, dtype=torch.bool)
     emitted = []
     if cache:
-        logits, kv = model.prefill(tokens, mask, temperature=temperature)
+        logits, kv = model.prefill(tokens, mask, temperature=temperature, capacity=tokens.shape[1] + max_steps)
     else:
         logits = model(tokens, mask, temperature=temperature)[:, -1]
     steps = 0
