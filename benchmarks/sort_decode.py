@@ -57,20 +57,24 @@ def main() -> None:
     med = {k: statistics.median(v) for k, v in times.items()}
     sps = {k: args.batch / v for k, v in med.items()}
     speedup = sps["kv_cache"] / sps["recompute"]
-    print(json.dumps({
-        "benchmark": "sort_decode",
-        "model": name,
-        "batch": args.batch,
-        "input_length": args.length,
-        "decode_steps": outs["kv_cache"].steps,
-        "threads": args.threads,
-        "median_seconds": {k: round(v, 4) for k, v in med.items()},
-        "sequences_per_s": {k: round(v, 1) for k, v in sps.items()},
-        "speedup": round(speedup, 2),
-        "same_outputs": same,
-        "exact_match": correct / args.batch,
-        "target_speedup_ge_5": speedup >= 5 and same,
-    }))
+    print(
+        json.dumps(
+            {
+                "benchmark": "sort_decode",
+                "model": name,
+                "batch": args.batch,
+                "input_length": args.length,
+                "decode_steps": outs["kv_cache"].steps,
+                "threads": args.threads,
+                "median_seconds": {k: round(v, 4) for k, v in med.items()},
+                "sequences_per_s": {k: round(v, 1) for k, v in sps.items()},
+                "speedup": round(speedup, 2),
+                "same_outputs": same,
+                "exact_match": correct / args.batch,
+                "target_speedup_ge_5": speedup >= 5 and same,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -31,8 +31,11 @@ def accuracy_block(model, vocab, lengths, per_length, seed, temps=(None, 0.0)):
     for t in temps:
         r = evaluate(model, vocab, lengths, inputs=inputs, temperature=t)
         key = "softmax" if t is None else "argmax_T0"
-        out[key] = {"overall": r["overall"], "min_per_length": min(r["per_length"].values()),
-                    "per_length": r["per_length"]}
+        out[key] = {
+            "overall": r["overall"],
+            "min_per_length": min(r["per_length"].values()),
+            "per_length": r["per_length"],
+        }
     out["n"] = len(inputs)
     return out
 
@@ -47,9 +50,13 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     if args.v26:
-        tc = TrainConfig(vocab="A-Z", max_len=16, steps=args.steps or 3000, d_model=args.d_model, seed=args.seed)
+        tc = TrainConfig(
+            vocab="A-Z", max_len=16, steps=args.steps or 3000, d_model=args.d_model, seed=args.seed
+        )
     else:
-        tc = TrainConfig(vocab="A-D", max_len=8, steps=args.steps or 1000, d_model=args.d_model, seed=args.seed)
+        tc = TrainConfig(
+            vocab="A-D", max_len=8, steps=args.steps or 2000, d_model=args.d_model or 5, seed=args.seed
+        )
     vocab = Vocabulary.from_spec(tc.vocab)
     load_before = os.getloadavg()
     summary = train(tc, f"runs/bench-sort-{vocab.spec}", progress=sys.stderr.isatty(), force=True)
@@ -59,8 +66,10 @@ def main() -> None:
         "benchmark": "sort_train",
         "vocab": vocab.spec,
         "max_len": tc.max_len,
-        "config": {k: summary["model"][k] for k in ("d_model", "n_heads", "n_layers", "d_ff", "residual",
-                                                   "layernorm", "positional")},
+        "config": {
+            k: summary["model"][k]
+            for k in ("d_model", "n_heads", "n_layers", "d_ff", "residual", "layernorm", "positional")
+        },
         "parameters": summary["parameters"],
         "steps": tc.steps,
         "batch_size": tc.batch_size,

@@ -129,7 +129,8 @@ class DecoderTransformer(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.E = nn.Parameter(torch.randn(cfg.vocab_size, cfg.d_model) * 0.5)  # (V, d_model)
-        self.pos = nn.Parameter(torch.zeros(cfg.max_len, cfg.d_model)) if cfg.positional == "learned" else None
+        learned = cfg.positional == "learned"
+        self.pos = nn.Parameter(torch.zeros(cfg.max_len, cfg.d_model)) if learned else None
         self.layers = nn.ModuleList(Layer(cfg) for _ in range(cfg.n_layers))
         self.ln_out = nn.LayerNorm(cfg.d_model) if cfg.layernorm else nn.Identity()
         self.U = None if cfg.tie_embeddings else nn.Parameter(torch.randn(cfg.d_model, cfg.vocab_size) * 0.1)
@@ -209,11 +210,15 @@ class DecoderTransformer(nn.Module):
 
     @torch.no_grad()
     def step(self, token: torch.Tensor, cache: dict):
-        """Feed one new token per sequence (B,), attending to the cached keys. Returns (logits (B, V), cache)."""
+        """Feed one new token per sequence (B,), attending to the cached keys.
+
+        Returns (logits (B, V), cache).
+        """
         n = cache["length"]
         kv, key_mask = cache["kv"], cache["key_mask"]
         if n == key_mask.shape[1]:  # full: double the buffers
-            kv = [(torch.cat([k, torch.empty_like(k)], 2), torch.cat([v, torch.empty_like(v)], 2)) for k, v in kv]
+            kv = [(torch.cat([k, torch.empty_like(k)], 2), torch.cat([v, torch.empty_like(v)], 2))
+                  for k, v in kv]  # each (B, H, 2 * capacity, d_head)
             key_mask = torch.cat([key_mask, torch.zeros_like(key_mask)], 1)
         key_mask[:, n] = True
         mask = key_mask[:, None, None, : n + 1]  # (B, 1, 1, n+1): the new token sees every real earlier token

@@ -15,21 +15,30 @@ from dlexam.sorting.vocab import Vocabulary
 def test_architecture_is_the_exams_minimal_one():
     m = compile_sorter(4)
     c = m.cfg
-    assert (c.n_layers, c.n_heads, c.d_ff, c.residual, c.layernorm, c.positional) == (1, 1, 0, False, False, "none")
+    assert (c.n_layers, c.n_heads, c.d_ff, c.residual, c.layernorm, c.positional) == (
+        1,
+        1,
+        0,
+        False,
+        False,
+        "none",
+    )
     assert c.temperature == 0 and c.tie_embeddings and m.U is None
     assert m.E.shape == (6, 6)  # one-hot width V + 2: wider than the exam's 4
 
 
 def test_score_table_by_hand_for_a_to_d():
     # rows: queries A B C D <START> <STOP>; columns: keys A B C D <START> <STOP>; LOW = -6
-    expected = torch.tensor([
-        [-6.0, -1, -2, -3, -5, -6],
-        [-6, -6, -1, -2, -5, -6],
-        [-6, -6, -6, -1, -5, -6],
-        [-6, -6, -6, -6, -5, -6],
-        [-1, -2, -3, -4, -5, -6],
-        [-1, -2, -3, -4, -5, -6],
-    ])
+    expected = torch.tensor(
+        [
+            [-6.0, -1, -2, -3, -5, -6],
+            [-6, -6, -1, -2, -5, -6],
+            [-6, -6, -6, -1, -5, -6],
+            [-6, -6, -6, -6, -5, -6],
+            [-1, -2, -3, -4, -5, -6],
+            [-1, -2, -3, -4, -5, -6],
+        ]
+    )
     assert torch.equal(score_table(4), expected)
 
 
@@ -73,7 +82,9 @@ def test_random_large_vocabularies_and_lengths_up_to_1000():
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.integers(1, 30).flatmap(lambda v: st.tuples(st.just(v), st.lists(st.integers(0, v - 1), max_size=40))))
+@given(
+    st.integers(1, 30).flatmap(lambda v: st.tuples(st.just(v), st.lists(st.integers(0, v - 1), max_size=40)))
+)
 def test_property_any_vocabulary(case):
     n_symbols, x = case
     vocab = Vocabulary.from_spec(str(n_symbols))

@@ -20,9 +20,15 @@ def test_left_padded_prompts_by_hand():
 def test_cache_and_recompute_agree_on_random_models():
     vocab = Vocabulary.from_spec("A-H")
     g = torch.Generator().manual_seed(0)
-    inputs = [torch.randint(0, 8, (int(n),), generator=g).tolist() for n in torch.randint(0, 12, (40,), generator=g)]
-    for kw in (dict(), dict(n_layers=2, n_heads=2, residual=True, d_ff=16, layernorm=True),
-               dict(positional="sinusoidal", residual=True), dict(temperature=0.0, n_layers=2, residual=True)):
+    inputs = [
+        torch.randint(0, 8, (int(n),), generator=g).tolist() for n in torch.randint(0, 12, (40,), generator=g)
+    ]
+    for kw in (
+        dict(),
+        dict(n_layers=2, n_heads=2, residual=True, d_ff=16, layernorm=True),
+        dict(positional="sinusoidal", residual=True),
+        dict(temperature=0.0, n_layers=2, residual=True),
+    ):
         torch.manual_seed(1)
         m = DecoderTransformer(TransformerConfig(vocab_size=vocab.size, d_model=16, **kw))
         with torch.no_grad():  # make <STOP> likely enough that some sequences stop early and others not

@@ -68,7 +68,7 @@ def test_first_output_is_a_fixed_linear_function_of_the_counts(seed, d_head, tem
     m = random_exam_model(seed, d_head, temperature)
     layer = m.layers[0]
     with torch.no_grad():
-        M = (E_EXAM[:4] @ layer.W_V[0] @ layer.W_O @ E_EXAM.T)  # (4, 6): symbol -> logits contribution
+        M = E_EXAM[:4] @ layer.W_V[0] @ layer.W_O @ E_EXAM.T  # (4, 6): symbol -> logits contribution
         g = torch.Generator().manual_seed(100 + seed)
         for _ in range(5):  # the linear formula holds at the <START> position of random inputs
             x = torch.randint(0, 4, (int(torch.randint(1, 9, (1,), generator=g)),), generator=g)

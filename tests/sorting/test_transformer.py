@@ -52,15 +52,17 @@ def test_exam_attention_matrix_and_loss_problem_2_2_and_2_3():
     q = 1 / 4
     t = 1 / 3
     s = 1 / 7
-    expected_p = torch.tensor([
-        [1, 0, 0, 0, 0, 0, 0],
-        [0, 1, 0, 0, 0, 0, 0],
-        [0, 0.5, 0.5, 0, 0, 0, 0],
-        [q, q, q, q, 0, 0, 0],
-        [0, t, t, 0, t, 0, 0],
-        [0.5, 0, 0, 0, 0, 0.5, 0],
-        [s, s, s, s, s, s, s],
-    ])
+    expected_p = torch.tensor(
+        [
+            [1, 0, 0, 0, 0, 0, 0],
+            [0, 1, 0, 0, 0, 0, 0],
+            [0, 0.5, 0.5, 0, 0, 0, 0],
+            [q, q, q, q, 0, 0, 0],
+            [0, t, t, 0, t, 0, 0],
+            [0.5, 0, 0, 0, 0, 0.5, 0],
+            [s, s, s, s, s, s, s],
+        ]
+    )
     assert torch.allclose(trace[0]["P"][0, 0], expected_p, atol=1e-6)
     # Problem 2.3: logits z5, z6, z7 and the loss on "A D <STOP>" (positions 4, 5, 6 predict 5, 6, 7).
     assert torch.allclose(logits[0, 4], torch.tensor([3.0, 0, 3, 0, 0, 0]))
@@ -144,7 +146,9 @@ def test_padding_mask_makes_padded_rows_equal_unpadded_runs(kw):
             alone = m(tok[i : i + 1, -n:])
             assert torch.allclose(batched[i, -n:], alone[0], atol=1e-5)
         # and right padding: real tokens first, then padding the causal mask already hides
-        right = torch.stack([torch.cat([tok[i, -n:], torch.full((6 - n,), 2)]) for i, n in enumerate(lengths)])
+        right = torch.stack(
+            [torch.cat([tok[i, -n:], torch.full((6 - n,), 2)]) for i, n in enumerate(lengths)]
+        )
         rmask = torch.arange(6)[None, :] < torch.tensor(lengths)[:, None]
         out = m(right, rmask)
         for i, n in enumerate(lengths):

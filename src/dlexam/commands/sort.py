@@ -1,11 +1,11 @@
 """`dlexam sort`: deduplicate and sort with a transformer (Problem 2, solved).
 
-    dlexam sort "D A A"                       # -> A D (compiled exact solver)
-    dlexam sort --vocab 100 "42 7 7 99"       # -> 7 42 99
-    printf 'D A A\\nC B\\n' | dlexam sort       # one answer per line
-    dlexam sort --checkpoint runs/sort-v4 "D A A"
-    dlexam sort train --vocab A-D --max-len 8 --out runs/sort-v4 [--quick]
-    dlexam sort evaluate --checkpoint runs/sort-v4 --lengths 1-32 --json
+dlexam sort "D A A"                       # -> A D (compiled exact solver)
+dlexam sort --vocab 100 "42 7 7 99"       # -> 7 42 99
+printf 'D A A\\nC B\\n' | dlexam sort       # one answer per line
+dlexam sort --checkpoint runs/sort-v4 "D A A"
+dlexam sort train --vocab A-D --max-len 8 --out runs/sort-v4 [--quick]
+dlexam sort evaluate --checkpoint runs/sort-v4 --lengths 1-32 --json
 """
 
 from __future__ import annotations
@@ -25,17 +25,27 @@ def register(sub) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _query_options(p)
-    p.add_argument("words", nargs=argparse.REMAINDER, metavar="SEQUENCE | train ... | evaluate ...",
-                   help="symbols separated by spaces (none: read standard input, one sequence per line)")
+    p.add_argument(
+        "words",
+        nargs=argparse.REMAINDER,
+        metavar="SEQUENCE | train ... | evaluate ...",
+        help="symbols separated by spaces (none: read standard input, one sequence per line)",
+    )
     p.set_defaults(handler=lambda args: _dispatch(args, type(p)))
 
 
 def _query_options(p) -> None:
     p.add_argument("--vocab", default=None, help="A-D (default), A-Z, or N for the symbols 0 .. N-1")
-    p.add_argument("--checkpoint", default=None, help="a trained model (file or run directory); "
-                   "default: the compiled exact solver")
-    p.add_argument("--temperature", default=None,
-                   help="attention temperature for decoding a trained model (0 = argmax; default: the model's)")
+    p.add_argument(
+        "--checkpoint",
+        default=None,
+        help="a trained model (file or run directory); default: the compiled exact solver",
+    )
+    p.add_argument(
+        "--temperature",
+        default=None,
+        help="attention temperature for decoding a trained model (0 = argmax; default: the model's)",
+    )
 
 
 def _dispatch(args, parser_class) -> int:
@@ -115,9 +125,19 @@ def _train(a) -> int:
         value = getattr(a, name)
         if value is not None and value < 1:
             raise UserError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
-    tc = TrainConfig(vocab=a.vocab, max_len=a.max_len, d_model=a.d_model, n_heads=a.heads, n_layers=a.layers,
-                     d_ff=a.ff, residual=a.residual, layernorm=a.layernorm, positional=a.positional,
-                     seed=a.seed, data_seed=a.data_seed)
+    tc = TrainConfig(
+        vocab=a.vocab,
+        max_len=a.max_len,
+        d_model=a.d_model,
+        n_heads=a.heads,
+        n_layers=a.layers,
+        d_ff=a.ff,
+        residual=a.residual,
+        layernorm=a.layernorm,
+        positional=a.positional,
+        seed=a.seed,
+        data_seed=a.data_seed,
+    )
     if a.quick:
         tc.steps, tc.batch_size, tc.warmup, tc.checkpoint_every = 40, 64, 5, 20
     tc.steps = a.steps or tc.steps
@@ -133,28 +153,38 @@ def _train(a) -> int:
     per = 50 if a.quick else 300
     lengths = list(range(1, tc.max_len + 1))
     summary["exact_match_trained_lengths"] = evaluate(model, vocab, lengths, per_length=per)["overall"]
-    summary["exact_match_trained_lengths_T0"] = evaluate(model, vocab, lengths, per_length=per,
-                                                         temperature=0.0)["overall"]
+    summary["exact_match_trained_lengths_T0"] = evaluate(
+        model, vocab, lengths, per_length=per, temperature=0.0
+    )["overall"]
     if a.json:
         print(json.dumps(summary))
     else:
-        print(f"trained {summary['parameters']} parameters for {summary['steps']} steps in "
-              f"{summary['train_seconds']:.1f} s, final loss {summary['final_loss']:.2e}")
-        print(f"exact match on held-out lengths 1-{tc.max_len}: {summary['exact_match_trained_lengths']:.4f} "
-              f"(softmax), {summary['exact_match_trained_lengths_T0']:.4f} (temperature 0)")
+        print(
+            f"trained {summary['parameters']} parameters for {summary['steps']} steps in "
+            f"{summary['train_seconds']:.1f} s, final loss {summary['final_loss']:.2e}"
+        )
+        print(
+            f"exact match on held-out lengths 1-{tc.max_len}: {summary['exact_match_trained_lengths']:.4f} "
+            f"(softmax), {summary['exact_match_trained_lengths_T0']:.4f} (temperature 0)"
+        )
         print(f"checkpoint: {summary['checkpoint']}")
     return 0
 
 
 # ---- evaluate -----------------------------------------------------------------------------------
 def _evaluate_options(p) -> None:
-    p.add_argument("--checkpoint", default=None, help="trained model (file or run dir); default: compiled solver")
+    p.add_argument(
+        "--checkpoint", default=None, help="trained model (file or run dir); default: compiled solver"
+    )
     p.add_argument("--vocab", default=None, help="vocabulary of the compiled solver (default A-D)")
     p.add_argument("--lengths", default="1-32", help="input lengths, e.g. 1-32 or 1-8,16 (default 1-32)")
     p.add_argument("--samples", type=int, default=1000, help="held-out sequences per length (default 1000)")
     p.add_argument("--seed", type=int, default=12345, help="seed of the evaluation sequences")
-    p.add_argument("--temperature", default=None,
-                   help="decode only at this temperature (default: the model's own and 0 = argmax)")
+    p.add_argument(
+        "--temperature",
+        default=None,
+        help="decode only at this temperature (default: the model's own and 0 = argmax)",
+    )
     p.add_argument("--json", action="store_true")
 
 
@@ -178,8 +208,14 @@ def _evaluate(a) -> int:
         "lengths": a.lengths,
         "samples_per_length": a.samples,
         "n": len(inputs),
-        "results": [{"temperature": r["temperature"], "overall": r["overall"],
-                     "per_length": {str(k): v for k, v in r["per_length"].items()}} for r in results],
+        "results": [
+            {
+                "temperature": r["temperature"],
+                "overall": r["overall"],
+                "per_length": {str(k): v for k, v in r["per_length"].items()},
+            }
+            for r in results
+        ],
     }
     if a.json:
         print(json.dumps(report))

@@ -68,7 +68,8 @@ def sample_inputs(
 def sample_split(
     gen: torch.Generator, batch: int, n_symbols: int, min_len: int, max_len: int, *, heldout: bool, kind: str
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Like :func:`sample_inputs`, keeping only rows of the training (or held-out) split: exactly `batch` rows.
+    """Like :func:`sample_inputs`, keeping only rows of the training (or held-out) split:
+    exactly `batch` rows.
 
     For held-out rows of one length whose space is small (V^n <= ENUMERATE_MAX), the held-out
     sequences of that length are enumerated and drawn with replacement; if there are none (tiny
@@ -84,8 +85,9 @@ def sample_split(
         return pool[pick], torch.full((batch,), max_len)
     got_t, got_l, have = [], [], 0
     while have < batch:
-        t, l = sample_inputs(gen, max(2 * batch, 64) if heldout else batch + batch // 4, n_symbols,
-                             min_len, max_len, kind)
+        t, l = sample_inputs(
+            gen, max(2 * batch, 64) if heldout else batch + batch // 4, n_symbols, min_len, max_len, kind
+        )
         keep = is_heldout(t, l) == heldout
         got_t.append(t[keep])
         got_l.append(l[keep])
@@ -122,7 +124,9 @@ def teacher_forcing_batch(
     t_len = width + out_w + 2
     pos = torch.arange(t_len)[None, :]  # (1, T)
     seq = torch.full((b, t_len), vocab.stop, dtype=torch.long)
-    seq = torch.where(pos < n, tokens.gather(1, pos.clamp_max(width - 1).expand(b, -1)) if width else seq, seq)
+    seq = torch.where(
+        pos < n, tokens.gather(1, pos.clamp_max(width - 1).expand(b, -1)) if width else seq, seq
+    )
     seq = torch.where(pos == n, vocab.start, seq)
     j = (pos - n - 1).clamp(0, max(out_w - 1, 0))  # index into the outputs
     if out_w:

@@ -32,8 +32,10 @@ class Decoded:
     steps: int  # decoding steps taken (the longest output + 1 when all stopped)
 
 
-def left_padded_prompts(inputs: Sequence[Sequence[int]], vocab: Vocabulary) -> tuple[torch.Tensor, torch.Tensor]:
-    """Prompts ``x <START>`` right-aligned in a (B, T) batch; returns (tokens, pad_mask True at real tokens)."""
+def left_padded_prompts(
+    inputs: Sequence[Sequence[int]], vocab: Vocabulary
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Prompts ``x <START>`` right-aligned in a (B, T) batch: (tokens, pad_mask True at real tokens)."""
     b = len(inputs)
     lengths = torch.tensor([len(x) for x in inputs], dtype=torch.long)  # (B,)
     t = int(lengths.max()) + 1 if b else 1
@@ -69,7 +71,9 @@ def greedy_decode(
     done = torch.zeros(b, dtype=torch.bool)
     emitted = []
     if cache:
-        logits, kv = model.prefill(tokens, mask, temperature=temperature, capacity=tokens.shape[1] + max_steps)
+        logits, kv = model.prefill(
+            tokens, mask, temperature=temperature, capacity=tokens.shape[1] + max_steps
+        )
     else:
         logits = model(tokens, mask, temperature=temperature)[:, -1]
     steps = 0

@@ -23,7 +23,7 @@ def run_demo() -> None:
     steps = attention_steps(model, vocab, "D A A")
     print("  attention of each decoding step on 'D A A' (weights > 0 only):")
     print("    " + format_steps(steps).replace("\n", "\n    "))
-    n_symbols, batch, length = 100, 256, 200
+    n_symbols, batch, length = 100, 64, 100
     v100 = Vocabulary.from_spec(str(n_symbols))
     m100 = compile_sorter(n_symbols)
     g = torch.Generator().manual_seed(0)
@@ -32,6 +32,8 @@ def run_demo() -> None:
     got = greedy_decode(m100, v100, inputs)
     dt = time.perf_counter() - t0
     ok = sum(y == sorted(set(x)) for x, y in zip(inputs, got.outputs, strict=True))
-    print(f"  vocabulary 0..99, {batch} random inputs of length {length}: {ok}/{batch} exactly "
-          f"sorted(set(x)), {got.steps} decoding steps with a KV cache in {dt:.2f} s")
-    print("  (`dlexam sort \"D A A\"`, `dlexam sort train`, `dlexam sort evaluate`; see docs/sorting.md)")
+    print(
+        f"  vocabulary 0..99, {batch} random inputs of length {length}: {ok}/{batch} exactly "
+        f"sorted(set(x)), {got.steps} decoding steps with a KV cache in {dt:.2f} s"
+    )
+    print('  (`dlexam sort "D A A"`, `dlexam sort train`, `dlexam sort evaluate`; see docs/sorting.md)')

@@ -55,12 +55,14 @@ def attention_steps(
     s = torch.stack([d["scores"][0] for d in trace])
     steps = []
     for pos in range(len(ids), len(full) - (1 if decoded.stopped[0] else 0)):
-        steps.append(Step(
-            query=vocab.token_text(full[pos]),
-            position=pos,
-            weights=p[:, :, pos, : pos + 1].reshape(-1, pos + 1).tolist(),  # (L * H, pos + 1)
-            produced=vocab.token_text(int(logits[pos].argmax())),
-        ))
+        steps.append(
+            Step(
+                query=vocab.token_text(full[pos]),
+                position=pos,
+                weights=p[:, :, pos, : pos + 1].reshape(-1, pos + 1).tolist(),  # (L * H, pos + 1)
+                produced=vocab.token_text(int(logits[pos].argmax())),
+            )
+        )
     return AttentionSteps(
         tokens=[vocab.token_text(t) for t in full],
         output=[vocab.token_text(t) for t in out],

@@ -31,7 +31,9 @@ def load_sorter(vocab_spec: str | None = None, checkpoint: str | os.PathLike | N
     """The compiled solver for `vocab_spec` (default A-D), or the trained model in `checkpoint`."""
     if checkpoint is None:
         vocab = Vocabulary.from_spec(vocab_spec or "A-D")
-        return Sorter(compile_sorter(vocab.n_symbols), vocab, None, f"compiled solver, vocabulary {vocab.spec}")
+        return Sorter(
+            compile_sorter(vocab.n_symbols), vocab, None, f"compiled solver, vocabulary {vocab.spec}"
+        )
     from dlexam.sorting.train import load_model  # noqa: PLC0415 - keeps `dlexam sort "D A A"` light
 
     model, vocab, max_len = load_model(checkpoint)
@@ -52,8 +54,11 @@ def answer(
         if long:
             out.warnings.append(
                 f"{len(long)} input(s) longer than the {sorter.max_len} symbols the model was trained on "
-                f"(longest {max(long)}); answered anyway, check the results")
+                f"(longest {max(long)}); answered anyway, check the results"
+            )
     unstopped = sum(not s for s in decoded.stopped)
     if unstopped:
-        out.warnings.append(f"{unstopped} answer(s) hit the step limit without <STOP>; printed as decoded so far")
+        out.warnings.append(
+            f"{unstopped} answer(s) hit the step limit without <STOP>; printed as decoded so far"
+        )
     return out

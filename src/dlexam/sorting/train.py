@@ -85,11 +85,18 @@ def loss_on_batch(model: DecoderTransformer, seq, pad_mask, labels) -> torch.Ten
 
 
 def save_run(path: Path, model: DecoderTransformer, tc: TrainConfig, extra: dict) -> None:
-    checkpoint.save(path, kind=KIND, config=model.cfg.to_dict(), state_dict=model.state_dict(),
-                    extra={"train_config": asdict(tc), **extra})
+    checkpoint.save(
+        path,
+        kind=KIND,
+        config=model.cfg.to_dict(),
+        state_dict=model.state_dict(),
+        extra={"train_config": asdict(tc), **extra},
+    )
 
 
-def train(tc: TrainConfig, out: str | os.PathLike | None, *, progress: bool = True, force: bool = False) -> dict:
+def train(
+    tc: TrainConfig, out: str | os.PathLike | None, *, progress: bool = True, force: bool = False
+) -> dict:
     """Train a sorter; write RUN/last.pt (atomically, every `checkpoint_every` steps and at the end).
 
     Returns a summary: steps, seconds, final loss, parameter count, checkpoint path.
@@ -118,13 +125,19 @@ def train(tc: TrainConfig, out: str | os.PathLike | None, *, progress: bool = Tr
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
     t0 = time.perf_counter()
-    bar = tqdm(range(tc.steps), desc=f"sort train {vocab.spec} L<={tc.max_len}", disable=not progress,
-               unit="step", dynamic_ncols=True)
+    bar = tqdm(
+        range(tc.steps),
+        desc=f"sort train {vocab.spec} L<={tc.max_len}",
+        disable=not progress,
+        unit="step",
+        dynamic_ncols=True,
+    )
     loss_ema = None
     model.train()
     for step in bar:
-        tokens, lengths = sample_split(data_gen, tc.batch_size, vocab.n_symbols, 0, tc.max_len,
-                                       heldout=False, kind="mixed")
+        tokens, lengths = sample_split(
+            data_gen, tc.batch_size, vocab.n_symbols, 0, tc.max_len, heldout=False, kind="mixed"
+        )
         loss = loss_on_batch(model, *teacher_forcing_batch(tokens, lengths, vocab))
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -134,8 +147,12 @@ def train(tc: TrainConfig, out: str | os.PathLike | None, *, progress: bool = Tr
         loss_ema = loss.item() if loss_ema is None else 0.95 * loss_ema + 0.05 * loss.item()
         if step % 50 == 0:
             bar.set_postfix(loss=f"{loss_ema:.4f}")
-        if out_path is not None and tc.checkpoint_every and (step + 1) % tc.checkpoint_every == 0 \
-                and step + 1 < tc.steps:
+        if (
+            out_path is not None
+            and tc.checkpoint_every
+            and (step + 1) % tc.checkpoint_every == 0
+            and step + 1 < tc.steps
+        ):
             save_run(out_path, model, tc, {"step": step + 1, "loss": loss_ema})
     seconds = time.perf_counter() - t0
     summary = {
@@ -189,7 +206,7 @@ def parse_lengths(text: str) -> list[int]:
 
 
 def heldout_inputs(vocab: Vocabulary, lengths: list[int], per_length: int, seed: int) -> list[list[int]]:
-    """`per_length` held-out uniform random inputs of each length (a fixed seed, never the training stream)."""
+    """`per_length` held-out uniform random inputs of each length (own seed, not the training stream)."""
     gen = torch.Generator().manual_seed(seed)
     inputs: list[list[int]] = []
     for n in lengths:
@@ -209,7 +226,7 @@ def evaluate(
     temperature: float | str | None = None,
     inputs: list[list[int]] | None = None,
 ) -> dict:
-    """Exact match of greedy decoding against sorted(set(x)): {"overall", "per_length", "n", "temperature"}."""
+    """Exact match of greedy decoding vs sorted(set(x)): {"overall", "per_length", "n", "temperature"}."""
     if inputs is None:
         inputs = heldout_inputs(vocab, lengths, per_length, seed)
     got = decode_in_batches(model, vocab, inputs, batch_size=2048, temperature=temperature).outputs
