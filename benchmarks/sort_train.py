@@ -6,7 +6,7 @@
 V=4 targets: >= 99.9% exact match on 10,000 held-out sequences of lengths 1-8, >= 99% at lengths
 9-32, training <= 3 minutes on the 2-core machine. V=26: >= 99% at lengths 1-16. Decoding is
 greedy with the model's own softmax temperature; temperature 0 (argmax) is measured too. The last
-line is one JSON object. The checkpoint goes to runs/bench-sort-<vocab>/last.pt (git-ignored).
+line is one JSON object. The checkpoint goes to runs/bench-sort-<vocab>-d<d_model>/last.pt (git-ignored).
 """
 
 from __future__ import annotations
@@ -59,7 +59,8 @@ def main() -> None:
         )
     vocab = Vocabulary.from_spec(tc.vocab)
     load_before = os.getloadavg()
-    summary = train(tc, f"runs/bench-sort-{vocab.spec}", progress=sys.stderr.isatty(), force=True)
+    run_dir = f"runs/bench-sort-{vocab.spec}-d{tc.d_model or vocab.size}"
+    summary = train(tc, run_dir, progress=sys.stderr.isatty(), force=True)
     load_after = os.getloadavg()
     model = summary.pop("model_obj")
     result = {

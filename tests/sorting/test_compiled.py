@@ -65,7 +65,7 @@ def test_exhaustive_without_cache_on_a_sample_agrees():
 
 def test_random_large_vocabularies_and_lengths_up_to_1000():
     g = torch.Generator().manual_seed(7)
-    for n_symbols, batch in ((1, 8), (2, 16), (7, 32), (26, 32), (100, 32)):
+    for n_symbols, batch in ((1, 8), (2, 16), (7, 16), (26, 12), (100, 8)):
         vocab = Vocabulary.from_spec(str(n_symbols))
         m = compile_sorter(n_symbols)
         lengths = torch.randint(0, 1001, (batch,), generator=g).tolist()
