@@ -60,9 +60,8 @@ def main() -> None:
     vocab = Vocabulary.from_spec(tc.vocab)
     load_before = os.getloadavg()
     run_dir = f"runs/bench-sort-{vocab.spec}-d{tc.d_model or vocab.size}"
-    summary = train(tc, run_dir, progress=sys.stderr.isatty(), force=True)
+    model, summary = train(tc, run_dir, progress=sys.stderr.isatty(), force=True)
     load_after = os.getloadavg()
-    model = summary.pop("model_obj")
     result = {
         "benchmark": "sort_train",
         "vocab": vocab.spec,

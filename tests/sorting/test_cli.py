@@ -123,3 +123,10 @@ def test_evaluate_compiled_table(capsys):
         ["sort", "evaluate", "--vocab", "A-Z", "--lengths", "1-3,40", "--samples", "30"], capsys
     )
     assert rc == 0 and out.strip().splitlines()[-1].split() == ["all", "1.0000"]
+
+
+def test_evaluate_names_lengths_without_heldout_sequences(capsys):
+    rc, out, err = run(["sort", "evaluate", "--lengths", "1-3", "--samples", "5", "--json"], capsys)
+    report = json.loads(out)
+    assert rc == 0 and report["lengths_without_heldout_sequences"] == [1]  # only 4 sequences of length 1
+    assert set(report["results"][0]["per_length"]) == {"2", "3"}

@@ -31,8 +31,8 @@ def test_loss_counts_only_output_tokens():
 
 def test_checkpoint_rebuilds_the_same_model(tmp_path):
     tc = TrainConfig(vocab="5", max_len=3, steps=3, batch_size=8, warmup=1)
-    summary = train(tc, tmp_path / "r", progress=False)
-    model = summary["model_obj"].eval()
+    model, _ = train(tc, tmp_path / "r", progress=False)
+    model.eval()
     loaded, vocab, max_len = load_model(tmp_path / "r")
     assert vocab == Vocabulary.from_spec("5") and max_len == 3
     x = torch.tensor([[0, 4, 4, 2, vocab.start]])
@@ -44,6 +44,6 @@ def test_training_learns_the_task():
     """A short real run (A-C, lengths <= 5, ~5 CPU-s) reaches high exact match, also beyond 5."""
     torch.manual_seed(0)
     tc = TrainConfig(vocab="A-C", max_len=5, steps=1000, batch_size=128)
-    model = train(tc, None, progress=False)["model_obj"]
+    model, _ = train(tc, None, progress=False)
     r = evaluate(model, Vocabulary.from_spec("A-C"), list(range(2, 9)), per_length=100)
     assert r["overall"] >= 0.95, r

@@ -145,8 +145,7 @@ def _train(a) -> int:
     tc.lr = a.lr or tc.lr
     if (tc.d_model or 0) % tc.n_heads:
         raise UserError(f"--d-model {tc.d_model} is not divisible by --heads {tc.n_heads}")
-    summary = train(tc, a.out, progress=not a.json, force=a.force)
-    model = summary.pop("model_obj")
+    model, summary = train(tc, a.out, progress=not a.json, force=a.force)
     from dlexam.sorting.vocab import Vocabulary
 
     vocab = Vocabulary.from_spec(tc.vocab)
@@ -197,6 +196,8 @@ def _evaluate(a) -> int:
         raise UserError(f"--samples must be >= 1, got {a.samples}")
     sorter = load_sorter(a.vocab, a.checkpoint)
     lengths = parse_lengths(a.lengths)
+    if max(lengths) > 100_000:
+        raise UserError(f"bad --lengths {a.lengths!r}: at most 100000")
     inputs = heldout_inputs(sorter.vocab, lengths, a.samples, a.seed)
     temps = [_temperature(a.temperature)] if a.temperature is not None else [None, 0.0]
     if sorter.max_len is None:  # the compiled solver is argmax already
@@ -208,6 +209,7 @@ def _evaluate(a) -> int:
         "lengths": a.lengths,
         "samples_per_length": a.samples,
         "n": len(inputs),
+        "lengths_without_heldout_sequences": sorted(set(lengths) - set(results[0]["per_length"])),
         "results": [
             {
                 "temperature": r["temperature"],
@@ -225,4 +227,7 @@ def _evaluate(a) -> int:
     for n in results[0]["per_length"]:
         print(f"{n:>6}  " + "  ".join(f"{r['per_length'][n]:<10.4f}" for r in results))
     print("   all  " + "  ".join(f"{r['overall']:<10.4f}" for r in results))
+    if report["lengths_without_heldout_sequences"]:
+        missing = ", ".join(map(str, report["lengths_without_heldout_sequences"]))
+        print(f"(no held-out sequences exist at length {missing}: too few sequences to hold any out)")
     return 0

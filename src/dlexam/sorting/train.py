@@ -96,10 +96,10 @@ def save_run(path: Path, model: DecoderTransformer, tc: TrainConfig, extra: dict
 
 def train(
     tc: TrainConfig, out: str | os.PathLike | None, *, progress: bool = True, force: bool = False
-) -> dict:
+) -> tuple[DecoderTransformer, dict]:
     """Train a sorter; write RUN/last.pt (atomically, every `checkpoint_every` steps and at the end).
 
-    Returns a summary: steps, seconds, final loss, parameter count, checkpoint path.
+    Returns (the trained model, a summary: steps, seconds, final loss, parameter count, checkpoint path).
     """
     vocab = Vocabulary.from_spec(tc.vocab)
     if tc.max_len < 1:
@@ -145,7 +145,7 @@ def train(
         opt.step()
         sched.step()
         loss_ema = loss.item() if loss_ema is None else 0.95 * loss_ema + 0.05 * loss.item()
-        if step % 50 == 0:
+        if step % 10 == 0 or step + 1 == tc.steps:
             bar.set_postfix(loss=f"{loss_ema:.4f}")
         if (
             out_path is not None
@@ -165,8 +165,7 @@ def train(
     }
     if out_path is not None:
         save_run(out_path, model, tc, {"step": tc.steps, "loss": loss_ema, "train_seconds": seconds})
-    summary["model_obj"] = model
-    return summary
+    return model, summary
 
 
 def load_model(path: str | os.PathLike) -> tuple[DecoderTransformer, Vocabulary, int | None]:

@@ -21,7 +21,7 @@ from dlexam.errors import UserError
 
 START_TEXT = "<START>"
 STOP_TEXT = "<STOP>"
-MAX_SYMBOLS = 100_000
+MAX_SYMBOLS = 2000  # the one-hot models hold (N + 2)^2 weights per matrix
 
 
 @dataclass(frozen=True)
