@@ -103,7 +103,6 @@ class Layer(nn.Module):
             trace.append({"X": x, "Q": q, "K": k, "V": v, "scores": s, "P": p, "Z": z, "R": r, "out": out})
         return out, (k, v)
 
-
     def step(self, x, mask, temperature, k_buf, v_buf, n: int) -> torch.Tensor:
         """One decoding step: write this token's key and value at slot n of the buffers, attend to 0..n."""
         q, k, v = self.project(self.ln_attn(x))  # each (B, H, 1, d_head)
@@ -180,8 +179,8 @@ class DecoderTransformer(nn.Module):
     # ---- incremental decoding with a KV cache ------------------------------------------------
     # The cache holds, per layer, key and value buffers (B, H, capacity, d_head) filled up to
     # `length`, and the key mask (B, capacity). A step writes its new key and value in place (the
-    # buffers double when full), so a step costs O(T) instead of the O(T) copy a concatenation makes
-    # of the whole cache. Use the cache a call returns; an older one shares its buffers.
+    # buffers double when full) instead of concatenating, which would copy the whole cache at every
+    # step. Use the cache a call returns; an older one shares its buffers.
     @torch.no_grad()
     def prefill(self, tokens: torch.Tensor, pad_mask: torch.Tensor, *, temperature=None, capacity: int = 0):
         """Run a left-padded prompt batch once. Returns (logits at the last position (B, V), cache).
