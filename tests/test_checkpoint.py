@@ -1,0 +1,63 @@
+"""The one checkpoint format and atomic writes."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+from dlexam import checkpoint
+from dlexam.errors import UserError
+from dlexam.files import atomic_open, atomic_write_text
+
+
+def test_round_trip_and_run_directory(tmp_path):
+    model = torch.nn.Linear(3, 2)
+    checkpoint.save(tmp_path / "run" / "best.pt", kind="toy", config={"n": 3}, state_dict=model.state_dict(),
+                    extra={"epoch": 4})
+    payload = checkpoint.load(tmp_path / "run", kind="toy")  # a run directory stands for its best checkpoint
+    assert payload["config"] == {"n": 3} and payload["extra"]["epoch"] == 4
+    other = torch.nn.Linear(3, 2)
+    checkpoint.load_weights(other, payload)
+    assert torch.equal(other.weight, model.weight)
+
+
+def test_rejects_foreign_truncated_and_wrong_kind(tmp_path):
+    path = tmp_path / "best.pt"
+    checkpoint.save(path, kind="toy", config={}, state_dict=torch.nn.Linear(2, 2).state_dict())
+    with pytest.raises(UserError, match="expected 'other'"):
+        checkpoint.load(path, kind="other")
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(UserError, match="not a readable"):
+        checkpoint.load(truncated)
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    with pytest.raises(UserError, match="not a readable"):
+        checkpoint.load(text)
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"weights": torch.zeros(2)}, foreign)
+    with pytest.raises(UserError, match="not a dlexam checkpoint"):
+        checkpoint.load(foreign)
+    with pytest.raises(UserError, match="not found"):
+        checkpoint.load(tmp_path / "missing.pt")
+    (tmp_path / "empty_run").mkdir()
+    with pytest.raises(UserError, match="without a checkpoint"):
+        checkpoint.load(tmp_path / "empty_run")
+
+
+def test_architecture_mismatch_is_a_user_error(tmp_path):
+    checkpoint.save(tmp_path / "a.pt", kind="toy", config={}, state_dict=torch.nn.Linear(3, 2).state_dict())
+    with pytest.raises(UserError, match="architecture"):
+        checkpoint.load_weights(torch.nn.Linear(4, 2), checkpoint.load(tmp_path / "a.pt"))
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
+    target = tmp_path / "keep.txt"
+    atomic_write_text(target, "good")
+    with pytest.raises(RuntimeError), atomic_open(target, "w") as f:
+        f.write("half")
+        raise RuntimeError("interrupted")
+    assert target.read_text() == "good"
+    assert os.listdir(tmp_path) == ["keep.txt"]

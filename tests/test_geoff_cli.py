@@ -1,0 +1,77 @@
+"""`dlexam geoff` end to end: human output, --json, --heads 2, --gradients, bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from dlexam.cli import main
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_human_output_shows_every_matrix(capsys):
+    code, out, _ = run(capsys, "geoff", "D A A <START> A D <STOP>")
+    assert code == 0
+    for title in ("X = embeddings", "Q = K = V", "Q K^T", "P = causal attention", "Z = P V", "R = Z W_O",
+                  "logits = R E^T", "loss = 4.2114", "teacher forcing"):
+        assert title in out, title
+    # exact fractions from the exam's P and Z
+    assert "1/7" in out and "3/4" in out and "9/7" in out
+
+
+def test_json_fields(capsys):
+    code, out, _ = run(capsys, "geoff", "D A A <START> A D <STOP>", "--json", "--gradients")
+    data = json.loads(out)
+    assert code == 0
+    assert data["tokens"] == ["D", "A", "A", "<START>", "A", "D", "<STOP>"]
+    assert data["attention"][3] == [0.25, 0.25, 0.25, 0.25, 0, 0, 0]
+    assert len(data["logits"]) == 7 and len(data["logits"][0]) == 6
+    assert round(data["loss"]["exam"]["value"], 4) == 4.2114
+    assert data["loss"]["teacher_forcing"]["value"] > 4.2114
+    assert set(data["gradients"]) == {"W_Q", "W_K", "W_V", "W_O"}
+    assert data["gradient_comparison"]["T=0 (argmax)"]["vanishes"]["W_V"] is False
+
+
+def test_two_heads_shown_next_to_one(capsys):
+    code, out, _ = run(capsys, "geoff", "--heads", "2", "--json")
+    data = json.loads(out)
+    assert code == 0 and data["heads"] == 2 and data["one_head"]["heads"] == 1
+    assert data["R"] != data["one_head"]["R"]
+    code, out, _ = run(capsys, "geoff", "--heads", "2")
+    assert "one head" in out and "R differs" in out
+
+
+def test_temperatures(capsys):
+    for t in ("0", "1", "sqrt", "0.01"):
+        code, out, _ = run(capsys, "geoff", "B C A <START> A B C <STOP>", "--temperature", t, "--json")
+        assert code == 0
+        rows = json.loads(out)["attention"]
+        assert all(abs(sum(r) - 1) < 1e-12 for r in rows)
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["geoff", "D A X"], "unknown token 'X'"),
+    (["geoff", ""], "empty sequence"),
+    (["geoff", "D A A", "--loss"], "needs a <START>"),
+    (["geoff", "D A A", "--gradients"], "needs a <START>"),
+    (["geoff", "--temperature", "hot"], "--temperature"),
+])
+def test_bad_input_is_one_line_exit_2(capsys, argv, needle):
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and needle in err
+    if "token" in needle or "START" in needle:
+        assert "<STOP>" in err  # the error lists the vocabulary
+
+
+def test_no_traceback_in_a_real_process():
+    p = subprocess.run([sys.executable, "-m", "dlexam", "geoff", "D A Q"], capture_output=True, text=True)
+    assert p.returncode == 2 and "Traceback" not in p.stderr and p.stderr.startswith("dlexam: error:")
