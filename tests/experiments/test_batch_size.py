@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 import torch
 
-pytest.importorskip("dlexam.svhn.model", reason="needs the svhn package (dlexam.svhn), not on this branch yet")
 import torch.nn.functional as F
 
 from dlexam.experiments import batch_size as B

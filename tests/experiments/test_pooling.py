@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 
-pytest.importorskip("dlexam.svhn.model", reason="needs the svhn package (dlexam.svhn), not on this branch yet")
 
 from dlexam.experiments import run_experiment
 from dlexam.experiments.pooling import SHIFTS, shift_images

@@ -1,8 +1,8 @@
-"""Digit images for the experiments: the real MNIST test split from ../shared/data/mnist-t10k.
+"""Digit images for the activations and skip-connections experiments: real MNIST digits.
 
-TEMPORARY private reader of the IDX files, until the svhn engineer's `dlexam.svhn.mnist` lands on
-main; then :func:`load_digits` switches to it. Where the files are absent, the experiments that use
-digits fall back to a synthetic 10-class problem and say so in their result ("data").
+The svhn package reads the MNIST test split from ../shared/data/mnist-t10k
+(:func:`dlexam.svhn.mnist.load_mnist`, official MD5 sums checked). Where the files are absent, the
+experiments fall back to a synthetic 10-class problem and say so in their result ("data").
 
 The 10,000 images are split by a fixed rule (train = the first ones, validation = the last ones),
 so a split never depends on the model or the experiment's seed.
@@ -10,37 +10,13 @@ so a split never depends on the model or the experiment's seed.
 
 from __future__ import annotations
 
-import gzip
-import os
-from pathlib import Path
-
-import numpy as np
 import torch
 
-REPO = Path(__file__).resolve().parents[3]
-MNIST_FILES = ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
-
-
-def mnist_dir() -> Path:
-    shared = Path(os.environ.get("DLEXAM_SHARED", REPO.parent / "shared"))
-    return shared / "data" / "mnist-t10k"
-
-
-def _read_idx(path: Path) -> np.ndarray:
-    """An IDX file (gzip): magic (0, 0, dtype 0x08 = uint8, ndim), big-endian dims, then the data."""
-    raw = gzip.decompress(path.read_bytes())
-    if raw[:3] != b"\x00\x00\x08":
-        raise ValueError(f"{path} is not an unsigned-byte IDX file")
-    ndim = raw[3]
-    dims = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
-    data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
-    if data.size != int(np.prod(dims)):
-        raise ValueError(f"{path} is truncated")
-    return data.reshape(dims)
+from dlexam.svhn.mnist import FILES, default_dir, load_mnist
 
 
 def mnist_available() -> bool:
-    return all((mnist_dir() / f).is_file() for f in MNIST_FILES)
+    return all((default_dir() / name).is_file() for name, _md5 in FILES.values())
 
 
 def load_digits(n_train: int, n_val: int, *, size: int = 28) -> tuple[dict, str]:
@@ -53,13 +29,12 @@ def load_digits(n_train: int, n_val: int, *, size: int = 28) -> tuple[dict, str]
         raise ValueError("MNIST t10k holds 10,000 images")
     if not mnist_available():
         return synthetic_digits(n_train, n_val, size=size), "synthetic 10-class prototypes + noise (MNIST not found)"
-    images = _read_idx(mnist_dir() / MNIST_FILES[0])  # (10000, 28, 28) uint8
-    labels = _read_idx(mnist_dir() / MNIST_FILES[1])  # (10000,)
-    x = torch.from_numpy(images.astype(np.float32) / 255.0).unsqueeze(1)  # (N, 1, 28, 28)
+    images, labels = load_mnist()  # uint8 (10000, 28, 28), int64 (10000,)
+    x = torch.from_numpy(images.copy()).float().div(255.0).unsqueeze(1)  # (N, 1, 28, 28)
     if size != 28:
         pad = (size - 28) // 2
         x = torch.nn.functional.pad(x, (pad, size - 28 - pad, pad, size - 28 - pad))  # (N, 1, size, size)
-    y = torch.from_numpy(labels.astype(np.int64))
+    y = torch.from_numpy(labels.copy())
     data = {"x_train": x[:n_train], "y_train": y[:n_train], "x_val": x[-n_val:], "y_val": y[-n_val:]}
     return data, f"MNIST t10k (real digits): train = first {n_train:,}, validation = last {n_val:,}"
 

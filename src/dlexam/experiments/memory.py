@@ -4,11 +4,13 @@
    over distinct storages through ``torch.autograd.graph.saved_tensors_hooks``. Exact and
    deterministic, but it counts only tensors saved for backward, not the temporaries, the
    gradients, the optimiser state or allocator overhead.
-2. :func:`peak_rss_step`: the growth of the peak resident set size (``getrusage(RUSAGE_SELF).
-   ru_maxrss``) of a forked child that runs one forward + backward + optimiser step, over its
-   resident size just before (after ``malloc_trim``). It sees everything the step touches, at page
-   granularity, but allocator reuse can hide memory and it needs ``os.fork`` (POSIX); where fork
-   is unavailable or the child fails, it returns None. PyTorch has no CPU allocator statistics
+2. :func:`peak_rss_step`: the growth of the peak resident set size of a forked child that runs
+   one forward + backward + optimiser step, over its resident size just before (after a warm-up
+   step and ``malloc_trim``). The peak is the kernel's VmHWM, restarted from the current RSS by
+   writing 5 to /proc/self/clear_refs (else ``getrusage`` ru_maxrss, which cannot see growth below
+   the RSS at fork). It sees everything the step touches, at page granularity, but memory the
+   allocator still holds can hide small steps; it needs ``os.fork`` and Linux's /proc; where they
+   are unavailable or the child fails, it returns None. PyTorch has no CPU allocator statistics
    (``torch.cuda.max_memory_allocated`` is for GPUs only) and tracemalloc does not see tensor
    memory (PyTorch allocates it outside Python's allocator), so neither is used.
 """
@@ -39,10 +41,23 @@ def saved_tensor_bytes(step: Callable[[], torch.Tensor]) -> int:
     return sum(seen.values())
 
 
-def _rss_kb() -> int:
-    with open("/proc/self/statm") as f:
-        pages = int(f.read().split()[1])
-    return pages * os.sysconf("SC_PAGE_SIZE") // 1024
+def _status_kb(field: str) -> int:
+    """A memory field of /proc/self/status (VmRSS: resident now, VmHWM: peak resident), in KiB."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise OSError(f"{field} not in /proc/self/status")
+
+
+def _reset_peak() -> bool:
+    """Restart the kernel's peak-RSS counter (VmHWM) from the current RSS (Linux >= 4.0)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
 
 
 def _malloc_trim() -> None:
@@ -60,7 +75,7 @@ def peak_rss_step(
     The child first runs `warmup()` (e.g. the same step on one example), so that one-off costs (the
     autograd thread, kernel caches, a malloc arena) are not charged to `step`.
     """
-    if not hasattr(os, "fork") or not os.path.exists("/proc/self/statm"):
+    if not hasattr(os, "fork") or not os.path.exists("/proc/self/status"):
         return None
     r, w = os.pipe()
     pid = os.fork()
@@ -73,11 +88,15 @@ def peak_rss_step(
             if warmup is not None:
                 warmup()
             _malloc_trim()
-            base = _rss_kb()
+            reset = _reset_peak()
+            base = _status_kb("VmRSS")
             before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
             step()
-            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-            os.write(w, json.dumps({"base": base, "before": before, "peak": peak}).encode())
+            if reset:  # VmHWM restarted from the current RSS: the step's own peak
+                report = {"base": base, "peak": _status_kb("VmHWM")}
+            else:  # ru_maxrss still holds the fork-time RSS: growth counts only above it
+                report = {"base": max(base, before), "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
+            os.write(w, json.dumps(report).encode())
             code = 0
         finally:
             os._exit(code)
@@ -96,5 +115,4 @@ def peak_rss_step(
     if not raw:
         return None
     m = json.loads(raw)
-    # ru_maxrss already held the fork-time RSS when the child started: growth counts only above it.
-    return max(0, m["peak"] - max(m["base"], m["before"])) / 1024.0
+    return max(0, m["peak"] - m["base"]) / 1024.0
