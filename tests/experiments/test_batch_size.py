@@ -7,7 +7,6 @@ import itertools
 import numpy as np
 import pytest
 import torch
-
 import torch.nn.functional as F
 
 from dlexam.experiments import batch_size as B

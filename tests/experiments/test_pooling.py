@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 
-
 from dlexam.experiments import run_experiment
 from dlexam.experiments.pooling import SHIFTS, shift_images
 
@@ -47,9 +46,8 @@ def test_shift_against_numpy_edge_padding(dy, dx):
 
 
 def test_no_pooling_reference_keeps_the_exam_shapes_and_weights():
-    from dlexam.svhn.model import CNNConfig, ExamCNN
-
     from dlexam.experiments.pooling import make_cnn
+    from dlexam.svhn.model import CNNConfig, ExamCNN
 
     ref = ExamCNN(CNNConfig())
     none = make_cnn("none")
