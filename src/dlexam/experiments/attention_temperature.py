@@ -97,7 +97,8 @@ def make_batch(inputs: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor, tor
 def batch_loss(model, batch, temperature: float) -> torch.Tensor:
     tokens, pad, targets = batch
     logits = model(tokens, pad, temperature=temperature)  # (B, T, 6)
-    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100)
+    flat = logits.reshape(-1, logits.shape[-1])  # (B*T, 6)
+    return F.cross_entropy(flat, targets.reshape(-1), ignore_index=-100)  # targets (B*T,), -100 = not scored
 
 
 @torch.no_grad()

@@ -81,7 +81,7 @@ def flat_grad(model: ExamCNN, x: torch.Tensor, y: torch.Tensor, chunk: int = 204
         loss = F.cross_entropy(model(x[i : i + chunk]), y[i : i + chunk], reduction="sum")
         for t, g in zip(total, torch.autograd.grad(loss, params), strict=True):
             t += g
-    return torch.cat([t.flatten() for t in total]) / len(x)
+    return torch.cat([t.flatten() for t in total]) / len(x)  # (n_params,)
 
 
 def per_example_sq_norms(model: ExamCNN, x: torch.Tensor, y: torch.Tensor, chunk: int = 512) -> torch.Tensor:
@@ -95,7 +95,7 @@ def per_example_sq_norms(model: ExamCNN, x: torch.Tensor, y: torch.Tensor, chunk
     out = []
     for i in range(0, len(x), chunk):
         g = per(params, x[i : i + chunk], y[i : i + chunk])
-        out.append(sum(v.flatten(1).pow(2).sum(1) for v in g.values()))
+        out.append(sum(v.flatten(1).pow(2).sum(1) for v in g.values()))  # each v (b, *shape) -> (b,)
     return torch.cat(out)
 
 
