@@ -83,7 +83,8 @@ def p1_1() -> Answer:
         id="P1.1",
         question="Which statement about temperature softmax softmax(z/T) is false?",
         exam_answer=ch.exam_answer(P11_OPTIONS) + " (solution: constant z gives the uniform distribution)",
-        computed=(f"statement {', '.join(map(str, ch.computed))} fails: z = (a,a,a,a) gives exactly (1/4,1/4,1/4,1/4) at "
+        computed=(f"statement {', '.join(map(str, ch.computed))} fails: z = (a,a,a,a) gives exactly "
+                  f"(1/4,1/4,1/4,1/4) at "
                   f"{len(uniform_hits)} of {len(constants) * len(temps)} tried (a, T); statements 2-4 hold"),
         verdict=ch.verdict,
         evidence={
@@ -94,8 +95,10 @@ def p1_1() -> Answer:
                  "check": "constant z at several T; non-constant random z never uniform (spread > 0)"},
                 {"option": 2, "holds": holds2, "max_abs_distance_to_uniform_by_T": {str(k): v for k, v in dist.items()},
                  "check": "worst of 200 random z; distance shrinks like 1/T"},
-                {"option": 3, "holds": holds3, "max_abs_distance_to_(1,0,0,0)_by_T": {str(k): v for k, v in dist3.items()},
-                 "argmax_limit": limit.tolist(), "check": "torch.softmax at small T and dlexam.attention.argmax_weights"},
+                {"option": 3, "holds": holds3,
+                 "max_abs_distance_to_(1,0,0,0)_by_T": {str(k): v for k, v in dist3.items()},
+                 "argmax_limit": limit.tolist(), "check": "torch.softmax at small T and "
+                                                          "dlexam.attention.argmax_weights"},
                 {"option": 4, "holds": holds4, "min_log_probability": min_log_p,
                  "float64_exact_zeros_among_random_z": exact_zeros,
                  "float64_softmax_of_(0,800)": p_big.tolist(),
@@ -193,10 +196,12 @@ def p1_2() -> Answer:
                 {"option": 1, "holds": holds[0], "why": "no point attains the infimum 0"},
                 {"option": 2, "holds": holds[1], "why": "grad L(w) . w* = -sum sigma(-y w.x) y w*.x < 0 for every w"},
                 {"option": 3, "holds": holds[2], "why": "no minimiser at all"},
-                {"option": 4, "holds": holds[3], "why": "a local minimum would be a stationary point; L is also convex (Hessian PSD)"},
+                {"option": 4, "holds": holds[3], "why": "a local minimum would be a stationary point; L is also "
+                                                        "convex (Hessian PSD)"},
             ],
         },
-        notes=["The loss is strictly positive (every term log(1+e^u) > 0) with infimum 0: bounded below, not attained."],
+        notes=["The loss is strictly positive (every term log(1+e^u) > 0) with infimum 0: bounded below, not "
+               "attained."],
         exam_quotes=[*P12_OPTIONS, P12_SOLUTION],
         experiment="separable-logreg",
     )
@@ -283,7 +288,8 @@ def p1_3() -> Answer:
         evidence={
             **ch.evidence(),
             "lambda": lam, "eta": eta, "trials": trials,
-            "options": [{"option": i + 1, "holds": holds[i], "max_abs_error_vs_autograd": max_err[i]} for i in range(4)],
+            "options": [{"option": i + 1, "holds": holds[i], "max_abs_error_vs_autograd": max_err[i]}
+                        for i in range(4)],
             "tie_subgradient_check": {
                 "w": w_tie.tolist(), "option1_direction": step.tolist(),
                 "min_slack_of_subgradient_inequality_over_2000_v": slack,
@@ -299,7 +305,8 @@ def p1_3() -> Answer:
             f"literally it gives {literal.tolist()} for w = (-3, 1) instead of {true_grad.tolist()}.",
             "The solution mixes y_i and y in one expression ('-y_i log P(y=+1|x) - (1-y) log ...'); both mean the "
             "label of the single example the SGD step uses.",
-            "The factor 2 of d/dw ||w||^2_inf = 2 w ⊙ e_k cancels the 1/2 of (lambda/2): the update has lambda w ⊙ e_k.",
+            "The factor 2 of d/dw ||w||^2_inf = 2 w ⊙ e_k cancels the 1/2 of (lambda/2): the update has lambda w ⊙ "
+            "e_k.",
             "Subgradient: at ties (|w_i| = |w_j| maximal) the max is not differentiable; w ⊙ e_argmax is then a "
             f"valid subgradient (minimum slack of the subgradient inequality {slack:.3g} >= 0).",
         ],

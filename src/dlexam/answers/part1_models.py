@@ -69,7 +69,6 @@ def p1_5() -> Answer:
     # made smaller than the input (or regularised).
     noise = torch.randn(n, d, generator=g, dtype=DT)
     overcomplete_noise = train_linear_autoencoder(noise, 32)
-    bottleneck_noise = train_linear_autoencoder(noise, 3)
     typical = [False, False, True, False]
     ch = choices.decide(P15_OPTIONS, typical, asks_for_true=True)
     return Answer(
@@ -77,14 +76,15 @@ def p1_5() -> Answer:
         question="What best describes the latent space of a dense auto-encoder?",
         exam_answer=ch.exam_answer(P15_OPTIONS),
         computed=(f"16-d data near a 3-d subspace: a 3-unit bottleneck reconstructs with MSE "
-                  f"{results[3]['autoencoder_mse']:.4f} (PCA optimum {results[3]['pca_optimum_mse']:.4f}), a 2-unit one "
-                  f"{results[2]['autoencoder_mse']:.3f}; a 32-unit latent copies even pure noise (MSE {overcomplete_noise:.1e})"),
+                  f"{results[3]['autoencoder_mse']:.4f} (PCA optimum {results[3]['pca_optimum_mse']:.4f}), a 2-unit "
+                  f"one "
+                  f"{results[2]['autoencoder_mse']:.3f}; a 32-unit latent copies even pure noise (MSE "
+                  f"{overcomplete_noise:.1e})"),
         verdict="conceptual",
         evidence={
             "data": {"n": n, "input_dim": d, "true_latent_dim": k_true, "noise_std": 0.05},
             "bottleneck": {str(k): v for k, v in results.items()},
-            "pure_noise_input": {"latent_32_mse": overcomplete_noise, "latent_3_mse": bottleneck_noise,
-                                 "variance": float(noise.var())},
+            "pure_noise_input": {"latent_32_mse": overcomplete_noise, "variance": float(noise.var())},
             "options": [
                 {"option": 1, "typical": False, "why": "an over-complete latent can learn the identity "
                  "(it reconstructs pure noise), so plain dense AEs use a bottleneck"},
@@ -171,8 +171,10 @@ def p1_6() -> Answer:
             "The first listed option, (h_2 - y) g'(z_2) (x_2 + w g'(z_1) x_1), is exactly dL/da, the gradient with "
             "respect to a (z_2 = w h_1 + a x_2 and h_1 = g(a x_1)), not with respect to w.",
             "The third listed option, (h_2 - y) g'(z_2) w, is dL/dh_1.",
-            "The second listed option prints q' for g' (an extraction error); read as g'(z_2) g'(z_1) it is still wrong.",
-            "The solution's first derivative line is garbled: an underbrace labelled h_2 swallows '(g(...) - y) d/dw g(...)' "
+            "The second listed option prints q' for g' (an extraction error); read as g'(z_2) g'(z_1) it is still "
+            "wrong.",
+            "The solution's first derivative line is garbled: an underbrace labelled h_2 swallows '(g(...) - y) d/dw "
+            "g(...)' "
             "and the factor '- y) d/dw (...)' is repeated.",
         ],
         exam_quotes=[*P16_OPTIONS, P16_SOLUTION, P16_GARBLE],
@@ -313,7 +315,8 @@ def p1_7() -> Answer:
         timing = {
             "rnn_train_forward_s": _median_time(lambda: rnn.forward_train(src, tgt)),
             "transformer_train_forward_s": _median_time(lambda: tf(seq)),
-            "transformer_prefix_by_prefix_s": _median_time(lambda: [tf(seq[:, : t + 1]) for t in range(seq.shape[1])], 3),
+            "transformer_prefix_by_prefix_s": _median_time(
+                lambda: [tf(seq[:, : t + 1]) for t in range(seq.shape[1])], 3),
             "rnn_generate_s": _median_time(lambda: rnn.generate(src, lengths[1])),
         }
     oracles_ok = all(r["gru_cell_loop_equals_nn_GRU"] and r["transformer_parallel_vs_prefix_by_prefix_max_error"] < 1e-4

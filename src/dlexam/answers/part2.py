@@ -125,7 +125,8 @@ def p2_2() -> Answer:
         exam_answer="vanishing gradients (they go to zero exponentially for large |z|); ReLU lets gradients "
                     "through for positive inputs",
         computed=(f"max sigmoid' = {float(d_sig.max()):.4f} (= 1/4), max tanh' = {float(d_tanh.max()):.4f}; at z=10: "
-                  f"sigmoid' {at['10.0']['d_sigmoid']:.1e}, tanh' {at['10.0']['d_tanh']:.1e}, relu' {at['10.0']['d_relu']:g}; "
+                  f"sigmoid' {at['10.0']['d_sigmoid']:.1e}, tanh' {at['10.0']['d_tanh']:.1e}, relu' "
+                  f"{at['10.0']['d_relu']:g}; "
                   f"20-layer MLP "
                   f"gradient first/last layer: sigmoid {deep['sigmoid']['first_over_last']:.1e}, "
                   f"tanh {deep['tanh']['first_over_last']:.2f}, relu {deep['relu']['first_over_last']:.2f}"),
@@ -135,7 +136,8 @@ def p2_2() -> Answer:
                   "mean_derivative_for_z_at_scale": mean_derivative,
                   "deep_mlp_20_layers_width_64_gradient_norms": deep},
         notes=["sigmoid multiplies the backpropagated gradient by sigmoid'(z) <= 1/4 at every layer, saturated or "
-               f"not: 20 layers lose {-math.log10(deep['sigmoid']['first_over_last']):.0f} orders of magnitude here. tanh with Xavier initialisation keeps per-layer gradient norms of a "
+               f"not: 20 layers lose {-math.log10(deep['sigmoid']['first_over_last']):.0f} orders of magnitude here. "
+               f"tanh with Xavier initialisation keeps per-layer gradient norms of a "
                "similar size at initialisation (ratio above); its gradients vanish where units saturate: the mean "
                f"tanh' falls from {mean_derivative['scale_1']['d_tanh']:.2f} to "
                f"{mean_derivative['scale_10']['d_tanh']:.2f} as pre-activations grow from scale 1 to 10, while "
@@ -189,7 +191,8 @@ def p2_3() -> Answer:
                     "and (the solution claims) a regularizer against overfitting",
         computed=(f"block Jacobian: dF has singular values {float(sv_plain.min()):.2f}..{float(sv_plain.max()):.2f}, "
                   f"I + dF {float(sv_res.min()):.2f}..{float(sv_res.max()):.2f}; {depth} blocks: first/last gradient "
-                  f"{grads['plain']['first_over_last']:.1e} plain vs {grads['residual']['first_over_last']:.2f} residual"),
+                  f"{grads['plain']['first_over_last']:.1e} plain vs {grads['residual']['first_over_last']:.2f} "
+                  f"residual"),
         verdict="conceptual",
         evidence={"block_jacobian_singular_values": {"plain_dF": [float(sv_plain.min()), float(sv_plain.max())],
                                                      "residual_I_plus_dF": [float(sv_res.min()), float(sv_res.max())]},

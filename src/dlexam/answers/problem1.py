@@ -157,7 +157,8 @@ def pr1_2() -> Answer:
         verdict="agrees" if agree else "disagrees",
         explanation="" if agree else f"exam {exam}, torch layers {computed}, project model {project_params}",
         evidence={"exam_expressions_evaluated": exam, "torch_layers": computed, "project_model": project_params},
-        notes=["The solution gives the formulas, not the numbers; the key evaluates them: 8 x 26 = 208, 16 x 129 = 2064."],
+        notes=["The solution gives the formulas, not the numbers; the key evaluates them: 8 x 26 = 208, 16 x 129 = "
+               "2064."],
         exam_quotes=[PR12_CONV1, PR12_CONV2, PR12_POOLS],
     )
 
@@ -194,7 +195,8 @@ def pr1_3() -> Answer:
         computed=(" -> ".join("x".join(map(str, computed[n])) for n in LAYER_NAMES) + f" -> flatten {flat}; "
                   f"nn.Linear({flat}, 10) gives logits {logits_shape}; another in_features raises a shape error"),
         verdict="agrees" if agree else "disagrees",
-        explanation="" if agree else f"exam {exam} (flat {exam_flat}), torch {computed} (flat {flat}), project {project_shapes}",
+        explanation="" if agree else f"exam {exam} (flat {exam_flat}), torch {computed} (flat {flat}), project "
+                                     f"{project_shapes}",
         evidence={"exam_shapes_HWC": exam, "torch_shapes_HWC": computed, "project_model_shapes": project_shapes,
                   "flattened": flat, "exam_flattened": exam_flat, "logits_shape_batch_2": logits_shape,
                   "errors_for_wrong_in_features": wrong},
@@ -238,7 +240,8 @@ def pr1_4() -> Answer:
                      "v2: a 1x1 conv with 10 filters gives ... (sentence cut off)"),
         computed=(f"v1 nn.Conv2d(16, 10, 3): {'x'.join(map(str, hwc(out1)))}, {n_params(v1)} parameters, equal to "
                   f"Linear(144, 10) with reshaped weights (error {same_as_linear:.0e}); v2 nn.Conv2d(16, 10, 1): "
-                  f"{'x'.join(map(str, hwc(out2)))}, {n_params(v2)} parameters, 1x1x10 only after global average pooling"),
+                  f"{'x'.join(map(str, hwc(out2)))}, {n_params(v2)} parameters, 1x1x10 only after global average "
+                  f"pooling"),
         verdict="agrees" if agree else "disagrees",
         explanation="" if agree else f"v1 gives {hwc(out1)}, the exam says {exam_v1}",
         evidence={"v1": {"output_HWC": hwc(out1), "params": n_params(v1), "exam_output_HWC": exam_v1,

@@ -96,7 +96,8 @@ def _as_tensor(m: list[list[Fraction]]) -> torch.Tensor:
 
 
 def _fractions(m) -> list[list[str]]:
-    return [[str(Fraction(v).limit_denominator(1000)) for v in row] for row in (m.tolist() if hasattr(m, "tolist") else m)]
+    rows = m.tolist() if hasattr(m, "tolist") else m
+    return [[str(Fraction(v).limit_denominator(1000)) for v in row] for row in rows]
 
 
 def _rows_text(m) -> str:
@@ -109,7 +110,7 @@ def _maxdiff(a: torch.Tensor, b: torch.Tensor) -> float:
 
 # ---- Pr2.1 no positional encodings -----------------------------------------------------------
 
-def bag_determines_next_token(max_len: int = 5, symbols: str = "ABCD") -> dict:
+def bag_determines_next_token(max_len: int = 5, symbols: str = "ABCD", with_last_token: bool = True) -> dict:
     """Is the correct next token a function of (multiset of the prefix, last token) alone?
 
     That is all a one-layer, position-free causal decoder sees at its last position: its query is
@@ -123,7 +124,7 @@ def bag_determines_next_token(max_len: int = 5, symbols: str = "ABCD") -> dict:
             out = sorted(set(inp)) + ["<STOP>"]
             for k in range(len(out)):
                 prefix = list(inp) + ["<START>"] + out[:k]
-                key = (frozenset(Counter(prefix).items()), prefix[-1])
+                key = (frozenset(Counter(prefix).items()), prefix[-1] if with_last_token else None)
                 prefixes += 1
                 if seen.setdefault(key, out[k]) != out[k]:
                     conflicts += 1
@@ -144,6 +145,7 @@ def pr2_1() -> Answer:
         checks.append({"input": inp, "orders": len(orders), "max_logit_difference_from_START_on": after,
                        "max_logit_difference_at_input_positions": before, "distinct_losses": losses})
     bag = bag_determines_next_token()
+    bag_only = bag_determines_next_token(with_last_token=False)
     invariant = all(c["max_logit_difference_from_START_on"] < 1e-12 for c in checks)
     wise = invariant and bag["conflicts"] == 0
     return Answer(
@@ -151,16 +153,20 @@ def pr2_1() -> Answer:
         question="No positional encodings: a wise decision?",
         exam_answer="yes: the output is invariant to the order of the input; the model sees a bag of symbols",
         computed=(f"run_geoff on all {checks[0]['orders']} orders of 'D A A' and {checks[1]['orders']} of 'C A B D B': "
-                  f"logits from <START> on identical (max diff {max(c['max_logit_difference_from_START_on'] for c in checks):.0e}); "
-                  f"over {bag['prefixes']} prefixes of every input up to length {bag['max_len']}, (bag, last token) fixes "
+                  f"logits from <START> on identical (max diff "
+                  f"{max(c['max_logit_difference_from_START_on'] for c in checks):.0e}); "
+                  f"over {bag['prefixes']} prefixes of every input up to length {bag['max_len']}, (bag, last token) "
+                  f"fixes "
                   f"the next token with {bag['conflicts']} conflicts"),
         verdict="agrees" if wise else "disagrees",
         explanation="" if wise else "the outputs after <START> depend on the input order, or a bag is not enough",
-        evidence={"permutation_checks": checks, "bag_sufficiency": bag},
+        evidence={"permutation_checks": checks, "bag_sufficiency": bag,
+                  "bag_without_the_query_token": bag_only},
         notes=["Caveat: the model must still know what it has already emitted, and its own outputs join the same bag "
                "as the input. It works here because the output is sorted: everything emitted is <= the last token "
                "(the query), every symbol above it can only come from the input, and <START> occurs once (so even "
-               "attention's normalised averages recover the counts). The exhaustive check above confirms it.",
+               "attention's normalised averages recover the counts). The exhaustive check above confirms it; the bag "
+               "alone, without the query token, is not enough (conflicts in bag_without_the_query_token).",
                "Only the rows from <START> on are order-invariant; rows at input positions differ, but no loss or "
                "output reads them."],
         exam_quotes=[PR21_SOLUTION],
@@ -235,7 +241,8 @@ def pr2_3() -> Answer:
         question="Cross-entropy loss of the output tokens 'A D <STOP>'",
         exam_answer=f"L = {exam_loss} (P(A) = {exam_probs[0]}, P(D) = {exam_probs[1]}, P(<STOP>) = {exam_probs[2]})",
         computed=(f"{exam_value:.4f} under the exam's convention (rows {L['exam']['rows']} score their own tokens); "
-                  f"{tf_value:.4f} under standard teacher forcing (rows {L['teacher_forcing']['rows']} predict the next token)"),
+                  f"{tf_value:.4f} under standard teacher forcing (rows {L['teacher_forcing']['rows']} predict the "
+                  f"next token)"),
         verdict="agrees" if agree else "disagrees",
         explanation="" if agree else f"run_geoff gives {exam_value:.4f}, the exam {exam_loss}",
         evidence=ev,
@@ -279,7 +286,8 @@ def pr2_4() -> Answer:
         exam_answer="the same R, so the result would be identical",
         computed=(f"[Z Z] I_4 = Z [I_2 I_2] is R with columns swapped (A<->B, C<->D; max diff "
                   f"{_maxdiff(two.R, swapped):.0e}); loss {losses['exam']['two_heads']:.4f} vs "
-                  f"{losses['exam']['one_head']:.4f} (exam convention), {losses['teacher_forcing']['two_heads']:.4f} vs "
+                  f"{losses['exam']['one_head']:.4f} (exam convention), {losses['teacher_forcing']['two_heads']:.4f} "
+                  f"vs "
                   f"{losses['teacher_forcing']['one_head']:.4f} (teacher forcing)"),
         verdict="agrees" if identical else "disagrees",
         explanation=("" if identical else
@@ -324,12 +332,15 @@ def pr2_5() -> Answer:
         exam_answer="argmax attention has zero gradient, so the projections are never updated; softmax with "
                     "T = sqrt(d) fixes it",
         computed=(f"at T = 0 the zero gradients are {sorted(frozen_t0)}; W_V gets |grad| = "
-                  f"{norms['argmax_T0/teacher_forcing']['W_V']:.3f} and W_O {norms['argmax_T0/teacher_forcing']['W_O']:.3f} "
+                  f"{norms['argmax_T0/teacher_forcing']['W_V']:.3f} and W_O "
+                  f"{norms['argmax_T0/teacher_forcing']['W_O']:.3f} "
                   f"(teacher forcing); at T = sqrt(2) all four get gradients ({sorted(moving_sqrt)})"),
         verdict="agrees" if claim_holds and fix_holds else "disagrees",
         explanation=("" if claim_holds and fix_holds else
-                     "Disagrees in part. Argmax weights are piecewise constant in Q K^T, so W_Q and W_K get exactly zero "
-                     "gradient, as the exam says. But Z = P V = P X W_V is linear in W_V, so W_V does get a gradient and "
+                     "Disagrees in part. Argmax weights are piecewise constant in Q K^T, so W_Q and W_K get exactly "
+                     "zero "
+                     "gradient, as the exam says. But Z = P V = P X W_V is linear in W_V, so W_V does get a gradient "
+                     "and "
                      "does change: the claim that W_V never changes is wrong (W_O changes too, so the model does "
                      "learn something). The fix is right: with softmax at T = sqrt(d_k) all four matrices get "
                      "gradients."),
