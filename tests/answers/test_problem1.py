@@ -13,7 +13,7 @@ def test_pr1_1_pooling_shift_and_receptive_field():
     expected = {"max_pool_4": 0.75, "avg_pool_4": 0.75, "max_pool_2": 0.5, "no_pool": 0.0}
     assert ev["unchanged_after_1px_shift"] == expected
     # receptive field by hand: 5, then +3*1 (pool 4), +3*4 (conv 4), +1*4 (pool 2) = 24; convs alone 5 + 3 = 8
-    assert ev["receptive_field"] == {"with_pools": [24, 24], "convs_only": [8, 8]}
+    assert ev["receptive_field"]["with_pools"] == [24, 24] and ev["receptive_field"]["convs_only"] == [8, 8]
     assert ev["max_vs_avg"]["lone_feature_8_in_4x4"] == {"max": 8.0, "avg": 0.5}
 
 
@@ -36,6 +36,10 @@ def test_pr1_3_shapes_and_linear_in():
     assert ev["flattened"] == 144 == ev["exam_flattened"]
     assert ev["logits_shape_batch_2"] == [2, 10]
     assert all("cannot be multiplied" in msg for msg in ev["errors_for_wrong_in_features"].values())
+    if ev["project_student_bug"] is not None:  # dlexam.svhn.model reproduces the same error, and the fix
+        for n_in, bug in ev["project_student_bug"].items():
+            assert (bug["error"] is None) == (n_in == "144")
+            assert "nn.Linear(144, 10)" in bug["fix"]
     assert a["verdict"] == "agrees"
 
 

@@ -110,7 +110,8 @@ def p1_1() -> Answer:
             "softmax(z/T); the key uses softmax(z/T).",
             "The solution says 'for any real value T'; the statement is about T > 0 (at T = 0, z/T is undefined).",
             "Numerical caveat for statement 4: mathematically every component is exp(z_i/T)/sum > 0, but in "
-            f"float64 softmax((0, 800)) = {p_big.tolist()} has an exact zero (exp(-800) underflows). "
+            f"float64 softmax((0, 800)) = {p_big.tolist()} has an exact zero (exp(-800) underflows), and so do "
+            f"{exact_zeros} components among the random trials. "
             "The statement is about the mathematics, so it holds.",
         ],
         exam_quotes=[*P11_OPTIONS, P11_DEFINITION, P11_SOLUTION],

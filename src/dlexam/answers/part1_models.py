@@ -151,7 +151,8 @@ def p1_6() -> Answer:
     return Answer(
         id="P1.6",
         question="SGD update of w for a two-step scalar RNN with squared loss",
-        exam_answer="solution: w <- w - eta (h_2 - y) g'(z_2) h_1 (this option is missing from the printed list)",
+        exam_answer=("solution: " + P16_SOLUTION.split("$")[1].replace("\\leftarrow", "<-").replace("\\eta", "eta")
+                     + " (this option is missing from the printed list)"),
         computed=(f"autograd dL/dw = (h2 - y) g'(z2) h1 (max error {err['solution_h1']:.1e} over {trials} draws); "
                   f"none of the 3 listed options matches (listed option 1 is dL/da, option 3 is dL/dh1)"),
         verdict="agrees" if solution_holds and not any(listed_hold) else "disagrees",
