@@ -18,11 +18,14 @@ DT = torch.float64
 
 P21_SOLUTION = ("Small minibatches lead to faster updates, more exploration of the loss landscape (can help escape "
                 "local minima) but yield noisier gradient estimates")
-P21_LARGE = "Large minibatches provide more accurate gradient estimates"
+P21_LARGE = ("Large minibatches provide more accurate gradient estimates, potentially faster convergence in terms "
+             "of iterations, but are slower to compute with higher memory usage")
 P22_SOLUTION = ("Sigmoid and tanh activation functions cause vanishing gradients, as gradients go to zero "
                 "exponentially for large positive or negative inputs.")
 P22_RELU = "The ReLU activation function mitigates this issue by allowing gradients to propagate for positive inputs."
-P23_SOLUTION = "This helps gradients flow better in backpropagation"
+P23_SOLUTION = ("Skip connections are shortcuts in neural networks that allow data to flow past some layers. This "
+                "helps gradients flow better in backpropagation and allows the network to reuse features learned in earlier "
+                "layers.")
 P23_OVERFIT = "They also act as a safeguard against overfitting"
 
 
@@ -57,8 +60,7 @@ def p2_1() -> Answer:
     return Answer(
         id="P2.1",
         question="Tradeoffs when choosing the SGD minibatch size",
-        exam_answer="small batches: fast, noisy updates that explore; large batches: accurate gradients, "
-                    "slower and more memory per update; often the batch fills the GPU memory",
+        exam_answer=f"{P21_SOLUTION} (...). {P21_LARGE} (...)",
         computed=(f"logistic regression, {n} examples: gradient variance falls like 1/B "
                   f"(B=1 vs B=512: {ratio:.0f}x; variance x B stays ~{rows[2]['variance_times_batch']:.2f}), "
                   f"while cost and memory per update grow with B"),
@@ -122,8 +124,7 @@ def p2_2() -> Answer:
     return Answer(
         id="P2.2",
         question="Drawback of sigmoid and tanh, and a workaround",
-        exam_answer="vanishing gradients (they go to zero exponentially for large |z|); ReLU lets gradients "
-                    "through for positive inputs",
+        exam_answer=f"{P22_SOLUTION} {P22_RELU}",
         computed=(f"max sigmoid' = {float(d_sig.max()):.4f} (= 1/4), max tanh' = {float(d_tanh.max()):.4f}; at z=10: "
                   f"sigmoid' {at['10.0']['d_sigmoid']:.1e}, tanh' {at['10.0']['d_tanh']:.1e}, relu' "
                   f"{at['10.0']['d_relu']:g}; "
@@ -187,8 +188,7 @@ def p2_3() -> Answer:
     return Answer(
         id="P2.3",
         question="What are skip (residual) connections and why are they used?",
-        exam_answer="shortcuts that let data flow past layers; better gradient flow, feature reuse, "
-                    "and (the solution claims) a regularizer against overfitting",
+        exam_answer=f"{P23_SOLUTION} {P23_OVERFIT} (...)",
         computed=(f"block Jacobian: dF has singular values {float(sv_plain.min()):.2f}..{float(sv_plain.max()):.2f}, "
                   f"I + dF {float(sv_res.min()):.2f}..{float(sv_res.max()):.2f}; {depth} blocks: first/last gradient "
                   f"{grads['plain']['first_over_last']:.1e} plain vs {grads['residual']['first_over_last']:.2f} "

@@ -142,8 +142,7 @@ def pr1_1() -> Answer:
     return Answer(
         id="Pr1.1",
         question="Key advantage of pooling; max vs average pooling",
-        exam_answer="invariance/robustness to small variations and a larger receptive field; max keeps the most "
-                    "prominent feature of a patch, average smooths the patch",
+        exam_answer=f"{PR11_SOLUTION} (...) {PR11_MAX_AVG}.",
         computed=(f"a one-pixel shift leaves the 4x4-pooled map unchanged in {shifts['max_pool_4']:.0%} of positions "
                   f"(max) and {shifts['avg_pool_4']:.0%} (avg), the unpooled map in {shifts['no_pool']:.0%}; receptive "
                   f"field {rf['with_pools'][0]}x{rf['with_pools'][1]} with the pools vs {rf['convs_only'][0]}x"

@@ -151,7 +151,7 @@ def pr2_1() -> Answer:
     return Answer(
         id="Pr2.1",
         question="No positional encodings: a wise decision?",
-        exam_answer="yes: the output is invariant to the order of the input; the model sees a bag of symbols",
+        exam_answer=PR21_SOLUTION,
         computed=(f"run_geoff on all {checks[0]['orders']} orders of 'D A A' and {checks[1]['orders']} of 'C A B D B': "
                   f"logits from <START> on identical (max diff "
                   f"{max(c['max_logit_difference_from_START_on'] for c in checks):.0e}); "
@@ -283,7 +283,7 @@ def pr2_4() -> Answer:
     return Answer(
         id="Pr2.4",
         question="A second, identical head and W_O = I_4: repeat the loss",
-        exam_answer="the same R, so the result would be identical",
+        exam_answer=PR24_SOLUTION,
         computed=(f"[Z Z] I_4 = Z [I_2 I_2] is R with columns swapped (A<->B, C<->D; max diff "
                   f"{_maxdiff(two.R, swapped):.0e}); loss {losses['exam']['two_heads']:.4f} vs "
                   f"{losses['exam']['one_head']:.4f} (exam convention), {losses['teacher_forcing']['two_heads']:.4f} "
@@ -329,8 +329,7 @@ def pr2_5() -> Answer:
     return Answer(
         id="Pr2.5",
         question="Why do W_Q, W_K, W_V never change, and does softmax with T = sqrt(d) fix it?",
-        exam_answer="argmax attention has zero gradient, so the projections are never updated; softmax with "
-                    "T = sqrt(d) fixes it",
+        exam_answer=f"{PR25_SOLUTION} {PR25_FIX}",
         computed=(f"at T = 0 the zero gradients are {sorted(frozen_t0)}; W_V gets |grad| = "
                   f"{norms['argmax_T0/teacher_forcing']['W_V']:.3f} and W_O "
                   f"{norms['argmax_T0/teacher_forcing']['W_O']:.3f} "

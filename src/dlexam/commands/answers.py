@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import shutil
+import textwrap
 import time
 
 VERDICT_MARK = {"agrees": "agrees", "disagrees": "DISAGREES", "conceptual": "conceptual"}
@@ -21,21 +23,31 @@ def register(sub) -> None:
     p.set_defaults(handler=handle)
 
 
+def _clean(text: str) -> str:
+    return " ".join(str(text).replace("\\times", "×").split())
+
+
 def _cut(text: str, width: int) -> str:
-    text = " ".join(str(text).replace("\\times", "×").split())
+    text = _clean(text)
     return text if len(text) <= width else text[: max(1, width - 1)] + "…"
 
 
-def render_table(key: list[dict], width: int | None = None) -> str:
-    """The key as a terminal table: id, verdict, the exam's answer and what was computed."""
+def render_table(key: list[dict], width: int | None = None, max_lines: int = 4) -> str:
+    """The key as a terminal table: id, verdict, the exam's answer and what was computed.
+
+    Cells wrap to at most `max_lines` lines (the rest is cut with "…"); `--question ID` shows all.
+    """
     width = width or shutil.get_terminal_size((140, 24)).columns
     rest = max(40, width - 5 - 11 - 4)
     w_exam = rest * 2 // 5
     w_comp = rest - w_exam
     lines = [f"{'ID':<5} {'VERDICT':<11}{'EXAM ANSWER':<{w_exam}}  COMPUTED", "-" * min(width, 5 + 11 + rest + 2)]
     for a in key:
-        lines.append(f"{a['id']:<5} {VERDICT_MARK[a['verdict']]:<11}{_cut(a['exam_answer'], w_exam):<{w_exam}}  "
-                     f"{_cut(a['computed'], w_comp)}")
+        exam = _wrap(a["exam_answer"], w_exam, max_lines)
+        comp = _wrap(a["computed"], w_comp, max_lines)
+        for i, (e, c) in enumerate(itertools.zip_longest(exam, comp, fillvalue="")):
+            head = f"{a['id']:<5} {VERDICT_MARK[a['verdict']]:<11}" if i == 0 else " " * 17
+            lines.append(f"{head}{e:<{w_exam}}  {c}".rstrip())
     counts = {v: sum(a["verdict"] == v for a in key) for v in VERDICT_MARK}
     lines.append("")
     lines.append(f"{len(key)} questions: {counts['agrees']} agree, {counts['disagrees']} disagree, "
@@ -44,6 +56,14 @@ def render_table(key: list[dict], width: int | None = None) -> str:
         if a["verdict"] == "disagrees":
             lines.append(f"  {a['id']} disagrees: {a['explanation']}")
     return "\n".join(lines)
+
+
+def _wrap(text: str, width: int, max_lines: int) -> list[str]:
+    wrapped = textwrap.wrap(_clean(text), width) or [""]
+    if len(wrapped) > max_lines:
+        wrapped = wrapped[:max_lines]
+        wrapped[-1] = _cut(wrapped[-1] + " …", width)
+    return wrapped
 
 
 def _render_value(value, indent: int) -> list[str]:
