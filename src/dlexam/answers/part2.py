@@ -24,8 +24,8 @@ P22_SOLUTION = ("Sigmoid and tanh activation functions cause vanishing gradients
                 "exponentially for large positive or negative inputs.")
 P22_RELU = "The ReLU activation function mitigates this issue by allowing gradients to propagate for positive inputs."
 P23_SOLUTION = ("Skip connections are shortcuts in neural networks that allow data to flow past some layers. This "
-                "helps gradients flow better in backpropagation and allows the network to reuse features learned in earlier "
-                "layers.")
+                "helps gradients flow better in backpropagation and allows the network to reuse features learned in "
+                "earlier layers.")
 P23_OVERFIT = "They also act as a safeguard against overfitting"
 
 
