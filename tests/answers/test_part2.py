@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 from dlexam.answers import answer
+
+pytestmark = pytest.mark.usefixtures("exam_text")  # the key reads the exam; skip without it
 
 
 def test_p2_1_gradient_noise_falls_like_one_over_batch():

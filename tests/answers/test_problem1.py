@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from dlexam.answers import answer
+
+pytestmark = pytest.mark.usefixtures("exam_text")  # the key reads the exam; skip without it
 
 
 def test_pr1_1_pooling_shift_and_receptive_field():

@@ -6,9 +6,12 @@ import math
 from fractions import Fraction as F
 
 import numpy as np
+import pytest
 
 from dlexam.answers import answer
 from dlexam.answers.problem2 import bag_determines_next_token
+
+pytestmark = pytest.mark.usefixtures("exam_text")  # the key reads the exam; skip without it
 
 # The exam's P (Problem 2.2), typed in by hand.
 EXAM_P = [[1, 0, 0, 0, 0, 0, 0], [0, 1, 0, 0, 0, 0, 0], [0, F(1, 2), F(1, 2), 0, 0, 0, 0],
