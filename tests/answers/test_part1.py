@@ -120,4 +120,5 @@ def test_p1_8_multihead_attention():
     err = a["evidence"]["max_error_vs_nn_MultiheadAttention"]
     assert err["scaled_by_sqrt_dk"] < 1e-12 and err["attention_weights"] < 1e-12 and err["unscaled"] > 1e-3
     assert a["evidence"]["max_weight_difference_between_heads"] > 1e-2
+    assert a["evidence"]["dlexam_transformer_layer_vs_nn_MultiheadAttention_max_error"] < 1e-12
     assert a["verdict"] == "agrees" and a["evidence"]["computed_answer"] == [3]

@@ -403,6 +403,16 @@ def p1_8() -> Answer:
         head_spread = float((per_head - per_head.mean(0, keepdim=True)).abs().amax(dim=(1, 2)).max())
         # Without the out_proj, the output would be the per-head averages side by side
         no_linear_err = float((outs["sqrt_dk"][0] - outs["sqrt_dk"][2]).abs().max())
+        # The project's transformer layer with the same weights (no biases) is the same multi-head attention
+        mha_nb = nn.MultiheadAttention(E, H, batch_first=True, bias=False).to(DT)
+        ref_nb, _ = mha_nb(x, x, x, attn_mask=~mask, need_weights=False)
+        layer = DecoderTransformer(TransformerConfig(vocab_size=2, d_model=E, n_heads=H)).to(DT).layers[0]
+        Wq, Wk, Wv = mha_nb.in_proj_weight.chunk(3)
+        for mine, theirs in ((layer.W_Q, Wq), (layer.W_K, Wk), (layer.W_V, Wv)):
+            mine.copy_(theirs.view(H, dk, E).transpose(1, 2))  # (H, d_model, d_head)
+        layer.W_O.copy_(mha_nb.out_proj.weight.T)  # (H*d_head, d_model)
+        out_layer, _ = layer(x, mask, math.sqrt(dk))
+        transformer_layer_err = float((out_layer - ref_nb).abs().max())
 
     # Why scale: for random q, k of width 256 the raw dot products have std ~ sqrt(256) = 16, the softmax
     # saturates and its Jacobian (the gradient that reaches the scores) nearly vanishes.
@@ -415,7 +425,7 @@ def p1_8() -> Answer:
         p = torch.softmax(s, -1)
         jac[name] = float(torch.linalg.matrix_norm(torch.diag(p) - torch.outer(p, p)))
     holds = [W_q.shape[0] == H * dk and head_spread > 1e-3, err_scaled < 1e-12 and err_unscaled > 1e-3,
-             head_spread < 1e-9, err_scaled < 1e-12]
+             head_spread < 1e-9, err_scaled < 1e-12 and transformer_layer_err < 1e-12]
     ch = choices.decide(P18_OPTIONS, holds, asks_for_true=False)
     return Answer(
         id="P1.8",
@@ -434,6 +444,7 @@ def p1_8() -> Answer:
                                                    "attention_weights": err_weights},
             "max_weight_difference_between_heads": head_spread,
             "output_without_out_proj_differs_by": no_linear_err,
+            "dlexam_transformer_layer_vs_nn_MultiheadAttention_max_error": transformer_layer_err,
             "softmax_jacobian_norm_at_width_256": jac,
             "options": [
                 {"option": 1, "holds": holds[0], "why": f"in_proj splits into {H} heads of Q, K, V projections"},
@@ -444,7 +455,8 @@ def p1_8() -> Answer:
             ],
         },
         notes=["Option 3 describes single-head attention; with H heads there are H weighted averages (of H "
-               "different value projections), concatenated. The project's transformer does the same: "
-               "R = [Z_1 ... Z_H] W_O (dlexam.transformer.Layer.mix)."],
+               "different value projections), concatenated. The project's transformer does the same, "
+               "R = [Z_1 ... Z_H] W_O (dlexam.transformer.Layer), and equals nn.MultiheadAttention given its weights "
+               f"(max error {transformer_layer_err:.0e})."],
         exam_quotes=P18_OPTIONS,
     )
