@@ -164,12 +164,13 @@ def test_two_identical_heads_equal_one_head_with_summed_output_blocks():
 def test_permutation_invariance_problem_2_1(temperature):
     """Without positional encodings, permuting the input before <START> leaves every row after it unchanged."""
     inp, out = ["D", "A", "C", "A", "B"], ["<START>", "A", "B", "C", "D", "<STOP>"]
-    ref = geoff.run_geoff(inp + out, temperature=temperature)
+    perms = sorted(set(itertools.permutations(inp)))  # 60 distinct orders
+    tokens = torch.tensor([geoff.parse_sequence(list(p) + out) for p in perms])
+    logits = geoff.exam_model(temperature=temperature)(tokens).detach()  # (60, T, 6)
     n = len(inp)
-    for perm in set(itertools.permutations(inp)):
-        r = geoff.run_geoff(list(perm) + out, temperature=temperature)
-        torch.testing.assert_close(r.logits[n:], ref.logits[n:], rtol=0, atol=1e-12)
-        assert float(r.loss["teacher_forcing"]["value"]) == pytest.approx(float(ref.loss["teacher_forcing"]["value"]))
+    for i in range(1, len(perms)):
+        torch.testing.assert_close(logits[i, n:], logits[0, n:], rtol=0, atol=1e-12)
+    assert not torch.allclose(logits[:, :n], logits[:1, :n])  # the rows before <START> do depend on the order
 
 
 token_lists = st.lists(st.sampled_from(["A", "B", "C", "D"]), min_size=1, max_size=12)
