@@ -1,8 +1,8 @@
 """Problem 1: the exam's CNN for grayscale SVHN: pooling, parameter counts, shapes, a convolutional head.
 
-The numbers come from real ``torch.nn`` layers built as the exam describes them
-(:func:`exam_layers`) and, where it is installed, from the project's SVHN model
-(``dlexam.svhn.model``); the two are checked against each other.
+The numbers come from the project's SVHN model (:mod:`dlexam.svhn.model`: its layer table, its
+reproduction of the student's bug, its convolutional heads) and, as an independent cross-check,
+from plain ``torch.nn`` layers built as the exam lists them (:func:`exam_layers`).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from torch import nn
 
 from dlexam.answers import exam_source
 from dlexam.answers.registry import Answer, question
+from dlexam.svhn import model as svhn_model
 
 DT = torch.float64
 
@@ -60,27 +61,15 @@ def torch_shape_table() -> list[dict]:
 MODULE_ROWS = {"conv1": "Conv-1", "pool1": "AvgPool-1", "conv2": "Conv-2", "pool2": "AvgPool-2"}
 
 
-def svhn_model():
-    """The project's SVHN model module (``dlexam.svhn.model``), or None where it is not installed."""
-    try:
-        from dlexam.svhn import model
-    except ImportError:
-        return None
-    return model
+def project_summary(**config) -> dict[str, dict]:
+    """The SVHN model's own layer table (``layer_summary``), keyed by module name (conv1, pool1, ...)."""
+    return {r["module"]: dict(r) for r in svhn_model.layer_summary(svhn_model.CNNConfig(**config))}
 
 
-def project_summary(**config) -> dict[str, dict] | None:
-    """The SVHN model's own layer table, keyed by its module name (conv1, pool1, ...), or None."""
-    m = svhn_model()
-    if m is None:
-        return None
-    return {r["module"]: dict(r) for r in m.layer_summary(m.CNNConfig(**config))}
-
-
-def project_feature_rows(**config) -> dict[str, dict] | None:
+def project_feature_rows(**config) -> dict[str, dict]:
     """The four feature layers of the project's table, renamed to the exam's layer names."""
     rows = project_summary(**config)
-    return None if rows is None else {MODULE_ROWS[k]: rows[k] for k in MODULE_ROWS}
+    return {MODULE_ROWS[k]: rows[k] for k in MODULE_ROWS}
 
 
 def _exam_shape(snippet: str) -> list[int]:
@@ -112,33 +101,27 @@ def pr1_1() -> Answer:
         "unit_noise_4x4_windows": {"max_mean": float(nn.MaxPool2d(4)(noise).mean()),
                                    "avg_std": float(nn.AvgPool2d(4)(noise).std())},
     }
-    # 3. receptive field of one central unit after AvgPool-2, by autograd, with and without the pools;
-    # through the project's ExamCNN trunk (no activation, all conv weights 1) where it is installed
+    # 3. receptive field of one central unit after AvgPool-2, by autograd, with and without the pools,
+    # through the project's ExamCNN trunk (no activation, conv weights 1) and through plain torch layers
     rf = {}
-    m = svhn_model()
     for with_pools in (True, False):
-        if m is not None:
-            net = m.ExamCNN(m.CNNConfig(activation="none"))
-            if not with_pools:
-                net.pool1, net.pool2 = nn.Identity(), nn.Identity()
-            layers = [net.trunk]
-            convs = [net.conv1, net.conv2]
-        else:
-            layers = [mod for _, mod in exam_layers() if with_pools or isinstance(mod, nn.Conv2d)]
-            convs = [mod for mod in layers if isinstance(mod, nn.Conv2d)]
-        with torch.no_grad():
-            for conv in convs:
-                conv.weight.fill_(1.0)
-        x = torch.zeros(1, 1, 32, 32, requires_grad=True)
-        y = x
-        for mod in layers:
-            y = mod(y)
-        c = y.shape[-1] // 2
-        (grad,) = torch.autograd.grad(y[0, 0, c, c], x)
-        rows, cols = grad[0, 0].ne(0).nonzero(as_tuple=True)
-        rf["with_pools" if with_pools else "convs_only"] = [int(rows.max() - rows.min() + 1),
-                                                            int(cols.max() - cols.min() + 1)]
-    rf["model"] = "dlexam.svhn.model.ExamCNN" if m is not None else "torch.nn layers"
+        net = svhn_model.ExamCNN(svhn_model.CNNConfig(activation="none"))
+        if not with_pools:
+            net.pool1, net.pool2 = nn.Identity(), nn.Identity()
+        plain = nn.Sequential(*[mod for _, mod in exam_layers() if with_pools or isinstance(mod, nn.Conv2d)])
+        plain_convs = [mod for mod in plain if isinstance(mod, nn.Conv2d)]
+        for name, trunk, convs in (("ExamCNN", net.trunk, [net.conv1, net.conv2]), ("torch_layers", plain, plain_convs)):
+            with torch.no_grad():
+                for conv in convs:
+                    conv.weight.fill_(1.0)
+            x = torch.zeros(1, 1, 32, 32, requires_grad=True)
+            y = trunk(x)
+            c = y.shape[-1] // 2
+            (grad,) = torch.autograd.grad(y[0, 0, c, c], x)
+            rows, cols = grad[0, 0].ne(0).nonzero(as_tuple=True)
+            key = "with_pools" if with_pools else "convs_only"
+            rf.setdefault(name, {})[key] = [int(rows.max() - rows.min() + 1), int(cols.max() - cols.min() + 1)]
+    rf["with_pools"], rf["convs_only"] = rf["ExamCNN"]["with_pools"], rf["ExamCNN"]["convs_only"]
     return Answer(
         id="Pr1.1",
         question="Key advantage of pooling; max vs average pooling",
@@ -165,17 +148,17 @@ def pr1_2() -> Answer:
     rows = torch_shape_table()
     computed = {r["layer"]: r["params"] for r in rows}
     project = project_feature_rows()
-    project_params = None if project is None else {k: r["params"] for k, r in project.items()}
+    project_params = {k: r["params"] for k, r in project.items()}
     exam = {"Conv-1": int(exam_source.arithmetic(PR12_CONV1)), "AvgPool-1": 0,
             "Conv-2": int(exam_source.arithmetic(PR12_CONV2)), "AvgPool-2": 0}
-    agree = exam == computed and (project_params is None or project_params == computed)
+    agree = exam == computed and project_params == computed
     return Answer(
         id="Pr1.2",
         question="Trainable weights of Conv-1, AvgPool-1, Conv-2, AvgPool-2 (with biases)",
         exam_answer=(f"Conv-1: {PR12_CONV1} = {exam['Conv-1']}; pools: 0; Conv-2: {PR12_CONV2} = {exam['Conv-2']}"
                      .replace("\\times", "×")),
         computed=", ".join(f"{k} {v}" for k, v in computed.items()) + " (counted from nn.Conv2d / nn.AvgPool2d"
-                 + (" and dlexam.svhn.model)" if project_params is not None else ")"),
+                 + " and dlexam.svhn.model)",
         verdict="agrees" if agree else "disagrees",
         explanation="" if agree else f"exam {exam}, torch layers {computed}, project model {project_params}",
         evidence={"exam_expressions_evaluated": exam, "torch_layers": computed, "project_model": project_params},
@@ -205,15 +188,12 @@ def pr1_3() -> Answer:
             except RuntimeError as exc:
                 wrong[str(n_in)] = str(exc).splitlines()[0]
     project = project_feature_rows()
-    project_shapes = None if project is None else {k: list(r["output_shape"]) for k, r in project.items()}
-    m = svhn_model()
-    student = None
-    if m is not None:  # the project's reproduction of the student's bug, for the same wrong values
-        student = {str(n): m.student_bug(n, batch_size=2) for n in (400, 16 * 7 * 7, 8 * 7 * 7, 144)}
+    project_shapes = {k: list(r["output_shape"]) for k, r in project.items()}
+    # the project's reproduction of the student's bug, for the same wrong values and the right one
+    student = {str(n): svhn_model.student_bug(n, batch_size=2) for n in (400, 16 * 7 * 7, 8 * 7 * 7, 144)}
     exam_flat = int(re.search(r"= (\d+)", PR13_FLAT).group(1))
-    project_ok = project_shapes is None or (
-        project_shapes == computed and student["144"]["error"] is None
-        and all(v["error"] and v["correct_in_features"] == flat for k, v in student.items() if k != "144"))
+    project_ok = (project_shapes == computed and student["144"]["error"] is None
+                  and all(v["error"] and v["correct_in_features"] == flat for k, v in student.items() if k != "144"))
     agree = exam == computed and exam_flat == flat and project_ok
     return Answer(
         id="Pr1.3",
@@ -228,8 +208,7 @@ def pr1_3() -> Answer:
         evidence={"exam_shapes_HWC": exam, "torch_shapes_HWC": computed, "project_model_shapes": project_shapes,
                   "flattened": flat, "exam_flattened": exam_flat, "logits_shape_batch_2": logits_shape,
                   "errors_for_wrong_in_features": wrong,
-                  "project_student_bug": None if student is None else
-                  {k: {"error": v["error"], "fix": v["fix"]} for k, v in student.items()}},
+                  "project_student_bug": {k: {"error": v["error"], "fix": v["fix"]} for k, v in student.items()}},
         notes=["The student's code ('as seen below') is missing from the extracted text, so the exact wrong "
                "in_features cannot be read; the key shows the error any wrong value gives.",
                "Conv-2 has an even kernel (4) with padding 1: 7 + 2 - 4 + 1 = 6, as the solution says."],
@@ -263,22 +242,19 @@ def pr1_4() -> Answer:
     v2_truncated = None if v2_line is None else v2_line.rstrip().endswith("dimension")
     exam_v1 = _exam_shape(PR14_V1)
     # the project's SVHN model with the two convolutional heads
-    project = None
-    m = svhn_model()
-    if m is not None:
-        t1, t2 = project_summary(head="conv3x3"), project_summary(head="conv1x1-gap")
-        fc = nn.Linear(144, 10).to(DT)
-        conv = m.conv3x3_from_linear(fc).to(DT)
-        with torch.no_grad():
-            err = float((fc(pooled.flatten(1)) - conv(pooled).flatten(1)).abs().max())
-        project = {"conv3x3": {"output_HWC": t1["conv3"]["output_shape"], "params": t1["conv3"]["params"]},
-                   "conv1x1-gap": {"conv_output_HWC": t2["conv3"]["output_shape"], "params": t2["conv3"]["params"],
-                                   "after_gap": t2["gap"]["output_shape"]},
-                   "conv3x3_from_linear_max_error": err}
-    project_ok = project is None or (project["conv3x3"]["output_HWC"] == hwc(out1)
-                                     and project["conv3x3"]["params"] == n_params(v1)
-                                     and project["conv1x1-gap"]["params"] == n_params(v2)
-                                     and project["conv3x3_from_linear_max_error"] < 1e-12)
+    t1, t2 = project_summary(head="conv3x3"), project_summary(head="conv1x1-gap")
+    fc = nn.Linear(144, 10).to(DT)
+    conv = svhn_model.conv3x3_from_linear(fc).to(DT)
+    with torch.no_grad():
+        err = float((fc(pooled.flatten(1)) - conv(pooled).flatten(1)).abs().max())
+    project = {"conv3x3": {"output_HWC": t1["conv3"]["output_shape"], "params": t1["conv3"]["params"]},
+               "conv1x1-gap": {"conv_output_HWC": t2["conv3"]["output_shape"], "params": t2["conv3"]["params"],
+                               "after_gap": t2["gap"]["output_shape"]},
+               "conv3x3_from_linear_max_error": err}
+    project_ok = (project["conv3x3"]["output_HWC"] == hwc(out1)
+                  and project["conv3x3"]["params"] == n_params(v1)
+                  and project["conv1x1-gap"]["params"] == n_params(v2)
+                  and project["conv3x3_from_linear_max_error"] < 1e-12)
     agree = exam_v1 == hwc(out1) and project_ok
     return Answer(
         id="Pr1.4",
@@ -288,7 +264,7 @@ def pr1_4() -> Answer:
         computed=(f"v1 nn.Conv2d(16, 10, 3): {'x'.join(map(str, hwc(out1)))}, {n_params(v1)} parameters, equal to "
                   f"Linear(144, 10) with reshaped weights (error {same_as_linear:.0e}); v2 nn.Conv2d(16, 10, 1): "
                   f"{'x'.join(map(str, hwc(out2)))}, {n_params(v2)} parameters, 1x1x10 only after global average "
-                  f"pooling" + ("; dlexam.svhn.model's heads agree" if project is not None else "")),
+                  f"pooling; dlexam.svhn.model's heads agree"),
         verdict="agrees" if agree else "disagrees",
         explanation="" if agree else f"v1 gives {hwc(out1)} (project model: {project}), the exam says {exam_v1}",
         evidence={"v1": {"output_HWC": hwc(out1), "params": n_params(v1), "exam_output_HWC": exam_v1,
