@@ -110,7 +110,8 @@ def pr1_1() -> Answer:
             net.pool1, net.pool2 = nn.Identity(), nn.Identity()
         plain = nn.Sequential(*[mod for _, mod in exam_layers() if with_pools or isinstance(mod, nn.Conv2d)])
         plain_convs = [mod for mod in plain if isinstance(mod, nn.Conv2d)]
-        for name, trunk, convs in (("ExamCNN", net.trunk, [net.conv1, net.conv2]), ("torch_layers", plain, plain_convs)):
+        for name, trunk, convs in (("ExamCNN", net.trunk, [net.conv1, net.conv2]),
+                                   ("torch_layers", plain, plain_convs)):
             with torch.no_grad():
                 for conv in convs:
                     conv.weight.fill_(1.0)
