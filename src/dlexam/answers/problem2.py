@@ -330,10 +330,11 @@ def pr2_5() -> Answer:
         id="Pr2.5",
         question="Why do W_Q, W_K, W_V never change, and does softmax with T = sqrt(d) fix it?",
         exam_answer=f"{PR25_SOLUTION} {PR25_FIX}",
-        computed=(f"at T = 0 the zero gradients are {sorted(frozen_t0)}; W_V gets |grad| = "
+        computed=(f"at T = 0 only {' and '.join(sorted(frozen_t0, reverse=True))} get zero gradient; W_V gets |grad| = "
                   f"{norms['argmax_T0/teacher_forcing']['W_V']:.3f} and W_O "
                   f"{norms['argmax_T0/teacher_forcing']['W_O']:.3f} "
-                  f"(teacher forcing); at T = sqrt(2) all four get gradients ({sorted(moving_sqrt)})"),
+                  f"(teacher forcing); at T = sqrt(2) {len(moving_sqrt)} of 4 get gradients "
+                  f"({', '.join(sorted(moving_sqrt))})"),
         verdict="agrees" if claim_holds and fix_holds else "disagrees",
         explanation=("" if claim_holds and fix_holds else
                      "Disagrees in part. Argmax weights are piecewise constant in Q K^T, so W_Q and W_K get exactly "
