@@ -78,3 +78,14 @@ def test_missing_exam_text_is_a_user_error(capsys, monkeypatch, tmp_path):
     finally:
         monkeypatch.undo()
         exam_source.exam_text.cache_clear()
+
+
+def test_every_question_renders_in_full_and_in_the_table(key_json):
+    from dlexam.commands.answers import render_question, render_table
+
+    table = render_table(key_json, width=120)
+    for a in key_json:
+        assert a["id"] in table
+        text = render_question(a)
+        assert text.startswith(f"{a['id']}: ") and f"Verdict:      {a['verdict']}" in text
+    assert "2 disagree" in table and "Pr2.4 disagrees:" in table
