@@ -6,7 +6,7 @@ from fractions import Fraction
 
 import pytest
 
-from dlexam.answers import exam_source, part1_math, part1_models
+from dlexam.answers import exam_source, part1_math, part1_models, part1_parallel
 from dlexam.answers.problem2 import align_rows
 
 # Which option the exam marks, read off the PDF by hand (1-based); P1.6 prints none (its correct
@@ -18,7 +18,7 @@ MARKED_BY_HAND = {
     "P1.4": (part1_math.P14_OPTIONS, [2]),
     "P1.5": (part1_models.P15_OPTIONS, [3]),
     "P1.6": (part1_models.P16_OPTIONS, []),
-    "P1.7": (part1_models.P17_OPTIONS, [3]),
+    "P1.7": (part1_parallel.P17_OPTIONS, [3]),
     "P1.8": (part1_models.P18_OPTIONS, [3]),
 }
 
