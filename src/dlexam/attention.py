@@ -55,7 +55,9 @@ def argmax_weights(scores: torch.Tensor, mask: torch.Tensor | None = None) -> to
     return w / w.sum(dim=-1, keepdim=True).clamp_min(1.0)
 
 
-def softmax_weights(scores: torch.Tensor, temperature: float, mask: torch.Tensor | None = None) -> torch.Tensor:
+def softmax_weights(
+    scores: torch.Tensor, temperature: float, mask: torch.Tensor | None = None
+) -> torch.Tensor:
     """softmax(scores / T) along the last axis; masked entries get 0, fully masked rows all zeros."""
     s = scores / temperature
     if mask is not None:

@@ -103,6 +103,15 @@ class Layer(nn.Module):
             trace.append({"X": x, "Q": q, "K": k, "V": v, "scores": s, "P": p, "Z": z, "R": r, "out": out})
         return out, (k, v)
 
+    def step(self, x, mask, temperature, k_buf, v_buf, n: int) -> torch.Tensor:
+        """One decoding step: write this token's key and value at slot n of the buffers, attend to 0..n."""
+        q, k, v = self.project(self.ln_attn(x))  # each (B, H, 1, d_head)
+        k_buf[:, :, n : n + 1] = k
+        v_buf[:, :, n : n + 1] = v
+        z, _, _ = attention(q, k_buf[:, :, : n + 1], v_buf[:, :, : n + 1], temperature=temperature, mask=mask,
+                            need_weights=False)
+        return self.mix(x, z)[0]
+
 
 def sinusoidal_table(n: int, d: int) -> torch.Tensor:
     pos = torch.arange(n, dtype=torch.float32)[:, None]
@@ -119,7 +128,8 @@ class DecoderTransformer(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.E = nn.Parameter(torch.randn(cfg.vocab_size, cfg.d_model) * 0.5)  # (V, d_model)
-        self.pos = nn.Parameter(torch.zeros(cfg.max_len, cfg.d_model)) if cfg.positional == "learned" else None
+        learned = cfg.positional == "learned"
+        self.pos = nn.Parameter(torch.zeros(cfg.max_len, cfg.d_model)) if learned else None
         self.layers = nn.ModuleList(Layer(cfg) for _ in range(cfg.n_layers))
         self.ln_out = nn.LayerNorm(cfg.d_model) if cfg.layernorm else nn.Identity()
         self.U = None if cfg.tie_embeddings else nn.Parameter(torch.randn(cfg.d_model, cfg.vocab_size) * 0.1)
@@ -167,31 +177,52 @@ class DecoderTransformer(nn.Module):
         return self.unembed(x)
 
     # ---- incremental decoding with a KV cache ------------------------------------------------
+    # The cache holds, per layer, key and value buffers (B, H, capacity, d_head) filled up to
+    # `length`, and the key mask (B, capacity). A step writes its new key and value in place (the
+    # buffers double when full) instead of concatenating, which would copy the whole cache at every
+    # step. Use the cache a call returns; an older one shares its buffers.
     @torch.no_grad()
-    def prefill(self, tokens: torch.Tensor, pad_mask: torch.Tensor, *, temperature=None):
-        """Run a left-padded prompt batch once. Returns (logits at the last position (B, V), cache)."""
+    def prefill(self, tokens: torch.Tensor, pad_mask: torch.Tensor, *, temperature=None, capacity: int = 0):
+        """Run a left-padded prompt batch once. Returns (logits at the last position (B, V), cache).
+
+        `capacity` reserves room for that many cached positions in total (prompt + new tokens).
+        """
         b, t = tokens.shape
         temp = self.temperature(temperature)
         mask = causal_mask(t, tokens.device) & pad_mask[:, None, None, :]
         positions = (pad_mask.long().cumsum(-1) - 1).clamp_min(0)
         x = self.embed(tokens, positions)
+        cap = max(capacity, t + 16)
         kv = []
         for layer in self.layers:
             x, (k, v) = layer(x, mask, temp, cache=(None, None))
-            kv.append((k, v))
-        cache = {"kv": kv, "key_mask": pad_mask, "next_pos": positions[:, -1] + 1, "temperature": temp}
+            k_buf = k.new_empty(b, k.shape[1], cap, k.shape[3])  # (B, H, capacity, d_head)
+            v_buf = v.new_empty(b, v.shape[1], cap, v.shape[3])
+            k_buf[:, :, :t] = k
+            v_buf[:, :, :t] = v
+            kv.append((k_buf, v_buf))
+        key_mask = torch.zeros(b, cap, dtype=torch.bool, device=tokens.device)
+        key_mask[:, :t] = pad_mask
+        cache = {"kv": kv, "key_mask": key_mask, "length": t, "next_pos": positions[:, -1] + 1,
+                 "temperature": temp}
         return self.unembed(x[:, -1:])[:, 0], cache
 
     @torch.no_grad()
     def step(self, token: torch.Tensor, cache: dict):
-        """Feed one new token per sequence (B,), attending to the cached keys. Returns (logits (B, V), cache)."""
-        b = token.shape[0]
-        key_mask = torch.cat([cache["key_mask"], torch.ones(b, 1, dtype=torch.bool, device=token.device)], 1)
-        mask = key_mask[:, None, None, :]  # (B, 1, 1, T+1): the new token sees every real earlier token
-        x = self.embed(token[:, None], cache["next_pos"][:, None])
-        kv = []
-        for layer, (k_old, v_old) in zip(self.layers, cache["kv"], strict=True):
-            x, (k, v) = layer(x, mask, cache["temperature"], cache=(k_old, v_old))
-            kv.append((k, v))
-        cache = {**cache, "kv": kv, "key_mask": key_mask, "next_pos": cache["next_pos"] + 1}
+        """Feed one new token per sequence (B,), attending to the cached keys.
+
+        Returns (logits (B, V), cache).
+        """
+        n = cache["length"]
+        kv, key_mask = cache["kv"], cache["key_mask"]
+        if n == key_mask.shape[1]:  # full: double the buffers
+            kv = [(torch.cat([k, torch.empty_like(k)], 2), torch.cat([v, torch.empty_like(v)], 2))
+                  for k, v in kv]  # each (B, H, 2 * capacity, d_head)
+            key_mask = torch.cat([key_mask, torch.zeros_like(key_mask)], 1)
+        key_mask[:, n] = True
+        mask = key_mask[:, None, None, : n + 1]  # (B, 1, 1, n+1): the new token sees every real earlier token
+        x = self.embed(token[:, None], cache["next_pos"][:, None])  # (B, 1, d_model)
+        for layer, (k_buf, v_buf) in zip(self.layers, kv, strict=True):
+            x = layer.step(x, mask, cache["temperature"], k_buf, v_buf, n)
+        cache = {**cache, "kv": kv, "key_mask": key_mask, "length": n + 1, "next_pos": cache["next_pos"] + 1}
         return self.unembed(x)[:, 0], cache

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
 
 
@@ -18,10 +19,21 @@ def banner(title: str) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     from dlexam import geoff
+    from dlexam.answers import answer_key
+    from dlexam.commands.answers import render_table
     from dlexam.commands.geoff import render
+    from dlexam.sorting.demo import run_demo as sort_demo
+    from dlexam.svhn.demo import run_demo as svhn_demo
 
     out = Path(args.out)
+    t0 = time.perf_counter()
     banner("Problem 2: Geoff's transformer with the exam's weights, on the exam's example")
     print(render(geoff.run_geoff(geoff.EXAM_EXAMPLE)))
-    del out
+    banner("Problem 2, beyond the exam: transformers that really deduplicate and sort")
+    sort_demo()
+    banner("Problem 1: the exam's CNN for SVHN digits")
+    svhn_demo(out / "svhn")
+    banner("The whole exam: 20 questions answered by computation and checked against the exam's solutions")
+    print(render_table(answer_key()))
+    print(f"\ndemo finished in {time.perf_counter() - t0:.0f} s; files under {out}")
     return 0

@@ -1,0 +1,56 @@
+"""Benchmark: the whole answer key (`dlexam answers`) must run in under 60 s on this machine.
+
+Runs the key as shipped (one intra-op thread, see dlexam.answers.registry.single_thread) three
+times, and once with PyTorch's default thread count as the baseline, in the same process.
+Prints one JSON object as its last line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import statistics
+import time
+
+import torch
+
+from dlexam.answers import answer_key, registry
+
+BUDGET_S = 60.0
+
+
+def run_key() -> tuple[float, list[dict]]:
+    t0 = time.perf_counter()
+    key = answer_key()
+    return time.perf_counter() - t0, key
+
+
+def main() -> None:
+    answer_key(["P1.4"])  # import everything once
+    shipped = [run_key() for _ in range(3)]
+    times = [t for t, _ in shipped]
+    per_question = {a["id"]: a["seconds"] for a in shipped[-1][1]}
+    original = registry.single_thread
+    registry.single_thread = contextlib.nullcontext  # baseline: torch's default threads
+    try:
+        baseline, _ = run_key()
+    finally:
+        registry.single_thread = original
+    median = statistics.median(times)
+    slowest = sorted(per_question.items(), key=lambda kv: -kv[1])[:3]
+    print(json.dumps({
+        "benchmark": "answers_key",
+        "questions": len(per_question),
+        "median_s": round(median, 3),
+        "runs_s": [round(t, 3) for t in times],
+        "budget_s": BUDGET_S,
+        "median_over_budget": round(median / BUDGET_S, 4),
+        "baseline_default_threads_s": round(baseline, 3),
+        "default_threads": torch.get_num_threads(),
+        "speedup_vs_default_threads": round(baseline / median, 2),
+        "slowest_questions_s": dict(slowest),
+    }))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,225 @@
+"""Training throughput of Problem 1's CNN: the fast in-memory loop against the tutorial loop.
+
+Both run in this process, on the same SVHN-format data (synthetic, written and read as official
+.mat files), with windows interleaved so that both see the same machine load:
+
+  baseline  the idiomatic tutorial loop: a per-sample Dataset that converts each RGB image to
+            grayscale with PIL and to a float tensor, a DataLoader with batch 64 and shuffling,
+            SGD (lr 0.01, momentum 0.9), default memory format.
+  fast      dlexam.svhn.train.train_one_epoch with the default TrainConfig: one uint8 tensor,
+            whole-batch conversion and standardisation, batch 256, channels_last, foreach SGD.
+
+Each is measured with PyTorch's default thread count (2 here) and with 1 thread; the headline
+ratio is the fast loop's best median over the baseline's median at the default thread count, and
+`ratio_same_threads` compares both at equal thread counts. Then the fast loop across both cores
+as two processes of one thread each (`torchrun --nproc_per_node=2 -m dlexam svhn train`, DDP with
+gloo): median images/s of its epochs, run right after the windows (not interleaved). Also
+measures the memory of the full SVHN train split (73,257 images) as the loader holds it.
+Prints one JSON object as its last line: images/s medians, the ratio, and the memory.
+Usage: python benchmarks/svhn_throughput.py [--windows 5] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, Dataset
+
+from dlexam.svhn.data import load_split
+from dlexam.svhn.model import ExamCNN
+from dlexam.svhn.synth import render, write_mat
+from dlexam.svhn.train import TrainConfig, make_optimizer, train_one_epoch
+
+
+class TutorialSVHN(Dataset):
+    """The tutorial way: one RGB image at a time through PIL, as torchvision's SVHN + ToTensor."""
+
+    def __init__(self, rgb: np.ndarray, labels: np.ndarray):
+        self.rgb, self.labels = rgb, labels
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i):
+        from PIL import Image
+
+        img = Image.fromarray(self.rgb[i]).convert("L")
+        x = torch.from_numpy(np.asarray(img, dtype=np.float32) / 255.0).unsqueeze(0)  # (1, 32, 32)
+        return (x - 0.5) / 0.5, int(self.labels[i])
+
+
+def baseline_window(loader_iter, model, opt, n_batches: int) -> float:
+    t = time.perf_counter()
+    seen = 0
+    for _ in range(n_batches):
+        x, y = next(loader_iter)
+        loss = F.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        seen += len(y)
+    return seen / (time.perf_counter() - t)
+
+
+def fast_window(model, opt, images, labels, cfg, epoch) -> float:
+    stats = train_one_epoch(model, opt, images, labels, epoch=epoch, cfg=cfg)
+    return stats["images"] / stats["seconds"]
+
+
+def ddp_images_per_s(data: Path, out: Path, epochs: int = 4) -> dict:
+    """Train with `torchrun --nproc_per_node=2` (1 thread each) and read images/s per epoch."""
+    import os
+    import socket
+    import subprocess
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node=2",
+        "--master_addr=127.0.0.1",
+        f"--master_port={port}",
+        "-m",
+        "dlexam",
+        "svhn",
+        "train",
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--epochs",
+        str(epochs),
+        "--quiet",
+        "--val-fraction",
+        "0.05",
+    ]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0:
+        return {"error": proc.stderr.strip().splitlines()[-1:]}
+    hist = json.loads((out / "metrics.json").read_text())["history"]
+    per_epoch = [r["images_per_s"] for r in hist]
+    return {
+        "processes": 2,
+        "threads_each": 1,
+        "epochs": [round(v) for v in per_epoch],
+        "median": round(statistics.median(per_epoch)),
+    }
+
+
+def full_split_memory(tmp: Path) -> dict:
+    """Write a full-size train .mat (73,257 images), load it twice, report bytes held and times."""
+    n = 73_257
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8)
+    write_mat(tmp / "train_32x32.mat", rgb, rng.integers(0, 10, n))
+    del rgb
+    t = time.perf_counter()
+    load_split(tmp, "train")
+    first = time.perf_counter() - t
+    t = time.perf_counter()
+    images, labels = load_split(tmp, "train")
+    second = time.perf_counter() - t
+    held = images.element_size() * images.nelement() + labels.element_size() * labels.nelement()
+    return {
+        "images": n,
+        "held_mb": round(held / 1e6, 1),
+        "first_load_s": round(first, 2),
+        "cached_load_s": round(second, 3),
+        "target_mb": 100,
+        "meets_target": held / 1e6 <= 100,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--windows", type=int, default=5)
+    ap.add_argument("--quick", action="store_true", help="small windows, for a smoke test")
+    args = ap.parse_args()
+    n_fast = 2048 if args.quick else 16384
+    n_base_batches = 8 if args.quick else 64  # 64 batches of 64 = 4,096 images per window
+
+    tmpdir = tempfile.TemporaryDirectory()  # lives until the DDP run at the end
+    tmp = Path(tmpdir.name)
+    rgb, digits = render(n_fast, seed=0)
+    write_mat(tmp / "train_32x32.mat", rgb, digits)
+    images, labels = load_split(tmp, "train")
+    memory = {} if args.quick else full_split_memory(tmp / "full")
+    # the baseline reads the same pixels as RGB .mat content, as torchvision's SVHN does
+    torch.manual_seed(0)
+    base_model = ExamCNN()
+    base_opt = torch.optim.SGD(base_model.parameters(), lr=0.01, momentum=0.9)
+    base_loader = DataLoader(TutorialSVHN(rgb, digits), batch_size=64, shuffle=True, drop_last=True)
+
+    def endless():
+        while True:
+            yield from base_loader
+
+    base_iter = endless()
+    torch.manual_seed(0)
+    cfg = TrainConfig()
+    fast_model = ExamCNN().to(memory_format=torch.channels_last)
+    fast_opt = make_optimizer(fast_model, cfg)
+
+    default_threads = torch.get_num_threads()
+    thread_counts = sorted({1, default_threads})
+    baseline_window(base_iter, base_model, base_opt, 4)  # warm-up
+    fast_window(fast_model, fast_opt, images[:2048], labels[:2048], cfg, 0)
+    base = {t: [] for t in thread_counts}
+    fast = {t: [] for t in thread_counts}
+    for w in range(args.windows):  # interleaved, so every variant sees the same machine load
+        for t in thread_counts:
+            torch.set_num_threads(t)
+            base[t].append(baseline_window(base_iter, base_model, base_opt, n_base_batches))
+            fast[t].append(fast_window(fast_model, fast_opt, images, labels, cfg, w + 1))
+            print(
+                f"window {w + 1}, {t} thread(s): baseline {base[t][-1]:.0f}, fast {fast[t][-1]:.0f} images/s",
+                file=sys.stderr,
+            )
+    torch.set_num_threads(default_threads)
+    ddp = {} if args.quick else ddp_images_per_s(tmp, tmp / "ddp-run")
+    tmpdir.cleanup()
+    med_b = {t: statistics.median(v) for t, v in base.items()}
+    med_f = {t: statistics.median(v) for t, v in fast.items()}
+    best_t = max(med_f, key=med_f.get)
+    result = {
+        "benchmark": "svhn_throughput",
+        "default_threads": default_threads,
+        "windows": args.windows,
+        "baseline_images_per_s": round(med_b[default_threads]),
+        "fast_images_per_s": round(med_f[best_t]),
+        "fast_threads": best_t,
+        "ratio": round(med_f[best_t] / med_b[default_threads], 2),
+        "target_ratio": 7.0,
+        "ratio_same_threads": {str(t): round(med_f[t] / med_b[t], 2) for t in thread_counts},
+        "median_images_per_s": {
+            f"{kind}_{t}threads": round(v[t])
+            for kind, v in (("baseline", med_b), ("fast", med_f))
+            for t in thread_counts
+        },
+        "windows_images_per_s": {
+            f"{kind}_{t}threads": [round(x) for x in v[t]]
+            for kind, v in (("baseline", base), ("fast", fast))
+            for t in thread_counts
+        },
+        "fast_ddp_2x1thread": ddp,
+        "ratio_ddp": round(ddp["median"] / med_b[default_threads], 2) if "median" in ddp else None,
+        "memory": memory,
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

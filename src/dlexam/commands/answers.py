@@ -1,0 +1,143 @@
+"""`dlexam answers`: the exam's answer key, every question checked by computation."""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import shutil
+import textwrap
+import time
+
+VERDICT_MARK = {"agrees": "agrees", "disagrees": "DISAGREES", "conceptual": "conceptual"}
+
+
+def register(sub) -> None:
+    p = sub.add_parser("answers", help="the exam's answer key: each question's stated answer, evidence and verdict",
+                       description="Every question of the exam answered by computation now, with the exam's "
+                                   "stated answer and a verdict: agrees, disagrees or conceptual.")
+    p.add_argument("--question", "-q", metavar="ID",
+                   help="show one question in full with all its evidence (P1.1-P1.8, P2.1-P2.3, Pr1.1-Pr1.4, "
+                        "Pr2.1-Pr2.5)")
+    p.add_argument("--json", action="store_true", help="print JSON: a list of objects (one object with --question)")
+    p.set_defaults(handler=handle)
+
+
+def _clean(text: str) -> str:
+    return " ".join(str(text).replace("\\times", "×").split())
+
+
+def _cut(text: str, width: int) -> str:
+    text = _clean(text)
+    return text if len(text) <= width else text[: max(1, width - 1)] + "…"
+
+
+def render_table(key: list[dict], width: int | None = None, max_lines: int = 4) -> str:
+    """The key as a terminal table: id, verdict, the exam's answer and what was computed.
+
+    Cells wrap to at most `max_lines` lines (the rest is cut with "…"); `--question ID` shows all.
+    """
+    width = width or shutil.get_terminal_size((140, 24)).columns
+    rest = max(40, width - 5 - 11 - 4)
+    w_exam = rest * 2 // 5
+    w_comp = rest - w_exam
+    lines = [f"{'ID':<5} {'VERDICT':<11}{'EXAM ANSWER':<{w_exam}}  COMPUTED", "-" * min(width, 5 + 11 + rest + 2)]
+    for a in key:
+        exam = _wrap(a["exam_answer"], w_exam, max_lines)
+        comp = _wrap(a["computed"], w_comp, max_lines)
+        for i, (e, c) in enumerate(itertools.zip_longest(exam, comp, fillvalue="")):
+            head = f"{a['id']:<5} {VERDICT_MARK[a['verdict']]:<11}" if i == 0 else " " * 17
+            lines.append(f"{head}{e:<{w_exam}}  {c}".rstrip())
+    counts = {v: sum(a["verdict"] == v for a in key) for v in VERDICT_MARK}
+    lines.append("")
+    lines.append(f"{len(key)} questions: {counts['agrees']} agree, {counts['disagrees']} disagree, "
+                 f"{counts['conceptual']} conceptual. `dlexam answers --question ID` shows one in full.")
+    for a in key:
+        if a["verdict"] == "disagrees":
+            lines.append(f"  {a['id']} disagrees: {a['explanation']}")
+    return "\n".join(lines)
+
+
+def _wrap(text: str, width: int, max_lines: int) -> list[str]:
+    wrapped = textwrap.wrap(_clean(text), width) or [""]
+    if len(wrapped) > max_lines:
+        wrapped = wrapped[:max_lines]
+        wrapped[-1] = _cut(wrapped[-1] + " …", width)
+    return wrapped
+
+
+def _render_value(value, indent: int) -> list[str]:
+    pad = "  " * indent
+    if isinstance(value, dict):
+        out = []
+        for k, v in value.items():
+            if isinstance(v, dict | list) and not _is_flat(v):
+                out.append(f"{pad}{k}:")
+                out += _render_value(v, indent + 1)
+            else:
+                out.append(f"{pad}{k}: {_scalar(v)}")
+        return out
+    if isinstance(value, list):
+        out = []
+        for v in value:
+            if isinstance(v, dict | list) and not _is_flat(v):
+                sub = _render_value(v, indent + 1)
+                out.append(f"{pad}- {sub[0].strip()}")
+                out += sub[1:]
+            else:
+                out.append(f"{pad}- {_scalar(v)}")
+        return out
+    return [f"{pad}{_scalar(value)}"]
+
+
+def _is_flat(v) -> bool:
+    if isinstance(v, dict):
+        return False
+    def plain(x) -> bool:
+        return not isinstance(x, dict | list)
+
+    return all(plain(x) or (isinstance(x, list) and all(plain(y) for y in x)) for x in v) and len(str(v)) < 160
+
+
+def _scalar(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    if isinstance(v, list):
+        return "[" + ", ".join(_scalar(x) for x in v) + "]"
+    return str(v)
+
+
+def render_question(a: dict) -> str:
+    """One question in full: the exam's answer, what was computed, the verdict, evidence and notes."""
+    lines = [f"{a['id']}: {a['question']}", "",
+             f"Verdict:      {a['verdict']}",
+             f"Exam answer:  {a['exam_answer']}",
+             f"Computed:     {a['computed']}"]
+    if a.get("explanation"):
+        lines.append(f"Explanation:  {a['explanation']}")
+    if a.get("experiment"):
+        lines.append(f"Experiment:   dlexam experiment {a['experiment']}")
+    lines += ["", "Evidence:"] + _render_value(a["evidence"], 1)
+    if a.get("notes"):
+        lines += ["", "The text as given:"] + [f"  - {n}" for n in a["notes"]]
+    lines += ["", f"Exam quotes ({'all found in the exam text' if a['exam_quotes_found'] else 'NOT all found'}):"]
+    lines += [f"  > {q}" for q in a["exam_quotes"]]
+    lines.append(f"\n({a['seconds']:.2f} s)")
+    return "\n".join(lines)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from dlexam.answers import answer, answer_key
+
+    if args.question:
+        a = answer(args.question)
+        print(json.dumps(a, indent=2, ensure_ascii=False) if args.json else render_question(a))
+        return 0
+    t0 = time.perf_counter()
+    key = answer_key()
+    if args.json:
+        print(json.dumps(key, indent=2, ensure_ascii=False))
+    else:
+        print(render_table(key))
+        print(f"(computed in {time.perf_counter() - t0:.1f} s)")
+    return 0

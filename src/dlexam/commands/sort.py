@@ -1,0 +1,233 @@
+"""`dlexam sort`: deduplicate and sort with a transformer (Problem 2, solved).
+
+dlexam sort "D A A"                       # -> A D (compiled exact solver)
+dlexam sort --vocab 100 "42 7 7 99"       # -> 7 42 99
+printf 'D A A\\nC B\\n' | dlexam sort       # one answer per line
+dlexam sort --checkpoint runs/sort-v4 "D A A"
+dlexam sort train --vocab A-D --max-len 8 --out runs/sort-v4 [--quick]
+dlexam sort evaluate --checkpoint runs/sort-v4 --lengths 1-32 --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+ACTIONS = ("train", "evaluate")
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "sort",
+        help="deduplicate and sort a sequence with a transformer; also `sort train`, `sort evaluate`",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _query_options(p)
+    p.add_argument(
+        "words",
+        nargs=argparse.REMAINDER,
+        metavar="SEQUENCE | train ... | evaluate ...",
+        help="symbols separated by spaces (none: read standard input, one sequence per line)",
+    )
+    p.set_defaults(handler=lambda args: _dispatch(args, type(p)))
+
+
+def _query_options(p) -> None:
+    p.add_argument("--vocab", default=None, help="A-D (default), A-Z, or N for the symbols 0 .. N-1")
+    p.add_argument(
+        "--checkpoint",
+        default=None,
+        help="a trained model (file or run directory); default: the compiled exact solver",
+    )
+    p.add_argument(
+        "--temperature",
+        default=None,
+        help="attention temperature for decoding a trained model (0 = argmax; default: the model's)",
+    )
+
+
+def _dispatch(args, parser_class) -> int:
+    words = list(args.words)
+    if words and words[0] in ACTIONS:
+        action = words.pop(0)
+        p = parser_class(prog=f"dlexam sort {action}")
+        (_train_options if action == "train" else _evaluate_options)(p)
+        sub_args = p.parse_args(words)
+        return _train(sub_args) if action == "train" else _evaluate(sub_args)
+    # Options may also follow the sequence: parse the rest again, keeping what came first.
+    p = parser_class(prog="dlexam sort")
+    _query_options(p)
+    p.add_argument("sequence", nargs="*")
+    defaults = {k: getattr(args, k) for k in ("vocab", "checkpoint", "temperature")}
+    p.set_defaults(**defaults)
+    q = p.parse_args(words)
+    return _query(q)
+
+
+def _temperature(text):
+    if text is None:
+        return None
+    from dlexam.attention import resolve_temperature
+    from dlexam.errors import UserError
+
+    try:
+        return resolve_temperature(text, 1)
+    except ValueError:
+        raise UserError(f"bad --temperature {text!r}: a number >= 0 or 'sqrt'") from None
+
+
+def _query(q) -> int:
+    from dlexam.sorting.sorter import answer, load_sorter
+
+    sorter = load_sorter(q.vocab, q.checkpoint)
+    t = _temperature(q.temperature)
+    if q.sequence:
+        result = answer(sorter, [" ".join(q.sequence)], temperature=t)
+    else:
+        lines = sys.stdin.read().splitlines()
+        result = answer(sorter, lines, numbered=True, temperature=t)
+    for w in result.warnings:
+        print(f"dlexam: warning: {w}", file=sys.stderr)
+    if result.lines:
+        sys.stdout.write("\n".join(result.lines) + "\n")
+    return 0
+
+
+# ---- train --------------------------------------------------------------------------------------
+def _train_options(p) -> None:
+    p.add_argument("--vocab", default="A-D", help="A-D (default), A-Z, or N")
+    p.add_argument("--max-len", type=int, required=True, help="train on input lengths 0 .. L")
+    p.add_argument("--out", required=True, help="run directory; the checkpoint is RUN/last.pt")
+    p.add_argument("--quick", action="store_true", help="a few steps only (a smoke test in seconds)")
+    p.add_argument("--steps", type=int, default=None, help="optimizer steps (default 3000; --quick 40)")
+    p.add_argument("--batch-size", type=int, default=None, help="sequences per step (default 256)")
+    p.add_argument("--lr", type=float, default=None, help="peak AdamW learning rate (default 0.03)")
+    p.add_argument("--d-model", type=int, default=None, help="embedding width (default: symbols + 2)")
+    p.add_argument("--layers", type=int, default=1)
+    p.add_argument("--heads", type=int, default=1)
+    p.add_argument("--ff", type=int, default=0, help="feed-forward hidden width (0 = none)")
+    p.add_argument("--residual", action="store_true")
+    p.add_argument("--layernorm", action="store_true")
+    p.add_argument("--positional", choices=("none", "sinusoidal", "learned"), default="none")
+    p.add_argument("--seed", type=int, default=0, help="model initialisation seed")
+    p.add_argument("--data-seed", type=int, default=1, help="training data generator seed")
+    p.add_argument("--force", action="store_true", help="replace RUN/last.pt if it exists")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+
+def _train(a) -> int:
+    from dlexam.errors import UserError
+    from dlexam.sorting.train import TrainConfig, evaluate, train
+
+    for name in ("steps", "batch_size", "layers", "heads", "d_model"):
+        value = getattr(a, name)
+        if value is not None and value < 1:
+            raise UserError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
+    tc = TrainConfig(
+        vocab=a.vocab,
+        max_len=a.max_len,
+        d_model=a.d_model,
+        n_heads=a.heads,
+        n_layers=a.layers,
+        d_ff=a.ff,
+        residual=a.residual,
+        layernorm=a.layernorm,
+        positional=a.positional,
+        seed=a.seed,
+        data_seed=a.data_seed,
+    )
+    if a.quick:
+        tc.steps, tc.batch_size, tc.warmup, tc.checkpoint_every = 40, 64, 5, 20
+    tc.steps = a.steps or tc.steps
+    tc.batch_size = a.batch_size or tc.batch_size
+    tc.lr = a.lr or tc.lr
+    if (tc.d_model or 0) % tc.n_heads:
+        raise UserError(f"--d-model {tc.d_model} is not divisible by --heads {tc.n_heads}")
+    model, summary = train(tc, a.out, progress=not a.json, force=a.force)
+    from dlexam.sorting.vocab import Vocabulary
+
+    vocab = Vocabulary.from_spec(tc.vocab)
+    per = 50 if a.quick else 300
+    lengths = list(range(1, tc.max_len + 1))
+    summary["exact_match_trained_lengths"] = evaluate(model, vocab, lengths, per_length=per)["overall"]
+    summary["exact_match_trained_lengths_T0"] = evaluate(
+        model, vocab, lengths, per_length=per, temperature=0.0
+    )["overall"]
+    if a.json:
+        print(json.dumps(summary))
+    else:
+        print(
+            f"trained {summary['parameters']} parameters for {summary['steps']} steps in "
+            f"{summary['train_seconds']:.1f} s, final loss {summary['final_loss']:.2e}"
+        )
+        print(
+            f"exact match on held-out lengths 1-{tc.max_len}: {summary['exact_match_trained_lengths']:.4f} "
+            f"(softmax), {summary['exact_match_trained_lengths_T0']:.4f} (temperature 0)"
+        )
+        print(f"checkpoint: {summary['checkpoint']}")
+    return 0
+
+
+# ---- evaluate -----------------------------------------------------------------------------------
+def _evaluate_options(p) -> None:
+    p.add_argument(
+        "--checkpoint", default=None, help="trained model (file or run dir); default: compiled solver"
+    )
+    p.add_argument("--vocab", default=None, help="vocabulary of the compiled solver (default A-D)")
+    p.add_argument("--lengths", default="1-32", help="input lengths, e.g. 1-32 or 1-8,16 (default 1-32)")
+    p.add_argument("--samples", type=int, default=1000, help="held-out sequences per length (default 1000)")
+    p.add_argument("--seed", type=int, default=12345, help="seed of the evaluation sequences")
+    p.add_argument(
+        "--temperature",
+        default=None,
+        help="decode only at this temperature (default: the model's own and 0 = argmax)",
+    )
+    p.add_argument("--json", action="store_true")
+
+
+def _evaluate(a) -> int:
+    from dlexam.errors import UserError
+    from dlexam.sorting.sorter import load_sorter
+    from dlexam.sorting.train import evaluate, heldout_inputs, parse_lengths
+
+    if a.samples < 1:
+        raise UserError(f"--samples must be >= 1, got {a.samples}")
+    sorter = load_sorter(a.vocab, a.checkpoint)
+    lengths = parse_lengths(a.lengths)
+    if max(lengths) > 100_000:
+        raise UserError(f"bad --lengths {a.lengths!r}: at most 100000")
+    inputs = heldout_inputs(sorter.vocab, lengths, a.samples, a.seed)
+    temps = [_temperature(a.temperature)] if a.temperature is not None else [None, 0.0]
+    if sorter.max_len is None:  # the compiled solver is argmax already
+        temps = temps[:1]
+    results = [evaluate(sorter.model, sorter.vocab, lengths, inputs=inputs, temperature=t) for t in temps]
+    report = {
+        "model": sorter.name,
+        "trained_max_len": sorter.max_len,
+        "lengths": a.lengths,
+        "samples_per_length": a.samples,
+        "n": len(inputs),
+        "lengths_without_heldout_sequences": sorted(set(lengths) - set(results[0]["per_length"])),
+        "results": [
+            {
+                "temperature": r["temperature"],
+                "overall": r["overall"],
+                "per_length": {str(k): v for k, v in r["per_length"].items()},
+            }
+            for r in results
+        ],
+    }
+    if a.json:
+        print(json.dumps(report))
+        return 0
+    print(f"{sorter.name}: {len(inputs)} held-out sequences, exact match")
+    print("length  " + "  ".join(f"T={r['temperature']:<8.4g}" for r in results))
+    for n in results[0]["per_length"]:
+        print(f"{n:>6}  " + "  ".join(f"{r['per_length'][n]:<10.4f}" for r in results))
+    print("   all  " + "  ".join(f"{r['overall']:<10.4f}" for r in results))
+    if report["lengths_without_heldout_sequences"]:
+        missing = ", ".join(map(str, report["lengths_without_heldout_sequences"]))
+        print(f"(no held-out sequences exist at length {missing}: too few sequences to hold any out)")
+    return 0

@@ -1,0 +1,224 @@
+"""`dlexam svhn ...`: Problem 1's CNN (summary, data, train, evaluate, predict). Thin: parse, call, print."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _print_json(obj) -> None:
+    print(json.dumps(obj, indent=1))
+
+
+def cmd_summary(args) -> int:
+    from dlexam.svhn.model import CNNConfig, layer_summary, student_bug
+
+    if args.linear_in is not None:
+        if args.linear_in < 1:
+            from dlexam.errors import UserError
+
+            raise UserError(f"--linear-in must be a positive integer, not {args.linear_in}")
+        bug = student_bug(args.linear_in)
+        if args.json:
+            _print_json(bug)
+            return 0
+        if bug["error"] is None:
+            print(f"nn.Linear({args.linear_in}, 10) fits: the network runs (no error).")
+        else:
+            print(f"RuntimeError: {bug['error']}")
+            print(f"fix: {bug['fix']}")
+        for line in bug["arithmetic"]:
+            print(f"  {line}")
+        return 0
+    cfg = CNNConfig(activation=args.activation, pool=args.pool, head=args.head)
+    rows = layer_summary(cfg)
+    total = sum(r["params"] for r in rows)
+    if args.json:
+        _print_json({"config": cfg.to_dict(), "rows": rows, "total_params": total})
+        return 0
+    print(f"{'layer':<20} {'output (H x W x C)':>18} {'parameters':>11}")
+    for r in rows:
+        print(f"{r['layer']:<20} {' x '.join(map(str, r['output_shape'])):>18} {r['params']:>11,}")
+    print(f"{'total':<20} {'':>18} {total:>11,}")
+    return 0
+
+
+def cmd_download(args) -> int:
+    from dlexam.svhn.data import download
+
+    paths = download(args.root, args.split, progress=not args.quiet)
+    for p in paths:
+        print(f"ok (MD5 checked) {p}")
+    return 0
+
+
+def cmd_synth(args) -> int:
+    from dlexam.errors import UserError
+    from dlexam.svhn.synth import write_synthetic
+
+    if args.train < 1 or args.test < 1:
+        raise UserError("--train and --test must be positive")
+    info = write_synthetic(args.out, args.train, args.test, args.seed)
+    if args.json:
+        _print_json(info)
+    else:
+        print(f"wrote {info['train']} train and {info['test']} test images to {info['out']}")
+    return 0
+
+
+def cmd_mnist(args) -> int:
+    from dlexam.svhn.mnist import write_mnist_as_svhn
+
+    info = write_mnist_as_svhn(args.out, args.train, args.mnist_dir)
+    print(f"wrote MNIST: {info['train']} train and {info['test']} test digits to {info['out']}")
+    return 0
+
+
+def cmd_train(args) -> int:
+    from dlexam.svhn.train import main
+
+    result = main(args)
+    if int(result.get("world_size", 1)) > 1:
+        import os
+
+        if int(os.environ.get("RANK", "0")) != 0:
+            return 0
+    if args.json:
+        _print_json(result)
+    else:
+        val = result["final"].get("val_accuracy", float("nan"))
+        print(
+            f"{result['out']}: {len(result['history'])} epochs, val accuracy {val:.4f},"
+            f" best {result['best_val_accuracy']:.4f}"
+        )
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from dlexam.checkpoint import resolve
+    from dlexam.svhn.runs import evaluate_checkpoint
+
+    ckpt = resolve(args.checkpoint)
+    png = args.png if args.png else ckpt.parent / f"confusion_{args.split}.png"
+    r = evaluate_checkpoint(args.checkpoint, args.data, args.split, png=png)
+    if args.json:
+        _print_json(r)
+        return 0
+    print(f"{r['split']}: accuracy {r['accuracy']:.4f} on {r['n']} images ({r['checkpoint']})")
+    print("per-class accuracy: " + "  ".join(f"{d}:{a:.3f}" for d, a in enumerate(r["per_class"])))
+    print("confusion matrix (rows: true digit, columns: predicted):")
+    print("      " + "".join(f"{d:>6}" for d in range(10)))
+    for d, row in enumerate(r["confusion"]):
+        print(f"{d:>6}" + "".join(f"{v:>6}" for v in row))
+    print(f"confusion PNG: {r['confusion_png']}")
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from dlexam.svhn.runs import predict_images
+
+    preds = predict_images(args.checkpoint, args.images)
+    if args.json:
+        _print_json(preds)
+        return 0
+    for p in preds:
+        probs = " ".join(f"{d}:{v:.3f}" for d, v in enumerate(p["probabilities"]))
+        print(f"{p['image']}: {p['digit']}  ({probs})")
+    return 0
+
+
+def _model_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--activation",
+        choices=("relu", "tanh", "sigmoid", "none"),
+        default="relu",
+        help="after each conv (Figure 2 is not in the exam text; default relu)",
+    )
+    p.add_argument("--pool", choices=("avg", "max"), default="avg")
+    p.add_argument(
+        "--head",
+        choices=("linear", "conv3x3", "conv1x1-gap"),
+        default="linear",
+        help="linear (Problem 1.3), conv3x3 (1.4 v1), conv1x1-gap (1.4 v2)",
+    )
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "svhn",
+        help="Problem 1: the exam's CNN on SVHN digits",
+        description="Problem 1: the exam's CNN on SVHN digits.",
+    )
+    s = p.add_subparsers(dest="svhn_command", metavar="SUBCOMMAND", parser_class=type(p))
+    s.required = True
+
+    q = s.add_parser("summary", help="each layer's output shape and trainable parameters")
+    _model_options(q)
+    q.add_argument(
+        "--linear-in",
+        type=int,
+        default=None,
+        help="build the head as nn.Linear(N, 10): a wrong N reproduces the student's error (1.3)",
+    )
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(handler=cmd_summary)
+
+    q = s.add_parser("download", help="download official SVHN .mat files (MD5 checked, resumable)")
+    q.add_argument("--root", required=True, type=Path)
+    q.add_argument("--split", nargs="+", choices=("train", "test", "extra"), default=["train", "test"])
+    q.add_argument("--quiet", action="store_true")
+    q.set_defaults(handler=cmd_download)
+
+    q = s.add_parser("synth", help="write SVHN-like synthetic train/test .mat files")
+    q.add_argument("--out", required=True, type=Path)
+    q.add_argument("--train", type=int, default=20000)
+    q.add_argument("--test", type=int, default=4000)
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(handler=cmd_synth)
+
+    q = s.add_parser("mnist", help="write the shared MNIST test digits as SVHN-format .mat files")
+    q.add_argument("--out", required=True, type=Path)
+    q.add_argument("--train", type=int, default=8000, help="the first N digits train, the rest test")
+    q.add_argument("--mnist-dir", type=Path, default=None)
+    q.set_defaults(handler=cmd_mnist)
+
+    q = s.add_parser("train", help="train the CNN; checkpoints, metrics and curves in --out")
+    q.add_argument("--data", type=Path, help="folder with train_32x32.mat")
+    q.add_argument("--out", required=True, type=Path, help="run directory")
+    q.add_argument("--epochs", type=int, default=None, help="default 10 (2 with --quick)")
+    q.add_argument("--batch-size", type=int, default=256)
+    q.add_argument("--lr", type=float, default=None, help="default 0.1 for sgd, 0.003 for adam")
+    q.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd")
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--threads", type=int, default=None, help="CPU threads (default: PyTorch's choice)")
+    q.add_argument("--val-fraction", type=float, default=0.1)
+    q.add_argument("--split-seed", type=int, default=0, help="seed of the train/validation split")
+    _model_options(q)
+    q.add_argument("--resume", action="store_true", help="continue the run in --out from its last.pt")
+    q.add_argument("--quick", action="store_true", help="2 epochs on 2,048 images: an end-to-end check")
+    q.add_argument("--quiet", action="store_true", help="no progress bar or epoch lines")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(handler=cmd_train)
+
+    q = s.add_parser("evaluate", help="accuracy, per-class accuracy and confusion matrix")
+    q.add_argument("--checkpoint", required=True, help="a .pt file or a run directory (its best.pt)")
+    q.add_argument("--data", required=True, type=Path)
+    q.add_argument("--split", default="test", choices=("train", "test", "extra"))
+    q.add_argument(
+        "--png", type=Path, default=None, help="default: confusion_<split>.png beside the checkpoint"
+    )
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(handler=cmd_evaluate)
+
+    q = s.add_parser("predict", help="the digit in PNG/JPEG images")
+    q.add_argument("--checkpoint", required=True, help="a .pt file or a run directory (its best.pt)")
+    q.add_argument("images", nargs="+")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(handler=cmd_predict)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit("run as: dlexam svhn ...")

@@ -1,0 +1,358 @@
+"""Part 2, question 1: the trade-offs of the minibatch size, measured on the exam's CNN.
+
+The exam's CNN (:class:`dlexam.svhn.model.ExamCNN`, avg pooling, ReLU) on SVHN-like synthetic digits
+(:mod:`dlexam.experiments.svhn_like`), for batch sizes B from 1 to 4096:
+
+* time per update and per epoch, measured over real training epochs (CPU seconds of this
+  single-threaded process, so other processes on a shared machine do not count; wall seconds
+  are kept too);
+* gradient noise at one fixed set of weights (the seeded initialisation): the mean squared distance
+  E||g_B - g||^2 of minibatch gradients g_B (B examples drawn without replacement) from the
+  full-batch gradient g, against the sampling-theory value (N - B) / (N - 1) * tr(Sigma) / B, with
+  tr(Sigma) = mean_i ||g_i - g||^2 from per-example gradients (torch.func);
+* test accuracy after a fixed number of epochs and after a fixed CPU-time budget;
+* memory of one training step (see :mod:`dlexam.experiments.memory` for both measures and limits).
+
+Optimiser: Adam with the square-root scaling rule lr(B) = base_lr * sqrt(B / 64) (Malladi et al.,
+2022), so no batch size is handicapped by one shared learning rate.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.func import functional_call, grad, vmap
+
+from dlexam.experiments.memory import peak_rss_step, saved_tensor_bytes
+from dlexam.experiments.results import finish, new_figure, save_figure, seed_everything
+from dlexam.experiments.svhn_like import load_svhn_like, preprocess
+from dlexam.experiments.training import batches, evaluate
+from dlexam.svhn.model import CNNConfig, ExamCNN
+
+NAME = "batch-size"
+CLAIM_SOURCE = "Part 2, question 1 (worked solution)"
+CLAIM = (
+    "Small minibatches lead to faster updates, more exploration of the loss landscape (can help escape "
+    "local minima) but yield noisier gradient estimates (less accurate estimate of the global gradient), "
+    "and may require smaller learning rate. Large minibatches provide more accurate gradient estimates, "
+    "potentially faster convergence in terms of iterations, but are slower to compute with higher memory "
+    "usage, and higher risk of getting stuck in local minima. Often, in practice, the batch size is chosen "
+    "to exhaust the memory of the GPU."
+)
+
+
+@dataclass
+class BatchSizeConfig:
+    n_train: int = 16384
+    n_test: int = 2000
+    batch_sizes: tuple[int, ...] = (1, 4, 16, 64, 256, 1024, 4096)
+    epochs: int = 2  # the fixed-epochs comparison
+    budget_s: float = 15.0  # the fixed-time comparison, CPU seconds per batch size
+    base_lr: float = 1e-3  # Adam at B = 64; lr(B) = base_lr * sqrt(B / 64)
+    noise_draws: int = 20  # minibatches per B for the gradient noise
+    seed: int = 0
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def quick(cls) -> BatchSizeConfig:
+        return cls(n_train=1024, n_test=400, batch_sizes=(1, 32, 1024), epochs=1, budget_s=1.0, noise_draws=6)
+
+    def lr(self, b: int) -> float:
+        return self.base_lr * math.sqrt(b / 64)
+
+
+def new_model(seed: int) -> ExamCNN:
+    seed_everything(seed)
+    return ExamCNN(CNNConfig())
+
+
+# ---- gradient noise ------------------------------------------------------------------------------
+def flat_grad(model: ExamCNN, x: torch.Tensor, y: torch.Tensor, chunk: int = 2048) -> torch.Tensor:
+    """Gradient of the mean cross-entropy over (x, y), as one flat vector (summed over chunks)."""
+    params = list(model.parameters())
+    total = [torch.zeros_like(p) for p in params]
+    for i in range(0, len(x), chunk):
+        loss = F.cross_entropy(model(x[i : i + chunk]), y[i : i + chunk], reduction="sum")
+        for t, g in zip(total, torch.autograd.grad(loss, params), strict=True):
+            t += g
+    return torch.cat([t.flatten() for t in total]) / len(x)  # (n_params,)
+
+
+def per_example_sq_norms(model: ExamCNN, x: torch.Tensor, y: torch.Tensor, chunk: int = 512) -> torch.Tensor:
+    """||g_i||^2 for every example's own gradient g_i (torch.func: vmap over grad)."""
+    params = {k: v.detach() for k, v in model.named_parameters()}
+
+    def loss_one(p, xi, yi):
+        return F.cross_entropy(functional_call(model, p, (xi[None],)), yi[None])
+
+    per = vmap(grad(loss_one), in_dims=(None, 0, 0))
+    out = []
+    for i in range(0, len(x), chunk):
+        g = per(params, x[i : i + chunk], y[i : i + chunk])
+        out.append(sum(v.flatten(1).pow(2).sum(1) for v in g.values()))  # each v (b, *shape) -> (b,)
+    return torch.cat(out)
+
+
+def noise_theory(n: int, b: int, tr_sigma: float) -> float:
+    """E||g_B - g||^2 for a mean over B of N per-example gradients drawn without replacement.
+
+    Var(sample mean) = (N - B) / (N - 1) * sigma^2 / B (finite-population correction), summed over
+    coordinates; tr_sigma = mean_i ||g_i - g||^2.
+    """
+    return (n - b) / (n - 1) * tr_sigma / b
+
+
+def gradient_noise(cfg: BatchSizeConfig, x: torch.Tensor, y: torch.Tensor) -> dict:
+    model = new_model(cfg.seed)
+    n = len(x)
+    g_full = flat_grad(model, x, y)
+    tr_sigma = (per_example_sq_norms(model, x, y).mean() - g_full.pow(2).sum()).item()
+    gen = torch.Generator().manual_seed(cfg.seed + 7)
+    rows = {}
+    for b in cfg.batch_sizes:
+        if b > n:
+            continue
+        d = [
+            (flat_grad(model, x[idx], y[idx]) - g_full).pow(2).sum().item()
+            for idx in (torch.randperm(n, generator=gen)[:b] for _ in range(cfg.noise_draws))
+        ]
+        rows[b] = {
+            "measured": float(np.mean(d)),
+            "stderr": float(np.std(d, ddof=1) / math.sqrt(len(d))),
+            "theory": (n - b) / (n - 1) * tr_sigma / b,
+        }
+    return {"tr_sigma": tr_sigma, "full_grad_sq_norm": g_full.pow(2).sum().item(), "by_batch": rows}
+
+
+# ---- training ------------------------------------------------------------------------------------
+def train_epochs(cfg: BatchSizeConfig, b: int, data: dict) -> dict:
+    model = new_model(cfg.seed)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr(b))
+    n = len(data["x"])
+    it = batches(n, b, torch.Generator().manual_seed(cfg.seed + 1))
+    updates_per_epoch = -(-n // b)
+    cpu, wall, acc = [], [], []
+    for _ in range(cfg.epochs):
+        c0, w0 = time.process_time(), time.perf_counter()
+        for _ in range(updates_per_epoch):
+            idx = next(it)
+            loss = F.cross_entropy(model(data["x"][idx]), data["y"][idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        cpu.append(time.process_time() - c0)
+        wall.append(time.perf_counter() - w0)
+        acc.append(evaluate(model, data["x_test"], data["y_test"])["accuracy"])
+    return {
+        "updates_per_epoch": updates_per_epoch,
+        "epoch_cpu_s": cpu,
+        "epoch_wall_s": wall,
+        "update_cpu_s": float(np.median(cpu)) / updates_per_epoch,
+        "test_accuracy_per_epoch": acc,
+    }
+
+
+def train_budget(cfg: BatchSizeConfig, b: int, data: dict) -> dict:
+    model = new_model(cfg.seed)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr(b))
+    it = batches(len(data["x"]), b, torch.Generator().manual_seed(cfg.seed + 1))
+    updates, c0 = 0, time.process_time()
+    while time.process_time() - c0 < cfg.budget_s:
+        idx = next(it)
+        loss = F.cross_entropy(model(data["x"][idx]), data["y"][idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        updates += 1
+    acc = evaluate(model, data["x_test"], data["y_test"])["accuracy"]
+    return {"updates": updates, "epochs": updates * b / len(data["x"]), "test_accuracy": acc}
+
+
+def step_memory(cfg: BatchSizeConfig, b: int, data: dict) -> dict:
+    model = new_model(cfg.seed)
+    x, y = data["x"][:b].clone(), data["y"][:b].clone()  # own storage: a view would count the whole set
+
+    def step(xb=x, yb=y):
+        opt = torch.optim.Adam(model.parameters(), lr=cfg.lr(b))
+        loss = F.cross_entropy(model(xb), yb)
+        loss.backward()
+        opt.step()
+        model.zero_grad(set_to_none=True)
+
+    saved = saved_tensor_bytes(lambda: F.cross_entropy(model(x), y))
+    step(x[:1], y[:1])  # first-use imports and set-up (Adam's first step takes seconds) happen before the fork
+    peak = peak_rss_step(step, warmup=lambda: step(x[:1], y[:1]))
+    return {"saved_for_backward_mib": saved / 2**20, "peak_rss_growth_mib": peak}
+
+
+def run(out_dir: Path, quick: bool = False) -> dict:
+    cfg = BatchSizeConfig.quick() if quick else BatchSizeConfig()
+    start = time.perf_counter()
+    raw, data_note = load_svhn_like(cfg.n_train, cfg.n_test, cfg.seed)
+    data = {
+        "x": preprocess(raw["x_train"]),
+        "y": raw["y_train"],
+        "x_test": preprocess(raw["x_test"]),
+        "y_test": raw["y_test"],
+    }
+    sizes = [b for b in cfg.batch_sizes if b <= cfg.n_train]
+    memory = {b: step_memory(cfg, b, data) for b in sizes}  # first, before the parent's heap grows
+    noise = gradient_noise(cfg, data["x"], data["y"])
+    epochs = {b: train_epochs(cfg, b, data) for b in sizes}
+    budget = {b: train_budget(cfg, b, data) for b in sizes}
+
+    table = []
+    for b in sizes:
+        e, nz = epochs[b], noise["by_batch"][b]
+        table.append(
+            {
+                "batch": b,
+                "lr": cfg.lr(b),
+                "ms/update": 1000 * e["update_cpu_s"],
+                "s/epoch": float(np.median(e["epoch_cpu_s"])),
+                "grad noise": nz["measured"],
+                "theory": nz["theory"],
+                f"acc@{cfg.epochs}ep": e["test_accuracy_per_epoch"][-1],
+                f"acc@{cfg.budget_s:g}s": budget[b]["test_accuracy"],
+                f"updates@{cfg.budget_s:g}s": budget[b]["updates"],
+                "saved MiB": memory[b]["saved_for_backward_mib"],
+                "peak RSS MiB": memory[b]["peak_rss_growth_mib"],
+            }
+        )
+    numbers = {
+        "batch_sizes": sizes,
+        "noise": noise,
+        "epochs": epochs,
+        "budget": budget,
+        "memory": memory,
+        "n_train": cfg.n_train,
+    }
+    verdict, finding = _verdict(cfg, sizes, numbers)
+    figures = _figures(out_dir, cfg, sizes, numbers)
+    result = {
+        "name": NAME,
+        "claim": CLAIM,
+        "claim_source": CLAIM_SOURCE,
+        "verdict": verdict,
+        "finding": finding,
+        "table": table,
+        "figures": figures,
+        "numbers": numbers,
+        "config": asdict(cfg),
+        "quick": quick,
+        "data": data_note,
+        "seconds": time.perf_counter() - start,
+        "timing": "CPU seconds of this process with 1 thread (time.process_time); wall seconds in numbers",
+    }
+    return finish(result, out_dir)
+
+
+def _loglog_slope(xs, ys) -> float:
+    return float(np.polyfit(np.log(xs), np.log(ys), 1)[0])
+
+
+def _verdict(cfg: BatchSizeConfig, sizes: list[int], nb: dict) -> tuple[str, str]:
+    noise = [nb["noise"]["by_batch"][b]["measured"] for b in sizes]
+    theory = [nb["noise"]["by_batch"][b]["theory"] for b in sizes]
+    small = [b for b in sizes if b < cfg.n_train]  # at B = N the noise is exactly 0
+    slope = _loglog_slope(small, [nb["noise"]["by_batch"][b]["measured"] for b in small])
+    upd = [nb["epochs"][b]["update_cpu_s"] for b in sizes]
+    ep = [float(np.median(nb["epochs"][b]["epoch_cpu_s"])) for b in sizes]
+    saved = [nb["memory"][b]["saved_for_backward_mib"] for b in sizes]
+    rss = [nb["memory"][b]["peak_rss_growth_mib"] for b in sizes]
+    acc_ep = [nb["epochs"][b]["test_accuracy_per_epoch"][-1] for b in sizes]
+    acc_t = [nb["budget"][b]["test_accuracy"] for b in sizes]
+    b_lo, b_hi = sizes[0], sizes[-1]
+    noise_falls = all(a > c for a, c in zip(noise, noise[1:], strict=False))
+    updates_slower = upd[-1] > upd[0]
+    epochs_faster = ep[-1] < ep[0]
+    memory_grows = saved[-1] > saved[0]
+    b_fast = sizes[int(np.argmin(ep))]
+    best_ep, best_t = sizes[int(np.argmax(acc_ep))], sizes[int(np.argmax(acc_t))]
+    rss_text = (
+        f"peak RSS growth of one step {rss[0]:.1f} -> {rss[-1]:.1f} MiB; 0 means the step fitted in memory the "
+        "allocator already held"
+        if None not in (rss[0], rss[-1])
+        else "peak RSS not measurable here"
+    )
+    text = (
+        f"Gradient noise E||g_B - g||^2 at fixed weights falls from {noise[0]:.3g} (B = {b_lo}) to "
+        f"{noise[-1]:.3g} (B = {b_hi}), log-log slope {slope:.2f} for B < N (sampling theory: -1, with the "
+        f"finite-population factor (N-B)/(N-1); measured/theory ratios "
+        f"{', '.join(f'{m / t:.2f}' for m, t in zip(noise, theory, strict=True) if t > 0)}). "
+        f"A single update costs {1000 * upd[0]:.2f} ms at B = {b_lo} and {1000 * upd[-1]:.1f} ms at B = {b_hi} "
+        f"(small batches: faster updates, as claimed), but an epoch costs {ep[0]:.2f} s at B = {b_lo}, "
+        f"{min(ep):.2f} s at its fastest (B = {b_fast}) and {ep[-1]:.2f} s at B = {b_hi}: "
+        + (
+            "per example, larger batches are cheaper (vectorisation), so 'slower to compute' holds per update, "
+            "not per epoch"
+            if epochs_faster
+            else "large batches are slower per epoch too"
+        )
+        + (
+            f" (beyond B = {b_fast} the per-example cost rises again, here on a CPU with 1 thread). "
+            if b_fast != b_hi
+            else ". "
+        )
+        + f"Memory grows with B: autograd keeps {saved[0]:.2f} MiB at B = {b_lo} and {saved[-1]:.1f} MiB at "
+        f"B = {b_hi} ({rss_text}). After {cfg.epochs} epoch(s) the best test accuracy is at B = {best_ep} "
+        f"({max(acc_ep):.1%}; B = {b_hi}: {acc_ep[-1]:.1%}, fewer updates); with a {cfg.budget_s:g} s CPU budget "
+        f"the best is at B = {best_t} ({max(acc_t):.1%}). Not tested: escaping local minima and the GPU-memory "
+        "rule of thumb (CPU only)."
+    )
+    if noise_falls and updates_slower and memory_grows:
+        verdict = "partly supported" if epochs_faster else "supported"
+    else:
+        verdict = "not supported"
+    return verdict, text
+
+
+def _figures(out_dir: Path, cfg: BatchSizeConfig, sizes: list[int], nb: dict) -> list[str]:
+    s = np.asarray(sizes)
+    fig, ax = new_figure(2, 1)
+    a = ax[0, 0]
+    a.loglog(s, [1000 * nb["epochs"][b]["update_cpu_s"] for b in sizes], "o-", label="per update (ms)")
+    a.loglog(s, [1000 * float(np.median(nb["epochs"][b]["epoch_cpu_s"])) for b in sizes], "s-", label="per epoch (ms)")
+    a.set(title="Training time (CPU, 1 thread)", xlabel="batch size B (log)", ylabel="milliseconds (log)")
+    a.legend()
+    a = ax[0, 1]
+    small = [b for b in sizes if nb["noise"]["by_batch"][b]["measured"] > 0]
+    a.errorbar(
+        small,
+        [nb["noise"]["by_batch"][b]["measured"] for b in small],
+        yerr=[nb["noise"]["by_batch"][b]["stderr"] for b in small],
+        fmt="o",
+        capsize=3,
+        label="measured",
+    )
+    a.loglog(small, [nb["noise"]["by_batch"][b]["theory"] for b in small], "--", label="theory (N-B)/(N-1) tr(Sigma)/B")
+    a.set_xscale("log")
+    a.set_yscale("log")
+    a.set(title="Gradient noise at fixed weights", xlabel="batch size B (log)", ylabel="E||g_B - g||^2 (log)")
+    a.legend()
+    fig.suptitle(f"Batch size on the exam's CNN ({cfg.n_train:,} SVHN-like training images)")
+    out = [save_figure(fig, out_dir / "batch_size_time_noise.png")]
+
+    fig, ax = new_figure(2, 1)
+    a = ax[0, 0]
+    a.semilogx(
+        s, [nb["epochs"][b]["test_accuracy_per_epoch"][-1] for b in sizes], "o-", label=f"after {cfg.epochs} epoch(s)"
+    )
+    a.semilogx(s, [nb["budget"][b]["test_accuracy"] for b in sizes], "s-", label=f"after {cfg.budget_s:g} CPU s")
+    a.set(title="Test accuracy", xlabel="batch size B (log)", ylabel="accuracy", ylim=(0, 1))
+    a.legend()
+    a = ax[0, 1]
+    a.loglog(s, [nb["memory"][b]["saved_for_backward_mib"] for b in sizes], "o-", label="saved for backward")
+    rss = [(b, nb["memory"][b]["peak_rss_growth_mib"]) for b in sizes if nb["memory"][b]["peak_rss_growth_mib"]]
+    if rss:
+        a.loglog([b for b, _ in rss], [m for _, m in rss], "s-", label="peak RSS growth of one step")
+    a.set(title="Memory of one training step", xlabel="batch size B (log)", ylabel="MiB (log)")
+    a.legend()
+    out.append(save_figure(fig, out_dir / "batch_size_accuracy_memory.png"))
+    return out

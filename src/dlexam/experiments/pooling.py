@@ -1,0 +1,235 @@
+"""Problem 1.1: max against average pooling in the exam's CNN; accuracy and robustness to small shifts.
+
+The exam's CNN (:class:`dlexam.svhn.model.ExamCNN`, ``CNNConfig(pool="avg" | "max")``, otherwise
+identical: same seeds, data, optimiser) is trained on SVHN-like synthetic digits
+(:mod:`dlexam.experiments.svhn_like`). Each test image is then shifted by d = 1, 2, 3 pixels in each
+of the 4 directions (up, down, left, right), with the border row/column replicated so that no
+artificial edge appears, and we measure (averaged over the 4 directions and over seeds):
+
+* accuracy on the shifted images, and
+* consistency: the fraction of test images whose predicted class does not change under the shift.
+
+A third network is the reference without pooling: the same CNN whose pooling layers are replaced by
+plain subsampling with the same stride (keep every 4th, then every 2nd pixel: the same shapes and
+parameters, no pooling). If pooling is what makes the network robust to shifts, the pooled networks
+must beat it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from dlexam.experiments.results import finish, new_figure, save_figure, seed_everything
+from dlexam.experiments.svhn_like import load_svhn_like, preprocess
+from dlexam.experiments.training import batches
+from dlexam.svhn.model import CNNConfig, ExamCNN
+
+NAME = "pooling"
+CLAIM_SOURCE = "Problem 1.1 (worked solution)"
+CLAIM = (
+    "Pooling layers provide invariance to the neural network, making the model more robust to small "
+    "variations in the input, and increasing the receptive field of neurons in the deeper layers of the "
+    "network. Max pooling layers select the maximum value for each patch of the feature map, while average "
+    "pooling layers calculate the average of all values within the patch. While max pooling layers select "
+    "the most prominent feature for each patch of the feature map, average pooling layers smoothen out all "
+    "the feature values within the patch."
+)
+POOLS = ("max", "avg", "none")  # "none": strided subsampling instead of pooling
+LABELS = {"max": "max pooling", "avg": "average pooling", "none": "no pooling (subsampling)"}
+SHIFTS = (0, 1, 2, 3)
+DIRECTIONS = ((0, 1), (0, -1), (1, 0), (-1, 0))  # (dy, dx): down, up, right, left
+
+
+@dataclass
+class PoolingConfig:
+    n_train: int = 16384
+    n_test: int = 2000
+    epochs: int = 6
+    batch_size: int = 64
+    lr: float = 2e-3  # Adam
+    seeds: tuple[int, ...] = (0, 1, 2)
+    data_seed: int = 0
+
+    @classmethod
+    def quick(cls) -> PoolingConfig:
+        return cls(n_train=2048, n_test=500, epochs=2, seeds=(0,))
+
+
+def shift_images(images: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
+    """Shift (N, H, W) images by (dy, dx) pixels (positive = down/right), replicating the border."""
+    n, h, w = images.shape
+    p = max(abs(dy), abs(dx))
+    if p == 0:
+        return images.clone()
+    padded = F.pad(images.float().unsqueeze(1), (p, p, p, p), mode="replicate")[:, 0]  # (N, H+2p, W+2p)
+    return padded[:, p - dy : p - dy + h, p - dx : p - dx + w].to(images.dtype)
+
+
+class Subsample(torch.nn.Module):
+    """Keep every `stride`-th row and column: the downsampling of a pooling layer without the pooling."""
+
+    def __init__(self, stride: int) -> None:
+        super().__init__()
+        self.stride = stride
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, :, :: self.stride, :: self.stride]  # (B, C, H / stride, W / stride)
+
+
+def make_cnn(pool: str) -> ExamCNN:
+    """The exam's CNN with max or average pooling, or with subsampling in place of both pooling layers."""
+    model = ExamCNN(CNNConfig(pool="avg" if pool == "none" else pool))
+    if pool == "none":
+        model.pool1, model.pool2 = Subsample(4), Subsample(2)  # 28 -> 7 and 6 -> 3, as the pools do
+    return model
+
+
+def train_cnn(cfg: PoolingConfig, pool: str, seed: int, x: torch.Tensor, y: torch.Tensor) -> ExamCNN:
+    seed_everything(seed)
+    model = make_cnn(pool)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    it = batches(len(x), cfg.batch_size, torch.Generator().manual_seed(seed + 1))
+    for _ in range(cfg.epochs * -(-len(x) // cfg.batch_size)):
+        idx = next(it)
+        loss = F.cross_entropy(model(x[idx]), y[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return model.eval()
+
+
+@torch.no_grad()
+def predict(model: ExamCNN, images: torch.Tensor) -> torch.Tensor:
+    return torch.cat([model(preprocess(images[i : i + 2048])).argmax(-1) for i in range(0, len(images), 2048)])
+
+
+def shift_robustness(model: ExamCNN, images: torch.Tensor, labels: torch.Tensor) -> dict:
+    """{d: {"accuracy", "consistency"}} averaged over the 4 directions (d = 0: the unshifted test set)."""
+    base = predict(model, images)
+    out = {}
+    for d in SHIFTS:
+        accs, cons = [], []
+        for dy, dx in DIRECTIONS if d else ((0, 0),):
+            pred = predict(model, shift_images(images, d * dy, d * dx))
+            accs.append((pred == labels).float().mean().item())
+            cons.append((pred == base).float().mean().item())
+        out[d] = {"accuracy": float(np.mean(accs)), "consistency": float(np.mean(cons))}
+    return out
+
+
+def run(out_dir: Path, quick: bool = False) -> dict:
+    cfg = PoolingConfig.quick() if quick else PoolingConfig()
+    start = time.perf_counter()
+    data, data_note = load_svhn_like(cfg.n_train, cfg.n_test, cfg.data_seed)
+    x, y = preprocess(data["x_train"]), data["y_train"]
+    per_seed = {pool: [] for pool in POOLS}
+    for seed in cfg.seeds:
+        for pool in POOLS:
+            model = train_cnn(cfg, pool, seed, x, y)
+            per_seed[pool].append(shift_robustness(model, data["x_test"], data["y_test"]))
+
+    def stat(pool, d, key):
+        vals = [r[d][key] for r in per_seed[pool]]
+        return float(np.mean(vals)), float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0
+
+    table = []
+    for d in SHIFTS:
+        row = {"shift px": d}
+        for pool in POOLS:
+            row[f"{pool} acc"] = stat(pool, d, "accuracy")[0]
+            row[f"{pool} same pred"] = stat(pool, d, "consistency")[0]
+        table.append(row)
+    summary = {
+        pool: {str(d): {k: stat(pool, d, k) for k in ("accuracy", "consistency")} for d in SHIFTS} for pool in POOLS
+    }
+    verdict, finding = _verdict(cfg, summary)
+    figures = _figures(out_dir, cfg, summary, data)
+    result = {
+        "name": NAME,
+        "claim": CLAIM,
+        "claim_source": CLAIM_SOURCE,
+        "verdict": verdict,
+        "finding": finding,
+        "table": table,
+        "figures": figures,
+        "numbers": {"summary": summary, "per_seed": per_seed},
+        "config": asdict(cfg),
+        "quick": quick,
+        "data": data_note,
+        "seconds": time.perf_counter() - start,
+    }
+    return finish(result, out_dir)
+
+
+def _verdict(cfg: PoolingConfig, s: dict) -> tuple[str, str]:
+    def m(pool, d, k):
+        return s[pool][str(d)][k][0]
+
+    def sd(pool, d, k):
+        return s[pool][str(d)][k][1]
+
+    drop = {p: m(p, 0, "accuracy") - m(p, 3, "accuracy") for p in POOLS}
+    cons1 = {p: m(p, 1, "consistency") for p in POOLS}
+    cons3 = {p: m(p, 3, "consistency") for p in POOLS}
+    n = len(cfg.seeds)
+    # "More robust" needs a consistency difference larger than the seeds' spread (or 2 points with one seed).
+    margin = max(0.02, *(2 * sd(p, 3, "consistency") for p in POOLS))
+    if cons3["max"] > cons3["avg"] + margin:
+        who = "max pooling is the more shift-robust of the two here"
+    elif cons3["avg"] > cons3["max"] + margin:
+        who = "average pooling is the more shift-robust of the two here, not max pooling"
+    else:
+        who = "neither max nor average pooling is clearly more shift-robust than the other here"
+    pooling_helps = all(cons3[p] > cons3["none"] + margin for p in ("max", "avg"))
+    text = (
+        f"Unshifted test accuracy (mean of {n} seed(s)): max pooling {m('max', 0, 'accuracy'):.1%}, average "
+        f"pooling {m('avg', 0, 'accuracy'):.1%}, no pooling (subsampling) {m('none', 0, 'accuracy'):.1%}. "
+        f"A 1-pixel shift leaves {cons1['max']:.1%} (max), {cons1['avg']:.1%} (avg) and {cons1['none']:.1%} "
+        f"(none) of the predictions unchanged; a 3-pixel shift {cons3['max']:.1%}, {cons3['avg']:.1%} and "
+        f"{cons3['none']:.1%}, with accuracy falling by {100 * drop['max']:.1f}, {100 * drop['avg']:.1f} and "
+        f"{100 * drop['none']:.1f} points. "
+        + (
+            "Pooling does make the network more robust to shifts than the same downsampling without pooling, "
+            "but the invariance is partial, not full: predictions change under shifts of a few pixels, more "
+            "so the larger the shift. "
+            if pooling_helps
+            else "The network without pooling is about as robust (or more): the robustness here does not come "
+            "from pooling. "
+        )
+        + f"{who[0].upper() + who[1:]}. The exam's description of what the two operations compute is correct. "
+        "The receptive-field part of the claim is not tested here."
+    )
+    verdict = "partly supported" if pooling_helps else "not supported"
+    return verdict, text
+
+
+def _figures(out_dir: Path, cfg: PoolingConfig, s: dict, data: dict) -> list[str]:
+    colors = {"max": "tab:purple", "avg": "tab:olive", "none": "tab:gray"}
+    fig, ax = new_figure(2, 1)
+    for j, (key, title) in enumerate(
+        (("accuracy", "Accuracy on shifted test images"), ("consistency", "Predictions unchanged by the shift"))
+    ):
+        a = ax[0, j]
+        for pool in POOLS:
+            mean = [s[pool][str(d)][key][0] for d in SHIFTS]
+            err = [s[pool][str(d)][key][1] for d in SHIFTS]
+            a.errorbar(SHIFTS, mean, yerr=err, fmt="o-", capsize=3, color=colors[pool], label=LABELS[pool])
+        a.set(title=title, xlabel="shift (pixels, mean over 4 directions)", ylabel="fraction", xticks=SHIFTS)
+        a.legend()
+    fig.suptitle(f"Exam CNN: max vs average vs no pooling ({len(cfg.seeds)} seed(s), SVHN-like test fonts)")
+    out = [save_figure(fig, out_dir / "pooling_shift_robustness.png")]
+
+    fig, ax = new_figure(4, 1, width=2.4, height=2.6)
+    img = data["x_test"][0]
+    for j, d in enumerate(SHIFTS):
+        ax[0, j].imshow(shift_images(img[None], 0, d)[0].numpy(), cmap="gray", vmin=0, vmax=255)
+        ax[0, j].set(title=f"shifted right {d} px", xticks=[], yticks=[])
+    fig.suptitle("A test image and its shifts (border replicated)")
+    out.append(save_figure(fig, out_dir / "pooling_shift_examples.png"))
+    return out

@@ -1,0 +1,158 @@
+"""What every experiment hands back and writes: a result dict, a text table, PNG figures, one JSON file.
+
+A result is a plain dict (JSON-serialisable, so the report and tests read the same numbers the CLI
+prints):
+
+    {"name": "pooling",
+     "claim": "...the exam's words, quoted...", "claim_source": "Problem 1.1 (worked solution)",
+     "verdict": "supported" | "partly supported" | "not supported" | "inconclusive",
+     "finding": "what the numbers showed, in words, computed from the numbers",
+     "table": [{column: value, ...}, ...],
+     "figures": ["/abs/path/fig.png", ...],
+     "numbers": {...everything measured...},
+     "config": {...the settings that produced them...}, "quick": bool, "seconds": float}
+
+Every file is written atomically (:mod:`dlexam.files`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import math
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from dlexam.errors import UserError
+from dlexam.files import atomic_write_bytes, atomic_write_text
+
+RESULT_FILE = "result.json"
+VERDICTS = ("supported", "partly supported", "not supported", "inconclusive")
+
+
+@contextlib.contextmanager
+def cpu_settings(threads: int = 1):
+    """Run with `threads` intra-op threads and denormals flushed to zero; restore both afterwards.
+
+    One thread: the experiments' models are small, and on a shared machine with more runnable
+    processes than cores, OpenMP's spinning threads make a step 10-50x slower. Flushing denormals:
+    sigmoid networks produce gradients ~1e-40 whose arithmetic is ~100x slower on x86.
+    """
+    old_threads = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old_threads)
+        torch.set_flush_denormal(False)
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed Python, NumPy and torch's global generators; return a fresh torch.Generator seeded the same."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def prepare_out_dir(out_dir: str | os.PathLike) -> Path:
+    """Create the output folder (and parents); a path that exists as a file is a user error."""
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} exists and is not a directory")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create output directory {out}: {exc.strerror or exc}") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise UserError(f"output directory {out} is not writable")
+    return out
+
+
+def save_figure(fig, path: str | os.PathLike) -> str:
+    """Render a matplotlib figure to PNG and write it atomically. Returns the path as a string."""
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
+    return str(Path(path).resolve())
+
+
+def new_figure(ncols: int = 1, nrows: int = 1, *, width: float = 5.2, height: float = 3.8):
+    """A figure with a grid of axes, on the non-interactive Agg backend."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False, layout="constrained")
+    return fig, axes
+
+
+def _plain(x: Any) -> Any:
+    """Make numbers JSON-friendly: tensors/arrays to lists, NaN/inf to None, tuples to lists."""
+    if isinstance(x, dict):
+        return {str(k): _plain(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_plain(v) for v in x]
+    if isinstance(x, torch.Tensor):
+        return _plain(x.detach().cpu().tolist())
+    if isinstance(x, np.ndarray):
+        return _plain(x.tolist())
+    if isinstance(x, np.generic):
+        return _plain(x.item())
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, Path):
+        return str(x)
+    return x
+
+
+def finish(result: dict, out_dir: Path) -> dict:
+    """Check the result's shape, make it JSON-plain, write `result.json` atomically and return it."""
+    for key in ("name", "claim", "claim_source", "verdict", "finding", "table", "figures", "numbers"):
+        if key not in result:
+            raise KeyError(f"experiment result lacks {key!r}")
+    if result["verdict"] not in VERDICTS:
+        raise ValueError(f"verdict must be one of {VERDICTS}, got {result['verdict']!r}")
+    plain = _plain(result)
+    plain["json"] = str((out_dir / RESULT_FILE).resolve())
+    atomic_write_text(out_dir / RESULT_FILE, json.dumps(plain, indent=2) + "\n")
+    return plain
+
+
+def format_value(v: Any) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        if v == 0:
+            return "0"
+        a = abs(v)
+        if a >= 1e5 or a < 1e-3:
+            return f"{v:.3e}"
+        if a >= 100:
+            return f"{v:.1f}"
+        return f"{v:.4g}"
+    return str(v)
+
+
+def format_table(rows: list[dict]) -> str:
+    """Rows of dicts (same keys) as an aligned text table."""
+    if not rows:
+        return "(no rows)"
+    cols = list(rows[0].keys())
+    cells = [[format_value(r.get(c)) for c in cols] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
+    line = lambda vals: "  ".join(v.rjust(w) for v, w in zip(vals, widths, strict=True))
+    return "\n".join([line(cols), line(["-" * w for w in widths]), *(line(r) for r in cells)])

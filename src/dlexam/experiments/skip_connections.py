@@ -1,0 +1,244 @@
+"""Part 2, question 3: skip connections help gradients flow; do they also guard against overfitting?
+
+The same deep ReLU MLP (:mod:`dlexam.experiments.deep_mlp`) with and without residual connections
+(h <- h + relu(h W + b) instead of h <- relu(h W + b)), same PyTorch default initialisation, same
+data, seed and optimiser. Measured: per-block gradient norms at initialisation and at the end,
+training and validation curves. To test the regularisation claim fairly we add a third network,
+the plain one with He initialisation, which does train at this depth; the claim is then judged by
+the train/validation gap of the networks that fit the training data, on a deliberately small
+training set so that overfitting can show.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from dlexam.experiments.activations import per_block_factor
+from dlexam.experiments.deep_mlp import DeepMLP, DeepMLPConfig
+from dlexam.experiments.digits import load_digits
+from dlexam.experiments.results import finish, new_figure, save_figure, seed_everything
+from dlexam.experiments.training import batches, evaluate, grad_norms
+
+NAME = "skip-connections"
+CLAIM_SOURCE = "Part 2, question 3 (worked solution)"
+CLAIM = (
+    "Skip connections are shortcuts in neural networks that allow data to flow past some layers. This "
+    "helps gradients flow better in backpropagation and allows the network to reuse features learned in "
+    "earlier layers. They also act as a safeguard against overfitting since they can be seen as a form of "
+    "regularization that encourages the network to learn simpler features."
+)
+# (label, residual, init)
+MODELS = (("plain", False, "default"), ("residual", True, "default"), ("plain, He init", False, "matched"))
+
+
+@dataclass
+class SkipConfig:
+    depth: int = 30  # hidden blocks
+    width: int = 128
+    n_train: int = 1000  # small on purpose: room to overfit
+    n_val: int = 2000
+    epochs: int = 60
+    batch_size: int = 64
+    lr: float = 0.01
+    momentum: float = 0.9
+    clip: float = 1.0  # gradient-norm clipping for every model (the residual net diverges without it)
+    probe_size: int = 512
+    seeds: tuple[int, ...] = (0, 1, 2)  # every model is trained once per seed; the table shows means
+
+    @classmethod
+    def quick(cls) -> SkipConfig:
+        return cls(depth=16, width=64, n_train=500, n_val=500, epochs=25, probe_size=256, seeds=(0,))
+
+
+def train_model(cfg: SkipConfig, residual: bool, init: str, data: dict, seed: int) -> dict:
+    seed_everything(seed)
+    model = DeepMLP(
+        DeepMLPConfig(
+            in_features=data["x_train"][0].numel(),
+            width=cfg.width,
+            depth=cfg.depth,
+            activation="relu",
+            residual=residual,
+            init=init,
+        )
+    )
+    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum)
+    px, py = data["x_train"][: cfg.probe_size], data["y_train"][: cfg.probe_size]
+    grads_init = grad_norms(model, model.layer_weights(), px, py)
+    n = len(data["x_train"])
+    steps_per_epoch = -(-n // cfg.batch_size)
+    it = batches(n, cfg.batch_size, torch.Generator().manual_seed(seed + 1))
+    curves = {"train_loss": [], "train_accuracy": [], "val_loss": [], "val_accuracy": []}
+    diverged = False
+    for _epoch in range(cfg.epochs):
+        for _ in range(steps_per_epoch):
+            idx = next(it)
+            loss = F.cross_entropy(model(data["x_train"][idx]), data["y_train"][idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
+            opt.step()
+        tr = evaluate(model, data["x_train"], data["y_train"])
+        va = evaluate(model, data["x_val"], data["y_val"])
+        for split, m in (("train", tr), ("val", va)):
+            curves[f"{split}_loss"].append(m["loss"])
+            curves[f"{split}_accuracy"].append(m["accuracy"])
+        if not np.isfinite(tr["loss"]):
+            diverged = True
+            break
+    grads_end = grad_norms(model, model.layer_weights(), px, py)
+    return {"grads_init": grads_init, "grads_end": grads_end, "curves": curves, "diverged": diverged}
+
+
+def run(out_dir: Path, quick: bool = False) -> dict:
+    cfg = SkipConfig.quick() if quick else SkipConfig()
+    start = time.perf_counter()
+    data, data_note = load_digits(cfg.n_train, cfg.n_val)
+    mean, std = data["x_train"].mean(), data["x_train"].std()
+    data = {k: ((v - mean) / std if k.startswith("x") else v) for k, v in data.items()}
+    runs = {label: [train_model(cfg, res, init, data, seed) for seed in cfg.seeds] for label, res, init in MODELS}
+
+    table, numbers = [], {"models": {}}
+    for label, _res, _init in MODELS:
+        per_seed = [summarise(r) for r in runs[label]]
+        row = {"model": label}
+        for key in per_seed[0]:
+            vals = [p[key] for p in per_seed]
+            row[key] = None if None in vals else float(np.mean(vals))
+        table.append(row)
+        numbers["models"][label] = {"mean": row, "per_seed": per_seed, "runs": runs[label]}
+    verdict, finding = _verdict(cfg, {row["model"]: row for row in table}, numbers["models"])
+    figures = _figures(out_dir, cfg, {label: r[0] for label, r in runs.items()})
+    result = {
+        "name": NAME,
+        "claim": CLAIM,
+        "claim_source": CLAIM_SOURCE,
+        "verdict": verdict,
+        "finding": finding,
+        "table": table,
+        "figures": figures,
+        "numbers": numbers,
+        "config": asdict(cfg),
+        "quick": quick,
+        "data": data_note,
+        "seconds": time.perf_counter() - start,
+    }
+    return finish(result, out_dir)
+
+
+FIT = 0.9  # a network "fits" the training set when its final training accuracy reaches this
+AT_FIT = f"val acc @train {FIT:.0%}"
+
+
+def summarise(r: dict) -> dict:
+    """One trained model's row: gradient flow at init, final and best accuracies, the train/val gap."""
+    c = r["curves"]
+    return {
+        "grad factor/block@init": per_block_factor(r["grads_init"]),
+        "first/last grad@init": r["grads_init"][0] / max(r["grads_init"][-1], 1e-300),
+        "train acc": c["train_accuracy"][-1],
+        "val acc": c["val_accuracy"][-1],
+        "best val acc": max(c["val_accuracy"]),
+        "gap (train-val acc)": c["train_accuracy"][-1] - c["val_accuracy"][-1],
+        "train loss": c["train_loss"][-1],
+        "val loss": c["val_loss"][-1],
+        # validation accuracy at the first epoch whose training accuracy reached FIT (None: never)
+        AT_FIT: next((v for t, v in zip(c["train_accuracy"], c["val_accuracy"], strict=True) if t >= FIT), None),
+    }
+
+
+def _verdict(cfg: SkipConfig, row: dict, models: dict) -> tuple[str, str]:
+    plain, res, he = row["plain"], row["residual"], row["plain, He init"]
+    flow = res["grad factor/block@init"] > plain["grad factor/block@init"] and res["train acc"] > plain["train acc"]
+    text = [
+        f"Gradient flow: at initialisation the plain {cfg.depth}-block ReLU net's gradient shrinks by "
+        f"x{plain['grad factor/block@init']:.2f} per block towards the input (first/last block "
+        f"{plain['first/last grad@init']:.1e}), the residual net's by x{res['grad factor/block@init']:.2f} "
+        f"(first/last {res['first/last grad@init']:.1e}). After {cfg.epochs} epochs the plain net reaches "
+        f"{plain['train acc']:.0%} training accuracy, the residual one {res['train acc']:.0%}: "
+        + (
+            "skip connections clearly help gradients flow and training progress, as the exam says."
+            if flow
+            else "the residual net did not train better here."
+        )
+    ]
+    fitted = [r for r in (res, he) if r["train acc"] >= FIT]
+    if len(fitted) == 2:
+        key = AT_FIT
+        n = len(cfg.seeds)
+        pairs = zip(models["residual"]["per_seed"], models["plain, He init"]["per_seed"], strict=True)
+        wins = sum(1 for r, h in pairs if r[key] is not None and h[key] is not None and r[key] > h[key])
+        both_fit = res[key] is not None and he[key] is not None
+        less_gap = res["gap (train-val acc)"] < he["gap (train-val acc)"] - 0.01 and (
+            not both_fit or res[key] > he[key]
+        )
+        more_gap = res["gap (train-val acc)"] > he["gap (train-val acc)"] + 0.01
+        text.append(
+            f"Overfitting, on {cfg.n_train:,} training images: the residual net ends with train/val accuracy "
+            f"{res['train acc']:.0%}/{res['val acc']:.0%} (gap {res['gap (train-val acc)']:.1%}), the plain "
+            f"net with He init, which also fits, {he['train acc']:.0%}/{he['val acc']:.0%} (gap "
+            f"{he['gap (train-val acc)']:.1%}); means over {n} seed(s). "
+            + (
+                f"Compared at equal fit, when training accuracy first reached {FIT:.0%}, validation accuracy "
+                f"was {res[key]:.0%} (residual) against {he[key]:.0%} (plain, He); the residual net was ahead "
+                f"in {wins} of {n} seed(s). "
+                if both_fit
+                else ""
+            )
+            + (
+                "The residual net generalises somewhat better here, consistent with (though no proof of) the "
+                "regularisation claim (the two nets also differ in initialisation, and this does not show the "
+                "exam's mechanism, 'simpler features')."
+                if less_gap
+                else "The residual net overfits at least as much: no sign that skip connections act as a "
+                "regulariser; they make a deep net easier to fit, which is the opposite of a safeguard "
+                "against overfitting."
+                if more_gap
+                else "The gaps are about equal: skip connections neither help nor hurt generalisation here."
+            )
+        )
+        strong = less_gap and n >= 3 and wins == n
+        verdict = "supported" if (flow and strong) else "partly supported" if flow else "not supported"
+    else:
+        text.append("Not every network fitted the training set, so the regularisation claim is not judged.")
+        verdict = "partly supported" if flow else "inconclusive"
+    return verdict, " ".join(text)
+
+
+def _figures(out_dir: Path, cfg: SkipConfig, runs: dict) -> list[str]:
+    colors = {"plain": "tab:red", "residual": "tab:blue", "plain, He init": "tab:gray"}
+    fig, ax = new_figure(2, 1)
+    epochs = None
+    for label, r in runs.items():
+        c = r["curves"]
+        epochs = np.arange(1, len(c["train_loss"]) + 1)
+        ax[0, 0].plot(epochs, c["train_loss"], "-", color=colors[label], label=f"{label}: train")
+        ax[0, 0].plot(epochs, c["val_loss"], "--", color=colors[label], label=f"{label}: validation")
+        ax[0, 1].plot(epochs, c["train_accuracy"], "-", color=colors[label], label=f"{label}: train")
+        ax[0, 1].plot(epochs, c["val_accuracy"], "--", color=colors[label], label=f"{label}: validation")
+    ax[0, 0].set(title="Loss", xlabel="epoch", ylabel="cross-entropy (log)", yscale="log")
+    ax[0, 1].set(title="Accuracy", xlabel="epoch", ylabel="accuracy", ylim=(0, 1.02))
+    ax[0, 0].legend(fontsize=7)
+    ax[0, 1].legend(fontsize=7)
+    fig.suptitle(f"{cfg.depth}-block ReLU MLP with and without skip connections ({cfg.n_train:,} training images)")
+    out = [save_figure(fig, out_dir / "skip_connections_curves.png")]
+
+    fig, ax = new_figure(2, 1)
+    blocks = np.arange(1, cfg.depth + 1)
+    for j, (key, when) in enumerate((("grads_init", "at initialisation"), ("grads_end", "after training"))):
+        for label, r in runs.items():
+            ax[0, j].semilogy(blocks, np.maximum(r[key], 1e-30), "o-", ms=3, color=colors[label], label=label)
+        ax[0, j].set(
+            title=f"Per-block gradient norm {when}",
+            xlabel="hidden block (1 = nearest the input)",
+            ylabel="||dL/dW_l||_F (log)",
+        )
+        ax[0, j].legend(fontsize=8)
+    out.append(save_figure(fig, out_dir / "skip_connections_grad_norms.png"))
+    return out

@@ -1,0 +1,120 @@
+"""Batched greedy decoding of ``input <START>`` -> ``output <STOP>`` (Problem 2's decoding, batched).
+
+Two ways that must give the same tokens:
+
+- :func:`greedy_decode` with ``cache=True``: run the left-padded prompts once
+  (:meth:`DecoderTransformer.prefill`), then feed one token per step, attending to the cached
+  keys and values (:meth:`DecoderTransformer.step`). Each step costs O(T) per sequence.
+- ``cache=False``, the baseline: recompute the whole forward pass over the prefix at every step,
+  O(T^2) per step.
+
+Each sequence stops at its own <STOP> (later steps feed it <STOP> and discard the result); the
+loop ends when every sequence has stopped or after `max_steps` tokens. Ties in the logits go to
+the lowest token id (``torch.argmax``), in both ways.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from dlexam.sorting.vocab import Vocabulary
+from dlexam.transformer import DecoderTransformer
+
+
+@dataclass
+class Decoded:
+    outputs: list[list[int]]  # the emitted symbols of each sequence, <STOP> excluded
+    stopped: list[bool]  # False where max_steps ran out before <STOP>
+    steps: int  # decoding steps taken (the longest output + 1 when all stopped)
+
+
+def left_padded_prompts(
+    inputs: Sequence[Sequence[int]], vocab: Vocabulary
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Prompts ``x <START>`` right-aligned in a (B, T) batch: (tokens, pad_mask True at real tokens)."""
+    b = len(inputs)
+    lengths = torch.tensor([len(x) for x in inputs], dtype=torch.long)  # (B,)
+    t = int(lengths.max()) + 1 if b else 1
+    tokens = torch.full((b, t), vocab.stop, dtype=torch.long)
+    flat = torch.tensor(list(itertools.chain.from_iterable(inputs)), dtype=torch.long)  # (sum n,)
+    rows = torch.repeat_interleave(torch.arange(b), lengths)
+    offset = torch.arange(flat.numel()) - torch.repeat_interleave(lengths.cumsum(0) - lengths, lengths)
+    tokens[rows, t - 1 - lengths[rows] + offset] = flat
+    tokens[:, t - 1] = vocab.start
+    mask = torch.arange(t)[None, :] >= (t - 1 - lengths)[:, None]  # (B, T)
+    return tokens, mask
+
+
+@torch.no_grad()
+def greedy_decode(
+    model: DecoderTransformer,
+    vocab: Vocabulary,
+    inputs: Sequence[Sequence[int]],
+    *,
+    max_steps: int | None = None,
+    temperature: float | str | None = None,
+    cache: bool = True,
+) -> Decoded:
+    """Greedy decoding of a batch of inputs (lists of symbol ids). `max_steps` defaults to n_symbols + 1."""
+    if max_steps is None:
+        max_steps = vocab.n_symbols + 1
+    if len(inputs) == 0:
+        return Decoded([], [], 0)
+    tokens, mask = left_padded_prompts(inputs, vocab)
+    b = tokens.shape[0]
+    was_training = model.training
+    model.eval()
+    done = torch.zeros(b, dtype=torch.bool)
+    emitted = []
+    if cache:
+        logits, kv = model.prefill(
+            tokens, mask, temperature=temperature, capacity=tokens.shape[1] + max_steps
+        )
+    else:
+        logits = model(tokens, mask, temperature=temperature)[:, -1]
+    steps = 0
+    for steps in range(1, max_steps + 1):  # noqa: B007 - `steps` is reported
+        nxt = logits.argmax(-1).masked_fill(done, vocab.stop)  # (B,)
+        emitted.append(nxt)
+        done |= nxt == vocab.stop
+        if bool(done.all()) or steps == max_steps:
+            break
+        if cache:
+            logits, kv = model.step(nxt, kv)
+        else:
+            tokens = torch.cat([tokens, nxt[:, None]], 1)  # (B, T + 1)
+            mask = torch.cat([mask, torch.ones(b, 1, dtype=torch.bool)], 1)
+            logits = model(tokens, mask, temperature=temperature)[:, -1]
+    model.train(was_training)
+    out = torch.stack(emitted, 1).tolist() if emitted else [[] for _ in range(b)]  # (B, steps)
+    outputs, stopped = [], []
+    for row in out:
+        if vocab.stop in row:
+            outputs.append(row[: row.index(vocab.stop)])
+            stopped.append(True)
+        else:
+            outputs.append(row)
+            stopped.append(False)
+    return Decoded(outputs, stopped, steps)
+
+
+def decode_in_batches(
+    model: DecoderTransformer,
+    vocab: Vocabulary,
+    inputs: Sequence[Sequence[int]],
+    *,
+    batch_size: int = 1024,
+    **kwargs,
+) -> Decoded:
+    """:func:`greedy_decode` over consecutive chunks (keeps padding and memory small)."""
+    outputs, stopped, steps = [], [], 0
+    for i in range(0, len(inputs), batch_size):
+        d = greedy_decode(model, vocab, inputs[i : i + batch_size], **kwargs)
+        outputs += d.outputs
+        stopped += d.stopped
+        steps = max(steps, d.steps)
+    return Decoded(outputs, stopped, steps)

@@ -1,0 +1,106 @@
+"""Vocabularies of the sorting task (Problem 2): symbols, then <START> and <STOP>.
+
+A training or decoding sequence follows the exam's convention ``input <START> output <STOP>``,
+e.g. ``D A A <START> A D <STOP>``. Token ids: the symbols are 0 .. n_symbols-1 in the
+vocabulary's order (which is also the sort order), then START = n_symbols, STOP = n_symbols + 1;
+so the exam's vocabulary {A, B, C, D, <START>, <STOP>} has exactly the exam's row order of E.
+There is no <PAD> token: batches mark padding with a boolean mask instead, and the padded slots
+hold STOP (never attended to).
+
+Specs a user types (``--vocab``): ``A-D`` (the exam's, default), ``A-Z`` or any letter range
+``X-Y``, or an integer N meaning the symbols "0" .. "N-1" written in decimal.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from dlexam.errors import UserError
+
+START_TEXT = "<START>"
+STOP_TEXT = "<STOP>"
+MAX_SYMBOLS = 2000  # the one-hot models hold (N + 2)^2 weights per matrix
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """Symbols in sort order, plus <START> and <STOP>. Build one with :meth:`from_spec`."""
+
+    spec: str
+    symbols: tuple[str, ...]
+
+    @classmethod
+    def from_spec(cls, spec: str | int = "A-D") -> Vocabulary:
+        s = str(spec).strip()
+        m = re.fullmatch(r"([A-Za-z])-([A-Za-z])", s)
+        if m:
+            lo, hi = m.group(1), m.group(2)
+            if lo.isupper() != hi.isupper() or ord(hi) < ord(lo):
+                raise UserError(f"bad vocabulary {s!r}: a letter range goes up in one case, like A-D or a-z")
+            return cls(s, tuple(chr(c) for c in range(ord(lo), ord(hi) + 1)))
+        if re.fullmatch(r"[0-9]+", s):
+            n = int(s)
+            if not 1 <= n <= MAX_SYMBOLS:
+                raise UserError(f"bad vocabulary {s!r}: the number of symbols must be 1 .. {MAX_SYMBOLS}")
+            return cls(s, tuple(str(i) for i in range(n)))
+        raise UserError(f"bad vocabulary {s!r}: use a letter range like A-D or A-Z, or a number of symbols N")
+
+    # ---- sizes and special ids ------------------------------------------------------------------
+    @property
+    def n_symbols(self) -> int:
+        return len(self.symbols)
+
+    @property
+    def size(self) -> int:
+        """Number of token ids: the symbols, <START> and <STOP>."""
+        return len(self.symbols) + 2
+
+    @property
+    def start(self) -> int:
+        return len(self.symbols)
+
+    @property
+    def stop(self) -> int:
+        return len(self.symbols) + 1
+
+    def token_text(self, i: int) -> str:
+        if i == self.start:
+            return START_TEXT
+        if i == self.stop:
+            return STOP_TEXT
+        return self.symbols[i]
+
+    # ---- text <-> ids ---------------------------------------------------------------------------
+    def _index(self) -> dict[str, int]:
+        # Cached on the frozen instance (cheap to rebuild, but parse() may run per stdin line).
+        idx = self.__dict__.get("_idx")
+        if idx is None:
+            idx = {s: i for i, s in enumerate(self.symbols)}
+            object.__setattr__(self, "_idx", idx)
+        return idx
+
+    def parse(self, text: str, *, line: int | None = None) -> list[int]:
+        """Whitespace-separated symbols -> ids. An unknown token raises UserError naming it (and `line`)."""
+        idx = self._index()
+        out = []
+        for tok in text.split():
+            i = idx.get(tok)
+            if i is None:
+                where = f"line {line}: " if line is not None else ""
+                raise UserError(f"{where}unknown token {tok!r}: vocabulary {self.spec} is {self.describe()}")
+            out.append(i)
+        return out
+
+    def format(self, ids: Iterable[int]) -> str:
+        return " ".join(self.token_text(int(i)) for i in ids)
+
+    def describe(self) -> str:
+        s = self.symbols
+        return " ".join(s) if len(s) <= 6 else f"{s[0]} {s[1]} ... {s[-1]}"
+
+    @staticmethod
+    def target(ids: Sequence[int]) -> list[int]:
+        """The task's answer: the distinct symbols in vocabulary order, i.e. sorted(set(ids))."""
+        return sorted(set(ids))

@@ -1,0 +1,67 @@
+"""Figures for training runs: learning curves and confusion matrices, written atomically as PNG."""
+
+from __future__ import annotations
+
+import io
+import os
+
+from dlexam.files import atomic_write_bytes
+
+
+def _save(fig, path: str | os.PathLike) -> None:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def learning_curves_png(history: list[dict], path: str | os.PathLike) -> None:
+    """Loss and accuracy per epoch, train and validation."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [r["epoch"] for r in history]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.5))
+    ax1.plot(epochs, [r["train_loss"] for r in history], "o-", label="train")
+    ax2.plot(epochs, [r["train_accuracy"] for r in history], "o-", label="train")
+    if history and "val_loss" in history[0]:
+        ax1.plot(epochs, [r.get("val_loss") for r in history], "s-", label="validation")
+        ax2.plot(epochs, [r.get("val_accuracy") for r in history], "s-", label="validation")
+    ax1.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
+    ax2.set(xlabel="epoch", ylabel="accuracy", title="accuracy", ylim=(0, 1))
+    from matplotlib.ticker import MaxNLocator
+
+    for ax in (ax1, ax2):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+        ax.legend()
+    _save(fig, path)
+    plt.close(fig)
+
+
+def confusion_png(confusion: list[list[int]], path: str | os.PathLike, title: str = "confusion matrix") -> None:
+    """Counts with true digits as rows and predicted digits as columns."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    c = np.asarray(confusion)
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    ax.imshow(c, cmap="Blues")
+    for i in range(c.shape[0]):
+        for j in range(c.shape[1]):
+            ax.text(
+                j,
+                i,
+                str(c[i, j]),
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if c[i, j] > c.max() / 2 else "black",
+            )
+    ax.set(xticks=range(10), yticks=range(10), xlabel="predicted digit", ylabel="true digit", title=title)
+    _save(fig, path)
+    plt.close(fig)

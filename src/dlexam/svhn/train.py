@@ -1,0 +1,391 @@
+"""Training for Problem 1's CNN: a fast in-memory loop, checkpoints, exact resume, and DDP.
+
+Split as torchvision's references/classification/train.py: :func:`load_data`,
+:func:`train_one_epoch`, :func:`evaluate`, :func:`main`. The loop knows nothing about the model
+it trains: it takes any module mapping (B, 1, 32, 32) floats to (B, classes) logits.
+
+Why it is fast on a CPU: the data stay one uint8 tensor (N, 32, 32) and a whole batch is indexed,
+converted and standardised at once (no per-sample Dataset, no DataLoader, no PIL); batches are
+large (256); tensors are channels_last, which oneDNN's convolutions prefer; the optimizer uses the
+foreach kernels.
+
+Exact resume: the order of epoch e is a permutation drawn from a generator seeded by (seed, e),
+the learning rate is a pure function of the global step, and each checkpoint holds the model,
+the optimizer state, the epoch, the history and the RNG state. So training epochs 0..k-1, saving,
+and resuming at epoch k gives the same weights as an uninterrupted run.
+
+Distributed: under ``torchrun`` (WORLD_SIZE > 1) each process takes every world-th sample of the
+same global batch; DistributedDataParallel averages the gradients, and the loss is scaled so the
+average equals the gradient of the global batch's mean loss. Only rank 0 writes files.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.distributed as torch_dist
+import torch.nn as nn
+import torch.nn.functional as F
+
+from dlexam.svhn.data import image_stats, load_split, preprocess
+
+NUM_CLASSES = 10
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 10
+    batch_size: int = 256  # the global batch; under DDP each process takes batch_size / world
+    lr: float = 0.1  # peak learning rate, decayed by a cosine over all steps
+    optimizer: str = "sgd"  # "sgd" (momentum 0.9, Nesterov) or "adam"
+    weight_decay: float = 5e-4
+    seed: int = 0  # drives initialisation and the order of each epoch
+    channels_last: bool = True
+    threads: int | None = None  # torch.set_num_threads; None keeps PyTorch's default
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Dist:
+    """Where this process sits in a distributed run (world 1 = not distributed)."""
+
+    rank: int = 0
+    world: int = 1
+    device: torch.device = torch.device("cpu")
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def setup_distributed() -> Dist:
+    """Join the process group torchrun describes in the environment; world 1 when not under torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return Dist(device=torch.device("cuda" if torch.cuda.is_available() else "cpu"))
+    rank = int(os.environ.get("RANK", "0"))
+    if torch.cuda.is_available():
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        torch.cuda.set_device(local)
+        device = torch.device("cuda", local)
+        backend = "nccl"
+    else:
+        device, backend = torch.device("cpu"), "gloo"
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))
+    if not torch_dist.is_initialized():
+        torch_dist.init_process_group(backend=backend)
+    return Dist(rank=rank, world=world, device=device)
+
+
+def _all_reduce(t: torch.Tensor, d: Dist) -> torch.Tensor:
+    if d.world > 1:
+        t = t.to(d.device)
+        torch_dist.all_reduce(t)
+    return t.cpu()
+
+
+def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
+    """The order of epoch `epoch`: a permutation that depends on (seed, epoch) only."""
+    return torch.randperm(n, generator=torch.Generator().manual_seed(int(seed) * 1_000_003 + int(epoch)))
+
+
+def learning_rate(cfg: TrainConfig, step: int, total_steps: int | None) -> float:
+    """Cosine decay from cfg.lr to 0 over total_steps (constant when total_steps is None)."""
+    if not total_steps:
+        return cfg.lr
+    return cfg.lr * 0.5 * (1.0 + math.cos(math.pi * min(step, total_steps) / total_steps))
+
+
+def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(
+            model.parameters(),
+            lr=cfg.lr,
+            momentum=0.9,
+            nesterov=True,
+            weight_decay=cfg.weight_decay,
+            foreach=True,
+        )
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
+    raise ValueError(f"optimizer must be sgd or adam, not {cfg.optimizer!r}")
+
+
+def _batch(
+    images: torch.Tensor,
+    idx: torch.Tensor,
+    cfg: TrainConfig,
+    device: torch.device,
+    stats: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> torch.Tensor:
+    mean, std = (stats[0][idx], stats[1][idx]) if stats is not None else (None, None)
+    x = preprocess(images[idx], mean, std).to(device)  # (B, 1, 32, 32)
+    return x.contiguous(memory_format=torch.channels_last) if cfg.channels_last else x
+
+
+def steps_per_epoch(n: int, batch_size: int) -> int:
+    return math.ceil(n / batch_size)
+
+
+def train_one_epoch(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    epoch: int,
+    cfg: TrainConfig,
+    total_steps: int | None = None,
+    dist: Dist | None = None,
+    progress: bool = False,
+    deadline: float | None = None,
+    step_losses: list | None = None,
+    stats: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> dict:
+    """One pass over `images` (uint8 (N, 32, 32)) in the order epoch_order(N, cfg.seed, epoch).
+
+    Returns {"loss", "accuracy", "images", "seconds", "complete"}; `complete` is False when the
+    wall-clock `deadline` (time.perf_counter() value) stopped the epoch early. `stats`: the
+    images' per-image mean and std from image_stats(images), computed here when not given.
+    """
+    from tqdm import tqdm
+
+    stats = stats if stats is not None else image_stats(images)
+    d = dist or Dist()
+    model.train()
+    n = images.shape[0]
+    order = epoch_order(n, cfg.seed, epoch)
+    spe = steps_per_epoch(n, cfg.batch_size)
+    loss_sum = torch.zeros((), dtype=torch.float64)
+    correct = torch.zeros((), dtype=torch.int64)
+    seen = 0
+    bar = tqdm(
+        range(spe),
+        desc=f"epoch {epoch + 1}",
+        file=sys.stderr,
+        leave=False,
+        disable=not progress or not sys.stderr.isatty(),
+        dynamic_ncols=True,
+    )
+    t0 = time.perf_counter()
+    complete = True
+    for i in bar:
+        if deadline is not None and time.perf_counter() >= deadline:
+            complete = False
+            break
+        for g in optimizer.param_groups:
+            g["lr"] = learning_rate(cfg, epoch * spe + i, total_steps)
+        global_idx = order[i * cfg.batch_size : (i + 1) * cfg.batch_size]
+        idx = global_idx[d.rank :: d.world]  # this process's share of the global batch
+        x = _batch(images, idx, cfg, d.device, stats)
+        y = labels[idx].to(d.device)
+        logits = model(x)
+        # sum / global batch * world: DDP's average over processes is then the global mean's gradient
+        loss = F.cross_entropy(logits, y, reduction="sum") * (d.world / len(global_idx))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        with torch.no_grad():
+            batch_loss = loss.detach().double() * len(global_idx) / d.world
+            loss_sum += batch_loss.cpu()
+            correct += (logits.argmax(1) == y).sum().cpu()
+        seen += len(global_idx)
+        if step_losses is not None:
+            step_losses.append(float(batch_loss) / max(1, len(idx)))
+        if not bar.disable and i % 10 == 0:
+            bar.set_postfix(
+                loss=f"{float(loss_sum) / max(1, seen) * d.world:.3f}",
+                acc=f"{float(correct) / max(1, seen) * d.world:.3f}",
+            )
+    bar.close()
+    totals = _all_reduce(torch.stack([loss_sum, correct.double()]), d)
+    seconds = time.perf_counter() - t0
+    return {
+        "loss": float(totals[0]) / max(1, seen),
+        "accuracy": float(totals[1]) / max(1, seen),
+        "images": seen,
+        "seconds": seconds,
+        "complete": complete,
+    }
+
+
+@torch.inference_mode()
+def evaluate(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    batch_size: int = 1024,
+    dist: Dist | None = None,
+    channels_last: bool = True,
+) -> dict:
+    """Loss, accuracy, per-class accuracy and the confusion matrix (rows: true, columns: predicted)."""
+    d = dist or Dist()
+    model.eval()
+    idx_all = torch.arange(images.shape[0])[d.rank :: d.world]
+    confusion = torch.zeros(NUM_CLASSES, NUM_CLASSES, dtype=torch.int64)
+    loss_sum = torch.zeros((), dtype=torch.float64)
+    cfg = TrainConfig(channels_last=channels_last)
+    for i in range(0, len(idx_all), batch_size):
+        idx = idx_all[i : i + batch_size]
+        logits = model(_batch(images, idx, cfg, d.device)).float().cpu()
+        y = labels[idx]
+        loss_sum += F.cross_entropy(logits, y, reduction="sum").double()
+        counts = torch.bincount(y * NUM_CLASSES + logits.argmax(1), minlength=NUM_CLASSES**2)
+        confusion += counts.reshape(NUM_CLASSES, NUM_CLASSES)  # (100,) -> (true, predicted)
+    confusion = _all_reduce(confusion, d)
+    loss_sum = _all_reduce(loss_sum, d)
+    n = int(confusion.sum())
+    per_class = (confusion.diag().double() / confusion.sum(1).clamp(min=1).double()).tolist()
+    return {
+        "loss": float(loss_sum) / max(1, n),
+        "accuracy": float(confusion.diag().sum()) / max(1, n),
+        "n": n,
+        "per_class": per_class,
+        "confusion": confusion.tolist(),
+    }
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    return model.module if hasattr(model, "module") else model
+
+
+def fit(
+    model: nn.Module,
+    train_x: torch.Tensor,
+    train_y: torch.Tensor,
+    val_x: torch.Tensor | None = None,
+    val_y: torch.Tensor | None = None,
+    *,
+    cfg: TrainConfig | None = None,
+    time_budget: float | None = None,
+    start_epoch: int = 0,
+    optimizer: torch.optim.Optimizer | None = None,
+    history: list | None = None,
+    on_epoch_end: Callable[[int, nn.Module, torch.optim.Optimizer, list], None] | None = None,
+    progress: bool = False,
+    dist: Dist | None = None,
+    step_losses: list | None = None,
+) -> dict:
+    """Train `model` on in-memory uint8 images for cfg.epochs epochs (or until `time_budget` s).
+
+    Returns {"history": one dict per epoch (epoch, train_loss, train_accuracy, val_loss,
+    val_accuracy, seconds, images_per_s, lr, complete), "model", "optimizer", "seconds",
+    "stopped_by_time_budget"}. This is the entry
+    point for experiments: it needs no files.
+    """
+    cfg = cfg or TrainConfig()
+    d = dist or Dist()
+    if cfg.threads and d.world == 1:
+        torch.set_num_threads(cfg.threads)
+    model = model.to(d.device)
+    if cfg.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = optimizer or make_optimizer(model, cfg)
+    train_model = model
+    if d.world > 1:
+        train_model = nn.parallel.DistributedDataParallel(
+            model, device_ids=[d.device.index] if d.device.type == "cuda" else None
+        )
+    history = list(history or [])
+    spe = steps_per_epoch(train_x.shape[0], cfg.batch_size)
+    total_steps = None if time_budget else cfg.epochs * spe
+    deadline = time.perf_counter() + time_budget if time_budget else None
+    img_stats = image_stats(train_x)  # per-image mean and std, once for the whole run
+    t0 = time.perf_counter()
+    for epoch in range(start_epoch, cfg.epochs if not time_budget else 10**9):
+        stats = train_one_epoch(
+            train_model,
+            optimizer,
+            train_x,
+            train_y,
+            epoch=epoch,
+            cfg=cfg,
+            total_steps=total_steps,
+            dist=d,
+            progress=progress,
+            deadline=deadline,
+            step_losses=step_losses,
+            stats=img_stats,
+        )
+        row = {
+            "epoch": epoch + 1,
+            "train_loss": stats["loss"],
+            "train_accuracy": stats["accuracy"],
+            "seconds": stats["seconds"],
+            "images_per_s": stats["images"] / max(stats["seconds"], 1e-9),
+            "lr": learning_rate(cfg, (epoch + 1) * spe, total_steps),
+            "complete": stats["complete"],
+        }
+        if val_x is not None and len(val_x):
+            ev = evaluate(model, val_x, val_y, dist=d, channels_last=cfg.channels_last)
+            row.update(val_loss=ev["loss"], val_accuracy=ev["accuracy"])
+        if stats["images"]:
+            history.append(row)
+        if on_epoch_end is not None and stats["complete"]:
+            on_epoch_end(epoch, model, optimizer, history)
+        if not stats["complete"]:
+            break
+    return {
+        "history": history,
+        "model": model,
+        "optimizer": optimizer,
+        "seconds": time.perf_counter() - t0,
+        "stopped_by_time_budget": deadline is not None and time.perf_counter() >= deadline,
+    }
+
+
+def train_cnn(
+    model_cfg=None,
+    train_x=None,
+    train_y=None,
+    val_x=None,
+    val_y=None,
+    *,
+    cfg: TrainConfig | None = None,
+    time_budget: float | None = None,
+    **kw,
+) -> dict:
+    """Seed, build an ExamCNN from `model_cfg` (a CNNConfig), and :func:`fit` it. For experiments."""
+    from dlexam.svhn.model import ExamCNN
+
+    cfg = cfg or TrainConfig()
+    torch.manual_seed(cfg.seed)
+    return fit(ExamCNN(model_cfg), train_x, train_y, val_x, val_y, cfg=cfg, time_budget=time_budget, **kw)
+
+
+def load_data(data_dir, *, val_fraction: float = 0.1, split_seed: int = 0, quick: bool = False) -> dict:
+    """Train split -> train/validation with their own seeded generator (the split never depends on
+    the model or the training seed). --quick keeps 2,048 training and 512 validation images."""
+    images, labels = load_split(data_dir, "train")
+    n = images.shape[0]
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(int(split_seed)))
+    n_val = int(round(n * val_fraction))
+    val_idx, train_idx = perm[:n_val].sort().values, perm[n_val:].sort().values
+    if quick:
+        train_idx, val_idx = train_idx[:2048], val_idx[:512]
+    return {
+        "train_x": images[train_idx],
+        "train_y": labels[train_idx],
+        "val_x": images[val_idx],
+        "val_y": labels[val_idx],
+    }
+
+
+def main(args) -> dict:
+    """The `dlexam svhn train` command; see dlexam.svhn.runs for the run directory it manages."""
+    from dlexam.svhn.runs import train_run
+
+    return train_run(args)

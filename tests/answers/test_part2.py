@@ -1,0 +1,43 @@
+"""Part 2: the conceptual checks cite their experiments and their numbers follow known laws."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from dlexam.answers import answer
+
+pytestmark = pytest.mark.usefixtures("exam_text")  # the key reads the exam; skip without it
+
+
+def test_p2_1_gradient_noise_falls_like_one_over_batch():
+    a = answer("P2.1")
+    assert a["verdict"] == "conceptual" and a["experiment"] == "batch-size"
+    rows = a["evidence"]["rows"]
+    vb = [r["variance_times_batch"] for r in rows]
+    assert max(vb) / min(vb) < 1.5  # variance * B roughly constant: variance ~ 1/B
+    assert rows[0]["gradient_variance"] > 100 * rows[3]["gradient_variance"]
+
+
+def test_p2_2_sigmoid_and_tanh_derivatives():
+    a = answer("P2.2")
+    ev = a["evidence"]
+    assert a["verdict"] == "conceptual" and a["experiment"] == "activations"
+    assert math.isclose(ev["max_derivative"]["sigmoid"], 0.25, abs_tol=1e-12)
+    assert math.isclose(ev["max_derivative"]["tanh"], 1.0, abs_tol=1e-12)
+    s10 = 1 / (1 + math.exp(-10))
+    assert math.isclose(ev["derivative_at"]["10.0"]["d_sigmoid"], s10 * (1 - s10), rel_tol=1e-9)
+    assert math.isclose(ev["derivative_at"]["10.0"]["d_tanh"], 1 - math.tanh(10) ** 2, rel_tol=1e-6)
+    assert ev["derivative_at"]["10.0"]["d_relu"] == 1.0
+    deep = ev["deep_mlp_20_layers_width_64_gradient_norms"]
+    assert deep["sigmoid"]["first_over_last"] < 1e-6 < deep["relu"]["first_over_last"]
+
+
+def test_p2_3_residual_jacobian_and_gradient_flow():
+    a = answer("P2.3")
+    ev = a["evidence"]
+    assert a["verdict"] == "conceptual" and a["experiment"] == "skip-connections"
+    assert ev["residual_jacobian_minus_(I+dF)_max_error"] < 1e-12
+    g = ev["gradient_norms_30_blocks"]
+    assert g["plain"]["first_over_last"] < 1e-6 and g["residual"]["first_over_last"] > 0.1

@@ -1,0 +1,62 @@
+"""Problem 1: counts and shapes typed in by hand from the exam's worked solution."""
+
+from __future__ import annotations
+
+import pytest
+
+from dlexam.answers import answer
+
+pytestmark = pytest.mark.usefixtures("exam_text")  # the key reads the exam; skip without it
+
+
+def test_pr1_1_pooling_shift_and_receptive_field():
+    a = answer("Pr1.1")
+    ev = a["evidence"]
+    assert a["verdict"] == "conceptual" and a["experiment"] == "pooling"
+    # a one-pixel circular shift stays in its window for 3 of 4 columns (4x4 pool), 1 of 2 (2x2)
+    expected = {"max_pool_4": 0.75, "avg_pool_4": 0.75, "max_pool_2": 0.5, "no_pool": 0.0}
+    assert ev["unchanged_after_1px_shift"] == expected
+    # receptive field by hand: 5, then +3*1 (pool 4), +3*4 (conv 4), +1*4 (pool 2) = 24; convs alone 5 + 3 = 8
+    for model in ("ExamCNN", "torch_layers"):
+        assert ev["receptive_field"][model] == {"with_pools": [24, 24], "convs_only": [8, 8]}
+    assert ev["max_vs_avg"]["lone_feature_8_in_4x4"] == {"max": 8.0, "avg": 0.5}
+
+
+def test_pr1_2_parameter_counts():
+    a = answer("Pr1.2")
+    expected = {"Conv-1": 8 * (5 * 5 * 1 + 1), "AvgPool-1": 0, "Conv-2": 16 * (4 * 4 * 8 + 1), "AvgPool-2": 0}
+    assert expected == {"Conv-1": 208, "AvgPool-1": 0, "Conv-2": 2064, "AvgPool-2": 0}
+    assert a["evidence"]["torch_layers"] == expected
+    assert a["evidence"]["exam_expressions_evaluated"] == expected
+    assert a["evidence"]["project_model"] == expected  # dlexam.svhn.model's layer table
+    assert a["verdict"] == "agrees"
+
+
+def test_pr1_3_shapes_and_linear_in():
+    a = answer("Pr1.3")
+    ev = a["evidence"]
+    by_hand = {"Conv-1": [28, 28, 8], "AvgPool-1": [7, 7, 8], "Conv-2": [6, 6, 16], "AvgPool-2": [3, 3, 16]}
+    assert ev["torch_shapes_HWC"] == by_hand == ev["exam_shapes_HWC"]
+    assert ev["flattened"] == 144 == ev["exam_flattened"]
+    assert ev["logits_shape_batch_2"] == [2, 10]
+    assert all("cannot be multiplied" in msg for msg in ev["errors_for_wrong_in_features"].values())
+    assert ev["project_model_shapes"] == by_hand
+    for n_in, bug in ev["project_student_bug"].items():  # dlexam.svhn.model reproduces the error, and the fix
+        assert (bug["error"] is None) == (n_in == "144")
+        assert "nn.Linear(144, 10)" in bug["fix"]
+    assert a["verdict"] == "agrees"
+
+
+def test_pr1_4_convolutional_heads():
+    a = answer("Pr1.4")
+    v1, v2 = a["evidence"]["v1"], a["evidence"]["v2"]
+    assert v1["output_HWC"] == [1, 1, 10] and v1["params"] == 10 * (3 * 3 * 16 + 1) == 1450
+    assert v1["max_error_vs_linear_144_10"] < 1e-12
+    assert v2["output_HWC"] == [3, 3, 10] and v2["params"] == 10 * (16 + 1) == 170
+    assert v2["after_global_avg_pool_HWC"] == [1, 1, 10]
+    assert v2["exam_sentence_truncated"] is True
+    project = a["evidence"]["project_model"]  # dlexam.svhn.model's two convolutional heads
+    assert project["conv3x3"] == {"output_HWC": [1, 1, 10], "params": 1450}
+    assert project["conv1x1-gap"] == {"conv_output_HWC": [3, 3, 10], "params": 170, "after_gap": [1, 1, 10]}
+    assert project["conv3x3_from_linear_max_error"] < 1e-12
+    assert a["verdict"] == "agrees"

@@ -1,0 +1,59 @@
+"""pooling (Problem 1.1) in --quick mode; the shift against a NumPy oracle."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from dlexam.experiments import run_experiment
+from dlexam.experiments.pooling import SHIFTS, shift_images
+
+from .helpers import check_result
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("pooling")
+    return run_experiment("pooling", out, quick=True), out
+
+
+def test_result_files(run):
+    check_result(run[0], run[1], "pooling")
+    assert [r["shift px"] for r in run[0]["table"]] == list(SHIFTS)
+
+
+def test_both_networks_learn_and_unshifted_predictions_are_consistent(run):
+    rows = {r["shift px"]: r for r in run[0]["table"]}
+    for pool in ("max", "avg", "none"):
+        assert rows[0][f"{pool} acc"] > 0.25  # chance is 0.1
+        assert rows[0][f"{pool} same pred"] == 1.0
+        assert 0.0 < rows[3][f"{pool} same pred"] < 1.0
+
+
+@pytest.mark.parametrize("dy,dx", [(0, 0), (1, 0), (-2, 0), (0, 3), (0, -1), (2, -2)])
+def test_shift_against_numpy_edge_padding(dy, dx):
+    rng = np.random.default_rng(1)
+    imgs = rng.integers(0, 256, size=(3, 32, 32), dtype=np.uint8)
+    p = 3
+    padded = np.pad(imgs, ((0, 0), (p, p), (p, p)), mode="edge")
+    want = padded[:, p - dy : p - dy + 32, p - dx : p - dx + 32]
+    got = shift_images(torch.from_numpy(imgs), dy, dx)
+    assert got.dtype == torch.uint8
+    np.testing.assert_array_equal(got.numpy(), want)
+    if dy >= 0 and dx >= 0:  # content moves down/right: pixel (i, j) lands at (i + dy, j + dx)
+        np.testing.assert_array_equal(got.numpy()[:, dy:, dx:], imgs[:, : 32 - dy, : 32 - dx])
+
+
+def test_no_pooling_reference_keeps_the_exam_shapes_and_weights():
+    from dlexam.experiments.pooling import make_cnn
+    from dlexam.svhn.model import CNNConfig, ExamCNN
+
+    ref = ExamCNN(CNNConfig())
+    none = make_cnn("none")
+    assert [p.shape for p in none.parameters()] == [p.shape for p in ref.parameters()]
+    x = torch.randn(2, 1, 32, 32)
+    assert none.trunk(x).shape == (2, 16, 3, 3)
+    # subsampling keeps pixel (4i, 4j) of Conv-1's output, unlike any pooling
+    h = none.act1(none.conv1(x))
+    torch.testing.assert_close(none.pool1(h), h[:, :, 0::4, 0::4])

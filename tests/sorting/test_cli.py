@@ -1,0 +1,132 @@
+"""`dlexam sort` end to end: answers, stdin, bad input, checkpoints, train --quick, evaluate --json."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from dlexam import checkpoint
+from dlexam.cli import main
+
+
+def run(argv, capsys, monkeypatch=None, stdin=None):
+    if stdin is not None:
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    rc = main(argv)
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def test_exam_example(capsys):
+    assert run(["sort", "D A A"], capsys) == (0, "A D\n", "")
+    assert run(["sort", "D", "A", "A"], capsys)[1] == "A D\n"
+
+
+@pytest.mark.parametrize(
+    "argv,want",
+    [
+        (["sort", "--vocab", "A-Z", "Z A M A"], "A M Z\n"),
+        (["sort", "--vocab", "100", "99 0 42 0 7"], "0 7 42 99\n"),
+        (["sort", "3 1 1", "--vocab", "4"], "1 3\n"),  # options after the sequence
+        (["sort", "--vocab", "4", "3 3 3"], "3\n"),
+    ],
+)
+def test_vocabularies(argv, want, capsys):
+    assert run(argv, capsys)[:2] == (0, want)
+
+
+def test_stdin_one_answer_per_line(capsys, monkeypatch):
+    rc, out, err = run(["sort"], capsys, monkeypatch, "D A A\nC B\n\nB B B\n")
+    assert (rc, out, err) == (0, "A D\nB C\n\nB\n", "")
+
+
+def test_empty_stdin_gives_empty_output(capsys, monkeypatch):
+    assert run(["sort"], capsys, monkeypatch, "") == (0, "", "")
+
+
+def test_bad_token_names_token_and_line(capsys, monkeypatch):
+    rc, out, err = run(["sort", "A E"], capsys)
+    assert rc == 2 and out == "" and "unknown token 'E'" in err and err.count("\n") == 1
+    rc, out, err = run(["sort"], capsys, monkeypatch, "A B\nB x\n")
+    assert rc == 2 and out == "" and "line 2" in err and "'x'" in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["sort", "--vocab", "Z-A", "A"],
+        ["sort", "--vocab", "0", "1"],
+        ["sort", "--checkpoint", "/nonexistent/run", "A"],
+        ["sort", "evaluate", "--lengths", "5-1"],
+    ],
+)
+def test_user_errors_exit_2(argv, capsys):
+    rc, out, err = run(argv, capsys)
+    assert rc == 2 and err.startswith("dlexam: error:") and err.count("\n") == 1
+
+
+def test_bad_checkpoint_files(tmp_path, capsys):
+    junk = tmp_path / "junk.pt"
+    junk.write_text("not a checkpoint\n")
+    other = tmp_path / "other.pt"
+    checkpoint.save(other, kind="svhn-cnn", config={}, state_dict={"w": torch.zeros(1)})
+    for path in (junk, other):
+        rc, out, err = run(["sort", "--checkpoint", str(path), "A"], capsys)
+        assert rc == 2 and out == "" and err.count("\n") == 1, err
+
+
+def test_console_entry_point_exit_code_without_traceback():
+    bad = subprocess.run([sys.executable, "-m", "dlexam", "sort", "A Q"], capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stdout == ""
+    assert bad.stderr.strip() == "dlexam: error: unknown token 'Q': vocabulary A-D is A B C D"
+
+
+def test_train_quick_then_sort_and_evaluate_with_the_run_dir(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    rc, out, err = run(
+        ["sort", "train", "--vocab", "A-C", "--max-len", "4", "--out", str(run_dir), "--quick", "--json"],
+        capsys,
+    )
+    assert rc == 0, err
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["steps"] == 40 and summary["checkpoint"].endswith("last.pt")
+    assert (run_dir / "last.pt").is_file()
+    assert not [p for p in run_dir.iterdir() if p.name.endswith(".tmp")]
+    # refuses to overwrite, unless --force
+    rc, out, err = run(
+        ["sort", "train", "--vocab", "A-C", "--max-len", "4", "--out", str(run_dir), "--quick"], capsys
+    )
+    assert rc == 2 and "already exists" in err
+    # the run directory answers queries; a longer input than trained gets a warning
+    rc, out, err = run(["sort", "--checkpoint", str(run_dir), "C A B A B C A"], capsys)
+    assert rc == 0 and len(out.splitlines()) == 1 and "warning" in err and "trained on" in err
+    rc, out, err = run(["sort", "--checkpoint", str(run_dir), "--vocab", "A-D", "A"], capsys)
+    assert rc == 2 and "trained on vocabulary A-C" in err
+    rc, out, err = run(
+        ["sort", "evaluate", "--checkpoint", str(run_dir), "--lengths", "1-6", "--samples", "20", "--json"],
+        capsys,
+    )
+    assert rc == 0, err
+    report = json.loads(out)
+    assert [r["temperature"] for r in report["results"]][1] == 0.0
+    assert set(report["results"][0]["per_length"]) <= {str(n) for n in range(1, 7)}
+    assert 0.0 <= report["results"][0]["overall"] <= 1.0 and report["trained_max_len"] == 4
+
+
+def test_evaluate_compiled_table(capsys):
+    rc, out, err = run(
+        ["sort", "evaluate", "--vocab", "A-Z", "--lengths", "1-3,40", "--samples", "30"], capsys
+    )
+    assert rc == 0 and out.strip().splitlines()[-1].split() == ["all", "1.0000"]
+
+
+def test_evaluate_names_lengths_without_heldout_sequences(capsys):
+    rc, out, err = run(["sort", "evaluate", "--lengths", "1-3", "--samples", "5", "--json"], capsys)
+    report = json.loads(out)
+    assert rc == 0 and report["lengths_without_heldout_sequences"] == [1]  # only 4 sequences of length 1
+    assert set(report["results"][0]["per_length"]) == {"2", "3"}

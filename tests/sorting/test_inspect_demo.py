@@ -1,0 +1,29 @@
+"""attention_steps (for the report) and the demo."""
+
+from __future__ import annotations
+
+from dlexam.sorting.compiled import compile_sorter
+from dlexam.sorting.demo import run_demo
+from dlexam.sorting.inspect import attention_steps, format_steps
+from dlexam.sorting.vocab import Vocabulary
+
+
+def test_attention_steps_of_the_compiled_solver_on_the_exam_example():
+    v = Vocabulary.from_spec("A-D")
+    a = attention_steps(compile_sorter(4), v, "D A A")
+    assert a.tokens == ["D", "A", "A", "<START>", "A", "D", "<STOP>"]
+    assert a.output == ["A", "D"] and a.temperature == 0
+    assert len(a.P) == 1 and len(a.P[0]) == 1 and len(a.P[0][0]) == 7
+    # step 1: <START> attends to the two A's equally; step 2: A attends to D; step 3: D falls back to <START>
+    assert [(s.query, s.produced) for s in a.steps] == [("<START>", "A"), ("A", "D"), ("D", "<STOP>")]
+    assert a.steps[0].weights == [[0.0, 0.5, 0.5, 0.0]]
+    assert a.steps[1].weights == [[1.0, 0.0, 0.0, 0.0, 0.0]]
+    assert a.steps[2].weights == [[0.0, 0.0, 0.0, 1.0, 0.0, 0.0]]
+    assert a.P[0][0][3][:4] == [0.0, 0.5, 0.5, 0.0]  # the same row in the full matrix
+    assert "<START>:1.00 -> <STOP>" in format_steps(a)
+
+
+def test_demo_runs_and_sorts(capsys):
+    run_demo()
+    out = capsys.readouterr().out
+    assert "D A A          -> A D" in out and "64/64 exactly" in out

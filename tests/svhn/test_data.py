@@ -1,0 +1,191 @@
+"""The SVHN loader on real-format .mat files, the cache, grayscale, downloads, synthetic data."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.io
+import torch
+from PIL import Image
+
+from dlexam.errors import UserError
+from dlexam.svhn import data
+from dlexam.svhn.data import download, load_split, preprocess, rgb_to_gray
+from dlexam.svhn.synth import TEST_FONTS, TRAIN_FONTS, render, write_synthetic
+
+
+def test_gray_is_pillows_luma():
+    rgb = np.random.default_rng(0).integers(0, 256, (64, 32, 3), dtype=np.uint8)
+    pil = np.asarray(Image.fromarray(rgb).convert("L"))
+    assert np.array_equal(rgb_to_gray(rgb), pil)
+    # ITU-R 601-2 weights, within rounding
+    ref = rgb @ np.array([0.299, 0.587, 0.114])
+    assert np.abs(rgb_to_gray(rgb).astype(float) - ref).max() <= 0.51
+
+
+def _write_official(path: Path, rgb: np.ndarray, y: np.ndarray) -> None:
+    """(N, 32, 32, 3) -> an official-layout file: X (32, 32, 3, N) uint8, y (N, 1) double."""
+    scipy.io.savemat(path, {"X": np.transpose(rgb, (1, 2, 3, 0)), "y": y.reshape(-1, 1).astype(np.float64)})
+
+
+def test_loader_reads_official_layout(tmp_path):
+    rng = np.random.default_rng(1)
+    rgb = rng.integers(0, 256, (5, 32, 32, 3), dtype=np.uint8)
+    _write_official(tmp_path / "test_32x32.mat", rgb, np.array([10, 1, 2, 9, 10]))
+    images, labels = load_split(tmp_path, "test")
+    assert images.dtype == torch.uint8 and images.shape == (5, 32, 32)
+    assert labels.dtype == torch.int64 and labels.tolist() == [0, 1, 2, 9, 0]  # 10 means digit 0
+    for i in range(5):  # image i, pixel (row, col), against Pillow on that very image
+        assert np.array_equal(images[i].numpy(), np.asarray(Image.fromarray(rgb[i]).convert("L")))
+
+
+def test_cache_is_used_and_refreshed(tmp_path, monkeypatch):
+    rgb = np.random.default_rng(2).integers(0, 256, (7, 32, 32, 3), dtype=np.uint8)
+    _write_official(tmp_path / "train_32x32.mat", rgb, np.arange(1, 8))
+    first = load_split(tmp_path, "train")
+    assert (tmp_path / ".dlexam-cache" / "train_32x32.gray.npz").is_file()
+
+    def boom(path):
+        raise AssertionError("the .mat file was decoded again")
+
+    monkeypatch.setattr(data, "_read_mat", boom)
+    second = load_split(tmp_path, "train")
+    assert torch.equal(first[0], second[0]) and torch.equal(first[1], second[1])
+    monkeypatch.undo()
+    _write_official(tmp_path / "train_32x32.mat", rgb[:3], np.arange(1, 4))  # changed file: re-read
+    assert load_split(tmp_path, "train")[0].shape[0] == 3
+
+
+def test_bad_mat_files(tmp_path):
+    with pytest.raises(UserError, match="not found"):
+        load_split(tmp_path, "train")
+    (tmp_path / "train_32x32.mat").write_bytes(b"MATLAB 5.0 MAT-file, garbage" + bytes(200))
+    with pytest.raises(UserError, match="not a readable SVHN"):
+        load_split(tmp_path, "train")
+    scipy.io.savemat(tmp_path / "test_32x32.mat", {"X": np.zeros((28, 28, 3, 2), np.uint8), "y": np.ones((2, 1))})
+    with pytest.raises(UserError, match="32, 32, 3, N"):
+        load_split(tmp_path, "test")
+    good = tmp_path / "good"
+    good.mkdir()
+    _write_official(good / "train_32x32.mat", np.zeros((2, 32, 32, 3), np.uint8), np.array([1, 11]))
+    with pytest.raises(UserError, match="1..10"):
+        load_split(good, "train")
+
+
+def test_preprocess_standardises_each_image():
+    x = torch.randint(0, 256, (4, 32, 32), dtype=torch.uint8)
+    p = preprocess(x)
+    assert p.shape == (4, 1, 32, 32)
+    f = x.double()
+    want = (f - f.mean((1, 2), keepdim=True)) / (f.std((1, 2), keepdim=True) + 1)
+    torch.testing.assert_close(p[:, 0].double(), want, atol=1e-5, rtol=1e-5)
+
+
+def test_synthetic_files_are_official_format(synth_dir):
+    mat = scipy.io.loadmat(synth_dir / "train_32x32.mat")
+    assert mat["X"].dtype == np.uint8 and mat["X"].shape == (32, 32, 3, 1200)
+    y = mat["y"]
+    assert y.shape == (1200, 1) and set(np.unique(y)) == set(range(1, 11))  # 10, never 0
+    images, labels = load_split(synth_dir, "test")
+    assert images.shape == (300, 32, 32) and sorted(set(labels.tolist())) == list(range(10))
+    assert images.float().std() > 20  # not blank
+
+
+def test_synthetic_is_seeded_and_test_fonts_are_held_out(tmp_path):
+    a, da = render(16, seed=5)
+    b, db = render(16, seed=5)
+    c, _ = render(16, seed=6)
+    assert np.array_equal(a, b) and np.array_equal(da, db) and not np.array_equal(a, c)
+    assert not set(TRAIN_FONTS) & set(TEST_FONTS)
+    info = write_synthetic(tmp_path, 10, 10, seed=0)
+    assert info["test_fonts"] == list(TEST_FONTS)
+
+
+class _RangeHandler(http.server.BaseHTTPRequestHandler):
+    """Serves one payload with HTTP Range support; the first response is cut off half-way."""
+
+    payload = b""
+    cut_first = True
+    requests: list = []
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        rng = self.headers.get("Range")
+        type(self).requests.append(rng)
+        start = int(rng.split("=")[1].split("-")[0]) if rng else 0
+        body = self.payload[start:]
+        self.send_response(206 if rng else 200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if type(self).cut_first:
+            type(self).cut_first = False
+            self.wfile.write(body[: len(body) // 2])
+            self.wfile.flush()
+            self.connection.shutdown(2)
+            return
+        self.wfile.write(body)
+
+
+@pytest.fixture
+def server():
+    payload = np.random.default_rng(3).bytes(300_000)
+    handler = type("H", (_RangeHandler,), {"payload": payload, "cut_first": True, "requests": []})
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    t = threading.Thread(target=httpd.serve_forever, daemon=True)
+    t.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/", payload, handler
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_download_resumes_and_checks_md5(tmp_path, server):
+    url, payload, handler = server
+    md5 = {"test": hashlib.md5(payload).hexdigest()}
+    with pytest.raises(UserError, match="interrupted"):
+        download(tmp_path, ["test"], base_url=url, md5=md5, progress=False)
+    assert not (tmp_path / "test_32x32.mat").exists()  # nothing passes as good
+    part = tmp_path / "test_32x32.mat.part"
+    assert 0 < part.stat().st_size < len(payload)
+    download(tmp_path, ["test"], base_url=url, md5=md5, progress=False)
+    assert (tmp_path / "test_32x32.mat").read_bytes() == payload
+    assert handler.requests[-1] == f"bytes={len(payload) // 2}-"  # resumed, not restarted
+    assert not part.exists()
+
+
+def test_download_with_wrong_md5_leaves_no_file(tmp_path, server):
+    url, payload, handler = server
+    handler.cut_first = False
+    with pytest.raises(UserError, match="does not match"):
+        download(tmp_path, ["test"], base_url=url, md5={"test": "0" * 32}, progress=False)
+    assert not (tmp_path / "test_32x32.mat").exists()
+    assert not (tmp_path / "test_32x32.mat.part").exists()
+
+
+def test_official_md5s_are_torchvisions():
+    assert data.MD5 == {
+        "train": "e26dedcc434d2e4c54c9b2d4a06d8373",
+        "test": "eb5a983be6a315427106f1b164d9cef3",
+        "extra": "a93ce644f1a588dc4d68dda5feec44a7",
+    }
+
+
+def test_synth_command(tmp_path, capsys):
+    import json
+
+    from dlexam.cli import main
+
+    assert (
+        main(["svhn", "synth", "--out", str(tmp_path), "--train", "30", "--test", "20", "--seed", "2", "--json"]) == 0
+    )
+    info = json.loads(capsys.readouterr().out)
+    assert info["train"] == 30 and info["test"] == 20
+    images, labels = load_split(tmp_path, "train")
+    assert images.shape == (30, 32, 32) and labels.shape == (30,)
+    assert main(["svhn", "synth", "--out", str(tmp_path), "--train", "0"]) == 2

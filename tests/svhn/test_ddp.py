@@ -1,0 +1,78 @@
+"""DistributedDataParallel: 2 processes (torchrun, gloo on 127.0.0.1) end with the same weights as 1."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+
+import torch
+
+from dlexam import checkpoint
+from dlexam.svhn.model import ExamCNN
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_processes_match_one(synth_dir, tmp_path):
+    args = [
+        "svhn",
+        "train",
+        "--data",
+        str(synth_dir),
+        "--quick",
+        "--quiet",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "128",
+        "--seed",
+        "4",
+    ]
+    env = {k: v for k, v in os.environ.items() if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK")}
+    env["OMP_NUM_THREADS"] = "1"
+    one = subprocess.run(
+        [sys.executable, "-m", "dlexam", *args, "--out", str(tmp_path / "one")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert one.returncode == 0, one.stderr
+    torchrun = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node=2",
+        "--master_addr=127.0.0.1",
+        f"--master_port={_free_port()}",
+        "-m",
+        "dlexam",
+    ]
+    two = subprocess.run(
+        [*torchrun, *args, "--out", str(tmp_path / "two"), "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert two.returncode == 0, two.stderr[-2000:]
+    assert '"world_size": 2' in two.stdout  # really distributed; only rank 0 printed
+    assert two.stdout.count('"world_size"') == 1
+    a = checkpoint.load(tmp_path / "one" / "last.pt")
+    b = checkpoint.load(tmp_path / "two" / "last.pt")
+    assert a["extra"]["epoch"] == b["extra"]["epoch"] == 2
+    torch.manual_seed(4)
+    init = ExamCNN().state_dict()  # the weights both runs started from
+    for k, v in a["state_dict"].items():
+        torch.testing.assert_close(b["state_dict"][k], v, rtol=1e-4, atol=1e-5)
+        assert not torch.allclose(v, init[k], atol=1e-4), f"{k} did not train"
+    ha, hb = a["extra"]["history"], b["extra"]["history"]
+    for ra, rb in zip(ha, hb, strict=True):
+        assert abs(ra["train_loss"] - rb["train_loss"]) < 1e-4
+        assert ra["val_accuracy"] == rb["val_accuracy"]

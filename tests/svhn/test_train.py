@@ -1,0 +1,233 @@
+"""train / evaluate / predict end to end, exact resume, and every bad-input path (exit 2)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from dlexam import checkpoint
+from dlexam.cli import main
+from dlexam.svhn import train as train_mod
+from dlexam.svhn.data import load_split, preprocess
+from dlexam.svhn.model import CNNConfig, ExamCNN
+from dlexam.svhn.train import TrainConfig, epoch_order, evaluate, fit, learning_rate
+
+
+def _cli(args, capsys=None):
+    rc = main(args)
+    out = capsys.readouterr() if capsys else None
+    return rc, out
+
+
+def test_quick_run_writes_everything(quick_run):
+    for name in ("last.pt", "best.pt", "metrics.csv", "metrics.json", "curves.png"):
+        assert (quick_run / name).is_file(), name
+    metrics = json.loads((quick_run / "metrics.json").read_text())
+    assert [r["epoch"] for r in metrics["history"]] == [1, 2]
+    assert (quick_run / "metrics.csv").read_text().splitlines()[0].startswith("epoch,train_loss")
+    payload = checkpoint.load(quick_run, kind="svhn-cnn")  # the run dir stands for best.pt
+    model = ExamCNN(CNNConfig.from_dict(payload["config"]))  # rebuilt from the file alone
+    checkpoint.load_weights(model, payload)
+    assert payload["extra"]["epoch"] in (1, 2)
+
+
+def test_evaluate_and_predict(quick_run, synth_dir, tmp_path, capsys):
+    rc, out = _cli(
+        [
+            "svhn",
+            "evaluate",
+            "--checkpoint",
+            str(quick_run),
+            "--data",
+            str(synth_dir),
+            "--json",
+            "--png",
+            str(tmp_path / "cm.png"),
+        ],
+        capsys,
+    )
+    assert rc == 0
+    r = json.loads(out.out)
+    cm = np.array(r["confusion"])
+    assert cm.shape == (10, 10) and cm.sum() == 300
+    assert r["accuracy"] == pytest.approx(np.trace(cm) / 300)
+    assert (tmp_path / "cm.png").is_file()
+    # oracle: the model's own argmax, computed here without evaluate()
+    model, _ = __import__("dlexam.svhn.runs", fromlist=["load_model"]).load_model(quick_run)
+    images, labels = load_split(synth_dir, "test")
+    with torch.no_grad():
+        pred = model(preprocess(images)).argmax(1)
+    assert r["accuracy"] == pytest.approx((pred == labels).double().mean().item())
+    rc, out = _cli(["svhn", "evaluate", "--checkpoint", str(quick_run), "--data", str(synth_dir)], capsys)
+    assert rc == 0 and "per-class accuracy" in out.out and "confusion" in out.out
+
+    png, jpg = tmp_path / "a.png", tmp_path / "b.jpg"
+    rgb = np.random.default_rng(0).integers(0, 256, (50, 40, 3), dtype=np.uint8)
+    Image.fromarray(rgb).save(png)
+    Image.fromarray(rgb).save(jpg)
+    rc, out = _cli(
+        ["svhn", "predict", "--checkpoint", str(quick_run / "last.pt"), str(png), str(jpg), "--json"], capsys
+    )
+    assert rc == 0
+    preds = json.loads(out.out)
+    assert len(preds) == 2
+    for p in preds:
+        assert 0 <= p["digit"] <= 9 and sum(p["probabilities"]) == pytest.approx(1, abs=1e-4)
+        assert p["digit"] == int(np.argmax(p["probabilities"]))
+
+
+def test_bad_inputs_exit_2_and_overwrite_nothing(quick_run, synth_dir, tmp_path, capsys):
+    before = {p.name: p.read_bytes() for p in quick_run.iterdir() if p.is_file()}
+    # train into an existing run without --resume
+    rc, out = _cli(["svhn", "train", "--data", str(synth_dir), "--out", str(quick_run), "--quick", "--quiet"], capsys)
+    assert rc == 2 and "already holds a training run" in out.err and len(out.err.strip().splitlines()) == 1
+    # a non-image given to predict
+    txt = tmp_path / "notes.png"
+    txt.write_text("not an image")
+    rc, out = _cli(["svhn", "predict", "--checkpoint", str(quick_run), str(txt)], capsys)
+    assert rc == 2 and "not a readable PNG or JPEG" in out.err
+    rc, out = _cli(["svhn", "predict", "--checkpoint", str(quick_run), str(tmp_path / "missing.png")], capsys)
+    assert rc == 2 and "not found" in out.err
+    # a file that is not a checkpoint at all
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"\x00garbage" * 10)
+    rc, out = _cli(["svhn", "evaluate", "--checkpoint", str(junk), "--data", str(synth_dir)], capsys)
+    assert rc == 2 and "not a readable dlexam checkpoint" in out.err
+    # a checkpoint of another model family
+    other = tmp_path / "other.pt"
+    checkpoint.save(other, kind="sort-transformer", config={}, state_dict={"w": torch.zeros(2)})
+    rc, out = _cli(["svhn", "predict", "--checkpoint", str(other), str(tmp_path / "a.png")], capsys)
+    assert rc == 2 and "expected 'svhn-cnn'" in out.err
+    # an svhn checkpoint whose weights are of another architecture than its config says
+    lie = tmp_path / "lie.pt"
+    sd = ExamCNN(CNNConfig(head="conv1x1-gap")).state_dict()
+    checkpoint.save(lie, kind="svhn-cnn", config=CNNConfig().to_dict(), state_dict=sd)
+    rc, out = _cli(["svhn", "evaluate", "--checkpoint", str(lie), "--data", str(synth_dir)], capsys)
+    assert rc == 2 and "do not fit the model's architecture" in out.err
+    # a missing and a corrupt .mat
+    rc, out = _cli(["svhn", "evaluate", "--checkpoint", str(quick_run), "--data", str(tmp_path)], capsys)
+    assert rc == 2 and "SVHN file not found" in out.err
+    (tmp_path / "test_32x32.mat").write_bytes(b"corrupt")
+    rc, out = _cli(["svhn", "evaluate", "--checkpoint", str(quick_run), "--data", str(tmp_path)], capsys)
+    assert rc == 2 and "not a readable SVHN .mat" in out.err
+    rc, out = _cli(["svhn", "train", "--data", str(tmp_path), "--out", str(tmp_path / "r"), "--quick"], capsys)
+    assert rc == 2 and "SVHN file not found" in out.err
+    rc, out = _cli(["svhn", "train", "--out", str(tmp_path / "r2"), "--resume"], capsys)
+    assert rc == 2 and "no last.pt" in out.err
+    after = {p.name: p.read_bytes() for p in quick_run.iterdir() if p.is_file() and p.name in before}
+    assert after == before
+
+
+def test_resume_after_kill_mid_epoch_equals_uninterrupted_run(synth_dir, tmp_path, monkeypatch):
+    common = [
+        "--data",
+        str(synth_dir),
+        "--quick",
+        "--quiet",
+        "--threads",
+        "1",
+        "--epochs",
+        "2",
+        "--seed",
+        "3",
+    ]
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    assert main(["svhn", "train", "--out", str(straight), *common]) == 0
+
+    real = train_mod.train_one_epoch
+
+    def killed_mid_epoch(model, optimizer, images, labels, *, epoch, **kw):
+        if epoch == 1:  # run half of the second epoch for real (weights and optimizer change), then die
+            real(
+                model,
+                optimizer,
+                images[: len(images) // 2],
+                labels[: len(labels) // 2],
+                epoch=epoch,
+                **kw | {"stats": None},
+            )
+            raise KeyboardInterrupt
+        return real(model, optimizer, images, labels, epoch=epoch, **kw)
+
+    monkeypatch.setattr(train_mod, "train_one_epoch", killed_mid_epoch)
+    assert main(["svhn", "train", "--out", str(killed), *common]) == 130
+    assert checkpoint.load(killed / "last.pt")["extra"]["epoch"] == 1
+    monkeypatch.setattr(train_mod, "train_one_epoch", real)
+    assert main(["svhn", "train", "--out", str(killed), "--resume", "--quiet"]) == 0
+
+    a, b = checkpoint.load(straight / "last.pt"), checkpoint.load(killed / "last.pt")
+    assert a["extra"]["epoch"] == b["extra"]["epoch"] == 2
+    for k in a["state_dict"]:
+        torch.testing.assert_close(a["state_dict"][k], b["state_dict"][k], rtol=0, atol=1e-6)
+    ha, hb = a["extra"]["history"], b["extra"]["history"]
+    assert [r["val_accuracy"] for r in ha] == [r["val_accuracy"] for r in hb]
+
+
+def test_epoch_order_and_schedule_are_pure_functions():
+    assert torch.equal(epoch_order(100, 1, 4), epoch_order(100, 1, 4))
+    assert not torch.equal(epoch_order(100, 1, 4), epoch_order(100, 1, 5))
+    assert sorted(epoch_order(100, 1, 4).tolist()) == list(range(100))
+    cfg = TrainConfig(lr=0.2)
+    assert learning_rate(cfg, 0, 10) == pytest.approx(0.2)
+    assert learning_rate(cfg, 5, 10) == pytest.approx(0.1)
+    assert learning_rate(cfg, 10, 10) == pytest.approx(0.0)
+
+
+def test_fit_learns_synthetic_digits(synth_dir):
+    images, labels = load_split(synth_dir, "train")
+    test_x, test_y = load_split(synth_dir, "test")
+    torch.manual_seed(0)
+    cfg = TrainConfig(epochs=6, batch_size=64, lr=0.1, threads=1)
+    result = fit(ExamCNN(), images, labels, test_x, test_y, cfg=cfg)
+    hist = result["history"]
+    assert len(hist) == 6 and hist[-1]["train_loss"] < hist[0]["train_loss"]
+    assert evaluate(result["model"], test_x, test_y)["accuracy"] > 0.3  # chance is 0.1
+
+
+def test_time_budget_stops_training(synth_dir):
+    images, labels = load_split(synth_dir, "train")
+    torch.manual_seed(0)
+    result = fit(ExamCNN(), images, labels, cfg=TrainConfig(threads=1), time_budget=0.3)
+    assert result["history"] and result["stopped_by_time_budget"]
+
+
+def test_demo_runs(tmp_path, capsys):
+    from dlexam.svhn.demo import run_demo
+
+    run_demo(tmp_path)
+    out = capsys.readouterr().out
+    assert "3,722" in out and "test accuracy" in out and "predict on 5 held-out PNGs" in out
+    assert (tmp_path / "svhn-run" / "best.pt").is_file()
+
+
+def test_train_json_and_variants(synth_dir, tmp_path, capsys):
+    rc = main(
+        [
+            "svhn",
+            "train",
+            "--data",
+            str(synth_dir),
+            "--out",
+            str(tmp_path / "r"),
+            "--quick",
+            "--quiet",
+            "--threads",
+            "1",
+            "--epochs",
+            "1",
+            "--head",
+            "conv1x1-gap",
+            "--pool",
+            "max",
+            "--json",
+        ]
+    )
+    assert rc == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["model"]["head"] == "conv1x1-gap" and len(r["history"]) == 1 and "val_accuracy" in r["final"]
+    payload = checkpoint.load(tmp_path / "r", kind="svhn-cnn")
+    assert payload["config"]["head"] == "conv1x1-gap" and "conv3.weight" in payload["state_dict"]
