@@ -140,3 +140,30 @@ def test_an_unwritable_out_dir_is_a_user_error_before_any_work(tmp_path):
     with pytest.raises(UserError, match="cannot write into --out"):
         build_report(blocked / "sub", ReportSettings(tiny=True), sections=[spec])
     assert built == []
+
+
+def test_a_failing_experiment_is_boxed_and_named_in_the_summary(tmp_path, monkeypatch):
+    import dlexam.experiments
+    from dlexam.report.sections import experiments
+
+    def broken(name, out_dir, quick):
+        raise RuntimeError(f"{name} broke")
+
+    monkeypatch.setattr(dlexam.experiments, "run_experiment", broken)
+    names = list(dlexam.experiments.EXPERIMENTS.keys())[:2]
+    spec = SectionSpec("experiments", "Experiments", experiments.build)
+    result = build_report(tmp_path, ReportSettings(tiny=True, experiments=tuple(names)), sections=[spec])
+    (section,) = result.sections
+    assert not section.ok and all(f"{n} broke" in section.error for n in names)
+    html = section_html(result.path.read_text(), "experiments")
+    assert html.count('class="error-box"') == 2 and html.count("failed (see below)") == 2
+    for n in names:
+        assert f'id="experiment-{n}"' in html and f"experiment {n} failed" in html
+
+
+def test_unknown_experiment_names_fail_the_section(tmp_path):
+    from dlexam.report.sections import experiments
+
+    spec = SectionSpec("experiments", "Experiments", experiments.build)
+    result = build_report(tmp_path, ReportSettings(tiny=True, experiments=("no-such",)), sections=[spec])
+    assert "unknown experiment(s) no-such" in result.sections[0].error

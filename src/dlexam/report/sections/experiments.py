@@ -75,6 +75,7 @@ def build(ctx: ReportContext) -> str:
         "words. Their figures and result.json are also in experiments/NAME/ beside this page."
     )]
     out = ctx.out_dir / "experiments"
+    done: dict[str, dict] = {}  # name -> result, for the summary table
     # The test size runs in this process: starting a fresh Python per worker costs more than it saves.
     jobs = ctx.settings.jobs or (1 if ctx.settings.tiny else min(len(names), os.cpu_count() or 1))
     if jobs > 1 and len(names) > 1:
@@ -83,16 +84,32 @@ def build(ctx: ReportContext) -> str:
         pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
         with pool:
             futures = {n: pool.submit(run_experiment, n, out / n, quick) for n in names}
-            results = {n: (lambda f=f: f.result()) for n, f in futures.items()}
-            for name in names:
-                parts.append(experiment_part(ctx, name, results[name]))
+            sections = [experiment_part(ctx, n, futures[n].result, done) for n in names]
     else:
-        for name in names:
-            parts.append(experiment_part(ctx, name, lambda name=name: run_experiment(name, out / name, quick)))
-    return "".join(parts)
+        sections = [experiment_part(ctx, n, lambda n=n: run_experiment(n, out / n, quick), done) for n in names]
+    return "".join(parts) + summary_table(names, done) + "".join(sections)
 
 
-def experiment_part(ctx: ReportContext, name: str, result: Callable[[], dict]) -> str:
-    """The subsection of one experiment; `result` runs it (or waits for it)."""
+def experiment_part(ctx: ReportContext, name: str, result: Callable[[], dict], done: dict) -> str:
+    """The subsection of one experiment; `result` runs it (or waits for it); `done` collects it."""
+
+    def run_and_render() -> str:
+        done[name] = result()
+        return render_experiment(done[name])
+
     heading = f'<h3 id="experiment-{page.esc(name)}">{page.esc(name)}</h3>'
-    return heading + ctx.guard(f"experiment {name}", lambda: render_experiment(result()))
+    return heading + ctx.guard(f"experiment {name}", run_and_render)
+
+
+def summary_table(names: list[str], done: dict[str, dict]) -> str:
+    """One line per experiment: where the exam makes the claim, and the verdict (or the failure)."""
+    rows = []
+    for name in names:
+        link = f'<a href="#experiment-{page.esc(name)}">{page.esc(name)}</a>'
+        r = done.get(name)
+        if r is None:
+            rows.append((link, "", '<span class="verdict verdict-disagrees">failed (see below)</span>'))
+        else:
+            rows.append((link, page.esc(r.get("claim_source", "")), page.verdict_badge(r.get("verdict", "no verdict"))))
+    return page.table(rows, ("experiment", "the exam's claim", "verdict"), raw_html_columns=range(3),
+                      caption="Verdicts at a glance")
