@@ -41,17 +41,17 @@ def test_exact_fraction_rejects_large_denominators():
 def test_table_escapes_tokens_and_formats_numbers():
     html = page.table([("<START>", 0.123456789, 7)], ("token", "p", "n"))
     assert "&lt;START&gt;" in html and "<START>" not in html
-    assert "<td>0.1235</td>" in html and "<td>7</td>" in html
+    assert '<td data-label="p">0.1235</td>' in html and '<td data-label="n">7</td>' in html
     assert html.count("<th>") == 3
 
 
 def test_any_table_accepts_the_shapes_libraries_return():
     records = page.any_table([{"batch": 1, "acc": 0.5}, {"batch": 2, "acc": 0.75, "note": "x"}])
-    assert records.count("<th>") == 3 and "<td>note</td>" not in records and "<th>note</th>" in records
+    assert records.count("<th>") == 3 and ">note</td>" not in records and "<th>note</th>" in records
     columns_rows = page.any_table({"columns": ["a", "b"], "rows": [[1, 2], [3, 4]]})
     assert columns_rows.count("<tr>") == 3
     flat = page.any_table({"loss": 0.25})
-    assert "<td>loss</td>" in flat and "<td>0.25</td>" in flat
+    assert ">loss</td>" in flat and ">0.25</td>" in flat
     with pytest.raises(TypeError):
         page.any_table(3.5)
 

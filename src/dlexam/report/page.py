@@ -88,8 +88,13 @@ def table(rows: Sequence[Sequence[object]], header: Sequence[object] | None = No
     if header is not None:
         parts.append("<thead><tr>" + "".join(f"<th>{esc(h)}</th>" for h in header) + "</tr></thead>")
     parts.append("<tbody>")
+    labels = [esc(h) for h in header] if header is not None else []
     for row in rows:
-        parts.append("<tr>" + "".join(f"<td>{cell(i, v)}</td>" for i, v in enumerate(row)) + "</tr>")
+        cells = "".join(
+            (f'<td data-label="{labels[i]}">' if i < len(labels) else "<td>") + f"{cell(i, v)}</td>"
+            for i, v in enumerate(row)
+        )
+        parts.append(f"<tr>{cells}</tr>")
     parts.append("</tbody></table>")
     return "".join(parts)
 
@@ -198,6 +203,13 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 table.key td:nth-child(1) { white-space: nowrap; }
 table.key td:nth-child(2), table.key td:nth-child(3) { min-width: 8rem; }
 .verdict { white-space: nowrap; overflow-wrap: normal; }
+@media (max-width: 700px) {  /* a narrow window: the answer key's rows become stacked cards */
+  table.key thead { display: none; }
+  table.key, table.key tbody, table.key tr, table.key td { display: block; width: 100%; min-width: 0; }
+  table.key tr { border: 1px solid var(--line); border-radius: 4px; margin-bottom: 0.6rem; }
+  table.key td { border: none; padding: 0.2rem 0.55rem; }
+  table.key td::before { content: attr(data-label) ": "; font-weight: 600; }
+}
 .verdict-agrees { color: #12632a; font-weight: 600; }
 .verdict-disagrees { color: #a11; font-weight: 600; }
 .verdict-other { color: #8a5a00; font-weight: 600; }
