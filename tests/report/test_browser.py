@@ -11,7 +11,7 @@ import base64
 from dlexam.report import ReportSettings, SectionSpec, build_report, default_sections, page, plots
 from dlexam.report.browser import check_page
 
-WIDTHS = (1280, 800, 480)  # a desktop window, a narrow one, a phone
+WIDTHS = (1280, 800, 500)  # a desktop window, a narrow one, a phone (500: headless Chromium's minimum)
 
 BAD_PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"><style>
 body { margin: 0; } main { width: 600px; }
