@@ -29,8 +29,10 @@ def chromium() -> str:
 
 
 @pytest.fixture(scope="session")
-def tiny_report(tmp_path_factory) -> tuple[Path, dict]:
+def tiny_report(tmp_path_factory, exam_text) -> tuple[Path, dict]:
     """(index.html, build summary) of the full report at the test size, built once per test run.
+
+    Needs the exam text (the answer key reads it): `exam_text` skips with the reason where it is missing.
 
     Under pytest-xdist the workers share it: the first one builds it under a lock, the others wait.
     """
