@@ -48,6 +48,17 @@ def _query_options(p) -> None:
     )
 
 
+def _set_threads(n: int) -> None:
+    """Tiny models: one intra-op thread is fastest, and on a shared machine it avoids oversubscription."""
+    from dlexam.errors import UserError
+
+    if n < 1:
+        raise UserError(f"--threads must be >= 1, got {n}")
+    import torch
+
+    torch.set_num_threads(n)
+
+
 def _dispatch(args, parser_class) -> int:
     words = list(args.words)
     if words and words[0] in ACTIONS:
@@ -81,6 +92,7 @@ def _temperature(text):
 def _query(q) -> int:
     from dlexam.sorting.sorter import answer, load_sorter
 
+    _set_threads(1)
     sorter = load_sorter(q.vocab, q.checkpoint)
     t = _temperature(q.temperature)
     if q.sequence:
@@ -115,12 +127,16 @@ def _train_options(p) -> None:
     p.add_argument("--data-seed", type=int, default=1, help="training data generator seed")
     p.add_argument("--force", action="store_true", help="replace RUN/last.pt if it exists")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument(
+        "--threads", type=int, default=1, help="torch CPU threads (default 1: the models are tiny)"
+    )
 
 
 def _train(a) -> int:
     from dlexam.errors import UserError
     from dlexam.sorting.train import TrainConfig, evaluate, train
 
+    _set_threads(a.threads)
     for name in ("steps", "batch_size", "layers", "heads", "d_model"):
         value = getattr(a, name)
         if value is not None and value < 1:
@@ -185,6 +201,7 @@ def _evaluate_options(p) -> None:
         help="decode only at this temperature (default: the model's own and 0 = argmax)",
     )
     p.add_argument("--json", action="store_true")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
 
 
 def _evaluate(a) -> int:
@@ -192,6 +209,7 @@ def _evaluate(a) -> int:
     from dlexam.sorting.sorter import load_sorter
     from dlexam.sorting.train import evaluate, heldout_inputs, parse_lengths
 
+    _set_threads(a.threads)
     if a.samples < 1:
         raise UserError(f"--samples must be >= 1, got {a.samples}")
     sorter = load_sorter(a.vocab, a.checkpoint)
