@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import os
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,8 @@ def resolve(path: str | os.PathLike) -> Path:
 def load(path: str | os.PathLike, *, kind: str | None = None) -> dict[str, Any]:
     """Read a checkpoint without executing code from it; check its format and kind."""
     p = resolve(path)
+    if not zipfile.is_zipfile(p):  # torch.save writes a zip archive; anything else is not ours
+        raise UserError(f"{p} is not a readable dlexam checkpoint (not a PyTorch checkpoint file, or truncated)")
     try:
         payload = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any failure here means "not a readable checkpoint"
