@@ -18,6 +18,8 @@ demo: $(STAMP)
 	$(BIN)/dlexam demo
 
 test: $(STAMP)
+	# headless Chromium for the report's browser test (installs it where missing and root; never fails)
+	bash scripts/ensure-chromium.sh
 	$(BIN)/python -m pytest -n 2
 
 lint: $(STAMP)

@@ -61,3 +61,12 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
         raise RuntimeError("interrupted")
     assert target.read_text() == "good"
     assert os.listdir(tmp_path) == ["keep.txt"]
+
+
+def test_atomic_writes_get_ordinary_permissions(tmp_path):
+    mask = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "page.html", "<p>hi</p>")
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "page.html").stat().st_mode & 0o777 == 0o644

@@ -17,11 +17,16 @@ def banner(title: str) -> None:
     print(f"\n{'=' * 78}\n{title}\n{'=' * 78}", flush=True)
 
 
+def section_done(s) -> None:
+    print(f"  {s.title}: {'ok' if s.ok else s.error} ({s.seconds:.0f} s)", flush=True)
+
+
 def handle(args: argparse.Namespace) -> int:
     from dlexam import geoff
     from dlexam.answers import answer_key
     from dlexam.commands.answers import render_table
     from dlexam.commands.geoff import render
+    from dlexam.report import ReportSettings, build_report
     from dlexam.sorting.demo import run_demo as sort_demo
     from dlexam.svhn.demo import run_demo as svhn_demo
 
@@ -35,5 +40,8 @@ def handle(args: argparse.Namespace) -> int:
     svhn_demo(out / "svhn")
     banner("The whole exam: 20 questions answered by computation and checked against the exam's solutions")
     print(render_table(answer_key()))
+    banner("One HTML report of everything (quick mode)")
+    report = build_report(out / "report", ReportSettings(quick=True), progress=section_done)
     print(f"\ndemo finished in {time.perf_counter() - t0:.0f} s; files under {out}")
-    return 0
+    print(f"report: {report.path.resolve()}")
+    return 0 if report.ok else 1

@@ -172,11 +172,8 @@ def check_out_dir(out_dir: Path) -> Path:
 
 
 def write_page(index: Path, html: str) -> None:
-    """Write the page atomically, readable by all (like any web page), whatever mkstemp chose."""
-    umask = os.umask(0)
-    os.umask(umask)
+    """Write the page atomically (with the permissions a plain open() would give)."""
     with atomic_open(index, "wb") as f:
-        os.fchmod(f.fileno(), 0o666 & ~umask)
         f.write(html.encode("utf-8"))
 
 
