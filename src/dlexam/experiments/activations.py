@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -134,21 +134,15 @@ def run(out_dir: Path, quick: bool = False) -> dict:
         }
     figures = _figures(out_dir, cfg, runs)
     verdict, finding = _verdict(cfg, table)
-    result = {
-        "name": NAME,
-        "claim": CLAIM,
-        "claim_source": CLAIM_SOURCE,
-        "verdict": verdict,
-        "finding": finding,
-        "table": table,
-        "figures": figures,
-        "numbers": numbers,
-        "config": asdict(cfg),
-        "quick": quick,
-        "data": data_note,
-        "seconds": time.perf_counter() - start,
-    }
-    return finish(result, out_dir)
+    return finish(
+        out_dir, name=NAME, claim=CLAIM, claim_source=CLAIM_SOURCE, cfg=cfg, quick=quick, start=start,
+        verdict=verdict,
+        finding=finding,
+        table=table,
+        figures=figures,
+        numbers=numbers,
+        data=data_note,
+    )
 
 
 def _verdict(cfg: ActivationsConfig, table: list[dict]) -> tuple[str, str]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -190,21 +190,15 @@ def run(out_dir: Path, quick: bool = False) -> dict:
         table.append(row)
     verdict, finding = _verdict(cfg, runs)
     figures = _figures(out_dir, cfg, runs)
-    result = {
-        "name": NAME,
-        "claim": CLAIM,
-        "claim_source": CLAIM_SOURCE,
-        "verdict": verdict,
-        "finding": finding,
-        "table": table,
-        "figures": figures,
-        "numbers": {"runs": runs, "d_k": D_K},
-        "config": asdict(cfg),
-        "quick": quick,
-        "seconds": time.perf_counter() - start,
-        "data": f"random inputs of 1-{cfg.max_len} symbols over A-D; target sorted(set(x)) + <STOP>",
-    }
-    return finish(result, out_dir)
+    return finish(
+        out_dir, name=NAME, claim=CLAIM, claim_source=CLAIM_SOURCE, cfg=cfg, quick=quick, start=start,
+        verdict=verdict,
+        finding=finding,
+        table=table,
+        figures=figures,
+        numbers={"runs": runs, "d_k": D_K},
+        data=f"random inputs of 1-{cfg.max_len} symbols over A-D; target sorted(set(x)) + <STOP>",
+    )
 
 
 def _verdict(cfg: AttentionTemperatureConfig, runs: dict) -> tuple[str, str]:

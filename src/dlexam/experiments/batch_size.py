@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -235,22 +235,16 @@ def run(out_dir: Path, quick: bool = False) -> dict:
     }
     verdict, finding = _verdict(cfg, sizes, numbers)
     figures = _figures(out_dir, cfg, sizes, numbers)
-    result = {
-        "name": NAME,
-        "claim": CLAIM,
-        "claim_source": CLAIM_SOURCE,
-        "verdict": verdict,
-        "finding": finding,
-        "table": table,
-        "figures": figures,
-        "numbers": numbers,
-        "config": asdict(cfg),
-        "quick": quick,
-        "data": data_note,
-        "seconds": time.perf_counter() - start,
-        "timing": "CPU seconds of this process with 1 thread (time.process_time); wall seconds in numbers",
-    }
-    return finish(result, out_dir)
+    return finish(
+        out_dir, name=NAME, claim=CLAIM, claim_source=CLAIM_SOURCE, cfg=cfg, quick=quick, start=start,
+        verdict=verdict,
+        finding=finding,
+        table=table,
+        figures=figures,
+        numbers=numbers,
+        data=data_note,
+        timing="CPU seconds of this process with 1 thread (time.process_time); wall seconds in numbers",
+    )
 
 
 def _loglog_slope(xs, ys) -> float:

@@ -18,7 +18,7 @@ must beat it.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -150,21 +150,15 @@ def run(out_dir: Path, quick: bool = False) -> dict:
     }
     verdict, finding = _verdict(cfg, summary)
     figures = _figures(out_dir, cfg, summary, data)
-    result = {
-        "name": NAME,
-        "claim": CLAIM,
-        "claim_source": CLAIM_SOURCE,
-        "verdict": verdict,
-        "finding": finding,
-        "table": table,
-        "figures": figures,
-        "numbers": {"summary": summary, "per_seed": per_seed},
-        "config": asdict(cfg),
-        "quick": quick,
-        "data": data_note,
-        "seconds": time.perf_counter() - start,
-    }
-    return finish(result, out_dir)
+    return finish(
+        out_dir, name=NAME, claim=CLAIM, claim_source=CLAIM_SOURCE, cfg=cfg, quick=quick, start=start,
+        verdict=verdict,
+        finding=finding,
+        table=table,
+        figures=figures,
+        numbers={"summary": summary, "per_seed": per_seed},
+        data=data_note,
+    )
 
 
 def _verdict(cfg: PoolingConfig, s: dict) -> tuple[str, str]:

@@ -23,6 +23,8 @@ import json
 import math
 import os
 import random
+import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -117,8 +119,15 @@ def _plain(x: Any) -> Any:
     return x
 
 
-def finish(result: dict, out_dir: Path) -> dict:
-    """Check the result's shape, make it JSON-plain, write `result.json` atomically and return it."""
+def finish(out_dir: Path, *, name: str, claim: str, claim_source: str, cfg, quick: bool, start: float,
+           **fields) -> dict:
+    """Assemble an experiment's result, check its shape, write `result.json` atomically and return it.
+
+    `fields` are the experiment's own: verdict, finding, table, figures, numbers, data, ...; the
+    config (a dataclass), the quick flag and the seconds since `start` (perf_counter) are added here.
+    """
+    result = {"name": name, "claim": claim, "claim_source": claim_source, **fields, "config": asdict(cfg),
+              "quick": quick, "seconds": time.perf_counter() - start}
     for key in ("name", "claim", "claim_source", "verdict", "finding", "table", "figures", "numbers"):
         if key not in result:
             raise KeyError(f"experiment result lacks {key!r}")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -187,21 +187,15 @@ def run(out_dir: Path, quick: bool = False) -> dict:
             else "This does not fully bear out the exam's argument."
         )
     )
-    result = {
-        "name": NAME,
-        "claim": CLAIM,
-        "claim_source": CLAIM_SOURCE,
-        "verdict": "supported" if supported else "not supported",
-        "finding": finding,
-        "table": table,
-        "figures": figures,
-        "numbers": numbers,
-        "config": asdict(cfg),
-        "quick": quick,
-        "data": "synthetic separable 2-D points with a bias feature",
-        "seconds": time.perf_counter() - start,
-    }
-    return finish(result, out_dir)
+    return finish(
+        out_dir, name=NAME, claim=CLAIM, claim_source=CLAIM_SOURCE, cfg=cfg, quick=quick, start=start,
+        verdict="supported" if supported else "not supported",
+        finding=finding,
+        table=table,
+        figures=figures,
+        numbers=numbers,
+        data="synthetic separable 2-D points with a bias feature",
+    )
 
 
 def _figures(out_dir: Path, X, y, records, w_svm, nb: dict) -> list[str]:

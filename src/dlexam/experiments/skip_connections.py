@@ -12,7 +12,7 @@ training set so that overfitting can show.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -115,21 +115,15 @@ def run(out_dir: Path, quick: bool = False) -> dict:
         numbers["models"][label] = {"mean": row, "per_seed": per_seed, "runs": runs[label]}
     verdict, finding = _verdict(cfg, {row["model"]: row for row in table}, numbers["models"])
     figures = _figures(out_dir, cfg, {label: r[0] for label, r in runs.items()})
-    result = {
-        "name": NAME,
-        "claim": CLAIM,
-        "claim_source": CLAIM_SOURCE,
-        "verdict": verdict,
-        "finding": finding,
-        "table": table,
-        "figures": figures,
-        "numbers": numbers,
-        "config": asdict(cfg),
-        "quick": quick,
-        "data": data_note,
-        "seconds": time.perf_counter() - start,
-    }
-    return finish(result, out_dir)
+    return finish(
+        out_dir, name=NAME, claim=CLAIM, claim_source=CLAIM_SOURCE, cfg=cfg, quick=quick, start=start,
+        verdict=verdict,
+        finding=finding,
+        table=table,
+        figures=figures,
+        numbers=numbers,
+        data=data_note,
+    )
 
 
 FIT = 0.9  # a network "fits" the training set when its final training accuracy reaches this
