@@ -7,15 +7,13 @@ every verbatim quote against the exam text.
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
-import torch
-
 from dlexam.answers import exam_source
+from dlexam.cpu import torch_threads
 from dlexam.errors import UserError
 
 VERDICTS = ("agrees", "disagrees", "conceptual")
@@ -80,18 +78,6 @@ def normalise_id(qid: str) -> str:
     raise UserError(f"unknown question {qid!r}: use one of {', '.join(QUESTION_IDS)}")
 
 
-@contextlib.contextmanager
-def single_thread() -> Iterator[None]:
-    """Run on one intra-op thread: the key's tensors are tiny, and on a busy 2-core machine thread
-    hand-offs cost more than the arithmetic (measured: 75 s -> 7 s for one question)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def answer(qid: str) -> dict:
     """Run one question's check now and return its answer as a dict (see :class:`Answer`)."""
     qid = normalise_id(qid)
@@ -102,7 +88,7 @@ def answer(qid: str) -> dict:
     if qid not in _REGISTRY:
         raise UserError(f"question {qid} has no check yet")
     t0 = time.perf_counter()
-    with single_thread():
+    with torch_threads(1):
         ans = _REGISTRY[qid]()
     seconds = time.perf_counter() - t0
     if ans.id != qid:

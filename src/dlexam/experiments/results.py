@@ -17,7 +17,6 @@ Every file is written atomically (:mod:`dlexam.files`).
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import math
@@ -31,6 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from dlexam.cpu import torch_threads
 from dlexam.errors import UserError
 from dlexam.files import atomic_write_bytes, atomic_write_text
 
@@ -38,22 +38,10 @@ RESULT_FILE = "result.json"
 VERDICTS = ("supported", "partly supported", "not supported", "inconclusive")
 
 
-@contextlib.contextmanager
 def cpu_settings(threads: int = 1):
-    """Run with `threads` intra-op threads and denormals flushed to zero; restore both afterwards.
-
-    One thread: the experiments' models are small, and on a shared machine with more runnable
-    processes than cores, OpenMP's spinning threads make a step 10-50x slower. Flushing denormals:
-    sigmoid networks produce gradients ~1e-40 whose arithmetic is ~100x slower on x86.
-    """
-    old_threads = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    torch.set_flush_denormal(True)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old_threads)
-        torch.set_flush_denormal(False)
+    """One thread (the models are small) and denormals flushed to zero: sigmoid networks produce
+    gradients ~1e-40 whose arithmetic is ~100x slower on x86. Restores both afterwards."""
+    return torch_threads(threads, flush_denormal=True)
 
 
 def seed_everything(seed: int) -> torch.Generator:

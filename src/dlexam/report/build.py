@@ -10,16 +10,16 @@ counts as failed.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import tempfile
 import time
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from dlexam.cpu import torch_threads
 from dlexam.errors import UserError
 from dlexam.files import atomic_open
 from dlexam.report import page
@@ -102,21 +102,6 @@ def short_traceback(exc: BaseException, frames: int = 4) -> str:
     return tail
 
 
-@contextlib.contextmanager
-def single_thread() -> Iterator[None]:
-    """Run torch on one intra-op thread. The report's models are small: on a busy 2-core machine,
-    thread hand-offs cost more than the arithmetic (measured: training the CNN section's tiny run
-    took 10 CPU-s on 2 threads and 1 CPU-s on 1, and was faster in wall time too)."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def default_sections() -> list[SectionSpec]:
     """The report's sections, in page order."""
     from dlexam.report.sections import answers, cnn, experiments, geoff, sorting
@@ -136,7 +121,7 @@ def build_section(spec: SectionSpec, settings: ReportSettings, work_dir: Path,
     ctx = ReportContext(settings, work_dir, out_dir)
     t0 = time.perf_counter()
     try:
-        with single_thread():
+        with torch_threads(1):
             body = spec.build(ctx)
         error = "; ".join(ctx.problems) if ctx.problems else None
         detail = ""
