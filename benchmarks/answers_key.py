@@ -1,6 +1,6 @@
 """Benchmark: the whole answer key (`dlexam answers`) must run in under 60 s on this machine.
 
-Runs the key as shipped (one intra-op thread, see dlexam.answers.registry.single_thread) three
+Runs the key as shipped (one intra-op thread, see dlexam.cpu.torch_threads) three
 times, and once with PyTorch's default thread count as the baseline, in the same process.
 Prints one JSON object as its last line.
 """
@@ -30,12 +30,12 @@ def main() -> None:
     shipped = [run_key() for _ in range(3)]
     times = [t for t, _ in shipped]
     per_question = {a["id"]: a["seconds"] for a in shipped[-1][1]}
-    original = registry.single_thread
-    registry.single_thread = contextlib.nullcontext  # baseline: torch's default threads
+    original = registry.torch_threads
+    registry.torch_threads = lambda *a, **k: contextlib.nullcontext()  # baseline: torch's default threads
     try:
         baseline, _ = run_key()
     finally:
-        registry.single_thread = original
+        registry.torch_threads = original
     median = statistics.median(times)
     slowest = sorted(per_question.items(), key=lambda kv: -kv[1])[:3]
     print(json.dumps({
