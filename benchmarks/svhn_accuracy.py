@@ -21,33 +21,15 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 from dlexam.errors import UserError
 from dlexam.svhn.mnist import write_mnist_as_svhn
-from dlexam.svhn.runs import evaluate_checkpoint, train_run
+from dlexam.svhn.runs import evaluate_checkpoint, train_args, train_run
 from dlexam.svhn.synth import write_synthetic
 
 
 def train_and_test(data: Path, run: Path, epochs: int, threads: int) -> dict:
-    args = SimpleNamespace(
-        data=data,
-        out=run,
-        epochs=epochs,
-        batch_size=256,
-        lr=None,
-        optimizer="sgd",
-        seed=0,
-        val_fraction=0.1,
-        split_seed=0,
-        activation="relu",
-        pool="avg",
-        head="linear",
-        resume=False,
-        quick=False,
-        quiet=True,
-        threads=threads,
-    )
+    args = train_args(data, run, epochs=epochs, quiet=True, threads=threads)
     t = time.perf_counter()
     result = train_run(args)
     seconds = time.perf_counter() - t

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 
@@ -17,7 +16,7 @@ def run_demo(workdir: Path) -> None:
     from PIL import Image
 
     from dlexam.svhn.model import CNNConfig, layer_summary, student_bug
-    from dlexam.svhn.runs import evaluate_checkpoint, predict_images, train_run
+    from dlexam.svhn.runs import evaluate_checkpoint, predict_images, train_args, train_run
     from dlexam.svhn.synth import write_synthetic
 
     workdir = Path(workdir)
@@ -39,24 +38,7 @@ def run_demo(workdir: Path) -> None:
         import shutil
 
         shutil.rmtree(run)
-    args = SimpleNamespace(
-        data=data,
-        out=run,
-        epochs=4,
-        batch_size=64,
-        lr=None,
-        optimizer="sgd",
-        seed=0,
-        val_fraction=0.1,
-        split_seed=0,
-        activation="relu",
-        pool="avg",
-        head="linear",
-        resume=False,
-        quick=False,
-        quiet=True,
-        threads=1,
-    )
+    args = train_args(data, run, epochs=4, batch_size=64, quiet=True, threads=1)
     result = train_run(args)
     for row in result["history"]:
         print(

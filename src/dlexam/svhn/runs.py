@@ -70,6 +70,19 @@ def _write_metrics(out: Path, history: list[dict], settings: dict) -> None:
     atomic_write_text(out / "metrics.json", json.dumps({"settings": settings, "history": history}, indent=1))
 
 
+def train_args(data, out, **options):
+    """The arguments `dlexam svhn train --data DATA --out OUT` gets, with `options` overriding its
+    defaults: library callers (the demo, benchmarks) train exactly as the command line does."""
+    from dlexam.cli import build_parser
+
+    args = build_parser().parse_args(["svhn", "train", "--data", str(data), "--out", str(out)])
+    for name, value in options.items():
+        if not hasattr(args, name):
+            raise TypeError(f"dlexam svhn train has no option {name!r}")
+        setattr(args, name, value)
+    return args
+
+
 def train_run(args) -> dict:
     """Train (or resume) a run directory from parsed CLI arguments; returns a summary dict."""
     from dlexam.svhn.plots import learning_curves_png
