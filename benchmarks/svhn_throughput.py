@@ -5,9 +5,13 @@ Both run in this process, on the same SVHN-format data (synthetic, written and r
 
   baseline  the idiomatic tutorial loop: a per-sample Dataset that converts each RGB image to
             grayscale with PIL and to a float tensor, a DataLoader with batch 64 and shuffling,
-            SGD (lr 0.01, momentum 0.9), default memory format.
-  fast      dlexam.svhn.train.train_one_epoch with the default TrainConfig: one uint8 tensor,
-            whole-batch conversion and standardisation, batch 256, channels_last, foreach SGD.
+            ExamCNN with PyTorch's own layers (fused=False), SGD (lr 0.01, momentum 0.9),
+            default memory format.
+  fast      dlexam.svhn.train.train_one_epoch with the default TrainConfig, as `dlexam svhn
+            train` runs it: ExamCNN (its Conv-1 + ReLU + AvgPool-1 as one fused kernel when a C++
+            compiler is present, dlexam.svhn.fused), one uint8 tensor, whole-batch conversion and
+            standardisation with per-image statistics computed once, batch 256, channels_last,
+            foreach SGD.
 
 Each is measured with PyTorch's default thread count (2 here) and with 1 thread; the headline
 ratio is the fast loop's best median over the baseline's median at the default thread count, and
@@ -34,7 +38,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
-from dlexam.svhn.data import load_split
+from dlexam.svhn import fused
+from dlexam.svhn.data import image_stats, load_split
 from dlexam.svhn.model import ExamCNN
 from dlexam.svhn.synth import render, write_mat
 from dlexam.svhn.train import TrainConfig, make_optimizer, train_one_epoch
@@ -70,8 +75,8 @@ def baseline_window(loader_iter, model, opt, n_batches: int) -> float:
     return seen / (time.perf_counter() - t)
 
 
-def fast_window(model, opt, images, labels, cfg, epoch) -> float:
-    stats = train_one_epoch(model, opt, images, labels, epoch=epoch, cfg=cfg)
+def fast_window(model, opt, images, labels, cfg, epoch, img_stats) -> float:
+    stats = train_one_epoch(model, opt, images, labels, epoch=epoch, cfg=cfg, stats=img_stats)
     return stats["images"] / stats["seconds"]
 
 
@@ -159,7 +164,7 @@ def main() -> None:
     memory = {} if args.quick else full_split_memory(tmp / "full")
     # the baseline reads the same pixels as RGB .mat content, as torchvision's SVHN does
     torch.manual_seed(0)
-    base_model = ExamCNN()
+    base_model = ExamCNN(fused=False)  # PyTorch's own layers
     base_opt = torch.optim.SGD(base_model.parameters(), lr=0.01, momentum=0.9)
     base_loader = DataLoader(TutorialSVHN(rgb, digits), batch_size=64, shuffle=True, drop_last=True)
 
@@ -176,14 +181,15 @@ def main() -> None:
     default_threads = torch.get_num_threads()
     thread_counts = sorted({1, default_threads})
     baseline_window(base_iter, base_model, base_opt, 4)  # warm-up
-    fast_window(fast_model, fast_opt, images[:2048], labels[:2048], cfg, 0)
+    img_stats = image_stats(images)  # once per run, as fit() does
+    fast_window(fast_model, fast_opt, images[:2048], labels[:2048], cfg, 0, (img_stats[0][:2048], img_stats[1][:2048]))
     base = {t: [] for t in thread_counts}
     fast = {t: [] for t in thread_counts}
     for w in range(args.windows):  # interleaved, so every variant sees the same machine load
         for t in thread_counts:
             torch.set_num_threads(t)
             base[t].append(baseline_window(base_iter, base_model, base_opt, n_base_batches))
-            fast[t].append(fast_window(fast_model, fast_opt, images, labels, cfg, w + 1))
+            fast[t].append(fast_window(fast_model, fast_opt, images, labels, cfg, w + 1, img_stats))
             print(
                 f"window {w + 1}, {t} thread(s): baseline {base[t][-1]:.0f}, fast {fast[t][-1]:.0f} images/s",
                 file=sys.stderr,
@@ -197,6 +203,7 @@ def main() -> None:
     result = {
         "benchmark": "svhn_throughput",
         "default_threads": default_threads,
+        "fast_engine": fused.status(),
         "windows": args.windows,
         "baseline_images_per_s": round(med_b[default_threads]),
         "fast_images_per_s": round(med_f[best_t]),

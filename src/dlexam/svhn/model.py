@@ -22,6 +22,8 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn as nn
 
+from dlexam.svhn import fused
+
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "none")
 POOLS = ("avg", "max")
 HEADS = ("linear", "conv3x3", "conv1x1-gap")
@@ -73,9 +75,10 @@ def _pool(name: str, kernel: int, stride: int) -> nn.Module:
 class ExamCNN(nn.Module):
     """Problem 1's network: (B, 1, 32, 32) float images -> (B, 10) logits."""
 
-    def __init__(self, cfg: CNNConfig | None = None):
+    def __init__(self, cfg: CNNConfig | None = None, *, fused: bool = True):
         super().__init__()
         self.cfg = cfg = cfg or CNNConfig()
+        self.fused = fused  # may training run Conv-1 + ReLU + AvgPool-1 as one kernel (see trunk)
         self.conv1 = nn.Conv2d(1, 8, kernel_size=5, stride=1, padding=0)
         self.act1 = _activation(cfg.activation)
         self.pool1 = _pool(cfg.pool, 4, 4)
@@ -94,8 +97,16 @@ class ExamCNN(nn.Module):
             self.flatten = nn.Flatten()  # (B, 10, 1, 1) -> (B, 10)
 
     def trunk(self, x: torch.Tensor) -> torch.Tensor:
-        """Conv-1 .. AvgPool-2: (B, 1, 32, 32) -> (B, 16, 3, 3)."""
-        x = self.pool1(self.act1(self.conv1(x)))  # (B, 8, 7, 7)
+        """Conv-1 .. AvgPool-2: (B, 1, 32, 32) -> (B, 16, 3, 3).
+
+        In training (gradients on), Conv-1 + ReLU + AvgPool-1 run as one fused CPU kernel where it
+        applies (dlexam.svhn.fused: the same function, about twice as fast); else PyTorch's layers.
+        """
+        use_fused = self.fused and self.training and torch.is_grad_enabled()
+        if use_fused and fused.applies(x, self.conv1, self.act1, self.pool1):
+            x = fused.conv_relu_avgpool(x, self.conv1)  # (B, 8, 7, 7)
+        else:
+            x = self.pool1(self.act1(self.conv1(x)))  # (B, 8, 7, 7)
         return self.pool2(self.act2(self.conv2(x)))  # (B, 16, 3, 3)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
