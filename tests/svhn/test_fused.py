@@ -1,7 +1,7 @@
-"""The fused Conv-1 + ReLU + AvgPool-1 kernel against PyTorch's own layers and autograd.
+"""The fused conv + ReLU + pool kernels of both stages against PyTorch's own layers and autograd.
 
-The oracle is nn.Conv2d -> nn.ReLU -> nn.AvgPool2d in float64 with autograd: the kernel (float32)
-must agree with it as closely as PyTorch's own float32 layers do.
+The oracle is nn.Conv2d -> nn.ReLU -> nn.AvgPool2d in float64 with autograd: the kernels (float32)
+must agree with it about as closely as PyTorch's own float32 layers do.
 """
 
 from __future__ import annotations
@@ -21,74 +21,115 @@ from dlexam.svhn.model import CNNConfig, ExamCNN
 pytestmark = pytest.mark.skipif(not fused.available(), reason=f"fused kernel unavailable: {fused.status()}")
 
 
-def reference(x: torch.Tensor, conv: nn.Conv2d, g: torch.Tensor):
-    """Output and (weight, bias) gradients of <g, avgpool4(relu(conv(x)))> in float64."""
+def reference(stage: int, x: torch.Tensor, conv: nn.Conv2d, g: torch.Tensor):
+    """Output and (input, weight, bias) gradients of <g, avgpool(relu(conv(x)))> in float64."""
+    spec = fused.STAGES[stage]
+    xd = x.detach().double().requires_grad_()
     w = conv.weight.detach().double().requires_grad_()
     b = conv.bias.detach().double().requires_grad_()
-    out = F.avg_pool2d(F.relu(F.conv2d(x.double(), w, b)), 4)
-    gw, gb = torch.autograd.grad((out * g.double()).sum(), [w, b])
-    return out, gw, gb
+    out = F.avg_pool2d(F.relu(F.conv2d(xd, w, b, padding=spec["padding"])), spec["pool"])
+    return (out, *torch.autograd.grad((out * g.double()).sum(), [xd, w, b]))
 
 
-def fused_result(x: torch.Tensor, conv: nn.Conv2d, g: torch.Tensor):
-    out = fused.conv_relu_avgpool(x, conv)
-    gw, gb = torch.autograd.grad((out * g).sum(), [conv.weight, conv.bias])
-    return out, gw, gb
+def fused_result(stage: int, x: torch.Tensor, conv: nn.Conv2d, g: torch.Tensor):
+    """The same from the fused kernel; the input gradient only for stage 2 (stage 1 has none)."""
+    x = x.detach().requires_grad_(stage == 2)
+    out = fused.conv_relu_avgpool(stage, x, conv)
+    wrt = [x, conv.weight, conv.bias] if stage == 2 else [conv.weight, conv.bias]
+    grads = torch.autograd.grad((out * g).sum(), wrt)
+    return (out, *grads) if stage == 2 else (out, None, *grads)
+
+
+def check_stage(stage: int, x: torch.Tensor, conv: nn.Conv2d, g: torch.Tensor, tol: float = 1e-4) -> None:
+    ref = reference(stage, x, conv, g)
+    got = fused_result(stage, x, conv, g)
+    torch.testing.assert_close(got[0].double(), ref[0], rtol=1e-5, atol=1e-5, msg="output")
+    for name, a, b in zip(("input grad", "weight grad", "bias grad"), got[1:], ref[1:], strict=True):
+        if a is not None:
+            torch.testing.assert_close(a.double(), b, rtol=tol, atol=tol, msg=name)
+
+
+def stage_inputs(stage: int, batch: int, height: int, width: int, seed: int = 0):
+    torch.manual_seed(seed)
+    spec = fused.STAGES[stage]
+    conv = nn.Conv2d(spec["in_channels"], spec["out_channels"], spec["kernel"], padding=spec["padding"])
+    x = torch.randn(batch, spec["in_channels"], height, width)
+    if stage == 2:  # as stage 1 hands it over: non-negative, channels-last
+        x = x.abs().contiguous(memory_format=torch.channels_last)
+    pooled = (fused._pooled(height, stage), fused._pooled(width, stage))
+    g = torch.randn(batch, spec["out_channels"], *pooled)
+    return x, conv, g
 
 
 @pytest.mark.parametrize(("batch", "height", "width"), [(1, 32, 32), (7, 32, 32), (64, 32, 32), (3, 13, 22)])
-def test_forward_and_gradients_match_pytorch_layers(batch, height, width):
-    torch.manual_seed(batch)
-    conv = nn.Conv2d(1, 8, 5)
-    x = torch.randn(batch, 1, height, width)
-    pooled = ((height - 4) // 4, (width - 4) // 4)
-    g = torch.randn(batch, 8, *pooled)
-    ref_out, ref_gw, ref_gb = reference(x, conv, g)
-    out, gw, gb = fused_result(x, conv, g)
-    assert out.shape == (batch, 8, *pooled) and out.dtype == torch.float32
+def test_stage1_matches_pytorch_layers(batch, height, width):
+    x, conv, g = stage_inputs(1, batch, height, width, seed=batch)
+    check_stage(1, x, conv, g)
+    out = fused.conv_relu_avgpool(1, x, conv)
+    assert out.shape == (batch, 8, (height - 4) // 4, (width - 4) // 4) and out.dtype == torch.float32
     assert out.is_contiguous(memory_format=torch.channels_last)  # what Conv-2 wants
-    torch.testing.assert_close(out.double(), ref_out, rtol=1e-5, atol=1e-5)
-    torch.testing.assert_close(gw.double(), ref_gw, rtol=1e-4, atol=1e-4)
-    torch.testing.assert_close(gb.double(), ref_gb, rtol=1e-4, atol=1e-4)
-    # and at least as close as PyTorch's own float32 layers
-    eager = F.avg_pool2d(F.relu(conv(x)), 4)
-    egw, egb = torch.autograd.grad((eager * g).sum(), [conv.weight, conv.bias])
-    assert (gw.double() - ref_gw).abs().max() <= 4 * (egw.double() - ref_gw).abs().max() + 1e-6
+
+
+@pytest.mark.parametrize(("batch", "height", "width"), [(1, 7, 7), (5, 7, 7), (64, 7, 7), (3, 5, 10), (2, 6, 3)])
+def test_stage2_matches_pytorch_layers(batch, height, width):
+    x, conv, g = stage_inputs(2, batch, height, width, seed=batch)
+    check_stage(2, x, conv, g)
+    check_stage(2, -x, conv, g)  # mostly negative conv outputs: most of the mask off
+    out = fused.conv_relu_avgpool(2, x.contiguous(), conv)  # NCHW input works too
+    assert out.shape == (batch, 16, (height - 1) // 2, (width - 1) // 2)
+
+
+def test_kernels_are_as_close_to_float64_as_pytorch_float32_layers():
+    for stage, size in ((1, 32), (2, 7)):
+        x, conv, g = stage_inputs(stage, 64, size, size, seed=5)
+        ref = reference(stage, x, conv, g)
+        got = fused_result(stage, x, conv, g)
+        spec = fused.STAGES[stage]
+        eager = F.avg_pool2d(F.relu(conv(x)), spec["pool"])
+        eager_gw = torch.autograd.grad((eager * g).sum(), conv.weight)[0]
+        assert (got[2].double() - ref[2]).abs().max() <= 4 * (eager_gw.double() - ref[2]).abs().max() + 1e-6
 
 
 def test_relu_gradient_is_zero_where_the_conv_output_is_exactly_zero():
-    """PyTorch's ReLU passes no gradient at 0; the mask must agree (zero weights: every output 0)."""
-    conv = nn.Conv2d(1, 8, 5)
-    with torch.no_grad():
-        conv.weight.zero_()
-        conv.bias.copy_(torch.tensor([0.0, 1, 0, -1, 0, 2, 0, -2]))
-    x = torch.randn(4, 1, 32, 32)
-    g = torch.randn(4, 8, 7, 7)
-    ref_out, ref_gw, ref_gb = reference(x, conv, g)
-    out, gw, gb = fused_result(x, conv, g)
-    torch.testing.assert_close(out.double(), ref_out)
-    torch.testing.assert_close(gb.double(), ref_gb, rtol=1e-5, atol=1e-5)
-    assert gb[[0, 2, 4, 6, 3, 7]].abs().max() == 0  # outputs 0 or negative: no gradient
-    torch.testing.assert_close(gw.double(), ref_gw, rtol=1e-5, atol=1e-5)
+    """PyTorch's ReLU passes no gradient at 0; the masks must agree (zero weights: outputs = bias)."""
+    for stage, size, out_ch in ((1, 32, 8), (2, 7, 16)):
+        x, conv, g = stage_inputs(stage, 4, size, size)
+        with torch.no_grad():
+            conv.weight.zero_()
+            conv.bias.copy_(torch.arange(out_ch) % 4 - 1.0)  # -1, 0, 1, 2, -1, 0, ...
+        ref = reference(stage, x, conv, g)
+        got = fused_result(stage, x, conv, g)
+        torch.testing.assert_close(got[0].double(), ref[0])
+        dead = (torch.arange(out_ch) % 4) < 2  # bias -1 or 0: no gradient
+        assert got[3][dead].abs().max() == 0 and ref[3][dead].abs().max() == 0
+        torch.testing.assert_close(got[3].double(), ref[3], rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(got[2].double(), ref[2], rtol=1e-5, atol=1e-5)
 
 
-def test_channel_bits_of_the_mask_are_not_mixed_up():
-    """Each channel alive in a different region: a swapped bit would route gradient wrongly."""
-    torch.manual_seed(3)
-    conv = nn.Conv2d(1, 8, 5)
-    with torch.no_grad():
-        conv.weight.copy_(torch.randn(8, 1, 5, 5) * torch.linspace(0.1, 2, 8)[:, None, None, None])
-        conv.bias.copy_(torch.linspace(-3, 3, 8))
-    x = torch.randn(5, 1, 32, 32)
-    g = torch.randn(5, 8, 7, 7)
-    ref_out, ref_gw, ref_gb = reference(x, conv, g)
-    out, gw, gb = fused_result(x, conv, g)
-    torch.testing.assert_close(gw.double(), ref_gw, rtol=1e-4, atol=1e-4)
-    torch.testing.assert_close(gb.double(), ref_gb, rtol=1e-4, atol=1e-4)
+def test_channel_bits_of_the_masks_are_not_mixed_up():
+    """Each channel alive in a different share of positions: a swapped bit would route gradient wrongly."""
+    for stage, size in ((1, 32), (2, 7)):
+        x, conv, g = stage_inputs(stage, 5, size, size, seed=3)
+        n = conv.out_channels
+        with torch.no_grad():
+            conv.weight.mul_(torch.linspace(0.1, 2, n)[:, None, None, None])
+            conv.bias.copy_(torch.linspace(-1.5, 1.5, n))
+        check_stage(stage, x, conv, g)
+
+
+def graph_nodes(t: torch.Tensor) -> set[str]:
+    """Names of the autograd nodes behind t."""
+    seen, todo = set(), [t.grad_fn]
+    while todo:
+        node = todo.pop()
+        if node is not None and type(node).__name__ not in seen:
+            seen.add(type(node).__name__)
+            todo.extend(n for n, _ in node.next_functions)
+    return seen
 
 
 def test_training_step_of_examcnn_matches_pytorch_layers():
-    """A whole ExamCNN step, fused and unfused: same loss, same gradients for every parameter."""
+    """A whole ExamCNN step, fused (both stages) and unfused: same loss, same gradients."""
     torch.manual_seed(0)
     a = ExamCNN(fused=True).to(memory_format=torch.channels_last)
     b = ExamCNN(fused=False)
@@ -98,7 +139,9 @@ def test_training_step_of_examcnn_matches_pytorch_layers():
     losses = []
     for model in (a, b):
         model.train()
-        loss = F.cross_entropy(model(x), y)
+        logits = model(x)
+        assert ({"_Stage1Backward", "_Stage2Backward"} <= graph_nodes(logits)) == model.fused
+        loss = F.cross_entropy(logits, y)
         loss.backward()
         losses.append(loss.item())
     assert losses[0] == pytest.approx(losses[1], rel=1e-5)
@@ -106,24 +149,23 @@ def test_training_step_of_examcnn_matches_pytorch_layers():
         torch.testing.assert_close(pa.grad, pb.grad, rtol=1e-4, atol=1e-5, msg=name)
 
 
-def test_results_depend_only_on_the_inputs_and_thread_count():
-    conv = nn.Conv2d(1, 8, 5)
-    x = torch.randn(50, 1, 32, 32)
-    g = torch.randn(50, 8, 7, 7)
+@pytest.mark.parametrize("stage", [1, 2])
+def test_results_depend_only_on_the_inputs_and_thread_count(stage):
+    x, conv, g = stage_inputs(stage, 50, 32 if stage == 1 else 7, 32 if stage == 1 else 7)
     before = torch.get_num_threads()
     try:
         results = {}
         for threads in (1, 2):
             torch.set_num_threads(threads)
-            first = fused_result(x, conv, g)
-            again = fused_result(x, conv, g)
-            for u, v in zip(first, again, strict=True):
-                assert torch.equal(u, v)  # bit for bit at a fixed thread count
+            first = fused_result(stage, x, conv, g)
+            again = fused_result(stage, x, conv, g)
+            for u, v in zip(first[1:], again[1:], strict=True):
+                assert u is None or torch.equal(u, v)  # bit for bit at a fixed thread count
             results[threads] = first
     finally:
         torch.set_num_threads(before)
     for u, v in zip(results[1], results[2], strict=True):
-        torch.testing.assert_close(u, v, rtol=1e-5, atol=1e-5)
+        assert u is None or torch.allclose(u, v, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize(
@@ -136,15 +178,18 @@ def test_results_depend_only_on_the_inputs_and_thread_count():
 )
 def test_variants_the_kernel_does_not_compute_take_pytorch_layers(cfg, why):
     model = ExamCNN(cfg).train()
-    assert not fused.applies(torch.zeros(2, 1, 32, 32), model.conv1, model.act1, model.pool1), why
+    assert not fused.applies(1, torch.zeros(2, 1, 32, 32), model.conv1, model.act1, model.pool1), why
+    assert not fused.applies(2, torch.zeros(2, 8, 7, 7), model.conv2, model.act2, model.pool2), why
 
 
 def test_the_kernel_is_used_only_in_training_and_only_where_it_applies():
     model = ExamCNN().train()
     x = torch.zeros(2, 1, 32, 32)
-    assert fused.applies(x, model.conv1, model.act1, model.pool1)
-    assert not fused.applies(x.double(), model.conv1, model.act1, model.pool1)
-    assert not fused.applies(x.clone().requires_grad_(), model.conv1, model.act1, model.pool1)  # input gradients
+    assert fused.applies(1, x, model.conv1, model.act1, model.pool1)
+    assert fused.applies(2, torch.zeros(2, 8, 7, 7, requires_grad=True), model.conv2, model.act2, model.pool2)
+    assert not fused.applies(1, x.double(), model.conv1, model.act1, model.pool1)
+    assert not fused.applies(1, x.clone().requires_grad_(), model.conv1, model.act1, model.pool1)  # input grads
+    assert not fused.applies(2, x, model.conv2, model.act2, model.pool2)  # wrong channels for stage 2
     # per-example gradients with torch.func (the batch-size experiment) go through PyTorch's layers
     params = {k: v.detach() for k, v in model.named_parameters()}
 
@@ -154,7 +199,7 @@ def test_the_kernel_is_used_only_in_training_and_only_where_it_applies():
     per_example = torch.func.vmap(torch.func.grad(loss_one), in_dims=(None, 0))(params, torch.randn(3, 1, 32, 32))
     assert per_example["conv1.weight"].shape == (3, 8, 1, 5, 5)
     model.pool1 = nn.Identity()  # an experiment swapping a layer out
-    assert not fused.applies(x, model.conv1, model.act1, model.pool1)
+    assert not fused.applies(1, x, model.conv1, model.act1, model.pool1)
     # forward hooks on the exam's layers still see them in evaluation (the layer table relies on it)
     seen = []
     model = ExamCNN().eval()
@@ -207,15 +252,7 @@ def test_portable_build_computes_the_same(tmp_path, monkeypatch):
 
     monkeypatch.setenv("DLEXAM_CACHE", str(tmp_path))
     lib = ctypes.CDLL(str(fused._build(fused._compiler(), fused.PORTABLE_FLAGS)))
-    for name in ("dlexam_conv5_relu_avgpool4_forward", "dlexam_conv5_relu_avgpool4_backward"):
-        getattr(lib, name).argtypes = getattr(fused._lib, name).argtypes
+    fused._declare(lib)
     monkeypatch.setattr(fused, "_lib", lib)
-    torch.manual_seed(1)
-    conv = nn.Conv2d(1, 8, 5)
-    x = torch.randn(9, 1, 32, 32)
-    g = torch.randn(9, 8, 7, 7)
-    ref_out, ref_gw, ref_gb = reference(x, conv, g)
-    out, gw, gb = fused_result(x, conv, g)
-    torch.testing.assert_close(out.double(), ref_out, rtol=1e-5, atol=1e-5)
-    torch.testing.assert_close(gw.double(), ref_gw, rtol=1e-4, atol=1e-4)
-    torch.testing.assert_close(gb.double(), ref_gb, rtol=1e-4, atol=1e-4)
+    check_stage(1, *stage_inputs(1, 9, 32, 32, seed=1))
+    check_stage(2, *stage_inputs(2, 9, 7, 7, seed=1))

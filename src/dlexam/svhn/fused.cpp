@@ -1,17 +1,22 @@
-// Problem 1's first stage, Conv-1 (1 -> 8 channels, 5x5) + ReLU + AvgPool-1 (4x4, stride 4), as one
-// CPU kernel for training: forward and the weight/bias gradients. dlexam/svhn/fused.py compiles it
-// on first use and checks it against nn.Conv2d + nn.ReLU + nn.AvgPool2d and autograd.
+// Problem 1's two conv stages as CPU kernels for training, forward and backward:
+//   stage 1: Conv-1 (1 -> 8 channels, 5x5, pad 0) + ReLU + AvgPool-1 (4x4, stride 4);
+//   stage 2: Conv-2 (8 -> 16 channels, 4x4, pad 1) + ReLU + AvgPool-2 (2x2, stride 2).
+// dlexam/svhn/fused.py compiles this file on first use and checks it against nn.Conv2d + nn.ReLU +
+// nn.AvgPool2d and autograd.
 //
-// Why: in PyTorch's eager mode this stage is five passes over the (B, 8, 28, 28) map (conv, ReLU,
-// pool, then pool backward with its zero fill, ReLU backward) plus a convolution backward, and the
-// map does not fit in cache. Here the 28x28x8 map never leaves registers: each pool cell's 16 conv
-// outputs are computed, rectified and averaged at once, and only a one-byte ReLU mask per conv
-// output is kept for the backward pass.
+// Why: in PyTorch's eager mode each stage is a conv, a ReLU and a pool, and backward a pool
+// backward (after a zero fill), a ReLU backward and a conv backward: six passes over a map that at
+// batch 256 (6.4 MB for stage 1) does not fit in cache, and oneDNN's convolutions are slow for so
+// few channels. Here each pool cell's conv outputs are computed in registers, rectified and
+// averaged at once, and only one ReLU mask bit per conv output is kept for the backward pass.
 //
-// Layouts: x (B, H, W) float (one input channel); wt (K, K, C) float, the conv weight transposed so
-// that the C output channels of one tap are contiguous; out (B, Hp, Wp, C) float, channels last;
-// mask (B, Hp*P, Wp*P) uint8, bit c set where channel c of that conv output is > 0. Threads: OpenMP, the same runtime PyTorch has loaded, so
-// torch.set_num_threads applies here too.
+// Layouts are channels last. Stage 1: x (B, H, W) float (one input channel), wt (K, K, C) float
+// (the C output channels of one tap contiguous), out (B, Hp, Wp, C), mask (B, Hp*P, Wp*P) uint8
+// (bit c: channel c > 0). Stage 2: x (B, H, W, CI), wt (K, K, CI, CO), wtt (K, K, CO, CI), out
+// (B, Hp, Wp, CO), mask (B, Hp*P, Wp*P) uint16. Threads: OpenMP, the same runtime PyTorch has
+// loaded, so torch.set_num_threads applies here too. Gradients of the weights are summed per image
+// in float and across images in double per thread, then over threads in thread order: the results
+// depend only on the inputs and the thread count.
 
 #include <cstdint>
 #include <cstring>
@@ -22,14 +27,10 @@
 
 namespace {
 
-constexpr int C = 8;  // output channels
-constexpr int K = 5;  // kernel size
-constexpr int P = 4;  // pool size and stride
-
-// The C = 8 channels of one position as one vector (GCC/Clang vector extensions: one AVX register,
-// or two SSE registers where there is no AVX).
-typedef float v8 __attribute__((vector_size(C * sizeof(float))));
-typedef int32_t v8i __attribute__((vector_size(C * sizeof(int32_t))));
+// 8 floats as one vector (GCC/Clang vector extensions: one AVX register, or two SSE registers
+// where there is no AVX).
+typedef float v8 __attribute__((vector_size(8 * sizeof(float))));
+typedef int32_t v8i __attribute__((vector_size(8 * sizeof(int32_t))));
 
 inline v8 load8(const float* p) {
   v8 v;
@@ -39,15 +40,73 @@ inline v8 load8(const float* p) {
 
 inline void store8(float* p, v8 v) { std::memcpy(p, &v, sizeof(v)); }
 
-const v8i kBits = {1, 2, 4, 8, 16, 32, 64, 128};  // channel c <-> bit c of a position's mask byte
+const v8i kBits = {1, 2, 4, 8, 16, 32, 64, 128};  // lane c <-> bit c of a mask byte
 
-// The ReLU mask of one position's 8 channels as one byte: bit c set where channel c is > 0.
-inline uint8_t mask_byte(v8 s) {
+// The ReLU mask of 8 channels as one byte: bit c set where channel c is > 0.
+inline unsigned mask_byte(v8 s) {
   const v8i on = (s > v8{}) & kBits;
-  int m = 0;
-  for (int c = 0; c < C; ++c) m |= on[c];
-  return uint8_t(m);
+  unsigned m = 0;
+  for (int c = 0; c < 8; ++c) m |= unsigned(on[c]);
+  return m;
 }
+
+// The inverse: gradient g where the byte's bit is set, else 0.
+inline v8 masked(v8 g, unsigned byte) {
+  const v8i on = ((v8i{} + int32_t(byte)) & kBits) != 0;
+  return on ? g : v8{};
+}
+
+int thread_count() {
+#ifdef _OPENMP
+  return omp_get_num_threads();
+#else
+  return 1;
+#endif
+}
+
+int thread_id() {
+#ifdef _OPENMP
+  return omp_get_thread_num();
+#else
+  return 0;
+#endif
+}
+
+// Sums per-image gradients over B images in parallel: per_image(b, grads, scratch) overwrites
+// grads[0..n) with image b's gradients; the sum is written to out[0..n).
+template <typename PerImage>
+void sum_over_images(int64_t B, int n, size_t scratch_floats, float* out, PerImage per_image) {
+  std::vector<double> partial;
+  int nthreads = 1;
+#pragma omp parallel
+  {
+#pragma omp single
+    {
+      nthreads = thread_count();
+      partial.assign(size_t(nthreads) * n, 0.0);
+    }
+    double* acc = partial.data() + size_t(thread_id()) * n;
+    std::vector<v8> grads((n + 7) / 8), scratch((scratch_floats + 7) / 8);
+    float* g = reinterpret_cast<float*>(grads.data());
+#pragma omp for schedule(static)
+    for (int64_t b = 0; b < B; ++b) {
+      per_image(b, g, reinterpret_cast<float*>(scratch.data()));
+      for (int k = 0; k < n; ++k) acc[k] += g[k];
+    }
+  }
+  for (int k = 0; k < n; ++k) {
+    double s = 0.0;
+    for (int t = 0; t < nthreads; ++t) s += partial[size_t(t) * n + k];
+    out[k] = float(s);
+  }
+}
+
+namespace stage1 {
+
+
+constexpr int C = 8;  // output channels (one vector)
+constexpr int K = 5;  // kernel size
+constexpr int P = 4;  // pool size and stride
 
 // One image: out[Hp][Wp][C] and one mask byte per conv output, mask[Hp*P][Wp*P].
 void forward_image(const float* __restrict x, int H, int W, const v8* __restrict wt, v8 bias,
@@ -84,7 +143,7 @@ void forward_image(const float* __restrict x, int H, int W, const v8* __restrict
           for (int dj = 0; dj < P; ++dj) {
             const v8 sv = s[r][dj];
             acc += sv > zero ? sv : zero;  // ReLU, then the pool's sum
-            mask[(i0 + r) * Wm + j0 + dj] = mask_byte(sv);
+            mask[(i0 + r) * Wm + j0 + dj] = uint8_t(mask_byte(sv));
           }
         }
       }
@@ -105,8 +164,7 @@ void backward_image(const float* __restrict x, int H, int W, const float* __rest
     for (int j = 0; j < Wm; j += P) {
       const v8 gc = load8(g + ((i / P) * Wp + j / P) * C) * (1.0f / (P * P));  // AvgPool's backward
       for (int dj = 0; dj < P; ++dj) {
-        const v8i on = ((v8i{} + mask[i * Wm + j + dj]) & kBits) != 0;
-        const v8 gv = on ? gc : zero;  // ReLU's backward
+        const v8 gv = masked(gc, mask[i * Wm + j + dj]);  // ReLU's backward
         gm[i * Wm + j + dj] = gv;
         dbias += gv;
       }
@@ -128,14 +186,152 @@ void backward_image(const float* __restrict x, int H, int W, const float* __rest
   }
 }
 
+}  // namespace stage1
+
+namespace stage2 {
+
+constexpr int CI = 8;   // input channels (one vector)
+constexpr int CO = 16;  // output channels (two vectors)
+constexpr int K = 4;    // kernel size
+constexpr int PAD = 1;  // zero padding
+constexpr int P = 2;    // pool size and stride
+
+struct Dims {
+  int H, W;    // input
+  int Hc, Wc;  // conv output used by the pool: Hp*P x Wp*P
+  int Hp, Wp;  // pooled output
+  int Hx, Wx;  // padded input
+  Dims(int h, int w) : H(h), W(w) {
+    Hp = (H + 2 * PAD - K + 1) / P;
+    Wp = (W + 2 * PAD - K + 1) / P;
+    Hc = Hp * P;
+    Wc = Wp * P;
+    Hx = H + 2 * PAD;
+    Wx = W + 2 * PAD;
+  }
+};
+
+// The image (H, W, CI) copied into the middle of a zeroed (H + 2 PAD, W + 2 PAD, CI) buffer.
+void pad_image(const float* __restrict x, const Dims& d, float* __restrict xp) {
+  std::memset(xp, 0, sizeof(float) * d.Hx * d.Wx * CI);
+  for (int i = 0; i < d.H; ++i)
+    std::memcpy(xp + ((i + PAD) * d.Wx + PAD) * CI, x + i * d.W * CI, sizeof(float) * d.W * CI);
+}
+
+// One image: out (Hp, Wp, CO) and a 16-bit ReLU mask per conv output. xp: padded input.
+void forward_image(const float* __restrict xp, const Dims& d, const v8* __restrict wt, v8 b0, v8 b1,
+                   float* __restrict out, uint16_t* __restrict mask) {
+  const v8 zero = {};
+  for (int pi = 0; pi < d.Hp; ++pi) {
+    for (int pj = 0; pj < d.Wp; ++pj) {
+      // the cell's P x P = 4 positions, two vectors of output channels each: 8 accumulators
+      v8 s[P * P][2];
+      for (int q = 0; q < P * P; ++q) s[q][0] = b0, s[q][1] = b1;
+      const int i0 = pi * P, j0 = pj * P;
+      for (int u = 0; u < K; ++u) {
+        for (int v = 0; v < K; ++v) {
+          const v8* w = wt + (u * K + v) * CI * 2;
+          const float* x00 = xp + ((i0 + u) * d.Wx + j0 + v) * CI;
+          for (int ci = 0; ci < CI; ++ci) {
+            const v8 w0 = w[ci * 2], w1 = w[ci * 2 + 1];
+            for (int q = 0; q < P * P; ++q) {
+              const float xv = x00[((q / P) * d.Wx + q % P) * CI + ci];
+              s[q][0] += w0 * xv;
+              s[q][1] += w1 * xv;
+            }
+          }
+        }
+      }
+      v8 a0 = zero, a1 = zero;
+      for (int q = 0; q < P * P; ++q) {
+        a0 += s[q][0] > zero ? s[q][0] : zero;  // ReLU, then the pool's sum
+        a1 += s[q][1] > zero ? s[q][1] : zero;
+        mask[(i0 + q / P) * d.Wc + j0 + q % P] = uint16_t(mask_byte(s[q][0]) | (mask_byte(s[q][1]) << 8));
+      }
+      float* o = out + (pi * d.Wp + pj) * CO;
+      store8(o, a0 * (1.0f / (P * P)));
+      store8(o + 8, a1 * (1.0f / (P * P)));
+    }
+  }
+}
+
+// One image's gradients: dw (K, K, CI, CO) and db (CO) overwritten; dx (H, W, CI), the gradient of
+// the input, written unless null. xp: padded input; gm: scratch, Hc * Wc * 2 vectors.
+void backward_image(const float* __restrict xp, const Dims& d, const float* __restrict g,
+                    const uint16_t* __restrict mask, const v8* __restrict wtt, v8* __restrict gm,
+                    float* __restrict dw, float* __restrict db, float* __restrict dx) {
+  const v8 zero = {};
+  v8 db0 = zero, db1 = zero;
+  for (int i = 0; i < d.Hc; ++i) {
+    for (int j = 0; j < d.Wc; ++j) {
+      const float* gp = g + ((i / P) * d.Wp + j / P) * CO;  // AvgPool's backward
+      const unsigned m = mask[i * d.Wc + j];
+      const v8 g0 = masked(load8(gp) * (1.0f / (P * P)), m & 0xff);  // ReLU's backward
+      const v8 g1 = masked(load8(gp + 8) * (1.0f / (P * P)), m >> 8);
+      gm[(i * d.Wc + j) * 2] = g0;
+      gm[(i * d.Wc + j) * 2 + 1] = g1;
+      db0 += g0;
+      db1 += g1;
+    }
+  }
+  store8(db, db0);
+  store8(db + 8, db1);
+  // weights: dw[u][v][ci][:] = sum over conv outputs (i, j) of gm[i][j][:] * xp[i + u][j + v][ci]
+  for (int u = 0; u < K; ++u) {
+    for (int v = 0; v < K; ++v) {
+      for (int ci = 0; ci < CI; ++ci) {
+        // even and odd columns summed apart (Wc = Wp * P is even): four independent accumulators
+        v8 e0 = zero, e1 = zero, o0 = zero, o1 = zero;
+        for (int i = 0; i < d.Hc; ++i) {
+          const float* xr = xp + ((i + u) * d.Wx + v) * CI + ci;
+          const v8* gr = gm + i * d.Wc * 2;
+          for (int j = 0; j < d.Wc; j += 2) {
+            const float xe = xr[j * CI], xo = xr[(j + 1) * CI];
+            e0 += gr[j * 2] * xe;
+            e1 += gr[j * 2 + 1] * xe;
+            o0 += gr[j * 2 + 2] * xo;
+            o1 += gr[j * 2 + 3] * xo;
+          }
+        }
+        float* o = dw + ((u * K + v) * CI + ci) * CO;
+        store8(o, e0 + o0);
+        store8(o + 8, e1 + o1);
+      }
+    }
+  }
+  if (dx == nullptr) return;
+  // input: dx[a][b][:] = sum over taps (u, v) and output channels co of gm[i][j][co] * w[u][v][:][co]
+  // where (i, j) = (a + PAD - u, b + PAD - v) is a conv output the pool uses
+  for (int a = 0; a < d.H; ++a) {
+    for (int b = 0; b < d.W; ++b) {
+      v8 acc[4] = {zero, zero, zero, zero};
+      for (int u = 0; u < K; ++u) {
+        const int i = a + PAD - u;
+        if (i < 0 || i >= d.Hc) continue;
+        for (int v = 0; v < K; ++v) {
+          const int j = b + PAD - v;
+          if (j < 0 || j >= d.Wc) continue;
+          const float* gp = reinterpret_cast<const float*>(gm + (i * d.Wc + j) * 2);
+          const v8* w = wtt + (u * K + v) * CO;
+          for (int co = 0; co < CO; ++co) acc[co & 3] += w[co] * gp[co];
+        }
+      }
+      store8(dx + (a * d.W + b) * CI, (acc[0] + acc[1]) + (acc[2] + acc[3]));
+    }
+  }
+}
+
+}  // namespace stage2
+
 }  // namespace
 
 extern "C" {
 
-int dlexam_fused_version() { return 1; }
+int dlexam_fused_version() { return 2; }
 
-void dlexam_conv5_relu_avgpool4_forward(const float* x, int64_t B, int H, int W, const float* wt,
-                                        const float* bias, float* out, uint8_t* mask) {
+void dlexam_stage1_forward(const float* x, int64_t B, int H, int W, const float* wt, const float* bias,
+                           float* out, uint8_t* mask) {
+  using namespace stage1;
   const int Hp = (H - K + 1) / P, Wp = (W - K + 1) / P;
   const int64_t out_stride = int64_t(Hp) * Wp * C, mask_stride = int64_t(Hp) * P * Wp * P;
   v8 wv[K * K];
@@ -146,48 +342,52 @@ void dlexam_conv5_relu_avgpool4_forward(const float* x, int64_t B, int H, int W,
     forward_image(x + b * H * W, H, W, wv, bv, out + b * out_stride, mask + b * mask_stride);
 }
 
-// dw (K, K, C) and db (C) are overwritten. Each thread sums its images in float per image and in
-// double across images; the threads' sums are added in thread order, so the result depends only
-// on the inputs and the thread count.
-void dlexam_conv5_relu_avgpool4_backward(const float* x, int64_t B, int H, int W, const float* g,
-                                         const uint8_t* mask, float* dw, float* db) {
+// dwb: (K, K, C) weight gradient then (C) bias gradient, overwritten.
+void dlexam_stage1_backward(const float* x, int64_t B, int H, int W, const float* g, const uint8_t* mask,
+                            float* dwb) {
+  using namespace stage1;
   const int Hp = (H - K + 1) / P, Wp = (W - K + 1) / P;
   const int64_t g_stride = int64_t(Hp) * Wp * C, mask_stride = int64_t(Hp) * P * Wp * P;
-  constexpr int NW = K * K * C;
-  std::vector<double> partial;
-  int nthreads = 1;
+  sum_over_images(B, K * K * C + C, size_t(Hp) * P * Wp * P * C, dwb, [&](int64_t b, float* grads, float* scratch) {
+    backward_image(x + b * H * W, H, W, g + b * g_stride, mask + b * mask_stride, reinterpret_cast<v8*>(scratch),
+                   reinterpret_cast<v8*>(grads), reinterpret_cast<v8*>(grads + K * K * C));
+  });
+}
+
+void dlexam_stage2_forward(const float* x, int64_t B, int H, int W, const float* wt, const float* bias,
+                           float* out, uint16_t* mask) {
+  using namespace stage2;
+  const Dims d(H, W);
+  std::vector<v8> wv(K * K * CI * 2);
+  for (int k = 0; k < K * K * CI * 2; ++k) wv[k] = load8(wt + k * 8);
+  const v8 b0 = load8(bias), b1 = load8(bias + 8);
 #pragma omp parallel
   {
-#pragma omp single
-    {
-#ifdef _OPENMP
-      nthreads = omp_get_num_threads();
-#endif
-      partial.assign(size_t(nthreads) * (NW + C), 0.0);
-    }
-    int t = 0;
-#ifdef _OPENMP
-    t = omp_get_thread_num();
-#endif
-    double* acc = partial.data() + size_t(t) * (NW + C);
-    v8 dwi[K * K + 1];
-    std::vector<v8> gm(size_t(Hp) * P * Wp * P);
+    std::vector<float> xp(size_t(d.Hx) * d.Wx * CI);
 #pragma omp for schedule(static)
     for (int64_t b = 0; b < B; ++b) {
-      backward_image(x + b * H * W, H, W, g + b * g_stride, mask + b * mask_stride, gm.data(), dwi,
-                     dwi + K * K);
-      const float* f = reinterpret_cast<const float*>(dwi);
-      for (int k = 0; k < NW + C; ++k) acc[k] += f[k];
+      pad_image(x + b * H * W * CI, d, xp.data());
+      forward_image(xp.data(), d, wv.data(), b0, b1, out + b * d.Hp * d.Wp * CO, mask + b * d.Hc * d.Wc);
     }
   }
-  for (int k = 0; k < NW + C; ++k) {
-    double s = 0.0;
-    for (int t = 0; t < nthreads; ++t) s += partial[size_t(t) * (NW + C) + k];
-    if (k < NW)
-      dw[k] = float(s);
-    else
-      db[k - NW] = float(s);
-  }
+}
+
+// dwb: (K, K, CI, CO) weight gradient then (CO) bias gradient, overwritten; dx (B, H, W, CI), the
+// input gradient, written unless null.
+void dlexam_stage2_backward(const float* x, int64_t B, int H, int W, const float* g, const uint16_t* mask,
+                            const float* wtt, float* dwb, float* dx) {
+  using namespace stage2;
+  const Dims d(H, W);
+  std::vector<v8> wv(K * K * CO);
+  for (int k = 0; k < K * K * CO; ++k) wv[k] = load8(wtt + k * CI);
+  const size_t xp_floats = size_t(d.Hx) * d.Wx * CI, gm_floats = size_t(d.Hc) * d.Wc * CO;
+  sum_over_images(B, K * K * CI * CO + CO, xp_floats + gm_floats, dwb, [&](int64_t b, float* grads, float* scratch) {
+    float* xp = scratch;
+    pad_image(x + b * H * W * CI, d, xp);
+    backward_image(xp, d, g + b * d.Hp * d.Wp * CO, mask + b * d.Hc * d.Wc, wv.data(),
+                   reinterpret_cast<v8*>(scratch + xp_floats), grads, grads + K * K * CI * CO,
+                   dx == nullptr ? nullptr : dx + b * H * W * CI);
+  });
 }
 
 }  // extern "C"

@@ -1,22 +1,24 @@
-"""A fused CPU kernel for the first stage of Problem 1's CNN: Conv-1 + ReLU + AvgPool-1.
+"""Fused CPU kernels for training Problem 1's CNN: Conv-1 + ReLU + AvgPool-1 and Conv-2 + ReLU + AvgPool-2.
 
-The exam's net spends most of a CPU training step on its first stage: the (B, 8, 28, 28) map
-that Conv-1 writes is read and written five more times by ReLU, AvgPool-1, AvgPool-1's backward
-(after a zero fill) and ReLU's backward, and at batch 256 it is 6.4 MB, more than the cache holds.
-`fused.cpp` computes each 4x4 pool cell's 16 conv outputs in registers, rectifies and averages
-them, and keeps only a one-byte ReLU mask per output for the backward pass, which needs only the
-weight and bias gradients (the images need none).
+In PyTorch's eager mode a CPU training step of the exam's net is mostly memory traffic: the
+(B, 8, 28, 28) map that Conv-1 writes is read and written again by ReLU, AvgPool-1, AvgPool-1's
+backward (after a zero fill) and ReLU's backward, and at batch 256 it is 6.4 MB, more than the
+cache holds; oneDNN's convolutions are slow for so few channels, and the same happens on a smaller
+scale in stage 2. `fused.cpp` computes each pool cell's conv outputs in registers, rectifies and
+averages them at once, and keeps one ReLU mask bit per conv output for the backward pass.
 
-The same function, not an approximation: tests check the forward pass and the gradients against
-nn.Conv2d + nn.ReLU + nn.AvgPool2d and autograd. :class:`dlexam.svhn.model.ExamCNN` uses it in
-training when it applies (ReLU, average pooling, float32 on the CPU, images that need no
-gradient) and the kernel is available; anything else takes PyTorch's own layers.
+The same function, not an approximation: tests check each stage's output and gradients against
+nn.Conv2d + nn.ReLU + nn.AvgPool2d and autograd in float64. :class:`dlexam.svhn.model.ExamCNN`
+uses a stage in training when it applies (ReLU, average pooling with the exam's sizes, float32 on
+the CPU, no torch.func / torch.compile) and the kernels are available; anything else takes
+PyTorch's own layers.
 
-The kernel is compiled on first use with the system's C++ compiler (``$CXX``, else ``c++`` or
-``g++``; about a second) into ``$DLEXAM_CACHE`` or ``~/.cache/dlexam``, keyed by the source,
-the compiler and the CPU, and written atomically. Without a compiler, or with
-``DLEXAM_FUSED=0``, everything runs on PyTorch's layers: slower, the same results within float
-rounding. :func:`status` says which.
+The kernels are compiled on first use with the system's C++ compiler (``$CXX``, else ``c++``,
+``g++`` or ``clang++``; about two seconds) into ``$DLEXAM_CACHE`` or ``~/.cache/dlexam``, keyed by
+the source, the compiler, the flags and the CPU, and written atomically (temporary file, then
+rename). If the optimised build fails a portable one (no -march=native, no OpenMP) is tried.
+Without a compiler, or with ``DLEXAM_FUSED=0``, everything runs on PyTorch's layers: slower, the
+same results within float rounding. :func:`status` says which.
 """
 
 from __future__ import annotations
@@ -34,7 +36,11 @@ from pathlib import Path
 import torch
 
 SOURCE = Path(__file__).with_name("fused.cpp")
-CHANNELS, KERNEL, POOL = 8, 5, 4  # the shapes the kernel is written for (Problem 1's Conv-1/Pool-1)
+# The shapes each stage's kernel is written for: Problem 1's Conv-1/AvgPool-1 and Conv-2/AvgPool-2.
+STAGES = {
+    1: {"in_channels": 1, "out_channels": 8, "kernel": 5, "padding": 0, "pool": 4},
+    2: {"in_channels": 8, "out_channels": 16, "kernel": 4, "padding": 1, "pool": 2},
+}
 FLAGS = ["-O3", "-march=native", "-fopenmp", "-shared", "-fPIC", "-std=c++17"]
 PORTABLE_FLAGS = ["-O3", "-shared", "-fPIC", "-std=c++17"]  # second try: one thread, generic CPU
 
@@ -114,13 +120,20 @@ def _load() -> ctypes.CDLL | None:
         if lib is None:
             return None
         _reason = None
-        f32, i64, cint = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int
-        lib.dlexam_conv5_relu_avgpool4_forward.argtypes = [f32, i64, cint, cint, f32, f32, f32, f32]
-        lib.dlexam_conv5_relu_avgpool4_forward.restype = None
-        lib.dlexam_conv5_relu_avgpool4_backward.argtypes = [f32, i64, cint, cint, f32, f32, f32, f32]
-        lib.dlexam_conv5_relu_avgpool4_backward.restype = None
+        _declare(lib)
         _lib = lib
         return _lib
+
+
+def _declare(lib: ctypes.CDLL) -> None:
+    """The C signatures (pointers are passed as integers from Tensor.data_ptr())."""
+    ptr, i64, cint = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int
+    lib.dlexam_stage1_forward.argtypes = [ptr, i64, cint, cint, ptr, ptr, ptr, ptr]
+    lib.dlexam_stage1_backward.argtypes = [ptr, i64, cint, cint, ptr, ptr, ptr]
+    lib.dlexam_stage2_forward.argtypes = [ptr, i64, cint, cint, ptr, ptr, ptr, ptr]
+    lib.dlexam_stage2_backward.argtypes = [ptr, i64, cint, cint, ptr, ptr, ptr, ptr, ptr]
+    for f in ("dlexam_stage1_forward", "dlexam_stage1_backward", "dlexam_stage2_forward", "dlexam_stage2_backward"):
+        getattr(lib, f).restype = None
 
 
 def available() -> bool:
@@ -132,64 +145,115 @@ def status() -> str:
     return "fused" if available() else f"eager ({_reason})"
 
 
-class _ConvReluAvgPool(torch.autograd.Function):
-    """(B, 1, H, W) images -> (B, 8, Hp, Wp) channels-last pooled maps; gradients for weight, bias."""
+def _pooled(size: int, stage: int) -> int:
+    spec = STAGES[stage]
+    return (size + 2 * spec["padding"] - spec["kernel"] + 1) // spec["pool"]
+
+
+class _Stage1(torch.autograd.Function):
+    """(B, 1, H, W) images -> (B, 8, Hp, Wp) channels-last maps; gradients for weight and bias only."""
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-        lib = _lib
         B, _, H, W = x.shape
-        Hp, Wp = (H - KERNEL + 1) // POOL, (W - KERNEL + 1) // POOL
+        C, K = weight.shape[0], weight.shape[-1]
+        Hp, Wp = _pooled(H, 1), _pooled(W, 1)
+        P = STAGES[1]["pool"]
         x = x.detach().reshape(B, H, W).contiguous()  # one channel: NCHW and NHWC are the same bytes
-        wt = weight.detach().reshape(CHANNELS, KERNEL * KERNEL).t().contiguous()  # (K*K, C)
+        wt = weight.detach().reshape(C, K * K).t().contiguous()  # (K*K, C)
+        out = torch.empty(B, Hp, Wp, C)
+        mask = torch.empty(B, Hp * P, Wp * P, dtype=torch.uint8)  # bit c: channel c > 0
         b = bias.detach().contiguous()
-        out = torch.empty(B, Hp, Wp, CHANNELS)
-        mask = torch.empty(B, Hp * POOL, Wp * POOL, dtype=torch.uint8)  # bit c: channel c > 0
-        lib.dlexam_conv5_relu_avgpool4_forward(
-            x.data_ptr(), B, H, W, wt.data_ptr(), b.data_ptr(), out.data_ptr(), mask.data_ptr()
-        )
+        _lib.dlexam_stage1_forward(x.data_ptr(), B, H, W, wt.data_ptr(), b.data_ptr(), out.data_ptr(), mask.data_ptr())
         ctx.save_for_backward(x, mask)
-        return out.permute(0, 3, 1, 2)  # (B, C, Hp, Wp) view, channels-last memory
+        return out.permute(0, 3, 1, 2)  # (B, C, Hp, Wp) view of channels-last memory
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         x, mask = ctx.saved_tensors
         B, H, W = x.shape
+        spec = STAGES[1]
+        C, K = spec["out_channels"], spec["kernel"]
         g = grad.permute(0, 2, 3, 1).contiguous()  # (B, Hp, Wp, C)
-        dw = torch.empty(KERNEL, KERNEL, CHANNELS)
-        db = torch.empty(CHANNELS)
-        _lib.dlexam_conv5_relu_avgpool4_backward(
-            x.data_ptr(), B, H, W, g.data_ptr(), mask.data_ptr(), dw.data_ptr(), db.data_ptr()
+        dwb = torch.empty(K * K * C + C)
+        _lib.dlexam_stage1_backward(x.data_ptr(), B, H, W, g.data_ptr(), mask.data_ptr(), dwb.data_ptr())
+        dw = dwb[: K * K * C].reshape(K, K, C).permute(2, 0, 1).reshape(C, 1, K, K)
+        return None, dw, dwb[K * K * C :]
+
+
+class _Stage2(torch.autograd.Function):
+    """(B, 8, H, W) maps -> (B, 16, Hp, Wp) channels-last maps; gradients for input, weight, bias."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        B, CI, H, W = x.shape
+        CO = weight.shape[0]
+        Hp, Wp = _pooled(H, 2), _pooled(W, 2)
+        P = STAGES[2]["pool"]
+        xh = x.detach().permute(0, 2, 3, 1).contiguous()  # (B, H, W, CI): no copy when channels-last
+        w = weight.detach()
+        wt = w.permute(2, 3, 1, 0).contiguous()  # (K, K, CI, CO)
+        out = torch.empty(B, Hp, Wp, CO)
+        mask = torch.empty(B, Hp * P, Wp * P, dtype=torch.int16)  # bit co: channel co > 0
+        b = bias.detach().contiguous()
+        _lib.dlexam_stage2_forward(xh.data_ptr(), B, H, W, wt.data_ptr(), b.data_ptr(), out.data_ptr(), mask.data_ptr())
+        ctx.save_for_backward(xh, mask, w)
+        return out.permute(0, 3, 1, 2)  # (B, CO, Hp, Wp) view of channels-last memory
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        xh, mask, w = ctx.saved_tensors
+        B, H, W, CI = xh.shape
+        CO, K = w.shape[0], w.shape[-1]
+        g = grad.permute(0, 2, 3, 1).contiguous()  # (B, Hp, Wp, CO)
+        wtt = w.permute(2, 3, 0, 1).contiguous()  # (K, K, CO, CI)
+        dwb = torch.empty(K * K * CI * CO + CO)
+        dx = torch.empty(B, H, W, CI) if ctx.needs_input_grad[0] else None
+        _lib.dlexam_stage2_backward(
+            xh.data_ptr(),
+            B,
+            H,
+            W,
+            g.data_ptr(),
+            mask.data_ptr(),
+            wtt.data_ptr(),
+            dwb.data_ptr(),
+            None if dx is None else dx.data_ptr(),
         )
-        return None, dw.permute(2, 0, 1).reshape(CHANNELS, 1, KERNEL, KERNEL), db
+        dw = dwb[: K * K * CI * CO].reshape(K, K, CI, CO).permute(3, 2, 0, 1)  # (CO, CI, K, K)
+        dx = None if dx is None else dx.permute(0, 3, 1, 2)  # (B, CI, H, W) view, channels-last
+        return dx, dw, dwb[K * K * CI * CO :]
 
 
-def applies(x: torch.Tensor, conv: torch.nn.Conv2d, act: torch.nn.Module, pool: torch.nn.Module) -> bool:
-    """Whether conv -> act -> pool on `x` is the stage the kernel computes (and it is available)."""
+def applies(stage: int, x: torch.Tensor, conv: torch.nn.Module, act: torch.nn.Module, pool: torch.nn.Module) -> bool:
+    """Whether conv -> act -> pool on `x` is what stage `stage`'s kernel computes (and it is available)."""
+    spec = STAGES[stage]
+    P, K, pad = spec["pool"], spec["kernel"], spec["padding"]
     return (
         isinstance(act, torch.nn.ReLU)
         and type(pool) is torch.nn.AvgPool2d
-        and pool.kernel_size in (POOL, (POOL, POOL))
-        and pool.stride in (POOL, (POOL, POOL))
+        and pool.kernel_size in (P, (P, P))
+        and pool.stride in (P, (P, P))
         and pool.padding in (0, (0, 0))
         and not pool.ceil_mode
         and pool.divisor_override is None
         and type(conv) is torch.nn.Conv2d
-        and conv.in_channels == 1
-        and conv.out_channels == CHANNELS
-        and conv.kernel_size == (KERNEL, KERNEL)
+        and conv.in_channels == spec["in_channels"]
+        and conv.out_channels == spec["out_channels"]
+        and conv.kernel_size == (K, K)
         and conv.stride == (1, 1)
-        and conv.padding == (0, 0)
+        and conv.padding == (pad, pad)
+        and conv.padding_mode == "zeros"
         and conv.dilation == (1, 1)
         and conv.groups == 1
         and conv.bias is not None
         and x.dim() == 4
-        and x.shape[1] == 1
-        and x.shape[2] >= KERNEL + POOL - 1
-        and x.shape[3] >= KERNEL + POOL - 1
+        and x.shape[1] == spec["in_channels"]
+        and _pooled(x.shape[2], stage) >= 1
+        and _pooled(x.shape[3], stage) >= 1
         and x.dtype == conv.weight.dtype == torch.float32
         and x.device.type == conv.weight.device.type == "cpu"
-        and not x.requires_grad
+        and (stage > 1 or not x.requires_grad)  # stage 1 gives no gradient for its input
         and not _transformed()
         and available()
     )
@@ -197,11 +261,11 @@ def applies(x: torch.Tensor, conv: torch.nn.Conv2d, act: torch.nn.Module, pool: 
 
 def _transformed() -> bool:
     """Under torch.func (vmap, grad: per-example gradients), torch.compile or a JIT trace the
-    kernel, which reads raw memory, cannot take part: PyTorch's layers run instead."""
+    kernels, which read raw memory, cannot take part: PyTorch's layers run instead."""
     functorch_active = getattr(torch._C, "_are_functorch_transforms_active", lambda: False)
     return bool(functorch_active()) or torch.compiler.is_compiling() or torch.jit.is_tracing()
 
 
-def conv_relu_avgpool(x: torch.Tensor, conv: torch.nn.Conv2d) -> torch.Tensor:
-    """avg_pool2d(relu(conv(x)), 4) through the fused kernel; call only where :func:`applies`."""
-    return _ConvReluAvgPool.apply(x, conv.weight, conv.bias)
+def conv_relu_avgpool(stage: int, x: torch.Tensor, conv: torch.nn.Conv2d) -> torch.Tensor:
+    """avg_pool2d(relu(conv(x))) with stage `stage`'s sizes, fused; call only where :func:`applies`."""
+    return (_Stage1 if stage == 1 else _Stage2).apply(x, conv.weight, conv.bias)

@@ -99,14 +99,17 @@ class ExamCNN(nn.Module):
     def trunk(self, x: torch.Tensor) -> torch.Tensor:
         """Conv-1 .. AvgPool-2: (B, 1, 32, 32) -> (B, 16, 3, 3).
 
-        In training (gradients on), Conv-1 + ReLU + AvgPool-1 run as one fused CPU kernel where it
-        applies (dlexam.svhn.fused: the same function, about twice as fast); else PyTorch's layers.
+        In training (gradients on) each conv + ReLU + pool stage runs as one fused CPU kernel where
+        it applies (dlexam.svhn.fused: the same function, computed without the big intermediate
+        maps); otherwise, and always in evaluation, PyTorch's own layers (their hooks fire).
         """
         use_fused = self.fused and self.training and torch.is_grad_enabled()
-        if use_fused and fused.applies(x, self.conv1, self.act1, self.pool1):
-            x = fused.conv_relu_avgpool(x, self.conv1)  # (B, 8, 7, 7)
+        if use_fused and fused.applies(1, x, self.conv1, self.act1, self.pool1):
+            x = fused.conv_relu_avgpool(1, x, self.conv1)  # (B, 8, 7, 7)
         else:
             x = self.pool1(self.act1(self.conv1(x)))  # (B, 8, 7, 7)
+        if use_fused and fused.applies(2, x, self.conv2, self.act2, self.pool2):
+            return fused.conv_relu_avgpool(2, x, self.conv2)  # (B, 16, 3, 3)
         return self.pool2(self.act2(self.conv2(x)))  # (B, 16, 3, 3)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
