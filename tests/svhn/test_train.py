@@ -11,6 +11,7 @@ from PIL import Image
 
 from dlexam import checkpoint
 from dlexam.cli import main
+from dlexam.svhn import fused
 from dlexam.svhn import train as train_mod
 from dlexam.svhn.data import load_split, preprocess
 from dlexam.svhn.model import CNNConfig, ExamCNN
@@ -28,6 +29,7 @@ def test_quick_run_writes_everything(quick_run):
         assert (quick_run / name).is_file(), name
     metrics = json.loads((quick_run / "metrics.json").read_text())
     assert [r["epoch"] for r in metrics["history"]] == [1, 2]
+    assert metrics["settings"]["engine"] == fused.status()  # "fused" where a C++ compiler is present
     assert (quick_run / "metrics.csv").read_text().splitlines()[0].startswith("epoch,train_loss")
     payload = checkpoint.load(quick_run, kind="svhn-cnn")  # the run dir stands for best.pt
     model = ExamCNN(CNNConfig.from_dict(payload["config"]))  # rebuilt from the file alone
@@ -231,3 +233,5 @@ def test_train_json_and_variants(synth_dir, tmp_path, capsys):
     assert r["model"]["head"] == "conv1x1-gap" and len(r["history"]) == 1 and "val_accuracy" in r["final"]
     payload = checkpoint.load(tmp_path / "r", kind="svhn-cnn")
     assert payload["config"]["head"] == "conv1x1-gap" and "conv3.weight" in payload["state_dict"]
+    engine = json.loads((tmp_path / "r" / "metrics.json").read_text())["settings"]["engine"]
+    assert engine.startswith("eager")  # max pooling: PyTorch's layers, and the run says so

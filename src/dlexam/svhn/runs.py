@@ -24,6 +24,7 @@ import torch
 from dlexam import checkpoint
 from dlexam.errors import UserError
 from dlexam.files import atomic_write_text
+from dlexam.svhn import fused
 from dlexam.svhn.model import CNNConfig, ExamCNN
 
 KIND = "svhn-cnn"
@@ -144,6 +145,17 @@ def train_run(args) -> dict:
         quick=settings["quick"],
     )
     d = setup_distributed()
+    # which implementation trains: the fused CPU kernels (dlexam.svhn.fused) or PyTorch's layers
+    engine = fused.status() if d.device.type == "cpu" else f"eager (PyTorch layers on {d.device.type})"
+    if engine == "fused" and (model_cfg.activation, model_cfg.pool) != ("relu", "avg"):
+        engine = "eager (the fused kernels compute ReLU with average pooling only)"
+    settings["engine"] = engine
+    if d.is_main:
+        _log(
+            f"training on {len(data['train_x'])} images ({len(data['val_x'])} for validation),"
+            f" batch {cfg.batch_size}, {settings['engine']}",
+            quiet,
+        )
     torch.manual_seed(cfg.seed)
     model = ExamCNN(model_cfg)
     optimizer = make_optimizer(model, cfg)
