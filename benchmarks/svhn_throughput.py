@@ -8,11 +8,13 @@ Both run in this process, on the same SVHN-format data (synthetic, written and r
             ExamCNN with PyTorch's own layers (fused=False), SGD (lr 0.01, momentum 0.9),
             default memory format.
   fast      dlexam.svhn.train.train_one_epoch with the default TrainConfig, as `dlexam svhn
-            train` runs it: ExamCNN (its Conv-1 + ReLU + AvgPool-1 as one fused kernel when a C++
+            train` runs it: ExamCNN (each conv + ReLU + pool stage as one fused kernel when a C++
             compiler is present, dlexam.svhn.fused), one uint8 tensor, whole-batch conversion and
             standardisation with per-image statistics computed once, batch 256, channels_last,
             foreach SGD.
 
+The fast loop is also run on PyTorch's own layers (ExamCNN(fused=False), default thread count):
+what the fused kernels add, and what a machine without a C++ compiler gets.
 Each is measured with PyTorch's default thread count (2 here) and with 1 thread; the headline
 ratio is the fast loop's best median over the baseline's median at the default thread count, and
 `ratio_same_threads` compares both at equal thread counts. Then the fast loop across both cores
@@ -177,23 +179,32 @@ def main() -> None:
     cfg = TrainConfig()
     fast_model = ExamCNN().to(memory_format=torch.channels_last)
     fast_opt = make_optimizer(fast_model, cfg)
+    # the same fast loop on PyTorch's own layers: what the fused kernels add (and what a machine
+    # without a C++ compiler gets)
+    torch.manual_seed(0)
+    layers_model = ExamCNN(fused=False).to(memory_format=torch.channels_last)
+    layers_opt = make_optimizer(layers_model, cfg)
 
     default_threads = torch.get_num_threads()
     thread_counts = sorted({1, default_threads})
     baseline_window(base_iter, base_model, base_opt, 4)  # warm-up
     img_stats = image_stats(images)  # once per run, as fit() does
-    fast_window(fast_model, fast_opt, images[:2048], labels[:2048], cfg, 0, (img_stats[0][:2048], img_stats[1][:2048]))
+    head_stats = (img_stats[0][:2048], img_stats[1][:2048])
+    fast_window(fast_model, fast_opt, images[:2048], labels[:2048], cfg, 0, head_stats)
+    fast_window(layers_model, layers_opt, images[:2048], labels[:2048], cfg, 0, head_stats)
     base = {t: [] for t in thread_counts}
     fast = {t: [] for t in thread_counts}
+    layers = []  # fast loop, PyTorch's layers, default thread count
     for w in range(args.windows):  # interleaved, so every variant sees the same machine load
         for t in thread_counts:
             torch.set_num_threads(t)
             base[t].append(baseline_window(base_iter, base_model, base_opt, n_base_batches))
             fast[t].append(fast_window(fast_model, fast_opt, images, labels, cfg, w + 1, img_stats))
-            print(
-                f"window {w + 1}, {t} thread(s): baseline {base[t][-1]:.0f}, fast {fast[t][-1]:.0f} images/s",
-                file=sys.stderr,
-            )
+            line = f"window {w + 1}, {t} thread(s): baseline {base[t][-1]:.0f}, fast {fast[t][-1]:.0f}"
+            if t == default_threads:
+                layers.append(fast_window(layers_model, layers_opt, images, labels, cfg, w + 1, img_stats))
+                line += f", fast on PyTorch's layers {layers[-1]:.0f}"
+            print(line + " images/s", file=sys.stderr)
     torch.set_num_threads(default_threads)
     ddp = {} if args.quick else ddp_images_per_s(tmp, tmp / "ddp-run")
     tmpdir.cleanup()
@@ -211,6 +222,8 @@ def main() -> None:
         "ratio": round(med_f[best_t] / med_b[default_threads], 2),
         "target_ratio": 7.0,
         "ratio_same_threads": {str(t): round(med_f[t] / med_b[t], 2) for t in thread_counts},
+        "fast_pytorch_layers_images_per_s": round(statistics.median(layers)),
+        "ratio_pytorch_layers": round(statistics.median(layers) / med_b[default_threads], 2),
         "median_images_per_s": {
             f"{kind}_{t}threads": round(v[t])
             for kind, v in (("baseline", med_b), ("fast", med_f))
