@@ -5,9 +5,10 @@ Split as torchvision's references/classification/train.py: :func:`load_data`,
 it trains: it takes any module mapping (B, 1, 32, 32) floats to (B, classes) logits.
 
 Why it is fast on a CPU: the data stay one uint8 tensor (N, 32, 32) and a whole batch is indexed,
-converted and standardised at once (no per-sample Dataset, no DataLoader, no PIL); batches are
-large (256); tensors are channels_last, which oneDNN's convolutions prefer; the optimizer uses the
-foreach kernels.
+converted and standardised at once (no per-sample Dataset, no DataLoader, no PIL), with per-image
+statistics computed once per run; batches are large (256); ExamCNN's two conv + ReLU + pool stages
+run as fused kernels in training (dlexam.svhn.fused, compiled on first use; PyTorch's layers where
+there is no C++ compiler); tensors are channels_last; the optimizer uses the foreach kernels.
 
 Exact resume: the order of epoch e is a permutation drawn from a generator seeded by (seed, e),
 the learning rate is a pure function of the global step, and each checkpoint holds the model,
