@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn as nn
 
-from dlexam.svhn import fused
+from dlexam.svhn import fused as kernels
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "none")
 POOLS = ("avg", "max")
@@ -73,12 +73,15 @@ def _pool(name: str, kernel: int, stride: int) -> nn.Module:
 
 
 class ExamCNN(nn.Module):
-    """Problem 1's network: (B, 1, 32, 32) float images -> (B, 10) logits."""
+    """Problem 1's network: (B, 1, 32, 32) float images -> (B, 10) logits.
+
+    `fused=False` keeps training on PyTorch's own layers (see :meth:`trunk`); the function is the same.
+    """
 
     def __init__(self, cfg: CNNConfig | None = None, *, fused: bool = True):
         super().__init__()
         self.cfg = cfg = cfg or CNNConfig()
-        self.fused = fused  # may training run Conv-1 + ReLU + AvgPool-1 as one kernel (see trunk)
+        self.fused = fused  # may training run each conv + ReLU + pool stage as one kernel (see trunk)
         self.conv1 = nn.Conv2d(1, 8, kernel_size=5, stride=1, padding=0)
         self.act1 = _activation(cfg.activation)
         self.pool1 = _pool(cfg.pool, 4, 4)
@@ -104,12 +107,12 @@ class ExamCNN(nn.Module):
         maps); otherwise, and always in evaluation, PyTorch's own layers (their hooks fire).
         """
         use_fused = self.fused and self.training and torch.is_grad_enabled()
-        if use_fused and fused.applies(1, x, self.conv1, self.act1, self.pool1):
-            x = fused.conv_relu_avgpool(1, x, self.conv1)  # (B, 8, 7, 7)
+        if use_fused and kernels.applies(1, x, self.conv1, self.act1, self.pool1):
+            x = kernels.conv_relu_avgpool(1, x, self.conv1)  # (B, 8, 7, 7)
         else:
             x = self.pool1(self.act1(self.conv1(x)))  # (B, 8, 7, 7)
-        if use_fused and fused.applies(2, x, self.conv2, self.act2, self.pool2):
-            return fused.conv_relu_avgpool(2, x, self.conv2)  # (B, 16, 3, 3)
+        if use_fused and kernels.applies(2, x, self.conv2, self.act2, self.pool2):
+            return kernels.conv_relu_avgpool(2, x, self.conv2)  # (B, 16, 3, 3)
         return self.pool2(self.act2(self.conv2(x)))  # (B, 16, 3, 3)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
