@@ -14,6 +14,8 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dlexam.svhn import fused
 from dlexam.svhn.model import CNNConfig, ExamCNN
@@ -256,3 +258,25 @@ def test_portable_build_computes_the_same(tmp_path, monkeypatch):
     monkeypatch.setattr(fused, "_lib", lib)
     check_stage(1, *stage_inputs(1, 9, 32, 32, seed=1))
     check_stage(2, *stage_inputs(2, 9, 7, 7, seed=1))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    stage=st.sampled_from([1, 2]),
+    batch=st.integers(1, 5),
+    height=st.integers(0, 12),
+    width=st.integers(0, 12),
+    scale=st.sampled_from([1e-3, 1.0, 30.0]),
+    seed=st.integers(0, 2**16),
+)
+def test_any_shape_and_scale_matches_pytorch_layers(stage, batch, height, width, scale, seed):
+    """Random image sizes (down to one pool cell) and magnitudes, both stages, float64 oracle."""
+    least = 8 if stage == 1 else 3  # the smallest input that gives one pooled output
+    x, conv, g = stage_inputs(stage, batch, least + height, least + width, seed=seed)
+    x = x * scale
+    ref = reference(stage, x, conv, g)
+    got = fused_result(stage, x, conv, g)
+    for a, b in zip(got, ref, strict=True):
+        if a is not None:
+            bound = 1e-5 * (1 + b.abs().max().item())
+            assert (a.double() - b).abs().max().item() <= bound * (10 if a is not got[0] else 1)
