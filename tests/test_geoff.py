@@ -223,4 +223,6 @@ def test_softmax_attention_matches_torch_softmax():
 
 
 def test_exact_formatting():
-    assert [geoff.exact(x) for x in (3.0, 1 / 3, 9 / 7, -0.75, math.e)] == ["3", "1/3", "9/7", "-3/4", "2.7183"]
+    from dlexam.exact import format_exact
+
+    assert [format_exact(x) for x in (3.0, 1 / 3, 9 / 7, -0.75, math.e)] == ["3", "1/3", "9/7", "-3/4", "2.7183"]

@@ -21,19 +21,44 @@ import math
 import torch
 import torch.nn.functional as F
 
+from dlexam.errors import UserError
+
 # Scores within this many units in the last place of the row maximum count as tied under T = 0.
 # Identical tokens give identical scores in exact arithmetic; a matmul kernel may differ by an ulp.
 TIE_ULPS = 64
 
 
-def resolve_temperature(temperature: float | str | None, d_k: int) -> float:
-    """Map the user's temperature to a number: ``"sqrt"`` or None -> sqrt(d_k); T must be >= 0."""
+Temperature = float | str  # a number T >= 0, or "sqrt" for sqrt(d_k)
+
+
+def parse_temperature(text: str | float) -> Temperature:
+    """The one temperature parser: "0" -> 0.0 (argmax), "0.5" -> 0.5, "sqrt" -> "sqrt" (sqrt(d_k)).
+
+    "sqrt" stays symbolic because d_k belongs to the model: :func:`resolve_temperature` turns it
+    into a number for a given key width.
+    """
+    if isinstance(text, str) and text.strip() == "sqrt":
+        return "sqrt"
+    try:
+        t = float(text)
+    except (TypeError, ValueError):
+        t = math.nan
+    if not (t >= 0 and math.isfinite(t)):
+        raise UserError(f"temperature must be a finite number >= 0 or 'sqrt', got {text!r}")
+    return t
+
+
+def resolve_temperature(temperature: Temperature | None, d_k: int) -> float:
+    """The temperature as a number for keys of width `d_k`: "sqrt" or None -> sqrt(d_k); T must be >= 0."""
     if temperature is None or temperature == "sqrt":
         return math.sqrt(d_k)
-    t = float(temperature)
-    if not t >= 0 or math.isinf(t):
-        raise ValueError(f"temperature must be a finite number >= 0 or 'sqrt', got {temperature!r}")
-    return t
+    return float(parse_temperature(temperature))
+
+
+def is_argmax(temperature: float, dtype: torch.dtype) -> bool:
+    """Whether T acts as T = 0 for scores of `dtype`: T is 0, or so small (below the smallest normal
+    number) that 1/T overflows; softmax(s/T) is then its T -> 0 limit, argmax with ties shared."""
+    return temperature < torch.finfo(dtype).tiny
 
 
 def argmax_weights(scores: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -58,13 +83,16 @@ def argmax_weights(scores: torch.Tensor, mask: torch.Tensor | None = None) -> to
 def softmax_weights(
     scores: torch.Tensor, temperature: float, mask: torch.Tensor | None = None
 ) -> torch.Tensor:
-    """softmax(scores / T) along the last axis; masked entries get 0, fully masked rows all zeros."""
-    s = scores / temperature
+    """softmax(scores / T) along the last axis; masked entries get 0, fully masked rows all zeros.
+
+    The row maximum is subtracted before dividing by T (softmax does not change), so a small T
+    cannot overflow scores / T into inf - inf = NaN.
+    """
+    s = scores if mask is None else scores.masked_fill(~mask, -math.inf)
+    s = s - s.amax(dim=-1, keepdim=True).detach()  # (..., Tq, Tk), every row's maximum at 0
+    w = torch.softmax(s / temperature, dim=-1)
     if mask is not None:
-        s = s.masked_fill(~mask, -math.inf)
-    w = torch.softmax(s, dim=-1)
-    if mask is not None:
-        w = torch.nan_to_num(w, nan=0.0)
+        w = torch.nan_to_num(w, nan=0.0)  # fully masked rows: -inf - (-inf)
     return w
 
 
@@ -84,14 +112,15 @@ def attention(
     S = Q K^T (..., Tq, Tk); P and S are None when `need_weights` is False and T > 0, where the
     fused kernel is used instead.
     """
-    if temperature > 0 and not need_weights:
+    argmax = is_argmax(temperature, q.dtype)
+    if not argmax and not need_weights:
         # Same maths, fused kernel: softmax(Q K^T * scale) V with scale = 1 / T.
         z = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=1.0 / temperature)
         if mask is not None:  # rows with nothing to attend to give NaN in the fused kernel
             z = torch.nan_to_num(z, nan=0.0)
         return z, None, None
     scores = q @ k.transpose(-2, -1)  # (..., Tq, Tk)
-    if temperature == 0:
+    if argmax:
         p = argmax_weights(scores, mask)
     else:
         p = softmax_weights(scores, temperature, mask)

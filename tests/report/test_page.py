@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -34,8 +35,12 @@ def test_cell_label_is_the_exact_fraction_where_rational(value, label):
 
 
 def test_exact_fraction_rejects_large_denominators():
-    assert plots.exact_fraction(1 / 101) is None
-    assert plots.exact_fraction(float("nan")) is None
+    from dlexam.exact import MAX_DENOMINATOR, exact_fraction
+
+    assert exact_fraction(1 / (MAX_DENOMINATOR + 1)) is None
+    assert exact_fraction(1 / 101) == Fraction(1, 101)
+    assert exact_fraction(float("nan")) is None
+    assert exact_fraction(math.pi) is None
 
 
 def test_table_escapes_tokens_and_formats_numbers():

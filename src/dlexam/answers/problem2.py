@@ -16,6 +16,7 @@ import torch
 from dlexam import geoff
 from dlexam.answers import exam_source
 from dlexam.answers.registry import Answer, question
+from dlexam.exact import exact_fraction, fraction_rows
 
 EXAMPLE = geoff.EXAM_EXAMPLE  # "D A A <START> A D <STOP>"
 # Anchors of the worked solution's lines in the exam text.
@@ -70,7 +71,7 @@ def align_rows(printed: list[list[Fraction]], true: torch.Tensor) -> dict:
     Returns which true rows (1-based) the printout skips and which printed rows (1-based) have the
     wrong length or match no remaining row: the extraction's garbles, located.
     """
-    rows = [[Fraction(v).limit_denominator(1000) for v in r] for r in true.tolist()]
+    rows = [[exact_fraction(v) or Fraction(v) for v in r] for r in true.tolist()]
     cursor, missing, malformed, matched = 0, [], [], []
     for i, pr in enumerate(printed, start=1):
         if len(pr) != len(rows[0]):
@@ -95,13 +96,8 @@ def _as_tensor(m: list[list[Fraction]]) -> torch.Tensor:
     return torch.tensor([[float(v) for v in r] for r in m], dtype=torch.float64)
 
 
-def _fractions(m) -> list[list[str]]:
-    rows = m.tolist() if hasattr(m, "tolist") else m
-    return [[str(Fraction(v).limit_denominator(1000)) for v in row] for row in rows]
-
-
 def _rows_text(m) -> str:
-    return " ".join("[" + " ".join(row) + "]" for row in _fractions(m))
+    return " ".join("[" + " ".join(row) + "]" for row in fraction_rows(m))
 
 
 def _maxdiff(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -183,7 +179,7 @@ def pr2_2() -> Answer:
     exam_S = exam_matrix(LINE_S, 2)
     diff = _maxdiff(_as_tensor(exam_P), r.P)
     agree = diff < 1e-12
-    ev = {"computed_P": _fractions(r.P), "exam_P": [[str(v) for v in row] for row in exam_P],
+    ev = {"computed_P": fraction_rows(r.P), "exam_P": [[str(v) for v in row] for row in exam_P],
           "max_abs_difference_P_vs_exam": diff,
           "max_abs_difference_QKV_vs_exam": _maxdiff(_as_tensor(exam_Q), r.Q),
           "exam_QK^T_printout_vs_computed": align_rows(exam_S, r.scores)}
@@ -263,29 +259,17 @@ def pr2_3() -> Answer:
 
 @question("Pr2.4")
 def pr2_4() -> Answer:
-    one = geoff.run_geoff(EXAMPLE, temperature=0.0, heads=1)
-    two = geoff.run_geoff(EXAMPLE, temperature=0.0, heads=2)
-    swapped = one.R[:, [1, 0, 3, 2]]  # columns A<->B, C<->D
-    z_cat = torch.cat([two.Z[0], two.Z[1]], dim=-1)  # [Z Z], (T, 4)
-    eye = torch.eye(4, dtype=torch.float64)
-    W_O = torch.tensor(geoff.W_O, dtype=torch.float64)
-    # two identical heads with a 4x4 W_O' act as one head with W_O'[:2] + W_O'[2:]
-    eff = eye[:2] + eye[2:]
-    equivalence_err = _maxdiff(one.Z @ eff, two.R)
-    # ... so W_O' = [W_O; 0] (or [W_O/2; W_O/2]) would reproduce the one-head result
-    stacked = torch.cat([W_O, torch.zeros_like(W_O)], 0)
-    halves = torch.cat([W_O / 2, W_O / 2], 0)
-    reproduce = max(_maxdiff(z_cat @ stacked, one.R), _maxdiff(z_cat @ halves, one.R))
-    same_R = _maxdiff(two.R, one.R) < 1e-12
+    c = geoff.compare_heads(EXAMPLE, temperature=0.0)
+    one, two = c.one, c.two
     losses = {name: {"one_head": float(one.loss[name]["value"]), "two_heads": float(two.loss[name]["value"])}
               for name in ("exam", "teacher_forcing")}
-    identical = same_R and all(abs(v["one_head"] - v["two_heads"]) < 1e-12 for v in losses.values())
+    identical = c.identical
     return Answer(
         id="Pr2.4",
         question="A second, identical head and W_O = I_4: repeat the loss",
         exam_answer=PR24_SOLUTION,
         computed=(f"[Z Z] I_4 = Z [I_2 I_2] is R with columns swapped (A<->B, C<->D; max diff "
-                  f"{_maxdiff(two.R, swapped):.0e}); loss {losses['exam']['two_heads']:.4f} vs "
+                  f"{c.swapped_difference:.0e}); loss {losses['exam']['two_heads']:.4f} vs "
                   f"{losses['exam']['one_head']:.4f} (exam convention), {losses['teacher_forcing']['two_heads']:.4f} "
                   f"vs "
                   f"{losses['teacher_forcing']['one_head']:.4f} (teacher forcing)"),
@@ -297,12 +281,12 @@ def pr2_4() -> Answer:
                      "equal one head with W_O'[:2] + W_O'[2:]; the result would be identical for W_O' = [W_O; 0] or "
                      "[W_O/2; W_O/2], not for I_4."),
         evidence={"R_one_head": one.R.tolist(), "R_two_heads": two.R.tolist(),
-                  "two_heads_R_minus_swapped_columns_of_R": _maxdiff(two.R, swapped),
-                  "two_heads_R_minus_R": _maxdiff(two.R, one.R),
+                  "two_heads_R_minus_swapped_columns_of_R": c.swapped_difference,
+                  "two_heads_R_minus_R": c.R_difference,
                   "loss": losses,
-                  "equivalent_single_head_W_O": eff.tolist(),
-                  "max_error_single_head_with_W_O'[:2]+W_O'[2:]": equivalence_err,
-                  "max_error_W_O'=[W_O;0]_or_[W_O/2;W_O/2]_reproduces_one_head": reproduce},
+                  "equivalent_single_head_W_O": c.effective_W_O.tolist(),
+                  "max_error_single_head_with_W_O'[:2]+W_O'[2:]": c.equivalence_error,
+                  "max_error_W_O'=[W_O;0]_or_[W_O/2;W_O/2]_reproduces_one_head": c.reproducing_error},
         notes=["Problems 2.4 and 2.5 call the engineer John; 2.1-2.3 call him Geoff."],
         exam_quotes=[PR24_SOLUTION, PR24_JOHN],
     )
@@ -313,12 +297,13 @@ def pr2_4() -> Answer:
 @question("Pr2.5")
 def pr2_5() -> Answer:
     norms, zero = {}, {}
-    for label, temp in (("argmax_T0", 0.0), ("softmax_T_sqrt_dk", "sqrt")):
-        for conv in ("teacher_forcing", "exam"):
-            r = geoff.run_geoff(EXAMPLE, temperature=temp, gradients=True, gradient_convention=conv)
-            key = f"{label}/{conv}"
-            norms[key] = {k: float(g.norm()) for k, g in r.gradients.items()}
-            zero[key] = geoff.vanishing_gradients(r)
+    labels = dict(zip(("argmax_T0", "softmax_T_sqrt_dk"), (label for label, _ in geoff.GRADIENT_TEMPERATURES),
+                      strict=True))
+    for conv in ("teacher_forcing", "exam"):
+        comparison = geoff.compare_gradients(EXAMPLE, convention=conv)
+        for key, label in labels.items():
+            norms[f"{key}/{conv}"] = comparison.norms[label]
+            zero[f"{key}/{conv}"] = comparison.vanishes[label]
     frozen_t0 = {k for k, v in zero["argmax_T0/teacher_forcing"].items() if v}
     moving_sqrt = {k for k, v in zero["softmax_T_sqrt_dk/teacher_forcing"].items() if not v}
     same_pattern = zero["argmax_T0/teacher_forcing"] == zero["argmax_T0/exam"] and (

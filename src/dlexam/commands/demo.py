@@ -33,7 +33,7 @@ def handle(args: argparse.Namespace) -> int:
     out = Path(args.out)
     t0 = time.perf_counter()
     banner("Problem 2: Geoff's transformer with the exam's weights, on the exam's example")
-    print(render(geoff.run_geoff(geoff.EXAM_EXAMPLE)))
+    print(render(geoff.analyse(geoff.GeoffQuery())))
     banner("Problem 2, beyond the exam: transformers that really deduplicate and sort")
     sort_demo()
     banner("Problem 1: the exam's CNN for SVHN digits")

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 
-from dlexam.errors import UserError
+from dlexam.commands.options import temperature
 
 
 def register(sub) -> None:
@@ -18,7 +17,7 @@ def register(sub) -> None:
     )
     p.add_argument("sequence", nargs="?", default="D A A <START> A D <STOP>",
                    help='space-separated tokens from A B C D <START> <STOP> (default: the exam\'s example)')
-    p.add_argument("--temperature", default="0",
+    p.add_argument("--temperature", default=0.0, type=temperature,
                    help="attention temperature: 0 = argmax with ties shared (default), a number T > 0 = "
                    "softmax(s/T), or 'sqrt' = sqrt(d_k)")
     p.add_argument("--heads", type=int, default=1, choices=(1, 2),
@@ -32,53 +31,39 @@ def register(sub) -> None:
     p.set_defaults(handler=handle)
 
 
-def parse_temperature(text: str) -> float | str:
-    if text == "sqrt":
-        return "sqrt"
-    try:
-        t = float(text)
-    except ValueError:
-        raise UserError(f"--temperature must be a number >= 0 or 'sqrt', got {text!r}") from None
-    if not (t >= 0 and math.isfinite(t)):
-        raise UserError(f"--temperature must be a number >= 0 or 'sqrt', got {text!r}")
-    return t
-
-
 def handle(args: argparse.Namespace) -> int:
     from dlexam import geoff
 
-    temperature = parse_temperature(args.temperature)
-    kwargs = dict(temperature=temperature, loss=True if args.loss else None, gradients=args.gradients,
-                  gradient_convention=args.convention)
-    result = geoff.run_geoff(args.sequence, heads=args.heads, **kwargs)
-    one_head = geoff.run_geoff(args.sequence, heads=1, **kwargs) if args.heads == 2 else None
-    comparison = None
-    if args.gradients:
-        comparison = {}
-        for label, t in (("T=0 (argmax)", 0.0), ("T=sqrt(d_k)", "sqrt")):
-            r = geoff.run_geoff(args.sequence, heads=args.heads, temperature=t, gradients=True,
-                                gradient_convention=args.convention)
-            comparison[label] = {
-                "norms": {k: float(v.norm()) for k, v in r.gradients.items()},
-                "vanishes": geoff.vanishing_gradients(r),
-            }
-    if args.json:
-        out = result.to_json()
-        if one_head is not None:
-            out["one_head"] = one_head.to_json()
-        if comparison is not None:
-            out["gradient_comparison"] = comparison
-            out["gradient_explanation"] = geoff.GRADIENT_EXPLANATION
-        print(json.dumps(out))
-    else:
-        print(render(result, one_head, comparison))
+    query = geoff.GeoffQuery(sequence=args.sequence, temperature=args.temperature,
+                             heads=args.heads, loss=True if args.loss else None, gradients=args.gradients,
+                             convention=args.convention)
+    report = geoff.analyse(query)
+    print(json.dumps(report.to_json()) if args.json else render(report))
     return 0
 
 
-def render(r, one_head=None, comparison=None) -> str:
+def format_matrix(name: str, m, rows: list[str] | None = None, cols: list[str] | None = None) -> str:
+    """A matrix as text, one labelled row per line, each cell an exact fraction where it is one."""
+    from dlexam.exact import fraction_rows
+
+    cells = fraction_rows(m)
+    width = max([len(c) for row in cells for c in row] + [len(c) for c in cols or []] + [1])
+    label_w = max([len(r) for r in rows] if rows else [0])
+    lines = [f"{name} ({m.shape[0]}x{m.shape[1]}):"]
+    if cols:
+        lines.append(" " * (label_w + 4) + " ".join(c.rjust(width) for c in cols))
+    for i, row in enumerate(cells):
+        label = rows[i].ljust(label_w) if rows else ""
+        lines.append(f"  {label}  [" + " ".join(c.rjust(width) for c in row) + "]")
+    return "\n".join(lines)
+
+
+def render(report) -> str:
+    """The text of `dlexam geoff`: every matrix, Problem 2.4's comparison, the losses, the gradients."""
     from dlexam import geoff
 
-    fm = geoff.format_matrix
+    r, fm = report.result, format_matrix
+    one_head = report.heads.one if report.heads is not None else None
     toks = r.tokens
     t_label = "0 (argmax; tied maxima share the weight)" if r.temperature == 0 else f"{r.temperature:.4g}"
     out = [f"Geoff's transformer (Problem 2): {r.heads} head(s), temperature {t_label}",
@@ -100,8 +85,7 @@ def render(r, one_head=None, comparison=None) -> str:
         out += ["Problem 2.4: next to the one-head model (same input):", "",
                 fm("one head: R = Z W_O", one_head.R, toks), "",
                 fm("one head: logits", one_head.logits, toks, list(geoff.VOCAB)), ""]
-        same = bool((one_head.R - r.R).abs().max() < 1e-12)
-        out.append("R is the same as with one head." if same else
+        out.append("R is the same as with one head." if report.heads.same_R else
                    "R differs from the one-head R: [Z Z] I_4 = Z [I_2 I_2], whereas W_O = [[0,1,0,1],[1,0,1,0]] "
                    "swaps the columns (A<->B, C<->D). The exam's 'the result would be identical' does not hold; "
                    "it would with W_O = [I_2 I_2].")
@@ -117,7 +101,7 @@ def render(r, one_head=None, comparison=None) -> str:
     elif "<START>" not in toks:
         out += ["no loss: the sequence has no <START> (the loss scores the tokens after it)", ""]
     if r.gradients is not None:
-        out += render_gradients(r, comparison)
+        out += render_gradients(r, report.gradients)
     return "\n".join(out).rstrip()
 
 
@@ -149,13 +133,13 @@ def render_gradients(r, comparison) -> list[str]:
         mats = [g] if g.dim() == 2 else list(g)
         for i, m in enumerate(mats):
             suffix = f" (head {i + 1})" if len(mats) > 1 else ""
-            out += [geoff.format_matrix(f"d loss / d {name}{suffix}", m), ""]
+            out += [format_matrix(f"d loss / d {name}{suffix}", m), ""]
     if comparison:
         out.append("gradient norms:     " + "  ".join(f"{n:>10}" for n in geoff.PARAMETERS))
-        for label, c in comparison.items():
-            out.append(f"  {label:<17}" + "  ".join(f"{c['norms'][n]:>10.4g}" for n in geoff.PARAMETERS))
-        zero = [n for n, v in comparison["T=0 (argmax)"]["vanishes"].items() if v]
-        out.append(f"  at T=0 exactly zero: {', '.join(zero) or 'none'}; at T=sqrt(d_k): "
-                   f"{', '.join(n for n, v in comparison['T=sqrt(d_k)']['vanishes'].items() if v) or 'none'}")
+        for label, norms in comparison.norms.items():
+            out.append(f"  {label:<17}" + "  ".join(f"{norms[n]:>10.4g}" for n in geoff.PARAMETERS))
+        (t0, _), (tsqrt, _) = geoff.GRADIENT_TEMPERATURES
+        out.append(f"  at T=0 exactly zero: {', '.join(comparison.frozen(t0)) or 'none'}; at T=sqrt(d_k): "
+                   f"{', '.join(comparison.frozen(tsqrt)) or 'none'}")
     out += ["", geoff.GRADIENT_EXPLANATION]
     return out

@@ -13,9 +13,8 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,54 +22,8 @@ from dlexam.cpu import torch_threads
 from dlexam.errors import UserError
 from dlexam.files import atomic_open
 from dlexam.report import page
-
-
-@dataclass(frozen=True)
-class ReportSettings:
-    """How much work the report does. Section builders read the sizes they need from here."""
-
-    quick: bool = False  # the CLI's --quick: every section, smaller runs (minutes, not hours)
-    tiny: bool = False  # the test suite's size: every section, the smallest runs that still show it
-    seed: int = 0
-    # Which experiments to run, by name; None = every experiment in the registry. The report of the
-    # CLI runs them all; the browser test picks a cheap few (each has its own --quick test).
-    experiments: tuple[str, ...] | None = None
-    # Processes running experiments side by side; None = one per CPU core (at most one per
-    # experiment), 1 = in this process, one after the other.
-    jobs: int | None = None
-
-    @property
-    def mode(self) -> str:
-        return "tiny" if self.tiny else "quick" if self.quick else "full"
-
-    def pick(self, full, quick, tiny):
-        """The value of a size for this mode."""
-        return tiny if self.tiny else quick if self.quick else full
-
-
-@dataclass
-class ReportContext:
-    """What a section builder gets: the settings, a scratch folder, and a way to fence off parts."""
-
-    settings: ReportSettings
-    work_dir: Path  # scratch space of this section, deleted after the build
-    out_dir: Path  # the report's folder: files a section keeps beside index.html (experiment results)
-    problems: list[str] = field(default_factory=list)
-
-    def guard(self, what: str, fn: Callable[[], str]) -> str:
-        """Run one part of a section; on failure return an error box and record the problem."""
-        try:
-            return fn()
-        except Exception as exc:  # noqa: BLE001 - any failure becomes a visible error box
-            self.problems.append(f"{what}: {type(exc).__name__}: {exc}")
-            return page.error_box(what, exc, short_traceback(exc))
-
-
-@dataclass(frozen=True)
-class SectionSpec:
-    id: str  # the anchor in the page (#geoff)
-    title: str
-    build: Callable[[ReportContext], str]
+from dlexam.report.context import ReportContext, ReportSettings, SectionSpec, short_traceback
+from dlexam.report.sections import answers, cnn, experiments, geoff, sorting
 
 
 @dataclass
@@ -95,17 +48,8 @@ class ReportResult:
         }
 
 
-def short_traceback(exc: BaseException, frames: int = 4) -> str:
-    """The last few frames of a traceback: enough to find the failure, short enough to read."""
-    lines = traceback.format_exception(type(exc), exc, exc.__traceback__)
-    tail = "".join(lines[-(frames + 1):]).rstrip()
-    return tail
-
-
 def default_sections() -> list[SectionSpec]:
     """The report's sections, in page order."""
-    from dlexam.report.sections import answers, cnn, experiments, geoff, sorting
-
     return [
         SectionSpec("answer-key", "Answer key", answers.build),
         SectionSpec("geoff", "Geoff's transformer: the matrices of Problem 2", geoff.build),

@@ -1,51 +1,27 @@
 """Matplotlib figures for the report, returned as PNG bytes (Agg backend, nothing on screen).
 
-`heatmap` annotates each cell with its exact fraction where the value is a small-denominator
-rational (3/4, 9/7, 1/7), and with a rounded decimal otherwise.
+`heatmap` annotates each cell with its exact fraction where the value is one (3/4, 9/7, 1/7: the
+project's one formatter, :func:`dlexam.exact.format_exact`), and with a rounded decimal otherwise.
+Figures render through :mod:`dlexam.figures`.
 """
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
-from fractions import Fraction
 
 import matplotlib
 import matplotlib.ticker
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from dlexam.exact import format_exact
+from dlexam.figures import pyplot, to_png
 
-DPI = 110
-
-
-def to_png(fig) -> bytes:
-    """Render a figure to PNG bytes and close it."""
-    buf = io.BytesIO()
-    try:
-        fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight", pad_inches=0.06,
-                     metadata={"Software": None})
-    finally:
-        plt.close(fig)
-    return buf.getvalue()
-
-
-def exact_fraction(x: float, max_denominator: int = 64, tol: float = 1e-9) -> Fraction | None:
-    """The fraction p/q (q <= max_denominator) equal to x within `tol`, or None if there is none."""
-    x = float(x)
-    if not np.isfinite(x):
-        return None
-    f = Fraction(x).limit_denominator(max_denominator)
-    return f if abs(float(f) - x) <= tol * max(1.0, abs(x)) else None
+plt = pyplot()
 
 
 def cell_label(x: float, decimals: int = 3) -> str:
     """'3/4', '9/7', '0', '-2', or a rounded decimal '0.455' for irrational-looking values."""
-    f = exact_fraction(x)
-    if f is not None:
-        return str(f.numerator) if f.denominator == 1 else f"{f.numerator}/{f.denominator}"
-    return f"{float(x):.{decimals}f}"
+    return format_exact(x, decimals)
 
 
 def heatmap(

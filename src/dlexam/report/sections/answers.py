@@ -12,7 +12,7 @@ import json
 from collections import Counter
 
 from dlexam.report import page
-from dlexam.report.build import ReportContext
+from dlexam.report.context import ReportContext
 
 COLUMNS = ("#", "question", "the exam says", "computed", "verdict")
 MAX_EVIDENCE_CHARS = 6_000

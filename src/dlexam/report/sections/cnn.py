@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from dlexam.report import page, plots
-from dlexam.report.build import ReportContext
+from dlexam.report.context import ReportContext
 
 CHUNK = 4096  # images rendered at once (bounds the renderer's memory)
 

@@ -15,7 +15,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from dlexam.report import page
-from dlexam.report.build import ReportContext
+from dlexam.report.context import ReportContext
 
 MAX_NUMBERS_CHARS = 20_000  # the collapsed JSON of an experiment's numbers; result.json has all
 

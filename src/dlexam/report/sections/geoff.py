@@ -5,7 +5,8 @@ attention (T = 0): X, Q = K = V, the scores Q K^T, the attention matrix P, Z = P
 the logits R E^T, each cell labelled with its exact fraction (Problem 2.2); the loss under the
 exam's convention and under teacher forcing (Problem 2.3); R with two identical heads and
 W_O = I_4 (Problem 2.4); and the gradients that reach W_Q, W_K, W_V, W_O at T = 0 and at
-T = sqrt(d_k) (Problem 2.5). All numbers come from :func:`dlexam.geoff.run_geoff`.
+T = sqrt(d_k) (Problem 2.5). All numbers come from :func:`dlexam.geoff.run_geoff` and Problem 2.4's
+and 2.5's comparisons in :mod:`dlexam.geoff.compare`, the same objects the CLI and the answer key show.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from dlexam.report import page, plots
-from dlexam.report.build import ReportContext
+from dlexam.report.context import ReportContext
 
 # (attribute, title, caption) of each matrix, in the order the exam computes them.
 MATRICES = [
@@ -62,13 +63,11 @@ def loss_table(result) -> str:
     return page.table(rows, header, caption="Cross-entropy (summed) on the output tokens")
 
 
-def gradient_table(geoff, temperatures) -> str:
-    rows = []
-    for label, t in temperatures:
-        r = geoff.run_geoff(geoff.EXAM_EXAMPLE, temperature=t, heads=1, gradients=True)
-        norms = [float(r.gradients[name].norm()) for name in geoff.PARAMETERS]
-        rows.append((label, *norms))
-    header = ("attention", *(f"‖∂L/∂{name}‖" for name in geoff.PARAMETERS))
+def gradient_table(comparison) -> str:
+    rows = [(label, *(norms[name] for name in comparison.results[label].gradients))
+            for label, norms in comparison.norms.items()]
+    names = list(next(iter(comparison.results.values())).gradients)
+    header = ("attention", *(f"‖∂L/∂{name}‖" for name in names))
     return page.table(rows, header, caption="Gradient norms of the teacher-forcing loss at the exam's weights")
 
 
@@ -76,7 +75,7 @@ def build(ctx: ReportContext) -> str:
     from dlexam import geoff
 
     example = geoff.EXAM_EXAMPLE
-    argmax = geoff.run_geoff(example, temperature=0.0, heads=1, gradients=False)
+    argmax = geoff.run_geoff(example, temperature=0.0, heads=1)
     figs = [matrix_figure(argmax, attr, title, caption, geoff.VOCAB) for attr, title, caption in MATRICES]
     parts = [
         page.paragraph(
@@ -94,12 +93,12 @@ def build(ctx: ReportContext) -> str:
     ]
 
     def two_heads() -> str:
-        r2 = geoff.run_geoff(example, temperature=0.0, heads=2, gradients=False)
+        heads = geoff.compare_heads(example, temperature=0.0)
+        r2 = heads.two
         fig1 = matrix_figure(argmax, "R", "R, one head, exam's W_O", "One head with the exam's W_O.", geoff.VOCAB)
-        r_one, r_two = as_matrix(argmax.R), as_matrix(r2.R)
-        if np.allclose(r_one, r_two):
+        if heads.same_R:
             finding = "R is identical, as the exam says."
-        elif np.allclose(r_one[:, [1, 0, 3, 2]], r_two):
+        elif heads.columns_swapped:
             finding = ("R is not identical: its columns come out swapped (A↔B, C↔D), because "
                        "[Z Z] I₄ = Z [I₂ I₂] is not Z W_O for the exam's W_O.")
         else:
@@ -114,8 +113,10 @@ def build(ctx: ReportContext) -> str:
         )
 
     def gradients() -> str:
-        d_k = int(as_matrix(argmax.Q).shape[-1])
-        soft = geoff.run_geoff(example, temperature="sqrt", heads=1, gradients=False)
+        comparison = geoff.compare_gradients(example)
+        _, sqrt_label = (label for label, _ in geoff.GRADIENT_TEMPERATURES)
+        soft = comparison.results[sqrt_label]
+        d_k = int(as_matrix(soft.Q).shape[-1])
         rows = position_labels(soft.tokens)
         p_fig = page.figure(
             plots.heatmap(as_matrix(soft.P), title=f"P at T = √{d_k}", row_labels=rows, col_labels=rows,
@@ -126,7 +127,7 @@ def build(ctx: ReportContext) -> str:
         return (
             '<h3 id="geoff-gradients">Which weights can learn (Problem 2.5)</h3>'
             + page.paragraph(geoff.GRADIENT_EXPLANATION)
-            + gradient_table(geoff, [("argmax, T = 0", 0.0), (f"softmax, T = √{d_k}", "sqrt")])
+            + gradient_table(comparison)
             + page.figure_row([p_fig])
         )
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from dlexam.report import page, plots
-from dlexam.report.build import ReportContext
+from dlexam.report.context import ReportContext
 
 EXAMPLE = "D A C A B D"  # an A-D input with repeats, in no order
 

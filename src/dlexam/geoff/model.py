@@ -8,9 +8,10 @@ causal mask, vocabulary {A, B, C, D, <START>, <STOP>} and
     Z = P V,   R = Z W_O,   logits = R E^T.
 
 The model is :class:`dlexam.transformer.DecoderTransformer`, the project's one transformer, with
-these weights set; :func:`run_geoff` runs it on a sequence and returns every matrix of the exam's
-worked solution, the loss under two conventions (see :func:`loss_terms`) and, on request, the
-autograd gradients of Problem 2.5.
+these weights set (or a learner's edited copy, :class:`GeoffWeights`); :func:`run_geoff` runs it on
+a sequence and returns every matrix of the exam's worked solution, the loss under two conventions
+(see :func:`loss_terms`) and, on request, the autograd gradients of Problem 2.5.
+Problem 2.4's and 2.5's comparisons live in :mod:`dlexam.geoff.compare`.
 
 Problem 2.4 (``heads=2``): a second head identical to the first, and W_O = I_4. The heads'
 outputs are concatenated, [Z Z] I_4 = Z [I_2 I_2], which is *not* Z W_O: the exam's claim that
@@ -20,12 +21,12 @@ A<->B and C<->D). Two identical heads with a 4x4 W_O' equal one head with W_O'[:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from fractions import Fraction
 
 import torch
 
-from dlexam.attention import resolve_temperature
+from dlexam.attention import Temperature, resolve_temperature
 from dlexam.errors import UserError
 from dlexam.transformer import DecoderTransformer, TransformerConfig
 
@@ -38,6 +39,11 @@ E = ((1, 0, 0, 0), (0, 1, 0, 0), (0, 0, 1, 0), (0, 0, 0, 1), (0, 0, 0, 0), (0, 0
 W_QKV = ((0, 3), (1, 2), (2, 1), (3, 0))  # W_Q = W_K = W_V
 W_O = ((0, 1, 0, 1), (1, 0, 1, 0))
 PARAMETERS = ("W_Q", "W_K", "W_V", "W_O")
+CONVENTIONS = ("teacher_forcing", "exam")
+# T x T matrices are computed and shown: the sequence is capped (a learner's example is a handful of tokens).
+MAX_TOKENS = 64
+# An edited weight must be a finite number no larger than this in magnitude.
+MAX_WEIGHT = 1e6
 
 
 def vocabulary_hint() -> str:
@@ -49,6 +55,8 @@ def parse_sequence(text: str | list[str]) -> list[int]:
     words = text.split() if isinstance(text, str) else list(text)
     if not words:
         raise UserError(f"empty sequence: give tokens separated by spaces; {vocabulary_hint()}")
+    if len(words) > MAX_TOKENS:
+        raise UserError(f"sequence has {len(words)} tokens; at most {MAX_TOKENS} (its T x T matrices are shown)")
     ids = []
     for i, w in enumerate(words, start=1):
         if w not in VOCAB:
@@ -57,20 +65,62 @@ def parse_sequence(text: str | list[str]) -> list[int]:
     return ids
 
 
-def exam_model(heads: int = 1, temperature: float | str = 0.0, dtype=torch.float64) -> DecoderTransformer:
+@dataclass(frozen=True)
+class GeoffWeights:
+    """The model's matrices as nested lists: the exam's by default, or a learner's edits.
+
+    With two heads (Problem 2.4) both heads use W_Q, W_K, W_V and the concatenation is multiplied
+    by the 4x4 `W_O_two_heads` (the exam's I_4); with one head by the 2x4 `W_O`.
+    """
+
+    E: tuple = E  # (6, 4): one row per token A, B, C, D, <START>, <STOP>
+    W_Q: tuple = W_QKV  # (4, 2)
+    W_K: tuple = W_QKV  # (4, 2)
+    W_V: tuple = W_QKV  # (4, 2)
+    W_O: tuple = W_O  # (2, 4)
+    W_O_two_heads: tuple = ((1, 0, 0, 0), (0, 1, 0, 0), (0, 0, 1, 0), (0, 0, 0, 1))  # (4, 4) = I_4
+
+    SHAPES = {"E": (6, 4), "W_Q": (4, 2), "W_K": (4, 2), "W_V": (4, 2), "W_O": (2, 4), "W_O_two_heads": (4, 4)}
+
+    def __post_init__(self) -> None:
+        for name, shape in self.SHAPES.items():
+            rows = getattr(self, name)
+            ok = (isinstance(rows, list | tuple) and len(rows) == shape[0]
+                  and all(isinstance(r, list | tuple) and len(r) == shape[1] for r in rows))
+            if not ok:
+                raise UserError(f"{name} must be a {shape[0]}x{shape[1]} matrix of numbers")
+            for r in rows:
+                for v in r:
+                    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) \
+                            or abs(v) > MAX_WEIGHT:
+                        raise UserError(f"{name} entries must be finite numbers within +-{MAX_WEIGHT:g}, got {v!r}")
+            object.__setattr__(self, name, tuple(tuple(float(v) for v in r) for r in rows))
+
+    def tensor(self, name: str, dtype=torch.float64) -> torch.Tensor:
+        return torch.tensor(getattr(self, name), dtype=dtype)
+
+    def to_json(self) -> dict:
+        return {name: [list(r) for r in getattr(self, name)] for name in self.SHAPES}
+
+
+EXAM_WEIGHTS = GeoffWeights()
+
+
+def exam_model(
+    heads: int = 1, temperature: Temperature = 0.0, dtype=torch.float64, weights: GeoffWeights = EXAM_WEIGHTS
+) -> DecoderTransformer:
     """The exam's model: one head (Problem 2.2-2.3) or two identical heads with W_O = I_4 (Problem 2.4)."""
     if heads not in (1, 2):
-        raise UserError(f"--heads must be 1 (Problem 2.2) or 2 (Problem 2.4), got {heads}")
+        raise UserError(f"heads must be 1 (Problem 2.2) or 2 (Problem 2.4), got {heads}")
     cfg = TransformerConfig(vocab_size=len(VOCAB), d_model=4, n_heads=heads, d_head=2, n_layers=1,
                             temperature=resolve_temperature(temperature, 2))
     model = DecoderTransformer(cfg).to(dtype)
     layer = model.layers[0]
-    w = torch.tensor(W_QKV, dtype=dtype)
     with torch.no_grad():
-        model.E.copy_(torch.tensor(E, dtype=dtype))
-        for p in (layer.W_Q, layer.W_K, layer.W_V):
-            p.copy_(w.expand(heads, 4, 2))  # (H, d_model, d_head): identical heads
-        layer.W_O.copy_(torch.tensor(W_O, dtype=dtype) if heads == 1 else torch.eye(4, dtype=dtype))
+        model.E.copy_(weights.tensor("E", dtype))
+        for name in ("W_Q", "W_K", "W_V"):
+            getattr(layer, name).copy_(weights.tensor(name, dtype).expand(heads, 4, 2))  # (H, d_model, d_head)
+        layer.W_O.copy_(weights.tensor("W_O" if heads == 1 else "W_O_two_heads", dtype))
     return model
 
 
@@ -145,25 +195,32 @@ def _squeeze_head(t: torch.Tensor, heads: int) -> torch.Tensor:
 def run_geoff(
     sequence: str | list[str] = EXAM_EXAMPLE,
     *,
-    temperature: float | str = 0.0,
+    temperature: Temperature = 0.0,
     heads: int = 1,
     loss: bool | None = None,
     gradients: bool = False,
     gradient_convention: str = "teacher_forcing",
+    weights: GeoffWeights = EXAM_WEIGHTS,
+    gradient_of: tuple[str, ...] = PARAMETERS,
 ) -> GeoffResult:
-    """Run the exam's model on `sequence` and return every intermediate matrix.
+    """Run the model (the exam's weights unless `weights` says otherwise) on `sequence` and return
+    every intermediate matrix.
 
     The loss is computed when the sequence has a <START> (``loss=None``), or demanded with
-    ``loss=True``. ``gradients=True`` returns d loss / d {W_Q, W_K, W_V, W_O}, the three
-    projections treated as separate parameters (Problem 2.5), under `gradient_convention`.
+    ``loss=True``. ``gradients=True`` returns d loss / d each matrix named in `gradient_of` (W_Q,
+    W_K, W_V, W_O, and E if asked), the three projections treated as separate parameters
+    (Problem 2.5), under `gradient_convention`.
     """
     ids = parse_sequence(sequence)
-    if gradient_convention not in ("teacher_forcing", "exam"):
+    if gradient_convention not in CONVENTIONS:
         raise UserError(f"unknown loss convention {gradient_convention!r}: use teacher_forcing or exam")
+    unknown = set(gradient_of) - {*PARAMETERS, "E"}
+    if unknown:
+        raise UserError(f"no gradient of {sorted(unknown)}: choose from E, {', '.join(PARAMETERS)}")
     want_loss = (START in ids) if loss is None else loss
     if gradients:
         want_loss = True
-    model = exam_model(heads, temperature)
+    model = exam_model(heads, temperature, weights=weights)
     trace: list[dict] = []
     tokens = torch.tensor([ids])
     logits = model(tokens, trace=trace)[0]  # (T, 6)
@@ -179,11 +236,12 @@ def run_geoff(
         result.loss = {c: loss_terms(logits, ids, c) for c in ("exam", "teacher_forcing")}
     if gradients:
         layer = model.layers[0]
-        params = {"W_Q": layer.W_Q, "W_K": layer.W_K, "W_V": layer.W_V, "W_O": layer.W_O}
+        every = {"E": model.E, "W_Q": layer.W_Q, "W_K": layer.W_K, "W_V": layer.W_V, "W_O": layer.W_O}
+        params = {name: every[name] for name in gradient_of}
         # Under argmax attention W_Q and W_K do not reach the loss at all: their gradient is zero.
         grads = torch.autograd.grad(result.loss[gradient_convention]["value"], list(params.values()),
                                     allow_unused=True, materialize_grads=True)
-        result.gradients = {name: (g[0] if name != "W_O" and heads == 1 else g)  # drop the head axis of one head
+        result.gradients = {name: (g[0] if name in ("W_Q", "W_K", "W_V") and heads == 1 else g)  # drop one head's axis
                             for name, g in zip(params, grads, strict=True)}
     for term in result.loss.values():
         term["value"] = term["value"].detach()
@@ -206,24 +264,15 @@ GRADIENT_EXPLANATION = (
 )
 
 
-# ---- exact display ---------------------------------------------------------------------------
-
-def exact(x: float, max_den: int = 10_000) -> str:
-    """A number as an exact fraction when it is one (3, 1/3, 9/7), else as a decimal."""
-    f = Fraction(x).limit_denominator(max_den)
-    if abs(float(f) - x) <= 1e-12 * max(1.0, abs(x)):
-        return str(f.numerator) if f.denominator == 1 else f"{f.numerator}/{f.denominator}"
-    return f"{x:.4f}"
-
-
-def format_matrix(name: str, m: torch.Tensor, rows: list[str] | None = None, cols: list[str] | None = None) -> str:
-    cells = [[exact(float(v)) for v in row] for row in m.tolist()]
-    width = max([len(c) for row in cells for c in row] + [len(c) for c in cols or []] + [1])
-    label_w = max([len(r) for r in rows] if rows else [0])
-    lines = [f"{name} ({m.shape[0]}x{m.shape[1]}):"]
-    if cols:
-        lines.append(" " * (label_w + 4) + " ".join(c.rjust(width) for c in cols))
-    for i, row in enumerate(cells):
-        label = rows[i].ljust(label_w) if rows else ""
-        lines.append(f"  {label}  [" + " ".join(c.rjust(width) for c in row) + "]")
-    return "\n".join(lines)
+def sgd_step(weights: GeoffWeights, gradients: dict[str, torch.Tensor], lr: float, heads: int = 1) -> GeoffWeights:
+    """One step of gradient descent on the matrices in `gradients` (both heads share W_Q, W_K, W_V,
+    so their gradient is the sum over the heads)."""
+    if not (math.isfinite(lr) and 0 < lr <= 100):
+        raise UserError(f"lr must be a number in (0, 100], got {lr!r}")
+    new = {}
+    for name, g in gradients.items():
+        if name in ("W_Q", "W_K", "W_V") and g.dim() == 3:
+            g = g.sum(0)  # (H, 4, 2) -> (4, 2)
+        key = "W_O_two_heads" if name == "W_O" and heads == 2 else name
+        new[key] = (weights.tensor(key) - lr * g).tolist()
+    return GeoffWeights(**{**{n: getattr(weights, n) for n in GeoffWeights.SHAPES}, **new})

@@ -1,0 +1,41 @@
+"""Exact numbers for display: a float shown as the fraction it equals (3, 1/3, 9/7), else a decimal.
+
+The exam's worked solution of Problem 2 is written in fractions (P has rows of 1/4 and 1/7, Z and
+the logits have sevenths). Every view (the CLI, the report's heatmaps, the answer key, the web page)
+labels numbers with :func:`format_exact`, so the same matrix reads the same everywhere.
+
+A value counts as the fraction p/q when q <= MAX_DENOMINATOR and |x - p/q| <= REL_TOL * max(1, |x|):
+float64 arithmetic on small fractions lands within a few ulps (~1e-15) of them, while an irrational
+value (a softmax probability) lies that close to such a fraction about once in a million.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+MAX_DENOMINATOR = 1000
+REL_TOL = 1e-12
+
+
+def exact_fraction(x: float, max_denominator: int = MAX_DENOMINATOR, rel_tol: float = REL_TOL) -> Fraction | None:
+    """The fraction p/q (q <= max_denominator) that `x` equals within `rel_tol`, or None."""
+    x = float(x)
+    if not math.isfinite(x):
+        return None
+    f = Fraction(x).limit_denominator(max_denominator)
+    return f if abs(float(f) - x) <= rel_tol * max(1.0, abs(x)) else None
+
+
+def format_exact(x: float, decimals: int = 4) -> str:
+    """'3', '1/3', '-3/4', '9/7' where `x` is such a fraction, else the decimal rounded to `decimals`."""
+    f = exact_fraction(x)
+    if f is None:
+        return f"{float(x):.{decimals}f}"
+    return str(f.numerator) if f.denominator == 1 else f"{f.numerator}/{f.denominator}"
+
+
+def fraction_rows(matrix) -> list[list[str]]:
+    """A 2-D matrix (tensor, array or nested lists) as rows of :func:`format_exact` strings."""
+    rows = matrix.tolist() if hasattr(matrix, "tolist") else matrix
+    return [[format_exact(v) for v in row] for row in rows]

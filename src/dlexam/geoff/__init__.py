@@ -1,0 +1,48 @@
+"""Geoff's transformer with the exam's exact weights (Problems 2.1-2.5).
+
+- :mod:`dlexam.geoff.model`: the weights, the model, :func:`run_geoff` (every matrix, the loss under
+  two conventions, autograd gradients), one step of gradient descent on edited weights;
+- :mod:`dlexam.geoff.compare`: Problem 2.4 (two identical heads), Problem 2.5 (which gradients
+  vanish) and :func:`analyse`, the entry point of `dlexam geoff` and of the web page.
+"""
+
+from dlexam.geoff.compare import (
+    GRADIENT_TEMPERATURES,
+    GeoffQuery,
+    GeoffReport,
+    GradientComparison,
+    HeadsComparison,
+    analyse,
+    compare_gradients,
+    compare_heads,
+)
+from dlexam.geoff.model import (
+    CONVENTIONS,
+    EXAM_EXAMPLE,
+    EXAM_WEIGHTS,
+    GRADIENT_EXPLANATION,
+    MAX_TOKENS,
+    PARAMETERS,
+    START,
+    STOP,
+    VOCAB,
+    W_O,
+    W_QKV,
+    E,
+    GeoffResult,
+    GeoffWeights,
+    exam_model,
+    loss_terms,
+    parse_sequence,
+    run_geoff,
+    sgd_step,
+    vanishing_gradients,
+    vocabulary_hint,
+)
+
+__all__ = [
+    "CONVENTIONS", "E", "EXAM_EXAMPLE", "EXAM_WEIGHTS", "GRADIENT_EXPLANATION", "GRADIENT_TEMPERATURES", "MAX_TOKENS",
+    "PARAMETERS", "START", "STOP", "VOCAB", "W_O", "W_QKV", "GeoffQuery", "GeoffReport", "GeoffResult",
+    "GeoffWeights", "GradientComparison", "HeadsComparison", "analyse", "compare_gradients", "compare_heads",
+    "exam_model", "loss_terms", "parse_sequence", "run_geoff", "sgd_step", "vanishing_gradients", "vocabulary_hint",
+]

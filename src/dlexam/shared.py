@@ -1,0 +1,82 @@
+"""Where the project's shared, read-only data live: the exam text, MNIST, Chars74K.
+
+One lookup for every module (the answer key, the MNIST reader, the experiments, the tests):
+
+1. an explicit setting: ``DLEXAM_SHARED`` names the shared folder (the CLI's global ``--shared DIR``
+   sets it), and ``DLEXAM_EXAM`` names the exam text itself (``dlexam answers --exam FILE``);
+2. otherwise ``../shared`` next to the source checkout this package runs from (an editable install,
+   as ``make`` makes it).
+
+A non-editable install has no checkout, so it needs the setting. Where nothing is found the caller
+gets :class:`SharedDataMissing`, a one-line error saying what was looked for and where: never a
+silent substitute.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from dlexam.errors import UserError
+
+ENV_SHARED = "DLEXAM_SHARED"
+ENV_EXAM = "DLEXAM_EXAM"
+EXAM_FILE = "deep-learning-final-exam-2025-01-22-version-A.txt"
+
+
+class SharedDataMissing(UserError):
+    """A shared file or folder the computation needs is not where the lookup says it should be."""
+
+
+def checkout_root() -> Path | None:
+    """The source checkout this module runs from (src layout), or None in an installed copy."""
+    root = Path(__file__).resolve().parents[2]  # src/dlexam/shared.py -> the checkout
+    if (root / "pyproject.toml").is_file() and (root / "src" / "dlexam").is_dir():
+        return root
+    return None
+
+
+def shared_dir() -> Path | None:
+    """The shared folder: $DLEXAM_SHARED, else ../shared next to the checkout; None if neither is set up."""
+    if os.environ.get(ENV_SHARED):
+        return Path(os.environ[ENV_SHARED])
+    root = checkout_root()
+    if root is not None and (root.parent / "shared").is_dir():
+        return root.parent / "shared"
+    return None
+
+
+def _where() -> str:
+    if os.environ.get(ENV_SHARED):
+        return f"{ENV_SHARED}={os.environ[ENV_SHARED]}"
+    root = checkout_root()
+    if root is None:
+        return f"this dlexam is not run from a checkout; set {ENV_SHARED} (or --shared DIR)"
+    return f"looked in {root.parent / 'shared'}; set {ENV_SHARED} (or --shared DIR) to another folder"
+
+
+def shared_path(*parts: str) -> Path:
+    """A path inside the shared folder, which must exist: raises SharedDataMissing otherwise."""
+    root = shared_dir()
+    path = None if root is None else root.joinpath(*parts)
+    if path is None or not path.exists():
+        raise SharedDataMissing(f"shared data {'/'.join(parts)} not found ({_where()})")
+    return path
+
+
+def exam_path() -> Path:
+    """The exam text: $DLEXAM_EXAM, else exam/<EXAM_FILE> in the shared folder."""
+    if os.environ.get(ENV_EXAM):
+        path = Path(os.environ[ENV_EXAM])
+        if not path.is_file():
+            raise SharedDataMissing(f"exam text not found: {ENV_EXAM}={path}")
+        return path
+    return shared_path("exam", EXAM_FILE)
+
+
+def find(*parts: str) -> Path | None:
+    """Like :func:`shared_path`, but None where it is missing (for tests that skip, and optional views)."""
+    try:
+        return shared_path(*parts)
+    except SharedDataMissing:
+        return None
