@@ -24,23 +24,22 @@ from pathlib import Path
 
 from dlexam.errors import UserError
 from dlexam.svhn.mnist import write_mnist_as_svhn
-from dlexam.svhn.runs import evaluate_checkpoint, train_args, train_run
+from dlexam.svhn.runs import SVHNRun, evaluate_checkpoint, train_run
 from dlexam.svhn.synth import write_synthetic
 
 
 def train_and_test(data: Path, run: Path, epochs: int, threads: int) -> dict:
-    args = train_args(data, run, epochs=epochs, quiet=True, threads=threads)
     t = time.perf_counter()
-    result = train_run(args)
+    result = train_run(SVHNRun(out=run, data=data, epochs=epochs, threads=threads))
     seconds = time.perf_counter() - t
     ev = evaluate_checkpoint(run, data, "test")
     return {
-        "test_accuracy": round(ev["accuracy"], 4),
-        "test_images": ev["n"],
-        "best_val_accuracy": round(result["best_val_accuracy"], 4),
+        "test_accuracy": round(ev.accuracy, 4),
+        "test_images": ev.n,
+        "best_val_accuracy": round(result.best_val_accuracy, 4),
         "epochs": epochs,
         "train_seconds": round(seconds, 1),
-        "per_class": [round(a, 3) for a in ev["per_class"]],
+        "per_class": [round(a, 3) for a in ev.per_class],
     }
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dlexam.commands.demo import print_sort_demo
+from dlexam.commands.sort import format_steps
 from dlexam.sorting.compiled import compile_sorter
 from dlexam.sorting.demo import run_demo
-from dlexam.sorting.inspect import attention_steps, format_steps
+from dlexam.sorting.inspect import attention_steps
 from dlexam.sorting.vocab import Vocabulary
 
 
@@ -24,6 +26,8 @@ def test_attention_steps_of_the_compiled_solver_on_the_exam_example():
 
 
 def test_demo_runs_and_sorts(capsys):
-    run_demo()
+    d = run_demo()
+    assert ("D A A", "A D") in d.examples and d.correct == d.batch == 64
+    print_sort_demo(d)
     out = capsys.readouterr().out
     assert "D A A          -> A D" in out and "64/64 exactly" in out

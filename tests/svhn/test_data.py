@@ -149,11 +149,11 @@ def test_download_resumes_and_checks_md5(tmp_path, server):
     url, payload, handler = server
     md5 = {"test": hashlib.md5(payload).hexdigest()}
     with pytest.raises(UserError, match="interrupted"):
-        download(tmp_path, ["test"], base_url=url, md5=md5, progress=False)
+        download(tmp_path, ["test"], base_url=url, md5=md5, progress=None)
     assert not (tmp_path / "test_32x32.mat").exists()  # nothing passes as good
     part = tmp_path / "test_32x32.mat.part"
     assert 0 < part.stat().st_size < len(payload)
-    download(tmp_path, ["test"], base_url=url, md5=md5, progress=False)
+    download(tmp_path, ["test"], base_url=url, md5=md5, progress=None)
     assert (tmp_path / "test_32x32.mat").read_bytes() == payload
     assert handler.requests[-1] == f"bytes={len(payload) // 2}-"  # resumed, not restarted
     assert not part.exists()
@@ -163,7 +163,7 @@ def test_download_with_wrong_md5_leaves_no_file(tmp_path, server):
     url, payload, handler = server
     handler.cut_first = False
     with pytest.raises(UserError, match="does not match"):
-        download(tmp_path, ["test"], base_url=url, md5={"test": "0" * 32}, progress=False)
+        download(tmp_path, ["test"], base_url=url, md5={"test": "0" * 32}, progress=None)
     assert not (tmp_path / "test_32x32.mat").exists()
     assert not (tmp_path / "test_32x32.mat.part").exists()
 

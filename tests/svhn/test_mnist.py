@@ -81,4 +81,4 @@ def test_pipeline_learns_real_digits(tmp_path):
     from dlexam.svhn.runs import evaluate_checkpoint
 
     r = evaluate_checkpoint(run, tmp_path / "data", "test")
-    assert r["n"] == 2000 and r["accuracy"] > 0.9
+    assert r.n == 2000 and r.accuracy > 0.9

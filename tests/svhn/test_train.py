@@ -198,9 +198,12 @@ def test_time_budget_stops_training(synth_dir):
 
 
 def test_demo_runs(tmp_path, capsys):
+    from dlexam.commands.demo import print_svhn_demo
     from dlexam.svhn.demo import run_demo
 
-    run_demo(tmp_path)
+    d = run_demo(tmp_path)
+    assert sum(r["params"] for r in d.rows) == 3722 and len(d.predictions) == 5
+    print_svhn_demo(d)
     out = capsys.readouterr().out
     assert "3,722" in out and "test accuracy" in out and "predict on 5 held-out PNGs" in out
     assert (tmp_path / "svhn-run" / "best.pt").is_file()

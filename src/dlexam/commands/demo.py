@@ -21,6 +21,36 @@ def section_done(s) -> None:
     print(f"  {s.title}: {'ok' if s.ok else s.error} ({s.seconds:.0f} s)", flush=True)
 
 
+def print_sort_demo(d) -> None:
+    from dlexam.commands.sort import format_steps
+
+    print("== Problem 2, solved: a 1-layer, 1-head, argmax-attention transformer that deduplicates and sorts")
+    for text, answer in d.examples:
+        print(f"  {text or '(empty)':<14} -> {answer or '(empty)'}")
+    print("  attention of each decoding step on 'D A A' (weights > 0 only):")
+    print("    " + format_steps(d.steps).replace("\n", "\n    "))
+    print(f"  vocabulary 0..99, {d.batch} random inputs of length {d.length}: {d.correct}/{d.batch} exactly "
+          f"sorted(set(x)), {d.decode_steps} decoding steps with a KV cache in {d.seconds:.2f} s")
+    print('  (`dlexam sort "D A A"`, `dlexam sort train`, `dlexam sort evaluate`; see docs/sorting.md)')
+
+
+def print_svhn_demo(d) -> None:
+    print("Problem 1: the exam's CNN on 32x32 grayscale house numbers")
+    for r in d.rows:
+        print(f"  {r['layer']:<16} {' x '.join(map(str, r['output_shape'])):>12} {r['params']:>6,} params")
+    print(f"  total {sum(r['params'] for r in d.rows):,} trainable parameters")
+    print(f"Problem 1.3, nn.Linear(256, 10): RuntimeError: {d.bug['error']}")
+    print(f"  fix: {d.bug['fix']}")
+    print(f"wrote 3,000 train / 600 test SVHN-like digits (official .mat format) to {d.data}")
+    for row in d.history:
+        print(f"  epoch {row['epoch']}: train loss {row['train_loss']:.3f},"
+              f" val accuracy {row['val_accuracy']:.3f} ({row['images_per_s']:.0f} images/s)")
+    print(f"test accuracy (held-out fonts) after {len(d.history)} short epochs: {d.test_accuracy:.3f} (chance 0.100)")
+    print("predict on 5 held-out PNGs: " + ", ".join(
+        f"{name} true {t} -> {digit} (p={p:.2f})" for name, t, digit, p in d.predictions))
+    print(f"run directory {d.run}: best.pt, last.pt, metrics.csv, curves.png ({d.seconds:.1f} s)")
+
+
 def handle(args: argparse.Namespace) -> int:
     from dlexam import geoff
     from dlexam.answers import answer_key
@@ -35,9 +65,9 @@ def handle(args: argparse.Namespace) -> int:
     banner("Problem 2: Geoff's transformer with the exam's weights, on the exam's example")
     print(render(geoff.analyse(geoff.GeoffQuery())))
     banner("Problem 2, beyond the exam: transformers that really deduplicate and sort")
-    sort_demo()
+    print_sort_demo(sort_demo())
     banner("Problem 1: the exam's CNN for SVHN digits")
-    svhn_demo(out / "svhn")
+    print_svhn_demo(svhn_demo(out / "svhn"))
     banner("The whole exam: 20 questions answered by computation and checked against the exam's solutions")
     print(render_table(answer_key()))
     banner("One HTML report of everything (quick mode)")

@@ -249,3 +249,14 @@ def _evaluate(a) -> int:
         missing = ", ".join(map(str, report["lengths_without_heldout_sequences"]))
         print(f"(no held-out sequences exist at length {missing}: too few sequences to hold any out)")
     return 0
+
+
+def format_steps(a, *, layer_head: int = 0) -> str:
+    """A plain-text rendering: one line per decoding step with its attention weights over the prefix."""
+    width = max(len(t) for t in a.tokens)
+    lines = ["step  query" + " " * max(0, width - 5) + "  attention over the prefix -> output"]
+    for i, st in enumerate(a.steps, 1):
+        w = st.weights[layer_head]
+        cells = " ".join(f"{tok}:{x:.2f}" for tok, x in zip(a.tokens, w, strict=False) if x >= 0.005)
+        lines.append(f"{i:>4}  {st.query:<{width}}  {cells} -> {st.produced}")
+    return "\n".join(lines)

@@ -46,9 +46,10 @@ def cmd_summary(args) -> int:
 
 
 def cmd_download(args) -> int:
+    from dlexam.commands.progress import printer
     from dlexam.svhn.data import download
 
-    paths = download(args.root, args.split, progress=not args.quiet)
+    paths = download(args.root, args.split, progress=printer(args.quiet))
     for p in paths:
         print(f"ok (MD5 checked) {p}")
     return 0
@@ -77,22 +78,29 @@ def cmd_mnist(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from dlexam.svhn.train import main
+    import os
 
-    result = main(args)
-    if int(result.get("world_size", 1)) > 1:
-        import os
+    from dlexam.commands.progress import printer
+    from dlexam.errors import UserError
+    from dlexam.svhn.model import CNNConfig
+    from dlexam.svhn.runs import SVHNRun, train_run
 
-        if int(os.environ.get("RANK", "0")) != 0:
-            return 0
+    try:
+        model = CNNConfig(activation=args.activation, pool=args.pool, head=args.head)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    run = SVHNRun(out=args.out, data=args.data, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                  optimizer=args.optimizer, seed=args.seed, threads=args.threads, val_fraction=args.val_fraction,
+                  split_seed=args.split_seed, model=model, resume=args.resume, quick=args.quick)
+    result = train_run(run, progress=printer(args.quiet))
+    if result.world_size > 1 and int(os.environ.get("RANK", "0")) != 0:
+        return 0
     if args.json:
-        _print_json(result)
+        _print_json(result.to_json())
     else:
-        val = result["final"].get("val_accuracy", float("nan"))
-        print(
-            f"{result['out']}: {len(result['history'])} epochs, val accuracy {val:.4f},"
-            f" best {result['best_val_accuracy']:.4f}"
-        )
+        val = result.final.get("val_accuracy", float("nan"))
+        print(f"{result.out}: {len(result.history)} epochs, val accuracy {val:.4f},"
+              f" best {result.best_val_accuracy:.4f}")
     return 0
 
 
@@ -104,15 +112,15 @@ def cmd_evaluate(args) -> int:
     png = args.png if args.png else ckpt.parent / f"confusion_{args.split}.png"
     r = evaluate_checkpoint(args.checkpoint, args.data, args.split, png=png)
     if args.json:
-        _print_json(r)
+        _print_json(r.to_json())
         return 0
-    print(f"{r['split']}: accuracy {r['accuracy']:.4f} on {r['n']} images ({r['checkpoint']})")
-    print("per-class accuracy: " + "  ".join(f"{d}:{a:.3f}" for d, a in enumerate(r["per_class"])))
+    print(f"{r.split}: accuracy {r.accuracy:.4f} on {r.n} images ({r.checkpoint})")
+    print("per-class accuracy: " + "  ".join(f"{d}:{a:.3f}" for d, a in enumerate(r.per_class)))
     print("confusion matrix (rows: true digit, columns: predicted):")
     print("      " + "".join(f"{d:>6}" for d in range(10)))
-    for d, row in enumerate(r["confusion"]):
+    for d, row in enumerate(r.confusion):
         print(f"{d:>6}" + "".join(f"{v:>6}" for v in row))
-    print(f"confusion PNG: {r['confusion_png']}")
+    print(f"confusion PNG: {r.confusion_png}")
     return 0
 
 
@@ -121,11 +129,11 @@ def cmd_predict(args) -> int:
 
     preds = predict_images(args.checkpoint, args.images)
     if args.json:
-        _print_json(preds)
+        _print_json([p.to_json() for p in preds])
         return 0
     for p in preds:
-        probs = " ".join(f"{d}:{v:.3f}" for d, v in enumerate(p["probabilities"]))
-        print(f"{p['image']}: {p['digit']}  ({probs})")
+        probs = " ".join(f"{d}:{v:.3f}" for d, v in enumerate(p.probabilities))
+        print(f"{p.image}: {p.digit}  ({probs})")
     return 0
 
 

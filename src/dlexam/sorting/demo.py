@@ -1,28 +1,38 @@
-"""A short sort demonstration for `dlexam demo` (a few seconds, no training)."""
+"""A short sort demonstration for `dlexam demo` (a few seconds, no training).
+
+:func:`run_demo` returns what it found (:class:`SortDemo`); `dlexam demo` prints it.
+"""
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import torch
 
 from dlexam.sorting.compiled import compile_sorter
 from dlexam.sorting.decode import greedy_decode
-from dlexam.sorting.inspect import attention_steps, format_steps
+from dlexam.sorting.inspect import AttentionSteps, attention_steps
 from dlexam.sorting.vocab import Vocabulary
 
 
-def run_demo() -> None:
-    """Print the compiled exact sorter at work: the exam's example, its attention, a large batch."""
-    print("== Problem 2, solved: a 1-layer, 1-head, argmax-attention transformer that deduplicates and sorts")
+@dataclass
+class SortDemo:
+    examples: list[tuple[str, str]]  # (input, the compiled solver's answer) over A-D
+    steps: AttentionSteps  # the attention of each decoding step on "D A A"
+    batch: int  # random inputs over the symbols 0..99 ...
+    length: int  # ... of this length
+    correct: int  # answers equal to sorted(set(x))
+    decode_steps: int
+    seconds: float  # decoding the batch with a KV cache
+
+
+def run_demo() -> SortDemo:
+    """The compiled exact sorter at work: the exam's example, its attention, a large batch."""
     vocab = Vocabulary.from_spec("A-D")
     model = compile_sorter(vocab.n_symbols)
-    for text in ("D A A", "C A D B A C", ""):
-        out = greedy_decode(model, vocab, [vocab.parse(text)]).outputs[0]
-        print(f"  {text or '(empty)':<14} -> {vocab.format(out) or '(empty)'}")
-    steps = attention_steps(model, vocab, "D A A")
-    print("  attention of each decoding step on 'D A A' (weights > 0 only):")
-    print("    " + format_steps(steps).replace("\n", "\n    "))
+    examples = [(text, vocab.format(greedy_decode(model, vocab, [vocab.parse(text)]).outputs[0]))
+                for text in ("D A A", "C A D B A C", "")]
     n_symbols, batch, length = 100, 64, 100
     v100 = Vocabulary.from_spec(str(n_symbols))
     m100 = compile_sorter(n_symbols)
@@ -30,10 +40,6 @@ def run_demo() -> None:
     inputs = torch.randint(0, n_symbols, (batch, length), generator=g).tolist()
     t0 = time.perf_counter()
     got = greedy_decode(m100, v100, inputs)
-    dt = time.perf_counter() - t0
+    seconds = time.perf_counter() - t0
     ok = sum(y == sorted(set(x)) for x, y in zip(inputs, got.outputs, strict=True))
-    print(
-        f"  vocabulary 0..99, {batch} random inputs of length {length}: {ok}/{batch} exactly "
-        f"sorted(set(x)), {got.steps} decoding steps with a KV cache in {dt:.2f} s"
-    )
-    print('  (`dlexam sort "D A A"`, `dlexam sort train`, `dlexam sort evaluate`; see docs/sorting.md)')
+    return SortDemo(examples, attention_steps(model, vocab, "D A A"), batch, length, ok, got.steps, seconds)

@@ -71,14 +71,3 @@ def attention_steps(
         steps=steps,
         temperature=model.temperature(temperature),
     )
-
-
-def format_steps(a: AttentionSteps, *, layer_head: int = 0) -> str:
-    """A plain-text rendering: one line per decoding step with its attention weights over the prefix."""
-    width = max(len(t) for t in a.tokens)
-    lines = ["step  query" + " " * max(0, width - 5) + "  attention over the prefix -> output"]
-    for i, st in enumerate(a.steps, 1):
-        w = st.weights[layer_head]
-        cells = " ".join(f"{tok}:{x:.2f}" for tok, x in zip(a.tokens, w, strict=False) if x >= 0.005)
-        lines.append(f"{i:>4}  {st.query:<{width}}  {cells} -> {st.produced}")
-    return "\n".join(lines)

@@ -11,10 +11,8 @@ Images stay in memory as one uint8 tensor (N, 32, 32): the full train split (73,
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
-import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -24,6 +22,7 @@ import torch
 
 from dlexam.errors import UserError
 from dlexam.files import atomic_open
+from dlexam.progress import Progress, ProgressFn, report
 
 BASE_URL = "http://ufldl.stanford.edu/housenumbers/"
 # Official MD5 sums, as torchvision's SVHN dataset lists them.
@@ -171,7 +170,7 @@ def download(
     *,
     base_url: str = BASE_URL,
     md5: dict | None = None,
-    progress: bool = True,
+    progress: ProgressFn | None = None,
     timeout: float = 60.0,
 ) -> list[Path]:
     """Download official SVHN files into `root`, resuming partial downloads with HTTP Range.
@@ -207,7 +206,7 @@ def download(
     return done
 
 
-def _fetch_resuming(url: str, part: Path, progress: bool, timeout: float) -> None:
+def _fetch_resuming(url: str, part: Path, progress: ProgressFn | None, timeout: float) -> None:
     have = part.stat().st_size if part.exists() else 0
     req = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
     try:
@@ -223,18 +222,8 @@ def _fetch_resuming(url: str, part: Path, progress: bool, timeout: float) -> Non
             have = 0
         total = resp.headers.get("Content-Length")
         total = int(total) + have if total else None
-        from tqdm import tqdm
-
-        bar = tqdm(
-            total=total,
-            initial=have,
-            unit="B",
-            unit_scale=True,
-            desc=part.name[:-5],
-            file=sys.stderr,
-            disable=not progress or not sys.stderr.isatty(),
-        )
-        with open(part, "ab" if have else "wb") as f, contextlib.closing(bar):
+        task, done = part.name[:-5], have
+        with open(part, "ab" if have else "wb") as f:
             while True:
                 try:
                     block = resp.read(1 << 16)
@@ -243,7 +232,9 @@ def _fetch_resuming(url: str, part: Path, progress: bool, timeout: float) -> Non
                 if not block:
                     break
                 f.write(block)
-                bar.update(len(block))
+                done += len(block)
+                report(progress, Progress(task, done, total, "B"))
+        report(progress, Progress(task, done, total, "B", finished=True))
         if total is not None and part.stat().st_size < total:
             raise UserError(
                 f"download of {url} interrupted at {part.stat().st_size} of {total} bytes; "

@@ -1,54 +1,54 @@
-"""A short demonstration of Problem 1, for `dlexam demo`: table, bug, data, training, prediction."""
+"""A short demonstration of Problem 1, for `dlexam demo`: table, bug, data, training, prediction.
+
+:func:`run_demo` does the work and returns what it found (:class:`SVHNDemo`); `dlexam demo` prints it.
+"""
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from dlexam.progress import ProgressFn
 
-def run_demo(workdir: Path) -> None:
-    """Print the layer table, the student's bug, then synthesise, train, evaluate and predict.
+
+@dataclass
+class SVHNDemo:
+    rows: list[dict]  # the layer table (Problem 1.2)
+    bug: dict  # nn.Linear(256, 10): PyTorch's error and the fix (Problem 1.3)
+    data: Path  # the synthetic SVHN-format data
+    run: Path  # the run directory
+    history: list[dict]  # one row per epoch
+    test_accuracy: float  # on held-out fonts
+    predictions: list[tuple[str, int, int, float]]  # (PNG name, true digit, predicted digit, its probability)
+    seconds: float
+
+
+def run_demo(workdir: Path, progress: ProgressFn | None = None) -> SVHNDemo:
+    """Layer table and the student's bug, then synthesise, train, evaluate and predict.
 
     About 10 s of CPU (one thread); everything it writes goes under `workdir`.
     """
+    import scipy.io
     from PIL import Image
 
     from dlexam.svhn.model import CNNConfig, layer_summary, student_bug
-    from dlexam.svhn.runs import evaluate_checkpoint, predict_images, train_args, train_run
+    from dlexam.svhn.runs import SVHNRun, evaluate_checkpoint, predict_images, train_run
     from dlexam.svhn.synth import write_synthetic
 
     workdir = Path(workdir)
     t0 = time.perf_counter()
-    print("Problem 1: the exam's CNN on 32x32 grayscale house numbers")
-    rows = layer_summary(CNNConfig())
-    for r in rows:
-        print(f"  {r['layer']:<16} {' x '.join(map(str, r['output_shape'])):>12} {r['params']:>6,} params")
-    print(f"  total {sum(r['params'] for r in rows):,} trainable parameters")
-    bug = student_bug(256)
-    print(f"Problem 1.3, nn.Linear(256, 10): RuntimeError: {bug['error']}")
-    print(f"  fix: {bug['fix']}")
-
     data = workdir / "svhn-synth"
     write_synthetic(data, n_train=3000, n_test=600, seed=0)
-    print(f"wrote 3,000 train / 600 test SVHN-like digits (official .mat format) to {data}")
     run = workdir / "svhn-run"
     if run.exists():
         import shutil
 
         shutil.rmtree(run)
-    args = train_args(data, run, epochs=4, batch_size=64, quiet=True, threads=1)
-    result = train_run(args)
-    for row in result["history"]:
-        print(
-            f"  epoch {row['epoch']}: train loss {row['train_loss']:.3f},"
-            f" val accuracy {row['val_accuracy']:.3f} ({row['images_per_s']:.0f} images/s)"
-        )
+    result = train_run(SVHNRun(out=run, data=data, epochs=4, batch_size=64, threads=1), progress)
     ev = evaluate_checkpoint(run, data, "test")
-    print(f"test accuracy (held-out fonts) after 4 short epochs: {ev['accuracy']:.3f} (chance 0.100)")
-    import scipy.io
-
     mat = scipy.io.loadmat(data / "test_32x32.mat")
     pngs, truth = [], []
     for i in range(5):  # five held-out test images, saved as PNG files and read back by predict
@@ -56,11 +56,9 @@ def run_demo(workdir: Path) -> None:
         Image.fromarray(np.ascontiguousarray(mat["X"][:, :, :, i])).save(pngs[-1])
         truth.append(int(mat["y"][i, 0]) % 10)
     preds = predict_images(run, pngs)
-    print(
-        "predict on 5 held-out PNGs: "
-        + ", ".join(
-            f"{p['image'].rsplit('/', 1)[-1]} true {t} -> {p['digit']} (p={max(p['probabilities']):.2f})"
-            for p, t in zip(preds, truth, strict=True)
-        )
+    return SVHNDemo(
+        rows=layer_summary(CNNConfig()), bug=student_bug(256), data=data, run=run, history=result.history,
+        test_accuracy=ev.accuracy,
+        predictions=[(Path(p.image).name, t, p.digit, max(p.probabilities)) for p, t in zip(preds, truth, strict=True)],
+        seconds=time.perf_counter() - t0,
     )
-    print(f"run directory {run}: best.pt, last.pt, metrics.csv, curves.png ({time.perf_counter() - t0:.1f} s)")

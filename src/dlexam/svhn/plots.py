@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-import io
 import os
 
-from dlexam.files import atomic_write_bytes
-
-
-def _save(fig, path: str | os.PathLike) -> None:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
-    atomic_write_bytes(path, buf.getvalue())
+from dlexam.figures import pyplot, save_png
 
 
 def learning_curves_png(history: list[dict], path: str | os.PathLike) -> None:
     """Loss and accuracy per epoch, train and validation."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     epochs = [r["epoch"] for r in history]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.5))
     ax1.plot(epochs, [r["train_loss"] for r in history], "o-", label="train")
@@ -36,17 +25,14 @@ def learning_curves_png(history: list[dict], path: str | os.PathLike) -> None:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.legend()
-    _save(fig, path)
-    plt.close(fig)
+    save_png(fig, path)
 
 
 def confusion_png(confusion: list[list[int]], path: str | os.PathLike, title: str = "confusion matrix") -> None:
     """Counts with true digits as rows and predicted digits as columns."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
+
+    plt = pyplot()
 
     c = np.asarray(confusion)
     fig, ax = plt.subplots(figsize=(5.5, 5))
@@ -63,5 +49,4 @@ def confusion_png(confusion: list[list[int]], path: str | os.PathLike, title: st
                 color="white" if c[i, j] > c.max() / 2 else "black",
             )
     ax.set(xticks=range(10), yticks=range(10), xlabel="predicted digit", ylabel="true digit", title=title)
-    _save(fig, path)
-    plt.close(fig)
+    save_png(fig, path)

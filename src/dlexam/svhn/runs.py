@@ -8,7 +8,10 @@ A run directory holds
     curves.png     learning curves
 
 Every file is written atomically, and only by rank 0 in a distributed run. A run killed mid-epoch
-resumes (`--resume`) from last.pt, i.e. from its last completed epoch.
+resumes (``SVHNRun(resume=True)``) from last.pt, i.e. from its last completed epoch.
+
+:func:`train_run` takes an :class:`SVHNRun` and returns a :class:`RunResult`; progress (epoch lines,
+the batch bar) goes to an optional callback (:mod:`dlexam.progress`), never to the terminal.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sys
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
@@ -24,17 +27,55 @@ import torch
 from dlexam import checkpoint
 from dlexam.errors import UserError
 from dlexam.files import atomic_write_text
+from dlexam.progress import ProgressFn, log
 from dlexam.svhn import fused
 from dlexam.svhn.model import CNNConfig, ExamCNN
+from dlexam.svhn.train import TrainConfig, fit, load_data, make_optimizer, setup_distributed
 
 KIND = "svhn-cnn"
 RUN_MARKERS = ("last.pt", "best.pt", "metrics.json", "metrics.csv")
 QUICK_EPOCHS = 2
+DEFAULT_EPOCHS = 10
 
 
-def _log(msg: str, quiet: bool) -> None:
-    if not quiet:
-        print(msg, file=sys.stderr, flush=True)
+@dataclass
+class SVHNRun:
+    """One `dlexam svhn train` run: the data, the run directory, and how to train."""
+
+    out: Path  # the run directory
+    data: Path | None = None  # folder with train_32x32.mat; not needed to resume
+    epochs: int | None = None  # None: 10 (2 with quick); when resuming, the run's own unless given
+    batch_size: int = 256
+    lr: float | None = None  # None: 0.1 for sgd, 0.003 for adam
+    optimizer: str = "sgd"
+    seed: int = 0  # initialisation and the order of each epoch
+    threads: int | None = None  # torch CPU threads; None keeps PyTorch's default
+    val_fraction: float = 0.1  # share of the train split held out for validation
+    split_seed: int = 0  # seed of the train/validation split (never depends on the model)
+    model: CNNConfig = field(default_factory=CNNConfig)
+    resume: bool = False  # continue the run in `out` from its last.pt
+    quick: bool = False  # an end-to-end check: 2 epochs on 2,048 images
+
+    def __post_init__(self) -> None:
+        self.out = Path(self.out)
+        self.data = None if self.data is None else Path(self.data)
+
+
+@dataclass
+class RunResult:
+    """What a training run did: every epoch's figures and where the run lives."""
+
+    out: str
+    epochs: int
+    world_size: int
+    history: list[dict]
+    best_val_accuracy: float
+    final: dict
+    model: dict
+    train: dict
+
+    def to_json(self) -> dict:
+        return asdict(self)
 
 
 def load_model(path) -> tuple[ExamCNN, dict]:
@@ -53,16 +94,7 @@ def load_model(path) -> tuple[ExamCNN, dict]:
 
 def _write_metrics(out: Path, history: list[dict], settings: dict) -> None:
     buf = io.StringIO()
-    fields = [
-        "epoch",
-        "train_loss",
-        "train_accuracy",
-        "val_loss",
-        "val_accuracy",
-        "lr",
-        "seconds",
-        "images_per_s",
-    ]
+    fields = ["epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "seconds", "images_per_s"]
     w = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore")
     w.writeheader()
     for row in history:
@@ -71,100 +103,87 @@ def _write_metrics(out: Path, history: list[dict], settings: dict) -> None:
     atomic_write_text(out / "metrics.json", json.dumps({"settings": settings, "history": history}, indent=1))
 
 
-def train_args(data, out, **options):
-    """The arguments `dlexam svhn train --data DATA --out OUT` gets, with `options` overriding its
-    defaults: library callers (the demo, benchmarks) train exactly as the command line does."""
-    from dlexam.cli import build_parser
-
-    args = build_parser().parse_args(["svhn", "train", "--data", str(data), "--out", str(out)])
-    for name, value in options.items():
-        if not hasattr(args, name):
-            raise TypeError(f"dlexam svhn train has no option {name!r}")
-        setattr(args, name, value)
-    return args
-
-
-def train_run(args) -> dict:
-    """Train (or resume) a run directory from parsed CLI arguments; returns a summary dict."""
-    from dlexam.svhn.plots import learning_curves_png
-    from dlexam.svhn.train import TrainConfig, fit, load_data, make_optimizer, setup_distributed
-
-    out = Path(args.out)
-    quiet = bool(getattr(args, "quiet", False))
-    resume = bool(getattr(args, "resume", False))
+def _check_out(run: SVHNRun) -> None:
+    out = run.out
     if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out} exists and is not a directory")
-    if resume:
+        raise UserError(f"out {out} exists and is not a directory")
+    if run.resume:
         if not (out / "last.pt").is_file():
-            raise UserError(f"--resume: {out} holds no last.pt to resume from")
+            raise UserError(f"resume: {out} holds no last.pt to resume from")
     elif out.is_dir() and any((out / m).exists() for m in RUN_MARKERS):
-        raise UserError(f"{out} already holds a training run; pass --resume to continue it, or choose another --out")
+        raise UserError(f"{out} already holds a training run; resume it, or choose another out directory")
 
-    if resume:
+
+def _new_settings(run: SVHNRun) -> tuple[TrainConfig, dict]:
+    """The settings of a new run: its TrainConfig and what metrics.json and the checkpoints record."""
+    if run.data is None:
+        raise UserError("data is required: a folder with train_32x32.mat")
+    epochs = run.epochs or DEFAULT_EPOCHS
+    cfg = TrainConfig(
+        epochs=min(epochs, QUICK_EPOCHS) if run.quick else epochs,
+        batch_size=run.batch_size,
+        lr=run.lr if run.lr is not None else (0.1 if run.optimizer == "sgd" else 0.003),
+        optimizer=run.optimizer,
+        seed=run.seed,
+        threads=run.threads,
+    )
+    settings = {
+        "train": cfg.to_dict(),
+        "model": run.model.to_dict(),
+        "data": str(run.data.resolve()),
+        "val_fraction": run.val_fraction,
+        "split_seed": run.split_seed,
+        "quick": run.quick,
+    }
+    return cfg, settings
+
+
+def _engine(device: torch.device, model_cfg: CNNConfig) -> str:
+    """Which implementation trains: the fused CPU kernels (dlexam.svhn.fused) or PyTorch's layers."""
+    if device.type != "cpu":
+        return f"eager (PyTorch layers on {device.type})"
+    engine = fused.status()
+    if engine == "fused" and (model_cfg.activation, model_cfg.pool) != ("relu", "avg"):
+        engine = "eager (the fused kernels compute ReLU with average pooling only)"
+    return engine
+
+
+def train_run(run: SVHNRun, progress: ProgressFn | None = None) -> RunResult:
+    """Train (or resume) the run directory `run.out`; returns every epoch's figures."""
+    out = run.out
+    _check_out(run)
+    if run.resume:
         payload = checkpoint.load(out / "last.pt", kind=KIND)
         extra = payload["extra"]
         settings = dict(extra["settings"])
-        if getattr(args, "epochs", None):
-            settings["train"]["epochs"] = int(args.epochs)
+        if run.epochs:
+            settings["train"]["epochs"] = int(run.epochs)
         cfg = TrainConfig.from_dict(settings["train"])
         model_cfg = CNNConfig.from_dict(payload["config"])
         start_epoch, history = int(extra["epoch"]), list(extra["history"])
     else:
-        if not getattr(args, "data", None):
-            raise UserError("--data DIR is required (a folder with train_32x32.mat)")
-        quick = bool(getattr(args, "quick", False))
-        epochs = args.epochs or 10
-        cfg = TrainConfig(
-            epochs=min(epochs, QUICK_EPOCHS) if quick else epochs,
-            batch_size=args.batch_size,
-            lr=args.lr if args.lr is not None else (0.1 if args.optimizer == "sgd" else 0.003),
-            optimizer=args.optimizer,
-            seed=args.seed,
-            threads=getattr(args, "threads", None),
-        )
-        try:
-            model_cfg = CNNConfig(activation=args.activation, pool=args.pool, head=args.head)
-        except ValueError as exc:
-            raise UserError(str(exc)) from None
-        settings = {
-            "train": cfg.to_dict(),
-            "model": model_cfg.to_dict(),
-            "data": str(Path(args.data).resolve()),
-            "val_fraction": args.val_fraction,
-            "split_seed": args.split_seed,
-            "quick": quick,
-        }
+        cfg, settings = _new_settings(run)
+        model_cfg = run.model
         start_epoch, history = 0, []
     if cfg.batch_size < 1 or cfg.epochs < 1 or cfg.lr <= 0:
-        raise UserError("--batch-size and --epochs must be positive integers and --lr a positive number")
+        raise UserError("batch_size and epochs must be positive integers and lr a positive number")
 
-    data = load_data(
-        getattr(args, "data", None) or settings["data"],
-        val_fraction=settings["val_fraction"],
-        split_seed=settings["split_seed"],
-        quick=settings["quick"],
-    )
+    data = load_data(run.data or settings["data"], val_fraction=settings["val_fraction"],
+                     split_seed=settings["split_seed"], quick=settings["quick"])
     d = setup_distributed()
-    # which implementation trains: the fused CPU kernels (dlexam.svhn.fused) or PyTorch's layers
-    engine = fused.status() if d.device.type == "cpu" else f"eager (PyTorch layers on {d.device.type})"
-    if engine == "fused" and (model_cfg.activation, model_cfg.pool) != ("relu", "avg"):
-        engine = "eager (the fused kernels compute ReLU with average pooling only)"
-    settings["engine"] = engine
-    if d.is_main:
-        _log(
-            f"training on {len(data['train_x'])} images ({len(data['val_x'])} for validation),"
-            f" batch {cfg.batch_size}, {settings['engine']}",
-            quiet,
-        )
+    settings["engine"] = _engine(d.device, model_cfg)
+    say = progress if d.is_main else None  # only rank 0 reports
+    log(say, "svhn train", f"training on {len(data['train_x'])} images ({len(data['val_x'])} for validation),"
+                           f" batch {cfg.batch_size}, {settings['engine']}")
     torch.manual_seed(cfg.seed)
     model = ExamCNN(model_cfg)
     optimizer = make_optimizer(model, cfg)
-    if resume:
+    if run.resume:
         checkpoint.load_weights(model, payload, out / "last.pt")
         optimizer.load_state_dict(extra["optimizer"])
         torch.set_rng_state(extra["rng"])
         if start_epoch >= cfg.epochs:
-            _log(f"{out}: all {cfg.epochs} epochs are already done", quiet)
+            log(say, "svhn train", f"{out}: all {cfg.epochs} epochs are already done")
     best = max((r.get("val_accuracy", -1.0) for r in history), default=-1.0)
 
     def on_epoch_end(epoch, model, optimizer, history):
@@ -173,19 +192,12 @@ def train_run(args) -> dict:
         if not d.is_main:
             return
         nan = float("nan")
-        _log(
+        log(say, "svhn train",
             f"epoch {row['epoch']}/{cfg.epochs}: train loss {row['train_loss']:.4f}"
             f" acc {row['train_accuracy']:.4f} | val loss {row.get('val_loss', nan):.4f}"
-            f" acc {row.get('val_accuracy', nan):.4f} | {row['images_per_s']:.0f} images/s",
-            quiet,
-        )
-        extra = {
-            "epoch": epoch + 1,
-            "optimizer": optimizer.state_dict(),
-            "history": history,
-            "settings": settings,
-            "rng": torch.get_rng_state(),
-        }
+            f" acc {row.get('val_accuracy', nan):.4f} | {row['images_per_s']:.0f} images/s")
+        extra = {"epoch": epoch + 1, "optimizer": optimizer.state_dict(), "history": history, "settings": settings,
+                 "rng": torch.get_rng_state()}
         state = {k: v.contiguous() for k, v in model.state_dict().items()}
         checkpoint.save(out / "last.pt", kind=KIND, config=model_cfg.to_dict(), state_dict=state, extra=extra)
         if row.get("val_accuracy", 0.0) > best:
@@ -195,54 +207,54 @@ def train_run(args) -> dict:
 
     if d.is_main:
         out.mkdir(parents=True, exist_ok=True)
-    result = fit(
-        model,
-        data["train_x"],
-        data["train_y"],
-        data["val_x"],
-        data["val_y"],
-        cfg=cfg,
-        start_epoch=start_epoch,
-        optimizer=optimizer,
-        history=history,
-        on_epoch_end=on_epoch_end,
-        progress=not quiet and d.is_main,
-        dist=d,
-    )
+    result = fit(model, data["train_x"], data["train_y"], data["val_x"], data["val_y"], cfg=cfg,
+                 start_epoch=start_epoch, optimizer=optimizer, history=history, on_epoch_end=on_epoch_end,
+                 progress=say, dist=d)
     if d.is_main and result["history"]:
+        from dlexam.svhn.plots import learning_curves_png
+
         learning_curves_png(result["history"], out / "curves.png")
     if d.world > 1:
         import torch.distributed as torch_dist
 
         torch_dist.barrier()
         torch_dist.destroy_process_group()
-    last = result["history"][-1] if result["history"] else {}
-    return {
-        "out": str(out),
-        "epochs": cfg.epochs,
-        "world_size": d.world,
-        "history": result["history"],
-        "best_val_accuracy": best,
-        "final": last,
-        "model": model_cfg.to_dict(),
-        "train": cfg.to_dict(),
-    }
+    return RunResult(out=str(out), epochs=cfg.epochs, world_size=d.world, history=result["history"],
+                     best_val_accuracy=best, final=result["history"][-1] if result["history"] else {},
+                     model=model_cfg.to_dict(), train=cfg.to_dict())
 
 
-def evaluate_checkpoint(path, data_dir, split: str = "test", png: str | Path | None = None) -> dict:
+@dataclass
+class Evaluation:
+    """A checkpoint's accuracy on one split: overall, per class, and the confusion matrix."""
+
+    checkpoint: str
+    split: str
+    n: int
+    loss: float
+    accuracy: float
+    per_class: list[float]
+    confusion: list[list[int]]  # rows: true digit, columns: predicted
+    confusion_png: str | None = None
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def evaluate_checkpoint(path, data_dir, split: str = "test", png: str | Path | None = None) -> Evaluation:
     """Accuracy, per-class accuracy and confusion matrix of a checkpoint on an SVHN split."""
     from dlexam.svhn.data import load_split
-    from dlexam.svhn.plots import confusion_png
     from dlexam.svhn.train import evaluate
 
     model, _ = load_model(path)
     images, labels = load_split(data_dir, split)
-    result = evaluate(model, images, labels, channels_last=False)
-    result["checkpoint"] = str(checkpoint.resolve(path))
-    result["split"] = split
+    result = Evaluation(checkpoint=str(checkpoint.resolve(path)), split=split,
+                        **evaluate(model, images, labels, channels_last=False))
     if png is not None:
-        confusion_png(result["confusion"], png, title=f"{split}: accuracy {result['accuracy']:.4f}")
-        result["confusion_png"] = str(png)
+        from dlexam.svhn.plots import confusion_png
+
+        confusion_png(result.confusion, png, title=f"{split}: accuracy {result.accuracy:.4f}")
+        result.confusion_png = str(png)
     return result
 
 
@@ -265,8 +277,18 @@ def read_image(path) -> torch.Tensor:
     return torch.from_numpy(np.array(gray, dtype=np.uint8))
 
 
+@dataclass
+class Prediction:
+    image: str
+    digit: int
+    probabilities: list[float]  # P(digit 0) .. P(digit 9)
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
 @torch.inference_mode()
-def predict_images(path, images: list) -> list[dict]:
+def predict_images(path, images: list) -> list[Prediction]:
     """The digit and its 10 probabilities for each image file."""
     from dlexam.svhn.data import preprocess
 
@@ -275,7 +297,5 @@ def predict_images(path, images: list) -> list[dict]:
     if not tensors:
         return []
     probs = torch.softmax(model(preprocess(torch.stack(tensors))), dim=1)
-    return [
-        {"image": str(p), "digit": int(pr.argmax()), "probabilities": [round(float(v), 6) for v in pr]}
-        for p, pr in zip(images, probs, strict=True)
-    ]
+    return [Prediction(str(p), int(pr.argmax()), [round(float(v), 6) for v in pr])
+            for p, pr in zip(images, probs, strict=True)]

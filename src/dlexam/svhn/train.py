@@ -1,7 +1,8 @@
 """Training for Problem 1's CNN: a fast in-memory loop, checkpoints, exact resume, and DDP.
 
 Split as torchvision's references/classification/train.py: :func:`load_data`,
-:func:`train_one_epoch`, :func:`evaluate`, :func:`main`. The loop knows nothing about the model
+:func:`train_one_epoch`, :func:`evaluate`, :func:`fit`; the run directory around it (checkpoints,
+metrics, `dlexam svhn train`) is :mod:`dlexam.svhn.runs`. The loop knows nothing about the model
 it trains: it takes any module mapping (B, 1, 32, 32) floats to (B, classes) logits.
 
 Why it is fast on a CPU: the data stay one uint8 tensor (N, 32, 32) and a whole batch is indexed,
@@ -24,7 +25,6 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -34,6 +34,7 @@ import torch.distributed as torch_dist
 import torch.nn as nn
 import torch.nn.functional as F
 
+from dlexam.progress import Progress, ProgressFn, report
 from dlexam.svhn.data import image_stats, load_split, preprocess
 
 NUM_CLASSES = 10
@@ -150,7 +151,7 @@ def train_one_epoch(
     cfg: TrainConfig,
     total_steps: int | None = None,
     dist: Dist | None = None,
-    progress: bool = False,
+    progress: ProgressFn | None = None,
     deadline: float | None = None,
     step_losses: list | None = None,
     stats: tuple[torch.Tensor, torch.Tensor] | None = None,
@@ -160,9 +161,8 @@ def train_one_epoch(
     Returns {"loss", "accuracy", "images", "seconds", "complete"}; `complete` is False when the
     wall-clock `deadline` (time.perf_counter() value) stopped the epoch early. `stats`: the
     images' per-image mean and std from image_stats(images), computed here when not given.
+    `progress` gets a batch count every 10 steps with the running loss and accuracy.
     """
-    from tqdm import tqdm
-
     stats = stats if stats is not None else image_stats(images)
     d = dist or Dist()
     model.train()
@@ -172,17 +172,10 @@ def train_one_epoch(
     loss_sum = torch.zeros((), dtype=torch.float64)
     correct = torch.zeros((), dtype=torch.int64)
     seen = 0
-    bar = tqdm(
-        range(spe),
-        desc=f"epoch {epoch + 1}",
-        file=sys.stderr,
-        leave=False,
-        disable=not progress or not sys.stderr.isatty(),
-        dynamic_ncols=True,
-    )
+    task = f"epoch {epoch + 1}"
     t0 = time.perf_counter()
     complete = True
-    for i in bar:
+    for i in range(spe):
         if deadline is not None and time.perf_counter() >= deadline:
             complete = False
             break
@@ -205,12 +198,10 @@ def train_one_epoch(
         seen += len(global_idx)
         if step_losses is not None:
             step_losses.append(float(batch_loss) / max(1, len(idx)))
-        if not bar.disable and i % 10 == 0:
-            bar.set_postfix(
-                loss=f"{float(loss_sum) / max(1, seen) * d.world:.3f}",
-                acc=f"{float(correct) / max(1, seen) * d.world:.3f}",
-            )
-    bar.close()
+        if progress is not None and i % 10 == 0:
+            info = {"loss": float(loss_sum) / max(1, seen) * d.world, "acc": float(correct) / max(1, seen) * d.world}
+            progress(Progress(task, i + 1, spe, "batch", info))
+    report(progress, Progress(task, spe, spe, "batch", finished=True))
     totals = _all_reduce(torch.stack([loss_sum, correct.double()]), d)
     seconds = time.perf_counter() - t0
     return {
@@ -259,10 +250,6 @@ def evaluate(
     }
 
 
-def _unwrap(model: nn.Module) -> nn.Module:
-    return model.module if hasattr(model, "module") else model
-
-
 def fit(
     model: nn.Module,
     train_x: torch.Tensor,
@@ -276,7 +263,7 @@ def fit(
     optimizer: torch.optim.Optimizer | None = None,
     history: list | None = None,
     on_epoch_end: Callable[[int, nn.Module, torch.optim.Optimizer, list], None] | None = None,
-    progress: bool = False,
+    progress: ProgressFn | None = None,
     dist: Dist | None = None,
     step_losses: list | None = None,
 ) -> dict:
@@ -383,10 +370,3 @@ def load_data(data_dir, *, val_fraction: float = 0.1, split_seed: int = 0, quick
         "val_x": images[val_idx],
         "val_y": labels[val_idx],
     }
-
-
-def main(args) -> dict:
-    """The `dlexam svhn train` command; see dlexam.svhn.runs for the run directory it manages."""
-    from dlexam.svhn.runs import train_run
-
-    return train_run(args)
