@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from dlexam.errors import UserError
@@ -24,6 +25,9 @@ class Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="dlexam", description=__doc__.splitlines()[0])
+    parser.add_argument("--shared", metavar="DIR", default=None,
+                        help="the shared data folder (exam/, data/mnist-t10k, ...): sets DLEXAM_SHARED; "
+                        "default: $DLEXAM_SHARED, else ../shared next to the checkout")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
     for name in COMMAND_MODULES:
@@ -43,6 +47,10 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # usage errors and --help: argparse has printed them
         return int(exc.code or 0)
+    if args.shared is not None:  # the environment carries it to worker processes too
+        os.environ["DLEXAM_SHARED"] = str(args.shared)
+    if getattr(args, "exam", None) is not None:
+        os.environ["DLEXAM_EXAM"] = str(args.exam)
     try:
         return int(args.handler(args) or 0)
     except UserError as exc:

@@ -70,11 +70,12 @@ def test_unknown_question_is_one_line_and_exit_2(capsys):
 def test_missing_exam_text_is_a_user_error(capsys, monkeypatch, tmp_path):
     from dlexam.answers import exam_source
 
-    monkeypatch.setattr(exam_source, "exam_path", lambda: None)
+    monkeypatch.setenv("DLEXAM_EXAM", str(tmp_path / "no-such-exam.txt"))
     exam_source.exam_text.cache_clear()
     try:
         assert main(["answers", "-q", "P1.4"]) == 2
-        assert "exam text is not found" in capsys.readouterr().err
+        err = capsys.readouterr().err
+        assert "exam text not found" in err and "no-such-exam.txt" in err and err.count("\n") == 1
     finally:
         monkeypatch.undo()
         exam_source.exam_text.cache_clear()

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from dlexam.experiments import run_experiment
+from dlexam.experiments import ExperimentRun, run_experiment
 from dlexam.experiments.activations import VANISHING_FACTOR, per_block_factor
 from dlexam.experiments.deep_mlp import DeepMLP, DeepMLPConfig
 from dlexam.experiments.training import grad_norms
@@ -18,7 +18,7 @@ from .helpers import check_result
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("activations")
-    return run_experiment("activations", out, quick=True), out
+    return run_experiment(ExperimentRun("activations", out, quick=True)).to_json(), out
 
 
 def test_result_files(run):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+from dlexam.experiments import ExperimentRun, run_experiment
 from dlexam.experiments import attention_temperature as A
-from dlexam.experiments import run_experiment
 from dlexam.geoff import START, STOP, exam_model
 
 from .helpers import check_result
@@ -19,7 +19,7 @@ EXAM_W_O = torch.tensor([[0.0, 1, 0, 1], [1, 0, 1, 0]])
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("attention")
-    return run_experiment("attention-temperature", out, quick=True), out
+    return run_experiment(ExperimentRun("attention-temperature", out, quick=True)).to_json(), out
 
 
 def test_result_files(run):
@@ -46,15 +46,17 @@ def test_experiment_starts_from_the_exams_weights():
 
 def test_batches_hold_sorted_deduplicated_targets():
     inputs = [[3, 0, 0], [2], [1, 3, 1, 0, 2]]
-    tokens, pad, targets = A.make_batch(inputs)
+    lengths = torch.tensor([len(x) for x in inputs])
+    padded = torch.tensor([x + [0] * (5 - len(x)) for x in inputs])
+    tokens, pad, targets = A.make_batch(padded, lengths)
     for i, x in enumerate(inputs):
         n = int(pad[i].sum())
         seq = tokens[i, :n].tolist()
-        assert seq[: len(x)] == x and seq[len(x)] == START
         want = sorted(set(x)) + [STOP]
+        assert seq == x + [START] + want  # the whole sequence x <START> y <STOP>
         got = [t for t in targets[i].tolist() if t != -100]
-        assert got == want
-        assert seq[len(x) + 1 :] == want[:-1]  # teacher forcing: the inputs are the shifted targets
+        assert got == want  # scored: the output tokens, each predicted from the previous position
+        assert targets[i, len(x)].item() == want[0]  # <START>'s row predicts the first output
 
 
 def _loss_at(model, batch, T):
@@ -64,7 +66,7 @@ def _loss_at(model, batch, T):
 
 def test_finite_differences_zero_for_w_q_but_not_w_v():
     """Oracle without autograd: at T = 0 the loss is flat in W_Q (piecewise constant), not in W_V."""
-    batch = A.make_batch(A.random_inputs(32, 5, torch.Generator().manual_seed(3)))
+    batch = A.make_batch(*A.random_inputs(32, 5, torch.Generator().manual_seed(3)))
     model = exam_model(1, 0.0, torch.float64)
     base = _loss_at(model, batch, 0.0)
     layer = model.layers[0]

@@ -9,8 +9,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from dlexam.experiments import ExperimentRun, run_experiment
 from dlexam.experiments import batch_size as B
-from dlexam.experiments import run_experiment
 from dlexam.experiments.memory import peak_rss_step, saved_tensor_bytes
 
 from .helpers import check_result
@@ -19,7 +19,7 @@ from .helpers import check_result
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("batch")
-    return run_experiment("batch-size", out, quick=True), out
+    return run_experiment(ExperimentRun("batch-size", out, quick=True)).to_json(), out
 
 
 def test_result_files(run):

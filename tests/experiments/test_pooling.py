@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from dlexam.experiments import run_experiment
+from dlexam.experiments import ExperimentRun, run_experiment
 from dlexam.experiments.pooling import SHIFTS, shift_images
 
 from .helpers import check_result
@@ -15,7 +15,7 @@ from .helpers import check_result
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("pooling")
-    return run_experiment("pooling", out, quick=True), out
+    return run_experiment(ExperimentRun("pooling", out, quick=True)).to_json(), out
 
 
 def test_result_files(run):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from dlexam.experiments import run_experiment
+from dlexam.experiments import ExperimentRun, run_experiment
 from dlexam.experiments.deep_mlp import DeepMLP, DeepMLPConfig
 
 from .helpers import check_result
@@ -14,7 +14,7 @@ from .helpers import check_result
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("skip")
-    return run_experiment("skip-connections", out, quick=True), out
+    return run_experiment(ExperimentRun("skip-connections", out, quick=True)).to_json(), out
 
 
 def test_result_files(run):

@@ -12,7 +12,8 @@ import pytest
 
 from dlexam.files import atomic_write_text
 from dlexam.report import ReportSettings, build_report
-from dlexam.report.browser import find_chromium
+
+from .browser import find_chromium
 
 # The experiments the browser test's report runs: the cheapest three, including the one with the
 # widest table (batch-size) for the overflow check. All of them together would take about 60 CPU-s

@@ -9,7 +9,8 @@ from __future__ import annotations
 import base64
 
 from dlexam.report import ReportSettings, SectionSpec, build_report, default_sections, page, plots
-from dlexam.report.browser import check_page
+
+from .browser import check_page
 
 WIDTHS = (1280, 800, 500)  # a desktop window, a narrow one, a phone (500: headless Chromium's minimum)
 

@@ -137,7 +137,7 @@ def test_an_unwritable_out_dir_is_a_user_error_before_any_work(tmp_path):
     blocked.write_text("x")
     built = []
     spec = SectionSpec("fine", "Fine", lambda ctx: built.append(1) or "x")
-    with pytest.raises(UserError, match="cannot write into --out"):
+    with pytest.raises(UserError, match="cannot write into out_dir"):
         build_report(blocked / "sub", ReportSettings(tiny=True), sections=[spec])
     assert built == []
 
@@ -146,8 +146,8 @@ def test_a_failing_experiment_is_boxed_and_named_in_the_summary(tmp_path, monkey
     import dlexam.experiments
     from dlexam.report.sections import experiments
 
-    def broken(name, out_dir, quick):
-        raise RuntimeError(f"{name} broke")
+    def broken(run):
+        raise RuntimeError(f"{run.name} broke")
 
     monkeypatch.setattr(dlexam.experiments, "run_experiment", broken)
     names = list(dlexam.experiments.EXPERIMENTS.keys())[:2]

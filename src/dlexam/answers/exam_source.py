@@ -11,29 +11,24 @@ from __future__ import annotations
 
 import ast
 import operator
-import os
 import re
 from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
 
-EXAM_FILE = "deep-learning-final-exam-2025-01-22-version-A.txt"
+from dlexam import shared
+
+EXAM_FILE = shared.EXAM_FILE
 # The box the extraction prints in front of an option the exam does NOT mark.
 BOX_MARKERS = ("\u25a1", "\\Box", "\\square")
 
 
 def exam_path() -> Path | None:
-    """../shared/exam/<file> next to the repository (or under $DLEXAM_SHARED); None when absent."""
-    candidates = []
-    if os.environ.get("DLEXAM_SHARED"):
-        candidates.append(Path(os.environ["DLEXAM_SHARED"]))
-    repo = Path(__file__).resolve().parents[3]  # src/dlexam/answers/exam_source.py -> repository root
-    candidates += [repo.parent / "shared", repo / "shared"]
-    for root in candidates:
-        path = root / "exam" / EXAM_FILE
-        if path.is_file():
-            return path
-    return None
+    """The exam text as :mod:`dlexam.shared` finds it ($DLEXAM_EXAM, $DLEXAM_SHARED, ../shared); None if absent."""
+    try:
+        return shared.exam_path()
+    except shared.SharedDataMissing:
+        return None
 
 
 @lru_cache(maxsize=1)

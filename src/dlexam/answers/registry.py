@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
+from dlexam import shared
 from dlexam.answers import exam_source
 from dlexam.cpu import torch_threads
 from dlexam.errors import UserError
@@ -82,8 +83,7 @@ def answer(qid: str) -> dict:
     """Run one question's check now and return its answer as a dict (see :class:`Answer`)."""
     qid = normalise_id(qid)
     if exam_source.exam_text() is None:
-        raise UserError("the exam text is not found: put it in ../shared/exam/ next to the repository "
-                        f"or set DLEXAM_SHARED to the folder holding exam/{exam_source.EXAM_FILE}")
+        shared.exam_path()  # raises SharedDataMissing: one line saying where it looked
     _load()
     if qid not in _REGISTRY:
         raise UserError(f"question {qid} has no check yet")

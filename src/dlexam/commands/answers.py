@@ -20,6 +20,8 @@ def register(sub) -> None:
                    help="show one question in full with all its evidence (P1.1-P1.8, P2.1-P2.3, Pr1.1-Pr1.4, "
                         "Pr2.1-Pr2.5)")
     p.add_argument("--json", action="store_true", help="print JSON: a list of objects (one object with --question)")
+    p.add_argument("--exam", metavar="FILE", default=None,
+                   help="the exam text (default: exam/ in the shared folder; sets DLEXAM_EXAM)")
     p.set_defaults(handler=handle)
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import textwrap
 
-from dlexam.experiments import MODULES, default_out_dir, format_table, run_experiment
+from dlexam.commands.tables import format_table
+from dlexam.experiments.registry import MODULES
 
 
 def register(sub) -> None:
@@ -23,20 +24,21 @@ def register(sub) -> None:
 
 
 def handle(args) -> int:
-    out = args.out if args.out is not None else default_out_dir(args.name)
-    result = run_experiment(args.name, out, quick=args.quick)
+    from dlexam.experiments import ExperimentRun, run_experiment
+
+    r = run_experiment(ExperimentRun(args.name, args.out, quick=args.quick))
     if args.json:
-        print(json.dumps(result, indent=2))
+        print(json.dumps(r.to_json(), indent=2))
         return 0
     wrap = lambda s: textwrap.fill(s, width=100, subsequent_indent="  ")
-    print(f"experiment {result['name']}{' (quick)' if result['quick'] else ''}: {result['seconds']:.1f} s")
-    print(wrap(f'claim ({result["claim_source"]}): "{result["claim"]}"'))
+    print(f"experiment {r.name}{' (quick)' if r.quick else ''}: {r.seconds:.1f} s")
+    print(wrap(f'claim ({r.claim_source}): "{r.claim}"'))
     print()
-    print(format_table(result["table"]))
+    print(format_table(r.table))
     print()
-    print(wrap(f"verdict: {result['verdict']}. {result['finding']}"))
+    print(wrap(f"verdict: {r.verdict}. {r.finding}"))
     print()
-    for path in result["figures"]:
+    for path in r.figures:
         print(f"figure: {path}")
-    print(f"numbers: {result['json']}")
+    print(f"numbers: {r.json}")
     return 0

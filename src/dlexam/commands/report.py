@@ -16,6 +16,8 @@ def register(sub) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="folder for index.html (created if missing)")
     p.add_argument("--quick", action="store_true", help="smaller runs: the whole report in a few minutes")
     p.add_argument("--json", action="store_true", help="print the build summary as JSON")
+    p.add_argument("--exam", metavar="FILE", default=None,
+                   help="the exam text (default: exam/ in the shared folder; sets DLEXAM_EXAM)")
     p.set_defaults(handler=run)
 
 

@@ -78,15 +78,12 @@ def _dispatch(args, parser_class) -> int:
 
 
 def _temperature(text):
+    """--temperature: a number or 'sqrt', kept symbolic: the model resolves 'sqrt' with its own d_head."""
     if text is None:
         return None
-    from dlexam.attention import resolve_temperature
-    from dlexam.errors import UserError
+    from dlexam.attention import parse_temperature
 
-    try:
-        return resolve_temperature(text, 1)
-    except ValueError:
-        raise UserError(f"bad --temperature {text!r}: a number >= 0 or 'sqrt'") from None
+    return parse_temperature(text)
 
 
 def _query(q) -> int:

@@ -20,12 +20,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from dlexam.experiments.deep_mlp import DeepMLP, DeepMLPConfig
 from dlexam.experiments.digits import load_digits
-from dlexam.experiments.results import finish, new_figure, save_figure, seed_everything
-from dlexam.experiments.training import batches, evaluate, grad_norms
+from dlexam.experiments.results import finish, seed_everything
+from dlexam.experiments.training import batches, evaluate, grad_norms, train_steps
+from dlexam.figures import new_figure, save_png
 
 NAME = "activations"
 CLAIM_SOURCE = "Part 2, question 2 (worked solution)"
@@ -81,19 +81,15 @@ def train_run(cfg: ActivationsConfig, act: str, init: str, data: dict) -> dict:
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum)
     px, py = data["x_train"][: cfg.probe_size], data["y_train"][: cfg.probe_size]
     snap_at = sorted({0, *np.linspace(0, cfg.steps, cfg.n_snapshots + 1).astype(int).tolist()})
-    snapshots, curve = {}, []
-    it = batches(len(data["x_train"]), cfg.batch_size, torch.Generator().manual_seed(cfg.seed + 1))
-    for step in range(cfg.steps + 1):
+    snapshots = {}
+
+    def snapshot(step: int) -> None:
         if step in snap_at:
             snapshots[step] = grad_norms(model, model.layer_weights(), px, py)
-        if step == cfg.steps:
-            break
-        idx = next(it)
-        loss = F.cross_entropy(model(data["x_train"][idx]), data["y_train"][idx])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        curve.append(loss.item())
+
+    it = batches(len(data["x_train"]), cfg.batch_size, torch.Generator().manual_seed(cfg.seed + 1))
+    curve = train_steps(model, opt, data["x_train"], data["y_train"], it, cfg.steps, before_step=snapshot)
+    snapshot(cfg.steps)
     val = evaluate(model, data["x_val"], data["y_val"])
     return {
         "snapshots": snapshots,
@@ -217,7 +213,7 @@ def _figures(out_dir: Path, cfg: ActivationsConfig, runs: dict) -> list[str]:
         )
         a.legend()
     fig.suptitle(f"Per-layer gradient norms in a {cfg.depth}-block MLP at initialisation (Part 2.2)")
-    out = [save_figure(fig, out_dir / "activations_grad_norms_init.png")]
+    out = [save_png(fig, out_dir / "activations_grad_norms_init.png")]
 
     fig, ax = new_figure(3, 2, width=4.4, height=3.5)
     for i, init in enumerate(("default", "matched")):
@@ -240,7 +236,7 @@ def _figures(out_dir: Path, cfg: ActivationsConfig, runs: dict) -> list[str]:
             )
             a.legend(fontsize=7)
     fig.suptitle("Per-layer gradient norms during training (SGD)")
-    out.append(save_figure(fig, out_dir / "activations_grad_norms_training.png"))
+    out.append(save_png(fig, out_dir / "activations_grad_norms_training.png"))
 
     fig, ax = new_figure(1, 1, width=6.0)
     a = ax[0, 0]
@@ -257,5 +253,5 @@ def _figures(out_dir: Path, cfg: ActivationsConfig, runs: dict) -> list[str]:
         )
     a.set(title="Training loss (moving average)", xlabel="SGD step", ylabel="cross-entropy")
     a.legend(fontsize=8)
-    out.append(save_figure(fig, out_dir / "activations_training_loss.png"))
+    out.append(save_png(fig, out_dir / "activations_training_loss.png"))
     return out

@@ -4,7 +4,9 @@ an annealed T, and watch which of W_Q, W_K, W_V, W_O move.
 The model is the exam's (:func:`dlexam.geoff.exam_model`: the project's one transformer, 1 layer, 1
 head, d_model 4, d_head 2, no positional encodings, no feed-forward, no residual, tied E), started
 from the exam's weights and trained on the dedup-and-sort task with standard teacher forcing
-(the row of token t predicts token t+1; the loss covers the tokens after <START>). Every
+(the row of token t predicts token t+1; the loss covers the tokens after <START>). Its batches and
+its greedy decoding are the sorting package's (:mod:`dlexam.sorting.data`, :mod:`dlexam.sorting.decode`):
+the exam's vocabulary is A-D there, with the same token ids. Every
 parameter (W_Q, W_K, W_V, W_O and E) is trained with Adam (no weight decay, so a parameter whose
 gradient is always zero cannot move).
 
@@ -24,8 +26,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from dlexam.experiments.results import finish, new_figure, save_figure, seed_everything
-from dlexam.geoff import START, STOP, exam_model
+from dlexam.experiments.results import finish, seed_everything
+from dlexam.figures import new_figure, save_png
+from dlexam.geoff import exam_model
+from dlexam.sorting.data import sample_inputs, teacher_forcing_batch
+from dlexam.sorting.decode import greedy_decode
+from dlexam.sorting.vocab import Vocabulary
 
 NAME = "attention-temperature"
 CLAIM_SOURCE = "Problem 2.5 (question and worked solution); Problem 2.2 for T"
@@ -38,6 +44,7 @@ CLAIM = (
 MATRICES = ("W_Q", "W_K", "W_V", "W_O", "E")
 D_K = 2
 SCHEDULES = ("T = 0 (argmax)", "T = sqrt(d_k)", "annealed T")
+VOCAB = Vocabulary.from_spec("A-D")  # the exam's A B C D <START> <STOP>, in the exam's order
 
 
 @dataclass
@@ -66,32 +73,14 @@ def temperature_at(schedule: str, step: int, cfg: AttentionTemperatureConfig) ->
     return cfg.anneal_from * (cfg.anneal_to / cfg.anneal_from) ** frac
 
 
-def target_of(seq: list[int]) -> list[int]:
-    """The task: deduplicate and sort (the symbols' ids are in lexicographic order), then <STOP>."""
-    return sorted(set(seq)) + [STOP]
+def random_inputs(n: int, max_len: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """`n` random inputs of 1..max_len symbols over A-D: (tokens (n, max_len) right-padded, lengths (n,))."""
+    return sample_inputs(g, n, VOCAB.n_symbols, 1, max_len)
 
 
-def random_inputs(n: int, max_len: int, g: torch.Generator) -> list[list[int]]:
-    lengths = torch.randint(1, max_len + 1, (n,), generator=g).tolist()
-    return [torch.randint(0, 4, (k,), generator=g).tolist() for k in lengths]
-
-
-def make_batch(inputs: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Right-padded teacher-forcing batch for "x <START> y <STOP>": (tokens, pad_mask, targets).
-
-    tokens (B, T) is the sequence without its last token; targets (B, T) holds the next token where
-    it belongs to the output y <STOP> (the positions from <START> on) and -100 (ignored) elsewhere.
-    """
-    full = [x + [START] + target_of(x) for x in inputs]
-    t = max(len(s) for s in full) - 1
-    tokens = torch.full((len(full), t), STOP, dtype=torch.long)
-    targets = torch.full((len(full), t), -100, dtype=torch.long)
-    pad = torch.zeros(len(full), t, dtype=torch.bool)
-    for i, (x, s) in enumerate(zip(inputs, full, strict=True)):
-        tokens[i, : len(s) - 1] = torch.tensor(s[:-1])
-        pad[i, : len(s) - 1] = True
-        targets[i, len(x) : len(s) - 1] = torch.tensor(s[len(x) + 1 :])
-    return tokens, pad, targets
+def make_batch(tokens: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Teacher-forcing batch of "x <START> sorted(set(x)) <STOP>": (tokens, pad_mask, next-token targets)."""
+    return teacher_forcing_batch(tokens, lengths, VOCAB)
 
 
 def batch_loss(model, batch, temperature: float) -> torch.Tensor:
@@ -102,19 +91,14 @@ def batch_loss(model, batch, temperature: float) -> torch.Tensor:
 
 
 @torch.no_grad()
-def greedy_accuracy(model, inputs: list[list[int]], temperature: float) -> float:
-    """Fraction of inputs whose greedy decoding (up to len(target) tokens) equals sorted(set(x)) + <STOP>."""
-    correct = 0
-    for x in inputs:
-        seq = x + [START]
-        want = target_of(x)
-        for _ in range(len(want)):
-            logits = model(torch.tensor([seq]), temperature=temperature)[0, -1]  # (6,)
-            seq.append(int(logits.argmax()))
-            if seq[-1] == STOP:
-                break
-        correct += seq[len(x) + 1 :] == want
-    return correct / len(inputs)
+def greedy_accuracy(model, inputs: tuple[torch.Tensor, torch.Tensor], temperature: float) -> float:
+    """Fraction of inputs whose greedy decoding is exactly sorted(set(x)) followed by <STOP>."""
+    tokens, lengths = inputs
+    xs = [row[:n] for row, n in zip(tokens.tolist(), lengths.tolist(), strict=True)]
+    decoded = greedy_decode(model, VOCAB, xs, temperature=temperature)
+    correct = sum(stopped and y == sorted(set(x)) for x, y, stopped in zip(xs, decoded.outputs, decoded.stopped,
+                                                                            strict=True))
+    return correct / len(xs)
 
 
 def matrices(model) -> dict[str, torch.Tensor]:
@@ -132,7 +116,7 @@ def train(cfg: AttentionTemperatureConfig, schedule: str, test_inputs, test_batc
     losses, temps, grad_norms, evals = [], [], {k: [] for k in params}, []
     for step in range(cfg.steps):
         T = temperature_at(schedule, step, cfg)
-        loss = batch_loss(model, make_batch(random_inputs(cfg.batch_size, cfg.max_len, g)), T)
+        loss = batch_loss(model, make_batch(*random_inputs(cfg.batch_size, cfg.max_len, g)), T)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         for k, p in params.items():  # None: the parameter did not reach the loss at all
@@ -174,7 +158,7 @@ def run(out_dir: Path, quick: bool = False) -> dict:
     cfg = AttentionTemperatureConfig.quick() if quick else AttentionTemperatureConfig()
     start = time.perf_counter()
     test_inputs = random_inputs(cfg.n_test, cfg.max_len, torch.Generator().manual_seed(10_000 + cfg.seed))
-    test_batch = make_batch(test_inputs)
+    test_batch = make_batch(*test_inputs)
     runs = {s: train(cfg, s, test_inputs, test_batch) for s in SCHEDULES}
 
     table = []
@@ -285,7 +269,7 @@ def _figures(out_dir: Path, cfg: AttentionTemperatureConfig, runs: dict) -> list
     for a in ax[0]:
         a.legend(fontsize=8)
     fig.suptitle("Geoff's model trained from the exam's weights at three temperatures (Problem 2.5)")
-    out = [save_figure(fig, out_dir / "attention_temperature_loss.png")]
+    out = [save_png(fig, out_dir / "attention_temperature_loss.png")]
 
     fig, ax = new_figure(1, 1, width=6.0)
     x = np.arange(len(MATRICES))
@@ -297,7 +281,7 @@ def _figures(out_dir: Path, cfg: AttentionTemperatureConfig, runs: dict) -> list
     ax[0, 0].set_xticks(x, MATRICES)
     ax[0, 0].set(title="How far each matrix moved", xlabel="parameter", ylabel="||W_end - W_init||_F")
     ax[0, 0].legend(fontsize=8)
-    out.append(save_figure(fig, out_dir / "attention_temperature_movement.png"))
+    out.append(save_png(fig, out_dir / "attention_temperature_movement.png"))
 
     fig, ax = new_figure(3, 1, width=4.4)
     styles = {"W_Q": "-", "W_K": "--", "W_V": "-", "W_O": ":"}
@@ -312,5 +296,5 @@ def _figures(out_dir: Path, cfg: AttentionTemperatureConfig, runs: dict) -> list
         a.set(title=s, xlabel="Adam step", ylabel="||dL/dW||_F, moving average (log)", ylim=(5e-13, None))
         a.legend(fontsize=8)
     fig.suptitle("Gradient norms during training (1e-12 on the plot = exactly zero)")
-    out.append(save_figure(fig, out_dir / "attention_temperature_gradients.png"))
+    out.append(save_png(fig, out_dir / "attention_temperature_gradients.png"))
     return out

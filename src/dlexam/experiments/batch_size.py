@@ -30,9 +30,10 @@ import torch.nn.functional as F
 from torch.func import functional_call, grad, vmap
 
 from dlexam.experiments.memory import peak_rss_step, saved_tensor_bytes
-from dlexam.experiments.results import finish, new_figure, save_figure, seed_everything
+from dlexam.experiments.results import finish, seed_everything
 from dlexam.experiments.svhn_like import load_svhn_like, preprocess
-from dlexam.experiments.training import batches, evaluate
+from dlexam.experiments.training import batches, evaluate, train_steps
+from dlexam.figures import new_figure, save_png
 from dlexam.svhn.model import CNNConfig, ExamCNN
 
 NAME = "batch-size"
@@ -140,12 +141,7 @@ def train_epochs(cfg: BatchSizeConfig, b: int, data: dict) -> dict:
     cpu, wall, acc = [], [], []
     for _ in range(cfg.epochs):
         c0, w0 = time.process_time(), time.perf_counter()
-        for _ in range(updates_per_epoch):
-            idx = next(it)
-            loss = F.cross_entropy(model(data["x"][idx]), data["y"][idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+        train_steps(model, opt, data["x"], data["y"], it, updates_per_epoch)
         cpu.append(time.process_time() - c0)
         wall.append(time.perf_counter() - w0)
         acc.append(evaluate(model, data["x_test"], data["y_test"])["accuracy"])
@@ -162,14 +158,9 @@ def train_budget(cfg: BatchSizeConfig, b: int, data: dict) -> dict:
     model = new_model(cfg.seed)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr(b))
     it = batches(len(data["x"]), b, torch.Generator().manual_seed(cfg.seed + 1))
-    updates, c0 = 0, time.process_time()
-    while time.process_time() - c0 < cfg.budget_s:
-        idx = next(it)
-        loss = F.cross_entropy(model(data["x"][idx]), data["y"][idx])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        updates += 1
+    c0 = time.process_time()
+    updates = len(train_steps(model, opt, data["x"], data["y"], it, 10**9,
+                              keep_going=lambda: time.process_time() - c0 < cfg.budget_s))
     acc = evaluate(model, data["x_test"], data["y_test"])["accuracy"]
     return {"updates": updates, "epochs": updates * b / len(data["x"]), "test_accuracy": acc}
 
@@ -331,7 +322,7 @@ def _figures(out_dir: Path, cfg: BatchSizeConfig, sizes: list[int], nb: dict) ->
     a.set(title="Gradient noise at fixed weights", xlabel="batch size B (log)", ylabel="E||g_B - g||^2 (log)")
     a.legend()
     fig.suptitle(f"Batch size on the exam's CNN ({cfg.n_train:,} SVHN-like training images)")
-    out = [save_figure(fig, out_dir / "batch_size_time_noise.png")]
+    out = [save_png(fig, out_dir / "batch_size_time_noise.png")]
 
     fig, ax = new_figure(2, 1)
     a = ax[0, 0]
@@ -348,5 +339,5 @@ def _figures(out_dir: Path, cfg: BatchSizeConfig, sizes: list[int], nb: dict) ->
         a.loglog([b for b, _ in rss], [m for _, m in rss], "s-", label="peak RSS growth of one step")
     a.set(title="Memory of one training step", xlabel="batch size B (log)", ylabel="MiB (log)")
     a.legend()
-    out.append(save_figure(fig, out_dir / "batch_size_accuracy_memory.png"))
+    out.append(save_png(fig, out_dir / "batch_size_accuracy_memory.png"))
     return out

@@ -1,8 +1,8 @@
 """Digit images for the activations and skip-connections experiments: real MNIST digits.
 
-The svhn package reads the MNIST test split from ../shared/data/mnist-t10k
-(:func:`dlexam.svhn.mnist.load_mnist`, official MD5 sums checked). Where the files are absent, the
-experiments fall back to a synthetic 10-class problem and say so in their result ("data").
+The svhn package reads the MNIST test split from the shared data (:func:`dlexam.svhn.mnist.load_mnist`,
+official MD5 sums checked; the folder is found by :mod:`dlexam.shared`). Where it is absent the
+experiment stops with a one-line error saying where it looked: it never trains on a substitute.
 
 The 10,000 images are split by a fixed rule (train = the first ones, validation = the last ones),
 so a split never depends on the model or the experiment's seed.
@@ -12,11 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from dlexam.svhn.mnist import FILES, default_dir, load_mnist
-
-
-def mnist_available() -> bool:
-    return all((default_dir() / name).is_file() for name, _md5 in FILES.values())
+from dlexam.svhn.mnist import load_mnist
 
 
 def load_digits(n_train: int, n_val: int, *, size: int = 28) -> tuple[dict, str]:
@@ -27,8 +23,6 @@ def load_digits(n_train: int, n_val: int, *, size: int = 28) -> tuple[dict, str]
     """
     if n_train + n_val > 10_000:
         raise ValueError("MNIST t10k holds 10,000 images")
-    if not mnist_available():
-        return synthetic_digits(n_train, n_val, size=size), "synthetic 10-class prototypes + noise (MNIST not found)"
     images, labels = load_mnist()  # uint8 (10000, 28, 28), int64 (10000,)
     x = torch.from_numpy(images.copy()).float().div(255.0).unsqueeze(1)  # (N, 1, 28, 28)
     if size != 28:
@@ -37,14 +31,3 @@ def load_digits(n_train: int, n_val: int, *, size: int = 28) -> tuple[dict, str]
     y = torch.from_numpy(labels.copy())
     data = {"x_train": x[:n_train], "y_train": y[:n_train], "x_val": x[-n_val:], "y_val": y[-n_val:]}
     return data, f"MNIST t10k (real digits): train = first {n_train:,}, validation = last {n_val:,}"
-
-
-def synthetic_digits(n_train: int, n_val: int, *, size: int = 28, seed: int = 1234) -> dict:
-    """10 fixed random smooth prototype images; samples are a prototype plus noise, clipped to [0, 1]."""
-    g = torch.Generator().manual_seed(seed)
-    protos = torch.rand(10, 1, size // 4, size // 4, generator=g)
-    protos = torch.nn.functional.interpolate(protos, size=(size, size), mode="bilinear")  # (10, 1, size, size)
-    n = n_train + n_val
-    y = torch.randint(0, 10, (n,), generator=g)
-    x = (protos[y] + 0.35 * torch.randn(n, 1, size, size, generator=g)).clamp(0, 1)
-    return {"x_train": x[:n_train], "y_train": y[:n_train], "x_val": x[n_train:], "y_val": y[n_train:]}

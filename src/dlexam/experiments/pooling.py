@@ -25,9 +25,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from dlexam.experiments.results import finish, new_figure, save_figure, seed_everything
+from dlexam.experiments.results import finish, seed_everything
 from dlexam.experiments.svhn_like import load_svhn_like, preprocess
-from dlexam.experiments.training import batches
+from dlexam.experiments.training import batches, train_steps
+from dlexam.figures import new_figure, save_png
 from dlexam.svhn.model import CNNConfig, ExamCNN
 
 NAME = "pooling"
@@ -95,12 +96,7 @@ def train_cnn(cfg: PoolingConfig, pool: str, seed: int, x: torch.Tensor, y: torc
     model = make_cnn(pool)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     it = batches(len(x), cfg.batch_size, torch.Generator().manual_seed(seed + 1))
-    for _ in range(cfg.epochs * -(-len(x) // cfg.batch_size)):
-        idx = next(it)
-        loss = F.cross_entropy(model(x[idx]), y[idx])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+    train_steps(model, opt, x, y, it, cfg.epochs * -(-len(x) // cfg.batch_size))
     return model.eval()
 
 
@@ -217,7 +213,7 @@ def _figures(out_dir: Path, cfg: PoolingConfig, s: dict, data: dict) -> list[str
         a.set(title=title, xlabel="shift (pixels, mean over 4 directions)", ylabel="fraction", xticks=SHIFTS)
         a.legend()
     fig.suptitle(f"Exam CNN: max vs average vs no pooling ({len(cfg.seeds)} seed(s), SVHN-like test fonts)")
-    out = [save_figure(fig, out_dir / "pooling_shift_robustness.png")]
+    out = [save_png(fig, out_dir / "pooling_shift_robustness.png")]
 
     fig, ax = new_figure(4, 1, width=2.4, height=2.6)
     img = data["x_test"][0]
@@ -225,5 +221,5 @@ def _figures(out_dir: Path, cfg: PoolingConfig, s: dict, data: dict) -> list[str
         ax[0, j].imshow(shift_images(img[None], 0, d)[0].numpy(), cmap="gray", vmin=0, vmax=255)
         ax[0, j].set(title=f"shifted right {d} px", xticks=[], yticks=[])
     fig.suptitle("A test image and its shifts (border replicated)")
-    out.append(save_figure(fig, out_dir / "pooling_shift_examples.png"))
+    out.append(save_png(fig, out_dir / "pooling_shift_examples.png"))
     return out

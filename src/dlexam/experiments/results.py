@@ -17,7 +17,6 @@ Every file is written atomically (:mod:`dlexam.files`).
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import os
@@ -32,9 +31,9 @@ import torch
 
 from dlexam.cpu import torch_threads
 from dlexam.errors import UserError
-from dlexam.files import atomic_write_bytes, atomic_write_text
+from dlexam.experiments.registry import RESULT_FILE
+from dlexam.files import atomic_write_text
 
-RESULT_FILE = "result.json"
 VERDICTS = ("supported", "partly supported", "not supported", "inconclusive")
 
 
@@ -56,7 +55,7 @@ def prepare_out_dir(out_dir: str | os.PathLike) -> Path:
     """Create the output folder (and parents); a path that exists as a file is a user error."""
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out} exists and is not a directory")
+        raise UserError(f"out_dir {out} exists and is not a directory")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -64,28 +63,6 @@ def prepare_out_dir(out_dir: str | os.PathLike) -> Path:
     if not os.access(out, os.W_OK | os.X_OK):
         raise UserError(f"output directory {out} is not writable")
     return out
-
-
-def save_figure(fig, path: str | os.PathLike) -> str:
-    """Render a matplotlib figure to PNG and write it atomically. Returns the path as a string."""
-    import matplotlib.pyplot as plt
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
-    return str(Path(path).resolve())
-
-
-def new_figure(ncols: int = 1, nrows: int = 1, *, width: float = 5.2, height: float = 3.8):
-    """A figure with a grid of axes, on the non-interactive Agg backend."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False, layout="constrained")
-    return fig, axes
 
 
 def _plain(x: Any) -> Any:
@@ -125,31 +102,3 @@ def finish(out_dir: Path, *, name: str, claim: str, claim_source: str, cfg, quic
     plain["json"] = str((out_dir / RESULT_FILE).resolve())
     atomic_write_text(out_dir / RESULT_FILE, json.dumps(plain, indent=2) + "\n")
     return plain
-
-
-def format_value(v: Any) -> str:
-    if v is None:
-        return "-"
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, float):
-        if v == 0:
-            return "0"
-        a = abs(v)
-        if a >= 1e5 or a < 1e-3:
-            return f"{v:.3e}"
-        if a >= 100:
-            return f"{v:.1f}"
-        return f"{v:.4g}"
-    return str(v)
-
-
-def format_table(rows: list[dict]) -> str:
-    """Rows of dicts (same keys) as an aligned text table."""
-    if not rows:
-        return "(no rows)"
-    cols = list(rows[0].keys())
-    cells = [[format_value(r.get(c)) for c in cols] for r in rows]
-    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
-    line = lambda vals: "  ".join(v.rjust(w) for v, w in zip(vals, widths, strict=True))
-    return "\n".join([line(cols), line(["-" * w for w in widths]), *(line(r) for r in cells)])

@@ -17,13 +17,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from dlexam.experiments.activations import per_block_factor
 from dlexam.experiments.deep_mlp import DeepMLP, DeepMLPConfig
 from dlexam.experiments.digits import load_digits
-from dlexam.experiments.results import finish, new_figure, save_figure, seed_everything
-from dlexam.experiments.training import batches, evaluate, grad_norms
+from dlexam.experiments.results import finish, seed_everything
+from dlexam.experiments.training import batches, evaluate, grad_norms, train_steps
+from dlexam.figures import new_figure, save_png
 
 NAME = "skip-connections"
 CLAIM_SOURCE = "Part 2, question 3 (worked solution)"
@@ -77,13 +77,7 @@ def train_model(cfg: SkipConfig, residual: bool, init: str, data: dict, seed: in
     curves = {"train_loss": [], "train_accuracy": [], "val_loss": [], "val_accuracy": []}
     diverged = False
     for _epoch in range(cfg.epochs):
-        for _ in range(steps_per_epoch):
-            idx = next(it)
-            loss = F.cross_entropy(model(data["x_train"][idx]), data["y_train"][idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
-            opt.step()
+        train_steps(model, opt, data["x_train"], data["y_train"], it, steps_per_epoch, clip=cfg.clip)
         tr = evaluate(model, data["x_train"], data["y_train"])
         va = evaluate(model, data["x_val"], data["y_val"])
         for split, m in (("train", tr), ("val", va)):
@@ -221,7 +215,7 @@ def _figures(out_dir: Path, cfg: SkipConfig, runs: dict) -> list[str]:
     ax[0, 0].legend(fontsize=7)
     ax[0, 1].legend(fontsize=7)
     fig.suptitle(f"{cfg.depth}-block ReLU MLP with and without skip connections ({cfg.n_train:,} training images)")
-    out = [save_figure(fig, out_dir / "skip_connections_curves.png")]
+    out = [save_png(fig, out_dir / "skip_connections_curves.png")]
 
     fig, ax = new_figure(2, 1)
     blocks = np.arange(1, cfg.depth + 1)
@@ -234,5 +228,5 @@ def _figures(out_dir: Path, cfg: SkipConfig, runs: dict) -> list[str]:
             ylabel="||dL/dW_l||_F (log)",
         )
         ax[0, j].legend(fontsize=8)
-    out.append(save_figure(fig, out_dir / "skip_connections_grad_norms.png"))
+    out.append(save_png(fig, out_dir / "skip_connections_grad_norms.png"))
     return out

@@ -85,13 +85,13 @@ INTRO = (
 def check_out_dir(out_dir: Path) -> Path:
     """The index.html to write; refuse to replace a file that the report did not write."""
     if out_dir.exists() and not out_dir.is_dir():
-        raise UserError(f"--out {out_dir} exists and is not a folder")
+        raise UserError(f"out_dir {out_dir} exists and is not a folder")
     try:  # find out now, not after minutes of building, whether the folder takes files
         out_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=out_dir):
             pass
     except OSError as exc:
-        raise UserError(f"cannot write into --out {out_dir}: {exc.strerror or exc}") from None
+        raise UserError(f"cannot write into out_dir {out_dir}: {exc.strerror or exc}") from None
     index = out_dir / "index.html"
     if index.exists():
         head = index.read_bytes()[:2000].decode("utf-8", "replace")

@@ -1,5 +1,6 @@
 """Real digits: the MNIST test set (IDX format, gzip) from ../shared/data/mnist-t10k.
 
+Found through :mod:`dlexam.shared` (``DLEXAM_SHARED``, else ../shared next to the checkout).
 Used to check that the whole SVHN pipeline learns real handwriting: the 28x28 digits are padded
 to 32x32 and written as Format 2 .mat files (gray copied to R, G and B, digit 0 as label 10), so
 they go through the same loader, training and evaluation as SVHN. Never copied into the repo.
@@ -15,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from dlexam.errors import UserError
+from dlexam.shared import shared_path
 
 # The official MNIST checksums (also listed in the folder's README.md).
 FILES = {
@@ -24,8 +26,8 @@ FILES = {
 
 
 def default_dir() -> Path:
-    root = Path(__file__).resolve().parents[3]
-    return Path(os.environ.get("DLEXAM_SHARED", root.parent / "shared")) / "data" / "mnist-t10k"
+    """The shared MNIST folder (see :mod:`dlexam.shared`); SharedDataMissing where there is none."""
+    return shared_path("data", "mnist-t10k")
 
 
 def read_idx(data: bytes) -> np.ndarray:

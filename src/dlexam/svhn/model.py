@@ -206,7 +206,7 @@ def student_bug(linear_in: int, batch_size: int = 64) -> dict:
     "correct_in_features", "fix", "arithmetic"}.
     """
     if int(linear_in) < 1:
-        raise ValueError(f"--linear-in must be a positive integer, not {linear_in}")
+        raise ValueError(f"linear_in must be a positive integer, not {linear_in}")
     model = ExamCNN(CNNConfig(linear_in=int(linear_in)))
     error = None
     try:

@@ -57,7 +57,7 @@ def render_experiment(result: dict) -> str:
 
 
 def build(ctx: ReportContext) -> str:
-    from dlexam.experiments import EXPERIMENTS, run_experiment
+    from dlexam.experiments import EXPERIMENTS, ExperimentRun, run_experiment
 
     registry = list(EXPERIMENTS.keys())
     if not registry:
@@ -83,10 +83,11 @@ def build(ctx: ReportContext) -> str:
         # copy of this process's torch thread pools), collected in the registry's order.
         pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
         with pool:
-            futures = {n: pool.submit(run_experiment, n, out / n, quick) for n in names}
+            futures = {n: pool.submit(run_experiment, ExperimentRun(n, out / n, quick)) for n in names}
             sections = [experiment_part(ctx, n, futures[n].result, done) for n in names]
     else:
-        sections = [experiment_part(ctx, n, lambda n=n: run_experiment(n, out / n, quick), done) for n in names]
+        sections = [experiment_part(ctx, n, lambda n=n: run_experiment(ExperimentRun(n, out / n, quick)), done)
+                    for n in names]
     return "".join(parts) + summary_table(names, done) + "".join(sections)
 
 
@@ -94,7 +95,7 @@ def experiment_part(ctx: ReportContext, name: str, result: Callable[[], dict], d
     """The subsection of one experiment; `result` runs it (or waits for it); `done` collects it."""
 
     def run_and_render() -> str:
-        done[name] = result()
+        done[name] = result().to_json()
         return render_experiment(done[name])
 
     heading = f'<h3 id="experiment-{page.esc(name)}">{page.esc(name)}</h3>'

@@ -160,18 +160,3 @@ def check_page(index_html: str | os.PathLike, *, width: int = 1280, height: int 
             f"chromium gave no check results (exit {proc.returncode}): {' | '.join(tail)}"
         )
     return json.loads(html.unescape(m.group(1)))
-
-
-def screenshot(index_html: str | os.PathLike, png_path: str | os.PathLike, *, width: int = 1280,
-               height: int = 3000, chromium: str | None = None, timeout: float = 120.0) -> Path:
-    """A PNG of the top `height` pixels of the page at window `width` (for looking at it)."""
-    chromium = chromium or find_chromium()
-    if chromium is None:
-        raise BrowserUnavailable("no chromium executable found (scripts/ensure-chromium.sh installs it)")
-    png_path = Path(png_path).resolve()
-    with tempfile.TemporaryDirectory(prefix="dlexam-browser-") as tmp:
-        args = chromium_command(chromium, Path(tmp) / "profile", width, height)
-        run_chromium([*args, f"--screenshot={png_path}", Path(index_html).resolve().as_uri()], timeout)
-    if not png_path.exists():
-        raise BrowserUnavailable("chromium wrote no screenshot")
-    return png_path

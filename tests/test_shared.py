@@ -1,0 +1,86 @@
+"""One lookup for the shared data (dlexam.shared): explicit setting, then ../shared beside the checkout,
+else a clear error. In an installed copy (no checkout) nothing is guessed and nothing is substituted."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dlexam import shared
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "dlexam"
+
+
+def test_the_checkout_finds_shared_beside_it(monkeypatch):
+    monkeypatch.delenv(shared.ENV_SHARED, raising=False)
+    root = shared.checkout_root()
+    assert root is not None and (root / "pyproject.toml").is_file()
+    if not (root.parent / "shared").is_dir():
+        pytest.skip(f"no shared folder beside the checkout at {root.parent / 'shared'}")
+    assert shared.shared_dir() == root.parent / "shared"
+
+
+def test_an_explicit_setting_wins_and_a_missing_file_is_one_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv(shared.ENV_SHARED, str(tmp_path))
+    (tmp_path / "data").mkdir()
+    assert shared.shared_path("data") == tmp_path / "data"
+    with pytest.raises(shared.SharedDataMissing, match=r"data/mnist-t10k not found \(DLEXAM_SHARED="):
+        shared.shared_path("data", "mnist-t10k")
+    assert shared.find("data", "mnist-t10k") is None
+
+
+def test_exam_env_names_the_exam_text(tmp_path, monkeypatch):
+    exam = tmp_path / "exam.txt"
+    exam.write_text("x")
+    monkeypatch.setenv(shared.ENV_EXAM, str(exam))
+    assert shared.exam_path() == exam
+    monkeypatch.setenv(shared.ENV_EXAM, str(tmp_path / "missing.txt"))
+    with pytest.raises(shared.SharedDataMissing):
+        shared.exam_path()
+
+
+def _installed_copy(tmp_path: Path) -> Path:
+    """dlexam copied into a site-packages-like folder: a non-editable install, no checkout around it."""
+    site = tmp_path / "site-packages"
+    shutil.copytree(SRC, site / "dlexam", ignore=shutil.ignore_patterns("__pycache__"))
+    return site
+
+
+def _run_installed(site: Path, code: str, **env) -> subprocess.CompletedProcess:
+    base = {k: v for k, v in __import__("os").environ.items() if k not in (shared.ENV_SHARED, shared.ENV_EXAM)}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={**base, "PYTHONPATH": str(site), **env}, cwd=site)
+
+
+def test_an_installed_copy_refuses_instead_of_substituting_synthetic_digits(tmp_path):
+    """Regression: the activations and skip-connections experiments once trained on synthetic
+    prototypes, silently, when an installed dlexam looked for MNIST inside its own venv."""
+    site = _installed_copy(tmp_path)
+    code = ("import dlexam, dlexam.shared as s\n"
+            f"assert dlexam.__file__.startswith({str(site)!r}), dlexam.__file__\n"
+            "assert s.checkout_root() is None and s.shared_dir() is None\n"
+            "from dlexam.experiments.digits import load_digits\n"
+            "try:\n"
+            "    load_digits(10, 10)\n"
+            "except s.SharedDataMissing as e:\n"
+            "    print('refused:', e)\n"
+            "else:\n"
+            "    raise SystemExit('trained on something other than MNIST')\n")
+    p = _run_installed(site, code)
+    assert p.returncode == 0, p.stderr[-1500:]
+    assert "refused: shared data data/mnist-t10k not found" in p.stdout and "DLEXAM_SHARED" in p.stdout
+
+
+def test_an_installed_copy_reads_mnist_through_the_setting(tmp_path, shared_dir):
+    if not (shared_dir / "data" / "mnist-t10k").is_dir():
+        pytest.skip(f"MNIST not found under {shared_dir}")
+    site = _installed_copy(tmp_path)
+    code = ("from dlexam.experiments.digits import load_digits\n"
+            "data, note = load_digits(10, 10)\n"
+            "assert 'MNIST' in note and data['x_train'].shape == (10, 1, 28, 28), note\n")
+    p = _run_installed(site, code, DLEXAM_SHARED=str(shared_dir))
+    assert p.returncode == 0, p.stderr[-1500:]
