@@ -15,7 +15,7 @@ pytestmark = pytest.mark.usefixtures("exam_text")  # the key reads the exam; ski
 
 
 def test_p1_1_temperature_softmax(exam_text):
-    a = answer("P1.1")
+    a = answer("P1.1").to_dict()
     assert a["verdict"] == "agrees" and a["evidence"]["computed_answer"] == [1] == a["evidence"]["exam_marks"]
     opts = a["evidence"]["options"]
     assert [o["holds"] for o in opts] == [False, True, True, True]
@@ -29,7 +29,7 @@ def test_p1_1_temperature_softmax(exam_text):
 
 
 def test_p1_2_no_minimiser_on_separable_data():
-    a = answer("P1.2")
+    a = answer("P1.2").to_dict()
     assert a["verdict"] == "agrees" and a["evidence"]["computed_answer"] == [2]
     x, y, w_star = separable_data()
     assert bool(((y * (x @ w_star)) > 0).all())
@@ -56,7 +56,7 @@ def test_p1_3_marked_update_matches_finite_differences():
         cands = p13_candidates(w, x, y, lam, eta)
         assert torch.allclose(cands[0], w - eta * fd, atol=1e-8)
         assert not torch.allclose(cands[2], w - eta * fd, atol=1e-4)
-    a = answer("P1.3")
+    a = answer("P1.3").to_dict()
     assert a["verdict"] == "agrees"
     assert [o["holds"] for o in a["evidence"]["options"]] == [True, False, False, False]
     assert a["evidence"]["tie_subgradient_check"]["min_slack_of_subgradient_inequality_over_2000_v"] >= -1e-12
@@ -64,13 +64,13 @@ def test_p1_3_marked_update_matches_finite_differences():
 
 
 def test_p1_4_conv_shape():
-    a = answer("P1.4")
+    a = answer("P1.4").to_dict()
     assert a["evidence"]["output_shape"][-2:] == [126, 42]  # (128-3)/1+1, floor((128-5)/3)+1
     assert a["verdict"] == "agrees" and a["evidence"]["computed_answer"] == [2]
 
 
 def test_p1_5_autoencoder_bottleneck():
-    a = answer("P1.5")
+    a = answer("P1.5").to_dict()
     assert a["verdict"] == "conceptual"
     b = a["evidence"]["bottleneck"]
     assert b["3"]["autoencoder_mse"] < 2 * b["3"]["pca_optimum_mse"] + 1e-3  # reaches the PCA optimum
@@ -94,7 +94,7 @@ def test_p1_6_rnn_gradients_by_finite_differences():
     gp = lambda z: 1 - math.tanh(z) ** 2
     assert math.isclose((h2 - y) * gp(z2) * h1, dw, rel_tol=1e-6)  # the solution's answer
     assert math.isclose((h2 - y) * gp(z2) * (x2 + w_ * gp(z1) * x1), da, rel_tol=1e-6)  # listed option 1 = dL/da
-    a = answer("P1.6")
+    a = answer("P1.6").to_dict()
     ev = a["evidence"]
     assert a["verdict"] == "agrees" and ev["solution_holds"] and ev["listed_options_hold"] == [False] * 3
     assert ev["listed_option_1_equals_dL_da"] and ev["listed_option_3_equals_dL_dh1"]
@@ -102,7 +102,7 @@ def test_p1_6_rnn_gradients_by_finite_differences():
 
 
 def test_p1_7_sequential_steps():
-    a = answer("P1.7")
+    a = answer("P1.7").to_dict()
     steps = a["evidence"]["sequential_calls_by_length"]
     for T in (8, 32):  # a T-token source and a T-token target, counted by hand
         assert steps["rnn_train"][str(T)] == 2 * T
@@ -116,7 +116,7 @@ def test_p1_7_sequential_steps():
 
 
 def test_p1_8_multihead_attention():
-    a = answer("P1.8")
+    a = answer("P1.8").to_dict()
     err = a["evidence"]["max_error_vs_nn_MultiheadAttention"]
     assert err["scaled_by_sqrt_dk"] < 1e-12 and err["attention_weights"] < 1e-12 and err["unscaled"] > 1e-3
     assert a["evidence"]["max_weight_difference_between_heads"] > 1e-2

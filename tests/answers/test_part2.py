@@ -12,7 +12,7 @@ pytestmark = pytest.mark.usefixtures("exam_text")  # the key reads the exam; ski
 
 
 def test_p2_1_gradient_noise_falls_like_one_over_batch():
-    a = answer("P2.1")
+    a = answer("P2.1").to_dict()
     assert a["verdict"] == "conceptual" and a["experiment"] == "batch-size"
     rows = a["evidence"]["rows"]
     vb = [r["variance_times_batch"] for r in rows]
@@ -21,7 +21,7 @@ def test_p2_1_gradient_noise_falls_like_one_over_batch():
 
 
 def test_p2_2_sigmoid_and_tanh_derivatives():
-    a = answer("P2.2")
+    a = answer("P2.2").to_dict()
     ev = a["evidence"]
     assert a["verdict"] == "conceptual" and a["experiment"] == "activations"
     assert math.isclose(ev["max_derivative"]["sigmoid"], 0.25, abs_tol=1e-12)
@@ -35,7 +35,7 @@ def test_p2_2_sigmoid_and_tanh_derivatives():
 
 
 def test_p2_3_residual_jacobian_and_gradient_flow():
-    a = answer("P2.3")
+    a = answer("P2.3").to_dict()
     ev = a["evidence"]
     assert a["verdict"] == "conceptual" and a["experiment"] == "skip-connections"
     assert ev["residual_jacobian_minus_(I+dF)_max_error"] < 1e-12

@@ -10,7 +10,7 @@ pytestmark = pytest.mark.usefixtures("exam_text")  # the key reads the exam; ski
 
 
 def test_pr1_1_pooling_shift_and_receptive_field():
-    a = answer("Pr1.1")
+    a = answer("Pr1.1").to_dict()
     ev = a["evidence"]
     assert a["verdict"] == "conceptual" and a["experiment"] == "pooling"
     # a one-pixel circular shift stays in its window for 3 of 4 columns (4x4 pool), 1 of 2 (2x2)
@@ -23,7 +23,7 @@ def test_pr1_1_pooling_shift_and_receptive_field():
 
 
 def test_pr1_2_parameter_counts():
-    a = answer("Pr1.2")
+    a = answer("Pr1.2").to_dict()
     expected = {"Conv-1": 8 * (5 * 5 * 1 + 1), "AvgPool-1": 0, "Conv-2": 16 * (4 * 4 * 8 + 1), "AvgPool-2": 0}
     assert expected == {"Conv-1": 208, "AvgPool-1": 0, "Conv-2": 2064, "AvgPool-2": 0}
     assert a["evidence"]["torch_layers"] == expected
@@ -33,7 +33,7 @@ def test_pr1_2_parameter_counts():
 
 
 def test_pr1_3_shapes_and_linear_in():
-    a = answer("Pr1.3")
+    a = answer("Pr1.3").to_dict()
     ev = a["evidence"]
     by_hand = {"Conv-1": [28, 28, 8], "AvgPool-1": [7, 7, 8], "Conv-2": [6, 6, 16], "AvgPool-2": [3, 3, 16]}
     assert ev["torch_shapes_HWC"] == by_hand == ev["exam_shapes_HWC"]
@@ -48,7 +48,7 @@ def test_pr1_3_shapes_and_linear_in():
 
 
 def test_pr1_4_convolutional_heads():
-    a = answer("Pr1.4")
+    a = answer("Pr1.4").to_dict()
     v1, v2 = a["evidence"]["v1"], a["evidence"]["v2"]
     assert v1["output_HWC"] == [1, 1, 10] and v1["params"] == 10 * (3 * 3 * 16 + 1) == 1450
     assert v1["max_error_vs_linear_144_10"] < 1e-12

@@ -40,7 +40,7 @@ def numpy_loss(W_Q=W, W_K=W, W_V=W, W_O=W_O, rows=(3, 4, 5), targets=(0, 3, 5)):
 
 
 def test_pr2_1_order_invariance_and_bag_sufficiency():
-    a = answer("Pr2.1")
+    a = answer("Pr2.1").to_dict()
     for c in a["evidence"]["permutation_checks"]:
         assert c["max_logit_difference_from_START_on"] < 1e-12 and len(c["distinct_losses"]) == 1
     assert a["evidence"]["bag_sufficiency"]["conflicts"] == 0
@@ -50,7 +50,7 @@ def test_pr2_1_order_invariance_and_bag_sufficiency():
 
 
 def test_pr2_2_attention_matrix_equals_the_exams():
-    a = answer("Pr2.2")
+    a = answer("Pr2.2").to_dict()
     assert a["evidence"]["computed_P"] == [[str(F(v)) for v in row] for row in EXAM_P]
     assert a["evidence"]["exam_P"] == [[str(F(v)) for v in row] for row in EXAM_P]
     s = a["evidence"]["exam_QK^T_printout_vs_computed"]
@@ -59,7 +59,7 @@ def test_pr2_2_attention_matrix_equals_the_exams():
 
 
 def test_pr2_3_loss_both_conventions():
-    a = answer("Pr2.3")
+    a = answer("Pr2.3").to_dict()
     e3 = math.exp(3)
     exam = -2 * math.log(e3 / (2 * e3 + 4)) - math.log(1 / (2 * math.exp(9 / 7) + 2 * math.exp(6 / 7) + 2))
     tf = (-math.log(math.exp(1.5) / (2 * math.exp(1.5) + 2 * math.exp(0.75) + 2))  # row <START> -> A
@@ -76,7 +76,7 @@ def test_pr2_3_loss_both_conventions():
 
 
 def test_pr2_4_two_heads_are_not_identical():
-    a = answer("Pr2.4")
+    a = answer("Pr2.4").to_dict()
     e3 = math.exp(3)
     # [Z Z] I_4 swaps A<->B, C<->D: rows 5, 6 now score A and D with probability 1/(2e^3+4)
     exam_two = 2 * math.log(2 * e3 + 4) - math.log(1 / (2 * math.exp(9 / 7) + 2 * math.exp(6 / 7) + 2))
@@ -87,7 +87,7 @@ def test_pr2_4_two_heads_are_not_identical():
 
 
 def test_pr2_5_gradients_by_finite_differences():
-    a = answer("Pr2.5")
+    a = answer("Pr2.5").to_dict()
     eps = 1e-6
     fd = {}
     for name in ("W_Q", "W_K", "W_V"):

@@ -43,6 +43,8 @@ class Answer:
     exam_quotes: list[str] = field(default_factory=list)  # verbatim snippets of the exam this answer relies on
     explanation: str = ""  # why, for a disagrees verdict (and for conceptual ones: what bears on the claim)
     experiment: str | None = None  # the `dlexam experiment NAME` that measures the claim at scale
+    exam_quotes_found: bool | None = None  # every quote occurs verbatim in the exam text (set when answered)
+    seconds: float | None = None  # how long the check took (set when answered)
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
@@ -79,8 +81,8 @@ def normalise_id(qid: str) -> str:
     raise UserError(f"unknown question {qid!r}: use one of {', '.join(QUESTION_IDS)}")
 
 
-def answer(qid: str) -> dict:
-    """Run one question's check now and return its answer as a dict (see :class:`Answer`)."""
+def answer(qid: str) -> Answer:
+    """Run one question's check now and return its :class:`Answer` (``.to_dict()`` for JSON)."""
     qid = normalise_id(qid)
     if exam_source.exam_text() is None:
         shared.exam_path()  # raises SharedDataMissing: one line saying where it looked
@@ -93,14 +95,12 @@ def answer(qid: str) -> dict:
     seconds = time.perf_counter() - t0
     if ans.id != qid:
         raise RuntimeError(f"check registered for {qid} answered {ans.id}")
-    out = ans.to_dict()
-    found = [exam_source.quote_found(q) for q in ans.exam_quotes]
-    out["exam_quotes_found"] = all(found)
-    out["seconds"] = round(seconds, 4)
-    return out
+    ans.exam_quotes_found = all(exam_source.quote_found(q) for q in ans.exam_quotes)
+    ans.seconds = round(seconds, 4)
+    return ans
 
 
-def answer_key(ids: list[str] | None = None) -> list[dict]:
+def answer_key(ids: list[str] | None = None) -> list[Answer]:
     """Every question of the exam (or those in `ids`), in the exam's order, computed now."""
     wanted = QUESTION_IDS if ids is None else [normalise_id(i) for i in ids]
     return [answer(q) for q in wanted]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import shutil
 import textwrap
@@ -39,17 +38,15 @@ def render_table(key: list[dict], width: int | None = None, max_lines: int = 4) 
 
     Cells wrap to at most `max_lines` lines (the rest is cut with "…"); `--question ID` shows all.
     """
+    from dlexam.commands.tables import format_table
+
     width = width or shutil.get_terminal_size((140, 24)).columns
     rest = max(40, width - 5 - 11 - 4)
     w_exam = rest * 2 // 5
     w_comp = rest - w_exam
-    lines = [f"{'ID':<5} {'VERDICT':<11}{'EXAM ANSWER':<{w_exam}}  COMPUTED", "-" * min(width, 5 + 11 + rest + 2)]
-    for a in key:
-        exam = _wrap(a["exam_answer"], w_exam, max_lines)
-        comp = _wrap(a["computed"], w_comp, max_lines)
-        for i, (e, c) in enumerate(itertools.zip_longest(exam, comp, fillvalue="")):
-            head = f"{a['id']:<5} {VERDICT_MARK[a['verdict']]:<11}" if i == 0 else " " * 17
-            lines.append(f"{head}{e:<{w_exam}}  {c}".rstrip())
+    rows = [(a["id"], VERDICT_MARK[a["verdict"]], "\n".join(_wrap(a["exam_answer"], w_exam, max_lines)),
+             "\n".join(_wrap(a["computed"], w_comp, max_lines))) for a in key]
+    lines = [format_table(rows, ("ID", "VERDICT", "EXAM ANSWER", "COMPUTED"), align="<<<<", sep=" ")]
     counts = {v: sum(a["verdict"] == v for a in key) for v in VERDICT_MARK}
     lines.append("")
     lines.append(f"{len(key)} questions: {counts['agrees']} agree, {counts['disagrees']} disagree, "
@@ -132,11 +129,11 @@ def handle(args: argparse.Namespace) -> int:
     from dlexam.answers import answer, answer_key
 
     if args.question:
-        a = answer(args.question)
+        a = answer(args.question).to_dict()
         print(json.dumps(a, indent=2, ensure_ascii=False) if args.json else render_question(a))
         return 0
     t0 = time.perf_counter()
-    key = answer_key()
+    key = [a.to_dict() for a in answer_key()]
     if args.json:
         print(json.dumps(key, indent=2, ensure_ascii=False))
     else:

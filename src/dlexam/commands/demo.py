@@ -69,7 +69,7 @@ def handle(args: argparse.Namespace) -> int:
     banner("Problem 1: the exam's CNN for SVHN digits")
     print_svhn_demo(svhn_demo(out / "svhn"))
     banner("The whole exam: 20 questions answered by computation and checked against the exam's solutions")
-    print(render_table(answer_key()))
+    print(render_table([a.to_dict() for a in answer_key()]))
     banner("One HTML report of everything (quick mode)")
     report = build_report(out / "report", ReportSettings(quick=True), progress=section_done)
     print(f"\ndemo finished in {time.perf_counter() - t0:.0f} s; files under {out}")

@@ -38,10 +38,11 @@ def cmd_summary(args) -> int:
     if args.json:
         _print_json({"config": cfg.to_dict(), "rows": rows, "total_params": total})
         return 0
-    print(f"{'layer':<20} {'output (H x W x C)':>18} {'parameters':>11}")
-    for r in rows:
-        print(f"{r['layer']:<20} {' x '.join(map(str, r['output_shape'])):>18} {r['params']:>11,}")
-    print(f"{'total':<20} {'':>18} {total:>11,}")
+    from dlexam.commands.tables import format_table
+
+    table = [(r["layer"], " x ".join(map(str, r["output_shape"])), f"{r['params']:,}") for r in rows]
+    print(format_table([*table, ("total", "", f"{total:,}")], ("layer", "output (H x W x C)", "parameters"),
+                       align="<>>"))
     return 0
 
 

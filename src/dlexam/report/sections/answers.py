@@ -43,7 +43,7 @@ def evidence_block(entry: dict) -> str:
 def build(ctx: ReportContext) -> str:
     from dlexam.answers import answer_key
 
-    key = list(answer_key())
+    key = [a.to_dict() for a in answer_key()]
     if not key:
         raise ValueError("answer_key() returned no questions")
     rows = [
