@@ -204,6 +204,18 @@ P18_OPTIONS = [
 ]
 
 
+def softmax_jacobian_norms(d: int = 256, seed: int = 88) -> dict[str, float]:
+    """Why scale: for random q, k of width d the raw dot products have std ~ sqrt(d), the softmax
+    saturates and its Jacobian (the gradient that reaches the scores) nearly vanishes."""
+    g = torch.Generator().manual_seed(seed)
+    qb, kb = torch.randn(64, d, generator=g, dtype=DT), torch.randn(64, d, generator=g, dtype=DT)
+    jac = {}
+    for name, temp in (("unscaled", 1.0), ("sqrt_dk", math.sqrt(d))):
+        p = torch.softmax((qb @ kb.T / temp)[0], -1)
+        jac[name] = float(torch.linalg.matrix_norm(torch.diag(p) - torch.outer(p, p)))
+    return jac
+
+
 @question("P1.8")
 def p1_8() -> Answer:
     torch.manual_seed(8)
@@ -245,16 +257,7 @@ def p1_8() -> Answer:
         out_layer, _ = layer(x, mask, math.sqrt(dk))
         transformer_layer_err = float((out_layer - ref_nb).abs().max())
 
-    # Why scale: for random q, k of width 256 the raw dot products have std ~ sqrt(256) = 16, the softmax
-    # saturates and its Jacobian (the gradient that reaches the scores) nearly vanishes.
-    g = torch.Generator().manual_seed(88)
-    d_big = 256
-    qb, kb = torch.randn(64, d_big, generator=g, dtype=DT), torch.randn(64, d_big, generator=g, dtype=DT)
-    jac = {}
-    for name, temp in (("unscaled", 1.0), ("sqrt_dk", math.sqrt(d_big))):
-        s = (qb @ kb.T / temp)[0]
-        p = torch.softmax(s, -1)
-        jac[name] = float(torch.linalg.matrix_norm(torch.diag(p) - torch.outer(p, p)))
+    jac = softmax_jacobian_norms()
     holds = [W_q.shape[0] == H * dk and head_spread > 1e-3, err_scaled < 1e-12 and err_unscaled > 1e-3,
              head_spread < 1e-9, err_scaled < 1e-12 and transformer_layer_err < 1e-12]
     ch = choices.decide(P18_OPTIONS, holds, asks_for_true=False)
