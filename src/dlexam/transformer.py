@@ -123,6 +123,31 @@ def sinusoidal_table(n: int, d: int) -> torch.Tensor:
     return table
 
 
+# Queries per block times keys: the most attention scores held at once when a prompt is prefilled.
+SCORE_BUDGET = 1 << 22
+
+
+def blocked_attention(q, k, v, pad_mask: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Causal attention of every position over a left-padded prompt, one block of queries at a time.
+
+    q, k, v (B, H, T, d_head), pad_mask (B, T) True at real tokens. Each block of queries sees the keys
+    up to its last position; blocks are sized so that B * H * block * T stays within SCORE_BUDGET.
+    Returns Z (B, H, T, d_head), the same as one call of :func:`attention` with the full causal mask.
+    """
+    b, h, t, _ = q.shape
+    block = max(1, min(t, SCORE_BUDGET // max(1, b * h * t)))
+    out = []
+    for start in range(0, t, block):
+        end = min(t, start + block)
+        rows = torch.arange(start, end, device=q.device)[:, None]  # (block, 1) query positions
+        cols = torch.arange(end, device=q.device)[None, :]  # (1, end) key positions
+        mask = (cols <= rows) & pad_mask[:, None, None, :end]  # (B, 1, block, end)
+        z, _, _ = attention(q[:, :, start:end], k[:, :, :end], v[:, :, :end], temperature=temperature, mask=mask,
+                            need_weights=False)
+        out.append(z)
+    return torch.cat(out, dim=2)  # (B, H, T, d_head)
+
+
 class DecoderTransformer(nn.Module):
     def __init__(self, cfg: TransformerConfig) -> None:
         super().__init__()
@@ -186,16 +211,34 @@ class DecoderTransformer(nn.Module):
         """Run a left-padded prompt batch once. Returns (logits at the last position (B, V), cache).
 
         `capacity` reserves room for that many cached positions in total (prompt + new tokens).
+        Memory stays linear in the prompt length: the last layer attends from the last position only
+        (the only one whose output is used), and earlier layers attend in blocks of queries
+        (:func:`blocked_attention`), so no (T, T) score matrix is ever built.
         """
         b, t = tokens.shape
         temp = self.temperature(temperature)
-        mask = causal_mask(t, tokens.device) & pad_mask[:, None, None, :]
         positions = (pad_mask.long().cumsum(-1) - 1).clamp_min(0)
-        x = self.embed(tokens, positions)
         cap = max(capacity, t + 16)
         kv = []
-        for layer in self.layers:
-            x, (k, v) = layer(x, mask, temp, cache=(None, None))
+        x = None  # the layer's input, (B, T, d_model); built only where it is needed
+        for i, layer in enumerate(self.layers):
+            last = i == len(self.layers) - 1
+            if i == 0 and self.cfg.positional == "none":
+                # Without positional encodings a token's projections depend on the token alone: project
+                # each vocabulary entry once and look them up (the same numbers, O(V) instead of O(T) work).
+                q, k, v = (m[0][:, tokens].transpose(0, 1) for m in layer.project(layer.ln_attn(self.E[None])))
+                if not last:
+                    x = self.embed(tokens, positions)
+            else:
+                x = self.embed(tokens, positions) if x is None else x
+                q, k, v = layer.project(layer.ln_attn(x))  # each (B, H, T, d_head)
+            if last:  # only the last position's output is used
+                z, _, _ = attention(q[:, :, -1:], k, v, temperature=temp, mask=pad_mask[:, None, None, :],
+                                    need_weights=False)  # (B, H, 1, d_head)
+                x_last = self.embed(tokens[:, -1:], positions[:, -1:]) if x is None else x[:, -1:]
+                x = layer.mix(x_last, z)[0]  # (B, 1, d_model)
+            else:
+                x = layer.mix(x, blocked_attention(q, k, v, pad_mask, temp))[0]  # (B, T, d_model)
             k_buf = k.new_empty(b, k.shape[1], cap, k.shape[3])  # (B, H, capacity, d_head)
             v_buf = v.new_empty(b, v.shape[1], cap, v.shape[3])
             k_buf[:, :, :t] = k

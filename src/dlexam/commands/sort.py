@@ -87,20 +87,20 @@ def _temperature(text):
 
 
 def _query(q) -> int:
-    from dlexam.sorting.sorter import answer, load_sorter
+    from dlexam.sorting.sorter import StreamNotes, answer_stream, load_sorter
 
     _set_threads(1)
     sorter = load_sorter(q.vocab, q.checkpoint)
     t = _temperature(q.temperature)
+    notes = StreamNotes(sorter.max_len)
     if q.sequence:
-        result = answer(sorter, [" ".join(q.sequence)], temperature=t)
-    else:
-        lines = sys.stdin.read().splitlines()
-        result = answer(sorter, lines, numbered=True, temperature=t)
-    for w in result.warnings:
+        texts, numbered = [" ".join(q.sequence)], False
+    else:  # one sequence per line, answered as read: memory stays flat however long the input
+        texts, numbered = (line.rstrip("\r\n") for line in sys.stdin), True
+    for line in answer_stream(sorter, texts, numbered=numbered, temperature=t, notes=notes):
+        sys.stdout.write(line + "\n")
+    for w in notes.warnings():
         print(f"dlexam: warning: {w}", file=sys.stderr)
-    if result.lines:
-        sys.stdout.write("\n".join(result.lines) + "\n")
     return 0
 
 

@@ -11,12 +11,16 @@ Two ways that must give the same tokens:
 Each sequence stops at its own <STOP> (later steps feed it <STOP> and discard the result); the
 loop ends when every sequence has stopped or after `max_steps` tokens. Ties in the logits go to
 the lowest token id (``torch.argmax``), in both ways.
+
+:func:`decode_stream` answers any number of inputs of any length in bounded memory: it reads them
+in chunks, sorts each chunk by length and decodes batches of similar lengths within a token
+budget, then gives the answers back in input order.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -118,3 +122,56 @@ def decode_in_batches(
         stopped += d.stopped
         steps = max(steps, d.steps)
     return Decoded(outputs, stopped, steps)
+
+
+TOKEN_BUDGET = 1 << 18  # prompt and output positions held by one decoding batch
+CHUNK_TOKENS = 1 << 21  # input tokens read ahead before the chunk is decoded
+
+
+def _batches_by_length(lengths: list[int], extra: int, budget: int) -> Iterator[list[int]]:
+    """Indices grouped into batches of similar length, each within `budget` positions (padding included)."""
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    batch: list[int] = []
+    for i in order:
+        width = lengths[i] + 1 + extra  # the prompt, <START>, the answer
+        if batch and (len(batch) + 1) * width > budget:
+            yield batch
+            batch = []
+        batch.append(i)
+    if batch:
+        yield batch
+
+
+def decode_stream(
+    model: DecoderTransformer,
+    vocab: Vocabulary,
+    inputs: Iterable[Sequence[int]],
+    *,
+    token_budget: int = TOKEN_BUDGET,
+    chunk_tokens: int = CHUNK_TOKENS,
+    max_steps: int | None = None,
+    temperature: float | str | None = None,
+) -> Iterator[tuple[list[int], bool]]:
+    """(output, stopped) for each input, in input order, decoding in bounded memory.
+
+    A chunk of inputs (up to `chunk_tokens` symbols) is read, decoded in batches of similar lengths
+    of at most `token_budget` positions each (an input longer than that is a batch of its own), and
+    answered before the next chunk is read.
+    """
+    steps = vocab.n_symbols + 1 if max_steps is None else max_steps
+    it = iter(inputs)
+    while True:
+        chunk, size = [], 0
+        for x in it:
+            chunk.append(x)
+            size += len(x) + 1
+            if size >= chunk_tokens:
+                break
+        if not chunk:
+            return
+        answers: list = [None] * len(chunk)
+        for idx in _batches_by_length([len(x) for x in chunk], steps, token_budget):
+            got = greedy_decode(model, vocab, [chunk[i] for i in idx], max_steps=steps, temperature=temperature)
+            for i, out, stopped in zip(idx, got.outputs, got.stopped, strict=True):
+                answers[i] = (out, stopped)
+        yield from answers

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from dlexam.errors import UserError
 from dlexam.sorting.compiled import compile_sorter
-from dlexam.sorting.decode import decode_in_batches
+from dlexam.sorting.decode import decode_stream
 from dlexam.sorting.vocab import Vocabulary
 from dlexam.transformer import DecoderTransformer
 
@@ -27,6 +27,25 @@ class Answers:
     warnings: list[str] = field(default_factory=list)
 
 
+@dataclass
+class StreamNotes:
+    """What :func:`answer_stream` noticed while answering, for warnings at the end."""
+
+    max_len: int | None  # the longest input length the model was trained on (None: any)
+    long: int = 0  # inputs longer than max_len
+    longest: int = 0
+    unstopped: int = 0  # answers that hit the step limit without <STOP>
+
+    def warnings(self) -> list[str]:
+        out = []
+        if self.long:
+            out.append(f"{self.long} input(s) longer than the {self.max_len} symbols the model was trained on "
+                       f"(longest {self.longest}); answered anyway, check the results")
+        if self.unstopped:
+            out.append(f"{self.unstopped} answer(s) hit the step limit without <STOP>; printed as decoded so far")
+        return out
+
+
 def load_sorter(vocab_spec: str | None = None, checkpoint: str | os.PathLike | None = None) -> Sorter:
     """The compiled solver for `vocab_spec` (default A-D), or the trained model in `checkpoint`."""
     if checkpoint is None:
@@ -42,23 +61,38 @@ def load_sorter(vocab_spec: str | None = None, checkpoint: str | os.PathLike | N
     return Sorter(model, vocab, max_len, f"trained model {checkpoint}, vocabulary {vocab.spec}")
 
 
+def answer_stream(
+    sorter: Sorter,
+    texts: Iterable[str],
+    *,
+    numbered: bool = False,
+    temperature: float | str | None = None,
+    notes: StreamNotes | None = None,
+) -> Iterator[str]:
+    """The answer to each text, in order, in bounded memory whatever the number and length of the texts.
+
+    Texts are parsed as they are read (UserError naming the token, and the line when `numbered`);
+    `notes` collects what the warnings report.
+    """
+    notes = notes if notes is not None else StreamNotes(sorter.max_len)
+
+    def parsed() -> Iterator[list[int]]:
+        for i, t in enumerate(texts, 1):
+            x = sorter.vocab.parse(t, line=i if numbered else None)
+            if sorter.max_len is not None and len(x) > sorter.max_len:
+                notes.long += 1
+                notes.longest = max(notes.longest, len(x))
+            yield x
+
+    for out, stopped in decode_stream(sorter.model, sorter.vocab, parsed(), temperature=temperature):
+        notes.unstopped += not stopped
+        yield sorter.vocab.format(out)
+
+
 def answer(
     sorter: Sorter, texts: Iterable[str], *, numbered: bool = False, temperature: float | str | None = None
 ) -> Answers:
-    """Parse each text (UserError naming the token, and the line when `numbered`), decode, format."""
-    inputs = [sorter.vocab.parse(t, line=i if numbered else None) for i, t in enumerate(texts, 1)]
-    decoded = decode_in_batches(sorter.model, sorter.vocab, inputs, batch_size=512, temperature=temperature)
-    out = Answers([sorter.vocab.format(y) for y in decoded.outputs])
-    if sorter.max_len is not None:
-        long = [len(x) for x in inputs if len(x) > sorter.max_len]
-        if long:
-            out.warnings.append(
-                f"{len(long)} input(s) longer than the {sorter.max_len} symbols the model was trained on "
-                f"(longest {max(long)}); answered anyway, check the results"
-            )
-    unstopped = sum(not s for s in decoded.stopped)
-    if unstopped:
-        out.warnings.append(
-            f"{unstopped} answer(s) hit the step limit without <STOP>; printed as decoded so far"
-        )
-    return out
+    """Every answer at once (see :func:`answer_stream`), with the warnings."""
+    notes = StreamNotes(sorter.max_len)
+    lines = list(answer_stream(sorter, texts, numbered=numbered, temperature=temperature, notes=notes))
+    return Answers(lines, notes.warnings())

@@ -84,14 +84,13 @@ class Vocabulary:
     def parse(self, text: str, *, line: int | None = None) -> list[int]:
         """Whitespace-separated symbols -> ids. An unknown token raises UserError naming it (and `line`)."""
         idx = self._index()
-        out = []
-        for tok in text.split():
-            i = idx.get(tok)
-            if i is None:
-                where = f"line {line}: " if line is not None else ""
-                raise UserError(f"{where}unknown token {tok!r}: vocabulary {self.spec} is {self.describe()}")
-            out.append(i)
-        return out
+        words = text.split()
+        try:
+            return list(map(idx.__getitem__, words))  # the fast path: every token known
+        except KeyError as exc:
+            where = f"line {line}: " if line is not None else ""
+            token = exc.args[0]
+            raise UserError(f"{where}unknown token {token!r}: vocabulary {self.spec} is {self.describe()}") from None
 
     def format(self, ids: Iterable[int]) -> str:
         return " ".join(self.token_text(int(i)) for i in ids)
