@@ -206,7 +206,7 @@ def test_demo_runs(tmp_path, capsys):
     print_svhn_demo(d)
     out = capsys.readouterr().out
     assert "3,722" in out and "test accuracy" in out and "predict on 5 held-out PNGs" in out
-    assert (tmp_path / "svhn-run" / "best.pt").is_file()
+    assert (d.run / "best.pt").is_file() and d.run.parent == tmp_path / "svhn-runs"
 
 
 def test_train_json_and_variants(synth_dir, tmp_path, capsys):

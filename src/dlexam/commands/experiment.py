@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import textwrap
 
 from dlexam.commands.tables import format_table
 from dlexam.experiments.registry import MODULES
+from dlexam.plain import dumps
 
 
 def register(sub) -> None:
@@ -20,15 +20,17 @@ def register(sub) -> None:
     p.add_argument("--quick", action="store_true", help="small settings that finish in well under a minute")
     p.add_argument("--out", default=None, help="output directory (default runs/experiments/NAME)")
     p.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
+    p.add_argument("--force", action="store_true",
+                   help="replace result.json and figures in --out even where dlexam did not write them")
     p.set_defaults(handler=handle)
 
 
 def handle(args) -> int:
     from dlexam.experiments import ExperimentRun, run_experiment
 
-    r = run_experiment(ExperimentRun(args.name, args.out, quick=args.quick))
+    r = run_experiment(ExperimentRun(args.name, args.out, quick=args.quick, force=args.force))
     if args.json:
-        print(json.dumps(r.to_json(), indent=2))
+        print(dumps(r.to_json(), indent=2))
         return 0
     wrap = lambda s: textwrap.fill(s, width=100, subsequent_indent="  ")
     print(f"experiment {r.name}{' (quick)' if r.quick else ''}: {r.seconds:.1f} s")

@@ -16,6 +16,8 @@ def register(sub) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="folder for index.html (created if missing)")
     p.add_argument("--quick", action="store_true", help="smaller runs: the whole report in a few minutes")
     p.add_argument("--json", action="store_true", help="print the build summary as JSON")
+    p.add_argument("--force", action="store_true",
+                   help="replace index.html and experiment files in --out even where dlexam did not write them")
     p.add_argument("--exam", metavar="FILE", default=None,
                    help="the exam text (default: exam/ in the shared folder; sets DLEXAM_EXAM)")
     p.set_defaults(handler=run)
@@ -30,7 +32,7 @@ def run(args) -> int:
             line = f"{status} {section.seconds:6.1f} s  {section.title}"
             print(line if section.ok else f"{line}: {section.error}", file=sys.stderr, flush=True)
 
-    result = build_report(args.out, ReportSettings(quick=args.quick), progress=progress)
+    result = build_report(args.out, ReportSettings(quick=args.quick, force=args.force), progress=progress)
     if args.json:
         print(json.dumps(result.to_dict(), indent=1))
     else:

@@ -57,12 +57,9 @@ def cmd_download(args) -> int:
 
 
 def cmd_synth(args) -> int:
-    from dlexam.errors import UserError
     from dlexam.svhn.synth import write_synthetic
 
-    if args.train < 1 or args.test < 1:
-        raise UserError("--train and --test must be positive")
-    info = write_synthetic(args.out, args.train, args.test, args.seed)
+    info = write_synthetic(args.out, args.train, args.test, args.seed, force=args.force)
     if args.json:
         _print_json(info)
     else:
@@ -73,7 +70,7 @@ def cmd_synth(args) -> int:
 def cmd_mnist(args) -> int:
     from dlexam.svhn.mnist import write_mnist_as_svhn
 
-    info = write_mnist_as_svhn(args.out, args.train, args.mnist_dir)
+    info = write_mnist_as_svhn(args.out, args.train, args.mnist_dir, force=args.force)
     print(f"wrote MNIST: {info['train']} train and {info['test']} test digits to {info['out']}")
     return 0
 
@@ -111,7 +108,7 @@ def cmd_evaluate(args) -> int:
 
     ckpt = resolve(args.checkpoint)
     png = args.png if args.png else ckpt.parent / f"confusion_{args.split}.png"
-    r = evaluate_checkpoint(args.checkpoint, args.data, args.split, png=png)
+    r = evaluate_checkpoint(args.checkpoint, args.data, args.split, png=png, force=args.force)
     if args.json:
         _print_json(r.to_json())
         return 0
@@ -186,12 +183,14 @@ def register(sub) -> None:
     q.add_argument("--test", type=int, default=4000)
     q.add_argument("--seed", type=int, default=0)
     q.add_argument("--json", action="store_true")
+    q.add_argument("--force", action="store_true", help="replace .mat files in --out that dlexam did not write")
     q.set_defaults(handler=cmd_synth)
 
     q = s.add_parser("mnist", help="write the shared MNIST test digits as SVHN-format .mat files")
     q.add_argument("--out", required=True, type=Path)
     q.add_argument("--train", type=int, default=8000, help="the first N digits train, the rest test")
     q.add_argument("--mnist-dir", type=Path, default=None)
+    q.add_argument("--force", action="store_true", help="replace .mat files in --out that dlexam did not write")
     q.set_defaults(handler=cmd_mnist)
 
     q = s.add_parser("train", help="train the CNN; checkpoints, metrics and curves in --out")
@@ -219,6 +218,7 @@ def register(sub) -> None:
     q.add_argument(
         "--png", type=Path, default=None, help="default: confusion_<split>.png beside the checkpoint"
     )
+    q.add_argument("--force", action="store_true", help="replace --png even where dlexam did not write it")
     q.add_argument("--json", action="store_true")
     q.set_defaults(handler=cmd_evaluate)
 

@@ -32,30 +32,36 @@ from dlexam.experiments.registry import (
 )
 
 
-def _runner(name: str) -> Callable[[Path, bool], dict]:
-    """The experiment's run(out_dir, quick), imported when called, on one CPU thread."""
+def _runner(name: str) -> Callable[..., dict]:
+    """The experiment's run(out_dir, quick), imported when called, on one CPU thread.
 
-    def run(out_dir: Path, quick: bool = False) -> dict:
-        from dlexam.experiments.results import cpu_settings
+    `out_dir` is a folder or an :class:`~dlexam.files.OutputDir`; the experiment's figures and its
+    result.json are claimed there before any work (a file dlexam did not write is never replaced).
+    """
 
+    def run(out_dir, quick: bool = False) -> dict:
+        from dlexam.experiments.results import cpu_settings, prepare_out_dir
+
+        out = out_dir if hasattr(out_dir, "claim") else prepare_out_dir(out_dir)
         module = importlib.import_module(MODULES[name])
+        out.claim(RESULT_FILE, *module.FIGURES)
         with cpu_settings():
-            return module.run(Path(out_dir), quick)
+            return module.run(out, quick)
 
     run.__name__ = f"run_{name.replace('-', '_')}"
     return run
 
 
 # name -> run(out_dir, quick) -> result dict (a plain dict: .get, .items and membership all work)
-EXPERIMENTS: dict[str, Callable[[Path, bool], dict]] = {name: _runner(name) for name in MODULES}
+EXPERIMENTS: dict[str, Callable[..., dict]] = {name: _runner(name) for name in MODULES}
 
 
 def run_experiment(run: ExperimentRun) -> ExperimentResult:
     """Run one experiment; write its figures and result.json into its folder; return what it found."""
     from dlexam.experiments.results import prepare_out_dir
 
-    out = prepare_out_dir(default_out_dir(run.name) if run.out_dir is None else run.out_dir)
-    return ExperimentResult.from_json(EXPERIMENTS[run.name](out, run.quick))
+    with prepare_out_dir(default_out_dir(run.name) if run.out_dir is None else run.out_dir, force=run.force) as out:
+        return ExperimentResult.from_json(EXPERIMENTS[run.name](out, run.quick))
 
 
 def load_result(name: str, out_dir: str | os.PathLike | None = None) -> ExperimentResult | None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -25,9 +24,15 @@ from dlexam.experiments.deep_mlp import DeepMLP, DeepMLPConfig
 from dlexam.experiments.digits import load_digits
 from dlexam.experiments.results import finish, seed_everything
 from dlexam.experiments.training import batches, evaluate, grad_norms, train_steps
-from dlexam.figures import new_figure, save_png
+from dlexam.figures import new_figure
+from dlexam.files import OutputDir
 
 NAME = "activations"
+FIGURES = (  # the figures run() writes into its output folder
+    "activations_grad_norms_init.png",
+    "activations_grad_norms_training.png",
+    "activations_training_loss.png",
+)
 CLAIM_SOURCE = "Part 2, question 2 (worked solution)"
 CLAIM = (
     "Sigmoid and tanh activation functions cause vanishing gradients, as gradients go to zero "
@@ -99,7 +104,7 @@ def train_run(cfg: ActivationsConfig, act: str, init: str, data: dict) -> dict:
     }
 
 
-def run(out_dir: Path, quick: bool = False) -> dict:
+def run(out_dir: OutputDir, quick: bool = False) -> dict:
     cfg = ActivationsConfig.quick() if quick else ActivationsConfig()
     start = time.perf_counter()
     data, data_note = load_digits(cfg.n_train, cfg.n_val)
@@ -196,7 +201,7 @@ def _verdict(cfg: ActivationsConfig, table: list[dict]) -> tuple[str, str]:
     return verdict, " ".join(parts + notes)
 
 
-def _figures(out_dir: Path, cfg: ActivationsConfig, runs: dict) -> list[str]:
+def _figures(out_dir: OutputDir, cfg: ActivationsConfig, runs: dict) -> list[str]:
     colors = {"sigmoid": "tab:blue", "tanh": "tab:orange", "relu": "tab:green"}
     blocks = np.arange(1, cfg.depth + 1)
     fig, ax = new_figure(2, 1)
@@ -213,7 +218,7 @@ def _figures(out_dir: Path, cfg: ActivationsConfig, runs: dict) -> list[str]:
         )
         a.legend()
     fig.suptitle(f"Per-layer gradient norms in a {cfg.depth}-block MLP at initialisation (Part 2.2)")
-    out = [save_png(fig, out_dir / "activations_grad_norms_init.png")]
+    out = [out_dir.save_png(fig, "activations_grad_norms_init.png")]
 
     fig, ax = new_figure(3, 2, width=4.4, height=3.5)
     for i, init in enumerate(("default", "matched")):
@@ -236,7 +241,7 @@ def _figures(out_dir: Path, cfg: ActivationsConfig, runs: dict) -> list[str]:
             )
             a.legend(fontsize=7)
     fig.suptitle("Per-layer gradient norms during training (SGD)")
-    out.append(save_png(fig, out_dir / "activations_grad_norms_training.png"))
+    out.append(out_dir.save_png(fig, "activations_grad_norms_training.png"))
 
     fig, ax = new_figure(1, 1, width=6.0)
     a = ax[0, 0]
@@ -253,5 +258,5 @@ def _figures(out_dir: Path, cfg: ActivationsConfig, runs: dict) -> list[str]:
         )
     a.set(title="Training loss (moving average)", xlabel="SGD step", ylabel="cross-entropy")
     a.legend(fontsize=8)
-    out.append(save_png(fig, out_dir / "activations_training_loss.png"))
+    out.append(out_dir.save_png(fig, "activations_training_loss.png"))
     return out

@@ -20,20 +20,25 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from dlexam.experiments.results import finish, seed_everything
-from dlexam.figures import new_figure, save_png
+from dlexam.figures import new_figure
+from dlexam.files import OutputDir
 from dlexam.geoff import exam_model
 from dlexam.sorting.data import sample_inputs, teacher_forcing_batch
 from dlexam.sorting.decode import greedy_decode
 from dlexam.sorting.vocab import Vocabulary
 
 NAME = "attention-temperature"
+FIGURES = (  # the figures run() writes into its output folder
+    "attention_temperature_loss.png",
+    "attention_temperature_movement.png",
+    "attention_temperature_gradients.png",
+)
 CLAIM_SOURCE = "Problem 2.5 (question and worked solution); Problem 2.2 for T"
 CLAIM = (
     "After running a few epochs of gradient descent, John notices that the model is not learning "
@@ -154,7 +159,7 @@ def train(cfg: AttentionTemperatureConfig, schedule: str, test_inputs, test_batc
         }
 
 
-def run(out_dir: Path, quick: bool = False) -> dict:
+def run(out_dir: OutputDir, quick: bool = False) -> dict:
     cfg = AttentionTemperatureConfig.quick() if quick else AttentionTemperatureConfig()
     start = time.perf_counter()
     test_inputs = random_inputs(cfg.n_test, cfg.max_len, torch.Generator().manual_seed(10_000 + cfg.seed))
@@ -249,7 +254,7 @@ def _verdict(cfg: AttentionTemperatureConfig, runs: dict) -> tuple[str, str]:
     return verdict, " ".join(text)
 
 
-def _figures(out_dir: Path, cfg: AttentionTemperatureConfig, runs: dict) -> list[str]:
+def _figures(out_dir: OutputDir, cfg: AttentionTemperatureConfig, runs: dict) -> list[str]:
     colors = dict(zip(SCHEDULES, ("tab:red", "tab:blue", "tab:green"), strict=True))
     fig, ax = new_figure(2, 1)
     for s, r in runs.items():
@@ -269,7 +274,7 @@ def _figures(out_dir: Path, cfg: AttentionTemperatureConfig, runs: dict) -> list
     for a in ax[0]:
         a.legend(fontsize=8)
     fig.suptitle("Geoff's model trained from the exam's weights at three temperatures (Problem 2.5)")
-    out = [save_png(fig, out_dir / "attention_temperature_loss.png")]
+    out = [out_dir.save_png(fig, "attention_temperature_loss.png")]
 
     fig, ax = new_figure(1, 1, width=6.0)
     x = np.arange(len(MATRICES))
@@ -281,7 +286,7 @@ def _figures(out_dir: Path, cfg: AttentionTemperatureConfig, runs: dict) -> list
     ax[0, 0].set_xticks(x, MATRICES)
     ax[0, 0].set(title="How far each matrix moved", xlabel="parameter", ylabel="||W_end - W_init||_F")
     ax[0, 0].legend(fontsize=8)
-    out.append(save_png(fig, out_dir / "attention_temperature_movement.png"))
+    out.append(out_dir.save_png(fig, "attention_temperature_movement.png"))
 
     fig, ax = new_figure(3, 1, width=4.4)
     styles = {"W_Q": "-", "W_K": "--", "W_V": "-", "W_O": ":"}
@@ -296,5 +301,5 @@ def _figures(out_dir: Path, cfg: AttentionTemperatureConfig, runs: dict) -> list
         a.set(title=s, xlabel="Adam step", ylabel="||dL/dW||_F, moving average (log)", ylim=(5e-13, None))
         a.legend(fontsize=8)
     fig.suptitle("Gradient norms during training (1e-12 on the plot = exactly zero)")
-    out.append(save_png(fig, out_dir / "attention_temperature_gradients.png"))
+    out.append(out_dir.save_png(fig, "attention_temperature_gradients.png"))
     return out

@@ -22,7 +22,6 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -33,10 +32,15 @@ from dlexam.experiments.memory import peak_rss_step, saved_tensor_bytes
 from dlexam.experiments.results import finish, seed_everything
 from dlexam.experiments.svhn_like import load_svhn_like, preprocess
 from dlexam.experiments.training import batches, evaluate, train_steps
-from dlexam.figures import new_figure, save_png
+from dlexam.figures import new_figure
+from dlexam.files import OutputDir
 from dlexam.svhn.model import CNNConfig, ExamCNN
 
 NAME = "batch-size"
+FIGURES = (  # the figures run() writes into its output folder
+    "batch_size_time_noise.png",
+    "batch_size_accuracy_memory.png",
+)
 CLAIM_SOURCE = "Part 2, question 1 (worked solution)"
 CLAIM = (
     "Small minibatches lead to faster updates, more exploration of the loss landscape (can help escape "
@@ -182,7 +186,7 @@ def step_memory(cfg: BatchSizeConfig, b: int, data: dict) -> dict:
     return {"saved_for_backward_mib": saved / 2**20, "peak_rss_growth_mib": peak}
 
 
-def run(out_dir: Path, quick: bool = False) -> dict:
+def run(out_dir: OutputDir, quick: bool = False) -> dict:
     cfg = BatchSizeConfig.quick() if quick else BatchSizeConfig()
     start = time.perf_counter()
     raw, data_note = load_svhn_like(cfg.n_train, cfg.n_test, cfg.seed)
@@ -298,7 +302,7 @@ def _verdict(cfg: BatchSizeConfig, sizes: list[int], nb: dict) -> tuple[str, str
     return verdict, text
 
 
-def _figures(out_dir: Path, cfg: BatchSizeConfig, sizes: list[int], nb: dict) -> list[str]:
+def _figures(out_dir: OutputDir, cfg: BatchSizeConfig, sizes: list[int], nb: dict) -> list[str]:
     s = np.asarray(sizes)
     fig, ax = new_figure(2, 1)
     a = ax[0, 0]
@@ -322,7 +326,7 @@ def _figures(out_dir: Path, cfg: BatchSizeConfig, sizes: list[int], nb: dict) ->
     a.set(title="Gradient noise at fixed weights", xlabel="batch size B (log)", ylabel="E||g_B - g||^2 (log)")
     a.legend()
     fig.suptitle(f"Batch size on the exam's CNN ({cfg.n_train:,} SVHN-like training images)")
-    out = [save_png(fig, out_dir / "batch_size_time_noise.png")]
+    out = [out_dir.save_png(fig, "batch_size_time_noise.png")]
 
     fig, ax = new_figure(2, 1)
     a = ax[0, 0]
@@ -339,5 +343,5 @@ def _figures(out_dir: Path, cfg: BatchSizeConfig, sizes: list[int], nb: dict) ->
         a.loglog([b for b, _ in rss], [m for _, m in rss], "s-", label="peak RSS growth of one step")
     a.set(title="Memory of one training step", xlabel="batch size B (log)", ylabel="MiB (log)")
     a.legend()
-    out.append(save_png(fig, out_dir / "batch_size_accuracy_memory.png"))
+    out.append(out_dir.save_png(fig, "batch_size_accuracy_memory.png"))
     return out

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -28,10 +27,15 @@ import torch.nn.functional as F
 from dlexam.experiments.results import finish, seed_everything
 from dlexam.experiments.svhn_like import load_svhn_like, preprocess
 from dlexam.experiments.training import batches, train_steps
-from dlexam.figures import new_figure, save_png
+from dlexam.figures import new_figure
+from dlexam.files import OutputDir
 from dlexam.svhn.model import CNNConfig, ExamCNN
 
 NAME = "pooling"
+FIGURES = (  # the figures run() writes into its output folder
+    "pooling_shift_robustness.png",
+    "pooling_shift_examples.png",
+)
 CLAIM_SOURCE = "Problem 1.1 (worked solution)"
 CLAIM = (
     "Pooling layers provide invariance to the neural network, making the model more robust to small "
@@ -119,7 +123,7 @@ def shift_robustness(model: ExamCNN, images: torch.Tensor, labels: torch.Tensor)
     return out
 
 
-def run(out_dir: Path, quick: bool = False) -> dict:
+def run(out_dir: OutputDir, quick: bool = False) -> dict:
     cfg = PoolingConfig.quick() if quick else PoolingConfig()
     start = time.perf_counter()
     data, data_note = load_svhn_like(cfg.n_train, cfg.n_test, cfg.data_seed)
@@ -199,7 +203,7 @@ def _verdict(cfg: PoolingConfig, s: dict) -> tuple[str, str]:
     return verdict, text
 
 
-def _figures(out_dir: Path, cfg: PoolingConfig, s: dict, data: dict) -> list[str]:
+def _figures(out_dir: OutputDir, cfg: PoolingConfig, s: dict, data: dict) -> list[str]:
     colors = {"max": "tab:purple", "avg": "tab:olive", "none": "tab:gray"}
     fig, ax = new_figure(2, 1)
     for j, (key, title) in enumerate(
@@ -213,7 +217,7 @@ def _figures(out_dir: Path, cfg: PoolingConfig, s: dict, data: dict) -> list[str
         a.set(title=title, xlabel="shift (pixels, mean over 4 directions)", ylabel="fraction", xticks=SHIFTS)
         a.legend()
     fig.suptitle(f"Exam CNN: max vs average vs no pooling ({len(cfg.seeds)} seed(s), SVHN-like test fonts)")
-    out = [save_png(fig, out_dir / "pooling_shift_robustness.png")]
+    out = [out_dir.save_png(fig, "pooling_shift_robustness.png")]
 
     fig, ax = new_figure(4, 1, width=2.4, height=2.6)
     img = data["x_test"][0]
@@ -221,5 +225,5 @@ def _figures(out_dir: Path, cfg: PoolingConfig, s: dict, data: dict) -> list[str
         ax[0, j].imshow(shift_images(img[None], 0, d)[0].numpy(), cmap="gray", vmin=0, vmax=255)
         ax[0, j].set(title=f"shifted right {d} px", xticks=[], yticks=[])
     fig.suptitle("A test image and its shifts (border replicated)")
-    out.append(save_png(fig, out_dir / "pooling_shift_examples.png"))
+    out.append(out_dir.save_png(fig, "pooling_shift_examples.png"))
     return out

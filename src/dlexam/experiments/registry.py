@@ -34,6 +34,7 @@ class ExperimentRun:
     name: str
     out_dir: Path | None = None  # None: runs/experiments/NAME
     quick: bool = False  # small settings that finish in well under a minute
+    force: bool = False  # replace result.json and figures even where dlexam did not write them
 
     def __post_init__(self) -> None:
         if self.name not in MODULES:

@@ -17,22 +17,18 @@ Every file is written atomically (:mod:`dlexam.files`).
 
 from __future__ import annotations
 
-import json
-import math
 import os
 import random
 import time
 from dataclasses import asdict
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 
 from dlexam.cpu import torch_threads
-from dlexam.errors import UserError
 from dlexam.experiments.registry import RESULT_FILE
-from dlexam.files import atomic_write_text
+from dlexam.files import OutputDir
+from dlexam.plain import dumps, plain
 
 VERDICTS = ("supported", "partly supported", "not supported", "inconclusive")
 
@@ -51,40 +47,12 @@ def seed_everything(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def prepare_out_dir(out_dir: str | os.PathLike) -> Path:
-    """Create the output folder (and parents); a path that exists as a file is a user error."""
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise UserError(f"out_dir {out} exists and is not a directory")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"cannot create output directory {out}: {exc.strerror or exc}") from None
-    if not os.access(out, os.W_OK | os.X_OK):
-        raise UserError(f"output directory {out} is not writable")
-    return out
+def prepare_out_dir(out_dir: str | os.PathLike, *, force: bool = False) -> OutputDir:
+    """The experiment's output folder, checked and locked before any work (see :class:`OutputDir`)."""
+    return OutputDir(out_dir, force=force, lock=True, what="out_dir")
 
 
-def _plain(x: Any) -> Any:
-    """Make numbers JSON-friendly: tensors/arrays to lists, NaN/inf to None, tuples to lists."""
-    if isinstance(x, dict):
-        return {str(k): _plain(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_plain(v) for v in x]
-    if isinstance(x, torch.Tensor):
-        return _plain(x.detach().cpu().tolist())
-    if isinstance(x, np.ndarray):
-        return _plain(x.tolist())
-    if isinstance(x, np.generic):
-        return _plain(x.item())
-    if isinstance(x, float):
-        return x if math.isfinite(x) else None
-    if isinstance(x, Path):
-        return str(x)
-    return x
-
-
-def finish(out_dir: Path, *, name: str, claim: str, claim_source: str, cfg, quick: bool, start: float,
+def finish(out_dir: OutputDir, *, name: str, claim: str, claim_source: str, cfg, quick: bool, start: float,
            **fields) -> dict:
     """Assemble an experiment's result, check its shape, write `result.json` atomically and return it.
 
@@ -98,7 +66,7 @@ def finish(out_dir: Path, *, name: str, claim: str, claim_source: str, cfg, quic
             raise KeyError(f"experiment result lacks {key!r}")
     if result["verdict"] not in VERDICTS:
         raise ValueError(f"verdict must be one of {VERDICTS}, got {result['verdict']!r}")
-    plain = _plain(result)
-    plain["json"] = str((out_dir / RESULT_FILE).resolve())
-    atomic_write_text(out_dir / RESULT_FILE, json.dumps(plain, indent=2) + "\n")
-    return plain
+    data = plain(result)
+    data["json"] = str(out_dir.file(RESULT_FILE).resolve())
+    out_dir.write_text(RESULT_FILE, dumps(data, indent=2) + "\n")
+    return data

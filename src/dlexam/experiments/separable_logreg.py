@@ -18,16 +18,20 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from scipy.optimize import minimize
 from scipy.special import expit
 
 from dlexam.experiments.results import finish
-from dlexam.figures import new_figure, save_png
+from dlexam.figures import new_figure
+from dlexam.files import OutputDir
 
 NAME = "separable-logreg"
+FIGURES = (  # the figures run() writes into its output folder
+    "separable_logreg_norm_loss.png",
+    "separable_logreg_boundaries.png",
+)
 CLAIM_SOURCE = "Part 1, question 2 (worked solution)"
 CLAIM = (
     "The loss L(w) is bounded below by 0 because log(1 + exp(u)) > 0 for any u in R. It is clear "
@@ -103,7 +107,7 @@ def run_gd(X: np.ndarray, y: np.ndarray, steps: int, record_at: set[int]) -> tup
     return records, lr
 
 
-def run(out_dir: Path, quick: bool = False) -> dict:
+def run(out_dir: OutputDir, quick: bool = False) -> dict:
     cfg = SeparableConfig.quick() if quick else SeparableConfig()
     start = time.perf_counter()
     X, y = make_data(cfg)
@@ -209,7 +213,7 @@ def _verdict(cfg: SeparableConfig, nb: dict, records: list[dict]) -> tuple[bool,
     return supported, finding
 
 
-def _figures(out_dir: Path, X, y, records, w_svm, nb: dict) -> list[str]:
+def _figures(out_dir: OutputDir, X, y, records, w_svm, nb: dict) -> list[str]:
     ts = np.asarray(nb["t"])
     pos = ts > 0
     fig, ax = new_figure(3, 1, width=4.6)
@@ -247,7 +251,7 @@ def _figures(out_dir: Path, X, y, records, w_svm, nb: dict) -> list[str]:
     a.set(title="L(a w*) strictly decreases in a", xlabel="a (log)", ylabel="loss L(a w*) (log)")
     a.legend(fontsize=8)
     fig.suptitle("Separable logistic regression (Part 1, Q2): no global minimum")
-    out = [save_png(fig, out_dir / "separable_logreg_norm_loss.png")]
+    out = [out_dir.save_png(fig, "separable_logreg_norm_loss.png")]
 
     fig, ax = new_figure(1, 1, width=5.0, height=4.6)
     a = ax[0, 0]
@@ -269,5 +273,5 @@ def _figures(out_dir: Path, X, y, records, w_svm, nb: dict) -> list[str]:
     a.set_ylim(X[:, 2].min() - 0.5, X[:, 2].max() + 0.5)
     a.set(title="Data and decision boundaries w(t)^T x = 0", xlabel="feature x1", ylabel="feature x2")
     a.legend(fontsize=7, loc="best")
-    out.append(save_png(fig, out_dir / "separable_logreg_boundaries.png"))
+    out.append(out_dir.save_png(fig, "separable_logreg_boundaries.png"))
     return out

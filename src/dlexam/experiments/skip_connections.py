@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -23,9 +22,14 @@ from dlexam.experiments.deep_mlp import DeepMLP, DeepMLPConfig
 from dlexam.experiments.digits import load_digits
 from dlexam.experiments.results import finish, seed_everything
 from dlexam.experiments.training import batches, evaluate, grad_norms, train_steps
-from dlexam.figures import new_figure, save_png
+from dlexam.figures import new_figure
+from dlexam.files import OutputDir
 
 NAME = "skip-connections"
+FIGURES = (  # the figures run() writes into its output folder
+    "skip_connections_curves.png",
+    "skip_connections_grad_norms.png",
+)
 CLAIM_SOURCE = "Part 2, question 3 (worked solution)"
 CLAIM = (
     "Skip connections are shortcuts in neural networks that allow data to flow past some layers. This "
@@ -90,7 +94,7 @@ def train_model(cfg: SkipConfig, residual: bool, init: str, data: dict, seed: in
     return {"grads_init": grads_init, "grads_end": grads_end, "curves": curves, "diverged": diverged}
 
 
-def run(out_dir: Path, quick: bool = False) -> dict:
+def run(out_dir: OutputDir, quick: bool = False) -> dict:
     cfg = SkipConfig.quick() if quick else SkipConfig()
     start = time.perf_counter()
     data, data_note = load_digits(cfg.n_train, cfg.n_val)
@@ -199,7 +203,7 @@ def _verdict(cfg: SkipConfig, row: dict, models: dict) -> tuple[str, str]:
     return verdict, " ".join(text)
 
 
-def _figures(out_dir: Path, cfg: SkipConfig, runs: dict) -> list[str]:
+def _figures(out_dir: OutputDir, cfg: SkipConfig, runs: dict) -> list[str]:
     colors = {"plain": "tab:red", "residual": "tab:blue", "plain, He init": "tab:gray"}
     fig, ax = new_figure(2, 1)
     epochs = None
@@ -215,7 +219,7 @@ def _figures(out_dir: Path, cfg: SkipConfig, runs: dict) -> list[str]:
     ax[0, 0].legend(fontsize=7)
     ax[0, 1].legend(fontsize=7)
     fig.suptitle(f"{cfg.depth}-block ReLU MLP with and without skip connections ({cfg.n_train:,} training images)")
-    out = [save_png(fig, out_dir / "skip_connections_curves.png")]
+    out = [out_dir.save_png(fig, "skip_connections_curves.png")]
 
     fig, ax = new_figure(2, 1)
     blocks = np.arange(1, cfg.depth + 1)
@@ -228,5 +232,5 @@ def _figures(out_dir: Path, cfg: SkipConfig, runs: dict) -> list[str]:
             ylabel="||dL/dW_l||_F (log)",
         )
         ax[0, j].legend(fontsize=8)
-    out.append(save_png(fig, out_dir / "skip_connections_grad_norms.png"))
+    out.append(out_dir.save_png(fig, "skip_connections_grad_norms.png"))
     return out

@@ -10,6 +10,7 @@ counts as failed.
 
 from __future__ import annotations
 
+import importlib
 import os
 import tempfile
 import time
@@ -19,8 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from dlexam.cpu import torch_threads
-from dlexam.errors import UserError
-from dlexam.files import atomic_open
+from dlexam.files import OutputDir
 from dlexam.report import page
 from dlexam.report.context import ReportContext, ReportSettings, SectionSpec, short_traceback
 from dlexam.report.sections import answers, cnn, experiments, geoff, sorting
@@ -74,6 +74,7 @@ def build_section(spec: SectionSpec, settings: ReportSettings, work_dir: Path,
     return page.RenderedSection(spec.id, spec.title, body, error, detail, time.perf_counter() - t0)
 
 
+INDEX = "index.html"
 INTRO = (
     '<p class="lead">The Deep Learning final exam of 2025-01-22 (version A), computed: the answer key '
     "checked question by question, the exact matrices of Geoff's transformer (Problem 2), transformers "
@@ -82,28 +83,23 @@ INTRO = (
 )
 
 
-def check_out_dir(out_dir: Path) -> Path:
-    """The index.html to write; refuse to replace a file that the report did not write."""
-    if out_dir.exists() and not out_dir.is_dir():
-        raise UserError(f"out_dir {out_dir} exists and is not a folder")
-    try:  # find out now, not after minutes of building, whether the folder takes files
-        out_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out_dir):
-            pass
-    except OSError as exc:
-        raise UserError(f"cannot write into out_dir {out_dir}: {exc.strerror or exc}") from None
-    index = out_dir / "index.html"
-    if index.exists():
-        head = index.read_bytes()[:2000].decode("utf-8", "replace")
-        if f'name="generator" content="{page.GENERATOR}"' not in head:
-            raise UserError(f"{index} exists and was not written by dlexam report; not replacing it")
-    return index
+def open_out_dir(out_dir: Path, settings: ReportSettings, specs: Sequence[SectionSpec]) -> OutputDir:
+    """The report's folder, checked and locked before any work: index.html and the experiments'
+    files there may be replaced only where dlexam wrote them (or with force)."""
+    out = OutputDir(out_dir, force=settings.force, lock=True, what="out_dir")
+    index = out.file(INDEX)
+    ours = index.is_file() and f'name="generator" content="{page.GENERATOR}"' in index.read_bytes()[:2000].decode(
+        "utf-8", "replace")  # a page an earlier dlexam wrote, before files were recorded
+    if not ours:
+        out.claim(INDEX)
+    if any(spec.id == "experiments" for spec in specs):
+        from dlexam.experiments import MODULES, RESULT_FILE
 
-
-def write_page(index: Path, html: str) -> None:
-    """Write the page atomically (with the permissions a plain open() would give)."""
-    with atomic_open(index, "wb") as f:
-        f.write(html.encode("utf-8"))
+        for name in settings.experiments or MODULES:
+            if name in MODULES:
+                figures = importlib.import_module(MODULES[name]).FIGURES
+                OutputDir(out.path / "experiments" / name, force=settings.force).claim(RESULT_FILE, *figures)
+    return out
 
 
 def build_report(
@@ -117,25 +113,24 @@ def build_report(
     `progress` is called with each finished section (the CLI prints a line per section).
     """
     settings = settings or ReportSettings()
-    out_dir = Path(out_dir)
-    index = check_out_dir(out_dir)
     specs = list(sections) if sections is not None else default_sections()
-    t0 = time.perf_counter()
-    built = []
-    with tempfile.TemporaryDirectory(prefix="dlexam-report-") as tmp:
-        for spec in specs:
-            work = Path(tmp) / spec.id
-            work.mkdir()
-            section = build_section(spec, settings, work, out_dir)
-            built.append(section)
-            if progress is not None:
-                progress(section)
-    seconds = time.perf_counter() - t0
-    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    timings = ", ".join(f"{s.title.split(':')[0]} {s.seconds:.1f} s" for s in built)
-    footer = page.esc(
-        f"Built {stamp} by `dlexam report` ({settings.mode} mode) in {seconds:.1f} s: {timings}."
-    )
-    html = page.render_page("dlexam: the exam, computed", INTRO, built, footer)
-    write_page(index, html)
+    with open_out_dir(Path(out_dir), settings, specs) as out:
+        t0 = time.perf_counter()
+        built = []
+        with tempfile.TemporaryDirectory(prefix="dlexam-report-") as tmp:
+            for spec in specs:
+                work = Path(tmp) / spec.id
+                work.mkdir()
+                section = build_section(spec, settings, work, out.path)
+                built.append(section)
+                if progress is not None:
+                    progress(section)
+        seconds = time.perf_counter() - t0
+        stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        timings = ", ".join(f"{s.title.split(':')[0]} {s.seconds:.1f} s" for s in built)
+        footer = page.esc(
+            f"Built {stamp} by `dlexam report` ({settings.mode} mode) in {seconds:.1f} s: {timings}."
+        )
+        html = page.render_page("dlexam: the exam, computed", INTRO, built, footer)
+        index = out.write_text(INDEX, html)
     return ReportResult(index, built, seconds)

@@ -27,6 +27,7 @@ class ReportSettings:
     # Processes running experiments side by side; None = one per CPU core (at most one per
     # experiment), 1 = in this process, one after the other.
     jobs: int | None = None
+    force: bool = False  # replace index.html and experiment files even where dlexam did not write them
 
     @property
     def mode(self) -> str:

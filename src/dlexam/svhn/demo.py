@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,17 +43,15 @@ def run_demo(workdir: Path, progress: ProgressFn | None = None) -> SVHNDemo:
     t0 = time.perf_counter()
     data = workdir / "svhn-synth"
     write_synthetic(data, n_train=3000, n_test=600, seed=0)
-    run = workdir / "svhn-run"
-    if run.exists():
-        import shutil
-
-        shutil.rmtree(run)
+    runs = workdir / "svhn-runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    run = Path(tempfile.mkdtemp(prefix=time.strftime("%Y%m%d-%H%M%S-"), dir=runs))  # a new run, nothing replaced
     result = train_run(SVHNRun(out=run, data=data, epochs=4, batch_size=64, threads=1), progress)
     ev = evaluate_checkpoint(run, data, "test")
     mat = scipy.io.loadmat(data / "test_32x32.mat")
     pngs, truth = [], []
-    for i in range(5):  # five held-out test images, saved as PNG files and read back by predict
-        pngs.append(workdir / f"digit{i}.png")
+    for i in range(5):  # five held-out test images, saved as PNG files in the run and read back by predict
+        pngs.append(run / f"digit{i}.png")
         Image.fromarray(np.ascontiguousarray(mat["X"][:, :, :, i])).save(pngs[-1])
         truth.append(int(mat["y"][i, 0]) % 10)
     preds = predict_images(run, pngs)

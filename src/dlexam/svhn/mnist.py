@@ -58,14 +58,15 @@ def load_mnist(folder: str | os.PathLike | None = None) -> tuple[np.ndarray, np.
     return out["images"], out["labels"].astype(np.int64)
 
 
-def write_mnist_as_svhn(out_dir: str | os.PathLike, n_train: int = 8000, folder=None) -> dict:
+def write_mnist_as_svhn(out_dir: str | os.PathLike, n_train: int = 8000, folder=None, *, force: bool = False) -> dict:
     """Write the first `n_train` digits as train_32x32.mat and the rest as test_32x32.mat."""
-    from dlexam.svhn.synth import write_mat
+    from dlexam.svhn.synth import write_splits
 
     images, labels = load_mnist(folder)
+    if not 1 <= n_train < len(labels):
+        raise UserError(f"n_train must be from 1 to {len(labels) - 1}, got {n_train}")
     padded = np.pad(images, ((0, 0), (2, 2), (2, 2)))  # (N, 28, 28) -> (N, 32, 32)
     rgb = np.repeat(padded[..., None], 3, axis=-1)  # (N, 32, 32, 3)
-    out = Path(out_dir)
-    write_mat(out / "train_32x32.mat", rgb[:n_train], labels[:n_train])
-    write_mat(out / "test_32x32.mat", rgb[n_train:], labels[n_train:])
+    out = write_splits(out_dir, {"train": lambda: (rgb[:n_train], labels[:n_train]),
+                                 "test": lambda: (rgb[n_train:], labels[n_train:])}, force=force)
     return {"out": str(out), "train": int(n_train), "test": int(len(labels) - n_train)}

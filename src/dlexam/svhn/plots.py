@@ -8,6 +8,11 @@ from dlexam.figures import pyplot, save_png
 
 
 def learning_curves_png(history: list[dict], path: str | os.PathLike) -> None:
+    """Loss and accuracy per epoch, train and validation, written to `path`."""
+    save_png(learning_curves_figure(history), path)
+
+
+def learning_curves_figure(history: list[dict]):
     """Loss and accuracy per epoch, train and validation."""
     plt = pyplot()
     epochs = [r["epoch"] for r in history]
@@ -25,10 +30,10 @@ def learning_curves_png(history: list[dict], path: str | os.PathLike) -> None:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.legend()
-    save_png(fig, path)
+    return fig
 
 
-def confusion_png(confusion: list[list[int]], path: str | os.PathLike, title: str = "confusion matrix") -> None:
+def confusion_figure(confusion: list[list[int]], title: str = "confusion matrix"):
     """Counts with true digits as rows and predicted digits as columns."""
     import numpy as np
 
@@ -49,4 +54,4 @@ def confusion_png(confusion: list[list[int]], path: str | os.PathLike, title: st
                 color="white" if c[i, j] > c.max() / 2 else "black",
             )
     ax.set(xticks=range(10), yticks=range(10), xlabel="predicted digit", ylabel="true digit", title=title)
-    save_png(fig, path)
+    return fig

@@ -19,14 +19,15 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 
-from dlexam import checkpoint
-from dlexam.errors import UserError
-from dlexam.files import atomic_write_text
+from dlexam import checkpoint, limits
+from dlexam.errors import NonFiniteLoss, UserError
+from dlexam.files import OutputDir, atomic_write_text
 from dlexam.progress import ProgressFn, log
 from dlexam.svhn import fused
 from dlexam.svhn.model import CNNConfig, ExamCNN
@@ -36,6 +37,7 @@ KIND = "svhn-cnn"
 RUN_MARKERS = ("last.pt", "best.pt", "metrics.json", "metrics.csv")
 QUICK_EPOCHS = 2
 DEFAULT_EPOCHS = 10
+MAX_EPOCHS, MAX_BATCH, MAX_LR = 100_000, 65_536, 10.0  # beyond these a setting is a typo, not a choice
 
 
 @dataclass
@@ -59,6 +61,14 @@ class SVHNRun:
     def __post_init__(self) -> None:
         self.out = Path(self.out)
         self.data = None if self.data is None else Path(self.data)
+        limits.whole("epochs", self.epochs, 1, MAX_EPOCHS, optional=True)
+        limits.whole("batch_size", self.batch_size, 1, MAX_BATCH)
+        limits.number("lr", self.lr, 0, MAX_LR, lo_open=True, optional=True)
+        limits.choice("optimizer", self.optimizer, ("sgd", "adam"))
+        limits.whole("threads", self.threads, 1, 1024, optional=True)
+        limits.number("val_fraction", self.val_fraction, 0, 1, hi_open=True)
+        limits.whole("seed", self.seed, 0, 2**63 - 1)
+        limits.whole("split_seed", self.split_seed, 0, 2**63 - 1)
 
 
 @dataclass
@@ -103,15 +113,44 @@ def _write_metrics(out: Path, history: list[dict], settings: dict) -> None:
     atomic_write_text(out / "metrics.json", json.dumps({"settings": settings, "history": history}, indent=1))
 
 
-def _check_out(run: SVHNRun) -> None:
-    out = run.out
-    if out.exists() and not out.is_dir():
-        raise UserError(f"out {out} exists and is not a directory")
+def _open_out(run: SVHNRun) -> OutputDir | None:
+    """Check the run directory before any work and lock it while training (rank 0 only writes)."""
+    if int(os.environ.get("RANK", "0")) != 0:
+        return None
+    out = OutputDir(run.out, lock=True)
     if run.resume:
-        if not (out / "last.pt").is_file():
-            raise UserError(f"resume: {out} holds no last.pt to resume from")
-    elif out.is_dir() and any((out / m).exists() for m in RUN_MARKERS):
-        raise UserError(f"{out} already holds a training run; resume it, or choose another out directory")
+        if not (run.out / "last.pt").is_file():
+            out.close()
+            raise UserError(f"resume: {run.out} holds no last.pt to resume from")
+    elif any((run.out / m).exists() for m in RUN_MARKERS):
+        out.close()
+        raise UserError(f"{run.out} already holds a training run; resume it, or choose another out directory")
+    return out
+
+
+def _resume_state(run: SVHNRun) -> tuple[TrainConfig, dict, CNNConfig, int, list, dict]:
+    """What last.pt says about the run, checked before use: a damaged state is one clear error."""
+    path = run.out / "last.pt"
+    payload = checkpoint.load(path, kind=KIND)
+    try:
+        extra = payload["extra"]
+        settings = dict(extra["settings"])
+        settings["train"] = dict(settings["train"])
+        if run.epochs:
+            settings["train"]["epochs"] = int(run.epochs)
+        cfg = TrainConfig.from_dict(settings["train"])
+        limits.whole("epochs", cfg.epochs, 1, MAX_EPOCHS)
+        limits.whole("batch_size", cfg.batch_size, 1, MAX_BATCH)
+        limits.number("lr", cfg.lr, 0, MAX_LR, lo_open=True)
+        limits.number("val_fraction", settings["val_fraction"], 0, 1, hi_open=True)
+        model_cfg = CNNConfig.from_dict(payload["config"])
+        start_epoch, history = int(extra["epoch"]), list(extra["history"])
+        limits.whole("epoch", start_epoch, 0, MAX_EPOCHS)
+        if not isinstance(extra["optimizer"], dict) or not isinstance(extra["rng"], torch.Tensor):
+            raise TypeError("optimizer or RNG state missing")
+    except (KeyError, TypeError, ValueError, UserError) as exc:
+        raise UserError(f"{path}: its resume state is damaged ({exc})") from None
+    return cfg, settings, model_cfg, start_epoch, history, payload
 
 
 def _new_settings(run: SVHNRun) -> tuple[TrainConfig, dict]:
@@ -149,25 +188,25 @@ def _engine(device: torch.device, model_cfg: CNNConfig) -> str:
 
 
 def train_run(run: SVHNRun, progress: ProgressFn | None = None) -> RunResult:
-    """Train (or resume) the run directory `run.out`; returns every epoch's figures."""
+    """Train (or resume) the run directory `run.out`; returns every epoch's figures.
+
+    The directory is checked and locked before any work, and stays locked until training ends.
+    """
+    lock = _open_out(run)
+    try:
+        return _train(run, progress)
+    finally:
+        if lock is not None:
+            lock.close()
+
+
+def _train(run: SVHNRun, progress: ProgressFn | None) -> RunResult:
     out = run.out
-    _check_out(run)
     if run.resume:
-        payload = checkpoint.load(out / "last.pt", kind=KIND)
-        extra = payload["extra"]
-        settings = dict(extra["settings"])
-        if run.epochs:
-            settings["train"]["epochs"] = int(run.epochs)
-        cfg = TrainConfig.from_dict(settings["train"])
-        model_cfg = CNNConfig.from_dict(payload["config"])
-        start_epoch, history = int(extra["epoch"]), list(extra["history"])
+        cfg, settings, model_cfg, start_epoch, history, payload = _resume_state(run)
     else:
         cfg, settings = _new_settings(run)
-        model_cfg = run.model
-        start_epoch, history = 0, []
-    if cfg.batch_size < 1 or cfg.epochs < 1 or cfg.lr <= 0:
-        raise UserError("batch_size and epochs must be positive integers and lr a positive number")
-
+        model_cfg, start_epoch, history, payload = run.model, 0, [], None
     data = load_data(run.data or settings["data"], val_fraction=settings["val_fraction"],
                      split_seed=settings["split_seed"], quick=settings["quick"])
     d = setup_distributed()
@@ -178,16 +217,20 @@ def train_run(run: SVHNRun, progress: ProgressFn | None = None) -> RunResult:
     torch.manual_seed(cfg.seed)
     model = ExamCNN(model_cfg)
     optimizer = make_optimizer(model, cfg)
-    if run.resume:
+    if payload is not None:
         checkpoint.load_weights(model, payload, out / "last.pt")
-        optimizer.load_state_dict(extra["optimizer"])
-        torch.set_rng_state(extra["rng"])
+        try:
+            optimizer.load_state_dict(payload["extra"]["optimizer"])
+            torch.set_rng_state(payload["extra"]["rng"])
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            raise UserError(f"{out / 'last.pt'}: its resume state is damaged ({str(exc)[:120]})") from None
         if start_epoch >= cfg.epochs:
             log(say, "svhn train", f"{out}: all {cfg.epochs} epochs are already done")
     best = max((r.get("val_accuracy", -1.0) for r in history), default=-1.0)
+    saved = len(history)  # epochs in last.pt
 
     def on_epoch_end(epoch, model, optimizer, history):
-        nonlocal best
+        nonlocal best, saved
         row = history[-1]
         if not d.is_main:
             return
@@ -204,12 +247,15 @@ def train_run(run: SVHNRun, progress: ProgressFn | None = None) -> RunResult:
             best = row.get("val_accuracy", 0.0)
             checkpoint.save(out / "best.pt", kind=KIND, config=model_cfg.to_dict(), state_dict=state, extra=extra)
         _write_metrics(out, history, settings)
+        saved = len(history)
 
-    if d.is_main:
-        out.mkdir(parents=True, exist_ok=True)
-    result = fit(model, data["train_x"], data["train_y"], data["val_x"], data["val_y"], cfg=cfg,
-                 start_epoch=start_epoch, optimizer=optimizer, history=history, on_epoch_end=on_epoch_end,
-                 progress=say, dist=d)
+    try:
+        result = fit(model, data["train_x"], data["train_y"], data["val_x"], data["val_y"], cfg=cfg,
+                     start_epoch=start_epoch, optimizer=optimizer, history=history, on_epoch_end=on_epoch_end,
+                     progress=say, dist=d)
+    except NonFiniteLoss as exc:
+        kept = f"{out / 'last.pt'} keeps epoch {saved}, the last finite one" if saved else "no epoch was saved"
+        raise UserError(f"{exc}: lower the learning rate (lr {cfg.lr:g}); {kept}") from None
     if d.is_main and result["history"]:
         from dlexam.svhn.plots import learning_curves_png
 
@@ -241,20 +287,30 @@ class Evaluation:
         return asdict(self)
 
 
-def evaluate_checkpoint(path, data_dir, split: str = "test", png: str | Path | None = None) -> Evaluation:
-    """Accuracy, per-class accuracy and confusion matrix of a checkpoint on an SVHN split."""
+def evaluate_checkpoint(path, data_dir, split: str = "test", png: str | Path | None = None, *,
+                        force: bool = False) -> Evaluation:
+    """Accuracy, per-class accuracy and confusion matrix of a checkpoint on an SVHN split.
+
+    `png`, if given, receives the confusion matrix; it is checked before any work and never replaces
+    a file dlexam did not write (unless `force`).
+    """
     from dlexam.svhn.data import load_split
     from dlexam.svhn.train import evaluate
 
+    out = None
+    if png is not None:
+        png = Path(png)
+        out = OutputDir(png.parent, force=force, what="png folder")
+        out.claim(png.name)
     model, _ = load_model(path)
     images, labels = load_split(data_dir, split)
     result = Evaluation(checkpoint=str(checkpoint.resolve(path)), split=split,
                         **evaluate(model, images, labels, channels_last=False))
-    if png is not None:
-        from dlexam.svhn.plots import confusion_png
+    if out is not None:
+        from dlexam.svhn.plots import confusion_figure
 
-        confusion_png(result.confusion, png, title=f"{split}: accuracy {result.accuracy:.4f}")
-        result.confusion_png = str(png)
+        fig = confusion_figure(result.confusion, title=f"{split}: accuracy {result.accuracy:.4f}")
+        result.confusion_png = out.save_png(fig, png.name)
     return result
 
 

@@ -23,7 +23,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from dlexam.files import atomic_open
+from dlexam import limits
+from dlexam.files import OutputDir, atomic_open
 
 TRAIN_FONTS = (
     "DejaVuSans.ttf",
@@ -40,6 +41,7 @@ TRAIN_FONTS = (
     "cmb10.ttf",
 )
 TEST_FONTS = ("DejaVuSerif-Italic.ttf", "STIXGeneralBol.ttf", "cmss10.ttf", "DejaVuSansMono-BoldOblique.ttf")
+MAX_IMAGES = 1_000_000  # per split: 3 GB of RGB in memory while it is written
 GLYPH_H, GLYPH_W = 40, 32  # glyph box in pixels; digits are scaled to GLYPH_H ink height
 
 
@@ -179,14 +181,26 @@ def _render_chunked(n: int, seed: int, fonts: tuple[str, ...], chunk: int = 4096
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
-def write_synthetic(out_dir: str | os.PathLike, n_train: int = 20000, n_test: int = 4000, seed: int = 0) -> dict:
+def write_splits(out_dir: str | os.PathLike, splits: dict, *, force: bool = False) -> Path:
+    """Write {split: (rgb, digits)} as official .mat files into `out_dir`, never over a file dlexam did not
+    write (unless `force`): the folder is checked before the images are made, so call it with generators."""
+    out = OutputDir(out_dir, force=force)
+    out.claim(*(f"{name}_32x32.mat" for name in splits))
+    for name, make in splits.items():
+        write_mat(out.file(f"{name}_32x32.mat"), *make())
+        out.record(f"{name}_32x32.mat")
+    return out.path
+
+
+def write_synthetic(out_dir: str | os.PathLike, n_train: int = 20000, n_test: int = 4000, seed: int = 0, *,
+                    force: bool = False) -> dict:
     """Write train_32x32.mat (TRAIN_FONTS) and test_32x32.mat (held-out TEST_FONTS) into `out_dir`."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    train = _render_chunked(int(n_train), 2 * int(seed), TRAIN_FONTS)
-    test = _render_chunked(int(n_test), 2 * int(seed) + 1, TEST_FONTS)
-    write_mat(out / "train_32x32.mat", *train)
-    write_mat(out / "test_32x32.mat", *test)
+    limits.whole("n_train", n_train, 1, MAX_IMAGES)
+    limits.whole("n_test", n_test, 1, MAX_IMAGES)
+    out = write_splits(out_dir, {
+        "train": lambda: _render_chunked(int(n_train), 2 * int(seed), TRAIN_FONTS),
+        "test": lambda: _render_chunked(int(n_test), 2 * int(seed) + 1, TEST_FONTS),
+    }, force=force)
     return {
         "out": str(out),
         "train": int(n_train),

@@ -34,6 +34,7 @@ import torch.distributed as torch_dist
 import torch.nn as nn
 import torch.nn.functional as F
 
+from dlexam.errors import NonFiniteLoss
 from dlexam.progress import Progress, ProgressFn, report
 from dlexam.svhn.data import image_stats, load_split, preprocess
 
@@ -188,6 +189,8 @@ def train_one_epoch(
         logits = model(x)
         # sum / global batch * world: DDP's average over processes is then the global mean's gradient
         loss = F.cross_entropy(logits, y, reduction="sum") * (d.world / len(global_idx))
+        if not torch.isfinite(loss):  # stop before a NaN reaches the weights (and any checkpoint)
+            raise NonFiniteLoss(f"epoch {epoch + 1}, batch {i + 1}", float(loss))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

@@ -68,6 +68,7 @@ def build(ctx: ReportContext) -> str:
         raise ValueError(f"unknown experiment(s) {', '.join(unknown)}; the registry has {', '.join(registry)}")
     names = [n for n in registry if chosen is None or n in chosen]
     quick = ctx.settings.quick or ctx.settings.tiny
+    force = ctx.settings.force
     command = "dlexam experiment NAME" + (" --quick" if quick else "")
     subset = "" if len(names) == len(registry) else f" (a selection of the {len(registry)} in the registry)"
     parts = [page.paragraph(
@@ -83,10 +84,10 @@ def build(ctx: ReportContext) -> str:
         # copy of this process's torch thread pools), collected in the registry's order.
         pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
         with pool:
-            futures = {n: pool.submit(run_experiment, ExperimentRun(n, out / n, quick)) for n in names}
+            futures = {n: pool.submit(run_experiment, ExperimentRun(n, out / n, quick, force)) for n in names}
             sections = [experiment_part(ctx, n, futures[n].result, done) for n in names]
     else:
-        sections = [experiment_part(ctx, n, lambda n=n: run_experiment(ExperimentRun(n, out / n, quick)), done)
+        sections = [experiment_part(ctx, n, lambda n=n: run_experiment(ExperimentRun(n, out / n, quick, force)), done)
                     for n in names]
     return "".join(parts) + summary_table(names, done) + "".join(sections)
 

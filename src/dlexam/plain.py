@@ -1,0 +1,35 @@
+"""Plain data for JSON: what the project prints with --json and writes into .json files.
+
+:func:`plain` turns tensors, arrays, numpy scalars, tuples and paths into lists, numbers and strings,
+and every NaN or infinity into None; :func:`dumps` then writes strict JSON (``allow_nan=False``), so
+no JSON the project writes ever holds ``NaN`` or ``Infinity``, which strict parsers reject.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+
+def plain(x: Any) -> Any:
+    """`x` with every value JSON can hold as it is, and None for NaN and infinities."""
+    if isinstance(x, dict):
+        return {str(k): plain(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [plain(v) for v in x]
+    if hasattr(x, "detach") and hasattr(x, "tolist"):  # a torch tensor
+        return plain(x.detach().cpu().tolist())
+    if hasattr(x, "tolist") and not isinstance(x, str | bytes):  # a numpy array or scalar
+        return plain(x.tolist())
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, Path):
+        return str(x)
+    return x
+
+
+def dumps(x: Any, indent: int | None = None, **kwargs) -> str:
+    """Strict JSON text of plain(x)."""
+    return json.dumps(plain(x), indent=indent, allow_nan=False, **kwargs)
