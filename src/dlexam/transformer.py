@@ -21,7 +21,13 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch import nn
 
+from dlexam import limits
 from dlexam.attention import attention, causal_mask, resolve_temperature
+from dlexam.errors import UserError
+
+# Bounds of a config: far beyond the project's models, far below what would exhaust memory.
+MAX_VOCAB, MAX_WIDTH, MAX_HEADS, MAX_LAYERS, MAX_FF, MAX_POSITIONS = 100_000, 4096, 64, 64, 65_536, 1_000_000
+MAX_PARAMETERS = 50_000_000
 
 
 @dataclass
@@ -41,12 +47,29 @@ class TransformerConfig:
     extra: dict = field(default_factory=dict)  # free-form metadata (e.g. the vocabulary), kept in checkpoints
 
     def __post_init__(self) -> None:
+        """Check every field (a config may come from an untrusted checkpoint) before anything is allocated."""
+        limits.whole("vocab_size", self.vocab_size, 1, MAX_VOCAB)
+        limits.whole("d_model", self.d_model, 1, MAX_WIDTH)
+        limits.whole("n_heads", self.n_heads, 1, MAX_HEADS)
+        limits.whole("n_layers", self.n_layers, 1, MAX_LAYERS)
         if self.d_head is None:
             self.d_head = max(1, self.d_model // self.n_heads)
-        if self.positional not in ("none", "sinusoidal", "learned"):
-            raise ValueError(f"positional must be none, sinusoidal or learned, got {self.positional!r}")
+        limits.whole("d_head", self.d_head, 1, MAX_WIDTH)
+        limits.whole("d_ff", self.d_ff, 0, MAX_FF)
+        limits.whole("max_len", self.max_len, 0, MAX_POSITIONS)
+        for name in ("residual", "layernorm", "tie_embeddings"):
+            if not isinstance(getattr(self, name), bool):
+                raise UserError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        limits.choice("positional", self.positional, ("none", "sinusoidal", "learned"))
         if self.positional == "learned" and self.max_len <= 0:
-            raise ValueError("learned positional encodings need max_len > 0")
+            raise UserError("learned positional encodings need max_len > 0")
+        if self.temperature is not None:
+            limits.number("temperature", self.temperature, 0, math.inf, hi_open=True)
+        if not isinstance(self.extra, dict):
+            raise UserError(f"extra must be a mapping, got {type(self.extra).__name__}")
+        weights = self.n_layers * (4 * self.n_heads * self.d_head * self.d_model + 2 * self.d_model * self.d_ff)
+        if weights + self.vocab_size * self.d_model > MAX_PARAMETERS:
+            raise UserError(f"the model would hold {weights:,} weights; dlexam builds at most {MAX_PARAMETERS:,}")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -16,11 +16,12 @@ def cmd_summary(args) -> int:
     from dlexam.svhn.model import CNNConfig, layer_summary, student_bug
 
     if args.linear_in is not None:
-        if args.linear_in < 1:
-            from dlexam.errors import UserError
+        from dlexam.errors import UserError
 
-            raise UserError(f"--linear-in must be a positive integer, not {args.linear_in}")
-        bug = student_bug(args.linear_in)
+        try:
+            bug = student_bug(args.linear_in)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
         if args.json:
             _print_json(bug)
             return 0
@@ -50,7 +51,7 @@ def cmd_download(args) -> int:
     from dlexam.commands.progress import printer
     from dlexam.svhn.data import download
 
-    paths = download(args.root, args.split, progress=printer(args.quiet))
+    paths = download(args.root, args.split, progress=printer(args.quiet), force=args.force)
     for p in paths:
         print(f"ok (MD5 checked) {p}")
     return 0
@@ -175,6 +176,8 @@ def register(sub) -> None:
     q.add_argument("--root", required=True, type=Path)
     q.add_argument("--split", nargs="+", choices=("train", "test", "extra"), default=["train", "test"])
     q.add_argument("--quiet", action="store_true")
+    q.add_argument("--force", action="store_true",
+                   help="replace a file of that name in --root even where dlexam did not write it")
     q.set_defaults(handler=cmd_download)
 
     q = s.add_parser("synth", help="write SVHN-like synthetic train/test .mat files")

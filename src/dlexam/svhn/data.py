@@ -11,6 +11,7 @@ Images stay in memory as one uint8 tensor (N, 32, 32): the full train split (73,
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import urllib.error
@@ -21,7 +22,7 @@ import numpy as np
 import torch
 
 from dlexam.errors import UserError
-from dlexam.files import atomic_open
+from dlexam.files import OutputDir, atomic_open, sha256_of
 from dlexam.progress import Progress, ProgressFn, report
 
 BASE_URL = "http://ufldl.stanford.edu/housenumbers/"
@@ -32,8 +33,12 @@ MD5 = {
     "extra": "a93ce644f1a588dc4d68dda5feec44a7",
 }
 SIZES = {"train": 73_257, "test": 26_032, "extra": 531_131}  # images per official split
+# About the size of each official file in bytes; a download longer than this is refused (an endless
+# or wrong response must not fill the disk).
+MAX_BYTES = {"train": 230_000_000, "test": 82_000_000, "extra": 1_700_000_000}
 SPLITS = tuple(MD5)
-CACHE_VERSION = 1
+CACHE_VERSION = 2
+MAX_MAT_IMAGES = 1_000_000  # the real extra split has 531,131
 
 
 def filename(split: str) -> str:
@@ -47,12 +52,43 @@ def rgb_to_gray(rgb: np.ndarray) -> np.ndarray:
     return ((rgb[..., 0] * 19595 + rgb[..., 1] * 38470 + rgb[..., 2] * 7471 + 0x8000) >> 16).astype(np.uint8)
 
 
+def gray_of_mat_images(X: np.ndarray, chunk: int = 4096) -> np.ndarray:
+    """X uint8 (32, 32, 3, N) as stored in the .mat -> gray uint8 (N, 32, 32), a chunk of images at a time
+    (the uint32 arithmetic of a whole split at once would take 12 bytes per pixel)."""
+    n = X.shape[3]
+    gray = np.empty((n, 32, 32), np.uint8)
+    for i in range(0, n, chunk):
+        gray[i : i + chunk] = rgb_to_gray(np.moveaxis(X[..., i : i + chunk], 3, 0))  # (c, 32, 32, 3) -> (c, 32, 32)
+    return gray
+
+
+def _check_header(path: Path) -> None:
+    """Check the variables' shapes and types from the file's header, before any image data is read:
+    a file (compressed or not) cannot make the loader allocate more than MAX_MAT_IMAGES images."""
+    import scipy.io
+
+    try:
+        info = {name: (shape, kind) for name, shape, kind in scipy.io.whosmat(path)}
+    except Exception as exc:  # noqa: BLE001 - scipy raises many types for a damaged file
+        raise UserError(f"{path} is not a readable SVHN .mat file ({type(exc).__name__})") from None
+    if "X" not in info or "y" not in info:
+        raise UserError(f"{path} is not an SVHN Format 2 file (it needs variables X and y)")
+    shape, kind = info["X"]
+    if len(shape) != 4 or tuple(shape[:3]) != (32, 32, 3) or kind != "uint8":
+        raise UserError(f"{path}: X must be uint8 of shape (32, 32, 3, N), got {kind} {tuple(shape)}")
+    if not 1 <= shape[3] <= MAX_MAT_IMAGES:
+        raise UserError(f"{path}: X holds {shape[3]:,} images; dlexam reads 1 to {MAX_MAT_IMAGES:,} per file")
+    if int(np.prod(info["y"][0])) != shape[3]:
+        raise UserError(f"{path}: {shape[3]} images but {int(np.prod(info['y'][0]))} labels")
+
+
 def _read_mat(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """Read an official-format .mat file -> (gray uint8 (N, 32, 32), labels int64 (N,) in 0..9)."""
     import scipy.io
 
     if not path.is_file():
         raise UserError(f"SVHN file not found: {path} (run `dlexam svhn download` or `dlexam svhn synth`)")
+    _check_header(path)
     try:
         mat = scipy.io.loadmat(path, variable_names=("X", "y"))
     except Exception as exc:  # noqa: BLE001 - scipy raises many types for a damaged file
@@ -70,10 +106,10 @@ def _read_mat(path: Path) -> tuple[np.ndarray, np.ndarray]:
         raise UserError(f"{path}: {X.shape[3]} images but {y.shape[0]} labels")
     if y.size and (y.min() < 1 or y.max() > 10 or not np.all(y == np.round(y))):
         raise UserError(f"{path}: labels must be integers 1..10 (10 means digit 0)")
-    # (32, 32, 3, N) -> (N, 32, 32, 3): sample first, then row, column, channel
-    gray = rgb_to_gray(np.moveaxis(X, 3, 0))  # (N, 32, 32)
+    gray = gray_of_mat_images(X)  # (N, 32, 32)
+    del mat, X
     labels = y.astype(np.int64) % 10  # label 10 is the digit 0
-    return np.ascontiguousarray(gray), labels
+    return gray, labels
 
 
 def _cache_path(mat: Path) -> Path:
@@ -87,18 +123,24 @@ def _fallback_cache_path(mat: Path) -> Path:
 
 
 def _stamp(mat: Path) -> np.ndarray:
-    st = mat.stat()
-    return np.array([CACHE_VERSION, st.st_size, st.st_mtime_ns], dtype=np.int64)
+    """What the cache is valid for: the cache's version and the SHA-256 of the .mat file's contents."""
+    digest = bytes.fromhex(sha256_of(mat))
+    return np.frombuffer(CACHE_VERSION.to_bytes(8, "little") + digest, dtype=np.int64).copy()
 
 
 def _read_cache(cache: Path, stamp: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The cached images and labels if the cache is for this file's contents and well formed, else None."""
     try:
-        with np.load(cache) as z:
+        with np.load(cache, allow_pickle=False) as z:
             if not np.array_equal(z["stamp"], stamp):
                 return None
-            return z["images"], z["labels"]
+            images, labels = z["images"], z["labels"]
     except Exception:  # noqa: BLE001 - a bad cache is simply rebuilt
         return None
+    ok = (images.dtype == np.uint8 and images.ndim == 3 and images.shape[1:] == (32, 32)
+          and labels.dtype == np.int64 and labels.shape == (images.shape[0],)
+          and (labels.size == 0 or (labels.min() >= 0 and labels.max() <= 9)))
+    return (images, labels) if ok else None
 
 
 def load_split(
@@ -156,6 +198,40 @@ def preprocess(images: torch.Tensor, mean: torch.Tensor | None = None, std: torc
     return (x - mean[:, None, None, None]) / (std[:, None, None, None] + 1.0)  # +1 keeps flat images finite
 
 
+def _copy_bounded(resp, part: Path, have: int, total: int | None, limit: int, url: str,
+                  progress: ProgressFn | None) -> None:
+    """Append the response to `part`, never past `limit` bytes; remove `part` when the disk is full."""
+    task, done = part.name[:-5], have
+    try:
+        with open(part, "ab" if have else "wb") as f:
+            while True:
+                try:
+                    block = resp.read(1 << 16)
+                except OSError as exc:
+                    raise UserError(f"download of {url} interrupted ({exc}); run the command again to resume") from None
+                if not block:
+                    break
+                if done + len(block) > limit:
+                    raise _TooLong()
+                f.write(block)
+                done += len(block)
+                report(progress, Progress(task, done, total, "B"))
+    except _TooLong:
+        part.unlink(missing_ok=True)
+        raise UserError(f"download of {url} ran past {limit:,} bytes, more than the file can be; "
+                        "the partial file was removed") from None
+    except OSError as exc:
+        if exc.errno != errno.ENOSPC:
+            raise
+        part.unlink(missing_ok=True)
+        raise UserError(f"download of {url}: the disk is full; the partial file was removed") from None
+    report(progress, Progress(task, done, total, "B", finished=True))
+
+
+class _TooLong(Exception):
+    pass
+
+
 def md5sum(path: Path, chunk: int = 1 << 20) -> str:
     h = hashlib.md5()
     with open(path, "rb") as f:
@@ -170,28 +246,35 @@ def download(
     *,
     base_url: str = BASE_URL,
     md5: dict | None = None,
+    max_bytes: dict | None = None,
     progress: ProgressFn | None = None,
     timeout: float = 60.0,
+    force: bool = False,
 ) -> list[Path]:
     """Download official SVHN files into `root`, resuming partial downloads with HTTP Range.
 
     Bytes go to `{name}.part`; only when the whole file's MD5 matches the official sum is it
     renamed onto `{name}`, so an interrupted or corrupt download never passes as a good file. A
-    file already present with the right MD5 is kept. Returns the paths of the good files.
+    file already present with the right MD5 is kept; one with another MD5 is replaced only if dlexam
+    wrote it (or with `force`). A response longer than the file can be (`max_bytes`) is cut off and
+    removed, and so is a partial file when the disk is full.
     """
     md5 = md5 or MD5
-    root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
-    done = []
+    max_bytes = max_bytes or MAX_BYTES
     for split in splits:
         if split not in md5:
             raise UserError(f"unknown SVHN split {split!r} (choose from {', '.join(md5)})")
-        target = root / filename(split)
+    out = OutputDir(root, force=force, what="root")
+    done = []
+    for split in splits:
+        target = out.file(filename(split))
         if target.is_file() and md5sum(target) == md5[split]:
             done.append(target)
             continue
-        part = root / (filename(split) + ".part")
-        _fetch_resuming(base_url.rstrip("/") + "/" + filename(split), part, progress, timeout)
+        out.claim(filename(split))
+        part = out.file(filename(split) + ".part")
+        _fetch_resuming(base_url.rstrip("/") + "/" + filename(split), part, progress, timeout,
+                        max_bytes.get(split, MAX_BYTES.get(split, 2_000_000_000)))
         got = md5sum(part)
         if got != md5[split]:
             part.unlink()
@@ -202,12 +285,16 @@ def download(
         with open(part, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(part, target)
+        out.record(filename(split))
         done.append(target)
     return done
 
 
-def _fetch_resuming(url: str, part: Path, progress: ProgressFn | None, timeout: float) -> None:
+def _fetch_resuming(url: str, part: Path, progress: ProgressFn | None, timeout: float, limit: int) -> None:
     have = part.stat().st_size if part.exists() else 0
+    if have > limit:  # not a partial download of this file
+        part.unlink()
+        have = 0
     req = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
     try:
         resp = urllib.request.urlopen(req, timeout=timeout)
@@ -221,20 +308,11 @@ def _fetch_resuming(url: str, part: Path, progress: ProgressFn | None, timeout: 
         if have and resp.status != 206:  # the server ignored Range: start again
             have = 0
         total = resp.headers.get("Content-Length")
-        total = int(total) + have if total else None
-        task, done = part.name[:-5], have
-        with open(part, "ab" if have else "wb") as f:
-            while True:
-                try:
-                    block = resp.read(1 << 16)
-                except OSError as exc:
-                    raise UserError(f"download of {url} interrupted ({exc}); run the command again to resume") from None
-                if not block:
-                    break
-                f.write(block)
-                done += len(block)
-                report(progress, Progress(task, done, total, "B"))
-        report(progress, Progress(task, done, total, "B", finished=True))
+        total = int(total) + have if total and total.isdigit() else None
+        if total is not None and total > limit:
+            raise UserError(f"download of {url}: the server offers {total:,} bytes, more than the file can be "
+                            f"({limit:,}); nothing was written")
+        _copy_bounded(resp, part, have, total, limit, url, progress)
         if total is not None and part.stat().st_size < total:
             raise UserError(
                 f"download of {url} interrupted at {part.stat().st_size} of {total} bytes; "

@@ -29,6 +29,7 @@ POOLS = ("avg", "max")
 HEADS = ("linear", "conv3x3", "conv1x1-gap")
 IMAGE_SIZE = 32
 NUM_CLASSES = 10
+MAX_LINEAR_IN = 1_000_000  # Problem 1.3's wrong in-features: enough to show any mistake, 40 MB at most
 
 
 @dataclass
@@ -46,8 +47,9 @@ class CNNConfig:
         ):
             if value not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
-        if int(self.linear_in) < 1:
-            raise ValueError(f"linear_in must be a positive integer, not {self.linear_in!r}")
+        if isinstance(self.linear_in, bool) or not isinstance(self.linear_in, int) \
+                or not 1 <= self.linear_in <= MAX_LINEAR_IN:
+            raise ValueError(f"linear_in must be a whole number from 1 to {MAX_LINEAR_IN:,}, not {self.linear_in!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -205,9 +207,7 @@ def student_bug(linear_in: int, batch_size: int = 64) -> dict:
     Returns {"linear_in", "error" (PyTorch's own message, or None when the net runs),
     "correct_in_features", "fix", "arithmetic"}.
     """
-    if int(linear_in) < 1:
-        raise ValueError(f"linear_in must be a positive integer, not {linear_in}")
-    model = ExamCNN(CNNConfig(linear_in=int(linear_in)))
+    model = ExamCNN(CNNConfig(linear_in=linear_in))
     error = None
     try:
         with torch.no_grad():
