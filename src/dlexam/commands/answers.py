@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import textwrap
 import time
+
+from dlexam.plain import dumps
 
 VERDICT_MARK = {"agrees": "agrees", "disagrees": "DISAGREES", "conceptual": "conceptual"}
 
@@ -130,12 +131,12 @@ def handle(args: argparse.Namespace) -> int:
 
     if args.question:
         a = answer(args.question).to_dict()
-        print(json.dumps(a, indent=2, ensure_ascii=False) if args.json else render_question(a))
+        print(dumps(a, indent=2, ensure_ascii=False) if args.json else render_question(a))
         return 0
     t0 = time.perf_counter()
     key = [a.to_dict() for a in answer_key()]
     if args.json:
-        print(json.dumps(key, indent=2, ensure_ascii=False))
+        print(dumps(key, indent=2, ensure_ascii=False))
     else:
         print(render_table(key))
         print(f"(computed in {time.perf_counter() - t0:.1f} s)")

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 from dlexam.commands.options import temperature
+from dlexam.plain import dumps
 
 
 def register(sub) -> None:
@@ -38,7 +38,7 @@ def handle(args: argparse.Namespace) -> int:
                              heads=args.heads, loss=True if args.loss else None, gradients=args.gradients,
                              convention=args.convention)
     report = geoff.analyse(query)
-    print(json.dumps(report.to_json()) if args.json else render(report))
+    print(dumps(report.to_json()) if args.json else render(report))
     return 0
 
 

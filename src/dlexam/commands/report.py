@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import sys
+
+from dlexam.plain import dumps
 
 
 def register(sub) -> None:
@@ -34,7 +35,7 @@ def run(args) -> int:
 
     result = build_report(args.out, ReportSettings(quick=args.quick, force=args.force), progress=progress)
     if args.json:
-        print(json.dumps(result.to_dict(), indent=1))
+        print(dumps(result.to_dict(), indent=1))
     else:
         failed = [s for s in result.sections if not s.ok]
         if failed:

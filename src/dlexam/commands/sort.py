@@ -11,8 +11,9 @@ dlexam sort evaluate --checkpoint runs/sort-v4 --lengths 1-32 --json
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+
+from dlexam.plain import dumps
 
 ACTIONS = ("train", "evaluate")
 
@@ -169,7 +170,7 @@ def _train(a) -> int:
         model, vocab, lengths, per_length=per, temperature=0.0
     )["overall"]
     if a.json:
-        print(json.dumps(summary))
+        print(dumps(summary))
     else:
         print(
             f"trained {summary['parameters']} parameters for {summary['steps']} steps in "
@@ -235,7 +236,7 @@ def _evaluate(a) -> int:
         ],
     }
     if a.json:
-        print(json.dumps(report))
+        print(dumps(report))
         return 0
     print(f"{sorter.name}: {len(inputs)} held-out sequences, exact match")
     print("length  " + "  ".join(f"T={r['temperature']:<8.4g}" for r in results))

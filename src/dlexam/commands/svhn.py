@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
+from dlexam.plain import dumps
+
 
 def _print_json(obj) -> None:
-    print(json.dumps(obj, indent=1))
+    print(dumps(obj, indent=1))
 
 
 def cmd_summary(args) -> int:

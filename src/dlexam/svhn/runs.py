@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,6 +27,7 @@ import torch
 from dlexam import checkpoint, limits
 from dlexam.errors import NonFiniteLoss, UserError
 from dlexam.files import OutputDir, atomic_write_text
+from dlexam.plain import dumps
 from dlexam.progress import ProgressFn, log
 from dlexam.svhn import fused
 from dlexam.svhn.model import CNNConfig, ExamCNN
@@ -110,7 +110,7 @@ def _write_metrics(out: Path, history: list[dict], settings: dict) -> None:
     for row in history:
         w.writerow(row)
     atomic_write_text(out / "metrics.csv", buf.getvalue())
-    atomic_write_text(out / "metrics.json", json.dumps({"settings": settings, "history": history}, indent=1))
+    atomic_write_text(out / "metrics.json", dumps({"settings": settings, "history": history}, indent=1))
 
 
 def _open_out(run: SVHNRun) -> OutputDir | None:
@@ -255,7 +255,7 @@ def _train(run: SVHNRun, progress: ProgressFn | None) -> RunResult:
                      progress=say, dist=d)
     except NonFiniteLoss as exc:
         kept = f"{out / 'last.pt'} keeps epoch {saved}, the last finite one" if saved else "no epoch was saved"
-        raise UserError(f"{exc}: lower the learning rate (lr {cfg.lr:g}); {kept}") from None
+        raise UserError(f"{exc} (is the learning rate, {cfg.lr:g}, too high?); {kept}") from None
     if d.is_main and result["history"]:
         from dlexam.svhn.plots import learning_curves_png
 

@@ -190,7 +190,7 @@ def train_one_epoch(
         # sum / global batch * world: DDP's average over processes is then the global mean's gradient
         loss = F.cross_entropy(logits, y, reduction="sum") * (d.world / len(global_idx))
         if not torch.isfinite(loss):  # stop before a NaN reaches the weights (and any checkpoint)
-            raise NonFiniteLoss(f"epoch {epoch + 1}, batch {i + 1}", float(loss))
+            raise NonFiniteLoss(f"epoch {epoch + 1}, batch {i + 1}", float(loss.detach()))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

@@ -1,0 +1,105 @@
+"""Never destroy what dlexam did not write: every command that writes checks its targets before any
+work, refuses (one line, exit 2) to replace a file it did not create unless told --force, and a
+second writer of a run folder is turned away while the first holds it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dlexam.files import OutputDir
+
+from .helpers import assert_refused, run_cli, snapshot
+
+
+def _foreign_mat(folder, name="train_32x32.mat"):
+    import scipy.io
+
+    folder.mkdir(parents=True, exist_ok=True)
+    scipy.io.savemat(folder / name, {"X": np.full((32, 32, 3, 3), 7, np.uint8), "y": np.ones((3, 1), np.uint8)})
+    return folder / name
+
+
+@pytest.mark.parametrize("command", [["svhn", "synth", "--train", "20", "--test", "10"], ["svhn", "mnist"]])
+def test_svhn_writers_never_replace_a_downloaded_file(tmp_path, command):
+    data = tmp_path / "svhn"
+    _foreign_mat(data)  # a user's real train split, say
+    before = snapshot(data)
+    assert_refused(run_cli(*command, "--out", str(data)), "train_32x32.mat", "not written by dlexam")
+    assert snapshot(data) == before
+
+
+def test_svhn_synth_replaces_its_own_files_and_force_replaces_any(tmp_path):
+    data = tmp_path / "synth"
+    args = ["svhn", "synth", "--out", str(data), "--train", "20", "--test", "10"]
+    assert run_cli(*args).returncode == 0
+    assert run_cli(*args, "--seed", "3").returncode == 0  # its own earlier files: replaced
+    (data / "test_32x32.mat").write_bytes(b"the user's bytes")
+    assert_refused(run_cli(*args))
+    assert (data / "test_32x32.mat").read_bytes() == b"the user's bytes"
+    assert run_cli(*args, "--force").returncode == 0
+    assert (data / "test_32x32.mat").read_bytes() != b"the user's bytes"
+
+
+def test_evaluate_png_never_overwrites_the_checkpoint(tmp_path, quick_run, synth_dir):
+    before = snapshot(quick_run)
+    p = run_cli("svhn", "evaluate", "--checkpoint", str(quick_run), "--data", str(synth_dir),
+                "--png", str(quick_run / "best.pt"))
+    assert_refused(p, "best.pt")
+    assert snapshot(quick_run) == before
+
+
+def test_a_second_writer_of_a_run_folder_is_turned_away(tmp_path, synth_dir):
+    run = tmp_path / "run"
+    with OutputDir(run, lock=True):  # as a first `svhn train` holds it
+        p = run_cli("svhn", "train", "--data", str(synth_dir), "--out", str(run), "--quick", "--quiet")
+        assert_refused(p, "in use by process")
+    assert not (run / "last.pt").exists()
+    # the lock went with its holder: now the folder is free
+    assert run_cli("svhn", "train", "--data", str(synth_dir), "--out", str(run), "--quick", "--quiet",
+                   "--threads", "1").returncode == 0
+
+
+def test_a_killed_holder_leaves_no_stale_lock(tmp_path):
+    import subprocess
+    import sys
+
+    folder = tmp_path / "r"
+    code = ("from dlexam.files import OutputDir; import time\n"
+            f"d = OutputDir({str(folder)!r}, lock=True); print('locked', flush=True); time.sleep(60)")
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
+    assert holder.stdout.readline().strip() == b"locked"
+    with pytest.raises(Exception, match="in use"):
+        OutputDir(folder, lock=True)
+    holder.kill()
+    holder.wait()
+    OutputDir(folder, lock=True).close()  # taken at once: the kernel dropped the dead process's lock
+
+
+def test_experiment_and_report_never_replace_foreign_results(tmp_path):
+    out = tmp_path / "exp"
+    out.mkdir()
+    (out / "result.json").write_text('{"mine": true}')
+    assert_refused(run_cli("experiment", "separable-logreg", "--quick", "--out", str(out)), "result.json")
+    assert (out / "result.json").read_text() == '{"mine": true}'
+
+    report = tmp_path / "report"
+    (report / "experiments" / "pooling").mkdir(parents=True)
+    (report / "experiments" / "pooling" / "pooling_shift_robustness.png").write_bytes(b"my figure")
+    assert_refused(run_cli("report", "--out", str(report), "--quick"), "pooling_shift_robustness.png")
+    assert not (report / "index.html").exists()  # refused before any work
+
+
+@pytest.mark.parametrize("make", ["file", "dangling", "under-a-file"])
+def test_bad_out_folders_are_reported_before_any_training(tmp_path, synth_dir, make):
+    target = tmp_path / "out"
+    if make == "file":
+        target.write_text("a file")
+    elif make == "dangling":
+        target.symlink_to(tmp_path / "nowhere")
+    else:
+        (tmp_path / "blocker").write_text("x")
+        target = tmp_path / "blocker" / "run"
+    p = run_cli("svhn", "train", "--data", str(synth_dir), "--out", str(target), "--epochs", "50")
+    assert_refused(p)
+    assert "epoch" not in p.stderr.decode()  # nothing trained

@@ -1,0 +1,65 @@
+"""Numbers stay numbers: absurd or non-finite settings are refused up front (no flag silently replaced
+by a default), a loss that turns non-finite stops training with the last finite epoch kept, no JSON
+holds NaN, and a temperature too small for float64 acts as its T -> 0 limit."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from dlexam import checkpoint
+
+from .helpers import assert_refused, run_cli
+
+
+@pytest.mark.parametrize("flag, value, needle", [
+    ("--lr", "nan", "lr"), ("--lr", "inf", "lr"), ("--lr", "1e10", "lr"), ("--lr", "0", "lr"),
+    ("--epochs", "0", "epochs"), ("--batch-size", "0", "batch_size"),
+    ("--val-fraction", "1", "val_fraction"), ("--val-fraction", "-0.1", "val_fraction"),
+    ("--threads", "0", "threads"),
+])
+def test_svhn_train_refuses_absurd_settings_before_any_work(tmp_path, synth_dir, flag, value, needle):
+    p = run_cli("svhn", "train", "--data", str(synth_dir), "--out", str(tmp_path / "r"), flag, value)
+    assert_refused(p, needle)
+    assert not (tmp_path / "r" / "last.pt").exists()
+
+
+def test_a_loss_that_turns_nan_stops_training_and_keeps_the_last_finite_epoch(tmp_path, synth_dir):
+    run = tmp_path / "r"
+    ok = run_cli("svhn", "train", "--data", str(synth_dir), "--out", str(run), "--epochs", "1", "--quiet",
+                 "--threads", "1")
+    assert ok.returncode == 0
+    # weights so large (still finite) that the logits overflow: the first loss of the resumed run is not finite
+    payload = checkpoint.load(run / "last.pt")
+    payload["state_dict"]["fc.weight"] = payload["state_dict"]["fc.weight"].sign() * 3e38
+    payload["extra"]["settings"]["train"]["epochs"] = 3
+    checkpoint.save(run / "last.pt", kind=payload["kind"], config=payload["config"],
+                    state_dict=payload["state_dict"], extra=payload["extra"])
+    before = (run / "last.pt").read_bytes()
+    p = run_cli("svhn", "train", "--out", str(run), "--resume", "--quiet", "--threads", "1")
+    line = assert_refused(p, "loss became", "epoch 2, batch 1", "keeps epoch 1")
+    assert "nan" in line or "inf" in line
+    assert (run / "last.pt").read_bytes() == before  # nothing non-finite was saved over it
+
+
+def test_no_json_holds_nan(tmp_path, synth_dir):
+    run = tmp_path / "r"
+    p = run_cli("svhn", "train", "--data", str(synth_dir), "--out", str(run), "--quick", "--quiet",
+                "--val-fraction", "0", "--threads", "1", "--json")
+    assert p.returncode == 0, p.stderr.decode()[-1000:]
+    text = p.stdout.decode() + (run / "metrics.json").read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    json.loads(p.stdout, parse_constant=lambda c: pytest.fail(f"non-standard JSON constant {c}"))
+
+
+def test_a_temperature_below_float64s_range_is_the_argmax_limit():
+    p = run_cli("geoff", "--temperature", "1e-310", "--gradients", "--json")
+    assert p.returncode == 0, p.stderr.decode()
+    out = json.loads(p.stdout)
+    assert round(out["loss"]["exam"]["value"], 4) == 4.2114
+    grads = [x for g in out["gradients"].values() for row in g for x in (row if isinstance(row, list) else [row])]
+    assert all(x is not None and math.isfinite(x) for x in grads)
+    p2 = run_cli("geoff", "--temperature", "1e-300", "--json")  # tiny but normal: still the argmax answer
+    assert round(json.loads(p2.stdout)["loss"]["exam"]["value"], 4) == 4.2114

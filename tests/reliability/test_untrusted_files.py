@@ -1,0 +1,104 @@
+"""Untrusted files stay untrusted: a checkpoint's config and resume state are checked before any model
+is built, a .mat file's header before any image is read, a cache before it is used; each failure is
+one clear line."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from dlexam import checkpoint
+
+from .helpers import assert_refused, run_cli, snapshot
+
+
+def _sort_checkpoint(path, **config_changes):
+    from dlexam.sorting.compiled import compiled_config
+
+    cfg = compiled_config(4).to_dict()
+    cfg["extra"] = {"vocab": "A-D", "max_len": 8}
+    cfg.update(config_changes)
+    checkpoint.save(path, kind="sort-transformer", config=cfg, state_dict={}, extra={})
+    return path
+
+
+@pytest.mark.parametrize("changes, needle", [
+    (dict(n_heads=0), "n_heads"),
+    (dict(d_model=-3), "d_model"),
+    (dict(d_model="six"), "d_model"),
+    (dict(d_model=12000), "d_model"),
+    (dict(n_layers=10**7), "n_layers"),
+    (dict(d_ff=10**9), "d_ff"),
+    (dict(residual="yes"), "residual"),
+    (dict(temperature=float("nan")), "temperature"),
+])
+def test_tampered_sort_checkpoints_are_refused_before_allocating(tmp_path, changes, needle):
+    ck = _sort_checkpoint(tmp_path / "bad.pt", **changes)
+    before = snapshot(tmp_path)
+    p = run_cli("sort", "--checkpoint", str(ck), "D A A", mem_mb=2000, timeout=60)
+    assert_refused(p, needle)
+    assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("damage", ["optimizer", "rng", "epoch", "settings", "lr"])
+def test_a_damaged_resume_state_is_one_line(tmp_path, quick_run, damage):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(quick_run, run)
+    payload = checkpoint.load(run / "last.pt")
+    extra = payload["extra"]
+    if damage == "optimizer":
+        extra["optimizer"] = {"state": {"0": "junk"}, "param_groups": [{"params": [99]}]}
+    elif damage == "rng":
+        extra["rng"] = torch.zeros(3, dtype=torch.uint8)
+    elif damage == "epoch":
+        extra["epoch"] = -5
+    elif damage == "settings":
+        del extra["settings"]["train"]
+    else:
+        extra["settings"]["train"]["lr"] = float("inf")
+    checkpoint.save(run / "last.pt", kind=payload["kind"], config=payload["config"],
+                    state_dict=payload["state_dict"], extra=extra)
+    before = snapshot(run)
+    assert_refused(run_cli("svhn", "train", "--out", str(run), "--resume", "--epochs", "3", "--quiet"), "last.pt")
+    assert snapshot(run) == before
+
+
+def _mat_with_header(path, n_images: int):
+    """A compressed .mat whose X claims `n_images` images: a few KB on disk, 3 KB per image in memory."""
+    import scipy.io
+
+    X = np.zeros((32, 32, 3, n_images), np.uint8)  # zeros compress to almost nothing
+    scipy.io.savemat(path, {"X": X, "y": np.ones((n_images, 1), np.uint8)}, do_compression=True)
+
+
+def test_a_mat_decompression_bomb_is_refused_from_its_header(tmp_path):
+    data = tmp_path / "bomb"
+    data.mkdir()
+    _mat_with_header(data / "train_32x32.mat", 1_200_000)  # 3.7 GB once decompressed, ~4 MB on disk
+    assert (data / "train_32x32.mat").stat().st_size < 20_000_000
+    p = run_cli("svhn", "train", "--data", str(data), "--out", str(tmp_path / "r"), mem_mb=2500, timeout=120)
+    assert_refused(p, "1,200,000 images")
+
+
+def test_a_mat_with_wrong_shapes_is_refused(tmp_path):
+    import scipy.io
+
+    data = tmp_path / "odd"
+    data.mkdir()
+    scipy.io.savemat(data / "test_32x32.mat", {"X": np.zeros((28, 28, 3, 4), np.uint8), "y": np.ones((4, 1))})
+    assert_refused(run_cli("svhn", "evaluate", "--checkpoint", str(tmp_path / "none.pt"), "--data", str(data)))
+
+
+def test_a_tampered_grayscale_cache_is_rebuilt(synth_dir):
+    from dlexam.svhn.data import _cache_path, load_split
+
+    want_x, want_y = load_split(synth_dir, "test")
+    cache = _cache_path(synth_dir / "test_32x32.mat")
+    with np.load(cache) as z:
+        stamp, images, labels = z["stamp"], z["images"], z["labels"]
+    np.savez(cache, stamp=stamp, images=images[::-1].copy(), labels=np.full_like(labels, 99))  # same stamp, lies
+    x, y = load_split(synth_dir, "test")
+    assert torch.equal(y, want_y) and torch.equal(x, want_x)
