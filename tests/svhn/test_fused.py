@@ -43,8 +43,11 @@ def fused_result(stage: int, x: torch.Tensor, conv: nn.Conv2d, g: torch.Tensor):
 
 
 def check_stage(stage: int, x: torch.Tensor, conv: nn.Conv2d, g: torch.Tensor, tol: float = 1e-4) -> None:
-    ref = reference(stage, x, conv, g)
-    got = fused_result(stage, x, conv, g)
+    assert_matches(fused_result(stage, x, conv, g), reference(stage, x, conv, g), tol)
+
+
+def assert_matches(got: tuple, ref: tuple, tol: float = 1e-4) -> None:
+    """A fused result (output, then input, weight and bias gradients) against the float64 oracle's."""
     torch.testing.assert_close(got[0].double(), ref[0], rtol=1e-5, atol=1e-5, msg="output")
     for name, a, b in zip(("input grad", "weight grad", "bias grad"), got[1:], ref[1:], strict=True):
         if a is not None:
@@ -168,6 +171,22 @@ def test_results_depend_only_on_the_inputs_and_thread_count(stage):
         torch.set_num_threads(before)
     for u, v in zip(results[1], results[2], strict=True):
         assert u is None or torch.allclose(u, v, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("stage", [1, 2])
+def test_results_do_not_depend_on_the_default_dtype(stage):
+    """Bug 2: outputs and gradients were allocated in the default dtype, so after
+    torch.set_default_dtype(torch.float64) the kernels' floats landed in float64 buffers."""
+    x, conv, g = stage_inputs(stage, 6, 32 if stage == 1 else 7, 32 if stage == 1 else 7, seed=2)
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        got = fused_result(stage, x, conv, g)
+    finally:
+        torch.set_default_dtype(before)
+    assert_matches(got, reference(stage, x, conv, g))
+    for a, b in zip(got, fused_result(stage, x, conv, g), strict=True):  # bit for bit as under float32
+        assert a is None or (a.dtype == torch.float32 and torch.equal(a, b))
 
 
 @pytest.mark.parametrize(

@@ -161,7 +161,7 @@ class _Stage1(torch.autograd.Function):
         P = STAGES[1]["pool"]
         x = x.detach().reshape(B, H, W).contiguous()  # one channel: NCHW and NHWC are the same bytes
         wt = weight.detach().reshape(C, K * K).t().contiguous()  # (K*K, C)
-        out = torch.empty(B, Hp, Wp, C)
+        out = torch.empty(B, Hp, Wp, C, dtype=torch.float32)  # the C code writes floats, whatever the default
         mask = torch.empty(B, Hp * P, Wp * P, dtype=torch.uint8)  # bit c: channel c > 0
         b = bias.detach().contiguous()
         _lib.dlexam_stage1_forward(x.data_ptr(), B, H, W, wt.data_ptr(), b.data_ptr(), out.data_ptr(), mask.data_ptr())
@@ -175,7 +175,7 @@ class _Stage1(torch.autograd.Function):
         spec = STAGES[1]
         C, K = spec["out_channels"], spec["kernel"]
         g = grad.permute(0, 2, 3, 1).contiguous()  # (B, Hp, Wp, C)
-        dwb = torch.empty(K * K * C + C)
+        dwb = torch.empty(K * K * C + C, dtype=torch.float32)
         _lib.dlexam_stage1_backward(x.data_ptr(), B, H, W, g.data_ptr(), mask.data_ptr(), dwb.data_ptr())
         dw = dwb[: K * K * C].reshape(K, K, C).permute(2, 0, 1).reshape(C, 1, K, K)
         return None, dw, dwb[K * K * C :]
@@ -193,7 +193,7 @@ class _Stage2(torch.autograd.Function):
         xh = x.detach().permute(0, 2, 3, 1).contiguous()  # (B, H, W, CI): no copy when channels-last
         w = weight.detach()
         wt = w.permute(2, 3, 1, 0).contiguous()  # (K, K, CI, CO)
-        out = torch.empty(B, Hp, Wp, CO)
+        out = torch.empty(B, Hp, Wp, CO, dtype=torch.float32)
         mask = torch.empty(B, Hp * P, Wp * P, dtype=torch.int16)  # bit co: channel co > 0
         b = bias.detach().contiguous()
         _lib.dlexam_stage2_forward(xh.data_ptr(), B, H, W, wt.data_ptr(), b.data_ptr(), out.data_ptr(), mask.data_ptr())
@@ -207,8 +207,8 @@ class _Stage2(torch.autograd.Function):
         CO, K = w.shape[0], w.shape[-1]
         g = grad.permute(0, 2, 3, 1).contiguous()  # (B, Hp, Wp, CO)
         wtt = w.permute(2, 3, 0, 1).contiguous()  # (K, K, CO, CI)
-        dwb = torch.empty(K * K * CI * CO + CO)
-        dx = torch.empty(B, H, W, CI) if ctx.needs_input_grad[0] else None
+        dwb = torch.empty(K * K * CI * CO + CO, dtype=torch.float32)
+        dx = torch.empty(B, H, W, CI, dtype=torch.float32) if ctx.needs_input_grad[0] else None
         _lib.dlexam_stage2_backward(
             xh.data_ptr(),
             B,
