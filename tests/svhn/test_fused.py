@@ -189,6 +189,27 @@ def test_results_do_not_depend_on_the_default_dtype(stage):
         assert a is None or (a.dtype == torch.float32 and torch.equal(a, b))
 
 
+def test_the_thread_count_is_passed_to_the_kernels(monkeypatch):
+    assert fused.available()
+    calls, lib = [], fused._lib
+
+    class Spy:  # the library, recording the last argument (the thread count) of every call
+        def __getattr__(self, name):
+            kernel = getattr(lib, name)
+            return lambda *args: calls.append(args[-1]) or kernel(*args)
+
+    monkeypatch.setattr(fused, "_lib", Spy())
+    before = torch.get_num_threads()
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            for stage in (1, 2):
+                fused_result(stage, *stage_inputs(stage, 4, 9, 9))
+    finally:
+        torch.set_num_threads(before)
+    assert calls == [1] * 4 + [2] * 4  # forward and backward of both stages, at each count
+
+
 @pytest.mark.parametrize(
     ("cfg", "why"),
     [

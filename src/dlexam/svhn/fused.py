@@ -126,12 +126,12 @@ def _load() -> ctypes.CDLL | None:
 
 
 def _declare(lib: ctypes.CDLL) -> None:
-    """The C signatures (pointers are passed as integers from Tensor.data_ptr())."""
+    """The C signatures (pointers are passed as integers from Tensor.data_ptr(); the last int: threads)."""
     ptr, i64, cint = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int
-    lib.dlexam_stage1_forward.argtypes = [ptr, i64, cint, cint, ptr, ptr, ptr, ptr]
-    lib.dlexam_stage1_backward.argtypes = [ptr, i64, cint, cint, ptr, ptr, ptr]
-    lib.dlexam_stage2_forward.argtypes = [ptr, i64, cint, cint, ptr, ptr, ptr, ptr]
-    lib.dlexam_stage2_backward.argtypes = [ptr, i64, cint, cint, ptr, ptr, ptr, ptr, ptr]
+    lib.dlexam_stage1_forward.argtypes = [ptr, i64, cint, cint, ptr, ptr, ptr, ptr, cint]
+    lib.dlexam_stage1_backward.argtypes = [ptr, i64, cint, cint, ptr, ptr, ptr, cint]
+    lib.dlexam_stage2_forward.argtypes = [ptr, i64, cint, cint, ptr, ptr, ptr, ptr, cint]
+    lib.dlexam_stage2_backward.argtypes = [ptr, i64, cint, cint, ptr, ptr, ptr, ptr, ptr, cint]
     for f in ("dlexam_stage1_forward", "dlexam_stage1_backward", "dlexam_stage2_forward", "dlexam_stage2_backward"):
         getattr(lib, f).restype = None
 
@@ -164,7 +164,10 @@ class _Stage1(torch.autograd.Function):
         out = torch.empty(B, Hp, Wp, C, dtype=torch.float32)  # the C code writes floats, whatever the default
         mask = torch.empty(B, Hp * P, Wp * P, dtype=torch.uint8)  # bit c: channel c > 0
         b = bias.detach().contiguous()
-        _lib.dlexam_stage1_forward(x.data_ptr(), B, H, W, wt.data_ptr(), b.data_ptr(), out.data_ptr(), mask.data_ptr())
+        threads = torch.get_num_threads()
+        _lib.dlexam_stage1_forward(
+            x.data_ptr(), B, H, W, wt.data_ptr(), b.data_ptr(), out.data_ptr(), mask.data_ptr(), threads
+        )
         ctx.save_for_backward(x, mask)
         return out.permute(0, 3, 1, 2)  # (B, C, Hp, Wp) view of channels-last memory
 
@@ -176,7 +179,9 @@ class _Stage1(torch.autograd.Function):
         C, K = spec["out_channels"], spec["kernel"]
         g = grad.permute(0, 2, 3, 1).contiguous()  # (B, Hp, Wp, C)
         dwb = torch.empty(K * K * C + C, dtype=torch.float32)
-        _lib.dlexam_stage1_backward(x.data_ptr(), B, H, W, g.data_ptr(), mask.data_ptr(), dwb.data_ptr())
+        _lib.dlexam_stage1_backward(
+            x.data_ptr(), B, H, W, g.data_ptr(), mask.data_ptr(), dwb.data_ptr(), torch.get_num_threads()
+        )
         dw = dwb[: K * K * C].reshape(K, K, C).permute(2, 0, 1).reshape(C, 1, K, K)
         return None, dw, dwb[K * K * C :]
 
@@ -196,7 +201,10 @@ class _Stage2(torch.autograd.Function):
         out = torch.empty(B, Hp, Wp, CO, dtype=torch.float32)
         mask = torch.empty(B, Hp * P, Wp * P, dtype=torch.int16)  # bit co: channel co > 0
         b = bias.detach().contiguous()
-        _lib.dlexam_stage2_forward(xh.data_ptr(), B, H, W, wt.data_ptr(), b.data_ptr(), out.data_ptr(), mask.data_ptr())
+        threads = torch.get_num_threads()
+        _lib.dlexam_stage2_forward(
+            xh.data_ptr(), B, H, W, wt.data_ptr(), b.data_ptr(), out.data_ptr(), mask.data_ptr(), threads
+        )
         ctx.save_for_backward(xh, mask, w)
         return out.permute(0, 3, 1, 2)  # (B, CO, Hp, Wp) view of channels-last memory
 
@@ -219,6 +227,7 @@ class _Stage2(torch.autograd.Function):
             wtt.data_ptr(),
             dwb.data_ptr(),
             None if dx is None else dx.data_ptr(),
+            torch.get_num_threads(),
         )
         dw = dwb[: K * K * CI * CO].reshape(K, K, CI, CO).permute(3, 2, 0, 1)  # (CO, CI, K, K)
         dx = None if dx is None else dx.permute(0, 3, 1, 2)  # (B, CI, H, W) view, channels-last
