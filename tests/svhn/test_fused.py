@@ -6,9 +6,7 @@ must agree with it about as closely as PyTorch's own float32 layers do.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
+import ctypes
 
 import pytest
 import torch
@@ -17,7 +15,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dlexam.svhn import fused
+from dlexam.svhn import fused, kernel_build
 from dlexam.svhn.model import CNNConfig, ExamCNN
 
 pytestmark = pytest.mark.skipif(not fused.available(), reason=f"fused kernel unavailable: {fused.status()}")
@@ -251,49 +249,10 @@ def test_the_kernel_is_used_only_in_training_and_only_where_it_applies():
     assert seen == [(2, 8, 7, 7)]
 
 
-def _status_in_subprocess(env: dict) -> str:
-    code = "from dlexam.svhn import fused; print(fused.status())"
-    proc = subprocess.run(
-        [sys.executable, "-c", code], env={**os.environ, **env}, capture_output=True, text=True, timeout=300
-    )
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout.strip()
-
-
-def test_disabled_or_without_a_compiler_training_falls_back_to_pytorch_layers(tmp_path):
-    assert _status_in_subprocess({"DLEXAM_FUSED": "0"}) == "eager (disabled by DLEXAM_FUSED=0)"
-    status = _status_in_subprocess({"CXX": "false", "PATH": str(tmp_path), "DLEXAM_CACHE": str(tmp_path / "c")})
-    assert status == "eager (no C++ compiler found (set CXX))"
-
-
-def test_a_failing_compiler_gives_a_reason_and_leaves_no_file(tmp_path):
-    bad = tmp_path / "bin" / "c++"
-    bad.parent.mkdir()
-    bad.write_text("#!/bin/sh\necho 'c++ (fake) 1.0'\necho 'error: no such thing' >&2\nexit 1\n")
-    bad.chmod(0o755)
-    cache = tmp_path / "cache"
-    status = _status_in_subprocess({"CXX": str(bad), "DLEXAM_CACHE": str(cache)})
-    assert status == "eager (could not build the kernel: c++ failed: error: no such thing)"
-    assert list(cache.iterdir()) == []  # no half-written library left behind
-
-
-def test_builds_into_the_cache_atomically_and_reuses_it(tmp_path):
-    cache = tmp_path / "cache"
-    assert _status_in_subprocess({"DLEXAM_CACHE": str(cache)}) == "fused"
-    built = sorted(p.name for p in cache.iterdir())
-    assert len(built) == 1 and built[0].startswith("fused-") and built[0].endswith(".so")
-    mtime = (cache / built[0]).stat().st_mtime_ns
-    assert _status_in_subprocess({"DLEXAM_CACHE": str(cache)}) == "fused"
-    assert sorted(p.name for p in cache.iterdir()) == built
-    assert (cache / built[0]).stat().st_mtime_ns == mtime  # reused, not rebuilt
-
-
 def test_portable_build_computes_the_same(tmp_path, monkeypatch):
     """The second-try build (no -march=native, no OpenMP) must be just as right."""
-    import ctypes
-
     monkeypatch.setenv("DLEXAM_CACHE", str(tmp_path))
-    lib = ctypes.CDLL(str(fused._build(fused._compiler(), fused.PORTABLE_FLAGS)))
+    lib = ctypes.CDLL(str(kernel_build.build(kernel_build.compiler(), kernel_build.PORTABLE_FLAGS)))
     fused._declare(lib)
     monkeypatch.setattr(fused, "_lib", lib)
     check_stage(1, *stage_inputs(1, 9, 32, 32, seed=1))

@@ -13,87 +13,29 @@ uses a stage in training when it applies (ReLU, average pooling with the exam's 
 the CPU, no torch.func / torch.compile) and the kernels are available; anything else takes
 PyTorch's own layers.
 
-The kernels are compiled on first use with the system's C++ compiler (``$CXX``, else ``c++``,
-``g++`` or ``clang++``; about two seconds) into ``$DLEXAM_CACHE`` or ``~/.cache/dlexam``, keyed by
-the source, the compiler, the flags and the CPU, and written atomically (temporary file, then
-rename). If the optimised build fails a portable one (no -march=native, no OpenMP) is tried.
-Without a compiler, or with ``DLEXAM_FUSED=0``, everything runs on PyTorch's layers: slower, the
-same results within float rounding. :func:`status` says which.
+The kernels are compiled on first use and cached by :mod:`dlexam.svhn.kernel_build`. Without a
+compiler, or with ``DLEXAM_FUSED=0``, everything runs on PyTorch's layers: slower, the same results
+within float rounding. :func:`status` says which.
 """
 
 from __future__ import annotations
 
 import ctypes
-import hashlib
-import os
-import platform
-import shutil
-import subprocess
-import tempfile
 import threading
-from pathlib import Path
 
 import torch
 
-SOURCE = Path(__file__).with_name("fused.cpp")
+from dlexam.svhn import kernel_build
+
 # The shapes each stage's kernel is written for: Problem 1's Conv-1/AvgPool-1 and Conv-2/AvgPool-2.
 STAGES = {
     1: {"in_channels": 1, "out_channels": 8, "kernel": 5, "padding": 0, "pool": 4},
     2: {"in_channels": 8, "out_channels": 16, "kernel": 4, "padding": 1, "pool": 2},
 }
-FLAGS = ["-O3", "-march=native", "-fopenmp", "-shared", "-fPIC", "-std=c++17"]
-PORTABLE_FLAGS = ["-O3", "-shared", "-fPIC", "-std=c++17"]  # second try: one thread, generic CPU
 
 _lock = threading.Lock()
 _lib: ctypes.CDLL | None = None
 _reason: str | None = None  # why the kernel is unavailable, once known
-
-
-def cache_dir() -> Path:
-    root = os.environ.get("DLEXAM_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "dlexam"
-    )
-    return Path(root)
-
-
-def _compiler() -> str | None:
-    for name in (os.environ.get("CXX"), "c++", "g++", "clang++"):
-        if name and shutil.which(name):
-            return shutil.which(name)
-    return None
-
-
-def _cpu_id() -> str:
-    """What -march=native depends on: the CPU's model and feature flags (Linux), else the platform."""
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-        keep = [ln for ln in lines if ln.startswith(("model name", "flags"))][:2]
-        return "\n".join(keep)
-    except OSError:
-        return platform.processor() + platform.machine()
-
-
-def _build(cxx: str, flags: list[str]) -> Path:
-    """Compile fused.cpp with `flags` into the cache (unless already there); return the library."""
-    source = SOURCE.read_bytes()
-    version = subprocess.run([cxx, "--version"], capture_output=True, text=True, timeout=30).stdout
-    key = hashlib.sha256(b"\0".join([source, version.encode(), " ".join(flags).encode(), _cpu_id().encode()]))
-    target = cache_dir() / f"fused-{key.hexdigest()[:16]}.so"
-    if target.exists():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".fused-", suffix=".so", dir=target.parent)
-    os.close(fd)
-    try:
-        proc = subprocess.run([cxx, *flags, "-o", tmp, str(SOURCE)], capture_output=True, text=True, timeout=300)
-        if proc.returncode != 0:
-            last = (proc.stderr.strip().splitlines() or ["no message"])[-1]
-            raise RuntimeError(f"{Path(cxx).name} failed: {last}")
-        os.replace(tmp, target)  # atomic: a reader sees no library or a whole one
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return target
 
 
 def _load() -> ctypes.CDLL | None:
@@ -103,23 +45,11 @@ def _load() -> ctypes.CDLL | None:
     with _lock:
         if _lib is not None or _reason is not None:
             return _lib
-        if os.environ.get("DLEXAM_FUSED", "1") == "0":
-            _reason = "disabled by DLEXAM_FUSED=0"
+        try:
+            lib = kernel_build.load()
+        except kernel_build.KernelUnavailable as exc:
+            _reason = str(exc)
             return None
-        cxx = _compiler()
-        if cxx is None:
-            _reason = "no C++ compiler found (set CXX)"
-            return None
-        lib = None
-        for flags in (FLAGS, PORTABLE_FLAGS):
-            try:
-                lib = ctypes.CDLL(str(_build(cxx, flags)))
-                break
-            except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
-                _reason = f"could not build the kernel: {exc}"
-        if lib is None:
-            return None
-        _reason = None
         _declare(lib)
         _lib = lib
         return _lib
