@@ -1,11 +1,12 @@
 """Building, caching and loading the fused kernels' library, and every way of falling back.
 
-Each case runs in a subprocess with its own cache directory (DLEXAM_CACHE), as a fresh process
-would: what it prints and its exit status are the evidence.
+Each case runs in a subprocess with its own cache directory (DLEXAM_CACHE), as a fresh
+`dlexam svhn train` would: what it prints and its exit status are the evidence.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -14,6 +15,19 @@ from pathlib import Path
 import pytest
 
 from dlexam.svhn import fused
+
+# One training step of ExamCNN, as `dlexam svhn train` takes it; prints the engine it trained with.
+TRAIN_STEP = """
+import torch, torch.nn.functional as F
+from dlexam.svhn import fused
+from dlexam.svhn.model import ExamCNN
+torch.set_num_threads(1)
+model = ExamCNN().train()
+loss = F.cross_entropy(model(torch.randn(8, 1, 32, 32)), torch.randint(0, 10, (8,)))
+loss.backward()
+assert torch.isfinite(model.conv1.weight.grad).all()
+print(fused.status(), model.fused)
+"""
 
 
 def _run(code: str, env: dict) -> str:
@@ -50,12 +64,34 @@ def test_a_failing_compiler_gives_a_reason_and_leaves_no_file(tmp_path):
 
 
 @pytest.mark.skipif(not fused.available(), reason=f"fused kernel unavailable: {fused.status()}")
-def test_builds_into_the_cache_atomically_and_reuses_it(tmp_path):
+def test_builds_into_the_cache_atomically_with_its_hash_and_reuses_it(tmp_path):
     cache = tmp_path / "cache"
     assert _status_in_subprocess({"DLEXAM_CACHE": str(cache)}) == "fused"
     (lib,) = _libraries(cache)
-    assert [p.name for p in cache.iterdir()] == [lib.name]  # no temporary left
+    assert sorted(p.name for p in cache.iterdir()) == [lib.name, lib.name + ".sha256"]  # no temporary left
+    assert (cache / (lib.name + ".sha256")).read_text().strip() == hashlib.sha256(lib.read_bytes()).hexdigest()
     mtime = lib.stat().st_mtime_ns
     assert _status_in_subprocess({"DLEXAM_CACHE": str(cache)}) == "fused"
     assert _libraries(cache) == [lib]
     assert lib.stat().st_mtime_ns == mtime  # reused, not rebuilt
+
+
+@pytest.mark.skipif(not fused.available(), reason=f"fused kernel unavailable: {fused.status()}")
+@pytest.mark.parametrize("damage", ["truncated", "truncated, no hash", "not a library, its hash rewritten"])
+def test_a_damaged_cached_library_is_rebuilt_and_training_goes_on(tmp_path, damage):
+    """Issue 13: a truncated cached .so made every later `svhn train` die of SIGBUS, without a message."""
+    cache = tmp_path / "cache"
+    assert _status_in_subprocess({"DLEXAM_CACHE": str(cache)}) == "fused"
+    (lib,) = _libraries(cache)
+    whole = lib.read_bytes()
+    sidecar = cache / (lib.name + ".sha256")
+    if damage.startswith("truncated"):
+        lib.write_bytes(whole[: len(whole) // 2])
+    if damage == "truncated, no hash":
+        sidecar.unlink()
+    if damage.startswith("not a library"):
+        lib.write_bytes(b"\x7fELF" + b"\0" * 100)  # the hash matches: loading is what fails
+        sidecar.write_text(hashlib.sha256(lib.read_bytes()).hexdigest() + "\n")
+    assert _run(TRAIN_STEP, {"DLEXAM_CACHE": str(cache)}) == "fused True"
+    assert _libraries(cache) == [lib] and len(lib.read_bytes()) == len(whole)  # rebuilt whole
+    assert sidecar.read_text().strip() == hashlib.sha256(lib.read_bytes()).hexdigest()
