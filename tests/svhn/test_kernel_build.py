@@ -48,8 +48,8 @@ def _libraries(cache: Path) -> list[Path]:
 
 def test_disabled_or_without_a_compiler_training_falls_back_to_pytorch_layers(tmp_path):
     assert _status_in_subprocess({"DLEXAM_FUSED": "0"}) == "eager (disabled by DLEXAM_FUSED=0)"
-    status = _status_in_subprocess({"CXX": "false", "PATH": str(tmp_path), "DLEXAM_CACHE": str(tmp_path / "c")})
-    assert status == "eager (no C++ compiler found (set CXX))"
+    env = {"CXX": "false", "PATH": str(tmp_path), "DLEXAM_CACHE": str(tmp_path / "c")}
+    assert _run(TRAIN_STEP, env) == "eager (no C++ compiler found (set CXX)) False"
 
 
 def test_a_failing_compiler_gives_a_reason_and_leaves_no_file(tmp_path):

@@ -1,8 +1,9 @@
 // Problem 1's two conv stages as CPU kernels for training, forward and backward:
 //   stage 1: Conv-1 (1 -> 8 channels, 5x5, pad 0) + ReLU + AvgPool-1 (4x4, stride 4);
 //   stage 2: Conv-2 (8 -> 16 channels, 4x4, pad 1) + ReLU + AvgPool-2 (2x2, stride 2).
-// dlexam/svhn/fused.py compiles this file on first use and checks it against nn.Conv2d + nn.ReLU +
-// nn.AvgPool2d and autograd.
+// dlexam/svhn/kernel_build.py compiles this file on first use, dlexam/svhn/fused.py makes the four
+// entry points PyTorch operators, and tests check them against nn.Conv2d + nn.ReLU + nn.AvgPool2d and
+// autograd.
 //
 // Why: in PyTorch's eager mode each stage is a conv, a ReLU and a pool, and backward a pool
 // backward (after a zero fill), a ReLU backward and a conv backward: six passes over a map that at
@@ -13,11 +14,12 @@
 // Layouts are channels last. Stage 1: x (B, H, W) float (one input channel), wt (K, K, C) float
 // (the C output channels of one tap contiguous), out (B, Hp, Wp, C), mask (B, Hp*P, Wp*P) uint8
 // (bit c: channel c > 0). Stage 2: x (B, H, W, CI), wt (K, K, CI, CO), wtt (K, K, CO, CI), out
-// (B, Hp, Wp, CO), mask (B, Hp*P, Wp*P) uint16. Threads: each entry point takes its thread count
-// (fused.py passes torch.get_num_threads()) and runs its OpenMP regions on that many, whichever
-// OpenMP runtime this library and PyTorch each loaded. Gradients of the weights are summed per image
-// in float and across images in double per thread, then over threads in thread order: the results
-// depend only on the inputs and the thread count.
+// (B, Hp, Wp, CO), mask (B, Hp*P, Wp*P) uint16. The caller checks every pointer (dtype, shape,
+// contiguity). Threads: each entry point takes its thread count (fused.py passes
+// torch.get_num_threads()) and runs its OpenMP regions on that many, whichever OpenMP runtime this
+// library and PyTorch each loaded. Gradients of the weights are summed per image in float and across
+// images in double per thread, then over threads in thread order: the results depend only on the
+// inputs and the thread count.
 
 #include <cstdint>
 #include <cstring>
@@ -256,8 +258,8 @@ void forward_image(const float* __restrict xp, const Dims& d, const v8* __restri
   }
 }
 
-// One image's gradients: dw (K, K, CI, CO) and db (CO) overwritten; dx (H, W, CI), the gradient of
-// the input, written unless null. xp: padded input; gm: scratch, Hc * Wc * 2 vectors.
+// One image's gradients, overwritten: dw (K, K, CI, CO), db (CO) and dx (H, W, CI), the gradient of
+// the input. xp: padded input; gm: scratch, Hc * Wc * 2 vectors.
 void backward_image(const float* __restrict xp, const Dims& d, const float* __restrict g,
                     const uint16_t* __restrict mask, const v8* __restrict wtt, v8* __restrict gm,
                     float* __restrict dw, float* __restrict db, float* __restrict dx) {
@@ -300,7 +302,6 @@ void backward_image(const float* __restrict xp, const Dims& d, const float* __re
       }
     }
   }
-  if (dx == nullptr) return;
   // input: dx[a][b][:] = sum over taps (u, v) and output channels co of gm[i][j][co] * w[u][v][:][co]
   // where (i, j) = (a + PAD - u, b + PAD - v) is a conv output the pool uses
   for (int a = 0; a < d.H; ++a) {
@@ -372,8 +373,8 @@ void dlexam_stage2_forward(const float* x, int64_t B, int H, int W, const float*
   }
 }
 
-// dwb: (K, K, CI, CO) weight gradient then (CO) bias gradient, overwritten; dx (B, H, W, CI), the
-// input gradient, written unless null.
+// dwb: (K, K, CI, CO) weight gradient then (CO) bias gradient, and dx (B, H, W, CI), the input
+// gradient, overwritten.
 void dlexam_stage2_backward(const float* x, int64_t B, int H, int W, const float* g, const uint16_t* mask,
                             const float* wtt, float* dwb, float* dx, int num_threads) {
   using namespace stage2;
@@ -386,8 +387,7 @@ void dlexam_stage2_backward(const float* x, int64_t B, int H, int W, const float
     float* xp = scratch;
     pad_image(x + b * H * W * CI, d, xp);
     backward_image(xp, d, g + b * d.Hp * d.Wp * CO, mask + b * d.Hc * d.Wc, wv.data(),
-                   reinterpret_cast<v8*>(scratch + xp_floats), grads, grads + K * K * CI * CO,
-                   dx == nullptr ? nullptr : dx + b * H * W * CI);
+                   reinterpret_cast<v8*>(scratch + xp_floats), grads, grads + K * K * CI * CO, dx + b * H * W * CI);
   });
 }
 
