@@ -1,14 +1,13 @@
-"""The fused conv + ReLU + pool kernels of both stages against PyTorch's own layers and autograd.
+"""The fused conv + ReLU + pool operators of both stages against PyTorch's own layers and autograd.
 
 The oracle is nn.Conv2d -> nn.ReLU -> nn.AvgPool2d in float64 with autograd: the kernels (float32)
-must agree with it about as closely as PyTorch's own float32 layers do.
+must agree with it about as closely as PyTorch's own float32 layers do. torch.library.opcheck checks
+the operators' registrations (schema, autograd, fake kernels, torch.compile's AOT dispatch).
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
+import ctypes
 
 import pytest
 import torch
@@ -17,7 +16,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dlexam.svhn import fused
+from dlexam.svhn import fused, kernel_build
 from dlexam.svhn.model import CNNConfig, ExamCNN
 
 pytestmark = pytest.mark.skipif(not fused.available(), reason=f"fused kernel unavailable: {fused.status()}")
@@ -34,17 +33,20 @@ def reference(stage: int, x: torch.Tensor, conv: nn.Conv2d, g: torch.Tensor):
 
 
 def fused_result(stage: int, x: torch.Tensor, conv: nn.Conv2d, g: torch.Tensor):
-    """The same from the fused kernel; the input gradient only for stage 2 (stage 1 has none)."""
+    """The same from the fused operator; the input gradient only for stage 2 (stage 1 has none)."""
     x = x.detach().requires_grad_(stage == 2)
-    out = fused.conv_relu_avgpool(stage, x, conv)
+    out = fused.conv_relu_avgpool(stage, x, conv.weight, conv.bias)
     wrt = [x, conv.weight, conv.bias] if stage == 2 else [conv.weight, conv.bias]
     grads = torch.autograd.grad((out * g).sum(), wrt)
     return (out, *grads) if stage == 2 else (out, None, *grads)
 
 
 def check_stage(stage: int, x: torch.Tensor, conv: nn.Conv2d, g: torch.Tensor, tol: float = 1e-4) -> None:
-    ref = reference(stage, x, conv, g)
-    got = fused_result(stage, x, conv, g)
+    assert_matches(fused_result(stage, x, conv, g), reference(stage, x, conv, g), tol)
+
+
+def assert_matches(got: tuple, ref: tuple, tol: float = 1e-4) -> None:
+    """A fused result (output, then input, weight and bias gradients) against the float64 oracle's."""
     torch.testing.assert_close(got[0].double(), ref[0], rtol=1e-5, atol=1e-5, msg="output")
     for name, a, b in zip(("input grad", "weight grad", "bias grad"), got[1:], ref[1:], strict=True):
         if a is not None:
@@ -58,7 +60,7 @@ def stage_inputs(stage: int, batch: int, height: int, width: int, seed: int = 0)
     x = torch.randn(batch, spec["in_channels"], height, width)
     if stage == 2:  # as stage 1 hands it over: non-negative, channels-last
         x = x.abs().contiguous(memory_format=torch.channels_last)
-    pooled = (fused._pooled(height, stage), fused._pooled(width, stage))
+    pooled = (fused.pooled_size(height, stage), fused.pooled_size(width, stage))
     g = torch.randn(batch, spec["out_channels"], *pooled)
     return x, conv, g
 
@@ -67,7 +69,7 @@ def stage_inputs(stage: int, batch: int, height: int, width: int, seed: int = 0)
 def test_stage1_matches_pytorch_layers(batch, height, width):
     x, conv, g = stage_inputs(1, batch, height, width, seed=batch)
     check_stage(1, x, conv, g)
-    out = fused.conv_relu_avgpool(1, x, conv)
+    out = fused.conv_relu_avgpool(1, x, conv.weight, conv.bias)
     assert out.shape == (batch, 8, (height - 4) // 4, (width - 4) // 4) and out.dtype == torch.float32
     assert out.is_contiguous(memory_format=torch.channels_last)  # what Conv-2 wants
 
@@ -77,7 +79,7 @@ def test_stage2_matches_pytorch_layers(batch, height, width):
     x, conv, g = stage_inputs(2, batch, height, width, seed=batch)
     check_stage(2, x, conv, g)
     check_stage(2, -x, conv, g)  # mostly negative conv outputs: most of the mask off
-    out = fused.conv_relu_avgpool(2, x.contiguous(), conv)  # NCHW input works too
+    out = fused.conv_relu_avgpool(2, x.contiguous(), conv.weight, conv.bias)  # NCHW input works too
     assert out.shape == (batch, 16, (height - 1) // 2, (width - 1) // 2)
 
 
@@ -119,6 +121,9 @@ def test_channel_bits_of_the_masks_are_not_mixed_up():
         check_stage(stage, x, conv, g)
 
 
+FUSED_NODES = {f"GeneratedBackwardFor_dlexam_stage{s}_forward_defaultBackward" for s in (1, 2)}
+
+
 def graph_nodes(t: torch.Tensor) -> set[str]:
     """Names of the autograd nodes behind t."""
     seen, todo = set(), [t.grad_fn]
@@ -142,7 +147,7 @@ def test_training_step_of_examcnn_matches_pytorch_layers():
     for model in (a, b):
         model.train()
         logits = model(x)
-        assert ({"_Stage1Backward", "_Stage2Backward"} <= graph_nodes(logits)) == model.fused
+        assert (FUSED_NODES <= graph_nodes(logits)) == (model is a) and model.fused == (model is a)
         loss = F.cross_entropy(logits, y)
         loss.backward()
         losses.append(loss.item())
@@ -170,6 +175,94 @@ def test_results_depend_only_on_the_inputs_and_thread_count(stage):
         assert u is None or torch.allclose(u, v, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("stage", [1, 2])
+def test_results_do_not_depend_on_the_default_dtype(stage):
+    """Bug 2: outputs and gradients were allocated in the default dtype, so after
+    torch.set_default_dtype(torch.float64) the kernels' floats landed in float64 buffers."""
+    x, conv, g = stage_inputs(stage, 6, 32 if stage == 1 else 7, 32 if stage == 1 else 7, seed=2)
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        got = fused_result(stage, x, conv, g)
+    finally:
+        torch.set_default_dtype(before)
+    assert_matches(got, reference(stage, x, conv, g))
+    for a, b in zip(got, fused_result(stage, x, conv, g), strict=True):  # bit for bit as under float32
+        assert a is None or (a.dtype == torch.float32 and torch.equal(a, b))
+
+
+def test_wrong_inputs_raise_before_any_pointer_reaches_the_kernels():
+    x, conv, g = stage_inputs(1, 2, 32, 32)
+    w, b = conv.weight.detach(), conv.bias.detach()
+    with pytest.raises(TypeError, match="x must be a torch.float32 CPU tensor, not torch.float64"):
+        fused.stage1_forward(x.double(), w, b)
+    with pytest.raises(TypeError, match="bias must be a torch.float32 CPU tensor"):
+        fused.stage1_forward(x, w, b.half())
+    with pytest.raises(ValueError, match=r"weight must have shape \(8, 1, 5, 5\)"):
+        fused.stage1_forward(x, w[:4], b)
+    with pytest.raises(ValueError, match=r"x must be \(B, 8, H, W\)"):
+        fused.stage2_forward(x, w, b)
+    with pytest.raises(ValueError, match="too small for one pooled output"):
+        fused.stage1_forward(x[:, :, :7], w, b)
+    out, mask = fused.stage1_forward(x, w, b)
+    with pytest.raises(TypeError, match="mask must be a torch.uint8 CPU tensor"):
+        fused.stage1_backward(x, g, mask.to(torch.int16))
+    with pytest.raises(ValueError, match="grad must have shape"):
+        fused.stage1_backward(x, g[:, :, :3], mask)
+    # strided views are copied into the layouts the kernels read, never read as if contiguous
+    check_stage(1, torch.randn(2, 1, 64, 64)[:, :, ::2, 1::2], conv, g)
+    x2, conv2, g2 = stage_inputs(2, 3, 7, 7)
+    check_stage(2, x2.transpose(2, 3), conv2, g2)
+
+
+def test_the_thread_count_is_passed_to_the_kernels(monkeypatch):
+    assert fused.available()
+    calls, lib = [], fused._lib
+
+    class Spy:  # the library, recording the last argument (the thread count) of every call
+        def __getattr__(self, name):
+            kernel = getattr(lib, name)
+            return lambda *args: calls.append(args[-1]) or kernel(*args)
+
+    monkeypatch.setattr(fused, "_lib", Spy())
+    before = torch.get_num_threads()
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            for stage in (1, 2):
+                fused_result(stage, *stage_inputs(stage, 4, 9, 9))
+    finally:
+        torch.set_num_threads(before)
+    assert calls == [1] * 4 + [2] * 4  # forward and backward of both stages, at each count
+
+
+def opcheck_cases():
+    """(operator, arguments) for torch.library.opcheck: each operator, on a batch and image size of
+    its own, with gradients wanted for every input that has a gradient formula."""
+    x1, c1, g1 = stage_inputs(1, 3, 13, 22)
+    x2, c2, g2 = stage_inputs(2, 2, 5, 10)
+    w1, b1, w2, b2 = (t.detach().requires_grad_() for t in (c1.weight, c1.bias, c2.weight, c2.bias))
+    mask1 = fused.stage1_forward(x1, w1, b1)[1]
+    mask2 = fused.stage2_forward(x2, w2, b2)[1]
+    return [
+        pytest.param(fused.stage1_forward, (x1, w1, b1), id="stage1_forward"),  # images: no gradient
+        pytest.param(fused.stage2_forward, (x2.requires_grad_(), w2, b2), id="stage2_forward"),
+        pytest.param(fused.stage1_backward, (x1, g1, mask1), id="stage1_backward"),
+        pytest.param(fused.stage2_backward, (x2.detach(), g2, mask2, w2.detach()), id="stage2_backward"),
+    ]
+
+
+@pytest.mark.parametrize(("op", "args"), opcheck_cases())
+def test_opcheck(op, args):
+    """All four of opcheck's checks apply to every operator. The backward operators have no gradient
+    formula of their own (no double backward), so they are checked with inputs that need none:
+    test_autograd_registration then only confirms that nothing claims otherwise."""
+    result = torch.library.opcheck(op, args, raise_exception=False)
+    assert result == dict.fromkeys(
+        ("test_schema", "test_autograd_registration", "test_faketensor", "test_aot_dispatch_dynamic"), "SUCCESS"
+    )
+
+
 @pytest.mark.parametrize(
     ("cfg", "why"),
     [
@@ -180,19 +273,24 @@ def test_results_depend_only_on_the_inputs_and_thread_count(stage):
 )
 def test_variants_the_kernel_does_not_compute_take_pytorch_layers(cfg, why):
     model = ExamCNN(cfg).train()
-    assert not fused.applies(1, torch.zeros(2, 1, 32, 32), model.conv1, model.act1, model.pool1), why
-    assert not fused.applies(2, torch.zeros(2, 8, 7, 7), model.conv2, model.act2, model.pool2), why
+    assert not model.fused, why
+    assert not fused.computes(1, model.conv1, model.act1, model.pool1), why
+    assert not fused.computes(2, model.conv2, model.act2, model.pool2), why
+    assert not FUSED_NODES & graph_nodes(model(torch.zeros(2, 1, 32, 32))), why
 
 
-def test_the_kernel_is_used_only_in_training_and_only_where_it_applies():
+def test_the_engine_is_chosen_when_built_and_used_only_in_training():
     model = ExamCNN().train()
     x = torch.zeros(2, 1, 32, 32)
-    assert fused.applies(1, x, model.conv1, model.act1, model.pool1)
-    assert fused.applies(2, torch.zeros(2, 8, 7, 7, requires_grad=True), model.conv2, model.act2, model.pool2)
-    assert not fused.applies(1, x.double(), model.conv1, model.act1, model.pool1)
-    assert not fused.applies(1, x.clone().requires_grad_(), model.conv1, model.act1, model.pool1)  # input grads
-    assert not fused.applies(2, x, model.conv2, model.act2, model.pool2)  # wrong channels for stage 2
-    # per-example gradients with torch.func (the batch-size experiment) go through PyTorch's layers
+    assert model.fused and fused.computes(1, model.conv1, model.act1, model.pool1)
+    assert FUSED_NODES <= graph_nodes(model(x))
+    with torch.no_grad():
+        assert model(x).grad_fn is None  # no gradients wanted: PyTorch's layers
+    assert not FUSED_NODES & graph_nodes(model(x.clone().requires_grad_()))  # input grads: stage 1 has none
+    assert not FUSED_NODES & graph_nodes(model.double()(x.double()))  # float64: PyTorch's layers
+    # per-example gradients with torch.func (the batch-size experiment) need PyTorch's layers
+    model = ExamCNN().train().unfuse_()
+    assert not model.fused
     params = {k: v.detach() for k, v in model.named_parameters()}
 
     def loss_one(p, xi):
@@ -200,8 +298,9 @@ def test_the_kernel_is_used_only_in_training_and_only_where_it_applies():
 
     per_example = torch.func.vmap(torch.func.grad(loss_one), in_dims=(None, 0))(params, torch.randn(3, 1, 32, 32))
     assert per_example["conv1.weight"].shape == (3, 8, 1, 5, 5)
-    model.pool1 = nn.Identity()  # an experiment swapping a layer out
-    assert not fused.applies(1, x, model.conv1, model.act1, model.pool1)
+    assert model.fuse_().fused
+    model.pool1 = nn.Identity()  # an experiment swapping a layer out: the engine is chosen again
+    assert not model.fused and not FUSED_NODES & graph_nodes(model(torch.zeros(2, 1, 11, 11)))
     # forward hooks on the exam's layers still see them in evaluation (the layer table relies on it)
     seen = []
     model = ExamCNN().eval()
@@ -209,53 +308,14 @@ def test_the_kernel_is_used_only_in_training_and_only_where_it_applies():
     with torch.no_grad():
         model(x)
     assert seen == [(2, 8, 7, 7)]
-
-
-def _status_in_subprocess(env: dict) -> str:
-    code = "from dlexam.svhn import fused; print(fused.status())"
-    proc = subprocess.run(
-        [sys.executable, "-c", code], env={**os.environ, **env}, capture_output=True, text=True, timeout=300
-    )
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout.strip()
-
-
-def test_disabled_or_without_a_compiler_training_falls_back_to_pytorch_layers(tmp_path):
-    assert _status_in_subprocess({"DLEXAM_FUSED": "0"}) == "eager (disabled by DLEXAM_FUSED=0)"
-    status = _status_in_subprocess({"CXX": "false", "PATH": str(tmp_path), "DLEXAM_CACHE": str(tmp_path / "c")})
-    assert status == "eager (no C++ compiler found (set CXX))"
-
-
-def test_a_failing_compiler_gives_a_reason_and_leaves_no_file(tmp_path):
-    bad = tmp_path / "bin" / "c++"
-    bad.parent.mkdir()
-    bad.write_text("#!/bin/sh\necho 'c++ (fake) 1.0'\necho 'error: no such thing' >&2\nexit 1\n")
-    bad.chmod(0o755)
-    cache = tmp_path / "cache"
-    status = _status_in_subprocess({"CXX": str(bad), "DLEXAM_CACHE": str(cache)})
-    assert status == "eager (could not build the kernel: c++ failed: error: no such thing)"
-    assert list(cache.iterdir()) == []  # no half-written library left behind
-
-
-def test_builds_into_the_cache_atomically_and_reuses_it(tmp_path):
-    cache = tmp_path / "cache"
-    assert _status_in_subprocess({"DLEXAM_CACHE": str(cache)}) == "fused"
-    built = sorted(p.name for p in cache.iterdir())
-    assert len(built) == 1 and built[0].startswith("fused-") and built[0].endswith(".so")
-    mtime = (cache / built[0]).stat().st_mtime_ns
-    assert _status_in_subprocess({"DLEXAM_CACHE": str(cache)}) == "fused"
-    assert sorted(p.name for p in cache.iterdir()) == built
-    assert (cache / built[0]).stat().st_mtime_ns == mtime  # reused, not rebuilt
+    assert list(model.state_dict()) == list(ExamCNN(fused=False).state_dict())  # checkpoints unchanged
 
 
 def test_portable_build_computes_the_same(tmp_path, monkeypatch):
     """The second-try build (no -march=native, no OpenMP) must be just as right."""
-    import ctypes
-
     monkeypatch.setenv("DLEXAM_CACHE", str(tmp_path))
-    lib = ctypes.CDLL(str(fused._build(fused._compiler(), fused.PORTABLE_FLAGS)))
-    fused._declare(lib)
-    monkeypatch.setattr(fused, "_lib", lib)
+    lib = ctypes.CDLL(str(kernel_build.build(kernel_build.compiler(), kernel_build.PORTABLE_FLAGS)))
+    monkeypatch.setattr(fused, "_lib", fused._declare(lib))
     check_stage(1, *stage_inputs(1, 9, 32, 32, seed=1))
     check_stage(2, *stage_inputs(2, 9, 7, 7, seed=1))
 

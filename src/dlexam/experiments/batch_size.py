@@ -19,6 +19,7 @@ Optimiser: Adam with the square-root scaling rule lr(B) = base_lr * sqrt(B / 64)
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from dataclasses import dataclass, field
@@ -91,6 +92,7 @@ def flat_grad(model: ExamCNN, x: torch.Tensor, y: torch.Tensor, chunk: int = 204
 
 def per_example_sq_norms(model: ExamCNN, x: torch.Tensor, y: torch.Tensor, chunk: int = 512) -> torch.Tensor:
     """||g_i||^2 for every example's own gradient g_i (torch.func: vmap over grad)."""
+    model = copy.deepcopy(model).unfuse_()  # PyTorch's layers: torch.func cannot run the fused operators
     params = {k: v.detach() for k, v in model.named_parameters()}
 
     def loss_one(p, xi, yi):

@@ -1,8 +1,9 @@
 // Problem 1's two conv stages as CPU kernels for training, forward and backward:
 //   stage 1: Conv-1 (1 -> 8 channels, 5x5, pad 0) + ReLU + AvgPool-1 (4x4, stride 4);
 //   stage 2: Conv-2 (8 -> 16 channels, 4x4, pad 1) + ReLU + AvgPool-2 (2x2, stride 2).
-// dlexam/svhn/fused.py compiles this file on first use and checks it against nn.Conv2d + nn.ReLU +
-// nn.AvgPool2d and autograd.
+// dlexam/svhn/kernel_build.py compiles this file on first use, dlexam/svhn/fused.py makes the four
+// entry points PyTorch operators, and tests check them against nn.Conv2d + nn.ReLU + nn.AvgPool2d and
+// autograd.
 //
 // Why: in PyTorch's eager mode each stage is a conv, a ReLU and a pool, and backward a pool
 // backward (after a zero fill), a ReLU backward and a conv backward: six passes over a map that at
@@ -13,10 +14,12 @@
 // Layouts are channels last. Stage 1: x (B, H, W) float (one input channel), wt (K, K, C) float
 // (the C output channels of one tap contiguous), out (B, Hp, Wp, C), mask (B, Hp*P, Wp*P) uint8
 // (bit c: channel c > 0). Stage 2: x (B, H, W, CI), wt (K, K, CI, CO), wtt (K, K, CO, CI), out
-// (B, Hp, Wp, CO), mask (B, Hp*P, Wp*P) uint16. Threads: OpenMP, the same runtime PyTorch has
-// loaded, so torch.set_num_threads applies here too. Gradients of the weights are summed per image
-// in float and across images in double per thread, then over threads in thread order: the results
-// depend only on the inputs and the thread count.
+// (B, Hp, Wp, CO), mask (B, Hp*P, Wp*P) uint16. The caller checks every pointer (dtype, shape,
+// contiguity). Threads: each entry point takes its thread count (fused.py passes
+// torch.get_num_threads()) and runs its OpenMP regions on that many, whichever OpenMP runtime this
+// library and PyTorch each loaded. Gradients of the weights are summed per image in float and across
+// images in double per thread, then over threads in thread order: the results depend only on the
+// inputs and the thread count.
 
 #include <cstdint>
 #include <cstring>
@@ -73,12 +76,12 @@ int thread_id() {
 }
 
 // Sums per-image gradients over B images in parallel: per_image(b, grads, scratch) overwrites
-// grads[0..n) with image b's gradients; the sum is written to out[0..n).
+// grads[0..n) with image b's gradients; the sum is written to out[0..n). Runs on num_threads threads.
 template <typename PerImage>
-void sum_over_images(int64_t B, int n, size_t scratch_floats, float* out, PerImage per_image) {
+void sum_over_images(int64_t B, int n, size_t scratch_floats, float* out, int num_threads, PerImage per_image) {
   std::vector<double> partial;
   int nthreads = 1;
-#pragma omp parallel
+#pragma omp parallel num_threads(num_threads)
   {
 #pragma omp single
     {
@@ -255,8 +258,8 @@ void forward_image(const float* __restrict xp, const Dims& d, const v8* __restri
   }
 }
 
-// One image's gradients: dw (K, K, CI, CO) and db (CO) overwritten; dx (H, W, CI), the gradient of
-// the input, written unless null. xp: padded input; gm: scratch, Hc * Wc * 2 vectors.
+// One image's gradients, overwritten: dw (K, K, CI, CO), db (CO) and dx (H, W, CI), the gradient of
+// the input. xp: padded input; gm: scratch, Hc * Wc * 2 vectors.
 void backward_image(const float* __restrict xp, const Dims& d, const float* __restrict g,
                     const uint16_t* __restrict mask, const v8* __restrict wtt, v8* __restrict gm,
                     float* __restrict dw, float* __restrict db, float* __restrict dx) {
@@ -299,7 +302,6 @@ void backward_image(const float* __restrict xp, const Dims& d, const float* __re
       }
     }
   }
-  if (dx == nullptr) return;
   // input: dx[a][b][:] = sum over taps (u, v) and output channels co of gm[i][j][co] * w[u][v][:][co]
   // where (i, j) = (a + PAD - u, b + PAD - v) is a conv output the pool uses
   for (int a = 0; a < d.H; ++a) {
@@ -328,38 +330,39 @@ void backward_image(const float* __restrict xp, const Dims& d, const float* __re
 extern "C" {
 
 void dlexam_stage1_forward(const float* x, int64_t B, int H, int W, const float* wt, const float* bias,
-                           float* out, uint8_t* mask) {
+                           float* out, uint8_t* mask, int num_threads) {
   using namespace stage1;
   const int Hp = (H - K + 1) / P, Wp = (W - K + 1) / P;
   const int64_t out_stride = int64_t(Hp) * Wp * C, mask_stride = int64_t(Hp) * P * Wp * P;
   v8 wv[K * K];
   for (int k = 0; k < K * K; ++k) wv[k] = load8(wt + k * C);
   const v8 bv = load8(bias);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(num_threads)
   for (int64_t b = 0; b < B; ++b)
     forward_image(x + b * H * W, H, W, wv, bv, out + b * out_stride, mask + b * mask_stride);
 }
 
 // dwb: (K, K, C) weight gradient then (C) bias gradient, overwritten.
 void dlexam_stage1_backward(const float* x, int64_t B, int H, int W, const float* g, const uint8_t* mask,
-                            float* dwb) {
+                            float* dwb, int num_threads) {
   using namespace stage1;
   const int Hp = (H - K + 1) / P, Wp = (W - K + 1) / P;
   const int64_t g_stride = int64_t(Hp) * Wp * C, mask_stride = int64_t(Hp) * P * Wp * P;
-  sum_over_images(B, K * K * C + C, size_t(Hp) * P * Wp * P * C, dwb, [&](int64_t b, float* grads, float* scratch) {
+  const size_t scratch_floats = size_t(Hp) * P * Wp * P * C;
+  sum_over_images(B, K * K * C + C, scratch_floats, dwb, num_threads, [&](int64_t b, float* grads, float* scratch) {
     backward_image(x + b * H * W, H, W, g + b * g_stride, mask + b * mask_stride, reinterpret_cast<v8*>(scratch),
                    reinterpret_cast<v8*>(grads), reinterpret_cast<v8*>(grads + K * K * C));
   });
 }
 
 void dlexam_stage2_forward(const float* x, int64_t B, int H, int W, const float* wt, const float* bias,
-                           float* out, uint16_t* mask) {
+                           float* out, uint16_t* mask, int num_threads) {
   using namespace stage2;
   const Dims d(H, W);
   std::vector<v8> wv(K * K * CI * 2);
   for (int k = 0; k < K * K * CI * 2; ++k) wv[k] = load8(wt + k * 8);
   const v8 b0 = load8(bias), b1 = load8(bias + 8);
-#pragma omp parallel
+#pragma omp parallel num_threads(num_threads)
   {
     std::vector<float> xp(size_t(d.Hx) * d.Wx * CI);
 #pragma omp for schedule(static)
@@ -370,21 +373,21 @@ void dlexam_stage2_forward(const float* x, int64_t B, int H, int W, const float*
   }
 }
 
-// dwb: (K, K, CI, CO) weight gradient then (CO) bias gradient, overwritten; dx (B, H, W, CI), the
-// input gradient, written unless null.
+// dwb: (K, K, CI, CO) weight gradient then (CO) bias gradient, and dx (B, H, W, CI), the input
+// gradient, overwritten.
 void dlexam_stage2_backward(const float* x, int64_t B, int H, int W, const float* g, const uint16_t* mask,
-                            const float* wtt, float* dwb, float* dx) {
+                            const float* wtt, float* dwb, float* dx, int num_threads) {
   using namespace stage2;
   const Dims d(H, W);
   std::vector<v8> wv(K * K * CO);
   for (int k = 0; k < K * K * CO; ++k) wv[k] = load8(wtt + k * CI);
   const size_t xp_floats = size_t(d.Hx) * d.Wx * CI, gm_floats = size_t(d.Hc) * d.Wc * CO;
-  sum_over_images(B, K * K * CI * CO + CO, xp_floats + gm_floats, dwb, [&](int64_t b, float* grads, float* scratch) {
+  const int n = K * K * CI * CO + CO;
+  sum_over_images(B, n, xp_floats + gm_floats, dwb, num_threads, [&](int64_t b, float* grads, float* scratch) {
     float* xp = scratch;
     pad_image(x + b * H * W * CI, d, xp);
     backward_image(xp, d, g + b * d.Hp * d.Wp * CO, mask + b * d.Hc * d.Wc, wv.data(),
-                   reinterpret_cast<v8*>(scratch + xp_floats), grads, grads + K * K * CI * CO,
-                   dx == nullptr ? nullptr : dx + b * H * W * CI);
+                   reinterpret_cast<v8*>(scratch + xp_floats), grads, grads + K * K * CI * CO, dx + b * H * W * CI);
   });
 }
 

@@ -74,16 +74,23 @@ def _pool(name: str, kernel: int, stride: int) -> nn.Module:
     return (nn.AvgPool2d if name == "avg" else nn.MaxPool2d)(kernel, stride)
 
 
+# The layers of the two conv + activation + pool stages, which the fused operators replace in training.
+_STAGE_LAYERS = ("conv1", "act1", "pool1", "conv2", "act2", "pool2")
+
+
 class ExamCNN(nn.Module):
     """Problem 1's network: (B, 1, 32, 32) float images -> (B, 10) logits.
 
-    `fused=False` keeps training on PyTorch's own layers (see :meth:`trunk`); the function is the same.
+    The engine of Conv-1 .. AvgPool-2 in training is chosen when the model is built, and again when
+    one of those layers is replaced: the two fused operators of dlexam.svhn.fused (the same function,
+    computed without the big intermediate maps) where they compute these layers (ReLU, the exam's
+    average pools) and the kernels are available, else PyTorch's layers. `fused=False` or
+    :meth:`unfuse_` keeps PyTorch's layers, as torch.func transforms (vmap, grad) need.
     """
 
     def __init__(self, cfg: CNNConfig | None = None, *, fused: bool = True):
         super().__init__()
         self.cfg = cfg = cfg or CNNConfig()
-        self.fused = fused  # may training run each conv + ReLU + pool stage as one kernel (see trunk)
         self.conv1 = nn.Conv2d(1, 8, kernel_size=5, stride=1, padding=0)
         self.act1 = _activation(cfg.activation)
         self.pool1 = _pool(cfg.pool, 4, 4)
@@ -100,21 +107,48 @@ class ExamCNN(nn.Module):
             self.conv3 = nn.Conv2d(16, NUM_CLASSES, kernel_size=1)  # 3x3x16 -> 3x3x10
             self.gap = nn.AdaptiveAvgPool2d(1)  # (B, 10, 3, 3) -> (B, 10, 1, 1)
             self.flatten = nn.Flatten()  # (B, 10, 1, 1) -> (B, 10)
+        self.fused = False  # whether training runs the fused operators (see fuse_)
+        if fused:
+            self.fuse_()
+
+    def fuse_(self) -> ExamCNN:
+        """Train both stages with the fused operators from now on, if they compute these layers and
+        the kernels are available (built on first use); else keep PyTorch's layers."""
+        self.fused = (
+            kernels.computes(1, self.conv1, self.act1, self.pool1)
+            and kernels.computes(2, self.conv2, self.act2, self.pool2)
+            and kernels.available()
+        )
+        return self
+
+    def unfuse_(self) -> ExamCNN:
+        """Train on PyTorch's layers from now on."""
+        self.fused = False
+        return self
+
+    def __setattr__(self, name: str, value) -> None:
+        super().__setattr__(name, value)
+        if name in _STAGE_LAYERS and self.__dict__.get("fused"):
+            self.fuse_()  # a stage's layer replaced (an experiment's subsampling, say): fused only if still right
 
     def trunk(self, x: torch.Tensor) -> torch.Tensor:
         """Conv-1 .. AvgPool-2: (B, 1, 32, 32) -> (B, 16, 3, 3).
 
-        In training (gradients on) each conv + ReLU + pool stage runs as one fused CPU kernel where
-        it applies (dlexam.svhn.fused: the same function, computed without the big intermediate
-        maps); otherwise, and always in evaluation, PyTorch's own layers (their hooks fire).
+        A fused model in training, with gradients on, runs each conv + ReLU + pool stage as one
+        operator on float32 CPU images that need no gradient themselves (stage 1 gives none);
+        otherwise, and always in evaluation, PyTorch's own layers run (their hooks fire).
         """
-        use_fused = self.fused and self.training and torch.is_grad_enabled()
-        if use_fused and kernels.applies(1, x, self.conv1, self.act1, self.pool1):
-            x = kernels.conv_relu_avgpool(1, x, self.conv1)  # (B, 8, 7, 7)
-        else:
-            x = self.pool1(self.act1(self.conv1(x)))  # (B, 8, 7, 7)
-        if use_fused and kernels.applies(2, x, self.conv2, self.act2, self.pool2):
-            return kernels.conv_relu_avgpool(2, x, self.conv2)  # (B, 16, 3, 3)
+        if (
+            self.fused
+            and self.training
+            and torch.is_grad_enabled()
+            and x.dtype == torch.float32
+            and x.device.type == "cpu"
+            and not x.requires_grad
+        ):
+            x = kernels.conv_relu_avgpool(1, x, self.conv1.weight, self.conv1.bias)  # (B, 8, 7, 7)
+            return kernels.conv_relu_avgpool(2, x, self.conv2.weight, self.conv2.bias)  # (B, 16, 3, 3)
+        x = self.pool1(self.act1(self.conv1(x)))  # (B, 8, 7, 7)
         return self.pool2(self.act2(self.conv2(x)))  # (B, 16, 3, 3)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

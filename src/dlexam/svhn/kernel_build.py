@@ -1,0 +1,133 @@
+"""Compiling fused.cpp into a shared library, caching it, and loading it safely.
+
+The library is built on first use with the system's C++ compiler (``$CXX``, else ``c++``, ``g++`` or
+``clang++``; about two seconds) into ``$DLEXAM_CACHE`` or ``~/.cache/dlexam``, under a name keyed by
+the source, the compiler, the flags and the CPU. Each library is written atomically (temporary file,
+then rename), and then its SHA-256 beside it (``<name>.so.sha256``, also atomically). A cached
+library is loaded only if its contents still match that hash: a truncated or damaged file (which
+``dlopen`` may answer with SIGBUS, killing the process without a message) is rebuilt instead, and so
+is one that fails to load. If the optimised build (``-march=native``, OpenMP) fails, a portable one
+is tried. :func:`load` raises :class:`KernelUnavailable`, with the reason, when neither works.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+SOURCE = Path(__file__).with_name("fused.cpp")
+FLAGS = ["-O3", "-march=native", "-fopenmp", "-shared", "-fPIC", "-std=c++17"]
+PORTABLE_FLAGS = ["-O3", "-shared", "-fPIC", "-std=c++17"]  # second try: one thread, generic CPU
+
+
+class KernelUnavailable(RuntimeError):
+    """The kernels cannot be used here; the message says why."""
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("DLEXAM_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "dlexam"
+    )
+    return Path(root)
+
+
+def compiler() -> str | None:
+    for name in (os.environ.get("CXX"), "c++", "g++", "clang++"):
+        if name and shutil.which(name):
+            return shutil.which(name)
+    return None
+
+
+def _cpu_id() -> str:
+    """What -march=native depends on: the CPU's model and feature flags (Linux), else the platform."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+        keep = [ln for ln in lines if ln.startswith(("model name", "flags"))][:2]
+        return "\n".join(keep)
+    except OSError:
+        return platform.processor() + platform.machine()
+
+
+def library_path(cxx: str, flags: list[str]) -> Path:
+    """Where the library built by `cxx` with `flags` from the current source is cached."""
+    version = subprocess.run([cxx, "--version"], capture_output=True, text=True, timeout=30).stdout
+    parts = [SOURCE.read_bytes(), version.encode(), " ".join(flags).encode(), _cpu_id().encode()]
+    key = hashlib.sha256(b"\0".join(parts)).hexdigest()[:16]
+    return cache_dir() / f"fused-{key}.so"
+
+
+def _sidecar(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256")
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def verified(path: Path) -> bool:
+    """Whether the cached library at `path` is whole: its contents match the hash written beside it."""
+    try:
+        return _sidecar(path).read_text().strip() == _sha256(path)
+    except OSError:  # either file missing or unreadable
+        return False
+
+
+def _write_atomically(target: Path, write) -> None:
+    """write(tmp_path) fills a temporary file beside `target`, which then replaces `target` at once."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}-", dir=target.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, target)  # atomic: a reader sees the old file or the whole new one
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def build(cxx: str, flags: list[str], *, force: bool = False) -> Path:
+    """Compile fused.cpp with `flags` into the cache, unless a verified library is there; return it."""
+    target = library_path(cxx, flags)
+    if not force and verified(target):
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+
+    def compile_to(tmp: str) -> None:
+        proc = subprocess.run([cxx, *flags, "-o", tmp, str(SOURCE)], capture_output=True, text=True, timeout=300)
+        if proc.returncode != 0:
+            last = (proc.stderr.strip().splitlines() or ["no message"])[-1]
+            raise KernelUnavailable(f"{Path(cxx).name} failed: {last}")
+
+    _write_atomically(target, compile_to)
+    digest = _sha256(target)
+    _write_atomically(_sidecar(target), lambda tmp: Path(tmp).write_text(digest + "\n"))
+    return target
+
+
+def _load_flags(cxx: str, flags: list[str]) -> ctypes.CDLL:
+    path = build(cxx, flags)
+    try:
+        return ctypes.CDLL(str(path))
+    except OSError:  # whole but not loadable (another machine's build, say): build it again, once
+        return ctypes.CDLL(str(build(cxx, flags, force=True)))
+
+
+def load() -> ctypes.CDLL:
+    """The kernels' library, built or taken from the cache; KernelUnavailable says why not."""
+    if os.environ.get("DLEXAM_FUSED", "1") == "0":
+        raise KernelUnavailable("disabled by DLEXAM_FUSED=0")
+    cxx = compiler()
+    if cxx is None:
+        raise KernelUnavailable("no C++ compiler found (set CXX)")
+    reason = ""
+    for flags in (FLAGS, PORTABLE_FLAGS):
+        try:
+            return _load_flags(cxx, flags)
+        except (OSError, KernelUnavailable, subprocess.SubprocessError) as exc:
+            reason = f"could not build the kernel: {exc}"
+    raise KernelUnavailable(reason)
