@@ -49,3 +49,9 @@ def save_png(fig, path: str | os.PathLike, dpi: int = DPI) -> str:
 
     atomic_write_bytes(path, to_png(fig, dpi))
     return str(Path(path).resolve())
+
+
+def save_into(out, name: str, fig) -> str:
+    """Render `fig` into the :class:`~dlexam.files.OutputDir` `out` as `name` (checked there and
+    recorded as dlexam's); returns the absolute path as a string."""
+    return str(out.write_bytes(name, to_png(fig)).resolve())

@@ -180,9 +180,3 @@ class OutputDir:
 
     def write_text(self, name: str, text: str) -> Path:
         return self.write_bytes(name, text.encode("utf-8"))
-
-    def save_png(self, fig, name: str) -> str:
-        """Render a matplotlib figure (:mod:`dlexam.figures`) to `name`; returns its absolute path."""
-        from dlexam.figures import to_png
-
-        return str(self.write_bytes(name, to_png(fig)).resolve())

@@ -24,7 +24,7 @@ from dlexam.experiments.deep_mlp import DeepMLP, DeepMLPConfig
 from dlexam.experiments.digits import load_digits
 from dlexam.experiments.results import finish, seed_everything
 from dlexam.experiments.training import batches, evaluate, grad_norms, train_steps
-from dlexam.figures import new_figure
+from dlexam.figures import new_figure, save_into
 from dlexam.files import OutputDir
 
 NAME = "activations"
@@ -218,7 +218,7 @@ def _figures(out_dir: OutputDir, cfg: ActivationsConfig, runs: dict) -> list[str
         )
         a.legend()
     fig.suptitle(f"Per-layer gradient norms in a {cfg.depth}-block MLP at initialisation (Part 2.2)")
-    out = [out_dir.save_png(fig, "activations_grad_norms_init.png")]
+    out = [save_into(out_dir, "activations_grad_norms_init.png", fig)]
 
     fig, ax = new_figure(3, 2, width=4.4, height=3.5)
     for i, init in enumerate(("default", "matched")):
@@ -241,7 +241,7 @@ def _figures(out_dir: OutputDir, cfg: ActivationsConfig, runs: dict) -> list[str
             )
             a.legend(fontsize=7)
     fig.suptitle("Per-layer gradient norms during training (SGD)")
-    out.append(out_dir.save_png(fig, "activations_grad_norms_training.png"))
+    out.append(save_into(out_dir, "activations_grad_norms_training.png", fig))
 
     fig, ax = new_figure(1, 1, width=6.0)
     a = ax[0, 0]
@@ -258,5 +258,5 @@ def _figures(out_dir: OutputDir, cfg: ActivationsConfig, runs: dict) -> list[str
         )
     a.set(title="Training loss (moving average)", xlabel="SGD step", ylabel="cross-entropy")
     a.legend(fontsize=8)
-    out.append(out_dir.save_png(fig, "activations_training_loss.png"))
+    out.append(save_into(out_dir, "activations_training_loss.png", fig))
     return out

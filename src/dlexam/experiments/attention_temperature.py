@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from dlexam.experiments.results import finish, seed_everything
-from dlexam.figures import new_figure
+from dlexam.figures import new_figure, save_into
 from dlexam.files import OutputDir
 from dlexam.geoff import exam_model
 from dlexam.sorting.data import sample_inputs, teacher_forcing_batch
@@ -274,7 +274,7 @@ def _figures(out_dir: OutputDir, cfg: AttentionTemperatureConfig, runs: dict) ->
     for a in ax[0]:
         a.legend(fontsize=8)
     fig.suptitle("Geoff's model trained from the exam's weights at three temperatures (Problem 2.5)")
-    out = [out_dir.save_png(fig, "attention_temperature_loss.png")]
+    out = [save_into(out_dir, "attention_temperature_loss.png", fig)]
 
     fig, ax = new_figure(1, 1, width=6.0)
     x = np.arange(len(MATRICES))
@@ -286,7 +286,7 @@ def _figures(out_dir: OutputDir, cfg: AttentionTemperatureConfig, runs: dict) ->
     ax[0, 0].set_xticks(x, MATRICES)
     ax[0, 0].set(title="How far each matrix moved", xlabel="parameter", ylabel="||W_end - W_init||_F")
     ax[0, 0].legend(fontsize=8)
-    out.append(out_dir.save_png(fig, "attention_temperature_movement.png"))
+    out.append(save_into(out_dir, "attention_temperature_movement.png", fig))
 
     fig, ax = new_figure(3, 1, width=4.4)
     styles = {"W_Q": "-", "W_K": "--", "W_V": "-", "W_O": ":"}
@@ -301,5 +301,5 @@ def _figures(out_dir: OutputDir, cfg: AttentionTemperatureConfig, runs: dict) ->
         a.set(title=s, xlabel="Adam step", ylabel="||dL/dW||_F, moving average (log)", ylim=(5e-13, None))
         a.legend(fontsize=8)
     fig.suptitle("Gradient norms during training (1e-12 on the plot = exactly zero)")
-    out.append(out_dir.save_png(fig, "attention_temperature_gradients.png"))
+    out.append(save_into(out_dir, "attention_temperature_gradients.png", fig))
     return out

@@ -33,7 +33,7 @@ from dlexam.experiments.memory import peak_rss_step, saved_tensor_bytes
 from dlexam.experiments.results import finish, seed_everything
 from dlexam.experiments.svhn_like import load_svhn_like, preprocess
 from dlexam.experiments.training import batches, evaluate, train_steps
-from dlexam.figures import new_figure
+from dlexam.figures import new_figure, save_into
 from dlexam.files import OutputDir
 from dlexam.svhn.model import CNNConfig, ExamCNN
 
@@ -328,7 +328,7 @@ def _figures(out_dir: OutputDir, cfg: BatchSizeConfig, sizes: list[int], nb: dic
     a.set(title="Gradient noise at fixed weights", xlabel="batch size B (log)", ylabel="E||g_B - g||^2 (log)")
     a.legend()
     fig.suptitle(f"Batch size on the exam's CNN ({cfg.n_train:,} SVHN-like training images)")
-    out = [out_dir.save_png(fig, "batch_size_time_noise.png")]
+    out = [save_into(out_dir, "batch_size_time_noise.png", fig)]
 
     fig, ax = new_figure(2, 1)
     a = ax[0, 0]
@@ -345,5 +345,5 @@ def _figures(out_dir: OutputDir, cfg: BatchSizeConfig, sizes: list[int], nb: dic
         a.loglog([b for b, _ in rss], [m for _, m in rss], "s-", label="peak RSS growth of one step")
     a.set(title="Memory of one training step", xlabel="batch size B (log)", ylabel="MiB (log)")
     a.legend()
-    out.append(out_dir.save_png(fig, "batch_size_accuracy_memory.png"))
+    out.append(save_into(out_dir, "batch_size_accuracy_memory.png", fig))
     return out

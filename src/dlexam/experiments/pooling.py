@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from dlexam.experiments.results import finish, seed_everything
 from dlexam.experiments.svhn_like import load_svhn_like, preprocess
 from dlexam.experiments.training import batches, train_steps
-from dlexam.figures import new_figure
+from dlexam.figures import new_figure, save_into
 from dlexam.files import OutputDir
 from dlexam.svhn.model import CNNConfig, ExamCNN
 
@@ -217,7 +217,7 @@ def _figures(out_dir: OutputDir, cfg: PoolingConfig, s: dict, data: dict) -> lis
         a.set(title=title, xlabel="shift (pixels, mean over 4 directions)", ylabel="fraction", xticks=SHIFTS)
         a.legend()
     fig.suptitle(f"Exam CNN: max vs average vs no pooling ({len(cfg.seeds)} seed(s), SVHN-like test fonts)")
-    out = [out_dir.save_png(fig, "pooling_shift_robustness.png")]
+    out = [save_into(out_dir, "pooling_shift_robustness.png", fig)]
 
     fig, ax = new_figure(4, 1, width=2.4, height=2.6)
     img = data["x_test"][0]
@@ -225,5 +225,5 @@ def _figures(out_dir: OutputDir, cfg: PoolingConfig, s: dict, data: dict) -> lis
         ax[0, j].imshow(shift_images(img[None], 0, d)[0].numpy(), cmap="gray", vmin=0, vmax=255)
         ax[0, j].set(title=f"shifted right {d} px", xticks=[], yticks=[])
     fig.suptitle("A test image and its shifts (border replicated)")
-    out.append(out_dir.save_png(fig, "pooling_shift_examples.png"))
+    out.append(save_into(out_dir, "pooling_shift_examples.png", fig))
     return out

@@ -24,7 +24,7 @@ from scipy.optimize import minimize
 from scipy.special import expit
 
 from dlexam.experiments.results import finish
-from dlexam.figures import new_figure
+from dlexam.figures import new_figure, save_into
 from dlexam.files import OutputDir
 
 NAME = "separable-logreg"
@@ -251,7 +251,7 @@ def _figures(out_dir: OutputDir, X, y, records, w_svm, nb: dict) -> list[str]:
     a.set(title="L(a w*) strictly decreases in a", xlabel="a (log)", ylabel="loss L(a w*) (log)")
     a.legend(fontsize=8)
     fig.suptitle("Separable logistic regression (Part 1, Q2): no global minimum")
-    out = [out_dir.save_png(fig, "separable_logreg_norm_loss.png")]
+    out = [save_into(out_dir, "separable_logreg_norm_loss.png", fig)]
 
     fig, ax = new_figure(1, 1, width=5.0, height=4.6)
     a = ax[0, 0]
@@ -273,5 +273,5 @@ def _figures(out_dir: OutputDir, X, y, records, w_svm, nb: dict) -> list[str]:
     a.set_ylim(X[:, 2].min() - 0.5, X[:, 2].max() + 0.5)
     a.set(title="Data and decision boundaries w(t)^T x = 0", xlabel="feature x1", ylabel="feature x2")
     a.legend(fontsize=7, loc="best")
-    out.append(out_dir.save_png(fig, "separable_logreg_boundaries.png"))
+    out.append(save_into(out_dir, "separable_logreg_boundaries.png", fig))
     return out

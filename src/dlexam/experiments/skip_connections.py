@@ -22,7 +22,7 @@ from dlexam.experiments.deep_mlp import DeepMLP, DeepMLPConfig
 from dlexam.experiments.digits import load_digits
 from dlexam.experiments.results import finish, seed_everything
 from dlexam.experiments.training import batches, evaluate, grad_norms, train_steps
-from dlexam.figures import new_figure
+from dlexam.figures import new_figure, save_into
 from dlexam.files import OutputDir
 
 NAME = "skip-connections"
@@ -219,7 +219,7 @@ def _figures(out_dir: OutputDir, cfg: SkipConfig, runs: dict) -> list[str]:
     ax[0, 0].legend(fontsize=7)
     ax[0, 1].legend(fontsize=7)
     fig.suptitle(f"{cfg.depth}-block ReLU MLP with and without skip connections ({cfg.n_train:,} training images)")
-    out = [out_dir.save_png(fig, "skip_connections_curves.png")]
+    out = [save_into(out_dir, "skip_connections_curves.png", fig)]
 
     fig, ax = new_figure(2, 1)
     blocks = np.arange(1, cfg.depth + 1)
@@ -232,5 +232,5 @@ def _figures(out_dir: OutputDir, cfg: SkipConfig, runs: dict) -> list[str]:
             ylabel="||dL/dW_l||_F (log)",
         )
         ax[0, j].legend(fontsize=8)
-    out.append(out_dir.save_png(fig, "skip_connections_grad_norms.png"))
+    out.append(save_into(out_dir, "skip_connections_grad_norms.png", fig))
     return out

@@ -26,6 +26,7 @@ import torch
 
 from dlexam import checkpoint, limits
 from dlexam.errors import NonFiniteLoss, UserError
+from dlexam.figures import save_into
 from dlexam.files import OutputDir, atomic_write_text
 from dlexam.plain import dumps
 from dlexam.progress import ProgressFn, log
@@ -310,7 +311,7 @@ def evaluate_checkpoint(path, data_dir, split: str = "test", png: str | Path | N
         from dlexam.svhn.plots import confusion_figure
 
         fig = confusion_figure(result.confusion, title=f"{split}: accuracy {result.accuracy:.4f}")
-        result.confusion_png = out.save_png(fig, png.name)
+        result.confusion_png = save_into(out, png.name, fig)
     return result
 
 
