@@ -18,8 +18,9 @@ import os
 import platform
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
+
+from dlexam.files import atomic_path, atomic_write_text, sha256_of
 
 SOURCE = Path(__file__).with_name("fused.cpp")
 FLAGS = ["-O3", "-march=native", "-fopenmp", "-shared", "-fPIC", "-std=c++17"]
@@ -66,28 +67,12 @@ def _sidecar(path: Path) -> Path:
     return path.with_name(path.name + ".sha256")
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def verified(path: Path) -> bool:
     """Whether the cached library at `path` is whole: its contents match the hash written beside it."""
     try:
-        return _sidecar(path).read_text().strip() == _sha256(path)
+        return _sidecar(path).read_text().strip() == sha256_of(path)
     except OSError:  # either file missing or unreadable
         return False
-
-
-def _write_atomically(target: Path, write) -> None:
-    """write(tmp_path) fills a temporary file beside `target`, which then replaces `target` at once."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}-", dir=target.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, target)  # atomic: a reader sees the old file or the whole new one
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def build(cxx: str, flags: list[str], *, force: bool = False) -> Path:
@@ -103,9 +88,9 @@ def build(cxx: str, flags: list[str], *, force: bool = False) -> Path:
             last = (proc.stderr.strip().splitlines() or ["no message"])[-1]
             raise KernelUnavailable(f"{Path(cxx).name} failed: {last}")
 
-    _write_atomically(target, compile_to)
-    digest = _sha256(target)
-    _write_atomically(_sidecar(target), lambda tmp: Path(tmp).write_text(digest + "\n"))
+    with atomic_path(target) as tmp:  # a reader sees no library or a whole one
+        compile_to(str(tmp))
+    atomic_write_text(_sidecar(target), sha256_of(target) + "\n")
     return target
 
 
