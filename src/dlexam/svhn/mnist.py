@@ -24,8 +24,9 @@ FILES = {
 
 
 def default_dir() -> Path:
-    root = Path(__file__).resolve().parents[3]
-    return Path(os.environ.get("DLEXAM_SHARED", root.parent / "shared")) / "data" / "mnist-t10k"
+    from dlexam.shared import shared_dir
+
+    return shared_dir() / "data" / "mnist-t10k"
 
 
 def read_idx(data: bytes) -> np.ndarray:

@@ -37,8 +37,12 @@ def _log(msg: str, quiet: bool) -> None:
         print(msg, file=sys.stderr, flush=True)
 
 
-def load_model(path) -> tuple[ExamCNN, dict]:
-    """Rebuild an ExamCNN from a checkpoint file or run directory (its best.pt)."""
+def load_model(path=None) -> tuple[ExamCNN, dict]:
+    """Rebuild an ExamCNN from a checkpoint file or run directory (its best.pt); None: the shipped model."""
+    if path is None:
+        from dlexam.svhn.shipped import shipped_path
+
+        path = shipped_path()
     p = checkpoint.resolve(path)
     payload = checkpoint.load(p, kind=KIND)
     try:
@@ -230,45 +234,36 @@ def train_run(args) -> dict:
 
 
 def evaluate_checkpoint(path, data_dir, split: str = "test", png: str | Path | None = None) -> dict:
-    """Accuracy, per-class accuracy and confusion matrix of a checkpoint on an SVHN split."""
-    from dlexam.svhn.data import load_split
+    """Accuracy, per-class accuracy and confusion matrix of a checkpoint (None: the shipped model) on
+    an SVHN split or an image folder (dlexam.svhn.data.load_labelled)."""
+    from dlexam.svhn.data import load_labelled
     from dlexam.svhn.plots import confusion_png
     from dlexam.svhn.train import evaluate
 
     model, _ = load_model(path)
-    images, labels = load_split(data_dir, split)
+    images, labels, source = load_labelled(data_dir, split)
     result = evaluate(model, images, labels, channels_last=False)
-    result["checkpoint"] = str(checkpoint.resolve(path))
-    result["split"] = split
+    result["checkpoint"] = str(checkpoint.resolve(path)) if path is not None else str(_shipped())
+    result["split"] = split if source == "mat" else Path(data_dir).name
+    result["source"] = source
     if png is not None:
         confusion_png(result["confusion"], png, title=f"{split}: accuracy {result['accuracy']:.4f}")
         result["confusion_png"] = str(png)
     return result
 
 
-def read_image(path) -> torch.Tensor:
-    """Any PNG or JPEG -> uint8 (32, 32) grayscale (Pillow's convert("L"), bilinear resize)."""
-    from PIL import Image, UnidentifiedImageError
+def _shipped() -> Path:
+    from dlexam.svhn.shipped import shipped_path
 
-    p = Path(path)
-    if not p.is_file():
-        raise UserError(f"image not found: {p}")
-    try:
-        with Image.open(p) as img:
-            if img.format not in ("PNG", "JPEG"):
-                raise UserError(f"{p} is a {img.format} image; predict reads PNG or JPEG")
-            gray = img.convert("L").resize((32, 32), Image.BILINEAR)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise UserError(f"{p} is not a readable PNG or JPEG image ({type(exc).__name__})") from None
-    import numpy as np
-
-    return torch.from_numpy(np.array(gray, dtype=np.uint8))
+    return shipped_path()
 
 
 @torch.inference_mode()
 def predict_images(path, images: list) -> list[dict]:
-    """The digit and its 10 probabilities for each image file."""
+    """The digit and its 10 probabilities for each image file (any size: dlexam.svhn.images.read_image
+    crops it as SVHN's Format 2 crops were made); `path` None: the shipped model."""
     from dlexam.svhn.data import preprocess
+    from dlexam.svhn.images import read_image
 
     model, _ = load_model(path)
     tensors = [read_image(p) for p in images]
