@@ -104,3 +104,16 @@ def test_bad_image_folders_are_one_line_exit_2_and_touch_nothing(tmp_path, capsy
     assert rc == 2 and message in err and err.count("\n") == 2  # the shipped-model line, then the error
     assert png.read_bytes() == b"a file dlexam did not create"
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
+def test_train_and_evaluate_take_an_image_folder(tmp_path, capsys):
+    d = tmp_path / "d"
+    _folder(d, {str(k): [(32, 32), (40, 30), (24, 48), (32, 32)] for k in range(10)})
+    run = tmp_path / "run"
+    args = ["svhn", "train", "--data", str(d), "--out", str(run), "--quick", "--quiet", "--threads", "1"]
+    assert main(args) == 0
+    capsys.readouterr()
+    assert main(["svhn", "evaluate", "--checkpoint", str(run), "--data", str(d), "--json"]) == 0
+    r = __import__("json").loads(capsys.readouterr().out)
+    assert r["n"] == 40 and r["source"] == "folder" and r["split"] == "d"
+    assert (run / "confusion_test.png").is_file()

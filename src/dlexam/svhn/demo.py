@@ -64,3 +64,26 @@ def run_demo(workdir: Path) -> None:
         )
     )
     print(f"run directory {run}: best.pt, last.pt, metrics.csv, curves.png ({time.perf_counter() - t0:.1f} s)")
+    shipped_on_real_digits()
+
+
+def shipped_on_real_digits() -> None:
+    """The exam CNN that ships with dlexam (dlexam.svhn.shipped) on real photographed digits."""
+    from dlexam.svhn.realdata import chars74k_dir, check_accuracies
+    from dlexam.svhn.runs import predict_images
+    from dlexam.svhn.shipped import describe, shipped_model
+
+    print(f"the shipped model: {describe()}")
+    model, _ = shipped_model()
+    checks = check_accuracies(model, ("chars74k", "mnist2000"))
+    for name, what in (("chars74k", "photographed digits (Chars74K)"), ("mnist2000", "handwritten digits (MNIST)")):
+        c = checks[name]
+        print(f"  {what}: " + (f"accuracy {c['accuracy']:.3f} on {c['n']:,}" if "accuracy" in c else c["skipped"]))
+    root = chars74k_dir()
+    if root.is_dir():
+        photos = [sorted((root / str(d)).glob("*.png"))[0] for d in (1, 4, 7, 0, 5)]
+        preds = predict_images(None, photos)
+        print(
+            "  dlexam svhn predict on real photos: "
+            + ", ".join(f"{p.parent.name}/{p.name} -> {r['digit']}" for p, r in zip(photos, preds, strict=True))
+        )

@@ -3,7 +3,8 @@
 The packages are ordinary dependencies of dlexam (pyproject.toml), so `pip install` brings them;
 nothing is fetched at run time and no system font is used. Licences: SIL OFL 1.1 (Source Sans
 Pro, Source Serif Pro, Lato, Fjalla One, Amatic SC, Intuitive, Fredoka One, Hanken Grotesk,
-Manrope), Apache 2.0 (Roboto, Caladea), MIT (the Red Hat Display package, font-rhd).
+Manrope; Fjalla One's package declares none, the font is OFL on Google Fonts), Apache 2.0 (Roboto,
+Caladea), MIT (the Red Hat Display package, font-rhd).
 
 :func:`scene_fonts` never returns the four typefaces of the held-out synthetic test split
 (dlexam.svhn.synth.TEST_FONTS), so that split keeps measuring unseen fonts.
@@ -18,18 +19,18 @@ from dlexam.svhn.synth import TEST_FONTS, TRAIN_FONTS, font_dir
 
 # (import name, what it adds); each package keeps its font files in <package>/files/
 FONT_PACKAGES = (
-    ("font_roboto", "Roboto: the grotesque of signs and screens, 12 weights and italics"),
-    ("font_source_sans_pro", "Source Sans Pro: humanist sans, 12 weights and italics"),
-    ("font_source_serif_pro", "Source Serif Pro: transitional serif, 12 weights and italics"),
-    ("font_lato", "Lato: rounded humanist sans, 10 weights and italics"),
+    ("font_roboto", "Roboto: grotesque sans of signs and screens, 6 weights, upright and italic"),
+    ("font_source_sans_pro", "Source Sans Pro: humanist sans, 6 weights, upright and italic"),
+    ("font_source_serif_pro", "Source Serif Pro: transitional serif, 6 weights, upright and italic"),
+    ("font_lato", "Lato: rounded humanist sans, 5 weights, upright and italic"),
     ("font_fjallaone", "Fjalla One: condensed display sans, as on narrow plates"),
     ("font_amatic_sc", "Amatic SC: hand-drawn, very narrow strokes"),
     ("font_intuitive", "Intuitive: hand-drawn"),
     ("font_fredoka_one", "Fredoka One: round, heavy display face"),
-    ("font_caladea", "Caladea: serif, 4 styles"),
-    ("font_hanken_grotesk", "Hanken Grotesk: geometric sans, 10 weights and italics"),
+    ("font_caladea", "Caladea: serif, regular, bold and their italics"),
+    ("font_hanken_grotesk", "Hanken Grotesk: geometric sans, 5 weights, upright and italic"),
     ("font_manrope", "Manrope: modern sans, 7 weights"),
-    ("font_rhd", "Red Hat Display: display sans, 14 weights and italics"),
+    ("font_rhd", "Red Hat Display: display sans, 7 weights, upright and italic"),
 )
 
 

@@ -41,7 +41,7 @@ class SceneConfig:
     mnist: float = 0.25  # share of images whose digits are real handwritten MNIST digits (first 8,000)
     min_height: float = 14.0  # digit ink height in output pixels, uniform in [min_height, max_height]
     max_height: float = 34.0  # above 32 the digit is cut at the top and bottom, as in tight crops
-    max_aspect: float = 1.6  # horizontal stretch log-uniform in [1/1.25, max_aspect]
+    max_aspect: float = 2.5  # horizontal stretch log-uniform in [1/1.25, max_aspect] (crops resized to squares)
     perspective: float = 0.25  # strength of the random homography (0: affine only)
     neighbours: float = 0.7  # probability of a digit at each side
     plates: bool = True  # plates with edges and borders, textured backgrounds, clutter lines
