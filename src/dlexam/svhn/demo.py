@@ -73,17 +73,16 @@ def shipped_on_real_digits() -> None:
     from dlexam.svhn.runs import predict_images
     from dlexam.svhn.shipped import describe, shipped_model
 
-    print(f"the shipped model: {describe()}")
+    print(f"real digits, {describe()}:")
     model, _ = shipped_model()
     checks = check_accuracies(model, ("chars74k", "mnist2000"))
     for name, what in (("chars74k", "photographed digits (Chars74K)"), ("mnist2000", "handwritten digits (MNIST)")):
         c = checks[name]
         print(f"  {what}: " + (f"accuracy {c['accuracy']:.3f} on {c['n']:,}" if "accuracy" in c else c["skipped"]))
     root = chars74k_dir()
-    if root.is_dir():
-        photos = [sorted((root / str(d)).glob("*.png"))[0] for d in (1, 4, 7, 0, 5)]
+    if root.is_dir():  # the first photo of each digit, as the folder sorts them (not picked by hand)
+        photos = [sorted((root / str(d)).glob("*.png"))[0] for d in range(10)]
         preds = predict_images(None, photos)
-        print(
-            "  dlexam svhn predict on real photos: "
-            + ", ".join(f"{p.parent.name}/{p.name} -> {r['digit']}" for p, r in zip(photos, preds, strict=True))
-        )
+        right = sum(r["digit"] == int(p.parent.name) for p, r in zip(photos, preds, strict=True))
+        print(f"  dlexam svhn predict on the first photo of each digit: {right} of 10 right")
+        print("    " + ", ".join(f"{p.parent.name} -> {r['digit']}" for p, r in zip(photos, preds, strict=True)))

@@ -32,10 +32,10 @@ class Recipe:
 
     name: str
     images: int = 120_000  # training images, rendered afresh by every rebuild
-    synth_share: float = 0.3  # share drawn by synth.render (TRAIN_FONTS, its simple look); the rest are scenes
+    synth_share: float = 0.4  # share drawn by synth.render (TRAIN_FONTS, its simple look); the rest are scenes
     scenes: SceneConfig = field(default_factory=SceneConfig)
     augment: AugmentConfig | None = field(default_factory=AugmentConfig)  # None: no train-time augmentation
-    epochs: int = 12
+    epochs: int = 15
     batch_size: int = 256
     lr: float = 0.1  # peak of the cosine schedule (SGD, Nesterov momentum 0.9)
     weight_decay: float = 5e-4
