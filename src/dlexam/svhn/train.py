@@ -293,7 +293,8 @@ def fit(
     Returns {"history": one dict per epoch (epoch, train_loss, train_accuracy, val_loss,
     val_accuracy, seconds, images_per_s, lr, complete), "model", "optimizer", "seconds",
     "stopped_by_time_budget"}. This is the entry
-    point for experiments: it needs no files.
+    point for experiments: it needs no files. `augment(x, generator)`, if given, transforms each
+    standardised training batch (dlexam.svhn.augment.Augment; never the validation images).
     """
     cfg = cfg or TrainConfig()
     d = dist or Dist()
