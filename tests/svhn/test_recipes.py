@@ -44,3 +44,12 @@ def test_train_recipe_quick_writes_a_run_and_refuses_to_overwrite_it(tmp_path, c
     err = capsys.readouterr().err
     assert rc == 2 and "already holds a training run" in err and err.count("\n") == 1
     assert (out / "model.pt").read_bytes() == before
+
+
+def test_the_synthetic_check_is_the_test_split_svhn_synth_writes(synth_dir):
+    from dlexam.svhn.data import load_split, rgb_to_gray
+    from dlexam.svhn.synth import held_out_split
+
+    rgb, digits = held_out_split(300, seed=1)  # conftest's synth_dir: n_test=300, seed=1
+    x, y = load_split(synth_dir, "test")
+    assert torch.equal(torch.from_numpy(rgb_to_gray(rgb)), x) and torch.equal(torch.from_numpy(digits), y)
