@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -187,11 +187,6 @@ def train_recipe(
         "seconds": seconds,
         "checks": found,
     }
-
-
-def with_overrides(recipe: Recipe, **changes) -> Recipe:
-    """A copy of `recipe` with some fields changed (the ablation's variants)."""
-    return replace(recipe, **changes)
 
 
 def stderr_log(msg: str) -> None:
