@@ -29,7 +29,7 @@ from dlexam.files import atomic_write_bytes
 FORMAT = "dlexam-checkpoint"
 VERSION = 1
 # Names a run directory may hold, in order of preference.
-RUN_FILES = ("best.pt", "last.pt", "checkpoint.pt")
+RUN_FILES = ("best.pt", "last.pt", "checkpoint.pt", "model.pt")
 
 
 def save(path: str | os.PathLike, *, kind: str, config: dict, state_dict: dict, extra: dict | None = None) -> None:

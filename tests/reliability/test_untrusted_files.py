@@ -102,3 +102,42 @@ def test_a_tampered_grayscale_cache_is_rebuilt(synth_dir):
     np.savez(cache, stamp=stamp, images=images[::-1].copy(), labels=np.full_like(labels, 99))  # same stamp, lies
     x, y = load_split(synth_dir, "test")
     assert torch.equal(y, want_y) and torch.equal(x, want_x)
+
+
+@pytest.mark.parametrize("side, needle", [(60_000, "declares more pixels than dlexam reads"),
+                                         (8_000, "is 8000 x 8000 pixels")])
+def test_an_image_bomb_is_refused_from_its_header(tmp_path, side, needle):
+    """A PNG that declares side x side pixels (3.6 gigapixels, or 64 megapixels) in a few kilobytes."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)  # 8-bit grayscale
+    row = b"\x00" + b"\x00" * side
+    body = zlib.compressobj(9)
+    data = b"".join(body.compress(row) for _ in range(200)) + body.flush()  # only the first rows: enough
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
+    (tmp_path / "bomb.png").write_bytes(png)
+    p = run_cli("svhn", "predict", str(tmp_path / "bomb.png"), mem_mb=2000, timeout=60)
+    assert_refused(p, needle)
+
+
+def test_image_folders_with_bad_layout_are_one_line(tmp_path):
+    from PIL import Image
+
+    bad = tmp_path / "named"
+    for name in ("seven", "7"):
+        (bad / name).mkdir(parents=True)
+        Image.new("L", (8, 8)).save(bad / name / "a.png")
+    assert_refused(run_cli("svhn", "evaluate", "--data", str(bad)), "'seven' is not a digit")
+    empty = tmp_path / "empty"
+    (empty / "3").mkdir(parents=True)
+    assert_refused(run_cli("svhn", "evaluate", "--data", str(empty)), "holds no images")
+    broken = tmp_path / "broken"
+    (broken / "1").mkdir(parents=True)
+    (broken / "1" / "x.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    before = snapshot(tmp_path)
+    assert_refused(run_cli("svhn", "evaluate", "--data", str(broken)), "not a readable image")
+    assert snapshot(tmp_path) == before

@@ -51,6 +51,17 @@ def print_svhn_demo(d) -> None:
     print(f"run directory {d.run}: best.pt, last.pt, metrics.csv, curves.png ({d.seconds:.1f} s)")
 
 
+def print_shipped_demo(d) -> None:
+    print(f"real digits, {d.model}:")
+    for name, what in (("chars74k", "photographed digits (Chars74K)"), ("mnist2000", "handwritten digits (MNIST)")):
+        c = d.checks[name]
+        print(f"  {what}: " + (f"accuracy {c['accuracy']:.3f} on {c['n']:,}" if "accuracy" in c else c["skipped"]))
+    if d.photos:
+        right = sum(t == p for _, t, p in d.photos)
+        print(f"  dlexam svhn predict on the first photo of each digit: {right} of {len(d.photos)} right")
+        print("    " + ", ".join(f"{t} -> {p}" for _, t, p in d.photos))
+
+
 def handle(args: argparse.Namespace) -> int:
     from dlexam import geoff
     from dlexam.answers import answer_key
@@ -59,6 +70,7 @@ def handle(args: argparse.Namespace) -> int:
     from dlexam.report import ReportSettings, build_report
     from dlexam.sorting.demo import run_demo as sort_demo
     from dlexam.svhn.demo import run_demo as svhn_demo
+    from dlexam.svhn.demo import shipped_on_real_digits
 
     out = Path(args.out)
     t0 = time.perf_counter()
@@ -68,6 +80,7 @@ def handle(args: argparse.Namespace) -> int:
     print_sort_demo(sort_demo())
     banner("Problem 1: the exam's CNN for SVHN digits")
     print_svhn_demo(svhn_demo(out / "svhn"))
+    print_shipped_demo(shipped_on_real_digits())
     banner("The whole exam: 20 questions answered by computation and checked against the exam's solutions")
     print(render_table([a.to_dict() for a in answer_key()]))
     banner("One HTML report of everything (quick mode)")

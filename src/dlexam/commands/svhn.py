@@ -78,6 +78,8 @@ def cmd_mnist(args) -> int:
 
 
 def cmd_train(args) -> int:
+    if args.recipe:
+        return _train_recipe(args)
     import os
 
     from dlexam.commands.progress import printer
@@ -104,13 +106,42 @@ def cmd_train(args) -> int:
     return 0
 
 
+def _train_recipe(args) -> int:
+    from dlexam.commands.progress import printer
+    from dlexam.errors import UserError
+    from dlexam.svhn.recipes import get_recipe, train_recipe
+
+    if args.resume or args.quick:
+        raise UserError("--recipe runs are made whole: no --resume or --quick (try --recipe quick)")
+    r = train_recipe(get_recipe(args.recipe), args.out, seed=args.seed, threads=args.threads,
+                     progress=printer(args.quiet))
+    if args.json:
+        _print_json(r.to_json())
+        return 0
+    print(f"{r.out}/model.pt: recipe {r.recipe!r}, seed {r.seed}, {r.seconds['total']:.0f} s")
+    for name, c in r.checks.items():
+        print(f"  {name}: " + (f"accuracy {c['accuracy']:.4f} on {c['n']} images" if "accuracy" in c else c["skipped"]))
+    return 0
+
+
+def _which_model(args):
+    """The --checkpoint given, or None for the shipped model (said in one line on stderr)."""
+    if args.checkpoint is None:
+        from dlexam.svhn.shipped import describe
+
+        print(f"dlexam: {describe()}", file=sys.stderr)
+    return args.checkpoint
+
+
 def cmd_evaluate(args) -> int:
     from dlexam.checkpoint import resolve
     from dlexam.svhn.runs import evaluate_checkpoint
 
-    ckpt = resolve(args.checkpoint)
-    png = args.png if args.png else ckpt.parent / f"confusion_{args.split}.png"
-    r = evaluate_checkpoint(args.checkpoint, args.data, args.split, png=png, force=args.force)
+    path = _which_model(args)
+    png = args.png
+    if png is None and path is not None:  # beside the user's checkpoint; never inside the installed package
+        png = resolve(path).parent / f"confusion_{args.split}.png"
+    r = evaluate_checkpoint(path, args.data, args.split, png=png, force=args.force)
     if args.json:
         _print_json(r.to_json())
         return 0
@@ -120,14 +151,15 @@ def cmd_evaluate(args) -> int:
     print("      " + "".join(f"{d:>6}" for d in range(10)))
     for d, row in enumerate(r.confusion):
         print(f"{d:>6}" + "".join(f"{v:>6}" for v in row))
-    print(f"confusion PNG: {r.confusion_png}")
+    if r.confusion_png:
+        print(f"confusion PNG: {r.confusion_png}")
     return 0
 
 
 def cmd_predict(args) -> int:
     from dlexam.svhn.runs import predict_images
 
-    preds = predict_images(args.checkpoint, args.images)
+    preds = predict_images(_which_model(args), args.images)
     if args.json:
         _print_json([p.to_json() for p in preds])
         return 0
@@ -198,7 +230,13 @@ def register(sub) -> None:
     q.set_defaults(handler=cmd_mnist)
 
     q = s.add_parser("train", help="train the CNN; checkpoints, metrics and curves in --out")
-    q.add_argument("--data", type=Path, help="folder with train_32x32.mat")
+    q.add_argument("--data", type=Path, help="folder with train_32x32.mat, or an image folder DIR/0/ ... DIR/9/")
+    q.add_argument(
+        "--recipe",
+        choices=("shipped", "quick"),
+        default=None,
+        help="make the data too (offline) and train as the named recipe; 'shipped' rebuilds the shipped model",
+    )
     q.add_argument("--out", required=True, type=Path, help="run directory")
     q.add_argument("--epochs", type=int, default=None, help="default 10 (2 with --quick)")
     q.add_argument("--batch-size", type=int, default=256)
@@ -216,18 +254,23 @@ def register(sub) -> None:
     q.set_defaults(handler=cmd_train)
 
     q = s.add_parser("evaluate", help="accuracy, per-class accuracy and confusion matrix")
-    q.add_argument("--checkpoint", required=True, help="a .pt file or a run directory (its best.pt)")
-    q.add_argument("--data", required=True, type=Path)
-    q.add_argument("--split", default="test", choices=("train", "test", "extra"))
+    q.add_argument("--checkpoint", default=None, help="a .pt file or a run directory (default: the shipped model)")
     q.add_argument(
-        "--png", type=Path, default=None, help="default: confusion_<split>.png beside the checkpoint"
+        "--data", required=True, type=Path, help="an SVHN folder (.mat files) or an image folder DIR/0/ ... DIR/9/"
+    )
+    q.add_argument("--split", default="test", choices=("train", "test", "extra"), help="of an SVHN folder")
+    q.add_argument(
+        "--png",
+        type=Path,
+        default=None,
+        help="default: confusion_<split>.png beside --checkpoint (none for the shipped model)",
     )
     q.add_argument("--force", action="store_true", help="replace --png even where dlexam did not write it")
     q.add_argument("--json", action="store_true")
     q.set_defaults(handler=cmd_evaluate)
 
-    q = s.add_parser("predict", help="the digit in PNG/JPEG images")
-    q.add_argument("--checkpoint", required=True, help="a .pt file or a run directory (its best.pt)")
+    q = s.add_parser("predict", help="the digit in photos (any size: cropped and resized as SVHN's crops)")
+    q.add_argument("--checkpoint", default=None, help="a .pt file or a run directory (default: the shipped model)")
     q.add_argument("images", nargs="+")
     q.add_argument("--json", action="store_true")
     q.set_defaults(handler=cmd_predict)

@@ -173,6 +173,26 @@ def load_split(
     return torch.from_numpy(images), torch.from_numpy(labels)
 
 
+def load_labelled(root: str | os.PathLike, split: str = "test") -> tuple[torch.Tensor, torch.Tensor, str]:
+    """Labelled digits from `root`: an SVHN folder (root/{split}_32x32.mat) or an image folder in
+    torchvision's ImageFolder layout (root/0/*.png ... root/9/*.png, any size and mode; `split` is
+    then not used) -> (uint8 (N, 32, 32), labels int64 (N,), "mat" or "folder")."""
+    from dlexam.svhn.images import is_image_folder, load_image_folder
+
+    root = Path(root)
+    mat = root / filename(split)
+    if mat.is_file():
+        images, labels = load_split(root, split)
+        return images, labels, "mat"
+    if is_image_folder(root):
+        images, labels, _ = load_image_folder(root)
+        return images, labels, "folder"
+    raise UserError(
+        f"SVHN file not found: {mat} (run `dlexam svhn download` or `dlexam svhn synth`), and {root} is not an"
+        f" image folder ({root}/0/ ... {root}/9/)"
+    )
+
+
 def image_stats(images: torch.Tensor, chunk: int = 8192) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-image mean and standard deviation of uint8 (N, 32, 32) -> two float (N,) tensors."""
     means, stds = [], []

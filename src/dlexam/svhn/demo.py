@@ -61,3 +61,28 @@ def run_demo(workdir: Path, progress: ProgressFn | None = None) -> SVHNDemo:
         predictions=[(Path(p.image).name, t, p.digit, max(p.probabilities)) for p, t in zip(preds, truth, strict=True)],
         seconds=time.perf_counter() - t0,
     )
+@dataclass
+class ShippedDemo:
+    """The exam CNN that ships with dlexam (dlexam.svhn.shipped) on real digits."""
+
+    model: str  # which model, and how to rebuild it
+    checks: dict  # dlexam.svhn.realdata.check_accuracies on Chars74K photos and MNIST's last 2,000
+    photos: list[tuple[str, int, int]]  # the first photo of each digit: (name, true digit, predicted digit)
+
+
+def shipped_on_real_digits() -> ShippedDemo:
+    """The shipped model's accuracy on the real sets, and its answer on the first photo of each digit
+    (as the folder sorts them, not picked by hand); sets whose shared files are absent say why."""
+    from dlexam.shared import find
+    from dlexam.svhn.realdata import check_accuracies
+    from dlexam.svhn.runs import predict_images
+    from dlexam.svhn.shipped import describe, shipped_model
+
+    model, _ = shipped_model()
+    checks = check_accuracies(model, ("chars74k", "mnist2000"))
+    root, photos = find("data", "chars74k-digits"), []
+    if root is not None:
+        files = [sorted((root / str(d)).glob("*.png"))[0] for d in range(10)]
+        photos = [(f"{p.parent.name}/{p.name}", int(p.parent.name), r.digit)
+                  for p, r in zip(files, predict_images(None, files), strict=True)]
+    return ShippedDemo(describe(), checks, photos)

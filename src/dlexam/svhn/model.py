@@ -24,6 +24,7 @@ import torch.nn as nn
 
 from dlexam.svhn import fused as kernels
 
+KIND = "svhn-cnn"  # the checkpoint kind of this model (dlexam.checkpoint)
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "none")
 POOLS = ("avg", "max")
 HEADS = ("linear", "conv3x3", "conv1x1-gap")
@@ -272,3 +273,21 @@ def conv3x3_from_linear(fc: nn.Linear) -> nn.Conv2d:
         conv.weight.copy_(fc.weight.reshape(NUM_CLASSES, 16, 3, 3))  # (10, 144) -> (10, C, H, W)
         conv.bias.copy_(fc.bias)
     return conv
+
+
+def load_checkpoint(path) -> tuple[ExamCNN, dict]:
+    """Rebuild an ExamCNN from a checkpoint file or run directory (its best.pt), in eval mode: the file's
+    config is checked first, then its weights must fit (one clear error otherwise)."""
+    from dlexam import checkpoint
+    from dlexam.errors import UserError
+
+    p = checkpoint.resolve(path)
+    payload = checkpoint.load(p, kind=KIND)
+    try:
+        cfg = CNNConfig.from_dict(payload.get("config") or {})
+    except (TypeError, ValueError) as exc:
+        raise UserError(f"{p}: its model config is not an exam CNN config ({exc})") from None
+    model = ExamCNN(cfg)
+    checkpoint.load_weights(model, payload, p)
+    model.eval()
+    return model, payload

@@ -31,10 +31,9 @@ from dlexam.files import OutputDir, atomic_write_text
 from dlexam.plain import dumps
 from dlexam.progress import ProgressFn, log
 from dlexam.svhn import fused
-from dlexam.svhn.model import CNNConfig, ExamCNN
+from dlexam.svhn.model import KIND, CNNConfig, ExamCNN, load_checkpoint
 from dlexam.svhn.train import TrainConfig, fit, load_data, make_optimizer, setup_distributed
 
-KIND = "svhn-cnn"
 RUN_MARKERS = ("last.pt", "best.pt", "metrics.json", "metrics.csv")
 QUICK_EPOCHS = 2
 DEFAULT_EPOCHS = 10
@@ -89,18 +88,11 @@ class RunResult:
         return asdict(self)
 
 
-def load_model(path) -> tuple[ExamCNN, dict]:
-    """Rebuild an ExamCNN from a checkpoint file or run directory (its best.pt)."""
-    p = checkpoint.resolve(path)
-    payload = checkpoint.load(p, kind=KIND)
-    try:
-        cfg = CNNConfig.from_dict(payload.get("config") or {})
-    except (TypeError, ValueError) as exc:
-        raise UserError(f"{p}: its model config is not an exam CNN config ({exc})") from None
-    model = ExamCNN(cfg)
-    checkpoint.load_weights(model, payload, p)
-    model.eval()
-    return model, payload
+def load_model(path=None) -> tuple[ExamCNN, dict]:
+    """Rebuild an ExamCNN from a checkpoint file or run directory (its best.pt); None: the shipped model."""
+    from dlexam.svhn.shipped import shipped_path
+
+    return load_checkpoint(shipped_path() if path is None else path)
 
 
 def _write_metrics(out: Path, history: list[dict], settings: dict) -> None:
@@ -273,10 +265,11 @@ def _train(run: SVHNRun, progress: ProgressFn | None) -> RunResult:
 
 @dataclass
 class Evaluation:
-    """A checkpoint's accuracy on one split: overall, per class, and the confusion matrix."""
+    """A checkpoint's accuracy on one split or image folder: overall, per class, and the confusion matrix."""
 
     checkpoint: str
-    split: str
+    split: str  # the SVHN split, or the image folder's name
+    source: str  # "mat" (an SVHN folder) or "folder" (an ImageFolder)
     n: int
     loss: float
     accuracy: float
@@ -290,12 +283,13 @@ class Evaluation:
 
 def evaluate_checkpoint(path, data_dir, split: str = "test", png: str | Path | None = None, *,
                         force: bool = False) -> Evaluation:
-    """Accuracy, per-class accuracy and confusion matrix of a checkpoint on an SVHN split.
+    """Accuracy, per-class accuracy and confusion matrix of a checkpoint (None: the shipped model) on
+    an SVHN split or an image folder (:func:`dlexam.svhn.data.load_labelled`).
 
     `png`, if given, receives the confusion matrix; it is checked before any work and never replaces
     a file dlexam did not write (unless `force`).
     """
-    from dlexam.svhn.data import load_split
+    from dlexam.svhn.data import load_labelled
     from dlexam.svhn.train import evaluate
 
     out = None
@@ -304,34 +298,22 @@ def evaluate_checkpoint(path, data_dir, split: str = "test", png: str | Path | N
         out = OutputDir(png.parent, force=force, what="png folder")
         out.claim(png.name)
     model, _ = load_model(path)
-    images, labels = load_split(data_dir, split)
-    result = Evaluation(checkpoint=str(checkpoint.resolve(path)), split=split,
+    images, labels, source = load_labelled(data_dir, split)
+    result = Evaluation(checkpoint=str(checkpoint.resolve(path)) if path is not None else str(_shipped()),
+                        split=split if source == "mat" else Path(data_dir).name, source=source,
                         **evaluate(model, images, labels, channels_last=False))
     if out is not None:
         from dlexam.svhn.plots import confusion_figure
 
-        fig = confusion_figure(result.confusion, title=f"{split}: accuracy {result.accuracy:.4f}")
+        fig = confusion_figure(result.confusion, title=f"{result.split}: accuracy {result.accuracy:.4f}")
         result.confusion_png = save_into(out, png.name, fig)
     return result
 
 
-def read_image(path) -> torch.Tensor:
-    """Any PNG or JPEG -> uint8 (32, 32) grayscale (Pillow's convert("L"), bilinear resize)."""
-    from PIL import Image, UnidentifiedImageError
+def _shipped() -> Path:
+    from dlexam.svhn.shipped import shipped_path
 
-    p = Path(path)
-    if not p.is_file():
-        raise UserError(f"image not found: {p}")
-    try:
-        with Image.open(p) as img:
-            if img.format not in ("PNG", "JPEG"):
-                raise UserError(f"{p} is a {img.format} image; predict reads PNG or JPEG")
-            gray = img.convert("L").resize((32, 32), Image.BILINEAR)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise UserError(f"{p} is not a readable PNG or JPEG image ({type(exc).__name__})") from None
-    import numpy as np
-
-    return torch.from_numpy(np.array(gray, dtype=np.uint8))
+    return shipped_path()
 
 
 @dataclass
@@ -346,8 +328,10 @@ class Prediction:
 
 @torch.inference_mode()
 def predict_images(path, images: list) -> list[Prediction]:
-    """The digit and its 10 probabilities for each image file."""
+    """The digit and its 10 probabilities for each image file (any size: dlexam.svhn.images.read_image
+    crops it as SVHN's Format 2 crops were made); `path` None: the shipped model."""
     from dlexam.svhn.data import preprocess
+    from dlexam.svhn.images import read_image
 
     model, _ = load_model(path)
     tensors = [read_image(p) for p in images]

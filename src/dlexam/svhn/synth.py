@@ -51,18 +51,28 @@ def font_dir() -> Path:
     return Path(matplotlib.get_data_path()) / "fonts" / "ttf"
 
 
-@lru_cache(maxsize=4)
-def glyph_bank(fonts: tuple[str, ...]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Render digits 0-9 in each font -> (ink (F, 10, GLYPH_H, GLYPH_W) in [0, 1], width (F, 10) px)."""
+def font_path(name: str) -> Path:
+    """A font file: an absolute path as it is, a bare name in matplotlib's font folder."""
+    p = Path(name)
+    return p if p.is_absolute() else font_dir() / name
+
+
+@lru_cache(maxsize=16)
+def glyph_bank(fonts: tuple[str, ...], stroke: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Render digits 0-9 in each font -> (ink (F, 10, GLYPH_H, GLYPH_W) in [0, 1], width (F, 10) px).
+
+    `stroke` > 0 draws each digit with an outline of that many pixels (at 96 px) in the ink's own
+    colour: a bolder weight of the same typeface.
+    """
     from PIL import Image, ImageDraw, ImageFont
 
     ink = np.zeros((len(fonts), 10, GLYPH_H, GLYPH_W), np.float32)
     widths = np.zeros((len(fonts), 10), np.float32)
     for i, name in enumerate(fonts):
-        font = ImageFont.truetype(str(font_dir() / name), 96)
+        font = ImageFont.truetype(str(font_path(name)), 96)
         for d in range(10):
-            img = Image.new("L", (160, 160), 0)
-            ImageDraw.Draw(img).text((30, 10), str(d), fill=255, font=font)
+            img = Image.new("L", (200, 200), 0)
+            ImageDraw.Draw(img).text((30, 10), str(d), fill=255, font=font, stroke_width=stroke, stroke_fill=255)
             box = img.getbbox()
             if box is None:
                 raise RuntimeError(f"font {name} has no glyph for {d}")
@@ -181,6 +191,11 @@ def _render_chunked(n: int, seed: int, fonts: tuple[str, ...], chunk: int = 4096
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
+def held_out_split(n_test: int = 4000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The test split `write_synthetic(..., n_test, seed)` writes (TEST_FONTS), in memory: RGB and digits."""
+    return _render_chunked(int(n_test), 2 * int(seed) + 1, TEST_FONTS)
+
+
 def write_splits(out_dir: str | os.PathLike, splits: dict, *, force: bool = False) -> Path:
     """Write {split: (rgb, digits)} as official .mat files into `out_dir`, never over a file dlexam did not
     write (unless `force`): the folder is checked before the images are made, so call it with generators."""
@@ -199,7 +214,7 @@ def write_synthetic(out_dir: str | os.PathLike, n_train: int = 20000, n_test: in
     limits.whole("n_test", n_test, 1, MAX_IMAGES)
     out = write_splits(out_dir, {
         "train": lambda: _render_chunked(int(n_train), 2 * int(seed), TRAIN_FONTS),
-        "test": lambda: _render_chunked(int(n_test), 2 * int(seed) + 1, TEST_FONTS),
+        "test": lambda: held_out_split(n_test, seed),
     }, force=force)
     return {
         "out": str(out),

@@ -36,7 +36,7 @@ import torch.nn.functional as F
 
 from dlexam.errors import NonFiniteLoss
 from dlexam.progress import Progress, ProgressFn, report
-from dlexam.svhn.data import image_stats, load_split, preprocess
+from dlexam.svhn.data import image_stats, load_labelled, preprocess
 
 NUM_CLASSES = 10
 
@@ -156,6 +156,7 @@ def train_one_epoch(
     deadline: float | None = None,
     step_losses: list | None = None,
     stats: tuple[torch.Tensor, torch.Tensor] | None = None,
+    augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
 ) -> dict:
     """One pass over `images` (uint8 (N, 32, 32)) in the order epoch_order(N, cfg.seed, epoch).
 
@@ -163,6 +164,8 @@ def train_one_epoch(
     wall-clock `deadline` (time.perf_counter() value) stopped the epoch early. `stats`: the
     images' per-image mean and std from image_stats(images), computed here when not given.
     `progress` gets a batch count every 10 steps with the running loss and accuracy.
+    `augment(x, generator)` transforms each standardised batch (dlexam.svhn.augment); its
+    generator is seeded by (cfg.seed, epoch), so a resumed epoch is augmented as the original.
     """
     stats = stats if stats is not None else image_stats(images)
     d = dist or Dist()
@@ -174,6 +177,7 @@ def train_one_epoch(
     correct = torch.zeros((), dtype=torch.int64)
     seen = 0
     task = f"epoch {epoch + 1}"
+    aug_gen = torch.Generator().manual_seed(int(cfg.seed) * 1_000_003 + int(epoch) + 500_009)
     t0 = time.perf_counter()
     complete = True
     for i in range(spe):
@@ -185,6 +189,9 @@ def train_one_epoch(
         global_idx = order[i * cfg.batch_size : (i + 1) * cfg.batch_size]
         idx = global_idx[d.rank :: d.world]  # this process's share of the global batch
         x = _batch(images, idx, cfg, d.device, stats)
+        if augment is not None:
+            x = augment(x.cpu(), aug_gen).to(d.device)
+            x = x.contiguous(memory_format=torch.channels_last) if cfg.channels_last else x
         y = labels[idx].to(d.device)
         logits = model(x)
         # sum / global batch * world: DDP's average over processes is then the global mean's gradient
@@ -269,13 +276,15 @@ def fit(
     progress: ProgressFn | None = None,
     dist: Dist | None = None,
     step_losses: list | None = None,
+    augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
 ) -> dict:
     """Train `model` on in-memory uint8 images for cfg.epochs epochs (or until `time_budget` s).
 
     Returns {"history": one dict per epoch (epoch, train_loss, train_accuracy, val_loss,
     val_accuracy, seconds, images_per_s, lr, complete), "model", "optimizer", "seconds",
     "stopped_by_time_budget"}. This is the entry
-    point for experiments: it needs no files.
+    point for experiments: it needs no files. `augment(x, generator)`, if given, transforms each
+    standardised training batch (dlexam.svhn.augment.Augment; never the validation images).
     """
     cfg = cfg or TrainConfig()
     d = dist or Dist()
@@ -310,6 +319,7 @@ def fit(
             deadline=deadline,
             step_losses=step_losses,
             stats=img_stats,
+            augment=augment,
         )
         row = {
             "epoch": epoch + 1,
@@ -358,9 +368,10 @@ def train_cnn(
 
 
 def load_data(data_dir, *, val_fraction: float = 0.1, split_seed: int = 0, quick: bool = False) -> dict:
-    """Train split -> train/validation with their own seeded generator (the split never depends on
-    the model or the training seed). --quick keeps 2,048 training and 512 validation images."""
-    images, labels = load_split(data_dir, "train")
+    """Train split (an SVHN folder's train_32x32.mat, or an image folder) -> train/validation with their
+    own seeded generator (the split never depends on the model or the training seed). --quick keeps
+    2,048 training and 512 validation images."""
+    images, labels, _ = load_labelled(data_dir, "train")
     n = images.shape[0]
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(int(split_seed)))
     n_val = int(round(n * val_fraction))

@@ -1,0 +1,68 @@
+"""The checks a digit model is judged by: real photos, real handwriting, unseen synthetic fonts.
+
+* ``chars74k``: 593 photographed digits (Chars74K "GoodImg", shared/data/chars74k-digits, an
+  ImageFolder). A development set: evaluated on, never trained on.
+* ``mnist2000``: the last 2,000 MNIST t10k digits (training may use the first 8,000 only).
+* ``synth_heldout``: the test split of `dlexam svhn synth` (4,000 images, seed 0), drawn in four
+  typefaces no training recipe uses.
+
+A set whose shared files are absent is reported as skipped, with the reason.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from dlexam.errors import UserError
+from dlexam.shared import shared_path
+
+MNIST_TRAIN = 8000  # MNIST digits a recipe may train on; the rest are the check
+
+
+def chars74k_dir() -> Path:
+    """The shared Chars74K digits (see :mod:`dlexam.shared`); SharedDataMissing where they are absent."""
+    return shared_path("data", "chars74k-digits")
+
+
+def load_check(name: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """One check set -> (uint8 (N, 32, 32), labels int64 (N,)); UserError when its files are absent."""
+    if name == "chars74k":
+        from dlexam.svhn.images import load_image_folder
+
+        x, y, _ = load_image_folder(chars74k_dir())
+        return x, y
+    if name == "mnist2000":
+        from dlexam.svhn.mnist import load_mnist
+
+        images, labels = load_mnist()
+        padded = np.pad(images[MNIST_TRAIN:], ((0, 0), (2, 2), (2, 2)))  # (N, 28, 28) -> (N, 32, 32)
+        return torch.from_numpy(padded), torch.from_numpy(labels[MNIST_TRAIN:])
+    if name == "synth_heldout":
+        from dlexam.svhn.data import rgb_to_gray
+        from dlexam.svhn.synth import held_out_split
+
+        rgb, digits = held_out_split(4000, 0)
+        return torch.from_numpy(rgb_to_gray(rgb)), torch.from_numpy(digits)
+    raise ValueError(f"unknown check set {name!r}")
+
+
+CHECKS = ("chars74k", "mnist2000", "synth_heldout")
+
+
+def check_accuracies(model: torch.nn.Module, names=CHECKS) -> dict:
+    """{name: {"accuracy", "n", "per_class"}} or {name: {"skipped": why}} for each check set."""
+    from dlexam.svhn.train import evaluate
+
+    out = {}
+    for name in names:
+        try:
+            x, y = load_check(name)
+        except UserError as exc:
+            out[name] = {"skipped": str(exc)}
+            continue
+        r = evaluate(model, x, y, channels_last=False)
+        out[name] = {"accuracy": r["accuracy"], "n": r["n"], "per_class": r["per_class"]}
+    return out

@@ -1,0 +1,121 @@
+"""Photos as SVHN crops (square by repeating edges, aspect kept, 32x32) and image folders as data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dlexam.cli import main
+from dlexam.errors import UserError
+from dlexam.svhn.data import load_labelled
+from dlexam.svhn.images import load_image_folder, read_image, svhn_crop
+
+
+def test_a_32x32_image_is_left_as_it_is():
+    gray = np.random.default_rng(0).integers(0, 256, (32, 32), dtype=np.uint8)
+    assert np.array_equal(svhn_crop(gray), gray)
+
+
+def test_tall_photo_keeps_its_aspect_and_repeats_its_edges():
+    # a 64x32 (rows x columns) photo: background 200, a dark bar 8 columns wide in the middle,
+    # left edge column 10 and right edge column 250 (what the extension must repeat)
+    img = np.full((64, 32), 200, np.uint8)
+    img[:, 12:20] = 0
+    img[:, 0], img[:, -1] = 10, 250
+    out = svhn_crop(img).astype(int)
+    # by hand: the square is 64x64 with 16 copies of each edge column per side, then halved:
+    # the bar is 4 columns wide at 14..17, the extended margins read 10 (left) and 250 (right)
+    assert out.shape == (32, 32)
+    assert (out[:, 14:18] < 40).all() and (out[:, 12] > 150).all() and (out[:, 19] > 150).all()
+    assert (np.abs(out[:, :6] - 10) <= 2).all() and (np.abs(out[:, -6:] - 250) <= 2).all()
+
+
+def test_wide_photo_is_extended_vertically():
+    img = np.zeros((20, 80), np.uint8)
+    img[0, :], img[-1, :] = 100, 180  # top and bottom rows, repeated upwards and downwards
+    out = svhn_crop(img).astype(int)
+    assert out.shape == (32, 32)
+    assert (np.abs(out[:8] - 100) <= 2).all() and (np.abs(out[-8:] - 180) <= 2).all()
+
+
+def test_downscaling_a_blocky_upscale_gives_the_original_back():
+    small = np.random.default_rng(1).integers(0, 256, (8, 8), dtype=np.uint8)
+    big = np.kron(small, np.ones((12, 12), np.uint8))  # (96, 96): each pixel a 12x12 block
+    smooth = np.asarray(Image.fromarray(big).resize((32, 32), Image.BOX))  # oracle: box filter
+    assert np.abs(svhn_crop(big).astype(int) - smooth.astype(int)).mean() < 12
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L", "RGBA", "P", "I;16", "LA"])
+def test_read_image_takes_any_mode(tmp_path, mode):
+    rgb = np.zeros((40, 30, 3), np.uint8)
+    rgb[:, :, 0] = 255  # pure red: luma 76 (ITU-R 601-2)
+    img = Image.fromarray(rgb)
+    if mode == "I;16":
+        img = Image.fromarray((np.full((40, 30), 76 * 257)).astype(np.uint16))
+    elif mode != "RGB":
+        img = img.convert(mode)
+    path = tmp_path / "x.png"
+    img.save(path)
+    x = read_image(path)
+    assert x.shape == (32, 32) and not x.dtype.is_floating_point
+    assert abs(int(x[16, 16]) - 76) <= 1
+
+
+def _folder(root, layout: dict) -> None:
+    rng = np.random.default_rng(0)
+    for digit, sizes in layout.items():
+        (root / digit).mkdir(parents=True)
+        for i, (h, w) in enumerate(sizes):
+            arr = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+            Image.fromarray(arr).save(root / digit / f"{i}.{'jpg' if i % 2 else 'png'}")
+
+
+def test_image_folder_reads_labels_from_folder_names(tmp_path):
+    _folder(tmp_path / "d", {"0": [(32, 32), (50, 20)], "7": [(10, 40)], "9": [(64, 64), (32, 32), (33, 31)]})
+    (tmp_path / "d" / "README.md").write_text("ignored")
+    (tmp_path / "d" / "7" / "notes.txt").write_text("ignored")
+    x, y, paths = load_image_folder(tmp_path / "d")
+    assert x.shape == (6, 32, 32) and y.tolist() == [0, 0, 7, 9, 9, 9]
+    assert [p.rsplit("/", 2)[-2] for p in paths] == ["0", "0", "7", "9", "9", "9"]
+    x2, y2, source = load_labelled(tmp_path / "d", "test")
+    assert source == "folder" and (x2 == x).all() and (y2 == y).all()
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda d: (d / "seven").mkdir(), "not a digit"),
+        (lambda d: (d / "3").mkdir(), "holds no images"),
+        (lambda d: (d / "0" / "broken.png").write_bytes(b"\x89PNG not really"), "not a readable image"),
+    ],
+)
+def test_bad_image_folders_are_one_line_exit_2_and_touch_nothing(tmp_path, capsys, make, message):
+    d = tmp_path / "d"
+    _folder(d, {"0": [(32, 32)], "1": [(32, 32)]})
+    make(d)
+    with pytest.raises(UserError, match=message):
+        load_image_folder(d)
+    png = tmp_path / "mine.png"
+    png.write_bytes(b"a file dlexam did not create")
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    rc = main(["svhn", "evaluate", "--data", str(d), "--png", str(tmp_path / "new.png")])
+    err = capsys.readouterr().err
+    assert rc == 2 and message in err and err.count("\n") == 2  # the shipped-model line, then the error
+    assert png.read_bytes() == b"a file dlexam did not create"
+    rc = main(["svhn", "evaluate", "--data", str(d), "--png", str(png)])  # refused before reading the folder
+    assert rc == 2 and "not written by dlexam" in capsys.readouterr().err
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
+def test_train_and_evaluate_take_an_image_folder(tmp_path, capsys):
+    d = tmp_path / "d"
+    _folder(d, {str(k): [(32, 32), (40, 30), (24, 48), (32, 32)] for k in range(10)})
+    run = tmp_path / "run"
+    args = ["svhn", "train", "--data", str(d), "--out", str(run), "--quick", "--quiet", "--threads", "1"]
+    assert main(args) == 0
+    capsys.readouterr()
+    assert main(["svhn", "evaluate", "--checkpoint", str(run), "--data", str(d), "--json"]) == 0
+    r = __import__("json").loads(capsys.readouterr().out)
+    assert r["n"] == 40 and r["source"] == "folder" and r["split"] == "d"
+    assert (run / "confusion_test.png").is_file()

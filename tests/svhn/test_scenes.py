@@ -1,0 +1,125 @@
+"""The house-number scenes: labels match the drawn digit, fonts, determinism, JPEG in strips, augmentation."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageDraw, ImageFont
+
+from dlexam.svhn.augment import Augment, AugmentConfig
+from dlexam.svhn.fonts import package_fonts, scene_fonts
+from dlexam.svhn.scenes import GlyphSet, SceneConfig, _jpeg_in_place, mnist_glyphs, render_scenes
+from dlexam.svhn.synth import TEST_FONTS
+
+CLEAN = SceneConfig(
+    package_fonts=False,
+    bold=False,
+    mnist=0.0,
+    min_height=22,
+    max_height=26,
+    max_aspect=1.0,
+    perspective=0.0,
+    neighbours=0.0,
+    plates=False,
+    effects=False,
+    lighting=False,
+    camera=False,
+)
+
+
+def _pillow_digit(font_path: str, d: int) -> np.ndarray:
+    """Oracle: the digit drawn by Pillow alone, tight box scaled to 24 px high, centred in 32x32."""
+    font = ImageFont.truetype(font_path, 96)
+    img = Image.new("L", (200, 200), 0)
+    ImageDraw.Draw(img).text((30, 10), str(d), fill=255, font=font)
+    crop = img.crop(img.getbbox())
+    w = max(1, min(32, round(crop.width * 24 / crop.height)))
+    out = Image.new("L", (32, 32), 0)
+    out.paste(crop.resize((w, 24), Image.BILINEAR), ((32 - w) // 2, 4))
+    return np.asarray(out, np.float64)
+
+
+def test_each_clean_scene_looks_most_like_the_digit_it_is_labelled():
+    glyphs = GlyphSet(CLEAN)
+    gray, digits = render_scenes(300, seed=3, glyphs=glyphs, cfg=CLEAN)
+    fonts = scene_fonts(packages=False)
+    # which font drew image i is not returned; compare with every font's ten digits and take the best
+    templates = np.stack([[_pillow_digit(f, d) for d in range(10)] for f in fonts])  # (F, 10, 32, 32)
+    t = templates - templates.mean(axis=(2, 3), keepdims=True)
+    t /= np.linalg.norm(t, axis=(2, 3), keepdims=True)
+    hits = 0
+    for img, label in zip(gray.astype(np.float64), digits, strict=True):
+        x = img - img.mean()
+        score = np.abs((t * (x / (np.linalg.norm(x) + 1e-9))).sum(axis=(2, 3)))  # (F, 10), either polarity
+        hits += int(score.max(axis=0).argmax() == label)
+    assert hits / len(digits) > 0.8  # rotation, shear and blur remain (measured 0.90); a wrong label gives ~0.1
+
+
+def test_rendering_is_a_function_of_the_seed_and_labels_are_balanced():
+    cfg = SceneConfig(package_fonts=False)
+    glyphs = GlyphSet(cfg)
+    a, da = render_scenes(2000, seed=7, glyphs=glyphs, cfg=cfg)
+    b, db = render_scenes(2000, seed=7, glyphs=glyphs, cfg=cfg)
+    c, _ = render_scenes(2000, seed=8, glyphs=glyphs, cfg=cfg)
+    assert a.shape == (2000, 32, 32) and a.dtype == np.uint8
+    assert np.array_equal(a, b) and np.array_equal(da, db) and not np.array_equal(a, c)
+    counts = np.bincount(da, minlength=10)
+    assert counts.min() > 140 and counts.max() < 260  # 200 expected per digit
+
+
+def test_held_out_fonts_are_never_training_fonts():
+    names = {p.rsplit("/", 1)[-1] for p in scene_fonts()}
+    assert not names & set(TEST_FONTS)
+    assert len(scene_fonts()) > len(scene_fonts(packages=False))
+
+
+@pytest.mark.skipif(not package_fonts(), reason="no font packages installed")
+def test_every_package_font_has_ten_distinct_digits():
+    from dlexam.svhn.synth import glyph_bank
+
+    ink, widths = glyph_bank(package_fonts())
+    flat = ink.reshape(ink.shape[0], 10, -1)
+    assert (widths > 0).all()
+    # no font draws two digits alike (a missing-glyph box would repeat)
+    diffs = torch.cdist(flat, flat, p=1) / flat.shape[-1]  # (F, 10, 10) mean absolute differences
+    off_diagonal = diffs + torch.eye(10) * 1e9
+    assert off_diagonal.min() > 0.01
+
+
+def test_mnist_digits_become_glyphs_of_full_height():
+    x = np.zeros((2, 28, 28), np.uint8)
+    x[0, 4:24, 10:18] = 255  # a 20x8 bar
+    x[1, 10:12, 3:25] = 200  # a 2x22 dash: wider than tall, capped at the glyph width
+    ink, widths = mnist_glyphs(x)
+    assert ink.shape == (2, 40, 32)
+    assert widths[0] == 16 and ink[0, :, 8:24].mean() > 0.9 and ink[0, :, :7].max() == 0
+    assert widths[1] == 32
+
+
+def test_jpeg_strips_equal_one_image_at_a_time():
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (12, 32, 32), dtype=np.uint8)
+    idx = np.arange(12)
+    quality = np.full(12, 40)
+    strip = images.copy()
+    _jpeg_in_place(strip, idx, quality)
+    for i in range(12):  # oracle: Pillow on each image alone
+        buf = io.BytesIO()
+        Image.fromarray(images[i]).save(buf, format="JPEG", quality=40)
+        alone = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("L"))
+        assert np.array_equal(strip[i], alone)
+
+
+def test_augment_identity_and_exact_polarity_flip():
+    x = torch.randn(16, 1, 32, 32)
+    g = torch.Generator().manual_seed(0)
+    none = AugmentConfig(shift=0, scale=0, rotate=0, shear=0, invert=0, noise=0)
+    assert torch.allclose(Augment(none)(x, g), x, atol=1e-5)
+    flip = AugmentConfig(shift=0, scale=0, rotate=0, shear=0, invert=1, noise=0)
+    assert torch.allclose(Augment(flip)(x, g), -x, atol=1e-5)
+    moved = Augment(AugmentConfig())(x, torch.Generator().manual_seed(1))
+    again = Augment(AugmentConfig())(x, torch.Generator().manual_seed(1))
+    assert moved.shape == x.shape and torch.equal(moved, again)
