@@ -221,6 +221,12 @@ def register(sub) -> None:
     q.add_argument("--json", action="store_true")
     q.add_argument("--force", action="store_true", help="replace .mat files in --out that dlexam did not write")
     q.set_defaults(handler=cmd_synth)
+    _register_mnist(s)
+    _register_train(s)
+    _register_evaluate_predict(s)
+
+
+def _register_mnist(s) -> None:
 
     q = s.add_parser("mnist", help="write the shared MNIST test digits as SVHN-format .mat files")
     q.add_argument("--out", required=True, type=Path)
@@ -229,6 +235,8 @@ def register(sub) -> None:
     q.add_argument("--force", action="store_true", help="replace .mat files in --out that dlexam did not write")
     q.set_defaults(handler=cmd_mnist)
 
+
+def _register_train(s) -> None:
     q = s.add_parser("train", help="train the CNN; checkpoints, metrics and curves in --out")
     q.add_argument("--data", type=Path, help="folder with train_32x32.mat, or an image folder DIR/0/ ... DIR/9/")
     q.add_argument(
@@ -253,6 +261,8 @@ def register(sub) -> None:
     q.add_argument("--json", action="store_true")
     q.set_defaults(handler=cmd_train)
 
+
+def _register_evaluate_predict(s) -> None:
     q = s.add_parser("evaluate", help="accuracy, per-class accuracy and confusion matrix")
     q.add_argument("--checkpoint", default=None, help="a .pt file or a run directory (default: the shipped model)")
     q.add_argument(

@@ -149,6 +149,11 @@ def render_scenes(
 
     Drawn in luma, which is all the exam's network sees (ITU-R 601-2 luma of SVHN's RGB). Optional
     ingredients are computed only for the images that get them (`some`).
+
+    Longer than the project's usual 80 lines, on purpose: every stage (glyphs, geometry, surfaces,
+    effects, lighting, camera) draws from one random stream in a fixed order, so the shipped model's
+    training set (and with it its weights) is a function of the seed alone. Split into functions, the
+    stages would have to pass that stream and a dozen per-image arrays along; the comments mark them.
     """
     g = torch.Generator().manual_seed(int(seed))
     U = lambda *shape: torch.rand(*shape, generator=g)  # noqa: E731

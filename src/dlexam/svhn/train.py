@@ -260,6 +260,33 @@ def evaluate(
     }
 
 
+def _placed(model: nn.Module, cfg: TrainConfig, d: Dist) -> tuple[nn.Module, nn.Module]:
+    """(the model on its device and memory format, the module to train: DDP's wrapper under torchrun)."""
+    if cfg.threads and d.world == 1:
+        torch.set_num_threads(cfg.threads)
+    model = model.to(d.device)
+    if cfg.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    if d.world > 1:
+        return model, nn.parallel.DistributedDataParallel(
+            model, device_ids=[d.device.index] if d.device.type == "cuda" else None
+        )
+    return model, model
+
+
+def _epoch_row(epoch: int, stats: dict, lr: float) -> dict:
+    """One row of the history from train_one_epoch's figures."""
+    return {
+        "epoch": epoch + 1,
+        "train_loss": stats["loss"],
+        "train_accuracy": stats["accuracy"],
+        "seconds": stats["seconds"],
+        "images_per_s": stats["images"] / max(stats["seconds"], 1e-9),
+        "lr": lr,
+        "complete": stats["complete"],
+    }
+
+
 def fit(
     model: nn.Module,
     train_x: torch.Tensor,
@@ -288,17 +315,8 @@ def fit(
     """
     cfg = cfg or TrainConfig()
     d = dist or Dist()
-    if cfg.threads and d.world == 1:
-        torch.set_num_threads(cfg.threads)
-    model = model.to(d.device)
-    if cfg.channels_last:
-        model = model.to(memory_format=torch.channels_last)
+    model, train_model = _placed(model, cfg, d)
     optimizer = optimizer or make_optimizer(model, cfg)
-    train_model = model
-    if d.world > 1:
-        train_model = nn.parallel.DistributedDataParallel(
-            model, device_ids=[d.device.index] if d.device.type == "cuda" else None
-        )
     history = list(history or [])
     spe = steps_per_epoch(train_x.shape[0], cfg.batch_size)
     total_steps = None if time_budget else cfg.epochs * spe
@@ -321,15 +339,7 @@ def fit(
             stats=img_stats,
             augment=augment,
         )
-        row = {
-            "epoch": epoch + 1,
-            "train_loss": stats["loss"],
-            "train_accuracy": stats["accuracy"],
-            "seconds": stats["seconds"],
-            "images_per_s": stats["images"] / max(stats["seconds"], 1e-9),
-            "lr": learning_rate(cfg, (epoch + 1) * spe, total_steps),
-            "complete": stats["complete"],
-        }
+        row = _epoch_row(epoch, stats, learning_rate(cfg, (epoch + 1) * spe, total_steps))
         if val_x is not None and len(val_x):
             ev = evaluate(model, val_x, val_y, dist=d, channels_last=cfg.channels_last)
             row.update(val_loss=ev["loss"], val_accuracy=ev["accuracy"])
