@@ -128,9 +128,13 @@ async def get_svhn_model(request: Request) -> Response:
 
 
 async def get_answers(request: Request) -> Response:
+    from dlexam.errors import UserError
     from dlexam.plain import dumps
 
-    key = await compute(state(request).answer_key)
+    try:
+        key = await compute(state(request).answer_key)
+    except UserError as exc:  # the exam text is missing (dlexam.shared): nothing to answer from
+        raise BadRequest(None, str(exc), 503) from None
     return json_response(dumps(key, ensure_ascii=False))
 
 

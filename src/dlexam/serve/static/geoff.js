@@ -118,6 +118,7 @@ function changed() {
 
 async function compute() {
   const my = ++G.seq;
+  document.body.dataset.state = "busy";
   const grad = $("grad").checked;
   const r = await DL.api("POST", "/api/geoff?exact=1",
     body({gradients: grad, gradient_of: grad ? G.defaults.steppable : undefined}));
@@ -206,10 +207,11 @@ function renderGradients(d) {
 async function step() {
   const matrices = $("step-e").checked ? G.defaults.steppable : G.defaults.parameters;
   $("step").disabled = true;
+  document.body.dataset.state = "busy";
   const r = await DL.api("POST", "/api/geoff/step", body({lr: Number($("lr").value), matrices, weights: G.W}));
   $("step").disabled = false;
   DL.showError($("step-error"), r.ok ? null : r.data);
-  if (!r.ok) return;
+  if (!r.ok) { document.body.dataset.state = "error"; return; }
   const s = r.data;
   const rows = Object.keys(s.change).map((name) => DL.el("tr", {"data-matrix": name, "data-moved": String(s.moved[name])},
     DL.el("td", {class: "mono", text: name}),
