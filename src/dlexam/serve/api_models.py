@@ -42,7 +42,7 @@ def _sorter(request: Request, which: str, vocab: str | None):
             raise BadRequest("vocab", f"the trained model reads vocabulary {trained.vocab.spec}, not {vocab!r:.40}")
         return trained
     with p.field("vocab"):
-        return s.compiled_sorter(vocab or "A-D")
+        return s.compiled_sorter("A-D" if vocab is None else vocab)
 
 
 def sort_answer(sorter, seq: str, temperature) -> dict:
