@@ -28,7 +28,7 @@ class Server:
                                      env={**os.environ, **(env or {})})
         self.url = self._read_url()
         m = re.match(r"http://(.+):(\d+)/$", self.url)
-        self.host, self.port = m.group(1), int(m.group(2))
+        self.host, self.port = m.group(1).strip("[]"), int(m.group(2))
         self.returncode: int | None = None
         self.stderr = ""
 

@@ -52,7 +52,10 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def url(host: str, sock: socket.socket) -> str:
+    """The address to open: a wildcard bind (0.0.0.0, ::) is opened through the loopback, which the Host check
+    accepts."""
     port = sock.getsockname()[1]
+    host = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1", "[::]": "::1"}.get(host, host)
     shown = f"[{host.strip('[]')}]" if ":" in host else host
     return f"http://{shown}:{port}/"
 

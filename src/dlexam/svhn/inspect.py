@@ -102,7 +102,10 @@ def read_image_bytes(data: bytes, *, max_pixels: int = MAX_PIXELS) -> torch.Tens
                 gray = to_gray(img)
     except UserError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise UserError(f"the image claims more pixels than Pillow decodes safely; at most {max_pixels:,} pixels "
+                        "are read") from None
+    except UnidentifiedImageError as exc:
         raise UserError(f"not a readable image: {', '.join(IMAGE_FORMATS)} are read ({type(exc).__name__})") from None
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError) as exc:
         raise UserError(f"the image could not be decoded: {type(exc).__name__}: {str(exc)[:120]}") from None
