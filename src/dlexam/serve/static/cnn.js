@@ -113,6 +113,7 @@ async function predict(blob, type) {
   if (my !== C.seq) return;
   DL.showError($("error"), r.ok ? null : r.data);
   if (r.ok) render(r.data);
+  document.body.dataset.predictions = String(my);
   document.body.dataset.state = r.ok ? "ready" : "error";
 }
 

@@ -124,8 +124,9 @@ async function compute() {
     body({gradients: grad, gradient_of: grad ? G.defaults.steppable : undefined}));
   if (my !== G.seq) return;  // a newer query was sent meanwhile
   DL.showError($("error"), r.ok ? null : r.data);
-  document.body.dataset.state = r.ok ? "ready" : "error";
   if (r.ok) render(r.data);
+  document.body.dataset.rendered = String(my);
+  document.body.dataset.state = r.ok ? "ready" : "error";
 }
 
 const perHead = (m, heads) => (heads === 1 ? [m] : m);

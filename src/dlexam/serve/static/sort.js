@@ -64,8 +64,8 @@ async function decode() {
   if (my !== S.seq) return;
   S.results.compiled = c.ok ? c.data : {error: (c.data.field ? c.data.field + ": " : "") + c.data.error};
   S.results.trained = !S.models.trained ? null : t.ok ? t.data : {error: (t.data.field ? t.data.field + ": " : "") + t.data.error};
-  document.body.dataset.state = "ready";
   setStep(Number(DL.get("step", "0")));
+  document.body.dataset.state = "ready";
 }
 
 async function init() {
