@@ -19,7 +19,7 @@ from starlette.responses import Response
 
 from dlexam.serve import evidence
 from dlexam.serve import params as p
-from dlexam.serve.api import compute, json_response
+from dlexam.serve.api import compute, json_response, to_json
 from dlexam.serve.guard import read_body
 from dlexam.serve.params import BadRequest
 
@@ -91,12 +91,11 @@ async def get_sort_models(request: Request) -> Response:
 
 
 def predict_answer(model, source: str, data: bytes) -> bytes:
-    from dlexam.plain import dumps
     from dlexam.svhn.inspect import feature_maps, read_image_bytes
 
     with p.field("image"):
         image = read_image_bytes(data)
-    return dumps({"model": source, **feature_maps(model, image).to_json()}).encode()
+    return to_json({"model": source, **feature_maps(model, image).to_json()})
 
 
 async def post_svhn_predict(request: Request) -> Response:
