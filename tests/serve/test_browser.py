@@ -137,6 +137,24 @@ def test_geoff_from_a_url_then_temperature_and_heads(page):
     assert matrix(page, "#P-h0") == fraction_rows(half.P[0]) and params(page)["T"] == "0.5"
 
 
+def test_editing_a_weight_keeps_the_focus_and_the_url(page):
+    page.goto(f"{page.base}/geoff?{EXAMPLE_Q}&T=0")
+    ready(page)
+    n = counter(page, "rendered")
+    cell = page.locator('input[aria-label="W_V[0][0]"]')
+    cell.fill("2.5")
+    ready(page, rendered=n + 1)
+    assert page.evaluate("() => document.activeElement.getAttribute('aria-label')") == "W_V[0][0]"
+    assert params(page)["W_V"] == "2.5,3;1,2;2,1;3,0"
+    w = geoff.GeoffWeights(W_V=((2.5, 3), (1, 2), (2, 1), (3, 0)))
+    want = geoff.analyse(geoff.GeoffQuery(EXAMPLE, 0.0, weights=w)).result
+    assert matrix(page, "#V-h0") == fraction_rows(want.V) and matrix(page, "#Z-h0") == fraction_rows(want.Z)
+    n = counter(page, "rendered")
+    page.click("#reset")
+    ready(page, rendered=n + 1)
+    assert "W_V" not in params(page)
+
+
 def step_and_read(page) -> dict[str, bool]:
     n = counter(page, "rendered")
     page.click("#step")

@@ -69,6 +69,8 @@ class LocalOnly:
         return name in self.names and (port == self.port or (port is None and self.port == 80))
 
     async def __call__(self, scope, receive, send):
+        if scope["type"] == "websocket":  # the app has none: refuse before anything else sees it
+            return await send({"type": "websocket.close", "code": 1008})
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}

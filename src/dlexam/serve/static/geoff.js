@@ -60,25 +60,27 @@ function buildControls() {
   const box = $("token-buttons");
   for (const tok of G.defaults.vocab) {
     box.append(DL.el("button", {text: tok, onclick: () => {
-      $("seq").value = ($("seq").value.trim() + " " + tok).trim(); changed();
+      $("seq").value = ($("seq").value.trim() + " " + tok).trim(); changed(false);
     }}));
   }
   box.append(DL.el("button", {text: "⌫", "aria-label": "remove the last token", onclick: () => {
-    $("seq").value = $("seq").value.trim().split(/\s+/).slice(0, -1).join(" "); changed();
+    $("seq").value = $("seq").value.trim().split(/\s+/).slice(0, -1).join(" "); changed(false);
   }}));
-  box.append(DL.el("button", {text: "example", onclick: () => { $("seq").value = G.defaults.example; changed(); }}));
+  box.append(DL.el("button", {text: "example", onclick: () => { $("seq").value = G.defaults.example; changed(false); }}));
   for (const c of G.defaults.conventions) $("convention").append(DL.el("option", {value: c, text: c.replace("_", " ")}));
-  const typed = DL.debounce(changed, 350);
+  const typed = DL.debounce(() => changed(false), 350);
   $("seq").addEventListener("input", typed);
   $("t-slider").addEventListener("input", () => { $("t-num").checked = true; $("t-value").textContent = $("t-slider").value; typed(); });
-  for (const id of ["t-zero", "t-num", "t-sqrt", "heads-1", "heads-2", "grad", "convention", "step-e"]) {
-    $(id).addEventListener("change", changed);
+  for (const id of ["t-zero", "t-num", "t-sqrt", "grad", "convention", "step-e"]) {
+    $(id).addEventListener("change", () => changed(false));
   }
+  // two heads use W_O' (4x4) instead of W_O: the editors change
+  for (const id of ["heads-1", "heads-2"]) $(id).addEventListener("change", () => changed(true));
   $("lr").addEventListener("change", writeUrl);
   $("reset").addEventListener("click", () => {
     for (const name of Object.keys(URL_NAMES)) G.W[name] = G.defaults.weights[name].map((r) => r.slice());
     $("step-result").textContent = "";
-    buildEditors(); changed();
+    changed();
   });
   $("step").addEventListener("click", step);
 }
@@ -94,13 +96,17 @@ function buildEditors() {
     G.W[name].forEach((row, i) => row.forEach((v, j) => {
       const input = DL.el("input", {type: "number", step: "any", value: String(v), "aria-label": `${name}[${i}][${j}]`});
       input.addEventListener("input", DL.debounce(() => {
-        const x = input.value === "" ? NaN : Number(input.value);
-        G.W[name][i][j] = x; changed();
+        G.W[name][i][j] = input.value === "" ? NaN : Number(input.value);
+        changed(false);  // keep the editors (and the focus) as they are
       }, 400));
       grid.append(input);
     }));
     box.append(DL.el("figure", {class: "mat"}, DL.el("figcaption", {text: `${name} (${shape[0]}x${shape[1]})`}), grid));
   }
+  noteEdited();
+}
+
+function noteEdited() {
   const n = Object.keys(edited()).length;
   $("edited").textContent = n ? `${n} matrix(es) differ from the exam's` : "the exam's weights";
 }
@@ -110,9 +116,10 @@ function body(extra) {
     heads: $("heads-2").checked ? 2 : 1, convention: $("convention").value, weights: edited()}, extra || {});
 }
 
-function changed() {
+// A control changed: the URL first (the state), then the editors (only when asked: not while one is typed in).
+function changed(rebuild = true) {
   writeUrl();
-  buildEditors();
+  if (rebuild) buildEditors(); else noteEdited();
   compute();
 }
 
