@@ -30,7 +30,12 @@ def register(sub) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    from dlexam.errors import UserError
     from dlexam.serve import server
+
+    for flag, path in (("--sort-checkpoint", args.sort_checkpoint), ("--svhn-checkpoint", args.svhn_checkpoint)):
+        if path is not None and not path.exists():  # said at once, before torch is imported
+            raise UserError(f"{flag}: checkpoint not found: {path}")
     from dlexam.serve.app import create_app
     from dlexam.serve.state import ServeSettings, load_state
 

@@ -16,6 +16,7 @@ from dlexam.errors import UserError
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 MAX_CONNECTIONS = 100  # uvicorn answers 503 beyond this many open connections
 KEEP_ALIVE_S = 5
+GRACE_S = 5  # after Ctrl-C, requests in flight get this long to finish
 
 
 def is_loopback(host: str) -> bool:
@@ -69,5 +70,6 @@ def serve(app, sock: socket.socket) -> None:
 
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", server_header=False,
                             limit_concurrency=MAX_CONNECTIONS, timeout_keep_alive=KEEP_ALIVE_S,
+                            timeout_graceful_shutdown=GRACE_S,
                             h11_max_incomplete_event_size=16 * 1024)
     uvicorn.Server(config).run(sockets=[sock])
