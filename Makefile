@@ -18,7 +18,8 @@ demo: $(STAMP)
 	$(BIN)/dlexam demo
 
 test: $(STAMP)
-	# headless Chromium for the report's browser test (installs it where missing and root; never fails)
+	# headless Chromium for the browser tests of the report and of `dlexam serve` (installs it where missing
+	# and root; never fails; the tests skip, saying why, without it)
 	bash scripts/ensure-chromium.sh
 	$(BIN)/python -m pytest -n 2
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Make sure a headless Chromium is available for the report's browser test (tests/report/).
+# Make sure a headless Chromium is available for the browser tests (tests/report/, tests/serve/).
 #
 # Installs Debian's `chromium` package with apt-get when no Chromium is found and we run as root.
 # Quiet, and always exits 0: where Chromium cannot be installed (no root, no apt-get, no network),

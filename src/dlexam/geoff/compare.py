@@ -17,6 +17,7 @@ from dlexam.geoff.model import (
     EXAM_EXAMPLE,
     EXAM_WEIGHTS,
     GRADIENT_EXPLANATION,
+    PARAMETERS,
     GeoffResult,
     GeoffWeights,
     run_geoff,
@@ -136,6 +137,7 @@ class GeoffQuery:
     gradients: bool = False  # Problem 2.5: gradients, and the T = 0 / T = sqrt(d_k) comparison
     convention: str = "teacher_forcing"  # which loss the gradients differentiate
     weights: GeoffWeights = EXAM_WEIGHTS
+    gradient_of: tuple[str, ...] = PARAMETERS  # the matrices whose gradients are shown (E may be added)
 
 
 @dataclass
@@ -162,7 +164,7 @@ def analyse(query: GeoffQuery) -> GeoffReport:
     """Run `query`: the model's matrices, and Problem 2.4's and 2.5's comparisons where asked."""
     q = query
     options = dict(temperature=q.temperature, loss=q.loss, gradients=q.gradients, gradient_convention=q.convention,
-                   weights=q.weights)
+                   weights=q.weights, gradient_of=q.gradient_of)
     heads = compare_heads(q.sequence, **options) if q.heads == 2 else None
     result = heads.two if heads is not None else run_geoff(q.sequence, heads=q.heads, **options)
     gradients = (compare_gradients(q.sequence, heads=q.heads, convention=q.convention, weights=q.weights)

@@ -1,0 +1,219 @@
+"""Benchmark: `dlexam serve` under 20 concurrent clients; p99 latency < 50 ms, and no memory growth.
+
+Starts the real server (``python -m dlexam serve --port 0``, the shipped CNN), then for DURATION_S
+each runs 20 keep-alive clients (asyncio, one connection each, a new request as soon as the last
+answer arrives) against:
+
+- ``GET /api/geoff`` warm: 40 different queries (sequences, temperatures, heads, gradients) cycled,
+  so after the first pass the server's LRU cache answers (the page re-asks a query whenever a
+  control returns to a value);
+- ``GET /api/geoff`` cold: every request a new query (a random sequence and a random temperature),
+  so every answer is computed by dlexam.geoff.analyse: the uncached path;
+- ``POST /api/svhn/predict``: 400 different drawn digits (PNG), cycled; predictions are not cached.
+
+Baselines in the same run: one client at a time (the service time, no queueing), and what the
+command line costs per request (a `dlexam geoff --json` / `dlexam svhn predict --json` process).
+Memory: the server's RSS after a warm-up request of each kind, after each phase, and at the end.
+Prints one JSON object as its last line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+CLIENTS = 20
+DURATION_S = 10.0
+TARGET_P99_MS = 50.0
+TOKENS = ("A", "B", "C", "D")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def start_server() -> tuple[subprocess.Popen, str, int]:
+    proc = subprocess.Popen([sys.executable, "-m", "dlexam", "serve", "--port", "0"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    if not line.startswith("serving on "):
+        raise RuntimeError(f"no 'serving on' line: {line!r} {proc.stderr.read()[-2000:]}")
+    port = int(line.strip().rstrip("/").rsplit(":", 1)[1])
+    return proc, "127.0.0.1", port
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def random_sequence(rng: random.Random) -> str:
+    head = [rng.choice(TOKENS) for _ in range(rng.randint(1, 6))]
+    tail = [rng.choice(TOKENS) for _ in range(rng.randint(1, 4))]
+    return " ".join(head + ["<START>"] + tail + ["<STOP>"])
+
+
+def geoff_path(seq: str, temperature, heads: int = 1, gradients: bool = False) -> str:
+    q = {"seq": seq, "temperature": temperature, "heads": heads}
+    if gradients:
+        q["gradients"] = 1
+    return "/api/geoff?" + urlencode(q)
+
+
+def warm_paths(n: int = 40) -> list[str]:
+    rng = random.Random(1)
+    return [geoff_path(random_sequence(rng), rng.choice(["0", "sqrt", "0.5", "2"]), rng.choice([1, 2]),
+                       rng.random() < 0.25) for _ in range(n)]
+
+
+def cold_paths(n: int) -> list[str]:
+    rng = random.Random(2)
+    return [geoff_path(random_sequence(rng), f"{rng.uniform(0.05, 5):.9f}", rng.choice([1, 2])) for _ in range(n)]
+
+
+def digit_pngs(n: int = 400) -> list[bytes]:
+    """Strokes as a user draws them on the page's 224x224 pad, each different."""
+    from PIL import Image, ImageDraw
+
+    rng = random.Random(3)
+    out = []
+    for _ in range(n):
+        img = Image.new("L", (224, 224), 255)
+        pts = [(rng.randint(30, 194), rng.randint(30, 194)) for _ in range(rng.randint(2, 5))]
+        ImageDraw.Draw(img).line(pts, fill=rng.randint(0, 60), width=rng.randint(10, 24))
+        buf = io.BytesIO()
+        img.save(buf, format="PNG")
+        out.append(buf.getvalue())
+    return out
+
+
+async def one_request(reader, writer, host: str, port: int, method: str, path: str, body: bytes | None) -> int:
+    head = f"{method} {path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+    if body is not None:
+        head += f"Content-Type: image/png\r\nContent-Length: {len(body)}\r\n"
+    writer.write(head.encode() + b"\r\n" + (body or b""))
+    await writer.drain()
+    status = int((await reader.readline()).split()[1])
+    length = 0
+    while (line := await reader.readline()) not in (b"\r\n", b""):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    await reader.readexactly(length)
+    return status
+
+
+async def client(host, port, requests, deadline, latencies, errors, stride, offset):
+    reader, writer = await asyncio.open_connection(host, port)
+    i = offset
+    try:
+        while time.perf_counter() < deadline:
+            method, path, body = requests[i % len(requests)]
+            i += stride
+            t0 = time.perf_counter()
+            status = await one_request(reader, writer, host, port, method, path, body)
+            latencies.append(time.perf_counter() - t0)
+            if status != 200:
+                errors.append(status)
+    finally:
+        writer.close()
+
+
+def load(host, port, requests, clients: int, seconds: float) -> dict:
+    latencies: list[float] = []
+    errors: list[int] = []
+
+    async def run():
+        deadline = time.perf_counter() + seconds
+        await asyncio.gather(*[client(host, port, requests, deadline, latencies, errors, clients, k)
+                               for k in range(clients)])
+
+    t0 = time.perf_counter()
+    asyncio.run(run())
+    wall = time.perf_counter() - t0
+    ms = sorted(1000 * x for x in latencies)
+    pick = lambda q: round(ms[min(len(ms) - 1, int(q * len(ms)))], 2)  # noqa: E731
+    return {"requests": len(ms), "errors": len(errors), "rps": round(len(ms) / wall, 1), "p50_ms": pick(0.50),
+            "p90_ms": pick(0.90), "p99_ms": pick(0.99), "max_ms": round(ms[-1], 2)}
+
+
+def cli_seconds(args: list[str], runs: int = 3) -> float:
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "dlexam", *args], capture_output=True, check=True)
+        times.append(time.perf_counter() - t0)
+    return round(statistics.median(times), 3)
+
+
+def main() -> None:
+    load_before = os.getloadavg()
+    proc, host, port = start_server()
+    try:
+        pngs = digit_pngs()
+        warm = [("GET", p, None) for p in warm_paths()]
+        predict = [("POST", "/api/svhn/predict", b) for b in pngs]
+        started_mb = rss_mb(proc.pid)
+        load(host, port, warm[:1] + predict[:1], 1, 0.5)  # one of each: lazy imports and first allocations
+        rss = {"started": round(started_mb, 1), "after_warmup": round(rss_mb(proc.pid), 1)}
+        phases = {}
+        phases["geoff_serial_cold"] = load(host, port, [("GET", p, None) for p in cold_paths(2000)], 1, 3.0)
+        phases["svhn_serial"] = load(host, port, predict, 1, 3.0)
+        phases["geoff_warm_cache"] = load(host, port, warm, CLIENTS, DURATION_S)
+        rss["after_geoff_warm"] = round(rss_mb(proc.pid), 1)
+        cold = [("GET", p, None) for p in cold_paths(20000)[2000:]]  # none of these was asked before
+        phases["geoff_cold_cache"] = load(host, port, cold, CLIENTS, DURATION_S)
+        rss["after_geoff_cold"] = round(rss_mb(proc.pid), 1)
+        phases["svhn_predict"] = load(host, port, predict, CLIENTS, DURATION_S)
+        rss["after_svhn"] = round(rss_mb(proc.pid), 1)
+        phases["geoff_warm_cache_again"] = load(host, port, warm, CLIENTS, DURATION_S / 2)
+        rss["end"] = round(rss_mb(proc.pid), 1)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    with tempfile.TemporaryDirectory() as tmp:
+        png = Path(tmp) / "seven.png"
+        png.write_bytes(pngs[0])
+        shipped = ROOT / "src" / "dlexam" / "svhn" / "shipped.pt"
+        cli = {"geoff_json_s": cli_seconds(["geoff", "--json", "D A A <START> A D <STOP>", "--temperature", "0.7"]),
+               "svhn_predict_json_s": cli_seconds(["svhn", "predict", "--checkpoint", str(shipped), str(png),
+                                                   "--json"])}
+    for name, r in phases.items():
+        print(f"{name:24} {r['requests']:6} req  {r['rps']:7} req/s  p50 {r['p50_ms']:8} ms  p99 {r['p99_ms']:8} ms"
+              f"  errors {r['errors']}")
+    print(f"server RSS (MB): {rss}")
+    print(f"CLI process per request (baseline): {cli}")
+    growth = rss["end"] - rss["after_warmup"]
+    print(json.dumps({
+        "benchmark": "serve_latency", "clients": CLIENTS, "seconds_per_phase": DURATION_S,
+        "target_p99_ms": TARGET_P99_MS,
+        "geoff_cached_p50_ms": phases["geoff_warm_cache"]["p50_ms"],
+        "geoff_cached_p99_ms": phases["geoff_warm_cache"]["p99_ms"],
+        "geoff_cold_p50_ms": phases["geoff_cold_cache"]["p50_ms"],
+        "geoff_cold_p99_ms": phases["geoff_cold_cache"]["p99_ms"],
+        "svhn_p50_ms": phases["svhn_predict"]["p50_ms"], "svhn_p99_ms": phases["svhn_predict"]["p99_ms"],
+        "geoff_cached_meets_target": phases["geoff_warm_cache"]["p99_ms"] < TARGET_P99_MS,
+        "geoff_cold_meets_target": phases["geoff_cold_cache"]["p99_ms"] < TARGET_P99_MS,
+        "svhn_meets_target": phases["svhn_predict"]["p99_ms"] < TARGET_P99_MS,
+        "errors": sum(r["errors"] for r in phases.values()),
+        "rss_mb": rss, "rss_growth_after_warmup_mb": round(growth, 1),
+        "serial_service_ms": {"geoff_cold_p50": phases["geoff_serial_cold"]["p50_ms"],
+                              "svhn_p50": phases["svhn_serial"]["p50_ms"]},
+        "baseline_cli_process_s": cli,
+        "speedup_vs_cli_geoff_cold_p50": round(1000 * cli["geoff_json_s"] / phases["geoff_cold_cache"]["p50_ms"], 1),
+        "speedup_vs_cli_svhn_p50": round(1000 * cli["svhn_predict_json_s"] / phases["svhn_predict"]["p50_ms"], 1),
+        "phases": phases, "loadavg_before": [round(x, 2) for x in load_before],
+        "loadavg_after": [round(x, 2) for x in os.getloadavg()], "cpus": os.cpu_count(),
+    }))
+
+
+if __name__ == "__main__":
+    main()

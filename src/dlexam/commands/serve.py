@@ -1,0 +1,58 @@
+"""`dlexam serve`: the interactive explorer in the browser (pages and a JSON API, docs/serve.md).
+
+Parse, load what the command line names, bind, print the URL, serve. Heavy imports (torch, the web
+stack) happen in :func:`handle`, so `dlexam serve --help` stays light.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "serve",
+        help="an interactive explorer of the exam in the browser (local web app)",
+        description="Start a local web app: Geoff's transformer (/geoff), the sorters (/sort), the exam's CNN "
+        "(/cnn) and the answer key (/answers), with a JSON API under /api/ (docs/serve.md). It answers only "
+        "requests addressed to localhost.",
+    )
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to bind (default 127.0.0.1; anything else exposes the app beyond this machine)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 = any free port)")
+    p.add_argument("--sort-checkpoint", type=Path, metavar="RUN", default=None,
+                   help="a trained sorter (checkpoint or run folder) shown beside the compiled solver on /sort")
+    p.add_argument("--svhn-checkpoint", type=Path, metavar="RUN", default=None,
+                   help="the CNN for /cnn (checkpoint or run folder; default: the shipped model)")
+    p.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from dlexam.errors import UserError
+    from dlexam.serve import server
+
+    for flag, path in (("--sort-checkpoint", args.sort_checkpoint), ("--svhn-checkpoint", args.svhn_checkpoint)):
+        if path is not None and not path.exists():  # said at once, before torch is imported
+            raise UserError(f"{flag}: checkpoint not found: {path}")
+    from dlexam.serve.app import create_app
+    from dlexam.serve.state import ServeSettings, load_state
+
+    settings = ServeSettings(host=args.host, port=args.port, sort_checkpoint=args.sort_checkpoint,
+                             svhn_checkpoint=args.svhn_checkpoint)
+    sock = server.bind(args.host, args.port)  # first: a port in use fails before any model is loaded
+    try:
+        state = load_state(settings)
+        port = sock.getsockname()[1]
+        extra = () if server.is_loopback(args.host) or args.host in ("0.0.0.0", "::") else (args.host,)
+        app = create_app(state, port=port, extra_hosts=extra)
+        if not server.is_loopback(args.host):
+            print(f"dlexam serve: warning: binding {args.host} makes the app reachable from other machines; it "
+                  "still answers only requests addressed to localhost" + (f" or {args.host}" if extra else ""),
+                  file=sys.stderr)
+        print(f"serving on {server.url(args.host, sock)}", flush=True)
+        server.serve(app, sock)
+    finally:
+        sock.close()
+    return 0

@@ -1,0 +1,63 @@
+"""Problem 2.5 live: one step of gradient descent on Geoff's transformer, and which matrices moved.
+
+The exam says W_Q, W_K and W_V "never change" under argmax attention. One SGD step,
+
+    W <- W - lr * d loss / d W   for each chosen matrix,
+
+shows what does: at T = 0 W_Q and W_K keep their values exactly (their gradient is zero) while W_V
+and W_O move; at T = sqrt(d_k) all four move. :func:`gradient_step` is what the web page's
+"gradient step" button calls; the step itself is :func:`dlexam.geoff.model.sgd_step`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dlexam.errors import UserError
+from dlexam.geoff.compare import GeoffQuery
+from dlexam.geoff.model import PARAMETERS, GeoffWeights, run_geoff, sgd_step
+
+STEPPABLE = ("E", *PARAMETERS)
+
+
+@dataclass
+class GeoffStep:
+    """One SGD step: the weights before and after, each matrix's largest change, and the loss."""
+
+    lr: float
+    convention: str  # the loss the gradients differentiate
+    before: GeoffWeights
+    after: GeoffWeights
+    change: dict[str, float]  # matrix -> max |after - before| (W_O_two_heads with two heads)
+    gradient_norms: dict[str, float]  # matrix -> Frobenius norm of its gradient
+    loss_before: float
+    loss_after: float
+
+    @property
+    def moved(self) -> dict[str, bool]:
+        return {name: change > 0 for name, change in self.change.items()}
+
+    def to_json(self) -> dict:
+        return {"lr": self.lr, "convention": self.convention, "weights": self.after.to_json(),
+                "previous_weights": self.before.to_json(), "change": self.change, "moved": self.moved,
+                "gradient_norms": self.gradient_norms, "loss_before": self.loss_before, "loss_after": self.loss_after}
+
+
+def gradient_step(query: GeoffQuery, lr: float, matrices: tuple[str, ...] = PARAMETERS) -> GeoffStep:
+    """One step of gradient descent on `matrices` of `query.weights`, on the loss of `query.sequence`
+    under `query.convention` at `query.temperature` (two heads share W_Q, W_K, W_V: their gradients add)."""
+    unknown = [m for m in matrices if m not in STEPPABLE]
+    if unknown or not matrices:
+        raise UserError(f"matrices to step must be some of {', '.join(STEPPABLE)}, got {list(matrices)}")
+    q = query
+    run = dict(temperature=q.temperature, heads=q.heads, gradient_convention=q.convention)
+    before = run_geoff(q.sequence, gradients=True, weights=q.weights, gradient_of=tuple(matrices), **run)
+    after = sgd_step(q.weights, before.gradients, lr, q.heads)
+    loss_after = run_geoff(q.sequence, loss=True, weights=after, **run).loss[q.convention]["value"]
+    change = {}
+    for name in matrices:
+        key = "W_O_two_heads" if name == "W_O" and q.heads == 2 else name
+        change[key] = float((after.tensor(key) - q.weights.tensor(key)).abs().max())
+    return GeoffStep(lr=float(lr), convention=q.convention, before=q.weights, after=after, change=change,
+                     gradient_norms={k: float(g.norm()) for k, g in before.gradients.items()},
+                     loss_before=float(before.loss[q.convention]["value"]), loss_after=float(loss_after))

@@ -1,0 +1,16 @@
+"""`dlexam serve`: the exam in the browser, a local web app over the library's own functions.
+
+Pages (their state lives in the URL): ``/geoff`` (Problem 2, Geoff's transformer, editable), ``/sort``
+(the compiled and a trained sorter, decoding step by step), ``/cnn`` (Problem 1's CNN on a drawing
+or a photo) and ``/answers`` (the answer key, each answer linked to the page that shows its
+evidence). A JSON API under ``/api/`` returns exactly what the library returns (docs/serve.md).
+
+- :mod:`dlexam.serve.app`: the Starlette application (routes, pages, static files);
+- :mod:`dlexam.serve.guard`: what keeps it local and safe (Host check, headers, size caps);
+- :mod:`dlexam.serve.params`: request fields -> typed values, each error naming its field;
+- :mod:`dlexam.serve.state`: the models the server holds and its caches;
+- :mod:`dlexam.serve.api`: the JSON endpoints; :mod:`dlexam.serve.evidence`: answer -> page links;
+- :mod:`dlexam.serve.server`: binding the socket and running uvicorn.
+
+This package is an edge (docs/architecture.md): it parses, calls the library and renders.
+"""

@@ -1,0 +1,191 @@
+"""The JSON API of Geoff's transformer (Problem 2): /api/geoff, /api/geoff/step, /api/geoff/defaults.
+
+``GET /api/geoff`` answers with exactly what ``dlexam geoff --json`` prints for the same query (both
+call :func:`dlexam.geoff.analyse` and write :func:`dlexam.plain.dumps` of ``report.to_json()``);
+``POST /api/geoff`` does the same with edited weights. ``?exact=1`` adds one key, ``"exact"``: the
+same tree with every number written by :func:`dlexam.exact.format_exact` (``1/7``, ``9/7``), which
+is what the page displays. ``POST /api/geoff/step`` is :func:`dlexam.geoff.gradient_step`.
+
+Answers are cached (LRU, :data:`CACHE_SIZE` queries): an answer is a deterministic function of the
+query, and the page asks the same query again each time a control comes back to a value.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import anyio
+from starlette.requests import Request
+from starlette.responses import Response
+
+from dlexam.serve import params as p
+from dlexam.serve.guard import read_body
+from dlexam.serve.params import BadRequest
+
+CACHE_SIZE = 256
+MAX_JSON_BODY = 64 * 1024  # bytes: a query with every matrix edited is about 1 kB
+COMPUTE = anyio.CapacityLimiter(2)  # at most two computations at once (two cores); the event loop stays free
+
+
+async def compute(fn, *args):
+    """Run a CPU-bound library call in the worker threads, off the event loop."""
+    return await anyio.to_thread.run_sync(fn, *args, limiter=COMPUTE)
+
+
+def to_json(x: Any, **kwargs) -> bytes:
+    """Strict JSON, as :func:`dlexam.plain.dumps` writes it (the CLI's --json): json.dumps directly when every
+    number is finite (the common case, and much faster on large answers), else through plain() (NaN -> null)."""
+    import json
+
+    from dlexam.plain import dumps
+
+    try:
+        return json.dumps(x, allow_nan=False, **kwargs).encode()
+    except (ValueError, TypeError):  # a NaN or infinity, or a tensor: plain() turns them into JSON values
+        return dumps(x, **kwargs).encode()
+
+
+def json_response(body: bytes | str, status: int = 200) -> Response:
+    return Response(body, status_code=status, media_type="application/json",
+                    headers={"cache-control": "no-store"})
+
+
+def pick(src: Mapping, *names: str, default: Any = None) -> tuple[str, Any]:
+    """The first of `names` present in `src` (a query string may say T for temperature): (name, value)."""
+    for name in names:
+        if name in src:
+            return name, src[name]
+    return names[0], default
+
+
+def matrix(name: str, value: Any, shape: tuple[int, int]) -> list[list[float]]:
+    """A JSON matrix of the given shape, every entry a finite number (the library checks its size)."""
+    ok = isinstance(value, list) and len(value) == shape[0] and all(
+        isinstance(r, list) and len(r) == shape[1] for r in value)
+    if not ok:
+        raise BadRequest(f"weights.{name}", f"{name} must be a {shape[0]}x{shape[1]} list of rows of numbers")
+    out = []
+    for row in value:
+        for v in row:
+            if isinstance(v, bool) or not isinstance(v, int | float):
+                raise BadRequest(f"weights.{name}", f"{name} entries must be numbers, got {v!r:.40}")
+            try:
+                f = float(v)
+            except OverflowError:
+                f = math.inf
+            if not math.isfinite(f):
+                raise BadRequest(f"weights.{name}", f"{name} entries must be finite numbers within +-1e6")
+        out.append([float(v) for v in row])
+    return out
+
+
+def weights(value: Any):
+    """Edited matrices (any subset of E, W_Q, W_K, W_V, W_O, W_O_two_heads); the others are the exam's."""
+    from dlexam.geoff import EXAM_WEIGHTS, GeoffWeights
+
+    if value is None:
+        return EXAM_WEIGHTS
+    if not isinstance(value, dict):
+        raise BadRequest("weights", "weights must be an object {name: matrix}")
+    unknown = sorted(set(value) - set(GeoffWeights.SHAPES))
+    if unknown:
+        raise BadRequest("weights", f"unknown matrix {unknown[0]!r:.40}; edit {', '.join(GeoffWeights.SHAPES)}")
+    edited = {name: matrix(name, m, GeoffWeights.SHAPES[name]) for name, m in value.items()}
+    for name, m in edited.items():
+        with p.field(f"weights.{name}"):
+            GeoffWeights(**{name: m})  # the library's own check (shape, finite, within +-1e6)
+    return GeoffWeights(**{**EXAM_WEIGHTS.to_json(), **edited})
+
+
+def geoff_query(src: Mapping):
+    """A GeoffQuery from query-string fields or a JSON body."""
+    from dlexam import geoff
+
+    name, seq = pick(src, "seq", "sequence", default=geoff.EXAM_EXAMPLE)
+    seq = p.text(name, seq)
+    with p.field(name):
+        geoff.parse_sequence(seq)
+    t_name, t = pick(src, "temperature", "T", default="0")
+    g_name, g = pick(src, "gradients", "grad", default=False)
+    return geoff.GeoffQuery(
+        sequence=seq, temperature=p.temperature(t_name, t),
+        heads=p.whole("heads", src.get("heads", 1), (1, 2)),
+        loss=True if p.flag("loss", src.get("loss", False)) else None,
+        gradients=p.flag(g_name, g),
+        convention=p.choice("convention", src.get("convention", "teacher_forcing"), geoff.CONVENTIONS),
+        weights=weights(src.get("weights")),
+        gradient_of=p.names("gradient_of", src.get("gradient_of", list(geoff.PARAMETERS)), geoff.STEPPABLE),
+    )
+
+
+def exact_tree(x: Any) -> Any:
+    """`x` with every number written as :func:`dlexam.exact.format_exact` writes it."""
+    from dlexam.exact import format_exact
+
+    if isinstance(x, dict):
+        return {k: exact_tree(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [exact_tree(v) for v in x]
+    if isinstance(x, int | float) and not isinstance(x, bool):
+        return format_exact(x)
+    return x
+
+
+@functools.lru_cache(maxsize=CACHE_SIZE)
+def geoff_answer(query, exact: bool) -> bytes:
+    """The answer to `query` as JSON bytes: analyse(query).to_json(), with the exact strings if asked."""
+    from dlexam import geoff
+    from dlexam.plain import plain
+
+    with p.field("seq"):  # what analyse refuses is about the sequence (a loss needs a <START> ...)
+        report = geoff.analyse(query)
+    out = report.to_json()
+    if exact:
+        out = {**out, "exact": exact_tree(plain(out))}
+    return to_json(out)
+
+
+async def get_geoff(request: Request) -> Response:
+    src = request.query_params
+    query = geoff_query(src)
+    return json_response(await compute(geoff_answer, query, p.flag("exact", src.get("exact", False))))
+
+
+async def post_geoff(request: Request) -> Response:
+    body = p.json_body(await read_body(request, MAX_JSON_BODY))
+    query = geoff_query(body)
+    return json_response(await compute(geoff_answer, query, p.flag("exact", request.query_params.get("exact", False))))
+
+
+def step_answer(query, lr: float, matrices: tuple[str, ...]) -> bytes:
+    from dlexam import geoff
+
+    with p.field("seq"):
+        return to_json(geoff.gradient_step(query, lr, matrices).to_json())
+
+
+async def post_geoff_step(request: Request) -> Response:
+    """One SGD step on the body's weights: {"lr", "matrices", and the /api/geoff fields}."""
+    from dlexam import geoff
+
+    body = p.json_body(await read_body(request, MAX_JSON_BODY))
+    query = geoff_query(body)
+    lr = p.number("lr", body.get("lr", 0.1), 0, 100)
+    matrices = p.names("matrices", body.get("matrices", list(geoff.PARAMETERS)), geoff.STEPPABLE)
+    return json_response(await compute(step_answer, query, lr, matrices))
+
+
+async def get_geoff_defaults(request: Request) -> Response:
+    """What the page needs before its first query: the vocabulary, the exam's example and weights."""
+    from dlexam import geoff
+    from dlexam.plain import dumps
+
+    return json_response(dumps({
+        "vocab": list(geoff.VOCAB), "example": geoff.EXAM_EXAMPLE, "max_tokens": geoff.MAX_TOKENS,
+        "weights": geoff.EXAM_WEIGHTS.to_json(), "shapes": {k: list(v) for k, v in geoff.GeoffWeights.SHAPES.items()},
+        "conventions": list(geoff.CONVENTIONS), "parameters": list(geoff.PARAMETERS),
+        "steppable": list(geoff.STEPPABLE), "explanation": geoff.GRADIENT_EXPLANATION,
+    }))

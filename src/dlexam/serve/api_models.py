@@ -1,0 +1,144 @@
+"""The JSON API of the sorters, the SVHN CNN and the answer key.
+
+- ``GET /api/sort?seq=&vocab=&model=compiled|trained``: greedy decoding step by step,
+  :func:`dlexam.sorting.inspect.attention_steps` (each step's query, attention row, output token);
+- ``GET /api/sort/models``: which sorters this server has;
+- ``POST /api/svhn/predict`` (the body is the image file): :func:`dlexam.svhn.inspect.read_image_bytes`
+  then :func:`dlexam.svhn.inspect.feature_maps` (digit, probabilities, every stage's maps);
+- ``GET /api/svhn/model``: which CNN, and Problem 1's layer table (:func:`dlexam.svhn.model.layer_summary`);
+- ``GET /api/answers``: what ``dlexam answers --json`` prints (computed once, on first use);
+  ``GET /api/answers/links``: the page that shows each answer's evidence.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import anyio
+from starlette.requests import Request
+from starlette.responses import Response
+
+from dlexam.serve import evidence
+from dlexam.serve import params as p
+from dlexam.serve.api import compute, json_response, to_json
+from dlexam.serve.guard import read_body
+from dlexam.serve.params import BadRequest
+
+MAX_SORT_TOKENS = 64  # input symbols; each step's attention row is shown
+MAX_IMAGE_BYTES = 8 * 1024 * 1024
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/bmp", "image/webp", "application/octet-stream")
+
+
+def state(request: Request):
+    return request.app.state.dlexam
+
+
+def _sorter(request: Request, which: str, vocab: str | None):
+    s = state(request)
+    if which == "trained":
+        if s.trained_sorter is None:
+            raise BadRequest("model", "no trained sorter: start the server with --sort-checkpoint RUN", 404)
+        trained = s.trained_sorter
+        if vocab is not None and vocab.strip() != trained.vocab.spec:
+            raise BadRequest("vocab", f"the trained model reads vocabulary {trained.vocab.spec}, not {vocab!r:.40}")
+        return trained
+    with p.field("vocab"):
+        return s.compiled_sorter("A-D" if vocab is None else vocab)
+
+
+def sort_answer(sorter, seq: str, temperature) -> dict:
+    from dlexam.sorting.inspect import attention_steps
+    from dlexam.sorting.vocab import Vocabulary
+
+    with p.field("seq"):
+        ids = sorter.vocab.parse(seq)
+    if len(ids) > MAX_SORT_TOKENS:
+        raise BadRequest("seq", f"the sequence has {len(ids)} symbols; the page decodes at most {MAX_SORT_TOKENS}")
+    a = attention_steps(sorter.model, sorter.vocab, ids, temperature=temperature)
+    expected = [sorter.vocab.token_text(i) for i in Vocabulary.target(ids)]
+    warnings = []
+    if sorter.max_len is not None and len(ids) > sorter.max_len:
+        warnings.append(f"{len(ids)} symbols: longer than the {sorter.max_len} the model was trained on")
+    return {"name": sorter.name, "vocab": sorter.vocab.spec, "symbols": list(sorter.vocab.symbols[:MAX_SORT_TOKENS]),
+            "input": [sorter.vocab.token_text(i) for i in ids], "tokens": a.tokens, "output": a.output,
+            "expected": expected, "correct": a.output == expected, "temperature": a.temperature,
+            "max_len": sorter.max_len, "warnings": warnings,
+            "steps": [{"query": s.query, "position": s.position, "weights": s.weights, "produced": s.produced}
+                      for s in a.steps]}
+
+
+async def get_sort(request: Request) -> Response:
+    from dlexam.plain import dumps
+
+    q = request.query_params
+    which = p.choice("model", q.get("model", "compiled"), ("compiled", "trained"))
+    vocab = p.text("vocab", q["vocab"], max_chars=16) if "vocab" in q else None
+    seq = p.text("seq", q.get("seq", ""))
+    temperature = p.temperature("temperature", q["temperature"]) if q.get("temperature") else None
+    sorter = await compute(_sorter, request, which, vocab)
+    out = await compute(sort_answer, sorter, seq, temperature)
+    return json_response(dumps({"model": which, **out}))
+
+
+async def get_sort_models(request: Request) -> Response:
+    from dlexam.plain import dumps
+    from dlexam.serve.state import MAX_WEB_SYMBOLS
+
+    t = state(request).trained_sorter
+    trained = None if t is None else {"name": t.name, "vocab": t.vocab.spec, "max_len": t.max_len}
+    return json_response(dumps({"compiled": {"vocabularies": f"A-D, A-Z, any letter range X-Y, or N <= "
+                                                             f"{MAX_WEB_SYMBOLS}", "default": "A-D"},
+                                "trained": trained, "max_tokens": MAX_SORT_TOKENS}))
+
+
+def predict_answer(model, source: str, data: bytes) -> bytes:
+    from dlexam.svhn.inspect import feature_maps, read_image_bytes
+
+    with p.field("image"):
+        image = read_image_bytes(data)
+    return to_json({"model": source, **feature_maps(model, image).to_json()})
+
+
+async def post_svhn_predict(request: Request) -> Response:
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind not in IMAGE_TYPES:
+        raise BadRequest("image", f"send the image file itself as the body, with Content-Type one of "
+                                  f"{', '.join(IMAGE_TYPES)} (got {kind or 'none'!r:.60})", 415)
+    data = await read_body(request, MAX_IMAGE_BYTES, "image")
+    s = state(request)
+    return json_response(await compute(predict_answer, s.cnn, s.cnn_source, data))
+
+
+@functools.lru_cache(maxsize=4)
+def _layers(cfg_items: tuple) -> list[dict]:
+    from dlexam.svhn.model import CNNConfig, layer_summary
+
+    return layer_summary(CNNConfig(**dict(cfg_items)))
+
+
+async def get_svhn_model(request: Request) -> Response:
+    from dlexam.plain import dumps
+    from dlexam.svhn.model import count_parameters
+
+    s = state(request)
+    cfg = s.cnn.cfg.to_dict()
+    layers = await compute(_layers, tuple(sorted(cfg.items())))
+    return json_response(dumps({"model": s.cnn_source, "config": cfg, "layers": layers,
+                                "total_params": count_parameters(s.cnn)}))
+
+
+async def get_answers(request: Request) -> Response:
+    from dlexam.errors import UserError
+    from dlexam.plain import dumps
+
+    try:  # in a thread of its own, not one of the two compute slots: the first call takes ~10 s
+        key = await anyio.to_thread.run_sync(state(request).answer_key)
+    except UserError as exc:  # the exam text is missing (dlexam.shared): nothing to answer from
+        raise BadRequest(None, str(exc), 503) from None
+    return json_response(dumps(key, ensure_ascii=False))
+
+
+async def get_answer_links(request: Request) -> Response:
+    from dlexam.plain import dumps
+
+    return json_response(dumps(evidence.links()))

@@ -1,0 +1,83 @@
+"""The Starlette application of `dlexam serve`: pages, the JSON API, static files, error answers.
+
+Every page is a static HTML file of this package with its own script (``static/``): no build step,
+no file from anywhere else. A page reads its state from its URL and asks the JSON API for numbers.
+Any refusal is JSON ``{"error": message, "field": name}`` with a 4xx status; an unexpected failure
+is a 500 with the same shape, and the server keeps serving.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from dlexam.errors import UserError
+from dlexam.serve import api, api_models
+from dlexam.serve.guard import LocalOnly
+from dlexam.serve.params import BadRequest
+from dlexam.serve.state import ServerState
+
+STATIC = Path(__file__).resolve().parent / "static"
+PAGES = ("geoff", "sort", "cnn", "answers")
+log = logging.getLogger("dlexam.serve")
+
+
+def page(name: str):
+    async def endpoint(request: Request) -> Response:
+        return FileResponse(STATIC / f"{name}.html", headers={"cache-control": "no-cache"})
+
+    return endpoint
+
+
+def error(status: int, message: str, field: str | None = None) -> JSONResponse:
+    return JSONResponse({"error": message, "field": field}, status_code=status, headers={"cache-control": "no-store"})
+
+
+async def on_bad_request(request: Request, exc: BadRequest) -> Response:
+    return error(exc.status, exc.message, exc.field)
+
+
+async def on_user_error(request: Request, exc: UserError) -> Response:
+    return error(400, str(exc))
+
+
+async def on_http_error(request: Request, exc: HTTPException) -> Response:
+    return error(exc.status_code, str(exc.detail))
+
+
+async def on_crash(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error answering %s %s", request.method, request.url.path)
+    return error(500, f"internal error ({type(exc).__name__}); the server goes on serving")
+
+
+def routes() -> list:
+    return [
+        Route("/", page("index")),
+        *[Route(f"/{name}", page(name)) for name in PAGES],
+        Route("/api/geoff", api.get_geoff, methods=["GET"]),
+        Route("/api/geoff", api.post_geoff, methods=["POST"]),
+        Route("/api/geoff/step", api.post_geoff_step, methods=["POST"]),
+        Route("/api/geoff/defaults", api.get_geoff_defaults, methods=["GET"]),
+        Route("/api/sort", api_models.get_sort, methods=["GET"]),
+        Route("/api/sort/models", api_models.get_sort_models, methods=["GET"]),
+        Route("/api/svhn/predict", api_models.post_svhn_predict, methods=["POST"]),
+        Route("/api/svhn/model", api_models.get_svhn_model, methods=["GET"]),
+        Route("/api/answers", api_models.get_answers, methods=["GET"]),
+        Route("/api/answers/links", api_models.get_answer_links, methods=["GET"]),
+        Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
+    ]
+
+
+def create_app(state: ServerState, *, port: int, extra_hosts: tuple[str, ...] = ()):
+    """The ASGI app: the routes behind the Host/Origin guard (answers only to localhost on `port`)."""
+    app = Starlette(routes=routes(), exception_handlers={
+        BadRequest: on_bad_request, UserError: on_user_error, HTTPException: on_http_error, Exception: on_crash})
+    app.state.dlexam = state
+    return LocalOnly(app, port=port, extra_hosts=extra_hosts)

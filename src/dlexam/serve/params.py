@@ -1,0 +1,122 @@
+"""Request fields -> typed values for the library, each refusal naming its field.
+
+A field arrives as text in a query string (``?heads=2``) or typed in a JSON body (``{"heads": 2}``);
+each converter takes either and raises :class:`BadRequest` (status 400 unless said otherwise)
+with the field's name. Library checks that go further (tokens, weights, temperatures) raise
+:class:`dlexam.errors.UserError`; :func:`field` turns those into a BadRequest for the field.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+from typing import Any
+
+from dlexam.errors import UserError
+
+MAX_TEXT = 2_000  # characters in any text field (a sequence of 64 tokens is well under this)
+MAX_NUMBER_TEXT = 64  # characters in a number written as text
+TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
+
+
+class BadRequest(Exception):
+    """A request the server refuses: a status, the field at fault and a one-line message."""
+
+    def __init__(self, field: str | None, message: str, status: int = 400):
+        super().__init__(message)
+        self.field, self.message, self.status = field, message, status
+
+    def to_json(self) -> dict:
+        return {"error": self.message, "field": self.field}
+
+
+@contextlib.contextmanager
+def field(name: str):
+    """Run a library call; its UserError becomes a BadRequest naming `name`."""
+    try:
+        yield
+    except UserError as exc:
+        raise BadRequest(name, str(exc)) from None
+
+
+def text(name: str, value: Any, *, max_chars: int = MAX_TEXT) -> str:
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        value = " ".join(value)  # a JSON list of tokens
+    if not isinstance(value, str):
+        raise BadRequest(name, f"{name} must be text, got {type(value).__name__}")
+    if len(value) > max_chars:
+        raise BadRequest(name, f"{name} is {len(value):,} characters; at most {max_chars:,}")
+    return value
+
+
+def flag(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in TRUE + FALSE:
+        return value.strip().lower() in TRUE
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    raise BadRequest(name, f"{name} must be true or false (1 or 0), got {value!r:.40}")
+
+
+def whole(name: str, value: Any, allowed: tuple[int, ...]) -> int:
+    if isinstance(value, str) and value.strip().isdigit() and len(value) <= MAX_NUMBER_TEXT:
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value not in allowed:
+        raise BadRequest(name, f"{name} must be one of {', '.join(map(str, allowed))}, got {value!r:.40}")
+    return value
+
+
+def number(name: str, value: Any, lo: float, hi: float) -> float:
+    """A finite number in (lo, hi]."""
+    if isinstance(value, str) and len(value) <= MAX_NUMBER_TEXT:
+        with contextlib.suppress(ValueError):
+            value = float(value)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
+            or not lo < value <= hi:
+        raise BadRequest(name, f"{name} must be a finite number in ({lo:g}, {hi:g}], got {value!r:.40}")
+    return float(value)
+
+
+def choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in allowed:
+        raise BadRequest(name, f"{name} must be one of {', '.join(allowed)}, got {value!r:.40}")
+    return value
+
+
+def names(name: str, value: Any, allowed: tuple[str, ...]) -> tuple[str, ...]:
+    """A list of names from `allowed` (JSON list, or comma-separated text), in `allowed`'s order."""
+    if isinstance(value, str):
+        value = [v for v in value.split(",") if v.strip()]
+    if not isinstance(value, list) or not value or len(value) > len(allowed) \
+            or any(not isinstance(v, str) or v.strip() not in allowed for v in value):
+        raise BadRequest(name, f"{name} must list some of {', '.join(allowed)}, got {value!r:.60}")
+    wanted = {v.strip() for v in value}
+    return tuple(a for a in allowed if a in wanted)
+
+
+def temperature(name: str, value: Any):
+    """0 (argmax), a number T > 0, or 'sqrt' (sqrt(d_k)): the library's one temperature parser."""
+    from dlexam.attention import parse_temperature
+
+    if isinstance(value, bool) or not isinstance(value, str | int | float) \
+            or (isinstance(value, str) and len(value) > MAX_NUMBER_TEXT):
+        raise BadRequest(name, f"{name} must be a number >= 0 or 'sqrt', got {value!r:.40}")
+    with field(name):
+        return parse_temperature(value if isinstance(value, str) else float(value))
+
+
+def _no_constants(word: str):
+    raise ValueError(f"{word} is not JSON")
+
+
+def json_body(raw: bytes) -> dict:
+    """A JSON object from a request body; NaN, Infinity, deep nesting and bad UTF-8 are refused."""
+    try:
+        obj = json.loads(raw.decode("utf-8"), parse_constant=_no_constants)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise BadRequest("body", f"the body is not JSON: {str(exc)[:100]}") from None
+    if not isinstance(obj, dict):
+        raise BadRequest("body", f"the body must be a JSON object, got {type(obj).__name__}")
+    return obj

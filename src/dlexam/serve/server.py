@@ -1,0 +1,75 @@
+"""Binding the socket and running uvicorn for `dlexam serve`.
+
+The socket is bound here, before the server starts, so a port in use or an address that is not
+this machine's is one clear error (:class:`dlexam.errors.UserError`, exit status 2), and port 0
+picks a free port whose number is known before the first request. uvicorn then serves on that
+socket until SIGINT or SIGTERM, and shuts down gracefully.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+
+from dlexam.errors import UserError
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+MAX_CONNECTIONS = 100  # uvicorn answers 503 beyond this many open connections
+KEEP_ALIVE_S = 5
+GRACE_S = 5  # after Ctrl-C, requests in flight get this long to finish
+
+
+def is_loopback(host: str) -> bool:
+    if host.strip("[]").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on (host, port); UserError when the port is taken or the host is not ours."""
+    if not 0 <= port <= 65535:
+        raise UserError(f"--port must be 0 .. 65535, got {port}")
+    name = host.strip("[]")
+    try:
+        infos = socket.getaddrinfo(name, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise UserError(f"cannot bind --host {host}: {exc}") from None
+    family, kind, proto, _, address = infos[0]
+    # proto IPPROTO_TCP, not 0: asyncio turns Nagle's algorithm off only on sockets that say they are TCP, and
+    # with it on, a keep-alive client waits ~40 ms (delayed ACK) for each answer sent in two writes
+    sock = socket.socket(family, kind, proto or socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    try:
+        sock.bind(address)
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        reason = "it is in use" if exc.errno in (98, 48) else exc.strerror or str(exc)
+        raise UserError(f"cannot listen on {host}:{port}: {reason} (choose another --port, or 0 for any free one)") \
+            from None
+    sock.setblocking(False)
+    return sock
+
+
+def url(host: str, sock: socket.socket) -> str:
+    """The address to open: a wildcard bind (0.0.0.0, ::) is opened through the loopback, which the Host check
+    accepts."""
+    port = sock.getsockname()[1]
+    host = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1", "[::]": "::1"}.get(host, host)
+    shown = f"[{host.strip('[]')}]" if ":" in host else host
+    return f"http://{shown}:{port}/"
+
+
+def serve(app, sock: socket.socket) -> None:
+    """Run uvicorn on the bound socket until it is told to stop (returns after a graceful shutdown)."""
+    import uvicorn
+
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", server_header=False,
+                            limit_concurrency=MAX_CONNECTIONS, timeout_keep_alive=KEEP_ALIVE_S,
+                            timeout_graceful_shutdown=GRACE_S,
+                            h11_max_incomplete_event_size=16 * 1024)
+    uvicorn.Server(config).run(sockets=[sock])

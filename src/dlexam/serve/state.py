@@ -1,0 +1,98 @@
+"""What the server holds for its whole life: the models named on the command line, and its caches.
+
+Checkpoints come only from the command line (``--sort-checkpoint``, ``--svhn-checkpoint``) and are
+loaded at start, so a bad one stops the command before it serves; no request names a file. The
+caches hold deterministic functions of a request (an answer depends only on the query), each
+bounded: the compiled sorters by vocabulary, the answer key once, and the Geoff answers in
+:mod:`dlexam.serve.api`'s LRU cache.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dlexam.errors import UserError
+
+MAX_WEB_SYMBOLS = 100  # the largest vocabulary N the page compiles a solver for
+COMPILED_CACHE = 8  # compiled solvers kept (one per vocabulary)
+
+
+@dataclass
+class ServeSettings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    sort_checkpoint: Path | None = None
+    svhn_checkpoint: Path | None = None
+
+
+@dataclass
+class ServerState:
+    """The loaded models and the caches; built once by :func:`load_state`."""
+
+    settings: ServeSettings
+    trained_sorter: object | None  # dlexam.sorting.sorter.Sorter from --sort-checkpoint
+    cnn: object  # dlexam.svhn.model.ExamCNN in eval mode
+    cnn_source: str  # which CNN, in words
+    _compiled: OrderedDict = field(default_factory=OrderedDict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _answers: list | None = None
+    _answers_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def compiled_sorter(self, spec: str):
+        """The compiled exact solver for vocabulary `spec` (A-D, A-Z, any letter range, or N <= 100)."""
+        from dlexam.sorting.sorter import load_sorter
+        from dlexam.sorting.vocab import Vocabulary
+
+        vocab = Vocabulary.from_spec(spec)
+        if vocab.n_symbols > MAX_WEB_SYMBOLS:
+            raise UserError(f"vocabulary {spec!r} has {vocab.n_symbols} symbols; the page compiles at most "
+                            f"{MAX_WEB_SYMBOLS}")
+        with self._lock:
+            if vocab.spec in self._compiled:
+                self._compiled.move_to_end(vocab.spec)
+                return self._compiled[vocab.spec]
+        sorter = load_sorter(vocab.spec)
+        with self._lock:
+            self._compiled[vocab.spec] = sorter
+            while len(self._compiled) > COMPILED_CACHE:
+                self._compiled.popitem(last=False)
+        return sorter
+
+    def answer_key(self) -> list[dict]:
+        """`dlexam answers --json`'s list, computed on first use and kept (about 10 s of work)."""
+        with self._answers_lock:
+            if self._answers is None:
+                from dlexam.answers import answer_key
+
+                self._answers = [a.to_dict() for a in answer_key()]
+            return self._answers
+
+
+def load_cnn(path: Path | None):
+    """(ExamCNN, description): the checkpoint named by --svhn-checkpoint, else the shipped model."""
+    from dlexam.svhn.runs import load_model
+
+    if path is not None:
+        model, _ = load_model(path)
+        return model, f"the exam CNN from {path}"
+    try:
+        from dlexam.svhn import shipped
+    except ImportError:
+        raise UserError("this dlexam ships no trained CNN; give one with --svhn-checkpoint RUN") from None
+    model, _ = load_model(shipped.shipped_path())
+    return model, shipped.describe().replace("using ", "", 1)
+
+
+def load_state(settings: ServeSettings) -> ServerState:
+    """Load what the command line names (UserError, before serving, when a checkpoint is bad)."""
+    import torch
+
+    from dlexam.sorting.sorter import load_sorter
+
+    torch.set_num_threads(1)  # many small requests on a shared CPU: one intra-op thread each
+    trained = load_sorter(None, settings.sort_checkpoint) if settings.sort_checkpoint is not None else None
+    cnn, source = load_cnn(settings.svhn_checkpoint)
+    return ServerState(settings=settings, trained_sorter=trained, cnn=cnn, cnn_source=source)

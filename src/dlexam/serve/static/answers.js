@@ -1,0 +1,55 @@
+// /answers: the answer key (GET /api/answers = `dlexam answers --json`), each answer linked to the page state that
+// shows its evidence (GET /api/answers/links). State in the URL: verdict (a filter) and the #question anchor.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const A = {key: null, links: {}};
+
+function show(a) {
+  const link = A.links[a.id];
+  const parts = [
+    DL.el("div", {class: "head"}, DL.el("span", {class: "qid", text: a.id}),
+      DL.el("span", {class: "badge " + a.verdict, text: a.verdict}), DL.el("strong", {text: a.question})),
+    DL.el("p", {}, DL.el("span", {class: "muted", text: "exam: "}), a.exam_answer),
+    DL.el("p", {}, DL.el("span", {class: "muted", text: "computed: "}), a.computed),
+  ];
+  if (a.explanation) parts.push(DL.el("p", {class: "small", text: a.explanation}));
+  for (const n of a.notes || []) parts.push(DL.el("p", {class: "note", text: "note: " + n}));
+  parts.push(DL.el("p", {class: "small"}, link
+    ? [DL.el("a", {href: link.url, class: "evidence", text: "see it live"}), " - " + link.shows]
+    : DL.el("span", {class: "muted", text: "evidence below (no page draws it)"}),
+  a.experiment ? ` · measured at scale by: dlexam experiment ${a.experiment}` : ""));
+  parts.push(DL.el("details", {}, DL.el("summary", {text: "evidence (JSON)"}),
+    DL.el("pre", {text: JSON.stringify(a.evidence, null, 1)})));
+  return DL.el("div", {class: "answer", id: a.id, "data-verdict": a.verdict}, parts);
+}
+
+function render() {
+  const want = DL.get("verdict", "all");
+  const box = $("answers");
+  box.textContent = "";
+  for (const a of A.key) if (want === "all" || a.verdict === want) box.append(show(a));
+  const count = (v) => A.key.filter((a) => a.verdict === v).length;
+  $("status").textContent = `${A.key.length} questions: ${count("agrees")} agree, ${count("disagrees")} disagree, ` +
+    `${count("conceptual")} conceptual`;
+  const filters = $("filters");
+  filters.textContent = "";
+  for (const v of ["all", "agrees", "disagrees", "conceptual"]) {
+    filters.append(DL.el("button", {text: v, class: v === want ? "primary" : "", onclick: () => {
+      DL.set({verdict: v === "all" ? null : v}); render();
+    }}));
+  }
+  if (location.hash) { const target = document.getElementById(location.hash.slice(1)); if (target) target.scrollIntoView(); }
+}
+
+async function init() {
+  $("status").textContent = "computing the answer key (about 10 s the first time the server is asked)...";
+  const [key, links] = await Promise.all([DL.api("GET", "/api/answers"), DL.api("GET", "/api/answers/links")]);
+  if (!key.ok) { $("status").textContent = ""; DL.showError($("error"), key.data); return; }
+  A.key = key.data;
+  A.links = links.ok ? links.data : {};
+  render();
+  document.body.dataset.state = "ready";
+}
+
+init();

@@ -1,0 +1,90 @@
+// /sort: the compiled solver and a trained sorter side by side, greedy decoding one step at a time.
+// State in the URL: seq, vocab, step. Numbers from GET /api/sort (dlexam.sorting.inspect.attention_steps).
+"use strict";
+
+const S = {models: null, results: {}, step: 0, seq: 0};
+const $ = (id) => document.getElementById(id);
+
+function maxSteps() {
+  return Math.max(0, ...Object.values(S.results).filter((r) => r && r.steps).map((r) => r.steps.length));
+}
+
+function setStep(k) {
+  const n = maxSteps();
+  S.step = Math.max(0, Math.min(k, n - 1));
+  DL.set({step: S.step});
+  $("step-label").textContent = n ? `step ${S.step + 1} of ${n}` : "";
+  for (const which of ["compiled", "trained"]) renderPanel(which);
+}
+
+function strip(tokens, weights, position) {
+  const box = DL.el("div", {class: "strip"});
+  tokens.slice(0, position + 1).forEach((t, i) => {
+    const w = weights[i];
+    const bar = DL.el("div", {class: "bar"});
+    bar.style.height = Math.round(w * 48) + "px";
+    box.append(DL.el("div", {class: "tok" + (i === position ? " query" : ""), title: `weight ${w}`},
+      DL.el("span", {class: "w", text: w > 0.0005 ? w.toFixed(3) : ""}), bar, DL.el("span", {class: "t", text: t})));
+  });
+  return box;
+}
+
+function renderPanel(which) {
+  const panel = $(which), box = panel.querySelector(".body"), r = S.results[which];
+  if (!r) return;  // no such model: its note stays
+  box.textContent = "";
+  if (r.error) { box.append(DL.el("div", {class: "error", text: r.error})); panel.dataset.state = "error"; return; }
+  const k = Math.min(S.step, r.steps.length - 1), s = r.steps[k];
+  const produced = r.steps.slice(0, k + 1).map((x) => x.produced);
+  panel.dataset.state = "ready";
+  panel.dataset.produced = produced.join(" ");
+  box.append(DL.el("p", {class: "note", text: r.name + (r.max_len ? ` (trained on up to ${r.max_len} symbols)` : "")}));
+  box.append(DL.el("p", {}, `step ${k + 1}: the query `, DL.el("span", {class: "mono", text: s.query}),
+    ` (position ${s.position + 1}) attends over the prefix and produces `, DL.el("strong", {class: "mono produced", text: s.produced})));
+  s.weights.forEach((row, h) => {
+    if (s.weights.length > 1) box.append(DL.el("h3", {text: `attention, layer/head ${h + 1}`}));
+    box.append(strip(r.tokens, row, s.position));
+  });
+  box.append(DL.el("p", {}, "output so far: ", DL.el("span", {class: "out", text: produced.join(" ")})));
+  box.append(DL.el("p", {class: "small"}, "full answer: ", DL.el("span", {class: "mono", text: r.output.join(" ") || "(empty)"}), " ",
+    DL.el("span", {class: "badge " + (r.correct ? "yes" : "no"), text: r.correct ? "= sorted(set(input))" : "wrong: expected " + r.expected.join(" ")})));
+  for (const w of r.warnings) box.append(DL.el("p", {class: "note", text: w}));
+}
+
+async function decode() {
+  const my = ++S.seq;
+  document.body.dataset.state = "busy";
+  const seq = $("seq").value.trim(), vocab = $("vocab").value.trim() || "A-D";
+  DL.set({seq, vocab: vocab === "A-D" ? null : vocab});
+  $("error").textContent = "";
+  const q = (model, v) => "/api/sort?" + new URLSearchParams(Object.assign({seq, model}, v ? {vocab: v} : {}));
+  const asks = [DL.api("GET", q("compiled", vocab))];
+  if (S.models.trained) asks.push(DL.api("GET", q("trained", null)));
+  const [c, t] = await Promise.all(asks);
+  if (my !== S.seq) return;
+  S.results.compiled = c.ok ? c.data : {error: (c.data.field ? c.data.field + ": " : "") + c.data.error};
+  S.results.trained = !S.models.trained ? null : t.ok ? t.data : {error: (t.data.field ? t.data.field + ": " : "") + t.data.error};
+  setStep(Number(DL.get("step", "0")));
+  document.body.dataset.state = "ready";
+}
+
+async function init() {
+  const m = await DL.api("GET", "/api/sort/models");
+  if (!m.ok) { DL.showError($("error"), m.data); return; }
+  S.models = m.data;
+  if (!S.models.trained) {
+    $("trained").querySelector(".body").append(DL.el("p", {class: "note",
+      text: "No trained model: start the server with --sort-checkpoint RUN (a run of `dlexam sort train`)."}));
+  }
+  $("vocab").value = DL.get("vocab", "A-D");
+  $("seq").value = DL.get("seq", "D A A C B A");
+  $("decode").addEventListener("click", () => { DL.set({step: 0}); decode(); });
+  $("seq").addEventListener("keydown", (e) => { if (e.key === "Enter") { DL.set({step: 0}); decode(); } });
+  $("first").addEventListener("click", () => setStep(0));
+  $("prev").addEventListener("click", () => setStep(S.step - 1));
+  $("next").addEventListener("click", () => setStep(S.step + 1));
+  $("last").addEventListener("click", () => setStep(maxSteps() - 1));
+  await decode();
+}
+
+init();

@@ -1,0 +1,114 @@
+"""What Problem 1's CNN sees: one image's feature maps after each stage, and its 10 probabilities.
+
+Problem 1's network (:class:`dlexam.svhn.model.ExamCNN`) maps a 32x32 grayscale image through
+
+    Conv-1 (+ activation) -> 28x28x8,  Pool-1 -> 7x7x8,  Conv-2 (+ activation) -> 6x6x16,
+    Pool-2 -> 3x3x16,  then the head (Flatten + Linear(144, 10), or a conv head) -> 10 logits.
+
+:func:`feature_maps` runs the model's own layers one at a time on one image and keeps every
+stage's output (the layer table's rows, :func:`dlexam.svhn.model.layer_summary`, name the same
+stages); the logits are the model's own forward on the same input. :func:`read_image_bytes` turns
+an uploaded photo (bytes, any size) into the 32x32 input the way `svhn predict` reads a file
+(:func:`dlexam.svhn.images.svhn_crop`), with its size checked before any pixel is decoded.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+import torch
+
+from dlexam.errors import UserError
+from dlexam.svhn.data import preprocess
+from dlexam.svhn.model import ExamCNN
+
+# What an upload may be: formats Pillow decodes without plugins of their own, and a pixel budget.
+IMAGE_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")
+MAX_PIXELS = 40_000_000  # a 40-megapixel photo; a larger header is refused before decoding
+STAGES = ("conv1", "pool1", "conv2", "pool2")
+
+
+@dataclass
+class FeatureMaps:
+    """One image through Problem 1's CNN (tensors on the CPU, float32)."""
+
+    image: torch.Tensor  # uint8 (32, 32): the grayscale input before per-image standardisation
+    conv1: torch.Tensor  # (8, 28, 28): after Conv-1 and its activation
+    pool1: torch.Tensor  # (8, 7, 7)
+    conv2: torch.Tensor  # (16, 6, 6): after Conv-2 and its activation
+    pool2: torch.Tensor  # (16, 3, 3)
+    logits: torch.Tensor  # (10,)
+    probabilities: torch.Tensor  # (10,) softmax of the logits
+
+    @property
+    def digit(self) -> int:
+        return int(self.probabilities.argmax())
+
+    def to_json(self, decimals: int = 4) -> dict:
+        """Plain data: the digit, the probabilities, the input and each stage's maps (rounded)."""
+
+        def r(t: torch.Tensor) -> list:
+            return torch.round(t.double(), decimals=decimals).tolist()
+
+        return {"digit": self.digit, "probabilities": r(self.probabilities), "logits": r(self.logits),
+                "image": self.image.tolist(), "maps": {s: r(getattr(self, s)) for s in STAGES}}
+
+
+@torch.inference_mode()
+def feature_maps(model: ExamCNN, image: torch.Tensor) -> FeatureMaps:
+    """Problem 1's stages on one uint8 (32, 32) image: the maps after Conv-1, Pool-1, Conv-2, Pool-2
+    (each conv with its activation, as the layer table counts it) and the 10 probabilities."""
+    if image.dtype != torch.uint8 or tuple(image.shape) != (32, 32):
+        raise UserError(f"the CNN reads one uint8 32x32 image, got {image.dtype} {tuple(image.shape)}")
+    was_training = model.training
+    model.eval()
+    try:
+        x = preprocess(image.unsqueeze(0))  # (1, 1, 32, 32), standardised
+        conv1 = model.act1(model.conv1(x))  # (1, 8, 28, 28)
+        pool1 = model.pool1(conv1)  # (1, 8, 7, 7)
+        conv2 = model.act2(model.conv2(pool1))  # (1, 16, 6, 6)
+        pool2 = model.pool2(conv2)  # (1, 16, 3, 3)
+        logits = model(x)[0]  # (10,): the model's own forward, not a re-computation of the head
+    finally:
+        model.train(was_training)
+    return FeatureMaps(image=image.clone(), conv1=conv1[0].float(), pool1=pool1[0].float(), conv2=conv2[0].float(),
+                       pool2=pool2[0].float(), logits=logits.float(), probabilities=torch.softmax(logits.float(), 0))
+
+
+def read_image_bytes(data: bytes, *, max_pixels: int = MAX_PIXELS) -> torch.Tensor:
+    """An image file's bytes (PNG, JPEG, GIF, BMP or WebP; any size up to `max_pixels`) -> uint8 (32, 32),
+    cropped and resized as :func:`dlexam.svhn.images.svhn_crop` does for `svhn predict`.
+
+    The header's size is checked before the pixels are decoded (a small file can claim a huge image),
+    and Pillow's decompression-bomb warning is an error here. Any unreadable input is a UserError.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    from dlexam.svhn.images import svhn_crop, to_gray
+
+    if not data:
+        raise UserError("the image is empty (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=IMAGE_FORMATS) as img:
+                w, h = img.size
+                if w < 1 or h < 1 or w * h > max_pixels:
+                    raise UserError(f"the image is {w}x{h} pixels; at most {max_pixels:,} pixels are read")
+                img.seek(0)  # an animated GIF or WebP: its first frame
+                img.load()
+                gray = to_gray(img)
+    except UserError:
+        raise
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise UserError(f"the image claims more pixels than Pillow decodes safely; at most {max_pixels:,} pixels "
+                        "are read") from None
+    except UnidentifiedImageError as exc:
+        raise UserError(f"not a readable image: {', '.join(IMAGE_FORMATS)} are read ({type(exc).__name__})") from None
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError) as exc:
+        raise UserError(f"the image could not be decoded: {type(exc).__name__}: {str(exc)[:120]}") from None
+    if gray.size == 0:
+        raise UserError("the image has no pixels")
+    return torch.from_numpy(svhn_crop(gray))

@@ -1,0 +1,179 @@
+"""The JSON API answers what the library computes (the same function the CLI prints), checked against
+the CLI itself, hand-typed values of the exam's worked solution, sorted(set(x)) and nn.functional."""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+import subprocess
+import sys
+from urllib.parse import urlencode
+
+import pytest
+import torch
+
+from dlexam import geoff
+from dlexam.exact import fraction_rows
+from dlexam.plain import plain
+
+EXAMPLE = "D A A <START> A D <STOP>"
+
+
+def q(path: str, **params) -> str:
+    return path + "?" + urlencode(params)
+
+
+def test_get_geoff_is_exactly_what_the_cli_prints(server):
+    status, _, api = server.get(q("/api/geoff", seq=EXAMPLE, temperature="sqrt", heads=2, gradients=1,
+                                  convention="exam"))
+    assert status == 200
+    cli = subprocess.run([sys.executable, "-m", "dlexam", "geoff", EXAMPLE, "--temperature", "sqrt", "--heads", "2",
+                          "--gradients", "--convention", "exam", "--json"], capture_output=True, text=True, check=True)
+    assert api == json.loads(cli.stdout)
+
+
+@pytest.mark.parametrize("params", [
+    {}, {"seq": "A B <START> B", "T": "0.5"}, {"seq": EXAMPLE, "heads": "2"}, {"seq": "C C D", "temperature": "3"},
+    {"seq": EXAMPLE, "grad": "true", "loss": "1"},
+])
+def test_get_geoff_matches_analyse(server, params):
+    status, _, api = server.get(q("/api/geoff", **params))
+    assert status == 200, api
+    query = geoff.GeoffQuery(
+        sequence=params.get("seq", EXAMPLE), temperature=_temperature(params), heads=int(params.get("heads", 1)),
+        loss=True if params.get("loss") else None, gradients=bool(params.get("grad")))
+    assert api == plain(geoff.analyse(query).to_json())
+
+
+def _temperature(params):
+    from dlexam.attention import parse_temperature
+
+    return parse_temperature(params.get("T", params.get("temperature", "0")))
+
+
+def test_exact_strings_are_the_exam_fractions(server):
+    """P at T = 0 for the exam's example, typed in from its worked solution (Problem 2.2)."""
+    _, _, d = server.get(q("/api/geoff", seq=EXAMPLE, T=0, exact=1))
+    q7 = ["1/7"] * 7
+    assert d["exact"]["attention"] == [
+        ["1", "0", "0", "0", "0", "0", "0"],
+        ["0", "1", "0", "0", "0", "0", "0"],
+        ["0", "1/2", "1/2", "0", "0", "0", "0"],
+        ["1/4", "1/4", "1/4", "1/4", "0", "0", "0"],
+        ["0", "1/3", "1/3", "0", "1/3", "0", "0"],
+        ["1/2", "0", "0", "0", "0", "1/2", "0"],
+        q7,
+    ]
+    assert d["exact"]["Z"] == fraction_rows(d["Z"])
+    assert d["exact"]["loss"]["exam"]["value"] == "4.2114"  # the exam's own number (Problem 2.3)
+
+
+def test_post_geoff_with_edited_weights(server):
+    W_V = [[1, 0], [0, 1], [1, 1], [0.5, -2]]
+    status, _, api = server.post("/api/geoff", {"sequence": EXAMPLE, "temperature": 0.7, "weights": {"W_V": W_V}})
+    assert status == 200, api
+    want = geoff.analyse(geoff.GeoffQuery(EXAMPLE, 0.7, weights=geoff.GeoffWeights(W_V=W_V)))
+    assert api == plain(want.to_json())
+    assert api["V"] == (want.result.X @ torch.tensor(W_V, dtype=torch.float64)).tolist()  # V = X W_V
+
+
+def test_gradient_of_every_matrix(server):
+    _, _, d = server.post("/api/geoff", {"gradients": True, "gradient_of": ["E", "W_Q", "W_K", "W_V", "W_O"]})
+    assert list(d["gradients"]) == ["E", "W_Q", "W_K", "W_V", "W_O"]
+    assert torch.tensor(d["gradients"]["W_Q"]).abs().max() == 0  # argmax attention: no gradient reaches W_Q
+
+
+@pytest.mark.parametrize("temperature, frozen", [(0, {"W_Q", "W_K"}), ("sqrt", set())])
+def test_gradient_step_moves_what_problem_2_5_says(server, temperature, frozen):
+    lr = 0.25
+    status, _, s = server.post("/api/geoff/step", {"sequence": EXAMPLE, "temperature": temperature, "lr": lr})
+    assert status == 200, s
+    assert {m for m, moved in s["moved"].items() if not moved} == frozen
+    # the oracle: W - lr * autograd's gradient
+    r = geoff.run_geoff(EXAMPLE, temperature=temperature, gradients=True)
+    for name in geoff.PARAMETERS:
+        want = geoff.EXAM_WEIGHTS.tensor(name) - lr * r.gradients[name]
+        assert torch.allclose(torch.tensor(s["weights"][name], dtype=torch.float64), want, rtol=0, atol=1e-12)
+    assert s["loss_after"] < s["loss_before"]
+
+
+def test_gradient_step_with_two_heads_and_E(server):
+    _, _, s = server.post("/api/geoff/step", {"heads": 2, "temperature": "sqrt", "lr": 0.1,
+                                              "matrices": ["E", "W_Q", "W_K", "W_V", "W_O"]})
+    assert set(s["change"]) == {"E", "W_Q", "W_K", "W_V", "W_O_two_heads"} and all(s["moved"].values())
+    assert s["weights"]["W_O"] == geoff.EXAM_WEIGHTS.to_json()["W_O"]  # the one-head W_O is not the one used
+
+
+@pytest.mark.parametrize("vocab", ["A-D", "A-Z", "10", "a-f"])
+def test_compiled_sort_is_sorted_set(server, vocab):
+    from dlexam.sorting.vocab import Vocabulary
+
+    v = Vocabulary.from_spec(vocab)
+    rng = random.Random(vocab)
+    for n in (0, 1, 5, 12):
+        xs = [rng.choice(v.symbols) for _ in range(n)]
+        status, _, d = server.get(q("/api/sort", seq=" ".join(xs), vocab=vocab))
+        assert status == 200, d
+        want = sorted(set(xs), key=v.symbols.index)
+        assert d["output"] == want and d["correct"]
+        assert [s["produced"] for s in d["steps"]] == want + ["<STOP>"]
+        for s in d["steps"]:
+            assert len(s["weights"][0]) == s["position"] + 1 and abs(sum(s["weights"][0]) - 1) < 1e-6
+
+
+def test_trained_sort(server):
+    status, _, models = server.get("/api/sort/models")
+    assert status == 200 and models["trained"]["vocab"] == "A-D"
+    status, _, d = server.get(q("/api/sort", seq="D A A C", model="trained"))
+    assert status == 200, d
+    assert d["tokens"][:5] == ["D", "A", "A", "C", "<START>"] and d["steps"]
+
+
+def _png(img) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def digit_image(text: str = "7", size=(60, 90)):
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGB", size, (240, 240, 230))
+    d = ImageDraw.Draw(img)
+    d.line([(12, 15), (48, 15), (25, 78)], fill=(20, 20, 40), width=9)
+    return img
+
+
+def test_svhn_predict_is_the_library_on_the_same_bytes(server):
+    from dlexam.svhn import shipped
+    from dlexam.svhn.inspect import feature_maps, read_image_bytes
+    from dlexam.svhn.runs import load_model
+
+    data = _png(digit_image())
+    status, _, d = server.post("/api/svhn/predict", data, headers={"Content-Type": "image/png"})
+    assert status == 200, d
+    model, _ = load_model(shipped.shipped_path())
+    want = feature_maps(model, read_image_bytes(data)).to_json()
+    assert d["digit"] == want["digit"] and d["image"] == want["image"]
+    assert d["probabilities"] == pytest.approx(want["probabilities"], abs=2e-4)
+    assert abs(sum(d["probabilities"]) - 1) < 1e-3
+    shapes = {k: tuple(torch.tensor(v).shape) for k, v in d["maps"].items()}
+    assert shapes == {"conv1": (8, 28, 28), "pool1": (8, 7, 7), "conv2": (16, 6, 6), "pool2": (16, 3, 3)}
+
+
+def test_svhn_model_and_layer_table(server):
+    from dlexam.svhn.model import CNNConfig, layer_summary
+
+    _, _, d = server.get("/api/svhn/model")
+    assert d["layers"] == layer_summary(CNNConfig()) and d["total_params"] == 208 + 2064 + 1450  # Problem 1.2
+
+
+def test_answer_links_point_at_pages(server):
+    from dlexam.answers import QUESTION_IDS
+
+    _, _, links = server.get("/api/answers/links")
+    assert set(links) <= set(QUESTION_IDS) and "heads=2" in links["Pr2.4"]["url"] and "grad=1" in links["Pr2.5"]["url"]
+    for link in links.values():
+        status, _, _ = server.get(link["url"].split("#")[0])
+        assert status == 200

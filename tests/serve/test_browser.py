@@ -1,0 +1,310 @@
+"""The pages in a real browser (Playwright driving the system's Chromium), used as a user would: open a
+URL, click, draw, upload; read the numbers off the page and check them against the library.
+
+Every test also checks that the page fetched nothing from anywhere but the app (route interception),
+logged no console error, and raised no script error. Skips, saying why, where Chromium or the
+playwright package is missing. With DLEXAM_SCREENSHOTS=DIR the page test saves a small PNG of each
+page there (docs/serve-*.png are made that way).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import shutil
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+import torch
+
+from dlexam import geoff
+from dlexam.exact import format_exact, fraction_rows
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed (pip install "
+                                                              "-e '.[dev]')")
+
+CHROMIUM = os.environ.get("DLEXAM_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-extensions"]
+EXAMPLE = "D A A <START> A D <STOP>"
+EXAMPLE_Q = "seq=D+A+A+%3CSTART%3E+A+D+%3CSTOP%3E"
+WAIT_MS = 30_000
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM} (scripts/ensure-chromium.sh installs Debian's chromium)")
+    with sync_api.sync_playwright() as pw:
+        try:
+            b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        except Exception as exc:  # noqa: BLE001 - any launch failure means: no browser here
+            pytest.skip(f"Chromium did not start: {str(exc).splitlines()[0]}")
+        yield b
+        b.close()
+
+
+class Watch:
+    """What a page did besides what the test asked: requests elsewhere, console errors, script errors."""
+
+    def __init__(self, port: int):
+        self.origin = f"127.0.0.1:{port}"
+        self.requests: list[str] = []
+        self.external: list[str] = []
+        self.errors: list[str] = []
+
+    def route(self, route):
+        url = route.request.url
+        self.requests.append(url)
+        if urlparse(url).netloc != self.origin:
+            self.external.append(url)
+            return route.abort()
+        return route.continue_()
+
+    def check(self):
+        assert self.requests, "the route log saw no request at all"
+        assert not self.external, f"requests left 127.0.0.1: {self.external}"
+        assert not self.errors, self.errors
+
+
+def open_page(browser, server, width: int = 1280):
+    ctx = browser.new_context(viewport={"width": width, "height": 1000})
+    watch = Watch(server.port)
+    ctx.route("**/*", watch.route)
+    page = ctx.new_page()
+    page.set_default_timeout(WAIT_MS)
+    page.on("console", lambda m: watch.errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: watch.errors.append(f"page error: {e}"))
+    return ctx, page, watch
+
+
+@pytest.fixture
+def page(browser, server):
+    ctx, page, watch = open_page(browser, server)
+    page.base = f"http://127.0.0.1:{server.port}"
+    yield page
+    ctx.close()
+    watch.check()
+
+
+def ready(page, **attrs):
+    sel = "body[data-state=ready]" + "".join(f"[data-{k}='{v}']" for k, v in attrs.items())
+    page.wait_for_selector(sel)
+
+
+def counter(page, name: str) -> int:
+    return int(page.evaluate(f"() => Number(document.body.dataset.{name} || 0)"))
+
+
+def matrix(page, sel: str) -> list[list[str]]:
+    return page.eval_on_selector_all(f"{sel} tr", "rows => rows.map(r => Array.from(r.querySelectorAll('td'))"
+                                                  ".map(td => td.textContent)).filter(r => r.length)")
+
+
+def params(page) -> dict:
+    return {k: v[-1] for k, v in parse_qs(urlparse(page.url).query).items()}
+
+
+def test_geoff_from_a_url_then_temperature_and_heads(page):
+    page.goto(f"{page.base}/geoff?{EXAMPLE_Q}&T=0&heads=1")
+    ready(page)
+    want = geoff.analyse(geoff.GeoffQuery(EXAMPLE, 0.0)).result
+    assert matrix(page, "#P-h0") == fraction_rows(want.P)
+    for conv in ("teacher_forcing", "exam"):
+        assert page.text_content(f"#loss-{conv}") == format_exact(want.loss[conv]["value"])
+    assert page.text_content("#loss-exam") == "4.2114"  # the exam's Problem 2.3
+
+    n = counter(page, "rendered")
+    page.check("#t-sqrt")
+    ready(page, rendered=n + 1)
+    want = geoff.analyse(geoff.GeoffQuery(EXAMPLE, "sqrt")).result
+    assert matrix(page, "#P-h0") == fraction_rows(want.P)
+    assert page.text_content("#loss-teacher_forcing") == format_exact(want.loss["teacher_forcing"]["value"])
+
+    page.check("#heads-2")
+    ready(page, rendered=n + 2)
+    two = geoff.analyse(geoff.GeoffQuery(EXAMPLE, "sqrt", heads=2))
+    assert matrix(page, "#P-h1") == fraction_rows(two.result.P[1])
+    assert page.text_content("#loss-exam") == format_exact(two.result.loss["exam"]["value"])
+    assert "no" in page.text_content("#same-R")  # Problem 2.4: R is not the same
+    assert params(page)["T"] == "sqrt" and params(page)["heads"] == "2"
+
+    page.eval_on_selector("#t-slider", "s => { s.value = '0.5'; s.dispatchEvent(new Event('input')); }")
+    ready(page, rendered=n + 3)
+    half = geoff.analyse(geoff.GeoffQuery(EXAMPLE, 0.5, heads=2)).result
+    assert matrix(page, "#P-h0") == fraction_rows(half.P[0]) and params(page)["T"] == "0.5"
+
+
+def test_editing_a_weight_keeps_the_focus_and_the_url(page):
+    page.goto(f"{page.base}/geoff?{EXAMPLE_Q}&T=0")
+    ready(page)
+    n = counter(page, "rendered")
+    cell = page.locator('input[aria-label="W_V[0][0]"]')
+    cell.fill("2.5")
+    ready(page, rendered=n + 1)
+    assert page.evaluate("() => document.activeElement.getAttribute('aria-label')") == "W_V[0][0]"
+    assert params(page)["W_V"] == "2.5,3;1,2;2,1;3,0"
+    w = geoff.GeoffWeights(W_V=((2.5, 3), (1, 2), (2, 1), (3, 0)))
+    want = geoff.analyse(geoff.GeoffQuery(EXAMPLE, 0.0, weights=w)).result
+    assert matrix(page, "#V-h0") == fraction_rows(want.V) and matrix(page, "#Z-h0") == fraction_rows(want.Z)
+    n = counter(page, "rendered")
+    page.click("#reset")
+    ready(page, rendered=n + 1)
+    assert "W_V" not in params(page)
+
+
+def step_and_read(page) -> dict[str, bool]:
+    n = counter(page, "rendered")
+    page.click("#step")
+    ready(page, rendered=n + 1)
+    rows = page.eval_on_selector_all("#step-moved tr[data-matrix]", "rs => rs.map(r => [r.dataset.matrix, "
+                                                                    "r.dataset.moved])")
+    return {m: moved == "true" for m, moved in rows}
+
+
+def test_gradient_step_freezes_W_Q_and_W_K_at_T_0(page):
+    page.goto(f"{page.base}/geoff?{EXAMPLE_Q}&T=0&grad=1")
+    ready(page)
+    assert step_and_read(page) == {"W_Q": False, "W_K": False, "W_V": True, "W_O": True}
+    p = params(page)
+    assert "W_Q" not in p and "W_K" not in p and "W_V" in p  # the new weights are the page's state
+    grad = geoff.run_geoff(EXAMPLE, temperature=0.0, gradients=True).gradients["W_V"]
+    shown = torch.tensor([[float(v) for v in r.split(",")] for r in p["W_V"].split(";")], dtype=torch.float64)
+    torch.testing.assert_close(shown, geoff.EXAM_WEIGHTS.tensor("W_V") - 0.1 * grad)
+
+    n = counter(page, "rendered")
+    page.check("#t-sqrt")
+    ready(page, rendered=n + 1)
+    page.click("#reset")
+    ready(page, rendered=n + 2)
+    assert step_and_read(page) == {"W_Q": True, "W_K": True, "W_V": True, "W_O": True}
+
+
+def test_sort_step_by_step(page):
+    page.goto(f"{page.base}/sort?seq=D+A+A+C&vocab=A-D")
+    ready(page)
+    produced = lambda: page.get_attribute("#compiled", "data-produced")  # noqa: E731
+    assert produced() == "A"
+    assert page.locator("#compiled .strip .tok").count() == 5  # D A A C <START>: the first query's prefix
+    for _ in range(3):
+        page.click("#next")
+    assert produced() == "A C D <STOP>"  # sorted(set(D A A C)), then <STOP>
+    assert params(page)["step"] == "3"
+    weights = page.eval_on_selector_all("#compiled .strip .tok", "ts => ts.map(t => Number(t.title.split(' ')[1]))")
+    assert abs(sum(weights) - 1) < 1e-6 and len(weights) == 8
+    assert page.get_attribute("#trained", "data-state") == "ready"  # the checkpoint given with --sort-checkpoint
+    page.reload()
+    ready(page)
+    assert produced() == "A C D <STOP>"  # the step is in the URL
+
+
+def _png(img) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _library_prediction(image: torch.Tensor) -> dict:
+    from dlexam.svhn import shipped
+    from dlexam.svhn.inspect import feature_maps
+    from dlexam.svhn.runs import load_model
+
+    model, _ = load_model(shipped.shipped_path())
+    return feature_maps(model, image).to_json()
+
+
+def _shown(page) -> tuple[int, list[float]]:
+    return int(page.text_content("#digit")), [float(page.text_content(f"#p-{k}")) for k in range(10)]
+
+
+def test_cnn_draw_a_stroke_then_upload_a_photo(page):
+    from PIL import Image, ImageDraw
+
+    from dlexam.svhn.inspect import read_image_bytes
+
+    page.goto(f"{page.base}/cnn")
+    ready(page)
+    box = page.locator("#pad").bounding_box()
+    x0, y0, w, h = box["x"], box["y"], box["width"], box["height"]
+    page.mouse.move(x0 + 0.3 * w, y0 + 0.2 * h)
+    page.mouse.down()
+    for fx, fy in [(0.7, 0.2), (0.6, 0.45), (0.45, 0.85)]:  # a 7
+        page.mouse.move(x0 + fx * w, y0 + fy * h, steps=6)
+    page.mouse.up()
+    ready(page, predictions=1)
+    image = torch.tensor(list(base64.urlsafe_b64decode(params(page)["img"] + "==")), dtype=torch.uint8).reshape(32, 32)
+    want = _library_prediction(image)
+    digit, probs = _shown(page)
+    assert digit == want["digit"] and probs == pytest.approx(want["probabilities"], abs=1e-4)
+    assert [page.locator(f"#maps-{s} canvas").count() for s in ("conv1", "pool1", "conv2", "pool2")] == [8, 8, 16, 16]
+
+    photo = Image.new("RGB", (80, 120), (235, 225, 200))
+    ImageDraw.Draw(photo).ellipse((20, 20, 60, 100), outline=(30, 30, 60), width=10)  # a 0
+    data = _png(photo)
+    page.set_input_files("#upload", files=[{"name": "zero.png", "mimeType": "image/png", "buffer": data}])
+    ready(page, predictions=2)
+    want = _library_prediction(read_image_bytes(data))
+    digit, probs = _shown(page)
+    assert digit == want["digit"] and probs == pytest.approx(want["probabilities"], abs=1e-4)
+    assert page.locator("#layer-rows tr").count() == 8  # header, six layers, total (Problem 1's table)
+
+
+def _seven() -> str:
+    """A drawn 7 as the /cnn page's img parameter (32x32 grey levels, base64url)."""
+    from PIL import Image, ImageDraw
+
+    img = Image.new("L", (32, 32), 235)
+    ImageDraw.Draw(img).line([(9, 7), (23, 7), (14, 27)], fill=25, width=4)
+    return base64.urlsafe_b64encode(img.tobytes()).decode().rstrip("=")
+
+
+def _state_urls() -> dict[str, str]:
+    img = _seven()
+    return {"index": "/", "geoff": f"/geoff?{EXAMPLE_Q}&T=0&heads=2&grad=1", "sort": "/sort?seq=D+A+A+C+B&step=2",
+            "cnn": f"/cnn?img={img}", "answers": "/answers"}
+
+
+def overflows(page) -> list[str]:
+    return page.evaluate("""() => {
+      const bad = [];
+      for (const el of [document.documentElement, document.body, ...document.querySelectorAll('.panel')]) {
+        const name = el.id || el.tagName;
+        if (el.scrollWidth > el.clientWidth + 1) bad.push(`${name}: ${el.scrollWidth} > ${el.clientWidth}`);
+      }
+      return bad;
+    }""")
+
+
+@pytest.mark.parametrize("width", [500, 1280])
+def test_every_page_fits_and_stays_local(browser, server, width):
+    from dlexam.answers import QUESTION_IDS
+
+    shots = os.environ.get("DLEXAM_SCREENSHOTS")
+    ctx, page, watch = open_page(browser, server, width)
+    page.set_default_timeout(180_000)  # /answers computes the key on first use
+    for name, url in _state_urls().items():
+        page.goto(f"http://127.0.0.1:{server.port}{url}")
+        if name != "index":
+            ready(page)
+        assert overflows(page) == [], (name, width)
+        if name == "answers":
+            assert page.locator(".answer").count() == len(QUESTION_IDS)
+            assert "heads=2" in page.get_attribute("#Pr2\\.4 a.evidence", "href")
+        if shots and width == 1280:
+            save_screenshot(page, Path(shots) / f"serve-{name}.png")
+    page.click("#Pr2\\.4 a.evidence")  # the answer's evidence, live
+    ready(page)
+    assert page.is_checked("#heads-2") and page.locator("#P-h1").count() == 1
+    ctx.close()
+    watch.check()
+
+
+def save_screenshot(page, path: Path) -> None:
+    """The window as a palette PNG (small enough for docs/)."""
+    from PIL import Image
+
+    img = Image.open(io.BytesIO(page.screenshot(full_page=False))).convert("RGB")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img.quantize(colors=128, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)

@@ -1,0 +1,208 @@
+"""A few hundred malformed requests: each gets a 4xx with a JSON error naming the field (never a 500), and
+afterwards the server still answers correctly.
+
+The requests: bad tokens and sequences, NaN, infinities and huge numbers, wrong JSON types, broken
+JSON, truncated and fake images, oversized bodies, unknown paths and methods, raw garbage on the
+socket, and a few hundred random mutations of valid bodies (seeded).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+import socket
+from urllib.parse import quote, urlencode
+
+import pytest
+
+EXAMPLE = "D A A <START> A D <STOP>"
+
+BAD_SEQUENCES = ["X", "<start>", "A B Q", "", "   ", "A" * 3000, "A " * 65, "Ä", "\x00", "A\tB\nZ", "<START> <ST",
+                 "%00", "A,B", "<STOP> <STOP> <UNK>", "💥", "A" * 2001]
+BAD_TEMPERATURES = ["-1", "nan", "NaN", "inf", "-inf", "1e400", "abc", "sqrt2", "0x10", "1" * 100, "--1", " ",
+                    "Infinity", "1e-400x"]
+BAD_HEADS = ["0", "3", "-1", "1.5", "x", "9" * 30, "", "true", "01x"]
+
+
+def geoff_gets() -> list[tuple[str, str]]:
+    out = [(f"/api/geoff?{urlencode({'seq': s})}", "seq") for s in BAD_SEQUENCES if s.strip() != ""]
+    out += [("/api/geoff?seq=", "seq"), ("/api/geoff?seq=%20%20", "seq")]
+    out += [(f"/api/geoff?{urlencode({'temperature': t})}", "temperature") for t in BAD_TEMPERATURES]
+    out += [(f"/api/geoff?{urlencode({'T': t})}", "T") for t in BAD_TEMPERATURES[:5]]
+    out += [(f"/api/geoff?{urlencode({'heads': h})}", "heads") for h in BAD_HEADS]
+    out += [("/api/geoff?gradients=maybe", "gradients"), ("/api/geoff?grad=2", "grad"),
+            ("/api/geoff?convention=bogus", "convention"), ("/api/geoff?gradient_of=W_X", "gradient_of"),
+            ("/api/geoff?gradient_of=", "gradient_of"), ("/api/geoff?exact=2", "exact"),
+            ("/api/geoff?loss=yes%21", "loss"),
+            ("/api/geoff?seq=A+B&gradients=1", "seq"), ("/api/geoff?seq=A+%3CSTART%3E&loss=1", "seq"),
+            ("/api/geoff?weights=1", "weights")]
+    return out
+
+
+def geoff_bodies() -> list[tuple[object, str | None]]:
+    """(body, the field the error must name); bytes are sent as they are."""
+    w = [[0, 3], [1, 2], [2, 1], [3, 0]]
+    # entries as JSON text: 1e400 parses as infinity, a 401-digit integer overflows a float, 2e6 is past the cap
+    bad_w = {"1e400": "weights.W_V", "-1e400": "weights.W_V", '"1"': "weights.W_V", "null": "weights.W_V",
+             "true": "weights.W_V", "[1]": "weights.W_V", "1" + "0" * 400: "weights.W_V", "2e6": "weights.W_V",
+             "NaN": "body"}
+    out: list[tuple[object, str | None]] = [
+        (b"", "body"), (b"{", "body"), (b"not json", "body"), (b"[1, 2]", "body"), (b'"text"', "body"),
+        (b"null", "body"), (b'{"heads": NaN}', "body"), (b'{"temperature": Infinity}', "body"),
+        (b'{"temperature": -Infinity}', "body"), (b"\xff\xfe{}", "body"), (b"[" * 100_000, "body"),
+        (b'{"heads": ' + b"9" * 5000 + b"}", "body"), (b'{"a": 1,}', "body"),
+        ({"sequence": 7}, "sequence"), ({"sequence": ["A", 1]}, "sequence"), ({"sequence": {"A": 1}}, "sequence"),
+        ({"sequence": "A " * 70}, "sequence"), ({"sequence": "Q"}, "sequence"),
+        ({"temperature": [0]}, "temperature"), ({"temperature": True}, "temperature"),
+        ({"temperature": -2}, "temperature"),
+        (b'{"temperature": 1e999}', "temperature"), ({"temperature": {"T": 1}}, "temperature"),
+        ({"heads": True}, "heads"), ({"heads": 2.0}, "heads"), ({"heads": [2]}, "heads"), ({"heads": None}, "heads"),
+        ({"gradients": "perhaps"}, "gradients"), ({"gradients": 7}, "gradients"), ({"convention": 1}, "convention"),
+        ({"weights": [1, 2]}, "weights"), ({"weights": "W_Q"}, "weights"), ({"weights": {"W_X": w}}, "weights"),
+        ({"weights": {"W_Q": w[:3]}}, "weights.W_Q"), ({"weights": {"W_Q": [r + [0] for r in w]}}, "weights.W_Q"),
+        ({"weights": {"E": w}}, "weights.E"), ({"weights": {"W_O": "0,1;1,0"}}, "weights.W_O"),
+        ({"weights": {"W_Q": [[1, 2], [3, 4], [5, 6], 7]}}, "weights.W_Q"),
+        ({"gradient_of": ["W_X"]}, "gradient_of"), ({"gradient_of": []}, "gradient_of"),
+        ({"gradient_of": 5}, "gradient_of"),
+    ]
+    for text, field in bad_w.items():
+        body = '{"weights": {"W_V": [[' + text + ', 3], [1, 2], [2, 1], [3, 0]]}}'
+        out.append((body.encode(), field))
+    return out
+
+
+def step_bodies() -> list[tuple[object, str | None]]:
+    return [({"lr": v}, "lr") for v in (0, -1, 1e9, "NaN", "abc", None, True, [0.1], 101)] + [
+        ({"matrices": ["X"]}, "matrices"), ({"matrices": []}, "matrices"), ({"matrices": "W_Q,W_Z"}, "matrices"),
+        ({"matrices": [1]}, "matrices"), ({"sequence": "A B C"}, "seq"), ({"sequence": "A <START>"}, "seq"),
+        (b"{]", "body")]
+
+
+def sort_gets() -> list[tuple[str, str]]:
+    out = [(f"/api/sort?{urlencode({'vocab': v, 'seq': 'A'})}", "vocab")
+           for v in ("Z-A", "0", "5000", "A-", "AA-D", "a-Z", "", "-", "A-D-F", "101", "x" * 40)]
+    out += [(f"/api/sort?{urlencode({'seq': s})}", "seq")
+            for s in ("A B E", "a", "A" + " A" * 64, "x" * 2001, "<START>")]
+    out += [("/api/sort?model=bogus", "model"), ("/api/sort?model=trained&vocab=A-Z", "vocab"),
+            ("/api/sort?model=trained&seq=E+F", "seq"), ("/api/sort?temperature=-1", "temperature"),
+            ("/api/sort?temperature=nan", "temperature"), ("/api/sort?vocab=10&seq=10", "seq")]
+    return out
+
+
+def image_bodies() -> list[tuple[bytes, str, int | None]]:
+    """(bytes, content type, expected status or None for any 4xx)."""
+    from PIL import Image
+
+    def encoded(fmt: str, mode="RGB", size=(40, 60)) -> bytes:
+        buf = io.BytesIO()
+        Image.new(mode, size, 128).save(buf, format=fmt)
+        return buf.getvalue()
+
+    png, jpg, gif = encoded("PNG"), encoded("JPEG"), encoded("GIF", "L")
+    rng = random.Random(0)
+    out = [(b"", "image/png", 400), (b"\x00" * 100, "image/png", 400), (png[:40], "image/png", 400),
+           (png[:len(png) // 2], "image/png", 400), (jpg[:200], "image/jpeg", 400), (gif[:20], "image/gif", 400),
+           (png[:33] + b"garbage" * 10, "image/png", 400), (encoded("TIFF"), "image/png", 400),
+           (encoded("PPM"), "application/octet-stream", 400),
+           (b"<svg xmlns='http://www.w3.org/2000/svg'/>", "image/png", 400),
+           (b"PK\x03\x04" + b"\0" * 50, "image/png", 400), (png, "text/plain", 415), (png, "", 415),
+           (png, "application/json", 415), (png, "multipart/form-data; boundary=x", 415)]
+    for _ in range(12):  # bytes flipped in the middle of a valid PNG (its CRCs then fail)
+        b = bytearray(png)
+        for _ in range(5):
+            b[rng.randrange(8, len(b))] = rng.randrange(256)
+        out.append((bytes(b), "image/png", None))
+    return out
+
+
+def mutations(n: int, seed: int = 0) -> list[dict]:
+    """Valid /api/geoff bodies with one field replaced by a value of a random wrong (or right) type."""
+    rng = random.Random(seed)
+    values = [None, True, False, 0, -1, 1, 2, 3, 0.5, -0.0, 1e6, 1e7, 1e308, "", "0", "sqrt", "A", "x" * 300,
+              [], [1], ["A"], {}, {"a": 1}, [[1, 2]], 10**20, "<START>", EXAMPLE, ["W_Q"], "teacher_forcing"]
+    fields = ["sequence", "temperature", "heads", "gradients", "convention", "weights", "gradient_of", "loss"]
+    base = {"sequence": EXAMPLE, "temperature": 0, "heads": 1, "gradients": True}
+    return [{**base, rng.choice(fields): rng.choice(values)} for _ in range(n)]
+
+
+def assert_refused(status: int, body, field: str | None, what: str) -> None:
+    assert 400 <= status < 500, f"{what}: status {status} {body}"
+    assert isinstance(body, dict) and body.get("error"), f"{what}: {body!r:.200}"
+    if field is not None:
+        assert body.get("field") == field, f"{what}: field {body.get('field')!r}, expected {field!r}: {body['error']}"
+
+
+def raw(server, data: bytes) -> bytes:
+    with socket.create_connection((server.host, server.port), timeout=10) as s:
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+        chunks = []
+        try:
+            while chunk := s.recv(65536):
+                chunks.append(chunk)
+        except (ConnectionResetError, TimeoutError):
+            pass
+    return b"".join(chunks)
+
+
+def test_a_few_hundred_malformed_requests_then_the_server_still_answers(server):
+    counts = {"refused": 0, "accepted": 0}
+    for path, field in geoff_gets() + sort_gets():
+        status, _, body = server.get(path)
+        assert_refused(status, body, field, path)
+        counts["refused"] += 1
+    for body, field in geoff_bodies():
+        status, _, d = server.post("/api/geoff", body)
+        assert_refused(status, d, field, repr(body)[:80])
+        counts["refused"] += 1
+    for body, field in step_bodies():
+        status, _, d = server.post("/api/geoff/step", body)
+        assert_refused(status, d, field, repr(body)[:80])
+        counts["refused"] += 1
+    for data, kind, expected in image_bodies():
+        status, _, d = server.post("/api/svhn/predict", data, headers={"Content-Type": kind} if kind else {})
+        if expected is None and status == 200:  # a flipped byte the decoder tolerates: still an answer
+            counts["accepted"] += 1
+            continue
+        assert_refused(status, d, "image", f"{kind} {data[:16]!r}")
+        assert expected is None or status == expected, (status, d)
+        counts["refused"] += 1
+    for body in mutations(200):
+        status, _, d = server.post("/api/geoff", body)
+        assert status == 200 or (400 <= status < 500 and d.get("error")), (body, status, d)
+        counts["refused" if status != 200 else "accepted"] += 1
+    for method, path in [("DELETE", "/api/geoff"), ("PUT", "/api/sort"), ("GET", "/api/svhn/predict"),
+                         ("GET", "/api/nope"), ("GET", "/api/geoff/step"), ("PATCH", "/"), ("GET", "/nope")]:
+        status, _, d = server.request(method, path)
+        assert status in (404, 405) and d["error"], (method, path, status)
+        counts["refused"] += 1
+    status, _, _ = server.get("/api/geoff?seq=" + quote("A " * 20_000))
+    assert status in (400, 413, 414, 431)
+    for garbage in (b"GARBAGE\r\n\r\n", b"GET / HTTP/9.9\r\nHost: x\r\n\r\n", b"GET /api/geoff HTTP/1.1\r\n",
+                    b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\0" * 100, b"POST /api/geoff HTTP/1.1\r\n"
+                    b"Host: 127.0.0.1\r\nContent-Length: 50\r\n\r\n{\"seq"):
+        reply = raw(server, garbage)
+        assert reply == b"" or reply.startswith(b"HTTP/1.1 4"), reply[:100]
+    assert counts["refused"] >= 250, counts
+    # ... and the server is still there, still right
+    status, _, d = server.get("/api/geoff?" + urlencode({"seq": EXAMPLE, "exact": 1}))
+    assert status == 200 and d["exact"]["attention"][6] == ["1/7"] * 7
+    assert d["exact"]["loss"]["exam"]["value"] == "4.2114"
+    status, _, d = server.get("/api/sort?seq=D+A+A+C")
+    assert status == 200 and d["output"] == ["A", "C", "D"]
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("L", (32, 32), 200).save(buf, format="PNG")
+    status, _, d = server.post("/api/svhn/predict", buf.getvalue(), headers={"Content-Type": "image/png"})
+    assert status == 200 and len(d["probabilities"]) == 10
+
+
+@pytest.mark.parametrize("body", [{"sequence": EXAMPLE, "heads": "2"}, {"sequence": ["A", "<START>", "A"]},
+                                  {"temperature": "0.25"}, {"gradient_of": "E,W_V"}])
+def test_lenient_but_typed_forms_are_accepted(server, body):
+    """Text where a number or a list is expected is read as the query string would be."""
+    status, _, d = server.post("/api/geoff", body)
+    assert status == 200, d
+    assert json.dumps(d)

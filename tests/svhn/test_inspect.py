@@ -1,0 +1,115 @@
+"""Feature maps of Problem 1's CNN (dlexam.svhn.inspect), checked against torch.nn.functional on the
+model's own weights, and uploads read with their size checked before decoding."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from dlexam.errors import UserError
+from dlexam.svhn.data import preprocess
+from dlexam.svhn.inspect import feature_maps, read_image_bytes
+from dlexam.svhn.model import CNNConfig, ExamCNN
+
+
+def model(**cfg) -> ExamCNN:
+    torch.manual_seed(0)
+    return ExamCNN(CNNConfig(**cfg)).eval()
+
+
+def image(seed: int = 1) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(0, 256, (32, 32), generator=g, dtype=torch.uint8)
+
+
+def test_maps_are_the_layers_of_problem_1():
+    m, img = model(), image()
+    fm = feature_maps(m, img)
+    x = preprocess(img[None])  # (1, 1, 32, 32)
+    c1 = F.relu(F.conv2d(x, m.conv1.weight, m.conv1.bias))  # 5x5, stride 1, pad 0
+    p1 = F.avg_pool2d(c1, 4, 4)
+    c2 = F.relu(F.conv2d(p1, m.conv2.weight, m.conv2.bias, padding=1))  # 4x4, pad 1
+    p2 = F.avg_pool2d(c2, 2, 2)
+    logits = F.linear(p2.flatten(1), m.fc.weight, m.fc.bias)[0]
+    for got, want, shape in ((fm.conv1, c1, (8, 28, 28)), (fm.pool1, p1, (8, 7, 7)), (fm.conv2, c2, (16, 6, 6)),
+                             (fm.pool2, p2, (16, 3, 3))):
+        assert tuple(got.shape) == shape
+        torch.testing.assert_close(got, want[0], rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(fm.logits, logits, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(fm.probabilities, torch.softmax(logits, 0))
+    assert fm.digit == int(logits.argmax())
+
+
+@pytest.mark.parametrize("cfg", [{"pool": "max"}, {"activation": "tanh"}, {"head": "conv1x1-gap"}])
+def test_variants_end_in_the_models_own_forward(cfg):
+    m, img = model(**cfg), image(2)
+    fm = feature_maps(m, img)
+    with torch.no_grad():
+        torch.testing.assert_close(fm.logits, m(preprocess(img[None]))[0])
+    js = fm.to_json()
+    assert set(js) == {"digit", "probabilities", "logits", "image", "maps"} and len(js["image"]) == 32
+
+
+def test_a_training_model_is_left_training():
+    m = model().train()
+    feature_maps(m, image())
+    assert m.training
+
+
+def test_only_uint8_32x32():
+    with pytest.raises(UserError):
+        feature_maps(model(), torch.zeros(28, 28, dtype=torch.uint8))
+
+
+def encode(img, fmt="PNG") -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format=fmt)
+    return buf.getvalue()
+
+
+def test_read_image_bytes_crops_like_svhn_predict():
+    from PIL import Image
+
+    from dlexam.svhn.images import svhn_crop, to_gray
+
+    photo = Image.new("RGB", (90, 60), (200, 30, 30))
+    photo.paste((10, 10, 200), (30, 10, 60, 50))
+    want = torch.from_numpy(svhn_crop(to_gray(photo)))
+    for fmt in ("PNG", "BMP", "GIF"):
+        got = read_image_bytes(encode(photo.convert("P") if fmt == "GIF" else photo, fmt))
+        assert got.dtype == torch.uint8 and tuple(got.shape) == (32, 32)
+        if fmt != "GIF":  # a palette rounds colours
+            assert torch.equal(got, want)
+
+
+def test_the_size_is_checked_before_decoding():
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    bomb = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 30_000, 30_000, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\0" * 100)) + chunk(b"IEND", b""))
+    with pytest.raises(UserError, match="pixels"):
+        read_image_bytes(bomb)
+    with pytest.raises(UserError, match="pixels"):
+        read_image_bytes(encode(__import__("PIL.Image").Image.new("L", (100, 100))), max_pixels=9_999)
+
+
+@pytest.mark.parametrize("data", [b"", b"hello", b"\x89PNG\r\n\x1a\n", b"GIF89a", b"<svg/>", b"\xff\xd8\xff"])
+def test_unreadable_bytes_are_a_user_error(data):
+    with pytest.raises(UserError):
+        read_image_bytes(data)
+
+
+def test_truncated_and_unlisted_formats():
+    from PIL import Image
+
+    png = encode(Image.new("RGB", (50, 50), 90))
+    with pytest.raises(UserError):
+        read_image_bytes(png[: len(png) // 2])
+    with pytest.raises(UserError, match="not a readable image"):
+        read_image_bytes(encode(Image.new("RGB", (50, 50)), "TIFF"))
