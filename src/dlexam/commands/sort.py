@@ -205,9 +205,10 @@ def _evaluate_options(p) -> None:
 
 
 def _evaluate(a) -> int:
+    from dlexam.checkpoint import format_provenance
     from dlexam.errors import UserError
     from dlexam.sorting.sorter import load_sorter
-    from dlexam.sorting.train import evaluate, heldout_inputs, parse_lengths
+    from dlexam.sorting.train import evaluate, heldout_inputs, parse_lengths, training_record
 
     _set_threads(a.threads)
     if a.samples < 1:
@@ -221,9 +222,11 @@ def _evaluate(a) -> int:
     if sorter.max_len is None:  # the compiled solver is argmax already
         temps = temps[:1]
     results = [evaluate(sorter.model, sorter.vocab, lengths, inputs=inputs, temperature=t) for t in temps]
+    trained_with = training_record(a.checkpoint)["provenance"] if a.checkpoint is not None else None
     report = {
         "model": sorter.name,
         "trained_max_len": sorter.max_len,
+        "trained_with": trained_with,
         "lengths": a.lengths,
         "samples_per_length": a.samples,
         "n": len(inputs),
@@ -240,6 +243,8 @@ def _evaluate(a) -> int:
     if a.json:
         print(json.dumps(report))
         return 0
+    if a.checkpoint is not None:
+        print(f"trained with: {format_provenance(trained_with)}")
     print(f"{sorter.name}: {len(inputs)} held-out sequences, exact match")
     print("length  " + "  ".join(f"T={r['temperature']:<8.4g}" for r in results))
     for n in results[0]["per_length"]:

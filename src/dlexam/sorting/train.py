@@ -184,6 +184,19 @@ def load_model(path: str | os.PathLike) -> tuple[DecoderTransformer, Vocabulary,
     return model.eval(), vocab, cfg.extra.get("max_len")
 
 
+def training_record(path: str | os.PathLike) -> dict:
+    """What a sorter checkpoint says about its training: {"provenance" (None in checkpoints that
+    predate it), "train_config", "step", "train_seconds"}."""
+    payload = checkpoint.load(path, kind=KIND)
+    extra = payload.get("extra") or {}
+    return {
+        "provenance": payload.get("provenance"),
+        "train_config": extra.get("train_config"),
+        "step": extra.get("step"),
+        "train_seconds": extra.get("train_seconds"),
+    }
+
+
 def parse_lengths(text: str) -> list[int]:
     """'1-32' -> [1..32]; '3' -> [3]; '1-8,16,32' -> the union, sorted."""
     out: set[int] = set()
@@ -243,4 +256,13 @@ def evaluate(
     }
 
 
-__all__ = ["TrainConfig", "train", "evaluate", "load_model", "parse_lengths", "heldout_inputs", "targets"]
+__all__ = [
+    "TrainConfig",
+    "train",
+    "evaluate",
+    "load_model",
+    "training_record",
+    "parse_lengths",
+    "heldout_inputs",
+    "targets",
+]
