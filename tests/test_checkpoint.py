@@ -70,3 +70,31 @@ def test_atomic_writes_get_ordinary_permissions(tmp_path):
     finally:
         os.umask(mask)
     assert (tmp_path / "page.html").stat().st_mode & 0o777 == 0o644
+
+
+def test_checkpoints_record_what_wrote_them(tmp_path):
+    import platform
+
+    import dlexam
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        checkpoint.save(tmp_path / "a.pt", kind="toy", config={}, state_dict=torch.nn.Linear(2, 2).state_dict())
+    finally:
+        torch.set_num_threads(before)
+    got = checkpoint.load(tmp_path / "a.pt")["provenance"]
+    assert got["torch"] == torch.__version__ and got["threads"] == 1
+    assert got["python"] == platform.python_version() and got["dlexam"] == dlexam.__version__
+    assert got["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    line = checkpoint.format_provenance(got)
+    assert f"torch {torch.__version__}, 1 thread," in line and got["cpu_capability"] in line
+
+
+def test_checkpoints_without_provenance_still_load(tmp_path):
+    old = {"format": checkpoint.FORMAT, "version": checkpoint.VERSION, "kind": "toy", "config": {},
+           "state_dict": torch.nn.Linear(2, 2).state_dict(), "extra": {}}  # as written before provenance
+    torch.save(old, tmp_path / "old.pt")
+    payload = checkpoint.load(tmp_path / "old.pt", kind="toy")
+    assert "provenance" not in payload
+    assert "not recorded" in checkpoint.format_provenance(payload.get("provenance"))

@@ -8,7 +8,10 @@ the file. It holds everything needed to rebuild its model from the file alone:
      "kind": "svhn-cnn" | "sort-transformer" | ...,   # which model family
      "config": {...},                                 # plain values: the model's config
      "state_dict": {...},                             # the weights
-     "extra": {...}}                                  # optimizer state, epoch, metrics, RNG ...
+     "extra": {...},                                  # optimizer state, epoch, metrics, RNG ...
+     "provenance": {...}}                             # what wrote it: see provenance()
+
+Checkpoints written before provenance was recorded have no "provenance" key; they load the same.
 
 Wherever a command asks for a checkpoint, a run directory works too (see :func:`resolve`).
 """
@@ -17,12 +20,14 @@ from __future__ import annotations
 
 import io
 import os
+import platform
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from dlexam import __version__
 from dlexam.errors import UserError
 from dlexam.files import atomic_write_bytes
 
@@ -32,8 +37,33 @@ VERSION = 1
 RUN_FILES = ("best.pt", "last.pt", "checkpoint.pt", "model.pt")
 
 
+def provenance() -> dict[str, str | int]:
+    """What this process trains with: the same seed can give different weights on another torch
+    version, thread count or CPU instruction set (float reductions round differently), so every
+    checkpoint records these."""
+    return {
+        "torch": str(torch.__version__),  # a TorchVersion, which weights_only loading refuses
+        "threads": torch.get_num_threads(),
+        "cpu_capability": str(torch.backends.cpu.get_cpu_capability()),
+        "machine": platform.machine(),
+        "python": platform.python_version(),
+        "dlexam": __version__,
+    }
+
+
+def format_provenance(p: dict | None) -> str:
+    """One line for people: 'torch 2.13.0+cpu, 1 thread, CPU AVX2 (x86_64), Python 3.11.7, dlexam 0.1.0'."""
+    if not p:
+        return "not recorded (a checkpoint from before provenance was saved)"
+    threads = p.get("threads")
+    return (
+        f"torch {p.get('torch')}, {threads} thread{'' if threads == 1 else 's'}, "
+        f"CPU {p.get('cpu_capability')} ({p.get('machine')}), Python {p.get('python')}, dlexam {p.get('dlexam')}"
+    )
+
+
 def save(path: str | os.PathLike, *, kind: str, config: dict, state_dict: dict, extra: dict | None = None) -> None:
-    """Write a checkpoint atomically (temporary file, then rename)."""
+    """Write a checkpoint atomically (temporary file, then rename), with this process's :func:`provenance`."""
     payload = {
         "format": FORMAT,
         "version": VERSION,
@@ -41,6 +71,7 @@ def save(path: str | os.PathLike, *, kind: str, config: dict, state_dict: dict, 
         "config": dict(config),
         "state_dict": {k: v.detach().cpu() for k, v in state_dict.items()},
         "extra": extra or {},
+        "provenance": provenance(),
     }
     buf = io.BytesIO()
     torch.save(payload, buf)

@@ -116,6 +116,18 @@ def test_train_quick_then_sort_and_evaluate_with_the_run_dir(tmp_path, capsys):
     assert [r["temperature"] for r in report["results"]][1] == 0.0
     assert set(report["results"][0]["per_length"]) <= {str(n) for n in range(1, 7)}
     assert 0.0 <= report["results"][0]["overall"] <= 1.0 and report["trained_max_len"] == 4
+    # provenance: what the checkpoint was trained with (train sets one thread by default)
+    assert report["trained_with"]["torch"] == str(torch.__version__) and report["trained_with"]["threads"] == 1
+    rc, out, err = run(["sort", "evaluate", "--checkpoint", str(run_dir), "--lengths", "2", "--samples", "5"], capsys)
+    assert rc == 0 and out.startswith(f"trained with: torch {torch.__version__}, 1 thread, CPU ")
+    # a checkpoint written before provenance was recorded still evaluates, and says so
+    payload = torch.load(run_dir / "last.pt", weights_only=True)
+    del payload["provenance"]
+    torch.save(payload, run_dir / "last.pt")
+    rc, out, err = run(["sort", "evaluate", "--checkpoint", str(run_dir), "--lengths", "2", "--samples", "5"], capsys)
+    assert rc == 0 and out.splitlines()[0].startswith("trained with: not recorded")
+    rc, out, err = run(["sort", "--checkpoint", str(run_dir), "B A"], capsys)
+    assert rc == 0 and len(out.splitlines()) == 1
 
 
 def test_evaluate_compiled_table(capsys):

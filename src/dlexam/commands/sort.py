@@ -111,9 +111,21 @@ def _train_options(p) -> None:
     p.add_argument("--max-len", type=int, required=True, help="train on input lengths 0 .. L")
     p.add_argument("--out", required=True, help="run directory; the checkpoint is RUN/last.pt")
     p.add_argument("--quick", action="store_true", help="a few steps only (a smoke test in seconds)")
-    p.add_argument("--steps", type=int, default=None, help="optimizer steps (default 3000; --quick 40)")
-    p.add_argument("--batch-size", type=int, default=None, help="sequences per step (default 256)")
-    p.add_argument("--lr", type=float, default=None, help="peak AdamW learning rate (default 0.03)")
+    p.add_argument("--steps", type=int, default=None, help="optimizer steps (default 6000; --quick 40)")
+    p.add_argument("--batch-size", type=int, default=None, help="sequences per step (default 128)")
+    p.add_argument("--lr", type=float, default=None, help="peak AdamW learning rate (default 0.01)")
+    p.add_argument(
+        "--temperature-start",
+        default=None,
+        help="attention temperature at the first step, annealed geometrically to --temperature-end "
+        "(a number or 'sqrt' = sqrt(d_head); default 4 sqrt(d_head))",
+    )
+    p.add_argument(
+        "--temperature-end",
+        default=None,
+        help="attention temperature at the last step, kept for decoding (default 0.1; 'sqrt' = sqrt(d_head))",
+    )
+    p.add_argument("--label-smoothing", type=float, default=0.0, help="cross-entropy label smoothing (default 0)")
     p.add_argument("--d-model", type=int, default=None, help="embedding width (default: symbols + 2)")
     p.add_argument("--layers", type=int, default=1)
     p.add_argument("--heads", type=int, default=1)
@@ -132,7 +144,7 @@ def _train_options(p) -> None:
 
 def _train(a) -> int:
     from dlexam.errors import UserError
-    from dlexam.sorting.train import TrainConfig, evaluate, train
+    from dlexam.sorting.train import TrainConfig, accuracy_summary, train
 
     _set_threads(a.threads)
     for name in ("steps", "batch_size", "layers", "heads", "d_model"):
@@ -151,7 +163,12 @@ def _train(a) -> int:
         positional=a.positional,
         seed=a.seed,
         data_seed=a.data_seed,
+        label_smoothing=a.label_smoothing,
     )
+    for name in ("temperature_start", "temperature_end"):
+        value = getattr(a, name)
+        if value is not None:
+            setattr(tc, name, value if value == "sqrt" else _temperature(value))
     if a.quick:
         tc.steps, tc.batch_size, tc.warmup, tc.checkpoint_every = 40, 64, 5, 20
     tc.steps = a.steps or tc.steps
@@ -162,13 +179,10 @@ def _train(a) -> int:
     model, summary = train(tc, a.out, progress=not a.json, force=a.force)
     from dlexam.sorting.vocab import Vocabulary
 
-    vocab = Vocabulary.from_spec(tc.vocab)
-    per = 50 if a.quick else 300
-    lengths = list(range(1, tc.max_len + 1))
-    summary["exact_match_trained_lengths"] = evaluate(model, vocab, lengths, per_length=per)["overall"]
-    summary["exact_match_trained_lengths_T0"] = evaluate(
-        model, vocab, lengths, per_length=per, temperature=0.0
-    )["overall"]
+    acc = accuracy_summary(model, Vocabulary.from_spec(tc.vocab), tc.max_len, per_length=50 if a.quick else 300)
+    summary["exact_match"] = acc
+    summary["exact_match_trained_lengths"] = acc["trained"]["softmax"]
+    summary["exact_match_trained_lengths_T0"] = acc["trained"]["T0"]
     if a.json:
         print(dumps(summary))
     else:
@@ -176,10 +190,11 @@ def _train(a) -> int:
             f"trained {summary['parameters']} parameters for {summary['steps']} steps in "
             f"{summary['train_seconds']:.1f} s, final loss {summary['final_loss']:.2e}"
         )
-        print(
-            f"exact match on held-out lengths 1-{tc.max_len}: {summary['exact_match_trained_lengths']:.4f} "
-            f"(softmax), {summary['exact_match_trained_lengths_T0']:.4f} (temperature 0)"
-        )
+        for block in acc.values():
+            print(
+                f"exact match on held-out lengths {block['lengths']}: {block['softmax']:.4f} "
+                f"(softmax, T={model.temperature():.3g}), {block['T0']:.4f} (temperature 0)"
+            )
         print(f"checkpoint: {summary['checkpoint']}")
     return 0
 
@@ -203,9 +218,10 @@ def _evaluate_options(p) -> None:
 
 
 def _evaluate(a) -> int:
+    from dlexam.checkpoint import format_provenance
     from dlexam.errors import UserError
     from dlexam.sorting.sorter import load_sorter
-    from dlexam.sorting.train import evaluate, heldout_inputs, parse_lengths
+    from dlexam.sorting.train import evaluate, heldout_inputs, parse_lengths, training_record
 
     _set_threads(a.threads)
     if a.samples < 1:
@@ -219,9 +235,11 @@ def _evaluate(a) -> int:
     if sorter.max_len is None:  # the compiled solver is argmax already
         temps = temps[:1]
     results = [evaluate(sorter.model, sorter.vocab, lengths, inputs=inputs, temperature=t) for t in temps]
+    trained_with = training_record(a.checkpoint)["provenance"] if a.checkpoint is not None else None
     report = {
         "model": sorter.name,
         "trained_max_len": sorter.max_len,
+        "trained_with": trained_with,
         "lengths": a.lengths,
         "samples_per_length": a.samples,
         "n": len(inputs),
@@ -238,6 +256,8 @@ def _evaluate(a) -> int:
     if a.json:
         print(dumps(report))
         return 0
+    if a.checkpoint is not None:
+        print(f"trained with: {format_provenance(trained_with)}")
     print(f"{sorter.name}: {len(inputs)} held-out sequences, exact match")
     print("length  " + "  ".join(f"T={r['temperature']:<8.4g}" for r in results))
     for n in results[0]["per_length"]:
