@@ -11,6 +11,7 @@ import torch
 from dlexam import checkpoint
 
 from .helpers import assert_refused, run_cli, snapshot
+from .matbomb import mat_bomb
 
 
 def _sort_checkpoint(path, **config_changes):
@@ -66,19 +67,22 @@ def test_a_damaged_resume_state_is_one_line(tmp_path, quick_run, damage):
     assert snapshot(run) == before
 
 
-def _mat_with_header(path, n_images: int):
-    """A compressed .mat whose X claims `n_images` images: a few KB on disk, 3 KB per image in memory."""
+@pytest.mark.parametrize("n", [1, 2, 7, 1001])
+def test_the_bomb_builder_writes_files_scipy_reads(tmp_path, n):
+    """The oracle for mat_bomb's hand-made deflate stream: scipy reads back exactly what it claims."""
     import scipy.io
 
-    X = np.zeros((32, 32, 3, n_images), np.uint8)  # zeros compress to almost nothing
-    scipy.io.savemat(path, {"X": X, "y": np.ones((n_images, 1), np.uint8)}, do_compression=True)
+    mat_bomb(tmp_path / "t.mat", n)
+    d = scipy.io.loadmat(tmp_path / "t.mat")
+    assert d["X"].shape == (32, 32, 3, n) and d["X"].dtype == np.uint8 and not d["X"].any()
+    assert d["y"].shape == (n, 1) and (d["y"] == 1).all()
 
 
 def test_a_mat_decompression_bomb_is_refused_from_its_header(tmp_path):
     data = tmp_path / "bomb"
     data.mkdir()
-    _mat_with_header(data / "train_32x32.mat", 1_200_000)  # 3.7 GB once decompressed, ~4 MB on disk
-    assert (data / "train_32x32.mat").stat().st_size < 20_000_000
+    mat_bomb(data / "train_32x32.mat", 1_200_000)  # 3.7 GB once decompressed, 23 MB on disk
+    assert (data / "train_32x32.mat").stat().st_size < 30_000_000
     p = run_cli("svhn", "train", "--data", str(data), "--out", str(tmp_path / "r"), mem_mb=2500, timeout=120)
     assert_refused(p, "1,200,000 images")
 
