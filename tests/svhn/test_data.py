@@ -189,3 +189,83 @@ def test_synth_command(tmp_path, capsys):
     images, labels = load_split(tmp_path, "train")
     assert images.shape == (30, 32, 32) and labels.shape == (30,)
     assert main(["svhn", "synth", "--out", str(tmp_path), "--train", "0"]) == 2
+
+
+class _EndlessHandler(http.server.BaseHTTPRequestHandler):
+    """Answers every request with bytes that never end (no Content-Length), or with a huge
+    Content-Length when `claim` is set."""
+
+    claim: int | None = None
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        self.send_response(200)
+        if self.claim is not None:
+            self.send_header("Content-Length", str(self.claim))
+        self.end_headers()
+        try:
+            while True:
+                self.wfile.write(b"\0" * 65536)
+        except OSError:  # the client hung up
+            pass
+
+
+@pytest.fixture
+def endless():
+    servers = []
+
+    def start(claim=None):
+        handler = type("E", (_EndlessHandler,), {"claim": claim})
+        httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        servers.append(httpd)
+        return f"http://127.0.0.1:{httpd.server_address[1]}/"
+
+    yield start
+    for httpd in servers:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_an_endless_download_is_cut_at_the_files_size_and_removed(tmp_path, endless):
+    url = endless()
+    with pytest.raises(UserError, match="ran past 1,000,000 bytes"):
+        download(tmp_path, ["test"], base_url=url, md5={"test": "0" * 32}, max_bytes={"test": 1_000_000})
+    assert list(tmp_path.glob("*.mat*")) == []
+
+
+def test_a_download_longer_than_the_file_can_be_is_refused_before_writing(tmp_path, endless):
+    url = endless(claim=5_000_000)
+    with pytest.raises(UserError, match="offers 5,000,000 bytes"):
+        download(tmp_path, ["test"], base_url=url, md5={"test": "0" * 32}, max_bytes={"test": 1_000_000})
+    assert list(tmp_path.glob("*.mat*")) == []
+
+
+def test_a_full_disk_removes_the_partial_download(tmp_path, endless, monkeypatch):
+    import errno
+    import io
+
+    url = endless()
+    written = []
+
+    class FullDisk(io.FileIO):
+        def write(self, b):
+            if sum(written) > 200_000:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            written.append(len(b))
+            return super().write(b)
+
+    real_open = open
+
+    def fake_open(path, mode="r", *args, **kwargs):
+        if str(path).endswith(".part"):
+            return FullDisk(path, mode.replace("b", ""))
+        return real_open(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", fake_open)
+    with pytest.raises(UserError, match="disk is full"):
+        download(tmp_path, ["test"], base_url=url, md5={"test": "0" * 32}, max_bytes={"test": 10_000_000})
+    monkeypatch.undo()
+    assert sum(written) > 200_000 and list(tmp_path.glob("*.mat*")) == []
