@@ -103,3 +103,27 @@ def test_bad_out_folders_are_reported_before_any_training(tmp_path, synth_dir, m
     p = run_cli("svhn", "train", "--data", str(synth_dir), "--out", str(target), "--epochs", "50")
     assert_refused(p)
     assert "epoch" not in p.stderr.decode()  # nothing trained
+
+
+def test_the_demo_deletes_nothing_it_did_not_create(tmp_path):
+    """The demo used to rmtree DIR/svhn/svhn-run; now each run trains into a new folder, and its data
+    folder refuses to replace a .mat it did not write."""
+    from dlexam.errors import UserError
+    from dlexam.svhn.demo import run_demo
+
+    old_run = tmp_path / "svhn-runs" / "svhn-run"
+    old_run.mkdir(parents=True)
+    (old_run / "best.pt").write_bytes(b"a user's own model")
+    (old_run / "notes.txt").write_text("keep me")
+    before = snapshot(tmp_path)
+    demo = run_demo(tmp_path)
+    assert demo.run.parent == old_run.parent and demo.run != old_run and (demo.run / "best.pt").is_file()
+    after = snapshot(tmp_path)
+    assert {k: after[k] for k in before} == before
+
+    foreign = tmp_path / "elsewhere"
+    _foreign_mat(foreign / "svhn-synth")
+    kept = snapshot(foreign)
+    with pytest.raises(UserError, match="train_32x32.mat"):
+        run_demo(foreign)
+    assert snapshot(foreign) == kept
