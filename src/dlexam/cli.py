@@ -41,7 +41,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def quiet_openmp_workers() -> None:
+    """Let OpenMP's idle worker threads sleep instead of spin-waiting (OMP_WAIT_POLICY=PASSIVE).
+
+    On a small shared machine a spinning worker that has lost its core holds up every parallel
+    region: two-thread training beside one busy process ran 10-25x slower (issue 13).
+    benchmarks/thread_contention.py measures it. OpenMP reads the variable once, when torch loads
+    it, so this runs before any command imports torch; a value the user set wins.
+    """
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
 def main(argv: list[str] | None = None) -> int:
+    quiet_openmp_workers()
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
