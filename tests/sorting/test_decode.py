@@ -60,3 +60,29 @@ def test_max_steps_caps_a_model_that_never_stops():
 def test_empty_batch():
     v = Vocabulary.from_spec("A-D")
     assert greedy_decode(compile_sorter(4), v, []).outputs == []
+
+
+def test_decode_stream_reads_a_bounded_chunk_ahead_and_answers_in_order():
+    """Many short inputs: no more than `chunk_lines` are read before the first answer (memory stays
+    flat however many lines come), and every answer is sorted(set(x)), in input order."""
+    import random
+
+    from dlexam.sorting.compiled import compile_sorter
+    from dlexam.sorting.decode import decode_stream
+    from dlexam.sorting.vocab import Vocabulary
+
+    vocab = Vocabulary.from_spec("A-D")
+    rng = random.Random(4)
+    inputs = [[rng.randrange(4) for _ in range(rng.randint(0, 8))] for _ in range(250)]
+    read = []
+
+    def source():
+        for x in inputs:
+            read.append(x)
+            yield x
+
+    stream = decode_stream(compile_sorter(4), vocab, source(), chunk_lines=32)
+    first = next(stream)
+    assert len(read) == 32
+    outputs = [first[0]] + [out for out, _ in stream]
+    assert outputs == [sorted(set(x)) for x in inputs]

@@ -126,6 +126,7 @@ def decode_in_batches(
 
 TOKEN_BUDGET = 1 << 18  # prompt and output positions held by one decoding batch
 CHUNK_TOKENS = 1 << 21  # input tokens read ahead before the chunk is decoded
+CHUNK_LINES = 1 << 14  # and inputs: each costs a few hundred bytes of Python objects, even an empty one
 
 
 def _batches_by_length(lengths: list[int], extra: int, budget: int) -> Iterator[list[int]]:
@@ -149,14 +150,15 @@ def decode_stream(
     *,
     token_budget: int = TOKEN_BUDGET,
     chunk_tokens: int = CHUNK_TOKENS,
+    chunk_lines: int = CHUNK_LINES,
     max_steps: int | None = None,
     temperature: float | str | None = None,
 ) -> Iterator[tuple[list[int], bool]]:
     """(output, stopped) for each input, in input order, decoding in bounded memory.
 
-    A chunk of inputs (up to `chunk_tokens` symbols) is read, decoded in batches of similar lengths
-    of at most `token_budget` positions each (an input longer than that is a batch of its own), and
-    answered before the next chunk is read.
+    A chunk of inputs (up to `chunk_tokens` symbols and `chunk_lines` inputs) is read, decoded in
+    batches of similar lengths of at most `token_budget` positions each (an input longer than that is
+    a batch of its own), and answered before the next chunk is read.
     """
     steps = vocab.n_symbols + 1 if max_steps is None else max_steps
     it = iter(inputs)
@@ -165,7 +167,7 @@ def decode_stream(
         for x in it:
             chunk.append(x)
             size += len(x) + 1
-            if size >= chunk_tokens:
+            if size >= chunk_tokens or len(chunk) >= chunk_lines:
                 break
         if not chunk:
             return
