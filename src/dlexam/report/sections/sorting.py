@@ -41,8 +41,8 @@ def attention_figure(a, title: str, caption: str) -> str:
 
 def build(ctx: ReportContext) -> str:
     from dlexam.sorting.compiled import compile_sorter
-    from dlexam.sorting.inspect import attention_steps
     from dlexam.sorting.evaluate import evaluate
+    from dlexam.sorting.inspect import attention_steps
     from dlexam.sorting.train import TrainConfig, train
     from dlexam.sorting.vocab import Vocabulary
 
