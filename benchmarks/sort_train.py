@@ -34,8 +34,10 @@ from dataclasses import asdict, fields
 
 import torch
 
+from dlexam.commands.progress import ProgressPrinter
 from dlexam.sorting.data import all_sequences, sample_inputs
-from dlexam.sorting.train import OLD_RECIPE, TrainConfig, evaluate, heldout_inputs, train
+from dlexam.sorting.evaluate import evaluate, heldout_inputs
+from dlexam.sorting.train import OLD_RECIPE, TrainConfig, train
 from dlexam.sorting.vocab import Vocabulary
 
 TRAIN_SECONDS_MAX = 180
@@ -78,10 +80,11 @@ def parse_set(items: list[str]) -> dict:
     return out
 
 
-def run_seed(tc: TrainConfig, vocab: Vocabulary, progress: bool) -> dict:
+def run_seed(tc: TrainConfig, vocab: Vocabulary, progress) -> dict:
     run_dir = f"runs/bench-sort-{vocab.spec}-d{tc.d_model or vocab.size}-s{tc.seed}"
     load_before = os.getloadavg()[0]
-    model, summary = train(tc, run_dir, progress=progress, force=True)
+    result = train(tc, run_dir, progress=progress, force=True)
+    model, summary = result.model, result.summary()
     load_after = os.getloadavg()[0]
     r = {
         "seed": tc.seed,
@@ -142,7 +145,7 @@ def main() -> None:
     for seed in seeds:
         tc = TrainConfig(**{**base, "seed": seed})
         configs = {k: v for k, v in asdict(tc).items() if k != "seed"}
-        r = run_seed(tc, vocab, progress=sys.stderr.isatty())
+        r = run_seed(tc, vocab, progress=ProgressPrinter() if sys.stderr.isatty() else None)
         r["targets"] = targets_of(r, a_z)
         r["all_targets_met"] = all(r["targets"].values())
         per_seed.append(r)

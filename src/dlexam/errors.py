@@ -6,9 +6,10 @@ class UserError(Exception):
 
 
 class NonFiniteLoss(UserError):
-    """Training stopped because the loss became NaN or infinite (a learning rate too high, say)."""
+    """Training stopped because the loss became NaN or infinite (a learning rate too high, say).
 
-    def __init__(self, where: str, value: float) -> None:
-        super().__init__(f"training stopped: the loss became {value} at {where}")
+    `note`, if given, follows the message: the likely cause and what was kept."""
+
+    def __init__(self, where: str, value: float, note: str = "") -> None:
+        super().__init__(f"training stopped: the loss became {value} at {where}" + (f" {note}" if note else ""))
         self.where, self.value = where, value
-

@@ -92,6 +92,5 @@ def train_tiny_sorter(out: Path) -> Path:
 
     torch.manual_seed(0)
     with torch_threads(1):  # one thread: on a busy machine a second one makes these tiny steps ~40x slower
-        train(TrainConfig(vocab="A-D", max_len=6, steps=60, batch_size=64, warmup=10, checkpoint_every=60), out,
-              progress=False)
+        train(TrainConfig(vocab="A-D", max_len=6, steps=60, batch_size=64, warmup=10, checkpoint_every=60), out)
     return out

@@ -101,7 +101,7 @@ def test_train_quick_then_sort_and_evaluate_with_the_run_dir(tmp_path, capsys):
     rc, out, err = run(
         ["sort", "train", "--vocab", "A-C", "--max-len", "4", "--out", str(run_dir), "--quick"], capsys
     )
-    assert rc == 2 and "already exists" in err
+    assert rc == 2 and "already holds a training run" in err
     # the run directory answers queries; a longer input than trained gets a warning
     rc, out, err = run(["sort", "--checkpoint", str(run_dir), "C A B A B C A"], capsys)
     assert rc == 0 and len(out.splitlines()) == 1 and "warning" in err and "trained on" in err

@@ -10,11 +10,11 @@ import torch.nn.functional as F
 
 from dlexam.errors import UserError
 from dlexam.sorting.data import teacher_forcing_batch
+from dlexam.sorting.evaluate import evaluate
 from dlexam.sorting.train import (
     OLD_RECIPE,
     TrainConfig,
     attention_temperature,
-    evaluate,
     load_model,
     loss_on_batch,
     model_config,
@@ -44,7 +44,7 @@ def test_loss_counts_only_output_tokens():
 
 def test_checkpoint_rebuilds_the_same_model(tmp_path):
     tc = TrainConfig(vocab="5", max_len=3, steps=3, batch_size=8, warmup=1)
-    model, _ = train(tc, tmp_path / "r", progress=False)
+    model = train(tc, tmp_path / "r").model
     model.eval()
     loaded, vocab, max_len = load_model(tmp_path / "r")
     assert vocab == Vocabulary.from_spec("5") and max_len == 3
@@ -58,7 +58,7 @@ def test_training_learns_the_task():
     with the model's own (annealed, cold) temperature and with argmax attention alike."""
     torch.manual_seed(0)
     tc = TrainConfig(vocab="A-C", max_len=5, steps=1000, batch_size=128)
-    model, _ = train(tc, None, progress=False)
+    model = train(tc).model
     assert model.temperature() == tc.temperature_end
     for t in (None, 0.0):
         r = evaluate(model, Vocabulary.from_spec("A-C"), list(range(2, 9)), per_length=100, temperature=t)

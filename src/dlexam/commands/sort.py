@@ -5,6 +5,7 @@ dlexam sort --vocab 100 "42 7 7 99"       # -> 7 42 99
 printf 'D A A\\nC B\\n' | dlexam sort       # one answer per line
 dlexam sort --checkpoint runs/sort-v4 "D A A"
 dlexam sort train --vocab A-D --max-len 8 --out runs/sort-v4 [--quick]
+dlexam sort train --out runs/sort-v4 --resume  # continue an interrupted run, exactly
 dlexam sort evaluate --checkpoint runs/sort-v4 --lengths 1-32 --json
 """
 
@@ -100,16 +101,30 @@ def _query(q) -> int:
         texts, numbered = (line.rstrip("\r\n") for line in sys.stdin), True
     for line in answer_stream(sorter, texts, numbered=numbered, temperature=t, notes=notes):
         sys.stdout.write(line + "\n")
-    for w in notes.warnings():
+    for w in ([_unfinished(sorter)] if not sorter.finished else []) + notes.warnings():
         print(f"dlexam: warning: {w}", file=sys.stderr)
     return 0
 
 
-# ---- train --------------------------------------------------------------------------------------
+# ---- train ----------------------------------------------------------------------------------------
+# flag -> TrainConfig field, for the flags that set the run's config (all default to None: not given)
+CONFIG_FLAGS = {
+    "vocab": "vocab", "max_len": "max_len", "d_model": "d_model", "heads": "n_heads", "layers": "n_layers",
+    "ff": "d_ff", "residual": "residual", "layernorm": "layernorm", "positional": "positional",
+    "steps": "steps", "batch_size": "batch_size", "lr": "lr", "label_smoothing": "label_smoothing",
+    "temperature_start": "temperature_start", "temperature_end": "temperature_end", "seed": "seed",
+    "data_seed": "data_seed", "checkpoint_every": "checkpoint_every",
+}
+QUICK = {"steps": 40, "batch_size": 64, "warmup": 5, "checkpoint_every": 20}
+
+
 def _train_options(p) -> None:
-    p.add_argument("--vocab", default="A-D", help="A-D (default), A-Z, or N")
-    p.add_argument("--max-len", type=int, required=True, help="train on input lengths 0 .. L")
+    p.add_argument("--vocab", default=None, help="A-D (default), A-Z, or N")
+    p.add_argument("--max-len", type=int, default=None, help="train on input lengths 0 .. L (required for a new run)")
     p.add_argument("--out", required=True, help="run directory; the checkpoint is RUN/last.pt")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from RUN/last.pt with its own settings (exactly: the same "
+                   "weights as a run never stopped)")
     p.add_argument("--quick", action="store_true", help="a few steps only (a smoke test in seconds)")
     p.add_argument("--steps", type=int, default=None, help="optimizer steps (default 6000; --quick 40)")
     p.add_argument("--batch-size", type=int, default=None, help="sequences per step (default 128)")
@@ -125,87 +140,100 @@ def _train_options(p) -> None:
         default=None,
         help="attention temperature at the last step, kept for decoding (default 0.1; 'sqrt' = sqrt(d_head))",
     )
-    p.add_argument("--label-smoothing", type=float, default=0.0, help="cross-entropy label smoothing (default 0)")
+    p.add_argument("--label-smoothing", type=float, default=None, help="cross-entropy label smoothing (default 0)")
     p.add_argument("--d-model", type=int, default=None, help="embedding width (default: symbols + 2)")
-    p.add_argument("--layers", type=int, default=1)
-    p.add_argument("--heads", type=int, default=1)
-    p.add_argument("--ff", type=int, default=0, help="feed-forward hidden width (0 = none)")
-    p.add_argument("--residual", action="store_true")
-    p.add_argument("--layernorm", action="store_true")
-    p.add_argument("--positional", choices=("none", "sinusoidal", "learned"), default="none")
-    p.add_argument("--seed", type=int, default=0, help="model initialisation seed")
-    p.add_argument("--data-seed", type=int, default=1, help="training data generator seed")
-    p.add_argument("--force", action="store_true", help="replace RUN/last.pt if it exists")
+    p.add_argument("--layers", type=int, default=None, help="transformer layers (default 1)")
+    p.add_argument("--heads", type=int, default=None, help="attention heads (default 1)")
+    p.add_argument("--ff", type=int, default=None, help="feed-forward hidden width (default 0 = none)")
+    p.add_argument("--residual", action="store_true", default=None)
+    p.add_argument("--layernorm", action="store_true", default=None)
+    p.add_argument("--positional", choices=("none", "sinusoidal", "learned"), default=None)
+    p.add_argument("--seed", type=int, default=None, help="model initialisation seed (default 0)")
+    p.add_argument("--data-seed", type=int, default=None, help="training data generator seed (default 1)")
+    p.add_argument("--checkpoint-every", type=int, default=None,
+                   help="steps between periodic checkpoints (default 500; --quick 20; 0 = only the final one)")
+    p.add_argument("--force", action="store_true",
+                   help="replace RUN/last.pt even if it holds a run or dlexam did not write it")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.add_argument(
         "--threads", type=int, default=1, help="torch CPU threads (default 1: the models are tiny)"
     )
 
 
-def _train(a) -> int:
+def _given(a) -> dict:
+    """The TrainConfig fields the flags set (--quick first, then each flag given)."""
+    given = dict(QUICK) if a.quick else {}
+    for flag, name in CONFIG_FLAGS.items():
+        value = getattr(a, flag)
+        if value is not None:
+            if name.startswith("temperature"):
+                value = value if value == "sqrt" else _temperature(value)
+            given[name] = value
+    return given
+
+
+def _train_config(a):
+    """The run's TrainConfig: the flags over the defaults, or with --resume the run's own (flags given
+    must agree with it: train() refuses a resume whose settings differ)."""
+    from dataclasses import replace
+
     from dlexam.errors import UserError
-    from dlexam.sorting.train import TrainConfig, accuracy_summary, train
+    from dlexam.sorting.train import TrainConfig, training_record
+
+    given = _given(a)
+    if a.resume:
+        from pathlib import Path
+
+        path = Path(a.out) / "last.pt"
+        if not path.is_file():
+            raise UserError(f"resume: {a.out} holds no last.pt to resume from")
+        record = training_record(path)
+        try:
+            saved = TrainConfig.from_dict(record["train_config"])
+        except (TypeError, UserError) as exc:
+            raise UserError(f"{path}: its resume state is damaged ({exc})") from None
+        return replace(saved, **given)
+    if a.max_len is None:
+        raise UserError("--max-len is required for a new run (--resume takes the run's own)")
+    return TrainConfig(**given)
+
+
+def _train(a) -> int:
+    from dlexam.commands.progress import printer
+    from dlexam.sorting.evaluate import train_report
+    from dlexam.sorting.train import train
 
     _set_threads(a.threads)
-    for name in ("steps", "batch_size", "layers", "heads", "d_model"):
-        value = getattr(a, name)
-        if value is not None and value < 1:
-            raise UserError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
-    tc = TrainConfig(
-        vocab=a.vocab,
-        max_len=a.max_len,
-        d_model=a.d_model,
-        n_heads=a.heads,
-        n_layers=a.layers,
-        d_ff=a.ff,
-        residual=a.residual,
-        layernorm=a.layernorm,
-        positional=a.positional,
-        seed=a.seed,
-        data_seed=a.data_seed,
-        label_smoothing=a.label_smoothing,
-    )
-    for name in ("temperature_start", "temperature_end"):
-        value = getattr(a, name)
-        if value is not None:
-            setattr(tc, name, value if value == "sqrt" else _temperature(value))
-    if a.quick:
-        tc.steps, tc.batch_size, tc.warmup, tc.checkpoint_every = 40, 64, 5, 20
-    tc.steps = a.steps or tc.steps
-    tc.batch_size = a.batch_size or tc.batch_size
-    tc.lr = a.lr or tc.lr
-    if (tc.d_model or 0) % tc.n_heads:
-        raise UserError(f"--d-model {tc.d_model} is not divisible by --heads {tc.n_heads}")
-    model, summary = train(tc, a.out, progress=not a.json, force=a.force)
-    from dlexam.sorting.vocab import Vocabulary
-
-    acc = accuracy_summary(model, Vocabulary.from_spec(tc.vocab), tc.max_len, per_length=50 if a.quick else 300)
-    summary["exact_match"] = acc
-    summary["exact_match_trained_lengths"] = acc["trained"]["softmax"]
-    summary["exact_match_trained_lengths_T0"] = acc["trained"]["T0"]
+    tc = _train_config(a)
+    result = train(tc, a.out, progress=printer(a.quiet or a.json), force=a.force, resume=a.resume)
+    summary = train_report(result, per_length=50 if a.quick else 300)
     if a.json:
         print(dumps(summary))
-    else:
+        return 0
+    resumed = f" (resumed at step {summary['resumed_from']})" if summary["resumed_from"] else ""
+    print(
+        f"trained {summary['parameters']} parameters for {summary['steps']} steps{resumed} in "
+        f"{summary['train_seconds']:.1f} s, final loss {summary['final_loss']:.2e}"
+    )
+    for block in summary["exact_match"].values():
         print(
-            f"trained {summary['parameters']} parameters for {summary['steps']} steps in "
-            f"{summary['train_seconds']:.1f} s, final loss {summary['final_loss']:.2e}"
+            f"exact match on held-out lengths {block['lengths']}: {block['softmax']:.4f} "
+            f"(softmax, T={summary['temperature']:.3g}), {block['T0']:.4f} (temperature 0)"
         )
-        for block in acc.values():
-            print(
-                f"exact match on held-out lengths {block['lengths']}: {block['softmax']:.4f} "
-                f"(softmax, T={model.temperature():.3g}), {block['T0']:.4f} (temperature 0)"
-            )
-        print(f"checkpoint: {summary['checkpoint']}")
+    print(f"checkpoint: {summary['checkpoint']}")
     return 0
 
 
-# ---- evaluate -----------------------------------------------------------------------------------
+# ---- evaluate -------------------------------------------------------------------------------------
 def _evaluate_options(p) -> None:
     p.add_argument(
         "--checkpoint", default=None, help="trained model (file or run dir); default: compiled solver"
     )
     p.add_argument("--vocab", default=None, help="vocabulary of the compiled solver (default A-D)")
-    p.add_argument("--lengths", default="1-32", help="input lengths, e.g. 1-32 or 1-8,16 (default 1-32)")
+    p.add_argument("--lengths", default="1-32",
+                   help="input lengths, e.g. 1-32 or 1-8,16 (default 1-32; each 1-4096, samples x the sum of "
+                   "the lengths at most 20,000,000 tokens)")
     p.add_argument("--samples", type=int, default=1000, help="held-out sequences per length (default 1000)")
     p.add_argument("--seed", type=int, default=12345, help="seed of the evaluation sequences")
     p.add_argument(
@@ -217,52 +245,41 @@ def _evaluate_options(p) -> None:
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
 
 
+def _unfinished(sorter) -> str | None:
+    """The warning for a checkpoint of a training run that has not ended."""
+    if sorter.finished:
+        return None
+    t = sorter.training
+    return (f"this checkpoint is from an unfinished training run (step {t.get('step')} of {t.get('steps')}); "
+            "`dlexam sort train --resume --out RUN` finishes it")
+
+
 def _evaluate(a) -> int:
     from dlexam.checkpoint import format_provenance
-    from dlexam.errors import UserError
+    from dlexam.commands.tables import format_table
+    from dlexam.sorting.evaluate import check_size, evaluation_report, parse_lengths
     from dlexam.sorting.sorter import load_sorter
-    from dlexam.sorting.train import evaluate, heldout_inputs, parse_lengths, training_record
 
     _set_threads(a.threads)
-    if a.samples < 1:
-        raise UserError(f"--samples must be >= 1, got {a.samples}")
+    check_size(parse_lengths(a.lengths), a.samples, a.lengths)  # before loading anything
     sorter = load_sorter(a.vocab, a.checkpoint)
-    lengths = parse_lengths(a.lengths)
-    if max(lengths) > 100_000:
-        raise UserError(f"bad --lengths {a.lengths!r}: at most 100000")
-    inputs = heldout_inputs(sorter.vocab, lengths, a.samples, a.seed)
-    temps = [_temperature(a.temperature)] if a.temperature is not None else [None, 0.0]
-    if sorter.max_len is None:  # the compiled solver is argmax already
-        temps = temps[:1]
-    results = [evaluate(sorter.model, sorter.vocab, lengths, inputs=inputs, temperature=t) for t in temps]
-    trained_with = training_record(a.checkpoint)["provenance"] if a.checkpoint is not None else None
-    report = {
-        "model": sorter.name,
-        "trained_max_len": sorter.max_len,
-        "trained_with": trained_with,
-        "lengths": a.lengths,
-        "samples_per_length": a.samples,
-        "n": len(inputs),
-        "lengths_without_heldout_sequences": sorted(set(lengths) - set(results[0]["per_length"])),
-        "results": [
-            {
-                "temperature": r["temperature"],
-                "overall": r["overall"],
-                "per_length": {str(k): v for k, v in r["per_length"].items()},
-            }
-            for r in results
-        ],
-    }
+    if (note := _unfinished(sorter)) is not None:
+        print(f"dlexam: warning: {note}", file=sys.stderr)
+    report = evaluation_report(sorter, a.lengths, samples=a.samples, seed=a.seed,
+                               temperature=_temperature(a.temperature))
     if a.json:
         print(dumps(report))
         return 0
     if a.checkpoint is not None:
-        print(f"trained with: {format_provenance(trained_with)}")
-    print(f"{sorter.name}: {len(inputs)} held-out sequences, exact match")
-    print("length  " + "  ".join(f"T={r['temperature']:<8.4g}" for r in results))
-    for n in results[0]["per_length"]:
-        print(f"{n:>6}  " + "  ".join(f"{r['per_length'][n]:<10.4f}" for r in results))
-    print("   all  " + "  ".join(f"{r['overall']:<10.4f}" for r in results))
+        print(f"trained with: {format_provenance(report['trained_with'])}")
+        state = "finished" if report["finished"] else "NOT finished (resume it)"
+        print(f"training: step {report['step']} of {report['steps']}, {state}")
+    results = report["results"]
+    print(f"{sorter.name}: {report['n']} held-out sequences, exact match")
+    header = ["length"] + [f"T={r['temperature']:.4g}" for r in results]
+    rows = [[n] + [f"{r['per_length'][n]:.4f}" for r in results] for n in results[0]["per_length"]]
+    rows.append(["all"] + [f"{r['overall']:.4f}" for r in results])
+    print(format_table(rows, header))
     if report["lengths_without_heldout_sequences"]:
         missing = ", ".join(map(str, report["lengths_without_heldout_sequences"]))
         print(f"(no held-out sequences exist at length {missing}: too few sequences to hold any out)")

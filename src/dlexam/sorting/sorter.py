@@ -19,6 +19,12 @@ class Sorter:
     vocab: Vocabulary
     max_len: int | None  # longest input length trained on; None for the compiled solver (any length)
     name: str
+    training: dict | None = None  # a trained model's record (dlexam.sorting.trained.training_record); None: compiled
+
+    @property
+    def finished(self) -> bool:
+        """False for a checkpoint of a training run that has not ended (a periodic one: resume it)."""
+        return self.training is None or bool(self.training.get("finished", True))
 
 
 @dataclass
@@ -53,12 +59,12 @@ def load_sorter(vocab_spec: str | None = None, checkpoint: str | os.PathLike | N
         return Sorter(
             compile_sorter(vocab.n_symbols), vocab, None, f"compiled solver, vocabulary {vocab.spec}"
         )
-    from dlexam.sorting.train import load_model  # noqa: PLC0415 - keeps `dlexam sort "D A A"` light
+    from dlexam.sorting.trained import load_trained  # noqa: PLC0415 - keeps `dlexam sort "D A A"` light
 
-    model, vocab, max_len = load_model(checkpoint)
-    if vocab_spec is not None and Vocabulary.from_spec(vocab_spec) != vocab:
-        raise UserError(f"{checkpoint} was trained on vocabulary {vocab.spec}, not {vocab_spec}")
-    return Sorter(model, vocab, max_len, f"trained model {checkpoint}, vocabulary {vocab.spec}")
+    t = load_trained(checkpoint)
+    if vocab_spec is not None and Vocabulary.from_spec(vocab_spec) != t.vocab:
+        raise UserError(f"{checkpoint} was trained on vocabulary {t.vocab.spec}, not {vocab_spec}")
+    return Sorter(t.model, t.vocab, t.max_len, f"trained model {checkpoint}, vocabulary {t.vocab.spec}", t.record)
 
 
 def answer_stream(

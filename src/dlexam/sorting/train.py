@@ -1,8 +1,8 @@
-"""Training and evaluating sorting transformers (Problem 2 done for real: Geoff's task, learned).
+"""Training sorting transformers (Problem 2 done for real: Geoff's task, learned).
 
 Problem 2.2-2.5 train with teacher forcing and cross-entropy on the output tokens; with argmax
 attention no gradient reaches W_Q and W_K (Problem 2.5), so we train with softmax attention and
-then measure what decoding with temperature 0 does.
+then measure what decoding with temperature 0 does (:mod:`dlexam.sorting.evaluate`).
 
 The recipe (issue 14; docs/sorting.md has the ablation): the attention temperature is annealed
 geometrically from hot, 4 sqrt(d_head), to cold, 0.1, over the run (:func:`attention_temperature`),
@@ -14,15 +14,21 @@ clear of the fallback, which is what argmax decoding (T = 0) needs. Batches of 1
 steps at a peak learning rate of 0.01 (the same compute as the earlier 256 x 3,000 at 0.03, twice
 the updates, no loss spikes) give the cooling time to repair the table.
 
-- :func:`train`: AdamW, cosine learning-rate decay, the temperature schedule, random multisets
-  sampled on the fly from a data generator seeded separately from the model's initialisation, a
-  tqdm progress bar, and checkpoints written atomically with :mod:`dlexam.checkpoint` (kind
-  ``sort-transformer``; the config holds the model's :class:`TransformerConfig` with the
-  vocabulary and the trained maximum length in ``extra``, so :func:`load_model` rebuilds the model
-  from the file alone).
-- :func:`evaluate`: exact-match accuracy of greedy decoding per input length on held-out random
-  sequences (:mod:`dlexam.sorting.data`); :func:`accuracy_summary` runs it at the trained lengths
-  and at the longer ones, with the model's temperature and with T = 0.
+:func:`train` takes a :class:`TrainConfig` (checked up front, :meth:`TrainConfig.validate`) and
+returns a :class:`TrainResult`: AdamW, cosine learning-rate decay, the temperature schedule, random
+multisets sampled on the fly from a data generator seeded separately from the model's
+initialisation. Progress goes to an optional callback (:mod:`dlexam.progress`), never to the
+terminal. The run folder (``out``) is checked and locked before any work (:class:`OutputDir`);
+RUN/last.pt is written atomically every ``checkpoint_every`` steps and at the end, with the
+:mod:`dlexam.checkpoint` format (kind ``sort-transformer``; the model's :class:`TransformerConfig`
+with the vocabulary and the trained maximum length in ``extra``, so :func:`load_model` rebuilds the
+model from the file alone) and ``extra["finished"]``: False in a periodic checkpoint, True at the end.
+
+Exact resume: a periodic checkpoint also holds the optimizer state, the scheduler's step, the data
+generator's and torch's RNG states and the running loss, so ``train(tc, out, resume=True)`` continues
+from RUN/last.pt and ends with the same weights, bit for bit, as a run never interrupted. The loss is
+checked at every step: a non-finite one stops training (:class:`NonFiniteLoss`) before it reaches
+the weights, and RUN/last.pt keeps the last finite checkpoint.
 
 The training loop knows only a model, a batch sampler and a loss.
 """
@@ -33,88 +39,51 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
-from dlexam import checkpoint
-from dlexam.attention import resolve_temperature
-from dlexam.errors import UserError
-from dlexam.sorting.data import sample_split, targets, teacher_forcing_batch
-from dlexam.sorting.decode import decode_in_batches
+from dlexam import checkpoint, limits
+from dlexam.errors import NonFiniteLoss, UserError
+from dlexam.files import OutputDir
+from dlexam.progress import Progress, ProgressFn, log, report
+from dlexam.sorting.config import OLD_RECIPE, TrainConfig, attention_temperature, lr_factor, model_config
+from dlexam.sorting.data import sample_split, teacher_forcing_batch
+from dlexam.sorting.trained import KIND, load_model, load_trained, training_record  # the last three re-exported
 from dlexam.sorting.vocab import Vocabulary
-from dlexam.transformer import DecoderTransformer, TransformerConfig
+from dlexam.transformer import DecoderTransformer
 
-KIND = "sort-transformer"
+CHECKPOINT = "last.pt"
 
 
 @dataclass
-class TrainConfig:
-    vocab: str = "A-D"  # vocabulary spec (see dlexam.sorting.vocab)
-    max_len: int = 8  # train on input lengths 0 .. max_len
-    d_model: int | None = None  # None = one-hot width, n_symbols + 2
-    n_heads: int = 1
-    n_layers: int = 1
-    d_ff: int = 0  # 0 = no feed-forward
-    residual: bool = False
-    layernorm: bool = False
-    positional: str = "none"
-    steps: int = 6000
-    batch_size: int = 128
-    lr: float = 0.01  # peak AdamW learning rate (warm-up, then cosine decay to 2% of it)
-    weight_decay: float = 0.0
-    warmup: int = 100
-    # Attention temperature while training, geometric from start (first step) to end (last step);
-    # the model keeps `temperature_end` for decoding. None = 4 sqrt(d_head); "sqrt" = sqrt(d_head).
-    temperature_start: float | str | None = None
-    temperature_end: float | str = 0.1
-    label_smoothing: float = 0.0  # cross-entropy label smoothing (0 = none)
-    seed: int = 0  # model initialisation
-    data_seed: int = 1  # the data generator (separate, so data never depends on the model)
-    checkpoint_every: int = 500
+class TrainResult:
+    """What :func:`train` did: the model and the figures of the run."""
 
+    model: DecoderTransformer
+    config: TrainConfig
+    steps: int  # optimizer steps in all (== config.steps: the run finished)
+    seconds: float  # training time in all, earlier sessions of a resumed run included
+    final_loss: float  # the running (exponential moving average) training loss at the end
+    parameters: int
+    checkpoint: str | None  # RUN/last.pt, None when training wrote no file
+    finished: bool = True  # what the final checkpoint's extra["finished"] says
+    resumed_from: int = 0  # the step a resumed run continued from (0: a new run)
 
-# The recipe before issue 14 (fixed T = sqrt(d_head)), for the ablation in docs/sorting.md.
-OLD_RECIPE = {"steps": 3000, "batch_size": 256, "lr": 0.03, "temperature_start": "sqrt", "temperature_end": "sqrt"}
-
-
-def _temperature_value(t: float | str, d_head: int) -> float:
-    try:
-        return resolve_temperature(t, d_head)
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
-
-
-def attention_temperature(tc: TrainConfig, d_head: int, step: int) -> float:
-    """The attention temperature at `step` (0 .. steps-1): geometric from start to end."""
-    start = 4 * math.sqrt(d_head) if tc.temperature_start is None else _temperature_value(tc.temperature_start, d_head)
-    end = _temperature_value(tc.temperature_end, d_head)
-    if start <= 0 or end <= 0:
-        raise UserError(f"training temperatures must be > 0 (softmax), got {start:g} and {end:g}")
-    return start * (end / start) ** (step / max(1, tc.steps - 1))
-
-
-def model_config(tc: TrainConfig) -> TransformerConfig:
-    vocab = Vocabulary.from_spec(tc.vocab)
-    d = tc.d_model or vocab.size
-    return TransformerConfig(
-        vocab_size=vocab.size,
-        d_model=d,
-        n_heads=tc.n_heads,
-        n_layers=tc.n_layers,
-        d_head=d // tc.n_heads,
-        d_ff=tc.d_ff,
-        residual=tc.residual,
-        layernorm=tc.layernorm,
-        positional=tc.positional,
-        max_len=2 * tc.max_len + 2 + vocab.n_symbols if tc.positional == "learned" else 0,
-        temperature=None if tc.temperature_end == "sqrt" else _temperature_value(tc.temperature_end, d // tc.n_heads),
-        tie_embeddings=True,
-        extra={"vocab": vocab.spec, "max_len": tc.max_len},
-    )
+    def summary(self) -> dict:
+        """The figures as plain data (what `dlexam sort train --json` prints, before accuracy)."""
+        return {
+            "steps": self.steps,
+            "train_seconds": round(self.seconds, 2),
+            "final_loss": self.final_loss,
+            "parameters": self.parameters,
+            "model": self.model.cfg.to_dict(),
+            "checkpoint": self.checkpoint,
+            "finished": self.finished,
+            "resumed_from": self.resumed_from,
+        }
 
 
 def loss_on_batch(
@@ -140,206 +109,232 @@ def save_run(path: Path, model: DecoderTransformer, tc: TrainConfig, extra: dict
     )
 
 
+# ---- the run folder -------------------------------------------------------------------------------
+def _open_out(out, *, force: bool, resume: bool) -> OutputDir:
+    """Check the run folder before any work and lock it while training."""
+    folder = OutputDir(out, lock=True, force=force)
+    try:
+        target = folder.file(CHECKPOINT)
+        if resume:
+            if not target.is_file():
+                raise UserError(f"resume: {folder.path} holds no {CHECKPOINT} to resume from")
+        elif target.exists() or target.is_symlink():
+            if not force and folder.owns(CHECKPOINT):
+                raise UserError(f"out {folder.path} already holds a training run ({target}); resume it, choose "
+                                "another folder, or force replaces it")
+            folder.claim(CHECKPOINT)  # one dlexam did not write: refused unless force
+    except BaseException:
+        folder.close()
+        raise
+    return folder
+
+
+# ---- resume state ---------------------------------------------------------------------------------
+@dataclass
+class _State:
+    """Where a run is: the step to do next, the running loss, and what to restore."""
+
+    step: int = 0
+    loss_ema: float | None = None
+    seconds: float = 0.0
+    saved: int = 0  # the step RUN/last.pt holds (0: none yet)
+    payload: dict | None = None  # the checkpoint resumed from
+    resume: dict = field(default_factory=dict)
+
+
+def _damaged(path, why) -> UserError:
+    return UserError(f"{path}: its resume state is damaged ({str(why)[:160]})")
+
+
+def _resume_state(path: Path, tc: TrainConfig) -> _State:
+    """What RUN/last.pt says about the run, checked before use: a damaged state is one clear error."""
+    payload = checkpoint.load(path, kind=KIND)
+    extra = payload.get("extra")
+    if not isinstance(extra, dict):
+        raise _damaged(path, "no extra data")
+    try:
+        saved_tc = TrainConfig.from_dict(extra.get("train_config"))
+    except (TypeError, UserError) as exc:
+        raise _damaged(path, exc) from None
+    steps = extra.get("step")
+    if extra.get("finished") or (extra.get("finished") is None and steps == saved_tc.steps):
+        raise UserError(f"resume: {path} is a finished run ({steps} of {saved_tc.steps} steps); nothing to resume")
+    differ = [f"{f.name} {getattr(saved_tc, f.name)!r}, not {getattr(tc, f.name)!r}"
+              for f in fields(TrainConfig) if getattr(saved_tc, f.name) != getattr(tc, f.name)]
+    if differ:
+        raise UserError(f"resume: {path} was trained with " + "; ".join(differ))
+    state = extra.get("resume")
+    if not isinstance(state, dict):
+        raise UserError(f"resume: {path} holds no resume state (a checkpoint written before resume existed)")
+    try:
+        step = limits.whole("step", steps, 1, tc.steps - 1)
+        loss_ema = limits.number("loss_ema", state.get("loss_ema"), 0, math.inf, hi_open=True)
+        seconds = limits.number("train_seconds", extra.get("train_seconds", 0.0), 0, math.inf, hi_open=True)
+        if payload.get("config") != model_config(tc).to_dict():
+            raise UserError("the model config does not match train_config")
+        for name in ("data_rng", "torch_rng"):
+            if not isinstance(state.get(name), torch.Tensor) or state[name].dtype != torch.uint8:
+                raise UserError(f"{name} is not an RNG state")
+        sched = state.get("scheduler")
+        if not isinstance(sched, dict) or sched.get("last_epoch") != step:
+            raise UserError("the scheduler's step does not match the checkpoint's")
+        if not isinstance(state.get("optimizer"), dict):
+            raise UserError("no optimizer state")
+    except UserError as exc:
+        raise _damaged(path, exc) from None
+    return _State(step=step, loss_ema=loss_ema, seconds=seconds, saved=step, payload=payload, resume=state)
+
+
+def _check_optimizer_state(sd: dict, model: DecoderTransformer, tc: TrainConfig, step: int) -> None:
+    """AdamW's state must fit the model and the schedule: a tampered one would train on silently."""
+    params = list(model.parameters())
+    groups, state = sd.get("param_groups"), sd.get("state")
+    if not isinstance(groups, list) or len(groups) != 1 or not isinstance(state, dict):
+        raise UserError("the optimizer state is not AdamW's for one parameter group")
+    g = groups[0]
+    want_lr = tc.lr * lr_factor(tc, step)
+    if g.get("initial_lr") != tc.lr or not math.isclose(float(g.get("lr", -1)), want_lr, rel_tol=1e-9) \
+            or g.get("weight_decay") != tc.weight_decay or g.get("params") != list(range(len(params))):
+        raise UserError("the optimizer's settings do not match train_config")
+    if set(state) != set(range(len(params))):
+        raise UserError("the optimizer holds state for other parameters")
+    for i, p in enumerate(params):
+        s = state[i]
+        for key in ("exp_avg", "exp_avg_sq"):
+            t = s.get(key) if isinstance(s, dict) else None
+            if not isinstance(t, torch.Tensor) or t.shape != p.shape or t.dtype != p.dtype \
+                    or not torch.isfinite(t).all() or (key == "exp_avg_sq" and (t < 0).any()):
+                raise UserError(f"parameter {i}'s {key} does not fit the model")
+        if not isinstance(s.get("step"), torch.Tensor) or float(s["step"]) != step:
+            raise UserError(f"parameter {i}'s step count is not {step}")
+
+
+def _restore(state: _State, path: Path, model, opt, sched, data_gen, tc: TrainConfig) -> None:
+    checkpoint.load_weights(model, state.payload, path)
+    try:
+        _check_optimizer_state(state.resume["optimizer"], model, tc, state.step)
+        opt.load_state_dict(state.resume["optimizer"])
+        sched.load_state_dict(state.resume["scheduler"])
+        data_gen.set_state(state.resume["data_rng"])
+        torch.set_rng_state(state.resume["torch_rng"])
+    except (KeyError, TypeError, ValueError, RuntimeError, UserError) as exc:
+        raise _damaged(path, exc) from None
+
+
+# ---- training ---------------------------------------------------------------------------------------
 def train(
     tc: TrainConfig,
-    out: str | os.PathLike | None,
+    out: str | os.PathLike | None = None,
     *,
-    progress: bool = True,
+    progress: ProgressFn | None = None,
     force: bool = False,
+    resume: bool = False,
     callback: Callable[[int, DecoderTransformer, float], None] | None = None,
-) -> tuple[DecoderTransformer, dict]:
-    """Train a sorter; write RUN/last.pt (atomically, every `checkpoint_every` steps and at the end).
+) -> TrainResult:
+    """Train a sorter; with `out`, write RUN/last.pt (atomically, every `checkpoint_every` steps and at the end).
 
-    `callback(step, model, loss_ema)`, if given, runs after every optimizer step (for monitoring).
-    Returns (the trained model, a summary: steps, seconds, final loss, parameter count, checkpoint path).
+    Everything is checked before any work: the config (:meth:`TrainConfig.validate`), the run folder
+    (it must be writable; it is locked while training; a last.pt already there is replaced only if
+    `force`, and never one dlexam did not write unless `force`), and with `resume` the state in
+    RUN/last.pt, whose config must equal `tc`. `callback(step, model, loss_ema)`, if given, runs
+    after every optimizer step (for monitoring; an exception it raises stops training).
+    Raises :class:`NonFiniteLoss` when the loss stops being finite (RUN/last.pt keeps the last
+    finite checkpoint).
     """
+    tc.validate()
+    if resume and out is None:
+        raise UserError("resume needs out, the run folder holding last.pt")
+    folder = _open_out(out, force=force, resume=resume) if out is not None else None
+    try:
+        return _train(tc, folder, progress, resume, callback)
+    finally:
+        if folder is not None:
+            folder.close()
+
+
+def _train(tc: TrainConfig, folder: OutputDir | None, progress: ProgressFn | None, resume: bool,
+           callback) -> TrainResult:
+    path = folder.file(CHECKPOINT) if folder is not None else None
+    state = _resume_state(path, tc) if resume else _State()
     vocab = Vocabulary.from_spec(tc.vocab)
-    if tc.max_len < 1:
-        raise UserError(f"--max-len must be >= 1, got {tc.max_len}")
-    out_path = None
-    if out is not None:
-        out_dir = Path(out)
-        if out_dir.exists() and not out_dir.is_dir():
-            raise UserError(f"--out {out_dir} exists and is not a directory")
-        out_path = out_dir / "last.pt"
-        if out_path.exists() and not force:
-            raise UserError(f"{out_path} already exists; choose another --out or pass --force to replace it")
     torch.manual_seed(tc.seed)
     model = DecoderTransformer(model_config(tc))
     d_head = model.cfg.d_head
     attention_temperature(tc, d_head, 0)  # a bad temperature fails here, not after the first step
     data_gen = torch.Generator().manual_seed(tc.data_seed)
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: lr_factor(tc, step))
+    if resume:
+        _restore(state, path, model, opt, sched, data_gen, tc)
+        folder.claim(CHECKPOINT)  # a valid run, but one dlexam did not write, is replaced only if force
+        log(progress, "sort train", f"resuming {path} at step {state.step} of {tc.steps}")
 
-    def lr_at(step: int) -> float:
-        if step < tc.warmup:
-            return (step + 1) / tc.warmup
-        frac = (step - tc.warmup) / max(1, tc.steps - tc.warmup)
-        return 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * frac))
+    def save(step: int, finished: bool) -> None:
+        extra = {"step": step, "loss": state.loss_ema, "train_seconds": state.seconds + time.perf_counter() - t0,
+                 "finished": finished}
+        if not finished:
+            extra["resume"] = {"optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                               "data_rng": data_gen.get_state(), "torch_rng": torch.get_rng_state(),
+                               "loss_ema": state.loss_ema}
+        save_run(path, model, tc, extra)
+        folder.record(CHECKPOINT)
+        state.saved = step
 
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
+    task = f"sort train {vocab.spec} L<={tc.max_len}"
     t0 = time.perf_counter()
-    bar = tqdm(
-        range(tc.steps),
-        desc=f"sort train {vocab.spec} L<={tc.max_len}",
-        disable=not progress,
-        unit="step",
-        dynamic_ncols=True,
-    )
-    loss_ema = None
     model.train()
-    for step in bar:
+    for step in range(state.step, tc.steps):
         temp = attention_temperature(tc, d_head, step)
         tokens, lengths = sample_split(
             data_gen, tc.batch_size, vocab.n_symbols, 0, tc.max_len, heldout=False, kind="mixed"
         )
         batch = teacher_forcing_batch(tokens, lengths, vocab)
         loss = loss_on_batch(model, *batch, temperature=temp, label_smoothing=tc.label_smoothing)
+        value = loss.item()
+        if not math.isfinite(value):  # stop before a NaN reaches the weights (and any checkpoint)
+            kept = (f"{path} keeps step {state.saved}, the last finite one" if state.saved
+                    else "no checkpoint was saved" if path is not None else "")
+            note = f"(is the learning rate, {tc.lr:g}, too high?)" + (f"; {kept}" if kept else "")
+            raise NonFiniteLoss(f"step {step + 1}", value, note)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         sched.step()
-        loss_ema = loss.item() if loss_ema is None else 0.95 * loss_ema + 0.05 * loss.item()
+        state.loss_ema = value if state.loss_ema is None else 0.95 * state.loss_ema + 0.05 * value
         if step % 10 == 0 or step + 1 == tc.steps:
-            bar.set_postfix(loss=f"{loss_ema:.4f}", T=f"{temp:.3g}")
+            report(progress, Progress(task, step + 1, tc.steps, "step", {"loss": state.loss_ema, "T": temp}))
         if callback is not None:
-            callback(step, model, loss_ema)
-        if (
-            out_path is not None
-            and tc.checkpoint_every
-            and (step + 1) % tc.checkpoint_every == 0
-            and step + 1 < tc.steps
-        ):
-            save_run(out_path, model, tc, {"step": step + 1, "loss": loss_ema})
-    seconds = time.perf_counter() - t0
-    summary = {
-        "steps": tc.steps,
-        "train_seconds": round(seconds, 2),
-        "final_loss": loss_ema,
-        "parameters": sum(p.numel() for p in model.parameters()),
-        "model": model.cfg.to_dict(),
-        "checkpoint": str(out_path) if out_path else None,
-    }
-    if out_path is not None:
-        save_run(out_path, model, tc, {"step": tc.steps, "loss": loss_ema, "train_seconds": seconds})
-    return model, summary
+            callback(step, model, state.loss_ema)
+        if path is not None and tc.checkpoint_every and (step + 1) % tc.checkpoint_every == 0 and step + 1 < tc.steps:
+            save(step + 1, finished=False)
+    report(progress, Progress(task, tc.steps, tc.steps, "step", finished=True))
+    seconds = state.seconds + time.perf_counter() - t0
+    if path is not None:
+        save(tc.steps, finished=True)
+    return TrainResult(
+        model=model,
+        config=tc,
+        steps=tc.steps,
+        seconds=seconds,
+        final_loss=state.loss_ema,
+        parameters=sum(p.numel() for p in model.parameters()),
+        checkpoint=str(path) if path is not None else None,
+        finished=True,
+        resumed_from=state.step if resume else 0,
+    )
 
 
-def load_model(path: str | os.PathLike) -> tuple[DecoderTransformer, Vocabulary, int | None]:
-    """A trained sorter from a checkpoint file or run directory: (model in eval mode, vocabulary, max_len)."""
-    payload = checkpoint.load(path, kind=KIND)
-    try:
-        cfg = TransformerConfig(**payload["config"])
-        vocab = Vocabulary.from_spec(cfg.extra["vocab"])
-    except (TypeError, KeyError, ValueError) as exc:
-        raise UserError(f"{path}: checkpoint config is not a sort-transformer config ({exc})") from None
-    if vocab.size != cfg.vocab_size:
-        raise UserError(f"{path}: vocabulary {vocab.spec} does not match the model's {cfg.vocab_size} tokens")
-    model = DecoderTransformer(cfg)
-    checkpoint.load_weights(model, payload, path)
-    model.requires_grad_(False)
-    return model.eval(), vocab, cfg.extra.get("max_len")
-
-
-def training_record(path: str | os.PathLike) -> dict:
-    """What a sorter checkpoint says about its training: {"provenance" (None in checkpoints that
-    predate it), "train_config", "step", "train_seconds"}."""
-    payload = checkpoint.load(path, kind=KIND)
-    extra = payload.get("extra") or {}
-    return {
-        "provenance": payload.get("provenance"),
-        "train_config": extra.get("train_config"),
-        "step": extra.get("step"),
-        "train_seconds": extra.get("train_seconds"),
-    }
-
-
-def parse_lengths(text: str) -> list[int]:
-    """'1-32' -> [1..32]; '3' -> [3]; '1-8,16,32' -> the union, sorted."""
-    out: set[int] = set()
-    try:
-        for part in text.split(","):
-            part = part.strip()
-            if "-" in part:
-                lo, hi = (int(p) for p in part.split("-", 1))
-                if hi < lo:
-                    raise ValueError
-                out.update(range(lo, hi + 1))
-            else:
-                out.add(int(part))
-    except ValueError:
-        raise UserError(f"bad --lengths {text!r}: use e.g. 1-32 or 1-8,16") from None
-    if not out or min(out) < 0:
-        raise UserError(f"bad --lengths {text!r}: lengths must be >= 0")
-    return sorted(out)
-
-
-def heldout_inputs(vocab: Vocabulary, lengths: list[int], per_length: int, seed: int) -> list[list[int]]:
-    """`per_length` held-out uniform random inputs of each length (own seed, not the training stream)."""
-    gen = torch.Generator().manual_seed(seed)
-    inputs: list[list[int]] = []
-    for n in lengths:
-        tokens, lens = sample_split(gen, per_length, vocab.n_symbols, n, n, heldout=True, kind="uniform")
-        inputs += tokens[:, :n].tolist()
-    return inputs
-
-
-@torch.no_grad()
-def evaluate(
-    model: DecoderTransformer,
-    vocab: Vocabulary,
-    lengths: list[int],
-    *,
-    per_length: int = 1000,
-    seed: int = 12345,
-    temperature: float | str | None = None,
-    inputs: list[list[int]] | None = None,
-) -> dict:
-    """Exact match of greedy decoding vs sorted(set(x)): {"overall", "per_length", "n", "temperature"}."""
-    if inputs is None:
-        inputs = heldout_inputs(vocab, lengths, per_length, seed)
-    got = decode_in_batches(model, vocab, inputs, batch_size=2048, temperature=temperature).outputs
-    per: dict[int, list[int]] = {}
-    for x, y in zip(inputs, got, strict=True):
-        c = per.setdefault(len(x), [0, 0])
-        c[0] += y == sorted(set(x))
-        c[1] += 1
-    correct = sum(c[0] for c in per.values())
-    return {
-        "temperature": model.temperature(temperature),
-        "overall": correct / max(1, len(inputs)),
-        "n": len(inputs),
-        "per_length": {n: c[0] / c[1] for n, c in sorted(per.items())},
-    }
-
-
-def accuracy_summary(
-    model: DecoderTransformer, vocab: Vocabulary, max_len: int, *, per_length: int = 300, seed: int = 12345
-) -> dict:
-    """Exact match on held-out inputs of the trained lengths 1..max_len and of the longer, never
-    trained lengths max_len+1..2 max_len, each with the model's temperature and with T = 0:
-    {"trained": {"lengths", "softmax", "T0"}, "longer": {...}}."""
-    out = {}
-    for name, lengths in (("trained", range(1, max_len + 1)), ("longer", range(max_len + 1, 2 * max_len + 1))):
-        inputs = heldout_inputs(vocab, list(lengths), per_length, seed)
-        out[name] = {
-            "lengths": f"{lengths[0]}-{lengths[-1]}",
-            "softmax": evaluate(model, vocab, list(lengths), inputs=inputs)["overall"],
-            "T0": evaluate(model, vocab, list(lengths), inputs=inputs, temperature=0.0)["overall"],
-        }
-    return out
-
-
-__all__ = [
+__all__ = [  # the recipe's names (dlexam.sorting.config) too, so one import serves
+    "OLD_RECIPE",
     "TrainConfig",
+    "TrainResult",
     "train",
-    "evaluate",
-    "accuracy_summary",
     "attention_temperature",
+    "lr_factor",
+    "model_config",
+    "loss_on_batch",
     "load_model",
+    "load_trained",
     "training_record",
-    "parse_lengths",
-    "heldout_inputs",
-    "targets",
 ]

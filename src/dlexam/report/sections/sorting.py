@@ -41,8 +41,9 @@ def attention_figure(a, title: str, caption: str) -> str:
 
 def build(ctx: ReportContext) -> str:
     from dlexam.sorting.compiled import compile_sorter
+    from dlexam.sorting.evaluate import evaluate
     from dlexam.sorting.inspect import attention_steps
-    from dlexam.sorting.train import TrainConfig, evaluate, train
+    from dlexam.sorting.train import TrainConfig, train
     from dlexam.sorting.vocab import Vocabulary
 
     vocab = Vocabulary.from_spec("A-D")
@@ -74,7 +75,8 @@ def build(ctx: ReportContext) -> str:
         s = ctx.settings
         steps = s.pick(full=2000, quick=400, tiny=150)
         tc = TrainConfig(vocab="A-D", max_len=8, steps=steps, batch_size=128, seed=s.seed)
-        model, run = train(tc, None, progress=False)
+        run = train(tc)
+        model = run.model
         model.eval()
         lengths = list(range(1, 2 * tc.max_len + 1))  # up to twice the longest training input
         per_length = s.pick(full=500, quick=200, tiny=50)
@@ -90,7 +92,7 @@ def build(ctx: ReportContext) -> str:
             '<h3 id="sorting-trained">A trained sorter (softmax attention)</h3>'
             + page.paragraph(
                 f"The same architecture trained from random weights with teacher forcing for {steps} steps "
-                f"(batch {tc.batch_size}, inputs of length 1-{tc.max_len}) in {run['train_seconds']:.1f} s, "
+                f"(batch {tc.batch_size}, inputs of length 1-{tc.max_len}) in {run.seconds:.1f} s, "
                 f"with softmax attention at T = √d_head (argmax attention would give W_Q and W_K no "
                 f"gradient, Problem 2.5). On the example it emits “{got_t}” "
                 f"({'correct' if got_t == expected else 'expected ' + expected})."

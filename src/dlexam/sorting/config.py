@@ -1,0 +1,135 @@
+"""The sorter's training recipe as data: :class:`TrainConfig` (checked by :meth:`TrainConfig.validate`),
+the model it builds (:func:`model_config`), and the schedules (:func:`attention_temperature`,
+:func:`lr_factor`). The loop that uses them is :mod:`dlexam.sorting.train` (its docstring explains
+the recipe).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+
+from dlexam import limits
+from dlexam.attention import resolve_temperature
+from dlexam.errors import UserError
+from dlexam.sorting.vocab import Vocabulary
+from dlexam.transformer import MAX_FF, MAX_HEADS, MAX_LAYERS, MAX_WIDTH, TransformerConfig
+
+# Bounds of a TrainConfig: beyond these a setting is a typo, not a choice.
+MAX_TRAIN_LEN, MAX_STEPS, MAX_BATCH, MAX_LR, MAX_WEIGHT_DECAY, MAX_TEMPERATURE = 512, 10**7, 65_536, 10.0, 1000.0, 1e6
+MAX_SEED = 2**63 - 1
+
+
+@dataclass
+class TrainConfig:
+    vocab: str = "A-D"  # vocabulary spec (see dlexam.sorting.vocab)
+    max_len: int = 8  # train on input lengths 0 .. max_len
+    d_model: int | None = None  # None = one-hot width, n_symbols + 2
+    n_heads: int = 1
+    n_layers: int = 1
+    d_ff: int = 0  # 0 = no feed-forward
+    residual: bool = False
+    layernorm: bool = False
+    positional: str = "none"
+    steps: int = 6000
+    batch_size: int = 128
+    lr: float = 0.01  # peak AdamW learning rate (warm-up, then cosine decay to 2% of it)
+    weight_decay: float = 0.0
+    warmup: int = 100
+    # Attention temperature while training, geometric from start (first step) to end (last step);
+    # the model keeps `temperature_end` for decoding. None = 4 sqrt(d_head); "sqrt" = sqrt(d_head).
+    temperature_start: float | str | None = None
+    temperature_end: float | str = 0.1
+    label_smoothing: float = 0.0  # cross-entropy label smoothing (0 = none)
+    seed: int = 0  # model initialisation
+    data_seed: int = 1  # the data generator (separate, so data never depends on the model)
+    checkpoint_every: int = 500  # steps between periodic checkpoints (0 = only the final one)
+
+    def validate(self) -> TrainConfig:
+        """Check every field before any work (a config may come from a flag or a checkpoint file);
+        UserError naming the field otherwise. Returns self."""
+        if not isinstance(self.vocab, str):
+            raise UserError(f"vocab must be a vocabulary spec like A-D, got {self.vocab!r}")
+        vocab = Vocabulary.from_spec(self.vocab)
+        limits.whole("max_len", self.max_len, 1, MAX_TRAIN_LEN)
+        limits.whole("d_model", self.d_model, 1, MAX_WIDTH, optional=True)
+        limits.whole("n_heads", self.n_heads, 1, MAX_HEADS)
+        limits.whole("n_layers", self.n_layers, 1, MAX_LAYERS)
+        limits.whole("d_ff", self.d_ff, 0, MAX_FF)
+        for name in ("residual", "layernorm"):
+            if not isinstance(getattr(self, name), bool):
+                raise UserError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        limits.choice("positional", self.positional, ("none", "sinusoidal", "learned"))
+        limits.whole("steps", self.steps, 1, MAX_STEPS)
+        limits.whole("batch_size", self.batch_size, 1, MAX_BATCH)
+        limits.number("lr", self.lr, 0, MAX_LR, lo_open=True)
+        limits.number("weight_decay", self.weight_decay, 0, MAX_WEIGHT_DECAY)
+        limits.whole("warmup", self.warmup, 0, MAX_STEPS)
+        limits.number("label_smoothing", self.label_smoothing, 0, 1, hi_open=True)
+        limits.whole("seed", self.seed, 0, MAX_SEED)
+        limits.whole("data_seed", self.data_seed, 0, MAX_SEED)
+        limits.whole("checkpoint_every", self.checkpoint_every, 0, MAX_STEPS)
+        for name in ("temperature_start", "temperature_end"):
+            t = getattr(self, name)
+            if not (t == "sqrt" or (t is None and name == "temperature_start")):
+                limits.number(name, t, 0, MAX_TEMPERATURE, lo_open=True)
+        d = self.d_model or vocab.size
+        if self.d_model is not None and d % self.n_heads:
+            raise UserError(f"d_model {d} is not divisible by n_heads {self.n_heads}")
+        model_config(self)  # the model's own checks (its size, above all)
+        return self
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        """A config from a checkpoint's ``train_config``, checked; UserError when it is not one."""
+        if not isinstance(d, dict) or set(d) - {f.name for f in fields(cls)}:
+            raise UserError(f"train_config is not a sorter TrainConfig ({sorted(d) if isinstance(d, dict) else d!r})")
+        return cls(**d).validate()
+
+
+# The recipe before issue 14 (fixed T = sqrt(d_head)), for the ablation in docs/sorting.md.
+OLD_RECIPE = {"steps": 3000, "batch_size": 256, "lr": 0.03, "temperature_start": "sqrt", "temperature_end": "sqrt"}
+
+
+def _temperature_value(t: float | str, d_head: int) -> float:
+    try:
+        return resolve_temperature(t, d_head)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+
+
+def attention_temperature(tc: TrainConfig, d_head: int, step: int) -> float:
+    """The attention temperature at `step` (0 .. steps-1): geometric from start to end."""
+    start = 4 * math.sqrt(d_head) if tc.temperature_start is None else _temperature_value(tc.temperature_start, d_head)
+    end = _temperature_value(tc.temperature_end, d_head)
+    if start <= 0 or end <= 0:
+        raise UserError(f"training temperatures must be > 0 (softmax), got {start:g} and {end:g}")
+    return start * (end / start) ** (step / max(1, tc.steps - 1))
+
+
+def lr_factor(tc: TrainConfig, step: int) -> float:
+    """The learning rate at `step` as a share of tc.lr: linear warm-up, then cosine decay to 2%."""
+    if step < tc.warmup:
+        return (step + 1) / tc.warmup
+    frac = (step - tc.warmup) / max(1, tc.steps - tc.warmup)
+    return 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * frac))
+
+
+def model_config(tc: TrainConfig) -> TransformerConfig:
+    vocab = Vocabulary.from_spec(tc.vocab)
+    d = tc.d_model or vocab.size
+    return TransformerConfig(
+        vocab_size=vocab.size,
+        d_model=d,
+        n_heads=tc.n_heads,
+        n_layers=tc.n_layers,
+        d_head=d // tc.n_heads,
+        d_ff=tc.d_ff,
+        residual=tc.residual,
+        layernorm=tc.layernorm,
+        positional=tc.positional,
+        max_len=2 * tc.max_len + 2 + vocab.n_symbols if tc.positional == "learned" else 0,
+        temperature=None if tc.temperature_end == "sqrt" else _temperature_value(tc.temperature_end, d // tc.n_heads),
+        tie_embeddings=True,
+        extra={"vocab": vocab.spec, "max_len": tc.max_len},
+    )

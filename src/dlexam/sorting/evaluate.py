@@ -1,0 +1,158 @@
+"""Measuring sorters: exact match of greedy decoding against sorted(set(x)) on held-out inputs.
+
+- :func:`evaluate`: exact match per input length on held-out random sequences
+  (:mod:`dlexam.sorting.data`, the hash split training never sees).
+- :func:`accuracy_summary`: the trained lengths and the longer, never trained ones, with the model's
+  temperature and with T = 0 (what `dlexam sort train` reports after training).
+- :func:`evaluation_report`: what `dlexam sort evaluate` shows, as plain data. Its size is capped
+  before anything is sampled: lengths 1 .. :data:`MAX_LENGTH`, at most :data:`MAX_SAMPLES` per
+  length, and at most :data:`MAX_TOKENS` input tokens in all (samples x the sum of the lengths).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from dlexam import limits
+from dlexam.errors import UserError
+from dlexam.sorting.data import sample_split
+from dlexam.sorting.decode import decode_in_batches
+from dlexam.sorting.sorter import Sorter
+from dlexam.sorting.vocab import Vocabulary
+from dlexam.transformer import DecoderTransformer
+
+MAX_LENGTH, MAX_SAMPLES, MAX_TOKENS = 4096, 1_000_000, 20_000_000
+
+
+def parse_lengths(text: str) -> list[int]:
+    """'1-32' -> [1..32]; '3' -> [3]; '1-8,16,32' -> the union, sorted; each length 1 .. MAX_LENGTH
+    (checked before a range is expanded)."""
+    out: set[int] = set()
+    try:
+        for part in text.split(","):
+            part = part.strip()
+            lo, hi = (int(p) for p in part.split("-", 1)) if "-" in part else (int(part), int(part))
+            if hi < lo:
+                raise ValueError
+            if lo < 1 or hi > MAX_LENGTH:
+                raise UserError(f"bad lengths {text!r}: each length must be 1 .. {MAX_LENGTH}")
+            out.update(range(lo, hi + 1))
+    except ValueError:
+        raise UserError(f"bad lengths {text!r}: use e.g. 1-32 or 1-8,16") from None
+    return sorted(out)
+
+
+def check_size(lengths: list[int], samples: int, text: str | None = None) -> int:
+    """The number of input tokens `samples` sequences of each length hold; UserError above MAX_TOKENS."""
+    limits.whole("samples", samples, 1, MAX_SAMPLES)
+    tokens = samples * sum(lengths)
+    if tokens > MAX_TOKENS:
+        raise UserError(f"lengths {text or lengths!r} with {samples:,} samples each are {tokens:,} input tokens; "
+                        f"at most {MAX_TOKENS:,} (fewer samples or shorter lengths)")
+    return tokens
+
+
+def heldout_inputs(vocab: Vocabulary, lengths: list[int], per_length: int, seed: int) -> list[list[int]]:
+    """`per_length` held-out uniform random inputs of each length (own seed, not the training stream)."""
+    gen = torch.Generator().manual_seed(seed)
+    inputs: list[list[int]] = []
+    for n in lengths:
+        tokens, lens = sample_split(gen, per_length, vocab.n_symbols, n, n, heldout=True, kind="uniform")
+        inputs += tokens[:, :n].tolist()
+    return inputs
+
+
+@torch.no_grad()
+def evaluate(
+    model: DecoderTransformer,
+    vocab: Vocabulary,
+    lengths: list[int],
+    *,
+    per_length: int = 1000,
+    seed: int = 12345,
+    temperature: float | str | None = None,
+    inputs: list[list[int]] | None = None,
+) -> dict:
+    """Exact match of greedy decoding vs sorted(set(x)): {"overall", "per_length", "n", "temperature"}."""
+    if inputs is None:
+        inputs = heldout_inputs(vocab, lengths, per_length, seed)
+    got = decode_in_batches(model, vocab, inputs, batch_size=2048, temperature=temperature).outputs
+    per: dict[int, list[int]] = {}
+    for x, y in zip(inputs, got, strict=True):
+        c = per.setdefault(len(x), [0, 0])
+        c[0] += y == sorted(set(x))
+        c[1] += 1
+    correct = sum(c[0] for c in per.values())
+    return {
+        "temperature": model.temperature(temperature),
+        "overall": correct / max(1, len(inputs)),
+        "n": len(inputs),
+        "per_length": {n: c[0] / c[1] for n, c in sorted(per.items())},
+    }
+
+
+def accuracy_summary(
+    model: DecoderTransformer, vocab: Vocabulary, max_len: int, *, per_length: int = 300, seed: int = 12345
+) -> dict:
+    """Exact match on held-out inputs of the trained lengths 1..max_len and of the longer, never
+    trained lengths max_len+1..2 max_len, each with the model's temperature and with T = 0:
+    {"trained": {"lengths", "softmax", "T0"}, "longer": {...}}."""
+    out = {}
+    for name, lengths in (("trained", range(1, max_len + 1)), ("longer", range(max_len + 1, 2 * max_len + 1))):
+        inputs = heldout_inputs(vocab, list(lengths), per_length, seed)
+        out[name] = {
+            "lengths": f"{lengths[0]}-{lengths[-1]}",
+            "softmax": evaluate(model, vocab, list(lengths), inputs=inputs)["overall"],
+            "T0": evaluate(model, vocab, list(lengths), inputs=inputs, temperature=0.0)["overall"],
+        }
+    return out
+
+
+def train_report(result, *, per_length: int = 300) -> dict:
+    """What `dlexam sort train` reports: the run's summary (:meth:`TrainResult.summary`) and its
+    exact match (:func:`accuracy_summary`)."""
+    tc = result.config
+    acc = accuracy_summary(result.model, Vocabulary.from_spec(tc.vocab), tc.max_len, per_length=per_length)
+    return {
+        **result.summary(),
+        "temperature": result.model.temperature(),
+        "exact_match": acc,
+        "exact_match_trained_lengths": acc["trained"]["softmax"],
+        "exact_match_trained_lengths_T0": acc["trained"]["T0"],
+    }
+
+
+def evaluation_report(
+    sorter: Sorter, lengths: str, *, samples: int = 1000, seed: int = 12345, temperature: float | str | None = None,
+) -> dict:
+    """Exact match of `sorter` on `samples` held-out inputs of each length in `lengths` ('1-32'),
+    at `temperature` if given, else at the model's own and at 0 (the compiled solver: its own only).
+    The sizes are checked before any input is drawn (:func:`parse_lengths`, :func:`check_size`)."""
+    wanted = parse_lengths(lengths)
+    check_size(wanted, samples, lengths)
+    inputs = heldout_inputs(sorter.vocab, wanted, samples, seed)
+    temps = [temperature] if temperature is not None else [None, 0.0]
+    if sorter.max_len is None:  # the compiled solver is argmax already
+        temps = temps[:1]
+    results = [evaluate(sorter.model, sorter.vocab, wanted, inputs=inputs, temperature=t) for t in temps]
+    training = sorter.training or {}
+    return {
+        "model": sorter.name,
+        "trained_max_len": sorter.max_len,
+        "trained_with": training.get("provenance"),
+        "finished": training.get("finished") if sorter.training is not None else None,
+        "step": training.get("step"),
+        "steps": training.get("steps"),
+        "lengths": lengths,
+        "samples_per_length": samples,
+        "n": len(inputs),
+        "lengths_without_heldout_sequences": sorted(set(wanted) - set(results[0]["per_length"])),
+        "results": [
+            {
+                "temperature": r["temperature"],
+                "overall": r["overall"],
+                "per_length": {str(k): v for k, v in r["per_length"].items()},
+            }
+            for r in results
+        ],
+    }

@@ -1,0 +1,136 @@
+"""`dlexam sort train` and `sort evaluate` with hostile settings and folders: absurd numbers refused
+up front naming the parameter, nothing it did not write replaced, one writer per run folder, an exact
+`--resume`, an unfinished checkpoint said so, and evaluation sizes capped before anything is drawn."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+import torch
+
+from dlexam import checkpoint
+from dlexam.cli import main
+from dlexam.files import OutputDir
+from dlexam.sorting import train as train_module
+from dlexam.sorting.train import TrainConfig, train
+
+from .helpers import assert_refused, run_cli, snapshot
+
+QUICK = ["--vocab", "A-C", "--max-len", "3", "--quick", "--quiet", "--json"]
+
+
+@pytest.mark.parametrize("flag, value, needle", [
+    ("--lr", "nan", "lr"), ("--lr", "inf", "lr"), ("--lr", "1e10", "lr"), ("--lr", "0", "lr"),
+    ("--steps", "0", "steps"), ("--batch-size", "0", "batch_size"), ("--max-len", "100000", "max_len"),
+    ("--label-smoothing", "1", "label_smoothing"), ("--checkpoint-every", "-1", "checkpoint_every"),
+    ("--temperature-end", "nan", "temperature"), ("--threads", "0", "threads"),
+])
+def test_sort_train_refuses_absurd_settings_before_any_work(tmp_path, flag, value, needle):
+    p = run_cli("sort", "train", *QUICK, "--out", str(tmp_path / "r"), flag, value, timeout=60)
+    assert_refused(p, needle)
+    assert not (tmp_path / "r").exists()
+
+
+def test_sort_train_never_replaces_a_last_pt_it_did_not_write_unless_forced(tmp_path):
+    run = tmp_path / "r"
+    run.mkdir()
+    (run / "last.pt").write_bytes(b"the user's own file")
+    before = snapshot(run)
+    assert_refused(run_cli("sort", "train", *QUICK, "--out", str(run), timeout=60), "not written by dlexam")
+    assert snapshot(run) == before
+    p = run_cli("sort", "train", *QUICK, "--out", str(run), "--force", timeout=120)
+    assert p.returncode == 0, p.stderr.decode()[-2000:]
+    assert checkpoint.load(run)["extra"]["finished"] is True
+
+
+def test_sort_train_refuses_a_run_folder_in_use(tmp_path):
+    run = tmp_path / "r"
+    with OutputDir(run, lock=True):
+        p = run_cli("sort", "train", *QUICK, "--out", str(run), timeout=60)
+    assert_refused(p, "in use by process")
+    assert not (run / "last.pt").exists()
+
+
+def test_sort_train_checks_its_out_folder_before_training(tmp_path):
+    shadow = tmp_path / "file"
+    shadow.write_text("x")
+    assert_refused(run_cli("sort", "train", *QUICK, "--out", str(shadow), timeout=60), "not a folder")
+    assert_refused(run_cli("sort", "train", *QUICK, "--out", str(shadow / "run"), timeout=60), "is a file")
+    assert shadow.read_text() == "x"
+
+
+def test_cli_resume_finishes_an_interrupted_run_exactly(tmp_path, capsys):
+    tc = dict(vocab="A-C", max_len=3, steps=40, batch_size=64, warmup=5, checkpoint_every=20)
+    whole = train(TrainConfig(**tc), tmp_path / "whole")
+    run = tmp_path / "r"
+
+    def stop(step, model, loss):
+        if step == 30:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(TrainConfig(**tc), run, callback=stop)
+    # the unfinished checkpoint answers, with a warning; evaluate says so
+    assert main(["sort", "--checkpoint", str(run), "C A B"]) == 0
+    err = capsys.readouterr().err
+    assert "unfinished training run (step 20 of 40)" in err and "--resume" in err
+    assert main(["sort", "evaluate", "--checkpoint", str(run), "--lengths", "1-3", "--samples", "5", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["finished"], report["step"], report["steps"]) == (False, 20, 40)
+    # a setting that differs from the run's is refused, naming it; then the run's own settings resume it
+    assert main(["sort", "train", "--out", str(run), "--resume", "--lr", "0.5"]) == 2
+    assert "lr 0.01, not 0.5" in capsys.readouterr().err
+    assert main(["sort", "train", "--out", str(run), "--resume", "--json", "--quiet"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["resumed_from"] == 20 and summary["finished"] is True
+    got, want = checkpoint.load(run)["state_dict"], whole.model.state_dict()
+    assert all(torch.equal(got[k], want[k]) for k in want)
+    # a finished run has nothing to resume
+    assert main(["sort", "train", "--out", str(run), "--resume"]) == 2
+    assert "nothing to resume" in capsys.readouterr().err
+
+
+def test_cli_resume_refuses_a_tampered_optimizer_state(tmp_path):
+    run = tmp_path / "r"
+    with pytest.raises(KeyboardInterrupt):
+        train(TrainConfig(vocab="A-C", max_len=3, steps=40, batch_size=16, warmup=5, checkpoint_every=10), run,
+              callback=lambda step, m, loss: (_ for _ in ()).throw(KeyboardInterrupt) if step == 15 else None)
+    payload = checkpoint.load(run)
+    payload["extra"]["resume"]["optimizer"]["state"][1]["exp_avg"] = torch.zeros(2, 2)
+    checkpoint.save(run / "last.pt", kind=payload["kind"], config=payload["config"],
+                    state_dict=payload["state_dict"], extra=payload["extra"])
+    before = snapshot(run)
+    p = run_cli("sort", "train", "--out", str(run), "--resume", "--force", timeout=60)
+    assert_refused(p, "resume state is damaged", "exp_avg")
+    assert snapshot(run) == before
+
+
+def test_sort_train_stops_at_a_non_finite_loss_in_one_line(tmp_path, capsys, monkeypatch):
+    real = train_module.loss_on_batch
+    calls = []
+
+    def poisoned(*args, **kw):
+        calls.append(1)
+        return real(*args, **kw) * (float("inf") if len(calls) >= 25 else 1.0)
+
+    monkeypatch.setattr(train_module, "loss_on_batch", poisoned)
+    run = tmp_path / "r"
+    assert main(["sort", "train", *QUICK, "--out", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "loss became inf at step 25" in err and "keeps step 20" in err
+    assert checkpoint.load(run)["extra"]["step"] == 20
+
+
+@pytest.mark.parametrize("lengths, samples, needle", [
+    ("100000", "1", "1 .. 4096"), ("1-99999999999999", "1", "1 .. 4096"), ("0-3", "1", "1 .. 4096"),
+    ("1-4096", "1000", "at most 20,000,000"), ("4000", "5001", "at most 20,000,000"),
+    ("1-3", "0", "samples"), ("1-3", "10000000", "samples"),
+])
+def test_sort_evaluate_sizes_are_capped_before_anything_is_drawn(lengths, samples, needle):
+    t0 = time.perf_counter()
+    p = run_cli("sort", "evaluate", "--lengths", lengths, "--samples", samples, mem_mb=1500, timeout=60)
+    line = assert_refused(p, needle)
+    assert "lengths" in line or "samples" in line
+    assert time.perf_counter() - t0 < 30
