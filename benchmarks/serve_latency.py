@@ -58,6 +58,12 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) the process has used: its share of the work, whatever the machine's load."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def random_sequence(rng: random.Random) -> str:
     head = [rng.choice(TOKENS) for _ in range(rng.randint(1, 6))]
     tail = [rng.choice(TOKENS) for _ in range(rng.randint(1, 4))]
@@ -129,7 +135,9 @@ async def client(host, port, requests, deadline, latencies, errors, stride, offs
         writer.close()
 
 
-def load(host, port, requests, clients: int, seconds: float) -> dict:
+def load(host, port, requests, clients: int, seconds: float, pid: int | None = None) -> dict:
+    """`clients` keep-alive clients for `seconds`; with `pid`, also the server's CPU milliseconds per request."""
+    cpu0 = cpu_s(pid) if pid else 0.0
     latencies: list[float] = []
     errors: list[int] = []
 
@@ -143,8 +151,11 @@ def load(host, port, requests, clients: int, seconds: float) -> dict:
     wall = time.perf_counter() - t0
     ms = sorted(1000 * x for x in latencies)
     pick = lambda q: round(ms[min(len(ms) - 1, int(q * len(ms)))], 2)  # noqa: E731
-    return {"requests": len(ms), "errors": len(errors), "rps": round(len(ms) / wall, 1), "p50_ms": pick(0.50),
-            "p90_ms": pick(0.90), "p99_ms": pick(0.99), "max_ms": round(ms[-1], 2)}
+    out = {"requests": len(ms), "errors": len(errors), "rps": round(len(ms) / wall, 1), "p50_ms": pick(0.50),
+           "p90_ms": pick(0.90), "p99_ms": pick(0.99), "max_ms": round(ms[-1], 2)}
+    if pid:
+        out["server_cpu_ms_per_request"] = round(1000 * (cpu_s(pid) - cpu0) / len(ms), 3)
+    return out
 
 
 def cli_seconds(args: list[str], runs: int = 3) -> float:
@@ -182,16 +193,16 @@ def main() -> None:
         load(host, port, warm[:1] + predict[:1], 1, 0.5)  # one of each: lazy imports and first allocations
         rss = {"started": round(started_mb, 1), "after_warmup": round(rss_mb(proc.pid), 1)}
         phases = {}
-        phases["geoff_serial_cold"] = load(host, port, [("GET", p, None) for p in cold_paths(2000)], 1, 3.0)
-        phases["svhn_serial"] = load(host, port, predict, 1, 3.0)
-        phases["geoff_warm_cache"] = load(host, port, warm, CLIENTS, seconds)
+        phases["geoff_serial_cold"] = load(host, port, [("GET", p, None) for p in cold_paths(2000)], 1, 3.0, proc.pid)
+        phases["svhn_serial"] = load(host, port, predict, 1, 3.0, proc.pid)
+        phases["geoff_warm_cache"] = load(host, port, warm, CLIENTS, seconds, proc.pid)
         rss["after_geoff_warm"] = round(rss_mb(proc.pid), 1)
         cold = [("GET", p, None) for p in cold_paths(20000)[2000:]]  # none of these was asked before
-        phases["geoff_cold_cache"] = load(host, port, cold, CLIENTS, seconds)
+        phases["geoff_cold_cache"] = load(host, port, cold, CLIENTS, seconds, proc.pid)
         rss["after_geoff_cold"] = round(rss_mb(proc.pid), 1)
-        phases["svhn_predict"] = load(host, port, predict, CLIENTS, seconds)
+        phases["svhn_predict"] = load(host, port, predict, CLIENTS, seconds, proc.pid)
         rss["after_svhn"] = round(rss_mb(proc.pid), 1)
-        phases["geoff_warm_cache_again"] = load(host, port, warm, CLIENTS, seconds / 2)
+        phases["geoff_warm_cache_again"] = load(host, port, warm, CLIENTS, seconds / 2, proc.pid)
         rss["end"] = round(rss_mb(proc.pid), 1)
     finally:
         proc.terminate()
@@ -199,7 +210,7 @@ def main() -> None:
     cli = None if args.no_cli else cli_baseline(pngs[0])
     for name, r in phases.items():
         print(f"{name:24} {r['requests']:6} req  {r['rps']:7} req/s  p50 {r['p50_ms']:8} ms  p99 {r['p99_ms']:8} ms"
-              f"  errors {r['errors']}")
+              f"  server CPU {r['server_cpu_ms_per_request']:6} ms/req  errors {r['errors']}")
     print(f"server RSS (MB): {rss}")
     print(f"CLI process per request (baseline): {cli}")
     growth = rss["end"] - rss["after_warmup"]
@@ -222,6 +233,7 @@ def main() -> None:
         "rss_mb": rss, "rss_growth_after_warmup_mb": round(growth, 1),
         "serial_service_ms": {"geoff_cold_p50": phases["geoff_serial_cold"]["p50_ms"],
                               "svhn_p50": phases["svhn_serial"]["p50_ms"]},
+        "server_cpu_ms_per_request": {name: r["server_cpu_ms_per_request"] for name, r in phases.items()},
         "baseline_cli_process_s": cli,
         "speedup_vs_cli_geoff_cold_p50": speedup("geoff_json_s", "geoff_cold_cache"),
         "speedup_vs_cli_svhn_p50": speedup("svhn_predict_json_s", "svhn_predict"),
