@@ -7,7 +7,8 @@ Problem 1's network (:class:`dlexam.svhn.model.ExamCNN`) maps a 32x32 grayscale 
 
 :func:`feature_maps` runs the model's own layers one at a time on one image and keeps every
 stage's output (the layer table's rows, :func:`dlexam.svhn.model.layer_summary`, name the same
-stages); the logits are the model's own forward on the same input. :func:`read_image_bytes` turns
+stages); the logits are the model's own head (:meth:`ExamCNN.head`, the second half of its forward)
+on Pool-2's output. :func:`read_image_bytes` turns
 an uploaded photo (bytes, any size) into the 32x32 input the way `svhn predict` reads a file
 (:func:`dlexam.svhn.images.svhn_crop`), with its size checked before any pixel is decoded.
 """
@@ -75,7 +76,7 @@ def feature_maps(model: ExamCNN, image: torch.Tensor) -> FeatureMaps:
         pool1 = model.pool1(conv1)  # (1, 8, 7, 7)
         conv2 = model.act2(model.conv2(pool1))  # (1, 16, 6, 6)
         pool2 = model.pool2(conv2)  # (1, 16, 3, 3)
-        logits = model(x)[0]  # (10,): the model's own forward, not a re-computation of the head
+        logits = model.head(pool2)[0]  # (10,): the model's own head, on the stages its forward runs
     finally:
         if was_training:
             model.train()
