@@ -139,6 +139,8 @@ def _built_model(heads: int, weights: GeoffWeights, signs: tuple) -> DecoderTran
 
 def shared_model(heads: int, weights: GeoffWeights) -> DecoderTransformer:
     """The float64 exam model for `heads` and `weights`, built once (never modify it: use :func:`exam_model`)."""
+    if weights is EXAM_WEIGHTS:  # the common case: no edited matrix
+        return _built_model(heads, weights, ())
     signs = tuple(math.copysign(1.0, v) for name in GeoffWeights.SHAPES for r in getattr(weights, name) for v in r)
     return _built_model(heads, weights, signs)
 
@@ -160,9 +162,9 @@ def loss_terms(logits: torch.Tensor, ids: list[int], convention: str) -> dict:
     if not targets:
         raise UserError("nothing after <START> to score: add the expected output, e.g. 'D A A <START> A D <STOP>'")
     rows = targets if convention == "exam" else [t - 1 for t in targets]
-    log_p = torch.log_softmax(logits[rows], dim=-1)  # (n_targets, V)
+    log_p = torch.log_softmax(logits[rows[0] : rows[-1] + 1], dim=-1)  # (n_targets, V): the rows are consecutive
     target_ids = torch.tensor([ids[t] for t in targets])
-    picked = log_p[torch.arange(len(targets)), target_ids]
+    picked = log_p.gather(1, target_ids[:, None])[:, 0]  # (n_targets,): log p of each target
     return {
         "value": -picked.sum(),
         "rows": [r + 1 for r in rows],  # 1-indexed, as the exam counts positions
