@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import math
 import random
 import subprocess
 import sys
@@ -186,3 +187,14 @@ def test_answer_links_point_at_pages(server):
     for link in links.values():
         status, _, _ = server.get(link["url"].split("#")[0])
         assert status == 200
+
+
+def test_a_negative_zero_weight_is_not_answered_from_the_cache_of_zero(server):
+    """-0.0 == 0.0 as floats, but X = E[tokens] shows the sign: the answer cache keys on the request's bytes."""
+    rows = [list(r) for r in geoff.EXAM_WEIGHTS.E]
+    negative = [r[:] for r in rows]
+    negative[4] = [-0.0] * 4  # <START>'s embedding
+    for E, sign in [(rows, 1.0), (negative, -1.0), (rows, 1.0), (negative, -1.0)]:
+        status, _, d = server.post("/api/geoff", {"sequence": EXAMPLE, "weights": {"E": E}})
+        assert status == 200, d
+        assert math.copysign(1.0, d["X"][3][0]) == sign  # position 4 is <START>
