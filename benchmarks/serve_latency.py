@@ -1,7 +1,7 @@
 """Benchmark: `dlexam serve` under 20 concurrent clients; p99 latency < 50 ms, and no memory growth.
 
 Starts the real server (``python -m dlexam serve --port 0``, the shipped CNN), then for DURATION_S
-each runs 20 keep-alive clients (asyncio, one connection each, a new request as soon as the last
+(or ``--seconds``) each runs 20 keep-alive clients (asyncio, one connection each, a new request as soon as the last
 answer arrives) against:
 
 - ``GET /api/geoff`` warm: 40 different queries (sequences, temperatures, heads, gradients) cycled,
@@ -14,11 +14,13 @@ answer arrives) against:
 Baselines in the same run: one client at a time (the service time, no queueing), and what the
 command line costs per request (a `dlexam geoff --json` / `dlexam svhn predict --json` process).
 Memory: the server's RSS after a warm-up request of each kind, after each phase, and at the end.
-Prints one JSON object as its last line.
+Prints one JSON object as its last line. ``--seconds S`` shortens the phases (10 s each by default),
+``--no-cli`` skips the command-line baseline (six processes of several seconds each).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import io
 import json
@@ -54,6 +56,12 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) the process has used: its share of the work, whatever the machine's load."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def random_sequence(rng: random.Random) -> str:
@@ -127,7 +135,9 @@ async def client(host, port, requests, deadline, latencies, errors, stride, offs
         writer.close()
 
 
-def load(host, port, requests, clients: int, seconds: float) -> dict:
+def load(host, port, requests, clients: int, seconds: float, pid: int | None = None) -> dict:
+    """`clients` keep-alive clients for `seconds`; with `pid`, also the server's CPU milliseconds per request."""
+    cpu0 = cpu_s(pid) if pid else 0.0
     latencies: list[float] = []
     errors: list[int] = []
 
@@ -141,8 +151,11 @@ def load(host, port, requests, clients: int, seconds: float) -> dict:
     wall = time.perf_counter() - t0
     ms = sorted(1000 * x for x in latencies)
     pick = lambda q: round(ms[min(len(ms) - 1, int(q * len(ms)))], 2)  # noqa: E731
-    return {"requests": len(ms), "errors": len(errors), "rps": round(len(ms) / wall, 1), "p50_ms": pick(0.50),
-            "p90_ms": pick(0.90), "p99_ms": pick(0.99), "max_ms": round(ms[-1], 2)}
+    out = {"requests": len(ms), "errors": len(errors), "rps": round(len(ms) / wall, 1), "p50_ms": pick(0.50),
+           "p90_ms": pick(0.90), "p99_ms": pick(0.99), "max_ms": round(ms[-1], 2)}
+    if pid:
+        out["server_cpu_ms_per_request"] = round(1000 * (cpu_s(pid) - cpu0) / len(ms), 3)
+    return out
 
 
 def cli_seconds(args: list[str], runs: int = 3) -> float:
@@ -154,7 +167,22 @@ def cli_seconds(args: list[str], runs: int = 3) -> float:
     return round(statistics.median(times), 3)
 
 
+def cli_baseline(png_bytes: bytes) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        png = Path(tmp) / "seven.png"
+        png.write_bytes(png_bytes)
+        shipped = ROOT / "src" / "dlexam" / "svhn" / "shipped.pt"
+        return {"geoff_json_s": cli_seconds(["geoff", "--json", "D A A <START> A D <STOP>", "--temperature", "0.7"]),
+                "svhn_predict_json_s": cli_seconds(["svhn", "predict", "--checkpoint", str(shipped), str(png),
+                                                    "--json"])}
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=DURATION_S, help="length of each concurrent phase")
+    parser.add_argument("--no-cli", action="store_true", help="skip the command-line baseline")
+    args = parser.parse_args()
+    seconds = args.seconds
     load_before = os.getloadavg()
     proc, host, port = start_server()
     try:
@@ -165,35 +193,33 @@ def main() -> None:
         load(host, port, warm[:1] + predict[:1], 1, 0.5)  # one of each: lazy imports and first allocations
         rss = {"started": round(started_mb, 1), "after_warmup": round(rss_mb(proc.pid), 1)}
         phases = {}
-        phases["geoff_serial_cold"] = load(host, port, [("GET", p, None) for p in cold_paths(2000)], 1, 3.0)
-        phases["svhn_serial"] = load(host, port, predict, 1, 3.0)
-        phases["geoff_warm_cache"] = load(host, port, warm, CLIENTS, DURATION_S)
+        phases["geoff_serial_cold"] = load(host, port, [("GET", p, None) for p in cold_paths(2000)], 1, 3.0, proc.pid)
+        phases["svhn_serial"] = load(host, port, predict, 1, 3.0, proc.pid)
+        phases["geoff_warm_cache"] = load(host, port, warm, CLIENTS, seconds, proc.pid)
         rss["after_geoff_warm"] = round(rss_mb(proc.pid), 1)
         cold = [("GET", p, None) for p in cold_paths(20000)[2000:]]  # none of these was asked before
-        phases["geoff_cold_cache"] = load(host, port, cold, CLIENTS, DURATION_S)
+        phases["geoff_cold_cache"] = load(host, port, cold, CLIENTS, seconds, proc.pid)
         rss["after_geoff_cold"] = round(rss_mb(proc.pid), 1)
-        phases["svhn_predict"] = load(host, port, predict, CLIENTS, DURATION_S)
+        phases["svhn_predict"] = load(host, port, predict, CLIENTS, seconds, proc.pid)
         rss["after_svhn"] = round(rss_mb(proc.pid), 1)
-        phases["geoff_warm_cache_again"] = load(host, port, warm, CLIENTS, DURATION_S / 2)
+        phases["geoff_warm_cache_again"] = load(host, port, warm, CLIENTS, seconds / 2, proc.pid)
         rss["end"] = round(rss_mb(proc.pid), 1)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-    with tempfile.TemporaryDirectory() as tmp:
-        png = Path(tmp) / "seven.png"
-        png.write_bytes(pngs[0])
-        shipped = ROOT / "src" / "dlexam" / "svhn" / "shipped.pt"
-        cli = {"geoff_json_s": cli_seconds(["geoff", "--json", "D A A <START> A D <STOP>", "--temperature", "0.7"]),
-               "svhn_predict_json_s": cli_seconds(["svhn", "predict", "--checkpoint", str(shipped), str(png),
-                                                   "--json"])}
+    cli = None if args.no_cli else cli_baseline(pngs[0])
     for name, r in phases.items():
         print(f"{name:24} {r['requests']:6} req  {r['rps']:7} req/s  p50 {r['p50_ms']:8} ms  p99 {r['p99_ms']:8} ms"
-              f"  errors {r['errors']}")
+              f"  server CPU {r['server_cpu_ms_per_request']:6} ms/req  errors {r['errors']}")
     print(f"server RSS (MB): {rss}")
     print(f"CLI process per request (baseline): {cli}")
     growth = rss["end"] - rss["after_warmup"]
+
+    def speedup(cli_key: str, phase: str) -> float | None:
+        return None if cli is None else round(1000 * cli[cli_key] / phases[phase]["p50_ms"], 1)
+
     print(json.dumps({
-        "benchmark": "serve_latency", "clients": CLIENTS, "seconds_per_phase": DURATION_S,
+        "benchmark": "serve_latency", "clients": CLIENTS, "seconds_per_phase": seconds,
         "target_p99_ms": TARGET_P99_MS,
         "geoff_cached_p50_ms": phases["geoff_warm_cache"]["p50_ms"],
         "geoff_cached_p99_ms": phases["geoff_warm_cache"]["p99_ms"],
@@ -207,9 +233,10 @@ def main() -> None:
         "rss_mb": rss, "rss_growth_after_warmup_mb": round(growth, 1),
         "serial_service_ms": {"geoff_cold_p50": phases["geoff_serial_cold"]["p50_ms"],
                               "svhn_p50": phases["svhn_serial"]["p50_ms"]},
+        "server_cpu_ms_per_request": {name: r["server_cpu_ms_per_request"] for name, r in phases.items()},
         "baseline_cli_process_s": cli,
-        "speedup_vs_cli_geoff_cold_p50": round(1000 * cli["geoff_json_s"] / phases["geoff_cold_cache"]["p50_ms"], 1),
-        "speedup_vs_cli_svhn_p50": round(1000 * cli["svhn_predict_json_s"] / phases["svhn_predict"]["p50_ms"], 1),
+        "speedup_vs_cli_geoff_cold_p50": speedup("geoff_json_s", "geoff_cold_cache"),
+        "speedup_vs_cli_svhn_p50": speedup("svhn_predict_json_s", "svhn_predict"),
         "phases": phases, "loadavg_before": [round(x, 2) for x in load_before],
         "loadavg_after": [round(x, 2) for x in os.getloadavg()], "cpus": os.cpu_count(),
     }))

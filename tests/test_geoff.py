@@ -226,3 +226,31 @@ def test_exact_formatting():
     from dlexam.exact import format_exact
 
     assert [format_exact(x) for x in (3.0, 1 / 3, 9 / 7, -0.75, math.e)] == ["3", "1/3", "9/7", "-3/4", "2.7183"]
+
+
+def test_run_geoff_equals_a_freshly_built_model_and_draws_no_random_numbers():
+    """run_geoff reuses one built model per (heads, weights): its matrices are those of exam_model built for the
+    query, its gradients those of that model's parameters, and the global random stream is left untouched."""
+    tokens = torch.tensor([geoff.parse_sequence(EXAMPLE)])
+    for heads, t in [(1, 0.0), (1, 0.7), (2, "sqrt"), (1, 0.7), (2, 0.0)]:
+        expected = torch.rand(1, generator=torch.Generator().manual_seed(5))
+        torch.manual_seed(5)
+        r = geoff.run_geoff(EXAMPLE, temperature=t, heads=heads, gradients=True)
+        assert torch.equal(torch.rand(1), expected)  # the global stream is where the seed put it
+        fresh = geoff.exam_model(heads, t)
+        logits = fresh(tokens, trace=[])[0]  # with a trace, as run_geoff asks (P is computed, not the fused kernel)
+        assert torch.equal(r.logits, logits.detach())
+        loss = geoff.loss_terms(logits, tokens[0].tolist(), "teacher_forcing")["value"]
+        grads = torch.autograd.grad(loss, [fresh.layers[0].W_V, fresh.layers[0].W_O])
+        assert torch.equal(r.gradients["W_O"], grads[1])
+        assert torch.equal(r.gradients["W_V"], grads[0][0] if heads == 1 else grads[0])
+
+
+def test_a_negative_zero_weight_is_not_the_cached_zero():
+    """-0.0 == 0.0, but X = E[tokens] shows the sign: the shared model must not be the one built for 0.0."""
+    rows = [list(r) for r in geoff.EXAM_WEIGHTS.E]
+    negative = [r[:] for r in rows]
+    negative[4] = [-0.0] * 4  # <START>'s embedding
+    for E, sign in [(rows, 1.0), (negative, -1.0), (rows, 1.0)]:
+        r = geoff.run_geoff(EXAMPLE, weights=geoff.GeoffWeights(E=E))
+        assert math.copysign(1.0, r.X[3, 0].item()) == sign  # position 4 is <START>

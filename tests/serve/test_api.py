@@ -3,13 +3,16 @@ the CLI itself, hand-typed values of the exam's worked solution, sorted(set(x)) 
 
 from __future__ import annotations
 
+import base64
 import io
 import json
+import math
 import random
 import subprocess
 import sys
 from urllib.parse import urlencode
 
+import numpy as np
 import pytest
 import torch
 
@@ -158,8 +161,15 @@ def test_svhn_predict_is_the_library_on_the_same_bytes(server):
     assert d["digit"] == want["digit"] and d["image"] == want["image"]
     assert d["probabilities"] == pytest.approx(want["probabilities"], abs=2e-4)
     assert abs(sum(d["probabilities"]) - 1) < 1e-3
-    shapes = {k: tuple(torch.tensor(v).shape) for k, v in d["maps"].items()}
-    assert shapes == {"conv1": (8, 28, 28), "pool1": (8, 7, 7), "conv2": (16, 6, 6), "pool2": (16, 3, 3)}
+    fm = feature_maps(model, read_image_bytes(data))
+    maps = {}
+    for stage, m in d["maps"].items():  # base64 of little-endian float32, with the shape
+        assert m["dtype"] == "float32"
+        raw = np.frombuffer(base64.b64decode(m["data"]), dtype="<f4").reshape(m["shape"])
+        maps[stage] = torch.from_numpy(raw.copy())
+        assert torch.allclose(maps[stage], getattr(fm, stage), rtol=0, atol=1e-5), stage  # the library's float32
+    assert {k: tuple(v.shape) for k, v in maps.items()} == {
+        "conv1": (8, 28, 28), "pool1": (8, 7, 7), "conv2": (16, 6, 6), "pool2": (16, 3, 3)}
 
 
 def test_svhn_model_and_layer_table(server):
@@ -177,3 +187,14 @@ def test_answer_links_point_at_pages(server):
     for link in links.values():
         status, _, _ = server.get(link["url"].split("#")[0])
         assert status == 200
+
+
+def test_a_negative_zero_weight_is_not_answered_from_the_cache_of_zero(server):
+    """-0.0 == 0.0 as floats, but X = E[tokens] shows the sign: the answer cache keys on the request's bytes."""
+    rows = [list(r) for r in geoff.EXAM_WEIGHTS.E]
+    negative = [r[:] for r in rows]
+    negative[4] = [-0.0] * 4  # <START>'s embedding
+    for E, sign in [(rows, 1.0), (negative, -1.0), (rows, 1.0), (negative, -1.0)]:
+        status, _, d = server.post("/api/geoff", {"sequence": EXAMPLE, "weights": {"E": E}})
+        assert status == 200, d
+        assert math.copysign(1.0, d["X"][3][0]) == sign  # position 4 is <START>

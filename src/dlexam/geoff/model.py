@@ -21,6 +21,7 @@ A<->B and C<->D). Two identical heads with a 4x4 W_O' equal one head with W_O'[:
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -124,6 +125,26 @@ def exam_model(
     return model
 
 
+@functools.lru_cache(maxsize=64)
+def _built_model(heads: int, weights: GeoffWeights, signs: tuple) -> DecoderTransformer:
+    """:func:`exam_model` (float64) built once per (heads, weights) and shared by :func:`run_geoff`, which only
+    reads it and gives the temperature to its forward: building a module costs as much as running it.
+
+    `signs` tells 0.0 from -0.0 (equal as floats, so one key, but a -0.0 weight can print as -0.0). The global
+    random state is put back after the build, so run_geoff draws no random numbers, cached or not.
+    """
+    with torch.random.fork_rng(devices=[]):
+        return exam_model(heads, 0.0, weights=weights)
+
+
+def shared_model(heads: int, weights: GeoffWeights) -> DecoderTransformer:
+    """The float64 exam model for `heads` and `weights`, built once (never modify it: use :func:`exam_model`)."""
+    if weights is EXAM_WEIGHTS:  # the common case: no edited matrix
+        return _built_model(heads, weights, ())
+    signs = tuple(math.copysign(1.0, v) for name in GeoffWeights.SHAPES for r in getattr(weights, name) for v in r)
+    return _built_model(heads, weights, signs)
+
+
 def loss_terms(logits: torch.Tensor, ids: list[int], convention: str) -> dict:
     """Cross-entropy (summed) of the output tokens, those after <START> ("A D <STOP>" in the exam).
 
@@ -141,9 +162,9 @@ def loss_terms(logits: torch.Tensor, ids: list[int], convention: str) -> dict:
     if not targets:
         raise UserError("nothing after <START> to score: add the expected output, e.g. 'D A A <START> A D <STOP>'")
     rows = targets if convention == "exam" else [t - 1 for t in targets]
-    log_p = torch.log_softmax(logits[rows], dim=-1)  # (n_targets, V)
+    log_p = torch.log_softmax(logits[rows[0] : rows[-1] + 1], dim=-1)  # (n_targets, V): the rows are consecutive
     target_ids = torch.tensor([ids[t] for t in targets])
-    picked = log_p[torch.arange(len(targets)), target_ids]
+    picked = log_p.gather(1, target_ids[:, None])[:, 0]  # (n_targets,): log p of each target
     return {
         "value": -picked.sum(),
         "rows": [r + 1 for r in rows],  # 1-indexed, as the exam counts positions
@@ -220,20 +241,25 @@ def run_geoff(
     want_loss = (START in ids) if loss is None else loss
     if gradients:
         want_loss = True
-    model = exam_model(heads, temperature, weights=weights)
+    if heads not in (1, 2):
+        raise UserError(f"heads must be 1 (Problem 2.2) or 2 (Problem 2.4), got {heads}")
+    model = shared_model(heads, weights)
     trace: list[dict] = []
     tokens = torch.tensor([ids])
-    logits = model(tokens, trace=trace)[0]  # (T, 6)
+    with torch.set_grad_enabled(gradients):  # a graph only when the gradients are asked for
+        logits = model(tokens, temperature=temperature, trace=trace)[0]  # (T, 6)
+        if want_loss:
+            loss_by_convention = {c: loss_terms(logits, ids, c) for c in ("exam", "teacher_forcing")}
     tr = trace[0]
     result = GeoffResult(
-        tokens=[VOCAB[i] for i in ids], heads=heads, temperature=model.temperature(),
+        tokens=[VOCAB[i] for i in ids], heads=heads, temperature=model.temperature(temperature),
         X=tr["X"][0].detach(), Q=_squeeze_head(tr["Q"], heads).detach(), K=_squeeze_head(tr["K"], heads).detach(),
         V=_squeeze_head(tr["V"], heads).detach(), scores=_squeeze_head(tr["scores"], heads).detach(),
         P=_squeeze_head(tr["P"], heads).detach(), Z=_squeeze_head(tr["Z"], heads).detach(),
         R=tr["R"][0].detach(), logits=logits.detach(), gradient_convention=gradient_convention,
     )
     if want_loss:
-        result.loss = {c: loss_terms(logits, ids, c) for c in ("exam", "teacher_forcing")}
+        result.loss = loss_by_convention
     if gradients:
         layer = model.layers[0]
         every = {"E": model.E, "W_Q": layer.W_Q, "W_K": layer.W_K, "W_V": layer.W_V, "W_O": layer.W_O}

@@ -6,14 +6,16 @@ call :func:`dlexam.geoff.analyse` and write :func:`dlexam.plain.dumps` of ``repo
 same tree with every number written by :func:`dlexam.exact.format_exact` (``1/7``, ``9/7``), which
 is what the page displays. ``POST /api/geoff/step`` is :func:`dlexam.geoff.gradient_step`.
 
-Answers are cached (LRU, :data:`CACHE_SIZE` queries): an answer is a deterministic function of the
-query, and the page asks the same query again each time a control comes back to a value.
+Answers are cached (LRU, :data:`CACHE_SIZE` queries, :class:`AnswerCache`): an answer is a deterministic
+function of the request, and the page asks the same query again each time a control comes back to a value.
+The cache is keyed by the request's own bytes (the query string, and the body of a POST), so a repeated
+query is answered on the event loop without parsing, a worker thread or any computation.
 """
 
 from __future__ import annotations
 
-import functools
 import math
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,6 +28,7 @@ from dlexam.serve.guard import read_body
 from dlexam.serve.params import BadRequest
 
 CACHE_SIZE = 256
+MAX_CACHED_BODY = 4096  # bytes: a POST body longer than this (not one the page sends) is answered uncached
 MAX_JSON_BODY = 64 * 1024  # bytes: a query with every matrix edited is about 1 kB
 COMPUTE = anyio.CapacityLimiter(2)  # at most two computations at once (two cores); the event loop stays free
 
@@ -134,7 +137,42 @@ def exact_tree(x: Any) -> Any:
     return x
 
 
-@functools.lru_cache(maxsize=CACHE_SIZE)
+class AnswerCache:
+    """The last CACHE_SIZE answers, keyed by the request's bytes. Used only on the event loop's thread, so it needs
+    no lock. Raw bytes, not the parsed query, are the key: 0.0 and -0.0 are equal as floats but a weight of -0.0
+    can print as -0.0, and only the bytes tell them apart."""
+
+    def __init__(self, size: int = CACHE_SIZE) -> None:
+        self.size = size
+        self._answers: OrderedDict[tuple, bytes] = OrderedDict()
+
+    def get(self, key: tuple) -> bytes | None:
+        answer = self._answers.get(key)
+        if answer is not None:
+            self._answers.move_to_end(key)
+        return answer
+
+    def put(self, key: tuple, answer: bytes) -> None:
+        self._answers[key] = answer
+        self._answers.move_to_end(key)
+        while len(self._answers) > self.size:
+            self._answers.popitem(last=False)
+
+
+GEOFF_ANSWERS = AnswerCache()
+
+
+async def cached_geoff(key: tuple | None, src: Mapping, exact_flag: Any) -> Response:
+    """The cached answer for `key`, else parse `src`, compute in a worker thread and remember it."""
+    answer = GEOFF_ANSWERS.get(key) if key is not None else None
+    if answer is None:
+        query = geoff_query(src)
+        answer = await compute(geoff_answer, query, p.flag("exact", exact_flag))
+        if key is not None:
+            GEOFF_ANSWERS.put(key, answer)
+    return json_response(answer)
+
+
 def geoff_answer(query, exact: bool) -> bytes:
     """The answer to `query` as JSON bytes: analyse(query).to_json(), with the exact strings if asked."""
     from dlexam import geoff
@@ -149,15 +187,21 @@ def geoff_answer(query, exact: bool) -> bytes:
 
 
 async def get_geoff(request: Request) -> Response:
+    key = ("GET", request.scope["query_string"])
+    answer = GEOFF_ANSWERS.get(key)
+    if answer is not None:  # the common case on the page: no parsing at all
+        return json_response(answer)
     src = request.query_params
-    query = geoff_query(src)
-    return json_response(await compute(geoff_answer, query, p.flag("exact", src.get("exact", False))))
+    return await cached_geoff(key, src, src.get("exact", False))
 
 
 async def post_geoff(request: Request) -> Response:
-    body = p.json_body(await read_body(request, MAX_JSON_BODY))
-    query = geoff_query(body)
-    return json_response(await compute(geoff_answer, query, p.flag("exact", request.query_params.get("exact", False))))
+    raw = await read_body(request, MAX_JSON_BODY)
+    key = ("POST", request.scope["query_string"], raw) if len(raw) <= MAX_CACHED_BODY else None
+    answer = GEOFF_ANSWERS.get(key) if key is not None else None
+    if answer is not None:
+        return json_response(answer)
+    return await cached_geoff(key, p.json_body(raw), request.query_params.get("exact", False))
 
 
 def step_answer(query, lr: float, matrices: tuple[str, ...]) -> bytes:

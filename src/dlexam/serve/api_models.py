@@ -4,7 +4,8 @@
   :func:`dlexam.sorting.inspect.attention_steps` (each step's query, attention row, output token);
 - ``GET /api/sort/models``: which sorters this server has;
 - ``POST /api/svhn/predict`` (the body is the image file): :func:`dlexam.svhn.inspect.read_image_bytes`
-  then :func:`dlexam.svhn.inspect.feature_maps` (digit, probabilities, every stage's maps);
+  then :func:`dlexam.svhn.inspect.feature_maps` (digit, probabilities, every stage's maps, packed
+  as base64 float32);
 - ``GET /api/svhn/model``: which CNN, and Problem 1's layer table (:func:`dlexam.svhn.model.layer_summary`);
 - ``GET /api/answers``: what ``dlexam answers --json`` prints (computed once, on first use);
   ``GET /api/answers/links``: the page that shows each answer's evidence.
@@ -12,6 +13,7 @@
 
 from __future__ import annotations
 
+import base64
 import functools
 
 import anyio
@@ -91,12 +93,21 @@ async def get_sort_models(request: Request) -> Response:
                                 "trained": trained, "max_tokens": MAX_SORT_TOKENS}))
 
 
+def packed(t) -> dict:
+    """A float32 tensor as {"shape", "dtype": "float32", "data": base64 of its little-endian bytes}: 5.3
+    characters a value instead of up to 8 of JSON, and microseconds to write and to read instead of milliseconds."""
+    a = t.detach().cpu().contiguous().numpy().astype("<f4", copy=False)
+    return {"shape": list(a.shape), "dtype": "float32", "data": base64.b64encode(a.tobytes()).decode("ascii")}
+
+
 def predict_answer(model, source: str, data: bytes) -> bytes:
-    from dlexam.svhn.inspect import feature_maps, read_image_bytes
+    """The prediction and every stage's feature maps (7,384 values, sent packed: :func:`packed`)."""
+    from dlexam.svhn.inspect import STAGES, feature_maps, read_image_bytes
 
     with p.field("image"):
         image = read_image_bytes(data)
-    return to_json({"model": source, **feature_maps(model, image).to_json()})
+    fm = feature_maps(model, image)
+    return to_json({"model": source, **fm.to_json(maps=False), "maps": {s: packed(getattr(fm, s)) for s in STAGES}})
 
 
 async def post_svhn_predict(request: Request) -> Response:

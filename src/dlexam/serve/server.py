@@ -68,7 +68,9 @@ def serve(app, sock: socket.socket) -> None:
     """Run uvicorn on the bound socket until it is told to stop (returns after a graceful shutdown)."""
     import uvicorn
 
+    # proxy_headers off: no proxy stands in front of a local app, so X-Forwarded-* is never trusted (and not parsed)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", server_header=False,
+                            proxy_headers=False,
                             limit_concurrency=MAX_CONNECTIONS, timeout_keep_alive=KEEP_ALIVE_S,
                             timeout_graceful_shutdown=GRACE_S,
                             h11_max_incomplete_event_size=16 * 1024)

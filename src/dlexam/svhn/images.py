@@ -42,6 +42,8 @@ def to_gray(img) -> np.ndarray:
         rgba = img.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         img = Image.alpha_composite(white, rgba)  # transparent pixels read as white paper
+    if img.mode == "L":  # already luma: L -> RGB -> L gives every grey level back unchanged
+        return np.asarray(img, dtype=np.uint8)
     return np.asarray(img.convert("RGB").convert("L"), dtype=np.uint8)
 
 

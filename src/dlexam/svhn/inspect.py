@@ -7,7 +7,8 @@ Problem 1's network (:class:`dlexam.svhn.model.ExamCNN`) maps a 32x32 grayscale 
 
 :func:`feature_maps` runs the model's own layers one at a time on one image and keeps every
 stage's output (the layer table's rows, :func:`dlexam.svhn.model.layer_summary`, name the same
-stages); the logits are the model's own forward on the same input. :func:`read_image_bytes` turns
+stages); the logits are the model's own head (:meth:`ExamCNN.head`, the second half of its forward)
+on Pool-2's output. :func:`read_image_bytes` turns
 an uploaded photo (bytes, any size) into the 32x32 input the way `svhn predict` reads a file
 (:func:`dlexam.svhn.images.svhn_crop`), with its size checked before any pixel is decoded.
 """
@@ -46,14 +47,18 @@ class FeatureMaps:
     def digit(self) -> int:
         return int(self.probabilities.argmax())
 
-    def to_json(self, decimals: int = 4) -> dict:
-        """Plain data: the digit, the probabilities, the input and each stage's maps (rounded)."""
+    def to_json(self, decimals: int = 4, maps: bool = True) -> dict:
+        """Plain data: the digit, the probabilities, the input and (unless `maps` is False) each stage's maps,
+        rounded to `decimals`."""
 
         def r(t: torch.Tensor) -> list:
             return torch.round(t.double(), decimals=decimals).tolist()
 
-        return {"digit": self.digit, "probabilities": r(self.probabilities), "logits": r(self.logits),
-                "image": self.image.tolist(), "maps": {s: r(getattr(self, s)) for s in STAGES}}
+        out = {"digit": self.digit, "probabilities": r(self.probabilities), "logits": r(self.logits),
+               "image": self.image.tolist()}
+        if maps:
+            out["maps"] = {s: r(getattr(self, s)) for s in STAGES}
+        return out
 
 
 @torch.inference_mode()
@@ -63,16 +68,18 @@ def feature_maps(model: ExamCNN, image: torch.Tensor) -> FeatureMaps:
     if image.dtype != torch.uint8 or tuple(image.shape) != (32, 32):
         raise UserError(f"the CNN reads one uint8 32x32 image, got {image.dtype} {tuple(image.shape)}")
     was_training = model.training
-    model.eval()
+    if was_training:  # eval() walks every module: not on each request of a server whose model is in eval mode
+        model.eval()
     try:
         x = preprocess(image.unsqueeze(0))  # (1, 1, 32, 32), standardised
         conv1 = model.act1(model.conv1(x))  # (1, 8, 28, 28)
         pool1 = model.pool1(conv1)  # (1, 8, 7, 7)
         conv2 = model.act2(model.conv2(pool1))  # (1, 16, 6, 6)
         pool2 = model.pool2(conv2)  # (1, 16, 3, 3)
-        logits = model(x)[0]  # (10,): the model's own forward, not a re-computation of the head
+        logits = model.head(pool2)[0]  # (10,): the model's own head, on the stages its forward runs
     finally:
-        model.train(was_training)
+        if was_training:
+            model.train()
     return FeatureMaps(image=image.clone(), conv1=conv1[0].float(), pool1=pool1[0].float(), conv2=conv2[0].float(),
                        pool2=pool2[0].float(), logits=logits.float(), probabilities=torch.softmax(logits.float(), 0))
 

@@ -153,7 +153,10 @@ class ExamCNN(nn.Module):
         return self.pool2(self.act2(self.conv2(x)))  # (B, 16, 3, 3)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.trunk(x)
+        return self.head(self.trunk(x))
+
+    def head(self, x: torch.Tensor) -> torch.Tensor:
+        """Pool-2's output (B, 16, 3, 3) -> logits (B, 10)."""
         if self.cfg.head == "linear":
             return self.fc(self.flatten(x))  # (B, 16, 3, 3) -> (B, 144) -> (B, 10)
         if self.cfg.head == "conv3x3":

@@ -56,19 +56,29 @@ function setupPad() {
   });
 }
 
+// One map: `values` holds its h x w numbers, row by row (a view into the stage's Float32Array).
 function grayCanvas(values, w, h, scale, id) {
   const cv = DL.el("canvas", {class: "pix", width: w, height: h, id});
   cv.style.width = w * scale + "px";
   cv.style.height = h * scale + "px";
   let lo = Infinity, hi = -Infinity;
-  for (const row of values) for (const v of row) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+  for (const v of values) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
   const img = cv.getContext("2d").createImageData(w, h);
-  values.forEach((row, i) => row.forEach((v, j) => {
+  values.forEach((v, i) => {
     const g = hi > lo ? Math.round(255 * (v - lo) / (hi - lo)) : 0;
-    img.data.set([g, g, g, 255], 4 * (i * w + j));
-  }));
+    img.data.set([g, g, g, 255], 4 * i);
+  });
   cv.getContext("2d").putImageData(img, 0, 0);
   return cv;
+}
+
+// A packed tensor of the API ({shape, dtype: "float32", data: base64 of little-endian float32}) -> Float32Array.
+function unpack(t) {
+  const bin = atob(t.data), view = new DataView(new ArrayBuffer(bin.length));
+  for (let i = 0; i < bin.length; i++) view.setUint8(i, bin.charCodeAt(i));
+  const out = new Float32Array(bin.length / 4);
+  for (let i = 0; i < out.length; i++) out[i] = view.getFloat32(4 * i, true);
+  return out;
 }
 
 function toBase64Url(bytes) {
@@ -97,10 +107,12 @@ function render(d) {
   const maps = $("maps");
   maps.textContent = "";
   for (const [stage, title] of STAGES) {
-    const m = d.maps[stage], h = m[0].length, w = m[0][0].length;
+    const [n, h, w] = d.maps[stage].shape, values = unpack(d.maps[stage]);
     const scale = Math.max(2, Math.floor(56 / w));
-    maps.append(DL.el("h3", {text: `${title}: ${m.length} maps of ${h}x${w}`}),
-      DL.el("div", {class: "maps", id: "maps-" + stage}, m.map((ch, c) => grayCanvas(ch, w, h, scale, `map-${stage}-${c}`))));
+    const canvases = Array.from({length: n}, (_, c) =>
+      grayCanvas(values.subarray(c * h * w, (c + 1) * h * w), w, h, scale, `map-${stage}-${c}`));
+    maps.append(DL.el("h3", {text: `${title}: ${n} maps of ${h}x${w}`}),
+      DL.el("div", {class: "maps", id: "maps-" + stage}, canvases));
   }
   DL.set({img: toBase64Url(d.image.flat())});
   $("model-line").textContent = "Model: " + d.model;
