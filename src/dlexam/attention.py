@@ -11,7 +11,8 @@ constant in the scores, so no gradient reaches Q or K through them (Problem 2.5)
 gets one. The usual transformer uses T = sqrt(d_k).
 
 The exam's fixed model (:mod:`dlexam.geoff`), the compiled sorter and the trained models all call
-:func:`attention`.
+:func:`attention`. :func:`multiset_attention` is the same function for keys given as counts of
+identical rows (a transformer without positions decoding: see :mod:`dlexam.transformer`).
 """
 
 from __future__ import annotations
@@ -125,6 +126,32 @@ def attention(
     else:
         p = softmax_weights(scores, temperature, mask)
     return p @ v, p, scores
+
+
+def multiset_attention(
+    scores: torch.Tensor, counts: torch.Tensor, values: torch.Tensor, *, temperature: float
+) -> torch.Tensor:
+    """:func:`attention` of one query per row over keys that come in groups of identical rows.
+
+    scores (..., G): the query's score against each group's key; counts (..., G): how many keys of
+    each group the query may attend to (0 = none); values (..., G, d_v): each group's value.
+    Returns Z (..., d_v), what :func:`attention` gives over the keys listed one by one: a group of
+    c keys with score s weighs c exp(s/T) under softmax, and under argmax (T = 0) the tied maxima
+    share the weight per key, so a group gets c / (number of tied keys). Only the order of the
+    additions differs.
+    """
+    present = counts > 0
+    c = counts.to(scores.dtype)
+    s = scores.detach() if is_argmax(temperature, scores.dtype) else scores
+    s = s.masked_fill(~present, -math.inf)
+    row_max = s.amax(dim=-1, keepdim=True)
+    if is_argmax(temperature, scores.dtype):
+        tol = TIE_ULPS * torch.finfo(s.dtype).eps * row_max.abs().clamp_min(1.0)
+        w = c * ((s >= row_max - tol) & present & torch.isfinite(row_max))
+    else:
+        w = c * torch.exp((s - row_max.detach()) / temperature).nan_to_num(nan=0.0)
+    w = w / w.sum(dim=-1, keepdim=True).clamp_min(torch.finfo(w.dtype).tiny)
+    return (w.unsqueeze(-2) @ values).squeeze(-2)
 
 
 def causal_mask(t: int, device: torch.device | str | None = None) -> torch.Tensor:

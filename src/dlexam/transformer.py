@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from dlexam import limits
-from dlexam.attention import attention, causal_mask, resolve_temperature
+from dlexam.attention import attention, causal_mask, multiset_attention, resolve_temperature
 from dlexam.errors import UserError
 
 # Bounds of a config: far beyond the project's models, far below what would exhaust memory.
@@ -229,17 +229,33 @@ class DecoderTransformer(nn.Module):
     # `length`, and the key mask (B, capacity). A step writes its new key and value in place (the
     # buffers double when full) instead of concatenating, which would copy the whole cache at every
     # step. Use the cache a call returns; an older one shares its buffers.
+    def attends_to_a_multiset(self) -> bool:
+        """One layer and no positional encodings: a token's query, key and value depend on the token
+        alone, so what a position attends to is the multiset of the tokens up to it, whatever their
+        order. Decoding then keeps counts per token (B, V) instead of keys and values (B, T, d)."""
+        return len(self.layers) == 1 and self.cfg.positional == "none"
+
     @torch.no_grad()
-    def prefill(self, tokens: torch.Tensor, pad_mask: torch.Tensor, *, temperature=None, capacity: int = 0):
+    def prefill(self, tokens: torch.Tensor, pad_mask: torch.Tensor, *, temperature=None, capacity: int = 0,
+                multiset: bool | None = None):
         """Run a left-padded prompt batch once. Returns (logits at the last position (B, V), cache).
 
         `capacity` reserves room for that many cached positions in total (prompt + new tokens).
         Memory stays linear in the prompt length: the last layer attends from the last position only
         (the only one whose output is used), and earlier layers attend in blocks of queries
         (:func:`blocked_attention`), so no (T, T) score matrix is ever built.
+
+        Where :meth:`attends_to_a_multiset` (and `multiset` is not False), the cache is the count of
+        each token instead (:func:`dlexam.attention.multiset_attention`): a step then costs O(V)
+        per sequence however long the prompt, the same numbers up to the order of additions.
         """
         b, t = tokens.shape
         temp = self.temperature(temperature)
+        if multiset is not False and self.attends_to_a_multiset():
+            counts = torch.zeros(b, self.cfg.vocab_size, dtype=torch.long, device=tokens.device)
+            counts.scatter_add_(1, tokens, pad_mask.long())
+            cache = {"counts": counts, "temperature": temp}
+            return self._multiset_logits(tokens[:, -1], cache), cache
         positions = (pad_mask.long().cumsum(-1) - 1).clamp_min(0)
         cap = max(capacity, t + 16)
         kv = []
@@ -279,6 +295,11 @@ class DecoderTransformer(nn.Module):
 
         Returns (logits (B, V), cache).
         """
+        if "counts" in cache:
+            counts = cache["counts"].clone()
+            counts[torch.arange(token.shape[0], device=token.device), token] += 1  # it attends to itself too
+            cache = {**cache, "counts": counts}
+            return self._multiset_logits(token, cache), cache
         n = cache["length"]
         kv, key_mask = cache["kv"], cache["key_mask"]
         if n == key_mask.shape[1]:  # full: double the buffers
@@ -292,3 +313,13 @@ class DecoderTransformer(nn.Module):
             x = layer.step(x, mask, cache["temperature"], k_buf, v_buf, n)
         cache = {**cache, "kv": kv, "key_mask": key_mask, "length": n + 1, "next_pos": cache["next_pos"] + 1}
         return self.unembed(x)[:, 0], cache
+
+    def _multiset_logits(self, token: torch.Tensor, cache: dict) -> torch.Tensor:
+        """Logits (B, V) of a one-layer model without positions for the current tokens (B,), which attend
+        to the tokens counted in cache["counts"] (B, V)."""
+        layer = self.layers[0]
+        q, k, v = (m[0] for m in layer.project(layer.ln_attn(self.E[None])))  # each (H, V, d_head): per token
+        scores = q[:, token] @ k.transpose(-2, -1)  # (H, B, V): the current token's query against every key
+        z = multiset_attention(scores, cache["counts"][None], v[:, None], temperature=cache["temperature"])
+        x = self.E[token][:, None]  # (B, 1, d_model)
+        return self.unembed(layer.mix(x, z.transpose(0, 1)[:, :, None])[0])[:, 0]  # z: (B, H, 1, d_head)
