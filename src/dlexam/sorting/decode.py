@@ -62,8 +62,13 @@ def greedy_decode(
     max_steps: int | None = None,
     temperature: float | str | None = None,
     cache: bool = True,
+    multiset: bool | None = None,
 ) -> Decoded:
-    """Greedy decoding of a batch of inputs (lists of symbol ids). `max_steps` defaults to n_symbols + 1."""
+    """Greedy decoding of a batch of inputs (lists of symbol ids). `max_steps` defaults to n_symbols + 1.
+
+    `multiset=False` keeps keys and values even where the model could decode by token counts
+    (:meth:`DecoderTransformer.prefill`); None lets the model choose.
+    """
     if max_steps is None:
         max_steps = vocab.n_symbols + 1
     if len(inputs) == 0:
@@ -76,7 +81,7 @@ def greedy_decode(
     emitted = []
     if cache:
         logits, kv = model.prefill(
-            tokens, mask, temperature=temperature, capacity=tokens.shape[1] + max_steps
+            tokens, mask, temperature=temperature, capacity=tokens.shape[1] + max_steps, multiset=multiset
         )
     else:
         logits = model(tokens, mask, temperature=temperature)[:, -1]
