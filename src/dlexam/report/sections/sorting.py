@@ -78,6 +78,7 @@ def build(ctx: ReportContext) -> str:
         run = train(tc)
         model = run.model
         model.eval()
+        t_model = model.temperature()  # what training ended at, kept for decoding
         lengths = list(range(1, 2 * tc.max_len + 1))  # up to twice the longest training input
         per_length = s.pick(full=500, quick=200, tiny=50)
         acc_soft = evaluate(model, vocab, lengths, per_length=per_length)
@@ -93,16 +94,17 @@ def build(ctx: ReportContext) -> str:
             + page.paragraph(
                 f"The same architecture trained from random weights with teacher forcing for {steps} steps "
                 f"(batch {tc.batch_size}, inputs of length 1-{tc.max_len}) in {run.seconds:.1f} s, "
-                f"with softmax attention at T = √d_head (argmax attention would give W_Q and W_K no "
-                f"gradient, Problem 2.5). On the example it emits “{got_t}” "
+                f"with softmax attention whose temperature is annealed from 4√d_head to T = {t_model:g}, "
+                f"kept for decoding (argmax attention would give W_Q and W_K no gradient, Problem 2.5). "
+                f"On the example it emits “{got_t}” "
                 f"({'correct' if got_t == expected else 'expected ' + expected})."
             )
             + page.figure_row([attention_figure(
                 t_steps, "trained sorter: attention per decoding step",
-                "The learned attention at T = √d_head: weights are spread, not one-hot; rows are decoding "
+                f"The learned attention at the model's T = {t_model:g}; rows are decoding "
                 "steps, grey is masked.")])
             + steps_table(t_steps)
-            + page.table(acc_rows, ("input length", "exact match, T = √d_head", "exact match, T = 0 (argmax)"),
+            + page.table(acc_rows, ("input length", f"exact match, T = {t_model:g}", "exact match, T = 0 (argmax)"),
                          caption=f"Held-out exact-match accuracy ({per_length} random inputs per length; "
                                  f"training saw lengths 1-{tc.max_len})")
         )
