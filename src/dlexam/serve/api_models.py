@@ -22,12 +22,13 @@ from starlette.responses import Response
 
 from dlexam.serve import evidence
 from dlexam.serve import params as p
-from dlexam.serve.api import compute, json_response, to_json
+from dlexam.serve.api import compute, compute_small, json_response, to_json
 from dlexam.serve.guard import read_body
 from dlexam.serve.params import BadRequest
 
 MAX_SORT_TOKENS = 64  # input symbols; each step's attention row is shown
 MAX_IMAGE_BYTES = 8 * 1024 * 1024
+INLINE_IMAGE_BYTES = 256 * 1024  # a drawn digit is 2-10 kB; a photo of megapixels goes to a worker thread
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/bmp", "image/webp", "application/octet-stream")
 
 
@@ -117,7 +118,9 @@ async def post_svhn_predict(request: Request) -> Response:
                                   f"{', '.join(IMAGE_TYPES)} (got {kind or 'none'!r:.60})", 415)
     data = await read_body(request, MAX_IMAGE_BYTES, "image")
     s = state(request)
-    return json_response(await compute(predict_answer, s.cnn, s.cnn_source, data))
+    # A small image (a drawn digit) is read and run in a few ms: on the event loop; a large photo in a thread.
+    run = compute_small if len(data) <= INLINE_IMAGE_BYTES else compute
+    return json_response(await run(predict_answer, s.cnn, s.cnn_source, data))
 
 
 @functools.lru_cache(maxsize=4)
