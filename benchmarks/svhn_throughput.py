@@ -25,6 +25,7 @@ Prints one JSON object as its last line: images/s medians, the ratio, and the me
 Usage: python benchmarks/svhn_throughput.py [--windows 5] [--quick]
 """
 
+# ruff: noqa: E402  (the OpenMP policy is set before torch is imported, as `dlexam` does)
 from __future__ import annotations
 
 import argparse
@@ -34,6 +35,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from dlexam.cli import quiet_openmp_workers
+
+quiet_openmp_workers()  # before torch loads, as `dlexam` does: measure the OpenMP policy users get
 
 import numpy as np
 import torch
