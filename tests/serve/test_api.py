@@ -198,3 +198,19 @@ def test_a_negative_zero_weight_is_not_answered_from_the_cache_of_zero(server):
         status, _, d = server.post("/api/geoff", {"sequence": EXAMPLE, "weights": {"E": E}})
         assert status == 200, d
         assert math.copysign(1.0, d["X"][3][0]) == sign  # position 4 is <START>
+
+
+def test_a_sorter_from_an_unfinished_run_says_so():
+    """/sort warns when the trained checkpoint is a periodic one of a run that has not ended."""
+    from dlexam.serve.api_models import sort_answer
+    from dlexam.sorting.compiled import compile_sorter
+    from dlexam.sorting.sorter import Sorter
+    from dlexam.sorting.vocab import Vocabulary
+
+    vocab = Vocabulary.from_spec("A-D")
+    done = Sorter(compile_sorter(4), vocab, 8, "trained", training={"finished": True, "step": 100, "steps": 100})
+    partial = Sorter(compile_sorter(4), vocab, 8, "trained", training={"finished": False, "step": 40, "steps": 100})
+    a, b = sort_answer(done, "D A A", None), sort_answer(partial, "D A A", None)
+    assert a["finished"] and not any("unfinished" in w for w in a["warnings"])
+    assert not b["finished"] and any("unfinished training run (step 40 of 100)" in w for w in b["warnings"])
+    assert a["output"] == b["output"] == ["A", "D"]
