@@ -228,12 +228,18 @@ class DecoderTransformer(nn.Module):
     # The cache holds, per layer, key and value buffers (B, H, capacity, d_head) filled up to
     # `length`, and the key mask (B, capacity). A step writes its new key and value in place (the
     # buffers double when full) instead of concatenating, which would copy the whole cache at every
-    # step. Use the cache a call returns; an older one shares its buffers.
+    # step. A model that attends to a multiset keeps counts per token instead, also updated in
+    # place. Use the cache a call returns; an older one shares its buffers.
     def attends_to_a_multiset(self) -> bool:
         """One layer and no positional encodings: a token's query, key and value depend on the token
         alone, so what a position attends to is the multiset of the tokens up to it, whatever their
         order. Decoding then keeps counts per token (B, V) instead of keys and values (B, T, d)."""
         return len(self.layers) == 1 and self.cfg.positional == "none"
+
+    def _token_tables(self, layer: Layer) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The first layer's query, key and value of every vocabulary entry, each (H, V, d_head): without
+        positional encodings a position's projections are those of its token."""
+        return tuple(m[0] for m in layer.project(layer.ln_attn(self.E[None])))
 
     @torch.no_grad()
     def prefill(self, tokens: torch.Tensor, pad_mask: torch.Tensor, *, temperature=None, capacity: int = 0,
@@ -254,7 +260,9 @@ class DecoderTransformer(nn.Module):
         if multiset is not False and self.attends_to_a_multiset():
             counts = torch.zeros(b, self.cfg.vocab_size, dtype=torch.long, device=tokens.device)
             counts.scatter_add_(1, tokens, pad_mask.long())
-            cache = {"counts": counts, "temperature": temp}
+            q, k, v = self._token_tables(self.layers[0])
+            # every (query token, key token) score once: a step only looks its row up
+            cache = {"counts": counts, "scores": q @ k.transpose(-2, -1), "values": v[:, None], "temperature": temp}
             return self._multiset_logits(tokens[:, -1], cache), cache
         positions = (pad_mask.long().cumsum(-1) - 1).clamp_min(0)
         cap = max(capacity, t + 16)
@@ -265,7 +273,7 @@ class DecoderTransformer(nn.Module):
             if i == 0 and self.cfg.positional == "none":
                 # Without positional encodings a token's projections depend on the token alone: project
                 # each vocabulary entry once and look them up (the same numbers, O(V) instead of O(T) work).
-                q, k, v = (m[0][:, tokens].transpose(0, 1) for m in layer.project(layer.ln_attn(self.E[None])))
+                q, k, v = (m[:, tokens].transpose(0, 1) for m in self._token_tables(layer))
                 if not last:
                     x = self.embed(tokens, positions)
             else:
@@ -296,9 +304,7 @@ class DecoderTransformer(nn.Module):
         Returns (logits (B, V), cache).
         """
         if "counts" in cache:
-            counts = cache["counts"].clone()
-            counts[torch.arange(token.shape[0], device=token.device), token] += 1  # it attends to itself too
-            cache = {**cache, "counts": counts}
+            cache["counts"][torch.arange(token.shape[0], device=token.device), token] += 1  # it attends to itself
             return self._multiset_logits(token, cache), cache
         n = cache["length"]
         kv, key_mask = cache["kv"], cache["key_mask"]
@@ -317,9 +323,7 @@ class DecoderTransformer(nn.Module):
     def _multiset_logits(self, token: torch.Tensor, cache: dict) -> torch.Tensor:
         """Logits (B, V) of a one-layer model without positions for the current tokens (B,), which attend
         to the tokens counted in cache["counts"] (B, V)."""
-        layer = self.layers[0]
-        q, k, v = (m[0] for m in layer.project(layer.ln_attn(self.E[None])))  # each (H, V, d_head): per token
-        scores = q[:, token] @ k.transpose(-2, -1)  # (H, B, V): the current token's query against every key
-        z = multiset_attention(scores, cache["counts"][None], v[:, None], temperature=cache["temperature"])
-        x = self.E[token][:, None]  # (B, 1, d_model)
-        return self.unembed(layer.mix(x, z.transpose(0, 1)[:, :, None])[0])[:, 0]  # z: (B, H, 1, d_head)
+        scores = cache["scores"][:, token]  # (H, B, V): the current token's query against every key
+        z = multiset_attention(scores, cache["counts"][None], cache["values"], temperature=cache["temperature"])
+        x = self.E[token][:, None]  # (B, 1, d_model): its embedding (no positions)
+        return self.unembed(self.layers[0].mix(x, z.transpose(0, 1)[:, :, None])[0])[:, 0]  # z: (B, H, 1, d_head)
