@@ -136,21 +136,15 @@ def multiset_attention(
     scores (..., G): the query's score against each group's key; counts (..., G): how many keys of
     each group the query may attend to (0 = none); values (..., G, d_v): each group's value.
     Returns Z (..., d_v), what :func:`attention` gives over the keys listed one by one: a group of
-    c keys with score s weighs c exp(s/T) under softmax, and under argmax (T = 0) the tied maxima
-    share the weight per key, so a group gets c / (number of tied keys). Only the order of the
-    additions differs.
+    c keys gets c times one key's weight (softmax: c exp(s/T); argmax: c / the number of tied keys),
+    the weights renormalised. Only the order of the additions differs.
     """
     present = counts > 0
-    c = counts.to(scores.dtype)
-    s = scores.detach() if is_argmax(temperature, scores.dtype) else scores
-    s = s.masked_fill(~present, -math.inf)
-    row_max = s.amax(dim=-1, keepdim=True)
     if is_argmax(temperature, scores.dtype):
-        tol = TIE_ULPS * torch.finfo(s.dtype).eps * row_max.abs().clamp_min(1.0)
-        w = c * ((s >= row_max - tol) & present & torch.isfinite(row_max))
+        w = argmax_weights(scores, present) * counts
     else:
-        w = c * torch.exp((s - row_max.detach()) / temperature).nan_to_num(nan=0.0)
-    w = w / w.sum(dim=-1, keepdim=True).clamp_min(torch.finfo(w.dtype).tiny)
+        w = softmax_weights(scores, temperature, present) * counts
+    w = w / w.sum(dim=-1, keepdim=True).clamp_min(torch.finfo(w.dtype).tiny)  # rows with nothing: zeros
     return (w.unsqueeze(-2) @ values).squeeze(-2)
 
 
