@@ -247,11 +247,8 @@ def _evaluate_options(p) -> None:
 
 def _unfinished(sorter) -> str | None:
     """The warning for a checkpoint of a training run that has not ended."""
-    if sorter.finished:
-        return None
-    t = sorter.training
-    return (f"this checkpoint is from an unfinished training run (step {t.get('step')} of {t.get('steps')}); "
-            "`dlexam sort train --resume --out RUN` finishes it")
+    note = sorter.unfinished_note()
+    return None if note is None else note + "; `dlexam sort train --resume --out RUN` finishes it"
 
 
 def _evaluate(a) -> int:

@@ -62,10 +62,8 @@ def sort_answer(sorter, seq: str, temperature) -> dict:
     warnings = []
     if sorter.max_len is not None and len(ids) > sorter.max_len:
         warnings.append(f"{len(ids)} symbols: longer than the {sorter.max_len} the model was trained on")
-    if not sorter.finished:
-        t = sorter.training
-        warnings.append(f"this checkpoint is from an unfinished training run (step {t.get('step')} of "
-                        f"{t.get('steps')}): its answers are those of a model still being trained")
+    if (note := sorter.unfinished_note()) is not None:
+        warnings.append(note + ": its answers are those of a model still being trained")
     return {"name": sorter.name, "vocab": sorter.vocab.spec, "symbols": list(sorter.vocab.symbols[:MAX_SORT_TOKENS]),
             "input": [sorter.vocab.token_text(i) for i in ids], "tokens": a.tokens, "output": a.output,
             "expected": expected, "correct": a.output == expected, "temperature": a.temperature,

@@ -26,6 +26,13 @@ class Sorter:
         """False for a checkpoint of a training run that has not ended (a periodic one: resume it)."""
         return self.training is None or bool(self.training.get("finished", True))
 
+    def unfinished_note(self) -> str | None:
+        """What to say about a checkpoint of a training run that has not ended (None when it has)."""
+        if self.finished:
+            return None
+        t = self.training
+        return f"this checkpoint is from an unfinished training run (step {t.get('step')} of {t.get('steps')})"
+
 
 @dataclass
 class Answers:
