@@ -37,7 +37,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     if args.checkpoint:
-        from dlexam.sorting.train import load_model
+        from dlexam.sorting.trained import load_model
 
         model, vocab, _ = load_model(args.checkpoint)
         name = f"trained {args.checkpoint}"

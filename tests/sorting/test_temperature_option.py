@@ -8,7 +8,7 @@ import json
 import math
 
 from dlexam.cli import main
-from dlexam.sorting.train import load_model
+from dlexam.sorting.trained import load_model
 
 
 def test_sort_evaluate_sqrt_is_the_models_sqrt_d_head(tmp_path, capsys):

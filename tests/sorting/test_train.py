@@ -15,11 +15,11 @@ from dlexam.sorting.train import (
     OLD_RECIPE,
     TrainConfig,
     attention_temperature,
-    load_model,
     loss_on_batch,
     model_config,
     train,
 )
+from dlexam.sorting.trained import load_model
 from dlexam.sorting.vocab import Vocabulary
 from dlexam.transformer import DecoderTransformer
 

@@ -12,7 +12,8 @@ from dlexam import checkpoint
 from dlexam.errors import NonFiniteLoss, UserError
 from dlexam.progress import Progress
 from dlexam.sorting import train as train_module
-from dlexam.sorting.train import TrainConfig, load_trained, train, training_record
+from dlexam.sorting.train import TrainConfig, train
+from dlexam.sorting.trained import load_trained, training_record
 
 TC = dict(vocab="A-C", max_len=4, steps=60, batch_size=32, warmup=5, checkpoint_every=20)
 

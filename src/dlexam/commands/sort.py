@@ -179,7 +179,8 @@ def _train_config(a):
     from dataclasses import replace
 
     from dlexam.errors import UserError
-    from dlexam.sorting.train import TrainConfig, training_record
+    from dlexam.sorting.train import TrainConfig
+    from dlexam.sorting.trained import training_record
 
     given = _given(a)
     if a.resume:

@@ -51,7 +51,7 @@ from dlexam.files import OutputDir
 from dlexam.progress import Progress, ProgressFn, log, report
 from dlexam.sorting.config import OLD_RECIPE, TrainConfig, attention_temperature, lr_factor, model_config
 from dlexam.sorting.data import sample_split, teacher_forcing_batch
-from dlexam.sorting.trained import KIND, load_model, load_trained, training_record  # the last three re-exported
+from dlexam.sorting.trained import KIND
 from dlexam.sorting.vocab import Vocabulary
 from dlexam.transformer import DecoderTransformer
 
@@ -334,7 +334,4 @@ __all__ = [  # the recipe's names (dlexam.sorting.config) too, so one import ser
     "lr_factor",
     "model_config",
     "loss_on_batch",
-    "load_model",
-    "load_trained",
-    "training_record",
 ]
