@@ -31,5 +31,13 @@ def plain(x: Any) -> Any:
 
 
 def dumps(x: Any, indent: int | None = None, **kwargs) -> str:
-    """Strict JSON text of plain(x)."""
-    return json.dumps(plain(x), indent=indent, allow_nan=False, **kwargs)
+    """Strict JSON text of plain(x).
+
+    Data that is plain already with every number finite (the common case) is written as it is, without
+    walking it through :func:`plain` first, which costs more than the writing on large answers (the web
+    page's Geoff answers); anything json refuses (a NaN, a tensor, a path) takes the walk.
+    """
+    try:
+        return json.dumps(x, indent=indent, allow_nan=False, **kwargs)
+    except (ValueError, TypeError):
+        return json.dumps(plain(x), indent=indent, allow_nan=False, **kwargs)

@@ -47,16 +47,10 @@ async def compute_small(fn, *args):
 
 
 def to_json(x: Any, **kwargs) -> bytes:
-    """Strict JSON, as :func:`dlexam.plain.dumps` writes it (the CLI's --json): json.dumps directly when every
-    number is finite (the common case, and much faster on large answers), else through plain() (NaN -> null)."""
-    import json
-
+    """Strict JSON bytes, as :func:`dlexam.plain.dumps` writes them (the CLI's --json)."""
     from dlexam.plain import dumps
 
-    try:
-        return json.dumps(x, allow_nan=False, **kwargs).encode()
-    except (ValueError, TypeError):  # a NaN or infinity, or a tensor: plain() turns them into JSON values
-        return dumps(x, **kwargs).encode()
+    return dumps(x, **kwargs).encode()
 
 
 def json_response(body: bytes | str, status: int = 200) -> Response:
