@@ -78,9 +78,10 @@ def compare_heads(
     reproduce = max(_maxdiff(z_cat @ torch.cat([W_O1, torch.zeros_like(W_O1)]), one.R),
                     _maxdiff(z_cat @ torch.cat([W_O1 / 2, W_O1 / 2]), one.R))
     swapped = one.R[:, [1, 0, 3, 2]]  # columns A<->B, C<->D
+    difference, swapped_difference = _maxdiff(two.R, one.R), _maxdiff(two.R, swapped)
     return HeadsComparison(
-        one=one, two=two, same_R=_maxdiff(two.R, one.R) < 1e-12, columns_swapped=_maxdiff(two.R, swapped) < 1e-12,
-        R_difference=_maxdiff(two.R, one.R), swapped_difference=_maxdiff(two.R, swapped), effective_W_O=effective,
+        one=one, two=two, same_R=difference < 1e-12, columns_swapped=swapped_difference < 1e-12,
+        R_difference=difference, swapped_difference=swapped_difference, effective_W_O=effective,
         equivalence_error=_maxdiff(one.Z @ effective, two.R), reproducing_error=reproduce,
     )
 

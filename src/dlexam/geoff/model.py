@@ -103,6 +103,13 @@ class GeoffWeights:
     def to_json(self) -> dict:
         return {name: [list(r) for r in getattr(self, name)] for name in self.SHAPES}
 
+    def __reduce__(self):
+        """Pickled (for `dlexam serve`'s worker processes): the exam's own weights by name, so the receiver gets
+        its EXAM_WEIGHTS object back and the model built for it (:func:`shared_model`), others by value."""
+        if self is EXAM_WEIGHTS:
+            return "EXAM_WEIGHTS"
+        return (GeoffWeights, tuple(getattr(self, name) for name in self.SHAPES))
+
 
 EXAM_WEIGHTS = GeoffWeights()
 
@@ -155,22 +162,33 @@ def loss_terms(logits: torch.Tensor, ids: list[int], convention: str) -> dict:
       logit row at that token's own position (z_5, z_6, z_7 for A, D, <STOP>). This reproduces
       its 4.2114 but is not teacher forcing.
     """
+    return all_loss_terms(logits, ids, (convention,))[convention]
+
+
+def all_loss_terms(logits: torch.Tensor, ids: list[int], conventions: tuple[str, ...] = ("exam", "teacher_forcing")
+                   ) -> dict[str, dict]:
+    """:func:`loss_terms` under each of `conventions`, from one log-softmax of the rows from <START> on (the
+    log-softmax is row by row, so each convention's numbers are the same as computed alone)."""
     if START not in ids:
         raise UserError(f"a loss needs a <START> token: the loss scores the tokens after it; {vocabulary_hint()}")
     s = ids.index(START)
-    targets = list(range(s + 1, len(ids)))
-    if not targets:
+    if s == len(ids) - 1:
         raise UserError("nothing after <START> to score: add the expected output, e.g. 'D A A <START> A D <STOP>'")
-    rows = targets if convention == "exam" else [t - 1 for t in targets]
-    log_p = torch.log_softmax(logits[rows[0] : rows[-1] + 1], dim=-1)  # (n_targets, V): the rows are consecutive
-    target_ids = torch.tensor([ids[t] for t in targets])
-    picked = log_p.gather(1, target_ids[:, None])[:, 0]  # (n_targets,): log p of each target
-    return {
-        "value": -picked.sum(),
-        "rows": [r + 1 for r in rows],  # 1-indexed, as the exam counts positions
-        "targets": [VOCAB[ids[t]] for t in targets],
-        "probabilities": picked.detach().exp().tolist(),
-    }
+    log_p = torch.log_softmax(logits[s:], dim=-1)  # (n_targets + 1, V): rows <START> .. the last token
+    target_ids = torch.tensor(ids[s + 1 :])[:, None]  # (n_targets, 1)
+    targets = [VOCAB[i] for i in ids[s + 1 :]]
+    out = {}
+    for convention in conventions:
+        exam = convention == "exam"  # rows of the targets themselves, else of the tokens before them
+        picked = (log_p[1:] if exam else log_p[:-1]).gather(1, target_ids)[:, 0]  # (n_targets,): log p of each
+        first = s + 1 if exam else s
+        out[convention] = {
+            "value": -picked.sum(),
+            "rows": list(range(first + 1, first + 1 + len(targets))),  # 1-indexed, as the exam counts positions
+            "targets": targets,
+            "probabilities": picked.detach().exp().tolist(),
+        }
+    return out
 
 
 @dataclass
@@ -247,7 +265,7 @@ def run_geoff(
     with torch.set_grad_enabled(gradients):  # a graph only when the gradients are asked for
         logits = model(tokens, temperature=temperature, trace=trace)[0]  # (T, 6)
         if want_loss:
-            loss_by_convention = {c: loss_terms(logits, ids, c) for c in ("exam", "teacher_forcing")}
+            loss_by_convention = all_loss_terms(logits, ids)
     tr = trace[0]
     result = GeoffResult(
         tokens=[VOCAB[i] for i in ids], heads=heads, temperature=model.temperature(temperature),
