@@ -41,8 +41,9 @@ TOKENS = ("A", "B", "C", "D")
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def start_server() -> tuple[subprocess.Popen, str, int]:
-    proc = subprocess.Popen([sys.executable, "-m", "dlexam", "serve", "--port", "0"], stdout=subprocess.PIPE,
+def start_server(workers: int | None) -> tuple[subprocess.Popen, str, int]:
+    more = [] if workers is None else ["--workers", str(workers)]
+    proc = subprocess.Popen([sys.executable, "-m", "dlexam", "serve", "--port", "0", *more], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     line = proc.stdout.readline()
     if not line.startswith("serving on "):
@@ -51,17 +52,47 @@ def start_server() -> tuple[subprocess.Popen, str, int]:
     return proc, "127.0.0.1", port
 
 
+def process_tree(pid: int) -> list[int]:
+    """`pid` and every process below it (the server's worker processes)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, []))
+    return out
+
+
 def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    """Resident memory of the server and its worker processes together."""
+    total = 0
+    for p in process_tree(pid):
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total / 1024
 
 
 def cpu_s(pid: int) -> float:
-    """CPU seconds (user + system) the process has used: its share of the work, whatever the machine's load."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU seconds (user + system) the server and its workers have used: their share of the work, whatever the
+    machine's load."""
+    total = 0
+    for p in process_tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def random_sequence(rng: random.Random) -> str:
@@ -135,6 +166,16 @@ async def client(host, port, requests, deadline, latencies, errors, stride, offs
         writer.close()
 
 
+def loop_factory():
+    """uvloop's event loop for the clients where it is installed (dlexam serve's own): the load generator runs on
+    the same cores as the server, and the less CPU it takes per request, the less it slows the server down."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
 def load(host, port, requests, clients: int, seconds: float, pid: int | None = None) -> dict:
     """`clients` keep-alive clients for `seconds`; with `pid`, also the server's CPU milliseconds per request."""
     cpu0 = cpu_s(pid) if pid else 0.0
@@ -147,7 +188,8 @@ def load(host, port, requests, clients: int, seconds: float, pid: int | None = N
                                for k in range(clients)])
 
     t0 = time.perf_counter()
-    asyncio.run(run())
+    with asyncio.Runner(loop_factory=loop_factory()) as runner:
+        runner.run(run())
     wall = time.perf_counter() - t0
     ms = sorted(1000 * x for x in latencies)
     pick = lambda q: round(ms[min(len(ms) - 1, int(q * len(ms)))], 2)  # noqa: E731
@@ -177,21 +219,16 @@ def cli_baseline(png_bytes: bytes) -> dict:
                                                     "--json"])}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=DURATION_S, help="length of each concurrent phase")
-    parser.add_argument("--no-cli", action="store_true", help="skip the command-line baseline")
-    args = parser.parse_args()
-    seconds = args.seconds
-    load_before = os.getloadavg()
-    proc, host, port = start_server()
+def measure(workers: int | None, seconds: float, pngs: list[bytes]) -> tuple[dict, dict]:
+    """Every phase against one server started with `--workers` (None: its default): (phases, RSS in MB)."""
+    proc, host, port = start_server(workers)
     try:
-        pngs = digit_pngs()
         warm = [("GET", p, None) for p in warm_paths()]
         predict = [("POST", "/api/svhn/predict", b) for b in pngs]
         started_mb = rss_mb(proc.pid)
         load(host, port, warm[:1] + predict[:1], 1, 0.5)  # one of each: lazy imports and first allocations
-        rss = {"started": round(started_mb, 1), "after_warmup": round(rss_mb(proc.pid), 1)}
+        rss = {"workers": len(process_tree(proc.pid)) - 1, "started": round(started_mb, 1),
+               "after_warmup": round(rss_mb(proc.pid), 1)}
         phases = {}
         phases["geoff_serial_cold"] = load(host, port, [("GET", p, None) for p in cold_paths(2000)], 1, 3.0, proc.pid)
         phases["svhn_serial"] = load(host, port, predict, 1, 3.0, proc.pid)
@@ -205,22 +242,22 @@ def main() -> None:
         phases["geoff_warm_cache_again"] = load(host, port, warm, CLIENTS, seconds / 2, proc.pid)
         rss["end"] = round(rss_mb(proc.pid), 1)
     finally:
-        proc.terminate()
+        proc.terminate()  # SIGTERM: uvicorn shuts down gracefully and the server closes its workers
         proc.wait(timeout=30)
-    cli = None if args.no_cli else cli_baseline(pngs[0])
+    return phases, rss
+
+
+def print_phases(title: str, phases: dict, rss: dict) -> None:
+    print(title)
     for name, r in phases.items():
-        print(f"{name:24} {r['requests']:6} req  {r['rps']:7} req/s  p50 {r['p50_ms']:8} ms  p99 {r['p99_ms']:8} ms"
+        print(f"  {name:24} {r['requests']:6} req  {r['rps']:7} req/s  p50 {r['p50_ms']:8} ms  p99 {r['p99_ms']:8} ms"
               f"  server CPU {r['server_cpu_ms_per_request']:6} ms/req  errors {r['errors']}")
-    print(f"server RSS (MB): {rss}")
-    print(f"CLI process per request (baseline): {cli}")
-    growth = rss["end"] - rss["after_warmup"]
+    print(f"  server RSS, workers included (MB): {rss}")
 
-    def speedup(cli_key: str, phase: str) -> float | None:
-        return None if cli is None else round(1000 * cli[cli_key] / phases[phase]["p50_ms"], 1)
 
-    print(json.dumps({
-        "benchmark": "serve_latency", "clients": CLIENTS, "seconds_per_phase": seconds,
-        "target_p99_ms": TARGET_P99_MS,
+def summary(phases: dict, rss: dict) -> dict:
+    return {
+        "workers": rss["workers"],
         "geoff_cached_p50_ms": phases["geoff_warm_cache"]["p50_ms"],
         "geoff_cached_p99_ms": phases["geoff_warm_cache"]["p99_ms"],
         "geoff_cold_p50_ms": phases["geoff_cold_cache"]["p50_ms"],
@@ -230,10 +267,42 @@ def main() -> None:
         "geoff_cold_meets_target": phases["geoff_cold_cache"]["p99_ms"] < TARGET_P99_MS,
         "svhn_meets_target": phases["svhn_predict"]["p99_ms"] < TARGET_P99_MS,
         "errors": sum(r["errors"] for r in phases.values()),
-        "rss_mb": rss, "rss_growth_after_warmup_mb": round(growth, 1),
+        "rss_mb": rss, "rss_growth_after_warmup_mb": round(rss["end"] - rss["after_warmup"], 1),
         "serial_service_ms": {"geoff_cold_p50": phases["geoff_serial_cold"]["p50_ms"],
                               "svhn_p50": phases["svhn_serial"]["p50_ms"]},
         "server_cpu_ms_per_request": {name: r["server_cpu_ms_per_request"] for name, r in phases.items()},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=DURATION_S, help="length of each concurrent phase")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="the server's --workers (default: its own default, one per core up to 4)")
+    parser.add_argument("--no-inline", action="store_true",
+                        help="skip the baseline server computing in its own process (--workers 0)")
+    parser.add_argument("--no-cli", action="store_true", help="skip the command-line baseline")
+    args = parser.parse_args()
+    load_before = os.getloadavg()
+    pngs = digit_pngs()
+    phases, rss = measure(args.workers, args.seconds, pngs)
+    inline = None if args.no_inline or args.workers == 0 else measure(0, args.seconds, pngs)
+    cli = None if args.no_cli else cli_baseline(pngs[0])
+    print_phases(f"dlexam serve ({rss['workers']} worker processes)", phases, rss)
+    if inline is not None:
+        print_phases("baseline: dlexam serve --workers 0 (answers computed in the server process)", *inline)
+    print(f"CLI process per request (baseline): {cli}")
+
+    def speedup(cli_key: str, phase: str) -> float | None:
+        return None if cli is None else round(1000 * cli[cli_key] / phases[phase]["p50_ms"], 1)
+
+    main_summary = summary(phases, rss)
+    print(json.dumps({
+        "benchmark": "serve_latency", "clients": CLIENTS, "seconds_per_phase": args.seconds,
+        "target_p99_ms": TARGET_P99_MS, **main_summary,
+        "all_targets_met": all(main_summary[k] for k in ("geoff_cached_meets_target", "geoff_cold_meets_target",
+                                                          "svhn_meets_target")),
+        "baseline_workers_0": None if inline is None else summary(*inline),
         "baseline_cli_process_s": cli,
         "speedup_vs_cli_geoff_cold_p50": speedup("geoff_json_s", "geoff_cold_cache"),
         "speedup_vs_cli_svhn_p50": speedup("svhn_predict_json_s", "svhn_predict"),

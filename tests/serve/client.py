@@ -58,8 +58,8 @@ class Server:
         return self.returncode
 
     def request(self, method: str, path: str, body=None, headers: dict | None = None,
-                timeout: float = 120) -> tuple[int, dict, object]:
-        """(status, headers, JSON body or raw bytes). A dict body is sent as JSON."""
+                timeout: float = 120, raw: bool = False) -> tuple[int, dict, object]:
+        """(status, headers, JSON body or raw bytes; the bytes always with `raw`). A dict body is sent as JSON."""
         conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
         headers = dict(headers or {})
         if isinstance(body, dict | list):
@@ -68,13 +68,13 @@ class Server:
         try:
             conn.request(method, path, body=body, headers=headers)
             resp = conn.getresponse()
-            raw = resp.read()
+            data = resp.read()
             hdrs = {k.lower(): v for k, v in resp.getheaders()}
         finally:
             conn.close()
-        if hdrs.get("content-type", "").startswith("application/json"):
-            return resp.status, hdrs, json.loads(raw)
-        return resp.status, hdrs, raw
+        if not raw and hdrs.get("content-type", "").startswith("application/json"):
+            return resp.status, hdrs, json.loads(data)
+        return resp.status, hdrs, data
 
     def get(self, path: str, **kw):
         return self.request("GET", path, **kw)

@@ -59,6 +59,16 @@ def test_no_file_outside_the_static_folder(server, path):
     assert status in (400, 404) and b"root:" not in (body if isinstance(body, bytes) else b"")
 
 
+def test_oversized_headers_are_refused(server):
+    small = {f"X-Pad-{i}": "a" * 100 for i in range(100)}  # 10 kB: a big but possible request
+    status, _, d = server.get(EXAMPLE_Q, headers=small)
+    assert status == 200 and d["tokens"][0] == "D"
+    big = {f"X-Pad-{i}": "a" * 1000 for i in range(20)}  # 20 kB
+    status, _, d = server.get(EXAMPLE_Q, headers=big)
+    assert status == 431 and d["field"] == "headers"
+    assert server.get(EXAMPLE_Q)[0] == 200
+
+
 def test_a_declared_huge_body_is_refused_before_it_is_read(server):
     conn = http.client.HTTPConnection(server.host, server.port, timeout=30)
     conn.putrequest("POST", "/api/svhn/predict")

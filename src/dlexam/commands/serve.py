@@ -26,6 +26,10 @@ def register(sub) -> None:
                    help="a trained sorter (checkpoint or run folder) shown beside the compiled solver on /sort")
     p.add_argument("--svhn-checkpoint", type=Path, metavar="RUN", default=None,
                    help="the CNN for /cnn (checkpoint or run folder; default: the shipped model)")
+    p.add_argument("--workers", type=int, metavar="N", default=None,
+                   help="processes that compute the answers (Geoff's matrices, gradient steps, predictions) beside "
+                   "the server, each holding the models (~250 MB); default: one per core, at most 4 (none on one "
+                   "core); 0 computes in the server process itself")
     p.set_defaults(handler=handle)
 
 
@@ -36,14 +40,23 @@ def handle(args: argparse.Namespace) -> int:
     for flag, path in (("--sort-checkpoint", args.sort_checkpoint), ("--svhn-checkpoint", args.svhn_checkpoint)):
         if path is not None and not path.exists():  # said at once, before torch is imported
             raise UserError(f"{flag}: checkpoint not found: {path}")
+    from dlexam.serve.workers import WorkerPool, check_workers, default_workers
+
+    workers = check_workers(default_workers() if args.workers is None else args.workers)
     from dlexam.serve.app import create_app
     from dlexam.serve.state import ServeSettings, load_state
 
     settings = ServeSettings(host=args.host, port=args.port, sort_checkpoint=args.sort_checkpoint,
-                             svhn_checkpoint=args.svhn_checkpoint)
+                             svhn_checkpoint=args.svhn_checkpoint, workers=workers)
     sock = server.bind(args.host, args.port)  # first: a port in use fails before any model is loaded
+    pool = WorkerPool(settings, workers) if workers else None
     try:
-        state = load_state(settings)
+        if pool is not None:
+            pool.launch()  # the workers load their models while the server loads its own
+        state = load_state(settings)  # a bad checkpoint is said here (and the workers are closed)
+        if pool is not None:
+            pool.wait_ready()  # every worker is ready before the URL is printed
+            state.pool = pool
         port = sock.getsockname()[1]
         extra = () if server.is_loopback(args.host) or args.host in ("0.0.0.0", "::") else (args.host,)
         app = create_app(state, port=port, extra_hosts=extra)
@@ -55,4 +68,6 @@ def handle(args: argparse.Namespace) -> int:
         server.serve(app, sock)
     finally:
         sock.close()
+        if pool is not None:
+            pool.close()
     return 0

@@ -10,7 +10,8 @@ evidence). A JSON API under ``/api/`` returns exactly what the library returns (
 - :mod:`dlexam.serve.params`: request fields -> typed values, each error naming its field;
 - :mod:`dlexam.serve.state`: the models the server holds and its caches;
 - :mod:`dlexam.serve.api`: the JSON endpoints; :mod:`dlexam.serve.evidence`: answer -> page links;
-- :mod:`dlexam.serve.server`: binding the socket and running uvicorn.
+- :mod:`dlexam.serve.server`: binding the socket and running uvicorn;
+- :mod:`dlexam.serve.workers`: the worker processes that compute answers (``--workers N``).
 
 This package is an edge (docs/architecture.md): it parses, calls the library and renders.
 """

@@ -38,12 +38,21 @@ async def compute(fn, *args):
     return await anyio.to_thread.run_sync(fn, *args, limiter=COMPUTE)
 
 
-async def compute_small(fn, *args):
-    """Run a call whose work is small and bounded (a few ms: Geoff's transformer on at most 64 tokens, one
-    32x32 digit) on the event loop itself. Handing it to a worker thread costs more than the work: the
-    thread hop and the two threads contending for the interpreter lock took the server's CPU per uncached
-    request from 2.8 ms to 4.7 ms and its p99 from 89 to 120 ms (20 clients; docs/serve.md)."""
-    return fn(*args)
+async def answer(request: Request, job, *args, small: bool = True) -> bytes:
+    """The bytes of ``job(state, *args)``, a module-level function of this package returning JSON bytes.
+
+    With worker processes (``--workers N``, :mod:`dlexam.serve.workers`) the next idle worker computes it.
+    Without, a `small` job (a few ms: Geoff's transformer on at most 64 tokens, one drawn digit) runs on the
+    event loop itself: handing it to a thread costs more than the work (the thread hop and two threads
+    contending for the interpreter lock took the server's CPU per uncached request from 2.8 ms to 4.7 ms,
+    docs/serve.md); a large one (a photo of megapixels) runs in a thread.
+    """
+    state = request.app.state.dlexam
+    if state.pool is not None:
+        return await state.pool.run(state, job, *args)
+    if small:
+        return job(state, *args)
+    return await compute(job, state, *args)
 
 
 def to_json(x: Any, **kwargs) -> bytes:
@@ -164,22 +173,23 @@ class AnswerCache:
 GEOFF_ANSWERS = AnswerCache()
 
 
-async def cached_geoff(key: tuple | None, src: Mapping, exact_flag: Any) -> Response:
-    """The cached answer for `key`, else parse `src`, compute in a worker thread and remember it."""
-    answer = GEOFF_ANSWERS.get(key) if key is not None else None
-    if answer is None:
-        query = geoff_query(src)
-        answer = await compute_small(geoff_answer, query, p.flag("exact", exact_flag))
+async def cached_geoff(request: Request, key: tuple | None, src: Mapping, exact_flag: Any) -> Response:
+    """The cached answer for `key`, else compute it from the fields `src` (:func:`answer`) and remember it."""
+    out = GEOFF_ANSWERS.get(key) if key is not None else None
+    if out is None:
+        out = await answer(request, geoff_answer, dict(src), exact_flag)  # parsed where it is computed
         if key is not None:
-            GEOFF_ANSWERS.put(key, answer)
-    return json_response(answer)
+            GEOFF_ANSWERS.put(key, out)
+    return json_response(out)
 
 
-def geoff_answer(query, exact: bool) -> bytes:
-    """The answer to `query` as JSON bytes: analyse(query).to_json(), with the exact strings if asked."""
+def geoff_answer(state, src: dict, exact_flag: Any) -> bytes:
+    """The answer to the query in the fields `src` as JSON bytes: analyse(query).to_json(), with the exact strings
+    if asked (BadRequest naming the field when a field is wrong)."""
     from dlexam import geoff
     from dlexam.plain import plain
 
+    query, exact = geoff_query(src), p.flag("exact", exact_flag)
     with p.field("seq"):  # what analyse refuses is about the sequence (a loss needs a <START> ...)
         report = geoff.analyse(query)
     out = report.to_json()
@@ -190,23 +200,23 @@ def geoff_answer(query, exact: bool) -> bytes:
 
 async def get_geoff(request: Request) -> Response:
     key = ("GET", request.scope["query_string"])
-    answer = GEOFF_ANSWERS.get(key)
-    if answer is not None:  # the common case on the page: no parsing at all
-        return json_response(answer)
+    out = GEOFF_ANSWERS.get(key)
+    if out is not None:  # the common case on the page: no parsing at all
+        return json_response(out)
     src = request.query_params
-    return await cached_geoff(key, src, src.get("exact", False))
+    return await cached_geoff(request, key, src, src.get("exact", False))
 
 
 async def post_geoff(request: Request) -> Response:
     raw = await read_body(request, MAX_JSON_BODY)
     key = ("POST", request.scope["query_string"], raw) if len(raw) <= MAX_CACHED_BODY else None
-    answer = GEOFF_ANSWERS.get(key) if key is not None else None
-    if answer is not None:
-        return json_response(answer)
-    return await cached_geoff(key, p.json_body(raw), request.query_params.get("exact", False))
+    out = GEOFF_ANSWERS.get(key) if key is not None else None
+    if out is not None:
+        return json_response(out)
+    return await cached_geoff(request, key, p.json_body(raw), request.query_params.get("exact", False))
 
 
-def step_answer(query, lr: float, matrices: tuple[str, ...]) -> bytes:
+def step_answer(state, query, lr: float, matrices: tuple[str, ...]) -> bytes:
     from dlexam import geoff
 
     with p.field("seq"):
@@ -221,7 +231,7 @@ async def post_geoff_step(request: Request) -> Response:
     query = geoff_query(body)
     lr = p.number("lr", body.get("lr", 0.1), 0, 100)
     matrices = p.names("matrices", body.get("matrices", list(geoff.PARAMETERS)), geoff.STEPPABLE)
-    return json_response(await compute_small(step_answer, query, lr, matrices))
+    return json_response(await answer(request, step_answer, query, lr, matrices))
 
 
 async def get_geoff_defaults(request: Request) -> Response:

@@ -22,7 +22,7 @@ from starlette.responses import Response
 
 from dlexam.serve import evidence
 from dlexam.serve import params as p
-from dlexam.serve.api import compute, compute_small, json_response, to_json
+from dlexam.serve.api import answer, compute, json_response, to_json
 from dlexam.serve.guard import read_body
 from dlexam.serve.params import BadRequest
 
@@ -103,14 +103,15 @@ def packed(t) -> dict:
     return {"shape": list(a.shape), "dtype": "float32", "data": base64.b64encode(a.tobytes()).decode("ascii")}
 
 
-def predict_answer(model, source: str, data: bytes) -> bytes:
+def predict_answer(state, data: bytes) -> bytes:
     """The prediction and every stage's feature maps (7,384 values, sent packed: :func:`packed`)."""
     from dlexam.svhn.inspect import STAGES, feature_maps, read_image_bytes
 
     with p.field("image"):
         image = read_image_bytes(data)
-    fm = feature_maps(model, image)
-    return to_json({"model": source, **fm.to_json(maps=False), "maps": {s: packed(getattr(fm, s)) for s in STAGES}})
+    fm = feature_maps(state.cnn, image)
+    return to_json({"model": state.cnn_source, **fm.to_json(maps=False),
+                    "maps": {s: packed(getattr(fm, s)) for s in STAGES}})
 
 
 async def post_svhn_predict(request: Request) -> Response:
@@ -119,10 +120,8 @@ async def post_svhn_predict(request: Request) -> Response:
         raise BadRequest("image", f"send the image file itself as the body, with Content-Type one of "
                                   f"{', '.join(IMAGE_TYPES)} (got {kind or 'none'!r:.60})", 415)
     data = await read_body(request, MAX_IMAGE_BYTES, "image")
-    s = state(request)
-    # A small image (a drawn digit) is read and run in a few ms: on the event loop; a large photo in a thread.
-    run = compute_small if len(data) <= INLINE_IMAGE_BYTES else compute
-    return json_response(await run(predict_answer, s.cnn, s.cnn_source, data))
+    # A small image (a drawn digit) is read and run in a few ms; a large photo takes longer (answer()).
+    return json_response(await answer(request, predict_answer, data, small=len(data) <= INLINE_IMAGE_BYTES))
 
 
 @functools.lru_cache(maxsize=4)

@@ -10,7 +10,8 @@
   and images and connect only to the app (nothing leaves the machine), nosniff, no framing, no
   referrer.
 - **Size caps**: :func:`read_body` refuses a body over its limit (413) from the Content-Length, or
-  while streaming when there is none, without reading the rest.
+  while streaming when there is none, without reading the rest; headers over :data:`MAX_HEADER_BYTES`
+  in all get a 431 (uvicorn's httptools parser, unlike h11, sets no limit of its own).
 
 Every refusal is JSON ``{"error": ..., "field": ...}`` with a 4xx status.
 """
@@ -22,6 +23,7 @@ import json
 from dlexam.serve.params import BadRequest
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+MAX_HEADER_BYTES = 16 * 1024  # a browser's request carries 1-2 kB
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
        "connect-src 'self'; font-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 SECURITY_HEADERS = [
@@ -73,6 +75,8 @@ class LocalOnly:
             return await send({"type": "websocket.close", "code": 1008})
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        if sum(len(k) + len(v) for k, v in scope["headers"]) > MAX_HEADER_BYTES:
+            return await refuse(send, 431, f"the request's headers are over {MAX_HEADER_BYTES:,} bytes", "headers")
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         if not self.allowed(headers.get("host")):
             return await refuse(send, 421, "this server answers only requests addressed to localhost "

@@ -26,6 +26,7 @@ class ServeSettings:
     port: int = 8000
     sort_checkpoint: Path | None = None
     svhn_checkpoint: Path | None = None
+    workers: int = 0  # processes that compute answers (dlexam.serve.workers); 0 = the server itself
 
 
 @dataclass
@@ -36,6 +37,7 @@ class ServerState:
     trained_sorter: object | None  # dlexam.sorting.sorter.Sorter from --sort-checkpoint
     cnn: object  # dlexam.svhn.model.ExamCNN in eval mode
     cnn_source: str  # which CNN, in words
+    pool: object | None = None  # dlexam.serve.workers.WorkerPool with --workers N > 0
     _compiled: OrderedDict = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _answers: list | None = None

@@ -1,0 +1,129 @@
+"""`dlexam serve --workers N`: answers computed in worker processes are the server's own answers, byte for
+byte; a killed worker is replaced and the server keeps answering; stopping the server stops its workers; a
+bad --workers is one line and exit status 2."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+
+from .client import Server
+
+EXAMPLE = "D A A <START> A D <STOP>"
+
+
+def workers_of(pid: int) -> list[int]:
+    """The server's worker processes (multiprocessing's spawned children running dlexam's worker)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except (OSError, ValueError):
+            continue
+        if ppid == pid and b"spawn_main" in cmdline:
+            out.append(int(stat.parent.name))
+    return sorted(out)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def drawn_png(seed: int) -> bytes:
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGBA", (224, 224), (255, 255, 255, 0))
+    ImageDraw.Draw(img).line([(60 + seed, 40), (150, 60 + seed), (90, 190)], fill=(0, 0, 0, 255), width=18)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+QUERIES = [
+    "/api/geoff?" + urlencode({"seq": EXAMPLE, "T": t, "heads": h, "gradients": g, "exact": e})
+    for t, h, g, e in [("0", 1, 0, 0), ("sqrt", 2, 1, 1), ("0.7", 2, 0, 0), ("0.05", 1, 1, 0)]
+] + ["/api/geoff?seq=D+X", "/api/geoff?seq=A+B&heads=3", "/api/geoff?seq=A+<START>&gradients=1"]
+
+
+def answers(server: Server) -> list[tuple[int, bytes]]:
+    out = []
+    for q in QUERIES:
+        status, _, body = server.request("GET", q, raw=True)
+        out.append((status, body))
+    for seed in range(3):
+        status, _, body = server.request("POST", "/api/svhn/predict", drawn_png(seed),
+                                         headers={"Content-Type": "image/png"}, raw=True)
+        out.append((status, body))
+    status, _, body = server.request("POST", "/api/geoff/step", {"sequence": EXAMPLE, "temperature": 0, "lr": 0.5},
+                                     raw=True)
+    out.append((status, body))
+    status, _, body = server.request("POST", "/api/svhn/predict", b"\x89PNG\r\n\x1a\n broken",
+                                     headers={"Content-Type": "image/png"}, raw=True)
+    out.append((status, body))
+    return out
+
+
+def test_workers_answer_exactly_what_the_server_computes_itself(server):
+    assert len(workers_of(server.proc.pid)) >= 1  # the shared test server runs with its default workers
+    inline = Server("--workers", "0")
+    try:
+        assert workers_of(inline.proc.pid) == []
+        got, want = answers(server), answers(inline)
+    finally:
+        inline.stop()
+    assert [s for s, _ in want] == [200, 200, 200, 200, 400, 400, 400, 200, 200, 200, 200, 400]
+    assert got == want  # status and bytes, errors included
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process table from /proc")
+def test_a_killed_worker_is_replaced_and_stopping_stops_the_workers():
+    s = Server("--workers", "1")
+    try:
+        (first,) = workers_of(s.proc.pid)
+        status, _, before = s.get("/api/geoff?seq=B+A+<START>+A+B&T=0.3")
+        assert status == 200
+        os.kill(first, signal.SIGKILL)
+        # Answered all along: by the server itself while no worker is alive, then by the new worker.
+        deadline = time.monotonic() + 120
+        while True:
+            status, _, d = s.get("/api/geoff?seq=B+A+<START>+A+B&T=0.3&heads=1")
+            assert status in (200, 503), (status, d)  # 503 only for a job the dead worker had taken
+            if status == 200:
+                assert d == before
+            now = workers_of(s.proc.pid)
+            if now and now != [first] and alive(now[0]):
+                break
+            assert time.monotonic() < deadline, "no new worker within 120 s"
+            time.sleep(0.2)
+        (second,) = now
+        for seed in range(4):  # the new worker computes
+            status, _, d = s.post("/api/svhn/predict", drawn_png(seed), headers={"Content-Type": "image/png"})
+            assert status == 200 and 0 <= d["digit"] <= 9
+    finally:
+        rc = s.stop(signal.SIGINT)
+    assert rc in (0, 130) and "Traceback" not in s.stderr, s.stderr
+    assert "stopped; starting another" in s.stderr
+    deadline = time.monotonic() + 10
+    while alive(second) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive(second)
+
+
+@pytest.mark.parametrize("n", ["-1", "17", "two"])
+def test_bad_workers_is_one_line_and_status_2(n):
+    p = subprocess.run([sys.executable, "-m", "dlexam", "serve", "--port", "0", "--workers", n], capture_output=True,
+                       text=True, timeout=120)
+    assert p.returncode == 2 and p.stdout == "" and p.stderr.count("\n") == 1 and "--workers" in p.stderr
