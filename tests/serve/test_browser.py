@@ -251,6 +251,42 @@ def test_cnn_draw_a_stroke_then_upload_a_photo(page):
     assert page.locator("#layer-rows tr").count() == 8  # header, six layers, total (Problem 1's table)
 
 
+def test_cnn_sends_a_drawing_as_the_grey_levels_the_server_would_make_of_the_canvas(page):
+    """The page's own grayscale PNG of the pad is, pixel for pixel, what Pillow makes of the canvas's RGBA PNG (so
+    the prediction is the same), and it is what the page sends."""
+    import numpy as np
+    from PIL import Image
+
+    from dlexam.svhn.images import to_gray
+
+    sent = []
+    page.on("request", lambda r: sent.append(r.post_data_buffer) if r.url.endswith("/api/svhn/predict") else None)
+    page.goto(f"{page.base}/cnn")
+    ready(page)
+    box = page.locator("#pad").bounding_box()
+    x0, y0, w, h = box["x"], box["y"], box["width"], box["height"]
+    page.mouse.move(x0 + 0.25 * w, y0 + 0.3 * h)
+    page.mouse.down()
+    for fx, fy in [(0.5, 0.15), (0.7, 0.35), (0.3, 0.8), (0.75, 0.8)]:  # a 2, with antialiased grey edges
+        page.mouse.move(x0 + fx * w, y0 + fy * h, steps=8)
+    page.mouse.up()
+    ready(page, predictions=1)
+    both = page.evaluate("""async () => {
+        const pad = document.getElementById("pad");
+        const b64 = async (blob) => btoa(String.fromCharCode(...new Uint8Array(await blob.arrayBuffer())));
+        const rgba = await new Promise((ok) => pad.toBlob(ok, "image/png"));
+        return [await b64(await grayPng(pad)), await b64(rgba)];
+    }""")
+    gray_png, rgba_png = (base64.b64decode(x) for x in both)
+    gray, rgba = Image.open(io.BytesIO(gray_png)), Image.open(io.BytesIO(rgba_png))
+    assert gray.mode == "L" and rgba.mode == "RGBA" and gray.size == rgba.size
+    want = to_gray(rgba)
+    assert len(np.unique(want)) > 10  # a stroke with antialiased edges, not just black on white
+    assert np.array_equal(np.asarray(gray), want)
+    assert len(sent) == 1 and Image.open(io.BytesIO(sent[0])).mode == "L"
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(sent[0]))), want)
+
+
 def _seven() -> str:
     """A drawn 7 as the /cnn page's img parameter (32x32 grey levels, base64url)."""
     from PIL import Image, ImageDraw

@@ -87,6 +87,48 @@ def test_read_image_bytes_crops_like_svhn_predict():
             assert torch.equal(got, want)
 
 
+def test_transparent_pixels_read_as_white_paper_and_opaque_ones_as_they_are():
+    """to_gray of an RGBA image: opaque pixels are their RGB's luma (Pillow's RGB -> L), a fully transparent one is
+    white, a half-transparent one lies between; an opaque image takes no compositing and gives the same."""
+    import numpy as np
+    from PIL import Image
+
+    from dlexam.svhn.images import to_gray
+
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (30, 40, 3), dtype=np.uint8)
+    luma = np.asarray(Image.fromarray(rgb, "RGB").convert("L"))
+    opaque = np.dstack([rgb, np.full((30, 40), 255, np.uint8)])
+    assert np.array_equal(to_gray(Image.fromarray(opaque, "RGBA")), luma)
+    see_through = opaque.copy()
+    see_through[:10, :, 3] = 0  # the top rows fully transparent
+    see_through[10:20, :, 3] = 128  # the middle ones half
+    g = to_gray(Image.fromarray(see_through, "RGBA")).astype(int)
+    assert (g[:10] == 255).all() and np.array_equal(g[20:], luma[20:])
+    half = (luma[10:20].astype(int) * 128 + 255 * 127) / 255
+    assert np.abs(g[10:20] - half).max() <= 1.5  # composited over white, up to rounding
+
+
+def test_a_phone_photos_exif_orientation_is_applied():
+    """Orientation 6 (the camera held upright): the picture is shown turned 90 degrees clockwise; so it is read."""
+    import numpy as np
+    from PIL import Image
+
+    a = np.zeros((32, 48), np.uint8)
+    a[:, :8] = 255  # a white band at the left of the stored pixels: at the top once turned
+    img = Image.fromarray(a, "L")
+    exif = img.getexif()
+    exif[0x0112] = 6
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", exif=exif.tobytes())
+    got = read_image_bytes(buf.getvalue())
+    turned = np.rot90(a, k=-1)  # (48, 32): the band across the top
+    from dlexam.svhn.images import svhn_crop
+
+    assert torch.equal(got, torch.from_numpy(svhn_crop(np.ascontiguousarray(turned))))
+    assert got[0].float().mean() > 200 and got[-1].float().mean() < 50
+
+
 def test_the_size_is_checked_before_decoding():
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))

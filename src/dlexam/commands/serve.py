@@ -40,7 +40,7 @@ def handle(args: argparse.Namespace) -> int:
     for flag, path in (("--sort-checkpoint", args.sort_checkpoint), ("--svhn-checkpoint", args.svhn_checkpoint)):
         if path is not None and not path.exists():  # said at once, before torch is imported
             raise UserError(f"{flag}: checkpoint not found: {path}")
-    from dlexam.serve.workers import WorkerPool, check_workers, default_workers
+    from dlexam.serve.workers import WorkerPool, check_workers, default_workers, freeze_heap
 
     workers = check_workers(default_workers() if args.workers is None else args.workers)
     from dlexam.serve.app import create_app
@@ -64,6 +64,7 @@ def handle(args: argparse.Namespace) -> int:
             print(f"dlexam serve: warning: binding {args.host} makes the app reachable from other machines; it "
                   "still answers only requests addressed to localhost" + (f" or {args.host}" if extra else ""),
                   file=sys.stderr)
+        freeze_heap()  # the server's own long-lived objects, too
         print(f"serving on {server.url(args.host, sock)}", flush=True)
         server.serve(app, sock)
     finally:

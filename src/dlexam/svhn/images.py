@@ -28,10 +28,13 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".
 
 
 def to_gray(img) -> np.ndarray:
-    """A Pillow image of any mode -> uint8 (H, W) luma. 16-bit and float images are scaled, not clipped."""
+    """A Pillow image of any mode -> uint8 (H, W) luma. 16-bit and float images are scaled, not clipped.
+
+    A phone photo's EXIF orientation is applied to `img` itself (in place: a copy of every image, most of which
+    have none, cost 0.1 ms a drawn digit)."""
     from PIL import ImageOps
 
-    img = ImageOps.exif_transpose(img)  # phone photos: apply the EXIF orientation
+    ImageOps.exif_transpose(img, in_place=True)  # phone photos: apply the EXIF orientation
     if img.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
         a = np.asarray(img, dtype=np.float64)
         top = 65535.0 if img.mode != "F" else max(1.0, float(a.max(initial=0.0)))  # float: [0, 1] or [0, max]
@@ -40,8 +43,11 @@ def to_gray(img) -> np.ndarray:
         from PIL import Image
 
         rgba = img.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        img = Image.alpha_composite(white, rgba)  # transparent pixels read as white paper
+        if rgba.getchannel("A").getextrema() == (255, 255):
+            img = rgba  # opaque (a canvas, most screenshots): compositing would change nothing and takes 0.4 ms
+        else:
+            white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+            img = Image.alpha_composite(white, rgba)  # transparent pixels read as white paper
     if img.mode == "L":  # already luma: L -> RGB -> L gives every grey level back unchanged
         return np.asarray(img, dtype=np.uint8)
     return np.asarray(img.convert("RGB").convert("L"), dtype=np.uint8)
