@@ -18,7 +18,7 @@ command line costs per request (a `dlexam geoff --json` / `dlexam svhn predict -
 Memory: the RSS of the server and its worker processes together, after a warm-up (2 s of both kinds of
 request, 8 clients, so that every worker has run both), after each phase, and at the end.
 
-The server runs with its default ``--workers`` (one per core up to 4: 2 here) unless ``--workers N`` says
+The server runs with its default ``--workers`` (2 on a machine of two cores or more) unless ``--workers N`` says
 otherwise; a second server with ``--workers 0`` (every answer computed in the server process itself) is
 measured the same way as the baseline (``--no-inline`` skips it). The clients use uvloop's event loop where
 installed (it is a dependency of dlexam serve): they share the machine's cores with the server.
@@ -308,7 +308,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=DURATION_S, help="length of each concurrent phase")
     parser.add_argument("--workers", type=int, default=None,
-                        help="the server's --workers (default: its own default, one per core up to 4)")
+                        help="the server's --workers (default: its own default, 2)")
     parser.add_argument("--no-inline", action="store_true",
                         help="skip the baseline server computing in its own process (--workers 0)")
     parser.add_argument("--no-cli", action="store_true", help="skip the command-line baseline")

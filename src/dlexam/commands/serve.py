@@ -28,8 +28,8 @@ def register(sub) -> None:
                    help="the CNN for /cnn (checkpoint or run folder; default: the shipped model)")
     p.add_argument("--workers", type=int, metavar="N", default=None,
                    help="processes that compute the answers (Geoff's matrices, gradient steps, predictions) beside "
-                   "the server, each holding the models (~250 MB); default: one per core, at most 4 (none on one "
-                   "core); 0 computes in the server process itself")
+                   "the server, each holding the models (~240 MB); default: 2 (none on a single core); 0 computes in "
+                   "the server process itself")
     p.set_defaults(handler=handle)
 
 

@@ -50,12 +50,13 @@ HEADER = struct.Struct("!i")  # multiprocessing.connection's frame: a 4-byte big
 
 
 def default_workers() -> int:
-    """One worker per core the process may use, at most 4 (each holds torch and the models: ~250 MB)."""
+    """Two workers where the process may use two cores or more (each holds torch and the models: ~240 MB), none on
+    one core (a worker there would only take turns with the server). More with ``--workers N``."""
     try:
         cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         cores = os.cpu_count() or 1
-    return min(4, cores) if cores > 1 else 0
+    return 2 if cores > 1 else 0
 
 
 def check_workers(n: int) -> int:
