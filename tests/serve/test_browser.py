@@ -219,6 +219,17 @@ def _shown(page) -> tuple[int, list[float]]:
     return int(page.text_content("#digit")), [float(page.text_content(f"#p-{k}")) for k in range(10)]
 
 
+def _stroke(page, points: list[tuple[float, float]], steps: int) -> None:
+    """One mouse stroke on the /cnn pad through `points` (fractions of its width and height)."""
+    box = page.locator("#pad").bounding_box()
+    x0, y0, w, h = box["x"], box["y"], box["width"], box["height"]
+    page.mouse.move(x0 + points[0][0] * w, y0 + points[0][1] * h)
+    page.mouse.down()
+    for fx, fy in points[1:]:
+        page.mouse.move(x0 + fx * w, y0 + fy * h, steps=steps)
+    page.mouse.up()
+
+
 def test_cnn_draw_a_stroke_then_upload_a_photo(page):
     from PIL import Image, ImageDraw
 
@@ -226,13 +237,7 @@ def test_cnn_draw_a_stroke_then_upload_a_photo(page):
 
     page.goto(f"{page.base}/cnn")
     ready(page)
-    box = page.locator("#pad").bounding_box()
-    x0, y0, w, h = box["x"], box["y"], box["width"], box["height"]
-    page.mouse.move(x0 + 0.3 * w, y0 + 0.2 * h)
-    page.mouse.down()
-    for fx, fy in [(0.7, 0.2), (0.6, 0.45), (0.45, 0.85)]:  # a 7
-        page.mouse.move(x0 + fx * w, y0 + fy * h, steps=6)
-    page.mouse.up()
+    _stroke(page, [(0.3, 0.2), (0.7, 0.2), (0.6, 0.45), (0.45, 0.85)], steps=6)  # a 7
     ready(page, predictions=1)
     image = torch.tensor(list(base64.urlsafe_b64decode(params(page)["img"] + "==")), dtype=torch.uint8).reshape(32, 32)
     want = _library_prediction(image)
@@ -263,13 +268,7 @@ def test_cnn_sends_a_drawing_as_the_grey_levels_the_server_would_make_of_the_can
     page.on("request", lambda r: sent.append(r.post_data_buffer) if r.url.endswith("/api/svhn/predict") else None)
     page.goto(f"{page.base}/cnn")
     ready(page)
-    box = page.locator("#pad").bounding_box()
-    x0, y0, w, h = box["x"], box["y"], box["width"], box["height"]
-    page.mouse.move(x0 + 0.25 * w, y0 + 0.3 * h)
-    page.mouse.down()
-    for fx, fy in [(0.5, 0.15), (0.7, 0.35), (0.3, 0.8), (0.75, 0.8)]:  # a 2, with antialiased grey edges
-        page.mouse.move(x0 + fx * w, y0 + fy * h, steps=8)
-    page.mouse.up()
+    _stroke(page, [(0.25, 0.3), (0.5, 0.15), (0.7, 0.35), (0.3, 0.8), (0.75, 0.8)], steps=8)  # a 2, grey edges
     ready(page, predictions=1)
     both = page.evaluate("""async () => {
         const pad = document.getElementById("pad");
