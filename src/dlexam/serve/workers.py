@@ -44,7 +44,8 @@ READY_S = 300  # a worker's start (torch's import, the models' load) on a busy m
 MAX_WORKERS = 16
 # Workers run at a lower priority than the server: the server is the one process every request passes through
 # (twice), so when the cores are short it must not wait behind a computation. On the 2-core machine under 20
-# clients this took p99 from 54-68 ms to 43-49 ms for uncached Geoff answers (docs/serve.md).
+# clients, nice 0 and nice 10 interleaved three times (6 s phases): p99 of predictions 74/73/107 ms against
+# 45/56/61 ms, of uncached Geoff answers 56/67/85 ms against 36/47/46 ms, at about the same p50 (docs/serve.md).
 WORKER_NICE = 10
 HEADER = struct.Struct("!i")  # multiprocessing.connection's frame: a 4-byte big-endian length, then the bytes
 
