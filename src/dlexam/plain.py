@@ -62,4 +62,3 @@ def dumps(x: Any, indent: int | None = None, **kwargs) -> str:
         return json.dumps(x, indent=indent, allow_nan=False, **kwargs)
     except (ValueError, TypeError):
         return json.dumps(plain(x), indent=indent, allow_nan=False, **kwargs)
-

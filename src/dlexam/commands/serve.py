@@ -47,7 +47,7 @@ def handle(args: argparse.Namespace) -> int:
     from dlexam.serve.state import ServeSettings, load_state
 
     settings = ServeSettings(host=args.host, port=args.port, sort_checkpoint=args.sort_checkpoint,
-                             svhn_checkpoint=args.svhn_checkpoint, workers=workers)
+                             svhn_checkpoint=args.svhn_checkpoint)
     sock = server.bind(args.host, args.port)  # first: a port in use fails before any model is loaded
     pool = WorkerPool(settings, workers) if workers else None
     try:

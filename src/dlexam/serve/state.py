@@ -26,7 +26,6 @@ class ServeSettings:
     port: int = 8000
     sort_checkpoint: Path | None = None
     svhn_checkpoint: Path | None = None
-    workers: int = 0  # processes that compute answers (dlexam.serve.workers); 0 = the server itself
 
 
 @dataclass

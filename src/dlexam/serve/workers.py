@@ -31,7 +31,6 @@ import pickle
 import signal
 import socket
 import struct
-import threading
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -212,12 +211,10 @@ class WorkerPool:
     size: int
     workers: list[Worker] = field(default_factory=list)
     _idle: asyncio.Queue | None = None
-    _lock: threading.Lock = field(default_factory=threading.Lock)
     _closed: bool = False
 
     def launch(self) -> None:
         """Start every worker process (they load their models in parallel with whatever the server does next)."""
-        check_workers(self.size)
         self.workers = [self._spawn() for _ in range(self.size)]
 
     def wait_ready(self, timeout: float = READY_S) -> None:
@@ -245,9 +242,6 @@ class WorkerPool:
         if reply[0] != "ready":
             raise UserError(f"a worker process could not start: {reply[1]}")
         w.pid = reply[1]
-
-    def alive(self) -> int:
-        return len(self.workers)
 
     async def _first_use(self) -> None:
         self._idle = asyncio.Queue()
@@ -278,10 +272,9 @@ class WorkerPool:
     def lost(self, dead: Worker) -> None:
         """A worker's pipe closed: drop it and, unless the server is stopping, start another in the background;
         it joins the queue once ready."""
-        with self._lock:
-            if dead not in self.workers:
-                return
-            self.workers.remove(dead)
+        if dead not in self.workers:  # the list changes on the event loop only: no lock
+            return
+        self.workers.remove(dead)
         if self._closed:
             return
         log.warning("a worker process (pid %s) stopped; starting another", dead.pid)
@@ -308,8 +301,7 @@ class WorkerPool:
                     self._idle.put_nowait(None)  # requests waiting for a worker compute in the server
                 return
             await w.attach(self)
-            with self._lock:
-                self.workers.append(w)
+            self.workers.append(w)
             self._idle.put_nowait(w)
 
         loop.create_task(join())
