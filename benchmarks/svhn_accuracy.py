@@ -23,9 +23,10 @@ import time
 from pathlib import Path
 
 from dlexam.errors import UserError
-from dlexam.svhn.mnist import write_mnist_as_svhn
-from dlexam.svhn.runs import SVHNRun, evaluate_checkpoint, train_run
-from dlexam.svhn.synth import write_synthetic
+from dlexam.svhn.data.mnist import write_mnist_as_svhn
+from dlexam.svhn.inference import evaluate_checkpoint
+from dlexam.svhn.synthetic.digits import write_synthetic
+from dlexam.svhn.training.runs import SVHNRun, train_run
 
 
 def train_and_test(data: Path, run: Path, epochs: int, threads: int) -> dict:
@@ -47,8 +48,8 @@ def linear_baseline(data: Path, epochs: int, threads: int) -> float:
     """Softmax regression on pixels, trained by the same model-agnostic loop: a difficulty yardstick."""
     import torch
 
-    from dlexam.svhn.data import load_split
-    from dlexam.svhn.train import TrainConfig, evaluate, fit, load_data
+    from dlexam.svhn.data.official import load_split
+    from dlexam.svhn.training.loop import TrainConfig, evaluate, fit, load_data
 
     d = load_data(data)
     torch.manual_seed(0)

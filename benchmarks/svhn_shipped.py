@@ -1,9 +1,9 @@
 """Rebuild the shipped exam CNN from scratch and measure it on real digits.
 
 Runs `dlexam svhn train --recipe shipped --threads 1` (through the library:
-dlexam.svhn.recipes.train_recipe) into a temporary folder, timing the whole rebuild (rendering the
+dlexam.svhn.training.recipes.train_recipe) into a temporary folder, timing the whole rebuild (rendering the
 training scenes, training; wall clock and CPU time), and evaluates the rebuilt model and the model
-shipped in the package on the checks of dlexam.svhn.realdata. With the shipped seed and thread
+shipped in the package on the checks of dlexam.svhn.data.realdata. With the shipped seed and thread
 count the rebuild gives the shipped weights again (max_weight_difference_to_shipped 0.0). Checks:
 
   chars74k       593 photographed digits (shared/data/chars74k-digits; development set, never trained on)
@@ -27,9 +27,9 @@ from pathlib import Path
 import torch
 
 from dlexam.commands.progress import ProgressPrinter
-from dlexam.svhn.realdata import check_accuracies
-from dlexam.svhn.recipes import RECIPES, train_recipe
+from dlexam.svhn.data.realdata import check_accuracies
 from dlexam.svhn.shipped import shipped_model
+from dlexam.svhn.training.recipes import RECIPES, train_recipe
 
 TARGETS = {"chars74k": 0.90, "synth_heldout": 0.95, "rebuild_seconds": 900}
 

@@ -7,9 +7,9 @@ Both run in this process, on the same SVHN-format data (synthetic, written and r
             grayscale with PIL and to a float tensor, a DataLoader with batch 64 and shuffling,
             ExamCNN with PyTorch's own layers (fused=False), SGD (lr 0.01, momentum 0.9),
             default memory format.
-  fast      dlexam.svhn.train.train_one_epoch with the default TrainConfig, as `dlexam svhn
+  fast      dlexam.svhn.training.loop.train_one_epoch with the default TrainConfig, as `dlexam svhn
             train` runs it: ExamCNN (each conv + ReLU + pool stage as one fused kernel when a C++
-            compiler is present, dlexam.svhn.fused), one uint8 tensor, whole-batch conversion and
+            compiler is present, dlexam.svhn.kernels.fused), one uint8 tensor, whole-batch conversion and
             standardisation with per-image statistics computed once, batch 256, channels_last,
             foreach SGD.
 
@@ -45,11 +45,11 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
-from dlexam.svhn import fused
-from dlexam.svhn.data import image_stats, load_split
+from dlexam.svhn.data.official import image_stats, load_split
+from dlexam.svhn.kernels import fused
 from dlexam.svhn.model import ExamCNN
-from dlexam.svhn.synth import render, write_mat
-from dlexam.svhn.train import TrainConfig, make_optimizer, train_one_epoch
+from dlexam.svhn.synthetic.digits import render, write_mat
+from dlexam.svhn.training.loop import TrainConfig, make_optimizer, train_one_epoch
 
 
 class TutorialSVHN(Dataset):

@@ -3,7 +3,7 @@
 On this 2-core machine a busy second process used to make two-thread PyTorch runs collapse by
 10-25x: GNU OpenMP's worker threads spin-wait for work, and a spinning thread that has lost its
 core holds up every parallel region. Each configuration here trains Problem 1's CNN with the fast
-loop (`dlexam.svhn.train.train_one_epoch`, as `dlexam svhn train` does) in a fresh process for a
+loop (`dlexam.svhn.training.loop.train_one_epoch`, as `dlexam svhn train` does) in a fresh process for a
 few seconds and reports images/s:
 
   threads 2, OpenMP's default wait policy (spin, then sleep)     the baseline
@@ -29,9 +29,9 @@ import sys, time, torch
 seconds, threads = float(sys.argv[1]), int(sys.argv[2])
 torch.set_num_threads(threads)
 from dlexam.svhn.model import ExamCNN
-from dlexam.svhn.synth import render
-from dlexam.svhn.data import rgb_to_gray, image_stats
-from dlexam.svhn.train import TrainConfig, make_optimizer, train_one_epoch
+from dlexam.svhn.synthetic.digits import render
+from dlexam.svhn.data.official import rgb_to_gray, image_stats
+from dlexam.svhn.training.loop import TrainConfig, make_optimizer, train_one_epoch
 rgb, digits = render(8192, seed=0)
 images, labels = torch.from_numpy(rgb_to_gray(rgb)), torch.from_numpy(digits)
 torch.manual_seed(0)

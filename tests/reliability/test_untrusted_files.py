@@ -97,7 +97,7 @@ def test_a_mat_with_wrong_shapes_is_refused(tmp_path):
 
 
 def test_a_tampered_grayscale_cache_is_rebuilt(synth_dir):
-    from dlexam.svhn.data import _cache_path, load_split
+    from dlexam.svhn.data.official import _cache_path, load_split
 
     want_x, want_y = load_split(synth_dir, "test")
     cache = _cache_path(synth_dir / "test_32x32.mat")

@@ -150,8 +150,8 @@ def digit_image(text: str = "7", size=(60, 90)):
 
 def test_svhn_predict_is_the_library_on_the_same_bytes(server):
     from dlexam.svhn import shipped
+    from dlexam.svhn.inference import load_model
     from dlexam.svhn.inspect import feature_maps, read_image_bytes
-    from dlexam.svhn.runs import load_model
 
     data = _png(digit_image())
     status, _, d = server.post("/api/svhn/predict", data, headers={"Content-Type": "image/png"})

@@ -208,8 +208,8 @@ def _png(img) -> bytes:
 
 def _library_prediction(image: torch.Tensor) -> dict:
     from dlexam.svhn import shipped
+    from dlexam.svhn.inference import load_model
     from dlexam.svhn.inspect import feature_maps
-    from dlexam.svhn.runs import load_model
 
     model, _ = load_model(shipped.shipped_path())
     return feature_maps(model, image).to_json()
@@ -262,7 +262,7 @@ def test_cnn_sends_a_drawing_as_the_grey_levels_the_server_would_make_of_the_can
     import numpy as np
     from PIL import Image
 
-    from dlexam.svhn.images import to_gray
+    from dlexam.svhn.data.images import to_gray
 
     sent = []
     page.on("request", lambda r: sent.append(r.post_data_buffer) if r.url.endswith("/api/svhn/predict") else None)

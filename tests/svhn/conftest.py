@@ -9,7 +9,7 @@ import pytest
 
 @pytest.fixture(scope="session")
 def synth_dir(tmp_path_factory) -> Path:
-    from dlexam.svhn.synth import write_synthetic
+    from dlexam.svhn.synthetic.digits import write_synthetic
 
     out = tmp_path_factory.mktemp("svhn-synth")
     write_synthetic(out, n_train=1200, n_test=300, seed=1)

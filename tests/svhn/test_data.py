@@ -14,9 +14,9 @@ import torch
 from PIL import Image
 
 from dlexam.errors import UserError
-from dlexam.svhn import data
-from dlexam.svhn.data import download, load_split, preprocess, rgb_to_gray
-from dlexam.svhn.synth import TEST_FONTS, TRAIN_FONTS, render, write_synthetic
+from dlexam.svhn.data import official as data
+from dlexam.svhn.data.official import download, load_split, preprocess, rgb_to_gray
+from dlexam.svhn.synthetic.digits import TEST_FONTS, TRAIN_FONTS, render, write_synthetic
 
 
 def test_gray_is_pillows_luma():

@@ -16,7 +16,8 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dlexam.svhn import fused, kernel_build
+from dlexam.svhn.kernels import build as kernel_build
+from dlexam.svhn.kernels import fused
 from dlexam.svhn.model import CNNConfig, ExamCNN
 
 pytestmark = pytest.mark.skipif(not fused.available(), reason=f"fused kernel unavailable: {fused.status()}")

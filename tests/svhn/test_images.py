@@ -8,8 +8,8 @@ from PIL import Image
 
 from dlexam.cli import main
 from dlexam.errors import UserError
-from dlexam.svhn.data import load_labelled
-from dlexam.svhn.images import load_image_folder, read_image, svhn_crop
+from dlexam.svhn.data.images import load_image_folder, read_image, svhn_crop
+from dlexam.svhn.data.official import load_labelled
 
 
 def test_a_32x32_image_is_left_as_it_is():

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from dlexam.svhn import fused
+from dlexam.svhn.kernels import fused
 
 # One training step of ExamCNN, as `dlexam svhn train` takes it; prints the engine it trained with.
 TRAIN_STEP = """
 import torch, torch.nn.functional as F
-from dlexam.svhn import fused
+from dlexam.svhn.kernels import fused
 from dlexam.svhn.model import ExamCNN
 torch.set_num_threads(1)
 model = ExamCNN().train()
@@ -39,7 +39,7 @@ def _run(code: str, env: dict) -> str:
 
 
 def _status_in_subprocess(env: dict) -> str:
-    return _run("from dlexam.svhn import fused; print(fused.status())", env)
+    return _run("from dlexam.svhn.kernels import fused; print(fused.status())", env)
 
 
 def _libraries(cache: Path) -> list[Path]:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from dlexam.errors import UserError
-from dlexam.svhn.mnist import FILES, default_dir, load_mnist, read_idx, write_mnist_as_svhn
+from dlexam.svhn.data.mnist import FILES, default_dir, load_mnist, read_idx, write_mnist_as_svhn
 
 
 def test_read_idx_on_hand_made_bytes():
@@ -47,7 +47,7 @@ def test_bad_md5_is_refused(tmp_path):
 def test_pipeline_learns_real_digits(tmp_path):
     """Train on the first 8,000 MNIST digits, test on the last 2,000, through .mat files."""
     from dlexam.cli import main
-    from dlexam.svhn.data import load_split
+    from dlexam.svhn.data.official import load_split
 
     images, labels = load_mnist(_mnist_dir())
     assert images.shape == (10000, 28, 28) and np.bincount(labels).min() > 800
@@ -78,7 +78,7 @@ def test_pipeline_learns_real_digits(tmp_path):
         )
         == 0
     )
-    from dlexam.svhn.runs import evaluate_checkpoint
+    from dlexam.svhn.inference import evaluate_checkpoint
 
     r = evaluate_checkpoint(run, tmp_path / "data", "test")
     assert r.n == 2000 and r.accuracy > 0.9

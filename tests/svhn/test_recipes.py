@@ -8,8 +8,8 @@ import torch
 
 from dlexam import checkpoint
 from dlexam.cli import main
-from dlexam.svhn.recipes import RECIPES, Recipe, training_set
-from dlexam.svhn.runs import load_model
+from dlexam.svhn.inference import load_model
+from dlexam.svhn.training.recipes import RECIPES, Recipe, training_set
 
 
 def test_recipe_round_trips_through_plain_values():
@@ -47,8 +47,8 @@ def test_train_recipe_quick_writes_a_run_and_refuses_to_overwrite_it(tmp_path, c
 
 
 def test_the_synthetic_check_is_the_test_split_svhn_synth_writes(synth_dir):
-    from dlexam.svhn.data import load_split, rgb_to_gray
-    from dlexam.svhn.synth import held_out_split
+    from dlexam.svhn.data.official import load_split, rgb_to_gray
+    from dlexam.svhn.synthetic.digits import held_out_split
 
     rgb, digits = held_out_split(300, seed=1)  # conftest's synth_dir: n_test=300, seed=1
     x, y = load_split(synth_dir, "test")

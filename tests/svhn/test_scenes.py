@@ -9,10 +9,10 @@ import pytest
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from dlexam.svhn.augment import Augment, AugmentConfig
-from dlexam.svhn.fonts import package_fonts, scene_fonts
-from dlexam.svhn.scenes import GlyphSet, SceneConfig, _jpeg_in_place, mnist_glyphs, render_scenes
-from dlexam.svhn.synth import TEST_FONTS
+from dlexam.svhn.synthetic.digits import TEST_FONTS
+from dlexam.svhn.synthetic.fonts import package_fonts, scene_fonts
+from dlexam.svhn.synthetic.scenes import GlyphSet, SceneConfig, _jpeg_in_place, mnist_glyphs, render_scenes
+from dlexam.svhn.training.augment import Augment, AugmentConfig
 
 CLEAN = SceneConfig(
     package_fonts=False,
@@ -78,7 +78,7 @@ def test_held_out_fonts_are_never_training_fonts():
 
 @pytest.mark.skipif(not package_fonts(), reason="no font packages installed")
 def test_every_package_font_has_ten_distinct_digits():
-    from dlexam.svhn.synth import glyph_bank
+    from dlexam.svhn.synthetic.digits import glyph_bank
 
     ink, widths = glyph_bank(package_fonts())
     flat = ink.reshape(ink.shape[0], 10, -1)

@@ -10,9 +10,9 @@ import torch
 
 from dlexam import checkpoint
 from dlexam.cli import main
-from dlexam.svhn.data import preprocess
+from dlexam.svhn.data.official import preprocess
+from dlexam.svhn.data.realdata import chars74k_dir, load_check
 from dlexam.svhn.model import CNNConfig, count_parameters
-from dlexam.svhn.realdata import chars74k_dir, load_check
 from dlexam.svhn.shipped import shipped_model, shipped_path
 
 
@@ -44,7 +44,7 @@ def test_shipped_model_reads_real_photographed_digits():
 
 
 def test_shipped_model_reads_held_back_mnist_digits():
-    from dlexam.svhn.mnist import FILES, default_dir
+    from dlexam.svhn.data.mnist import FILES, default_dir
 
     if not all((default_dir() / name).is_file() for name, _ in FILES.values()):
         pytest.skip(f"MNIST t10k files not found in {default_dir()}")

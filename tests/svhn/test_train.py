@@ -11,11 +11,11 @@ from PIL import Image
 
 from dlexam import checkpoint
 from dlexam.cli import main
-from dlexam.svhn import fused
-from dlexam.svhn import train as train_mod
-from dlexam.svhn.data import load_split, preprocess
+from dlexam.svhn.data.official import load_split, preprocess
+from dlexam.svhn.kernels import fused
 from dlexam.svhn.model import CNNConfig, ExamCNN
-from dlexam.svhn.train import TrainConfig, epoch_order, evaluate, fit, learning_rate
+from dlexam.svhn.training import loop as train_mod
+from dlexam.svhn.training.loop import TrainConfig, epoch_order, evaluate, fit, learning_rate
 
 
 def _cli(args, capsys=None):
@@ -59,7 +59,7 @@ def test_evaluate_and_predict(quick_run, synth_dir, tmp_path, capsys):
     assert r["accuracy"] == pytest.approx(np.trace(cm) / 300)
     assert (tmp_path / "cm.png").is_file()
     # oracle: the model's own argmax, computed here without evaluate()
-    model, _ = __import__("dlexam.svhn.runs", fromlist=["load_model"]).load_model(quick_run)
+    model, _ = __import__("dlexam.svhn.inference", fromlist=["load_model"]).load_model(quick_run)
     images, labels = load_split(synth_dir, "test")
     with torch.no_grad():
         pred = model(preprocess(images)).argmax(1)

@@ -50,7 +50,7 @@ def cmd_summary(args) -> int:
 
 def cmd_download(args) -> int:
     from dlexam.commands.progress import printer
-    from dlexam.svhn.data import download
+    from dlexam.svhn.data.official import download
 
     paths = download(args.root, args.split, progress=printer(args.quiet), force=args.force)
     for p in paths:
@@ -59,7 +59,7 @@ def cmd_download(args) -> int:
 
 
 def cmd_synth(args) -> int:
-    from dlexam.svhn.synth import write_synthetic
+    from dlexam.svhn.synthetic.digits import write_synthetic
 
     info = write_synthetic(args.out, args.train, args.test, args.seed, force=args.force)
     if args.json:
@@ -70,7 +70,7 @@ def cmd_synth(args) -> int:
 
 
 def cmd_mnist(args) -> int:
-    from dlexam.svhn.mnist import write_mnist_as_svhn
+    from dlexam.svhn.data.mnist import write_mnist_as_svhn
 
     info = write_mnist_as_svhn(args.out, args.train, args.mnist_dir, force=args.force)
     print(f"wrote MNIST: {info['train']} train and {info['test']} test digits to {info['out']}")
@@ -85,7 +85,7 @@ def cmd_train(args) -> int:
     from dlexam.commands.progress import printer
     from dlexam.errors import UserError
     from dlexam.svhn.model import CNNConfig
-    from dlexam.svhn.runs import SVHNRun, train_run
+    from dlexam.svhn.training.runs import SVHNRun, train_run
 
     try:
         model = CNNConfig(activation=args.activation, pool=args.pool, head=args.head)
@@ -109,7 +109,7 @@ def cmd_train(args) -> int:
 def _train_recipe(args) -> int:
     from dlexam.commands.progress import printer
     from dlexam.errors import UserError
-    from dlexam.svhn.recipes import get_recipe, train_recipe
+    from dlexam.svhn.training.recipes import get_recipe, train_recipe
 
     if args.resume or args.quick:
         raise UserError("--recipe runs are made whole: no --resume or --quick (try --recipe quick)")
@@ -135,7 +135,7 @@ def _which_model(args):
 
 def cmd_evaluate(args) -> int:
     from dlexam.checkpoint import resolve
-    from dlexam.svhn.runs import evaluate_checkpoint
+    from dlexam.svhn.inference import evaluate_checkpoint
 
     path = _which_model(args)
     png = args.png
@@ -157,7 +157,7 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    from dlexam.svhn.runs import predict_images
+    from dlexam.svhn.inference import predict_images
 
     preds = predict_images(_which_model(args), args.images)
     if args.json:

@@ -1,6 +1,6 @@
 """Digit images for the activations and skip-connections experiments: real MNIST digits.
 
-The svhn package reads the MNIST test split from the shared data (:func:`dlexam.svhn.mnist.load_mnist`,
+The svhn package reads the MNIST test split from the shared data (:func:`dlexam.svhn.data.mnist.load_mnist`,
 official MD5 sums checked; the folder is found by :mod:`dlexam.shared`). Where it is absent the
 experiment stops with a one-line error saying where it looked: it never trains on a substitute.
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from dlexam.svhn.mnist import load_mnist
+from dlexam.svhn.data.mnist import load_mnist
 
 
 def load_digits(n_train: int, n_val: int, *, size: int = 28) -> tuple[dict, str]:

@@ -5,7 +5,7 @@ batch of inputs to logits. The activations, skip-connections, pooling and batch-
 all train through it, each wrapping it in the measurements it needs (gradient snapshots, epochs,
 a time budget). The attention-temperature experiment records every parameter's gradient between
 backward and step under a temperature schedule, a different shape, and keeps its own loop; the
-SVHN fast loop is :mod:`dlexam.svhn.train`.
+SVHN fast loop is :mod:`dlexam.svhn.training.loop`.
 """
 
 from __future__ import annotations

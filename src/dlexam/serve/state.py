@@ -74,7 +74,7 @@ class ServerState:
 
 def load_cnn(path: Path | None):
     """(ExamCNN, description): the checkpoint named by --svhn-checkpoint, else the shipped model."""
-    from dlexam.svhn.runs import load_model
+    from dlexam.svhn.inference import load_model
 
     if path is not None:
         model, _ = load_model(path)

@@ -35,9 +35,10 @@ def run_demo(workdir: Path, progress: ProgressFn | None = None) -> SVHNDemo:
     import scipy.io
     from PIL import Image
 
+    from dlexam.svhn.inference import evaluate_checkpoint, predict_images
     from dlexam.svhn.model import CNNConfig, layer_summary, student_bug
-    from dlexam.svhn.runs import SVHNRun, evaluate_checkpoint, predict_images, train_run
-    from dlexam.svhn.synth import write_synthetic
+    from dlexam.svhn.synthetic.digits import write_synthetic
+    from dlexam.svhn.training.runs import SVHNRun, train_run
 
     workdir = Path(workdir)
     t0 = time.perf_counter()
@@ -66,7 +67,7 @@ class ShippedDemo:
     """The exam CNN that ships with dlexam (dlexam.svhn.shipped) on real digits."""
 
     model: str  # which model, and how to rebuild it
-    checks: dict  # dlexam.svhn.realdata.check_accuracies on Chars74K photos and MNIST's last 2,000
+    checks: dict  # dlexam.svhn.data.realdata.check_accuracies on Chars74K photos and MNIST's last 2,000
     photos: list[tuple[str, int, int]]  # the first photo of each digit: (name, true digit, predicted digit)
 
 
@@ -74,8 +75,8 @@ def shipped_on_real_digits() -> ShippedDemo:
     """The shipped model's accuracy on the real sets, and its answer on the first photo of each digit
     (as the folder sorts them, not picked by hand); sets whose shared files are absent say why."""
     from dlexam.shared import find
-    from dlexam.svhn.realdata import check_accuracies
-    from dlexam.svhn.runs import predict_images
+    from dlexam.svhn.data.realdata import check_accuracies
+    from dlexam.svhn.inference import predict_images
     from dlexam.svhn.shipped import describe, shipped_model
 
     model, _ = shipped_model()

@@ -10,7 +10,7 @@ stage's output (the layer table's rows, :func:`dlexam.svhn.model.layer_summary`,
 stages); the logits are the model's own head (:meth:`ExamCNN.head`, the second half of its forward)
 on Pool-2's output. :func:`read_image_bytes` turns
 an uploaded photo (bytes, any size) into the 32x32 input the way `svhn predict` reads a file
-(:func:`dlexam.svhn.images.svhn_crop`), with its size checked before any pixel is decoded.
+(:func:`dlexam.svhn.data.images.svhn_crop`), with its size checked before any pixel is decoded.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import torch
 
 from dlexam.errors import UserError
-from dlexam.svhn.data import preprocess
+from dlexam.svhn.data.official import preprocess
 from dlexam.svhn.model import ExamCNN
 
 # What an upload may be: formats Pillow decodes without plugins of their own, and a pixel budget.
@@ -86,14 +86,14 @@ def feature_maps(model: ExamCNN, image: torch.Tensor) -> FeatureMaps:
 
 def read_image_bytes(data: bytes, *, max_pixels: int = MAX_PIXELS) -> torch.Tensor:
     """An image file's bytes (PNG, JPEG, GIF, BMP or WebP; any size up to `max_pixels`) -> uint8 (32, 32),
-    cropped and resized as :func:`dlexam.svhn.images.svhn_crop` does for `svhn predict`.
+    cropped and resized as :func:`dlexam.svhn.data.images.svhn_crop` does for `svhn predict`.
 
     The header's size is checked before the pixels are decoded (a small file can claim a huge image),
     and Pillow's decompression-bomb warning is an error here. Any unreadable input is a UserError.
     """
     from PIL import Image, UnidentifiedImageError
 
-    from dlexam.svhn.images import svhn_crop, to_gray
+    from dlexam.svhn.data.images import svhn_crop, to_gray
 
     if not data:
         raise UserError("the image is empty (0 bytes)")

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn as nn
 
-from dlexam.svhn import fused as kernels
+from dlexam.svhn.kernels import fused as kernels
 
 KIND = "svhn-cnn"  # the checkpoint kind of this model (dlexam.checkpoint)
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "none")
@@ -83,7 +83,7 @@ class ExamCNN(nn.Module):
     """Problem 1's network: (B, 1, 32, 32) float images -> (B, 10) logits.
 
     The engine of Conv-1 .. AvgPool-2 in training is chosen when the model is built, and again when
-    one of those layers is replaced: the two fused operators of dlexam.svhn.fused (the same function,
+    one of those layers is replaced: the two fused operators of dlexam.svhn.kernels.fused (the same function,
     computed without the big intermediate maps) where they compute these layers (ReLU, the exam's
     average pools) and the kernels are available, else PyTorch's layers. `fused=False` or
     :meth:`unfuse_` keeps PyTorch's layers, as torch.func transforms (vmap, grad) need.

@@ -1,9 +1,9 @@
 """Section: the SVHN CNN of Problem 1: layer summary, a short training run on synthetic SVHN-like
 digits, its learned Conv-1 filters, learning curves and confusion matrix.
 
-The digits come from :mod:`dlexam.svhn.synth` (there is no network here): training images use one
+The digits come from :mod:`dlexam.svhn.synthetic.digits` (there is no network here): training images use one
 set of fonts, the held-out images fonts the training set never shows, so the held-out accuracy
-measures generalisation to new typefaces. Training is :func:`dlexam.svhn.train.train_cnn`, the same
+measures generalisation to new typefaces. Training is :func:`dlexam.svhn.training.loop.train_cnn`, the same
 loop as `dlexam svhn train`.
 """
 
@@ -21,8 +21,8 @@ def render_digits(n: int, seed: int, fonts) -> tuple:
     """(uint8 (n, 32, 32) grayscale images, int64 (n,) digits) as torch tensors."""
     import torch
 
-    from dlexam.svhn import synth
-    from dlexam.svhn.data import rgb_to_gray
+    from dlexam.svhn.data.official import rgb_to_gray
+    from dlexam.svhn.synthetic import digits as synth
 
     parts = [synth.render(min(CHUNK, n - i), seed * 7919 + i // CHUNK, fonts) for i in range(0, n, CHUNK)]
     rgb = np.concatenate([p[0] for p in parts])  # (n, 32, 32, 3)
@@ -40,9 +40,9 @@ def summary_table(layer_summary, cfg) -> str:
 
 
 def build(ctx: ReportContext) -> str:
-    from dlexam.svhn import synth
     from dlexam.svhn.model import CNNConfig, layer_summary
-    from dlexam.svhn.train import TrainConfig, evaluate, train_cnn
+    from dlexam.svhn.synthetic import digits as synth
+    from dlexam.svhn.training.loop import TrainConfig, evaluate, train_cnn
 
     s = ctx.settings
     n_train, n_test, epochs, batch = s.pick(full=(20_000, 4_000, 15, 256), quick=(8_000, 2_000, 8, 128),

@@ -6,7 +6,7 @@ aspect ratio distortions". :func:`svhn_crop` does the same with a photo standing
 box: the shorter side is extended to a square, centred, by repeating the edge pixels (the photo
 has no context beyond its border), and the square is resized to 32x32 with Pillow's antialiased
 bicubic filter. A 32x32 image is left as it is. Grayscale is ITU-R 601-2 luma (Pillow's
-``convert("L")``), as :func:`dlexam.svhn.data.rgb_to_gray` computes for .mat files.
+``convert("L")``), as :func:`dlexam.svhn.data.official.rgb_to_gray` computes for .mat files.
 
 Image folders use torchvision's ImageFolder layout: ``DIR/0/*.png ... DIR/9/*.png``, the folder
 name being the digit; any size, any colour mode, PNG, JPEG, BMP, GIF, TIFF, WebP or PPM/PGM.

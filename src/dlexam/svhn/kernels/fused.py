@@ -24,7 +24,7 @@ the stage's shapes (anything else raises, before any pointer reaches the C code)
 is torch.get_num_threads() at each call. torch.func transforms (vmap, grad) do not support these
 operators: use PyTorch's layers there (``ExamCNN(fused=False)``).
 
-:mod:`dlexam.svhn.kernel_build` compiles and caches the library; without a compiler, or with
+:mod:`dlexam.svhn.kernels.build` compiles and caches the library; without a compiler, or with
 ``DLEXAM_FUSED=0``, :func:`available` is False and :class:`dlexam.svhn.model.ExamCNN` trains on
 PyTorch's layers. :func:`status` says which.
 """
@@ -38,7 +38,7 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
-from dlexam.svhn import kernel_build
+from dlexam.svhn.kernels import build as kernel_build
 
 # The shapes each stage's kernel is written for: Problem 1's Conv-1/AvgPool-1 and Conv-2/AvgPool-2
 # (fused.cpp has them as constants, and the operators below spell them out in their layouts).

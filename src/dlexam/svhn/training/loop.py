@@ -2,13 +2,13 @@
 
 Split as torchvision's references/classification/train.py: :func:`load_data`,
 :func:`train_one_epoch`, :func:`evaluate`, :func:`fit`; the run directory around it (checkpoints,
-metrics, `dlexam svhn train`) is :mod:`dlexam.svhn.runs`. The loop knows nothing about the model
+metrics, `dlexam svhn train`) is :mod:`dlexam.svhn.training.runs`. The loop knows nothing about the model
 it trains: it takes any module mapping (B, 1, 32, 32) floats to (B, classes) logits.
 
 Why it is fast on a CPU: the data stay one uint8 tensor (N, 32, 32) and a whole batch is indexed,
 converted and standardised at once (no per-sample Dataset, no DataLoader, no PIL), with per-image
 statistics computed once per run; batches are large (256); ExamCNN's two conv + ReLU + pool stages
-run as fused kernels in training (dlexam.svhn.fused, compiled on first use; PyTorch's layers where
+run as fused kernels in training (dlexam.svhn.kernels.fused, compiled on first use; PyTorch's layers where
 there is no C++ compiler); tensors are channels_last; the optimizer uses the foreach kernels.
 
 Exact resume: the order of epoch e is a permutation drawn from a generator seeded by (seed, e),
@@ -36,7 +36,7 @@ import torch.nn.functional as F
 
 from dlexam.errors import NonFiniteLoss
 from dlexam.progress import Progress, ProgressFn, report
-from dlexam.svhn.data import image_stats, load_labelled, preprocess
+from dlexam.svhn.data.official import image_stats, load_labelled, preprocess
 
 NUM_CLASSES = 10
 
@@ -164,7 +164,7 @@ def train_one_epoch(
     wall-clock `deadline` (time.perf_counter() value) stopped the epoch early. `stats`: the
     images' per-image mean and std from image_stats(images), computed here when not given.
     `progress` gets a batch count every 10 steps with the running loss and accuracy.
-    `augment(x, generator)` transforms each standardised batch (dlexam.svhn.augment); its
+    `augment(x, generator)` transforms each standardised batch (dlexam.svhn.training.augment); its
     generator is seeded by (cfg.seed, epoch), so a resumed epoch is augmented as the original.
     """
     stats = stats if stats is not None else image_stats(images)
@@ -311,7 +311,7 @@ def fit(
     val_accuracy, seconds, images_per_s, lr, complete), "model", "optimizer", "seconds",
     "stopped_by_time_budget"}. This is the entry
     point for experiments: it needs no files. `augment(x, generator)`, if given, transforms each
-    standardised training batch (dlexam.svhn.augment.Augment; never the validation images).
+    standardised training batch (dlexam.svhn.training.augment.Augment; never the validation images).
     """
     cfg = cfg or TrainConfig()
     d = dist or Dist()

@@ -3,7 +3,7 @@
 Each training batch (B, 1, 32, 32), already standardised per image, gets its own random small
 affine warp (shift, scale, rotation, shear; edge pixels repeated), polarity flip and pixel noise.
 Standardisation is linear, so flipping the sign of a standardised image is exactly standardising
-its negative: light digits on dark and dark on light. :func:`dlexam.svhn.train.fit` calls
+its negative: light digits on dark and dark on light. :func:`dlexam.svhn.training.loop.fit` calls
 ``augment(x, generator)`` with a generator seeded by (seed, epoch), so a resumed run sees the same
 augmented batches as an uninterrupted one.
 """

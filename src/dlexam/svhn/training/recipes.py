@@ -1,8 +1,8 @@
 """Named training recipes: the data, augmentation and schedule that rebuild a model from nothing.
 
 ``dlexam svhn train --recipe shipped --out R`` runs :func:`train_recipe` with ``RECIPES["shipped"]``:
-it renders its training scenes in memory (dlexam.svhn.scenes, plus the plain renderer of
-dlexam.svhn.synth), trains Problem 1's CNN with train-time augmentation, and writes a run
+it renders its training scenes in memory (dlexam.svhn.synthetic.scenes, plus the plain renderer of
+dlexam.svhn.synthetic.digits), trains Problem 1's CNN with train-time augmentation, and writes a run
 directory whose ``model.pt`` is the file dlexam ships as its default model (dlexam.svhn.shipped).
 Everything is offline: fonts come from installed packages, handwriting from the shared MNIST
 t10k file (its first 8,000 digits only; the last 2,000 are a check).
@@ -21,8 +21,8 @@ from dlexam import limits
 from dlexam.errors import UserError
 from dlexam.files import OutputDir
 from dlexam.progress import ProgressFn, log
-from dlexam.svhn.augment import AugmentConfig
-from dlexam.svhn.scenes import SceneConfig
+from dlexam.svhn.synthetic.scenes import SceneConfig
+from dlexam.svhn.training.augment import AugmentConfig
 
 KIND = "svhn-cnn"
 RUN_FILE = "model.pt"
@@ -68,14 +68,14 @@ def get_recipe(name: str) -> Recipe:
 
 def training_set(recipe: Recipe, seed: int = 0, chunk: int = 2048) -> tuple[torch.Tensor, torch.Tensor]:
     """Render the recipe's training images -> (uint8 (N, 32, 32), digits int64 (N,)), a function of (recipe, seed)."""
-    from dlexam.svhn.data import rgb_to_gray
-    from dlexam.svhn.scenes import GlyphSet, render_scenes
-    from dlexam.svhn.synth import TRAIN_FONTS, render
+    from dlexam.svhn.data.official import rgb_to_gray
+    from dlexam.svhn.synthetic.digits import TRAIN_FONTS, render
+    from dlexam.svhn.synthetic.scenes import GlyphSet, render_scenes
 
     mnist = (None, None)
     if recipe.scenes.mnist > 0:
-        from dlexam.svhn.mnist import load_mnist
-        from dlexam.svhn.realdata import MNIST_TRAIN
+        from dlexam.svhn.data.mnist import load_mnist
+        from dlexam.svhn.data.realdata import MNIST_TRAIN
 
         images, labels = load_mnist()  # UserError naming the folder when the shared files are absent
         mnist = (images[:MNIST_TRAIN], labels[:MNIST_TRAIN])
@@ -103,7 +103,7 @@ class RecipeResult:
     seed: int
     history: list[dict]
     seconds: dict  # render, train, total (wall) and cpu (all threads)
-    checks: dict  # dlexam.svhn.realdata.check_accuracies: {name: {"accuracy", "n", ...} or {"skipped": why}}
+    checks: dict  # dlexam.svhn.data.realdata.check_accuracies: {name: {"accuracy", "n", ...} or {"skipped": why}}
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -121,9 +121,9 @@ def train_recipe(
     """Render, train and write the run directory `out` (model.pt, metrics.json/.csv, curves.png).
 
     The folder is checked and locked before any work. The checks are the real-data accuracies of
-    :mod:`dlexam.svhn.realdata` (a set whose shared files are absent says why it was skipped).
+    :mod:`dlexam.svhn.data.realdata` (a set whose shared files are absent says why it was skipped).
     """
-    from dlexam.svhn.runs import RUN_MARKERS
+    from dlexam.svhn.training.runs import RUN_MARKERS
 
     limits.whole("seed", seed, 0, 2**63 - 1)
     limits.whole("threads", threads, 1, 1024, optional=True)
@@ -139,12 +139,12 @@ def train_recipe(
 def _train(recipe: Recipe, out: Path, seed: int, threads: int | None, progress: ProgressFn | None,
            checks: bool) -> RecipeResult:
     from dlexam import checkpoint
-    from dlexam.svhn.augment import Augment
+    from dlexam.svhn.data.realdata import check_accuracies
     from dlexam.svhn.model import CNNConfig, ExamCNN
     from dlexam.svhn.plots import learning_curves_png
-    from dlexam.svhn.realdata import check_accuracies
-    from dlexam.svhn.runs import _write_metrics
-    from dlexam.svhn.train import TrainConfig, fit
+    from dlexam.svhn.training.augment import Augment
+    from dlexam.svhn.training.loop import TrainConfig, fit
+    from dlexam.svhn.training.runs import _write_metrics
 
     t0, cpu0 = time.perf_counter(), time.process_time()
     previous_threads = torch.get_num_threads()

@@ -1,11 +1,11 @@
 """Synthetic house numbers that transfer to photos: SynDigits-style scenes, rendered in batches.
 
-:mod:`dlexam.svhn.synth` draws a digit and its neighbours on a coloured gradient. A network trained
+:mod:`dlexam.svhn.synthetic.digits` draws a digit and its neighbours on a coloured gradient. A network trained
 on that alone reads 70% of real photographed digits. This renderer grows from it (the same glyph
 bank, placement by ``grid_sample`` and blur matrices) and adds what photos of house numbers have,
 in the spirit of SynDigits (Ganin & Lempitsky, 2015):
 
-* **glyphs**: ~100 typefaces (:mod:`dlexam.svhn.fonts`), each also drawn bolder, and optionally
+* **glyphs**: ~100 typefaces (:mod:`dlexam.svhn.synthetic.fonts`), each also drawn bolder, and optionally
   real handwritten digits (MNIST's first 8,000) used as glyphs of their own;
 * **geometry**: digit heights from SVHN-like (half the crop) to filling it and cut at the edges,
   aspect changes, rotation, shear, perspective; neighbouring digits cut at both sides;
@@ -30,7 +30,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from dlexam.svhn.synth import GLYPH_H, GLYPH_W, _blur_matrices
+from dlexam.svhn.synthetic.digits import GLYPH_H, GLYPH_W, _blur_matrices
 
 
 @dataclass(frozen=True)
@@ -66,8 +66,8 @@ class GlyphSet:
     """
 
     def __init__(self, cfg: SceneConfig, mnist_images: np.ndarray | None = None, mnist_labels=None):
-        from dlexam.svhn.fonts import scene_fonts
-        from dlexam.svhn.synth import glyph_bank
+        from dlexam.svhn.synthetic.digits import glyph_bank
+        from dlexam.svhn.synthetic.fonts import scene_fonts
 
         fonts = scene_fonts(packages=cfg.package_fonts)
         banks = [glyph_bank(fonts)] + ([glyph_bank(fonts, 4)] if cfg.bold else [])

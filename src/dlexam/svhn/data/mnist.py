@@ -60,7 +60,7 @@ def load_mnist(folder: str | os.PathLike | None = None) -> tuple[np.ndarray, np.
 
 def write_mnist_as_svhn(out_dir: str | os.PathLike, n_train: int = 8000, folder=None, *, force: bool = False) -> dict:
     """Write the first `n_train` digits as train_32x32.mat and the rest as test_32x32.mat."""
-    from dlexam.svhn.synth import write_splits
+    from dlexam.svhn.synthetic.digits import write_splits
 
     images, labels = load_mnist(folder)
     if not 1 <= n_train < len(labels):

@@ -7,7 +7,7 @@ Manrope; Fjalla One's package declares none, the font is OFL on Google Fonts), A
 Caladea), MIT (the Red Hat Display package, font-rhd).
 
 :func:`scene_fonts` never returns the four typefaces of the held-out synthetic test split
-(dlexam.svhn.synth.TEST_FONTS), so that split keeps measuring unseen fonts.
+(dlexam.svhn.synthetic.digits.TEST_FONTS), so that split keeps measuring unseen fonts.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib.resources
 from functools import lru_cache
 
-from dlexam.svhn.synth import TEST_FONTS, TRAIN_FONTS, font_dir
+from dlexam.svhn.synthetic.digits import TEST_FONTS, TRAIN_FONTS, font_dir
 
 # (import name, what it adds); each package keeps its font files in <package>/files/
 FONT_PACKAGES = (

@@ -1,4 +1,4 @@
-"""Run directories for `dlexam svhn train`: checkpoints, metrics, curves, resume; evaluate; predict.
+"""Run directories for `dlexam svhn train`: checkpoints, metrics, curves, resume.
 
 A run directory holds
 
@@ -26,13 +26,12 @@ import torch
 
 from dlexam import checkpoint, limits
 from dlexam.errors import NonFiniteLoss, UserError
-from dlexam.figures import save_into
 from dlexam.files import OutputDir, atomic_write_text
 from dlexam.plain import dumps
 from dlexam.progress import ProgressFn, log
-from dlexam.svhn import fused
-from dlexam.svhn.model import KIND, CNNConfig, ExamCNN, load_checkpoint
-from dlexam.svhn.train import TrainConfig, fit, load_data, make_optimizer, setup_distributed
+from dlexam.svhn.kernels import fused
+from dlexam.svhn.model import KIND, CNNConfig, ExamCNN
+from dlexam.svhn.training.loop import TrainConfig, fit, load_data, make_optimizer, setup_distributed
 
 RUN_MARKERS = ("last.pt", "best.pt", "metrics.json", "metrics.csv")
 QUICK_EPOCHS = 2
@@ -86,13 +85,6 @@ class RunResult:
 
     def to_json(self) -> dict:
         return asdict(self)
-
-
-def load_model(path=None) -> tuple[ExamCNN, dict]:
-    """Rebuild an ExamCNN from a checkpoint file or run directory (its best.pt); None: the shipped model."""
-    from dlexam.svhn.shipped import shipped_path
-
-    return load_checkpoint(shipped_path() if path is None else path)
 
 
 def _write_metrics(out: Path, history: list[dict], settings: dict) -> None:
@@ -171,7 +163,7 @@ def _new_settings(run: SVHNRun) -> tuple[TrainConfig, dict]:
 
 
 def _engine(device: torch.device, model_cfg: CNNConfig) -> str:
-    """Which implementation trains: the fused CPU kernels (dlexam.svhn.fused) or PyTorch's layers."""
+    """Which implementation trains: the fused CPU kernels (dlexam.svhn.kernels.fused) or PyTorch's layers."""
     if device.type != "cpu":
         return f"eager (PyTorch layers on {device.type})"
     engine = fused.status()
@@ -261,82 +253,3 @@ def _train(run: SVHNRun, progress: ProgressFn | None) -> RunResult:
     return RunResult(out=str(out), epochs=cfg.epochs, world_size=d.world, history=result["history"],
                      best_val_accuracy=best, final=result["history"][-1] if result["history"] else {},
                      model=model_cfg.to_dict(), train=cfg.to_dict())
-
-
-@dataclass
-class Evaluation:
-    """A checkpoint's accuracy on one split or image folder: overall, per class, and the confusion matrix."""
-
-    checkpoint: str
-    split: str  # the SVHN split, or the image folder's name
-    source: str  # "mat" (an SVHN folder) or "folder" (an ImageFolder)
-    n: int
-    loss: float
-    accuracy: float
-    per_class: list[float]
-    confusion: list[list[int]]  # rows: true digit, columns: predicted
-    confusion_png: str | None = None
-
-    def to_json(self) -> dict:
-        return asdict(self)
-
-
-def evaluate_checkpoint(path, data_dir, split: str = "test", png: str | Path | None = None, *,
-                        force: bool = False) -> Evaluation:
-    """Accuracy, per-class accuracy and confusion matrix of a checkpoint (None: the shipped model) on
-    an SVHN split or an image folder (:func:`dlexam.svhn.data.load_labelled`).
-
-    `png`, if given, receives the confusion matrix; it is checked before any work and never replaces
-    a file dlexam did not write (unless `force`).
-    """
-    from dlexam.svhn.data import load_labelled
-    from dlexam.svhn.train import evaluate
-
-    out = None
-    if png is not None:
-        png = Path(png)
-        out = OutputDir(png.parent, force=force, what="png folder")
-        out.claim(png.name)
-    model, _ = load_model(path)
-    images, labels, source = load_labelled(data_dir, split)
-    result = Evaluation(checkpoint=str(checkpoint.resolve(path)) if path is not None else str(_shipped()),
-                        split=split if source == "mat" else Path(data_dir).name, source=source,
-                        **evaluate(model, images, labels, channels_last=False))
-    if out is not None:
-        from dlexam.svhn.plots import confusion_figure
-
-        fig = confusion_figure(result.confusion, title=f"{result.split}: accuracy {result.accuracy:.4f}")
-        result.confusion_png = save_into(out, png.name, fig)
-    return result
-
-
-def _shipped() -> Path:
-    from dlexam.svhn.shipped import shipped_path
-
-    return shipped_path()
-
-
-@dataclass
-class Prediction:
-    image: str
-    digit: int
-    probabilities: list[float]  # P(digit 0) .. P(digit 9)
-
-    def to_json(self) -> dict:
-        return asdict(self)
-
-
-@torch.inference_mode()
-def predict_images(path, images: list) -> list[Prediction]:
-    """The digit and its 10 probabilities for each image file (any size: dlexam.svhn.images.read_image
-    crops it as SVHN's Format 2 crops were made); `path` None: the shipped model."""
-    from dlexam.svhn.data import preprocess
-    from dlexam.svhn.images import read_image
-
-    model, _ = load_model(path)
-    tensors = [read_image(p) for p in images]
-    if not tensors:
-        return []
-    probs = torch.softmax(model(preprocess(torch.stack(tensors))), dim=1)
-    return [Prediction(str(p), int(pr.argmax()), [round(float(v), 6) for v in pr])
-            for p, pr in zip(images, probs, strict=True)]

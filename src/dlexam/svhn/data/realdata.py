@@ -30,19 +30,19 @@ def chars74k_dir() -> Path:
 def load_check(name: str) -> tuple[torch.Tensor, torch.Tensor]:
     """One check set -> (uint8 (N, 32, 32), labels int64 (N,)); UserError when its files are absent."""
     if name == "chars74k":
-        from dlexam.svhn.images import load_image_folder
+        from dlexam.svhn.data.images import load_image_folder
 
         x, y, _ = load_image_folder(chars74k_dir())
         return x, y
     if name == "mnist2000":
-        from dlexam.svhn.mnist import load_mnist
+        from dlexam.svhn.data.mnist import load_mnist
 
         images, labels = load_mnist()
         padded = np.pad(images[MNIST_TRAIN:], ((0, 0), (2, 2), (2, 2)))  # (N, 28, 28) -> (N, 32, 32)
         return torch.from_numpy(padded), torch.from_numpy(labels[MNIST_TRAIN:])
     if name == "synth_heldout":
-        from dlexam.svhn.data import rgb_to_gray
-        from dlexam.svhn.synth import held_out_split
+        from dlexam.svhn.data.official import rgb_to_gray
+        from dlexam.svhn.synthetic.digits import held_out_split
 
         rgb, digits = held_out_split(4000, 0)
         return torch.from_numpy(rgb_to_gray(rgb)), torch.from_numpy(digits)
@@ -54,7 +54,7 @@ CHECKS = ("chars74k", "mnist2000", "synth_heldout")
 
 def check_accuracies(model: torch.nn.Module, names=CHECKS) -> dict:
     """{name: {"accuracy", "n", "per_class"}} or {name: {"skipped": why}} for each check set."""
-    from dlexam.svhn.train import evaluate
+    from dlexam.svhn.training.loop import evaluate
 
     out = {}
     for name in names:
