@@ -20,6 +20,7 @@ LAYERS = [
     ("models", ["dlexam.geoff", "dlexam.sorting", "dlexam.svhn"]),
     ("core", ["dlexam.transformer", "dlexam.attention", "dlexam.checkpoint", "dlexam.exact", "dlexam.figures",
               "dlexam.files", "dlexam.shared", "dlexam.progress", "dlexam.cpu", "dlexam.errors", "dlexam.limits",
+              "dlexam.spec",
               "dlexam"]),
 ]
 

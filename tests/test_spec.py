@@ -1,0 +1,89 @@
+"""The exam as data (dlexam.spec): Version A's derived numbers against PyTorch's own layers and the exam's
+printed solution, the JSON round trip, and specs that describe no exam refused."""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+
+import pytest
+import torch
+import torch.nn as nn
+
+from dlexam.spec import CNNSpec, Conv, ExamSpec, Linear, Pool, SpecError, TransformerSpec, number
+
+
+def torch_shapes(cnn: CNNSpec) -> list[tuple]:
+    """Each layer's output shape as PyTorch computes it on a zero image of the spec's input size."""
+    x = torch.zeros(1, cnn.input_channels, *cnn.input_size)
+    shapes = []
+    for layer in cnn.layers:
+        if isinstance(layer, Conv):
+            m = nn.Conv2d(x.shape[1], layer.out_channels, layer.kernel, layer.stride, layer.padding)
+        elif isinstance(layer, Pool):
+            m = (nn.AvgPool2d if layer.mode == "avg" else nn.MaxPool2d)(layer.kernel, layer.stride, layer.padding)
+        else:
+            m = nn.Sequential(nn.Flatten(), nn.Linear(x[0].numel(), layer.out_features))
+        x = m(x)
+        shapes.append((tuple(x.shape[1:]), sum(p.numel() for p in m.parameters())))
+    return shapes
+
+
+def test_version_a_table_is_the_exams_solution():
+    cnn = ExamSpec.version_a().cnn
+    # Problem 1.3's worked solution: 28x28x8, 7x7x8, 6x6x16, 3x3x16, flatten 144; Problem 1.2: 8(5*5*1+1), 16(4*4*8+1)
+    assert [r.out_shape for r in cnn.table()] == [(8, 28, 28), (8, 7, 7), (16, 6, 6), (16, 3, 3), (10,)]
+    assert [r.params for r in cnn.table()] == [8 * (5 * 5 * 1 + 1), 0, 16 * (4 * 4 * 8 + 1), 0, 144 * 10 + 10]
+    assert cnn.flat_features() == 144 and cnn.total_params() == 3722
+
+
+def test_version_a_table_matches_pytorch():
+    cnn = ExamSpec.version_a().cnn
+    assert [(r.out_shape, r.params) for r in cnn.table()] == torch_shapes(cnn)
+
+
+def test_other_tables_match_pytorch():
+    cnn = CNNSpec(input_size=(28, 36), input_channels=3, layers=(
+        Conv("Conv-1", 6, (3, 5), (2, 1), (1, 2)), Pool("MaxPool-1", (2, 3), (2, 3), mode="max"),
+        Conv("Conv-2", 4, 3), Linear(out_features=7)))
+    assert [(r.out_shape, r.params) for r in cnn.table()] == torch_shapes(cnn)
+
+
+def test_version_a_transformer_and_part1():
+    a = ExamSpec.version_a()
+    t = a.transformer
+    assert " ".join(t.example) == "D A A <START> A D <STOP>"
+    assert t.vocab == ("A", "B", "C", "D", "<START>", "<STOP>")
+    assert (t.d_model, t.d_head, t.heads) == (4, 2, 2)
+    assert t.head.W_Q == tuple(tuple(Fraction(v) for v in r) for r in ((0, 3), (1, 2), (2, 1), (3, 0)))
+    # P1.4's solution: rows (128 - 3) + 1 = 126, columns (128 - 5)/3 + 1 = 42
+    assert a.part1.conv_size.output_size() == (126, 42)
+    assert sum(p for _, p in a.points) == 100 and a.points_of("Pr1.3") == 10
+
+
+def test_json_round_trip_is_exact():
+    a = ExamSpec.version_a()
+    assert ExamSpec.from_dict(json.loads(json.dumps(a.to_dict()))) == a
+
+
+@pytest.mark.parametrize("bad", [0.5, True, "x", None, "1/0"])
+def test_numbers_are_exact(bad):
+    with pytest.raises(SpecError):
+        number(bad)
+
+
+def test_ill_formed_specs_are_refused():
+    a = ExamSpec.version_a()
+    with pytest.raises(SpecError, match="does not fit"):
+        CNNSpec(input_size=(8, 8), layers=(Conv("Conv-1", 8, 9), Linear()))
+    with pytest.raises(SpecError, match="end with the linear"):
+        CNNSpec(layers=(Conv("Conv-1", 8, 5),))
+    t = a.transformer
+    fields = {f: getattr(t, f) for f in ("symbols", "E", "head", "W_O", "example_input", "example_target",
+                                         "multi_heads", "multi_W_O")}
+    with pytest.raises(SpecError, match="deduplicated and sorted"):
+        TransformerSpec(**{**fields, "example_target": ("D", "A")})
+    with pytest.raises(SpecError, match="multi_W_O"):
+        TransformerSpec(**{**fields, "multi_W_O": ((1, 0, 0, 0),) * 2})
+    with pytest.raises(SpecError):
+        ExamSpec.from_dict({"name": "x"})
