@@ -1,0 +1,57 @@
+"""Acceptance for the exam-as-data change (issue 19): `dlexam answers --json` for Version A is what it was before
+the exam's constants moved into dlexam.spec. version_a_answers.json was written by `dlexam answers --json` at
+commit e11051f, before any code computed from the spec, with the timing fields (keys naming seconds) left out."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dlexam import shared
+
+SNAPSHOT = Path(__file__).with_name("version_a_answers.json")
+TIMING = re.compile(r"seconds|_s$")
+
+
+def untimed(x):
+    if isinstance(x, dict):
+        return {k: untimed(v) for k, v in x.items() if not TIMING.search(k)}
+    if isinstance(x, list):
+        return [untimed(v) for v in x]
+    return x
+
+
+def differences(old, new, path="") -> list[str]:
+    """Where `new` differs from `old`; floats equal to 12 significant digits count as equal (a float
+    reduction may round differently on another CPU)."""
+    if isinstance(old, float) and isinstance(new, float):
+        return [] if math.isclose(old, new, rel_tol=1e-12, abs_tol=1e-300) else [f"{path}: {old!r} -> {new!r}"]
+    if type(old) is not type(new):
+        return [f"{path}: {old!r} -> {new!r}"]
+    if isinstance(old, dict):
+        out = [f"{path}/{k}: missing" for k in old if k not in new]
+        out += [f"{path}/{k}: new key" for k in new if k not in old]
+        return out + [d for k in old if k in new for d in differences(old[k], new[k], f"{path}/{k}")]
+    if isinstance(old, list):
+        if len(old) != len(new):
+            return [f"{path}: {len(old)} items -> {len(new)}"]
+        return [d for i, (a, b) in enumerate(zip(old, new, strict=True)) for d in differences(a, b, f"{path}[{i}]")]
+    return [] if old == new else [f"{path}: {old!r} -> {new!r}"]
+
+
+def test_answers_json_for_version_a_is_unchanged():
+    try:
+        shared.exam_path()
+    except Exception as exc:  # noqa: BLE001 - the exam text is in ../shared, which a clone alone lacks
+        pytest.skip(f"the exam text is not here: {exc}")
+    proc = subprocess.run([sys.executable, "-m", "dlexam", "answers", "--json"], capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    found = differences(json.loads(SNAPSHOT.read_text()), untimed(json.loads(proc.stdout)))
+    assert not found, "\n".join(found[:40])
