@@ -90,6 +90,39 @@ struct Saved {
   }
 };
 
+// The gather and standardisation of a training batch, chunk by chunk.
+struct Standardise {
+  const uint8_t* images;
+  int64_t pixels;
+  const int64_t* idx;
+  int64_t B;
+  const float *mean, *std;
+  float* out;
+
+  bool valid(int64_t n) const {
+    for (int64_t b = 0; b < B; ++b)
+      if (idx[b] < 0 || idx[b] >= n) return false;
+    return true;
+  }
+
+  static void chunk(void* p, int64_t c) {
+    const Standardise& s = *static_cast<const Standardise*>(p);
+    constexpr int64_t kAhead = 4;  // images fetched ahead: the rows are scattered over the whole data set
+    const int64_t b0 = c * kChunk, b1 = std::min(s.B, b0 + kChunk);
+    for (int64_t b = b0; b < b1; ++b) {
+      if (b + kAhead < b1) {
+        const uint8_t* next = s.images + s.idx[b + kAhead] * s.pixels;
+        for (int64_t i = 0; i < s.pixels; i += 64) __builtin_prefetch(next + i);
+      }
+      const int64_t k = s.idx[b];
+      const uint8_t* src = s.images + k * s.pixels;
+      float* dst = s.out + b * s.pixels;
+      const float m = s.mean[k], d = s.std[k] + 1.0f;
+      for (int64_t i = 0; i < s.pixels; ++i) dst[i] = (float(src[i]) - m) / d;
+    }
+  }
+};
+
 }  // namespace
 }  // namespace dlexam
 
@@ -222,20 +255,26 @@ void dlexam_trunk_backward(const float* x, int64_t B, int H, int W, int pad1, in
 
 // out[b] = (images[idx[b]] - mean[idx[b]]) / (std[idx[b]] + 1) as floats, the same arithmetic as
 // dlexam.svhn.data.official.preprocess. Returns -1, writing nothing, if an index is outside [0, n).
+// dlexam_standardise returns when done; dlexam_standardise_start hands the work to the pool's workers
+// and returns at once (dlexam_join waits; the caller keeps every buffer alive until then).
 int dlexam_standardise(const uint8_t* images, int64_t n, int64_t pixels, const int64_t* idx, int64_t B,
                        const float* mean, const float* std, float* out, int threads) {
-  for (int64_t b = 0; b < B; ++b)
-    if (idx[b] < 0 || idx[b] >= n) return -1;
-  for_each_chunk(B, threads, [&](int64_t, int64_t b0, int64_t b1) {
-    for (int64_t b = b0; b < b1; ++b) {
-      const int64_t k = idx[b];
-      const uint8_t* src = images + k * pixels;
-      float* dst = out + b * pixels;
-      const float m = mean[k], s = std[k] + 1.0f;
-      for (int64_t p = 0; p < pixels; ++p) dst[p] = (float(src[p]) - m) / s;
-    }
-  });
+  Standardise job{images, pixels, idx, B, mean, std, out};
+  if (!job.valid(n)) return -1;
+  Pool::get().run(threads, chunks_of(B), &Standardise::chunk, &job);
   return 0;
 }
+
+int dlexam_standardise_start(const uint8_t* images, int64_t n, int64_t pixels, const int64_t* idx, int64_t B,
+                             const float* mean, const float* std, float* out, int threads) {
+  static thread_local Standardise job;  // this thread's started job (joined before the next starts)
+  Pool::get().join_if_mine();
+  job = Standardise{images, pixels, idx, B, mean, std, out};
+  if (!job.valid(n)) return -1;
+  Pool::get().start(threads, chunks_of(B), &Standardise::chunk, &job);
+  return 0;
+}
+
+void dlexam_join() { Pool::get().join_if_mine(); }
 
 }  // extern "C"

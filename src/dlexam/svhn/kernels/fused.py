@@ -73,7 +73,7 @@ from dlexam.svhn.kernels.stage_ops import (
 __all__ = [  # the stage operators and the status, for whoever imports them from here
     "STAGES", "available", "computes", "conv_relu_avgpool", "pooled_size", "stage1_backward", "stage1_forward",
     "stage2_backward", "stage2_forward", "status", "wait_policy", "choose", "geometry_of", "standardise", "trunk",
-    "trunk_backward", "trunk_forward",
+    "trunk_backward", "trunk_forward", "start_standardise", "PendingBatch",
 ]
 
 # ---- which networks the kernels compute ------------------------------------------------------------
@@ -108,35 +108,36 @@ def _saved_bytes(g: Geometry, H: int, W: int) -> int:
     return library_for(g.compiled).dlexam_trunk_saved_bytes(H, W, g.pad1, g.pool1, g.pad2, g.pool2)
 
 
-def _check_trunk(op: str, x: Tensor, w1: Tensor, w2: Tensor, pad1: int, pool1: int, pad2: int, pool2: int):
-    """The geometry, B, H, W, Hp, Wp (the output's) of a trunk call, after checking x and the weights."""
-    expect(op, "w1", w1, F32)
-    expect(op, "w2", w2, F32)
-    if w1.dim() != 4 or w2.dim() != 4 or w1.shape[1] != 1 or w2.shape[1] != w1.shape[0]:
-        raise ValueError(f"dlexam::{op}: w1 (C1, 1, K1, K1) and w2 (C2, C1, K2, K2) do not fit, "
-                         f"{tuple(w1.shape)} and {tuple(w2.shape)}")
-    g = _geometry(w1.shape[0], w1.shape[2], pad1, pool1, w2.shape[0], w2.shape[2], pad2, pool2)
-    expect(op, "w1", w1, F32, (g.c1, 1, g.k1, g.k1))
+def _trunk_sizes(op: str, g: Geometry, x: Tensor, w2: Tensor, w1: Tensor | None = None):
+    """B, H, W and the output's Hp, Wp of a trunk call with sizes g, after checking x and the weights."""
+    if w1 is not None:
+        expect(op, "w1", w1, F32, (g.c1, 1, g.k1, g.k1))
     expect(op, "w2", w2, F32, (g.c2, g.c1, g.k2, g.k2))
     B, H, W, _, _ = check_input(op, x, 1, g, 1)
     Hp, Wp = g.output_size(H, W)
     if Hp < 1 or Wp < 1:
         raise ValueError(f"dlexam::{op}: x of {H}x{W} is too small for one output of stage 2")
-    return g, B, H, W, Hp, Wp
+    return B, H, W, Hp, Wp
 
 
-@torch.library.custom_op("dlexam::trunk_forward", mutates_args=(), device_types="cpu")
-def trunk_forward(x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, pad1: int, pool1: int, pad2: int,
-                  pool2: int) -> tuple[Tensor, Tensor]:
-    g, B, H, W, Hp, Wp = _check_trunk("trunk_forward", x, w1, w2, pad1, pool1, pad2, pool2)
-    expect("trunk_forward", "b1", b1, F32, (g.c1,))
-    expect("trunk_forward", "b2", b2, F32, (g.c2,))
+def _geometry_of_weights(op: str, w1_shape: tuple, w2: Tensor, pad1: int, pool1: int, pad2: int, pool2: int):
+    if len(w1_shape) != 4 or w2.dim() != 4 or w1_shape[1] != 1 or w2.shape[1] != w1_shape[0]:
+        raise ValueError(f"dlexam::{op}: w1 (C1, 1, K1, K1) and w2 (C2, C1, K2, K2) do not fit, "
+                         f"{tuple(w1_shape)} and {tuple(w2.shape)}")
+    return _geometry(w1_shape[0], w1_shape[2], pad1, pool1, w2.shape[0], w2.shape[2], pad2, pool2)
+
+
+def _run_forward(op: str, g: Geometry, x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor):
+    """(out (B, C2, Hp, Wp), saved (B, S) uint8) of the trunk on x."""
+    B, H, W, Hp, Wp = _trunk_sizes(op, g, x, w2, w1)
+    expect(op, "b1", b1, F32, (g.c1,))
+    expect(op, "b2", b2, F32, (g.c2,))
     out = torch.empty((B, g.c2, Hp, Wp), dtype=F32)
     saved = torch.empty((B, _saved_bytes(g, H, W)), dtype=U8)
-    xc = x.reshape(B, H, W).contiguous()  # (B, 1, H, W) -> (B, H, W): one channel, NCHW and NHWC alike
     pin = Pinned()  # keeps the tensors below alive through the call
     library_for(g.compiled).dlexam_trunk_forward(
-        pin(xc, F32, (B, H, W)), B, H, W, pad1, pool1, pad2, pool2,
+        pin(x.reshape(B, H, W).contiguous(), F32, (B, H, W)),  # (B, 1, H, W) -> (B, H, W): NCHW and NHWC alike
+        B, H, W, g.pad1, g.pool1, g.pad2, g.pool2,
         pin(w1.contiguous(), F32, tuple(w1.shape)), pin(b1.contiguous(), F32, (g.c1,)),
         pin(w2.contiguous(), F32, tuple(w2.shape)), pin(b2.contiguous(), F32, (g.c2,)),
         pin(out, F32, (B, g.c2, Hp, Wp)), pin(saved, U8, tuple(saved.shape)), torch.get_num_threads(),
@@ -144,29 +145,43 @@ def trunk_forward(x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, pad
     return out, saved
 
 
+def _run_backward(op: str, g: Geometry, x: Tensor, grad: Tensor, saved: Tensor, w2: Tensor):
+    """(dw1, db1, dw2, db2) of the trunk, given the gradient of its output."""
+    B, H, W, Hp, Wp = _trunk_sizes(op, g, x, w2)
+    expect(op, "grad", grad, F32, (B, g.c2, Hp, Wp))
+    expect(op, "saved", saved, U8, (B, _saved_bytes(g, H, W)))
+    dw1, db1 = torch.empty((g.c1, 1, g.k1, g.k1), dtype=F32), torch.empty(g.c1, dtype=F32)
+    dw2, db2 = torch.empty((g.c2, g.c1, g.k2, g.k2), dtype=F32), torch.empty(g.c2, dtype=F32)
+    pin = Pinned()  # keeps the tensors below alive through the call
+    library_for(g.compiled).dlexam_trunk_backward(
+        pin(x.reshape(B, H, W).contiguous(), F32, (B, H, W)), B, H, W, g.pad1, g.pool1, g.pad2, g.pool2,
+        pin(grad.contiguous(), F32, (B, g.c2, Hp, Wp)), pin(saved.contiguous(), U8, tuple(saved.shape)),
+        pin(w2.contiguous(), F32, tuple(w2.shape)), dw1.data_ptr(), db1.data_ptr(), dw2.data_ptr(), db2.data_ptr(),
+        torch.get_num_threads(),
+    )
+    return dw1, db1, dw2, db2
+
+
+@torch.library.custom_op("dlexam::trunk_forward", mutates_args=(), device_types="cpu")
+def trunk_forward(x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, pad1: int, pool1: int, pad2: int,
+                  pool2: int) -> tuple[Tensor, Tensor]:
+    g = _geometry_of_weights("trunk_forward", tuple(w1.shape), w2, pad1, pool1, pad2, pool2)
+    return _run_forward("trunk_forward", g, x, w1, b1, w2, b2)
+
+
 @trunk_forward.register_fake
 def _(x, w1, b1, w2, b2, pad1, pool1, pad2, pool2):
-    g, B, H, W, Hp, Wp = _check_trunk("trunk_forward", x, w1, w2, pad1, pool1, pad2, pool2)
+    g = _geometry_of_weights("trunk_forward", tuple(w1.shape), w2, pad1, pool1, pad2, pool2)
+    B, H, W, Hp, Wp = _trunk_sizes("trunk_forward", g, x, w2, w1)
     return x.new_empty((B, g.c2, Hp, Wp), dtype=F32), x.new_empty((B, _saved_bytes(g, H, W)), dtype=U8)
 
 
 @torch.library.custom_op("dlexam::trunk_backward", mutates_args=(), device_types="cpu")
 def trunk_backward(x: Tensor, grad: Tensor, saved: Tensor, w2: Tensor, k1: int, pad1: int, pool1: int, pad2: int,
                    pool2: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    w1_shape = (w2.shape[1], 1, k1, k1) if w2.dim() == 4 else (0,)
-    g, B, H, W, Hp, Wp = _check_trunk("trunk_backward", x, w2.new_empty(w1_shape), w2, pad1, pool1, pad2, pool2)
-    expect("trunk_backward", "grad", grad, F32, (B, g.c2, Hp, Wp))
-    expect("trunk_backward", "saved", saved, U8, (B, _saved_bytes(g, H, W)))
-    dw1, db1 = torch.empty((g.c1, 1, g.k1, g.k1), dtype=F32), torch.empty(g.c1, dtype=F32)
-    dw2, db2 = torch.empty(tuple(w2.shape), dtype=F32), torch.empty(g.c2, dtype=F32)
-    pin = Pinned()  # keeps the tensors below alive through the call
-    library_for(g.compiled).dlexam_trunk_backward(
-        pin(x.reshape(B, H, W).contiguous(), F32, (B, H, W)), B, H, W, pad1, pool1, pad2, pool2,
-        pin(grad.contiguous(), F32, (B, g.c2, Hp, Wp)), pin(saved.contiguous(), U8, tuple(saved.shape)),
-        pin(w2.contiguous(), F32, tuple(w2.shape)), dw1.data_ptr(), db1.data_ptr(), dw2.data_ptr(), db2.data_ptr(),
-        torch.get_num_threads(),
-    )
-    return dw1, db1, dw2, db2
+    w1_shape = (w2.shape[1], 1, k1, k1) if w2.dim() == 4 else ()
+    g = _geometry_of_weights("trunk_backward", w1_shape, w2, pad1, pool1, pad2, pool2)
+    return _run_backward("trunk_backward", g, x, grad, saved, w2)
 
 
 @trunk_backward.register_fake
@@ -192,27 +207,85 @@ def _trunk_grads(ctx, grad, _saved_grad):
 trunk_forward.register_autograd(_trunk_grads, setup_context=_trunk_setup)
 
 
+class _Trunk(torch.autograd.Function):
+    """The trunk for ExamCNN's training step: the same two C calls as the operators above, without their
+    dispatch (a registered operator's Python kernel and autograd formula cost ~0.1 ms a step more,
+    measured; docs/svhn.md). torch.compile and export see ``torch.ops.dlexam.trunk_forward`` instead."""
+
+    @staticmethod
+    def forward(ctx, x, w1, b1, w2, b2, g: Geometry):
+        out, saved = _run_forward("trunk_forward", g, x, w1, b1, w2, b2)
+        ctx.save_for_backward(x, saved, w2)
+        ctx.geometry = g
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        if ctx.needs_input_grad[0]:
+            raise RuntimeError("the fused trunk has no gradient for its input x: use PyTorch's layers")
+        x, saved, w2 = ctx.saved_tensors
+        return None, *_run_backward("trunk_backward", ctx.geometry, x, grad, saved, w2), None
+
+
 def trunk(x: Tensor, conv1: nn.Conv2d, conv2: nn.Conv2d, g: Geometry) -> Tensor:
-    """avg_pool2d(relu(conv2(avg_pool2d(relu(conv1(x)))))) with g's sizes, as one fused operator: (B, C2, Hp, Wp)."""
-    return trunk_forward(x, conv1.weight, conv1.bias, conv2.weight, conv2.bias, g.pad1, g.pool1, g.pad2, g.pool2)[0]
+    """avg_pool2d(relu(conv2(avg_pool2d(relu(conv1(x)))))) with g's sizes, fused: (B, C2, Hp, Wp), contiguous."""
+    return _Trunk.apply(x, conv1.weight, conv1.bias, conv2.weight, conv2.bias, g)
 
 
 # ---- a training batch ---------------------------------------------------------------------------------
-def standardise(images: Tensor, idx: Tensor, mean: Tensor, std: Tensor) -> Tensor | None:
-    """(images[idx] - mean[idx]) / (std[idx] + 1) as float (B, 1, H, W), on the kernels' threads; the
-    same numbers as dlexam.svhn.data.official.preprocess. None where the kernels are unavailable or the
-    tensors are not uint8 (N, H, W) images with float (N,) statistics."""
+def _standardise_args(images: Tensor, idx: Tensor, mean: Tensor, std: Tensor):
+    """(pin, the C arguments but the thread count, out) for a batch, or None where the kernels do not apply."""
     if not (images.dtype == U8 and images.dim() == 3 and mean.dtype == F32 and std.dtype == F32 and available()):
         return None
     n, H, W = images.shape
     if mean.shape != (n,) or std.shape != (n,) or idx.dim() != 1:
         return None
-    images, mean, std = images.contiguous(), mean.contiguous(), std.contiguous()
-    idx = idx.to(torch.int64).contiguous()
     B = idx.shape[0]
     out = torch.empty((B, 1, H, W), dtype=F32)
-    rc = library_for().dlexam_standardise(images.data_ptr(), n, H * W, idx.data_ptr(), B, mean.data_ptr(),
-                                       std.data_ptr(), out.data_ptr(), torch.get_num_threads())
-    if rc != 0:
-        raise IndexError(f"an index of the batch is outside the {n} images")
+    pin = Pinned()  # keeps the tensors below alive through the call
+    args = (pin(images.contiguous(), U8, (n, H, W)), n, H * W, pin(idx.to(torch.int64).contiguous(), torch.int64, (B,)),
+            B, pin(mean.contiguous(), F32, (n,)), pin(std.contiguous(), F32, (n,)), pin(out, F32, (B, 1, H, W)))
+    return pin, args, out
+
+
+def standardise(images: Tensor, idx: Tensor, mean: Tensor, std: Tensor) -> Tensor | None:
+    """(images[idx] - mean[idx]) / (std[idx] + 1) as float (B, 1, H, W), on the kernels' threads; the
+    same numbers as dlexam.svhn.data.official.preprocess. None where the kernels are unavailable or the
+    tensors are not uint8 (N, H, W) images with float (N,) statistics."""
+    prepared = _standardise_args(images, idx, mean, std)
+    if prepared is None:
+        return None
+    _pin, args, out = prepared
+    if library_for().dlexam_standardise(*args, torch.get_num_threads()) != 0:
+        raise IndexError(f"an index of the batch is outside the {images.shape[0]} images")
     return out
+
+
+class PendingBatch:
+    """A batch that the kernels' worker threads are standardising while the thread that started it goes on
+    (:func:`start_standardise`); :meth:`result` waits for it. Call it from that same thread."""
+
+    def __init__(self, pin, out: Tensor):
+        self._pin, self._out = pin, out  # the C code writes into `out` and reads the pinned tensors until joined
+
+    def result(self) -> Tensor:
+        if self._pin is not None:
+            library_for().dlexam_join()
+            self._pin = None
+        return self._out
+
+    def __del__(self) -> None:
+        if self._pin is not None:
+            library_for().dlexam_join()
+
+
+def start_standardise(images: Tensor, idx: Tensor, mean: Tensor, std: Tensor) -> PendingBatch | None:
+    """:func:`standardise`, started on the kernels' worker threads (done at once with one thread); None
+    where the kernels do not apply."""
+    prepared = _standardise_args(images, idx, mean, std)
+    if prepared is None:
+        return None
+    pin, args, out = prepared
+    if library_for().dlexam_standardise_start(*args, torch.get_num_threads()) != 0:
+        raise IndexError(f"an index of the batch is outside the {images.shape[0]} images")
+    return PendingBatch(pin, out)

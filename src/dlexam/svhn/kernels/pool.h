@@ -17,6 +17,8 @@
 //    spinning thread. The load is the number of runnable tasks in /proc/loadavg, less this pool's
 //    own running threads. DLEXAM_KERNEL_WAIT=spin|sleep fixes the policy (for benchmarks and tests).
 //  * one job at a time; a second caller (another Python thread) runs its job on its own thread.
+//  * a job can also be started on the workers alone (start/join): the next training batch is gathered
+//    and standardised while the calling thread runs the Python of this step.
 //  * after fork() the child gets a fresh pool (the parent's workers do not exist there).
 
 #pragma once
@@ -82,26 +84,38 @@ class Pool {
 
   // fn(ctx, c) for c in [0, chunks), on up to `threads` threads (the caller among them).
   void run(int threads, int64_t chunks, ChunkFn fn, void* ctx) {
+    join_if_mine();
     if (threads > 1 && chunks > 1 && submit_.try_lock()) {
-      const int helpers = int(std::min<int64_t>(threads, chunks)) - 1;
-      start_workers(helpers);
-      update_policy(helpers);
-      active_.store(helpers, std::memory_order_relaxed);
-      fn_.store(fn, std::memory_order_relaxed);
-      ctx_.store(ctx, std::memory_order_relaxed);
-      chunks_.store(chunks, std::memory_order_relaxed);
-      remaining_.store(chunks, std::memory_order_relaxed);
-      done_.store(0, std::memory_order_relaxed);
-      const uint32_t e = ++epoch_;
-      state_.store(uint64_t(e) << 32, std::memory_order_release);
-      epoch_word_.store(e, std::memory_order_seq_cst);
-      if (sleepers_.load(std::memory_order_seq_cst) > 0) futex_wake_all(&epoch_word_);
-      work(e);
+      publish(threads, chunks, fn, ctx);
+      work(epoch_);
       wait_done();
       submit_.unlock();
     } else {
       for (int64_t c = 0; c < chunks; ++c) fn(ctx, c);
     }
+  }
+
+  // Starts fn over the chunks on the workers alone and returns at once; the caller's join() (or its next
+  // run()) waits for the end, taking whatever chunks no worker has started. Without workers to give it
+  // to (threads <= 1, or the pool busy with another caller's job), it runs here before returning.
+  void start(int threads, int64_t chunks, ChunkFn fn, void* ctx) {
+    join_if_mine();
+    if (threads > 1 && chunks > 0 && submit_.try_lock()) {
+      publish(threads, chunks, fn, ctx);
+      pending_owner_.store(pthread_self(), std::memory_order_relaxed);
+      pending_.store(true, std::memory_order_release);
+    } else {
+      for (int64_t c = 0; c < chunks; ++c) fn(ctx, c);
+    }
+  }
+
+  // Waits for the job this thread started, if any.
+  void join_if_mine() {
+    if (!pending_.load(std::memory_order_acquire) || !pthread_equal(pending_owner_.load(), pthread_self())) return;
+    work(epoch_);
+    wait_done();
+    pending_.store(false, std::memory_order_relaxed);
+    submit_.unlock();
   }
 
   // "spin" or "sleep": the wait policy now in force.
@@ -116,6 +130,23 @@ class Pool {
     cores_ = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : int(sysconf(_SC_NPROCESSORS_ONLN));
     if (cores_ < 1) cores_ = 1;
     if (forced_ >= 0) spin_.store(forced_ == 1);
+  }
+
+  // Publishes a job for `threads` - 1 workers (and whoever calls work(epoch_)).
+  void publish(int threads, int64_t chunks, ChunkFn fn, void* ctx) {
+    const int helpers = int(std::min<int64_t>(threads - 1, chunks));
+    start_workers(helpers);
+    update_policy(helpers);
+    active_.store(helpers, std::memory_order_relaxed);
+    fn_.store(fn, std::memory_order_relaxed);
+    ctx_.store(ctx, std::memory_order_relaxed);
+    chunks_.store(chunks, std::memory_order_relaxed);
+    remaining_.store(chunks, std::memory_order_relaxed);
+    done_.store(0, std::memory_order_relaxed);
+    const uint32_t e = ++epoch_;
+    state_.store(uint64_t(e) << 32, std::memory_order_release);
+    epoch_word_.store(e, std::memory_order_seq_cst);
+    if (sleepers_.load(std::memory_order_seq_cst) > 0) futex_wake_all(&epoch_word_);
   }
 
   // Claim and run chunks of job `e` until none are left.
@@ -218,6 +249,8 @@ class Pool {
   std::atomic<void*> ctx_{nullptr};
   std::atomic<int64_t> chunks_{0};
   std::atomic<bool> spin_{false};
+  std::atomic<bool> pending_{false};  // a started job not joined yet
+  std::atomic<pthread_t> pending_owner_{};
   uint32_t epoch_ = 0;
   int workers_ = 0;
   int forced_ = -1;
