@@ -99,13 +99,17 @@ def choose(*layers: nn.Module) -> tuple[Geometry | None, str]:
 
 # ---- the trunk: Conv-1 .. AvgPool-2 -------------------------------------------------------------------
 @functools.lru_cache(maxsize=64)
-def _geometry(*sizes: int) -> Geometry:
+def _cached_geometry(*sizes: int) -> Geometry:
     return Geometry(*sizes)
 
 
-@functools.lru_cache(maxsize=64)
-def _saved_bytes(g: Geometry, H: int, W: int) -> int:
-    return library_for(g.compiled).dlexam_trunk_saved_bytes(H, W, g.pad1, g.pool1, g.pad2, g.pool2)
+def _geometry(*sizes) -> Geometry:
+    """Geometry(*sizes), cached unless the sizes are symbolic (fake tensors under torch.compile)."""
+    return _cached_geometry(*sizes) if all(type(n) is int for n in sizes) else Geometry(*sizes)
+
+
+def _saved_bytes(g: Geometry, H, W):
+    return g.saved_bytes(H, W)
 
 
 def _trunk_sizes(op: str, g: Geometry, x: Tensor, w2: Tensor, w1: Tensor | None = None):

@@ -28,6 +28,15 @@ class Unsupported(ValueError):
     """The fused kernels do not compute this network; the message says why."""
 
 
+def _whole8(n: int) -> int:
+    return (n + 7) // 8 * 8
+
+
+def _mask_bytes(channels: int) -> int:
+    """Bytes of a ReLU mask element: one bit per channel."""
+    return 1 if channels <= 8 else 2 if channels <= 16 else 4 if channels <= 32 else 8
+
+
 def _pow2_at_least(n: int) -> int:
     p = 1
     while p < n:
@@ -91,6 +100,19 @@ class Geometry:
         for k, pad, pool in ((self.k1, self.pad1, self.pool1), (self.k2, self.pad2, self.pool2)):
             height, width = (height + 2 * pad - k + 1) // pool, (width + 2 * pad - k + 1) // pool
         return height, width
+
+    def saved_bytes(self, height: int, width: int) -> int:
+        """Bytes per image that the trunk's forward keeps for its backward (fused.cpp's Saved): stage 1's
+        pooled output (floats), then each stage's ReLU mask (one bit per channel, per conv output the pool
+        reads), each section a whole number of 8 bytes. Symbolic sizes work too (torch.compile)."""
+        total, pooled_floats = 0, None
+        for c, k, pad, pool in ((self.c1, self.k1, self.pad1, self.pool1), (self.c2, self.k2, self.pad2, self.pool2)):
+            height, width = (height + 2 * pad - k + 1) // pool, (width + 2 * pad - k + 1) // pool
+            if pooled_floats is None:
+                pooled_floats = height * width * c
+                total += _whole8(4 * pooled_floats)
+            total += _whole8(_mask_bytes(c) * (height * pool) * (width * pool))
+        return total
 
     def to_dict(self) -> dict:
         return asdict(self)
