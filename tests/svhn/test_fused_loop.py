@@ -81,3 +81,22 @@ def test_cross_entropy_sum_is_f_cross_entropy(classes, seed):
         assert torch.equal(got, want) and torch.equal(got_grad, want_grad)
     torch.testing.assert_close(got, want, rtol=1e-6, atol=0)
     torch.testing.assert_close(got_grad, want_grad, rtol=1e-5, atol=3e-7)  # softmax - one-hot: 2 ulps of 1
+
+
+def test_own_threads_gives_the_kernels_the_threads_and_pytorch_one():
+    from dlexam.svhn.model import ExamCNN
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with fused.own_threads(ExamCNN(fused=False)):  # PyTorch's layers: nothing changes
+            assert torch.get_num_threads() == 2 and fused.kernel_threads() == 2
+        with fused.own_threads(ExamCNN()):
+            assert torch.get_num_threads() == 1 and fused.kernel_threads() == 2
+        wrapper = torch.nn.Module()  # as DistributedDataParallel holds the model
+        wrapper.module = ExamCNN()
+        with fused.own_threads(wrapper):
+            assert torch.get_num_threads() == 1 and fused.kernel_threads() == 2
+        assert torch.get_num_threads() == 2 and fused.kernel_threads() == 2
+    finally:
+        torch.set_num_threads(before)

@@ -25,7 +25,8 @@ stage alone. The forward operators' autograd formulas call the backward ones; Co
 gradient for its input (the images). The same function, not an approximation: tests check every
 output and gradient against nn.Conv2d + nn.ReLU + nn.AvgPool2d and autograd in float64. Inputs
 must be float32 CPU tensors of the right shapes (anything else raises before a pointer reaches the
-C code); the thread count is torch.get_num_threads() at each call, and results do not depend on it.
+C code); the thread count is torch.get_num_threads() at each call (or :func:`own_threads`'s), and
+results do not depend on it.
 torch.func transforms (vmap, grad) do not support these operators: use PyTorch's layers there
 (``ExamCNN(fused=False)``).
 
@@ -54,7 +55,9 @@ from dlexam.svhn.kernels.library import (
     available,
     check_input,
     expect,
+    kernel_threads,
     library_for,
+    own_threads,
     status,
     wait_policy,
 )
@@ -73,7 +76,7 @@ from dlexam.svhn.kernels.stage_ops import (
 __all__ = [  # the stage operators and the status, for whoever imports them from here
     "STAGES", "available", "computes", "conv_relu_avgpool", "pooled_size", "stage1_backward", "stage1_forward",
     "stage2_backward", "stage2_forward", "status", "wait_policy", "choose", "geometry_of", "standardise", "trunk",
-    "trunk_backward", "trunk_forward", "start_standardise", "PendingBatch",
+    "trunk_backward", "trunk_forward", "start_standardise", "PendingBatch", "own_threads", "kernel_threads",
 ]
 
 # ---- which networks the kernels compute ------------------------------------------------------------
@@ -144,7 +147,7 @@ def _run_forward(op: str, g: Geometry, x: Tensor, w1: Tensor, b1: Tensor, w2: Te
         B, H, W, g.pad1, g.pool1, g.pad2, g.pool2,
         pin(w1.contiguous(), F32, tuple(w1.shape)), pin(b1.contiguous(), F32, (g.c1,)),
         pin(w2.contiguous(), F32, tuple(w2.shape)), pin(b2.contiguous(), F32, (g.c2,)),
-        pin(out, F32, (B, g.c2, Hp, Wp)), pin(saved, U8, tuple(saved.shape)), torch.get_num_threads(),
+        pin(out, F32, (B, g.c2, Hp, Wp)), pin(saved, U8, tuple(saved.shape)), kernel_threads(),
     )
     return out, saved
 
@@ -161,7 +164,7 @@ def _run_backward(op: str, g: Geometry, x: Tensor, grad: Tensor, saved: Tensor, 
         pin(x.reshape(B, H, W).contiguous(), F32, (B, H, W)), B, H, W, g.pad1, g.pool1, g.pad2, g.pool2,
         pin(grad.contiguous(), F32, (B, g.c2, Hp, Wp)), pin(saved.contiguous(), U8, tuple(saved.shape)),
         pin(w2.contiguous(), F32, tuple(w2.shape)), dw1.data_ptr(), db1.data_ptr(), dw2.data_ptr(), db2.data_ptr(),
-        torch.get_num_threads(),
+        kernel_threads(),
     )
     return dw1, db1, dw2, db2
 
@@ -260,7 +263,7 @@ def standardise(images: Tensor, idx: Tensor, mean: Tensor, std: Tensor) -> Tenso
     if prepared is None:
         return None
     _pin, args, out = prepared
-    if library_for().dlexam_standardise(*args, torch.get_num_threads()) != 0:
+    if library_for().dlexam_standardise(*args, kernel_threads()) != 0:
         raise IndexError(f"an index of the batch is outside the {images.shape[0]} images")
     return out
 
@@ -290,6 +293,6 @@ def start_standardise(images: Tensor, idx: Tensor, mean: Tensor, std: Tensor) ->
     if prepared is None:
         return None
     pin, args, out = prepared
-    if library_for().dlexam_standardise_start(*args, torch.get_num_threads()) != 0:
+    if library_for().dlexam_standardise_start(*args, kernel_threads()) != 0:
         raise IndexError(f"an index of the batch is outside the {images.shape[0]} images")
     return PendingBatch(pin, out)

@@ -3,8 +3,10 @@ makes before a pointer reaches the C code (used by :mod:`.fused` and :mod:`.stag
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import threading
+from collections.abc import Iterator
 
 import torch
 from torch import Tensor
@@ -69,6 +71,38 @@ def declare(lib: ctypes.CDLL) -> ctypes.CDLL:
         getattr(lib, name).argtypes = args
         getattr(lib, name).restype = ret
     return lib
+
+
+_threads = threading.local()  # .count: this thread's kernels run on that many threads (see own_threads)
+
+
+def kernel_threads() -> int:
+    """The threads the kernels use for a call from this thread: torch.get_num_threads(), unless
+    own_threads set a count of their own."""
+    return getattr(_threads, "count", None) or torch.get_num_threads()
+
+
+@contextlib.contextmanager
+def own_threads(model: torch.nn.Module) -> Iterator[None]:
+    """While training `model`: if it (or the module DDP wraps) runs the fused kernels, they keep
+    torch.get_num_threads() threads of their own pool and PyTorch's operations run on one thread.
+
+    The rest of a fused step (the linear head, the loss, the optimizer) is too small for a second thread
+    to help, yet PyTorch's OpenMP wakes one for seven regions a step (MKL's sgemm, the fused SGD, the
+    loss's backward), tens of microseconds each where it sleeps between them (OMP_WAIT_POLICY=PASSIVE),
+    and a spinning one would take the core the kernels' worker needs. Restored on exit."""
+    inner = getattr(model, "module", model)
+    if not getattr(inner, "fused", False) or getattr(_threads, "count", None):
+        yield
+        return
+    before = torch.get_num_threads()
+    _threads.count = before
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+        _threads.count = None
 
 
 def available() -> bool:

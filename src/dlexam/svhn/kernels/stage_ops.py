@@ -19,7 +19,17 @@ import torch.nn as nn
 from torch import Tensor
 
 from dlexam.svhn.kernels.geometry import Unsupported
-from dlexam.svhn.kernels.library import CL, F32, VERSION_A, Pinned, check_input, expect, library_for, mask_dtype
+from dlexam.svhn.kernels.library import (
+    CL,
+    F32,
+    VERSION_A,
+    Pinned,
+    check_input,
+    expect,
+    kernel_threads,
+    library_for,
+    mask_dtype,
+)
 
 # The shapes each stage operator is for: Version A's Conv-1/AvgPool-1 and Conv-2/AvgPool-2.
 STAGES = {s: {**VERSION_A.stage(s), "mask": mask_dtype(VERSION_A.stage(s)["out_channels"])} for s in (1, 2)}
@@ -99,7 +109,7 @@ def stage1_forward(x: Tensor, weight: Tensor, bias: Tensor) -> tuple[Tensor, Ten
         pin(x.reshape(B, H, W).contiguous(), F32, (B, H, W)), B, H, W, _PAD1, _P1,  # (B, 1, H, W) -> (B, H, W)
         pin(weight.contiguous(), F32, (_C1, 1, _K1, _K1)), pin(bias.contiguous(), F32, (_C1,)),
         pin(out, F32, (B, _C1, Hp, Wp), CL),  # memory (B, Hp, Wp, C1)
-        pin(mask, _M1, tuple(mask.shape)), torch.get_num_threads(),
+        pin(mask, _M1, tuple(mask.shape)), kernel_threads(),
     )
     return out, mask
 
@@ -120,7 +130,7 @@ def stage1_backward(x: Tensor, grad: Tensor, mask: Tensor) -> tuple[Tensor, Tens
     library_for().dlexam_stage1_backward(
         pin(x.reshape(B, H, W).contiguous(), F32, (B, H, W)), B, H, W, _PAD1, _P1,
         pin(grad.permute(0, 2, 3, 1).contiguous(), F32, (B, Hp, Wp, _C1)),  # (B, C1, Hp, Wp) -> (B, Hp, Wp, C1)
-        pin(mask.contiguous(), _M1, tuple(mask.shape)), dw.data_ptr(), db.data_ptr(), torch.get_num_threads(),
+        pin(mask.contiguous(), _M1, tuple(mask.shape)), dw.data_ptr(), db.data_ptr(), kernel_threads(),
     )
     return dw, db
 
@@ -157,7 +167,7 @@ def stage2_forward(x: Tensor, weight: Tensor, bias: Tensor) -> tuple[Tensor, Ten
     library_for().dlexam_stage2_forward(
         pin(x.permute(0, 2, 3, 1).contiguous(), F32, (B, H, W, _C1)), B, H, W, _PAD2, _P2,  # NHWC: no copy if CL
         pin(weight.contiguous(), F32, (_C2, _C1, _K2, _K2)), pin(bias.contiguous(), F32, (_C2,)),
-        pin(out, F32, (B, _C2, Hp, Wp)), pin(mask, _M2, tuple(mask.shape)), torch.get_num_threads(),
+        pin(out, F32, (B, _C2, Hp, Wp)), pin(mask, _M2, tuple(mask.shape)), kernel_threads(),
     )
     return out, mask
 
@@ -182,7 +192,7 @@ def stage2_backward(x: Tensor, grad: Tensor, mask: Tensor, weight: Tensor) -> tu
         pin(grad.contiguous(), F32, (B, _C2, Hp, Wp)), pin(mask.contiguous(), _M2, tuple(mask.shape)),
         pin(weight.contiguous(), F32, (_C2, _C1, _K2, _K2)), dw.data_ptr(), db.data_ptr(),
         pin(dx, F32, (B, _C1, H, W), CL),  # memory (B, H, W, C1)
-        torch.get_num_threads(),
+        kernel_threads(),
     )
     return dx, dw, db
 

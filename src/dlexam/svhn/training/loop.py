@@ -34,6 +34,7 @@ import torch.distributed as torch_dist
 import torch.nn as nn
 import torch.nn.functional as F
 
+from dlexam.cpu import torch_threads
 from dlexam.errors import NonFiniteLoss
 from dlexam.progress import Progress, ProgressFn, report
 from dlexam.svhn.data.official import image_stats, load_labelled, preprocess
@@ -223,40 +224,42 @@ def train_one_epoch(
 
     t0 = time.perf_counter()
     complete = True
-    batches.start(share(0)[1])
-    for i in range(spe):
-        if deadline is not None and time.perf_counter() >= deadline:
-            complete = False
-            break
-        for g in optimizer.param_groups:
-            g["lr"] = learning_rate(cfg, epoch * spe + i, total_steps)
-        global_idx, idx = share(i)
-        x = batches.take()
-        if augment is not None:
-            x = augment(x.cpu(), aug_gen).to(d.device)
-            x = x.contiguous(memory_format=torch.channels_last) if cfg.channels_last else x
-        y = labels.index_select(0, idx).to(d.device)
-        logits = model(x)
-        if i + 1 < spe:
-            batches.start(share(i + 1)[1])  # the next batch, on the kernels' idle threads while this step goes on
-        # sum / global batch * world: DDP's average over processes is then the global mean's gradient
-        loss = cross_entropy_sum(logits, y) * (d.world / len(global_idx))
-        loss_value = float(loss.detach())
-        if not math.isfinite(loss_value):  # stop before a NaN reaches the weights (and any checkpoint)
-            raise NonFiniteLoss(f"epoch {epoch + 1}, batch {i + 1}", loss_value)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        batch_loss = loss_value * len(global_idx) / d.world  # this process's summed loss, in double
-        loss_sum += batch_loss
-        with torch.no_grad():
-            correct += (logits.argmax(1) == y).sum().cpu()
-        seen += len(global_idx)
-        if step_losses is not None:
-            step_losses.append(batch_loss / max(1, len(idx)))
-        if progress is not None and i % 10 == 0:
-            info = {"loss": loss_sum / max(1, seen) * d.world, "acc": float(correct) / max(1, seen) * d.world}
-            progress(Progress(task, i + 1, spe, "batch", info))
+    with kernels.own_threads(model):  # fused: the kernels on every thread, PyTorch's small operations on one
+        batches.start(share(0)[1])
+        for i in range(spe):
+            if deadline is not None and time.perf_counter() >= deadline:
+                complete = False
+                break
+            for g in optimizer.param_groups:
+                g["lr"] = learning_rate(cfg, epoch * spe + i, total_steps)
+            global_idx, idx = share(i)
+            x = batches.take()
+            if augment is not None:
+                with torch_threads(kernels.kernel_threads()):  # every thread for the augmentation's image ops
+                    x = augment(x.cpu(), aug_gen).to(d.device)
+                x = x.contiguous(memory_format=torch.channels_last) if cfg.channels_last else x
+            y = labels.index_select(0, idx).to(d.device)
+            logits = model(x)
+            if i + 1 < spe:
+                batches.start(share(i + 1)[1])  # the next batch, on the kernels' idle threads while this step goes on
+            # sum / global batch * world: DDP's average over processes is then the global mean's gradient
+            loss = cross_entropy_sum(logits, y) * (d.world / len(global_idx))
+            loss_value = float(loss.detach())
+            if not math.isfinite(loss_value):  # stop before a NaN reaches the weights (and any checkpoint)
+                raise NonFiniteLoss(f"epoch {epoch + 1}, batch {i + 1}", loss_value)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            batch_loss = loss_value * len(global_idx) / d.world  # this process's summed loss, in double
+            loss_sum += batch_loss
+            with torch.no_grad():
+                correct += (logits.argmax(1) == y).sum().cpu()
+            seen += len(global_idx)
+            if step_losses is not None:
+                step_losses.append(batch_loss / max(1, len(idx)))
+            if progress is not None and i % 10 == 0:
+                info = {"loss": loss_sum / max(1, seen) * d.world, "acc": float(correct) / max(1, seen) * d.world}
+                progress(Progress(task, i + 1, spe, "batch", info))
     report(progress, Progress(task, spe, spe, "batch", finished=True))
     totals = _all_reduce(torch.stack([torch.tensor(loss_sum, dtype=torch.float64), correct.double()]), d)
     seconds = time.perf_counter() - t0
