@@ -5,7 +5,8 @@
 // (-DDLEXAM_C1 ...; see stages.h), fused.py makes the entry points PyTorch operators, and tests check
 // them against nn.Conv2d + nn.ReLU + nn.AvgPool2d and autograd.
 //
-// A batch is cut into chunks of kChunk images that the threads of pool.h take in turn. Weight
+// A batch is cut into chunks of images (kChunk each, the last kTail images kTailChunk each, so that the
+// threads finish close together) that the threads of pool.h take in turn. Weight
 // gradients are summed per chunk (in float, in the image order) and the chunks' sums then added in
 // chunk order, so every result depends on the inputs alone: not on the thread count, nor on which
 // thread took which chunk. The caller (fused.py) checks every pointer: dtype, shape, layout.
@@ -21,20 +22,32 @@
 namespace dlexam {
 namespace {
 
-constexpr int64_t kChunk = 16;
+constexpr int64_t kChunk = 8, kTail = 32, kTailChunk = 2;  // images
 
-int64_t chunks_of(int64_t B) { return (B + kChunk - 1) / kChunk; }
+// The chunks of a batch of B images: fixed by B alone, never by the thread count.
+struct Chunks {
+  int64_t B, n_head, head_end, n;
+  explicit Chunks(int64_t b) : B(b) {
+    n_head = (B - std::min(B, kTail)) / kChunk;
+    head_end = n_head * kChunk;
+    n = n_head + (B - head_end + kTailChunk - 1) / kTailChunk;
+  }
+  int64_t begin(int64_t c) const { return c < n_head ? c * kChunk : head_end + (c - n_head) * kTailChunk; }
+  int64_t end(int64_t c) const { return std::min(B, c < n_head ? begin(c) + kChunk : begin(c) + kTailChunk); }
+};
+
+int64_t chunks_of(int64_t B) { return Chunks(B).n; }
 
 // Runs body(b) for every image b of each chunk on `threads` threads; body(b, chunk) gets the chunk too.
 template <typename Body>
 void for_each_chunk(int64_t B, int threads, Body body) {
   struct Ctx {
     Body* body;
-    int64_t B;
-  } ctx{&body, B};
-  Pool::get().run(threads, chunks_of(B), [](void* p, int64_t chunk) {
+    Chunks chunks;
+  } ctx{&body, Chunks(B)};
+  Pool::get().run(threads, ctx.chunks.n, [](void* p, int64_t chunk) {
     Ctx& c = *static_cast<Ctx*>(p);
-    (*c.body)(chunk, chunk * kChunk, std::min(c.B, (chunk + 1) * kChunk));
+    (*c.body)(chunk, c.chunks.begin(chunk), c.chunks.end(chunk));
   }, &ctx);
 }
 
@@ -108,7 +121,8 @@ struct Standardise {
   static void chunk(void* p, int64_t c) {
     const Standardise& s = *static_cast<const Standardise*>(p);
     constexpr int64_t kAhead = 4;  // images fetched ahead: the rows are scattered over the whole data set
-    const int64_t b0 = c * kChunk, b1 = std::min(s.B, b0 + kChunk);
+    const Chunks chunks(s.B);
+    const int64_t b0 = chunks.begin(c), b1 = chunks.end(c);
     for (int64_t b = b0; b < b1; ++b) {
       if (b + kAhead < b1) {
         const uint8_t* next = s.images + s.idx[b + kAhead] * s.pixels;

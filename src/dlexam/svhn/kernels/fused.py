@@ -134,37 +134,36 @@ def _geometry_of_weights(op: str, w1_shape: tuple, w2: Tensor, pad1: int, pool1:
     return _geometry(w1_shape[0], w1_shape[2], pad1, pool1, w2.shape[0], w2.shape[2], pad2, pool2)
 
 
-def _run_forward(op: str, g: Geometry, x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor):
-    """(out (B, C2, Hp, Wp), saved (B, S) uint8) of the trunk on x."""
-    B, H, W, Hp, Wp = _trunk_sizes(op, g, x, w2, w1)
-    expect(op, "b1", b1, F32, (g.c1,))
-    expect(op, "b2", b2, F32, (g.c2,))
+def _run_forward(g: Geometry, x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor):
+    """(out (B, C2, Hp, Wp), saved (B, S) uint8) of the trunk on x (B, 1, H, W); every tensor is checked by
+    Pinned (dtype, device, shape, layout) before its address reaches the C code."""
+    B, _, H, W = x.shape
+    Hp, Wp = g.output_size(H, W)
     out = torch.empty((B, g.c2, Hp, Wp), dtype=F32)
     saved = torch.empty((B, _saved_bytes(g, H, W)), dtype=U8)
     pin = Pinned()  # keeps the tensors below alive through the call
     library_for(g.compiled).dlexam_trunk_forward(
         pin(x.reshape(B, H, W).contiguous(), F32, (B, H, W)),  # (B, 1, H, W) -> (B, H, W): NCHW and NHWC alike
         B, H, W, g.pad1, g.pool1, g.pad2, g.pool2,
-        pin(w1.contiguous(), F32, tuple(w1.shape)), pin(b1.contiguous(), F32, (g.c1,)),
-        pin(w2.contiguous(), F32, tuple(w2.shape)), pin(b2.contiguous(), F32, (g.c2,)),
+        pin(w1.contiguous(), F32, (g.c1, 1, g.k1, g.k1)), pin(b1.contiguous(), F32, (g.c1,)),
+        pin(w2.contiguous(), F32, (g.c2, g.c1, g.k2, g.k2)), pin(b2.contiguous(), F32, (g.c2,)),
         pin(out, F32, (B, g.c2, Hp, Wp)), pin(saved, U8, tuple(saved.shape)), kernel_threads(),
     )
     return out, saved
 
 
-def _run_backward(op: str, g: Geometry, x: Tensor, grad: Tensor, saved: Tensor, w2: Tensor):
-    """(dw1, db1, dw2, db2) of the trunk, given the gradient of its output."""
-    B, H, W, Hp, Wp = _trunk_sizes(op, g, x, w2)
-    expect(op, "grad", grad, F32, (B, g.c2, Hp, Wp))
-    expect(op, "saved", saved, U8, (B, _saved_bytes(g, H, W)))
+def _run_backward(g: Geometry, x: Tensor, grad: Tensor, saved: Tensor, w2: Tensor):
+    """(dw1, db1, dw2, db2) of the trunk, given the gradient of its output; checked as _run_forward's."""
+    B, _, H, W = x.shape
+    Hp, Wp = g.output_size(H, W)
     dw1, db1 = torch.empty((g.c1, 1, g.k1, g.k1), dtype=F32), torch.empty(g.c1, dtype=F32)
     dw2, db2 = torch.empty((g.c2, g.c1, g.k2, g.k2), dtype=F32), torch.empty(g.c2, dtype=F32)
     pin = Pinned()  # keeps the tensors below alive through the call
     library_for(g.compiled).dlexam_trunk_backward(
         pin(x.reshape(B, H, W).contiguous(), F32, (B, H, W)), B, H, W, g.pad1, g.pool1, g.pad2, g.pool2,
-        pin(grad.contiguous(), F32, (B, g.c2, Hp, Wp)), pin(saved.contiguous(), U8, tuple(saved.shape)),
-        pin(w2.contiguous(), F32, tuple(w2.shape)), dw1.data_ptr(), db1.data_ptr(), dw2.data_ptr(), db2.data_ptr(),
-        kernel_threads(),
+        pin(grad.contiguous(), F32, (B, g.c2, Hp, Wp)), pin(saved.contiguous(), U8, (B, _saved_bytes(g, H, W))),
+        pin(w2.contiguous(), F32, (g.c2, g.c1, g.k2, g.k2)), dw1.data_ptr(), db1.data_ptr(), dw2.data_ptr(),
+        db2.data_ptr(), kernel_threads(),
     )
     return dw1, db1, dw2, db2
 
@@ -173,7 +172,10 @@ def _run_backward(op: str, g: Geometry, x: Tensor, grad: Tensor, saved: Tensor, 
 def trunk_forward(x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, pad1: int, pool1: int, pad2: int,
                   pool2: int) -> tuple[Tensor, Tensor]:
     g = _geometry_of_weights("trunk_forward", tuple(w1.shape), w2, pad1, pool1, pad2, pool2)
-    return _run_forward("trunk_forward", g, x, w1, b1, w2, b2)
+    _trunk_sizes("trunk_forward", g, x, w2, w1)
+    expect("trunk_forward", "b1", b1, F32, (g.c1,))
+    expect("trunk_forward", "b2", b2, F32, (g.c2,))
+    return _run_forward(g, x, w1, b1, w2, b2)
 
 
 @trunk_forward.register_fake
@@ -188,7 +190,10 @@ def trunk_backward(x: Tensor, grad: Tensor, saved: Tensor, w2: Tensor, k1: int, 
                    pool2: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     w1_shape = (w2.shape[1], 1, k1, k1) if w2.dim() == 4 else ()
     g = _geometry_of_weights("trunk_backward", w1_shape, w2, pad1, pool1, pad2, pool2)
-    return _run_backward("trunk_backward", g, x, grad, saved, w2)
+    B, H, W, Hp, Wp = _trunk_sizes("trunk_backward", g, x, w2)
+    expect("trunk_backward", "grad", grad, F32, (B, g.c2, Hp, Wp))
+    expect("trunk_backward", "saved", saved, U8, (B, _saved_bytes(g, H, W)))
+    return _run_backward(g, x, grad, saved, w2)
 
 
 @trunk_backward.register_fake
@@ -221,7 +226,9 @@ class _Trunk(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, w1, b1, w2, b2, g: Geometry):
-        out, saved = _run_forward("trunk_forward", g, x, w1, b1, w2, b2)
+        if x.dim() != 4 or x.shape[1] != 1 or min(g.output_size(x.shape[2], x.shape[3])) < 1:
+            raise ValueError(f"the fused trunk takes (B, 1, H, W) images big enough for it, not {tuple(x.shape)}")
+        out, saved = _run_forward(g, x, w1, b1, w2, b2)
         ctx.save_for_backward(x, saved, w2)
         ctx.geometry = g
         return out
@@ -231,7 +238,7 @@ class _Trunk(torch.autograd.Function):
         if ctx.needs_input_grad[0]:
             raise RuntimeError("the fused trunk has no gradient for its input x: use PyTorch's layers")
         x, saved, w2 = ctx.saved_tensors
-        return None, *_run_backward("trunk_backward", ctx.geometry, x, grad, saved, w2), None
+        return None, *_run_backward(ctx.geometry, x, grad, saved, w2), None
 
 
 def trunk(x: Tensor, conv1: nn.Conv2d, conv2: nn.Conv2d, g: Geometry) -> Tensor:
