@@ -173,10 +173,12 @@ def test_svhn_predict_is_the_library_on_the_same_bytes(server):
 
 
 def test_svhn_model_and_layer_table(server):
-    from dlexam.svhn.model import CNNConfig, layer_summary
+    from dlexam.svhn.model import CNNConfig
+    from dlexam.svhn.summary import layer_summary
 
     _, _, d = server.get("/api/svhn/model")
     assert d["layers"] == layer_summary(CNNConfig()) and d["total_params"] == 208 + 2064 + 1450  # Problem 1.2
+    assert d["input"] == [1, 32, 32] and d["config"]["linear_in"] == 144
 
 
 def test_answer_links_point_at_pages(server):
