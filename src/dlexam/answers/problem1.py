@@ -60,9 +60,8 @@ def trunk_names(cnn: CNNSpec) -> list[str]:
     return [layer.name for layer in cnn.layers[:-1]]
 
 
-def exam_layers(cnn: CNNSpec, pool: str | None = None) -> list[tuple[str, nn.Module]]:
-    """The feature layers exactly as the table lists them, as plain torch layers (no activation); `pool`
-    "avg" or "max" replaces every pool's mode."""
+def exam_layers(cnn: CNNSpec) -> list[tuple[str, nn.Module]]:
+    """The feature layers exactly as the table lists them, as plain torch layers (no activation)."""
     layers, c = [], cnn.input_channels
     for layer in cnn.layers[:-1]:
         if isinstance(layer, Conv):
@@ -70,7 +69,7 @@ def exam_layers(cnn: CNNSpec, pool: str | None = None) -> list[tuple[str, nn.Mod
                                                  padding=layer.padding)))
             c = layer.out_channels
         else:
-            pool_cls = nn.AvgPool2d if (pool or layer.mode) == "avg" else nn.MaxPool2d
+            pool_cls = nn.AvgPool2d if layer.mode == "avg" else nn.MaxPool2d
             layers.append((layer.name, pool_cls(kernel_size=layer.kernel, stride=layer.stride, padding=layer.padding)))
     return layers
 
@@ -125,11 +124,13 @@ def pr1_1(spec: ExamSpec | None = None) -> Answer:
     # number of times (twice over), moved one pixel right, through the table's pools (max and average for
     # the first, max for the others) and through no pool
     shift_pools: dict[str, nn.Module] = {}
+    max_windows: dict[str, str] = {}  # each max pool's key -> its window, "4x4"
     for i, pool in enumerate(pools):
         window = _window_text(pool.kernel)
         modes = (("max", nn.MaxPool2d), ("avg", nn.AvgPool2d)) if i == 0 else (("max", nn.MaxPool2d),)
         for mode, cls in modes:
             shift_pools.setdefault(f"{mode}_pool_{window}", cls(pool.kernel, pool.stride, pool.padding))
+        max_windows.setdefault(f"max_pool_{window}", f"{pool.kernel[0]}x{pool.kernel[1]}")
     shift_pools["no_pool"] = nn.Identity()
     rows_n, cols_n = (2 * math.lcm(1, *(v for p in pools for v in (p.kernel[d], p.stride[d]))) for d in (0, 1))
     shifts, shift_fraction = {}, {}
@@ -179,14 +180,13 @@ def pr1_1(spec: ExamSpec | None = None) -> Answer:
             key = "with_pools" if with_pools else "convs_only"
             rf.setdefault(name, {})[key] = [int(rows.max() - rows.min() + 1), int(cols.max() - cols.min() + 1)]
     rf["with_pools"], rf["convs_only"] = rf["ExamCNN"]["with_pools"], rf["ExamCNN"]["convs_only"]
-    first_max = next((k for k in shifts if k.startswith("max_pool_")), None)
-    first_avg = next((k for k in shifts if k.startswith("avg_pool_")), None)
-    pooled = "" if first_max is None else (
-        f"a one-pixel shift leaves the {_pooled_name(pools[0].kernel)}-pooled map unchanged in "
-        f"{shifts[first_max]:.0%} of positions (max) and {shifts[first_avg]:.0%} (avg), ")
-    windows = [f"{shift_fraction[k]} {'of positions for a ' if i == 0 else 'for '}{_pooled_name(p.kernel)}"
-               f"{' window' if i == 0 else ''}"
-               for i, (k, p) in enumerate(_max_pool_keys(shifts, pools))]
+    pooled = ""
+    if pools:
+        first = _window_text(pools[0].kernel)
+        pooled = (f"a one-pixel shift leaves the {max_windows[f'max_pool_{first}']}-pooled map unchanged in "
+                  f"{shifts[f'max_pool_{first}']:.0%} of positions (max) and {shifts[f'avg_pool_{first}']:.0%} (avg), ")
+    windows = [f"{shift_fraction[key]} of positions for a {window} window" if i == 0 else
+               f"{shift_fraction[key]} for {window}" for i, (key, window) in enumerate(max_windows.items())]
     notes = [f"The invariance is partial: a shift that stays inside a pooling window changes nothing, one that "
              f"crosses a window boundary does (hence {', '.join(windows)})."] if windows else []
     if printed(spec):
@@ -208,20 +208,6 @@ def pr1_1(spec: ExamSpec | None = None) -> Answer:
                     "`dlexam experiment pooling` compares accuracy and robustness to 1-3 pixel shifts.",
         experiment="pooling",
     )
-
-
-def _pooled_name(kernel) -> str:
-    return f"{kernel[0]}x{kernel[1]}"
-
-
-def _max_pool_keys(shifts: dict, pools) -> list[tuple[str, object]]:
-    """The max-pool keys of the shift check, each with the first pool of that window."""
-    out = []
-    for pool in pools:
-        key = f"max_pool_{_window_text(pool.kernel)}"
-        if key in shifts and key not in (k for k, _ in out):
-            out.append((key, pool))
-    return out
 
 
 def _conv_formula(row, times: str = "×") -> str:
