@@ -109,7 +109,8 @@ def layer_summary(cfg: CNNConfig | CNNSpec | None = None) -> list[dict]:
 
 def exam_rows(rows: list[dict], cfg: CNNConfig) -> list[dict]:
     """Rows of :func:`layer_table` as {"layer" (with its activation: "Conv-1 + relu"; the conv head: "Conv-3
-    (3x3 head)"), "module", "output_shape" (H, W, C, the exam's order), "params"}."""
+    (3x3 head)"), "module", "output_shape" (H, W, C, the exam's order), "params"}, and a conv's or pool's
+    "kernel", "stride" and "padding" ([rows, columns], as the modules have them)."""
     head = f"conv{len(cfg.cnn.convs) + 1}"
     out = []
     for r in rows:
@@ -120,7 +121,7 @@ def exam_rows(rows: list[dict], cfg: CNNConfig) -> list[dict]:
             name += f" + {r['activation']}"
         s = r["out_shape"]
         out.append({"layer": name, "module": r["module"], "output_shape": [s[1], s[2], s[0]] if len(s) == 3 else s,
-                    "params": r["params"]})
+                    "params": r["params"], **{k: r[k] for k in ("kernel", "stride", "padding") if k in r}})
     return out
 
 
