@@ -123,6 +123,11 @@ def test_cnn_tables_round_trip_and_refusals():
         Pool("AvgPool-1", 2, 2, padding=2)
     with pytest.raises(SpecError, match="out_features"):
         Linear(out_features=0)
+    with pytest.raises(SpecError, match="activation"):
+        CNNSpec(input_size=(8, 8), layers=(Conv("Conv-1", 2, 3), Linear()), activation="gelu")
+    # a student whose in-features are right is no wrong value to try
+    right = CNNSpec(input_size=(8, 8), layers=(Conv("Conv-1", 2, 3), Linear()), student_linear_in=72)
+    assert right.flat_features() == 2 * 6 * 6 and right.tried_linear_in == ()
     with pytest.raises(SpecError):
         CNNSpec.from_dict({"layers": [{"kind": "conv"}]})
 

@@ -171,7 +171,7 @@ class CNNSpec:
     activation: str = "relu"  # after each conv (the exam's Figure 2, which would show it, is not in the text)
     student_linear_in: int = 0  # the in-features the student's nn.Linear has (Problem 1.3)
     # Wrong in-features the answer key runs to show PyTorch's error (Problem 1.3), in its order;
-    # () means student_linear_in alone (none when that is 0).
+    # () means student_linear_in alone (none when that is 0 or the right value).
     tried_linear_in: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
@@ -186,8 +186,11 @@ class CNNSpec:
             raise SpecError("the layer table must end with the linear layer")
         if any(isinstance(layer, Linear) for layer in self.layers[:-1]):
             raise SpecError("the linear layer must be the last layer")
+        if self.activation not in ("relu", "tanh", "sigmoid", "none"):
+            raise SpecError("activation must be relu, tanh, sigmoid or none")
         self.table()  # every layer must fit its input
-        tried = tuple(self.tried_linear_in) or ((self.student_linear_in,) if self.student_linear_in else ())
+        tried = tuple(self.tried_linear_in) or tuple(
+            n for n in (self.student_linear_in,) if n and n != self.flat_features())
         if any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in (*tried, self.student_linear_in or 1)):
             raise SpecError("the student's in-features must be whole numbers >= 1")
         if self.flat_features() in tried:
