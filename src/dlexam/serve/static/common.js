@@ -127,6 +127,22 @@ const DL = {
 
   scrolledByUser: false,
 
+  // A box that scrolls sideways (a wide table at 500 px) takes the keyboard focus, so it can be scrolled without a
+  // mouse; one that fits does not (no useless Tab stop).
+  scrollables() {
+    for (const box of document.querySelectorAll(".scroll")) {
+      if (box.scrollWidth > box.clientWidth + 1) {
+        box.tabIndex = 0;
+        box.setAttribute("role", "region");
+        box.setAttribute("aria-label", "scrollable: " + (box.querySelector("table") || box).id);
+      } else {
+        box.removeAttribute("tabindex");
+        box.removeAttribute("role");
+        box.removeAttribute("aria-label");
+      }
+    }
+  },
+
   // Run `fn` once the calls stop for `ms` (typing, dragging a slider).
   debounce(fn, ms) {
     let t = null;
@@ -134,6 +150,7 @@ const DL = {
   },
 };
 
+addEventListener("resize", DL.debounce(() => DL.scrollables(), 200));
 for (const ev of ["wheel", "touchmove", "keydown"]) {
   addEventListener(ev, () => { DL.scrolledByUser = true; }, {once: true, passive: true});
 }

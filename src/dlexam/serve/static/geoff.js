@@ -212,6 +212,7 @@ async function compute() {
   $("results-error").hidden = true;
   $("loss-panel").hidden = $("matrices-panel").hidden = false;
   render(r.data);
+  DL.scrollables();
   document.body.dataset.rendered = String(my);
   document.body.dataset.state = "ready";
   if (!G.landed) { G.landed = true; DL.land(); }
