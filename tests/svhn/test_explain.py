@@ -86,7 +86,8 @@ def test_a_conv1_pixel_shows_its_5x5_patch_kernel_bias_sum_and_relu():
     assert cell.patch.shape == (1, 5, 5) and torch.equal(cell.patch[0], x[12:17, 9:14])
     assert torch.equal(cell.kernel, model.conv1.weight[0].detach().double())
     assert cell.bias == float(model.conv1.bias[0].detach())
-    assert cell.total == pytest.approx(float((x[12:17, 9:14] * model.conv1.weight[0, 0].double()).sum()), abs=1e-12)
+    kernel = model.conv1.weight[0, 0].detach().double()  # (5, 5)
+    assert cell.total == pytest.approx(float((x[12:17, 9:14] * kernel).sum()), abs=1e-12)
     assert cell.value == max(0.0, cell.pre_activation)
     j = cell.to_json()
     assert j["window"] == {"top": 12, "left": 9, "height": 5, "width": 5, "stride": [1, 1], "padding": [0, 0]}
