@@ -77,6 +77,7 @@ __all__ = [  # the stage operators and the status, for whoever imports them from
     "STAGES", "available", "computes", "conv_relu_avgpool", "pooled_size", "stage1_backward", "stage1_forward",
     "stage2_backward", "stage2_forward", "status", "wait_policy", "choose", "geometry_of", "standardise", "trunk",
     "trunk_backward", "trunk_forward", "start_standardise", "PendingBatch", "own_threads", "kernel_threads",
+    "why_not",
 ]
 
 # ---- which networks the kernels compute ------------------------------------------------------------
@@ -87,6 +88,15 @@ def geometry_of(conv1: nn.Module, act1: nn.Module, pool1: nn.Module, conv2: nn.M
     if conv1.in_channels != 1 or conv2.in_channels != conv1.out_channels:
         raise Unsupported("the fused kernels take one input channel")
     return Geometry(*s1, *s2)
+
+
+def why_not(cnn) -> str:
+    """'eager (<why>)' for a layer table (dlexam.spec.CNNSpec) whose network the kernels do not train."""
+    try:
+        Geometry.of(cnn)
+    except Unsupported as exc:
+        return f"eager ({exc})"
+    return "eager (the network's layers are not its table's two conv + ReLU + average-pool stages)"
 
 
 def choose(*layers: nn.Module) -> tuple[Geometry | None, str]:
