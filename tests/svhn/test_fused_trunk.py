@@ -223,3 +223,35 @@ def test_the_saved_layout_is_the_same_in_python_and_cpp():
         for height, width in ((32, 32), (21, 40), (17, 19), (64, 48)):
             got = lib.dlexam_trunk_saved_bytes(height, width, g.pad1, g.pool1, g.pad2, g.pool2)
             assert g.saved_bytes(height, width) == got
+
+
+MIXED_BUILDS = """
+import ctypes, torch
+from dlexam.svhn.kernels import build, fused, library
+from dlexam.svhn.kernels.geometry import version_a
+torch.set_num_threads(2)
+g = version_a()
+native = library.library_for(g.compiled)
+portable = library.declare(ctypes.CDLL(str(build.build(build.compiler(), [*build.PORTABLE_FLAGS, *g.defines()]))))
+torch.manual_seed(0)
+x = torch.randn(64, 8, 7, 7).abs().contiguous(memory_format=torch.channels_last)
+conv = torch.nn.Conv2d(8, 16, 4, padding=1)
+results = []
+for lib in (portable, native, portable, native):  # each on both threads, the portable one's scratch first
+    library._libs[g.compiled] = lib
+    x1 = x.detach().requires_grad_()
+    out = fused.conv_relu_avgpool(2, x1, conv.weight, conv.bias)
+    results.append(torch.autograd.grad(out.square().sum(), [x1, conv.weight]))
+for a, b in zip(results[0] + results[2], results[1] + results[3]):
+    torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+print("ok")
+"""
+
+
+def test_a_portable_and_a_native_build_in_one_process(tmp_path):
+    """Each library keeps its own pool and scratch: a portable build's buffers (16-byte aligned) once
+    reached the native build's AVX-512 code through symbols GCC made process-wide, and crashed it."""
+    env = {**os.environ, "DLEXAM_CACHE": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-c", MIXED_BUILDS], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split() == ["ok"]

@@ -41,6 +41,9 @@
 #include <vector>
 
 namespace dlexam {
+namespace {  // internal linkage: each library loaded (one per set of sizes, native or portable) keeps
+             // its own pool and scratch; shared ones (GCC makes inline statics process-wide unique)
+             // mixed a portable build's 16-byte aligned buffers into AVX-512 code
 
 typedef void (*ChunkFn)(void* ctx, int64_t chunk);
 
@@ -259,4 +262,5 @@ class Pool {
   bool last_quiet_ = false;
 };
 
+}  // namespace
 }  // namespace dlexam

@@ -14,6 +14,9 @@
 #endif
 
 namespace dlexam {
+namespace {  // internal linkage: each library loaded (one per set of sizes, native or portable) keeps
+             // its own pool and scratch; shared ones (GCC makes inline statics process-wide unique)
+             // mixed a portable build's 16-byte aligned buffers into AVX-512 code
 
 constexpr int L = 16;  // lanes of a vector
 typedef float v16 __attribute__((vector_size(L * sizeof(float))));
@@ -61,4 +64,5 @@ inline void fold_groups(v16 v, int width, float* out) {
     for (int c = 0; c < width; ++c) out[c] += v[g * width + c];
 }
 
+}  // namespace
 }  // namespace dlexam

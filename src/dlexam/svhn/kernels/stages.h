@@ -31,6 +31,9 @@
 #endif
 
 namespace dlexam {
+namespace {  // internal linkage: each library loaded (one per set of sizes, native or portable) keeps
+             // its own pool and scratch; shared ones (GCC makes inline statics process-wide unique)
+             // mixed a portable build's 16-byte aligned buffers into AVX-512 code
 
 constexpr int pow2_at_least(int n) { return n <= 1 ? 1 : 2 * pow2_at_least((n + 1) / 2); }
 constexpr int floor_div(int a, int b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
@@ -450,4 +453,5 @@ inline void backward_image(const float* x, const Dims& d, const float* g, const 
 
 }  // namespace stage2
 
+}  // namespace
 }  // namespace dlexam
