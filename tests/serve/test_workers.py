@@ -127,3 +127,51 @@ def test_bad_workers_is_one_line_and_status_2(n):
     p = subprocess.run([sys.executable, "-m", "dlexam", "serve", "--port", "0", "--workers", n], capture_output=True,
                        text=True, timeout=120)
     assert p.returncode == 2 and p.stdout == "" and p.stderr.count("\n") == 1 and "--workers" in p.stderr
+
+
+def wait_until_dead(pid: int, timeout: float = 30) -> None:
+    """Until `pid` has exited (a zombie its parent has not reaped yet counts)."""
+    deadline = time.monotonic() + timeout
+    while alive(pid):
+        assert time.monotonic() < deadline, f"process {pid} still alive"
+        time.sleep(0.05)
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process table from /proc")
+def test_a_worker_killed_while_idle_is_skipped_before_it_gets_a_job():
+    """The next request after an idle worker's death is answered (once a 500: the dead worker stayed in the queue
+    of idle ones and was handed the job)."""
+    s = Server("--workers", "1")
+    try:
+        (first,) = workers_of(s.proc.pid)
+        status, _, before = s.get("/api/geoff?seq=A+B+<START>+B&T=0.5")
+        assert status == 200
+        os.kill(first, signal.SIGKILL)
+        wait_until_dead(first)
+        for _ in range(3):  # answered by the server itself until a new worker is ready, never a 5xx
+            status, _, d = s.get("/api/geoff?seq=A+B+<START>+B&T=0.5")
+            assert status == 200 and d == before, (status, d)
+        status, _, d = s.post("/api/svhn/predict", drawn_png(1), headers={"Content-Type": "image/png"})
+        assert status == 200 and 0 <= d["digit"] <= 9
+    finally:
+        rc = s.stop(signal.SIGINT)
+    assert rc in (0, 130) and "Traceback" not in s.stderr, s.stderr
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process table from /proc")
+def test_a_hung_worker_is_killed_at_its_job_budget_and_replaced():
+    """SIGSTOP: the worker takes the job and never answers. After --job-timeout the request gets a 503 that says
+    so, the worker is killed, and the next requests are answered (once: that request waited forever)."""
+    s = Server("--workers", "1", "--job-timeout", "1")
+    try:
+        (first,) = workers_of(s.proc.pid)
+        os.kill(first, signal.SIGSTOP)
+        status, _, d = s.get("/api/geoff?seq=C+A+<START>+A+C&T=2", timeout=60)  # without a budget: forever
+        assert status == 503 and "budget of 1.0 s" in d["error"], d
+        wait_until_dead(first)  # SIGKILL ends a stopped process
+        status, _, d = s.get("/api/geoff?seq=C+A+<START>+A+C&T=2")
+        assert status == 200 and d["tokens"][0] == "C"
+    finally:
+        rc = s.stop(signal.SIGINT)
+    assert rc in (0, 130) and "Traceback" not in s.stderr, s.stderr
+    assert "took more than its job's budget of 1.0 s; killing it" in s.stderr
