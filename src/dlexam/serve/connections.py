@@ -10,12 +10,13 @@ A connection is in one of three phases, and each but the busy one has a deadline
   (:func:`dlexam.serve.guard.read_body`) and a computation its job budget (:mod:`dlexam.serve.workers`).
 
 No client may hold more than ``connections_per_client`` connections, nor all clients together more than
-``max_connections``. A new connection over either cap closes the one of the same client (or, over the total
-cap, of anyone) that has waited longest without a request in progress, idle or sending headers: idle and
-slow sockets make room for a client that asks something. Only when every one of them is busy is the newcomer
-refused (503). So 200 slow-header sockets or 110 idle ones cost a request no more than a connection that
-replaces one of them; before, uvicorn refused every new connection beyond 100 with a 503 for as long as they
-stayed open.
+``max_connections``. A new connection over either cap closes one of the same client (or, over the total cap,
+of anyone) without a request in progress, idle or sending headers: first one that has never had an answer
+(what an idle or slow-header attacker holds), the one that has waited longest; only then a keep-alive one that
+has, so a browser's open connections survive an attack from its own address. Only when every connection is
+busy is the newcomer refused (503). So 200 slow-header sockets or 110 idle ones cost a request no more than
+a connection that replaces one of them; before, uvicorn refused every new connection beyond 100 with a 503
+for as long as they stayed open.
 
 The phases are kept by :class:`GuardedHttp`, uvicorn's httptools protocol with four hooks (the parser's
 ``on_message_begin`` and ``on_headers_complete``, the response's ``on_response_complete``, and the
@@ -26,7 +27,6 @@ pays for setting a number, not for a timer.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Iterable
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -34,7 +34,6 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from dlexam.plain import dumps
 from dlexam.serve.state import ServeLimits
 
-log = logging.getLogger("dlexam.serve")
 SWEEP_S = 0.25  # how often deadlines are checked: a deadline holds to within this
 IDLE, HEADERS, BUSY = "idle", "headers", "busy"
 
@@ -74,7 +73,7 @@ class ConnectionTable:
         waiting = [c for c in group if c is not newcomer and c.phase != BUSY]
         if not waiting:
             return False
-        min(waiting, key=lambda c: c.waiting_since).close()
+        min(waiting, key=lambda c: (c.answered > 0, c.waiting_since)).close()
         return True
 
     def forget(self, conn: GuardedHttp) -> None:
@@ -104,6 +103,7 @@ class GuardedHttp(HttpToolsProtocol):
         self.limits = table.limits
         self.phase = IDLE
         self.active = 0  # requests whose headers are complete and whose answer is not (more than 1: pipelining)
+        self.answered = 0  # requests answered on this connection
         self.deadline: float | None = None
         self.waiting_since = 0.0
         self.client_host = ""
@@ -134,6 +134,7 @@ class GuardedHttp(HttpToolsProtocol):
         super().on_headers_complete()
 
     def on_response_complete(self) -> None:
+        self.answered += 1
         self.active = max(0, self.active - 1)
         if self.active == 0:
             self._wait(self.loop.time())
