@@ -152,7 +152,7 @@ def test_a_worker_killed_while_idle_is_skipped_before_it_gets_a_job():
             status, _, d = s.get("/api/geoff?seq=A+B+<START>+B&T=0.5")
             assert status == 200 and d == before, (status, d)
         status, _, d = s.post("/api/svhn/predict", drawn_png(1), headers={"Content-Type": "image/png"})
-        assert status == 200 and 0 <= d["digit"] <= 9
+        assert status == 200 and 0 <= d["digit"] <= 9, (status, d)
     finally:
         rc = s.stop(signal.SIGINT)
     assert rc in (0, 130) and "Traceback" not in s.stderr, s.stderr

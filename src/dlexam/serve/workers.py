@@ -105,6 +105,7 @@ def serve_jobs(conn, settings) -> None:
 
     try:
         state = load_state(settings)
+        warm_up(state)
     except Exception as exc:  # noqa: BLE001 - reported to the server, which refuses to start
         conn.send_bytes(pickle.dumps(("failed", f"{type(exc).__name__}: {exc}")))
         return
@@ -113,6 +114,22 @@ def serve_jobs(conn, settings) -> None:
     while True:
         fn, args = pickle.loads(conn.recv_bytes())
         conn.send_bytes(pickle.dumps(run_job(fn, state, args)))
+
+
+def warm_up(state) -> None:
+    """One job of each kind before the worker says it is ready: the first one in a process imports Pillow and the
+    job's modules and initialises torch's convolution kernels (up to seconds on a busy machine), which would
+    otherwise count against a request's job budget."""
+    import io
+
+    from PIL import Image
+
+    from dlexam.serve import api, api_models
+
+    png = io.BytesIO()
+    Image.new("L", (32, 32), 255).save(png, format="PNG")
+    api_models.predict_answer(state, png.getvalue())
+    api.geoff_answer(state, {}, False)
 
 
 def freeze_heap() -> None:
