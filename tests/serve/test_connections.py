@@ -10,6 +10,8 @@ from __future__ import annotations
 import http.client
 import select
 import socket
+import subprocess
+import sys
 import threading
 import time
 
@@ -165,3 +167,14 @@ def test_a_keep_alive_connection_that_was_answered_survives_a_flood_from_its_own
                 s.close()
     finally:
         conn.close()
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--header-timeout", "0"], "--header-timeout"), (["--idle-timeout", "nan"], "--idle-timeout"),
+    (["--job-timeout", "-1"], "--job-timeout"), (["--max-connections", "0"], "--max-connections"),
+    (["--connections-per-client", "600"], "must not exceed --max-connections"),
+])
+def test_a_limit_out_of_its_range_is_one_line_and_status_2(args, needle):
+    p = subprocess.run([sys.executable, "-m", "dlexam", "serve", "--port", "0", *args], capture_output=True,
+                       text=True, timeout=120)
+    assert p.returncode == 2 and p.stdout == "" and p.stderr.count("\n") == 1 and needle in p.stderr, p.stderr
