@@ -56,8 +56,10 @@ HEADER = struct.Struct("!i")  # multiprocessing.connection's frame: a 4-byte big
 
 
 def default_workers() -> int:
-    """Two workers where the process may use two cores or more (each holds torch and the models: ~240 MB), none on
-    one core (a worker there would only take turns with the server). More with ``--workers N``."""
+    """Two workers where the process may use two cores or more (each holds torch and the models: +150 MB of the
+    machine's memory, counted fairly), none on one core (a worker there would only take turns with the server).
+    Chosen from measurement (docs/serve.md, "the worker default"): on two cores the p99 target needs them, one
+    worker is no faster than none, and only workers give a job an enforceable time budget."""
     try:
         cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
