@@ -177,12 +177,12 @@ def svhn_crop(gray: np.ndarray, size: int = SIZE) -> np.ndarray:
 
 
 def _name(source) -> str:
-    return "the image" if isinstance(source, bytes | bytearray | memoryview) else str(source)
+    return "the file" if isinstance(source, bytes | bytearray | memoryview) else str(source)
 
 
 @contextmanager
 def _pillow_errors(what: str, formats: tuple[str, ...]) -> Iterator[None]:
-    """Pillow's exceptions as one UserError line naming `what`."""
+    """Pillow's exceptions as one UserError line naming `what`, in words a user can act on."""
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -190,10 +190,10 @@ def _pillow_errors(what: str, formats: tuple[str, ...]) -> Iterator[None]:
     except Image.DecompressionBombError:
         raise UserError(f"{what} claims more pixels than dlexam reads ({MAX_PIXELS:,} at most)") from None
     except UnidentifiedImageError:
-        raise UserError(f"{what} is not a readable image ({', '.join(formats)} are read)") from None
+        raise UserError(f"{what} is not a readable image: choose a {', '.join(formats[:-1])} or {formats[-1]} file "
+                        "(a photo or a drawing)") from None
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, KeyError) as exc:
-        raise UserError(f"{what} is not a readable image: it could not be decoded ({type(exc).__name__}: "
-                        f"{str(exc)[:120]})") from None
+        raise UserError(f"{what} is not a readable image: it is damaged or cut short ({str(exc)[:80]})") from None
 
 
 @contextmanager
@@ -211,7 +211,7 @@ def _open(source, formats: tuple[str, ...]):
 
     if isinstance(source, bytes | bytearray | memoryview):
         if len(source) == 0:
-            raise UserError("the image is empty (0 bytes)")
+            raise UserError("the file is empty (0 bytes)")
         return Image.open(io.BytesIO(bytes(source)), formats=formats)
     p = Path(source)
     if not p.is_file():
