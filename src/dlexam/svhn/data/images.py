@@ -188,7 +188,7 @@ def _pillow_errors(what: str, formats: tuple[str, ...]) -> Iterator[None]:
     try:
         yield
     except Image.DecompressionBombError:
-        raise UserError(f"{what} claims more pixels than dlexam reads ({MAX_PIXELS:,} at most)") from None
+        raise UserError(f"{what} declares more pixels than dlexam reads ({MAX_PIXELS:,} at most)") from None
     except UnidentifiedImageError:
         raise UserError(f"{what} is not a readable image: choose a {', '.join(formats[:-1])} or {formats[-1]} file "
                         "(a photo or a drawing)") from None
@@ -224,7 +224,7 @@ def _checked(img, what: str, max_pixels: int) -> ImageHeader:
     if header.width < 1 or header.height < 1:
         raise UserError(f"{what} has no pixels ({header.width}x{header.height})")
     if header.pixels > max_pixels:
-        raise UserError(f"{what} is {header.width:,}x{header.height:,} pixels; dlexam reads images of at most "
+        raise UserError(f"{what} is {header.width} x {header.height} pixels; dlexam reads images of at most "
                         f"{max_pixels:,} pixels")
     return header
 
