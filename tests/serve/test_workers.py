@@ -35,11 +35,11 @@ def workers_of(pid: int) -> list[int]:
 
 
 def alive(pid: int) -> bool:
+    """Running (not a zombie, not reaped: the server reaps a dead worker as soon as it looks at it)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
         return False
-    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def wait_until_dead(pid: int, timeout: float = 30) -> None:
