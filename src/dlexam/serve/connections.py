@@ -56,7 +56,8 @@ class ConnectionTable:
         self._sweep: asyncio.TimerHandle | None = None
 
     def admit(self, conn: GuardedHttp) -> None:
-        """A new connection: within the caps, by closing the longest-waiting idle one where needed, or refused."""
+        """A new connection: kept within the caps by closing a waiting one where needed (:meth:`_make_room`), or
+        refused with a 503 when every other one is busy."""
         peers = self.by_client.setdefault(conn.client_host, set())
         peers.add(conn)
         self.open.add(conn)
@@ -70,6 +71,8 @@ class ConnectionTable:
 
     @staticmethod
     def _make_room(group: Iterable[GuardedHttp], newcomer: GuardedHttp) -> bool:
+        """Close the connection of `group` that should go first: one without a request in progress, never answered
+        before answered, the longest waiting first. False when every one is busy."""
         waiting = [c for c in group if c is not newcomer and c.phase != BUSY]
         if not waiting:
             return False
