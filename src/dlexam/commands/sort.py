@@ -77,7 +77,10 @@ def _dispatch(args, parser_class) -> int:
         action = words.pop(0)
         p = parser_class(prog=f"dlexam sort {action}")
         (_train_options if action == "train" else _evaluate_options)(p)
-        sub_args = p.parse_args(words)
+        try:
+            sub_args = p.parse_args(words)
+        except SystemExit as exc:  # a usage error (printed) or --help
+            return int(exc.code or 0)
         return _train(sub_args) if action == "train" else _evaluate(sub_args)
     # Options may also follow the sequence: parse the rest again, keeping what came first.
     p = parser_class(prog="dlexam sort")
@@ -85,7 +88,10 @@ def _dispatch(args, parser_class) -> int:
     p.add_argument("sequence", nargs="*")
     defaults = {k: getattr(args, k) for k in ("vocab", "checkpoint", "trained", "temperature")}
     p.set_defaults(**defaults)
-    q = p.parse_args(words)
+    try:
+        q = p.parse_args(words)
+    except SystemExit as exc:
+        return int(exc.code or 0)
     return _query(q)
 
 

@@ -245,9 +245,9 @@ class _OpenLine:
         self.carry = b""
         if not ended and words and not text[-1:].isspace():  # the last token may go on in the next block
             self.carry = words.pop()
-            if len(self.carry) > r.longest:  # whatever follows, no symbol is this long
-                raise r.vocab.unknown_token(self.carry, r.where(self.number))
         self._add(words)
+        if len(self.carry) > r.longest:  # whatever follows, no symbol is this long
+            raise r.vocab.unknown_token(self.carry, r.where(self.number), cut=True)
 
     def _add(self, words: list[bytes]) -> None:
         r = self.reader

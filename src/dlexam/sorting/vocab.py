@@ -95,11 +95,12 @@ class Vocabulary:
         except KeyError as exc:
             raise self.unknown_token(exc.args[0], line) from None
 
-    def unknown_token(self, token: bytes, line: int | None = None) -> UserError:
-        """The error for a token not in the vocabulary (shown as text, at most 40 characters of it)."""
+    def unknown_token(self, token: bytes, line: int | None = None, *, cut: bool = False) -> UserError:
+        """The error for a token not in the vocabulary, shown as text (at most UNKNOWN_SHOWN characters;
+        "..." where more follows, or where `cut`: the token's start, known to be no symbol already)."""
         where = f"line {line}: " if line is not None else ""
         text = token[: 4 * UNKNOWN_SHOWN].decode("utf-8", "backslashreplace")
-        shown = repr(text[:UNKNOWN_SHOWN]) + ("..." if len(text) > UNKNOWN_SHOWN else "")
+        shown = repr(text[:UNKNOWN_SHOWN]) + ("..." if cut or len(text) > UNKNOWN_SHOWN else "")
         return UserError(f"{where}unknown token {shown}: vocabulary {self.spec} is {self.describe()}")
 
     def format(self, ids: Iterable[int]) -> str:
