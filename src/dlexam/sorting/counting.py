@@ -26,7 +26,7 @@ from dlexam.attention import is_argmax, tie_tolerance, tied_maxima
 from dlexam.transformer import DecoderTransformer
 
 TABLE_BLOCK = 256  # vocabulary entries run through the model at once (the same blocks every time: exact reruns)
-WINDOW = 16  # best-scoring keys of each query looked at first
+WINDOW = 32  # best-scoring keys of each query looked at first
 
 
 @torch.no_grad()

@@ -120,10 +120,10 @@ def greedy_decode(
 
 def _decoded(emitted: torch.Tensor, stopped: torch.Tensor, steps: int, stop: int) -> Decoded:
     """Decoded from the emitted tokens (B, steps): each row up to its <STOP>."""
-    outputs = []
-    for row, ended in zip(emitted.tolist(), stopped.tolist(), strict=True):
-        outputs.append(row[: row.index(stop)] if ended else row)
-    return Decoded(outputs, [bool(x) for x in stopped.tolist()], steps)
+    ended = stopped.numpy().tolist()  # numpy's tolist: several times faster than torch's
+    rows = emitted.numpy().tolist()
+    outputs = [row[: row.index(stop)] if e else row for row, e in zip(rows, ended, strict=True)]
+    return Decoded(outputs, ended, steps)
 
 
 def decode_in_batches(

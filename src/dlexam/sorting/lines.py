@@ -21,6 +21,7 @@ symbol, so an endless line without whitespace (``/dev/zero``) stops at once.
 
 from __future__ import annotations
 
+import math
 from array import array
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -96,25 +97,27 @@ class LineReader:
                     data, cr = data[:-1], True
                 if b"\r" in data:
                     data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-                parts = data.split(b"\n")  # parts[0] goes on with the open line; the last one opens the next
-                for k, part in enumerate(parts):
-                    ended = k < len(parts) - 1
-                    if open_line is None and ended:  # a whole line inside this block: the fast path
-                        if len(part) > self.max_line_bytes:
-                            raise self._over_bytes(number)
-                        out.add_words(part.split(), number)
-                    elif open_line is not None or part:
-                        open_line = open_line or _OpenLine(self, number)
-                        open_line.feed(part, ended or eof)
-                        if not (ended or eof):
-                            continue
-                        out.add_open(open_line)
-                        open_line = None
-                    else:
-                        continue
-                    number += 1
+                parts = data.split(b"\n")  # the lines that end in this block; the last part opens the next
+                tail = parts.pop()
+                first = 0
+                if open_line is not None and parts:  # the open line ends here
+                    open_line.feed(parts[0], True)
+                    out.add_open(open_line)
+                    open_line, number, first = None, number + 1, 1
                     if out.full():
                         yield out.take()
+                i = first
+                while i < len(parts):  # whole lines inside this block: the fast path
+                    i = out.add_lines(parts, i, number - first)
+                    if out.full():
+                        yield out.take()
+                number += len(parts) - first
+                if open_line is not None or tail:
+                    open_line = open_line or _OpenLine(self, number)
+                    open_line.feed(tail, eof)
+                    if eof:
+                        out.add_open(open_line)
+                        open_line, number = None, number + 1
         except UserError:
             if len(out.chunk):
                 yield out.take()  # the answers to the lines before the bad one come first
@@ -179,6 +182,36 @@ class _Chunks:
         chunk, first = self.chunk, self.chunk.first_line + len(self.chunk)
         self.chunk, self.size = Chunk(first), 0
         return chunk
+
+    def add_lines(self, parts: list[bytes], i: int, first_number: int) -> int:
+        """Add the whole lines parts[i:] (line numbers from first_number + i) until the chunk is full;
+        returns the index of the first line not added. The common case, inlined: a short line of
+        known tokens."""
+        r, chunk = self.reader, self.chunk
+        extend, append, get = chunk.flat.extend, chunk.lengths.append, r.index.__getitem__
+        special = r.max_tokens if r.order else r.long_line  # longer lines take add_words
+        special = math.inf if special is None else special
+        room = r.chunk_lines - len(chunk.lengths)
+        while i < len(parts) and room > 0 and self.size < r.chunk_tokens:
+            part = parts[i]
+            if len(part) > r.max_line_bytes:
+                raise r._over_bytes(first_number + i)
+            words = part.split()
+            n = len(words)
+            if n > special:
+                self.add_words(words, first_number + i)
+            else:
+                before = len(chunk.flat)
+                try:
+                    extend(map(get, words))
+                except KeyError as exc:
+                    del chunk.flat[before:]
+                    raise r.vocab.unknown_token(exc.args[0], r.where(first_number + i)) from None
+                append(n)
+                self.size += n + 1
+            room -= 1
+            i += 1
+        return i
 
     def add_words(self, words: list[bytes], number: int) -> None:
         r = self.reader
