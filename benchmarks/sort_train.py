@@ -160,11 +160,12 @@ def main() -> None:
         per_seed.append(r)
         print(json.dumps({"seed_done": r}), file=sys.stderr, flush=True)
     blocks = [k for k in per_seed[0] if isinstance(per_seed[0][k], dict) and "softmax" in per_seed[0][k]]
+    def overall(v):
+        return v["overall"] if isinstance(v, dict) else v
+
     worst = {
-        block: {
-            key: min(r[block][key]["overall"] for r in per_seed)
-            for key in ("softmax", "T0") if isinstance(per_seed[0][block].get(key), dict)
-        }
+        block: {key: min(overall(r[block][key]) for r in per_seed) for key in ("softmax", "T0")
+                if key in per_seed[0][block]}
         for block in blocks
     }
     worst["train_seconds_max"] = max(r["train_seconds"] for r in per_seed)

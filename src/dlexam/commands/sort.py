@@ -118,6 +118,8 @@ def _query(q) -> int:
     notes = StreamNotes(sorter.max_len)
     if q.sequence:
         source, numbered, chunk_lines = [" ".join(q.sequence)], False, 1
+    elif sys.stdin is None:  # standard input closed: no lines
+        source, numbered, chunk_lines = [], True, None
     else:  # one sequence per line, read a block at a time: memory stays flat however long the input or a line
         source, numbered = getattr(sys.stdin, "buffer", sys.stdin), True
         chunk_lines = 1 if sys.stdin.isatty() else None  # typed by hand: answer each line as it comes

@@ -87,7 +87,10 @@ class LineReader:
         number, cr, eof = 1, False, False
         try:
             while not eof:
-                data = read(self.block)
+                try:
+                    data = read(self.block)
+                except OSError as exc:
+                    raise UserError(f"cannot read line {number} of the input: {exc.strerror or exc}") from None
                 if isinstance(data, str):
                     data = data.encode("utf-8", "surrogateescape")
                 eof = not data
