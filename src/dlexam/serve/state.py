@@ -1,12 +1,12 @@
 """What the server holds for its whole life: its settings and limits, the models named on the command line, and
 its caches.
 
-Checkpoints come only from the command line (``--sort-checkpoint``, ``--svhn-checkpoint``) and are
-loaded at start, so a bad one stops the command before it serves; no request names a file. The
-caches hold deterministic functions of a request (an answer depends only on the query), each
-bounded: the compiled sorters by vocabulary, the answer key once, and the Geoff answers in
-:mod:`dlexam.serve.api`'s LRU cache. :class:`ServeLimits` are the deadlines and caps that keep a
-hostile client from holding the server (docs/serve.md, "Limits and deadlines").
+Checkpoints come only from the command line (``--sort-checkpoint``, ``--svhn-checkpoint``; without
+them, the models shipped with dlexam) and are loaded at start, so a bad one stops the command before
+it serves; no request names a file. The caches hold deterministic functions of a request (an answer
+depends only on the query), each bounded: the compiled sorters by vocabulary, the answer key once,
+and the Geoff answers in :mod:`dlexam.serve.api`'s LRU cache. :class:`ServeLimits` are the deadlines
+and caps that keep a hostile client from holding the server (docs/serve.md, "Limits and deadlines").
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ class ServerState:
     """The loaded models and the caches; built once by :func:`load_state`."""
 
     settings: ServeSettings
-    trained_sorter: object | None  # dlexam.sorting.sorter.Sorter from --sort-checkpoint
+    trained_sorter: object | None  # dlexam.sorting.sorter.Sorter: --sort-checkpoint, else the shipped one
     cnn: object  # dlexam.svhn.model.ExamCNN in eval mode
     cnn_source: str  # which CNN, in words
     pool: object | None = None  # dlexam.serve.workers.WorkerPool with --workers N > 0
@@ -117,9 +117,12 @@ def load_cnn(path: Path | None):
 
 
 def load_trained_sorter(path: Path | None):
-    """The trained sorter shown beside the compiled solver: the one named by --sort-checkpoint, else none."""
+    """The trained sorter shown beside the compiled solver: the one named by --sort-checkpoint, else the trained
+    A-D sorter shipped with dlexam."""
     if path is None:
-        return None
+        from dlexam.sorting.shipped import load_shipped
+
+        return load_shipped()
     from dlexam.sorting.sorter import load_sorter
 
     return load_sorter(None, path)
