@@ -38,10 +38,11 @@ async def compute(fn, *args):
     return await anyio.to_thread.run_sync(fn, *args, limiter=COMPUTE)
 
 
-async def answer(request: Request, job, *args, small: bool = True) -> bytes:
+async def answer(request: Request, job, *args, small: bool = True, budget_s: float = 0.0) -> bytes:
     """The bytes of ``job(state, *args)``, a module-level function of this package returning JSON bytes.
 
-    With worker processes (``--workers N``, :mod:`dlexam.serve.workers`) the next idle worker computes it.
+    With worker processes (``--workers N``, :mod:`dlexam.serve.workers`) the next idle worker computes it, within
+    ``--job-timeout`` plus `budget_s` seconds (the job's own budget, from its size).
     Without, a `small` job (a few ms: Geoff's transformer on at most 64 tokens, one drawn digit) runs on the
     event loop itself: handing it to a thread costs more than the work (the thread hop and two threads
     contending for the interpreter lock took the server's CPU per uncached request from 2.8 ms to 4.7 ms,
@@ -49,7 +50,7 @@ async def answer(request: Request, job, *args, small: bool = True) -> bytes:
     """
     state = request.app.state.dlexam
     if state.pool is not None:
-        return await state.pool.run(state, job, *args)
+        return await state.pool.run(state, job, *args, budget_s=budget_s)
     if small:
         return job(state, *args)
     return await compute(job, state, *args)
