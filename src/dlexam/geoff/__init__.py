@@ -1,4 +1,4 @@
-"""Geoff's transformer with the exam's exact weights (Problems 2.1-2.5).
+"""Geoff's transformer with the exam's exact weights, or a variant's (Problems 2.1-2.5).
 
 - :mod:`dlexam.geoff.model`: the weights, the model, :func:`run_geoff` (every matrix, the loss under
   two conventions, autograd gradients), one step of gradient descent on edited weights;
@@ -33,6 +33,7 @@ from dlexam.geoff.model import (
     GeoffResult,
     GeoffWeights,
     exam_model,
+    floats,
     loss_terms,
     parse_sequence,
     run_geoff,
@@ -46,6 +47,6 @@ __all__ = [
     "CONVENTIONS", "E", "EXAM_EXAMPLE", "EXAM_WEIGHTS", "GRADIENT_EXPLANATION", "GRADIENT_TEMPERATURES",
     "MAX_TOKENS", "PARAMETERS", "START", "STEPPABLE", "STOP", "VOCAB", "W_O", "W_QKV", "GeoffQuery", "GeoffReport",
     "GeoffResult", "GeoffStep", "GeoffWeights", "GradientComparison", "HeadsComparison", "analyse",
-    "compare_gradients", "compare_heads", "exam_model", "gradient_step", "loss_terms", "parse_sequence",
+    "compare_gradients", "compare_heads", "exam_model", "floats", "gradient_step", "loss_terms", "parse_sequence",
     "run_geoff", "sgd_step", "vanishing_gradients", "vocabulary_hint",
 ]

@@ -3,7 +3,7 @@
 "use strict";
 
 const G = {defaults: null, W: null, seq: 0};
-const URL_NAMES = {E: "E", W_Q: "W_Q", W_K: "W_K", W_V: "W_V", W_O: "W_O", W_O_two_heads: "W_O2"};
+const URL_NAMES = {E: "E", W_Q: "W_Q", W_K: "W_K", W_V: "W_V", W_O: "W_O", multi_W_O: "W_O2"};
 const $ = (id) => document.getElementById(id);
 
 function parseMatrix(text, shape) {
@@ -90,7 +90,7 @@ function buildEditors() {
   box.textContent = "";
   const two = $("heads-2").checked;
   for (const [name, shape] of Object.entries(G.defaults.shapes)) {
-    if ((name === "W_O_two_heads" && !two) || (name === "W_O" && two)) continue;
+    if ((name === "multi_W_O" && !two) || (name === "W_O" && two)) continue;
     const grid = DL.el("div", {class: "editor", id: "edit-" + name});
     grid.style.gridTemplateColumns = `repeat(${shape[1]}, auto)`;
     G.W[name].forEach((row, i) => row.forEach((v, j) => {
@@ -225,7 +225,7 @@ async function step() {
     DL.el("td", {class: "mono", text: name}),
     DL.el("td", {}, DL.el("span", {class: "badge " + (s.moved[name] ? "yes" : "no"), text: s.moved[name] ? "moved" : "frozen"})),
     DL.el("td", {class: "num mono", text: s.change[name].toPrecision(3)}),
-    DL.el("td", {class: "num mono", text: (s.gradient_norms[name.replace("_two_heads", "")] || 0).toPrecision(3)})));
+    DL.el("td", {class: "num mono", text: (s.gradient_norms[name] || 0).toPrecision(3)})));
   const box = $("step-result");
   box.textContent = "";
   box.append(DL.el("table", {class: "plain", id: "step-moved"}, DL.el("tr", {}, DL.el("th", {text: "matrix"}),
