@@ -70,7 +70,8 @@ def handle(args: argparse.Namespace) -> int:
     elif out is None:
         print(documents.markdown(v, solution=args.solution), end="")
     if written and not args.json:
-        print(f"wrote {len(written)} files to {out.path}: " + ", ".join(written))
+        top = sorted({name.split("/")[0] + ("/" if "/" in name else "") for name in written})
+        print(f"wrote {len(written)} files to {out.path}: " + ", ".join(top))
     return 0
 
 

@@ -97,6 +97,28 @@ def _key_line(q: Question) -> str:
     return "**Answer.** " + md("; ".join(f"{f.name} = {answer_text(f)}" for f in q.fields))
 
 
+# ---- HTML (the learning platforms' question text) -------------------------------------------------
+
+def html_block(b: Block) -> str:
+    from html import escape
+
+    if isinstance(b, Text):
+        return f"<p>{escape(b.text)}</p>"
+    if isinstance(b, Options):  # the platform shows the options itself; the label says which item
+        return f"<p>{escape(b.label)}</p>" if b.label else ""
+    if isinstance(b, Items):
+        return "<ul>" + "".join(f"<li>{escape(i)}</li>" for i in b.items) + "</ul>"
+    head = ([""] if b.row_labels else []) + list(b.header)
+    rows = "".join("<tr>" + (f"<th>{escape(b.row_labels[i])}</th>" if b.row_labels else "")
+                   + "".join(f"<td>{escape(c)}</td>" for c in r) + "</tr>" for i, r in enumerate(b.rows))
+    header = ("<tr>" + "".join(f"<th>{escape(h)}</th>" for h in head) + "</tr>") if b.header else ""
+    return f"<table><caption>{escape(b.caption)}</caption>{header}{rows}</table>"
+
+
+def html(blocks) -> str:
+    return "\n".join(h for h in (html_block(b) for b in blocks) if h)
+
+
 # ---- Typst --------------------------------------------------------------------------------------
 
 def ty(s: str) -> str:
