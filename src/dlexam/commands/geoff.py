@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from dlexam.commands.options import temperature
+from dlexam.commands.variant import add_variant_options
 from dlexam.errors import UserError
 from dlexam.plain import dumps
 
@@ -14,7 +15,7 @@ def register(sub) -> None:
         "geoff",
         help="Geoff's transformer with the exam's weights (Problem 2)",
         description="Run the exam's one-layer, one-head transformer on a sequence and show every matrix "
-        "of the worked solution (Problems 2.2-2.5).",
+        "of the worked solution (Problems 2.2-2.5); --variant N runs a variant's transformer instead.",
     )
     p.add_argument("sequence", nargs="?", default=None,
                    help="space-separated tokens from A B C D <START> <STOP> (a variant's own vocabulary with "
@@ -31,6 +32,7 @@ def register(sub) -> None:
     p.add_argument("--convention", default="teacher_forcing", choices=("teacher_forcing", "exam"),
                    help="which loss the gradients differentiate (default: standard teacher forcing)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_variant_options(p, required=False)
     p.set_defaults(handler=handle)
 
 
@@ -38,6 +40,11 @@ def handle(args: argparse.Namespace) -> int:
     from dlexam import geoff
 
     weights, example = geoff.EXAM_WEIGHTS, geoff.EXAM_EXAMPLE
+    if args.variant is not None:  # the variant's own transformer and example (dlexam variant --seed N)
+        from dlexam.variants import make_variant
+
+        t = make_variant(args.variant, args.difficulty).spec.transformer
+        weights, example = geoff.GeoffWeights.from_spec(t), " ".join(t.example)
     if args.heads not in (1, weights.heads):
         raise UserError(f"--heads must be 1 (Problem 2.2) or {weights.heads} (Problem 2.4), got {args.heads}")
     query = geoff.GeoffQuery(sequence=example if args.sequence is None else args.sequence,
@@ -99,9 +106,9 @@ def render(report) -> str:
         if one_head is not None:
             out += render_loss(one_head, "one head")
         out += ["Standard is teacher forcing: a causal decoder's row t has seen tokens 1..t, so it must predict",
-                "token t+1 (rows <START>, A, D score A, D, <STOP>). The exam's Problem 2.3 reads the rows of the",
-                "output tokens themselves (rows 5-7 in its example) to score those very tokens: that reproduces",
-                "its 4.2114 but is not how such a model is trained.", ""]
+                "token t+1 (the rows from <START> on score the tokens after them). The exam's Problem 2.3 reads the",
+                "rows of the output tokens themselves (rows 5-7 in its example) to score those very tokens: that",
+                "reproduces its 4.2114 but is not how such a model is trained.", ""]
     elif "<START>" not in toks:
         out += ["no loss: the sequence has no <START> (the loss scores the tokens after it)", ""]
     if r.gradients is not None:

@@ -58,5 +58,5 @@ def make_variant(seed: int, difficulty: str = "standard", computed: bool = True)
         attempts.append(Attempt(number, failures))
         if not failures:
             return Variant(seed=seed, difficulty=difficulty, spec=d.spec, questions=tuple(qs), attempts=attempts,
-                           checks=dict(CHECKS))
+                           checks=dict(CHECKS), draw=d)
     raise UserError(f"no well-posed variant in {MAX_ATTEMPTS} draws of seed {seed}: try another seed")

@@ -141,6 +141,10 @@ class Variant:
     questions: tuple[Question, ...]
     attempts: list[Attempt] = field(default_factory=list)  # every draw, the accepted one last
     checks: dict[str, str] = field(default_factory=dict)  # check name -> what it makes sure of
+    draw: object = None  # the accepted draw (dlexam.variants.draw.Draw): the choices the spec does not hold
+
+    def question(self, qid: str) -> Question:
+        return next(q for q in self.questions if q.id == qid)
 
     def fields(self) -> dict[str, tuple[Question, Field]]:
         """answer id -> (question, field), in the exam's order."""

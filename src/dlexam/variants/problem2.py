@@ -15,6 +15,7 @@ from dlexam.variants.model import Field, Items, Options, Question, Text, matrix_
 
 LOSS_TOLERANCE = 5e-4  # a loss written to 4 decimals is accepted
 ZERO_OPTIONS = ("only W_Q and W_K", "W_Q, W_K and W_V", "all four: W_Q, W_K, W_V and W_O", "none of them")
+ZERO_SETS = ({"W_Q", "W_K"}, {"W_Q", "W_K", "W_V"}, {"W_Q", "W_K", "W_V", "W_O"}, set())  # what each option says
 ZERO_TRUE = 0  # index in ZERO_OPTIONS of the pattern argmax attention gives (checked per variant)
 
 
