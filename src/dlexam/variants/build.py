@@ -12,7 +12,7 @@ import random
 from dlexam.errors import UserError
 from dlexam.spec import SpecError
 from dlexam.variants import part1, problem1, problem2
-from dlexam.variants.checks import CHECKS, computed_failures, exact_failures
+from dlexam.variants.checks import CHECKS, computed_failures, draw_failures, exact_failures
 from dlexam.variants.draw import DIFFICULTIES, Difficulty, Draw, draw
 from dlexam.variants.model import Attempt, Question, Variant
 
@@ -36,9 +36,12 @@ def attempt(seed: int, difficulty: str, number: int, computed: bool = True) -> t
     rng = random.Random(f"{seed}:{difficulty}:{number}")
     try:
         d = draw(rng, Difficulty.named(difficulty), seed)
-        qs = questions_of(d)
     except SpecError as exc:
         return None, [], [f"well_formed: {exc}"]
+    failures = draw_failures(d)
+    if failures:  # refused before any question is built
+        return d, [], failures
+    qs = questions_of(d)
     failures = exact_failures(d, qs)
     if not failures and computed:
         failures = computed_failures(d, qs)

@@ -52,8 +52,8 @@ def _near_version_a(spec: ExamSpec) -> list[str]:
     return out
 
 
-def exact_failures(d: Draw, questions: list[Question]) -> list[str]:
-    """The checks that need no torch: sizes, options, embeddings, losses in closed form."""
+def draw_failures(d: Draw) -> list[str]:
+    """The checks on the drawn numbers alone (cheap: run before any question is built)."""
     spec, out = d.spec, []
     c = spec.part1.conv_size
     for dim in (0, 1):
@@ -65,29 +65,35 @@ def exact_failures(d: Draw, questions: list[Question]) -> list[str]:
         if not divides_evenly(n, L.kernel[0], L.stride[0], L.padding[0]):
             out.append(f"integer_sizes: {L.name} on a {n}-wide input: ({n} + {2 * L.padding[0]} - {L.kernel[0]}) "
                        f"is not a multiple of the stride {L.stride[0]}")
-    for q in questions:
-        for f in q.fields:
-            if f.kind == "choice" and (f.answer == 0 or len(set(f.options)) != len(f.options)):
-                out.append(f"one_correct_option: {q.id} has " + (
-                    "two equal options" if f.answer else "no single correct option"))
     t = spec.transformer
     seen: dict = {}
     for token, row in zip(t.vocab, t.E, strict=True):
         if row in seen:
             out.append(f"distinct_embeddings: {token} and {seen[row]} have the same embedding {list(map(str, row))}")
         seen.setdefault(row, token)
+    if spec.cnn.student_linear_in == spec.cnn.flat_features():
+        out.append("student_bug_differs: forgetting the last pooling layer does not change the in-features")
+    return out + _near_version_a(spec)
+
+
+def exact_failures(d: Draw, questions: list[Question]) -> list[str]:
+    """The checks that need no torch: options and losses in closed form (after :func:`draw_failures`)."""
+    t, out = d.spec.transformer, []
+    for q in questions:
+        for f in q.fields:
+            if f.kind == "choice" and (f.answer == 0 or len(set(f.options)) != len(f.options)):
+                out.append(f"one_correct_option: {q.id} has " + (
+                    "two equal options" if f.answer else "no single correct option"))
     losses = {}
     for heads in (1, t.heads):
         terms = loss_terms(exact_run(t, heads=heads), t)
         losses[heads] = sum(x.nll for x in terms)
         if not all(math.isfinite(x.nll) and x.probability > 1e-12 for x in terms):
             out.append(f"finite_losses: with {heads} head(s) a target's probability is below 1e-12")
-    if spec.cnn.student_linear_in == spec.cnn.flat_features():
-        out.append("student_bug_differs: forgetting the last pooling layer does not change the in-features")
     if exact_run(t).R != exact_run(t, heads=t.heads).R and abs(losses[1] - losses[t.heads]) <= 1e-3:
         out.append(f"heads_losses_apart: R changes with {t.heads} heads but the loss only by "
                    f"{abs(losses[1] - losses[t.heads]):.1e}")
-    return out + _near_version_a(spec)
+    return out
 
 
 def computed_failures(d: Draw, questions: list[Question]) -> list[str]:
