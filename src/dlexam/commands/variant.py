@@ -56,20 +56,24 @@ def register(sub) -> None:
 def handle(args: argparse.Namespace) -> int:
     from dlexam.variants import documents, make_variant
 
-    out = None
-    if args.out:
-        from dlexam.files import OutputDir
+    if not args.out:
+        v = make_variant(args.seed, args.difficulty)
+        if args.json:
+            print(dumps(v.to_json(), indent=2))
+        else:
+            print(explain(v) if args.explain else documents.markdown(v, solution=args.solution), end="\n"
+                  if args.explain else "")
+        return 0
+    from dlexam.files import OutputDir
 
-        out = OutputDir(args.out, force=args.force, lock=True, what="--out")
-    v = make_variant(args.seed, args.difficulty)
-    written = write_files(v, out, args.format) if out is not None else []
+    with OutputDir(args.out, force=args.force, lock=True, what="--out") as out:  # checked before any work
+        v = make_variant(args.seed, args.difficulty)
+        written = write_files(v, out, args.format)
     if args.json:
         print(dumps(v.to_json(), indent=2))
-    elif args.explain:
-        print(explain(v))
-    elif out is None:
-        print(documents.markdown(v, solution=args.solution), end="")
-    if written and not args.json:
+    else:
+        if args.explain:
+            print(explain(v))
         top = sorted({name.split("/")[0] + ("/" if "/" in name else "") for name in written})
         print(f"wrote {len(written)} files to {out.path}: " + ", ".join(top))
     return 0
