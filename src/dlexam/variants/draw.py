@@ -146,7 +146,10 @@ def draw_transformer(rng: random.Random, d: Difficulty) -> TransformerSpec:
     rng.shuffle(order)  # which dimension each symbol's one-hot embedding uses
     rows = [tuple(int(j == order[i]) for j in range(d_model)) for i in range(n)]
     start = tuple(0 for _ in range(d_model))
-    stop = tuple(rng.choice((0, 1)) for _ in range(d_model))  # the checks refuse a <STOP> like another token
+    # <STOP> embeds as the sum of 2 or more symbols' one-hot dimensions: never another token's row (which Version
+    # A's zero <STOP> is: its <START> row); the checks confirm it
+    ones = set(rng.sample(range(d_model), rng.randint(2, d_model)))
+    stop = tuple(int(j in ones) for j in range(d_model))
     E = (*rows, start, stop)
     head = _head(rng, d_model, d_head, d.weight_max)
     W_O = _matrix(rng, d_head, d_model, (0, 1))
