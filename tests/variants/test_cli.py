@@ -67,7 +67,10 @@ def test_answers_for_a_variant(capsys):
 def test_geoff_for_a_variant(capsys):
     code, out, _ = run(capsys, "geoff", "--variant", "1", "--json")
     d = json.loads(out)
-    assert code == 0 and d["vocab"] == ["A", "B", "C", "<START>", "<STOP>"]
+    from dlexam.variants import make_variant
+
+    assert code == 0 and d["vocab"] == list(make_variant(1).spec.transformer.vocab)
+    assert d["tokens"] == list(make_variant(1).spec.transformer.example)
     assert set(d["weights"]) >= {"E", "W_Q", "W_K", "W_V", "W_O"} and len(d["weights"]["E"]) == len(d["vocab"])
     assert {"tokens", "attention", "loss"} <= set(d) and set(d["loss"]) >= {"exam", "teacher_forcing"}
     code, out, _ = run(capsys, "geoff", "--variant", "1", "A B <START> A B <STOP>", "--json")
@@ -79,7 +82,7 @@ def test_geoff_for_a_variant(capsys):
     (["variant", "--seed", "x"], "--seed"),
     (["variant", "--seed", "1", "--format", "docx"], "--format"),
     (["grade", "--variant", "1", "/nonexistent/sub.json"], "cannot read the submission"),
-    (["geoff", "--variant", "1", "D A"], "unknown token 'D'"),
+    (["geoff", "--variant", "1", "Z A"], "unknown token 'Z'"),
     (["answers", "--variant", "1", "-q", "P1.2"], "has no question P1.2"),
 ])
 def test_bad_input_is_one_line_exit_2(capsys, argv, needle):

@@ -41,19 +41,22 @@ def test_one_wrong_cell_costs_exactly_its_share():
     sub["Pr2.2.P"][-1][0] = text(P.answer[-1][0] + Fraction(1, 3))
     g = grade(V, sub)
     expected = g.max_score - 8 * Fraction(5, 8) / cells  # Pr2.2 has 8 points, P 5/8 of them
-    assert g.score == pytest.approx(float(expected), abs=1e-9)
+    assert g.score == expected  # exact
     (bad,) = [w for r in g.fields for w in r.wrong]
-    assert bad["expected"] == text(P.answer[-1][0]) and bad["where"].startswith("row 8")
+    assert bad["expected"] == text(P.answer[-1][0]) and bad["where"].startswith(f"row {len(P.answer)} ")
     assert "weight" in bad["reason"]
 
 
 def test_the_reason_for_a_tie():
     v = make_variant(1)
     sub = json.loads(json.dumps(v.key()))
-    row = next(i for i, r in enumerate(v.question("Pr2.2").fields[1].answer) if r.count(r[0]) > 1 and r[0] != 1)
-    sub["Pr2.2.P"][row] = ["1"] + ["0"] * (len(sub["Pr2.2.P"][row]) - 1)
+    P = v.question("Pr2.2").fields[1].answer
+    row = next(i for i, r in enumerate(P) if sum(x > 0 for x in r) > 1)  # a row whose maxima tie
+    sub["Pr2.2.P"][row] = ["0"] * len(P)
     reasons = {w["reason"] for r in grade(v, sub).fields for w in r.wrong}
-    assert any("tie" in r and "argmax shares the weight" in r for r in reasons), reasons
+    n = sum(x > 0 for x in P[row])
+    assert any(f"its {n} visible scores" in r and f"argmax shares the weight: 1/{n} each" in r
+               for r in reasons), reasons
 
 
 @pytest.mark.parametrize("form", ["1/4", "0.25", "2.5e-1", 0.25, " 1 / 4 ", "25/100"])
@@ -74,11 +77,13 @@ def test_rationals_are_exact_and_irrationals_use_the_tolerance():
     assert grade(V, sub).score == grade(V, key()).max_score
     sub["Pr2.3.loss"] = str(f.answer + 2 * f.tolerance)
     assert not next(r for r in grade(V, sub).fields if r.id == "Pr2.3.loss").correct
-    sub = key()
-    P = V.question("Pr2.2").fields[1]
-    i, j = next((i, j) for i, r in enumerate(P.answer) for j, x in enumerate(r) if x.denominator == 3)
-    sub["Pr2.2.P"][i][j] = "0.3333"  # not 1/3
-    assert not next(r for r in grade(V, sub).fields if r.id == "Pr2.2.P").correct
+    # a weight like 1/3 written as a decimal is not exact: wrong (the first variant with such a weight)
+    v, i, j = next((v, i, j) for v in map(make_variant, range(1, 50))
+                   for i, r in enumerate(v.question("Pr2.2").fields[1].answer)
+                   for j, x in enumerate(r) if x.denominator % 3 == 0)
+    sub = json.loads(json.dumps(v.key()))
+    sub["Pr2.2.P"][i][j] = f"{float(v.question('Pr2.2').fields[1].answer[i][j]):.4f}"
+    assert not next(r for r in grade(v, sub).fields if r.id == "Pr2.2.P").correct
 
 
 def test_csv_submission():
@@ -103,7 +108,7 @@ def test_variant_json_is_a_submission():
 @pytest.mark.parametrize("change, needle", [
     ({"seed": 2}, "^seed: this submission is for variant 2"),
     ({"difficulty": "harder"}, "^difficulty"),
-    ({"Pr2.2.P": [["1"]]}, "^Pr2.2.P: expected a matrix of 8 rows"),
+    ({"Pr2.2.P": [["1"]]}, f"^Pr2.2.P: expected a matrix of {len(V.spec.transformer.example)} rows"),
     ({"Pr2.9.x": 1}, "^Pr2.9.x: no such answer"),
     ({"P1.4.choice": 7}, "^P1.4.choice: choose an option number from 1 to 4"),
     ({"Pr1.3.in_features": "many"}, "^Pr1.3.in_features: not a number"),

@@ -48,10 +48,11 @@ def handle(args: argparse.Namespace) -> int:
 def render(g) -> str:
     from dlexam.commands.tables import format_table
 
-    rows = [(f.id, f"{f.points:.2f}", f"{f.max_points:.2f}", "ok" if f.correct else f"{len(f.wrong)} wrong")
-            for f in g.fields]
-    lines = [f"Variant {g.seed} ({g.difficulty}): {g.score:.2f} of {g.max_score:.2f} points"
-             + (f" (+ {g.manual_points:.2f} points of essays for a person to grade)" if g.manual_points else ""), "",
+    rows = [(f.id, f"{float(f.points):.2f}", f"{float(f.max_points):.2f}",
+             "ok" if f.correct else f"{len(f.wrong)} wrong") for f in g.fields]
+    lines = [f"Variant {g.seed} ({g.difficulty}): {float(g.score):.2f} of {float(g.max_score):.2f} points"
+             + (f" (+ {float(g.manual_points):.2f} points of essays for a person to grade)" if g.manual_points
+                else ""), "",
              format_table(rows, ("ANSWER", "POINTS", "OF", "RESULT"), align="<>><", sep="  ")]
     for f in g.fields:
         for w in f.wrong:

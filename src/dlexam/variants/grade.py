@@ -89,29 +89,30 @@ def read_submission(data: bytes, name: str = "submission") -> dict:
 class FieldResult:
     id: str
     question: str
-    points: float
-    max_points: float
+    points: Fraction  # exact: the field's share of the question's points, times the fraction of it right
+    max_points: Fraction
     correct: bool
     wrong: list[dict] = field(default_factory=list)  # each: where, given, expected, reason
 
     def to_json(self) -> dict:
-        return {"id": self.id, "question": self.question, "points": self.points, "max_points": self.max_points,
-                "correct": self.correct, "wrong": self.wrong}
+        return {"id": self.id, "question": self.question, "points": float(self.points),
+                "max_points": float(self.max_points), "correct": self.correct, "wrong": self.wrong}
 
 
 @dataclass
 class Grade:
     seed: int
     difficulty: str
-    score: float
-    max_score: float
-    manual_points: float  # essay points, for a person to grade
+    score: Fraction  # exact (points are the exam's, shared exactly between fields and cells)
+    max_score: Fraction  # the points graded here: every question's but the essays'
+    manual_points: Fraction  # essay points, for a person to grade
     fields: list[FieldResult]
     missing: list[str]
 
     def to_json(self) -> dict:
-        return {"seed": self.seed, "difficulty": self.difficulty, "score": self.score, "max_score": self.max_score,
-                "manual_points": self.manual_points, "missing": self.missing,
+        return {"seed": self.seed, "difficulty": self.difficulty, "score": float(self.score),
+                "max_score": float(self.max_score), "score_exact": text(self.score),
+                "manual_points": float(self.manual_points), "missing": self.missing,
                 "fields": [f.to_json() for f in self.fields]}
 
 
@@ -141,7 +142,7 @@ def _choice(value, f: Field, aid: str) -> int:
 
 
 def grade_field(aid: str, qid: str, q_points: int, f: Field, value) -> FieldResult:
-    share = float(f.points * q_points)
+    share = f.points * q_points
     if f.kind == "matrix":
         got = _matrix(value, f, aid)
         wrong = []
@@ -153,13 +154,13 @@ def grade_field(aid: str, qid: str, q_points: int, f: Field, value) -> FieldResu
                 wrong.append({"where": where, "given": text(got[i][j]), "expected": text(f.answer[i][j]),
                               "reason": f.reason(i, j) if f.reason else ""})
         right = len(cells) - len(wrong)
-        return FieldResult(aid, qid, share * right / len(cells), share, not wrong, wrong)
+        return FieldResult(aid, qid, share * Fraction(right, len(cells)), share, not wrong, wrong)
     if f.kind == "choice":
         got = _choice(value, f, aid)
         ok = got == f.answer
         wrong = [] if ok else [{"where": aid, "given": str(got), "expected": f"{f.answer}: {f.options[f.answer - 1]}",
                                 "reason": f.why}]
-        return FieldResult(aid, qid, share if ok else 0.0, share, ok, wrong)
+        return FieldResult(aid, qid, share if ok else Fraction(0), share, ok, wrong)
     got = parse_number(value, aid)
     if f.exact:
         ok = got == f.answer
@@ -169,7 +170,7 @@ def grade_field(aid: str, qid: str, q_points: int, f: Field, value) -> FieldResu
         expected = f"{f.answer:.4f} (within {f.tolerance:g}; exactly {f.closed_form})"
     wrong = [] if ok else [{"where": aid, "given": text(got) if got.denominator < 10**6 else f"{float(got):.6g}",
                             "expected": expected, "reason": f.why}]
-    return FieldResult(aid, qid, share if ok else 0.0, share, ok, wrong)
+    return FieldResult(aid, qid, share if ok else Fraction(0), share, ok, wrong)
 
 
 def grade(v: Variant, submission: dict) -> Grade:
@@ -192,9 +193,9 @@ def grade(v: Variant, submission: dict) -> Grade:
         if aid not in submission:
             missing.append(aid)
             unanswered = {"where": aid, "given": "", "expected": "an answer", "reason": "not answered"}
-            results.append(FieldResult(aid, q.id, 0.0, float(f.points * q.points), False, [unanswered]))
+            results.append(FieldResult(aid, q.id, Fraction(0), f.points * q.points, False, [unanswered]))
             continue
         results.append(grade_field(aid, q.id, q.points, f, submission[aid]))
-    score = math.fsum(r.points for r in results)
-    max_score = math.fsum(r.max_points for r in results)
-    return Grade(v.seed, v.difficulty, round(score, 6), round(max_score, 6), float(manual), results, missing)
+    score = sum((r.points for r in results), Fraction(0))
+    max_score = sum((r.max_points for r in results), Fraction(0))
+    return Grade(v.seed, v.difficulty, score, max_score, manual, results, missing)
