@@ -54,6 +54,17 @@ def _set_score(proc: ET.Element, condition: ET.Element, score: str, action: str 
     ET.SubElement(cond, "setvar", {"action": action, "varname": "SCORE"}).text = score
 
 
+def _typed_response(item: ET.Element, pres: ET.Element, kind: str, points: float, body: str, fib: dict,
+                    label: dict) -> None:
+    """An item the student answers by typing (a number, an essay): its metadata, text and one typed response."""
+    _meta(item, kind, points)
+    item.append(pres)
+    _material(pres, body)
+    render = ET.SubElement(ET.SubElement(pres, "response_str", {"ident": "response1", "rcardinality": "Single"}),
+                           "render_fib", fib)
+    ET.SubElement(render, "response_label", {"ident": "answer1", **label})
+
+
 def _item(section: ET.Element, v: Variant, q: Question, f: Field) -> None:
     aid = q.answer_id(f)
     item = ET.SubElement(section, "item", {"ident": ident(v, aid), "title": f"{aid} {q.title}"})
@@ -72,12 +83,7 @@ def _item(section: ET.Element, v: Variant, q: Question, f: Field) -> None:
         ET.SubElement(cond, "varequal", {"respident": "response1"}).text = str(f.answer)
         _set_score(_processing(item), cond, "100")
     elif f.kind == "number":
-        _meta(item, "numerical_question", points)
-        item.append(pres)
-        _material(pres, body)
-        fib = ET.SubElement(ET.SubElement(pres, "response_str", {"ident": "response1", "rcardinality": "Single"}),
-                            "render_fib", {"fibtype": "Decimal"})
-        ET.SubElement(fib, "response_label", {"ident": "answer1"})
+        _typed_response(item, pres, "numerical_question", points, body, {"fibtype": "Decimal"}, {})
         value, tolerance = decimal(f.answer) if f.exact else (f"{f.answer:.6f}", f.tolerance)
         cond = ET.Element("conditionvar")
         either = ET.SubElement(cond, "or")
@@ -87,12 +93,7 @@ def _item(section: ET.Element, v: Variant, q: Question, f: Field) -> None:
         ET.SubElement(both, "varlte", {"respident": "response1"}).text = repr(float(value) + tolerance)
         _set_score(_processing(item), cond, "100")
     elif f.kind == "essay":
-        _meta(item, "essay_question", points)
-        item.append(pres)
-        _material(pres, body)
-        fib = ET.SubElement(ET.SubElement(pres, "response_str", {"ident": "response1", "rcardinality": "Single"}),
-                            "render_fib")
-        ET.SubElement(fib, "response_label", {"ident": "answer1", "rshuffle": "No"})
+        _typed_response(item, pres, "essay_question", points, body, {}, {"rshuffle": "No"})
         _processing(item)
     else:
         _meta(item, "fill_in_multiple_blanks_question", points)
