@@ -6,12 +6,16 @@ variant from PrairieLearn's seed with dlexam's own generator, and ``grade()`` co
 exactly (PrairieLearn's own comparison of numbers is by tolerance). The generator is dlexam's torch-free part
 (the spec, the draw, the exact solution and the exact checks), copied into ``serverFilesCourse/dlexam/``:
 the one implementation, shipped beside the questions. The checks that need torch (the float64 model,
-autograd, PyTorch's layers) do not run there; dlexam ran them on the exported seed (``EXPORTED_SEED``), and its
-tests run them on 200 seeds.
+autograd, PyTorch's layers) do not run there. Over 1,000 seeds they refused a draw that the exact checks had
+passed only for Pr2.5 (gradients_decide: about 2% of accepted exact draws have a gradient that vanishes
+structurally, which only autograd sees), so Pr2.5's folder deals only seeds that dlexam verified with every
+check at export time (``SEEDS``, those whose exact-only variant is the fully checked one); the other folders
+draw any seed.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from pathlib import Path
@@ -41,6 +45,7 @@ from dlexam.variants.grade_exact import exact_score
 QUESTION = "{qid}"
 DIFFICULTY = "{difficulty}"
 EXPORTED_SEED = {seed}  # the variant this folder was exported from, checked by dlexam with every check
+SEEDS = {seeds}  # None: any seed; else the seeds dlexam verified with every check (the torch ones too)
 
 
 def question(seed):
@@ -49,7 +54,7 @@ def question(seed):
 
 
 def generate(data):
-    seed = random.getrandbits(31)  # PrairieLearn seeds random for each variant it deals
+    seed = random.getrandbits(31) if SEEDS is None else random.choice(SEEDS)  # PrairieLearn seeds random
     q = question(seed)
     data["params"]["seed"] = seed
     data["params"]["html"] = html((*q.context, *q.prompt))
@@ -111,6 +116,22 @@ def exact_score(q, data):
 '''
 
 
+VERIFIED_SEEDS = 24  # how many fully checked seeds Pr2.5's folder deals
+
+
+@functools.lru_cache(maxsize=4)
+def verified_seeds(difficulty: str, n: int = VERIFIED_SEEDS) -> tuple[int, ...]:
+    """Seeds whose variant with only the exact checks is the one every check accepts (the same draw)."""
+    from dlexam.variants.build import make_variant
+
+    out, seed = [], 0
+    while len(out) < n:
+        if len(make_variant(seed, difficulty).attempts) == len(make_variant(seed, difficulty, computed=False).attempts):
+            out.append(seed)
+        seed += 1
+    return tuple(out)
+
+
 def question_uuid(v: Variant, q: Question) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"dlexam:prairielearn:{v.difficulty}:{q.id}"))
 
@@ -153,6 +174,7 @@ def prairielearn(v: Variant) -> dict[str, bytes]:
                 "gradingMethod": "Internal" if all(f.kind != "essay" for f in q.fields) else "Manual"}
         files[f"{folder}/info.json"] = (json.dumps(info, indent=2) + "\n").encode()
         files[f"{folder}/question.html"] = question_html(q).encode()
+        seeds = list(verified_seeds(v.difficulty)) if q.id == "Pr2.5" else None
         files[f"{folder}/server.py"] = SERVER.format(qid=q.id, title=q.title, difficulty=v.difficulty,
-                                                     seed=v.seed).encode()
+                                                     seed=v.seed, seeds=seeds).encode()
     return files
