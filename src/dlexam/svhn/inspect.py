@@ -112,10 +112,11 @@ def read_image_bytes(data: bytes, *, max_pixels: int = MAX_PIXELS) -> torch.Tens
     except (Image.DecompressionBombWarning, Image.DecompressionBombError):
         raise UserError(f"the image claims more pixels than Pillow decodes safely; at most {max_pixels:,} pixels "
                         "are read") from None
-    except UnidentifiedImageError as exc:
-        raise UserError(f"not a readable image: {', '.join(IMAGE_FORMATS)} are read ({type(exc).__name__})") from None
+    except UnidentifiedImageError:
+        raise UserError(f"not a readable image: choose a {', '.join(IMAGE_FORMATS[:-1])} or {IMAGE_FORMATS[-1]} file "
+                        "(a photo or a drawing)") from None
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError) as exc:
-        raise UserError(f"the image could not be decoded: {type(exc).__name__}: {str(exc)[:120]}") from None
+        raise UserError(f"the image is damaged or cut short and could not be read ({str(exc)[:80]})") from None
     if gray.size == 0:
         raise UserError("the image has no pixels")
     return torch.from_numpy(svhn_crop(gray))
