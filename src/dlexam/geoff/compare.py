@@ -13,16 +13,8 @@ from dataclasses import dataclass
 import torch
 
 from dlexam.attention import Temperature
-from dlexam.geoff.model import (
-    EXAM_EXAMPLE,
-    EXAM_WEIGHTS,
-    GRADIENT_EXPLANATION,
-    PARAMETERS,
-    GeoffResult,
-    GeoffWeights,
-    run_geoff,
-    vanishing_gradients,
-)
+from dlexam.geoff.model import GRADIENT_EXPLANATION, PARAMETERS, GeoffResult, run_geoff, vanishing_gradients
+from dlexam.geoff.weights import EXAM_EXAMPLE, EXAM_WEIGHTS, GeoffWeights
 
 # ---- Problem 2.4: k heads -------------------------------------------------------------------------
 

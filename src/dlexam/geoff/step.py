@@ -17,7 +17,8 @@ import torch
 
 from dlexam.errors import UserError
 from dlexam.geoff.compare import GeoffQuery
-from dlexam.geoff.model import PARAMETERS, GeoffWeights, run_geoff, sgd_step
+from dlexam.geoff.model import PARAMETERS, run_geoff, sgd_step
+from dlexam.geoff.weights import GeoffWeights
 
 STEPPABLE = ("E", *PARAMETERS)
 
