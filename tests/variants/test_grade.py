@@ -112,6 +112,7 @@ def test_variant_json_is_a_submission():
     ({"Pr2.9.x": 1}, "^Pr2.9.x: no such answer"),
     ({"P1.4.choice": 7}, "^P1.4.choice: choose an option number from 1 to 4"),
     ({"Pr1.3.in_features": "many"}, "^Pr1.3.in_features: not a number"),
+    ({"Pr1.3.in_features": [["1", "2"], ["3"]]}, "^Pr1.3.in_features: expected one value, got 2 rows"),
 ])
 def test_bad_submissions_name_the_field(change, needle):
     with pytest.raises(SubmissionError, match=needle):

@@ -75,14 +75,8 @@ def read_submission(data: bytes, name: str = "submission") -> dict:
             continue
         if len(cells) < 2:
             raise SubmissionError(f"{name} line {n}: {cells[0]}: no value (write id,value)")
-        key, values = cells[0], cells[1:]
-        if key in answers and isinstance(answers[key], list):
-            answers[key].append(values)
-        elif key in answers:
-            raise SubmissionError(f"{name} line {n}: {key}: given twice")
-        else:
-            answers[key] = [values] if len(values) > 1 else values[0]
-    return answers
+        answers.setdefault(cells[0], []).append(cells[1:])  # rows: a number is one row of one value
+    return {k: rows[0][0] if len(rows) == 1 and len(rows[0]) == 1 else rows for k, rows in answers.items()}
 
 
 @dataclass
@@ -132,6 +126,15 @@ def _matrix(value, f: Field, aid: str) -> list[list[Fraction]]:
     return out
 
 
+def _scalar(value, aid: str):
+    """A number or a choice given as one row of one value ([["3"]], as a CSV line reads) is that value."""
+    if isinstance(value, list) and len(value) == 1 and isinstance(value[0], list) and len(value[0]) == 1:
+        return value[0][0]
+    if isinstance(value, list):
+        raise SubmissionError(f"{aid}: expected one value, got {len(value)} rows")
+    return value
+
+
 def _choice(value, f: Field, aid: str) -> int:
     if isinstance(value, str) and len(value.strip()) == 1 and value.strip().isalpha():
         value = "abcdefgh".index(value.strip().lower()) + 1
@@ -155,6 +158,8 @@ def grade_field(aid: str, qid: str, q_points: int, f: Field, value) -> FieldResu
                               "reason": f.reason(i, j) if f.reason else ""})
         right = len(cells) - len(wrong)
         return FieldResult(aid, qid, share * Fraction(right, len(cells)), share, not wrong, wrong)
+    if f.kind != "matrix":
+        value = _scalar(value, aid)
     if f.kind == "choice":
         got = _choice(value, f, aid)
         ok = got == f.answer
