@@ -21,6 +21,10 @@ def test_variant_json_is_seed_spec_and_a_key_that_grades_full(capsys, tmp_path):
     code, out, _ = run(capsys, "variant", "--seed", "3", "--json")
     data = json.loads(out)
     assert code == 0 and {"seed", "spec", "key"} <= set(data) and data["seed"] == 3
+    from dlexam.spec import ExamSpec
+    from dlexam.variants import make_variant
+
+    assert ExamSpec.from_dict(data["spec"]) == make_variant(3).spec  # the spec round-trips exactly
     (tmp_path / "key.json").write_text(json.dumps(data["key"]))
     code, out, _ = run(capsys, "grade", "--variant", "3", str(tmp_path / "key.json"), "--json")
     g = json.loads(out)
