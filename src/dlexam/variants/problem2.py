@@ -166,8 +166,11 @@ def questions(spec: ExamSpec, orders: dict | None = None) -> list[Question]:
                   why="R equals the one-head R" if same_R else "R differs from the one-head R in at least one cell"),
             Field("loss", "number", loss_k, Fraction(1, 4), "loss", tolerance=LOSS_TOLERANCE, closed_form=closed_k,
                   why=f"{closed_k} = {loss_k:.4f}")), (
-            *(matrix_table(f"head {h + 1}: Z_{h + 1} = P_{h + 1} V_{h + 1}", hd.Z, rows)
-              for h, hd in enumerate(multi.heads)),
+            *(m for h, hd in enumerate(multi.heads) for m in (
+                () if same_heads(t) else (matrix_table(f"head {h + 1}: S_{h + 1} = Q_{h + 1} K_{h + 1}^T", hd.S, rows,
+                                                       rows),
+                                          matrix_table(f"head {h + 1}: P_{h + 1}", hd.P, rows, rows)))
+              + (matrix_table(f"head {h + 1}: Z_{h + 1} = P_{h + 1} V_{h + 1}", hd.Z, rows),)),
             Text(heads_explanation(t, same_R)),
             matrix_table("R = [Z_1 Z_2] multi_W_O", multi.R, rows),
             Text(f"L = {closed_k} = {loss_k:.4f} (one head: {loss:.4f}).")), "transformers", tuple(common)),
