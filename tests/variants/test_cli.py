@@ -46,8 +46,10 @@ def test_variant_out_writes_every_format_and_refuses_a_foreign_file(capsys, tmp_
     assert key["seed"] == 2
 
 
-def test_pdf_is_typeset(capsys, tmp_path):
-    code, _, _ = run(capsys, "variant", "--seed", "1", "--out", str(tmp_path), "--format", "pdf")
+@pytest.mark.parametrize("seed, difficulty", [("1", "standard"), ("4", "harder")])
+def test_pdf_is_typeset(capsys, tmp_path, seed, difficulty):
+    code, _, _ = run(capsys, "variant", "--seed", seed, "--difficulty", difficulty, "--out", str(tmp_path),
+                     "--format", "pdf")
     assert code == 0
     for name in ("exam.pdf", "solution.pdf"):
         data = (tmp_path / name).read_bytes()

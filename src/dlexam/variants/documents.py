@@ -7,6 +7,7 @@ takes the generated source in memory and returns the PDF's bytes in well under a
 
 from __future__ import annotations
 
+import re
 from fractions import Fraction
 
 from dlexam.variants.model import Block, Items, Options, Question, Text, Variant
@@ -126,19 +127,36 @@ def ty(s: str) -> str:
     return "".join("\\" + ch if ch in "\\#$*_`<>@[]~=-+/'\"" else ch for ch in s)
 
 
+# W_Q, z_2, h_{t-1}, d_head: a short name and its subscript; E^T, e^3, e^(9/7): a superscript
+SCRIPT = re.compile(r"(?<![A-Za-z_])([A-Za-z]{1,2})_(\{[^}]*\}|[A-Za-z0-9]+)|\^\(([^)]*)\)|\^([A-Za-z0-9]+)")
+
+
+def tym(s: str) -> str:
+    """Plain text as Typst markup, with the text's subscripts and superscripts typeset as such."""
+    out, last = [], 0
+    for m in SCRIPT.finditer(s):
+        out.append(ty(s[last:m.start()]))
+        if m.group(1):
+            out.append(f"{ty(m.group(1))}#sub[{ty(m.group(2).strip('{}'))}]")
+        else:
+            out.append(f"#super[{ty(m.group(3) or m.group(4))}]")
+        last = m.end()
+    return "".join(out) + ty(s[last:])
+
+
 def ty_block(b: Block) -> str:
     if isinstance(b, Text):
-        return ty(b.text)
+        return tym(b.text)
     if isinstance(b, Options):
-        return (f"{ty(b.label)}\n\n" if b.label else "") + "\n".join(f"+ {ty(o)}" for o in b.options)
+        return (f"{ty(b.label)}\n\n" if b.label else "") + "\n".join(f"+ {tym(o)}" for o in b.options)
     if isinstance(b, Items):
-        return "\n".join(f"- {ty(o)}" for o in b.items)
+        return "\n".join(f"- {tym(o)}" for o in b.items)
     cols = len(b.rows[0]) + bool(b.row_labels)
     head = ([""] if b.row_labels else []) + list(b.header)
     cells = [f"[{ty(h)}]" for h in head] if b.header else []
     for i, r in enumerate(b.rows):
         cells += ([f"[*{ty(b.row_labels[i])}*]"] if b.row_labels else []) + [f"[{ty(c)}]" for c in r]
-    return (f"#figure(caption: [{ty(b.caption)}], table(columns: {cols}, align: right, inset: 4pt, "
+    return (f"#figure(caption: [{tym(b.caption)}], table(columns: {cols}, align: right, inset: 4pt, "
             + ", ".join(cells) + "))")
 
 
@@ -155,7 +173,7 @@ def typst_source(v: Variant, solution: bool = False) -> str:
         out += [f"=== {ty(q.id)} {ty(q.title)} ({q.points} points)", ""]
         blocks = q.solution if solution else q.prompt
         if solution:
-            out += ["*Answer.* " + ty("; ".join(f"{f.name} = {answer_text(f)}" for f in q.fields)), ""]
+            out += ["*Answer.* " + tym("; ".join(f"{f.name} = {answer_text(f)}" for f in q.fields)), ""]
         out += [ty_block(b) + "\n" for b in blocks]
     return "\n".join(out)
 
