@@ -14,11 +14,11 @@ def _print_json(obj) -> None:
 
 
 def cmd_summary(args) -> int:
-    from dlexam.svhn.model import CNNConfig, layer_summary, student_bug
+    from dlexam.errors import UserError
+    from dlexam.svhn.model import CNNConfig
+    from dlexam.svhn.summary import exam_rows, network_summary, student_bug
 
     if args.linear_in is not None:
-        from dlexam.errors import UserError
-
         try:
             bug = student_bug(args.linear_in)
         except ValueError as exc:
@@ -27,24 +27,28 @@ def cmd_summary(args) -> int:
             _print_json(bug)
             return 0
         if bug["error"] is None:
-            print(f"nn.Linear({args.linear_in}, 10) fits: the network runs (no error).")
+            print(f"{bug['layer']} fits: the network runs (no error).")
         else:
             print(f"RuntimeError: {bug['error']}")
             print(f"fix: {bug['fix']}")
         for line in bug["arithmetic"]:
             print(f"  {line}")
         return 0
-    cfg = CNNConfig(activation=args.activation, pool=args.pool, head=args.head)
-    rows = layer_summary(cfg)
-    total = sum(r["params"] for r in rows)
+    try:
+        cfg = CNNConfig(activation=args.activation, pool=args.pool, head=args.head)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    summary = network_summary(cfg)
     if args.json:
-        _print_json({"config": cfg.to_dict(), "rows": rows, "total_params": total})
+        _print_json(summary)
         return 0
     from dlexam.commands.tables import format_table
 
-    table = [(r["layer"], " x ".join(map(str, r["output_shape"])), f"{r['params']:,}") for r in rows]
-    print(format_table([*table, ("total", "", f"{total:,}")], ("layer", "output (H x W x C)", "parameters"),
-                       align="<>>"))
+    c, h, w = summary["input"]
+    rows = [(r["layer"], " x ".join(map(str, r["output_shape"])), f"{r['params']:,}")
+            for r in exam_rows(summary["layers"], cfg)]
+    print(format_table([("input", f"{h} x {w} x {c}", ""), *rows, ("total", "", f"{summary['total_params']:,}")],
+                       ("layer", "output (H x W x C)", "parameters"), align="<>>"))
     return 0
 
 
@@ -231,10 +235,11 @@ def _model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--activation",
         choices=("relu", "tanh", "sigmoid", "none"),
-        default="relu",
-        help="after each conv (Figure 2 is not in the exam text; default relu)",
+        default=None,
+        help="after each conv (Figure 2 is not in the exam text; default: the layer table's, relu)",
     )
-    p.add_argument("--pool", choices=("avg", "max"), default="avg")
+    p.add_argument("--pool", choices=("avg", "max"), default=None,
+                   help="every pool's mode (default: the layer table's, avg)")
     p.add_argument(
         "--head",
         choices=("linear", "conv3x3", "conv1x1-gap"),

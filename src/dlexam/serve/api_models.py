@@ -6,7 +6,8 @@
 - ``POST /api/svhn/predict`` (the body is the image file): :func:`dlexam.svhn.inspect.read_image_bytes`
   then :func:`dlexam.svhn.inspect.feature_maps` (digit, probabilities, every stage's maps, packed
   as base64 float32);
-- ``GET /api/svhn/model``: which CNN, and Problem 1's layer table (:func:`dlexam.svhn.model.layer_summary`);
+- ``GET /api/svhn/model``: which CNN, its input [C, H, W], and Problem 1's layer table
+  (:func:`dlexam.svhn.summary.layer_summary`);
 - ``GET /api/answers``: what ``dlexam answers --json`` prints (computed once, on first use);
   ``GET /api/answers/links``: the page that shows each answer's evidence.
 """
@@ -105,7 +106,7 @@ def packed(t) -> dict:
 
 
 def predict_answer(state, data: bytes) -> bytes:
-    """The prediction and every stage's feature maps (7,384 values, sent packed: :func:`packed`)."""
+    """The prediction and every stage's feature maps (Version A: 7,384 values), sent packed (:func:`packed`)."""
     from dlexam.svhn.inspect import STAGES, feature_maps, read_image_bytes
 
     with p.field("image"):
@@ -126,13 +127,14 @@ async def post_svhn_predict(request: Request) -> Response:
 
 
 @functools.lru_cache(maxsize=4)
-def _layers(cfg_items: tuple) -> list[dict]:
-    from dlexam.svhn.explain import layer_windows
-    from dlexam.svhn.model import CNNConfig, ExamCNN, layer_summary
+def _layers(cfg_json: str) -> list[dict]:
+    """The layer table of the network a config (as JSON text: hashable) builds, as the exam writes it."""
+    import json
 
-    cfg = CNNConfig(**dict(cfg_items))
-    windows = layer_windows(ExamCNN(cfg))  # kernel, stride and padding of each conv and pool, from its module
-    return [{**row, **windows.get(row["module"], {})} for row in layer_summary(cfg)]
+    from dlexam.svhn.model import CNNConfig
+    from dlexam.svhn.summary import layer_summary
+
+    return layer_summary(CNNConfig.from_dict(json.loads(cfg_json)))
 
 
 async def get_svhn_model(request: Request) -> Response:
@@ -141,8 +143,9 @@ async def get_svhn_model(request: Request) -> Response:
 
     s = state(request)
     cfg = s.cnn.cfg.to_dict()
-    layers = await compute(_layers, tuple(sorted(cfg.items())))
+    layers = await compute(_layers, dumps(cfg, sort_keys=True))
     return json_response(dumps({"model": s.cnn_source, "config": cfg, "layers": layers,
+                                "input": [s.cnn.cfg.cnn.input_channels, *s.cnn.cfg.cnn.input_size],
                                 "total_params": count_parameters(s.cnn)}))
 
 

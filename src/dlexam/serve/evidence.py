@@ -10,7 +10,11 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from dlexam.spec import ExamSpec
+
 EXAM_SEQUENCE = "D A A <START> A D <STOP>"
+_C, _H, _W = ExamSpec.version_a().cnn.feature_shape  # the map the head reads (16 x 3 x 3)
+_MAP, _CLASSES = f"{_H}x{_W}x{_C}", ExamSpec.version_a().cnn.num_classes
 
 
 def geoff(panel: str = "", **params) -> str:
@@ -24,8 +28,8 @@ LINKS: dict[str, tuple[str, str]] = {
     "P1.8": (geoff("heads-panel", T="0", heads="2"), "two heads of attention computed side by side"),
     "Pr1.1": ("/cnn", "average pooling's feature maps after Conv-1 and Conv-2"),
     "Pr1.2": ("/cnn#layers", "the layer table: every layer's trainable weights, counted from the model"),
-    "Pr1.3": ("/cnn#layers", "the shapes through the CNN: 3x3x16 = 144 inputs to the linear layer"),
-    "Pr1.4": ("/cnn#layers", "the 3x3x16 map after Pool-2 that a 3x3 convolution turns into 10 logits"),
+    "Pr1.3": ("/cnn#layers", f"the shapes through the CNN: {_MAP} = {_C * _H * _W} inputs to the linear layer"),
+    "Pr1.4": ("/cnn#layers", f"the {_MAP} map after Pool-2 that a {_H}x{_W} convolution turns into {_CLASSES} logits"),
     "Pr2.1": ("/sort?" + urlencode({"seq": "D A A", "vocab": "A-D"}),
               "the compiled solver sorts without positional encodings: order is not needed"),
     "Pr2.2": (geoff("matrices-panel", T="0"), "the causal argmax attention matrix P"),

@@ -65,17 +65,6 @@ def _window(module: nn.Module, i: int, j: int) -> Window:
     return Window(top=i * sh - ph, left=j * sw - pw, height=kh, width=kw, stride=(sh, sw), padding=(ph, pw))
 
 
-def layer_windows(model: nn.Module) -> dict[str, dict]:
-    """{module name: {"kernel", "stride", "padding"}} for each conv and pooling layer, read from the modules
-    (Problem 1's layer table: Conv-1 5x5 stride 1 pad 0, Pool-1 4x4 stride 4, ...)."""
-    out = {}
-    for name, m in model.named_children():
-        if isinstance(m, nn.Conv2d | nn.AvgPool2d | nn.MaxPool2d):
-            out[name] = {"kernel": list(_pair(m.kernel_size)), "stride": list(_pair(m.stride)),
-                         "padding": list(_pair(m.padding))}
-    return out
-
-
 def _cut(x: torch.Tensor, w: Window) -> tuple[torch.Tensor, torch.Tensor]:
     """The window of the (C, H, W) map `x`, zeros outside it: ((C, kh, kw) values, (kh, kw) True where padding)."""
     c, h, wd = x.shape

@@ -267,7 +267,7 @@ async function layers() {
     rows, DL.el("tr", {}, DL.el("th", {scope: "row", text: "total"}), DL.el("td", {colspan: "4"}),
       DL.el("td", {class: "num mono", text: total.toLocaleString("en")})))),
   DL.el("p", {class: "note", text: "Kernels, strides and paddings from the layers themselves, shapes from a forward pass, counts " +
-    "from the modules' parameters (dlexam.svhn.model.layer_summary)."}));
+    "from the modules' parameters (dlexam.svhn.summary.layer_summary)."}));
   C.layersDone = true;
   DL.scrollables();
   landOnce();
