@@ -116,3 +116,26 @@ def test_variant_writes_no_file_through_a_link(capsys, tmp_path):
     os.symlink(target, out / "exam.md")
     code, _, err = run(capsys, "variant", "--seed", "1", "--out", str(out), "--format", "markdown")
     assert code == 2 and "link" in err and target.read_text() == "keep"
+
+
+def test_svhn_summary_of_a_variant(capsys):
+    """`svhn summary --variant N --json`: the variant's CNN, against nn layers built here from its layer table."""
+    import torch
+    from torch import nn
+
+    from dlexam.variants import make_variant
+
+    cnn = make_variant(2).spec.cnn
+    code, out, _ = run(capsys, "svhn", "summary", "--variant", "2", "--json")
+    d = json.loads(out)
+    assert code == 0 and d["input"] == [cnn.input_channels, *cnn.input_size]
+    x, total, shapes = torch.zeros(1, cnn.input_channels, *cnn.input_size), 0, []
+    for layer in cnn.layers[:-1]:
+        m = (nn.Conv2d(x.shape[1], layer.out_channels, layer.kernel, layer.stride, layer.padding)
+             if layer.kind == "conv" else nn.AvgPool2d(layer.kernel, layer.stride))
+        x = m(x)
+        total += sum(p.numel() for p in m.parameters())
+        shapes.append(list(x.shape[1:]))
+    total += (x.numel() + 1) * 10
+    assert [r["out_shape"] for r in d["layers"] if r["kind"] in ("conv", "pool")] == shapes
+    assert d["total_params"] == total

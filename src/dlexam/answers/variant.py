@@ -46,7 +46,7 @@ def _answer(q: Question, computed: str, agree: bool, evidence: dict, why: str = 
 
 
 def _choices(v: Variant, q: Question, rows: list[dict]) -> Answer:
-    order = v.draw.orders[q.id]
+    order = v.draw.orders.get(q.id, tuple(range(len(rows))))  # P1.4's options are in the spec's order
     shown = [rows[i] for i in order]
     f = q.fields[0]
     want = f.answer

@@ -12,7 +12,7 @@ Plain Python over :mod:`dlexam.spec` (no torch): the same draw can run where onl
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
 from dlexam.spec import (
@@ -28,6 +28,7 @@ from dlexam.spec import (
     RNNItem,
     SoftmaxItem,
     TransformerSpec,
+    conv_output_size,
 )
 
 DIFFICULTIES = ("standard", "harder")
@@ -59,17 +60,19 @@ class Difficulty:
 
 @dataclass(frozen=True)
 class Draw:
-    """A drawn exam: the spec, and the choices of the multiple-choice items the spec does not hold."""
+    """A drawn exam: the spec (which holds P1.1's claimed limit and P1.4's options, in the order shown), and the
+    order of the other multiple-choice items' options."""
 
     spec: ExamSpec
-    p11_false: str  # which P1.1 statement is false: "uniform" or "limit"
-    p11_limit_claim: tuple[Fraction, ...]  # the vector P1.1's limit statement claims as T -> 0
     orders: dict[str, tuple[int, ...]] = field(default_factory=dict)  # question -> option order (a permutation)
 
 
 # ---- Part 1 ---------------------------------------------------------------------------------------
 
-def draw_part1(rng: random.Random, d: Difficulty) -> tuple[Part1Spec, str, tuple[Fraction, ...]]:
+def draw_part1(rng: random.Random, d: Difficulty) -> Part1Spec:
+    """P1.1's z and the limit its statement claims (the true one, or a wrong one-hot: then the other statement about
+    uniformity is the true version, so one statement is false either way), P1.4's filter and input, P1.6's
+    parameter."""
     n = rng.randint(3, 5)
     z = [rng.randint(-3, 6) for _ in range(n)]
     false_one = rng.choice(("uniform", "limit"))
@@ -86,11 +89,9 @@ def draw_part1(rng: random.Random, d: Difficulty) -> tuple[Part1Spec, str, tuple
     stride = (rng.randint(1, 3), rng.randint(1, 3))
     padding = (rng.randint(0, 2), rng.randint(0, 2))
     size = tuple(_input_for(rng, d.conv_map, kernel[i], stride[i], padding[i]) for i in (0, 1))
-    part1 = Part1Spec(softmax=SoftmaxItem(z=tuple(z)),
-                      conv_size=ConvSizeItem(input_size=size, kernel=kernel,
-                                             stride=stride, padding=padding),
-                      rnn=RNNItem(length=2, parameter=rng.choice(("w", "a"))))
-    return part1, false_one, claim
+    return Part1Spec(softmax=SoftmaxItem(z=tuple(z), claimed_limit=claim),
+                     conv_size=ConvSizeItem(input_size=size, kernel=kernel, stride=stride, padding=padding),
+                     rnn=RNNItem(length=2, parameter=rng.choice(("w", "a"))))
 
 
 def _input_for(rng: random.Random, span: tuple[int, int], kernel: int, stride: int, padding: int) -> int:
@@ -173,8 +174,21 @@ def draw_transformer(rng: random.Random, d: Difficulty) -> TransformerSpec:
 
 def draw(rng: random.Random, d: Difficulty, seed: int) -> Draw:
     """One draw: every part from `rng`, the exam's points, and the options' order."""
-    part1, false_one, claim = draw_part1(rng, d)
-    spec = ExamSpec(name=f"dlexam variant {seed} ({d.name})", part1=part1, cnn=draw_cnn(rng, d),
-                    transformer=draw_transformer(rng, d), points=VERSION_A.points, seed=seed)
+    part1 = draw_part1(rng, d)
+    cnn, transformer = draw_cnn(rng, d), draw_transformer(rng, d)
     orders = {q: tuple(rng.sample(range(4), 4)) for q in ("P1.1", "P1.4", "P1.6", "Pr2.5")}
-    return Draw(spec=spec, p11_false=false_one, p11_limit_claim=claim, orders=orders)
+    c = part1.conv_size
+    candidates = p14_candidates(c)
+    part1 = replace(part1, conv_size=replace(c, options=tuple(candidates[i] for i in orders.pop("P1.4"))))
+    spec = ExamSpec(name=f"dlexam variant {seed} ({d.name})", part1=part1, cnn=cnn, transformer=transformer,
+                    points=VERSION_A.points, seed=seed)
+    return Draw(spec=spec, orders=orders)
+
+
+def p14_candidates(c: ConvSizeItem) -> list[tuple[int, int]]:
+    """P1.4's options before shuffling: the right size, its transpose, the sizes with the strides and with the
+    padding forgotten (the checks refuse a draw where two coincide)."""
+    (n_h, n_w), (f_h, f_w), (s_h, s_w), (p_h, p_w) = c.input_size, c.kernel, c.stride, c.padding
+    right = c.output_size()
+    return [right, (right[1], right[0]), (n_h + 2 * p_h - f_h + 1, n_w + 2 * p_w - f_w + 1),
+            (conv_output_size(n_h, f_h, s_h), conv_output_size(n_w, f_w, s_w))]

@@ -50,7 +50,7 @@ def option_evidence(d: Draw) -> dict[str, list[dict]]:
     dt = torch.float64
     z = torch.tensor([float(v) for v in spec.part1.softmax.z], dtype=dt)
     rows = []
-    for claim in p11_claims(spec, d):
+    for claim in p11_claims(spec):
         if claim.kind == "uniform_never":  # refuted by a counterexample: a constant z
             computed = not bool(torch.allclose(torch.softmax(torch.full((4,), 2.5, dtype=dt) / 0.7, -1),
                                                torch.full((4,), 0.25, dtype=dt), rtol=0, atol=1e-15))

@@ -11,8 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from dlexam.geoff.exact import argmax_row
-from dlexam.spec import ExamSpec, conv_output_size, text
+from dlexam.spec import ExamSpec, text
 from dlexam.variants.draw import Draw
 from dlexam.variants.model import Field, Options, Question, Text
 
@@ -32,32 +31,29 @@ def vec(v) -> str:
     return "(" + ", ".join(text(Fraction(x)) for x in v) + ")"
 
 
-def p11_claims(spec: ExamSpec, d: Draw) -> list[Claim]:
-    z = spec.part1.softmax.z
-    limit, _ = argmax_row(z, len(z))
-    claim = d.p11_limit_claim
+def p11_claims(spec: ExamSpec) -> list[Claim]:
+    """P1.1's statements. The spec's claimed limit is the true one (then "no finite T gives the uniform
+    distribution" is the false statement) or a wrong one (then that statement comes in its true form)."""
+    item = spec.part1.softmax
+    z, claim, limit = item.z, item.claimed_limit, item.limit_at_zero()
     uniform = (Claim("For every z, no finite temperature T > 0 makes softmax(z/T) the uniform distribution.",
-                     "uniform_never", None, False) if d.p11_false == "uniform" else
+                     "uniform_never", None, False) if claim == limit else
                Claim("If all components of z are equal, softmax(z/T) is uniform for every T > 0.",
                      "uniform_constant", None, True))
     return [
         uniform,
         Claim("For every z, softmax(z/T) tends to the uniform distribution as T grows without bound.", "large_T",
               None, True),
-        Claim(f"For z = {vec(z)}, softmax(z/T) tends to {vec(claim)} as T -> 0+.", "limit", claim,
-              tuple(claim) == tuple(limit)),
+        Claim(f"For z = {vec(z)}, softmax(z/T) tends to {vec(claim)} as T -> 0+.", "limit", claim, claim == limit),
         Claim("For every z and every T > 0, no component of softmax(z/T) is zero.", "no_zeros", None, True),
     ]
 
 
 def p14_claims(spec: ExamSpec) -> list[Claim]:
+    """P1.4's options, as the spec lists them (in the order shown)."""
     c = spec.part1.conv_size
-    (n_h, n_w), (f_h, f_w), (s_h, s_w), (p_h, p_w) = c.input_size, c.kernel, c.stride, c.padding
     right = c.output_size()
-    candidates = [right, (right[1], right[0]),
-                  (n_h + 2 * p_h - f_h + 1, n_w + 2 * p_w - f_w + 1),  # the strides forgotten
-                  (conv_output_size(n_h, f_h, s_h), conv_output_size(n_w, f_w, s_w))]  # the padding forgotten
-    return [Claim(f"{h} x {w}", "shape", (h, w), (h, w) == right) for h, w in candidates]
+    return [Claim(f"{h} x {w}", "shape", (h, w), (h, w) == right) for h, w in c.options]
 
 
 UPDATES = {
@@ -93,9 +89,9 @@ def questions(spec: ExamSpec, d: Draw) -> list[Question]:
     c = spec.part1.conv_size
     rnn = spec.part1.rnn
     (oh, ow) = c.output_size()
-    p11 = p11_claims(spec, d)
+    p11 = p11_claims(spec)
     false_text = next(cl.text for cl in p11 if not cl.holds)
-    limit, tied = argmax_row(z, len(z))
+    limit = spec.part1.softmax.limit_at_zero()
     return [
         _choice("P1.1", "Temperature softmax", pts["P1.1"], [
             Text("For a temperature T > 0, the tempered softmax of a vector z is softmax(z/T). Exactly one of the "
@@ -110,7 +106,7 @@ def questions(spec: ExamSpec, d: Draw) -> list[Question]:
             Text(f"A convolutional layer has a {c.kernel[0]}x{c.kernel[1]} filter, strides ({c.stride[0]}, "
                  f"{c.stride[1]}) (rows, columns), zero padding ({c.padding[0]}, {c.padding[1]}), and an input "
                  f"feature map of {c.input_size[0]}x{c.input_size[1]}. What is the size of its output?")],
-                p14_claims(spec), d.orders["P1.4"], True, f"{oh} x {ow}", [
+                p14_claims(spec), tuple(range(len(c.options))), True, f"{oh} x {ow}", [
                     Text(f"Rows: ({c.input_size[0]} + {2 * c.padding[0]} - {c.kernel[0]})/{c.stride[0]} + 1 = {oh}. "
                          f"Columns: ({c.input_size[1]} + {2 * c.padding[1]} - {c.kernel[1]})/{c.stride[1]} + 1 = "
                          f"{ow}.")], "convolution"),
@@ -125,6 +121,3 @@ def questions(spec: ExamSpec, d: Draw) -> list[Question]:
                          f"{UPDATES['dw' if rnn.parameter == 'w' else 'da'][0]}.")], "recurrent networks"),
     ]
 
-
-def p11_limit(spec: ExamSpec) -> tuple[Fraction, ...]:
-    return argmax_row(spec.part1.softmax.z, len(spec.part1.softmax.z))[0]
