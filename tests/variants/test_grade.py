@@ -119,6 +119,12 @@ def test_bad_submissions_name_the_field(change, needle):
         grade(V, {**key(), **change})
 
 
+def test_an_empty_submission_is_refused():
+    for data in (b"", b"{}", b'{"seed": 1}', b"id,value\n"):
+        with pytest.raises(SubmissionError, match="no answers"):
+            grade(V, read_submission(data))
+
+
 def test_unreadable_files():
     with pytest.raises(SubmissionError, match="not valid JSON"):
         read_submission(b"{oops", "s.json")

@@ -186,6 +186,8 @@ def grade(v: Variant, submission: dict) -> Grade:
                                   f"({submission.get('difficulty', 'standard')}), not variant {v.seed} "
                                   f"({v.difficulty})")
     known = v.fields()
+    if not any(k not in ("seed", "difficulty") for k in submission):
+        raise SubmissionError("submission: no answers in it (give answer id -> answer, e.g. \"Pr2.2.P\")")
     unknown = [k for k in submission if k not in known and k not in ("seed", "difficulty")]
     if unknown:
         raise SubmissionError(f"{unknown[0]}: no such answer in variant {v.seed}; the answers are "
