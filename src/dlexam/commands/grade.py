@@ -56,6 +56,7 @@ def render(g) -> str:
              format_table(rows, ("ANSWER", "POINTS", "OF", "RESULT"), align="<>><", sep="  ")]
     for f in g.fields:
         for w in f.wrong:
-            lines.append(f"  {f.id} {w['where'] if w['where'] != f.id else ''}: gave {w['given'] or '(nothing)'}, "
+            where = f" {w['where']}" if w["where"] != f.id else ""
+            lines.append(f"  {f.id}{where}: gave {w['given'] or '(nothing)'}, "
                          f"expected {w['expected']}" + (f" - {w['reason']}" if w["reason"] else ""))
     return "\n".join(lines)

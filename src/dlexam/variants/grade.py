@@ -173,8 +173,8 @@ def grade_field(aid: str, qid: str, q_points: int, f: Field, value) -> FieldResu
     else:
         ok = abs(float(got) - f.answer) <= f.tolerance
         expected = f"{f.answer:.4f} (within {f.tolerance:g}; exactly {f.closed_form})"
-    wrong = [] if ok else [{"where": aid, "given": text(got) if got.denominator < 10**6 else f"{float(got):.6g}",
-                            "expected": expected, "reason": f.why}]
+    given = value.strip() if isinstance(value, str) else text(got)  # as written: 3.11, not 311/100
+    wrong = [] if ok else [{"where": aid, "given": given, "expected": expected, "reason": f.why}]
     return FieldResult(aid, qid, share if ok else Fraction(0), share, ok, wrong)
 
 
