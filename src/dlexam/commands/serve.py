@@ -23,7 +23,8 @@ def register(sub) -> None:
                    help="address to bind (default 127.0.0.1; anything else exposes the app beyond this machine)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 = any free port)")
     p.add_argument("--sort-checkpoint", type=Path, metavar="RUN", default=None,
-                   help="a trained sorter (checkpoint or run folder) shown beside the compiled solver on /sort")
+                   help="a trained sorter (checkpoint or run folder) shown beside the compiled solver on /sort "
+                   "(default: the A-D sorter shipped with dlexam)")
     p.add_argument("--svhn-checkpoint", type=Path, metavar="RUN", default=None,
                    help="the CNN for /cnn (checkpoint or run folder; default: the shipped model)")
     p.add_argument("--workers", type=int, metavar="N", default=None,

@@ -1,10 +1,10 @@
 """What the server holds for its whole life: the models named on the command line, and its caches.
 
-Checkpoints come only from the command line (``--sort-checkpoint``, ``--svhn-checkpoint``) and are
-loaded at start, so a bad one stops the command before it serves; no request names a file. The
-caches hold deterministic functions of a request (an answer depends only on the query), each
-bounded: the compiled sorters by vocabulary, the answer key once, and the Geoff answers in
-:mod:`dlexam.serve.api`'s LRU cache.
+Checkpoints come only from the command line (``--sort-checkpoint``, ``--svhn-checkpoint``; without
+them, the models shipped with dlexam) and are loaded at start, so a bad one stops the command before
+it serves; no request names a file. The caches hold deterministic functions of a request (an answer
+depends only on the query), each bounded: the compiled sorters by vocabulary, the answer key once,
+and the Geoff answers in :mod:`dlexam.serve.api`'s LRU cache.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ class ServerState:
     """The loaded models and the caches; built once by :func:`load_state`."""
 
     settings: ServeSettings
-    trained_sorter: object | None  # dlexam.sorting.sorter.Sorter from --sort-checkpoint
+    trained_sorter: object | None  # dlexam.sorting.sorter.Sorter: --sort-checkpoint, else the shipped one
     cnn: object  # dlexam.svhn.model.ExamCNN in eval mode
     cnn_source: str  # which CNN, in words
     pool: object | None = None  # dlexam.serve.workers.WorkerPool with --workers N > 0
@@ -94,6 +94,11 @@ def load_state(settings: ServeSettings) -> ServerState:
     from dlexam.sorting.sorter import load_sorter
 
     torch.set_num_threads(1)  # many small requests on a shared CPU: one intra-op thread each
-    trained = load_sorter(None, settings.sort_checkpoint) if settings.sort_checkpoint is not None else None
+    if settings.sort_checkpoint is not None:
+        trained = load_sorter(None, settings.sort_checkpoint)
+    else:  # the trained A-D sorter shipped with dlexam
+        from dlexam.sorting.shipped import load_shipped
+
+        trained = load_shipped()
     cnn, source = load_cnn(settings.svhn_checkpoint)
     return ServerState(settings=settings, trained_sorter=trained, cnn=cnn, cnn_source=source)
