@@ -269,16 +269,8 @@ void dlexam_trunk_backward(const float* x, int64_t B, int H, int W, int pad1, in
 
 // out[b] = (images[idx[b]] - mean[idx[b]]) / (std[idx[b]] + 1) as floats, the same arithmetic as
 // dlexam.svhn.data.official.preprocess. Returns -1, writing nothing, if an index is outside [0, n).
-// dlexam_standardise returns when done; dlexam_standardise_start hands the work to the pool's workers
-// and returns at once (dlexam_join waits; the caller keeps every buffer alive until then).
-int dlexam_standardise(const uint8_t* images, int64_t n, int64_t pixels, const int64_t* idx, int64_t B,
-                       const float* mean, const float* std, float* out, int threads) {
-  Standardise job{images, pixels, idx, B, mean, std, out};
-  if (!job.valid(n)) return -1;
-  Pool::get().run(threads, chunks_of(B), &Standardise::chunk, &job);
-  return 0;
-}
-
+// dlexam_standardise_start hands the work to the pool's workers and returns at once; dlexam_join waits,
+// taking the chunks no worker has started (the caller keeps every buffer alive until then).
 int dlexam_standardise_start(const uint8_t* images, int64_t n, int64_t pixels, const int64_t* idx, int64_t B,
                              const float* mean, const float* std, float* out, int threads) {
   static thread_local Standardise job;  // this thread's started job (joined before the next starts)

@@ -257,32 +257,12 @@ def trunk(x: Tensor, conv1: nn.Conv2d, conv2: nn.Conv2d, g: Geometry) -> Tensor:
 
 
 # ---- a training batch ---------------------------------------------------------------------------------
-def _standardise_args(images: Tensor, idx: Tensor, mean: Tensor, std: Tensor):
-    """(pin, the C arguments but the thread count, out) for a batch, or None where the kernels do not apply."""
-    if not (images.dtype == U8 and images.dim() == 3 and mean.dtype == F32 and std.dtype == F32 and available()):
-        return None
-    n, H, W = images.shape
-    if mean.shape != (n,) or std.shape != (n,) or idx.dim() != 1:
-        return None
-    B = idx.shape[0]
-    out = torch.empty((B, 1, H, W), dtype=F32)
-    pin = Pinned()  # keeps the tensors below alive through the call
-    args = (pin(images.contiguous(), U8, (n, H, W)), n, H * W, pin(idx.to(torch.int64).contiguous(), torch.int64, (B,)),
-            B, pin(mean.contiguous(), F32, (n,)), pin(std.contiguous(), F32, (n,)), pin(out, F32, (B, 1, H, W)))
-    return pin, args, out
-
-
 def standardise(images: Tensor, idx: Tensor, mean: Tensor, std: Tensor) -> Tensor | None:
     """(images[idx] - mean[idx]) / (std[idx] + 1) as float (B, 1, H, W), on the kernels' threads; the
     same numbers as dlexam.svhn.data.official.preprocess. None where the kernels are unavailable or the
     tensors are not uint8 (N, H, W) images with float (N,) statistics."""
-    prepared = _standardise_args(images, idx, mean, std)
-    if prepared is None:
-        return None
-    _pin, args, out = prepared
-    if library_for().dlexam_standardise(*args, kernel_threads()) != 0:
-        raise IndexError(f"an index of the batch is outside the {images.shape[0]} images")
-    return out
+    pending = start_standardise(images, idx, mean, std)
+    return None if pending is None else pending.result()  # the caller takes the chunks no worker has
 
 
 class PendingBatch:
@@ -305,11 +285,21 @@ class PendingBatch:
 
 def start_standardise(images: Tensor, idx: Tensor, mean: Tensor, std: Tensor) -> PendingBatch | None:
     """:func:`standardise`, started on the kernels' worker threads (done at once with one thread); None
-    where the kernels do not apply."""
-    prepared = _standardise_args(images, idx, mean, std)
-    if prepared is None:
+    where the kernels are unavailable or the tensors are not uint8 (N, H, W) images with float (N,)
+    statistics."""
+    if not (images.dtype == U8 and images.dim() == 3 and mean.dtype == F32 and std.dtype == F32 and available()):
         return None
-    pin, args, out = prepared
-    if library_for().dlexam_standardise_start(*args, kernel_threads()) != 0:
-        raise IndexError(f"an index of the batch is outside the {images.shape[0]} images")
+    n, H, W = images.shape
+    if mean.shape != (n,) or std.shape != (n,) or idx.dim() != 1:
+        return None
+    B = idx.shape[0]
+    out = torch.empty((B, 1, H, W), dtype=F32)
+    pin = Pinned()  # keeps the tensors below alive until the job is joined
+    rc = library_for().dlexam_standardise_start(
+        pin(images.contiguous(), U8, (n, H, W)), n, H * W, pin(idx.to(torch.int64).contiguous(), torch.int64, (B,)),
+        B, pin(mean.contiguous(), F32, (n,)), pin(std.contiguous(), F32, (n,)), pin(out, F32, (B, 1, H, W)),
+        kernel_threads(),
+    )
+    if rc != 0:
+        raise IndexError(f"an index of the batch is outside the {n} images")
     return PendingBatch(pin, out)
