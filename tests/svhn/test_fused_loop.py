@@ -10,7 +10,8 @@ import torch.nn.functional as F
 
 from dlexam.svhn.data.official import image_stats, preprocess
 from dlexam.svhn.kernels import fused
-from dlexam.svhn.training.loop import TrainConfig, _batch, _Batches, cross_entropy_sum
+from dlexam.svhn.training.batches import Batches, batch
+from dlexam.svhn.training.loop import cross_entropy_sum
 
 pytestmark = pytest.mark.skipif(not fused.available(), reason=f"fused kernel unavailable: {fused.status()}")
 
@@ -48,19 +49,18 @@ def test_standardise_refuses_an_index_outside_the_images_and_declines_what_it_do
 
 
 def test_the_loops_batches_are_the_plain_ones():
-    """Each batch the loop takes, the next one started while a step runs, equals _batch's."""
+    """Each batch the loop takes, the next one started while a step runs, equals batch()'s."""
     images, stats = data()
-    cfg = TrainConfig()
     order = torch.randperm(3000)
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
-        batches = _Batches(images, cfg, torch.device("cpu"), stats)
+        batches = Batches(images, torch.device("cpu"), stats)
         batches.start(order[:256])
         for step in range(3):
             x = batches.take()
             batches.start(order[(step + 1) * 256 : (step + 2) * 256])
-            want = _batch(images, order[step * 256 : (step + 1) * 256], cfg, torch.device("cpu"), stats)
+            want = batch(images, order[step * 256 : (step + 1) * 256], torch.device("cpu"), stats)
             assert torch.equal(x, want) and x.is_contiguous(memory_format=torch.channels_last)
     finally:
         torch.set_num_threads(before)

@@ -2,7 +2,7 @@
 // each stage alone and both together (the "trunk": Conv-1 .. AvgPool-2 of one image at a time, so the
 // image's maps stay in cache between the stages), and the gather + standardisation of a training
 // batch. dlexam/svhn/kernels/build.py compiles this file with the sizes that dlexam.spec gives
-// (-DDLEXAM_C1 ...; see stages.h), fused.py makes the entry points PyTorch operators, and tests check
+// (-DDLEXAM_C1 ...; see stages.h; one image through each stage: stage1.h, stage2.h), fused.py makes the entry points PyTorch operators, and tests check
 // them against nn.Conv2d + nn.ReLU + nn.AvgPool2d and autograd.
 //
 // A batch is cut into chunks of images (kChunk each, the last kTail images kTailChunk each, so that the
@@ -17,6 +17,8 @@
 
 #include "pool.h"
 #include "simd.h"
+#include "stage1.h"
+#include "stage2.h"
 #include "stages.h"
 
 namespace dlexam {

@@ -4,7 +4,7 @@ In PyTorch's eager mode a CPU training step of the exam's net is mostly memory t
 (B, 8, 28, 28) map that Conv-1 writes is read and written again by ReLU, AvgPool-1, AvgPool-1's
 backward (after a zero fill) and ReLU's backward, and at batch 256 it is 6.4 MB, more than the
 cache holds; oneDNN's convolutions are slow for so few channels. The C++ kernels (fused.cpp,
-stages.h) take one image at a time through Conv-1 .. AvgPool-2, computing each conv output in
+stage1.h, stage2.h) take one image at a time through Conv-1 .. AvgPool-2, computing each conv output in
 vector registers, rectifying and pooling it at once and keeping one ReLU mask bit per conv output
 for the backward pass; a batch is split between the kernels' own threads (pool.h).
 

@@ -1,6 +1,6 @@
 """The sizes of the fused kernels, derived from a layer table of :mod:`dlexam.spec` (issue 19).
 
-The kernels (stages.h) are written for the exam's form of network: one grayscale input channel, then
+The kernels (stage1.h, stage2.h) are written for the exam's form of network: one grayscale input channel, then
 twice a convolution (stride 1, square kernel, zero padding) with ReLU and a square average pool
 (stride = size, no padding), then the linear head. :class:`Geometry` holds the eight sizes of those
 two stages. Four of them, the channel counts and kernel sizes, decide the register blocking, so
@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 
 from dlexam.spec import CNNSpec, Conv, ExamSpec, Linear, Pool
 
-LANES = 16  # floats per vector in stages.h
+LANES = 16  # floats per vector in the kernels (simd.h)
 MAX_KERNEL = 8
 MAX_CONV1_CHANNELS = LANES
 MAX_CONV2_CHANNELS = 64

@@ -40,8 +40,9 @@ import torch.nn.functional as F
 from dlexam.cpu import torch_threads
 from dlexam.errors import NonFiniteLoss
 from dlexam.progress import Progress, ProgressFn, report
-from dlexam.svhn.data.official import image_stats, load_labelled, preprocess
+from dlexam.svhn.data.official import image_stats, load_labelled
 from dlexam.svhn.kernels import fused as kernels
+from dlexam.svhn.training.batches import Batches, batch
 
 NUM_CLASSES = 10
 _FUSED_CPU = tuple(int(v) for v in torch.__version__.split(".")[:2]) >= (2, 4)  # fused SGD/Adam on the CPU
@@ -130,43 +131,6 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     raise ValueError(f"optimizer must be sgd or adam, not {cfg.optimizer!r}")
 
 
-def _batch(
-    images: torch.Tensor,
-    idx: torch.Tensor,
-    cfg: TrainConfig,
-    device: torch.device,
-    stats: tuple[torch.Tensor, torch.Tensor] | None = None,
-) -> torch.Tensor:
-    mean, std = (stats[0][idx], stats[1][idx]) if stats is not None else (None, None)
-    x = preprocess(images[idx], mean, std).to(device)  # (B, 1, 32, 32)
-    return x.contiguous(memory_format=torch.channels_last) if cfg.channels_last else x
-
-
-class _Batches:
-    """Each step's standardised batch. On a CPU with the fused kernels, the next batch is gathered and
-    standardised by the kernels' worker threads while this step's Python runs (the same numbers as
-    :func:`_batch`, which serves everywhere else)."""
-
-    def __init__(self, images: torch.Tensor, cfg: TrainConfig, device: torch.device,
-                 stats: tuple[torch.Tensor, torch.Tensor]):
-        self.images, self.cfg, self.device, self.stats = images, cfg, device, stats
-        self.fast = device.type == "cpu"
-        self.pending: kernels.PendingBatch | torch.Tensor | None = None
-
-    def start(self, idx: torch.Tensor) -> None:
-        """Begin the batch of images `idx`."""
-        self.pending = kernels.start_standardise(self.images, idx, *self.stats) if self.fast else None
-        if self.pending is None:
-            self.fast = False
-            self.pending = _batch(self.images, idx, self.cfg, self.device, self.stats)
-
-    def take(self) -> torch.Tensor:
-        """The batch last started."""
-        x = self.pending.result() if isinstance(self.pending, kernels.PendingBatch) else self.pending
-        self.pending = None
-        return x.contiguous(memory_format=torch.channels_last) if self.cfg.channels_last else x  # no copy: 1 channel
-
-
 def cross_entropy_sum(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """F.cross_entropy(logits, y, reduction="sum"), faster for 10 classes on a CPU.
 
@@ -218,7 +182,7 @@ def train_one_epoch(
     seen = 0
     task = f"epoch {epoch + 1}"
     aug_gen = torch.Generator().manual_seed(int(cfg.seed) * 1_000_003 + int(epoch) + 500_009)
-    batches = _Batches(images, cfg, d.device, stats)
+    batches = Batches(images, d.device, stats, channels_last=cfg.channels_last)
 
     def share(step: int) -> tuple[torch.Tensor, torch.Tensor]:
         """The global batch of `step` and this process's every world-th share of it."""
@@ -296,7 +260,7 @@ def evaluate(
     cfg = TrainConfig(channels_last=channels_last)
     for i in range(0, len(idx_all), batch_size):
         idx = idx_all[i : i + batch_size]
-        logits = model(_batch(images, idx, cfg, d.device)).float().cpu()
+        logits = model(batch(images, idx, d.device, channels_last=cfg.channels_last)).float().cpu()
         y = labels[idx]
         loss_sum += F.cross_entropy(logits, y, reduction="sum").double()
         counts = torch.bincount(y * NUM_CLASSES + logits.argmax(1), minlength=NUM_CLASSES**2)
