@@ -26,6 +26,8 @@ from collections.abc import Callable
 
 import torch
 
+from dlexam.plain import dumps
+
 
 def saved_tensor_bytes(step: Callable[[], torch.Tensor]) -> int:
     """Bytes of the distinct storages autograd saves while `step()` builds its loss."""
@@ -96,7 +98,7 @@ def peak_rss_step(
                 report = {"base": base, "peak": _status_kb("VmHWM")}
             else:  # ru_maxrss still holds the fork-time RSS: growth counts only above it
                 report = {"base": max(base, before), "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
-            os.write(w, json.dumps(report).encode())
+            os.write(w, dumps(report).encode())
             code = 0
         finally:
             os._exit(code)

@@ -24,6 +24,7 @@ from dlexam.files import OutputDir
 from dlexam.report import page
 from dlexam.report.context import ReportContext, ReportSettings, SectionSpec, short_traceback
 from dlexam.report.sections import answers, cnn, experiments, geoff, sorting
+from dlexam.runs import RunFolder
 
 
 @dataclass
@@ -83,22 +84,29 @@ INTRO = (
 )
 
 
-def open_out_dir(out_dir: Path, settings: ReportSettings, specs: Sequence[SectionSpec]) -> OutputDir:
-    """The report's folder, checked and locked before any work: index.html and the experiments'
-    files there may be replaced only where dlexam wrote them (or with force)."""
-    out = OutputDir(out_dir, force=settings.force, lock=True, what="out_dir")
-    index = out.file(INDEX)
-    ours = index.is_file() and f'name="generator" content="{page.GENERATOR}"' in index.read_bytes()[:2000].decode(
-        "utf-8", "replace")  # a page an earlier dlexam wrote, before files were recorded
-    if not ours:
-        out.claim(INDEX)
-    if any(spec.id == "experiments" for spec in specs):
-        from dlexam.experiments import MODULES, RESULT_FILE
+def open_out_dir(out_dir: Path, settings: ReportSettings, specs: Sequence[SectionSpec]) -> RunFolder:
+    """The report's folder, a run folder (:class:`dlexam.runs.RunFolder`) checked and locked before any
+    work: index.html and the experiments' files there may be replaced only where dlexam wrote them (or
+    with force), and never where a link stands."""
+    index = Path(out_dir) / INDEX
+    # a page an earlier dlexam wrote, before files were recorded, counts as dlexam's
+    ours = index.is_file() and not index.is_symlink() and \
+        f'name="generator" content="{page.GENERATOR}"' in index.read_bytes()[:2000].decode("utf-8", "replace")
+    out = RunFolder(out_dir, writes=() if ours else (INDEX,), force=settings.force, what="out_dir")
+    try:
+        if ours and not out.owns(INDEX):
+            out.record(INDEX)
+        if any(spec.id == "experiments" for spec in specs):
+            from dlexam.experiments import MODULES, RESULT_FILE
 
-        for name in settings.experiments or MODULES:
-            if name in MODULES:
-                figures = importlib.import_module(MODULES[name]).FIGURES
-                OutputDir(out.path / "experiments" / name, force=settings.force).claim(RESULT_FILE, *figures)
+            for name in settings.experiments or MODULES:
+                if name in MODULES:
+                    figures = importlib.import_module(MODULES[name]).FIGURES
+                    writes = (RESULT_FILE, *figures)
+                    OutputDir(out.path / "experiments" / name, force=settings.force, run_files=writes).claim(*writes)
+    except BaseException:
+        out.close()
+        raise
     return out
 
 
