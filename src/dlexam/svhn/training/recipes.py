@@ -126,7 +126,8 @@ def train_recipe(
     """
     limits.seed("seed", seed)
     limits.threads("threads", threads, optional=True)
-    with runs.RunFolder(out, writes=RUN_FILES, markers=(*runs.TRAINER_MARKERS, RUN_FILE)) as folder:
+    # model.pt is written last: a folder with the metrics of a killed recipe run but no model.pt takes a new run
+    with runs.RunFolder(out, writes=RUN_FILES, markers=(runs.LAST, runs.BEST, RUN_FILE)) as folder:
         return _train(recipe, folder, seed, threads, progress, checks)
 
 

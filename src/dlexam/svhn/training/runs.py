@@ -9,9 +9,10 @@ A run directory holds
 
 The folder is the core's run folder (:class:`dlexam.runs.RunFolder`: checked and locked before any
 work, nothing foreign replaced, every file and its record written as one commit), and only rank 0
-of a distributed run writes. Each epoch writes best.pt (if it improved) and the metrics first and
-last.pt last, so a run killed at any instant resumes (``SVHNRun(resume=True)``) from its last
-completed epoch and ends with the same files, bit for bit, as a run never stopped. A resumed run
+of a distributed run writes. Each epoch writes last.pt first, its commit point, then best.pt (if
+the epoch improved) and the metrics, which follow from last.pt: a resumed run writes them again
+from it (:func:`_complete_epoch`). So a run killed at any instant resumes (``SVHNRun(resume=True)``)
+from its last completed epoch and ends with the same files, bit for bit, as a run never stopped. A resumed run
 keeps its own settings: one given that differs is refused by name (:func:`dlexam.runs.resume_config`);
 only ``epochs`` (a longer or shorter schedule) and ``data`` (where the same data now lives) may change.
 
@@ -201,6 +202,22 @@ def _new_settings(run: SVHNRun) -> tuple[TrainConfig, dict]:
     return cfg, settings
 
 
+def _complete_epoch(folder: runs.RunFolder, payload: dict, history: list[dict], settings: dict) -> None:
+    """Write again what follows from last.pt, which a kill right after it may have left undone: the
+    metrics, and best.pt where last.pt's epoch is the best (the only epoch best.pt can lag behind)."""
+    if not history:
+        return
+    scores = [r.get("val_accuracy", 0.0) for r in history]
+    best_epoch = scores.index(max(scores)) + 1  # the first epoch with the best score, as training saves it
+    if best_epoch == len(history):
+        best = folder.file(runs.BEST)
+        held = folder.load(runs.BEST, kind=KIND)["extra"].get("epoch") if best.exists() else None
+        if held != best_epoch:
+            folder.save_checkpoint(runs.BEST, kind=KIND, config=payload["config"], state_dict=payload["state_dict"],
+                                   extra=payload["extra"])
+    folder.write_metrics(history, settings)
+
+
 def _engine(device: torch.device, model_cfg: CNNConfig) -> str:
     """Which implementation trains: the fused CPU kernels (dlexam.svhn.kernels.fused) or PyTorch's layers."""
     if device.type != "cpu":
@@ -252,6 +269,8 @@ def _train(run: SVHNRun, folder: runs.RunFolder | None, progress: ProgressFn | N
             raise UserError(f"{out / runs.LAST}: its resume state is damaged ({str(exc)[:120]})") from None
         if start_epoch >= cfg.epochs:
             log(say, "svhn train", f"{out}: all {cfg.epochs} epochs are already done")
+        if folder is not None:
+            _complete_epoch(folder, payload, history, settings)
     # the best validation accuracy so far (a missing one counts 0, as when it is saved below)
     best = max((r.get("val_accuracy") or 0.0 for r in history), default=-1.0)
     saved = len(history)  # epochs in last.pt
@@ -270,13 +289,13 @@ def _train(run: SVHNRun, folder: runs.RunFolder | None, progress: ProgressFn | N
                  "rng": torch.get_rng_state()}
         state = {k: v.contiguous() for k, v in model.state_dict().items()}
         config = model_cfg.to_dict()
-        # last.pt last: it is the epoch's commit point, and a run resumed from the one before redoes the rest
+        # last.pt first: the epoch's commit point; what follows is written again from it on resume
+        folder.save_checkpoint(runs.LAST, kind=KIND, config=config, state_dict=state, extra=extra)
+        saved = len(history)
         if row.get("val_accuracy", 0.0) > best:
             best = row.get("val_accuracy", 0.0)
             folder.save_checkpoint(runs.BEST, kind=KIND, config=config, state_dict=state, extra=extra)
         folder.write_metrics(history, settings)
-        folder.save_checkpoint(runs.LAST, kind=KIND, config=config, state_dict=state, extra=extra)
-        saved = len(history)
 
     try:
         result = fit(model, data["train_x"], data["train_y"], data["val_x"], data["val_y"], cfg=cfg,
