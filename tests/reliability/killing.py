@@ -14,8 +14,9 @@ import os
 import signal
 import time
 
-PRELOAD = ["torch", "torch._dynamo", "numpy", "scipy.io", "matplotlib.pyplot", "dlexam.cli", "dlexam.runs", "dlexam.sorting.train",
-           "dlexam.sorting.evaluate", "dlexam.svhn.training.runs", "dlexam.svhn.plots", "dlexam.figures"]
+PRELOAD = ["torch", "torch._dynamo", "numpy", "scipy.io", "matplotlib.pyplot", "dlexam.cli", "dlexam.runs",
+           "dlexam.sorting.train", "dlexam.sorting.evaluate", "dlexam.svhn.training.runs", "dlexam.svhn.plots",
+           "dlexam.figures"]
 _ctx = None
 
 
