@@ -27,6 +27,7 @@ from collections.abc import Callable
 import torch
 
 from dlexam.plain import dumps
+from dlexam.pools import die_with_parent
 
 
 def saved_tensor_bytes(step: Callable[[], torch.Tensor]) -> int:
@@ -80,9 +81,11 @@ def peak_rss_step(
     if not hasattr(os, "fork") or not os.path.exists("/proc/self/status"):
         return None
     r, w = os.pipe()
+    parent = os.getpid()
     pid = os.fork()
     if pid == 0:  # child: measure, report through the pipe, and leave without cleanup
         code = 1
+        die_with_parent(parent)  # a killed experiment leaves no measuring child behind
         try:
             os.close(r)
             torch.set_num_threads(1)  # the parent's OpenMP pool does not survive fork
