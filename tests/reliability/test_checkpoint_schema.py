@@ -13,20 +13,9 @@ import pytest
 import torch
 
 from dlexam import checkpoint
-from dlexam.cli import main
 from dlexam.sorting.train import TrainConfig, train
 
-from .helpers import assert_refused, rewrite_checkpoint, run_cli, snapshot
-
-
-def _one_line(argv, capsys, *needles) -> str:
-    code = main(argv)
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.strip() and not line.startswith("dlexam: using the shipped")]
-    assert code == 2 and len(lines) == 1 and lines[0].startswith("dlexam: error:"), (code, err)
-    for needle in needles:
-        assert needle in lines[0], (needle, lines[0])
-    return lines[0]
+from .helpers import assert_refused, refused_here, rewrite_checkpoint, run_cli, snapshot
 
 
 def _save(path, payload, **changes):
@@ -70,12 +59,12 @@ SORT_CASES = {
 
 @pytest.mark.parametrize("case", list(SORT_CASES))
 @pytest.mark.parametrize("command", ["sort", "sort evaluate"])
-def test_tampered_sorter_checkpoints_are_one_line(tmp_path, sorter, capsys, case, command):
+def test_tampered_sorter_checkpoints_arerefused_here(tmp_path, sorter, capsys, case, command):
     edit, needle = SORT_CASES[case]
     ck = _save(tmp_path / "bad.pt", sorter, **edit(sorter))
     argv = ["sort", "--checkpoint", str(ck), "C A"] if command == "sort" else \
         ["sort", "evaluate", "--checkpoint", str(ck), "--lengths", "1-3", "--samples", "3"]
-    _one_line(argv, capsys, needle)
+    refused_here(argv, capsys, needle)
 
 
 SVHN_CASES = {
@@ -107,7 +96,7 @@ def test_tampered_svhn_checkpoints_are_refused_on_resume(tmp_path, quick_run, ca
 
     OutputDir(run).record("last.pt")  # as if dlexam wrote it: the checks below the record are tested
     before = snapshot(run)
-    _one_line(["svhn", "train", "--out", str(run), "--resume", "--epochs", "3", "--quiet"], capsys, needle)
+    refused_here(["svhn", "train", "--out", str(run), "--resume", "--epochs", "3", "--quiet"], capsys, needle)
     assert snapshot(run) == before
 
 
@@ -118,12 +107,12 @@ def test_tampered_svhn_checkpoints_are_refused_by_evaluate_and_predict(tmp_path,
     payload = checkpoint.load(quick_run / "best.pt")
     edit, needle = SVHN_CASES[case]
     ck = _save(tmp_path / "bad.pt", payload, **edit(payload))
-    _one_line(["svhn", "evaluate", "--checkpoint", str(ck), "--data", str(synth_dir), "--png",
+    refused_here(["svhn", "evaluate", "--checkpoint", str(ck), "--data", str(synth_dir), "--png",
                str(tmp_path / "cm.png")], capsys, needle)
     from PIL import Image
 
     Image.new("L", (32, 32), 128).save(tmp_path / "x.png")
-    _one_line(["svhn", "predict", "--checkpoint", str(ck), str(tmp_path / "x.png")], capsys, needle)
+    refused_here(["svhn", "predict", "--checkpoint", str(ck), str(tmp_path / "x.png")], capsys, needle)
     assert not (tmp_path / "cm.png").exists()
 
 
@@ -137,20 +126,20 @@ def test_a_tampered_copy_of_the_shipped_model_is_refused(tmp_path, capsys):
     for case in ("float64 weights", "bool weights", "config the string 'x'"):
         edit, needle = SVHN_CASES[case]
         ck = _save(tmp_path / "shipped.pt", payload, **edit(payload))
-        _one_line(["svhn", "predict", "--checkpoint", str(ck), str(tmp_path / "x.png")], capsys, needle)
+        refused_here(["svhn", "predict", "--checkpoint", str(ck), str(tmp_path / "x.png")], capsys, needle)
 
 
-def test_a_mat_whose_labels_are_strings_is_one_line(tmp_path, capsys):
+def test_a_mat_whose_labels_are_strings_isrefused_here(tmp_path, capsys):
     import scipy.io
 
     data = tmp_path / "text-labels"
     data.mkdir()
     scipy.io.savemat(data / "test_32x32.mat", {"X": np.zeros((32, 32, 3, 3), np.uint8), "y": np.array(["one", "two",
                                                                                                        "six"])})
-    _one_line(["svhn", "evaluate", "--data", str(data)], capsys, "test_32x32.mat", "y must hold numbers")
+    refused_here(["svhn", "evaluate", "--data", str(data)], capsys, "test_32x32.mat", "y must hold numbers")
     scipy.io.savemat(data / "test_32x32.mat", {"X": np.zeros((32, 32, 3, 2), np.uint8),
                                                "y": np.array([[{"a": 1}], [{"a": 2}]], dtype=object)})
-    _one_line(["svhn", "evaluate", "--data", str(data)], capsys, "test_32x32.mat")
+    refused_here(["svhn", "evaluate", "--data", str(data)], capsys, "test_32x32.mat")
 
 
 def test_a_rejected_pickle_is_one_line_with_no_warning_before_it(tmp_path):
@@ -179,4 +168,4 @@ def test_a_history_in_the_record_that_a_checkpoint_rewrites_is_checked(tmp_path,
     payload = checkpoint.load(run / "last.pt")
     payload["extra"]["history"] = [{"epoch": 1}, {"epoch": "two"}]
     rewrite_checkpoint(run / "last.pt", payload)
-    _one_line(["svhn", "train", "--out", str(run), "--resume", "--epochs", "3", "--quiet"], capsys, "history")
+    refused_here(["svhn", "train", "--out", str(run), "--resume", "--epochs", "3", "--quiet"], capsys, "history")

@@ -77,37 +77,40 @@ def _same_svhn_run(run, whole):
     assert (run / "curves.png").read_bytes() == (whole / "curves.png").read_bytes()  # drawn without timings
 
 
+def _whole(tmp_path_factory, argv, last):
+    """The oracle: the command run once, uninterrupted, and the seconds it takes to write its files."""
+    whole = tmp_path_factory.mktemp("whole") / "run"
+    return whole, killing.window([*argv, "--out", str(whole)], whole / last)
+
+
 @pytest.fixture(scope="module")
 def sort_whole(tmp_path_factory):
-    whole = tmp_path_factory.mktemp("sort") / "whole"
-    return whole, killing.window([*SORT_NEW, "--out", str(whole)], whole / "last.pt")
+    return _whole(tmp_path_factory, SORT_NEW, "last.pt")
 
 
 @pytest.fixture(scope="module")
 def svhn_whole(tmp_path_factory, synth_dir):
-    whole = tmp_path_factory.mktemp("svhn") / "whole"
-    return whole, killing.window([*SVHN_NEW, "--data", str(synth_dir), "--out", str(whole)], whole / "curves.png")
+    return _whole(tmp_path_factory, [*SVHN_NEW, "--data", str(synth_dir)], "curves.png")
+
+
+def _kill_20_times(tmp_path, whole, seconds, new, resume, finished, same) -> None:
+    """Runs killed at random instants and resumed until they finish, 20 kills in all; each finished run
+    is compared with the uninterrupted one."""
+    rng, kills, n = random.Random(22), 0, 0
+    while kills < KILLS:
+        run = tmp_path / f"r{n}"
+        kills += _kill_until_finished(run, new, resume, finished, rng, seconds, KILLS - kills)
+        same(run, whole)
+        n += 1
 
 
 def test_sort_train_killed_20_times_at_random_ends_bit_identical(tmp_path, sort_whole):
-    whole, seconds = sort_whole
-    rng, kills, n = random.Random(22), 0, 0
-    while kills < KILLS:
-        run = tmp_path / f"r{n}"
-        kills += _kill_until_finished(run, SORT_NEW, SORT_RESUME, _sort_finished, rng, seconds, KILLS - kills)
-        _same_sort_run(run, whole)
-        n += 1
+    _kill_20_times(tmp_path, *sort_whole, SORT_NEW, SORT_RESUME, _sort_finished, _same_sort_run)
 
 
 def test_svhn_train_killed_20_times_at_random_ends_bit_identical(tmp_path, svhn_whole, synth_dir):
-    whole, seconds = svhn_whole
-    new = [*SVHN_NEW, "--data", str(synth_dir)]
-    rng, kills, n = random.Random(22), 0, 0
-    while kills < KILLS:
-        run = tmp_path / f"r{n}"
-        kills += _kill_until_finished(run, new, SVHN_RESUME, _svhn_finished, rng, seconds, KILLS - kills)
-        _same_svhn_run(run, whole)
-        n += 1
+    _kill_20_times(tmp_path, *svhn_whole, [*SVHN_NEW, "--data", str(synth_dir)], SVHN_RESUME, _svhn_finished,
+                   _same_svhn_run)
 
 
 # (when, the file renamed, which rename of it): around the 3rd checkpoint's commit. Each commit renames

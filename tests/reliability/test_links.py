@@ -12,7 +12,7 @@ import os
 
 import pytest
 
-from dlexam.cli import main
+from .helpers import refused_here
 
 KINDS = ("foreign-file", "dangling", "folder")
 
@@ -39,16 +39,6 @@ def _plant(link, kind, outside):
 def _state(outside) -> dict:
     return {str(p.relative_to(outside)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
             for p in sorted(outside.rglob("*"))}
-
-
-def _refused(argv, capsys, *needles) -> str:
-    code = main(argv)
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.strip() and not line.startswith("dlexam: using the shipped")]
-    assert code == 2 and len(lines) == 1 and lines[0].startswith("dlexam: error:"), (code, err)
-    for needle in needles:
-        assert needle in lines[0], (needle, lines[0])
-    return lines[0]
 
 
 def _check_untouched(link, target, kind, outside, before):
@@ -93,7 +83,7 @@ def test_run_folder_writers_refuse_planted_links(tmp_path, synth_dir, outside, c
         link = run / name
         target = _plant(link, kind, outside)
         before = _state(outside)
-        _refused(argv, capsys, name)
+        refused_here(argv, capsys, name)
         _check_untouched(link, target, kind, outside, before)
         assert not (run / "last.pt").exists() or (run / "last.pt").is_symlink()  # refused before any training
         link.unlink()
@@ -106,7 +96,7 @@ def test_svhn_evaluate_png_and_the_cache_refuse_planted_links(tmp_path, synth_di
     png = tmp_path / "figs" / "confusion.png"
     target = _plant(png, kind, outside)
     before = _state(outside)
-    _refused(["svhn", "evaluate", "--checkpoint", str(quick_run), "--data", str(synth_dir), "--png", str(png)],
+    refused_here(["svhn", "evaluate", "--checkpoint", str(quick_run), "--data", str(synth_dir), "--png", str(png)],
              capsys, "confusion.png")
     _check_untouched(png, target, kind, outside, before)
 
@@ -116,7 +106,7 @@ def test_svhn_evaluate_png_and_the_cache_refuse_planted_links(tmp_path, synth_di
     cache = data / ".dlexam-cache"
     target = _plant(cache, kind, outside)
     before = _state(outside)
-    _refused(["svhn", "evaluate", "--checkpoint", str(quick_run), "--data", str(data)], capsys, ".dlexam-cache")
+    refused_here(["svhn", "evaluate", "--checkpoint", str(quick_run), "--data", str(data)], capsys, ".dlexam-cache")
     _check_untouched(cache, target, kind, outside, before)
 
 
@@ -143,7 +133,7 @@ def test_svhn_synth_and_the_recipe_refuse_planted_links(tmp_path, outside, capsy
     link = data / "train_32x32.mat"
     target = _plant(link, kind, outside)
     before = _state(outside)
-    _refused(["svhn", "synth", "--out", str(data), "--train", "20", "--test", "10"], capsys, "train_32x32.mat")
+    refused_here(["svhn", "synth", "--out", str(data), "--train", "20", "--test", "10"], capsys, "train_32x32.mat")
     _check_untouched(link, target, kind, outside, before)
 
     run = tmp_path / "recipe"
@@ -151,7 +141,7 @@ def test_svhn_synth_and_the_recipe_refuse_planted_links(tmp_path, outside, capsy
         link = run / name
         target = _plant(link, kind, outside)
         before = _state(outside)
-        _refused(["svhn", "train", "--recipe", "quick", "--out", str(run), "--quiet"], capsys, name)
+        refused_here(["svhn", "train", "--recipe", "quick", "--out", str(run), "--quiet"], capsys, name)
         _check_untouched(link, target, kind, outside, before)
         link.unlink()
 
@@ -161,11 +151,11 @@ def test_a_hard_linked_or_foreign_lock_file_is_never_truncated(tmp_path, outside
     run.mkdir()
     os.link(outside / "precious.bin", run / ".dlexam.lock")  # another name of the user's file
     before = _state(outside)
-    _refused([*SORT, "--out", str(run)], capsys, ".dlexam.lock", "other names")
+    refused_here([*SORT, "--out", str(run)], capsys, ".dlexam.lock", "other names")
     assert _state(outside) == before
     (run / ".dlexam.lock").unlink()
     (run / ".dlexam.lock").write_text("my notes, not a lock")
-    _refused([*SORT, "--out", str(run)], capsys, ".dlexam.lock", "not written by dlexam")
+    refused_here([*SORT, "--out", str(run)], capsys, ".dlexam.lock", "not written by dlexam")
     assert (run / ".dlexam.lock").read_text() == "my notes, not a lock"
 
 
@@ -174,7 +164,7 @@ def test_a_foreign_file_in_a_folder_without_a_run_is_never_replaced(tmp_path, sy
     run = tmp_path / "run"
     run.mkdir()
     (run / "curves.png").write_bytes(b"the user's own figure")
-    line = _refused(["svhn", "train", "--data", str(synth_dir), "--out", str(run), "--quick", "--quiet"], capsys,
+    line = refused_here(["svhn", "train", "--data", str(synth_dir), "--out", str(run), "--quick", "--quiet"], capsys,
                     "curves.png", "not written by dlexam")
     assert "epoch" not in line
     assert (run / "curves.png").read_bytes() == b"the user's own figure" and not (run / "last.pt").exists()
@@ -183,6 +173,6 @@ def test_a_foreign_file_in_a_folder_without_a_run_is_never_replaced(tmp_path, sy
 def test_a_runs_checkpoint_is_never_replaced_by_another_command(tmp_path, quick_run, synth_dir, capsys):
     """Recorded as dlexam's is not enough: a figure never replaces a checkpoint of the run it sits in."""
     before = (quick_run / "best.pt").read_bytes()
-    _refused(["svhn", "evaluate", "--checkpoint", str(quick_run), "--data", str(synth_dir), "--png",
+    refused_here(["svhn", "evaluate", "--checkpoint", str(quick_run), "--data", str(synth_dir), "--png",
               str(quick_run / "best.pt"), "--force"], capsys, "best.pt", "belongs to the run")
     assert (quick_run / "best.pt").read_bytes() == before

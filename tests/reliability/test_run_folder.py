@@ -107,3 +107,26 @@ def test_resume_config_names_every_difference():
                            "quick False, not True; width (not recorded in the run), not 3")
     with pytest.raises(UserError, match="quick False, not 1"):  # a flag is not a number
         resume_config(saved, {"quick": 1}, where="R")
+
+
+def test_an_experiment_run_by_path_releases_its_folder_lock(tmp_path, monkeypatch):
+    """EXPERIMENTS[name](path) used to keep its folder locked until the process ended: a second call in
+    the same process was turned away. Now the lock goes when the run ends, however it ends."""
+    from dlexam.experiments import EXPERIMENTS
+    from dlexam.experiments import separable_logreg as module
+
+    calls = []
+
+    def stand_in(out, quick):  # the experiment's work is not what is tested here
+        calls.append(out.path)
+        if len(calls) == 2:
+            raise RuntimeError("an experiment that fails")
+        return {"name": "separable-logreg"}
+
+    monkeypatch.setattr(module, "run", stand_in)
+    EXPERIMENTS["separable-logreg"](tmp_path / "e", quick=True)
+    with pytest.raises(RuntimeError):
+        EXPERIMENTS["separable-logreg"](tmp_path / "e", quick=True)  # taken again: the first let it go
+    EXPERIMENTS["separable-logreg"](tmp_path / "e", quick=True)  # and the failed one let it go too
+    OutputDir(tmp_path / "e", lock=True).close()
+    assert len(calls) == 3

@@ -209,7 +209,8 @@ def register(sub) -> None:
         "--linear-in",
         type=int,
         default=None,
-        help="build the head as nn.Linear(N, 10): a wrong N reproduces the student's error (1.3)",
+        help="build the head as nn.Linear(N, 10), N from 1 to 1,000,000: a wrong N reproduces the student's "
+        "error (1.3)",
     )
     q.add_argument("--json", action="store_true")
     q.set_defaults(handler=cmd_summary)
@@ -239,7 +240,8 @@ def _register_mnist(s) -> None:
 
     q = s.add_parser("mnist", help="write the shared MNIST test digits as SVHN-format .mat files")
     q.add_argument("--out", required=True, type=Path)
-    q.add_argument("--train", type=int, default=8000, help="the first N digits train, the rest test")
+    q.add_argument("--train", type=int, default=8000,
+                   help="the first N digits train, the rest test (1 to 9,999; default 8000)")
     q.add_argument("--mnist-dir", type=Path, default=None)
     q.add_argument("--force", action="store_true", help="replace .mat files in --out that dlexam did not write")
     q.set_defaults(handler=cmd_mnist)
