@@ -159,8 +159,9 @@ def sha256_of(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def check_writable_dir(path: str | os.PathLike, what: str = "out") -> Path:
-    """Create `path` if needed and make sure files can be written there; one clear error otherwise."""
+def check_dir_path(path: str | os.PathLike, what: str = "out") -> Path:
+    """Check, creating nothing, that `path` is or can become a folder: not a file, not a dangling link,
+    not under a file; one clear error otherwise."""
     p = Path(path)
     if p.is_symlink() and not p.exists():
         raise UserError(f"{what} {p} is a dangling symbolic link")
@@ -169,6 +170,12 @@ def check_writable_dir(path: str | os.PathLike, what: str = "out") -> Path:
     for parent in p.parents:
         if parent.exists() and not parent.is_dir():
             raise UserError(f"{what} {p}: {parent} is a file, not a folder")
+    return p
+
+
+def check_writable_dir(path: str | os.PathLike, what: str = "out") -> Path:
+    """Create `path` if needed and make sure files can be written there; one clear error otherwise."""
+    p = check_dir_path(path, what)
     try:
         p.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=p):

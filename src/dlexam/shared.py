@@ -98,8 +98,12 @@ def exam_text() -> str:
 
 
 def how_to_get() -> str:
-    """One sentence: where dlexam looks for the shared folder, and how to point it at one."""
-    return _where()
+    """One sentence: where dlexam looked for the shared folder, and how to point it at one."""
+    here = shared_dir()
+    looked = f"{ENV_SHARED}={os.environ[ENV_SHARED]}" if os.environ.get(ENV_SHARED) else \
+        (str(here) if here is not None else "../shared next to the checkout (absent)")
+    return (f"looked in {looked}; point {ENV_SHARED} or --shared DIR at the project's shared folder (exam/, "
+            "data/mnist-t10k, data/chars74k-digits), or put it next to the checkout as ../shared")
 
 
 def find(*parts: str) -> Path | None:

@@ -69,7 +69,7 @@ def handle(args: argparse.Namespace) -> int:
     from dlexam.commands.geoff import render
     from dlexam.report import ReportSettings, build_report, default_sections
     from dlexam.report.build import without_missing
-    from dlexam.shared import SharedDataMissing
+    from dlexam.shared import SharedDataMissing, how_to_get
     from dlexam.sorting.demo import run_demo as sort_demo
     from dlexam.svhn.demo import run_demo as svhn_demo
     from dlexam.svhn.demo import shipped_on_real_digits
@@ -87,7 +87,7 @@ def handle(args: argparse.Namespace) -> int:
     try:
         print(render_table([a.to_dict() for a in answer_key()]))
     except SharedDataMissing as exc:  # a clone without ../shared: say what was skipped and how to get it
-        print(f"skipped: the answer key needs the exam text: {exc}")
+        print(f"skipped: the answer key needs the exam text ({exc}); {how_to_get()}")
     banner("One HTML report of everything (quick mode)")
     settings, sections, missing = without_missing(ReportSettings(quick=True), default_sections())
     for why in missing.values():

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from dlexam.cpu import torch_threads
-from dlexam.files import OutputDir
+from dlexam.files import OutputDir, check_dir_path
 from dlexam.report import page
 from dlexam.report.context import ReportContext, ReportSettings, SectionSpec, short_traceback
 from dlexam.report.sections import answers, cnn, experiments, geoff, sorting
@@ -168,6 +168,7 @@ def build_report(
     """
     settings = settings or ReportSettings()
     specs = list(sections) if sections is not None else default_sections()
+    check_dir_path(out_dir, "out_dir")  # the user's own mistake first, then what is missing; nothing created
     missing = missing_inputs(settings, specs)  # before any work: a page with holes is not a report
     if missing:
         raise SharedDataMissing("report: " + "; ".join(missing.values()) +
