@@ -55,7 +55,8 @@ def print_shipped_demo(d) -> None:
     print(f"real digits, {d.model}:")
     for name, what in (("chars74k", "photographed digits (Chars74K)"), ("mnist2000", "handwritten digits (MNIST)")):
         c = d.checks[name]
-        print(f"  {what}: " + (f"accuracy {c['accuracy']:.3f} on {c['n']:,}" if "accuracy" in c else c["skipped"]))
+        print(f"  {what}: " + (f"accuracy {c['accuracy']:.3f} on {c['n']:,}" if "accuracy" in c
+                               else f"skipped, {c['skipped']}"))
     if d.photos:
         right = sum(t == p for _, t, p in d.photos)
         print(f"  dlexam svhn predict on the first photo of each digit: {right} of {len(d.photos)} right")
