@@ -1,4 +1,4 @@
-"""The exam CNN that ships with dlexam: Problem 1's 3,722-parameter network, trained to read real digits.
+"""The exam CNN that ships with dlexam: Problem 1's network (Version A's layer table), trained to read real digits.
 
 ``shipped.pt`` beside this file is an ordinary dlexam checkpoint (kind ``svhn-cnn``, loaded with
 ``weights_only``), made by ``dlexam svhn train --recipe shipped --seed SEED --out R`` (the file is
@@ -33,4 +33,5 @@ def describe() -> str:
     payload = checkpoint.load(shipped_path(), kind="svhn-cnn")
     settings = (payload.get("extra") or {}).get("settings") or {}
     how = settings.get("command", "dlexam svhn train --recipe shipped --out OUT")
-    return f"using the shipped exam CNN ({shipped_path().name}, 3,722 parameters; rebuilt by `{how}`)"
+    n = sum(t.numel() for t in payload["state_dict"].values())  # every tensor of this model is a trained weight
+    return f"using the shipped exam CNN ({shipped_path().name}, {n:,} parameters; rebuilt by `{how}`)"
