@@ -247,7 +247,7 @@ def _train(run: SVHNRun, folder: runs.RunFolder | None, progress: ProgressFn | N
         cfg, settings, model_cfg, start_epoch, history, payload = _resume_state(run, folder)
     else:
         cfg, settings = _new_settings(run)
-        model_cfg, start_epoch, history, payload = CNNConfig(**settings["model"]), 0, [], None
+        model_cfg, start_epoch, history, payload = CNNConfig.from_dict(settings["model"]), 0, [], None
     data = load_data(settings["data"], val_fraction=settings["val_fraction"],
                      split_seed=settings["split_seed"], quick=settings["quick"])
     d = setup_distributed()
