@@ -153,19 +153,20 @@ def resume_config(saved: Mapping[str, Any], given: Mapping[str, Any], *, where: 
     return {**saved, **given}
 
 
-def check_history(history: Any, where: str | os.PathLike, *, epochs: int) -> list[dict]:
+def check_history(history: Any, *, epochs: int) -> list[dict]:
     """A run's history as its checkpoint holds it: `epochs` rows, row i for epoch i + 1, every value a
-    finite number (or None, or the flag `complete`); UserError naming what is wrong otherwise."""
+    finite number (or None, or the flag `complete`); UserError ("its history ...") naming what is
+    wrong otherwise."""
     if not isinstance(history, list) or len(history) != epochs:
         got = f"{len(history)} rows" if isinstance(history, list) else f"a {type(history).__name__}"
-        raise UserError(f"{where}: its history must list {epochs} epoch(s), got {got}")
+        raise UserError(f"its history must list {epochs} epoch(s), got {got}")
     for i, row in enumerate(history):
         if not isinstance(row, dict) or row.get("epoch") != i + 1 or isinstance(row.get("epoch"), bool):
-            raise UserError(f"{where}: row {i + 1} of its history is not epoch {i + 1}'s")
+            raise UserError(f"row {i + 1} of its history is not epoch {i + 1}'s")
         for key, value in row.items():
             ok = value is None or (isinstance(value, bool) if key == "complete" else
                                    isinstance(value, int | float) and not isinstance(value, bool)
                                    and math.isfinite(value))
             if not isinstance(key, str) or not ok:
-                raise UserError(f"{where}: epoch {i + 1}'s {key!r} in its history is {value!r}, not a number")
+                raise UserError(f"epoch {i + 1}'s {key!r} in its history is {value!r}, not a number")
     return history

@@ -36,7 +36,7 @@ def cmd_summary(args) -> int:
             print(f"  {line}")
         return 0
     try:
-        cfg = CNNConfig(activation=args.activation, pool=args.pool, head=args.head)
+        cfg = CNNConfig(**_given_model_options(args))  # those not given: the layer table's
     except ValueError as exc:
         raise UserError(str(exc)) from None
     summary = network_summary(cfg)

@@ -12,9 +12,10 @@ work, nothing foreign replaced, every file and its record written as one commit)
 of a distributed run writes. Each epoch writes last.pt first, its commit point, then best.pt (if
 the epoch improved) and the metrics, which follow from last.pt: a resumed run writes them again
 from it (:func:`_complete_epoch`). So a run killed at any instant resumes (``SVHNRun(resume=True)``)
-from its last completed epoch and ends with the same files, bit for bit, as a run never stopped. A resumed run
-keeps its own settings: one given that differs is refused by name (:func:`dlexam.runs.resume_config`);
-only ``epochs`` (a longer or shorter schedule) and ``data`` (where the same data now lives) may change.
+from its last completed epoch and ends with the same files, bit for bit, as a run never stopped.
+A resumed run keeps its own settings: one given that differs is refused by name
+(:func:`dlexam.runs.resume_config`); only ``epochs`` (a longer or shorter schedule) and ``data``
+(where the same data now live) may change.
 
 :func:`train_run` takes an :class:`SVHNRun` and returns a :class:`RunResult`; progress (epoch lines,
 the batch bar) goes to an optional callback (:mod:`dlexam.progress`), never to the terminal.
@@ -42,6 +43,9 @@ MAX_EPOCHS, MAX_BATCH, MAX_LR = 100_000, 65_536, 10.0  # beyond these a setting 
 # The settings of a new run where none is given; a resumed run keeps its own.
 DEFAULTS = {"batch_size": 256, "optimizer": "sgd", "seed": 0, "val_fraction": 0.1, "split_seed": 0}
 MODEL_OPTIONS = ("activation", "pool", "head", "linear_in")
+# Seeds a run made before the 2**32 bound may hold: seed * 1,000,003 + epoch (the order of an epoch)
+# still fits torch's 64-bit generator seed.
+OLD_MAX_SEED = 10**13
 
 
 @dataclass
@@ -145,17 +149,17 @@ def _resume_state(run: SVHNRun, folder: runs.RunFolder | None) -> tuple[TrainCon
         limits.number("lr", cfg.lr, 0, MAX_LR, lo_open=True)
         limits.choice("optimizer", cfg.optimizer, ("sgd", "adam"))
         limits.number("weight_decay", cfg.weight_decay, 0, 1000)
-        limits.seed("seed", cfg.seed)
+        limits.seed("seed", cfg.seed, hi=OLD_MAX_SEED)
         limits.whole("threads", cfg.threads, 1, 1 << 20, optional=True)
         limits.number("val_fraction", settings["val_fraction"], 0, 1, hi_open=True)
-        limits.seed("split_seed", settings["split_seed"])
+        limits.seed("split_seed", settings["split_seed"], hi=OLD_MAX_SEED)
         if not isinstance(settings["quick"], bool) or not isinstance(settings.get("data"), str):
             raise TypeError("its quick flag or data folder is not what dlexam writes")
         model_cfg = CNNConfig.from_dict(payload["config"])
         if model_cfg.to_dict() != CNNConfig.from_dict(settings["model"]).to_dict():
             raise ValueError("its model config and its settings disagree")
         start_epoch = limits.whole("epoch", extra["epoch"], 0, MAX_EPOCHS)
-        history = runs.check_history(extra["history"], path, epochs=start_epoch)
+        history = runs.check_history(extra["history"], epochs=start_epoch)
         rng = extra["rng"]
         if not isinstance(extra["optimizer"], dict) or not isinstance(rng, torch.Tensor) \
                 or rng.dtype != torch.uint8 or rng.dim() != 1:
