@@ -13,6 +13,12 @@ the file. It holds everything needed to rebuild its model from the file alone:
 
 Checkpoints written before provenance was recorded have no "provenance" key; they load the same.
 
+:func:`load` checks the file's structure before anything uses it: "config", "extra" and
+"provenance" are dicts with string keys, "state_dict" is a dict of tensors; :func:`load_weights`
+then checks every tensor against the model it is loaded into (the same names, shapes and dtypes,
+and finite values) before copying it, so a bool, complex or float64 tensor, or a state dict stored
+as a list, is one clear error rather than a silent cast or a traceback.
+
 Wherever a command asks for a checkpoint, a run directory works too (see :func:`resolve`).
 """
 
@@ -21,6 +27,8 @@ from __future__ import annotations
 import io
 import os
 import platform
+import re
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -62,8 +70,8 @@ def format_provenance(p: dict | None) -> str:
     )
 
 
-def save(path: str | os.PathLike, *, kind: str, config: dict, state_dict: dict, extra: dict | None = None) -> None:
-    """Write a checkpoint atomically (temporary file, then rename), with this process's :func:`provenance`."""
+def to_bytes(*, kind: str, config: dict, state_dict: dict, extra: dict | None = None) -> bytes:
+    """A checkpoint's bytes, with this process's :func:`provenance` (what :func:`save` writes)."""
     payload = {
         "format": FORMAT,
         "version": VERSION,
@@ -75,7 +83,13 @@ def save(path: str | os.PathLike, *, kind: str, config: dict, state_dict: dict, 
     }
     buf = io.BytesIO()
     torch.save(payload, buf)
-    atomic_write_bytes(path, buf.getvalue())
+    return buf.getvalue()
+
+
+def save(path: str | os.PathLike, *, kind: str, config: dict, state_dict: dict, extra: dict | None = None) -> None:
+    """Write a checkpoint atomically (temporary file, then rename). A run folder writes its checkpoints
+    through :class:`dlexam.runs.RunFolder`, which also records them."""
+    atomic_write_bytes(path, to_bytes(kind=kind, config=config, state_dict=state_dict, extra=extra))
 
 
 def resolve(path: str | os.PathLike) -> Path:
@@ -91,27 +105,83 @@ def resolve(path: str | os.PathLike) -> Path:
     return p
 
 
+def _reason(exc: Exception) -> str:
+    """torch's refusal in a few plain words (its messages run to paragraphs, with terminal escapes)."""
+    raw = str(exc).strip()
+    if raw.startswith("Weights only load failed"):
+        found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", raw)
+        return "it holds " + (f"a {found.group(1)} object" if found else "objects") + \
+            " that only a pickle can make; refused without running it"
+    first = raw.splitlines()[0] if raw else type(exc).__name__
+    return re.sub(r"\x1b\[[0-9;]*m|[\x00-\x1f\x7f]", "", first)[:120]
+
+
 def load(path: str | os.PathLike, *, kind: str | None = None) -> dict[str, Any]:
-    """Read a checkpoint without executing code from it; check its format and kind."""
+    """Read a checkpoint without executing code from it; check its format, kind and structure."""
     p = resolve(path)
+    if not p.is_file():
+        raise UserError(f"{p} is not a file")
     if not zipfile.is_zipfile(p):  # torch.save writes a zip archive; anything else is not ours
         raise UserError(f"{p} is not a readable dlexam checkpoint (not a PyTorch checkpoint file, or truncated)")
     try:
-        payload = torch.load(p, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # dlexam's one line says what went wrong; torch's warnings would not
+            warnings.simplefilter("ignore")
+            payload = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any failure here means "not a readable checkpoint"
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserError(f"{p} is not a readable dlexam checkpoint ({reason[:120]})") from None
+        raise UserError(f"{p} is not a readable dlexam checkpoint ({_reason(exc)})") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise UserError(f"{p} is not a dlexam checkpoint")
     if payload.get("version") != VERSION:
-        raise UserError(f"{p} has checkpoint version {payload.get('version')}, this dlexam reads {VERSION}")
+        raise UserError(f"{p} has checkpoint version {payload.get('version')!r}, this dlexam reads {VERSION}")
     if kind is not None and payload.get("kind") != kind:
         raise UserError(f"{p} holds a {payload.get('kind')!r} model, expected {kind!r}")
+    check_structure(payload, p)
     return payload
 
 
+def check_structure(payload: dict, path: str | os.PathLike = "checkpoint") -> None:
+    """The parts every checkpoint has, each of the right type: UserError naming the part otherwise."""
+    for part, required in (("config", True), ("state_dict", True), ("extra", False), ("provenance", False)):
+        value = payload.get(part)
+        if value is None and not required:
+            continue
+        if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+            got = type(value).__name__ if not isinstance(value, dict) else "a dict with keys that are not names"
+            raise UserError(f"{path}: its {part} must be a dict of names, got {got}")
+    for name, tensor in payload["state_dict"].items():
+        if not isinstance(tensor, torch.Tensor):
+            raise UserError(f"{path}: its state_dict entry {name!r} is a {type(tensor).__name__}, not a tensor")
+
+
+def check_weights(model: torch.nn.Module, state_dict: Any, path: str | os.PathLike = "checkpoint") -> None:
+    """`state_dict` must hold exactly `model`'s tensors: the same names, shapes and dtypes, finite values.
+
+    ``load_state_dict`` alone would cast a bool, complex or float64 tensor silently into the model."""
+    if not isinstance(state_dict, dict):
+        raise UserError(f"{path}: its state_dict is a {type(state_dict).__name__}, not a dict of tensors")
+    want = model.state_dict()
+    missing, unexpected = sorted(set(want) - set(state_dict)), sorted(set(state_dict) - set(want))
+    if missing or unexpected:
+        detail = "; ".join(x for x in (f"missing {', '.join(missing[:4])}" if missing else "",
+                                       f"unexpected {', '.join(map(str, unexpected[:4]))}" if unexpected else "") if x)
+        raise UserError(f"{path}: weights do not fit the model's architecture ({detail[:160]})")
+    for name, ref in want.items():
+        t = state_dict[name]
+        if not isinstance(t, torch.Tensor):
+            raise UserError(f"{path}: weight {name} is a {type(t).__name__}, not a tensor")
+        if t.dtype != ref.dtype:
+            raise UserError(f"{path}: weight {name} is {str(t.dtype).replace('torch.', '')}, the model's is "
+                            f"{str(ref.dtype).replace('torch.', '')}")
+        if t.shape != ref.shape:
+            raise UserError(f"{path}: weights do not fit the model's architecture ({name} has shape "
+                            f"{tuple(t.shape)}, the model's is {tuple(ref.shape)})")
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            raise UserError(f"{path}: weight {name} holds NaN or infinite values")
+
+
 def load_weights(model: torch.nn.Module, payload: dict, path: str | os.PathLike = "checkpoint") -> None:
-    """Load a checkpoint's weights into `model`, turning a mismatch into one clear error."""
+    """Check a checkpoint's weights against `model` (:func:`check_weights`), then load them."""
+    check_weights(model, payload.get("state_dict"), path)
     try:
         model.load_state_dict(payload["state_dict"])
     except (RuntimeError, KeyError) as exc:

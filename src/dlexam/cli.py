@@ -73,6 +73,14 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # a full disk or a refused permission a writer did not name itself: still one line
+        from dlexam.files import write_error
+
+        err = write_error(exc.filename or "a file", exc)
+        if err is None:
+            raise
+        print(f"dlexam: error: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

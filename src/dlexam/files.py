@@ -1,59 +1,139 @@
-"""Writing files safely: atomically, never over a file dlexam did not write, one writer per folder.
+"""Writing files safely: atomically, never over or through anything dlexam did not write, one writer per folder.
 
-- :func:`atomic_open` writes to a temporary file in the same folder, then renames it onto the
-  target: a reader never sees a half-written file, and an interrupted write never replaces a good one.
+- :func:`atomic_open` / :func:`atomic_path` write to a temporary file in the same folder, then rename
+  it onto the target: a reader never sees a half-written file, and an interrupted write never
+  replaces a good one. A target that is a symbolic link, a folder or a special file is refused
+  before anything is written (a rename would replace the link; dlexam never writes through one).
+  A full disk or a refused permission is one line naming the file (:class:`WriteError`), never an
+  ``OSError`` traceback.
 - :class:`OutputDir` is a folder a command writes into, checked before any work is done: it must be
   a folder (not a file, not a dangling link) that can be created and written. Every file written
   through it is recorded with its SHA-256 in the folder's ``.dlexam-files.json``; a file that is
   there but not recorded (or changed since) was not written by dlexam and is never replaced unless
   the caller says ``force``.
+- The record is updated under a lock on the folder (``flock`` on the folder itself), read afresh
+  and replaced by one atomic write, so commands writing into one folder at once lose no entry.
+  Replacing a file is one commit under that lock: the record first accepts the old and the new
+  contents, then the file is renamed into place, then the record keeps the new one. A process
+  killed at any instant leaves a file whose contents the record accepts.
+- A run folder's files (``run_files``: a trainer's checkpoints and metrics, an experiment's
+  results) are marked as the run's in the record: no other command replaces them, even with force
+  (``svhn evaluate --png R/best.pt`` is refused).
 - ``OutputDir(..., lock=True)`` also holds an exclusive lock on the folder (``.dlexam.lock``,
-  ``fcntl.flock``) while it is in use: a second writer gets a one-line error. The kernel drops the
-  lock when its process dies, so a killed run leaves no stale lock behind.
+  ``fcntl.flock``) while it is in use: a second writer gets a one-line error. The lock file is
+  opened without following a link and never created through one; a lock file that is a link, has
+  other names (hard links) or holds anything but dlexam's own "process N" is refused, untouched.
+  The kernel drops the lock when its process dies, so a killed run leaves no stale lock behind.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import hashlib
 import json
 import os
+import re
+import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
 from dlexam.errors import UserError
+from dlexam.plain import dumps
 
 MANIFEST = ".dlexam-files.json"
 LOCK = ".dlexam.lock"
+_LOCK_TEXT = re.compile(rb"(process [0-9]{1,12})?")
+
+# errno -> the words of the one-line error (the causes a user's machine, not dlexam, is responsible for)
+_WRITE_ERRORS = {
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is used up",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+    errno.EROFS: "the file system is read-only",
+    errno.EFBIG: "the file is larger than this system allows",
+}
+
+
+class WriteError(UserError):
+    """A file could not be written for a reason outside dlexam (full disk, permissions): one line."""
+
+    def __init__(self, path: str | os.PathLike, exc: OSError) -> None:
+        super().__init__(f"cannot write {path}: {_WRITE_ERRORS.get(exc.errno, exc.strerror or str(exc))}")
+        self.path, self.errno = str(path), exc.errno
+
+
+def write_error(path: str | os.PathLike, exc: OSError) -> WriteError | None:
+    """`exc` as a :class:`WriteError` naming `path` (or the file the error names), if the user's machine
+    caused it (full disk, quota, permissions, read-only); None for anything else."""
+    if exc.errno not in _WRITE_ERRORS:
+        return None
+    named = getattr(exc, "filename", None)
+    if named is not None and not Path(str(named)).name.endswith(".tmp"):
+        path = named  # the error is about another file than the temporary one (a folder, say)
+    return WriteError(path, exc)
+
+
+def refuse_unsafe_target(path: str | os.PathLike) -> None:
+    """Refuse (one line, nothing touched) to replace a symbolic link, a folder or a special file."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise write_error(path, exc) or UserError(f"cannot use {path}: {exc.strerror or exc}") from None
+    if stat.S_ISLNK(st.st_mode):
+        raise UserError(f"{path} is a symbolic link; dlexam never writes through one (not replacing it)")
+    if stat.S_ISDIR(st.st_mode):
+        raise UserError(f"{path} is a folder; not replacing it")
+    if not stat.S_ISREG(st.st_mode):
+        raise UserError(f"{path} is not a regular file; not replacing it")
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike, *, commit: Callable[[Path, Path], None] | None = None) -> Iterator[Path]:
     """A temporary path beside `path` for a writer that needs a path (a compiler, say); on success the
-    file there is renamed onto `path`, on failure removed."""
+    file there is renamed onto `path` (by `commit(tmp, path)` where given), on failure removed.
+
+    Refused before anything is written: a `path` that is a link, a folder or a special file. A full
+    disk or a refused permission becomes a :class:`WriteError` naming `path`."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    refuse_unsafe_target(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+    except OSError as exc:
+        raise write_error(path, exc) or exc from None
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the permissions open() would
         yield Path(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
+        if commit is not None:
+            commit(Path(tmp), path)
+        else:
+            refuse_unsafe_target(path)  # again: something may have been put there meanwhile
+            os.replace(tmp, path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and (err := write_error(path, exc)) is not None:
+            raise err from None
         raise
 
 
 @contextlib.contextmanager
-def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
-    """Open a temporary sibling of `path` for writing; rename it onto `path` on success."""
-    with atomic_path(path) as tmp, open(tmp, mode) as f:
-        yield f
-        f.flush()
-        os.fsync(f.fileno())
+def atomic_open(path: str | os.PathLike, mode: str = "wb", *,
+                commit: Callable[[Path, Path], None] | None = None) -> Iterator[IO]:
+    """Open a temporary sibling of `path` for writing; rename it onto `path` on success (see atomic_path)."""
+    with atomic_path(path, commit=commit) as tmp:
+        with open(tmp, mode) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
 
 
 def _umask() -> int:
@@ -79,8 +159,9 @@ def sha256_of(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def check_writable_dir(path: str | os.PathLike, what: str = "out") -> Path:
-    """Create `path` if needed and make sure files can be written there; one clear error otherwise."""
+def check_dir_path(path: str | os.PathLike, what: str = "out") -> Path:
+    """Check, creating nothing, that `path` is or can become a folder: not a file, not a dangling link,
+    not under a file; one clear error otherwise."""
     p = Path(path)
     if p.is_symlink() and not p.exists():
         raise UserError(f"{what} {p} is a dangling symbolic link")
@@ -89,42 +170,82 @@ def check_writable_dir(path: str | os.PathLike, what: str = "out") -> Path:
     for parent in p.parents:
         if parent.exists() and not parent.is_dir():
             raise UserError(f"{what} {p}: {parent} is a file, not a folder")
+    return p
+
+
+def check_writable_dir(path: str | os.PathLike, what: str = "out") -> Path:
+    """Create `path` if needed and make sure files can be written there; one clear error otherwise."""
+    p = check_dir_path(path, what)
     try:
         p.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=p):
             pass
     except OSError as exc:
-        raise UserError(f"cannot write into {what} {p}: {exc.strerror or exc}") from None
+        raise UserError(f"cannot write into {what} {p}: {_WRITE_ERRORS.get(exc.errno, exc.strerror or exc)}") from None
     return p
+
+
+def take_lock(folder: Path, what: str = "out") -> int:
+    """Hold `folder`/.dlexam.lock exclusively (flock) and return its descriptor; one line if another holds it.
+
+    The file is opened without following a link and created only as a new regular file here; one that
+    is a link, has other names or holds anything but "process N" is refused, untouched."""
+    lock = folder / LOCK
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o644)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UserError(f"{lock} is a symbolic link; dlexam never writes through one (remove it)") from None
+        raise write_error(lock, exc) or UserError(f"cannot open {lock}: {exc.strerror or exc}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
+            why = "it has other names (hard links)" if stat.S_ISREG(st.st_mode) else "not a regular file"
+            raise UserError(f"{lock} is not dlexam's lock file ({why}); not touching it")
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.read(fd, 200).decode("utf-8", "replace").strip() or "another process"
+            raise UserError(f"{what} {folder} is in use by {holder}; wait for it or choose another folder") from None
+        text = os.pread(fd, 64, 0)
+        if _LOCK_TEXT.fullmatch(text) is None:
+            raise UserError(f"{lock} exists and was not written by dlexam; not touching it (remove it)")
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"process {os.getpid()}".encode(), 0)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+@contextlib.contextmanager
+def _folder_locked(folder: Path) -> Iterator[None]:
+    """Hold an exclusive flock on the folder itself (briefly: one update of its file record)."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing drops the lock
 
 
 class OutputDir:
     """A folder a command writes into (see the module docstring). Check it before any work."""
 
-    def __init__(self, path: str | os.PathLike, *, force: bool = False, lock: bool = False, what: str = "out"):
+    def __init__(self, path: str | os.PathLike, *, force: bool = False, lock: bool = False, what: str = "out",
+                 run_files: tuple[str, ...] = ()):
         self.path = check_writable_dir(path, what)
         self.force = force
         self.what = what
+        self.run_files = tuple(run_files)
         self._lock_fd: int | None = None
         if lock:
-            self._take_lock()
-
-    # ---- the lock -------------------------------------------------------------------------------
-    def _take_lock(self) -> None:
-        import fcntl
-
-        lock = self.path / LOCK
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+            self._lock_fd = take_lock(self.path, what)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            holder = os.read(fd, 200).decode("utf-8", "replace").strip() or "another process"
-            os.close(fd)
-            raise UserError(f"{self.what} {self.path} is in use by {holder}; wait for it or choose another "
-                            "folder") from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"process {os.getpid()}".encode())
-        self._lock_fd = fd
+            refuse_unsafe_target(self.path / MANIFEST)
+        except BaseException:
+            self.close()
+            raise
 
     def close(self) -> None:
         """Release the lock (also released when the process ends)."""
@@ -139,25 +260,54 @@ class OutputDir:
         self.close()
 
     # ---- what dlexam wrote here ------------------------------------------------------------------
-    def _manifest(self) -> dict[str, str]:
+    # The record: {"files": {name: SHA-256, or [old, new] while a replacement is committed},
+    #              "run": [the names a run folder's trainer wrote: no other command replaces them]}
+
+    def _read_record(self) -> tuple[dict[str, list[str]], set[str]]:
         try:
-            data = json.loads((self.path / MANIFEST).read_text())
-            return {str(k): str(v) for k, v in data.get("files", {}).items()}
-        except (OSError, ValueError, AttributeError):
-            return {}
+            fd = os.open(self.path / MANIFEST, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return {}, set()
+        except OSError as exc:
+            raise UserError(f"{self.path / MANIFEST} cannot be read ({exc.strerror or exc}); not using it") from None
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return {}, set()
+            with os.fdopen(fd, "rb", closefd=False) as f:
+                data = json.loads(f.read(64 << 20))
+            files = {str(k): [str(x) for x in (v if isinstance(v, list) else [v])]
+                     for k, v in data.get("files", {}).items()}
+            return files, {str(n) for n in data.get("run", [])}
+        except (OSError, ValueError, AttributeError, TypeError):
+            return {}, set()
+        finally:
+            os.close(fd)
+
+    def _manifest(self) -> dict[str, list[str]]:
+        """name -> the SHA-256 sums its contents may have (two while a replacement is being committed)."""
+        return self._read_record()[0]
+
+    def _write_record(self, files: dict[str, list[str]], run: set[str]) -> None:
+        record = {"files": {k: v[0] if len(v) == 1 else v for k, v in sorted(files.items())}}
+        if run:
+            record["run"] = sorted(run)
+        atomic_write_bytes(self.path / MANIFEST, (dumps(record, indent=1) + "\n").encode())
 
     def owns(self, name: str) -> bool:
         """Whether `name` here is a file dlexam wrote and nobody has changed since."""
         target = self.path / name
         recorded = self._manifest().get(name)
-        return recorded is not None and target.is_file() and sha256_of(target) == recorded
+        return bool(recorded) and target.is_file() and not target.is_symlink() and sha256_of(target) in recorded
 
     def claim(self, *names: str) -> None:
-        """Refuse, before any work, to replace a file here that dlexam did not write (unless force)."""
+        """Refuse, before any work, to replace a file here that dlexam did not write (unless force), a
+        link, a folder, or a file of a training run here (by any other writer than that run's)."""
+        record = self._read_record()
         for name in names:
             target = self.path / name
-            if target.is_symlink() or target.is_dir():
-                raise UserError(f"{target} is {'a link' if target.is_symlink() else 'a folder'}; not replacing it")
+            refuse_unsafe_target(target)
+            if name in record[1] and name not in self.run_files and target.exists():
+                raise UserError(f"{target} belongs to the run in {self.path}; not replacing it (choose another name)")
             if target.exists() and not self.force and not self.owns(name):
                 raise UserError(f"{target} exists and was not written by dlexam; not replacing it "
                                 "(force replaces it)")
@@ -168,23 +318,63 @@ class OutputDir:
 
     def record(self, *names: str) -> None:
         """Note that dlexam has just written these files (atomically) here."""
-        manifest = self._manifest()
-        for name in names:
-            manifest[name] = sha256_of(self.path / name)
-        atomic_write_text(self.path / MANIFEST, json.dumps({"files": manifest}, indent=1, sort_keys=True) + "\n")
+        with _folder_locked(self.path):
+            files, run = self._read_record()
+            for name in names:
+                files[name] = [sha256_of(self.path / name)]
+            self._write_record(files, run | (set(names) & set(self.run_files)))
+
+    def _commit(self, name: str, digest: Callable[[Path], str]) -> Callable[[Path, Path], None]:
+        """The commit of a new `name` (a temporary file): under the folder's lock, check again that the
+        file there may be replaced, record the new contents beside the old, rename, record the new only."""
+
+        def commit(tmp: Path, target: Path) -> None:
+            new = digest(tmp)
+            with _folder_locked(self.path):
+                self.claim(name)
+                files, run = self._read_record()
+                now = sha256_of(target) if target.is_file() else None  # the contents the rename replaces
+                ours = now is not None and now != new and now in files.get(name, [])
+                files[name] = [now, new] if ours else [new]
+                run |= {name} & set(self.run_files)
+                self._write_record(files, run)  # a kill from here on leaves old or new: both recorded
+                os.replace(tmp, target)
+                files[name] = [new]
+                self._write_record(files, run)
+
+        return commit
+
+    def commit(self, name: str, tmp: str | os.PathLike) -> Path:
+        """Rename the finished file `tmp` (in this folder) onto `name` and record it, as one commit."""
+        self._commit(name, sha256_of)(Path(tmp), self.path / name)
+        return self.path / name
 
     @contextlib.contextmanager
     def open(self, name: str, mode: str = "wb") -> Iterator[IO]:
-        """Write `name` atomically (after checking it may be replaced), then record it."""
+        """Write `name` atomically (after checking it may be replaced) and record it, as one commit."""
         self.claim(name)
-        with atomic_open(self.path / name, mode) as f:
+        with atomic_open(self.path / name, mode, commit=self._commit(name, sha256_of)) as f:
             yield f
-        self.record(name)
 
     def write_bytes(self, name: str, data: bytes) -> Path:
-        with self.open(name) as f:
+        self.claim(name)
+        digest = hashlib.sha256(data).hexdigest()
+        with atomic_open(self.path / name, "wb", commit=self._commit(name, lambda _tmp: digest)) as f:
             f.write(data)
         return self.path / name
 
     def write_text(self, name: str, text: str) -> Path:
         return self.write_bytes(name, text.encode("utf-8"))
+
+    def sweep_temporaries(self, *names: str) -> list[str]:
+        """Remove the temporary files that a killed writer of `names` left here (call it holding the
+        folder's lock: no writer of these names is running). Only regular files whose names are
+        exactly those :func:`atomic_path` makes are removed; returns their names."""
+        patterns = [re.compile(rf"\.{re.escape(n)}\.[a-z0-9_]{{8}}\.tmp") for n in (*names, MANIFEST)]
+        removed = []
+        for entry in os.scandir(self.path):
+            if any(p.fullmatch(entry.name) for p in patterns) and entry.is_file(follow_symlinks=False):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+                    removed.append(entry.name)
+        return removed

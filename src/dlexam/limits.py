@@ -38,3 +38,40 @@ def choice(name: str, value: Any, allowed: tuple) -> Any:
     if value not in allowed:
         raise UserError(f"{name} must be one of {', '.join(map(str, allowed))}, got {value!r}")
     return value
+
+
+# Seeds: torch.Generator.manual_seed takes 0 .. 2**64 - 1, and the trainers derive further seeds from
+# the one given (seed * 1,000,003 + epoch, say), so a seed must leave room for that.
+MAX_SEED = 2**32 - 1
+THREADS_PER_CPU = 4  # more threads than this per CPU only adds waiting (and a million of them crash torch)
+
+
+def seed(name: str, value: Any, hi: int = MAX_SEED) -> int:
+    """`value` as a seed, a whole number from 0 to `hi` (default 2**32 - 1); UserError otherwise."""
+    return whole(name, value, 0, hi)
+
+
+def cpu_count() -> int:
+    """The CPUs this process may run on (its affinity), at least 1."""
+    import os
+
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def max_threads() -> int:
+    """The most torch threads a flag may ask for: 4 per CPU this process may run on."""
+    return THREADS_PER_CPU * cpu_count()
+
+
+def threads(name: str, value: Any, *, optional: bool = False) -> int | None:
+    """`value` as a thread count, 1 to 4x the CPUs (:func:`max_threads`); UserError otherwise."""
+    hi = max_threads()
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= hi:
+        raise UserError(f"{name} must be a whole number from 1 to {hi} (4 per CPU; this machine has "
+                        f"{cpu_count()}), got {value!r}")
+    return value

@@ -74,6 +74,38 @@ def exam_path() -> Path:
     return shared_path("exam", EXAM_FILE)
 
 
+MAX_EXAM_BYTES = 5_000_000  # the exam text is about 60 kB; anything this large is another file
+
+
+def exam_text() -> str:
+    """The exam text itself, checked: a readable UTF-8 text file of at most 5 MB. SharedDataMissing
+    (one line, naming the file) where it is absent or is not a text (a binary file given as --exam)."""
+    path = exam_path()
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_EXAM_BYTES + 1)
+    except OSError as exc:
+        raise SharedDataMissing(f"exam text {path} cannot be read ({exc.strerror or exc})") from None
+    if len(data) > MAX_EXAM_BYTES:
+        raise SharedDataMissing(f"{path} is not the exam text (larger than {MAX_EXAM_BYTES:,} bytes)")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if text is None or "\x00" in text:
+        raise SharedDataMissing(f"{path} is not the exam text (not a UTF-8 text file)")
+    return text
+
+
+def how_to_get() -> str:
+    """One sentence: where dlexam looked for the shared folder, and how to point it at one."""
+    here = shared_dir()
+    looked = f"{ENV_SHARED}={os.environ[ENV_SHARED]}" if os.environ.get(ENV_SHARED) else \
+        (str(here) if here is not None else "../shared next to the checkout (absent)")
+    return (f"looked in {looked}; point {ENV_SHARED} or --shared DIR at the project's shared folder (exam/, "
+            "data/mnist-t10k, data/chars74k-digits), or put it next to the checkout as ../shared")
+
+
 def find(*parts: str) -> Path | None:
     """Like :func:`shared_path`, but None where it is missing (for tests that skip, and optional views)."""
     try:

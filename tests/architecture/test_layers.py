@@ -20,7 +20,7 @@ LAYERS = [
     ("models", ["dlexam.geoff", "dlexam.sorting", "dlexam.svhn"]),
     ("core", ["dlexam.transformer", "dlexam.attention", "dlexam.checkpoint", "dlexam.exact", "dlexam.figures",
               "dlexam.files", "dlexam.shared", "dlexam.progress", "dlexam.cpu", "dlexam.errors", "dlexam.limits",
-              "dlexam.spec",
+              "dlexam.spec", "dlexam.runs", "dlexam.pools", "dlexam.plain",
               "dlexam"]),
 ]
 

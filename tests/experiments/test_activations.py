@@ -16,7 +16,8 @@ from .helpers import check_result
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
+def run(tmp_path_factory, need_shared):
+    need_shared("data", "mnist-t10k")  # the experiment trains on real MNIST digits
     out = tmp_path_factory.mktemp("activations")
     return run_experiment(ExperimentRun("activations", out, quick=True)).to_json(), out
 

@@ -50,3 +50,28 @@ def snapshot(folder: Path) -> dict[str, str]:
         if p.is_file() and not p.name.startswith(".dlexam"):
             out[str(p.relative_to(folder))] = hashlib.sha256(p.read_bytes()).hexdigest()
     return out
+
+
+def rewrite_checkpoint(path: Path, payload: dict) -> None:
+    """Save a changed checkpoint in place and record it as dlexam's: what a damaged state looks like to
+    the checks below the file record (the record guards ownership, not integrity)."""
+    from dlexam import checkpoint
+    from dlexam.files import OutputDir
+
+    checkpoint.save(path, kind=payload["kind"], config=payload["config"], state_dict=payload["state_dict"],
+                    extra=payload["extra"])
+    OutputDir(path.parent).record(path.name)
+
+
+def refused_here(argv: list[str], capsys, *needles: str) -> str:
+    """`dlexam ARGV` run in this process (for refusals that come before any work): exit status 2 and one
+    error line (after the note of which model, where a command says so); returns the line."""
+    from dlexam.cli import main
+
+    code = main(argv)
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip() and not line.startswith(SHIPPED_NOTE)]
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("dlexam: error:"), (code, err)
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])
+    return lines[0]

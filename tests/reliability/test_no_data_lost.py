@@ -20,7 +20,11 @@ def _foreign_mat(folder, name="train_32x32.mat"):
     return folder / name
 
 
-@pytest.mark.parametrize("command", [["svhn", "synth", "--train", "20", "--test", "10"], ["svhn", "mnist"]])
+MNIST = pytest.mark.needs_shared("data", "mnist-t10k")
+
+
+@pytest.mark.parametrize("command", [["svhn", "synth", "--train", "20", "--test", "10"],
+                                     pytest.param(["svhn", "mnist"], marks=MNIST)])
 def test_svhn_writers_never_replace_a_downloaded_file(tmp_path, command):
     data = tmp_path / "svhn"
     _foreign_mat(data)  # a user's real train split, say
@@ -76,13 +80,17 @@ def test_a_killed_holder_leaves_no_stale_lock(tmp_path):
     OutputDir(folder, lock=True).close()  # taken at once: the kernel dropped the dead process's lock
 
 
-def test_experiment_and_report_never_replace_foreign_results(tmp_path):
+def test_experiment_never_replaces_foreign_results(tmp_path):
     out = tmp_path / "exp"
     out.mkdir()
     (out / "result.json").write_text('{"mine": true}')
     assert_refused(run_cli("experiment", "separable-logreg", "--quick", "--out", str(out)), "result.json")
     assert (out / "result.json").read_text() == '{"mine": true}'
 
+
+def test_the_report_never_replaces_foreign_experiment_files(tmp_path, need_shared):
+    need_shared("exam")  # the report checks its shared inputs first
+    need_shared("data", "mnist-t10k")
     report = tmp_path / "report"
     (report / "experiments" / "pooling").mkdir(parents=True)
     (report / "experiments" / "pooling" / "pooling_shift_robustness.png").write_bytes(b"my figure")

@@ -11,7 +11,7 @@ import pytest
 
 from dlexam import checkpoint
 
-from .helpers import assert_refused, run_cli
+from .helpers import assert_refused, rewrite_checkpoint, run_cli
 
 
 @pytest.mark.parametrize("flag, value, needle", [
@@ -35,8 +35,7 @@ def test_a_loss_that_turns_nan_stops_training_and_keeps_the_last_finite_epoch(tm
     payload = checkpoint.load(run / "last.pt")
     payload["state_dict"]["fc.weight"] = payload["state_dict"]["fc.weight"].sign() * 3e38
     payload["extra"]["settings"]["train"]["epochs"] = 3
-    checkpoint.save(run / "last.pt", kind=payload["kind"], config=payload["config"],
-                    state_dict=payload["state_dict"], extra=payload["extra"])
+    rewrite_checkpoint(run / "last.pt", payload)
     before = (run / "last.pt").read_bytes()
     p = run_cli("svhn", "train", "--out", str(run), "--resume", "--quiet", "--threads", "1")
     line = assert_refused(p, "loss became", "epoch 2, batch 1", "keeps epoch 1")

@@ -10,7 +10,7 @@ import torch
 
 from dlexam import checkpoint
 
-from .helpers import assert_refused, run_cli, snapshot
+from .helpers import assert_refused, rewrite_checkpoint, run_cli, snapshot
 from .matbomb import mat_bomb
 
 
@@ -60,8 +60,7 @@ def test_a_damaged_resume_state_is_one_line(tmp_path, quick_run, damage):
         del extra["settings"]["train"]
     else:
         extra["settings"]["train"]["lr"] = float("inf")
-    checkpoint.save(run / "last.pt", kind=payload["kind"], config=payload["config"],
-                    state_dict=payload["state_dict"], extra=extra)
+    rewrite_checkpoint(run / "last.pt", payload)
     before = snapshot(run)
     assert_refused(run_cli("svhn", "train", "--out", str(run), "--resume", "--epochs", "3", "--quiet"), "last.pt")
     assert snapshot(run) == before

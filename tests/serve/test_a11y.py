@@ -62,7 +62,8 @@ def states(port: int):
 
 
 @pytest.mark.parametrize("width", [500, 1280])
-def test_axe_finds_no_violation_on_any_page(browser, server, width):
+def test_axe_finds_no_violation_on_any_page(browser, server, width, need_shared):
+    need_shared("exam")  # /answers shows the answer key, which reads the exam text
     ctx, page, watch = open_page(browser, server, width)
     page.set_default_timeout(180_000)  # /answers computes the key on first use
     found = {}
@@ -103,7 +104,8 @@ def test_gradient_step_is_a_few_tab_presses_from_the_sequence(page):
     pytest.fail("gradient step is more than 12 Tab presses after the sequence field")
 
 
-def test_answer_filters_say_which_is_pressed(browser, server):
+def test_answer_filters_say_which_is_pressed(browser, server, need_shared):
+    need_shared("exam")  # the answer key reads the exam text
     ctx, page, watch = open_page(browser, server)
     page.set_default_timeout(180_000)
     page.goto(f"http://127.0.0.1:{server.port}/answers?verdict=disagrees")

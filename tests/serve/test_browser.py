@@ -231,8 +231,10 @@ def overflows(page) -> list[str]:
 
 
 @pytest.mark.parametrize("width", [500, 1280])
-def test_every_page_fits_and_stays_local(browser, server, width):
+def test_every_page_fits_and_stays_local(browser, server, width, need_shared):
     from dlexam.answers import QUESTION_IDS
+
+    need_shared("exam")  # /answers shows the answer key, which reads the exam text
 
     shots = os.environ.get("DLEXAM_SCREENSHOTS")
     ctx, page, watch = open_page(browser, server, width)

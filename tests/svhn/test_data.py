@@ -257,14 +257,16 @@ def test_a_full_disk_removes_the_partial_download(tmp_path, endless, monkeypatch
             written.append(len(b))
             return super().write(b)
 
-    real_open = open
+    import os
 
-    def fake_open(path, mode="r", *args, **kwargs):
-        if str(path).endswith(".part"):
-            return FullDisk(path, mode.replace("b", ""))
-        return real_open(path, mode, *args, **kwargs)
+    real_fdopen = os.fdopen
 
-    monkeypatch.setattr("builtins.open", fake_open)
+    def fake_fdopen(fd, mode="r", *args, **kwargs):  # the .part file is opened by descriptor (no link followed)
+        if os.readlink(f"/proc/self/fd/{fd}").endswith(".part"):
+            return FullDisk(fd, "w")
+        return real_fdopen(fd, mode, *args, **kwargs)
+
+    monkeypatch.setattr("os.fdopen", fake_fdopen)
     with pytest.raises(UserError, match="disk is full"):
         download(tmp_path, ["test"], base_url=url, md5={"test": "0" * 32}, max_bytes={"test": 10_000_000})
     monkeypatch.undo()

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from dlexam.errors import UserError
-from dlexam.svhn.data.mnist import FILES, default_dir, load_mnist, read_idx, write_mnist_as_svhn
+from dlexam.svhn.data.mnist import FILES, load_mnist, read_idx, write_mnist_as_svhn
 
 
 def test_read_idx_on_hand_made_bytes():
@@ -22,9 +22,11 @@ def test_read_idx_on_hand_made_bytes():
 
 
 def _mnist_dir():
-    d = default_dir()
-    if not all((d / name).is_file() for name, _ in FILES.values()):
-        pytest.skip(f"MNIST t10k files not found in {d}")
+    from dlexam.shared import find, how_to_get
+
+    d = find("data", "mnist-t10k")
+    if d is None or not all((d / name).is_file() for name, _ in FILES.values()):
+        pytest.skip(f"needs the shared MNIST t10k files: {how_to_get()}")
     return d
 
 

@@ -11,15 +11,17 @@ import torch
 from dlexam import checkpoint
 from dlexam.cli import main
 from dlexam.svhn.data.official import preprocess
-from dlexam.svhn.data.realdata import chars74k_dir, load_check
+from dlexam.svhn.data.realdata import load_check
 from dlexam.svhn.model import CNNConfig, count_parameters
 from dlexam.svhn.shipped import shipped_model, shipped_path
 
 
 def _chars74k():
-    root = chars74k_dir()
-    if not root.is_dir():
-        pytest.skip(f"Chars74K digits not found in {root} (set DLEXAM_SHARED)")
+    from dlexam.shared import find, how_to_get
+
+    root = find("data", "chars74k-digits")
+    if root is None or not root.is_dir():
+        pytest.skip(f"needs the shared Chars74K digits: {how_to_get()}")
     return root
 
 
@@ -44,10 +46,12 @@ def test_shipped_model_reads_real_photographed_digits():
 
 
 def test_shipped_model_reads_held_back_mnist_digits():
-    from dlexam.svhn.data.mnist import FILES, default_dir
+    from dlexam.shared import find, how_to_get
+    from dlexam.svhn.data.mnist import FILES
 
-    if not all((default_dir() / name).is_file() for name, _ in FILES.values()):
-        pytest.skip(f"MNIST t10k files not found in {default_dir()}")
+    mnist = find("data", "mnist-t10k")
+    if mnist is None or not all((mnist / name).is_file() for name, _ in FILES.values()):
+        pytest.skip(f"needs the shared MNIST t10k files: {how_to_get()}")
     x, y = load_check("mnist2000")
     model, _ = shipped_model()
     with torch.no_grad():

@@ -33,8 +33,9 @@ def exam_path() -> Path | None:
 
 @lru_cache(maxsize=1)
 def exam_text() -> str | None:
-    path = exam_path()
-    return path.read_text(encoding="utf-8") if path else None
+    """The exam text (checked by :func:`dlexam.shared.exam_text`), or None where it is absent; a file
+    that is there but is not a text is a one-line error."""
+    return shared.exam_text() if exam_path() else None
 
 
 def quote_found(snippet: str, text: str | None = None) -> bool | None:

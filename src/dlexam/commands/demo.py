@@ -59,7 +59,8 @@ def print_shipped_demo(d) -> None:
     print(f"real digits, {d.model}:")
     for name, what in (("chars74k", "photographed digits (Chars74K)"), ("mnist2000", "handwritten digits (MNIST)")):
         c = d.checks[name]
-        print(f"  {what}: " + (f"accuracy {c['accuracy']:.3f} on {c['n']:,}" if "accuracy" in c else c["skipped"]))
+        print(f"  {what}: " + (f"accuracy {c['accuracy']:.3f} on {c['n']:,}" if "accuracy" in c
+                               else f"skipped, {c['skipped']}"))
     if d.photos:
         right = sum(t == p for _, t, p in d.photos)
         print(f"  dlexam svhn predict on the first photo of each digit: {right} of {len(d.photos)} right")
@@ -71,7 +72,9 @@ def handle(args: argparse.Namespace) -> int:
     from dlexam.answers import answer_key
     from dlexam.commands.answers import render_table
     from dlexam.commands.geoff import render
-    from dlexam.report import ReportSettings, build_report
+    from dlexam.report import ReportSettings, build_report, default_sections
+    from dlexam.report.build import without_missing
+    from dlexam.shared import SharedDataMissing, how_to_get
     from dlexam.sorting.demo import run_demo as sort_demo
     from dlexam.svhn.demo import run_demo as svhn_demo
     from dlexam.svhn.demo import shipped_on_real_digits
@@ -86,9 +89,15 @@ def handle(args: argparse.Namespace) -> int:
     print_svhn_demo(svhn_demo(out / "svhn"))
     print_shipped_demo(shipped_on_real_digits())
     banner("The whole exam: 20 questions answered by computation and checked against the exam's solutions")
-    print(render_table([a.to_dict() for a in answer_key()]))
+    try:
+        print(render_table([a.to_dict() for a in answer_key()]))
+    except SharedDataMissing as exc:  # a clone without ../shared: say what was skipped and how to get it
+        print(f"skipped: the answer key needs the exam text ({exc}); {how_to_get()}")
     banner("One HTML report of everything (quick mode)")
-    report = build_report(out / "report", ReportSettings(quick=True), progress=section_done)
+    settings, sections, missing = without_missing(ReportSettings(quick=True), default_sections())
+    for why in missing.values():
+        print(f"skipped: {why}")
+    report = build_report(out / "report", settings, sections, progress=section_done)
     print(f"\ndemo finished in {time.perf_counter() - t0:.0f} s; files under {out}")
     print(f"report: {report.path.resolve()}")
     return 0 if report.ok else 1

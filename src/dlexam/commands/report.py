@@ -19,6 +19,9 @@ def register(sub) -> None:
     p.add_argument("--json", action="store_true", help="print the build summary as JSON")
     p.add_argument("--force", action="store_true",
                    help="replace index.html and experiment files in --out even where dlexam did not write them")
+    p.add_argument("--skip-missing", action="store_true",
+                   help="build the sections whose shared data (exam text, MNIST) are there, and say what was left "
+                   "out (default: refuse before any work)")
     p.add_argument("--exam", metavar="FILE", default=None,
                    help="the exam text (default: exam/ in the shared folder; sets DLEXAM_EXAM)")
     p.set_defaults(handler=run)
@@ -26,6 +29,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from dlexam.report import ReportSettings, build_report
+    from dlexam.report.build import default_sections, without_missing
 
     def progress(section) -> None:
         if not args.json:
@@ -33,7 +37,12 @@ def run(args) -> int:
             line = f"{status} {section.seconds:6.1f} s  {section.title}"
             print(line if section.ok else f"{line}: {section.error}", file=sys.stderr, flush=True)
 
-    result = build_report(args.out, ReportSettings(quick=args.quick, force=args.force), progress=progress)
+    settings, sections = ReportSettings(quick=args.quick, force=args.force), default_sections()
+    if args.skip_missing:
+        settings, sections, missing = without_missing(settings, sections)
+        for why in missing.values():
+            print(f"dlexam: skipped: {why}", file=sys.stderr)
+    result = build_report(args.out, settings, sections, progress=progress)
     if args.json:
         print(dumps(result.to_dict(), indent=1))
     else:

@@ -62,10 +62,9 @@ def _query_options(p) -> None:
 
 def _set_threads(n: int) -> None:
     """Tiny models: one intra-op thread is fastest, and on a shared machine it avoids oversubscription."""
-    from dlexam.errors import UserError
+    from dlexam import limits
 
-    if n < 1:
-        raise UserError(f"--threads must be >= 1, got {n}")
+    limits.threads("threads", n)  # 1 to 4 per CPU: a million threads crash torch
     import torch
 
     torch.set_num_threads(n)
@@ -192,7 +191,7 @@ def _train_options(p) -> None:
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.add_argument(
-        "--threads", type=int, default=1, help="torch CPU threads (default 1: the models are tiny)"
+        "--threads", type=int, default=1, help="torch CPU threads, 1 to 4 per CPU (default 1: the models are tiny)"
     )
 
 
@@ -289,7 +288,8 @@ def _evaluate_options(p) -> None:
                    help="input lengths, e.g. 1-32 or 1-8,16 (default 1-32; each 1-4096, samples x the sum of "
                    "the lengths at most 20,000,000 tokens)")
     p.add_argument("--samples", type=int, default=1000, help="held-out sequences per length (default 1000)")
-    p.add_argument("--seed", type=int, default=12345, help="seed of the evaluation sequences")
+    p.add_argument("--seed", type=int, default=12345,
+                   help="seed of the evaluation sequences, 0 to 4,294,967,295 (default 12345)")
     p.add_argument(
         "--temperature",
         default=None,
@@ -298,7 +298,7 @@ def _evaluate_options(p) -> None:
         "the compiled solver takes only 0)",
     )
     p.add_argument("--json", action="store_true")
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads, 1 to 4 per CPU (default 1)")
 
 
 def _unfinished(sorter) -> str | None:
@@ -308,11 +308,13 @@ def _unfinished(sorter) -> str | None:
 
 
 def _evaluate(a) -> int:
+    from dlexam import limits
     from dlexam.checkpoint import format_provenance
     from dlexam.commands.tables import format_table
     from dlexam.sorting.evaluate import check_size, evaluation_report, parse_lengths
 
     _set_threads(a.threads)
+    limits.seed("seed", a.seed)
     check_size(parse_lengths(a.lengths), a.samples, a.lengths)  # before loading anything
     sorter = _load(a)
     if (note := _unfinished(sorter)) is not None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from dlexam.commands.variant import add_variant_options
 from dlexam.plain import dumps
+from dlexam.svhn.data import SPLITS
 
 
 def _print_json(obj) -> None:
@@ -41,7 +42,7 @@ def cmd_summary(args) -> int:
             print(f"  {line}")
         return 0
     try:
-        cfg = CNNConfig(activation=args.activation, pool=args.pool, head=args.head,
+        cfg = CNNConfig(**_given_model_options(args),  # those not given: the layer table's
                         **({} if cnn is None else {"cnn": cnn}))
     except ValueError as exc:
         raise UserError(str(exc)) from None
@@ -94,17 +95,13 @@ def cmd_train(args) -> int:
     import os
 
     from dlexam.commands.progress import printer
-    from dlexam.errors import UserError
-    from dlexam.svhn.model import CNNConfig
     from dlexam.svhn.training.runs import SVHNRun, train_run
 
-    try:
-        model = CNNConfig(activation=args.activation, pool=args.pool, head=args.head)
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
+    # Only the flags given: a new run takes the defaults for the rest, a resumed run its own settings
+    # (and refuses a given one that differs, by name).
     run = SVHNRun(out=args.out, data=args.data, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                   optimizer=args.optimizer, seed=args.seed, threads=args.threads, val_fraction=args.val_fraction,
-                  split_seed=args.split_seed, model=model, resume=args.resume, quick=args.quick)
+                  split_seed=args.split_seed, model=_given_model_options(args), resume=args.resume, quick=args.quick)
     result = train_run(run, progress=printer(args.quiet))
     if result.world_size > 1 and int(os.environ.get("RANK", "0")) != 0:
         return 0
@@ -124,8 +121,15 @@ def _train_recipe(args) -> int:
 
     if args.resume or args.quick:
         raise UserError("--recipe runs are made whole: no --resume or --quick (try --recipe quick)")
-    r = train_recipe(get_recipe(args.recipe), args.out, seed=args.seed, threads=args.threads,
-                     progress=printer(args.quiet))
+    ignored = [flag for flag, value in (("--epochs", args.epochs), ("--batch-size", args.batch_size), ("--lr", args.lr),
+                                        ("--optimizer", args.optimizer), ("--val-fraction", args.val_fraction),
+                                        ("--split-seed", args.split_seed), ("--data", args.data))
+               if value is not None] + [f"--{k}" for k in _given_model_options(args)]
+    if ignored:
+        raise UserError(f"--recipe sets its own data, model and schedule: {', '.join(ignored)} does not apply "
+                        "(only --seed, --threads and --out do)")
+    r = train_recipe(get_recipe(args.recipe), args.out, seed=0 if args.seed is None else args.seed,
+                     threads=args.threads, progress=printer(args.quiet))
     if args.json:
         _print_json(r.to_json())
         return 0
@@ -250,9 +254,14 @@ def _model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--head",
         choices=("linear", "conv3x3", "conv1x1-gap"),
-        default="linear",
-        help="linear (Problem 1.3), conv3x3 (1.4 v1), conv1x1-gap (1.4 v2)",
+        default=None,
+        help="linear (Problem 1.3, the default), conv3x3 (1.4 v1), conv1x1-gap (1.4 v2)",
     )
+
+
+def _given_model_options(args) -> dict:
+    """The model options given on the command line (the others keep their defaults, or a run's own)."""
+    return {k: getattr(args, k) for k in ("activation", "pool", "head") if getattr(args, k, None) is not None}
 
 
 def register(sub) -> None:
@@ -270,7 +279,8 @@ def register(sub) -> None:
         "--linear-in",
         type=int,
         default=None,
-        help="build the head as nn.Linear(N, 10): a wrong N reproduces the student's error (1.3)",
+        help="build the head as nn.Linear(N, 10), N from 1 to 1,000,000: a wrong N reproduces the student's "
+        "error (1.3)",
     )
     q.add_argument("--json", action="store_true")
     add_variant_options(q, required=False)
@@ -278,7 +288,7 @@ def register(sub) -> None:
 
     q = s.add_parser("download", help="download official SVHN .mat files (MD5 checked, resumable)")
     q.add_argument("--root", required=True, type=Path)
-    q.add_argument("--split", nargs="+", choices=("train", "test", "extra"), default=["train", "test"])
+    q.add_argument("--split", nargs="+", choices=SPLITS, default=["train", "test"])
     q.add_argument("--quiet", action="store_true")
     q.add_argument("--force", action="store_true",
                    help="replace a file of that name in --root even where dlexam did not write it")
@@ -286,9 +296,9 @@ def register(sub) -> None:
 
     q = s.add_parser("synth", help="write SVHN-like synthetic train/test .mat files")
     q.add_argument("--out", required=True, type=Path)
-    q.add_argument("--train", type=int, default=20000)
-    q.add_argument("--test", type=int, default=4000)
-    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--train", type=int, default=20000, help="training images, 1 to 1,000,000 (default 20000)")
+    q.add_argument("--test", type=int, default=4000, help="test images, 1 to 1,000,000 (default 4000)")
+    q.add_argument("--seed", type=int, default=0, help="0 to 4,294,967,295 (default 0)")
     q.add_argument("--json", action="store_true")
     q.add_argument("--force", action="store_true", help="replace .mat files in --out that dlexam did not write")
     q.set_defaults(handler=cmd_synth)
@@ -301,7 +311,8 @@ def _register_mnist(s) -> None:
 
     q = s.add_parser("mnist", help="write the shared MNIST test digits as SVHN-format .mat files")
     q.add_argument("--out", required=True, type=Path)
-    q.add_argument("--train", type=int, default=8000, help="the first N digits train, the rest test")
+    q.add_argument("--train", type=int, default=8000,
+                   help="the first N digits train, the rest test (1 to 9,999; default 8000)")
     q.add_argument("--mnist-dir", type=Path, default=None)
     q.add_argument("--force", action="store_true", help="replace .mat files in --out that dlexam did not write")
     q.set_defaults(handler=cmd_mnist)
@@ -317,16 +328,21 @@ def _register_train(s) -> None:
         help="make the data too (offline) and train as the named recipe; 'shipped' rebuilds the shipped model",
     )
     q.add_argument("--out", required=True, type=Path, help="run directory")
-    q.add_argument("--epochs", type=int, default=None, help="default 10 (2 with --quick)")
-    q.add_argument("--batch-size", type=int, default=256)
-    q.add_argument("--lr", type=float, default=None, help="default 0.1 for sgd, 0.003 for adam")
-    q.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd")
-    q.add_argument("--seed", type=int, default=0)
-    q.add_argument("--threads", type=int, default=None, help="CPU threads (default: PyTorch's choice)")
-    q.add_argument("--val-fraction", type=float, default=0.1)
-    q.add_argument("--split-seed", type=int, default=0, help="seed of the train/validation split")
+    q.add_argument("--epochs", type=int, default=None, help="1 to 100,000 (default 10, 2 with --quick; --resume: "
+                   "the run's own, or a new total)")
+    q.add_argument("--batch-size", type=int, default=None, help="1 to 65,536 (default 256)")
+    q.add_argument("--lr", type=float, default=None, help="above 0, at most 10 (default 0.1 for sgd, 0.003 for adam)")
+    q.add_argument("--optimizer", choices=("sgd", "adam"), default=None, help="default sgd")
+    q.add_argument("--seed", type=int, default=None, help="0 to 4,294,967,295 (default 0)")
+    q.add_argument("--threads", type=int, default=None,
+                   help="CPU threads, 1 to 4 per CPU (default: PyTorch's choice)")
+    q.add_argument("--val-fraction", type=float, default=None, help="0 to below 1 (default 0.1)")
+    q.add_argument("--split-seed", type=int, default=None,
+                   help="seed of the train/validation split, 0 to 4,294,967,295 (default 0)")
     _model_options(q)
-    q.add_argument("--resume", action="store_true", help="continue the run in --out from its last.pt")
+    q.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from its last.pt, with its own settings (a flag that differs "
+                   "is refused; --epochs may change, --data may say where its data now are)")
     q.add_argument("--quick", action="store_true", help="2 epochs on 2,048 images: an end-to-end check")
     q.add_argument("--quiet", action="store_true", help="no progress bar or epoch lines")
     q.add_argument("--json", action="store_true")
@@ -339,7 +355,7 @@ def _register_evaluate_predict(s) -> None:
     q.add_argument(
         "--data", required=True, type=Path, help="an SVHN folder (.mat files) or an image folder DIR/0/ ... DIR/9/"
     )
-    q.add_argument("--split", default="test", choices=("train", "test", "extra"), help="of an SVHN folder")
+    q.add_argument("--split", default="test", choices=SPLITS, help="of an SVHN folder")
     q.add_argument(
         "--png",
         type=Path,

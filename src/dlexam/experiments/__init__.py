@@ -16,6 +16,7 @@ This module imports nothing heavy: an experiment's module (and torch) load when 
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import os
@@ -35,18 +36,25 @@ from dlexam.experiments.registry import (
 def _runner(name: str) -> Callable[..., dict]:
     """The experiment's run(out_dir, quick), imported when called, on one CPU thread.
 
-    `out_dir` is a folder or an :class:`~dlexam.files.OutputDir`; the experiment's figures and its
-    result.json are claimed there before any work (a file dlexam did not write is never replaced).
+    `out_dir` is a folder or an open :class:`~dlexam.files.OutputDir`; the experiment's figures and
+    its result.json are claimed there before any work (a file dlexam did not write is never
+    replaced). A folder given by its path is opened as a run folder (:class:`dlexam.runs.RunFolder`,
+    locked) and closed again when the experiment ends, however it ends.
     """
 
     def run(out_dir, quick: bool = False) -> dict:
         from dlexam.experiments.results import cpu_settings, prepare_out_dir
 
-        out = out_dir if hasattr(out_dir, "claim") else prepare_out_dir(out_dir)
         module = importlib.import_module(MODULES[name])
-        out.claim(RESULT_FILE, *module.FIGURES)
-        with cpu_settings():
-            return module.run(out, quick)
+        writes = (RESULT_FILE, *module.FIGURES)
+        with contextlib.ExitStack() as stack:
+            if hasattr(out_dir, "claim"):
+                out = out_dir
+                out.claim(*writes)
+            else:
+                out = stack.enter_context(prepare_out_dir(out_dir, writes=writes))
+            with cpu_settings():
+                return module.run(out, quick)
 
     run.__name__ = f"run_{name.replace('-', '_')}"
     return run
@@ -60,7 +68,9 @@ def run_experiment(run: ExperimentRun) -> ExperimentResult:
     """Run one experiment; write its figures and result.json into its folder; return what it found."""
     from dlexam.experiments.results import prepare_out_dir
 
-    with prepare_out_dir(default_out_dir(run.name) if run.out_dir is None else run.out_dir, force=run.force) as out:
+    figures = importlib.import_module(MODULES[run.name]).FIGURES
+    folder = default_out_dir(run.name) if run.out_dir is None else run.out_dir
+    with prepare_out_dir(folder, force=run.force, writes=(RESULT_FILE, *figures)) as out:
         return ExperimentResult.from_json(EXPERIMENTS[run.name](out, run.quick))
 
 

@@ -26,6 +26,9 @@ from collections.abc import Callable
 
 import torch
 
+from dlexam.plain import dumps
+from dlexam.pools import die_with_parent
+
 
 def saved_tensor_bytes(step: Callable[[], torch.Tensor]) -> int:
     """Bytes of the distinct storages autograd saves while `step()` builds its loss."""
@@ -78,9 +81,11 @@ def peak_rss_step(
     if not hasattr(os, "fork") or not os.path.exists("/proc/self/status"):
         return None
     r, w = os.pipe()
+    parent = os.getpid()
     pid = os.fork()
     if pid == 0:  # child: measure, report through the pipe, and leave without cleanup
         code = 1
+        die_with_parent(parent)  # a killed experiment leaves no measuring child behind
         try:
             os.close(r)
             torch.set_num_threads(1)  # the parent's OpenMP pool does not survive fork
@@ -96,7 +101,7 @@ def peak_rss_step(
                 report = {"base": base, "peak": _status_kb("VmHWM")}
             else:  # ru_maxrss still holds the fork-time RSS: growth counts only above it
                 report = {"base": max(base, before), "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
-            os.write(w, json.dumps(report).encode())
+            os.write(w, dumps(report).encode())
             code = 0
         finally:
             os._exit(code)

@@ -22,6 +22,13 @@ MODULES = {
     "pooling": "dlexam.experiments.pooling",
 }
 
+# What an experiment reads from the shared folder (dlexam.shared), by name; the others need nothing.
+# The report checks these before any work (tests/experiments check the list against the modules).
+SHARED_INPUTS = {
+    "activations": ("data", "mnist-t10k"),
+    "skip-connections": ("data", "mnist-t10k"),
+}
+
 
 def default_out_dir(name: str) -> Path:
     return Path("runs") / "experiments" / name

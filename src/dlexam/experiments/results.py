@@ -29,6 +29,7 @@ from dlexam.cpu import torch_threads
 from dlexam.experiments.registry import RESULT_FILE
 from dlexam.files import OutputDir
 from dlexam.plain import dumps, plain
+from dlexam.runs import RunFolder
 
 VERDICTS = ("supported", "partly supported", "not supported", "inconclusive")
 
@@ -47,9 +48,10 @@ def seed_everything(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def prepare_out_dir(out_dir: str | os.PathLike, *, force: bool = False) -> OutputDir:
-    """The experiment's output folder, checked and locked before any work (see :class:`OutputDir`)."""
-    return OutputDir(out_dir, force=force, lock=True, what="out_dir")
+def prepare_out_dir(out_dir: str | os.PathLike, *, force: bool = False, writes: tuple[str, ...] = ()) -> RunFolder:
+    """The experiment's output folder: a run folder (:class:`dlexam.runs.RunFolder`), checked, locked and
+    its files (`writes`) claimed before any work."""
+    return RunFolder(out_dir, writes=writes, force=force, what="out_dir")
 
 
 def finish(out_dir: OutputDir, *, name: str, claim: str, claim_source: str, cfg, quick: bool, start: float,

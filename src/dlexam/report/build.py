@@ -20,10 +20,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from dlexam.cpu import torch_threads
-from dlexam.files import OutputDir
+from dlexam.files import OutputDir, check_dir_path
 from dlexam.report import page
 from dlexam.report.context import ReportContext, ReportSettings, SectionSpec, short_traceback
 from dlexam.report.sections import answers, cnn, experiments, geoff, sorting
+from dlexam.runs import RunFolder
+from dlexam.shared import SharedDataMissing
 
 
 @dataclass
@@ -83,23 +85,72 @@ INTRO = (
 )
 
 
-def open_out_dir(out_dir: Path, settings: ReportSettings, specs: Sequence[SectionSpec]) -> OutputDir:
-    """The report's folder, checked and locked before any work: index.html and the experiments'
-    files there may be replaced only where dlexam wrote them (or with force)."""
-    out = OutputDir(out_dir, force=settings.force, lock=True, what="out_dir")
-    index = out.file(INDEX)
-    ours = index.is_file() and f'name="generator" content="{page.GENERATOR}"' in index.read_bytes()[:2000].decode(
-        "utf-8", "replace")  # a page an earlier dlexam wrote, before files were recorded
-    if not ours:
-        out.claim(INDEX)
-    if any(spec.id == "experiments" for spec in specs):
-        from dlexam.experiments import MODULES, RESULT_FILE
+def open_out_dir(out_dir: Path, settings: ReportSettings, specs: Sequence[SectionSpec]) -> RunFolder:
+    """The report's folder, a run folder (:class:`dlexam.runs.RunFolder`) checked and locked before any
+    work: index.html and the experiments' files there may be replaced only where dlexam wrote them (or
+    with force), and never where a link stands."""
+    index = Path(out_dir) / INDEX
+    # a page an earlier dlexam wrote, before files were recorded, counts as dlexam's
+    ours = index.is_file() and not index.is_symlink() and \
+        f'name="generator" content="{page.GENERATOR}"' in index.read_bytes()[:2000].decode("utf-8", "replace")
+    if ours:
+        OutputDir(out_dir).record(INDEX)  # recorded, so the page may be replaced as dlexam's
+    out = RunFolder(out_dir, writes=(INDEX,), force=settings.force, what="out_dir")
+    try:
+        if any(spec.id == "experiments" for spec in specs):
+            from dlexam.experiments import MODULES, RESULT_FILE
 
-        for name in settings.experiments or MODULES:
-            if name in MODULES:
-                figures = importlib.import_module(MODULES[name]).FIGURES
-                OutputDir(out.path / "experiments" / name, force=settings.force).claim(RESULT_FILE, *figures)
+            for name in settings.experiments or MODULES:
+                if name in MODULES:
+                    figures = importlib.import_module(MODULES[name]).FIGURES
+                    writes = (RESULT_FILE, *figures)
+                    OutputDir(out.path / "experiments" / name, force=settings.force, run_files=writes).claim(*writes)
+    except BaseException:
+        out.close()
+        raise
     return out
+
+
+def missing_inputs(settings: ReportSettings, specs: Sequence[SectionSpec]) -> dict[str, str]:
+    """What the chosen sections need from the shared folder (dlexam.shared) and cannot read, before any
+    work: {section id or "experiment NAME": one phrase saying what is missing and where it was looked for}."""
+    from dlexam import shared
+    from dlexam.experiments.registry import MODULES, SHARED_INPUTS
+
+    missing = {}
+    for spec in specs:
+        if spec.id == "answer-key":
+            try:
+                shared.exam_text()
+            except shared.SharedDataMissing as exc:
+                missing[spec.id] = f"the answer key needs the exam text: {exc}"
+        elif spec.id == "experiments":
+            for name in settings.experiments or MODULES:
+                try:
+                    if name in SHARED_INPUTS:
+                        shared.shared_path(*SHARED_INPUTS[name])
+                except shared.SharedDataMissing as exc:
+                    missing[f"experiment {name}"] = f"the experiment {name} needs {exc}"
+    return missing
+
+
+def without_missing(settings: ReportSettings, specs: Sequence[SectionSpec]
+                    ) -> tuple[ReportSettings, list[SectionSpec], dict[str, str]]:
+    """The settings and sections that need nothing missing from the shared folder, and what was left
+    out ({part: why}); a clone without ../shared builds the rest."""
+    from dataclasses import replace
+
+    from dlexam.experiments.registry import MODULES
+
+    missing = missing_inputs(settings, specs)
+    kept = [s for s in specs if s.id not in missing]
+    left = [n for n in (settings.experiments or MODULES) if f"experiment {n}" not in missing]
+    if any(s.id == "experiments" for s in kept) and len(left) < len(settings.experiments or MODULES):
+        if left:
+            settings = replace(settings, experiments=tuple(left))
+        else:
+            kept = [s for s in kept if s.id != "experiments"]
+    return settings, kept, missing
 
 
 def build_report(
@@ -110,10 +161,18 @@ def build_report(
 ) -> ReportResult:
     """Build every section and write `out_dir`/index.html atomically. Returns what was built.
 
+    The shared inputs the sections need are checked first (:func:`missing_inputs`): where one is
+    missing nothing is built (SharedDataMissing, one line); :func:`without_missing` picks the rest.
+
     `progress` is called with each finished section (the CLI prints a line per section).
     """
     settings = settings or ReportSettings()
     specs = list(sections) if sections is not None else default_sections()
+    check_dir_path(out_dir, "out_dir")  # the user's own mistake first, then what is missing; nothing created
+    missing = missing_inputs(settings, specs)  # before any work: a page with holes is not a report
+    if missing:
+        raise SharedDataMissing("report: " + "; ".join(missing.values()) +
+                                " (dlexam report --skip-missing builds the rest)")
     with open_out_dir(Path(out_dir), settings, specs) as out:
         t0 = time.perf_counter()
         built = []

@@ -18,8 +18,10 @@ the updates, no loss spikes) give the cooling time to repair the table.
 returns a :class:`TrainResult`: AdamW, cosine learning-rate decay, the temperature schedule, random
 multisets sampled on the fly from a data generator seeded separately from the model's
 initialisation. Progress goes to an optional callback (:mod:`dlexam.progress`), never to the
-terminal. The run folder (``out``) is checked and locked before any work (:class:`OutputDir`);
-RUN/last.pt is written atomically every ``checkpoint_every`` steps and at the end, with the
+terminal. The run folder (``out``) is the core's run folder (:class:`dlexam.runs.RunFolder`: checked
+and locked before any work, nothing foreign replaced, each checkpoint and its record written as one
+commit, so a run killed at any instant can be resumed); RUN/last.pt is written every
+``checkpoint_every`` steps and at the end, with the
 :mod:`dlexam.checkpoint` format (kind ``sort-transformer``; the model's :class:`TransformerConfig`
 with the vocabulary and the trained maximum length in ``extra``, so :func:`load_model` rebuilds the
 model from the file alone) and ``extra["finished"]``: False in a periodic checkpoint, True at the end.
@@ -39,15 +41,14 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from dlexam import checkpoint, limits
+from dlexam import checkpoint, limits, runs
 from dlexam.errors import NonFiniteLoss, UserError
-from dlexam.files import OutputDir
 from dlexam.progress import Progress, ProgressFn, log, report
 from dlexam.sorting.config import OLD_RECIPE, TrainConfig, attention_temperature, lr_factor, model_config
 from dlexam.sorting.data import sample_split, teacher_forcing_batch
@@ -55,7 +56,7 @@ from dlexam.sorting.trained import KIND
 from dlexam.sorting.vocab import Vocabulary
 from dlexam.transformer import DecoderTransformer
 
-CHECKPOINT = "last.pt"
+CHECKPOINT = runs.LAST
 
 
 @dataclass
@@ -99,34 +100,17 @@ def loss_on_batch(
     )
 
 
-def save_run(path: Path, model: DecoderTransformer, tc: TrainConfig, extra: dict) -> None:
-    checkpoint.save(
-        path,
-        kind=KIND,
-        config=model.cfg.to_dict(),
-        state_dict=model.state_dict(),
-        extra={"train_config": asdict(tc), **extra},
-    )
+def save_run(folder: runs.RunFolder, model: DecoderTransformer, tc: TrainConfig, extra: dict) -> None:
+    """Write RUN/last.pt (and its record, as one commit) in the sort-transformer checkpoint format."""
+    folder.save_checkpoint(CHECKPOINT, kind=KIND, config=model.cfg.to_dict(), state_dict=model.state_dict(),
+                           extra={"train_config": asdict(tc), **extra})
 
 
 # ---- the run folder -------------------------------------------------------------------------------
-def _open_out(out, *, force: bool, resume: bool) -> OutputDir:
-    """Check the run folder before any work and lock it while training."""
-    folder = OutputDir(out, lock=True, force=force)
-    try:
-        target = folder.file(CHECKPOINT)
-        if resume:
-            if not target.is_file():
-                raise UserError(f"resume: {folder.path} holds no {CHECKPOINT} to resume from")
-        elif target.exists() or target.is_symlink():
-            if not force and folder.owns(CHECKPOINT):
-                raise UserError(f"out {folder.path} already holds a training run ({target}); resume it, choose "
-                                "another folder, or force replaces it")
-            folder.claim(CHECKPOINT)  # one dlexam did not write: refused unless force
-    except BaseException:
-        folder.close()
-        raise
-    return folder
+def _open_out(out, *, force: bool, resume: bool) -> runs.RunFolder:
+    """Check the run folder before any work and lock it while training: a last.pt there is replaced
+    only with `resume` or `force`, and one dlexam did not write only with `force`."""
+    return runs.RunFolder(out, writes=(CHECKPOINT,), markers=(CHECKPOINT,), resume=resume, force=force)
 
 
 # ---- resume state ---------------------------------------------------------------------------------
@@ -146,9 +130,10 @@ def _damaged(path, why) -> UserError:
     return UserError(f"{path}: its resume state is damaged ({str(why)[:160]})")
 
 
-def _resume_state(path: Path, tc: TrainConfig) -> _State:
+def _resume_state(folder: runs.RunFolder, tc: TrainConfig) -> _State:
     """What RUN/last.pt says about the run, checked before use: a damaged state is one clear error."""
-    payload = checkpoint.load(path, kind=KIND)
+    path = folder.file(CHECKPOINT)
+    payload = folder.load(CHECKPOINT, kind=KIND)
     extra = payload.get("extra")
     if not isinstance(extra, dict):
         raise _damaged(path, "no extra data")
@@ -159,10 +144,7 @@ def _resume_state(path: Path, tc: TrainConfig) -> _State:
     steps = extra.get("step")
     if extra.get("finished") or (extra.get("finished") is None and steps == saved_tc.steps):
         raise UserError(f"resume: {path} is a finished run ({steps} of {saved_tc.steps} steps); nothing to resume")
-    differ = [f"{f.name} {getattr(saved_tc, f.name)!r}, not {getattr(tc, f.name)!r}"
-              for f in fields(TrainConfig) if getattr(saved_tc, f.name) != getattr(tc, f.name)]
-    if differ:
-        raise UserError(f"resume: {path} was trained with " + "; ".join(differ))
+    runs.resume_config(asdict(saved_tc), asdict(tc), where=path)  # every setting must be the run's
     state = extra.get("resume")
     if not isinstance(state, dict):
         raise UserError(f"resume: {path} holds no resume state (a checkpoint written before resume existed)")
@@ -253,10 +235,10 @@ def train(
             folder.close()
 
 
-def _train(tc: TrainConfig, folder: OutputDir | None, progress: ProgressFn | None, resume: bool,
+def _train(tc: TrainConfig, folder: runs.RunFolder | None, progress: ProgressFn | None, resume: bool,
            callback, note: dict) -> TrainResult:
     path = folder.file(CHECKPOINT) if folder is not None else None
-    state = _resume_state(path, tc) if resume else _State()
+    state = _resume_state(folder, tc) if resume else _State()
     vocab = Vocabulary.from_spec(tc.vocab)
     torch.manual_seed(tc.seed)
     model = DecoderTransformer(model_config(tc))
@@ -270,7 +252,6 @@ def _train(tc: TrainConfig, folder: OutputDir | None, progress: ProgressFn | Non
         command = state.payload["extra"].get("command")
         if isinstance(command, str):  # what started the run goes on being recorded
             note = {"command": command, **note}
-        folder.claim(CHECKPOINT)  # a valid run, but one dlexam did not write, is replaced only if force
         log(progress, "sort train", f"resuming {path} at step {state.step} of {tc.steps}")
 
     def save(step: int, finished: bool) -> None:
@@ -280,8 +261,7 @@ def _train(tc: TrainConfig, folder: OutputDir | None, progress: ProgressFn | Non
             extra["resume"] = {"optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
                                "data_rng": data_gen.get_state(), "torch_rng": torch.get_rng_state(),
                                "loss_ema": state.loss_ema}
-        save_run(path, model, tc, extra)
-        folder.record(CHECKPOINT)
+        save_run(folder, model, tc, extra)
         state.saved = step
 
     task = f"sort train {vocab.spec} L<={tc.max_len}"

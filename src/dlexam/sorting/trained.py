@@ -13,10 +13,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from dlexam import checkpoint
+from dlexam import checkpoint, limits
 from dlexam.errors import UserError
 from dlexam.sorting.vocab import Vocabulary
-from dlexam.transformer import DecoderTransformer, TransformerConfig
+from dlexam.transformer import MAX_POSITIONS, DecoderTransformer, TransformerConfig
 
 KIND = "sort-transformer"
 
@@ -38,6 +38,11 @@ def _record(payload: dict) -> dict:
     extra = payload.get("extra") if isinstance(payload.get("extra"), dict) else {}
     tc = extra.get("train_config") if isinstance(extra.get("train_config"), dict) else None
     step, steps = extra.get("step"), (tc or {}).get("steps")
+    seconds = extra.get("train_seconds")
+    # what the file says is shown to people: a value of the wrong type is shown as unknown, never used
+    step = step if isinstance(step, int) and not isinstance(step, bool) else None
+    steps = steps if isinstance(steps, int) and not isinstance(steps, bool) else None
+    seconds = seconds if isinstance(seconds, int | float) and not isinstance(seconds, bool) else None
     finished = extra.get("finished")
     if not isinstance(finished, bool):  # checkpoints from before the flag: the final one has step == steps
         finished = not (isinstance(step, int) and isinstance(steps, int) and step < steps)
@@ -48,7 +53,7 @@ def _record(payload: dict) -> dict:
         "train_config": tc,
         "step": step,
         "steps": steps,
-        "train_seconds": extra.get("train_seconds"),
+        "train_seconds": seconds,
         "finished": finished,
     }
 
@@ -58,8 +63,11 @@ def load_trained(path: str | os.PathLike) -> TrainedSorter:
     payload = checkpoint.load(path, kind=KIND)
     try:
         cfg = TransformerConfig(**payload["config"])
+        if not isinstance(cfg.extra.get("vocab"), str):
+            raise TypeError(f"its vocabulary is {cfg.extra.get('vocab')!r}, not a spec like A-D")
         vocab = Vocabulary.from_spec(cfg.extra["vocab"])
-    except (TypeError, KeyError, ValueError) as exc:
+        limits.whole("max_len", cfg.extra.get("max_len"), 1, MAX_POSITIONS, optional=True)
+    except (TypeError, KeyError, ValueError, UserError) as exc:
         raise UserError(f"{path}: checkpoint config is not a sort-transformer config ({exc})") from None
     if vocab.size != cfg.vocab_size:
         raise UserError(f"{path}: vocabulary {vocab.spec} does not match the model's {cfg.vocab_size} tokens")

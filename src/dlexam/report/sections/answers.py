@@ -8,9 +8,9 @@ that measures a conceptual claim, and the evidence of every question, collapsed,
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 
+from dlexam.plain import dumps
 from dlexam.report import page
 from dlexam.report.context import ReportContext
 
@@ -31,7 +31,7 @@ def computed_cell(entry: dict) -> str:
 
 
 def evidence_block(entry: dict) -> str:
-    text = json.dumps(entry.get("evidence", {}), indent=1, default=str)
+    text = dumps(entry.get("evidence", {}), indent=1, default=str)
     if len(text) > MAX_EVIDENCE_CHARS:
         text = text[:MAX_EVIDENCE_CHARS] + "\n... (cut here; `dlexam answers --json` has everything)"
     return (

@@ -7,13 +7,11 @@ the page; the page itself embeds the figures and needs none of them.
 
 from __future__ import annotations
 
-import json
-import multiprocessing
 import os
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from dlexam.plain import dumps
 from dlexam.report import page
 from dlexam.report.context import ReportContext
 
@@ -48,7 +46,7 @@ def render_experiment(result: dict) -> str:
     if result.get("numbers"):
         details["numbers"] = result["numbers"]
     if details:
-        text = json.dumps(details, indent=1, default=str)
+        text = dumps(details, indent=1, default=str)
         if len(text) > MAX_NUMBERS_CHARS:
             text = text[:MAX_NUMBERS_CHARS] + "\n... (cut here; result.json has everything)"
         parts.append(f"<details><summary>Settings and all numbers (JSON)</summary><pre>{page.esc(text)}</pre>"
@@ -80,10 +78,11 @@ def build(ctx: ReportContext) -> str:
     # The test size runs in this process: starting a fresh Python per worker costs more than it saves.
     jobs = ctx.settings.jobs or (1 if ctx.settings.tiny else min(len(names), os.cpu_count() or 1))
     if jobs > 1 and len(names) > 1:
-        # Each experiment runs single-threaded: side by side in fresh processes ("spawn": no forked
-        # copy of this process's torch thread pools), collected in the registry's order.
-        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
-        with pool:
+        # Each experiment runs single-threaded: side by side in fresh processes that die with this one
+        # (dlexam.pools: a killed report leaves no orphans), collected in the registry's order.
+        from dlexam.pools import process_pool
+
+        with process_pool(jobs) as pool:
             futures = {n: pool.submit(run_experiment, ExperimentRun(n, out / n, quick, force)) for n in names}
             sections = [experiment_part(ctx, n, futures[n].result, done) for n in names]
     else:

@@ -22,22 +22,22 @@ import numpy as np
 import torch
 
 from dlexam.errors import UserError
-from dlexam.files import OutputDir, atomic_open, sha256_of
+from dlexam.files import OutputDir, WriteError, atomic_open, refuse_unsafe_target, sha256_of
 from dlexam.progress import Progress, ProgressFn, report
+from dlexam.svhn.data import SPLITS
 
 BASE_URL = "http://ufldl.stanford.edu/housenumbers/"
-# Official MD5 sums, as torchvision's SVHN dataset lists them.
+# Official MD5 sums of the SPLITS, as torchvision's SVHN dataset lists them.
 MD5 = {
     "train": "e26dedcc434d2e4c54c9b2d4a06d8373",
     "test": "eb5a983be6a315427106f1b164d9cef3",
     "extra": "a93ce644f1a588dc4d68dda5feec44a7",
 }
-SIZES = {"train": 73_257, "test": 26_032, "extra": 531_131}  # images per official split
 # About the size of each official file in bytes; a download longer than this is refused (an endless
 # or wrong response must not fill the disk).
 MAX_BYTES = {"train": 230_000_000, "test": 82_000_000, "extra": 1_700_000_000}
-SPLITS = tuple(MD5)
 CACHE_VERSION = 2
+NUMERIC_CLASSES = ("double", "single", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64")
 MAX_MAT_IMAGES = 1_000_000  # the real extra split has 531,131
 
 
@@ -73,6 +73,8 @@ def _check_header(path: Path) -> None:
         raise UserError(f"{path} is not a readable SVHN .mat file ({type(exc).__name__})") from None
     if "X" not in info or "y" not in info:
         raise UserError(f"{path} is not an SVHN Format 2 file (it needs variables X and y)")
+    if info["y"][1] not in NUMERIC_CLASSES:
+        raise UserError(f"{path}: y must hold numbers (labels 1..10), got MATLAB {info['y'][1]}")
     shape, kind = info["X"]
     if len(shape) != 4 or tuple(shape[:3]) != (32, 32, 3) or kind != "uint8":
         raise UserError(f"{path}: X must be uint8 of shape (32, 32, 3, N), got {kind} {tuple(shape)}")
@@ -102,6 +104,8 @@ def _read_mat(path: Path) -> tuple[np.ndarray, np.ndarray]:
     if X.ndim != 4 or X.shape[:3] != (32, 32, 3) or X.dtype != np.uint8:
         raise UserError(f"{path}: X must be uint8 of shape (32, 32, 3, N), got {X.dtype} {X.shape}")
     y = np.asarray(y).reshape(-1)  # (N, 1) -> (N,)
+    if y.dtype.kind not in "uif":
+        raise UserError(f"{path}: y must hold numbers (labels 1..10), got {y.dtype}")
     if y.shape[0] != X.shape[3]:
         raise UserError(f"{path}: {X.shape[3]} images but {y.shape[0]} labels")
     if y.size and (y.min() < 1 or y.max() > 10 or not np.all(y == np.round(y))):
@@ -164,11 +168,14 @@ def load_split(
     images, labels = _read_mat(mat)
     if cache:
         for c in candidates:
+            if c.parent.is_symlink():  # a planted link would carry the cache out of its folder
+                raise UserError(f"{c.parent} is a symbolic link; dlexam never writes its cache through one "
+                                "(remove it)")
             try:
                 with atomic_open(c, "wb") as f:
                     np.savez(f, stamp=stamp, images=images, labels=labels)
                 break
-            except OSError:
+            except (OSError, WriteError):  # a read-only folder or a full disk: try the next place, else none
                 continue
     return torch.from_numpy(images), torch.from_numpy(labels)
 
@@ -222,8 +229,9 @@ def _copy_bounded(resp, part: Path, have: int, total: int | None, limit: int, ur
                   progress: ProgressFn | None) -> None:
     """Append the response to `part`, never past `limit` bytes; remove `part` when the disk is full."""
     task, done = part.name[:-5], have
+    flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | (os.O_APPEND if have else os.O_TRUNC)
     try:
-        with open(part, "ab" if have else "wb") as f:
+        with os.fdopen(os.open(part, flags, 0o666), "wb") as f:
             while True:
                 try:
                     block = resp.read(1 << 16)
@@ -241,8 +249,11 @@ def _copy_bounded(resp, part: Path, have: int, total: int | None, limit: int, ur
         raise UserError(f"download of {url} ran past {limit:,} bytes, more than the file can be; "
                         "the partial file was removed") from None
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UserError(f"{part} is a symbolic link; dlexam never writes through one (not touching it)") from None
         if exc.errno != errno.ENOSPC:
-            raise
+            raise WriteError(part, exc) if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS, errno.EDQUOT) \
+                else exc from None
         part.unlink(missing_ok=True)
         raise UserError(f"download of {url}: the disk is full; the partial file was removed") from None
     report(progress, Progress(task, done, total, "B", finished=True))
@@ -282,8 +293,8 @@ def download(
     md5 = md5 or MD5
     max_bytes = max_bytes or MAX_BYTES
     for split in splits:
-        if split not in md5:
-            raise UserError(f"unknown SVHN split {split!r} (choose from {', '.join(md5)})")
+        if split not in SPLITS or split not in md5:
+            raise UserError(f"unknown SVHN split {split!r} (choose from {', '.join(SPLITS)})")
     out = OutputDir(root, force=force, what="root")
     done = []
     for split in splits:
@@ -304,13 +315,13 @@ def download(
             )
         with open(part, "rb+") as f:
             os.fsync(f.fileno())
-        os.replace(part, target)
-        out.record(filename(split))
+        out.commit(filename(split), part)  # checked again, renamed and recorded as one step
         done.append(target)
     return done
 
 
 def _fetch_resuming(url: str, part: Path, progress: ProgressFn | None, timeout: float, limit: int) -> None:
+    refuse_unsafe_target(part)  # a planted link or folder is never appended to, removed or renamed
     have = part.stat().st_size if part.exists() else 0
     if have > limit:  # not a partial download of this file
         part.unlink()

@@ -176,12 +176,17 @@ def render(n: int, seed: int, fonts: tuple[str, ...] = TRAIN_FONTS) -> tuple[np.
 
 def write_mat(path: str | os.PathLike, rgb: np.ndarray, digits: np.ndarray) -> None:
     """Write (N, 32, 32, 3) uint8 images and digits 0..9 as an official Format 2 .mat file."""
+    with atomic_open(path, "wb") as f:
+        save_mat(f, rgb, digits)
+
+
+def save_mat(f, rgb: np.ndarray, digits: np.ndarray) -> None:
+    """(N, 32, 32, 3) uint8 images and digits 0..9 into the open file `f`, as an official Format 2 .mat."""
     import scipy.io
 
     X = np.ascontiguousarray(np.moveaxis(rgb, 0, 3))  # (N, 32, 32, 3) -> (32, 32, 3, N)
     y = np.where(digits == 0, 10, digits).astype(np.uint8).reshape(-1, 1)  # (N, 1), 10 means 0
-    with atomic_open(path, "wb") as f:
-        scipy.io.savemat(f, {"X": X, "y": y})
+    scipy.io.savemat(f, {"X": X, "y": y})
 
 
 def _render_chunked(n: int, seed: int, fonts: tuple[str, ...], chunk: int = 4096):
@@ -202,8 +207,8 @@ def write_splits(out_dir: str | os.PathLike, splits: dict, *, force: bool = Fals
     out = OutputDir(out_dir, force=force)
     out.claim(*(f"{name}_32x32.mat" for name in splits))
     for name, make in splits.items():
-        write_mat(out.file(f"{name}_32x32.mat"), *make())
-        out.record(f"{name}_32x32.mat")
+        with out.open(f"{name}_32x32.mat") as f:  # the file and its record: one commit
+            save_mat(f, *make())
     return out.path
 
 
@@ -212,6 +217,7 @@ def write_synthetic(out_dir: str | os.PathLike, n_train: int = 20000, n_test: in
     """Write train_32x32.mat (TRAIN_FONTS) and test_32x32.mat (held-out TEST_FONTS) into `out_dir`."""
     limits.whole("n_train", n_train, 1, MAX_IMAGES)
     limits.whole("n_test", n_test, 1, MAX_IMAGES)
+    limits.seed("seed", seed)
     out = write_splits(out_dir, {
         "train": lambda: _render_chunked(int(n_train), 2 * int(seed), TRAIN_FONTS),
         "test": lambda: held_out_split(n_test, seed),

@@ -17,15 +17,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dlexam import limits
+from dlexam import limits, runs
 from dlexam.errors import UserError
-from dlexam.files import OutputDir
 from dlexam.progress import ProgressFn, log
 from dlexam.svhn.synthetic.scenes import SceneConfig
 from dlexam.svhn.training.augment import AugmentConfig
 
 KIND = "svhn-cnn"
 RUN_FILE = "model.pt"
+RUN_FILES = (RUN_FILE, runs.METRICS_CSV, runs.METRICS_JSON, runs.CURVES)  # what a recipe's run folder holds
 
 
 @dataclass(frozen=True)
@@ -120,31 +120,24 @@ def train_recipe(
 ) -> RecipeResult:
     """Render, train and write the run directory `out` (model.pt, metrics.json/.csv, curves.png).
 
-    The folder is checked and locked before any work. The checks are the real-data accuracies of
+    The folder is the core's run folder (:class:`dlexam.runs.RunFolder`), checked and locked before
+    any work; a folder that already holds a run is refused. The checks are the real-data accuracies of
     :mod:`dlexam.svhn.data.realdata` (a set whose shared files are absent says why it was skipped).
     """
-    from dlexam.svhn.training.runs import RUN_MARKERS
-
-    limits.whole("seed", seed, 0, 2**63 - 1)
-    limits.whole("threads", threads, 1, 1024, optional=True)
-    folder = OutputDir(out, lock=True)
-    try:
-        if any(folder.file(m).exists() for m in (*RUN_MARKERS, RUN_FILE)):
-            raise UserError(f"{folder.path} already holds a training run; choose another out directory")
-        return _train(recipe, folder.path, seed, threads, progress, checks)
-    finally:
-        folder.close()
+    limits.seed("seed", seed)
+    limits.threads("threads", threads, optional=True)
+    # model.pt is written last: a folder with the metrics of a killed recipe run but no model.pt takes a new run
+    with runs.RunFolder(out, writes=RUN_FILES, markers=(runs.LAST, runs.BEST, RUN_FILE)) as folder:
+        return _train(recipe, folder, seed, threads, progress, checks)
 
 
-def _train(recipe: Recipe, out: Path, seed: int, threads: int | None, progress: ProgressFn | None,
+def _train(recipe: Recipe, folder: runs.RunFolder, seed: int, threads: int | None, progress: ProgressFn | None,
            checks: bool) -> RecipeResult:
-    from dlexam import checkpoint
     from dlexam.svhn.data.realdata import check_accuracies
     from dlexam.svhn.model import CNNConfig, ExamCNN
-    from dlexam.svhn.plots import learning_curves_png
+    from dlexam.svhn.plots import learning_curves_figure
     from dlexam.svhn.training.augment import Augment
     from dlexam.svhn.training.loop import TrainConfig, fit
-    from dlexam.svhn.training.runs import _write_metrics
 
     t0, cpu0 = time.perf_counter(), time.process_time()
     previous_threads = torch.get_num_threads()
@@ -193,7 +186,7 @@ def _train(recipe: Recipe, out: Path, seed: int, threads: int | None, progress: 
         "checks": {k: {kk: v for kk, v in r.items() if kk != "per_class"} for k, r in found.items()},
     }
     state = {k: v.contiguous() for k, v in model.state_dict().items()}
-    checkpoint.save(out / RUN_FILE, kind=KIND, config=model_cfg.to_dict(), state_dict=state, extra=extra)
-    _write_metrics(out, result["history"], {**settings, "seconds": seconds, "checks": extra["checks"]})
-    learning_curves_png(result["history"], out / "curves.png")
-    return RecipeResult(str(out), recipe.name, seed, result["history"], seconds, found)
+    folder.write_metrics(result["history"], {**settings, "seconds": seconds, "checks": extra["checks"]})
+    folder.write_figure(runs.CURVES, learning_curves_figure(result["history"]))
+    folder.save_checkpoint(RUN_FILE, kind=KIND, config=model_cfg.to_dict(), state_dict=state, extra=extra)
+    return RecipeResult(str(folder.path), recipe.name, seed, result["history"], seconds, found)

@@ -7,8 +7,15 @@ A run directory holds
     metrics.csv    one row per epoch; metrics.json the same plus the run's settings
     curves.png     learning curves
 
-Every file is written atomically, and only by rank 0 in a distributed run. A run killed mid-epoch
-resumes (``SVHNRun(resume=True)``) from last.pt, i.e. from its last completed epoch.
+The folder is the core's run folder (:class:`dlexam.runs.RunFolder`: checked and locked before any
+work, nothing foreign replaced, every file and its record written as one commit), and only rank 0
+of a distributed run writes. Each epoch writes last.pt first, its commit point, then best.pt (if
+the epoch improved) and the metrics, which follow from last.pt: a resumed run writes them again
+from it (:func:`_complete_epoch`). So a run killed at any instant resumes (``SVHNRun(resume=True)``)
+from its last completed epoch and ends with the same files, bit for bit, as a run never stopped.
+A resumed run keeps its own settings: one given that differs is refused by name
+(:func:`dlexam.runs.resume_config`); only ``epochs`` (a longer or shorter schedule) and ``data``
+(where the same data now live) may change.
 
 :func:`train_run` takes an :class:`SVHNRun` and returns a :class:`RunResult`; progress (epoch lines,
 the batch bar) goes to an optional callback (:mod:`dlexam.progress`), never to the terminal.
@@ -16,43 +23,48 @@ the batch bar) goes to an optional callback (:mod:`dlexam.progress`), never to t
 
 from __future__ import annotations
 
-import csv
-import io
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import torch
 
-from dlexam import checkpoint, limits
+from dlexam import limits, runs
 from dlexam.errors import NonFiniteLoss, UserError
-from dlexam.files import OutputDir, atomic_write_text
-from dlexam.plain import dumps
 from dlexam.progress import ProgressFn, log
 from dlexam.svhn.model import KIND, CNNConfig, ExamCNN
 from dlexam.svhn.training.loop import TrainConfig, fit, load_data, make_optimizer, setup_distributed
 
-RUN_MARKERS = ("last.pt", "best.pt", "metrics.json", "metrics.csv")
+RUN_MARKERS = runs.TRAINER_MARKERS
 QUICK_EPOCHS = 2
 DEFAULT_EPOCHS = 10
 MAX_EPOCHS, MAX_BATCH, MAX_LR = 100_000, 65_536, 10.0  # beyond these a setting is a typo, not a choice
+# The settings of a new run where none is given; a resumed run keeps its own.
+DEFAULTS = {"batch_size": 256, "optimizer": "sgd", "seed": 0, "val_fraction": 0.1, "split_seed": 0}
+MODEL_OPTIONS = ("activation", "pool", "head", "linear_in")
+# Seeds a run made before the 2**32 bound may hold: seed * 1,000,003 + epoch (the order of an epoch)
+# still fits torch's 64-bit generator seed.
+OLD_MAX_SEED = 10**13
 
 
 @dataclass
 class SVHNRun:
-    """One `dlexam svhn train` run: the data, the run directory, and how to train."""
+    """One `dlexam svhn train` run: the data, the run directory, and how to train.
+
+    A setting left None is the default for a new run (:data:`DEFAULTS`) and the run's own when resuming;
+    one given when resuming must equal the run's (except `epochs` and `data`)."""
 
     out: Path  # the run directory
-    data: Path | None = None  # folder with train_32x32.mat; not needed to resume
+    data: Path | None = None  # folder with train_32x32.mat; when resuming, where the run's data now are
     epochs: int | None = None  # None: 10 (2 with quick); when resuming, the run's own unless given
-    batch_size: int = 256
+    batch_size: int | None = None  # None: 256
     lr: float | None = None  # None: 0.1 for sgd, 0.003 for adam
-    optimizer: str = "sgd"
-    seed: int = 0  # initialisation and the order of each epoch
+    optimizer: str | None = None  # None: sgd
+    seed: int | None = None  # initialisation and the order of each epoch; None: 0
     threads: int | None = None  # torch CPU threads; None keeps PyTorch's default
-    val_fraction: float = 0.1  # share of the train split held out for validation
-    split_seed: int = 0  # seed of the train/validation split (never depends on the model)
-    model: CNNConfig = field(default_factory=CNNConfig)
+    val_fraction: float | None = None  # share of the train split held out for validation; None: 0.1
+    split_seed: int | None = None  # seed of the train/validation split (never depends on the model); None: 0
+    model: CNNConfig | dict | None = None  # the model, or some of its options (a dict); None: Problem 1's
     resume: bool = False  # continue the run in `out` from its last.pt
     quick: bool = False  # an end-to-end check: 2 epochs on 2,048 images
 
@@ -60,13 +72,31 @@ class SVHNRun:
         self.out = Path(self.out)
         self.data = None if self.data is None else Path(self.data)
         limits.whole("epochs", self.epochs, 1, MAX_EPOCHS, optional=True)
-        limits.whole("batch_size", self.batch_size, 1, MAX_BATCH)
+        limits.whole("batch_size", self.batch_size, 1, MAX_BATCH, optional=True)
         limits.number("lr", self.lr, 0, MAX_LR, lo_open=True, optional=True)
-        limits.choice("optimizer", self.optimizer, ("sgd", "adam"))
-        limits.whole("threads", self.threads, 1, 1024, optional=True)
-        limits.number("val_fraction", self.val_fraction, 0, 1, hi_open=True)
-        limits.whole("seed", self.seed, 0, 2**63 - 1)
-        limits.whole("split_seed", self.split_seed, 0, 2**63 - 1)
+        if self.optimizer is not None:
+            limits.choice("optimizer", self.optimizer, ("sgd", "adam"))
+        limits.threads("threads", self.threads, optional=True)
+        limits.number("val_fraction", self.val_fraction, 0, 1, hi_open=True, optional=True)
+        for name in ("seed", "split_seed"):
+            if getattr(self, name) is not None:
+                limits.seed(name, getattr(self, name))
+        if isinstance(self.model, dict):
+            unknown = sorted(set(self.model) - set(MODEL_OPTIONS))
+            if unknown:
+                raise UserError(f"unknown model option(s) {', '.join(unknown)}; choose from {', '.join(MODEL_OPTIONS)}")
+            try:
+                CNNConfig(**self.model)
+            except ValueError as exc:
+                raise UserError(str(exc)) from None
+
+    def given(self) -> dict:
+        """The settings given (not None), flat: what a resumed run checks against its own."""
+        flat = {f.name: getattr(self, f.name) for f in fields(self)
+                if f.name in ("epochs", "batch_size", "lr", "optimizer", "seed", "threads", "val_fraction",
+                              "split_seed") and getattr(self, f.name) is not None}
+        model = self.model.to_dict() if isinstance(self.model, CNNConfig) else dict(self.model or {})
+        return {**flat, **model, **({"quick": True} if self.quick else {})}
 
 
 @dataclass
@@ -86,79 +116,109 @@ class RunResult:
         return asdict(self)
 
 
-def _write_metrics(out: Path, history: list[dict], settings: dict) -> None:
-    buf = io.StringIO()
-    fields = ["epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "seconds", "images_per_s"]
-    w = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore")
-    w.writeheader()
-    for row in history:
-        w.writerow(row)
-    atomic_write_text(out / "metrics.csv", buf.getvalue())
-    atomic_write_text(out / "metrics.json", dumps({"settings": settings, "history": history}, indent=1))
-
-
-def _open_out(run: SVHNRun) -> OutputDir | None:
+def _open_out(run: SVHNRun) -> runs.RunFolder | None:
     """Check the run directory before any work and lock it while training (rank 0 only writes)."""
     if int(os.environ.get("RANK", "0")) != 0:
         return None
-    out = OutputDir(run.out, lock=True)
-    if run.resume:
-        if not (run.out / "last.pt").is_file():
-            out.close()
-            raise UserError(f"resume: {run.out} holds no last.pt to resume from")
-    elif any((run.out / m).exists() for m in RUN_MARKERS):
-        out.close()
-        raise UserError(f"{run.out} already holds a training run; resume it, or choose another out directory")
-    return out
+    return runs.RunFolder(run.out, writes=runs.TRAINER_FILES, markers=RUN_MARKERS, resume=run.resume)
 
 
-def _resume_state(run: SVHNRun) -> tuple[TrainConfig, dict, CNNConfig, int, list, dict]:
-    """What last.pt says about the run, checked before use: a damaged state is one clear error."""
-    path = run.out / "last.pt"
-    payload = checkpoint.load(path, kind=KIND)
+def _flat(settings: dict) -> dict:
+    """A run's recorded settings as one flat dict of the names SVHNRun uses."""
+    return {**settings["train"], **settings["model"], "val_fraction": settings["val_fraction"],
+            "split_seed": settings["split_seed"], "quick": settings["quick"]}
+
+
+def _resume_state(run: SVHNRun, folder: runs.RunFolder | None) -> tuple[TrainConfig, dict, CNNConfig, int, list, dict]:
+    """What last.pt says about the run, checked before use: a damaged state is one clear error; a
+    setting given now that differs from the run's is refused by name."""
+    path = run.out / runs.LAST
+    payload = folder.load(runs.LAST, kind=KIND) if folder is not None else _load_plain(path)
     try:
         extra = payload["extra"]
         settings = dict(extra["settings"])
-        settings["train"] = dict(settings["train"])
-        if run.epochs:
-            settings["train"]["epochs"] = int(run.epochs)
+        for part in ("train", "model"):
+            if not isinstance(settings[part], dict):
+                raise TypeError(f"its {part} settings are not a mapping")
+            settings[part] = dict(settings[part])
+        saved = _flat(settings)
         cfg = TrainConfig.from_dict(settings["train"])
         limits.whole("epochs", cfg.epochs, 1, MAX_EPOCHS)
         limits.whole("batch_size", cfg.batch_size, 1, MAX_BATCH)
         limits.number("lr", cfg.lr, 0, MAX_LR, lo_open=True)
+        limits.choice("optimizer", cfg.optimizer, ("sgd", "adam"))
+        limits.number("weight_decay", cfg.weight_decay, 0, 1000)
+        limits.seed("seed", cfg.seed, hi=OLD_MAX_SEED)
+        limits.whole("threads", cfg.threads, 1, 1 << 20, optional=True)
         limits.number("val_fraction", settings["val_fraction"], 0, 1, hi_open=True)
+        limits.seed("split_seed", settings["split_seed"], hi=OLD_MAX_SEED)
+        if not isinstance(settings["quick"], bool) or not isinstance(settings.get("data"), str):
+            raise TypeError("its quick flag or data folder is not what dlexam writes")
         model_cfg = CNNConfig.from_dict(payload["config"])
-        start_epoch, history = int(extra["epoch"]), list(extra["history"])
-        limits.whole("epoch", start_epoch, 0, MAX_EPOCHS)
-        if not isinstance(extra["optimizer"], dict) or not isinstance(extra["rng"], torch.Tensor):
+        if model_cfg.to_dict() != CNNConfig.from_dict(settings["model"]).to_dict():
+            raise ValueError("its model config and its settings disagree")
+        start_epoch = limits.whole("epoch", extra["epoch"], 0, MAX_EPOCHS)
+        history = runs.check_history(extra["history"], epochs=start_epoch)
+        rng = extra["rng"]
+        if not isinstance(extra["optimizer"], dict) or not isinstance(rng, torch.Tensor) \
+                or rng.dtype != torch.uint8 or rng.dim() != 1:
             raise TypeError("optimizer or RNG state missing")
     except (KeyError, TypeError, ValueError, UserError) as exc:
         raise UserError(f"{path}: its resume state is damaged ({exc})") from None
+    merged = runs.resume_config(saved, run.given(), where=path, may_change=("epochs",))
+    settings["train"]["epochs"] = merged["epochs"]
+    cfg = TrainConfig.from_dict(settings["train"])
+    if run.data is not None:
+        settings["data"] = str(run.data.resolve())
     return cfg, settings, model_cfg, start_epoch, history, payload
+
+
+def _load_plain(path: Path) -> dict:
+    from dlexam import checkpoint
+
+    return checkpoint.load(path, kind=KIND)
 
 
 def _new_settings(run: SVHNRun) -> tuple[TrainConfig, dict]:
     """The settings of a new run: its TrainConfig and what metrics.json and the checkpoints record."""
     if run.data is None:
         raise UserError("data is required: a folder with train_32x32.mat")
+    d = {k: getattr(run, k) if getattr(run, k) is not None else v for k, v in DEFAULTS.items()}
     epochs = run.epochs or DEFAULT_EPOCHS
+    model = run.model if isinstance(run.model, CNNConfig) else CNNConfig(**(run.model or {}))
     cfg = TrainConfig(
         epochs=min(epochs, QUICK_EPOCHS) if run.quick else epochs,
-        batch_size=run.batch_size,
-        lr=run.lr if run.lr is not None else (0.1 if run.optimizer == "sgd" else 0.003),
-        optimizer=run.optimizer,
-        seed=run.seed,
+        batch_size=d["batch_size"],
+        lr=run.lr if run.lr is not None else (0.1 if d["optimizer"] == "sgd" else 0.003),
+        optimizer=d["optimizer"],
+        seed=d["seed"],
         threads=run.threads,
     )
     settings = {
         "train": cfg.to_dict(),
-        "model": run.model.to_dict(),
+        "model": model.to_dict(),
         "data": str(run.data.resolve()),
-        "val_fraction": run.val_fraction,
-        "split_seed": run.split_seed,
+        "val_fraction": d["val_fraction"],
+        "split_seed": d["split_seed"],
         "quick": run.quick,
     }
     return cfg, settings
+
+
+def _complete_epoch(folder: runs.RunFolder, payload: dict, history: list[dict], settings: dict) -> None:
+    """Write again what follows from last.pt, which a kill right after it may have left undone: the
+    metrics, and best.pt where last.pt's epoch is the best (the only epoch best.pt can lag behind)."""
+    if not history:
+        return
+    scores = [r.get("val_accuracy", 0.0) for r in history]
+    best_epoch = scores.index(max(scores)) + 1  # the first epoch with the best score, as training saves it
+    if best_epoch == len(history):
+        best = folder.file(runs.BEST)
+        held = folder.load(runs.BEST, kind=KIND)["extra"].get("epoch") if best.exists() else None
+        if held != best_epoch:
+            folder.save_checkpoint(runs.BEST, kind=KIND, config=payload["config"], state_dict=payload["state_dict"],
+                                   extra=payload["extra"])
+    folder.write_metrics(history, settings)
 
 
 def _engine(device: torch.device, model: ExamCNN) -> str:
@@ -173,22 +233,22 @@ def train_run(run: SVHNRun, progress: ProgressFn | None = None) -> RunResult:
 
     The directory is checked and locked before any work, and stays locked until training ends.
     """
-    lock = _open_out(run)
+    folder = _open_out(run)
     try:
-        return _train(run, progress)
+        return _train(run, folder, progress)
     finally:
-        if lock is not None:
-            lock.close()
+        if folder is not None:
+            folder.close()
 
 
-def _train(run: SVHNRun, progress: ProgressFn | None) -> RunResult:
+def _train(run: SVHNRun, folder: runs.RunFolder | None, progress: ProgressFn | None) -> RunResult:
     out = run.out
     if run.resume:
-        cfg, settings, model_cfg, start_epoch, history, payload = _resume_state(run)
+        cfg, settings, model_cfg, start_epoch, history, payload = _resume_state(run, folder)
     else:
         cfg, settings = _new_settings(run)
-        model_cfg, start_epoch, history, payload = run.model, 0, [], None
-    data = load_data(run.data or settings["data"], val_fraction=settings["val_fraction"],
+        model_cfg, start_epoch, history, payload = CNNConfig.from_dict(settings["model"]), 0, [], None
+    data = load_data(settings["data"], val_fraction=settings["val_fraction"],
                      split_seed=settings["split_seed"], quick=settings["quick"])
     d = setup_distributed()
     torch.manual_seed(cfg.seed)
@@ -199,21 +259,26 @@ def _train(run: SVHNRun, progress: ProgressFn | None) -> RunResult:
                            f" batch {cfg.batch_size}, {settings['engine']}")
     optimizer = make_optimizer(model, cfg)
     if payload is not None:
-        checkpoint.load_weights(model, payload, out / "last.pt")
+        from dlexam import checkpoint
+
+        checkpoint.load_weights(model, payload, out / runs.LAST)
         try:
             optimizer.load_state_dict(payload["extra"]["optimizer"])
             torch.set_rng_state(payload["extra"]["rng"])
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-            raise UserError(f"{out / 'last.pt'}: its resume state is damaged ({str(exc)[:120]})") from None
+            raise UserError(f"{out / runs.LAST}: its resume state is damaged ({str(exc)[:120]})") from None
         if start_epoch >= cfg.epochs:
             log(say, "svhn train", f"{out}: all {cfg.epochs} epochs are already done")
-    best = max((r.get("val_accuracy", -1.0) for r in history), default=-1.0)
+        if folder is not None:
+            _complete_epoch(folder, payload, history, settings)
+    # the best validation accuracy so far (a missing one counts 0, as when it is saved below)
+    best = max((r.get("val_accuracy") or 0.0 for r in history), default=-1.0)
     saved = len(history)  # epochs in last.pt
 
     def on_epoch_end(epoch, model, optimizer, history):
         nonlocal best, saved
         row = history[-1]
-        if not d.is_main:
+        if folder is None:
             return
         nan = float("nan")
         log(say, "svhn train",
@@ -223,24 +288,26 @@ def _train(run: SVHNRun, progress: ProgressFn | None) -> RunResult:
         extra = {"epoch": epoch + 1, "optimizer": optimizer.state_dict(), "history": history, "settings": settings,
                  "rng": torch.get_rng_state()}
         state = {k: v.contiguous() for k, v in model.state_dict().items()}
-        checkpoint.save(out / "last.pt", kind=KIND, config=model_cfg.to_dict(), state_dict=state, extra=extra)
+        config = model_cfg.to_dict()
+        # last.pt first: the epoch's commit point; what follows is written again from it on resume
+        folder.save_checkpoint(runs.LAST, kind=KIND, config=config, state_dict=state, extra=extra)
+        saved = len(history)
         if row.get("val_accuracy", 0.0) > best:
             best = row.get("val_accuracy", 0.0)
-            checkpoint.save(out / "best.pt", kind=KIND, config=model_cfg.to_dict(), state_dict=state, extra=extra)
-        _write_metrics(out, history, settings)
-        saved = len(history)
+            folder.save_checkpoint(runs.BEST, kind=KIND, config=config, state_dict=state, extra=extra)
+        folder.write_metrics(history, settings)
 
     try:
         result = fit(model, data["train_x"], data["train_y"], data["val_x"], data["val_y"], cfg=cfg,
                      start_epoch=start_epoch, optimizer=optimizer, history=history, on_epoch_end=on_epoch_end,
                      progress=say, dist=d)
     except NonFiniteLoss as exc:
-        kept = f"{out / 'last.pt'} keeps epoch {saved}, the last finite one" if saved else "no epoch was saved"
+        kept = f"{out / runs.LAST} keeps epoch {saved}, the last finite one" if saved else "no epoch was saved"
         raise UserError(f"{exc} (is the learning rate, {cfg.lr:g}, too high?); {kept}") from None
-    if d.is_main and result["history"]:
-        from dlexam.svhn.plots import learning_curves_png
+    if folder is not None and result["history"]:
+        from dlexam.svhn.plots import learning_curves_figure
 
-        learning_curves_png(result["history"], out / "curves.png")
+        folder.write_figure(runs.CURVES, learning_curves_figure(result["history"]))
     if d.world > 1:
         import torch.distributed as torch_dist
 

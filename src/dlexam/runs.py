@@ -1,0 +1,172 @@
+"""The one run-folder service: every command that trains or runs into a folder writes it through here.
+
+`svhn train`, the shipped recipe (`svhn train --recipe`), `sort train`, `experiment` and `report`
+open their folder as a :class:`RunFolder`, and the rules are the same for all of them:
+
+- **Checked and locked before any work.** The folder must be a folder that can be written
+  (:class:`dlexam.files.OutputDir`); it is locked while in use (``.dlexam.lock``, taken without
+  following a link); temporary files a killed writer left behind are removed.
+- **Nothing foreign is touched.** Every file the run will write (`writes`) is claimed up front: one
+  that dlexam did not write, a symbolic link, a folder or a special file in its place is refused
+  with one line and left as it is (``force`` replaces a foreign regular file, never a link).
+- **One run per folder.** A new run refuses a folder that already holds one (any of its `markers`)
+  unless ``force``; ``resume`` needs the run's ``last.pt``, written by dlexam.
+- **Every write is one commit** (:meth:`dlexam.files.OutputDir.write_bytes`): the file and its entry
+  in the folder's record (``.dlexam-files.json``) change together, under a lock, so a run killed at
+  any instant leaves files that ``--resume`` accepts, and commands writing into one folder at once
+  lose no entry.
+- **Checkpoints last.** A trainer writes ``best.pt`` and the metrics of an epoch before its
+  ``last.pt``: ``last.pt`` is the commit point of the epoch, and a resumed run redoes (bit for bit)
+  whatever came after it.
+
+Use::
+
+    from dlexam import runs
+    with runs.RunFolder(out, writes=runs.TRAINER_FILES, markers=runs.TRAINER_MARKERS, resume=resume) as run:
+        if resume:
+            payload = run.load(runs.LAST, kind=KIND)                          # checked checkpoint
+            settings = runs.resume_config(saved, given, where=run.file(runs.LAST), may_change=("epochs",))
+        ...
+        run.save_checkpoint(runs.BEST, kind=KIND, config=..., state_dict=..., extra=...)  # if improved
+        run.write_metrics(history, settings)
+        run.save_checkpoint(runs.LAST, kind=KIND, config=..., state_dict=..., extra=...)
+        run.write_figure(runs.CURVES, figure)
+
+A trainer that starts from another model's weights (fine-tuning) loads them with
+:func:`dlexam.checkpoint.load` and :func:`dlexam.checkpoint.load_weights` (both checked) and writes its
+own run folder like any other run.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from dlexam import checkpoint
+from dlexam.errors import UserError
+from dlexam.files import OutputDir
+from dlexam.plain import dumps
+
+LAST, BEST = "last.pt", "best.pt"
+METRICS_CSV, METRICS_JSON, CURVES = "metrics.csv", "metrics.json", "curves.png"
+TRAINER_FILES = (LAST, BEST, METRICS_CSV, METRICS_JSON, CURVES)  # what `svhn train` writes
+TRAINER_MARKERS = (LAST, BEST, METRICS_JSON, METRICS_CSV)  # any of these: the folder holds a run
+# metrics.csv's columns (metrics.json keeps every field of the history)
+METRIC_COLUMNS = ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "seconds", "images_per_s")
+
+
+class RunFolder(OutputDir):
+    """A run's folder, checked, locked and claimed before any work (see the module docstring).
+
+    `writes`: every file the run may write here (claimed now). `markers`: the files whose presence
+    means the folder already holds a run (refused for a new run unless `force`). With `resume`, the
+    run's `resume_from` (default last.pt) must be there and be dlexam's.
+    """
+
+    def __init__(self, path: str | os.PathLike, *, writes: Sequence[str], markers: Sequence[str] = (),
+                 resume: bool = False, resume_from: str = LAST, force: bool = False, what: str = "out"):
+        super().__init__(path, force=force, lock=True, what=what, run_files=tuple(writes))
+        try:
+            self.writes = tuple(writes)
+            self.sweep_temporaries(*self.writes)
+            if resume:
+                last = self.file(resume_from)
+                if not (last.exists() or last.is_symlink()):
+                    raise UserError(f"resume: {self.path} holds no {resume_from} to resume from")
+            else:
+                held = [m for m in markers if self.file(m).exists() or self.file(m).is_symlink()]
+                if held and not force and all(self.owns(m) for m in held):
+                    raise UserError(f"{what} {self.path} already holds a training run ({self.file(held[0])}); "
+                                    "resume it, choose another folder, or force replaces it")
+            self.claim(*self.writes)  # a foreign file or a link: refused, untouched
+        except BaseException:
+            self.close()
+            raise
+
+    def __enter__(self) -> RunFolder:
+        return self
+
+    def load(self, name: str, *, kind: str) -> dict:
+        """A checkpoint of this run (claimed: dlexam wrote it), read and checked (:func:`checkpoint.load`)."""
+        self.claim(name)
+        return checkpoint.load(self.file(name), kind=kind)
+
+    def save_checkpoint(self, name: str, *, kind: str, config: dict, state_dict: dict, extra: dict) -> None:
+        """Write a checkpoint (:mod:`dlexam.checkpoint`'s format) and its record as one commit."""
+        self.write_bytes(name, checkpoint.to_bytes(kind=kind, config=config, state_dict=state_dict, extra=extra))
+
+    def write_metrics(self, history: list[dict], settings: dict, columns: Sequence[str] = METRIC_COLUMNS) -> None:
+        """metrics.csv (one row per epoch, `columns`) and metrics.json (the settings and every field)."""
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=list(columns), extrasaction="ignore")
+        w.writeheader()
+        for row in history:
+            w.writerow(row)
+        self.write_text(METRICS_CSV, buf.getvalue())
+        self.write_text(METRICS_JSON, dumps({"settings": settings, "history": history}, indent=1))
+
+    def write_figure(self, name: str, fig) -> str:
+        """Render a matplotlib figure as PNG into this folder (one commit); its absolute path."""
+        from dlexam.figures import to_png
+
+        return str(self.write_bytes(name, to_png(fig)).resolve())
+
+
+# ---- resuming -------------------------------------------------------------------------------------
+_MISSING = object()
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "not set"
+    return f"{value:g}" if isinstance(value, float) else repr(value) if isinstance(value, str) else str(value)
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b
+    return type(a) is type(b) and a == b or (isinstance(a, int | float) and isinstance(b, int | float) and a == b)
+
+
+def resume_config(saved: Mapping[str, Any], given: Mapping[str, Any], *, where: str | os.PathLike,
+                  may_change: Iterable[str] = ()) -> dict[str, Any]:
+    """The settings a resumed run continues with: the run's own (`saved`), with those the user gave now.
+
+    Every given setting must equal the run's, except those in `may_change` (a longer schedule, say):
+    the ones that differ are refused together, by name, in one line ("resume: R/last.pt was trained
+    with lr 0.1, not 0.5; batch_size 256, not 7"). A setting the run did not record cannot be given.
+    """
+    may_change = set(may_change)
+    differ = [f"{name} {_show(saved.get(name))}, not {_show(value)}" if name in saved
+              else f"{name} (not recorded in the run), not {_show(value)}"
+              for name, value in given.items()
+              if name not in may_change and not _same(saved.get(name, _MISSING), value)]
+    if differ:
+        raise UserError(f"resume: {where} was trained with " + "; ".join(differ) +
+                        " (resume continues a run with its own settings; start a new run to change them)")
+    return {**saved, **given}
+
+
+def check_history(history: Any, *, epochs: int) -> list[dict]:
+    """A run's history as its checkpoint holds it: `epochs` rows, row i for epoch i + 1, every value a
+    finite number (or None, or the flag `complete`); UserError ("its history ...") naming what is
+    wrong otherwise."""
+    if not isinstance(history, list) or len(history) != epochs:
+        got = f"{len(history)} rows" if isinstance(history, list) else f"a {type(history).__name__}"
+        raise UserError(f"its history must list {epochs} epoch(s), got {got}")
+    for i, row in enumerate(history):
+        if not isinstance(row, dict) or row.get("epoch") != i + 1 or isinstance(row.get("epoch"), bool):
+            raise UserError(f"row {i + 1} of its history is not epoch {i + 1}'s")
+        for key, value in row.items():
+            ok = value is None or (isinstance(value, bool) if key == "complete" else
+                                   isinstance(value, int | float) and not isinstance(value, bool)
+                                   and math.isfinite(value))
+            if not isinstance(key, str) or not ok:
+                raise UserError(f"epoch {i + 1}'s {key!r} in its history is {value!r}, not a number")
+    return history

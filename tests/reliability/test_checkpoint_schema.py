@@ -1,0 +1,171 @@
+"""Every checkpoint is checked against a full schema before use: the weights' names, shapes and dtypes
+against the model they go into (a bool, complex, float64 or integer tensor is never cast silently), the
+config's types and ranges, the parts' types (a state dict stored as a list, a config that is a string),
+and a run's history. Each failure is one line and exit status 2, for sort, SVHN and the shipped model.
+Also: a .mat whose labels are strings, and a rejected pickle, whose line comes with no warning."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from dlexam import checkpoint
+from dlexam.sorting.train import TrainConfig, train
+
+from .helpers import assert_refused, refused_here, rewrite_checkpoint, run_cli, snapshot
+
+
+def _save(path, payload, **changes):
+    p = {**payload, **changes}
+    # checkpoint.save would refuse nothing: it writes what it is given, as a tampering user would
+    import io
+
+    buf = io.BytesIO()
+    torch.save({"format": "dlexam-checkpoint", "version": 1, "kind": p["kind"], "config": p["config"],
+                "state_dict": p["state_dict"], "extra": p.get("extra", {}), "provenance": p.get("provenance")}, buf)
+    path.write_bytes(buf.getvalue())
+    return path
+
+
+@pytest.fixture(scope="module")
+def sorter(tmp_path_factory):
+    run = tmp_path_factory.mktemp("sorter") / "run"
+    train(TrainConfig(vocab="A-C", max_len=3, steps=10, batch_size=16, warmup=2, checkpoint_every=0), run)
+    return checkpoint.load(run / "last.pt")
+
+
+def _weights(payload, fn):
+    return {k: fn(v) for k, v in payload["state_dict"].items()}
+
+
+SORT_CASES = {
+    "bool weights": (lambda p: dict(state_dict=_weights(p, torch.Tensor.bool)), "bool"),
+    "complex weights": (lambda p: dict(state_dict=_weights(p, lambda t: t.to(torch.complex64))), "complex64"),
+    "float64 weights": (lambda p: dict(state_dict=_weights(p, torch.Tensor.double)), "float64"),
+    "NaN weights": (lambda p: dict(state_dict=_weights(p, lambda t: t * float("nan"))), "NaN"),
+    "wrong shape": (lambda p: dict(state_dict=_weights(p, lambda t: t[..., :1])), "shape"),
+    "state dict as a list": (lambda p: dict(state_dict=list(p["state_dict"].values())), "state_dict"),
+    "a weight that is a number": (lambda p: dict(state_dict={**p["state_dict"], "E": 3.0}), "tensor"),
+    "config the string 'x'": (lambda p: dict(config="x"), "config"),
+    "a string for a number": (lambda p: dict(config={**p["config"], "temperature": "hot"}), "temperature"),
+    "max_len a string": (lambda p: dict(config={**p["config"], "extra": {"vocab": "A-C", "max_len": "x"}}),
+                         "max_len"),
+    "extra a list": (lambda p: dict(extra=[1, 2]), "extra"),
+}
+
+
+@pytest.mark.parametrize("case", list(SORT_CASES))
+@pytest.mark.parametrize("command", ["sort", "sort evaluate"])
+def test_tampered_sorter_checkpoints_arerefused_here(tmp_path, sorter, capsys, case, command):
+    edit, needle = SORT_CASES[case]
+    ck = _save(tmp_path / "bad.pt", sorter, **edit(sorter))
+    argv = ["sort", "--checkpoint", str(ck), "C A"] if command == "sort" else \
+        ["sort", "evaluate", "--checkpoint", str(ck), "--lengths", "1-3", "--samples", "3"]
+    refused_here(argv, capsys, needle)
+
+
+SVHN_CASES = {
+    "float64 weights": (lambda p: dict(state_dict=_weights(p, torch.Tensor.double)), "float64"),
+    "integer weights": (lambda p: dict(state_dict=_weights(p, lambda t: t.to(torch.int32))), "int32"),
+    "bool weights": (lambda p: dict(state_dict=_weights(p, torch.Tensor.bool)), "bool"),
+    "state dict as a list": (lambda p: dict(state_dict=list(p["state_dict"].values())), "state_dict"),
+    "config the string 'x'": (lambda p: dict(config="x"), "config"),
+    "a string for a number": (lambda p: dict(config={**p["config"], "linear_in": "144"}), "linear_in"),
+    "history of numbers": (lambda p: dict(extra={**p["extra"], "history": [1, 2]}), "history"),
+    "history a string": (lambda p: dict(extra={**p["extra"], "history": "epochs"}), "history"),
+    "history one row short": (lambda p: dict(extra={**p["extra"], "history": p["extra"]["history"][:1]}), "history"),
+    "a loss that is text": (lambda p: dict(extra={**p["extra"], "history": [
+        {**row, "train_loss": "low"} for row in p["extra"]["history"]]}), "train_loss"),
+    "settings a string": (lambda p: dict(extra={**p["extra"], "settings": "x"}), "damaged"),
+    "RNG state a list": (lambda p: dict(extra={**p["extra"], "rng": [1, 2, 3]}), "RNG"),
+}
+
+
+@pytest.mark.parametrize("case", list(SVHN_CASES))
+def test_tampered_svhn_checkpoints_are_refused_on_resume(tmp_path, quick_run, capsys, case):
+    """--resume reads last.pt: every tampering is one line, and nothing in the run is changed."""
+    run = tmp_path / "run"
+    shutil.copytree(quick_run, run)
+    payload = checkpoint.load(run / "last.pt")
+    edit, needle = SVHN_CASES[case]
+    _save(run / "last.pt", payload, **edit(payload))
+    from dlexam.files import OutputDir
+
+    OutputDir(run).record("last.pt")  # as if dlexam wrote it: the checks below the record are tested
+    before = snapshot(run)
+    refused_here(["svhn", "train", "--out", str(run), "--resume", "--epochs", "3", "--quiet"], capsys, needle)
+    assert snapshot(run) == before
+
+
+@pytest.mark.parametrize("case", ["float64 weights", "integer weights", "state dict as a list",
+                                  "config the string 'x'", "a string for a number"])
+def test_tampered_svhn_checkpoints_are_refused_by_evaluate_and_predict(tmp_path, quick_run, synth_dir, capsys,
+                                                                      case):
+    payload = checkpoint.load(quick_run / "best.pt")
+    edit, needle = SVHN_CASES[case]
+    ck = _save(tmp_path / "bad.pt", payload, **edit(payload))
+    refused_here(["svhn", "evaluate", "--checkpoint", str(ck), "--data", str(synth_dir), "--png",
+               str(tmp_path / "cm.png")], capsys, needle)
+    from PIL import Image
+
+    Image.new("L", (32, 32), 128).save(tmp_path / "x.png")
+    refused_here(["svhn", "predict", "--checkpoint", str(ck), str(tmp_path / "x.png")], capsys, needle)
+    assert not (tmp_path / "cm.png").exists()
+
+
+def test_a_tampered_copy_of_the_shipped_model_is_refused(tmp_path, capsys):
+    from PIL import Image
+
+    from dlexam.svhn.shipped import shipped_path
+
+    payload = checkpoint.load(shipped_path())
+    Image.new("L", (32, 32), 128).save(tmp_path / "x.png")
+    for case in ("float64 weights", "bool weights", "config the string 'x'"):
+        edit, needle = SVHN_CASES[case]
+        ck = _save(tmp_path / "shipped.pt", payload, **edit(payload))
+        refused_here(["svhn", "predict", "--checkpoint", str(ck), str(tmp_path / "x.png")], capsys, needle)
+
+
+def test_a_mat_whose_labels_are_strings_isrefused_here(tmp_path, capsys):
+    import scipy.io
+
+    data = tmp_path / "text-labels"
+    data.mkdir()
+    scipy.io.savemat(data / "test_32x32.mat", {"X": np.zeros((32, 32, 3, 3), np.uint8), "y": np.array(["one", "two",
+                                                                                                       "six"])})
+    refused_here(["svhn", "evaluate", "--data", str(data)], capsys, "test_32x32.mat", "y must hold numbers")
+    scipy.io.savemat(data / "test_32x32.mat", {"X": np.zeros((32, 32, 3, 2), np.uint8),
+                                               "y": np.array([[{"a": 1}], [{"a": 2}]], dtype=object)})
+    refused_here(["svhn", "evaluate", "--data", str(data)], capsys, "test_32x32.mat")
+
+
+def test_a_rejected_pickle_is_one_line_with_no_warning_before_it(tmp_path):
+    """torch.load(weights_only=True) refuses it; its warnings and its paragraph of advice (with terminal
+    escapes) never reach the user, only dlexam's line."""
+    import os
+
+    class Exploit:
+        def __reduce__(self):
+            return (os.system, ("echo PWNED",))
+
+    torch.save({"format": "dlexam-checkpoint", "version": 1, "payload": Exploit()}, tmp_path / "evil.pt")
+    torch.save({"format": "dlexam-checkpoint", "x": np.float64(3.0)}, tmp_path / "numpy.pt")
+    for name in ("evil.pt", "numpy.pt"):
+        p = run_cli("sort", "--checkpoint", str(tmp_path / name), "D A", timeout=120)
+        line = assert_refused(p, name, "refused without running it")
+        assert "\x1b" not in line and "PWNED" not in p.stdout.decode() + p.stderr.decode()
+        assert p.stderr.decode().count("\n") == 1  # no warning line before it
+
+
+def test_a_history_in_the_record_that_a_checkpoint_rewrites_is_checked(tmp_path, quick_run, capsys):
+    """rewrite_checkpoint (the helper of the other reliability tests) records the file: the refusal above
+    comes from the schema, not from the file record."""
+    run = tmp_path / "run"
+    shutil.copytree(quick_run, run)
+    payload = checkpoint.load(run / "last.pt")
+    payload["extra"]["history"] = [{"epoch": 1}, {"epoch": "two"}]
+    rewrite_checkpoint(run / "last.pt", payload)
+    refused_here(["svhn", "train", "--out", str(run), "--resume", "--epochs", "3", "--quiet"], capsys, "history")

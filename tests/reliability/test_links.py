@@ -1,0 +1,176 @@
+"""No writer follows a planted link: for every file or folder dlexam writes (locks, checkpoints,
+metrics, figures, caches, reports, downloads), a symbolic link in its place (to a foreign file,
+dangling, or to a folder) is refused with one line before any work, the link stays as it was, the
+foreign file stays byte-identical, and nothing is created where a dangling link points.
+
+The refusals happen before any work, so the commands run in this process (`dlexam.cli.main`)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+import pytest
+
+from .helpers import refused_here
+
+KINDS = ("foreign-file", "dangling", "folder")
+
+
+@pytest.fixture
+def outside(tmp_path):
+    """Where the planted links point: a foreign file, a foreign folder with a file, a missing name."""
+    d = tmp_path / "outside"
+    d.mkdir()
+    (d / "precious.bin").write_bytes(b"the user's own bytes \x00\x01")
+    (d / "folder").mkdir()
+    (d / "folder" / "inside.txt").write_text("keep")
+    return d
+
+
+def _plant(link, kind, outside):
+    link.parent.mkdir(parents=True, exist_ok=True)
+    target = {"foreign-file": outside / "precious.bin", "dangling": outside / "nowhere",
+              "folder": outside / "folder"}[kind]
+    link.symlink_to(target)
+    return target
+
+
+def _state(outside) -> dict:
+    return {str(p.relative_to(outside)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
+            for p in sorted(outside.rglob("*"))}
+
+
+def _check_untouched(link, target, kind, outside, before):
+    assert link.is_symlink() and os.readlink(link) == str(target)  # the link itself is still there, unchanged
+    assert _state(outside) == before  # the foreign file and folder are byte-identical; nothing was created
+    if kind == "dangling":
+        assert not target.exists()
+
+
+SORT = ["sort", "train", "--vocab", "A-C", "--max-len", "3", "--quick", "--quiet", "--json"]
+
+
+def _commands(tmp_path, synth_dir):
+    """name -> (argv writing into RUN, the planted file names that argv must refuse)."""
+    run = tmp_path / "run"
+    return run, {
+        "svhn train": (["svhn", "train", "--data", str(synth_dir), "--out", str(run), "--quick", "--quiet"],
+                       (".dlexam.lock", "last.pt", "best.pt", "metrics.csv", "metrics.json", "curves.png",
+                        ".dlexam-files.json")),
+        "sort train": ([*SORT, "--out", str(run)], (".dlexam.lock", "last.pt", ".dlexam-files.json")),
+        "experiment": (["experiment", "separable-logreg", "--quick", "--out", str(run)],
+                       (".dlexam.lock", "result.json", "separable_logreg_margin.png")),
+        "report": (["report", "--quick", "--out", str(run)], (".dlexam.lock", "index.html")),
+    }
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("command", ["svhn train", "sort train", "experiment", "report"])
+def test_run_folder_writers_refuse_planted_links(tmp_path, synth_dir, outside, capsys, need_shared, command, kind):
+    run, commands = _commands(tmp_path, synth_dir)
+    argv, names = commands[command]
+    if command == "experiment":
+        from dlexam.experiments.separable_logreg import FIGURES
+
+        names = (".dlexam.lock", "result.json", FIGURES[0])
+    if command == "report":  # the report checks its shared inputs before its folder's files
+        need_shared("exam")
+        need_shared("data", "mnist-t10k")
+    for name in names:
+        link = run / name
+        target = _plant(link, kind, outside)
+        before = _state(outside)
+        refused_here(argv, capsys, name)
+        _check_untouched(link, target, kind, outside, before)
+        assert not (run / "last.pt").exists() or (run / "last.pt").is_symlink()  # refused before any training
+        link.unlink()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_svhn_evaluate_png_and_the_cache_refuse_planted_links(tmp_path, synth_dir, quick_run, outside, capsys, kind):
+    import shutil
+
+    png = tmp_path / "figs" / "confusion.png"
+    target = _plant(png, kind, outside)
+    before = _state(outside)
+    refused_here(["svhn", "evaluate", "--checkpoint", str(quick_run), "--data", str(synth_dir), "--png", str(png)],
+             capsys, "confusion.png")
+    _check_untouched(png, target, kind, outside, before)
+
+    data = tmp_path / "data"  # a fresh copy of the .mat files, so no cache exists yet
+    data.mkdir()
+    shutil.copy(synth_dir / "test_32x32.mat", data)
+    cache = data / ".dlexam-cache"
+    target = _plant(cache, kind, outside)
+    before = _state(outside)
+    refused_here(["svhn", "evaluate", "--checkpoint", str(quick_run), "--data", str(data)], capsys, ".dlexam-cache")
+    _check_untouched(cache, target, kind, outside, before)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("name", ["test_32x32.mat", "test_32x32.mat.part", ".dlexam-files.json"])
+def test_downloads_refuse_planted_links(tmp_path, outside, kind, name):
+    from dlexam.errors import UserError
+    from dlexam.svhn.data.official import download
+
+    root = tmp_path / "svhn"
+    link = root / name
+    target = _plant(link, kind, outside)
+    before = _state(outside)
+    with pytest.raises(UserError, match="symbolic link|not a regular file|folder") as err:
+        # nothing listens on port 9: a refusal must come before any network access
+        download(root, ["test"], base_url="http://127.0.0.1:9/", md5={"test": "0" * 32}, timeout=2)
+    assert "\n" not in str(err.value) and name in str(err.value)
+    _check_untouched(link, target, kind, outside, before)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_svhn_synth_and_the_recipe_refuse_planted_links(tmp_path, outside, capsys, kind):
+    data = tmp_path / "synth"
+    link = data / "train_32x32.mat"
+    target = _plant(link, kind, outside)
+    before = _state(outside)
+    refused_here(["svhn", "synth", "--out", str(data), "--train", "20", "--test", "10"], capsys, "train_32x32.mat")
+    _check_untouched(link, target, kind, outside, before)
+
+    run = tmp_path / "recipe"
+    for name in (".dlexam.lock", "model.pt", "metrics.json", "curves.png"):
+        link = run / name
+        target = _plant(link, kind, outside)
+        before = _state(outside)
+        refused_here(["svhn", "train", "--recipe", "quick", "--out", str(run), "--quiet"], capsys, name)
+        _check_untouched(link, target, kind, outside, before)
+        link.unlink()
+
+
+def test_a_hard_linked_or_foreign_lock_file_is_never_truncated(tmp_path, outside, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    os.link(outside / "precious.bin", run / ".dlexam.lock")  # another name of the user's file
+    before = _state(outside)
+    refused_here([*SORT, "--out", str(run)], capsys, ".dlexam.lock", "other names")
+    assert _state(outside) == before
+    (run / ".dlexam.lock").unlink()
+    (run / ".dlexam.lock").write_text("my notes, not a lock")
+    refused_here([*SORT, "--out", str(run)], capsys, ".dlexam.lock", "not written by dlexam")
+    assert (run / ".dlexam.lock").read_text() == "my notes, not a lock"
+
+
+def test_a_foreign_file_in_a_folder_without_a_run_is_never_replaced(tmp_path, synth_dir, capsys):
+    """The issue's case: a folder with the user's curves.png and no run marker was taken, the figure replaced."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "curves.png").write_bytes(b"the user's own figure")
+    line = refused_here(["svhn", "train", "--data", str(synth_dir), "--out", str(run), "--quick", "--quiet"], capsys,
+                    "curves.png", "not written by dlexam")
+    assert "epoch" not in line
+    assert (run / "curves.png").read_bytes() == b"the user's own figure" and not (run / "last.pt").exists()
+
+
+def test_a_runs_checkpoint_is_never_replaced_by_another_command(tmp_path, quick_run, synth_dir, capsys):
+    """Recorded as dlexam's is not enough: a figure never replaces a checkpoint of the run it sits in."""
+    before = (quick_run / "best.pt").read_bytes()
+    refused_here(["svhn", "evaluate", "--checkpoint", str(quick_run), "--data", str(synth_dir), "--png",
+              str(quick_run / "best.pt"), "--force"], capsys, "best.pt", "belongs to the run")
+    assert (quick_run / "best.pt").read_bytes() == before

@@ -1,0 +1,132 @@
+"""The run-folder service: a file record that loses no entry when commands write into one folder at
+once, and a resume that keeps the run's settings and refuses, by name, any that differ."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from dlexam.cli import main
+from dlexam.errors import UserError
+from dlexam.files import MANIFEST, OutputDir
+from dlexam.runs import resume_config
+
+from . import killing
+
+
+def _record(folder) -> dict:
+    return json.loads((folder / MANIFEST).read_text())["files"]
+
+
+def test_eight_evaluations_writing_into_one_folder_at_once_are_all_recorded(tmp_path, quick_run, synth_dir):
+    """The issue's case: 8 concurrent `svhn evaluate --png` into one folder left 5 of 8 entries."""
+    out = tmp_path / "figs"
+    names = [f"confusion_{i}.png" for i in range(8)]
+    argv = lambda name: ["svhn", "evaluate", "--checkpoint", str(quick_run), "--data", str(synth_dir),  # noqa: E731
+                         "--png", str(out / name)]
+    procs = [killing.start(argv(name)) for name in names]
+    for p in procs:
+        p.join(120)
+    assert [p.exitcode for p in procs] == [0] * 8
+    assert set(_record(out)) == set(names)
+    folder = OutputDir(out)
+    assert all(folder.owns(name) for name in names)
+    procs = [killing.start(argv(name)) for name in names]  # each may replace its own file again
+    for p in procs:
+        p.join(120)
+    assert [p.exitcode for p in procs] == [0] * 8
+
+
+def _writer(folder: str, me: int, rounds: int) -> None:
+    out = OutputDir(folder)
+    for r in range(rounds):
+        out.write_bytes(f"mine-{me}-{r}.txt", f"{me} {r}".encode())
+        out.write_bytes("shared.txt", f"written by {me} in round {r}".encode())  # everyone replaces this one
+
+
+def test_the_record_stays_complete_and_true_under_concurrent_writers(tmp_path):
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")  # nothing heavy is running in this process's threads here
+    procs = [ctx.Process(target=_writer, args=(str(tmp_path), me, 10)) for me in range(8)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert [p.exitcode for p in procs] == [0] * 8
+    record = _record(tmp_path)
+    assert set(record) == {f"mine-{me}-{r}.txt" for me in range(8) for r in range(10)} | {"shared.txt"}
+    folder = OutputDir(tmp_path)
+    assert all(folder.owns(name) for name in record)  # every entry names the bytes that are there
+
+
+@pytest.mark.parametrize("flags, named", [
+    (["--lr", "0.5", "--batch-size", "7", "--optimizer", "adam"], ["lr 0.1, not 0.5", "batch_size 256, not 7",
+                                                                  "optimizer 'sgd', not 'adam'"]),
+    (["--seed", "3"], ["seed 0, not 3"]),
+    (["--threads", "2"], ["threads 1, not 2"]),
+    (["--activation", "tanh", "--pool", "max"], ["activation 'relu', not 'tanh'", "pool 'avg', not 'max'"]),
+    (["--val-fraction", "0.2", "--split-seed", "5"], ["val_fraction 0.1, not 0.2", "split_seed 0, not 5"]),
+])
+def test_svhn_train_resume_refuses_differing_settings_by_name(tmp_path, quick_run, capsys, flags, named):
+    """The issue's case: `--resume --lr 0.5 --batch-size 7 --optimizer adam` trained on with the saved
+    settings and exited 0; --seed, --threads and the model options were ignored too."""
+    run = tmp_path / "run"
+    shutil.copytree(quick_run, run)
+    before = (run / "last.pt").read_bytes()
+    assert main(["svhn", "train", "--out", str(run), "--resume", "--epochs", "3", "--quiet", *flags]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("dlexam: error: resume:")
+    for text in named:
+        assert text in err
+    assert (run / "last.pt").read_bytes() == before
+
+
+def test_svhn_train_resume_keeps_its_settings_and_may_extend_the_schedule(tmp_path, quick_run, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(quick_run, run)
+    # the same settings given again are not a difference; --epochs may change
+    assert main(["svhn", "train", "--out", str(run), "--resume", "--epochs", "3", "--quiet", "--json",
+                 "--batch-size", "256", "--lr", "0.1", "--threads", "1", "--activation", "relu"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["epochs"] == 3 and len(result["history"]) == 3
+    assert result["train"]["batch_size"] == 256 and result["train"]["optimizer"] == "sgd"
+
+
+def test_resume_config_names_every_difference():
+    saved = {"lr": 0.1, "batch_size": 256, "optimizer": "sgd", "threads": None, "epochs": 10, "quick": False}
+    assert resume_config(saved, {"lr": 0.1, "epochs": 20}, where="R/last.pt", may_change=("epochs",)) == \
+        {**saved, "epochs": 20}
+    assert resume_config(saved, {"batch_size": 256.0}, where="R")["batch_size"] == 256.0  # equal numbers agree
+    with pytest.raises(UserError) as err:
+        resume_config(saved, {"lr": 0.5, "threads": 2, "quick": True, "width": 3}, where="R/last.pt")
+    text = str(err.value)
+    assert text.startswith("resume: R/last.pt was trained with lr 0.1, not 0.5; threads not set, not 2; "
+                           "quick False, not True; width (not recorded in the run), not 3")
+    with pytest.raises(UserError, match="quick False, not 1"):  # a flag is not a number
+        resume_config(saved, {"quick": 1}, where="R")
+
+
+def test_an_experiment_run_by_path_releases_its_folder_lock(tmp_path, monkeypatch):
+    """EXPERIMENTS[name](path) used to keep its folder locked until the process ended: a second call in
+    the same process was turned away. Now the lock goes when the run ends, however it ends."""
+    from dlexam.experiments import EXPERIMENTS
+    from dlexam.experiments import separable_logreg as module
+
+    calls = []
+
+    def stand_in(out, quick):  # the experiment's work is not what is tested here
+        calls.append(out.path)
+        if len(calls) == 2:
+            raise RuntimeError("an experiment that fails")
+        return {"name": "separable-logreg"}
+
+    monkeypatch.setattr(module, "run", stand_in)
+    EXPERIMENTS["separable-logreg"](tmp_path / "e", quick=True)
+    with pytest.raises(RuntimeError):
+        EXPERIMENTS["separable-logreg"](tmp_path / "e", quick=True)  # taken again: the first let it go
+    EXPERIMENTS["separable-logreg"](tmp_path / "e", quick=True)  # and the failed one let it go too
+    OutputDir(tmp_path / "e", lock=True).close()
+    assert len(calls) == 3
