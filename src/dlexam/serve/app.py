@@ -71,6 +71,7 @@ def routes() -> list:
         Route("/api/geoff", api.post_geoff, methods=["POST"]),
         Route("/api/geoff/step", api.post_geoff_step, methods=["POST"]),
         Route("/api/geoff/defaults", api.get_geoff_defaults, methods=["GET"]),
+        Route("/api/geoff/explain", api.geoff_explain, methods=["GET", "POST"]),
         Route("/api/sort", api_models.get_sort, methods=["GET"]),
         Route("/api/sort/models", api_models.get_sort_models, methods=["GET"]),
         Route("/api/svhn/predict", api_models.post_svhn_predict, methods=["POST"]),

@@ -132,6 +132,7 @@ def warm_up(state) -> None:
     Image.new("L", (32, 32), 255).save(png, format="PNG")
     api_models.predict_answer(state, png.getvalue())
     api.geoff_answer(state, {}, False)
+    api.explain_answer(state, {"cell": "dW_V[0,0]"})
 
 
 def freeze_heap() -> None:
