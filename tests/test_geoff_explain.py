@@ -199,3 +199,17 @@ def test_cli_explain(capsys):
     assert main(["geoff", "--explain", "P[3,"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "name a cell as NAME[row,column]" in err
+
+
+def test_the_gradient_row_at_the_querys_own_temperature_comes_from_the_library(capsys):
+    report = geoff.analyse(geoff.GeoffQuery(EXAMPLE, temperature=0.5, gradients=True, heads=2))
+    row = report.to_json()["gradient_at_temperature"]
+    grads = geoff.run_geoff(EXAMPLE, temperature=0.5, heads=2, gradients=True).gradients  # autograd, afresh
+    assert row["temperature"] == 0.5
+    assert row["norms"] == pytest.approx({k: float(g.norm()) for k, g in grads.items()}, rel=1e-12)
+    assert row["vanishes"] == {k: False for k in grads}
+    for t in (0, "sqrt"):  # Problem 2.5's own two rows say it
+        assert "gradient_at_temperature" not in geoff.analyse(geoff.GeoffQuery(EXAMPLE, t, gradients=True)).to_json()
+    assert main(["geoff", "--heads", "2", "--gradients", "--temperature", "0.5"]) == 0  # multi_W_O's column
+    out = capsys.readouterr().out
+    assert "multi_W_O" in out and "T=0.5 (asked)" in out

@@ -130,3 +130,16 @@ def test_unreadable_files():
         read_submission(b"{oops", "s.json")
     with pytest.raises(SubmissionError, match="not UTF-8"):
         read_submission(b"\xff\xfe\x00", "s.csv")
+
+
+def test_an_empty_matrix_cell_is_unanswered_and_the_rest_still_earns_its_share():
+    for empty in ("", "  ", None):
+        sub = key()
+        sub["Pr2.2.P"] = [list(r) for r in sub["Pr2.2.P"]]
+        sub["Pr2.2.P"][1][0] = empty
+        r = next(r for r in grade(V, sub).fields if r.id == "Pr2.2.P")
+        n = len(sub["Pr2.2.P"]) ** 2
+        assert r.points == r.max_points * Fraction(n - 1, n) and not r.correct
+        (w,) = r.wrong
+        assert w["at"] == [1, 0] and w["given"] == "" and w["reason"].startswith("not answered; ")
+        assert w["expected"] == str(V.question("Pr2.2").fields[1].answer[1][0])

@@ -50,7 +50,8 @@ def _upstream(ex: Explainer) -> list[str]:
     n = len(ex.tokens)
     rows = range(s + 1, n) if ex.query.convention == "exam" else range(s, n - 1)
     return [f"dL/dlogits[i] = softmax(logits[i]) - onehot(target of row i) on the rows that score a target "
-            f"({', '.join(str(r) for r in rows)}, {ex.query.convention.replace('_', ' ')}), 0 on the others",
+            f"(positions {', '.join(str(r + 1) for r in rows)}, {ex.query.convention.replace('_', ' ')}), 0 on the "
+            "others",
             "dL/dR = dL/dlogits E;  dL/dZ = dL/dR W_O^T (this head's block of rows)"]
 
 
@@ -102,7 +103,8 @@ def last_step(ex: Explainer, c: Cell, name: str, g: dict) -> LastStep:
     return LastStep(f"sum over the positions of {tok} of dL/dX[i, {d}] + sum over i of R[i, {d}] dL/dlogits[i, {tok}]",
                     terms, products,
                     [f"E enters twice: X = the rows of E for the tokens ({tok} at position(s) "
-                     f"{', '.join(map(str, at)) or 'none'}), and the tied output, logits = R E^T (column {tok})",
+                     f"{', '.join(str(i + 1) for i in at) or 'none'}), and the tied output, logits = R E^T (column "
+                     f"{tok})",
                      "dL/dX = dL/dQ W_Q^T + dL/dK W_K^T + dL/dV W_V^T (summed over the heads)", *_upstream(ex)],
                     [source("X", [(i, b) for i in at]), source("logits", [(i, v) for i in range(T)]),
                      source("R", [(i, b) for i in range(T)])])

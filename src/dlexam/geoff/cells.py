@@ -3,6 +3,8 @@
 A cell is ``NAME[row,column]``, rows and columns counted from 0 (``P[3,0]``: row 3, column 0 of P; in the exam's
 example "D A A <START> A D <STOP>" that is <START>'s weight on D). An index on a token or dimension axis may be its
 label too (``logits[6,<STOP>]``, ``R[6,A]``, ``dE[<START>,d1]``); positions are numbers (a token can occur twice).
+The names count from 0, like an array (and ``svhn explain --at``); the explanations' words count positions from 1,
+as the exam does ("z_5", "rows 5, 6, 7") and every view's labels do: row 3 of P is "position 4".
 With k heads (Problem 2.4) a matrix of one head takes its head first: ``P[h2,3,0]``. ``P[3,:]`` and ``Z[6,:]``
 name a whole row. The names:
 
@@ -93,12 +95,12 @@ class Space:
         return axis
 
     def label(self, axis: str, i: int) -> str:
-        """How an index reads in a title: a position as its token ("<START>", or "A (position 4)" where the token
-        occurs more than once), any other index as its label."""
+        """How an index reads in words: a position as its token ("<START>", or "A (position 5)", counted from 1 as
+        the exam counts, where the token occurs more than once), any other index as its label."""
         if axis != "positions":
             return self.labels[axis][i]
         tok = self.tokens[i]
-        return tok if self.tokens.count(tok) == 1 else f"{tok} (position {i})"
+        return tok if self.tokens.count(tok) == 1 else f"{tok} (position {i + 1})"
 
     def per_head(self, matrix: str) -> bool:
         return MATRICES[matrix][2] and self.heads > 1

@@ -45,7 +45,7 @@ class HeadsComparison:
         return {"same_R": self.same_R, "identical": self.identical, "columns_swapped": self.columns_swapped,
                 "R_difference": self.R_difference, "swapped_difference": self.swapped_difference,
                 "effective_W_O": self.effective_W_O.tolist(), "equivalence_error": self.equivalence_error,
-                "reproducing_error": self.reproducing_error}
+                "reproducing_error": self.reproducing_error, "permutation": self.permutation}
 
 
 def _maxdiff(a: torch.Tensor, b: torch.Tensor) -> float:

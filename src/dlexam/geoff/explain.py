@@ -198,8 +198,8 @@ def explain_embedding(ex: Explainer, c: Cell) -> Explanation:
     e = num(w.E[v][c.col])
     row = [num(x) for x in w.E[v]]
     return Explanation(c, "embedding", ex.title(c), float(ex.result.X[c.row, c.col]), e,
-                       f"{ex.title(c)} = E[{tok}, {ex.space.labels['dims'][c.col]}] = {number_text(e)}: X's row "
-                       f"{c.row} is the embedding of {tok}, E's row {v}",
+                       f"{ex.title(c)} = E[{tok}, {ex.space.labels['dims'][c.col]}] = {number_text(e)}: the row of "
+                       f"position {c.row + 1} is the embedding of {tok}, E's row {tok}",
                        [f"x_{tok} = E[{tok}, :] = {vec(row)}"], [source("E", [(v, c.col)])])
 
 
@@ -248,8 +248,8 @@ def explain_product(ex: Explainer, c: Cell) -> Explanation:
     formula = FORMULAS[c.matrix] if not (c.matrix == "R" and ex.query.heads == 1) else "R = Z W_O"
     lines = [formula]
     if c.matrix == "S" and c.col > c.row:
-        lines.append(f"masked: position {c.col} comes after position {c.row}, so the causal mask hides this score "
-                     "and P gives it weight 0")
+        lines.append(f"masked: position {c.col + 1} comes after position {c.row + 1}, so the causal mask hides this "
+                     "score and P gives it weight 0")
     return Explanation(c, "product", ex.title(c), float(ex.matrix(c.matrix, c.head)[c.row, c.col]), value, summary,
                        lines, sources)
 
@@ -272,7 +272,8 @@ def explain_attention(ex: Explainer, c: Cell) -> Explanation:
         row = [*shares, *[Fraction(0)] * (n - i - 1)]
         share, top = Fraction(1, len(tied)), visible[tied[0]]
         if i == 0:
-            summary = f"{row_title}: position 0 sees only itself (score {scores}), so all the weight goes there: 1"
+            summary = f"{row_title}: the first position sees only itself (score {scores}), so all the weight goes " \
+                      "there: 1"
         elif len(tied) == i + 1:
             summary = f"{row_title}: the scores {scores} tie, so argmax shares the weight: {share} each"
         elif len(tied) > 1:
@@ -299,7 +300,8 @@ def explain_attention(ex: Explainer, c: Cell) -> Explanation:
                  for j in range(i + 1)]
         closed = f"{exp_text(xs[c.col])} / ({denominator})" if c.col is not None and c.col <= i else ""
     if n > i + 1:
-        lines.append(f"positions {i + 1}-{n - 1} come after position {i}: the causal mask gives them 0")
+        later = f"positions {i + 2}-{n} come" if n > i + 2 else f"position {n} comes"
+        lines.append(f"{later} after position {i + 1}: the causal mask gives {'them' if n > i + 2 else 'it'} 0")
     value = P[i].tolist() if c.col is None else float(P[i, c.col])
     computed = row if c.col is None else row[c.col]
     if c.col is not None:
@@ -354,12 +356,12 @@ def explain_loss_term(ex: Explainer, c: Cell) -> Explanation:
     causal decoder predicts the next token) and of row p itself (the exam's worked solution of Problem 2.3)."""
     s, p, tok = ex.start(), c.row, ex.tokens[c.row]
     if p <= s:
-        raise UserError(f"loss[{p}]: the loss scores the tokens after <START> (positions {s + 1}-"
-                        f"{len(ex.tokens) - 1})")
+        raise UserError(f"loss[{p}]: the loss scores the tokens after <START>, loss[{s + 1}] to "
+                        f"loss[{len(ex.tokens) - 1}]")
     parts, per = [], {}
     for conv in ("teacher_forcing", "exam"):
         r, term, model = _term(ex, p, conv)
-        parts.append(f"{NAMES[conv]} scores it with row {r} ({ex.space.label('positions', r)}): p = "
+        parts.append(f"{NAMES[conv]} scores it with row {r + 1} ({ex.tokens[r]}): p = "
                      f"{term.probability_text} = {term.probability:.4f}, -log p = {term.nll_text} = {term.nll:.4f}")
         per[conv] = {"row": r, "probability_text": term.probability_text, "probability": term.probability,
                      "nll_text": term.nll_text, "nll": term.nll, "value": model}
@@ -368,7 +370,7 @@ def explain_loss_term(ex: Explainer, c: Cell) -> Explanation:
              for r in rows]
     tf = per["teacher_forcing"]
     return Explanation(c, "loss_term", f"loss[{ex.space.label('positions', p)}]", tf["value"], tf["nll"],
-                       f"loss[{p}], the target {tok}: " + "; ".join(parts), lines,
+                       f"loss[{p}], the target {tok} at position {p + 1}: " + "; ".join(parts), lines,
                        [source("logits", [(r, v) for r in rows for v in range(len(ex.query.weights.vocab))])],
                        tf["nll_text"], {"conventions": per})
 

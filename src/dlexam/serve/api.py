@@ -117,14 +117,15 @@ def has_variant(src: Mapping) -> bool:
     return src.get("variant") not in (None, "")
 
 
-def variant_of(src: Mapping):
-    """The variant a request names: ``variant`` (its seed) and ``difficulty`` (standard unless given)."""
+def variant_of(src: Mapping, name: str = "variant"):
+    """The variant a request names: its seed in the field `name` (``variant``; /practice's ``seed``) and
+    ``difficulty`` (standard unless given)."""
     from dlexam.variants import make_variant
     from dlexam.variants.draw import DIFFICULTIES
 
-    seed = p.seed("variant", src.get("variant"))
+    seed = p.seed(name, src.get(name))
     difficulty = p.choice("difficulty", src.get("difficulty", "standard"), tuple(DIFFICULTIES))
-    with p.field("variant"):
+    with p.field(name):
         return make_variant(seed, difficulty)
 
 

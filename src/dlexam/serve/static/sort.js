@@ -82,7 +82,9 @@ async function init() {
   const m = await DL.api("GET", "/api/sort/models");
   if (!m.ok) { DL.showError($("error"), m.data); return; }
   S.models = m.data;
-  $("temp").placeholder = `each model's own (trained: ${S.models.trained.temperature.toFixed(4)})`;
+  $("temp").placeholder = "each model's own";
+  $("temp-help").textContent += ` (blank: each model's own, the compiled solver's 0 and the trained model's ` +
+    `${Number(S.models.trained.temperature.toFixed(4))})`;
   $("vocab").value = DL.get("vocab", "A-D");
   $("temp").value = DL.get("T", "");
   $("seq").value = DL.get("seq", "D A A C B A");
