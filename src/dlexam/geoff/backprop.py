@@ -17,9 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dlexam.geoff.cells import Cell
+from dlexam.geoff.cells import Cell, num, source
 from dlexam.geoff.exact import number_text
-from dlexam.geoff.explain import Explainer, num, source
 
 
 @dataclass
@@ -44,7 +43,7 @@ def _terms(pairs: list[tuple[float, float, str]]) -> tuple[str, list[float]]:
     return (" + ".join(shown) if shown else "0 (every term is 0)"), products
 
 
-def _upstream(ex: Explainer) -> list[str]:
+def _upstream(ex) -> list[str]:
     """How the loss's gradient reaches R and Z, in words."""
     s = ex.start()
     n = len(ex.tokens)
@@ -55,9 +54,10 @@ def _upstream(ex: Explainer) -> list[str]:
             "dL/dR = dL/dlogits E;  dL/dZ = dL/dR W_O^T (this head's block of rows)"]
 
 
-def last_step(ex: Explainer, c: Cell, name: str, g: dict) -> LastStep:
-    """The last step of the chain rule for entry (c.row, c.col) of d loss / d `name`; `g` holds the upstream
-    gradients (X, Q, K, V, Z, R, logits) of :meth:`Explainer.backward`."""
+def last_step(ex, c: Cell, name: str, g: dict) -> LastStep:
+    """The last step of the chain rule for entry (c.row, c.col) of d loss / d `name` of the run of `ex` (a
+    :class:`dlexam.geoff.explain.Explainer`); `g` holds the upstream gradients (X, Q, K, V, Z, R, logits) of its
+    :meth:`~dlexam.geoff.explain.Explainer.backward`."""
     a, b, T = c.row, c.col, len(ex.tokens)
     X, R = ex.result.X.tolist(), ex.result.R.tolist()
     lab = lambda i: ex.space.label("positions", i)  # noqa: E731

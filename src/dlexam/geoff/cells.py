@@ -32,6 +32,8 @@ import re
 from dataclasses import dataclass
 
 from dlexam.errors import UserError
+from dlexam.exact import exact_fraction
+from dlexam.geoff.exact import Number
 from dlexam.geoff.weights import GeoffWeights, axis_labels
 
 # canonical name -> (row axis, column axis, one matrix per head)
@@ -104,6 +106,18 @@ class Space:
 
     def per_head(self, matrix: str) -> bool:
         return MATRICES[matrix][2] and self.heads > 1
+
+
+def num(x: float) -> Number:
+    """A model value as the fraction it equals (within format_exact's tolerance, as every view prints it), else the
+    float itself."""
+    f = exact_fraction(x)
+    return f if f is not None else float(x)
+
+
+def source(matrix: str, cells, head: int | None = None) -> dict:
+    """Cells of one matrix a number came from: {"matrix", "head", "cells": [[row, column], ...]}."""
+    return {"matrix": matrix, "head": head, "cells": [list(c) for c in cells]}
 
 
 def _index(text: str, axis: str, space: Space, matrix: str) -> int:

@@ -34,18 +34,12 @@ import torch
 
 from dlexam.attention import is_argmax
 from dlexam.errors import UserError
-from dlexam.exact import exact_fraction
-from dlexam.geoff.cells import MATRICES, Cell, Space, parse_cell
+from dlexam.geoff.backprop import last_step
+from dlexam.geoff.cells import MATRICES, Cell, Space, num, parse_cell, source
 from dlexam.geoff.compare import GeoffQuery
 from dlexam.geoff.exact import Number, argmax_row, exp_text, loss_term, number_text, sum_of_exps
 from dlexam.geoff.model import PARAMETERS, all_loss_terms, run_geoff, shared_model
 from dlexam.geoff.weights import parse_sequence
-
-
-def num(x: float) -> Number:
-    """A model value as the fraction it equals (within format_exact's tolerance), else the float itself."""
-    f = exact_fraction(x)
-    return f if f is not None else float(x)
 
 
 def vec(xs) -> str:
@@ -96,10 +90,6 @@ class Explanation:
                "summary": self.summary, "lines": self.lines, "sources": self.sources,
                "closed_form": self.closed_form}
         return {**out, **self.extra}
-
-
-def source(matrix: str, cells, head: int | None = None) -> dict:
-    return {"matrix": matrix, "head": head, "cells": [list(c) for c in cells]}
 
 
 def _rows(t: torch.Tensor) -> list:
@@ -396,8 +386,6 @@ def explain_loss(ex: Explainer) -> Explanation:
 
 def explain_gradient(ex: Explainer, c: Cell) -> Explanation:
     """d loss / d W[a, b], the chain rule's last step from the upstream gradients (autograd on the model itself)."""
-    from dlexam.geoff.backprop import last_step
-
     b = ex.backward()
     w, k = ex.query.weights, ex.query.heads
     name = {"dE": "E", "dW_O": w.output_matrix(k)}.get(c.matrix, c.matrix[1:])

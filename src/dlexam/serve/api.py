@@ -275,7 +275,10 @@ def explain_answer(state, src: dict) -> bytes:
     from dlexam.geoff.explain import Explainer
 
     query = geoff_query(src)
-    cell = p.text("cell", src.get("cell", ""), max_chars=200)
+    cell = src.get("cell")
+    if not isinstance(cell, str) or not cell.strip():
+        raise BadRequest("cell", "cell must name a number such as P[3,0] (geoff --explain's spelling, docs/serve.md)")
+    cell = p.text("cell", cell, max_chars=200)
     with p.field("seq"):
         explainer = Explainer(query)
     with p.field("cell"):

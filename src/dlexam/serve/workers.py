@@ -7,8 +7,8 @@ and hands each job to whichever of them is idle, from one queue in the server, s
 another has a backlog. (uvicorn's own ``--workers`` runs N whole servers on one socket, and the kernel splits
 *connections* between them, unevenly: 12/8 and 16/4 of 20 were measured, docs/serve.md.)
 
-A job is a module-level function ``fn(state, *args) -> bytes`` of :mod:`dlexam.serve.api` or
-:mod:`dlexam.serve.api_models` (the same function the server calls itself with ``--workers 0``); it
+A job is a module-level function ``fn(state, *args) -> bytes`` of :mod:`dlexam.serve.api`,
+:mod:`dlexam.serve.api_models` or :mod:`dlexam.serve.api_practice` (the same function the server calls itself with ``--workers 0``); it
 travels by reference (pickle names its module and name) with its arguments over a pipe, and its answer
 comes back as the JSON bytes the server sends. A :class:`~dlexam.serve.params.BadRequest` or
 :class:`~dlexam.errors.UserError` raised in the worker is raised again in the server (the same 4xx

@@ -16,6 +16,7 @@ import csv
 import io
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -24,6 +25,8 @@ from dlexam.spec import text
 from dlexam.variants.model import Field, Variant
 
 MAX_SUBMISSION_BYTES = 1 << 20
+MAX_NUMBER_TEXT = 64  # characters in one number ("-3/14", "0.1429", "2.5e-1"): a longer one is no answer
+MAX_EXPONENT = 400  # |e| in "1e5": Fraction("1e99999999") would build a 100-million-digit integer
 
 
 class SubmissionError(UserError):
@@ -42,6 +45,9 @@ def parse_number(value, where: str) -> Fraction:
         return Fraction(value)
     if isinstance(value, str):
         s = value.strip()
+        if len(s) > MAX_NUMBER_TEXT or any(abs(int(e)) > MAX_EXPONENT for e in re.findall(r"[eE]\s*([+-]?\d+)", s)):
+            raise SubmissionError(f"{where}: {s[:20]!r}... is no answer an exam asks for (at most "
+                                  f"{MAX_NUMBER_TEXT} characters, exponents within +-{MAX_EXPONENT})")
         try:
             if "/" in s:
                 num, den = s.split("/")
