@@ -304,6 +304,9 @@ def test_no_word_breaks_across_lines_in_headers_labels_and_tokens(browser, serve
     page.goto(f"{base}/cnn?img={_seven()}")
     ready(page, predictions=1)
     assert page.evaluate(BROKEN_WORDS, "th, label, button, h2, h3") == []
+    page.goto(f"{base}/practice?seed=2&difficulty=harder")
+    ready(page)
+    assert page.evaluate(BROKEN_WORDS, "th, legend, button, h2, h3") == []
     ctx.close()
     watch.check()
 

@@ -378,6 +378,10 @@ function describeModel() {
       `${d.vocab.join(", ")}, its weights and its example (dlexam variant --seed ${d.variant}` +
       (d.difficulty === "standard" ? "" : ` --difficulty ${d.difficulty}`) + ").";
     $("reset").textContent = "reset to the variant's values";
+    if (d.weights.multi_heads) {
+      $("model-line").textContent += ` With ${d.heads} heads each head has weights of its own (Problem 2.4 of this ` +
+        "variant): the matrices show them; the editors change the one-head model's W_Q, W_K, W_V and multi_W_O.";
+    }
   }
 }
 

@@ -92,7 +92,6 @@ function render(s) {
   $("seed-label").textContent = `${s.seed} (${s.difficulty})`;
   $("title").textContent = `Practice: dlexam variant ${s.seed}`;
   document.title = `Practice: variant ${s.seed} - dlexam`;
-  box.addEventListener("input", DL.debounce(() => remember({answers: typed(true)}), 300));
 }
 
 // ---- answers -------------------------------------------------------------------------------------------------
@@ -172,6 +171,7 @@ function mark(g) {
 }
 
 async function check() {
+  if (!P.sheet) return;  // no variant on the page (yet)
   const my = ++P.seq;
   document.body.dataset.state = "busy";
   DL.showError($("error"), null);
@@ -252,6 +252,7 @@ async function load() {
 
 function setup() {
   $("check").addEventListener("click", check);
+  $("sheet").addEventListener("input", DL.debounce(() => { if (P.sheet) remember({answers: typed(true)}); }, 300));
   $("new").addEventListener("click", () => { DL.push({seed: randomSeed(), solution: null}, null); load(); });
   $("difficulty").addEventListener("change", () => { DL.push({difficulty: $("difficulty").value === "standard" ? null : $("difficulty").value}, null); load(); });
   $("solution").addEventListener("click", () => showSolution($("solution").getAttribute("aria-pressed") !== "true"));
