@@ -8,9 +8,9 @@ another has a backlog. (uvicorn's own ``--workers`` runs N whole servers on one 
 *connections* between them, unevenly: 12/8 and 16/4 of 20 were measured, docs/serve.md.)
 
 A job is a module-level function ``fn(state, *args) -> bytes`` of :mod:`dlexam.serve.api`,
-:mod:`dlexam.serve.api_models` or :mod:`dlexam.serve.api_practice` (the same function the server calls itself with ``--workers 0``); it
-travels by reference (pickle names its module and name) with its arguments over a pipe, and its answer
-comes back as the JSON bytes the server sends. A :class:`~dlexam.serve.params.BadRequest` or
+:mod:`dlexam.serve.api_models` or :mod:`dlexam.serve.api_practice` (the same function the server calls itself
+with ``--workers 0``); it travels by reference (pickle names its module and name) with its arguments over a
+pipe, and its answer comes back as the JSON bytes the server sends. A :class:`~dlexam.serve.params.BadRequest` or
 :class:`~dlexam.errors.UserError` raised in the worker is raised again in the server (the same 4xx
 answer); anything else is a 500 whose traceback the worker logs.
 
