@@ -51,8 +51,24 @@ def states(port: int):
         page.press("#explain-at", "Enter")
         page.wait_for_selector("#explain-panel[data-at='conv2:1,0,0']")
 
+    def explain_cells(page):
+        page.click("#P-h0 tr:nth-child(5) td:nth-of-type(1)")  # P[3,0], the <START> row
+        page.wait_for_selector("#explain-panel[data-cell='P[3,0]']")
+        page.click("#loss-exam")
+        page.wait_for_selector("#explain-panel[data-cell='loss']")
+
+    def practice(page):
+        n = counter(page, "checked")
+        page.fill("#in-Pr1\\.3\\.in_features", "1")
+        page.fill("#in-Pr2\\.2\\.P input[data-i='3'][data-j='0']", "1/3")
+        page.click("#check")
+        ready(page, checked=n + 1)
+
     return [
         ("index", f"{base}/", None, None),
+        ("geoff-explain", f"{base}/geoff?{EXAMPLE_Q}&T=0&heads=2&grad=1&explain=dW_V[h1,0,1]", {}, None),
+        ("geoff-explain-click", f"{base}/geoff?{EXAMPLE_Q}&T=0", {}, explain_cells),
+        ("practice", f"{base}/practice?seed=3&solution=1", {}, practice),
         ("geoff", f"{base}/geoff?{EXAMPLE_Q}&T=0&heads=2&grad=1", {}, step),
         ("geoff-error", f"{base}/geoff?{EXAMPLE_Q}&T=0.5", {}, bad_token),
         ("sort", f"{base}/sort?seq=D+A+A+C+B&step=2", {}, None),

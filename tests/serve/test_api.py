@@ -262,3 +262,54 @@ def test_a_sorter_from_an_unfinished_run_says_so():
     assert a["finished"] and not any("unfinished" in w for w in a["warnings"])
     assert not b["finished"] and any("unfinished training run (step 40 of 100)" in w for w in b["warnings"])
     assert a["output"] == b["output"] == ["A", "D"]
+
+
+def test_sort_refuses_a_temperature_for_the_compiled_solver_as_the_cli_does(server):
+    from dlexam.errors import UserError
+    from dlexam.sorting.sorter import load_sorter
+
+    with pytest.raises(UserError) as cli:
+        load_sorter("A-D").decoding_temperature(0.5)  # what `dlexam sort --temperature 0.5` says
+    status, _, d = server.get(q("/api/sort", seq="D A A", temperature="0.5"))
+    assert status == 400 and d == {"error": str(cli.value), "field": "temperature"}
+    status, _, d = server.get(q("/api/sort", seq="D A A", temperature="0"))
+    assert status == 200 and d["output"] == ["A", "D"] and d["temperature"] == 0
+    status, _, d = server.get(q("/api/sort", seq="D A A", model="trained", temperature="0.5"))
+    assert status == 200 and d["temperature"] == 0.5
+    _, _, models = server.get("/api/sort/models")
+    assert models["trained"]["vocab"] == "A-D" and models["trained"]["temperature"] > 0  # there always is one
+
+
+def test_geoff_explain_is_the_library_on_the_same_query(server):
+    from dlexam.geoff.explain import explain
+
+    body = {"sequence": EXAMPLE, "temperature": "0.5", "heads": 2, "cell": "P[h2,4,0]",
+            "weights": {"W_V": [[1, 0], [0, 1], [1, 1], [0, 0]]}}
+    status, _, d = server.post("/api/geoff/explain", body)
+    w = geoff.GeoffWeights(W_V=((1, 0), (0, 1), (1, 1), (0, 0)))
+    assert status == 200 and d == plain(explain(geoff.GeoffQuery(EXAMPLE, 0.5, heads=2, weights=w), "P[h2,4,0]")
+                                        .to_json())
+    status, _, d = server.get(q("/api/geoff/explain", seq=EXAMPLE, T="0", cell="Z[6,:]"))
+    assert status == 200 and d["exact"] == ["6/7", "9/7"]
+    for src, field in (({"cell": "P[9,0]"}, "cell"), ({"cell": "Foo"}, "cell"),
+                       ({"seq": "D E", "cell": "P[0,0]"}, "seq"), ({"cell": "P[0,0]", "variant": "x"}, "variant")):
+        status, _, d = server.get(q("/api/geoff/explain", **src))
+        assert status == 400 and d["field"] == field, (src, d)
+
+
+def test_a_variants_transformer_on_the_geoff_endpoints(server):
+    from dlexam.geoff.weights import matrix_labels
+    from dlexam.variants import make_variant
+
+    t = make_variant(7, "harder").spec.transformer
+    w = geoff.GeoffWeights.from_spec(t)
+    _, _, d = server.get(q("/api/geoff/defaults", variant=7, difficulty="harder"))
+    assert d["vocab"] == list(t.vocab) and d["example"] == " ".join(t.example) and d["variant"] == 7
+    assert d["labels"] == {k: [list(r), list(c)] for k, (r, c) in matrix_labels(w).items()}
+    _, _, a = server.get(q("/api/geoff/defaults"))
+    assert a["labels"]["E"] == [list(geoff.VOCAB), ["d1", "d2", "d3", "d4"]] and a["variant"] is None
+    _, _, r = server.get(q("/api/geoff", variant=7, difficulty="harder", heads=t.heads))
+    want = geoff.analyse(geoff.GeoffQuery(" ".join(t.example), heads=t.heads, weights=w)).to_json()
+    assert r["R"] == want["R"] and r["loss"]["exam"]["value"] == want["loss"]["exam"]["value"]
+    status, _, r = server.get(q("/api/geoff", difficulty="harder"))
+    assert status == 400 and r["field"] == "difficulty"

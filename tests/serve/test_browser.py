@@ -216,7 +216,28 @@ def _seven() -> str:
 def _state_urls() -> dict[str, str]:
     img = _seven()
     return {"index": "/", "geoff": f"/geoff?{EXAMPLE_Q}&T=0&heads=2&grad=1", "sort": "/sort?seq=D+A+A+C+B&step=2",
-            "cnn": f"/cnn?img={img}", "answers": "/answers"}
+            "cnn": f"/cnn?img={img}", "geoff-explain": f"/geoff?{EXAMPLE_Q}&T=0&explain=Z[6,1]",
+            "practice": "/practice?seed=1", "answers": "/answers"}  # answers last: the test goes on from it
+
+
+def _for_the_screenshot(page, name: str) -> None:
+    """Bring what the page's screenshot shows into view: /geoff's explanation with the cells it came from (the
+    attention matrix above it), /practice after a check with one wrong cell (its explanation opened)."""
+    if name == "geoff-explain":
+        page.eval_on_selector("#P-h0", "t => t.scrollIntoView({block: 'start'})")
+    if name == "practice":
+        from dlexam.variants import make_variant
+
+        from .test_practice import fill
+
+        key = make_variant(1).key()
+        wrong = [list(r) for r in key["Pr2.2.P"]]
+        wrong[3][0] = "1/3"
+        fill(page, {"Pr2.2.S": key["Pr2.2.S"], "Pr2.2.P": wrong})
+        n = int(page.evaluate("() => Number(document.body.dataset.checked || 0)"))
+        page.click("#check")
+        ready(page, checked=n + 1)
+        page.eval_on_selector("#Pr2\\.2", "q => q.scrollIntoView({block: 'start'})")
 
 
 def overflows(page) -> list[str]:
@@ -248,6 +269,7 @@ def test_every_page_fits_and_stays_local(browser, server, width, need_shared):
             assert page.locator(".answer").count() == len(QUESTION_IDS)
             assert "heads=2" in page.get_attribute("#Pr2\\.4 a.evidence", "href")
         if shots and width == 1280:
+            _for_the_screenshot(page, name)
             save_screenshot(page, Path(shots) / f"serve-{name}.png")
     page.click("#Pr2\\.4 a.evidence")  # the answer's evidence, live
     ready(page)

@@ -206,3 +206,43 @@ def test_lenient_but_typed_forms_are_accepted(server, body):
     status, _, d = server.post("/api/geoff", body)
     assert status == 200, d
     assert json.dumps(d)
+
+
+def test_malformed_explanations_variants_and_practice_are_refused_naming_their_field(server):
+    """The endpoints of issue 20 items 1 and 2: every malformed /api/geoff body is refused by /api/geoff/explain with
+    the same field; a bad cell, variant, seed or answer names its own; then the server still answers."""
+    for body, field in geoff_bodies():
+        if isinstance(body, dict):
+            body = {**body, "cell": "P[0,0]"}
+        status, _, d = server.post("/api/geoff/explain", body)
+        assert_refused(status, d, field, repr(body)[:80])
+    cells = [5, None, ["P[0,0]"], "", "P[0,0" + "]" * 300, "P[0,0]]", "P[-1,0]", "P[0,99999999]", "X[0,d9]",
+             "loss[0]", "P[h0,0,0]", "dE[Q,0]", "Z[0,::]", "\x00", "P[0,0];DROP"]
+    for cell in cells:
+        status, _, d = server.post("/api/geoff/explain", {"sequence": EXAMPLE, "cell": cell})
+        assert_refused(status, d, "cell", repr(cell))
+    from dlexam.variants import make_variant
+
+    five = next(n for n in range(50) if len(make_variant(n).spec.transformer.vocab) != 6)  # E is not 6x4
+    for src, field in [({"variant": -1}, "variant"), ({"variant": "abc"}, "variant"), ({"variant": 2**64}, "variant"),
+                       ({"variant": True}, "variant"), ({"variant": 1.5}, "variant"),
+                       ({"variant": 1, "difficulty": "hard"}, "difficulty"), ({"difficulty": "harder"}, "difficulty"),
+                       ({"variant": 1, "sequence": "A Q"}, "sequence"),
+                       ({"variant": five, "weights": {"E": [[0] * 4] * 6}}, "weights.E"), ({"variant": 1, "heads": 3},
+                                                                                         "heads")]:
+        status, _, d = server.post("/api/geoff", src)
+        assert_refused(status, d, field, repr(src))
+    for body, field in [({"seed": "1e3", "answers": {}}, "seed"), ({"seed": 2**64, "answers": {}}, "seed"),
+                        ({"seed": None, "answers": {}}, "seed"), ({"seed": 1, "difficulty": 2, "answers": {}},
+                                                                  "difficulty"),
+                        ({"seed": 1, "answers": {}}, "answers"), ({"seed": 1, "answers": None}, "answers"),
+                        ({"seed": 1, "answers": {"Pr2.2.P": [["1"] * 99]}}, "answers"),
+                        ({"seed": 1, "answers": {"Pr2.2.P": [[{"x": 1}]]}}, "answers"),
+                        ({"seed": 1, "answers": {"P1.1.choice": 9}}, "answers"),
+                        ({"seed": 1, "answers": {f"x{i}": 1 for i in range(300)}}, "answers"),
+                        ({"seed": 1, "answers": {"Pr1.3.in_features": "1e999999"}}, "answers"),
+                        (b"[]", "body")]:
+        status, _, d = server.post("/api/practice/check", body)
+        assert_refused(status, d, field, repr(body)[:80])
+    status, _, d = server.post("/api/geoff/explain", {"sequence": EXAMPLE, "cell": "P[3,0]"})
+    assert status == 200 and d["exact"] == "1/4"

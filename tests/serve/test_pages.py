@@ -174,6 +174,23 @@ def test_sort_follows_typing(page):
     assert page.input_value("#seq") == "D A A C B"
 
 
+def test_sort_a_temperature_is_refused_for_the_compiled_solver_only(page):
+    from dlexam.errors import UserError
+    from dlexam.sorting.sorter import load_sorter
+
+    with pytest.raises(UserError) as cli:
+        load_sorter("A-D").decoding_temperature(0.5)  # what `dlexam sort --temperature 0.5` says
+    page.watch.refusals_expected = True
+    page.goto(f"{page.base}/sort?seq=D+A+A&T=0.5")
+    page.wait_for_selector("#compiled[data-state=error]", timeout=ERROR_MS)
+    assert page.inner_text("#compiled .error") == str(cli.value)  # the user's terms, as the CLI's
+    page.wait_for_selector("#trained[data-state=ready]", timeout=ERROR_MS)
+    assert "attention at T = 0.5" in page.inner_text("#trained") and page.input_value("#temp") == "0.5"
+    page.fill("#temp", "")  # each model's own: both answer
+    page.wait_for_selector("#compiled[data-state=ready]", timeout=ERROR_MS)
+    assert "T" not in params(page)
+
+
 # ---- 6. what a student needs ---------------------------------------------------------------------------------
 
 def row_labels(page, sel: str) -> list[str]:
@@ -287,6 +304,9 @@ def test_no_word_breaks_across_lines_in_headers_labels_and_tokens(browser, serve
     page.goto(f"{base}/cnn?img={_seven()}")
     ready(page, predictions=1)
     assert page.evaluate(BROKEN_WORDS, "th, label, button, h2, h3") == []
+    page.goto(f"{base}/practice?seed=2&difficulty=harder")
+    ready(page)
+    assert page.evaluate(BROKEN_WORDS, "th, legend, button, h2, h3") == []
     ctx.close()
     watch.check()
 

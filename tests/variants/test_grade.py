@@ -130,3 +130,23 @@ def test_unreadable_files():
         read_submission(b"{oops", "s.json")
     with pytest.raises(SubmissionError, match="not UTF-8"):
         read_submission(b"\xff\xfe\x00", "s.csv")
+
+
+def test_an_empty_matrix_cell_is_unanswered_and_the_rest_still_earns_its_share():
+    for empty in ("", "  ", None):
+        sub = key()
+        sub["Pr2.2.P"] = [list(r) for r in sub["Pr2.2.P"]]
+        sub["Pr2.2.P"][1][0] = empty
+        r = next(r for r in grade(V, sub).fields if r.id == "Pr2.2.P")
+        n = len(sub["Pr2.2.P"]) ** 2
+        assert r.points == r.max_points * Fraction(n - 1, n) and not r.correct
+        (w,) = r.wrong
+        assert w["at"] == [1, 0] and w["given"] == "" and w["reason"].startswith("not answered; ")
+        assert w["expected"] == str(V.question("Pr2.2").fields[1].answer[1][0])
+
+
+@pytest.mark.parametrize("huge", ["1e999999999", "1/1e-99999999", "1" * 65, "2.5E+401"])
+def test_a_number_no_exam_asks_for_is_refused_at_once(huge):
+    with pytest.raises(SubmissionError, match="^x: .* no answer an exam asks for"):
+        parse_number(huge, "x")  # Fraction("1e999999999") alone would build a billion-digit integer
+    assert parse_number("2.5e-1", "x") == Fraction(1, 4) and parse_number("1e400", "x") == 10**400

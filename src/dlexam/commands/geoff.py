@@ -31,6 +31,11 @@ def register(sub) -> None:
                    help="Problem 2.5: autograd gradients of the loss w.r.t. W_Q, W_K, W_V, W_O")
     p.add_argument("--convention", default="teacher_forcing", choices=("teacher_forcing", "exam"),
                    help="which loss the gradients differentiate (default: standard teacher forcing)")
+    p.add_argument("--explain", metavar="CELL",
+                   help="where one number comes from: the arithmetic of CELL in exact form, e.g. 'P[3,0]' (row 3, "
+                   "column 0 of P, counting from 0), 'S[3,0]', 'Z[6,:]', 'R[6,A]', 'logits[6,<STOP>]', 'loss[4]' (the "
+                   "token at position 4), 'loss', 'dW_V[0,1]', 'dE[<START>,d1]'; with --heads k a head first: "
+                   "'P[h2,3,0]' (docs/serve.md)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     add_variant_options(p, required=False)
     p.set_defaults(handler=handle)
@@ -51,6 +56,12 @@ def handle(args: argparse.Namespace) -> int:
                              temperature=args.temperature, weights=weights,
                              heads=args.heads, loss=True if args.loss else None, gradients=args.gradients,
                              convention=args.convention)
+    if args.explain is not None:
+        from dlexam.geoff.explain import explain
+
+        e = explain(query, args.explain)
+        print(dumps(e.to_json()) if args.json else e.text)
+        return 0
     report = geoff.analyse(query)
     print(dumps(report.to_json()) if args.json else render(report))
     return 0
@@ -168,9 +179,13 @@ def render_gradients(r, comparison) -> list[str]:
             suffix = f" (head {i + 1})" if len(mats) > 1 else ""
             out += [format_matrix(f"d loss / d {name}{suffix}", m), ""]
     if comparison:
-        out.append("gradient norms:     " + "  ".join(f"{n:>10}" for n in geoff.PARAMETERS))
-        for label, norms in comparison.norms.items():
-            out.append(f"  {label:<17}" + "  ".join(f"{norms[n]:>10.4g}" for n in geoff.PARAMETERS))
+        names = list(next(iter(comparison.norms.values())))  # W_Q, W_K, W_V and W_O (multi_W_O with k heads)
+        rows = dict(comparison.norms)
+        if comparison.at_query is not None:  # the query's own T, beside Problem 2.5's two
+            rows[f"T={comparison.at_query['temperature']:.4g} (asked)"] = comparison.at_query["norms"]
+        out.append("gradient norms:     " + "  ".join(f"{n:>10}" for n in names))
+        for label, norms in rows.items():
+            out.append(f"  {label:<17}" + "  ".join(f"{norms[n]:>10.4g}" for n in names))
         (t0, _), (tsqrt, _) = geoff.GRADIENT_TEMPERATURES
         out.append(f"  at T=0 exactly zero: {', '.join(comparison.frozen(t0)) or 'none'}; at T=sqrt(d_k): "
                    f"{', '.join(comparison.frozen(tsqrt)) or 'none'}")

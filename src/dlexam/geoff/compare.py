@@ -45,7 +45,7 @@ class HeadsComparison:
         return {"same_R": self.same_R, "identical": self.identical, "columns_swapped": self.columns_swapped,
                 "R_difference": self.R_difference, "swapped_difference": self.swapped_difference,
                 "effective_W_O": self.effective_W_O.tolist(), "equivalence_error": self.equivalence_error,
-                "reproducing_error": self.reproducing_error}
+                "reproducing_error": self.reproducing_error, "permutation": self.permutation}
 
 
 def _maxdiff(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -111,6 +111,9 @@ class GradientComparison:
     results: dict[str, GeoffResult]  # label -> the run with its gradients
     norms: dict[str, dict[str, float]]  # label -> parameter -> Frobenius norm of the gradient
     vanishes: dict[str, dict[str, bool]]  # label -> parameter -> the gradient is exactly zero
+    # The same row at the query's own temperature, where it is neither 0 nor sqrt(d_k) (from the query's own run):
+    # {"temperature": T, "norms": {...}, "vanishes": {...}}
+    at_query: dict | None = None
 
     def frozen(self, label: str) -> list[str]:
         return [name for name, zero in self.vanishes[label].items() if zero]
@@ -130,11 +133,18 @@ def compare_gradients(
     results = {label: run_geoff(sequence, temperature=t, heads=heads, gradients=True,
                                 gradient_convention=convention, weights=weights)
                for label, t in GRADIENT_TEMPERATURES}
-    return GradientComparison(
-        convention=convention, results=results,
-        norms={label: {k: float(g.norm()) for k, g in r.gradients.items()} for label, r in results.items()},
-        vanishes={label: vanishing_gradients(r) for label, r in results.items()},
-    )
+    rows = {label: gradient_row(r) for label, r in results.items()}
+    return GradientComparison(convention=convention, results=results,
+                              norms={label: norms for label, (norms, _) in rows.items()},
+                              vanishes={label: zero for label, (_, zero) in rows.items()})
+
+
+def gradient_row(result: GeoffResult) -> tuple[dict[str, float], dict[str, bool]]:
+    """Problem 2.5's table row of one run with gradients: each of W_Q, W_K, W_V and the output matrix (W_O, or
+    multi_W_O with k heads), its gradient's Frobenius norm and whether it is exactly zero (E, if asked, left out)."""
+    zero = vanishing_gradients(result)
+    names = [k for k in result.gradients if k != "E"]
+    return {k: float(result.gradients[k].norm()) for k in names}, {k: zero[k] for k in names}
 
 
 # ---- the command group's entry point ----------------------------------------------------------
@@ -173,6 +183,8 @@ class GeoffReport:
         if self.gradients is not None:
             out["gradient_comparison"] = self.gradients.to_json()
             out["gradient_explanation"] = GRADIENT_EXPLANATION
+            if self.gradients.at_query is not None:
+                out["gradient_at_temperature"] = self.gradients.at_query
         return out
 
 
@@ -185,4 +197,7 @@ def analyse(query: GeoffQuery) -> GeoffReport:
     result = heads.two if heads is not None else run_geoff(q.sequence, heads=q.heads, **options)
     gradients = (compare_gradients(q.sequence, heads=q.heads, convention=q.convention, weights=q.weights)
                  if q.gradients else None)
+    if gradients is not None and q.temperature not in (0, "sqrt"):  # the query's own T, beside Problem 2.5's two
+        norms, zero = gradient_row(result)
+        gradients.at_query = {"temperature": result.temperature, "norms": norms, "vanishes": zero}
     return GeoffReport(q, result, heads, gradients)

@@ -97,18 +97,28 @@ def exact_run(t: TransformerSpec, tokens: tuple[str, ...] | None = None, heads: 
 
 # ---- the loss in closed form -------------------------------------------------------------------
 
-def exp_text(x: Fraction) -> str:
-    """e^x as the worked solution writes it: 1, e, e^3, e^(9/7), e^(-1/2)."""
+Number = Fraction | float  # an exact value, or (softmax at T > 0, edited weights) a float written to 4 decimals
+
+
+def number_text(x: Number) -> str:
+    """An exact number as a fraction ("9/7"), a float to 4 decimals ("1.2346")."""
+    return text(x) if isinstance(x, Fraction) else f"{x:.4f}"
+
+
+def exp_text(x: Number) -> str:
+    """e^x as the worked solution writes it: 1, e, e^3, e^(9/7), e^(-1/2); a float exponent to 4 decimals."""
     if x == 0:
         return "1"
     if x == 1:
         return "e"
+    if not isinstance(x, Fraction):
+        return f"e^({x:.4f})"
     return f"e^{text(x)}" if x.denominator == 1 and x > 0 else f"e^({text(x)})"
 
 
-def sum_of_exps(row: tuple[Fraction, ...]) -> str:
+def sum_of_exps(row: tuple[Number, ...]) -> str:
     """sum_j e^{row_j} with equal terms grouped, largest exponent first: "2 e^3 + 4"."""
-    counts: dict[Fraction, int] = {}
+    counts: dict[Number, int] = {}
     for v in row:
         counts[v] = counts.get(v, 0) + 1
     terms = []
@@ -130,14 +140,17 @@ class LossTerm:
     nll: float
 
 
-def loss_term(logits: tuple[Fraction, ...], target: int, row: int, vocab: tuple[str, ...]) -> LossTerm:
+def loss_term(logits: tuple[Number, ...], target: int, row: int, vocab: tuple[str, ...]) -> LossTerm:
+    """One cross-entropy term of a logit row: exact Fractions give the worked solution's closed form; floats (a
+    softmax model's logits) the same form with 4-decimal exponents."""
     z = logits[target]
     top = max(logits)
     log_sum = float(top) + math.log(math.fsum(math.exp(float(v - top)) for v in logits))  # stable log-sum-exp
     nll = log_sum - float(z)
     denominator = sum_of_exps(logits)
     prob_text = f"{exp_text(z)} / ({denominator})" if "+" in denominator else f"{exp_text(z)} / {denominator}"
-    nll_text = f"log({denominator})" + ("" if z == 0 else f" - {text(z)}" if z > 0 else f" + {text(-z)}")
+    nll_text = f"log({denominator})" + ("" if z == 0 else f" - {number_text(z)}" if z > 0 else
+                                        f" + {number_text(-z)}")
     return LossTerm(row, vocab[target], prob_text, math.exp(-nll), nll_text, nll)
 
 

@@ -192,3 +192,26 @@ class GeoffWeights:
 
 
 EXAM_WEIGHTS = GeoffWeights()
+
+
+def axis_labels(w: GeoffWeights) -> dict[str, tuple[str, ...]]:
+    """The names every view gives the model's axes: ``tokens`` (the vocabulary, E's rows), ``dims`` (d_model: E's
+    columns, d1 ..), ``head_dims`` (d_head: d1 ..), ``concat_dims`` (the k heads side by side, k d_head: d1 ..) and
+    ``outputs`` (d_model as R and W_O's columns meet E^T: dimension j is named after the symbol whose embedding is
+    the unit vector e_j, as in Version A's E = [I_4; 0; 0] and a variant's one-hot rows; d1 .. where E has no such
+    symbol for every dimension)."""
+    dims = tuple(f"d{j + 1}" for j in range(w.d_model))
+    symbols = w.vocab[:-2]
+    unit = {j: [s for s, row in zip(symbols, w.E, strict=False)
+                if row[j] == 1 and sum(abs(v) for v in row) == 1] for j in range(w.d_model)}
+    outputs = tuple(unit[j][0] for j in range(w.d_model)) if all(len(u) == 1 for u in unit.values()) else dims
+    return {"tokens": tuple(w.vocab), "dims": dims, "head_dims": tuple(f"d{j + 1}" for j in range(w.d_head)),
+            "concat_dims": tuple(f"d{j + 1}" for j in range(w.heads * w.d_head)), "outputs": outputs}
+
+
+def matrix_labels(w: GeoffWeights) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+    """Each editable matrix's (row labels, column labels), from :func:`axis_labels`."""
+    a = axis_labels(w)
+    return {"E": (a["tokens"], a["dims"]), "W_Q": (a["dims"], a["head_dims"]), "W_K": (a["dims"], a["head_dims"]),
+            "W_V": (a["dims"], a["head_dims"]), "W_O": (a["head_dims"], a["outputs"]),
+            "multi_W_O": (a["concat_dims"], a["outputs"])}

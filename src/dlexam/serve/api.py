@@ -98,42 +98,75 @@ def matrix(name: str, value: Any, shape: tuple[int, int]) -> list[list[float]]:
     return out
 
 
-def weights(value: Any):
-    """Edited matrices (any subset of E, W_Q, W_K, W_V, W_O, multi_W_O); the others are the exam's."""
+def model_of(src: Mapping):
+    """The weights and example a request's model has: Version A's, or with ``variant`` (and ``difficulty``) the
+    variant's transformer (`dlexam variant --seed N`)."""
+    from dlexam import geoff
+
+    if not has_variant(src):
+        if "difficulty" in src:
+            raise BadRequest("difficulty", "difficulty goes with variant: give the variant's seed too")
+        return geoff.EXAM_WEIGHTS, geoff.EXAM_EXAMPLE
+    t = variant_of(src).spec.transformer
+    return geoff.GeoffWeights.from_spec(t), " ".join(t.example)
+
+
+def has_variant(src: Mapping) -> bool:
+    """Whether a request names a variant: drawing one takes ~0.1-0.5 s the first time, too long for the event loop
+    (with --workers 0 it runs in a thread)."""
+    return src.get("variant") not in (None, "")
+
+
+def variant_of(src: Mapping, name: str = "variant"):
+    """The variant a request names: its seed in the field `name` (``variant``; /practice's ``seed``) and
+    ``difficulty`` (standard unless given)."""
+    from dlexam.variants import make_variant
+    from dlexam.variants.draw import DIFFICULTIES
+
+    seed = p.seed(name, src.get(name))
+    difficulty = p.choice("difficulty", src.get("difficulty", "standard"), tuple(DIFFICULTIES))
+    with p.field(name):
+        return make_variant(seed, difficulty)
+
+
+def weights(value: Any, base=None):
+    """Edited matrices (any subset of E, W_Q, W_K, W_V, W_O, multi_W_O); the others are `base`'s (Version A's)."""
     from dlexam.geoff import EXAM_WEIGHTS, GeoffWeights
 
-    if value is None:
-        return EXAM_WEIGHTS
+    base = EXAM_WEIGHTS if base is None else base
+    if value is None or value == {}:
+        return base
     if not isinstance(value, dict):
         raise BadRequest("weights", "weights must be an object {name: matrix}")
-    shapes = EXAM_WEIGHTS.shapes
+    shapes = base.shapes
     unknown = sorted(set(value) - set(shapes))
     if unknown:
         raise BadRequest("weights", f"unknown matrix {unknown[0]!r:.40}; edit {', '.join(GeoffWeights.MATRICES)}")
     edited = {name: matrix(name, m, shapes[name]) for name, m in value.items()}
     for name, m in edited.items():
         with p.field(f"weights.{name}"):
-            EXAM_WEIGHTS.replace(**{name: m})  # the library's own check (shape, finite, within +-1e6)
-    return EXAM_WEIGHTS.replace(**edited)
+            base.replace(**{name: m})  # the library's own check (shape, finite, within +-1e6)
+    return base.replace(**edited)
 
 
 def geoff_query(src: Mapping):
-    """A GeoffQuery from query-string fields or a JSON body."""
+    """A GeoffQuery from query-string fields or a JSON body (a variant's model with ``variant``)."""
     from dlexam import geoff
 
-    name, seq = pick(src, "seq", "sequence", default=geoff.EXAM_EXAMPLE)
+    base, example = model_of(src)
+    name, seq = pick(src, "seq", "sequence", default=example)
     seq = p.text(name, seq)
-    with p.tokens(name, seq, geoff.VOCAB):
-        geoff.parse_sequence(seq)
+    with p.tokens(name, seq, base.vocab):
+        geoff.parse_sequence(seq, base.vocab)
     t_name, t = pick(src, "temperature", "T", default="0")
     g_name, g = pick(src, "gradients", "grad", default=False)
     return geoff.GeoffQuery(
         sequence=seq, temperature=p.temperature(t_name, t),
-        heads=p.whole("heads", src.get("heads", 1), (1, geoff.EXAM_WEIGHTS.heads)),
+        heads=p.whole("heads", src.get("heads", 1), (1, base.heads)),
         loss=True if p.flag("loss", src.get("loss", False)) else None,
         gradients=p.flag(g_name, g),
         convention=p.choice("convention", src.get("convention", "teacher_forcing"), geoff.CONVENTIONS),
-        weights=weights(src.get("weights")),
+        weights=weights(src.get("weights"), base),
         gradient_of=p.names("gradient_of", src.get("gradient_of", list(geoff.PARAMETERS)),
                             (*geoff.STEPPABLE, "multi_W_O")),
     )
@@ -181,7 +214,8 @@ async def cached_geoff(request: Request, key: tuple | None, src: Mapping, exact_
     """The cached answer for `key`, else compute it from the fields `src` (:func:`answer`) and remember it."""
     out = GEOFF_ANSWERS.get(key) if key is not None else None
     if out is None:
-        out = await answer(request, geoff_answer, dict(src), exact_flag)  # parsed where it is computed
+        out = await answer(request, geoff_answer, dict(src), exact_flag,  # parsed where it is computed
+                           small=not has_variant(src))
         if key is not None:
             GEOFF_ANSWERS.put(key, out)
     return json_response(out)
@@ -195,23 +229,10 @@ def geoff_answer(state, src: dict, exact_flag: Any) -> bytes:
 
     query, exact = geoff_query(src), p.flag("exact", exact_flag)
     with p.field("seq"):  # what analyse refuses is about the sequence (a loss needs a <START> ...)
-        report = geoff.analyse(query)
-    out = report.to_json()
+        out = geoff.analyse(query).to_json()
     if exact:
         out = {**out, "exact": exact_tree(plain(out))}
-        if query.gradients and query.temperature not in (0, "sqrt"):  # the page's own T, beside Problem 2.5's two
-            out["gradient_at_temperature"] = gradients_here(report.result)
     return to_json(out)
-
-
-def gradients_here(result) -> dict:
-    """Problem 2.5's table row for the query's own temperature: each matrix's gradient norm and whether it vanishes
-    (as :func:`dlexam.geoff.compare_gradients` reports them at T = 0 and T = sqrt(d_k))."""
-    from dlexam import geoff
-
-    vanishes = geoff.vanishing_gradients(result)
-    names = [k for k in result.gradients if k != "E"]  # W_Q, W_K, W_V and the output matrix (W_O or multi_W_O)
-    return {"norms": {k: float(result.gradients[k].norm()) for k in names}, "vanishes": {k: vanishes[k] for k in names}}
 
 
 async def get_geoff(request: Request) -> Response:
@@ -232,33 +253,67 @@ async def post_geoff(request: Request) -> Response:
     return await cached_geoff(request, key, p.json_body(raw), request.query_params.get("exact", False))
 
 
-def step_answer(state, query, lr: float, matrices: tuple[str, ...]) -> bytes:
+def step_answer(state, body: dict) -> bytes:
     from dlexam import geoff
 
+    query = geoff_query(body)
+    lr = p.number("lr", body.get("lr", 0.1), 0, 100)
+    matrices = p.names("matrices", body.get("matrices", list(geoff.PARAMETERS)), (*geoff.STEPPABLE, "multi_W_O"))
     with p.field("seq"):
         return to_json(geoff.gradient_step(query, lr, matrices).to_json())
 
 
 async def post_geoff_step(request: Request) -> Response:
-    """One SGD step on the body's weights: {"lr", "matrices", and the /api/geoff fields}."""
-    from dlexam import geoff
-
+    """One SGD step on the body's weights: {"lr", "matrices", and the /api/geoff fields} (parsed where it is
+    computed: a variant's model is drawn there)."""
     body = p.json_body(await read_body(request, MAX_JSON_BODY))
-    query = geoff_query(body)
-    lr = p.number("lr", body.get("lr", 0.1), 0, 100)
-    matrices = p.names("matrices", body.get("matrices", list(geoff.PARAMETERS)), (*geoff.STEPPABLE, "multi_W_O"))
-    return json_response(await answer(request, step_answer, query, lr, matrices))
+    return json_response(await answer(request, step_answer, body, small=not has_variant(body)))
+
+
+def explain_answer(state, src: dict) -> bytes:
+    """:func:`dlexam.geoff.explain.explain` of the cell ``cell`` of the query in `src`."""
+    from dlexam.geoff.explain import Explainer
+
+    query = geoff_query(src)
+    cell = src.get("cell")
+    if not isinstance(cell, str) or not cell.strip():
+        raise BadRequest("cell", "cell must name a number such as P[3,0] (geoff --explain's spelling, docs/serve.md)")
+    cell = p.text("cell", cell, max_chars=200)
+    with p.field("seq"):
+        explainer = Explainer(query)
+    with p.field("cell"):
+        return to_json(explainer.explain(cell).to_json())
+
+
+async def geoff_explain(request: Request) -> Response:
+    """Where one number comes from: {the /api/geoff fields, "cell": "P[3,0]"} as a JSON body (POST) or a query
+    string (GET)."""
+    if request.method == "POST":
+        src = p.json_body(await read_body(request, MAX_JSON_BODY))
+    else:
+        src = dict(request.query_params)
+    return json_response(await answer(request, explain_answer, src, small=not has_variant(src)))
+
+
+def defaults_answer(state, src: dict) -> bytes:
+    """What the page needs before its first query: the vocabulary, the example, the weights, their shapes and the
+    names of their rows and columns (Version A's, or a variant's with ``variant``)."""
+    from dlexam import geoff
+    from dlexam.geoff.weights import axis_labels, matrix_labels
+
+    w, example = model_of(src)
+    return to_json({
+        "vocab": list(w.vocab), "example": example, "max_tokens": geoff.MAX_TOKENS,
+        "weights": w.to_json(), "shapes": {k: list(v) for k, v in w.shapes.items()},
+        "labels": {k: [list(r), list(c)] for k, (r, c) in matrix_labels(w).items()},
+        "axes": {k: list(v) for k, v in axis_labels(w).items()}, "heads": w.heads, "d_head": w.d_head,
+        "variant": variant_of(src).seed if has_variant(src) else None,
+        "difficulty": variant_of(src).difficulty if has_variant(src) else None,
+        "conventions": list(geoff.CONVENTIONS), "parameters": list(geoff.PARAMETERS),
+        "steppable": list(geoff.STEPPABLE), "explanation": geoff.GRADIENT_EXPLANATION,
+    })
 
 
 async def get_geoff_defaults(request: Request) -> Response:
-    """What the page needs before its first query: the vocabulary, the exam's example and weights."""
-    from dlexam import geoff
-    from dlexam.plain import dumps
-
-    return json_response(dumps({
-        "vocab": list(geoff.VOCAB), "example": geoff.EXAM_EXAMPLE, "max_tokens": geoff.MAX_TOKENS,
-        "weights": geoff.EXAM_WEIGHTS.to_json(), "shapes": {k: list(v) for k, v in geoff.EXAM_WEIGHTS.shapes.items()},
-        "heads": geoff.EXAM_WEIGHTS.heads,
-        "conventions": list(geoff.CONVENTIONS), "parameters": list(geoff.PARAMETERS),
-        "steppable": list(geoff.STEPPABLE), "explanation": geoff.GRADIENT_EXPLANATION,
-    }))
+    src = dict(request.query_params)
+    return json_response(await answer(request, defaults_answer, src, small=not has_variant(src)))

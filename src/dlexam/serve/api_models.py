@@ -40,9 +40,7 @@ def state(request: Request):
 
 def _sorter(request: Request, which: str, vocab: str | None):
     s = state(request)
-    if which == "trained":
-        if s.trained_sorter is None:
-            raise BadRequest("model", "no trained sorter: start the server with --sort-checkpoint RUN", 404)
+    if which == "trained":  # --sort-checkpoint's, else the A-D sorter shipped with dlexam: there always is one
         trained = s.trained_sorter
         if vocab is not None and vocab.strip() != trained.vocab.spec:
             raise BadRequest("vocab", f"the trained model reads vocabulary {trained.vocab.spec}, not {vocab!r:.40}")
@@ -55,6 +53,8 @@ def sort_answer(sorter, seq: str, temperature) -> dict:
     from dlexam.sorting.inspect import attention_steps
     from dlexam.sorting.vocab import Vocabulary
 
+    with p.field("temperature"):  # the compiled solver is exact at T = 0 only: refused as `dlexam sort` refuses it
+        temperature = sorter.decoding_temperature(temperature)
     letters = all(s.isalpha() for s in sorter.vocab.symbols)  # "DAA" splits one way; "101" does not
     with p.tokens("seq", seq, sorter.vocab.symbols if letters else ()):
         ids = sorter.vocab.parse(seq)
@@ -93,7 +93,8 @@ async def get_sort_models(request: Request) -> Response:
     from dlexam.serve.state import MAX_WEB_SYMBOLS
 
     t = state(request).trained_sorter
-    trained = None if t is None else {"name": t.name, "vocab": t.vocab.spec, "max_len": t.max_len}
+    trained = {"name": t.name, "vocab": t.vocab.spec, "max_len": t.max_len,
+               "temperature": t.model.temperature()}
     return json_response(dumps({"compiled": {"vocabularies": f"A-D, A-Z, any letter range X-Y, or N <= "
                                                              f"{MAX_WEB_SYMBOLS}", "default": "A-D"},
                                 "trained": trained, "max_tokens": MAX_SORT_TOKENS}))

@@ -19,13 +19,13 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from dlexam.errors import UserError
-from dlexam.serve import api, api_models
+from dlexam.serve import api, api_models, api_practice
 from dlexam.serve.guard import LocalOnly
 from dlexam.serve.params import BadRequest
 from dlexam.serve.state import ServerState
 
 STATIC = Path(__file__).resolve().parent / "static"
-PAGES = ("geoff", "sort", "cnn", "answers")
+PAGES = ("geoff", "sort", "cnn", "answers", "practice")
 log = logging.getLogger("dlexam.serve")
 
 
@@ -71,11 +71,14 @@ def routes() -> list:
         Route("/api/geoff", api.post_geoff, methods=["POST"]),
         Route("/api/geoff/step", api.post_geoff_step, methods=["POST"]),
         Route("/api/geoff/defaults", api.get_geoff_defaults, methods=["GET"]),
+        Route("/api/geoff/explain", api.geoff_explain, methods=["GET", "POST"]),
         Route("/api/sort", api_models.get_sort, methods=["GET"]),
         Route("/api/sort/models", api_models.get_sort_models, methods=["GET"]),
         Route("/api/svhn/predict", api_models.post_svhn_predict, methods=["POST"]),
         Route("/api/svhn/model", api_models.get_svhn_model, methods=["GET"]),
         Route("/api/svhn/explain", api_models.post_svhn_explain, methods=["POST"]),
+        Route("/api/practice", api_practice.get_practice, methods=["GET"]),
+        Route("/api/practice/check", api_practice.post_practice_check, methods=["POST"]),
         Route("/api/answers", api_models.get_answers, methods=["GET"]),
         Route("/api/answers/links", api_models.get_answer_links, methods=["GET"]),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),

@@ -68,6 +68,16 @@ def whole(name: str, value: Any, allowed: tuple[int, ...]) -> int:
     return value
 
 
+def seed(name: str, value: Any) -> int:
+    """A variant's seed: a whole number from 0 to 2^63 - 1 (as `dlexam variant --seed` takes it)."""
+    top = 2**63 - 1
+    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 19:
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= top:
+        raise BadRequest(name, f"{name} must be a variant's seed, a whole number from 0 to {top}, got {value!r:.40}")
+    return value
+
+
 def number(name: str, value: Any, lo: float, hi: float) -> float:
     """A finite number in (lo, hi]."""
     if isinstance(value, str) and len(value) <= MAX_NUMBER_TEXT:

@@ -65,7 +65,7 @@ class ServerState:
     """The loaded models and the caches; built once by :func:`load_state`."""
 
     settings: ServeSettings
-    trained_sorter: object | None  # dlexam.sorting.sorter.Sorter: --sort-checkpoint, else the shipped one
+    trained_sorter: object  # dlexam.sorting.sorter.Sorter: --sort-checkpoint, else the shipped one
     cnn: object  # dlexam.svhn.model.ExamCNN in eval mode
     cnn_source: str  # which CNN, in words
     pool: object | None = None  # dlexam.serve.workers.WorkerPool with --workers N > 0

@@ -7,10 +7,10 @@ and hands each job to whichever of them is idle, from one queue in the server, s
 another has a backlog. (uvicorn's own ``--workers`` runs N whole servers on one socket, and the kernel splits
 *connections* between them, unevenly: 12/8 and 16/4 of 20 were measured, docs/serve.md.)
 
-A job is a module-level function ``fn(state, *args) -> bytes`` of :mod:`dlexam.serve.api` or
-:mod:`dlexam.serve.api_models` (the same function the server calls itself with ``--workers 0``); it
-travels by reference (pickle names its module and name) with its arguments over a pipe, and its answer
-comes back as the JSON bytes the server sends. A :class:`~dlexam.serve.params.BadRequest` or
+A job is a module-level function ``fn(state, *args) -> bytes`` of :mod:`dlexam.serve.api`,
+:mod:`dlexam.serve.api_models` or :mod:`dlexam.serve.api_practice` (the same function the server calls itself
+with ``--workers 0``); it travels by reference (pickle names its module and name) with its arguments over a
+pipe, and its answer comes back as the JSON bytes the server sends. A :class:`~dlexam.serve.params.BadRequest` or
 :class:`~dlexam.errors.UserError` raised in the worker is raised again in the server (the same 4xx
 answer); anything else is a 500 whose traceback the worker logs.
 
@@ -132,6 +132,7 @@ def warm_up(state) -> None:
     Image.new("L", (32, 32), 255).save(png, format="PNG")
     api_models.predict_answer(state, png.getvalue())
     api.geoff_answer(state, {}, False)
+    api.explain_answer(state, {"cell": "dW_V[0,0]"})
 
 
 def freeze_heap() -> None:

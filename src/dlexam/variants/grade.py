@@ -16,6 +16,7 @@ import csv
 import io
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -24,6 +25,8 @@ from dlexam.spec import text
 from dlexam.variants.model import Field, Variant
 
 MAX_SUBMISSION_BYTES = 1 << 20
+MAX_NUMBER_TEXT = 64  # characters in one number ("-3/14", "0.1429", "2.5e-1"): a longer one is no answer
+MAX_EXPONENT = 400  # |e| in "1e5": Fraction("1e99999999") would build a 100-million-digit integer
 
 
 class SubmissionError(UserError):
@@ -42,6 +45,9 @@ def parse_number(value, where: str) -> Fraction:
         return Fraction(value)
     if isinstance(value, str):
         s = value.strip()
+        if len(s) > MAX_NUMBER_TEXT or any(abs(int(e)) > MAX_EXPONENT for e in re.findall(r"[eE]\s*([+-]?\d+)", s)):
+            raise SubmissionError(f"{where}: {s[:20]!r}... is no answer an exam asks for (at most "
+                                  f"{MAX_NUMBER_TEXT} characters, exponents within +-{MAX_EXPONENT})")
         try:
             if "/" in s:
                 num, den = s.split("/")
@@ -110,7 +116,9 @@ class Grade:
                 "fields": [f.to_json() for f in self.fields]}
 
 
-def _matrix(value, f: Field, aid: str) -> list[list[Fraction]]:
+def _matrix(value, f: Field, aid: str) -> list[list[Fraction | None]]:
+    """A matrix answer; a cell left empty ("" or null) is None: not answered, so wrong (the rest still earns its
+    share, as a student who fills part of a matrix expects)."""
     rows, cols = len(f.answer), len(f.answer[0])
     if isinstance(value, str):  # "1, 0; 1/2, 1/2"
         value = [r.split(",") for r in value.split(";")]
@@ -122,7 +130,8 @@ def _matrix(value, f: Field, aid: str) -> list[list[Fraction]]:
         if not isinstance(r, list) or len(r) != cols:
             got = len(r) if isinstance(r, list) else repr(r)
             raise SubmissionError(f"{aid}: row {i} must have {cols} entries, got {got}")
-        out.append([parse_number(v, f"{aid} row {i} column {j}") for j, v in enumerate(r, start=1)])
+        out.append([None if v is None or (isinstance(v, str) and not v.strip()) else
+                    parse_number(v, f"{aid} row {i} column {j}") for j, v in enumerate(r, start=1)])
     return out
 
 
@@ -154,8 +163,10 @@ def grade_field(aid: str, qid: str, q_points: int, f: Field, value) -> FieldResu
             if got[i][j] != f.answer[i][j]:
                 where = f"row {f.row_labels[i] if f.row_labels else i + 1}, column " + (
                     f.col_labels[j] if f.col_labels else str(j + 1))
-                wrong.append({"where": where, "given": text(got[i][j]), "expected": text(f.answer[i][j]),
-                              "reason": f.reason(i, j) if f.reason else ""})
+                wrong.append({"where": where, "at": [i, j], "given": "" if got[i][j] is None else text(got[i][j]),
+                              "expected": text(f.answer[i][j]),
+                              "reason": ("not answered; " if got[i][j] is None else "")
+                              + (f.reason(i, j) if f.reason else "")})
         right = len(cells) - len(wrong)
         return FieldResult(aid, qid, share * Fraction(right, len(cells)), share, not wrong, wrong)
     if f.kind != "matrix":

@@ -221,3 +221,20 @@ def check_exact_heads_claim(t: TransformerSpec) -> bool:
     total = tuple(tuple(sum(t.multi_W_O[h * d + i][j] for h in range(t.heads)) for j in range(t.d_model))
                   for i in range(d))
     return matmul(run.head.Z, total) == multi.R
+
+
+def geoff_cell(t: TransformerSpec, answer_id: str, at: tuple[int, int] | None = None) -> tuple[str, int] | None:
+    """The cell of Geoff's transformer (:mod:`dlexam.geoff.cells`' name) an answer of Problem 2 is, on the spec's
+    example at T = 0, and the heads its model has (1, or k for Pr2.4): "P[3,0]" for Pr2.2.P row 3, column 0; the
+    teacher-forcing logit rows of Pr2.3 are the rows from <START> on; a loss is "loss". None for the other
+    answers (the choices, and the questions outside Problem 2)."""
+    start = t.example.index(t.start)
+    i, j = at if at is not None else (None, None)
+    cells = {"Pr2.2.S": ("S", 1), "Pr2.2.P": ("P", 1), "Pr2.3.logits": ("logits", 1), "Pr2.4.R": ("R", t.heads)}
+    if answer_id in ("Pr2.3.loss", "Pr2.4.loss"):
+        return "loss", 1 if answer_id == "Pr2.3.loss" else t.heads
+    if answer_id not in cells or at is None:
+        return None
+    name, heads = cells[answer_id]
+    row = start + i if answer_id == "Pr2.3.logits" else i  # Pr2.3 asks for the rows that score a target
+    return f"{name}[{row},{j}]", heads

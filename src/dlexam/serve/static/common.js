@@ -68,7 +68,8 @@ const DL = {
 
   // A refusal in the user's words: the field as the page names it (not the API's key), then the server's message.
   FIELDS: {seq: "sequence", sequence: "sequence", T: "temperature", temperature: "temperature", heads: "heads",
-    vocab: "vocabulary", image: "image", lr: "learning rate", matrices: "matrices to step", convention: "loss"},
+    vocab: "vocabulary", image: "image", lr: "learning rate", matrices: "matrices to step", convention: "loss",
+    cell: "cell", variant: "variant", difficulty: "difficulty", seed: "seed"},
   message(data) {
     if (!data || !data.error) return "";
     let label = data.field ? (DL.FIELDS[data.field] || data.field.replace(/^weights\./, "")) : null;

@@ -1,5 +1,7 @@
 // /geoff: Geoff's transformer (Problem 2). State in the URL: seq, T (0 | number | sqrt), heads, grad, conv,
-// lr, stepE, and any edited matrix (E, W_Q, W_K, W_V, W_O, W_O2 as "a,b;c,d"). Numbers from POST /api/geoff.
+// lr, stepE, any edited matrix (E, W_Q, W_K, W_V, W_O, W_O2 as "a,b;c,d"), variant and difficulty (a variant's
+// transformer instead of Version A's), explain (the clicked cell: geoff_cells.js). Numbers from POST /api/geoff;
+// the shapes, the vocabulary and the names of every row and column from GET /api/geoff/defaults.
 // A gradient step is a new entry of the browser's history: "undo step" (or Back) returns to the weights before it.
 // An input the model cannot read (an unknown token, an empty weight cell, a temperature that is none) takes every
 // result off the page and shows why in its place: no number on screen belongs to another input.
@@ -10,7 +12,6 @@ const URL_NAMES = {E: "E", W_Q: "W_Q", W_K: "W_K", W_V: "W_V", W_O: "W_O", multi
 const RESULTS = ["loss-panel", "matrices-panel", "heads-panel", "grad-panel"];
 const NUMBER = /^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i;
 const $ = (id) => document.getElementById(id);
-const dims = (n) => Array.from({length: n}, (_, i) => "d" + (i + 1));
 
 function parseMatrix(text, shape) {
   const rows = text.split(";").map((r) => r.split(",").map((v) => (NUMBER.test(v.trim()) ? Number(v) : NaN)));
@@ -20,11 +21,14 @@ function parseMatrix(text, shape) {
 const formatMatrix = (m) => m.map((r) => r.map((v) => String(v)).join(",")).join(";");
 const same = (a, b) => a.every((r, i) => r.every((v, j) => Object.is(v, b[i][j]) || v === b[i][j]));
 
-// Rows and columns of each weight matrix, named as the matrices they multiply are: E's rows are the tokens.
-function labels(name) {
-  const V = G.defaults.vocab, two = name === "multi_W_O" || (name === "W_O" && $("heads-2").checked);
-  return {E: [V, dims(4)], W_Q: [dims(4), dims(2)], W_K: [dims(4), dims(2)], W_V: [dims(4), dims(2)],
-    W_O: [two ? dims(4) : dims(2), V.slice(0, 4)], multi_W_O: [dims(4), V.slice(0, 4)]}[name];
+// Rows and columns of each weight matrix (and of its gradient), as the library names them: E's rows are the
+// tokens, R's and W_O's columns the model's dimensions (dlexam.geoff.weights.matrix_labels).
+const labels = (name) => G.defaults.labels[name];
+const axis = (name) => G.defaults.axes[name];
+// The model the page shows: Version A's, or the variant of the URL (its seed and difficulty go with every request).
+function model() {
+  const v = DL.get("variant", null);
+  return v === null ? {} : {variant: v, difficulty: DL.get("difficulty", "standard")};
 }
 
 function mode() {
@@ -50,7 +54,7 @@ function readUrl() {
   else { $("t-num").checked = true; G.lastT = t; }
   if (NUMBER.test(t) && Number(t) > 0) $("t-slider").value = t;
   showMode();
-  $(DL.get("heads", "1") === "2" ? "heads-2" : "heads-1").checked = true;
+  $(DL.get("heads", "1") === String(G.defaults.heads) ? "heads-2" : "heads-1").checked = true;
   $("grad").checked = DL.get("grad", "0") === "1";
   $("convention").value = DL.get("conv", "teacher_forcing");
   $("lr").value = DL.get("lr", "0.1");
@@ -66,7 +70,7 @@ function readUrl() {
 }
 
 function urlChanges() {
-  const changes = {seq: $("seq").value.trim(), T: temperature(), heads: $("heads-2").checked ? 2 : null,
+  const changes = {seq: $("seq").value.trim(), T: temperature(), heads: $("heads-2").checked ? G.defaults.heads : null,
     grad: $("grad").checked ? 1 : null, conv: $("convention").value === "exam" ? "exam" : null,
     lr: $("lr").value.trim() === "0.1" ? null : $("lr").value.trim(), stepE: $("step-e").checked ? 1 : null};
   for (const [name, short] of Object.entries(URL_NAMES)) {
@@ -106,7 +110,7 @@ function buildControls() {
   });
   for (const id of ["t-zero", "t-num", "t-sqrt"]) $(id).addEventListener("change", () => { showMode(); changed(false); });
   for (const id of ["grad", "convention", "step-e"]) $(id).addEventListener("change", () => changed(false));
-  // two heads use W_O' (4x4) instead of W_O: the editors change
+  // k heads use W_O' ((k d_head) x d_model) instead of W_O: the editors change
   for (const id of ["heads-1", "heads-2"]) $(id).addEventListener("change", () => changed(true));
   $("lr").addEventListener("change", () => DL.set(urlChanges()));
   $("reset").addEventListener("click", () => {
@@ -172,12 +176,14 @@ function buildEditors() {
 
 function noteEdited() {
   const n = Object.keys(edited()).length;
-  $("edited").textContent = n ? `${n} matrix(es) differ from the exam's` : "the exam's weights";
+  const whose = G.defaults.variant === null ? "the exam's" : "the variant's";
+  $("edited").textContent = n ? `${n} matrix(es) differ from ${whose}` : `${whose} weights`;
 }
 
 function body(extra) {
   return Object.assign({sequence: $("seq").value.trim(), temperature: temperature(),
-    heads: $("heads-2").checked ? 2 : 1, convention: $("convention").value, weights: edited()}, extra || {});
+    heads: $("heads-2").checked ? G.defaults.heads : 1, convention: $("convention").value, weights: edited()},
+  model(), extra || {});
 }
 
 // A control changed: the URL first (the state), then the editors (only when asked: not while one is typed in).
@@ -197,6 +203,7 @@ function withdraw(message) {
   DL.showError($("error"), message);
   DL.announce("no result: " + message);
   document.body.dataset.state = "error";
+  Cells.withdraw();
 }
 
 async function compute() {
@@ -211,8 +218,12 @@ async function compute() {
   DL.showError($("error"), null);
   $("results-error").hidden = true;
   $("loss-panel").hidden = $("matrices-panel").hidden = false;
+  G.heads = r.data.heads;
+  G.tokens = r.data.tokens;
   render(r.data);
   DL.scrollables();
+  await Cells.refresh();  // an open explanation is of the numbers now on the page
+  if (my !== G.seq) return;
   document.body.dataset.rendered = String(my);
   document.body.dataset.state = "ready";
   if (!G.landed) { G.landed = true; DL.land(); }
@@ -227,22 +238,22 @@ function tText(d) {
 }
 
 function render(d) {
-  const x = d.exact, toks = d.tokens, V = G.defaults.vocab, H = d.heads;
+  const x = d.exact, toks = d.tokens, V = G.defaults.vocab, H = d.heads, out = axis("outputs");
   const mats = $("matrices");
   mats.textContent = "";
   const add = (box, ...figs) => box.append(DL.el("div", {class: "mats"}, figs));
   const future = (i, j) => j > i;
-  add(mats, DL.matrix("X", "X = rows of E", x.X, d.X, toks, dims(4)));
+  add(mats, DL.matrix("X", "X = rows of E", x.X, d.X, toks, axis("dims")));
   for (let h = 0; h < H; h++) {
     const pick = (k) => [perHead(x[k], H)[h], perHead(d[k], H)[h]];
     const tag = H > 1 ? `head ${h + 1}: ` : "";
     if (H > 1) mats.append(DL.el("h3", {text: `head ${h + 1}`}));
-    add(mats, ...["Q", "K", "V"].map((k) => DL.matrix(`${k}-h${h}`, `${tag}${k} = X W_${k}`, ...pick(k), toks, dims(2))));
+    add(mats, ...["Q", "K", "V"].map((k) => DL.matrix(`${k}-h${h}`, `${tag}${k} = X W_${k}`, ...pick(k), toks, axis("head_dims"))));
     add(mats, DL.matrix(`scores-h${h}`, `${tag}Q K^T (grey: masked, the future)`, ...pick("scores"), toks, toks, future),
       DL.matrix(`P-h${h}`, `${tag}P (T = ${tText(d)})`, ...pick("attention"), toks, toks),
-      DL.matrix(`Z-h${h}`, `${tag}Z = P V`, ...pick("Z"), toks, dims(2)));
+      DL.matrix(`Z-h${h}`, `${tag}Z = P V`, ...pick("Z"), toks, axis("head_dims")));
   }
-  add(mats, DL.matrix("R", H > 1 ? "R = [Z Z] W_O (W_O = I_4)" : "R = Z W_O", x.R, d.R, toks, V.slice(0, 4)),
+  add(mats, DL.matrix("R", H > 1 ? `R = ${concat(H)} W_O'` : "R = Z W_O", x.R, d.R, toks, out),
     DL.matrix("logits", "logits = R E^T", x.logits, d.logits, toks, V));
   renderLoss(d);
   renderHeads(d);
@@ -274,26 +285,31 @@ function renderHeads(d) {
   if (!d.one_head) return;
   const box = $("heads"), c = d.heads_comparison, one = d.one_head, ex = d.exact.one_head;
   box.textContent = "";
+  const k = d.heads, out = axis("outputs");
   box.append(DL.el("div", {class: "mats"},
-    DL.matrix("R-one", "one head: R = Z W_O", ex.R, one.R, one.tokens, G.defaults.vocab.slice(0, 4)),
-    DL.matrix("R-two", "two heads: R = [Z Z] W_O'", d.exact.R, d.R, d.tokens, G.defaults.vocab.slice(0, 4))));
-  box.append(DL.el("p", {id: "same-R"}, "same R with two heads: ", DL.el("span", {class: "badge " + (c.same_R ? "yes" : "no"),
-    text: c.same_R ? "yes" : "no"}), c.columns_swapped ? " (its columns are swapped: A<->B, C<->D)" : ""));
+    DL.matrix("R-one", "one head: R = Z W_O", ex.R, one.R, one.tokens, out),
+    DL.matrix("R-two", `${k} heads: R = ${concat(k)} W_O'`, d.exact.R, d.R, d.tokens, out)));
+  box.append(DL.el("p", {id: "same-R"}, `same R with ${k} heads: `, DL.el("span", {class: "badge " + (c.same_R ? "yes" : "no"),
+    text: c.same_R ? "yes" : "no"}), c.columns_swapped ? ` (its columns are swapped: ${swaps(c.permutation, out)})` : ""));
   if (d.loss && ex.loss) {
     const names = {exam: "the exam's convention (Problem 2.3)", teacher_forcing: "standard teacher forcing"};
     box.append(DL.el("div", {class: "scroll"}, DL.el("table", {class: "plain", id: "heads-losses"},
       DL.el("tr", {}, DL.el("th", {scope: "col", text: "loss"}), DL.el("th", {scope: "col", class: "num", text: "one head"}),
-        DL.el("th", {scope: "col", class: "num", text: "two heads"})),
+        DL.el("th", {scope: "col", class: "num", text: `${k} heads`})),
       ["exam", "teacher_forcing"].map((conv) => DL.el("tr", {}, DL.el("th", {scope: "row", text: names[conv]}),
         DL.el("td", {class: "num mono", text: ex.loss[conv].value}),
         DL.el("td", {class: "num mono", text: d.exact.loss[conv].value}))))));
   }
 }
 
-// A gradient has the shape of its matrix: its rows and columns are named as the matrix's are.
-function gradLabels(name, d) {
-  if (name === "W_O") return [d.heads > 1 ? dims(4) : dims(2), G.defaults.vocab.slice(0, 4)];
-  return labels(name);
+// [Z_1 Z_2] for k heads side by side.
+const concat = (k) => "[" + Array.from({length: k}, (_, h) => `Z_${h + 1}`).join(" ") + "]";
+
+// The column swaps of a permutation (R_k[:, j] = R_one[:, perm[j]]), named by the columns' labels: "A<->B, C<->D".
+function swaps(perm, names) {
+  const pairs = new Set();
+  (perm || []).forEach((i, j) => { if (i !== j) pairs.add([Math.min(i, j), Math.max(i, j)].join(",")); });
+  return [...pairs].map((p) => p.split(",").map((i) => names[Number(i)]).join("<->")).join(", ");
 }
 
 function renderGradients(d) {
@@ -303,7 +319,7 @@ function renderGradients(d) {
   box.textContent = "";
   const figs = [];
   for (const [name, g] of Object.entries(d.gradients)) {
-    const ex = d.exact.gradients[name], [rows, cols] = gradLabels(name, d);
+    const ex = d.exact.gradients[name], [rows, cols] = labels(name);  // a gradient is named as its matrix is
     const three = Array.isArray(g[0][0]);
     (three ? g : [g]).forEach((m, h) => figs.push(DL.matrix(`grad-${name}${three ? "-h" + h : ""}`,
       `d loss / d ${name}${three ? " (head " + (h + 1) + ")" : ""}`, three ? ex[h] : ex, m, rows, cols)));
@@ -352,11 +368,30 @@ async function step() {
   compute();
 }
 
+// Version A's model, or the variant of the URL: the page says which, the heads' choice says k.
+function describeModel() {
+  const d = G.defaults;
+  $("heads-k").textContent = `${d.heads} (Problem 2.4)`;
+  $("heads-2").value = String(d.heads);
+  if (d.variant !== null) {
+    $("model-line").textContent = `The transformer of dlexam variant ${d.variant} (${d.difficulty}): its vocabulary ` +
+      `${d.vocab.join(", ")}, its weights and its example (dlexam variant --seed ${d.variant}` +
+      (d.difficulty === "standard" ? "" : ` --difficulty ${d.difficulty}`) + ").";
+    $("reset").textContent = "reset to the variant's values";
+    if (d.weights.multi_heads) {
+      $("model-line").textContent += ` With ${d.heads} heads each head has weights of its own (Problem 2.4 of this ` +
+        "variant): the matrices show them; the editors change the one-head model's W_Q, W_K, W_V and multi_W_O.";
+    }
+  }
+}
+
 async function init() {
-  const r = await DL.api("GET", "/api/geoff/defaults");
+  const r = await DL.api("GET", "/api/geoff/defaults?" + new URLSearchParams(model()));
   if (!r.ok) { DL.showError($("error"), r.data); return; }
   G.defaults = r.data;
+  describeModel();
   buildControls();
+  Cells.setup();
   readUrl();
   buildEditors();
   await compute();

@@ -1,5 +1,7 @@
 // /sort: the compiled solver and a trained sorter side by side, greedy decoding one step at a time.
-// State in the URL: seq, vocab, step. Numbers from GET /api/sort (dlexam.sorting.inspect.attention_steps).
+// State in the URL: seq, vocab, step, T (the decoding temperature; none: each model's own). Numbers from GET /api/sort
+// (dlexam.sorting.inspect.attention_steps). The compiled solver is exact at T = 0 only: another T is refused by the
+// API in the words of `dlexam sort` (Sorter.decoding_temperature), and the refusal stands in its panel.
 "use strict";
 
 const S = {models: null, results: {}, step: 0, seq: 0};
@@ -31,7 +33,7 @@ function strip(tokens, weights, position) {
 
 function renderPanel(which) {
   const panel = $(which), box = panel.querySelector(".body"), r = S.results[which];
-  if (!r) return;  // no such model: its note stays
+  if (!r) return;  // not decoded yet
   box.textContent = "";
   if (r.error) {
     box.append(DL.el("div", {class: "error", text: r.error}));
@@ -44,7 +46,9 @@ function renderPanel(which) {
   panel.dataset.state = "ready";
   panel.dataset.produced = produced.join(" ");
   panel.dataset.output = r.output.join(" ");
-  box.append(DL.el("p", {class: "note", text: r.name + (r.max_len ? ` (trained on up to ${r.max_len} symbols)` : "")}));
+  const t = r.temperature === 0 ? "0 (argmax)" : String(Number(r.temperature.toFixed(4)));
+  box.append(DL.el("p", {class: "note", text: r.name + (r.max_len ? ` (trained on up to ${r.max_len} symbols)` : "") +
+    `; attention at T = ${t}`}));
   box.append(DL.el("p", {}, `step ${k + 1}: the query `, DL.el("span", {class: "mono", text: s.query}),
     ` (position ${s.position + 1}) attends over the prefix and produces `, DL.el("strong", {class: "mono produced", text: s.produced})));
   s.weights.forEach((row, h) => {
@@ -60,16 +64,15 @@ function renderPanel(which) {
 async function decode() {
   const my = ++S.seq;
   document.body.dataset.state = "busy";
-  const seq = $("seq").value.trim(), vocab = $("vocab").value.trim() || "A-D";
-  DL.set({seq, vocab: vocab === "A-D" ? null : vocab});
+  const seq = $("seq").value.trim(), vocab = $("vocab").value.trim() || "A-D", T = $("temp").value.trim();
+  DL.set({seq, vocab: vocab === "A-D" ? null : vocab, T: T || null});
   $("error").textContent = "";
-  const q = (model, v) => "/api/sort?" + new URLSearchParams(Object.assign({seq, model}, v ? {vocab: v} : {}));
-  const asks = [DL.api("GET", q("compiled", vocab))];
-  if (S.models.trained) asks.push(DL.api("GET", q("trained", null)));
-  const [c, t] = await Promise.all(asks);
+  const q = (model, v) => "/api/sort?" + new URLSearchParams(Object.assign({seq, model}, v ? {vocab: v} : {},
+    T ? {temperature: T} : {}));
+  const [c, t] = await Promise.all([DL.api("GET", q("compiled", vocab)), DL.api("GET", q("trained", null))]);
   if (my !== S.seq) return;
   S.results.compiled = c.ok ? c.data : {error: DL.message(c.data)};
-  S.results.trained = !S.models.trained ? null : t.ok ? t.data : {error: DL.message(t.data)};
+  S.results.trained = t.ok ? t.data : {error: DL.message(t.data)};
   setStep(Number(DL.get("step", "0")));
   document.body.dataset.state = "ready";
   DL.announce(c.ok ? `compiled solver: ${c.data.output.join(" ") || "(empty)"}` : "no answer: " + DL.message(c.data));
@@ -79,19 +82,20 @@ async function init() {
   const m = await DL.api("GET", "/api/sort/models");
   if (!m.ok) { DL.showError($("error"), m.data); return; }
   S.models = m.data;
-  if (!S.models.trained) {
-    $("trained").querySelector(".body").append(DL.el("p", {class: "note",
-      text: "No trained model: start the server with --sort-checkpoint RUN (a run of `dlexam sort train`)."}));
-  }
+  $("temp").placeholder = "each model's own";
+  $("temp-help").textContent += ` (blank: each model's own, the compiled solver's 0 and the trained model's ` +
+    `${Number(S.models.trained.temperature.toFixed(4))})`;
   $("vocab").value = DL.get("vocab", "A-D");
+  $("temp").value = DL.get("T", "");
   $("seq").value = DL.get("seq", "D A A C B A");
   $("decode").addEventListener("click", () => { DL.set({step: 0}); decode(); });
   $("seq").addEventListener("keydown", (e) => { if (e.key === "Enter") { DL.set({step: 0}); decode(); } });
   // The panels and the URL follow typing, as /geoff does: a reload keeps what was typed.
   const typed = DL.debounce(() => { DL.set({step: 0}); decode(); }, 350);
-  for (const id of ["seq", "vocab"]) {
+  for (const id of ["seq", "vocab", "temp"]) {
     $(id).addEventListener("input", () => {
-      DL.set({seq: $("seq").value.trim(), vocab: $("vocab").value.trim() === "A-D" ? null : $("vocab").value.trim()});
+      DL.set({seq: $("seq").value.trim(), vocab: $("vocab").value.trim() === "A-D" ? null : $("vocab").value.trim(),
+        T: $("temp").value.trim() || null});
       typed();
     });
   }

@@ -1,0 +1,175 @@
+"""The cells of Geoff's transformer by name, as `dlexam geoff --explain` and the /geoff page spell them.
+
+A cell is ``NAME[row,column]``, rows and columns counted from 0 (``P[3,0]``: row 3, column 0 of P; in the exam's
+example "D A A <START> A D <STOP>" that is <START>'s weight on D). An index on a token or dimension axis may be its
+label too (``logits[6,<STOP>]``, ``R[6,A]``, ``dE[<START>,d1]``); positions are numbers (a token can occur twice).
+The names count from 0, like an array (and ``svhn explain --at``); the explanations' words count positions from 1,
+as the exam does ("z_5", "rows 5, 6, 7") and every view's labels do: row 3 of P is "position 4".
+With k heads (Problem 2.4) a matrix of one head takes its head first: ``P[h2,3,0]``. ``P[3,:]`` and ``Z[6,:]``
+name a whole row. The names:
+
+=================  =========================================  ==============================
+name (aliases)     what                                        rows x columns
+=================  =========================================  ==============================
+X                  the embeddings of the tokens (rows of E)    positions x d_model
+Q, K, V            X W_Q, X W_K, X W_V (per head)              positions x d_head
+S (QK^T, scores)   Q K^T (per head; future cells are masked)   positions x positions
+P (attention)      the causal attention matrix (per head)      positions x positions
+Z                  P V (per head)                              positions x d_head
+R                  [Z_1 ... Z_k] W_O                           positions x d_model
+logits             R E^T                                       positions x vocabulary
+loss[p]            the loss term of the token at position p    (under both conventions)
+loss               the whole loss                              (under both conventions)
+dW_Q dW_K dW_V     d loss / d W (per head with k heads)        d_model x d_head
+dW_O               d loss / d W_O (multi_W_O with k heads)     d_head (k d_head) x d_model
+dE                 d loss / d E                                vocabulary x d_model
+=================  =========================================  ==============================
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from dlexam.errors import UserError
+from dlexam.exact import exact_fraction
+from dlexam.geoff.exact import Number
+from dlexam.geoff.weights import GeoffWeights, axis_labels
+
+# canonical name -> (row axis, column axis, one matrix per head)
+MATRICES: dict[str, tuple[str, str | None, bool]] = {
+    "X": ("positions", "dims", False),
+    "Q": ("positions", "head_dims", True), "K": ("positions", "head_dims", True), "V": ("positions", "head_dims", True),
+    "S": ("positions", "positions", True), "P": ("positions", "positions", True),
+    "Z": ("positions", "head_dims", True),
+    "R": ("positions", "outputs", False), "logits": ("positions", "tokens", False),
+    "loss": ("positions", None, False),
+    "dW_Q": ("dims", "head_dims", True), "dW_K": ("dims", "head_dims", True), "dW_V": ("dims", "head_dims", True),
+    "dW_O": ("head_dims", "outputs", False), "dE": ("tokens", "dims", False),
+}
+ALIASES = {"QK^T": "S", "QKT": "S", "scores": "S", "attention": "P", "dmulti_W_O": "dW_O", "d_W_O": "dW_O"}
+ROWS = ("P", "Z")  # the matrices whose whole row has one explanation: P[3,:], Z[6,:]
+SPELLING = ("name a cell as NAME[row,column], counting from 0: P[3,0], S[3,0], Z[6,:], logits[6,<STOP>], loss[4], "
+            "loss, dW_V[0,1]; NAME is one of X, Q, K, V, S, P, Z, R, logits, loss, dW_Q, dW_K, dW_V, dW_O, dE; with "
+            "k heads a head first: P[h2,3,0]")
+_CELL = re.compile(r"^\s*([A-Za-z_^]+)\s*(?:\[(.*)\])?\s*$")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One cell (or one row: `col` None) of a matrix of Geoff's transformer; `head` counts from 0 (None: one head)."""
+
+    matrix: str
+    row: int | None = None
+    col: int | None = None
+    head: int | None = None
+
+    @property
+    def name(self) -> str:
+        """The canonical spelling: "P[3,0]", "P[h2,3,0]", "Z[6,:]", "loss[4]", "loss"."""
+        if self.row is None:
+            return self.matrix
+        parts = ([f"h{self.head + 1}"] if self.head is not None else []) + [str(self.row)]
+        if MATRICES[self.matrix][1] is not None:
+            parts.append(":" if self.col is None else str(self.col))
+        return f"{self.matrix}[{','.join(parts)}]"
+
+
+@dataclass(frozen=True)
+class Space:
+    """The cells a query has: its tokens, the weights' axes and its head count."""
+
+    tokens: tuple[str, ...]
+    heads: int  # 1, or the weights' k
+    labels: dict[str, tuple[str, ...]]  # axis -> labels (geoff.weights.axis_labels, and "positions")
+
+    @classmethod
+    def of(cls, weights: GeoffWeights, tokens, heads: int) -> Space:
+        labels = dict(axis_labels(weights))
+        labels["positions"] = tuple(str(i) for i in range(len(tokens)))
+        return cls(tuple(tokens), heads, labels)
+
+    def axis(self, matrix: str, which: int) -> str:
+        row, col, _ = MATRICES[matrix]
+        axis = row if which == 0 else col
+        if matrix == "dW_O" and which == 0 and self.heads > 1:
+            return "concat_dims"  # k heads: the output matrix is multi_W_O, (k d_head) x d_model
+        return axis
+
+    def label(self, axis: str, i: int) -> str:
+        """How an index reads in words: a position as its token ("<START>", or "A (position 5)", counted from 1 as
+        the exam counts, where the token occurs more than once), any other index as its label."""
+        if axis != "positions":
+            return self.labels[axis][i]
+        tok = self.tokens[i]
+        return tok if self.tokens.count(tok) == 1 else f"{tok} (position {i + 1})"
+
+    def per_head(self, matrix: str) -> bool:
+        return MATRICES[matrix][2] and self.heads > 1
+
+
+def num(x: float) -> Number:
+    """A model value as the fraction it equals (within format_exact's tolerance, as every view prints it), else the
+    float itself."""
+    f = exact_fraction(x)
+    return f if f is not None else float(x)
+
+
+def source(matrix: str, cells, head: int | None = None) -> dict:
+    """Cells of one matrix a number came from: {"matrix", "head", "cells": [[row, column], ...]}."""
+    return {"matrix": matrix, "head": head, "cells": [list(c) for c in cells]}
+
+
+def _index(text: str, axis: str, space: Space, matrix: str) -> int:
+    labels = space.labels[axis]
+    t = text.strip()
+    if t.isdigit() and len(t) <= 6:
+        i = int(t)
+    elif axis != "positions" and t in labels:
+        i = labels.index(t)
+    else:
+        what = "a position (a number)" if axis == "positions" else f"a number or one of {', '.join(labels)}"
+        raise UserError(f"{matrix}: {t!r:.40} is not an index here: give {what}")
+    if not 0 <= i < len(labels):
+        raise UserError(f"{matrix} has {len(labels)} {'rows' if axis == MATRICES[matrix][0] else 'columns'} here "
+                        f"(0-{len(labels) - 1}), got {i}")
+    return i
+
+
+def parse_cell(text: str, space: Space) -> Cell:
+    """The cell `text` names in `space` (UserError, one line, for anything else: the spelling is in the message)."""
+    m = _CELL.match(str(text)[:200])
+    name = ALIASES.get(m.group(1), m.group(1)) if m else None
+    if name not in MATRICES:
+        raise UserError(f"unknown cell {str(text)[:60]!r}: {SPELLING}")
+    inside = m.group(2)
+    if inside is None:
+        if name != "loss":
+            raise UserError(f"{name} needs an index: {SPELLING}")
+        return Cell("loss")
+    parts = [p.strip() for p in inside.split(",")]
+    head = None
+    if parts and re.fullmatch(r"h\d{1,3}", parts[0]):
+        if not MATRICES[name][2]:
+            raise UserError(f"{name} is one matrix for every head: name it without h1, h2 ({SPELLING})")
+        head = int(parts[0][1:]) - 1
+        if not 0 <= head < space.heads:
+            raise UserError(f"{name}: head {parts[0]} does not exist: this model has {space.heads} head(s), h1"
+                            + (f"-h{space.heads}" if space.heads > 1 else ""))
+        parts = parts[1:]
+    if space.per_head(name) and head is None:
+        raise UserError(f"{name}: with {space.heads} heads give the head first, e.g. {name}[h1,...]")
+    if head is not None and not space.per_head(name):
+        head = None  # h1 of a one-head model: the only head
+    n_axes = 1 if MATRICES[name][1] is None else 2
+    if len(parts) != n_axes:
+        raise UserError(f"{name} takes {n_axes} index{'es' if n_axes > 1 else ''}, got {len(parts)}: {SPELLING}")
+    row = _index(parts[0], space.axis(name, 0), space, name)
+    col = None
+    if n_axes == 2:
+        if parts[1] == ":":
+            if name not in ROWS:
+                raise UserError(f"{name}: a whole row (:) is explained for P and Z only; name one column")
+        else:
+            col = _index(parts[1], space.axis(name, 1), space, name)
+    return Cell(name, row, col, head)

@@ -1,0 +1,131 @@
+// /geoff's "where a number comes from": click any number of a matrix, the loss or a gradient (or type its cell) and
+// the panel shows its arithmetic from POST /api/geoff/explain (dlexam.geoff.explain), with the cells it came from
+// lit up. State in the URL: explain = the cell ("P[3,0]", "Z[h2,6,:]", "loss[4]", "dW_V[0,1]": geoff.cells' names).
+// An open explanation is asked again whenever the numbers change, and leaves with them when an input is refused.
+// Uses G (the page's state), $ and body() of geoff.js.
+"use strict";
+
+const Cells = {
+  cell: null, seq: 0,
+
+  setup() {
+    for (const id of ["matrices", "loss", "heads", "grads"]) {
+      $(id).addEventListener("click", (e) => {
+        const cell = Cells.nameOf(e.target);
+        if (cell) Cells.open(cell, e.target.closest("section"));
+      });
+    }
+    $("explain-form").addEventListener("submit", (e) => {
+      e.preventDefault();
+      const cell = $("explain-cell").value.trim();
+      if (cell) Cells.open(cell, null);
+    });
+    Cells.cell = DL.get("explain", null);
+    if (Cells.cell) $("explain-cell").value = Cells.cell;
+  },
+
+  rows(table) {
+    return [...table.rows].filter((r) => r.querySelector("td:not(.corner)"));
+  },
+
+  // The cell a click landed on: its table's id names the matrix (and head), the row and column give the indices.
+  nameOf(target) {
+    if (target.closest("#loss-teacher_forcing, #loss-exam")) return "loss";
+    const td = target.closest("td:not(.corner)"), table = td && td.closest("table");
+    if (!table) return null;
+    const i = Cells.rows(table).indexOf(td.parentElement), j = [...td.parentElement.querySelectorAll("td:not(.corner)")].indexOf(td);
+    const head = (h) => (G.heads > 1 ? `h${Number(h) + 1},` : "");
+    let m;
+    if ((m = /^(Q|K|V|scores|P|Z)-h(\d+)$/.exec(table.id))) return `${m[1] === "scores" ? "S" : m[1]}[${head(m[2])}${i},${j}]`;
+    if (["X", "R", "R-two", "logits"].includes(table.id)) return `${table.id === "R-two" ? "R" : table.id}[${i},${j}]`;
+    if ((m = /^grad-(E|W_Q|W_K|W_V|W_O|multi_W_O)(?:-h(\d+))?$/.exec(table.id))) {
+      const name = {E: "dE", W_O: "dW_O", multi_W_O: "dW_O"}[m[1]] || "d" + m[1];
+      return `${name}[${m[2] === undefined ? "" : `h${Number(m[2]) + 1},`}${i},${j}]`;
+    }
+    if (/^probs-/.test(table.id)) return `loss[${G.tokens.indexOf("<START>") + 1 + i}]`;
+    return null;
+  },
+
+  async open(cell, from) {
+    Cells.cell = cell;
+    $("explain-cell").value = cell;
+    DL.set({explain: cell});
+    if (from && from.id !== "explain-panel") from.after($("explain-panel"));  // next to the number clicked
+    await Cells.fetch(true);
+  },
+
+  async refresh() {
+    if (Cells.cell) await Cells.fetch(false);
+  },
+
+  async fetch(userAsked) {
+    const my = ++Cells.seq;
+    const r = await DL.api("POST", "/api/geoff/explain", body({cell: Cells.cell}));
+    if (my !== Cells.seq) return;
+    Cells.unmark();
+    if (!r.ok) {
+      DL.showError($("explain-error"), r.data);
+      $("explain").textContent = "";
+      $("explain-panel").removeAttribute("data-cell");
+      return;
+    }
+    DL.showError($("explain-error"), null);
+    $("explain").replaceChildren(DL.explanation(r.data));
+    $("explain-panel").dataset.cell = r.data.cell;
+    Cells.mark(r.data);
+    DL.scrollables();
+    if (userAsked) {
+      DL.announce(r.data.summary);
+      $("explain-panel").scrollIntoView({block: "nearest"});
+    }
+  },
+
+  // Every number of the last input left the page: so does its explanation (asked again once the input is valid).
+  withdraw() {
+    Cells.seq++;
+    Cells.unmark();
+    $("explain").textContent = "";
+    DL.showError($("explain-error"), null);
+    $("explain-panel").removeAttribute("data-cell");
+  },
+
+  table(matrix, head) {
+    const h = head === null || head === undefined ? 0 : head;
+    const ids = {X: "X", Q: `Q-h${h}`, K: `K-h${h}`, V: `V-h${h}`, S: `scores-h${h}`, P: `P-h${h}`, Z: `Z-h${h}`,
+      R: "R", logits: "logits"};
+    return document.getElementById(ids[matrix] || "edit-" + matrix);
+  },
+
+  at(table, i, j) {
+    const row = table && Cells.rows(table)[i];
+    return row ? (j === null ? [...row.querySelectorAll("td:not(.corner)")] : [row.querySelectorAll("td:not(.corner)")[j]])
+      .filter(Boolean) : [];
+  },
+
+  // The clicked cell (red) and the cells it came from (blue).
+  mark(e) {
+    for (const s of e.sources) {
+      const t = Cells.table(s.matrix, s.head);
+      for (const [i, j] of s.cells) Cells.at(t, i, j).forEach((td) => td.classList.add("source"));
+    }
+    let picked = [];
+    if (e.kind === "gradient") {
+      const name = {dE: "E", dW_O: G.heads > 1 ? "multi_W_O" : "W_O"}[e.matrix] || e.matrix.slice(1);
+      picked = Cells.at($(`grad-${name}` + (e.head === null ? "" : `-h${e.head}`)), e.row, e.col);
+    } else if (e.kind === "loss_term") {
+      const k = e.row - G.tokens.indexOf("<START>") - 1;
+      for (const conv of ["teacher_forcing", "exam"]) picked.push(...Cells.at($("probs-" + conv), k, null));
+    } else if (e.kind === "loss") {
+      picked = [$("loss-teacher_forcing"), $("loss-exam")].filter(Boolean);
+    } else {
+      picked = Cells.at(Cells.table(e.matrix, e.head), e.row, e.col);
+    }
+    picked.forEach((el) => el.classList.add("picked"));
+  },
+
+  unmark() {
+    for (const el of document.querySelectorAll(".source, .picked")) {
+      if (el.closest("#maps") === null) el.classList.remove("source", "picked");
+    }
+  },
+};

@@ -1,0 +1,126 @@
+"""/geoff's "click any number" (issue 20 item 1) in Chromium: every kind of cell clicked shows the library's explanation
+(dlexam.geoff.explain, the oracle its own tests check against Fractions and the float64 model), the cells it came
+from light up, the explanation follows the inputs and leaves with a refused one; a variant's transformer is drawn
+with its own labels (from the API, not typed in the page)."""
+
+from __future__ import annotations
+
+import pytest
+
+from dlexam import geoff
+from dlexam.geoff.explain import explain
+
+from .browser import EXAMPLE, EXAMPLE_Q, counter, params, ready
+
+pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed (pip install -e '.[dev]')")
+WAIT_MS = 10_000
+
+
+def click_cell(page, table: str, i: int, j: int) -> None:
+    page.locator(f"#{table} tr:has(td:not(.corner)) >> nth={i}").locator("td:not(.corner)").nth(j).click()
+
+
+def shown(page, cell: str) -> dict:
+    page.wait_for_selector(f"#explain-panel[data-cell='{cell}']", timeout=WAIT_MS)
+    return {"summary": page.text_content("#explain .explain-summary"),
+            "exact": page.text_content("#explain .explain-exact"),
+            "value": page.text_content("#explain .explain-value")}
+
+
+def marked(page, table: str, cls: str) -> list[list[int]]:
+    return page.eval_on_selector(f"#{table}", """(t, cls) => {
+        const rows = [...t.rows].filter((r) => r.querySelector('td:not(.corner)'));
+        const out = [];
+        rows.forEach((r, i) => [...r.querySelectorAll('td:not(.corner)')].forEach((td, j) => {
+          if (td.classList.contains(cls)) out.push([i, j]); }));
+        return out; }""", cls)
+
+
+def test_click_every_kind_of_number_and_see_its_arithmetic(page):
+    page.goto(f"{page.base}/geoff?{EXAMPLE_Q}&T=0&grad=1")
+    ready(page)
+    query = geoff.GeoffQuery(EXAMPLE)
+    for table, i, j, cell in [("P-h0", 3, 0, "P[3,0]"), ("scores-h0", 5, 1, "S[5,1]"), ("Z-h0", 6, 1, "Z[6,1]"),
+                              ("R", 6, 0, "R[6,0]"), ("logits", 4, 2, "logits[4,2]"), ("X", 0, 3, "X[0,3]"),
+                              ("Q-h0", 1, 1, "Q[1,1]"), ("grad-W_V", 0, 1, "dW_V[0,1]"), ("grad-E", 4, 0, "dE[4,0]"),
+                              ("probs-teacher_forcing", 1, 0, "loss[5]")]:
+        click_cell(page, table, i, j)
+        got, want = shown(page, cell), explain(query, cell).to_json()
+        assert got["summary"] == want["summary"], cell
+        assert got["exact"] == want["exact"] and float(got["value"]) == want["value"], cell
+        assert params(page)["explain"] == cell
+    page.click("#loss-exam")  # the whole loss
+    got = shown(page, "loss")
+    assert "4.2114" in got["summary"] and got["summary"] == explain(query, "loss").summary
+
+
+def test_the_cells_a_number_came_from_light_up(page):
+    page.goto(f"{page.base}/geoff?{EXAMPLE_Q}&T=0")
+    ready(page)
+    click_cell(page, "P-h0", 3, 0)
+    got = shown(page, "P[3,0]")
+    assert got["summary"] == "P[<START>, :]: the scores 0, 0, 0, 0 tie, so argmax shares the weight: 1/4 each"
+    assert got["exact"] == "1/4"
+    assert marked(page, "scores-h0", "source") == [[3, 0], [3, 1], [3, 2], [3, 3]]  # the visible scores of its row
+    assert marked(page, "P-h0", "picked") == [[3, 0]]
+    click_cell(page, "Z-h0", 6, 1)
+    assert shown(page, "Z[6,1]")["summary"] == "Z[<STOP>] = 1/7 (v_D + v_A + v_A + v_<START> + v_A + v_D + v_<STOP>)" \
+                                               " = (6/7, 9/7)"
+    assert marked(page, "P-h0", "source") == [[6, j] for j in range(7)]
+    assert len(marked(page, "V-h0", "source")) == 14 and marked(page, "scores-h0", "source") == []
+    page.reload()  # the explanation is in the URL
+    assert shown(page, "Z[6,1]")["exact"] == "9/7"
+
+
+def test_an_open_explanation_follows_the_inputs_and_leaves_with_a_refused_one(page):
+    page.goto(f"{page.base}/geoff?{EXAMPLE_Q}&T=0&explain=Z[5,0]")
+    ready(page)
+    assert shown(page, "Z[5,0]")["summary"] == "Z[D (position 6)] = 1/2 (v_D + v_D) = (3, 0)"
+    n = counter(page, "rendered")
+    page.check("#t-sqrt")
+    ready(page, rendered=n + 1)
+    want = explain(geoff.GeoffQuery(EXAMPLE, temperature="sqrt"), "Z[5,0]").to_json()
+    page.wait_for_function("(s) => document.querySelector('#explain .explain-summary').textContent === s",
+                           arg=want["summary"], timeout=WAIT_MS)
+    assert page.text_content("#explain .explain-exact") == want["exact"] != "3"
+    page.watch.refusals_expected = True
+    page.fill("#seq", "D A E")
+    page.wait_for_selector("body[data-state=error]", timeout=WAIT_MS)
+    assert page.text_content("#explain") == "" and page.get_attribute("#explain-panel", "data-cell") is None
+    page.fill("#seq", "D A")  # a valid input without row 5: the explanation says why it is gone
+    ready(page)
+    page.wait_for_function("() => document.querySelector('#explain-error').textContent.includes('got 5')",
+                           timeout=WAIT_MS)
+
+
+def test_explain_from_the_keyboard(page):
+    page.goto(f"{page.base}/geoff?{EXAMPLE_Q}&T=0.5&heads=2")
+    ready(page)
+    page.fill("#explain-cell", "P[h2,4,0]")
+    page.press("#explain-cell", "Enter")
+    got = shown(page, "P[h2,4,0]")
+    want = explain(geoff.GeoffQuery(EXAMPLE, temperature=0.5, heads=2), "P[h2,4,0]").to_json()
+    assert got["summary"] == want["summary"] and "e^18" in got["summary"]
+    page.watch.refusals_expected = True
+    page.fill("#explain-cell", "P[4,0]")  # two heads: the head is needed
+    page.press("#explain-cell", "Enter")
+    page.wait_for_function("() => document.querySelector('#explain-error').textContent.includes('head first')",
+                           timeout=WAIT_MS)
+
+
+def test_a_variants_transformer_has_its_own_labels_from_the_api(page):
+    from dlexam.geoff.weights import axis_labels
+    from dlexam.variants import make_variant
+
+    t = make_variant(7, "harder").spec.transformer
+    w = geoff.GeoffWeights.from_spec(t)
+    page.goto(f"{page.base}/geoff?variant=7&difficulty=harder&heads={t.heads}")
+    ready(page)
+    rows = page.eval_on_selector_all("#edit-E th[scope=row]", "ths => ths.map((t) => t.textContent)")
+    assert rows == list(t.vocab)
+    cols = page.eval_on_selector_all("#R tr:first-child th", "ths => ths.map((t) => t.textContent)")
+    assert cols == list(axis_labels(w)["outputs"])
+    assert page.input_value("#seq") == " ".join(t.example) and "variant 7 (harder)" in page.text_content("#model-line")
+    click_cell(page, "Z-h1", 3, 0)
+    want = explain(geoff.GeoffQuery(" ".join(t.example), heads=t.heads, weights=w), "Z[h2,3,0]").to_json()
+    assert shown(page, "Z[h2,3,0]")["summary"] == want["summary"]

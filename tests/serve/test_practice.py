@@ -1,0 +1,193 @@
+"""/practice (issue 20 item 2): a fresh variant answered in Chromium and checked by the grader of `dlexam grade`.
+
+Oracles: the variant's own key (`make_variant(seed).key()`, which `dlexam grade` gives full marks, tests/variants),
+`grade` itself for the score of a changed key, and dlexam.geoff.explain for the explanation of a wrong Problem 2
+cell (checked there against Fractions and the float64 model)."""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+
+import pytest
+
+from dlexam import geoff
+from dlexam.geoff.explain import explain
+from dlexam.spec import text
+from dlexam.variants import make_variant
+from dlexam.variants.grade import grade
+
+from .browser import counter, open_page, params, ready
+
+WAIT_MS = 30_000
+
+
+def key_answers(v) -> dict:
+    return {k: val for k, val in v.key().items() if k not in ("seed", "difficulty")}
+
+
+# ---- the API ---------------------------------------------------------------------------------------------------
+
+def test_the_sheet_is_the_variants_questions(server):
+    v = make_variant(5)
+    status, _, d = server.get("/api/practice?seed=5")
+    assert status == 200 and d["seed"] == 5 and d["difficulty"] == "standard"
+    ids = [f["id"] for part in d["parts"] for q in part["questions"] for f in q["fields"]]
+    assert ids == list(v.fields())
+    p = next(f for part in d["parts"] for q in part["questions"] for f in q["fields"] if f["id"] == "Pr2.2.P")
+    assert (p["rows"], p["cols"]) == (len(v.spec.transformer.example),) * 2 and p["kind"] == "matrix"
+    assert d["max_score"] == float(grade(v, v.key()).max_score)
+
+
+def test_check_grades_as_dlexam_grade_does_and_explains_problem_2(server):
+    v = make_variant(5)
+    answers = key_answers(v)
+    status, _, d = server.post("/api/practice/check", {"seed": 5, "answers": answers})
+    assert status == 200 and d["score"] == d["max_score"] and not d["missing"]
+    P = v.question("Pr2.2").fields[1].answer
+    i = max(range(len(P)), key=lambda r: sum(x > 0 for x in P[r]))  # a row whose weight is shared
+    answers["Pr2.2.P"] = [row[:] for row in answers["Pr2.2.P"]]
+    answers["Pr2.2.P"][i][0] = "7/3"
+    answers["Pr1.3.in_features"] = "1"
+    status, _, d = server.post("/api/practice/check", {"seed": 5, "answers": answers})
+    want = grade(v, {**answers, "seed": 5})
+    assert d["score_exact"] == text(want.score) and want.score < want.max_score
+    wrong = {f["id"]: f["wrong"] for f in d["fields"] if f["wrong"]}
+    assert set(wrong) == {"Pr2.2.P", "Pr1.3.in_features"}
+    cell = wrong["Pr2.2.P"][0]
+    assert cell["at"] == [i, 0] and cell["expected"] == str(P[i][0]) and cell["given"] == "7/3"
+    t = v.spec.transformer
+    query = geoff.GeoffQuery(" ".join(t.example), 0.0, weights=geoff.GeoffWeights.from_spec(t))
+    assert cell["explanation"]["summary"] == explain(query, f"P[{i},0]").summary
+    assert Fraction(cell["explanation"]["exact"]) == P[i][0]
+    assert "explanation" not in wrong["Pr1.3.in_features"][0] and wrong["Pr1.3.in_features"][0]["reason"]
+
+
+def test_a_matrix_partly_filled_earns_its_cells(server):
+    v = make_variant(5)
+    S = key_answers(v)["Pr2.2.S"]
+    S = [row[:] for row in S]
+    S[0][0] = ""
+    status, _, d = server.post("/api/practice/check", {"seed": 5, "answers": {"Pr2.2.S": S}})
+    f = next(f for f in d["fields"] if f["id"] == "Pr2.2.S")
+    n = len(S) ** 2
+    assert f["points"] == pytest.approx(f["max_points"] * (n - 1) / n)
+    assert f["wrong"][0]["given"] == "" and f["wrong"][0]["reason"].startswith("not answered")
+
+
+@pytest.mark.parametrize("path, body, field", [
+    ("/api/practice?seed=-1", None, "seed"), ("/api/practice?seed=1&difficulty=hard", None, "difficulty"),
+    ("/api/practice", None, "seed"), ("/api/practice/check", {"seed": 1, "answers": {"Pr2.2.P": "abc"}}, "answers"),
+    ("/api/practice/check", {"seed": 1, "answers": {"Pr9.9": 1}}, "answers"),
+    ("/api/practice/check", {"seed": 1, "answers": [1]}, "answers"), ("/api/practice/check", {"answers": {}}, "seed"),
+])
+def test_refusals_name_their_field(server, path, body, field):
+    status, _, d = server.post(path, body) if body is not None else server.get(path)
+    assert status == 400 and d["field"] == field, d
+
+
+# ---- the page ---------------------------------------------------------------------------------------------------
+
+def fill(page, answers: dict) -> None:
+    """Type `answers` (a key's values) into the page as a student would."""
+    for aid, value in answers.items():
+        if isinstance(value, list):
+            for i, row in enumerate(value):
+                for j, x in enumerate(row):
+                    page.fill(f"#in-{aid.replace('.', chr(92) + '.')} input[data-i='{i}'][data-j='{j}']", x)
+        elif isinstance(value, int):
+            page.check(f"input[name='{aid}'][value='{value}']")
+        else:
+            page.fill(f"#in-{aid.replace('.', chr(92) + '.')}", value)
+
+
+def check(page) -> None:
+    n = counter(page, "checked")
+    page.click("#check")
+    ready(page, checked=n + 1)
+
+
+def test_answering_with_the_key_gives_full_marks(page):
+    page.set_default_timeout(WAIT_MS)
+    page.goto(f"{page.base}/practice?seed=3")
+    ready(page)
+    v = make_variant(3)
+    fill(page, key_answers(v))
+    check(page)
+    g = grade(v, v.key())
+    assert f"score {float(g.score):g} of {float(g.max_score):g}" in page.text_content("#status")
+    assert page.locator(".field.wrong").count() == 0
+    assert page.locator(".field.right").count() == sum(f.kind != "essay" for _, f in v.fields().values())
+
+
+def test_one_wrong_cell_is_marked_with_its_right_value_and_where_it_comes_from(page):
+    page.set_default_timeout(WAIT_MS)
+    v = make_variant(3)
+    page.goto(f"{page.base}/practice?seed=3")
+    ready(page)
+    answers = key_answers(v)
+    S = v.question("Pr2.2").fields[0].answer
+    answers["Pr2.2.S"] = [row[:] for row in answers["Pr2.2.S"]]
+    answers["Pr2.2.S"][2][1] = str(S[2][1] + 1)
+    fill(page, answers)
+    check(page)
+    wrong = page.locator("#in-Pr2\\.2\\.S input.wrong")
+    assert wrong.count() == 1 and wrong.get_attribute("data-i") == "2" and wrong.get_attribute("data-j") == "1"
+    assert wrong.get_attribute("aria-invalid") == "true" and wrong.get_attribute("title") == f"right: {S[2][1]}"
+    feedback = page.inner_text("#fb-Pr2\\.2\\.S")
+    assert f"right: {S[2][1]}" in feedback
+    t = v.spec.transformer
+    want = explain(geoff.GeoffQuery(" ".join(t.example), 0.0, weights=geoff.GeoffWeights.from_spec(t)), "S[2,1]")
+    assert page.text_content("#fb-Pr2\\.2\\.S .explain-summary") == want.summary  # opened: the first wrong cell
+    assert page.locator(".field.wrong").count() == 1
+
+
+def test_the_seed_and_the_answers_survive_a_reload_and_progress_stays_in_the_browser(page):
+    page.set_default_timeout(WAIT_MS)
+    page.goto(f"{page.base}/practice")
+    ready(page)
+    seed = params(page)["seed"]  # a fresh seed, put in the URL
+    assert seed.isdigit() and page.text_content("#seed-label").startswith(seed)
+    page.fill("#in-Pr1\\.3\\.in_features", "12")
+    check(page)
+    stored = json.loads(page.evaluate("() => localStorage.getItem('dlexam.practice')"))
+    entry = stored[f"standard:{seed}"]
+    assert entry["answers"] == {"Pr1.3.in_features": "12"} and entry["max_score"] > 0 and "score" in entry
+    page.reload()
+    ready(page)
+    assert params(page)["seed"] == seed and page.input_value("#in-Pr1\\.3\\.in_features") == "12"
+    assert "last checked" in page.text_content("#status")
+    assert page.locator(f"#progress-table a[href='/practice?seed={seed}&difficulty=standard']").count() == 1
+    page.click("#new")
+    ready(page)
+    assert params(page)["seed"] != seed and page.input_value("#in-Pr1\\.3\\.in_features") == ""
+    page.go_back()
+    ready(page)
+    assert params(page)["seed"] == seed
+
+
+def test_show_solution_and_the_index_links_practice(page):
+    page.set_default_timeout(WAIT_MS)
+    page.goto(f"{page.base}/")
+    page.click("a[href='/practice']")
+    page.wait_for_url("**/practice?seed=*")
+    ready(page)
+    assert not page.is_visible(".solution")
+    page.click("#solution")
+    assert page.get_attribute("#solution", "aria-pressed") == "true" and params(page)["solution"] == "1"
+    v = make_variant(int(params(page)["seed"]))
+    loss = v.question("Pr2.3").fields[1].answer
+    assert page.is_visible("#Pr2\\.3 .solution") and f"{loss:.4f}" in page.inner_text("#Pr2\\.3 .solution")
+
+
+@pytest.mark.parametrize("width", [500, 1280])
+def test_practice_fits(browser, server, width):
+    ctx, page, watch = open_page(browser, server, width)
+    page.set_default_timeout(WAIT_MS)
+    page.goto(f"http://127.0.0.1:{server.port}/practice?seed=2&difficulty=harder&solution=1")
+    ready(page)
+    bad = page.evaluate("""() => [document.documentElement, document.body, ...document.querySelectorAll('.panel')]
+        .filter((el) => el.scrollWidth > el.clientWidth + 1).map((el) => el.id || el.tagName)""")
+    assert bad == []
+    ctx.close()
+    watch.check()

@@ -1,0 +1,215 @@
+"""dlexam.geoff.explain (issue 20 item 1): every cell's explanation against the float64 model's own value, and where
+the cell is rational, against Fractions computed here from the exam's matrices typed in by hand (Problem 2) with
+the tie rule written here; the exam's own worked-solution lines; the spelling of cells; `dlexam geoff --explain`."""
+
+from __future__ import annotations
+
+import json
+import math
+from fractions import Fraction
+
+import pytest
+
+from dlexam import geoff
+from dlexam.cli import main
+from dlexam.errors import UserError
+from dlexam.geoff.cells import Cell
+from dlexam.geoff.explain import Explainer
+
+EXAMPLE = "D A A <START> A D <STOP>"
+VOCAB = ("A", "B", "C", "D", "<START>", "<STOP>")
+# Problem 2 as printed: E = [I_4; 0; 0], W_Q = W_K = W_V, W_O (typed here, not read from dlexam.spec)
+E_ = [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1], [0, 0, 0, 0], [0, 0, 0, 0]]
+W_ = [[0, 3], [1, 2], [2, 1], [3, 0]]
+W_O_ = [[0, 1, 0, 1], [1, 0, 1, 0]]
+
+
+def mm(a, b):
+    return [[sum((Fraction(x) * Fraction(y) for x, y in zip(r, c, strict=True)), Fraction(0)) for c in zip(*b,
+                                                                                                          strict=True)]
+            for r in a]
+
+
+def oracle(seq: str, heads: int = 1) -> dict:
+    """Problem 2 at T = 0 in Fractions: the tie rule as the exam states it (the largest visible scores share)."""
+    toks = seq.split()
+    X = [E_[VOCAB.index(t)] for t in toks]
+    Q = mm(X, W_)
+    S = mm(Q, [list(c) for c in zip(*Q, strict=True)])  # K = Q
+    P = []
+    for i, row in enumerate(S):
+        top = max(row[: i + 1])
+        n = sum(1 for v in row[: i + 1] if v == top)
+        P.append([Fraction(1, n) if j <= i and row[j] == top else Fraction(0) for j in range(len(row))])
+    Z = mm(P, Q)  # V = Q
+    Wout = W_O_ if heads == 1 else [[int(i == j) for j in range(4)] for i in range(4)]  # Problem 2.4: W_O' = I_4
+    R = mm([z * heads for z in Z], Wout)
+    return {"X": X, "Q": Q, "K": Q, "V": Q, "S": S, "P": P, "Z": Z, "R": R,
+            "logits": mm(R, [list(c) for c in zip(*E_, strict=True)])}
+
+
+def close(a, b) -> bool:
+    return abs(float(a) - float(b)) <= 1e-12 * max(1.0, abs(float(b)))
+
+
+def every_cell(ex: Explainer):
+    r, k = ex.result, ex.query.heads
+    for m in ("X", "Q", "K", "V", "S", "P", "Z", "R", "logits"):
+        heads = range(k) if k > 1 and m in ("Q", "K", "V", "S", "P", "Z") else [None]
+        for h in heads:
+            t = ex.matrix(m, h)
+            for i in range(t.shape[0]):
+                for j in range(t.shape[1]):
+                    yield Cell(m, i, j, h), float(t[i, j])
+    if r.loss:
+        s = r.tokens.index("<START>") if "<START>" in r.tokens else None
+        for p in range(s + 1, len(r.tokens)):
+            yield Cell("loss", p), -math.log(r.loss["teacher_forcing"]["probabilities"][p - s - 1])
+        grads = ex.backward()["params"]
+        for name, g in grads.items():
+            m = "dE" if name == "E" else "dW_O" if name in ("W_O", "multi_W_O") else "d" + name
+            for h, gh in enumerate(g if g.dim() == 3 else [g]):
+                for i in range(gh.shape[0]):
+                    for j in range(gh.shape[1]):
+                        yield Cell(m, i, j, h if g.dim() == 3 else None), float(gh[i, j])
+
+
+QUERIES = [
+    geoff.GeoffQuery(EXAMPLE),
+    geoff.GeoffQuery(EXAMPLE, heads=2),
+    geoff.GeoffQuery(EXAMPLE, temperature=0.5),
+    geoff.GeoffQuery(EXAMPLE, temperature="sqrt", heads=2, convention="exam"),
+    geoff.GeoffQuery("C A B B <START> A B C <STOP>", temperature=2.35),
+    geoff.GeoffQuery("B D", temperature=0),  # no <START>: no loss
+    geoff.GeoffQuery(EXAMPLE, weights=geoff.GeoffWeights(W_V=((2.5, 3), (1, 2), (2, 1), (3, -0.25)),
+                                                         E=((1, 0, 0, 0), (0, 1, 0, 0), (0, 0, 1, 0), (0, 0, 0, 1),
+                                                            (0.5, 0, 0, 0), (0, 0, 0.1, 0)))),
+]
+
+
+@pytest.mark.parametrize("query", QUERIES, ids=lambda q: f"{q.sequence[:12]}-T{q.temperature}-h{q.heads}")
+def test_every_cell_computes_the_models_value(query):
+    ex = Explainer(query)
+    n = 0
+    for cell, value in every_cell(ex):
+        e = ex.explain(cell)
+        assert e.cell == cell and e.summary
+        assert close(e.value, value), (cell.name, e.value, value)  # the model's own number, as run_geoff gives it
+        assert close(e.computed, value), (cell.name, e.computed, value, e.summary)  # what its arithmetic gives
+        n += 1
+    assert n >= 40
+
+
+@pytest.mark.parametrize("heads", [1, 2])
+def test_version_a_at_T0_is_exact_and_equals_fractions_computed_here(heads):
+    ex = Explainer(geoff.GeoffQuery(EXAMPLE, heads=heads))
+    want = oracle(EXAMPLE, heads)
+    for name, m in want.items():
+        for i, row in enumerate(m):
+            for j, v in enumerate(row):
+                head = 1 if heads == 2 and name in ("Q", "K", "V", "S", "P", "Z") else None  # the second head
+                e = ex.explain(Cell(name, i, j, head))
+                assert e.computed == v and isinstance(e.computed, Fraction), (name, i, j, e.computed, v)
+                assert e.to_json()["exact"] == (str(v.numerator) if v.denominator == 1 else str(v))
+
+
+def test_the_issues_examples_and_the_exams_worked_solution():
+    ex = Explainer(geoff.GeoffQuery(EXAMPLE))
+    assert ex.explain("P[3,0]").summary == "P[<START>, :]: the scores 0, 0, 0, 0 tie, so argmax shares the weight: " \
+                                           "1/4 each"
+    assert ex.explain("Z[6,:]").summary == "Z[<STOP>] = 1/7 (v_D + v_A + v_A + v_<START> + v_A + v_D + v_<STOP>) = " \
+                                           "(6/7, 9/7)"
+    # Problem 2.3's worked solution: p(A | z_5) = e^3 / (2 e^3 + 4) = 0.4547, the exam's row; teacher forcing reads
+    # row 4 (<START>, 0-based 3) instead
+    term = ex.explain("loss[4]").to_json()["conventions"]
+    assert term["exam"]["row"] == 4 and term["exam"]["probability_text"] == "e^3 / (2 e^3 + 4)"
+    assert term["exam"]["nll_text"] == "log(2 e^3 + 4) - 3" and round(term["exam"]["probability"], 4) == 0.4547
+    assert term["teacher_forcing"]["row"] == 3
+    loss = ex.explain("loss").to_json()["conventions"]
+    assert round(loss["exam"]["computed"], 4) == 4.2114 and close(loss["exam"]["computed"], loss["exam"]["value"])
+    # Problem 2.5: at T = 0 no gradient reaches W_Q, and the explanation says why
+    e = ex.explain("dW_Q[1,0]")
+    assert e.computed == 0 and any("piecewise constant" in line for line in e.lines)
+    assert ex.explain("dW_V[0,1]").computed != 0
+
+
+def test_softmax_cells_in_closed_form():
+    ex = Explainer(geoff.GeoffQuery(EXAMPLE, temperature=0.5))
+    e = ex.explain("P[4,0]")  # row A (position 4): scores 0, 9, 9, 0, 9 at T = 1/2: exponents 0, 18, 18, 0, 18
+    assert e.closed_form == "1 / (3 e^18 + 2)" and close(e.computed, 1 / (3 * math.exp(18) + 2))
+    assert ex.explain("P[3,1]").computed == Fraction(1, 4)  # equal scores: exactly 1/4 at any T
+
+
+def test_sources_are_the_cells_a_number_came_from():
+    ex = Explainer(geoff.GeoffQuery(EXAMPLE, heads=2))
+    s = ex.explain("S[h2,5,1]")
+    assert s.sources == [{"matrix": "Q", "head": 1, "cells": [[5, 0], [5, 1]]},
+                         {"matrix": "K", "head": 1, "cells": [[1, 0], [1, 1]]}]
+    assert ex.explain("P[h1,2,0]").sources == [{"matrix": "S", "head": 0, "cells": [[2, 0], [2, 1], [2, 2]]}]
+    z = ex.explain("Z[h1,1,0]").sources  # row A (position 1): its largest visible score is its own
+    assert z[0] == {"matrix": "P", "head": 0, "cells": [[1, 1]]}
+    r = ex.explain("R[6,A]").sources
+    assert [x["matrix"] for x in r] == ["Z", "Z", "multi_W_O"]
+    assert ex.explain("logits[6,<STOP>]").sources[1] == {"matrix": "E", "head": None,
+                                                         "cells": [[5, d] for d in range(4)]}
+
+
+def test_a_variants_transformer_is_explained_with_its_own_weights():
+    from dlexam.geoff.exact import exact_run
+    from dlexam.variants import make_variant
+
+    t = make_variant(3, "harder").spec.transformer
+    ex = Explainer(geoff.GeoffQuery(" ".join(t.example), heads=t.heads, weights=geoff.GeoffWeights.from_spec(t)))
+    run = exact_run(t, heads=t.heads)
+    for h, head in enumerate(run.heads):
+        for i, row in enumerate(head.P):
+            for j, v in enumerate(row):
+                assert ex.explain(Cell("P", i, j, h)).computed == v
+    for i, row in enumerate(run.R):
+        for j, v in enumerate(row):
+            assert ex.explain(Cell("R", i, j)).computed == v
+
+
+@pytest.mark.parametrize("text, needle", [
+    ("Foo[1,2]", "unknown cell"), ("P[9,0]", "P has 7 rows here (0-6), got 9"), ("P[3]", "takes 2 indexes"),
+    ("R[3,:]", "whole row (:) is explained for P and Z only"), ("logits[2,E]", "one of A, B, C, D, <START>, <STOP>"),
+    ("P[h2,3,0]", "head h2 does not exist"), ("loss[2]", "tokens after <START>"), ("X", "needs an index"),
+    ("dW_O[h1,0,0]", "one matrix for every head"),
+])
+def test_a_bad_cell_is_one_clear_error(text, needle):
+    with pytest.raises(UserError) as e:
+        Explainer(geoff.GeoffQuery(EXAMPLE)).explain(text)
+    assert needle in str(e.value) and "\n" not in str(e.value)
+
+
+def test_labels_and_aliases_name_the_same_cell():
+    ex = Explainer(geoff.GeoffQuery(EXAMPLE))
+    assert ex.explain("logits[6,<STOP>]").cell == ex.explain("logits[6,5]").cell == Cell("logits", 6, 5)
+    assert ex.explain("QK^T[3,0]").cell == ex.explain("scores[3,0]").cell == Cell("S", 3, 0)
+    assert ex.explain("dE[<START>,d1]").cell.name == "dE[4,0]"
+
+
+def test_cli_explain(capsys):
+    assert main(["geoff", "--explain", "P[3,0]"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("P[<START>, :]: the scores 0, 0, 0, 0 tie, so argmax shares the weight: 1/4 each")
+    assert main(["geoff", "--heads", "2", "--explain", "Z[h2,6,1]", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["exact"] == "9/7" and d["cell"] == "Z[h2,6,1]" and d["value"] == pytest.approx(9 / 7, rel=1e-15)
+    assert main(["geoff", "--explain", "P[3,"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "name a cell as NAME[row,column]" in err
+
+
+def test_the_gradient_row_at_the_querys_own_temperature_comes_from_the_library(capsys):
+    report = geoff.analyse(geoff.GeoffQuery(EXAMPLE, temperature=0.5, gradients=True, heads=2))
+    row = report.to_json()["gradient_at_temperature"]
+    grads = geoff.run_geoff(EXAMPLE, temperature=0.5, heads=2, gradients=True).gradients  # autograd, afresh
+    assert row["temperature"] == 0.5
+    assert row["norms"] == pytest.approx({k: float(g.norm()) for k, g in grads.items()}, rel=1e-12)
+    assert row["vanishes"] == {k: False for k in grads}
+    for t in (0, "sqrt"):  # Problem 2.5's own two rows say it
+        assert "gradient_at_temperature" not in geoff.analyse(geoff.GeoffQuery(EXAMPLE, t, gradients=True)).to_json()
+    assert main(["geoff", "--heads", "2", "--gradients", "--temperature", "0.5"]) == 0  # multi_W_O's column
+    out = capsys.readouterr().out
+    assert "multi_W_O" in out and "T=0.5 (asked)" in out
