@@ -124,24 +124,29 @@ def _train_recipe(args) -> int:
     return 0
 
 
-def _which_model(args):
-    """The --checkpoint given, or None for the shipped model (said in one line on stderr)."""
-    if args.checkpoint is None:
-        from dlexam.svhn.shipped import describe
+def _load(args):
+    """The --checkpoint given, or the shipped model (said in one line on stderr), read once -> (model, name)."""
+    from dlexam.checkpoint import resolve
+    from dlexam.svhn.inference import describe, load_model
 
-        print(f"dlexam: {describe()}", file=sys.stderr)
-    return args.checkpoint
+    model, payload = load_model(args.checkpoint)
+    if args.checkpoint is None:
+        from dlexam.svhn.shipped import shipped_path
+
+        print(f"dlexam: using {describe(None, payload)}", file=sys.stderr)
+        return model, str(shipped_path())
+    return model, str(resolve(args.checkpoint))
 
 
 def cmd_evaluate(args) -> int:
     from dlexam.checkpoint import resolve
     from dlexam.svhn.inference import evaluate_checkpoint
 
-    path = _which_model(args)
     png = args.png
-    if png is None and path is not None:  # beside the user's checkpoint; never inside the installed package
-        png = resolve(path).parent / f"confusion_{args.split}.png"
-    r = evaluate_checkpoint(path, args.data, args.split, png=png, force=args.force)
+    if png is None and args.checkpoint is not None:  # beside the user's checkpoint; never inside the installed package
+        png = resolve(args.checkpoint).parent / f"confusion_{args.split}.png"
+    model, name = _load(args)
+    r = evaluate_checkpoint(model, args.data, args.split, png=png, force=args.force, name=name)
     if args.json:
         _print_json(r.to_json())
         return 0
@@ -159,7 +164,8 @@ def cmd_evaluate(args) -> int:
 def cmd_predict(args) -> int:
     from dlexam.svhn.inference import predict_images
 
-    preds = predict_images(_which_model(args), args.images)
+    model, _ = _load(args)
+    preds = predict_images(model, args.images)
     if args.json:
         _print_json([p.to_json() for p in preds])
         return 0

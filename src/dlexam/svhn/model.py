@@ -195,7 +195,7 @@ def layer_summary(cfg: CNNConfig | None = None) -> list[dict]:
     real parameters: nothing here is typed in. Problem 1.2 asks for these counts.
     """
     cfg = cfg or CNNConfig()
-    model = ExamCNN(cfg)
+    model = ExamCNN(cfg, fused=False)  # a forward pass only: the training kernels are not needed
     shapes: dict[str, list[int]] = {}
     hooks = []
     for name, module in model.named_children():
@@ -245,7 +245,7 @@ def student_bug(linear_in: int, batch_size: int = 64) -> dict:
     Returns {"linear_in", "error" (PyTorch's own message, or None when the net runs),
     "correct_in_features", "fix", "arithmetic"}.
     """
-    model = ExamCNN(CNNConfig(linear_in=linear_in))
+    model = ExamCNN(CNNConfig(linear_in=linear_in), fused=False)
     error = None
     try:
         with torch.no_grad():
@@ -276,21 +276,3 @@ def conv3x3_from_linear(fc: nn.Linear) -> nn.Conv2d:
         conv.weight.copy_(fc.weight.reshape(NUM_CLASSES, 16, 3, 3))  # (10, 144) -> (10, C, H, W)
         conv.bias.copy_(fc.bias)
     return conv
-
-
-def load_checkpoint(path) -> tuple[ExamCNN, dict]:
-    """Rebuild an ExamCNN from a checkpoint file or run directory (its best.pt), in eval mode: the file's
-    config is checked first, then its weights must fit (one clear error otherwise)."""
-    from dlexam import checkpoint
-    from dlexam.errors import UserError
-
-    p = checkpoint.resolve(path)
-    payload = checkpoint.load(p, kind=KIND)
-    try:
-        cfg = CNNConfig.from_dict(payload.get("config") or {})
-    except (TypeError, ValueError) as exc:
-        raise UserError(f"{p}: its model config is not an exam CNN config ({exc})") from None
-    model = ExamCNN(cfg)
-    checkpoint.load_weights(model, payload, p)
-    model.eval()
-    return model, payload
