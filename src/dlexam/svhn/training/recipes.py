@@ -21,11 +21,26 @@ from dlexam import limits
 from dlexam.errors import UserError
 from dlexam.files import OutputDir
 from dlexam.progress import ProgressFn, log
+from dlexam.svhn.model import KIND
 from dlexam.svhn.synthetic.scenes import SceneConfig
 from dlexam.svhn.training.augment import AugmentConfig
 
-KIND = "svhn-cnn"
 RUN_FILE = "model.pt"
+
+
+@dataclass(frozen=True)
+class Part:
+    """A share of a recipe's training images: house-number scenes drawn as `scenes` says, or, when
+    `scenes` is None, the plain renderer (dlexam.svhn.synthetic.digits.render: its 12 matplotlib
+    fonts and simple look)."""
+
+    share: float
+    scenes: SceneConfig | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Part:
+        scenes = d.get("scenes")
+        return cls(float(d["share"]), SceneConfig.from_dict(scenes) if scenes is not None else None)
 
 
 @dataclass(frozen=True)
@@ -34,13 +49,16 @@ class Recipe:
 
     name: str
     images: int = 120_000  # training images, rendered afresh by every rebuild
-    synth_share: float = 0.4  # share drawn by synth.render (TRAIN_FONTS, its simple look); the rest are scenes
-    scenes: SceneConfig = field(default_factory=SceneConfig)
+    parts: tuple[Part, ...] = (Part(0.6, SceneConfig()), Part(0.4))  # shares of `images`, summing to 1
     augment: AugmentConfig | None = field(default_factory=AugmentConfig)  # None: no train-time augmentation
     epochs: int = 15
     batch_size: int = 256
     lr: float = 0.1  # peak of the cosine schedule (SGD, Nesterov momentum 0.9)
     weight_decay: float = 5e-4
+
+    def __post_init__(self) -> None:
+        if not self.parts or abs(sum(p.share for p in self.parts) - 1.0) > 1e-9 or min(p.share for p in self.parts) < 0:
+            raise ValueError(f"recipe {self.name!r}: the parts' shares must be >= 0 and sum to 1")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -48,15 +66,22 @@ class Recipe:
     @classmethod
     def from_dict(cls, d: dict) -> Recipe:
         d = dict(d)
-        d["scenes"] = SceneConfig.from_dict(d.get("scenes") or {})
+        if "parts" in d:
+            d["parts"] = tuple(Part.from_dict(p) for p in d["parts"])
         d["augment"] = AugmentConfig.from_dict(d["augment"]) if d.get("augment") is not None else None
         return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+
+    def counts(self) -> list[int]:
+        """Images per part: the shares of `images`, rounded, the last part taking what is left."""
+        counts = [int(round(self.images * p.share)) for p in self.parts[:-1]]
+        return [*counts, self.images - sum(counts)]
 
 
 RECIPES = {
     "shipped": Recipe("shipped"),
     # seconds, for tests and --quick: no MNIST, few images, one epoch
-    "quick": Recipe("quick", images=3000, epochs=1, scenes=SceneConfig(mnist=0.0, package_fonts=False)),
+    "quick": Recipe("quick", images=3000, epochs=1,
+                    parts=(Part(0.6, SceneConfig(mnist=0.0, package_fonts=False)), Part(0.4))),
 }
 
 
@@ -73,24 +98,26 @@ def training_set(recipe: Recipe, seed: int = 0, chunk: int = 2048) -> tuple[torc
     from dlexam.svhn.synthetic.scenes import GlyphSet, render_scenes
 
     mnist = (None, None)
-    if recipe.scenes.mnist > 0:
+    if any(p.scenes is not None and p.scenes.mnist > 0 for p in recipe.parts):
         from dlexam.svhn.data.mnist import load_mnist
         from dlexam.svhn.data.realdata import MNIST_TRAIN
 
         images, labels = load_mnist()  # UserError naming the folder when the shared files are absent
         mnist = (images[:MNIST_TRAIN], labels[:MNIST_TRAIN])
-    glyphs = GlyphSet(recipe.scenes, *mnist)
-    n_synth = int(round(recipe.images * recipe.synth_share))
-    n_scenes = recipe.images - n_synth
-    xs, ys = [], []
-    for i in range(0, n_scenes, chunk):  # each chunk has its own seed: the set is the same in any chunking order
-        x, y = render_scenes(min(chunk, n_scenes - i), seed * 1_000_003 + i // chunk, glyphs, recipe.scenes)
-        xs.append(x)
-        ys.append(y)
-    for i in range(0, n_synth, chunk):
-        rgb, y = render(min(chunk, n_synth - i), seed * 1_000_003 + 500_000 + i // chunk, TRAIN_FONTS)
-        xs.append(rgb_to_gray(rgb))
-        ys.append(y)
+    xs, ys, banks = [], [], {}
+    for k, (part, n) in enumerate(zip(recipe.parts, recipe.counts(), strict=True)):
+        base = seed * 1_000_003 + k * 100_003  # each chunk has its own seed: the set is the same in any chunking order
+        if part.scenes is not None:
+            fonts = (part.scenes.package_fonts, part.scenes.bold)
+            glyphs = banks[fonts] = banks.get(fonts) or GlyphSet(part.scenes, *mnist)
+        for i in range(0, n, chunk):
+            if part.scenes is not None:
+                x, y = render_scenes(min(chunk, n - i), base + i // chunk, glyphs, part.scenes)
+            else:
+                rgb, y = render(min(chunk, n - i), base + i // chunk, TRAIN_FONTS)
+                x = rgb_to_gray(rgb)
+            xs.append(x)
+            ys.append(y)
     return torch.from_numpy(np.concatenate(xs)), torch.from_numpy(np.concatenate(ys).astype(np.int64))
 
 
