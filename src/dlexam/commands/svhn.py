@@ -8,6 +8,8 @@ from pathlib import Path
 
 from dlexam.plain import dumps
 
+QUICK_SCENES = 1000  # svhn synth --scenes --quick
+
 
 def _print_json(obj) -> None:
     print(dumps(obj, indent=1))
@@ -59,13 +61,46 @@ def cmd_download(args) -> int:
 
 
 def cmd_synth(args) -> int:
+    if args.scenes:
+        return _synth_scenes(args)
+    from dlexam.errors import UserError
     from dlexam.svhn.synthetic.digits import write_synthetic
 
-    info = write_synthetic(args.out, args.train, args.test, args.seed, force=args.force)
+    if args.images is not None or args.recipe is not None or args.format is not None or args.quick:
+        raise UserError("--images, --recipe, --format and --quick go with --scenes")
+    info = write_synthetic(args.out, args.train or 20000, args.test or 4000, args.seed, force=args.force)
     if args.json:
         _print_json(info)
     else:
         print(f"wrote {info['train']} train and {info['test']} test images to {info['out']}")
+    return 0
+
+
+def _synth_scenes(args) -> int:
+    """The images `svhn train --recipe R --seed S` trains on, written as .mat or an ImageFolder."""
+    import dataclasses
+
+    from dlexam import limits
+    from dlexam.errors import UserError
+    from dlexam.svhn.synthetic.export import write_images
+    from dlexam.svhn.training.recipes import get_recipe, training_set
+
+    if args.train is not None or args.test is not None:
+        raise UserError("--train and --test are for the plain renderer; with --scenes give --images")
+    recipe = get_recipe(args.recipe or "shipped")
+    images = QUICK_SCENES if args.quick and args.images is None else args.images
+    limits.whole("images", images, 1, 1_000_000, optional=True)
+    limits.whole("seed", args.seed, 0, 2**63 - 1)
+    if images is not None and images != recipe.images:  # the same mix of parts, fewer or more images
+        recipe = dataclasses.replace(recipe, images=images)
+    x, y = training_set(recipe, args.seed)
+    info = write_images(args.out, x.numpy(), y.numpy(), args.format or "mat", force=args.force)
+    info.update(recipe=recipe.name, seed=args.seed, parts=[p.share for p in recipe.parts])
+    if args.json:
+        _print_json(info)
+    else:
+        print(f"wrote {info['images']:,} training images of recipe {recipe.name!r} (seed {args.seed}) to"
+              f" {info['out']} as {'train_32x32.mat' if info['format'] == 'mat' else 'an image folder'}")
     return 0
 
 
@@ -219,13 +254,22 @@ def register(sub) -> None:
                    help="replace a file of that name in --root even where dlexam did not write it")
     q.set_defaults(handler=cmd_download)
 
-    q = s.add_parser("synth", help="write SVHN-like synthetic train/test .mat files")
+    q = s.add_parser("synth", help="write SVHN-like synthetic train/test .mat files, or a recipe's training scenes")
     q.add_argument("--out", required=True, type=Path)
-    q.add_argument("--train", type=int, default=20000)
-    q.add_argument("--test", type=int, default=4000)
+    q.add_argument("--train", type=int, default=None, help="plain renderer: train images (default 20000)")
+    q.add_argument("--test", type=int, default=None, help="plain renderer: held-out-font test images (default 4000)")
     q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--scenes", action="store_true",
+                   help="write the images `svhn train --recipe R --seed S` trains on (scenes and plain digits)")
+    q.add_argument("--recipe", choices=("shipped", "quick"), default=None, help="with --scenes (default shipped)")
+    q.add_argument("--images", type=int, default=None,
+                   help="with --scenes: how many (default: the recipe's own count, i.e. its very training set;"
+                   " another count draws the same mix anew)")
+    q.add_argument("--format", choices=("mat", "folder"), default=None,
+                   help="with --scenes: train_32x32.mat (default) or an image folder DIR/0/ ... DIR/9/")
+    q.add_argument("--quick", action="store_true", help=f"with --scenes: {QUICK_SCENES:,} images")
     q.add_argument("--json", action="store_true")
-    q.add_argument("--force", action="store_true", help="replace .mat files in --out that dlexam did not write")
+    q.add_argument("--force", action="store_true", help="replace files in --out that dlexam did not write")
     q.set_defaults(handler=cmd_synth)
     _register_mnist(s)
     _register_train(s)
