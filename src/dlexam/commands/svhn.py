@@ -142,6 +142,9 @@ def cmd_train(args) -> int:
 
 
 def _train_recipe(args) -> int:
+    from dlexam.svhn.training.pinning import pin
+
+    pin()  # the instruction set, before torch loads: the same weights on any AVX2 x86-64 CPU (docs/svhn.md)
     from dlexam.commands.progress import printer
     from dlexam.errors import UserError
     from dlexam.svhn.training.recipes import get_recipe, train_recipe

@@ -204,8 +204,11 @@ def _train(recipe: Recipe, out: Path, seed: int, threads: int | None, progress: 
         "total": round(time.perf_counter() - t0, 1),
         "cpu": round(time.process_time() - cpu0, 1),  # all threads: what a machine to itself would need
     }
+    from dlexam.svhn.training.pinning import state
+
     settings = {
         "recipe": recipe.to_dict(),
+        "instruction_set": state(),  # pinned or not: see dlexam.svhn.training.pinning
         "seed": seed,
         "threads": threads,
         "model": model_cfg.to_dict(),
