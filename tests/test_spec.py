@@ -10,7 +10,18 @@ import pytest
 import torch
 import torch.nn as nn
 
-from dlexam.spec import CNNSpec, Conv, ExamSpec, Linear, Pool, SpecError, TransformerSpec, number
+from dlexam.spec import (
+    CNNSpec,
+    Conv,
+    ConvSizeItem,
+    ExamSpec,
+    Linear,
+    Pool,
+    SoftmaxItem,
+    SpecError,
+    TransformerSpec,
+    number,
+)
 
 
 def torch_shapes(cnn: CNNSpec) -> list[tuple]:
@@ -87,3 +98,50 @@ def test_ill_formed_specs_are_refused():
         TransformerSpec(**{**fields, "multi_W_O": ((1, 0, 0, 0),) * 2})
     with pytest.raises(SpecError):
         ExamSpec.from_dict({"name": "x"})
+
+
+def test_version_a_cnn_derived_sizes():
+    cnn = ExamSpec.version_a().cnn
+    # the exam's Problem 1 as listed in its text, and Problem 1.4's two conv heads
+    assert cnn.describe() == ("Conv-1 (8 filters 5x5), AvgPool-1 (4x4, stride 4), Conv-2 (16 filters 4x4, "
+                              "padding 1), AvgPool-2 (2x2, stride 2), Linear(144, 10)")
+    assert cnn.feature_shape == (16, 3, 3)
+    assert (cnn.head_conv(whole_map=True).name, cnn.head_conv(whole_map=True).kernel) == ("Conv-3", (3, 3))
+    assert cnn.head_conv(whole_map=False).kernel == (1, 1) and cnn.head_conv(False).out_channels == 10
+    assert cnn.student_linear_in in cnn.tried_linear_in and cnn.flat_features() not in cnn.tried_linear_in
+
+
+def test_cnn_tables_round_trip_and_refusals():
+    cnn = CNNSpec(input_size=(28, 36), input_channels=3, layers=(
+        Conv("Conv-1", 6, (3, 5), (2, 1), (1, 2)), Pool("MaxPool-1", (2, 3), (2, 3), mode="max"),
+        Linear(out_features=7)), student_linear_in=5)
+    assert CNNSpec.from_dict(json.loads(json.dumps(cnn.to_dict()))) == cnn
+    assert cnn.tried_linear_in == (5,)  # the student's value, when no other is listed
+    with pytest.raises(SpecError, match="wrong ones"):
+        CNNSpec(input_size=(8, 8), layers=(Conv("Conv-1", 2, 3), Linear()), tried_linear_in=(72,))
+    with pytest.raises(SpecError, match="half its window"):
+        Pool("AvgPool-1", 2, 2, padding=2)
+    with pytest.raises(SpecError, match="out_features"):
+        Linear(out_features=0)
+    with pytest.raises(SpecError, match="activation"):
+        CNNSpec(input_size=(8, 8), layers=(Conv("Conv-1", 2, 3), Linear()), activation="gelu")
+    # a student whose in-features are right is no wrong value to try
+    right = CNNSpec(input_size=(8, 8), layers=(Conv("Conv-1", 2, 3), Linear()), student_linear_in=72)
+    assert right.flat_features() == 2 * 6 * 6 and right.tried_linear_in == ()
+    with pytest.raises(SpecError):
+        CNNSpec.from_dict({"layers": [{"kind": "conv"}]})
+
+
+def test_part1_items_exact_limits_and_options():
+    a = ExamSpec.version_a().part1
+    assert a.softmax.limit_at_zero() == a.softmax.claimed_limit == (1, 0, 0, 0)
+    assert a.softmax.limit_at_infinity() == (Fraction(1, 4),) * 4
+    tie = SoftmaxItem(z=("3/2", "3/2", 1))  # the two largest share the weight as T -> 0
+    assert tie.limit_at_zero() == (Fraction(1, 2), Fraction(1, 2), 0) == tie.claimed_limit
+    assert SoftmaxItem(z=(2, 1), claimed_limit=(1, 0)).claimed_limit == (1, 0)
+    with pytest.raises(SpecError):
+        SoftmaxItem(z=(2, 1), claimed_limit=(1, 0, 0))
+    # P1.4: the printed options, one of which is the output size
+    assert [o == a.conv_size.output_size() for o in a.conv_size.options] == [False, True, False, False]
+    with pytest.raises(SpecError, match="does not fit"):
+        ConvSizeItem(input_size=4, kernel=5, stride=1)

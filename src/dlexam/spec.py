@@ -125,6 +125,8 @@ class Pool:
         _normalise_window(self)
         if self.mode not in ("avg", "max"):
             raise SpecError(f"{self.name}: mode must be 'avg' or 'max'")
+        if any(2 * p > k for p, k in zip(self.padding, self.kernel, strict=True)):
+            raise SpecError(f"{self.name}: a pool's padding must be at most half its window")
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,10 @@ class Linear:
     name: str = "Linear"
     out_features: int = 10
     kind: str = field(default="linear", init=False)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.out_features, bool) or not isinstance(self.out_features, int) or self.out_features < 1:
+            raise SpecError(f"{self.name}: out_features must be a whole number >= 1")
 
 
 def _normalise_window(layer: Conv | Pool) -> None:
@@ -164,16 +170,33 @@ class CNNSpec:
     layers: tuple[Layer, ...] = ()
     activation: str = "relu"  # after each conv (the exam's Figure 2, which would show it, is not in the text)
     student_linear_in: int = 0  # the in-features the student's nn.Linear has (Problem 1.3)
+    # Wrong in-features the answer key runs to show PyTorch's error (Problem 1.3), in its order;
+    # () means student_linear_in alone (none when that is 0 or the right value).
+    tried_linear_in: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "input_size", _pair(self.input_size, "input_size"))
-        if self.input_channels < 1:
-            raise SpecError("input_channels must be at least 1")
+        object.__setattr__(self, "layers", tuple(self.layers))
+        if isinstance(self.input_channels, bool) or not isinstance(self.input_channels, int) \
+                or self.input_channels < 1:
+            raise SpecError("input_channels must be a whole number >= 1")
+        if min(self.input_size) < 1:
+            raise SpecError("input_size must be at least 1x1")
         if not self.layers or not isinstance(self.layers[-1], Linear):
             raise SpecError("the layer table must end with the linear layer")
         if any(isinstance(layer, Linear) for layer in self.layers[:-1]):
             raise SpecError("the linear layer must be the last layer")
+        if self.activation not in ("relu", "tanh", "sigmoid", "none"):
+            raise SpecError("activation must be relu, tanh, sigmoid or none")
         self.table()  # every layer must fit its input
+        tried = tuple(self.tried_linear_in) or tuple(
+            n for n in (self.student_linear_in,) if n and n != self.flat_features())
+        if any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in (*tried, self.student_linear_in or 1)):
+            raise SpecError("the student's in-features must be whole numbers >= 1")
+        if self.flat_features() in tried:
+            raise SpecError(f"tried_linear_in lists the right in-features, {self.flat_features()}: it must list "
+                            "wrong ones")
+        object.__setattr__(self, "tried_linear_in", tried)
 
     @property
     def num_classes(self) -> int:
@@ -216,6 +239,60 @@ class CNNSpec:
 
     def total_params(self) -> int:
         return sum(r.params for r in self.table())
+
+    @property
+    def feature_shape(self) -> tuple[int, int, int]:
+        """(C, H, W) of the last map, which the head reads (Version A: 16 x 3 x 3)."""
+        return self.table()[-1].in_shape
+
+    def head_conv(self, whole_map: bool) -> Conv:
+        """Problem 1.4: a conv with one filter per class that replaces Flatten + Linear.
+
+        `whole_map`: its kernel covers the last map (v1: a 1x1 output per class, the linear layer with its
+        weight reshaped); else 1x1 (v2: one map per class of the last map's size, which a global average
+        pool turns into the logits). Named after the table's convs (Version A: Conv-3).
+        """
+        _, h, w = self.feature_shape
+        return Conv(f"Conv-{len(self.convs) + 1}", self.num_classes, (h, w) if whole_map else (1, 1))
+
+    def describe(self, times: str = "x") -> str:
+        """The table in a line, as the exam lists it: 'Conv-1 (8 filters 5x5), AvgPool-1 (4x4, stride 4), ...,
+        Linear(144, 10)'; strides and paddings are named where they are not 1 and 0 (a pool's stride always)."""
+        parts = []
+        for layer in self.layers:
+            if isinstance(layer, Linear):
+                parts.append(f"{layer.name}({self.flat_features()}, {layer.out_features})")
+                continue
+            size = f"{layer.kernel[0]}{times}{layer.kernel[1]}"
+            words = [f"{layer.out_channels} filters {size}" if isinstance(layer, Conv) else size]
+            if isinstance(layer, Pool) or layer.stride != (1, 1):
+                words.append(f"stride {pair_text(layer.stride)}")
+            if layer.padding != (0, 0):
+                words.append(f"padding {pair_text(layer.padding)}")
+            parts.append(f"{layer.name} ({', '.join(words)})")
+        return ", ".join(parts)
+
+    def to_dict(self) -> dict:
+        """Plain JSON types (what :meth:`from_dict` reads back)."""
+        return _to_plain(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> CNNSpec:
+        """The table :meth:`to_dict` wrote (SpecError for anything else)."""
+        try:
+            return cls(input_size=tuple(d["input_size"]), input_channels=int(d["input_channels"]),
+                       activation=str(d["activation"]), student_linear_in=int(d["student_linear_in"]),
+                       tried_linear_in=tuple(int(n) for n in d.get("tried_linear_in", ())),
+                       layers=tuple(_layer(layer) for layer in d["layers"]))
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            if isinstance(exc, SpecError):
+                raise
+            raise SpecError(f"not a layer table ({type(exc).__name__}: {exc})") from None
+
+
+def pair_text(p: Pair) -> str:
+    """A (rows, columns) size as the exam writes it: '4' when both are 4, else '(1, 3)'."""
+    return str(p[0]) if p[0] == p[1] else f"({p[0]}, {p[1]})"
 
 
 # ---- Problem 2: Geoff's transformer -----------------------------------------------------------
@@ -320,11 +397,28 @@ class SoftmaxItem:
     """P1.1: temp-softmax_T(z) = softmax(z / T); the option about T -> 0 uses this z."""
 
     z: tuple[Fraction, ...] = ()
+    # The limit as T -> 0 that the item's statement claims for z (Version A: (1,0,0,0), true);
+    # () means the true limit.
+    claimed_limit: tuple[Fraction, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "z", tuple(number(v) for v in self.z))
         if len(self.z) < 2:
             raise SpecError("P1.1's z needs at least two components")
+        claimed = tuple(number(v) for v in self.claimed_limit) or self.limit_at_zero()
+        if len(claimed) != len(self.z):
+            raise SpecError("P1.1's claimed limit must have as many components as z")
+        object.__setattr__(self, "claimed_limit", claimed)
+
+    def limit_at_zero(self) -> tuple[Fraction, ...]:
+        """softmax(z / T) as T -> 0+: the largest components of z share the weight equally, the others get 0."""
+        top = max(self.z)
+        ties = sum(v == top for v in self.z)
+        return tuple(Fraction(1, ties) if v == top else Fraction(0) for v in self.z)
+
+    def limit_at_infinity(self) -> tuple[Fraction, ...]:
+        """softmax(z / T) as T -> infinity: the uniform distribution."""
+        return (Fraction(1, len(self.z)),) * len(self.z)
 
 
 @dataclass(frozen=True)
@@ -335,10 +429,16 @@ class ConvSizeItem:
     kernel: Pair
     stride: Pair
     padding: Pair = (0, 0)
+    options: tuple[Pair, ...] = ()  # the output sizes the item offers (rows, columns); () when it asks for the size
 
     def __post_init__(self) -> None:
         for name in ("input_size", "kernel", "stride", "padding"):
             object.__setattr__(self, name, _pair(getattr(self, name), name))
+        object.__setattr__(self, "options", tuple(_pair(o, "an option") for o in self.options))
+        if min(self.kernel) < 1 or min(self.stride) < 1 or min(self.padding) < 0:
+            raise SpecError("P1.4 needs kernel and stride >= 1 and padding >= 0")
+        if min(self.output_size()) < 1:
+            raise SpecError(f"P1.4's {self.kernel} filter does not fit its {self.input_size} input")
 
     def output_size(self) -> Pair:
         return tuple(conv_output_size(n, f, s, p) for n, f, s, p in
@@ -414,12 +514,11 @@ class ExamSpec:
                 name=str(d["name"]),
                 seed=d.get("seed"),
                 points=tuple((str(q), int(p)) for q, p in d["points"]),
-                part1=Part1Spec(softmax=SoftmaxItem(z=tuple(p1["softmax"]["z"])),
+                part1=Part1Spec(softmax=SoftmaxItem(z=tuple(p1["softmax"]["z"]),
+                                                    claimed_limit=tuple(p1["softmax"].get("claimed_limit", ()))),
                                 conv_size=ConvSizeItem(**p1["conv_size"]),
                                 rnn=RNNItem(**p1["rnn"])),
-                cnn=CNNSpec(input_size=tuple(cnn["input_size"]), input_channels=int(cnn["input_channels"]),
-                            activation=str(cnn["activation"]), student_linear_in=int(cnn["student_linear_in"]),
-                            layers=tuple(_layer(layer) for layer in cnn["layers"])),
+                cnn=CNNSpec.from_dict(cnn),
                 transformer=TransformerSpec(
                     symbols=tuple(tr["symbols"]), E=tr["E"], head=Head(**tr["head"]), W_O=tr["W_O"],
                     example_input=tuple(tr["example_input"]), example_target=tuple(tr["example_target"]),
@@ -457,8 +556,9 @@ def _version_a() -> ExamSpec:
     return ExamSpec(
         name="Deep Learning final exam, 2025-01-22, Version A",
         part1=Part1Spec(
-            softmax=SoftmaxItem(z=(4, 3, 2, 1)),
-            conv_size=ConvSizeItem(input_size=(128, 128), kernel=(3, 5), stride=(1, 3), padding=(0, 0)),
+            softmax=SoftmaxItem(z=(4, 3, 2, 1), claimed_limit=(1, 0, 0, 0)),
+            conv_size=ConvSizeItem(input_size=(128, 128), kernel=(3, 5), stride=(1, 3), padding=(0, 0),
+                                   options=((126, 124), (126, 42), (42, 126), (42, 42))),
             rnn=RNNItem(length=2, parameter="w"),
         ),
         cnn=CNNSpec(
@@ -472,9 +572,11 @@ def _version_a() -> ExamSpec:
                 Linear("Linear", out_features=10),
             ),
             activation="relu",
-            # The student's code ("as seen below") is missing from the exam's text; 16 x 7 x 7 (the size
-            # with AvgPool-2 forgotten) stands in for the in-features it had.
+            # The student's code ("as seen below") is missing from the exam's text; 16 x 7 x 7 (Conv-2's
+            # channels on AvgPool-1's 7 x 7 map, as if Conv-2 and AvgPool-2 kept the size) stands in for the
+            # in-features it had. The key also runs LeNet-5's 16 x 5 x 5 and AvgPool-1's 8 x 7 x 7 flattened.
             student_linear_in=784,
+            tried_linear_in=(400, 784, 392),
         ),
         transformer=TransformerSpec(
             symbols=("A", "B", "C", "D"),

@@ -173,10 +173,57 @@ def test_svhn_predict_is_the_library_on_the_same_bytes(server):
 
 
 def test_svhn_model_and_layer_table(server):
-    from dlexam.svhn.model import CNNConfig, layer_summary
+    from dlexam.svhn.model import CNNConfig
+    from dlexam.svhn.summary import layer_summary
 
     _, _, d = server.get("/api/svhn/model")
     assert d["layers"] == layer_summary(CNNConfig()) and d["total_params"] == 208 + 2064 + 1450  # Problem 1.2
+    assert d["input"] == [1, 32, 32] and d["config"]["linear_in"] == 144
+    # Problem 1's text: Conv-1 5x5 stride 1 pad 0, AvgPool-1 4x4 stride 4, Conv-2 4x4 pad 1, AvgPool-2 2x2 stride 2
+    got = {row["module"]: (row.get("kernel"), row.get("stride"), row.get("padding")) for row in d["layers"]}
+    assert got == {"conv1": ([5, 5], [1, 1], [0, 0]), "pool1": ([4, 4], [4, 4], [0, 0]),
+                   "conv2": ([4, 4], [1, 1], [1, 1]), "pool2": ([2, 2], [2, 2], [0, 0]),
+                   "flatten": (None, None, None), "fc": (None, None, None)}
+
+
+def test_svhn_explain_is_the_library_on_the_page_image(server):
+    from dlexam.svhn.explain import explain
+    from dlexam.svhn.inference import load_model
+
+    raw = bytes((i * 7 + (i // 32) * 13) % 256 for i in range(1024))
+    img = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    image = torch.tensor(list(raw), dtype=torch.uint8).reshape(32, 32)
+    model = load_model()[0]
+    for layer, at in (("conv1", [0, 12, 9]), ("pool1", [1, 2, 3]), ("conv2", [3, 0, 0]), ("logits", [7])):
+        status, _, d = server.post("/api/svhn/explain", {"image": img, "layer": layer, "at": at})
+        assert status == 200, d
+        assert d == plain(explain(model, image, layer, tuple(at)).to_json())
+    for body, field in (({"image": img, "layer": "conv1", "at": [8, 0, 0]}, "at"),
+                        ({"image": img, "layer": "conv9", "at": [0, 0, 0]}, "layer"),
+                        ({"image": img[:-4], "layer": "conv1", "at": [0, 0, 0]}, "image"),
+                        ({"image": img, "layer": "conv1", "at": "0,0,0"}, "at"),
+                        ({"image": 5, "layer": "conv1", "at": [0, 0, 0]}, "image")):
+        status, _, d = server.post("/api/svhn/explain", body)
+        assert status == 400 and d["field"] == field, (body, d)
+
+
+def test_geoff_page_answer_has_the_gradient_norms_at_its_own_temperature(server):
+    _, _, d = server.get(q("/api/geoff", seq=EXAMPLE, T="0.5", grad=1, exact=1))
+    grads = geoff.run_geoff(EXAMPLE, temperature=0.5, gradients=True).gradients
+    row = d["gradient_at_temperature"]
+    assert row["norms"] == pytest.approx({k: float(grads[k].norm()) for k in geoff.PARAMETERS}, rel=1e-12)
+    assert row["vanishes"] == {k: False for k in geoff.PARAMETERS}
+    _, _, d = server.get(q("/api/geoff", seq=EXAMPLE, T="0", grad=1, exact=1))
+    assert "gradient_at_temperature" not in d  # Problem 2.5's own rows say it
+
+
+def test_sequences_without_spaces_are_told_how_to_write_them(server):
+    status, _, d = server.get(q("/api/geoff", seq="DAA<START>AD<STOP>"))
+    assert status == 400 and d["error"].endswith("separate tokens with spaces: D A A <START> A D <STOP>")
+    status, _, d = server.get(q("/api/sort", seq="DAAC"))
+    assert status == 400 and d["error"].endswith("separate tokens with spaces: D A A C")
+    status, _, d = server.get(q("/api/sort", seq="107", vocab="20"))
+    assert status == 400 and "separate" not in d["error"]  # digits split more than one way: no guess
 
 
 def test_answer_links_point_at_pages(server):

@@ -12,9 +12,7 @@ from __future__ import annotations
 import base64
 import io
 import os
-import shutil
 from pathlib import Path
-from urllib.parse import parse_qs, urlparse
 
 import pytest
 import torch
@@ -22,89 +20,9 @@ import torch
 from dlexam import geoff
 from dlexam.exact import format_exact, fraction_rows
 
-sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed (pip install "
-                                                              "-e '.[dev]')")
+from .browser import EXAMPLE, EXAMPLE_Q, counter, matrix, open_page, params, ready
 
-CHROMIUM = os.environ.get("DLEXAM_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-extensions"]
-EXAMPLE = "D A A <START> A D <STOP>"
-EXAMPLE_Q = "seq=D+A+A+%3CSTART%3E+A+D+%3CSTOP%3E"
-WAIT_MS = 30_000
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM} (scripts/ensure-chromium.sh installs Debian's chromium)")
-    with sync_api.sync_playwright() as pw:
-        try:
-            b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        except Exception as exc:  # noqa: BLE001 - any launch failure means: no browser here
-            pytest.skip(f"Chromium did not start: {str(exc).splitlines()[0]}")
-        yield b
-        b.close()
-
-
-class Watch:
-    """What a page did besides what the test asked: requests elsewhere, console errors, script errors."""
-
-    def __init__(self, port: int):
-        self.origin = f"127.0.0.1:{port}"
-        self.requests: list[str] = []
-        self.external: list[str] = []
-        self.errors: list[str] = []
-
-    def route(self, route):
-        url = route.request.url
-        self.requests.append(url)
-        if urlparse(url).netloc != self.origin:
-            self.external.append(url)
-            return route.abort()
-        return route.continue_()
-
-    def check(self):
-        assert self.requests, "the route log saw no request at all"
-        assert not self.external, f"requests left 127.0.0.1: {self.external}"
-        assert not self.errors, self.errors
-
-
-def open_page(browser, server, width: int = 1280):
-    ctx = browser.new_context(viewport={"width": width, "height": 1000})
-    watch = Watch(server.port)
-    ctx.route("**/*", watch.route)
-    page = ctx.new_page()
-    page.set_default_timeout(WAIT_MS)
-    page.on("console", lambda m: watch.errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
-    page.on("pageerror", lambda e: watch.errors.append(f"page error: {e}"))
-    return ctx, page, watch
-
-
-@pytest.fixture
-def page(browser, server):
-    ctx, page, watch = open_page(browser, server)
-    page.base = f"http://127.0.0.1:{server.port}"
-    yield page
-    ctx.close()
-    watch.check()
-
-
-def ready(page, **attrs):
-    sel = "body[data-state=ready]" + "".join(f"[data-{k}='{v}']" for k, v in attrs.items())
-    page.wait_for_selector(sel)
-
-
-def counter(page, name: str) -> int:
-    return int(page.evaluate(f"() => Number(document.body.dataset.{name} || 0)"))
-
-
-def matrix(page, sel: str) -> list[list[str]]:
-    return page.eval_on_selector_all(f"{sel} tr", "rows => rows.map(r => Array.from(r.querySelectorAll('td'))"
-                                                  ".map(td => td.textContent)).filter(r => r.length)")
-
-
-def params(page) -> dict:
-    return {k: v[-1] for k, v in parse_qs(urlparse(page.url).query).items()}
+pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed (pip install -e '.[dev]')")
 
 
 def test_geoff_from_a_url_then_temperature_and_heads(page):
@@ -141,10 +59,10 @@ def test_editing_a_weight_keeps_the_focus_and_the_url(page):
     page.goto(f"{page.base}/geoff?{EXAMPLE_Q}&T=0")
     ready(page)
     n = counter(page, "rendered")
-    cell = page.locator('input[aria-label="W_V[0][0]"]')
+    cell = page.locator('input[aria-label="W_V row 1, column 1"]')
     cell.fill("2.5")
     ready(page, rendered=n + 1)
-    assert page.evaluate("() => document.activeElement.getAttribute('aria-label')") == "W_V[0][0]"
+    assert page.evaluate("() => document.activeElement.getAttribute('aria-label')") == "W_V row 1, column 1"
     assert params(page)["W_V"] == "2.5,3;1,2;2,1;3,0"
     w = geoff.GeoffWeights(W_V=((2.5, 3), (1, 2), (2, 1), (3, 0)))
     want = geoff.analyse(geoff.GeoffQuery(EXAMPLE, 0.0, weights=w)).result

@@ -1,4 +1,4 @@
-"""One inference path: predict, evaluate, summary and serve load SVHN models through one loader, read a
+"""One inference path: predict, evaluate, summary, explain and serve load SVHN models through one loader, read a
 checkpoint once, and never compile or load the fused training kernels."""
 
 from __future__ import annotations
@@ -48,7 +48,8 @@ def test_inference_commands_never_build_or_load_the_training_kernels(tmp_path):
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
             codes = [main(["svhn", "predict", {str(files[0])!r}, "--json"]),
                      main(["svhn", "evaluate", "--data", {str(tmp_path / "digits")!r}, "--json"]),
-                     main(["svhn", "summary", "--json"])]
+                     main(["svhn", "summary", "--json"]),
+                     main(["svhn", "explain", {str(files[0])!r}, "--layer", "logits", "--at", "3", "--json"])]
         from dlexam.serve.state import ServeSettings
         from dlexam.serve.state import load_state
         state = load_state(ServeSettings())
@@ -58,10 +59,10 @@ def test_inference_commands_never_build_or_load_the_training_kernels(tmp_path):
                           "cnn": type(state.cnn).__name__}}))
     """)
     env = {**os.environ, "DLEXAM_CACHE": str(cache)}
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     r = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert r == {"codes": [0, 0, 0], "fused_in_maps": False, "lib": False, "cnn": "ExamCNN"}
+    assert r == {"codes": [0, 0, 0, 0], "fused_in_maps": False, "lib": False, "cnn": "ExamCNN"}
     assert list(cache.iterdir()) == []  # nothing compiled into the (empty) kernel cache
 
 

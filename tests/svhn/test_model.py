@@ -9,15 +9,9 @@ import torch
 import torch.nn as nn
 
 from dlexam.cli import main
-from dlexam.svhn.model import (
-    CNNConfig,
-    ExamCNN,
-    conv3x3_from_linear,
-    conv_output_size,
-    count_parameters,
-    layer_summary,
-    student_bug,
-)
+from dlexam.spec import conv_output_size
+from dlexam.svhn.model import CNNConfig, ExamCNN, count_parameters
+from dlexam.svhn.summary import conv3x3_from_linear, layer_summary, student_bug
 
 # Typed in from the exam's solution to Problems 1.2 and 1.3: (H, W, C) and trainable weights.
 EXAM_ROWS = [
@@ -96,20 +90,27 @@ def test_conv_output_size_formula():
 def test_student_bug_reproduces_pytorchs_error():
     bug = student_bug(256)
     assert bug["error"] == "mat1 and mat2 shapes cannot be multiplied (64x144 and 256x10)"
-    assert bug["correct_in_features"] == 144
+    assert bug["correct_in_features"] == 144 and bug["layer"] == "nn.Linear(256, 10)"
     assert "nn.Linear(144, 10)" in bug["fix"]
-    assert any("3*3*16 = 144" in line for line in bug["arithmetic"])
+    # the exam's worked solution to Problem 1.3, line by line
+    assert bug["arithmetic"] == ["input 32x32x1", "Conv-1 5x5 stride 1 pad 0: (32 - 5)/1 + 1 = 28 -> 28x28x8",
+                                 "AvgPool-1 4x4 stride 4: (28 - 4)/4 + 1 = 7 -> 7x7x8",
+                                 "Conv-2 4x4 stride 1 pad 1: (7 + 2 - 4)/1 + 1 = 6 -> 6x6x16",
+                                 "AvgPool-2 2x2 stride 2: (6 - 2)/2 + 1 = 3 -> 3x3x16",
+                                 "Flatten: 3*3*16 = 144 -> nn.Linear(144, 10)"]
     assert student_bug(144)["error"] is None
 
 
 def test_summary_command(capsys):
     assert main(["svhn", "summary", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["total_params"] == 3722
-    assert [r["output_shape"] for r in out["rows"]] == [r[0] for r in EXAM_ROWS]
+    assert out["total_params"] == 3722 and out["input"] == [1, 32, 32]
+    hwc = [[s[1], s[2], s[0]] if len(s) == 3 else s for s in (r["out_shape"] for r in out["layers"])]
+    assert hwc == [r[0] for r in EXAM_ROWS]
+    assert [r["kind"] for r in out["layers"]] == ["conv", "pool", "conv", "pool", "flatten", "linear"]
     assert main(["svhn", "summary"]) == 0
     text = capsys.readouterr().out
-    assert "3,722" in text and "28 x 28 x 8" in text
+    assert "3,722" in text and "28 x 28 x 8" in text and "32 x 32 x 1" in text
     assert main(["svhn", "summary", "--linear-in", "400"]) == 0
     text = capsys.readouterr().out
     assert "(64x144 and 400x10)" in text and "nn.Linear(144, 10)" in text

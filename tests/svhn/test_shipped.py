@@ -12,8 +12,8 @@ from dlexam import checkpoint
 from dlexam.cli import main
 from dlexam.svhn.data.official import preprocess
 from dlexam.svhn.data.realdata import chars74k_dir, load_check
-from dlexam.svhn.model import CNNConfig, count_parameters
 from dlexam.svhn.inference import load_model
+from dlexam.svhn.model import CNNConfig, count_parameters
 from dlexam.svhn.shipped import shipped_path
 
 

@@ -24,13 +24,20 @@ class Choice:
                 "computed_answer": self.computed}
 
 
-def decide(options: list[str], holds: list[bool], *, asks_for_true: bool) -> Choice:
+def decide(options: list[str], holds: list[bool], *, asks_for_true: bool, key: list[bool] | None = None) -> Choice:
     """Compare the options the computation picks with the one the exam marks.
 
     `holds[i]` says whether option i+1 was shown to hold. A question asking for the **false**
     (or "not typical") statement wants the options that do not hold. The exam's mark is read from
-    the exam text (:func:`exam_source.marked_options`).
+    the exam text (:func:`exam_source.marked_options`); for a version the text does not print (a
+    variant), `key[i]` says whether option i+1 holds by that version's own exact arithmetic
+    (:mod:`dlexam.spec`), and the marks are the options it picks.
     """
+    if key is not None:
+        marks = [i + 1 for i, h in enumerate(key) if h == asks_for_true]
+        computed = [i + 1 for i, h in enumerate(holds) if h == asks_for_true]
+        return Choice(marks, "this version's key (exact arithmetic from its spec)", computed,
+                      "agrees" if computed == marks else "disagrees")
     parsed = exam_source.marked_options(options)
     if parsed is None:
         raise RuntimeError(f"an option of this question is not in the exam text: {options}")

@@ -7,6 +7,7 @@ or a real ``nn.Conv2d``.
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import torch
 from torch import nn
@@ -14,6 +15,7 @@ from torch import nn
 from dlexam.answers import choices
 from dlexam.answers.registry import Answer, question
 from dlexam.attention import argmax_weights
+from dlexam.spec import ConvSizeItem, ExamSpec, SoftmaxItem, conv_output_size, pair_text, text
 
 DT = torch.float64
 
@@ -36,8 +38,25 @@ def temp_softmax(z: torch.Tensor, T: float) -> torch.Tensor:
     return torch.softmax(z / T, dim=-1)
 
 
+def _vector_text(v) -> str:
+    """(4,3,2,1): exact numbers (or symbols) as the exam writes a vector."""
+    return "(" + ",".join(text(x) if isinstance(x, Fraction) else str(x) for x in v) + ")"
+
+
+def p11_options(item: SoftmaxItem) -> list[str]:
+    """The four statements for `item`'s z, in dlexam's words (Version A prints its own, :data:`P11_OPTIONS`)."""
+    return ["For all z, there is no finite value of T > 0 for which softmax(z/T) is a uniform distribution.",
+            "For any z, as T -> infinity, softmax(z/T) approaches a uniform distribution.",
+            f"For z = {_vector_text(item.z)}, as T -> 0, softmax(z/T) approaches {_vector_text(item.claimed_limit)}.",
+            "For any z and any T > 0, softmax(z/T) has no zero components."]
+
+
 @question("P1.1")
-def p1_1() -> Answer:
+def p1_1(spec: ExamSpec | None = None) -> Answer:
+    spec = spec or ExamSpec.version_a()
+    item = spec.part1.softmax
+    stated = item == ExamSpec.version_a().part1.softmax  # the exam text prints this item
+    n = len(item.z)
     g = torch.Generator().manual_seed(11)
     temps = [1e-2, 0.5, 1.0, 7.0, 1e3]
 
@@ -46,10 +65,10 @@ def p1_1() -> Answer:
     uniform_hits = []
     for a in constants:
         for T in temps:
-            p = temp_softmax(torch.full((4,), a, dtype=DT), T)
-            if torch.equal(p, torch.full((4,), 0.25, dtype=DT)):
-                uniform_hits.append({"z": [a] * 4, "T": T})
-    z_rand = torch.randn(200, 4, generator=g, dtype=DT) * 3
+            p = temp_softmax(torch.full((n,), a, dtype=DT), T)
+            if torch.equal(p, torch.full((n,), 1 / n, dtype=DT)):
+                uniform_hits.append({"z": [a] * n, "T": T})
+    z_rand = torch.randn(200, n, generator=g, dtype=DT) * 3
     # for a non-constant z no finite T gives the uniform distribution: the spread max-min stays > 0
     spread_nonconstant = min(float((temp_softmax(z_rand, T).amax(-1) - temp_softmax(z_rand, T).amin(-1)).min())
                              for T in temps)
@@ -58,16 +77,17 @@ def p1_1() -> Answer:
     # 2. T -> infinity: distance to uniform, worst over random z, shrinks like 1/T
     dist = {}
     for T in (1e1, 1e2, 1e3, 1e4, 1e6):
-        dist[T] = float((temp_softmax(z_rand, T) - 0.25).abs().max())
+        dist[T] = float((temp_softmax(z_rand, T) - 1 / n).abs().max())
     seq = list(dist.values())
     holds2 = all(b < a for a, b in zip(seq, seq[1:], strict=False)) and seq[-1] < 1e-5
 
-    # 3. z = (4,3,2,1), T -> 0
-    z3 = torch.tensor([4.0, 3.0, 2.0, 1.0], dtype=DT)
-    target = torch.tensor([1.0, 0, 0, 0], dtype=DT)
+    # 3. the item's z, T -> 0: the distance to the claimed limit shrinks, and the project's T = 0 limit is it
+    z3 = torch.tensor([float(v) for v in item.z], dtype=DT)
+    target = torch.tensor([float(v) for v in item.claimed_limit], dtype=DT)
     dist3 = {T: float((temp_softmax(z3, T) - target).abs().max()) for T in (1.0, 0.1, 0.01)}
-    limit = argmax_weights(z3)  # the project's T = 0 limit
-    holds3 = torch.equal(limit, target) and dist3[0.01] < 1e-40
+    limit = argmax_weights(z3)  # the project's T = 0 limit (ties share the weight)
+    shrinking = list(dist3.values())
+    holds3 = torch.equal(limit, target) and all(b <= a for a, b in zip(shrinking, shrinking[1:], strict=False))
 
     # 4. no zero components: log-softmax is finite everywhere (so every exp is > 0), but float64
     # rounds exp(-800) to an exact 0.
@@ -78,14 +98,30 @@ def p1_1() -> Answer:
     holds4 = math.isfinite(min_log_p) and math.isfinite(float(torch.log_softmax(z_big, -1)[0]))
 
     holds = [holds1, holds2, holds3, holds4]
-    ch = choices.decide(P11_OPTIONS, holds, asks_for_true=False)
+    options = P11_OPTIONS if stated else p11_options(item)
+    # a variant's key: statements 1, 2 and 4 are facts about every z; 3 is its spec's exact limit
+    key = None if stated else [False, True, item.claimed_limit == item.limit_at_zero(), True]
+    ch = choices.decide(options, holds, asks_for_true=False, key=key)
+    constant, uniform = _vector_text(["a"] * n), _vector_text([Fraction(1, n)] * n)
+    notes = [
+        "The definition is garbled in the extraction: 'temp-softmax_T(z) = softmax_T(z)' should read "
+        "softmax(z/T); the key uses softmax(z/T).",
+        "The solution says 'for any real value T'; the statement is about T > 0 (at T = 0, z/T is undefined).",
+    ] if stated else []
+    notes.append(
+        "Numerical caveat for statement 4: mathematically every component is exp(z_i/T)/sum > 0, but in "
+        f"float64 softmax((0, 800)) = {p_big.tolist()} has an exact zero (exp(-800) underflows), and so do "
+        f"{exact_zeros} components among the random trials. "
+        "The statement is about the mathematics, so it holds.")
     return Answer(
         id="P1.1",
         question="Which statement about temperature softmax softmax(z/T) is false?",
-        exam_answer=ch.exam_answer(P11_OPTIONS) + " (solution: constant z gives the uniform distribution)",
-        computed=(f"statement {', '.join(map(str, ch.computed))} fails: z = (a,a,a,a) gives exactly "
-                  f"(1/4,1/4,1/4,1/4) at "
-                  f"{len(uniform_hits)} of {len(constants) * len(temps)} tried (a, T); statements 2-4 hold"),
+        exam_answer=ch.exam_answer(options) + " (solution: constant z gives the uniform distribution)",
+        computed=(f"statement {', '.join(map(str, ch.computed))} fails: z = {constant} gives exactly "
+                  f"{uniform} at "
+                  f"{len(uniform_hits)} of {len(constants) * len(temps)} tried (a, T); "
+                  + ("statements 2-4 hold" if ch.computed == [1] else
+                     f"statements {', '.join(str(i + 1) for i, h in enumerate(holds) if h)} hold")),
         verdict=ch.verdict,
         evidence={
             **ch.evidence(),
@@ -96,7 +132,7 @@ def p1_1() -> Answer:
                 {"option": 2, "holds": holds2, "max_abs_distance_to_uniform_by_T": {str(k): v for k, v in dist.items()},
                  "check": "worst of 200 random z; distance shrinks like 1/T"},
                 {"option": 3, "holds": holds3,
-                 "max_abs_distance_to_(1,0,0,0)_by_T": {str(k): v for k, v in dist3.items()},
+                 f"max_abs_distance_to_{_vector_text(item.claimed_limit)}_by_T": {str(k): v for k, v in dist3.items()},
                  "argmax_limit": limit.tolist(), "check": "torch.softmax at small T and "
                                                           "dlexam.attention.argmax_weights"},
                 {"option": 4, "holds": holds4, "min_log_probability": min_log_p,
@@ -105,16 +141,8 @@ def p1_1() -> Answer:
                  "check": "log-softmax is finite: exp(z_i/T) > 0 for every real z_i/T"},
             ],
         },
-        notes=[
-            "The definition is garbled in the extraction: 'temp-softmax_T(z) = softmax_T(z)' should read "
-            "softmax(z/T); the key uses softmax(z/T).",
-            "The solution says 'for any real value T'; the statement is about T > 0 (at T = 0, z/T is undefined).",
-            "Numerical caveat for statement 4: mathematically every component is exp(z_i/T)/sum > 0, but in "
-            f"float64 softmax((0, 800)) = {p_big.tolist()} has an exact zero (exp(-800) underflows), and so do "
-            f"{exact_zeros} components among the random trials. "
-            "The statement is about the mathematics, so it holds.",
-        ],
-        exam_quotes=[*P11_OPTIONS, P11_DEFINITION, P11_SOLUTION],
+        notes=notes,
+        exam_quotes=[*P11_OPTIONS, P11_DEFINITION, P11_SOLUTION] if stated else [],
     )
 
 
@@ -321,23 +349,50 @@ P14_OPTIONS = ["126 × 124", "126 × 42", "42 × 126", "42 × 42"]
 P14_SOLUTION = "Columns: (128 - 5)/3 + 1 = 42."
 
 
+def _conv_item_text(item: ConvSizeItem) -> str:
+    """'a 3x5 conv, stride (1, 3), no padding, on 128x128'."""
+    padding = "no padding" if item.padding == (0, 0) else f"padding {pair_text(item.padding)}"
+    return (f"a {item.kernel[0]}x{item.kernel[1]} conv, stride {pair_text(item.stride)}, {padding}, on "
+            f"{item.input_size[0]}x{item.input_size[1]}")
+
+
+def _formula(n: int, f: int, s: int, p: int) -> str:
+    """'(128-3)/1+1 = 126', 'floor((128-5)/3)+1 = 42': floor written wherever the stride is over 1."""
+    inner = f"{n}{f'+{2 * p}' if p else ''}-{f}"
+    return (f"({inner})/{s}+1" if s == 1 else f"floor(({inner})/{s})+1") + f" = {conv_output_size(n, f, s, p)}"
+
+
 @question("P1.4")
-def p1_4() -> Answer:
-    conv = nn.Conv2d(1, 1, kernel_size=(3, 5), stride=(1, 3), padding=0)
+def p1_4(spec: ExamSpec | None = None) -> Answer:
+    spec = spec or ExamSpec.version_a()
+    item = spec.part1.conv_size
+    stated = item == ExamSpec.version_a().part1.conv_size  # the exam text prints this item
+    conv = nn.Conv2d(1, 1, kernel_size=item.kernel, stride=item.stride, padding=item.padding)
     with torch.no_grad():
-        out = conv(torch.zeros(1, 1, 128, 128))
+        out = conv(torch.zeros(1, 1, *item.input_size))
     h, w = out.shape[-2:]
-    shapes = [tuple(int(v) for v in o.replace(" ", "").split("×")) for o in P14_OPTIONS]
+    options = P14_OPTIONS if stated else [f"{r} × {c}" for r, c in item.options]
+    shapes = [tuple(int(v) for v in o.replace(" ", "").split("×")) for o in options]
     holds = [s == (h, w) for s in shapes]
-    ch = choices.decide(P14_OPTIONS, holds, asks_for_true=True)
+    key = None if stated else [tuple(o) == item.output_size() for o in item.options]
+    ch = choices.decide(options, holds, asks_for_true=True, key=key)
+    rows, cols = (_formula(*a) for a in zip(item.input_size, item.kernel, item.stride, item.padding, strict=True))
+    if options:
+        exam_answer, verdict = ch.exam_answer(options), ch.verdict
+    else:  # an item that asks for the size itself: its spec's arithmetic states it
+        exam_answer = "{} × {}".format(*item.output_size())
+        verdict = "agrees" if (h, w) == item.output_size() else "disagrees"
     return Answer(
         id="P1.4",
-        question="Output of a 3x5 conv, stride (1, 3), no padding, on 128x128",
-        exam_answer=ch.exam_answer(P14_OPTIONS),
-        computed=f"nn.Conv2d(kernel_size=(3, 5), stride=(1, 3)) on 128x128 gives {h} × {w}",
-        verdict=ch.verdict,
+        question=f"Output of {_conv_item_text(item)}",
+        exam_answer=exam_answer,
+        computed=(f"nn.Conv2d(kernel_size={item.kernel}, stride={item.stride}"
+                  + ("" if item.padding == (0, 0) else f", padding={item.padding}")
+                  + f") on {item.input_size[0]}x{item.input_size[1]} gives {h} × {w}"),
+        verdict=verdict,
+        explanation="" if verdict == "agrees" else f"nn.Conv2d gives {h} × {w}; stated: {exam_answer}",
         evidence={**ch.evidence(), "output_shape": list(out.shape),
                   "options": [{"option": i + 1, "shape": list(s), "holds": holds[i]} for i, s in enumerate(shapes)],
-                  "formula": "floor((N - F) / S) + 1: rows (128-3)/1+1 = 126, columns floor((128-5)/3)+1 = 42"},
-        exam_quotes=[*P14_OPTIONS, P14_SOLUTION],
+                  "formula": f"floor((N - F) / S) + 1: rows {rows}, columns {cols}"},
+        exam_quotes=[*P14_OPTIONS, P14_SOLUTION] if stated else [],
     )

@@ -12,6 +12,7 @@ from torch import nn
 from dlexam.answers import choices
 from dlexam.answers.registry import Answer, question
 from dlexam.attention import attention, causal_mask
+from dlexam.spec import ExamSpec, RNNItem
 from dlexam.transformer import DecoderTransformer, TransformerConfig
 
 DT = torch.float64
@@ -126,22 +127,50 @@ ACTIVATIONS = {"tanh": (torch.tanh, lambda z: 1 - torch.tanh(z) ** 2),
                "sigmoid": (torch.sigmoid, lambda z: torch.sigmoid(z) * (1 - torch.sigmoid(z)))}
 
 
+def rnn_forward(a, w, xs, g) -> tuple[list, list]:
+    """P1.6's RNN: h_0 = 0, z_t = w h_{t-1} + a x_t, h_t = g(z_t); returns (z_1..z_T), (h_1..h_T)."""
+    zs, hs, h = [], [], 0.0
+    for x in xs:
+        z = w * h + a * x
+        h = g(z)
+        zs.append(z)
+        hs.append(h)
+    return zs, hs
+
+
+def bptt_gradient(parameter: str, a, w, xs, y, g, dg):
+    """dL/d`parameter` of L = (h_T - y)^2 / 2 in closed form (backpropagation through time):
+    (h_T - y) sum_t [prod_{s > t} w g'(z_s)] g'(z_t) u_t, with u_t = h_{t-1} for w (h_0 = 0) and x_t for a."""
+    zs, hs = rnn_forward(a, w, xs, g)
+    total, carry = 0.0, hs[-1] - y
+    for t in reversed(range(len(xs))):
+        u = xs[t] if parameter == "a" else (hs[t - 1] if t else 0.0)
+        total = total + carry * dg(zs[t]) * u
+        carry = carry * dg(zs[t]) * w
+    return total
+
+
+_STEPS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five"}
+
+
 @question("P1.6")
-def p1_6() -> Answer:
+def p1_6(spec: ExamSpec | None = None) -> Answer:
+    spec = spec or ExamSpec.version_a()
+    item = spec.part1.rnn
+    if item != ExamSpec.version_a().part1.rnn:
+        return _p1_6_other(item)
     gen = torch.Generator().manual_seed(6)
     trials = 40
     err = {"option1": 0.0, "option2": 0.0, "option3": 0.0, "solution_h1": 0.0,
            "option1_vs_dL_da": 0.0, "option3_vs_dL_dh1": 0.0}
     for t in range(trials):
         g, dg = ACTIVATIONS["tanh" if t % 2 else "sigmoid"]
-        a, w, x1, x2, y = (torch.randn((), generator=gen, dtype=DT) for _ in range(5))
+        a, w, *xs, y = (torch.randn((), generator=gen, dtype=DT) for _ in range(item.length + 3))
         a.requires_grad_(True)
         w.requires_grad_(True)
-        z1 = w * 0.0 + a * x1  # h_0 = 0
-        h1 = g(z1)
+        (z1, z2), (h1, h2) = rnn_forward(a, w, xs, g)  # the exam's two steps, h_0 = 0
+        x1, x2 = xs
         h1.retain_grad()
-        z2 = w * h1 + a * x2
-        h2 = g(z2)
         loss = 0.5 * (h2 - y) ** 2
         loss.backward()
         with torch.no_grad():
@@ -187,6 +216,36 @@ def p1_6() -> Answer:
             "and the factor '- y) d/dw (...)' is repeated.",
         ],
         exam_quotes=[*P16_OPTIONS, P16_SOLUTION, P16_GARBLE],
+    )
+
+
+def _p1_6_other(item: RNNItem) -> Answer:
+    """P1.6 for a version whose RNN the exam does not print (another length or parameter): the closed-form
+    gradient (:func:`bptt_gradient`) against autograd on random draws, with sigmoid and tanh."""
+    gen = torch.Generator().manual_seed(6)
+    trials, tol, worst = 40, 1e-12, 0.0
+    for t in range(trials):
+        g, dg = ACTIVATIONS["tanh" if t % 2 else "sigmoid"]
+        a, w, *xs, y = (torch.randn((), generator=gen, dtype=DT) for _ in range(item.length + 3))
+        theta = {"a": a, "w": w}[item.parameter].requires_grad_(True)
+        _, hs = rnn_forward(a, w, xs, g)
+        (grad,) = torch.autograd.grad(0.5 * (hs[-1] - y) ** 2, theta)
+        with torch.no_grad():
+            worst = max(worst, float((bptt_gradient(item.parameter, a, w, xs, y, g, dg) - grad).abs()))
+    p, steps = item.parameter, item.length
+    u = "h_{t-1}" if p == "w" else "x_t"
+    rule = (f"{p} <- {p} - eta (h_{steps} - y) sum_(t=1..{steps}) [prod_(s=t+1..{steps}) w g'(z_s)] g'(z_t) {u}"
+            + (" (h_0 = 0)" if p == "w" else ""))
+    holds = worst < tol
+    return Answer(
+        id="P1.6",
+        question=f"SGD update of {p} for a {_STEPS.get(steps, str(steps))}-step scalar RNN with squared loss",
+        exam_answer=f"this version's key: {rule}",
+        computed=f"autograd dL/d{p} equals the closed form (max error {worst:.1e} over {trials} draws)",
+        verdict="agrees" if holds else "disagrees",
+        explanation="" if holds else f"the closed form is off from autograd by up to {worst:.3g}",
+        evidence={"trials": trials, "activations": ["sigmoid", "tanh"], "length": steps, "parameter": p,
+                  "max_abs_error_vs_autograd": {"closed_form": worst}, "closed_form_holds": holds},
     )
 
 

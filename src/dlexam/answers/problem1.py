@@ -1,20 +1,27 @@
 """Problem 1: the exam's CNN for grayscale SVHN: pooling, parameter counts, shapes, a convolutional head.
 
-The numbers come from the project's SVHN model (:mod:`dlexam.svhn.model`: its layer table, its
-reproduction of the student's bug, its convolutional heads) and, as an independent cross-check,
-from plain ``torch.nn`` layers built as the exam lists them (:func:`exam_layers`).
+Every size comes from the spec's layer table (:class:`dlexam.spec.CNNSpec`; each function takes an
+:class:`~dlexam.spec.ExamSpec`, Version A by default). The numbers come from the project's SVHN model
+(:mod:`dlexam.svhn.model`, read back by :mod:`dlexam.svhn.summary`: its layer table, its reproduction
+of the student's bug, its convolutional heads) and, as an independent cross-check, from plain
+``torch.nn`` layers built from the table (:func:`exam_layers`). For Version A the stated answers are read
+from the exam text; for another version (a variant) they are its spec's exact arithmetic.
 """
 
 from __future__ import annotations
 
+import math
 import re
+from fractions import Fraction
 
 import torch
 from torch import nn
 
 from dlexam.answers import exam_source
 from dlexam.answers.registry import Answer, question
+from dlexam.spec import CNNSpec, Conv, ExamSpec, conv_output_size, pair_text
 from dlexam.svhn import model as svhn_model
+from dlexam.svhn import summary as svhn_summary
 
 DT = torch.float64
 
@@ -35,41 +42,67 @@ PR14_V1 = ("Thus, if we apply a kernel with size 3×3 and with 10 output channel
            "dimension $1\\times1\\times10$.")
 PR14_V2 = ("If we apply a kernel with size 1×1 and with 10 output channels (filters) we will obtain outputs of "
            "dimension")
-LAYER_NAMES = ("Conv-1", "AvgPool-1", "Conv-2", "AvgPool-2")
 
 
-def exam_layers(pool: str = "avg") -> list[tuple[str, nn.Module]]:
-    """The four feature layers exactly as the exam lists them, as plain torch layers (no activation)."""
-    pool_cls = nn.AvgPool2d if pool == "avg" else nn.MaxPool2d
-    return [("Conv-1", nn.Conv2d(1, 8, kernel_size=5, stride=1, padding=0)),
-            ("AvgPool-1", pool_cls(kernel_size=4, stride=4)),
-            ("Conv-2", nn.Conv2d(8, 16, kernel_size=4, stride=1, padding=1)),
-            ("AvgPool-2", pool_cls(kernel_size=2, stride=2))]
+def printed(spec: ExamSpec) -> bool:
+    """Whether `spec`'s Problem 1 is the one the exam text prints (its quotes and stated answers apply)."""
+    return spec.cnn == ExamSpec.version_a().cnn
 
 
-def torch_shape_table() -> list[dict]:
-    """Output shape [H, W, C] and trainable parameters of each exam layer, from a real forward pass."""
-    x = torch.zeros(1, 1, 32, 32)
+def hwc(shape) -> list[int]:
+    """(C, H, W) -> [H, W, C], the order the exam writes sizes in."""
+    c, h, w = shape[-3:]
+    return [int(h), int(w), int(c)]
+
+
+def trunk_names(cnn: CNNSpec) -> list[str]:
+    """The feature layers' names, as the table gives them: Conv-1, AvgPool-1, Conv-2, AvgPool-2."""
+    return [layer.name for layer in cnn.layers[:-1]]
+
+
+def exam_layers(cnn: CNNSpec) -> list[tuple[str, nn.Module]]:
+    """The feature layers exactly as the table lists them, as plain torch layers (no activation)."""
+    layers, c = [], cnn.input_channels
+    for layer in cnn.layers[:-1]:
+        if isinstance(layer, Conv):
+            layers.append((layer.name, nn.Conv2d(c, layer.out_channels, kernel_size=layer.kernel, stride=layer.stride,
+                                                 padding=layer.padding)))
+            c = layer.out_channels
+        else:
+            pool_cls = nn.AvgPool2d if layer.mode == "avg" else nn.MaxPool2d
+            layers.append((layer.name, pool_cls(kernel_size=layer.kernel, stride=layer.stride, padding=layer.padding)))
+    return layers
+
+
+def exam_input(cnn: CNNSpec, batch: int = 1) -> torch.Tensor:
+    """A zero batch of the table's input size, (batch, C, H, W)."""
+    return torch.zeros(batch, cnn.input_channels, *cnn.input_size)
+
+
+def torch_shape_table(cnn: CNNSpec) -> list[dict]:
+    """Output shape [H, W, C] and trainable parameters of each feature layer, from a real forward pass."""
+    x = exam_input(cnn)
     rows = []
-    for name, layer in exam_layers():
+    for name, layer in exam_layers(cnn):
         x = layer(x)  # (1, C, H, W)
-        rows.append({"layer": name, "output_shape": [x.shape[2], x.shape[3], x.shape[1]],
+        rows.append({"layer": name, "output_shape": hwc(x.shape),
                      "params": sum(p.numel() for p in layer.parameters() if p.requires_grad)})
     return rows
 
 
-MODULE_ROWS = {"conv1": "Conv-1", "pool1": "AvgPool-1", "conv2": "Conv-2", "pool2": "AvgPool-2"}
+def project_summary(cnn: CNNSpec, **config) -> dict[str, dict]:
+    """The SVHN model's own layer table (``svhn.summary.layer_table``), keyed by module name (conv1, pool1,
+    ...), each row with its shape as the exam writes it ("output_shape", H x W x C)."""
+    rows = svhn_summary.layer_table(svhn_model.CNNConfig(cnn=cnn, **config))
+    return {r["module"]: {**r, "output_shape": hwc(r["out_shape"]) if len(r["out_shape"]) == 3 else r["out_shape"]}
+            for r in rows}
 
 
-def project_summary(**config) -> dict[str, dict]:
-    """The SVHN model's own layer table (``layer_summary``), keyed by module name (conv1, pool1, ...)."""
-    return {r["module"]: dict(r) for r in svhn_model.layer_summary(svhn_model.CNNConfig(**config))}
-
-
-def project_feature_rows(**config) -> dict[str, dict]:
-    """The four feature layers of the project's table, renamed to the exam's layer names."""
-    rows = project_summary(**config)
-    return {MODULE_ROWS[k]: rows[k] for k in MODULE_ROWS}
+def project_feature_rows(cnn: CNNSpec, **config) -> dict[str, dict]:
+    """The feature layers of the project's table (its first rows, one per layer of the table), by the
+    table's layer names."""
+    rows = list(project_summary(cnn, **config).values())
+    return dict(zip(trunk_names(cnn), rows, strict=False))
 
 
 def _exam_shape(snippet: str) -> list[int]:
@@ -77,66 +110,99 @@ def _exam_shape(snippet: str) -> list[int]:
     return [int(v) for v in m.groups()]
 
 
+def _window_text(kernel) -> str:
+    """'4' for a 4x4 window, '3x2' otherwise (the evidence keys name pools by their window)."""
+    return str(kernel[0]) if kernel[0] == kernel[1] else f"{kernel[0]}x{kernel[1]}"
+
+
 @question("Pr1.1")
-def pr1_1() -> Answer:
-    # 1. small shifts: one active pixel at every position of an 8x8 map, moved one pixel right
-    shifts = {}
-    for name, pool in (("max_pool_4", nn.MaxPool2d(4)), ("avg_pool_4", nn.AvgPool2d(4)),
-                       ("max_pool_2", nn.MaxPool2d(2)), ("no_pool", nn.Identity())):
+def pr1_1(spec: ExamSpec | None = None) -> Answer:
+    spec = spec or ExamSpec.version_a()
+    cnn = spec.cnn
+    pools = cnn.pools
+    # 1. small shifts: one active pixel at every position of a map that holds each pool's window a whole
+    # number of times (twice over), moved one pixel right, through the table's pools (max and average for
+    # the first, max for the others) and through no pool
+    shift_pools: dict[str, nn.Module] = {}
+    max_windows: dict[str, str] = {}  # each max pool's key -> its window, "4x4"
+    for i, pool in enumerate(pools):
+        window = _window_text(pool.kernel)
+        modes = (("max", nn.MaxPool2d), ("avg", nn.AvgPool2d)) if i == 0 else (("max", nn.MaxPool2d),)
+        for mode, cls in modes:
+            shift_pools.setdefault(f"{mode}_pool_{window}", cls(pool.kernel, pool.stride, pool.padding))
+        max_windows.setdefault(f"max_pool_{window}", f"{pool.kernel[0]}x{pool.kernel[1]}")
+    shift_pools["no_pool"] = nn.Identity()
+    rows_n, cols_n = (2 * math.lcm(1, *(v for p in pools for v in (p.kernel[d], p.stride[d]))) for d in (0, 1))
+    shifts, shift_fraction = {}, {}
+    for name, pool in shift_pools.items():
         same = total = 0
-        for r in range(8):
-            for c in range(8):  # circular shift: every position moves one pixel right
-                a = torch.zeros(1, 1, 8, 8)
+        for r in range(rows_n):
+            for c in range(cols_n):  # circular shift: every position moves one pixel right
+                a = torch.zeros(1, 1, rows_n, cols_n)
                 a[0, 0, r, c] = 1
                 b = torch.roll(a, 1, dims=3)
                 same += bool(torch.equal(pool(a), pool(b)))
                 total += 1
         shifts[name] = same / total
-    # 2. max vs average on the same patches: a lone strong feature, and pure noise
-    patch = torch.zeros(1, 1, 4, 4)
-    patch[0, 0, 1, 2] = 8.0
+        shift_fraction[name] = Fraction(same, total)
+    # 2. max vs average on the same patches: a lone strong feature, and pure noise, in the first pool's window
+    kh, kw = pools[0].kernel if pools else (2, 2)  # a table without pools: a 2x2 window shows the difference
+    patch = torch.zeros(1, 1, kh, kw)
+    patch[0, 0, min(1, kh - 1), min(2, kw - 1)] = 8.0
     noise = torch.randn(1, 1, 256, 256, generator=torch.Generator().manual_seed(11), dtype=DT)
+    window = f"{kh}x{kw}"
     max_vs_avg = {
-        "lone_feature_8_in_4x4": {"max": float(nn.MaxPool2d(4)(patch)), "avg": float(nn.AvgPool2d(4)(patch))},
-        "unit_noise_4x4_windows": {"max_mean": float(nn.MaxPool2d(4)(noise).mean()),
-                                   "avg_std": float(nn.AvgPool2d(4)(noise).std())},
+        f"lone_feature_8_in_{window}": {"max": float(nn.MaxPool2d((kh, kw))(patch)),
+                                        "avg": float(nn.AvgPool2d((kh, kw))(patch))},
+        f"unit_noise_{window}_windows": {"max_mean": float(nn.MaxPool2d((kh, kw))(noise).mean()),
+                                         "avg_std": float(nn.AvgPool2d((kh, kw))(noise).std())},
     }
-    # 3. receptive field of one central unit after AvgPool-2, by autograd, with and without the pools,
+    lone = max_vs_avg[f"lone_feature_8_in_{window}"]
+    # 3. receptive field of one central unit after the last pool, by autograd, with and without the pools,
     # through the project's ExamCNN trunk (no activation, conv weights 1) and through plain torch layers
     rf = {}
     for with_pools in (True, False):
-        net = svhn_model.ExamCNN(svhn_model.CNNConfig(activation="none"))
+        net = svhn_model.ExamCNN(svhn_model.CNNConfig(activation="none", cnn=cnn))
         if not with_pools:
-            net.pool1, net.pool2 = nn.Identity(), nn.Identity()
-        plain = nn.Sequential(*[mod for _, mod in exam_layers() if with_pools or isinstance(mod, nn.Conv2d)])
+            for name in net.pool_names:
+                setattr(net, name, nn.Identity())
+        plain = nn.Sequential(*[mod for _, mod in exam_layers(cnn) if with_pools or isinstance(mod, nn.Conv2d)])
         plain_convs = [mod for mod in plain if isinstance(mod, nn.Conv2d)]
-        for name, trunk, convs in (("ExamCNN", net.trunk, [net.conv1, net.conv2]),
+        for name, trunk, convs in (("ExamCNN", net.trunk, [getattr(net, n) for n in net.conv_names]),
                                    ("torch_layers", plain, plain_convs)):
             with torch.no_grad():
                 for conv in convs:
                     conv.weight.fill_(1.0)
-            x = torch.zeros(1, 1, 32, 32, requires_grad=True)
+            x = exam_input(cnn).requires_grad_(True)
             y = trunk(x)
-            c = y.shape[-1] // 2
-            (grad,) = torch.autograd.grad(y[0, 0, c, c], x)
-            rows, cols = grad[0, 0].ne(0).nonzero(as_tuple=True)
+            (grad,) = torch.autograd.grad(y[0, 0, y.shape[-2] // 2, y.shape[-1] // 2], x)
+            rows, cols = grad[0].ne(0).any(0).nonzero(as_tuple=True)  # (H, W) positions of any channel
             key = "with_pools" if with_pools else "convs_only"
             rf.setdefault(name, {})[key] = [int(rows.max() - rows.min() + 1), int(cols.max() - cols.min() + 1)]
     rf["with_pools"], rf["convs_only"] = rf["ExamCNN"]["with_pools"], rf["ExamCNN"]["convs_only"]
+    pooled = ""
+    if pools:
+        first = _window_text(pools[0].kernel)
+        pooled = (f"a one-pixel shift leaves the {max_windows[f'max_pool_{first}']}-pooled map unchanged in "
+                  f"{shifts[f'max_pool_{first}']:.0%} of positions (max) and {shifts[f'avg_pool_{first}']:.0%} (avg), ")
+    windows = [f"{shift_fraction[key]} of positions for a {window} window" if i == 0 else
+               f"{shift_fraction[key]} for {window}" for i, (key, window) in enumerate(max_windows.items())]
+    notes = [f"The invariance is partial: a shift that stays inside a pooling window changes nothing, one that "
+             f"crosses a window boundary does (hence {', '.join(windows)})."] if windows else []
+    if printed(spec):
+        notes += ["The extraction spells AvgPool as 'AvqPool' in places.", "Figure 2 is missing from the text."]
     return Answer(
         id="Pr1.1",
         question="Key advantage of pooling; max vs average pooling",
         exam_answer=f"{PR11_SOLUTION} (...) {PR11_MAX_AVG}.",
-        computed=(f"a one-pixel shift leaves the 4x4-pooled map unchanged in {shifts['max_pool_4']:.0%} of positions "
-                  f"(max) and {shifts['avg_pool_4']:.0%} (avg), the unpooled map in {shifts['no_pool']:.0%}; receptive "
+        computed=(f"{pooled}{'the' if pooled else 'a one-pixel shift leaves the'} unpooled map in "
+                  f"{shifts['no_pool']:.0%}; receptive "
                   f"field {rf['with_pools'][0]}x{rf['with_pools'][1]} with the pools vs {rf['convs_only'][0]}x"
-                  f"{rf['convs_only'][1]} without; a lone 8 pools to {max_vs_avg['lone_feature_8_in_4x4']['max']:g} "
-                  f"(max) vs {max_vs_avg['lone_feature_8_in_4x4']['avg']:g} (avg)"),
+                  f"{rf['convs_only'][1]} without; a lone 8 pools to {lone['max']:g} "
+                  f"(max) vs {lone['avg']:g} (avg)"),
         verdict="conceptual",
         evidence={"unchanged_after_1px_shift": shifts, "max_vs_avg": max_vs_avg, "receptive_field": rf},
-        notes=["The invariance is partial: a shift that stays inside a pooling window changes nothing, one that "
-               "crosses a window boundary does (hence 3/4 of positions for a 4x4 window, 1/2 for 2x2).",
-               "The extraction spells AvgPool as 'AvqPool' in places.", "Figure 2 is missing from the text."],
+        notes=notes,
         exam_quotes=[PR11_SOLUTION, PR11_MAX_AVG],
         explanation="Shift invariance, receptive field and max-vs-average behaviour computed now; "
                     "`dlexam experiment pooling` compares accuracy and robustness to 1-3 pixel shifts.",
@@ -144,65 +210,119 @@ def pr1_1() -> Answer:
     )
 
 
+def _conv_formula(row, times: str = "×") -> str:
+    """'8 × ((5 × 5 × 1) + 1)': a conv's weights and biases, as the exam's solution writes them."""
+    (kh, kw), c_in = row.layer.kernel, row.in_shape[0]
+    return f"{row.layer.out_channels} {times} (({kh} {times} {kw} {times} {c_in}) + 1)"
+
+
 @question("Pr1.2")
-def pr1_2() -> Answer:
-    rows = torch_shape_table()
+def pr1_2(spec: ExamSpec | None = None) -> Answer:
+    spec = spec or ExamSpec.version_a()
+    cnn = spec.cnn
+    table = cnn.table()[:-1]
+    rows = torch_shape_table(cnn)
     computed = {r["layer"]: r["params"] for r in rows}
-    project = project_feature_rows()
+    project = project_feature_rows(cnn)
     project_params = {k: r["params"] for k, r in project.items()}
-    exam = {"Conv-1": int(exam_source.arithmetic(PR12_CONV1)), "AvgPool-1": 0,
-            "Conv-2": int(exam_source.arithmetic(PR12_CONV2)), "AvgPool-2": 0}
+    convs = [r for r in table if isinstance(r.layer, Conv)]
+    if printed(spec):  # the solution's formulas, read from the exam text and evaluated exactly
+        stated = dict(zip([r.layer.name for r in convs], (PR12_CONV1, PR12_CONV2), strict=True))
+        exam = {r.layer.name: int(exam_source.arithmetic(stated[r.layer.name])) if r.layer.name in stated else 0
+                for r in table}
+        formulas = {name: f.replace("\\times", "×") for name, f in stated.items()}
+        quotes = [PR12_CONV1, PR12_CONV2, PR12_POOLS]
+        notes = ["The solution gives the formulas, not the numbers; the key evaluates them: "
+                 + ", ".join(f"{r.layer.out_channels} x {r.params // r.layer.out_channels} = {r.params}"
+                             for r in convs) + "."]
+    else:  # a variant: its solution is its spec's exact arithmetic
+        exam = {r.layer.name: r.params for r in table}
+        formulas = {r.layer.name: _conv_formula(r) for r in convs}
+        quotes, notes = [], ["This version's solution is its spec's arithmetic (dlexam.spec.CNNSpec.table)."]
     agree = exam == computed and project_params == computed
+    first_conv = convs[0].layer.name if convs else None
+    parts = []
+    for name in formulas:  # the pools' zero after the first conv, as the solution orders them
+        parts.append(f"{name}: {formulas[name]} = {exam[name]}")
+        if name == first_conv and len(formulas) < len(exam):
+            parts.append("pools: 0")
+    stated_text = "; ".join(parts) or "no conv: 0"
+    names = trunk_names(cnn)
     return Answer(
         id="Pr1.2",
-        question="Trainable weights of Conv-1, AvgPool-1, Conv-2, AvgPool-2 (with biases)",
-        exam_answer=(f"Conv-1: {PR12_CONV1} = {exam['Conv-1']}; pools: 0; Conv-2: {PR12_CONV2} = {exam['Conv-2']}"
-                     .replace("\\times", "×")),
+        question=f"Trainable weights of {', '.join(names)} (with biases)",
+        exam_answer=stated_text,
         computed=", ".join(f"{k} {v}" for k, v in computed.items()) + " (counted from nn.Conv2d / nn.AvgPool2d"
                  + " and dlexam.svhn.model)",
         verdict="agrees" if agree else "disagrees",
         explanation="" if agree else f"exam {exam}, torch layers {computed}, project model {project_params}",
         evidence={"exam_expressions_evaluated": exam, "torch_layers": computed, "project_model": project_params},
-        notes=["The solution gives the formulas, not the numbers; the key evaluates them: 8 x 26 = 208, 16 x 129 = "
-               "2064."],
-        exam_quotes=[PR12_CONV1, PR12_CONV2, PR12_POOLS],
+        notes=notes,
+        exam_quotes=quotes,
     )
 
 
+def _even_kernel_notes(cnn: CNNSpec, stated: bool) -> list[str]:
+    """A note for each conv with an even kernel and padding, whose map shrinks by one (Version A: Conv-2)."""
+    notes = []
+    for r in cnn.table()[:-1]:
+        layer = r.layer
+        (k, kw), (p, pw) = layer.kernel, layer.padding
+        if isinstance(layer, Conv) and k == kw and p == pw and k % 2 == 0 and p > 0 and layer.stride == (1, 1) \
+                and r.in_shape[1] == r.in_shape[2]:
+            n = r.in_shape[1]
+            notes.append(f"{layer.name} has an even kernel ({k}) with padding {p}: {n} + {2 * p} - {k} + 1 = "
+                         f"{r.out_shape[1]}{', as the solution says' if stated else ''}.")
+    return notes
+
+
 @question("Pr1.3")
-def pr1_3() -> Answer:
-    rows = torch_shape_table()
+def pr1_3(spec: ExamSpec | None = None) -> Answer:
+    spec = spec or ExamSpec.version_a()
+    cnn = spec.cnn
+    names, classes = trunk_names(cnn), cnn.num_classes
+    rows = torch_shape_table(cnn)
     computed = {r["layer"]: r["output_shape"] for r in rows}
-    exam = {name: _exam_shape(q) for name, q in zip(LAYER_NAMES, PR13_SHAPES, strict=True)}
-    flat = 1
-    for v in computed["AvgPool-2"]:
-        flat *= v
-    feats = nn.Sequential(*[m for _, m in exam_layers()], nn.Flatten())
-    x = torch.zeros(2, 1, 32, 32)
+    flat = math.prod(computed[names[-1]]) if names else math.prod(exam_input(cnn).shape[1:])
+    if printed(spec):  # the solution's shapes and fix, read from the exam text
+        exam = {name: _exam_shape(q) for name, q in zip(names, PR13_SHAPES, strict=True)}
+        exam_flat = int(re.search(r"= (\d+)", PR13_FLAT).group(1))
+        exam_fix = re.search(r"nn\.Linear\(\d+, \d+\)", PR13_FIX).group(0)
+        quotes = [*PR13_SHAPES, PR13_FLAT, PR13_FIX, PR13_STUDENT]
+        notes = ["The student's code ('as seen below') is missing from the extracted text, so the exact wrong "
+                 "in_features cannot be read; the key shows the error any wrong value gives."]
+    else:  # a variant: its solution is its spec's exact arithmetic
+        exam = {r.layer.name: hwc(r.out_shape) for r in cnn.table()[:-1]}
+        exam_flat = cnn.flat_features()
+        exam_fix = f"nn.Linear({exam_flat}, {classes})"
+        quotes, notes = [], ["This version's solution is its spec's arithmetic (dlexam.spec.CNNSpec.table)."]
+    feats = nn.Sequential(*[m for _, m in exam_layers(cnn)], nn.Flatten())
+    x = exam_input(cnn, 2)
     with torch.no_grad():
-        logits_shape = list(nn.Linear(flat, 10)(feats(x)).shape)
+        logits_shape = list(nn.Linear(flat, classes)(feats(x)).shape)
         wrong = {}
-        for n_in in (400, 16 * 7 * 7, 8 * 7 * 7):  # plausible wrong guesses; the student's code is not in the text
+        for n_in in cnn.tried_linear_in:  # the student's value and other plausible wrong ones (dlexam.spec)
             try:
-                nn.Linear(n_in, 10)(feats(x))
+                nn.Linear(n_in, classes)(feats(x))
                 wrong[str(n_in)] = "no error"
             except RuntimeError as exc:
                 wrong[str(n_in)] = str(exc).splitlines()[0]
-    project = project_feature_rows()
+    project = project_feature_rows(cnn)
     project_shapes = {k: list(r["output_shape"]) for k, r in project.items()}
     # the project's reproduction of the student's bug, for the same wrong values and the right one
-    student = {str(n): svhn_model.student_bug(n, batch_size=2) for n in (400, 16 * 7 * 7, 8 * 7 * 7, 144)}
-    exam_flat = int(re.search(r"= (\d+)", PR13_FLAT).group(1))
-    project_ok = (project_shapes == computed and student["144"]["error"] is None
-                  and all(v["error"] and v["correct_in_features"] == flat for k, v in student.items() if k != "144"))
+    student = {str(n): svhn_summary.student_bug(n, batch_size=2, cnn=cnn) for n in (*cnn.tried_linear_in, flat)}
+    wrong_runs = [v for k, v in student.items() if k != str(flat)]
+    project_ok = (project_shapes == computed and student[str(flat)]["error"] is None
+                  and all(v["error"] and v["correct_in_features"] == flat for v in wrong_runs))
     agree = exam == computed and exam_flat == flat and project_ok
     return Answer(
         id="Pr1.3",
         question="Fix the student's linear layer: the shapes through the CNN",
-        exam_answer=(" -> ".join("x".join(map(str, exam[n])) for n in LAYER_NAMES)
-                     + f" -> flatten {exam_flat} -> " + re.search(r"nn\.Linear\(\d+, \d+\)", PR13_FIX).group(0)),
-        computed=(" -> ".join("x".join(map(str, computed[n])) for n in LAYER_NAMES) + f" -> flatten {flat}; "
-                  f"nn.Linear({flat}, 10) gives logits {logits_shape}; another in_features raises a shape error"),
+        exam_answer=(" -> ".join("x".join(map(str, exam[n])) for n in names) + f" -> flatten {exam_flat} -> "
+                     + exam_fix),
+        computed=(" -> ".join("x".join(map(str, computed[n])) for n in names) + f" -> flatten {flat}; "
+                  f"nn.Linear({flat}, {classes}) gives logits {logits_shape}; another in_features raises a shape "
+                  f"error"),
         verdict="agrees" if agree else "disagrees",
         explanation="" if agree else f"exam {exam} (flat {exam_flat}), torch {computed} (flat {flat}), project "
                                      f"{project_shapes}, student bug {student}",
@@ -210,71 +330,88 @@ def pr1_3() -> Answer:
                   "flattened": flat, "exam_flattened": exam_flat, "logits_shape_batch_2": logits_shape,
                   "errors_for_wrong_in_features": wrong,
                   "project_student_bug": {k: {"error": v["error"], "fix": v["fix"]} for k, v in student.items()}},
-        notes=["The student's code ('as seen below') is missing from the extracted text, so the exact wrong "
-               "in_features cannot be read; the key shows the error any wrong value gives.",
-               "Conv-2 has an even kernel (4) with padding 1: 7 + 2 - 4 + 1 = 6, as the solution says."],
-        exam_quotes=[*PR13_SHAPES, PR13_FLAT, PR13_FIX, PR13_STUDENT],
+        notes=notes + _even_kernel_notes(cnn, printed(spec)),
+        exam_quotes=quotes,
     )
 
 
 @question("Pr1.4")
-def pr1_4() -> Answer:
+def pr1_4(spec: ExamSpec | None = None) -> Answer:
+    spec = spec or ExamSpec.version_a()
+    cnn = spec.cnn
+    c, h, w = cnn.feature_shape
+    classes, flat = cnn.num_classes, cnn.flat_features()
+    whole = cnn.head_conv(whole_map=True).kernel  # v1's kernel: the whole last map
     torch.manual_seed(14)
-    pooled = torch.randn(2, 16, 3, 3, dtype=DT)  # AvgPool-2's output, (B, C, H, W)
-    v1 = nn.Conv2d(16, 10, kernel_size=3).to(DT)
-    v2 = nn.Conv2d(16, 10, kernel_size=1).to(DT)
+    pooled = torch.randn(2, c, h, w, dtype=DT)  # the last pool's output, (B, C, H, W)
+    v1 = nn.Conv2d(c, classes, kernel_size=whole).to(DT)
+    v2 = nn.Conv2d(c, classes, kernel_size=1).to(DT)
     gap = nn.AdaptiveAvgPool2d(1)
     with torch.no_grad():
         out1, out2 = v1(pooled), v2(pooled)
         out2_gap = gap(out2)
-        # v1 is the Linear(144, 10) head in disguise: same weights reshaped (flatten order C, H, W)
-        lin = nn.Linear(144, 10).to(DT)
-        lin.weight.copy_(v1.weight.reshape(10, 144))
+        # v1 is the Linear(C*H*W, classes) head in disguise: same weights reshaped (flatten order C, H, W)
+        lin = nn.Linear(flat, classes).to(DT)
+        lin.weight.copy_(v1.weight.reshape(classes, flat))
         lin.bias.copy_(v1.bias)
         same_as_linear = float((lin(pooled.flatten(1)) - out1.flatten(1)).abs().max())
-
-    def hwc(t):
-        return [t.shape[2], t.shape[3], t.shape[1]]
 
     def n_params(m):
         return sum(p.numel() for p in m.parameters())
 
-    v2_line = exam_source.line_of(PR14_V2)
-    v2_truncated = None if v2_line is None else v2_line.rstrip().endswith("dimension")
-    exam_v1 = _exam_shape(PR14_V1)
+    def shape_text(shape: list[int]) -> str:
+        return "x".join(map(str, shape))
+
+    stated = printed(spec)
+    if stated:  # the solution's v1 shape, read from the exam text; its v2 sentence is cut off
+        v2_line = exam_source.line_of(PR14_V2)
+        v2_truncated = None if v2_line is None else v2_line.rstrip().endswith("dimension")
+        exam_v1 = _exam_shape(PR14_V1)
+        exam_v2 = "... (sentence cut off)"
+    else:  # a variant: its solution is its spec's exact arithmetic
+        v2_truncated = None
+        exam_v1 = [conv_output_size(h, whole[0]), conv_output_size(w, whole[1]), classes]
+        exam_v2 = f"{h}x{w}x{classes}, and 1x1x{classes} after global average pooling"
     # the project's SVHN model with the two convolutional heads
-    t1, t2 = project_summary(head="conv3x3"), project_summary(head="conv1x1-gap")
-    fc = nn.Linear(144, 10).to(DT)
-    conv = svhn_model.conv3x3_from_linear(fc).to(DT)
+    t1, t2 = project_summary(cnn, head="conv3x3"), project_summary(cnn, head="conv1x1-gap")
+    head = f"conv{len(cnn.convs) + 1}"  # the head conv's module (Version A: conv3)
+    fc = nn.Linear(flat, classes).to(DT)
+    conv = svhn_summary.conv3x3_from_linear(fc, cnn).to(DT)
     with torch.no_grad():
         err = float((fc(pooled.flatten(1)) - conv(pooled).flatten(1)).abs().max())
-    project = {"conv3x3": {"output_HWC": t1["conv3"]["output_shape"], "params": t1["conv3"]["params"]},
-               "conv1x1-gap": {"conv_output_HWC": t2["conv3"]["output_shape"], "params": t2["conv3"]["params"],
+    project = {"conv3x3": {"output_HWC": t1[head]["output_shape"], "params": t1[head]["params"]},
+               "conv1x1-gap": {"conv_output_HWC": t2[head]["output_shape"], "params": t2[head]["params"],
                                "after_gap": t2["gap"]["output_shape"]},
                "conv3x3_from_linear_max_error": err}
-    project_ok = (project["conv3x3"]["output_HWC"] == hwc(out1)
+    project_ok = (project["conv3x3"]["output_HWC"] == hwc(out1.shape)
                   and project["conv3x3"]["params"] == n_params(v1)
                   and project["conv1x1-gap"]["params"] == n_params(v2)
                   and project["conv3x3_from_linear_max_error"] < 1e-12)
-    agree = exam_v1 == hwc(out1) and project_ok
+    agree = exam_v1 == hwc(out1.shape) and project_ok
+    note = ["Solution v2 is cut off in the text after 'we will obtain outputs of dimension'."] if stated else []
+    if (h, w) != (1, 1):
+        note.append(f"A 1x1 conv with {classes} filters gives {h}x{w}x{classes}, not 1x1x{classes}: it needs a "
+                    f"global average pooling (or a further {h}x{w} pool) to reach R^{classes}, and then computes a "
+                    f"different, smaller model ({n_params(v2)} parameters instead of {n_params(v1)}).")
+    notes = [" ".join(note)] if note else []
     return Answer(
         id="Pr1.4",
-        question="A convolution that replaces Flatten + Linear and outputs 10 logits",
-        exam_answer=(f"v1: a 3x3 conv with 10 filters on the 3x3x16 map gives {'x'.join(map(str, exam_v1))}; "
-                     "v2: a 1x1 conv with 10 filters gives ... (sentence cut off)"),
-        computed=(f"v1 nn.Conv2d(16, 10, 3): {'x'.join(map(str, hwc(out1)))}, {n_params(v1)} parameters, equal to "
-                  f"Linear(144, 10) with reshaped weights (error {same_as_linear:.0e}); v2 nn.Conv2d(16, 10, 1): "
-                  f"{'x'.join(map(str, hwc(out2)))}, {n_params(v2)} parameters, 1x1x10 only after global average "
-                  f"pooling; dlexam.svhn.model's heads agree"),
+        question=f"A convolution that replaces Flatten + Linear and outputs {classes} logits",
+        exam_answer=(f"v1: a {h}x{w} conv with {classes} filters on the {h}x{w}x{c} map gives {shape_text(exam_v1)}; "
+                     f"v2: a 1x1 conv with {classes} filters gives {exam_v2}"),
+        computed=(f"v1 nn.Conv2d({c}, {classes}, {pair_text(whole)}): {shape_text(hwc(out1.shape))}, {n_params(v1)} "
+                  f"parameters, equal to Linear({flat}, {classes}) with reshaped weights (error {same_as_linear:.0e}); "
+                  f"v2 nn.Conv2d({c}, {classes}, 1): {shape_text(hwc(out2.shape))}, {n_params(v2)} parameters, "
+                  f"{shape_text(hwc(out2_gap.shape))} only after global average pooling; dlexam.svhn.model's heads "
+                  f"agree"),
         verdict="agrees" if agree else "disagrees",
-        explanation="" if agree else f"v1 gives {hwc(out1)} (project model: {project}), the exam says {exam_v1}",
-        evidence={"v1": {"output_HWC": hwc(out1), "params": n_params(v1), "exam_output_HWC": exam_v1,
-                         "max_error_vs_linear_144_10": same_as_linear},
-                  "v2": {"output_HWC": hwc(out2), "params": n_params(v2), "after_global_avg_pool_HWC": hwc(out2_gap),
-                         "exam_sentence_truncated": v2_truncated},
+        explanation="" if agree else (f"v1 gives {hwc(out1.shape)} (project model: {project}), the exam says "
+                                      f"{exam_v1}"),
+        evidence={"v1": {"output_HWC": hwc(out1.shape), "params": n_params(v1), "exam_output_HWC": exam_v1,
+                         f"max_error_vs_linear_{flat}_{classes}": same_as_linear},
+                  "v2": {"output_HWC": hwc(out2.shape), "params": n_params(v2),
+                         "after_global_avg_pool_HWC": hwc(out2_gap.shape), "exam_sentence_truncated": v2_truncated},
                   "project_model": project},
-        notes=["Solution v2 is cut off in the text after 'we will obtain outputs of dimension'. A 1x1 conv with 10 "
-               "filters gives 3x3x10, not 1x1x10: it needs a global average pooling (or a further 3x3 pool) to "
-               "reach R^10, and then computes a different, smaller model (170 parameters instead of 1450)."],
-        exam_quotes=[PR14_V1, PR14_V2],
+        notes=notes,
+        exam_quotes=[PR14_V1, PR14_V2] if stated else [],
     )

@@ -16,11 +16,11 @@ def _print_json(obj) -> None:
 
 
 def cmd_summary(args) -> int:
-    from dlexam.svhn.model import CNNConfig, layer_summary, student_bug
+    from dlexam.errors import UserError
+    from dlexam.svhn.model import CNNConfig
+    from dlexam.svhn.summary import exam_rows, network_summary, student_bug
 
     if args.linear_in is not None:
-        from dlexam.errors import UserError
-
         try:
             bug = student_bug(args.linear_in)
         except ValueError as exc:
@@ -29,24 +29,28 @@ def cmd_summary(args) -> int:
             _print_json(bug)
             return 0
         if bug["error"] is None:
-            print(f"nn.Linear({args.linear_in}, 10) fits: the network runs (no error).")
+            print(f"{bug['layer']} fits: the network runs (no error).")
         else:
             print(f"RuntimeError: {bug['error']}")
             print(f"fix: {bug['fix']}")
         for line in bug["arithmetic"]:
             print(f"  {line}")
         return 0
-    cfg = CNNConfig(activation=args.activation, pool=args.pool, head=args.head)
-    rows = layer_summary(cfg)
-    total = sum(r["params"] for r in rows)
+    try:
+        cfg = CNNConfig(activation=args.activation, pool=args.pool, head=args.head)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    summary = network_summary(cfg)
     if args.json:
-        _print_json({"config": cfg.to_dict(), "rows": rows, "total_params": total})
+        _print_json(summary)
         return 0
     from dlexam.commands.tables import format_table
 
-    table = [(r["layer"], " x ".join(map(str, r["output_shape"])), f"{r['params']:,}") for r in rows]
-    print(format_table([*table, ("total", "", f"{total:,}")], ("layer", "output (H x W x C)", "parameters"),
-                       align="<>>"))
+    c, h, w = summary["input"]
+    rows = [(r["layer"], " x ".join(map(str, r["output_shape"])), f"{r['params']:,}")
+            for r in exam_rows(summary["layers"], cfg)]
+    print(format_table([("input", f"{h} x {w} x {c}", ""), *rows, ("total", "", f"{summary['total_params']:,}")],
+                       ("layer", "output (H x W x C)", "parameters"), align="<>>"))
     return 0
 
 
@@ -213,14 +217,72 @@ def cmd_predict(args) -> int:
     return 0
 
 
+def cmd_explain(args) -> int:
+    from dlexam.svhn.data.images import read_image
+    from dlexam.svhn.explain import explain, parse_at
+
+    at = parse_at(args.at)
+    model, _ = _load(args)
+    cell = explain(model, read_image(args.image), args.layer, at)
+    if args.json:
+        _print_json(cell.to_json())
+        return 0
+    print("\n".join(explanation_lines(cell.to_json())))
+    return 0
+
+
+def _grid(rows: list, padded: list | None = None) -> list[str]:
+    cells = [[("pad" if padded and padded[i][j] else f"{v:.4f}") for j, v in enumerate(r)] for i, r in enumerate(rows)]
+    width = max(len(c) for r in cells for c in r)
+    return ["  " + " ".join(c.rjust(width) for c in r) for r in cells]
+
+
+def explanation_lines(e: dict) -> list[str]:
+    """The text of `dlexam svhn explain`: one cell's arithmetic (dlexam.svhn.explain's JSON) as readable lines."""
+    where = ",".join(map(str, e["at"]))
+    if e["kind"] == "logit":
+        lines = [f"logit of digit {e['digit']} = bias + {e['count']} products of Pool-2's values and the "
+                 f"{e['head']} head's weights",
+                 f"  = {e['bias']:.4f} + ({e['positive_sum']:.4f} positive {e['negative_sum']:+.4f} negative)"
+                 f" = {e['value']:.4f}   (the model: {e['model_value']:.4f}; P = {e['probability']:.4f})",
+                 "sum of the products per Pool-2 channel:",
+                 "  " + "  ".join(f"{c}:{v:+.3f}" for c, v in enumerate(e["channel_sums"]))]
+        for title, key in (("largest positive products", "largest_positive"),
+                           ("largest negative products", "largest_negative")):
+            lines.append(f"{title} (channel,row,column: input x weight):")
+            lines += [f"  pool2[{','.join(map(str, p['at']))}]: {p['input']:.4f} x {p['weight']:+.4f} = "
+                      f"{p['product']:+.4f}" for p in e[key]]
+        return lines
+    w = e["window"]
+    span = (f"rows {w['top']}..{w['top'] + w['height'] - 1}, columns {w['left']}..{w['left'] + w['width'] - 1} "
+            f"(stride {w['stride'][0]}, padding {w['padding'][0]})")
+    source = "the standardised image" if e["source"] == "image" else e["source"]
+    if e["kind"] == "pool":
+        how = "average" if e["mode"] == "avg" else "maximum"
+        tail = (f"sum {e['sum']:.4f} / {e['count']} = {e['value']:.4f}" if e["mode"] == "avg"
+                else f"max = {e['value']:.4f}")
+        return [f"{e['layer']}[{where}] = the {how} of its {w['height']}x{w['width']} block of {source}[{e['at'][0]}], "
+                f"{span}", *_grid(e["block"]), f"{tail}   (the model: {e['model_value']:.4f})"]
+    lines = [f"{e['layer']}[{where}] = {e['activation']}(sum of patch x kernel + bias); the window of {source}: "
+             f"{span}"]
+    for c, (patch, kernel) in enumerate(zip(e["patch"], e["kernel"], strict=True)):
+        label = f"input channel {c}: " if len(e["patch"]) > 1 else ""
+        lines += [f"{label}patch", *_grid(patch, e["padded"]), f"{label}kernel", *_grid(kernel),
+                  f"{label}sum of the products = {e['channel_sums'][c]:.4f}"]
+    lines.append(f"sum {e['sum']:.4f} + bias {e['bias']:.4f} = {e['pre_activation']:.4f}; {e['activation']} -> "
+                 f"{e['value']:.4f}   (the model: {e['model_value']:.4f})")
+    return lines
+
+
 def _model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--activation",
         choices=("relu", "tanh", "sigmoid", "none"),
-        default="relu",
-        help="after each conv (Figure 2 is not in the exam text; default relu)",
+        default=None,
+        help="after each conv (Figure 2 is not in the exam text; default: the layer table's, relu)",
     )
-    p.add_argument("--pool", choices=("avg", "max"), default="avg")
+    p.add_argument("--pool", choices=("avg", "max"), default=None,
+                   help="every pool's mode (default: the layer table's, avg)")
     p.add_argument(
         "--head",
         choices=("linear", "conv3x3", "conv1x1-gap"),
@@ -337,6 +399,15 @@ def _register_evaluate_predict(s) -> None:
     q.add_argument("images", nargs="+")
     q.add_argument("--json", action="store_true")
     q.set_defaults(handler=cmd_predict)
+
+    q = s.add_parser("explain", help="the arithmetic behind one number of the CNN: a conv or pool pixel, a logit")
+    q.add_argument("image", help="an image file (cropped and resized as `svhn predict` reads it)")
+    q.add_argument("--layer", required=True, help="conv1, pool1, conv2, pool2 or logits")
+    q.add_argument("--at", required=True,
+                   help="channel,row,column of the layer's map, from 0 (conv1 0,12,9); one digit for --layer logits")
+    q.add_argument("--checkpoint", default=None, help="a .pt file or a run directory (default: the shipped model)")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(handler=cmd_explain)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -77,21 +77,24 @@ def shift_images(images: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
 
 
 class Subsample(torch.nn.Module):
-    """Keep every `stride`-th row and column: the downsampling of a pooling layer without the pooling."""
+    """Keep every `stride`-th row and column (a number, or (rows, columns)): the downsampling of a pooling
+    layer without the pooling."""
 
-    def __init__(self, stride: int) -> None:
+    def __init__(self, stride: int | tuple[int, int]) -> None:
         super().__init__()
-        self.stride = stride
+        self.stride = (stride, stride) if isinstance(stride, int) else tuple(stride)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x[:, :, :: self.stride, :: self.stride]  # (B, C, H / stride, W / stride)
+        sh, sw = self.stride
+        return x[:, :, ::sh, ::sw]  # (B, C, H / stride, W / stride)
 
 
 def make_cnn(pool: str) -> ExamCNN:
-    """The exam's CNN with max or average pooling, or with subsampling in place of both pooling layers."""
+    """The exam's CNN with max or average pooling, or with subsampling in place of every pooling layer."""
     model = ExamCNN(CNNConfig(pool="avg" if pool == "none" else pool))
-    if pool == "none":
-        model.pool1, model.pool2 = Subsample(4), Subsample(2)  # 28 -> 7 and 6 -> 3, as the pools do
+    if pool == "none":  # each pool's stride, from the layer table (Version A: 28 -> 7 and 6 -> 3)
+        for name, layer in zip(model.pool_names, model.cfg.cnn.pools, strict=True):
+            setattr(model, name, Subsample(layer.stride))
     return model
 
 

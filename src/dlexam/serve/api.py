@@ -82,10 +82,11 @@ def matrix(name: str, value: Any, shape: tuple[int, int]) -> list[list[float]]:
     if not ok:
         raise BadRequest(f"weights.{name}", f"{name} must be a {shape[0]}x{shape[1]} list of rows of numbers")
     out = []
-    for row in value:
-        for v in row:
+    for i, row in enumerate(value):
+        for j, v in enumerate(row):
             if isinstance(v, bool) or not isinstance(v, int | float):
-                raise BadRequest(f"weights.{name}", f"{name} entries must be numbers, got {v!r:.40}")
+                raise BadRequest(f"weights.{name}", f"{name} row {i + 1}, column {j + 1}: type a number (got "
+                                                    f"{'an empty cell' if v is None else repr(v)[:40]})")
             try:
                 f = float(v)
             except OverflowError:
@@ -120,7 +121,7 @@ def geoff_query(src: Mapping):
 
     name, seq = pick(src, "seq", "sequence", default=geoff.EXAM_EXAMPLE)
     seq = p.text(name, seq)
-    with p.field(name):
+    with p.tokens(name, seq, geoff.VOCAB):
         geoff.parse_sequence(seq)
     t_name, t = pick(src, "temperature", "T", default="0")
     g_name, g = pick(src, "gradients", "grad", default=False)
@@ -195,7 +196,19 @@ def geoff_answer(state, src: dict, exact_flag: Any) -> bytes:
     out = report.to_json()
     if exact:
         out = {**out, "exact": exact_tree(plain(out))}
+        if query.gradients and query.temperature not in (0, "sqrt"):  # the page's own T, beside Problem 2.5's two
+            out["gradient_at_temperature"] = gradients_here(report.result)
     return to_json(out)
+
+
+def gradients_here(result) -> dict:
+    """Problem 2.5's table row for the query's own temperature: each matrix's gradient norm and whether it vanishes
+    (as :func:`dlexam.geoff.compare_gradients` reports them at T = 0 and T = sqrt(d_k))."""
+    from dlexam import geoff
+
+    vanishes = geoff.vanishing_gradients(result)
+    return {"norms": {k: float(result.gradients[k].norm()) for k in geoff.PARAMETERS},
+            "vanishes": {k: vanishes[k] for k in geoff.PARAMETERS}}
 
 
 async def get_geoff(request: Request) -> Response:

@@ -6,7 +6,8 @@
 - ``POST /api/svhn/predict`` (the body is the image file): :func:`dlexam.svhn.inspect.read_image_bytes`
   then :func:`dlexam.svhn.inspect.feature_maps` (digit, probabilities, every stage's maps, packed
   as base64 float32);
-- ``GET /api/svhn/model``: which CNN, and Problem 1's layer table (:func:`dlexam.svhn.model.layer_summary`);
+- ``GET /api/svhn/model``: which CNN, its input [C, H, W], and Problem 1's layer table
+  (:func:`dlexam.svhn.summary.layer_summary`);
 - ``GET /api/answers``: what ``dlexam answers --json`` prints (computed once, on first use);
   ``GET /api/answers/links``: the page that shows each answer's evidence.
 """
@@ -53,7 +54,8 @@ def sort_answer(sorter, seq: str, temperature) -> dict:
     from dlexam.sorting.inspect import attention_steps
     from dlexam.sorting.vocab import Vocabulary
 
-    with p.field("seq"):
+    letters = all(s.isalpha() for s in sorter.vocab.symbols)  # "DAA" splits one way; "101" does not
+    with p.tokens("seq", seq, sorter.vocab.symbols if letters else ()):
         ids = sorter.vocab.parse(seq)
     if len(ids) > MAX_SORT_TOKENS:
         raise BadRequest("seq", f"the sequence has {len(ids)} symbols; the page decodes at most {MAX_SORT_TOKENS}")
@@ -104,7 +106,7 @@ def packed(t) -> dict:
 
 
 def predict_answer(state, data: bytes) -> bytes:
-    """The prediction and every stage's feature maps (7,384 values, sent packed: :func:`packed`)."""
+    """The prediction and every stage's feature maps (Version A: 7,384 values), sent packed (:func:`packed`)."""
     from dlexam.svhn.inspect import STAGES, feature_maps, read_image_bytes
 
     with p.field("image"):
@@ -125,10 +127,14 @@ async def post_svhn_predict(request: Request) -> Response:
 
 
 @functools.lru_cache(maxsize=4)
-def _layers(cfg_items: tuple) -> list[dict]:
-    from dlexam.svhn.model import CNNConfig, layer_summary
+def _layers(cfg_json: str) -> list[dict]:
+    """The layer table of the network a config (as JSON text: hashable) builds, as the exam writes it."""
+    import json
 
-    return layer_summary(CNNConfig(**dict(cfg_items)))
+    from dlexam.svhn.model import CNNConfig
+    from dlexam.svhn.summary import layer_summary
+
+    return layer_summary(CNNConfig.from_dict(json.loads(cfg_json)))
 
 
 async def get_svhn_model(request: Request) -> Response:
@@ -137,9 +143,46 @@ async def get_svhn_model(request: Request) -> Response:
 
     s = state(request)
     cfg = s.cnn.cfg.to_dict()
-    layers = await compute(_layers, tuple(sorted(cfg.items())))
+    layers = await compute(_layers, dumps(cfg, sort_keys=True))
     return json_response(dumps({"model": s.cnn_source, "config": cfg, "layers": layers,
+                                "input": [s.cnn.cfg.cnn.input_channels, *s.cnn.cfg.cnn.input_size],
                                 "total_params": count_parameters(s.cnn)}))
+
+
+MAX_EXPLAIN_BODY = 4096  # bytes: a 32x32 image in base64url (1,366 characters), a layer and a place
+
+
+def explain_answer(state, image, layer: str, at: tuple[int, ...]) -> bytes:
+    from dlexam.svhn.explain import explain
+
+    with p.field("at"):
+        return to_json(explain(state.cnn, image, layer, at).to_json())
+
+
+async def post_svhn_explain(request: Request) -> Response:
+    """One cell's arithmetic (:func:`dlexam.svhn.explain.explain`): {"image": the 32x32 input as 1,024 grey levels
+    in base64url (the /cnn page's img), "layer": conv1 | pool1 | conv2 | pool2 | logits, "at": [channel, row,
+    column] or [digit]}."""
+    import torch
+
+    from dlexam.svhn.explain import LAYERS
+
+    body = p.json_body(await read_body(request, MAX_EXPLAIN_BODY))
+    text = p.text("image", body.get("image"), max_chars=MAX_EXPLAIN_BODY)
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except ValueError:
+        raw = b""
+    if len(raw) != 1024:
+        raise BadRequest("image", "image must be the 32x32 input as 1,024 grey levels in base64url (the /cnn page's "
+                                  "img)")
+    layer = p.choice("layer", body.get("layer"), LAYERS)
+    at = body.get("at")
+    if not isinstance(at, list) or not 1 <= len(at) <= 3 or not all(
+            isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 10_000 for v in at):
+        raise BadRequest("at", "at must be [channel, row, column] (or [digit] for the logits), whole numbers from 0")
+    image = torch.frombuffer(bytearray(raw), dtype=torch.uint8).reshape(32, 32)  # (1024,) -> (32, 32)
+    return json_response(await answer(request, explain_answer, image, layer, tuple(at)))
 
 
 async def get_answers(request: Request) -> Response:

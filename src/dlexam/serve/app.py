@@ -69,6 +69,7 @@ def routes() -> list:
         Route("/api/sort/models", api_models.get_sort_models, methods=["GET"]),
         Route("/api/svhn/predict", api_models.post_svhn_predict, methods=["POST"]),
         Route("/api/svhn/model", api_models.get_svhn_model, methods=["GET"]),
+        Route("/api/svhn/explain", api_models.post_svhn_explain, methods=["POST"]),
         Route("/api/answers", api_models.get_answers, methods=["GET"]),
         Route("/api/answers/links", api_models.get_answer_links, methods=["GET"]),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),

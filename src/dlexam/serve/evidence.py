@@ -10,27 +10,33 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from dlexam.spec import ExamSpec
+
 EXAM_SEQUENCE = "D A A <START> A D <STOP>"
+_C, _H, _W = ExamSpec.version_a().cnn.feature_shape  # the map the head reads (16 x 3 x 3)
+_MAP, _CLASSES = f"{_H}x{_W}x{_C}", ExamSpec.version_a().cnn.num_classes
 
 
-def geoff(**params) -> str:
-    return "/geoff?" + urlencode({"seq": EXAM_SEQUENCE, **params})
+def geoff(panel: str = "", **params) -> str:
+    """/geoff with the exam's example and `params`, landing on `panel` (the page scrolls there once drawn)."""
+    return "/geoff?" + urlencode({"seq": EXAM_SEQUENCE, **params}) + (f"#{panel}" if panel else "")
 
 
 LINKS: dict[str, tuple[str, str]] = {
     # question id -> (the page state, what it shows)
     "P1.1": (geoff(T="0.5"), "softmax(s/T) at a temperature you set: move T towards 0 and P becomes argmax"),
-    "P1.8": (geoff(T="0", heads="2"), "two heads of attention computed side by side"),
+    "P1.8": (geoff("heads-panel", T="0", heads="2"), "two heads of attention computed side by side"),
     "Pr1.1": ("/cnn", "average pooling's feature maps after Conv-1 and Conv-2"),
     "Pr1.2": ("/cnn#layers", "the layer table: every layer's trainable weights, counted from the model"),
-    "Pr1.3": ("/cnn#layers", "the shapes through the CNN: 3x3x16 = 144 inputs to the linear layer"),
-    "Pr1.4": ("/cnn#layers", "the 3x3x16 map after Pool-2 that a 3x3 convolution turns into 10 logits"),
+    "Pr1.3": ("/cnn#layers", f"the shapes through the CNN: {_MAP} = {_C * _H * _W} inputs to the linear layer"),
+    "Pr1.4": ("/cnn#layers", f"the {_MAP} map after Pool-2 that a {_H}x{_W} convolution turns into {_CLASSES} logits"),
     "Pr2.1": ("/sort?" + urlencode({"seq": "D A A", "vocab": "A-D"}),
               "the compiled solver sorts without positional encodings: order is not needed"),
-    "Pr2.2": (geoff(T="0"), "the causal argmax attention matrix P"),
-    "Pr2.3": (geoff(T="0"), "the loss of 'A D <STOP>' under both conventions"),
-    "Pr2.4": (geoff(T="0", heads="2"), "two identical heads with W_O = I_4 next to one head"),
-    "Pr2.5": (geoff(T="0", grad="1"), "the gradients at T = 0, and a gradient step that leaves W_Q and W_K"),
+    "Pr2.2": (geoff("matrices-panel", T="0"), "the causal argmax attention matrix P"),
+    "Pr2.3": (geoff("loss-panel", T="0"), "the loss of 'A D <STOP>' under both conventions"),
+    "Pr2.4": (geoff("heads-panel", T="0", heads="2"), "two identical heads with W_O = I_4 next to one head"),
+    "Pr2.5": (geoff("grad-panel", T="0", grad="1"),
+              "the gradients at T = 0, and a gradient step that leaves W_Q and W_K"),
 }
 
 

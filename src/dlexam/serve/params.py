@@ -107,6 +107,43 @@ def temperature(name: str, value: Any):
         return parse_temperature(value if isinstance(value, str) else float(value))
 
 
+def spaced(text: str, symbols) -> str | None:
+    """`text` with every word that runs known symbols together split into them ("DAA C" -> "D A A C"), or None
+    when some word is no run of symbols or nothing needs splitting. Longest symbols first (<START> before <)."""
+    known = sorted(set(symbols), key=len, reverse=True)
+
+    def split(word: str) -> list[str] | None:
+        if not word:
+            return []
+        for sym in known:
+            if word.startswith(sym) and (rest := split(word[len(sym):])) is not None:
+                return [sym, *rest]
+        return None
+
+    words = text.split()
+    if len(words) > 64 or any(len(w) > 64 for w in words):
+        return None
+    out = []
+    for w in words:
+        parts = [w] if w in known else split(w)
+        if parts is None:
+            return None
+        out += parts
+    return " ".join(out) if out != words else None
+
+
+@contextlib.contextmanager
+def tokens(name: str, text: str, symbols):
+    """Parse a sequence: a UserError becomes a BadRequest naming `name`; where the words only lack spaces between
+    known symbols, the message says how to write them ("separate tokens with spaces: D A A")."""
+    try:
+        yield
+    except UserError as exc:
+        fixed = spaced(text, symbols)
+        hint = f"separate tokens with spaces: {fixed}" if fixed else None
+        raise BadRequest(name, f"{exc}; {hint}" if hint else str(exc)) from None
+
+
 def _no_constants(word: str):
     raise ValueError(f"{word} is not JSON")
 

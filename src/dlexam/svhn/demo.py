@@ -36,7 +36,8 @@ def run_demo(workdir: Path, progress: ProgressFn | None = None) -> SVHNDemo:
     from PIL import Image
 
     from dlexam.svhn.inference import evaluate_checkpoint, predict_images
-    from dlexam.svhn.model import CNNConfig, layer_summary, student_bug
+    from dlexam.svhn.model import CNNConfig
+    from dlexam.svhn.summary import layer_summary, student_bug
     from dlexam.svhn.synthetic.digits import write_synthetic
     from dlexam.svhn.training.runs import SVHNRun, train_run
 

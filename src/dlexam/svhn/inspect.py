@@ -1,16 +1,18 @@
 """What Problem 1's CNN sees: one image's feature maps after each stage, and its 10 probabilities.
 
-Problem 1's network (:class:`dlexam.svhn.model.ExamCNN`) maps a 32x32 grayscale image through
+Problem 1's network (:class:`dlexam.svhn.model.ExamCNN`, built from Version A's layer table) maps a
+32x32 grayscale image through
 
     Conv-1 (+ activation) -> 28x28x8,  Pool-1 -> 7x7x8,  Conv-2 (+ activation) -> 6x6x16,
     Pool-2 -> 3x3x16,  then the head (Flatten + Linear(144, 10), or a conv head) -> 10 logits.
 
 :func:`feature_maps` runs the model's own layers one at a time on one image and keeps every
-stage's output (the layer table's rows, :func:`dlexam.svhn.model.layer_summary`, name the same
-stages); the logits are the model's own head (:meth:`ExamCNN.head`, the second half of its forward)
-on Pool-2's output. :func:`read_image_bytes` turns
-an uploaded photo (bytes, any size) into the 32x32 input the way `svhn predict` reads a file
-(:func:`dlexam.svhn.data.images.svhn_crop`), with its size checked before any pixel is decoded.
+stage's output (the layer table's rows, :func:`dlexam.svhn.summary.layer_summary`, name the same
+stages); it shows tables of that shape (two conv + pool stages) on SVHN's 32x32 crops. The logits
+are the model's own head (:meth:`ExamCNN.head`, the second half of its forward) on Pool-2's output.
+:func:`read_image_bytes` turns an uploaded photo (bytes, any size) into the 32x32 input the way
+`svhn predict` reads a file (:func:`dlexam.svhn.data.images.svhn_crop`), with its size checked before
+any pixel is decoded.
 """
 
 from __future__ import annotations
@@ -63,10 +65,16 @@ class FeatureMaps:
 
 @torch.inference_mode()
 def feature_maps(model: ExamCNN, image: torch.Tensor) -> FeatureMaps:
-    """Problem 1's stages on one uint8 (32, 32) image: the maps after Conv-1, Pool-1, Conv-2, Pool-2
-    (each conv with its activation, as the layer table counts it) and the 10 probabilities."""
-    if image.dtype != torch.uint8 or tuple(image.shape) != (32, 32):
-        raise UserError(f"the CNN reads one uint8 32x32 image, got {image.dtype} {tuple(image.shape)}")
+    """Problem 1's stages on one uint8 (H, W) image of the table's input size (32, 32): the maps after
+    Conv-1, Pool-1, Conv-2, Pool-2 (each conv with its activation, as the layer table counts it) and the
+    class probabilities."""
+    table = model.cfg.cnn
+    if model.stages != ("conv1", "act1", "pool1", "conv2", "act2", "pool2") or table.input_channels != 1:
+        raise UserError(f"the feature maps are drawn for a grayscale table of two conv + pool stages, not for "
+                        f"{table.describe()}")
+    size = tuple(table.input_size)
+    if image.dtype != torch.uint8 or tuple(image.shape) != size:
+        raise UserError(f"the CNN reads one uint8 {size[0]}x{size[1]} image, got {image.dtype} {tuple(image.shape)}")
     was_training = model.training
     if was_training:  # eval() walks every module: not on each request of a server whose model is in eval mode
         model.eval()
@@ -112,10 +120,11 @@ def read_image_bytes(data: bytes, *, max_pixels: int = MAX_PIXELS) -> torch.Tens
     except (Image.DecompressionBombWarning, Image.DecompressionBombError):
         raise UserError(f"the image claims more pixels than Pillow decodes safely; at most {max_pixels:,} pixels "
                         "are read") from None
-    except UnidentifiedImageError as exc:
-        raise UserError(f"not a readable image: {', '.join(IMAGE_FORMATS)} are read ({type(exc).__name__})") from None
+    except UnidentifiedImageError:
+        raise UserError(f"not a readable image: choose a {', '.join(IMAGE_FORMATS[:-1])} or {IMAGE_FORMATS[-1]} file "
+                        "(a photo or a drawing)") from None
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError) as exc:
-        raise UserError(f"the image could not be decoded: {type(exc).__name__}: {str(exc)[:120]}") from None
+        raise UserError(f"the image is damaged or cut short and could not be read ({str(exc)[:80]})") from None
     if gray.size == 0:
         raise UserError("the image has no pixels")
     return torch.from_numpy(svhn_crop(gray))

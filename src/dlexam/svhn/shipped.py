@@ -1,4 +1,4 @@
-"""The exam CNN that ships with dlexam: Problem 1's 3,722-parameter network, trained to read real digits.
+"""The exam CNN that ships with dlexam: Problem 1's network (Version A's layer table), trained to read real digits.
 
 ``shipped.pt`` beside this file is an ordinary dlexam checkpoint (kind ``svhn-cnn``, loaded with
 ``weights_only``), made by ``dlexam svhn train --recipe shipped --seed SEED --out R`` (the file is
@@ -25,5 +25,5 @@ def describe_payload(payload: dict) -> str:
     """One line saying which model is used and how to rebuild it, from the shipped checkpoint's payload."""
     settings = (payload.get("extra") or {}).get("settings") or {}
     how = settings.get("command", "dlexam svhn train --recipe shipped --out OUT")
-    n = sum(int(t.numel()) for t in (payload.get("state_dict") or {}).values())  # ExamCNN has no buffers
+    n = sum(t.numel() for t in payload["state_dict"].values())  # every tensor of this model is a trained weight
     return f"the shipped exam CNN ({FILE}, {n:,} parameters; rebuilt by `{how}`)"

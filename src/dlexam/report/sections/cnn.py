@@ -30,7 +30,14 @@ def render_digits(n: int, seed: int, fonts) -> tuple:
     return torch.from_numpy(rgb_to_gray(rgb)), torch.from_numpy(digits.astype(np.int64))
 
 
-def summary_table(layer_summary, cfg) -> str:
+def _number_word(n: int) -> str:
+    words = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve")
+    return words[n] if n < len(words) else str(n)
+
+
+def summary_table(cfg) -> str:
+    from dlexam.svhn.summary import layer_summary
+
     rows = layer_summary(cfg)
     shown = [(r["layer"], " × ".join(map(str, r["output_shape"])), r["params"]) for r in rows]
     total = sum(r["params"] for r in rows)
@@ -40,20 +47,17 @@ def summary_table(layer_summary, cfg) -> str:
 
 
 def build(ctx: ReportContext) -> str:
-    from dlexam.svhn.model import CNNConfig, layer_summary
+    from dlexam.svhn.model import CNNConfig
     from dlexam.svhn.synthetic import digits as synth
     from dlexam.svhn.training.loop import TrainConfig, evaluate, train_cnn
 
     s = ctx.settings
     n_train, n_test, epochs, batch = s.pick(full=(20_000, 4_000, 15, 256), quick=(8_000, 2_000, 8, 128),
                                             tiny=(1_500, 400, 5, 64))
-    cfg = CNNConfig()
+    cfg = CNNConfig()  # the exam's layer table (dlexam.spec, Version A)
     parts = [
-        page.paragraph(
-            "The exam's network: Conv-1 (8 filters 5×5), AvgPool-1 (4×4, stride 4), Conv-2 (16 filters 4×4, "
-            "padding 1), AvgPool-2 (2×2, stride 2), Linear(144, 10)."
-        ),
-        summary_table(layer_summary, cfg),
+        page.paragraph(f"The exam's network: {cfg.cnn.describe(times='×')}."),
+        summary_table(cfg),
     ]
     train_x, train_y = render_digits(n_train, 2 * s.seed, synth.TRAIN_FONTS)
     test_x, test_y = render_digits(n_test, 2 * s.seed + 1, synth.TEST_FONTS)
@@ -83,9 +87,10 @@ def build(ctx: ReportContext) -> str:
         {"train": [r["train_accuracy"] for r in history], "held-out": [r["val_accuracy"] for r in history]},
         x={"train": epochs_axis, "held-out": epochs_axis}, title="accuracy", xlabel="epoch", ylabel="accuracy",
         integer_x=True)
-    filters = model.conv1.weight.detach().float().cpu().numpy()[:, 0]  # (8, 1, 5, 5) -> (8, 5, 5)
+    filters = model.conv1.weight.detach().float().cpu().numpy()[:, 0]  # (8, 1, 5, 5) -> (8, 5, 5): input channel 0
+    n_filters, kh, kw = filters.shape
     filters_png = plots.image_grid(filters, title="Conv-1 filters after training",
-                                   labels=[f"filter {i + 1}" for i in range(filters.shape[0])], ncols=8)
+                                   labels=[f"filter {i + 1}" for i in range(n_filters)], ncols=min(n_filters, 8))
     confusion_png = plots.confusion(final["confusion"], title="held-out confusion matrix",
                                     class_labels=[str(d) for d in range(10)])
     parts.append(page.figure_row([
@@ -93,8 +98,8 @@ def build(ctx: ReportContext) -> str:
         page.figure(acc_png, "Accuracy per epoch."),
     ]))
     parts.append(page.figure_row([
-        page.figure(filters_png, "The 8 learned 5×5 Conv-1 filters (red positive, blue negative, one shared "
-                    "colour scale for all eight)."),
+        page.figure(filters_png, f"The {n_filters} learned {kh}×{kw} Conv-1 filters (red positive, blue negative, "
+                    f"one shared colour scale for all {_number_word(n_filters)})."),
         page.figure(confusion_png, "Held-out confusion matrix: rows are the true digit, columns the predicted."),
         samples,
     ]))

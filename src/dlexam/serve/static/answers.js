@@ -16,7 +16,7 @@ function show(a) {
   if (a.explanation) parts.push(DL.el("p", {class: "small", text: a.explanation}));
   for (const n of a.notes || []) parts.push(DL.el("p", {class: "note", text: "note: " + n}));
   parts.push(DL.el("p", {class: "small"}, link
-    ? [DL.el("a", {href: link.url, class: "evidence", text: "see it live"}), " - " + link.shows]
+    ? [DL.el("a", {href: link.url, class: "evidence", text: `see ${a.id} live`}), " - " + link.shows]
     : DL.el("span", {class: "muted", text: "evidence below (no page draws it)"}),
   a.experiment ? ` · measured at scale by: dlexam experiment ${a.experiment}` : ""));
   parts.push(DL.el("details", {}, DL.el("summary", {text: "evidence (JSON)"}),
@@ -35,7 +35,7 @@ function render() {
   const filters = $("filters");
   filters.textContent = "";
   for (const v of ["all", "agrees", "disagrees", "conceptual"]) {
-    filters.append(DL.el("button", {text: v, class: v === want ? "primary" : "", onclick: () => {
+    filters.append(DL.el("button", {text: v, class: v === want ? "primary" : "", "aria-pressed": String(v === want), onclick: () => {
       DL.set({verdict: v === "all" ? null : v}); render();
     }}));
   }

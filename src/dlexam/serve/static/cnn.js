@@ -1,10 +1,13 @@
 // /cnn: Problem 1's CNN on a drawing (pointer events: mouse, pen or finger) or an uploaded photo.
 // State in the URL: img = the 32x32 input (1,024 grey levels, base64url), so a shared link shows the same digit.
-// Numbers from POST /api/svhn/predict (dlexam.svhn.inspect.feature_maps) and GET /api/svhn/model.
+// Numbers from POST /api/svhn/predict (dlexam.svhn.inspect.feature_maps), GET /api/svhn/model and, for the
+// arithmetic of one clicked cell, POST /api/svhn/explain (dlexam.svhn.explain); explain = "layer:c,i,j" in the URL.
+// Clearing the pad, or a file that is no image, takes the prediction and every map off the page.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const C = {drawing: false, last: null, seq: 0};
+const C = {drawing: false, last: null, seq: 0, image: null, explained: 0, layersDone: false, predicted: false};
+const IMAGE_TYPES = ["image/png", "image/jpeg", "image/gif", "image/bmp", "image/webp"];
 const STAGES = [["conv1", "after Conv-1 (and its activation)"], ["pool1", "after Pool-1"],
   ["conv2", "after Conv-2 (and its activation)"], ["pool2", "after Pool-2"]];
 
@@ -42,23 +45,31 @@ function setupPad() {
   };
   pad.addEventListener("pointerup", end);
   pad.addEventListener("pointercancel", end);
-  $("clear").addEventListener("click", () => { clearPad(); DL.set({img: null}); });
+  $("clear").addEventListener("click", () => {
+    clearPad();
+    withdraw();
+    DL.showError($("error"), null);
+    DL.announce("cleared: draw a digit or upload a photo");
+    document.body.dataset.state = "ready";
+  });
   $("upload").addEventListener("change", async () => {
     const f = $("upload").files[0];
     if (!f) return;
+    clearPad();
     try {
       const bmp = await createImageBitmap(f);
       const s = Math.min(pad.width / bmp.width, pad.height / bmp.height);
-      clearPad();
       ctx.drawImage(bmp, (pad.width - bmp.width * s) / 2, (pad.height - bmp.height * s) / 2, bmp.width * s, bmp.height * s);
     } catch (e) { /* the browser cannot show it; the server still reads it (or says why not) */ }
-    predict(f, f.type || "application/octet-stream");
+    // A type the API does not take (text/plain, say) is sent as bytes: the server then says what the file is not.
+    predict(f, IMAGE_TYPES.includes(f.type) ? f.type : "application/octet-stream", ++C.seq, f.name);
   });
 }
 
 // One map: `values` holds its h x w numbers, row by row (a view into the stage's Float32Array).
-function grayCanvas(values, w, h, scale, id) {
-  const cv = DL.el("canvas", {class: "pix", width: w, height: h, id});
+function grayCanvas(values, w, h, scale, id, label) {
+  const cv = DL.el("canvas", {class: "pix map", width: w, height: h, id, role: "img", "aria-label": label,
+    title: label + ": click a pixel to see its arithmetic"});
   cv.style.width = w * scale + "px";
   cv.style.height = h * scale + "px";
   let lo = Infinity, hi = -Infinity;
@@ -87,6 +98,21 @@ function toBase64Url(bytes) {
   return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
+// Every number of the last input leaves the page (the pad was cleared, or the new file is no image).
+function withdraw() {
+  C.seq++;  // an answer still on its way belongs to the old input
+  C.image = null;
+  const input = $("input32").getContext("2d");
+  input.clearRect(0, 0, 32, 32);
+  $("digit").textContent = "?";
+  $("digit-p").textContent = "";
+  $("probs").textContent = "";
+  $("maps").textContent = "";
+  $("explain").textContent = "";
+  $("explain-panel").removeAttribute("data-at");
+  DL.set({img: null, explain: null});
+}
+
 function render(d) {
   const input = $("input32").getContext("2d"), img = input.createImageData(32, 32);
   d.image.forEach((row, i) => row.forEach((v, j) => img.data.set([v, v, v, 255], 4 * (i * 32 + j))));
@@ -101,21 +127,34 @@ function render(d) {
     const bar = DL.el("div", {class: "pbar"});
     bar.style.width = (100 * p).toFixed(1) + "%";
     const cls = k === d.digit ? "best" : "";
-    probs.append(DL.el("span", {class: cls, text: String(k)}), DL.el("div", {}, bar),
-      DL.el("span", {class: "mono " + cls, id: "p-" + k, text: p.toFixed(4)}));
+    const why = () => explain("logits", [k]);
+    probs.append(DL.el("span", {class: cls, text: String(k)}), DL.el("div", {class: "pick", onclick: why}, bar),
+      DL.el("span", {class: "mono pick " + cls, id: "p-" + k, text: p.toFixed(4), title: `click: the arithmetic of logit ${k}`,
+        onclick: why}));
   });
   const maps = $("maps");
   maps.textContent = "";
   for (const [stage, title] of STAGES) {
     const [n, h, w] = d.maps[stage].shape, values = unpack(d.maps[stage]);
     const scale = Math.max(2, Math.floor(56 / w));
-    const canvases = Array.from({length: n}, (_, c) =>
-      grayCanvas(values.subarray(c * h * w, (c + 1) * h * w), w, h, scale, `map-${stage}-${c}`));
+    const canvases = Array.from({length: n}, (_, c) => {
+      const cv = grayCanvas(values.subarray(c * h * w, (c + 1) * h * w), w, h, scale, `map-${stage}-${c}`,
+        `${stage} map ${c}`);
+      cv.addEventListener("click", (e) => {
+        const r = cv.getBoundingClientRect();
+        const i = Math.min(h - 1, Math.floor((e.clientY - r.top) * h / r.height));
+        const j = Math.min(w - 1, Math.floor((e.clientX - r.left) * w / r.width));
+        explain(stage, [c, i, j]);
+      });
+      return cv;
+    });
     maps.append(DL.el("h3", {text: `${title}: ${n} maps of ${h}x${w}`}),
       DL.el("div", {class: "maps", id: "maps-" + stage}, canvases));
   }
-  DL.set({img: toBase64Url(d.image.flat())});
+  C.image = toBase64Url(d.image.flat());
+  DL.set({img: C.image});
   $("model-line").textContent = "Model: " + d.model;
+  DL.announce(`prediction: ${d.digit}, P = ${d.probabilities[d.digit].toFixed(4)}`);
 }
 
 // The drawing is sent as an 8-bit grayscale PNG: the grey levels are what the server makes of the canvas's RGBA
@@ -171,14 +210,30 @@ async function sendCanvas(canvas) {
   else canvas.toBlob((blob) => predict(blob, "image/png", my), "image/png");
 }
 
-async function predict(blob, type, my = ++C.seq) {
+async function predict(blob, type, my = ++C.seq, name = null) {
   document.body.dataset.state = "busy";
   const r = await DL.api("POST", "/api/svhn/predict", blob, type);
   if (my !== C.seq) return;
-  DL.showError($("error"), r.ok ? null : r.data);
-  if (r.ok) render(r.data);
+  if (!r.ok) {
+    withdraw();
+    const message = (name ? name + ": " : "") + DL.message(r.data).replace(/^image: /, "");
+    DL.showError($("error"), message);
+    DL.announce("no prediction: " + message);
+    document.body.dataset.state = "error";
+    return;
+  }
+  DL.showError($("error"), null);
+  render(r.data);
   document.body.dataset.predictions = String(my);
-  document.body.dataset.state = r.ok ? "ready" : "error";
+  document.body.dataset.state = "ready";
+  C.predicted = true;
+  const wanted = DL.get("explain", null);
+  if (wanted && !$("explain-panel").dataset.at) fromExplainParam(wanted);
+  landOnce();
+}
+
+function landOnce() {
+  if (C.layersDone && (C.predicted || !DL.get("img", null))) DL.land();
 }
 
 function fromUrl(text) {
@@ -200,15 +255,25 @@ async function layers() {
   if (!r.ok) { DL.showError($("error"), r.data); return; }
   const d = r.data;
   $("model-line").textContent = "Model: " + d.model;
-  const rows = d.layers.map((l) => DL.el("tr", {}, DL.el("td", {text: l.layer}),
+  const one = (p) => (p ? (p[0] === p[1] ? String(p[0]) : p.join("x")) : "");
+  const rows = d.layers.map((l) => DL.el("tr", {}, DL.el("th", {scope: "row", text: l.layer}),
+    DL.el("td", {class: "mono", text: l.kernel ? l.kernel.join("x") : ""}), DL.el("td", {class: "mono", text: one(l.stride)}),
+    DL.el("td", {class: "mono", text: one(l.padding)}),
     DL.el("td", {class: "mono", text: l.output_shape.join("x")}), DL.el("td", {class: "num mono", text: l.params.toLocaleString("en")})));
   const total = d.layers.reduce((s, l) => s + l.params, 0);
-  $("layer-table").append(DL.el("table", {class: "plain", id: "layer-rows"},
-    DL.el("tr", {}, DL.el("th", {text: "layer"}), DL.el("th", {text: "output (H x W x C)"}), DL.el("th", {class: "num", text: "trainable weights"})),
-    rows, DL.el("tr", {}, DL.el("th", {text: "total"}), DL.el("td", {}), DL.el("th", {class: "num mono", text: total.toLocaleString("en")}))),
-  DL.el("p", {class: "note", text: "Shapes from a forward pass, counts from the modules' parameters (dlexam.svhn.model.layer_summary)."}));
+  const head = ["layer", "kernel", "stride", "padding", "output (H x W x C)"].map((t) => DL.el("th", {scope: "col", text: t}));
+  $("layer-table").append(DL.el("div", {class: "scroll"}, DL.el("table", {class: "plain", id: "layer-rows"},
+    DL.el("tr", {}, head, DL.el("th", {scope: "col", class: "num", text: "trainable weights"})),
+    rows, DL.el("tr", {}, DL.el("th", {scope: "row", text: "total"}), DL.el("td", {colspan: "4"}),
+      DL.el("td", {class: "num mono", text: total.toLocaleString("en")})))),
+  DL.el("p", {class: "note", text: "Kernels, strides and paddings from the layers themselves, shapes from a forward pass, counts " +
+    "from the modules' parameters (dlexam.svhn.summary.layer_summary)."}));
+  C.layersDone = true;
+  DL.scrollables();
+  landOnce();
 }
 
 setupPad();
+setupExplain();
 layers();
 if (!(DL.get("img", null) && fromUrl(DL.get("img")))) document.body.dataset.state = "ready";

@@ -15,8 +15,21 @@ const DL = {
     for (const [k, v] of Object.entries(changes)) {
       if (v === null || v === undefined || v === "") q.delete(k); else q.set(k, String(v));
     }
+    history.replaceState(history.state, "", DL.url(q));
+  },
+
+  // The same, as a new entry of the browser's history (Back returns to the state before); `state` is kept with it.
+  push(changes, state) {
+    const q = new URLSearchParams(location.search);
+    for (const [k, v] of Object.entries(changes)) {
+      if (v === null || v === undefined || v === "") q.delete(k); else q.set(k, String(v));
+    }
+    history.pushState(state, "", DL.url(q));
+  },
+
+  url(q) {
     const s = q.toString();
-    history.replaceState(null, "", location.pathname + (s ? "?" + s : "") + location.hash);
+    return location.pathname + (s ? "?" + s : "") + location.hash;
   },
 
   // fetch -> {ok, status, data}; data is the JSON answer ({error, field} when refused).
@@ -53,8 +66,32 @@ const DL = {
     return e;
   },
 
+  // A refusal in the user's words: the field as the page names it (not the API's key), then the server's message.
+  FIELDS: {seq: "sequence", sequence: "sequence", T: "temperature", temperature: "temperature", heads: "heads",
+    vocab: "vocabulary", image: "image", lr: "learning rate", matrices: "matrices to step", convention: "loss"},
+  message(data) {
+    if (!data || !data.error) return "";
+    let label = data.field ? (DL.FIELDS[data.field] || data.field.replace(/^weights\./, "")) : null;
+    if (data.field === "body") label = null;
+    return label && !data.error.startsWith(label) ? `${label}: ${data.error}` : data.error;
+  },
+
   showError(box, data) {
-    box.textContent = data && data.error ? (data.field ? data.field + ": " : "") + data.error : "";
+    box.textContent = typeof data === "string" ? data : DL.message(data);
+  },
+
+  // Say what just happened to screen readers (the page's aria-live region #status) and on the page.
+  announce(text) {
+    const s = document.getElementById("status");
+    if (s) s.textContent = text;
+  },
+
+  // Scroll the element the URL's #anchor names into view once the page has drawn it (the browser's own jump
+  // happens before the page has its content); not once the user has scrolled.
+  land() {
+    if (!location.hash || DL.scrolledByUser) return;
+    const target = document.getElementById(decodeURIComponent(location.hash.slice(1)));
+    if (target && !target.closest("[hidden]")) target.scrollIntoView({block: "start"});
   },
 
   // A heat colour for v in [-m, m]: blue for positive, red for negative, white for 0.
@@ -65,23 +102,45 @@ const DL = {
   },
 
   // A matrix as a table: `shown` are the server's strings (exact fractions), `values` colour the cells.
-  matrix(id, title, shown, values, rowLabels, colLabels) {
+  // `masked(i, j)` true: the cell is greyed out and not coloured (a causal mask's future).
+  matrix(id, title, shown, values, rowLabels, colLabels, masked) {
     let m = 0;
-    for (const r of values) for (const v of r) m = Math.max(m, Math.abs(v));
+    values.forEach((r, i) => r.forEach((v, j) => { if (!(masked && masked(i, j))) m = Math.max(m, Math.abs(v)); }));
     const table = DL.el("table", {class: "matrix", id});
     if (colLabels) {
-      table.append(DL.el("tr", {}, DL.el("th", {}), colLabels.map((c) => DL.el("th", {text: c}))));
+      table.append(DL.el("tr", {}, rowLabels ? DL.el("td", {class: "corner"}) : null,
+        colLabels.map((c) => DL.el("th", {scope: "col", text: c}))));
     }
     shown.forEach((row, i) => {
-      const tr = DL.el("tr", {}, rowLabels ? DL.el("th", {text: rowLabels[i]}) : null);
+      const tr = DL.el("tr", {}, rowLabels ? DL.el("th", {scope: "row", text: rowLabels[i]}) : null);
       row.forEach((s, j) => {
-        const td = DL.el("td", {text: s});
-        td.style.background = DL.heat(values[i][j], m);
+        const hidden = masked && masked(i, j);
+        const td = DL.el("td", {text: s, class: hidden ? "masked" : null,
+          title: hidden ? "masked: a token does not attend to the tokens after it" : null});
+        if (!hidden) td.style.background = DL.heat(values[i][j], m);
         tr.append(td);
       });
       table.append(tr);
     });
-    return DL.el("figure", {class: "mat"}, DL.el("figcaption", {text: title}), table);
+    return DL.el("figure", {class: "mat"}, DL.el("figcaption", {id: id + "-caption", text: title}), table);
+  },
+
+  scrolledByUser: false,
+
+  // A box that scrolls sideways (a wide table at 500 px) takes the keyboard focus, so it can be scrolled without a
+  // mouse; one that fits does not (no useless Tab stop).
+  scrollables() {
+    for (const box of document.querySelectorAll(".scroll")) {
+      if (box.scrollWidth > box.clientWidth + 1) {
+        box.tabIndex = 0;
+        box.setAttribute("role", "region");
+        box.setAttribute("aria-label", "scrollable: " + (box.querySelector("table") || box).id);
+      } else {
+        box.removeAttribute("tabindex");
+        box.removeAttribute("role");
+        box.removeAttribute("aria-label");
+      }
+    }
   },
 
   // Run `fn` once the calls stop for `ms` (typing, dragging a slider).
@@ -90,3 +149,8 @@ const DL = {
     return (...args) => { clearTimeout(t); t = setTimeout(() => fn(...args), ms); };
   },
 };
+
+addEventListener("resize", DL.debounce(() => DL.scrollables(), 200));
+for (const ev of ["wheel", "touchmove", "keydown"]) {
+  addEventListener(ev, () => { DL.scrolledByUser = true; }, {once: true, passive: true});
+}

@@ -1,53 +1,78 @@
 // /geoff: Geoff's transformer (Problem 2). State in the URL: seq, T (0 | number | sqrt), heads, grad, conv,
 // lr, stepE, and any edited matrix (E, W_Q, W_K, W_V, W_O, W_O2 as "a,b;c,d"). Numbers from POST /api/geoff.
+// A gradient step is a new entry of the browser's history: "undo step" (or Back) returns to the weights before it.
+// An input the model cannot read (an unknown token, an empty weight cell, a temperature that is none) takes every
+// result off the page and shows why in its place: no number on screen belongs to another input.
 "use strict";
 
-const G = {defaults: null, W: null, seq: 0};
+const G = {defaults: null, W: null, seq: 0, invalid: new Map(), lastT: "1", landed: false};
 const URL_NAMES = {E: "E", W_Q: "W_Q", W_K: "W_K", W_V: "W_V", W_O: "W_O", W_O_two_heads: "W_O2"};
+const RESULTS = ["loss-panel", "matrices-panel", "heads-panel", "grad-panel"];
+const NUMBER = /^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i;
 const $ = (id) => document.getElementById(id);
+const dims = (n) => Array.from({length: n}, (_, i) => "d" + (i + 1));
 
 function parseMatrix(text, shape) {
-  const rows = text.split(";").map((r) => r.split(",").map(Number));
-  if (rows.length !== shape[0] || rows.some((r) => r.length !== shape[1])) return null;
+  const rows = text.split(";").map((r) => r.split(",").map((v) => (NUMBER.test(v.trim()) ? Number(v) : NaN)));
+  if (rows.length !== shape[0] || rows.some((r) => r.length !== shape[1] || r.some((v) => !isFinite(v)))) return null;
   return rows;
 }
 const formatMatrix = (m) => m.map((r) => r.map((v) => String(v)).join(",")).join(";");
-const same = (a, b) => a.every((r, i) => r.every((v, j) => v === b[i][j]));
+const same = (a, b) => a.every((r, i) => r.every((v, j) => Object.is(v, b[i][j]) || v === b[i][j]));
+
+// Rows and columns of each weight matrix, named as the matrices they multiply are: E's rows are the tokens.
+function labels(name) {
+  const V = G.defaults.vocab, two = name === "W_O_two_heads" || (name === "W_O" && $("heads-2").checked);
+  return {E: [V, dims(4)], W_Q: [dims(4), dims(2)], W_K: [dims(4), dims(2)], W_V: [dims(4), dims(2)],
+    W_O: [two ? dims(4) : dims(2), V.slice(0, 4)], W_O_two_heads: [dims(4), V.slice(0, 4)]}[name];
+}
+
+function mode() {
+  return $("t-zero").checked ? "zero" : $("t-sqrt").checked ? "sqrt" : "num";
+}
 
 function temperature() {
-  if ($("t-zero").checked) return "0";
-  if ($("t-sqrt").checked) return "sqrt";
-  return $("t-slider").value;
+  return {zero: "0", sqrt: "sqrt", num: $("t-value").value.trim()}[mode()];
+}
+
+// The T field shows a number only while "T =" is chosen (argmax and sqrt(d_k) have no slider value).
+function showMode() {
+  const num = mode() === "num";
+  $("t-value").value = num ? G.lastT : "";
+  $("t-group").classList.toggle("argmax", !num);
 }
 
 function readUrl() {
   $("seq").value = DL.get("seq", G.defaults.example);
-  const t = DL.get("T", "0");
+  const t = DL.get("T", "0").trim();
   if (t === "sqrt") $("t-sqrt").checked = true;
-  else if (Number(t) === 0) $("t-zero").checked = true;
-  else { $("t-num").checked = true; $("t-slider").value = t; }
-  $("t-value").textContent = $("t-slider").value;
+  else if (t !== "" && NUMBER.test(t) && Number(t) === 0) $("t-zero").checked = true;
+  else { $("t-num").checked = true; G.lastT = t; }
+  if (NUMBER.test(t) && Number(t) > 0) $("t-slider").value = t;
+  showMode();
   $(DL.get("heads", "1") === "2" ? "heads-2" : "heads-1").checked = true;
   $("grad").checked = DL.get("grad", "0") === "1";
   $("convention").value = DL.get("conv", "teacher_forcing");
   $("lr").value = DL.get("lr", "0.1");
   $("step-e").checked = DL.get("stepE", "0") === "1";
   G.W = {};
+  G.invalid.clear();
   for (const [name, shape] of Object.entries(G.defaults.shapes)) {
     const text = DL.get(URL_NAMES[name], null);
     const m = text === null ? null : parseMatrix(text, shape);
     G.W[name] = m || G.defaults.weights[name].map((r) => r.slice());
   }
+  $("undo").disabled = !(history.state && history.state.step > 0);
 }
 
-function writeUrl() {
+function urlChanges() {
   const changes = {seq: $("seq").value.trim(), T: temperature(), heads: $("heads-2").checked ? 2 : null,
     grad: $("grad").checked ? 1 : null, conv: $("convention").value === "exam" ? "exam" : null,
-    lr: $("lr").value === "0.1" ? null : $("lr").value, stepE: $("step-e").checked ? 1 : null};
+    lr: $("lr").value.trim() === "0.1" ? null : $("lr").value.trim(), stepE: $("step-e").checked ? 1 : null};
   for (const [name, short] of Object.entries(URL_NAMES)) {
     changes[short] = same(G.W[name], G.defaults.weights[name]) ? null : formatMatrix(G.W[name]);
   }
-  DL.set(changes);
+  return changes;
 }
 
 function edited() {
@@ -59,7 +84,7 @@ function edited() {
 function buildControls() {
   const box = $("token-buttons");
   for (const tok of G.defaults.vocab) {
-    box.append(DL.el("button", {text: tok, onclick: () => {
+    box.append(DL.el("button", {text: tok, "aria-label": "add " + tok, onclick: () => {
       $("seq").value = ($("seq").value.trim() + " " + tok).trim(); changed(false);
     }}));
   }
@@ -70,19 +95,39 @@ function buildControls() {
   for (const c of G.defaults.conventions) $("convention").append(DL.el("option", {value: c, text: c.replace("_", " ")}));
   const typed = DL.debounce(() => changed(false), 350);
   $("seq").addEventListener("input", typed);
-  $("t-slider").addEventListener("input", () => { $("t-num").checked = true; $("t-value").textContent = $("t-slider").value; typed(); });
-  for (const id of ["t-zero", "t-num", "t-sqrt", "grad", "convention", "step-e"]) {
-    $(id).addEventListener("change", () => changed(false));
-  }
+  $("t-slider").addEventListener("input", () => {
+    $("t-num").checked = true; G.lastT = $("t-slider").value; showMode(); typed();
+  });
+  $("t-value").addEventListener("input", () => {
+    $("t-num").checked = true; $("t-group").classList.remove("argmax");
+    G.lastT = $("t-value").value.trim();
+    if (NUMBER.test(G.lastT) && Number(G.lastT) > 0) $("t-slider").value = G.lastT;
+    typed();
+  });
+  for (const id of ["t-zero", "t-num", "t-sqrt"]) $(id).addEventListener("change", () => { showMode(); changed(false); });
+  for (const id of ["grad", "convention", "step-e"]) $(id).addEventListener("change", () => changed(false));
   // two heads use W_O' (4x4) instead of W_O: the editors change
   for (const id of ["heads-1", "heads-2"]) $(id).addEventListener("change", () => changed(true));
-  $("lr").addEventListener("change", writeUrl);
+  $("lr").addEventListener("change", () => DL.set(urlChanges()));
   $("reset").addEventListener("click", () => {
     for (const name of Object.keys(URL_NAMES)) G.W[name] = G.defaults.weights[name].map((r) => r.slice());
-    $("step-result").textContent = "";
+    G.invalid.clear();
     changed();
   });
   $("step").addEventListener("click", step);
+  $("undo").addEventListener("click", () => history.back());
+  addEventListener("popstate", () => {  // Back, or "undo step": the weights before the step, from the URL
+    readUrl();
+    buildEditors();
+    $("step-result").textContent = "";
+    DL.announce("undone: the weights before the gradient step");
+    compute();
+  });
+}
+
+// Every value whole: an editor is as wide as its longest number (the full float a gradient step gives).
+function fit(input) {
+  input.style.width = `calc(${Math.max(3, input.value.length) + 1}ch + 8px)`;
 }
 
 function buildEditors() {
@@ -91,17 +136,36 @@ function buildEditors() {
   const two = $("heads-2").checked;
   for (const [name, shape] of Object.entries(G.defaults.shapes)) {
     if ((name === "W_O_two_heads" && !two) || (name === "W_O" && two)) continue;
-    const grid = DL.el("div", {class: "editor", id: "edit-" + name});
-    grid.style.gridTemplateColumns = `repeat(${shape[1]}, auto)`;
-    G.W[name].forEach((row, i) => row.forEach((v, j) => {
-      const input = DL.el("input", {type: "number", step: "any", value: String(v), "aria-label": `${name}[${i}][${j}]`});
-      input.addEventListener("input", DL.debounce(() => {
-        G.W[name][i][j] = input.value === "" ? NaN : Number(input.value);
-        changed(false);  // keep the editors (and the focus) as they are
-      }, 400));
-      grid.append(input);
-    }));
-    box.append(DL.el("figure", {class: "mat"}, DL.el("figcaption", {text: `${name} (${shape[0]}x${shape[1]})`}), grid));
+    const [rows, cols] = labels(name);
+    const table = DL.el("table", {class: "editor", id: "edit-" + name},
+      DL.el("tr", {}, DL.el("td", {class: "corner"}), cols.map((c) => DL.el("th", {scope: "col", text: c}))));
+    G.W[name].forEach((row, i) => {
+      const tr = DL.el("tr", {}, DL.el("th", {scope: "row", text: rows[i]}));
+      row.forEach((v, j) => {
+        const label = `${name} row ${i + 1}, column ${j + 1}`;
+        const input = DL.el("input", {type: "text", inputmode: "decimal", spellcheck: "false", autocomplete: "off",
+          class: "mono", value: String(v), "aria-label": label});
+        fit(input);
+        input.addEventListener("input", () => fit(input));
+        input.addEventListener("input", DL.debounce(() => {
+          const text = input.value.trim(), key = label;
+          if (NUMBER.test(text) && isFinite(Number(text))) {
+            G.invalid.delete(key);
+            input.removeAttribute("aria-invalid");
+            G.W[name][i][j] = Number(text);
+          } else {
+            G.invalid.set(key, text === "" ? `${label} is empty: type a number (such as 0.5 or -2)`
+              : `${label}: "${text}" is not a number: type a number (such as 0.5 or -2)`);
+            input.setAttribute("aria-invalid", "true");
+          }
+          changed(false);  // keep the editors (and the focus) as they are
+        }, 400));
+        tr.append(DL.el("td", {}, input));
+      });
+      table.append(tr);
+    });
+    const title = `${name} (${shape[0]}x${shape[1]})`;
+    box.append(DL.el("figure", {class: "mat"}, DL.el("figcaption", {text: title}), DL.el("div", {class: "scroll"}, table)));
   }
   noteEdited();
 }
@@ -118,40 +182,64 @@ function body(extra) {
 
 // A control changed: the URL first (the state), then the editors (only when asked: not while one is typed in).
 function changed(rebuild = true) {
-  writeUrl();
+  $("step-result").textContent = "";
+  DL.set(urlChanges());  // an invalid weight cell keeps its last valid value in the URL: never NaN
   if (rebuild) buildEditors(); else noteEdited();
   compute();
 }
 
+// No result for this input: every number of the last one leaves the page, the reason stands in its place.
+function withdraw(message) {
+  G.seq++;  // an answer still on its way belongs to an older input
+  for (const id of RESULTS) $(id).hidden = true;
+  $("results-error").hidden = false;
+  $("results-message").textContent = message;
+  DL.showError($("error"), message);
+  DL.announce("no result: " + message);
+  document.body.dataset.state = "error";
+}
+
 async function compute() {
+  if (G.invalid.size) { withdraw([...G.invalid.values()][0]); return; }
   const my = ++G.seq;
   document.body.dataset.state = "busy";
   const grad = $("grad").checked;
   const r = await DL.api("POST", "/api/geoff?exact=1",
     body({gradients: grad, gradient_of: grad ? G.defaults.steppable : undefined}));
   if (my !== G.seq) return;  // a newer query was sent meanwhile
-  DL.showError($("error"), r.ok ? null : r.data);
-  if (r.ok) render(r.data);
+  if (!r.ok) { withdraw(DL.message(r.data)); return; }
+  DL.showError($("error"), null);
+  $("results-error").hidden = true;
+  $("loss-panel").hidden = $("matrices-panel").hidden = false;
+  render(r.data);
+  DL.scrollables();
   document.body.dataset.rendered = String(my);
-  document.body.dataset.state = r.ok ? "ready" : "error";
+  document.body.dataset.state = "ready";
+  if (!G.landed) { G.landed = true; DL.land(); }
 }
 
 const perHead = (m, heads) => (heads === 1 ? [m] : m);
 
+// T as the student set it: 2.35, not 47/20.
+function tText(d) {
+  if (mode() === "sqrt") return `sqrt(d_k) = ${d.temperature.toFixed(4)}`;
+  return d.temperature === 0 ? "0 (argmax)" : String(d.temperature);
+}
+
 function render(d) {
   const x = d.exact, toks = d.tokens, V = G.defaults.vocab, H = d.heads;
-  const dims = (n) => Array.from({length: n}, (_, i) => "d" + (i + 1));
   const mats = $("matrices");
   mats.textContent = "";
   const add = (box, ...figs) => box.append(DL.el("div", {class: "mats"}, figs));
+  const future = (i, j) => j > i;
   add(mats, DL.matrix("X", "X = rows of E", x.X, d.X, toks, dims(4)));
   for (let h = 0; h < H; h++) {
     const pick = (k) => [perHead(x[k], H)[h], perHead(d[k], H)[h]];
     const tag = H > 1 ? `head ${h + 1}: ` : "";
     if (H > 1) mats.append(DL.el("h3", {text: `head ${h + 1}`}));
     add(mats, ...["Q", "K", "V"].map((k) => DL.matrix(`${k}-h${h}`, `${tag}${k} = X W_${k}`, ...pick(k), toks, dims(2))));
-    add(mats, DL.matrix(`scores-h${h}`, `${tag}Q K^T`, ...pick("scores"), toks, toks),
-      DL.matrix(`P-h${h}`, `${tag}P (T = ${x.temperature})`, ...pick("attention"), toks, toks),
+    add(mats, DL.matrix(`scores-h${h}`, `${tag}Q K^T (grey: masked, the future)`, ...pick("scores"), toks, toks, future),
+      DL.matrix(`P-h${h}`, `${tag}P (T = ${tText(d)})`, ...pick("attention"), toks, toks),
       DL.matrix(`Z-h${h}`, `${tag}Z = P V`, ...pick("Z"), toks, dims(2)));
   }
   add(mats, DL.matrix("R", H > 1 ? "R = [Z Z] W_O (W_O = I_4)" : "R = Z W_O", x.R, d.R, toks, V.slice(0, 4)),
@@ -159,6 +247,8 @@ function render(d) {
   renderLoss(d);
   renderHeads(d);
   renderGradients(d);
+  const loss = d.loss ? `; loss ${d.exact.loss.teacher_forcing.value} (teacher forcing), ${d.exact.loss.exam.value} (exam)` : "";
+  DL.announce(`computed for ${toks.join(" ")} at T = ${tText(d)}, ${H} head${H > 1 ? "s" : ""}${loss}`);
 }
 
 function renderLoss(d) {
@@ -172,8 +262,9 @@ function renderLoss(d) {
     const rows = t.targets.map((tok, i) => DL.el("tr", {},
       DL.el("td", {class: "mono", text: tok}), DL.el("td", {class: "mono", text: `row ${t.rows[i]} (${d.tokens[t.rows[i] - 1]})`}),
       DL.el("td", {class: "num mono", text: e.probabilities[i]})));
-    box.append(DL.el("h3", {text: names[conv]}), DL.el("table", {class: "plain", id: "probs-" + conv},
-      DL.el("tr", {}, DL.el("th", {text: "target"}), DL.el("th", {text: "scored by"}), DL.el("th", {class: "num", text: "P(target)"})), rows),
+    box.append(DL.el("h3", {text: names[conv]}), DL.el("div", {class: "scroll"}, DL.el("table", {class: "plain", id: "probs-" + conv},
+      DL.el("tr", {}, DL.el("th", {scope: "col", text: "target"}), DL.el("th", {scope: "col", text: "scored by"}),
+        DL.el("th", {scope: "col", class: "num", text: "P(target)"})), rows)),
       DL.el("p", {}, "loss = ", DL.el("span", {class: "mono", id: "loss-" + conv, text: e.value})));
   }
 }
@@ -188,6 +279,21 @@ function renderHeads(d) {
     DL.matrix("R-two", "two heads: R = [Z Z] W_O'", d.exact.R, d.R, d.tokens, G.defaults.vocab.slice(0, 4))));
   box.append(DL.el("p", {id: "same-R"}, "same R with two heads: ", DL.el("span", {class: "badge " + (c.same_R ? "yes" : "no"),
     text: c.same_R ? "yes" : "no"}), c.columns_swapped ? " (its columns are swapped: A<->B, C<->D)" : ""));
+  if (d.loss && ex.loss) {
+    const names = {exam: "the exam's convention (Problem 2.3)", teacher_forcing: "standard teacher forcing"};
+    box.append(DL.el("div", {class: "scroll"}, DL.el("table", {class: "plain", id: "heads-losses"},
+      DL.el("tr", {}, DL.el("th", {scope: "col", text: "loss"}), DL.el("th", {scope: "col", class: "num", text: "one head"}),
+        DL.el("th", {scope: "col", class: "num", text: "two heads"})),
+      ["exam", "teacher_forcing"].map((conv) => DL.el("tr", {}, DL.el("th", {scope: "row", text: names[conv]}),
+        DL.el("td", {class: "num mono", text: ex.loss[conv].value}),
+        DL.el("td", {class: "num mono", text: d.exact.loss[conv].value}))))));
+  }
+}
+
+// A gradient has the shape of its matrix: its rows and columns are named as the matrix's are.
+function gradLabels(name, d) {
+  if (name === "W_O") return [d.heads > 1 ? dims(4) : dims(2), G.defaults.vocab.slice(0, 4)];
+  return labels(name);
 }
 
 function renderGradients(d) {
@@ -197,42 +303,52 @@ function renderGradients(d) {
   box.textContent = "";
   const figs = [];
   for (const [name, g] of Object.entries(d.gradients)) {
-    const ex = d.exact.gradients[name];
+    const ex = d.exact.gradients[name], [rows, cols] = gradLabels(name, d);
     const three = Array.isArray(g[0][0]);
     (three ? g : [g]).forEach((m, h) => figs.push(DL.matrix(`grad-${name}${three ? "-h" + h : ""}`,
-      `d loss / d ${name}${three ? " (head " + (h + 1) + ")" : ""}`, three ? ex[h] : ex, m, null, null)));
+      `d loss / d ${name}${three ? " (head " + (h + 1) + ")" : ""}`, three ? ex[h] : ex, m, rows, cols)));
   }
-  box.append(DL.el("p", {class: "note", text: `gradients of the ${d.gradient_convention.replace("_", " ")} loss`}),
+  box.append(DL.el("p", {class: "note", text: `gradients of the ${d.gradient_convention.replace("_", " ")} loss at T = ${tText(d)}`}),
     DL.el("div", {class: "mats"}, figs));
-  const comp = d.gradient_comparison, params = G.defaults.parameters;
-  const rows = Object.entries(comp).map(([label, c]) => DL.el("tr", {}, DL.el("td", {text: label}),
-    params.map((p) => DL.el("td", {class: "num mono", text: c.vanishes[p] ? "0 (frozen)" : c.norms[p].toPrecision(4)}))));
-  box.append(DL.el("h3", {text: "gradient norms at T = 0 and at T = sqrt(d_k)"}), DL.el("table", {class: "plain", id: "grad-norms"},
-    DL.el("tr", {}, DL.el("th", {}), params.map((p) => DL.el("th", {class: "num", text: p}))), rows),
+  const params = G.defaults.parameters;
+  const row = (label, c, current) => DL.el("tr", {"data-temperature": current ? "current" : null},
+    DL.el("th", {scope: "row", text: label}),
+    params.map((p) => DL.el("td", {class: "num mono", text: c.vanishes[p] ? "0 (frozen)" : c.norms[p].toPrecision(4)})));
+  const rows = Object.entries(d.gradient_comparison).map(([label, c]) => row(label, c, false));
+  if (d.gradient_at_temperature) rows.push(row(`T=${tText(d)} (this page)`, d.gradient_at_temperature, true));
+  box.append(DL.el("h3", {text: "gradient norms at T = 0, at T = sqrt(d_k)" + (d.gradient_at_temperature ? " and at this page's T" : "")}),
+    DL.el("div", {class: "scroll"}, DL.el("table", {class: "plain", id: "grad-norms"},
+      DL.el("tr", {}, DL.el("td", {class: "corner"}), params.map((p) => DL.el("th", {scope: "col", class: "num", text: p}))), rows)),
     DL.el("p", {class: "note", text: d.gradient_explanation}));
 }
 
 async function step() {
+  if (G.invalid.size) { withdraw([...G.invalid.values()][0]); return; }
   const matrices = $("step-e").checked ? G.defaults.steppable : G.defaults.parameters;
   $("step").disabled = true;
   document.body.dataset.state = "busy";
-  const r = await DL.api("POST", "/api/geoff/step", body({lr: Number($("lr").value), matrices, weights: G.W}));
+  const r = await DL.api("POST", "/api/geoff/step", body({lr: $("lr").value.trim(), matrices, weights: G.W}));
   $("step").disabled = false;
   DL.showError($("step-error"), r.ok ? null : r.data);
-  if (!r.ok) { document.body.dataset.state = "error"; return; }
+  if (!r.ok) { document.body.dataset.state = "error"; DL.announce("no step: " + DL.message(r.data)); return; }
   const s = r.data;
+  G.W = s.weights;
+  const n = ((history.state && history.state.step) || 0) + 1;
+  DL.push(urlChanges(), {step: n});  // a new history entry: undo (or Back) returns to the weights before
+  $("undo").disabled = false;
+  buildEditors();
   const rows = Object.keys(s.change).map((name) => DL.el("tr", {"data-matrix": name, "data-moved": String(s.moved[name])},
-    DL.el("td", {class: "mono", text: name}),
+    DL.el("th", {scope: "row", class: "mono", text: name}),
     DL.el("td", {}, DL.el("span", {class: "badge " + (s.moved[name] ? "yes" : "no"), text: s.moved[name] ? "moved" : "frozen"})),
     DL.el("td", {class: "num mono", text: s.change[name].toPrecision(3)}),
     DL.el("td", {class: "num mono", text: (s.gradient_norms[name.replace("_two_heads", "")] || 0).toPrecision(3)})));
   const box = $("step-result");
   box.textContent = "";
-  box.append(DL.el("table", {class: "plain", id: "step-moved"}, DL.el("tr", {}, DL.el("th", {text: "matrix"}),
-    DL.el("th", {text: "after the step"}), DL.el("th", {class: "num", text: "max |change|"}), DL.el("th", {class: "num", text: "|gradient|"})), rows),
-    DL.el("p", {class: "small"}, `loss ${s.loss_before.toFixed(4)} → `, DL.el("span", {id: "loss-after", text: s.loss_after.toFixed(4)})));
-  G.W = s.weights;
-  changed();
+  box.append(DL.el("div", {class: "scroll"}, DL.el("table", {class: "plain", id: "step-moved"}, DL.el("tr", {},
+    DL.el("th", {scope: "col", text: "matrix"}), DL.el("th", {scope: "col", text: "after step " + n}),
+    DL.el("th", {scope: "col", class: "num", text: "max |change|"}), DL.el("th", {scope: "col", class: "num", text: "|gradient|"})), rows)),
+  DL.el("p", {class: "small"}, `loss ${s.loss_before.toFixed(4)} → `, DL.el("span", {id: "loss-after", text: s.loss_after.toFixed(4)})));
+  compute();
 }
 
 async function init() {

@@ -33,11 +33,17 @@ function renderPanel(which) {
   const panel = $(which), box = panel.querySelector(".body"), r = S.results[which];
   if (!r) return;  // no such model: its note stays
   box.textContent = "";
-  if (r.error) { box.append(DL.el("div", {class: "error", text: r.error})); panel.dataset.state = "error"; return; }
+  if (r.error) {
+    box.append(DL.el("div", {class: "error", text: r.error}));
+    panel.dataset.state = "error";
+    delete panel.dataset.output;
+    return;
+  }
   const k = Math.min(S.step, r.steps.length - 1), s = r.steps[k];
   const produced = r.steps.slice(0, k + 1).map((x) => x.produced);
   panel.dataset.state = "ready";
   panel.dataset.produced = produced.join(" ");
+  panel.dataset.output = r.output.join(" ");
   box.append(DL.el("p", {class: "note", text: r.name + (r.max_len ? ` (trained on up to ${r.max_len} symbols)` : "")}));
   box.append(DL.el("p", {}, `step ${k + 1}: the query `, DL.el("span", {class: "mono", text: s.query}),
     ` (position ${s.position + 1}) attends over the prefix and produces `, DL.el("strong", {class: "mono produced", text: s.produced})));
@@ -62,10 +68,11 @@ async function decode() {
   if (S.models.trained) asks.push(DL.api("GET", q("trained", null)));
   const [c, t] = await Promise.all(asks);
   if (my !== S.seq) return;
-  S.results.compiled = c.ok ? c.data : {error: (c.data.field ? c.data.field + ": " : "") + c.data.error};
-  S.results.trained = !S.models.trained ? null : t.ok ? t.data : {error: (t.data.field ? t.data.field + ": " : "") + t.data.error};
+  S.results.compiled = c.ok ? c.data : {error: DL.message(c.data)};
+  S.results.trained = !S.models.trained ? null : t.ok ? t.data : {error: DL.message(t.data)};
   setStep(Number(DL.get("step", "0")));
   document.body.dataset.state = "ready";
+  DL.announce(c.ok ? `compiled solver: ${c.data.output.join(" ") || "(empty)"}` : "no answer: " + DL.message(c.data));
 }
 
 async function init() {
@@ -80,6 +87,14 @@ async function init() {
   $("seq").value = DL.get("seq", "D A A C B A");
   $("decode").addEventListener("click", () => { DL.set({step: 0}); decode(); });
   $("seq").addEventListener("keydown", (e) => { if (e.key === "Enter") { DL.set({step: 0}); decode(); } });
+  // The panels and the URL follow typing, as /geoff does: a reload keeps what was typed.
+  const typed = DL.debounce(() => { DL.set({step: 0}); decode(); }, 350);
+  for (const id of ["seq", "vocab"]) {
+    $(id).addEventListener("input", () => {
+      DL.set({seq: $("seq").value.trim(), vocab: $("vocab").value.trim() === "A-D" ? null : $("vocab").value.trim()});
+      typed();
+    });
+  }
   $("first").addEventListener("click", () => setStep(0));
   $("prev").addEventListener("click", () => setStep(S.step - 1));
   $("next").addEventListener("click", () => setStep(S.step + 1));

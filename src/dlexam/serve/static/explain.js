@@ -1,0 +1,109 @@
+// /cnn's "where a number comes from" panel: the arithmetic of one clicked cell, as POST /api/svhn/explain returns
+// it (dlexam.svhn.explain: a conv pixel's window, kernel, bias, sum and activation; a pool pixel's block; a logit's
+// 144 products summarised). Every number is the server's; here they are only laid out (4 decimals).
+// Uses C (the page's state: C.image, the 32x32 input as base64url) and $ from cnn.js.
+"use strict";
+
+const f4 = (v) => v.toFixed(4);
+
+function setupExplain() {
+  $("explain-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const at = $("explain-at").value.split(",").map((v) => v.trim());
+    if (!at.every((v) => /^\d+$/.test(v))) {
+      showExplainError("at: give channel,row,column as whole numbers from 0 (such as 0,12,9), or one digit for the logits");
+      return;
+    }
+    explain($("explain-layer").value, at.map(Number));
+  });
+}
+
+function showExplainError(message) {
+  DL.showError($("explain-error"), message);
+  $("explain").textContent = "";
+  $("explain-panel").removeAttribute("data-at");
+  document.body.dataset.state = "error";
+}
+
+function fromExplainParam(text) {
+  const [layer, at] = text.split(":");
+  if (layer && at && /^\d+(,\d+)*$/.test(at)) explain(layer, at.split(",").map(Number));
+}
+
+async function explain(layer, at) {
+  $("explain-layer").value = layer;
+  $("explain-at").value = at.join(",");
+  if (!C.image) { showExplainError("draw a digit or upload a photo first: the arithmetic is that of its input"); return; }
+  const my = ++C.explained;
+  document.body.dataset.state = "busy";
+  const r = await DL.api("POST", "/api/svhn/explain", {image: C.image, layer, at});
+  if (my !== C.explained) return;
+  if (!r.ok) { showExplainError(DL.message(r.data)); return; }
+  DL.showError($("explain-error"), null);
+  renderExplanation(r.data);
+  const key = `${layer}:${at.join(",")}`;
+  DL.set({explain: key});
+  $("explain-panel").dataset.at = key;
+  document.body.dataset.state = "ready";
+  for (const cv of document.querySelectorAll("canvas.picked, canvas.source")) cv.classList.remove("picked", "source");
+  const picked = $(layer === "logits" ? "p-" + at[0] : `map-${layer}-${at[0]}`);
+  if (picked) picked.classList.add("picked");
+}
+
+// A small grid of numbers; `pad` marks the cells where a window covers the padding.
+function grid(rows, cls, pad) {
+  return DL.el("table", {class: "matrix small-grid " + (cls || "")}, rows.map((r, i) => DL.el("tr", {},
+    r.map((v, j) => (pad && pad[i][j] ? DL.el("td", {class: "pad", text: "pad"}) : DL.el("td", {text: f4(v)}))))));
+}
+
+function sumLine(e) {
+  return DL.el("p", {class: "mono explain-sum"}, "sum of the products ", DL.el("span", {id: "explain-sum", text: f4(e.sum)}),
+    " + bias ", DL.el("span", {id: "explain-bias", text: f4(e.bias)}));
+}
+
+function renderExplanation(e) {
+  const box = $("explain");
+  box.textContent = "";
+  const w = e.window, at = e.at.join(", ");
+  if (e.kind === "conv") {
+    const source = e.source === "image" ? "the standardised image" : e.source;
+    box.append(DL.el("p", {}, `${e.layer}[${at}] = ${e.activation}(sum of patch × kernel + bias): its `,
+      `${w.height}x${w.width} window of ${source}, rows ${w.top} to ${w.top + w.height - 1}, columns ${w.left} to `,
+      `${w.left + w.width - 1} (stride ${w.stride[0]}, padding ${w.padding[0]}; "pad" = the zero padding).`));
+    const patches = DL.el("div", {class: "mats", id: "explain-patch"}), kernels = DL.el("div", {class: "mats", id: "explain-kernel"});
+    e.patch.forEach((p, c) => {
+      const tag = e.patch.length > 1 ? ` (input channel ${c}: products sum to ${f4(e.channel_sums[c])})` : "";
+      patches.append(DL.el("figure", {class: "mat"}, DL.el("figcaption", {text: "patch" + tag}), grid(p, "", e.padded)));
+      kernels.append(DL.el("figure", {class: "mat"}, DL.el("figcaption", {text: `kernel ${e.at[0]}` + (tag ? `, channel ${c}` : "")}),
+        grid(e.kernel[c])));
+    });
+    box.append(DL.el("h3", {text: "input patch"}), patches, DL.el("h3", {text: "kernel"}), kernels, sumLine(e),
+      DL.el("p", {class: "mono"}, `= ${f4(e.pre_activation)}; ${e.activation} → `,
+        DL.el("strong", {id: "explain-value", text: f4(e.value)}), ` (the model's own: ${f4(e.model_value)})`));
+  } else if (e.kind === "pool") {
+    const how = e.mode === "avg" ? "average" : "maximum";
+    box.append(DL.el("p", {}, `${e.layer}[${at}] = the ${how} of its ${w.height}x${w.width} block of ${e.source} map `,
+      `${e.at[0]}, rows ${w.top} to ${w.top + w.height - 1}, columns ${w.left} to ${w.left + w.width - 1} (stride ${w.stride[0]}).`),
+    DL.el("div", {id: "explain-block"}, grid(e.block)),
+    DL.el("p", {class: "mono"}, e.mode === "avg" ? `sum ${f4(e.sum)} / ${e.count} = ` : "max = ",
+      DL.el("strong", {id: "explain-value", text: f4(e.value)}), ` (the model's own: ${f4(e.model_value)})`));
+    const source = $(`map-${e.source}-${e.at[0]}`);
+    if (source) source.classList.add("source");
+  } else {
+    const item = (p) => DL.el("li", {class: "mono", text: `pool2[${p.at.join(",")}]: ${f4(p.input)} × ${f4(p.weight)} = ${f4(p.product)}`});
+    box.append(DL.el("p", {}, `logit ${e.digit} = bias + the ${e.count} products of Pool-2's values with the ${e.head} `,
+      `head's weights for digit ${e.digit} (P = ${f4(e.probability)}).`),
+    DL.el("p", {class: "mono"}, `${f4(e.positive_sum)} (positive) ${f4(e.negative_sum)} (negative) = `,
+      DL.el("span", {id: "explain-sum", text: f4(e.sum)}), "; + bias ", DL.el("span", {id: "explain-bias", text: f4(e.bias)}),
+      " = ", DL.el("strong", {id: "explain-value", text: f4(e.value)}), ` (the model's own: ${f4(e.model_value)})`),
+    DL.el("h3", {text: "the products summed per Pool-2 channel"}),
+    DL.el("div", {class: "scroll"}, DL.el("table", {class: "matrix", id: "explain-channels"},
+      DL.el("tr", {}, e.channel_sums.map((_, c) => DL.el("th", {scope: "col", text: String(c)}))),
+      DL.el("tr", {}, e.channel_sums.map((v) => DL.el("td", {text: f4(v)}))))),
+    DL.el("div", {class: "mats"},
+      DL.el("div", {}, DL.el("h3", {text: "largest positive products"}), DL.el("ul", {class: "plain-list"}, e.largest_positive.map(item))),
+      DL.el("div", {}, DL.el("h3", {text: "largest negative products"}), DL.el("ul", {class: "plain-list"}, e.largest_negative.map(item)))));
+  }
+  DL.scrollables();
+  DL.announce(`${e.layer}[${at}] = ${f4(e.value)}`);
+}

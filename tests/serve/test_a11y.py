@@ -1,0 +1,117 @@
+"""Accessibility (issue 20 item 5): axe-core finds no violation on any page, in any state a test can put it in, at
+500 and 1280 px; the radio groups have names, results are announced, the /answers filters say which is pressed,
+and "gradient step" is a few Tab presses from the sequence field.
+
+axe-core is vendored (tests/serve/vendor/axe.min.js, npm axe-core 4.14.1, MPL-2.0: its LICENSE beside it) and
+evaluated in the page through the DevTools protocol: nothing is fetched at run time, and the pages' own
+Content-Security-Policy stays as it is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .browser import EXAMPLE_Q, counter, open_page, ready
+from .test_browser import _seven
+
+AXE = Path(__file__).parent / "vendor" / "axe.min.js"
+
+
+def axe_violations(page) -> list[str]:
+    page.evaluate(AXE.read_text(encoding="utf-8") + "\n;0")
+    found = page.evaluate("""async () => {
+        const r = await axe.run(document, {resultTypes: ["violations"]});
+        return r.violations.map((v) => `${v.id} (${v.impact}): ${v.help} -- ` +
+            v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(" | "));
+    }""")
+    return found
+
+
+def states(port: int):
+    """Each page in the states a user reaches (a URL, then maybe an action)."""
+    base = f"http://127.0.0.1:{port}"
+    img = _seven()
+
+    def step(page):
+        n = counter(page, "rendered")
+        page.click("#step")
+        ready(page, rendered=n + 1)
+
+    def bad_token(page):
+        page.watch.refusals_expected = True
+        page.fill("#seq", "D A E")
+        page.wait_for_selector("body[data-state=error]")
+
+    def explain(page):
+        page.click("#p-3")
+        page.wait_for_selector("#explain-panel[data-at='logits:3']")
+        page.select_option("#explain-layer", "conv2")
+        page.fill("#explain-at", "1,0,0")
+        page.press("#explain-at", "Enter")
+        page.wait_for_selector("#explain-panel[data-at='conv2:1,0,0']")
+
+    return [
+        ("index", f"{base}/", None, None),
+        ("geoff", f"{base}/geoff?{EXAMPLE_Q}&T=0&heads=2&grad=1", {}, step),
+        ("geoff-error", f"{base}/geoff?{EXAMPLE_Q}&T=0.5", {}, bad_token),
+        ("sort", f"{base}/sort?seq=D+A+A+C+B&step=2", {}, None),
+        ("cnn", f"{base}/cnn?img={img}", {"predictions": 1}, explain),
+        ("answers", f"{base}/answers", {}, None),
+    ]
+
+
+@pytest.mark.parametrize("width", [500, 1280])
+def test_axe_finds_no_violation_on_any_page(browser, server, width):
+    ctx, page, watch = open_page(browser, server, width)
+    page.set_default_timeout(180_000)  # /answers computes the key on first use
+    found = {}
+    for name, url, wait, action in states(server.port):
+        page.goto(url)
+        if wait is not None:
+            ready(page, **wait)
+        if action is not None:
+            action(page)
+        found[name] = axe_violations(page)
+    assert found == {name: [] for name in found}
+    ctx.close()
+    watch.check()
+
+
+def test_radio_groups_have_names_and_results_are_announced(page):
+    page.goto(f"{page.base}/geoff?{EXAMPLE_Q}&T=0")
+    ready(page)
+    for name in ("temperature", "heads"):
+        group = page.get_by_role("group", name=name)
+        assert group.count() == 1 and group.get_by_role("radio").count() >= 2, name
+    live = page.locator("[aria-live=polite]")
+    assert live.count() == 1 and "4.2114" in live.text_content()  # the exam's loss, said
+    n = counter(page, "rendered")
+    page.check("#heads-2")
+    ready(page, rendered=n + 1)
+    assert "2 heads" in live.text_content()
+
+
+def test_gradient_step_is_a_few_tab_presses_from_the_sequence(page):
+    page.goto(f"{page.base}/geoff?{EXAMPLE_Q}&T=0")
+    ready(page)
+    page.focus("#seq")
+    for _ in range(12):
+        page.keyboard.press("Tab")
+        if page.evaluate("() => document.activeElement.id") == "step":
+            return
+    pytest.fail("gradient step is more than 12 Tab presses after the sequence field")
+
+
+def test_answer_filters_say_which_is_pressed(browser, server):
+    ctx, page, watch = open_page(browser, server)
+    page.set_default_timeout(180_000)
+    page.goto(f"http://127.0.0.1:{server.port}/answers?verdict=disagrees")
+    ready(page)
+    pressed = page.eval_on_selector_all("#filters button", "bs => bs.map(b => [b.textContent, "
+                                                           "b.getAttribute('aria-pressed')])")
+    assert pressed == [["all", "false"], ["agrees", "false"], ["disagrees", "true"], ["conceptual", "false"]]
+    page.click("#filters button:has-text('all')")
+    assert page.get_attribute("#filters button:has-text('all')", "aria-pressed") == "true"
+    ctx.close()
+    watch.check()
