@@ -15,8 +15,10 @@ with weights up to 0.24 away from one built on an AVX2 machine (issue 21).
                                -ffp-contract=off, not for the build machine's own CPU
 
 on x86-64 CPUs that have AVX2 and FMA (every x86-64-v3 CPU: Intel since 2013, AMD since 2015).
-Values the user set win. :func:`state` says what a process actually runs with, and the recipe
-records it with the checkpoint. docs/svhn.md says where bit-identity was checked and what the pin costs.
+Values the user set win; ``DLEXAM_PIN_ISA=0`` turns the pin off (the machine's own fastest code,
+and weights that may differ in the last bits elsewhere). :func:`state` says what a process actually
+runs with, and the recipe records it with the checkpoint. docs/svhn.md says where bit-identity was
+checked and what the pin costs.
 
 No torch import here: :func:`pin` must run before torch is loaded.
 """
@@ -54,7 +56,7 @@ def can_pin() -> bool:
 def pin() -> bool:
     """Set the pinned environment for this process (and its children) if torch is not loaded yet and the
     CPU can run it; a value already in the environment is kept. Returns whether the pin is in place."""
-    if "torch" in sys.modules or not can_pin():
+    if "torch" in sys.modules or not can_pin() or os.environ.get("DLEXAM_PIN_ISA", "1") == "0":
         return is_pinned_environment()
     for name, value in PINNED.items():
         os.environ.setdefault(name, value)
