@@ -13,6 +13,11 @@ answer arrives) against:
   PNG); predictions are not cached. For the record only, not a target: the same as RGBA PNGs (the canvas's own
   format, which the page sent before and still sends in a browser without CompressionStream).
 
+Under a slow-connection attack (issue 22): the uncached Geoff and the predict phases again while another process
+holds 200 sockets that send one header byte a second and 110 that send nothing, each reopened on the next second
+when the server closes it (as slowloris does). Before the connection deadlines and the per-client cap, every
+other request got a 503 for as long as they were open.
+
 Baselines in the same run: one client at a time (the service time, no queueing), and what the
 command line costs per request (a `dlexam geoff --json` / `dlexam svhn predict --json` process).
 Memory: the RSS of the server and its worker processes together, after a warm-up (2 s of both kinds of
@@ -23,7 +28,8 @@ otherwise; a second server with ``--workers 0`` (every answer computed in the se
 measured the same way as the baseline (``--no-inline`` skips it). The clients use uvloop's event loop where
 installed (it is a dependency of dlexam serve): they share the machine's cores with the server.
 Prints one JSON object as its last line. ``--seconds S`` shortens the phases (10 s each by default),
-``--no-cli`` skips the command-line baseline (six processes of several seconds each).
+``--no-cli`` skips the command-line baseline (six processes of several seconds each), ``--no-attack`` the phases
+under attack.
 """
 
 from __future__ import annotations
@@ -32,8 +38,12 @@ import argparse
 import asyncio
 import io
 import json
+import multiprocessing
 import os
 import random
+import select
+import shlex
+import socket
 import statistics
 import subprocess
 import sys
@@ -42,6 +52,8 @@ import time
 from pathlib import Path
 from urllib.parse import urlencode
 
+SLOW_SOCKETS = 200  # send one byte of a request's headers a second
+IDLE_SOCKETS = 110  # send nothing
 CLIENTS = 20
 DURATION_S = 10.0
 TARGET_P99_MS = 50.0
@@ -49,8 +61,11 @@ TOKENS = ("A", "B", "C", "D")
 ROOT = Path(__file__).resolve().parents[1]
 
 
+SERVE_ARGS: list[str] = []  # more flags for every server started (--serve-args)
+
+
 def start_server(workers: int | None) -> tuple[subprocess.Popen, str, int]:
-    more = [] if workers is None else ["--workers", str(workers)]
+    more = ([] if workers is None else ["--workers", str(workers)]) + SERVE_ARGS
     proc = subprocess.Popen([sys.executable, "-m", "dlexam", "serve", "--port", "0", *more], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     line = proc.stdout.readline()
@@ -174,6 +189,7 @@ async def one_request(reader, writer, host: str, port: int, method: str, path: s
 
 
 async def client(host, port, requests, deadline, latencies, errors, stride, offset):
+    """One keep-alive client; a connection the server closes is an error, and the client connects again."""
     reader, writer = await asyncio.open_connection(host, port)
     i = offset
     try:
@@ -181,7 +197,13 @@ async def client(host, port, requests, deadline, latencies, errors, stride, offs
             method, path, body = requests[i % len(requests)]
             i += stride
             t0 = time.perf_counter()
-            status = await one_request(reader, writer, host, port, method, path, body)
+            try:
+                status = await one_request(reader, writer, host, port, method, path, body)
+            except (ConnectionError, asyncio.IncompleteReadError, IndexError, ValueError):
+                errors.append("closed")
+                writer.close()
+                reader, writer = await asyncio.open_connection(host, port)
+                continue
             latencies.append(time.perf_counter() - t0)
             if status != 200:
                 errors.append(status)
@@ -223,6 +245,67 @@ def load(host, port, requests, clients: int, seconds: float, pid: int | None = N
     return out
 
 
+def attack(host: str, port: int, stop, report) -> None:
+    """Slowloris in a process of its own: SLOW_SOCKETS sockets that send the next byte of a request's headers each
+    second and IDLE_SOCKETS that send nothing; once a second, any the server has closed is opened again. Puts
+    {opened, closed_by_server, answered_408} on `report` when `stop` is set."""
+    head = f"GET /api/geoff HTTP/1.1\r\nHost: {host}:{port}\r\nUser-Agent: slow\r\n".encode() + b"X-a: b\r\n" * 1000
+    stats = {"opened": 0, "closed_by_server": 0, "answered_408": 0}
+    socks: list[list] = []  # [socket, bytes sent, slow?]
+
+    def connect(slow: bool) -> list:
+        s = socket.create_connection((host, port))
+        s.setblocking(False)
+        stats["opened"] += 1
+        return [s, 0, slow]
+
+    def closed(s: socket.socket) -> bool:
+        try:
+            if not select.select([s], [], [], 0)[0]:
+                return False
+            data = s.recv(65536)
+            stats["answered_408"] += data.startswith(b"HTTP/1.1 408 ")
+            return True  # an answer (a 408) comes only before the server closes; an empty read is the close
+        except OSError:
+            return True
+
+    socks = [connect(True) for _ in range(SLOW_SOCKETS)] + [connect(False) for _ in range(IDLE_SOCKETS)]
+    while not stop.wait(1.0):
+        for k, entry in enumerate(socks):
+            s, sent, slow = entry
+            if not closed(s):
+                if not slow:
+                    continue
+                try:
+                    s.send(head[sent : sent + 1])
+                    entry[1] += 1
+                    continue
+                except OSError:
+                    pass
+            stats["closed_by_server"] += 1
+            s.close()
+            socks[k] = connect(slow)
+    for s, _, _ in socks:
+        s.close()
+    report.put(stats)
+
+
+def under_attack(host: str, port: int, pid: int, phases: dict[str, list], seconds: float) -> tuple[dict, dict]:
+    """Each of `phases` (name -> requests) with CLIENTS clients while attack() runs: (results, attack stats)."""
+    ctx = multiprocessing.get_context("spawn")
+    stop, report = ctx.Event(), ctx.Queue()
+    proc = ctx.Process(target=attack, args=(host, port, stop, report), daemon=True)
+    proc.start()
+    time.sleep(2.0)  # every attacking socket open, the first bytes sent
+    try:
+        out = {name: load(host, port, requests, CLIENTS, seconds, pid) for name, requests in phases.items()}
+    finally:
+        stop.set()
+        stats = report.get(timeout=60)
+        proc.join(30)
+    return out, stats
+
+
 def cli_seconds(args: list[str], runs: int = 3) -> float:
     times = []
     for _ in range(runs):
@@ -242,7 +325,8 @@ def cli_baseline(png_bytes: bytes) -> dict:
                                                     "--json"])}
 
 
-def measure(workers: int | None, seconds: float, pngs: list[bytes], pngs_rgba: list[bytes]) -> tuple[dict, dict]:
+def measure(workers: int | None, seconds: float, pngs: list[bytes], pngs_rgba: list[bytes],
+            attacked: bool = True) -> tuple[dict, dict]:
     """Every phase against one server started with `--workers` (None: its default): (phases, RSS in MB)."""
     proc, host, port = start_server(workers)
     try:
@@ -268,6 +352,11 @@ def measure(workers: int | None, seconds: float, pngs: list[bytes], pngs_rgba: l
         phases["svhn_predict_rgba"] = load(host, port, [("POST", "/api/svhn/predict", b) for b in pngs_rgba],
                                            CLIENTS, seconds / 2, proc.pid)
         phases["geoff_warm_cache_again"] = load(host, port, warm, CLIENTS, seconds / 2, proc.pid)
+        if attacked:
+            cold_again = [("GET", p, None) for p in cold_paths(40000)[20000:]]
+            hit, phases["attack"] = under_attack(host, port, proc.pid, {"geoff_cold_cache_under_attack": cold_again,
+                                                                        "svhn_predict_under_attack": predict}, seconds)
+            phases.update(hit)
         rss["end"] = round(rss_mb(proc.pid), 1)
     finally:
         proc.terminate()  # SIGTERM: uvicorn shuts down gracefully and the server closes its workers
@@ -278,12 +367,27 @@ def measure(workers: int | None, seconds: float, pngs: list[bytes], pngs_rgba: l
 def print_phases(title: str, phases: dict, rss: dict) -> None:
     print(title)
     for name, r in phases.items():
+        if name == "attack":
+            print(f"  attack: {r}")
+            continue
         print(f"  {name:24} {r['requests']:6} req  {r['rps']:7} req/s  p50 {r['p50_ms']:8} ms  p99 {r['p99_ms']:8} ms"
               f"  server CPU {r['server_cpu_ms_per_request']:6} ms/req  errors {r['errors']}")
     print(f"  server RSS, workers included (MB): {rss}")
 
 
 def summary(phases: dict, rss: dict) -> dict:
+    attacked = {}
+    if "attack" in phases:
+        cold, svhn = phases["geoff_cold_cache_under_attack"], phases["svhn_predict_under_attack"]
+        attacked = {
+            "under_attack": {"geoff_cold_p50_ms": cold["p50_ms"], "geoff_cold_p99_ms": cold["p99_ms"],
+                             "svhn_p50_ms": svhn["p50_ms"], "svhn_p99_ms": svhn["p99_ms"],
+                             "errors": cold["errors"] + svhn["errors"], "attack": phases["attack"],
+                             "p99_vs_no_attack": {
+                                 "geoff_cold": round(cold["p99_ms"] / phases["geoff_cold_cache"]["p99_ms"], 2),
+                                 "svhn": round(svhn["p99_ms"] / phases["svhn_predict"]["p99_ms"], 2)}},
+            "answered_under_attack": cold["errors"] + svhn["errors"] == 0,
+        }
     return {
         "workers": rss["workers"],
         "geoff_cached_p50_ms": phases["geoff_warm_cache"]["p50_ms"],
@@ -296,11 +400,13 @@ def summary(phases: dict, rss: dict) -> dict:
         "geoff_cached_meets_target": phases["geoff_warm_cache"]["p99_ms"] < TARGET_P99_MS,
         "geoff_cold_meets_target": phases["geoff_cold_cache"]["p99_ms"] < TARGET_P99_MS,
         "svhn_meets_target": phases["svhn_predict"]["p99_ms"] < TARGET_P99_MS,
-        "errors": sum(r["errors"] for r in phases.values()),
+        "errors": sum(r["errors"] for name, r in phases.items() if name != "attack"),
         "rss_mb": rss, "rss_growth_after_warmup_mb": round(rss["end"] - rss["after_warmup"], 1),
         "serial_service_ms": {"geoff_cold_p50": phases["geoff_serial_cold"]["p50_ms"],
                               "svhn_p50": phases["svhn_serial"]["p50_ms"]},
-        "server_cpu_ms_per_request": {name: r["server_cpu_ms_per_request"] for name, r in phases.items()},
+        "server_cpu_ms_per_request": {name: r["server_cpu_ms_per_request"] for name, r in phases.items()
+                                      if name != "attack"},
+        **attacked,
     }
 
 
@@ -312,11 +418,16 @@ def main() -> None:
     parser.add_argument("--no-inline", action="store_true",
                         help="skip the baseline server computing in its own process (--workers 0)")
     parser.add_argument("--no-cli", action="store_true", help="skip the command-line baseline")
+    parser.add_argument("--no-attack", action="store_true", help="skip the phases under a slow-connection attack")
+    parser.add_argument("--serve-args", default="", metavar="'FLAGS'",
+                        help="more flags for `dlexam serve`, e.g. '--connections-per-client 512'")
     args = parser.parse_args()
+    SERVE_ARGS.extend(shlex.split(args.serve_args))
     load_before = os.getloadavg()
     pngs, pngs_rgba = digit_pngs(), digit_pngs(rgba=True)
-    phases, rss = measure(args.workers, args.seconds, pngs, pngs_rgba)
-    inline = None if args.no_inline or args.workers == 0 else measure(0, args.seconds, pngs, pngs_rgba)
+    attacked = not args.no_attack
+    phases, rss = measure(args.workers, args.seconds, pngs, pngs_rgba, attacked)
+    inline = None if args.no_inline or args.workers == 0 else measure(0, args.seconds, pngs, pngs_rgba, attacked)
     cli = None if args.no_cli else cli_baseline(pngs[0])
     print_phases(f"dlexam serve ({rss['workers']} worker processes)", phases, rss)
     if inline is not None:
@@ -329,9 +440,10 @@ def main() -> None:
     main_summary = summary(phases, rss)
     print(json.dumps({
         "benchmark": "serve_latency", "clients": CLIENTS, "seconds_per_phase": args.seconds,
-        "target_p99_ms": TARGET_P99_MS, **main_summary,
+        "target_p99_ms": TARGET_P99_MS, "serve_args": SERVE_ARGS, **main_summary,
         "all_targets_met": all(main_summary[k] for k in ("geoff_cached_meets_target", "geoff_cold_meets_target",
-                                                          "svhn_meets_target")),
+                                                          "svhn_meets_target", "answered_under_attack")
+                               if k in main_summary),
         "baseline_workers_0": None if inline is None else summary(*inline),
         "baseline_cli_process_s": cli,
         "speedup_vs_cli_geoff_cold_p50": speedup("geoff_json_s", "geoff_cold_cache"),

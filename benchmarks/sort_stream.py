@@ -1,19 +1,23 @@
-"""Targets: `dlexam sort` answers any input in bounded memory.
+"""Targets: `dlexam sort` answers any input in memory bounded by a constant, and fast (issue 22 item 4).
 
 1. 2,000 lines over A-Z of 1..1,000 tokens: under 5 s and under 1 GB peak RSS (the whole command).
-2. One line of 1,000,000 tokens over A-D: sorted correctly, under 1 GB.
-3. A million short lines (0..8 tokens over A-D): streamed, peak RSS flat (within 10% of 100,000 lines).
+2. One line of 30,000,000 A-D tokens: sorted exactly in at most 500 MB; memory does not grow with the
+   line (1M, 4M and 30M tokens). Baseline, in the same run: the line held whole (read as text, parsed
+   into a list, decoded), as `dlexam sort` did before it streamed within a line, at 1M and 4M tokens.
+3. A million short lines (0..8 tokens over A-D): peak RSS flat (within 10% of 100,000 lines).
+4. 2,000 lines of 1..1,000 tokens over 2,000 symbols (`--vocab 2000`): at most 10 s, all exact.
+   Baseline, in the same run: the general decoding step (every step through the model's (d_model x V)
+   weights, what `dlexam sort` did before the look-up step), on the first 20 of those lines in one batch
+   (the model's tables computed once beforehand, not timed).
+5. `/dev/zero` on standard input: one error line, exit status 2, within seconds.
+6. A bad token on line 20,001: the 20,000 answers before it are printed, then the error, exit 2.
 
-Every case runs the real command (`python -m dlexam sort`) in a subprocess; its peak RSS is the
-kernel's own account of that process (os.wait4), and every answer is checked against
-sorted(set(x)).
-
-Baseline, in the same run: the full-matrix prefill (the model's forward pass over the whole prompt
-batch, which holds (B, H, T, T) scores, as prefill did before) against the blocked prefill (keys and
-values kept, queries in blocks) and the multiset prefill (a one-layer model without positions keeps
-only each token's count: what `dlexam sort` now uses for such models), on the first 400 of the 2,000
-A-Z lines in batches of 200 in input order, each in its own process. The last line is one JSON
-object.
+Every case runs the real command (`dlexam.cli.main(["sort", ...])`, as `python -m dlexam` does) in a
+subprocess; its peak RSS is that process's own high-water mark (VmHWM, read when it ends: the rusage of a
+child would also count the RSS of this parent, through fork). Every answer is checked against
+sorted(set(x)). Also: the prefill of 400 A-Z lines by the full (T, T) forward pass, the blocked one and
+by counts (each in its own process). Each command's CPU seconds (user + system) are reported beside its
+wall time: on a busy machine they say more. The last line is one JSON object.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -28,7 +33,45 @@ import tempfile
 import time
 from pathlib import Path
 
-BASELINE = r"""
+ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+PEAK = ("import sys; from dlexam.cli import main; rc = main(sys.argv[1:]); sys.stdout.flush(); "
+        "print(next(x for x in open('/proc/self/status') if x.startswith('VmHWM')).split()[1], file=sys.stderr); "
+        "sys.exit(rc)")
+
+HOLD_LINE = r"""
+import sys, torch
+torch.set_num_threads(1)
+from dlexam.sorting.compiled import compile_sorter
+from dlexam.sorting.decode import greedy_decode
+from dlexam.sorting.vocab import Vocabulary
+vocab = Vocabulary.from_spec("A-D")
+ids = vocab.parse(sys.stdin.readline())  # the whole line as text, then as a list (the old way)
+out = greedy_decode(compile_sorter(4), vocab, [ids]).outputs[0]
+print(vocab.format(out))
+print(next(x for x in open('/proc/self/status') if x.startswith('VmHWM')).split()[1], file=sys.stderr)
+"""
+
+GENERAL_STEP = r"""
+import sys, time, torch
+torch.set_num_threads(1)
+from dlexam.sorting.compiled import compile_sorter
+from dlexam.sorting.counting import decode_counts
+from dlexam.sorting.vocab import Vocabulary
+vocab = Vocabulary.from_spec("2000")
+model = compile_sorter(2000)
+lines = [vocab.parse(t) for t in open(sys.argv[1]).read().splitlines()[:20]]
+tables = model.multiset_tables()  # once, as the stream does, and not timed
+counts = torch.stack([torch.bincount(torch.tensor(x), minlength=vocab.size) for x in lines])  # (20, V)
+t0 = time.perf_counter()
+emitted, stopped, _ = decode_counts(model, counts, start=vocab.start, stop=vocab.stop, max_steps=vocab.n_symbols + 1,
+                                    temperature=0.0, tables=tables, by_table=False)  # the 20 lines as one batch
+seconds = time.perf_counter() - t0
+ok = sum(row[: row.index(vocab.stop)] == sorted(set(x)) for row, x in zip(emitted.tolist(), lines))
+print(seconds, ok / len(lines))
+"""
+
+
+PREFILL = r"""
 import sys, time, torch
 torch.set_num_threads(1)
 from dlexam.sorting.compiled import compile_sorter
@@ -52,78 +95,161 @@ print(time.perf_counter() - t0)
 """
 
 
-def run(cmd: list[str], stdin: Path | None = None) -> tuple[float, float, str]:
-    """(wall seconds, peak RSS in MB, stdout) of one process."""
+CPU_SECONDS: list[float] = []  # user + system seconds of each process run, in order
+
+
+def run(code_args: list[str], stdin: Path | str) -> tuple[float, float, str, str, int]:
+    """(wall seconds, peak RSS in MB, stdout, stderr, exit status) of one process; stdin a file or /dev/zero.
+    Its CPU seconds (user + system: less sensitive to a busy machine than the wall time) go to CPU_SECONDS."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    with open(stdin or os.devnull, "rb") as f, tempfile.TemporaryFile() as out:
-        p = subprocess.Popen(cmd, stdin=f, stdout=out, stderr=subprocess.PIPE)
-        _, status, usage = os.wait4(p.pid, 0)
-        wall = time.perf_counter() - t0
-        out.seek(0)
-        text = out.read().decode()
-        err = p.stderr.read().decode()
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{cmd} failed: {err[-500:]}")
-    return wall, usage.ru_maxrss / 1024, text
+    with open(stdin, "rb") as f:
+        p = subprocess.run([sys.executable, "-c", *code_args], stdin=f, capture_output=True, env=ENV, timeout=1800)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU_SECONDS.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+    err = p.stderr.decode(errors="replace")
+    tail = err.split()
+    peak = int(tail[-1]) / 1024 if tail and tail[-1].isdigit() else float("nan")
+    return wall, peak, p.stdout.decode(), err, p.returncode
 
 
-def check(inputs: list[list[str]], output: str) -> float:
+def sort(args: list[str], stdin: Path | str) -> tuple[float, float, str]:
+    wall, peak, out, err, rc = run([PEAK, "sort", *args], stdin)
+    if rc != 0:
+        raise SystemExit(f"dlexam sort {args} failed: {err[-1000:]}")
+    return wall, peak, out
+
+
+def exact(inputs, output: str, key=None) -> float:
     got = output.split("\n")[: len(inputs)]
-    ok = sum(g.split() == sorted(set(x)) for x, g in zip(inputs, got, strict=True))
-    return ok / len(inputs)
+    return sum(g.split() == sorted(set(x), key=key) for x, g in zip(inputs, got, strict=True)) / len(inputs)
+
+
+def write_lines(path: Path, lines) -> None:
+    with open(path, "w") as f:
+        for x in lines:
+            f.write(" ".join(x) + "\n")
+
+
+def one_line(path: Path, n: int, seed: int) -> list[str]:
+    """A line of n A-C symbols (D never occurs), written a million at a time; returns its answer."""
+    rng = random.Random(seed)
+    with open(path, "w") as f:
+        for start in range(0, n, 1_000_000):
+            f.write(" ".join(rng.choices("ABC", k=min(1_000_000, n - start))) + " ")
+        f.write("\n")
+    return ["A", "B", "C"]
 
 
 def main() -> None:
     rng = random.Random(0)
     letters = [chr(65 + i) for i in range(26)]
-    sort = [sys.executable, "-m", "dlexam", "sort"]
+    result = {"benchmark": "sort_stream", "loadavg_1min_start": round(os.getloadavg()[0], 2)}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
+        # 1. A-Z lines
         az = [[rng.choice(letters) for _ in range(rng.randint(1, 1000))] for _ in range(2000)]
-        (tmp / "az.txt").write_text("".join(" ".join(x) + "\n" for x in az))
-        runs = [run([*sort, "--vocab", "A-Z"], tmp / "az.txt") for _ in range(3)]
-        az_walls = [r[0] for r in runs]
-        az_rss = max(r[1] for r in runs)
-        az_exact = check(az, runs[0][2])
+        write_lines(tmp / "az.txt", az)
+        runs = [sort(["--vocab", "A-Z"], tmp / "az.txt") for _ in range(3)]
+        cpu = statistics.median(CPU_SECONDS[-3:])
+        walls = [r[0] for r in runs]
+        rss = max(r[1] for r in runs)
+        result["az_2000_lines"] = {"median_s": round(statistics.median(walls), 2),
+                                   "runs_s": [round(w, 2) for w in walls], "peak_rss_mb": round(rss),
+                                   "median_cpu_s": round(cpu, 2), "exact_match": exact(az, runs[0][2]),
+                                   "target": "< 5 s, < 1024 MB"}
+        result["az_2000_lines"]["met"] = (statistics.median(walls) < 5 and rss < 1024
+                                          and result["az_2000_lines"]["exact_match"] == 1)
 
-        long = [rng.choice("ABCD") for _ in range(1_000_000)]
-        (tmp / "long.txt").write_text(" ".join(long) + "\n")
-        long_wall, long_rss, long_out = run(sort, tmp / "long.txt")
-        long_exact = check([long], long_out)
+        # 2. one long line: streamed, against the line held whole
+        long = {}
+        for n in (1_000_000, 4_000_000, 30_000_000):
+            want = one_line(tmp / "long.txt", n, n)
+            wall, peak, out = sort([], tmp / "long.txt")
+            entry = {"s": round(wall, 2), "cpu_s": round(CPU_SECONDS[-1], 2), "peak_rss_mb": round(peak),
+                     "exact": out.split() == want}
+            if n <= 4_000_000:
+                b_wall, b_peak, b_out, b_err, b_rc = run([HOLD_LINE], tmp / "long.txt")
+                entry["baseline_line_held_whole"] = {"s": round(b_wall, 2), "peak_rss_mb": round(b_peak),
+                                                     "exact": b_rc == 0 and b_out.split() == want}
+            long[f"{n:,}_tokens"] = entry
+        big = long["30,000,000_tokens"]
+        held = [long[k]["baseline_line_held_whole"]["peak_rss_mb"] for k in ("1,000,000_tokens", "4,000,000_tokens")]
+        long["baseline_mb_per_million_tokens"] = round((held[1] - held[0]) / 3, 1)
+        long["streamed_rss_ratio_30M_over_1M"] = round(big["peak_rss_mb"] / long["1,000,000_tokens"]["peak_rss_mb"], 3)
+        long["target"] = "30M tokens exact in <= 500 MB"
+        long["met"] = big["exact"] and big["peak_rss_mb"] <= 500
+        result["one_line"] = long
 
+        # 3. many short lines
+        short_path, short100k = tmp / "short.txt", tmp / "short100k.txt"
         short = [[rng.choice("ABCD") for _ in range(rng.randint(0, 8))] for _ in range(1_000_000)]
-        text = "".join(" ".join(x) + "\n" for x in short)
-        (tmp / "short.txt").write_text(text)
-        (tmp / "short100k.txt").write_text("".join(" ".join(x) + "\n" for x in short[:100_000]))
-        s_wall, s_rss, s_out = run(sort, tmp / "short.txt")
-        s_exact = check(short, s_out)
-        s100_wall, s100_rss, _ = run(sort, tmp / "short100k.txt")
+        write_lines(short_path, short)
+        write_lines(short100k, short[:100_000])
+        s_wall, s_rss, s_out = sort([], short_path)
+        s_cpu = CPU_SECONDS[-1]
+        s_exact = exact(short, s_out)
+        del short, s_out
+        s100_wall, s100_rss, _ = sort([], short100k)
+        result["short_lines"] = {"lines_1e6": {"s": round(s_wall, 2), "cpu_s": round(s_cpu, 2),
+                                               "peak_rss_mb": round(s_rss)},
+                                 "lines_1e5": {"s": round(s100_wall, 2), "cpu_s": round(CPU_SECONDS[-1], 2),
+                                               "peak_rss_mb": round(s100_rss)},
+                                 "rss_ratio_1e6_over_1e5": round(s_rss / s100_rss, 3), "exact_match": s_exact,
+                                 "met": s_rss < 1.1 * s100_rss and s_exact == 1}
 
-        (tmp / "az400.txt").write_text("".join(" ".join(x) + "\n" for x in az[:400]))
+        # 4. a large vocabulary
+        v2000 = [[str(rng.randrange(2000)) for _ in range(rng.randint(1, 1000))] for _ in range(2000)]
+        write_lines(tmp / "v2000.txt", v2000)
+        runs = [sort(["--vocab", "2000"], tmp / "v2000.txt") for _ in range(3)]
+        cpu = statistics.median(CPU_SECONDS[-3:])
+        walls = [r[0] for r in runs]
+        per_line = [len(x) for x in v2000]
+        b_wall, _, b_out, b_err, b_rc = run([GENERAL_STEP, str(tmp / "v2000.txt")], "/dev/null")
+        if b_rc != 0:
+            raise SystemExit(f"baseline failed: {b_err[-1000:]}")
+        b_seconds, b_exact = map(float, b_out.split())
+        median = statistics.median(walls)
+        result["vocab_2000"] = {
+            "lines": 2000, "tokens": sum(per_line), "median_s": round(median, 2),
+            "runs_s": [round(w, 2) for w in walls], "median_cpu_s": round(cpu, 2),
+            "peak_rss_mb": round(max(r[1] for r in runs)), "exact_match": exact(v2000, runs[0][2], key=int),
+            "baseline_general_step_s_per_line": round(b_seconds / 20, 3), "baseline_exact_match": b_exact,
+            "baseline_estimate_2000_lines_s": round(b_seconds / 20 * 2000),
+            "target": "<= 10 s"}
+        result["vocab_2000"]["met"] = median <= 10 and result["vocab_2000"]["exact_match"] == 1
+
+        # 5. /dev/zero
+        z_wall, _, z_out, z_err, z_rc = run([PEAK, "sort"], "/dev/zero")
+        z_lines = [x for x in z_err.splitlines() if x.strip() and not x.strip().isdigit()]
+        result["dev_zero"] = {"s": round(z_wall, 2), "exit": z_rc, "stderr_lines": len(z_lines),
+                              "error": z_lines[0][:80] if z_lines else None,
+                              "met": z_rc == 2 and len(z_lines) == 1 and "Traceback" not in z_err and z_out == ""}
+
+        # 6. a bad line after 20,000 good ones
+        good = [[rng.choice("ABCD") for _ in range(rng.randint(0, 6))] for _ in range(20_000)]
+        write_lines(tmp / "bad.txt", [*good, ["A", "Q"], ["B"]])
+        e_wall, _, e_out, e_err, e_rc = run([PEAK, "sort"], tmp / "bad.txt")
+        answered = e_out.split("\n")[:-1]
+        result["bad_line_20001"] = {"answers_printed": len(answered), "exact_match": exact(good, e_out),
+                                    "exit": e_rc, "met": e_rc == 2 and len(answered) == 20_000
+                                    and exact(good, e_out) == 1 and "line 20001" in e_err}
+
+        # prefill ways, 400 A-Z lines
+        write_lines(tmp / "az400.txt", az[:400])
         base = {}
         for mode in ("full", "blocked", "multiset"):
-            wall, rss, out = run([sys.executable, "-c", BASELINE, mode, str(tmp / "az400.txt")])
-            base[mode] = {"prefill_s": round(float(out.strip()), 3), "peak_rss_mb": round(rss)}
-    az_median = statistics.median(az_walls)
-    print(json.dumps({
-        "benchmark": "sort_stream",
-        "az_2000_lines": {"median_s": round(az_median, 2), "runs_s": [round(w, 2) for w in az_walls],
-                          "peak_rss_mb": round(az_rss), "exact_match": az_exact,
-                          "target": "< 5 s, < 1024 MB", "met": az_median < 5 and az_rss < 1024 and az_exact == 1},
-        "one_line_1e6_tokens": {"s": round(long_wall, 2), "peak_rss_mb": round(long_rss), "exact_match": long_exact,
-                                "met": long_rss < 1024 and long_exact == 1},
-        "short_lines": {"lines_1e6": {"s": round(s_wall, 2), "peak_rss_mb": round(s_rss)},
-                        "lines_1e5": {"s": round(s100_wall, 2), "peak_rss_mb": round(s100_rss)},
-                        "rss_ratio_1e6_over_1e5": round(s_rss / s100_rss, 3), "exact_match": s_exact,
-                        "met": s_rss < 1.1 * s100_rss and s_exact == 1},
-        "baseline_prefill_400_az_lines": {**base,
-                                         "memory_ratio_full_over_blocked": round(base["full"]["peak_rss_mb"]
-                                                                                 / base["blocked"]["peak_rss_mb"], 2),
-                                         "time_ratio_full_over_blocked": round(base["full"]["prefill_s"]
-                                                                               / base["blocked"]["prefill_s"], 2),
-                                         "time_ratio_blocked_over_multiset": round(
-                                             base["blocked"]["prefill_s"] / base["multiset"]["prefill_s"], 2)},
-    }))
+            _, _, out, err, rc = run([PREFILL, mode, str(tmp / "az400.txt")], "/dev/null")
+            if rc != 0:
+                raise SystemExit(f"prefill {mode} failed: {err[-500:]}")
+            base[mode] = {"prefill_s": round(float(out.strip()), 3)}
+        result["prefill_400_az_lines"] = {
+            **base, "time_ratio_full_over_blocked": round(base["full"]["prefill_s"] / base["blocked"]["prefill_s"], 2),
+            "time_ratio_blocked_over_multiset": round(base["blocked"]["prefill_s"] / base["multiset"]["prefill_s"], 2)}
+    result["loadavg_1min_end"] = round(os.getloadavg()[0], 2)
+    result["all_targets_met"] = all(v["met"] for v in result.values() if isinstance(v, dict) and "met" in v)
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@
     python benchmarks/sort_train.py --vocab A-Z          # A-Z, trained on lengths <= 16 (sort_train_v26.py)
     python benchmarks/sort_train.py --vocab A-Z --seeds 0,1,2,3,4 --set label_smoothing=0
     python benchmarks/sort_train.py --vocab A-Z --recipe old   # the recipe before issue 14 (ablation)
+    python benchmarks/sort_train.py --recipe shipped --seeds 0,1,2,3,4   # the shipped A-D sorter's recipe
 
 Each seed trains the default recipe (:class:`dlexam.sorting.train.TrainConfig`, as `dlexam sort
 train` does; `--set KEY=VALUE` overrides a field, `--recipe old` restores the one before issue 14)
@@ -37,6 +38,7 @@ import torch
 from dlexam.commands.progress import ProgressPrinter
 from dlexam.sorting.data import all_sequences, sample_inputs
 from dlexam.sorting.evaluate import evaluate, heldout_inputs
+from dlexam.sorting.shipped import RECIPE
 from dlexam.sorting.train import OLD_RECIPE, TrainConfig, train
 from dlexam.sorting.vocab import Vocabulary
 
@@ -99,7 +101,9 @@ def run_seed(tc: TrainConfig, vocab: Vocabulary, progress) -> dict:
         per = math.ceil(10_000 / len(nonempty))
         r["heldout_1_8"] = accuracy_block(model, vocab, nonempty, heldout_inputs(vocab, nonempty, per, 1001))
         every = [s for n in lengths_in for s in all_sequences(4, n).tolist()]
-        r["exhaustive_1_8"] = {"n": len(every), "softmax": evaluate(model, vocab, lengths_in, inputs=every)["overall"]}
+        r["exhaustive_1_8"] = {"n": len(every), **{key: evaluate(model, vocab, lengths_in, inputs=every,
+                                                                  temperature=t)["overall"]
+                                                     for key, t in (("softmax", None), ("T0", 0.0))}}
         far = list(range(9, 33))
         r["heldout_9_32"] = accuracy_block(model, vocab, far, heldout_inputs(vocab, far, 500, 1002))
     else:
@@ -127,8 +131,9 @@ def main() -> None:
     ap.add_argument("--vocab", choices=("A-D", "A-Z"), default="A-D")
     ap.add_argument("--v26", action="store_true", help="same as --vocab A-Z")
     ap.add_argument("--seeds", default="0,1,2", help="model seeds, comma-separated (default 0,1,2)")
-    ap.add_argument("--recipe", choices=("new", "old"), default="new",
-                    help="old: the recipe before issue 14 (fixed T = sqrt(d_head), lr 0.03)")
+    ap.add_argument("--recipe", choices=("new", "old", "shipped"), default="new",
+                    help="old: the recipe before issue 14 (fixed T = sqrt(d_head), lr 0.03); shipped: the shipped "
+                    "A-D sorter's (dlexam.sorting.shipped.RECIPE; --seeds still chooses the seeds)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="override a TrainConfig field, e.g. --set steps=2000 (JSON values)")
     ap.add_argument("--threads", type=int, default=1)
@@ -138,6 +143,10 @@ def main() -> None:
     base = {"vocab": "A-Z", "max_len": 16} if a_z else {"vocab": "A-D", "max_len": 8}  # `sort train`'s defaults
     if args.recipe == "old":
         base.update(OLD_RECIPE)
+    elif args.recipe == "shipped":
+        if a_z:
+            sys.exit("--recipe shipped is the A-D sorter's")
+        base.update({k: v for k, v in RECIPE.items() if k != "seed"})
     base.update(parse_set(args.set))
     seeds = [int(s) for s in args.seeds.split(",")]
     vocab = Vocabulary.from_spec(base["vocab"])
@@ -151,11 +160,12 @@ def main() -> None:
         per_seed.append(r)
         print(json.dumps({"seed_done": r}), file=sys.stderr, flush=True)
     blocks = [k for k in per_seed[0] if isinstance(per_seed[0][k], dict) and "softmax" in per_seed[0][k]]
+    def overall(v):
+        return v["overall"] if isinstance(v, dict) else v
+
     worst = {
-        block: {
-            key: min(r[block][key]["overall"] for r in per_seed)
-            for key in ("softmax", "T0") if isinstance(per_seed[0][block].get(key), dict)
-        }
+        block: {key: min(overall(r[block][key]) for r in per_seed) for key in ("softmax", "T0")
+                if key in per_seed[0][block]}
         for block in blocks
     }
     worst["train_seconds_max"] = max(r["train_seconds"] for r in per_seed)

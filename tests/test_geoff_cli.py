@@ -38,6 +38,10 @@ def test_json_fields(capsys):
     assert data["loss"]["teacher_forcing"]["value"] > 4.2114
     assert set(data["gradients"]) == {"W_Q", "W_K", "W_V", "W_O"}
     assert data["gradient_comparison"]["T=0 (argmax)"]["vanishes"]["W_V"] is False
+    # the vocabulary in E's row order and the weights, as numbers (issue 19 item 6)
+    assert data["vocab"] == ["A", "B", "C", "D", "<START>", "<STOP>"]
+    assert data["weights"]["W_O"] == [[0, 1, 0, 1], [1, 0, 1, 0]] and len(data["weights"]["E"]) == 6
+    assert data["weights"]["multi_W_O"] == [[float(i == j) for j in range(4)] for i in range(4)]
 
 
 def test_two_heads_shown_next_to_one(capsys):

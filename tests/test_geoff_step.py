@@ -42,7 +42,9 @@ def test_the_step_is_w_minus_lr_times_the_autograd_gradient():
 
 def test_two_heads_step_the_4x4_output_matrix():
     step = geoff.gradient_step(geoff.GeoffQuery(EXAMPLE, "sqrt", heads=2), lr=0.1, matrices=("W_O",))
-    assert set(step.change) == {"W_O_two_heads"} and step.after.W_O == geoff.EXAM_WEIGHTS.W_O
+    # one key name for the matrix two heads use, in the change, the gradient norms and the weights (issue 22 item 8)
+    assert set(step.change) == set(step.gradient_norms) == {"multi_W_O"}
+    assert step.after.W_O == geoff.EXAM_WEIGHTS.W_O and step.after.multi_W_O != geoff.EXAM_WEIGHTS.multi_W_O
 
 
 @pytest.mark.parametrize("matrices, lr", [(("W_X",), 0.1), ((), 0.1), (("W_Q",), 0.0), (("W_Q",), float("nan"))])

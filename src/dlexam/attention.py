@@ -62,22 +62,34 @@ def is_argmax(temperature: float, dtype: torch.dtype) -> bool:
     return temperature < torch.finfo(dtype).tiny
 
 
-def argmax_weights(scores: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-    """lim_{T->0+} softmax(scores / T) along the last axis: tied maxima share the weight equally.
+def tie_tolerance(row_max: torch.Tensor) -> torch.Tensor:
+    """How far below a row's maximal score a score still ties with it under T = 0: TIE_ULPS units in
+    the last place of the maximum (at least of 1)."""
+    return TIE_ULPS * torch.finfo(row_max.dtype).eps * row_max.abs().clamp_min(1.0)
 
-    `mask` is boolean, True where attending is allowed. A row with nothing allowed gets all zeros.
-    The result carries no gradient to `scores`: it is piecewise constant in them.
-    """
+
+def tied_maxima(scores: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Boolean, along the last axis: where each row's maximal allowed scores are (within TIE_ULPS
+    units in the last place of the maximum). `mask` is True where attending is allowed; a row with
+    nothing allowed selects nothing. The keys that argmax attention shares its weight among."""
     s = scores.detach()
     if mask is not None:
         s = s.masked_fill(~mask, -math.inf)
     row_max = s.amax(dim=-1, keepdim=True)
-    tol = TIE_ULPS * torch.finfo(s.dtype).eps * row_max.abs().clamp_min(1.0)
-    tied = s >= row_max - tol
+    tied = s >= row_max - tie_tolerance(row_max)
     if mask is not None:
         tied &= mask
-    tied &= torch.isfinite(row_max)  # fully masked rows select nothing
-    w = tied.to(scores.dtype)
+    return tied & torch.isfinite(row_max)  # fully masked rows select nothing
+
+
+def argmax_weights(scores: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """lim_{T->0+} softmax(scores / T) along the last axis: tied maxima (:func:`tied_maxima`) share
+    the weight equally.
+
+    `mask` is boolean, True where attending is allowed. A row with nothing allowed gets all zeros.
+    The result carries no gradient to `scores`: it is piecewise constant in them.
+    """
+    w = tied_maxima(scores, mask).to(scores.dtype)
     return w / w.sum(dim=-1, keepdim=True).clamp_min(1.0)
 
 

@@ -13,7 +13,7 @@ import sys
 
 from dlexam.errors import UserError
 
-COMMAND_MODULES = ("geoff", "sort", "svhn", "answers", "experiment", "report", "demo", "serve")
+COMMAND_MODULES = ("geoff", "sort", "svhn", "answers", "experiment", "report", "demo", "serve", "variant", "grade")
 
 
 class Parser(argparse.ArgumentParser):

@@ -353,8 +353,8 @@ class TransformerSpec:
             raise SpecError(f"E must be {len(self.vocab)}x{d_model} (one row per token, d_model columns)")
         if shape(self.W_O) != (d_head, d_model):
             raise SpecError(f"W_O must be {d_head}x{d_model} (d_head x d_model)")
-        if not self.multi_heads or any(shape(h.W_Q) != (d_model, d_head) for h in self.multi_heads):
-            raise SpecError(f"every head of Problem 2.4 must have {d_model}x{d_head} projections")
+        if len(self.multi_heads) < 2 or any(shape(h.W_Q) != (d_model, d_head) for h in self.multi_heads):
+            raise SpecError(f"Problem 2.4 needs k >= 2 heads, each with {d_model}x{d_head} projections")
         if shape(self.multi_W_O) != (self.heads * d_head, d_model):
             raise SpecError(f"multi_W_O must be {self.heads * d_head}x{d_model} (k d_head x d_model)")
         unknown = [t for t in self.example_input + self.example_target if t not in self.symbols]

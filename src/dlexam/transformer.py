@@ -67,9 +67,11 @@ class TransformerConfig:
             limits.number("temperature", self.temperature, 0, math.inf, hi_open=True)
         if not isinstance(self.extra, dict):
             raise UserError(f"extra must be a mapping, got {type(self.extra).__name__}")
-        weights = self.n_layers * (4 * self.n_heads * self.d_head * self.d_model + 2 * self.d_model * self.d_ff)
-        if weights + self.vocab_size * self.d_model > MAX_PARAMETERS:
-            raise UserError(f"the model would hold {weights:,} weights; dlexam builds at most {MAX_PARAMETERS:,}")
+        layers = self.n_layers * (4 * self.n_heads * self.d_head * self.d_model + 2 * self.d_model * self.d_ff)
+        embeddings = self.vocab_size * self.d_model * (1 if self.tie_embeddings else 2) + self.max_len * self.d_model
+        if layers + embeddings > MAX_PARAMETERS:
+            raise UserError(f"the model would hold {layers + embeddings:,} weights ({layers:,} in its layers, "
+                            f"{embeddings:,} in its embeddings); dlexam builds at most {MAX_PARAMETERS:,}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -256,14 +258,11 @@ class DecoderTransformer(nn.Module):
         per sequence however long the prompt, the same numbers up to the order of additions.
         """
         b, t = tokens.shape
-        temp = self.temperature(temperature)
         if multiset is not False and self.attends_to_a_multiset():
             counts = torch.zeros(b, self.cfg.vocab_size, dtype=torch.long, device=tokens.device)
             counts.scatter_add_(1, tokens, pad_mask.long())
-            q, k, v = self._token_tables(self.layers[0])
-            # every (query token, key token) score once: a step only looks its row up
-            cache = {"counts": counts, "scores": q @ k.transpose(-2, -1), "values": v[:, None], "temperature": temp}
-            return self._multiset_logits(tokens[:, -1], cache), cache
+            return self.prefill_counts(counts, tokens[:, -1], temperature=temperature)
+        temp = self.temperature(temperature)
         positions = (pad_mask.long().cumsum(-1) - 1).clamp_min(0)
         cap = max(capacity, t + 16)
         kv = []
@@ -296,6 +295,27 @@ class DecoderTransformer(nn.Module):
         cache = {"kv": kv, "key_mask": key_mask, "length": t, "next_pos": positions[:, -1] + 1,
                  "temperature": temp}
         return self.unembed(x[:, -1:])[:, 0], cache
+
+    @torch.no_grad()
+    def multiset_tables(self) -> dict:
+        """For a model that :meth:`attends_to_a_multiset`: every (query token, key token) score,
+        "scores" (H, V, V), and every token's value, "values" (H, 1, V, d_head). A step only looks
+        its row up; compute them once for many batches and pass them to :meth:`prefill_counts`."""
+        q, k, v = self._token_tables(self.layers[0])
+        return {"scores": q @ k.transpose(-2, -1), "values": v[:, None]}
+
+    @torch.no_grad()
+    def prefill_counts(self, counts: torch.Tensor, token: torch.Tensor, *, temperature=None,
+                       tables: dict | None = None):
+        """:meth:`prefill` for a model that :meth:`attends_to_a_multiset`, from what it attends to:
+        counts (B, V) of the tokens up to and including the current ones, token (B,). The order of
+        the prompt does not matter to such a model, so a prompt of any length is its counts.
+        Returns (logits (B, V), cache for :meth:`step`); the cache holds `counts` itself."""
+        if not self.attends_to_a_multiset():
+            raise ValueError("prefill_counts needs one layer and no positional encodings")
+        tables = self.multiset_tables() if tables is None else tables
+        cache = {"counts": counts, **tables, "temperature": self.temperature(temperature)}
+        return self._multiset_logits(token, cache), cache
 
     @torch.no_grad()
     def step(self, token: torch.Tensor, cache: dict):

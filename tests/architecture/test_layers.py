@@ -16,7 +16,7 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "dlexam"
 # Top to bottom. A module may import modules of its own layer or below, never above.
 LAYERS = [
     ("edges", ["dlexam.cli", "dlexam.__main__", "dlexam.commands", "dlexam.report", "dlexam.serve"]),
-    ("exam views", ["dlexam.answers", "dlexam.experiments"]),
+    ("exam views", ["dlexam.answers", "dlexam.experiments", "dlexam.variants"]),
     ("models", ["dlexam.geoff", "dlexam.sorting", "dlexam.svhn"]),
     ("core", ["dlexam.transformer", "dlexam.attention", "dlexam.checkpoint", "dlexam.exact", "dlexam.figures",
               "dlexam.files", "dlexam.shared", "dlexam.progress", "dlexam.cpu", "dlexam.errors", "dlexam.limits",
@@ -124,7 +124,8 @@ HEAVY = ("torch", "numpy", "matplotlib", "scipy", "PIL")
 
 
 @pytest.mark.parametrize("command", [[], ["geoff"], ["sort"], ["svhn"], ["svhn", "train"], ["answers"],
-                                     ["experiment"], ["report"], ["demo"], ["serve"]])
+                                     ["experiment"], ["report"], ["demo"], ["serve"],
+                                     ["variant"], ["grade"]])
 def test_help_imports_no_heavy_library(command):
     code = (
         "import sys\n"

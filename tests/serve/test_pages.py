@@ -186,7 +186,7 @@ def test_geoff_labels_masks_and_side_by_side_losses(page):
     ready(page)
     assert row_labels(page, "#edit-E") == list(geoff.VOCAB)
     assert row_labels(page, "#grad-E") == list(geoff.VOCAB)
-    assert row_labels(page, "#grad-W_O") == ["d1", "d2", "d3", "d4"]  # W_O' (4x4): rows of the concatenation
+    assert row_labels(page, "#grad-multi_W_O") == ["d1", "d2", "d3", "d4"]  # multi_W_O (4x4): rows of the concatenation
     masked = page.eval_on_selector_all("#scores-h0 tr", "rs => rs.slice(1).map(r => Array.from(r.querySelectorAll("
                                                         "'td')).map(td => td.classList.contains('masked')))")
     assert masked == [[j > i for j in range(7)] for i in range(7)]  # the future of each row

@@ -1,6 +1,6 @@
 """`dlexam serve --workers N`: answers computed in worker processes are the server's own answers, byte for
-byte; a killed worker is replaced and the server keeps answering; stopping the server stops its workers; a
-bad --workers is one line and exit status 2."""
+byte; a killed worker is replaced and the server keeps answering; a hung one is killed at its job's budget;
+stopping the server stops its workers; a bad --workers is one line and exit status 2."""
 
 from __future__ import annotations
 
@@ -35,11 +35,19 @@ def workers_of(pid: int) -> list[int]:
 
 
 def alive(pid: int) -> bool:
+    """Running (not a zombie, not reaped: the server reaps a dead worker as soon as it looks at it)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
         return False
-    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def wait_until_dead(pid: int, timeout: float = 30) -> None:
+    """Until `pid` has exited (a zombie its parent has not reaped yet counts)."""
+    deadline = time.monotonic() + timeout
+    while alive(pid):
+        assert time.monotonic() < deadline, f"process {pid} still alive"
+        time.sleep(0.05)
 
 
 def drawn_png(seed: int) -> bytes:
@@ -90,19 +98,20 @@ def test_workers_answer_exactly_what_the_server_computes_itself(server):
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process table from /proc")
 def test_a_killed_worker_is_replaced_and_stopping_stops_the_workers():
+    """An idle worker killed: every request answered, never a 5xx (once the next one got a 500: the dead worker
+    stayed in the queue of idle ones and was handed the job), by the server itself while no worker is alive,
+    then by the new worker."""
     s = Server("--workers", "1")
     try:
         (first,) = workers_of(s.proc.pid)
         status, _, before = s.get("/api/geoff?seq=B+A+<START>+A+B&T=0.3")
         assert status == 200
         os.kill(first, signal.SIGKILL)
-        # Answered all along: by the server itself while no worker is alive, then by the new worker.
+        wait_until_dead(first)
         deadline = time.monotonic() + 120
         while True:
             status, _, d = s.get("/api/geoff?seq=B+A+<START>+A+B&T=0.3&heads=1")
-            assert status in (200, 503), (status, d)  # 503 only for a job the dead worker had taken
-            if status == 200:
-                assert d == before
+            assert status == 200 and d == before, (status, d)
             now = workers_of(s.proc.pid)
             if now and now != [first] and alive(now[0]):
                 break
@@ -127,3 +136,22 @@ def test_bad_workers_is_one_line_and_status_2(n):
     p = subprocess.run([sys.executable, "-m", "dlexam", "serve", "--port", "0", "--workers", n], capture_output=True,
                        text=True, timeout=120)
     assert p.returncode == 2 and p.stdout == "" and p.stderr.count("\n") == 1 and "--workers" in p.stderr
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process table from /proc")
+def test_a_hung_worker_is_killed_at_its_job_budget_and_replaced():
+    """SIGSTOP: the worker takes the job and never answers. After --job-timeout the request gets a 503 that says
+    so, the worker is killed, and the next requests are answered (once: that request waited forever)."""
+    s = Server("--workers", "1", "--job-timeout", "1")
+    try:
+        (first,) = workers_of(s.proc.pid)
+        os.kill(first, signal.SIGSTOP)
+        status, _, d = s.get("/api/geoff?seq=C+A+<START>+A+C&T=2", timeout=60)  # without a budget: forever
+        assert status == 503 and "budget of 1.0 s" in d["error"], d
+        wait_until_dead(first)  # SIGKILL ends a stopped process
+        status, _, d = s.get("/api/geoff?seq=C+A+<START>+A+C&T=2")
+        assert status == 200 and d["tokens"][0] == "C"
+    finally:
+        rc = s.stop(signal.SIGINT)
+    assert rc in (0, 130) and "Traceback" not in s.stderr, s.stderr
+    assert "took more than its job's budget of 1.0 s; killing it" in s.stderr

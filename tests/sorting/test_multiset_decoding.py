@@ -12,6 +12,7 @@ import torch
 
 from dlexam.attention import attention, multiset_attention
 from dlexam.sorting.compiled import compile_sorter
+from dlexam.sorting.counting import decode_counts, decodes_by_table
 from dlexam.sorting.decode import greedy_decode, left_padded_prompts
 from dlexam.sorting.vocab import Vocabulary
 from dlexam.transformer import DecoderTransformer, TransformerConfig
@@ -69,4 +70,57 @@ def test_the_compiled_sorter_decodes_long_inputs_by_counts():
     g = torch.Generator().manual_seed(7)
     inputs = [torch.randint(0, 26, (int(n),), generator=g).tolist() for n in (1, 30, 900, 2000)]
     got = greedy_decode(compile_sorter(26), vocab, inputs)
+    assert got.outputs == [sorted(set(x)) for x in inputs] and all(got.stopped)
+
+
+# ---- decoding from counts, and its look-up step under argmax (dlexam.sorting.counting) ---------------
+def _inputs(n_symbols: int, seed: int, count: int = 60, longest: int = 50) -> list[list[int]]:
+    g = torch.Generator().manual_seed(seed)
+    return [torch.randint(0, n_symbols, (int(torch.randint(0, longest + 1, (1,), generator=g)),),
+                          generator=g).tolist() for _ in range(count)]
+
+
+@pytest.mark.parametrize("cfg", [
+    dict(n_heads=1), dict(n_heads=1, d_ff=16, layernorm=True), dict(n_heads=1, tie_embeddings=False),
+    dict(n_heads=2), dict(n_heads=1, residual=True),  # these two take the general step
+])
+@pytest.mark.parametrize("n_symbols", [8, 40])  # 40: more keys than the look-up's window
+def test_decoding_by_counts_gives_what_the_kv_cache_gives(cfg, n_symbols):
+    torch.manual_seed(11)
+    model = DecoderTransformer(TransformerConfig(vocab_size=n_symbols + 2, d_model=8, temperature=0.0, **cfg)).eval()
+    vocab = Vocabulary.from_spec(str(n_symbols))
+    inputs = _inputs(n_symbols, 12)
+    oracle = greedy_decode(model, vocab, inputs, multiset=False)  # every key and value kept, attention()
+    assert decodes_by_table(model, 0.0) == (cfg.get("n_heads") == 1 and not cfg.get("residual", False))
+    for by_table in (None, False):
+        counts = torch.zeros(len(inputs), vocab.size, dtype=torch.long)
+        for i, x in enumerate(inputs):
+            counts[i] += torch.bincount(torch.tensor(x, dtype=torch.long), minlength=vocab.size)
+        emitted, stopped, steps = decode_counts(model, counts, start=vocab.start, stop=vocab.stop,
+                                                max_steps=vocab.n_symbols + 1, by_table=by_table)
+        rows = emitted.tolist()
+        assert [r[: r.index(vocab.stop)] if s else r for r, s in zip(rows, stopped.tolist(), strict=True)] \
+            == oracle.outputs
+        assert stopped.tolist() == oracle.stopped and steps == oracle.steps
+
+
+def test_keys_of_different_tokens_that_tie_take_the_general_step():
+    """Tokens 1 and 2 get the same embedding, so the same key: under argmax they tie and share the weight,
+    and the look-up (which needs one winning token) must hand those rows to the general step."""
+    torch.manual_seed(13)
+    model = DecoderTransformer(TransformerConfig(vocab_size=7, d_model=6, temperature=0.0)).eval()
+    with torch.no_grad():
+        model.E[2] = model.E[1]
+    vocab = Vocabulary.from_spec("5")
+    inputs = [[1, 2, 2], [2, 1], [0, 1, 2, 3, 4]] + _inputs(5, 14)
+    assert greedy_decode(model, vocab, inputs).outputs == greedy_decode(model, vocab, inputs, multiset=False).outputs
+
+
+def test_the_compiled_solver_over_2000_symbols_sorts_sparse_and_dense_inputs():
+    """Sparse inputs put the next symbol beyond the look-up's window (the full step finds it); dense ones not."""
+    vocab = Vocabulary.from_spec("2000")
+    g = torch.Generator().manual_seed(15)
+    inputs = [[1999, 5, 5, 0], [7], [], list(range(1999, -1, -3))]
+    inputs += [torch.randint(0, 2000, (int(n),), generator=g).tolist() for n in (2, 30, 700, 3000)]
+    got = greedy_decode(compile_sorter(2000), vocab, inputs)
     assert got.outputs == [sorted(set(x)) for x in inputs] and all(got.stopped)

@@ -179,3 +179,17 @@ def test_two_identical_heads_with_identity_w_o_problem_2_4():
     swapped = base(tokens)[..., [1, 0, 3, 2, 4, 5]]
     assert torch.allclose(two(tokens), swapped)
     assert not torch.allclose(two(tokens), base(tokens))
+
+
+def test_the_model_size_error_counts_what_it_says():
+    """d_model 500, one head, no feed-forward: 4 x 500 x 500 = 1,000,000 weights in the layer; the
+    embedding holds vocab_size x 500, twice that when the unembedding is separate (numbers by hand)."""
+    from dlexam.errors import UserError
+
+    with pytest.raises(UserError, match=r"^the model would hold 51,000,000 weights \(1,000,000 in its layers, "
+                                        r"50,000,000 in its embeddings\); dlexam builds at most 50,000,000$"):
+        TransformerConfig(vocab_size=100_000, d_model=500)
+    TransformerConfig(vocab_size=90_000, d_model=500)  # 46,000,000: allowed
+    TransformerConfig(vocab_size=50_000, d_model=500)  # 26,000,000 with the tied embedding
+    with pytest.raises(UserError, match=r"would hold 51,000,000 weights \(1,000,000 in its layers, 50,000,000 in"):
+        TransformerConfig(vocab_size=50_000, d_model=500, tie_embeddings=False)

@@ -17,6 +17,8 @@ from dlexam import geoff
 from dlexam.answers import exam_source
 from dlexam.answers.registry import Answer, question
 from dlexam.exact import exact_fraction, fraction_rows
+from dlexam.spec import VERSION_A, text
+from dlexam.spec import identity as identity_matrix
 
 EXAMPLE = geoff.EXAM_EXAMPLE  # "D A A <START> A D <STOP>"
 # Anchors of the worked solution's lines in the exam text.
@@ -255,31 +257,49 @@ def pr2_3() -> Answer:
     )
 
 
-# ---- Pr2.4 two identical heads, W_O = I_4 ----------------------------------------------------
+# ---- Pr2.4 k identical heads, W_O = I_{k d_head} ------------------------------------------------
+
+def heads_formulas(c: geoff.HeadsComparison, t=VERSION_A.transformer) -> dict[str, str]:
+    """The formulas of Problem 2.4's answer, written from the spec (Version A: two heads of width 2, I_4)."""
+    k, d, n = t.heads, t.d_head, t.d_model
+    identity = t.multi_W_O == identity_matrix(k * d)
+    w_prime = f"I_{k * d}" if identity else "multi_W_O"
+    concat = "[" + " ".join(["Z"] * k) + "]"
+    blocks = " + ".join(f"W_O'[{'' if h == 0 else h * d}:{'' if h == k - 1 else (h + 1) * d}]" for h in range(k))
+    pairs = sorted({tuple(sorted((j, i))) for j, i in enumerate(c.permutation or []) if i != j})
+    return {"k": str(k), "concat": concat, "w_prime": w_prime, "blocks": blocks,
+            "as_one": f"Z [{' '.join([f'I_{d}'] * k)}]" if identity else f"Z ({blocks})",
+            "swaps": ", ".join(f"{t.vocab[a]}<->{t.vocab[b]}" for a, b in pairs),
+            "W_O": "[" + ",".join("[" + ",".join(text(v) for v in r) + "]" for r in t.W_O) + "]",
+            "shape": f"{k * d}x{n}", "stacked": "[W_O; " + "; ".join(["0"] * (k - 1)) + "]",
+            "split": "[" + "; ".join([f"W_O/{k}"] * k) + "]"}
+
 
 @question("Pr2.4")
 def pr2_4() -> Answer:
     c = geoff.compare_heads(EXAMPLE, temperature=0.0)
     one, two = c.one, c.two
+    f = heads_formulas(c)
     losses = {name: {"one_head": float(one.loss[name]["value"]), "two_heads": float(two.loss[name]["value"])}
               for name in ("exam", "teacher_forcing")}
     identical = c.identical
     return Answer(
         id="Pr2.4",
-        question="A second, identical head and W_O = I_4: repeat the loss",
+        question=f"A second, identical head and W_O = {f['w_prime']}: repeat the loss",
         exam_answer=PR24_SOLUTION,
-        computed=(f"[Z Z] I_4 = Z [I_2 I_2] is R with columns swapped (A<->B, C<->D; max diff "
+        computed=(f"{f['concat']} {f['w_prime']} = {f['as_one']} is R with columns swapped ({f['swaps']}; max diff "
                   f"{c.swapped_difference:.0e}); loss {losses['exam']['two_heads']:.4f} vs "
                   f"{losses['exam']['one_head']:.4f} (exam convention), {losses['teacher_forcing']['two_heads']:.4f} "
                   f"vs "
                   f"{losses['teacher_forcing']['one_head']:.4f} (teacher forcing)"),
         verdict="agrees" if identical else "disagrees",
         explanation=("" if identical else
-                     "The heads' outputs are concatenated: [Z Z] W_O' with W_O' = I_4 gives R' = [Z Z] = Z [I_2 I_2], "
-                     "while the one-head R = Z W_O with W_O = [[0,1,0,1],[1,0,1,0]]. The columns of R' are those of R "
-                     "swapped (A<->B, C<->D), so the logits and the loss change. Two identical heads with a 4x4 W_O' "
-                     "equal one head with W_O'[:2] + W_O'[2:]; the result would be identical for W_O' = [W_O; 0] or "
-                     "[W_O/2; W_O/2], not for I_4."),
+                     f"The heads' outputs are concatenated: {f['concat']} W_O' with W_O' = {f['w_prime']} gives R' = "
+                     f"{f['concat']} = {f['as_one']}, "
+                     f"while the one-head R = Z W_O with W_O = {f['W_O']}. The columns of R' are those of R "
+                     f"swapped ({f['swaps']}), so the logits and the loss change. Two identical heads with a "
+                     f"{f['shape']} W_O' equal one head with {f['blocks']}; the result would be identical for W_O' = "
+                     f"{f['stacked']} or {f['split']}, not for {f['w_prime']}."),
         evidence={"R_one_head": one.R.tolist(), "R_two_heads": two.R.tolist(),
                   "two_heads_R_minus_swapped_columns_of_R": c.swapped_difference,
                   "two_heads_R_minus_R": c.R_difference,

@@ -7,6 +7,7 @@ import shutil
 import textwrap
 import time
 
+from dlexam.commands.variant import add_variant_options
 from dlexam.plain import dumps
 
 VERDICT_MARK = {"agrees": "agrees", "disagrees": "DISAGREES", "conceptual": "conceptual"}
@@ -22,6 +23,7 @@ def register(sub) -> None:
     p.add_argument("--json", action="store_true", help="print JSON: a list of objects (one object with --question)")
     p.add_argument("--exam", metavar="FILE", default=None,
                    help="the exam text (default: exam/ in the shared folder; sets DLEXAM_EXAM)")
+    add_variant_options(p, required=False)
     p.set_defaults(handler=handle)
 
 
@@ -120,8 +122,9 @@ def render_question(a: dict) -> str:
     lines += ["", "Evidence:"] + _render_value(a["evidence"], 1)
     if a.get("notes"):
         lines += ["", "The text as given:"] + [f"  - {n}" for n in a["notes"]]
-    lines += ["", f"Exam quotes ({'all found in the exam text' if a['exam_quotes_found'] else 'NOT all found'}):"]
-    lines += [f"  > {q}" for q in a["exam_quotes"]]
+    if a["exam_quotes"]:  # a variant quotes no exam text
+        lines += ["", f"Exam quotes ({'all found in the exam text' if a['exam_quotes_found'] else 'NOT all found'}):"]
+        lines += [f"  > {q}" for q in a["exam_quotes"]]
     lines.append(f"\n({a['seconds']:.2f} s)")
     return "\n".join(lines)
 
@@ -129,6 +132,8 @@ def render_question(a: dict) -> str:
 def handle(args: argparse.Namespace) -> int:
     from dlexam.answers import answer, answer_key
 
+    if args.variant is not None:
+        return handle_variant(args)
     if args.question:
         a = answer(args.question).to_dict()
         print(dumps(a, indent=2, ensure_ascii=False) if args.json else render_question(a))
@@ -140,4 +145,20 @@ def handle(args: argparse.Namespace) -> int:
     else:
         print(render_table(key))
         print(f"(computed in {time.perf_counter() - t0:.1f} s)")
+    return 0
+
+
+def handle_variant(args: argparse.Namespace) -> int:
+    """A variant's key, each answer confirmed by computation (the exam text is not needed)."""
+    from dlexam.answers.registry import normalise_id
+    from dlexam.answers.variant import variant_answers
+    from dlexam.variants import make_variant
+
+    v = make_variant(args.variant, args.difficulty)
+    ids = [normalise_id(args.question)] if args.question else None
+    key = [a.to_dict() for a in variant_answers(v, ids)]
+    if args.question:
+        print(dumps(key[0], indent=2, ensure_ascii=False) if args.json else render_question(key[0]))
+    else:
+        print(dumps(key, indent=2, ensure_ascii=False) if args.json else render_table(key))
     return 0

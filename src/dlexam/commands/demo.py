@@ -30,8 +30,12 @@ def print_sort_demo(d) -> None:
     print("  attention of each decoding step on 'D A A' (weights > 0 only):")
     print("    " + format_steps(d.steps).replace("\n", "\n    "))
     print(f"  vocabulary 0..99, {d.batch} random inputs of length {d.length}: {d.correct}/{d.batch} exactly "
-          f"sorted(set(x)), {d.decode_steps} decoding steps with a KV cache in {d.seconds:.2f} s")
-    print('  (`dlexam sort "D A A"`, `dlexam sort train`, `dlexam sort evaluate`; see docs/sorting.md)')
+          f"sorted(set(x)), {d.decode_steps} decoding steps in {d.seconds:.2f} s")
+    print(f"  {d.trained_name} (softmax at its T / argmax, T = 0):")
+    for text, soft, zero in d.trained:
+        print(f"  {text:<28} -> {soft} / {zero}")
+    print('  (`dlexam sort "D A A"`, `dlexam sort --trained`, `dlexam sort train`, `dlexam sort evaluate`; see '
+          "docs/sorting.md)")
 
 
 def print_svhn_demo(d) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 
 from dlexam.commands.options import temperature
+from dlexam.commands.variant import add_variant_options
+from dlexam.errors import UserError
 from dlexam.plain import dumps
 
 
@@ -13,28 +15,40 @@ def register(sub) -> None:
         "geoff",
         help="Geoff's transformer with the exam's weights (Problem 2)",
         description="Run the exam's one-layer, one-head transformer on a sequence and show every matrix "
-        "of the worked solution (Problems 2.2-2.5).",
+        "of the worked solution (Problems 2.2-2.5); --variant N runs a variant's transformer instead.",
     )
-    p.add_argument("sequence", nargs="?", default="D A A <START> A D <STOP>",
-                   help='space-separated tokens from A B C D <START> <STOP> (default: the exam\'s example)')
+    p.add_argument("sequence", nargs="?", default=None,
+                   help="space-separated tokens from A B C D <START> <STOP> (a variant's own vocabulary with "
+                   "--variant; default: the exam's (or the variant's) example)")
     p.add_argument("--temperature", default=0.0, type=temperature,
                    help="attention temperature: 0 = argmax with ties shared (default), a number T > 0 = "
                    "softmax(s/T), or 'sqrt' = sqrt(d_k)")
-    p.add_argument("--heads", type=int, default=1, choices=(1, 2),
-                   help="2 = Problem 2.4: a second identical head and W_O = I_4, shown next to one head")
+    p.add_argument("--heads", type=int, default=1,
+                   help="1 (default), or k = Problem 2.4's heads, shown next to one head (Version A: k = 2, a second "
+                   "identical head and W_O = I_4)")
     p.add_argument("--loss", action="store_true", help="require the loss (error if there is no <START>)")
     p.add_argument("--gradients", action="store_true",
                    help="Problem 2.5: autograd gradients of the loss w.r.t. W_Q, W_K, W_V, W_O")
     p.add_argument("--convention", default="teacher_forcing", choices=("teacher_forcing", "exam"),
                    help="which loss the gradients differentiate (default: standard teacher forcing)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_variant_options(p, required=False)
     p.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
     from dlexam import geoff
 
-    query = geoff.GeoffQuery(sequence=args.sequence, temperature=args.temperature,
+    weights, example = geoff.EXAM_WEIGHTS, geoff.EXAM_EXAMPLE
+    if args.variant is not None:  # the variant's own transformer and example (dlexam variant --seed N)
+        from dlexam.variants import make_variant
+
+        t = make_variant(args.variant, args.difficulty).spec.transformer
+        weights, example = geoff.GeoffWeights.from_spec(t), " ".join(t.example)
+    if args.heads not in (1, weights.heads):
+        raise UserError(f"--heads must be 1 (Problem 2.2) or {weights.heads} (Problem 2.4), got {args.heads}")
+    query = geoff.GeoffQuery(sequence=example if args.sequence is None else args.sequence,
+                             temperature=args.temperature, weights=weights,
                              heads=args.heads, loss=True if args.loss else None, gradients=args.gradients,
                              convention=args.convention)
     report = geoff.analyse(query)
@@ -60,7 +74,6 @@ def format_matrix(name: str, m, rows: list[str] | None = None, cols: list[str] |
 
 def render(report) -> str:
     """The text of `dlexam geoff`: every matrix, Problem 2.4's comparison, the losses, the gradients."""
-    from dlexam import geoff
 
     r, fm = report.result, format_matrix
     one_head = report.heads.one if report.heads is not None else None
@@ -79,30 +92,50 @@ def render(report) -> str:
         out += [fm(prefix + "Q K^T (scores)", pick(r.scores), toks, toks), "",
                 fm(prefix + "P = causal attention", pick(r.P), toks, toks), "",
                 fm(prefix + "Z = P V", pick(r.Z), toks), ""]
-    r_name = "R = [Z Z] W_O, W_O = I_4" if r.heads == 2 else "R = Z W_O"
-    out += [fm(r_name, r.R, toks), "", fm("logits = R E^T", r.logits, toks, list(geoff.VOCAB)), ""]
+    vocab = list(report.query.weights.vocab)
+    r_name = f"R = [{' '.join(f'Z_{h + 1}' for h in range(r.heads))}] multi_W_O" if r.heads > 1 else "R = Z W_O"
+    out += [fm(r_name, r.R, toks), "", fm("logits = R E^T", r.logits, toks, vocab), ""]
     if one_head is not None:
         out += ["Problem 2.4: next to the one-head model (same input):", "",
                 fm("one head: R = Z W_O", one_head.R, toks), "",
-                fm("one head: logits", one_head.logits, toks, list(geoff.VOCAB)), ""]
-        out.append("R is the same as with one head." if report.heads.same_R else
-                   "R differs from the one-head R: [Z Z] I_4 = Z [I_2 I_2], whereas W_O = [[0,1,0,1],[1,0,1,0]] "
-                   "swaps the columns (A<->B, C<->D). The exam's 'the result would be identical' does not hold; "
-                   "it would with W_O = [I_2 I_2].")
+                fm("one head: logits", one_head.logits, toks, vocab), ""]
+        out.append(heads_finding(report.heads, vocab))
         out.append("")
     if r.loss:
         out += render_loss(r, "two heads" if one_head is not None else None)
         if one_head is not None:
             out += render_loss(one_head, "one head")
         out += ["Standard is teacher forcing: a causal decoder's row t has seen tokens 1..t, so it must predict",
-                "token t+1 (rows <START>, A, D score A, D, <STOP>). The exam's Problem 2.3 reads the rows of the",
-                "output tokens themselves (rows 5-7 in its example) to score those very tokens: that reproduces",
-                "its 4.2114 but is not how such a model is trained.", ""]
+                "token t+1 (the rows from <START> on score the tokens after them). The exam's Problem 2.3 reads the",
+                "rows of the output tokens themselves (rows 5-7 in its example) to score those very tokens: that",
+                "reproduces its 4.2114 but is not how such a model is trained.", ""]
     elif "<START>" not in toks:
         out += ["no loss: the sequence has no <START> (the loss scores the tokens after it)", ""]
     if r.gradients is not None:
         out += render_gradients(r, report.gradients)
     return "\n".join(out).rstrip()
+
+
+def heads_finding(c, vocab: list[str]) -> str:
+    """Problem 2.4's finding in a sentence: R is the same, or how it differs."""
+    if c.same_R:
+        return "R is the same as with one head."
+    k = c.two.heads
+    how = ""
+    if c.permutation is not None:
+        pairs = sorted({tuple(sorted((j, i))) for j, i in enumerate(c.permutation) if i != j})
+        how = " (its columns permuted: " + ", ".join(f"{vocab[a]}<->{vocab[b]}" for a, b in pairs) + ")"
+    return (f"R differs from the one-head R{how}: {k} identical heads with multi_W_O act as one head with "
+            "the sum of multi_W_O's blocks, " + format_rows(c.effective_W_O) + ", not W_O. The exam's 'the result "
+            "would be identical' holds only when that sum is W_O."
+            if c.equivalence_error < 1e-12 else
+            f"R differs from the one-head R{how}: the {k} heads differ, so [Z_1 ... Z_k] multi_W_O is not Z W_O.")
+
+
+def format_rows(m) -> str:
+    from dlexam.exact import fraction_rows
+
+    return "[" + ", ".join("[" + ", ".join(row) + "]" for row in fraction_rows(m)) + "]"
 
 
 def _equal(*ms) -> bool:

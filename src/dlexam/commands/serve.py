@@ -23,13 +23,33 @@ def register(sub) -> None:
                    help="address to bind (default 127.0.0.1; anything else exposes the app beyond this machine)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 = any free port)")
     p.add_argument("--sort-checkpoint", type=Path, metavar="RUN", default=None,
-                   help="a trained sorter (checkpoint or run folder) shown beside the compiled solver on /sort")
+                   help="a trained sorter (checkpoint or run folder) shown beside the compiled solver on /sort "
+                   "(default: the A-D sorter shipped with dlexam)")
     p.add_argument("--svhn-checkpoint", type=Path, metavar="RUN", default=None,
                    help="the CNN for /cnn (checkpoint or run folder; default: the shipped model)")
     p.add_argument("--workers", type=int, metavar="N", default=None,
                    help="processes that compute the answers (Geoff's matrices, gradient steps, predictions) beside "
                    "the server, each holding the models (~240 MB); default: 2 (none on a single core); 0 computes in "
                    "the server process itself")
+    from dlexam.serve.state import ServeLimits  # light: the dataclass and its bounds
+
+    d = ServeLimits()
+    g = p.add_argument_group("limits", "deadlines and caps that keep slow, idle or hostile clients from holding the "
+                             "server (docs/serve.md)")
+    g.add_argument("--header-timeout", type=float, metavar="S", default=d.header_timeout_s,
+                   help=f"seconds a request's headers may take from its first byte; then 408 (default "
+                   f"{d.header_timeout_s:g})")
+    g.add_argument("--idle-timeout", type=float, metavar="S", default=d.idle_timeout_s,
+                   help=f"seconds a connection may wait without a request before it is closed (default "
+                   f"{d.idle_timeout_s:g})")
+    g.add_argument("--connections-per-client", type=int, metavar="N", default=d.connections_per_client,
+                   help="connections one address may hold; a new one closes its longest-waiting idle one (default "
+                   f"{d.connections_per_client})")
+    g.add_argument("--max-connections", type=int, metavar="N", default=d.max_connections,
+                   help=f"connections all clients together may hold (default {d.max_connections})")
+    g.add_argument("--job-timeout", type=float, metavar="S", default=d.job_timeout_s,
+                   help="seconds a worker may take for one answer, plus an uploaded image's own budget from its "
+                   f"size; then the worker is replaced and the request gets 503 (default {d.job_timeout_s:g})")
     p.set_defaults(handler=handle)
 
 
@@ -44,10 +64,14 @@ def handle(args: argparse.Namespace) -> int:
 
     workers = check_workers(default_workers() if args.workers is None else args.workers)
     from dlexam.serve.app import create_app
-    from dlexam.serve.state import ServeSettings, load_state
+    from dlexam.serve.state import ServeLimits, ServeSettings, load_state
 
+    limits = ServeLimits(header_timeout_s=args.header_timeout, idle_timeout_s=args.idle_timeout,
+                         max_connections=args.max_connections, connections_per_client=args.connections_per_client,
+                         job_timeout_s=args.job_timeout)  # checked here, before anything is loaded
+    server.ensure_descriptors(limits)
     settings = ServeSettings(host=args.host, port=args.port, sort_checkpoint=args.sort_checkpoint,
-                             svhn_checkpoint=args.svhn_checkpoint)
+                             svhn_checkpoint=args.svhn_checkpoint, limits=limits)
     sock = server.bind(args.host, args.port)  # first: a port in use fails before any model is loaded
     pool = WorkerPool(settings, workers) if workers else None
     try:
@@ -66,7 +90,7 @@ def handle(args: argparse.Namespace) -> int:
                   file=sys.stderr)
         freeze_heap()  # the server's own long-lived objects, too
         print(f"serving on {server.url(args.host, sock)}", flush=True)
-        server.serve(app, sock)
+        server.serve(app, sock, limits)
     finally:
         sock.close()
         if pool is not None:

@@ -3,6 +3,7 @@
 dlexam sort "D A A"                       # -> A D (compiled exact solver)
 dlexam sort --vocab 100 "42 7 7 99"       # -> 7 42 99
 printf 'D A A\\nC B\\n' | dlexam sort       # one answer per line
+dlexam sort --trained "C A D B A C"       # the trained A-D sorter shipped with dlexam
 dlexam sort --checkpoint runs/sort-v4 "D A A"
 dlexam sort train --vocab A-D --max-len 8 --out runs/sort-v4 [--quick]
 dlexam sort train --out runs/sort-v4 --resume  # continue an interrupted run, exactly
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from dlexam.commands.options import temperature
 from dlexam.plain import dumps
 
 ACTIONS = ("train", "evaluate")
@@ -36,17 +38,25 @@ def register(sub) -> None:
     p.set_defaults(handler=lambda args: _dispatch(args, type(p)))
 
 
-def _query_options(p) -> None:
-    p.add_argument("--vocab", default=None, help="A-D (default), A-Z, or N for the symbols 0 .. N-1")
+def _model_options(p, *, vocab_help: str) -> None:
+    p.add_argument("--vocab", default=None, help=vocab_help)
     p.add_argument(
         "--checkpoint",
         default=None,
         help="a trained model (file or run directory); default: the compiled exact solver",
     )
+    p.add_argument("--trained", action="store_true", default=None,
+                   help="the trained A-D sorter shipped with dlexam (instead of the compiled solver)")
+
+
+def _query_options(p) -> None:
+    _model_options(p, vocab_help="A-D (default), A-Z, or N for the symbols 0 .. N-1")
     p.add_argument(
         "--temperature",
         default=None,
-        help="attention temperature for decoding a trained model (0 = argmax; default: the model's)",
+        type=temperature,
+        help="attention temperature for decoding a trained model: 0 = argmax, a number T > 0, or 'sqrt' = "
+        "sqrt(d_head) (default: the model's own; the compiled solver takes only 0)",
     )
 
 
@@ -67,40 +77,60 @@ def _dispatch(args, parser_class) -> int:
         action = words.pop(0)
         p = parser_class(prog=f"dlexam sort {action}")
         (_train_options if action == "train" else _evaluate_options)(p)
-        sub_args = p.parse_args(words)
+        try:
+            sub_args = p.parse_args(words)
+        except SystemExit as exc:  # a usage error (printed) or --help
+            return int(exc.code or 0)
         return _train(sub_args) if action == "train" else _evaluate(sub_args)
     # Options may also follow the sequence: parse the rest again, keeping what came first.
     p = parser_class(prog="dlexam sort")
     _query_options(p)
     p.add_argument("sequence", nargs="*")
-    defaults = {k: getattr(args, k) for k in ("vocab", "checkpoint", "temperature")}
+    defaults = {k: getattr(args, k) for k in ("vocab", "checkpoint", "trained", "temperature")}
     p.set_defaults(**defaults)
-    q = p.parse_args(words)
+    try:
+        q = p.parse_args(words)
+    except SystemExit as exc:
+        return int(exc.code or 0)
     return _query(q)
 
 
-def _temperature(text):
-    """--temperature: a number or 'sqrt', kept symbolic: the model resolves 'sqrt' with its own d_head."""
-    if text is None:
-        return None
-    from dlexam.attention import parse_temperature
+def _load(a):
+    """The sorter the options name: --checkpoint, --trained (the shipped one), else the compiled solver."""
+    from dlexam.errors import UserError
+    from dlexam.sorting.sorter import load_sorter
 
-    return parse_temperature(text)
+    if a.trained and a.checkpoint is not None:
+        raise UserError("give --trained (the shipped sorter) or --checkpoint, not both")
+    if a.trained:
+        from dlexam.sorting.shipped import load_shipped
+
+        return load_shipped(a.vocab)
+    return load_sorter(a.vocab, a.checkpoint)
 
 
 def _query(q) -> int:
-    from dlexam.sorting.sorter import StreamNotes, answer_stream, load_sorter
+    from dlexam.errors import UserError
+    from dlexam.sorting.sorter import StreamNotes, answer_stream
 
     _set_threads(1)
-    sorter = load_sorter(q.vocab, q.checkpoint)
-    t = _temperature(q.temperature)
+    sorter = _load(q)
     notes = StreamNotes(sorter.max_len)
     if q.sequence:
-        texts, numbered = [" ".join(q.sequence)], False
-    else:  # one sequence per line, answered as read: memory stays flat however long the input
-        texts, numbered = (line.rstrip("\r\n") for line in sys.stdin), True
-    for line in answer_stream(sorter, texts, numbered=numbered, temperature=t, notes=notes):
-        sys.stdout.write(line + "\n")
+        source, numbered, chunk_lines = [" ".join(q.sequence)], False, 1
+    elif sys.stdin is None:  # standard input closed: no lines
+        source, numbered, chunk_lines = [], True, None
+    else:  # one sequence per line, read a block at a time: memory stays flat however long the input or a line
+        source, numbered = getattr(sys.stdin, "buffer", sys.stdin), True
+        chunk_lines = 1 if sys.stdin.isatty() else None  # typed by hand: answer each line as it comes
+    options = {"chunk_lines": chunk_lines} if chunk_lines else {}
+    try:
+        for line in answer_stream(sorter, source, numbered=numbered, temperature=q.temperature, notes=notes,
+                                  **options):
+            sys.stdout.write(line + "\n")
+    except UserError:
+        sys.stdout.flush()  # the answers to the lines before the bad one, then the error line
+        raise
     for w in ([_unfinished(sorter)] if not sorter.finished else []) + notes.warnings():
         print(f"dlexam: warning: {w}", file=sys.stderr)
     return 0
@@ -125,6 +155,9 @@ def _train_options(p) -> None:
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out from RUN/last.pt with its own settings (exactly: the same "
                    "weights as a run never stopped)")
+    p.add_argument("--recipe", choices=("shipped",), default=None,
+                   help="shipped: the settings of the A-D sorter shipped with dlexam (`sort --trained`); "
+                   "RUN/last.pt then has its weights, bit for bit on the same torch build and CPU")
     p.add_argument("--quick", action="store_true", help="a few steps only (a smoke test in seconds)")
     p.add_argument("--steps", type=int, default=None, help="optimizer steps (default 6000; --quick 40)")
     p.add_argument("--batch-size", type=int, default=None, help="sequences per step (default 128)")
@@ -132,12 +165,14 @@ def _train_options(p) -> None:
     p.add_argument(
         "--temperature-start",
         default=None,
+        type=temperature,
         help="attention temperature at the first step, annealed geometrically to --temperature-end "
         "(a number or 'sqrt' = sqrt(d_head); default 4 sqrt(d_head))",
     )
     p.add_argument(
         "--temperature-end",
         default=None,
+        type=temperature,
         help="attention temperature at the last step, kept for decoding (default 0.1; 'sqrt' = sqrt(d_head))",
     )
     p.add_argument("--label-smoothing", type=float, default=None, help="cross-entropy label smoothing (default 0)")
@@ -162,13 +197,17 @@ def _train_options(p) -> None:
 
 
 def _given(a) -> dict:
-    """The TrainConfig fields the flags set (--quick first, then each flag given)."""
-    given = dict(QUICK) if a.quick else {}
+    """The TrainConfig fields the flags set (--recipe first, then --quick, then each flag given)."""
+    given = {}
+    if a.recipe == "shipped":
+        from dlexam.sorting.shipped import RECIPE
+
+        given.update(RECIPE)
+    if a.quick:
+        given.update(QUICK)
     for flag, name in CONFIG_FLAGS.items():
         value = getattr(a, flag)
         if value is not None:
-            if name.startswith("temperature"):
-                value = value if value == "sqrt" else _temperature(value)
             given[name] = value
     return given
 
@@ -195,9 +234,25 @@ def _train_config(a):
         except (TypeError, UserError) as exc:
             raise UserError(f"{path}: its resume state is damaged ({exc})") from None
         return replace(saved, **given)
-    if a.max_len is None:
-        raise UserError("--max-len is required for a new run (--resume takes the run's own)")
+    if "max_len" not in given:
+        raise UserError("--max-len is required for a new run (--resume takes the run's own, --recipe its own)")
     return TrainConfig(**given)
+
+
+def _command(a) -> str:
+    """The command that makes this run's settings (what the checkpoint records): the flags given, the
+    run folder as OUT."""
+    import shlex
+
+    words = ["dlexam", "sort", "train"] + (["--recipe", a.recipe] if a.recipe else []) + (["--quick"] if a.quick
+                                                                                          else [])
+    for flag in CONFIG_FLAGS:
+        value = getattr(a, flag)
+        if value is True:
+            words.append("--" + flag.replace("_", "-"))
+        elif value is not None:
+            words += ["--" + flag.replace("_", "-"), str(value)]
+    return shlex.join(words + ["--out", "OUT"])
 
 
 def _train(a) -> int:
@@ -207,7 +262,8 @@ def _train(a) -> int:
 
     _set_threads(a.threads)
     tc = _train_config(a)
-    result = train(tc, a.out, progress=printer(a.quiet or a.json), force=a.force, resume=a.resume)
+    note = {} if a.resume else {"command": _command(a)}  # a resumed run keeps the note it was started with
+    result = train(tc, a.out, progress=printer(a.quiet or a.json), force=a.force, resume=a.resume, note=note)
     summary = train_report(result, per_length=50 if a.quick else 300)
     if a.json:
         print(dumps(summary))
@@ -228,10 +284,7 @@ def _train(a) -> int:
 
 # ---- evaluate -------------------------------------------------------------------------------------
 def _evaluate_options(p) -> None:
-    p.add_argument(
-        "--checkpoint", default=None, help="trained model (file or run dir); default: compiled solver"
-    )
-    p.add_argument("--vocab", default=None, help="vocabulary of the compiled solver (default A-D)")
+    _model_options(p, vocab_help="vocabulary of the compiled solver (default A-D)")
     p.add_argument("--lengths", default="1-32",
                    help="input lengths, e.g. 1-32 or 1-8,16 (default 1-32; each 1-4096, samples x the sum of "
                    "the lengths at most 20,000,000 tokens)")
@@ -240,7 +293,9 @@ def _evaluate_options(p) -> None:
     p.add_argument(
         "--temperature",
         default=None,
-        help="decode only at this temperature (default: the model's own and 0 = argmax)",
+        type=temperature,
+        help="decode only at this temperature: 0 = argmax, T > 0, or 'sqrt' (default: the model's own and 0; "
+        "the compiled solver takes only 0)",
     )
     p.add_argument("--json", action="store_true")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
@@ -256,20 +311,20 @@ def _evaluate(a) -> int:
     from dlexam.checkpoint import format_provenance
     from dlexam.commands.tables import format_table
     from dlexam.sorting.evaluate import check_size, evaluation_report, parse_lengths
-    from dlexam.sorting.sorter import load_sorter
 
     _set_threads(a.threads)
     check_size(parse_lengths(a.lengths), a.samples, a.lengths)  # before loading anything
-    sorter = load_sorter(a.vocab, a.checkpoint)
+    sorter = _load(a)
     if (note := _unfinished(sorter)) is not None:
         print(f"dlexam: warning: {note}", file=sys.stderr)
-    report = evaluation_report(sorter, a.lengths, samples=a.samples, seed=a.seed,
-                               temperature=_temperature(a.temperature))
+    report = evaluation_report(sorter, a.lengths, samples=a.samples, seed=a.seed, temperature=a.temperature)
     if a.json:
         print(dumps(report))
         return 0
-    if a.checkpoint is not None:
+    if not sorter.compiled:
         print(f"trained with: {format_provenance(report['trained_with'])}")
+        if report["made_by"]:
+            print(f"made by: {report['made_by']}")
         state = "finished" if report["finished"] else "NOT finished (resume it)"
         print(f"training: step {report['step']} of {report['steps']}, {state}")
     results = report["results"]

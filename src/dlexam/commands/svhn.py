@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from dlexam.commands.variant import add_variant_options
 from dlexam.plain import dumps
 
 QUICK_SCENES = 1000  # svhn synth --scenes --quick
@@ -20,9 +21,14 @@ def cmd_summary(args) -> int:
     from dlexam.svhn.model import CNNConfig
     from dlexam.svhn.summary import exam_rows, network_summary, student_bug
 
+    cnn = None  # Version A's layer table
+    if args.variant is not None:  # a variant's (dlexam variant --seed N)
+        from dlexam.variants import make_variant
+
+        cnn = make_variant(args.variant, args.difficulty).spec.cnn
     if args.linear_in is not None:
         try:
-            bug = student_bug(args.linear_in)
+            bug = student_bug(args.linear_in, cnn=cnn)
         except ValueError as exc:
             raise UserError(str(exc)) from None
         if args.json:
@@ -37,7 +43,8 @@ def cmd_summary(args) -> int:
             print(f"  {line}")
         return 0
     try:
-        cfg = CNNConfig(activation=args.activation, pool=args.pool, head=args.head)
+        cfg = CNNConfig(activation=args.activation, pool=args.pool, head=args.head,
+                        **({} if cnn is None else {"cnn": cnn}))
     except ValueError as exc:
         raise UserError(str(exc)) from None
     summary = network_summary(cfg)
@@ -309,6 +316,7 @@ def register(sub) -> None:
         help="build the head as nn.Linear(N, 10): a wrong N reproduces the student's error (1.3)",
     )
     q.add_argument("--json", action="store_true")
+    add_variant_options(q, required=False)
     q.set_defaults(handler=cmd_summary)
 
     q = s.add_parser("download", help="download official SVHN .mat files (MD5 checked, resumable)")

@@ -13,36 +13,30 @@ from dataclasses import dataclass
 import torch
 
 from dlexam.attention import Temperature
-from dlexam.geoff.model import (
-    EXAM_EXAMPLE,
-    EXAM_WEIGHTS,
-    GRADIENT_EXPLANATION,
-    PARAMETERS,
-    GeoffResult,
-    GeoffWeights,
-    run_geoff,
-    vanishing_gradients,
-)
+from dlexam.geoff.model import GRADIENT_EXPLANATION, PARAMETERS, GeoffResult, run_geoff, vanishing_gradients
+from dlexam.geoff.weights import EXAM_EXAMPLE, EXAM_WEIGHTS, GeoffWeights
 
-# ---- Problem 2.4: two identical heads ----------------------------------------------------------
+# ---- Problem 2.4: k heads -------------------------------------------------------------------------
 
 @dataclass
 class HeadsComparison:
-    """Problem 2.4: the one-head model next to two identical heads whose concatenation meets W_O = I_4."""
+    """Problem 2.4: the one-head model next to the k heads whose concatenation meets multi_W_O (Version A: two
+    identical heads and multi_W_O = I_4)."""
 
     one: GeoffResult
-    two: GeoffResult
-    same_R: bool  # is R the same with two heads? (the exam says yes)
-    columns_swapped: bool  # is the two-head R the one-head R with columns A<->B, C<->D swapped?
-    R_difference: float  # max |R_two - R_one|
-    swapped_difference: float  # max |R_two - R_one[:, [1, 0, 3, 2]]|
-    effective_W_O: torch.Tensor  # (2, 4): two identical heads with W_O' act as one head with W_O'[:2] + W_O'[2:]
-    equivalence_error: float  # max |Z (W_O'[:2] + W_O'[2:]) - R_two|
-    reproducing_error: float  # max error of [Z Z] [W_O; 0] and [Z Z] [W_O/2; W_O/2] against the one-head R
+    two: GeoffResult  # the k-head run (named for Version A's two heads, as the JSON has always said)
+    same_R: bool  # is R the same with k heads? (the exam says yes)
+    columns_swapped: bool  # is the k-head R the one-head R with its columns permuted (not left in place)?
+    R_difference: float  # max |R_k - R_one|
+    swapped_difference: float  # max |R_k - R_one[:, permutation]| (greedy column matching)
+    effective_W_O: torch.Tensor  # (d_head, d_model): k identical heads with W_O' act as one head with the sum
+    equivalence_error: float  # max |Z (sum of W_O''s k blocks) - R_k| (0 when the heads are identical)
+    reproducing_error: float  # max error of [Z..Z] [W_O; 0..] and [Z..Z] [W_O/k; ..] against the one-head R
+    permutation: list[int] | None = None  # R_k[:, j] = R_one[:, permutation[j]], where such a permutation exists
 
     @property
     def identical(self) -> bool:
-        """R and both losses are the same with one and two heads."""
+        """R and both losses are the same with one and k heads."""
         return self.same_R and all(
             abs(float(self.one.loss[c]["value"]) - float(self.two.loss[c]["value"])) < 1e-12 for c in self.one.loss
         )
@@ -58,6 +52,20 @@ def _maxdiff(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((a - b).abs().max())
 
 
+def column_matching(after: torch.Tensor, before: torch.Tensor) -> tuple[list[int], float]:
+    """For each column of `after`, the closest unused column of `before` (greedy, left to right) and the largest
+    difference left: a permutation with difference 0 when `after` is `before` with its columns permuted (for
+    equal columns, equality is transitive, so greedy matching finds such a permutation whenever one exists)."""
+    unused = list(range(before.shape[1]))
+    perm, worst = [], 0.0
+    for j in range(after.shape[1]):
+        diffs = [float((after[:, j] - before[:, i]).abs().max()) for i in unused]
+        best = min(range(len(unused)), key=diffs.__getitem__)
+        perm.append(unused.pop(best))
+        worst = max(worst, diffs[best])
+    return perm, worst
+
+
 def compare_heads(
     sequence: str | list[str] = EXAM_EXAMPLE,
     *,
@@ -65,24 +73,28 @@ def compare_heads(
     weights: GeoffWeights = EXAM_WEIGHTS,
     **run_options,
 ) -> HeadsComparison:
-    """Problem 2.4: run one head and two identical heads and compare R (and the losses).
+    """Problem 2.4: run one head and the weights' k heads and compare R (and the losses).
 
     `run_options` (loss, gradients, gradient_convention) go to both :func:`run_geoff` calls.
     """
+    k = weights.heads
     one = run_geoff(sequence, temperature=temperature, heads=1, weights=weights, **run_options)
-    two = run_geoff(sequence, temperature=temperature, heads=2, weights=weights, **run_options)
-    W_O1 = weights.tensor("W_O")  # (2, 4)
-    W_O2 = weights.tensor("W_O_two_heads")  # (4, 4)
-    z_cat = torch.cat([two.Z[0], two.Z[1]], dim=-1)  # [Z Z]: (T, 4)
-    effective = W_O2[:2] + W_O2[2:]  # (2, 4)
-    reproduce = max(_maxdiff(z_cat @ torch.cat([W_O1, torch.zeros_like(W_O1)]), one.R),
-                    _maxdiff(z_cat @ torch.cat([W_O1 / 2, W_O1 / 2]), one.R))
-    swapped = one.R[:, [1, 0, 3, 2]]  # columns A<->B, C<->D
-    difference, swapped_difference = _maxdiff(two.R, one.R), _maxdiff(two.R, swapped)
+    multi = run_geoff(sequence, temperature=temperature, heads=k, weights=weights, **run_options)
+    W_O1 = weights.tensor("W_O")  # (d_head, d_model)
+    W_Ok = weights.tensor("multi_W_O")  # (k d_head, d_model)
+    z_cat = torch.cat(list(multi.Z), dim=-1)  # [Z_1 ... Z_k]: (T, k d_head)
+    effective = W_Ok.reshape(k, weights.d_head, -1).sum(0)  # (d_head, d_model): the k blocks added
+    zeros = [torch.zeros_like(W_O1)] * (k - 1)
+    reproduce = max(_maxdiff(z_cat @ torch.cat([W_O1, *zeros]), one.R),
+                    _maxdiff(z_cat @ torch.cat([W_O1 / k] * k), one.R))
+    perm, swapped_difference = column_matching(multi.R, one.R)
+    difference = _maxdiff(multi.R, one.R)
+    same = difference < 1e-12
     return HeadsComparison(
-        one=one, two=two, same_R=difference < 1e-12, columns_swapped=swapped_difference < 1e-12,
+        one=one, two=multi, same_R=same, columns_swapped=swapped_difference < 1e-12 and not same,
         R_difference=difference, swapped_difference=swapped_difference, effective_W_O=effective,
-        equivalence_error=_maxdiff(one.Z @ effective, two.R), reproducing_error=reproduce,
+        equivalence_error=_maxdiff(one.Z @ effective, multi.R), reproducing_error=reproduce,
+        permutation=perm if swapped_difference < 1e-12 else None,
     )
 
 
@@ -129,11 +141,12 @@ def compare_gradients(
 
 @dataclass(frozen=True)
 class GeoffQuery:
-    """What `dlexam geoff` (and the web page's /api/geoff) is asked."""
+    """What `dlexam geoff` (and the web page's /api/geoff) is asked: `weights` are Version A's unless given (a
+    variant's, :meth:`GeoffWeights.from_spec`, or a learner's edits), and `sequence` uses their vocabulary."""
 
     sequence: str = EXAM_EXAMPLE
     temperature: Temperature = 0.0  # 0 = argmax; a number T > 0; "sqrt" = sqrt(d_k)
-    heads: int = 1  # 2 = Problem 2.4, shown next to the one-head model
+    heads: int = 1  # k (the weights' head count, 2 in Version A) = Problem 2.4, shown next to the one-head model
     loss: bool | None = None  # None: when the sequence has a <START>; True: required
     gradients: bool = False  # Problem 2.5: gradients, and the T = 0 / T = sqrt(d_k) comparison
     convention: str = "teacher_forcing"  # which loss the gradients differentiate
@@ -152,6 +165,8 @@ class GeoffReport:
 
     def to_json(self) -> dict:
         out = self.result.to_json()
+        out["vocab"] = list(self.query.weights.vocab)
+        out["weights"] = self.query.weights.to_json()
         if self.heads is not None:
             out["one_head"] = self.heads.one.to_json()
             out["heads_comparison"] = self.heads.to_json()
@@ -166,7 +181,7 @@ def analyse(query: GeoffQuery) -> GeoffReport:
     q = query
     options = dict(temperature=q.temperature, loss=q.loss, gradients=q.gradients, gradient_convention=q.convention,
                    weights=q.weights, gradient_of=q.gradient_of)
-    heads = compare_heads(q.sequence, **options) if q.heads == 2 else None
+    heads = compare_heads(q.sequence, **options) if q.heads != 1 and q.heads == q.weights.heads else None
     result = heads.two if heads is not None else run_geoff(q.sequence, heads=q.heads, **options)
     gradients = (compare_gradients(q.sequence, heads=q.heads, convention=q.convention, weights=q.weights)
                  if q.gradients else None)

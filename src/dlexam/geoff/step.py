@@ -13,9 +13,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
+
 from dlexam.errors import UserError
 from dlexam.geoff.compare import GeoffQuery
-from dlexam.geoff.model import PARAMETERS, GeoffWeights, run_geoff, sgd_step
+from dlexam.geoff.model import PARAMETERS, run_geoff, sgd_step
+from dlexam.geoff.weights import GeoffWeights
 
 STEPPABLE = ("E", *PARAMETERS)
 
@@ -28,8 +31,8 @@ class GeoffStep:
     convention: str  # the loss the gradients differentiate
     before: GeoffWeights
     after: GeoffWeights
-    change: dict[str, float]  # matrix -> max |after - before| (W_O_two_heads with two heads)
-    gradient_norms: dict[str, float]  # matrix -> Frobenius norm of its gradient
+    change: dict[str, float]  # matrix -> max |after - before| (the output matrix: W_O, or multi_W_O with k heads)
+    gradient_norms: dict[str, float]  # matrix -> Frobenius norm of its gradient (the same keys as `change`)
     loss_before: float
     loss_after: float
 
@@ -45,8 +48,11 @@ class GeoffStep:
 
 def gradient_step(query: GeoffQuery, lr: float, matrices: tuple[str, ...] = PARAMETERS) -> GeoffStep:
     """One step of gradient descent on `matrices` of `query.weights`, on the loss of `query.sequence`
-    under `query.convention` at `query.temperature` (two heads share W_Q, W_K, W_V: their gradients add)."""
-    unknown = [m for m in matrices if m not in STEPPABLE]
+    under `query.convention` at `query.temperature` (identical heads share W_Q, W_K, W_V: their gradients add).
+
+    "W_O" (or "multi_W_O") names the output matrix the model uses: W_O with one head, multi_W_O with k; the
+    result keys it by that name in `change`, `gradient_norms` and the weights alike."""
+    unknown = [m for m in matrices if m not in (*STEPPABLE, "multi_W_O")]
     if unknown or not matrices:
         raise UserError(f"matrices to step must be some of {', '.join(STEPPABLE)}, got {list(matrices)}")
     q = query
@@ -55,9 +61,13 @@ def gradient_step(query: GeoffQuery, lr: float, matrices: tuple[str, ...] = PARA
     after = sgd_step(q.weights, before.gradients, lr, q.heads)
     loss_after = run_geoff(q.sequence, loss=True, weights=after, **run).loss[q.convention]["value"]
     change = {}
-    for name in matrices:
-        key = "W_O_two_heads" if name == "W_O" and q.heads == 2 else name
-        change[key] = float((after.tensor(key) - q.weights.tensor(key)).abs().max())
+    for name in before.gradients:
+        if name in ("W_Q", "W_K", "W_V") and after.multi_heads is not None and q.heads != 1:
+            i = ("W_Q", "W_K", "W_V").index(name)
+            change[name] = max(float((torch.tensor(a[i]) - torch.tensor(b[i])).abs().max())
+                               for a, b in zip(after.multi_heads, q.weights.multi_heads, strict=True))
+            continue
+        change[name] = float((after.tensor(name) - q.weights.tensor(name)).abs().max())
     return GeoffStep(lr=float(lr), convention=q.convention, before=q.weights, after=after, change=change,
                      gradient_norms={k: float(g.norm()) for k, g in before.gradients.items()},
                      loss_before=float(before.loss[q.convention]["value"]), loss_after=float(loss_after))

@@ -6,12 +6,14 @@ or a photo) and ``/answers`` (the answer key, each answer linked to the page tha
 evidence). A JSON API under ``/api/`` returns exactly what the library returns (docs/serve.md).
 
 - :mod:`dlexam.serve.app`: the Starlette application (routes, pages, static files);
-- :mod:`dlexam.serve.guard`: what keeps it local and safe (Host check, headers, size caps);
+- :mod:`dlexam.serve.guard`: what keeps it local and safe (Host check, headers, size caps, the body's deadline);
 - :mod:`dlexam.serve.params`: request fields -> typed values, each error naming its field;
-- :mod:`dlexam.serve.state`: the models the server holds and its caches;
+- :mod:`dlexam.serve.state`: its settings and limits, the models the server holds and its caches;
 - :mod:`dlexam.serve.api`: the JSON endpoints; :mod:`dlexam.serve.evidence`: answer -> page links;
 - :mod:`dlexam.serve.server`: binding the socket and running uvicorn;
-- :mod:`dlexam.serve.workers`: the worker processes that compute answers (``--workers N``).
+- :mod:`dlexam.serve.connections`: every connection's deadlines, and the cap per client;
+- :mod:`dlexam.serve.workers`: the worker processes that compute answers (``--workers N``), each job within its
+  time budget.
 
 This package is an edge (docs/architecture.md): it parses, calls the library and renders.
 """

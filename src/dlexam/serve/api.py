@@ -38,10 +38,11 @@ async def compute(fn, *args):
     return await anyio.to_thread.run_sync(fn, *args, limiter=COMPUTE)
 
 
-async def answer(request: Request, job, *args, small: bool = True) -> bytes:
+async def answer(request: Request, job, *args, small: bool = True, budget_s: float = 0.0) -> bytes:
     """The bytes of ``job(state, *args)``, a module-level function of this package returning JSON bytes.
 
-    With worker processes (``--workers N``, :mod:`dlexam.serve.workers`) the next idle worker computes it.
+    With worker processes (``--workers N``, :mod:`dlexam.serve.workers`) the next idle worker computes it, within
+    ``--job-timeout`` plus `budget_s` seconds (the job's own budget, from its size).
     Without, a `small` job (a few ms: Geoff's transformer on at most 64 tokens, one drawn digit) runs on the
     event loop itself: handing it to a thread costs more than the work (the thread hop and two threads
     contending for the interpreter lock took the server's CPU per uncached request from 2.8 ms to 4.7 ms,
@@ -49,7 +50,7 @@ async def answer(request: Request, job, *args, small: bool = True) -> bytes:
     """
     state = request.app.state.dlexam
     if state.pool is not None:
-        return await state.pool.run(state, job, *args)
+        return await state.pool.run(state, job, *args, budget_s=budget_s)
     if small:
         return job(state, *args)
     return await compute(job, state, *args)
@@ -98,21 +99,22 @@ def matrix(name: str, value: Any, shape: tuple[int, int]) -> list[list[float]]:
 
 
 def weights(value: Any):
-    """Edited matrices (any subset of E, W_Q, W_K, W_V, W_O, W_O_two_heads); the others are the exam's."""
+    """Edited matrices (any subset of E, W_Q, W_K, W_V, W_O, multi_W_O); the others are the exam's."""
     from dlexam.geoff import EXAM_WEIGHTS, GeoffWeights
 
     if value is None:
         return EXAM_WEIGHTS
     if not isinstance(value, dict):
         raise BadRequest("weights", "weights must be an object {name: matrix}")
-    unknown = sorted(set(value) - set(GeoffWeights.SHAPES))
+    shapes = EXAM_WEIGHTS.shapes
+    unknown = sorted(set(value) - set(shapes))
     if unknown:
-        raise BadRequest("weights", f"unknown matrix {unknown[0]!r:.40}; edit {', '.join(GeoffWeights.SHAPES)}")
-    edited = {name: matrix(name, m, GeoffWeights.SHAPES[name]) for name, m in value.items()}
+        raise BadRequest("weights", f"unknown matrix {unknown[0]!r:.40}; edit {', '.join(GeoffWeights.MATRICES)}")
+    edited = {name: matrix(name, m, shapes[name]) for name, m in value.items()}
     for name, m in edited.items():
         with p.field(f"weights.{name}"):
-            GeoffWeights(**{name: m})  # the library's own check (shape, finite, within +-1e6)
-    return GeoffWeights(**{**EXAM_WEIGHTS.to_json(), **edited})
+            EXAM_WEIGHTS.replace(**{name: m})  # the library's own check (shape, finite, within +-1e6)
+    return EXAM_WEIGHTS.replace(**edited)
 
 
 def geoff_query(src: Mapping):
@@ -127,12 +129,13 @@ def geoff_query(src: Mapping):
     g_name, g = pick(src, "gradients", "grad", default=False)
     return geoff.GeoffQuery(
         sequence=seq, temperature=p.temperature(t_name, t),
-        heads=p.whole("heads", src.get("heads", 1), (1, 2)),
+        heads=p.whole("heads", src.get("heads", 1), (1, geoff.EXAM_WEIGHTS.heads)),
         loss=True if p.flag("loss", src.get("loss", False)) else None,
         gradients=p.flag(g_name, g),
         convention=p.choice("convention", src.get("convention", "teacher_forcing"), geoff.CONVENTIONS),
         weights=weights(src.get("weights")),
-        gradient_of=p.names("gradient_of", src.get("gradient_of", list(geoff.PARAMETERS)), geoff.STEPPABLE),
+        gradient_of=p.names("gradient_of", src.get("gradient_of", list(geoff.PARAMETERS)),
+                            (*geoff.STEPPABLE, "multi_W_O")),
     )
 
 
@@ -207,8 +210,8 @@ def gradients_here(result) -> dict:
     from dlexam import geoff
 
     vanishes = geoff.vanishing_gradients(result)
-    return {"norms": {k: float(result.gradients[k].norm()) for k in geoff.PARAMETERS},
-            "vanishes": {k: vanishes[k] for k in geoff.PARAMETERS}}
+    names = [k for k in result.gradients if k != "E"]  # W_Q, W_K, W_V and the output matrix (W_O or multi_W_O)
+    return {"norms": {k: float(result.gradients[k].norm()) for k in names}, "vanishes": {k: vanishes[k] for k in names}}
 
 
 async def get_geoff(request: Request) -> Response:
@@ -243,7 +246,7 @@ async def post_geoff_step(request: Request) -> Response:
     body = p.json_body(await read_body(request, MAX_JSON_BODY))
     query = geoff_query(body)
     lr = p.number("lr", body.get("lr", 0.1), 0, 100)
-    matrices = p.names("matrices", body.get("matrices", list(geoff.PARAMETERS)), geoff.STEPPABLE)
+    matrices = p.names("matrices", body.get("matrices", list(geoff.PARAMETERS)), (*geoff.STEPPABLE, "multi_W_O"))
     return json_response(await answer(request, step_answer, query, lr, matrices))
 
 
@@ -254,7 +257,8 @@ async def get_geoff_defaults(request: Request) -> Response:
 
     return json_response(dumps({
         "vocab": list(geoff.VOCAB), "example": geoff.EXAM_EXAMPLE, "max_tokens": geoff.MAX_TOKENS,
-        "weights": geoff.EXAM_WEIGHTS.to_json(), "shapes": {k: list(v) for k, v in geoff.GeoffWeights.SHAPES.items()},
+        "weights": geoff.EXAM_WEIGHTS.to_json(), "shapes": {k: list(v) for k, v in geoff.EXAM_WEIGHTS.shapes.items()},
+        "heads": geoff.EXAM_WEIGHTS.heads,
         "conventions": list(geoff.CONVENTIONS), "parameters": list(geoff.PARAMETERS),
         "steppable": list(geoff.STEPPABLE), "explanation": geoff.GRADIENT_EXPLANATION,
     }))

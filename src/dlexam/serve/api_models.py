@@ -29,7 +29,8 @@ from dlexam.serve.params import BadRequest
 
 MAX_SORT_TOKENS = 64  # input symbols; each step's attention row is shown
 MAX_IMAGE_BYTES = 8 * 1024 * 1024
-INLINE_IMAGE_BYTES = 256 * 1024  # a drawn digit is 2-10 kB; a photo of megapixels goes to a worker thread
+INLINE_PIXELS = 512 * 512  # a drawn digit is 224 x 224; an image of more pixels is read in a thread (--workers 0)
+IMAGE_PIXELS_PER_S = 5_000_000  # an upload's time budget beyond --job-timeout: decoding and greying at 5 Mpixel/s
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/bmp", "image/webp", "application/octet-stream")
 
 
@@ -122,8 +123,14 @@ async def post_svhn_predict(request: Request) -> Response:
         raise BadRequest("image", f"send the image file itself as the body, with Content-Type one of "
                                   f"{', '.join(IMAGE_TYPES)} (got {kind or 'none'!r:.60})", 415)
     data = await read_body(request, MAX_IMAGE_BYTES, "image")
-    # A small image (a drawn digit) is read and run in a few ms; a large photo takes longer (answer()).
-    return json_response(await answer(request, predict_answer, data, small=len(data) <= INLINE_IMAGE_BYTES))
+    from dlexam.svhn.data.images import UPLOAD_FORMATS, image_header
+
+    with p.field("image"):  # the header alone (tens of microseconds): a refused image costs no worker's time
+        header = image_header(data, formats=UPLOAD_FORMATS)
+    # What the image costs is decided from its header, not its file size (125 bytes of PNG can claim 45,000 x 1
+    # pixels): a drawing is read and run in a few ms; a photo of megapixels takes longer (answer()).
+    return json_response(await answer(request, predict_answer, data, small=header.pixels <= INLINE_PIXELS,
+                                      budget_s=header.pixels / IMAGE_PIXELS_PER_S))
 
 
 @functools.lru_cache(maxsize=4)

@@ -14,7 +14,7 @@ from pathlib import Path
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -36,8 +36,14 @@ def page(name: str):
     return endpoint
 
 
-def error(status: int, message: str, field: str | None = None) -> JSONResponse:
-    return JSONResponse({"error": message, "field": field}, status_code=status, headers={"cache-control": "no-store"})
+def error(status: int, message: str, field: str | None = None) -> Response:
+    """The JSON refusal. The connection stays open, so a client still sending a body it was refused (413, 408) reads
+    the answer; the rest of that body is discarded as it comes, and the connection closed after the idle timeout
+    (dlexam.serve.connections)."""
+    from dlexam.plain import dumps
+
+    return Response(dumps({"error": message, "field": field}), status_code=status, media_type="application/json",
+                    headers={"cache-control": "no-store"})
 
 
 async def on_bad_request(request: Request, exc: BadRequest) -> Response:

@@ -3,20 +3,21 @@
 The socket is bound here, before the server starts, so a port in use or an address that is not
 this machine's is one clear error (:class:`dlexam.errors.UserError`, exit status 2), and port 0
 picks a free port whose number is known before the first request. uvicorn then serves on that
-socket until SIGINT or SIGTERM, and shuts down gracefully.
+socket until SIGINT or SIGTERM, and shuts down gracefully, with every connection under the deadlines and caps
+of :mod:`dlexam.serve.connections`.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import resource
 import socket
 
 from dlexam.errors import UserError
+from dlexam.serve.state import ServeLimits
 
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
-MAX_CONNECTIONS = 100  # uvicorn answers 503 beyond this many open connections
-KEEP_ALIVE_S = 5
 GRACE_S = 5  # after Ctrl-C, requests in flight get this long to finish
+FD_RESERVE = 256  # file descriptors beside the connections: workers' pipes, libraries, a burst of accepts
 
 
 def is_loopback(host: str) -> bool:
@@ -55,6 +56,19 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def ensure_descriptors(limits: ServeLimits) -> None:
+    """Let the process open --max-connections sockets and FD_RESERVE more (raising its soft limit up to the hard
+    one), or say in one line that it cannot."""
+    want = limits.max_connections + FD_RESERVE
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < want:
+        if hard != resource.RLIM_INFINITY and hard < want:
+            raise UserError(f"--max-connections {limits.max_connections} needs {want} file descriptors; this "
+                            f"process may open at most {hard} (ulimit -n): use --max-connections "
+                            f"{max(1, hard - FD_RESERVE)} or less")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+
+
 def url(host: str, sock: socket.socket) -> str:
     """The address to open: a wildcard bind (0.0.0.0, ::) is opened through the loopback, which the Host check
     accepts."""
@@ -64,17 +78,20 @@ def url(host: str, sock: socket.socket) -> str:
     return f"http://{shown}:{port}/"
 
 
-def serve(app, sock: socket.socket) -> None:
+def serve(app, sock: socket.socket, limits: ServeLimits) -> None:
     """Run uvicorn on the bound socket until it is told to stop (returns after a graceful shutdown)."""
+    import functools
+
     import uvicorn
 
+    from dlexam.serve.connections import ConnectionTable, GuardedHttp
     # proxy_headers off: no proxy stands in front of a local app, so X-Forwarded-* is never trusted (and not parsed).
-    # uvicorn takes httptools' parser and uvloop's event loop (dependencies) where installed: 0.45 -> 0.15 ms of
-    # server CPU per cached answer. The h11 limit below applies only where httptools is missing; the header cap
-    # that always applies is the guard's (dlexam.serve.guard.MAX_HEADER_BYTES).
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", server_header=False,
-                            proxy_headers=False,
-                            limit_concurrency=MAX_CONNECTIONS, timeout_keep_alive=KEEP_ALIVE_S,
-                            timeout_graceful_shutdown=GRACE_S,
-                            h11_max_incomplete_event_size=16 * 1024)
+    # The protocol is uvicorn's httptools one (0.45 -> 0.15 ms of server CPU per cached answer against h11) with the
+    # deadlines and caps of dlexam.serve.connections; uvloop's event loop where installed. The connection caps are
+    # the table's (uvicorn's limit_concurrency would refuse newcomers while idle sockets hold every place); the
+    # header size cap is the guard's (dlexam.serve.guard.MAX_HEADER_BYTES: httptools sets none of its own).
+    http = functools.partial(GuardedHttp, table=ConnectionTable(limits))
+    config = uvicorn.Config(app, http=http, log_level="warning", access_log=False, lifespan="off",
+                            server_header=False, proxy_headers=False, limit_concurrency=None,
+                            timeout_keep_alive=limits.idle_timeout_s, timeout_graceful_shutdown=GRACE_S)
     uvicorn.Server(config).run(sockets=[sock])

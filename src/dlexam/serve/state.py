@@ -1,10 +1,12 @@
-"""What the server holds for its whole life: the models named on the command line, and its caches.
+"""What the server holds for its whole life: its settings and limits, the models named on the command line, and
+its caches.
 
-Checkpoints come only from the command line (``--sort-checkpoint``, ``--svhn-checkpoint``) and are
-loaded at start, so a bad one stops the command before it serves; no request names a file. The
-caches hold deterministic functions of a request (an answer depends only on the query), each
-bounded: the compiled sorters by vocabulary, the answer key once, and the Geoff answers in
-:mod:`dlexam.serve.api`'s LRU cache.
+Checkpoints come only from the command line (``--sort-checkpoint``, ``--svhn-checkpoint``; without
+them, the models shipped with dlexam) and are loaded at start, so a bad one stops the command before
+it serves; no request names a file. The caches hold deterministic functions of a request (an answer
+depends only on the query), each bounded: the compiled sorters by vocabulary, the answer key once,
+and the Geoff answers in :mod:`dlexam.serve.api`'s LRU cache. :class:`ServeLimits` are the deadlines
+and caps that keep a hostile client from holding the server (docs/serve.md, "Limits and deadlines").
 """
 
 from __future__ import annotations
@@ -14,10 +16,39 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dlexam import limits
 from dlexam.errors import UserError
 
 MAX_WEB_SYMBOLS = 100  # the largest vocabulary N the page compiles a solver for
 COMPILED_CACHE = 8  # compiled solvers kept (one per vocabulary)
+
+
+@dataclass(frozen=True)
+class ServeLimits:
+    """The deadlines and caps of every connection and job (`dlexam serve --header-timeout ...`, docs/serve.md)."""
+
+    header_timeout_s: float = 10.0  # a request's headers must have arrived this long after its first byte (408)
+    idle_timeout_s: float = 5.0  # a connection without a request in progress is closed after this long
+    max_connections: int = 512  # open at once, all clients together
+    connections_per_client: int = 32  # open at once from one address (a browser opens at most 6)
+    job_timeout_s: float = 10.0  # a worker's time for one answer (plus an image's own budget), then it is replaced
+
+    BOUNDS = {"header_timeout_s": (0.1, 3600.0), "idle_timeout_s": (0.1, 3600.0), "max_connections": (1, 16384),
+              "connections_per_client": (1, 16384), "job_timeout_s": (0.1, 3600.0)}
+    FLAGS = {"header_timeout_s": "--header-timeout", "idle_timeout_s": "--idle-timeout",
+             "max_connections": "--max-connections", "connections_per_client": "--connections-per-client",
+             "job_timeout_s": "--job-timeout"}
+
+    def __post_init__(self) -> None:
+        for name, (lo, hi) in self.BOUNDS.items():
+            flag, value = self.FLAGS[name], getattr(self, name)
+            if isinstance(lo, int):
+                limits.whole(flag, value, lo, hi)
+            else:
+                limits.number(flag, value, lo, hi)
+        if self.connections_per_client > self.max_connections:
+            raise UserError(f"--connections-per-client ({self.connections_per_client}) must not exceed "
+                            f"--max-connections ({self.max_connections})")
 
 
 @dataclass
@@ -26,6 +57,7 @@ class ServeSettings:
     port: int = 8000
     sort_checkpoint: Path | None = None
     svhn_checkpoint: Path | None = None
+    limits: ServeLimits = field(default_factory=ServeLimits)
 
 
 @dataclass
@@ -33,7 +65,7 @@ class ServerState:
     """The loaded models and the caches; built once by :func:`load_state`."""
 
     settings: ServeSettings
-    trained_sorter: object | None  # dlexam.sorting.sorter.Sorter from --sort-checkpoint
+    trained_sorter: object | None  # dlexam.sorting.sorter.Sorter: --sort-checkpoint, else the shipped one
     cnn: object  # dlexam.svhn.model.ExamCNN in eval mode
     cnn_source: str  # which CNN, in words
     pool: object | None = None  # dlexam.serve.workers.WorkerPool with --workers N > 0
@@ -80,13 +112,24 @@ def load_cnn(path: Path | None):
     return model, describe(path, payload)
 
 
-def load_state(settings: ServeSettings) -> ServerState:
-    """Load what the command line names (UserError, before serving, when a checkpoint is bad)."""
-    import torch
+def load_trained_sorter(path: Path | None):
+    """The trained sorter shown beside the compiled solver: the one named by --sort-checkpoint, else the trained
+    A-D sorter shipped with dlexam."""
+    if path is None:
+        from dlexam.sorting.shipped import load_shipped
 
+        return load_shipped()
     from dlexam.sorting.sorter import load_sorter
 
+    return load_sorter(None, path)
+
+
+def load_state(settings: ServeSettings) -> ServerState:
+    """Load what the command line names (UserError, before serving, when a checkpoint is bad): each model by its
+    own loader above, in the server and in every worker process alike."""
+    import torch
+
     torch.set_num_threads(1)  # many small requests on a shared CPU: one intra-op thread each
-    trained = load_sorter(None, settings.sort_checkpoint) if settings.sort_checkpoint is not None else None
+    trained = load_trained_sorter(settings.sort_checkpoint)
     cnn, source = load_cnn(settings.svhn_checkpoint)
     return ServerState(settings=settings, trained_sorter=trained, cnn=cnn, cnn_source=source)

@@ -14,10 +14,16 @@ comes back as the JSON bytes the server sends. A :class:`~dlexam.serve.params.Ba
 :class:`~dlexam.errors.UserError` raised in the worker is raised again in the server (the same 4xx
 answer); anything else is a 500 whose traceback the worker logs.
 
+Every job has a time budget: ``--job-timeout`` (:class:`~dlexam.serve.state.ServeLimits`), plus what the
+caller adds for the job's own size (an uploaded image's, from its header: :mod:`dlexam.serve.api_models`). A
+worker past it (hung, stopped, or looping) is killed and replaced, and its request gets a 503; nothing else
+waits for it.
+
 A worker that dies (killed, out of memory) fails only the job it had (503); a new one is started in its
-place. Until one is ready, and whenever none is, jobs run in the server itself. The workers ignore Ctrl-C
-(it reaches the whole process group): the server closes their pipes when it stops, and a worker exits
-when its pipe closes, also when the server was killed.
+place. A worker that died while idle is noticed before it is handed a job (its process is reaped, or its pipe
+has closed) and the job goes to another. Until a new one is ready, and whenever none is, jobs run in the
+server itself. The workers ignore Ctrl-C (it reaches the whole process group): the server closes their pipes
+when it stops, and a worker exits when its pipe closes, also when the server was killed.
 """
 
 from __future__ import annotations
@@ -50,8 +56,10 @@ HEADER = struct.Struct("!i")  # multiprocessing.connection's frame: a 4-byte big
 
 
 def default_workers() -> int:
-    """Two workers where the process may use two cores or more (each holds torch and the models: ~240 MB), none on
-    one core (a worker there would only take turns with the server). More with ``--workers N``."""
+    """Two workers where the process may use two cores or more (each holds torch and the models: +150 MB of the
+    machine's memory, counted fairly), none on one core (a worker there would only take turns with the server).
+    Chosen from measurement (docs/serve.md, "the worker default"): on two cores the p99 target needs them, one
+    worker is no faster than none, and only workers give a job an enforceable time budget."""
     try:
         cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
@@ -73,6 +81,14 @@ class WorkerLost(BadRequest):
                                "ask again", 503)
 
 
+class JobTimeout(BadRequest):
+    """A job ran past its time budget (503): its worker was killed and is being replaced."""
+
+    def __init__(self, budget_s: float) -> None:
+        super().__init__(None, f"computing this answer took longer than its budget of {budget_s:.1f} s; the worker "
+                               "process was replaced", 503)
+
+
 # ---- inside a worker --------------------------------------------------------------------------------
 
 def worker_main(conn, settings) -> None:
@@ -91,6 +107,7 @@ def serve_jobs(conn, settings) -> None:
 
     try:
         state = load_state(settings)
+        warm_up(state)
     except Exception as exc:  # noqa: BLE001 - reported to the server, which refuses to start
         conn.send_bytes(pickle.dumps(("failed", f"{type(exc).__name__}: {exc}")))
         return
@@ -99,6 +116,22 @@ def serve_jobs(conn, settings) -> None:
     while True:
         fn, args = pickle.loads(conn.recv_bytes())
         conn.send_bytes(pickle.dumps(run_job(fn, state, args)))
+
+
+def warm_up(state) -> None:
+    """One job of each kind before the worker says it is ready: the first one in a process imports Pillow and the
+    job's modules and initialises torch's convolution kernels (up to seconds on a busy machine), which would
+    otherwise count against a request's job budget."""
+    import io
+
+    from PIL import Image
+
+    from dlexam.serve import api, api_models
+
+    png = io.BytesIO()
+    Image.new("L", (32, 32), 255).save(png, format="PNG")
+    api_models.predict_answer(state, png.getvalue())
+    api.geoff_answer(state, {}, False)
 
 
 def freeze_heap() -> None:
@@ -143,7 +176,10 @@ def unpack(reply: tuple) -> bytes:
 class Channel(asyncio.Protocol):
     """The server's end of one worker's pipe on the event loop: writes a job, and when the whole reply has
     arrived hands it to the job's future and the worker back to the pool (also when nobody waits any more:
-    a request cancelled because its client left). One job at a time per channel."""
+    a request cancelled because its client left). One job at a time per channel.
+
+    Each job has a deadline, armed when it is sent: past it without a reply, the job's future gets
+    :class:`JobTimeout` and the worker is retired (:meth:`WorkerPool.retire`), whether anyone still waits or not."""
 
     def __init__(self, pool: WorkerPool, worker: Worker) -> None:
         self.pool, self.worker = pool, worker
@@ -151,14 +187,25 @@ class Channel(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
         self.reply: asyncio.Future | None = None
+        self.deadline: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport) -> None:
         self.transport = transport
 
-    def send(self, message: bytes) -> asyncio.Future:
-        self.reply = asyncio.get_running_loop().create_future()
+    def send(self, message: bytes, budget_s: float) -> asyncio.Future:
+        loop = asyncio.get_running_loop()
         self.transport.write(HEADER.pack(len(message)) + message)
+        self.reply = loop.create_future()
+        self.deadline = loop.call_later(budget_s, self.overrun, budget_s)
         return self.reply
+
+    def _settle(self) -> asyncio.Future | None:
+        """The job is over (answered, overrun, or the worker gone): its deadline off, its future handed back."""
+        if self.deadline is not None:
+            self.deadline.cancel()
+            self.deadline = None
+        reply, self.reply = self.reply, None
+        return reply if reply is not None and not reply.done() else None
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
@@ -169,14 +216,22 @@ class Channel(asyncio.Protocol):
             return
         frame = bytes(self.buffer[HEADER.size : HEADER.size + n])
         del self.buffer[: HEADER.size + n]
-        reply, self.reply = self.reply, None
+        reply = self._settle()
         self.pool.release(self.worker)
-        if reply is not None and not reply.done():
+        if reply is not None:
             reply.set_result(frame)
 
+    def overrun(self, budget_s: float) -> None:
+        self.deadline = None
+        reply = self._settle()
+        self.pool.retire(self.worker, f"took more than its job's budget of {budget_s:.1f} s")
+        if reply is not None:
+            reply.set_exception(JobTimeout(budget_s))
+
     def connection_lost(self, exc) -> None:
-        reply, self.reply = self.reply, None
-        if reply is not None and not reply.done():
+        self.worker.retired = True
+        reply = self._settle()
+        if reply is not None:
             reply.set_exception(WorkerLost())
         self.pool.lost(self.worker)
 
@@ -188,6 +243,14 @@ class Worker:
     pid: int = 0
     sock: socket.socket | None = None
     channel: Channel | None = None
+    retired: bool = False  # dead, or being killed: never handed another job
+
+    def usable(self) -> bool:
+        """Alive and not retired: its process not yet reaped as dead (a waitpid, microseconds), so a worker killed
+        while idle is noticed before its pipe's end-of-file reaches the event loop."""
+        if not self.retired and not self.process.is_alive():
+            self.retired = True
+        return not self.retired
 
     async def attach(self, pool: WorkerPool) -> None:
         """Move the server's end of the pipe (a socket pair) onto the event loop."""
@@ -249,25 +312,44 @@ class WorkerPool:
             await w.attach(self)
             self._idle.put_nowait(w)
 
-    async def run(self, state, fn: Callable, *args) -> bytes:
-        """fn(state, *args) in the next idle worker; in the server itself (with its `state`) when none is alive."""
+    async def run(self, state, fn: Callable, *args, budget_s: float = 0.0) -> bytes:
+        """fn(state, *args) in the next idle worker, within --job-timeout plus `budget_s` seconds (else JobTimeout,
+        and the worker is replaced); in the server itself (with its `state`) when none is alive."""
         if self._idle is None:  # first use, on the event loop
             await self._first_use()
-        if not self.workers:  # every worker died, and none is ready yet (or could be started): compute here
-            return fn(state, *args)
-        worker = await self._idle.get()
-        if worker is None:  # the word that none could be started, to a request that was waiting for one
-            if not self.workers:
-                self._idle.put_nowait(None)  # passed on to the next waiter (a stale one is dropped)
-            return fn(state, *args)
+        job = pickle.dumps((fn, args), protocol=pickle.HIGHEST_PROTOCOL)
+        while True:
+            if not self.workers:  # every worker died, and none is ready yet (or could be started): compute here
+                return fn(state, *args)
+            worker = await self._idle.get()
+            if worker is None:  # the word that none could be started, to a request that was waiting for one
+                if not self.workers:
+                    self._idle.put_nowait(None)  # passed on to the next waiter (a stale one is dropped)
+                    return fn(state, *args)
+                continue
+            if worker.usable():
+                try:
+                    reply = worker.channel.send(job, self.settings.limits.job_timeout_s + budget_s)
+                    break
+                except (OSError, RuntimeError):  # its pipe closed under us: the worker is gone
+                    worker.retired = True
+            self.lost(worker)  # died while idle: dropped (and replaced) before it was handed this job
         # The channel gives the worker back to the queue when the reply has arrived, so a request cancelled
         # meanwhile (its client gone) leaves no reply behind in the pipe for the next job.
-        reply = await worker.channel.send(pickle.dumps((fn, args), protocol=pickle.HIGHEST_PROTOCOL))
-        return unpack(pickle.loads(reply))
+        return unpack(pickle.loads(await reply))
 
     def release(self, worker: Worker) -> None:
-        """A worker's reply has arrived: it takes the next job."""
-        self._idle.put_nowait(worker)
+        """A worker's reply has arrived: it takes the next job (unless it has been retired meanwhile)."""
+        if not worker.retired:
+            self._idle.put_nowait(worker)
+
+    def retire(self, worker: Worker, why: str) -> None:
+        """Kill a worker that overran its job's budget (SIGKILL ends a stopped process too); its pipe then closes
+        and :meth:`lost` starts another."""
+        worker.retired = True
+        log.warning("a worker process (pid %s) %s; killing it", worker.pid, why)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(worker.process.pid, signal.SIGKILL)
 
     def lost(self, dead: Worker) -> None:
         """A worker's pipe closed: drop it and, unless the server is stopping, start another in the background;

@@ -51,10 +51,11 @@ def score_table(n_symbols: int) -> torch.Tensor:
     start, stop = n, n + 1
     low = -float(n + 2)
     s = torch.full((v, v), low)
-    c = torch.arange(-1, n, dtype=torch.float32)[:, None]  # queries <START> (as -1), 0 .. n-1: (n+1, 1)
-    k = torch.arange(n, dtype=torch.float32)[None, :]  # symbol keys: (1, n)
-    rows = torch.cat([torch.tensor([start]), torch.arange(n)])  # token id of each query c
-    s[rows[:, None], torch.arange(n)[None, :]] = torch.where(k > c, -(k - c), torch.tensor(low))
+    # queries <START> (as c = -1), then 0 .. n-1, against the symbol keys k = 0 .. n-1: -(k - c) where k > c
+    greater = -(torch.arange(n, dtype=torch.float32)[None, :] - torch.arange(-1, n, dtype=torch.float32)[:, None])
+    greater.masked_fill_(greater >= 0, low)  # (n + 1, n): keys k <= c score LOW
+    s[start, :n] = greater[0]
+    s[:n, :n] = greater[1:]
     s[:, start] = low + 1  # the fallback key
     s[stop] = s[start]  # the <STOP> query behaves like <START> (never used for a prediction)
     return s
@@ -87,17 +88,12 @@ def compile_sorter(n_symbols: int) -> DecoderTransformer:
     if n_symbols < 1:
         raise ValueError(f"n_symbols must be >= 1, got {n_symbols}")
     n = n_symbols
-    v = n + 2
-    model = DecoderTransformer(compiled_config(n))
-    eye = torch.eye(v)
-    w_v = eye.clone()
-    w_v[n] = eye[n + 1]  # <START> -> one-hot of <STOP>
+    model = DecoderTransformer(compiled_config(n))  # every weight is set below, in place
+    layer = model.layers[0]
     with torch.no_grad():
-        model.E.copy_(eye)  # one-hot embeddings, (V, d_model = V)
-        layer = model.layers[0]
-        layer.W_Q.copy_(score_table(n)[None])  # (1, V, V): the query row of S
-        layer.W_K.copy_(eye[None])  # (1, V, V)
-        layer.W_V.copy_(w_v[None])  # (1, V, V)
-        layer.W_O.copy_(eye)  # (H * d_head = V, d_model = V)
+        for eye in (model.E, layer.W_K[0], layer.W_V[0], layer.W_O):  # one-hot embeddings, (V, d_model = V)
+            eye.zero_().fill_diagonal_(1.0)
+        layer.W_V[0, n].zero_()[n + 1] = 1.0  # <START> -> one-hot of <STOP>
+        layer.W_Q[0].copy_(score_table(n))  # the query row of S
     model.requires_grad_(False)
     return model.eval()

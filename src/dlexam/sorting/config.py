@@ -91,17 +91,10 @@ class TrainConfig:
 OLD_RECIPE = {"steps": 3000, "batch_size": 256, "lr": 0.03, "temperature_start": "sqrt", "temperature_end": "sqrt"}
 
 
-def _temperature_value(t: float | str, d_head: int) -> float:
-    try:
-        return resolve_temperature(t, d_head)
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
-
-
 def attention_temperature(tc: TrainConfig, d_head: int, step: int) -> float:
     """The attention temperature at `step` (0 .. steps-1): geometric from start to end."""
-    start = 4 * math.sqrt(d_head) if tc.temperature_start is None else _temperature_value(tc.temperature_start, d_head)
-    end = _temperature_value(tc.temperature_end, d_head)
+    start = 4 * math.sqrt(d_head) if tc.temperature_start is None else resolve_temperature(tc.temperature_start, d_head)
+    end = resolve_temperature(tc.temperature_end, d_head)
     if start <= 0 or end <= 0:
         raise UserError(f"training temperatures must be > 0 (softmax), got {start:g} and {end:g}")
     return start * (end / start) ** (step / max(1, tc.steps - 1))
@@ -129,7 +122,7 @@ def model_config(tc: TrainConfig) -> TransformerConfig:
         layernorm=tc.layernorm,
         positional=tc.positional,
         max_len=2 * tc.max_len + 2 + vocab.n_symbols if tc.positional == "learned" else 0,
-        temperature=None if tc.temperature_end == "sqrt" else _temperature_value(tc.temperature_end, d // tc.n_heads),
+        temperature=None if tc.temperature_end == "sqrt" else resolve_temperature(tc.temperature_end, d // tc.n_heads),
         tie_embeddings=True,
         extra={"vocab": vocab.spec, "max_len": tc.max_len},
     )

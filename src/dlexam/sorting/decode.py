@@ -8,13 +8,18 @@ Two ways that must give the same tokens:
 - ``cache=False``, the baseline: recompute the whole forward pass over the prefix at every step,
   O(T^2) per step.
 
+A model that :meth:`~dlexam.transformer.DecoderTransformer.attends_to_a_multiset` (one layer, no
+positions: the compiled solver, the trained sorters) decodes from the counts of its prompt's tokens
+instead (:mod:`dlexam.sorting.counting`), unless ``multiset=False``.
+
 Each sequence stops at its own <STOP> (later steps feed it <STOP> and discard the result); the
 loop ends when every sequence has stopped or after `max_steps` tokens. Ties in the logits go to
-the lowest token id (``torch.argmax``), in both ways.
+the lowest token id (``torch.argmax``), in every way.
 
-:func:`decode_stream` answers any number of inputs of any length in bounded memory: it reads them
-in chunks, sorts each chunk by length and decodes batches of similar lengths within a token
-budget, then gives the answers back in input order.
+:func:`decode_chunks` answers any number of inputs of any length in bounded memory: it takes them in
+chunks (:mod:`dlexam.sorting.lines` reads them so), sorts each chunk by length and decodes batches of
+similar lengths within a budget, then gives the answers back in input order before taking the next
+chunk. :func:`decode_stream` does the same for inputs given as lists of symbol ids.
 """
 
 from __future__ import annotations
@@ -23,8 +28,11 @@ import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
+from dlexam.sorting.counting import decode_counts
+from dlexam.sorting.lines import CHUNK_LINES, CHUNK_TOKENS, Chunk, LineReader
 from dlexam.sorting.vocab import Vocabulary
 from dlexam.transformer import DecoderTransformer
 
@@ -67,12 +75,20 @@ def greedy_decode(
     """Greedy decoding of a batch of inputs (lists of symbol ids). `max_steps` defaults to n_symbols + 1.
 
     `multiset=False` keeps keys and values even where the model could decode by token counts
-    (:meth:`DecoderTransformer.prefill`); None lets the model choose.
+    (:mod:`dlexam.sorting.counting`); None lets the model choose.
     """
     if max_steps is None:
         max_steps = vocab.n_symbols + 1
     if len(inputs) == 0:
         return Decoded([], [], 0)
+    if cache and multiset is not False and model.attends_to_a_multiset():
+        counts = torch.zeros(len(inputs), vocab.size, dtype=torch.long)
+        lengths = torch.tensor([len(x) for x in inputs])
+        flat = torch.tensor(list(itertools.chain.from_iterable(inputs)), dtype=torch.long)
+        counts.view(-1).index_add_(0, torch.repeat_interleave(torch.arange(len(inputs)), lengths) * vocab.size
+                                   + flat, torch.ones_like(flat))
+        return _decoded(*decode_counts(model, counts, start=vocab.start, stop=vocab.stop, max_steps=max_steps,
+                                       temperature=temperature), vocab.stop)
     tokens, mask = left_padded_prompts(inputs, vocab)
     b = tokens.shape[0]
     was_training = model.training
@@ -85,8 +101,7 @@ def greedy_decode(
         )
     else:
         logits = model(tokens, mask, temperature=temperature)[:, -1]
-    steps = 0
-    for steps in range(1, max_steps + 1):  # noqa: B007 - `steps` is reported
+    for steps in range(1, max_steps + 1):
         nxt = logits.argmax(-1).masked_fill(done, vocab.stop)  # (B,)
         emitted.append(nxt)
         done |= nxt == vocab.stop
@@ -99,16 +114,16 @@ def greedy_decode(
             mask = torch.cat([mask, torch.ones(b, 1, dtype=torch.bool)], 1)
             logits = model(tokens, mask, temperature=temperature)[:, -1]
     model.train(was_training)
-    out = torch.stack(emitted, 1).tolist() if emitted else [[] for _ in range(b)]  # (B, steps)
-    outputs, stopped = [], []
-    for row in out:
-        if vocab.stop in row:
-            outputs.append(row[: row.index(vocab.stop)])
-            stopped.append(True)
-        else:
-            outputs.append(row)
-            stopped.append(False)
-    return Decoded(outputs, stopped, steps)
+    out = torch.stack(emitted, 1) if emitted else torch.empty(b, 0, dtype=torch.long)  # (B, steps)
+    return _decoded(out, done, len(emitted), vocab.stop)
+
+
+def _decoded(emitted: torch.Tensor, stopped: torch.Tensor, steps: int, stop: int) -> Decoded:
+    """Decoded from the emitted tokens (B, steps): each row up to its <STOP>."""
+    ended = stopped.numpy().tolist()  # numpy's tolist: several times faster than torch's
+    rows = emitted.numpy().tolist()
+    outputs = [row[: row.index(stop)] if e else row for row, e in zip(rows, ended, strict=True)]
+    return Decoded(outputs, ended, steps)
 
 
 def decode_in_batches(
@@ -130,22 +145,110 @@ def decode_in_batches(
 
 
 TOKEN_BUDGET = 1 << 18  # prompt and output positions held by one decoding batch
-CHUNK_TOKENS = 1 << 21  # input tokens read ahead before the chunk is decoded
-CHUNK_LINES = 1 << 14  # and inputs: each costs a few hundred bytes of Python objects, even an empty one
+COUNT_BUDGET = 1 << 21  # token counts held by one batch decoded from counts (lines x vocabulary size)
+MAX_BATCH_LINES = 4096  # lines in one batch decoded from counts
+PREFILL_BYTES = 256 << 20  # what a line of a model that needs its order may cost while it is prefilled
+MAX_ORDERED_LINE = 1_000_000  # symbols in one line for such a model, at most
 
 
-def _batches_by_length(lengths: list[int], extra: int, budget: int) -> Iterator[list[int]]:
-    """Indices grouped into batches of similar length, each within `budget` positions (padding included)."""
+def _batches_by_length(lengths: Sequence[int], extra: int, budget: int, max_lines: int | None = None
+                       ) -> Iterator[list[int]]:
+    """Indices grouped into batches of similar length, each within `budget` positions (padding included;
+    a line costs its length + 1 + `extra`) and `max_lines` lines."""
     order = sorted(range(len(lengths)), key=lengths.__getitem__)
     batch: list[int] = []
     for i in order:
         width = lengths[i] + 1 + extra  # the prompt, <START>, the answer
-        if batch and (len(batch) + 1) * width > budget:
+        if batch and ((len(batch) + 1) * width > budget or len(batch) == max_lines):
             yield batch
             batch = []
         batch.append(i)
     if batch:
         yield batch
+
+
+def max_line_tokens(model: DecoderTransformer) -> int | None:
+    """The most symbols one input line may hold for `model`: None (no cap but the reader's bytes) for a
+    model decoding from counts; else what keeps its prefill within :data:`PREFILL_BYTES` (its keys and
+    values of every layer, a few activations per position), at most :data:`MAX_ORDERED_LINE`."""
+    if model.attends_to_a_multiset():
+        return None
+    cfg = model.cfg
+    per_position = 4 * (cfg.n_layers * 2 * cfg.n_heads * cfg.d_head + 8 * max(cfg.d_model, cfg.n_heads * cfg.d_head)
+                        + 2 * cfg.d_ff) + 64
+    return max(1, min(MAX_ORDERED_LINE, PREFILL_BYTES // per_position))
+
+
+def line_reader(model: DecoderTransformer, vocab: Vocabulary, **kwargs) -> LineReader:
+    """The :class:`LineReader` that suits `model`: counts for long lines where order does not matter to it,
+    else its order, within :func:`max_line_tokens`."""
+    order = not model.attends_to_a_multiset()
+    note = (" (it needs a line's symbols in order: it has positional encodings or more than one layer; a "
+            "one-layer model without positions reads lines of any length)") if order else ""
+    return LineReader(vocab, order=order, max_tokens=max_line_tokens(model), too_long_note=note, **kwargs)
+
+
+def _counts(chunk: Chunk, idx: list[int], size: int) -> torch.Tensor:
+    """(len(idx), size) int64: how often each token occurs in each of the lines `idx` of the chunk."""
+    offsets, symbols = chunk.offsets(), chunk.symbols()
+    lengths = np.frombuffer(chunk.lengths, dtype=np.int64)
+    ordered = [j for j, i in enumerate(idx) if i not in chunk.counts]
+    rows = np.repeat(np.array(ordered, dtype=np.int64), lengths[[idx[j] for j in ordered]])
+    ids = np.concatenate([symbols[offsets[idx[j]] : offsets[idx[j]] + lengths[idx[j]]] for j in ordered] or
+                         [np.zeros(0, np.int16)]).astype(np.int64)
+    counts = np.bincount(rows * size + ids, minlength=len(idx) * size).reshape(len(idx), size)
+    for j, i in enumerate(idx):
+        if i in chunk.counts:
+            counts[j, : chunk.counts[i].size] = chunk.counts[i]
+    return torch.from_numpy(counts)
+
+
+def decode_chunks(
+    model: DecoderTransformer,
+    vocab: Vocabulary,
+    chunks: Iterable[Chunk],
+    *,
+    token_budget: int = TOKEN_BUDGET,
+    max_steps: int | None = None,
+    temperature: float | str | None = None,
+) -> Iterator[tuple[list[int], bool]]:
+    """(output, stopped) for each line of each chunk, in input order, in bounded memory.
+
+    Each chunk is decoded in batches of similar lengths and answered before the next is taken: a model
+    decoding from counts (:mod:`dlexam.sorting.counting`) takes batches of at most :data:`COUNT_BUDGET`
+    counts, any other batches of at most `token_budget` positions (a longer input is a batch of its own).
+    An error raised by `chunks` comes after the answers to every chunk it gave before.
+    """
+    steps = vocab.n_symbols + 1 if max_steps is None else max_steps
+    by_counts = model.attends_to_a_multiset()
+    tables = None
+    was_training = model.training
+    model.eval()
+    try:
+        for chunk in chunks:
+            lengths = list(chunk.lengths)
+            answers: list = [None] * len(lengths)
+            if by_counts:
+                if tables is None:
+                    tables = model.multiset_tables()  # once for the whole stream
+                batches = _batches_by_length(lengths, 0, 1 << 62, max(1, min(MAX_BATCH_LINES,
+                                                                               COUNT_BUDGET // vocab.size)))
+            else:
+                batches = _batches_by_length(lengths, steps, token_budget)
+            for idx in batches:
+                if by_counts:
+                    got = _decoded(*decode_counts(model, _counts(chunk, idx, vocab.size), start=vocab.start,
+                                                  stop=vocab.stop, max_steps=steps, temperature=temperature,
+                                                  tables=tables), vocab.stop)
+                else:
+                    offsets, symbols = chunk.offsets(), chunk.symbols()
+                    inputs = [symbols[offsets[i] : offsets[i] + lengths[i]].tolist() for i in idx]
+                    got = greedy_decode(model, vocab, inputs, max_steps=steps, temperature=temperature)
+                for i, out, stopped in zip(idx, got.outputs, got.stopped, strict=True):
+                    answers[i] = (out, stopped)
+            yield from answers
+    finally:
+        model.train(was_training)
 
 
 def decode_stream(
@@ -159,26 +262,9 @@ def decode_stream(
     max_steps: int | None = None,
     temperature: float | str | None = None,
 ) -> Iterator[tuple[list[int], bool]]:
-    """(output, stopped) for each input, in input order, decoding in bounded memory.
-
-    A chunk of inputs (up to `chunk_tokens` symbols and `chunk_lines` inputs) is read, decoded in
-    batches of similar lengths of at most `token_budget` positions each (an input longer than that is
-    a batch of its own), and answered before the next chunk is read.
-    """
-    steps = vocab.n_symbols + 1 if max_steps is None else max_steps
-    it = iter(inputs)
-    while True:
-        chunk, size = [], 0
-        for x in it:
-            chunk.append(x)
-            size += len(x) + 1
-            if size >= chunk_tokens or len(chunk) >= chunk_lines:
-                break
-        if not chunk:
-            return
-        answers: list = [None] * len(chunk)
-        for idx in _batches_by_length([len(x) for x in chunk], steps, token_budget):
-            got = greedy_decode(model, vocab, [chunk[i] for i in idx], max_steps=steps, temperature=temperature)
-            for i, out, stopped in zip(idx, got.outputs, got.stopped, strict=True):
-                answers[i] = (out, stopped)
-        yield from answers
+    """(output, stopped) for each input (a list of symbol ids), in input order, decoding in bounded memory:
+    :func:`decode_chunks` over chunks of at most `chunk_tokens` symbols and `chunk_lines` inputs. An
+    error raised by `inputs` comes after the answers to every input before it."""
+    reader = LineReader(vocab, chunk_tokens=chunk_tokens, chunk_lines=chunk_lines)
+    return decode_chunks(model, vocab, reader.from_ids(inputs), token_budget=token_budget, max_steps=max_steps,
+                         temperature=temperature)

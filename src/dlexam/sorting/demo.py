@@ -1,4 +1,4 @@
-"""A short sort demonstration for `dlexam demo` (a few seconds, no training).
+"""A short sort demonstration for `dlexam demo` (a few seconds, no training: the trained sorter is the shipped one).
 
 :func:`run_demo` returns what it found (:class:`SortDemo`); `dlexam demo` prints it.
 """
@@ -13,6 +13,7 @@ import torch
 from dlexam.sorting.compiled import compile_sorter
 from dlexam.sorting.decode import greedy_decode
 from dlexam.sorting.inspect import AttentionSteps, attention_steps
+from dlexam.sorting.shipped import load_shipped
 from dlexam.sorting.vocab import Vocabulary
 
 
@@ -24,7 +25,9 @@ class SortDemo:
     length: int  # ... of this length
     correct: int  # answers equal to sorted(set(x))
     decode_steps: int
-    seconds: float  # decoding the batch with a KV cache
+    seconds: float  # decoding the batch (by token counts: dlexam.sorting.counting)
+    trained: list[tuple[str, str, str]]  # (input, the shipped trained sorter's answer at its T, and at T = 0)
+    trained_name: str
 
 
 def run_demo() -> SortDemo:
@@ -42,4 +45,9 @@ def run_demo() -> SortDemo:
     got = greedy_decode(m100, v100, inputs)
     seconds = time.perf_counter() - t0
     ok = sum(y == sorted(set(x)) for x, y in zip(inputs, got.outputs, strict=True))
-    return SortDemo(examples, attention_steps(model, vocab, "D A A"), batch, length, ok, got.steps, seconds)
+    shipped = load_shipped()
+    texts = ("D A A", "C A D B A C", "B D D A C A B D A C A B B D")
+    trained = [(t, *(vocab.format(greedy_decode(shipped.model, vocab, [vocab.parse(t)], temperature=temp).outputs[0])
+                     for temp in (None, 0.0))) for t in texts]
+    return SortDemo(examples, attention_steps(model, vocab, "D A A"), batch, length, ok, got.steps, seconds, trained,
+                    shipped.name)

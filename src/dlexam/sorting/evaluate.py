@@ -130,9 +130,10 @@ def evaluation_report(
     The sizes are checked before any input is drawn (:func:`parse_lengths`, :func:`check_size`)."""
     wanted = parse_lengths(lengths)
     check_size(wanted, samples, lengths)
+    temperature = sorter.decoding_temperature(temperature)
     inputs = heldout_inputs(sorter.vocab, wanted, samples, seed)
     temps = [temperature] if temperature is not None else [None, 0.0]
-    if sorter.max_len is None:  # the compiled solver is argmax already
+    if sorter.compiled:  # the compiled solver is argmax already
         temps = temps[:1]
     results = [evaluate(sorter.model, sorter.vocab, wanted, inputs=inputs, temperature=t) for t in temps]
     training = sorter.training or {}
@@ -140,6 +141,7 @@ def evaluation_report(
         "model": sorter.name,
         "trained_max_len": sorter.max_len,
         "trained_with": training.get("provenance"),
+        "made_by": training.get("command"),
         "finished": training.get("finished") if sorter.training is not None else None,
         "step": training.get("step"),
         "steps": training.get("steps"),

@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 from dlexam.errors import UserError
 from dlexam.sorting.compiled import compile_sorter
-from dlexam.sorting.decode import decode_stream
+from dlexam.sorting.decode import decode_chunks, line_reader
+from dlexam.sorting.lines import CHUNK_LINES, Chunk
 from dlexam.sorting.vocab import Vocabulary
 from dlexam.transformer import DecoderTransformer
 
@@ -20,6 +22,19 @@ class Sorter:
     max_len: int | None  # longest input length trained on; None for the compiled solver (any length)
     name: str
     training: dict | None = None  # a trained model's record (dlexam.sorting.trained.training_record); None: compiled
+
+    @property
+    def compiled(self) -> bool:
+        """The compiled exact solver (hand-set weights), not a trained model."""
+        return self.training is None
+
+    def decoding_temperature(self, temperature: float | str | None) -> float | str | None:
+        """The temperature to decode at, as asked (None: the model's own). The compiled solver is exact
+        only with its own argmax attention, so it takes no other: UserError for any T but 0."""
+        if self.compiled and temperature is not None and temperature != 0:
+            raise UserError(f"temperature {temperature} does not apply to the compiled solver: its weights are "
+                            "exact with argmax attention (T = 0) only; decode a trained sorter to choose T")
+        return temperature
 
     @property
     def finished(self) -> bool:
@@ -76,28 +91,35 @@ def load_sorter(vocab_spec: str | None = None, checkpoint: str | os.PathLike | N
 
 def answer_stream(
     sorter: Sorter,
-    texts: Iterable[str],
+    source: BinaryIO | Iterable[str],
     *,
     numbered: bool = False,
     temperature: float | str | None = None,
     notes: StreamNotes | None = None,
+    chunk_lines: int = CHUNK_LINES,
 ) -> Iterator[str]:
-    """The answer to each text, in order, in bounded memory whatever the number and length of the texts.
+    """The answer to each line of `source`, in order, in memory bounded by a constant whatever the
+    number and length of the lines.
 
-    Texts are parsed as they are read (UserError naming the token, and the line when `numbered`);
-    `notes` collects what the warnings report.
+    `source` is a binary stream (one input per line, read a block at a time: :mod:`dlexam.sorting.lines`)
+    or texts (one input each). An unknown token or a line over a cap raises UserError naming the token
+    (and the line, when `numbered`) after the answers to every line before it. `notes` collects what the
+    warnings report; `chunk_lines` caps the lines read before answering (1 answers each line as it comes).
     """
+    temperature = sorter.decoding_temperature(temperature)
     notes = notes if notes is not None else StreamNotes(sorter.max_len)
+    reader = line_reader(sorter.model, sorter.vocab, numbered=numbered, chunk_lines=chunk_lines)
+    chunks = reader.from_stream(source) if hasattr(source, "read") else reader.from_texts(source)
 
-    def parsed() -> Iterator[list[int]]:
-        for i, t in enumerate(texts, 1):
-            x = sorter.vocab.parse(t, line=i if numbered else None)
-            if sorter.max_len is not None and len(x) > sorter.max_len:
-                notes.long += 1
-                notes.longest = max(notes.longest, len(x))
-            yield x
+    def noted(chunks: Iterable[Chunk]) -> Iterator[Chunk]:
+        for chunk in chunks:
+            if sorter.max_len is not None:
+                long = [n for n in chunk.lengths if n > sorter.max_len]
+                notes.long += len(long)
+                notes.longest = max([notes.longest, *long])
+            yield chunk
 
-    for out, stopped in decode_stream(sorter.model, sorter.vocab, parsed(), temperature=temperature):
+    for out, stopped in decode_chunks(sorter.model, sorter.vocab, noted(chunks), temperature=temperature):
         notes.unstopped += not stopped
         yield sorter.vocab.format(out)
 

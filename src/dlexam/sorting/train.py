@@ -230,6 +230,7 @@ def train(
     force: bool = False,
     resume: bool = False,
     callback: Callable[[int, DecoderTransformer, float], None] | None = None,
+    note: dict | None = None,
 ) -> TrainResult:
     """Train a sorter; with `out`, write RUN/last.pt (atomically, every `checkpoint_every` steps and at the end).
 
@@ -239,21 +240,21 @@ def train(
     RUN/last.pt, whose config must equal `tc`. `callback(step, model, loss_ema)`, if given, runs
     after every optimizer step (for monitoring; an exception it raises stops training).
     Raises :class:`NonFiniteLoss` when the loss stops being finite (RUN/last.pt keeps the last
-    finite checkpoint).
+    finite checkpoint). `note` (plain data, e.g. {"command": ...}) goes into every checkpoint's extra.
     """
     tc.validate()
     if resume and out is None:
         raise UserError("resume needs out, the run folder holding last.pt")
     folder = _open_out(out, force=force, resume=resume) if out is not None else None
     try:
-        return _train(tc, folder, progress, resume, callback)
+        return _train(tc, folder, progress, resume, callback, note or {})
     finally:
         if folder is not None:
             folder.close()
 
 
 def _train(tc: TrainConfig, folder: OutputDir | None, progress: ProgressFn | None, resume: bool,
-           callback) -> TrainResult:
+           callback, note: dict) -> TrainResult:
     path = folder.file(CHECKPOINT) if folder is not None else None
     state = _resume_state(path, tc) if resume else _State()
     vocab = Vocabulary.from_spec(tc.vocab)
@@ -266,12 +267,15 @@ def _train(tc: TrainConfig, folder: OutputDir | None, progress: ProgressFn | Non
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: lr_factor(tc, step))
     if resume:
         _restore(state, path, model, opt, sched, data_gen, tc)
+        command = state.payload["extra"].get("command")
+        if isinstance(command, str):  # what started the run goes on being recorded
+            note = {"command": command, **note}
         folder.claim(CHECKPOINT)  # a valid run, but one dlexam did not write, is replaced only if force
         log(progress, "sort train", f"resuming {path} at step {state.step} of {tc.steps}")
 
     def save(step: int, finished: bool) -> None:
-        extra = {"step": step, "loss": state.loss_ema, "train_seconds": state.seconds + time.perf_counter() - t0,
-                 "finished": finished}
+        extra = {**note, "step": step, "loss": state.loss_ema,
+                 "train_seconds": state.seconds + time.perf_counter() - t0, "finished": finished}
         if not finished:
             extra["resume"] = {"optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
                                "data_rng": data_gen.get_state(), "torch_rng": torch.get_rng_state(),

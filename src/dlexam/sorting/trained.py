@@ -31,7 +31,7 @@ class TrainedSorter:
     finished: bool  # False: a periodic checkpoint of a run that has not ended (resume it)
     step: int | None  # optimizer steps done
     steps: int | None  # steps the run was set to take
-    record: dict  # training_record(): provenance, train_config, step, train_seconds, finished
+    record: dict  # training_record(): provenance, command, train_config, step, train_seconds, finished
 
 
 def _record(payload: dict) -> dict:
@@ -41,8 +41,10 @@ def _record(payload: dict) -> dict:
     finished = extra.get("finished")
     if not isinstance(finished, bool):  # checkpoints from before the flag: the final one has step == steps
         finished = not (isinstance(step, int) and isinstance(steps, int) and step < steps)
+    command = extra.get("command")
     return {
         "provenance": payload.get("provenance"),
+        "command": command if isinstance(command, str) else None,
         "train_config": tc,
         "step": step,
         "steps": steps,
@@ -78,5 +80,6 @@ def load_model(path: str | os.PathLike) -> tuple[DecoderTransformer, Vocabulary,
 
 def training_record(path: str | os.PathLike) -> dict:
     """What a sorter checkpoint says about its training: {"provenance" (None in checkpoints that
-    predate it), "train_config", "step", "steps", "train_seconds", "finished"}."""
+    predate it), "command" (the `sort train` command that made it; None before it was recorded),
+    "train_config", "step", "steps", "train_seconds", "finished"}."""
     return _record(checkpoint.load(path, kind=KIND))

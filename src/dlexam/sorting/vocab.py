@@ -9,6 +9,10 @@ hold STOP (never attended to).
 
 Specs a user types (``--vocab``): ``A-D`` (the exam's, default), ``A-Z`` or any letter range
 ``X-Y``, or an integer N meaning the symbols "0" .. "N-1" written in decimal.
+
+Text is split into tokens at ASCII whitespace (space, tab, newline, carriage return, vertical tab,
+form feed), as bytes: :meth:`Vocabulary.parse` and the stream reader of `dlexam sort`
+(:mod:`dlexam.sorting.lines`) split the same way and name an unknown token the same way.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from dlexam.errors import UserError
 START_TEXT = "<START>"
 STOP_TEXT = "<STOP>"
 MAX_SYMBOLS = 2000  # the one-hot models hold (N + 2)^2 weights per matrix
+UNKNOWN_SHOWN = 20  # characters of an unknown token an error shows
 
 
 @dataclass(frozen=True)
@@ -73,27 +78,37 @@ class Vocabulary:
         return self.symbols[i]
 
     # ---- text <-> ids ---------------------------------------------------------------------------
-    def _index(self) -> dict[str, int]:
-        # Cached on the frozen instance (cheap to rebuild, but parse() may run per stdin line).
+    def byte_index(self) -> dict[bytes, int]:
+        """Each symbol's UTF-8 bytes -> its id (what the tokenizers look tokens up in)."""
+        # Cached on the frozen instance (cheap to rebuild, but it is used per line).
         idx = self.__dict__.get("_idx")
         if idx is None:
-            idx = {s: i for i, s in enumerate(self.symbols)}
+            idx = {s.encode(): i for i, s in enumerate(self.symbols)}
             object.__setattr__(self, "_idx", idx)
         return idx
 
-    def parse(self, text: str, *, line: int | None = None) -> list[int]:
-        """Whitespace-separated symbols -> ids. An unknown token raises UserError naming it (and `line`)."""
-        idx = self._index()
-        words = text.split()
+    def parse(self, text: str | bytes, *, line: int | None = None) -> list[int]:
+        """Symbols separated by ASCII whitespace -> ids. An unknown token raises UserError naming it (and `line`)."""
+        words = (text if isinstance(text, bytes) else text.encode("utf-8", "surrogateescape")).split()
         try:
-            return list(map(idx.__getitem__, words))  # the fast path: every token known
+            return list(map(self.byte_index().__getitem__, words))  # the fast path: every token known
         except KeyError as exc:
-            where = f"line {line}: " if line is not None else ""
-            token = exc.args[0]
-            raise UserError(f"{where}unknown token {token!r}: vocabulary {self.spec} is {self.describe()}") from None
+            raise self.unknown_token(exc.args[0], line) from None
+
+    def unknown_token(self, token: bytes, line: int | None = None, *, cut: bool = False) -> UserError:
+        """The error for a token not in the vocabulary, shown as text (at most UNKNOWN_SHOWN characters;
+        "..." where more follows, or where `cut`: the token's start, known to be no symbol already)."""
+        where = f"line {line}: " if line is not None else ""
+        text = token[: 4 * UNKNOWN_SHOWN].decode("utf-8", "backslashreplace")
+        shown = repr(text[:UNKNOWN_SHOWN]) + ("..." if cut or len(text) > UNKNOWN_SHOWN else "")
+        return UserError(f"{where}unknown token {shown}: vocabulary {self.spec} is {self.describe()}")
 
     def format(self, ids: Iterable[int]) -> str:
-        return " ".join(self.token_text(int(i)) for i in ids)
+        texts = self.__dict__.get("_texts")
+        if texts is None:
+            texts = (*self.symbols, START_TEXT, STOP_TEXT)
+            object.__setattr__(self, "_texts", texts)
+        return " ".join(map(texts.__getitem__, ids))
 
     def describe(self) -> str:
         s = self.symbols

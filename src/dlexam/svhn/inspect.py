@@ -10,15 +10,12 @@ Problem 1's network (:class:`dlexam.svhn.model.ExamCNN`, built from Version A's 
 stage's output (the layer table's rows, :func:`dlexam.svhn.summary.layer_summary`, name the same
 stages); it shows tables of that shape (two conv + pool stages) on SVHN's 32x32 crops. The logits
 are the model's own head (:meth:`ExamCNN.head`, the second half of its forward) on Pool-2's output.
-:func:`read_image_bytes` turns an uploaded photo (bytes, any size) into the 32x32 input the way
-`svhn predict` reads a file (:func:`dlexam.svhn.data.images.svhn_crop`), with its size checked before
-any pixel is decoded.
+:func:`read_image_bytes` turns an uploaded photo (bytes, any size) into the 32x32 input with the reader
+`svhn predict` uses (:func:`dlexam.svhn.data.images.read_image`).
 """
 
 from __future__ import annotations
 
-import io
-import warnings
 from dataclasses import dataclass
 
 import torch
@@ -27,9 +24,6 @@ from dlexam.errors import UserError
 from dlexam.svhn.data.official import preprocess
 from dlexam.svhn.model import ExamCNN
 
-# What an upload may be: formats Pillow decodes without plugins of their own, and a pixel budget.
-IMAGE_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")
-MAX_PIXELS = 40_000_000  # a 40-megapixel photo; a larger header is refused before decoding
 STAGES = ("conv1", "pool1", "conv2", "pool2")
 
 
@@ -92,39 +86,11 @@ def feature_maps(model: ExamCNN, image: torch.Tensor) -> FeatureMaps:
                        pool2=pool2[0].float(), logits=logits.float(), probabilities=torch.softmax(logits.float(), 0))
 
 
-def read_image_bytes(data: bytes, *, max_pixels: int = MAX_PIXELS) -> torch.Tensor:
-    """An image file's bytes (PNG, JPEG, GIF, BMP or WebP; any size up to `max_pixels`) -> uint8 (32, 32),
-    cropped and resized as :func:`dlexam.svhn.data.images.svhn_crop` does for `svhn predict`.
+def read_image_bytes(data: bytes, *, max_pixels: int | None = None) -> torch.Tensor:
+    """An uploaded image file's bytes (PNG, JPEG, GIF, BMP or WebP; any size and aspect ratio) -> uint8 (32, 32):
+    :func:`dlexam.svhn.data.images.read_image`, the one reader of `svhn predict` too, limited to the formats of
+    :data:`~dlexam.svhn.data.images.UPLOAD_FORMATS`. Its header is checked before any pixel is decoded; any
+    unreadable input is a UserError."""
+    from dlexam.svhn.data import images
 
-    The header's size is checked before the pixels are decoded (a small file can claim a huge image),
-    and Pillow's decompression-bomb warning is an error here. Any unreadable input is a UserError.
-    """
-    from PIL import Image, UnidentifiedImageError
-
-    from dlexam.svhn.data.images import svhn_crop, to_gray
-
-    if not data:
-        raise UserError("the image is empty (0 bytes)")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data), formats=IMAGE_FORMATS) as img:
-                w, h = img.size
-                if w < 1 or h < 1 or w * h > max_pixels:
-                    raise UserError(f"the image is {w}x{h} pixels; at most {max_pixels:,} pixels are read")
-                img.seek(0)  # an animated GIF or WebP: its first frame
-                img.load()
-                gray = to_gray(img)
-    except UserError:
-        raise
-    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
-        raise UserError(f"the image claims more pixels than Pillow decodes safely; at most {max_pixels:,} pixels "
-                        "are read") from None
-    except UnidentifiedImageError:
-        raise UserError(f"not a readable image: choose a {', '.join(IMAGE_FORMATS[:-1])} or {IMAGE_FORMATS[-1]} file "
-                        "(a photo or a drawing)") from None
-    except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError) as exc:
-        raise UserError(f"the image is damaged or cut short and could not be read ({str(exc)[:80]})") from None
-    if gray.size == 0:
-        raise UserError("the image has no pixels")
-    return torch.from_numpy(svhn_crop(gray))
+    return images.read_image(data, formats=images.UPLOAD_FORMATS, max_pixels=max_pixels or images.MAX_PIXELS)

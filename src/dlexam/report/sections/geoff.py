@@ -3,10 +3,11 @@
 The training example "D A A <START> A D <STOP>" through the exam's fixed weights with argmax
 attention (T = 0): X, Q = K = V, the scores Q K^T, the attention matrix P, Z = P V, R = Z W_O and
 the logits R E^T, each cell labelled with its exact fraction (Problem 2.2); the loss under the
-exam's convention and under teacher forcing (Problem 2.3); R with two identical heads and
-W_O = I_4 (Problem 2.4); and the gradients that reach W_Q, W_K, W_V, W_O at T = 0 and at
-T = sqrt(d_k) (Problem 2.5). All numbers come from :func:`dlexam.geoff.run_geoff` and Problem 2.4's
-and 2.5's comparisons in :mod:`dlexam.geoff.compare`, the same objects the CLI and the answer key show.
+exam's convention and under teacher forcing (Problem 2.3); R with the spec's k heads and multi_W_O
+(Version A: two identical heads and W_O = I_4, Problem 2.4); and the gradients that reach W_Q, W_K,
+W_V, W_O at T = 0 and at T = sqrt(d_k) (Problem 2.5). All numbers come from
+:func:`dlexam.geoff.run_geoff` and Problem 2.4's and 2.5's comparisons in :mod:`dlexam.geoff.compare`,
+the same objects the CLI and the answer key show.
 """
 
 from __future__ import annotations
@@ -71,12 +72,20 @@ def gradient_table(comparison) -> str:
     return page.table(rows, header, caption="Gradient norms of the teacher-forcing loss at the exam's weights")
 
 
+def identity_rows(n: int) -> list[list[int]]:
+    return [[int(i == j) for j in range(n)] for i in range(n)]
+
+
+def subscript(n: int) -> str:
+    return "".join("₀₁₂₃₄₅₆₇₈₉"[int(d)] for d in str(n))
+
+
 def build(ctx: ReportContext) -> str:
     from dlexam import geoff
 
     example = geoff.EXAM_EXAMPLE
     argmax = geoff.run_geoff(example, temperature=0.0, heads=1)
-    figs = [matrix_figure(argmax, attr, title, caption, geoff.VOCAB) for attr, title, caption in MATRICES]
+    figs = [matrix_figure(argmax, attr, title, caption, geoff.EXAM_WEIGHTS.vocab) for attr, title, caption in MATRICES]
     parts = [
         page.paragraph(
             "Geoff's one-layer, one-head transformer with the exam's fixed W_Q = W_K = W_V, W_O and E, on the "
@@ -93,23 +102,31 @@ def build(ctx: ReportContext) -> str:
     ]
 
     def two_heads() -> str:
-        heads = geoff.compare_heads(example, temperature=0.0)
-        r2 = heads.two
-        fig1 = matrix_figure(argmax, "R", "R, one head, exam's W_O", "One head with the exam's W_O.", geoff.VOCAB)
+        weights = geoff.EXAM_WEIGHTS
+        heads = geoff.compare_heads(example, temperature=0.0, weights=weights)
+        r2, k, vocab = heads.two, weights.heads, weights.vocab
+        identity = weights.multi_W_O == geoff.floats(identity_rows(len(weights.multi_W_O)))
+        multi = f"W_O = I{subscript(len(weights.multi_W_O))}" if identity else "multi_W_O"
+        same = weights.multi_heads is None
+        fig1 = matrix_figure(argmax, "R", "R, one head, exam's W_O", "One head with the exam's W_O.", vocab)
         if heads.same_R:
             finding = "R is identical, as the exam says."
-        elif heads.columns_swapped:
-            finding = ("R is not identical: its columns come out swapped (A↔B, C↔D), because "
-                       "[Z Z] I₄ = Z [I₂ I₂] is not Z W_O for the exam's W_O.")
+        elif heads.permutation is not None:
+            pairs = sorted({tuple(sorted((j, i))) for j, i in enumerate(heads.permutation) if i != j})
+            swapped = ", ".join(f"{vocab[a]}↔{vocab[b]}" for a, b in pairs)
+            finding = (f"R is not identical: its columns come out swapped ({swapped}), because "
+                       f"[{' '.join(['Z'] * k)}] {multi} = Z times the sum of its {k} blocks, which is not Z W_O for "
+                       "the exam's W_O.")
         else:
             finding = "R is not identical to the one-head R."
-        fig2 = matrix_figure(r2, "R", "R, two identical heads, W_O = I₄",
-                             "Two identical heads concatenated, times W_O = I₄.", geoff.VOCAB)
+        kind = "identical heads" if same else "heads"
+        fig2 = matrix_figure(r2, "R", f"R, {k} {kind}, {multi}",
+                             f"{k} {kind} concatenated, times {multi}.", vocab)
         return (
-            '<h3 id="geoff-heads">Two identical heads (Problem 2.4)</h3>'
+            f'<h3 id="geoff-heads">{k} {kind} (Problem 2.4)</h3>'
             + page.paragraph(f"The exam says the result would be identical. Computed: {finding}")
             + page.figure_row([fig1, fig2])
-            + loss_table(r2).replace("Cross-entropy (summed)", "Two heads: cross-entropy (summed)", 1)
+            + loss_table(r2).replace("Cross-entropy (summed)", f"{k} heads: cross-entropy (summed)", 1)
         )
 
     def gradients() -> str:

@@ -1,9 +1,11 @@
 """Section: the sorting transformers' attention, step by step, while they deduplicate and sort.
 
 Two models on the same input: the compiled sorter (:func:`dlexam.sorting.compiled.compile_sorter`,
-hand-set exact weights in Geoff's architecture, argmax attention) and a model trained by
-:func:`dlexam.sorting.train.train` (softmax attention while training, as Problem 2.5 requires).
-For each decoding step the page shows which positions the query attends to and what it emits.
+hand-set exact weights in Geoff's architecture, argmax attention) and the trained sorter shipped with
+dlexam (:mod:`dlexam.sorting.shipped`: trained by :func:`dlexam.sorting.train.train` with softmax
+attention, as Problem 2.5 requires). For each decoding step the page shows which positions the query
+attends to and what it emits; the trained model's exact match is
+:func:`dlexam.sorting.evaluate.evaluation_report`'s, as `dlexam sort evaluate --trained` prints it.
 """
 
 from __future__ import annotations
@@ -41,9 +43,9 @@ def attention_figure(a, title: str, caption: str) -> str:
 
 def build(ctx: ReportContext) -> str:
     from dlexam.sorting.compiled import compile_sorter
-    from dlexam.sorting.evaluate import evaluate
+    from dlexam.sorting.evaluate import evaluation_report
     from dlexam.sorting.inspect import attention_steps
-    from dlexam.sorting.train import TrainConfig, train
+    from dlexam.sorting.shipped import load_shipped
     from dlexam.sorting.vocab import Vocabulary
 
     vocab = Vocabulary.from_spec("A-D")
@@ -72,31 +74,28 @@ def build(ctx: ReportContext) -> str:
     parts.append(steps_table(c_steps))
 
     def trained_part() -> str:
-        s = ctx.settings
-        steps = s.pick(full=2000, quick=400, tiny=150)
-        tc = TrainConfig(vocab="A-D", max_len=8, steps=steps, batch_size=128, seed=s.seed)
-        run = train(tc)
-        model = run.model
-        model.eval()
+        sorter = load_shipped()
+        model, record = sorter.model, sorter.training
+        tc = record["train_config"]
         t_model = model.temperature()  # what training ended at, kept for decoding
-        lengths = list(range(1, 2 * tc.max_len + 1))  # up to twice the longest training input
-        per_length = s.pick(full=500, quick=200, tiny=50)
-        acc_soft = evaluate(model, vocab, lengths, per_length=per_length)
-        acc_zero = evaluate(model, vocab, lengths, per_length=per_length, temperature=0.0)
+        lengths = f"1-{2 * sorter.max_len}"  # up to twice the longest training input
+        per_length = ctx.settings.pick(full=500, quick=200, tiny=50)
+        report = evaluation_report(sorter, lengths, samples=per_length, seed=ctx.settings.seed)
+        soft, zero = report["results"]  # the model's own temperature, then T = 0
         t_steps = attention_steps(model, vocab, inputs)
         got_t = " ".join(t_steps.output)
-        # lengths whose every input was seen in training have no held-out inputs (length 1: 4 inputs)
-        acc_rows = [(n, f"{acc_soft['per_length'][n]:.1%}", f"{acc_zero['per_length'][n]:.1%}") for n in lengths
-                    if n in acc_soft["per_length"]]
-        acc_rows.append(("all", f"{acc_soft['overall']:.1%}", f"{acc_zero['overall']:.1%}"))
+        acc_rows = [(n, f"{soft['per_length'][n]:.1%}", f"{zero['per_length'][n]:.1%}") for n in soft["per_length"]]
+        acc_rows.append(("all", f"{soft['overall']:.1%}", f"{zero['overall']:.1%}"))
+        missing = ", ".join(map(str, report["lengths_without_heldout_sequences"]))
         return (
             '<h3 id="sorting-trained">A trained sorter (softmax attention)</h3>'
             + page.paragraph(
-                f"The same architecture trained from random weights with teacher forcing for {steps} steps "
-                f"(batch {tc.batch_size}, inputs of length 1-{tc.max_len}) in {run.seconds:.1f} s, "
-                f"with softmax attention whose temperature is annealed from 4√d_head to T = {t_model:g}, "
-                f"kept for decoding (argmax attention would give W_Q and W_K no gradient, Problem 2.5). "
-                f"On the example it emits “{got_t}” "
+                f"The same architecture trained from random weights with teacher forcing for {tc['steps']} steps "
+                f"(batch {tc['batch_size']}, inputs of length 0-{sorter.max_len}, "
+                f"{record['train_seconds']:.0f} s), with softmax attention whose temperature is annealed from "
+                f"4√d_head to T = {t_model:g}, kept for decoding (argmax attention would give W_Q and W_K no "
+                f"gradient, Problem 2.5). It is the sorter shipped with dlexam, rebuilt bit for bit by "
+                f"`{record['command']}`. On the example it emits “{got_t}” "
                 f"({'correct' if got_t == expected else 'expected ' + expected})."
             )
             + page.figure_row([attention_figure(
@@ -105,8 +104,11 @@ def build(ctx: ReportContext) -> str:
                 "steps, grey is masked.")])
             + steps_table(t_steps)
             + page.table(acc_rows, ("input length", f"exact match, T = {t_model:g}", "exact match, T = 0 (argmax)"),
-                         caption=f"Held-out exact-match accuracy ({per_length} random inputs per length; "
-                                 f"training saw lengths 1-{tc.max_len})")
+                         caption=f"Held-out exact-match accuracy ({per_length} random inputs per length, "
+                                 f"`dlexam sort evaluate --trained --lengths {lengths} --samples {per_length}`; "
+                                 f"training saw lengths 0-{sorter.max_len}"
+                                 + (f"; length {missing} has no held-out inputs: all were trained on)" if missing
+                                    else ")"))
         )
 
     parts.append(ctx.guard("trained sorter", trained_part))

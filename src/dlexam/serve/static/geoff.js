@@ -6,7 +6,7 @@
 "use strict";
 
 const G = {defaults: null, W: null, seq: 0, invalid: new Map(), lastT: "1", landed: false};
-const URL_NAMES = {E: "E", W_Q: "W_Q", W_K: "W_K", W_V: "W_V", W_O: "W_O", W_O_two_heads: "W_O2"};
+const URL_NAMES = {E: "E", W_Q: "W_Q", W_K: "W_K", W_V: "W_V", W_O: "W_O", multi_W_O: "W_O2"};
 const RESULTS = ["loss-panel", "matrices-panel", "heads-panel", "grad-panel"];
 const NUMBER = /^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i;
 const $ = (id) => document.getElementById(id);
@@ -22,9 +22,9 @@ const same = (a, b) => a.every((r, i) => r.every((v, j) => Object.is(v, b[i][j])
 
 // Rows and columns of each weight matrix, named as the matrices they multiply are: E's rows are the tokens.
 function labels(name) {
-  const V = G.defaults.vocab, two = name === "W_O_two_heads" || (name === "W_O" && $("heads-2").checked);
+  const V = G.defaults.vocab, two = name === "multi_W_O" || (name === "W_O" && $("heads-2").checked);
   return {E: [V, dims(4)], W_Q: [dims(4), dims(2)], W_K: [dims(4), dims(2)], W_V: [dims(4), dims(2)],
-    W_O: [two ? dims(4) : dims(2), V.slice(0, 4)], W_O_two_heads: [dims(4), V.slice(0, 4)]}[name];
+    W_O: [two ? dims(4) : dims(2), V.slice(0, 4)], multi_W_O: [dims(4), V.slice(0, 4)]}[name];
 }
 
 function mode() {
@@ -135,7 +135,7 @@ function buildEditors() {
   box.textContent = "";
   const two = $("heads-2").checked;
   for (const [name, shape] of Object.entries(G.defaults.shapes)) {
-    if ((name === "W_O_two_heads" && !two) || (name === "W_O" && two)) continue;
+    if ((name === "multi_W_O" && !two) || (name === "W_O" && two)) continue;
     const [rows, cols] = labels(name);
     const table = DL.el("table", {class: "editor", id: "edit-" + name},
       DL.el("tr", {}, DL.el("td", {class: "corner"}), cols.map((c) => DL.el("th", {scope: "col", text: c}))));
@@ -311,9 +311,10 @@ function renderGradients(d) {
   box.append(DL.el("p", {class: "note", text: `gradients of the ${d.gradient_convention.replace("_", " ")} loss at T = ${tText(d)}`}),
     DL.el("div", {class: "mats"}, figs));
   const params = G.defaults.parameters;
+  const key = (p) => (p === "W_O" && d.heads > 1 ? "multi_W_O" : p);  // k heads use multi_W_O
   const row = (label, c, current) => DL.el("tr", {"data-temperature": current ? "current" : null},
     DL.el("th", {scope: "row", text: label}),
-    params.map((p) => DL.el("td", {class: "num mono", text: c.vanishes[p] ? "0 (frozen)" : c.norms[p].toPrecision(4)})));
+    params.map((p) => DL.el("td", {class: "num mono", text: c.vanishes[key(p)] ? "0 (frozen)" : c.norms[key(p)].toPrecision(4)})));
   const rows = Object.entries(d.gradient_comparison).map(([label, c]) => row(label, c, false));
   if (d.gradient_at_temperature) rows.push(row(`T=${tText(d)} (this page)`, d.gradient_at_temperature, true));
   box.append(DL.el("h3", {text: "gradient norms at T = 0, at T = sqrt(d_k)" + (d.gradient_at_temperature ? " and at this page's T" : "")}),
@@ -341,7 +342,7 @@ async function step() {
     DL.el("th", {scope: "row", class: "mono", text: name}),
     DL.el("td", {}, DL.el("span", {class: "badge " + (s.moved[name] ? "yes" : "no"), text: s.moved[name] ? "moved" : "frozen"})),
     DL.el("td", {class: "num mono", text: s.change[name].toPrecision(3)}),
-    DL.el("td", {class: "num mono", text: (s.gradient_norms[name.replace("_two_heads", "")] || 0).toPrecision(3)})));
+    DL.el("td", {class: "num mono", text: (s.gradient_norms[name] || 0).toPrecision(3)})));
   const box = $("step-result");
   box.textContent = "";
   box.append(DL.el("div", {class: "scroll"}, DL.el("table", {class: "plain", id: "step-moved"}, DL.el("tr", {},

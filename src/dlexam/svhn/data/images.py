@@ -1,12 +1,29 @@
-"""Photos as SVHN digits: one crop function for `svhn predict` and for image folders.
+"""Photos as SVHN digits: the one way dlexam opens an image file, and the crop of SVHN's Format 2.
+
+Every image dlexam reads (`svhn predict`, `svhn evaluate` and `svhn train` on an image folder, `dlexam serve`'s
+uploads) goes through :func:`read_image`. It reads the header first (:func:`image_header`) and refuses, in one
+line, an image of more than :data:`MAX_PIXELS` pixels before any pixel is decoded, whatever the file's size (a
+125-byte PNG can claim 45,000 x 1 pixels, or 100,000 x 100,000). Then the cost is the pixels' own:
+
+- a JPEG is decoded at 1/2, 1/4 or 1/8 of its size by libjpeg itself (Pillow's ``draft``) while its longer
+  side stays at least :data:`REDUCED_SIDE`;
+- colours become grey a strip of rows at a time, so the decoded image (at most 4 bytes a pixel) and its grey
+  copy (1 byte) are the only full-size arrays: at most 250 MB for 50 megapixels;
+- the square crop of an image whose longer side is 2 * REDUCED_SIDE or more is box-averaged down by an
+  integer factor (as Pillow's ``reduce`` would average the padded square) without the square being made, so
+  any aspect ratio (1 x 1,000,000 too) costs what its pixels cost.
+
+tests/reliability/test_images.py measures the peak memory of the whole process (within 1 GB) on the worst
+cases. Pillow's own warnings (decompression bomb, corrupt EXIF data) are caught, never printed.
 
 SVHN's Format 2 crops were made from each digit's bounding box, "extended in the appropriate
 dimension to become square windows, so that resizing them to 32-by-32 pixels does not introduce
 aspect ratio distortions". :func:`svhn_crop` does the same with a photo standing for the digit's
 box: the shorter side is extended to a square, centred, by repeating the edge pixels (the photo
 has no context beyond its border), and the square is resized to 32x32 with Pillow's antialiased
-bicubic filter. A 32x32 image is left as it is. Grayscale is ITU-R 601-2 luma (Pillow's
-``convert("L")``), as :func:`dlexam.svhn.data.official.rgb_to_gray` computes for .mat files.
+bicubic filter (a square of 512 pixels a side or more box-averaged first). A 32x32 image is left as it is.
+Grayscale is ITU-R 601-2 luma (Pillow's ``convert("L")``), as :func:`dlexam.svhn.data.official.rgb_to_gray`
+computes for .mat files; a phone photo's EXIF orientation is applied.
 
 Image folders use torchvision's ImageFolder layout: ``DIR/0/*.png ... DIR/9/*.png``, the folder
 name being the digit; any size, any colour mode, PNG, JPEG, BMP, GIF, TIFF, WebP or PPM/PGM.
@@ -14,7 +31,13 @@ name being the digit; any size, any colour mode, PNG, JPEG, BMP, GIF, TIFF, WebP
 
 from __future__ import annotations
 
+import io
 import os
+import threading
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,21 +46,46 @@ import torch
 from dlexam.errors import UserError
 
 SIZE = 32
-MAX_PIXELS = 50_000_000  # a 50-megapixel photo at most: the size is read from the header, before decoding
+MAX_PIXELS = 50_000_000  # a 50-megapixel photo at most, read from the header before decoding
+REDUCED_SIDE = 256  # a large image is decoded, or its square averaged, to a side of 256 .. 511 pixels
+STRIP_PIXELS = 1 << 20  # colours become grey about a megapixel at a time
+FILE_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF", "PPM")  # what `svhn predict` and image folders read
+UPLOAD_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")  # what `dlexam serve` reads: no TIFF from the network
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm")
+EXIF_ORIENTATION = 0x0112
+_PILLOW_WARNINGS = threading.Lock()  # warnings.catch_warnings changes process-wide state: one thread at a time
 
 
-def to_gray(img) -> np.ndarray:
-    """A Pillow image of any mode -> uint8 (H, W) luma. 16-bit and float images are scaled, not clipped.
+@dataclass(frozen=True)
+class ImageHeader:
+    """What an image file's header says, before any pixel is decoded."""
 
-    A phone photo's EXIF orientation is applied to `img` itself (in place: a copy of every image, most of which
-    have none, cost 0.1 ms a drawn digit)."""
-    from PIL import ImageOps
+    format: str  # Pillow's name: PNG, JPEG, MPO (a camera's JPEG), ...
+    mode: str  # Pillow's mode: L, RGB, RGBA, P, I;16, ...
+    width: int
+    height: int
 
-    ImageOps.exif_transpose(img, in_place=True)  # phone photos: apply the EXIF orientation
-    if img.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+    @property
+    def pixels(self) -> int:
+        return self.width * self.height
+
+    @property
+    def draft_scale(self) -> int:
+        """The largest of 8, 4, 2, 1 by which libjpeg can decode a JPEG and keep its longer side at least
+        REDUCED_SIDE and its shorter one at least 1 pixel; 1 for other formats."""
+        if self.format not in ("JPEG", "MPO"):
+            return 1
+        long, short = max(self.width, self.height), min(self.width, self.height)
+        return next(s for s in (8, 4, 2, 1) if s == 1 or (long // s >= REDUCED_SIDE and short >= s))
+
+
+def to_gray(img, top: float | None = None) -> np.ndarray:
+    """A Pillow image of any mode -> uint8 (H, W) luma. 16-bit and float images are scaled, not clipped (a float
+    image by `top`, default its own maximum, or 1); transparent pixels read as white paper."""
+    if img.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
         a = np.asarray(img, dtype=np.float64)
-        top = 65535.0 if img.mode != "F" else max(1.0, float(a.max(initial=0.0)))  # float: [0, 1] or [0, max]
+        if top is None:
+            top = 65535.0 if img.mode != "F" else max(1.0, float(a.max(initial=0.0)))  # float: [0, 1] or [0, max]
         return np.clip(np.round(a / max(top, 1e-12) * 255.0), 0, 255).astype(np.uint8)
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
         from PIL import Image
@@ -53,13 +101,72 @@ def to_gray(img) -> np.ndarray:
     return np.asarray(img.convert("RGB").convert("L"), dtype=np.uint8)
 
 
+def to_gray_in_strips(img) -> np.ndarray:
+    """:func:`to_gray` of a decoded image, STRIP_PIXELS at a time: the same grey levels, without the full-size
+    copies a conversion makes (RGBA, a white background, RGB)."""
+    w, h = img.size
+    rows = max(1, STRIP_PIXELS // w)
+    if rows >= h:
+        return to_gray(img)
+    top = max(1.0, float(img.getextrema()[1])) if img.mode == "F" else None  # the whole image's maximum
+    out = np.empty((h, w), np.uint8)
+    for y in range(0, h, rows):
+        out[y : y + rows] = to_gray(img.crop((0, y, w, min(h, y + rows))), top)  # crop keeps palette and info
+    return out
+
+
+def oriented(gray: np.ndarray, orientation: int) -> np.ndarray:
+    """The pixels as the photo is shown: EXIF orientation 1-8 applied (as PIL.ImageOps.exif_transpose does)."""
+    turn = {2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1], 5: lambda a: a.T,
+            6: lambda a: np.rot90(a, -1), 7: lambda a: np.rot90(a, 2).T, 8: lambda a: np.rot90(a, 1)}
+    return np.ascontiguousarray(turn[orientation](gray)) if orientation in turn else gray
+
+
+def _block_sums(a: np.ndarray, axis: int, f: int, before: int, side: int) -> tuple[np.ndarray, np.ndarray]:
+    """Along `axis`, `a` extended to length `side` by `before` copies of its first slice and the rest copies of
+    its last, summed in blocks of `f`: (the sums, int64, that axis now ceil(side / f) long; each block's length).
+    STRIP_PIXELS of `a` at a time: an int64 copy of all of it would be 8 bytes a pixel."""
+    b = a if axis == 1 else a.T  # (other, n): blocks along the rows
+    n = b.shape[1]
+    starts = np.arange(0, side, f)
+    ends = np.minimum(starts + f, side)
+    lo, hi = np.clip(starts - before, 0, n), np.clip(ends - before, 0, n)  # each block's own columns
+    n_first = np.clip(np.minimum(ends, before) - starts, 0, None)  # copies of the first column in each block
+    n_last = np.clip(ends - np.maximum(starts, before + n), 0, None)  # copies of the last
+    inside = hi > lo  # the blocks with columns of their own; the last of them ends at n, as reduceat sums
+    sums = np.zeros((b.shape[0], len(starts)), np.int64)
+    step = max(1, STRIP_PIXELS // n)
+    for i in range(0, b.shape[0], step):
+        sums[i : i + step, inside] = np.add.reduceat(b[i : i + step], lo[inside], axis=1, dtype=np.int64)
+    sums += n_first * b[:, :1].astype(np.int64) + n_last * b[:, -1:].astype(np.int64)
+    return (sums if axis == 1 else sums.T), ends - starts
+
+
+def padded_block_means(gray: np.ndarray, f: int) -> np.ndarray:
+    """uint8 (H, W) -> the square svhn_crop pads it to (side max(H, W), edge pixels repeated), averaged in f x f
+    blocks (rounded half up; a last, partial block averages what it has, as Pillow's ``reduce`` does), without the
+    square being made: uint8 (ceil(side / f), ceil(side / f))."""
+    h, w = gray.shape
+    side = max(h, w)
+    long, short = (1, 0) if w >= h else (0, 1)  # the long axis has no padding: averaged first, it shrinks most
+    sums, n_long = _block_sums(gray, long, f, 0, side)
+    sums, n_short = _block_sums(sums, short, f, (side - gray.shape[short]) // 2, side)
+    count = (n_short[:, None] * n_long[None, :]) if short == 0 else (n_long[:, None] * n_short[None, :])
+    return ((2 * sums + count) // (2 * count)).astype(np.uint8)
+
+
 def svhn_crop(gray: np.ndarray, size: int = SIZE) -> np.ndarray:
-    """uint8 (H, W) -> uint8 (size, size): extend the shorter side to a square (edge pixels), resize."""
+    """uint8 (H, W) -> uint8 (size, size): extend the shorter side to a square (edge pixels), resize.
+
+    A square of 2 * REDUCED_SIDE pixels a side or more is box-averaged first (:func:`padded_block_means`, to
+    256 .. 511 pixels a side), so the crop costs what the image's pixels cost, whatever its aspect ratio."""
     from PIL import Image
 
     h, w = gray.shape
-    if h != w:
-        side = max(h, w)
+    side = max(h, w)
+    if side // REDUCED_SIDE >= 2:
+        gray = padded_block_means(gray, side // REDUCED_SIDE)
+    elif h != w:
         top, left = (side - h) // 2, (side - w) // 2
         pad = ((top, side - h - top), (left, side - w - left))
         gray = np.pad(gray, pad, mode="edge")  # (H, W) -> (side, side)
@@ -69,27 +176,87 @@ def svhn_crop(gray: np.ndarray, size: int = SIZE) -> np.ndarray:
     return np.array(resized, dtype=np.uint8)
 
 
-def read_image(path: str | os.PathLike) -> torch.Tensor:
-    """An image file of any size and mode -> uint8 (32, 32) as :func:`svhn_crop` makes it."""
+def _name(source) -> str:
+    return "the file" if isinstance(source, bytes | bytearray | memoryview) else str(source)
+
+
+@contextmanager
+def _pillow_errors(what: str, formats: tuple[str, ...]) -> Iterator[None]:
+    """Pillow's exceptions as one UserError line naming `what`, in words a user can act on."""
     from PIL import Image, UnidentifiedImageError
 
-    p = Path(path)
+    try:
+        yield
+    except Image.DecompressionBombError:
+        raise UserError(f"{what} declares more pixels than dlexam reads ({MAX_PIXELS:,} at most)") from None
+    except UnidentifiedImageError:
+        raise UserError(f"{what} is not a readable image: choose a {', '.join(formats[:-1])} or {formats[-1]} file "
+                        "(a photo or a drawing)") from None
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, KeyError) as exc:
+        raise UserError(f"{what} is not a readable image: it is damaged or cut short ({str(exc)[:80]})") from None
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """Pillow's warnings caught, not printed (a decompression-bomb warning: dlexam's own limit is lower, and says
+    so in one line). Held for moments: only Image.open and the EXIF read run inside."""
+    with _PILLOW_WARNINGS, warnings.catch_warnings(record=True):
+        warnings.simplefilter("ignore")
+        yield
+
+
+def _open(source, formats: tuple[str, ...]):
+    """The image `source` names (a path, or the file's bytes), opened lazily: only its header is read."""
+    from PIL import Image
+
+    if isinstance(source, bytes | bytearray | memoryview):
+        if len(source) == 0:
+            raise UserError("the file is empty (0 bytes)")
+        return Image.open(io.BytesIO(bytes(source)), formats=formats)
+    p = Path(source)
     if not p.is_file():
         raise UserError(f"image not found: {p}")
-    try:
-        with Image.open(p) as img:
-            w, h = img.size  # from the header: nothing is decoded yet
-            if w * h > MAX_PIXELS:
-                raise UserError(f"{p} is {w} x {h} pixels; dlexam reads images of at most {MAX_PIXELS:,} pixels")
+    return Image.open(p, formats=formats)
+
+
+def _checked(img, what: str, max_pixels: int) -> ImageHeader:
+    header = ImageHeader(img.format or "?", img.mode, *img.size)
+    if header.width < 1 or header.height < 1:
+        raise UserError(f"{what} has no pixels ({header.width}x{header.height})")
+    if header.pixels > max_pixels:
+        raise UserError(f"{what} is {header.width} x {header.height} pixels; dlexam reads images of at most "
+                        f"{max_pixels:,} pixels")
+    return header
+
+
+def image_header(source, *, formats: tuple[str, ...] = FILE_FORMATS, max_pixels: int = MAX_PIXELS) -> ImageHeader:
+    """The header of the image `source` names (a path, or the file's bytes), checked against `max_pixels`; nothing
+    is decoded. UserError, one line, for anything unreadable."""
+    what = _name(source)
+    with _pillow_errors(what, formats), _quiet(), _open(source, formats) as img:
+        return _checked(img, what, max_pixels)
+
+
+def read_image(source, *, formats: tuple[str, ...] = FILE_FORMATS, max_pixels: int = MAX_PIXELS) -> torch.Tensor:
+    """An image (a path, or the file's bytes; any size up to `max_pixels`, any aspect ratio, any mode) ->
+    uint8 (32, 32), cropped as :func:`svhn_crop` crops; an animated image's first frame.
+
+    The header is checked before any pixel is decoded; a JPEG is decoded at a reduced size. Any unreadable
+    input is one UserError line."""
+    what = _name(source)
+    with _pillow_errors(what, formats):
+        with _quiet():
+            img = _open(source, formats)
+        with img:
+            header = _checked(img, what, max_pixels)
+            img.seek(0)  # an animated GIF, WebP or PNG: its first frame
+            if (s := header.draft_scale) > 1:  # asking for (w // s, h // s) makes libjpeg decode at exactly 1/s
+                img.draft(img.mode, (max(1, header.width // s), max(1, header.height // s)))
             img.load()
-            gray = to_gray(img)
-    except Image.DecompressionBombError:  # Pillow's own guard, at open, for the most extreme headers
-        raise UserError(f"{p} declares more pixels than dlexam reads ({MAX_PIXELS:,} at most)") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise UserError(f"{p} is not a readable image ({type(exc).__name__})") from None
-    if gray.size == 0:
-        raise UserError(f"{p} is an empty image")
-    return torch.from_numpy(svhn_crop(gray))
+            with _quiet():
+                orientation = img.getexif().get(EXIF_ORIENTATION, 1)
+            gray = to_gray_in_strips(img)
+    return torch.from_numpy(svhn_crop(oriented(gray, orientation if isinstance(orientation, int) else 1)))
 
 
 def is_image_folder(root: str | os.PathLike) -> bool:

@@ -1,0 +1,62 @@
+"""`dlexam grade --variant N SUBMISSION`: score a submission against a variant's key, with feedback."""
+
+from __future__ import annotations
+
+import argparse
+
+from dlexam.commands.variant import add_variant_options
+from dlexam.plain import dumps
+
+
+def register(sub) -> None:
+    p = sub.add_parser("grade", help="grade a submission (JSON or CSV) against a variant's key",
+                       description="Score each answer of a submission against the key of `dlexam variant --seed "
+                       "N`: exact fractions for rational answers, the key's tolerance for the others, partial "
+                       "credit per matrix cell, and for each wrong cell its right value and why.")
+    add_variant_options(p)
+    p.add_argument("submission", metavar="SUBMISSION", help="a JSON object {answer id: answer} or a CSV file "
+                   "(id,value per line; a matrix as one line per row); - reads standard input")
+    p.add_argument("--json", action="store_true", help="print one JSON object (score, max_score, fields, ...)")
+    p.set_defaults(handler=handle)
+
+
+def read(path: str) -> bytes:
+    import sys
+
+    from dlexam.errors import UserError
+    from dlexam.variants.grade import MAX_SUBMISSION_BYTES
+
+    if path == "-":
+        return sys.stdin.buffer.read(MAX_SUBMISSION_BYTES + 1)
+    try:
+        with open(path, "rb") as f:
+            return f.read(MAX_SUBMISSION_BYTES + 1)
+    except OSError as exc:
+        raise UserError(f"cannot read the submission {path}: {exc.strerror or exc}") from None
+
+
+def handle(args: argparse.Namespace) -> int:
+    from dlexam.variants import make_variant
+    from dlexam.variants.grade import grade, read_submission
+
+    submission = read_submission(read(args.submission), args.submission)
+    result = grade(make_variant(args.variant, args.difficulty), submission)
+    print(dumps(result.to_json(), indent=2) if args.json else render(result))
+    return 0
+
+
+def render(g) -> str:
+    from dlexam.commands.tables import format_table
+
+    rows = [(f.id, f"{float(f.points):.2f}", f"{float(f.max_points):.2f}",
+             "ok" if f.correct else f"{len(f.wrong)} wrong") for f in g.fields]
+    lines = [f"Variant {g.seed} ({g.difficulty}): {float(g.score):.2f} of {float(g.max_score):.2f} points"
+             + (f" (+ {float(g.manual_points):.2f} points of essays for a person to grade)" if g.manual_points
+                else ""), "",
+             format_table(rows, ("ANSWER", "POINTS", "OF", "RESULT"), align="<>><", sep="  ")]
+    for f in g.fields:
+        for w in f.wrong:
+            where = f" {w['where']}" if w["where"] != f.id else ""
+            lines.append(f"  {f.id}{where}: gave {w['given'] or '(nothing)'}, "
+                         f"expected {w['expected']}" + (f" - {w['reason']}" if w["reason"] else ""))
+    return "\n".join(lines)

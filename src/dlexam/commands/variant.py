@@ -1,0 +1,123 @@
+"""`dlexam variant --seed N`: a new version of the exam with a verified worked solution, and its files."""
+
+from __future__ import annotations
+
+import argparse
+
+from dlexam.errors import UserError
+from dlexam.plain import dumps
+
+FORMATS = ("markdown", "pdf", "key", "prairielearn", "moodle", "qti")
+DIFFICULTIES = ("standard", "harder")
+
+
+def seed(text: str) -> int:
+    """A variant's seed: a whole number >= 0 (argparse turns the ValueError into one error line)."""
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"a seed is a whole number >= 0, got {text!r}")
+    return int(text)
+
+
+def formats(text: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    unknown = [n for n in names if n not in FORMATS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"formats are some of {', '.join(FORMATS)}, got {text!r}")
+    return names
+
+
+def add_variant_options(p, required: bool = True) -> None:
+    """--variant N and --difficulty, as every command that reads a variant takes them."""
+    p.add_argument("--variant", type=seed, metavar="N", required=required,
+                   help="the variant of seed N (`dlexam variant --seed N`)")
+    p.add_argument("--difficulty", default="standard", choices=DIFFICULTIES,
+                   help="the variant's difficulty (default standard)")
+
+
+def register(sub) -> None:
+    p = sub.add_parser("variant", help="a new version of the exam, its worked solution, key and exports",
+                       description="Draw a new version of the exam (Part 1's computable items, Problem 1, "
+                       "Problem 2) from a seed, check that every question is well-posed, and write it with an "
+                       "exact worked solution, a key and the files learning platforms import.")
+    p.add_argument("--seed", type=seed, required=True, metavar="N", help="the variant's seed (a whole number >= 0)")
+    p.add_argument("--difficulty", default="standard", choices=DIFFICULTIES,
+                   help="standard (near Version A) or harder (Problem 2.4's second head has its own weights)")
+    p.add_argument("--out", metavar="DIR", help="write the documents and exports into DIR")
+    p.add_argument("--format", type=formats, default=FORMATS, metavar="LIST",
+                   help=f"with --out, which files: comma-separated from {', '.join(FORMATS)} (default all)")
+    p.add_argument("--force", action="store_true", help="replace files in DIR that dlexam did not write")
+    p.add_argument("--explain", action="store_true",
+                   help="list the checks and why earlier draws of this seed failed them")
+    p.add_argument("--solution", action="store_true", help="print the worked solution instead of the exam")
+    p.add_argument("--json", action="store_true", help="print one JSON object: seed, spec, key (and more)")
+    p.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from dlexam.variants import documents, make_variant
+
+    if not args.out:
+        v = make_variant(args.seed, args.difficulty)
+        if args.json:
+            print(dumps(v.to_json(), indent=2))
+        else:
+            print(explain(v) if args.explain else documents.markdown(v, solution=args.solution), end="\n"
+                  if args.explain else "")
+        return 0
+    from dlexam.files import OutputDir
+
+    with OutputDir(args.out, force=args.force, lock=True, what="--out") as out:  # checked before any work
+        v = make_variant(args.seed, args.difficulty)
+        written = write_files(v, out, args.format)
+    if args.json:
+        print(dumps(v.to_json(), indent=2))
+    else:
+        if args.explain:
+            print(explain(v))
+        top = sorted({name.split("/")[0] + ("/" if "/" in name else "") for name in written})
+        print(f"wrote {len(written)} files to {out.path}: " + ", ".join(top))
+    return 0
+
+
+def explain(v) -> str:
+    lines = [f"Variant {v.seed} ({v.difficulty}): accepted at draw {v.attempts[-1].number} of the seed's stream.", "",
+             "Checks every draw must pass:"]
+    lines += [f"  {name}: {what}" for name, what in v.checks.items()]
+    failed = [a for a in v.attempts if a.failures]
+    lines += ["", f"Earlier draws refused: {len(failed)}" + (":" if failed else ".")]
+    for a in failed:
+        lines.append(f"  draw {a.number}:")
+        lines += [f"    - {f}" for f in a.failures]
+    return "\n".join(lines)
+
+
+def write_files(v, out, wanted: tuple[str, ...]) -> list[str]:
+    """Every file of the formats `wanted`, claimed before any is written (none replaces a foreign file)."""
+    from dlexam.variants import documents, exports
+
+    files: dict[str, bytes] = {}
+    if "markdown" in wanted:
+        files["exam.md"] = documents.markdown(v).encode()
+        files["solution.md"] = documents.markdown(v, solution=True).encode()
+    if "pdf" in wanted:
+        files["exam.pdf"] = documents.pdf(v)
+        files["solution.pdf"] = documents.pdf(v, solution=True)
+    if "key" in wanted:
+        files["key.json"] = (dumps(v.to_json(), indent=2) + "\n").encode()
+    if "prairielearn" in wanted:
+        files |= {f"prairielearn/{name}": data for name, data in exports.prairielearn(v).items()}
+    if "moodle" in wanted:
+        files["moodle.xml"] = exports.moodle_xml(v)
+    if "qti" in wanted:
+        files["qti.zip"] = exports.qti_zip(v)
+    for name in files:
+        parent = out.path
+        for part in name.split("/")[:-1]:
+            parent = parent / part
+            if parent.is_symlink() or (parent.exists() and not parent.is_dir()):
+                raise UserError(f"{parent} is {'a link' if parent.is_symlink() else 'a file'}; not writing into it")
+    out.claim(*files)
+    for name, data in files.items():
+        out.file(name).parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(name, data)
+    return sorted(files)

@@ -1,0 +1,65 @@
+"""`make_variant(seed)`: draw an exam, check it, draw again until every check passes.
+
+Draw number n of seed N uses the random stream named "N:difficulty:n", so a variant depends on its seed and
+difficulty only. Every failed draw is kept with the checks it failed: ``dlexam variant --explain`` shows them.
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+
+from dlexam.errors import UserError
+from dlexam.spec import SpecError
+from dlexam.variants import part1, problem1, problem2
+from dlexam.variants.checks import CHECKS, computed_failures, draw_failures, exact_failures
+from dlexam.variants.draw import DIFFICULTIES, Difficulty, Draw, draw
+from dlexam.variants.model import Attempt, Question, Variant
+
+MAX_ATTEMPTS = 500  # a seed whose draws all fail is refused (none does among the first 1,000 seeds)
+MAX_SEED = 2**63 - 1
+
+
+def check_seed(seed) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise UserError(f"a variant's seed must be a whole number from 0 to {MAX_SEED}, got {seed!r}")
+    return seed
+
+
+def questions_of(d: Draw) -> list[Question]:
+    """Every question of a draw, in the exam's order."""
+    return [*part1.questions(d.spec, d), *problem1.questions(d.spec), *problem2.questions(d.spec, d.orders)]
+
+
+def attempt(seed: int, difficulty: str, number: int, computed: bool = True) -> tuple[Draw | None, list, list[str]]:
+    """Draw number `number` of a seed: the draw, its questions and the checks it fails."""
+    rng = random.Random(f"{seed}:{difficulty}:{number}")
+    try:
+        d = draw(rng, Difficulty.named(difficulty), seed)
+    except SpecError as exc:
+        return None, [], [f"well_formed: {exc}"]
+    failures = draw_failures(d)
+    if failures:  # refused before any question is built
+        return d, [], failures
+    qs = questions_of(d)
+    failures = exact_failures(d, qs)
+    if not failures and computed:
+        failures = computed_failures(d, qs)
+    return d, qs, failures
+
+
+@functools.lru_cache(maxsize=32)
+def make_variant(seed: int, difficulty: str = "standard", computed: bool = True) -> Variant:
+    """The variant of `seed`: the first draw that passes every check (`computed=False` skips the torch checks,
+    for a platform without torch; dlexam always runs them)."""
+    seed = check_seed(seed)
+    if difficulty not in DIFFICULTIES:
+        raise UserError(f"--difficulty must be one of {', '.join(DIFFICULTIES)}, got {difficulty!r}")
+    attempts = []
+    for number in range(1, MAX_ATTEMPTS + 1):
+        d, qs, failures = attempt(seed, difficulty, number, computed)
+        attempts.append(Attempt(number, failures))
+        if not failures:
+            return Variant(seed=seed, difficulty=difficulty, spec=d.spec, questions=tuple(qs), attempts=attempts,
+                           checks=dict(CHECKS), draw=d)
+    raise UserError(f"no well-posed variant in {MAX_ATTEMPTS} draws of seed {seed}: try another seed")

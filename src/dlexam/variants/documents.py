@@ -1,0 +1,193 @@
+"""A variant's printable documents: the exam and its worked solution, as Markdown and as Typst (for PDF).
+
+Both are rendered from the same blocks (:mod:`dlexam.variants.model`). The PDF is typeset by Typst, from the
+`typst` package on PyPI: a self-contained compiler (no TeX installation, no network, fonts included) that
+takes the generated source in memory and returns the PDF's bytes in well under a second.
+"""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+
+from dlexam.variants.model import Block, Items, Options, Question, Text, Variant
+
+PARTS = (("P1.", "Part 1: multiple choice"), ("Pr1.", "Problem 1: a convolutional network"),
+         ("Pr2.", "Problem 2: a transformer that deduplicates and sorts"))
+
+
+def title(v: Variant, solution: bool) -> str:
+    what = "Worked solution" if solution else "Exam"
+    return f"{what}: Deep Learning, dlexam variant {v.seed} ({v.difficulty})"
+
+
+def _part(qid: str) -> str:
+    return next(name for prefix, name in PARTS if qid.startswith(prefix))
+
+
+# ---- Markdown -----------------------------------------------------------------------------------
+
+def md(s: str) -> str:
+    """Plain text as Markdown: the characters Markdown reads as markup escaped (<START> would be an HTML tag)."""
+    return "".join("\\" + ch if ch in "\\`*_<>[]|" else ch for ch in s)
+
+
+_md_cell = md
+
+
+def md_block(b: Block) -> str:
+    if isinstance(b, Text):
+        return md(b.text)
+    if isinstance(b, Options):
+        return (f"{b.label}\n\n" if b.label else "") + "\n".join(
+            f"{i}. {md(o)}" for i, o in enumerate(b.options, start=1))
+    if isinstance(b, Items):
+        return "\n".join(f"- {md(item)}" for item in b.items)
+    head = ("",) * bool(b.row_labels) + (b.header or tuple(f"c{j + 1}" for j in range(len(b.rows[0]))))
+    lines = [f"*{md(b.caption)}*", "", "| " + " | ".join(_md_cell(h) for h in head) + " |",
+             "|" + "|".join("---" for _ in head) + "|"]
+    for i, r in enumerate(b.rows):
+        label = (f"**{_md_cell(b.row_labels[i])}**",) if b.row_labels else ()
+        lines.append("| " + " | ".join((*label, *map(_md_cell, r))) + " |")
+    return "\n".join(lines)
+
+
+def _answer_line(q: Question) -> str:
+    parts = []
+    for f in q.fields:
+        pts = f.points * q.points
+        shown = str(pts) if pts.denominator == 1 else f"{float(pts):.2f}"
+        parts.append(f"`{q.answer_id(f)}` ({md(f.label)}, {shown} pt)")
+    return "Answer fields: " + ", ".join(parts)  # ids in code spans: no escaping
+
+
+def markdown(v: Variant, solution: bool = False) -> str:
+    """The exam (questions only) or its worked solution, as Markdown."""
+    out = [f"# {md(title(v, solution))}", ""]
+    if not solution:
+        out += ["Answers are exact: write fractions as 1/7 (not 0.1429) unless a question asks for decimals. "
+                "Each question's answer fields are named so that `dlexam grade` can read a submission.", ""]
+    part = None
+    for q in v.questions:
+        if _part(q.id) != part:
+            part = _part(q.id)
+            out += [f"## {md(part)}", ""]
+            if q.context and not solution:  # the problem's setting, once
+                out += [md_block(b) + "\n" for b in q.context]
+        out += [f"### {q.id} {md(q.title)} ({q.points} points)", ""]
+        blocks = q.solution if solution else q.prompt
+        if solution:
+            out += [_key_line(q), ""]
+        out += [md_block(b) + "\n" for b in blocks]
+        if not solution:
+            out += [_answer_line(q), ""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def answer_text(f) -> str:
+    if f.kind == "matrix":
+        return "[" + "; ".join(", ".join(r) for r in f.key_value()) + "]"
+    if f.kind == "number":
+        return f.key_value() if f.exact else f"{f.answer:.4f} (exactly {f.closed_form}; tolerance {f.tolerance:g})"
+    if f.kind == "choice":
+        return f"{f.answer}: {f.options[f.answer - 1]}"
+    return f"(model answer) {f.answer}"
+
+
+def _key_line(q: Question) -> str:
+    return "**Answer.** " + md("; ".join(f"{f.name} = {answer_text(f)}" for f in q.fields))
+
+
+# ---- HTML (the learning platforms' question text) -------------------------------------------------
+
+def html_block(b: Block) -> str:
+    from html import escape
+
+    if isinstance(b, Text):
+        return f"<p>{escape(b.text)}</p>"
+    if isinstance(b, Options):  # the platform shows the options itself; the label says which item
+        return f"<p>{escape(b.label)}</p>" if b.label else ""
+    if isinstance(b, Items):
+        return "<ul>" + "".join(f"<li>{escape(i)}</li>" for i in b.items) + "</ul>"
+    head = ([""] if b.row_labels else []) + list(b.header)
+    rows = "".join("<tr>" + (f"<th>{escape(b.row_labels[i])}</th>" if b.row_labels else "")
+                   + "".join(f"<td>{escape(c)}</td>" for c in r) + "</tr>" for i, r in enumerate(b.rows))
+    header = ("<tr>" + "".join(f"<th>{escape(h)}</th>" for h in head) + "</tr>") if b.header else ""
+    return f"<table><caption>{escape(b.caption)}</caption>{header}{rows}</table>"
+
+
+def html(blocks) -> str:
+    return "\n".join(h for h in (html_block(b) for b in blocks) if h)
+
+
+# ---- Typst --------------------------------------------------------------------------------------
+
+def ty(s: str) -> str:
+    """Plain text as Typst markup: every character Typst treats as markup escaped."""
+    return "".join("\\" + ch if ch in "\\#$*_`<>@[]~=-+/'\"" else ch for ch in s)
+
+
+# W_Q, z_2, h_{t-1}, d_head: a short name and its subscript; E^T, e^3, e^(9/7): a superscript
+SCRIPT = re.compile(r"(?<![A-Za-z_])([A-Za-z]{1,2})_(\{[^}]*\}|[A-Za-z0-9]+)|\^\(([^)]*)\)|\^([A-Za-z0-9]+)")
+
+
+def tym(s: str) -> str:
+    """Plain text as Typst markup, with the text's subscripts and superscripts typeset as such."""
+    out, last = [], 0
+    for m in SCRIPT.finditer(s):
+        out.append(ty(s[last:m.start()]))
+        if m.group(1):
+            out.append(f"{ty(m.group(1))}#sub[{ty(m.group(2).strip('{}'))}]")
+        else:
+            out.append(f"#super[{ty(m.group(3) or m.group(4))}]")
+        last = m.end()
+    return "".join(out) + ty(s[last:])
+
+
+def ty_block(b: Block) -> str:
+    if isinstance(b, Text):
+        return tym(b.text)
+    if isinstance(b, Options):
+        return (f"{ty(b.label)}\n\n" if b.label else "") + "\n".join(f"+ {tym(o)}" for o in b.options)
+    if isinstance(b, Items):
+        return "\n".join(f"- {tym(o)}" for o in b.items)
+    cols = len(b.rows[0]) + bool(b.row_labels)
+    head = ([""] if b.row_labels else []) + list(b.header)
+    cells = [f"[{ty(h)}]" for h in head] if b.header else []
+    for i, r in enumerate(b.rows):
+        cells += ([f"[*{ty(b.row_labels[i])}*]"] if b.row_labels else []) + [f"[{ty(c)}]" for c in r]
+    return (f"#figure(caption: [{tym(b.caption)}], table(columns: {cols}, align: right, inset: 4pt, "
+            + ", ".join(cells) + "))")
+
+
+def typst_source(v: Variant, solution: bool = False) -> str:
+    out = ['#set page(paper: "a4", margin: 2cm)', '#set text(size: 10pt)', '#set par(justify: false)',
+           f"= {ty(title(v, solution))}", ""]
+    part = None
+    for q in v.questions:
+        if _part(q.id) != part:
+            part = _part(q.id)
+            out += [f"== {ty(part)}", ""]
+            if q.context and not solution:
+                out += [ty_block(b) + "\n" for b in q.context]
+        out += [f"=== {ty(q.id)} {ty(q.title)} ({q.points} points)", ""]
+        blocks = q.solution if solution else q.prompt
+        if solution:
+            out += ["*Answer.* " + tym("; ".join(f"{f.name} = {answer_text(f)}" for f in q.fields)), ""]
+        out += [ty_block(b) + "\n" for b in blocks]
+    return "\n".join(out)
+
+
+def pdf(v: Variant, solution: bool = False) -> bytes:
+    """The exam or its solution typeset as PDF (UserError if the typst package is missing)."""
+    try:
+        import typst
+    except ImportError:  # pragma: no cover - a dependency of dlexam
+        from dlexam.errors import UserError
+
+        raise UserError("PDF output needs the typst package: pip install typst (or use --format markdown)") from None
+    return typst.compile(typst_source(v, solution).encode(), format="pdf")
+
+
+def points_text(p: Fraction) -> str:
+    return str(p) if p.denominator == 1 else f"{float(p):.2f}"

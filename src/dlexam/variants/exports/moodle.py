@@ -1,0 +1,107 @@
+"""A variant as Moodle XML: multichoice, numerical and essay questions, and a matrix as one cloze question.
+
+Moodle's numerical questions take decimals only, so an exact answer is written as its decimal: exactly (tolerance
+0) when it has a finite one (1/4 = 0.25), else to 6 decimals with a tolerance of 5e-5 (1/7 accepts 0.1429 and
+0.142857); an irrational answer uses the key's tolerance. A matrix is a cloze ("embedded answers") question
+with one NUMERICAL gap per cell, so it earns credit cell by cell as `dlexam grade` gives it.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from fractions import Fraction
+
+from dlexam.variants.documents import html
+from dlexam.variants.model import Field, Question, Variant
+
+NON_TERMINATING_TOLERANCE = 5e-5
+
+
+def terminating(x: Fraction) -> bool:
+    """Whether x has a finite decimal expansion (its denominator has no prime factor but 2 and 5)."""
+    d = x.denominator
+    for p in (2, 5):
+        while d % p == 0:
+            d //= p
+    return d == 1
+
+
+def decimal(x: Fraction | float) -> tuple[str, float]:
+    """(the answer as a decimal, the tolerance that accepts it)."""
+    if isinstance(x, Fraction) and terminating(x):
+        digits = 0
+        while (x * 10**digits).denominator != 1:
+            digits += 1
+        return f"{float(x):.{digits}f}", 0.0
+    return f"{float(x):.6f}", NON_TERMINATING_TOLERANCE
+
+
+def _text(parent: ET.Element, tag: str, value: str, fmt: str | None = None) -> ET.Element:
+    el = ET.SubElement(parent, tag, {"format": fmt} if fmt else {})
+    ET.SubElement(el, "text").text = value
+    return el
+
+
+def _question(quiz: ET.Element, kind: str, name: str, body: str, grade: Fraction, feedback: str) -> ET.Element:
+    q = ET.SubElement(quiz, "question", {"type": kind})
+    _text(q, "name", name)
+    _text(q, "questiontext", body, "html")
+    _text(q, "generalfeedback", feedback, "html")
+    ET.SubElement(q, "defaultgrade").text = f"{float(grade):.4f}"
+    ET.SubElement(q, "penalty").text = "0"
+    ET.SubElement(q, "hidden").text = "0"
+    return q
+
+
+def _cell_gap(value: Fraction, weight: int = 1) -> str:
+    text, tolerance = decimal(value)
+    return f"{{{weight}:NUMERICAL:={text}:{tolerance:g}}}"
+
+
+def _field(quiz: ET.Element, v: Variant, q: Question, f: Field) -> None:
+    name = f"dlexam {v.seed} {q.answer_id(f)}"
+    body = html((*q.context, *q.prompt)) + f"<p><b>Answer:</b> {f.label}</p>"
+    grade = f.points * q.points
+    why = f.why or "see the worked solution"
+    if f.kind == "choice":
+        el = _question(quiz, "multichoice", name, body, grade, why)
+        ET.SubElement(el, "single").text = "true"
+        ET.SubElement(el, "shuffleanswers").text = "false"  # the order the printed exam uses
+        ET.SubElement(el, "answernumbering").text = "123"
+        for i, option in enumerate(f.options, start=1):
+            ans = ET.SubElement(el, "answer", {"fraction": "100" if i == f.answer else "0", "format": "html"})
+            ET.SubElement(ans, "text").text = option
+            _text(ans, "feedback", "right" if i == f.answer else why)
+    elif f.kind == "number":
+        el = _question(quiz, "numerical", name, body, grade, why)
+        text, tolerance = decimal(f.answer) if f.exact else (f"{f.answer:.6f}", f.tolerance)
+        ans = ET.SubElement(el, "answer", {"fraction": "100"})
+        ET.SubElement(ans, "text").text = text
+        ET.SubElement(ans, "tolerance").text = f"{tolerance:g}"
+        _text(ans, "feedback", why)
+        ET.SubElement(el, "unitgradingtype").text = "0"
+        ET.SubElement(el, "showunits").text = "3"  # no units
+    elif f.kind == "essay":
+        el = _question(quiz, "essay", name, body, grade, f.answer)
+        ET.SubElement(el, "responseformat").text = "editor"
+        ET.SubElement(el, "responsefieldlines").text = "8"
+        _text(el, "graderinfo", f.answer, "html")
+    else:  # a matrix: one numerical gap per cell
+        cols = "".join(f"<th>{c}</th>" for c in ("", *f.col_labels)) if f.col_labels else ""
+        rows = "".join(
+            "<tr>" + (f"<th>{f.row_labels[i]}</th>" if f.row_labels else "")
+            + "".join(f"<td>{_cell_gap(x)}</td>" for x in r) + "</tr>" for i, r in enumerate(f.answer))
+        table = f"<table><tr>{cols}</tr>{rows}</table>"
+        _question(quiz, "cloze", name, body + table, grade, why)
+
+
+def moodle_xml(v: Variant) -> bytes:
+    """Every answer field of the variant as a Moodle question, in a category named for the variant."""
+    quiz = ET.Element("quiz")
+    cat = ET.SubElement(quiz, "question", {"type": "category"})
+    _text(cat, "category", f"$course$/top/dlexam variant {v.seed} ({v.difficulty})")
+    for q in v.questions:
+        for f in q.fields:
+            _field(quiz, v, q, f)
+    ET.indent(quiz)
+    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(quiz, encoding="utf-8") + b"\n"

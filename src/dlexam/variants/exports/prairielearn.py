@@ -1,0 +1,180 @@
+"""A variant as PrairieLearn questions: one folder per question, whose server.py draws new variants itself.
+
+``questions/dlexam-<difficulty>-<id>/`` holds ``info.json`` (uuid, type v3, title, topic), ``question.html``
+(pl-matrix-component-input, pl-number-input, pl-multiple-choice) and ``server.py``. Its ``generate()`` draws a
+variant from PrairieLearn's seed with dlexam's own generator, and ``grade()`` compares the typed fractions
+exactly (PrairieLearn's own comparison of numbers is by tolerance). The generator is dlexam's torch-free part
+(the spec, the draw, the exact solution and the exact checks), copied into ``serverFilesCourse/dlexam/``:
+the one implementation, shipped beside the questions. The checks that need torch (the float64 model,
+autograd, PyTorch's layers) do not run there. Over 1,000 seeds they refused a draw that the exact checks had
+passed only for Pr2.5 (gradients_decide: about 2% of accepted exact draws have a gradient that vanishes
+structurally, which only autograd sees), so Pr2.5's folder deals only seeds that dlexam verified with every
+check at export time (``SEEDS``, those whose exact-only variant is the fully checked one); the other folders
+draw any seed.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import uuid
+from pathlib import Path
+
+from dlexam.variants.model import Question, Variant
+
+PACKAGE = Path(__file__).resolve().parents[2]  # src/dlexam
+VENDORED = ("__init__.py", "errors.py", "spec.py", "geoff/exact.py", "variants/__init__.py", "variants/build.py",
+            "variants/checks.py", "variants/draw.py", "variants/model.py", "variants/part1.py",
+            "variants/problem1.py", "variants/problem2.py", "variants/documents.py")
+GEOFF_STUB = '"""dlexam.geoff, as vendored for PrairieLearn: only the torch-free exact module (geoff/exact.py)."""\n'
+
+SERVER = '''"""dlexam question {qid} ({title}): PrairieLearn's server.py, by `dlexam variant --format prairielearn`.
+
+generate() draws a new variant of the exam from PrairieLearn's seed with dlexam's generator (vendored in
+serverFilesCourse/dlexam: the spec, the draw, the exact solution and its exact checks) and keeps this question;
+grade() compares the typed answers with the exact fractions of the key.
+"""
+
+import random
+from fractions import Fraction
+
+from dlexam.variants.build import make_variant
+from dlexam.variants.documents import html
+from dlexam.variants.grade_exact import exact_score
+
+QUESTION = "{qid}"
+DIFFICULTY = "{difficulty}"
+EXPORTED_SEED = {seed}  # the variant this folder was exported from, checked by dlexam with every check
+SEEDS = {seeds}  # None: any seed; else the seeds dlexam verified with every check (the torch ones too)
+
+
+def question(seed):
+    v = make_variant(seed, DIFFICULTY, computed=False)
+    return next(q for q in v.questions if q.id == QUESTION)
+
+
+def generate(data):
+    seed = random.getrandbits(31) if SEEDS is None else random.choice(SEEDS)  # PrairieLearn seeds random
+    q = question(seed)
+    data["params"]["seed"] = seed
+    data["params"]["html"] = html((*q.context, *q.prompt))
+    data["params"]["solution"] = html(q.solution)
+    for f in q.fields:
+        if f.kind == "choice":
+            data["params"][f.name] = [{{"text": o, "correct": i + 1 == f.answer}} for i, o in enumerate(f.options)]
+        elif f.kind == "matrix":
+            data["correct_answers"][f.name] = [[float(x) for x in r] for r in f.answer]
+        elif f.kind == "number":
+            data["correct_answers"][f.name] = float(f.answer)
+
+
+def grade(data):
+    q = question(data["params"]["seed"])
+    exact_score(q, data)
+'''
+
+GRADE_EXACT = '''"""Exact grading for the PrairieLearn export: typed fractions ("1/7") compared exactly, per cell."""
+
+from fractions import Fraction
+
+
+def typed(data, name, i=None, j=None):
+    """What the student typed: the raw text where PrairieLearn keeps it, else the parsed number."""
+    raw = data.get("raw_submitted_answers", {{}})
+    key = name if i is None else f"{{name}}{{i + 1}}{{j + 1}}"  # pl-matrix-component-input's cell inputs
+    if key in raw:
+        return str(raw[key])
+    value = data.get("submitted_answers", {{}}).get(name)
+    if value is not None and i is not None:
+        value = value[i][j]
+    return None if value is None else repr(value)
+
+
+def fraction(text):
+    try:
+        if "/" in text:
+            a, b = text.split("/")
+            return Fraction(Fraction(a.strip()), Fraction(b.strip()))
+        return Fraction(text.strip())
+    except (ValueError, ZeroDivisionError, AttributeError):
+        return None
+
+
+def exact_score(q, data):
+    """Score each exact field exactly (partial credit per matrix cell); PrairieLearn scores the choices."""
+    for f in q.fields:
+        if f.kind == "matrix":
+            cells = [(i, j) for i in range(len(f.answer)) for j in range(len(f.answer[0]))]
+            right = sum(fraction(typed(data, f.name, i, j) or "") == f.answer[i][j] for i, j in cells)
+            data["partial_scores"][f.name] = {{"score": right / len(cells), "weight": float(f.points)}}
+        elif f.kind == "number" and isinstance(f.answer, Fraction):
+            ok = fraction(typed(data, f.name) or "") == f.answer
+            data["partial_scores"][f.name] = {{"score": float(ok), "weight": float(f.points)}}
+    scores = [(p.get("score") or 0.0, p.get("weight", 1)) for p in data["partial_scores"].values()]
+    total = sum(w for _, w in scores)
+    data["score"] = sum(s * w for s, w in scores) / total if total else 0.0
+'''
+
+
+VERIFIED_SEEDS = 24  # how many fully checked seeds Pr2.5's folder deals
+
+
+@functools.lru_cache(maxsize=4)
+def verified_seeds(difficulty: str, n: int = VERIFIED_SEEDS) -> tuple[int, ...]:
+    """Seeds whose variant with only the exact checks is the one every check accepts (the same draw)."""
+    from dlexam.variants.build import make_variant
+
+    out, seed = [], 0
+    while len(out) < n:
+        if len(make_variant(seed, difficulty).attempts) == len(make_variant(seed, difficulty, computed=False).attempts):
+            out.append(seed)
+        seed += 1
+    return tuple(out)
+
+
+def question_uuid(v: Variant, q: Question) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"dlexam:prairielearn:{v.difficulty}:{q.id}"))
+
+
+def question_html(q: Question) -> str:
+    out = ["<pl-question-panel>", "  {{{params.html}}}", "</pl-question-panel>", ""]
+    for f in q.fields:
+        weight = max(1, round(float(f.points) * 100))
+        label = f"{f.name} ="
+        if f.kind == "matrix":
+            out.append(f'<pl-matrix-component-input answers-name="{f.name}" label="{label}" weight="{weight}" '
+                       'allow-fractions="true"></pl-matrix-component-input>')
+        elif f.kind == "number":
+            tol = "0" if f.exact else f"{f.tolerance:g}"
+            out.append(f'<pl-number-input answers-name="{f.name}" label="{label}" weight="{weight}" '
+                       f'comparison="relabs" rtol="0" atol="{tol}" allow-fractions="true"></pl-number-input>')
+        elif f.kind == "choice":
+            out += [f'<pl-multiple-choice answers-name="{f.name}" weight="{weight}" fixed-order="true">',
+                    f"  {{{{#params.{f.name}}}}}<pl-answer correct=\"{{{{correct}}}}\">{{{{text}}}}</pl-answer>"
+                    f"{{{{/params.{f.name}}}}}",
+                    "</pl-multiple-choice>"]
+        else:  # an essay: graded by a person
+            out.append(f'<pl-rich-text-editor file-name="{f.name}.html"></pl-rich-text-editor>')
+        out.append("")
+    out += ["<pl-answer-panel>", "  {{{params.solution}}}", "</pl-answer-panel>", ""]
+    return "\n".join(out)
+
+
+def prairielearn(v: Variant) -> dict[str, bytes]:
+    """The files of the export, by path relative to the course folder."""
+    files: dict[str, bytes] = {}
+    for name in VENDORED:
+        files[f"serverFilesCourse/dlexam/{name}"] = (PACKAGE / name).read_bytes()
+    files["serverFilesCourse/dlexam/geoff/__init__.py"] = GEOFF_STUB.encode()
+    files["serverFilesCourse/dlexam/variants/grade_exact.py"] = GRADE_EXACT.format().encode()
+    for q in v.questions:
+        folder = f"questions/dlexam-{v.difficulty}-{q.id.replace('.', '-')}"
+        info = {"uuid": question_uuid(v, q), "title": f"{q.id} {q.title}", "topic": q.topic or "deep learning",
+                "tags": ["dlexam", q.id, v.difficulty], "type": "v3",
+                "gradingMethod": "Internal" if all(f.kind != "essay" for f in q.fields) else "Manual"}
+        files[f"{folder}/info.json"] = (json.dumps(info, indent=2) + "\n").encode()
+        files[f"{folder}/question.html"] = question_html(q).encode()
+        seeds = list(verified_seeds(v.difficulty)) if q.id == "Pr2.5" else None
+        files[f"{folder}/server.py"] = SERVER.format(qid=q.id, title=q.title, difficulty=v.difficulty,
+                                                     seed=v.seed, seeds=seeds).encode()
+    return files

@@ -1,0 +1,154 @@
+"""A variant as a Canvas quiz: an IMS QTI 1.2 zip (imsmanifest.xml and one assessment), written here.
+
+Written by hand rather than with text2qti: text2qti reads its own Markdown dialect (so each question would be
+written twice) and refuses numerical answers below 1e-4 in magnitude, while a variant has exact zeros as
+answers (a pooling layer's parameters, a masked attention weight). Numbers are numerical_question items that
+accept the exact value or a range around it (the same decimals and tolerances as the Moodle export); choices
+are multiple_choice_question; essays essay_question; a matrix is a fill_in_multiple_blanks_question with one
+blank per cell, accepting the exact fraction ("1/7") and, where it exists, its exact decimal ("0.25").
+"""
+
+from __future__ import annotations
+
+import io
+import uuid
+import xml.etree.ElementTree as ET
+import zipfile
+
+from dlexam.spec import text
+from dlexam.variants.documents import html
+from dlexam.variants.exports.moodle import decimal, terminating
+from dlexam.variants.model import Field, Question, Variant
+
+QTI_NS = "http://www.imsglobal.org/xsd/ims_qtiasiv1p2"
+CP_NS = "http://www.imsglobal.org/xsd/imsccv1p1/imscp_v1p1"
+
+
+def ident(v: Variant, *parts: str) -> str:
+    """A stable identifier (Canvas keys items by ident)."""
+    return "i" + uuid.uuid5(uuid.NAMESPACE_URL, "dlexam:" + ":".join((str(v.seed), v.difficulty, *parts))).hex
+
+
+def _meta(item: ET.Element, kind: str, points: float) -> None:
+    meta = ET.SubElement(ET.SubElement(item, "itemmetadata"), "qtimetadata")
+    for label, entry in (("question_type", kind), ("points_possible", f"{points:.4f}")):
+        fld = ET.SubElement(meta, "qtimetadatafield")
+        ET.SubElement(fld, "fieldlabel").text = label
+        ET.SubElement(fld, "fieldentry").text = entry
+
+
+def _material(parent: ET.Element, body: str, kind: str = "text/html") -> None:
+    ET.SubElement(ET.SubElement(parent, "material"), "mattext", {"texttype": kind}).text = body
+
+
+def _processing(item: ET.Element) -> ET.Element:
+    proc = ET.SubElement(item, "resprocessing")
+    ET.SubElement(ET.SubElement(proc, "outcomes"), "decvar",
+                  {"maxvalue": "100", "minvalue": "0", "varname": "SCORE", "vartype": "Decimal"})
+    return proc
+
+
+def _set_score(proc: ET.Element, condition: ET.Element, score: str, action: str = "Set") -> None:
+    cond = ET.SubElement(proc, "respcondition", {"continue": "No" if action == "Set" else "Yes"})
+    cond.append(condition)
+    ET.SubElement(cond, "setvar", {"action": action, "varname": "SCORE"}).text = score
+
+
+def _typed_response(item: ET.Element, pres: ET.Element, kind: str, points: float, body: str, fib: dict,
+                    label: dict) -> None:
+    """An item the student answers by typing (a number, an essay): its metadata, text and one typed response."""
+    _meta(item, kind, points)
+    item.append(pres)
+    _material(pres, body)
+    render = ET.SubElement(ET.SubElement(pres, "response_str", {"ident": "response1", "rcardinality": "Single"}),
+                           "render_fib", fib)
+    ET.SubElement(render, "response_label", {"ident": "answer1", **label})
+
+
+def _item(section: ET.Element, v: Variant, q: Question, f: Field) -> None:
+    aid = q.answer_id(f)
+    item = ET.SubElement(section, "item", {"ident": ident(v, aid), "title": f"{aid} {q.title}"})
+    points = float(f.points * q.points)
+    body = html((*q.context, *q.prompt)) + f"<p><b>Answer:</b> {f.label}</p>"
+    pres = ET.Element("presentation")
+    if f.kind == "choice":
+        _meta(item, "multiple_choice_question", points)
+        item.append(pres)
+        _material(pres, body)
+        lid = ET.SubElement(pres, "response_lid", {"ident": "response1", "rcardinality": "Single"})
+        choice = ET.SubElement(lid, "render_choice")
+        for i, option in enumerate(f.options, start=1):
+            _material(ET.SubElement(choice, "response_label", {"ident": str(i)}), option, "text/plain")
+        cond = ET.Element("conditionvar")
+        ET.SubElement(cond, "varequal", {"respident": "response1"}).text = str(f.answer)
+        _set_score(_processing(item), cond, "100")
+    elif f.kind == "number":
+        _typed_response(item, pres, "numerical_question", points, body, {"fibtype": "Decimal"}, {})
+        value, tolerance = decimal(f.answer) if f.exact else (f"{f.answer:.6f}", f.tolerance)
+        cond = ET.Element("conditionvar")
+        either = ET.SubElement(cond, "or")
+        ET.SubElement(either, "varequal", {"respident": "response1"}).text = value
+        both = ET.SubElement(either, "and")
+        ET.SubElement(both, "vargte", {"respident": "response1"}).text = repr(float(value) - tolerance)
+        ET.SubElement(both, "varlte", {"respident": "response1"}).text = repr(float(value) + tolerance)
+        _set_score(_processing(item), cond, "100")
+    elif f.kind == "essay":
+        _typed_response(item, pres, "essay_question", points, body, {}, {"rshuffle": "No"})
+        _processing(item)
+    else:
+        _meta(item, "fill_in_multiple_blanks_question", points)
+        item.append(pres)
+        blanks = [(f"r{i + 1}c{j + 1}", x) for i, r in enumerate(f.answer) for j, x in enumerate(r)]
+        rows = "".join("<tr>" + "".join(f"<td>[r{i + 1}c{j + 1}]</td>" for j in range(len(r))) + "</tr>"
+                       for i, r in enumerate(f.answer))
+        _material(pres, body + f"<table>{rows}</table>")
+        proc = _processing(item)
+        share = f"{100 / len(blanks):.6f}"
+        for name, x in blanks:
+            lid = ET.SubElement(pres, "response_lid", {"ident": f"response_{name}"})
+            _material(lid, name, "text/plain")
+            choice = ET.SubElement(lid, "render_choice")
+            accepted = [text(x)] + ([decimal(x)[0]] if terminating(x) and decimal(x)[0] != text(x) else [])
+            for k, form in enumerate(accepted):
+                _material(ET.SubElement(choice, "response_label", {"ident": f"{name}_{k}"}), form, "text/plain")
+                cond = ET.Element("conditionvar")
+                ET.SubElement(cond, "varequal", {"respident": f"response_{name}"}).text = f"{name}_{k}"
+                _set_score(proc, cond, share, "Add")
+
+
+def assessment(v: Variant) -> bytes:
+    root = ET.Element("questestinterop", {"xmlns": QTI_NS})
+    test = ET.SubElement(root, "assessment", {"ident": ident(v, "assessment"),
+                                              "title": f"dlexam variant {v.seed} ({v.difficulty})"})
+    section = ET.SubElement(test, "section", {"ident": "root_section"})
+    for q in v.questions:
+        for f in q.fields:
+            _item(section, v, q, f)
+    ET.indent(root)
+    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="utf-8") + b"\n"
+
+
+def manifest(v: Variant, href: str) -> bytes:
+    root = ET.Element("manifest", {"identifier": ident(v, "manifest"), "xmlns": CP_NS})
+    meta = ET.SubElement(root, "metadata")
+    ET.SubElement(meta, "schema").text = "IMS Content"
+    ET.SubElement(meta, "schemaversion").text = "1.1.3"
+    ET.SubElement(root, "organizations")
+    res = ET.SubElement(ET.SubElement(root, "resources"), "resource",
+                        {"identifier": ident(v, "resource"), "type": "imsqti_xmlv1p2"})
+    ET.SubElement(res, "file", {"href": href})
+    ET.indent(root)
+    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="utf-8") + b"\n"
+
+
+def qti_zip(v: Variant) -> bytes:
+    """The zip Canvas imports (Settings > Import course content > QTI .zip file)."""
+    folder = ident(v, "assessment")
+    href = f"{folder}/{folder}.xml"
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in (("imsmanifest.xml", manifest(v, href)), (href, assessment(v))):
+            info = zipfile.ZipInfo(name, date_time=(2025, 1, 22, 0, 0, 0))  # fixed: the same variant, the same bytes
+            info.compress_type = zipfile.ZIP_DEFLATED
+            z.writestr(info, data)
+    return buf.getvalue()

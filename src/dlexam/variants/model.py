@@ -1,0 +1,166 @@
+"""What a variant is made of: questions, their answer fields, and the blocks their text is written in.
+
+A :class:`Question` has an exam id (``Pr2.2``), the exam's points, a prompt and a worked solution (lists of
+:data:`Block`), and one or more :class:`Field` s, the answers a student submits. A field's answer id is
+``Pr2.2.P`` (``question.field``); its kind says how it is graded:
+
+- ``matrix``: exact fractions, partial credit per cell, a one-line reason for each cell;
+- ``number``: an exact fraction, or an irrational value with a closed form and an absolute tolerance;
+- ``choice``: the 1-based number of the one correct option;
+- ``essay``: a model answer, graded by a person (its points are reported apart).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from dlexam.spec import ExamSpec, Matrix, text
+
+KINDS = ("matrix", "number", "choice", "essay")
+
+
+# ---- text blocks --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Text:
+    """A paragraph of plain text (no markup)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Table:
+    """A matrix or a table, with optional row labels."""
+
+    caption: str
+    header: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    row_labels: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Options:
+    """The options of a multiple-choice item, numbered from 1 (`label` names the item when a question has two)."""
+
+    options: tuple[str, ...]
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class Items:
+    """A bulleted list."""
+
+    items: tuple[str, ...]
+
+
+Block = Text | Table | Options | Items
+
+
+def matrix_table(caption: str, m: Matrix, rows: tuple[str, ...] = (), cols: tuple[str, ...] = ()) -> Table:
+    return Table(caption, tuple(cols), tuple(tuple(text(v) for v in r) for r in m), tuple(rows))
+
+
+# ---- questions ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Field:
+    """One answer of a question. `points` is this field's share of the question's points."""
+
+    name: str  # "P", "loss", "choice"
+    kind: str
+    answer: object  # Matrix | Fraction | float | int (choice) | str (essay)
+    points: Fraction
+    label: str = ""  # what the student writes here, in a few words
+    tolerance: float | None = None  # absolute, for an irrational number
+    closed_form: str = ""  # an irrational number exactly ("log(2 e^3 + 4) - 3")
+    options: tuple[str, ...] = ()  # a choice's options, in the order shown
+    row_labels: tuple[str, ...] = ()
+    col_labels: tuple[str, ...] = ()
+    reason: Callable[[int, int], str] | None = None  # why a matrix cell (row, column) holds its value
+    why: str = ""  # why a number or a choice is right, in a line
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown field kind {self.kind!r}")
+
+    @property
+    def exact(self) -> bool:
+        return self.kind == "number" and isinstance(self.answer, Fraction)
+
+    def key_value(self):
+        """The answer as a submission writes it (a valid submission: the key)."""
+        if self.kind == "matrix":
+            return [[text(v) for v in r] for r in self.answer]
+        if self.kind == "number":
+            return text(self.answer) if self.exact else f"{self.answer:.6f}"
+        return self.answer
+
+    def to_json(self) -> dict:
+        out = {"kind": self.kind, "points": float(self.points), "answer": self.key_value(), "label": self.label}
+        if self.kind == "number" and not self.exact:
+            out |= {"tolerance": self.tolerance, "closed_form": self.closed_form, "value": self.answer}
+        if self.options:
+            out["options"] = list(self.options)
+        if self.row_labels:
+            out["row_labels"], out["col_labels"] = list(self.row_labels), list(self.col_labels)
+        return out
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str  # the exam's id: "Pr2.2"
+    title: str
+    points: int
+    prompt: tuple[Block, ...]
+    fields: tuple[Field, ...]
+    solution: tuple[Block, ...]
+    topic: str = ""  # "attention", "convolution", ...
+    context: tuple[Block, ...] = ()  # the setting the question shares with its problem's other questions
+
+    def answer_id(self, f: Field) -> str:
+        return f"{self.id}.{f.name}"
+
+
+@dataclass
+class Attempt:
+    """One draw and the checks it failed (empty: the draw was accepted)."""
+
+    number: int
+    failures: list[str]
+
+
+@dataclass
+class Variant:
+    """A version of the exam that passed every check: its spec, questions, and how it was found."""
+
+    seed: int
+    difficulty: str
+    spec: ExamSpec
+    questions: tuple[Question, ...]
+    attempts: list[Attempt] = field(default_factory=list)  # every draw, the accepted one last
+    checks: dict[str, str] = field(default_factory=dict)  # check name -> what it makes sure of
+    draw: object = None  # the accepted draw (dlexam.variants.draw.Draw): the choices the spec does not hold
+
+    def question(self, qid: str) -> Question:
+        return next(q for q in self.questions if q.id == qid)
+
+    def fields(self) -> dict[str, tuple[Question, Field]]:
+        """answer id -> (question, field), in the exam's order."""
+        return {q.answer_id(f): (q, f) for q in self.questions for f in q.fields}
+
+    def key(self) -> dict:
+        """The answer key as a submission: ``seed``, ``difficulty``, and answer id -> answer (essays omitted)."""
+        answers = {aid: f.key_value() for aid, (_, f) in self.fields().items() if f.kind != "essay"}
+        return {"seed": self.seed, "difficulty": self.difficulty, **answers}
+
+    def key_details(self) -> dict:
+        """Every field with its kind, points, tolerance and closed form (key.json's ``fields``)."""
+        return {aid: {"question": q.id, **f.to_json()} for aid, (q, f) in self.fields().items()}
+
+    def to_json(self) -> dict:
+        return {"seed": self.seed, "difficulty": self.difficulty, "spec": self.spec.to_dict(), "key": self.key(),
+                "fields": self.key_details(),
+                "points": {q.id: q.points for q in self.questions},
+                "attempts": [{"attempt": a.number, "failures": a.failures} for a in self.attempts]}

@@ -1,0 +1,126 @@
+"""Problem 1 of a variant: a small CNN's receptive field, parameter counts, shapes and a convolutional head.
+
+Every number is integer arithmetic on the spec's layer table (:meth:`dlexam.spec.CNNSpec.table`, the exam's
+formula (N + 2P - F)/S + 1); the checks compare the shapes with PyTorch's own layers.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from dlexam.spec import CNNSpec, Conv, ExamSpec, Pool
+from dlexam.variants.model import Field, Items, Question, Table, Text
+
+
+def receptive_field(cnn: CNNSpec) -> int:
+    """The side of the input window one unit after the last feature layer sees (square kernels and strides):
+    r <- r + (k - 1) j, j <- j s, layer by layer from r = j = 1."""
+    r, jump = 1, 1
+    for layer in cnn.layers[:-1]:
+        r += (layer.kernel[0] - 1) * jump
+        jump *= layer.stride[0]
+    return r
+
+
+def layer_line(layer) -> str:
+    if isinstance(layer, Conv):
+        return (f"{layer.name}: {layer.out_channels} filters of {layer.kernel[0]}x{layer.kernel[1]}, stride "
+                f"{layer.stride[0]}, zero padding {layer.padding[0]}, then ReLU")
+    if isinstance(layer, Pool):
+        (kh, kw), s = layer.kernel, layer.stride[0]
+        return f"{layer.name}: {layer.mode} pooling over {kh}x{kw} windows, stride {s}"
+    return f"{layer.name}: flatten, then a fully connected layer to {layer.out_features} outputs"
+
+
+def setting(cnn: CNNSpec) -> list:
+    c, (h, w) = cnn.input_channels, cnn.input_size
+    kind = "grayscale" if c == 1 else f"{c}-channel"
+    return [Text(f"A CNN classifies {h}x{w} {kind} images into {cnn.num_classes} classes. Its layers, in order:"),
+            Items(tuple(layer_line(layer) for layer in cnn.layers))]
+
+
+def size_reason(row, dim: int) -> str:
+    layer, n = row.layer, row.in_shape[1 + dim]
+    k, s, p = layer.kernel[dim], layer.stride[dim], layer.padding[dim]
+    return f"(N + 2P - F)/S + 1 = ({n} + {2 * p} - {k})/{s} + 1 = {row.out_shape[1 + dim]}"
+
+
+def questions(spec: ExamSpec) -> list[Question]:
+    cnn, pts = spec.cnn, dict(spec.points)
+    table = cnn.table()
+    features, linear = table[:-1], table[-1]
+    flat = cnn.flat_features()
+    c, h, w = linear.in_shape
+    rf = receptive_field(cnn)
+    shapes = tuple(tuple(Fraction(v) for v in r.out_shape) for r in features)
+    names = tuple(r.layer.name for r in features)
+    common = setting(cnn)
+
+    def shape_reason(i: int, j: int) -> str:
+        row = features[i]
+        if j == 0:
+            return (f"{row.layer.name} has {row.out_shape[0]} filters" if isinstance(row.layer, Conv) else
+                    f"pooling keeps the {row.out_shape[0]} channels")
+        return f"{row.layer.name}: " + size_reason(row, j - 1)
+
+    def param_why(row) -> str:
+        if isinstance(row.layer, Conv):
+            (kh, kw), cin = row.layer.kernel, row.in_shape[0]
+            return f"{row.layer.out_channels} x ({kh} x {kw} x {cin} + 1) = {row.params}"
+        return "pooling has no trainable weights: 0"
+
+    head_params = cnn.num_classes * (h * w * c + 1)
+    return [
+        Question("Pr1.1", "Receptive field and pooling", pts["Pr1.1"], (
+            Text(f"(a) How many input pixels wide is the receptive field of one unit in the output of "
+                 f"{features[-1].layer.name} (ignore the image border)? (b) What does pooling buy the network, and "
+                 "how do max and average pooling differ?"),), (
+            Field("rf", "number", Fraction(rf), Fraction(3, 5), "pixels",
+                  why="r grows by (k - 1) times the product of the strides before the layer"),
+            Field("pooling", "essay", "Pooling makes the features robust to small shifts of the input and widens "
+                  "the receptive field of deeper units at no cost in weights. Max pooling keeps the strongest "
+                  "response in each window; average pooling smooths all of them.", Fraction(2, 5), "a few lines")), (
+            Items(tuple(f"after {r.layer.name}: r = {v}" for r, v in zip(features, _rf_steps(cnn), strict=True))),
+            Text(f"The receptive field is {rf}x{rf} input pixels.")), "convolution", tuple(common)),
+        Question("Pr1.2", "Trainable parameters", pts["Pr1.2"], (
+            Text("How many trainable parameters (weights and biases) does each of " + ", ".join(names)
+                 + " have?"),), tuple(
+            Field(r.layer.name, "number", Fraction(r.params), Fraction(1, len(features)), "parameters",
+                  why=param_why(r)) for r in features), (
+            Items(tuple(f"{r.layer.name}: {param_why(r)}" for r in features)),), "convolution", tuple(common)),
+        Question("Pr1.3", "Shapes and the student's linear layer", pts["Pr1.3"], (
+            Text(f"A student wrote the last layer as nn.Linear({cnn.student_linear_in}, {cnn.num_classes}) and "
+                 "got a shape mismatch. (a) Give the output shape (channels, height, width) of each of "
+                 + ", ".join(names) + ". (b) How many in-features must the linear layer have?"),), (
+            Field("shapes", "matrix", shapes, Fraction(3, 5), "C, H, W per layer", row_labels=names,
+                  col_labels=("C", "H", "W"), reason=shape_reason),
+            Field("in_features", "number", Fraction(flat), Fraction(2, 5), "in-features",
+                  why=f"the last map is {c} x {h} x {w} = {flat} values when flattened")), (
+            Table("output shapes", ("C", "H", "W", "because"), tuple(
+                (*map(str, r.out_shape), size_reason(r, 0)) for r in features), names),
+            Text(f"Flattening {c}x{h}x{w} gives {flat}: nn.Linear({flat}, {cnn.num_classes}). The student's "
+                 f"{cnn.student_linear_in} is the size before {features[-1].layer.name}, the last pooling "
+                 "layer forgotten.")), "convolution", tuple(common)),
+        Question("Pr1.4", "A convolutional head", pts["Pr1.4"], (
+            Text(f"Replace the flatten and linear layers by one convolution whose output is 1x1x{cnn.num_classes}. "
+                 "Give (a) its kernel size (the side of a square kernel), (b) its number of filters, (c) its "
+                 "number of trainable parameters."),), (
+            Field("kernel", "number", Fraction(h), Fraction(2, 5), "kernel side",
+                  why=f"the kernel must cover the whole {h}x{w} map to leave 1x1"),
+            Field("filters", "number", Fraction(cnn.num_classes), Fraction(1, 5), "filters",
+                  why=f"one filter per class: {cnn.num_classes}"),
+            Field("params", "number", Fraction(head_params), Fraction(2, 5), "parameters",
+                  why=f"{cnn.num_classes} x ({h} x {w} x {c} + 1) = {head_params}, as many as the linear layer")), (
+            Text(f"A {h}x{w} convolution with {cnn.num_classes} filters over the {c} channels of the last map: "
+                 f"{cnn.num_classes} x ({h} x {w} x {c} + 1) = {head_params} parameters, the same function as the "
+                 "linear layer."),), "convolution", tuple(common)),
+    ]
+
+
+def _rf_steps(cnn: CNNSpec) -> list[int]:
+    r, jump, out = 1, 1, []
+    for layer in cnn.layers[:-1]:
+        r += (layer.kernel[0] - 1) * jump
+        jump *= layer.stride[0]
+        out.append(r)
+    return out

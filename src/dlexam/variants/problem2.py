@@ -1,0 +1,223 @@
+"""Problem 2 of a variant: a one-layer decoder that should deduplicate and sort, with fixed weights.
+
+The questions are asked in dlexam's own words; every answer is exact (:mod:`dlexam.geoff.exact`: Fraction
+matrix products and the tie rule; the loss in closed form with its value), and checked against the
+project's float64 model before the variant is accepted (:mod:`dlexam.variants.checks`).
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from dlexam.geoff.exact import ExactRun, exact_run, loss_terms, matmul
+from dlexam.spec import ExamSpec, Matrix, TransformerSpec, text
+from dlexam.variants.model import Field, Items, Options, Question, Text, matrix_table
+
+LOSS_TOLERANCE = 5e-4  # a loss written to 4 decimals is accepted
+ZERO_OPTIONS = ("only W_Q and W_K", "W_Q, W_K and W_V", "all four: W_Q, W_K, W_V and W_O", "none of them")
+ZERO_SETS = ({"W_Q", "W_K"}, {"W_Q", "W_K", "W_V"}, {"W_Q", "W_K", "W_V", "W_O"}, set())  # what each option says
+ZERO_TRUE = 0  # index in ZERO_OPTIONS of the pattern argmax attention gives (checked per variant)
+
+
+def labels(tokens) -> tuple[str, ...]:
+    return tuple(f"{i + 1} {t}" for i, t in enumerate(tokens))
+
+
+def vec(v) -> str:
+    return "(" + ", ".join(text(x) for x in v) + ")"
+
+
+def mat(m: Matrix) -> str:
+    return "[" + "; ".join(", ".join(text(x) for x in r) for r in m) + "]"
+
+
+def setting(t: TransformerSpec) -> list:
+    """The model, as every question of Problem 2 states it."""
+    blocks = [
+        Text("A small decoder-only transformer is meant to map a sequence of symbols to the same symbols with "
+             "duplicates removed, in alphabetical order, followed by <STOP>. It has one self-attention layer with "
+             "one head, no positional encodings, no feed-forward block and no residual connection. Attention is "
+             "causal (a position sees itself and the positions before it)."),
+        Text(f"The vocabulary is {', '.join(t.vocab)}; the embedding matrix E has one row per token, in that "
+             f"order. The representation after attention is multiplied by W_O, and the logits are that result "
+             f"times E^T."),
+        matrix_table(f"E ({len(t.vocab)}x{t.d_model})", t.E, t.vocab),
+        matrix_table(f"W_Q = W_K = W_V ({t.d_model}x{t.d_head})", t.head.W_Q) if t.head.W_Q == t.head.W_K == t.head.W_V
+        else matrix_table("W_Q", t.head.W_Q),
+        matrix_table(f"W_O ({t.d_head}x{t.d_model})", t.W_O),
+        Text(f"The training example is \"{' '.join(t.example)}\": the input {' '.join(t.example_input)}, then "
+             f"<START>, the target {' '.join(t.example_target)}, then <STOP>."),
+    ]
+    if not t.head.W_Q == t.head.W_K == t.head.W_V:
+        blocks[4:4] = [matrix_table("W_K", t.head.W_K), matrix_table("W_V", t.head.W_V)]
+    return blocks
+
+
+def p_reason(run: ExactRun, i: int, j: int) -> str:
+    row, tokens = run.head.S[i], run.tokens
+    if j > i:
+        return f"position {j + 1} comes after position {i + 1}: the causal mask hides it, weight 0"
+    tied = run.head.tied[i]
+    top = row[tied[0]]
+    if len(tied) > 1:
+        where = ", ".join(str(p + 1) for p in tied)
+        return (f"row {tokens[i]} (position {i + 1}): its {len(tied)} visible scores at positions {where} tie at the "
+                f"maximum {text(top)}, so argmax shares the weight: 1/{len(tied)} each" if j in tied else
+                f"row {tokens[i]}: score {text(row[j])} is below the maximum {text(top)}, weight 0")
+    return (f"row {tokens[i]} (position {i + 1}): the maximum visible score {text(top)} is at position {j + 1} only, "
+            "so all the weight goes there: 1" if j in tied else
+            f"row {tokens[i]}: score {text(row[j])} is below the maximum {text(top)}, weight 0")
+
+
+def questions(spec: ExamSpec, orders: dict | None = None) -> list[Question]:
+    """Problem 2's questions; `orders` (question -> permutation) shuffles Pr2.5's options."""
+    t = spec.transformer
+    run = exact_run(t)
+    multi = exact_run(t, heads=t.heads)
+    tokens, rows = t.example, labels(t.example)
+    pts = dict(spec.points)
+    terms = loss_terms(run, t)
+    terms_k = loss_terms(multi, t)
+    loss, loss_k = sum(x.nll for x in terms), sum(x.nll for x in terms_k)
+    closed, closed_k = " + ".join(f"[{x.nll_text}]" for x in terms), " + ".join(f"[{x.nll_text}]" for x in terms_k)
+    start = t.example.index(t.start)
+    score_rows = tuple(range(start, len(tokens) - 1))  # teacher forcing: these rows predict the next token
+    logits_used = tuple(run.logits[i] for i in score_rows)
+    used_labels = tuple(rows[i] for i in score_rows)
+    same_R = multi.R == run.R
+    Q = run.head.Q
+    zero_order = (orders or {}).get("Pr2.5", tuple(range(len(ZERO_OPTIONS))))
+    zero_options = tuple(ZERO_OPTIONS[i] for i in zero_order)
+
+    def s_reason(i: int, j: int) -> str:
+        return f"q_{i + 1} . k_{j + 1} = {vec(Q[i])} . {vec(run.head.K[j])} = {text(run.head.S[i][j])}"
+
+    def logit_reason(i: int, j: int) -> str:
+        r = run.R[score_rows[i]]
+        return f"r_{score_rows[i] + 1} . E[{t.vocab[j]}] = {vec(r)} . {vec(t.E[j])} = {text(logits_used[i][j])}"
+
+    def r_reason(i: int, j: int) -> str:
+        concat = tuple(v for h in multi.heads for v in h.Z[i])
+        return f"[z_1 ... z_{t.heads}] row {i + 1} = {vec(concat)} times column {j + 1} of multi_W_O"
+
+    common = setting(t)
+    qs = [
+        Question("Pr2.1", "Positional encodings", pts["Pr2.1"], (
+            Text("(a) Was leaving out positional encodings a sound choice for this task? (b) Explain why in two or "
+                 "three sentences."),
+            Options(("yes, a sound choice", "no, a poor choice"))), (
+            Field("wise", "choice", 1, Fraction(2, 5), "1 or 2", options=("yes, a sound choice",
+                                                                            "no, a poor choice"),
+                  why="the target depends only on which symbols occur, not on their order"),
+            Field("why", "essay", "Yes. The output (the distinct symbols, sorted) is the same for every order of the "
+                  "input, so a model that sees its input as a bag of tokens loses nothing it needs; without positions "
+                  "attention treats the input as such a bag, an inductive bias that fits the task.",
+                  Fraction(3, 5), "two or three sentences")), (
+            Text("Yes: deduplicating and sorting gives the same output for every ordering of the input, so nothing "
+                 "about the positions is needed. Without positional encodings self-attention sees the input as a "
+                 "bag of symbols, which is exactly the invariance the task has."),), "transformers", tuple(common)),
+        Question("Pr2.2", "Argmax attention", pts["Pr2.2"], (
+            Text("Attention uses the zero-temperature limit of softmax(s/T): as T -> 0+, each row's weight goes to "
+                 "its largest visible scores, shared equally when several are tied (e.g. scores (4, 1, 4) give "
+                 "(1/2, 0, 1/2))."),
+            Text("(a) Compute the score matrix S = Q K^T for the training example (all its entries, before "
+                 "masking). (b) Compute the causal attention matrix P. Give exact fractions."),), (
+            Field("S", "matrix", run.head.S, Fraction(3, 8), "S = Q K^T", row_labels=rows, col_labels=rows,
+                  reason=s_reason),
+            Field("P", "matrix", run.head.P, Fraction(5, 8), "P", row_labels=rows, col_labels=rows,
+                  reason=lambda i, j: p_reason(run, i, j))), (
+            matrix_table("X: the rows of E for the example's tokens", run.X, rows),
+            matrix_table("Q = X W_Q" + (" = K = V" if t.head.W_Q == t.head.W_K == t.head.W_V else ""), Q, rows),
+            matrix_table("S = Q K^T", run.head.S, rows, rows),
+            Text("Each row keeps the scores at its own and earlier positions; the largest of them share the "
+                 "weight equally:"),
+            Items(tuple(p_reason(run, i, run.head.tied[i][0]) for i in range(len(tokens)))),
+            matrix_table("P", run.head.P, rows, rows)), "attention", tuple(common)),
+        Question("Pr2.3", "The loss", pts["Pr2.3"], (
+            Text("The loss is the summed cross-entropy of the tokens after <START>, with teacher forcing: the "
+                 "logits at position t score the token at position t+1."),
+            Text(f"(a) Give the logit rows that score the {len(score_rows)} target tokens (positions "
+                 f"{score_rows[0] + 1}-{score_rows[-1] + 1}), exactly. (b) Give the loss, to 4 decimals."),), (
+            Field("logits", "matrix", logits_used, Fraction(2, 5), "logit rows", row_labels=used_labels,
+                  col_labels=t.vocab, reason=logit_reason),
+            Field("loss", "number", loss, Fraction(3, 5), "loss", tolerance=LOSS_TOLERANCE, closed_form=closed,
+                  why=f"the sum of -log p(target) over the rows: {closed} = {loss:.4f}")), (
+            matrix_table("Z = P V", run.head.Z, rows),
+            matrix_table("R = Z W_O", run.R, rows),
+            matrix_table("logits = R E^T", run.logits, rows, t.vocab),
+            Items(tuple(f"row {x.row} scores {x.target}: p = {x.probability_text} = {x.probability:.4f}, "
+                        f"-log p = {x.nll_text} = {x.nll:.4f}" for x in terms)),
+            Text(f"L = {closed} = {loss:.4f}.")), "transformers", tuple(common)),
+        Question("Pr2.4", f"{t.heads} heads", pts["Pr2.4"], (
+            Text("A second attention head is added" + (" with the same W_Q, W_K, W_V as the first" if same_heads(t)
+                                                        else " with weights of its own")
+                 + f". The {t.heads} heads' outputs are concatenated, [Z_1 Z_2] ({t.heads * t.d_head} columns), and "
+                 "multiplied by a new output matrix multi_W_O instead of W_O."),
+            *([] if same_heads(t) else [matrix_table(f"head {h + 1}: W_Q = W_K = W_V", hd.W_Q)
+                                         for h, hd in enumerate(t.multi_heads)]),
+            matrix_table(f"multi_W_O ({t.heads * t.d_head}x{t.d_model})", t.multi_W_O),
+            Text("(a) Compute R = [Z_1 Z_2] multi_W_O, exactly. (b) Is R the same as with one head? (c) Give the "
+                 "teacher-forcing loss, to 4 decimals."),
+            Options(("yes, R is the same", "no, R differs"))), (
+            Field("R", "matrix", multi.R, Fraction(1, 2), "R", row_labels=rows, col_labels=tuple(
+                f"c{j + 1}" for j in range(t.d_model)), reason=r_reason),
+            Field("same", "choice", 1 if same_R else 2, Fraction(1, 4), "1 or 2",
+                  options=("yes, R is the same", "no, R differs"),
+                  why="R equals the one-head R" if same_R else "R differs from the one-head R in at least one cell"),
+            Field("loss", "number", loss_k, Fraction(1, 4), "loss", tolerance=LOSS_TOLERANCE, closed_form=closed_k,
+                  why=f"{closed_k} = {loss_k:.4f}")), (
+            *(m for h, hd in enumerate(multi.heads) for m in (
+                () if same_heads(t) else (matrix_table(f"head {h + 1}: S_{h + 1} = Q_{h + 1} K_{h + 1}^T", hd.S, rows,
+                                                       rows),
+                                          matrix_table(f"head {h + 1}: P_{h + 1}", hd.P, rows, rows)))
+              + (matrix_table(f"head {h + 1}: Z_{h + 1} = P_{h + 1} V_{h + 1}", hd.Z, rows),)),
+            Text(heads_explanation(t, same_R)),
+            matrix_table("R = [Z_1 Z_2] multi_W_O", multi.R, rows),
+            Text(f"L = {closed_k} = {loss_k:.4f} (one head: {loss:.4f}).")), "transformers", tuple(common)),
+        Question("Pr2.5", "Which weights learn", pts["Pr2.5"], (
+            Text("The model is trained by gradient descent on the loss of Pr2.3, with argmax attention."),
+            Text("(a) Which of W_Q, W_K, W_V, W_O receive an exactly zero gradient at these weights? (b) With "
+                 f"softmax attention at T = sqrt(d_head) = sqrt({t.d_head}) instead, do all four receive a "
+                 "non-zero gradient?"),
+            Options(zero_options, "(a)"), Options(("yes", "no"), "(b)")), (
+            Field("zero", "choice", zero_order.index(ZERO_TRUE) + 1, Fraction(2, 3), "1-4", options=zero_options,
+                  why="argmax weights are piecewise constant in the scores, so no gradient reaches W_Q or W_K; "
+                      "Z = P X W_V and R = Z W_O are linear in W_V and W_O"),
+            Field("softmax", "choice", 1, Fraction(1, 3), "1 or 2", options=("yes", "no"),
+                  why="softmax weights depend smoothly on the scores, so all four matrices get gradients")), (
+            Text("Argmax weights are piecewise constant in Q K^T: a small change of W_Q or W_K changes no "
+                 "comparison, so their gradients are exactly zero. But Z = P X W_V is linear in W_V and R = Z W_O "
+                 "is linear in W_O, so those two receive non-zero gradients (computed by autograd for these "
+                 "weights) and do change. With softmax at T = sqrt(d_head) all four receive gradients."),),
+            "transformers", tuple(common)),
+    ]
+    return qs
+
+
+def same_heads(t: TransformerSpec) -> bool:
+    return all(h == t.head for h in t.multi_heads)
+
+
+def heads_explanation(t: TransformerSpec, same_R: bool) -> str:
+    if not same_heads(t):
+        return ("The heads have different weights, so Z_1 and Z_2 differ; R = [Z_1 Z_2] multi_W_O has to be "
+                "computed from both.")
+    k, d = t.heads, t.d_head
+    blocks = [t.multi_W_O[h * d:(h + 1) * d] for h in range(k)]
+    total = blocks[0]
+    for b in blocks[1:]:
+        total = tuple(tuple(x + y for x, y in zip(r, s, strict=True)) for r, s in zip(total, b, strict=True))
+    verdict = "equals W_O, so R is the same as with one head" if same_R else "is not W_O, so R changes"
+    return (f"Both heads are identical, so Z_1 = Z_2 = Z and [Z Z] multi_W_O = Z (B_1 + B_2), where B_1 and B_2 "
+            f"are multi_W_O's two blocks of {d} rows. Here B_1 + B_2 = {mat(total)}, which {verdict}.")
+
+
+def check_exact_heads_claim(t: TransformerSpec) -> bool:
+    """Whether Z (sum of multi_W_O's blocks) equals the k-head R for identical heads (the identity used above)."""
+    if not same_heads(t):
+        return True
+    run, multi = exact_run(t), exact_run(t, heads=t.heads)
+    d = t.d_head
+    total = tuple(tuple(sum(t.multi_W_O[h * d + i][j] for h in range(t.heads)) for j in range(t.d_model))
+                  for i in range(d))
+    return matmul(run.head.Z, total) == multi.R

@@ -1,0 +1,188 @@
+"""Images of any size and aspect ratio (issue 22, item 3): one reader (dlexam.svhn.data.images.read_image) for
+`svhn predict`, image folders and `dlexam serve`, whose memory stays within 1 GB for the whole process, whose
+crop matches padding the image to a square and resizing it, and whose refusals are one line with no Pillow
+warning before it.
+
+The peak memory is the child's own, as the kernel counts it (os.wait4 returns its resource.getrusage record).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+from PIL import Image, ImageOps
+
+from dlexam.errors import UserError
+from dlexam.svhn.data import images
+from dlexam.svhn.data.images import image_header, padded_block_means, read_image, to_gray, to_gray_in_strips
+
+from .bigpng import header_only, png
+from .helpers import assert_refused, run_cli
+
+LIMIT_MB = 1024
+
+
+def predict_peak_mb(path) -> tuple[subprocess.CompletedProcess, float]:
+    """`dlexam svhn predict PATH --json` in a child process: (its result, its peak resident memory in MB)."""
+    with open(os.devnull, "rb") as stdin, subprocess.Popen(
+            [sys.executable, "-m", "dlexam", "svhn", "predict", str(path), "--json"], stdin=stdin,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env={**os.environ, "OMP_NUM_THREADS": "1"}) as proc:
+        out, err = proc.stdout.read(), proc.stderr.read()
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err), usage.ru_maxrss / 1024
+
+
+BIG = {  # the cases of issue 22 (before: 1.9 GB, 1.5 GB, 14.5 GB, a traceback), and the costliest mode at the cap
+    "40,000x1,000 RGB": dict(width=40_000, height=1_000, mode="RGB"),
+    "16-bit 7,000x7,000": dict(width=7_000, height=7_000, mode="I;16"),
+    "1x100,000": dict(width=1, height=100_000, mode="L"),
+    "1,000,000x1": dict(width=1_000_000, height=1, mode="L"),
+    "50 Mpixel RGBA, half transparent": dict(width=7_071, height=7_071, mode="RGBA"),
+}
+
+
+@pytest.mark.parametrize("case", list(BIG))
+def test_any_size_and_aspect_is_read_within_1_gb(tmp_path, case):
+    path = tmp_path / "big.png"
+    path.write_bytes(png(**BIG[case]))
+    p, peak_mb = predict_peak_mb(path)
+    assert p.returncode == 0, p.stderr.decode()[-2000:]
+    (pred,) = json.loads(p.stdout)
+    assert 0 <= pred["digit"] <= 9 and abs(sum(pred["probabilities"]) - 1) < 1e-4
+    assert peak_mb < LIMIT_MB, f"{case}: peak {peak_mb:.0f} MB"
+
+
+@pytest.mark.parametrize("data, needle", [
+    (header_only(100_000, 100_000), "pixels"),  # past Pillow's own error threshold
+    (header_only(10_000, 10_000), "pixels"),  # past its warning threshold (89 Mpixels), under the error one
+    (header_only(1, 50_000_001), "pixels"),  # one pixel over dlexam's cap
+])  # unreadable bytes of every kind: tests/svhn/test_inspect.py, tests/serve/test_malformed.py
+def test_a_refused_image_is_one_line_with_no_pillow_warning(tmp_path, data, needle):
+    path = tmp_path / "bad.png"
+    path.write_bytes(data)
+    p = run_cli("svhn", "predict", str(path), timeout=120)
+    assert_refused(p, needle, str(path))
+    assert "Warning" not in p.stderr.decode()
+
+
+def pattern(h: int, w: int, seed: int = 0) -> np.ndarray:
+    """A smooth image with detail at its edges (what the square's padding repeats), uint8 (h, w)."""
+    y, x = np.mgrid[0:h, 0:w]
+    rng = np.random.default_rng(seed)
+    fx, fy = rng.uniform(3, 9), rng.uniform(1, 4)
+    return (128 + 100 * np.sin(x / (w / fx + 1)) * np.cos(y / (h / fy + 1))).astype(np.uint8)
+
+
+def padded_then_resized(img: Image.Image) -> np.ndarray:
+    """The oracle: the image greyed, padded to a square by repeating its edges, resized to 32x32 in one go."""
+    g = to_gray(ImageOps.exif_transpose(img))
+    h, w = g.shape
+    side = max(h, w)
+    top, left = (side - h) // 2, (side - w) // 2
+    square = np.pad(g, ((top, side - h - top), (left, side - w - left)), mode="edge")
+    return np.asarray(Image.fromarray(square).resize((32, 32), Image.BICUBIC, reducing_gap=None))
+
+
+def encoded(img: Image.Image, fmt: str = "PNG", **kw) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format=fmt, **kw)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("h, w", [(300, 200), (33, 500), (511, 1), (1, 511), (100, 100)])
+def test_images_under_512_pixels_a_side_are_cropped_exactly_as_padding_then_resizing(h, w):
+    img = Image.fromarray(pattern(h, w)).convert("RGB")
+    assert np.array_equal(read_image(encoded(img)).numpy(), padded_then_resized(img))
+
+
+@pytest.mark.parametrize("h, w", [(30, 2000), (2000, 30), (1, 3000), (3000, 2), (700, 900), (1200, 1200), (513, 40)])
+@pytest.mark.parametrize("mode", ["L", "RGBA"])
+def test_larger_ones_of_any_aspect_stay_within_a_grey_level_of_it(h, w, mode):
+    """Box-averaged before the resize (as Pillow's own reducing_gap does), the padding kept exact: a crop that
+    averaged the short side into its edges (what reducing the image before padding it does) was 21 levels off."""
+    img = Image.fromarray(pattern(h, w, seed=h + w)).convert(mode)
+    if mode == "RGBA":  # transparent stripes, read as white paper
+        a = np.array(img)
+        a[..., 3] = np.where(np.arange(w)[None, :] % 50 < 10, 0, 255)
+        img = Image.fromarray(a, "RGBA")
+    got = read_image(encoded(img)).numpy().astype(int)
+    diff = np.abs(got - padded_then_resized(img).astype(int))
+    assert diff.mean() < 1.0 and diff.max() <= 6, (diff.mean(), diff.max())
+
+
+@pytest.mark.parametrize("h, w, f", [(30, 2000, 7), (2000, 30, 7), (513, 300, 2), (1, 3000, 11), (3000, 1, 11),
+                                     (700, 900, 3), (5, 1024, 4), (1023, 17, 3), (64, 64, 5)])
+def test_padded_block_means_are_the_means_of_the_padded_square(h, w, f):
+    g = np.random.default_rng(h * w).integers(0, 256, (h, w), dtype=np.uint8)
+    side = max(h, w)
+    top, left = (side - h) // 2, (side - w) // 2
+    square = np.pad(g, ((top, side - h - top), (left, side - w - left)), mode="edge").astype(np.int64)
+    n = -(-side // f)
+    want = np.empty((n, n), np.int64)
+    for i in range(n):
+        for j in range(n):
+            block = square[i * f : (i + 1) * f, j * f : (j + 1) * f]
+            want[i, j] = (2 * block.sum() + block.size) // (2 * block.size)  # the mean, rounded half up
+    assert np.array_equal(padded_block_means(g, f), want)
+    pillow = np.asarray(Image.fromarray(square.astype(np.uint8)).reduce(f)).astype(int)
+    assert np.abs(pillow - want).max() <= 1  # Pillow's reduce rounds through a float multiplier
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_is_applied_as_pillow_applies_it(orientation):
+    a = pattern(40, 70)
+    a[:5, :10] = 255  # a corner that shows where the top-left went
+    img = Image.fromarray(a, "L")
+    exif = img.getexif()
+    exif[images.EXIF_ORIENTATION] = orientation
+    data = encoded(img, exif=exif.tobytes())
+    want = padded_then_resized(Image.open(io.BytesIO(data)))
+    assert np.array_equal(read_image(data).numpy(), want)
+
+
+def test_a_large_jpeg_is_decoded_at_a_reduced_size_and_read_alike():
+    rgb = np.stack([pattern(1536, 2048), pattern(1536, 2048, 1), pattern(1536, 2048, 2)], axis=-1)
+    data = encoded(Image.fromarray(rgb), "JPEG", quality=92)
+    header = image_header(data)
+    assert (header.format, header.width, header.height, header.draft_scale) == ("JPEG", 2048, 1536, 8)
+    diff = np.abs(read_image(data).numpy().astype(int) - padded_then_resized(Image.open(io.BytesIO(data))))
+    assert diff.mean() < 0.5 and diff.max() <= 2, (diff.mean(), diff.max())
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "LA", "P", "PT", "I;16", "F", "CMYK", "1"])
+def test_greying_in_strips_gives_the_grey_levels_of_the_whole(monkeypatch, mode):
+    rng = np.random.default_rng(3)
+    rgba = rng.integers(0, 256, (97, 61, 4), dtype=np.uint8)
+    rgba[:20, :, 3] = 0
+    img = Image.fromarray(rgba, "RGBA")
+    if mode == "PT":  # a palette with a transparent entry
+        img = img.convert("RGB").quantize(16)
+        img.info["transparency"] = 3
+    elif mode == "I;16":
+        img = Image.fromarray(rng.integers(0, 65536, (97, 61), dtype=np.uint16))
+    elif mode == "F":
+        img = Image.fromarray(rng.uniform(0, 7.5, (97, 61)).astype(np.float32))
+    elif mode != "RGBA":
+        img = img.convert(mode)
+    monkeypatch.setattr(images, "STRIP_PIXELS", 61 * 10)  # strips of 10 rows
+    assert np.array_equal(to_gray_in_strips(img), to_gray(img))
+
+
+def test_no_pillow_warning_escapes_even_as_an_error():
+    """With warnings turned into errors, a bomb is still dlexam's one UserError, and corrupt EXIF data is read."""
+    img = Image.fromarray(pattern(40, 60))
+    corrupt = encoded(img, "JPEG", exif=b"Exif\x00\x00MM\x00\x2a\x00\x00\x00\x08\x00\x05\x01\x12")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(UserError, match="pixels"):
+            read_image(header_only(10_000, 10_000))
+        assert read_image(corrupt).shape == (32, 32)

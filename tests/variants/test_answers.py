@@ -1,0 +1,41 @@
+"""`dlexam answers --variant N`'s verdicts: every answer of a variant agrees with the computations (standard and
+harder seeds), and a key with one wrong number is caught (the verdict can fail)."""
+
+from __future__ import annotations
+
+import dataclasses
+from fractions import Fraction
+
+import pytest
+
+from dlexam.answers.variant import variant_answers
+from dlexam.variants import make_variant
+
+
+@pytest.mark.parametrize("seed, difficulty", [(0, "standard"), (7, "standard"), (3, "harder"), (11, "harder")])
+def test_every_answer_agrees(seed, difficulty):
+    answers = variant_answers(make_variant(seed, difficulty))
+    assert [a.id for a in answers] == [q.id for q in make_variant(seed, difficulty).questions]
+    assert all(a.verdict == "agrees" for a in answers), [(a.id, a.computed) for a in answers if a.verdict != "agrees"]
+
+
+def tampered(v, qid: str, field: str, change):
+    questions = []
+    for q in v.questions:
+        if q.id == qid:
+            fields = tuple(dataclasses.replace(f, answer=change(f.answer)) if f.name == field else f for f in q.fields)
+            q = dataclasses.replace(q, fields=fields)
+        questions.append(q)
+    return dataclasses.replace(v, questions=tuple(questions))
+
+
+@pytest.mark.parametrize("qid, field, change", [
+    ("Pr2.2", "P", lambda m: ((m[0][0] + Fraction(1, 2), *m[0][1:]), *m[1:])),
+    ("Pr2.3", "loss", lambda x: x + 0.01),
+    ("Pr1.3", "in_features", lambda x: x + 1),
+    ("P1.4", "choice", lambda c: c % 4 + 1),
+])
+def test_a_wrong_key_disagrees(qid, field, change):
+    v = tampered(make_variant(2), qid, field, change)
+    (a,) = variant_answers(v, [qid])
+    assert a.verdict == "disagrees" and a.explanation

@@ -1,0 +1,141 @@
+"""`dlexam variant`, `dlexam grade`, `dlexam answers --variant`, `dlexam geoff --variant` end to end: the stable
+interface of issue 19 item 6 (docs/variants.md), the files written, and bad input as one line with exit 2."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from dlexam.cli import main
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_variant_json_is_seed_spec_and_a_key_that_grades_full(capsys, tmp_path):
+    code, out, _ = run(capsys, "variant", "--seed", "3", "--json")
+    data = json.loads(out)
+    assert code == 0 and {"seed", "spec", "key"} <= set(data) and data["seed"] == 3
+    from dlexam.spec import ExamSpec
+    from dlexam.variants import make_variant
+
+    assert ExamSpec.from_dict(data["spec"]) == make_variant(3).spec  # the spec round-trips exactly
+    (tmp_path / "key.json").write_text(json.dumps(data["key"]))
+    code, out, _ = run(capsys, "grade", "--variant", "3", str(tmp_path / "key.json"), "--json")
+    g = json.loads(out)
+    assert code == 0 and g["score"] == g["max_score"] > 0
+
+
+def test_variant_out_writes_every_format_and_refuses_a_foreign_file(capsys, tmp_path):
+    out = tmp_path / "v"
+    code, text, _ = run(capsys, "variant", "--seed", "2", "--out", str(out), "--format", "markdown,key,moodle,qti")
+    assert code == 0 and "wrote" in text
+    assert {p.name for p in out.iterdir()} >= {"exam.md", "solution.md", "key.json", "moodle.xml", "qti.zip"}
+    key = json.loads((out / "key.json").read_text())
+    code, text, _ = run(capsys, "grade", "--variant", "2", str(out / "key.json"))
+    assert code == 0 and "of" in text
+    assert run(capsys, "variant", "--seed", "2", "--out", str(out), "--format", "markdown")[0] == 0  # ours: replaced
+    (out / "exam.md").write_text("a teacher's notes")
+    code, _, err = run(capsys, "variant", "--seed", "2", "--out", str(out), "--format", "markdown")
+    assert code == 2 and "not written by dlexam" in err and (out / "exam.md").read_text() == "a teacher's notes"
+    assert key["seed"] == 2
+
+
+@pytest.mark.parametrize("seed, difficulty", [("1", "standard"), ("4", "harder")])
+def test_pdf_is_typeset(capsys, tmp_path, seed, difficulty):
+    code, _, _ = run(capsys, "variant", "--seed", seed, "--difficulty", difficulty, "--out", str(tmp_path),
+                     "--format", "pdf")
+    assert code == 0
+    for name in ("exam.pdf", "solution.pdf"):
+        data = (tmp_path / name).read_bytes()
+        assert data.startswith(b"%PDF-") and len(data) > 5000
+
+
+def test_explain_lists_the_checks_and_the_refused_draws(capsys):
+    code, out, _ = run(capsys, "variant", "--seed", "1", "--explain")
+    assert code == 0 and "distinct_embeddings" in out and "float64_agrees" in out and "Earlier draws refused" in out
+
+
+def test_answers_for_a_variant(capsys):
+    code, out, _ = run(capsys, "answers", "--variant", "1", "--json")
+    key = json.loads(out)
+    assert code == 0 and [a["id"] for a in key][:3] == ["P1.1", "P1.4", "P1.6"]
+    assert all(a["verdict"] == "agrees" for a in key)
+    code, out, _ = run(capsys, "answers", "--variant", "1", "-q", "pr2.4")
+    assert code == 0 and out.startswith("Pr2.4")
+
+
+def test_geoff_for_a_variant(capsys):
+    code, out, _ = run(capsys, "geoff", "--variant", "1", "--json")
+    d = json.loads(out)
+    from dlexam.variants import make_variant
+
+    assert code == 0 and d["vocab"] == list(make_variant(1).spec.transformer.vocab)
+    assert d["tokens"] == list(make_variant(1).spec.transformer.example)
+    assert set(d["weights"]) >= {"E", "W_Q", "W_K", "W_V", "W_O"} and len(d["weights"]["E"]) == len(d["vocab"])
+    assert {"tokens", "attention", "loss"} <= set(d) and set(d["loss"]) >= {"exam", "teacher_forcing"}
+    code, out, _ = run(capsys, "geoff", "--variant", "1", "A B <START> A B <STOP>", "--json")
+    assert code == 0 and json.loads(out)["tokens"][:2] == ["A", "B"]
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["variant", "--seed", "-1"], "--seed"),
+    (["variant", "--seed", "x"], "--seed"),
+    (["variant", "--seed", "1", "--format", "docx"], "--format"),
+    (["grade", "--variant", "1", "/nonexistent/sub.json"], "cannot read the submission"),
+    (["geoff", "--variant", "1", "Z A"], "unknown token 'Z'"),
+    (["answers", "--variant", "1", "-q", "P1.2"], "has no question P1.2"),
+])
+def test_bad_input_is_one_line_exit_2(capsys, argv, needle):
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and err.count("\n") == 1 and needle in err
+
+
+def test_a_submission_for_another_variant(capsys, tmp_path):
+    sub = tmp_path / "s.json"
+    _, out, _ = run(capsys, "variant", "--seed", "4", "--json")
+    sub.write_text(json.dumps(json.loads(out)["key"]))
+    code, out, err = run(capsys, "grade", "--variant", "5", str(sub))
+    assert code == 2 and out == "" and err.startswith("dlexam: error: seed:") and err.count("\n") == 1
+    bad = tmp_path / "bad.csv"
+    bad.write_text("Pr2.2.P,1,x\n")
+    code, _, err = run(capsys, "grade", "--variant", "4", str(bad))
+    assert code == 2 and "Pr2.2.P" in err
+
+
+def test_variant_writes_no_file_through_a_link(capsys, tmp_path):
+    target = tmp_path / "foreign.md"
+    target.write_text("keep")
+    out = tmp_path / "v"
+    out.mkdir()
+    os.symlink(target, out / "exam.md")
+    code, _, err = run(capsys, "variant", "--seed", "1", "--out", str(out), "--format", "markdown")
+    assert code == 2 and "link" in err and target.read_text() == "keep"
+
+
+def test_svhn_summary_of_a_variant(capsys):
+    """`svhn summary --variant N --json`: the variant's CNN, against nn layers built here from its layer table."""
+    import torch
+    from torch import nn
+
+    from dlexam.variants import make_variant
+
+    cnn = make_variant(2).spec.cnn
+    code, out, _ = run(capsys, "svhn", "summary", "--variant", "2", "--json")
+    d = json.loads(out)
+    assert code == 0 and d["input"] == [cnn.input_channels, *cnn.input_size]
+    x, total, shapes = torch.zeros(1, cnn.input_channels, *cnn.input_size), 0, []
+    for layer in cnn.layers[:-1]:
+        m = (nn.Conv2d(x.shape[1], layer.out_channels, layer.kernel, layer.stride, layer.padding)
+             if layer.kind == "conv" else nn.AvgPool2d(layer.kernel, layer.stride))
+        x = m(x)
+        total += sum(p.numel() for p in m.parameters())
+        shapes.append(list(x.shape[1:]))
+    total += (x.numel() + 1) * 10
+    assert [r["out_shape"] for r in d["layers"] if r["kind"] in ("conv", "pool")] == shapes
+    assert d["total_params"] == total

@@ -1,0 +1,132 @@
+"""dlexam.variants.grade: full marks for the key, zero for a wrong key, the exact partial credit for one wrong cell;
+number forms; CSV; a bad submission or one for another variant refused with the answer id named."""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+
+import pytest
+
+from dlexam.spec import text
+from dlexam.variants import make_variant
+from dlexam.variants.grade import SubmissionError, grade, parse_number, read_submission
+
+V = make_variant(1)
+
+
+def key() -> dict:
+    return json.loads(json.dumps(V.key()))
+
+
+def test_the_key_gets_full_marks_and_a_wrong_key_zero():
+    g = grade(V, key())
+    assert g.score == g.max_score == sum(q.points for q in V.questions) - g.manual_points
+    wrong = key()
+    for aid, (_, f) in V.fields().items():
+        if f.kind == "matrix":
+            wrong[aid] = [[text(x + 1) for x in r] for r in f.answer]
+        elif f.kind == "choice":
+            wrong[aid] = f.answer % len(f.options) + 1
+        elif f.kind == "number":
+            wrong[aid] = str(f.answer + 1)
+    g = grade(V, wrong)
+    assert g.score == 0 and all(not r.correct for r in g.fields)
+
+
+def test_one_wrong_cell_costs_exactly_its_share():
+    sub = key()
+    P = V.question("Pr2.2").fields[1]
+    cells = len(P.answer) * len(P.answer[0])
+    sub["Pr2.2.P"][-1][0] = text(P.answer[-1][0] + Fraction(1, 3))
+    g = grade(V, sub)
+    expected = g.max_score - 8 * Fraction(5, 8) / cells  # Pr2.2 has 8 points, P 5/8 of them
+    assert g.score == expected  # exact
+    (bad,) = [w for r in g.fields for w in r.wrong]
+    assert bad["expected"] == text(P.answer[-1][0]) and bad["where"].startswith(f"row {len(P.answer)} ")
+    assert "weight" in bad["reason"]
+
+
+def test_the_reason_for_a_tie():
+    v = make_variant(1)
+    sub = json.loads(json.dumps(v.key()))
+    P = v.question("Pr2.2").fields[1].answer
+    row = next(i for i, r in enumerate(P) if sum(x > 0 for x in r) > 1)  # a row whose maxima tie
+    sub["Pr2.2.P"][row] = ["0"] * len(P)
+    reasons = {w["reason"] for r in grade(v, sub).fields for w in r.wrong}
+    n = sum(x > 0 for x in P[row])
+    assert any(f"its {n} visible scores" in r and f"argmax shares the weight: 1/{n} each" in r
+               for r in reasons), reasons
+
+
+@pytest.mark.parametrize("form", ["1/4", "0.25", "2.5e-1", 0.25, " 1 / 4 ", "25/100"])
+def test_number_forms(form):
+    assert parse_number(form, "x") == Fraction(1, 4)
+
+
+@pytest.mark.parametrize("bad", ["abc", "1/0", None, True, [1], float("nan")])
+def test_bad_numbers(bad):
+    with pytest.raises(SubmissionError, match="^x"):
+        parse_number(bad, "x")
+
+
+def test_rationals_are_exact_and_irrationals_use_the_tolerance():
+    sub = key()
+    f = V.question("Pr2.3").fields[1]
+    sub["Pr2.3.loss"] = f"{f.answer:.4f}"  # 4 decimals: within the stated tolerance
+    assert grade(V, sub).score == grade(V, key()).max_score
+    sub["Pr2.3.loss"] = str(f.answer + 2 * f.tolerance)
+    assert not next(r for r in grade(V, sub).fields if r.id == "Pr2.3.loss").correct
+    # a weight like 1/3 written as a decimal is not exact: wrong (the first variant with such a weight)
+    v, i, j = next((v, i, j) for v in map(make_variant, range(1, 50))
+                   for i, r in enumerate(v.question("Pr2.2").fields[1].answer)
+                   for j, x in enumerate(r) if x.denominator % 3 == 0)
+    sub = json.loads(json.dumps(v.key()))
+    sub["Pr2.2.P"][i][j] = f"{float(v.question('Pr2.2').fields[1].answer[i][j]):.4f}"
+    assert not next(r for r in grade(v, sub).fields if r.id == "Pr2.2.P").correct
+
+
+def test_csv_submission():
+    lines = ["id,value", f"seed,{V.seed}"]
+    for aid, value in V.key().items():
+        if aid in ("seed", "difficulty"):
+            continue
+        if isinstance(value, list):
+            lines += [",".join([aid, *row]) for row in value]
+        else:
+            lines.append(f"{aid},{value}")
+    sub = read_submission("\n".join(lines).encode())
+    g = grade(V, sub)
+    assert g.score == g.max_score
+
+
+def test_variant_json_is_a_submission():
+    sub = read_submission(json.dumps(V.to_json(), default=str).encode())
+    assert grade(V, sub).score == grade(V, key()).max_score
+
+
+@pytest.mark.parametrize("change, needle", [
+    ({"seed": 2}, "^seed: this submission is for variant 2"),
+    ({"difficulty": "harder"}, "^difficulty"),
+    ({"Pr2.2.P": [["1"]]}, f"^Pr2.2.P: expected a matrix of {len(V.spec.transformer.example)} rows"),
+    ({"Pr2.9.x": 1}, "^Pr2.9.x: no such answer"),
+    ({"P1.4.choice": 7}, "^P1.4.choice: choose an option number from 1 to 4"),
+    ({"Pr1.3.in_features": "many"}, "^Pr1.3.in_features: not a number"),
+    ({"Pr1.3.in_features": [["1", "2"], ["3"]]}, "^Pr1.3.in_features: expected one value, got 2 rows"),
+])
+def test_bad_submissions_name_the_field(change, needle):
+    with pytest.raises(SubmissionError, match=needle):
+        grade(V, {**key(), **change})
+
+
+def test_an_empty_submission_is_refused():
+    for data in (b"", b"{}", b'{"seed": 1}', b"id,value\n"):
+        with pytest.raises(SubmissionError, match="no answers"):
+            grade(V, read_submission(data))
+
+
+def test_unreadable_files():
+    with pytest.raises(SubmissionError, match="not valid JSON"):
+        read_submission(b"{oops", "s.json")
+    with pytest.raises(SubmissionError, match="not UTF-8"):
+        read_submission(b"\xff\xfe\x00", "s.csv")

@@ -1,0 +1,204 @@
+"""Every variant's key against oracles written here, independently of dlexam's code: Problem 2 by a plain float64
+torch forward (argmax by equality of exact float scores, autograd for the gradients), Problem 1 by nn.Conv2d and
+the pooling layers on a tensor of the variant's input size, and every multiple-choice item evaluated option by
+option (exactly one correct, and it is the key's). 200 seeds (150 standard, 50 harder), in chunks for xdist."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from fractions import Fraction
+
+import pytest
+import torch
+from torch import nn
+
+from dlexam.variants import make_variant
+
+DT = torch.float64
+SEEDS = [(s, "standard") for s in range(150)] + [(s, "harder") for s in range(50)]
+CHUNKS = [SEEDS[i:i + 25] for i in range(0, len(SEEDS), 25)]
+
+
+def t64(m) -> torch.Tensor:
+    return torch.tensor([[float(x) for x in r] for r in m], dtype=DT)
+
+
+def close(exact, floats, tol=1e-12) -> bool:
+    return float((t64(exact) - floats).abs().max()) <= tol
+
+
+def forward(t, heads_of, W_O, ids, temperature=0.0, params=None):
+    """The exam's formulas in plain torch: X = E[ids], per head Q, K, V, S = Q K^T, causal P (argmax: the visible
+    maxima share the weight), Z = P V; R = [Z_1 ...] W_O; logits = R E^T."""
+    E = t64(t.E)
+    X = E[ids]
+    n = len(ids)
+    mask = torch.tril(torch.ones(n, n, dtype=torch.bool))
+    out = []
+    for W_Q, W_K, W_V in heads_of:
+        S = (X @ W_Q) @ (X @ W_K).T
+        Sm = S.masked_fill(~mask, -math.inf)
+        if temperature == 0:
+            top = Sm.detach() == Sm.detach().max(dim=1, keepdim=True).values
+            P = top.to(DT) / top.sum(1, keepdim=True)
+        else:
+            P = torch.softmax(Sm / temperature, dim=1)
+        out.append((S, P, P @ (X @ W_V)))
+    R = torch.cat([z for _, _, z in out], dim=1) @ W_O
+    return out, R, R @ E.T
+
+
+def tf_loss(t, logits, ids):
+    s = ids.index(t.vocab.index(t.start))
+    return -torch.log_softmax(logits[s:-1], dim=1).gather(1, torch.tensor(ids[s + 1:])[:, None]).sum()
+
+
+def fields(v):
+    return {aid: f for aid, (_, f) in v.fields().items()}
+
+
+def check_problem2(v):
+    t, f = v.spec.transformer, fields(v)
+    ids = [t.vocab.index(x) for x in t.example]
+    one = [(t64(t.head.W_Q), t64(t.head.W_K), t64(t.head.W_V))]
+    multi = [(t64(h.W_Q), t64(h.W_K), t64(h.W_V)) for h in t.multi_heads]
+    (S, P, _), = forward(t, one, t64(t.W_O), ids)[0]
+    _, R, logits = forward(t, one, t64(t.W_O), ids)
+    _, R2, logits2 = forward(t, multi, t64(t.multi_W_O), ids)
+    s = ids.index(t.vocab.index(t.start))
+    assert close(f["Pr2.2.S"].answer, S) and close(f["Pr2.2.P"].answer, P)
+    assert close(f["Pr2.3.logits"].answer, logits[s:-1])
+    assert abs(f["Pr2.3.loss"].answer - float(tf_loss(t, logits, ids))) < 1e-9
+    assert close(f["Pr2.4.R"].answer, R2)
+    assert abs(f["Pr2.4.loss"].answer - float(tf_loss(t, logits2, ids))) < 1e-9
+    same = bool((R2 - R).abs().max() < 1e-12)
+    assert f["Pr2.4.same"].options[f["Pr2.4.same"].answer - 1].startswith("yes" if same else "no")
+    # <START> and <STOP> (every token) can be told apart, which Version A's embedding cannot
+    E = t64(t.E)
+    assert all(not torch.equal(E[i], E[j]) for i, j in itertools.combinations(range(len(t.vocab)), 2))
+    # Pr2.1: the logits from <START> on do not depend on the order of the input
+    n = len(t.example_input)
+    for order in itertools.permutations(ids[:n]):
+        assert torch.allclose(forward(t, one, t64(t.W_O), list(order) + ids[n:])[2][n:], logits[n:], atol=1e-12)
+    # Pr2.5: which gradients vanish, by autograd through the forward above
+    zero = {}
+    for T in (0.0, math.sqrt(t.d_head)):
+        w = {name: t64(getattr(t.head, name)).requires_grad_(True) for name in ("W_Q", "W_K", "W_V")}
+        w["W_O"] = t64(t.W_O).requires_grad_(True)
+        _, _, lg = forward(t, [(w["W_Q"], w["W_K"], w["W_V"])], w["W_O"], ids, T)
+        grads = torch.autograd.grad(tf_loss(t, lg, ids), list(w.values()), allow_unused=True)
+        zero[T] = {name for name, g in zip(w, grads, strict=True) if g is None or not g.abs().max() > 0}
+    options = {"only W_Q and W_K": {"W_Q", "W_K"}, "W_Q, W_K and W_V": {"W_Q", "W_K", "W_V"},
+               "all four: W_Q, W_K, W_V and W_O": {"W_Q", "W_K", "W_V", "W_O"}, "none of them": set()}
+    true = [i + 1 for i, o in enumerate(f["Pr2.5.zero"].options) if options[o] == zero[0.0]]
+    assert true == [f["Pr2.5.zero"].answer]
+    assert (zero[math.sqrt(t.d_head)] == set()) == (f["Pr2.5.softmax"].answer == 1)
+
+
+def check_problem1(v):
+    cnn, f = v.spec.cnn, fields(v)
+    x = torch.zeros(1, cnn.input_channels, *cnn.input_size)
+    shapes, layers = [], []
+    for layer in cnn.layers[:-1]:
+        if layer.kind == "conv":
+            m = nn.Conv2d(x.shape[1], layer.out_channels, layer.kernel, layer.stride, layer.padding)
+        else:
+            m = (nn.AvgPool2d if layer.mode == "avg" else nn.MaxPool2d)(layer.kernel, layer.stride, layer.padding)
+        x = m(x)
+        shapes.append(list(x.shape[1:]))
+        layers.append(m)
+        assert f[f"Pr1.2.{layer.name}"].answer == sum(p.numel() for p in m.parameters())
+    assert [[int(v) for v in r] for r in f["Pr1.3.shapes"].answer] == shapes
+    assert f["Pr1.3.in_features"].answer == x[0].numel() != cnn.student_linear_in
+    head = nn.Conv2d(x.shape[1], 10, int(f["Pr1.4.kernel"].answer))
+    assert list(head(x).shape[1:]) == [10, 1, 1]
+    assert f["Pr1.4.params"].answer == sum(p.numel() for p in head.parameters())
+    # the receptive field: the input pixels a central unit of the last map depends on, on a larger input
+    big = torch.rand(1, cnn.input_channels, 3 * cnn.input_size[0], 3 * cnn.input_size[1], requires_grad=True)
+    h = big
+    for m in layers:
+        h = m(h)
+    h[0, 0, h.shape[2] // 2, h.shape[3] // 2].backward()
+    cols = (big.grad[0].abs().sum(0).sum(0) > 0).nonzero()
+    # max pooling passes the gradient to one input of each window: the window seen is at most the field
+    seen = int(cols.max() - cols.min() + 1)
+    assert seen <= f["Pr1.1.rf"].answer if cnn.layers[1].mode == "max" else seen == f["Pr1.1.rf"].answer
+
+
+def numbers(text):
+    return [Fraction(x) for x in re.findall(r"-?\d+(?:/\d+)?", text)]
+
+
+def p11_truth(option, z):
+    if option.startswith("For every z, no finite temperature"):
+        return not torch.allclose(torch.softmax(torch.full((3,), 1.5, dtype=DT), 0), torch.full((3,), 1 / 3,
+                                                                                                 dtype=DT))
+    if option.startswith("If all components of z are equal"):
+        return torch.allclose(torch.softmax(torch.full((4,), -2.0, dtype=DT) / 0.3, 0), torch.full((4,), 0.25,
+                                                                                                   dtype=DT))
+    if option.startswith("For every z, softmax(z/T) tends to the uniform"):
+        zz = torch.randn(50, 5, dtype=DT)
+        return bool((torch.softmax(zz / 1e8, 1) - 0.2).abs().max() < 1e-6)
+    if option.startswith("For every z and every T > 0, no component"):
+        return True  # exp(z/T) > 0; log-softmax finite below
+    m = re.match(r"For z = \((.*)\), softmax\(z/T\) tends to \((.*)\) as T -> 0\+\.", option)
+    zz, claim = torch.tensor([float(v) for v in numbers(m.group(1))], dtype=DT), numbers(m.group(2))
+    assert torch.equal(zz, z)
+    return bool((torch.softmax(zz / 1e-3, 0) - torch.tensor([float(c) for c in claim], dtype=DT)).abs().max() < 1e-6)
+
+
+RNN = {"(h_2 - y) g'(z_2) h_1": lambda c, h1, w, x1, x2, d1: c * h1,
+       "(h_2 - y) g'(z_2) (x_2 + w g'(z_1) x_1)": lambda c, h1, w, x1, x2, d1: c * (x2 + w * d1 * x1),
+       "(h_2 - y) g'(z_2) w": lambda c, h1, w, x1, x2, d1: c * w,
+       "(h_2 - y) g'(z_2) g'(z_1)": lambda c, h1, w, x1, x2, d1: c * d1,
+       "(h_2 - y) g'(z_2) x_2": lambda c, h1, w, x1, x2, d1: c * x2}
+
+
+def p16_truth(option, parameter):
+    formula = option.split(" - eta ", 1)[1]
+    g = torch.Generator().manual_seed(1)
+    for _ in range(3):
+        a, w, x1, x2, y = (torch.randn((), generator=g, dtype=DT, requires_grad=True) for _ in range(5))
+        z1 = a * x1
+        h1 = torch.tanh(z1)
+        z2 = w * h1 + a * x2
+        h2 = torch.tanh(z2)
+        da, dw = torch.autograd.grad(0.5 * (h2 - y) ** 2, [a, w])
+        with torch.no_grad():
+            value = RNN[formula]((h2 - y) * (1 - h2 ** 2), h1, w, x1, x2, 1 - h1 ** 2)
+        if abs(float(value - (dw if parameter == "w" else da))) > 1e-12:
+            return False
+    return True
+
+
+def check_part1(v):
+    f, p1 = fields(v), v.spec.part1
+    z = torch.tensor([float(x) for x in p1.softmax.z], dtype=DT)
+    assert math.isfinite(float(torch.log_softmax(z / 1e-3, 0).min()))
+    truths = [p11_truth(o, z) for o in f["P1.1.choice"].options]
+    assert [i + 1 for i, ok in enumerate(truths) if not ok] == [f["P1.1.choice"].answer]  # the one false statement
+    c = p1.conv_size
+    out = nn.Conv2d(1, 1, c.kernel, c.stride, c.padding)(torch.zeros(1, 1, *c.input_size)).shape[-2:]
+    assert all((n + 2 * p - k) % s == 0 for n, k, s, p in zip(c.input_size, c.kernel, c.stride, c.padding,
+                                                              strict=True))  # integer output sizes
+    opts = f["P1.4.choice"].options
+    assert len(set(opts)) == 4
+    assert [i + 1 for i, o in enumerate(opts) if tuple(map(int, o.split(" x "))) == tuple(out)] == [
+        f["P1.4.choice"].answer]
+    truths = [p16_truth(o, p1.rnn.parameter) for o in f["P1.6.choice"].options]
+    assert [i + 1 for i, ok in enumerate(truths) if ok] == [f["P1.6.choice"].answer]
+
+
+@pytest.mark.parametrize("chunk", range(len(CHUNKS)))
+def test_variants_against_independent_oracles(chunk):
+    torch.manual_seed(0)
+    for seed, difficulty in CHUNKS[chunk]:
+        v = make_variant(seed, difficulty)
+        try:
+            check_part1(v)
+            check_problem1(v)
+            check_problem2(v)
+        except AssertionError as exc:
+            raise AssertionError(f"variant {seed} ({difficulty}): {exc}") from exc
