@@ -17,7 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dlexam.svhn.kernels import build as kernel_build
-from dlexam.svhn.kernels import fused
+from dlexam.svhn.kernels import fused, library
+from dlexam.svhn.kernels.library import VERSION_A
 from dlexam.svhn.model import CNNConfig, ExamCNN
 
 pytestmark = pytest.mark.skipif(not fused.available(), reason=f"fused kernel unavailable: {fused.status()}")
@@ -123,6 +124,7 @@ def test_channel_bits_of_the_masks_are_not_mixed_up():
 
 
 FUSED_NODES = {f"GeneratedBackwardFor_dlexam_stage{s}_forward_defaultBackward" for s in (1, 2)}
+TRUNK_NODES = {"_TrunkBackward"}  # what ExamCNN trains with (fused.trunk)
 
 
 def graph_nodes(t: torch.Tensor) -> set[str]:
@@ -148,7 +150,7 @@ def test_training_step_of_examcnn_matches_pytorch_layers():
     for model in (a, b):
         model.train()
         logits = model(x)
-        assert (FUSED_NODES <= graph_nodes(logits)) == (model is a) and model.fused == (model is a)
+        assert (TRUNK_NODES <= graph_nodes(logits)) == (model is a) and model.fused == (model is a)
         loss = F.cross_entropy(logits, y)
         loss.backward()
         losses.append(loss.item())
@@ -218,14 +220,14 @@ def test_wrong_inputs_raise_before_any_pointer_reaches_the_kernels():
 
 def test_the_thread_count_is_passed_to_the_kernels(monkeypatch):
     assert fused.available()
-    calls, lib = [], fused._lib
+    calls, lib = [], library._libs[VERSION_A.compiled]
 
     class Spy:  # the library, recording the last argument (the thread count) of every call
         def __getattr__(self, name):
             kernel = getattr(lib, name)
             return lambda *args: calls.append(args[-1]) or kernel(*args)
 
-    monkeypatch.setattr(fused, "_lib", Spy())
+    monkeypatch.setitem(library._libs, VERSION_A.compiled, Spy())
     before = torch.get_num_threads()
     try:
         for threads in (1, 2):
@@ -277,18 +279,19 @@ def test_variants_the_kernel_does_not_compute_take_pytorch_layers(cfg, why):
     assert not model.fused, why
     assert not fused.computes(1, model.conv1, model.act1, model.pool1), why
     assert not fused.computes(2, model.conv2, model.act2, model.pool2), why
-    assert not FUSED_NODES & graph_nodes(model(torch.zeros(2, 1, 32, 32))), why
+    assert not TRUNK_NODES & graph_nodes(model(torch.zeros(2, 1, 32, 32))), why
+    assert model.engine.startswith("eager (") and model.engine != "eager (not fused)", model.engine
 
 
 def test_the_engine_is_chosen_when_built_and_used_only_in_training():
     model = ExamCNN().train()
     x = torch.zeros(2, 1, 32, 32)
-    assert model.fused and fused.computes(1, model.conv1, model.act1, model.pool1)
-    assert FUSED_NODES <= graph_nodes(model(x))
+    assert model.fused and model.engine == "fused" and fused.computes(1, model.conv1, model.act1, model.pool1)
+    assert TRUNK_NODES <= graph_nodes(model(x))
     with torch.no_grad():
         assert model(x).grad_fn is None  # no gradients wanted: PyTorch's layers
-    assert not FUSED_NODES & graph_nodes(model(x.clone().requires_grad_()))  # input grads: stage 1 has none
-    assert not FUSED_NODES & graph_nodes(model.double()(x.double()))  # float64: PyTorch's layers
+    assert not TRUNK_NODES & graph_nodes(model(x.clone().requires_grad_()))  # input grads: stage 1 has none
+    assert not TRUNK_NODES & graph_nodes(model.double()(x.double()))  # float64: PyTorch's layers
     # per-example gradients with torch.func (the batch-size experiment) need PyTorch's layers
     model = ExamCNN().train().unfuse_()
     assert not model.fused
@@ -301,7 +304,8 @@ def test_the_engine_is_chosen_when_built_and_used_only_in_training():
     assert per_example["conv1.weight"].shape == (3, 8, 1, 5, 5)
     assert model.fuse_().fused
     model.pool1 = nn.Identity()  # an experiment swapping a layer out: the engine is chosen again
-    assert not model.fused and not FUSED_NODES & graph_nodes(model(torch.zeros(2, 1, 11, 11)))
+    assert not model.fused and not TRUNK_NODES & graph_nodes(model(torch.zeros(2, 1, 11, 11)))
+    assert model.engine == "eager (the fused kernels compute average pooling, not Identity)"
     # forward hooks on the exam's layers still see them in evaluation (the layer table relies on it)
     seen = []
     model = ExamCNN().eval()
@@ -315,8 +319,9 @@ def test_the_engine_is_chosen_when_built_and_used_only_in_training():
 def test_portable_build_computes_the_same(tmp_path, monkeypatch):
     """The second-try build (no -march=native, no OpenMP) must be just as right."""
     monkeypatch.setenv("DLEXAM_CACHE", str(tmp_path))
-    lib = ctypes.CDLL(str(kernel_build.build(kernel_build.compiler(), kernel_build.PORTABLE_FLAGS)))
-    monkeypatch.setattr(fused, "_lib", fused._declare(lib))
+    flags = [*kernel_build.PORTABLE_FLAGS, *VERSION_A.defines()]
+    lib = ctypes.CDLL(str(kernel_build.build(kernel_build.compiler(), flags)))
+    monkeypatch.setitem(library._libs, VERSION_A.compiled, library.declare(lib))
     check_stage(1, *stage_inputs(1, 9, 32, 32, seed=1))
     check_stage(2, *stage_inputs(2, 9, 7, 7, seed=1))
 

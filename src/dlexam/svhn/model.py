@@ -119,10 +119,11 @@ class ExamCNN(nn.Module):
     (Version A: (B, 1, 32, 32) -> (B, 10)).
 
     The engine of Conv-1 .. AvgPool-2 in training is chosen when the model is built, and again when
-    one of those layers is replaced: the two fused operators of dlexam.svhn.kernels.fused (the same function,
-    computed without the big intermediate maps) where they compute these layers (ReLU, the exam's
-    average pools) and the kernels are available, else PyTorch's layers. `fused=False` or
-    :meth:`unfuse_` keeps PyTorch's layers, as torch.func transforms (vmap, grad) need.
+    one of those layers is replaced: the fused trunk operator of dlexam.svhn.kernels.fused (the same
+    function, computed without the big intermediate maps) where the kernels compute these layers
+    (ReLU, average pools; sizes as dlexam.svhn.kernels.geometry accepts) and are available, else
+    PyTorch's layers. :attr:`engine` says which, and why: "fused" or "eager (<reason>)".
+    `fused=False` or :meth:`unfuse_` keeps PyTorch's layers, as torch.func transforms (vmap, grad) need.
     """
 
     def __init__(self, cfg: CNNConfig | None = None, *, fused: bool = True):
@@ -159,24 +160,25 @@ class ExamCNN(nn.Module):
             if cfg.head == "conv1x1-gap":
                 self.gap = nn.AdaptiveAvgPool2d(1)  # (B, classes, H, W) -> (B, classes, 1, 1)
             self.flatten = nn.Flatten()  # (B, classes, 1, 1) -> (B, classes)
-        self.fused = False  # whether training runs the fused operators (see fuse_)
+        self.fused = False  # whether training runs the fused trunk (see fuse_)
+        self.engine = "eager (not fused)"
+        self._geometry = None  # the trunk's sizes when fused (dlexam.svhn.kernels.geometry.Geometry)
         if fused:
             self.fuse_()
 
     def fuse_(self) -> ExamCNN:
-        """Train both stages with the fused operators from now on, if they compute these layers and
-        the kernels are available (built on first use); else keep PyTorch's layers."""
-        self.fused = (
-            self.stages == _STAGE_LAYERS
-            and kernels.computes(1, self.conv1, self.act1, self.pool1)
-            and kernels.computes(2, self.conv2, self.act2, self.pool2)
-            and kernels.available()
-        )
+        """Train Conv-1 .. AvgPool-2 with the fused trunk from now on, if the kernels compute these layers
+        and are available (built on first use); else keep PyTorch's layers. :attr:`engine` says which."""
+        if self.stages == _STAGE_LAYERS:
+            self._geometry, self.engine = kernels.choose(*(getattr(self, name) for name in _STAGE_LAYERS))
+        else:  # a table of another form: its own reason
+            self._geometry, self.engine = None, kernels.why_not(self.cfg.cnn)
+        self.fused = self._geometry is not None
         return self
 
     def unfuse_(self) -> ExamCNN:
         """Train on PyTorch's layers from now on."""
-        self.fused = False
+        self.fused, self._geometry, self.engine = False, None, "eager (unfused)"
         return self
 
     def __setattr__(self, name: str, value) -> None:
@@ -187,8 +189,8 @@ class ExamCNN(nn.Module):
     def trunk(self, x: torch.Tensor) -> torch.Tensor:
         """Conv-1 .. AvgPool-2: (B, 1, 32, 32) -> (B, 16, 3, 3) in Version A.
 
-        A fused model in training, with gradients on, runs each conv + ReLU + pool stage as one
-        operator on float32 CPU images that need no gradient themselves (stage 1 gives none);
+        A fused model in training, with gradients on, runs both conv + ReLU + pool stages as one
+        operator on float32 CPU images that need no gradient themselves (Conv-1 gives none);
         otherwise, and always in evaluation, PyTorch's own layers run (their hooks fire).
         """
         if (
@@ -199,8 +201,7 @@ class ExamCNN(nn.Module):
             and x.device.type == "cpu"
             and not x.requires_grad
         ):
-            x = kernels.conv_relu_avgpool(1, x, self.conv1.weight, self.conv1.bias)  # (B, 8, 7, 7)
-            return kernels.conv_relu_avgpool(2, x, self.conv2.weight, self.conv2.bias)  # (B, 16, 3, 3)
+            return kernels.trunk(x, self.conv1, self.conv2, self._geometry)  # (B, 16, 3, 3), contiguous
         return self.features(x)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:

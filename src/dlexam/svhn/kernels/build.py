@@ -1,13 +1,16 @@
 """Compiling fused.cpp into a shared library, caching it, and loading it safely.
 
 The library is built on first use with the system's C++ compiler (``$CXX``, else ``c++``, ``g++`` or
-``clang++``; about two seconds) into ``$DLEXAM_CACHE`` or ``~/.cache/dlexam``, under a name keyed by
-the source, the compiler, the flags and the CPU. Each library is written atomically (temporary file,
-then rename), and then its SHA-256 beside it (``<name>.so.sha256``, also atomically). A cached
-library is loaded only if its contents still match that hash: a truncated or damaged file (which
-``dlopen`` may answer with SIGBUS, killing the process without a message) is rebuilt instead, and so
-is one that fails to load. If the optimised build (``-march=native``, OpenMP) fails, a portable one
-is tried. :func:`load` raises :class:`KernelUnavailable`, with the reason, when neither works.
+``clang++``; about four seconds) into ``$DLEXAM_CACHE`` or ``~/.cache/dlexam``, one per set of
+compile-time sizes (:class:`dlexam.svhn.kernels.geometry.Geometry`, as ``-D`` flags), under a name
+keyed by the sources, the compiler, the flags, the sizes and the CPU. Each library is written
+atomically (temporary file, then rename), and then its SHA-256 beside it (``<name>.so.sha256``,
+also atomically). A cached library is loaded only if its contents still match that hash: a
+truncated or damaged file (which ``dlopen`` may answer with SIGBUS, killing the process without a
+message) is rebuilt instead, and so is one that fails to load. If the optimised build
+(``-march=native``) fails, a portable one is tried. :func:`load` raises :class:`KernelUnavailable`,
+with the reason, when neither works. The kernels' threads are their own (pool.h: pthreads and
+futexes, so Linux), not OpenMP's.
 """
 
 from __future__ import annotations
@@ -23,8 +26,9 @@ from pathlib import Path
 from dlexam.files import atomic_path, atomic_write_text, sha256_of
 
 SOURCE = Path(__file__).with_name("fused.cpp")
-FLAGS = ["-O3", "-march=native", "-fopenmp", "-shared", "-fPIC", "-std=c++17"]
-PORTABLE_FLAGS = ["-O3", "-shared", "-fPIC", "-std=c++17"]  # second try: one thread, generic CPU
+HEADERS = [SOURCE.with_name(name) for name in ("simd.h", "pool.h", "stages.h", "stage1.h", "stage2.h")]
+FLAGS = ["-O3", "-march=native", "-pthread", "-shared", "-fPIC", "-std=c++17"]
+PORTABLE_FLAGS = ["-O3", "-pthread", "-shared", "-fPIC", "-std=c++17"]  # second try: generic CPU
 
 
 class KernelUnavailable(RuntimeError):
@@ -56,9 +60,10 @@ def _cpu_id() -> str:
 
 
 def library_path(cxx: str, flags: list[str]) -> Path:
-    """Where the library built by `cxx` with `flags` from the current source is cached."""
+    """Where the library built by `cxx` with `flags` (the -D sizes among them) from the current sources is cached."""
     version = subprocess.run([cxx, "--version"], capture_output=True, text=True, timeout=30).stdout
-    parts = [SOURCE.read_bytes(), version.encode(), " ".join(flags).encode(), _cpu_id().encode()]
+    sources = [p.read_bytes() for p in (SOURCE, *HEADERS)]
+    parts = [*sources, version.encode(), " ".join(flags).encode(), _cpu_id().encode()]
     key = hashlib.sha256(b"\0".join(parts)).hexdigest()[:16]
     return cache_dir() / f"fused-{key}.so"
 
@@ -83,7 +88,8 @@ def build(cxx: str, flags: list[str], *, force: bool = False) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
 
     def compile_to(tmp: str) -> None:
-        proc = subprocess.run([cxx, *flags, "-o", tmp, str(SOURCE)], capture_output=True, text=True, timeout=300)
+        proc = subprocess.run([cxx, *flags, "-o", tmp, str(SOURCE)], capture_output=True, text=True, timeout=300,
+                              cwd=SOURCE.parent)
         if proc.returncode != 0:
             last = (proc.stderr.strip().splitlines() or ["no message"])[-1]
             raise KernelUnavailable(f"{Path(cxx).name} failed: {last}")
@@ -112,8 +118,9 @@ def target_flags() -> list[str]:
     return [f"-march={march}" if f == "-march=native" else f for f in FLAGS] + ["-mtune=generic", "-ffp-contract=off"]
 
 
-def load() -> ctypes.CDLL:
-    """The kernels' library, built or taken from the cache; KernelUnavailable says why not."""
+def load(defines: list[str]) -> ctypes.CDLL:
+    """The kernels' library for the compile-time sizes `defines` (Geometry.defines()), built or taken from the
+    cache; KernelUnavailable says why not."""
     if os.environ.get("DLEXAM_FUSED", "1") == "0":
         raise KernelUnavailable("disabled by DLEXAM_FUSED=0")
     cxx = compiler()
@@ -122,7 +129,7 @@ def load() -> ctypes.CDLL:
     reason = ""
     for flags in (target_flags(), PORTABLE_FLAGS):
         try:
-            return _load_flags(cxx, flags)
+            return _load_flags(cxx, [*flags, *defines])
         except (OSError, KernelUnavailable, subprocess.SubprocessError) as exc:
             reason = f"could not build the kernel: {exc}"
     raise KernelUnavailable(reason)

@@ -1,394 +1,288 @@
-// Problem 1's two conv stages as CPU kernels for training, forward and backward:
-//   stage 1: Conv-1 (1 -> 8 channels, 5x5, pad 0) + ReLU + AvgPool-1 (4x4, stride 4);
-//   stage 2: Conv-2 (8 -> 16 channels, 4x4, pad 1) + ReLU + AvgPool-2 (2x2, stride 2).
-// dlexam/svhn/kernel_build.py compiles this file on first use, dlexam/svhn/fused.py makes the four
-// entry points PyTorch operators, and tests check them against nn.Conv2d + nn.ReLU + nn.AvgPool2d and
-// autograd.
+// Problem 1's conv + ReLU + AvgPool stages as CPU training kernels over a batch, forward and backward,
+// each stage alone and both together (the "trunk": Conv-1 .. AvgPool-2 of one image at a time, so the
+// image's maps stay in cache between the stages), and the gather + standardisation of a training
+// batch. dlexam/svhn/kernels/build.py compiles this file with the sizes that dlexam.spec gives
+// (-DDLEXAM_C1 ...; see stages.h; one image through each stage: stage1.h, stage2.h), fused.py makes the entry points PyTorch operators, and tests check
+// them against nn.Conv2d + nn.ReLU + nn.AvgPool2d and autograd.
 //
-// Why: in PyTorch's eager mode each stage is a conv, a ReLU and a pool, and backward a pool
-// backward (after a zero fill), a ReLU backward and a conv backward: six passes over a map that at
-// batch 256 (6.4 MB for stage 1) does not fit in cache, and oneDNN's convolutions are slow for so
-// few channels. Here each pool cell's conv outputs are computed in registers, rectified and
-// averaged at once, and only one ReLU mask bit per conv output is kept for the backward pass.
-//
-// Layouts are channels last. Stage 1: x (B, H, W) float (one input channel), wt (K, K, C) float
-// (the C output channels of one tap contiguous), out (B, Hp, Wp, C), mask (B, Hp*P, Wp*P) uint8
-// (bit c: channel c > 0). Stage 2: x (B, H, W, CI), wt (K, K, CI, CO), wtt (K, K, CO, CI), out
-// (B, Hp, Wp, CO), mask (B, Hp*P, Wp*P) uint16. The caller checks every pointer (dtype, shape,
-// contiguity). Threads: each entry point takes its thread count (fused.py passes
-// torch.get_num_threads()) and runs its OpenMP regions on that many, whichever OpenMP runtime this
-// library and PyTorch each loaded. Gradients of the weights are summed per image in float and across
-// images in double per thread, then over threads in thread order: the results depend only on the
-// inputs and the thread count.
+// A batch is cut into chunks of images (kChunk each, the last kTail images kTailChunk each, so that the
+// threads finish close together) that the threads of pool.h take in turn. Weight
+// gradients are summed per chunk (in float, in the image order) and the chunks' sums then added in
+// chunk order, so every result depends on the inputs alone: not on the thread count, nor on which
+// thread took which chunk. The caller (fused.py) checks every pointer: dtype, shape, layout.
 
 #include <cstdint>
 #include <cstring>
 #include <vector>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
+#include "pool.h"
+#include "simd.h"
+#include "stage1.h"
+#include "stage2.h"
+#include "stages.h"
+
+namespace dlexam {
 namespace {
 
-// 8 floats as one vector (GCC/Clang vector extensions: one AVX register, or two SSE registers
-// where there is no AVX).
-typedef float v8 __attribute__((vector_size(8 * sizeof(float))));
-typedef int32_t v8i __attribute__((vector_size(8 * sizeof(int32_t))));
+constexpr int64_t kChunk = 8, kTail = 32, kTailChunk = 2;  // images
 
-inline v8 load8(const float* p) {
-  v8 v;
-  std::memcpy(&v, p, sizeof(v));
-  return v;
-}
-
-inline void store8(float* p, v8 v) { std::memcpy(p, &v, sizeof(v)); }
-
-const v8i kBits = {1, 2, 4, 8, 16, 32, 64, 128};  // lane c <-> bit c of a mask byte
-
-// The ReLU mask of 8 channels as one byte: bit c set where channel c is > 0.
-inline unsigned mask_byte(v8 s) {
-  const v8i on = (s > v8{}) & kBits;
-  unsigned m = 0;
-  for (int c = 0; c < 8; ++c) m |= unsigned(on[c]);
-  return m;
-}
-
-// The inverse: gradient g where the byte's bit is set, else 0.
-inline v8 masked(v8 g, unsigned byte) {
-  const v8i on = ((v8i{} + int32_t(byte)) & kBits) != 0;
-  return on ? g : v8{};
-}
-
-int thread_count() {
-#ifdef _OPENMP
-  return omp_get_num_threads();
-#else
-  return 1;
-#endif
-}
-
-int thread_id() {
-#ifdef _OPENMP
-  return omp_get_thread_num();
-#else
-  return 0;
-#endif
-}
-
-// Sums per-image gradients over B images in parallel: per_image(b, grads, scratch) overwrites
-// grads[0..n) with image b's gradients; the sum is written to out[0..n). Runs on num_threads threads.
-template <typename PerImage>
-void sum_over_images(int64_t B, int n, size_t scratch_floats, float* out, int num_threads, PerImage per_image) {
-  std::vector<double> partial;
-  int nthreads = 1;
-#pragma omp parallel num_threads(num_threads)
-  {
-#pragma omp single
-    {
-      nthreads = thread_count();
-      partial.assign(size_t(nthreads) * n, 0.0);
-    }
-    double* acc = partial.data() + size_t(thread_id()) * n;
-    std::vector<v8> grads((n + 7) / 8), scratch((scratch_floats + 7) / 8);
-    float* g = reinterpret_cast<float*>(grads.data());
-#pragma omp for schedule(static)
-    for (int64_t b = 0; b < B; ++b) {
-      per_image(b, g, reinterpret_cast<float*>(scratch.data()));
-      for (int k = 0; k < n; ++k) acc[k] += g[k];
-    }
+// The chunks of a batch of B images: fixed by B alone, never by the thread count.
+struct Chunks {
+  int64_t B, n_head, head_end, n;
+  explicit Chunks(int64_t b) : B(b) {
+    n_head = (B - std::min(B, kTail)) / kChunk;
+    head_end = n_head * kChunk;
+    n = n_head + (B - head_end + kTailChunk - 1) / kTailChunk;
   }
-  for (int k = 0; k < n; ++k) {
-    double s = 0.0;
-    for (int t = 0; t < nthreads; ++t) s += partial[size_t(t) * n + k];
-    out[k] = float(s);
-  }
+  int64_t begin(int64_t c) const { return c < n_head ? c * kChunk : head_end + (c - n_head) * kTailChunk; }
+  int64_t end(int64_t c) const { return std::min(B, c < n_head ? begin(c) + kChunk : begin(c) + kTailChunk); }
+};
+
+int64_t chunks_of(int64_t B) { return Chunks(B).n; }
+
+// Runs body(b) for every image b of each chunk on `threads` threads; body(b, chunk) gets the chunk too.
+template <typename Body>
+void for_each_chunk(int64_t B, int threads, Body body) {
+  struct Ctx {
+    Body* body;
+    Chunks chunks;
+  } ctx{&body, Chunks(B)};
+  Pool::get().run(threads, ctx.chunks.n, [](void* p, int64_t chunk) {
+    Ctx& c = *static_cast<Ctx*>(p);
+    (*c.body)(chunk, c.chunks.begin(chunk), c.chunks.end(chunk));
+  }, &ctx);
 }
 
-namespace stage1 {
-
-
-constexpr int C = 8;  // output channels (one vector)
-constexpr int K = 5;  // kernel size
-constexpr int P = 4;  // pool size and stride
-
-// One image: out[Hp][Wp][C] and one mask byte per conv output, mask[Hp*P][Wp*P].
-void forward_image(const float* __restrict x, int H, int W, const v8* __restrict wt, v8 bias,
-                   float* __restrict out, uint8_t* __restrict mask) {
-  const int Hp = (H - K + 1) / P, Wp = (W - K + 1) / P, Wm = Wp * P;
-  const v8 zero = {};
-  for (int pi = 0; pi < Hp; ++pi) {
-    for (int pj = 0; pj < Wp; ++pj) {
-      v8 acc = zero;
-      const int j0 = pj * P;
-      for (int di = 0; di < P; di += 2) {
-        // two rows of the cell's P columns: 2P = 8 independent accumulators
-        const int i0 = pi * P + di;
-        v8 s[2][P];
-        for (int r = 0; r < 2; ++r)
-          for (int dj = 0; dj < P; ++dj) s[r][dj] = bias;
-        for (int u = 0; u < K; ++u) {
-          v8 w[K];
-          for (int v = 0; v < K; ++v) w[v] = wt[u * K + v];
-          for (int r = 0; r < 2; ++r) {
-            // conv output (i0 + r, j0 + dj) takes x[i0 + r + u][j0 + dj + v] * w[u][v]: each of the
-            // P + K - 1 inputs of this row is read once and feeds every (dj, v) with dj + v = t
-            const float* xr = x + (i0 + r + u) * W + j0;
-            for (int t = 0; t < P + K - 1; ++t) {
-              const float xv = xr[t];
-              for (int dj = 0; dj < P; ++dj) {
-                const int v = t - dj;
-                if (v >= 0 && v < K) s[r][dj] += w[v] * xv;
-              }
-            }
-          }
-        }
-        for (int r = 0; r < 2; ++r) {
-          for (int dj = 0; dj < P; ++dj) {
-            const v8 sv = s[r][dj];
-            acc += sv > zero ? sv : zero;  // ReLU, then the pool's sum
-            mask[(i0 + r) * Wm + j0 + dj] = uint8_t(mask_byte(sv));
-          }
-        }
-      }
-      store8(out + (pi * Wp + pj) * C, acc * (1.0f / (P * P)));
-    }
-  }
-}
-
-// One image's weight and bias gradients, overwritten: dw[K*K] (one vector per tap) and *db.
-// gm: scratch for the gradient at each of the (Hp*P) x (Wp*P) conv outputs.
-void backward_image(const float* __restrict x, int H, int W, const float* __restrict g,
-                    const uint8_t* __restrict mask, v8* __restrict gm, v8* __restrict dw,
-                    v8* __restrict db) {
-  const int Hp = (H - K + 1) / P, Wp = (W - K + 1) / P, Hm = Hp * P, Wm = Wp * P;
-  const v8 zero = {};
-  v8 dbias = zero;
-  for (int i = 0; i < Hm; ++i) {
-    for (int j = 0; j < Wm; j += P) {
-      const v8 gc = load8(g + ((i / P) * Wp + j / P) * C) * (1.0f / (P * P));  // AvgPool's backward
-      for (int dj = 0; dj < P; ++dj) {
-        const v8 gv = masked(gc, mask[i * Wm + j + dj]);  // ReLU's backward
-        gm[i * Wm + j + dj] = gv;
-        dbias += gv;
-      }
-    }
-  }
-  *db = dbias;
-  for (int u = 0; u < K; ++u) {
-    v8 a[K];  // the K taps of kernel row u
-    for (int v = 0; v < K; ++v) a[v] = zero;
-    for (int i = 0; i < Hm; ++i) {
-      const float* xr = x + (i + u) * W;
-      const v8* gr = gm + i * Wm;
-      for (int j = 0; j < Wm; ++j) {
-        const v8 gv = gr[j];
-        for (int v = 0; v < K; ++v) a[v] += gv * xr[j + v];
-      }
-    }
-    for (int v = 0; v < K; ++v) dw[u * K + v] = a[v];
-  }
-}
-
-}  // namespace stage1
-
-namespace stage2 {
-
-constexpr int CI = 8;   // input channels (one vector)
-constexpr int CO = 16;  // output channels (two vectors)
-constexpr int K = 4;    // kernel size
-constexpr int PAD = 1;  // zero padding
-constexpr int P = 2;    // pool size and stride
-
-struct Dims {
-  int H, W;    // input
-  int Hc, Wc;  // conv output used by the pool: Hp*P x Wp*P
-  int Hp, Wp;  // pooled output
-  int Hx, Wx;  // padded input
-  Dims(int h, int w) : H(h), W(w) {
-    Hp = (H + 2 * PAD - K + 1) / P;
-    Wp = (W + 2 * PAD - K + 1) / P;
-    Hc = Hp * P;
-    Wc = Wp * P;
-    Hx = H + 2 * PAD;
-    Wx = W + 2 * PAD;
+// Per-chunk sums of `n` vectors, zeroed; total() adds them in chunk order.
+struct ChunkSums {
+  std::vector<v16> sums;
+  int n;
+  ChunkSums(int64_t B, int n_) : sums(size_t(chunks_of(B)) * n_), n(n_) {}
+  v16* of(int64_t chunk) { return sums.data() + size_t(chunk) * n; }
+  std::vector<v16> total() const {
+    std::vector<v16> t(n);
+    for (size_t c = 0; c < sums.size() / size_t(n); ++c)
+      for (int k = 0; k < n; ++k) t[k] += sums[c * n + k];
+    return t;
   }
 };
 
-// The image (H, W, CI) copied into the middle of a zeroed (H + 2 PAD, W + 2 PAD, CI) buffer.
-void pad_image(const float* __restrict x, const Dims& d, float* __restrict xp) {
-  std::memset(xp, 0, sizeof(float) * d.Hx * d.Wx * CI);
-  for (int i = 0; i < d.H; ++i)
-    std::memcpy(xp + ((i + PAD) * d.Wx + PAD) * CI, x + i * d.W * CI, sizeof(float) * d.W * CI);
+// Stage 1's sums (lanes (r, c) of K1 K1 + 1 vectors) -> dweight (C1, 1, K1, K1) and dbias (C1).
+void write_stage1_grads(const v16* t, float* dweight, float* dbias) {
+  float sum[C1P];
+  for (int k = 0; k < K1 * K1; ++k) {
+    fold_groups(t[k], C1P, sum);
+    for (int c = 0; c < C1; ++c) dweight[c * K1 * K1 + k] = sum[c];
+  }
+  fold_groups(t[K1 * K1], C1P, sum);
+  for (int c = 0; c < C1; ++c) dbias[c] = sum[c];
 }
 
-// One image: out (Hp, Wp, CO) and a 16-bit ReLU mask per conv output. xp: padded input.
-void forward_image(const float* __restrict xp, const Dims& d, const v8* __restrict wt, v8 b0, v8 b1,
-                   float* __restrict out, uint16_t* __restrict mask) {
-  const v8 zero = {};
-  for (int pi = 0; pi < d.Hp; ++pi) {
-    for (int pj = 0; pj < d.Wp; ++pj) {
-      // the cell's P x P = 4 positions, two vectors of output channels each: 8 accumulators
-      v8 s[P * P][2];
-      for (int q = 0; q < P * P; ++q) s[q][0] = b0, s[q][1] = b1;
-      const int i0 = pi * P, j0 = pj * P;
-      for (int u = 0; u < K; ++u) {
-        for (int v = 0; v < K; ++v) {
-          const v8* w = wt + (u * K + v) * CI * 2;
-          const float* x00 = xp + ((i0 + u) * d.Wx + j0 + v) * CI;
-          for (int ci = 0; ci < CI; ++ci) {
-            const v8 w0 = w[ci * 2], w1 = w[ci * 2 + 1];
-            for (int q = 0; q < P * P; ++q) {
-              const float xv = x00[((q / P) * d.Wx + q % P) * CI + ci];
-              s[q][0] += w0 * xv;
-              s[q][1] += w1 * xv;
-            }
-          }
-        }
-      }
-      v8 a0 = zero, a1 = zero;
-      for (int q = 0; q < P * P; ++q) {
-        a0 += s[q][0] > zero ? s[q][0] : zero;  // ReLU, then the pool's sum
-        a1 += s[q][1] > zero ? s[q][1] : zero;
-        mask[(i0 + q / P) * d.Wc + j0 + q % P] = uint16_t(mask_byte(s[q][0]) | (mask_byte(s[q][1]) << 8));
-      }
-      float* o = out + (pi * d.Wp + pj) * CO;
-      store8(o, a0 * (1.0f / (P * P)));
-      store8(o + 8, a1 * (1.0f / (P * P)));
-    }
+constexpr int kStage2Sums = K2 * K2 * C1 * NV2 + NV2;
+
+// Stage 2's sums ([(u K2 + v) C1 + ci][nv], then [nv]) -> dweight (C2, C1, K2, K2) and dbias (C2).
+void write_stage2_grads(const v16* t, float* dweight, float* dbias) {
+  for (int co = 0; co < C2; ++co) {
+    for (int ci = 0; ci < C1; ++ci)
+      for (int u = 0; u < K2; ++u)
+        for (int v = 0; v < K2; ++v)
+          dweight[((co * C1 + ci) * K2 + u) * K2 + v] = t[((u * K2 + v) * C1 + ci) * NV2 + co / L][co % L];
+    dbias[co] = t[K2 * K2 * C1 * NV2 + co / L][co % L];
   }
 }
 
-// One image's gradients, overwritten: dw (K, K, CI, CO), db (CO) and dx (H, W, CI), the gradient of
-// the input. xp: padded input; gm: scratch, Hc * Wc * 2 vectors.
-void backward_image(const float* __restrict xp, const Dims& d, const float* __restrict g,
-                    const uint16_t* __restrict mask, const v8* __restrict wtt, v8* __restrict gm,
-                    float* __restrict dw, float* __restrict db, float* __restrict dx) {
-  const v8 zero = {};
-  v8 db0 = zero, db1 = zero;
-  for (int i = 0; i < d.Hc; ++i) {
-    for (int j = 0; j < d.Wc; ++j) {
-      const float* gp = g + ((i / P) * d.Wp + j / P) * CO;  // AvgPool's backward
-      const unsigned m = mask[i * d.Wc + j];
-      const v8 g0 = masked(load8(gp) * (1.0f / (P * P)), m & 0xff);  // ReLU's backward
-      const v8 g1 = masked(load8(gp + 8) * (1.0f / (P * P)), m >> 8);
-      gm[(i * d.Wc + j) * 2] = g0;
-      gm[(i * d.Wc + j) * 2 + 1] = g1;
-      db0 += g0;
-      db1 += g1;
-    }
-  }
-  store8(db, db0);
-  store8(db + 8, db1);
-  // weights: dw[u][v][ci][:] = sum over conv outputs (i, j) of gm[i][j][:] * xp[i + u][j + v][ci]
-  for (int u = 0; u < K; ++u) {
-    for (int v = 0; v < K; ++v) {
-      for (int ci = 0; ci < CI; ++ci) {
-        // even and odd columns summed apart (Wc = Wp * P is even): four independent accumulators
-        v8 e0 = zero, e1 = zero, o0 = zero, o1 = zero;
-        for (int i = 0; i < d.Hc; ++i) {
-          const float* xr = xp + ((i + u) * d.Wx + v) * CI + ci;
-          const v8* gr = gm + i * d.Wc * 2;
-          for (int j = 0; j < d.Wc; j += 2) {
-            const float xe = xr[j * CI], xo = xr[(j + 1) * CI];
-            e0 += gr[j * 2] * xe;
-            e1 += gr[j * 2 + 1] * xe;
-            o0 += gr[j * 2 + 2] * xo;
-            o1 += gr[j * 2 + 3] * xo;
-          }
-        }
-        float* o = dw + ((u * K + v) * CI + ci) * CO;
-        store8(o, e0 + o0);
-        store8(o + 8, e1 + o1);
-      }
-    }
-  }
-  // input: dx[a][b][:] = sum over taps (u, v) and output channels co of gm[i][j][co] * w[u][v][:][co]
-  // where (i, j) = (a + PAD - u, b + PAD - v) is a conv output the pool uses
-  for (int a = 0; a < d.H; ++a) {
-    for (int b = 0; b < d.W; ++b) {
-      v8 acc[4] = {zero, zero, zero, zero};
-      for (int u = 0; u < K; ++u) {
-        const int i = a + PAD - u;
-        if (i < 0 || i >= d.Hc) continue;
-        for (int v = 0; v < K; ++v) {
-          const int j = b + PAD - v;
-          if (j < 0 || j >= d.Wc) continue;
-          const float* gp = reinterpret_cast<const float*>(gm + (i * d.Wc + j) * 2);
-          const v8* w = wtt + (u * K + v) * CO;
-          for (int co = 0; co < CO; ++co) acc[co & 3] += w[co] * gp[co];
-        }
-      }
-      store8(dx + (a * d.W + b) * CI, (acc[0] + acc[1]) + (acc[2] + acc[3]));
-    }
-  }
-}
+size_t align8(size_t n) { return (n + 7) & ~size_t(7); }
 
-}  // namespace stage2
+// One image's share of the trunk's saved bytes: stage 1's pooled output (Hp, Wp, C1) floats, its mask
+// (Hu, Wu), stage 2's mask (Hu, Wu).
+struct Saved {
+  size_t pooled, mask1, mask2, bytes;
+  Saved(const Dims& d1, const Dims& d2) {
+    pooled = 0;
+    mask1 = align8(sizeof(float) * d1.Hp * d1.Wp * C1);
+    mask2 = mask1 + align8(sizeof(Mask1) * d1.Hu * d1.Wu);
+    bytes = mask2 + align8(sizeof(Mask2) * d2.Hu * d2.Wu);
+  }
+};
+
+// The gather and standardisation of a training batch, chunk by chunk.
+struct Standardise {
+  const uint8_t* images;
+  int64_t pixels;
+  const int64_t* idx;
+  int64_t B;
+  const float *mean, *std;
+  float* out;
+
+  bool valid(int64_t n) const {
+    for (int64_t b = 0; b < B; ++b)
+      if (idx[b] < 0 || idx[b] >= n) return false;
+    return true;
+  }
+
+  static void chunk(void* p, int64_t c) {
+    const Standardise& s = *static_cast<const Standardise*>(p);
+    constexpr int64_t kAhead = 4;  // images fetched ahead: the rows are scattered over the whole data set
+    const Chunks chunks(s.B);
+    const int64_t b0 = chunks.begin(c), b1 = chunks.end(c);
+    for (int64_t b = b0; b < b1; ++b) {
+      if (b + kAhead < b1) {
+        const uint8_t* next = s.images + s.idx[b + kAhead] * s.pixels;
+        for (int64_t i = 0; i < s.pixels; i += 64) __builtin_prefetch(next + i);
+      }
+      const int64_t k = s.idx[b];
+      const uint8_t* src = s.images + k * s.pixels;
+      float* dst = s.out + b * s.pixels;
+      const float m = s.mean[k], d = s.std[k] + 1.0f;
+      for (int64_t i = 0; i < s.pixels; ++i) dst[i] = (float(src[i]) - m) / d;
+    }
+  }
+};
 
 }  // namespace
+}  // namespace dlexam
+
+using namespace dlexam;
 
 extern "C" {
 
-void dlexam_stage1_forward(const float* x, int64_t B, int H, int W, const float* wt, const float* bias,
-                           float* out, uint8_t* mask, int num_threads) {
-  using namespace stage1;
-  const int Hp = (H - K + 1) / P, Wp = (W - K + 1) / P;
-  const int64_t out_stride = int64_t(Hp) * Wp * C, mask_stride = int64_t(Hp) * P * Wp * P;
-  v8 wv[K * K];
-  for (int k = 0; k < K * K; ++k) wv[k] = load8(wt + k * C);
-  const v8 bv = load8(bias);
-#pragma omp parallel for schedule(static) num_threads(num_threads)
-  for (int64_t b = 0; b < B; ++b)
-    forward_image(x + b * H * W, H, W, wv, bv, out + b * out_stride, mask + b * mask_stride);
+// The sizes this library was compiled for: C1, K1, C2, K2.
+void dlexam_geometry(int* out) {
+  out[0] = C1;
+  out[1] = K1;
+  out[2] = C2;
+  out[3] = K2;
 }
 
-// dwb: (K, K, C) weight gradient then (C) bias gradient, overwritten.
-void dlexam_stage1_backward(const float* x, int64_t B, int H, int W, const float* g, const uint8_t* mask,
-                            float* dwb, int num_threads) {
-  using namespace stage1;
-  const int Hp = (H - K + 1) / P, Wp = (W - K + 1) / P;
-  const int64_t g_stride = int64_t(Hp) * Wp * C, mask_stride = int64_t(Hp) * P * Wp * P;
-  const size_t scratch_floats = size_t(Hp) * P * Wp * P * C;
-  sum_over_images(B, K * K * C + C, scratch_floats, dwb, num_threads, [&](int64_t b, float* grads, float* scratch) {
-    backward_image(x + b * H * W, H, W, g + b * g_stride, mask + b * mask_stride, reinterpret_cast<v8*>(scratch),
-                   reinterpret_cast<v8*>(grads), reinterpret_cast<v8*>(grads + K * K * C));
+// The pool's wait policy now: "spin" or "sleep" (pool.h).
+const char* dlexam_wait_policy() { return Pool::get().policy(); }
+
+void dlexam_stage1_forward(const float* x, int64_t B, int H, int W, int pad, int pool, const float* weight,
+                           const float* bias, float* out, void* mask, int threads) {
+  const Dims d(H, W, pad, pool, K1);
+  const stage1::Weights wt(weight, bias);
+  for_each_chunk(B, threads, [&](int64_t, int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b)
+      stage1::forward_image(x + b * H * W, d, wt, out + b * d.Hp * d.Wp * C1,
+                            static_cast<Mask1*>(mask) + b * d.Hu * d.Wu);
   });
 }
 
-void dlexam_stage2_forward(const float* x, int64_t B, int H, int W, const float* wt, const float* bias,
-                           float* out, uint16_t* mask, int num_threads) {
-  using namespace stage2;
-  const Dims d(H, W);
-  std::vector<v8> wv(K * K * CI * 2);
-  for (int k = 0; k < K * K * CI * 2; ++k) wv[k] = load8(wt + k * 8);
-  const v8 b0 = load8(bias), b1 = load8(bias + 8);
-#pragma omp parallel num_threads(num_threads)
-  {
-    std::vector<float> xp(size_t(d.Hx) * d.Wx * CI);
-#pragma omp for schedule(static)
-    for (int64_t b = 0; b < B; ++b) {
-      pad_image(x + b * H * W * CI, d, xp.data());
-      forward_image(xp.data(), d, wv.data(), b0, b1, out + b * d.Hp * d.Wp * CO, mask + b * d.Hc * d.Wc);
+// g: the gradient of the output, (B, Hp, Wp, C1).
+void dlexam_stage1_backward(const float* x, int64_t B, int H, int W, int pad, int pool, const float* g,
+                            const void* mask, float* dweight, float* dbias, int threads) {
+  const Dims d(H, W, pad, pool, K1);
+  ChunkSums sums(B, K1 * K1 + 1);
+  for_each_chunk(B, threads, [&](int64_t chunk, int64_t b0, int64_t b1) {
+    v16* s = sums.of(chunk);
+    for (int64_t b = b0; b < b1; ++b)
+      stage1::backward_image(x + b * H * W, d, g + b * d.Hp * d.Wp * C1,
+                             static_cast<const Mask1*>(mask) + b * d.Hu * d.Wu, s, s + K1 * K1);
+  });
+  write_stage1_grads(sums.total().data(), dweight, dbias);
+}
+
+// x: (B, H, W, C1); out: (B, C2, Hp, Wp).
+void dlexam_stage2_forward(const float* x, int64_t B, int H, int W, int pad, int pool, const float* weight,
+                           const float* bias, float* out, void* mask, int threads) {
+  const Dims d(H, W, pad, pool, K2);
+  const auto* wt = new stage2::Weights(weight, bias);
+  for_each_chunk(B, threads, [&](int64_t, int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b)
+      stage2::forward_image(x + b * H * W * C1, d, *wt, out + b * C2 * d.Hp * d.Wp,
+                            static_cast<Mask2*>(mask) + b * d.Hu * d.Wu);
+  });
+  delete wt;
+}
+
+// g: (B, C2, Hp, Wp); dx: (B, H, W, C1).
+void dlexam_stage2_backward(const float* x, int64_t B, int H, int W, int pad, int pool, const float* g,
+                            const void* mask, const float* weight, float* dweight, float* dbias, float* dx,
+                            int threads) {
+  const Dims d(H, W, pad, pool, K2);
+  const std::vector<float> no_bias(C2);
+  const auto* wt = new stage2::Weights(weight, no_bias.data());
+  ChunkSums sums(B, kStage2Sums);
+  for_each_chunk(B, threads, [&](int64_t chunk, int64_t b0, int64_t b1) {
+    v16* s = sums.of(chunk);
+    for (int64_t b = b0; b < b1; ++b)
+      stage2::backward_image(x + b * H * W * C1, d, g + b * C2 * d.Hp * d.Wp,
+                             static_cast<const Mask2*>(mask) + b * d.Hu * d.Wu, *wt, s, s + kStage2Sums - NV2,
+                             dx + b * H * W * C1);
+  });
+  write_stage2_grads(sums.total().data(), dweight, dbias);
+  delete wt;
+}
+
+// Bytes per image that trunk_forward saves for trunk_backward.
+int64_t dlexam_trunk_saved_bytes(int H, int W, int pad1, int pool1, int pad2, int pool2) {
+  const Dims d1(H, W, pad1, pool1, K1);
+  const Dims d2(d1.Hp, d1.Wp, pad2, pool2, K2);
+  return int64_t(Saved(d1, d2).bytes);
+}
+
+// x: (B, H, W) images; out: (B, C2, Hp2, Wp2); saved: (B, trunk_saved_bytes).
+void dlexam_trunk_forward(const float* x, int64_t B, int H, int W, int pad1, int pool1, int pad2, int pool2,
+                          const float* w1, const float* b1, const float* w2, const float* b2, float* out,
+                          uint8_t* saved, int threads) {
+  const Dims d1(H, W, pad1, pool1, K1);
+  const Dims d2(d1.Hp, d1.Wp, pad2, pool2, K2);
+  const Saved sv(d1, d2);
+  const stage1::Weights wt1(w1, b1);
+  const auto* wt2 = new stage2::Weights(w2, b2);
+  for_each_chunk(B, threads, [&](int64_t, int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+      uint8_t* s = saved + b * sv.bytes;
+      float* pooled = reinterpret_cast<float*>(s + sv.pooled);
+      stage1::forward_image(x + b * H * W, d1, wt1, pooled, reinterpret_cast<Mask1*>(s + sv.mask1));
+      stage2::forward_image(pooled, d2, *wt2, out + b * C2 * d2.Hp * d2.Wp, reinterpret_cast<Mask2*>(s + sv.mask2));
     }
-  }
+  });
+  delete wt2;
 }
 
-// dwb: (K, K, CI, CO) weight gradient then (CO) bias gradient, and dx (B, H, W, CI), the input
-// gradient, overwritten.
-void dlexam_stage2_backward(const float* x, int64_t B, int H, int W, const float* g, const uint16_t* mask,
-                            const float* wtt, float* dwb, float* dx, int num_threads) {
-  using namespace stage2;
-  const Dims d(H, W);
-  std::vector<v8> wv(K * K * CO);
-  for (int k = 0; k < K * K * CO; ++k) wv[k] = load8(wtt + k * CI);
-  const size_t xp_floats = size_t(d.Hx) * d.Wx * CI, gm_floats = size_t(d.Hc) * d.Wc * CO;
-  const int n = K * K * CI * CO + CO;
-  sum_over_images(B, n, xp_floats + gm_floats, dwb, num_threads, [&](int64_t b, float* grads, float* scratch) {
-    float* xp = scratch;
-    pad_image(x + b * H * W * CI, d, xp);
-    backward_image(xp, d, g + b * d.Hp * d.Wp * CO, mask + b * d.Hc * d.Wc, wv.data(),
-                   reinterpret_cast<v8*>(scratch + xp_floats), grads, grads + K * K * CI * CO, dx + b * H * W * CI);
+// g: the gradient of out, (B, C2, Hp2, Wp2).
+void dlexam_trunk_backward(const float* x, int64_t B, int H, int W, int pad1, int pool1, int pad2, int pool2,
+                           const float* g, const uint8_t* saved, const float* w2, float* dw1, float* db1,
+                           float* dw2, float* db2, int threads) {
+  const Dims d1(H, W, pad1, pool1, K1);
+  const Dims d2(d1.Hp, d1.Wp, pad2, pool2, K2);
+  const Saved sv(d1, d2);
+  const std::vector<float> no_bias(C2);
+  const auto* wt2 = new stage2::Weights(w2, no_bias.data());
+  constexpr int n1 = K1 * K1 + 1;
+  ChunkSums sums(B, n1 + kStage2Sums);
+  for_each_chunk(B, threads, [&](int64_t chunk, int64_t b0, int64_t b1) {
+    v16* s = sums.of(chunk);
+    float* dpooled = grown(scratch().dx, size_t(d1.Hp) * d1.Wp * C1);
+    for (int64_t b = b0; b < b1; ++b) {
+      const uint8_t* sb = saved + b * sv.bytes;
+      const float* pooled = reinterpret_cast<const float*>(sb + sv.pooled);
+      stage2::backward_image(pooled, d2, g + b * C2 * d2.Hp * d2.Wp, reinterpret_cast<const Mask2*>(sb + sv.mask2),
+                             *wt2, s + n1, s + n1 + kStage2Sums - NV2, dpooled);
+      stage1::backward_image(x + b * H * W, d1, dpooled, reinterpret_cast<const Mask1*>(sb + sv.mask1), s, s + K1 * K1);
+    }
   });
+  const std::vector<v16> t = sums.total();
+  write_stage1_grads(t.data(), dw1, db1);
+  write_stage2_grads(t.data() + n1, dw2, db2);
+  delete wt2;
 }
+
+// out[b] = (images[idx[b]] - mean[idx[b]]) / (std[idx[b]] + 1) as floats, the same arithmetic as
+// dlexam.svhn.data.official.preprocess. Returns -1, writing nothing, if an index is outside [0, n).
+// dlexam_standardise_start hands the work to the pool's workers and returns at once; dlexam_join waits,
+// taking the chunks no worker has started (the caller keeps every buffer alive until then).
+int dlexam_standardise_start(const uint8_t* images, int64_t n, int64_t pixels, const int64_t* idx, int64_t B,
+                             const float* mean, const float* std, float* out, int threads) {
+  static thread_local Standardise job;  // this thread's started job (joined before the next starts)
+  Pool::get().join_if_mine();
+  job = Standardise{images, pixels, idx, B, mean, std, out};
+  if (!job.valid(n)) return -1;
+  Pool::get().start(threads, chunks_of(B), &Standardise::chunk, &job);
+  return 0;
+}
+
+void dlexam_join() { Pool::get().join_if_mine(); }
 
 }  // extern "C"

@@ -1,330 +1,305 @@
-"""Problem 1's two conv + ReLU + AvgPool stages as fused PyTorch operators for CPU training.
+"""Problem 1's conv + ReLU + AvgPool stages as fused PyTorch operators for CPU training.
 
 In PyTorch's eager mode a CPU training step of the exam's net is mostly memory traffic: the
 (B, 8, 28, 28) map that Conv-1 writes is read and written again by ReLU, AvgPool-1, AvgPool-1's
 backward (after a zero fill) and ReLU's backward, and at batch 256 it is 6.4 MB, more than the
-cache holds; oneDNN's convolutions are slow for so few channels, and the same happens on a smaller
-scale in stage 2. `fused.cpp` computes each pool cell's conv outputs in registers, rectifies and
-averages them at once, and keeps one ReLU mask bit per conv output for the backward pass.
+cache holds; oneDNN's convolutions are slow for so few channels. The C++ kernels (fused.cpp,
+stage1.h, stage2.h) take one image at a time through Conv-1 .. AvgPool-2, computing each conv output in
+vector registers, rectifying and pooling it at once and keeping one ReLU mask bit per conv output
+for the backward pass; a batch is split between the kernels' own threads (pool.h).
 
 The operators (``torch.ops.dlexam.*``, made with ``torch.library.custom_op``, each with a fake
 kernel for torch.compile and export):
 
-    stage1_forward(x (B, 1, H, W), weight (8, 1, 5, 5), bias (8,))
-        -> out (B, 8, Hp, Wp) channels-last, mask (B, 4 Hp, 4 Wp) uint8 (bit c: channel c > 0)
+    trunk_forward(x (B, 1, H, W), w1, b1, w2, b2, pad1, pool1, pad2, pool2)
+        -> out (B, C2, Hp, Wp), saved (B, S) uint8 (what the backward pass needs, per image)
+    trunk_backward(x, grad_out, saved, w2, k1, pad1, pool1, pad2, pool2) -> dw1, db1, dw2, db2
+    stage1_forward(x (B, 1, H, W), weight (8, 1, 5, 5), bias) -> out (B, 8, Hp, Wp) channels-last,
+        mask (B, 4 Hp, 4 Wp) uint8 (bit c: channel c > 0)
     stage1_backward(x, grad_out, mask) -> grad_weight, grad_bias
-    stage2_forward(x (B, 8, H, W), weight (16, 8, 4, 4), bias (16,))
-        -> out (B, 16, Hp, Wp) channels-last, mask (B, 2 Hp, 2 Wp) int16 (bit c: channel c > 0)
+    stage2_forward(x (B, 8, H, W), weight (16, 8, 4, 4), bias) -> out (B, 16, Hp, Wp), mask (B, 2 Hp, 2 Wp) int16
     stage2_backward(x, grad_out, mask, weight) -> grad_x (channels-last), grad_weight, grad_bias
 
-The forward operators' autograd formulas call the backward ones. Stage 1 has no gradient for its
-input (the images). The same function, not an approximation: tests check each stage against
-nn.Conv2d + nn.ReLU + nn.AvgPool2d and autograd in float64. Inputs must be float32 CPU tensors of
-the stage's shapes (anything else raises, before any pointer reaches the C code); the thread count
-is torch.get_num_threads() at each call. torch.func transforms (vmap, grad) do not support these
-operators: use PyTorch's layers there (``ExamCNN(fused=False)``).
+``ExamCNN`` trains with the trunk; the stage operators (Version A's sizes) let the tests check each
+stage alone. The forward operators' autograd formulas call the backward ones; Conv-1 has no
+gradient for its input (the images). The same function, not an approximation: tests check every
+output and gradient against nn.Conv2d + nn.ReLU + nn.AvgPool2d and autograd in float64. Inputs
+must be float32 CPU tensors of the right shapes (anything else raises before a pointer reaches the
+C code); the thread count is torch.get_num_threads() at each call (or :func:`own_threads`'s), and
+results do not depend on it.
+torch.func transforms (vmap, grad) do not support these operators: use PyTorch's layers there
+(``ExamCNN(fused=False)``).
 
-:mod:`dlexam.svhn.kernels.build` compiles and caches the library; without a compiler, or with
-``DLEXAM_FUSED=0``, :func:`available` is False and :class:`dlexam.svhn.model.ExamCNN` trains on
-PyTorch's layers. :func:`status` says which.
+**Sizes** (issue 19): nothing here or in the C++ repeats the exam's sizes. :mod:`.geometry` derives
+them from a layer table of :mod:`dlexam.spec` (the stage operators use ``ExamSpec.version_a()``'s)
+or from a model's layers (:func:`choose`); the channel counts and kernel sizes are compile-time
+constants, one cached library per set (:mod:`.build`); a network the kernels were not written for
+gets PyTorch's layers and the reason (:func:`choose`). Without a compiler, or with
+``DLEXAM_FUSED=0``, :func:`available` is False and :func:`status` says why.
 """
 
 from __future__ import annotations
 
-import ctypes
-import threading
+import functools
 
 import torch
 import torch.nn as nn
 from torch import Tensor
 
 from dlexam.svhn.kernels import build as kernel_build
+from dlexam.svhn.kernels.geometry import Geometry, Unsupported
+from dlexam.svhn.kernels.library import (
+    F32,
+    U8,
+    Pinned,
+    available,
+    check_input,
+    expect,
+    kernel_threads,
+    library_for,
+    own_threads,
+    status,
+    wait_policy,
+)
+from dlexam.svhn.kernels.stage_ops import (
+    STAGES,
+    computes,
+    conv_relu_avgpool,
+    pooled_size,
+    stage1_backward,
+    stage1_forward,
+    stage2_backward,
+    stage2_forward,
+    stage_sizes,
+)
 
-# The shapes each stage's kernel is written for: Problem 1's Conv-1/AvgPool-1 and Conv-2/AvgPool-2
-# (fused.cpp has them as constants, and the operators below spell them out in their layouts).
-STAGES = {
-    1: {"in_channels": 1, "out_channels": 8, "kernel": 5, "padding": 0, "pool": 4, "mask": torch.uint8},
-    2: {"in_channels": 8, "out_channels": 16, "kernel": 4, "padding": 1, "pool": 2, "mask": torch.int16},
-}
-F32, CL = torch.float32, torch.channels_last
+__all__ = [  # the stage operators and the status, for whoever imports them from here
+    "STAGES", "available", "computes", "conv_relu_avgpool", "pooled_size", "stage1_backward", "stage1_forward",
+    "stage2_backward", "stage2_forward", "status", "wait_policy", "choose", "geometry_of", "standardise", "trunk",
+    "trunk_backward", "trunk_forward", "start_standardise", "PendingBatch", "own_threads", "kernel_threads",
+    "why_not",
+]
 
-_lock = threading.Lock()
-_lib: ctypes.CDLL | None = None
-_reason: str | None = None  # why the kernels are unavailable, once known
-
-
-def _library() -> ctypes.CDLL:
-    """The loaded kernels (built on first use); KernelUnavailable says why not."""
-    global _lib, _reason
-    if _lib is None:
-        with _lock:
-            if _lib is None and _reason is None:
-                try:
-                    _lib = _declare(kernel_build.load())
-                except kernel_build.KernelUnavailable as exc:
-                    _reason = str(exc)
-    if _lib is None:
-        raise kernel_build.KernelUnavailable(_reason)
-    return _lib
+# ---- which networks the kernels compute ------------------------------------------------------------
+def geometry_of(conv1: nn.Module, act1: nn.Module, pool1: nn.Module, conv2: nn.Module, act2: nn.Module,
+                pool2: nn.Module) -> Geometry:
+    """The sizes of Conv-1 .. AvgPool-2 as the kernels compute them; Unsupported (with the reason) if they do not."""
+    s1, s2 = stage_sizes(1, conv1, act1, pool1), stage_sizes(2, conv2, act2, pool2)
+    if conv1.in_channels != 1 or conv2.in_channels != conv1.out_channels:
+        raise Unsupported("the fused kernels take one input channel")
+    return Geometry(*s1, *s2)
 
 
-def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
-    """The C signatures (pointers are passed as integers from Tensor.data_ptr(); the last int: threads)."""
-    ptr, i64, cint = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int
-    lib.dlexam_stage1_forward.argtypes = [ptr, i64, cint, cint, ptr, ptr, ptr, ptr, cint]
-    lib.dlexam_stage1_backward.argtypes = [ptr, i64, cint, cint, ptr, ptr, ptr, cint]
-    lib.dlexam_stage2_forward.argtypes = [ptr, i64, cint, cint, ptr, ptr, ptr, ptr, cint]
-    lib.dlexam_stage2_backward.argtypes = [ptr, i64, cint, cint, ptr, ptr, ptr, ptr, ptr, cint]
-    for f in ("dlexam_stage1_forward", "dlexam_stage1_backward", "dlexam_stage2_forward", "dlexam_stage2_backward"):
-        getattr(lib, f).restype = None
-    return lib
-
-
-def available() -> bool:
+def why_not(cnn) -> str:
+    """'eager (<why>)' for a layer table (dlexam.spec.CNNSpec) whose network the kernels do not train."""
     try:
-        _library()
-    except kernel_build.KernelUnavailable:
-        return False
-    return True
+        Geometry.of(cnn)
+    except Unsupported as exc:
+        return f"eager ({exc})"
+    return "eager (the network's layers are not its table's two conv + ReLU + average-pool stages)"
 
 
-def status() -> str:
-    """'fused' when the kernels are in use, else 'eager (<reason>)'."""
-    return "fused" if available() else f"eager ({_reason})"
+def choose(*layers: nn.Module) -> tuple[Geometry | None, str]:
+    """(the geometry, 'fused') if the kernels train these six layers (conv, act, pool twice), else
+    (None, 'eager (<why not>)'): a network they were not written for, or no kernels here."""
+    try:
+        geometry = geometry_of(*layers)
+        library_for(geometry.compiled)
+    except (Unsupported, kernel_build.KernelUnavailable) as exc:
+        return None, f"eager ({exc})"
+    return geometry, "fused"
 
 
-def pooled_size(size: int, stage: int) -> int:
-    """Rows (or columns) of stage `stage`'s output for `size` input rows: conv, then the pool's floor."""
-    spec = STAGES[stage]
-    return (size + 2 * spec["padding"] - spec["kernel"] + 1) // spec["pool"]
+# ---- the trunk: Conv-1 .. AvgPool-2 -------------------------------------------------------------------
+@functools.lru_cache(maxsize=64)
+def _cached_geometry(*sizes: int) -> Geometry:
+    return Geometry(*sizes)
 
 
-def computes(stage: int, conv: nn.Module, act: nn.Module, pool: nn.Module) -> bool:
-    """Whether conv -> act -> pool is what stage `stage`'s operator computes."""
-    spec = STAGES[stage]
-    P, K, pad = spec["pool"], spec["kernel"], spec["padding"]
-    return (
-        isinstance(act, nn.ReLU)
-        and type(pool) is nn.AvgPool2d
-        and pool.kernel_size in (P, (P, P))
-        and pool.stride in (P, (P, P))
-        and pool.padding in (0, (0, 0))
-        and not pool.ceil_mode
-        and pool.divisor_override is None
-        and type(conv) is nn.Conv2d
-        and (conv.in_channels, conv.out_channels) == (spec["in_channels"], spec["out_channels"])
-        and conv.kernel_size == (K, K)
-        and conv.stride == (1, 1)
-        and conv.padding == (pad, pad)
-        and conv.padding_mode == "zeros"
-        and conv.dilation == (1, 1)
-        and conv.groups == 1
-        and conv.bias is not None
-    )
+def _geometry(*sizes) -> Geometry:
+    """Geometry(*sizes), cached unless the sizes are symbolic (fake tensors under torch.compile)."""
+    return _cached_geometry(*sizes) if all(type(n) is int for n in sizes) else Geometry(*sizes)
 
 
-# ---- checks: every tensor is what the C code assumes before its address is taken ----------------
-def _expect(op: str, name: str, t: Tensor, dtype: torch.dtype, shape: tuple[int, ...] | None = None) -> None:
-    if t.dtype != dtype or t.device.type != "cpu":
-        raise TypeError(f"dlexam::{op}: {name} must be a {dtype} CPU tensor, not {t.dtype} on {t.device}")
-    if shape is not None and t.shape != shape:
-        raise ValueError(f"dlexam::{op}: {name} must have shape {shape}, not {tuple(t.shape)}")
+def _saved_bytes(g: Geometry, H, W):
+    return g.saved_bytes(H, W)
 
 
-def _check_input(op: str, stage: int, x: Tensor) -> tuple[int, int, int, int, int]:
-    """B, H, W, Hp, Wp for x, a (B, C_in, H, W) float32 CPU batch large enough for one pooled output."""
-    spec = STAGES[stage]
-    if x.dim() != 4 or x.shape[1] != spec["in_channels"]:
-        raise ValueError(f"dlexam::{op}: x must be (B, {spec['in_channels']}, H, W), not {tuple(x.shape)}")
-    B, _, H, W = x.shape
-    Hp, Wp = pooled_size(H, stage), pooled_size(W, stage)
+def _trunk_sizes(op: str, g: Geometry, x: Tensor, w2: Tensor, w1: Tensor | None = None):
+    """B, H, W and the output's Hp, Wp of a trunk call with sizes g, after checking x and the weights."""
+    if w1 is not None:
+        expect(op, "w1", w1, F32, (g.c1, 1, g.k1, g.k1))
+    expect(op, "w2", w2, F32, (g.c2, g.c1, g.k2, g.k2))
+    B, H, W, _, _ = check_input(op, x, 1, g, 1)
+    Hp, Wp = g.output_size(H, W)
     if Hp < 1 or Wp < 1:
-        raise ValueError(f"dlexam::{op}: x of {H}x{W} is too small for one pooled output")
-    _expect(op, "x", x, F32)
+        raise ValueError(f"dlexam::{op}: x of {H}x{W} is too small for one output of stage 2")
     return B, H, W, Hp, Wp
 
 
-def _check_params(op: str, stage: int, weight: Tensor, bias: Tensor | None = None) -> None:
-    spec = STAGES[stage]
-    CI, CO, K = spec["in_channels"], spec["out_channels"], spec["kernel"]
-    _expect(op, "weight", weight, F32, (CO, CI, K, K))
-    if bias is not None:
-        _expect(op, "bias", bias, F32, (CO,))
+def _geometry_of_weights(op: str, w1_shape: tuple, w2: Tensor, pad1: int, pool1: int, pad2: int, pool2: int):
+    if len(w1_shape) != 4 or w2.dim() != 4 or w1_shape[1] != 1 or w2.shape[1] != w1_shape[0]:
+        raise ValueError(f"dlexam::{op}: w1 (C1, 1, K1, K1) and w2 (C2, C1, K2, K2) do not fit, "
+                         f"{tuple(w1_shape)} and {tuple(w2.shape)}")
+    return _geometry(w1_shape[0], w1_shape[2], pad1, pool1, w2.shape[0], w2.shape[2], pad2, pool2)
 
 
-def _check_grad(op: str, stage: int, grad: Tensor, mask: Tensor, B: int, Hp: int, Wp: int) -> None:
-    spec = STAGES[stage]
-    _expect(op, "grad", grad, F32, (B, spec["out_channels"], Hp, Wp))
-    _expect(op, "mask", mask, spec["mask"], (B, Hp * spec["pool"], Wp * spec["pool"]))
-
-
-def _ptr(t: Tensor, dtype: torch.dtype, shape: tuple[int, ...], layout=torch.contiguous_format) -> int:
-    """t's address for the C code, once its dtype, device, shape and layout are what the code reads."""
-    if t.dtype is not dtype or not t.is_cpu or t.shape != shape or not t.is_contiguous(memory_format=layout):
-        raise RuntimeError(f"dlexam kernels: a {t.dtype} {tuple(t.shape)} tensor where {dtype} {shape} is read")
-    return t.data_ptr()
-
-
-def _forward_outputs(stage: int, B: int, Hp: int, Wp: int, device: torch.device) -> tuple[Tensor, Tensor]:
-    """Empty (out, mask) of a forward operator; float32 whatever the default dtype (the C code writes floats)."""
-    spec = STAGES[stage]
-    P = spec["pool"]
-    out = torch.empty((B, spec["out_channels"], Hp, Wp), dtype=F32, device=device, memory_format=CL)
-    return out, torch.empty((B, Hp * P, Wp * P), dtype=spec["mask"], device=device)
-
-
-# ---- stage 1: Conv-1 (1 -> 8, 5x5, pad 0) + ReLU + AvgPool-1 (4x4) ------------------------------
-@torch.library.custom_op("dlexam::stage1_forward", mutates_args=(), device_types="cpu")
-def stage1_forward(x: Tensor, weight: Tensor, bias: Tensor) -> tuple[Tensor, Tensor]:
-    B, H, W, Hp, Wp = _check_input("stage1_forward", 1, x)
-    _check_params("stage1_forward", 1, weight, bias)
-    out, mask = _forward_outputs(1, B, Hp, Wp, x.device)
-    xc = x.reshape(B, H, W).contiguous()  # (B, 1, H, W) -> (B, H, W): one channel, NCHW and NHWC alike
-    wt = weight.reshape(8, 25).t().contiguous()  # (8, 1, 5, 5) -> (25, 8): a tap's 8 channels together
-    _library().dlexam_stage1_forward(
-        _ptr(xc, F32, (B, H, W)),
-        B,
-        H,
-        W,
-        _ptr(wt, F32, (25, 8)),
-        _ptr(bias.contiguous(), F32, (8,)),
-        _ptr(out, F32, (B, 8, Hp, Wp), CL),  # memory (B, Hp, Wp, 8)
-        _ptr(mask, torch.uint8, (B, Hp * 4, Wp * 4)),
-        torch.get_num_threads(),
+def _run_forward(g: Geometry, x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor):
+    """(out (B, C2, Hp, Wp), saved (B, S) uint8) of the trunk on x (B, 1, H, W); every tensor is checked by
+    Pinned (dtype, device, shape, layout) before its address reaches the C code."""
+    B, _, H, W = x.shape
+    Hp, Wp = g.output_size(H, W)
+    out = torch.empty((B, g.c2, Hp, Wp), dtype=F32)
+    saved = torch.empty((B, _saved_bytes(g, H, W)), dtype=U8)
+    pin = Pinned()  # keeps the tensors below alive through the call
+    library_for(g.compiled).dlexam_trunk_forward(
+        pin(x.reshape(B, H, W).contiguous(), F32, (B, H, W)),  # (B, 1, H, W) -> (B, H, W): NCHW and NHWC alike
+        B, H, W, g.pad1, g.pool1, g.pad2, g.pool2,
+        pin(w1.contiguous(), F32, (g.c1, 1, g.k1, g.k1)), pin(b1.contiguous(), F32, (g.c1,)),
+        pin(w2.contiguous(), F32, (g.c2, g.c1, g.k2, g.k2)), pin(b2.contiguous(), F32, (g.c2,)),
+        pin(out, F32, (B, g.c2, Hp, Wp)), pin(saved, U8, tuple(saved.shape)), kernel_threads(),
     )
-    return out, mask
+    return out, saved
 
 
-@stage1_forward.register_fake
-def _(x, weight, bias):
-    B, _, _, Hp, Wp = _check_input("stage1_forward", 1, x)
-    _check_params("stage1_forward", 1, weight, bias)
-    return _forward_outputs(1, B, Hp, Wp, x.device)
-
-
-@torch.library.custom_op("dlexam::stage1_backward", mutates_args=(), device_types="cpu")
-def stage1_backward(x: Tensor, grad: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
-    B, H, W, Hp, Wp = _check_input("stage1_backward", 1, x)
-    _check_grad("stage1_backward", 1, grad, mask, B, Hp, Wp)
-    xc = x.reshape(B, H, W).contiguous()  # (B, 1, H, W) -> (B, H, W)
-    g = grad.permute(0, 2, 3, 1).contiguous()  # (B, 8, Hp, Wp) -> (B, Hp, Wp, 8)
-    dwb = torch.empty(25 * 8 + 8, dtype=F32)  # weight gradient (5, 5, 8), then bias gradient (8)
-    _library().dlexam_stage1_backward(
-        _ptr(xc, F32, (B, H, W)),
-        B,
-        H,
-        W,
-        _ptr(g, F32, (B, Hp, Wp, 8)),
-        _ptr(mask, torch.uint8, (B, Hp * 4, Wp * 4)),
-        _ptr(dwb, F32, (208,)),
-        torch.get_num_threads(),
+def _run_backward(g: Geometry, x: Tensor, grad: Tensor, saved: Tensor, w2: Tensor):
+    """(dw1, db1, dw2, db2) of the trunk, given the gradient of its output; checked as _run_forward's."""
+    B, _, H, W = x.shape
+    Hp, Wp = g.output_size(H, W)
+    dw1, db1 = torch.empty((g.c1, 1, g.k1, g.k1), dtype=F32), torch.empty(g.c1, dtype=F32)
+    dw2, db2 = torch.empty((g.c2, g.c1, g.k2, g.k2), dtype=F32), torch.empty(g.c2, dtype=F32)
+    pin = Pinned()  # keeps the tensors below alive through the call
+    library_for(g.compiled).dlexam_trunk_backward(
+        pin(x.reshape(B, H, W).contiguous(), F32, (B, H, W)), B, H, W, g.pad1, g.pool1, g.pad2, g.pool2,
+        pin(grad.contiguous(), F32, (B, g.c2, Hp, Wp)), pin(saved.contiguous(), U8, (B, _saved_bytes(g, H, W))),
+        pin(w2.contiguous(), F32, (g.c2, g.c1, g.k2, g.k2)), dw1.data_ptr(), db1.data_ptr(), dw2.data_ptr(),
+        db2.data_ptr(), kernel_threads(),
     )
-    dw = dwb[:200].view(5, 5, 8).permute(2, 0, 1).contiguous().view(8, 1, 5, 5)  # (5, 5, 8) -> (8, 1, 5, 5)
-    return dw, dwb[200:].clone()
+    return dw1, db1, dw2, db2
 
 
-@stage1_backward.register_fake
-def _(x, grad, mask):
-    B, _, _, Hp, Wp = _check_input("stage1_backward", 1, x)
-    _check_grad("stage1_backward", 1, grad, mask, B, Hp, Wp)
-    return x.new_empty((8, 1, 5, 5)), x.new_empty((8,))
+@torch.library.custom_op("dlexam::trunk_forward", mutates_args=(), device_types="cpu")
+def trunk_forward(x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, pad1: int, pool1: int, pad2: int,
+                  pool2: int) -> tuple[Tensor, Tensor]:
+    g = _geometry_of_weights("trunk_forward", tuple(w1.shape), w2, pad1, pool1, pad2, pool2)
+    _trunk_sizes("trunk_forward", g, x, w2, w1)
+    expect("trunk_forward", "b1", b1, F32, (g.c1,))
+    expect("trunk_forward", "b2", b2, F32, (g.c2,))
+    return _run_forward(g, x, w1, b1, w2, b2)
 
 
-def _stage1_setup(ctx, inputs, output) -> None:
-    ctx.save_for_backward(inputs[0], output[1])  # x and the mask
-    ctx.set_materialize_grads(False)  # the mask has no gradient: no zero-filled one
+@trunk_forward.register_fake
+def _(x, w1, b1, w2, b2, pad1, pool1, pad2, pool2):
+    g = _geometry_of_weights("trunk_forward", tuple(w1.shape), w2, pad1, pool1, pad2, pool2)
+    B, H, W, Hp, Wp = _trunk_sizes("trunk_forward", g, x, w2, w1)
+    return x.new_empty((B, g.c2, Hp, Wp), dtype=F32), x.new_empty((B, _saved_bytes(g, H, W)), dtype=U8)
 
 
-def _stage1_grads(ctx, grad, _mask_grad):
+@torch.library.custom_op("dlexam::trunk_backward", mutates_args=(), device_types="cpu")
+def trunk_backward(x: Tensor, grad: Tensor, saved: Tensor, w2: Tensor, k1: int, pad1: int, pool1: int, pad2: int,
+                   pool2: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    w1_shape = (w2.shape[1], 1, k1, k1) if w2.dim() == 4 else ()
+    g = _geometry_of_weights("trunk_backward", w1_shape, w2, pad1, pool1, pad2, pool2)
+    B, H, W, Hp, Wp = _trunk_sizes("trunk_backward", g, x, w2)
+    expect("trunk_backward", "grad", grad, F32, (B, g.c2, Hp, Wp))
+    expect("trunk_backward", "saved", saved, U8, (B, _saved_bytes(g, H, W)))
+    return _run_backward(g, x, grad, saved, w2)
+
+
+@trunk_backward.register_fake
+def _(x, grad, saved, w2, k1, pad1, pool1, pad2, pool2):
+    c1, c2 = w2.shape[1], w2.shape[0]
+    return x.new_empty((c1, 1, k1, k1)), x.new_empty((c1,)), x.new_empty(tuple(w2.shape)), x.new_empty((c2,))
+
+
+def _trunk_setup(ctx, inputs, output) -> None:
+    x, w1, _, w2, _, *sizes = inputs
+    ctx.save_for_backward(x, output[1], w2)  # the images, the saved maps and masks, Conv-2's weight
+    ctx.sizes = (w1.shape[2], *sizes)
+    ctx.set_materialize_grads(False)  # `saved` has no gradient: no zero-filled one
+
+
+def _trunk_grads(ctx, grad, _saved_grad):
     if ctx.needs_input_grad[0]:
-        raise RuntimeError("dlexam::stage1_forward has no gradient for its input x: use PyTorch's layers")
-    x, mask = ctx.saved_tensors
-    return None, *stage1_backward(x, grad, mask)
+        raise RuntimeError("dlexam::trunk_forward has no gradient for its input x: use PyTorch's layers")
+    x, saved, w2 = ctx.saved_tensors
+    return None, *trunk_backward(x, grad, saved, w2, *ctx.sizes), None, None, None, None
 
 
-stage1_forward.register_autograd(_stage1_grads, setup_context=_stage1_setup)
+trunk_forward.register_autograd(_trunk_grads, setup_context=_trunk_setup)
 
 
-# ---- stage 2: Conv-2 (8 -> 16, 4x4, pad 1) + ReLU + AvgPool-2 (2x2) -----------------------------
-@torch.library.custom_op("dlexam::stage2_forward", mutates_args=(), device_types="cpu")
-def stage2_forward(x: Tensor, weight: Tensor, bias: Tensor) -> tuple[Tensor, Tensor]:
-    B, H, W, Hp, Wp = _check_input("stage2_forward", 2, x)
-    _check_params("stage2_forward", 2, weight, bias)
-    out, mask = _forward_outputs(2, B, Hp, Wp, x.device)
-    xh = x.permute(0, 2, 3, 1).contiguous()  # (B, 8, H, W) -> (B, H, W, 8): no copy when channels-last
-    wt = weight.permute(2, 3, 1, 0).contiguous()  # (16, 8, 4, 4) -> (4, 4, 8, 16)
-    _library().dlexam_stage2_forward(
-        _ptr(xh, F32, (B, H, W, 8)),
-        B,
-        H,
-        W,
-        _ptr(wt, F32, (4, 4, 8, 16)),
-        _ptr(bias.contiguous(), F32, (16,)),
-        _ptr(out, F32, (B, 16, Hp, Wp), CL),  # memory (B, Hp, Wp, 16)
-        _ptr(mask, torch.int16, (B, Hp * 2, Wp * 2)),
-        torch.get_num_threads(),
+class _Trunk(torch.autograd.Function):
+    """The trunk for ExamCNN's training step: the same two C calls as the operators above, without their
+    dispatch (a registered operator's Python kernel and autograd formula cost ~0.1 ms a step more,
+    measured; docs/svhn.md). torch.compile and export see ``torch.ops.dlexam.trunk_forward`` instead."""
+
+    @staticmethod
+    def forward(ctx, x, w1, b1, w2, b2, g: Geometry):
+        if x.dim() != 4 or x.shape[1] != 1 or min(g.output_size(x.shape[2], x.shape[3])) < 1:
+            raise ValueError(f"the fused trunk takes (B, 1, H, W) images big enough for it, not {tuple(x.shape)}")
+        out, saved = _run_forward(g, x, w1, b1, w2, b2)
+        ctx.save_for_backward(x, saved, w2)
+        ctx.geometry = g
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        if ctx.needs_input_grad[0]:
+            raise RuntimeError("the fused trunk has no gradient for its input x: use PyTorch's layers")
+        x, saved, w2 = ctx.saved_tensors
+        return None, *_run_backward(ctx.geometry, x, grad, saved, w2), None
+
+
+def trunk(x: Tensor, conv1: nn.Conv2d, conv2: nn.Conv2d, g: Geometry) -> Tensor:
+    """avg_pool2d(relu(conv2(avg_pool2d(relu(conv1(x)))))) with g's sizes, fused: (B, C2, Hp, Wp), contiguous."""
+    return _Trunk.apply(x, conv1.weight, conv1.bias, conv2.weight, conv2.bias, g)
+
+
+# ---- a training batch ---------------------------------------------------------------------------------
+def standardise(images: Tensor, idx: Tensor, mean: Tensor, std: Tensor) -> Tensor | None:
+    """(images[idx] - mean[idx]) / (std[idx] + 1) as float (B, 1, H, W), on the kernels' threads; the
+    same numbers as dlexam.svhn.data.official.preprocess. None where the kernels are unavailable or the
+    tensors are not uint8 (N, H, W) images with float (N,) statistics."""
+    pending = start_standardise(images, idx, mean, std)
+    return None if pending is None else pending.result()  # the caller takes the chunks no worker has
+
+
+class PendingBatch:
+    """A batch that the kernels' worker threads are standardising while the thread that started it goes on
+    (:func:`start_standardise`); :meth:`result` waits for it. Call it from that same thread."""
+
+    def __init__(self, pin, out: Tensor):
+        self._pin, self._out = pin, out  # the C code writes into `out` and reads the pinned tensors until joined
+
+    def result(self) -> Tensor:
+        if self._pin is not None:
+            library_for().dlexam_join()
+            self._pin = None
+        return self._out
+
+    def __del__(self) -> None:
+        if self._pin is not None:
+            library_for().dlexam_join()
+
+
+def start_standardise(images: Tensor, idx: Tensor, mean: Tensor, std: Tensor) -> PendingBatch | None:
+    """:func:`standardise`, started on the kernels' worker threads (done at once with one thread); None
+    where the kernels are unavailable or the tensors are not uint8 (N, H, W) images with float (N,)
+    statistics."""
+    if not (images.dtype == U8 and images.dim() == 3 and mean.dtype == F32 and std.dtype == F32 and available()):
+        return None
+    n, H, W = images.shape
+    if mean.shape != (n,) or std.shape != (n,) or idx.dim() != 1:
+        return None
+    B = idx.shape[0]
+    out = torch.empty((B, 1, H, W), dtype=F32)
+    pin = Pinned()  # keeps the tensors below alive until the job is joined
+    rc = library_for().dlexam_standardise_start(
+        pin(images.contiguous(), U8, (n, H, W)), n, H * W, pin(idx.to(torch.int64).contiguous(), torch.int64, (B,)),
+        B, pin(mean.contiguous(), F32, (n,)), pin(std.contiguous(), F32, (n,)), pin(out, F32, (B, 1, H, W)),
+        kernel_threads(),
     )
-    return out, mask
-
-
-@stage2_forward.register_fake
-def _(x, weight, bias):
-    B, _, _, Hp, Wp = _check_input("stage2_forward", 2, x)
-    _check_params("stage2_forward", 2, weight, bias)
-    return _forward_outputs(2, B, Hp, Wp, x.device)
-
-
-@torch.library.custom_op("dlexam::stage2_backward", mutates_args=(), device_types="cpu")
-def stage2_backward(x: Tensor, grad: Tensor, mask: Tensor, weight: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    B, H, W, Hp, Wp = _check_input("stage2_backward", 2, x)
-    _check_grad("stage2_backward", 2, grad, mask, B, Hp, Wp)
-    _check_params("stage2_backward", 2, weight)
-    xh = x.permute(0, 2, 3, 1).contiguous()  # (B, 8, H, W) -> (B, H, W, 8)
-    g = grad.permute(0, 2, 3, 1).contiguous()  # (B, 16, Hp, Wp) -> (B, Hp, Wp, 16)
-    wtt = weight.permute(2, 3, 0, 1).contiguous()  # (16, 8, 4, 4) -> (4, 4, 16, 8)
-    dwb = torch.empty(2048 + 16, dtype=F32)  # weight gradient (4, 4, 8, 16), then bias gradient (16)
-    dx = torch.empty((B, 8, H, W), dtype=F32, memory_format=CL)
-    _library().dlexam_stage2_backward(
-        _ptr(xh, F32, (B, H, W, 8)),
-        B,
-        H,
-        W,
-        _ptr(g, F32, (B, Hp, Wp, 16)),
-        _ptr(mask, torch.int16, (B, Hp * 2, Wp * 2)),
-        _ptr(wtt, F32, (4, 4, 16, 8)),
-        _ptr(dwb, F32, (2064,)),
-        _ptr(dx, F32, (B, 8, H, W), CL),  # memory (B, H, W, 8)
-        torch.get_num_threads(),
-    )
-    dw = dwb[:2048].view(4, 4, 8, 16).permute(3, 2, 0, 1).contiguous()  # (4, 4, 8, 16) -> (16, 8, 4, 4)
-    return dx, dw, dwb[2048:].clone()
-
-
-@stage2_backward.register_fake
-def _(x, grad, mask, weight):
-    B, H, W, Hp, Wp = _check_input("stage2_backward", 2, x)
-    _check_grad("stage2_backward", 2, grad, mask, B, Hp, Wp)
-    _check_params("stage2_backward", 2, weight)
-    dx = torch.empty((B, 8, H, W), dtype=F32, device=x.device, memory_format=CL)
-    return dx, x.new_empty((16, 8, 4, 4)), x.new_empty((16,))
-
-
-def _stage2_setup(ctx, inputs, output) -> None:
-    x, weight, _ = inputs
-    ctx.save_for_backward(x, output[1], weight)  # x, the mask, the weight
-    ctx.set_materialize_grads(False)
-
-
-def _stage2_grads(ctx, grad, _mask_grad):
-    x, mask, weight = ctx.saved_tensors
-    return stage2_backward(x, grad, mask, weight)
-
-
-stage2_forward.register_autograd(_stage2_grads, setup_context=_stage2_setup)
-
-_FORWARD = {1: stage1_forward, 2: stage2_forward}
-
-
-def conv_relu_avgpool(stage: int, x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
-    """avg_pool2d(relu(conv2d(x, weight, bias))) with stage `stage`'s sizes, as one fused operator."""
-    return _FORWARD[stage](x, weight, bias)[0]
+    if rc != 0:
+        raise IndexError(f"an index of the batch is outside the {n} images")
+    return PendingBatch(pin, out)

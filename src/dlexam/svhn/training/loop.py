@@ -5,11 +5,14 @@ Split as torchvision's references/classification/train.py: :func:`load_data`,
 metrics, `dlexam svhn train`) is :mod:`dlexam.svhn.training.runs`. The loop knows nothing about the model
 it trains: it takes any module mapping (B, 1, 32, 32) floats to (B, classes) logits.
 
-Why it is fast on a CPU: the data stay one uint8 tensor (N, 32, 32) and a whole batch is indexed,
-converted and standardised at once (no per-sample Dataset, no DataLoader, no PIL), with per-image
-statistics computed once per run; batches are large (256); ExamCNN's two conv + ReLU + pool stages
-run as fused kernels in training (dlexam.svhn.kernels.fused, compiled on first use; PyTorch's layers where
-there is no C++ compiler); tensors are channels_last; the optimizer uses the foreach kernels.
+Why it is fast on a CPU (docs/svhn.md measures each step): the data stay one uint8 tensor (N, 32, 32)
+and a whole batch is indexed, converted and standardised at once (no per-sample Dataset, no
+DataLoader, no PIL), with per-image statistics computed once per run, the next batch by the fused
+kernels' worker threads while a step runs; batches are large (256); ExamCNN's conv + ReLU + pool
+stages run as one fused kernel in training (dlexam.svhn.kernels.fused, compiled on first use;
+PyTorch's layers where there is no C++ compiler), on the kernels' own threads while PyTorch's small
+operations of the step run on one (kernels.own_threads); tensors are channels_last; the optimizer is
+PyTorch's fused SGD (or Adam); the loss is read once a step.
 
 Exact resume: the order of epoch e is a permutation drawn from a generator seeded by (seed, e),
 the learning rate is a pure function of the global step, and each checkpoint holds the model,
@@ -34,11 +37,15 @@ import torch.distributed as torch_dist
 import torch.nn as nn
 import torch.nn.functional as F
 
+from dlexam.cpu import torch_threads
 from dlexam.errors import NonFiniteLoss
 from dlexam.progress import Progress, ProgressFn, report
-from dlexam.svhn.data.official import image_stats, load_labelled, preprocess
+from dlexam.svhn.data.official import image_stats, load_labelled
+from dlexam.svhn.kernels import fused as kernels
+from dlexam.svhn.training.batches import Batches, batch
 
 NUM_CLASSES = 10
+_FUSED_CPU = tuple(int(v) for v in torch.__version__.split(".")[:2]) >= (2, 4)  # fused SGD/Adam on the CPU
 
 
 @dataclass
@@ -112,30 +119,27 @@ def learning_rate(cfg: TrainConfig, step: int, total_steps: int | None) -> float
 
 
 def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """SGD (momentum 0.9, Nesterov) or Adam, as one fused kernel over all parameters where PyTorch has one
+    for their device (on the CPU since PyTorch 2.4), else its foreach kernels."""
+    params = list(model.parameters())
+    devices = {p.device.type for p in params}
+    fast = {"fused": True} if devices <= {"cpu", "cuda"} and _FUSED_CPU else {"foreach": True}
     if cfg.optimizer == "sgd":
-        return torch.optim.SGD(
-            model.parameters(),
-            lr=cfg.lr,
-            momentum=0.9,
-            nesterov=True,
-            weight_decay=cfg.weight_decay,
-            foreach=True,
-        )
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, nesterov=True, weight_decay=cfg.weight_decay, **fast)
     if cfg.optimizer == "adam":
-        return torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay, **fast)
     raise ValueError(f"optimizer must be sgd or adam, not {cfg.optimizer!r}")
 
 
-def _batch(
-    images: torch.Tensor,
-    idx: torch.Tensor,
-    cfg: TrainConfig,
-    device: torch.device,
-    stats: tuple[torch.Tensor, torch.Tensor] | None = None,
-) -> torch.Tensor:
-    mean, std = (stats[0][idx], stats[1][idx]) if stats is not None else (None, None)
-    x = preprocess(images[idx], mean, std).to(device)  # (B, 1, 32, 32)
-    return x.contiguous(memory_format=torch.channels_last) if cfg.channels_last else x
+def cross_entropy_sum(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """F.cross_entropy(logits, y, reduction="sum"), faster for 10 classes on a CPU.
+
+    PyTorch's CPU log_softmax over a last dimension of 10 runs ~20x slower per element than over 16
+    (PyTorch 2.13; its vectorised path handles the short row with partial loads); over the first
+    dimension of the transposed logits it does not. The loss and its gradient are F.cross_entropy's,
+    bit for bit for 10 classes (tested), to float rounding where PyTorch vectorises a longer row.
+    """
+    return F.nll_loss(torch.log_softmax(logits.t(), 0).t(), y, reduction="sum")  # (C, B) -> log-probs (B, C)
 
 
 def steps_per_epoch(n: int, batch_size: int) -> int:
@@ -173,46 +177,60 @@ def train_one_epoch(
     n = images.shape[0]
     order = epoch_order(n, cfg.seed, epoch)
     spe = steps_per_epoch(n, cfg.batch_size)
-    loss_sum = torch.zeros((), dtype=torch.float64)
+    loss_sum = 0.0
     correct = torch.zeros((), dtype=torch.int64)
     seen = 0
     task = f"epoch {epoch + 1}"
     aug_gen = torch.Generator().manual_seed(int(cfg.seed) * 1_000_003 + int(epoch) + 500_009)
+    batches = Batches(images, d.device, stats, channels_last=cfg.channels_last)
+
+    def share(step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The global batch of `step` and this process's every world-th share of it."""
+        global_idx = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
+        return global_idx, global_idx[d.rank :: d.world]
+
     t0 = time.perf_counter()
     complete = True
-    for i in range(spe):
-        if deadline is not None and time.perf_counter() >= deadline:
-            complete = False
-            break
-        for g in optimizer.param_groups:
-            g["lr"] = learning_rate(cfg, epoch * spe + i, total_steps)
-        global_idx = order[i * cfg.batch_size : (i + 1) * cfg.batch_size]
-        idx = global_idx[d.rank :: d.world]  # this process's share of the global batch
-        x = _batch(images, idx, cfg, d.device, stats)
-        if augment is not None:
-            x = augment(x.cpu(), aug_gen).to(d.device)
-            x = x.contiguous(memory_format=torch.channels_last) if cfg.channels_last else x
-        y = labels[idx].to(d.device)
-        logits = model(x)
-        # sum / global batch * world: DDP's average over processes is then the global mean's gradient
-        loss = F.cross_entropy(logits, y, reduction="sum") * (d.world / len(global_idx))
-        if not torch.isfinite(loss):  # stop before a NaN reaches the weights (and any checkpoint)
-            raise NonFiniteLoss(f"epoch {epoch + 1}, batch {i + 1}", float(loss.detach()))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        with torch.no_grad():
-            batch_loss = loss.detach().double() * len(global_idx) / d.world
-            loss_sum += batch_loss.cpu()
-            correct += (logits.argmax(1) == y).sum().cpu()
-        seen += len(global_idx)
-        if step_losses is not None:
-            step_losses.append(float(batch_loss) / max(1, len(idx)))
-        if progress is not None and i % 10 == 0:
-            info = {"loss": float(loss_sum) / max(1, seen) * d.world, "acc": float(correct) / max(1, seen) * d.world}
-            progress(Progress(task, i + 1, spe, "batch", info))
+    with kernels.own_threads(model):  # fused: the kernels on every thread, PyTorch's small operations on one
+        batches.start(share(0)[1])
+        for i in range(spe):
+            if deadline is not None and time.perf_counter() >= deadline:
+                complete = False
+                break
+            for g in optimizer.param_groups:
+                g["lr"] = learning_rate(cfg, epoch * spe + i, total_steps)
+            global_idx, idx = share(i)
+            x = batches.take()
+            if augment is not None:
+                with torch_threads(kernels.kernel_threads()):  # every thread for the augmentation's image ops
+                    x = augment(x.cpu(), aug_gen).to(d.device)
+                x = x.contiguous(memory_format=torch.channels_last) if cfg.channels_last else x
+            y = labels.index_select(0, idx).to(d.device)
+            logits = model(x)
+            if i + 1 < spe:
+                batches.start(share(i + 1)[1])  # the next batch, on the kernels' idle threads while this step goes on
+            # sum / global batch * world: DDP's average over processes is then the global mean's gradient
+            loss = cross_entropy_sum(logits, y) * (d.world / len(global_idx))
+            loss_value = float(loss.detach())
+            if not math.isfinite(loss_value):  # stop before a NaN reaches the weights (and any checkpoint)
+                raise NonFiniteLoss(f"epoch {epoch + 1}, batch {i + 1}", loss_value)
+            for group in optimizer.param_groups:  # optimizer.zero_grad(set_to_none=True) without its profiler hooks
+                for p in group["params"]:
+                    p.grad = None
+            loss.backward()
+            optimizer.step()
+            batch_loss = loss_value * len(global_idx) / d.world  # this process's summed loss, in double
+            loss_sum += batch_loss
+            with torch.no_grad():
+                correct += (logits.argmax(1) == y).sum().cpu()
+            seen += len(global_idx)
+            if step_losses is not None:
+                step_losses.append(batch_loss / max(1, len(idx)))
+            if progress is not None and i % 10 == 0:
+                info = {"loss": loss_sum / max(1, seen) * d.world, "acc": float(correct) / max(1, seen) * d.world}
+                progress(Progress(task, i + 1, spe, "batch", info))
     report(progress, Progress(task, spe, spe, "batch", finished=True))
-    totals = _all_reduce(torch.stack([loss_sum, correct.double()]), d)
+    totals = _all_reduce(torch.stack([torch.tensor(loss_sum, dtype=torch.float64), correct.double()]), d)
     seconds = time.perf_counter() - t0
     return {
         "loss": float(totals[0]) / max(1, seen),
@@ -242,7 +260,7 @@ def evaluate(
     cfg = TrainConfig(channels_last=channels_last)
     for i in range(0, len(idx_all), batch_size):
         idx = idx_all[i : i + batch_size]
-        logits = model(_batch(images, idx, cfg, d.device)).float().cpu()
+        logits = model(batch(images, idx, d.device, channels_last=cfg.channels_last)).float().cpu()
         y = labels[idx]
         loss_sum += F.cross_entropy(logits, y, reduction="sum").double()
         counts = torch.bincount(y * NUM_CLASSES + logits.argmax(1), minlength=NUM_CLASSES**2)

@@ -29,7 +29,6 @@ from dlexam.errors import NonFiniteLoss, UserError
 from dlexam.files import OutputDir, atomic_write_text
 from dlexam.plain import dumps
 from dlexam.progress import ProgressFn, log
-from dlexam.svhn.kernels import fused
 from dlexam.svhn.model import KIND, CNNConfig, ExamCNN
 from dlexam.svhn.training.loop import TrainConfig, fit, load_data, make_optimizer, setup_distributed
 
@@ -162,14 +161,11 @@ def _new_settings(run: SVHNRun) -> tuple[TrainConfig, dict]:
     return cfg, settings
 
 
-def _engine(device: torch.device, model_cfg: CNNConfig) -> str:
-    """Which implementation trains: the fused CPU kernels (dlexam.svhn.kernels.fused) or PyTorch's layers."""
+def _engine(device: torch.device, model: ExamCNN) -> str:
+    """Which implementation trains: the fused CPU kernels (dlexam.svhn.kernels.fused) or PyTorch's layers, and why."""
     if device.type != "cpu":
         return f"eager (PyTorch layers on {device.type})"
-    engine = fused.status()
-    if engine == "fused" and (model_cfg.activation, model_cfg.pool) != ("relu", "avg"):
-        engine = "eager (the fused kernels compute ReLU with average pooling only)"
-    return engine
+    return model.engine
 
 
 def train_run(run: SVHNRun, progress: ProgressFn | None = None) -> RunResult:
@@ -195,12 +191,12 @@ def _train(run: SVHNRun, progress: ProgressFn | None) -> RunResult:
     data = load_data(run.data or settings["data"], val_fraction=settings["val_fraction"],
                      split_seed=settings["split_seed"], quick=settings["quick"])
     d = setup_distributed()
-    settings["engine"] = _engine(d.device, model_cfg)
+    torch.manual_seed(cfg.seed)
+    model = ExamCNN(model_cfg)
+    settings["engine"] = _engine(d.device, model)
     say = progress if d.is_main else None  # only rank 0 reports
     log(say, "svhn train", f"training on {len(data['train_x'])} images ({len(data['val_x'])} for validation),"
                            f" batch {cfg.batch_size}, {settings['engine']}")
-    torch.manual_seed(cfg.seed)
-    model = ExamCNN(model_cfg)
     optimizer = make_optimizer(model, cfg)
     if payload is not None:
         checkpoint.load_weights(model, payload, out / "last.pt")

@@ -23,7 +23,8 @@ from pathlib import Path
 from dlexam.variants.model import Question, Variant
 
 PACKAGE = Path(__file__).resolve().parents[2]  # src/dlexam
-VENDORED = ("__init__.py", "errors.py", "spec.py", "geoff/exact.py", "variants/__init__.py", "variants/build.py",
+VENDORED = ("__init__.py", "errors.py", "spec/__init__.py", "spec/numbers.py", "spec/cnn.py", "spec/transformer.py",
+            "spec/part1.py", "spec/exam.py", "geoff/exact.py", "variants/__init__.py", "variants/build.py",
             "variants/checks.py", "variants/draw.py", "variants/model.py", "variants/part1.py",
             "variants/problem1.py", "variants/problem2.py", "variants/documents.py")
 GEOFF_STUB = '"""dlexam.geoff, as vendored for PrairieLearn: only the torch-free exact module (geoff/exact.py)."""\n'

@@ -1,0 +1,93 @@
+"""Exact numbers and sizes for the spec: fractions, matrices, (rows, columns) pairs, the output-size formula."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from fractions import Fraction
+from typing import Any
+
+Matrix = tuple[tuple[Fraction, ...], ...]
+Pair = tuple[int, int]  # (rows, columns), as the exam writes sizes: 3x5 is (3, 5)
+
+
+class SpecError(ValueError):
+    """A spec that describes no well-formed exam (a non-rectangular matrix, a layer that does not fit)."""
+
+
+# ---- numbers ------------------------------------------------------------------------------------
+
+def number(value: Any) -> Fraction:
+    """An exact number from an int, a Fraction or a string ("3", "-1/4", "0.25"); floats and bools are refused
+    (a float is rarely the number that was meant: write "1/10", not 0.1)."""
+    if isinstance(value, bool) or isinstance(value, float):
+        raise SpecError(f"spec numbers are exact: give {value!r} as an int or a fraction string")
+    if isinstance(value, Fraction | int):
+        return Fraction(value)
+    if isinstance(value, str):
+        try:
+            return Fraction(value.strip())
+        except (ValueError, ZeroDivisionError):
+            raise SpecError(f"not an exact number: {value!r}") from None
+    raise SpecError(f"not an exact number: {value!r}")
+
+
+def matrix(rows: Any, name: str = "matrix") -> Matrix:
+    """A rectangular matrix of exact numbers from nested sequences."""
+    if not isinstance(rows, list | tuple) or not rows or not all(isinstance(r, list | tuple) for r in rows):
+        raise SpecError(f"{name} must be a non-empty list of rows")
+    width = len(rows[0])
+    if width == 0 or any(len(r) != width for r in rows):
+        raise SpecError(f"{name} must be rectangular (rows of equal, non-zero length)")
+    return tuple(tuple(number(v) for v in r) for r in rows)
+
+
+def identity(n: int) -> Matrix:
+    return tuple(tuple(Fraction(int(i == j)) for j in range(n)) for i in range(n))
+
+
+def shape(m: Matrix) -> Pair:
+    return len(m), len(m[0])
+
+
+def text(x: Fraction) -> str:
+    """A fraction as the spec's JSON writes it: '3', '-1/4'."""
+    return str(x.numerator) if x.denominator == 1 else f"{x.numerator}/{x.denominator}"
+
+
+def matrix_text(m: Matrix) -> list[list[str]]:
+    return [[text(v) for v in r] for r in m]
+
+
+def pair(value: Any, name: str) -> Pair:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return (value, value)
+    if isinstance(value, list | tuple) and len(value) == 2 and all(
+            isinstance(v, int) and not isinstance(v, bool) for v in value):
+        return (int(value[0]), int(value[1]))
+    raise SpecError(f"{name} must be a whole number or a pair of whole numbers, got {value!r}")
+
+
+def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0) -> int:
+    """(N + 2 P - F) / S + 1, the formula of the exam's solutions to P1.4 and Problem 1.3 (floor division,
+    as PyTorch rounds; :func:`divides_evenly` tells whether the stride fits exactly)."""
+    return (size + 2 * padding - kernel) // stride + 1
+
+
+def divides_evenly(size: int, kernel: int, stride: int = 1, padding: int = 0) -> bool:
+    """Whether (N + 2 P - F) / S is a whole number, so no row or column of the input is left out."""
+    return (size + 2 * padding - kernel) % stride == 0
+
+
+def to_plain(x: Any) -> Any:
+    if isinstance(x, Fraction):
+        return text(x)
+    if hasattr(x, "__dataclass_fields__"):
+        return {f.name: to_plain(getattr(x, f.name)) for f in fields(x)}
+    if isinstance(x, tuple | list):
+        return [to_plain(v) for v in x]
+    return x
+
+
+def pair_text(p: Pair) -> str:
+    """A (rows, columns) size as the exam writes it: '4' when both are 4, else '(1, 3)'."""
+    return str(p[0]) if p[0] == p[1] else f"({p[0]}, {p[1]})"

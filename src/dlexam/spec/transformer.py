@@ -1,0 +1,102 @@
+"""Problem 2 as data: Geoff's one-layer transformer (vocabulary, E, the heads, W_O, the example, the temperatures)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+from dlexam.spec.numbers import Matrix, SpecError, matrix, number, shape
+
+# ---- Problem 2: Geoff's transformer -----------------------------------------------------------
+
+@dataclass(frozen=True)
+class Head:
+    """One attention head's projections, each (d_model, d_head)."""
+
+    W_Q: Matrix
+    W_K: Matrix
+    W_V: Matrix
+
+    def __post_init__(self) -> None:
+        for name in ("W_Q", "W_K", "W_V"):
+            object.__setattr__(self, name, matrix(getattr(self, name), name))
+        if not shape(self.W_Q) == shape(self.W_K) == shape(self.W_V):
+            raise SpecError("W_Q, W_K and W_V must have the same shape (d_model, d_head)")
+
+
+@dataclass(frozen=True)
+class TransformerSpec:
+    """Problem 2: Geoff's one-layer decoder (no positions, feed-forward or residual, causal mask).
+
+    Problems 2.2-2.3 use `head` and the (d_head, d_model) `W_O`; Problem 2.4 uses the k heads of
+    `multi_heads`, concatenated and multiplied by the (k d_head, d_model) `multi_W_O` (Version A: two copies
+    of `head` and W_O = I_4). `temperatures` are those the exam asks about: 0 (argmax, Problem 2.2) and
+    "sqrt" (T = sqrt(d_head), Problem 2.5).
+    """
+
+    symbols: tuple[str, ...]  # the symbols to sort, in lexicographic order
+    E: Matrix  # (V, d_model): one row per symbol, then <START>, then <STOP>
+    head: Head
+    W_O: Matrix  # (d_head, d_model)
+    example_input: tuple[str, ...]
+    example_target: tuple[str, ...]  # the input deduplicated and sorted
+    multi_heads: tuple[Head, ...]
+    multi_W_O: Matrix  # (k d_head, d_model)
+    temperatures: tuple[Fraction | str, ...] = (Fraction(0), "sqrt")
+    start: str = "<START>"
+    stop: str = "<STOP>"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "E", matrix(self.E, "E"))
+        object.__setattr__(self, "W_O", matrix(self.W_O, "W_O"))
+        object.__setattr__(self, "multi_W_O", matrix(self.multi_W_O, "multi_W_O"))
+        object.__setattr__(self, "symbols", tuple(self.symbols))
+        object.__setattr__(self, "example_input", tuple(self.example_input))
+        object.__setattr__(self, "example_target", tuple(self.example_target))
+        object.__setattr__(self, "multi_heads", tuple(self.multi_heads))
+        object.__setattr__(self, "temperatures",
+                           tuple(t if t == "sqrt" else number(t) for t in self.temperatures))
+        if len(set(self.vocab)) != len(self.vocab) or any(not s or " " in s for s in self.vocab):
+            raise SpecError("the vocabulary's tokens must be distinct words without spaces")
+        if list(self.symbols) != sorted(self.symbols):
+            raise SpecError("symbols must be listed in lexicographic order")
+        d_model, d_head = shape(self.head.W_Q)
+        if shape(self.E) != (len(self.vocab), d_model):
+            raise SpecError(f"E must be {len(self.vocab)}x{d_model} (one row per token, d_model columns)")
+        if shape(self.W_O) != (d_head, d_model):
+            raise SpecError(f"W_O must be {d_head}x{d_model} (d_head x d_model)")
+        if len(self.multi_heads) < 2 or any(shape(h.W_Q) != (d_model, d_head) for h in self.multi_heads):
+            raise SpecError(f"Problem 2.4 needs k >= 2 heads, each with {d_model}x{d_head} projections")
+        if shape(self.multi_W_O) != (self.heads * d_head, d_model):
+            raise SpecError(f"multi_W_O must be {self.heads * d_head}x{d_model} (k d_head x d_model)")
+        unknown = [t for t in self.example_input + self.example_target if t not in self.symbols]
+        if unknown or not self.example_input:
+            raise SpecError(f"the example must be non-empty and use the symbols {self.symbols}")
+        if list(self.example_target) != sorted(set(self.example_input)):
+            raise SpecError("the example's target must be its input deduplicated and sorted")
+        for t in self.temperatures:
+            if t != "sqrt" and t < 0:
+                raise SpecError("temperatures must be >= 0 or 'sqrt'")
+
+    @property
+    def vocab(self) -> tuple[str, ...]:
+        """The tokens in the order of E's rows."""
+        return (*self.symbols, self.start, self.stop)
+
+    @property
+    def d_model(self) -> int:
+        return shape(self.E)[1]
+
+    @property
+    def d_head(self) -> int:
+        return shape(self.W_O)[0]
+
+    @property
+    def heads(self) -> int:
+        """k, the number of heads of Problem 2.4."""
+        return len(self.multi_heads)
+
+    @property
+    def example(self) -> tuple[str, ...]:
+        """The training example: input, <START>, target, <STOP> ("D A A <START> A D <STOP>")."""
+        return (*self.example_input, self.start, *self.example_target, self.stop)
