@@ -166,7 +166,13 @@ def train_recipe(
     try:
         if any(folder.file(m).exists() for m in (*RUN_MARKERS, RUN_FILE)):
             raise UserError(f"{folder.path} already holds a training run; choose another out directory")
-        return _train(recipe, folder.path, seed, threads, progress, checks)
+        previous_threads = torch.get_num_threads()
+        if threads:
+            torch.set_num_threads(int(threads))  # until the checkpoint is written: its provenance records it
+        try:
+            return _train(recipe, folder.path, seed, threads, progress, checks)
+        finally:
+            torch.set_num_threads(previous_threads)
     finally:
         folder.close()
 
@@ -177,46 +183,39 @@ def _train(recipe: Recipe, out: Path, seed: int, threads: int | None, progress: 
     from dlexam.svhn.data.realdata import check_accuracies
     from dlexam.svhn.model import CNNConfig, ExamCNN
     from dlexam.svhn.plots import learning_curves_png
+    from dlexam.svhn.training import pinning
     from dlexam.svhn.training.augment import Augment
     from dlexam.svhn.training.loop import TrainConfig, fit
     from dlexam.svhn.training.runs import _write_metrics
 
     t0, cpu0 = time.perf_counter(), time.process_time()
-    previous_threads = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(int(threads))
-    try:
-        x, y = training_set(recipe, seed)
-        t_render = time.perf_counter() - t0
-        log(progress, "svhn recipe", f"recipe {recipe.name!r}: rendered {len(x):,} training images in {t_render:.0f} s")
-        cfg = TrainConfig(epochs=recipe.epochs, batch_size=recipe.batch_size, lr=recipe.lr,
-                          weight_decay=recipe.weight_decay, seed=seed, threads=threads)
-        model_cfg = CNNConfig()  # Problem 1's network, exactly: ReLU, average pooling, linear head
-        torch.manual_seed(seed)
-        augment = Augment(recipe.augment) if recipe.augment is not None else None
+    x, y = training_set(recipe, seed)
+    t_render = time.perf_counter() - t0
+    log(progress, "svhn recipe", f"recipe {recipe.name!r}: rendered {len(x):,} training images in {t_render:.0f} s")
+    cfg = TrainConfig(epochs=recipe.epochs, batch_size=recipe.batch_size, lr=recipe.lr,
+                      weight_decay=recipe.weight_decay, seed=seed, threads=threads)
+    model_cfg = CNNConfig()  # Problem 1's network, exactly: ReLU, average pooling, linear head
+    torch.manual_seed(seed)
+    augment = Augment(recipe.augment) if recipe.augment is not None else None
 
-        def on_epoch_end(epoch, model, optimizer, history):
-            row = history[-1]
-            log(progress, "svhn recipe",
-                f"epoch {row['epoch']}/{cfg.epochs}: loss {row['train_loss']:.4f}, acc {row['train_accuracy']:.4f}")
+    def on_epoch_end(epoch, model, optimizer, history):
+        row = history[-1]
+        log(progress, "svhn recipe",
+            f"epoch {row['epoch']}/{cfg.epochs}: loss {row['train_loss']:.4f}, acc {row['train_accuracy']:.4f}")
 
-        result = fit(ExamCNN(model_cfg), x, y, cfg=cfg, augment=augment, on_epoch_end=on_epoch_end, progress=progress)
-        t_train = time.perf_counter() - t0 - t_render
-        model = result["model"].to(memory_format=torch.contiguous_format).eval()
-        found = check_accuracies(model) if checks else {}
-    finally:
-        torch.set_num_threads(previous_threads)
+    result = fit(ExamCNN(model_cfg), x, y, cfg=cfg, augment=augment, on_epoch_end=on_epoch_end, progress=progress)
+    t_train = time.perf_counter() - t0 - t_render
+    model = result["model"].to(memory_format=torch.contiguous_format).eval()
+    found = check_accuracies(model) if checks else {}
     seconds = {
         "render": round(t_render, 1),
         "train": round(t_train, 1),
         "total": round(time.perf_counter() - t0, 1),
         "cpu": round(time.process_time() - cpu0, 1),  # all threads: what a machine to itself would need
     }
-    from dlexam.svhn.training.pinning import state
-
     settings = {
         "recipe": recipe.to_dict(),
-        "instruction_set": state(),  # pinned or not: see dlexam.svhn.training.pinning
+        "instruction_set": pinning.state(),  # pinned or not: see dlexam.svhn.training.pinning
         "seed": seed,
         "threads": threads,
         "model": model_cfg.to_dict(),
