@@ -32,7 +32,7 @@ def test_train_recipe_quick_writes_a_run_and_refuses_to_overwrite_it(tmp_path, c
     assert rc == 0
     r = json.loads(capsys.readouterr().out)
     assert r["recipe"] == "quick" and len(r["history"]) == RECIPES["quick"].epochs
-    assert set(r["checks"]) == {"chars74k", "mnist2000", "synth_heldout"}
+    assert set(r["checks"]) == {"svhn_dev", "chars74k", "mnist2000", "synth_heldout"}
     for name in ("model.pt", "metrics.json", "metrics.csv", "curves.png"):
         assert (out / name).is_file(), name
     payload = checkpoint.load(out, kind="svhn-cnn")  # the run dir stands for its model.pt

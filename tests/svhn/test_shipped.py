@@ -12,8 +12,9 @@ from dlexam import checkpoint
 from dlexam.cli import main
 from dlexam.svhn.data.official import preprocess
 from dlexam.svhn.data.realdata import load_check
+from dlexam.svhn.inference import load_model
 from dlexam.svhn.model import CNNConfig, count_parameters
-from dlexam.svhn.shipped import shipped_model, shipped_path
+from dlexam.svhn.shipped import shipped_path
 
 
 def _chars74k():
@@ -30,7 +31,7 @@ def test_shipped_file_is_problem_1s_cnn_in_the_checkpoint_format():
     assert path.is_file() and path.stat().st_size < 25_000
     payload = checkpoint.load(path, kind="svhn-cnn")  # weights_only: no code runs
     assert CNNConfig.from_dict(payload["config"]) == CNNConfig()  # ReLU, average pooling, linear head
-    model, _ = shipped_model()
+    model, _ = load_model(None)
     assert count_parameters(model) == 3722 and not model.training
     settings = payload["extra"]["settings"]
     assert settings["recipe"]["name"] == "shipped" and "--recipe shipped" in settings["command"]
@@ -39,7 +40,7 @@ def test_shipped_file_is_problem_1s_cnn_in_the_checkpoint_format():
 def test_shipped_model_reads_real_photographed_digits():
     _chars74k()
     x, y = load_check("chars74k")
-    model, _ = shipped_model()
+    model, _ = load_model(None)
     with torch.no_grad():  # oracle: the network's own argmax, not dlexam's evaluate()
         accuracy = (model(preprocess(x)).argmax(1) == y).double().mean().item()
     assert accuracy >= 0.90
@@ -53,7 +54,7 @@ def test_shipped_model_reads_held_back_mnist_digits():
     if mnist is None or not all((mnist / name).is_file() for name, _ in FILES.values()):
         pytest.skip(f"needs the shared MNIST t10k files: {how_to_get()}")
     x, y = load_check("mnist2000")
-    model, _ = shipped_model()
+    model, _ = load_model(None)
     with torch.no_grad():
         accuracy = (model(preprocess(x)).argmax(1) == y).double().mean().item()
     assert accuracy >= 0.85

@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from dlexam import checkpoint
 from dlexam.cli import main
 from dlexam.spec import CNNSpec, Conv, ExamSpec, Linear, Pool, SpecError
-from dlexam.svhn.model import CNNConfig, ExamCNN, count_parameters, load_checkpoint
+from dlexam.svhn.inference import load_model
+from dlexam.svhn.model import CNNConfig, ExamCNN, count_parameters
 from dlexam.svhn.summary import conv3x3_from_linear, network_summary, shape_arithmetic, student_bug
 
 # Version A's summary, typed in from the exam's Problem 1 and its solutions to 1.2 and 1.3.
@@ -198,7 +199,7 @@ def test_checkpoint_of_another_table_rebuilds_it(tmp_path):
     model = ExamCNN(CNNConfig(cnn=cnn, activation="tanh"))
     path = tmp_path / "other.pt"
     checkpoint.save(path, kind="svhn-cnn", config=model.cfg.to_dict(), state_dict=model.state_dict())
-    loaded, payload = load_checkpoint(path)
+    loaded, payload = load_model(path)
     assert loaded.cfg == model.cfg and loaded.cfg.cnn == cnn
     x = torch.randn(2, 1, 20, 20)
     torch.testing.assert_close(loaded(x), model.eval()(x))

@@ -10,6 +10,8 @@ from dlexam.commands.variant import add_variant_options
 from dlexam.plain import dumps
 from dlexam.svhn.data import SPLITS
 
+QUICK_SCENES = 1000  # svhn synth --scenes --quick
+
 
 def _print_json(obj) -> None:
     print(dumps(obj, indent=1))
@@ -71,13 +73,46 @@ def cmd_download(args) -> int:
 
 
 def cmd_synth(args) -> int:
+    if args.scenes:
+        return _synth_scenes(args)
+    from dlexam.errors import UserError
     from dlexam.svhn.synthetic.digits import write_synthetic
 
-    info = write_synthetic(args.out, args.train, args.test, args.seed, force=args.force)
+    if args.images is not None or args.recipe is not None or args.format is not None or args.quick:
+        raise UserError("--images, --recipe, --format and --quick go with --scenes")
+    info = write_synthetic(args.out, args.train or 20000, args.test or 4000, args.seed, force=args.force)
     if args.json:
         _print_json(info)
     else:
         print(f"wrote {info['train']} train and {info['test']} test images to {info['out']}")
+    return 0
+
+
+def _synth_scenes(args) -> int:
+    """The images `svhn train --recipe R --seed S` trains on, written as .mat or an ImageFolder."""
+    import dataclasses
+
+    from dlexam import limits
+    from dlexam.errors import UserError
+    from dlexam.svhn.synthetic.export import write_images
+    from dlexam.svhn.training.recipes import get_recipe, training_set
+
+    if args.train is not None or args.test is not None:
+        raise UserError("--train and --test are for the plain renderer; with --scenes give --images")
+    recipe = get_recipe(args.recipe or "shipped")
+    images = QUICK_SCENES if args.quick and args.images is None else args.images
+    limits.whole("images", images, 1, 1_000_000, optional=True)
+    limits.whole("seed", args.seed, 0, 2**63 - 1)
+    if images is not None and images != recipe.images:  # the same mix of parts, fewer or more images
+        recipe = dataclasses.replace(recipe, images=images)
+    x, y = training_set(recipe, args.seed)
+    info = write_images(args.out, x.numpy(), y.numpy(), args.format or "mat", force=args.force)
+    info.update(recipe=recipe.name, seed=args.seed, parts=[p.share for p in recipe.parts])
+    if args.json:
+        _print_json(info)
+    else:
+        print(f"wrote {info['images']:,} training images of recipe {recipe.name!r} (seed {args.seed}) to"
+              f" {info['out']} as {'train_32x32.mat' if info['format'] == 'mat' else 'an image folder'}")
     return 0
 
 
@@ -115,6 +150,9 @@ def cmd_train(args) -> int:
 
 
 def _train_recipe(args) -> int:
+    from dlexam.svhn.training.pinning import pin
+
+    pin()  # the instruction set, before torch loads: the same weights on any AVX2 x86-64 CPU (docs/svhn.md)
     from dlexam.commands.progress import printer
     from dlexam.errors import UserError
     from dlexam.svhn.training.recipes import get_recipe, train_recipe
@@ -139,24 +177,29 @@ def _train_recipe(args) -> int:
     return 0
 
 
-def _which_model(args):
-    """The --checkpoint given, or None for the shipped model (said in one line on stderr)."""
-    if args.checkpoint is None:
-        from dlexam.svhn.shipped import describe
+def _load(args):
+    """The --checkpoint given, or the shipped model (said in one line on stderr), read once -> (model, name)."""
+    from dlexam.checkpoint import resolve
+    from dlexam.svhn.inference import describe, load_model
 
-        print(f"dlexam: {describe()}", file=sys.stderr)
-    return args.checkpoint
+    model, payload = load_model(args.checkpoint)
+    if args.checkpoint is None:
+        from dlexam.svhn.shipped import shipped_path
+
+        print(f"dlexam: using {describe(None, payload)}", file=sys.stderr)
+        return model, str(shipped_path())
+    return model, str(resolve(args.checkpoint))
 
 
 def cmd_evaluate(args) -> int:
     from dlexam.checkpoint import resolve
     from dlexam.svhn.inference import evaluate_checkpoint
 
-    path = _which_model(args)
     png = args.png
-    if png is None and path is not None:  # beside the user's checkpoint; never inside the installed package
-        png = resolve(path).parent / f"confusion_{args.split}.png"
-    r = evaluate_checkpoint(path, args.data, args.split, png=png, force=args.force)
+    if png is None and args.checkpoint is not None:  # beside the user's checkpoint; never inside the installed package
+        png = resolve(args.checkpoint).parent / f"confusion_{args.split}.png"
+    model, name = _load(args)
+    r = evaluate_checkpoint(model, args.data, args.split, png=png, force=args.force, name=name)
     if args.json:
         _print_json(r.to_json())
         return 0
@@ -174,7 +217,8 @@ def cmd_evaluate(args) -> int:
 def cmd_predict(args) -> int:
     from dlexam.svhn.inference import predict_images
 
-    preds = predict_images(_which_model(args), args.images)
+    model, _ = _load(args)
+    preds = predict_images(model, args.images)
     if args.json:
         _print_json([p.to_json() for p in preds])
         return 0
@@ -187,10 +231,9 @@ def cmd_predict(args) -> int:
 def cmd_explain(args) -> int:
     from dlexam.svhn.data.images import read_image
     from dlexam.svhn.explain import explain, parse_at
-    from dlexam.svhn.inference import load_model
 
     at = parse_at(args.at)
-    model, _ = load_model(_which_model(args))
+    model, _ = _load(args)
     cell = explain(model, read_image(args.image), args.layer, at)
     if args.json:
         _print_json(cell.to_json())
@@ -294,13 +337,24 @@ def register(sub) -> None:
                    help="replace a file of that name in --root even where dlexam did not write it")
     q.set_defaults(handler=cmd_download)
 
-    q = s.add_parser("synth", help="write SVHN-like synthetic train/test .mat files")
+    q = s.add_parser("synth", help="write SVHN-like synthetic train/test .mat files, or a recipe's training scenes")
     q.add_argument("--out", required=True, type=Path)
-    q.add_argument("--train", type=int, default=20000, help="training images, 1 to 1,000,000 (default 20000)")
-    q.add_argument("--test", type=int, default=4000, help="test images, 1 to 1,000,000 (default 4000)")
+    q.add_argument("--train", type=int, default=None,
+                   help="plain renderer: training images, 1 to 1,000,000 (default 20000)")
+    q.add_argument("--test", type=int, default=None,
+                   help="plain renderer: held-out-font test images, 1 to 1,000,000 (default 4000)")
     q.add_argument("--seed", type=int, default=0, help="0 to 4,294,967,295 (default 0)")
+    q.add_argument("--scenes", action="store_true",
+                   help="write the images `svhn train --recipe R --seed S` trains on (scenes and plain digits)")
+    q.add_argument("--recipe", choices=("shipped", "quick"), default=None, help="with --scenes (default shipped)")
+    q.add_argument("--images", type=int, default=None,
+                   help="with --scenes: how many (default: the recipe's own count, i.e. its very training set;"
+                   " another count draws the same mix anew)")
+    q.add_argument("--format", choices=("mat", "folder"), default=None,
+                   help="with --scenes: train_32x32.mat (default) or an image folder DIR/0/ ... DIR/9/")
+    q.add_argument("--quick", action="store_true", help=f"with --scenes: {QUICK_SCENES:,} images")
     q.add_argument("--json", action="store_true")
-    q.add_argument("--force", action="store_true", help="replace .mat files in --out that dlexam did not write")
+    q.add_argument("--force", action="store_true", help="replace files in --out that dlexam did not write")
     q.set_defaults(handler=cmd_synth)
     _register_mnist(s)
     _register_train(s)

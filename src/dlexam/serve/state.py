@@ -106,14 +106,10 @@ class ServerState:
 
 def load_cnn(path: Path | None):
     """(ExamCNN, description): the checkpoint named by --svhn-checkpoint, else the shipped model."""
-    from dlexam.svhn import shipped
-    from dlexam.svhn.inference import load_model
+    from dlexam.svhn.inference import describe, load_model
 
-    if path is not None:
-        model, _ = load_model(path)
-        return model, f"the exam CNN from {path}"
-    model, _ = load_model(shipped.shipped_path())
-    return model, shipped.describe().replace("using ", "", 1)
+    model, payload = load_model(path)
+    return model, describe(path, payload)
 
 
 def load_trained_sorter(path: Path | None):

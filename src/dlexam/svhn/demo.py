@@ -77,14 +77,13 @@ def shipped_on_real_digits() -> ShippedDemo:
     (as the folder sorts them, not picked by hand); sets whose shared files are absent say why."""
     from dlexam.shared import find
     from dlexam.svhn.data.realdata import check_accuracies
-    from dlexam.svhn.inference import predict_images
-    from dlexam.svhn.shipped import describe, shipped_model
+    from dlexam.svhn.inference import describe, load_model, predict_images
 
-    model, _ = shipped_model()
+    model, payload = load_model(None)
     checks = check_accuracies(model, ("chars74k", "mnist2000"))
     root, photos = find("data", "chars74k-digits"), []
     if root is not None:
         files = [sorted((root / str(d)).glob("*.png"))[0] for d in range(10)]
         photos = [(f"{p.parent.name}/{p.name}", int(p.parent.name), r.digit)
-                  for p, r in zip(files, predict_images(None, files), strict=True)]
-    return ShippedDemo(describe(), checks, photos)
+                  for p, r in zip(files, predict_images(model, files), strict=True)]
+    return ShippedDemo("using " + describe(None, payload), checks, photos)

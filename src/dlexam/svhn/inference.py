@@ -1,29 +1,64 @@
 """Using a trained exam CNN: load it, evaluate it on labelled data, predict digits from image files.
 
-The inference side of Problem 1, apart from training (:mod:`dlexam.svhn.training`): `dlexam svhn
-evaluate` and `predict` call :func:`evaluate_checkpoint` and :func:`predict_images`; a checkpoint
-path of None stands for the shipped model (:mod:`dlexam.svhn.shipped`).
+The inference side of Problem 1, apart from training (:mod:`dlexam.svhn.training`). :func:`load_model`
+is the one loader of SVHN checkpoints and of the shipped model (a path of None): `dlexam svhn
+evaluate`, `predict`, `dlexam serve` and the demo all load through it, each file is read once, and
+the model is built on PyTorch's layers (``ExamCNN(fused=False)``), so inference never compiles or
+loads the fused training kernels (dlexam.svhn.kernels). Training code that starts from a loaded
+model (fine-tuning) turns them on itself (``model.fuse_()``).
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
+import torch.nn as nn
 
 from dlexam import checkpoint
+from dlexam.errors import UserError
 from dlexam.figures import save_into
 from dlexam.files import OutputDir
-from dlexam.svhn.model import ExamCNN, load_checkpoint
+from dlexam.svhn.model import KIND, CNNConfig, ExamCNN
+
+ModelSource = str | os.PathLike | nn.Module | None  # a checkpoint or run directory, a loaded model, None: shipped
 
 
-def load_model(path=None) -> tuple[ExamCNN, dict]:
-    """Rebuild an ExamCNN from a checkpoint file or run directory (its best.pt); None: the shipped model."""
+def load_model(path: str | os.PathLike | None = None) -> tuple[ExamCNN, dict]:
+    """Rebuild an ExamCNN, in eval mode, from a checkpoint file or run directory (its best.pt, or a
+    recipe's model.pt); None: the shipped model. -> (model, the checkpoint payload).
+
+    The file's kind and config are checked first, then its weights must fit: each failure is one
+    clear error. The model runs on PyTorch's layers: nothing here builds or loads the fused kernels.
+    """
     from dlexam.svhn.shipped import shipped_path
 
-    return load_checkpoint(shipped_path() if path is None else path)
+    p = checkpoint.resolve(shipped_path() if path is None else path)
+    payload = checkpoint.load(p, kind=KIND)
+    try:
+        cfg = CNNConfig.from_dict(payload.get("config") or {})
+    except (TypeError, ValueError) as exc:
+        raise UserError(f"{p}: its model config is not an exam CNN config ({exc})") from None
+    model = ExamCNN(cfg, fused=False)
+    checkpoint.load_weights(model, payload, p)
+    model.eval()
+    return model, payload
 
+
+def describe(path: str | os.PathLike | None, payload: dict) -> str:
+    """Which model `load_model(path)` gave, in a few words; for the shipped model (path None), also how it
+    is rebuilt (from its payload: no second read of the file)."""
+    if path is not None:
+        return f"the exam CNN from {path}"
+    from dlexam.svhn.shipped import describe_payload
+
+    return describe_payload(payload)
+
+
+def _model(source: ModelSource) -> nn.Module:
+    return source if isinstance(source, nn.Module) else load_model(source)[0]
 
 
 @dataclass
@@ -44,10 +79,11 @@ class Evaluation:
         return asdict(self)
 
 
-def evaluate_checkpoint(path, data_dir, split: str = "test", png: str | Path | None = None, *,
-                        force: bool = False) -> Evaluation:
-    """Accuracy, per-class accuracy and confusion matrix of a checkpoint (None: the shipped model) on
-    an SVHN split or an image folder (:func:`dlexam.svhn.data.official.load_labelled`).
+def evaluate_checkpoint(path: ModelSource, data_dir, split: str = "test", png: str | Path | None = None, *,
+                        force: bool = False, name: str | None = None) -> Evaluation:
+    """Accuracy, per-class accuracy and confusion matrix of a checkpoint (None: the shipped model; or a
+    model already loaded by :func:`load_model`, then `name` says which) on an SVHN split or an image
+    folder (:func:`dlexam.svhn.data.official.load_labelled`).
 
     `png`, if given, receives the confusion matrix; it is checked before any work and never replaces
     a file dlexam did not write (unless `force`).
@@ -60,9 +96,13 @@ def evaluate_checkpoint(path, data_dir, split: str = "test", png: str | Path | N
         png = Path(png)
         out = OutputDir(png.parent, force=force, what="png folder")
         out.claim(png.name)
-    model, _ = load_model(path)
+    if isinstance(path, nn.Module) and name is None:
+        raise ValueError("evaluate_checkpoint: name the loaded model (name=...)")
+    model = _model(path)
     images, labels, source = load_labelled(data_dir, split)
-    result = Evaluation(checkpoint=str(checkpoint.resolve(path)) if path is not None else str(_shipped()),
+    if name is None:
+        name = str(_shipped() if path is None else checkpoint.resolve(path))
+    result = Evaluation(checkpoint=name,
                         split=split if source == "mat" else Path(data_dir).name, source=source,
                         **evaluate(model, images, labels, channels_last=False))
     if out is not None:
@@ -90,13 +130,13 @@ class Prediction:
 
 
 @torch.inference_mode()
-def predict_images(path, images: list) -> list[Prediction]:
+def predict_images(path: ModelSource, images: list) -> list[Prediction]:
     """The digit and its 10 probabilities for each image file (any size: dlexam.svhn.data.images.read_image
-    crops it as SVHN's Format 2 crops were made); `path` None: the shipped model."""
+    crops it as SVHN's Format 2 crops were made); `path` None: the shipped model (or a loaded model)."""
     from dlexam.svhn.data.images import read_image
     from dlexam.svhn.data.official import preprocess
 
-    model, _ = load_model(path)
+    model = _model(path)
     tensors = [read_image(p) for p in images]
     if not tensors:
         return []

@@ -226,21 +226,3 @@ class ExamCNN(nn.Module):
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
-def load_checkpoint(path) -> tuple[ExamCNN, dict]:
-    """Rebuild an ExamCNN from a checkpoint file or run directory (its best.pt), in eval mode: the file's
-    config is checked first, then its weights must fit (one clear error otherwise)."""
-    from dlexam import checkpoint
-    from dlexam.errors import UserError
-
-    p = checkpoint.resolve(path)
-    payload = checkpoint.load(p, kind=KIND)
-    try:
-        cfg = CNNConfig.from_dict(payload.get("config") or {})
-    except (TypeError, ValueError) as exc:
-        raise UserError(f"{p}: its model config is not an exam CNN config ({exc})") from None
-    model = ExamCNN(cfg)
-    checkpoint.load_weights(model, payload, p)
-    model.eval()
-    return model, payload

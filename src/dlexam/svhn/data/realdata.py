@@ -1,5 +1,8 @@
-"""The checks a digit model is judged by: real photos, real handwriting, unseen synthetic fonts.
+"""The checks a digit model is judged by: real house numbers, real photos, real handwriting, unseen fonts.
 
+* ``svhn_dev``: 500 real SVHN crops (train-split indices 0..539, shared/data/svhn-real-dev, an
+  ImageFolder; see its README). The development set of issue 21: evaluated on, never trained on;
+  more real SVHN crops are held back elsewhere to check the shipped model.
 * ``chars74k``: 593 photographed digits (Chars74K "GoodImg", shared/data/chars74k-digits, an
   ImageFolder). A development set: evaluated on, never trained on.
 * ``mnist2000``: the last 2,000 MNIST t10k digits (training may use the first 8,000 only).
@@ -27,12 +30,17 @@ def chars74k_dir() -> Path:
     return shared_path("data", "chars74k-digits")
 
 
+def svhn_dev_dir() -> Path:
+    """The shared real SVHN development crops; SharedDataMissing where they are absent."""
+    return shared_path("data", "svhn-real-dev")
+
+
 def load_check(name: str) -> tuple[torch.Tensor, torch.Tensor]:
     """One check set -> (uint8 (N, 32, 32), labels int64 (N,)); UserError when its files are absent."""
-    if name == "chars74k":
+    if name in ("chars74k", "svhn_dev"):
         from dlexam.svhn.data.images import load_image_folder
 
-        x, y, _ = load_image_folder(chars74k_dir())
+        x, y, _ = load_image_folder(chars74k_dir() if name == "chars74k" else svhn_dev_dir())
         return x, y
     if name == "mnist2000":
         from dlexam.svhn.data.mnist import load_mnist
@@ -49,7 +57,7 @@ def load_check(name: str) -> tuple[torch.Tensor, torch.Tensor]:
     raise ValueError(f"unknown check set {name!r}")
 
 
-CHECKS = ("chars74k", "mnist2000", "synth_heldout")
+CHECKS = ("svhn_dev", "chars74k", "mnist2000", "synth_heldout")
 
 
 def check_accuracies(model: torch.nn.Module, names=CHECKS) -> dict:

@@ -108,6 +108,16 @@ def _load_flags(cxx: str, flags: list[str]) -> ctypes.CDLL:
         return ctypes.CDLL(str(build(cxx, flags, force=True)))
 
 
+def target_flags() -> list[str]:
+    """FLAGS, or, with ``DLEXAM_KERNEL_MARCH`` set (a recipe's pinned instruction set,
+    dlexam.svhn.training.pinning), the same for that target with -ffp-contract=off: code, and so
+    rounding, that does not depend on the CPU the library is built on."""
+    march = os.environ.get("DLEXAM_KERNEL_MARCH")
+    if not march:
+        return FLAGS
+    return [f"-march={march}" if f == "-march=native" else f for f in FLAGS] + ["-mtune=generic", "-ffp-contract=off"]
+
+
 def load(defines: list[str]) -> ctypes.CDLL:
     """The kernels' library for the compile-time sizes `defines` (Geometry.defines()), built or taken from the
     cache; KernelUnavailable says why not."""
@@ -117,7 +127,7 @@ def load(defines: list[str]) -> ctypes.CDLL:
     if cxx is None:
         raise KernelUnavailable("no C++ compiler found (set CXX)")
     reason = ""
-    for flags in (FLAGS, PORTABLE_FLAGS):
+    for flags in (target_flags(), PORTABLE_FLAGS):
         try:
             return _load_flags(cxx, [*flags, *defines])
         except (OSError, KernelUnavailable, subprocess.SubprocessError) as exc:

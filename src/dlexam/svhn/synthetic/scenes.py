@@ -17,7 +17,9 @@ in the spirit of SynDigits (Ganin & Lempitsky, 2015):
 Everything is drawn as scene coordinates -> glyph coordinates for a whole batch at once; JPEG
 compression runs once per quality bin on a strip of images (about 4,000 scenes a second on one
 core here). :class:`SceneConfig` switches each ingredient, which is how
-docs/svhn.md's ablation was measured.
+docs/svhn.md's ablation was measured. Two configurations make the shipped recipe's scenes: the
+default (wide geometry: small to cropped digits, stretched up to 2.5 times, as resized photos of
+single characters are) and :data:`SVHN_FRAMED` (as SVHN's Format 2 crops frame a house number).
 """
 
 from __future__ import annotations
@@ -35,20 +37,30 @@ from dlexam.svhn.synthetic.digits import GLYPH_H, GLYPH_W, _blur_matrices
 
 @dataclass(frozen=True)
 class SceneConfig:
-    """What the scenes contain; each flag is one ingredient of the ablation."""
+    """What the scenes contain and how they are framed; each field is one lever of docs/svhn.md's ablation."""
 
     package_fonts: bool = True  # the PyPI font packages besides matplotlib's 12 typefaces
     bold: bool = True  # each typeface also drawn with a 4-px stroke at 96 px (a heavier weight)
     mnist: float = 0.25  # share of images whose digits are real handwritten MNIST digits (first 8,000)
     min_height: float = 14.0  # digit ink height in output pixels, uniform in [min_height, max_height]
     max_height: float = 34.0  # above 32 the digit is cut at the top and bottom, as in tight crops
-    max_aspect: float = 2.5  # horizontal stretch log-uniform in [1/1.25, max_aspect] (crops resized to squares)
+    min_aspect: float = 0.8  # horizontal stretch log-uniform in [min_aspect, max_aspect]
+    max_aspect: float = 2.5  # beyond 1.25: crops resized to squares without keeping the aspect (Chars74K)
     perspective: float = 0.25  # strength of the random homography (0: affine only)
     neighbours: float = 0.7  # probability of a digit at each side
+    min_gap: float = -1.0  # glyph px between neighbours, uniform in [min_gap, max_gap] (negative: touching)
+    max_gap: float = 6.0
+    shift: float = 1.5  # the digit's centre moves up to this many output px on each axis
     plates: bool = True  # plates with edges and borders, textured backgrounds, clutter lines
     effects: bool = True  # drop shadows (3-D digits) and outlines
     lighting: bool = True  # shading gradients, cast shadows, highlights
     camera: bool = True  # low resolution, heavier blur, sensor noise, JPEG artefacts
+    min_contrast: float = 0.12  # digit luma differs from what is under it by uniform [min, max] at least
+    max_contrast: float = 0.5
+    blur: float = 1.3  # camera blur sigma 0.2 + blur * u^2 output px (without camera: 0.3 + 1.3 u)
+    noise: float = 0.05  # camera sensor noise sd 0.003 + noise * u^2 (luma 0..1)
+    low_res: float = 0.2  # share of images brought down to 13..25 px and back
+    jpeg: float = 0.3  # share of images JPEG-compressed at quality 15..90
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -56,6 +68,15 @@ class SceneConfig:
     @classmethod
     def from_dict(cls, d: dict) -> SceneConfig:
         return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})
+
+
+# SVHN's Format 2 framing (issue 21): each crop is a digit's bounding box extended to a square, so the digit
+# fills most of the height (here 22..34 px of 32), keeps its own aspect, and its neighbours stand at both
+# sides nearly always (0.9 each), close (gaps up to 4 glyph px) and cut by the crop's edges; the digit is
+# centred within a pixel. The camera of street photos: low contrast (from 0.06 luma), heavy blur (sigma
+# up to 2.4 px), little sensor noise, and more low-resolution crops (30%).
+SVHN_FRAMED = SceneConfig(min_height=22, max_height=34, max_aspect=1.25, neighbours=0.9, max_gap=4, shift=1.0,
+                          min_contrast=0.06, max_contrast=0.4, blur=2.2, noise=0.02, low_res=0.3)
 
 
 class GlyphSet:
@@ -126,10 +147,10 @@ def _smooth_noise(n: int, size: int, cells: int, g: torch.Generator) -> torch.Te
     return F.interpolate(field, size=(size, size), mode="bicubic", align_corners=False).squeeze(1)
 
 
-def _contrasting(under: torch.Tensor, n: int, g: torch.Generator) -> torch.Tensor:
-    """A luma per image (n, 1) that differs from `under`'s by at least 0.12 .. 0.5, either polarity."""
+def _contrasting(under: torch.Tensor, n: int, g: torch.Generator, lo: float = 0.12, hi: float = 0.5) -> torch.Tensor:
+    """A luma per image (n, 1) that differs from `under`'s by at least lo .. hi (uniform), either polarity."""
     fg = torch.rand(n, 1, generator=g)
-    need = 0.12 + 0.38 * torch.rand(n, 1, generator=g)
+    need = lo + (hi - lo) * torch.rand(n, 1, generator=g)
     diff = fg - under
     sign = torch.where(diff.abs() < 1e-3, torch.where(under < 0.5, 1.0, -1.0), diff.sign())
     fg = torch.where(diff.abs() < need, under + sign * need, fg)  # pushed away on the side it lies
@@ -173,13 +194,13 @@ def render_scenes(
     s = size / 32.0
     half = size / 2.0
     height = (cfg.min_height + (cfg.max_height - cfg.min_height) * U(n)) * s
-    lo = math.log(1 / 1.25)
+    lo = math.log(cfg.min_aspect)
     aspect = torch.exp(lo + (math.log(cfg.max_aspect) - lo) * U(n))
     scale = height / GLYPH_H
     angle = (U(n) - 0.5) * math.radians(20)
     shear = (U(n) - 0.5) * 0.5
-    shift = (U(n, 2) - 0.5) * 3.0 * s
-    gap = -1 + 7 * U(n)  # glyph px between neighbours (negative: touching)
+    shift = (U(n, 2) - 0.5) * 2 * cfg.shift * s
+    gap = cfg.min_gap + (cfg.max_gap - cfg.min_gap) * U(n)  # glyph px between neighbours (negative: touching)
     p = (U(n, 2) - 0.5) * 2 * cfg.perspective / half  # the homography u -> u / (1 + p . u)
     lin = (torch.arange(size, dtype=torch.float32) + 0.5) - half
     yy, xx = torch.meshgrid(lin, lin, indexing="ij")  # (S, S) output pixel centres
@@ -228,7 +249,7 @@ def render_scenes(
         d_line = (xx * v(torch.cos(theta)) + yy * v(torch.sin(theta)) - v(c)).abs()
         img[k] = _over(img[k], torch.sigmoid(v((0.5 + 2 * U(len(k))) * s) - d_line), col(len(k)))
 
-    fg = _contrasting(under, n, g)
+    fg = _contrasting(under, n, g, cfg.min_contrast, cfg.max_contrast)
     if cfg.effects:
         k = some(0.3)  # drop shadow / extruded 3-D digits: the mask moved 1..3 px, darker or another colour
         d = (1 + 2 * U(len(k), 2)) * torch.where(U(len(k), 2) < 0.5, -1.0, 1.0) * s / half  # (k, 2)
@@ -257,12 +278,12 @@ def render_scenes(
         img.mul_(1 + gradient * v(0.5 * U(n)))
 
     # Camera: blur, low resolution, noise, JPEG.
-    sigma = (0.2 + 1.3 * U(n) ** 2) * s if cfg.camera else (0.3 + 1.3 * U(n)) * s
-    B = _blur_matrices(sigma, size)  # (n, S, S)
+    sigma = (0.2 + cfg.blur * U(n) ** 2) * s if cfg.camera else (0.3 + 1.3 * U(n)) * s
+    B = _blur_matrices(sigma, size, radius=max(3, math.ceil(3 * (0.2 + cfg.blur) * s)))  # (n, S, S)
     img = B @ img @ B.transpose(-1, -2)  # (n, S, S)
-    noise = 0.003 + 0.05 * U(n) ** 2 if cfg.camera else 0.01 + 0.09 * U(n)
+    noise = 0.003 + cfg.noise * U(n) ** 2 if cfg.camera else 0.01 + 0.09 * U(n)
     if cfg.camera:
-        k = some(0.2)  # low resolution: down to 13..25 px and back up
+        k = some(cfg.low_res)  # low resolution: down to 13..25 px and back up
         if len(k):
             r = int(size * (0.4 + 0.4 * float(U(1))))
             small = F.interpolate(img[k, None], size=(r, r), mode="area")
@@ -270,7 +291,7 @@ def render_scenes(
     img.add_(torch.randn(n, size, size, generator=g) * v(noise))
     out = img.clamp_(0, 1).mul_(255).round_().to(torch.uint8).numpy()  # (n, S, S)
     if cfg.camera:
-        k = some(0.3)
+        k = some(cfg.jpeg)
         quality = (15 + 75 * U(len(k))).long()
         _jpeg_in_place(out, k.numpy(), quality.numpy())
     return out, digits.numpy()

@@ -10,6 +10,7 @@ t10k file (its first 8,000 digits only; the last 2,000 are a check).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,12 +21,32 @@ import torch
 from dlexam import limits, runs
 from dlexam.errors import UserError
 from dlexam.progress import ProgressFn, log
-from dlexam.svhn.synthetic.scenes import SceneConfig
+from dlexam.svhn.model import KIND
+from dlexam.svhn.synthetic.scenes import SVHN_FRAMED, SceneConfig
 from dlexam.svhn.training.augment import AugmentConfig
 
-KIND = "svhn-cnn"
 RUN_FILE = "model.pt"
 RUN_FILES = (RUN_FILE, runs.METRICS_CSV, runs.METRICS_JSON, runs.CURVES)  # what a recipe's run folder holds
+
+
+@dataclass(frozen=True)
+class Part:
+    """A share of a recipe's training images: house-number scenes drawn as `scenes` says, or, when
+    `scenes` is None, the plain renderer (dlexam.svhn.synthetic.digits.render: its 12 matplotlib
+    fonts and simple look)."""
+
+    share: float
+    scenes: SceneConfig | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Part:
+        scenes = d.get("scenes")
+        return cls(float(d["share"]), SceneConfig.from_dict(scenes) if scenes is not None else None)
+
+
+# The shipped recipe's images (issue 21): 30% scenes framed as SVHN's crops, 30% wide scenes (the previous
+# recipe's, which Chars74K's stretched photos need), 40% the plain renderer (the held-out-font check).
+SHIPPED_PARTS = (Part(0.3, SVHN_FRAMED), Part(0.3, SceneConfig()), Part(0.4))
 
 
 @dataclass(frozen=True)
@@ -34,13 +55,16 @@ class Recipe:
 
     name: str
     images: int = 120_000  # training images, rendered afresh by every rebuild
-    synth_share: float = 0.4  # share drawn by synth.render (TRAIN_FONTS, its simple look); the rest are scenes
-    scenes: SceneConfig = field(default_factory=SceneConfig)
+    parts: tuple[Part, ...] = SHIPPED_PARTS  # shares of `images`, summing to 1
     augment: AugmentConfig | None = field(default_factory=AugmentConfig)  # None: no train-time augmentation
     epochs: int = 15
-    batch_size: int = 256
+    batch_size: int = 128  # twice the steps of 256 for the same images: +4 points on real SVHN (docs/svhn.md)
     lr: float = 0.1  # peak of the cosine schedule (SGD, Nesterov momentum 0.9)
     weight_decay: float = 5e-4
+
+    def __post_init__(self) -> None:
+        if not self.parts or abs(sum(p.share for p in self.parts) - 1.0) > 1e-9 or min(p.share for p in self.parts) < 0:
+            raise ValueError(f"recipe {self.name!r}: the parts' shares must be >= 0 and sum to 1")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -48,15 +72,24 @@ class Recipe:
     @classmethod
     def from_dict(cls, d: dict) -> Recipe:
         d = dict(d)
-        d["scenes"] = SceneConfig.from_dict(d.get("scenes") or {})
+        if "parts" in d:
+            d["parts"] = tuple(Part.from_dict(p) for p in d["parts"])
         d["augment"] = AugmentConfig.from_dict(d["augment"]) if d.get("augment") is not None else None
         return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
 
+    def counts(self) -> list[int]:
+        """Images per part: the shares of `images`, rounded, the last part taking what is left."""
+        counts = [int(round(self.images * p.share)) for p in self.parts[:-1]]
+        return [*counts, self.images - sum(counts)]
 
+
+QUICK_SCENES = SceneConfig(mnist=0.0, package_fonts=False)
 RECIPES = {
     "shipped": Recipe("shipped"),
-    # seconds, for tests and --quick: no MNIST, few images, one epoch
-    "quick": Recipe("quick", images=3000, epochs=1, scenes=SceneConfig(mnist=0.0, package_fonts=False)),
+    # seconds, for tests and --quick: the same three kinds of parts, no MNIST, few images, one epoch
+    "quick": Recipe("quick", images=3000, epochs=1, batch_size=128,
+                    parts=(Part(0.3, dataclasses.replace(SVHN_FRAMED, mnist=0.0, package_fonts=False)),
+                           Part(0.3, QUICK_SCENES), Part(0.4))),
 }
 
 
@@ -73,24 +106,26 @@ def training_set(recipe: Recipe, seed: int = 0, chunk: int = 2048) -> tuple[torc
     from dlexam.svhn.synthetic.scenes import GlyphSet, render_scenes
 
     mnist = (None, None)
-    if recipe.scenes.mnist > 0:
+    if any(p.scenes is not None and p.scenes.mnist > 0 for p in recipe.parts):
         from dlexam.svhn.data.mnist import load_mnist
         from dlexam.svhn.data.realdata import MNIST_TRAIN
 
         images, labels = load_mnist()  # UserError naming the folder when the shared files are absent
         mnist = (images[:MNIST_TRAIN], labels[:MNIST_TRAIN])
-    glyphs = GlyphSet(recipe.scenes, *mnist)
-    n_synth = int(round(recipe.images * recipe.synth_share))
-    n_scenes = recipe.images - n_synth
-    xs, ys = [], []
-    for i in range(0, n_scenes, chunk):  # each chunk has its own seed: the set is the same in any chunking order
-        x, y = render_scenes(min(chunk, n_scenes - i), seed * 1_000_003 + i // chunk, glyphs, recipe.scenes)
-        xs.append(x)
-        ys.append(y)
-    for i in range(0, n_synth, chunk):
-        rgb, y = render(min(chunk, n_synth - i), seed * 1_000_003 + 500_000 + i // chunk, TRAIN_FONTS)
-        xs.append(rgb_to_gray(rgb))
-        ys.append(y)
+    xs, ys, banks = [], [], {}
+    for k, (part, n) in enumerate(zip(recipe.parts, recipe.counts(), strict=True)):
+        base = seed * 1_000_003 + k * 100_003  # each chunk has its own seed: the set is the same in any chunking order
+        if part.scenes is not None:
+            fonts = (part.scenes.package_fonts, part.scenes.bold)
+            glyphs = banks[fonts] = banks.get(fonts) or GlyphSet(part.scenes, *mnist)
+        for i in range(0, n, chunk):
+            if part.scenes is not None:
+                x, y = render_scenes(min(chunk, n - i), base + i // chunk, glyphs, part.scenes)
+            else:
+                rgb, y = render(min(chunk, n - i), base + i // chunk, TRAIN_FONTS)
+                x = rgb_to_gray(rgb)
+            xs.append(x)
+            ys.append(y)
     return torch.from_numpy(np.concatenate(xs)), torch.from_numpy(np.concatenate(ys).astype(np.int64))
 
 
@@ -128,7 +163,13 @@ def train_recipe(
     limits.threads("threads", threads, optional=True)
     # model.pt is written last: a folder with the metrics of a killed recipe run but no model.pt takes a new run
     with runs.RunFolder(out, writes=RUN_FILES, markers=(runs.LAST, runs.BEST, RUN_FILE)) as folder:
-        return _train(recipe, folder, seed, threads, progress, checks)
+        previous_threads = torch.get_num_threads()
+        if threads:
+            torch.set_num_threads(int(threads))  # until the checkpoint is written: its provenance records it
+        try:
+            return _train(recipe, folder, seed, threads, progress, checks)
+        finally:
+            torch.set_num_threads(previous_threads)
 
 
 def _train(recipe: Recipe, folder: runs.RunFolder, seed: int, threads: int | None, progress: ProgressFn | None,
@@ -136,34 +177,29 @@ def _train(recipe: Recipe, folder: runs.RunFolder, seed: int, threads: int | Non
     from dlexam.svhn.data.realdata import check_accuracies
     from dlexam.svhn.model import CNNConfig, ExamCNN
     from dlexam.svhn.plots import learning_curves_figure
+    from dlexam.svhn.training import pinning
     from dlexam.svhn.training.augment import Augment
     from dlexam.svhn.training.loop import TrainConfig, fit
 
     t0, cpu0 = time.perf_counter(), time.process_time()
-    previous_threads = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(int(threads))
-    try:
-        x, y = training_set(recipe, seed)
-        t_render = time.perf_counter() - t0
-        log(progress, "svhn recipe", f"recipe {recipe.name!r}: rendered {len(x):,} training images in {t_render:.0f} s")
-        cfg = TrainConfig(epochs=recipe.epochs, batch_size=recipe.batch_size, lr=recipe.lr,
-                          weight_decay=recipe.weight_decay, seed=seed, threads=threads)
-        model_cfg = CNNConfig()  # Problem 1's network, exactly: ReLU, average pooling, linear head
-        torch.manual_seed(seed)
-        augment = Augment(recipe.augment) if recipe.augment is not None else None
+    x, y = training_set(recipe, seed)
+    t_render = time.perf_counter() - t0
+    log(progress, "svhn recipe", f"recipe {recipe.name!r}: rendered {len(x):,} training images in {t_render:.0f} s")
+    cfg = TrainConfig(epochs=recipe.epochs, batch_size=recipe.batch_size, lr=recipe.lr,
+                      weight_decay=recipe.weight_decay, seed=seed, threads=threads)
+    model_cfg = CNNConfig()  # Problem 1's network, exactly: ReLU, average pooling, linear head
+    torch.manual_seed(seed)
+    augment = Augment(recipe.augment) if recipe.augment is not None else None
 
-        def on_epoch_end(epoch, model, optimizer, history):
-            row = history[-1]
-            log(progress, "svhn recipe",
-                f"epoch {row['epoch']}/{cfg.epochs}: loss {row['train_loss']:.4f}, acc {row['train_accuracy']:.4f}")
+    def on_epoch_end(epoch, model, optimizer, history):
+        row = history[-1]
+        log(progress, "svhn recipe",
+            f"epoch {row['epoch']}/{cfg.epochs}: loss {row['train_loss']:.4f}, acc {row['train_accuracy']:.4f}")
 
-        result = fit(ExamCNN(model_cfg), x, y, cfg=cfg, augment=augment, on_epoch_end=on_epoch_end, progress=progress)
-        t_train = time.perf_counter() - t0 - t_render
-        model = result["model"].to(memory_format=torch.contiguous_format).eval()
-        found = check_accuracies(model) if checks else {}
-    finally:
-        torch.set_num_threads(previous_threads)
+    result = fit(ExamCNN(model_cfg), x, y, cfg=cfg, augment=augment, on_epoch_end=on_epoch_end, progress=progress)
+    t_train = time.perf_counter() - t0 - t_render
+    model = result["model"].to(memory_format=torch.contiguous_format).eval()
+    found = check_accuracies(model) if checks else {}
     seconds = {
         "render": round(t_render, 1),
         "train": round(t_train, 1),
@@ -172,6 +208,7 @@ def _train(recipe: Recipe, folder: runs.RunFolder, seed: int, threads: int | Non
     }
     settings = {
         "recipe": recipe.to_dict(),
+        "instruction_set": pinning.state(),  # pinned or not: see dlexam.svhn.training.pinning
         "seed": seed,
         "threads": threads,
         "model": model_cfg.to_dict(),

@@ -1,0 +1,60 @@
+"""Write rendered training images to disk, to look at and to reuse: SVHN .mat files or an ImageFolder.
+
+`dlexam svhn synth --scenes` renders the images a recipe trains on
+(:func:`dlexam.svhn.training.recipes.training_set`) and hands them to :func:`write_images`:
+
+* ``mat``: ``train_32x32.mat`` in SVHN's Format 2 (X uint8 (32, 32, 3, N) with the grey level in all
+  three channels, so ITU-R 601-2 luma gives it back exactly; y (N, 1), label 10 = digit 0), which
+  `dlexam svhn train --data` and `evaluate --data DIR --split train` read;
+* ``folder``: torchvision's ImageFolder layout, ``DIR/0/000123.png ... DIR/9/...``, one 8-bit grey PNG
+  per image, named by its index in the training set.
+
+Nothing is written over a file dlexam did not write (unless `force`), nor through a linked class folder.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from dlexam.errors import UserError
+from dlexam.files import OutputDir, atomic_open
+
+FORMATS = ("mat", "folder")
+
+
+def write_images(out_dir: str | os.PathLike, images: np.ndarray, digits: np.ndarray, fmt: str = "mat", *,
+                 force: bool = False) -> dict:
+    """uint8 grey (N, 32, 32) images and their digits (N,) -> files in `out_dir`; returns what was written."""
+    from dlexam.svhn.synthetic.digits import write_splits
+
+    images, digits = np.asarray(images, np.uint8), np.asarray(digits, np.int64)
+    if fmt not in FORMATS:
+        raise UserError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    if fmt == "mat":
+        rgb = np.repeat(images[..., None], 3, axis=-1)  # (N, 32, 32) -> (N, 32, 32, 3), R = G = B
+        out = write_splits(out_dir, {"train": lambda: (rgb, digits)}, force=force)
+        return {"out": str(out), "format": fmt, "images": len(images), "files": ["train_32x32.mat"]}
+    return _write_folder(out_dir, images, digits, force)
+
+
+def _write_folder(out_dir, images: np.ndarray, digits: np.ndarray, force: bool) -> dict:
+    from PIL import Image
+
+    out = OutputDir(out_dir, force=force)
+    names = [f"{d}/{i:06d}.png" for i, d in enumerate(digits.tolist())]
+    for d in sorted(set(digits.tolist())):
+        folder = out.file(str(d))
+        if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+            raise UserError(f"{folder} is {'a link' if folder.is_symlink() else 'a file'}; not writing into it")
+    out.claim(*names)  # before any image is written
+    for d in sorted(set(digits.tolist())):
+        out.file(str(d)).mkdir(exist_ok=True)
+    for name, img in zip(names, images, strict=True):
+        with atomic_open(out.file(name), "wb") as f:
+            Image.fromarray(np.ascontiguousarray(img)).save(f, format="PNG")
+    out.record(*names)
+    counts = np.bincount(digits, minlength=10).tolist()
+    return {"out": str(Path(out.path)), "format": "folder", "images": len(images), "per_digit": counts}

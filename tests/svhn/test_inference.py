@@ -1,0 +1,106 @@
+"""One inference path: predict, evaluate, summary, explain and serve load SVHN models through one loader, read a
+checkpoint once, and never compile or load the fused training kernels."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from dlexam import checkpoint
+from dlexam.cli import main
+from dlexam.svhn.data.images import read_image
+from dlexam.svhn.data.official import preprocess
+from dlexam.svhn.inference import load_model
+from dlexam.svhn.model import KIND, CNNConfig, ExamCNN
+from dlexam.svhn.shipped import shipped_path
+
+
+def _digit_folder(root: Path) -> list[Path]:
+    """A tiny ImageFolder: two 40x28 RGB images per digit (any content will do for the loading checks)."""
+    rng = np.random.default_rng(0)
+    files = []
+    for d in range(10):
+        (root / str(d)).mkdir(parents=True)
+        for i in range(2):
+            files.append(root / str(d) / f"{i}.png")
+            Image.fromarray(rng.integers(0, 256, (40, 28, 3), dtype=np.uint8)).save(files[-1])
+    return files
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").is_file(), reason="needs /proc/self/maps (Linux)")
+def test_inference_commands_never_build_or_load_the_training_kernels(tmp_path):
+    files = _digit_folder(tmp_path / "digits")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    script = textwrap.dedent(f"""
+        import contextlib, io, json, sys
+        from dlexam.cli import main
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+            codes = [main(["svhn", "predict", {str(files[0])!r}, "--json"]),
+                     main(["svhn", "evaluate", "--data", {str(tmp_path / "digits")!r}, "--json"]),
+                     main(["svhn", "summary", "--json"]),
+                     main(["svhn", "explain", {str(files[0])!r}, "--layer", "logits", "--at", "3", "--json"])]
+        from dlexam.serve.state import ServeSettings
+        from dlexam.serve.state import load_state
+        state = load_state(ServeSettings())
+        maps = open("/proc/self/maps").read()
+        import dlexam.svhn.kernels.fused as fused
+        print(json.dumps({{"codes": codes, "fused_in_maps": "fused-" in maps, "lib": fused._lib is not None,
+                          "cnn": type(state.cnn).__name__}}))
+    """)
+    env = {**os.environ, "DLEXAM_CACHE": str(cache)}
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    r = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert r == {"codes": [0, 0, 0, 0], "fused_in_maps": False, "lib": False, "cnn": "ExamCNN"}
+    assert list(cache.iterdir()) == []  # nothing compiled into the (empty) kernel cache
+
+
+def test_predict_reads_the_shipped_checkpoint_once(tmp_path, monkeypatch, capsys):
+    files = _digit_folder(tmp_path / "digits")[:3]
+    reads = []
+    real_load = checkpoint.load
+    monkeypatch.setattr(checkpoint, "load", lambda path, **kw: reads.append(Path(path)) or real_load(path, **kw))
+    assert main(["svhn", "predict", *map(str, files), "--json"]) == 0
+    assert reads == [shipped_path()]
+    preds = json.loads(capsys.readouterr().out)
+    model = ExamCNN(CNNConfig(), fused=False)  # oracle: the shipped weights in a model built here
+    model.load_state_dict(torch.load(shipped_path(), weights_only=True)["state_dict"])
+    with torch.no_grad():
+        want = torch.softmax(model.eval()(preprocess(torch.stack([read_image(f) for f in files]))), 1)
+    assert [p["digit"] for p in preds] == want.argmax(1).tolist()
+    assert np.allclose([p["probabilities"] for p in preds], want.numpy(), atol=1e-6)
+
+
+def test_the_one_loader_rebuilds_any_svhn_checkpoint(tmp_path):
+    cfg = CNNConfig(pool="max", head="conv1x1-gap")
+    torch.manual_seed(0)
+    original = ExamCNN(cfg, fused=False)
+    checkpoint.save(tmp_path / "model.pt", kind=KIND, config=cfg.to_dict(), state_dict=original.state_dict())
+    model, payload = load_model(tmp_path)  # a run directory stands for its checkpoint
+    assert not model.training and not model.fused and payload["kind"] == KIND
+    x = torch.randn(4, 1, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(model(x), original.eval()(x))
+    shipped, payload = load_model(None)
+    assert payload["kind"] == KIND and sum(p.numel() for p in shipped.parameters()) == 3722
+
+
+def test_the_checkpoint_kind_is_defined_once():
+    import ast
+
+    root = Path(__file__).resolve().parents[2] / "src" / "dlexam"
+    spelled = [p.relative_to(root).as_posix() for p in sorted(root.rglob("*.py"))
+               for node in ast.walk(ast.parse(p.read_text()))
+               if isinstance(node, ast.Constant) and node.value == "svhn-cnn"]
+    assert spelled == ["svhn/model.py"]

@@ -1,0 +1,58 @@
+"""`dlexam svhn synth --scenes`: the images a recipe trains on, written as .mat or an ImageFolder and read back."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import scipy.io
+from PIL import Image
+
+from dlexam.cli import main
+from dlexam.svhn.data.official import load_labelled
+from dlexam.svhn.training.recipes import RECIPES, training_set
+
+
+def test_scenes_as_mat_are_the_quick_recipes_training_set(tmp_path, capsys):
+    out = tmp_path / "mat"
+    assert main(["svhn", "synth", "--scenes", "--recipe", "quick", "--seed", "3", "--out", str(out), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    x, y = training_set(RECIPES["quick"], seed=3)  # what `svhn train --recipe quick --seed 3` trains on
+    assert info["images"] == len(x) == RECIPES["quick"].images
+    raw = scipy.io.loadmat(out / "train_32x32.mat")  # oracle: the file read by scipy, not by dlexam
+    assert raw["X"].shape == (32, 32, 3, len(x))
+    assert np.array_equal(np.moveaxis(raw["X"][:, :, 0], 2, 0), x.numpy())
+    assert np.array_equal(raw["y"].ravel() % 10, y.numpy())
+    gray, labels, source = load_labelled(out, "train")  # and through the loader `svhn train --data` uses
+    assert source == "mat" and np.array_equal(gray.numpy(), x.numpy()) and np.array_equal(labels, y)
+
+
+def test_scenes_quick_as_an_image_folder(tmp_path, capsys):
+    out = tmp_path / "folder"
+    assert main(["svhn", "synth", "--scenes", "--quick", "--format", "folder", "--out", str(out), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    recipe = dataclasses.replace(RECIPES["shipped"], images=info["images"])
+    x, y = training_set(recipe, seed=0)
+    assert info["images"] == 1000 and sorted(p.name for p in out.iterdir() if p.is_dir()) == [str(d) for d in range(10)]
+    files = sorted(out.glob("*/*.png"))
+    assert len(files) == len(x)
+    for f in files[::37]:  # oracle: Pillow reads each PNG; its name is its index in the training set
+        i = int(f.stem)
+        assert int(f.parent.name) == int(y[i])
+        assert np.array_equal(np.asarray(Image.open(f)), x[i].numpy())
+    # a second write into the folder dlexam made is allowed; a foreign file is not replaced
+    assert main(["svhn", "synth", "--scenes", "--quick", "--format", "folder", "--out", str(out)]) == 0
+    victim = files[0]
+    victim.write_bytes(b"not dlexam's")
+    assert main(["svhn", "synth", "--scenes", "--quick", "--format", "folder", "--out", str(out)]) == 2
+    assert victim.read_bytes() == b"not dlexam's"
+
+
+def test_scene_options_are_refused_without_scenes_and_plain_options_with_them(tmp_path, capsys):
+    assert main(["svhn", "synth", "--out", str(tmp_path / "a"), "--format", "folder"]) == 2
+    assert main(["svhn", "synth", "--scenes", "--train", "10", "--out", str(tmp_path / "b")]) == 2
+    assert main(["svhn", "synth", "--scenes", "--images", "0", "--out", str(tmp_path / "c")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("dlexam: error:") == 3 and "Traceback" not in err
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
