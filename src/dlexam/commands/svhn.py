@@ -201,11 +201,12 @@ def cmd_evaluate(args) -> int:
     if png is None and args.checkpoint is not None:  # beside the user's checkpoint; never inside the installed package
         png = resolve(args.checkpoint).parent / f"confusion_{args.split}.png"
     model, name = _load(args)
-    r = evaluate_checkpoint(model, args.data, args.split, png=png, force=args.force, name=name)
+    r = evaluate_checkpoint(model, args.data, args.split, png=png, force=args.force, name=name, tta=args.tta)
     if args.json:
         _print_json(r.to_json())
         return 0
-    print(f"{r.split}: accuracy {r.accuracy:.4f} on {r.n} images ({r.checkpoint})")
+    print(f"{r.split}: accuracy {r.accuracy:.4f} on {r.n} images ({r.checkpoint}"
+          + (", test-time augmentation)" if r.tta else ")"))
     print("per-class accuracy: " + "  ".join(f"{d}:{a:.3f}" for d, a in enumerate(r.per_class)))
     print("confusion matrix (rows: true digit, columns: predicted):")
     print("      " + "".join(f"{d:>6}" for d in range(10)))
@@ -220,7 +221,7 @@ def cmd_predict(args) -> int:
     from dlexam.svhn.inference import predict_images
 
     model, _ = _load(args)
-    preds = predict_images(model, args.images)
+    preds = predict_images(model, args.images, tta=args.tta)
     if args.json:
         _print_json([p.to_json() for p in preds])
         return 0
@@ -423,12 +424,18 @@ def _register_evaluate_predict(s) -> None:
         help="default: confusion_<split>.png beside --checkpoint (none for the shipped model)",
     )
     q.add_argument("--force", action="store_true", help="replace --png even where dlexam did not write it")
+    q.add_argument("--tta", action="store_true",
+                   help="test-time augmentation: the mean of the image's and a narrowed copy's probabilities "
+                   "(2x the compute; docs/svhn.md)")
     q.add_argument("--json", action="store_true")
     q.set_defaults(handler=cmd_evaluate)
 
     q = s.add_parser("predict", help="the digit in photos (any size: cropped and resized as SVHN's crops)")
     q.add_argument("--checkpoint", default=None, help="a .pt file or a run directory (default: the shipped model)")
     q.add_argument("images", nargs="+")
+    q.add_argument("--tta", action="store_true",
+                   help="test-time augmentation: the mean of the image's and a narrowed copy's probabilities "
+                   "(2x the compute; docs/svhn.md)")
     q.add_argument("--json", action="store_true")
     q.set_defaults(handler=cmd_predict)
 
