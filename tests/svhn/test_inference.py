@@ -54,8 +54,8 @@ def test_inference_commands_never_build_or_load_the_training_kernels(tmp_path):
         from dlexam.serve.state import load_state
         state = load_state(ServeSettings())
         maps = open("/proc/self/maps").read()
-        import dlexam.svhn.kernels.fused as fused
-        print(json.dumps({{"codes": codes, "fused_in_maps": "fused-" in maps, "lib": fused._lib is not None,
+        import dlexam.svhn.kernels.library as library
+        print(json.dumps({{"codes": codes, "fused_in_maps": "fused-" in maps, "lib": bool(library._libs),
                           "cnn": type(state.cnn).__name__}}))
     """)
     env = {**os.environ, "DLEXAM_CACHE": str(cache)}
