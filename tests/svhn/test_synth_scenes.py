@@ -6,6 +6,7 @@ import dataclasses
 import json
 
 import numpy as np
+import pytest
 import scipy.io
 from PIL import Image
 
@@ -28,6 +29,7 @@ def test_scenes_as_mat_are_the_quick_recipes_training_set(tmp_path, capsys):
     assert source == "mat" and np.array_equal(gray.numpy(), x.numpy()) and np.array_equal(labels, y)
 
 
+@pytest.mark.needs_shared("data", "mnist-t10k")  # the shipped mix draws MNIST glyphs
 def test_scenes_quick_as_an_image_folder(tmp_path, capsys):
     out = tmp_path / "folder"
     assert main(["svhn", "synth", "--scenes", "--quick", "--format", "folder", "--out", str(out), "--json"]) == 0

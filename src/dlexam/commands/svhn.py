@@ -80,7 +80,8 @@ def cmd_synth(args) -> int:
 
     if args.images is not None or args.recipe is not None or args.format is not None or args.quick:
         raise UserError("--images, --recipe, --format and --quick go with --scenes")
-    info = write_synthetic(args.out, args.train or 20000, args.test or 4000, args.seed, force=args.force)
+    info = write_synthetic(args.out, 20000 if args.train is None else args.train,
+                           4000 if args.test is None else args.test, args.seed, force=args.force)
     if args.json:
         _print_json(info)
     else:

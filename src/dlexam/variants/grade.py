@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from dlexam.errors import UserError
+from dlexam.plain import dumps
 from dlexam.spec import text
 from dlexam.variants.model import Field, Variant
 
@@ -36,7 +37,7 @@ class SubmissionError(UserError):
 def parse_number(value, where: str) -> Fraction:
     """ "1/4", "0.25", "2.5e-1", 3 or 0.25 as an exact Fraction (a JSON float is read as the decimal it prints)."""
     if isinstance(value, bool) or value is None:
-        raise SubmissionError(f"{where}: expected a number, got {json.dumps(value)}")
+        raise SubmissionError(f"{where}: expected a number, got {dumps(value)}")
     if isinstance(value, float):
         if not math.isfinite(value):
             raise SubmissionError(f"{where}: expected a finite number, got {value}")

@@ -16,10 +16,10 @@ draw any seed.
 from __future__ import annotations
 
 import functools
-import json
 import uuid
 from pathlib import Path
 
+from dlexam.plain import dumps
 from dlexam.variants.model import Question, Variant
 
 PACKAGE = Path(__file__).resolve().parents[2]  # src/dlexam
@@ -173,7 +173,7 @@ def prairielearn(v: Variant) -> dict[str, bytes]:
         info = {"uuid": question_uuid(v, q), "title": f"{q.id} {q.title}", "topic": q.topic or "deep learning",
                 "tags": ["dlexam", q.id, v.difficulty], "type": "v3",
                 "gradingMethod": "Internal" if all(f.kind != "essay" for f in q.fields) else "Manual"}
-        files[f"{folder}/info.json"] = (json.dumps(info, indent=2) + "\n").encode()
+        files[f"{folder}/info.json"] = (dumps(info, indent=2) + "\n").encode()
         files[f"{folder}/question.html"] = question_html(q).encode()
         seeds = list(verified_seeds(v.difficulty)) if q.id == "Pr2.5" else None
         files[f"{folder}/server.py"] = SERVER.format(qid=q.id, title=q.title, difficulty=v.difficulty,
