@@ -104,3 +104,32 @@ def test_the_checkpoint_kind_is_defined_once():
                for node in ast.walk(ast.parse(p.read_text()))
                if isinstance(node, ast.Constant) and node.value == "svhn-cnn"]
     assert spelled == ["svhn/model.py"]
+
+
+def _narrowed_by_hand(x: np.ndarray, cut: int) -> np.ndarray:
+    """The oracle of TTA's second view: cut `cut` columns at each side, then stretch each row back with linear
+    interpolation at the pixel centres (PyTorch's bilinear, align_corners=False), written with np.interp."""
+    width = x.shape[-1]
+    kept = x[..., cut:width - cut]
+    scale = kept.shape[-1] / width
+    src = np.clip((np.arange(width) + 0.5) * scale - 0.5, 0, kept.shape[-1] - 1)
+    return np.apply_along_axis(lambda row: np.interp(src, np.arange(kept.shape[-1]), row), -1, kept)
+
+
+def test_tta_is_the_mean_of_two_readings(tmp_path, capsys):
+    files = _digit_folder(tmp_path / "digits")
+    model, _ = load_model(None)
+    x = preprocess(torch.stack([read_image(p) for p in files]))  # (N, 1, 32, 32)
+    narrowed = torch.from_numpy(_narrowed_by_hand(x.double().numpy(), 3)).float()
+    with torch.no_grad():
+        want = (torch.softmax(model(x), 1) + torch.softmax(model(narrowed), 1)) / 2
+    assert main(["svhn", "predict", "--tta", "--json", *map(str, files)]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert [g["digit"] for g in got] == want.argmax(1).tolist()
+    np.testing.assert_allclose([g["probabilities"] for g in got], want.numpy(), atol=2e-5)
+    labels = torch.tensor([int(p.parent.name) for p in files])
+    assert main(["svhn", "evaluate", "--tta", "--json", "--data", str(tmp_path / "digits")]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["tta"] is True and r["n"] == len(files)
+    assert r["accuracy"] == pytest.approx(float((want.argmax(1) == labels).double().mean()))
+    assert r["loss"] == pytest.approx(float(-want[torch.arange(len(files)), labels].log().mean()), rel=1e-4)

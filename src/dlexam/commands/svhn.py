@@ -137,7 +137,8 @@ def cmd_train(args) -> int:
     # (and refuses a given one that differs, by name).
     run = SVHNRun(out=args.out, data=args.data, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                   optimizer=args.optimizer, seed=args.seed, threads=args.threads, val_fraction=args.val_fraction,
-                  split_seed=args.split_seed, model=_given_model_options(args), resume=args.resume, quick=args.quick)
+                  split_seed=args.split_seed, model=_given_model_options(args), resume=args.resume, quick=args.quick,
+                  init=args.init)
     result = train_run(run, progress=printer(args.quiet))
     if result.world_size > 1 and int(os.environ.get("RANK", "0")) != 0:
         return 0
@@ -162,7 +163,8 @@ def _train_recipe(args) -> int:
         raise UserError("--recipe runs are made whole: no --resume or --quick (try --recipe quick)")
     ignored = [flag for flag, value in (("--epochs", args.epochs), ("--batch-size", args.batch_size), ("--lr", args.lr),
                                         ("--optimizer", args.optimizer), ("--val-fraction", args.val_fraction),
-                                        ("--split-seed", args.split_seed), ("--data", args.data))
+                                        ("--split-seed", args.split_seed), ("--data", args.data),
+                                        ("--init", args.init))
                if value is not None] + [f"--{k}" for k in _given_model_options(args)]
     if ignored:
         raise UserError(f"--recipe sets its own data, model and schedule: {', '.join(ignored)} does not apply "
@@ -200,11 +202,12 @@ def cmd_evaluate(args) -> int:
     if png is None and args.checkpoint is not None:  # beside the user's checkpoint; never inside the installed package
         png = resolve(args.checkpoint).parent / f"confusion_{args.split}.png"
     model, name = _load(args)
-    r = evaluate_checkpoint(model, args.data, args.split, png=png, force=args.force, name=name)
+    r = evaluate_checkpoint(model, args.data, args.split, png=png, force=args.force, name=name, tta=args.tta)
     if args.json:
         _print_json(r.to_json())
         return 0
-    print(f"{r.split}: accuracy {r.accuracy:.4f} on {r.n} images ({r.checkpoint})")
+    print(f"{r.split}: accuracy {r.accuracy:.4f} on {r.n} images ({r.checkpoint}"
+          + (", test-time augmentation)" if r.tta else ")"))
     print("per-class accuracy: " + "  ".join(f"{d}:{a:.3f}" for d, a in enumerate(r.per_class)))
     print("confusion matrix (rows: true digit, columns: predicted):")
     print("      " + "".join(f"{d:>6}" for d in range(10)))
@@ -219,7 +222,7 @@ def cmd_predict(args) -> int:
     from dlexam.svhn.inference import predict_images
 
     model, _ = _load(args)
-    preds = predict_images(model, args.images)
+    preds = predict_images(model, args.images, tta=args.tta)
     if args.json:
         _print_json([p.to_json() for p in preds])
         return 0
@@ -382,11 +385,15 @@ def _register_train(s) -> None:
         default=None,
         help="make the data too (offline) and train as the named recipe; 'shipped' rebuilds the shipped model",
     )
+    q.add_argument("--init", default=None, metavar="shipped|CHECKPOINT",
+                   help="fine-tune: start from the shipped model or a checkpoint / run directory of the exam CNN "
+                   "(defaults then: 5 epochs, batch 128, lr 0.01 for sgd, 0.0003 for adam)")
     q.add_argument("--out", required=True, type=Path, help="run directory")
-    q.add_argument("--epochs", type=int, default=None, help="1 to 100,000 (default 10, 2 with --quick; --resume: "
-                   "the run's own, or a new total)")
-    q.add_argument("--batch-size", type=int, default=None, help="1 to 65,536 (default 256)")
-    q.add_argument("--lr", type=float, default=None, help="above 0, at most 10 (default 0.1 for sgd, 0.003 for adam)")
+    q.add_argument("--epochs", type=int, default=None, help="1 to 100,000 (default 10, 5 with --init, 2 with --quick;"
+                   " --resume: the run's own, or a new total)")
+    q.add_argument("--batch-size", type=int, default=None, help="1 to 65,536 (default 256, 128 with --init)")
+    q.add_argument("--lr", type=float, default=None,
+                   help="above 0, at most 10 (default 0.1 for sgd, 0.003 for adam; a tenth of that with --init)")
     q.add_argument("--optimizer", choices=("sgd", "adam"), default=None, help="default sgd")
     q.add_argument("--seed", type=int, default=None, help="0 to 4,294,967,295 (default 0)")
     q.add_argument("--threads", type=int, default=None,
@@ -418,12 +425,18 @@ def _register_evaluate_predict(s) -> None:
         help="default: confusion_<split>.png beside --checkpoint (none for the shipped model)",
     )
     q.add_argument("--force", action="store_true", help="replace --png even where dlexam did not write it")
+    q.add_argument("--tta", action="store_true",
+                   help="test-time augmentation: the mean of the image's and a narrowed copy's probabilities "
+                   "(2x the compute; docs/svhn.md)")
     q.add_argument("--json", action="store_true")
     q.set_defaults(handler=cmd_evaluate)
 
     q = s.add_parser("predict", help="the digit in photos (any size: cropped and resized as SVHN's crops)")
     q.add_argument("--checkpoint", default=None, help="a .pt file or a run directory (default: the shipped model)")
     q.add_argument("images", nargs="+")
+    q.add_argument("--tta", action="store_true",
+                   help="test-time augmentation: the mean of the image's and a narrowed copy's probabilities "
+                   "(2x the compute; docs/svhn.md)")
     q.add_argument("--json", action="store_true")
     q.set_defaults(handler=cmd_predict)
 

@@ -6,6 +6,10 @@ evaluate`, `predict`, `dlexam serve` and the demo all load through it, each file
 the model is built on PyTorch's layers (``ExamCNN(fused=False)``), so inference never compiles or
 loads the fused training kernels (dlexam.svhn.kernels). Training code that starts from a loaded
 model (fine-tuning) turns them on itself (``model.fuse_()``).
+
+Test-time augmentation (``--tta`` of `evaluate` and `predict`) is :class:`TestTimeAugmented`, a
+wrapper around any loaded model; it is opt-in because it costs twice the compute and, on some seeds
+of the shipped recipe, more than a point on Chars74K (docs/svhn.md measures it).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from pathlib import Path
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from dlexam import checkpoint
 from dlexam.errors import UserError
@@ -47,6 +52,27 @@ def load_model(path: str | os.PathLike | None = None) -> tuple[ExamCNN, dict]:
     return model, payload
 
 
+TTA_CUT = 3  # pixels cut at the left and right of TTA's second view (docs/svhn.md: 2, 3 and 4 measured)
+
+
+class TestTimeAugmented(nn.Module):
+    """`model` read twice: the mean of its softmax over the image and over the image with TTA_CUT pixels cut
+    at the left and the right, stretched back to its width (the neighbours SVHN's crops keep at both
+    sides mislead the network; issue 21). (B, 1, H, W) -> (B, classes) log-probabilities, which serve as
+    logits: their softmax is the averaged distribution, their cross-entropy its loss."""
+
+    def __init__(self, model: nn.Module, cut: int = TTA_CUT):
+        super().__init__()
+        self.model, self.cut = model, cut
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        height, width = x.shape[-2:]
+        narrowed = F.interpolate(x[..., self.cut : width - self.cut], size=(height, width), mode="bilinear",
+                                 align_corners=False)  # (B, C, H, W - 2 cut) -> (B, C, H, W)
+        p = (torch.softmax(self.model(x), dim=1) + torch.softmax(self.model(narrowed), dim=1)) / 2
+        return p.clamp_min(torch.finfo(p.dtype).tiny).log()
+
+
 def describe(path: str | os.PathLike | None, payload: dict) -> str:
     """Which model `load_model(path)` gave, in a few words; for the shipped model (path None), also how it
     is rebuilt (from its payload: no second read of the file)."""
@@ -57,8 +83,9 @@ def describe(path: str | os.PathLike | None, payload: dict) -> str:
     return describe_payload(payload)
 
 
-def _model(source: ModelSource) -> nn.Module:
-    return source if isinstance(source, nn.Module) else load_model(source)[0]
+def _model(source: ModelSource, tta: bool = False) -> nn.Module:
+    model = source if isinstance(source, nn.Module) else load_model(source)[0]
+    return TestTimeAugmented(model).eval() if tta else model
 
 
 @dataclass
@@ -74,19 +101,20 @@ class Evaluation:
     per_class: list[float]
     confusion: list[list[int]]  # rows: true digit, columns: predicted
     confusion_png: str | None = None
+    tta: bool = False  # read with test-time augmentation (TestTimeAugmented)
 
     def to_json(self) -> dict:
         return asdict(self)
 
 
 def evaluate_checkpoint(path: ModelSource, data_dir, split: str = "test", png: str | Path | None = None, *,
-                        force: bool = False, name: str | None = None) -> Evaluation:
+                        force: bool = False, name: str | None = None, tta: bool = False) -> Evaluation:
     """Accuracy, per-class accuracy and confusion matrix of a checkpoint (None: the shipped model; or a
     model already loaded by :func:`load_model`, then `name` says which) on an SVHN split or an image
     folder (:func:`dlexam.svhn.data.official.load_labelled`).
 
     `png`, if given, receives the confusion matrix; it is checked before any work and never replaces
-    a file dlexam did not write (unless `force`).
+    a file dlexam did not write (unless `force`). `tta`: read each image as :class:`TestTimeAugmented` does.
     """
     from dlexam.svhn.data.official import load_labelled
     from dlexam.svhn.training.loop import evaluate
@@ -98,13 +126,13 @@ def evaluate_checkpoint(path: ModelSource, data_dir, split: str = "test", png: s
         out.claim(png.name)
     if isinstance(path, nn.Module) and name is None:
         raise ValueError("evaluate_checkpoint: name the loaded model (name=...)")
-    model = _model(path)
+    model = _model(path, tta)
     images, labels, source = load_labelled(data_dir, split)
     if name is None:
         name = str(_shipped() if path is None else checkpoint.resolve(path))
     result = Evaluation(checkpoint=name,
                         split=split if source == "mat" else Path(data_dir).name, source=source,
-                        **evaluate(model, images, labels, channels_last=False))
+                        **evaluate(model, images, labels, channels_last=False), tta=tta)
     if out is not None:
         from dlexam.svhn.plots import confusion_figure
 
@@ -130,13 +158,14 @@ class Prediction:
 
 
 @torch.inference_mode()
-def predict_images(path: ModelSource, images: list) -> list[Prediction]:
+def predict_images(path: ModelSource, images: list, *, tta: bool = False) -> list[Prediction]:
     """The digit and its 10 probabilities for each image file (any size: dlexam.svhn.data.images.read_image
-    crops it as SVHN's Format 2 crops were made); `path` None: the shipped model (or a loaded model)."""
+    crops it as SVHN's Format 2 crops were made); `path` None: the shipped model (or a loaded model).
+    `tta`: the mean probabilities of :class:`TestTimeAugmented`."""
     from dlexam.svhn.data.images import read_image
     from dlexam.svhn.data.official import preprocess
 
-    model = _model(path)
+    model = _model(path, tta)
     tensors = [read_image(p) for p in images]
     if not tensors:
         return []

@@ -17,6 +17,10 @@ A resumed run keeps its own settings: one given that differs is refused by name
 (:func:`dlexam.runs.resume_config`); only ``epochs`` (a longer or shorter schedule) and ``data``
 (where the same data now live) may change.
 
+A run with ``init`` fine-tunes: its weights start from the shipped model or a checkpoint
+(:mod:`dlexam.svhn.training.finetune`) instead of a seeded initialisation, with fine-tuning's own
+defaults; the run records where it started (``init``, refused by name on resume like any setting).
+
 :func:`train_run` takes an :class:`SVHNRun` and returns a :class:`RunResult`; progress (epoch lines,
 the batch bar) goes to an optional callback (:mod:`dlexam.progress`), never to the terminal.
 """
@@ -33,7 +37,8 @@ from dlexam import limits, runs
 from dlexam.errors import NonFiniteLoss, UserError
 from dlexam.progress import ProgressFn, log
 from dlexam.svhn.model import KIND, CNNConfig, ExamCNN
-from dlexam.svhn.training.loop import TrainConfig, fit, load_data, make_optimizer, setup_distributed
+from dlexam.svhn.training import finetune
+from dlexam.svhn.training.loop import TrainConfig, evaluate, fit, load_data, make_optimizer, setup_distributed
 
 RUN_MARKERS = runs.TRAINER_MARKERS
 QUICK_EPOCHS = 2
@@ -66,6 +71,7 @@ class SVHNRun:
     split_seed: int | None = None  # seed of the train/validation split (never depends on the model); None: 0
     model: CNNConfig | dict | None = None  # the model, or some of its options (a dict); None: Problem 1's
     resume: bool = False  # continue the run in `out` from its last.pt
+    init: str | None = None  # fine-tune: "shipped" or a checkpoint / run directory; None: a seeded initialisation
     quick: bool = False  # an end-to-end check: 2 epochs on 2,048 images
 
     def __post_init__(self) -> None:
@@ -81,6 +87,10 @@ class SVHNRun:
         for name in ("seed", "split_seed"):
             if getattr(self, name) is not None:
                 limits.seed(name, getattr(self, name))
+        if self.init is not None and self.model:
+            names = list(self.model) if isinstance(self.model, dict) else ["model"]
+            given = ", ".join(f"--{k.replace('_', '-')}" for k in names)
+            raise UserError(f"--init fine-tunes the exam architecture as it is: {given} does not apply")
         if isinstance(self.model, dict):
             unknown = sorted(set(self.model) - set(MODEL_OPTIONS))
             if unknown:
@@ -96,7 +106,8 @@ class SVHNRun:
                 if f.name in ("epochs", "batch_size", "lr", "optimizer", "seed", "threads", "val_fraction",
                               "split_seed") and getattr(self, f.name) is not None}
         model = self.model.to_dict() if isinstance(self.model, CNNConfig) else dict(self.model or {})
-        return {**flat, **model, **({"quick": True} if self.quick else {})}
+        init = {"init": finetune.init_name(self.init)} if self.init is not None else {}
+        return {**flat, **model, **init, **({"quick": True} if self.quick else {})}
 
 
 @dataclass
@@ -111,6 +122,7 @@ class RunResult:
     final: dict
     model: dict
     train: dict
+    init: dict | None = None  # a fine-tuning run's start: {"name", "sha256", "val_accuracy" before training}
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -126,7 +138,7 @@ def _open_out(run: SVHNRun) -> runs.RunFolder | None:
 def _flat(settings: dict) -> dict:
     """A run's recorded settings as one flat dict of the names SVHNRun uses."""
     return {**settings["train"], **settings["model"], "val_fraction": settings["val_fraction"],
-            "split_seed": settings["split_seed"], "quick": settings["quick"]}
+            "split_seed": settings["split_seed"], "quick": settings["quick"], "init": settings.get("init")}
 
 
 def _resume_state(run: SVHNRun, folder: runs.RunFolder | None) -> tuple[TrainConfig, dict, CNNConfig, int, list, dict]:
@@ -154,6 +166,8 @@ def _resume_state(run: SVHNRun, folder: runs.RunFolder | None) -> tuple[TrainCon
         limits.seed("split_seed", settings["split_seed"], hi=OLD_MAX_SEED)
         if not isinstance(settings["quick"], bool) or not isinstance(settings.get("data"), str):
             raise TypeError("its quick flag or data folder is not what dlexam writes")
+        if not isinstance(settings.get("init"), str | None):
+            raise TypeError("its init (where fine-tuning started) is not a name")
         model_cfg = CNNConfig.from_dict(payload["config"])
         if model_cfg.to_dict() != CNNConfig.from_dict(settings["model"]).to_dict():
             raise ValueError("its model config and its settings disagree")
@@ -183,13 +197,17 @@ def _new_settings(run: SVHNRun) -> tuple[TrainConfig, dict]:
     """The settings of a new run: its TrainConfig and what metrics.json and the checkpoints record."""
     if run.data is None:
         raise UserError("data is required: a folder with train_32x32.mat")
-    d = {k: getattr(run, k) if getattr(run, k) is not None else v for k, v in DEFAULTS.items()}
-    epochs = run.epochs or DEFAULT_EPOCHS
+    fine = run.init is not None  # fine-tuning's own defaults (dlexam.svhn.training.finetune.DEFAULTS)
+    defaults = {**DEFAULTS, **({"batch_size": finetune.DEFAULTS["batch_size"]} if fine else {})}
+    d = {k: getattr(run, k) if getattr(run, k) is not None else v for k, v in defaults.items()}
+    epochs = run.epochs or (finetune.DEFAULTS["epochs"] if fine else DEFAULT_EPOCHS)
     model = run.model if isinstance(run.model, CNNConfig) else CNNConfig(**(run.model or {}))
+    lr_default = (finetune.DEFAULTS[f"lr_{d['optimizer']}"] if fine
+                  else 0.1 if d["optimizer"] == "sgd" else 0.003)
     cfg = TrainConfig(
         epochs=min(epochs, QUICK_EPOCHS) if run.quick else epochs,
         batch_size=d["batch_size"],
-        lr=run.lr if run.lr is not None else (0.1 if d["optimizer"] == "sgd" else 0.003),
+        lr=run.lr if run.lr is not None else lr_default,
         optimizer=d["optimizer"],
         seed=d["seed"],
         threads=run.threads,
@@ -201,6 +219,7 @@ def _new_settings(run: SVHNRun) -> tuple[TrainConfig, dict]:
         "val_fraction": d["val_fraction"],
         "split_seed": d["split_seed"],
         "quick": run.quick,
+        "init": None if run.init is None else finetune.init_name(run.init),
     }
     return cfg, settings
 
@@ -243,18 +262,29 @@ def train_run(run: SVHNRun, progress: ProgressFn | None = None) -> RunResult:
 
 def _train(run: SVHNRun, folder: runs.RunFolder | None, progress: ProgressFn | None) -> RunResult:
     out = run.out
+    init = None
     if run.resume:
         cfg, settings, model_cfg, start_epoch, history, payload = _resume_state(run, folder)
     else:
         cfg, settings = _new_settings(run)
         model_cfg, start_epoch, history, payload = CNNConfig.from_dict(settings["model"]), 0, [], None
+        if run.init is not None:  # checked before the data are read: a bad --init is one line at once
+            init_model, init = finetune.load_init(run.init)
+            settings["init_sha256"] = init.sha256
     data = load_data(settings["data"], val_fraction=settings["val_fraction"],
                      split_seed=settings["split_seed"], quick=settings["quick"])
     d = setup_distributed()
     torch.manual_seed(cfg.seed)
-    model = ExamCNN(model_cfg)
+    model = init_model if init is not None else ExamCNN(model_cfg)
     settings["engine"] = _engine(d.device, model)
+    if init is not None and len(data["val_x"]):  # what fine-tuning starts from, on the run's own validation images
+        settings["init_val_accuracy"] = evaluate(model.to(d.device), data["val_x"], data["val_y"], dist=d)["accuracy"]
+        model.train()
     say = progress if d.is_main else None  # only rank 0 reports
+    if init is not None:
+        before = settings.get("init_val_accuracy")
+        log(say, "svhn train", f"fine-tuning {'the shipped model' if init.name == finetune.SHIPPED else init.path}"
+            + (f" (val accuracy before: {before:.4f})" if before is not None else ""))
     log(say, "svhn train", f"training on {len(data['train_x'])} images ({len(data['val_x'])} for validation),"
                            f" batch {cfg.batch_size}, {settings['engine']}")
     optimizer = make_optimizer(model, cfg)
@@ -315,4 +345,7 @@ def _train(run: SVHNRun, folder: runs.RunFolder | None, progress: ProgressFn | N
         torch_dist.destroy_process_group()
     return RunResult(out=str(out), epochs=cfg.epochs, world_size=d.world, history=result["history"],
                      best_val_accuracy=best, final=result["history"][-1] if result["history"] else {},
-                     model=model_cfg.to_dict(), train=cfg.to_dict())
+                     model=model_cfg.to_dict(), train=cfg.to_dict(),
+                     init=None if settings.get("init") is None else
+                     {"name": settings["init"], "sha256": settings.get("init_sha256"),
+                      "val_accuracy": settings.get("init_val_accuracy")})

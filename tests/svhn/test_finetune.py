@@ -1,0 +1,127 @@
+"""`dlexam svhn train --init shipped|CHECKPOINT`: fine-tuning through the ordinary run path (issue 21, item 3)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+import torch
+from PIL import Image
+
+from dlexam import checkpoint
+from dlexam.cli import main
+from dlexam.svhn.data.official import load_split
+from dlexam.svhn.model import CNNConfig, ExamCNN
+from dlexam.svhn.shipped import shipped_path
+from dlexam.svhn.training import runs as runs_mod
+
+
+def _one_line_error(capsys, rc: int, needle: str) -> str:
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert needle in err and len(err.strip().splitlines()) == 1, err
+    return err
+
+
+@pytest.fixture(scope="module")
+def digit_folder(tmp_path_factory, synth_dir):
+    """A tiny ImageFolder: 100 synthetic digits as PNG files DIR/<digit>/<i>.png."""
+    images, labels = load_split(synth_dir, "train")
+    root = tmp_path_factory.mktemp("own-digits")
+    for i in range(100):
+        (root / str(int(labels[i]))).mkdir(exist_ok=True)
+        Image.fromarray(images[i].numpy()).save(root / str(int(labels[i])) / f"{i}.png")
+    return root
+
+
+@pytest.fixture
+def start_weights(monkeypatch):
+    """The weights the run's model holds when training starts (fit's first call), captured from the real path."""
+    seen = []
+    real = runs_mod.fit
+
+    def capturing(model, *args, **kw):
+        seen.append({k: v.detach().clone() for k, v in model.state_dict().items()})
+        return real(model, *args, **kw)
+
+    monkeypatch.setattr(runs_mod, "fit", capturing)
+    return seen
+
+
+def _file_state(path) -> dict:
+    """The oracle: the checkpoint file's tensors as torch reads them, not through dlexam's loader."""
+    return torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
+
+
+def test_fine_tune_shipped_on_an_image_folder(digit_folder, tmp_path, capsys, start_weights):
+    out = tmp_path / "ft"
+    rc = main(["svhn", "train", "--init", "shipped", "--data", str(digit_folder), "--out", str(out), "--threads", "1",
+               "--quiet", "--json"])
+    r = json.loads(capsys.readouterr().out)
+    assert rc == 0
+    # fine-tuning's defaults, as `svhn train --help` states them: 5 epochs, batch 128, lr 0.01 (sgd)
+    assert (r["epochs"], r["train"]["batch_size"], r["train"]["lr"], r["train"]["optimizer"]) == (5, 128, 0.01, "sgd")
+    assert [row["epoch"] for row in r["history"]] == [1, 2, 3, 4, 5]
+    assert r["init"]["name"] == "shipped"
+    assert r["init"]["sha256"] == hashlib.sha256(shipped_path().read_bytes()).hexdigest()
+    assert 0.0 <= r["init"]["val_accuracy"] <= 1.0
+    settings = json.loads((out / "metrics.json").read_text())["settings"]
+    assert settings["init"] == "shipped" and settings["model"] == CNNConfig().to_dict()
+    # epoch 0 is the shipped model, weight for weight
+    shipped = _file_state(shipped_path())
+    assert len(start_weights) == 1 and start_weights[0].keys() == shipped.keys()
+    for k, v in shipped.items():
+        assert torch.equal(start_weights[0][k], v), k
+    # and training moved it
+    after = _file_state(out / "last.pt")
+    assert any(not torch.equal(after[k], v) for k, v in shipped.items())
+
+
+def test_fine_tune_a_checkpoint_on_mat_files_and_resume_by_name(quick_run, synth_dir, tmp_path, capsys,
+                                                                 start_weights):
+    out = tmp_path / "ft"
+    common = ["--data", str(synth_dir), "--out", str(out), "--quick", "--threads", "1", "--quiet"]
+    assert main(["svhn", "train", "--init", str(quick_run), "--epochs", "1", "--lr", "0.02", *common]) == 0
+    best = quick_run / "best.pt"  # a run directory stands for its best checkpoint
+    for k, v in _file_state(best).items():
+        assert torch.equal(start_weights[0][k], v), k
+    settings = checkpoint.load(out / "last.pt")["extra"]["settings"]
+    assert settings["init"] == str(best.resolve()) and settings["train"]["lr"] == 0.02
+    capsys.readouterr()
+    # resume refuses another start by name, and accepts its own
+    rc = main(["svhn", "train", "--resume", "--init", "shipped", "--epochs", "2", *common])
+    _one_line_error(capsys, rc, f"init '{best.resolve()}', not 'shipped'")
+    assert main(["svhn", "train", "--resume", "--init", str(best), "--epochs", "2", *common]) == 0
+    assert checkpoint.load(out / "last.pt")["extra"]["epoch"] == 2
+    assert len(start_weights) == 2  # the resumed run trained on from last.pt, not from the init again
+    for k, v in _file_state(best).items():
+        assert not torch.equal(start_weights[1][k], v) or v.numel() == 0, k
+
+
+def test_a_run_from_scratch_cannot_be_resumed_as_fine_tuning(quick_run, synth_dir, capsys):
+    rc = main(["svhn", "train", "--resume", "--init", "shipped", "--out", str(quick_run), "--quiet"])
+    _one_line_error(capsys, rc, "init not set, not 'shipped'")
+
+
+def test_bad_init_is_one_line_exit_2(digit_folder, tmp_path, capsys):
+    def train(init, *extra):
+        return main(["svhn", "train", "--init", str(init), "--data", str(digit_folder), "--out",
+                     str(tmp_path / f"r{len(list(tmp_path.iterdir()))}"), "--quiet", *extra])
+
+    _one_line_error(capsys, train(tmp_path / "missing.pt"), "checkpoint not found")
+    other_kind = tmp_path / "sorter.pt"
+    checkpoint.save(other_kind, kind="sort-transformer", config={}, state_dict={"w": torch.zeros(2)})
+    _one_line_error(capsys, train(other_kind), "expected 'svhn-cnn'")
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"\x00not a checkpoint" * 8)
+    _one_line_error(capsys, train(junk), "not a readable dlexam checkpoint")
+    gap = tmp_path / "gap.pt"  # a well-formed exam CNN checkpoint of another network (Problem 1.4's GAP head)
+    cfg = CNNConfig(head="conv1x1-gap")
+    checkpoint.save(gap, kind="svhn-cnn", config=cfg.to_dict(), state_dict=ExamCNN(cfg, fused=False).state_dict())
+    _one_line_error(capsys, train(gap), "keeps the exam architecture")
+    _one_line_error(capsys, train("shipped", "--activation", "tanh"), "--activation does not apply")
+    rc = main(["svhn", "train", "--recipe", "quick", "--init", "shipped", "--out", str(tmp_path / "rr")])
+    _one_line_error(capsys, rc, "--init does not apply")
+    written = {f.name for d in tmp_path.iterdir() if d.is_dir() for f in d.iterdir()}
+    assert written <= {".dlexam.lock"}, written  # no checkpoint, no metrics: each refused before training
