@@ -9,7 +9,7 @@
 
 #include <cstdint>
 #include <cstring>
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) || defined(__AVX2__)
 #include <immintrin.h>
 #endif
 
@@ -19,6 +19,18 @@ namespace {  // internal linkage: each library loaded (one per set of sizes, nat
              // mixed a portable build's 16-byte aligned buffers into AVX-512 code
 
 constexpr int L = 16;  // lanes of a vector
+
+// How many v16 values the CPU's vector registers hold at once, for sizing a block of accumulators
+// (stage 1's conv columns): a block with more accumulators than registers spills them to memory on
+// every step. Blocking decides which outputs are computed together, never the order in which any
+// one output's terms are added, so every value is the same bit for bit whatever it is.
+#if defined(__AVX512F__)
+constexpr int kVectors = 32;  // 32 zmm, one per v16
+#elif defined(__AVX__)
+constexpr int kVectors = 8;  // 16 ymm, two per v16
+#else
+constexpr int kVectors = 4;  // 16 xmm (SSE) or NEON's 32 q registers counted as x86's 16, four per v16
+#endif
 typedef float v16 __attribute__((vector_size(L * sizeof(float))));
 typedef int32_t v16i __attribute__((vector_size(L * sizeof(int32_t))));
 
@@ -38,6 +50,12 @@ inline v16 relu(v16 v) { return v > v16{} ? v : v16{}; }
 inline uint32_t positive_bits(v16 v) {
 #if defined(__AVX512F__)
   return _mm512_cmp_ps_mask(__m512(v), _mm512_setzero_ps(), _CMP_GT_OQ);
+#elif defined(__AVX2__)
+  __m256 half[2];
+  std::memcpy(half, &v, sizeof(v));
+  const __m256 zero = _mm256_setzero_ps();
+  return uint32_t(_mm256_movemask_ps(_mm256_cmp_ps(half[0], zero, _CMP_GT_OQ))) |
+         uint32_t(_mm256_movemask_ps(_mm256_cmp_ps(half[1], zero, _CMP_GT_OQ))) << 8;
 #else
   uint32_t bits = 0;
   for (int l = 0; l < L; ++l) bits |= uint32_t(v[l] > 0.0f) << l;
@@ -49,6 +67,18 @@ inline uint32_t positive_bits(v16 v) {
 inline v16 keep_bits(v16 v, uint32_t bits) {
 #if defined(__AVX512F__)
   return v16(_mm512_maskz_mov_ps(__mmask16(bits), __m512(v)));
+#elif defined(__AVX2__)
+  const __m256i lane_bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+  __m256 half[2];
+  std::memcpy(half, &v, sizeof(v));
+  for (int h = 0; h < 2; ++h) {
+    const __m256i on = _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32(int32_t(bits >> (8 * h))), lane_bit),
+                                          lane_bit);
+    half[h] = _mm256_and_ps(half[h], _mm256_castsi256_ps(on));  // +0 where off, as the select below gives
+  }
+  v16 out;
+  std::memcpy(&out, half, sizeof(out));
+  return out;
 #else
   const v16i lane_bit = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768};
   const v16i on = ((v16i{} + int32_t(bits)) & lane_bit) != 0;
