@@ -61,6 +61,10 @@ class SceneConfig:
     noise: float = 0.05  # camera sensor noise sd 0.003 + noise * u^2 (luma 0..1)
     low_res: float = 0.2  # share of images brought down to 13..25 px and back
     jpeg: float = 0.3  # share of images JPEG-compressed at quality 15..90
+    # Levers added after the shipped recipe (issue 21's second round); 0 leaves the scenes, and the random
+    # stream that draws them, exactly as before.
+    elastic: float = 0.0  # glyph px: a smooth random warp of each scene's glyphs (new letterforms), 0: none
+    stroke: float = 0.0  # output px, at most 1: strokes thickened or thinned by uniform [-stroke, stroke]
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -141,6 +145,14 @@ def _dilate(mask: torch.Tensor) -> torch.Tensor:
     return torch.maximum(torch.maximum(rows[:, :, :-2], rows[:, :, 1:-1]), rows[:, :, 2:])
 
 
+def _restroke(mask: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Thicken (weight > 0) or thin (weight < 0) the ink of (n, S, S) by |weight| <= 1 output pixel (n,):
+    a blend towards the 3x3 dilation or erosion of the mask."""
+    thick, thin = _dilate(mask), 1 - _dilate(1 - mask)  # erosion: the dilation of the background
+    target = torch.where(weight[:, None, None] > 0, thick, thin)
+    return mask + weight.abs()[:, None, None] * (target - mask)
+
+
 def _smooth_noise(n: int, size: int, cells: int, g: torch.Generator) -> torch.Tensor:
     """Low-frequency noise in [-1, 1]: a (cells x cells) random field upsampled bicubically -> (n, size, size)."""
     field = torch.rand(n, 1, cells, cells, generator=g) * 2 - 1
@@ -211,6 +223,9 @@ def render_scenes(
     cos, sin = torch.cos(angle), torch.sin(angle)
     rx, ry = sx * v(cos) + sy * v(sin), sy * v(cos) - sx * v(sin)
     gx, gy = (rx - ry * v(shear)) / v(scale * aspect), ry / v(scale)  # (n, S, S) glyph px
+    if cfg.elastic > 0:  # bend the letterforms: a displacement field smooth over a third of the crop
+        gx = gx + _smooth_noise(n, size, 3, g) * cfg.elastic
+        gy = gy + _smooth_noise(n, size, 3, g) * cfg.elastic
     w_c, w_l, w_r = glyphs.widths[centre], glyphs.widths[left], glyphs.widths[right]
     grid = torch.empty(n, size, size, 2)  # normalised glyph coordinates for grid_sample
     grid[..., 0], grid[..., 1] = gx * (2.0 / GLYPH_W), gy * (2.0 / GLYPH_H)
@@ -221,6 +236,8 @@ def render_scenes(
     mask = torch.maximum(mask, _sample(glyphs.ink[left], grid) * v(has_l))
     grid[..., 0].sub_(v((off_r - off_l) * (2.0 / GLYPH_W)))
     mask = torch.maximum(mask, _sample(glyphs.ink[right], grid) * v(has_r))
+    if cfg.stroke > 0:
+        mask = _restroke(mask, (U(n) * 2 - 1) * min(cfg.stroke, 1.0))
 
     # Surfaces: background (textured), a plate around the digits (edges, border), clutter.
     bg = col(n)
