@@ -18,6 +18,7 @@ from dlexam.svhn.synthetic.scenes import (
     SceneConfig,
     _jpeg_in_place,
     _restroke,
+    _svhn_neighbour,
     mnist_glyphs,
     render_scenes,
 )
@@ -172,3 +173,26 @@ def test_augment_identity_and_exact_polarity_flip():
     moved = Augment(AugmentConfig())(x, torch.Generator().manual_seed(1))
     again = Augment(AugmentConfig())(x, torch.Generator().manual_seed(1))
     assert moved.shape == x.shape and torch.equal(moved, again)
+
+
+def test_svhn_neighbours_follow_svhns_published_digit_counts_in_typefaces_only():
+    n = 200_000
+    start = torch.where(torch.arange(n) % 2 == 0, 30, 1960)  # typeface family at glyph 30; MNIST from 1960
+    count = torch.where(torch.arange(n) % 2 == 0, 10, 8000)
+    uniform = torch.full((n,), 4242)
+    got = _svhn_neighbour(uniform, start, count, torch.Generator().manual_seed(0))
+    assert torch.equal(got[1::2], uniform[1::2])  # MNIST neighbours: the uniform pick, untouched
+    share = torch.bincount(got[::2] - 30, minlength=10).double() / (n // 2)
+    # oracle: SVHN's train class counts as printed in the dataset's documentation (label 10 = digit 0)
+    svhn = torch.tensor([4948, 13861, 10585, 8497, 7458, 6882, 5727, 5595, 5045, 4659], dtype=torch.float64)
+    assert torch.allclose(share, svhn / 73257, atol=0.005)
+
+
+def test_svhn_neighbours_keep_labels_and_change_the_scenes():
+    cfg = dataclasses.replace(CLEAN, neighbours=1.0)
+    glyphs = GlyphSet(cfg)
+    plain, digits = render_scenes(300, seed=5, glyphs=glyphs, cfg=cfg)
+    like = dataclasses.replace(cfg, svhn_neighbours=True)
+    a, da = render_scenes(300, seed=5, glyphs=glyphs, cfg=like)
+    b, _ = render_scenes(300, seed=5, glyphs=glyphs, cfg=like)
+    assert np.array_equal(a, b) and np.array_equal(da, digits) and not np.array_equal(a, plain)

@@ -65,6 +65,7 @@ class SceneConfig:
     # stream that draws them, exactly as before.
     elastic: float = 0.0  # glyph px: a smooth random warp of each scene's glyphs (new letterforms), 0: none
     stroke: float = 0.0  # output px, at most 1: strokes thickened or thinned by uniform [-stroke, stroke]
+    svhn_neighbours: bool = False  # typeface neighbours' digits drawn as often as in SVHN (1 most, 9 least)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -73,6 +74,10 @@ class SceneConfig:
     def from_dict(cls, d: dict) -> SceneConfig:
         return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})
 
+
+# How often each digit 0-9 occurs in SVHN's train split: its published class counts (Netzer et al. 2011;
+# label 10 is the digit 0), numbers rather than images. House numbers hold far more 1s than 9s.
+SVHN_DIGIT_COUNTS = (4948, 13861, 10585, 8497, 7458, 6882, 5727, 5595, 5045, 4659)
 
 # SVHN's Format 2 framing (issue 21): each crop is a digit's bounding box extended to a square, so the digit
 # fills most of the height (here 22..34 px of 32), keeps its own aspect, and its neighbours stand at both
@@ -145,6 +150,14 @@ def _dilate(mask: torch.Tensor) -> torch.Tensor:
     return torch.maximum(torch.maximum(rows[:, :, :-2], rows[:, :, 1:-1]), rows[:, :, 2:])
 
 
+def _svhn_neighbour(pick: torch.Tensor, start: torch.Tensor, count: torch.Tensor, g: torch.Generator):
+    """Glyph indices (n,) of neighbours whose digits follow SVHN_DIGIT_COUNTS, in typeface families (10 glyphs,
+    digit d at start + d); `pick` (a uniform choice) is kept in the MNIST family, whose glyphs are unordered."""
+    digit = torch.multinomial(torch.tensor(SVHN_DIGIT_COUNTS, dtype=torch.float64), len(pick), replacement=True,
+                              generator=g)
+    return torch.where(count == 10, start + digit, pick)
+
+
 def _restroke(mask: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """Thicken (weight > 0) or thin (weight < 0) the ink of (n, S, S) by |weight| <= 1 output pixel (n,):
     a blend towards the 3x3 dilation or erosion of the mask."""
@@ -201,6 +214,8 @@ def render_scenes(
     pick = lambda: start + (U(n) * count).long().clamp(max=count - 1)  # noqa: E731
     centre, left, right = pick(), pick(), pick()
     digits = glyphs.digits[centre]
+    if cfg.svhn_neighbours:
+        left, right = _svhn_neighbour(left, start, count, g), _svhn_neighbour(right, start, count, g)
 
     # Geometry, in output pixels with the crop's centre at 0 (as synth.render), plus a homography.
     s = size / 32.0
