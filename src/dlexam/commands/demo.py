@@ -57,7 +57,8 @@ def print_svhn_demo(d) -> None:
 
 def print_shipped_demo(d) -> None:
     print(f"real digits, {d.model}:")
-    for name, what in (("chars74k", "photographed digits (Chars74K)"), ("mnist2000", "handwritten digits (MNIST)")):
+    for name, what in (("svhn_dev", "real house numbers (SVHN crops, development set)"),
+                       ("chars74k", "photographed digits (Chars74K)"), ("mnist2000", "handwritten digits (MNIST)")):
         c = d.checks[name]
         print(f"  {what}: " + (f"accuracy {c['accuracy']:.3f} on {c['n']:,}" if "accuracy" in c
                                else f"skipped, {c['skipped']}"))

@@ -68,7 +68,7 @@ class ShippedDemo:
     """The exam CNN that ships with dlexam (dlexam.svhn.shipped) on real digits."""
 
     model: str  # which model, and how to rebuild it
-    checks: dict  # dlexam.svhn.data.realdata.check_accuracies on Chars74K photos and MNIST's last 2,000
+    checks: dict  # dlexam.svhn.data.realdata.check_accuracies on real SVHN crops, Chars74K photos, MNIST's last 2,000
     photos: list[tuple[str, int, int]]  # the first photo of each digit: (name, true digit, predicted digit)
 
 
@@ -80,7 +80,7 @@ def shipped_on_real_digits() -> ShippedDemo:
     from dlexam.svhn.inference import describe, load_model, predict_images
 
     model, payload = load_model(None)
-    checks = check_accuracies(model, ("chars74k", "mnist2000"))
+    checks = check_accuracies(model, ("svhn_dev", "chars74k", "mnist2000"))
     root, photos = find("data", "chars74k-digits"), []
     if root is not None:
         files = [sorted((root / str(d)).glob("*.png"))[0] for d in range(10)]
