@@ -61,6 +61,11 @@ class SceneConfig:
     noise: float = 0.05  # camera sensor noise sd 0.003 + noise * u^2 (luma 0..1)
     low_res: float = 0.2  # share of images brought down to 13..25 px and back
     jpeg: float = 0.3  # share of images JPEG-compressed at quality 15..90
+    # Levers added after the shipped recipe (issue 21's second round); 0 leaves the scenes, and the random
+    # stream that draws them, exactly as before.
+    elastic: float = 0.0  # glyph px: a smooth random warp of each scene's glyphs (new letterforms), 0: none
+    stroke: float = 0.0  # output px, at most 1: strokes thickened or thinned by uniform [-stroke, stroke]
+    svhn_neighbours: bool = False  # typeface neighbours' digits drawn as often as in SVHN (1 most, 9 least)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -69,6 +74,10 @@ class SceneConfig:
     def from_dict(cls, d: dict) -> SceneConfig:
         return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})
 
+
+# How often each digit 0-9 occurs in SVHN's train split: its published class counts (Netzer et al. 2011;
+# label 10 is the digit 0), numbers rather than images. House numbers hold far more 1s than 9s.
+SVHN_DIGIT_COUNTS = (4948, 13861, 10585, 8497, 7458, 6882, 5727, 5595, 5045, 4659)
 
 # SVHN's Format 2 framing (issue 21): each crop is a digit's bounding box extended to a square, so the digit
 # fills most of the height (here 22..34 px of 32), keeps its own aspect, and its neighbours stand at both
@@ -141,6 +150,22 @@ def _dilate(mask: torch.Tensor) -> torch.Tensor:
     return torch.maximum(torch.maximum(rows[:, :, :-2], rows[:, :, 1:-1]), rows[:, :, 2:])
 
 
+def _svhn_neighbour(pick: torch.Tensor, start: torch.Tensor, count: torch.Tensor, g: torch.Generator):
+    """Glyph indices (n,) of neighbours whose digits follow SVHN_DIGIT_COUNTS, in typeface families (10 glyphs,
+    digit d at start + d); `pick` (a uniform choice) is kept in the MNIST family, whose glyphs are unordered."""
+    digit = torch.multinomial(torch.tensor(SVHN_DIGIT_COUNTS, dtype=torch.float64), len(pick), replacement=True,
+                              generator=g)
+    return torch.where(count == 10, start + digit, pick)
+
+
+def _restroke(mask: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Thicken (weight > 0) or thin (weight < 0) the ink of (n, S, S) by |weight| <= 1 output pixel (n,):
+    a blend towards the 3x3 dilation or erosion of the mask."""
+    thick, thin = _dilate(mask), 1 - _dilate(1 - mask)  # erosion: the dilation of the background
+    target = torch.where(weight[:, None, None] > 0, thick, thin)
+    return mask + weight.abs()[:, None, None] * (target - mask)
+
+
 def _smooth_noise(n: int, size: int, cells: int, g: torch.Generator) -> torch.Tensor:
     """Low-frequency noise in [-1, 1]: a (cells x cells) random field upsampled bicubically -> (n, size, size)."""
     field = torch.rand(n, 1, cells, cells, generator=g) * 2 - 1
@@ -189,6 +214,8 @@ def render_scenes(
     pick = lambda: start + (U(n) * count).long().clamp(max=count - 1)  # noqa: E731
     centre, left, right = pick(), pick(), pick()
     digits = glyphs.digits[centre]
+    if cfg.svhn_neighbours:
+        left, right = _svhn_neighbour(left, start, count, g), _svhn_neighbour(right, start, count, g)
 
     # Geometry, in output pixels with the crop's centre at 0 (as synth.render), plus a homography.
     s = size / 32.0
@@ -211,6 +238,9 @@ def render_scenes(
     cos, sin = torch.cos(angle), torch.sin(angle)
     rx, ry = sx * v(cos) + sy * v(sin), sy * v(cos) - sx * v(sin)
     gx, gy = (rx - ry * v(shear)) / v(scale * aspect), ry / v(scale)  # (n, S, S) glyph px
+    if cfg.elastic > 0:  # bend the letterforms: a displacement field smooth over a third of the crop
+        gx = gx + _smooth_noise(n, size, 3, g) * cfg.elastic
+        gy = gy + _smooth_noise(n, size, 3, g) * cfg.elastic
     w_c, w_l, w_r = glyphs.widths[centre], glyphs.widths[left], glyphs.widths[right]
     grid = torch.empty(n, size, size, 2)  # normalised glyph coordinates for grid_sample
     grid[..., 0], grid[..., 1] = gx * (2.0 / GLYPH_W), gy * (2.0 / GLYPH_H)
@@ -221,6 +251,8 @@ def render_scenes(
     mask = torch.maximum(mask, _sample(glyphs.ink[left], grid) * v(has_l))
     grid[..., 0].sub_(v((off_r - off_l) * (2.0 / GLYPH_W)))
     mask = torch.maximum(mask, _sample(glyphs.ink[right], grid) * v(has_r))
+    if cfg.stroke > 0:
+        mask = _restroke(mask, (U(n) * 2 - 1) * min(cfg.stroke, 1.0))
 
     # Surfaces: background (textured), a plate around the digits (edges, border), clutter.
     bg = col(n)
