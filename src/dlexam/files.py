@@ -324,6 +324,12 @@ class OutputDir:
                 files[name] = [sha256_of(self.path / name)]
             self._write_record(files, run | (set(names) & set(self.run_files)))
 
+    def _claim_locked(self, name: str) -> None:
+        """claim(name) under the folder's lock, so that no other writer's commit falls between reading the
+        record and hashing the file (which made a file that writer had just replaced look foreign)."""
+        with _folder_locked(self.path):
+            self.claim(name)
+
     def _commit(self, name: str, digest: Callable[[Path], str]) -> Callable[[Path, Path], None]:
         """The commit of a new `name` (a temporary file): under the folder's lock, check again that the
         file there may be replaced, record the new contents beside the old, rename, record the new only."""
@@ -352,12 +358,12 @@ class OutputDir:
     @contextlib.contextmanager
     def open(self, name: str, mode: str = "wb") -> Iterator[IO]:
         """Write `name` atomically (after checking it may be replaced) and record it, as one commit."""
-        self.claim(name)
+        self._claim_locked(name)
         with atomic_open(self.path / name, mode, commit=self._commit(name, sha256_of)) as f:
             yield f
 
     def write_bytes(self, name: str, data: bytes) -> Path:
-        self.claim(name)
+        self._claim_locked(name)
         digest = hashlib.sha256(data).hexdigest()
         with atomic_open(self.path / name, "wb", commit=self._commit(name, lambda _tmp: digest)) as f:
             f.write(data)

@@ -130,3 +130,28 @@ def test_an_experiment_run_by_path_releases_its_folder_lock(tmp_path, monkeypatc
     EXPERIMENTS["separable-logreg"](tmp_path / "e", quick=True)  # and the failed one let it go too
     OutputDir(tmp_path / "e", lock=True).close()
     assert len(calls) == 3
+
+
+def test_a_commit_between_reading_the_record_and_hashing_the_file_is_not_a_foreign_file(tmp_path, monkeypatch):
+    """The check before a write read the record, then hashed the file: another writer's commit in between made
+    a file dlexam had written look foreign (the concurrent-writers test above failed so, now and then, under
+    load). Here that commit is started at exactly that instant, from another thread."""
+    import threading
+
+    from dlexam import files
+
+    OutputDir(tmp_path).write_bytes("shared.txt", b"first")
+    hash_file = files.sha256_of
+    other = threading.Thread(target=lambda: OutputDir(tmp_path).write_bytes("shared.txt", b"second"))
+
+    def hash_after_another_commit(path):
+        if path.name == "shared.txt" and not other.is_alive() and other.ident is None:
+            other.start()
+            other.join(0.5)  # held up by the folder's lock while this check runs; without it, done by now
+        return hash_file(path)
+
+    monkeypatch.setattr(files, "sha256_of", hash_after_another_commit)
+    OutputDir(tmp_path).write_bytes("shared.txt", b"third")  # no "was not written by dlexam"
+    other.join(10)
+    assert not other.is_alive()
+    assert OutputDir(tmp_path).owns("shared.txt")
