@@ -75,7 +75,10 @@ def run(args: list[str], *, kill_after: float | None = None, kill_at: tuple[str,
     if kill_after is not None:
         p.join(kill_after)
         if p.exitcode is None:
-            os.kill(p.pid, signal.SIGKILL)
+            try:
+                os.kill(p.pid, signal.SIGKILL)
+            except ProcessLookupError:  # it ended on its own just now (its status reaches us a moment later)
+                pass
     p.join(timeout)
     if p.exitcode is None:
         p.kill()
