@@ -33,7 +33,7 @@ from pathlib import Path
 
 import torch
 
-from dlexam import limits, runs
+from dlexam import checkpoint, limits, runs
 from dlexam.errors import NonFiniteLoss, UserError
 from dlexam.progress import ProgressFn, log
 from dlexam.svhn.model import KIND, CNNConfig, ExamCNN
@@ -145,7 +145,7 @@ def _resume_state(run: SVHNRun, folder: runs.RunFolder | None) -> tuple[TrainCon
     """What last.pt says about the run, checked before use: a damaged state is one clear error; a
     setting given now that differs from the run's is refused by name."""
     path = run.out / runs.LAST
-    payload = folder.load(runs.LAST, kind=KIND) if folder is not None else _load_plain(path)
+    payload = folder.load(runs.LAST, kind=KIND) if folder is not None else checkpoint.load(path, kind=KIND)
     try:
         extra = payload["extra"]
         settings = dict(extra["settings"])
@@ -185,12 +185,6 @@ def _resume_state(run: SVHNRun, folder: runs.RunFolder | None) -> tuple[TrainCon
     if run.data is not None:
         settings["data"] = str(run.data.resolve())
     return cfg, settings, model_cfg, start_epoch, history, payload
-
-
-def _load_plain(path: Path) -> dict:
-    from dlexam import checkpoint
-
-    return checkpoint.load(path, kind=KIND)
 
 
 def _new_settings(run: SVHNRun) -> tuple[TrainConfig, dict]:
@@ -289,8 +283,6 @@ def _train(run: SVHNRun, folder: runs.RunFolder | None, progress: ProgressFn | N
                            f" batch {cfg.batch_size}, {settings['engine']}")
     optimizer = make_optimizer(model, cfg)
     if payload is not None:
-        from dlexam import checkpoint
-
         checkpoint.load_weights(model, payload, out / runs.LAST)
         try:
             optimizer.load_state_dict(payload["extra"]["optimizer"])
