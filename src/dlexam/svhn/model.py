@@ -204,6 +204,41 @@ class ExamCNN(nn.Module):
             return kernels.trunk(x, self.conv1, self.conv2, self._geometry)  # (B, 16, 3, 3), contiguous
         return self.features(x)
 
+    def fused_step(self, x: torch.Tensor, y: torch.Tensor, scale: float) -> tuple[float, int] | None:
+        """A training step's forward and backward pass as one fused C call, where it applies: sets each
+        parameter's .grad to the gradient of ``scale * F.cross_entropy(self(x), y, reduction="sum")`` and
+        returns (that summed loss, the count of images whose first largest logit is y) -- the same
+        function as ``self(x)`` and autograd, to float rounding. None (nothing done) where it does not
+        apply: not fused, not in training, a conv head, a layer swapped for another kind, hooks on a
+        module, images that are not float32 CPU tensors; then the caller runs the step through autograd.
+        """
+        if not (
+            self.fused
+            and self.training
+            and torch.is_grad_enabled()
+            and self.cfg.head == "linear"
+            and type(self.fc) is nn.Linear
+            and type(self.flatten) is nn.Flatten
+            and x.dtype == torch.float32
+            and x.device.type == "cpu"
+            and not x.requires_grad
+            and not self._hooked()
+        ):
+            return None
+        return kernels.train_step(self._geometry, x, y, self.conv1, self.conv2, self.fc, scale)
+
+    def _hooked(self) -> bool:
+        """Whether a hook is set that a step through the layers would run: on every module, on this model or
+        a layer of the step (a fused model's stage layers, flatten and fc are leaves), or on a parameter."""
+        module = nn.modules.module
+        if (module._global_forward_hooks or module._global_forward_pre_hooks or module._global_backward_hooks
+                or module._global_backward_pre_hooks):
+            return True
+        for m in (self, *(self._modules[name] for name in _STAGE_LAYERS), self.flatten, self.fc):
+            if m._forward_hooks or m._forward_pre_hooks or m._backward_hooks or m._backward_pre_hooks:
+                return True
+        return any(p._backward_hooks or p._post_accumulate_grad_hooks for p in self.parameters())
+
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The table's convs (each with its activation) and pools in order, on PyTorch's layers:
         (B, C, H, W) -> the last map (Version A: (B, 1, 32, 32) -> (B, 16, 3, 3))."""

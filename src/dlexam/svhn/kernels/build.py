@@ -26,7 +26,7 @@ from pathlib import Path
 from dlexam.files import atomic_path, atomic_write_text, sha256_of
 
 SOURCE = Path(__file__).with_name("fused.cpp")
-HEADERS = [SOURCE.with_name(name) for name in ("simd.h", "pool.h", "stages.h", "stage1.h", "stage2.h")]
+HEADERS = [SOURCE.with_name(name) for name in ("simd.h", "pool.h", "stages.h", "stage1.h", "stage2.h", "head.h")]
 FLAGS = ["-O3", "-march=native", "-pthread", "-shared", "-fPIC", "-std=c++17"]
 PORTABLE_FLAGS = ["-O3", "-pthread", "-shared", "-fPIC", "-std=c++17"]  # second try: generic CPU
 

@@ -11,10 +11,12 @@
 // chunk order, so every result depends on the inputs alone: not on the thread count, nor on which
 // thread took which chunk. The caller (fused.py) checks every pointer: dtype, shape, layout.
 
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <vector>
 
+#include "head.h"
 #include "pool.h"
 #include "simd.h"
 #include "stage1.h"
@@ -53,18 +55,34 @@ void for_each_chunk(int64_t B, int threads, Body body) {
   }, &ctx);
 }
 
+// The sum of `chunks` rows of `n` vectors each, added in row order, element by element: the same
+// result on any number of threads, which split the elements between them.
+std::vector<v16> total_in_order(const v16* rows, int64_t chunks, int n, int threads) {
+  constexpr int kBlock = 32;  // vectors per job
+  struct Ctx {
+    const v16* rows;
+    int64_t chunks;
+    int n;
+    v16* t;
+  };
+  std::vector<v16> t(n);
+  Ctx ctx{rows, chunks, n, t.data()};
+  Pool::get().run(threads, (n + kBlock - 1) / kBlock, [](void* p, int64_t job) {
+    const Ctx& c = *static_cast<const Ctx*>(p);
+    const int k0 = int(job) * kBlock, k1 = std::min(c.n, k0 + kBlock);
+    for (int64_t r = 0; r < c.chunks; ++r)
+      for (int k = k0; k < k1; ++k) c.t[k] += c.rows[size_t(r) * c.n + k];
+  }, &ctx);
+  return t;
+}
+
 // Per-chunk sums of `n` vectors, zeroed; total() adds them in chunk order.
 struct ChunkSums {
   std::vector<v16> sums;
   int n;
   ChunkSums(int64_t B, int n_) : sums(size_t(chunks_of(B)) * n_), n(n_) {}
   v16* of(int64_t chunk) { return sums.data() + size_t(chunk) * n; }
-  std::vector<v16> total() const {
-    std::vector<v16> t(n);
-    for (size_t c = 0; c < sums.size() / size_t(n); ++c)
-      for (int k = 0; k < n; ++k) t[k] += sums[c * n + k];
-    return t;
-  }
+  std::vector<v16> total(int threads) const { return total_in_order(sums.data(), int64_t(sums.size() / n), n, threads); }
 };
 
 // Stage 1's sums (lanes (r, c) of K1 K1 + 1 vectors) -> dweight (C1, 1, K1, K1) and dbias (C1).
@@ -179,7 +197,7 @@ void dlexam_stage1_backward(const float* x, int64_t B, int H, int W, int pad, in
       stage1::backward_image(x + b * H * W, d, g + b * d.Hp * d.Wp * C1,
                              static_cast<const Mask1*>(mask) + b * d.Hu * d.Wu, s, s + K1 * K1);
   });
-  write_stage1_grads(sums.total().data(), dweight, dbias);
+  write_stage1_grads(sums.total(threads).data(), dweight, dbias);
 }
 
 // x: (B, H, W, C1); out: (B, C2, Hp, Wp).
@@ -210,7 +228,7 @@ void dlexam_stage2_backward(const float* x, int64_t B, int H, int W, int pad, in
                              static_cast<const Mask2*>(mask) + b * d.Hu * d.Wu, *wt, s, s + kStage2Sums - NV2,
                              dx + b * H * W * C1);
   });
-  write_stage2_grads(sums.total().data(), dweight, dbias);
+  write_stage2_grads(sums.total(threads).data(), dweight, dbias);
   delete wt;
 }
 
@@ -263,10 +281,88 @@ void dlexam_trunk_backward(const float* x, int64_t B, int H, int W, int pad1, in
       stage1::backward_image(x + b * H * W, d1, dpooled, reinterpret_cast<const Mask1*>(sb + sv.mask1), s, s + K1 * K1);
     }
   });
-  const std::vector<v16> t = sums.total();
+  const std::vector<v16> t = sums.total(threads);
   write_stage1_grads(t.data(), dw1, db1);
   write_stage2_grads(t.data() + n1, dw2, db2);
   delete wt2;
+}
+
+// A whole training step of the network's trunk and linear head on one batch, image by image, with no
+// map of the batch ever written: the trunk forward (as dlexam_trunk_forward), the head and softmax
+// cross-entropy (head.h), and the backward pass of both (as dlexam_trunk_backward), so each image's
+// maps stay in cache from its forward pass to its backward pass, and the head runs on every thread.
+// x: (B, H, W) images; labels: (B,) in [0, K); fw: (K, F) and fb: (K,) the head, F = C2 Hp2 Wp2 in
+// (C2, Hp2, Wp2) order. Writes the gradients of scale * (the summed loss) into dw1 .. dfb, the summed
+// loss (not scaled) into *loss and the count of images whose first largest logit is their label into
+// *correct. Per-chunk sums added in chunk order, as everywhere here: the result does not depend on the
+// thread count. Returns -1, writing nothing, if a label is outside [0, K), -2 if K is not in 1..64.
+int dlexam_train_step(const float* x, int64_t B, int H, int W, int pad1, int pool1, int pad2, int pool2,
+                      const float* w1, const float* b1, const float* w2, const float* b2, const float* fw,
+                      const float* fb, int K, const int64_t* labels, float scale, float* dw1, float* db1, float* dw2,
+                      float* db2, float* dfw, float* dfb, double* loss, int64_t* correct, int threads) {
+  if (K < 1 || K > 64) return -2;
+  for (int64_t b = 0; b < B; ++b)
+    if (labels[b] < 0 || labels[b] >= K) return -1;
+  const Dims d1(H, W, pad1, pool1, K1);
+  const Dims d2(d1.Hp, d1.Wp, pad2, pool2, K2);
+  const Saved sv(d1, d2);
+  const int F = C2 * d2.Hp * d2.Wp;
+  const stage1::Weights wt1(w1, b1);
+  const auto* wt2 = new stage2::Weights(w2, b2);
+  const head::Weights hw(fw, fb, K, F);
+  constexpr int n1 = K1 * K1 + 1;
+  const int n = n1 + kStage2Sums + hw.sums();
+  const Chunks chunks(B);
+  static thread_local std::vector<v16> sums_of_chunks;  // zeroed by each chunk: no serial fill
+  v16* sums = grown(sums_of_chunks, size_t(chunks.n) * n);
+  std::vector<double> losses(chunks.n);
+  std::vector<int64_t> rights(chunks.n);
+  for_each_chunk(B, threads, [&](int64_t chunk, int64_t b0, int64_t b1) {
+    v16* s = sums + size_t(chunk) * n;
+    std::fill(s, s + n, v16{});
+    v16* s2 = s + n1;
+    v16* sh = s2 + kStage2Sums;
+    static thread_local std::vector<uint8_t> saved_buf;
+    static thread_local std::vector<float> out_buf, df_buf;
+    uint8_t* sb = grown(saved_buf, sv.bytes);
+    float* pooled = reinterpret_cast<float*>(sb + sv.pooled);
+    Mask1* mask1 = reinterpret_cast<Mask1*>(sb + sv.mask1);
+    Mask2* mask2 = reinterpret_cast<Mask2*>(sb + sv.mask2);
+    float* out = grown(out_buf, size_t(F));
+    float* df = grown(df_buf, size_t(hw.NF) * L);
+    float* dpooled = grown(scratch().dx, size_t(d1.Hp) * d1.Wp * C1);
+    double l = 0.0;
+    int64_t right = 0;
+    for (int64_t b = b0; b < b1; ++b) {
+      stage1::forward_image(x + b * H * W, d1, wt1, pooled, mask1);
+      stage2::forward_image(pooled, d2, *wt2, out, mask2);
+      const head::Result r = head::forward_backward(hw, out, labels[b], scale, sh, sh + F * hw.NK, df);
+      l += r.loss;
+      right += r.correct;
+      stage2::backward_image(pooled, d2, df, mask2, *wt2, s2, s2 + kStage2Sums - NV2, dpooled);
+      stage1::backward_image(x + b * H * W, d1, dpooled, mask1, s, s + K1 * K1);
+    }
+    losses[chunk] = l;
+    rights[chunk] = right;
+  });
+  const std::vector<v16> t = total_in_order(sums, chunks.n, n, threads);
+  double l = 0.0;
+  int64_t right = 0;
+  for (int64_t c = 0; c < chunks.n; ++c) {
+    l += losses[c];
+    right += rights[c];
+  }
+  write_stage1_grads(t.data(), dw1, db1);
+  write_stage2_grads(t.data() + n1, dw2, db2);
+  const v16* th = t.data() + n1 + kStage2Sums;
+  for (int k = 0; k < K; ++k) {
+    for (int i = 0; i < F; ++i) dfw[size_t(k) * F + i] = th[size_t(i) * hw.NK + k / L][k % L];
+    dfb[k] = th[size_t(F) * hw.NK + k / L][k % L];
+  }
+  *loss = l;
+  *correct = right;
+  delete wt2;
+  return 0;
 }
 
 // out[b] = (images[idx[b]] - mean[idx[b]]) / (std[idx[b]] + 1) as floats, the same arithmetic as
@@ -284,5 +380,21 @@ int dlexam_standardise_start(const uint8_t* images, int64_t n, int64_t pixels, c
 }
 
 void dlexam_join() { Pool::get().join_if_mine(); }
+
+// A check of the pool for the tests: `jobs` jobs back to back on `threads` threads, job j of 1 + j % 40
+// chunks that each count their runs. Returns how many chunks did not run exactly once.
+int64_t dlexam_pool_check(int threads, int64_t jobs) {
+  std::vector<std::atomic<int>> runs(40);
+  int64_t wrong = 0;
+  for (int64_t j = 0; j < jobs; ++j) {
+    const int64_t chunks = 1 + j % 40;
+    for (auto& r : runs) r.store(0, std::memory_order_relaxed);
+    Pool::get().run(threads, chunks, [](void* p, int64_t c) {
+      static_cast<std::atomic<int>*>(p)[c].fetch_add(1, std::memory_order_relaxed);
+    }, runs.data());
+    for (int64_t c = 0; c < chunks; ++c) wrong += runs[c].load(std::memory_order_relaxed) != 1;
+  }
+  return wrong;
+}
 
 }  // extern "C"

@@ -40,6 +40,7 @@ gets PyTorch's layers and the reason (:func:`choose`). Without a compiler, or wi
 
 from __future__ import annotations
 
+import ctypes
 import functools
 
 import torch
@@ -76,8 +77,8 @@ from dlexam.svhn.kernels.stage_ops import (
 __all__ = [  # the stage operators and the status, for whoever imports them from here
     "STAGES", "available", "computes", "conv_relu_avgpool", "pooled_size", "stage1_backward", "stage1_forward",
     "stage2_backward", "stage2_forward", "status", "wait_policy", "choose", "geometry_of", "standardise", "trunk",
-    "trunk_backward", "trunk_forward", "start_standardise", "PendingBatch", "own_threads", "kernel_threads",
-    "why_not",
+    "trunk_backward", "trunk_forward", "train_step", "start_standardise", "PendingBatch", "own_threads",
+    "kernel_threads", "why_not",
 ]
 
 # ---- which networks the kernels compute ------------------------------------------------------------
@@ -254,6 +255,58 @@ class _Trunk(torch.autograd.Function):
 def trunk(x: Tensor, conv1: nn.Conv2d, conv2: nn.Conv2d, g: Geometry) -> Tensor:
     """avg_pool2d(relu(conv2(avg_pool2d(relu(conv1(x)))))) with g's sizes, fused: (B, C2, Hp, Wp), contiguous."""
     return _Trunk.apply(x, conv1.weight, conv1.bias, conv2.weight, conv2.bias, g)
+
+
+# ---- a whole training step: the trunk, the linear head and the loss --------------------------------------
+def train_step(g: Geometry, x: Tensor, labels: Tensor, conv1: nn.Conv2d, conv2: nn.Conv2d, fc: nn.Linear,
+               scale: float) -> tuple[float, int]:
+    """The forward and backward pass of a training step of trunk + linear head + softmax cross-entropy in
+    one C call (fused.cpp's dlexam_train_step), image by image on the kernels' threads: sets the .grad of
+    conv1's, conv2's and fc's weights and biases to the gradients of
+    ``scale * F.cross_entropy(fc(trunk(x).flatten(1)), labels, reduction="sum")`` and returns (that summed
+    loss, unscaled, in double; the count of images whose first largest logit is their label). The same
+    function as the layers and autograd, to float rounding (tested); no logits are returned and no graph
+    is built. A .grad that is already a contiguous float32 tensor of its parameter's shape is overwritten
+    in place (as optimizer.zero_grad() and backward() would leave it), else a new one is set.
+    ValueError for a label outside [0, classes)."""
+    B, H, W, Hp, Wp = _trunk_sizes("train_step", g, x, conv2.weight, conv1.weight)
+    features = g.c2 * Hp * Wp
+    classes = fc.out_features
+    if fc.in_features != features or fc.bias is None or not 1 <= classes <= 64:
+        raise ValueError(f"dlexam::train_step: the head must be a Linear({features}, 1..64) with a bias, not {fc}")
+    if labels.dtype != torch.int64 or labels.shape != (B,):
+        raise ValueError(f"dlexam::train_step: labels must be int64 ({B},), not {labels.dtype} {tuple(labels.shape)}")
+    params = (conv1.weight, conv1.bias, conv2.weight, conv2.bias, fc.weight, fc.bias)
+    grads = [_grad_buffer(p) for p in params]  # contiguous: what the C code writes
+    loss, correct = ctypes.c_double(), ctypes.c_int64()
+    pin = Pinned()  # keeps the tensors below alive through the call
+    w1, b1, w2, b2, fw, fb = (pin(p.detach().contiguous(), F32, tuple(p.shape)) for p in params)
+    status = library_for(g.compiled).dlexam_train_step(
+        pin(x.reshape(B, H, W).contiguous(), F32, (B, H, W)), B, H, W, g.pad1, g.pool1, g.pad2, g.pool2,
+        w1, b1, w2, b2, fw, fb, classes, pin(labels.contiguous(), torch.int64, (B,)), scale,
+        *(pin(grad, F32, tuple(grad.shape)) for grad in grads), ctypes.byref(loss), ctypes.byref(correct),
+        kernel_threads(),
+    )
+    if status != 0:
+        raise ValueError(f"dlexam::train_step: a label is outside [0, {classes})")
+    for p, grad in zip(params, grads, strict=True):
+        if p.grad is grad:
+            continue
+        if p.is_contiguous():
+            p.grad = grad
+        else:  # a channels-last weight: its gradient in its layout, as autograd gives it (the fused SGD needs it)
+            p.grad = torch.empty_like(p, requires_grad=False).copy_(grad)
+    return loss.value, correct.value
+
+
+def _grad_buffer(p: Tensor) -> Tensor:
+    """p.grad, to be overwritten, where it is a float32 CPU tensor laid out as p is and p is contiguous; else a
+    new contiguous tensor."""
+    grad = p.grad
+    if grad is not None and p.is_contiguous() and grad.dtype is F32 and grad.is_cpu and grad.shape == p.shape \
+            and grad.is_contiguous() and not grad.requires_grad:
+        return grad
+    return torch.empty(p.shape, dtype=F32)
 
 
 # ---- a training batch ---------------------------------------------------------------------------------

@@ -64,8 +64,10 @@ def declare(lib: ctypes.CDLL) -> ctypes.CDLL:
         ("dlexam_trunk_saved_bytes", [i] * 6, i64),
         ("dlexam_trunk_forward", [p, *trunk_dims, p, p, p, p, p, p, i], None),
         ("dlexam_trunk_backward", [p, *trunk_dims, p, p, p, p, p, p, p, i], None),
+        ("dlexam_train_step", [p, *trunk_dims, *[p] * 6, i, p, ctypes.c_float, *[p] * 6, p, p, i], i),
         ("dlexam_standardise_start", [p, i64, i64, p, i64, p, p, p, i], i),
         ("dlexam_join", [], None),
+        ("dlexam_pool_check", [i, i64], i64),
     ):
         getattr(lib, name).argtypes = args
         getattr(lib, name).restype = ret

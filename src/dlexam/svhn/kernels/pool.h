@@ -72,6 +72,7 @@ class Pool {
  public:
   static constexpr int64_t kSpinNs = 2'000'000;      // quiet machine: wait this long before sleeping
   static constexpr int64_t kPolicyEveryNs = 250'000'000;
+  static constexpr uint32_t kClosed = 0xFFFFFFFFu;  // the chunk index of a job being replaced: none left
 
   static Pool& get() {
     static std::once_flag once;
@@ -140,13 +141,18 @@ class Pool {
     const int helpers = int(std::min<int64_t>(threads - 1, chunks));
     start_workers(helpers);
     update_policy(helpers);
+    const uint32_t e = ++epoch_;
+    // First close the last job: a worker still in work() for it may have read its state (all chunks
+    // claimed) but not yet its chunk count; had it read the count stored below, its claim of a chunk
+    // past the end would succeed and count down this job's chunks. Once it reads any field stored
+    // below (release / acquire), its compare-and-swap on the old state sees this store and fails.
+    state_.store((uint64_t(e) << 32) | kClosed, std::memory_order_seq_cst);
     active_.store(helpers, std::memory_order_relaxed);
-    fn_.store(fn, std::memory_order_relaxed);
-    ctx_.store(ctx, std::memory_order_relaxed);
-    chunks_.store(chunks, std::memory_order_relaxed);
+    fn_.store(fn, std::memory_order_release);
+    ctx_.store(ctx, std::memory_order_release);
+    chunks_.store(chunks, std::memory_order_release);
     remaining_.store(chunks, std::memory_order_relaxed);
     done_.store(0, std::memory_order_relaxed);
-    const uint32_t e = ++epoch_;
     state_.store(uint64_t(e) << 32, std::memory_order_release);
     epoch_word_.store(e, std::memory_order_seq_cst);
     if (sleepers_.load(std::memory_order_seq_cst) > 0) futex_wake_all(&epoch_word_);
@@ -157,10 +163,10 @@ class Pool {
     for (;;) {
       uint64_t s = state_.load(std::memory_order_acquire);
       if (uint32_t(s >> 32) != e) return;
-      const ChunkFn fn = fn_.load(std::memory_order_relaxed);
-      void* const ctx = ctx_.load(std::memory_order_relaxed);
+      const ChunkFn fn = fn_.load(std::memory_order_acquire);
+      void* const ctx = ctx_.load(std::memory_order_acquire);
       const int64_t chunk = int64_t(uint32_t(s));
-      if (chunk >= chunks_.load(std::memory_order_relaxed)) return;
+      if (chunk >= chunks_.load(std::memory_order_acquire)) return;
       if (!state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel)) continue;
       fn(ctx, chunk);  // a chunk was free, so this job's fields are still the ones read above
       if (remaining_.fetch_sub(1, std::memory_order_acq_rel) == 1) {

@@ -36,6 +36,7 @@ import torch
 import torch.distributed as torch_dist
 import torch.nn as nn
 import torch.nn.functional as F
+import torch.optim.optimizer as optimizer_hooks
 
 from dlexam.cpu import torch_threads
 from dlexam.errors import NonFiniteLoss
@@ -131,6 +132,33 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     raise ValueError(f"optimizer must be sgd or adam, not {cfg.optimizer!r}")
 
 
+def sgd_step(optimizer: torch.optim.Optimizer) -> None:
+    """optimizer.step(), for make_optimizer's fused CPU SGD as the one kernel call that step makes
+    (torch._fused_sgd_, the same arguments, so the same bits: tested) without torch.optim's Python around
+    it (~0.1 ms a step); any other optimizer, its first step (which makes the momentum buffers), hooks or
+    gradient scaling: optimizer.step() itself."""
+    if type(optimizer) is torch.optim.SGD and len(optimizer.param_groups) == 1 and not (
+        optimizer._optimizer_step_pre_hooks or optimizer._optimizer_step_post_hooks
+        or optimizer_hooks._global_optimizer_pre_hooks or optimizer_hooks._global_optimizer_post_hooks
+        or getattr(optimizer, "grad_scale", None) is not None or getattr(optimizer, "found_inf", None) is not None
+    ):
+        group = optimizer.param_groups[0]
+        params = group["params"]
+        if group["fused"] and group["momentum"] and not group["maximize"] and not group["differentiable"]:
+            grads = [p.grad for p in params]
+            buffers = [optimizer.state[p].get("momentum_buffer") if p in optimizer.state else None for p in params]
+            if all(t is not None and t.is_cpu and t.dtype == torch.float32 and not t.is_sparse for t in grads) and all(
+                b is not None for b in buffers
+            ):
+                torch._fused_sgd_(
+                    params, grads, buffers, weight_decay=group["weight_decay"], momentum=group["momentum"],
+                    lr=group["lr"], dampening=group["dampening"], nesterov=group["nesterov"], maximize=False,
+                    is_first_step=False, grad_scale=None, found_inf=None,
+                )
+                return
+    optimizer.step()
+
+
 def cross_entropy_sum(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """F.cross_entropy(logits, y, reduction="sum"), faster for 10 classes on a CPU.
 
@@ -183,6 +211,8 @@ def train_one_epoch(
     task = f"epoch {epoch + 1}"
     aug_gen = torch.Generator().manual_seed(int(cfg.seed) * 1_000_003 + int(epoch) + 500_009)
     batches = Batches(images, d.device, stats, channels_last=cfg.channels_last)
+    # the whole step fused where the model offers it (ExamCNN.fused_step) and no DDP wrapper needs autograd
+    whole_step = hasattr(model, "fused_step") and d.world == 1
 
     def share(step: int) -> tuple[torch.Tensor, torch.Tensor]:
         """The global batch of `step` and this process's every world-th share of it."""
@@ -206,23 +236,32 @@ def train_one_epoch(
                     x = augment(x.cpu(), aug_gen).to(d.device)
                 x = x.contiguous(memory_format=torch.channels_last) if cfg.channels_last else x
             y = labels.index_select(0, idx).to(d.device)
-            logits = model(x)
+            # sum / global batch * world: DDP's average over processes is then the global mean's gradient
+            scale = d.world / len(global_idx)
+            fused = model.fused_step(x, y, scale) if whole_step else None  # loss and gradients in one C call
+            if fused is None:
+                logits = model(x)
             if i + 1 < spe:
                 batches.start(share(i + 1)[1])  # the next batch, on the kernels' idle threads while this step goes on
-            # sum / global batch * world: DDP's average over processes is then the global mean's gradient
-            loss = cross_entropy_sum(logits, y) * (d.world / len(global_idx))
-            loss_value = float(loss.detach())
+            if fused is None:
+                loss = cross_entropy_sum(logits, y) * scale
+                loss_value = float(loss.detach())
+            else:
+                batch_loss, right = fused
+                loss_value = batch_loss * scale
             if not math.isfinite(loss_value):  # stop before a NaN reaches the weights (and any checkpoint)
                 raise NonFiniteLoss(f"epoch {epoch + 1}, batch {i + 1}", loss_value)
-            for group in optimizer.param_groups:  # optimizer.zero_grad(set_to_none=True) without its profiler hooks
-                for p in group["params"]:
-                    p.grad = None
-            loss.backward()
-            optimizer.step()
-            batch_loss = loss_value * len(global_idx) / d.world  # this process's summed loss, in double
+            if fused is None:
+                for group in optimizer.param_groups:  # optimizer.zero_grad(set_to_none=True) without its profiler hooks
+                    for p in group["params"]:
+                        p.grad = None
+                loss.backward()
+                batch_loss = loss_value * len(global_idx) / d.world  # this process's summed loss, in double
+                with torch.no_grad():
+                    right = (logits.argmax(1) == y).sum().cpu()
+            sgd_step(optimizer)
             loss_sum += batch_loss
-            with torch.no_grad():
-                correct += (logits.argmax(1) == y).sum().cpu()
+            correct += right
             seen += len(global_idx)
             if step_losses is not None:
                 step_losses.append(batch_loss / max(1, len(idx)))
