@@ -235,9 +235,11 @@ class ExamCNN(nn.Module):
                 or module._global_backward_pre_hooks):
             return True
         for m in (self, *(self._modules[name] for name in _STAGE_LAYERS), self.flatten, self.fc):
-            if m._forward_hooks or m._forward_pre_hooks or m._backward_hooks or m._backward_pre_hooks:
+            if m._forward_hooks or m._forward_pre_hooks or m._backward_hooks or m._backward_pre_hooks or any(
+                p._backward_hooks or p._post_accumulate_grad_hooks for p in m._parameters.values() if p is not None
+            ):
                 return True
-        return any(p._backward_hooks or p._post_accumulate_grad_hooks for p in self.parameters())
+        return False
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The table's convs (each with its activation) and pools in order, on PyTorch's layers:
