@@ -132,6 +132,20 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     raise ValueError(f"optimizer must be sgd or adam, not {cfg.optimizer!r}")
 
 
+def _backward(optimizer: torch.optim.Optimizer, logits: torch.Tensor, y: torch.Tensor, scale: float):
+    """A step's backward pass through autograd (where the model offers no fused step): each parameter's
+    .grad := the gradient of scale * the summed cross-entropy. -> (that scaled loss, the count of images
+    whose largest logit is their label)."""
+    loss = cross_entropy_sum(logits, y) * scale
+    for group in optimizer.param_groups:  # optimizer.zero_grad(set_to_none=True) without its profiler hooks
+        for p in group["params"]:
+            p.grad = None
+    loss.backward()
+    with torch.no_grad():
+        right = (logits.argmax(1) == y).sum().cpu()
+    return float(loss.detach()), right
+
+
 def sgd_step(optimizer: torch.optim.Optimizer) -> None:
     """optimizer.step(), for make_optimizer's fused CPU SGD as the one kernel call that step makes
     (torch._fused_sgd_, the same arguments, so the same bits: tested) without torch.optim's Python around
@@ -244,21 +258,13 @@ def train_one_epoch(
             if i + 1 < spe:
                 batches.start(share(i + 1)[1])  # the next batch, on the kernels' idle threads while this step goes on
             if fused is None:
-                loss = cross_entropy_sum(logits, y) * scale
-                loss_value = float(loss.detach())
+                loss_value, right = _backward(optimizer, logits, y, scale)
+                batch_loss = loss_value * len(global_idx) / d.world  # this process's summed loss, in double
             else:
                 batch_loss, right = fused
                 loss_value = batch_loss * scale
             if not math.isfinite(loss_value):  # stop before a NaN reaches the weights (and any checkpoint)
                 raise NonFiniteLoss(f"epoch {epoch + 1}, batch {i + 1}", loss_value)
-            if fused is None:
-                for group in optimizer.param_groups:  # optimizer.zero_grad(set_to_none=True) without its profiler hooks
-                    for p in group["params"]:
-                        p.grad = None
-                loss.backward()
-                batch_loss = loss_value * len(global_idx) / d.world  # this process's summed loss, in double
-                with torch.no_grad():
-                    right = (logits.argmax(1) == y).sum().cpu()
             sgd_step(optimizer)
             loss_sum += batch_loss
             correct += right
