@@ -13,8 +13,8 @@
 //  * waits never spin while the machine is busy. The wait policy is chosen from the machine's load
 //    and checked again every quarter second: "spin" (wait for the next job, or for the last chunk,
 //    by spinning up to kSpinNs, then sleep) when this process's threads have cores to themselves,
-//    "sleep" (a futex wait at once) when other runnable tasks would have to share cores with a
-//    spinning thread. The load is the number of runnable tasks in /proc/loadavg, less this pool's
+//    "sleep" (a futex wait after at most kShortSpinNs, 20 us, less than a wait and a wake cost) when
+//    other runnable tasks would have to share cores with a spinning thread. The load is the number of runnable tasks in /proc/loadavg, less this pool's
 //    own running threads. DLEXAM_KERNEL_WAIT=spin|sleep fixes the policy (for benchmarks and tests).
 //  * one job at a time; a second caller (another Python thread) runs its job on its own thread.
 //  * a job can also be started on the workers alone (start/join): the next training batch is gathered
@@ -71,6 +71,7 @@ inline int64_t now_ns() {
 class Pool {
  public:
   static constexpr int64_t kSpinNs = 2'000'000;      // quiet machine: wait this long before sleeping
+  static constexpr int64_t kShortSpinNs = 20'000;    // busy machine: this long (a futex wait and wake cost more)
   static constexpr int64_t kPolicyEveryNs = 250'000'000;
   static constexpr uint32_t kClosed = 0xFFFFFFFFu;  // the chunk index of a job being replaced: none left
 
@@ -152,7 +153,6 @@ class Pool {
     ctx_.store(ctx, std::memory_order_release);
     chunks_.store(chunks, std::memory_order_release);
     remaining_.store(chunks, std::memory_order_relaxed);
-    done_.store(0, std::memory_order_relaxed);
     state_.store(uint64_t(e) << 32, std::memory_order_release);
     epoch_word_.store(e, std::memory_order_seq_cst);
     if (sleepers_.load(std::memory_order_seq_cst) > 0) futex_wake_all(&epoch_word_);
@@ -170,34 +170,43 @@ class Pool {
       if (!state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel)) continue;
       fn(ctx, chunk);  // a chunk was free, so this job's fields are still the ones read above
       if (remaining_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-        done_.store(1, std::memory_order_seq_cst);
+        mark_done(e);
         if (caller_sleeping_.load(std::memory_order_seq_cst)) futex_wake_all(&done_);
       }
     }
   }
 
+  // done_ holds the newest finished job's epoch; it only moves forward, so a worker that finishes the last
+  // chunk of a job and is preempted before saying so cannot later mark a newer job done (or undone).
+  void mark_done(uint32_t e) {
+    uint32_t v = done_.load(std::memory_order_seq_cst);
+    while (int32_t(e - v) > 0 && !done_.compare_exchange_weak(v, e, std::memory_order_seq_cst)) {
+    }
+  }
+
   void wait_done() {
+    const uint32_t e = epoch_;
     if (remaining_.load(std::memory_order_acquire) == 0) return;
-    if (spin_.load(std::memory_order_relaxed)) {
-      const int64_t until = now_ns() + kSpinNs;
-      for (int i = 0; remaining_.load(std::memory_order_acquire) != 0; ++i) {
-        cpu_relax();
-        if ((i & 255) == 0 && now_ns() > until) break;
-      }
+    // quiet machine: spin up to kSpinNs; busy: kShortSpinNs, in case the other thread is about to finish
+    const int64_t until = now_ns() + (spin_.load(std::memory_order_relaxed) ? kSpinNs : kShortSpinNs);
+    for (int i = 0; remaining_.load(std::memory_order_acquire) != 0; ++i) {
+      cpu_relax();
+      if ((i & 63) == 0 && now_ns() > until) break;
     }
     caller_sleeping_.store(true, std::memory_order_seq_cst);
-    while (done_.load(std::memory_order_seq_cst) == 0) futex_wait(&done_, 0);
+    for (uint32_t v = done_.load(std::memory_order_seq_cst); int32_t(v - e) < 0; v = done_.load(std::memory_order_seq_cst))
+      futex_wait(&done_, v);
     caller_sleeping_.store(false, std::memory_order_relaxed);
-    while (remaining_.load(std::memory_order_acquire) != 0) cpu_relax();  // done_ is set after the count
   }
 
   void worker(int index, uint32_t seen) {
     for (;;) {
-      if (epoch_word_.load(std::memory_order_acquire) == seen && spin_.load(std::memory_order_relaxed)) {
-        const int64_t until = now_ns() + kSpinNs;
+      if (epoch_word_.load(std::memory_order_acquire) == seen) {
+        const bool spin = spin_.load(std::memory_order_relaxed);
+        const int64_t until = now_ns() + (spin ? kSpinNs : kShortSpinNs);
         for (int i = 0; epoch_word_.load(std::memory_order_acquire) == seen; ++i) {
           cpu_relax();
-          if ((i & 255) == 0 && (now_ns() > until || !spin_.load(std::memory_order_relaxed))) break;
+          if ((i & 63) == 0 && (now_ns() > until || spin_.load(std::memory_order_relaxed) != spin)) break;
         }
       }
       while (epoch_word_.load(std::memory_order_seq_cst) == seen) {
