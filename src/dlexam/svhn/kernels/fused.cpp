@@ -123,6 +123,43 @@ struct Saved {
   }
 };
 
+// The trunk's sizes for an H x W image and one image through it, forward and backward: the batch entry
+// points below (trunk forward, trunk backward, the whole step) run these per image.
+constexpr int kStage1Sums = K1 * K1 + 1;
+constexpr int kTrunkSums = kStage1Sums + kStage2Sums;  // stage 1's sums, then stage 2's
+
+struct Trunk {
+  Dims d1, d2;
+  Saved sv;
+  int features;  // of the output: C2 Hp2 Wp2
+  Trunk(int H, int W, int pad1, int pool1, int pad2, int pool2)
+      : d1(H, W, pad1, pool1, K1), d2(d1.Hp, d1.Wp, pad2, pool2, K2), sv(d1, d2), features(C2 * d2.Hp * d2.Wp) {}
+
+  // x: one (H, W) image -> out (C2, Hp2, Wp2), and what backward needs into saved (sv.bytes).
+  void forward(const float* x, const stage1::Weights& w1, const stage2::Weights& w2, float* out,
+               uint8_t* saved) const {
+    float* pooled = reinterpret_cast<float*>(saved + sv.pooled);
+    stage1::forward_image(x, d1, w1, pooled, reinterpret_cast<Mask1*>(saved + sv.mask1));
+    stage2::forward_image(pooled, d2, w2, out, reinterpret_cast<Mask2*>(saved + sv.mask2));
+  }
+
+  // Adds the image's weight and bias gradients to sums (kTrunkSums vectors), given g, the gradient of out.
+  void backward(const float* x, const float* g, const uint8_t* saved, const stage2::Weights& w2, v16* sums) const {
+    const float* pooled = reinterpret_cast<const float*>(saved + sv.pooled);
+    float* dpooled = grown(scratch().dx, size_t(d1.Hp) * d1.Wp * C1);
+    v16* s2 = sums + kStage1Sums;
+    stage2::backward_image(pooled, d2, g, reinterpret_cast<const Mask2*>(saved + sv.mask2), w2, s2,
+                           s2 + kStage2Sums - NV2, dpooled);
+    stage1::backward_image(x, d1, dpooled, reinterpret_cast<const Mask1*>(saved + sv.mask1), sums, sums + K1 * K1);
+  }
+
+  // The trunk's total sums (kTrunkSums vectors) -> its four gradients.
+  static void write_grads(const v16* t, float* dw1, float* db1, float* dw2, float* db2) {
+    write_stage1_grads(t, dw1, db1);
+    write_stage2_grads(t + kStage1Sums, dw2, db2);
+  }
+};
+
 // The gather and standardisation of a training batch, chunk by chunk.
 struct Standardise {
   const uint8_t* images;
@@ -234,27 +271,18 @@ void dlexam_stage2_backward(const float* x, int64_t B, int H, int W, int pad, in
 
 // Bytes per image that trunk_forward saves for trunk_backward.
 int64_t dlexam_trunk_saved_bytes(int H, int W, int pad1, int pool1, int pad2, int pool2) {
-  const Dims d1(H, W, pad1, pool1, K1);
-  const Dims d2(d1.Hp, d1.Wp, pad2, pool2, K2);
-  return int64_t(Saved(d1, d2).bytes);
+  return int64_t(Trunk(H, W, pad1, pool1, pad2, pool2).sv.bytes);
 }
 
 // x: (B, H, W) images; out: (B, C2, Hp2, Wp2); saved: (B, trunk_saved_bytes).
 void dlexam_trunk_forward(const float* x, int64_t B, int H, int W, int pad1, int pool1, int pad2, int pool2,
                           const float* w1, const float* b1, const float* w2, const float* b2, float* out,
                           uint8_t* saved, int threads) {
-  const Dims d1(H, W, pad1, pool1, K1);
-  const Dims d2(d1.Hp, d1.Wp, pad2, pool2, K2);
-  const Saved sv(d1, d2);
+  const Trunk tr(H, W, pad1, pool1, pad2, pool2);
   const stage1::Weights wt1(w1, b1);
   const auto* wt2 = new stage2::Weights(w2, b2);
   for_each_chunk(B, threads, [&](int64_t, int64_t b0, int64_t b1) {
-    for (int64_t b = b0; b < b1; ++b) {
-      uint8_t* s = saved + b * sv.bytes;
-      float* pooled = reinterpret_cast<float*>(s + sv.pooled);
-      stage1::forward_image(x + b * H * W, d1, wt1, pooled, reinterpret_cast<Mask1*>(s + sv.mask1));
-      stage2::forward_image(pooled, d2, *wt2, out + b * C2 * d2.Hp * d2.Wp, reinterpret_cast<Mask2*>(s + sv.mask2));
-    }
+    for (int64_t b = b0; b < b1; ++b) tr.forward(x + b * H * W, wt1, *wt2, out + b * tr.features, saved + b * tr.sv.bytes);
   });
   delete wt2;
 }
@@ -263,27 +291,15 @@ void dlexam_trunk_forward(const float* x, int64_t B, int H, int W, int pad1, int
 void dlexam_trunk_backward(const float* x, int64_t B, int H, int W, int pad1, int pool1, int pad2, int pool2,
                            const float* g, const uint8_t* saved, const float* w2, float* dw1, float* db1,
                            float* dw2, float* db2, int threads) {
-  const Dims d1(H, W, pad1, pool1, K1);
-  const Dims d2(d1.Hp, d1.Wp, pad2, pool2, K2);
-  const Saved sv(d1, d2);
+  const Trunk tr(H, W, pad1, pool1, pad2, pool2);
   const std::vector<float> no_bias(C2);
   const auto* wt2 = new stage2::Weights(w2, no_bias.data());
-  constexpr int n1 = K1 * K1 + 1;
-  ChunkSums sums(B, n1 + kStage2Sums);
+  ChunkSums sums(B, kTrunkSums);
   for_each_chunk(B, threads, [&](int64_t chunk, int64_t b0, int64_t b1) {
-    v16* s = sums.of(chunk);
-    float* dpooled = grown(scratch().dx, size_t(d1.Hp) * d1.Wp * C1);
-    for (int64_t b = b0; b < b1; ++b) {
-      const uint8_t* sb = saved + b * sv.bytes;
-      const float* pooled = reinterpret_cast<const float*>(sb + sv.pooled);
-      stage2::backward_image(pooled, d2, g + b * C2 * d2.Hp * d2.Wp, reinterpret_cast<const Mask2*>(sb + sv.mask2),
-                             *wt2, s + n1, s + n1 + kStage2Sums - NV2, dpooled);
-      stage1::backward_image(x + b * H * W, d1, dpooled, reinterpret_cast<const Mask1*>(sb + sv.mask1), s, s + K1 * K1);
-    }
+    for (int64_t b = b0; b < b1; ++b)
+      tr.backward(x + b * H * W, g + b * tr.features, saved + b * tr.sv.bytes, *wt2, sums.of(chunk));
   });
-  const std::vector<v16> t = sums.total(threads);
-  write_stage1_grads(t.data(), dw1, db1);
-  write_stage2_grads(t.data() + n1, dw2, db2);
+  Trunk::write_grads(sums.total(threads).data(), dw1, db1, dw2, db2);
   delete wt2;
 }
 
@@ -303,15 +319,12 @@ int dlexam_train_step(const float* x, int64_t B, int H, int W, int pad1, int poo
   if (K < 1 || K > 64) return -2;
   for (int64_t b = 0; b < B; ++b)
     if (labels[b] < 0 || labels[b] >= K) return -1;
-  const Dims d1(H, W, pad1, pool1, K1);
-  const Dims d2(d1.Hp, d1.Wp, pad2, pool2, K2);
-  const Saved sv(d1, d2);
-  const int F = C2 * d2.Hp * d2.Wp;
+  const Trunk tr(H, W, pad1, pool1, pad2, pool2);
+  const int F = tr.features;
   const stage1::Weights wt1(w1, b1);
   const auto* wt2 = new stage2::Weights(w2, b2);
   const head::Weights hw(fw, fb, K, F);
-  constexpr int n1 = K1 * K1 + 1;
-  const int n = n1 + kStage2Sums + hw.sums();
+  const int n = kTrunkSums + hw.sums();
   const Chunks chunks(B);
   static thread_local std::vector<v16> sums_of_chunks;  // zeroed by each chunk: no serial fill
   v16* sums = grown(sums_of_chunks, size_t(chunks.n) * n);
@@ -320,27 +333,20 @@ int dlexam_train_step(const float* x, int64_t B, int H, int W, int pad1, int poo
   for_each_chunk(B, threads, [&](int64_t chunk, int64_t b0, int64_t b1) {
     v16* s = sums + size_t(chunk) * n;
     std::fill(s, s + n, v16{});
-    v16* s2 = s + n1;
-    v16* sh = s2 + kStage2Sums;
+    v16* sh = s + kTrunkSums;
     static thread_local std::vector<uint8_t> saved_buf;
     static thread_local std::vector<float> out_buf, df_buf;
-    uint8_t* sb = grown(saved_buf, sv.bytes);
-    float* pooled = reinterpret_cast<float*>(sb + sv.pooled);
-    Mask1* mask1 = reinterpret_cast<Mask1*>(sb + sv.mask1);
-    Mask2* mask2 = reinterpret_cast<Mask2*>(sb + sv.mask2);
+    uint8_t* saved = grown(saved_buf, tr.sv.bytes);
     float* out = grown(out_buf, size_t(F));
     float* df = grown(df_buf, size_t(hw.NF) * L);
-    float* dpooled = grown(scratch().dx, size_t(d1.Hp) * d1.Wp * C1);
     double l = 0.0;
     int64_t right = 0;
     for (int64_t b = b0; b < b1; ++b) {
-      stage1::forward_image(x + b * H * W, d1, wt1, pooled, mask1);
-      stage2::forward_image(pooled, d2, *wt2, out, mask2);
+      tr.forward(x + b * H * W, wt1, *wt2, out, saved);
       const head::Result r = head::forward_backward(hw, out, labels[b], scale, sh, sh + F * hw.NK, df);
       l += r.loss;
       right += r.correct;
-      stage2::backward_image(pooled, d2, df, mask2, *wt2, s2, s2 + kStage2Sums - NV2, dpooled);
-      stage1::backward_image(x + b * H * W, d1, dpooled, mask1, s, s + K1 * K1);
+      tr.backward(x + b * H * W, df, saved, *wt2, s);
     }
     losses[chunk] = l;
     rights[chunk] = right;
@@ -352,9 +358,8 @@ int dlexam_train_step(const float* x, int64_t B, int H, int W, int pad1, int poo
     l += losses[c];
     right += rights[c];
   }
-  write_stage1_grads(t.data(), dw1, db1);
-  write_stage2_grads(t.data() + n1, dw2, db2);
-  const v16* th = t.data() + n1 + kStage2Sums;
+  Trunk::write_grads(t.data(), dw1, db1, dw2, db2);
+  const v16* th = t.data() + kTrunkSums;
   for (int k = 0; k < K; ++k) {
     for (int i = 0; i < F; ++i) dfw[size_t(k) * F + i] = th[size_t(i) * hw.NK + k / L][k % L];
     dfb[k] = th[size_t(F) * hw.NK + k / L][k % L];

@@ -14,8 +14,8 @@
 //    and checked again every quarter second: "spin" (wait for the next job, or for the last chunk,
 //    by spinning up to kSpinNs, then sleep) when this process's threads have cores to themselves,
 //    "sleep" (a futex wait after at most kShortSpinNs, 20 us, less than a wait and a wake cost) when
-//    other runnable tasks would have to share cores with a spinning thread. The load is the number of runnable tasks in /proc/loadavg, less this pool's
-//    own running threads. DLEXAM_KERNEL_WAIT=spin|sleep fixes the policy (for benchmarks and tests).
+//    other runnable tasks would have to share cores with a spinning thread. The load is the number of
+//    runnable tasks in /proc/loadavg, less this pool's own running threads. DLEXAM_KERNEL_WAIT=spin|sleep fixes the policy (for benchmarks and tests).
 //  * one job at a time; a second caller (another Python thread) runs its job on its own thread.
 //  * a job can also be started on the workers alone (start/join): the next training batch is gathered
 //    and standardised while the calling thread runs the Python of this step.
