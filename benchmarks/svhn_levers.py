@@ -1,0 +1,155 @@
+"""Issue 21, third round: train-time levers against the shipped recipe, paired by seed.
+
+Each lever is the shipped recipe (its own `training_set`, `TrainConfig` and augmentation, through
+`dlexam.svhn.training.loop.fit`, unpinned, one thread) with one change at training time that the
+earlier rounds had not measured. None of them is in the library: they are measured here, and the
+numbers are in docs/svhn.md ("Issue 21, third round").
+
+  baseline   the shipped recipe as it is
+  randconv   random convolutions (Xu et al., ICLR 2021, the RandConv of domain generalisation on
+             digits): half of each batch is convolved with a random k x k filter (k in 1, 3, 5, 7,
+             weights N(0, 1/k^2)), re-standardised and blended with the image by a uniform weight
+  gamma      a random monotone contrast curve per image: logit(sigmoid(x) ** g), g log-uniform in [1/2, 2]
+  erase      30% of images lose a strip 3-8 px wide at the left or right edge (noise around the image
+             mean): SVHN crops keep parts of the neighbouring digits there
+  xzoom      a horizontal stretch or squeeze, log-uniform in [0.8, 1.25], before the usual warp
+  wd1e-3     weight decay 1e-3 (the recipe's is 5e-4)
+  wd2e-3     weight decay 2e-3
+
+Every augmentation draws from the loop's generator (seeded by seed and epoch), so a run is repeatable
+on one machine. Accuracies come from dlexam.svhn.data.realdata's checks (svhn_dev, chars74k,
+mnist2000, synth_heldout; a check whose files are absent is skipped). Per lever, runs are listed
+worst first by svhn_dev; with `baseline` among the levers each lever's worst seed is compared with
+the baseline's. One JSON line per run on stderr, one JSON object as the last line of stdout.
+
+Usage: python benchmarks/svhn_levers.py [--levers baseline erase ...] [--seeds 0 1 2] [--recipe shipped|quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+from dlexam.svhn.data.realdata import CHECKS, check_accuracies
+from dlexam.svhn.model import CNNConfig, ExamCNN
+from dlexam.svhn.training.augment import Augment
+from dlexam.svhn.training.loop import TrainConfig, fit
+from dlexam.svhn.training.recipes import RECIPES, training_set
+
+TRAIN_CHANGES = {"wd1e-3": {"weight_decay": 1e-3}, "wd2e-3": {"weight_decay": 2e-3}}
+AUGMENT_LEVERS = ("randconv", "gamma", "erase", "xzoom")
+LEVERS = ("baseline", *AUGMENT_LEVERS, *TRAIN_CHANGES)
+
+
+def standardised(x: torch.Tensor) -> torch.Tensor:
+    return (x - x.mean((1, 2, 3), keepdim=True)) / (x.std((1, 2, 3), keepdim=True) + 1e-5)
+
+
+def uniform(n: int, g: torch.Generator) -> torch.Tensor:
+    """n numbers uniform in [-1, 1]."""
+    return torch.rand(n, generator=g) * 2 - 1
+
+
+def xzoom(x: torch.Tensor, g: torch.Generator, most: float = 1.25) -> torch.Tensor:
+    b, _, h, w = x.shape
+    theta = torch.zeros(b, 2, 3)
+    theta[:, 0, 0] = torch.exp(uniform(b, g) * math.log(most))
+    theta[:, 1, 1] = 1
+    grid = F.affine_grid(theta, [b, 1, h, w], align_corners=False)
+    return F.grid_sample(x.contiguous(), grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def randconv(x: torch.Tensor, g: torch.Generator, p: float = 0.5, sizes=(1, 3, 5, 7)) -> torch.Tensor:
+    b, _, h, w = x.shape
+    k = sizes[int(torch.randint(len(sizes), (1,), generator=g))]
+    weights = torch.randn(b, 1, k, k, generator=g) / k
+    padded = F.pad(x.reshape(1, b, h, w), (k // 2,) * 4, mode="replicate")
+    y = standardised(F.conv2d(padded, weights, groups=b).reshape(b, 1, h, w))
+    blend = torch.rand(b, 1, 1, 1, generator=g)
+    y = standardised(blend * x + (1 - blend) * y)
+    return torch.where((torch.rand(b, generator=g) < p)[:, None, None, None], y, x)
+
+
+def gamma(x: torch.Tensor, g: torch.Generator, most: float = 2.0) -> torch.Tensor:
+    power = torch.exp(uniform(x.shape[0], g) * math.log(most))[:, None, None, None]
+    return standardised(torch.logit(torch.sigmoid(x).clamp(1e-4, 1 - 1e-4) ** power))
+
+
+def erase(x: torch.Tensor, g: torch.Generator, p: float = 0.3) -> torch.Tensor:
+    b, _, h, w = x.shape
+    x = x.clone()
+    for i in torch.nonzero(torch.rand(b, generator=g) < p).flatten().tolist():
+        width = int(torch.randint(3, 9, (1,), generator=g))
+        left = 0 if int(torch.randint(2, (1,), generator=g)) == 0 else w - width
+        x[i, :, :, left:left + width] = torch.randn(1, h, width, generator=g) * 0.3 + x[i].mean()
+    return x
+
+
+class WithLever:
+    """The recipe's augmentation with one lever: xzoom, randconv and gamma before it, erase after."""
+
+    def __init__(self, base: Augment, lever: str):
+        self.base, self.lever = base, lever
+
+    def __call__(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+        if self.lever in ("xzoom", "randconv", "gamma"):
+            x = {"xzoom": xzoom, "randconv": randconv, "gamma": gamma}[self.lever](x, g)
+        x = self.base(x, g)
+        return erase(x, g) if self.lever == "erase" else x
+
+
+def run(lever: str, recipe_name: str, seed: int) -> dict:
+    recipe = RECIPES[recipe_name]
+    t, cpu = time.perf_counter(), time.process_time()
+    x, y = training_set(recipe, seed)
+    settings = dict(epochs=recipe.epochs, batch_size=recipe.batch_size, lr=recipe.lr,
+                    weight_decay=recipe.weight_decay, seed=seed, threads=1)
+    settings.update(TRAIN_CHANGES.get(lever, {}))
+    torch.manual_seed(seed)
+    augment = WithLever(Augment(recipe.augment), lever) if recipe.augment is not None else None
+    model = fit(ExamCNN(CNNConfig()), x, y, cfg=TrainConfig(**settings), augment=augment)["model"]
+    model = model.to(memory_format=torch.contiguous_format).eval()
+    row = {"lever": lever, "seed": seed}
+    for name, r in check_accuracies(model).items():
+        row[name] = round(r["accuracy"], 4) if "accuracy" in r else None
+    row["seconds"] = round(time.perf_counter() - t, 1)
+    row["cpu_seconds"] = round(time.process_time() - cpu, 1)
+    return row
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--levers", nargs="+", default=list(LEVERS), choices=LEVERS)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--recipe", default="shipped", choices=("shipped", "quick"))
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    out = {"benchmark": "svhn_levers", "recipe": args.recipe, "threads": 1, "cpu_count": os.cpu_count(),
+           "load_average_start": os.getloadavg()[0], "levers": {}}
+    for lever in args.levers:
+        rows = []
+        for seed in args.seeds:
+            rows.append(run(lever, args.recipe, seed))
+            print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+        rows.sort(key=lambda r: (r["svhn_dev"] or 0.0, r["seed"]))  # worst first
+        worst = {k: min((r[k] for r in rows if r[k] is not None), default=None) for k in CHECKS}
+        out["levers"][lever] = {"runs": rows, "worst": worst}
+    base = out["levers"].get("baseline")
+    if base is not None:
+        for entry in out["levers"].values():
+            entry["worst_minus_baseline"] = {
+                k: (None if entry["worst"][k] is None or base["worst"][k] is None
+                    else round(entry["worst"][k] - base["worst"][k], 4)) for k in CHECKS}
+    out["load_average_end"] = os.getloadavg()[0]
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
