@@ -15,6 +15,13 @@ numbers are in docs/svhn.md ("Issue 21, third round").
   xzoom      a horizontal stretch or squeeze, log-uniform in [0.8, 1.25], before the usual warp
   wd1e-3     weight decay 1e-3 (the recipe's is 5e-4)
   wd2e-3     weight decay 2e-3
+  smooth     label smoothing 0.1
+  mixup      mixup (Zhang et al., ICLR 2018): each image blended with another of its batch by
+             max(l, 1 - l), l ~ Beta(0.2, 0.2), and its loss with that image's label by the same weight
+
+The last two change the loss, which the fused whole step does not offer: their steps go through
+autograd (a forward hook on the model makes ExamCNN decline the fused step, as it declines for any
+hook), with dlexam.svhn.training.loop's cross-entropy replaced for the run.
 
 Every augmentation draws from the loop's generator (seeded by seed and epoch), so a run is repeatable
 on one machine. Accuracies come from dlexam.svhn.data.realdata's checks (svhn_dev, chars74k,
@@ -39,13 +46,17 @@ import torch.nn.functional as F
 
 from dlexam.svhn.data.realdata import CHECKS, check_accuracies
 from dlexam.svhn.model import CNNConfig, ExamCNN
+from dlexam.svhn.training import loop
 from dlexam.svhn.training.augment import Augment
 from dlexam.svhn.training.loop import TrainConfig, fit
 from dlexam.svhn.training.recipes import RECIPES, training_set
 
 TRAIN_CHANGES = {"wd1e-3": {"weight_decay": 1e-3}, "wd2e-3": {"weight_decay": 2e-3}}
 AUGMENT_LEVERS = ("randconv", "gamma", "erase", "xzoom")
-LEVERS = ("baseline", *AUGMENT_LEVERS, *TRAIN_CHANGES)
+LOSS_LEVERS = ("smooth", "mixup")
+LEVERS = ("baseline", *AUGMENT_LEVERS, *TRAIN_CHANGES, *LOSS_LEVERS)
+SMOOTHING = 0.1
+MIXUP_ALPHA = 0.2
 
 
 def standardised(x: torch.Tensor) -> torch.Tensor:
@@ -93,16 +104,36 @@ def erase(x: torch.Tensor, g: torch.Generator, p: float = 0.3) -> torch.Tensor:
 
 
 class WithLever:
-    """The recipe's augmentation with one lever: xzoom, randconv and gamma before it, erase after."""
+    """The recipe's augmentation with one lever: xzoom, randconv and gamma before it, erase and mixup
+    after. Mixup leaves its partners and weights in `pending` for the loss of the same step."""
 
-    def __init__(self, base: Augment, lever: str):
-        self.base, self.lever = base, lever
+    def __init__(self, base, lever: str):
+        self.base, self.lever, self.pending = base, lever, {}
 
     def __call__(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
         if self.lever in ("xzoom", "randconv", "gamma"):
             x = {"xzoom": xzoom, "randconv": randconv, "gamma": gamma}[self.lever](x, g)
         x = self.base(x, g)
-        return erase(x, g) if self.lever == "erase" else x
+        if self.lever == "erase":
+            x = erase(x, g)
+        if self.lever == "mixup":
+            partner = torch.randperm(x.shape[0], generator=g)
+            weight = torch.distributions.Beta(MIXUP_ALPHA, MIXUP_ALPHA).sample((x.shape[0],))  # torch's seeded stream
+            weight = torch.maximum(weight, 1 - weight)
+            self.pending.update(partner=partner, weight=weight)
+            w = weight[:, None, None, None]
+            x = w * x + (1 - w) * x[partner]
+        return x
+
+    def loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The summed cross-entropy of a step, smoothed or mixed as the lever says."""
+        smoothing = SMOOTHING if self.lever == "smooth" else 0.0
+        if not self.pending:
+            return F.cross_entropy(logits.float(), y, reduction="sum", label_smoothing=smoothing)
+        partner, weight = self.pending.pop("partner"), self.pending.pop("weight")
+        own = F.cross_entropy(logits.float(), y, reduction="none", label_smoothing=smoothing)
+        other = F.cross_entropy(logits.float(), y[partner], reduction="none", label_smoothing=smoothing)
+        return (weight * own + (1 - weight) * other).sum()
 
 
 def run(lever: str, recipe_name: str, seed: int) -> dict:
@@ -113,8 +144,17 @@ def run(lever: str, recipe_name: str, seed: int) -> dict:
                     weight_decay=recipe.weight_decay, seed=seed, threads=1)
     settings.update(TRAIN_CHANGES.get(lever, {}))
     torch.manual_seed(seed)
-    augment = WithLever(Augment(recipe.augment), lever) if recipe.augment is not None else None
-    model = fit(ExamCNN(CNNConfig()), x, y, cfg=TrainConfig(**settings), augment=augment)["model"]
+    augment = WithLever(Augment(recipe.augment) if recipe.augment is not None else lambda x, g: x, lever)
+    model = ExamCNN(CNNConfig())
+    if lever in LOSS_LEVERS:
+        hook = model.register_forward_pre_hook(lambda module, inputs: None)  # autograd's step, not the fused one
+        plain, loop.cross_entropy_sum = loop.cross_entropy_sum, augment.loss
+    try:
+        model = fit(model, x, y, cfg=TrainConfig(**settings), augment=augment)["model"]
+    finally:
+        if lever in LOSS_LEVERS:
+            loop.cross_entropy_sum = plain
+            hook.remove()
     model = model.to(memory_format=torch.contiguous_format).eval()
     row = {"lever": lever, "seed": seed}
     for name, r in check_accuracies(model).items():

@@ -79,13 +79,49 @@ def test_erase_only_touches_edge_strips():
     assert torch.equal(x, batch(64))  # the input is not written
 
 
+def by_hand_ce(logits, y, smoothing=0.0):
+    """Per-image cross-entropy with label smoothing, from log-softmax: (1 - e) * -log p_y + e * mean_k -log p_k."""
+    logp = torch.log_softmax(logits.double(), 1)
+    return -(1 - smoothing) * logp.gather(1, y[:, None])[:, 0] - smoothing * logp.mean(1)
+
+
+def test_smoothed_loss_against_the_formula():
+    g = gen()
+    logits, y = torch.randn(9, 10, generator=g), torch.randint(10, (9,), generator=g)
+    lever = levers.WithLever(lambda x, g: x, "smooth")
+    torch.testing.assert_close(lever.loss(logits, y).double(), by_hand_ce(logits, y, 0.1).sum(), rtol=1e-6, atol=0)
+    plain = levers.WithLever(lambda x, g: x, "erase")
+    torch.testing.assert_close(plain.loss(logits, y), torch.nn.functional.cross_entropy(logits, y, reduction="sum"))
+
+
+def test_mixup_blends_images_and_losses_with_the_same_partners_and_weights():
+    x = batch(8)
+    lever = levers.WithLever(lambda x, g: x, "mixup")
+    torch.manual_seed(3)
+    out = lever(x, gen())
+    partner, weight = lever.pending["partner"], lever.pending["weight"]
+    assert sorted(partner.tolist()) == list(range(8)) and bool((weight >= 0.5).all() and (weight <= 1).all())
+    torch.testing.assert_close(out, weight[:, None, None, None] * x + (1 - weight[:, None, None, None]) * x[partner])
+    logits, y = torch.randn(8, 10, generator=gen(4)), torch.arange(8)
+    want = (weight.double() * by_hand_ce(logits, y) + (1 - weight.double()) * by_hand_ce(logits, y[partner])).sum()
+    torch.testing.assert_close(lever.loss(logits, y).double(), want, rtol=1e-6, atol=0)
+    assert lever.pending == {}  # one step's partners are used once
+
+
+def test_a_loss_lever_puts_the_library_back():
+    plain = levers.loop.cross_entropy_sum
+    row = levers.run("smooth", "quick", 0)
+    assert levers.loop.cross_entropy_sum is plain
+    assert row["lever"] == "smooth" and row["seed"] == 0
+
+
 def test_the_script_runs_end_to_end(tmp_path):
     proc = subprocess.run([sys.executable, str(SCRIPT), "--recipe", "quick", "--seeds", "0", "--levers",
-                           "baseline", "erase", "wd1e-3"], capture_output=True, text=True, check=False,
+                           "baseline", "erase", "mixup"], capture_output=True, text=True, check=False,
                           cwd=tmp_path, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert set(out["levers"]) == {"baseline", "erase", "wd1e-3"}
+    assert set(out["levers"]) == {"baseline", "erase", "mixup"}
     assert out["levers"]["baseline"]["worst_minus_baseline"]["synth_heldout"] == 0.0
     run = out["levers"]["erase"]["runs"][0]
     assert run["seed"] == 0 and 0.0 <= run["synth_heldout"] <= 1.0
