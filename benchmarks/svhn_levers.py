@@ -19,7 +19,16 @@ numbers are in docs/svhn.md ("Issue 21, third round").
   mixup      mixup (Zhang et al., ICLR 2018): each image blended with another of its batch by
              max(l, 1 - l), l ~ Beta(0.2, 0.2), and its loss with that image's label by the same weight
 
-The last two change the loss, which the fused whole step does not offer: their steps go through
+Four more change the data instead: the framed house-number part of the recipe (its first part,
+`scenes.SVHN_FRAMED`: 30% of the images) drawn closer to how the development set's crops look
+(digits 18-30 px high, often narrower; fewer, farther or condensed neighbours):
+
+  few-narrow       digits 18-30 px, aspect 0.7-1.0, a neighbour at each side with probability 0.3, gaps up to 8
+  far-narrow       the same with neighbours 0.5, gaps up to 16 glyph px
+  condensed        digits 20-30 px, aspect 0.6-0.9, neighbours 0.8 at gaps 0-6 (whole, close neighbours)
+  few              digits 18-30 px, neighbours 0.3, gaps up to 8, the framed aspect kept (0.8-1.25)
+
+The smoothing and mixup levers change the loss, which the fused whole step does not offer: their steps go through
 autograd (a forward hook on the model makes ExamCNN decline the fused step, as it declines for any
 hook), with dlexam.svhn.training.loop's cross-entropy replaced for the run.
 
@@ -35,6 +44,7 @@ Usage: python benchmarks/svhn_levers.py [--levers baseline erase ...] [--seeds 0
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -49,12 +59,20 @@ from dlexam.svhn.model import CNNConfig, ExamCNN
 from dlexam.svhn.training import loop
 from dlexam.svhn.training.augment import Augment
 from dlexam.svhn.training.loop import TrainConfig, fit
-from dlexam.svhn.training.recipes import RECIPES, training_set
+from dlexam.svhn.training.recipes import RECIPES, Part, training_set
 
 TRAIN_CHANGES = {"wd1e-3": {"weight_decay": 1e-3}, "wd2e-3": {"weight_decay": 2e-3}}
 AUGMENT_LEVERS = ("randconv", "gamma", "erase", "xzoom")
 LOSS_LEVERS = ("smooth", "mixup")
-LEVERS = ("baseline", *AUGMENT_LEVERS, *TRAIN_CHANGES, *LOSS_LEVERS)
+# changes to the recipe's framed part (SVHN_FRAMED: heights 22-34, aspect 0.8-1.25, neighbours 0.9, gaps -1..4)
+FRAMINGS = {
+    "few-narrow": dict(min_height=18, max_height=30, neighbours=0.3, max_gap=8, min_aspect=0.7, max_aspect=1.0),
+    "far-narrow": dict(min_height=18, max_height=30, neighbours=0.5, max_gap=16, min_aspect=0.7, max_aspect=1.0),
+    "condensed": dict(min_height=20, max_height=30, neighbours=0.8, min_gap=0, max_gap=6,
+                      min_aspect=0.6, max_aspect=0.9),
+    "few": dict(min_height=18, max_height=30, neighbours=0.3, max_gap=8),
+}
+LEVERS = ("baseline", *AUGMENT_LEVERS, *TRAIN_CHANGES, *LOSS_LEVERS, *FRAMINGS)
 SMOOTHING = 0.1
 MIXUP_ALPHA = 0.2
 
@@ -136,8 +154,18 @@ class WithLever:
         return (weight * own + (1 - weight) * other).sum()
 
 
-def run(lever: str, recipe_name: str, seed: int) -> dict:
+def lever_recipe(lever: str, recipe_name: str):
+    """The recipe a lever trains on: the named one, its framed first part changed for a framing lever."""
     recipe = RECIPES[recipe_name]
+    if lever not in FRAMINGS:
+        return recipe
+    framed, *rest = recipe.parts
+    return dataclasses.replace(
+        recipe, parts=(Part(framed.share, dataclasses.replace(framed.scenes, **FRAMINGS[lever])), *rest))
+
+
+def run(lever: str, recipe_name: str, seed: int) -> dict:
+    recipe = lever_recipe(lever, recipe_name)
     t, cpu = time.perf_counter(), time.process_time()
     x, y = training_set(recipe, seed)
     settings = dict(epochs=recipe.epochs, batch_size=recipe.batch_size, lr=recipe.lr,

@@ -108,6 +108,24 @@ def test_mixup_blends_images_and_losses_with_the_same_partners_and_weights():
     assert lever.pending == {}  # one step's partners are used once
 
 
+def test_a_framing_lever_changes_the_framed_part_only():
+    from dlexam.svhn.synthetic.scenes import SVHN_FRAMED
+    from dlexam.svhn.training.recipes import RECIPES
+
+    shipped = RECIPES["shipped"]
+    assert levers.lever_recipe("erase", "shipped") is shipped
+    changed = levers.lever_recipe("condensed", "shipped")
+    assert shipped.parts[0].scenes == SVHN_FRAMED  # the recipe itself is untouched
+    framed = changed.parts[0].scenes
+    assert (framed.neighbours, framed.min_aspect, framed.max_aspect, framed.min_height) == (0.8, 0.6, 0.9, 20)
+    assert (framed.blur, framed.min_contrast, framed.mnist) == (SVHN_FRAMED.blur, SVHN_FRAMED.min_contrast,
+                                                                SVHN_FRAMED.mnist)
+    assert changed.parts[0].share == shipped.parts[0].share and changed.parts[1:] == shipped.parts[1:]
+    assert (changed.images, changed.epochs, changed.batch_size) == (shipped.images, shipped.epochs, shipped.batch_size)
+    quick = levers.lever_recipe("few", "quick").parts[0].scenes
+    assert quick.neighbours == 0.3 and quick.mnist == RECIPES["quick"].parts[0].scenes.mnist == 0.0
+
+
 def test_a_loss_lever_puts_the_library_back():
     plain = levers.loop.cross_entropy_sum
     row = levers.run("smooth", "quick", 0)
