@@ -38,6 +38,8 @@ mnist2000, synth_heldout; a check whose files are absent is skipped). Per lever,
 worst first by svhn_dev; with `baseline` among the levers each lever's worst seed is compared with
 the baseline's. One JSON line per run on stderr, one JSON object as the last line of stdout.
 
+The default runs every lever on seeds 0-2: 39 full runs of about a minute each on one core.
+
 Usage: python benchmarks/svhn_levers.py [--levers baseline erase ...] [--seeds 0 1 2] [--recipe shipped|quick]
 """
 
@@ -64,7 +66,7 @@ from dlexam.svhn.training.recipes import RECIPES, Part, training_set
 TRAIN_CHANGES = {"wd1e-3": {"weight_decay": 1e-3}, "wd2e-3": {"weight_decay": 2e-3}}
 AUGMENT_LEVERS = ("randconv", "gamma", "erase", "xzoom")
 LOSS_LEVERS = ("smooth", "mixup")
-# changes to the recipe's framed part (SVHN_FRAMED: heights 22-34, aspect 0.8-1.25, neighbours 0.9, gaps -1..4)
+# changes to the recipe's framed part (scenes.SVHN_FRAMED, as SceneConfig fields)
 FRAMINGS = {
     "few-narrow": dict(min_height=18, max_height=30, neighbours=0.3, max_gap=8, min_aspect=0.7, max_aspect=1.0),
     "far-narrow": dict(min_height=18, max_height=30, neighbours=0.5, max_gap=16, min_aspect=0.7, max_aspect=1.0),
