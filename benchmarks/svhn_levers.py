@@ -38,9 +38,14 @@ mnist2000, synth_heldout; a check whose files are absent is skipped). Per lever,
 worst first by svhn_dev; with `baseline` among the levers each lever's worst seed is compared with
 the baseline's. One JSON line per run on stderr, one JSON object as the last line of stdout.
 
+`--extra-fonts DIR` adds DIR's TrueType/OpenType files (sorted by name) to the scene typefaces
+(`dlexam.svhn.synthetic.fonts.package_fonts`) for every run, to measure typefaces that dlexam does
+not ship (docs/svhn.md: the fontsource typefaces from npm).
+
 The default runs every lever on seeds 0-2: 39 full runs of about a minute each on one core.
 
 Usage: python benchmarks/svhn_levers.py [--levers baseline erase ...] [--seeds 0 1 2] [--recipe shipped|quick]
+                                        [--extra-fonts DIR]
 """
 
 from __future__ import annotations
@@ -52,12 +57,14 @@ import math
 import os
 import sys
 import time
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 from dlexam.svhn.data.realdata import CHECKS, check_accuracies
 from dlexam.svhn.model import CNNConfig, ExamCNN
+from dlexam.svhn.synthetic import fonts
 from dlexam.svhn.training import loop
 from dlexam.svhn.training.augment import Augment
 from dlexam.svhn.training.loop import TrainConfig, fit
@@ -199,10 +206,18 @@ def main() -> None:
     ap.add_argument("--levers", nargs="+", default=list(LEVERS), choices=LEVERS)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--recipe", default="shipped", choices=("shipped", "quick"))
+    ap.add_argument("--extra-fonts", metavar="DIR", help="more typefaces for the scenes: DIR/*.ttf and *.otf")
     args = ap.parse_args()
     torch.set_num_threads(1)
+    if args.extra_fonts:
+        extra = sorted(str(p) for p in Path(args.extra_fonts).glob("*") if p.suffix.lower() in (".ttf", ".otf"))
+        if not extra:
+            ap.error(f"--extra-fonts: no .ttf or .otf files in {args.extra_fonts}")
+        shipped_fonts = fonts.package_fonts()
+        fonts.package_fonts = lambda: shipped_fonts + tuple(extra)  # read by scene_fonts at each render
     out = {"benchmark": "svhn_levers", "recipe": args.recipe, "threads": 1, "cpu_count": os.cpu_count(),
-           "load_average_start": os.getloadavg()[0], "levers": {}}
+           "extra_fonts": len(extra) if args.extra_fonts else 0, "load_average_start": os.getloadavg()[0],
+           "levers": {}}
     for lever in args.levers:
         rows = []
         for seed in args.seeds:

@@ -134,12 +134,26 @@ def test_a_loss_lever_puts_the_library_back():
 
 
 def test_the_script_runs_end_to_end(tmp_path):
+    from dlexam.svhn.synthetic.digits import TRAIN_FONTS, font_dir
+
+    extra = tmp_path / "fonts"
+    extra.mkdir()
+    (extra / "one.ttf").write_bytes((font_dir() / TRAIN_FONTS[0]).read_bytes())
+    (extra / "notes.txt").write_text("not a font")
     proc = subprocess.run([sys.executable, str(SCRIPT), "--recipe", "quick", "--seeds", "0", "--levers",
-                           "baseline", "erase", "mixup"], capture_output=True, text=True, check=False,
-                          cwd=tmp_path, timeout=600)
+                           "baseline", "erase", "mixup", "--extra-fonts", str(extra)], capture_output=True,
+                          text=True, check=False, cwd=tmp_path, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert set(out["levers"]) == {"baseline", "erase", "mixup"}
+    assert set(out["levers"]) == {"baseline", "erase", "mixup"} and out["extra_fonts"] == 1
     assert out["levers"]["baseline"]["worst_minus_baseline"]["synth_heldout"] == 0.0
     run = out["levers"]["erase"]["runs"][0]
     assert run["seed"] == 0 and 0.0 <= run["synth_heldout"] <= 1.0
+
+
+def test_extra_fonts_without_fonts_is_an_error_with_status_2(tmp_path):
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--extra-fonts", str(tmp_path), "--levers", "baseline"],
+                          capture_output=True, text=True, check=False, timeout=120)
+    assert proc.returncode == 2 and proc.stdout == ""
+    want = f"svhn_levers.py: error: --extra-fonts: no .ttf or .otf files in {tmp_path}"
+    assert proc.stderr.strip().splitlines()[-1] == want  # after argparse's usage lines
