@@ -51,6 +51,7 @@ Usage: python benchmarks/svhn_levers.py [--levers baseline erase ...] [--seeds 0
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import math
@@ -163,6 +164,19 @@ class WithLever:
         return (weight * own + (1 - weight) * other).sum()
 
 
+@contextlib.contextmanager
+def through_autograd(model: ExamCNN, loss):
+    """Within: the model's steps go through autograd (a hook makes it decline its fused step) with `loss`
+    as the loop's summed cross-entropy; both are put back on leaving."""
+    hook = model.register_forward_pre_hook(lambda module, inputs: None)
+    plain, loop.cross_entropy_sum = loop.cross_entropy_sum, loss
+    try:
+        yield
+    finally:
+        loop.cross_entropy_sum = plain
+        hook.remove()
+
+
 def lever_recipe(lever: str, recipe_name: str):
     """The recipe a lever trains on: the named one, its framed first part changed for a framing lever."""
     recipe = RECIPES[recipe_name]
@@ -183,15 +197,8 @@ def run(lever: str, recipe_name: str, seed: int) -> dict:
     torch.manual_seed(seed)
     augment = WithLever(Augment(recipe.augment) if recipe.augment is not None else lambda x, g: x, lever)
     model = ExamCNN(CNNConfig())
-    if lever in LOSS_LEVERS:
-        hook = model.register_forward_pre_hook(lambda module, inputs: None)  # autograd's step, not the fused one
-        plain, loop.cross_entropy_sum = loop.cross_entropy_sum, augment.loss
-    try:
+    with through_autograd(model, augment.loss) if lever in LOSS_LEVERS else contextlib.nullcontext():
         model = fit(model, x, y, cfg=TrainConfig(**settings), augment=augment)["model"]
-    finally:
-        if lever in LOSS_LEVERS:
-            loop.cross_entropy_sum = plain
-            hook.remove()
     model = model.to(memory_format=torch.contiguous_format).eval()
     row = {"lever": lever, "seed": seed}
     for name, r in check_accuracies(model).items():
