@@ -48,7 +48,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from dlexam.svhn.data.official import preprocess
-from dlexam.svhn.data.realdata import CHECKS, check_accuracies, load_check
+from dlexam.svhn.data.realdata import accuracy_difference, check_accuracies, load_check, worst_first
 from dlexam.svhn.model import CNNConfig, ExamCNN
 from dlexam.svhn.training import loop
 from dlexam.svhn.training.augment import Augment
@@ -202,15 +202,12 @@ def main() -> None:
             rows[kind].append(row)
             print(json.dumps(row), file=sys.stderr, flush=True)
     for kind, runs in rows.items():
-        runs.sort(key=lambda r: (r["svhn_dev"] or 0.0, r["seed"]))  # worst first
-        worst = {k: min((r[k] for r in runs if r[k] is not None), default=None) for k in CHECKS}
-        out["models"][kind] = {"runs": runs, "worst": worst}
+        ordered, worst = worst_first(runs)
+        out["models"][kind] = {"runs": ordered, "worst": worst}
     base = out["models"].get("exam")
     if base is not None:
         for entry in out["models"].values():
-            entry["worst_minus_exam"] = {
-                k: (None if entry["worst"][k] is None or base["worst"][k] is None
-                    else round(entry["worst"][k] - base["worst"][k], 4)) for k in CHECKS}
+            entry["worst_minus_exam"] = accuracy_difference(entry["worst"], base["worst"])
     out["load_average_end"] = os.getloadavg()[0]
     print(json.dumps(out))
 

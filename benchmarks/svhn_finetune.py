@@ -37,7 +37,7 @@ import numpy as np
 from PIL import Image
 
 from dlexam.svhn.data.mnist import load_mnist
-from dlexam.svhn.data.realdata import CHECKS, MNIST_TRAIN, check_accuracies
+from dlexam.svhn.data.realdata import MNIST_TRAIN, accuracy_difference, check_accuracies, worst_first
 from dlexam.svhn.inference import load_model
 
 
@@ -93,11 +93,9 @@ def main() -> None:
             row = fine_tune(data, Path(tmp) / f"run{seed}", seed, extra)
             rows.append(row)
             print(json.dumps(row), file=sys.stderr, flush=True)
-    out["runs"] = sorted(rows, key=lambda r: (r.get("mnist2000") or 0.0, r["seed"]))  # worst first
-    worst = {k: min((r[k] for r in rows if r.get(k) is not None), default=None) for k in CHECKS}
+    out["runs"], worst = worst_first(rows, by="mnist2000")
     out["worst"] = worst
-    out["gain_worst_seed"] = {k: None if worst[k] is None or out["before"][k] is None
-                              else round(worst[k] - out["before"][k], 4) for k in CHECKS}
+    out["gain_worst_seed"] = accuracy_difference(worst, out["before"])
     out["load_average_end"] = os.getloadavg()[0]
     print(json.dumps(out))
 

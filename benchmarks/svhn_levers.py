@@ -63,7 +63,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from dlexam.svhn.data.realdata import CHECKS, check_accuracies
+from dlexam.svhn.data.realdata import accuracy_difference, check_accuracies, worst_first
 from dlexam.svhn.model import CNNConfig, ExamCNN
 from dlexam.svhn.synthetic import fonts
 from dlexam.svhn.training import loop
@@ -230,15 +230,12 @@ def main() -> None:
         for seed in args.seeds:
             rows.append(run(lever, args.recipe, seed))
             print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
-        rows.sort(key=lambda r: (r["svhn_dev"] or 0.0, r["seed"]))  # worst first
-        worst = {k: min((r[k] for r in rows if r[k] is not None), default=None) for k in CHECKS}
-        out["levers"][lever] = {"runs": rows, "worst": worst}
+        ordered, worst = worst_first(rows)
+        out["levers"][lever] = {"runs": ordered, "worst": worst}
     base = out["levers"].get("baseline")
     if base is not None:
         for entry in out["levers"].values():
-            entry["worst_minus_baseline"] = {
-                k: (None if entry["worst"][k] is None or base["worst"][k] is None
-                    else round(entry["worst"][k] - base["worst"][k], 4)) for k in CHECKS}
+            entry["worst_minus_baseline"] = accuracy_difference(entry["worst"], base["worst"])
     out["load_average_end"] = os.getloadavg()[0]
     print(json.dumps(out))
 

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import torch
 
-from dlexam.svhn.data.realdata import CHECKS, check_accuracies
+from dlexam.svhn.data.realdata import CHECKS, check_accuracies, worst_first
 from dlexam.svhn.inference import load_model
 
 DEV_TARGET = 0.87  # worst seed on svhn_dev
@@ -103,8 +103,7 @@ def main() -> None:
                 row["bit_identical_to_shipped"] = all(torch.equal(state[k], v) for k, v in shipped.items())
             rows.append(row)
             print(json.dumps(row), file=sys.stderr, flush=True)
-    out["rebuilds"] = sorted(rows, key=lambda r: (r.get("svhn_dev") or 0.0, r["seed"]))  # worst first
-    worst = {k: min((r[k] for r in rows if r.get(k) is not None), default=None) for k in CHECKS}
+    out["rebuilds"], worst = worst_first(rows)
     out["worst"] = worst
     checks = {"svhn_dev_worst": worst["svhn_dev"] is not None and worst["svhn_dev"] >= DEV_TARGET}
     for k in CHECKS:

@@ -74,3 +74,18 @@ def check_accuracies(model: torch.nn.Module, names=CHECKS) -> dict:
         r = evaluate(model, x, y, channels_last=False)
         out[name] = {"accuracy": r["accuracy"], "n": r["n"], "per_class": r["per_class"]}
     return out
+
+
+def worst_first(runs: list[dict], by: str = "svhn_dev") -> tuple[list[dict], dict]:
+    """Runs of one model over several seeds (dicts with "seed" and the CHECKS' accuracies, a skipped check None
+    or absent) -> (the runs sorted worst first by `by`, then by seed; each check's worst accuracy over the
+    runs, None where no run has it). Trained-model targets hold across seeds: reports lead with the worst."""
+    ordered = sorted(runs, key=lambda r: (r.get(by) or 0.0, r["seed"]))
+    worst = {k: min((r[k] for r in runs if r.get(k) is not None), default=None) for k in CHECKS}
+    return ordered, worst
+
+
+def accuracy_difference(a: dict, b: dict) -> dict:
+    """{check: a[check] - b[check], rounded to 4 places (accuracies of 500-4,000 images), None where either
+    is missing} over CHECKS: a paired comparison of two models' (or two worst seeds') accuracies."""
+    return {k: None if a.get(k) is None or b.get(k) is None else round(a[k] - b[k], 4) for k in CHECKS}
