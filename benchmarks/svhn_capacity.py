@@ -25,7 +25,8 @@ view); `squash2` (the image squeezed to 28 rows and padded with its edge rows: t
 wider, its neighbours kept).
 
 One JSON line per run on stderr, one JSON object as the last line of stdout: per model its runs
-worst svhn_dev first, its worst seed, and that worst minus the exam baseline's worst.
+worst svhn_dev first, its worst seed, and that worst minus the `exam` baseline's worst
+(`worst_minus_baseline`).
 
 The default (exam, small, kd, seeds 0-2) takes about 20 minutes of CPU a seed; mid alone 24.
 
@@ -48,7 +49,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from dlexam.svhn.data.official import preprocess
-from dlexam.svhn.data.realdata import accuracy_difference, check_accuracies, load_check, worst_first
+from dlexam.svhn.data.realdata import check_accuracies, compare_groups, load_check
 from dlexam.svhn.model import CNNConfig, ExamCNN
 from dlexam.svhn.training import loop
 from dlexam.svhn.training.augment import Augment
@@ -190,7 +191,7 @@ def main() -> None:
             ap.error(f"--teacher: {args.teacher} is not the state dict of a small reference CNN (torch.save of one)")
     torch.set_num_threads(1)
     out = {"benchmark": "svhn_capacity", "recipe": args.recipe, "threads": 1, "cpu_count": os.cpu_count(),
-           "load_average_start": os.getloadavg()[0], "models": {}}
+           "baseline": "exam", "load_average_start": os.getloadavg()[0]}
     rows = {kind: [] for kind in args.models}
     for seed in args.seeds:
         data = training_set(RECIPES[args.recipe], seed)
@@ -201,13 +202,7 @@ def main() -> None:
                 teacher = model
             rows[kind].append(row)
             print(json.dumps(row), file=sys.stderr, flush=True)
-    for kind, runs in rows.items():
-        ordered, worst = worst_first(runs)
-        out["models"][kind] = {"runs": ordered, "worst": worst}
-    base = out["models"].get("exam")
-    if base is not None:
-        for entry in out["models"].values():
-            entry["worst_minus_exam"] = accuracy_difference(entry["worst"], base["worst"])
+    out["models"] = compare_groups(rows, baseline="exam")
     out["load_average_end"] = os.getloadavg()[0]
     print(json.dumps(out))
 

@@ -63,7 +63,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from dlexam.svhn.data.realdata import accuracy_difference, check_accuracies, worst_first
+from dlexam.svhn.data.realdata import check_accuracies, compare_groups
 from dlexam.svhn.model import CNNConfig, ExamCNN
 from dlexam.svhn.synthetic import fonts
 from dlexam.svhn.training import loop
@@ -224,18 +224,13 @@ def main() -> None:
         fonts.package_fonts = lambda: shipped_fonts + tuple(extra)  # read by scene_fonts at each render
     out = {"benchmark": "svhn_levers", "recipe": args.recipe, "threads": 1, "cpu_count": os.cpu_count(),
            "extra_fonts": len(extra) if args.extra_fonts else 0, "load_average_start": os.getloadavg()[0],
-           "levers": {}}
+           "baseline": "baseline"}
+    rows = {lever: [] for lever in args.levers}
     for lever in args.levers:
-        rows = []
         for seed in args.seeds:
-            rows.append(run(lever, args.recipe, seed))
-            print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
-        ordered, worst = worst_first(rows)
-        out["levers"][lever] = {"runs": ordered, "worst": worst}
-    base = out["levers"].get("baseline")
-    if base is not None:
-        for entry in out["levers"].values():
-            entry["worst_minus_baseline"] = accuracy_difference(entry["worst"], base["worst"])
+            rows[lever].append(run(lever, args.recipe, seed))
+            print(json.dumps(rows[lever][-1]), file=sys.stderr, flush=True)
+    out["levers"] = compare_groups(rows, baseline="baseline")
     out["load_average_end"] = os.getloadavg()[0]
     print(json.dumps(out))
 

@@ -86,7 +86,7 @@ def test_quick_run_end_to_end(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert set(out["models"]) == {"exam", "small", "kd"}
-    assert out["models"]["exam"]["worst_minus_exam"]["synth_heldout"] == 0.0
+    assert out["models"]["exam"]["worst_minus_baseline"]["synth_heldout"] == 0.0
     runs = {k: v["runs"][0] for k, v in out["models"].items()}
     assert runs["exam"]["parameters"] == runs["kd"]["parameters"] == 3722 and runs["small"]["parameters"] == 33914
     assert 0.0 <= runs["kd"]["synth_heldout"] <= 1.0

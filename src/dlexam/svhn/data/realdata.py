@@ -89,3 +89,16 @@ def accuracy_difference(a: dict, b: dict) -> dict:
     """{check: a[check] - b[check], rounded to 4 places (accuracies of 500-4,000 images), None where either
     is missing} over CHECKS: a paired comparison of two models' (or two worst seeds') accuracies."""
     return {k: None if a.get(k) is None or b.get(k) is None else round(a[k] - b[k], 4) for k in CHECKS}
+
+
+def compare_groups(groups: dict[str, list[dict]], baseline: str | None = None) -> dict:
+    """Several models' runs over seeds ({name: runs}) -> {name: {"runs" (worst first), "worst", and with a
+    `baseline` among the names "worst_minus_baseline": its worst seed's accuracies minus the baseline's}}."""
+    out = {}
+    for name, runs in groups.items():
+        ordered, worst = worst_first(runs)
+        out[name] = {"runs": ordered, "worst": worst}
+    if baseline in out:
+        for entry in out.values():
+            entry["worst_minus_baseline"] = accuracy_difference(entry["worst"], out[baseline]["worst"])
+    return out
