@@ -191,7 +191,7 @@ def main() -> None:
             ap.error(f"--teacher: {args.teacher} is not the state dict of a small reference CNN (torch.save of one)")
     torch.set_num_threads(1)
     out = {"benchmark": "svhn_capacity", "recipe": args.recipe, "threads": 1, "cpu_count": os.cpu_count(),
-           "baseline": "exam", "load_average_start": os.getloadavg()[0]}
+           "baseline": "exam" if "exam" in args.models else None, "load_average_start": os.getloadavg()[0]}
     rows = {kind: [] for kind in args.models}
     for seed in args.seeds:
         data = training_set(RECIPES[args.recipe], seed)
