@@ -35,15 +35,20 @@ def workers_of(pid: int) -> list[int]:
 
 
 def alive(pid: int) -> bool:
-    """Running (not a zombie, not reaped: the server reaps a dead worker as soon as it looks at it)."""
+    """Not yet wholly exited: running, or a zombie whose other threads are still exiting (Linux keeps a killed
+    process's main thread a zombie until its last thread is gone; only then are its files, the worker's pipe
+    among them, closed, and only then can its parent reap it), and not reaped (the server reaps a dead worker as
+    soon as it looks at it)."""
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+        if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+            return True
+        return len(os.listdir(f"/proc/{pid}/task")) > 1
     except (FileNotFoundError, ProcessLookupError):
         return False
 
 
 def wait_until_dead(pid: int, timeout: float = 30) -> None:
-    """Until `pid` has exited (a zombie its parent has not reaped yet counts)."""
+    """Until `pid` has wholly exited (a zombie its parent has not reaped yet counts, once its last thread is gone)."""
     deadline = time.monotonic() + timeout
     while alive(pid):
         assert time.monotonic() < deadline, f"process {pid} still alive"
