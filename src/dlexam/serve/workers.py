@@ -21,7 +21,9 @@ waits for it.
 
 A worker that dies (killed, out of memory) fails only the job it had (503); a new one is started in its
 place. A worker that died while idle is noticed before it is handed a job (its process is reaped, or its pipe
-has closed) and the job goes to another. Until a new one is ready, and whenever none is, jobs run in the
+has closed) and the job goes to another. Neither can be seen while a killed worker's threads are still
+exiting (Linux closes its files and lets it be reaped only after its last thread): a job handed to it then
+gets the 503 of a worker lost during its job. Until a new one is ready, and whenever none is, jobs run in the
 server itself. The workers ignore Ctrl-C (it reaches the whole process group): the server closes their pipes
 when it stops, and a worker exits when its pipe closes, also when the server was killed.
 """
