@@ -38,11 +38,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import json
 import os
 import pickle
 import sys
 import time
+from pathlib import Path
 
 import torch
 import torch.nn as nn
@@ -50,11 +52,16 @@ import torch.nn.functional as F
 
 from dlexam.svhn.data.official import preprocess
 from dlexam.svhn.data.realdata import check_accuracies, compare_groups, load_check
+from dlexam.svhn.inference import side_cut  # the cut of `svhn evaluate --tta`'s second view
 from dlexam.svhn.model import CNNConfig, ExamCNN
-from dlexam.svhn.training import loop
 from dlexam.svhn.training.augment import Augment
 from dlexam.svhn.training.loop import TrainConfig, fit
 from dlexam.svhn.training.recipes import RECIPES, training_set
+
+# the loss swap of the levers benchmark, loaded from beside this file (benchmarks/ is not a package)
+_spec = importlib.util.spec_from_file_location("svhn_levers", Path(__file__).with_name("svhn_levers.py"))
+levers = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(levers)
 
 MODELS = ("exam", "small", "mid", "kd")
 REFERENCE_WIDTHS = {"small": ((16, 32, 64), 0.0), "mid": ((32, 64, 128), 0.2)}  # channels per stage, dropout
@@ -78,12 +85,6 @@ def reference_cnn(kind: str, classes: int = 10) -> nn.Sequential:
     if dropout:
         layers.append(nn.Dropout(dropout))
     return nn.Sequential(*layers, nn.Linear(cin * 16, classes))
-
-
-def side_cut(x: torch.Tensor, c: int) -> torch.Tensor:
-    """(B, 1, H, W): c columns cut at each side, the rest stretched back to W."""
-    h, w = x.shape[-2:]
-    return F.interpolate(x[..., c : w - c], size=(h, w), mode="bilinear", align_corners=False)
 
 
 def side_mask(x: torch.Tensor, c: int) -> torch.Tensor:
@@ -120,7 +121,7 @@ def view_accuracies(model: nn.Module) -> dict:
 def distilled_from(student: ExamCNN, teacher: nn.Module):
     """Within: each training step's loss is the distillation loss against `teacher`'s logits on the same
     augmented batch (a forward pre-hook computes them, which also makes the student decline its fused
-    step); the loop's cross-entropy and the hook are put back on leaving."""
+    step; svhn_levers.through_autograd); the loop's cross-entropy and the hook are put back on leaving."""
     teacher.eval()
     pending = {}
 
@@ -137,13 +138,8 @@ def distilled_from(student: ExamCNN, teacher: nn.Module):
                       log_target=True)
         return (1 - KD_ALPHA) * ce + KD_ALPHA * KD_T**2 * kl
 
-    hook = student.register_forward_pre_hook(pre)
-    plain, loop.cross_entropy_sum = loop.cross_entropy_sum, loss
-    try:
+    with levers.through_autograd(student, loss, before=pre):
         yield
-    finally:
-        loop.cross_entropy_sum = plain
-        hook.remove()
 
 
 def run(kind: str, recipe_name: str, seed: int, data, teacher: nn.Module | None) -> tuple[dict, nn.Module]:

@@ -165,10 +165,11 @@ class WithLever:
 
 
 @contextlib.contextmanager
-def through_autograd(model: ExamCNN, loss):
-    """Within: the model's steps go through autograd (a hook makes it decline its fused step) with `loss`
-    as the loop's summed cross-entropy; both are put back on leaving."""
-    hook = model.register_forward_pre_hook(lambda module, inputs: None)
+def through_autograd(model: ExamCNN, loss, before=None):
+    """Within: the model's steps go through autograd (a forward pre-hook, `before(module, inputs)` or one that
+    does nothing, makes it decline its fused step) with `loss` as the loop's summed cross-entropy; both are put
+    back on leaving."""
+    hook = model.register_forward_pre_hook(before or (lambda module, inputs: None))
     plain, loop.cross_entropy_sum = loop.cross_entropy_sum, loss
     try:
         yield
