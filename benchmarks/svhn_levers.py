@@ -1,9 +1,9 @@
-"""Issue 21, third round: train-time levers against the shipped recipe, paired by seed.
+"""Issue 21, third and fifth rounds: train-time levers against the shipped recipe, paired by seed.
 
 Each lever is the shipped recipe (its own `training_set`, `TrainConfig` and augmentation, through
 `dlexam.svhn.training.loop.fit`, unpinned, one thread) with one change at training time that the
 earlier rounds had not measured. None of them is in the library: they are measured here, and the
-numbers are in docs/svhn.md ("Issue 21, third round").
+numbers are in docs/svhn.md ("Issue 21, third round" and "fifth round").
 
   baseline   the shipped recipe as it is
   randconv   random convolutions (Xu et al., ICLR 2021, the RandConv of domain generalisation on
@@ -28,6 +28,15 @@ Four more change the data instead: the framed house-number part of the recipe (i
   condensed        digits 20-30 px, aspect 0.6-0.9, neighbours 0.8 at gaps 0-6 (whole, close neighbours)
   few              digits 18-30 px, neighbours 0.3, gaps up to 8, the framed aspect kept (0.8-1.25)
 
+Two more (the fifth round) change how the images are made or read:
+
+  antialias  the scenes' glyphs sampled as a box filter over each output pixel (2 x 2 points spread over
+             the pixel, by the grid's own derivatives) instead of at its centre: a camera integrates
+             light over a pixel, where point sampling a 40-px glyph at 14-34 px aliases its edges
+  cut-input  the side cut of `svhn evaluate --tta` (inference.side_cut: 3 columns cut at each side, the
+             rest stretched back) as the model's input at training and at every check: the cut as
+             training rather than as a test-time view
+
 The smoothing and mixup levers change the loss, which the fused whole step does not offer: their steps go through
 autograd (a forward hook on the model makes ExamCNN decline the fused step, as it declines for any
 hook), with dlexam.svhn.training.loop's cross-entropy replaced for the run.
@@ -42,7 +51,7 @@ the baseline's. One JSON line per run on stderr, one JSON object as the last lin
 (`dlexam.svhn.synthetic.fonts.package_fonts`) for every run, to measure typefaces that dlexam does
 not ship (docs/svhn.md: the fontsource typefaces from npm).
 
-The default runs every lever on seeds 0-2: 39 full runs of about a minute each on one core.
+The default runs every lever on seeds 0-2: 45 full runs of about a minute each on one core.
 
 Usage: python benchmarks/svhn_levers.py [--levers baseline erase ...] [--seeds 0 1 2] [--recipe shipped|quick]
                                         [--extra-fonts DIR]
@@ -64,8 +73,9 @@ import torch
 import torch.nn.functional as F
 
 from dlexam.svhn.data.realdata import check_accuracies, compare_groups
+from dlexam.svhn.inference import TTA_CUT, side_cut
 from dlexam.svhn.model import CNNConfig, ExamCNN
-from dlexam.svhn.synthetic import fonts
+from dlexam.svhn.synthetic import fonts, scenes
 from dlexam.svhn.training import loop
 from dlexam.svhn.training.augment import Augment
 from dlexam.svhn.training.loop import TrainConfig, fit
@@ -74,6 +84,8 @@ from dlexam.svhn.training.recipes import RECIPES, Part, training_set
 TRAIN_CHANGES = {"wd1e-3": {"weight_decay": 1e-3}, "wd2e-3": {"weight_decay": 2e-3}}
 AUGMENT_LEVERS = ("randconv", "gamma", "erase", "xzoom")
 LOSS_LEVERS = ("smooth", "mixup")
+INPUT_LEVERS = ("antialias", "cut-input")
+ANTIALIAS_POINTS = 2  # per axis, in each output pixel
 # changes to the recipe's framed part (scenes.SVHN_FRAMED, as SceneConfig fields)
 FRAMINGS = {
     "few-narrow": dict(min_height=18, max_height=30, neighbours=0.3, max_gap=8, min_aspect=0.7, max_aspect=1.0),
@@ -82,7 +94,7 @@ FRAMINGS = {
                       min_aspect=0.6, max_aspect=0.9),
     "few": dict(min_height=18, max_height=30, neighbours=0.3, max_gap=8),
 }
-LEVERS = ("baseline", *AUGMENT_LEVERS, *TRAIN_CHANGES, *LOSS_LEVERS, *FRAMINGS)
+LEVERS = ("baseline", *AUGMENT_LEVERS, *TRAIN_CHANGES, *LOSS_LEVERS, *FRAMINGS, *INPUT_LEVERS)
 SMOOTHING = 0.1
 MIXUP_ALPHA = 0.2
 
@@ -131,6 +143,42 @@ def erase(x: torch.Tensor, g: torch.Generator, p: float = 0.3) -> torch.Tensor:
     return x
 
 
+def supersampled(glyphs: torch.Tensor, grid: torch.Tensor, points: int = ANTIALIAS_POINTS) -> torch.Tensor:
+    """scenes._sample as a box filter: glyphs (n, H, W) sampled at points x points positions spread evenly over
+    each output pixel of grid (n, S, S, 2), found from the grid's differences between neighbouring pixels
+    (its last row and column repeat the one before), and averaged -> (n, S, S)."""
+    dx = torch.cat([grid[:, :, 1:] - grid[:, :, :-1], grid[:, :, -1:] - grid[:, :, -2:-1]], 2)  # per output column
+    dy = torch.cat([grid[:, 1:] - grid[:, :-1], grid[:, -1:] - grid[:, -2:-1]], 1)  # per output row
+    offsets = [(i + 0.5) / points - 0.5 for i in range(points)]
+    total = torch.zeros(grid.shape[:3])
+    for a in offsets:
+        for b in offsets:
+            total += F.grid_sample(glyphs.unsqueeze(1), grid + a * dx + b * dy, mode="bilinear",
+                                   padding_mode="zeros", align_corners=False).squeeze(1)
+    return total / points**2
+
+
+@contextlib.contextmanager
+def antialiased_scenes():
+    """Within: the scene renderer samples its glyphs with `supersampled`; put back on leaving."""
+    plain, scenes._sample = scenes._sample, supersampled
+    try:
+        yield
+    finally:
+        scenes._sample = plain
+
+
+class SideCut(torch.nn.Module):
+    """`model` reading its input through inference.side_cut (the cut-input lever's checks)."""
+
+    def __init__(self, model: torch.nn.Module, cut: int = TTA_CUT):
+        super().__init__()
+        self.model, self.cut = model, cut
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(side_cut(x, self.cut))
+
+
 class WithLever:
     """The recipe's augmentation with one lever: xzoom, randconv and gamma before it, erase and mixup
     after. Mixup leaves its partners and weights in `pending` for the loss of the same step."""
@@ -141,6 +189,8 @@ class WithLever:
     def __call__(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
         if self.lever in ("xzoom", "randconv", "gamma"):
             x = {"xzoom": xzoom, "randconv": randconv, "gamma": gamma}[self.lever](x, g)
+        if self.lever == "cut-input":
+            x = side_cut(x, TTA_CUT)
         x = self.base(x, g)
         if self.lever == "erase":
             x = erase(x, g)
@@ -191,7 +241,8 @@ def lever_recipe(lever: str, recipe_name: str):
 def run(lever: str, recipe_name: str, seed: int) -> dict:
     recipe = lever_recipe(lever, recipe_name)
     t, cpu = time.perf_counter(), time.process_time()
-    x, y = training_set(recipe, seed)
+    with antialiased_scenes() if lever == "antialias" else contextlib.nullcontext():
+        x, y = training_set(recipe, seed)
     settings = dict(epochs=recipe.epochs, batch_size=recipe.batch_size, lr=recipe.lr,
                     weight_decay=recipe.weight_decay, seed=seed, threads=1)
     settings.update(TRAIN_CHANGES.get(lever, {}))
@@ -202,7 +253,7 @@ def run(lever: str, recipe_name: str, seed: int) -> dict:
         model = fit(model, x, y, cfg=TrainConfig(**settings), augment=augment)["model"]
     model = model.to(memory_format=torch.contiguous_format).eval()
     row = {"lever": lever, "seed": seed}
-    for name, r in check_accuracies(model).items():
+    for name, r in check_accuracies(SideCut(model) if lever == "cut-input" else model).items():
         row[name] = round(r["accuracy"], 4) if "accuracy" in r else None
     row["seconds"] = round(time.perf_counter() - t, 1)
     row["cpu_seconds"] = round(time.process_time() - cpu, 1)

@@ -157,3 +157,44 @@ def test_extra_fonts_without_fonts_is_an_error_with_status_2(tmp_path):
     assert proc.returncode == 2 and proc.stdout == ""
     want = f"svhn_levers.py: error: --extra-fonts: no .ttf or .otf files in {tmp_path}"
     assert proc.stderr.strip().splitlines()[-1] == want  # after argparse's usage lines
+
+
+def test_supersampling_at_one_point_is_the_renderers_own_sampling():
+    from dlexam.svhn.synthetic import scenes
+
+    g = gen()
+    glyphs, grid = torch.rand(3, 40, 32, generator=g), torch.rand(3, 32, 32, 2, generator=g) * 2 - 1
+    torch.testing.assert_close(levers.supersampled(glyphs, grid, points=1), scenes._sample(glyphs, grid))
+
+
+def test_supersampling_a_fourfold_reduction_is_the_mean_of_each_block():
+    """A grid that maps 8 x 8 output pixels onto a 32 x 32 glyph: 4 x 4 points per pixel land on the centres of
+    the 16 glyph pixels it covers, so the box filter is avg_pool2d; a single bilinear point is not."""
+    glyphs = torch.rand(2, 32, 32, generator=gen())
+    centres = (torch.arange(8) + 0.5) / 8 * 2 - 1  # normalised output pixel centres
+    yy, xx = torch.meshgrid(centres, centres, indexing="ij")
+    grid = torch.stack([xx, yy], -1).expand(2, 8, 8, 2)
+    want = torch.nn.functional.avg_pool2d(glyphs[:, None], 4)[:, 0]
+    torch.testing.assert_close(levers.supersampled(glyphs, grid, points=4), want, atol=1e-6, rtol=0)
+    assert not torch.allclose(levers.supersampled(glyphs, grid, points=1), want, atol=1e-3)
+
+
+def test_antialiased_scenes_puts_the_renderer_back():
+    from dlexam.svhn.synthetic import scenes
+
+    plain = scenes._sample
+    with levers.antialiased_scenes():
+        assert scenes._sample is levers.supersampled
+    assert scenes._sample is plain
+
+
+def test_cut_input_cuts_at_training_and_at_the_checks():
+    from dlexam.svhn.inference import TTA_CUT, side_cut
+
+    x = batch()
+    lever = levers.WithLever(lambda x, g: x, "cut-input")
+    torch.testing.assert_close(lever(x, gen()), side_cut(x, TTA_CUT))
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(32 * 32, 10))
+    torch.testing.assert_close(levers.SideCut(model)(x), model(side_cut(x, TTA_CUT)))
+    row = levers.run("cut-input", "quick", 0)
+    assert row["lever"] == "cut-input" and 0.0 <= row["synth_heldout"] <= 1.0
