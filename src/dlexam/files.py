@@ -271,7 +271,7 @@ class OutputDir:
             unused = False
         if unused and self._lock_fd is not None:
             with contextlib.suppress(OSError):
-                os.unlink(self.path / LOCK)  # still held: a writer waiting on it fails on a folder that is gone
+                os.unlink(self.path / LOCK)  # while still held: no other writer takes it in between
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
