@@ -48,13 +48,25 @@ def handle(args: argparse.Namespace) -> int:
 def render(g) -> str:
     from dlexam.commands.tables import format_table
 
-    rows = [(f.id, f"{float(f.points):.2f}", f"{float(f.max_points):.2f}",
-             "ok" if f.correct else f"{len(f.wrong)} wrong") for f in g.fields]
+    def result(f) -> str:
+        if f.correct:
+            return "ok"
+        if f.id in g.missing:
+            return "not answered"
+        unreadable = sum("invalid" in w for w in f.wrong)
+        return f"{len(f.wrong)} wrong" + (f" ({unreadable} unreadable)" if unreadable else "")
+
+    rows = [(f.id, f"{float(f.points):.2f}", f"{float(f.max_points):.2f}", result(f)) for f in g.fields]
     lines = [f"Variant {g.seed} ({g.difficulty}): {float(g.score):.2f} of {float(g.max_score):.2f} points"
              + (f" (+ {float(g.manual_points):.2f} points of essays for a person to grade)" if g.manual_points
                 else ""), "",
              format_table(rows, ("ANSWER", "POINTS", "OF", "RESULT"), align="<>><", sep="  ")]
+    if g.missing:
+        lines.append(f"  not answered: {', '.join(g.missing)}")
     for f in g.fields:
+        lines += [f"  {f.id}: note: {note}" for note in f.notes]
+        if f.id in g.missing:
+            continue
         for w in f.wrong:
             where = f" {w['where']}" if w["where"] != f.id else ""
             lines.append(f"  {f.id}{where}: gave {w['given'] or '(nothing)'}, "
