@@ -76,6 +76,12 @@ def test_a_malformed_number_costs_its_points(answer, says):
     assert w["invalid"].startswith(says) and w["expected"] == str(V.question("Pr1.3").fields[1].answer)
 
 
+def test_an_unreadable_value_in_one_row_is_quoted_as_written():
+    g = grade(V, {**key(), "P1.1.choice": [["9", "", ""]]})  # a CSV line "P1.1.choice,9,,"
+    (w,) = field(g, "P1.1.choice").wrong
+    assert w["given"] == "9" and w["invalid"] == "option 9 is not one of 1-4"
+
+
 def test_a_number_in_one_row_with_trailing_empty_cells_is_that_number():
     """A CSV line `Pr1.3.in_features,108,,` (a spreadsheet's trailing commas) is the answer 108."""
     right = str(V.question("Pr1.3").fields[1].answer)

@@ -263,15 +263,16 @@ def grade_field(aid: str, qid: str, q_points: int, f: Field, value) -> FieldResu
     share = f.points * q_points
     if f.kind == "matrix":
         return _grade_matrix(aid, qid, share, f, value)
+    written = value
     try:
-        written = one_value(value)
+        written = one_value(value)  # "9" of a CSV line "P1.1.choice,9,,"
         if written is None:
             return unanswered(aid, qid, f, q_points)
         got = read_choice(written, len(f.options)) if f.kind == "choice" else read_number(written)
     except UnreadableAnswer as bad:
         return FieldResult(aid, qid, Fraction(0), share, False, [
-            {"where": aid, "given": shown(value), "expected": expected_text(f), "reason": _because(str(bad), f.why),
-             "invalid": str(bad)}])
+            {"where": aid, "given": shown(written), "expected": expected_text(f),
+             "reason": _because(str(bad), f.why), "invalid": str(bad)}])
     if f.kind == "choice":
         ok = got == f.answer
         reason = (f.option_reasons[got - 1] if f.option_reasons else "") or f.why  # why this option is wrong
