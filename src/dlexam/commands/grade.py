@@ -12,7 +12,9 @@ def register(sub) -> None:
     p = sub.add_parser("grade", help="grade a submission (JSON or CSV) against a variant's key",
                        description="Score each answer of a submission against the key of `dlexam variant --seed "
                        "N`: exact fractions for rational answers, the key's tolerance for the others, partial "
-                       "credit per matrix cell, and for each wrong cell its right value and why.")
+                       "credit per matrix cell, and for each wrong cell its right value and why. An answer that "
+                       "cannot be read (an option out of range, text that is no number, a matrix of the wrong "
+                       "shape) scores 0 with what is wrong with it; the rest is graded as usual.")
     add_variant_options(p)
     p.add_argument("submission", metavar="SUBMISSION", help="a JSON object {answer id: answer} or a CSV file "
                    "(id,value per line; a matrix as one line per row); - reads standard input")
