@@ -236,13 +236,21 @@ def test_malformed_explanations_variants_and_practice_are_refused_naming_their_f
                         ({"seed": None, "answers": {}}, "seed"), ({"seed": 1, "difficulty": 2, "answers": {}},
                                                                   "difficulty"),
                         ({"seed": 1, "answers": {}}, "answers"), ({"seed": 1, "answers": None}, "answers"),
-                        ({"seed": 1, "answers": {"Pr2.2.P": [["1"] * 99]}}, "answers"),
-                        ({"seed": 1, "answers": {"Pr2.2.P": [[{"x": 1}]]}}, "answers"),
-                        ({"seed": 1, "answers": {"P1.1.choice": 9}}, "answers"),
                         ({"seed": 1, "answers": {f"x{i}": 1 for i in range(300)}}, "answers"),
-                        ({"seed": 1, "answers": {"Pr1.3.in_features": "1e999999"}}, "answers"),
-                        (b"[]", "body")]:
+                        ({"seed": 1, "answers": {"Pr9.9.x": 1}}, "answers"), (b"[]", "body")]:
         status, _, d = server.post("/api/practice/check", body)
         assert_refused(status, d, field, repr(body)[:80])
+    # a malformed answer is graded (0 for it, what is wrong with it in its feedback), not refused
+    for answers, aid, says in [({"Pr2.2.P": [["1"] * 99]}, "Pr2.2.P", None),
+                               ({"Pr2.2.P": [[{"x": 1}]]}, "Pr2.2.P", 'expected a number, got {"x": 1}'),
+                               ({"P1.1.choice": 9}, "P1.1.choice", "option 9 is not one of 1-4"),
+                               ({"Pr1.3.in_features": "1e999999"}, "Pr1.3.in_features", "'1e999999'... is no answer"),
+                               ({"Pr2.2.P": [[[[[[["1"]]]]]]]}, "Pr2.2.P", 'expected a number, got [[[[["1"]]]]]'),
+                               ({"P1.4.choice": "\x00"}, "P1.4.choice", "not a number: '\\x00'")]:
+        status, _, d = server.post("/api/practice/check", {"seed": 1, "answers": answers})
+        assert status == 200, (answers, d)
+        (f,) = [f for f in d["fields"] if f["id"] == aid]
+        assert f["points"] < f["max_points"] and not f["correct"], answers
+        assert says is None or f["wrong"][0]["invalid"].startswith(says), f["wrong"][0]
     status, _, d = server.post("/api/geoff/explain", {"sequence": EXAMPLE, "cell": "P[3,0]"})
     assert status == 200 and d["exact"] == "1/4"

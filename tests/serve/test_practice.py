@@ -75,10 +75,33 @@ def test_a_matrix_partly_filled_earns_its_cells(server):
     assert f["wrong"][0]["given"] == "" and f["wrong"][0]["reason"].startswith("not answered")
 
 
+def test_a_malformed_answer_costs_its_own_points_and_says_what_is_wrong(server):
+    """One malformed answer no longer refuses the check (it was a 400): it scores 0 (a matrix: its cells), its
+    feedback says what is wrong with it, and the other answers are graded as usual. Variant 5's points: P1.x 4
+    each, Pr2.2's P 5 of its 8, 57 graded automatically."""
+    v = make_variant(5)
+    n = len(v.spec.transformer.example)
+    answers = key_answers(v)
+    answers["P1.1.choice"] = 9
+    answers["Pr2.2.P"] = [row[:] for row in answers["Pr2.2.P"]]
+    answers["Pr2.2.P"][0][0] = "abc"
+    answers["Pr2.2.S"] = answers["Pr2.2.S"][:2]  # rows 3.. missing: not answered
+    status, _, d = server.post("/api/practice/check", {"seed": 5, "answers": answers})
+    assert status == 200, d
+    assert Fraction(d["score_exact"]) == 57 - 4 - Fraction(5, n * n) - 3 * Fraction(n - 2, n)
+    f = {r["id"]: r for r in d["fields"]}
+    assert f["P1.1.choice"]["points"] == 0 and f["P1.1.choice"]["wrong"][0]["invalid"] == "option 9 is not one of 1-4"
+    (cell,) = f["Pr2.2.P"]["wrong"]
+    assert cell["at"] == [0, 0] and cell["given"] == "abc" and cell["invalid"].startswith("not a number: 'abc'")
+    assert Fraction(cell["explanation"]["exact"]) == v.question("Pr2.2").fields[1].answer[0][0]  # still explained
+    assert f["Pr2.2.S"]["notes"] == [f"2 of {n} rows given: rows 3-{n} count as not answered"]
+    assert all(r["correct"] for r in d["fields"] if r["id"] not in ("P1.1.choice", "Pr2.2.P", "Pr2.2.S"))
+
+
 @pytest.mark.parametrize("path, body, field", [
     ("/api/practice?seed=-1", None, "seed"), ("/api/practice?seed=1&difficulty=hard", None, "difficulty"),
-    ("/api/practice", None, "seed"), ("/api/practice/check", {"seed": 1, "answers": {"Pr2.2.P": "abc"}}, "answers"),
-    ("/api/practice/check", {"seed": 1, "answers": {"Pr9.9": 1}}, "answers"),
+    ("/api/practice", None, "seed"), ("/api/practice/check", {"seed": 1, "answers": {"Pr9.9": 1}}, "answers"),
+    ("/api/practice/check", {"seed": 1, "answers": {"P1.1.choice": 1, "seed": 2}}, "answers"),
     ("/api/practice/check", {"seed": 1, "answers": [1]}, "answers"), ("/api/practice/check", {"answers": {}}, "seed"),
 ])
 def test_refusals_name_their_field(server, path, body, field):
@@ -140,6 +163,27 @@ def test_one_wrong_cell_is_marked_with_its_right_value_and_where_it_comes_from(p
     want = explain(geoff.GeoffQuery(" ".join(t.example), 0.0, weights=geoff.GeoffWeights.from_spec(t)), "S[2,1]")
     assert page.text_content("#fb-Pr2\\.2\\.S .explain-summary") == want.summary  # opened: the first wrong cell
     assert page.locator(".field.wrong").count() == 1
+
+
+def test_a_typo_in_one_cell_is_marked_and_the_rest_is_graded(page):
+    """A cell typed as "1/2x" (was: the whole check refused with an error): that cell is wrong with what is wrong
+    with it, every other answer right."""
+    page.set_default_timeout(WAIT_MS)
+    v = make_variant(3)
+    page.goto(f"{page.base}/practice?seed=3")
+    ready(page)
+    answers = key_answers(v)
+    answers["Pr2.2.P"] = [row[:] for row in answers["Pr2.2.P"]]
+    answers["Pr2.2.P"][1][0] = "1/2x"
+    fill(page, answers)
+    check(page)
+    assert page.text_content("#error").strip() == ""
+    wrong = page.locator("#in-Pr2\\.2\\.P input.wrong")
+    assert wrong.count() == 1 and wrong.get_attribute("data-i") == "1" and wrong.get_attribute("data-j") == "0"
+    assert "you wrote 1/2x" in page.inner_text("#fb-Pr2\\.2\\.P")
+    assert "not a number: '1/2x'" in page.inner_text("#fb-Pr2\\.2\\.P")
+    assert page.locator(".field.wrong").count() == 1
+    assert page.locator(".field.right").count() == sum(f.kind != "essay" for _, f in v.fields().values()) - 1
 
 
 def test_the_seed_and_the_answers_survive_a_reload_and_progress_stays_in_the_browser(page):

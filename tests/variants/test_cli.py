@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from fractions import Fraction
 
 import pytest
 
@@ -103,9 +104,46 @@ def test_a_submission_for_another_variant(capsys, tmp_path):
     code, out, err = run(capsys, "grade", "--variant", "5", str(sub))
     assert code == 2 and out == "" and err.startswith("dlexam: error: seed:") and err.count("\n") == 1
     bad = tmp_path / "bad.csv"
-    bad.write_text("Pr2.2.P,1,x\n")
+    bad.write_text("Pr9.9.x,1\n")  # no such answer in a variant: the wrong file
     code, _, err = run(capsys, "grade", "--variant", "4", str(bad))
-    assert code == 2 and "Pr2.2.P" in err
+    assert code == 2 and err.startswith("dlexam: error: Pr9.9.x: no such answer in variant 4") and err.count("\n") == 1
+
+
+def test_the_audits_malformed_answers_grade_with_feedback(capsys, tmp_path, monkeypatch):
+    """The audit's commands (issue: one malformed answer refused the whole submission): now each is graded, that
+    answer scoring 0 with what is wrong with it, the others as usual; rc 0."""
+    monkeypatch.chdir(tmp_path)
+    assert run(capsys, "variant", "--seed", "7", "--out", "exam7", "--format", "key")[0] == 0
+    key = json.loads((tmp_path / "exam7" / "key.json").read_text())["key"]
+    (tmp_path / "b1.json").write_text('{"P1.1.choice": 9}\n')
+    code, out, err = run(capsys, "grade", "--variant", "7", "b1.json")
+    assert code == 0 and err == "" and out.startswith("Variant 7 (standard): 0.00 of 57.00 points")
+    assert "P1.1.choice: gave 9, expected 1: " in out and " - option 9 is not one of 1-4; " in out
+    assert "1 wrong (1 unreadable)" in out
+    (tmp_path / "b2.json").write_text(json.dumps({**key, "P1.1.choice": "abc", "Pr2.2.P": key["Pr2.2.P"][:3]}))
+    code, out, _ = run(capsys, "grade", "--variant", "7", "b2.json", "--json")
+    g = json.loads(out)
+    # all but P1.1's 4 points and the 28 of P's 49 cells in rows 4-7 (P: 5 points)
+    assert code == 0 and Fraction(g["score_exact"]) == 57 - 4 - Fraction(5 * 28, 49)
+    f = {r["id"]: r for r in g["fields"]}
+    assert f["P1.1.choice"]["wrong"][0]["invalid"].startswith("not a number: 'abc'")
+    assert f["Pr2.2.P"]["notes"] == ["3 of 7 rows given: rows 4-7 count as not answered"]
+    code, out, _ = run(capsys, "grade", "--variant", "7", "b2.json")
+    assert code == 0 and "Pr2.2.P: note: 3 of 7 rows given: rows 4-7 count as not answered" in out
+    (tmp_path / "b3.json").write_bytes(b"\xff{")
+    code, out, err = run(capsys, "grade", "--variant", "7", "b3.json")
+    assert code == 2 and out == "" and err == "dlexam: error: b3.json: not UTF-8 text (give JSON or CSV)\n"
+
+
+def test_a_wrong_choice_says_why_the_chosen_option_is_wrong(capsys, tmp_path):
+    """The audit's `P1.4.choice: gave 2, expected 1: 66 x 89 - 66 x 89` now names the option and the mistake: on
+    variant 7 option 2 is 89 x 66, the right size (132 + 2 - 4)/2 + 1 = 66 rows by (91 + 4 - 7)/1 + 1 = 89."""
+    sub = tmp_path / "s.json"
+    sub.write_text('{"P1.4.choice": 2}')
+    code, out, _ = run(capsys, "grade", "--variant", "7", str(sub))
+    assert code == 0
+    assert ("P1.4.choice: gave 2: 89 x 66, expected 1: 66 x 89 - it swaps rows and columns: rows (132 + 2 - 4)/2 + 1 "
+            "= 66, columns (91 + 4 - 7)/1 + 1 = 89") in out
 
 
 def test_variant_writes_no_file_through_a_link(capsys, tmp_path):

@@ -55,6 +55,27 @@ def test_moodle_xml_parses_back():
     assert len(essays) == count("essay") and all(q.find("graderinfo/text").text for q in essays)
 
 
+def test_moodle_feedback_of_a_wrong_option_is_dlexam_grades_reason():
+    """Each wrong option's feedback in Moodle is the reason `dlexam grade` gives for picking it (variant 7's P1.4
+    option 2, 89 x 66, swaps the 66 x 89 output's rows and columns: tests/variants/test_grade_feedback.py)."""
+    from dlexam.variants.grade import grade
+
+    v = make_variant(7)
+    choices = ET.fromstring(exports.moodle_xml(v)).findall("question[@type='multichoice']")
+    for q in choices:
+        aid = q.find("name/text").text.split()[-1]
+        (_, f) = v.fields()[aid]
+        for k, ans in enumerate(q.findall("answer"), start=1):
+            feedback = ans.find("feedback/text").text
+            if k == f.answer:
+                assert feedback == "right"
+                continue
+            (r,) = [r for r in grade(v, {aid: k}).fields if r.id == aid]
+            assert feedback == r.wrong[0]["reason"] != "", (aid, k)
+    (p14,) = [q for q in choices if q.find("name/text").text == "dlexam 7 P1.4.choice"]
+    assert p14.findall("answer")[1].find("feedback/text").text.startswith("it swaps rows and columns: ")
+
+
 def test_qti_zip():
     z = zipfile.ZipFile(io.BytesIO(exports.qti_zip(V)))
     ns = {"cp": "http://www.imsglobal.org/xsd/imsccv1p1/imscp_v1p1", "q": "http://www.imsglobal.org/xsd/ims_qtiasiv1p2"}

@@ -1,5 +1,6 @@
 """dlexam.variants.grade: full marks for the key, zero for a wrong key, the exact partial credit for one wrong cell;
-number forms; CSV; a bad submission or one for another variant refused with the answer id named."""
+number forms; CSV; a submission for another variant, with an unknown answer id or none, refused with the answer id
+named (a malformed answer costs only its own points: test_grade_malformed.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 
 from dlexam.spec import text
 from dlexam.variants import make_variant
-from dlexam.variants.grade import SubmissionError, grade, parse_number, read_submission
+from dlexam.variants.grade import SubmissionError, UnreadableAnswer, grade, read_number, read_submission
 
 V = make_variant(1)
 
@@ -61,13 +62,16 @@ def test_the_reason_for_a_tie():
 
 @pytest.mark.parametrize("form", ["1/4", "0.25", "2.5e-1", 0.25, " 1 / 4 ", "25/100"])
 def test_number_forms(form):
-    assert parse_number(form, "x") == Fraction(1, 4)
+    assert read_number(form) == Fraction(1, 4)
 
 
-@pytest.mark.parametrize("bad", ["abc", "1/0", None, True, [1], float("nan")])
-def test_bad_numbers(bad):
-    with pytest.raises(SubmissionError, match="^x"):
-        parse_number(bad, "x")
+@pytest.mark.parametrize("bad, says", [("abc", "not a number: 'abc'"), ("1/0", "not a number: '1/0'"),
+                                       (None, "expected a number, got null"), (True, "expected a number, got true"),
+                                       ([1], r"expected a number, got \[1\]"),
+                                       (float("nan"), "expected a finite number, got nan")])
+def test_bad_numbers(bad, says):
+    with pytest.raises(UnreadableAnswer, match=f"^{says}"):
+        read_number(bad)
 
 
 def test_rationals_are_exact_and_irrationals_use_the_tolerance():
@@ -107,12 +111,11 @@ def test_variant_json_is_a_submission():
 
 @pytest.mark.parametrize("change, needle", [
     ({"seed": 2}, "^seed: this submission is for variant 2"),
+    ({"seed": 0}, r"^seed: this submission is for variant 0 \(standard\), not variant 1"),
+    ({"seed": [["2"]]}, "^seed: this submission is for variant 2"),  # a CSV line "seed,2"
     ({"difficulty": "harder"}, "^difficulty"),
-    ({"Pr2.2.P": [["1"]]}, f"^Pr2.2.P: expected a matrix of {len(V.spec.transformer.example)} rows"),
-    ({"Pr2.9.x": 1}, "^Pr2.9.x: no such answer"),
-    ({"P1.4.choice": 7}, "^P1.4.choice: choose an option number from 1 to 4"),
-    ({"Pr1.3.in_features": "many"}, "^Pr1.3.in_features: not a number"),
-    ({"Pr1.3.in_features": [["1", "2"], ["3"]]}, "^Pr1.3.in_features: expected one value, got 2 rows"),
+    ({"Pr2.9.x": 1}, "^Pr2.9.x: no such answer in variant 1; the answers are P1.1.choice, "),
+    ({"P1.2.choice": 1}, "^P1.2.choice: no such answer"),  # Version A's question, not a variant's: wrong file
 ])
 def test_bad_submissions_name_the_field(change, needle):
     with pytest.raises(SubmissionError, match=needle):
@@ -147,6 +150,9 @@ def test_an_empty_matrix_cell_is_unanswered_and_the_rest_still_earns_its_share()
 
 @pytest.mark.parametrize("huge", ["1e999999999", "1/1e-99999999", "1" * 65, "2.5E+401"])
 def test_a_number_no_exam_asks_for_is_refused_at_once(huge):
-    with pytest.raises(SubmissionError, match="^x: .* no answer an exam asks for"):
-        parse_number(huge, "x")  # Fraction("1e999999999") alone would build a billion-digit integer
-    assert parse_number("2.5e-1", "x") == Fraction(1, 4) and parse_number("1e400", "x") == 10**400
+    with pytest.raises(UnreadableAnswer, match="no answer an exam asks for"):
+        read_number(huge)  # Fraction("1e999999999") alone would build a billion-digit integer
+    assert read_number("2.5e-1") == Fraction(1, 4) and read_number("1e400") == 10**400
+    g = grade(V, {**key(), "Pr1.3.in_features": huge})  # in a submission: that answer is wrong, nothing more
+    (r,) = [r for r in g.fields if not r.correct]
+    assert r.id == "Pr1.3.in_features" and "no answer an exam asks for" in r.wrong[0]["invalid"]

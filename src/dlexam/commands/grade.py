@@ -12,7 +12,9 @@ def register(sub) -> None:
     p = sub.add_parser("grade", help="grade a submission (JSON or CSV) against a variant's key",
                        description="Score each answer of a submission against the key of `dlexam variant --seed "
                        "N`: exact fractions for rational answers, the key's tolerance for the others, partial "
-                       "credit per matrix cell, and for each wrong cell its right value and why.")
+                       "credit per matrix cell, and for each wrong cell its right value and why. An answer that "
+                       "cannot be read (an option out of range, text that is no number, a matrix of the wrong "
+                       "shape) scores 0 with what is wrong with it; the rest is graded as usual.")
     add_variant_options(p)
     p.add_argument("submission", metavar="SUBMISSION", help="a JSON object {answer id: answer} or a CSV file "
                    "(id,value per line; a matrix as one line per row); - reads standard input")
@@ -48,13 +50,25 @@ def handle(args: argparse.Namespace) -> int:
 def render(g) -> str:
     from dlexam.commands.tables import format_table
 
-    rows = [(f.id, f"{float(f.points):.2f}", f"{float(f.max_points):.2f}",
-             "ok" if f.correct else f"{len(f.wrong)} wrong") for f in g.fields]
+    def result(f) -> str:
+        if f.correct:
+            return "ok"
+        if f.id in g.missing:
+            return "not answered"
+        unreadable = sum("invalid" in w for w in f.wrong)
+        return f"{len(f.wrong)} wrong" + (f" ({unreadable} unreadable)" if unreadable else "")
+
+    rows = [(f.id, f"{float(f.points):.2f}", f"{float(f.max_points):.2f}", result(f)) for f in g.fields]
     lines = [f"Variant {g.seed} ({g.difficulty}): {float(g.score):.2f} of {float(g.max_score):.2f} points"
              + (f" (+ {float(g.manual_points):.2f} points of essays for a person to grade)" if g.manual_points
                 else ""), "",
              format_table(rows, ("ANSWER", "POINTS", "OF", "RESULT"), align="<>><", sep="  ")]
+    if g.missing:
+        lines.append(f"  not answered: {', '.join(g.missing)}")
     for f in g.fields:
+        lines += [f"  {f.id}: note: {note}" for note in f.notes]
+        if f.id in g.missing:
+            continue
         for w in f.wrong:
             where = f" {w['where']}" if w["where"] != f.id else ""
             lines.append(f"  {f.id}{where}: gave {w['given'] or '(nothing)'}, "

@@ -6,10 +6,18 @@ output of ``dlexam variant --json`` is one too) or CSV (``id,value`` per line, a
 with its id repeated). ``seed`` and ``difficulty`` in a submission must name the variant graded.
 
 Every answer field earns its share of the question's points; a matrix earns it cell by cell. Each wrong cell
-or value is reported with the right value and a one-line reason. Essays are left to a person: their points
-are reported as ``manual_points``. :func:`grade` is what `dlexam grade` and the web page's practice call.
-"""
+or value is reported with the right value and a one-line reason; a wrong choice with why the chosen option is
+wrong where the variant knows (``Field.option_reasons``). Essays are left to a person: their points are
+reported as ``manual_points``. :func:`grade` is what `dlexam grade` and the web page's practice call.
 
+Only what leaves nothing to grade is refused (:class:`SubmissionError`: one line, `dlexam grade` exits 2): a
+file that is not UTF-8 JSON or CSV, a submission with no answers, an answer id the variant does not have, a seed
+or difficulty of another variant (both mean the wrong variant or the wrong file). One answer that cannot be read
+(an option number out of range, text that is not a number, a matrix of the wrong shape) costs only its own
+points, or its cells': it is wrong, its feedback says what is wrong with it (``invalid``), and the rest is graded
+as usual. A matrix's missing rows or cells are not answered; rows or cells beyond its shape are ignored and
+noted (``notes``). An answer with nothing in it ("", null, empty cells only) counts as left out (``missing``).
+"""
 from __future__ import annotations
 
 import csv
@@ -21,34 +29,65 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from dlexam.errors import UserError
-from dlexam.plain import dumps
 from dlexam.spec import text
 from dlexam.variants.model import Field, Variant
 
 MAX_SUBMISSION_BYTES = 1 << 20
 MAX_NUMBER_TEXT = 64  # characters in one number ("-3/14", "0.1429", "2.5e-1"): a longer one is no answer
 MAX_EXPONENT = 400  # |e| in "1e5": Fraction("1e99999999") would build a 100-million-digit integer
+SHOWN_CHARS = 40  # of an unreadable answer, quoted back in its feedback
+LETTERS = "abcdefghijklmnopqrstuvwxyz"  # a choice's option letters: a = option 1
 
 
 class SubmissionError(UserError):
-    """A submission that cannot be graded: names the answer id and what is wrong with it."""
+    """A submission that cannot be graded at all: names the answer id (or the file) and what is wrong with it."""
 
 
-def parse_number(value, where: str) -> Fraction:
-    """ "1/4", "0.25", "2.5e-1", 3 or 0.25 as an exact Fraction (a JSON float is read as the decimal it prints)."""
-    if isinstance(value, bool) or value is None:
-        raise SubmissionError(f"{where}: expected a number, got {dumps(value)}")
+class UnreadableAnswer(ValueError):
+    """One answer, or one matrix cell, that cannot be read as what its field asks for; the message says what is
+    wrong with it ("not a number: 'abc' ..."). It costs that answer or cell its points, nothing more."""
+
+
+def blank(value) -> bool:
+    """Nothing written: null, or text of spaces only."""
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def left_out(value, depth: int = 0) -> bool:
+    """An answer with nothing in it: blank, or a list (of rows) of blank cells only."""
+    if isinstance(value, list):
+        return depth < 2 and all(left_out(v, depth + 1) for v in value)
+    return blank(value)
+
+
+def shown(value) -> str:
+    """An answer as written, for feedback: text as typed, anything else as JSON; at most SHOWN_CHARS characters."""
+    if isinstance(value, str):
+        out = value.strip()
+    else:
+        try:
+            out = json.dumps(value, ensure_ascii=False)
+        except (TypeError, ValueError, RecursionError):
+            out = type(value).__name__
+    return out if len(out) <= SHOWN_CHARS else out[:SHOWN_CHARS - 3] + "..."
+
+
+def read_number(value) -> Fraction:
+    """ "1/4", "0.25", "2.5e-1", 3 or 0.25 as an exact Fraction (a JSON float is read as the decimal it prints);
+    :class:`UnreadableAnswer` for anything else."""
+    if isinstance(value, bool | list | dict) or value is None:
+        raise UnreadableAnswer(f"expected a number, got {shown(value)}")
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise SubmissionError(f"{where}: expected a finite number, got {value}")
+            raise UnreadableAnswer(f"expected a finite number, got {value}")
         value = repr(value)
     if isinstance(value, int):
         return Fraction(value)
     if isinstance(value, str):
         s = value.strip()
         if len(s) > MAX_NUMBER_TEXT or any(abs(int(e)) > MAX_EXPONENT for e in re.findall(r"[eE]\s*([+-]?\d+)", s)):
-            raise SubmissionError(f"{where}: {s[:20]!r}... is no answer an exam asks for (at most "
-                                  f"{MAX_NUMBER_TEXT} characters, exponents within +-{MAX_EXPONENT})")
+            raise UnreadableAnswer(f"{s[:20]!r}... is no answer an exam asks for (at most {MAX_NUMBER_TEXT} "
+                                   f"characters, exponents within +-{MAX_EXPONENT})")
         try:
             if "/" in s:
                 num, den = s.split("/")
@@ -56,11 +95,88 @@ def parse_number(value, where: str) -> Fraction:
             return Fraction(s)
         except (ValueError, ZeroDivisionError):
             pass
-    raise SubmissionError(f"{where}: not a number: {str(value)[:40]!r} (write 1/4, 0.25 or 2.5e-1)")
+    raise UnreadableAnswer(f"not a number: {shown(value)!r} (write 1/4, 0.25 or 2.5e-1)")
+
+
+def read_choice(value, n: int) -> int:
+    """A choice's option number, 1 to `n`, or its letter (a = 1); :class:`UnreadableAnswer` for anything else."""
+    last = LETTERS[min(n, len(LETTERS)) - 1]
+    if isinstance(value, str) and len(value.strip()) == 1 and value.strip().isalpha():
+        i = LETTERS.find(value.strip().lower())
+        if not 0 <= i < n:
+            raise UnreadableAnswer(f"option {value.strip()} is not one of a-{last} (or 1-{n})")
+        return i + 1
+    try:
+        number = read_number(value)
+    except UnreadableAnswer:
+        raise UnreadableAnswer(f"not a number: {shown(value)!r} (an option is 1-{n} or a-{last})") from None
+    if number.denominator != 1 or not 1 <= number <= n:
+        raise UnreadableAnswer(f"option {shown(value)} is not one of 1-{n}")
+    return int(number)
+
+
+def one_value(value):
+    """The one value of a number or a choice: itself, or the one filled cell of rows ([["3"]] as a CSV line
+    reads, trailing empty cells dropped); None if nothing is written; :class:`UnreadableAnswer` if several are."""
+    if not isinstance(value, list):
+        return None if blank(value) else value
+    filled = [c for row in value for c in (row if isinstance(row, list) else [row]) if not blank(c)]
+    if len(filled) > 1:
+        raise UnreadableAnswer(f"expected one value, got {len(filled)}: {shown(value)}")
+    return filled[0] if filled else None
+
+
+Cell = Fraction | UnreadableAnswer | None  # a matrix cell as read: its value, what is wrong with it, or not answered
+
+
+def _rows(numbers: list[int], verb: tuple[str, str]) -> str:
+    """ "row 4 counts", "rows 4-7 count", "rows 2, 5 count" (verb: its singular and plural)."""
+    if len(numbers) == 1:
+        return f"row {numbers[0]} {verb[0]}"
+    if numbers == list(range(numbers[0], numbers[-1] + 1)):
+        return f"rows {numbers[0]}-{numbers[-1]} {verb[1]}"
+    return "rows " + ", ".join(map(str, numbers[:8])) + (", ..." if len(numbers) > 8 else "") + f" {verb[1]}"
+
+
+def read_matrix(value, rows: int, cols: int) -> tuple[list[list[tuple[object, Cell]]], list[str]]:
+    """A matrix answer of the key's shape: each cell as (written, read), where a cell left empty ("" or null) or
+    missing (a short row, a missing row) is not answered, so wrong while the rest still earns its share, as a
+    student who fills part of a matrix expects; and notes on its shape: rows or cells beyond `rows` x `cols` are
+    ignored. A row may be text ("1, 0, 0"), as the whole matrix may ("1, 0; 1/2, 1/2"); anything else that is
+    not a list of rows is :class:`UnreadableAnswer`."""
+    if isinstance(value, str):
+        value = value.split(";")
+    if not isinstance(value, list):
+        raise UnreadableAnswer(f"expected a matrix ({rows} rows of {cols} numbers), got {shown(value)}")
+    given = [r.split(",") if isinstance(r, str) else r if isinstance(r, list) else [r] for r in value]
+    notes = []
+    if len(given) < rows:
+        notes.append(f"{len(given)} of {rows} rows given: "
+                     + _rows(list(range(len(given) + 1, rows + 1)), ("counts", "count")) + " as not answered")
+    if beyond := [i + 1 for i in range(rows, len(given)) if not left_out(given[i])]:
+        notes.append(f"{len(given)} rows given for {rows}: " + _rows(beyond, ("is", "are")) + " ignored")
+    if short := [i + 1 for i, r in enumerate(given[:rows]) if len(r) < cols]:
+        notes.append(_rows(short, ("has", "have")) + f" fewer than {cols} entries: the missing ones count as not "
+                     "answered")
+    if long := [i + 1 for i, r in enumerate(given[:rows]) if not left_out(r[cols:])]:
+        notes.append(_rows(long, ("has", "have")) + f" more than {cols} entries: those after entry {cols} are "
+                     "ignored")
+    cells = []
+    for i in range(rows):
+        row = given[i] if i < len(given) else []
+        cells.append([])
+        for j in range(cols):
+            written = row[j] if j < len(row) else None
+            try:
+                cells[-1].append((written, None if blank(written) else read_number(written)))
+            except UnreadableAnswer as bad:
+                cells[-1].append((written, bad))
+    return cells, notes
 
 
 def read_submission(data: bytes, name: str = "submission") -> dict:
-    """A submission file's answers: JSON (an object) or CSV (id,value...)."""
+    """A submission file's answers: JSON (an object) or CSV (id,value...). Only a file that cannot be read as
+    either is refused here; what is wrong with one answer is the grader's to report."""
     if len(data) > MAX_SUBMISSION_BYTES:
         raise SubmissionError(f"{name}: larger than {MAX_SUBMISSION_BYTES} bytes; a submission is a few kB")
     try:
@@ -70,19 +186,21 @@ def read_submission(data: bytes, name: str = "submission") -> dict:
     if body.lstrip().startswith(("{", "[")):
         try:
             obj = json.loads(body)
-        except ValueError as exc:
-            raise SubmissionError(f"{name}: not valid JSON ({exc})") from None
+        except (ValueError, RecursionError) as exc:
+            raise SubmissionError(f"{name}: not valid JSON ({str(exc)[:100]})") from None
         if not isinstance(obj, dict):
             raise SubmissionError(f"{name}: a JSON submission is an object {{answer id: answer}}")
         return obj.get("key", obj) if isinstance(obj.get("key"), dict) else obj
     answers: dict = {}
-    for n, row in enumerate(csv.reader(io.StringIO(body)), start=1):
-        cells = [c.strip() for c in row]
-        if not cells or not any(cells) or cells[0].startswith("#") or cells[0].lower() in ("id", "question"):
-            continue
-        if len(cells) < 2:
-            raise SubmissionError(f"{name} line {n}: {cells[0]}: no value (write id,value)")
-        answers.setdefault(cells[0], []).append(cells[1:])  # rows: a number is one row of one value
+    lines = csv.reader(io.StringIO(body))
+    try:
+        for row in lines:
+            cells = [c.strip() for c in row]
+            if not cells or not any(cells) or cells[0].startswith("#") or cells[0].lower() in ("id", "question"):
+                continue
+            answers.setdefault(cells[0], []).append(cells[1:])  # rows: a number is one row of one value
+    except csv.Error as exc:
+        raise SubmissionError(f"{name} line {lines.line_num}: not CSV ({exc})") from None
     return {k: rows[0][0] if len(rows) == 1 and len(rows[0]) == 1 else rows for k, rows in answers.items()}
 
 
@@ -93,11 +211,13 @@ class FieldResult:
     points: Fraction  # exact: the field's share of the question's points, times the fraction of it right
     max_points: Fraction
     correct: bool
-    wrong: list[dict] = field(default_factory=list)  # each: where, given, expected, reason
+    wrong: list[dict] = field(default_factory=list)  # each: where, given, expected, reason (and at, invalid)
+    notes: list[str] = field(default_factory=list)  # what was written beyond a matrix's shape, or short of it
 
     def to_json(self) -> dict:
         return {"id": self.id, "question": self.question, "points": float(self.points),
-                "max_points": float(self.max_points), "correct": self.correct, "wrong": self.wrong}
+                "max_points": float(self.max_points), "correct": self.correct, "wrong": self.wrong,
+                "notes": self.notes}
 
 
 @dataclass
@@ -117,102 +237,118 @@ class Grade:
                 "fields": [f.to_json() for f in self.fields]}
 
 
-def _matrix(value, f: Field, aid: str) -> list[list[Fraction | None]]:
-    """A matrix answer; a cell left empty ("" or null) is None: not answered, so wrong (the rest still earns its
-    share, as a student who fills part of a matrix expects)."""
-    rows, cols = len(f.answer), len(f.answer[0])
-    if isinstance(value, str):  # "1, 0; 1/2, 1/2"
-        value = [r.split(",") for r in value.split(";")]
-    if not isinstance(value, list) or len(value) != rows:
-        got = len(value) if isinstance(value, list) else type(value).__name__
-        raise SubmissionError(f"{aid}: expected a matrix of {rows} rows, got {got}")
-    out = []
-    for i, r in enumerate(value, start=1):
-        if not isinstance(r, list) or len(r) != cols:
-            got = len(r) if isinstance(r, list) else repr(r)
-            raise SubmissionError(f"{aid}: row {i} must have {cols} entries, got {got}")
-        out.append([None if v is None or (isinstance(v, str) and not v.strip()) else
-                    parse_number(v, f"{aid} row {i} column {j}") for j, v in enumerate(r, start=1)])
-    return out
+def _because(*parts: str) -> str:
+    return "; ".join(p for p in parts if p)
 
 
-def _scalar(value, aid: str):
-    """A number or a choice given as one row of one value ([["3"]], as a CSV line reads) is that value."""
-    if isinstance(value, list) and len(value) == 1 and isinstance(value[0], list) and len(value[0]) == 1:
-        return value[0][0]
-    if isinstance(value, list):
-        raise SubmissionError(f"{aid}: expected one value, got {len(value)} rows")
-    return value
+def expected_text(f: Field) -> str:
+    """A field's right answer as its feedback states it."""
+    if f.kind == "choice":
+        return f"{f.answer}: {f.options[f.answer - 1]}"
+    if f.kind == "matrix":
+        return "[" + "; ".join(", ".join(text(x) for x in r) for r in f.answer) + "]"
+    if f.exact:
+        return text(f.answer)
+    return f"{f.answer:.4f} (within {f.tolerance:g}; exactly {f.closed_form})"
 
 
-def _choice(value, f: Field, aid: str) -> int:
-    if isinstance(value, str) and len(value.strip()) == 1 and value.strip().isalpha():
-        value = "abcdefgh".index(value.strip().lower()) + 1
-    n = parse_number(value, aid)
-    if n.denominator != 1 or not 1 <= n <= len(f.options):
-        raise SubmissionError(f"{aid}: choose an option number from 1 to {len(f.options)}, got {value!r}")
-    return int(n)
+def unanswered(aid: str, qid: str, f: Field, q_points: int) -> FieldResult:
+    return FieldResult(aid, qid, Fraction(0), f.points * q_points, False,
+                       [{"where": aid, "given": "", "expected": "an answer", "reason": "not answered"}])
 
 
 def grade_field(aid: str, qid: str, q_points: int, f: Field, value) -> FieldResult:
+    """One answer against its field of the key. An answer that cannot be read scores 0 (a matrix cell: that
+    cell), with what is wrong with it as ``invalid``; it raises nothing."""
     share = f.points * q_points
     if f.kind == "matrix":
-        got = _matrix(value, f, aid)
-        wrong = []
-        cells = [(i, j) for i in range(len(f.answer)) for j in range(len(f.answer[0]))]
-        for i, j in cells:
-            if got[i][j] != f.answer[i][j]:
-                where = f"row {f.row_labels[i] if f.row_labels else i + 1}, column " + (
-                    f.col_labels[j] if f.col_labels else str(j + 1))
-                wrong.append({"where": where, "at": [i, j], "given": "" if got[i][j] is None else text(got[i][j]),
-                              "expected": text(f.answer[i][j]),
-                              "reason": ("not answered; " if got[i][j] is None else "")
-                              + (f.reason(i, j) if f.reason else "")})
-        right = len(cells) - len(wrong)
-        return FieldResult(aid, qid, share * Fraction(right, len(cells)), share, not wrong, wrong)
-    if f.kind != "matrix":
-        value = _scalar(value, aid)
+        return _grade_matrix(aid, qid, share, f, value)
+    written = value
+    try:
+        written = one_value(value)  # "9" of a CSV line "P1.1.choice,9,,"
+        if written is None:
+            return unanswered(aid, qid, f, q_points)
+        got = read_choice(written, len(f.options)) if f.kind == "choice" else read_number(written)
+    except UnreadableAnswer as bad:
+        return FieldResult(aid, qid, Fraction(0), share, False, [
+            {"where": aid, "given": shown(written), "expected": expected_text(f),
+             "reason": _because(str(bad), f.why), "invalid": str(bad)}])
     if f.kind == "choice":
-        got = _choice(value, f, aid)
         ok = got == f.answer
-        wrong = [] if ok else [{"where": aid, "given": str(got), "expected": f"{f.answer}: {f.options[f.answer - 1]}",
-                                "reason": f.why}]
+        reason = (f.option_reasons[got - 1] if f.option_reasons else "") or f.why  # why this option is wrong
+        wrong = [] if ok else [{"where": aid, "given": f"{got}: {f.options[got - 1]}", "expected": expected_text(f),
+                                "reason": reason}]
         return FieldResult(aid, qid, share if ok else Fraction(0), share, ok, wrong)
-    got = parse_number(value, aid)
-    if f.exact:
-        ok = got == f.answer
-        expected = text(f.answer)
-    else:
-        ok = abs(float(got) - f.answer) <= f.tolerance
-        expected = f"{f.answer:.4f} (within {f.tolerance:g}; exactly {f.closed_form})"
-    given = value.strip() if isinstance(value, str) else text(got)  # as written: 3.11, not 311/100
-    wrong = [] if ok else [{"where": aid, "given": given, "expected": expected, "reason": f.why}]
+    ok = got == f.answer if f.exact else abs(float(got) - f.answer) <= f.tolerance
+    given = written.strip() if isinstance(written, str) else text(got)  # as written: 3.11, not 311/100
+    wrong = [] if ok else [{"where": aid, "given": given, "expected": expected_text(f), "reason": f.why}]
     return FieldResult(aid, qid, share if ok else Fraction(0), share, ok, wrong)
 
 
-def grade(v: Variant, submission: dict) -> Grade:
-    """Score `submission` (answer id -> answer) against variant `v`'s key."""
+def _grade_matrix(aid: str, qid: str, share: Fraction, f: Field, value) -> FieldResult:
+    """A matrix earns its share cell by cell; an unreadable or missing cell is wrong, the others count."""
+    rows, cols = len(f.answer), len(f.answer[0])
+    try:
+        cells, notes = read_matrix(value, rows, cols)
+    except UnreadableAnswer as bad:
+        return FieldResult(aid, qid, Fraction(0), share, False, [
+            {"where": aid, "given": shown(value), "expected": expected_text(f), "reason": str(bad),
+             "invalid": str(bad)}])
+    wrong = []
+    for i in range(rows):
+        for j in range(cols):
+            written, got = cells[i][j]
+            if isinstance(got, Fraction) and got == f.answer[i][j]:
+                continue
+            where = f"row {f.row_labels[i] if f.row_labels else i + 1}, column " + (
+                f.col_labels[j] if f.col_labels else str(j + 1))
+            why = f.reason(i, j) if f.reason else ""
+            entry = {"where": where, "at": [i, j], "given": "", "expected": text(f.answer[i][j]), "reason": why}
+            if got is None:
+                entry["reason"] = _because("not answered", why)
+            elif isinstance(got, UnreadableAnswer):
+                entry |= {"given": shown(written), "reason": _because(str(got), why), "invalid": str(got)}
+            else:
+                entry["given"] = text(got)
+            wrong.append(entry)
+    right = rows * cols - len(wrong)
+    return FieldResult(aid, qid, share * Fraction(right, rows * cols), share, not wrong, wrong, notes)
+
+
+def _named_variant(v: Variant, submission: dict) -> None:
+    """Refuse a submission whose ``seed`` or ``difficulty`` (where given) is another variant's."""
+    said = {}
+    for name in ("seed", "difficulty"):
+        try:
+            said[name] = one_value(submission.get(name))
+        except UnreadableAnswer:
+            said[name] = shown(submission[name])
     for name, want in (("seed", v.seed), ("difficulty", v.difficulty)):
-        if name in submission and str(submission[name]).strip() != str(want):
-            raise SubmissionError(f"{name}: this submission is for variant {submission.get('seed', v.seed)} "
-                                  f"({submission.get('difficulty', 'standard')}), not variant {v.seed} "
-                                  f"({v.difficulty})")
+        if said[name] is not None and str(said[name]).strip() != str(want):
+            seed = v.seed if said["seed"] is None else said["seed"]
+            raise SubmissionError(f"{name}: this submission is for variant {seed} "
+                                  f"({said['difficulty'] or 'standard'}), not variant {v.seed} ({v.difficulty})")
+
+
+def grade(v: Variant, submission: dict) -> Grade:
+    """Score `submission` (answer id -> answer) against variant `v`'s key. Raises :class:`SubmissionError` only
+    for a submission with nothing to grade: no answers, an answer id `v` does not have, or another variant's."""
+    _named_variant(v, submission)
     known = v.fields()
     if not any(k not in ("seed", "difficulty") for k in submission):
         raise SubmissionError("submission: no answers in it (give answer id -> answer, e.g. \"Pr2.2.P\")")
     unknown = [k for k in submission if k not in known and k not in ("seed", "difficulty")]
     if unknown:
-        raise SubmissionError(f"{unknown[0]}: no such answer in variant {v.seed}; the answers are "
+        raise SubmissionError(f"{shown(unknown[0])}: no such answer in variant {v.seed}; the answers are "
                               + ", ".join(known))
     results, missing, manual = [], [], Fraction(0)
     for aid, (q, f) in known.items():
         if f.kind == "essay":
             manual += f.points * q.points
             continue
-        if aid not in submission:
+        if left_out(submission.get(aid)):
             missing.append(aid)
-            unanswered = {"where": aid, "given": "", "expected": "an answer", "reason": "not answered"}
-            results.append(FieldResult(aid, q.id, Fraction(0), f.points * q.points, False, [unanswered]))
+            results.append(unanswered(aid, q.id, f, q.points))
             continue
         results.append(grade_field(aid, q.id, q.points, f, submission[aid]))
     score = sum((r.points for r in results), Fraction(0))

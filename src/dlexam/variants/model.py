@@ -80,10 +80,14 @@ class Field:
     col_labels: tuple[str, ...] = ()
     reason: Callable[[int, int], str] | None = None  # why a matrix cell (row, column) holds its value
     why: str = ""  # why a number or a choice is right, in a line
+    option_reasons: tuple[str, ...] = ()  # a choice's: why picking each option is wrong, in a line, in the order
+    #                                       shown ("" for the right one); () where no option has a reason of its own
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"unknown field kind {self.kind!r}")
+        if self.option_reasons and len(self.option_reasons) != len(self.options):
+            raise ValueError(f"{len(self.option_reasons)} option reasons for {len(self.options)} options")
 
     @property
     def exact(self) -> bool:

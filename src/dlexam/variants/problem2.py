@@ -17,6 +17,20 @@ LOSS_TOLERANCE = 5e-4  # a loss written to 4 decimals is accepted
 ZERO_OPTIONS = ("only W_Q and W_K", "W_Q, W_K and W_V", "all four: W_Q, W_K, W_V and W_O", "none of them")
 ZERO_SETS = ({"W_Q", "W_K"}, {"W_Q", "W_K", "W_V"}, {"W_Q", "W_K", "W_V", "W_O"}, set())  # what each option says
 ZERO_TRUE = 0  # index in ZERO_OPTIONS of the pattern argmax attention gives (checked per variant)
+LINEAR_IN = {"W_V": "Z = P X W_V is linear in W_V", "W_O": "R = Z W_O is linear in W_O"}
+
+
+def zero_reason(claimed: set[str]) -> str:
+    """Why the option of Pr2.5 (a) that says `claimed` get an exactly zero gradient is wrong ("" if it is right):
+    argmax attention gives exactly ZERO_SETS[ZERO_TRUE] (the check gradients_decide confirms it by autograd)."""
+    true, order = ZERO_SETS[ZERO_TRUE], ("W_Q", "W_K", "W_V", "W_O")
+    parts = []
+    if missed := sorted(true - claimed, key=order.index):
+        parts.append(f"{' and '.join(missed)} get exactly zero: argmax weights are piecewise constant in the scores")
+    if moving := sorted(claimed - true, key=order.index):
+        verb = "gets a non-zero gradient" if len(moving) == 1 else "get non-zero gradients"
+        parts.append(f"{' and '.join(moving)} {verb}: " + " and ".join(LINEAR_IN[m] for m in moving))
+    return "; ".join(parts)
 
 
 def labels(tokens) -> tuple[str, ...]:
@@ -181,6 +195,7 @@ def questions(spec: ExamSpec, orders: dict | None = None) -> list[Question]:
                  "non-zero gradient?"),
             Options(zero_options, "(a)"), Options(("yes", "no"), "(b)")), (
             Field("zero", "choice", zero_order.index(ZERO_TRUE) + 1, Fraction(2, 3), "1-4", options=zero_options,
+                  option_reasons=tuple(zero_reason(ZERO_SETS[i]) for i in zero_order),
                   why="argmax weights are piecewise constant in the scores, so no gradient reaches W_Q or W_K; "
                       "Z = P X W_V and R = Z W_O are linear in W_V and W_O"),
             Field("softmax", "choice", 1, Fraction(1, 3), "1 or 2", options=("yes", "no"),

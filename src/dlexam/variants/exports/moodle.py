@@ -71,7 +71,8 @@ def _field(quiz: ET.Element, v: Variant, q: Question, f: Field) -> None:
         for i, option in enumerate(f.options, start=1):
             ans = ET.SubElement(el, "answer", {"fraction": "100" if i == f.answer else "0", "format": "html"})
             ET.SubElement(ans, "text").text = option
-            _text(ans, "feedback", "right" if i == f.answer else why)
+            _text(ans, "feedback", "right" if i == f.answer else (  # why this option is wrong, as dlexam grade says
+                f.option_reasons[i - 1] if f.option_reasons else "") or why)
     elif f.kind == "number":
         el = _question(quiz, "numerical", name, body, grade, why)
         text, tolerance = decimal(f.answer) if f.exact else (f"{f.answer:.6f}", f.tolerance)

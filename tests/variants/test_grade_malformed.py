@@ -1,0 +1,222 @@
+"""A malformed answer costs only its own points (or its cells'), with feedback saying what is wrong with it; only a
+submission that leaves nothing to grade is refused. The audit's cases on variant 7 (`dlexam variant --seed 7`).
+
+Oracles: the exam's points typed in (P1.x 4 each; Pr2.2's S 3 and P 5 of its 8; Pr1.3's in_features 4 of its 10;
+57 points graded automatically, 5 more of essays), the shares of a matrix's cells counted by hand as Fractions, and
+the variant's key (full marks: tests/variants/test_grade.py)."""
+
+from __future__ import annotations
+
+import json
+import re
+from fractions import Fraction
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dlexam.variants import make_variant
+from dlexam.variants.grade import SubmissionError, grade, read_submission
+
+V = make_variant(7)
+FULL = Fraction(57)  # variant 7's points graded automatically (62 less the 5 of the two essays)
+N = len(V.spec.transformer.example)  # Pr2.2.P is N x N; variant 7's example has 7 tokens
+P_POINTS, S_POINTS, CHOICE_POINTS, IN_FEATURES_POINTS = Fraction(5), Fraction(3), Fraction(4), Fraction(4)
+
+
+def key() -> dict:
+    return json.loads(json.dumps(V.key()))
+
+
+def field(g, aid):
+    return next(r for r in g.fields if r.id == aid)
+
+
+def test_variant_7_is_the_audits():
+    assert N == 7 and grade(V, key()).score == grade(V, key()).max_score == FULL
+
+
+@pytest.mark.parametrize("answer, says", [
+    (9, "option 9 is not one of 1-4"), (0, "option 0 is not one of 1-4"), (-1, "option -1 is not one of 1-4"),
+    (2.5, "option 2.5 is not one of 1-4"), ("9", "option 9 is not one of 1-4"),
+    ("abc", "not a number: 'abc' (an option is 1-4 or a-d)"), ("z", "option z is not one of a-d (or 1-4)"),
+    ("é", "option é is not one of a-d (or 1-4)"), (True, "not a number: 'true'"), ({"a": 1}, "not a number: '{"),
+    ([["1", "2"]], 'expected one value, got 2: [["1", "2"]]'),
+])
+def test_a_malformed_choice_costs_its_points_and_says_what_is_wrong(answer, says):
+    g = grade(V, {**key(), "P1.1.choice": answer})
+    assert g.score == FULL - CHOICE_POINTS  # every other answer still earns its points
+    r = field(g, "P1.1.choice")
+    assert r.points == 0 and not r.correct and g.missing == []
+    (w,) = r.wrong
+    assert w["invalid"].startswith(says) and w["reason"].startswith(w["invalid"])
+    right = V.question("P1.1").fields[0]
+    assert w["expected"] == f"{right.answer}: {right.options[right.answer - 1]}"
+
+
+def test_the_audits_one_line_submissions_grade():
+    """`{"P1.1.choice": 9}` alone: graded (0 of 57), not refused; the feedback names the option."""
+    for answer, says in ((9, "option 9 is not one of 1-4"), ("abc", "not a number: 'abc'")):
+        g = grade(V, read_submission(json.dumps({"P1.1.choice": answer}).encode(), "b1.json"))
+        assert g.score == 0 and g.max_score == FULL and "P1.1.choice" not in g.missing
+        assert field(g, "P1.1.choice").wrong[0]["invalid"].startswith(says)
+        assert len(g.missing) == len([a for a, (_, f) in V.fields().items() if f.kind != "essay"]) - 1
+
+
+@pytest.mark.parametrize("answer, says", [
+    ("many", "not a number: 'many' (write 1/4, 0.25 or 2.5e-1)"), ("1/0", "not a number: '1/0'"),
+    ("1" * 65, "'11111111111111111111'... is no answer an exam asks for"), (True, "expected a number, got true"),
+    ([["108", "9"]], "expected one value, got 2"), ([["108"], ["108"]], "expected one value, got 2"),
+    ({"x": 1}, 'expected a number, got {"x": 1}'),
+])
+def test_a_malformed_number_costs_its_points(answer, says):
+    g = grade(V, {**key(), "Pr1.3.in_features": answer})
+    assert g.score == FULL - IN_FEATURES_POINTS
+    (w,) = field(g, "Pr1.3.in_features").wrong
+    assert w["invalid"].startswith(says) and w["expected"] == str(V.question("Pr1.3").fields[1].answer)
+
+
+def test_an_unreadable_value_in_one_row_is_quoted_as_written():
+    g = grade(V, {**key(), "P1.1.choice": [["9", "", ""]]})  # a CSV line "P1.1.choice,9,,"
+    (w,) = field(g, "P1.1.choice").wrong
+    assert w["given"] == "9" and w["invalid"] == "option 9 is not one of 1-4"
+
+
+def test_a_number_in_one_row_with_trailing_empty_cells_is_that_number():
+    """A CSV line `Pr1.3.in_features,108,,` (a spreadsheet's trailing commas) is the answer 108."""
+    right = str(V.question("Pr1.3").fields[1].answer)
+    for answer in ([[right, "", ""]], [[right]], [right], [["", right]]):
+        assert grade(V, {**key(), "Pr1.3.in_features": answer}).score == FULL
+
+
+@pytest.mark.parametrize("empty", ["", "  ", None, [], [[]], [[""]], [["", ""], [""]]])
+def test_an_answer_with_nothing_in_it_is_left_out(empty):
+    for aid, share in (("Pr1.3.in_features", IN_FEATURES_POINTS), ("Pr2.2.P", P_POINTS),
+                       ("P1.4.choice", CHOICE_POINTS)):
+        g = grade(V, {**key(), aid: empty})
+        assert g.score == FULL - share and g.missing == [aid]
+        assert field(g, aid).wrong == [{"where": aid, "given": "", "expected": "an answer", "reason": "not answered"}]
+
+
+def test_the_audits_three_row_matrix_counts_the_missing_rows_as_unanswered():
+    """P given with its first 3 rows (right): 21 of 49 cells right, the 28 of rows 4-7 not answered."""
+    sub = key()
+    sub["Pr2.2.P"] = sub["Pr2.2.P"][:3]
+    g = grade(V, sub)
+    r = field(g, "Pr2.2.P")
+    assert r.points == P_POINTS * Fraction(21, 49) and g.score == FULL - P_POINTS * Fraction(28, 49)
+    assert len(r.wrong) == 28 and all(w["reason"].startswith("not answered") and w["given"] == "" for w in r.wrong)
+    assert {tuple(w["at"]) for w in r.wrong} == {(i, j) for i in range(3, 7) for j in range(7)}
+    assert r.notes == ["3 of 7 rows given: rows 4-7 count as not answered"]
+
+
+def test_short_rows_count_their_missing_cells_as_unanswered():
+    sub = key()
+    sub["Pr2.2.P"][1] = sub["Pr2.2.P"][1][:5]  # row 2: 5 of 7 entries
+    sub["Pr2.2.P"][4] = sub["Pr2.2.P"][4][:6]  # row 5: 6 of 7
+    g = grade(V, sub)
+    r = field(g, "Pr2.2.P")
+    assert g.score == FULL - P_POINTS * Fraction(3, 49)
+    assert {tuple(w["at"]) for w in r.wrong} == {(1, 5), (1, 6), (4, 6)}
+    assert r.notes == ["rows 2, 5 have fewer than 7 entries: the missing ones count as not answered"]
+
+
+def test_rows_and_cells_beyond_the_shape_are_ignored_and_noted():
+    sub = key()
+    sub["Pr2.2.P"] = [row + ["9"] for row in sub["Pr2.2.P"]] + [["1"] * 7, ["2"]]
+    g = grade(V, sub)
+    assert g.score == FULL  # the 7 x 7 cells are right; nothing beyond them is graded
+    assert field(g, "Pr2.2.P").notes == ["9 rows given for 7: rows 8-9 are ignored",
+                                         "rows 1-7 have more than 7 entries: those after entry 7 are ignored"]
+    sub["Pr2.2.P"] = [row + ["", " "] for row in key()["Pr2.2.P"]] + [["", ""], []]  # empty extras: trailing commas
+    g = grade(V, sub)
+    assert g.score == FULL and field(g, "Pr2.2.P").notes == []
+
+
+def test_an_unreadable_cell_costs_that_cell_only():
+    sub = key()
+    sub["Pr2.2.P"][6][2] = "abc"
+    sub["Pr2.2.S"][0][0] = {"x": 1}
+    g = grade(V, sub)
+    assert g.score == FULL - P_POINTS / 49 - S_POINTS / 49
+    (w,) = field(g, "Pr2.2.P").wrong
+    assert w["at"] == [6, 2] and w["given"] == "abc"
+    assert w["invalid"] == "not a number: 'abc' (write 1/4, 0.25 or 2.5e-1)"
+    assert w["reason"].startswith(w["invalid"] + "; ") and len(w["reason"]) > len(w["invalid"]) + 2  # and why
+    assert w["expected"] == str(V.question("Pr2.2").fields[1].answer[6][2])
+    (w,) = field(g, "Pr2.2.S").wrong
+    assert w["at"] == [0, 0] and w["invalid"] == 'expected a number, got {"x": 1}' and w["given"] == '{"x": 1}'
+
+
+@pytest.mark.parametrize("answer", [5, 2.5, {"rows": 7}, True])
+def test_a_matrix_that_is_no_list_of_rows_costs_the_matrix(answer):
+    g = grade(V, {**key(), "Pr2.2.P": answer})
+    assert g.score == FULL - P_POINTS
+    (w,) = field(g, "Pr2.2.P").wrong
+    assert "at" not in w and w["expected"].startswith("[1, 0, 0")
+    assert w["invalid"] == f"expected a matrix (7 rows of 7 numbers), got {json.dumps(answer)}"
+
+
+def test_rows_written_as_text_are_read():
+    """A matrix as text ("1, 0; 1/2, 1/2") or as a list of rows of text ("1, 0, 0"): the same cells."""
+    rows = key()["Pr2.2.P"]
+    for answer in ("; ".join(", ".join(r) for r in rows), [", ".join(r) for r in rows]):
+        assert grade(V, {**key(), "Pr2.2.P": answer}).score == FULL
+
+
+def test_everything_malformed_still_grades_zero():
+    sub = {aid: ("abc" if f.kind != "matrix" else [["abc"]]) for aid, (_, f) in V.fields().items()
+           if f.kind != "essay"}
+    g = grade(V, sub)
+    assert g.score == 0 and g.max_score == FULL and g.missing == []
+    assert all(w.get("invalid") or w["reason"].startswith("not answered") for r in g.fields for w in r.wrong)
+
+
+def test_a_csv_with_malformed_lines_grades_the_rest():
+    """A class's CSV: a value-less line and a line with an extra value cost those answers; the rest is graded."""
+    lines = ["id,value", "seed,7,"]
+    for aid, value in key().items():
+        if aid in ("seed", "difficulty"):
+            continue
+        if aid == "P1.4.choice":
+            lines.append(aid)  # no value at all: not answered
+        elif aid == "Pr1.3.in_features":
+            lines.append(f"{aid},{value},9")  # two values
+        elif isinstance(value, list):
+            lines += [",".join([aid, *row]) + "," for row in value]  # trailing comma on each row
+        else:
+            lines.append(f"{aid},{value}")
+    g = grade(V, read_submission("\n".join(lines).encode()))
+    assert g.score == FULL - CHOICE_POINTS - IN_FEATURES_POINTS and g.missing == ["P1.4.choice"]
+    assert field(g, "Pr1.3.in_features").wrong[0]["invalid"].startswith("expected one value, got 2")
+
+
+@pytest.mark.parametrize("data, says", [
+    (b"{oops", "not valid JSON"), (b"\xff\xfe\x00", "not UTF-8"), (b"[1]", "a JSON submission is an object"),
+    (b"[" * 100_000, "not valid JSON"), (b"{}", "no answers"), (b"id,value\n# nothing\n", "no answers"),
+    (b'{"Pr9.9.x": 1}', "Pr9.9.x: no such answer in variant 7"), (b"hello\n", "hello: no such answer"),
+    (b'{"P1.1.choice": 1, "seed": 8}', "seed: this submission is for variant 8"),
+    (b"P1.1.choice," + b"1" * 200_000, "line 1: not CSV (field larger than field limit"),
+])
+def test_what_leaves_nothing_to_grade_is_still_refused(data, says):
+    with pytest.raises(SubmissionError, match=re.escape(says)):
+        grade(V, read_submission(data, "s"))
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=70),
+                    lambda inner: st.lists(inner, max_size=9) | st.dictionaries(st.text(max_size=3), inner, max_size=2),
+                    max_leaves=40)
+ANSWERS = [aid for aid, (_, f) in V.fields().items() if f.kind != "essay"]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(aid=st.sampled_from(ANSWERS), answer=JSON)
+def test_any_json_answer_costs_at_most_its_own_points(aid, answer):
+    """Whatever JSON one answer holds, the grade is computed, that answer earns between 0 and its share, and every
+    other answer keeps its points."""
+    g = grade(V, {**key(), aid: answer})
+    r = field(g, aid)
+    assert 0 <= r.points <= r.max_points
+    assert g.score - r.points == FULL - r.max_points
+    assert all(isinstance(w["reason"], str) and isinstance(w["given"], str) for w in r.wrong)
+    json.dumps(g.to_json(), allow_nan=False)
