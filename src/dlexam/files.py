@@ -7,7 +7,9 @@
   A full disk or a refused permission is one line naming the file (:class:`WriteError`), never an
   ``OSError`` traceback.
 - :class:`OutputDir` is a folder a command writes into, checked before any work is done: it must be
-  a folder (not a file, not a dangling link) that can be created and written. Every file written
+  a folder (not a file, not a dangling link) that can be created and written. A folder it made for a
+  command that then failed before writing anything is removed again on ``close`` (with the folders
+  made above it, while empty), so bad input leaves no empty folder behind. Every file written
   through it is recorded with its SHA-256 in the folder's ``.dlexam-files.json``; a file that is
   there but not recorded (or changed since) was not written by dlexam and is never replaced unless
   the caller says ``force``.
@@ -18,7 +20,7 @@
   killed at any instant leaves a file whose contents the record accepts.
 - A run folder's files (``run_files``: a trainer's checkpoints and metrics, an experiment's
   results) are marked as the run's in the record: no other command replaces them, even with force
-  (``svhn evaluate --png R/best.pt`` is refused).
+  (``svhn evaluate --png R/curves.png`` is refused).
 - ``OutputDir(..., lock=True)`` also holds an exclusive lock on the folder (``.dlexam.lock``,
   ``fcntl.flock``) while it is in use: a second writer gets a one-line error. The lock file is
   opened without following a link and never created through one; a lock file that is a link, has
@@ -173,6 +175,16 @@ def check_dir_path(path: str | os.PathLike, what: str = "out") -> Path:
     return p
 
 
+def _absent_folders(path: Path) -> list[Path]:
+    """`path` and those of its parents that do not exist yet, deepest first."""
+    absent = []
+    for p in (path, *path.parents):
+        if p.exists() or p.is_symlink():
+            break
+        absent.append(p)
+    return absent
+
+
 def check_writable_dir(path: str | os.PathLike, what: str = "out") -> Path:
     """Create `path` if needed and make sure files can be written there; one clear error otherwise."""
     p = check_dir_path(path, what)
@@ -234,7 +246,9 @@ class OutputDir:
 
     def __init__(self, path: str | os.PathLike, *, force: bool = False, lock: bool = False, what: str = "out",
                  run_files: tuple[str, ...] = ()):
+        absent = _absent_folders(Path(path))
         self.path = check_writable_dir(path, what)
+        self._created = tuple(p for p in absent if p.is_dir())  # the folders made here, deepest first
         self.force = force
         self.what = what
         self.run_files = tuple(run_files)
@@ -248,10 +262,26 @@ class OutputDir:
             raise
 
     def close(self) -> None:
-        """Release the lock (also released when the process ends)."""
+        """Release the lock (also released when the process ends). If this OutputDir made the folder and
+        nothing was written there (the command failed first), the folder goes again: the lock file,
+        then each folder made for it while it is empty. Nothing else is ever removed."""
+        try:
+            unused = bool(self._created) and {e.name for e in os.scandir(self.path)} <= {LOCK}
+        except OSError:  # the folder is gone already
+            unused = False
+        if unused and self._lock_fd is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self.path / LOCK)  # while still held: no other writer takes it in between
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
+        if unused:
+            for folder in self._created:
+                try:
+                    os.rmdir(folder)  # only if empty
+                except OSError:
+                    break
+            self._created = ()
 
     def __enter__(self) -> OutputDir:
         return self

@@ -169,8 +169,11 @@ def test_a_foreign_file_in_a_folder_without_a_run_is_never_replaced(tmp_path, sy
 
 
 def test_a_runs_checkpoint_is_never_replaced_by_another_command(tmp_path, quick_run, synth_dir, capsys):
-    """Recorded as dlexam's is not enough: a figure never replaces a checkpoint of the run it sits in."""
-    before = (quick_run / "best.pt").read_bytes()
+    """Recorded as dlexam's is not enough: a figure never replaces a file of the run it sits in, even a PNG
+    (the run's curves), even with --force; and a checkpoint is not a PNG's name at all."""
+    before = {name: (quick_run / name).read_bytes() for name in ("best.pt", "curves.png")}
     refused_here(["svhn", "evaluate", "--checkpoint", str(quick_run), "--data", str(synth_dir), "--png",
-              str(quick_run / "best.pt"), "--force"], capsys, "best.pt", "belongs to the run")
-    assert (quick_run / "best.pt").read_bytes() == before
+              str(quick_run / "curves.png"), "--force"], capsys, "curves.png", "belongs to the run")
+    refused_here(["svhn", "evaluate", "--checkpoint", str(quick_run), "--data", str(synth_dir), "--png",
+              str(quick_run / "best.pt"), "--force"], capsys, "best.pt", "ending in .png")
+    assert {name: (quick_run / name).read_bytes() for name in before} == before

@@ -139,7 +139,7 @@ def test_an_unwritable_out_dir_is_a_user_error_before_any_work(tmp_path):
     blocked.write_text("x")
     built = []
     spec = SectionSpec("fine", "Fine", lambda ctx: built.append(1) or "x")
-    with pytest.raises(UserError, match="out_dir .*file-not-folder is a file, not a folder"):
+    with pytest.raises(UserError, match="--out .*file-not-folder is a file, not a folder"):
         build_report(blocked / "sub", ReportSettings(tiny=True), sections=[spec])
     assert built == []
 

@@ -34,6 +34,15 @@ def test_a_port_in_use_is_one_line_and_status_2():
         taken.listen(1)
         p = serve("--port", str(taken.getsockname()[1]))
     assert p.returncode == 2 and p.stderr.count("\n") == 1 and "in use" in p.stderr, p.stderr
+    assert "choose another --port" in p.stderr
+
+
+def test_a_host_that_is_not_this_machines_names_the_host_not_the_port():
+    """192.0.2.1 (TEST-NET-1, RFC 5737) is assigned to no machine: binding it fails with EADDRNOTAVAIL."""
+    p = serve("--host", "192.0.2.1", "--port", "0")
+    assert p.returncode == 2 and p.stderr.count("\n") == 1, p.stderr
+    assert p.stderr == ("dlexam: error: cannot listen on 192.0.2.1:0: 192.0.2.1 is not an address of this machine "
+                        "(choose another --host, e.g. 127.0.0.1)\n")
 
 
 def test_bad_port_and_host():

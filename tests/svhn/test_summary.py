@@ -194,6 +194,17 @@ def test_summary_command_json_interface(capsys):
     assert out["config"]["pool"] == "max" and out["total_params"] == 208 + 2064 + 170
 
 
+@pytest.mark.parametrize("head", ["conv3x3", "conv1x1-gap"])
+def test_linear_in_with_a_conv_head_is_one_error_line(capsys, head):
+    """--linear-in shows the student's nn.Linear(N, 10) (1.3); with a conv head it would be silently ignored."""
+    assert main(["svhn", "summary", "--head", head, "--linear-in", "256"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines() == [f"dlexam: error: --linear-in builds the linear head of Problem 1.3 "
+                                         f"(nn.Linear(N, 10)); it does not go with --head {head}"]
+    assert main(["svhn", "summary", "--head", "linear", "--linear-in", "144"]) == 0  # the linear head: as before
+
+
 def test_checkpoint_of_another_table_rebuilds_it(tmp_path):
     cnn = OTHER_TABLES[1]
     model = ExamCNN(CNNConfig(cnn=cnn, activation="tanh"))

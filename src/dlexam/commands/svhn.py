@@ -28,6 +28,9 @@ def cmd_summary(args) -> int:
 
         cnn = make_variant(args.variant, args.difficulty).spec.cnn
     if args.linear_in is not None:
+        if args.head not in (None, "linear"):
+            raise UserError(f"--linear-in builds the linear head of Problem 1.3 (nn.Linear(N, 10)); "
+                            f"it does not go with --head {args.head}")
         try:
             bug = student_bug(args.linear_in, cnn=cnn)
         except ValueError as exc:

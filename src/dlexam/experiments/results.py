@@ -51,7 +51,7 @@ def seed_everything(seed: int) -> torch.Generator:
 def prepare_out_dir(out_dir: str | os.PathLike, *, force: bool = False, writes: tuple[str, ...] = ()) -> RunFolder:
     """The experiment's output folder: a run folder (:class:`dlexam.runs.RunFolder`), checked, locked and
     its files (`writes`) claimed before any work."""
-    return RunFolder(out_dir, writes=writes, force=force, what="out_dir")
+    return RunFolder(out_dir, writes=writes, force=force, what="--out")
 
 
 def finish(out_dir: OutputDir, *, name: str, claim: str, claim_source: str, cfg, quick: bool, start: float,

@@ -95,7 +95,7 @@ def open_out_dir(out_dir: Path, settings: ReportSettings, specs: Sequence[Sectio
         f'name="generator" content="{page.GENERATOR}"' in index.read_bytes()[:2000].decode("utf-8", "replace")
     if ours:
         OutputDir(out_dir).record(INDEX)  # recorded, so the page may be replaced as dlexam's
-    out = RunFolder(out_dir, writes=(INDEX,), force=settings.force, what="out_dir")
+    out = RunFolder(out_dir, writes=(INDEX,), force=settings.force, what="--out")
     try:
         if any(spec.id == "experiments" for spec in specs):
             from dlexam.experiments import MODULES, RESULT_FILE
@@ -169,7 +169,7 @@ def build_report(
     """
     settings = settings or ReportSettings()
     specs = list(sections) if sections is not None else default_sections()
-    check_dir_path(out_dir, "out_dir")  # the user's own mistake first, then what is missing; nothing created
+    check_dir_path(out_dir, "--out")  # the user's own mistake first, then what is missing; nothing created
     missing = missing_inputs(settings, specs)  # before any work: a page with holes is not a report
     if missing:
         raise SharedDataMissing("report: " + "; ".join(missing.values()) +

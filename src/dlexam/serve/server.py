@@ -9,6 +9,7 @@ of :mod:`dlexam.serve.connections`.
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import resource
 import socket
@@ -49,7 +50,10 @@ def bind(host: str, port: int) -> socket.socket:
         sock.listen(128)
     except OSError as exc:
         sock.close()
-        reason = "it is in use" if exc.errno in (98, 48) else exc.strerror or str(exc)
+        if exc.errno == errno.EADDRNOTAVAIL:  # the host, not the port: no interface of this machine has it
+            raise UserError(f"cannot listen on {host}:{port}: {host} is not an address of this machine "
+                            "(choose another --host, e.g. 127.0.0.1)") from None
+        reason = "it is in use" if exc.errno == errno.EADDRINUSE else exc.strerror or str(exc)
         raise UserError(f"cannot listen on {host}:{port}: {reason} (choose another --port, or 0 for any free one)") \
             from None
     sock.setblocking(False)

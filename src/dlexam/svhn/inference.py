@@ -120,18 +120,29 @@ def evaluate_checkpoint(path: ModelSource, data_dir, split: str = "test", png: s
     folder (:func:`dlexam.svhn.data.official.load_labelled`).
 
     `png`, if given, receives the confusion matrix; it is checked before any work and never replaces
-    a file dlexam did not write (unless `force`). `tta`: read each image as :class:`TestTimeAugmented` does.
+    a file dlexam did not write (unless `force`); it must be named *.png. `tta`: read each image as
+    :class:`TestTimeAugmented` does.
     """
+    if isinstance(path, nn.Module) and name is None:
+        raise ValueError("evaluate_checkpoint: name the loaded model (name=...)")
+    if png is None:
+        return _evaluate(path, data_dir, split, None, None, name, tta)
+    png = Path(png)
+    if png.suffix.lower() != ".png":
+        raise UserError(f"png {png}: the confusion matrix is a PNG image; give a file name ending in .png")
+    out = OutputDir(png.parent, force=force, what="png folder")
+    try:
+        out.claim(png.name)
+        return _evaluate(path, data_dir, split, out, png.name, name, tta)
+    finally:
+        out.close()  # a folder made for the PNG goes again if the evaluation failed first
+
+
+def _evaluate(path: ModelSource, data_dir, split: str, out: OutputDir | None, png_name: str | None,
+              name: str | None, tta: bool) -> Evaluation:
     from dlexam.svhn.data.official import load_labelled
     from dlexam.svhn.training.loop import evaluate
 
-    out = None
-    if png is not None:
-        png = Path(png)
-        out = OutputDir(png.parent, force=force, what="png folder")
-        out.claim(png.name)
-    if isinstance(path, nn.Module) and name is None:
-        raise ValueError("evaluate_checkpoint: name the loaded model (name=...)")
     model = _model(path, tta)
     images, labels, source = load_labelled(data_dir, split)
     if name is None:
@@ -143,7 +154,7 @@ def evaluate_checkpoint(path: ModelSource, data_dir, split: str = "test", png: s
         from dlexam.svhn.plots import confusion_figure
 
         fig = confusion_figure(result.confusion, title=f"{result.split}: accuracy {result.accuracy:.4f}")
-        result.confusion_png = save_into(out, png.name, fig)
+        result.confusion_png = save_into(out, png_name, fig)
     return result
 
 

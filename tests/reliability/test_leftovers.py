@@ -1,0 +1,75 @@
+"""A confusion matrix is written only under a PNG's name; a command that fails leaves no folder it made.
+
+An audit found both: `svhn evaluate --png data/train_32x32.mat` replaced `svhn synth`'s training set with a
+PNG (it was recorded as dlexam's, so it could be replaced by dlexam), and a `svhn train` refused for bad
+input left its --out folder behind, holding only the lock file.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dlexam.cli import main
+from dlexam.files import LOCK
+
+from .helpers import refused_here
+
+
+@pytest.mark.parametrize("name", ["train_32x32.mat", "key.json", "matrix.PNG.txt", "noext"])
+def test_png_must_be_named_png(tmp_path, capsys, name):
+    """Whatever the file is, and whoever wrote it: a name that is not a PNG's is refused before any work."""
+    target = tmp_path / name
+    target.write_bytes(b"precious")
+    line = refused_here(["svhn", "evaluate", "--data", str(tmp_path), "--png", str(target), "--force"], capsys,
+                        "give a file name ending in .png")
+    assert line == (f"dlexam: error: png {target}: the confusion matrix is a PNG image; "
+                    "give a file name ending in .png")
+    assert target.read_bytes() == b"precious"
+
+
+def test_the_audits_case_a_training_set_dlexam_wrote_is_not_replaced_by_a_figure(tmp_path, synth_dir, capsys):
+    mat = synth_dir / "train_32x32.mat"
+    before = mat.read_bytes()
+    refused_here(["svhn", "evaluate", "--data", str(synth_dir), "--png", str(mat)], capsys, "ending in .png")
+    assert mat.read_bytes() == before
+    assert main(["svhn", "train", "--data", str(synth_dir), "--out", str(tmp_path / "after"), "--quick",
+                 "--quiet", "--threads", "1", "--epochs", "1"]) == 0  # still a training set
+
+
+@pytest.mark.parametrize("argv", [
+    ["svhn", "train", "--data", "{missing}", "--quick"],  # no data
+    ["svhn", "train", "--quick"],  # --data not given
+    ["svhn", "train", "--data", "{missing}", "--init", "{missing}/model.pt", "--quick"],  # a bad --init
+])
+def test_a_refused_training_run_leaves_no_folder_behind(tmp_path, capsys, argv):
+    out = tmp_path / "new" / "deeper" / "run"
+    argv = [a.format(missing=tmp_path / "absent") for a in argv]
+    assert main([*argv, "--out", str(out)]) == 2
+    assert "dlexam: error:" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []  # the folder and the two made above it are gone
+
+
+def test_a_refused_run_keeps_a_folder_it_did_not_make_and_everything_in_it(tmp_path, capsys):
+    empty, full = tmp_path / "empty", tmp_path / "full"
+    empty.mkdir()
+    full.mkdir()
+    (full / "notes.txt").write_text("mine")
+    for out in (empty, full):
+        assert main(["svhn", "train", "--data", str(tmp_path / "absent"), "--out", str(out), "--quick"]) == 2
+    capsys.readouterr()
+    assert empty.is_dir() and sorted(p.name for p in empty.iterdir()) in ([], [LOCK])
+    assert (full / "notes.txt").read_text() == "mine"
+
+
+def test_a_folder_made_for_a_png_goes_again_when_the_evaluation_fails(tmp_path, capsys):
+    png = tmp_path / "figs" / "c.png"
+    assert main(["svhn", "evaluate", "--data", str(tmp_path / "absent"), "--png", str(png)]) == 2
+    capsys.readouterr()
+    assert not (tmp_path / "figs").exists()
+
+
+def test_a_successful_run_keeps_the_folder_it_made(tmp_path, synth_dir):
+    png = tmp_path / "figs" / "c.png"
+    assert main(["svhn", "evaluate", "--data", str(synth_dir), "--png", str(png)]) == 0
+    assert png.is_file() and np.frombuffer(png.read_bytes()[:8], np.uint8).tolist()[1:4] == list(b"PNG")
