@@ -383,6 +383,28 @@ def test_cnn_click_a_pixel_and_see_its_arithmetic(page):
     page.wait_for_selector("#explain-panel[data-at='logits:7']")
 
 
+def test_cnn_outlines_only_the_cell_explained_and_none_after_a_refusal(page):
+    """An audit found the outlines piling up: two probability rows and a map outlined at once, and all three still
+    outlined (the status line still naming the last value) after the keyboard form refused a position."""
+    page.goto(f"{page.base}/cnn?img={_seven()}")
+    ready(page, predictions=1)
+    marked = lambda: sorted(page.eval_on_selector_all(".picked", "els => els.map(e => e.id)"))  # noqa: E731
+    page.click("#p-2")
+    page.wait_for_selector("#explain-panel[data-at='logits:2']")
+    page.click("#p-5")
+    page.wait_for_selector("#explain-panel[data-at='logits:5']")
+    assert marked() == ["p-5"]
+    _click_map(page, "conv1", 3, 13, 14)
+    page.wait_for_selector("#explain-panel[data-at='conv1:3,13,14']")
+    assert marked() == ["map-conv1-3"]
+    page.select_option("#explain-layer", "pool2")
+    page.fill("#explain-at", "99,0,0")
+    page.press("#explain-at", "Enter")
+    error = errored(page, "#explain-error")
+    assert marked() == [] and page.eval_on_selector_all(".source", "els => els.length") == 0
+    assert page.text_content("#status") == error and "conv1[" not in page.text_content("#status")
+
+
 def test_cnn_explain_from_the_keyboard(page):
     from dlexam.svhn.explain import explain
     from dlexam.svhn.inference import load_model

@@ -22,7 +22,14 @@ function showExplainError(message) {
   DL.showError($("explain-error"), message);
   $("explain").textContent = "";
   $("explain-panel").removeAttribute("data-at");
+  clearMarks();  // nothing is explained now: no cell stays outlined, and the status line says so
+  DL.announce(message);
   document.body.dataset.state = "error";
+}
+
+// One explanation at a time: the outlines of the last one (a map or a probability row picked, its source map) go.
+function clearMarks() {
+  for (const el of document.querySelectorAll(".picked, .source")) el.classList.remove("picked", "source");
 }
 
 function fromExplainParam(text) {
@@ -45,7 +52,7 @@ async function explain(layer, at) {
   DL.set({explain: key});
   $("explain-panel").dataset.at = key;
   document.body.dataset.state = "ready";
-  for (const cv of document.querySelectorAll("canvas.picked, canvas.source")) cv.classList.remove("picked", "source");
+  clearMarks();
   const picked = $(layer === "logits" ? "p-" + at[0] : `map-${layer}-${at[0]}`);
   if (picked) picked.classList.add("picked");
 }
