@@ -77,10 +77,11 @@ def exam_path() -> Path:
 MAX_EXAM_BYTES = 5_000_000  # the exam text is about 60 kB; anything this large is another file
 
 
-def exam_text() -> str:
-    """The exam text itself, checked: a readable UTF-8 text file of at most 5 MB. SharedDataMissing
-    (one line, naming the file) where it is absent or is not a text (a binary file given as --exam)."""
-    path = exam_path()
+def exam_text(path: Path | None = None) -> str:
+    """The exam text itself (`path`, else :func:`exam_path`), checked: a readable UTF-8 text file of at most
+    5 MB. SharedDataMissing (one line, naming the file) where it is absent or is not a text (a binary file
+    given as --exam). Whether the text is the exam is :func:`dlexam.answers.exam_source.check_exam`'s job."""
+    path = exam_path() if path is None else path
     try:
         with open(path, "rb") as f:
             data = f.read(MAX_EXAM_BYTES + 1)

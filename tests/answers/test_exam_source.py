@@ -15,7 +15,7 @@ MARKED_BY_HAND = {
     "P1.1": (part1_math.P11_OPTIONS, [1]),
     "P1.2": (part1_math.P12_OPTIONS, [2]),
     "P1.3": (part1_math.P13_OPTIONS, [1]),
-    "P1.4": (part1_math.P14_OPTIONS, [2]),
+    "P1.4": (["126 × 124", "126 × 42", "42 × 126", "42 × 42"], [2]),  # typed off the PDF
     "P1.5": (part1_models.P15_OPTIONS, [3]),
     "P1.6": (part1_models.P16_OPTIONS, []),
     "P1.7": (part1_parallel.P17_OPTIONS, [3]),
@@ -29,6 +29,28 @@ def test_marked_option_read_from_the_text(exam_text, qid):
     for o in options:
         assert o in exam_text
     assert [i + 1 for i in exam_source.marked_options(options, exam_text)] == marks
+
+
+def test_p1_4_options_are_read_after_the_question(exam_text):
+    read = exam_source.options_after(part1_math.P14_STEM, exam_text)
+    assert read == [("126 × 124", False), ("126 × 42", True), ("42 × 126", False), ("42 × 42", False)]
+
+
+def test_options_after_stops_at_the_solution_and_the_next_question():
+    text = "Q? stem\n - \\Box one\n\n - two\nSolution: two\n - three\n"
+    assert exam_source.options_after("stem", text) == [("one", False), ("two", True)]
+    text = "1. (4 points) stem\n - a\n - \\square b\n2. (4 points) next\n - c\n"
+    assert exam_source.options_after("stem", text) == [("a", True), ("b", False)]
+    assert exam_source.options_after("absent", text) is None
+
+
+def test_after_reads_what_follows_a_lead_in():
+    text = "x\n$$L = a + b = 4.3114.$$\nThe output is of size $6 \\times 6$, where\n"
+    assert exam_source.after("$$L = a + b = ", "", text) == "4.3114.$$"
+    assert exam_source.leading_number(exam_source.after("$$L = a + b = ", "", text)) == 4.3114
+    assert exam_source.after("is of size $", "$", text) == "6 \\times 6"
+    assert exam_source.after("no such lead-in", "$", text) is None
+    assert exam_source.leading_number("abc") is None and exam_source.leading_number(None) is None
 
 
 def test_marked_options_on_a_made_up_text():

@@ -132,17 +132,18 @@ def test_version_a_is_the_default():
                                                              "AvgPool-2": 0}
 
 
-def test_version_a_quotes_say_what_its_spec_says():
-    """The quotes the key reads Version A's stated answers from, and Version A's spec, hold the same numbers
-    (the spec is what the computations use, the quotes what the exam prints)."""
-    from dlexam.answers import part1_math, problem1
+def test_version_a_quotes_say_what_its_spec_says(exam_text):
+    """What the key reads Version A's stated answers from, and Version A's spec, hold the same numbers
+    (the spec is what the computations use, the exam text what the exam prints)."""
+    from dlexam.answers import exam_source, part1_math, problem1
 
     item = A.part1
-    shapes = [tuple(int(v) for v in o.replace(" ", "").split("×")) for o in part1_math.P14_OPTIONS]
-    assert shapes == list(item.conv_size.options)
+    options = exam_source.options_after(part1_math.P14_STEM, exam_text)
+    assert [exam_source.size_pair(o) for o, _ in options] == list(item.conv_size.options)
     assert "For z = (4,3,2,1)" in part1_math.P11_OPTIONS[2] and part1_math.P11_OPTIONS[2].endswith("(1,0,0,0).")
     assert part1_math._vector_text(item.softmax.z) == "(4,3,2,1)"
     assert part1_math._vector_text(item.softmax.claimed_limit) == "(1,0,0,0)"
     rows = A.cnn.table()
-    assert [problem1._exam_shape(q) for q in problem1.PR13_SHAPES] == [problem1.hwc(r.out_shape) for r in rows[:-1]]
-    assert f"= {A.cnn.flat_features()}$" in problem1.PR13_FLAT
+    read = [exam_source.shape_hwc(exam_source.after(q, "$", exam_text)) for q in problem1.PR13_SHAPES]
+    assert read == [problem1.hwc(r.out_shape) for r in rows[:-1]]
+    assert exam_source.after(problem1.PR13_FLAT, "$", exam_text).endswith(f"= {A.cnn.flat_features()}")

@@ -23,6 +23,13 @@ EXAM_FILE = shared.EXAM_FILE
 BOX_MARKERS = ("\u25a1", "\\Box", "\\square")
 
 
+# The exam's title block and section headings: a file without them is not this exam (checked before any work).
+EXAM_HEADINGS = ("Deep Learning", "Final Exam", "January 22, 2025", "Version A",
+                 "Part 1: Multiple Choice Questions", "Part 2: Short Answer Questions",
+                 "Problem 1: Convolutional Neural Networks",
+                 "Problem 2: Transformer Model for Deduplicating and Sorting")
+
+
 def exam_path() -> Path | None:
     """The exam text as :mod:`dlexam.shared` finds it ($DLEXAM_EXAM, $DLEXAM_SHARED, ../shared); None if absent."""
     try:
@@ -31,11 +38,52 @@ def exam_path() -> Path | None:
         return None
 
 
-@lru_cache(maxsize=1)
+def check_exam(text: str, path: Path | str) -> None:
+    """Refuse a text that is not this exam: SharedDataMissing, one line naming the headings it lacks.
+
+    An edited copy of the exam keeps its headings and passes; each question then reads what it can
+    (a question whose quote is gone gets the verdict ``unread``, :mod:`dlexam.answers.registry`).
+    """
+    lacking = [h for h in EXAM_HEADINGS if h not in text]
+    if lacking:
+        quoted = [repr(h) for h in lacking]
+        if len(lacking) == len(EXAM_HEADINGS):
+            which = f"none of the exam's {len(quoted)} headings ({', '.join(quoted[:4])}, ...) is in it"
+        else:
+            which = f"it lacks {len(quoted)} of the exam's {len(EXAM_HEADINGS)} headings: {', '.join(quoted)}"
+        raise shared.SharedDataMissing(f"{path} is not the exam text ({EXAM_FILE}): {which}")
+
+
+@lru_cache(maxsize=4)
+def _checked_text(path: str, mtime_ns: int, size: int) -> str:
+    text = shared.exam_text(Path(path))
+    check_exam(text, path)
+    return text
+
+
+def _read(path: Path) -> str:
+    try:
+        stat = path.stat()
+    except OSError:
+        return shared.exam_text(path)  # raises the one-line error naming the file
+    return _checked_text(str(path), stat.st_mtime_ns, stat.st_size)
+
+
 def exam_text() -> str | None:
-    """The exam text (checked by :func:`dlexam.shared.exam_text`), or None where it is absent; a file
-    that is there but is not a text is a one-line error."""
-    return shared.exam_text() if exam_path() else None
+    """The exam text (a text file, :func:`dlexam.shared.exam_text`, that is this exam, :func:`check_exam`),
+    or None where no exam text is set up; a file that is there but is not the exam is a one-line error.
+    Read once per file and version (path, modification time, size)."""
+    path = exam_path()
+    return None if path is None else _read(path)
+
+
+exam_text.cache_clear = _checked_text.cache_clear  # type: ignore[attr-defined]  # tests switch exams
+
+
+def require_exam_text() -> str:
+    """The exam text, checked as by :func:`exam_text`; where none is set up, SharedDataMissing: one line
+    saying where it was looked for."""
+    return _read(shared.exam_path())
 
 
 def quote_found(snippet: str, text: str | None = None) -> bool | None:
@@ -53,6 +101,29 @@ def line_of(snippet: str, text: str | None = None) -> str | None:
         if snippet in line:
             return line
     return None
+
+
+def after(anchor: str, until: str = "$", text: str | None = None) -> str | None:
+    """What the exam states after a fixed lead-in: the rest of `anchor`'s line up to the first `until`
+    (the whole rest where `until` is empty or absent), stripped. None where the anchor is not in the text.
+
+    The answer key reads the exam's numbers and formulas this way, so an edited number is read (and
+    compared) rather than silently assumed.
+    """
+    line = line_of(anchor, text)
+    if line is None:
+        return None
+    rest = line[line.index(anchor) + len(anchor):]
+    return (rest.split(until, 1)[0] if until else rest).strip()
+
+
+_DECIMAL = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+def leading_number(stated: str | None) -> float | None:
+    """The number a stated answer starts with ('4.2114.' -> 4.2114); None where there is none."""
+    m = None if stated is None else _DECIMAL.match(stated.strip())
+    return None if m is None else float(m.group(0))
 
 
 _OPTION_PREFIX = re.compile(r"^(?:[\s\-$]|\\hfill|\\Box|\\square|\u25a1|\u25a0)*")
@@ -80,6 +151,52 @@ def marked_options(options: list[str], text: str | None = None) -> list[int] | N
     if any(line is None for line in lines):
         return None
     return [i for i, line in enumerate(lines) if not any(m in line for m in BOX_MARKERS)]
+
+
+def size_pair(stated: str | None) -> tuple[int, int] | None:
+    """An output size as an option prints it, '126 × 42' -> (126, 42); None for anything else."""
+    m = None if stated is None else re.fullmatch(r"\s*(\d+)\s*(?:×|\\times|x)\s*(\d+)\s*", stated)
+    return None if m is None else (int(m.group(1)), int(m.group(2)))
+
+
+def shape_hwc(stated: str | None) -> list[int] | None:
+    """A map size as the solution writes it, '28 \\times 28 \\times 8' (or 1\\times1\\times10) -> [28, 28, 8];
+    None for anything else."""
+    m = None if stated is None else re.fullmatch(r"\s*(\d+)\s*\\times\s*(\d+)\s*\\times\s*(\d+)\s*", stated)
+    return None if m is None else [int(v) for v in m.groups()]
+
+
+def formula_value(stated: str | None) -> int | None:
+    """The exact value of a formula the solution states ('8 \\times ((5 \\times 5 \\times 1) + 1)' -> 208,
+    by :func:`arithmetic`); None where it is not plain arithmetic with an integer value."""
+    try:
+        value = None if stated is None else arithmetic(stated)
+    except (ValueError, SyntaxError, ZeroDivisionError):
+        return None
+    return None if value is None or value.denominator != 1 else int(value)
+
+
+_NEXT_QUESTION = re.compile(r"^\s*-?\s*\d+\.\s*\(\d+ points?\)")
+
+
+def options_after(stem: str, text: str | None = None) -> list[tuple[str, bool]] | None:
+    """The options printed after the line containing `stem`, up to its solution (or the next question):
+    each as (its text without bullet, box and `$`, whether the exam marks it, i.e. prints it without a
+    box). None where the stem is not in the text."""
+    text = exam_text() if text is None else text
+    if text is None:
+        return None
+    lines = text.splitlines()
+    start = next((i for i, line in enumerate(lines) if stem in line), None)
+    if start is None:
+        return None
+    options = []
+    for line in lines[start + 1:]:
+        if line.strip().startswith("Solution") or _NEXT_QUESTION.match(line):
+            break
+        if line.strip():
+            options.append((_OPTION_PREFIX.sub("", line).strip(), not any(m in line for m in BOX_MARKERS)))
+    return options
 
 
 _FRACTION = re.compile(r"^\s*(-?)\s*(?:\\frac\{(\d+)\}\{(\d+)\}|(\d+)\s*/\s*(\d+)|(\d+(?:\.\d+)?))\s*$")

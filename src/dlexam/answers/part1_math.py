@@ -12,7 +12,7 @@ from fractions import Fraction
 import torch
 from torch import nn
 
-from dlexam.answers import choices
+from dlexam.answers import choices, exam_source
 from dlexam.answers.registry import Answer, question
 from dlexam.attention import argmax_weights
 from dlexam.spec import ConvSizeItem, ExamSpec, SoftmaxItem, conv_output_size, pair_text, text
@@ -123,6 +123,7 @@ def p1_1(spec: ExamSpec | None = None) -> Answer:
                   + ("statements 2-4 hold" if ch.computed == [1] else
                      f"statements {', '.join(str(i + 1) for i, h in enumerate(holds) if h)} hold")),
         verdict=ch.verdict,
+        explanation=ch.explanation(options),
         evidence={
             **ch.evidence(),
             "options": [
@@ -212,6 +213,7 @@ def p1_2() -> Answer:
         computed=(f"L(a w*) strictly decreasing: {losses[0]:.3g} at a=0 to {losses[-1]:.2e} at a={alphas[-1]}; "
                   f"grad . w* < 0 at all 500 random w (max {max_directional:.2e}): no minimiser"),
         verdict=ch.verdict,
+        explanation=ch.explanation(P12_OPTIONS),
         evidence={
             **ch.evidence(),
             "n_points": int(x.shape[0]), "separable": separable,
@@ -248,6 +250,8 @@ P13_OPTIONS = [
     "w \\leftarrow w - \\eta \\left((\\mathbb{P}(y = +1 \\mid \\boldsymbol{x}) - y) x + \\lambda "
     "\\boldsymbol{e}_{\\operatorname{argmax}((|x_1|,...,|x_D|))} \\right)",
 ]
+P13_SHORT = ["w <- w - eta((P(y=+1|x) - y) x + lambda w ⊙ e_argmax|w|)", "... lambda w ⊙ e_argmax|x|",
+             "... lambda e_argmax|w|", "... lambda e_argmax|x|"]  # the options, in a line each
 P13_TYPO_ABS = "2w_i, & w_i \\ge w_j, \\ \\forall j \\ne i"
 P13_TYPO_Y = "\\left(-y_i \\log(\\mathbb{P}(y = +1 \\,|\\, \\boldsymbol{x})) - (1 - y) \\log"
 
@@ -309,11 +313,11 @@ def p1_3() -> Answer:
     return Answer(
         id="P1.3",
         question="SGD update for cross-entropy + (lambda/2)||w||_inf^2",
-        exam_answer=ch.exam_answer(["w <- w - eta((P(y=+1|x) - y) x + lambda w ⊙ e_argmax|w|)",
-                                    "... lambda w ⊙ e_argmax|x|", "... lambda e_argmax|w|", "... lambda e_argmax|x|"]),
+        exam_answer=ch.exam_answer(P13_SHORT),
         computed=(f"only option {', '.join(map(str, ch.computed))} matches autograd on {trials} random draws "
                   f"(max error {max_err[0]:.1e}; the others are off by up to {max(max_err[1:]):.2f})"),
         verdict=ch.verdict,
+        explanation=ch.explanation(P13_SHORT),
         evidence={
             **ch.evidence(),
             "lambda": lam, "eta": eta, "trials": trials,
@@ -345,7 +349,10 @@ def p1_3() -> Answer:
 
 # ---- P1.4 conv output shape ------------------------------------------------------------------
 
-P14_OPTIONS = ["126 × 124", "126 × 42", "42 × 126", "42 × 42"]
+# The question as printed; its options are read from the lines after it (exam_source.options_after).
+P14_STEM = ("Consider a convolutional layer with a 3×5 filter with a stride of 1 in the first dimension, a stride of 3 "
+            "in the second dimension, and no padding. If the input feature map has size 128×128 , what will be the "
+            "dimensions of the output feature map?")
 P14_SOLUTION = "Columns: (128 - 5)/3 + 1 = 42."
 
 
@@ -371,17 +378,31 @@ def p1_4(spec: ExamSpec | None = None) -> Answer:
     with torch.no_grad():
         out = conv(torch.zeros(1, 1, *item.input_size))
     h, w = out.shape[-2:]
-    options = P14_OPTIONS if stated else [f"{r} × {c}" for r, c in item.options]
-    shapes = [tuple(int(v) for v in o.replace(" ", "").split("×")) for o in options]
+    spec_options = [f"{r} × {c}" for r, c in item.options]
+    read = exam_source.options_after(P14_STEM) if stated else None  # [(option as printed, marked?)]
+    options = [o for o, _ in read] if read else spec_options
+    shapes = [exam_source.size_pair(o) for o in options]  # None where an option is not "R × C"
     holds = [s == (h, w) for s in shapes]
     key = None if stated else [tuple(o) == item.output_size() for o in item.options]
-    ch = choices.decide(options, holds, asks_for_true=True, key=key)
+    if stated and not read:  # the question is not in the text as printed: its options cannot be read
+        ch = choices.Choice(None, "not read: the question is not in the exam text", [], "unread")
+    else:
+        marked = [i for i, (_, m) in enumerate(read) if m] if read else None
+        ch = choices.decide(options, holds, asks_for_true=True, key=key, marked=marked)
     rows, cols = (_formula(*a) for a in zip(item.input_size, item.kernel, item.stride, item.padding, strict=True))
-    if options:
+    explanation = ch.explanation(options)
+    if options or ch.verdict == "unread":
         exam_answer, verdict = ch.exam_answer(options), ch.verdict
     else:  # an item that asks for the size itself: its spec's arithmetic states it
         exam_answer = "{} × {}".format(*item.output_size())
         verdict = "agrees" if (h, w) == item.output_size() else "disagrees"
+    if verdict == "disagrees":
+        offered = "" if not options or ch.computed else ", which no option offers"
+        explanation = f"nn.Conv2d gives {h} × {w}{offered}. {explanation or 'Stated: ' + exam_answer + '.'}"
+    notes = []
+    if read and options != spec_options:
+        notes.append(f"The exam text offers {', '.join(options)} where Version A as printed (dlexam.spec) offers "
+                     f"{', '.join(spec_options)}.")
     return Answer(
         id="P1.4",
         question=f"Output of {_conv_item_text(item)}",
@@ -390,9 +411,12 @@ def p1_4(spec: ExamSpec | None = None) -> Answer:
                   + ("" if item.padding == (0, 0) else f", padding={item.padding}")
                   + f") on {item.input_size[0]}x{item.input_size[1]} gives {h} × {w}"),
         verdict=verdict,
-        explanation="" if verdict == "agrees" else f"nn.Conv2d gives {h} × {w}; stated: {exam_answer}",
+        explanation=explanation,
         evidence={**ch.evidence(), "output_shape": list(out.shape),
-                  "options": [{"option": i + 1, "shape": list(s), "holds": holds[i]} for i, s in enumerate(shapes)],
+                  "options": [{"option": i + 1, "text": o, "shape": None if s is None else list(s), "holds": holds[i]}
+                              for i, (o, s) in enumerate(zip(options, shapes, strict=True))],
+                  "options_source": "read from the exam text" if read else "the spec (dlexam.spec)",
                   "formula": f"floor((N - F) / S) + 1: rows {rows}, columns {cols}"},
-        exam_quotes=[*P14_OPTIONS, P14_SOLUTION] if stated else [],
+        notes=notes,
+        exam_quotes=[P14_STEM, P14_SOLUTION] if stated else [],
     )

@@ -184,7 +184,14 @@ def p1_6(spec: ExamSpec | None = None) -> Answer:
     tol = 1e-12
     listed_hold = [err[f"option{i}"] < tol for i in (1, 2, 3)]
     solution_holds = err["solution_h1"] < tol
-    marks = choices.exam_source.marked_options(P16_OPTIONS)
+    marks = choices.exam_source.marked_options(P16_OPTIONS)  # the text prints the options, none of them marked
+    marked = [i + 1 for i in marks or []]
+    why = [] if solution_holds else [
+        f"The solution's (h2 - y) g'(z2) h1 is off from autograd by {err['solution_h1']:.3g}."]
+    why += [f"Listed option {i} matches autograd, so the correct rule is printed after all."
+            for i, h in enumerate(listed_hold, start=1) if h]
+    why += [f"The exam text marks listed option {i}, which autograd rejects." for i in marked if not listed_hold[i - 1]]
+    agree = not why
     return Answer(
         id="P1.6",
         question="SGD update of w for a two-step scalar RNN with squared loss",
@@ -192,7 +199,8 @@ def p1_6(spec: ExamSpec | None = None) -> Answer:
                      + " (this option is missing from the printed list)"),
         computed=(f"autograd dL/dw = (h2 - y) g'(z2) h1 (max error {err['solution_h1']:.1e} over {trials} draws); "
                   f"none of the 3 listed options matches (listed option 1 is dL/da, option 3 is dL/dh1)"),
-        verdict="agrees" if solution_holds and not any(listed_hold) else "disagrees",
+        verdict="agrees" if agree else "disagrees",
+        explanation="" if agree else " ".join(why),
         evidence={
             "trials": trials, "activations": ["sigmoid", "tanh"],
             "max_abs_error_vs_autograd_dL_dw": {k: err[k] for k in ("option1", "option2", "option3", "solution_h1")},
@@ -328,6 +336,7 @@ def p1_8() -> Answer:
                   f"out_proj (error {err_scaled:.1e}; without the sqrt(d_k) scaling {err_unscaled:.2f}); its {H} heads "
                   f"give {H} different weightings (spread {head_spread:.2f}), not a single weighted average"),
         verdict=ch.verdict,
+        explanation=ch.explanation(P18_OPTIONS),
         evidence={
             **ch.evidence(),
             "embed_dim": E, "heads": H, "d_k": dk,

@@ -168,7 +168,8 @@ def p1_7() -> Answer:
                   + ", ".join(f"{p} {steps[p][str(lengths[0])]} vs {steps[p][str(T)]}" for p in passes)
                   + f"; only transformer training stays at 1 pass (oracles hold: {oracles_ok})"),
         verdict=ch.verdict if oracles_ok else "disagrees",
-        explanation="" if oracles_ok else "an oracle of the step counting failed; see evidence",
+        explanation=(ch.explanation(P17_OPTIONS) if oracles_ok else
+                     "an oracle of the step counting failed; see evidence"),
         evidence={
             **ch.evidence(),
             "sequential_calls_by_length": steps,

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from dlexam.answers import exam_source
-from dlexam.answers.registry import Answer, question
+from dlexam.answers.registry import Answer, not_read, question
 from dlexam.spec import CNNSpec, Conv, ExamSpec, conv_output_size, pair_text
 from dlexam.svhn import model as svhn_model
 from dlexam.svhn import summary as svhn_summary
@@ -28,18 +28,19 @@ DT = torch.float64
 PR11_SOLUTION = ("Pooling layers provide invariance to the neural network, making the model more robust to small "
                  "variations in the input, and increasing the receptive field of neurons in the deeper layers")
 PR11_MAX_AVG = "average pooling layers smoothen out all the feature values within the patch"
-PR12_CONV1 = "8 \\times ((5 \\times 5 \\times 1) + 1)"
-PR12_CONV2 = "16 \\times ((4 \\times 4 \\times 8) + 1)"
+# Where the solution states each conv's count: the formula after the lead-in is read and evaluated.
+_PR12_LEAD = ("num. weights = num. of filters \\times ((kernel width \\times kernel height \\times num. channels) "
+              "+ bias) = $")
+PR12_CONV1 = "Layer *Conv-1*: " + _PR12_LEAD
+PR12_CONV2 = "Layer Conv-2: " + _PR12_LEAD
 PR12_POOLS = "Layers AvqPool-1 and AvqPool-2 do not have trainable weights."
-PR13_SHAPES = ["The output of layer Conv-1, is of size $28 \\times 28 \\times 8$",
-               "The output of layer AvgPool-1, is of size $7 \\times 7 \\times 8$",
-               "The output of layer Conv-2, is of size $6 \\times 6 \\times 16$",
-               "The output of layer AvgPool-2, is of size $3 \\times 3 \\times 16$"]
-PR13_FLAT = "we obtain a vector of dimension $3 \\times 3 \\times 16 = 144$"
-PR13_FIX = "the linear layer of the network should be initialized as nn.Linear(144, 10)."
+# Where the solution states each shape, the flattened size and the fix: what follows is read.
+PR13_SHAPES = [f"The output of layer {name}, is of size $" for name in ("Conv-1", "AvgPool-1", "Conv-2", "AvgPool-2")]
+PR13_FLAT = "Thus, after the flattening operation we obtain a vector of dimension $"
+PR13_FIX = "Hence, the linear layer of the network should be initialized as "
 PR13_STUDENT = "A student implemented the neural network depicted in Fig. 2 in Pytorch, as seen below."
 PR14_V1 = ("Thus, if we apply a kernel with size 3×3 and with 10 output channels (filters) we will obtain outputs of "
-           "dimension $1\\times1\\times10$.")
+           "dimension $")  # the shape that follows is read
 PR14_V2 = ("If we apply a kernel with size 1×1 and with 10 output channels (filters) we will obtain outputs of "
            "dimension")
 
@@ -103,11 +104,6 @@ def project_feature_rows(cnn: CNNSpec, **config) -> dict[str, dict]:
     table's layer names."""
     rows = list(project_summary(cnn, **config).values())
     return dict(zip(trunk_names(cnn), rows, strict=False))
-
-
-def _exam_shape(snippet: str) -> list[int]:
-    m = re.search(r"(\d+)\s*\\times\s*(\d+)\s*\\times\s*(\d+)", snippet)
-    return [int(v) for v in m.groups()]
 
 
 def _window_text(kernel) -> str:
@@ -226,11 +222,15 @@ def pr1_2(spec: ExamSpec | None = None) -> Answer:
     project = project_feature_rows(cnn)
     project_params = {k: r["params"] for k, r in project.items()}
     convs = [r for r in table if isinstance(r.layer, Conv)]
+    unread: list[str] = []
     if printed(spec):  # the solution's formulas, read from the exam text and evaluated exactly
-        stated = dict(zip([r.layer.name for r in convs], (PR12_CONV1, PR12_CONV2), strict=True))
-        exam = {r.layer.name: int(exam_source.arithmetic(stated[r.layer.name])) if r.layer.name in stated else 0
+        anchors = dict(zip([r.layer.name for r in convs], (PR12_CONV1, PR12_CONV2), strict=True))
+        stated = {name: exam_source.after(anchor) for name, anchor in anchors.items()}
+        exam = {r.layer.name: exam_source.formula_value(stated[r.layer.name]) if r.layer.name in stated else 0
                 for r in table}
-        formulas = {name: f.replace("\\times", "×") for name, f in stated.items()}
+        unread = [f"{name}'s count ({'no formula' if stated[name] is None else repr(stated[name])})"
+                  for name in stated if exam[name] is None]
+        formulas = {name: (f or "?").replace("\\times", "×") for name, f in stated.items()}
         quotes = [PR12_CONV1, PR12_CONV2, PR12_POOLS]
         notes = ["The solution gives the formulas, not the numbers; the key evaluates them: "
                  + ", ".join(f"{r.layer.out_channels} x {r.params // r.layer.out_channels} = {r.params}"
@@ -243,19 +243,30 @@ def pr1_2(spec: ExamSpec | None = None) -> Answer:
     first_conv = convs[0].layer.name if convs else None
     parts = []
     for name in formulas:  # the pools' zero after the first conv, as the solution orders them
-        parts.append(f"{name}: {formulas[name]} = {exam[name]}")
+        parts.append(f"{name}: {formulas[name]} = {'?' if exam[name] is None else exam[name]}")
         if name == first_conv and len(formulas) < len(exam):
             parts.append("pools: 0")
     stated_text = "; ".join(parts) or "no conv: 0"
     names = trunk_names(cnn)
+    if unread:
+        verdict, explanation, stated_text = "unread", not_read(unread), f"not read: {stated_text}"
+    elif agree:
+        verdict, explanation = "agrees", ""
+    else:
+        verdict = "disagrees"
+        explanation = "; ".join(
+            [f"the exam states {name}: {formulas.get(name, '0')} = {exam[name]}, the torch layers count "
+             f"{computed[name]}" for name in computed if exam[name] != computed[name]]
+            + [f"the project model counts {name}: {project_params.get(name)}, the torch layers {computed[name]}"
+               for name in computed if project_params.get(name) != computed[name]]) + "."
     return Answer(
         id="Pr1.2",
         question=f"Trainable weights of {', '.join(names)} (with biases)",
         exam_answer=stated_text,
         computed=", ".join(f"{k} {v}" for k, v in computed.items()) + " (counted from nn.Conv2d / nn.AvgPool2d"
                  + " and dlexam.svhn.model)",
-        verdict="agrees" if agree else "disagrees",
-        explanation="" if agree else f"exam {exam}, torch layers {computed}, project model {project_params}",
+        verdict=verdict,
+        explanation=explanation,
         evidence={"exam_expressions_evaluated": exam, "torch_layers": computed, "project_model": project_params},
         notes=notes,
         exam_quotes=quotes,
@@ -284,17 +295,25 @@ def pr1_3(spec: ExamSpec | None = None) -> Answer:
     rows = torch_shape_table(cnn)
     computed = {r["layer"]: r["output_shape"] for r in rows}
     flat = math.prod(computed[names[-1]]) if names else math.prod(exam_input(cnn).shape[1:])
+    fix = f"nn.Linear({flat}, {classes})"
+    unread: list[str] = []
     if printed(spec):  # the solution's shapes and fix, read from the exam text
-        exam = {name: _exam_shape(q) for name, q in zip(names, PR13_SHAPES, strict=True)}
-        exam_flat = int(re.search(r"= (\d+)", PR13_FLAT).group(1))
-        exam_fix = re.search(r"nn\.Linear\(\d+, \d+\)", PR13_FIX).group(0)
+        stated = {name: exam_source.after(q) for name, q in zip(names, PR13_SHAPES, strict=True)}
+        exam = {name: exam_source.shape_hwc(v) for name, v in stated.items()}
+        unread = [f"the output size of {name}" for name, v in exam.items() if v is None]
+        m = re.fullmatch(r".*=\s*(\d+)\s*", exam_source.after(PR13_FLAT) or "")
+        exam_flat = None if m is None else int(m.group(1))
+        unread += [] if m else ["the flattened size"]
+        m = re.match(r"nn\.Linear\(\s*(\d+)\s*,\s*(\d+)\s*\)", exam_source.after(PR13_FIX, "") or "")
+        exam_fix = None if m is None else f"nn.Linear({m.group(1)}, {m.group(2)})"
+        unread += [] if m else ["the fixed nn.Linear(...)"]
         quotes = [*PR13_SHAPES, PR13_FLAT, PR13_FIX, PR13_STUDENT]
         notes = ["The student's code ('as seen below') is missing from the extracted text, so the exact wrong "
                  "in_features cannot be read; the key shows the error any wrong value gives."]
     else:  # a variant: its solution is its spec's exact arithmetic
         exam = {r.layer.name: hwc(r.out_shape) for r in cnn.table()[:-1]}
         exam_flat = cnn.flat_features()
-        exam_fix = f"nn.Linear({exam_flat}, {classes})"
+        exam_fix = fix
         quotes, notes = [], ["This version's solution is its spec's arithmetic (dlexam.spec.CNNSpec.table)."]
     feats = nn.Sequential(*[m for _, m in exam_layers(cnn)], nn.Flatten())
     x = exam_input(cnn, 2)
@@ -314,18 +333,26 @@ def pr1_3(spec: ExamSpec | None = None) -> Answer:
     wrong_runs = [v for k, v in student.items() if k != str(flat)]
     project_ok = (project_shapes == computed and student[str(flat)]["error"] is None
                   and all(v["error"] and v["correct_in_features"] == flat for v in wrong_runs))
-    agree = exam == computed and exam_flat == flat and project_ok
+    answer_text = (" -> ".join("x".join(map(str, exam[n] or "?")) for n in names) + f" -> flatten "
+                   f"{'?' if exam_flat is None else exam_flat} -> {exam_fix or '?'}")
+    if unread:
+        verdict, explanation, answer_text = "unread", not_read(unread), f"not read: {answer_text}"
+    else:
+        differ = [f"{n}: the exam states {'x'.join(map(str, exam[n]))}, torch gives "
+                  f"{'x'.join(map(str, computed[n]))}" for n in names if exam[n] != computed[n]]
+        differ += [] if exam_flat == flat else [f"the exam flattens to {exam_flat}, torch to {flat}"]
+        differ += [] if exam_fix == fix else [f"the exam's fix is {exam_fix}, the layers need {fix}"]
+        differ += [] if project_ok else [f"the project model gives {project_shapes} (student bug {student})"]
+        verdict, explanation = ("disagrees", "; ".join(differ) + ".") if differ else ("agrees", "")
     return Answer(
         id="Pr1.3",
         question="Fix the student's linear layer: the shapes through the CNN",
-        exam_answer=(" -> ".join("x".join(map(str, exam[n])) for n in names) + f" -> flatten {exam_flat} -> "
-                     + exam_fix),
+        exam_answer=answer_text,
         computed=(" -> ".join("x".join(map(str, computed[n])) for n in names) + f" -> flatten {flat}; "
                   f"nn.Linear({flat}, {classes}) gives logits {logits_shape}; another in_features raises a shape "
                   f"error"),
-        verdict="agrees" if agree else "disagrees",
-        explanation="" if agree else f"exam {exam} (flat {exam_flat}), torch {computed} (flat {flat}), project "
-                                     f"{project_shapes}, student bug {student}",
+        verdict=verdict,
+        explanation=explanation,
         evidence={"exam_shapes_HWC": exam, "torch_shapes_HWC": computed, "project_model_shapes": project_shapes,
                   "flattened": flat, "exam_flattened": exam_flat, "logits_shape_batch_2": logits_shape,
                   "errors_for_wrong_in_features": wrong,
@@ -366,8 +393,8 @@ def pr1_4(spec: ExamSpec | None = None) -> Answer:
     if stated:  # the solution's v1 shape, read from the exam text; its v2 sentence is cut off
         v2_line = exam_source.line_of(PR14_V2)
         v2_truncated = None if v2_line is None else v2_line.rstrip().endswith("dimension")
-        exam_v1 = _exam_shape(PR14_V1)
-        exam_v2 = "... (sentence cut off)"
+        exam_v1 = exam_source.shape_hwc(exam_source.after(PR14_V1))
+        exam_v2 = "... (sentence cut off)" if v2_truncated in (True, None) else exam_source.after(PR14_V2, "")
     else:  # a variant: its solution is its spec's exact arithmetic
         v2_truncated = None
         exam_v1 = [conv_output_size(h, whole[0]), conv_output_size(w, whole[1]), classes]
@@ -388,7 +415,14 @@ def pr1_4(spec: ExamSpec | None = None) -> Answer:
                   and project["conv1x1-gap"]["params"] == n_params(v2)
                   and project["conv3x3_from_linear_max_error"] < 1e-12)
     agree = exam_v1 == hwc(out1.shape) and project_ok
-    note = ["Solution v2 is cut off in the text after 'we will obtain outputs of dimension'."] if stated else []
+    if stated and exam_v1 is None:
+        verdict, explanation = "unread", not_read(["v1's output size"])
+    elif agree:
+        verdict, explanation = "agrees", ""
+    else:
+        verdict, explanation = "disagrees", (f"v1 gives {shape_text(hwc(out1.shape))} (project model: {project}), "
+                                             f"the exam says {shape_text(exam_v1 or [])}")
+    note = ["Solution v2 is cut off in the text after 'we will obtain outputs of dimension'."] if v2_truncated else []
     if (h, w) != (1, 1):
         note.append(f"A 1x1 conv with {classes} filters gives {h}x{w}x{classes}, not 1x1x{classes}: it needs a "
                     f"global average pooling (or a further {h}x{w} pool) to reach R^{classes}, and then computes a "
@@ -397,16 +431,16 @@ def pr1_4(spec: ExamSpec | None = None) -> Answer:
     return Answer(
         id="Pr1.4",
         question=f"A convolution that replaces Flatten + Linear and outputs {classes} logits",
-        exam_answer=(f"v1: a {h}x{w} conv with {classes} filters on the {h}x{w}x{c} map gives {shape_text(exam_v1)}; "
-                     f"v2: a 1x1 conv with {classes} filters gives {exam_v2}"),
+        exam_answer=(f"{'not read: ' if exam_v1 is None else ''}v1: a {h}x{w} conv with {classes} filters on the "
+                     f"{h}x{w}x{c} map gives {shape_text(exam_v1 or ['?'])}; v2: a 1x1 conv with {classes} filters "
+                     f"gives {exam_v2}"),
         computed=(f"v1 nn.Conv2d({c}, {classes}, {pair_text(whole)}): {shape_text(hwc(out1.shape))}, {n_params(v1)} "
                   f"parameters, equal to Linear({flat}, {classes}) with reshaped weights (error {same_as_linear:.0e}); "
                   f"v2 nn.Conv2d({c}, {classes}, 1): {shape_text(hwc(out2.shape))}, {n_params(v2)} parameters, "
                   f"{shape_text(hwc(out2_gap.shape))} only after global average pooling; dlexam.svhn.model's heads "
                   f"agree"),
-        verdict="agrees" if agree else "disagrees",
-        explanation="" if agree else (f"v1 gives {hwc(out1.shape)} (project model: {project}), the exam says "
-                                      f"{exam_v1}"),
+        verdict=verdict,
+        explanation=explanation,
         evidence={"v1": {"output_HWC": hwc(out1.shape), "params": n_params(v1), "exam_output_HWC": exam_v1,
                          f"max_error_vs_linear_{flat}_{classes}": same_as_linear},
                   "v2": {"output_HWC": hwc(out2.shape), "params": n_params(v2),

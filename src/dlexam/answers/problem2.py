@@ -15,7 +15,7 @@ import torch
 
 from dlexam import geoff
 from dlexam.answers import exam_source
-from dlexam.answers.registry import Answer, question
+from dlexam.answers.registry import Answer, not_read, question
 from dlexam.exact import exact_fraction, fraction_rows
 from dlexam.spec import VERSION_A, text
 from dlexam.spec import identity as identity_matrix
@@ -27,10 +27,10 @@ LINE_S = "$$\\boldsymbol{Q}\\boldsymbol{K}^{\\mathsf{T}} ="
 LINE_P = "$$\\boldsymbol{P} = \\begin{bmatrix}"
 LINE_Z = "$$\\boldsymbol{Z} = \\boldsymbol{P} \\boldsymbol{V}"
 LINE_R = "$$\\boldsymbol{R} = \\boldsymbol{Z}\\boldsymbol{W}_O"
-LINE_LOGITS = ["\\mathbf{z}_{5}^{\\mathsf{T}} = [3, 0, 3, 0]", "\\mathbf{z}_{6}^{\\mathsf{T}} = [0, 3, 0, 3]",
-               "\\mathbf{z}_{7}^{\\mathsf{T}} = [9/7, 6/7, 9/7, 6/7]"]
+# Lead-ins of the solution's numbers: what follows each is read, so an edited number is compared, not assumed.
+LINE_LOGITS = [f"\\mathbf{{z}}_{{{i}}}^{{\\mathsf{{T}}}} = [" for i in (5, 6, 7)]
 LINE_PROBS = ["$$P(y_5 = A) = ", "P(y_6 = D) = ", "P(y_7 = \\langle \\text{STOP} \\rangle) = "]
-LINE_LOSS = "$$L = -\\log P(y_5 = A) - \\log P(y_6 = D) - \\log P(y_7 = \\langle STOP \\rangle) = 4.2114.$$"
+LINE_LOSS = "$$L = -\\log P(y_5 = A) - \\log P(y_6 = D) - \\log P(y_7 = \\langle STOP \\rangle) = "
 PR21_SOLUTION = ("It was a wise decision, since for this particular problem the output is invariant to the order by "
                  "which the inputs are presented.")
 PR22_CAUSAL = "Remember that this is a decoder-only model, so you need to use **causal masking**."
@@ -45,26 +45,27 @@ PR25_FIX = "The problem would be fixed by using the usual softmax attention with
 
 
 def exam_matrix(anchor: str, index: int) -> list[list[Fraction]] | None:
-    """The `index`-th bmatrix on the exam line containing `anchor` (None without the exam text)."""
+    """The `index`-th bmatrix on the exam line containing `anchor` (None where the text has no such matrix)."""
     line = exam_source.line_of(anchor)
-    return None if line is None else exam_source.bmatrices(line)[index]
+    matrices = [] if line is None else exam_source.bmatrices(line)
+    return matrices[index] if index < len(matrices) and matrices[index] else None
 
 
 def exam_number_after(anchor: str) -> float | None:
-    """The last decimal on the exam line containing `anchor` (e.g. 0.4547)."""
-    line = exam_source.line_of(anchor)
-    if line is None:
-        return None
-    return float(re.findall(r"\d+\.\d+", line)[-1])
+    """The number the exam states last after `anchor` on its line (e.g. '... = 0.4547' -> 0.4547); None where
+    the anchor is absent or no number follows its last '='."""
+    rest = exam_source.after(anchor, "")
+    return None if rest is None else exam_source.leading_number(rest.rsplit("=", 1)[-1])
 
 
 def exam_logit_row(anchor: str) -> list[float] | None:
-    line = exam_source.line_of(anchor)
-    if line is None:
+    """The logits after `anchor` ('z_5^T = [z^T W-row] E^T = [logits]': the last bracket); None if unreadable."""
+    rest = exam_source.after(anchor, "")
+    rows = [] if rest is None else re.findall(r"\[([^\]]*)\]", "[" + rest)
+    try:
+        return [float(exam_source.parse_number(c)) for c in rows[-1].split(",")] if rows else None
+    except ValueError:
         return None
-    part = line[line.index(anchor):]
-    last = re.findall(r"\[([^\]]*)\]", part)[1]  # [z^T W-row] E^T = [logits]
-    return [float(exam_source.parse_number(c)) for c in last.split(",")]
 
 
 def align_rows(printed: list[list[Fraction]], true: torch.Tensor) -> dict:
@@ -100,6 +101,12 @@ def _as_tensor(m: list[list[Fraction]]) -> torch.Tensor:
 
 def _rows_text(m) -> str:
     return " ".join("[" + " ".join(row) + "]" for row in fraction_rows(m))
+
+
+def _shape(m: list[list]) -> tuple[int, ...]:
+    """(rows, columns) of a printed matrix; (rows, -1) where its rows differ in length."""
+    widths = {len(row) for row in m}
+    return (len(m), widths.pop() if len(widths) == 1 else -1)
 
 
 def _maxdiff(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -179,20 +186,30 @@ def pr2_2() -> Answer:
     exam_P = exam_matrix(LINE_P, 0)
     exam_Q = exam_matrix(LINE_Q, 2)
     exam_S = exam_matrix(LINE_S, 2)
-    diff = _maxdiff(_as_tensor(exam_P), r.P)
-    agree = diff < 1e-12
-    ev = {"computed_P": fraction_rows(r.P), "exam_P": [[str(v) for v in row] for row in exam_P],
+    diff = None if exam_P is None or _shape(exam_P) != tuple(r.P.shape) else _maxdiff(_as_tensor(exam_P), r.P)
+    ev = {"computed_P": fraction_rows(r.P), "exam_P": None if exam_P is None else [[str(v) for v in row]
+                                                                                    for row in exam_P],
           "max_abs_difference_P_vs_exam": diff,
-          "max_abs_difference_QKV_vs_exam": _maxdiff(_as_tensor(exam_Q), r.Q),
-          "exam_QK^T_printout_vs_computed": align_rows(exam_S, r.scores)}
-    s_garble = ev["exam_QK^T_printout_vs_computed"]
+          "max_abs_difference_QKV_vs_exam": None if exam_Q is None or _shape(exam_Q) != tuple(r.Q.shape)
+          else _maxdiff(_as_tensor(exam_Q), r.Q),
+          "exam_QK^T_printout_vs_computed": None if exam_S is None else align_rows(exam_S, r.scores)}
+    s_garble = ev["exam_QK^T_printout_vs_computed"] or {"printed_rows": "?", "missing_true_rows": "?"}
+    if exam_P is None:
+        verdict, explanation = "unread", not_read(["the attention matrix P"])
+    elif diff is None:
+        verdict, explanation = "disagrees", (f"The exam's P has rows of {[len(row) for row in exam_P]} entries; "
+                                             f"run_geoff's P is {r.P.shape[0]}x{r.P.shape[1]}.")
+    else:
+        verdict = "agrees" if diff < 1e-12 else "disagrees"
+        explanation = "" if verdict == "agrees" else f"run_geoff's P differs from the exam's by {diff:.4g}"
     return Answer(
         id="Pr2.2",
         question="The causal argmax (T -> 0) attention matrix for 'D A A <START> A D <STOP>'",
-        exam_answer="P = " + _rows_text(exam_P),
-        computed=(f"run_geoff(T=0): P = {_rows_text(r.P)} (max difference from the exam's {diff:.0e})"),
-        verdict="agrees" if agree else "disagrees",
-        explanation="" if agree else f"run_geoff's P differs from the exam's by {diff}",
+        exam_answer="not read: the exam text has no P" if exam_P is None else "P = " + _rows_text(exam_P),
+        computed=(f"run_geoff(T=0): P = {_rows_text(r.P)}"
+                  + ("" if diff is None else f" (max difference from the exam's {diff:.0e})")),
+        verdict=verdict,
+        explanation=explanation,
         evidence=ev,
         notes=[
             "The printed Q K^T is garbled by the extraction: it has "
@@ -224,31 +241,49 @@ def pr2_3() -> Answer:
                             "probabilities": L["teacher_forcing"]["probabilities"]},
         "exam_printed": {"loss": exam_loss, "probabilities": exam_probs, "logits_z5_z6_z7": exam_logits},
     }
-    ev["logits_rows_5_6_7_max_difference"] = _maxdiff(torch.tensor(exam_logits, dtype=torch.float64), r.logits[4:7])
-    ev["probabilities_max_difference"] = max(abs(a - b) for a, b in zip(exam_probs, L["exam"]["probabilities"],
-                                                                        strict=True))
-    ev["exam_Z_printout_vs_computed"] = align_rows(exam_matrix(LINE_Z, 2), r.Z)
-    ev["exam_R_printout_vs_computed"] = align_rows(exam_matrix(LINE_R, 2), r.R)
-    ev["exam_Z_inside_R_line_vs_computed"] = align_rows(exam_matrix(LINE_R, 0), r.Z)
-    ev["exam_P_inside_Z_line_vs_computed"] = align_rows(exam_matrix(LINE_Z, 0), r.P)
-    agree = abs(round(exam_value, 4) - exam_loss) < 1e-9 and ev["probabilities_max_difference"] < 5e-5
-    zmiss = ev["exam_Z_printout_vs_computed"]["missing_true_rows"]
-    rmiss = ev["exam_R_printout_vs_computed"]["missing_true_rows"]
+    logits_read = all(row is not None and len(row) == r.logits.shape[1] for row in exam_logits)
+    ev["logits_rows_5_6_7_max_difference"] = (_maxdiff(torch.tensor(exam_logits, dtype=torch.float64), r.logits[4:7])
+                                              if logits_read else None)
+    probs_read = None not in exam_probs
+    ev["probabilities_max_difference"] = (max(abs(a - b) for a, b in zip(exam_probs, L["exam"]["probabilities"],
+                                                                         strict=True)) if probs_read else None)
+    printouts = {"exam_Z_printout_vs_computed": (LINE_Z, 2, r.Z), "exam_R_printout_vs_computed": (LINE_R, 2, r.R),
+                 "exam_Z_inside_R_line_vs_computed": (LINE_R, 0, r.Z),
+                 "exam_P_inside_Z_line_vs_computed": (LINE_Z, 0, r.P)}
+    for name, (anchor, index, true) in printouts.items():
+        printed = exam_matrix(anchor, index)
+        ev[name] = None if printed is None else align_rows(printed, true)
+    zmiss = (ev["exam_Z_printout_vs_computed"] or {}).get("missing_true_rows", "?")
+    rmiss = (ev["exam_R_printout_vs_computed"] or {}).get("missing_true_rows", "?")
+    a, d, stop = ("?" if p is None else p for p in exam_probs)
+    stated = f"L = {'?' if exam_loss is None else exam_loss} (P(A) = {a}, P(D) = {d}, P(<STOP>) = {stop})"
+    if exam_loss is None or not probs_read:
+        unread = (["the loss"] if exam_loss is None else []) + [
+            f"P({t})" for t, p in zip(("A", "D", "<STOP>"), exam_probs, strict=True) if p is None]
+        verdict, stated, explanation = "unread", f"not read: {stated}", not_read(unread)
+    else:
+        differ = [] if abs(round(exam_value, 4) - exam_loss) < 1e-9 else [
+            f"run_geoff gives L = {exam_value:.4f} under the exam's convention ({tf_value:.4f} under teacher "
+            f"forcing), the exam text states {exam_loss}"]
+        differ += [f"run_geoff gives P({t}) = {c:.4f}, the exam text states {p}"
+                   for t, p, c in zip(("A", "D", "<STOP>"), exam_probs, L["exam"]["probabilities"], strict=True)
+                   if abs(c - p) >= 5e-5]
+        verdict, explanation = ("disagrees", "; ".join(differ) + ".") if differ else ("agrees", "")
     return Answer(
         id="Pr2.3",
         question="Cross-entropy loss of the output tokens 'A D <STOP>'",
-        exam_answer=f"L = {exam_loss} (P(A) = {exam_probs[0]}, P(D) = {exam_probs[1]}, P(<STOP>) = {exam_probs[2]})",
+        exam_answer=stated,
         computed=(f"{exam_value:.4f} under the exam's convention (rows {L['exam']['rows']} score their own tokens); "
                   f"{tf_value:.4f} under standard teacher forcing (rows {L['teacher_forcing']['rows']} predict the "
                   f"next token)"),
-        verdict="agrees" if agree else "disagrees",
-        explanation="" if agree else f"run_geoff gives {exam_value:.4f}, the exam {exam_loss}",
+        verdict=verdict,
+        explanation=explanation,
         evidence=ev,
         notes=[
-            "The 4.2114 holds under the exam's own convention only: it scores each output token with the logit row "
-            "at that token's own position (rows 5, 6, 7 = A, D, <STOP>: z_5 scores A, z_6 D, z_7 <STOP>). Standard "
-            "teacher forcing scores token t+1 with row t (rows 4, 5, 6 = <START>, A, D), since a causal decoder's "
-            f"row t can see token t itself. That gives {tf_value:.4f}.",
+            f"The {exam_value:.4f} holds under the exam's own convention only: it scores each output token with the "
+            "logit row at that token's own position (rows 5, 6, 7 = A, D, <STOP>: z_5 scores A, z_6 D, z_7 <STOP>). "
+            "Standard teacher forcing scores token t+1 with row t (rows 4, 5, 6 = <START>, A, D), since a causal "
+            f"decoder's row t can see token t itself. That gives {tf_value:.4f}.",
             f"The printed Z = P V has 6 rows instead of 7 (true row(s) {zmiss} missing); the printed R = Z W_O "
             f"also has 6 (row(s) {rmiss} missing), while the Z printed inside the R line has all 7. The P printed "
             "inside the Z line has 8 entries in most rows. The rows the loss uses (5-7) are unaffected.",

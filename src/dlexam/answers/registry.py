@@ -2,7 +2,8 @@
 
 Each question module decorates its function with :func:`question`; the function computes its
 evidence now and returns an :class:`Answer`. :func:`answer_key` runs them, times them and checks
-every verbatim quote against the exam text.
+every verbatim quote against the exam text: an answer whose quotes are not all in the given text gets
+the verdict ``unread`` (:func:`mark_unread`), so no verdict rests on a quote the file does not hold.
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
-from dlexam import shared
 from dlexam.answers import exam_source
 from dlexam.cpu import torch_threads
 from dlexam.errors import UserError
 
-VERDICTS = ("agrees", "disagrees", "conceptual")
+VERDICTS = ("agrees", "disagrees", "conceptual", "unread")
+# unread: the given exam text does not hold what the check reads the exam's answer from (an edited or
+# cut text); the computation is shown, and compared with nothing.
 QUESTION_IDS = (
     [f"P1.{i}" for i in range(1, 9)]
     + [f"P2.{i}" for i in range(1, 4)]
@@ -37,20 +39,21 @@ class Answer:
     question: str  # the question, in a line
     exam_answer: str  # what the exam states (its marked option or its worked solution), quoted
     computed: str  # what the computation found, in a line
-    verdict: str  # agrees | disagrees | conceptual
+    verdict: str  # agrees | disagrees | conceptual | unread
     evidence: dict
     notes: list[str] = field(default_factory=list)  # where the text as given is garbled, has a typo, ...
     exam_quotes: list[str] = field(default_factory=list)  # verbatim snippets of the exam this answer relies on
-    explanation: str = ""  # why, for a disagrees verdict (and for conceptual ones: what bears on the claim)
+    explanation: str = ""  # why, for a disagrees or unread verdict (for conceptual ones: what bears on the claim)
     experiment: str | None = None  # the `dlexam experiment NAME` that measures the claim at scale
     exam_quotes_found: bool | None = None  # every quote occurs verbatim in the exam text (set when answered)
+    exam_quotes_missing: list[str] = field(default_factory=list)  # the quotes it does not hold (set when answered)
     seconds: float | None = None  # how long the check took (set when answered)
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
             raise ValueError(f"{self.id}: verdict must be one of {VERDICTS}, got {self.verdict!r}")
-        if self.verdict == "disagrees" and not self.explanation:
-            raise ValueError(f"{self.id}: a disagrees verdict needs an explanation")
+        if self.verdict in ("disagrees", "unread") and not self.explanation:
+            raise ValueError(f"{self.id}: a {self.verdict} verdict needs an explanation")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -84,8 +87,7 @@ def normalise_id(qid: str) -> str:
 def answer(qid: str) -> Answer:
     """Run one question's check now and return its :class:`Answer` (``.to_dict()`` for JSON)."""
     qid = normalise_id(qid)
-    if exam_source.exam_text() is None:
-        shared.exam_path()  # raises SharedDataMissing: one line saying where it looked
+    text = exam_source.require_exam_text()  # one line where it is absent or is not the exam
     _load()
     if qid not in _REGISTRY:
         raise UserError(f"question {qid} has no check yet")
@@ -95,9 +97,35 @@ def answer(qid: str) -> Answer:
     seconds = time.perf_counter() - t0
     if ans.id != qid:
         raise RuntimeError(f"check registered for {qid} answered {ans.id}")
-    ans.exam_quotes_found = all(exam_source.quote_found(q) for q in ans.exam_quotes)
+    ans.exam_quotes_missing = [q for q in ans.exam_quotes if not exam_source.quote_found(q, text)]
+    ans.exam_quotes_found = not ans.exam_quotes_missing
+    if ans.exam_quotes_missing:
+        mark_unread(ans, ans.exam_quotes_missing)
     ans.seconds = round(seconds, 4)
     return ans
+
+
+def not_read(what: list[str]) -> str:
+    """The explanation of an ``unread`` verdict whose lead-ins are there but what follows is not readable."""
+    return ("The exam text does not state " + "; ".join(what) + " where the solution does (edited or cut?): what "
+            "was computed is shown, but not compared with it.")
+
+
+def shorten(quote: str, width: int = 90) -> str:
+    """A quote cut to `width` characters, for a one-line message."""
+    return quote if len(quote) <= width else quote[: width - 3].rstrip() + "..."
+
+
+def mark_unread(ans: Answer, missing: list[str]) -> None:
+    """The exam text does not hold `missing` (quotes `ans` reads its exam answer or its premises from):
+    the verdict becomes ``unread`` and the exam answer says which quote is gone. What was computed stays."""
+    more = f" (and {len(missing) - 1} more quote(s): see exam_quotes_missing)" if len(missing) > 1 else ""
+    ans.verdict = "unread"
+    ans.exam_answer = f"not read: the exam text has no {shorten(missing[0])!r}{more}"
+    ans.explanation = (f"The exam text given does not contain {len(missing)} of the {len(ans.exam_quotes)} quote(s) "
+                       f"this check reads (first: {shorten(missing[0])!r}): it is not the text the key was written "
+                       "for, so what was computed is shown but not compared with it, and the notes describe the "
+                       "published text.")
 
 
 def answer_key(ids: list[str] | None = None) -> list[Answer]:

@@ -10,13 +10,14 @@ import time
 from dlexam.commands.variant import add_variant_options
 from dlexam.plain import dumps
 
-VERDICT_MARK = {"agrees": "agrees", "disagrees": "DISAGREES", "conceptual": "conceptual"}
+VERDICT_MARK = {"agrees": "agrees", "disagrees": "DISAGREES", "conceptual": "conceptual", "unread": "UNREAD"}
 
 
 def register(sub) -> None:
     p = sub.add_parser("answers", help="the exam's answer key: each question's stated answer, evidence and verdict",
                        description="Every question of the exam answered by computation now, with the exam's "
-                                   "stated answer and a verdict: agrees, disagrees or conceptual.")
+                                   "stated answer and a verdict: agrees, disagrees or conceptual (unread where "
+                                   "the exam text given does not hold what a question reads).")
     p.add_argument("--question", "-q", metavar="ID",
                    help="show one question in full with all its evidence (P1.1-P1.8, P2.1-P2.3, Pr1.1-Pr1.4, "
                         "Pr2.1-Pr2.5)")
@@ -52,11 +53,12 @@ def render_table(key: list[dict], width: int | None = None, max_lines: int = 4) 
     lines = [format_table(rows, ("ID", "VERDICT", "EXAM ANSWER", "COMPUTED"), align="<<<<", sep=" ")]
     counts = {v: sum(a["verdict"] == v for a in key) for v in VERDICT_MARK}
     lines.append("")
+    unread = f", {counts['unread']} unread (not in the exam text given)" if counts["unread"] else ""
     lines.append(f"{len(key)} questions: {counts['agrees']} agree, {counts['disagrees']} disagree, "
-                 f"{counts['conceptual']} conceptual. `dlexam answers --question ID` shows one in full.")
+                 f"{counts['conceptual']} conceptual{unread}. `dlexam answers --question ID` shows one in full.")
     for a in key:
-        if a["verdict"] == "disagrees":
-            lines.append(f"  {a['id']} disagrees: {a['explanation']}")
+        if a["verdict"] in ("disagrees", "unread"):
+            lines.append(f"  {a['id']} {a['verdict']}: {a['explanation']}")
     return "\n".join(lines)
 
 
@@ -123,8 +125,10 @@ def render_question(a: dict) -> str:
     if a.get("notes"):
         lines += ["", "The text as given:"] + [f"  - {n}" for n in a["notes"]]
     if a["exam_quotes"]:  # a variant quotes no exam text
-        lines += ["", f"Exam quotes ({'all found in the exam text' if a['exam_quotes_found'] else 'NOT all found'}):"]
-        lines += [f"  > {q}" for q in a["exam_quotes"]]
+        missing = a.get("exam_quotes_missing") or []
+        lines += ["", "Exam quotes (" + ("all found in the exam text" if a["exam_quotes_found"] else
+                                         f"{len(missing)} NOT FOUND in the exam text, marked !") + "):"]
+        lines += [f"  {'!' if q in missing else '>'} {q}" for q in a["exam_quotes"]]
     lines.append(f"\n({a['seconds']:.2f} s)")
     return "\n".join(lines)
 

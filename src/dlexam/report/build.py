@@ -115,13 +115,14 @@ def missing_inputs(settings: ReportSettings, specs: Sequence[SectionSpec]) -> di
     """What the chosen sections need from the shared folder (dlexam.shared) and cannot read, before any
     work: {section id or "experiment NAME": one phrase saying what is missing and where it was looked for}."""
     from dlexam import shared
+    from dlexam.answers import exam_source
     from dlexam.experiments.registry import MODULES, SHARED_INPUTS
 
     missing = {}
     for spec in specs:
         if spec.id == "answer-key":
             try:
-                shared.exam_text()
+                exam_source.require_exam_text()  # there, a text, and this exam (its headings)
             except shared.SharedDataMissing as exc:
                 missing[spec.id] = f"the answer key needs the exam text: {exc}"
         elif spec.id == "experiments":

@@ -1,7 +1,8 @@
 """Section: the answer key, every one of the exam's questions checked by computation.
 
 One row per question (from :func:`dlexam.answers.answer_key`): the question, what the exam
-states, what the computation found, and the verdict (agrees, disagrees, conceptual); the
+states, what the computation found, and the verdict (agrees, disagrees, conceptual; unread where the
+exam text given does not hold what a question reads, :mod:`dlexam.answers.registry`); the
 explanation of each disagreement, the notes on garbled or odd exam text, a link to the experiment
 that measures a conceptual claim, and the evidence of every question, collapsed, below the table.
 """
@@ -57,6 +58,8 @@ def build(ctx: ReportContext) -> str:
         f"{len(key)} questions, each answered now by computation (`dlexam answers`) and held against "
         f"the exam's own answer. Verdicts: {summary}. “Conceptual” marks questions answered in words; "
         "their evidence is a computation that bears on the claim, and the experiments below measure them."
+        + (" “Unread” marks questions whose answer the exam text given does not hold (an edited or cut text): "
+           "what was computed is shown, compared with nothing." if counts.get("unread") else "")
     )
     table = page.table(rows, COLUMNS, raw_html_columns=range(len(COLUMNS)), css_class="key")
     evidence = "<h3 id=\"answer-key-evidence\">Evidence, question by question</h3>" + "".join(
