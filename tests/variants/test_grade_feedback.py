@@ -163,3 +163,18 @@ def test_a_two_option_item_gives_the_right_ones_reason():
         f = choices(v)[aid]
         w = picked(v, aid, 3 - f.answer)
         assert w["reason"] == f.why and w["given"] == f"{3 - f.answer}: {f.options[2 - f.answer]}"
+
+
+@pytest.mark.parametrize("seed", [7, 11])
+def test_a_wrong_loss_states_its_closed_form_once(seed):
+    """An audit saw the loss's closed form twice in one line: in the expected value and again in the reason."""
+    v = make_variant(seed)
+    fields = {aid: f for aid, (_, f) in v.fields().items() if f.kind == "number" and not f.exact}
+    assert fields  # the losses of Problem 2
+    for aid, f in fields.items():
+        sub = {**json.loads(json.dumps(v.key())), aid: f.answer + 1.0}  # wrong by a whole unit
+        (r,) = [r for r in grade(v, sub).fields if r.id == aid]
+        (w,) = r.wrong
+        line = f"{w['expected']} {w['reason']}"
+        assert f.closed_form and line.count(f.closed_form) == 1, line
+        assert w["expected"].startswith(f"{f.answer:.4f} (within ")

@@ -249,7 +249,9 @@ def expected_text(f: Field) -> str:
         return "[" + "; ".join(", ".join(text(x) for x in r) for r in f.answer) + "]"
     if f.exact:
         return text(f.answer)
-    return f"{f.answer:.4f} (within {f.tolerance:g}; exactly {f.closed_form})"
+    if f.closed_form and f.closed_form not in f.why:  # the reason shown beside it does not already give it
+        return f"{f.answer:.4f} (within {f.tolerance:g}; exactly {f.closed_form})"
+    return f"{f.answer:.4f} (within {f.tolerance:g})"
 
 
 def unanswered(aid: str, qid: str, f: Field, q_points: int) -> FieldResult:
