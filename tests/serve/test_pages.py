@@ -421,3 +421,31 @@ def test_cnn_explain_from_the_keyboard(page):
     page.fill("#explain-at", "3,9,0")
     page.press("#explain-at", "Enter")
     assert "row 0-5" in errored(page, "#explain-error")
+
+
+def test_answers_counts_and_filters_an_unread_answer(browser, need_shared, tmp_path):
+    """With $DLEXAM_EXAM an edited exam text, an answer whose quote the text lacks is 'unread' (docs/answers.md):
+    /answers counts it and offers it as a filter, where it used to show it only under "all", uncounted."""
+    from .client import Server
+
+    text = need_shared("exam").joinpath("deep-learning-final-exam-2025-01-22-version-A.txt").read_text(encoding="utf-8")
+    quote = "It was a wise decision, since for this particular problem"
+    assert text.count(quote) == 1
+    exam = tmp_path / "edited-exam.txt"
+    exam.write_text(text.replace(quote, "It was an unwise decision, since for this particular problem"),
+                    encoding="utf-8")
+    server = Server(env={"DLEXAM_EXAM": str(exam)})
+    try:
+        ctx, page, watch = open_page(browser, server)
+        page.set_default_timeout(180_000)
+        page.goto(f"http://127.0.0.1:{server.port}/answers")
+        ready(page)
+        assert page.text_content("#status") == ("20 questions: 12 agree, 2 disagree, 5 conceptual, "
+                                                "1 unread (not in the exam text given)")
+        page.click("#filters button:text-is('unread')")
+        assert page.eval_on_selector_all(".answer", "els => els.map(e => e.id)") == ["Pr2.1"]
+        assert params(page)["verdict"] == "unread"
+        ctx.close()
+        watch.check()
+    finally:
+        assert server.stop() in (0, 130), server.stderr

@@ -30,11 +30,14 @@ function render() {
   box.textContent = "";
   for (const a of A.key) if (want === "all" || a.verdict === want) box.append(show(a));
   const count = (v) => A.key.filter((a) => a.verdict === v).length;
-  $("status").textContent = `${A.key.length} questions: ${count("agrees")} agree, ${count("disagrees")} disagree, ` +
-    `${count("conceptual")} conceptual`;
+  // the verdicts in the key (an exam text given with DLEXAM_EXAM may leave answers "unread"), the usual three first
+  const usual = ["agrees", "disagrees", "conceptual"];
+  const verdicts = [...new Set([...usual, ...A.key.map((a) => a.verdict)])].filter((v) => usual.includes(v) || count(v));
+  const words = {agrees: "agree", disagrees: "disagree", unread: "unread (not in the exam text given)"};
+  $("status").textContent = `${A.key.length} questions: ` + verdicts.map((v) => `${count(v)} ${words[v] || v}`).join(", ");
   const filters = $("filters");
   filters.textContent = "";
-  for (const v of ["all", "agrees", "disagrees", "conceptual"]) {
+  for (const v of ["all", ...verdicts]) {
     filters.append(DL.el("button", {text: v, class: v === want ? "primary" : "", "aria-pressed": String(v === want), onclick: () => {
       DL.set({verdict: v === "all" ? null : v}); render();
     }}));
@@ -43,7 +46,7 @@ function render() {
 }
 
 async function init() {
-  $("status").textContent = "computing the answer key (about 10 s the first time the server is asked)...";
+  $("status").textContent = "computing the answer key (a second or two, the first time the server is asked)...";
   const [key, links] = await Promise.all([DL.api("GET", "/api/answers"), DL.api("GET", "/api/answers/links")]);
   if (!key.ok) { $("status").textContent = ""; DL.showError($("error"), key.data); return; }
   A.key = key.data;
