@@ -71,6 +71,18 @@ def test_answers_for_a_variant(capsys):
     assert code == 0 and out.startswith("Pr2.4")
 
 
+@pytest.mark.parametrize("argv, more", [
+    (["--variant", "1"], "dlexam answers --variant 1 --question ID"),
+    (["--variant", "2", "--difficulty", "harder"], "dlexam answers --variant 2 --difficulty harder --question ID"),
+])
+def test_a_variants_table_names_the_command_that_shows_one_of_its_answers(capsys, argv, more):
+    """It named `dlexam answers --question ID`, which shows Version A's answer, not the variant's."""
+    code, out, _ = run(capsys, "answers", *argv)
+    assert code == 0 and f"`{more}` shows one in full." in out
+    code, again, _ = run(capsys, *more.replace("ID", "Pr2.4").split()[1:])
+    assert code == 0 and again.startswith("Pr2.4")
+
+
 def test_geoff_for_a_variant(capsys):
     code, out, _ = run(capsys, "geoff", "--variant", "1", "--json")
     d = json.loads(out)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import shutil
 import textwrap
 import time
@@ -37,10 +38,12 @@ def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(1, width - 1)] + "…"
 
 
-def render_table(key: list[dict], width: int | None = None, max_lines: int = 4) -> str:
+def render_table(key: list[dict], width: int | None = None, max_lines: int = 4,
+                 more: str = "dlexam answers --question ID") -> str:
     """The key as a terminal table: id, verdict, the exam's answer and what was computed.
 
-    Cells wrap to at most `max_lines` lines (the rest is cut with "…"); `--question ID` shows all.
+    Cells wrap to at most `max_lines` lines (the rest is cut with "…"); `more`, the command that shows one answer
+    in full (the same key's), is named under the table.
     """
     from dlexam.commands.tables import format_table
 
@@ -55,7 +58,7 @@ def render_table(key: list[dict], width: int | None = None, max_lines: int = 4) 
     lines.append("")
     unread = f", {counts['unread']} unread (not in the exam text given)" if counts["unread"] else ""
     lines.append(f"{len(key)} questions: {counts['agrees']} agree, {counts['disagrees']} disagree, "
-                 f"{counts['conceptual']} conceptual{unread}. `dlexam answers --question ID` shows one in full.")
+                 f"{counts['conceptual']} conceptual{unread}. `{more}` shows one in full.")
     for a in key:
         if a["verdict"] in ("disagrees", "unread"):
             lines.append(f"  {a['id']} {a['verdict']}: {a['explanation']}")
@@ -147,7 +150,7 @@ def handle(args: argparse.Namespace) -> int:
     if args.json:
         print(dumps(key, indent=2, ensure_ascii=False))
     else:
-        print(render_table(key))
+        print(render_table(key, more=_one_in_full(args)))
         print(f"(computed in {time.perf_counter() - t0:.1f} s)")
     return 0
 
@@ -164,5 +167,17 @@ def handle_variant(args: argparse.Namespace) -> int:
     if args.question:
         print(dumps(key[0], indent=2, ensure_ascii=False) if args.json else render_question(key[0]))
     else:
-        print(dumps(key, indent=2, ensure_ascii=False) if args.json else render_table(key))
+        print(dumps(key, indent=2, ensure_ascii=False) if args.json else render_table(key, more=_one_in_full(args)))
     return 0
+
+
+def _one_in_full(args: argparse.Namespace) -> str:
+    """The command that shows one answer of the same key in full: the same exam text, variant and difficulty."""
+    words = ["dlexam answers"]
+    if getattr(args, "exam", None):
+        words.append(f"--exam {shlex.quote(str(args.exam))}")
+    if getattr(args, "variant", None) is not None:
+        words.append(f"--variant {args.variant}")
+        if getattr(args, "difficulty", "standard") != "standard":
+            words.append(f"--difficulty {args.difficulty}")
+    return " ".join([*words, "--question ID"])
