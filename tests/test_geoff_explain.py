@@ -140,6 +140,20 @@ def test_softmax_cells_in_closed_form():
     assert ex.explain("P[3,1]").computed == Fraction(1, 4)  # equal scores: exactly 1/4 at any T
 
 
+def test_a_cell_is_stated_once():
+    """Under softmax every visible cell of the row has its own line, so the clicked one is not stated again above
+    them (an audit saw P[5,0] = 0.5000 twice running); under argmax and for a masked cell it leads the lines."""
+    softmax = Explainer(geoff.GeoffQuery(EXAMPLE, temperature=0.5))
+    for cell, title in (("P[5,0]", "P[D (position 6), D (position 1)]"),
+                        ("P[4,0]", "P[A (position 5), D (position 1)]")):
+        lines = softmax.explain(cell).lines
+        assert sum(line.startswith(title) for line in lines) == 1, lines
+    masked = softmax.explain("P[2,5]").lines
+    assert masked[0] == "P[A (position 3), D (position 6)] = 0.0000 (masked (a later position))"
+    argmax = Explainer(geoff.GeoffQuery(EXAMPLE, temperature=0.0)).explain("P[5,0]").lines
+    assert argmax[0] == "P[D (position 6), D (position 1)] = 1/2 (its share)"
+
+
 def test_sources_are_the_cells_a_number_came_from():
     ex = Explainer(geoff.GeoffQuery(EXAMPLE, heads=2))
     s = ex.explain("S[h2,5,1]")

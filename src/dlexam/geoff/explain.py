@@ -294,7 +294,7 @@ def explain_attention(ex: Explainer, c: Cell) -> Explanation:
         lines.append(f"{later} after position {i + 1}: the causal mask gives {'them' if n > i + 2 else 'it'} 0")
     value = P[i].tolist() if c.col is None else float(P[i, c.col])
     computed = row if c.col is None else row[c.col]
-    if c.col is not None:
+    if c.col is not None and (c.col > i or ex.argmax):  # under softmax a visible cell has its own line already
         why = "masked (a later position)" if c.col > i else "its share"
         lines.insert(0, f"{ex.title(c)} = {number_text(computed)} ({why})")
     return Explanation(c, "attention", ex.title(c), value, computed, summary, lines,
