@@ -12,6 +12,7 @@ import sys
 import xml.etree.ElementTree as ET
 import zipfile
 from fractions import Fraction
+from html.parser import HTMLParser
 
 from moodle_xml_parser.parser import parse_bytes
 
@@ -162,3 +163,95 @@ print(json.dumps({"scores": out, "torch": "torch" in sys.modules}))
     assert not result["torch"]
     for full, partial, cells in result["scores"]:
         assert full == 1.0 and partial == (cells - 1) / cells
+
+
+class _ElementWeights(HTMLParser):
+    """Each graded PrairieLearn element's answers-name and weight, read from question.html."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.weights: dict[str, int] = {}
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag in ("pl-matrix-component-input", "pl-number-input", "pl-multiple-choice"):
+            self.weights[a["answers-name"]] = int(a.get("weight", "1"))  # PrairieLearn's default weight is 1
+
+
+PL_MIXED = r'''
+import json, random, sys
+from fractions import Fraction
+sys.path[:0] = ["serverFilesCourse", "questions/dlexam-standard-" + sys.argv[1]]
+import server
+weights, cases = json.loads(sys.argv[2]), json.loads(sys.argv[3])
+random.seed(5)
+data = {"params": {}, "correct_answers": {}, "submitted_answers": {}, "raw_submitted_answers": {}, "partial_scores": {}}
+server.generate(data)
+q = server.question(data["params"]["seed"])
+out = []
+for case in cases:  # {field: "right" | "wrong" | "one cell wrong"}
+    g = {**data, "submitted_answers": {}, "raw_submitted_answers": {}, "partial_scores": {}}
+    cells = {}
+    for f in q.fields:
+        how = case[f.name]
+        if f.kind == "matrix":
+            for i, r in enumerate(f.answer):
+                for j, x in enumerate(r):
+                    wrong = how == "wrong" or (how == "one cell wrong" and i == j == 0)
+                    g["raw_submitted_answers"][f"{f.name}{i + 1}{j + 1}"] = str(x + 1 if wrong else x)
+            cells[f.name] = len(f.answer) * len(f.answer[0])
+            score = 1.0 if how == "right" else 0.0  # the element's own score (by tolerance), which grade() replaces
+        elif f.kind == "number":
+            g["submitted_answers"][f.name] = float(f.answer) + (0 if how == "right" else 1)
+            score = float(how == "right")
+        else:
+            g["submitted_answers"][f.name] = "right" if how == "right" else "wrong"
+            score = float(how == "right")
+        # what PrairieLearn's element put in partial_scores before server.py's grade() runs
+        g["partial_scores"][f.name] = {"score": score, "weight": weights[f.name]}
+    server.grade(g)
+    out.append({"score": g["score"], "cells": cells,
+                "weights": {k: v["weight"] for k, v in g["partial_scores"].items()}})
+print(json.dumps({"out": out, "torch": "torch" in sys.modules}))
+'''
+
+
+def test_prairielearn_total_weighs_each_part_by_its_points(tmp_path):
+    """PrairieLearn's total is the weighted mean of partial_scores (prairielearn.set_weighted_score_data): the
+    elements write their question.html weight, grade() its exact scores. Every entry must be on one scale, so a
+    right matrix with a wrong loss is worth the matrix's share of the points (variant 7's audit: it was 0.5%)."""
+    files = exports.prairielearn(V)
+    for name, data in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(data)
+    # the fields' points as exam.md's answer lines print them (Pr2.3: logits 2 pt, loss 3 pt of 5; Pr2.4: R 2,
+    # same 1, loss 1 of 4)
+    points = {"Pr2-3": {"logits": Fraction(2, 5), "loss": Fraction(3, 5)},
+              "Pr2-4": {"R": Fraction(2, 4), "same": Fraction(1, 4), "loss": Fraction(1, 4)}}
+    cases = {"Pr2-3": [{"logits": "right", "loss": "wrong"}, {"logits": "wrong", "loss": "right"},
+                       {"logits": "one cell wrong", "loss": "right"}, {"logits": "one cell wrong", "loss": "wrong"}],
+             "Pr2-4": [{"R": "right", "same": "wrong", "loss": "wrong"},
+                       {"R": "wrong", "same": "right", "loss": "right"},
+                       {"R": "one cell wrong", "same": "right", "loss": "wrong"},
+                       {"R": "one cell wrong", "same": "wrong", "loss": "right"}]}
+    for qid, share in points.items():
+        parser = _ElementWeights()
+        parser.feed(files[f"questions/dlexam-standard-{qid}/question.html"].decode())
+        weights = parser.weights
+        assert set(weights) == set(share)
+        p = subprocess.run([sys.executable, "-I", "-c", PL_MIXED, qid, json.dumps(weights), json.dumps(cases[qid])],
+                           cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        assert p.returncode == 0, p.stderr[-2000:]
+        result = json.loads(p.stdout)
+        assert not result["torch"]
+        for case, got in zip(cases[qid], result["out"], strict=True):
+            assert got["weights"] == weights  # grade() keeps the elements' scale
+            expected = Fraction(0)
+            for name, how in case.items():
+                if how == "right":
+                    expected += share[name]
+                elif how == "one cell wrong":
+                    n = got["cells"][name]
+                    expected += share[name] * Fraction(n - 1, n)
+            assert abs(got["score"] - float(expected)) < 1e-12, (qid, case, got, expected)
+
