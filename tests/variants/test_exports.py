@@ -4,6 +4,7 @@ question.html's elements, and server.py's generate()/grade() run in a fresh inte
 
 from __future__ import annotations
 
+import html
 import io
 import json
 import re
@@ -35,7 +36,7 @@ def test_moodle_xml_parses_back():
         (_, f) = FIELDS[aid]
         assert q.single and [o.score_fraction for o in q.options] == [100.0 if i + 1 == f.answer else 0.0
                                                                       for i in range(len(f.options))]
-        assert [o.answer for o in q.options] == list(f.options)
+        assert [html.unescape(o.answer) for o in q.options] == list(f.options)  # format="html": escaped text
     assert len(parsed["cloze"]) == count("matrix")
     for q in parsed["cloze"]:
         (_, f) = FIELDS[q.name.split()[-1]]
@@ -67,7 +68,7 @@ def test_moodle_feedback_of_a_wrong_option_is_dlexam_grades_reason():
         aid = q.find("name/text").text.split()[-1]
         (_, f) = v.fields()[aid]
         for k, ans in enumerate(q.findall("answer"), start=1):
-            feedback = ans.find("feedback/text").text
+            feedback = html.unescape(ans.find("feedback/text").text)  # format="html"
             if k == f.answer:
                 assert feedback == "right"
                 continue
@@ -115,8 +116,8 @@ def test_prairielearn_folders():
     for info in infos.values():
         assert info["type"] == "v3" and re.fullmatch(r"[0-9a-f-]{36}", info["uuid"]) and info["title"] and info["topic"]
     assert len({i["uuid"] for i in infos.values()}) == len(infos)
-    html = {k: v.decode() for k, v in files.items() if k.endswith("question.html")}
-    joined = "".join(html.values())
+    pages = {k: v.decode() for k, v in files.items() if k.endswith("question.html")}
+    joined = "".join(pages.values())
     for element in ("pl-matrix-component-input", "pl-number-input", "pl-multiple-choice"):
         assert f"<{element} " in joined
     # Pr2.5 deals only seeds verified with every check (autograd sees gradients the exact checks cannot)
@@ -254,4 +255,73 @@ def test_prairielearn_total_weighs_each_part_by_its_points(tmp_path):
                     n = got["cells"][name]
                     expected += share[name] * Fraction(n - 1, n)
             assert abs(got["score"] - float(expected)) < 1e-12, (qid, case, got, expected)
+
+
+HTML_TAGS = {"p", "b", "ul", "li", "table", "caption", "tr", "th", "td"}  # all the exports' HTML uses
+
+
+class _Html(HTMLParser):
+    """The tags of an HTML text and the texts of its table headers (entities decoded, as a browser shows them)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.tags: set[str] = set()
+        self.headers: list[str] = []
+        self._in_th = False
+        self.feed(text)
+        self.close()
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.add(tag)
+        if tag == "th":
+            self._in_th = True
+            self.headers.append("")
+
+    def handle_endtag(self, tag):
+        if tag == "th":
+            self._in_th = False
+
+    def handle_data(self, data):
+        if self._in_th:
+            self.headers[-1] += data
+
+
+def _answer_grid_headers(text: str) -> list[str]:
+    """The header texts of the last table in an HTML text (the answer grid follows the prompt's tables)."""
+    return _Html(text[text.rindex("<table>"):]).headers
+
+
+def test_html_texts_keep_start_and_stop_labels():
+    """Every text the exports mark as HTML parses to known tags only, and the answer grids' header cells read
+    "<START>" and "<STOP>" (variant 7's audit: Moodle wrote raw <th>4 <START></th>, a tag to a browser)."""
+    v = make_variant(7)
+    fields = v.fields()
+    root = ET.fromstring(exports.moodle_xml(v))
+    seen = 0
+    for q in root.findall("question"):
+        for el in q.iter():
+            if el.get("format") == "html" or el.tag == "answer" and q.get("type") == "multichoice":
+                text = el.find("text").text or ""
+                assert _Html(text).tags <= HTML_TAGS, (q.find("name/text").text, el.tag, text[:200])
+        if q.get("type") == "cloze":
+            (_, f) = fields[q.find("name/text").text.split()[-1]]
+            heads = _answer_grid_headers(q.find("questiontext/text").text)
+            corner = [""] if f.row_labels and f.col_labels else []
+            assert heads == corner + list(f.col_labels) + list(f.row_labels)
+            seen += 1
+    assert seen == sum(f.kind == "matrix" for _, f in fields.values())
+    # by hand: variant 7's Pr2.3 asks for the logits of each output position, one column per vocabulary token
+    (logits,) = [q for q in root.findall("question[@type='cloze']") if q.find("name/text").text.endswith(".logits")]
+    heads = _answer_grid_headers(logits.find("questiontext/text").text)
+    assert "<START>" in heads and "<STOP>" in heads
+    assert any(h.endswith(" <START>") for h in heads)  # a row: "4 <START>"
+    z = zipfile.ZipFile(io.BytesIO(exports.qti_zip(v)))
+    ns = {"q": "http://www.imsglobal.org/xsd/ims_qtiasiv1p2"}
+    test = ET.fromstring(z.read(next(n for n in z.namelist() if n != "imsmanifest.xml")))
+    for item in test.findall(".//q:item", ns):
+        for mat in item.findall(".//q:mattext[@texttype='text/html']", ns):
+            assert _Html(mat.text).tags <= HTML_TAGS, item.get("title")
+        if item.get("title").split()[0].endswith(".logits"):
+            heads = _answer_grid_headers(item.find("q:presentation/q:material/q:mattext", ns).text)
+            assert "<START>" in heads and "<STOP>" in heads
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from fractions import Fraction
+from html import escape
 
 from dlexam.variants.model import Block, Items, Options, Question, Text, Variant
 
@@ -101,8 +102,6 @@ def _key_line(q: Question) -> str:
 # ---- HTML (the learning platforms' question text) -------------------------------------------------
 
 def html_block(b: Block) -> str:
-    from html import escape
-
     if isinstance(b, Text):
         return f"<p>{escape(b.text)}</p>"
     if isinstance(b, Options):  # the platform shows the options itself; the label says which item
@@ -118,6 +117,21 @@ def html_block(b: Block) -> str:
 
 def html(blocks) -> str:
     return "\n".join(h for h in (html_block(b) for b in blocks) if h)
+
+
+def field_html(q: Question, f) -> str:
+    """A field's question text on a platform: the question's context and prompt, then what to answer."""
+    return html((*q.context, *q.prompt)) + f"<p><b>Answer:</b> {escape(f.label)}</p>"
+
+
+def answer_grid(f, cell) -> str:
+    """A matrix field's answer table: its row and column labels escaped (``<START>`` is text, not a tag), and
+    each cell ``cell(i, j)``, the platform's own input markup (a Moodle cloze gap, a QTI blank) as given."""
+    head = "".join(f"<th>{escape(c)}</th>" for c in ("", *f.col_labels)[not f.row_labels:]) if f.col_labels else ""
+    rows = "".join(
+        "<tr>" + (f"<th>{escape(f.row_labels[i])}</th>" if f.row_labels else "")
+        + "".join(f"<td>{cell(i, j)}</td>" for j in range(len(r))) + "</tr>" for i, r in enumerate(f.answer))
+    return f"<table>{f'<tr>{head}</tr>' if head else ''}{rows}</table>"
 
 
 # ---- Typst --------------------------------------------------------------------------------------

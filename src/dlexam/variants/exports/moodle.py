@@ -10,11 +10,17 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from fractions import Fraction
+from html import escape
 
-from dlexam.variants.documents import html
+from dlexam.variants.documents import answer_grid, field_html
 from dlexam.variants.model import Field, Question, Variant
 
 NON_TERMINATING_TOLERANCE = 5e-5
+
+
+def plain(s: str) -> str:
+    """Plain text inside a format="html" text: < > & escaped ("T > 0", "a <- a - eta", "<START>")."""
+    return escape(s, quote=False)
 
 
 def terminating(x: Fraction) -> bool:
@@ -60,9 +66,9 @@ def _cell_gap(value: Fraction, weight: int = 1) -> str:
 
 def _field(quiz: ET.Element, v: Variant, q: Question, f: Field) -> None:
     name = f"dlexam {v.seed} {q.answer_id(f)}"
-    body = html((*q.context, *q.prompt)) + f"<p><b>Answer:</b> {f.label}</p>"
+    body = field_html(q, f)
     grade = f.points * q.points
-    why = f.why or "see the worked solution"
+    why = plain(f.why or "see the worked solution")  # every text below is format="html": plain text escaped
     if f.kind == "choice":
         el = _question(quiz, "multichoice", name, body, grade, why)
         ET.SubElement(el, "single").text = "true"
@@ -70,29 +76,25 @@ def _field(quiz: ET.Element, v: Variant, q: Question, f: Field) -> None:
         ET.SubElement(el, "answernumbering").text = "123"
         for i, option in enumerate(f.options, start=1):
             ans = ET.SubElement(el, "answer", {"fraction": "100" if i == f.answer else "0", "format": "html"})
-            ET.SubElement(ans, "text").text = option
+            ET.SubElement(ans, "text").text = plain(option)  # "T > 0", "a <- a - eta"
             _text(ans, "feedback", "right" if i == f.answer else (  # why this option is wrong, as dlexam grade says
-                f.option_reasons[i - 1] if f.option_reasons else "") or why)
+                plain(f.option_reasons[i - 1]) if f.option_reasons else "") or why, "html")
     elif f.kind == "number":
         el = _question(quiz, "numerical", name, body, grade, why)
         text, tolerance = decimal(f.answer) if f.exact else (f"{f.answer:.6f}", f.tolerance)
         ans = ET.SubElement(el, "answer", {"fraction": "100"})
         ET.SubElement(ans, "text").text = text
         ET.SubElement(ans, "tolerance").text = f"{tolerance:g}"
-        _text(ans, "feedback", why)
+        _text(ans, "feedback", why, "html")
         ET.SubElement(el, "unitgradingtype").text = "0"
         ET.SubElement(el, "showunits").text = "3"  # no units
     elif f.kind == "essay":
-        el = _question(quiz, "essay", name, body, grade, f.answer)
+        el = _question(quiz, "essay", name, body, grade, plain(f.answer))
         ET.SubElement(el, "responseformat").text = "editor"
         ET.SubElement(el, "responsefieldlines").text = "8"
-        _text(el, "graderinfo", f.answer, "html")
+        _text(el, "graderinfo", plain(f.answer), "html")
     else:  # a matrix: one numerical gap per cell
-        cols = "".join(f"<th>{c}</th>" for c in ("", *f.col_labels)) if f.col_labels else ""
-        rows = "".join(
-            "<tr>" + (f"<th>{f.row_labels[i]}</th>" if f.row_labels else "")
-            + "".join(f"<td>{_cell_gap(x)}</td>" for x in r) + "</tr>" for i, r in enumerate(f.answer))
-        table = f"<table><tr>{cols}</tr>{rows}</table>"
+        table = answer_grid(f, lambda i, j: _cell_gap(f.answer[i][j]))
         _question(quiz, "cloze", name, body + table, grade, why)
 
 

@@ -16,7 +16,7 @@ import xml.etree.ElementTree as ET
 import zipfile
 
 from dlexam.spec import text
-from dlexam.variants.documents import html
+from dlexam.variants.documents import answer_grid, field_html
 from dlexam.variants.exports.moodle import decimal, terminating
 from dlexam.variants.model import Field, Question, Variant
 
@@ -69,7 +69,7 @@ def _item(section: ET.Element, v: Variant, q: Question, f: Field) -> None:
     aid = q.answer_id(f)
     item = ET.SubElement(section, "item", {"ident": ident(v, aid), "title": f"{aid} {q.title}"})
     points = float(f.points * q.points)
-    body = html((*q.context, *q.prompt)) + f"<p><b>Answer:</b> {f.label}</p>"
+    body = field_html(q, f)
     pres = ET.Element("presentation")
     if f.kind == "choice":
         _meta(item, "multiple_choice_question", points)
@@ -99,9 +99,7 @@ def _item(section: ET.Element, v: Variant, q: Question, f: Field) -> None:
         _meta(item, "fill_in_multiple_blanks_question", points)
         item.append(pres)
         blanks = [(f"r{i + 1}c{j + 1}", x) for i, r in enumerate(f.answer) for j, x in enumerate(r)]
-        rows = "".join("<tr>" + "".join(f"<td>[r{i + 1}c{j + 1}]</td>" for j in range(len(r))) + "</tr>"
-                       for i, r in enumerate(f.answer))
-        _material(pres, body + f"<table>{rows}</table>")
+        _material(pres, body + answer_grid(f, lambda i, j: f"[r{i + 1}c{j + 1}]"))
         proc = _processing(item)
         share = f"{100 / len(blanks):.6f}"
         for name, x in blanks:
