@@ -325,3 +325,27 @@ def test_html_texts_keep_start_and_stop_labels():
             heads = _answer_grid_headers(item.find("q:presentation/q:material/q:mattext", ns).text)
             assert "<START>" in heads and "<STOP>" in heads
 
+
+
+def test_moodle_cloze_is_worth_its_gaps_and_says_the_exams_points():
+    """Moodle's import ignores a cloze question's <defaultgrade> and sums its gaps' weights
+    (question/type/multianswer/questiontype.php, qtype_multianswer_extract_question): the file says what Moodle will
+    use, and a comment before the question gives the exam's points to set as the quiz's maximum mark. Variant 7's
+    figures as the audit counted them: (cells, exam points)."""
+    expected = {"Pr2.2.S": (49, 3), "Pr2.2.P": (49, 5), "Pr2.3.logits": (18, 2), "Pr2.4.R": (28, 2),
+                "Pr1.3.shapes": (12, 6)}
+    root = ET.fromstring(exports.moodle_xml(make_variant(7)),
+                         parser=ET.XMLParser(target=ET.TreeBuilder(insert_comments=True)))
+    children = list(root)
+    seen = {}
+    for k, q in enumerate(children):
+        if q.tag != "question" or q.get("type") != "cloze":
+            continue
+        aid = q.find("name/text").text.split()[-1]
+        gaps = [int(w) for w in re.findall(r"\{(\d+):NUMERICAL:", q.find("questiontext/text").text)]
+        comment = children[k - 1]
+        assert comment.tag is ET.Comment
+        points = int(re.search(r"set its maximum mark in the quiz to (\d+)\.", comment.text).group(1))
+        seen[aid] = (len(gaps), points)
+        assert float(q.find("defaultgrade").text) == sum(gaps)  # what Moodle's import will make it
+    assert seen == expected

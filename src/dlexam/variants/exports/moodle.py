@@ -4,6 +4,12 @@ Moodle's numerical questions take decimals only, so an exact answer is written a
 0) when it has a finite one (1/4 = 0.25), else to 6 decimals with a tolerance of 5e-5 (1/7 accepts 0.1429 and
 0.142857); an irrational answer uses the key's tolerance. A matrix is a cloze ("embedded answers") question
 with one NUMERICAL gap per cell, so it earns credit cell by cell as `dlexam grade` gives it.
+
+Moodle's XML import builds a cloze question with qtype_multianswer_extract_question, whose default mark is the sum
+of its gaps' weights (whole numbers); it never reads <defaultgrade>. A matrix's cells weigh the same, so the exam's
+points (5 for 49 cells) are out of reach: the question is written worth what Moodle will make it (one mark a
+cell), and a comment before it, like docs/variants.md, says to set its maximum mark in the quiz to the exam's
+points (the quiz scales a question's mark to its slot's maximum mark).
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ import xml.etree.ElementTree as ET
 from fractions import Fraction
 from html import escape
 
-from dlexam.variants.documents import answer_grid, field_html
+from dlexam.variants.documents import answer_grid, field_html, points_text
 from dlexam.variants.model import Field, Question, Variant
 
 NON_TERMINATING_TOLERANCE = 5e-5
@@ -95,7 +101,11 @@ def _field(quiz: ET.Element, v: Variant, q: Question, f: Field) -> None:
         _text(el, "graderinfo", plain(f.answer), "html")
     else:  # a matrix: one numerical gap per cell
         table = answer_grid(f, lambda i, j: _cell_gap(f.answer[i][j]))
-        _question(quiz, "cloze", name, body + table, grade, why)
+        gaps = len(f.answer) * len(f.answer[0])
+        quiz.append(ET.Comment(f" {name}: Moodle marks a cloze question out of its gaps' weights ({gaps} gaps of "
+                               f"weight 1) and ignores defaultgrade on import; the exam gives it {points_text(grade)} "
+                               f"points: set its maximum mark in the quiz to {points_text(grade)}. "))
+        _question(quiz, "cloze", name, body + table, Fraction(gaps), why)
 
 
 def moodle_xml(v: Variant) -> bytes:
