@@ -349,3 +349,37 @@ def test_moodle_cloze_is_worth_its_gaps_and_says_the_exams_points():
         seen[aid] = (len(gaps), points)
         assert float(q.find("defaultgrade").text) == sum(gaps)  # what Moodle's import will make it
     assert seen == expected
+
+
+def test_qti_number_ranges_are_exact_decimals():
+    """Each numerical item's range is its decimal value -/+ its tolerance exactly (Fractions), so a student who
+    types a bound is accepted: variant 7's loss 17.007456 -/+ 5e-4 was written vargte 17.006956000000002."""
+    ns = {"q": "http://www.imsglobal.org/xsd/ims_qtiasiv1p2"}
+    for v in (V, make_variant(7)):
+        fields = v.fields()
+        z = zipfile.ZipFile(io.BytesIO(exports.qti_zip(v)))
+        test = ET.fromstring(z.read(next(n for n in z.namelist() if n != "imsmanifest.xml")))
+        ranges = {}
+        for item in test.findall(".//q:item", ns):
+            (q, f) = fields[item.get("title").split()[0]]
+            if f.kind != "number":
+                continue
+            value = Fraction(item.find(".//q:varequal", ns).text)
+            low, high = item.find(".//q:vargte", ns).text, item.find(".//q:varlte", ns).text
+            if f.exact:  # a finite decimal exactly, else 6 decimals within 5e-5 (docs/variants.md)
+                d = f.answer.denominator
+                while d % 2 == 0:
+                    d //= 2
+                while d % 5 == 0:
+                    d //= 5
+                tolerance = Fraction(0) if d == 1 else Fraction(5, 100000)
+            else:
+                tolerance = Fraction(str(f.tolerance))
+            assert (Fraction(low), Fraction(high)) == (value - tolerance, value + tolerance), (q.id, f.name, low, high)
+            assert abs(value - Fraction(f.answer)) <= tolerance
+            ranges[v.seed, q.answer_id(f)] = (float(low), float(high))
+    # by hand, from the audit: variant 7's losses accept their bounds as typed and nothing outside
+    for aid in ("Pr2.3.loss", "Pr2.4.loss"):
+        low, high = ranges[7, aid]
+        assert low <= float("17.006956") and float("17.007956") <= high
+        assert not low <= float("17.006955") and not float("17.007957") <= high

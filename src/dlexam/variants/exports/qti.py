@@ -14,6 +14,7 @@ import io
 import uuid
 import xml.etree.ElementTree as ET
 import zipfile
+from decimal import Decimal
 
 from dlexam.spec import text
 from dlexam.variants.documents import answer_grid, field_html
@@ -27,6 +28,13 @@ CP_NS = "http://www.imsglobal.org/xsd/imsccv1p1/imscp_v1p1"
 def ident(v: Variant, *parts: str) -> str:
     """A stable identifier (Canvas keys items by ident)."""
     return "i" + uuid.uuid5(uuid.NAMESPACE_URL, "dlexam:" + ":".join((str(v.seed), v.difficulty, *parts))).hex
+
+
+def bounds(value: str, tolerance: float) -> tuple[str, str]:
+    """The accepted range, value -/+ tolerance, in exact decimals: the decimal value and the shortest decimal of the
+    tolerance differ by a decimal (float arithmetic wrote 17.006956000000002 and shut out 17.006956)."""
+    v, t = Decimal(value), Decimal(repr(tolerance))
+    return format(v - t, "f"), format(v + t, "f")
 
 
 def _meta(item: ET.Element, kind: str, points: float) -> None:
@@ -89,8 +97,9 @@ def _item(section: ET.Element, v: Variant, q: Question, f: Field) -> None:
         either = ET.SubElement(cond, "or")
         ET.SubElement(either, "varequal", {"respident": "response1"}).text = value
         both = ET.SubElement(either, "and")
-        ET.SubElement(both, "vargte", {"respident": "response1"}).text = repr(float(value) - tolerance)
-        ET.SubElement(both, "varlte", {"respident": "response1"}).text = repr(float(value) + tolerance)
+        low, high = bounds(value, tolerance)
+        ET.SubElement(both, "vargte", {"respident": "response1"}).text = low
+        ET.SubElement(both, "varlte", {"respident": "response1"}).text = high
         _set_score(_processing(item), cond, "100")
     elif f.kind == "essay":
         _typed_response(item, pres, "essay_question", points, body, {}, {"rshuffle": "No"})
