@@ -238,3 +238,13 @@ def test_train_json_and_variants(synth_dir, tmp_path, capsys):
     assert payload["config"]["head"] == "conv1x1-gap" and "conv3.weight" in payload["state_dict"]
     engine = json.loads((tmp_path / "r" / "metrics.json").read_text())["settings"]["engine"]
     assert engine.startswith("eager")  # max pooling: PyTorch's layers, and the run says so
+
+
+def test_quick_takes_epochs_as_given(synth_dir, tmp_path, capsys):
+    """--quick keeps its few images, but --epochs is the user's: an audit's `--quick --epochs 4` trained 2."""
+    rc = main(["svhn", "train", "--data", str(synth_dir), "--out", str(tmp_path / "r"), "--quick", "--quiet",
+               "--threads", "1", "--epochs", "3", "--json"])
+    assert rc == 0
+    r = json.loads(capsys.readouterr().out)
+    assert [h["epoch"] for h in r["history"]] == [1, 2, 3]
+    assert json.loads((tmp_path / "r" / "metrics.json").read_text())["settings"]["train"]["epochs"] == 3

@@ -158,6 +158,22 @@ def test_a_wrong_choice_says_why_the_chosen_option_is_wrong(capsys, tmp_path):
             "= 66, columns (91 + 4 - 7)/1 + 1 = 89") in out
 
 
+@pytest.mark.parametrize("first", [["--format", "key"], ["--format", "markdown"]])
+def test_a_folder_of_one_variant_takes_no_other(capsys, tmp_path, first):
+    """An audit wrote variant 8's key.json into variant 7's folder, beside 7's exam and solution."""
+    out = tmp_path / "v7"
+    assert run(capsys, "variant", "--seed", "7", "--out", str(out), *first)[0] == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    code, stdout, err = run(capsys, "variant", "--seed", "8", "--out", str(out), "--format", "key")
+    assert code == 2 and stdout == ""
+    assert err.strip() == (f"dlexam: error: --out {out} holds variant 7 (standard)'s files; writing variant 8 "
+                           "(standard) there would mix two versions (choose another folder, or --force)")
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+    assert run(capsys, "variant", "--seed", "7", "--out", str(out), "--format", "key")[0] == 0  # the same: fine
+    assert run(capsys, "variant", "--seed", "8", "--out", str(out), "--format", "key", "--force")[0] == 0
+    assert json.loads((out / "key.json").read_text())["seed"] == 8
+
+
 def test_variant_writes_no_file_through_a_link(capsys, tmp_path):
     target = tmp_path / "foreign.md"
     target.write_text("keep")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from fractions import Fraction
 
 import pytest
 import torch
@@ -177,4 +178,24 @@ def test_a_wrong_loss_states_its_closed_form_once(seed):
         (w,) = r.wrong
         line = f"{w['expected']} {w['reason']}"
         assert f.closed_form and line.count(f.closed_form) == 1, line
-        assert w["expected"].startswith(f"{f.answer:.4f} (within ")
+        assert w["expected"].startswith(f"{f.answer:.6f} (within ")
+
+
+def test_a_number_is_quoted_as_written_and_the_expected_value_shows_why_it_missed():
+    """An audit's 17.0080 for a loss of 17.007456... was shown as 2126/125, beside an expected 17.0075 that made it
+    look inside the tolerance of 0.0005."""
+    v = make_variant(7)
+    (aid, f), = [(aid, f) for aid, (_, f) in v.fields().items() if aid == "Pr2.4.loss"]
+    given = round(f.answer + 0.000544, 4)
+    assert abs(given - f.answer) > f.tolerance  # wrong, by the key's own tolerance
+    (r,) = [r for r in grade(v, {**json.loads(json.dumps(v.key())), aid: given}).fields if r.id == aid]
+    (w,) = r.wrong
+    assert w["given"] == repr(given) and "/" not in w["given"]
+    assert w["expected"] == f"{f.answer:.6f} (within {f.tolerance:g})"
+    cell_aid, cell = next((a, fl) for a, (_, fl) in v.fields().items() if fl.kind == "matrix")
+    rows = json.loads(json.dumps(v.key()))[cell_aid]
+    rows[0][0] = 0.3333  # a float in a matrix of exact fractions
+    (r,) = [r for r in grade(v, {**json.loads(json.dumps(v.key())), cell_aid: rows}).fields if r.id == cell_aid]
+    if cell.answer[0][0] != Fraction(3333, 10000):
+        (w,) = r.wrong
+        assert w["given"] == "0.3333"

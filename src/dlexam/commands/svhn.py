@@ -408,7 +408,8 @@ def _register_train(s) -> None:
     q.add_argument("--resume", action="store_true",
                    help="continue the run in --out from its last.pt, with its own settings (a flag that differs "
                    "is refused; --epochs may change, --data may say where its data now are)")
-    q.add_argument("--quick", action="store_true", help="2 epochs on 2,048 images: an end-to-end check")
+    q.add_argument("--quick", action="store_true",
+                   help="2,048 images and 2 epochs (unless --epochs says otherwise): an end-to-end check")
     q.add_argument("--quiet", action="store_true", help="no progress bar or epoch lines")
     q.add_argument("--json", action="store_true")
     q.set_defaults(handler=cmd_train)

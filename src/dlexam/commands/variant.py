@@ -45,7 +45,8 @@ def register(sub) -> None:
     p.add_argument("--out", metavar="DIR", help="write the documents and exports into DIR")
     p.add_argument("--format", type=formats, default=FORMATS, metavar="LIST",
                    help=f"with --out, which files: comma-separated from {', '.join(FORMATS)} (default all)")
-    p.add_argument("--force", action="store_true", help="replace files in DIR that dlexam did not write")
+    p.add_argument("--force", action="store_true",
+                   help="replace files in DIR that dlexam did not write, or another variant's")
     p.add_argument("--explain", action="store_true",
                    help="list the checks and why earlier draws of this seed failed them")
     p.add_argument("--solution", action="store_true", help="print the worked solution instead of the exam")
@@ -91,6 +92,27 @@ def explain(v) -> str:
     return "\n".join(lines)
 
 
+def held_variant(out) -> tuple[int, str] | None:
+    """(seed, difficulty) of the variant whose files dlexam wrote into `out` before (read from its key.json or its
+    exam.md / solution.md heading), or None."""
+    import json
+    import re
+
+    if out.owns("key.json"):
+        try:
+            d = json.loads(out.file("key.json").read_text(encoding="utf-8"))
+            return int(d["seed"]), str(d["difficulty"])
+        except (ValueError, KeyError, TypeError):
+            pass
+    for name in ("exam.md", "solution.md"):
+        if out.owns(name):
+            with open(out.file(name), encoding="utf-8", errors="replace") as f:
+                m = re.search(r"dlexam variant (\d+) \((\w+)\)", f.readline())
+            if m:
+                return int(m.group(1)), m.group(2)
+    return None
+
+
 def write_files(v, out, wanted: tuple[str, ...]) -> list[str]:
     """Every file of the formats `wanted`, claimed before any is written (none replaces a foreign file)."""
     from dlexam.variants import documents, exports
@@ -117,6 +139,10 @@ def write_files(v, out, wanted: tuple[str, ...]) -> list[str]:
             if parent.is_symlink() or (parent.exists() and not parent.is_dir()):
                 raise UserError(f"{parent} is {'a link' if parent.is_symlink() else 'a file'}; not writing into it")
     out.claim(*files)
+    held = held_variant(out)
+    if held is not None and held != (v.seed, v.difficulty) and not out.force:
+        raise UserError(f"--out {out.path} holds variant {held[0]} ({held[1]})'s files; writing variant {v.seed} "
+                        f"({v.difficulty}) there would mix two versions (choose another folder, or --force)")
     for name, data in files.items():
         out.file(name).parent.mkdir(parents=True, exist_ok=True)
         out.write_bytes(name, data)

@@ -249,9 +249,19 @@ def expected_text(f: Field) -> str:
         return "[" + "; ".join(", ".join(text(x) for x in r) for r in f.answer) + "]"
     if f.exact:
         return text(f.answer)
+    # six decimals: 17.0080 is 0.000544 from 17.007456, outside 0.0005, though 17.0075 would hide it
     if f.closed_form and f.closed_form not in f.why:  # the reason shown beside it does not already give it
-        return f"{f.answer:.4f} (within {f.tolerance:g}; exactly {f.closed_form})"
-    return f"{f.answer:.4f} (within {f.tolerance:g})"
+        return f"{f.answer:.6f} (within {f.tolerance:g}; exactly {f.closed_form})"
+    return f"{f.answer:.6f} (within {f.tolerance:g})"
+
+
+def as_written(written, got) -> str:
+    """An answer as the student wrote it (3.11 or 17.008, not 311/100 or 2126/125); `got` where it was no number."""
+    if isinstance(written, str):
+        return written.strip()
+    if isinstance(written, int | float) and not isinstance(written, bool):
+        return repr(written)
+    return text(got)
 
 
 def unanswered(aid: str, qid: str, f: Field, q_points: int) -> FieldResult:
@@ -282,7 +292,7 @@ def grade_field(aid: str, qid: str, q_points: int, f: Field, value) -> FieldResu
                                 "reason": reason}]
         return FieldResult(aid, qid, share if ok else Fraction(0), share, ok, wrong)
     ok = got == f.answer if f.exact else abs(float(got) - f.answer) <= f.tolerance
-    given = written.strip() if isinstance(written, str) else text(got)  # as written: 3.11, not 311/100
+    given = as_written(written, got)
     wrong = [] if ok else [{"where": aid, "given": given, "expected": expected_text(f), "reason": f.why}]
     return FieldResult(aid, qid, share if ok else Fraction(0), share, ok, wrong)
 
@@ -311,7 +321,7 @@ def _grade_matrix(aid: str, qid: str, share: Fraction, f: Field, value) -> Field
             elif isinstance(got, UnreadableAnswer):
                 entry |= {"given": shown(written), "reason": _because(str(got), why), "invalid": str(got)}
             else:
-                entry["given"] = text(got)
+                entry["given"] = as_written(written, got)
             wrong.append(entry)
     right = rows * cols - len(wrong)
     return FieldResult(aid, qid, share * Fraction(right, rows * cols), share, not wrong, wrong, notes)

@@ -331,6 +331,9 @@ def _placed(model: nn.Module, cfg: TrainConfig, d: Dist) -> tuple[nn.Module, nn.
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
     if d.world > 1:
+        for param in model.parameters():  # a one-channel kernel (Conv-1's 8x1x5x5): its gradient comes back
+            if param.dim() == 4 and param.shape[1] == 1:  # contiguous, and DDP warns of strides unlike its bucket's
+                param.data = param.data.clone(memory_format=torch.contiguous_format)
         return model, nn.parallel.DistributedDataParallel(
             model, device_ids=[d.device.index] if d.device.type == "cuda" else None
         )

@@ -194,12 +194,13 @@ def _new_settings(run: SVHNRun) -> tuple[TrainConfig, dict]:
     fine = run.init is not None  # fine-tuning's own defaults (dlexam.svhn.training.finetune.DEFAULTS)
     defaults = {**DEFAULTS, **({"batch_size": finetune.DEFAULTS["batch_size"]} if fine else {})}
     d = {k: getattr(run, k) if getattr(run, k) is not None else v for k, v in defaults.items()}
-    epochs = run.epochs or (finetune.DEFAULTS["epochs"] if fine else DEFAULT_EPOCHS)
+    # --epochs as given, even with --quick (whose images stay few); else the defaults: quick's, fine-tuning's, 10
+    epochs = run.epochs or (QUICK_EPOCHS if run.quick else finetune.DEFAULTS["epochs"] if fine else DEFAULT_EPOCHS)
     model = run.model if isinstance(run.model, CNNConfig) else CNNConfig(**(run.model or {}))
     lr_default = (finetune.DEFAULTS[f"lr_{d['optimizer']}"] if fine
                   else 0.1 if d["optimizer"] == "sgd" else 0.003)
     cfg = TrainConfig(
-        epochs=min(epochs, QUICK_EPOCHS) if run.quick else epochs,
+        epochs=epochs,
         batch_size=d["batch_size"],
         lr=run.lr if run.lr is not None else lr_default,
         optimizer=d["optimizer"],
