@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from fractions import Fraction
+from html import escape
 
 from dlexam.variants.model import Block, Items, Options, Question, Text, Variant
 
@@ -52,21 +53,26 @@ def md_block(b: Block) -> str:
     return "\n".join(lines)
 
 
-def _answer_line(q: Question) -> str:
-    parts = []
-    for f in q.fields:
-        pts = f.points * q.points
-        shown = str(pts) if pts.denominator == 1 else f"{float(pts):.2f}"
-        parts.append(f"`{q.answer_id(f)}` ({md(f.label)}, {shown} pt)")
-    return "Answer fields: " + ", ".join(parts)  # ids in code spans: no escaping
+INSTRUCTIONS = ("Answers are exact: write fractions as 1/7 (not 0.1429) unless a question asks for decimals. "
+                "Each question's answer fields are named so that `dlexam grade` can read a submission.")
+
+
+def with_code(s: str, escape_text) -> str:
+    """s with its `code spans` kept (raw in Markdown and in Typst alike) and the text between them escaped."""
+    return "`".join(part if k % 2 else escape_text(part) for k, part in enumerate(s.split("`")))
+
+
+def answer_line(q: Question) -> str:
+    """The question's answer fields, their ids in code spans, with their labels and points (plain text)."""
+    return "Answer fields: " + ", ".join(
+        f"`{q.answer_id(f)}` ({f.label}, {points_text(f.points * q.points)} pt)" for f in q.fields)
 
 
 def markdown(v: Variant, solution: bool = False) -> str:
     """The exam (questions only) or its worked solution, as Markdown."""
     out = [f"# {md(title(v, solution))}", ""]
     if not solution:
-        out += ["Answers are exact: write fractions as 1/7 (not 0.1429) unless a question asks for decimals. "
-                "Each question's answer fields are named so that `dlexam grade` can read a submission.", ""]
+        out += [with_code(INSTRUCTIONS, md), ""]
     part = None
     for q in v.questions:
         if _part(q.id) != part:
@@ -80,7 +86,7 @@ def markdown(v: Variant, solution: bool = False) -> str:
             out += [_key_line(q), ""]
         out += [md_block(b) + "\n" for b in blocks]
         if not solution:
-            out += [_answer_line(q), ""]
+            out += [with_code(answer_line(q), md), ""]
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -101,8 +107,6 @@ def _key_line(q: Question) -> str:
 # ---- HTML (the learning platforms' question text) -------------------------------------------------
 
 def html_block(b: Block) -> str:
-    from html import escape
-
     if isinstance(b, Text):
         return f"<p>{escape(b.text)}</p>"
     if isinstance(b, Options):  # the platform shows the options itself; the label says which item
@@ -118,6 +122,21 @@ def html_block(b: Block) -> str:
 
 def html(blocks) -> str:
     return "\n".join(h for h in (html_block(b) for b in blocks) if h)
+
+
+def field_html(q: Question, f) -> str:
+    """A field's question text on a platform: the question's context and prompt, then what to answer."""
+    return html((*q.context, *q.prompt)) + f"<p><b>Answer:</b> {escape(f.label)}</p>"
+
+
+def answer_grid(f, cell) -> str:
+    """A matrix field's answer table: its row and column labels escaped (``<START>`` is text, not a tag), and
+    each cell ``cell(i, j)``, the platform's own input markup (a Moodle cloze gap, a QTI blank) as given."""
+    head = "".join(f"<th>{escape(c)}</th>" for c in ("", *f.col_labels)[not f.row_labels:]) if f.col_labels else ""
+    rows = "".join(
+        "<tr>" + (f"<th>{escape(f.row_labels[i])}</th>" if f.row_labels else "")
+        + "".join(f"<td>{cell(i, j)}</td>" for j in range(len(r))) + "</tr>" for i, r in enumerate(f.answer))
+    return f"<table>{f'<tr>{head}</tr>' if head else ''}{rows}</table>"
 
 
 # ---- Typst --------------------------------------------------------------------------------------
@@ -163,6 +182,8 @@ def ty_block(b: Block) -> str:
 def typst_source(v: Variant, solution: bool = False) -> str:
     out = ['#set page(paper: "a4", margin: 2cm)', '#set text(size: 10pt)', '#set par(justify: false)',
            f"= {ty(title(v, solution))}", ""]
+    if not solution:
+        out += [with_code(INSTRUCTIONS, ty), ""]
     part = None
     for q in v.questions:
         if _part(q.id) != part:
@@ -175,6 +196,8 @@ def typst_source(v: Variant, solution: bool = False) -> str:
         if solution:
             out += ["*Answer.* " + tym("; ".join(f"{f.name} = {answer_text(f)}" for f in q.fields)), ""]
         out += [ty_block(b) + "\n" for b in blocks]
+        if not solution:
+            out += [with_code(answer_line(q), ty), ""]
     return "\n".join(out)
 
 

@@ -12,6 +12,7 @@ A :class:`Question` has an exam id (``Pr2.2``), the exam's points, a prompt and 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -125,6 +126,15 @@ class Question:
 
     def answer_id(self, f: Field) -> str:
         return f"{self.id}.{f.name}"
+
+    def field_weights(self) -> dict[str, int]:
+        """Each field's points as the smallest whole numbers in the same ratio (Pr2.3's 2/5 and 3/5: 2 and 3;
+        Pr2.4's 1/2, 1/4, 1/4: 2, 1, 1): the weights a platform that takes only integers (PrairieLearn's
+        elements and partial_scores) gives the fields, exactly."""
+        scale = math.lcm(*(f.points.denominator for f in self.fields))
+        whole = [int(f.points * scale) for f in self.fields]
+        common = math.gcd(*whole)
+        return {f.name: w // common for f, w in zip(self.fields, whole, strict=True)}
 
 
 @dataclass

@@ -4,17 +4,29 @@ Moodle's numerical questions take decimals only, so an exact answer is written a
 0) when it has a finite one (1/4 = 0.25), else to 6 decimals with a tolerance of 5e-5 (1/7 accepts 0.1429 and
 0.142857); an irrational answer uses the key's tolerance. A matrix is a cloze ("embedded answers") question
 with one NUMERICAL gap per cell, so it earns credit cell by cell as `dlexam grade` gives it.
+
+Moodle's XML import builds a cloze question with qtype_multianswer_extract_question, whose default mark is the sum
+of its gaps' weights (whole numbers); it never reads <defaultgrade>. A matrix's cells weigh the same, so the exam's
+points (5 for 49 cells) are out of reach: the question is written worth what Moodle will make it (one mark a
+cell), and a comment before it, like docs/variants.md, says to set its maximum mark in the quiz to the exam's
+points (the quiz scales a question's mark to its slot's maximum mark).
 """
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from fractions import Fraction
+from html import escape
 
-from dlexam.variants.documents import html
+from dlexam.variants.documents import answer_grid, field_html, points_text
 from dlexam.variants.model import Field, Question, Variant
 
 NON_TERMINATING_TOLERANCE = 5e-5
+
+
+def plain(s: str) -> str:
+    """Plain text inside a format="html" text: < > & escaped ("T > 0", "a <- a - eta", "<START>")."""
+    return escape(s, quote=False)
 
 
 def terminating(x: Fraction) -> bool:
@@ -60,9 +72,9 @@ def _cell_gap(value: Fraction, weight: int = 1) -> str:
 
 def _field(quiz: ET.Element, v: Variant, q: Question, f: Field) -> None:
     name = f"dlexam {v.seed} {q.answer_id(f)}"
-    body = html((*q.context, *q.prompt)) + f"<p><b>Answer:</b> {f.label}</p>"
+    body = field_html(q, f)
     grade = f.points * q.points
-    why = f.why or "see the worked solution"
+    why = plain(f.why or "see the worked solution")  # every text below is format="html": plain text escaped
     if f.kind == "choice":
         el = _question(quiz, "multichoice", name, body, grade, why)
         ET.SubElement(el, "single").text = "true"
@@ -70,30 +82,30 @@ def _field(quiz: ET.Element, v: Variant, q: Question, f: Field) -> None:
         ET.SubElement(el, "answernumbering").text = "123"
         for i, option in enumerate(f.options, start=1):
             ans = ET.SubElement(el, "answer", {"fraction": "100" if i == f.answer else "0", "format": "html"})
-            ET.SubElement(ans, "text").text = option
+            ET.SubElement(ans, "text").text = plain(option)  # "T > 0", "a <- a - eta"
             _text(ans, "feedback", "right" if i == f.answer else (  # why this option is wrong, as dlexam grade says
-                f.option_reasons[i - 1] if f.option_reasons else "") or why)
+                plain(f.option_reasons[i - 1]) if f.option_reasons else "") or why, "html")
     elif f.kind == "number":
         el = _question(quiz, "numerical", name, body, grade, why)
         text, tolerance = decimal(f.answer) if f.exact else (f"{f.answer:.6f}", f.tolerance)
         ans = ET.SubElement(el, "answer", {"fraction": "100"})
         ET.SubElement(ans, "text").text = text
         ET.SubElement(ans, "tolerance").text = f"{tolerance:g}"
-        _text(ans, "feedback", why)
+        _text(ans, "feedback", why, "html")
         ET.SubElement(el, "unitgradingtype").text = "0"
         ET.SubElement(el, "showunits").text = "3"  # no units
     elif f.kind == "essay":
-        el = _question(quiz, "essay", name, body, grade, f.answer)
+        el = _question(quiz, "essay", name, body, grade, plain(f.answer))
         ET.SubElement(el, "responseformat").text = "editor"
         ET.SubElement(el, "responsefieldlines").text = "8"
-        _text(el, "graderinfo", f.answer, "html")
+        _text(el, "graderinfo", plain(f.answer), "html")
     else:  # a matrix: one numerical gap per cell
-        cols = "".join(f"<th>{c}</th>" for c in ("", *f.col_labels)) if f.col_labels else ""
-        rows = "".join(
-            "<tr>" + (f"<th>{f.row_labels[i]}</th>" if f.row_labels else "")
-            + "".join(f"<td>{_cell_gap(x)}</td>" for x in r) + "</tr>" for i, r in enumerate(f.answer))
-        table = f"<table><tr>{cols}</tr>{rows}</table>"
-        _question(quiz, "cloze", name, body + table, grade, why)
+        table = answer_grid(f, lambda i, j: _cell_gap(f.answer[i][j]))
+        gaps = len(f.answer) * len(f.answer[0])
+        quiz.append(ET.Comment(f" {name}: Moodle marks a cloze question out of its gaps' weights ({gaps} gaps of "
+                               f"weight 1) and ignores defaultgrade on import; the exam gives it {points_text(grade)} "
+                               f"points: set its maximum mark in the quiz to {points_text(grade)}. "))
+        _question(quiz, "cloze", name, body + table, Fraction(gaps), why)
 
 
 def moodle_xml(v: Variant) -> bytes:

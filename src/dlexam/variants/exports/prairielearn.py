@@ -102,15 +102,20 @@ def fraction(text):
 
 
 def exact_score(q, data):
-    """Score each exact field exactly (partial credit per matrix cell); PrairieLearn scores the choices."""
+    """Score each exact field exactly (partial credit per matrix cell); PrairieLearn's elements score the rest.
+
+    Every entry of partial_scores carries the weight question.html gives its element (q.field_weights(): the
+    fields' points as whole numbers), so the total is PrairieLearn's weighted mean on one scale.
+    """
+    weights = q.field_weights()
     for f in q.fields:
         if f.kind == "matrix":
             cells = [(i, j) for i in range(len(f.answer)) for j in range(len(f.answer[0]))]
             right = sum(fraction(typed(data, f.name, i, j) or "") == f.answer[i][j] for i, j in cells)
-            data["partial_scores"][f.name] = {{"score": right / len(cells), "weight": float(f.points)}}
+            data["partial_scores"][f.name] = {{"score": right / len(cells), "weight": weights[f.name]}}
         elif f.kind == "number" and isinstance(f.answer, Fraction):
             ok = fraction(typed(data, f.name) or "") == f.answer
-            data["partial_scores"][f.name] = {{"score": float(ok), "weight": float(f.points)}}
+            data["partial_scores"][f.name] = {{"score": float(ok), "weight": weights[f.name]}}
     scores = [(p.get("score") or 0.0, p.get("weight", 1)) for p in data["partial_scores"].values()]
     total = sum(w for _, w in scores)
     data["score"] = sum(s * w for s, w in scores) / total if total else 0.0
@@ -139,8 +144,9 @@ def question_uuid(v: Variant, q: Question) -> str:
 
 def question_html(q: Question) -> str:
     out = ["<pl-question-panel>", "  {{{params.html}}}", "</pl-question-panel>", ""]
+    weights = q.field_weights()  # the same weights grade_exact.py writes into partial_scores
     for f in q.fields:
-        weight = max(1, round(float(f.points) * 100))
+        weight = weights[f.name]
         label = f"{f.name} ="
         if f.kind == "matrix":
             out.append(f'<pl-matrix-component-input answers-name="{f.name}" label="{label}" weight="{weight}" '

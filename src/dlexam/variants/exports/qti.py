@@ -14,9 +14,10 @@ import io
 import uuid
 import xml.etree.ElementTree as ET
 import zipfile
+from decimal import Decimal
 
 from dlexam.spec import text
-from dlexam.variants.documents import html
+from dlexam.variants.documents import answer_grid, field_html
 from dlexam.variants.exports.moodle import decimal, terminating
 from dlexam.variants.model import Field, Question, Variant
 
@@ -27,6 +28,13 @@ CP_NS = "http://www.imsglobal.org/xsd/imsccv1p1/imscp_v1p1"
 def ident(v: Variant, *parts: str) -> str:
     """A stable identifier (Canvas keys items by ident)."""
     return "i" + uuid.uuid5(uuid.NAMESPACE_URL, "dlexam:" + ":".join((str(v.seed), v.difficulty, *parts))).hex
+
+
+def bounds(value: str, tolerance: float) -> tuple[str, str]:
+    """The accepted range, value -/+ tolerance, in exact decimals: the decimal value and the shortest decimal of the
+    tolerance differ by a decimal (float arithmetic wrote 17.006956000000002 and shut out 17.006956)."""
+    v, t = Decimal(value), Decimal(repr(tolerance))
+    return format(v - t, "f"), format(v + t, "f")
 
 
 def _meta(item: ET.Element, kind: str, points: float) -> None:
@@ -69,7 +77,7 @@ def _item(section: ET.Element, v: Variant, q: Question, f: Field) -> None:
     aid = q.answer_id(f)
     item = ET.SubElement(section, "item", {"ident": ident(v, aid), "title": f"{aid} {q.title}"})
     points = float(f.points * q.points)
-    body = html((*q.context, *q.prompt)) + f"<p><b>Answer:</b> {f.label}</p>"
+    body = field_html(q, f)
     pres = ET.Element("presentation")
     if f.kind == "choice":
         _meta(item, "multiple_choice_question", points)
@@ -89,8 +97,9 @@ def _item(section: ET.Element, v: Variant, q: Question, f: Field) -> None:
         either = ET.SubElement(cond, "or")
         ET.SubElement(either, "varequal", {"respident": "response1"}).text = value
         both = ET.SubElement(either, "and")
-        ET.SubElement(both, "vargte", {"respident": "response1"}).text = repr(float(value) - tolerance)
-        ET.SubElement(both, "varlte", {"respident": "response1"}).text = repr(float(value) + tolerance)
+        low, high = bounds(value, tolerance)
+        ET.SubElement(both, "vargte", {"respident": "response1"}).text = low
+        ET.SubElement(both, "varlte", {"respident": "response1"}).text = high
         _set_score(_processing(item), cond, "100")
     elif f.kind == "essay":
         _typed_response(item, pres, "essay_question", points, body, {}, {"rshuffle": "No"})
@@ -99,9 +108,7 @@ def _item(section: ET.Element, v: Variant, q: Question, f: Field) -> None:
         _meta(item, "fill_in_multiple_blanks_question", points)
         item.append(pres)
         blanks = [(f"r{i + 1}c{j + 1}", x) for i, r in enumerate(f.answer) for j, x in enumerate(r)]
-        rows = "".join("<tr>" + "".join(f"<td>[r{i + 1}c{j + 1}]</td>" for j in range(len(r))) + "</tr>"
-                       for i, r in enumerate(f.answer))
-        _material(pres, body + f"<table>{rows}</table>")
+        _material(pres, body + answer_grid(f, lambda i, j: f"[r{i + 1}c{j + 1}]"))
         proc = _processing(item)
         share = f"{100 / len(blanks):.6f}"
         for name, x in blanks:

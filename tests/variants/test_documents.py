@@ -1,0 +1,47 @@
+"""exam.pdf says what exam.md says: the instruction on exact answers and each question's answer fields with their
+points (the Typst source against the Markdown, and the PDF's own text where pypdf is installed)."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+
+from dlexam.variants import documents, make_variant
+
+LEADS = ("Answers are exact", "Answer fields:")
+
+
+def unescaped(line: str) -> str:
+    """A line of Markdown or Typst as text: a backslash escapes the next character in both."""
+    return re.sub(r"\\(.)", r"\1", line)
+
+
+def lines(source: str) -> list[str]:
+    return [unescaped(s) for s in source.splitlines() if s.startswith(LEADS)]
+
+
+@pytest.mark.parametrize("seed, difficulty", [(7, "standard"), (11, "harder")])
+def test_typst_source_has_the_markdowns_instructions_and_answer_fields(seed, difficulty):
+    v = make_variant(seed, difficulty)
+    ours = lines(documents.typst_source(v))
+    assert ours == lines(documents.markdown(v))
+    assert len(ours) == 1 + len(v.questions)
+    # by hand: Pr2.3's 5 points are 2 for the logits and 3 for the loss; Pr2.4's 4 are 2 for R, 1 and 1
+    (pr23,) = [s for s in ours if "`Pr2.3." in s]
+    assert re.fullmatch(r"Answer fields: `Pr2\.3\.logits` \([^)]*, 2 pt\), `Pr2\.3\.loss` \([^)]*, 3 pt\)", pr23)
+    (pr24,) = [s for s in ours if "`Pr2.4." in s]
+    assert re.search(r"`Pr2\.4\.R` \([^)]*, 2 pt\), `Pr2\.4\.same` \([^)]*, 1 pt\), `Pr2\.4\.loss` \([^)]*, 1 pt\)",
+                     pr24)
+    assert not any(s.startswith(LEADS) for s in documents.typst_source(v, solution=True).splitlines())
+
+
+def test_pdf_text_has_them():
+    pypdf = pytest.importorskip("pypdf")  # not a dependency: checked where it is installed
+    v = make_variant(7)
+    text = " ".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(documents.pdf(v))).pages)
+    text = re.sub(r"\s+", " ", text)
+    assert "Answers are exact: write fractions as 1/7 (not 0.1429)" in text
+    assert text.count("Answer fields:") == len(v.questions)
+    assert re.search(r"Pr2\.3\.logits \([^)]*, 2 pt\), Pr2\.3\.loss \([^)]*, 3 pt\)", text)
