@@ -449,3 +449,19 @@ def test_answers_counts_and_filters_an_unread_answer(browser, need_shared, tmp_p
         watch.check()
     finally:
         assert server.stop() in (0, 130), server.stderr
+
+
+@pytest.mark.parametrize("width, cue", [(390, True), (1280, False)])
+def test_a_table_wider_than_the_screen_says_it_scrolls(browser, server, width, cue):
+    """An audit at phone width: the layer table's parameter column, with the 3,722 total, began off-screen and
+    nothing hinted at it. A scrolling box now carries a 'scroll sideways' line; at desk width there is none."""
+    ctx, page, watch = open_page(browser, server, width)
+    page.goto(f"http://127.0.0.1:{server.port}/cnn?img={_seven()}")
+    ready(page, predictions=1)
+    box = page.locator("#layer-table .scroll")
+    wide = box.evaluate("b => b.scrollWidth > b.clientWidth + 1")
+    said = box.evaluate("b => getComputedStyle(b, '::before').content")
+    assert wide == cue
+    assert (said == '"wider than the screen: scroll sideways →"') == cue, said
+    ctx.close()
+    watch.check()

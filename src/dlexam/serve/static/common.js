@@ -136,10 +136,12 @@ const DL = {
         box.tabIndex = 0;
         box.setAttribute("role", "region");
         box.setAttribute("aria-label", "scrollable: " + (box.querySelector("table") || box).id);
+        box.dataset.scrolls = "";  // style.css writes "scroll sideways" above it: the right-hand columns are off-screen
       } else {
         box.removeAttribute("tabindex");
         box.removeAttribute("role");
         box.removeAttribute("aria-label");
+        delete box.dataset.scrolls;
       }
     }
   },
