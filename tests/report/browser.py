@@ -50,7 +50,7 @@ CHECK_SCRIPT = r"""
     var root = document.documentElement;
     var width = root.clientWidth;
     var out = {viewport_width: width, document_scroll_width: root.scrollWidth,
-               sections: [], toc_targets_missing: [], images: [], overflows: [], resources: []};
+               sections: [], toc_targets_missing: [], images: [], overflows: [], resources: [], narrow_cells: []};
     document.querySelectorAll("section.report-section").forEach(function (sec) {
       var h2 = sec.querySelector("h2");
       out.sections.push({id: sec.id, title: h2 ? h2.textContent : null, status: sec.dataset.status,
@@ -94,6 +94,15 @@ CHECK_SCRIPT = r"""
     });
     if (root.scrollWidth > width + 1) out.overflows.push({element: "html", section: null, text: "",
       problem: "page wider than the window", scroll_width: root.scrollWidth, window: width});
+    // table cells squeezed so narrow that their words break letter by letter (an audit: "5.647e-16" down a cell)
+    out.narrow_cells = [];
+    document.querySelectorAll("td, th").forEach(function (c) {
+      var w = c.getBoundingClientRect().width, text = c.textContent.trim();
+      if (getComputedStyle(c).display !== "none" && w > 0 && w < 40 && text.length > 3) {
+        var sec = c.closest("section");
+        out.narrow_cells.push({section: sec ? sec.id : null, text: text.slice(0, 30), width: w});
+      }
+    });
     performance.getEntriesByType("resource").forEach(function (e) { out.resources.push(e.name); });
     var pre = document.createElement("pre");
     pre.id = "%(result_id)s";

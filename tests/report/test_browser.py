@@ -113,6 +113,7 @@ def test_the_report_in_chromium(tiny_report, chromium, find_external_references)
         r = check_page(index, width=width, chromium=chromium)
         assert r["viewport_width"] == width
         found = section_problems(r) + image_problems(r) + overflow_problems(r)
+        found += [f"a table cell {c['width']:.0f} px wide, its words broken: {c}" for c in r["narrow_cells"]]
         found += [f"fetched from outside the page: {url}" for url in r["resources"]]
         problems += [f"at {width} px: {p}" for p in found]
     assert not problems, "\n".join(problems[:40])

@@ -107,3 +107,29 @@ def test_geoff_attention_cells_read_as_the_exams_fractions():
     ]
     p = run_geoff("D A A <START> A D <STOP>", temperature=0.0).P.numpy()
     assert [[plots.cell_label(v) for v in row] for row in p] == exam_p
+
+
+def test_nothing_measured_is_a_dash_not_none():
+    """An audit saw Python's `None` in the skip-connections table, where the command line prints '-'."""
+    assert page.fmt_number(None) == "-"
+    assert "<td" in page.table([["plain", None]], ("net", "val acc")) and ">None<" not in page.table([["plain", None]])
+    assert ">-</td>" in page.table([["plain", None]], ("net", "val acc"))
+
+
+def test_backticked_commands_are_code_and_the_rest_is_escaped():
+    """Commands were shown with their Markdown backticks (`dlexam answers`) instead of as code."""
+    assert page.prose("run `dlexam answers` & see <b>") == "run <code>dlexam answers</code> &amp; see &lt;b&gt;"
+    assert page.paragraph("by `dlexam report`") == "<p>by <code>dlexam report</code></p>"
+    shown = page.table([[1]], caption="as `dlexam sort evaluate`")
+    assert "<caption>as <code>dlexam sort evaluate</code></caption>" in shown
+
+
+def test_the_two_head_finding_writes_the_product_as_an_equation(tmp_path):
+    """An audit read "[Z Z] W_O = I₄ = Z times the sum of its 2 blocks" (W_O set equal to I₄ and to Z...); the
+    product is [Z Z] I₄ = Z [I₂ I₂], as the answer key writes it (Pr2.4, exam weights: two heads of width 2)."""
+    from dlexam.report.context import ReportContext, ReportSettings
+    from dlexam.report.sections import geoff as geoff_section
+
+    html = geoff_section.build(ReportContext(ReportSettings(), tmp_path / "work", tmp_path))
+    assert "because [Z Z] I₄ = Z [I₂ I₂], which is not Z W_O for the exam&#x27;s W_O." in html
+    assert "= I₄ = Z times" not in html

@@ -188,7 +188,7 @@ def build_report(
         seconds = time.perf_counter() - t0
         stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
         timings = ", ".join(f"{s.title.split(':')[0]} {s.seconds:.1f} s" for s in built)
-        footer = page.esc(
+        footer = page.prose(
             f"Built {stamp} by `dlexam report` ({settings.mode} mode) in {seconds:.1f} s: {timings}."
         )
         html = page.render_page("dlexam: the exam, computed", INTRO, built, footer)

@@ -24,7 +24,9 @@ def esc(text: object) -> str:
 
 def fmt_number(x: object, digits: int = 4) -> str:
     """A number for a table cell: ints as they are, floats with `digits` significant digits."""
-    if isinstance(x, bool) or x is None:
+    if x is None:
+        return "-"  # nothing measured (as the command line's tables print it)
+    if isinstance(x, bool):
         return str(x)
     if isinstance(x, int):
         return str(x)
@@ -84,7 +86,7 @@ def table(rows: Sequence[Sequence[object]], header: Sequence[object] | None = No
 
     parts = [f'<table class="{esc(css_class)}">' if css_class else "<table>"]
     if caption:
-        parts.append(f"<caption>{esc(caption)}</caption>")
+        parts.append(f"<caption>{prose(caption)}</caption>")
     if header is not None:
         parts.append("<thead><tr>" + "".join(f"<th>{esc(h)}</th>" for h in header) + "</tr></thead>")
     parts.append("<tbody>")
@@ -142,9 +144,17 @@ def verdict_badge(verdict: object) -> str:
     return f'<span class="verdict {cls}">{esc(v)}</span>'
 
 
+_CODE_SPAN = re.compile(r"`([^`\n]+)`")
+
+
+def prose(text: str) -> str:
+    """Escaped text whose `backticked` spans (commands, file names) become <code>."""
+    return _CODE_SPAN.sub(r"<code>\1</code>", esc(text))
+
+
 def paragraph(text: str, cls: str = "") -> str:
     c = f' class="{cls}"' if cls else ""
-    return f"<p{c}>{esc(text)}</p>"
+    return f"<p{c}>{prose(text)}</p>"
 
 
 def error_box(what: str, error: BaseException | str, detail: str = "") -> str:
@@ -203,12 +213,14 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 table.key td:nth-child(1) { white-space: nowrap; }
 table.key td:nth-child(2), table.key td:nth-child(3) { min-width: 8rem; }
 .verdict { white-space: nowrap; overflow-wrap: normal; }
-@media (max-width: 700px) {  /* a narrow window: the answer key's rows become stacked cards */
-  table.key thead { display: none; }
-  table.key, table.key tbody, table.key tr, table.key td { display: block; width: 100%; min-width: 0; }
-  table.key tr { border: 1px solid var(--line); border-radius: 4px; margin-bottom: 0.6rem; }
-  table.key td { border: none; padding: 0.2rem 0.55rem; }
-  table.key td::before { content: attr(data-label) ": "; font-weight: 600; }
+@media (max-width: 700px) {  /* a narrow window: every table's rows become stacked cards, "header: value" */
+  table:has(thead) thead { display: none; }
+  table:has(thead), table:has(thead) tbody, table:has(thead) tr, table:has(thead) td {
+    display: block; width: 100%; min-width: 0; }
+  table:has(thead) caption { display: block; }
+  table:has(thead) tr { border: 1px solid var(--line); border-radius: 4px; margin-bottom: 0.6rem; }
+  table:has(thead) td { border: none; padding: 0.2rem 0.55rem; }
+  table:has(thead) td[data-label]::before { content: attr(data-label) ": "; font-weight: 600; }
 }
 .verdict-agrees { color: #12632a; font-weight: 600; }
 .verdict-disagrees { color: #a11; font-weight: 600; }

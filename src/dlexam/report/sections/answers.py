@@ -20,11 +20,11 @@ MAX_EVIDENCE_CHARS = 6_000
 
 
 def computed_cell(entry: dict) -> str:
-    parts = [page.esc(entry["computed"])]
+    parts = [page.prose(entry["computed"])]
     if entry.get("explanation"):
-        parts.append(f'<br><span class="note"><strong>Why:</strong> {page.esc(entry["explanation"])}</span>')
+        parts.append(f'<br><span class="note"><strong>Why:</strong> {page.prose(entry["explanation"])}</span>')
     for note in entry.get("notes") or []:
-        parts.append(f'<br><span class="note">Note: {page.esc(note)}</span>')
+        parts.append(f'<br><span class="note">Note: {page.prose(note)}</span>')
     if entry.get("experiment"):
         name = page.esc(entry["experiment"])
         parts.append(f'<br><span class="note">Measured at scale: <a href="#experiment-{name}">{name}</a></span>')

@@ -34,7 +34,7 @@ def render_experiment(result: dict) -> str:
         '<div class="claim">',
         f"<p><strong>The exam{page.esc(source)}:</strong> “{page.esc(result['claim'])}”</p>",
         f"<p><strong>Verdict:</strong> {page.verdict_badge(result.get('verdict', 'no verdict'))}</p>",
-        f"<p><strong>Finding.</strong> {page.esc(result['finding'])}</p>",
+        f"<p><strong>Finding.</strong> {page.prose(result['finding'])}</p>",
         "</div>",
     ]
     if result.get("table"):

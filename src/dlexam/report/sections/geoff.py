@@ -114,9 +114,11 @@ def build(ctx: ReportContext) -> str:
         elif heads.permutation is not None:
             pairs = sorted({tuple(sorted((j, i))) for j, i in enumerate(heads.permutation) if i != j})
             swapped = ", ".join(f"{vocab[a]}↔{vocab[b]}" for a, b in pairs)
-            finding = (f"R is not identical: its columns come out swapped ({swapped}), because "
-                       f"[{' '.join(['Z'] * k)}] {multi} = Z times the sum of its {k} blocks, which is not Z W_O for "
-                       "the exam's W_O.")
+            concat, width = f"[{' '.join(['Z'] * k)}]", len(weights.multi_W_O)
+            product = (f"{concat} I{subscript(width)} = Z [{' '.join(['I' + subscript(width // k)] * k)}]" if identity
+                       else f"{concat} multi_W_O = Z times the sum of its {k} row blocks")
+            finding = (f"R is not identical: its columns come out swapped ({swapped}), because {product}, which is not "
+                       "Z W_O for the exam's W_O.")
         else:
             finding = "R is not identical to the one-head R."
         kind = "identical heads" if same else "heads"
