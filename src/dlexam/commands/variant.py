@@ -96,7 +96,8 @@ def held_variant(out) -> tuple[int, str] | None:
     """(seed, difficulty) of the variant whose files dlexam wrote into `out` before (read from its key.json or its
     exam.md / solution.md heading), or None."""
     import json
-    import re
+
+    from dlexam.variants.documents import titled_variant
 
     if out.owns("key.json"):
         try:
@@ -107,9 +108,9 @@ def held_variant(out) -> tuple[int, str] | None:
     for name in ("exam.md", "solution.md"):
         if out.owns(name):
             with open(out.file(name), encoding="utf-8", errors="replace") as f:
-                m = re.search(r"dlexam variant (\d+) \((\w+)\)", f.readline())
-            if m:
-                return int(m.group(1)), m.group(2)
+                held = titled_variant(f.readline())
+            if held is not None:
+                return held
     return None
 
 

@@ -22,6 +22,15 @@ def title(v: Variant, solution: bool) -> str:
     return f"{what}: Deep Learning, dlexam variant {v.seed} ({v.difficulty})"
 
 
+_TITLE = re.compile(r"dlexam variant (\d+) \((\w+)\)")
+
+
+def titled_variant(line: str) -> tuple[int, str] | None:
+    """(seed, difficulty) of the variant a :func:`title` names in `line` (a document's first line), or None."""
+    m = _TITLE.search(line)
+    return None if m is None else (int(m.group(1)), m.group(2))
+
+
 def _part(qid: str) -> str:
     return next(name for prefix, name in PARTS if qid.startswith(prefix))
 
