@@ -218,8 +218,9 @@ def run(out_dir: OutputDir, quick: bool = False) -> dict:
     if quick:
         full = BatchSizeConfig()
         finding = quick_note(
-            f"{cfg.n_train:,} images, {len(cfg.seeds)} seeds and {cfg.epochs} epoch or {cfg.budget_s:g} CPU s of "
-            f"training instead of {full.n_train:,}, {len(full.seeds)}, {full.epochs} epochs and {full.budget_s:g} s",
+            f"{cfg.n_train:,} images instead of {full.n_train:,}, {len(cfg.seeds)} seeds instead of "
+            f"{len(full.seeds)}, {cfg.epochs} epoch(s) or {cfg.budget_s:g} CPU s of training instead of "
+            f"{full.epochs} or {full.budget_s:g} s",
             "noise, time and memory are measured as in the full run; the accuracies after so little training "
             "compare the batch sizes only roughly.",
         ) + finding
