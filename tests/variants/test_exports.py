@@ -166,6 +166,43 @@ print(json.dumps({"scores": out, "torch": "torch" in sys.modules}))
         assert full == 1.0 and partial == (cells - 1) / cells
 
 
+PL_PR25 = r'''
+import json, random, sys
+sys.path[:0] = ["serverFilesCourse", "questions/dlexam-standard-Pr2-5"]
+import server
+out = []
+for seed in range(4):
+    random.seed(seed)
+    data = {"params": {}, "correct_answers": {}, "submitted_answers": {}, "raw_submitted_answers": {},
+            "partial_scores": {}}
+    server.generate(data)
+    out.append({"seed": data["params"]["seed"], **{name: [o["text"] for o in data["params"][name] if o["correct"]]
+                                                   for name in ("zero", "softmax")}})
+print(json.dumps({"out": out, "torch": "torch" in sys.modules}))
+'''
+
+
+def test_prairielearn_pr25_keys_are_autograds_without_torch(tmp_path):
+    """PrairieLearn has no torch: Pr2.5's folder ships, with each seed it deals, the gradients autograd gave at
+    export time, and its one correct option per item is the key dlexam computes with torch for that seed."""
+    for name, data in exports.prairielearn(V).items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(data)
+    p = subprocess.run([sys.executable, "-I", "-c", PL_PR25], cwd=tmp_path, capture_output=True, text=True,
+                       timeout=120)
+    assert p.returncode == 0, p.stderr[-2000:]
+    result = json.loads(p.stdout)
+    assert not result["torch"]
+    for row in result["out"]:
+        f = fields_of(make_variant(row["seed"]))
+        assert row["zero"] == [f["Pr2.5.zero"].options[f["Pr2.5.zero"].answer - 1]]
+        assert row["softmax"] == [f["Pr2.5.softmax"].options[f["Pr2.5.softmax"].answer - 1]]
+
+
+def fields_of(v):
+    return {aid: f for aid, (_, f) in v.fields().items()}
+
+
 class _ElementWeights(HTMLParser):
     """Each graded PrairieLearn element's answers-name and weight, read from question.html."""
 
