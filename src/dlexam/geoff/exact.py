@@ -147,8 +147,8 @@ def loss_term(logits: tuple[Number, ...], target: int, row: int, vocab: tuple[st
     softmax model's logits) the same form with 4-decimal exponents."""
     z = logits[target]
     top = max(logits)
-    log_sum = float(top) + math.log(math.fsum(math.exp(float(v - top)) for v in logits))  # stable log-sum-exp
-    nll = log_sum - float(z)
+    # log-sum-exp - z, shifted by the largest logit: a logit of 2e25 would absorb the log(2) beside it
+    nll = math.log(math.fsum(math.exp(float(v - top)) for v in logits)) - float(z - top)
     denominator = sum_of_exps(logits)
     prob_text = f"{exp_text(z)} / ({denominator})" if "+" in denominator else f"{exp_text(z)} / {denominator}"
     nll_text = f"log({denominator})" + ("" if z == 0 else f" - {number_text(z)}" if z > 0 else
