@@ -77,7 +77,7 @@ class StreamNotes:
 def load_sorter(vocab_spec: str | None = None, checkpoint: str | os.PathLike | None = None) -> Sorter:
     """The compiled solver for `vocab_spec` (default A-D), or the trained model in `checkpoint`."""
     if checkpoint is None:
-        vocab = Vocabulary.from_spec(vocab_spec or "A-D")
+        vocab = Vocabulary.from_spec("A-D" if vocab_spec is None else vocab_spec)  # "" is a bad spec, not A-D
         return Sorter(
             compile_sorter(vocab.n_symbols), vocab, None, f"compiled solver, vocabulary {vocab.spec}"
         )
