@@ -171,3 +171,10 @@ def test_options_before_the_action_are_used_not_dropped(tmp_path, capsys):
                            capsys)
         assert (rc, out) == (2, "") and err == f"dlexam: error: {flag[0]} does not apply to `dlexam sort train`\n"
     assert not (tmp_path / "x").exists()
+
+
+def test_an_empty_out_is_refused_not_taken_for_the_current_folder(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # before: `sort train --out ''` trained into the current folder
+    rc, out, err = run(["sort", "train", "--out", "", "--max-len", "3", "--quick"], capsys)
+    assert (rc, out, err) == (2, "", "dlexam: error: out is empty: name a folder (. for the current one)\n")
+    assert list(tmp_path.iterdir()) == []
