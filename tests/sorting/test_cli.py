@@ -178,3 +178,12 @@ def test_an_empty_out_is_refused_not_taken_for_the_current_folder(tmp_path, caps
     rc, out, err = run(["sort", "train", "--out", "", "--max-len", "3", "--quick"], capsys)
     assert (rc, out, err) == (2, "", "dlexam: error: out is empty: name a folder (. for the current one)\n")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_empty_checkpoint_is_refused_not_taken_for_the_current_folder(tmp_path, capsys, monkeypatch):
+    assert run(["sort", "train", "--out", str(tmp_path), "--max-len", "3", "--quick", "--quiet"], capsys)[0] == 0
+    monkeypatch.chdir(tmp_path)  # before: `--checkpoint ''` answered with ./last.pt
+    for argv in (["sort", "--checkpoint", "", "A"], ["sort", "evaluate", "--checkpoint", "", "--lengths", "2"]):
+        rc, out, err = run(argv, capsys)
+        assert (rc, out) == (2, "") and err == "dlexam: error: the checkpoint path is empty: name a checkpoint " \
+            "file or run folder (. for the current one)\n"
