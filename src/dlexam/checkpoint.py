@@ -93,7 +93,10 @@ def save(path: str | os.PathLike, *, kind: str, config: dict, state_dict: dict, 
 
 
 def resolve(path: str | os.PathLike) -> Path:
-    """A checkpoint file, or a run directory standing for its best checkpoint."""
+    """A checkpoint file, or a run directory standing for its best checkpoint. The empty string names
+    none (Path would take it for the current folder)."""
+    if os.fspath(path) == "":
+        raise UserError("the checkpoint path is empty: name a checkpoint file or run folder (. for the current one)")
     p = Path(path)
     if p.is_dir():
         for name in RUN_FILES:

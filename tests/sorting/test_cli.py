@@ -142,3 +142,48 @@ def test_evaluate_names_lengths_without_heldout_sequences(capsys):
     report = json.loads(out)
     assert rc == 0 and report["lengths_without_heldout_sequences"] == [1]  # only 4 sequences of length 1
     assert set(report["results"][0]["per_length"]) == {"2", "3"}
+
+
+@pytest.mark.parametrize("argv", [["sort", "--vocab", "", "A"], ["sort", "evaluate", "--vocab", "", "--lengths", "2"]])
+def test_an_empty_vocabulary_is_refused_not_taken_for_a_to_d(argv, capsys):
+    rc, out, err = run(argv, capsys)  # before: `--vocab ""` answered with vocabulary A-D
+    assert (rc, out) == (2, "") and err == "dlexam: error: bad vocabulary '': use a letter range like A-D or A-Z, " \
+        "or a number of symbols N\n"
+
+
+def test_options_before_the_action_are_used_not_dropped(tmp_path, capsys):
+    """Before, `dlexam sort --vocab A-Z evaluate` evaluated the A-D solver, `--trained evaluate` the compiled
+    one, and `--vocab A-Z train` trained on A-D, all in silence."""
+    rc, out, err = run(["sort", "--vocab", "A-Z", "evaluate", "--lengths", "30", "--samples", "3", "--json"], capsys)
+    assert rc == 0 and json.loads(out)["model"] == "compiled solver, vocabulary A-Z"
+    rc, out, err = run(["sort", "--trained", "--temperature", "0", "evaluate", "--lengths", "3", "--samples", "3",
+                        "--json"], capsys)
+    report = json.loads(out)
+    assert rc == 0 and "shipped" in report["model"] and [r["temperature"] for r in report["results"]] == [0.0]
+    rc, out, err = run(["sort", "--vocab", "A-Z", "evaluate", "--vocab", "5", "--lengths", "3", "--samples", "3",
+                        "--json"], capsys)  # given after the action too: that one wins, as after a sequence
+    assert rc == 0 and json.loads(out)["model"] == "compiled solver, vocabulary 5"
+    rc, out, err = run(["sort", "--vocab", "A-C", "train", "--max-len", "3", "--quick", "--quiet", "--json",
+                        "--out", str(tmp_path / "run")], capsys)
+    assert rc == 0 and json.loads(out)["model"]["extra"]["vocab"] == "A-C"
+    for flag in (["--trained"], ["--checkpoint", str(tmp_path / "run")], ["--temperature", "0"]):
+        rc, out, err = run(["sort", *flag, "train", "--max-len", "3", "--quick", "--out", str(tmp_path / "x")],
+                           capsys)
+        assert (rc, out) == (2, "") and err == f"dlexam: error: {flag[0]} does not apply to `dlexam sort train`\n"
+    assert not (tmp_path / "x").exists()
+
+
+def test_an_empty_out_is_refused_not_taken_for_the_current_folder(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # before: `sort train --out ''` trained into the current folder
+    rc, out, err = run(["sort", "train", "--out", "", "--max-len", "3", "--quick"], capsys)
+    assert (rc, out, err) == (2, "", "dlexam: error: out is empty: name a folder (. for the current one)\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_empty_checkpoint_is_refused_not_taken_for_the_current_folder(tmp_path, capsys, monkeypatch):
+    assert run(["sort", "train", "--out", str(tmp_path), "--max-len", "3", "--quick", "--quiet"], capsys)[0] == 0
+    monkeypatch.chdir(tmp_path)  # before: `--checkpoint ''` answered with ./last.pt
+    for argv in (["sort", "--checkpoint", "", "A"], ["sort", "evaluate", "--checkpoint", "", "--lengths", "2"]):
+        rc, out, err = run(argv, capsys)
+        assert (rc, out) == (2, "") and err == "dlexam: error: the checkpoint path is empty: name a checkpoint " \
+            "file or run folder (. for the current one)\n"

@@ -89,3 +89,18 @@ def test_property_any_vocabulary(case):
     n_symbols, x = case
     vocab = Vocabulary.from_spec(str(n_symbols))
     assert greedy_decode(compile_sorter(n_symbols), vocab, [x]).outputs == [sorted(set(x))]
+
+
+def test_dlexam_sort_answers_from_the_weights_not_a_python_sort():
+    """`dlexam sort`'s own path (the stream reader, decoding by counts and by the look-up step) with the values
+    of A and B swapped by hand: the <START> query still attends to A, whose value is now B's one-hot, so the
+    model says B where sorted(set(x)) says A; and with B present, every query after <START> or A attends to B,
+    whose value is A's: A again and again, up to the step limit (n + 1 = 5 tokens). Worked by hand from the
+    score table above, for short lines and for a line long enough (70,000 symbols) to be read as its counts."""
+    from dlexam.sorting.sorter import answer_stream, load_sorter
+
+    sorter = load_sorter("A-D")
+    with torch.no_grad():
+        sorter.model.layers[0].W_V[0, [0, 1]] = sorter.model.layers[0].W_V[0, [1, 0]]
+    lines = ["A C", "C A A", " ".join(["C"] * 35_000 + ["A"] * 35_000), "B D", ""]
+    assert list(answer_stream(sorter, lines)) == ["B C", "B C", "B C", "A A A A A", ""]

@@ -102,3 +102,45 @@ def test_the_server_shows_it_when_no_checkpoint_is_given():
     state = load_state(ServeSettings())
     assert state.trained_sorter is not None and "shipped" in state.trained_sorter.name
     assert state.trained_sorter.vocab == VOCAB
+
+
+def _answers_from_counts(model, counts: list[list[int]], temperature) -> list[list[int]]:
+    """What `dlexam sort` answers for lines with these symbol counts (a long line is read as its counts)."""
+    from dlexam.sorting.counting import decode_counts
+
+    c = torch.zeros(len(counts), VOCAB.size, dtype=torch.long)
+    c[:, : VOCAB.n_symbols] = torch.tensor(counts)
+    emitted, stopped, _ = decode_counts(model, c, start=VOCAB.start, stop=VOCAB.stop, max_steps=VOCAB.n_symbols + 1,
+                                        temperature=temperature)
+    assert bool(stopped.all())
+    return [row[: row.index(VOCAB.stop)] for row in emitted.tolist()]
+
+
+def test_under_argmax_it_is_exact_at_every_length_under_its_softmax_not():
+    """At T = 0 a one-layer model without positions answers from which symbols occur, not how often (tied
+    copies of a key share the weight and have one value), so the 15 non-empty sets decide every length: each
+    is checked with every symbol once and with one symbol 10^4, 10^8 and 5 x 10^8 times (a 1 GiB line's worth).
+    Under its softmax (T = 0.1) a group of c copies weighs c exp(s / T), so a symbol outnumbered by enough
+    copies of a near-scoring one is lost: docs/sorting.md gives the measured limit."""
+    model = load_shipped().model
+    rows, want = [], []
+    for mask in range(1, 16):
+        present = [i for i in range(4) if mask >> i & 1]
+        for heavy, n in [(None, 1)] + [(h, n) for h in present for n in (10**4, 10**8, 5 * 10**8)]:
+            rows.append([(n if i == heavy else 1) if i in present else 0 for i in range(4)])
+            want.append(present)  # sorted(set(x)) of any line with these counts
+    assert _answers_from_counts(model, rows, 0.0) == want
+    moderate = [r for r in rows if max(r) <= 10**4]
+    assert _answers_from_counts(model, moderate, None) == [[i for i, c in enumerate(r) if c] for r in moderate]
+    assert _answers_from_counts(model, [[1, 10**8, 0, 0]], None) != [[0, 1]]  # "A" and 10^8 "B": not "A B"
+
+
+def test_a_long_line_under_softmax_warns_that_counts_can_outweigh_a_symbol(capsys):
+    line = "A " + "B " * 100_000
+    assert main(["sort", "--trained", line]) == 0
+    out, err = capsys.readouterr()
+    assert out.split() != sorted(set(line.split()))  # the limit docs/sorting.md states: not "A B"
+    assert err.count("\n") == 1 and "far outnumbered" in err and "`--temperature 0`" in err
+    assert main(["sort", "--trained", "--temperature", "0", line]) == 0
+    out, err = capsys.readouterr()
+    assert out == "A B\n" and err.count("\n") == 1 and "trained on" in err and "outnumbered" not in err

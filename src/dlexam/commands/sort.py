@@ -70,8 +70,14 @@ def _set_threads(n: int) -> None:
     torch.set_num_threads(n)
 
 
+QUERY_OPTIONS = ("vocab", "checkpoint", "trained", "temperature")  # what `dlexam sort`'s own parser reads
+
+
 def _dispatch(args, parser_class) -> int:
+    from dlexam.errors import UserError
+
     words = list(args.words)
+    before = {k: getattr(args, k) for k in QUERY_OPTIONS if getattr(args, k) is not None}  # options given first
     if words and words[0] in ACTIONS:
         action = words.pop(0)
         p = parser_class(prog=f"dlexam sort {action}")
@@ -80,13 +86,19 @@ def _dispatch(args, parser_class) -> int:
             sub_args = p.parse_args(words)
         except SystemExit as exc:  # a usage error (printed) or --help
             return int(exc.code or 0)
+        # `dlexam sort --vocab A-Z train ...`: an option before the action counts as if it followed it (one
+        # given after wins); one the action does not take is refused, never dropped in silence.
+        for name, value in before.items():
+            if not hasattr(sub_args, name):
+                raise UserError(f"--{name} does not apply to `dlexam sort {action}`")
+            if getattr(sub_args, name) is None:
+                setattr(sub_args, name, value)
         return _train(sub_args) if action == "train" else _evaluate(sub_args)
     # Options may also follow the sequence: parse the rest again, keeping what came first.
     p = parser_class(prog="dlexam sort")
     _query_options(p)
     p.add_argument("sequence", nargs="*")
-    defaults = {k: getattr(args, k) for k in ("vocab", "checkpoint", "trained", "temperature")}
-    p.set_defaults(**defaults)
+    p.set_defaults(**{k: getattr(args, k) for k in QUERY_OPTIONS})
     try:
         q = p.parse_args(words)
     except SystemExit as exc:

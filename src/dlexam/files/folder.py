@@ -44,7 +44,10 @@ MANIFEST = ".dlexam-files.json"
 
 def check_dir_path(path: str | os.PathLike, what: str = "out") -> Path:
     """Check, creating nothing, that `path` is or can become a folder: not a file, not a dangling link,
-    not under a file; one clear error otherwise."""
+    not under a file; one clear error otherwise. The empty string names no folder (Path would take it for
+    the current one: `--out "$UNSET"` would write there)."""
+    if os.fspath(path) == "":
+        raise UserError(f"{what} is empty: name a folder (. for the current one)")
     p = Path(path)
     if p.is_symlink() and not p.exists():
         raise UserError(f"{what} {p} is a dangling symbolic link")

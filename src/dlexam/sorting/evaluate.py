@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import torch
 
 from dlexam import limits
@@ -52,14 +54,50 @@ def check_size(lengths: list[int], samples: int, text: str | None = None) -> int
     return tokens
 
 
+BLOCK_TOKENS = 1 << 20  # input symbols drawn and decoded at once by `sort evaluate` (its memory stays flat)
+
+
+def heldout_blocks(vocab: Vocabulary, lengths: list[int], per_length: int, seed: int) -> Iterator[list[list[int]]]:
+    """:func:`heldout_inputs` a block at a time: each length's inputs in blocks of at most BLOCK_TOKENS
+    symbols (one input at least). A length whose inputs fit in one block is drawn exactly as before blocks
+    existed, so every figure measured on fewer than BLOCK_TOKENS symbols per length is drawn the same."""
+    gen = torch.Generator().manual_seed(seed)
+    for n in lengths:
+        rows = per_length if per_length * n <= BLOCK_TOKENS else max(1, BLOCK_TOKENS // n)
+        left = per_length
+        while left > 0:
+            tokens, _ = sample_split(gen, min(rows, left), vocab.n_symbols, n, n, heldout=True, kind="uniform")
+            if tokens.shape[0] == 0:  # no held-out sequence of this length exists
+                break
+            yield tokens[:, :n].tolist()
+            left -= tokens.shape[0]
+
+
 def heldout_inputs(vocab: Vocabulary, lengths: list[int], per_length: int, seed: int) -> list[list[int]]:
     """`per_length` held-out uniform random inputs of each length (own seed, not the training stream)."""
-    gen = torch.Generator().manual_seed(seed)
-    inputs: list[list[int]] = []
-    for n in lengths:
-        tokens, lens = sample_split(gen, per_length, vocab.n_symbols, n, n, heldout=True, kind="uniform")
-        inputs += tokens[:, :n].tolist()
-    return inputs
+    return [x for block in heldout_blocks(vocab, lengths, per_length, seed) for x in block]
+
+
+def _exact_per_length(model: DecoderTransformer, vocab: Vocabulary, inputs: list[list[int]],
+                      temperature: float | str | None) -> dict[int, list[int]]:
+    """{length: [exact answers, inputs]}: greedy decoding against the oracle sorted(set(x))."""
+    got = decode_in_batches(model, vocab, inputs, batch_size=2048, temperature=temperature).outputs
+    per: dict[int, list[int]] = {}
+    for x, y in zip(inputs, got, strict=True):
+        c = per.setdefault(len(x), [0, 0])
+        c[0] += y == sorted(set(x))
+        c[1] += 1
+    return per
+
+
+def _accuracy(model: DecoderTransformer, temperature: float | str | None, per: dict[int, list[int]]) -> dict:
+    n = sum(c[1] for c in per.values())
+    return {
+        "temperature": model.temperature(temperature),
+        "overall": sum(c[0] for c in per.values()) / max(1, n),
+        "n": n,
+        "per_length": {length: c[0] / c[1] for length, c in sorted(per.items())},
+    }
 
 
 @torch.no_grad()
@@ -76,19 +114,7 @@ def evaluate(
     """Exact match of greedy decoding vs sorted(set(x)): {"overall", "per_length", "n", "temperature"}."""
     if inputs is None:
         inputs = heldout_inputs(vocab, lengths, per_length, seed)
-    got = decode_in_batches(model, vocab, inputs, batch_size=2048, temperature=temperature).outputs
-    per: dict[int, list[int]] = {}
-    for x, y in zip(inputs, got, strict=True):
-        c = per.setdefault(len(x), [0, 0])
-        c[0] += y == sorted(set(x))
-        c[1] += 1
-    correct = sum(c[0] for c in per.values())
-    return {
-        "temperature": model.temperature(temperature),
-        "overall": correct / max(1, len(inputs)),
-        "n": len(inputs),
-        "per_length": {n: c[0] / c[1] for n, c in sorted(per.items())},
-    }
+    return _accuracy(model, temperature, _exact_per_length(model, vocab, inputs, temperature))
 
 
 def accuracy_summary(
@@ -131,11 +157,18 @@ def evaluation_report(
     wanted = parse_lengths(lengths)
     check_size(wanted, samples, lengths)
     temperature = sorter.decoding_temperature(temperature)
-    inputs = heldout_inputs(sorter.vocab, wanted, samples, seed)
     temps = [temperature] if temperature is not None else [None, 0.0]
     if sorter.compiled:  # the compiled solver is argmax already
         temps = temps[:1]
-    results = [evaluate(sorter.model, sorter.vocab, wanted, inputs=inputs, temperature=t) for t in temps]
+    counted: list[dict[int, list[int]]] = [{} for _ in temps]
+    with torch.no_grad():
+        for block in heldout_blocks(sorter.vocab, wanted, samples, seed):  # memory: one block, not all inputs
+            for per, t in zip(counted, temps, strict=True):
+                for length, (right, n) in _exact_per_length(sorter.model, sorter.vocab, block, t).items():
+                    c = per.setdefault(length, [0, 0])
+                    c[0] += right
+                    c[1] += n
+    results = [_accuracy(sorter.model, t, per) for per, t in zip(counted, temps, strict=True)]
     training = sorter.training or {}
     return {
         "model": sorter.name,
@@ -147,7 +180,7 @@ def evaluation_report(
         "steps": training.get("steps"),
         "lengths": lengths,
         "samples_per_length": samples,
-        "n": len(inputs),
+        "n": results[0]["n"],
         "lengths_without_heldout_sequences": sorted(set(wanted) - set(results[0]["per_length"])),
         "results": [
             {

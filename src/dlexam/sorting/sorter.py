@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
+from dlexam.attention import is_argmax
 from dlexam.errors import UserError
 from dlexam.sorting.compiled import compile_sorter
 from dlexam.sorting.decode import decode_chunks, line_reader
@@ -63,12 +64,15 @@ class StreamNotes:
     long: int = 0  # inputs longer than max_len
     longest: int = 0
     unstopped: int = 0  # answers that hit the step limit without <STOP>
+    counts_matter: bool = False  # decoded by counts under softmax: a symbol far outnumbered can be outweighed
 
     def warnings(self) -> list[str]:
         out = []
         if self.long:
+            why = ("; under softmax attention a symbol far outnumbered by another can be lost (`--temperature 0` "
+                   "answers from which symbols occur, not how often)") if self.counts_matter else ""
             out.append(f"{self.long} input(s) longer than the {self.max_len} symbols the model was trained on "
-                       f"(longest {self.longest}); answered anyway, check the results")
+                       f"(longest {self.longest}); answered anyway, check the results{why}")
         if self.unstopped:
             out.append(f"{self.unstopped} answer(s) hit the step limit without <STOP>; printed as decoded so far")
         return out
@@ -77,7 +81,7 @@ class StreamNotes:
 def load_sorter(vocab_spec: str | None = None, checkpoint: str | os.PathLike | None = None) -> Sorter:
     """The compiled solver for `vocab_spec` (default A-D), or the trained model in `checkpoint`."""
     if checkpoint is None:
-        vocab = Vocabulary.from_spec(vocab_spec or "A-D")
+        vocab = Vocabulary.from_spec("A-D" if vocab_spec is None else vocab_spec)  # "" is a bad spec, not A-D
         return Sorter(
             compile_sorter(vocab.n_symbols), vocab, None, f"compiled solver, vocabulary {vocab.spec}"
         )
@@ -108,6 +112,9 @@ def answer_stream(
     """
     temperature = sorter.decoding_temperature(temperature)
     notes = notes if notes is not None else StreamNotes(sorter.max_len)
+    model = sorter.model
+    notes.counts_matter = model.attends_to_a_multiset() and not is_argmax(model.temperature(temperature),
+                                                                         model.E.dtype)
     reader = line_reader(sorter.model, sorter.vocab, numbered=numbered, chunk_lines=chunk_lines)
     chunks = reader.from_stream(source) if hasattr(source, "read") else reader.from_texts(source)
 
