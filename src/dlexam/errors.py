@@ -5,6 +5,11 @@ class UserError(Exception):
     """A problem with the user's input: a bad token, a missing file, a wrong checkpoint."""
 
 
+class InputsTogether(UserError):
+    """A problem of several inputs together, none of them wrong alone (weights of 1e6 at T = 1e-300, whose gradient
+    overflows float64): an edge that names the input at fault names none, and the message says which inputs."""
+
+
 class NonFiniteLoss(UserError):
     """Training stopped because the loss became NaN or infinite (a learning rate too high, say).
 

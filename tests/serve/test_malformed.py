@@ -273,6 +273,8 @@ def test_extreme_but_valid_queries_are_answered_never_a_500(server):
                     for cell in ("P[3,0]", "P[4,:]", "Z[4,1]", "loss[5]", "loss", "dW_Q[0,0]", "dE[0,0]")]:
                 status, _, d = server.post(path, body)
                 if status == 400 and "overflows float64" in d["error"]:
+                    # about the weights with the temperature, not the sequence: no one field (the page said "sequence:")
+                    assert d["field"] is None, d
                     overflows.append((temperature, len(w), body.get("cell")))
                     continue
                 assert status == 200, (body, d)
@@ -280,3 +282,6 @@ def test_extreme_but_valid_queries_are_answered_never_a_500(server):
                 assert "null" not in json.dumps(values), (body, d)
     # only the gradients of the 1e6 weights at T = 1e-300 overflow
     assert overflows == [(1e-300, 3, None), (1e-300, 3, "dW_Q[0,0]"), (1e-300, 3, "dE[0,0]")], overflows
+    # a gradient step on them is refused in the same words, naming no field either
+    status, _, d = server.post("/api/geoff/step", {"sequence": EXAMPLE, "temperature": 1e-300, "weights": weights[2]})
+    assert status == 400 and "overflows float64" in d["error"] and d["field"] is None, d

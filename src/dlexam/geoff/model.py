@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import torch
 
 from dlexam.attention import Temperature, resolve_temperature
-from dlexam.errors import UserError
+from dlexam.errors import InputsTogether, UserError
 from dlexam.geoff.weights import (
     EXAM_EXAMPLE,
     EXAM_WEIGHTS,
@@ -237,8 +237,9 @@ def run_geoff(
                             for name, g in zip(params, grads, strict=True)}
         overflowed = [name for name, g in result.gradients.items() if not bool(torch.isfinite(g).all())]
         if overflowed:  # 1/T times scores of 1e12 is inf in float64, and inf * 0 is NaN: no gradient to show
-            raise UserError(f"the gradient of {overflowed[0]} overflows float64 at T = {result.temperature:g} with "
-                            "these weights (1/T times their scores' gradient): use T = 0 (argmax) or a larger T")
+            raise InputsTogether(f"the gradient of {overflowed[0]} overflows float64 at T = {result.temperature:g} "
+                                 "with these weights (1/T times their scores' gradient): use T = 0 (argmax) or a "
+                                 "larger T")
     for term in result.loss.values():
         term["value"] = term["value"].detach()
     return result

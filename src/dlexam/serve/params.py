@@ -13,7 +13,7 @@ import json
 import math
 from typing import Any
 
-from dlexam.errors import UserError
+from dlexam.errors import InputsTogether, UserError
 
 MAX_TEXT = 2_000  # characters in any text field (a sequence of 64 tokens is well under this)
 MAX_NUMBER_TEXT = 64  # characters in a number written as text
@@ -33,9 +33,12 @@ class BadRequest(Exception):
 
 @contextlib.contextmanager
 def field(name: str):
-    """Run a library call; its UserError becomes a BadRequest naming `name`."""
+    """Run a library call; its UserError becomes a BadRequest naming `name` (none for InputsTogether: the message
+    names the inputs, such as the weights with the temperature)."""
     try:
         yield
+    except InputsTogether as exc:
+        raise BadRequest(None, str(exc)) from None
     except UserError as exc:
         raise BadRequest(name, str(exc)) from None
 

@@ -68,7 +68,8 @@ function setupPad() {
 
 // One map: `values` holds its h x w numbers, row by row (a view into the stage's Float32Array).
 function grayCanvas(values, w, h, scale, id, label) {
-  const cv = DL.el("canvas", {class: "pix map", width: w, height: h, id, role: "img", "aria-label": label,
+  const cv = DL.el("canvas", {class: "pix map", width: w, height: h, id, role: "application",
+    "aria-roledescription": "feature map", "aria-label": label,
     title: label + ": click a pixel to see its arithmetic"});
   cv.style.width = w * scale + "px";
   cv.style.height = h * scale + "px";
@@ -129,8 +130,8 @@ function render(d) {
     const cls = k === d.digit ? "best" : "";
     const why = () => explain("logits", [k]);
     probs.append(DL.el("span", {class: cls, text: String(k)}), DL.el("div", {class: "pick", onclick: why}, bar),
-      DL.el("span", {class: "mono pick " + cls, id: "p-" + k, text: p.toFixed(4), title: `click: the arithmetic of logit ${k}`,
-        onclick: why}));
+      DL.el("button", {type: "button", class: "mono pick " + cls, id: "p-" + k, text: p.toFixed(4),
+        title: `the arithmetic of logit ${k}`, "aria-label": `probability of digit ${k}: ${p.toFixed(4)}`, onclick: why}));
   });
   const maps = $("maps");
   maps.textContent = "";
@@ -140,21 +141,69 @@ function render(d) {
     const canvases = Array.from({length: n}, (_, c) => {
       const cv = grayCanvas(values.subarray(c * h * w, (c + 1) * h * w), w, h, scale, `map-${stage}-${c}`,
         `${stage} map ${c}`);
+      Object.assign(cv, {stage, channel: c, values: values.subarray(c * h * w, (c + 1) * h * w), tabIndex: c ? -1 : 0});
       cv.addEventListener("click", (e) => {
         const r = cv.getBoundingClientRect();
         const i = Math.min(h - 1, Math.floor((e.clientY - r.top) * h / r.height));
         const j = Math.min(w - 1, Math.floor((e.clientX - r.left) * w / r.width));
+        pixel(cv, i, j, false);  // the keyboard goes on from the pixel clicked
         explain(stage, [c, i, j]);
       });
+      cv.addEventListener("keydown", (e) => mapKey(e, cv));
+      cv.addEventListener("focus", () => pixel(cv, Number(cv.dataset.i), Number(cv.dataset.j), false));
+      cv.addEventListener("blur", () => { $("map-cursor").hidden = true; });
       return cv;
     });
-    maps.append(DL.el("h3", {text: `${title}: ${n} maps of ${h}x${w}`}),
+    canvases.forEach((cv) => pixel(cv, 0, 0, false));
+    maps.append(DL.el("h3", {id: `maps-${stage}-title`, text: `${title}: ${n} maps of ${h}x${w}`}),
       DL.el("div", {class: "maps", id: "maps-" + stage}, canvases));
   }
+  maps.append(DL.el("div", {id: "map-cursor", hidden: true}));
   C.image = toBase64Url(d.image.flat());
   DL.set({img: C.image});
   $("model-line").textContent = "Model: " + d.model;
   DL.announce(`prediction: ${d.digit}, P = ${d.probabilities[d.digit].toFixed(4)}`);
+}
+
+// The keyboard reaches every pixel of every map. A stage's maps are one Tab stop (a roving tabindex) and one strip
+// of pixels: the arrow keys move a cursor (yellow) through a map and on into the next map beside it, Home/End go to
+// a row's ends, Enter or Space explains the pixel. The map's accessible name says which pixel it is and its value.
+function pixel(cv, i, j, focus) {
+  const w = cv.width;
+  Object.assign(cv.dataset, {i, j});
+  const v = cv.values[i * w + j], at = `${cv.stage}[${cv.channel},${i},${j}]`;
+  cv.setAttribute("aria-label", `${cv.stage} map ${cv.channel}, row ${i}, column ${j} (${at}, from 0) = ${v.toFixed(4)}; ` +
+    "arrow keys: another pixel, Enter: its arithmetic");
+  if (focus) {
+    for (const other of cv.parentElement.querySelectorAll("canvas[tabindex='0']")) other.tabIndex = -1;
+    cv.tabIndex = 0;
+    cv.focus();
+  }
+  if (document.activeElement !== cv) return;
+  const cursor = $("map-cursor"), scale = cv.clientWidth / w, border = (cv.offsetWidth - cv.clientWidth) / 2;
+  const r = cv.getBoundingClientRect(), top = $("maps").getBoundingClientRect();
+  cursor.style.left = `${r.left - top.left + border + j * scale}px`;
+  cursor.style.top = `${r.top - top.top + border + i * scale}px`;
+  cursor.style.width = cursor.style.height = `${scale}px`;
+  cursor.hidden = false;
+}
+
+function mapKey(e, cv) {
+  if (e.altKey || e.metaKey) return;
+  const [h, w] = [cv.height, cv.width], maps = [...cv.parentElement.children];
+  let i = Number(cv.dataset.i), j = Number(cv.dataset.j), at = maps.indexOf(cv);
+  switch (e.key) {
+    case "Enter": case " ": e.preventDefault(); explain(cv.stage, [cv.channel, i, j]); return;
+    case "ArrowRight": if (++j === w) { if (at < maps.length - 1) { at++; j = 0; } else j = w - 1; } break;
+    case "ArrowLeft": if (--j < 0) { if (at > 0) { at--; j = w - 1; } else j = 0; } break;
+    case "ArrowDown": i = Math.min(h - 1, i + 1); break;
+    case "ArrowUp": i = Math.max(0, i - 1); break;
+    case "Home": j = 0; break;
+    case "End": j = w - 1; break;
+    default: return;
+  }
+  e.preventDefault();
+  pixel(maps[at], i, j, true);
 }
 
 // The drawing is sent as an 8-bit grayscale PNG: the grey levels are what the server makes of the canvas's RGBA

@@ -258,6 +258,7 @@ function render(d) {
   renderLoss(d);
   renderHeads(d);
   renderGradients(d);
+  Cells.keys();
   const loss = d.loss ? `; loss ${d.exact.loss.teacher_forcing.value} (teacher forcing), ${d.exact.loss.exam.value} (exam)` : "";
   DL.announce(`computed for ${toks.join(" ")} at T = ${tText(d)}, ${H} head${H > 1 ? "s" : ""}${loss}`);
 }

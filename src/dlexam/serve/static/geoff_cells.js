@@ -12,8 +12,12 @@ const Cells = {
     for (const id of ["matrices", "loss", "heads", "grads"]) {
       $(id).addEventListener("click", (e) => {
         const cell = Cells.nameOf(e.target);
-        if (cell) Cells.open(cell, e.target.closest("section"));
+        if (!cell) return;
+        const td = e.target.closest("td[data-cell]");
+        if (td) Cells.rove(td);  // the keyboard goes on from the number clicked
+        Cells.open(cell, e.target.closest("section"));
       });
+      $(id).addEventListener("keydown", (e) => Cells.key(e));
     }
     $("explain-form").addEventListener("submit", (e) => {
       e.preventDefault();
@@ -44,6 +48,89 @@ const Cells = {
     }
     if (/^probs-/.test(table.id)) return `loss[${G.tokens.indexOf("<START>") + 1 + i}]`;
     return null;
+  },
+
+  // The keyboard reaches every number the mouse does. Each table of numbers is one Tab stop, an ARIA grid with a
+  // roving tabindex: the arrow keys move between its numbers (Home/End: a row's ends; Ctrl+Home/End: the corners),
+  // Enter or Space explains the focused one. Each number is named by its matrix, row and column ("P head 1, row 4
+  // <START>, column 1 D: 1/4"); a loss is a button. Run after every render (the tables are new each time).
+  keys() {
+    for (const id of ["matrices", "loss", "heads", "grads"]) {
+      for (const table of $(id).querySelectorAll("table")) {
+        const probs = /^probs-/.test(table.id);
+        let first = null;
+        for (const td of table.querySelectorAll(probs ? "td.num" : "td:not(.corner)")) {
+          const cell = Cells.nameOf(td);
+          if (!cell) break;  // a table that names none of its numbers (one head's R beside k heads')
+          td.dataset.cell = cell;
+          td.tabIndex = first ? -1 : 0;
+          td.setAttribute("aria-label", Cells.spoken(td, cell, table));
+          first = first || td;
+        }
+        if (!first) continue;
+        table.setAttribute("role", "grid");
+        const caption = document.getElementById(table.id + "-caption");
+        if (caption) table.setAttribute("aria-labelledby", caption.id);
+        else table.setAttribute("aria-label", "loss terms, " + table.id.slice(6).replace("_", " "));
+      }
+    }
+    for (const conv of ["teacher_forcing", "exam"]) {
+      const loss = $("loss-" + conv);
+      if (!loss) continue;
+      Object.assign(loss.dataset, {cell: "loss"});
+      loss.tabIndex = 0;
+      loss.setAttribute("role", "button");
+      loss.setAttribute("aria-label", `loss, ${conv.replace("_", " ")}: ${loss.textContent}`);
+    }
+  },
+
+  // A number's accessible name: which matrix (and head), row and column (counted from 1, as the explanations do,
+  // with their labels), and the number as shown.
+  spoken(td, cell, table) {
+    const tr = td.parentElement, tds = [...tr.querySelectorAll("td:not(.corner)")];
+    if (/^probs-/.test(table.id)) {
+      return `${table.id.slice(6).replace("_", " ")} loss term: target ${tds[0].textContent}, scored by ` +
+        `${tds[1].textContent}, P(target) ${td.textContent}`;
+    }
+    const [, name, head] = /^(\w+)\[(?:h(\d+),)?/.exec(cell);
+    const header = table.rows[0].querySelector("td:not(.corner)") ? [] : [...table.rows[0].querySelectorAll("th")];
+    const rowLabel = tr.querySelector("th"), j = tds.indexOf(td), i = Cells.rows(table).indexOf(tr);
+    return `${name}${head ? " head " + head : ""}, row ${i + 1}${rowLabel ? " " + rowLabel.textContent : ""}, ` +
+      `column ${j + 1}${header[j] ? " " + header[j].textContent : ""}: ${td.textContent}` +
+      (td.classList.contains("masked") ? " (masked: the future)" : "");
+  },
+
+  key(e) {
+    const el = e.target;
+    if (!el.dataset || !el.dataset.cell || e.altKey || e.metaKey) return;
+    if (e.key === "Enter" || e.key === " ") {
+      e.preventDefault();  // Space would scroll the page
+      Cells.open(el.dataset.cell, el.closest("section"));
+      return;
+    }
+    if (el.tagName !== "TD") return;
+    const grid = Cells.rows(el.closest("table")).map((tr) => [...tr.querySelectorAll("td[data-cell]")]).filter((r) => r.length);
+    let i = grid.findIndex((r) => r.includes(el)), j = grid[i].indexOf(el);
+    const last = (r) => grid[r].length - 1;
+    switch (e.key) {
+      case "ArrowRight": j++; break;
+      case "ArrowLeft": j--; break;
+      case "ArrowDown": i++; break;
+      case "ArrowUp": i--; break;
+      case "Home": if (e.ctrlKey) i = 0; j = 0; break;
+      case "End": if (e.ctrlKey) i = grid.length - 1; j = Infinity; break;
+      default: return;
+    }
+    e.preventDefault();
+    i = Math.max(0, Math.min(grid.length - 1, i));
+    Cells.rove(grid[i][Math.max(0, Math.min(last(i), j))]).focus();
+  },
+
+  // `td` becomes its grid's one Tab stop.
+  rove(td) {
+    for (const other of td.closest("table").querySelectorAll("td[tabindex='0']")) other.tabIndex = -1;
+    td.tabIndex = 0;
+    return td;
   },
 
   async open(cell, from) {

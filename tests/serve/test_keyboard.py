@@ -1,0 +1,140 @@
+"""Every number a click explains, reached and explained with the keyboard alone (Tab, the arrow keys, Enter, Space):
+/geoff's matrix cells, loss terms and losses, /cnn's probabilities and feature-map pixels. Before, they answered
+only the mouse. Each focused number says which it is (its accessible name), its focus is drawn (`:focus-visible`,
+a 3 px outline), the explanation shown is the library's own (`dlexam.geoff.explain`, `dlexam.svhn.explain`, whose
+tests check them against Fractions, the float64 model and nn.Conv2d), and axe-core finds nothing in these states."""
+
+from __future__ import annotations
+
+import pytest
+
+from .browser import EXAMPLE, EXAMPLE_Q, ready
+from .test_a11y import axe_violations
+from .test_browser import _seven
+from .test_geoff_explain_page import shown
+from .test_pages import _image_of
+
+pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed (pip install -e '.[dev]')")
+
+FOCUSED = """() => { const e = document.activeElement, s = getComputedStyle(e);
+    return {id: e.id, cell: e.dataset.cell || null, name: e.getAttribute('aria-label'), tag: e.tagName,
+            visible: e.matches(':focus-visible') && s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 3,
+            grid: (e.closest('[role=grid]') || {}).id || null}; }"""
+
+
+def tab_to(page, test: str, most: int = 150) -> dict:
+    """Press Tab until the focused element passes `test` (a JS predicate on it); what is focused then."""
+    for _ in range(most):
+        page.keyboard.press("Tab")
+        if page.evaluate(f"() => {{ const e = document.activeElement; return Boolean({test}); }}"):
+            return page.evaluate(FOCUSED)
+    pytest.fail(f"{test}: not reached in {most} Tab presses")
+
+
+def press(page, *keys: str) -> dict:
+    for k in keys:
+        page.keyboard.press(k)
+    return page.evaluate(FOCUSED)
+
+
+def test_geoff_every_number_by_keyboard(page):
+    from dlexam import geoff
+    from dlexam.geoff.explain import explain
+
+    page.goto(f"{page.base}/geoff?{EXAMPLE_Q}&T=0&grad=1")
+    ready(page)
+    query = geoff.GeoffQuery(EXAMPLE)
+    page.focus("#seq")
+    at = tab_to(page, "e.closest('#P-h0')")  # the whole matrix is one Tab stop: its first number
+    assert at["cell"] == "P[0,0]" and at["grid"] == "P-h0" and at["visible"], at
+    assert at["name"] == "P, row 1 D, column 1 D: 1", at
+    at = press(page, "ArrowDown", "ArrowDown", "ArrowDown")
+    assert at["cell"] == "P[3,0]" and at["name"] == "P, row 4 <START>, column 1 D: 1/4" and at["visible"], at
+    page.keyboard.press("Enter")
+    got, want = shown(page, "P[3,0]"), explain(query, "P[3,0]").to_json()
+    assert got["summary"] == want["summary"] and got["exact"] == want["exact"] == "1/4"
+    assert page.evaluate(FOCUSED)["cell"] == "P[3,0]"  # the focus stays on the number: the arrows go on from it
+    at = press(page, "ArrowRight", "ArrowRight", "ArrowRight", "ArrowRight")  # the future: weight 0
+    assert at["cell"] == "P[3,4]" and at["name"] == "P, row 4 <START>, column 5 A: 0", at
+    at = press(page, "Control+End", "ArrowRight", "ArrowDown")  # the corner; the edges hold
+    assert at["cell"] == "P[6,6]", at
+    page.keyboard.press(" ")
+    assert shown(page, "P[6,6]")["exact"] == explain(query, "P[6,6]").to_json()["exact"]
+    at = press(page, "Home")
+    assert at["cell"] == "P[6,0]", at
+    # Tab leaves the matrix (one stop each), Shift+Tab comes back to the number it left
+    assert press(page, "Tab")["grid"] != "P-h0"
+    assert press(page, "Shift+Tab")["cell"] == "P[6,0]"
+
+    at = tab_to(page, "e.closest('#probs-exam')")  # a loss term: its P(target), a row at a time
+    assert at["cell"] == "loss[4]" and "target A" in at["name"] and at["visible"], at
+    at = press(page, "ArrowDown", "ArrowRight")
+    assert at["cell"] == "loss[5]", at
+    page.keyboard.press("Enter")
+    assert shown(page, "loss[5]")["summary"] == explain(query, "loss[5]").summary
+    at = tab_to(page, "e.id === 'loss-exam'")  # the whole loss: a button
+    assert at["cell"] == "loss" and at["name"] == "loss, exam: 4.2114" and at["visible"], at
+    page.keyboard.press("Enter")
+    assert "4.2114" in shown(page, "loss")["summary"]
+    at = tab_to(page, "e.closest('#grad-W_V')")
+    at = press(page, "ArrowRight", "Enter")
+    assert at["cell"] == "dW_V[0,1]" and at["name"].startswith("dW_V, row 1 ") and ", column 2 " in at["name"], at
+    assert shown(page, "dW_V[0,1]")["summary"] == explain(query, "dW_V[0,1]").summary
+    assert page.get_by_role("grid", name="P (T = 0 (argmax))").count() == 1  # the grid is named by its caption
+    assert axe_violations(page) == []
+
+
+def test_geoff_two_heads_name_their_head(page):
+    page.goto(f"{page.base}/geoff?{EXAMPLE_Q}&T=0.5&heads=2")
+    ready(page)
+    page.focus("#seq")
+    at = tab_to(page, "e.closest('#scores-h1')")  # a score of the future is said to be masked
+    at = press(page, "ArrowRight")
+    assert at["cell"] == "S[h2,0,1]" and at["name"].endswith("(masked: the future)"), at
+    at = tab_to(page, "e.closest('#Z-h1')")
+    assert at["cell"] == "Z[h2,0,0]" and at["name"].startswith("Z head 2, row 1 D, column 1"), at
+    page.keyboard.press("Enter")
+    shown(page, "Z[h2,0,0]")
+
+
+def test_cnn_every_number_by_keyboard(page):
+    from dlexam.svhn.explain import explain
+    from dlexam.svhn.inference import load_model
+
+    model = load_model()[0]
+    page.goto(f"{page.base}/cnn?img={_seven()}")
+    ready(page, predictions=1)
+    image = _image_of(page)
+    at = tab_to(page, "e.id === 'p-0'")  # the probabilities are buttons
+    assert at["tag"] == "BUTTON" and at["name"].startswith("probability of digit 0: 0.") and at["visible"], at
+    at = press(page, "Tab", "Tab", "Tab")
+    assert at["id"] == "p-3", at
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#explain-panel[data-at='logits:3']")
+    want = explain(model, image, "logits", (3,)).to_json()
+    assert float(page.text_content("#explain-value")) == pytest.approx(want["value"], abs=1e-4)
+
+    at = tab_to(page, "e.id === 'map-conv1-0'")  # Conv-1's 8 maps: one Tab stop, a cursor on pixel (0, 0)
+    assert at["name"].startswith("conv1 map 0, row 0, column 0 (conv1[0,0,0], from 0) = ") and at["visible"], at
+    assert page.is_visible("#map-cursor")
+    at = press(page, *["ArrowDown"] * 12, *["ArrowRight"] * 9)
+    assert "(conv1[0,12,9], from 0)" in at["name"], at
+    want = explain(model, image, "conv1", (0, 12, 9)).to_json()
+    assert at["name"].endswith(f"= {want['model_value']:.4f}; arrow keys: another pixel, Enter: its arithmetic")
+    cursor, canvas = page.locator("#map-cursor").bounding_box(), page.locator("#map-conv1-0").bounding_box()
+    scale = canvas["width"] / 28  # the cursor is drawn on the pixel (within the canvas's 1 px border)
+    assert cursor["x"] - canvas["x"] == pytest.approx(9 * scale, abs=2)
+    assert cursor["y"] - canvas["y"] == pytest.approx(12 * scale, abs=2)
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#explain-panel[data-at='conv1:0,12,9']")
+    assert float(page.text_content("#explain-value")) == pytest.approx(want["value"], abs=1e-4)
+    at = press(page, "End", "ArrowRight")  # past the right edge: on into the next map
+    assert at["id"] == "map-conv1-1" and "(conv1[1,12,0], from 0)" in at["name"] and at["visible"], at
+    page.keyboard.press(" ")
+    page.wait_for_selector("#explain-panel[data-at='conv1:1,12,0']")
+    assert press(page, "Shift+Tab", "Tab")["id"] == "map-conv1-1"  # the Tab stop stays on the map last used
+    at = tab_to(page, "e.id.startsWith('map-pool2-')", most=5)  # Pool-1, Conv-2, Pool-2: one stop each
+    assert at["id"] == "map-pool2-0", at
+    at = press(page, "ArrowLeft", "ArrowRight", "ArrowRight", "ArrowDown", "Enter")
+    page.wait_for_selector("#explain-panel[data-at='pool2:0,1,2']")  # the left edge held
+    assert axe_violations(page) == []
