@@ -11,6 +11,7 @@ import importlib
 import os
 import sys
 
+from dlexam.commands.options import path_text
 from dlexam.errors import UserError
 
 COMMAND_MODULES = ("geoff", "sort", "svhn", "answers", "experiment", "report", "demo", "serve", "variant", "grade")
@@ -25,7 +26,7 @@ class Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="dlexam", description=__doc__.splitlines()[0])
-    parser.add_argument("--shared", metavar="DIR", default=None,
+    parser.add_argument("--shared", metavar="DIR", default=None, type=path_text,
                         help="the shared data folder (exam/, data/mnist-t10k, ...): sets DLEXAM_SHARED; "
                         "default: $DLEXAM_SHARED, else ../shared next to the checkout")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
