@@ -51,7 +51,7 @@ EMPTY_VALUES = [
 def test_an_empty_value_is_refused_never_read_as_a_default_or_the_current_folder(argv, tmp_path, monkeypatch,
                                                                                capsys):
     """Before: `svhn synth --out ""` wrote into the current folder, `--shared ""` and `--vocab ""` fell back
-    to the defaults, `answers -q ""` printed every answer, `serve --host ""` bound every interface."""
+    to the defaults, `answers -q ""` printed every answer."""
     here = tmp_path / "cwd"
     here.mkdir()
     monkeypatch.chdir(here)
