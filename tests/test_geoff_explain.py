@@ -9,6 +9,7 @@ import math
 from fractions import Fraction
 
 import pytest
+import torch
 
 from dlexam import geoff
 from dlexam.cli import main
@@ -227,3 +228,31 @@ def test_the_gradient_row_at_the_querys_own_temperature_comes_from_the_library(c
     assert main(["geoff", "--heads", "2", "--gradients", "--temperature", "0.5"]) == 0  # multi_W_O's column
     out = capsys.readouterr().out
     assert "multi_W_O" in out and "T=0.5 (asked)" in out
+
+
+def test_a_tiny_temperature_or_huge_weights_are_explained_not_crashed():
+    """T = 1e-300 is 0 to format_exact's tolerance but not to the softmax (it raised ZeroDivisionError; the API
+    answered 500); a target's probability e^-2250000 underflows to 0 (-log 0 raised a domain error); a logit of 2e25
+    absorbed the log 2 beside it (the loss term read 0). Each explanation's arithmetic now gives the model's own
+    number, checked here against torch.log_softmax and the attention's own weights."""
+    tiny_t = Explainer(geoff.GeoffQuery(EXAMPLE, temperature=1e-300))
+    assert tiny_t.explain("P[3,0]").computed == Fraction(1, 4)  # four equal scores: 1/4 at any T
+    assert tiny_t.explain("P[4,1]").computed == pytest.approx(1 / 3)
+    big_W_O = geoff.EXAM_WEIGHTS.replace(W_O=[[1e6] * 4] * 2)
+    ex = Explainer(geoff.GeoffQuery(EXAMPLE, temperature=1e-300, weights=big_W_O))
+    for cell in ("loss", "loss[4]", "loss[5]", "loss[6]"):
+        e = ex.explain(cell)
+        assert math.isfinite(e.value) and e.computed == pytest.approx(e.value, rel=1e-9), cell
+    # tiny weights: scores of ~1e-12 are written 0, yet at T = 1e-300 they decide the softmax
+    tiny_w = geoff.EXAM_WEIGHTS.replace(E=[[1e-6 * (1 + i + j) for j in range(4)] for i in range(6)])
+    ex = Explainer(geoff.GeoffQuery(EXAMPLE, temperature=1e-300, weights=tiny_w))
+    for j in range(5):
+        assert ex.explain(f"P[4,{j}]").computed == pytest.approx(float(ex.result.P[4, j]), abs=1e-12), j
+    # logits of +-2e25 (E and W_V at 1e6, argmax): the target shares its row's top with one other: -log p = log 2
+    big = [[1e6 * (1 if (i + j) % 3 else -1) for j in range(4)] for i in range(6)]
+    w = geoff.EXAM_WEIGHTS.replace(E=big, W_V=[r[:2] for r in big[:4]])
+    ex = Explainer(geoff.GeoffQuery(EXAMPLE, temperature=0, weights=w))
+    logits = ex.result.logits.double()
+    for p in (4, 5, 6):
+        want = -float(torch.log_softmax(logits[p - 1], dim=-1)[VOCAB.index(EXAMPLE.split()[p])])
+        assert ex.explain(f"loss[{p}]").computed == pytest.approx(want, rel=1e-9, abs=1e-12), p

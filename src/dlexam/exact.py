@@ -14,6 +14,8 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
+from dlexam.spec.numbers import decimal_text
+
 MAX_DENOMINATOR = 1000
 REL_TOL = 1e-12
 
@@ -28,10 +30,11 @@ def exact_fraction(x: float, max_denominator: int = MAX_DENOMINATOR, rel_tol: fl
 
 
 def format_exact(x: float, decimals: int = 4) -> str:
-    """'3', '1/3', '-3/4', '9/7' where `x` is such a fraction, else the decimal rounded to `decimals`."""
+    """'3', '1/3', '-3/4', '9/7' where `x` is such a fraction, else the decimal rounded to `decimals` (a non-zero
+    value too small for them in scientific notation, '-1.703e-7', never '-0.0000': :func:`decimal_text`)."""
     f = exact_fraction(x)
     if f is None:
-        return f"{float(x):.{decimals}f}"
+        return decimal_text(x, decimals)
     return str(f.numerator) if f.denominator == 1 else f"{f.numerator}/{f.denominator}"
 
 

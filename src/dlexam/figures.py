@@ -4,6 +4,11 @@ Everything draws on the non-interactive Agg backend (nothing opens a window) and
 same settings, so a figure in the report, an experiment's folder and a training run look alike.
 :func:`save_png` writes atomically (:mod:`dlexam.files`). PNGs carry no "Software" stamp, so the
 same figure gives the same bytes.
+
+A figure can also be drawn for a narrow screen (:func:`restack`, :func:`save_into` with ``narrow=True``):
+its panels one above the other (two side by side where they are small), about 400 pixels wide, so that on
+a phone it is shown near its drawn size and its text stays readable. It is written beside the figure as
+``NAME.narrow.png`` (:func:`narrow_name`); the report shows it below 700 px.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import os
 from pathlib import Path
 
 DPI = 110
+NARROW_WIDTH_IN = 3.6  # a narrow drawing's width in inches: 396 pixels at DPI, a phone's screen at ~90% scale
 
 
 def pyplot():
@@ -33,14 +39,65 @@ def new_figure(ncols: int = 1, nrows: int = 1, *, width: float = 5.2, height: fl
     return fig, axes
 
 
-def to_png(fig, dpi: int = DPI) -> bytes:
-    """Render `fig` to PNG bytes and close it."""
+def to_png(fig, dpi: int = DPI, *, close: bool = True) -> bytes:
+    """Render `fig` to PNG bytes and close it (unless `close` is False: it is drawn again)."""
     buf = io.BytesIO()
     try:
         fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", pad_inches=0.06, metadata={"Software": None})
     finally:
-        pyplot().close(fig)
+        if close:
+            pyplot().close(fig)
     return buf.getvalue()
+
+
+def narrow_name(name: str) -> str:
+    """The file name of a figure's narrow drawing: curves.png -> curves.narrow.png."""
+    stem, dot, ext = name.rpartition(".")
+    return f"{stem}.narrow.{ext}" if dot else f"{name}.narrow"
+
+
+def restack(fig, width: float = NARROW_WIDTH_IN):
+    """Lay `fig`'s panels out for a narrow screen, in place: one column (two where a panel is at most 2.6 in
+    wide), `width` inches wide, each panel keeping its aspect ratio; titles wrap. Returns `fig`.
+
+    Panels are the axes placed on a grid (a twin axis moves with its panel; a colorbar follows its axes)."""
+    panels: dict[tuple[int, int], list] = {}  # (row, column) of the original grid -> the axes there
+    for a in fig.axes:
+        spec = a.get_subplotspec()
+        if spec is not None:
+            panels.setdefault((spec.rowspan.start, spec.colspan.start), []).append(a)
+    if not panels:
+        return fig
+    first = next(iter(panels.values()))[0].get_subplotspec().get_gridspec()
+    rows, cols = first.get_geometry()
+    old_w, old_h = fig.get_size_inches()
+    panel_w, panel_h = old_w / cols, old_h / rows
+    ncols = 2 if panel_w <= 2.6 and len(panels) > 1 else 1
+    nrows = -(-len(panels) // ncols)
+    grid = fig.add_gridspec(nrows, ncols)
+    for i, key in enumerate(sorted(panels)):
+        for a in panels[key]:
+            a.set_subplotspec(grid[i // ncols, i % ncols])
+    fig.set_size_inches(width, width / ncols * panel_h / panel_w * nrows)
+    for text in [fig._suptitle, *(a.title for a in fig.axes)]:  # long titles wrap within the narrow width
+        if text is not None:
+            text.set_wrap(True)
+    _legends_below_where_too_wide(fig)
+    return fig
+
+
+def _legends_below_where_too_wide(fig) -> None:
+    """A legend wider than its panel squeezes the panel to a sliver: put it under the panel's axis label."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    for a in fig.axes:
+        legend = a.get_legend()
+        if legend is None or legend.get_window_extent(renderer).width <= 0.9 * a.bbox.width:
+            continue
+        below = (a.get_tightbbox(renderer).y0 - a.bbox.y0) / a.bbox.height  # under the tick labels, in axes units
+        handles, labels = a.get_legend_handles_labels()
+        a.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, below - 0.02),
+                 fontsize=legend.get_texts()[0].get_fontsize() if legend.get_texts() else None)
 
 
 def save_png(fig, path: str | os.PathLike, dpi: int = DPI) -> str:
@@ -51,7 +108,11 @@ def save_png(fig, path: str | os.PathLike, dpi: int = DPI) -> str:
     return str(Path(path).resolve())
 
 
-def save_into(out, name: str, fig) -> str:
+def save_into(out, name: str, fig, *, narrow: bool = False) -> str:
     """Render `fig` into the :class:`~dlexam.files.OutputDir` `out` as `name` (checked there and
-    recorded as dlexam's); returns the absolute path as a string."""
-    return str(out.write_bytes(name, to_png(fig)).resolve())
+    recorded as dlexam's); returns the absolute path as a string. With `narrow`, also its drawing for a
+    narrow screen as :func:`narrow_name` (`name`) (see :func:`restack`)."""
+    path = out.write_bytes(name, to_png(fig, close=not narrow))
+    if narrow:
+        out.write_bytes(narrow_name(name), to_png(restack(fig)))
+    return str(path.resolve())

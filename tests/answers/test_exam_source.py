@@ -6,15 +6,15 @@ from fractions import Fraction
 
 import pytest
 
-from dlexam.answers import exam_source, part1_math, part1_models, part1_parallel
+from dlexam.answers import exam_source, part1_logreg, part1_math, part1_models, part1_parallel
 from dlexam.answers.problem2 import align_rows
 
 # Which option the exam marks, read off the PDF by hand (1-based); P1.6 prints none (its correct
 # option is missing from the extracted text).
 MARKED_BY_HAND = {
     "P1.1": (part1_math.P11_OPTIONS, [1]),
-    "P1.2": (part1_math.P12_OPTIONS, [2]),
-    "P1.3": (part1_math.P13_OPTIONS, [1]),
+    "P1.2": (part1_logreg.P12_OPTIONS, [2]),
+    "P1.3": (part1_logreg.P13_OPTIONS, [1]),
     "P1.4": (["126 × 124", "126 × 42", "42 × 126", "42 × 42"], [2]),  # typed off the PDF
     "P1.5": (part1_models.P15_OPTIONS, [3]),
     "P1.6": (part1_models.P16_OPTIONS, []),

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from dlexam.answers import answer
-from dlexam.answers.part1_math import p13_candidates, penalised_loss, separable_data
+from dlexam.answers.part1_logreg import p13_candidates, penalised_loss, separable_data
 
 pytestmark = pytest.mark.usefixtures("exam_text")  # the key reads the exam; skip without it
 

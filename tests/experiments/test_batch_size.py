@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 
 import numpy as np
 import pytest
@@ -12,6 +13,8 @@ import torch.nn.functional as F
 from dlexam.experiments import ExperimentRun, run_experiment
 from dlexam.experiments import batch_size as B
 from dlexam.experiments.memory import peak_rss_step, saved_tensor_bytes
+from dlexam.experiments.noise import flat_grad, noise_theory, per_example_sq_norms
+from dlexam.experiments.ranking import rank_batch_sizes, ranking_text
 
 from .helpers import check_result
 
@@ -47,6 +50,43 @@ def test_saved_memory_grows_with_batch(run):
     assert saved == sorted(saved) and saved[-1] > 10 * saved[0]
 
 
+def test_the_finding_ranks_batch_sizes_by_their_seeds(run):
+    result = run[0]
+    cfg = B.BatchSizeConfig.quick()
+    ranking = result["numbers"]["ranking"]["epochs"]
+    assert ranking["seeds"] == len(cfg.seeds) >= 2
+    by_seed = {b: result["numbers"]["epochs"][str(b)]["test_accuracy_by_seed"] for b in cfg.batch_sizes}
+    assert ranking == json.loads(json.dumps(rank_batch_sizes(by_seed)))
+    assert ranking_text(rank_batch_sizes(by_seed), f"After {cfg.epochs} epoch(s)") in result["finding"]
+
+
+# Hand-made accuracies of three seeds per batch size (means 0.910, 0.895, 0.610; spreads 0.02, 0.01, 0.02).
+CLOSE = {16: [0.90, 0.92, 0.91], 64: [0.89, 0.90, 0.895], 1024: [0.60, 0.62, 0.61]}
+
+
+def test_a_lead_within_the_seeds_spread_is_a_tie():
+    r = rank_batch_sizes(CLOSE)  # 16 leads 64 by 1.5 points; 16's seeds spread over 2 points
+    assert (r["best"], r["tied"], r["runner_up"]) == (16, [16, 64], 1024)
+    text = ranking_text(r, "After 2 epochs")
+    assert text.startswith("After 2 epochs B in {16, 64} tie within noise (mean test accuracy 89.5% to 91.0%")
+    assert "spread of up to 2.0 points" in text and "best is" not in text
+
+
+def test_a_lead_beyond_the_seeds_spread_names_the_best():
+    clear = {**CLOSE, 16: [0.93, 0.94, 0.935]}  # now 16 leads 64 by 4 points; spreads 1 point
+    r = rank_batch_sizes(clear)
+    assert (r["best"], r["tied"], r["runner_up"]) == (16, [16], 64)
+    text = ranking_text(r, "After 2 epochs")
+    assert text.startswith("After 2 epochs the best is B = 16 (93.5%, mean of 3 seeds, worst seed 93.0%)")
+    assert "ahead of B = 64 (89.5%) by 4.0 points, more than either's seed-to-seed spread (1.0)" in text
+
+
+def test_one_seed_ranks_nothing():
+    r = rank_batch_sizes({b: a[:1] for b, a in CLOSE.items()})
+    assert not r["spread_measured"] and r["tied"] == [16]
+    assert "from one seed: no spread is measured, so this ranks nothing" in ranking_text(r, "After 2 epochs")
+
+
 def test_noise_theory_against_enumeration_of_all_minibatches():
     rng = np.random.default_rng(0)
     g = rng.normal(size=(7, 3))  # 7 per-example gradients in R^3
@@ -54,20 +94,20 @@ def test_noise_theory_against_enumeration_of_all_minibatches():
     tr_sigma = ((g - full) ** 2).sum(1).mean()
     for b in range(1, 8):
         dists = [((g[list(c)].mean(0) - full) ** 2).sum() for c in itertools.combinations(range(7), b)]
-        assert np.mean(dists) == pytest.approx(B.noise_theory(7, b, tr_sigma), abs=1e-12)
+        assert np.mean(dists) == pytest.approx(noise_theory(7, b, tr_sigma), abs=1e-12)
 
 
 def test_per_example_gradients_against_a_loop():
     torch.manual_seed(0)
     model = B.new_model(0)
     x, y = torch.randn(5, 1, 32, 32), torch.randint(0, 10, (5,))
-    got = B.per_example_sq_norms(model, x, y, chunk=2)
+    got = per_example_sq_norms(model, x, y, chunk=2)
     want = []
     for i in range(5):
         grads = torch.autograd.grad(F.cross_entropy(model(x[i : i + 1]), y[i : i + 1]), list(model.parameters()))
         want.append(sum(gr.pow(2).sum() for gr in grads).item())
     assert got.tolist() == pytest.approx(want, rel=1e-4)
-    full = B.flat_grad(model, x, y, chunk=2)
+    full = flat_grad(model, x, y, chunk=2)
     ref = torch.autograd.grad(F.cross_entropy(model(x), y), list(model.parameters()))
     torch.testing.assert_close(full, torch.cat([r.flatten() for r in ref]), rtol=1e-5, atol=1e-7)
 

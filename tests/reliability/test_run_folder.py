@@ -138,10 +138,10 @@ def test_a_commit_between_reading_the_record_and_hashing_the_file_is_not_a_forei
     load). Here that commit is started at exactly that instant, from another thread."""
     import threading
 
-    from dlexam import files
+    from dlexam.files import folder
 
     OutputDir(tmp_path).write_bytes("shared.txt", b"first")
-    hash_file = files.sha256_of
+    hash_file = folder.sha256_of
     other = threading.Thread(target=lambda: OutputDir(tmp_path).write_bytes("shared.txt", b"second"))
 
     def hash_after_another_commit(path):
@@ -150,7 +150,7 @@ def test_a_commit_between_reading_the_record_and_hashing_the_file_is_not_a_forei
             other.join(0.5)  # held up by the folder's lock while this check runs; without it, done by now
         return hash_file(path)
 
-    monkeypatch.setattr(files, "sha256_of", hash_after_another_commit)
+    monkeypatch.setattr(folder, "sha256_of", hash_after_another_commit)
     OutputDir(tmp_path).write_bytes("shared.txt", b"third")  # no "was not written by dlexam"
     other.join(10)
     assert not other.is_alive()

@@ -254,3 +254,29 @@ def test_malformed_explanations_variants_and_practice_are_refused_naming_their_f
         assert says is None or f["wrong"][0]["invalid"].startswith(says), f["wrong"][0]
     status, _, d = server.post("/api/geoff/explain", {"sequence": EXAMPLE, "cell": "P[3,0]"})
     assert status == 200 and d["exact"] == "1/4"
+
+
+def test_extreme_but_valid_queries_are_answered_never_a_500(server):
+    """The edges of what the API accepts (T = 1e-300 and 1e300, every weight at +-1e6): answered with finite numbers,
+    or where float64 cannot hold them (a gradient of 1/T times scores of 1e12) a 400 that says so. Before,
+    /api/geoff/explain answered 500 at T = 1e-300 (a ZeroDivisionError; with W_O at 1e6 a math domain error in the
+    loss), and /api/geoff's gradients were null (NaN), which the page could not draw."""
+    big = [[1e6 * (1 if (i + j) % 3 else -1) for j in range(4)] for i in range(6)]
+    weights = [{}, {"W_O": [[1e6] * 4] * 2},
+               {"E": big, "W_Q": [r[:2] for r in big[:4]], "W_V": [r[2:] for r in big[:4]]}]
+    overflows = []
+    for temperature in (1e-300, 1e300):
+        for w in weights:
+            query = {"sequence": EXAMPLE, "temperature": temperature, "weights": w}
+            for path, body in [("/api/geoff", {**query, "gradients": True})] + [
+                    ("/api/geoff/explain", {**query, "cell": cell})
+                    for cell in ("P[3,0]", "P[4,:]", "Z[4,1]", "loss[5]", "loss", "dW_Q[0,0]", "dE[0,0]")]:
+                status, _, d = server.post(path, body)
+                if status == 400 and "overflows float64" in d["error"]:
+                    overflows.append((temperature, len(w), body.get("cell")))
+                    continue
+                assert status == 200, (body, d)
+                values = d["value"] if path.endswith("explain") else d["gradients"]["W_Q"]
+                assert "null" not in json.dumps(values), (body, d)
+    # only the gradients of the 1e6 weights at T = 1e-300 overflow
+    assert overflows == [(1e-300, 3, None), (1e-300, 3, "dW_Q[0,0]"), (1e-300, 3, "dE[0,0]")], overflows

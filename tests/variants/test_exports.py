@@ -130,10 +130,28 @@ def test_prairielearn_folders():
         assert full.spec == exact.spec
 
 
+def course(folder) -> dict[str, bytes]:
+    """The PrairieLearn export of V written into `folder`, as a course is laid out."""
+    files = exports.prairielearn(V)
+    for name, data in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(data)
+    return files
+
+
+def without_torch(code: str, folder, *args: str) -> dict:
+    """Run `code` in a fresh interpreter in `folder` (the course) and return the JSON it prints; it must import no
+    torch (PrairieLearn has none)."""
+    p = subprocess.run([sys.executable, "-I", "-c", code, *args], cwd=folder, capture_output=True, text=True,
+                       timeout=120)
+    assert p.returncode == 0, p.stderr[-2000:]
+    result = json.loads(p.stdout)
+    assert not result["torch"]
+    return result
+
+
 def test_prairielearn_server_generates_and_grades_without_torch(tmp_path):
-    for name, data in exports.prairielearn(V).items():
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_bytes(data)
+    course(tmp_path)
     code = r'''
 import json, random, sys
 from fractions import Fraction
@@ -158,12 +176,39 @@ for seed in range(3):
     out.append([full, data["partial_scores"]["P"]["score"], len(q.fields[1].answer) ** 2])
 print(json.dumps({"scores": out, "torch": "torch" in sys.modules}))
 '''
-    p = subprocess.run([sys.executable, "-I", "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
-    assert p.returncode == 0, p.stderr[-2000:]
-    result = json.loads(p.stdout)
-    assert not result["torch"]
+    result = without_torch(code, tmp_path)
     for full, partial, cells in result["scores"]:
         assert full == 1.0 and partial == (cells - 1) / cells
+
+
+PL_PR25 = r'''
+import json, random, sys
+sys.path[:0] = ["serverFilesCourse", "questions/dlexam-standard-Pr2-5"]
+import server
+out = []
+for seed in range(4):
+    random.seed(seed)
+    data = {"params": {}, "correct_answers": {}, "submitted_answers": {}, "raw_submitted_answers": {},
+            "partial_scores": {}}
+    server.generate(data)
+    out.append({"seed": data["params"]["seed"], **{name: [o["text"] for o in data["params"][name] if o["correct"]]
+                                                   for name in ("zero", "softmax")}})
+print(json.dumps({"out": out, "torch": "torch" in sys.modules}))
+'''
+
+
+def test_prairielearn_pr25_keys_are_autograds_without_torch(tmp_path):
+    """PrairieLearn has no torch: Pr2.5's folder ships, with each seed it deals, the gradients autograd gave at
+    export time, and its one correct option per item is the key dlexam computes with torch for that seed."""
+    course(tmp_path)
+    for row in without_torch(PL_PR25, tmp_path)["out"]:
+        f = fields_of(make_variant(row["seed"]))
+        assert row["zero"] == [f["Pr2.5.zero"].options[f["Pr2.5.zero"].answer - 1]]
+        assert row["softmax"] == [f["Pr2.5.softmax"].options[f["Pr2.5.softmax"].answer - 1]]
+
+
+def fields_of(v):
+    return {aid: f for aid, (_, f) in v.fields().items()}
 
 
 class _ElementWeights(HTMLParser):
@@ -221,10 +266,7 @@ def test_prairielearn_total_weighs_each_part_by_its_points(tmp_path):
     """PrairieLearn's total is the weighted mean of partial_scores (prairielearn.set_weighted_score_data): the
     elements write their question.html weight, grade() its exact scores. Every entry must be on one scale, so a
     right matrix with a wrong loss is worth the matrix's share of the points (variant 7's audit: it was 0.5%)."""
-    files = exports.prairielearn(V)
-    for name, data in files.items():
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_bytes(data)
+    files = course(tmp_path)
     # the fields' points as exam.md's answer lines print them (Pr2.3: logits 2 pt, loss 3 pt of 5; Pr2.4: R 2,
     # same 1, loss 1 of 4)
     points = {"Pr2-3": {"logits": Fraction(2, 5), "loss": Fraction(3, 5)},
@@ -240,11 +282,7 @@ def test_prairielearn_total_weighs_each_part_by_its_points(tmp_path):
         parser.feed(files[f"questions/dlexam-standard-{qid}/question.html"].decode())
         weights = parser.weights
         assert set(weights) == set(share)
-        p = subprocess.run([sys.executable, "-I", "-c", PL_MIXED, qid, json.dumps(weights), json.dumps(cases[qid])],
-                           cwd=tmp_path, capture_output=True, text=True, timeout=120)
-        assert p.returncode == 0, p.stderr[-2000:]
-        result = json.loads(p.stdout)
-        assert not result["torch"]
+        result = without_torch(PL_MIXED, tmp_path, qid, json.dumps(weights), json.dumps(cases[qid]))
         for case, got in zip(cases[qid], result["out"], strict=True):
             assert got["weights"] == weights  # grade() keeps the elements' scale
             expected = Fraction(0)

@@ -220,3 +220,50 @@ def test_any_json_answer_costs_at_most_its_own_points(aid, answer):
     assert g.score - r.points == FULL - r.max_points
     assert all(isinstance(w["reason"], str) and isinstance(w["given"], str) for w in r.wrong)
     json.dumps(g.to_json(), allow_nan=False)
+
+
+# ---- a matrix written as one flat list (docs/variants.md: read row by row when it has exactly rows*cols cells) --
+
+def test_a_flat_list_of_every_cell_is_read_row_by_row():
+    """Pr2.2.P as 49 numbers in one JSON list, as one text line, as one CSV line: full marks, with a note (it
+    used to be read as 49 one-cell rows, earning the cells of column 1 that happened to match)."""
+    rows = key()["Pr2.2.P"]
+    flat = [c for r in rows for c in r]  # row-major, typed out here from the key's rows
+    csv_line = read_submission(("id,value\nPr2.2.P," + ",".join(flat) + ",,\n").encode())["Pr2.2.P"]
+    for written in (flat, [float(Fraction(c)) if Fraction(c).denominator in (1, 2, 4) else c for c in flat],
+                    ", ".join(flat), csv_line):
+        g = grade(V, {**key(), "Pr2.2.P": written})
+        r = field(g, "Pr2.2.P")
+        assert g.score == FULL and r.correct, written
+        assert r.notes == [f"the {N * N} numbers were given in one flat list: read row by row, as {N} rows of {N}"]
+
+
+def test_a_flat_list_read_row_by_row_is_graded_cell_by_cell():
+    """Written column by column (P transposed), each cell that differs from P's is wrong: counted by hand from
+    the key's rows, 1/49 of P's 5 points each."""
+    rows = key()["Pr2.2.P"]
+    by_columns = [rows[i][j] for j in range(N) for i in range(N)]
+    differing = sum(rows[i][j] != rows[j][i] for i in range(N) for j in range(N))
+    assert differing > 0
+    r = field(grade(V, {**key(), "Pr2.2.P": by_columns}), "Pr2.2.P")
+    assert r.points == P_POINTS * Fraction(N * N - differing, N * N) and len(r.wrong) == differing
+
+
+@pytest.mark.parametrize("cut", [1, 7, 30])
+def test_a_flat_list_of_the_wrong_length_costs_the_matrix_and_says_so(cut):
+    """48, 42 or 19 numbers in one list cannot be placed in a 7x7 matrix: the matrix's points are lost, with a
+    message saying how to write it, and nothing else is."""
+    flat = [c for r in key()["Pr2.2.P"] for c in r][:-cut]
+    for written in (flat, read_submission(("Pr2.2.P," + ",".join(flat)).encode())["Pr2.2.P"]):
+        g = grade(V, {**key(), "Pr2.2.P": written})
+        r = field(g, "Pr2.2.P")
+        assert g.score == FULL - P_POINTS and r.points == 0
+        said = f"a flat list of {N * N - cut} numbers, not {N} rows of {N}: write the matrix as a list of rows"
+        assert len(r.wrong) == 1 and r.wrong[0]["invalid"].startswith(said)
+
+
+def test_rows_are_still_rows():
+    """What is written as rows is read as rows: one short CSV line is row 1 (the other rows not answered)."""
+    first = key()["Pr2.2.P"][0]
+    r = field(grade(V, {**key(), "Pr2.2.P": [first]}), "Pr2.2.P")
+    assert r.points == P_POINTS * Fraction(N, N * N) and r.notes[0].startswith(f"1 of {N} rows given")

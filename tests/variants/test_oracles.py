@@ -8,13 +8,17 @@ from __future__ import annotations
 import itertools
 import math
 import re
+from collections import Counter
 from fractions import Fraction
 
 import pytest
 import torch
 from torch import nn
 
-from dlexam.variants import make_variant
+from dlexam.spec import ExamSpec
+from dlexam.variants import make_variant, problem2
+from dlexam.variants.build import attempt
+from dlexam.variants.evidence import zero_gradients
 
 DT = torch.float64
 SEEDS = [(s, "standard") for s in range(150)] + [(s, "harder") for s in range(50)]
@@ -82,7 +86,18 @@ def check_problem2(v):
     n = len(t.example_input)
     for order in itertools.permutations(ids[:n]):
         assert torch.allclose(forward(t, one, t64(t.W_O), list(order) + ids[n:])[2][n:], logits[n:], atol=1e-12)
-    # Pr2.5: which gradients vanish, by autograd through the forward above
+    # so leaving out positions was sound: the keyed option of Pr2.1 says yes (in whichever place it is shown)
+    assert f["Pr2.1.wise"].options[f["Pr2.1.wise"].answer - 1].startswith("yes")
+    check_pr25(t, f["Pr2.5.zero"], f["Pr2.5.softmax"])
+
+
+ZERO_OPTION_SETS = {"only W_Q and W_K": {"W_Q", "W_K"}, "W_Q, W_K and W_V": {"W_Q", "W_K", "W_V"},
+                    "all four: W_Q, W_K, W_V and W_O": {"W_Q", "W_K", "W_V", "W_O"}, "none of them": set()}
+
+
+def oracle_zero_gradients(t) -> dict[float, set[str]]:
+    """Pr2.5 by autograd through the plain forward above: T -> the matrices with an exactly zero gradient."""
+    ids = [t.vocab.index(x) for x in t.example]
     zero = {}
     for T in (0.0, math.sqrt(t.d_head)):
         w = {name: t64(getattr(t.head, name)).requires_grad_(True) for name in ("W_Q", "W_K", "W_V")}
@@ -90,11 +105,16 @@ def check_problem2(v):
         _, _, lg = forward(t, [(w["W_Q"], w["W_K"], w["W_V"])], w["W_O"], ids, T)
         grads = torch.autograd.grad(tf_loss(t, lg, ids), list(w.values()), allow_unused=True)
         zero[T] = {name for name, g in zip(w, grads, strict=True) if g is None or not g.abs().max() > 0}
-    options = {"only W_Q and W_K": {"W_Q", "W_K"}, "W_Q, W_K and W_V": {"W_Q", "W_K", "W_V"},
-               "all four: W_Q, W_K, W_V and W_O": {"W_Q", "W_K", "W_V", "W_O"}, "none of them": set()}
-    true = [i + 1 for i, o in enumerate(f["Pr2.5.zero"].options) if options[o] == zero[0.0]]
-    assert true == [f["Pr2.5.zero"].answer]
-    assert (zero[math.sqrt(t.d_head)] == set()) == (f["Pr2.5.softmax"].answer == 1)
+    return zero
+
+
+def check_pr25(t, zero_field, softmax_field):
+    """The keyed options of Pr2.5 (a) and (b) are what autograd gives (in the order the variant shows them)."""
+    zero = oracle_zero_gradients(t)
+    true = [i + 1 for i, o in enumerate(zero_field.options) if ZERO_OPTION_SETS[o] == zero[0.0]]
+    assert true == [zero_field.answer] or (not true and zero_field.answer == 0)
+    said = softmax_field.options[softmax_field.answer - 1]
+    assert said == ("yes" if zero[math.sqrt(t.d_head)] == set() else "no")
 
 
 def check_problem1(v):
@@ -202,3 +222,41 @@ def test_variants_against_independent_oracles(chunk):
             check_problem2(v)
         except AssertionError as exc:
             raise AssertionError(f"variant {seed} ({difficulty}): {exc}") from exc
+
+
+# draws refused by gradients_decide (a gradient that vanishes structurally): their key is still autograd's
+REFUSED = [(172, 2), (261, 1)]
+
+
+@pytest.mark.parametrize(("seed", "number"), [(s, None) for s in range(0, 60, 4)] + REFUSED)
+def test_pr25_key_is_autograd_even_where_the_draw_is_refused(seed, number):
+    """Pr2.5's key is computed (autograd through the project's attention), never typed in: on accepted variants
+    (number None) and on draws gradients_decide refuses, where at T = sqrt(d_head) some matrix gets no gradient
+    and (b)'s key is "no"."""
+    if number is None:
+        v = make_variant(seed, "harder" if seed % 8 else "standard")
+        d, qs, failures = v.draw, v.questions, []
+    else:
+        d, qs, failures = attempt(seed, "standard", number)
+    zero, soft = next(q for q in qs if q.id == "Pr2.5").fields
+    check_pr25(d.spec.transformer, zero, soft)
+    assert any(x.startswith("gradients_decide") for x in failures) == (number is not None)
+    if number is not None:
+        assert soft.options[soft.answer - 1] == "no"
+
+
+def test_yes_no_items_are_not_always_the_same_option():
+    """Each yes/no item (and Pr2.5 (a)) is shown in an order drawn from the variant's seed: the keyed option
+    number differs between variants (it used to be option 1 in every variant for Pr2.1 and Pr2.5 (b)), while
+    Version A's questions, built without a draw's orders, keep the exam's order (yes first)."""
+    keys = [make_variant(seed).key() for seed in range(24)]
+    for aid in ("Pr2.1.wise", "Pr2.4.same", "Pr2.5.zero", "Pr2.5.softmax"):
+        counts = Counter(k[aid] for k in keys)
+        assert max(counts.values()) <= 18, (aid, counts)  # 24 fair coin flips: at most 18 alike is 99.3%
+    spec = ExamSpec.version_a()
+    qs = {q.id: q for q in problem2.questions(spec, gradients=zero_gradients(spec))}
+    assert qs["Pr2.1"].fields[0].options == ("yes, a sound choice", "no, a poor choice")
+    assert qs["Pr2.4"].fields[1].options == ("yes, R is the same", "no, R differs")
+    assert qs["Pr2.5"].fields[1].options == ("yes", "no")
+    check_pr25(spec.transformer, *qs["Pr2.5"].fields)
+    assert "Pr2.5" not in {q.id for q in problem2.questions(spec)}  # no autograd, no key: the question is left out

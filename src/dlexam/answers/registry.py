@@ -26,7 +26,7 @@ QUESTION_IDS = (
     + [f"Pr1.{i}" for i in range(1, 5)]
     + [f"Pr2.{i}" for i in range(1, 6)]
 )
-MODULES = ("part1_math", "part1_models", "part1_parallel", "part2", "problem1", "problem2")
+MODULES = ("part1_math", "part1_logreg", "part1_models", "part1_parallel", "part2", "problem1", "problem2")
 
 _REGISTRY: dict[str, Callable[[], Answer]] = {}
 

@@ -23,7 +23,7 @@ from dlexam.variants.documents import answer_text
 from dlexam.variants.evidence import geoff_evidence, option_evidence, shape_evidence
 from dlexam.variants.model import Question, Variant
 from dlexam.variants.problem1 import receptive_field
-from dlexam.variants.problem2 import ZERO_OPTIONS, ZERO_SETS
+from dlexam.variants.problem2 import SAME_OPTIONS, SOFTMAX_OPTIONS, WISE_OPTIONS, ZERO_OPTIONS, ZERO_SETS
 
 TOL = 1e-12
 
@@ -138,6 +138,11 @@ def _one(v: Variant, q: Question, g: dict, options: dict, shapes: list[dict]) ->
     return _problem2(q, t, g, fields)
 
 
+def _picked(f) -> str:
+    """The text of a choice's keyed option (the options' order is the variant's own)."""
+    return f.options[f.answer - 1]
+
+
 def _problem2(q: Question, t, g: dict, fields: dict) -> Answer:
     one, multi = g["runs"][1], g["runs"][t.heads]
     if q.id == "Pr2.1":
@@ -148,7 +153,7 @@ def _problem2(q: Question, t, g: dict, fields: dict) -> Answer:
         logits = [geoff.run_geoff(list(o) + rest, weights=weights).logits[n:] for o in orders]
         spread = max(float((x - logits[0]).abs().max()) for x in logits)
         bag = bag_determines_next_token(max_len=4, symbols="".join(t.symbols))
-        agree = spread < TOL and bag["conflicts"] == 0 and fields["wise"].answer == 1
+        agree = spread < TOL and bag["conflicts"] == 0 and _picked(fields["wise"]) == WISE_OPTIONS[0]
         return _answer(q, f"run_geoff on all {len(orders)} orders of the input: logits from <START> on differ by "
                        f"{spread:.0e}; (bag, last token) fixes the next token with {bag['conflicts']} conflicts",
                        agree, {"orders": len(orders), "max_logit_difference": spread, "bag_sufficiency": bag})
@@ -169,7 +174,7 @@ def _problem2(q: Question, t, g: dict, fields: dict) -> Answer:
         d = _max_diff(fields["R"].answer, multi["R"])
         same = _max_diff(fields["R"].answer, one["R"]) < TOL
         loss = multi["model_loss"]
-        agree = d < TOL and (1 if same else 2) == fields["same"].answer and abs(
+        agree = d < TOL and _picked(fields["same"]) == SAME_OPTIONS[0 if same else 1] and abs(
             loss - fields["loss"].answer) <= fields["loss"].tolerance
         return _answer(q, f"run_geoff with {t.heads} heads: R max difference {d:.0e}; R "
                        f"{'equals' if same else 'differs from'} the one-head R; loss {loss:.4f}", agree,
@@ -177,7 +182,8 @@ def _problem2(q: Question, t, g: dict, fields: dict) -> Answer:
     zero = g["zero_at_T0"]
     options = fields["zero"].options
     picked = [i + 1 for i, o in enumerate(options) if ZERO_SETS[ZERO_OPTIONS.index(o)] == set(zero)]
-    agree = picked == [fields["zero"].answer] and not g["zero_at_sqrt"] and fields["softmax"].answer == 1
+    agree = (picked == [fields["zero"].answer]
+             and _picked(fields["softmax"]) == SOFTMAX_OPTIONS[1 if g["zero_at_sqrt"] else 0])
     return _answer(q, f"autograd: zero gradients at T = 0: {', '.join(zero) or 'none'}; at T = sqrt(d_head): "
                    f"{', '.join(g['zero_at_sqrt']) or 'none'}", agree,
                    {"gradient_norms": g["gradient_norms"], "zero_at_T0": zero, "zero_at_sqrt": g["zero_at_sqrt"]})

@@ -1,4 +1,6 @@
-"""`dlexam svhn ...`: Problem 1's CNN (summary, data, train, evaluate, predict). Thin: parse, call, print."""
+"""`dlexam svhn ...`: Problem 1's CNN (summary, data, train). Thin: parse, call, print.
+
+The commands that use a trained model (evaluate, predict, explain) are in :mod:`dlexam.commands.svhn_inference`."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ import argparse
 import sys
 
 from dlexam.commands.options import path, path_text
+from dlexam.commands.svhn_inference import register_inference
 from dlexam.commands.variant import add_variant_options
 from dlexam.plain import dumps
 from dlexam.svhn.data import SPLITS
@@ -183,115 +186,6 @@ def _train_recipe(args) -> int:
     return 0
 
 
-def _load(args):
-    """The --checkpoint given, or the shipped model (said in one line on stderr), read once -> (model, name)."""
-    from dlexam.checkpoint import resolve
-    from dlexam.svhn.inference import describe, load_model
-
-    model, payload = load_model(args.checkpoint)
-    if args.checkpoint is None:
-        from dlexam.svhn.shipped import shipped_path
-
-        print(f"dlexam: using {describe(None, payload)}", file=sys.stderr)
-        return model, str(shipped_path())
-    return model, str(resolve(args.checkpoint))
-
-
-def cmd_evaluate(args) -> int:
-    from dlexam.checkpoint import resolve
-    from dlexam.svhn.inference import evaluate_checkpoint
-
-    png = args.png
-    if png is None and args.checkpoint is not None:  # beside the user's checkpoint; never inside the installed package
-        png = resolve(args.checkpoint).parent / f"confusion_{args.split}.png"
-    model, name = _load(args)
-    r = evaluate_checkpoint(model, args.data, args.split, png=png, force=args.force, name=name, tta=args.tta)
-    if args.json:
-        _print_json(r.to_json())
-        return 0
-    print(f"{r.split}: accuracy {r.accuracy:.4f} on {r.n} images ({r.checkpoint}"
-          + (", test-time augmentation)" if r.tta else ")"))
-    print("per-class accuracy: " + "  ".join(f"{d}:{a:.3f}" for d, a in enumerate(r.per_class)))
-    print("confusion matrix (rows: true digit, columns: predicted):")
-    print("      " + "".join(f"{d:>6}" for d in range(10)))
-    for d, row in enumerate(r.confusion):
-        print(f"{d:>6}" + "".join(f"{v:>6}" for v in row))
-    if r.confusion_png:
-        print(f"confusion PNG: {r.confusion_png}")
-    return 0
-
-
-def cmd_predict(args) -> int:
-    from dlexam.svhn.inference import predict_images
-
-    model, _ = _load(args)
-    preds = predict_images(model, args.images, tta=args.tta)
-    if args.json:
-        _print_json([p.to_json() for p in preds])
-        return 0
-    for p in preds:
-        probs = " ".join(f"{d}:{v:.3f}" for d, v in enumerate(p.probabilities))
-        print(f"{p.image}: {p.digit}  ({probs})")
-    return 0
-
-
-def cmd_explain(args) -> int:
-    from dlexam.svhn.data.images import read_image
-    from dlexam.svhn.explain import explain, parse_at
-
-    at = parse_at(args.at)
-    model, _ = _load(args)
-    cell = explain(model, read_image(args.image), args.layer, at)
-    if args.json:
-        _print_json(cell.to_json())
-        return 0
-    print("\n".join(explanation_lines(cell.to_json())))
-    return 0
-
-
-def _grid(rows: list, padded: list | None = None) -> list[str]:
-    cells = [[("pad" if padded and padded[i][j] else f"{v:.4f}") for j, v in enumerate(r)] for i, r in enumerate(rows)]
-    width = max(len(c) for r in cells for c in r)
-    return ["  " + " ".join(c.rjust(width) for c in r) for r in cells]
-
-
-def explanation_lines(e: dict) -> list[str]:
-    """The text of `dlexam svhn explain`: one cell's arithmetic (dlexam.svhn.explain's JSON) as readable lines."""
-    where = ",".join(map(str, e["at"]))
-    if e["kind"] == "logit":
-        lines = [f"logit of digit {e['digit']} = bias + {e['count']} products of Pool-2's values and the "
-                 f"{e['head']} head's weights",
-                 f"  = {e['bias']:.4f} + ({e['positive_sum']:.4f} positive {e['negative_sum']:+.4f} negative)"
-                 f" = {e['value']:.4f}   (the model: {e['model_value']:.4f}; P = {e['probability']:.4f})",
-                 "sum of the products per Pool-2 channel:",
-                 "  " + "  ".join(f"{c}:{v:+.3f}" for c, v in enumerate(e["channel_sums"]))]
-        for title, key in (("largest positive products", "largest_positive"),
-                           ("largest negative products", "largest_negative")):
-            lines.append(f"{title} (channel,row,column: input x weight):")
-            lines += [f"  pool2[{','.join(map(str, p['at']))}]: {p['input']:.4f} x {p['weight']:+.4f} = "
-                      f"{p['product']:+.4f}" for p in e[key]]
-        return lines
-    w = e["window"]
-    span = (f"rows {w['top']}..{w['top'] + w['height'] - 1}, columns {w['left']}..{w['left'] + w['width'] - 1} "
-            f"(stride {w['stride'][0]}, padding {w['padding'][0]})")
-    source = "the standardised image" if e["source"] == "image" else e["source"]
-    if e["kind"] == "pool":
-        how = "average" if e["mode"] == "avg" else "maximum"
-        tail = (f"sum {e['sum']:.4f} / {e['count']} = {e['value']:.4f}" if e["mode"] == "avg"
-                else f"max = {e['value']:.4f}")
-        return [f"{e['layer']}[{where}] = the {how} of its {w['height']}x{w['width']} block of {source}[{e['at'][0]}], "
-                f"{span}", *_grid(e["block"]), f"{tail}   (the model: {e['model_value']:.4f})"]
-    lines = [f"{e['layer']}[{where}] = {e['activation']}(sum of patch x kernel + bias); the window of {source}: "
-             f"{span}"]
-    for c, (patch, kernel) in enumerate(zip(e["patch"], e["kernel"], strict=True)):
-        label = f"input channel {c}: " if len(e["patch"]) > 1 else ""
-        lines += [f"{label}patch", *_grid(patch, e["padded"]), f"{label}kernel", *_grid(kernel),
-                  f"{label}sum of the products = {e['channel_sums'][c]:.4f}"]
-    lines.append(f"sum {e['sum']:.4f} + bias {e['bias']:.4f} = {e['pre_activation']:.4f}; {e['activation']} -> "
-                 f"{e['value']:.4f}   (the model: {e['model_value']:.4f})")
-    return lines
-
-
 def _model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--activation",
@@ -365,7 +259,7 @@ def register(sub) -> None:
     q.set_defaults(handler=cmd_synth)
     _register_mnist(s)
     _register_train(s)
-    _register_evaluate_predict(s)
+    register_inference(s)
 
 
 def _register_mnist(s) -> None:
@@ -413,48 +307,6 @@ def _register_train(s) -> None:
     q.add_argument("--quiet", action="store_true", help="no progress bar or epoch lines")
     q.add_argument("--json", action="store_true")
     q.set_defaults(handler=cmd_train)
-
-
-def _register_evaluate_predict(s) -> None:
-    q = s.add_parser("evaluate", help="accuracy, per-class accuracy and confusion matrix")
-    q.add_argument("--checkpoint", default=None, type=path_text,
-                   help="a .pt file or a run directory (default: the shipped model)")
-    q.add_argument(
-        "--data", required=True, type=path, help="an SVHN folder (.mat files) or an image folder DIR/0/ ... DIR/9/"
-    )
-    q.add_argument("--split", default="test", choices=SPLITS, help="of an SVHN folder")
-    q.add_argument(
-        "--png",
-        type=path,
-        default=None,
-        help="default: confusion_<split>.png beside --checkpoint (none for the shipped model)",
-    )
-    q.add_argument("--force", action="store_true", help="replace --png even where dlexam did not write it")
-    q.add_argument("--tta", action="store_true",
-                   help="test-time augmentation: the mean of the image's and a narrowed copy's probabilities "
-                   "(2x the compute; docs/svhn.md)")
-    q.add_argument("--json", action="store_true")
-    q.set_defaults(handler=cmd_evaluate)
-
-    q = s.add_parser("predict", help="the digit in photos (any size: cropped and resized as SVHN's crops)")
-    q.add_argument("--checkpoint", default=None, type=path_text,
-                   help="a .pt file or a run directory (default: the shipped model)")
-    q.add_argument("images", nargs="+", type=path_text)
-    q.add_argument("--tta", action="store_true",
-                   help="test-time augmentation: the mean of the image's and a narrowed copy's probabilities "
-                   "(2x the compute; docs/svhn.md)")
-    q.add_argument("--json", action="store_true")
-    q.set_defaults(handler=cmd_predict)
-
-    q = s.add_parser("explain", help="the arithmetic behind one number of the CNN: a conv or pool pixel, a logit")
-    q.add_argument("image", type=path_text, help="an image file (cropped and resized as `svhn predict` reads it)")
-    q.add_argument("--layer", required=True, help="conv1, pool1, conv2, pool2 or logits")
-    q.add_argument("--at", required=True,
-                   help="channel,row,column of the layer's map, from 0 (conv1 0,12,9); one digit for --layer logits")
-    q.add_argument("--checkpoint", default=None, type=path_text,
-                   help="a .pt file or a run directory (default: the shipped model)")
-    q.add_argument("--json", action="store_true")
-    q.set_defaults(handler=cmd_explain)
 
 
 if __name__ == "__main__":  # pragma: no cover

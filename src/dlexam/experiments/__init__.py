@@ -31,6 +31,12 @@ from dlexam.experiments.registry import (
     ExperimentRun,
     default_out_dir,
 )
+from dlexam.figures import narrow_name
+
+
+def files_written(figures: tuple[str, ...]) -> tuple[str, ...]:
+    """The files an experiment with these figures writes: result.json, each figure and its narrow drawing."""
+    return (RESULT_FILE, *figures, *(narrow_name(f) for f in figures))
 
 
 def _runner(name: str) -> Callable[..., dict]:
@@ -46,7 +52,7 @@ def _runner(name: str) -> Callable[..., dict]:
         from dlexam.experiments.results import cpu_settings, prepare_out_dir
 
         module = importlib.import_module(MODULES[name])
-        writes = (RESULT_FILE, *module.FIGURES)
+        writes = files_written(module.FIGURES)
         with contextlib.ExitStack() as stack:
             if hasattr(out_dir, "claim"):
                 out = out_dir
@@ -70,7 +76,7 @@ def run_experiment(run: ExperimentRun) -> ExperimentResult:
 
     figures = importlib.import_module(MODULES[run.name]).FIGURES
     folder = default_out_dir(run.name) if run.out_dir is None else run.out_dir
-    with prepare_out_dir(folder, force=run.force, writes=(RESULT_FILE, *figures)) as out:
+    with prepare_out_dir(folder, force=run.force, writes=files_written(figures)) as out:
         return ExperimentResult.from_json(EXPERIMENTS[run.name](out, run.quick))
 
 
@@ -88,4 +94,4 @@ def load_result(name: str, out_dir: str | os.PathLike | None = None) -> Experime
 
 
 __all__ = ["EXPERIMENTS", "MODULES", "RESULT_FILE", "ExperimentResult", "ExperimentRun", "default_out_dir",
-           "load_result", "run_experiment"]
+           "files_written", "load_result", "run_experiment"]

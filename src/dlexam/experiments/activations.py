@@ -22,7 +22,7 @@ import torch
 
 from dlexam.experiments.deep_mlp import DeepMLP, DeepMLPConfig
 from dlexam.experiments.digits import load_digits
-from dlexam.experiments.results import finish, seed_everything
+from dlexam.experiments.results import finish, quick_note, seed_everything
 from dlexam.experiments.training import batches, evaluate, grad_norms, train_steps
 from dlexam.figures import new_figure, save_into
 from dlexam.files import OutputDir
@@ -135,12 +135,20 @@ def run(out_dir: OutputDir, quick: bool = False) -> dict:
         }
     figures = _figures(out_dir, cfg, runs)
     verdict, finding = _verdict(cfg, table)
+    if quick:
+        full = ActivationsConfig()
+        finding = quick_note(
+            f"{cfg.depth} hidden blocks instead of {full.depth}, {cfg.steps:,} SGD steps instead of {full.steps:,}",
+            "the per-block gradient factors at initialisation, on which the verdict rests, are measured as in the "
+            "full run; the validation accuracies after so few steps say little.",
+        ) + finding
     return finish(
         out_dir, name=NAME, claim=CLAIM, claim_source=CLAIM_SOURCE, cfg=cfg, quick=quick, start=start,
         verdict=verdict,
         finding=finding,
         table=table,
         figures=figures,
+        captions=_captions(cfg, table),
         numbers=numbers,
         data=data_note,
     )
@@ -201,6 +209,36 @@ def _verdict(cfg: ActivationsConfig, table: list[dict]) -> tuple[str, str]:
     return verdict, " ".join(parts + notes)
 
 
+def _captions(cfg: ActivationsConfig, table: list[dict]) -> dict[str, dict[str, str]]:
+    """Each figure's alt text (what the image shows) and caption (what it tells), from the table."""
+    row = {(r["activation"], r["init"]): r for r in table}
+
+    def per_init(key: str, fmt: str) -> str:
+        return "; ".join(f"{label}: " + ", ".join(f"{a} {format(row[(a, i)][key], fmt)}" for a in ACTS)
+                         for i, label in (("default", "PyTorch's default init"), ("matched", "Glorot / He")))
+
+    acts = ", ".join(ACTS)
+    return {
+        "activations_grad_norms_init.png": {
+            "alt": f"Two line charts of each hidden block's gradient norm (log scale) against the block, 1 to "
+                   f"{cfg.depth}, at initialisation, one line per activation ({acts}): left under PyTorch's default "
+                   "init, right under Glorot (sigmoid, tanh) or He (ReLU) init.",
+            "caption": "At initialisation the gradient shrinks towards the input by a factor per block of "
+                       f"{per_init('factor/block@init', '.2f')} (below {VANISHING_FACTOR} counts as vanishing).",
+        },
+        "activations_grad_norms_training.png": {
+            "alt": f"Six line charts, one per activation ({acts}) and initialisation, of each hidden block's "
+                   f"gradient norm (log scale) at {cfg.n_snapshots + 1} moments from step 0 to step {cfg.steps:,}.",
+            "caption": f"After {cfg.steps:,} SGD steps the factor per block is {per_init('factor/block@end', '.2f')}.",
+        },
+        "activations_training_loss.png": {
+            "alt": f"Line chart of the training loss (moving average) against the SGD step for the six networks: "
+                   f"{acts}, each under the default init (dashed) and the matched init (solid).",
+            "caption": f"Validation accuracy after {cfg.steps:,} steps: {per_init('val acc', '.0%')}.",
+        },
+    }
+
+
 def _figures(out_dir: OutputDir, cfg: ActivationsConfig, runs: dict) -> list[str]:
     colors = {"sigmoid": "tab:blue", "tanh": "tab:orange", "relu": "tab:green"}
     blocks = np.arange(1, cfg.depth + 1)
@@ -218,7 +256,7 @@ def _figures(out_dir: OutputDir, cfg: ActivationsConfig, runs: dict) -> list[str
         )
         a.legend()
     fig.suptitle(f"Per-layer gradient norms in a {cfg.depth}-block MLP at initialisation (Part 2.2)")
-    out = [save_into(out_dir, "activations_grad_norms_init.png", fig)]
+    out = [save_into(out_dir, "activations_grad_norms_init.png", fig, narrow=True)]
 
     fig, ax = new_figure(3, 2, width=4.4, height=3.5)
     for i, init in enumerate(("default", "matched")):
@@ -241,7 +279,7 @@ def _figures(out_dir: OutputDir, cfg: ActivationsConfig, runs: dict) -> list[str
             )
             a.legend(fontsize=7)
     fig.suptitle("Per-layer gradient norms during training (SGD)")
-    out.append(save_into(out_dir, "activations_grad_norms_training.png", fig))
+    out.append(save_into(out_dir, "activations_grad_norms_training.png", fig, narrow=True))
 
     fig, ax = new_figure(1, 1, width=6.0)
     a = ax[0, 0]
@@ -258,5 +296,5 @@ def _figures(out_dir: OutputDir, cfg: ActivationsConfig, runs: dict) -> list[str
         )
     a.set(title="Training loss (moving average)", xlabel="SGD step", ylabel="cross-entropy")
     a.legend(fontsize=8)
-    out.append(save_into(out_dir, "activations_training_loss.png", fig))
+    out.append(save_into(out_dir, "activations_training_loss.png", fig, narrow=True))
     return out

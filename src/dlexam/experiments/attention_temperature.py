@@ -25,7 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from dlexam.experiments.results import finish, seed_everything
+from dlexam.experiments.results import finish, quick_note, seed_everything
 from dlexam.figures import new_figure, save_into
 from dlexam.files import OutputDir
 from dlexam.geoff import exam_model
@@ -179,12 +179,21 @@ def run(out_dir: OutputDir, quick: bool = False) -> dict:
         table.append(row)
     verdict, finding = _verdict(cfg, runs)
     figures = _figures(out_dir, cfg, runs)
+    if quick:
+        full = AttentionTemperatureConfig()
+        finding = quick_note(
+            f"{cfg.steps} Adam steps instead of {full.steps:,}, inputs of up to {cfg.max_len} symbols instead of "
+            f"{full.max_len}",
+            "that argmax gives W_Q and W_K exactly zero gradient while W_V moves holds at any length, but the "
+            "losses and accuracies compared below come from a short run and do not rank the temperatures.",
+        ) + finding
     return finish(
         out_dir, name=NAME, claim=CLAIM, claim_source=CLAIM_SOURCE, cfg=cfg, quick=quick, start=start,
         verdict=verdict,
         finding=finding,
         table=table,
         figures=figures,
+        captions=_captions(cfg, runs),
         numbers={"runs": runs, "d_k": D_K},
         data=f"random inputs of 1-{cfg.max_len} symbols over A-D; target sorted(set(x)) + <STOP>",
     )
@@ -254,6 +263,39 @@ def _verdict(cfg: AttentionTemperatureConfig, runs: dict) -> tuple[str, str]:
     return verdict, " ".join(text)
 
 
+def _captions(cfg: AttentionTemperatureConfig, runs: dict) -> dict[str, dict[str, str]]:
+    """Each figure's alt text (what the image shows) and caption (what it tells), from the runs."""
+    schedules = ", ".join(SCHEDULES)
+    argmax, annealed = runs[SCHEDULES[0]], runs[SCHEDULES[-1]]
+    frozen = [k for k in ("W_Q", "W_K") if not argmax["grad_ever_nonzero"][k]]
+    gq = np.asarray(annealed["grad_norm"]["W_Q"])
+    tenth = max(1, len(gq) // 10)
+    return {
+        "attention_temperature_loss.png": {
+            "alt": f"Two line charts against the Adam step (0 to {cfg.steps}), one line per training temperature "
+                   f"({schedules}): the training loss (moving average), and the held-out loss at the run's own T "
+                   "and evaluated at T = 0.",
+            "caption": "Held-out loss from start to end: " + "; ".join(
+                f"{s} {r['test_loss_start']:.3f} to {r['test_loss_end']:.3f} (greedy exact match "
+                f"{r['greedy_accuracy']:.0%})" for s, r in runs.items()) + ".",
+        },
+        "attention_temperature_movement.png": {
+            "alt": f"Grouped bar chart of how far each of {', '.join(MATRICES)} moved from its start (Frobenius "
+                   f"distance), one bar per training temperature ({schedules}); a bar of exactly 0 is labelled 0.",
+            "caption": "Distance moved: " + "; ".join(
+                f"{s}: " + ", ".join(f"{k} {r['moved'][k]:.3g}" for k in MATRICES) for s, r in runs.items()) + ".",
+        },
+        "attention_temperature_gradients.png": {
+            "alt": f"Three line charts, one per training temperature ({schedules}), of the gradient norms of W_Q, "
+                   "W_K, W_V and W_O (log scale) against the Adam step; exactly zero is drawn at 1e-12.",
+            "caption": (f"Under {SCHEDULES[0]}, {' and '.join(frozen)} get exactly zero gradient at every step"
+                        if frozen else f"Under {SCHEDULES[0]} every matrix gets a gradient")
+                       + f"; in the annealed run W_Q's median gradient norm goes from {np.median(gq[:tenth]):.2g} "
+                         f"(first tenth of the steps) to {np.median(gq[-tenth:]):.2g} (last tenth).",
+        },
+    }
+
+
 def _figures(out_dir: OutputDir, cfg: AttentionTemperatureConfig, runs: dict) -> list[str]:
     colors = dict(zip(SCHEDULES, ("tab:red", "tab:blue", "tab:green"), strict=True))
     fig, ax = new_figure(2, 1)
@@ -274,7 +316,7 @@ def _figures(out_dir: OutputDir, cfg: AttentionTemperatureConfig, runs: dict) ->
     for a in ax[0]:
         a.legend(fontsize=8)
     fig.suptitle("Geoff's model trained from the exam's weights at three temperatures (Problem 2.5)")
-    out = [save_into(out_dir, "attention_temperature_loss.png", fig)]
+    out = [save_into(out_dir, "attention_temperature_loss.png", fig, narrow=True)]
 
     fig, ax = new_figure(1, 1, width=6.0)
     x = np.arange(len(MATRICES))
@@ -286,7 +328,7 @@ def _figures(out_dir: OutputDir, cfg: AttentionTemperatureConfig, runs: dict) ->
     ax[0, 0].set_xticks(x, MATRICES)
     ax[0, 0].set(title="How far each matrix moved", xlabel="parameter", ylabel="||W_end - W_init||_F")
     ax[0, 0].legend(fontsize=8)
-    out.append(save_into(out_dir, "attention_temperature_movement.png", fig))
+    out.append(save_into(out_dir, "attention_temperature_movement.png", fig, narrow=True))
 
     fig, ax = new_figure(3, 1, width=4.4)
     styles = {"W_Q": "-", "W_K": "--", "W_V": "-", "W_O": ":"}
@@ -301,5 +343,5 @@ def _figures(out_dir: OutputDir, cfg: AttentionTemperatureConfig, runs: dict) ->
         a.set(title=s, xlabel="Adam step", ylabel="||dL/dW||_F, moving average (log)", ylim=(5e-13, None))
         a.legend(fontsize=8)
     fig.suptitle("Gradient norms during training (1e-12 on the plot = exactly zero)")
-    out.append(save_into(out_dir, "attention_temperature_gradients.png", fig))
+    out.append(save_into(out_dir, "attention_temperature_gradients.png", fig, narrow=True))
     return out

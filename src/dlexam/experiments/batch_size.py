@@ -10,7 +10,9 @@ The exam's CNN (:class:`dlexam.svhn.model.ExamCNN`, avg pooling, ReLU) on SVHN-l
   E||g_B - g||^2 of minibatch gradients g_B (B examples drawn without replacement) from the
   full-batch gradient g, against the sampling-theory value (N - B) / (N - 1) * tr(Sigma) / B, with
   tr(Sigma) = mean_i ||g_i - g||^2 from per-example gradients (torch.func);
-* test accuracy after a fixed number of epochs and after a fixed CPU-time budget;
+* test accuracy after a fixed number of epochs and after a fixed CPU-time budget, over several training
+  seeds: a batch size counts as the best only where its lead is larger than the seeds' spread
+  (:func:`rank_batch_sizes`), otherwise the finding names the batch sizes that tie within noise;
 * memory of one training step (see :mod:`dlexam.experiments.memory` for both measures and limits).
 
 Optimiser: Adam with the square-root scaling rule lr(B) = base_lr * sqrt(B / 64) (Malladi et al.,
@@ -19,7 +21,6 @@ Optimiser: Adam with the square-root scaling rule lr(B) = base_lr * sqrt(B / 64)
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 from dataclasses import dataclass, field
@@ -27,10 +28,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.func import functional_call, grad, vmap
 
 from dlexam.experiments.memory import peak_rss_step, saved_tensor_bytes
-from dlexam.experiments.results import finish, seed_everything
+from dlexam.experiments.noise import minibatch_noise
+from dlexam.experiments.ranking import rank_batch_sizes, ranking_text
+from dlexam.experiments.results import finish, quick_note, seed_everything
 from dlexam.experiments.svhn_like import load_svhn_like, preprocess
 from dlexam.experiments.training import batches, evaluate, train_steps
 from dlexam.figures import new_figure, save_into
@@ -62,12 +64,14 @@ class BatchSizeConfig:
     budget_s: float = 15.0  # the fixed-time comparison, CPU seconds per batch size
     base_lr: float = 1e-3  # Adam at B = 64; lr(B) = base_lr * sqrt(B / 64)
     noise_draws: int = 20  # minibatches per B for the gradient noise
-    seed: int = 0
+    seed: int = 0  # the data, and the weights at which noise and memory are measured
+    seeds: tuple[int, ...] = (0, 1, 2)  # the training runs' seeds (initial weights, batch order)
     extra: dict = field(default_factory=dict)
 
     @classmethod
     def quick(cls) -> BatchSizeConfig:
-        return cls(n_train=1024, n_test=400, batch_sizes=(1, 32, 1024), epochs=1, budget_s=1.0, noise_draws=6)
+        return cls(n_train=1024, n_test=400, batch_sizes=(1, 32, 1024), epochs=1, budget_s=1.0, noise_draws=6,
+                   seeds=(0, 1))
 
     def lr(self, b: int) -> float:
         return self.base_lr * math.sqrt(b / 64)
@@ -78,71 +82,19 @@ def new_model(seed: int) -> ExamCNN:
     return ExamCNN(CNNConfig())
 
 
-# ---- gradient noise ------------------------------------------------------------------------------
-def flat_grad(model: ExamCNN, x: torch.Tensor, y: torch.Tensor, chunk: int = 2048) -> torch.Tensor:
-    """Gradient of the mean cross-entropy over (x, y), as one flat vector (summed over chunks)."""
-    params = list(model.parameters())
-    total = [torch.zeros_like(p) for p in params]
-    for i in range(0, len(x), chunk):
-        loss = F.cross_entropy(model(x[i : i + chunk]), y[i : i + chunk], reduction="sum")
-        for t, g in zip(total, torch.autograd.grad(loss, params), strict=True):
-            t += g
-    return torch.cat([t.flatten() for t in total]) / len(x)  # (n_params,)
-
-
-def per_example_sq_norms(model: ExamCNN, x: torch.Tensor, y: torch.Tensor, chunk: int = 512) -> torch.Tensor:
-    """||g_i||^2 for every example's own gradient g_i (torch.func: vmap over grad)."""
-    model = copy.deepcopy(model).unfuse_()  # PyTorch's layers: torch.func cannot run the fused operators
-    params = {k: v.detach() for k, v in model.named_parameters()}
-
-    def loss_one(p, xi, yi):
-        return F.cross_entropy(functional_call(model, p, (xi[None],)), yi[None])
-
-    per = vmap(grad(loss_one), in_dims=(None, 0, 0))
-    out = []
-    for i in range(0, len(x), chunk):
-        g = per(params, x[i : i + chunk], y[i : i + chunk])
-        out.append(sum(v.flatten(1).pow(2).sum(1) for v in g.values()))  # each v (b, *shape) -> (b,)
-    return torch.cat(out)
-
-
-def noise_theory(n: int, b: int, tr_sigma: float) -> float:
-    """E||g_B - g||^2 for a mean over B of N per-example gradients drawn without replacement.
-
-    Var(sample mean) = (N - B) / (N - 1) * sigma^2 / B (finite-population correction), summed over
-    coordinates; tr_sigma = mean_i ||g_i - g||^2.
-    """
-    return (n - b) / (n - 1) * tr_sigma / b
-
-
 def gradient_noise(cfg: BatchSizeConfig, x: torch.Tensor, y: torch.Tensor) -> dict:
-    model = new_model(cfg.seed)
-    n = len(x)
-    g_full = flat_grad(model, x, y)
-    tr_sigma = (per_example_sq_norms(model, x, y).mean() - g_full.pow(2).sum()).item()
-    gen = torch.Generator().manual_seed(cfg.seed + 7)
-    rows = {}
-    for b in cfg.batch_sizes:
-        if b > n:
-            continue
-        d = [
-            (flat_grad(model, x[idx], y[idx]) - g_full).pow(2).sum().item()
-            for idx in (torch.randperm(n, generator=gen)[:b] for _ in range(cfg.noise_draws))
-        ]
-        rows[b] = {
-            "measured": float(np.mean(d)),
-            "stderr": float(np.std(d, ddof=1) / math.sqrt(len(d))),
-            "theory": (n - b) / (n - 1) * tr_sigma / b,
-        }
-    return {"tr_sigma": tr_sigma, "full_grad_sq_norm": g_full.pow(2).sum().item(), "by_batch": rows}
+    """E||g_B - g||^2 for each B at the seeded initial weights, against sampling theory (dlexam.experiments.noise)."""
+    return minibatch_noise(new_model(cfg.seed), x, y, cfg.batch_sizes, cfg.noise_draws,
+                           torch.Generator().manual_seed(cfg.seed + 7))
+
 
 
 # ---- training ------------------------------------------------------------------------------------
-def train_epochs(cfg: BatchSizeConfig, b: int, data: dict) -> dict:
-    model = new_model(cfg.seed)
+def train_epochs(cfg: BatchSizeConfig, b: int, data: dict, seed: int) -> dict:
+    model = new_model(seed)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr(b))
     n = len(data["x"])
-    it = batches(n, b, torch.Generator().manual_seed(cfg.seed + 1))
+    it = batches(n, b, torch.Generator().manual_seed(seed + 1))
     updates_per_epoch = -(-n // b)
     cpu, wall, acc = [], [], []
     for _ in range(cfg.epochs):
@@ -160,15 +112,41 @@ def train_epochs(cfg: BatchSizeConfig, b: int, data: dict) -> dict:
     }
 
 
-def train_budget(cfg: BatchSizeConfig, b: int, data: dict) -> dict:
-    model = new_model(cfg.seed)
+def train_budget(cfg: BatchSizeConfig, b: int, data: dict, seed: int) -> dict:
+    model = new_model(seed)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr(b))
-    it = batches(len(data["x"]), b, torch.Generator().manual_seed(cfg.seed + 1))
+    it = batches(len(data["x"]), b, torch.Generator().manual_seed(seed + 1))
     c0 = time.process_time()
     updates = len(train_steps(model, opt, data["x"], data["y"], it, 10**9,
                               keep_going=lambda: time.process_time() - c0 < cfg.budget_s))
     acc = evaluate(model, data["x_test"], data["y_test"])["accuracy"]
     return {"updates": updates, "epochs": updates * b / len(data["x"]), "test_accuracy": acc}
+
+
+def over_seeds(runs: list[dict]) -> dict:
+    """One batch size's training runs (one per seed) as one record: the times of every epoch of every seed
+    (the update's cost is their median), the mean test accuracy, and each seed's own."""
+    cpu = [c for r in runs for c in r["epoch_cpu_s"]]
+    upe = runs[0]["updates_per_epoch"]
+    return {
+        "updates_per_epoch": upe,
+        "epoch_cpu_s": cpu,
+        "epoch_wall_s": [w for r in runs for w in r["epoch_wall_s"]],
+        "update_cpu_s": float(np.median(cpu)) / upe,
+        "test_accuracy_per_epoch": np.mean([r["test_accuracy_per_epoch"] for r in runs], axis=0).tolist(),
+        "test_accuracy_by_seed": [r["test_accuracy_per_epoch"][-1] for r in runs],
+    }
+
+
+def budget_over_seeds(runs: list[dict]) -> dict:
+    """One batch size's fixed-budget runs (one per seed): means, and each seed's accuracy and updates."""
+    return {
+        "updates": float(np.mean([r["updates"] for r in runs])),
+        "epochs": float(np.mean([r["epochs"] for r in runs])),
+        "test_accuracy": float(np.mean([r["test_accuracy"] for r in runs])),
+        "test_accuracy_by_seed": [r["test_accuracy"] for r in runs],
+        "updates_by_seed": [r["updates"] for r in runs],
+    }
 
 
 def step_memory(cfg: BatchSizeConfig, b: int, data: dict) -> dict:
@@ -201,8 +179,8 @@ def run(out_dir: OutputDir, quick: bool = False) -> dict:
     sizes = [b for b in cfg.batch_sizes if b <= cfg.n_train]
     memory = {b: step_memory(cfg, b, data) for b in sizes}  # first, before the parent's heap grows
     noise = gradient_noise(cfg, data["x"], data["y"])
-    epochs = {b: train_epochs(cfg, b, data) for b in sizes}
-    budget = {b: train_budget(cfg, b, data) for b in sizes}
+    epochs = {b: over_seeds([train_epochs(cfg, b, data, s) for s in cfg.seeds]) for b in sizes}
+    budget = {b: budget_over_seeds([train_budget(cfg, b, data, s) for s in cfg.seeds]) for b in sizes}
 
     table = []
     for b in sizes:
@@ -216,7 +194,9 @@ def run(out_dir: OutputDir, quick: bool = False) -> dict:
                 "grad noise": nz["measured"],
                 "theory": nz["theory"],
                 f"acc@{cfg.epochs}ep": e["test_accuracy_per_epoch"][-1],
+                f"acc@{cfg.epochs}ep worst": min(e["test_accuracy_by_seed"]),
                 f"acc@{cfg.budget_s:g}s": budget[b]["test_accuracy"],
+                f"acc@{cfg.budget_s:g}s worst": min(budget[b]["test_accuracy_by_seed"]),
                 f"updates@{cfg.budget_s:g}s": budget[b]["updates"],
                 "saved MiB": memory[b]["saved_for_backward_mib"],
                 "peak RSS MiB": memory[b]["peak_rss_growth_mib"],
@@ -229,8 +209,21 @@ def run(out_dir: OutputDir, quick: bool = False) -> dict:
         "budget": budget,
         "memory": memory,
         "n_train": cfg.n_train,
+        "ranking": {
+            "epochs": rank_batch_sizes({b: epochs[b]["test_accuracy_by_seed"] for b in sizes}),
+            "budget": rank_batch_sizes({b: budget[b]["test_accuracy_by_seed"] for b in sizes}),
+        },
     }
     verdict, finding = _verdict(cfg, sizes, numbers)
+    if quick:
+        full = BatchSizeConfig()
+        finding = quick_note(
+            f"{cfg.n_train:,} images instead of {full.n_train:,}, {len(cfg.seeds)} seeds instead of "
+            f"{len(full.seeds)}, {cfg.epochs} epoch(s) or {cfg.budget_s:g} CPU s of training instead of "
+            f"{full.epochs} or {full.budget_s:g} s",
+            "noise, time and memory are measured as in the full run; the accuracies after so little training "
+            "compare the batch sizes only roughly.",
+        ) + finding
     figures = _figures(out_dir, cfg, sizes, numbers)
     return finish(
         out_dir, name=NAME, claim=CLAIM, claim_source=CLAIM_SOURCE, cfg=cfg, quick=quick, start=start,
@@ -238,6 +231,7 @@ def run(out_dir: OutputDir, quick: bool = False) -> dict:
         finding=finding,
         table=table,
         figures=figures,
+        captions=_captions(cfg, sizes, numbers),
         numbers=numbers,
         data=data_note,
         timing="CPU seconds of this process with 1 thread (time.process_time); wall seconds in numbers",
@@ -257,15 +251,12 @@ def _verdict(cfg: BatchSizeConfig, sizes: list[int], nb: dict) -> tuple[str, str
     ep = [float(np.median(nb["epochs"][b]["epoch_cpu_s"])) for b in sizes]
     saved = [nb["memory"][b]["saved_for_backward_mib"] for b in sizes]
     rss = [nb["memory"][b]["peak_rss_growth_mib"] for b in sizes]
-    acc_ep = [nb["epochs"][b]["test_accuracy_per_epoch"][-1] for b in sizes]
-    acc_t = [nb["budget"][b]["test_accuracy"] for b in sizes]
     b_lo, b_hi = sizes[0], sizes[-1]
     noise_falls = all(a > c for a, c in zip(noise, noise[1:], strict=False))
     updates_slower = upd[-1] > upd[0]
     epochs_faster = ep[-1] < ep[0]
     memory_grows = saved[-1] > saved[0]
     b_fast = sizes[int(np.argmin(ep))]
-    best_ep, best_t = sizes[int(np.argmax(acc_ep))], sizes[int(np.argmax(acc_t))]
     rss_text = (
         f"peak RSS growth of one step {rss[0]:.1f} -> {rss[-1]:.1f} MiB; 0 means the step fitted in memory the "
         "allocator already held"
@@ -292,16 +283,46 @@ def _verdict(cfg: BatchSizeConfig, sizes: list[int], nb: dict) -> tuple[str, str
             else ". "
         )
         + f"Memory grows with B: autograd keeps {saved[0]:.2f} MiB at B = {b_lo} and {saved[-1]:.1f} MiB at "
-        f"B = {b_hi} ({rss_text}). After {cfg.epochs} epoch(s) the best test accuracy is at B = {best_ep} "
-        f"({max(acc_ep):.1%}; B = {b_hi}: {acc_ep[-1]:.1%}, fewer updates); with a {cfg.budget_s:g} s CPU budget "
-        f"the best is at B = {best_t} ({max(acc_t):.1%}). Not tested: escaping local minima and the GPU-memory "
-        "rule of thumb (CPU only)."
+        f"B = {b_hi} ({rss_text}). "
+        + ranking_text(nb["ranking"]["epochs"], f"After {cfg.epochs} epoch(s)")
+        + "; " + ranking_text(nb["ranking"]["budget"], f"with a {cfg.budget_s:g} s CPU budget")
+        + ". Not tested: escaping local minima and the GPU-memory rule of thumb (CPU only)."
     )
     if noise_falls and updates_slower and memory_grows:
         verdict = "partly supported" if epochs_faster else "supported"
     else:
         verdict = "not supported"
     return verdict, text
+
+
+def _captions(cfg: BatchSizeConfig, sizes: list[int], nb: dict) -> dict[str, dict[str, str]]:
+    """Each figure's alt text (what the image shows) and caption (what it tells), from the numbers."""
+    b_lo, b_hi = sizes[0], sizes[-1]
+    upd = {b: 1000 * nb["epochs"][b]["update_cpu_s"] for b in sizes}
+    ep = {b: float(np.median(nb["epochs"][b]["epoch_cpu_s"])) for b in sizes}
+    b_fast = min(ep, key=ep.get)
+    noise = {b: nb["noise"]["by_batch"][b]["measured"] for b in sizes}
+    saved = {b: nb["memory"][b]["saved_for_backward_mib"] for b in sizes}
+    return {
+        "batch_size_time_noise.png": {
+            "alt": f"Two log-log charts against the batch size B, {b_lo} to {b_hi}: the CPU time per update and per "
+                   "epoch; and the gradient noise E||g_B - g||^2, measured (with error bars) against the sampling "
+                   "theory's line.",
+            "caption": f"An update takes {upd[b_lo]:.2f} ms at B = {b_lo} and {upd[b_hi]:.1f} ms at B = {b_hi}, but an "
+                       f"epoch is fastest at B = {b_fast} ({ep[b_fast]:.2f} s); the gradient noise falls from "
+                       f"{noise[b_lo]:.3g} (B = {b_lo}) to {noise[b_hi]:.3g} (B = {b_hi}).",
+        },
+        "batch_size_accuracy_memory.png": {
+            "alt": f"Two charts against the batch size B on a log axis: test accuracy after {cfg.epochs} epoch(s) and "
+                   f"after {cfg.budget_s:g} CPU seconds, the mean of {len(cfg.seeds)} seeds with bars from the worst "
+                   "to the best seed; and the memory of one training step in MiB (log), saved for backward and peak "
+                   "RSS growth.",
+            "caption": ranking_text(nb["ranking"]["epochs"], f"After {cfg.epochs} epoch(s)") + "; "
+                       + ranking_text(nb["ranking"]["budget"], f"with a {cfg.budget_s:g} s CPU budget")
+                       + f". Autograd keeps {saved[b_lo]:.2f} MiB at B = {b_lo} and {saved[b_hi]:.1f} MiB at "
+                         f"B = {b_hi}.",
+        },
+    }
 
 
 def _figures(out_dir: OutputDir, cfg: BatchSizeConfig, sizes: list[int], nb: dict) -> list[str]:
@@ -328,15 +349,20 @@ def _figures(out_dir: OutputDir, cfg: BatchSizeConfig, sizes: list[int], nb: dic
     a.set(title="Gradient noise at fixed weights", xlabel="batch size B (log)", ylabel="E||g_B - g||^2 (log)")
     a.legend()
     fig.suptitle(f"Batch size on the exam's CNN ({cfg.n_train:,} SVHN-like training images)")
-    out = [save_into(out_dir, "batch_size_time_noise.png", fig)]
+    out = [save_into(out_dir, "batch_size_time_noise.png", fig, narrow=True)]
 
     fig, ax = new_figure(2, 1)
     a = ax[0, 0]
-    a.semilogx(
-        s, [nb["epochs"][b]["test_accuracy_per_epoch"][-1] for b in sizes], "o-", label=f"after {cfg.epochs} epoch(s)"
-    )
-    a.semilogx(s, [nb["budget"][b]["test_accuracy"] for b in sizes], "s-", label=f"after {cfg.budget_s:g} CPU s")
-    a.set(title="Test accuracy", xlabel="batch size B (log)", ylabel="accuracy", ylim=(0, 1))
+    for key, fmt, label in (("epochs", "o-", f"after {cfg.epochs} epoch(s)"), ("budget", "s-",
+                                                                                f"after {cfg.budget_s:g} CPU s")):
+        r = nb["ranking"][key]
+        mean = np.asarray([r["mean"][b] for b in sizes])
+        low = mean - np.asarray([r["worst"][b] for b in sizes])
+        high = np.asarray([r["worst"][b] + r["spread"][b] for b in sizes]) - mean
+        a.errorbar(s, mean, yerr=[low, high], fmt=fmt, capsize=3, label=label)
+    a.set_xscale("log")
+    a.set(title=f"Test accuracy, {len(cfg.seeds)} seeds",
+          xlabel="batch size B (log)", ylabel="accuracy", ylim=(0, 1))
     a.legend()
     a = ax[0, 1]
     a.loglog(s, [nb["memory"][b]["saved_for_backward_mib"] for b in sizes], "o-", label="saved for backward")
@@ -345,5 +371,5 @@ def _figures(out_dir: OutputDir, cfg: BatchSizeConfig, sizes: list[int], nb: dic
         a.loglog([b for b, _ in rss], [m for _, m in rss], "s-", label="peak RSS growth of one step")
     a.set(title="Memory of one training step", xlabel="batch size B (log)", ylabel="MiB (log)")
     a.legend()
-    out.append(save_into(out_dir, "batch_size_accuracy_memory.png", fig))
+    out.append(save_into(out_dir, "batch_size_accuracy_memory.png", fig, narrow=True))
     return out

@@ -65,6 +65,7 @@ class ExperimentResult:
     seconds: float
     json: str  # the result.json written
     data: str | None = None  # which data the experiment used
+    captions: dict = field(default_factory=dict)  # figure file name -> {"alt", "caption"}, from the numbers
     extra: dict = field(default_factory=dict)  # any further fields an experiment reports
 
     @classmethod
@@ -77,4 +78,6 @@ class ExperimentResult:
         extra = d.pop("extra")
         if d["data"] is None:
             del d["data"]
+        if not d["captions"]:  # a result.json written before figures had captions
+            del d["captions"]
         return {**d, **extra}

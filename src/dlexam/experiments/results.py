@@ -8,7 +8,8 @@ prints):
      "verdict": "supported" | "partly supported" | "not supported" | "inconclusive",
      "finding": "what the numbers showed, in words, computed from the numbers",
      "table": [{column: value, ...}, ...],
-     "figures": ["/abs/path/fig.png", ...],
+     "figures": ["/abs/path/fig.png", ...],   (each also drawn for narrow screens: fig.narrow.png beside it)
+     "captions": {"fig.png": {"alt": "what the image shows", "caption": "what it tells, with numbers"}},
      "numbers": {...everything measured...},
      "config": {...the settings that produced them...}, "quick": bool, "seconds": float}
 
@@ -21,6 +22,7 @@ import os
 import random
 import time
 from dataclasses import asdict
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -54,6 +56,12 @@ def prepare_out_dir(out_dir: str | os.PathLike, *, force: bool = False, writes: 
     return RunFolder(out_dir, writes=writes, force=force, what="--out")
 
 
+def quick_note(reduced: str, meaning: str) -> str:
+    """The opening of a --quick run's finding: what the quick settings cut, and what that means for the
+    finding (where its runs are too short to support the comparisons, it says so)."""
+    return f"Quick run ({reduced}): {meaning} "
+
+
 def finish(out_dir: OutputDir, *, name: str, claim: str, claim_source: str, cfg, quick: bool, start: float,
            **fields) -> dict:
     """Assemble an experiment's result, check its shape, write `result.json` atomically and return it.
@@ -63,11 +71,15 @@ def finish(out_dir: OutputDir, *, name: str, claim: str, claim_source: str, cfg,
     """
     result = {"name": name, "claim": claim, "claim_source": claim_source, **fields, "config": asdict(cfg),
               "quick": quick, "seconds": time.perf_counter() - start}
-    for key in ("name", "claim", "claim_source", "verdict", "finding", "table", "figures", "numbers"):
+    for key in ("name", "claim", "claim_source", "verdict", "finding", "table", "figures", "captions", "numbers"):
         if key not in result:
             raise KeyError(f"experiment result lacks {key!r}")
     if result["verdict"] not in VERDICTS:
         raise ValueError(f"verdict must be one of {VERDICTS}, got {result['verdict']!r}")
+    for fig in result["figures"]:
+        said = result["captions"].get(Path(fig).name, {})
+        if not (said.get("alt") and said.get("caption")):
+            raise ValueError(f"figure {Path(fig).name} has no alt text or caption")
     data = plain(result)
     data["json"] = str(out_dir.file(RESULT_FILE).resolve())
     out_dir.write_text(RESULT_FILE, dumps(data, indent=2) + "\n")

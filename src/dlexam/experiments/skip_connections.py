@@ -20,7 +20,7 @@ import torch
 from dlexam.experiments.activations import per_block_factor
 from dlexam.experiments.deep_mlp import DeepMLP, DeepMLPConfig
 from dlexam.experiments.digits import load_digits
-from dlexam.experiments.results import finish, seed_everything
+from dlexam.experiments.results import finish, quick_note, seed_everything
 from dlexam.experiments.training import batches, evaluate, grad_norms, train_steps
 from dlexam.figures import new_figure, save_into
 from dlexam.files import OutputDir
@@ -113,12 +113,22 @@ def run(out_dir: OutputDir, quick: bool = False) -> dict:
         numbers["models"][label] = {"mean": row, "per_seed": per_seed, "runs": runs[label]}
     verdict, finding = _verdict(cfg, {row["model"]: row for row in table}, numbers["models"])
     figures = _figures(out_dir, cfg, {label: r[0] for label, r in runs.items()})
+    if quick:
+        full = SkipConfig()
+        finding = quick_note(
+            f"{len(cfg.seeds)} seed instead of {len(full.seeds)}, {cfg.depth} blocks instead of {full.depth}, "
+            f"{cfg.epochs} epochs instead of {full.epochs}",
+            "the gradient flow at initialisation is measured as in the full run, but the comparison of "
+            "generalisation below comes from one seed, which cannot show whether it exceeds what another seed "
+            "would change; it ranks nothing.",
+        ) + finding
     return finish(
         out_dir, name=NAME, claim=CLAIM, claim_source=CLAIM_SOURCE, cfg=cfg, quick=quick, start=start,
         verdict=verdict,
         finding=finding,
         table=table,
         figures=figures,
+        captions=_captions(cfg, {label: m["per_seed"][0] for label, m in numbers["models"].items()}),
         numbers=numbers,
         data=data_note,
     )
@@ -203,6 +213,30 @@ def _verdict(cfg: SkipConfig, row: dict, models: dict) -> tuple[str, str]:
     return verdict, " ".join(text)
 
 
+def _captions(cfg: SkipConfig, first: dict[str, dict]) -> dict[str, dict[str, str]]:
+    """Each figure's alt text and caption, from the rows of the seed the figures draw (`first`: label -> row)."""
+    nets = ", ".join(first)
+
+    def each(fmt) -> str:
+        return "; ".join(f"{label} {fmt(r)}" for label, r in first.items())
+
+    return {
+        "skip_connections_curves.png": {
+            "alt": f"Two line charts against the epoch (1 to {cfg.epochs}) for three {cfg.depth}-block nets ({nets}): "
+                   "training (solid) and validation (dashed) loss on a log scale, and training and validation "
+                   "accuracy.",
+            "caption": f"Final train/validation accuracy (seed {cfg.seeds[0]}): "
+                       + each(lambda r: f"{r['train acc']:.0%}/{r['val acc']:.0%}") + ".",
+        },
+        "skip_connections_grad_norms.png": {
+            "alt": f"Two line charts of each hidden block's gradient norm (log scale) against the block, 1 to "
+                   f"{cfg.depth}, for the three nets ({nets}): at initialisation and after training.",
+            "caption": f"At initialisation (seed {cfg.seeds[0]}) the gradient shrinks towards the input by a factor "
+                       "per block of " + each(lambda r: f"{r['grad factor/block@init']:.2f}") + ".",
+        },
+    }
+
+
 def _figures(out_dir: OutputDir, cfg: SkipConfig, runs: dict) -> list[str]:
     colors = {"plain": "tab:red", "residual": "tab:blue", "plain, He init": "tab:gray"}
     fig, ax = new_figure(2, 1)
@@ -219,7 +253,7 @@ def _figures(out_dir: OutputDir, cfg: SkipConfig, runs: dict) -> list[str]:
     ax[0, 0].legend(fontsize=7)
     ax[0, 1].legend(fontsize=7)
     fig.suptitle(f"{cfg.depth}-block ReLU MLP with and without skip connections ({cfg.n_train:,} training images)")
-    out = [save_into(out_dir, "skip_connections_curves.png", fig)]
+    out = [save_into(out_dir, "skip_connections_curves.png", fig, narrow=True)]
 
     fig, ax = new_figure(2, 1)
     blocks = np.arange(1, cfg.depth + 1)
@@ -232,5 +266,5 @@ def _figures(out_dir: OutputDir, cfg: SkipConfig, runs: dict) -> list[str]:
             ylabel="||dL/dW_l||_F (log)",
         )
         ax[0, j].legend(fontsize=8)
-    out.append(save_into(out_dir, "skip_connections_grad_norms.png", fig))
+    out.append(save_into(out_dir, "skip_connections_grad_norms.png", fig, narrow=True))
     return out

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from dlexam.spec import Matrix, TransformerSpec, text
+from dlexam.spec.numbers import decimal_text
 
 
 def matmul(a: Matrix, b: Matrix) -> Matrix:
@@ -101,8 +102,9 @@ Number = Fraction | float  # an exact value, or (softmax at T > 0, edited weight
 
 
 def number_text(x: Number) -> str:
-    """An exact number as a fraction ("9/7"), a float to 4 decimals ("1.2346")."""
-    return text(x) if isinstance(x, Fraction) else f"{x:.4f}"
+    """An exact number as a fraction ("9/7"), a float to 4 decimals ("1.2346"; "-1.703e-7" where 4 decimals would
+    show 0: :func:`dlexam.spec.numbers.decimal_text`)."""
+    return text(x) if isinstance(x, Fraction) else decimal_text(x)
 
 
 def exp_text(x: Number) -> str:
@@ -112,7 +114,7 @@ def exp_text(x: Number) -> str:
     if x == 1:
         return "e"
     if not isinstance(x, Fraction):
-        return f"e^({x:.4f})"
+        return f"e^({decimal_text(x)})"
     return f"e^{text(x)}" if x.denominator == 1 and x > 0 else f"e^({text(x)})"
 
 
@@ -145,8 +147,8 @@ def loss_term(logits: tuple[Number, ...], target: int, row: int, vocab: tuple[st
     softmax model's logits) the same form with 4-decimal exponents."""
     z = logits[target]
     top = max(logits)
-    log_sum = float(top) + math.log(math.fsum(math.exp(float(v - top)) for v in logits))  # stable log-sum-exp
-    nll = log_sum - float(z)
+    # log-sum-exp - z, shifted by the largest logit: a logit of 2e25 would absorb the log(2) beside it
+    nll = math.log(math.fsum(math.exp(float(v - top)) for v in logits)) - float(z - top)
     denominator = sum_of_exps(logits)
     prob_text = f"{exp_text(z)} / ({denominator})" if "+" in denominator else f"{exp_text(z)} / {denominator}"
     nll_text = f"log({denominator})" + ("" if z == 0 else f" - {number_text(z)}" if z > 0 else

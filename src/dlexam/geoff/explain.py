@@ -277,15 +277,22 @@ def explain_attention(ex: Explainer, c: Cell) -> Explanation:
         closed = ""
     else:
         T = num(ex.T) if ex.query.temperature != "sqrt" else float(ex.T)
-        xs = [s / T if isinstance(s, Fraction) and isinstance(T, Fraction) else float(s) / float(T) for s in visible]
-        top = max(float(x) for x in xs)
-        weights = [math.exp(float(x) - top) for x in xs]
+        T = T if T != 0 else float(ex.T)  # a T such as 1e-300 is 0 to format_exact's tolerance, not to softmax
+        divide = lambda v: v / T if isinstance(v, Fraction) and isinstance(T, Fraction) else float(v) / float(T)  # noqa: E731
+        xs, exponent = [divide(s) for s in visible], "s_ij/T"
+        if not all(math.isfinite(x) for x in xs):  # s/T overflows (a tiny T): the attention subtracts the row's
+            top_s = max(visible)  # largest score first, and so does its arithmetic (e^(max s/T) cancels)
+            xs, exponent = [divide(s - top_s) for s in visible], "(s_ij - max s)/T"
         denominator = sum_of_exps(tuple(xs))
+        # the weights from the model's own scores, as the attention computes them: a score of 1e-13 is written 0
+        # (format_exact's tolerance), but at T = 1e-300 it is not 0 to the softmax
+        floats = S[i, : i + 1].tolist()
+        weights = [math.exp((v - max(floats)) / float(ex.T)) for v in floats]
         row = [*(x / math.fsum(weights) for x in weights), *[0.0] * (n - i - 1)]
-        if len(set(visible)) == 1:
+        if len(set(floats)) == 1:
             row[: i + 1] = [Fraction(1, i + 1)] * (i + 1)  # equal scores: exactly 1/(i+1) each
         summary = (f"{row_title} = softmax of the visible scores ({scores}) / T at T = {ex.temperature_text()}: "
-                   f"P[i, j] = e^(s_ij/T) / ({denominator})")
+                   f"P[i, j] = e^({exponent}) / ({denominator})")
         lines = [f"P[{lab(i)}, {lab(j)}] = {exp_text(xs[j])} / ({denominator}) = {number_text(row[j])}"
                  for j in range(i + 1)]
         closed = f"{exp_text(xs[c.col])} / ({denominator})" if c.col is not None and c.col <= i else ""
@@ -330,11 +337,12 @@ def explain_mix(ex: Explainer, c: Cell) -> Explanation:
 
 def _term(ex: Explainer, position: int, convention: str):
     """(logit row, LossTerm, the model's -log p) of the target at `position` under `convention`."""
-    w, s = ex.query.weights, ex.start()
+    w = ex.query.weights
     r = position if convention == "exam" else position - 1
     logits = tuple(num(v) for v in ex.result.logits[r].tolist())
     term = loss_term(logits, w.vocab.index(ex.tokens[position]), r + 1, w.vocab)
-    model = -math.log(ex.result.loss[convention]["probabilities"][position - s - 1])
+    model = -float(torch.log_softmax(ex.result.logits[r], dim=-1)[w.vocab.index(ex.tokens[position])])  # the
+    # model's own -log p, as its loss computes it (its probability can underflow to 0: e^-2250000)
     return r, term, model
 
 

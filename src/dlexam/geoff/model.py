@@ -235,6 +235,10 @@ def run_geoff(
                                     allow_unused=True, materialize_grads=True)
         result.gradients = {name: (g[0] if name in ("W_Q", "W_K", "W_V") and heads == 1 else g)  # drop one head's axis
                             for name, g in zip(params, grads, strict=True)}
+        overflowed = [name for name, g in result.gradients.items() if not bool(torch.isfinite(g).all())]
+        if overflowed:  # 1/T times scores of 1e12 is inf in float64, and inf * 0 is NaN: no gradient to show
+            raise UserError(f"the gradient of {overflowed[0]} overflows float64 at T = {result.temperature:g} with "
+                            "these weights (1/T times their scores' gradient): use T = 0 (argmax) or a larger T")
     for term in result.loss.values():
         term["value"] = term["value"].detach()
     return result

@@ -98,12 +98,11 @@ def open_out_dir(out_dir: Path, settings: ReportSettings, specs: Sequence[Sectio
     out = RunFolder(out_dir, writes=(INDEX,), force=settings.force, what="--out")
     try:
         if any(spec.id == "experiments" for spec in specs):
-            from dlexam.experiments import MODULES, RESULT_FILE
+            from dlexam.experiments import MODULES, files_written
 
             for name in settings.experiments or MODULES:
                 if name in MODULES:
-                    figures = importlib.import_module(MODULES[name]).FIGURES
-                    writes = (RESULT_FILE, *figures)
+                    writes = files_written(importlib.import_module(MODULES[name]).FIGURES)
                     OutputDir(out.path / "experiments" / name, force=settings.force, run_files=writes).claim(*writes)
     except BaseException:
         out.close()

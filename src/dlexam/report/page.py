@@ -52,18 +52,26 @@ def png_size(png: bytes) -> tuple[int, int]:
     return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
 
 
-def figure(png: bytes, caption: str, *, alt: str | None = None, width: int | None = None) -> str:
+NARROW_SCREEN = "(max-width: 700px)"  # below this width tables become cards and figures their narrow drawing
+
+
+def figure(png: bytes, caption: str, *, alt: str | None = None, width: int | None = None,
+           narrow: bytes | None = None) -> str:
     """An embedded PNG with its caption, shown one image pixel per CSS pixel (or `width` px) at most.
 
     The figure is as wide as its image, so the caption wraps under the image; in a narrow window
-    both shrink to fit.
+    both shrink to fit. `narrow` is the same figure drawn for a narrow screen (its panels stacked,
+    :func:`dlexam.figures.restack`): below 700 px the browser shows that one instead, across the full
+    width, near its drawn size.
     """
     natural, _ = png_size(png)
     shown = min(natural, int(width)) if width else natural
-    return (
-        f'<figure style="width:{shown}px"><img src="{png_data_uri(png)}" alt="{esc(alt or caption)}">'
-        f"<figcaption>{esc(caption)}</figcaption></figure>"
-    )
+    img = f'<img src="{png_data_uri(png)}" alt="{esc(alt or caption)}">'
+    if narrow is not None:
+        png_size(narrow)  # a PNG, or a clear error
+        img = f'<picture><source media="{NARROW_SCREEN}" srcset="{png_data_uri(narrow)}">{img}</picture>'
+    cls = ' class="has-narrow"' if narrow is not None else ""
+    return f'<figure{cls} style="width:{shown}px">{img}<figcaption>{esc(caption)}</figcaption></figure>'
 
 
 def figure_row(figures: Iterable[str]) -> str:
@@ -231,6 +239,9 @@ figure img { display: block; width: 100%; height: auto; border: 1px solid var(--
 figcaption { color: var(--muted); font-size: 0.88rem; margin-top: 0.3rem; }
 .figrow { display: flex; flex-wrap: wrap; gap: 0.75rem 1.25rem; align-items: flex-start; }
 .figrow figure { flex: 0 1 auto; min-width: 0; margin: 0.75rem 0; }
+@media (max-width: 700px) {  /* a figure drawn for narrow screens takes the full width */
+  figure.has-narrow, .figrow figure.has-narrow { width: 100% !important; flex: 1 1 100%; }
+}
 pre, code { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 0.85rem; }
 pre { background: var(--soft); border: 1px solid var(--line); border-radius: 4px; padding: 0.6rem 0.8rem;
   white-space: pre-wrap; overflow-wrap: anywhere; }

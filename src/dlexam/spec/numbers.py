@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import fields
 from fractions import Fraction
 from typing import Any
@@ -52,6 +53,20 @@ def shape(m: Matrix) -> Pair:
 def text(x: Fraction) -> str:
     """A fraction as the spec's JSON writes it: '3', '-1/4'."""
     return str(x.numerator) if x.denominator == 1 else f"{x.numerator}/{x.denominator}"
+
+
+def decimal_text(x: float, decimals: int = 4) -> str:
+    """A float rounded to `decimals` places ("1.2346"); a non-zero float too small for them in scientific notation
+    with `decimals` significant digits ("-1.703e-7", not "-0.0000", which hides both its size and that it is not 0:
+    a gradient at T = 0.5 is tiny, at T = 0 it is 0); zero without a sign ("0.0000", never "-0.0000")."""
+    x = float(x)
+    if x == 0:
+        return f"{0.0:.{decimals}f}"  # -0.0 too
+    rounded = f"{x:.{decimals}f}"
+    if float(rounded) != 0 or not math.isfinite(x):
+        return rounded
+    mantissa, exponent = f"{x:.{max(decimals - 1, 0)}e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
 
 
 def matrix_text(m: Matrix) -> list[list[str]]:

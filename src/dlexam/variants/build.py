@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import random
+from dataclasses import replace
 
 from dlexam.errors import UserError
 from dlexam.spec import SpecError
@@ -27,8 +28,19 @@ def check_seed(seed) -> int:
 
 
 def questions_of(d: Draw) -> list[Question]:
-    """Every question of a draw, in the exam's order."""
-    return [*part1.questions(d.spec, d), *problem1.questions(d.spec), *problem2.questions(d.spec, d.orders)]
+    """Every question of a draw, in the exam's order (Problem 2.5 only where the draw has its gradients)."""
+    return [*part1.questions(d.spec, d), *problem1.questions(d.spec),
+            *problem2.questions(d.spec, d.orders, d.gradients)]
+
+
+def gradients_of(d: Draw) -> dict:
+    """Problem 2.5's gradients for a draw (:func:`dlexam.variants.evidence.zero_gradients`, on one thread: the
+    tensors are tiny)."""
+    from dlexam.cpu import torch_threads
+    from dlexam.variants import evidence
+
+    with torch_threads(1):
+        return evidence.zero_gradients(d.spec)
 
 
 def attempt(seed: int, difficulty: str, number: int, computed: bool = True) -> tuple[Draw | None, list, list[str]]:
@@ -41,6 +53,8 @@ def attempt(seed: int, difficulty: str, number: int, computed: bool = True) -> t
     failures = draw_failures(d)
     if failures:  # refused before any question is built
         return d, [], failures
+    if computed:  # Problem 2.5's key: which gradients autograd gives exactly zero for these weights
+        d = replace(d, gradients=gradients_of(d))
     qs = questions_of(d)
     failures = exact_failures(d, qs)
     if not failures and computed:

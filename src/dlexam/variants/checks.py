@@ -30,8 +30,10 @@ CHECKS = {
                       "Version A's",
     "float64_agrees": "the exact matrices (Fractions, the tie rule) equal the project's float64 transformer's, "
                       "and the closed-form losses its losses, within 1e-12 (no float tie that exact scores lack)",
-    "gradients_decide": "at T = 0 exactly W_Q and W_K get zero gradient (autograd) and at T = sqrt(d_head) none "
-                        "does, so Pr2.5's items have one correct option",
+    "gradients_decide": "Pr2.5's key is computed by autograd through the project's attention (at T = 0 and at T = "
+                        "sqrt(d_head)); the draw is kept only where it is what the worked solution explains: at "
+                        "T = 0 exactly W_Q and W_K get zero gradient, at T = sqrt(d_head) none does (a gradient "
+                        "that vanishes structurally, as when W_O maps every Z to zero logits, is refused)",
     "options_by_computation": "every option of P1.1, P1.4 and P1.6 is true or false as computed: torch.softmax at "
                               "small and large T, nn.Conv2d, autograd on random values",
     "shapes_match_pytorch": "Problem 1's shapes and parameter counts equal nn.Conv2d / pooling layers' on a tensor "
@@ -103,7 +105,7 @@ def computed_failures(d: Draw, questions: list[Question]) -> list[str]:
     from dlexam.variants import evidence
 
     with torch_threads(1):
-        g = evidence.geoff_evidence(d.spec)
+        g = evidence.geoff_evidence(d.spec, d.gradients)
         options = evidence.option_evidence(d)
         shapes = evidence.shape_evidence(d.spec)
     out = []
@@ -114,7 +116,7 @@ def computed_failures(d: Draw, questions: list[Question]) -> list[str]:
         if not abs(e["closed_form_loss"] - e["model_loss"]) <= 1e-12 * max(1.0, abs(e["model_loss"])):
             out.append(f"float64_agrees: the closed-form loss {e['closed_form_loss']!r} differs from run_geoff's "
                        f"{e['model_loss']!r}")
-    if set(g["zero_at_T0"]) != {"W_Q", "W_K"}:
+    if set(g["zero_at_T0"]) != {"W_Q", "W_K"}:  # the key would still be right (computed): its explanation not
         out.append(f"gradients_decide: at T = 0 the zero gradients are {g['zero_at_T0']}, not exactly W_Q and W_K")
     if g["zero_at_sqrt"]:
         out.append(f"gradients_decide: at T = sqrt(d_head) {g['zero_at_sqrt']} get no gradient")

@@ -58,13 +58,24 @@ class Difficulty:
         raise ValueError(f"difficulty must be one of {', '.join(DIFFICULTIES)}, got {name!r}")
 
 
+# the yes/no items, each shown in its own drawn order (Version A's order, yes first, where no order is drawn)
+YES_NO_ITEMS = ("Pr2.1", "Pr2.4", "Pr2.5.softmax")
+
+
 @dataclass(frozen=True)
 class Draw:
-    """A drawn exam: the spec (which holds P1.1's claimed limit and P1.4's options, in the order shown), and the
-    order of the other multiple-choice items' options."""
+    """A drawn exam: the spec (which holds P1.1's claimed limit and P1.4's options, in the order shown), the
+    order of the other multiple-choice items' options, and (where autograd ran) Problem 2.5's gradients.
+
+    `orders` is keyed by question id ("P1.1"; "Pr2.5" is Pr2.5 (a)) or, for the second item of a question with two
+    (:data:`YES_NO_ITEMS`), by answer id; an item without an order is shown in the exam's own order.
+    `gradients` is :func:`dlexam.variants.evidence.zero_gradients`' result, filled in by
+    :func:`dlexam.variants.build.attempt` where torch is available: Problem 2.5's key is computed from it, and
+    without it (the torch-free generator) that question is not built."""
 
     spec: ExamSpec
     orders: dict[str, tuple[int, ...]] = field(default_factory=dict)  # question -> option order (a permutation)
+    gradients: dict | None = None  # "argmax" | "softmax" -> {"zero": [names], "norms": {name: float}}
 
 
 # ---- Part 1 ---------------------------------------------------------------------------------------
@@ -177,6 +188,8 @@ def draw(rng: random.Random, d: Difficulty, seed: int) -> Draw:
     part1 = draw_part1(rng, d)
     cnn, transformer = draw_cnn(rng, d), draw_transformer(rng, d)
     orders = {q: tuple(rng.sample(range(4), 4)) for q in ("P1.1", "P1.4", "P1.6", "Pr2.5")}
+    # drawn last, so that every earlier number of a seed's draws stays what it was before they were shuffled
+    orders |= {item: tuple(rng.sample(range(2), 2)) for item in YES_NO_ITEMS}
     c = part1.conv_size
     candidates = p14_candidates(c)
     part1 = replace(part1, conv_size=replace(c, options=tuple(candidates[i] for i in orders.pop("P1.4"))))

@@ -19,8 +19,26 @@ from dlexam.spec import Conv, ExamSpec, Pool
 from dlexam.variants.draw import Draw
 from dlexam.variants.part1 import p11_claims, p14_claims, p16_claims
 
+GRADIENT_KEYS = ("argmax", "softmax")  # Problem 2.5's two settings, in geoff.GRADIENT_TEMPERATURES' order
 
-def geoff_evidence(spec: ExamSpec) -> dict:
+
+def zero_gradients(spec: ExamSpec) -> dict:
+    """Problem 2.5 for a variant's weights: autograd through the project's own transformer and attention
+    (:func:`dlexam.geoff.compare_gradients`) on the teacher-forcing loss of the variant's example, at T = 0
+    (argmax) and at T = sqrt(d_head). "argmax" | "softmax" -> {"zero": the matrices whose gradient is exactly
+    zero (sorted), "norms": each matrix's gradient norm}: plain data, which the key is computed from (and which
+    the PrairieLearn export ships with the seeds it verified)."""
+    from dlexam import geoff
+
+    comparison = geoff.compare_gradients(list(spec.transformer.example),
+                                         weights=geoff.GeoffWeights.from_spec(spec.transformer))
+    return {key: {"zero": sorted(comparison.frozen(label)), "norms": comparison.norms[label]}
+            for key, (label, _) in zip(GRADIENT_KEYS, geoff.GRADIENT_TEMPERATURES, strict=True)}
+
+
+def geoff_evidence(spec: ExamSpec, gradients: dict | None = None) -> dict:
+    """The float64 model against the exact key; `gradients`: :func:`zero_gradients`' result where already
+    computed."""
     from dlexam import geoff
 
     t = spec.transformer
@@ -34,10 +52,11 @@ def geoff_evidence(spec: ExamSpec) -> dict:
                        "closed_form_loss": math.fsum(x.nll for x in loss_terms(run, t)),
                        "model_loss": float(result.loss["teacher_forcing"]["value"]),
                        "P": result.P.tolist(), "R": result.R.tolist(), "logits": result.logits.tolist()}
-    comparison = geoff.compare_gradients(example, weights=weights)
-    (zero_label, _), (sqrt_label, _) = geoff.GRADIENT_TEMPERATURES
-    return {"runs": runs, "gradient_norms": comparison.norms, "zero_at_T0": sorted(comparison.frozen(zero_label)),
-            "zero_at_sqrt": sorted(comparison.frozen(sqrt_label))}
+    g = gradients or zero_gradients(spec)
+    labels = [label for label, _ in geoff.GRADIENT_TEMPERATURES]
+    norms = {label: g[key]["norms"] for label, key in zip(labels, GRADIENT_KEYS, strict=True)}
+    return {"runs": runs, "gradient_norms": norms,
+            "zero_at_T0": g["argmax"]["zero"], "zero_at_sqrt": g["softmax"]["zero"]}
 
 
 def option_evidence(d: Draw) -> dict[str, list[dict]]:

@@ -138,18 +138,50 @@ def _rows(numbers: list[int], verb: tuple[str, str]) -> str:
     return "rows " + ", ".join(map(str, numbers[:8])) + (", ..." if len(numbers) > 8 else "") + f" {verb[1]}"
 
 
+def flat_entries(value: list, given: list[list], typed: bool, rows: int, cols: int) -> list | None:
+    """The cells of a matrix answer written as one flat list, its trailing empty cells dropped, or None where it
+    is written as rows. Flat is a JSON list of numbers (or of texts without commas) for a matrix of more than one
+    column, and one line of more than `cols` cells (a CSV line, or text without ";") for a matrix of more than
+    one row. A flat list of exactly rows*cols cells is read row by row (as anyone writes a matrix on one line);
+    one of any other length cannot be read as the matrix (see :func:`read_matrix`)."""
+    def trimmed(cells: list) -> list:
+        end = len(cells)
+        while end and blank(cells[end - 1]):
+            end -= 1
+        return list(cells[:end])
+
+    if not typed and cols > 1 and value and all(
+            not isinstance(r, list) and not (isinstance(r, str) and "," in r) for r in value):
+        return trimmed(value)
+    if rows > 1 and len(given) == 1 and len(trimmed(given[0])) > cols:
+        return trimmed(given[0])
+    return None
+
+
 def read_matrix(value, rows: int, cols: int) -> tuple[list[list[tuple[object, Cell]]], list[str]]:
     """A matrix answer of the key's shape: each cell as (written, read), where a cell left empty ("" or null) or
     missing (a short row, a missing row) is not answered, so wrong while the rest still earns its share, as a
     student who fills part of a matrix expects; and notes on its shape: rows or cells beyond `rows` x `cols` are
-    ignored. A row may be text ("1, 0, 0"), as the whole matrix may ("1, 0; 1/2, 1/2"); anything else that is
-    not a list of rows is :class:`UnreadableAnswer`."""
-    if isinstance(value, str):
+    ignored. A row may be text ("1, 0, 0"), as the whole matrix may ("1, 0; 1/2, 1/2"). A flat list of exactly
+    rows*cols cells (a JSON list of numbers, or all of them on one line) is read row by row, with a note; a flat
+    list of any other length, and anything else that is not a list of rows, is :class:`UnreadableAnswer`."""
+    typed = isinstance(value, str)
+    if typed:
         value = value.split(";")
     if not isinstance(value, list):
         raise UnreadableAnswer(f"expected a matrix ({rows} rows of {cols} numbers), got {shown(value)}")
     given = [r.split(",") if isinstance(r, str) else r if isinstance(r, list) else [r] for r in value]
     notes = []
+    flat = flat_entries(value, given, typed, rows, cols)
+    if flat is not None:  # one line of numbers for a matrix of several rows (or one row, a flat list of cells)
+        if len(flat) != rows * cols:
+            raise UnreadableAnswer(f"a flat list of {len(flat)} numbers, not {rows} rows of {cols}: write the "
+                                   "matrix as a list of rows ([[...], [...]], \"1, 0; 1/2, 1/2\" or one CSV line "
+                                   "per row)")
+        given = [flat[i * cols:(i + 1) * cols] for i in range(rows)]  # row-major: (rows*cols,) -> (rows, cols)
+        if rows > 1:
+            notes.append(f"the {rows * cols} numbers were given in one flat list: read row by row, as {rows} rows "
+                         f"of {cols}")
     if len(given) < rows:
         notes.append(f"{len(given)} of {rows} rows given: "
                      + _rows(list(range(len(given) + 1, rows + 1)), ("counts", "count")) + " as not answered")

@@ -16,21 +16,81 @@ from dlexam.variants.model import Field, Items, Options, Question, Text, matrix_
 LOSS_TOLERANCE = 5e-4  # a loss written to 4 decimals is accepted
 ZERO_OPTIONS = ("only W_Q and W_K", "W_Q, W_K and W_V", "all four: W_Q, W_K, W_V and W_O", "none of them")
 ZERO_SETS = ({"W_Q", "W_K"}, {"W_Q", "W_K", "W_V"}, {"W_Q", "W_K", "W_V", "W_O"}, set())  # what each option says
-ZERO_TRUE = 0  # index in ZERO_OPTIONS of the pattern argmax attention gives (checked per variant)
+MATRICES = ("W_Q", "W_K", "W_V", "W_O")
 LINEAR_IN = {"W_V": "Z = P X W_V is linear in W_V", "W_O": "R = Z W_O is linear in W_O"}
+# the yes/no items, as Version A would print them (yes first); a variant shows them in its drawn order
+WISE_OPTIONS = ("yes, a sound choice", "no, a poor choice")
+SAME_OPTIONS = ("yes, R is the same", "no, R differs")
+SOFTMAX_OPTIONS = ("yes", "no")
 
 
-def zero_reason(claimed: set[str]) -> str:
-    """Why the option of Pr2.5 (a) that says `claimed` get an exactly zero gradient is wrong ("" if it is right):
-    argmax attention gives exactly ZERO_SETS[ZERO_TRUE] (the check gradients_decide confirms it by autograd)."""
-    true, order = ZERO_SETS[ZERO_TRUE], ("W_Q", "W_K", "W_V", "W_O")
+def in_order(options: tuple[str, ...], order) -> tuple[str, ...]:
+    """`options` in the order a variant shows them (`order`: a permutation; None: the exam's own order)."""
+    return tuple(options[i] for i in (order or range(len(options))))
+
+
+def chosen(options: tuple[str, ...], order, right: int | None) -> int:
+    """The 1-based number of option `right` (an index into `options`) as shown; 0 (no correct option: the check
+    one_correct_option refuses the draw) for None."""
+    return 0 if right is None else in_order(options, order).index(options[right]) + 1
+
+
+def names(matrices) -> str:
+    ordered = sorted(matrices, key=MATRICES.index)
+    return ", ".join(ordered[:-1]) + " and " + ordered[-1] if len(ordered) > 1 else "".join(ordered)
+
+
+def zero_reason(claimed: set[str], true: set[str]) -> str:
+    """Why the option of Pr2.5 (a) that says `claimed` get an exactly zero gradient is wrong ("" if it is right),
+    `true` being the set autograd gives (:func:`dlexam.variants.evidence.zero_gradients`)."""
     parts = []
-    if missed := sorted(true - claimed, key=order.index):
-        parts.append(f"{' and '.join(missed)} get exactly zero: argmax weights are piecewise constant in the scores")
-    if moving := sorted(claimed - true, key=order.index):
+    if missed := true - claimed:
+        because = ("argmax weights are piecewise constant in the scores" if missed <= {"W_Q", "W_K"}
+                   else "autograd gives it exactly zero for these weights")
+        parts.append(f"{names(missed)} get{'s' if len(missed) == 1 else ''} exactly zero: {because}")
+    if moving := claimed - true:
         verb = "gets a non-zero gradient" if len(moving) == 1 else "get non-zero gradients"
-        parts.append(f"{' and '.join(moving)} {verb}: " + " and ".join(LINEAR_IN[m] for m in moving))
+        parts.append(f"{names(moving)} {verb}: " + " and ".join(
+            LINEAR_IN.get(m, f"autograd gives {m} a non-zero gradient") for m in sorted(moving, key=MATRICES.index)))
     return "; ".join(parts)
+
+
+def gradient_norms(g: dict) -> str:
+    return ", ".join(f"|dL/d{m}| = {g['norms'][m]:.4g}" for m in MATRICES)
+
+
+def pr25(t: TransformerSpec, pts: int, gradients: dict, orders: dict) -> Question:
+    """Problem 2.5, its key computed from `gradients` (autograd through the project's attention, at T = 0 and at
+    T = sqrt(d_head): :func:`dlexam.variants.evidence.zero_gradients`)."""
+    at_zero, at_sqrt = set(gradients["argmax"]["zero"]), set(gradients["softmax"]["zero"])
+    zero_order, soft_order = orders.get("Pr2.5"), orders.get("Pr2.5.softmax")
+    zero_options, soft_options = in_order(ZERO_OPTIONS, zero_order), in_order(SOFTMAX_OPTIONS, soft_order)
+    right = next((i for i, claim in enumerate(ZERO_SETS) if claim == at_zero), None)
+    frozen = at_zero == {"W_Q", "W_K"}  # what the argument below explains (the check gradients_decide keeps these)
+    zero_why = ("argmax weights are piecewise constant in the scores, so no gradient reaches W_Q or W_K; "
+                "Z = P X W_V and R = Z W_O are linear in W_V and W_O" if frozen else
+                f"autograd gives {names(at_zero) or 'none of them'} an exactly zero gradient for these weights")
+    soft_why = ("softmax weights depend smoothly on the scores, so all four matrices get gradients" if not at_sqrt
+                else f"autograd gives {names(at_sqrt)} an exactly zero gradient for these weights")
+    root = f"sqrt({t.d_head})"
+    return Question("Pr2.5", "Which weights learn", pts, (
+        Text("The model is trained by gradient descent on the loss of Pr2.3, with argmax attention."),
+        Text("(a) Which of W_Q, W_K, W_V, W_O receive an exactly zero gradient at these weights? (b) With "
+             f"softmax attention at T = sqrt(d_head) = {root} instead, do all four receive a non-zero gradient?"),
+        Options(zero_options, "(a)"), Options(soft_options, "(b)")), (
+        Field("zero", "choice", chosen(ZERO_OPTIONS, zero_order, right), Fraction(2, 3), "1-4",
+              options=zero_options, why=zero_why,
+              option_reasons=tuple(zero_reason(ZERO_SETS[ZERO_OPTIONS.index(o)], at_zero) for o in zero_options)),
+        Field("softmax", "choice", chosen(SOFTMAX_OPTIONS, soft_order, 1 if at_sqrt else 0),
+              Fraction(1, 3), "1 or 2", options=soft_options, why=soft_why)), (
+        Text(("Argmax weights are piecewise constant in Q K^T: a small change of W_Q or W_K changes no comparison, "
+              "so their gradients are exactly zero. But Z = P X W_V is linear in W_V and R = Z W_O is linear in "
+              "W_O, so those two receive non-zero gradients and do change." if frozen else zero_why[0].upper()
+              + zero_why[1:] + ".")
+             + f" Autograd at T = 0: {gradient_norms(gradients['argmax'])}."),
+        Text(("With softmax the weights depend smoothly on the scores, so all four receive gradients" if not at_sqrt
+              else soft_why[0].upper() + soft_why[1:]) + f"; autograd at T = {root}: "
+             f"{gradient_norms(gradients['softmax'])}.")), "transformers", tuple(setting(t)))
 
 
 def labels(tokens) -> tuple[str, ...]:
@@ -83,9 +143,13 @@ def p_reason(run: ExactRun, i: int, j: int) -> str:
             f"row {tokens[i]}: score {text(row[j])} is below the maximum {text(top)}, weight 0")
 
 
-def questions(spec: ExamSpec, orders: dict | None = None) -> list[Question]:
-    """Problem 2's questions; `orders` (question -> permutation) shuffles Pr2.5's options."""
+def questions(spec: ExamSpec, orders: dict | None = None, gradients: dict | None = None) -> list[Question]:
+    """Problem 2's questions. `orders` (:attr:`dlexam.variants.draw.Draw.orders`) shuffles the options of Pr2.1,
+    Pr2.4 (b) and both items of Pr2.5 (none: the exam's own order); `gradients`
+    (:func:`dlexam.variants.evidence.zero_gradients`) is what Pr2.5's key is computed from: without it (no torch)
+    Pr2.5 is left out."""
     t = spec.transformer
+    orders = orders or {}
     run = exact_run(t)
     multi = exact_run(t, heads=t.heads)
     tokens, rows = t.example, labels(t.example)
@@ -100,8 +164,8 @@ def questions(spec: ExamSpec, orders: dict | None = None) -> list[Question]:
     used_labels = tuple(rows[i] for i in score_rows)
     same_R = multi.R == run.R
     Q = run.head.Q
-    zero_order = (orders or {}).get("Pr2.5", tuple(range(len(ZERO_OPTIONS))))
-    zero_options = tuple(ZERO_OPTIONS[i] for i in zero_order)
+    wise_options = in_order(WISE_OPTIONS, orders.get("Pr2.1"))
+    same_options = in_order(SAME_OPTIONS, orders.get("Pr2.4"))
 
     def s_reason(i: int, j: int) -> str:
         return f"q_{i + 1} . k_{j + 1} = {vec(Q[i])} . {vec(run.head.K[j])} = {text(run.head.S[i][j])}"
@@ -119,10 +183,9 @@ def questions(spec: ExamSpec, orders: dict | None = None) -> list[Question]:
         Question("Pr2.1", "Positional encodings", pts["Pr2.1"], (
             Text("(a) Was leaving out positional encodings a sound choice for this task? (b) Explain why in two or "
                  "three sentences."),
-            Options(("yes, a sound choice", "no, a poor choice"))), (
-            Field("wise", "choice", 1, Fraction(2, 5), "1 or 2", options=("yes, a sound choice",
-                                                                            "no, a poor choice"),
-                  why="the target depends only on which symbols occur, not on their order"),
+            Options(wise_options)), (
+            Field("wise", "choice", chosen(WISE_OPTIONS, orders.get("Pr2.1"), 0), Fraction(2, 5), "1 or 2",
+                  options=wise_options, why="the target depends only on which symbols occur, not on their order"),
             Field("why", "essay", "Yes. The output (the distinct symbols, sorted) is the same for every order of the "
                   "input, so a model that sees its input as a bag of tokens loses nothing it needs; without positions "
                   "attention treats the input as such a bag, an inductive bias that fits the task.",
@@ -172,11 +235,11 @@ def questions(spec: ExamSpec, orders: dict | None = None) -> list[Question]:
             matrix_table(f"multi_W_O ({t.heads * t.d_head}x{t.d_model})", t.multi_W_O),
             Text("(a) Compute R = [Z_1 Z_2] multi_W_O, exactly. (b) Is R the same as with one head? (c) Give the "
                  "teacher-forcing loss, to 4 decimals."),
-            Options(("yes, R is the same", "no, R differs"))), (
+            Options(same_options)), (
             Field("R", "matrix", multi.R, Fraction(1, 2), "R", row_labels=rows, col_labels=tuple(
                 f"c{j + 1}" for j in range(t.d_model)), reason=r_reason),
-            Field("same", "choice", 1 if same_R else 2, Fraction(1, 4), "1 or 2",
-                  options=("yes, R is the same", "no, R differs"),
+            Field("same", "choice", chosen(SAME_OPTIONS, orders.get("Pr2.4"), 0 if same_R else 1), Fraction(1, 4),
+                  "1 or 2", options=same_options,
                   why="R equals the one-head R" if same_R else "R differs from the one-head R in at least one cell"),
             Field("loss", "number", loss_k, Fraction(1, 4), "loss", tolerance=LOSS_TOLERANCE, closed_form=closed_k,
                   why=f"{closed_k} = {loss_k:.4f}")), (
@@ -188,24 +251,9 @@ def questions(spec: ExamSpec, orders: dict | None = None) -> list[Question]:
             Text(heads_explanation(t, same_R)),
             matrix_table("R = [Z_1 Z_2] multi_W_O", multi.R, rows),
             Text(f"L = {closed_k} = {loss_k:.4f} (one head: {loss:.4f}).")), "transformers", tuple(common)),
-        Question("Pr2.5", "Which weights learn", pts["Pr2.5"], (
-            Text("The model is trained by gradient descent on the loss of Pr2.3, with argmax attention."),
-            Text("(a) Which of W_Q, W_K, W_V, W_O receive an exactly zero gradient at these weights? (b) With "
-                 f"softmax attention at T = sqrt(d_head) = sqrt({t.d_head}) instead, do all four receive a "
-                 "non-zero gradient?"),
-            Options(zero_options, "(a)"), Options(("yes", "no"), "(b)")), (
-            Field("zero", "choice", zero_order.index(ZERO_TRUE) + 1, Fraction(2, 3), "1-4", options=zero_options,
-                  option_reasons=tuple(zero_reason(ZERO_SETS[i]) for i in zero_order),
-                  why="argmax weights are piecewise constant in the scores, so no gradient reaches W_Q or W_K; "
-                      "Z = P X W_V and R = Z W_O are linear in W_V and W_O"),
-            Field("softmax", "choice", 1, Fraction(1, 3), "1 or 2", options=("yes", "no"),
-                  why="softmax weights depend smoothly on the scores, so all four matrices get gradients")), (
-            Text("Argmax weights are piecewise constant in Q K^T: a small change of W_Q or W_K changes no "
-                 "comparison, so their gradients are exactly zero. But Z = P X W_V is linear in W_V and R = Z W_O "
-                 "is linear in W_O, so those two receive non-zero gradients (computed by autograd for these "
-                 "weights) and do change. With softmax at T = sqrt(d_head) all four receive gradients."),),
-            "transformers", tuple(common)),
     ]
+    if gradients is not None:
+        qs.append(pr25(t, pts["Pr2.5"], gradients, orders))
     return qs
 
 

@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from dlexam.figures import narrow_name
 from dlexam.plain import dumps
 from dlexam.report import page
 from dlexam.report.context import ReportContext
@@ -18,14 +19,16 @@ from dlexam.report.context import ReportContext
 MAX_NUMBERS_CHARS = 20_000  # the collapsed JSON of an experiment's numbers; result.json has all
 
 
-def figure_bytes(fig) -> tuple[bytes, str]:
-    """(PNG bytes, caption) of one entry of an experiment's "figures": a path, or a dict with one."""
-    if isinstance(fig, dict):
-        path = Path(fig.get("path") or fig.get("file"))
-        caption = fig.get("caption") or fig.get("title") or ""
-    else:
-        path, caption = Path(fig), ""
-    return path.read_bytes(), caption or path.stem.replace("_", " ").replace("-", " ")
+def experiment_figure(path: str, captions: dict) -> str:
+    """One of an experiment's figures as HTML: its alt text and caption from the result's "captions" (what the
+    experiment measured), and its drawing for narrow screens where the experiment wrote one beside it."""
+    path = Path(path)
+    said = captions.get(path.name)
+    if not said:
+        raise ValueError(f"the experiment gives figure {path.name} no alt text or caption")
+    narrow = path.with_name(narrow_name(path.name))
+    return page.figure(path.read_bytes(), said["caption"], alt=said["alt"],
+                       narrow=narrow.read_bytes() if narrow.is_file() else None)
 
 
 def render_experiment(result: dict) -> str:
@@ -39,7 +42,7 @@ def render_experiment(result: dict) -> str:
     ]
     if result.get("table"):
         parts.append(page.any_table(result["table"]))
-    figs = [page.figure(*figure_bytes(f)) for f in result.get("figures") or []]
+    figs = [experiment_figure(f, result.get("captions") or {}) for f in result.get("figures") or []]
     if figs:
         parts.append(page.figure_row(figs))
     details = {k: result[k] for k in ("config", "quick", "seconds", "data") if k in result}

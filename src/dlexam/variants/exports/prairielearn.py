@@ -9,8 +9,9 @@ the one implementation, shipped beside the questions. The checks that need torch
 autograd, PyTorch's layers) do not run there. Over 1,000 seeds they refused a draw that the exact checks had
 passed only for Pr2.5 (gradients_decide: about 2% of accepted exact draws have a gradient that vanishes
 structurally, which only autograd sees), so Pr2.5's folder deals only seeds that dlexam verified with every
-check at export time (``SEEDS``, those whose exact-only variant is the fully checked one); the other folders
-draw any seed.
+check at export time (``SEEDS``, those whose exact-only variant is the fully checked one), with the gradients
+autograd gave for each (``GRADIENTS``: Pr2.5's key is computed from them, and the torch-free generator leaves
+Pr2.5 out without them); the other folders draw any seed.
 """
 
 from __future__ import annotations
@@ -37,9 +38,10 @@ grade() compares the typed answers with the exact fractions of the key.
 """
 
 import random
+from dataclasses import replace
 from fractions import Fraction
 
-from dlexam.variants.build import make_variant
+from dlexam.variants.build import make_variant, questions_of
 from dlexam.variants.documents import html
 from dlexam.variants.grade_exact import exact_score
 
@@ -47,11 +49,16 @@ QUESTION = "{qid}"
 DIFFICULTY = "{difficulty}"
 EXPORTED_SEED = {seed}  # the variant this folder was exported from, checked by dlexam with every check
 SEEDS = {seeds}  # None: any seed; else the seeds dlexam verified with every check (the torch ones too)
+# Pr2.5: seed -> the gradients autograd gave for its weights at export time, which its key is computed from
+GRADIENTS = {gradients}
 
 
 def question(seed):
     v = make_variant(seed, DIFFICULTY, computed=False)
-    return next(q for q in v.questions if q.id == QUESTION)
+    if GRADIENTS is None:
+        return next(q for q in v.questions if q.id == QUESTION)
+    d = replace(v.draw, gradients=GRADIENTS[seed])
+    return next(q for q in questions_of(d) if q.id == QUESTION)
 
 
 def generate(data):
@@ -169,6 +176,7 @@ def question_html(q: Question) -> str:
 
 def prairielearn(v: Variant) -> dict[str, bytes]:
     """The files of the export, by path relative to the course folder."""
+    from dlexam.variants.build import make_variant
     files: dict[str, bytes] = {}
     for name in VENDORED:
         files[f"serverFilesCourse/dlexam/{name}"] = (PACKAGE / name).read_bytes()
@@ -182,6 +190,7 @@ def prairielearn(v: Variant) -> dict[str, bytes]:
         files[f"{folder}/info.json"] = (dumps(info, indent=2) + "\n").encode()
         files[f"{folder}/question.html"] = question_html(q).encode()
         seeds = list(verified_seeds(v.difficulty)) if q.id == "Pr2.5" else None
+        gradients = None if seeds is None else {s: make_variant(s, v.difficulty).draw.gradients for s in seeds}
         files[f"{folder}/server.py"] = SERVER.format(qid=q.id, title=q.title, difficulty=v.difficulty,
-                                                     seed=v.seed, seeds=seeds).encode()
+                                                     seed=v.seed, seeds=seeds, gradients=gradients).encode()
     return files

@@ -1,11 +1,5 @@
-"""Writing files safely: atomically, never over or through anything dlexam did not write, one writer per folder.
+"""The folder a command writes into: checked first, one writer at a time, every file dlexam wrote recorded.
 
-- :func:`atomic_open` / :func:`atomic_path` write to a temporary file in the same folder, then rename
-  it onto the target: a reader never sees a half-written file, and an interrupted write never
-  replaces a good one. A target that is a symbolic link, a folder or a special file is refused
-  before anything is written (a rename would replace the link; dlexam never writes through one).
-  A full disk or a refused permission is one line naming the file (:class:`WriteError`), never an
-  ``OSError`` traceback.
 - :class:`OutputDir` is a folder a command writes into, checked before any work is done: it must be
   a folder (not a file, not a dangling link) that can be created and written. A folder it made for a
   command that then failed before writing anything is removed again on ``close`` (with the folders
@@ -21,18 +15,15 @@
 - A run folder's files (``run_files``: a trainer's checkpoints and metrics, an experiment's
   results) are marked as the run's in the record: no other command replaces them, even with force
   (``svhn evaluate --png R/curves.png`` is refused).
-- ``OutputDir(..., lock=True)`` also holds an exclusive lock on the folder (``.dlexam.lock``,
-  ``fcntl.flock``) while it is in use: a second writer gets a one-line error. The lock file is
-  opened without following a link and never created through one; a lock file that is a link, has
-  other names (hard links) or holds anything but dlexam's own "process N" is refused, untouched.
-  The kernel drops the lock when its process dies, so a killed run leaves no stale lock behind.
+- ``OutputDir(..., lock=True)`` also holds an exclusive lock on the folder while it is in use
+  (:func:`dlexam.files.lock.take_lock`): a second writer gets a one-line error.
+
+Each file is written atomically (:mod:`dlexam.files.atomic`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
 import hashlib
 import json
 import os
@@ -44,121 +35,11 @@ from pathlib import Path
 from typing import IO
 
 from dlexam.errors import UserError
+from dlexam.files.atomic import WRITE_ERRORS, atomic_open, atomic_write_bytes, refuse_unsafe_target, sha256_of
+from dlexam.files.lock import LOCK, folder_locked, take_lock
 from dlexam.plain import dumps
 
 MANIFEST = ".dlexam-files.json"
-LOCK = ".dlexam.lock"
-_LOCK_TEXT = re.compile(rb"(process [0-9]{1,12})?")
-
-# errno -> the words of the one-line error (the causes a user's machine, not dlexam, is responsible for)
-_WRITE_ERRORS = {
-    errno.ENOSPC: "the disk is full",
-    errno.EDQUOT: "the disk quota is used up",
-    errno.EACCES: "permission denied",
-    errno.EPERM: "operation not permitted",
-    errno.EROFS: "the file system is read-only",
-    errno.EFBIG: "the file is larger than this system allows",
-}
-
-
-class WriteError(UserError):
-    """A file could not be written for a reason outside dlexam (full disk, permissions): one line."""
-
-    def __init__(self, path: str | os.PathLike, exc: OSError) -> None:
-        super().__init__(f"cannot write {path}: {_WRITE_ERRORS.get(exc.errno, exc.strerror or str(exc))}")
-        self.path, self.errno = str(path), exc.errno
-
-
-def write_error(path: str | os.PathLike, exc: OSError) -> WriteError | None:
-    """`exc` as a :class:`WriteError` naming `path` (or the file the error names), if the user's machine
-    caused it (full disk, quota, permissions, read-only); None for anything else."""
-    if exc.errno not in _WRITE_ERRORS:
-        return None
-    named = getattr(exc, "filename", None)
-    if named is not None and not Path(str(named)).name.endswith(".tmp"):
-        path = named  # the error is about another file than the temporary one (a folder, say)
-    return WriteError(path, exc)
-
-
-def refuse_unsafe_target(path: str | os.PathLike) -> None:
-    """Refuse (one line, nothing touched) to replace a symbolic link, a folder or a special file."""
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return
-    except OSError as exc:
-        raise write_error(path, exc) or UserError(f"cannot use {path}: {exc.strerror or exc}") from None
-    if stat.S_ISLNK(st.st_mode):
-        raise UserError(f"{path} is a symbolic link; dlexam never writes through one (not replacing it)")
-    if stat.S_ISDIR(st.st_mode):
-        raise UserError(f"{path} is a folder; not replacing it")
-    if not stat.S_ISREG(st.st_mode):
-        raise UserError(f"{path} is not a regular file; not replacing it")
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike, *, commit: Callable[[Path, Path], None] | None = None) -> Iterator[Path]:
-    """A temporary path beside `path` for a writer that needs a path (a compiler, say); on success the
-    file there is renamed onto `path` (by `commit(tmp, path)` where given), on failure removed.
-
-    Refused before anything is written: a `path` that is a link, a folder or a special file. A full
-    disk or a refused permission becomes a :class:`WriteError` naming `path`."""
-    path = Path(path)
-    refuse_unsafe_target(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-    except OSError as exc:
-        raise write_error(path, exc) or exc from None
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the permissions open() would
-        yield Path(tmp)
-        if commit is not None:
-            commit(Path(tmp), path)
-        else:
-            refuse_unsafe_target(path)  # again: something may have been put there meanwhile
-            os.replace(tmp, path)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(exc, OSError) and (err := write_error(path, exc)) is not None:
-            raise err from None
-        raise
-
-
-@contextlib.contextmanager
-def atomic_open(path: str | os.PathLike, mode: str = "wb", *,
-                commit: Callable[[Path, Path], None] | None = None) -> Iterator[IO]:
-    """Open a temporary sibling of `path` for writing; rename it onto `path` on success (see atomic_path)."""
-    with atomic_path(path, commit=commit) as tmp:
-        with open(tmp, mode) as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    with atomic_open(path, "wb") as f:
-        f.write(data)
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def sha256_of(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def check_dir_path(path: str | os.PathLike, what: str = "out") -> Path:
@@ -193,52 +74,8 @@ def check_writable_dir(path: str | os.PathLike, what: str = "out") -> Path:
         with tempfile.TemporaryFile(dir=p):
             pass
     except OSError as exc:
-        raise UserError(f"cannot write into {what} {p}: {_WRITE_ERRORS.get(exc.errno, exc.strerror or exc)}") from None
+        raise UserError(f"cannot write into {what} {p}: {WRITE_ERRORS.get(exc.errno, exc.strerror or exc)}") from None
     return p
-
-
-def take_lock(folder: Path, what: str = "out") -> int:
-    """Hold `folder`/.dlexam.lock exclusively (flock) and return its descriptor; one line if another holds it.
-
-    The file is opened without following a link and created only as a new regular file here; one that
-    is a link, has other names or holds anything but "process N" is refused, untouched."""
-    lock = folder / LOCK
-    try:
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o644)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise UserError(f"{lock} is a symbolic link; dlexam never writes through one (remove it)") from None
-        raise write_error(lock, exc) or UserError(f"cannot open {lock}: {exc.strerror or exc}") from None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
-            why = "it has other names (hard links)" if stat.S_ISREG(st.st_mode) else "not a regular file"
-            raise UserError(f"{lock} is not dlexam's lock file ({why}); not touching it")
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            holder = os.read(fd, 200).decode("utf-8", "replace").strip() or "another process"
-            raise UserError(f"{what} {folder} is in use by {holder}; wait for it or choose another folder") from None
-        text = os.pread(fd, 64, 0)
-        if _LOCK_TEXT.fullmatch(text) is None:
-            raise UserError(f"{lock} exists and was not written by dlexam; not touching it (remove it)")
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"process {os.getpid()}".encode(), 0)
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
-
-
-@contextlib.contextmanager
-def _folder_locked(folder: Path) -> Iterator[None]:
-    """Hold an exclusive flock on the folder itself (briefly: one update of its file record)."""
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # closing drops the lock
 
 
 class OutputDir:
@@ -348,7 +185,7 @@ class OutputDir:
 
     def record(self, *names: str) -> None:
         """Note that dlexam has just written these files (atomically) here."""
-        with _folder_locked(self.path):
+        with folder_locked(self.path):
             files, run = self._read_record()
             for name in names:
                 files[name] = [sha256_of(self.path / name)]
@@ -357,7 +194,7 @@ class OutputDir:
     def _claim_locked(self, name: str) -> None:
         """claim(name) under the folder's lock, so that no other writer's commit falls between reading the
         record and hashing the file (which made a file that writer had just replaced look foreign)."""
-        with _folder_locked(self.path):
+        with folder_locked(self.path):
             self.claim(name)
 
     def _commit(self, name: str, digest: Callable[[Path], str]) -> Callable[[Path, Path], None]:
@@ -366,7 +203,7 @@ class OutputDir:
 
         def commit(tmp: Path, target: Path) -> None:
             new = digest(tmp)
-            with _folder_locked(self.path):
+            with folder_locked(self.path):
                 self.claim(name)
                 files, run = self._read_record()
                 now = sha256_of(target) if target.is_file() else None  # the contents the rename replaces

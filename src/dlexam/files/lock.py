@@ -1,0 +1,70 @@
+"""The locks of a folder dlexam writes into (:class:`dlexam.files.folder.OutputDir`).
+
+- :func:`take_lock`: the folder's exclusive lock while a command uses it (``.dlexam.lock``, ``fcntl.flock``):
+  a second writer gets a one-line error. The lock file is opened without following a link and never
+  created through one; a lock file that is a link, has other names (hard links) or holds anything but
+  dlexam's own "process N" is refused, untouched. The kernel drops the lock when its process dies, so a
+  killed run leaves no stale lock behind.
+- :func:`folder_locked`: a brief lock on the folder itself, held while its file record is updated.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import re
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+from dlexam.errors import UserError
+from dlexam.files.atomic import write_error
+
+LOCK = ".dlexam.lock"
+_LOCK_TEXT = re.compile(rb"(process [0-9]{1,12})?")
+
+
+def take_lock(folder: Path, what: str = "out") -> int:
+    """Hold `folder`/.dlexam.lock exclusively (flock) and return its descriptor; one line if another holds it.
+
+    The file is opened without following a link and created only as a new regular file here; one that
+    is a link, has other names or holds anything but "process N" is refused, untouched."""
+    lock = folder / LOCK
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o644)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UserError(f"{lock} is a symbolic link; dlexam never writes through one (remove it)") from None
+        raise write_error(lock, exc) or UserError(f"cannot open {lock}: {exc.strerror or exc}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
+            why = "it has other names (hard links)" if stat.S_ISREG(st.st_mode) else "not a regular file"
+            raise UserError(f"{lock} is not dlexam's lock file ({why}); not touching it")
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.read(fd, 200).decode("utf-8", "replace").strip() or "another process"
+            raise UserError(f"{what} {folder} is in use by {holder}; wait for it or choose another folder") from None
+        text = os.pread(fd, 64, 0)
+        if _LOCK_TEXT.fullmatch(text) is None:
+            raise UserError(f"{lock} exists and was not written by dlexam; not touching it (remove it)")
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"process {os.getpid()}".encode(), 0)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+@contextlib.contextmanager
+def folder_locked(folder: Path) -> Iterator[None]:
+    """Hold an exclusive flock on the folder itself (briefly: one update of its file record)."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing drops the lock
