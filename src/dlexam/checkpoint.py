@@ -124,6 +124,11 @@ def load(path: str | os.PathLike, *, kind: str | None = None) -> dict[str, Any]:
     p = resolve(path)
     if not p.is_file():
         raise UserError(f"{p} is not a file")
+    try:  # is_zipfile says False for a file it cannot open: name that cause, not "not a checkpoint"
+        with open(p, "rb"):
+            pass
+    except OSError as exc:
+        raise UserError(f"cannot read {p}: {exc.strerror or exc}") from None
     if not zipfile.is_zipfile(p):  # torch.save writes a zip archive; anything else is not ours
         raise UserError(f"{p} is not a readable dlexam checkpoint (not a PyTorch checkpoint file, or truncated)")
     try:

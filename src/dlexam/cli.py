@@ -10,22 +10,30 @@ import argparse
 import importlib
 import os
 import sys
+import unicodedata
 
+from dlexam.commands.options import path_text
 from dlexam.errors import UserError
 
 COMMAND_MODULES = ("geoff", "sort", "svhn", "answers", "experiment", "report", "demo", "serve", "variant", "grade")
+
+
+def one_line(text: str) -> str:
+    """An error message as one line: a user's value echoed in it (`--host $'a\\nb'`) may hold line breaks or
+    other control characters, shown escaped (\\n) instead of breaking the line or driving the terminal."""
+    return "".join(repr(c)[1:-1] if unicodedata.category(c) == "Cc" else c for c in text)
 
 
 class Parser(argparse.ArgumentParser):
     """An ArgumentParser whose usage errors are one line and exit status 2."""
 
     def error(self, message: str):  # noqa: D102 - argparse API
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(2, f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="dlexam", description=__doc__.splitlines()[0])
-    parser.add_argument("--shared", metavar="DIR", default=None,
+    parser.add_argument("--shared", metavar="DIR", default=None, type=path_text,
                         help="the shared data folder (exam/, data/mnist-t10k, ...): sets DLEXAM_SHARED; "
                         "default: $DLEXAM_SHARED, else ../shared next to the checkout")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
@@ -66,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.handler(args) or 0)
     except UserError as exc:
-        print(f"dlexam: error: {exc}", file=sys.stderr)
+        print(f"dlexam: error: {one_line(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("dlexam: interrupted", file=sys.stderr)
@@ -79,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         err = write_error(exc.filename or "a file", exc)
         if err is None:
             raise
-        print(f"dlexam: error: {err}", file=sys.stderr)
+        print(f"dlexam: error: {one_line(str(err))}", file=sys.stderr)
         return 2
 
 

@@ -8,6 +8,7 @@ import shutil
 import textwrap
 import time
 
+from dlexam.commands.options import given, path_text
 from dlexam.commands.variant import add_variant_options
 from dlexam.plain import dumps
 
@@ -19,11 +20,11 @@ def register(sub) -> None:
                        description="Every question of the exam answered by computation now, with the exam's "
                                    "stated answer and a verdict: agrees, disagrees or conceptual (unread where "
                                    "the exam text given does not hold what a question reads).")
-    p.add_argument("--question", "-q", metavar="ID",
+    p.add_argument("--question", "-q", metavar="ID", type=given,
                    help="show one question in full with all its evidence (P1.1-P1.8, P2.1-P2.3, Pr1.1-Pr1.4, "
                         "Pr2.1-Pr2.5)")
     p.add_argument("--json", action="store_true", help="print JSON: a list of objects (one object with --question)")
-    p.add_argument("--exam", metavar="FILE", default=None,
+    p.add_argument("--exam", metavar="FILE", default=None, type=path_text,
                    help="the exam text (default: exam/ in the shared folder; sets DLEXAM_EXAM)")
     add_variant_options(p, required=False)
     p.set_defaults(handler=handle)

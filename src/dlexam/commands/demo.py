@@ -6,10 +6,13 @@ import argparse
 import time
 from pathlib import Path
 
+from dlexam.commands.options import path_text
+
 
 def register(sub) -> None:
     p = sub.add_parser("demo", help="run the tour: Geoff's matrices, sorting, the CNN, the answer key, the report")
-    p.add_argument("--out", default="runs/demo", help="folder for the demo's files (default: runs/demo)")
+    p.add_argument("--out", default="runs/demo", type=path_text,
+                   help="folder for the demo's files (default: runs/demo)")
     p.set_defaults(handler=handle)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from dlexam.commands.options import path_text
 from dlexam.commands.variant import add_variant_options
 from dlexam.plain import dumps
 
@@ -16,8 +17,9 @@ def register(sub) -> None:
                        "cannot be read (an option out of range, text that is no number, a matrix of the wrong "
                        "shape) scores 0 with what is wrong with it; the rest is graded as usual.")
     add_variant_options(p)
-    p.add_argument("submission", metavar="SUBMISSION", help="a JSON object {answer id: answer} or a CSV file "
-                   "(id,value per line; a matrix as one line per row); - reads standard input")
+    p.add_argument("submission", metavar="SUBMISSION", type=path_text,
+                   help="a JSON object {answer id: answer} or a CSV file (id,value per line; a matrix as one line per "
+                   "row); - reads standard input")
     p.add_argument("--json", action="store_true", help="print one JSON object (score, max_score, fields, ...)")
     p.set_defaults(handler=handle)
 

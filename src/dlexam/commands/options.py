@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from dlexam.errors import UserError
@@ -32,3 +33,24 @@ def temperature(text: str):
     from dlexam.attention import parse_temperature
 
     return library_type(parse_temperature)(text)
+
+
+def given(text: str) -> str:
+    """A flag's text, which must not be empty: `--vocab ""` or `--question ""` is refused, never read as
+    "not given" and silently replaced by the default."""
+    if text == "":
+        raise argparse.ArgumentTypeError("an empty value; give one, or leave the flag out for its default")
+    return text
+
+
+def path_text(text: str) -> str:
+    """A file or folder named on the command line, as text: never empty (`Path("")` is the current folder, so
+    `--out "$UNSET"` would write into it, and `--shared ""` would silently mean the default folder)."""
+    if text == "":
+        raise argparse.ArgumentTypeError("an empty path; name a file or folder (. is the current folder)")
+    return text
+
+
+def path(text: str) -> Path:
+    """:func:`path_text` as a Path."""
+    return Path(path_text(text))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from dlexam.commands.options import path_text
 from dlexam.plain import dumps
 
 
@@ -14,7 +15,8 @@ def register(sub) -> None:
         description="Build one self-contained HTML page, DIR/index.html, with the answer key, Geoff's "
         "matrices, the sorting transformers' attention, the SVHN CNN and every experiment.",
     )
-    p.add_argument("--out", required=True, metavar="DIR", help="folder for index.html (created if missing)")
+    p.add_argument("--out", required=True, metavar="DIR", type=path_text,
+                   help="folder for index.html (created if missing)")
     p.add_argument("--quick", action="store_true", help="smaller runs: the whole report in a few minutes")
     p.add_argument("--json", action="store_true", help="print the build summary as JSON")
     p.add_argument("--force", action="store_true",
@@ -22,7 +24,7 @@ def register(sub) -> None:
     p.add_argument("--skip-missing", action="store_true",
                    help="build the sections whose shared data (exam text, MNIST) are there, and say what was left "
                    "out (default: refuse before any work)")
-    p.add_argument("--exam", metavar="FILE", default=None,
+    p.add_argument("--exam", metavar="FILE", default=None, type=path_text,
                    help="the exam text (default: exam/ in the shared folder; sets DLEXAM_EXAM)")
     p.set_defaults(handler=run)
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
+
+from dlexam.commands import options
 
 
 def register(sub) -> None:
@@ -19,13 +20,13 @@ def register(sub) -> None:
         "(/cnn) and the answer key (/answers), with a JSON API under /api/ (docs/serve.md). It answers only "
         "requests addressed to localhost.",
     )
-    p.add_argument("--host", default="127.0.0.1",
+    p.add_argument("--host", default="127.0.0.1", type=options.given,
                    help="address to bind (default 127.0.0.1; anything else exposes the app beyond this machine)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 = any free port)")
-    p.add_argument("--sort-checkpoint", type=Path, metavar="RUN", default=None,
+    p.add_argument("--sort-checkpoint", type=options.path, metavar="RUN", default=None,
                    help="a trained sorter (checkpoint or run folder) shown beside the compiled solver on /sort "
                    "(default: the A-D sorter shipped with dlexam)")
-    p.add_argument("--svhn-checkpoint", type=Path, metavar="RUN", default=None,
+    p.add_argument("--svhn-checkpoint", type=options.path, metavar="RUN", default=None,
                    help="the CNN for /cnn (checkpoint or run folder; default: the shipped model)")
     p.add_argument("--workers", type=int, metavar="N", default=None,
                    help="processes that compute the answers (Geoff's matrices, gradient steps, predictions) beside "

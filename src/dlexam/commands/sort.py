@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from dlexam.commands.options import temperature
+from dlexam.commands.options import given, path_text, temperature
 from dlexam.plain import dumps
 
 ACTIONS = ("train", "evaluate")
@@ -39,10 +39,11 @@ def register(sub) -> None:
 
 
 def _model_options(p, *, vocab_help: str) -> None:
-    p.add_argument("--vocab", default=None, help=vocab_help)
+    p.add_argument("--vocab", default=None, type=given, help=vocab_help)
     p.add_argument(
         "--checkpoint",
         default=None,
+        type=path_text,
         help="a trained model (file or run directory); default: the compiled exact solver",
     )
     p.add_argument("--trained", action="store_true", default=None,
@@ -160,9 +161,9 @@ QUICK = {"steps": 40, "batch_size": 64, "warmup": 5, "checkpoint_every": 20}
 
 
 def _train_options(p) -> None:
-    p.add_argument("--vocab", default=None, help="A-D (default), A-Z, or N")
+    p.add_argument("--vocab", default=None, type=given, help="A-D (default), A-Z, or N")
     p.add_argument("--max-len", type=int, default=None, help="train on input lengths 0 .. L (required for a new run)")
-    p.add_argument("--out", required=True, help="run directory; the checkpoint is RUN/last.pt")
+    p.add_argument("--out", required=True, type=path_text, help="run directory; the checkpoint is RUN/last.pt")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out from RUN/last.pt with its own settings (exactly: the same "
                    "weights as a run never stopped)")
@@ -296,7 +297,7 @@ def _train(a) -> int:
 # ---- evaluate -------------------------------------------------------------------------------------
 def _evaluate_options(p) -> None:
     _model_options(p, vocab_help="vocabulary of the compiled solver (default A-D)")
-    p.add_argument("--lengths", default="1-32",
+    p.add_argument("--lengths", default="1-32", type=given,
                    help="input lengths, e.g. 1-32 or 1-8,16 (default 1-32; each 1-4096, samples x the sum of "
                    "the lengths at most 20,000,000 tokens)")
     p.add_argument("--samples", type=int, default=1000, help="held-out sequences per length (default 1000)")

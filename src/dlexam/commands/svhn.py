@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
+from dlexam.commands.options import path, path_text
 from dlexam.commands.svhn_inference import register_inference
 from dlexam.commands.variant import add_variant_options
 from dlexam.plain import dumps
@@ -231,7 +231,7 @@ def register(sub) -> None:
     q.set_defaults(handler=cmd_summary)
 
     q = s.add_parser("download", help="download official SVHN .mat files (MD5 checked, resumable)")
-    q.add_argument("--root", required=True, type=Path)
+    q.add_argument("--root", required=True, type=path)
     q.add_argument("--split", nargs="+", choices=SPLITS, default=["train", "test"])
     q.add_argument("--quiet", action="store_true")
     q.add_argument("--force", action="store_true",
@@ -239,7 +239,7 @@ def register(sub) -> None:
     q.set_defaults(handler=cmd_download)
 
     q = s.add_parser("synth", help="write SVHN-like synthetic train/test .mat files, or a recipe's training scenes")
-    q.add_argument("--out", required=True, type=Path)
+    q.add_argument("--out", required=True, type=path)
     q.add_argument("--train", type=int, default=None,
                    help="plain renderer: training images, 1 to 1,000,000 (default 20000)")
     q.add_argument("--test", type=int, default=None,
@@ -265,27 +265,27 @@ def register(sub) -> None:
 def _register_mnist(s) -> None:
 
     q = s.add_parser("mnist", help="write the shared MNIST test digits as SVHN-format .mat files")
-    q.add_argument("--out", required=True, type=Path)
+    q.add_argument("--out", required=True, type=path)
     q.add_argument("--train", type=int, default=8000,
                    help="the first N digits train, the rest test (1 to 9,999; default 8000)")
-    q.add_argument("--mnist-dir", type=Path, default=None)
+    q.add_argument("--mnist-dir", type=path, default=None)
     q.add_argument("--force", action="store_true", help="replace .mat files in --out that dlexam did not write")
     q.set_defaults(handler=cmd_mnist)
 
 
 def _register_train(s) -> None:
     q = s.add_parser("train", help="train the CNN; checkpoints, metrics and curves in --out")
-    q.add_argument("--data", type=Path, help="folder with train_32x32.mat, or an image folder DIR/0/ ... DIR/9/")
+    q.add_argument("--data", type=path, help="folder with train_32x32.mat, or an image folder DIR/0/ ... DIR/9/")
     q.add_argument(
         "--recipe",
         choices=("shipped", "quick"),
         default=None,
         help="make the data too (offline) and train as the named recipe; 'shipped' rebuilds the shipped model",
     )
-    q.add_argument("--init", default=None, metavar="shipped|CHECKPOINT",
+    q.add_argument("--init", default=None, type=path_text, metavar="shipped|CHECKPOINT",
                    help="fine-tune: start from the shipped model or a checkpoint / run directory of the exam CNN "
                    "(defaults then: 5 epochs, batch 128, lr 0.01 for sgd, 0.0003 for adam)")
-    q.add_argument("--out", required=True, type=Path, help="run directory")
+    q.add_argument("--out", required=True, type=path, help="run directory")
     q.add_argument("--epochs", type=int, default=None, help="1 to 100,000 (default 10, 5 with --init, 2 with --quick;"
                    " --resume: the run's own, or a new total)")
     q.add_argument("--batch-size", type=int, default=None, help="1 to 65,536 (default 256, 128 with --init)")

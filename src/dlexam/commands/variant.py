@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from dlexam.commands.options import path_text
 from dlexam.errors import UserError
 from dlexam.plain import dumps
 
@@ -42,7 +43,7 @@ def register(sub) -> None:
     p.add_argument("--seed", type=seed, required=True, metavar="N", help="the variant's seed (a whole number >= 0)")
     p.add_argument("--difficulty", default="standard", choices=DIFFICULTIES,
                    help="standard (near Version A) or harder (Problem 2.4's second head has its own weights)")
-    p.add_argument("--out", metavar="DIR", help="write the documents and exports into DIR")
+    p.add_argument("--out", metavar="DIR", type=path_text, help="write the documents and exports into DIR")
     p.add_argument("--format", type=formats, default=FORMATS, metavar="LIST",
                    help=f"with --out, which files: comma-separated from {', '.join(FORMATS)} (default all)")
     p.add_argument("--force", action="store_true",

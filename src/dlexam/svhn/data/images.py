@@ -215,8 +215,14 @@ def _open(source, formats: tuple[str, ...]):
         return Image.open(io.BytesIO(bytes(source)), formats=formats)
     p = Path(source)
     if not p.is_file():
-        raise UserError(f"image not found: {p}")
-    return Image.open(p, formats=formats)
+        raise UserError(f"image not found: {p}" if not p.exists() else f"{p} is not an image file (a folder or a "
+                        "device)")
+    try:
+        return Image.open(p, formats=formats)
+    except OSError as exc:  # a file that cannot be read (permissions) is not "damaged": say why
+        if exc.errno is None:  # Pillow's own: not an image it knows
+            raise
+        raise UserError(f"cannot read {p}: {exc.strerror or exc}") from None
 
 
 def _checked(img, what: str, max_pixels: int) -> ImageHeader:

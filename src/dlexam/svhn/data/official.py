@@ -295,7 +295,11 @@ def download(
     for split in splits:
         if split not in SPLITS or split not in md5:
             raise UserError(f"unknown SVHN split {split!r} (choose from {', '.join(SPLITS)})")
-    out = OutputDir(root, force=force, what="root")
+    with OutputDir(root, force=force, what="root", lock=True) as out:  # one writer of the .part files at a time
+        return _download_into(out, splits, md5, max_bytes, base_url, progress, timeout)
+
+
+def _download_into(out: OutputDir, splits, md5: dict, max_bytes: dict, base_url: str, progress, timeout) -> list[Path]:
     done = []
     for split in splits:
         target = out.file(filename(split))

@@ -203,12 +203,14 @@ def held_out_split(n_test: int = 4000, seed: int = 0) -> tuple[np.ndarray, np.nd
 
 def write_splits(out_dir: str | os.PathLike, splits: dict, *, force: bool = False) -> Path:
     """Write {split: (rgb, digits)} as official .mat files into `out_dir`, never over a file dlexam did not
-    write (unless `force`): the folder is checked before the images are made, so call it with generators."""
-    out = OutputDir(out_dir, force=force)
-    out.claim(*(f"{name}_32x32.mat" for name in splits))
-    for name, make in splits.items():
-        with out.open(f"{name}_32x32.mat") as f:  # the file and its record: one commit
-            save_mat(f, *make())
+    write (unless `force`): the folder is checked before the images are made, so call it with generators.
+    The folder is locked meanwhile: a second writer is refused, so no folder holds one writer's train split
+    beside another's test split."""
+    with OutputDir(out_dir, force=force, lock=True) as out:
+        out.claim(*(f"{name}_32x32.mat" for name in splits))
+        for name, make in splits.items():
+            with out.open(f"{name}_32x32.mat") as f:  # the file and its record: one commit
+                save_mat(f, *make())
     return out.path
 
 

@@ -41,9 +41,13 @@ def write_images(out_dir: str | os.PathLike, images: np.ndarray, digits: np.ndar
 
 
 def _write_folder(out_dir, images: np.ndarray, digits: np.ndarray, force: bool) -> dict:
+    with OutputDir(out_dir, force=force, lock=True) as out:  # one writer at a time
+        return _write_images(out, images, digits)
+
+
+def _write_images(out: OutputDir, images: np.ndarray, digits: np.ndarray) -> dict:
     from PIL import Image
 
-    out = OutputDir(out_dir, force=force)
     names = [f"{d}/{i:06d}.png" for i, d in enumerate(digits.tolist())]
     for d in sorted(set(digits.tolist())):
         folder = out.file(str(d))

@@ -1,0 +1,144 @@
+"""What a fuzz of every flag of the command line found (docs/reliability.md): an empty value was read as
+"not given" (a silent default, `--shared ""` or `--vocab ""`) or as the current folder (`--out ""`
+wrote there), and `svhn synth`/`mnist`/`download` wrote a folder that another writer was writing."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from dlexam.cli import main
+from dlexam.files import OutputDir
+
+EMPTY_PATHS = [
+    ["--shared", "", "answers", "--question", "P1.1"],
+    ["svhn", "synth", "--out", "", "--train", "5", "--test", "5"],
+    ["svhn", "mnist", "--out", ""],
+    ["svhn", "download", "--root", "", "--split", "extra"],
+    ["svhn", "train", "--data", "DATA", "--out", "", "--quick"],
+    ["svhn", "train", "--data", "", "--out", "OUT", "--quick"],
+    ["svhn", "train", "--data", "DATA", "--out", "OUT", "--init", ""],
+    ["svhn", "evaluate", "--data", "", "--split", "test"],
+    ["svhn", "evaluate", "--data", "DATA", "--checkpoint", ""],
+    ["svhn", "evaluate", "--data", "DATA", "--png", ""],
+    ["svhn", "predict", ""],
+    ["svhn", "predict", "--checkpoint", "", "IMAGE"],
+    ["svhn", "explain", "", "--layer", "conv1", "--at", "0,1,1"],
+    ["answers", "--exam", ""],
+    ["experiment", "attention-temperature", "--quick", "--out", ""],
+    ["report", "--quick", "--out", ""],
+    ["report", "--quick", "--out", "OUT", "--exam", ""],
+    ["demo", "--out", ""],
+    ["variant", "--seed", "1", "--out", ""],
+    ["grade", "--variant", "1", ""],
+    ["sort", "--checkpoint", "", "D A"],
+    ["sort", "train", "--max-len", "3", "--quick", "--out", ""],
+    ["sort", "evaluate", "--checkpoint", ""],
+    ["serve", "--port", "0", "--svhn-checkpoint", ""],
+]
+EMPTY_VALUES = [
+    ["sort", "--vocab", "", "D A"],
+    ["sort", "train", "--vocab", "", "--max-len", "3", "--quick", "--out", "OUT"],
+    ["sort", "evaluate", "--vocab", "", "--lengths", "1-2", "--samples", "3"],
+    ["sort", "evaluate", "--lengths", "", "--samples", "3"],
+    ["answers", "--question", ""],
+    ["serve", "--port", "0", "--host", ""],
+]
+
+
+@pytest.mark.parametrize("argv", EMPTY_PATHS + EMPTY_VALUES, ids=" ".join)
+def test_an_empty_value_is_refused_never_read_as_a_default_or_the_current_folder(argv, tmp_path, monkeypatch,
+                                                                               capsys):
+    """Before: `svhn synth --out ""` wrote into the current folder, `--shared ""` and `--vocab ""` fell back
+    to the defaults, `answers -q ""` printed every answer."""
+    here = tmp_path / "cwd"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    argv = [str(tmp_path / w) if w in ("DATA", "OUT", "IMAGE") else w for w in argv]
+    code = main(argv)
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("dlexam"), (code, err)
+    assert "argument" in lines[0] and "empty" in lines[0], lines[0]
+    assert os.listdir(here) == []  # nothing was written where "" would have pointed
+
+
+@pytest.mark.parametrize("argv", [
+    ["svhn", "synth", "--train", "5", "--test", "5", "--out"],
+    ["svhn", "synth", "--scenes", "--images", "20", "--out"],
+    ["svhn", "synth", "--scenes", "--images", "20", "--format", "folder", "--out"],
+    ["svhn", "download", "--split", "extra", "--quiet", "--root"],
+], ids=lambda a: " ".join(a[:4]))
+def test_the_svhn_data_writers_refuse_a_folder_another_writer_holds(argv, tmp_path, capsys):
+    """Two `svhn synth --out D` at once both wrote D (one's train split could end beside the other's test
+    split); two downloads appended to one .part file. Each now takes the folder's lock, as training does."""
+    d = tmp_path / "data"
+    with OutputDir(d, lock=True):  # another dlexam writing there
+        code = main([*argv, str(d)])
+        assert os.listdir(d) == [".dlexam.lock"]  # nothing written beside the holder's lock
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "in use by process" in err[0], (code, err)
+
+
+def test_a_data_writer_releases_its_lock_and_a_second_run_replaces_its_own_files(tmp_path, capsys):
+    d = tmp_path / "data"
+    for seed in ("1", "2"):
+        assert main(["svhn", "synth", "--out", str(d), "--train", "5", "--test", "5", "--seed", seed]) == 0
+    assert {"train_32x32.mat", "test_32x32.mat"} <= set(os.listdir(d))
+
+
+@pytest.mark.parametrize("argv, shown", [
+    (["answers", "a\nb"], "a\\nb"),  # argparse's "unrecognized arguments" echoes the value as it is
+    (["serve", "--port", "0", "--workers", "0", "--host", "a\nb\x1b[2J"], "a\\nb\\x1b[2J"),  # the library's error
+])
+def test_an_error_message_is_one_line_whatever_the_value_holds(argv, shown, capsys):
+    """`serve --host $'a\\nb'` was two lines on stderr; a terminal escape in a value reached the terminal."""
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("dlexam") and shown in err, err
+    assert "\x1b" not in err
+
+
+def _without_root_file_access() -> None:
+    """In the child: even root then obeys file permissions (CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH leave the
+    capability bounding set, so the exec'd interpreter starts without them)."""
+    import ctypes
+
+    if os.geteuid() == 0:
+        libc = ctypes.CDLL(None, use_errno=True)
+        for cap in (1, 2):  # PR_CAPBSET_DROP = 24
+            if libc.prctl(24, cap, 0, 0, 0) != 0:
+                os._exit(77)
+
+
+@pytest.mark.parametrize("argv", [["svhn", "predict", "--checkpoint", "SECRET", "IMAGE"],
+                                  ["sort", "--checkpoint", "SECRET", "D A"], ["svhn", "predict", "SECRET"]],
+                         ids=" ".join)
+def test_an_unreadable_file_is_named_as_unreadable_not_as_damaged(argv, tmp_path):
+    """A checkpoint without read permission was 'not a PyTorch checkpoint file, or truncated', an image 'damaged
+    or cut short ([Errno 13] ...)'."""
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    secret = tmp_path / "secret.pt"
+    secret.write_bytes(b"PK\x03\x04 not for you")
+    secret.chmod(0)
+    Image.new("L", (32, 32)).save(tmp_path / "digit.png")
+    argv = [str(secret) if w == "SECRET" else str(tmp_path / "digit.png") if w == "IMAGE" else w for w in argv]
+    p = subprocess.run([sys.executable, "-m", "dlexam", *argv], capture_output=True, text=True, timeout=120,
+                       preexec_fn=_without_root_file_access, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    if p.returncode == 77:
+        pytest.skip("cannot drop root's file access here")
+    errors = [line for line in p.stderr.splitlines() if not line.startswith("dlexam: using")]
+    assert p.returncode == 2 and errors == [f"dlexam: error: cannot read {secret}: Permission denied"], p.stderr
+
+
+@pytest.mark.parametrize("argv", [["svhn", "predict", "/dev/null"], ["svhn", "explain", "/dev/null", "--layer",
+                                                                       "conv1", "--at", "0,1,1"]], ids=" ".join)
+def test_a_device_given_as_an_image_is_not_called_missing(argv, capsys):
+    assert main(argv) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if not line.startswith("dlexam: using")]
+    assert err == ["dlexam: error: /dev/null is not an image file (a folder or a device)"], err
