@@ -171,3 +171,32 @@ def test_unknown_experiment_names_fail_the_section(tmp_path):
     spec = SectionSpec("experiments", "Experiments", experiments.build)
     result = build_report(tmp_path, ReportSettings(tiny=True, experiments=("no-such",)), sections=[spec])
     assert "unknown experiment(s) no-such" in result.sections[0].error
+
+
+def test_an_interrupted_report_leaves_no_folder_behind(tmp_path):
+    """Ctrl-C before the experiments ran: the folders made for them, the lock and --out itself go again
+    (they were left behind, empty, with a lock: found by the CLI fuzz)."""
+    def interrupt(section):
+        raise KeyboardInterrupt
+
+    specs = [SectionSpec("fine", "Fine", fine_section),
+             SectionSpec("experiments", "Experiments", fine_section)]
+    out = tmp_path / "new" / "report"
+    with pytest.raises(KeyboardInterrupt):
+        build_report(out, ReportSettings(quick=True, experiments=("pooling", "activations")), specs,
+                     progress=interrupt)
+    assert not (tmp_path / "new").exists()
+
+
+def test_an_interrupted_report_keeps_a_folder_that_was_there(tmp_path):
+    """Only what the report made goes: an existing --out keeps its own files and loses the empty folders."""
+    (tmp_path / "mine.txt").write_text("the user's")
+    specs = [SectionSpec("fine", "Fine", fine_section),
+             SectionSpec("experiments", "Experiments", fine_section)]
+
+    def interrupt(section):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        build_report(tmp_path, ReportSettings(quick=True, experiments=("pooling",)), specs, progress=interrupt)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".dlexam.lock", "mine.txt"]

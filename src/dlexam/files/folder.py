@@ -86,6 +86,7 @@ class OutputDir:
 
     def __init__(self, path: str | os.PathLike, *, force: bool = False, lock: bool = False, what: str = "out",
                  run_files: tuple[str, ...] = ()):
+        self._children: list[OutputDir] = []  # closed first (adopt)
         absent = _absent_folders(Path(path))
         self.path = check_writable_dir(path, what)
         self._created = tuple(p for p in absent if p.is_dir())  # the folders made here, deepest first
@@ -104,7 +105,10 @@ class OutputDir:
     def close(self) -> None:
         """Release the lock (also released when the process ends). If this OutputDir made the folder and
         nothing was written there (the command failed first), the folder goes again: the lock file,
-        then each folder made for it while it is empty. Nothing else is ever removed."""
+        then each folder made for it while it is empty. Nothing else is ever removed. The folders it
+        adopted (:meth:`adopt`) are closed first, newest first, so an unused tree goes as a whole."""
+        while self._children:
+            self._children.pop().close()
         try:
             unused = bool(self._created) and {e.name for e in os.scandir(self.path)} <= {LOCK}
         except OSError:  # the folder is gone already
@@ -122,6 +126,11 @@ class OutputDir:
                 except OSError:
                     break
             self._created = ()
+
+    def adopt(self, child: OutputDir) -> OutputDir:
+        """Close `child` (a folder this command opened inside this one) when this one closes."""
+        self._children.append(child)
+        return child
 
     def __enter__(self) -> OutputDir:
         return self

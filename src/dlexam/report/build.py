@@ -103,7 +103,10 @@ def open_out_dir(out_dir: Path, settings: ReportSettings, specs: Sequence[Sectio
             for name in settings.experiments or MODULES:
                 if name in MODULES:
                     writes = files_written(importlib.import_module(MODULES[name]).FIGURES)
-                    OutputDir(out.path / "experiments" / name, force=settings.force, run_files=writes).claim(*writes)
+                    # adopted: an interrupted report leaves none of these folders behind, empty
+                    sub = out.adopt(OutputDir(out.path / "experiments" / name, force=settings.force,
+                                              run_files=writes))
+                    sub.claim(*writes)
     except BaseException:
         out.close()
         raise
