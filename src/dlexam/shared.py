@@ -69,7 +69,8 @@ def exam_path() -> Path:
     if os.environ.get(ENV_EXAM):
         path = Path(os.environ[ENV_EXAM])
         if not path.is_file():
-            raise SharedDataMissing(f"exam text not found: {ENV_EXAM}={path}")
+            what = "not found" if not path.exists() else "not a regular file (a folder, a device or a pipe)"
+            raise SharedDataMissing(f"exam text {what}: {ENV_EXAM}={path}")
         return path
     return shared_path("exam", EXAM_FILE)
 

@@ -90,3 +90,20 @@ def test_every_question_renders_in_full_and_in_the_table(key_json):
         text = render_question(a)
         assert text.startswith(f"{a['id']}: ") and f"Verdict:      {a['verdict']}" in text
     assert "2 disagree" in table and "Pr2.4 disagrees:" in table
+
+
+@pytest.mark.parametrize("kind", ["folder", "device"])
+def test_an_exam_that_is_not_a_regular_file_is_named_so(capsys, monkeypatch, tmp_path, kind):
+    """--exam /dev/null or a folder was reported as "not found"; it is there, it is not a file."""
+    from dlexam.answers import exam_source
+
+    path = tmp_path if kind == "folder" else "/dev/null"
+    monkeypatch.setenv("DLEXAM_EXAM", str(path))
+    exam_source.exam_text.cache_clear()
+    try:
+        assert main(["answers", "-q", "P1.4"]) == 2
+        err = capsys.readouterr().err
+        assert "not a regular file" in err and str(path) in err and err.count("\n") == 1
+    finally:
+        monkeypatch.undo()
+        exam_source.exam_text.cache_clear()
