@@ -147,8 +147,7 @@ def test_evaluate_names_lengths_without_heldout_sequences(capsys):
 @pytest.mark.parametrize("argv", [["sort", "--vocab", "", "A"], ["sort", "evaluate", "--vocab", "", "--lengths", "2"]])
 def test_an_empty_vocabulary_is_refused_not_taken_for_a_to_d(argv, capsys):
     rc, out, err = run(argv, capsys)  # before: `--vocab ""` answered with vocabulary A-D
-    assert (rc, out) == (2, "") and err == "dlexam: error: bad vocabulary '': use a letter range like A-D or A-Z, " \
-        "or a number of symbols N\n"
+    assert (rc, out) == (2, "") and err.count("\n") == 1 and "argument --vocab: an empty value" in err
 
 
 def test_options_before_the_action_are_used_not_dropped(tmp_path, capsys):
@@ -176,7 +175,7 @@ def test_options_before_the_action_are_used_not_dropped(tmp_path, capsys):
 def test_an_empty_out_is_refused_not_taken_for_the_current_folder(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)  # before: `sort train --out ''` trained into the current folder
     rc, out, err = run(["sort", "train", "--out", "", "--max-len", "3", "--quick"], capsys)
-    assert (rc, out, err) == (2, "", "dlexam: error: out is empty: name a folder (. for the current one)\n")
+    assert (rc, out) == (2, "") and err.count("\n") == 1 and "argument --out: an empty path" in err
     assert list(tmp_path.iterdir()) == []
 
 
@@ -185,5 +184,4 @@ def test_an_empty_checkpoint_is_refused_not_taken_for_the_current_folder(tmp_pat
     monkeypatch.chdir(tmp_path)  # before: `--checkpoint ''` answered with ./last.pt
     for argv in (["sort", "--checkpoint", "", "A"], ["sort", "evaluate", "--checkpoint", "", "--lengths", "2"]):
         rc, out, err = run(argv, capsys)
-        assert (rc, out) == (2, "") and err == "dlexam: error: the checkpoint path is empty: name a checkpoint " \
-            "file or run folder (. for the current one)\n"
+        assert (rc, out) == (2, "") and err.count("\n") == 1 and "argument --checkpoint: an empty path" in err
