@@ -151,7 +151,8 @@ def run(out_dir: OutputDir, quick: bool = False) -> dict:
     summary = {
         pool: {str(d): {k: stat(pool, d, k) for k in ("accuracy", "consistency")} for d in SHIFTS} for pool in POOLS
     }
-    verdict, finding = _verdict(cfg, summary)
+    verdict, measured, judged = _verdict(cfg, summary)
+    finding = measured + judged
     figures = _figures(out_dir, cfg, summary, data)
     if quick:  # too little training to say anything about robustness: say so, and judge nothing
         full = PoolingConfig()
@@ -162,7 +163,7 @@ def run(out_dir: OutputDir, quick: bool = False) -> dict:
             f"the networks reach only {accuracy:.0%} unshifted accuracy and one seed measures no spread, so the "
             f"robustness comparisons below are not evidence for or against the claim (the full run's rules would "
             f"read these numbers as '{verdict}').",
-        ) + finding
+        ) + measured  # the numbers only: the full run's judgement of them would overclaim here
         verdict = "inconclusive"
     return finish(
         out_dir, name=NAME, claim=CLAIM, claim_source=CLAIM_SOURCE, cfg=cfg, quick=quick, start=start,
@@ -176,7 +177,8 @@ def run(out_dir: OutputDir, quick: bool = False) -> dict:
     )
 
 
-def _verdict(cfg: PoolingConfig, s: dict) -> tuple[str, str]:
+def _verdict(cfg: PoolingConfig, s: dict) -> tuple[str, str, str]:
+    """(verdict, what was measured, what the full run's rules conclude from it)."""
     def m(pool, d, k):
         return s[pool][str(d)][k][0]
 
@@ -196,14 +198,16 @@ def _verdict(cfg: PoolingConfig, s: dict) -> tuple[str, str]:
     else:
         who = "neither max nor average pooling is clearly more shift-robust than the other here"
     pooling_helps = all(cons3[p] > cons3["none"] + margin for p in ("max", "avg"))
-    text = (
+    measured = (
         f"Unshifted test accuracy (mean of {n} seed(s)): max pooling {m('max', 0, 'accuracy'):.1%}, average "
         f"pooling {m('avg', 0, 'accuracy'):.1%}, no pooling (subsampling) {m('none', 0, 'accuracy'):.1%}. "
         f"A 1-pixel shift leaves {cons1['max']:.1%} (max), {cons1['avg']:.1%} (avg) and {cons1['none']:.1%} "
         f"(none) of the predictions unchanged; a 3-pixel shift {cons3['max']:.1%}, {cons3['avg']:.1%} and "
         f"{cons3['none']:.1%}, with accuracy falling by {100 * drop['max']:.1f}, {100 * drop['avg']:.1f} and "
         f"{100 * drop['none']:.1f} points. "
-        + (
+    )
+    judged = (
+        (
             "Pooling does make the network more robust to shifts than the same downsampling without pooling, "
             "but the invariance is partial, not full: predictions change under shifts of a few pixels, more "
             "so the larger the shift. "
@@ -215,7 +219,7 @@ def _verdict(cfg: PoolingConfig, s: dict) -> tuple[str, str]:
         "The receptive-field part of the claim is not tested here."
     )
     verdict = "partly supported" if pooling_helps else "not supported"
-    return verdict, text
+    return verdict, measured, judged
 
 
 def _captions(cfg: PoolingConfig, s: dict) -> dict[str, dict[str, str]]:
