@@ -144,3 +144,17 @@ def test_a_long_line_under_softmax_warns_that_counts_can_outweigh_a_symbol(capsy
     assert main(["sort", "--trained", "--temperature", "0", line]) == 0
     out, err = capsys.readouterr()
     assert out == "A B\n" and err.count("\n") == 1 and "trained on" in err and "outnumbered" not in err
+
+
+def test_an_input_answered_with_nothing_is_warned_about(capsys):
+    """At a very hot temperature the trained sorter stops at once: an empty answer to "D A A" (sorted(set())
+    of it is "A D") used to come with no word; now the warning names the temperature and the model's own."""
+    assert main(["sort", "--trained", "--temperature", "100000", "D A A"]) == 0
+    out, err = capsys.readouterr()
+    assert out == "\n" and sorted(set("D A A".split())) == ["A", "D"]
+    assert err.count("\n") == 1 and "1 input(s) with symbols answered with none" in err
+    assert "--temperature 100000" in err and "own is 0.1" in err
+    assert main(["sort", "--trained", "D A A"]) == 0  # at its own temperature: right, and nothing to say
+    assert capsys.readouterr() == ("A D\n", "")
+    assert main(["sort", ""]) == 0  # an empty input answered with nothing is right
+    assert capsys.readouterr() == ("\n", "")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
@@ -65,6 +66,9 @@ class StreamNotes:
     longest: int = 0
     unstopped: int = 0  # answers that hit the step limit without <STOP>
     counts_matter: bool = False  # decoded by counts under softmax: a symbol far outnumbered can be outweighed
+    emptied: int = 0  # inputs with symbols answered with none
+    temperature: float | None = None  # the temperature decoded at, where the user chose one
+    own_temperature: float | None = None  # the model's own
 
     def warnings(self) -> list[str]:
         out = []
@@ -73,6 +77,11 @@ class StreamNotes:
                    "answers from which symbols occur, not how often)") if self.counts_matter else ""
             out.append(f"{self.long} input(s) longer than the {self.max_len} symbols the model was trained on "
                        f"(longest {self.longest}); answered anyway, check the results{why}")
+        if self.emptied:
+            chosen = (f" at --temperature {self.temperature:g} (the model's own is {self.own_temperature:g})"
+                      if self.temperature is not None and self.temperature != self.own_temperature else "")
+            out.append(f"{self.emptied} input(s) with symbols answered with none{chosen}: the model stopped at once, "
+                       "which is not a right answer; decode at the model's own temperature or at --temperature 0")
         if self.unstopped:
             out.append(f"{self.unstopped} answer(s) hit the step limit without <STOP>; printed as decoded so far")
         return out
@@ -115,11 +124,15 @@ def answer_stream(
     model = sorter.model
     notes.counts_matter = model.attends_to_a_multiset() and not is_argmax(model.temperature(temperature),
                                                                          model.E.dtype)
+    notes.own_temperature = model.temperature()
+    notes.temperature = None if temperature is None else model.temperature(temperature)
+    lengths: deque[int] = deque()  # of the lines read and not yet answered (a chunk or two: bounded)
     reader = line_reader(sorter.model, sorter.vocab, numbered=numbered, chunk_lines=chunk_lines)
     chunks = reader.from_stream(source) if hasattr(source, "read") else reader.from_texts(source)
 
     def noted(chunks: Iterable[Chunk]) -> Iterator[Chunk]:
         for chunk in chunks:
+            lengths.extend(chunk.lengths)
             if sorter.max_len is not None:
                 long = [n for n in chunk.lengths if n > sorter.max_len]
                 notes.long += len(long)
@@ -128,6 +141,7 @@ def answer_stream(
 
     for out, stopped in decode_chunks(sorter.model, sorter.vocab, noted(chunks), temperature=temperature):
         notes.unstopped += not stopped
+        notes.emptied += lengths.popleft() > 0 and len(out) == 0
         yield sorter.vocab.format(out)
 
 
