@@ -9,6 +9,9 @@ from dlexam.commands.options import path, path_text
 from dlexam.plain import dumps
 from dlexam.svhn.data import SPLITS
 
+TTA_HELP = ("test-time augmentation: the mean of the image's and a narrowed copy's probabilities "
+            "(2x the compute; docs/svhn.md)")
+
 
 def _print_json(obj) -> None:
     print(dumps(obj, indent=1))
@@ -138,9 +141,7 @@ def register_inference(s) -> None:
         help="default: confusion_<split>.png beside --checkpoint (none for the shipped model)",
     )
     q.add_argument("--force", action="store_true", help="replace --png even where dlexam did not write it")
-    q.add_argument("--tta", action="store_true",
-                   help="test-time augmentation: the mean of the image's and a narrowed copy's probabilities "
-                   "(2x the compute; docs/svhn.md)")
+    q.add_argument("--tta", action="store_true", help=TTA_HELP)
     q.add_argument("--json", action="store_true")
     q.set_defaults(handler=cmd_evaluate)
 
@@ -148,9 +149,7 @@ def register_inference(s) -> None:
     q.add_argument("--checkpoint", default=None, type=path_text,
                    help="a .pt file or a run directory (default: the shipped model)")
     q.add_argument("images", nargs="+", type=path_text)
-    q.add_argument("--tta", action="store_true",
-                   help="test-time augmentation: the mean of the image's and a narrowed copy's probabilities "
-                   "(2x the compute; docs/svhn.md)")
+    q.add_argument("--tta", action="store_true", help=TTA_HELP)
     q.add_argument("--json", action="store_true")
     q.set_defaults(handler=cmd_predict)
 
