@@ -62,7 +62,7 @@ def test_any_table_accepts_the_shapes_libraries_return():
 
 
 def test_figure_embeds_the_png_bytes_unchanged():
-    png = plots.heatmap(np.array([[0.0, 0.5], [0.25, 1.0]]), title="t")
+    png = plots.heatmap(np.array([[0.0, 0.5], [0.25, 1.0]]), title="t").png
     html = page.figure(png, "a <caption>")
     uri = html.split('src="', 1)[1].split('"', 1)[0]
     assert uri.startswith("data:image/png;base64,")
@@ -85,7 +85,7 @@ def test_error_box_names_the_failure():
 
 
 def test_png_size_agrees_with_pillow_and_sets_the_figure_width():
-    png = plots.heatmap(np.eye(3), title="eye", cell_inches=0.8)
+    png = plots.heatmap(np.eye(3), title="eye", cell_inches=0.8).png
     with Image.open(io.BytesIO(png)) as im:
         assert page.png_size(png) == im.size
     assert f'<figure style="width:{im.size[0]}px">' in page.figure(png, "c")
