@@ -79,7 +79,10 @@ def heatmap(
         spine.set_visible(False)
 
     def fit_cells(fig) -> None:
-        """On the narrow drawing, each cell's label no wider than its cell (a cell is ~0.25 in there)."""
+        """On the narrow drawing, rows at least 0.28 in tall (a wide matrix, kept at its aspect, squeezes them
+        flat) and each cell's label no wider than its cell (a cell may be ~0.25 in wide there)."""
+        width, height = fig.get_size_inches()
+        fig.set_size_inches(width, max(height, 1.3 + rows * 0.28))  # 1.3 in: title and slanted column labels
         fig.canvas.draw()
         cell_pt = ax.bbox.width / cols / fig.dpi * 72
         for text in cells:
