@@ -8,13 +8,16 @@ same figure gives the same bytes.
 A figure can also be drawn for a narrow screen (:func:`restack`, :func:`save_into` with ``narrow=True``):
 its panels one above the other (two side by side where they are small), about 400 pixels wide, so that on
 a phone it is shown near its drawn size and its text stays readable. It is written beside the figure as
-``NAME.narrow.png`` (:func:`narrow_name`); the report shows it below 700 px.
+``NAME.narrow.png`` (:func:`narrow_name`); the report shows it below 700 px. A figure that goes only into
+the report is rendered both ways at once by :func:`render` (a :class:`Drawing`).
 """
 
 from __future__ import annotations
 
 import io
+import math
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 DPI = 110
@@ -50,6 +53,24 @@ def to_png(fig, dpi: int = DPI, *, close: bool = True) -> bytes:
     return buf.getvalue()
 
 
+@dataclass(frozen=True)
+class Drawing:
+    """One figure rendered twice: `png` for a desktop window, `narrow` for a narrow screen (:func:`restack`)."""
+
+    png: bytes
+    narrow: bytes
+
+
+def render(fig, *, narrowed=None) -> Drawing:
+    """`fig` as PNG bytes, as drawn and restacked for a narrow screen; closes it. `narrowed(fig)`, if given,
+    adjusts the restacked figure before it is rendered (text that must fit its smaller cells, say)."""
+    png = to_png(fig, close=False)
+    restack(fig)
+    if narrowed is not None:
+        narrowed(fig)
+    return Drawing(png, to_png(fig))
+
+
 def narrow_name(name: str) -> str:
     """The file name of a figure's narrow drawing: curves.png -> curves.narrow.png."""
     stem, dot, ext = name.rpartition(".")
@@ -58,7 +79,8 @@ def narrow_name(name: str) -> str:
 
 def restack(fig, width: float = NARROW_WIDTH_IN):
     """Lay `fig`'s panels out for a narrow screen, in place: one column (two where a panel is at most 2.6 in
-    wide), `width` inches wide, each panel keeping its aspect ratio; titles wrap. Returns `fig`.
+    wide, as many as fit at their drawn width where that is more: a grid of small images), `width` inches
+    wide, each panel keeping its aspect ratio; titles wrap. Returns `fig`.
 
     Panels are the axes placed on a grid (a twin axis moves with its panel; a colorbar follows its axes)."""
     panels: dict[tuple[int, int], list] = {}  # (row, column) of the original grid -> the axes there
@@ -72,7 +94,7 @@ def restack(fig, width: float = NARROW_WIDTH_IN):
     rows, cols = first.get_geometry()
     old_w, old_h = fig.get_size_inches()
     panel_w, panel_h = old_w / cols, old_h / rows
-    ncols = 2 if panel_w <= 2.6 and len(panels) > 1 else 1
+    ncols = min(len(panels), max(2 if panel_w <= 2.6 else 1, math.floor(width / panel_w + 1e-9)))
     nrows = -(-len(panels) // ncols)
     grid = fig.add_gridspec(nrows, ncols)
     for i, key in enumerate(sorted(panels)):
@@ -112,7 +134,9 @@ def save_into(out, name: str, fig, *, narrow: bool = False) -> str:
     """Render `fig` into the :class:`~dlexam.files.OutputDir` `out` as `name` (checked there and
     recorded as dlexam's); returns the absolute path as a string. With `narrow`, also its drawing for a
     narrow screen as :func:`narrow_name` (`name`) (see :func:`restack`)."""
-    path = out.write_bytes(name, to_png(fig, close=not narrow))
-    if narrow:
-        out.write_bytes(narrow_name(name), to_png(restack(fig)))
+    if not narrow:
+        return str(out.write_bytes(name, to_png(fig)).resolve())
+    drawing = render(fig)
+    path = out.write_bytes(name, drawing.png)
+    out.write_bytes(narrow_name(name), drawing.narrow)
     return str(path.resolve())

@@ -29,7 +29,7 @@ pre { white-space: pre; } .wide td { white-space: nowrap; } .far { position: rel
 
 
 def test_the_checker_flags_every_kind_of_problem(tmp_path, chromium):
-    png = page.png_data_uri(plots.heatmap([[0.0, 1.0]], title="ok"))
+    png = page.png_data_uri(plots.heatmap([[0.0, 1.0]], title="ok").png)
     bad = tmp_path / "bad.html"
     bad.write_text(BAD_PAGE % {"png": png, "long": "x" * 400})
     r = check_page(bad, width=1000, chromium=chromium)
@@ -48,7 +48,7 @@ def test_the_checker_flags_every_kind_of_problem(tmp_path, chromium):
 
 def test_the_checker_sees_what_comes_from_outside_the_page(tmp_path, chromium):
     other = tmp_path / "other.png"
-    other.write_bytes(plots.heatmap([[1.0]], title="outside"))
+    other.write_bytes(plots.heatmap([[1.0]], title="outside").png)
     p = tmp_path / "fetching.html"
     # port 9 (discard) on the loopback: refused at once, no network needed, but still a fetch
     p.write_text(f'<!DOCTYPE html><html><body><img src="{other.as_uri()}">'
@@ -135,5 +135,5 @@ def test_a_failed_section_is_visible_in_the_browser(tmp_path, chromium):
     assert sections["broken"]["error_boxes"] == 1 and sections["broken"]["error_box_heights"][0] > 20
     assert "the dependency broke" in result.path.read_text()
     assert r["overflows"] == []
-    png = base64.b64decode(page.png_data_uri(plots.heatmap([[1.0]], title="x")).split(",", 1)[1])
+    png = base64.b64decode(page.png_data_uri(plots.heatmap([[1.0]], title="x").png).split(",", 1)[1])
     assert png.startswith(b"\x89PNG")

@@ -62,7 +62,7 @@ def test_any_table_accepts_the_shapes_libraries_return():
 
 
 def test_figure_embeds_the_png_bytes_unchanged():
-    png = plots.heatmap(np.array([[0.0, 0.5], [0.25, 1.0]]), title="t")
+    png = plots.heatmap(np.array([[0.0, 0.5], [0.25, 1.0]]), title="t").png
     html = page.figure(png, "a <caption>")
     uri = html.split('src="', 1)[1].split('"', 1)[0]
     assert uri.startswith("data:image/png;base64,")
@@ -85,7 +85,7 @@ def test_error_box_names_the_failure():
 
 
 def test_png_size_agrees_with_pillow_and_sets_the_figure_width():
-    png = plots.heatmap(np.eye(3), title="eye", cell_inches=0.8)
+    png = plots.heatmap(np.eye(3), title="eye", cell_inches=0.8).png
     with Image.open(io.BytesIO(png)) as im:
         assert page.png_size(png) == im.size
     assert f'<figure style="width:{im.size[0]}px">' in page.figure(png, "c")
@@ -133,3 +133,19 @@ def test_the_two_head_finding_writes_the_product_as_an_equation(tmp_path):
     html = geoff_section.build(ReportContext(ReportSettings(), tmp_path / "work", tmp_path))
     assert "because [Z Z] I₄ = Z [I₂ I₂], which is not Z W_O for the exam&#x27;s W_O." in html
     assert "= I₄ = Z times" not in html
+
+
+def test_a_grid_of_small_images_restacks_four_to_a_row_at_their_drawn_size():
+    drawing = plots.image_grid(np.random.default_rng(0).normal(size=(16, 5, 5)), title="grid", size_inches=0.9)
+    (wide_w, _), (narrow_w, narrow_h) = page.png_size(drawing.png), page.png_size(drawing.narrow)
+    assert wide_w > 700  # 8 images of 0.9 in to a row, at 110 dpi
+    assert 350 <= narrow_w <= 420  # about 400 px wide
+    assert 350 <= narrow_h <= 520  # 4 rows of 4 (2 to a row: 8 rows of 1.8 in, over 1,500 px)
+
+
+def test_a_wide_heatmaps_narrow_drawing_keeps_its_rows_readable():
+    rows, cols = 5, 12
+    drawing = plots.heatmap(np.full((rows, cols), 0.5), title="wide", row_labels=list("ABCDE"))
+    narrow_w, narrow_h = page.png_size(drawing.narrow)
+    assert narrow_w <= 420
+    assert narrow_h >= rows * 0.28 * 110  # rows at least 0.28 in tall at 110 dpi, not squeezed to the aspect

@@ -1,9 +1,11 @@
-"""The report's experiment figures on a phone: 390 px wide, in headless Chromium driven by Playwright.
+"""The report's figures on a phone: 390 px wide, in headless Chromium driven by Playwright.
 
-Each figure must read there: it spans the content's full width and is shown at no less than 3/4 of the size it
-was drawn at (a two-panel figure drawn for a desktop, squeezed into 350 px, shows its text at a third of its
-size). Its alt text and caption must say what it shows: exactly the words the experiment's own result.json
-gives it (the oracle: what the experiment measured), not its file name. On a desktop window the desktop
+Every figure of every section (Geoff, sorting, CNN, experiments; the answer key has none) must read there: it
+spans the content's full width and is shown at no less than 3/4 of the size it was drawn at (a two-panel figure
+drawn for a desktop, squeezed into 350 px, shows its text at a third of its size). Its alt text and caption must
+say what it shows, not a file name, and no two figures share an alt text. An experiment's are exactly the words
+its own result.json gives it (the oracle: what the experiment measured); each of Geoff's names the exam's example
+and its 7 positions; the compiled sorter's says it emits sorted(set(input)). On a desktop window the desktop
 drawing is shown at its own size.
 """
 
@@ -18,11 +20,11 @@ from .browser import find_chromium
 PHONE = 390  # an iPhone 12-15's CSS width
 SHOWN_AT_LEAST = 0.75  # of the drawn size: text drawn at 10 pt stays above 7.5 pt
 
-MEASURE = """() => Array.from(document.querySelectorAll("#experiments figure")).map(f => {
+MEASURE = """() => Array.from(document.querySelectorAll("main figure")).map(f => {
   const img = f.querySelector("img"), r = img.getBoundingClientRect();
   return {shown: r.width, natural: img.naturalWidth, source: img.currentSrc.slice(0, 60),
           narrow_source: (f.querySelector("source") || {srcset: ""}).srcset.slice(0, 60),
-          column: f.closest("section").getBoundingClientRect().width,
+          column: f.closest("section").getBoundingClientRect().width, section: f.closest("section").id,
           alt: img.alt, caption: f.querySelector("figcaption").textContent};
 })"""
 
@@ -60,14 +62,15 @@ def figure_files(index) -> list[str]:
     return [p.name for p in (index.parent / "experiments").glob("*/*.png")]
 
 
-def test_experiment_figures_read_on_a_phone(tiny_report):
+def test_every_figure_reads_on_a_phone(tiny_report):
     index, _ = tiny_report
     figures = measure(index, PHONE)
-    assert len(figures) >= 4, figures  # the browser test's three experiments draw two each
+    per_section = {s: sum(f["section"] == s for f in figures) for s in ("geoff", "sorting", "cnn", "experiments")}
+    assert min(per_section.values()) >= 2, per_section  # the browser test's three experiments draw two each
     stems = {n[: -len(".png")].replace("_", " ") for n in figure_files(index)}
     problems = []
     for f in figures:
-        where = f"figure {f['alt'][:50]!r}"
+        where = f"{f['section']} figure {f['alt'][:50]!r}"
         if f["shown"] < 0.95 * f["column"]:
             problems.append(f"{where} is {f['shown']:.0f} px wide in a {f['column']:.0f} px column")
         if f["shown"] < SHOWN_AT_LEAST * f["natural"]:
@@ -78,15 +81,25 @@ def test_experiment_figures_read_on_a_phone(tiny_report):
         for text in (f["alt"], f["caption"]):
             if ".png" in text or text in stems or len(text.split()) < 8:
                 problems.append(f"{where}: {text!r} does not say what the figure shows")
-    shown = {(f["alt"], f["caption"]) for f in figures}
+    alts = [f["alt"] for f in figures]
+    problems += [f"two figures share the alt text {a!r}" for a in sorted({a for a in alts if alts.count(a) > 1})]
+    shown = {(f["alt"], f["caption"]) for f in figures if f["section"] == "experiments"}
     said = said_by_the_experiments(index)
     if shown != said:
         problems.append(f"alt texts and captions differ from the experiments' own: shown but not said "
                         f"{sorted(shown - said)[:2]}, said but not shown {sorted(said - shown)[:2]}")
+    example = "D A A <START> A D <STOP>"  # the exam's Problem 2 example: every Geoff heatmap has a row per token
+    for f in (f for f in figures if f["section"] == "geoff"):
+        if f"“{example}”" not in f["alt"] or f"{len(example.split())} × " not in f["alt"]:
+            problems.append(f"geoff figure {f['alt']!r} does not name the example's 7 positions")
+    sorted_answer = " ".join(sorted(set("D A C A B D".split())))  # the sorting section's input, deduplicated
+    compiled = [f for f in figures if f["section"] == "sorting" and f["caption"].startswith("Rows: decoding")]
+    if len(compiled) != 1 or f"emits “{sorted_answer}”" not in compiled[0]["caption"]:
+        problems.append(f"the compiled sorter's figure does not say it emits {sorted_answer}: {compiled}")
     assert not problems, "\n".join(problems)
 
 
-def test_experiment_figures_on_a_desktop_are_the_desktop_drawing_at_its_size(tiny_report):
+def test_every_figure_on_a_desktop_is_the_desktop_drawing_at_its_size(tiny_report):
     index, _ = tiny_report
     for f in measure(index, 1280):
         assert f["source"] != f["narrow_source"], f["alt"]

@@ -14,6 +14,8 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from dlexam.figures import Drawing
+
 GENERATOR = "dlexam report"  # <meta name="generator">: marks an index.html as ours (safe to replace)
 
 
@@ -55,15 +57,17 @@ def png_size(png: bytes) -> tuple[int, int]:
 NARROW_SCREEN = "(max-width: 700px)"  # below this width tables become cards and figures their narrow drawing
 
 
-def figure(png: bytes, caption: str, *, alt: str | None = None, width: int | None = None,
+def figure(png: bytes | Drawing, caption: str, *, alt: str | None = None, width: int | None = None,
            narrow: bytes | None = None) -> str:
     """An embedded PNG with its caption, shown one image pixel per CSS pixel (or `width` px) at most.
 
     The figure is as wide as its image, so the caption wraps under the image; in a narrow window
     both shrink to fit. `narrow` is the same figure drawn for a narrow screen (its panels stacked,
     :func:`dlexam.figures.restack`): below 700 px the browser shows that one instead, across the full
-    width, near its drawn size.
+    width, near its drawn size. A :class:`~dlexam.figures.Drawing` brings both.
     """
+    if isinstance(png, Drawing):
+        png, narrow = png.png, png.narrow
     natural, _ = png_size(png)
     shown = min(natural, int(width)) if width else natural
     img = f'<img src="{png_data_uri(png)}" alt="{esc(alt or caption)}">'

@@ -1,4 +1,5 @@
-"""Matplotlib figures for the report, returned as PNG bytes (Agg backend, nothing on screen).
+"""Matplotlib figures for the report, each returned as a :class:`~dlexam.figures.Drawing`: PNG bytes as drawn
+for a desktop window and restacked for a narrow screen (Agg backend, nothing on screen).
 
 `heatmap` annotates each cell with its exact fraction where the value is one (3/4, 9/7, 1/7: the
 project's one formatter, :func:`dlexam.exact.format_exact`), and with a rounded decimal otherwise.
@@ -14,9 +15,7 @@ import matplotlib.ticker
 import numpy as np
 
 from dlexam.exact import format_exact
-from dlexam.figures import pyplot, to_png
-
-plt = pyplot()
+from dlexam.figures import Drawing, new_figure, render
 
 
 def cell_label(x: float, decimals: int = 3) -> str:
@@ -36,7 +35,7 @@ def heatmap(
     annotate: bool = True,
     vmin: float | None = None,
     vmax: float | None = None,
-) -> bytes:
+) -> Drawing:
     """A heatmap of a 2-D matrix with one label per cell.
 
     `masked` (same shape, boolean, True = hidden by the causal mask) draws those cells grey.
@@ -46,7 +45,8 @@ def heatmap(
         raise ValueError(f"heatmap needs a 2-D matrix, got shape {m.shape}")
     rows, cols = m.shape
     label_w = 0.9 if row_labels is not None else 0.3
-    fig, ax = plt.subplots(figsize=(label_w + cols * cell_inches + 0.3, 0.75 + rows * cell_inches * 0.82))
+    fig, axes = new_figure(width=label_w + cols * cell_inches + 0.3, height=0.75 + rows * cell_inches * 0.82)
+    ax = axes[0][0]
     shown = np.ma.masked_array(m, mask=np.asarray(masked, dtype=bool) if masked is not None else None)
     cm = matplotlib.colormaps[cmap].with_extremes(bad="#e4e6e9")
     lo = float(np.nanmin(m)) if vmin is None else vmin
@@ -64,6 +64,7 @@ def heatmap(
                        ha="right" if slanted else "center")
     ax.set_yticklabels(ylabels, fontsize=8)
     ax.tick_params(length=0)
+    cells = []
     if annotate:
         fontsize = 8 if cols <= 7 else 6.5
         for i in range(rows):
@@ -72,10 +73,22 @@ def heatmap(
                 hidden = masked is not None and bool(np.asarray(masked)[i, j])
                 frac = (v - lo) / (hi - lo)
                 color = "#8a9099" if hidden else ("white" if frac > 0.6 else "#1d232a")
-                ax.text(j, i, cell_label(v), ha="center", va="center", fontsize=fontsize, color=color)
+                cells.append(ax.text(j, i, cell_label(v), ha="center", va="center", fontsize=fontsize,
+                                     color=color))
     for spine in ax.spines.values():
         spine.set_visible(False)
-    return to_png(fig)
+
+    def fit_cells(fig) -> None:
+        """On the narrow drawing, rows at least 0.28 in tall (a wide matrix, kept at its aspect, squeezes them
+        flat) and each cell's label no wider than its cell (a cell may be ~0.25 in wide there)."""
+        width, height = fig.get_size_inches()
+        fig.set_size_inches(width, max(height, 1.3 + rows * 0.28))  # 1.3 in: title and slanted column labels
+        fig.canvas.draw()
+        cell_pt = ax.bbox.width / cols / fig.dpi * 72
+        for text in cells:
+            text.set_fontsize(min(text.get_fontsize(), cell_pt / (0.62 * max(len(text.get_text()), 1))))
+
+    return render(fig, narrowed=fit_cells)
 
 
 def curves(
@@ -88,9 +101,10 @@ def curves(
     logy: bool = False,
     integer_x: bool = False,
     size: tuple[float, float] = (5.2, 3.2),
-) -> bytes:
+) -> Drawing:
     """Line plot of named series (e.g. train/validation loss per epoch)."""
-    fig, ax = plt.subplots(figsize=size)
+    fig, axes = new_figure(width=size[0], height=size[1])
+    ax = axes[0][0]
     for name, ys in series.items():
         xs = (x or {}).get(name, range(1, len(ys) + 1))
         ax.plot(list(xs), list(ys), marker="o" if len(ys) <= 20 else None, markersize=3, label=name)
@@ -105,18 +119,17 @@ def curves(
     ax.grid(alpha=0.3)
     if len(series) > 1:
         ax.legend(fontsize=8)
-    return to_png(fig)
+    return render(fig)
 
 
 def image_grid(images, *, title: str, labels: Sequence[str] | None = None, ncols: int = 8,
-               cmap: str = "RdBu_r", symmetric: bool = True, size_inches: float = 0.9) -> bytes:
+               cmap: str = "RdBu_r", symmetric: bool = True, size_inches: float = 0.9) -> Drawing:
     """Small images (N, H, W) side by side, e.g. conv filters; one shared, symmetric colour scale."""
     imgs = np.asarray(images, dtype=np.float64)
     n = imgs.shape[0]
     ncols = min(ncols, n)
     nrows = -(-n // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size_inches, nrows * size_inches + 0.45),
-                             squeeze=False)
+    fig, axes = new_figure(ncols, nrows, width=size_inches, height=size_inches + 0.45 / nrows)
     bound = float(np.abs(imgs).max()) or 1.0
     vmin, vmax = (-bound, bound) if symmetric else (float(imgs.min()), float(imgs.max()))
     for idx, ax in enumerate(axes.flat):
@@ -129,14 +142,15 @@ def image_grid(images, *, title: str, labels: Sequence[str] | None = None, ncols
         if labels is not None:
             ax.set_title(labels[idx], fontsize=8)
     fig.suptitle(title, fontsize=10)
-    return to_png(fig)
+    return render(fig)
 
 
-def confusion(matrix, *, title: str, class_labels: Sequence[str]) -> bytes:
+def confusion(matrix, *, title: str, class_labels: Sequence[str]) -> Drawing:
     """A confusion matrix (rows = true class, columns = predicted) with counts in the cells."""
     m = np.asarray(matrix, dtype=np.float64)
     n = m.shape[0]
-    fig, ax = plt.subplots(figsize=(0.42 * n + 1.4, 0.42 * n + 1.0))
+    fig, axes = new_figure(width=0.42 * n + 1.4, height=0.42 * n + 1.0)
+    ax = axes[0][0]
     ax.imshow(m, cmap="Blues")
     ax.set_xticks(range(n))
     ax.set_yticks(range(n))
@@ -151,4 +165,4 @@ def confusion(matrix, *, title: str, class_labels: Sequence[str]) -> bytes:
             if m[i, j]:
                 ax.text(j, i, f"{m[i, j]:g}", ha="center", va="center", fontsize=7,
                         color="white" if m[i, j] > 0.6 * hi else "#1d232a")
-    return to_png(fig)
+    return render(fig)

@@ -61,11 +61,14 @@ def build(ctx: ReportContext) -> str:
     ]
     train_x, train_y = render_digits(n_train, 2 * s.seed, synth.TRAIN_FONTS)
     test_x, test_y = render_digits(n_test, 2 * s.seed + 1, synth.TEST_FONTS)
+    shown = [str(int(d)) for d in test_y[:16]]
     samples = page.figure(
         plots.image_grid(test_x[:16].numpy(), title="held-out synthetic digits (grayscale)",
-                         labels=[str(int(d)) for d in test_y[:16]], cmap="gray", symmetric=False),
-        "Synthetic SVHN-like digits in fonts the training set never uses, with neighbours cut off at "
-        "the sides as in SVHN's 32×32 crops.",
+                         labels=shown, cmap="gray", symmetric=False),
+        f"{len(shown)} of the {n_test:,} synthetic SVHN-like digits in fonts the training set never uses, with "
+        f"neighbours cut off at the sides as in SVHN's {test_x.shape[-2]}×{test_x.shape[-1]} crops.",
+        alt=f"{len(shown)} grayscale {test_x.shape[-2]}×{test_x.shape[-1]} images of held-out synthetic digits, "
+            f"each titled with its digit: {' '.join(shown)}.",
     )
     train_cfg = TrainConfig(epochs=epochs, batch_size=batch, seed=s.seed)
     run = train_cnn(cfg, train_x, train_y, test_x, test_y, cfg=train_cfg)
@@ -94,13 +97,50 @@ def build(ctx: ReportContext) -> str:
     confusion_png = plots.confusion(final["confusion"], title="held-out confusion matrix",
                                     class_labels=[str(d) for d in range(10)])
     parts.append(page.figure_row([
-        page.figure(loss_png, "Cross-entropy per epoch: training (averaged over the epoch) and held-out fonts."),
-        page.figure(acc_png, "Accuracy per epoch."),
+        page.figure(loss_png, "Cross-entropy per epoch: training (averaged over the epoch) and held-out fonts; "
+                    + curve_ends(history, "loss", "{:.3f}"),
+                    alt=curve_alt("cross-entropy", history)),
+        page.figure(acc_png, "Accuracy per epoch; " + curve_ends(history, "accuracy", "{:.1%}"),
+                    alt=curve_alt("accuracy", history)),
     ]))
+    bound = float(np.abs(filters).max())
+    confusion = np.asarray(final["confusion"])  # (10, 10): rows true digit, columns predicted
     parts.append(page.figure_row([
         page.figure(filters_png, f"The {n_filters} learned {kh}×{kw} Conv-1 filters (red positive, blue negative, "
-                    f"one shared colour scale for all {_number_word(n_filters)})."),
-        page.figure(confusion_png, "Held-out confusion matrix: rows are the true digit, columns the predicted."),
+                    f"one shared colour scale for all {_number_word(n_filters)}, from -{bound:.2f} to {bound:.2f}).",
+                    alt=f"{n_filters} small {kh}×{kw} colour images side by side, the weights of each learned Conv-1 "
+                        "filter, titled filter 1 to {n}.".format(n=n_filters)),
+        page.figure(confusion_png, confusion_caption(confusion), alt=confusion_alt(confusion)),
         samples,
     ]))
     return "".join(parts)
+
+
+def curve_alt(quantity: str, history: list[dict]) -> str:
+    return (f"Line chart of {quantity} against epoch 1 to {len(history)}, one line for the training images and "
+            "one for the held-out fonts.")
+
+
+def curve_ends(history: list[dict], what: str, fmt: str) -> str:
+    """'training 2.301 to 0.412, held-out 2.298 to 0.530.': first and last epoch of both curves."""
+    first, last = history[0], history[-1]
+    return (f"training {fmt.format(first[f'train_{what}'])} at epoch 1 to {fmt.format(last[f'train_{what}'])} at "
+            f"epoch {len(history)}, held-out {fmt.format(first[f'val_{what}'])} to {fmt.format(last[f'val_{what}'])}.")
+
+
+def confusion_alt(matrix: np.ndarray) -> str:
+    n = len(matrix)
+    return (f"Confusion matrix of the {int(matrix.sum()):,} held-out digits: a {n} × {n} grid, rows the true digit "
+            f"0-{n - 1}, columns the predicted one, each non-zero cell with its count.")
+
+
+def confusion_caption(matrix: np.ndarray) -> str:
+    """What the held-out confusion matrix says: accuracy and the most common mistake, from its counts."""
+    correct, total = int(np.trace(matrix)), int(matrix.sum())
+    off = matrix * (1 - np.eye(len(matrix), dtype=matrix.dtype))
+    text = (f"Held-out confusion matrix: rows are the true digit, columns the predicted; {correct:,} of {total:,} "
+            f"on the diagonal ({correct / max(total, 1):.1%}).")
+    if off.max() > 0:
+        true, pred = np.unravel_index(int(np.argmax(off)), off.shape)
+        text += f" The most common mistake: {true} read as {pred} ({int(off[true, pred])} times)."
+    return text

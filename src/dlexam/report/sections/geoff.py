@@ -51,7 +51,21 @@ def matrix_figure(result, attr: str, title: str, caption: str, vocab) -> str:
     elif attr == "logits":
         cols = list(vocab)
     png = plots.heatmap(m, title=title, row_labels=rows, col_labels=cols, masked=masked)
-    return page.figure(png, caption, alt=f"heatmap of {title}")
+    return page.figure(png, f"{caption} {value_range(m, masked)}", alt=heatmap_alt(title, m, result.tokens, cols))
+
+
+def value_range(m: np.ndarray, masked=None) -> str:
+    """'Visible values from 0 to 9/7.': the range of the cells a reader sees (the masked ones are grey)."""
+    seen = m[~masked] if masked is not None else m.ravel()
+    return f"Visible values from {plots.cell_label(float(seen.min()))} to {plots.cell_label(float(seen.max()))}."
+
+
+def heatmap_alt(title: str, m: np.ndarray, tokens, cols) -> str:
+    """What a heatmap of Geoff's matrices shows, in words, from the matrix itself."""
+    what = ("the positions again" if cols is not None and list(cols) == position_labels(tokens)
+            else f"the tokens {' '.join(cols)}" if cols is not None else f"{m.shape[1]} dimensions")
+    return (f"Heatmap of {title}, {m.shape[0]} × {m.shape[1]}: rows are the positions of "
+            f"“{' '.join(tokens)}”, columns {what}, each cell labelled with its value.")
 
 
 def loss_table(result) -> str:
@@ -137,11 +151,12 @@ def build(ctx: ReportContext) -> str:
         soft = comparison.results[sqrt_label]
         d_k = int(as_matrix(soft.Q).shape[-1])
         rows = position_labels(soft.tokens)
+        p_soft, title = as_matrix(soft.P), f"P at T = √{d_k}"
         p_fig = page.figure(
-            plots.heatmap(as_matrix(soft.P), title=f"P at T = √{d_k}", row_labels=rows, col_labels=rows,
-                          masked=causal_hidden(len(rows))),
+            plots.heatmap(p_soft, title=title, row_labels=rows, col_labels=rows, masked=causal_hidden(len(rows))),
             f"The same example at the usual T = √d_k = {soft.temperature:.4g}: the weights spread over every "
-            "visible position and depend smoothly on W_Q and W_K.",
+            f"visible position and depend smoothly on W_Q and W_K. {value_range(p_soft, causal_hidden(len(rows)))}",
+            alt=heatmap_alt(title, p_soft, soft.tokens, rows),
         )
         return (
             '<h3 id="geoff-gradients">Which weights can learn (Problem 2.5)</h3>'

@@ -38,7 +38,10 @@ def attention_figure(a, title: str, caption: str) -> str:
     hidden = np.triu(np.ones_like(p, dtype=bool), k=1)[rows]
     png = plots.heatmap(p[rows], title=title, row_labels=[labels[r] for r in rows], col_labels=labels,
                         masked=hidden)
-    return page.figure(png, caption)
+    alt = (f"Heatmap “{title}”: {len(rows)} rows, the decoding steps (queries "
+           f"{', '.join(labels[r] for r in rows)}), by the {len(labels)} positions of “{' '.join(a.tokens)}” "
+           "(columns), each cell labelled with its weight.")
+    return page.figure(png, f"{caption} It emits “{' '.join(a.output)}”.", alt=alt)
 
 
 def build(ctx: ReportContext) -> str:
