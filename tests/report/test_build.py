@@ -183,7 +183,7 @@ def test_an_interrupted_report_leaves_no_folder_behind(tmp_path):
              SectionSpec("experiments", "Experiments", fine_section)]
     out = tmp_path / "new" / "report"
     with pytest.raises(KeyboardInterrupt):
-        build_report(out, ReportSettings(quick=True, experiments=("pooling", "activations")), specs,
+        build_report(out, ReportSettings(quick=True, experiments=("pooling", "separable-logreg")), specs,
                      progress=interrupt)
     assert not (tmp_path / "new").exists()
 
