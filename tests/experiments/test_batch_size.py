@@ -123,3 +123,21 @@ def test_peak_rss_sees_a_large_allocation():
     if got is None:
         pytest.skip("peak RSS cannot be measured here (no fork or no /proc)")
     assert 90 < got < 130
+
+
+def test_an_epoch_fastest_at_the_largest_batch_is_named_once(run):
+    """The full run's epochs were fastest at the largest B, and the finding said "0.25 s at its fastest
+    (B = 4096) and 0.25 s at B = 4096"."""
+    def int_keys(x):  # the numbers as the experiment holds them: JSON made their batch sizes strings
+        if isinstance(x, dict):
+            return {int(k) if k.isdigit() else k: int_keys(v) for k, v in x.items()}
+        return [int_keys(v) for v in x] if isinstance(x, list) else x
+
+    cfg = B.BatchSizeConfig.quick()
+    sizes = list(cfg.batch_sizes)
+    nb = int_keys(run[0]["numbers"])
+    for i, b in enumerate(sizes):
+        nb["epochs"][b]["epoch_cpu_s"] = [10.0 / (i + 1)]  # faster and faster: the largest is the fastest
+    text = B._verdict(cfg, sizes, nb)[1]
+    assert f"{10.0 / len(sizes):.2f} s at its fastest, the largest (B = {sizes[-1]})" in text
+    assert "at its fastest (B =" not in text

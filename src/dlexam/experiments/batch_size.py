@@ -270,7 +270,8 @@ def _verdict(cfg: BatchSizeConfig, sizes: list[int], nb: dict) -> tuple[str, str
         f"{', '.join(f'{m / t:.2f}' for m, t in zip(noise, theory, strict=True) if t > 0)}). "
         f"A single update costs {1000 * upd[0]:.2f} ms at B = {b_lo} and {1000 * upd[-1]:.1f} ms at B = {b_hi} "
         f"(small batches: faster updates, as claimed), but an epoch costs {ep[0]:.2f} s at B = {b_lo}, "
-        f"{min(ep):.2f} s at its fastest (B = {b_fast}) and {ep[-1]:.2f} s at B = {b_hi}: "
+        + (f"{min(ep):.2f} s at its fastest, the largest (B = {b_hi}): " if b_fast == b_hi else
+           f"{min(ep):.2f} s at its fastest (B = {b_fast}) and {ep[-1]:.2f} s at B = {b_hi}: ")
         + (
             "per example, larger batches are cheaper (vectorisation), so 'slower to compute' holds per update, "
             "not per epoch"
