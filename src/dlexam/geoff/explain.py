@@ -287,7 +287,8 @@ def explain_attention(ex: Explainer, c: Cell) -> Explanation:
         # the weights from the model's own scores, as the attention computes them: a score of 1e-13 is written 0
         # (format_exact's tolerance), but at T = 1e-300 it is not 0 to the softmax
         floats = S[i, : i + 1].tolist()
-        weights = [math.exp((v - max(floats)) / float(ex.T)) for v in floats]
+        top_f = max(floats)
+        weights = [math.exp((v - top_f) / float(ex.T)) for v in floats]
         row = [*(x / math.fsum(weights) for x in weights), *[0.0] * (n - i - 1)]
         if len(set(floats)) == 1:
             row[: i + 1] = [Fraction(1, i + 1)] * (i + 1)  # equal scores: exactly 1/(i+1) each

@@ -79,10 +79,12 @@ def heldout_inputs(vocab: Vocabulary, lengths: list[int], per_length: int, seed:
 
 
 def _exact_per_length(model: DecoderTransformer, vocab: Vocabulary, inputs: list[list[int]],
-                      temperature: float | str | None) -> dict[int, list[int]]:
-    """{length: [exact answers, inputs]}: greedy decoding against the oracle sorted(set(x))."""
+                      temperature: float | str | None, per: dict[int, list[int]] | None = None
+                      ) -> dict[int, list[int]]:
+    """{length: [exact answers, inputs]}: greedy decoding against the oracle sorted(set(x)), counted into
+    `per` where given (one block after another)."""
     got = decode_in_batches(model, vocab, inputs, batch_size=2048, temperature=temperature).outputs
-    per: dict[int, list[int]] = {}
+    per = {} if per is None else per
     for x, y in zip(inputs, got, strict=True):
         c = per.setdefault(len(x), [0, 0])
         c[0] += y == sorted(set(x))
@@ -164,10 +166,7 @@ def evaluation_report(
     with torch.no_grad():
         for block in heldout_blocks(sorter.vocab, wanted, samples, seed):  # memory: one block, not all inputs
             for per, t in zip(counted, temps, strict=True):
-                for length, (right, n) in _exact_per_length(sorter.model, sorter.vocab, block, t).items():
-                    c = per.setdefault(length, [0, 0])
-                    c[0] += right
-                    c[1] += n
+                _exact_per_length(sorter.model, sorter.vocab, block, t, per)
     results = [_accuracy(sorter.model, t, per) for per, t in zip(counted, temps, strict=True)]
     training = sorter.training or {}
     return {
