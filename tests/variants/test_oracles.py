@@ -111,7 +111,7 @@ def check_problem2(v):
     keyed = f["Pr2.1.wise"].options[f["Pr2.1.wise"].answer - 1]
     assert keyed.startswith("yes" if moved is None else "no")
     assert (moved is None) == (t.task in ("dedupe-sort", "dedupe-descending"))
-    check_pr25(t, f["Pr2.5.zero"], f["Pr2.5.softmax"])
+    check_pr25(t, next(q for q in v.questions if q.id == "Pr2.5"))
 
 
 ZERO_OPTION_SETS = {"only W_Q and W_K": {"W_Q", "W_K"}, "W_Q, W_K and W_V": {"W_Q", "W_K", "W_V"},
@@ -131,13 +131,35 @@ def oracle_zero_gradients(t) -> dict[float, set[str]]:
     return zero
 
 
-def check_pr25(t, zero_field, softmax_field):
-    """The keyed options of Pr2.5 (a) and (b) are what autograd gives (in the order the variant shows them)."""
+def unchanged_by_a_step(t, lr: float) -> set[str]:
+    """The matrices one step of gradient descent at learning rate `lr`, with argmax attention, leaves exactly as
+    they were (the plain forward above, autograd, W <- W - lr dL/dW)."""
+    ids = [t.vocab.index(x) for x in t.example]
+    w = {name: t64(getattr(t.head, name)).requires_grad_(True) for name in ("W_Q", "W_K", "W_V")}
+    w["W_O"] = t64(t.W_O).requires_grad_(True)
+    _, _, lg = forward(t, [(w["W_Q"], w["W_K"], w["W_V"])], w["W_O"], ids, 0.0)
+    grads = torch.autograd.grad(tf_loss(t, lg, ids), list(w.values()), allow_unused=True)
+    return {name for (name, m), g in zip(w.items(), grads, strict=True)
+            if torch.equal(m.detach() - lr * (g if g is not None else torch.zeros_like(m)), m.detach())}
+
+
+def check_pr25(t, question):
+    """The keyed options of Pr2.5 (a) and (b) are what autograd gives (in the order the variant shows them). (b)
+    proposes softmax at T = sqrt(d_head), or (a variant's other remedy) a learning rate ten times larger: then its
+    answer is whether one step at 10 x 0.1 moves all four matrices."""
+    zero_field, softmax_field = question.fields
     zero = oracle_zero_gradients(t)
     true = [i + 1 for i, o in enumerate(zero_field.options) if ZERO_OPTION_SETS[o] == zero[0.0]]
     assert true == [zero_field.answer] or (not true and zero_field.answer == 0)
     said = softmax_field.options[softmax_field.answer - 1]
-    assert said == ("yes" if zero[math.sqrt(t.d_head)] == set() else "no")
+    asked = question.prompt[1].text
+    if "learning rate is made ten times larger" in asked:
+        frozen = unchanged_by_a_step(t, 1.0)
+        assert frozen == unchanged_by_a_step(t, 0.1) == zero[0.0]
+        assert said == ("yes" if not frozen else "no")
+    else:
+        assert f"softmax attention at T = sqrt(d_head) = sqrt({t.d_head})" in asked
+        assert said == ("yes" if zero[math.sqrt(t.d_head)] == set() else "no")
 
 
 def check_problem1(v):
@@ -261,8 +283,9 @@ def test_pr25_key_is_autograd_even_where_the_draw_is_refused(seed, number):
         d, qs, failures = v.draw, v.questions, []
     else:
         d, qs, failures = attempt(seed, "standard", number)
-    zero, soft = next(q for q in qs if q.id == "Pr2.5").fields
-    check_pr25(d.spec.transformer, zero, soft)
+    pr25 = next(q for q in qs if q.id == "Pr2.5")
+    zero, soft = pr25.fields
+    check_pr25(d.spec.transformer, pr25)
     assert any(x.startswith("gradients_decide") for x in failures) == (number is not None)
     if number is not None:
         assert soft.options[soft.answer - 1] == "no"
@@ -281,7 +304,7 @@ def test_yes_no_items_are_not_always_the_same_option():
     assert qs["Pr2.1"].fields[0].options == ("yes, a sound choice", "no, a poor choice")
     assert qs["Pr2.4"].fields[1].options == ("yes, R is the same", "no, R differs")
     assert qs["Pr2.5"].fields[1].options == ("yes", "no")
-    check_pr25(spec.transformer, *qs["Pr2.5"].fields)
+    check_pr25(spec.transformer, qs["Pr2.5"])
     assert "Pr2.5" not in {q.id for q in problem2.questions(spec)}  # no autograd, no key: the question is left out
 
 
@@ -304,3 +327,15 @@ def test_pr21_answer_itself_varies_with_the_drawn_task():
             assert TASK_ORACLES[t.task](x) == tx and TASK_ORACLES[t.task](y) == ty
     assert set(tasks) == set(TASK_ORACLES), tasks
     assert min(answers["yes"], answers["no"]) >= 6, answers  # 24 fair coin flips: at least 6 of each is 99.8%
+
+
+def test_pr25_b_answer_varies_with_the_drawn_remedy():
+    """Pr2.5 (b) was "yes" in every kept variant (softmax at sqrt(d_head) always unfreezes W_Q and W_K there);
+    variants now propose either that or a learning rate ten times larger, which moves nothing that had no gradient,
+    so (b)'s answer, checked by check_pr25's own gradient-descent step, is "no" in some."""
+    said = Counter()
+    for seed in range(24):
+        q = next(q for q in make_variant(seed).questions if q.id == "Pr2.5")
+        check_pr25(make_variant(seed).spec.transformer, q)
+        said[q.fields[1].options[q.fields[1].answer - 1]] += 1
+    assert min(said["yes"], said["no"]) >= 6, said  # 24 fair coin flips: at least 6 of each is 99.8%

@@ -135,7 +135,7 @@ def _one(v: Variant, q: Question, g: dict, options: dict, shapes: list[dict]) ->
                  and h == fields["kernel"].answer)
         return _answer(q, f"nn.Conv2d({c}, {spec.cnn.num_classes}, {h}x{w}) gives {out_shape} with {params} "
                        "parameters", agree, {"output_shape": out_shape, "params": params})
-    return _problem2(q, t, g, fields)
+    return _problem2(q, t, g, fields, v.draw.remedy)
 
 
 def _picked(f) -> str:
@@ -143,7 +143,7 @@ def _picked(f) -> str:
     return f.options[f.answer - 1]
 
 
-def _problem2(q: Question, t, g: dict, fields: dict) -> Answer:
+def _problem2(q: Question, t, g: dict, fields: dict, remedy: str) -> Answer:
     one, multi = g["runs"][1], g["runs"][t.heads]
     if q.id == "Pr2.1":
         weights = geoff.GeoffWeights.from_spec(t)
@@ -188,8 +188,10 @@ def _problem2(q: Question, t, g: dict, fields: dict) -> Answer:
     zero = g["zero_at_T0"]
     options = fields["zero"].options
     picked = [i + 1 for i, o in enumerate(options) if ZERO_SETS[ZERO_OPTIONS.index(o)] == set(zero)]
-    agree = (picked == [fields["zero"].answer]
-             and _picked(fields["softmax"]) == SOFTMAX_OPTIONS[1 if g["zero_at_sqrt"] else 0])
+    # (b)'s remedy: softmax at sqrt(d_head) (its own autograd run), or a larger learning rate (argmax's gradient)
+    left = g["zero_at_sqrt"] if remedy == "softmax" else zero
+    agree = picked == [fields["zero"].answer] and _picked(fields["softmax"]) == SOFTMAX_OPTIONS[1 if left else 0]
     return _answer(q, f"autograd: zero gradients at T = 0: {', '.join(zero) or 'none'}; at T = sqrt(d_head): "
-                   f"{', '.join(g['zero_at_sqrt']) or 'none'}", agree,
-                   {"gradient_norms": g["gradient_norms"], "zero_at_T0": zero, "zero_at_sqrt": g["zero_at_sqrt"]})
+                   f"{', '.join(g['zero_at_sqrt']) or 'none'}; (b) asks about {remedy}", agree,
+                   {"gradient_norms": g["gradient_norms"], "zero_at_T0": zero, "zero_at_sqrt": g["zero_at_sqrt"],
+                    "remedy": remedy})

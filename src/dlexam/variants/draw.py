@@ -59,6 +59,9 @@ class Difficulty:
         raise ValueError(f"difficulty must be one of {', '.join(DIFFICULTIES)}, got {name!r}")
 
 
+# Pr2.5 (b)'s remedies for the frozen W_Q and W_K (dlexam.variants.problem2 words and keys them): Version A's softmax
+# at T = sqrt(d_head), or a learning rate ten times larger (which scales each update, not the gradient)
+REMEDIES = ("softmax", "learning-rate")
 # Problem 2's tasks a variant draws from (dlexam.spec.TASKS): two that do not depend on the input's order, two that do
 VARIANT_TASKS = ("dedupe-sort", "dedupe-descending", "first-occurrence", "reverse")
 # the yes/no items, each shown in its own drawn order (Version A's order, yes first, where no order is drawn)
@@ -79,6 +82,7 @@ class Draw:
     spec: ExamSpec
     orders: dict[str, tuple[int, ...]] = field(default_factory=dict)  # question -> option order (a permutation)
     gradients: dict | None = None  # "argmax" | "softmax" -> {"zero": [names], "norms": {name: float}}
+    remedy: str = "softmax"  # what Pr2.5 (b) proposes (REMEDIES; Version A: softmax)
 
 
 # ---- Part 1 ---------------------------------------------------------------------------------------
@@ -196,12 +200,13 @@ def draw(rng: random.Random, d: Difficulty, seed: int) -> Draw:
     # and Problem 2's task after them: half the tasks need no positions, half do (Pr2.1's key is computed)
     task = TASKS[rng.choice(VARIANT_TASKS)]
     transformer = replace(transformer, task=task.name, example_target=task.target(transformer.example_input))
+    remedy = rng.choice(REMEDIES)  # and Pr2.5 (b)'s remedy last: it changes no number
     c = part1.conv_size
     candidates = p14_candidates(c)
     part1 = replace(part1, conv_size=replace(c, options=tuple(candidates[i] for i in orders.pop("P1.4"))))
     spec = ExamSpec(name=f"dlexam variant {seed} ({d.name})", part1=part1, cnn=cnn, transformer=transformer,
                     points=VERSION_A.points, seed=seed)
-    return Draw(spec=spec, orders=orders)
+    return Draw(spec=spec, orders=orders, remedy=remedy)
 
 
 def p14_candidates(c: ConvSizeItem) -> list[tuple[int, int]]:

@@ -61,10 +61,18 @@ def gradient_norms(g: dict) -> str:
     return ", ".join(f"|dL/d{m}| = {g['norms'][m]:.4g}" for m in MATRICES)
 
 
-def pr25(t: TransformerSpec, pts: int, gradients: dict, orders: dict) -> Question:
+def remedy_zeros(remedy: str, gradients: dict) -> set[str]:
+    """The matrices that still get an exactly zero gradient under Pr2.5 (b)'s proposed remedy
+    (:data:`dlexam.variants.draw.REMEDIES`): softmax at T = sqrt(d_head) is autograd's own run at that T; a larger
+    learning rate scales each update, not the gradient, so the zeros are argmax's."""
+    return set(gradients["softmax" if remedy == "softmax" else "argmax"]["zero"])
+
+
+def pr25(t: TransformerSpec, pts: int, gradients: dict, orders: dict, remedy: str = "softmax") -> Question:
     """Problem 2.5, its key computed from `gradients` (autograd through the project's attention, at T = 0 and at
-    T = sqrt(d_head): :func:`dlexam.variants.evidence.zero_gradients`)."""
-    at_zero, at_sqrt = set(gradients["argmax"]["zero"]), set(gradients["softmax"]["zero"])
+    T = sqrt(d_head): :func:`dlexam.variants.evidence.zero_gradients`). (b) asks about `remedy`: Version A's
+    softmax at T = sqrt(d_head), or a variant's other remedy (:data:`dlexam.variants.draw.REMEDIES`)."""
+    at_zero, left = set(gradients["argmax"]["zero"]), remedy_zeros(remedy, gradients)
     zero_order, soft_order = orders.get("Pr2.5"), orders.get("Pr2.5.softmax")
     zero_options, soft_options = in_order(ZERO_OPTIONS, zero_order), in_order(SOFTMAX_OPTIONS, soft_order)
     right = next((i for i, claim in enumerate(ZERO_SETS) if claim == at_zero), None)
@@ -72,27 +80,38 @@ def pr25(t: TransformerSpec, pts: int, gradients: dict, orders: dict) -> Questio
     zero_why = ("argmax weights are piecewise constant in the scores, so no gradient reaches W_Q or W_K; "
                 "Z = P X W_V and R = Z W_O are linear in W_V and W_O" if frozen else
                 f"autograd gives {names(at_zero) or 'none of them'} an exactly zero gradient for these weights")
-    soft_why = ("softmax weights depend smoothly on the scores, so all four matrices get gradients" if not at_sqrt
-                else f"autograd gives {names(at_sqrt)} an exactly zero gradient for these weights")
     root = f"sqrt({t.d_head})"
+    if remedy == "softmax":
+        asked = f"With softmax attention at T = sqrt(d_head) = {root} instead"
+        soft_why = ("softmax weights depend smoothly on the scores, so all four matrices get gradients" if not left
+                    else f"autograd gives {names(left)} an exactly zero gradient for these weights")
+        soft_solution = (("With softmax the weights depend smoothly on the scores, so all four receive gradients"
+                          if not left else soft_why[0].upper() + soft_why[1:])
+                         + f"; autograd at T = {root}: {gradient_norms(gradients['softmax'])}.")
+    else:
+        asked = "If argmax attention is kept but the learning rate is made ten times larger"
+        soft_why = ("the learning rate scales each update, not the gradient: "
+                    + (f"{names(left)} still get{'s' if len(left) == 1 else ''} exactly zero" if left
+                       else "all four already get non-zero gradients"))
+        soft_solution = (soft_why[0].upper() + soft_why[1:] + (", so ten times zero is still no change" if left
+                                                                else "") + f"; autograd at T = 0: "
+                         f"{gradient_norms(gradients['argmax'])}.")
     return Question("Pr2.5", "Which weights learn", pts, (
         Text("The model is trained by gradient descent on the loss of Pr2.3, with argmax attention."),
-        Text("(a) Which of W_Q, W_K, W_V, W_O receive an exactly zero gradient at these weights? (b) With "
-             f"softmax attention at T = sqrt(d_head) = {root} instead, do all four receive a non-zero gradient?"),
+        Text("(a) Which of W_Q, W_K, W_V, W_O receive an exactly zero gradient at these weights? (b) "
+             f"{asked}, do all four receive a non-zero gradient?"),
         Options(zero_options, "(a)"), Options(soft_options, "(b)")), (
         Field("zero", "choice", chosen(ZERO_OPTIONS, zero_order, right), Fraction(2, 3), "1-4",
               options=zero_options, why=zero_why,
               option_reasons=tuple(zero_reason(ZERO_SETS[ZERO_OPTIONS.index(o)], at_zero) for o in zero_options)),
-        Field("softmax", "choice", chosen(SOFTMAX_OPTIONS, soft_order, 1 if at_sqrt else 0),
+        Field("softmax", "choice", chosen(SOFTMAX_OPTIONS, soft_order, 1 if left else 0),
               Fraction(1, 3), "1 or 2", options=soft_options, why=soft_why)), (
         Text(("Argmax weights are piecewise constant in Q K^T: a small change of W_Q or W_K changes no comparison, "
               "so their gradients are exactly zero. But Z = P X W_V is linear in W_V and R = Z W_O is linear in "
               "W_O, so those two receive non-zero gradients and do change." if frozen else zero_why[0].upper()
               + zero_why[1:] + ".")
              + f" Autograd at T = 0: {gradient_norms(gradients['argmax'])}."),
-        Text(("With softmax the weights depend smoothly on the scores, so all four receive gradients" if not at_sqrt
-              else soft_why[0].upper() + soft_why[1:]) + f"; autograd at T = {root}: "
-             f"{gradient_norms(gradients['softmax'])}.")), "transformers", tuple(setting(t)))
+        Text(soft_solution)), "transformers", tuple(setting(t)))
 
 
 def pr21(t: TransformerSpec, pts: int, order, common: list) -> Question:
@@ -192,11 +211,12 @@ def p_reason(run: ExactRun, i: int, j: int) -> str:
             f"row {tokens[i]}: score {text(row[j])} is below the maximum {text(top)}, weight 0")
 
 
-def questions(spec: ExamSpec, orders: dict | None = None, gradients: dict | None = None) -> list[Question]:
+def questions(spec: ExamSpec, orders: dict | None = None, gradients: dict | None = None,
+              remedy: str = "softmax") -> list[Question]:
     """Problem 2's questions. `orders` (:attr:`dlexam.variants.draw.Draw.orders`) shuffles the options of Pr2.1,
     Pr2.4 (b) and both items of Pr2.5 (none: the exam's own order); `gradients`
     (:func:`dlexam.variants.evidence.zero_gradients`) is what Pr2.5's key is computed from: without it (no torch)
-    Pr2.5 is left out."""
+    Pr2.5 is left out; `remedy` (:attr:`dlexam.variants.draw.Draw.remedy`) is what Pr2.5 (b) proposes."""
     t = spec.transformer
     orders = orders or {}
     run = exact_run(t)
@@ -289,7 +309,7 @@ def questions(spec: ExamSpec, orders: dict | None = None, gradients: dict | None
             Text(f"L = {closed_k} = {loss_k:.4f} (one head: {loss:.4f}).")), "transformers", tuple(common)),
     ]
     if gradients is not None:
-        qs.append(pr25(t, pts["Pr2.5"], gradients, orders))
+        qs.append(pr25(t, pts["Pr2.5"], gradients, orders, remedy))
     return qs
 
 
