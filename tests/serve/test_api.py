@@ -313,3 +313,36 @@ def test_a_variants_transformer_on_the_geoff_endpoints(server):
     assert r["R"] == want["R"] and r["loss"]["exam"]["value"] == want["loss"]["exam"]["value"]
     status, _, r = server.get(q("/api/geoff", difficulty="harder"))
     assert status == 400 and r["field"] == "difficulty"
+
+
+def test_the_one_head_numbers_beside_k_heads_are_explained_on_the_one_head_model(server):
+    """/geoff's Problem 2.4 panel shows the one-head model's R and losses beside k heads; the page asks their
+    explanations with heads = 1. On a variant whose heads have weights of their own (so one head and k heads differ
+    in more than a column swap), at T = 0.5: every cell's explanation is of the one-head model, and gives the R of
+    R = softmax(Q K^T / T, causal) V W_O computed here in float64 from the variant's one-head weights."""
+    from dlexam.variants import make_variant
+
+    seed = next(s for s in range(64) if geoff.GeoffWeights.from_spec(make_variant(s, "harder").spec.transformer)
+                .multi_heads is not None and "<START>" in make_variant(s, "harder").spec.transformer.example)
+    t = make_variant(seed, "harder").spec.transformer  # the first whose heads have weights of their own
+    w = geoff.GeoffWeights.from_spec(t)
+    seq, T = " ".join(t.example), 0.5
+    m = {k: torch.tensor(getattr(w, k), dtype=torch.float64) for k in ("E", "W_Q", "W_K", "W_V", "W_O")}
+    X = m["E"][[w.vocab.index(tok) for tok in t.example]]  # (n, d_model)
+    n = X.shape[0]
+    S = (X @ m["W_Q"]) @ (X @ m["W_K"]).T / T
+    P = torch.softmax(S.masked_fill(~torch.ones(n, n, dtype=torch.bool).tril(), -math.inf), dim=1)
+    R = (P @ (X @ m["W_V"]) @ m["W_O"]).tolist()  # the one-head R
+    base = {"variant": seed, "difficulty": "harder", "sequence": seq, "temperature": T}
+    _, _, page = server.post("/api/geoff", {**base, "heads": 2})
+    assert page["one_head"]["R"] != page["R"]
+    for i in range(n):
+        for j in range(len(R[0])):
+            status, _, e = server.post("/api/geoff/explain", {**base, "heads": 1, "cell": f"R[{i},{j}]"})
+            assert status == 200 and e["heads"] == 1, e
+            assert e["computed"] == pytest.approx(R[i][j], abs=1e-9) == e["value"] == page["one_head"]["R"][i][j]
+    _, _, e = server.post("/api/geoff/explain", {**base, "heads": 1, "cell": "loss"})
+    for conv in ("exam", "teacher_forcing"):
+        assert e["conventions"][conv]["computed"] == pytest.approx(page["one_head"]["loss"][conv]["value"], abs=1e-9)
+    _, _, e = server.post("/api/geoff/explain", {**base, "heads": 2, "cell": "R[1,1]"})
+    assert e["heads"] == 2 and e["value"] == page["R"][1][1]

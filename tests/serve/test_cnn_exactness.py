@@ -4,12 +4,15 @@ checkpoint's state dict with torch.nn.Conv2d, F.relu, F.avg_pool2d and nn.Linear
 not through dlexam's model class. A digit drawn on the page, and one uploaded through the API: the probabilities
 as shown (4 decimals), every feature map and pooled map (the numbers the page holds, and the grey levels it draws),
 the logits, and clicked explanations (a conv pixel's window, kernel, sum and bias; a pool's block; a logit's
-per-channel sums) equal the oracle at the precision they are shown."""
+per-channel sums; a probability's softmax over the ten logits, evaluated here) equal the oracle at the precision they
+are shown."""
 
 from __future__ import annotations
 
 import base64
 import io
+import math
+import re
 
 import pytest
 import torch
@@ -18,6 +21,7 @@ from torch import nn
 
 from .browser import ready
 from .test_browser import _stroke
+from .test_exactness import evaluate
 from .test_pages import _click_map, _image_of
 
 pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed (pip install -e '.[dev]')")
@@ -103,6 +107,16 @@ def test_drawn_digit_every_number_on_the_page_against_nn_conv2d(page):
     assert (numbers(page, "#explain-channels td") - products.reshape(16, 9).sum(1)).abs().max() <= SHOWN
     assert abs(float(page.text_content("#explain-bias")) - want["sd"]["fc.bias"][k]) <= SHOWN
     assert abs(float(page.text_content("#explain-value")) - want["logits"][k]) <= SHOWN
+    for d in (k, int(want["probabilities"].argmin())):  # the probability clicked: softmax of the ten logits
+        page.click(f"#p-{d}")
+        page.wait_for_selector(f"#explain-panel[data-at='logits:{d}']")
+        terms = page.text_content("#explain-softmax-terms")  # "e^(z_k) / (e^(z_0) + ... + e^(z_9))"
+        logits = torch.tensor([float(z) for z in re.findall(r"e\^\(([-\d.]+)\)", terms)], dtype=torch.float64)
+        assert (logits[1:] - want["logits"]).abs().max() <= SHOWN and logits[0] == logits[1 + d], terms
+        assert math.isclose(evaluate(terms), want["probabilities"][d], abs_tol=1e-3 * want["probabilities"][d] + 1e-8)
+        assert float(page.text_content("#explain-probability")) == pytest.approx(float(want["probabilities"][d]),
+                                                                                   abs=SHOWN)
+        assert page.text_content("#explain-probability") == page.text_content(f"#p-{d}")  # the number clicked
 
 
 def test_uploaded_photo_through_the_api_against_nn_conv2d(server):

@@ -23,6 +23,12 @@ E = [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1], [0, 0, 0, 0], [0, 0
 W = [[0, 3], [1, 2], [2, 1], [3, 0]]  # W_Q = W_K = W_V
 W_O = [[0, 1, 0, 1], [1, 0, 1, 0]]
 I4 = [[int(i == j) for j in range(4)] for i in range(4)]  # Problem 2.4's W_O'
+F = Fraction
+# Problem 2.3's R = Z W_O as the exam prints it at T = 0, with its third row restored (the extraction lost it: the
+# printed R has six rows; position 3 is the second A, P's row 1/2 (v_A + v_A) = z = (0, 3), so r = (3, 0, 3, 0)).
+# The one-head R that Problem 2.4 compares two heads with.
+EXAM_R = [[0, 3, 0, 3], [3, 0, 3, 0], [3, 0, 3, 0], [F(3, 2), F(3, 4), F(3, 2), F(3, 4)], [3, 0, 3, 0], [0, 3, 0, 3],
+          [F(9, 7), F(6, 7), F(9, 7), F(6, 7)]]
 
 
 def oracle(T: float, heads: int = 1, edits: dict | None = None) -> dict:
@@ -185,3 +191,63 @@ def test_a_clicked_numbers_arithmetic_gives_the_clicked_number(page, T):
     exam = summary.split("the exam's convention")[1]
     nll = exam.split("-log p = ")[1].rsplit(" = ", 1)
     assert math.isclose(evaluate(nll[0]), -math.log(want["loss"]["exam"][1][2]), rel_tol=1e-3), summary
+
+
+def clicked_arithmetic(page, table: str, i: int, j: int, cell: str, heads: int) -> tuple[str, str, str]:
+    """Click number (i, j) of `table` and wait for the explanation of `cell` on the `heads`-head model: (its
+    arithmetic, the value the arithmetic gives as shown, the explanation's text)."""
+    page.locator(f"#{table} tr:has(td:not(.corner)) >> nth={i}").locator("td:not(.corner)").nth(j).click()
+    page.wait_for_selector(f"#explain-panel[data-cell='{cell}'][data-heads='{heads}']")
+    summary = page.text_content("#explain .explain-summary")
+    arithmetic, result = (s.strip() for s in summary.rsplit(" = ", 2)[-2:])  # "... = 6/7*0 + 9/7*1 = 9/7"
+    assert result == page.text_content("#explain .explain-exact"), summary
+    return arithmetic, result, page.text_content("#explain")
+
+
+@pytest.mark.parametrize("T", ["0", "0.5"])
+def test_the_one_head_R_beside_k_heads_explains_the_one_heads_arithmetic(page, T):
+    """Problem 2.4's view shows the one-head R beside the k-head one: each of its numbers, clicked, shows the
+    arithmetic of the ONE-head model (R = Z W_O, heads = 1, the same weights, T and input), which evaluates to the
+    one-head R of the exam's Problem 2.3 (T = 0) and of the float64 oracle, not to the two-head R (whose columns are
+    swapped: every cell of Version A's differs)."""
+    page.goto(f"{page.base}/geoff?{EXAMPLE_Q}&T={T}&heads=2")
+    ready(page)
+    one, two = oracle(float(T))["R"], oracle(float(T), heads=2)["R"]
+    if T == "0":
+        assert all(math.isclose(EXAM_R[i][j], one[i][j], abs_tol=1e-12) for i in range(7) for j in range(4))  # agree
+    shown = matrix(page, "#R-one")
+    cells = [(i, j) for i in range(7) for j in range(4)] if T == "0" else [(6, j) for j in range(4)] + [(3, 0)]
+    for i, j in cells:
+        arithmetic, result, text = clicked_arithmetic(page, "R-one", i, j, f"R[{i},{j}]", heads=1)
+        value = evaluate(arithmetic)
+        assert math.isclose(value, one[i][j], abs_tol=1e-3), (i, j, arithmetic)
+        assert not math.isclose(value, two[i][j], abs_tol=1e-3), (i, j, "the two-head R's number")
+        assert disagreement(result, one[i][j]) is None and result == shown[i][j], (i, j, result)
+        if T == "0":
+            assert result == str(EXAM_R[i][j]), (i, j, result)  # exactly the exam's fraction
+        assert "R = Z W_O" in text and "multi_W_O" not in text, text
+        assert "one head" in text, text  # the panel says which model it explains
+    # the k-head R beside it (and the same R above) stays the k-head model's
+    arithmetic, result, text = clicked_arithmetic(page, "R-two", 6, 0, "R[6,0]", heads=2)
+    assert math.isclose(evaluate(arithmetic), two[6][0], abs_tol=1e-3) and "multi_W_O" in text, text
+
+
+@pytest.mark.parametrize("T", ["0", "0.5"])
+def test_the_losses_beside_k_heads_explain_their_own_model(page, T):
+    """The losses of Problem 2.4's table (one head, k heads): each, clicked, is the whole loss of its own model,
+    whose closed form under each convention evaluates to the oracle's loss of that model."""
+    page.goto(f"{page.base}/geoff?{EXAMPLE_Q}&T={T}&heads=2")
+    ready(page)
+    conventions = {"exam": "the exam's convention (Problem 2.3): L = ", "teacher_forcing": "teacher forcing: L = "}
+    for j, heads in ((0, 1), (1, 2)):
+        want = oracle(float(T), heads=heads)["loss"]
+        for i, conv in enumerate(("exam", "teacher_forcing")):  # the table's rows
+            number = page.locator(f"#heads-losses tr:has(td) >> nth={i}").locator("td").nth(j)
+            number.click()
+            page.wait_for_selector(f"#explain-panel[data-cell='loss'][data-heads='{heads}']")
+            lines = page.eval_on_selector_all("#explain li", "ls => ls.map((l) => l.textContent)")
+            for c, lead in conventions.items():
+                line = next(x for x in lines if x.startswith(lead))
+                closed = line[len(lead):].rsplit(" = ", 1)[0].replace("[", "(").replace("]", ")")  # one term each
+                assert math.isclose(evaluate(closed), want[c][0], rel_tol=1e-4), (heads, c, line)
+            assert disagreement(number.text_content(), want[conv][0]) is None, (heads, conv, number.text_content())

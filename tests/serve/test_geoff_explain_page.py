@@ -20,8 +20,10 @@ def click_cell(page, table: str, i: int, j: int) -> None:
     page.locator(f"#{table} tr:has(td:not(.corner)) >> nth={i}").locator("td:not(.corner)").nth(j).click()
 
 
-def shown(page, cell: str) -> dict:
-    page.wait_for_selector(f"#explain-panel[data-cell='{cell}']", timeout=WAIT_MS)
+def shown(page, cell: str, heads: int | None = None) -> dict:
+    """The explanation of `cell` once it is on the page (of the `heads`-head model, where given)."""
+    of = "" if heads is None else f"[data-heads='{heads}']"
+    page.wait_for_selector(f"#explain-panel[data-cell='{cell}']{of}", timeout=WAIT_MS)
     return {"summary": page.text_content("#explain .explain-summary"),
             "exact": page.text_content("#explain .explain-exact"),
             "value": page.text_content("#explain .explain-value")}
@@ -70,6 +72,38 @@ def test_the_cells_a_number_came_from_light_up(page):
     assert len(marked(page, "V-h0", "source")) == 14 and marked(page, "scores-h0", "source") == []
     page.reload()  # the explanation is in the URL
     assert shown(page, "Z[6,1]")["exact"] == "9/7"
+
+
+def test_the_one_head_R_beside_k_heads_is_the_one_heads(page):
+    """Problem 2.4's view: a click on the one-head R explains it on the one-head model (the cell and its head count,
+    as /practice's cells carry theirs), outlines that number only (the one-head Z and W_O it came from are not on
+    the page), keeps it in the URL, and stays the one-head model's when the inputs change."""
+    page.goto(f"{page.base}/geoff?{EXAMPLE_Q}&T=0&heads=2")
+    ready(page)
+    one = geoff.GeoffQuery(EXAMPLE, heads=1)
+    click_cell(page, "R-one", 3, 1)
+    got = shown(page, "R[3,1]", heads=1)
+    assert got["summary"] == explain(one, "R[3,1]").summary and got["exact"] == "3/4"
+    assert marked(page, "R-one", "picked") == [[3, 1]] and marked(page, "R-two", "picked") == []
+    assert marked(page, "R", "picked") == [] and page.locator("#matrices .source").count() == 0
+    assert params(page)["explain"] == "R[3,1]" and params(page)["explainHeads"] == "1"
+    assert "one head" in page.text_content("#explain")
+    click_cell(page, "R-two", 3, 1)  # the k heads' R: the page's own model, outlined above and beside
+    got = shown(page, "R[3,1]", heads=2)
+    assert got["exact"] == "3/2" and "explainHeads" not in params(page)
+    assert marked(page, "R-two", "picked") == [[3, 1]] == marked(page, "R", "picked")
+    assert marked(page, "R-one", "picked") == [] and len(marked(page, "Z-h1", "source")) == 2
+    click_cell(page, "R-one", 6, 0)
+    shown(page, "R[6,0]", heads=1)
+    page.reload()  # the cell and its model are in the URL
+    assert shown(page, "R[6,0]", heads=1)["exact"] == "9/7"
+    n = counter(page, "rendered")
+    page.check("#t-sqrt")  # a new T: still the one-head model's R
+    ready(page, rendered=n + 1)
+    want = explain(geoff.GeoffQuery(EXAMPLE, temperature="sqrt", heads=1), "R[6,0]").to_json()
+    page.wait_for_function("(s) => document.querySelector('#explain .explain-summary').textContent === s",
+                           arg=want["summary"], timeout=WAIT_MS)
+    assert page.get_attribute("#explain-panel", "data-heads") == "1"
 
 
 def test_an_open_explanation_follows_the_inputs_and_leaves_with_a_refused_one(page):

@@ -11,6 +11,7 @@ import pytest
 from .browser import EXAMPLE, EXAMPLE_Q, ready
 from .test_a11y import axe_violations
 from .test_browser import _seven
+from .test_exactness import EXAM_R, evaluate
 from .test_geoff_explain_page import shown
 from .test_pages import _image_of
 
@@ -95,6 +96,46 @@ def test_geoff_two_heads_name_their_head(page):
     assert at["cell"] == "Z[h2,0,0]" and at["name"].startswith("Z head 2, row 1 D, column 1"), at
     page.keyboard.press("Enter")
     shown(page, "Z[h2,0,0]")
+
+
+def test_geoff_the_one_head_R_beside_k_heads_by_keyboard(page):
+    """Problem 2.4's one-head R (beside the k heads' R) is a grid like every matrix: its numbers say that they are
+    the one-head model's, and Enter or Space explains them on that model (its arithmetic evaluates to the exam's
+    Problem 2.3 R, the two-head R's columns are swapped); so are the losses of both models beside it."""
+    from dlexam import geoff
+    from dlexam.geoff.explain import explain
+
+    page.goto(f"{page.base}/geoff?{EXAMPLE_Q}&T=0&heads=2")
+    ready(page)
+    one, two = geoff.GeoffQuery(EXAMPLE, heads=1), geoff.GeoffQuery(EXAMPLE, heads=2)
+    page.focus("#seq")
+    at = tab_to(page, "e.closest('#R-one')")
+    assert at["cell"] == "R[0,0]" and at["grid"] == "R-one" and at["visible"], at
+    assert at["name"] == "R, one head, row 1 D, column 1 A: 0", at
+    at = press(page, *["ArrowDown"] * 6)
+    assert at["cell"] == "R[6,0]" and at["name"] == "R, one head, row 7 <STOP>, column 1 A: 9/7", at
+    page.keyboard.press("Enter")
+    got = shown(page, "R[6,0]", heads=1)
+    assert got["summary"] == explain(one, "R[6,0]").summary != explain(two, "R[6,0]").summary
+    assert got["exact"] == "9/7" and evaluate(got["summary"].rsplit(" = ", 2)[1]) == pytest.approx(float(EXAM_R[6][0]))
+    assert page.evaluate(FOCUSED)["cell"] == "R[6,0]"  # the focus stays on the number
+    at = press(page, "ArrowUp", "ArrowUp", "ArrowUp", "End")
+    assert at["cell"] == "R[3,3]" and at["name"].endswith("column 4 D: 3/4"), at
+    page.keyboard.press(" ")
+    got = shown(page, "R[3,3]", heads=1)
+    assert got["exact"] == "3/4" and evaluate(got["summary"].rsplit(" = ", 2)[1]) == pytest.approx(float(EXAM_R[3][3]))
+    at = press(page, "Tab")  # the k heads' R beside it: its own grid, its own model
+    assert at["grid"] == "R-two" and at["cell"] == "R[0,0]" and at["name"].startswith("R, 2 heads, row 1 D"), at
+    page.keyboard.press("Enter")
+    assert shown(page, "R[0,0]", heads=2)["summary"] == explain(two, "R[0,0]").summary
+    at = tab_to(page, "e.closest('#heads-losses')")  # the losses of both models
+    assert at["cell"] == "loss" and at["name"] == "loss, the exam's convention (Problem 2.3), one head: 4.2114", at
+    page.keyboard.press("Enter")
+    assert shown(page, "loss", heads=1)["summary"] == explain(one, "loss").summary
+    at = press(page, "ArrowRight", "Enter")
+    assert at["name"] == "loss, the exam's convention (Problem 2.3), 2 heads: 10.2114", at
+    assert shown(page, "loss", heads=2)["summary"] == explain(two, "loss").summary
+    assert axe_violations(page) == []
 
 
 def test_cnn_every_number_by_keyboard(page):

@@ -73,10 +73,14 @@ def test_every_cell_of_every_stage_is_its_arithmetic(cfg):
         # float64 arithmetic on the model's float32 inputs, against float64 layers on float64 inputs
         torch.testing.assert_close(got, oracle[layer], atol=2e-5, rtol=1e-5, msg=layer)
         torch.testing.assert_close(got, getattr(fm, layer).double(), atol=2e-5, rtol=1e-5, msg=layer)  # the model
+    softmax = torch.softmax(oracle["logits"], 0)
     for d in range(10):
         cell = explain_logit(model, maps, fm, d)
         assert cell.value == pytest.approx(float(oracle["logits"][d]), abs=2e-5)
         assert cell.value == pytest.approx(cell.model_value, abs=2e-5)
+        # the probability clicked is the softmax of the ten logits the cell carries (the page writes it out)
+        torch.testing.assert_close(torch.tensor(cell.logits, dtype=torch.float64), oracle["logits"], atol=2e-5, rtol=0)
+        assert cell.probability == pytest.approx(float(softmax[d]), abs=1e-6)
 
 
 def test_a_conv1_pixel_shows_its_5x5_patch_kernel_bias_sum_and_relu():
@@ -161,7 +165,8 @@ def test_the_cli_prints_the_same_arithmetic(tmp_path, capsys):
     out = capsys.readouterr().out
     assert out.startswith("pool2[1,2,2] = the average of its 2x2 block of conv2[1]")
     assert main(["svhn", "explain", str(path), "--layer", "logits", "--at", "3"]) == 0
-    assert "144 products" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "144 products" in out and "P = softmax: e^(logit 3) / (the sum of e^(logit) over the 10 digits) = " in out
     for bad in (["--layer", "conv1", "--at", "9,0,0"], ["--layer", "conv7", "--at", "0,0,0"],
                 ["--layer", "conv1", "--at", "x"]):
         assert main(["svhn", "explain", str(path), *bad]) == 2

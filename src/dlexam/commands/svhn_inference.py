@@ -97,6 +97,8 @@ def explanation_lines(e: dict) -> list[str]:
                  f"{e['head']} head's weights",
                  f"  = {e['bias']:.4f} + ({e['positive_sum']:.4f} positive {e['negative_sum']:+.4f} negative)"
                  f" = {e['value']:.4f}   (the model: {e['model_value']:.4f}; P = {e['probability']:.4f})",
+                 f"P = softmax: e^(logit {e['digit']}) / (the sum of e^(logit) over the {len(e['logits'])} digits)"
+                 f" = {e['probability']:.4f}",
                  "sum of the products per Pool-2 channel:",
                  "  " + "  ".join(f"{c}:{v:+.3f}" for c, v in enumerate(e["channel_sums"]))]
         for title, key in (("largest positive products", "largest_positive"),

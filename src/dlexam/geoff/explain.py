@@ -75,6 +75,7 @@ class Explanation:
     sources: list[dict] = field(default_factory=list)  # the cells it came from: {"matrix", "head", "cells"}
     closed_form: str = ""  # the value in closed form where it is not rational (softmax, the loss)
     extra: dict = field(default_factory=dict)  # kind-specific numbers (a loss term's two conventions)
+    heads: int = 1  # the heads of the model explained: 1, or the weights' k (Problem 2.4); set by Explainer.explain
 
     @property
     def text(self) -> str:
@@ -83,8 +84,8 @@ class Explanation:
 
     def to_json(self) -> dict:
         many = isinstance(self.computed, list)
-        out = {"cell": self.cell.name, "matrix": self.cell.matrix, "head": self.cell.head, "row": self.cell.row,
-               "col": self.cell.col, "kind": self.kind, "title": self.title, "value": self.value,
+        out = {"cell": self.cell.name, "heads": self.heads, "matrix": self.cell.matrix, "head": self.cell.head,
+               "row": self.cell.row, "col": self.cell.col, "kind": self.kind, "title": self.title, "value": self.value,
                "computed": [float(x) for x in self.computed] if many else float(self.computed),
                "exact": [number_text(x) for x in self.computed] if many else number_text(self.computed),
                "summary": self.summary, "lines": self.lines, "sources": self.sources,
@@ -159,19 +160,15 @@ class Explainer:
     # ---- the entry point --------------------------------------------------------------------------------------
 
     def explain(self, cell: str | Cell) -> Explanation:
+        """The arithmetic of `cell` (a name such as "P[3,0]", or a Cell) on this query's model; the explanation
+        says which model by its head count (the same name is another number with 1 head and with k)."""
         c = parse_cell(cell, self.space) if isinstance(cell, str) else cell
-        m = c.matrix
-        if m == "X":
-            return explain_embedding(self, c)
-        if m in ("Q", "K", "V", "S", "R", "logits"):
-            return explain_product(self, c)
-        if m == "P":
-            return explain_attention(self, c)
-        if m == "Z":
-            return explain_mix(self, c)
-        if m == "loss":
-            return explain_loss(self) if c.row is None else explain_loss_term(self, c)
-        return explain_gradient(self, c)
+        if c.matrix == "loss":
+            out = explain_loss(self) if c.row is None else explain_loss_term(self, c)
+        else:
+            out = KINDS.get(c.matrix, explain_gradient)(self, c)
+        out.heads = self.query.heads
+        return out
 
 
 def explain(query: GeoffQuery, cell: str | Cell) -> Explanation:
@@ -405,3 +402,8 @@ def explain_gradient(ex: Explainer, c: Cell) -> Explanation:
     computed = num(math.fsum(step.products))
     summary = f"{title} = {step.formula} = {step.terms} = {number_text(computed)}"
     return Explanation(c, "gradient", title, float(g[c.row, c.col]), computed, summary, step.lines, step.sources)
+
+
+# the explanation of each matrix's cells (a loss by its own two; any other name is a gradient's)
+KINDS = {"X": explain_embedding, "P": explain_attention, "Z": explain_mix,
+         **dict.fromkeys(("Q", "K", "V", "S", "R", "logits"), explain_product)}

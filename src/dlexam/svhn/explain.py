@@ -169,6 +169,7 @@ class LogitCell:
     bias: float
     model_value: float
     probability: float  # softmax of the model's 10 logits, this digit's
+    logits: tuple[float, ...] = ()  # the model's own logits, every digit's: the softmax that gives `probability`
 
     @property
     def products(self) -> torch.Tensor:
@@ -200,7 +201,7 @@ class LogitCell:
                 "positive_sum": float(p.clamp(min=0).sum()), "negative_sum": float(p.clamp(max=0).sum()),
                 "largest_positive": self.largest(+1), "largest_negative": self.largest(-1),
                 "sum": float(p.sum()), "bias": self.bias, "value": self.value, "model_value": self.model_value,
-                "probability": self.probability}
+                "probability": self.probability, "logits": list(self.logits)}
 
 
 Cell = ConvCell | PoolCell | LogitCell
@@ -280,7 +281,8 @@ def explain_logit(model: ExamCNN, maps: dict[str, torch.Tensor], fm: FeatureMaps
     inputs = maps["pool2"].double()  # (C, H, W)
     weights, bias = head_weights(model, digit, tuple(inputs.shape))
     return LogitCell(digit=digit, head=model.cfg.head, inputs=inputs, weights=weights.contiguous(), bias=bias,
-                     model_value=float(fm.logits[digit]), probability=float(fm.probabilities[digit]))
+                     model_value=float(fm.logits[digit]), probability=float(fm.probabilities[digit]),
+                     logits=tuple(fm.logits.tolist()))
 
 
 def explain(model: ExamCNN, image: torch.Tensor, layer: str, at: tuple[int, ...]) -> Cell:

@@ -1,6 +1,6 @@
 // /cnn's "where a number comes from" panel: the arithmetic of one clicked cell, as POST /api/svhn/explain returns
 // it (dlexam.svhn.explain: a conv pixel's window, kernel, bias, sum and activation; a pool pixel's block; a logit's
-// 144 products summarised). Every number is the server's; here they are only laid out (4 decimals).
+// 144 products summarised, and the softmax that makes its probability). Every number is the server's; here they are only laid out (4 decimals).
 // Uses C (the page's state: C.image, the 32x32 input as base64url) and $ from cnn.js.
 "use strict";
 
@@ -103,6 +103,10 @@ function renderExplanation(e) {
     DL.el("p", {class: "mono"}, `${f4(e.positive_sum)} (positive) ${f4(e.negative_sum)} (negative) = `,
       DL.el("span", {id: "explain-sum", text: f4(e.sum)}), "; + bias ", DL.el("span", {id: "explain-bias", text: f4(e.bias)}),
       " = ", DL.el("strong", {id: "explain-value", text: f4(e.value)}), ` (the model's own: ${f4(e.model_value)})`),
+    DL.el("p", {class: "mono", id: "explain-softmax"}, `P = softmax: e^(logit ${e.digit}) / the sum over the `,
+      `${e.logits.length} digits of e^(logit) = `, DL.el("span", {id: "explain-softmax-terms",
+        text: `e^(${f4(e.logits[e.digit])}) / (${e.logits.map((z) => `e^(${f4(z)})`).join(" + ")})`}),
+      " = ", DL.el("strong", {id: "explain-probability", text: f4(e.probability)})),
     DL.el("h3", {text: "the products summed per Pool-2 channel"}),
     DL.el("div", {class: "scroll"}, DL.el("table", {class: "matrix", id: "explain-channels"},
       DL.el("tr", {}, e.channel_sums.map((_, c) => DL.el("th", {scope: "col", text: String(c)}))),

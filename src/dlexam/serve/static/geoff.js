@@ -294,7 +294,8 @@ function renderHeads(d) {
     text: c.same_R ? "yes" : "no"}), c.columns_swapped ? ` (its columns are swapped: ${swaps(c.permutation, out)})` : ""));
   if (d.loss && ex.loss) {
     const names = {exam: "the exam's convention (Problem 2.3)", teacher_forcing: "standard teacher forcing"};
-    box.append(DL.el("div", {class: "scroll"}, DL.el("table", {class: "plain", id: "heads-losses"},
+    box.append(DL.el("div", {class: "scroll"}, DL.el("table", {class: "plain", id: "heads-losses",
+      "aria-label": `the loss with one head and with ${k} heads`},
       DL.el("tr", {}, DL.el("th", {scope: "col", text: "loss"}), DL.el("th", {scope: "col", class: "num", text: "one head"}),
         DL.el("th", {scope: "col", class: "num", text: `${k} heads`})),
       ["exam", "teacher_forcing"].map((conv) => DL.el("tr", {}, DL.el("th", {scope: "row", text: names[conv]}),

@@ -2,11 +2,14 @@
 // the panel shows its arithmetic from POST /api/geoff/explain (dlexam.geoff.explain), with the cells it came from
 // lit up. State in the URL: explain = the cell ("P[3,0]", "Z[h2,6,:]", "loss[4]", "dW_V[0,1]": geoff.cells' names).
 // An open explanation is asked again whenever the numbers change, and leaves with them when an input is refused.
+// A cell is explained on the page's model, except the numbers of Problem 2.4's one-head model shown beside k heads
+// (its R, its losses): those carry their head count, 1, as /practice's cells do (dlexam.variants.problem2.geoff_cell),
+// and are asked of the one-head model on the same weights, T and input (URL: explainHeads=1 beside explain).
 // Uses G (the page's state), $ and body() of geoff.js.
 "use strict";
 
 const Cells = {
-  cell: null, seq: 0,
+  cell: null, heads: null, seq: 0,  // heads: null = the page's model; 1 = the one-head model beside k heads
 
   setup() {
     for (const id of ["matrices", "loss", "heads", "grads"]) {
@@ -15,16 +18,17 @@ const Cells = {
         if (!cell) return;
         const td = e.target.closest("td[data-cell]");
         if (td) Cells.rove(td);  // the keyboard goes on from the number clicked
-        Cells.open(cell, e.target.closest("section"));
+        Cells.open(cell, Cells.headsOf(e.target), e.target.closest("section"));
       });
       $(id).addEventListener("keydown", (e) => Cells.key(e));
     }
     $("explain-form").addEventListener("submit", (e) => {
       e.preventDefault();
       const cell = $("explain-cell").value.trim();
-      if (cell) Cells.open(cell, null);
+      if (cell) Cells.open(cell, null, null);  // a typed cell is the page's model's
     });
     Cells.cell = DL.get("explain", null);
+    Cells.heads = Cells.cell && DL.get("explainHeads", null) === "1" ? 1 : null;
     if (Cells.cell) $("explain-cell").value = Cells.cell;
   },
 
@@ -41,13 +45,24 @@ const Cells = {
     const head = (h) => (G.heads > 1 ? `h${Number(h) + 1},` : "");
     let m;
     if ((m = /^(Q|K|V|scores|P|Z)-h(\d+)$/.exec(table.id))) return `${m[1] === "scores" ? "S" : m[1]}[${head(m[2])}${i},${j}]`;
-    if (["X", "R", "R-two", "logits"].includes(table.id)) return `${table.id === "R-two" ? "R" : table.id}[${i},${j}]`;
+    if (["X", "R", "R-one", "R-two", "logits"].includes(table.id)) return `${table.id.startsWith("R") ? "R" : table.id}[${i},${j}]`;
     if ((m = /^grad-(E|W_Q|W_K|W_V|W_O|multi_W_O)(?:-h(\d+))?$/.exec(table.id))) {
       const name = {E: "dE", W_O: "dW_O", multi_W_O: "dW_O"}[m[1]] || "d" + m[1];
       return `${name}[${m[2] === undefined ? "" : `h${Number(m[2]) + 1},`}${i},${j}]`;
     }
     if (/^probs-/.test(table.id)) return `loss[${G.tokens.indexOf("<START>") + 1 + i}]`;
+    if (table.id === "heads-losses") return "loss";  // a row per convention; the whole loss explains both
     return null;
+  },
+
+  // The head count of the model a number belongs to: 1 for the one-head model's R and losses beside k heads
+  // (Problem 2.4), null for the page's own model.
+  headsOf(target) {
+    const td = target.closest("td");
+    if (!td) return null;
+    if (td.closest("#R-one")) return 1;
+    const losses = td.closest("#heads-losses");
+    return losses && [...td.parentElement.querySelectorAll("td")].indexOf(td) === 0 ? 1 : null;
   },
 
   // The keyboard reaches every number the mouse does. Each table of numbers is one Tab stop, an ARIA grid with a
@@ -61,7 +76,7 @@ const Cells = {
         let first = null;
         for (const td of table.querySelectorAll(probs ? "td.num" : "td:not(.corner)")) {
           const cell = Cells.nameOf(td);
-          if (!cell) break;  // a table that names none of its numbers (one head's R beside k heads')
+          if (!cell) break;  // a table that names none of its numbers
           td.dataset.cell = cell;
           td.tabIndex = first ? -1 : 0;
           td.setAttribute("aria-label", Cells.spoken(td, cell, table));
@@ -71,7 +86,7 @@ const Cells = {
         table.setAttribute("role", "grid");
         const caption = document.getElementById(table.id + "-caption");
         if (caption) table.setAttribute("aria-labelledby", caption.id);
-        else table.setAttribute("aria-label", "loss terms, " + table.id.slice(6).replace("_", " "));
+        else if (probs) table.setAttribute("aria-label", "loss terms, " + table.id.slice(6).replace("_", " "));
       }
     }
     for (const conv of ["teacher_forcing", "exam"]) {
@@ -92,10 +107,12 @@ const Cells = {
       return `${table.id.slice(6).replace("_", " ")} loss term: target ${tds[0].textContent}, scored by ` +
         `${tds[1].textContent}, P(target) ${td.textContent}`;
     }
-    const [, name, head] = /^(\w+)\[(?:h(\d+),)?/.exec(cell);
     const header = table.rows[0].querySelector("td:not(.corner)") ? [] : [...table.rows[0].querySelectorAll("th")];
     const rowLabel = tr.querySelector("th"), j = tds.indexOf(td), i = Cells.rows(table).indexOf(tr);
-    return `${name}${head ? " head " + head : ""}, row ${i + 1}${rowLabel ? " " + rowLabel.textContent : ""}, ` +
+    if (table.id === "heads-losses") return `loss, ${rowLabel.textContent}, ${header[j + 1].textContent}: ${td.textContent}`;
+    const [, name, head] = /^(\w+)\[(?:h(\d+),)?/.exec(cell);
+    const model = {"R-one": ", one head", "R-two": `, ${G.heads} heads`}[table.id] || "";  // Problem 2.4's two Rs
+    return `${name}${head ? " head " + head : ""}${model}, row ${i + 1}${rowLabel ? " " + rowLabel.textContent : ""}, ` +
       `column ${j + 1}${header[j] ? " " + header[j].textContent : ""}: ${td.textContent}` +
       (td.classList.contains("masked") ? " (masked: the future)" : "");
   },
@@ -105,7 +122,7 @@ const Cells = {
     if (!el.dataset || !el.dataset.cell || e.altKey || e.metaKey) return;
     if (e.key === "Enter" || e.key === " ") {
       e.preventDefault();  // Space would scroll the page
-      Cells.open(el.dataset.cell, el.closest("section"));
+      Cells.open(el.dataset.cell, Cells.headsOf(el), el.closest("section"));
       return;
     }
     if (el.tagName !== "TD") return;
@@ -133,10 +150,12 @@ const Cells = {
     return td;
   },
 
-  async open(cell, from) {
+  // Explain `cell` of the model with `heads` heads (null: the page's), beside `from` (the section clicked in).
+  async open(cell, heads, from) {
     Cells.cell = cell;
+    Cells.heads = heads;
     $("explain-cell").value = cell;
-    DL.set({explain: cell});
+    DL.set({explain: cell, explainHeads: heads});
     if (from && from.id !== "explain-panel") from.after($("explain-panel"));  // next to the number clicked
     await Cells.fetch(true);
   },
@@ -147,18 +166,21 @@ const Cells = {
 
   async fetch(userAsked) {
     const my = ++Cells.seq;
-    const r = await DL.api("POST", "/api/geoff/explain", body({cell: Cells.cell}));
+    const r = await DL.api("POST", "/api/geoff/explain",
+      body(Cells.heads === null ? {cell: Cells.cell} : {cell: Cells.cell, heads: Cells.heads}));
     if (my !== Cells.seq) return;
     Cells.unmark();
     if (!r.ok) {
       DL.showError($("explain-error"), r.data);
-      $("explain").textContent = "";
-      $("explain-panel").removeAttribute("data-cell");
+      Cells.clear();
       return;
     }
     DL.showError($("explain-error"), null);
-    $("explain").replaceChildren(DL.explanation(r.data));
-    $("explain-panel").dataset.cell = r.data.cell;
+    const e = r.data, other = e.heads !== G.heads;
+    $("explain").replaceChildren(...(other ? [DL.el("p", {class: "note", id: "explain-model", text: "explained on " +
+      `one head (R = Z W_O), the model Problem 2.4 compares the ${G.heads} heads with: the same weights, T and input`})] : []),
+    DL.explanation(e));
+    Object.assign($("explain-panel").dataset, {cell: e.cell, heads: e.heads});
     Cells.mark(r.data);
     DL.scrollables();
     if (userAsked) {
@@ -171,9 +193,14 @@ const Cells = {
   withdraw() {
     Cells.seq++;
     Cells.unmark();
-    $("explain").textContent = "";
     DL.showError($("explain-error"), null);
+    Cells.clear();
+  },
+
+  clear() {
+    $("explain").textContent = "";
     $("explain-panel").removeAttribute("data-cell");
+    $("explain-panel").removeAttribute("data-heads");
   },
 
   table(matrix, head) {
@@ -189,23 +216,34 @@ const Cells = {
       .filter(Boolean) : [];
   },
 
-  // The clicked cell (red) and the cells it came from (blue).
+  // Column j of a table's numbers (none where the table is not on the page).
+  column(table, j) {
+    return table ? Cells.rows(table).map((r) => r.querySelectorAll("td:not(.corner)")[j]).filter(Boolean) : [];
+  },
+
+  // The clicked cell (red) and the cells it came from (blue). The one-head model beside k heads has only its R and
+  // its losses on the page (not its Z, nor W_O's editor): only the number explained is outlined.
   mark(e) {
-    for (const s of e.sources) {
+    const own = e.heads === G.heads, one = !own && e.heads === 1;
+    for (const s of own ? e.sources : []) {
       const t = Cells.table(s.matrix, s.head);
       for (const [i, j] of s.cells) Cells.at(t, i, j).forEach((td) => td.classList.add("source"));
     }
     let picked = [];
-    if (e.kind === "gradient") {
+    if (e.kind === "loss") {  // the whole loss: the page's (and its column beside one head's), or one head's
+      picked = own ? [$("loss-teacher_forcing"), $("loss-exam")].filter(Boolean) : [];
+      if (own || one) picked.push(...Cells.column($("heads-losses"), own ? 1 : 0));
+    } else if (!own) {
+      if (one && e.matrix === "R") picked = Cells.at($("R-one"), e.row, e.col);
+    } else if (e.kind === "gradient") {
       const name = {dE: "E", dW_O: G.heads > 1 ? "multi_W_O" : "W_O"}[e.matrix] || e.matrix.slice(1);
       picked = Cells.at($(`grad-${name}` + (e.head === null ? "" : `-h${e.head}`)), e.row, e.col);
     } else if (e.kind === "loss_term") {
       const k = e.row - G.tokens.indexOf("<START>") - 1;
       for (const conv of ["teacher_forcing", "exam"]) picked.push(...Cells.at($("probs-" + conv), k, null));
-    } else if (e.kind === "loss") {
-      picked = [$("loss-teacher_forcing"), $("loss-exam")].filter(Boolean);
     } else {
       picked = Cells.at(Cells.table(e.matrix, e.head), e.row, e.col);
+      if (e.matrix === "R") picked.push(...Cells.at($("R-two"), e.row, e.col));  // also beside one head's
     }
     picked.forEach((el) => el.classList.add("picked"));
   },
