@@ -15,7 +15,7 @@ import matplotlib.ticker
 import numpy as np
 
 from dlexam.exact import format_exact
-from dlexam.figures import Drawing, new_figure, render
+from dlexam.figures import Drawing, new_figure, render, restack, to_png
 
 
 def cell_label(x: float, decimals: int = 3) -> str:
@@ -23,7 +23,14 @@ def cell_label(x: float, decimals: int = 3) -> str:
     return format_exact(x, decimals)
 
 
-def heatmap(
+def heatmap(matrix, **options) -> Drawing:
+    """A heatmap of a 2-D matrix with one label per cell, drawn for a desktop and for a narrow screen (the
+    options: :func:`heatmap_figures`)."""
+    desktop, narrow = heatmap_figures(matrix, **options)
+    return Drawing(to_png(desktop), to_png(narrow))
+
+
+def heatmap_figures(
     matrix,
     *,
     title: str,
@@ -35,60 +42,65 @@ def heatmap(
     annotate: bool = True,
     vmin: float | None = None,
     vmax: float | None = None,
-) -> Drawing:
-    """A heatmap of a 2-D matrix with one label per cell.
+):
+    """(desktop, narrow): the figures :func:`heatmap` renders, not yet rendered.
 
     `masked` (same shape, boolean, True = hidden by the causal mask) draws those cells grey.
     """
     m = np.asarray(matrix, dtype=np.float64)
     if m.ndim != 2:
         raise ValueError(f"heatmap needs a 2-D matrix, got shape {m.shape}")
+
+    def draw():
+        rows, cols = m.shape
+        label_w = 0.9 if row_labels is not None else 0.3
+        fig, axes = new_figure(width=label_w + cols * cell_inches + 0.3, height=0.75 + rows * cell_inches * 0.82)
+        ax = axes[0][0]
+        shown = np.ma.masked_array(m, mask=np.asarray(masked, dtype=bool) if masked is not None else None)
+        cm = matplotlib.colormaps[cmap].with_extremes(bad="#e4e6e9")
+        lo = float(np.nanmin(m)) if vmin is None else vmin
+        hi = float(np.nanmax(m)) if vmax is None else vmax
+        if hi <= lo:
+            hi = lo + 1.0
+        ax.imshow(shown, cmap=cm, vmin=lo, vmax=hi, aspect="auto")
+        ax.set_title(title, fontsize=10)
+        ax.set_xticks(range(cols))
+        ax.set_yticks(range(rows))
+        xlabels = list(col_labels) if col_labels is not None else [str(j + 1) for j in range(cols)]
+        ylabels = list(row_labels) if row_labels is not None else [str(i + 1) for i in range(rows)]
+        slanted = max(map(len, xlabels), default=0) > 3
+        ax.set_xticklabels(xlabels, fontsize=8, rotation=45 if slanted else 0,
+                           ha="right" if slanted else "center")
+        ax.set_yticklabels(ylabels, fontsize=8)
+        ax.tick_params(length=0)
+        cells = []
+        if annotate:
+            fontsize = 8 if cols <= 7 else 6.5
+            for i in range(rows):
+                for j in range(cols):
+                    v = m[i, j]
+                    hidden = masked is not None and bool(np.asarray(masked)[i, j])
+                    frac = (v - lo) / (hi - lo)
+                    color = "#8a9099" if hidden else ("white" if frac > 0.6 else "#1d232a")
+                    cells.append(ax.text(j, i, cell_label(v), ha="center", va="center", fontsize=fontsize,
+                                         color=color))
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+        return fig, ax, cells
+
+    desktop, _, _ = draw()
+    narrow, ax, cells = draw()
+    restack(narrow)
     rows, cols = m.shape
-    label_w = 0.9 if row_labels is not None else 0.3
-    fig, axes = new_figure(width=label_w + cols * cell_inches + 0.3, height=0.75 + rows * cell_inches * 0.82)
-    ax = axes[0][0]
-    shown = np.ma.masked_array(m, mask=np.asarray(masked, dtype=bool) if masked is not None else None)
-    cm = matplotlib.colormaps[cmap].with_extremes(bad="#e4e6e9")
-    lo = float(np.nanmin(m)) if vmin is None else vmin
-    hi = float(np.nanmax(m)) if vmax is None else vmax
-    if hi <= lo:
-        hi = lo + 1.0
-    ax.imshow(shown, cmap=cm, vmin=lo, vmax=hi, aspect="auto")
-    ax.set_title(title, fontsize=10)
-    ax.set_xticks(range(cols))
-    ax.set_yticks(range(rows))
-    xlabels = list(col_labels) if col_labels is not None else [str(j + 1) for j in range(cols)]
-    ylabels = list(row_labels) if row_labels is not None else [str(i + 1) for i in range(rows)]
-    slanted = max(map(len, xlabels), default=0) > 3
-    ax.set_xticklabels(xlabels, fontsize=8, rotation=45 if slanted else 0,
-                       ha="right" if slanted else "center")
-    ax.set_yticklabels(ylabels, fontsize=8)
-    ax.tick_params(length=0)
-    cells = []
-    if annotate:
-        fontsize = 8 if cols <= 7 else 6.5
-        for i in range(rows):
-            for j in range(cols):
-                v = m[i, j]
-                hidden = masked is not None and bool(np.asarray(masked)[i, j])
-                frac = (v - lo) / (hi - lo)
-                color = "#8a9099" if hidden else ("white" if frac > 0.6 else "#1d232a")
-                cells.append(ax.text(j, i, cell_label(v), ha="center", va="center", fontsize=fontsize,
-                                     color=color))
-    for spine in ax.spines.values():
-        spine.set_visible(False)
-
-    def fit_cells(fig) -> None:
-        """On the narrow drawing, rows at least 0.28 in tall (a wide matrix, kept at its aspect, squeezes them
-        flat) and each cell's label no wider than its cell (a cell may be ~0.25 in wide there)."""
-        width, height = fig.get_size_inches()
-        fig.set_size_inches(width, max(height, 1.3 + rows * 0.28))  # 1.3 in: title and slanted column labels
-        fig.canvas.draw()
-        cell_pt = ax.bbox.width / cols / fig.dpi * 72
-        for text in cells:
-            text.set_fontsize(min(text.get_fontsize(), cell_pt / (0.62 * max(len(text.get_text()), 1))))
-
-    return render(fig, narrowed=fit_cells)
+    # On the narrow drawing, rows at least 0.28 in tall (a wide matrix, kept at its aspect, squeezes them
+    # flat) and each cell's label no wider than its cell (a cell may be ~0.25 in wide there).
+    width, height = narrow.get_size_inches()
+    narrow.set_size_inches(width, max(height, 1.3 + rows * 0.28))  # 1.3 in: title and slanted column labels
+    narrow.canvas.draw()
+    cell_pt = ax.bbox.width / cols / narrow.dpi * 72
+    for text in cells:
+        text.set_fontsize(min(text.get_fontsize(), cell_pt / (0.62 * max(len(text.get_text()), 1))))
+    return desktop, narrow
 
 
 def curves(
