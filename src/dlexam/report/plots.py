@@ -121,14 +121,14 @@ def narrow_heatmap(grid: _Cells, title: str, annotate: bool):
     per_panel = cols
     while True:
         fig, panels = _panels(grid, title, per_panel, annotate)
-        if not annotate or per_panel == 1:
+        if not annotate:
             return fig
         fig.canvas.draw()
         renderer = fig.canvas.get_renderer()
         # each label's width at the floor (a text's width grows in proportion to its size) over its cell's width
         need = max(t.get_window_extent(renderer).width / t.get_fontsize() * NARROW_LABEL_FLOOR_PT
                    / (0.9 * ax.bbox.width / len(columns)) for ax, columns, cells in panels for t in cells)
-        if need <= 1:
+        if need <= 1 or per_panel == 1:  # one column a panel: labels at the floor even where wider than it
             break
         pyplot().close(fig)
         per_panel = max(1, min(per_panel - 1, int(per_panel / need)))
