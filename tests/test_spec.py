@@ -4,6 +4,7 @@ printed solution, the JSON round trip, and specs that describe no exam refused."
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from fractions import Fraction
 
 import pytest
@@ -92,8 +93,18 @@ def test_ill_formed_specs_are_refused():
     t = a.transformer
     fields = {f: getattr(t, f) for f in ("symbols", "E", "head", "W_O", "example_input", "example_target",
                                          "multi_heads", "multi_W_O")}
-    with pytest.raises(SpecError, match="deduplicated and sorted"):
+    with pytest.raises(SpecError, match="the task's output for its input: the same symbols with duplicates removed, "
+                       "in alphabetical order"):
         TransformerSpec(**{**fields, "example_target": ("D", "A")})
+    # another task takes its own target: D A A reversed, and deduplicated in order of appearance
+    assert TransformerSpec(**{**fields, "task": "reverse", "example_target": ("A", "A", "D")}).example[-4:] == (
+        "A", "A", "D", "<STOP>")
+    kept = TransformerSpec(**{**fields, "task": "first-occurrence", "example_target": ("D", "A")})
+    with pytest.raises(SpecError, match="in the order each first appears"):
+        TransformerSpec(**{**fields, "task": "first-occurrence", "example_target": ("A", "D")})
+    assert ExamSpec.from_dict(replace(a, transformer=kept).to_dict()).transformer == kept  # the task round-trips
+    with pytest.raises(SpecError, match="the task must be one of"):
+        TransformerSpec(**{**fields, "task": "sort"})
     with pytest.raises(SpecError, match="multi_W_O"):
         TransformerSpec(**{**fields, "multi_W_O": ((1, 0, 0, 0),) * 2})
     with pytest.raises(SpecError):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from dlexam.answers import answer
-from dlexam.answers.problem2 import bag_determines_next_token
+from dlexam.geoff.positions import bag_determines_next_token
 
 pytestmark = pytest.mark.usefixtures("exam_text")  # the key reads the exam; skip without it
 

@@ -6,6 +6,7 @@ Changed on purpose since (the exam-text change: the key reads the exam's numbers
 edited number is compared rather than assumed): `exam_quotes` hold those lead-ins instead of whole sentences
 with their numbers (every quote is checked against the exam text in test_cli.py), each answer has
 `exam_quotes_missing`, and P1.4's options are read from the text (`options_source`, each option's `text`).
+Pr2.1's bag checks name their task and their first conflict (`task`, `conflict`), since variants draw the task.
 Everything else, every number and verdict included, must be as it was."""
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from dlexam import shared
 SNAPSHOT = Path(__file__).with_name("version_a_answers.json")
 TIMING = re.compile(r"seconds|_s$")
 NOT_COMPARED = {"exam_quotes", "exam_quotes_missing"}  # changed on purpose: see the docstring
-NEW_KEYS = re.compile(r"^\[3\]/evidence/(options_source|options\[\d\]/text): new key$")  # P1.4's options, read
+NEW_KEYS = re.compile(r"^\[3\]/evidence/(options_source|options\[\d\]/text): new key$"  # P1.4's options, read
+                      r"|^\[15\]/evidence/bag_(sufficiency|without_the_query_token)/(task|conflict): new key$")
 
 
 def untimed(x):

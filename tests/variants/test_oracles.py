@@ -59,6 +59,15 @@ def tf_loss(t, logits, ids):
     return -torch.log_softmax(logits[s:-1], dim=1).gather(1, torch.tensor(ids[s + 1:])[:, None]).sum()
 
 
+# Problem 2's tasks, written here from their descriptions (the variant's setting text), not from dlexam.spec
+TASK_ORACLES = {
+    "dedupe-sort": lambda x: sorted(set(x)),
+    "dedupe-descending": lambda x: sorted(set(x))[::-1],
+    "first-occurrence": lambda x: [c for i, c in enumerate(x) if c not in x[:i]],
+    "reverse": lambda x: x[::-1],
+}
+
+
 def fields(v):
     return {aid: f for aid, (_, f) in v.fields().items()}
 
@@ -82,12 +91,26 @@ def check_problem2(v):
     # <START> and <STOP> (every token) can be told apart, which Version A's embedding cannot
     E = t64(t.E)
     assert all(not torch.equal(E[i], E[j]) for i, j in itertools.combinations(range(len(t.vocab)), 2))
-    # Pr2.1: the logits from <START> on do not depend on the order of the input
+    # Pr2.1: the example's target is the task's, by this test's own definition of each task
+    assert list(t.example_target) == TASK_ORACLES[t.task](list(t.example_input))
+    # the logits from <START> on do not depend on the order of the input
     n = len(t.example_input)
     for order in itertools.permutations(ids[:n]):
         assert torch.allclose(forward(t, one, t64(t.W_O), list(order) + ids[n:])[2][n:], logits[n:], atol=1e-12)
-    # so leaving out positions was sound: the keyed option of Pr2.1 says yes (in whichever place it is shown)
-    assert f["Pr2.1.wise"].options[f["Pr2.1.wise"].answer - 1].startswith("yes")
+    # so leaving out positions was sound exactly when the task's target does not depend on the input's order
+    # (every input of up to 4 symbols); where it does, two orders share the logits at <START> but not their first
+    # target, and the keyed option says no (in whichever place it is shown)
+    target = TASK_ORACLES[t.task]
+    inputs = (list(x) for k in range(1, 5) for x in itertools.product(t.symbols, repeat=k))
+    moved = next(((x, y) for x in inputs for y in map(list, itertools.permutations(x)) if target(y) != target(x)),
+                 None)
+    if moved is not None:
+        x, y = moved
+        at_start = [forward(t, one, t64(t.W_O), [t.vocab.index(c) for c in z + [t.start]])[2][-1] for z in (x, y)]
+        assert torch.allclose(*at_start, atol=1e-12) and target(x)[0] != target(y)[0]
+    keyed = f["Pr2.1.wise"].options[f["Pr2.1.wise"].answer - 1]
+    assert keyed.startswith("yes" if moved is None else "no")
+    assert (moved is None) == (t.task in ("dedupe-sort", "dedupe-descending"))
     check_pr25(t, f["Pr2.5.zero"], f["Pr2.5.softmax"])
 
 
@@ -260,3 +283,24 @@ def test_yes_no_items_are_not_always_the_same_option():
     assert qs["Pr2.5"].fields[1].options == ("yes", "no")
     check_pr25(spec.transformer, *qs["Pr2.5"].fields)
     assert "Pr2.5" not in {q.id for q in problem2.questions(spec)}  # no autograd, no key: the question is left out
+
+
+def test_pr21_answer_itself_varies_with_the_drawn_task():
+    """Pr2.1's answer, not only its place, varies: variants draw Problem 2's task, and for a task whose target
+    depends on the input's order leaving out positions is a poor choice (it was "yes" in every variant, since
+    every variant deduplicated and sorted). The "no" explanation names two orders of one input whose targets,
+    by this test's own definitions of the tasks, differ."""
+    answers, tasks = Counter(), Counter()
+    for seed in range(24):
+        v = make_variant(seed)
+        t, f = v.spec.transformer, fields(v)
+        keyed = f["Pr2.1.wise"].options[f["Pr2.1.wise"].answer - 1]
+        answers[keyed.split(",")[0]] += 1
+        tasks[t.task] += 1
+        if keyed.startswith("no"):
+            shown = re.findall(r"([A-E](?: [A-E])*) gives ([A-E](?: [A-E])*)", f["Pr2.1.why"].answer)
+            (x, tx), (y, ty) = [(a.split(), b.split()) for a, b in shown]
+            assert sorted(x) == sorted(y) and tx != ty
+            assert TASK_ORACLES[t.task](x) == tx and TASK_ORACLES[t.task](y) == ty
+    assert set(tasks) == set(TASK_ORACLES), tasks
+    assert min(answers["yes"], answers["no"]) >= 6, answers  # 24 fair coin flips: at least 6 of each is 99.8%

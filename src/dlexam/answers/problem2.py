@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections import Counter
 from fractions import Fraction
 
 import torch
@@ -17,6 +16,7 @@ from dlexam import geoff
 from dlexam.answers import exam_source
 from dlexam.answers.registry import Answer, not_read, question
 from dlexam.exact import exact_fraction, fraction_rows
+from dlexam.geoff.positions import bag_determines_next_token
 from dlexam.spec import VERSION_A, text
 from dlexam.spec import identity as identity_matrix
 
@@ -115,27 +115,6 @@ def _maxdiff(a: torch.Tensor, b: torch.Tensor) -> float:
 
 # ---- Pr2.1 no positional encodings -----------------------------------------------------------
 
-def bag_determines_next_token(max_len: int = 5, symbols: str = "ABCD", with_last_token: bool = True) -> dict:
-    """Is the correct next token a function of (multiset of the prefix, last token) alone?
-
-    That is all a one-layer, position-free causal decoder sees at its last position: its query is
-    the last token and its keys/values are the prefix as a bag. Checked over every input of length
-    1..max_len and every prefix of its target output.
-    """
-    seen: dict = {}
-    conflicts = prefixes = 0
-    for n in range(1, max_len + 1):
-        for inp in itertools.product(symbols, repeat=n):
-            out = sorted(set(inp)) + ["<STOP>"]
-            for k in range(len(out)):
-                prefix = list(inp) + ["<START>"] + out[:k]
-                key = (frozenset(Counter(prefix).items()), prefix[-1] if with_last_token else None)
-                prefixes += 1
-                if seen.setdefault(key, out[k]) != out[k]:
-                    conflicts += 1
-    return {"max_len": max_len, "prefixes": prefixes, "distinct_(bag, last token)": len(seen), "conflicts": conflicts}
-
-
 @question("Pr2.1")
 def pr2_1() -> Answer:
     checks = []
@@ -149,8 +128,9 @@ def pr2_1() -> Answer:
         losses = sorted({round(float(r.loss["teacher_forcing"]["value"]), 12) for r in results})
         checks.append({"input": inp, "orders": len(orders), "max_logit_difference_from_START_on": after,
                        "max_logit_difference_at_input_positions": before, "distinct_losses": losses})
-    bag = bag_determines_next_token()
-    bag_only = bag_determines_next_token(with_last_token=False)
+    t = VERSION_A.transformer
+    bag = bag_determines_next_token(t.task, t.symbols)
+    bag_only = bag_determines_next_token(t.task, t.symbols, with_last_token=False)
     invariant = all(c["max_logit_difference_from_START_on"] < 1e-12 for c in checks)
     wise = invariant and bag["conflicts"] == 0
     return Answer(

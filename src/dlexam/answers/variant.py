@@ -15,10 +15,10 @@ import time
 import torch
 
 from dlexam import geoff
-from dlexam.answers.problem2 import bag_determines_next_token
 from dlexam.answers.registry import Answer
 from dlexam.cpu import torch_threads
 from dlexam.errors import UserError
+from dlexam.geoff.positions import bag_determines_next_token
 from dlexam.variants.documents import answer_text
 from dlexam.variants.evidence import geoff_evidence, option_evidence, shape_evidence
 from dlexam.variants.model import Question, Variant
@@ -152,11 +152,17 @@ def _problem2(q: Question, t, g: dict, fields: dict) -> Answer:
         orders = sorted(set(itertools.permutations(t.example_input)))
         logits = [geoff.run_geoff(list(o) + rest, weights=weights).logits[n:] for o in orders]
         spread = max(float((x - logits[0]).abs().max()) for x in logits)
-        bag = bag_determines_next_token(max_len=4, symbols="".join(t.symbols))
-        agree = spread < TOL and bag["conflicts"] == 0 and _picked(fields["wise"]) == WISE_OPTIONS[0]
+        bag = bag_determines_next_token(t.task, t.symbols, max_len=4)
+        targets = {t.goal.target(o) for o in orders}
+        # the model cannot see the order (spread 0), so it is a sound choice exactly when the task needs none
+        wise = bag["conflicts"] == 0
+        keyed_yes = _picked(fields["wise"]) == WISE_OPTIONS[0]
+        agree = spread < TOL and keyed_yes == wise and (len(targets) == 1 or not wise)
         return _answer(q, f"run_geoff on all {len(orders)} orders of the input: logits from <START> on differ by "
-                       f"{spread:.0e}; (bag, last token) fixes the next token with {bag['conflicts']} conflicts",
-                       agree, {"orders": len(orders), "max_logit_difference": spread, "bag_sufficiency": bag})
+                       f"{spread:.0e}; the orders have {len(targets)} distinct target(s); (bag, last token) fixes the "
+                       f"next token with {bag['conflicts']} conflicts", agree,
+                       {"orders": len(orders), "max_logit_difference": spread, "distinct_targets": len(targets),
+                        "bag_sufficiency": bag})
     if q.id == "Pr2.2":
         dP = _max_diff(fields["P"].answer, one["P"])
         dS = one["differences"]["S"]

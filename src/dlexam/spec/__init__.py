@@ -34,4 +34,4 @@ from dlexam.spec.numbers import (  # noqa: F401
     to_plain,
 )
 from dlexam.spec.part1 import ConvSizeItem, Part1Spec, RNNItem, SoftmaxItem  # noqa: F401
-from dlexam.spec.transformer import Head, TransformerSpec  # noqa: F401
+from dlexam.spec.transformer import TASKS, Head, Task, TransformerSpec  # noqa: F401

@@ -68,7 +68,8 @@ class ExamSpec:
                     symbols=tuple(tr["symbols"]), E=tr["E"], head=Head(**tr["head"]), W_O=tr["W_O"],
                     example_input=tuple(tr["example_input"]), example_target=tuple(tr["example_target"]),
                     multi_heads=tuple(heads), multi_W_O=tr["multi_W_O"], temperatures=tuple(tr["temperatures"]),
-                    start=str(tr.get("start", "<START>")), stop=str(tr.get("stop", "<STOP>"))),
+                    start=str(tr.get("start", "<START>")), stop=str(tr.get("stop", "<STOP>")),
+                    task=str(tr.get("task", "dedupe-sort"))),
             )
         except (KeyError, TypeError, AttributeError) as exc:
             raise SpecError(f"not an exam spec ({type(exc).__name__}: {exc})") from None

@@ -10,6 +10,37 @@ from dlexam.spec.numbers import Matrix, SpecError, matrix, number, shape
 # ---- Problem 2: Geoff's transformer -----------------------------------------------------------
 
 @dataclass(frozen=True)
+class Task:
+    """What the model is meant to output for an input: Version A's "deduplicate and sort", or another task of a
+    variant. `says` completes "map a sequence of symbols to ..."; `title` completes "a transformer that ...".
+    Whether positional encodings were a sound choice for the task (Pr2.1) is computed, never stated here:
+    :func:`dlexam.geoff.positions.bag_determines_next_token`."""
+
+    name: str
+    says: str
+    title: str
+
+    def target(self, given: tuple[str, ...]) -> tuple[str, ...]:
+        """The output for the input `given` (symbols in lexicographic order sort as strings)."""
+        return _TARGETS[self.name](tuple(given))
+
+
+_TARGETS = {
+    "dedupe-sort": lambda x: tuple(sorted(set(x))),
+    "dedupe-descending": lambda x: tuple(sorted(set(x), reverse=True)),
+    "first-occurrence": lambda x: tuple(dict.fromkeys(x)),
+    "reverse": lambda x: tuple(reversed(x)),
+}
+TASKS = {t.name: t for t in (
+    Task("dedupe-sort", "the same symbols with duplicates removed, in alphabetical order", "deduplicates and sorts"),
+    Task("dedupe-descending", "the same symbols with duplicates removed, in reverse alphabetical order",
+         "deduplicates and sorts in reverse"),
+    Task("first-occurrence", "the same symbols with duplicates removed, in the order each first appears",
+         "deduplicates in order of appearance"),
+    Task("reverse", "the same symbols in reverse order, duplicates kept", "reverses its input"),
+)}
+
+@dataclass(frozen=True)
 class Head:
     """One attention head's projections, each (d_model, d_head)."""
 
@@ -39,12 +70,13 @@ class TransformerSpec:
     head: Head
     W_O: Matrix  # (d_head, d_model)
     example_input: tuple[str, ...]
-    example_target: tuple[str, ...]  # the input deduplicated and sorted
+    example_target: tuple[str, ...]  # the task's output for the input (Version A: deduplicated and sorted)
     multi_heads: tuple[Head, ...]
     multi_W_O: Matrix  # (k d_head, d_model)
     temperatures: tuple[Fraction | str, ...] = (Fraction(0), "sqrt")
     start: str = "<START>"
     stop: str = "<STOP>"
+    task: str = "dedupe-sort"  # a name of TASKS: what the model is meant to do (Version A: deduplicate and sort)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "E", matrix(self.E, "E"))
@@ -72,11 +104,18 @@ class TransformerSpec:
         unknown = [t for t in self.example_input + self.example_target if t not in self.symbols]
         if unknown or not self.example_input:
             raise SpecError(f"the example must be non-empty and use the symbols {self.symbols}")
-        if list(self.example_target) != sorted(set(self.example_input)):
-            raise SpecError("the example's target must be its input deduplicated and sorted")
+        if self.task not in TASKS:
+            raise SpecError(f"the task must be one of {', '.join(TASKS)}, got {self.task!r}")
+        if self.example_target != self.goal.target(self.example_input):
+            raise SpecError(f"the example's target must be the task's output for its input: {self.goal.says}")
         for t in self.temperatures:
             if t != "sqrt" and t < 0:
                 raise SpecError("temperatures must be >= 0 or 'sqrt'")
+
+    @property
+    def goal(self) -> Task:
+        """The task the model is meant to do (:data:`TASKS`)."""
+        return TASKS[self.task]
 
     @property
     def vocab(self) -> tuple[str, ...]:

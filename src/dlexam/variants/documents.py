@@ -14,7 +14,7 @@ from html import escape
 from dlexam.variants.model import Block, Items, Options, Question, Text, Variant
 
 PARTS = (("P1.", "Part 1: multiple choice"), ("Pr1.", "Problem 1: a convolutional network"),
-         ("Pr2.", "Problem 2: a transformer that deduplicates and sorts"))
+         ("Pr2.", "Problem 2: a one-layer transformer on sequences of symbols"))
 
 
 def title(v: Variant, solution: bool) -> str:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
 from dlexam.spec import (
+    TASKS,
     VERSION_A,
     CNNSpec,
     Conv,
@@ -58,6 +59,8 @@ class Difficulty:
         raise ValueError(f"difficulty must be one of {', '.join(DIFFICULTIES)}, got {name!r}")
 
 
+# Problem 2's tasks a variant draws from (dlexam.spec.TASKS): two that do not depend on the input's order, two that do
+VARIANT_TASKS = ("dedupe-sort", "dedupe-descending", "first-occurrence", "reverse")
 # the yes/no items, each shown in its own drawn order (Version A's order, yes first, where no order is drawn)
 YES_NO_ITEMS = ("Pr2.1", "Pr2.4", "Pr2.5.softmax")
 
@@ -190,6 +193,9 @@ def draw(rng: random.Random, d: Difficulty, seed: int) -> Draw:
     orders = {q: tuple(rng.sample(range(4), 4)) for q in ("P1.1", "P1.4", "P1.6", "Pr2.5")}
     # drawn last, so that every earlier number of a seed's draws stays what it was before they were shuffled
     orders |= {item: tuple(rng.sample(range(2), 2)) for item in YES_NO_ITEMS}
+    # and Problem 2's task after them: half the tasks need no positions, half do (Pr2.1's key is computed)
+    task = TASKS[rng.choice(VARIANT_TASKS)]
+    transformer = replace(transformer, task=task.name, example_target=task.target(transformer.example_input))
     c = part1.conv_size
     candidates = p14_candidates(c)
     part1 = replace(part1, conv_size=replace(c, options=tuple(candidates[i] for i in orders.pop("P1.4"))))

@@ -1,4 +1,4 @@
-"""Problem 2 of a variant: a one-layer decoder that should deduplicate and sort, with fixed weights.
+"""Problem 2 of a variant: a one-layer decoder meant to do a task on sequences of symbols, with fixed weights.
 
 The questions are asked in dlexam's own words; every answer is exact (:mod:`dlexam.geoff.exact`: Fraction
 matrix products and the tie rule; the loss in closed form with its value), and checked against the
@@ -10,9 +10,11 @@ from __future__ import annotations
 from fractions import Fraction
 
 from dlexam.geoff.exact import ExactRun, exact_run, loss_terms, matmul
+from dlexam.geoff.positions import bag_determines_next_token, order_counterexample
 from dlexam.spec import ExamSpec, Matrix, TransformerSpec, text
 from dlexam.variants.model import Field, Items, Options, Question, Text, matrix_table
 
+BAG_LENGTH = 5  # Pr2.1's key checks every input of up to this many symbols
 LOSS_TOLERANCE = 5e-4  # a loss written to 4 decimals is accepted
 ZERO_OPTIONS = ("only W_Q and W_K", "W_Q, W_K and W_V", "all four: W_Q, W_K, W_V and W_O", "none of them")
 ZERO_SETS = ({"W_Q", "W_K"}, {"W_Q", "W_K", "W_V"}, {"W_Q", "W_K", "W_V", "W_O"}, set())  # what each option says
@@ -93,6 +95,53 @@ def pr25(t: TransformerSpec, pts: int, gradients: dict, orders: dict) -> Questio
              f"{gradient_norms(gradients['softmax'])}.")), "transformers", tuple(setting(t)))
 
 
+def pr21(t: TransformerSpec, pts: int, order, common: list) -> Question:
+    """Problem 2.1, its key computed: leaving out positional encodings is sound exactly when the next token is a
+    function of (the bag of the prefix, the last token) for every input up to length 5 over the variant's symbols
+    (:func:`dlexam.geoff.positions.bag_determines_next_token`); where it is not, the answer names two inputs
+    that such a model cannot tell apart."""
+    bag = bag_determines_next_token(t.task, t.symbols, max_len=BAG_LENGTH, start=t.start, stop=t.stop)
+    wise = bag["conflicts"] == 0
+    options = in_order(WISE_OPTIONS, order)
+    says = t.goal.says
+    if wise:
+        choice_why = "the target depends only on which symbols occur, not on their order"
+        essay = ("Yes. The output depends only on which symbols occur, not on their order, so a model that sees its "
+                 "input as a bag of tokens loses nothing it needs; without positions attention treats the input as "
+                 "such a bag, an inductive bias that fits the task.")
+        solution = (f"Yes: the target, {says}, is the same for every ordering of the input, so nothing about "
+                    "the positions is needed. Without positional encodings self-attention sees the input as a bag of "
+                    "symbols, which is exactly the invariance the task has.")
+    else:
+        pair = order_counterexample(t.task, t.example_input)
+        if pair is not None:
+            one, two = (t.example_input, t.example_target), pair
+        else:  # every order of the example has one target: the shortest inputs the check found instead
+            (p1, p2), n = bag["conflict"]["prefixes"], bag["conflict"]["prefixes"][0].index(t.start)
+            one, two = ((p[:n], t.goal.target(p[:n])) for p in (p1, p2))
+        shown = [f"{' '.join(x)} gives {' '.join(y)}" for x, y in (one, two)]
+        choice_why = f"the target depends on the order of the input: {shown[0]}, {shown[1]}"
+        essay = (f"No. The target depends on the order of the input: {shown[0]} but {shown[1]}. Without "
+                 "positional encodings this one-layer model sees its input as a bag of tokens: at <START> it "
+                 "attends to the same tokens with the same weights for both orders, so it predicts the same first "
+                 "output for both, and one of the two targets is always missed.")
+        solution = (f"No: the target, {says}, changes when the input is reordered: {shown[0]}, but {shown[1]}. "
+                    "Without positional encodings, and with one layer, every position after <START> sees all the "
+                    "input's tokens as a bag (its own token is the query, the prefix gives keys and values without "
+                    "positions), so both orders get identical logits from <START> on and the model cannot fit "
+                    f"both. Over every input of up to {BAG_LENGTH} symbols, at least {bag['conflicts']} of "
+                    f"{bag['prefixes']} prefixes share their bag and last token with a prefix that needs another "
+                    "next token.")
+    return Question("Pr2.1", "Positional encodings", pts, (
+        Text("(a) Was leaving out positional encodings a sound choice for this task? (b) Explain why in two or "
+             "three sentences."),
+        Options(options)), (
+        Field("wise", "choice", chosen(WISE_OPTIONS, order, 0 if wise else 1), Fraction(2, 5), "1 or 2",
+              options=options, why=choice_why),
+        Field("why", "essay", essay, Fraction(3, 5), "two or three sentences")), (
+        Text(solution),), "transformers", tuple(common))
+
+
 def labels(tokens) -> tuple[str, ...]:
     return tuple(f"{i + 1} {t}" for i, t in enumerate(tokens))
 
@@ -108,10 +157,10 @@ def mat(m: Matrix) -> str:
 def setting(t: TransformerSpec) -> list:
     """The model, as every question of Problem 2 states it."""
     blocks = [
-        Text("A small decoder-only transformer is meant to map a sequence of symbols to the same symbols with "
-             "duplicates removed, in alphabetical order, followed by <STOP>. It has one self-attention layer with "
-             "one head, no positional encodings, no feed-forward block and no residual connection. Attention is "
-             "causal (a position sees itself and the positions before it)."),
+        Text(f"A small decoder-only transformer is meant to map a sequence of symbols to {t.goal.says}, followed "
+             "by <STOP>. It has one self-attention layer with one head, no positional encodings, no feed-forward "
+             "block and no residual connection. Attention is causal (a position sees itself and the positions "
+             "before it)."),
         Text(f"The vocabulary is {', '.join(t.vocab)}; the embedding matrix E has one row per token, in that "
              f"order. The representation after attention is multiplied by W_O, and the logits are that result "
              f"times E^T."),
@@ -164,7 +213,6 @@ def questions(spec: ExamSpec, orders: dict | None = None, gradients: dict | None
     used_labels = tuple(rows[i] for i in score_rows)
     same_R = multi.R == run.R
     Q = run.head.Q
-    wise_options = in_order(WISE_OPTIONS, orders.get("Pr2.1"))
     same_options = in_order(SAME_OPTIONS, orders.get("Pr2.4"))
 
     def s_reason(i: int, j: int) -> str:
@@ -180,19 +228,7 @@ def questions(spec: ExamSpec, orders: dict | None = None, gradients: dict | None
 
     common = setting(t)
     qs = [
-        Question("Pr2.1", "Positional encodings", pts["Pr2.1"], (
-            Text("(a) Was leaving out positional encodings a sound choice for this task? (b) Explain why in two or "
-                 "three sentences."),
-            Options(wise_options)), (
-            Field("wise", "choice", chosen(WISE_OPTIONS, orders.get("Pr2.1"), 0), Fraction(2, 5), "1 or 2",
-                  options=wise_options, why="the target depends only on which symbols occur, not on their order"),
-            Field("why", "essay", "Yes. The output (the distinct symbols, sorted) is the same for every order of the "
-                  "input, so a model that sees its input as a bag of tokens loses nothing it needs; without positions "
-                  "attention treats the input as such a bag, an inductive bias that fits the task.",
-                  Fraction(3, 5), "two or three sentences")), (
-            Text("Yes: deduplicating and sorting gives the same output for every ordering of the input, so nothing "
-                 "about the positions is needed. Without positional encodings self-attention sees the input as a "
-                 "bag of symbols, which is exactly the invariance the task has."),), "transformers", tuple(common)),
+        pr21(t, pts["Pr2.1"], orders.get("Pr2.1"), common),
         Question("Pr2.2", "Argmax attention", pts["Pr2.2"], (
             Text("Attention uses the zero-temperature limit of softmax(s/T): as T -> 0+, each row's weight goes to "
                  "its largest visible scores, shared equally when several are tied (e.g. scores (4, 1, 4) give "

@@ -30,10 +30,11 @@ from dlexam.variants.model import Question, Variant
 
 PACKAGE = Path(__file__).resolve().parents[2]  # src/dlexam
 VENDORED = ("__init__.py", "errors.py", "spec/__init__.py", "spec/numbers.py", "spec/cnn.py", "spec/transformer.py",
-            "spec/part1.py", "spec/exam.py", "geoff/exact.py", "variants/__init__.py", "variants/build.py",
+            "spec/part1.py", "spec/exam.py", "geoff/exact.py", "geoff/positions.py", "variants/__init__.py",
+            "variants/build.py",
             "variants/checks.py", "variants/draw.py", "variants/model.py", "variants/part1.py",
             "variants/problem1.py", "variants/problem2.py", "variants/documents.py")
-GEOFF_STUB = '"""dlexam.geoff, as vendored for PrairieLearn: only the torch-free exact module (geoff/exact.py)."""\n'
+GEOFF_STUB = '"""dlexam.geoff, as vendored for PrairieLearn: only its torch-free modules (exact.py, positions.py)."""\n'
 
 SERVER = '''"""dlexam question {qid} ({title}): PrairieLearn's server.py, by `dlexam variant --format prairielearn`.
 
