@@ -97,13 +97,12 @@ class Drawing:
     narrow: bytes
 
 
-def render(fig, *, narrowed=None) -> Drawing:
-    """`fig` as PNG bytes, as drawn and restacked for a narrow screen; closes it. `narrowed(fig)`, if given,
-    adjusts the restacked figure before it is rendered (text that must fit its smaller cells, say)."""
+def render(fig) -> Drawing:
+    """`fig` as PNG bytes, as drawn and restacked for a narrow screen; closes it. (A figure whose narrow drawing
+    is laid out anew, not restacked, makes its `Drawing` from the two figures' :func:`to_png`: the report's
+    heatmaps, `report.plots.heatmap`.)"""
     png = to_png(fig, close=False)
     restack(fig)
-    if narrowed is not None:
-        narrowed(fig)
     return Drawing(png, to_png(fig))
 
 

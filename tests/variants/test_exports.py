@@ -130,9 +130,9 @@ def test_prairielearn_folders():
         assert full.spec == exact.spec
 
 
-def course(folder) -> dict[str, bytes]:
-    """The PrairieLearn export of V written into `folder`, as a course is laid out."""
-    files = exports.prairielearn(V)
+def course(folder, v=V) -> dict[str, bytes]:
+    """The PrairieLearn export of `v` written into `folder`, as a course is laid out."""
+    files = exports.prairielearn(v)
     for name, data in files.items():
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_bytes(data)

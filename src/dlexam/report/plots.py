@@ -9,13 +9,14 @@ Figures render through :mod:`dlexam.figures`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import matplotlib
 import matplotlib.ticker
 import numpy as np
 
 from dlexam.exact import format_exact
-from dlexam.figures import Drawing, new_figure, render
+from dlexam.figures import NARROW_WIDTH_IN, Drawing, new_figure, pyplot, render, to_png
 
 
 def cell_label(x: float, decimals: int = 3) -> str:
@@ -23,7 +24,57 @@ def cell_label(x: float, decimals: int = 3) -> str:
     return format_exact(x, decimals)
 
 
-def heatmap(
+LABEL_PT = 8.0  # tick labels, and cell labels where they fit
+NARROW_LABEL_FLOOR_PT = 7.0  # no cell label of a narrow drawing is smaller (10.7 px at DPI)
+NARROW_ROW_INCHES = (0.3, 0.43)  # a narrow panel's row height: room for a 7-8 pt label and its margins, up to
+#                                 the desktop drawing's (0.52 in cells, 0.82 as tall as wide)
+
+
+@dataclass(frozen=True)
+class _Cells:
+    """What every panel of one heatmap shares: the values, which are masked, the colour scale, the axes' labels."""
+
+    m: np.ndarray  # (rows, cols)
+    hidden: np.ndarray  # (rows, cols) bool: grey, hidden by the causal mask
+    cmap: object
+    lo: float
+    hi: float
+    xlabels: list[str]
+    ylabels: list[str]
+
+    def paint(self, ax, columns: range, fontsize: float | None) -> list:
+        """Draw `columns` of the matrix on `ax`, each cell labelled at `fontsize` (None: no labels); the labels."""
+        part = np.ma.masked_array(self.m[:, columns], mask=self.hidden[:, columns])  # (rows, len(columns))
+        ax.imshow(part, cmap=self.cmap, vmin=self.lo, vmax=self.hi, aspect="auto")
+        ax.set_xticks(range(len(columns)))
+        ax.set_yticks(range(len(self.ylabels)))
+        slanted = max(map(len, self.xlabels), default=0) > 3
+        ax.set_xticklabels([self.xlabels[j] for j in columns], fontsize=LABEL_PT, rotation=45 if slanted else 0,
+                           ha="right" if slanted else "center")
+        ax.set_yticklabels(self.ylabels, fontsize=LABEL_PT)
+        ax.tick_params(length=0)
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+        if fontsize is None:
+            return []
+        cells = []
+        for i in range(len(self.ylabels)):
+            for k, j in enumerate(columns):
+                v = self.m[i, j]
+                frac = (v - self.lo) / (self.hi - self.lo)
+                color = "#8a9099" if self.hidden[i, j] else ("white" if frac > 0.6 else "#1d232a")
+                cells.append(ax.text(k, i, cell_label(v), ha="center", va="center", fontsize=fontsize, color=color))
+        return cells
+
+
+def heatmap(matrix, **options) -> Drawing:
+    """A heatmap of a 2-D matrix with one label per cell, drawn for a desktop and for a narrow screen (the
+    options: :func:`heatmap_figures`)."""
+    desktop, narrow = heatmap_figures(matrix, **options)
+    return Drawing(to_png(desktop), to_png(narrow))
+
+
+def heatmap_figures(
     matrix,
     *,
     title: str,
@@ -35,60 +86,75 @@ def heatmap(
     annotate: bool = True,
     vmin: float | None = None,
     vmax: float | None = None,
-) -> Drawing:
-    """A heatmap of a 2-D matrix with one label per cell.
+):
+    """(desktop, narrow): the figures :func:`heatmap` renders, not yet rendered.
 
-    `masked` (same shape, boolean, True = hidden by the causal mask) draws those cells grey.
+    `masked` (same shape, boolean, True = hidden by the causal mask) draws those cells grey. The narrow drawing
+    (:func:`narrow_heatmap`) keeps every cell's label at NARROW_LABEL_FLOOR_PT or more, splitting the columns
+    into panels stacked one above the other where they would not fit side by side.
     """
     m = np.asarray(matrix, dtype=np.float64)
     if m.ndim != 2:
         raise ValueError(f"heatmap needs a 2-D matrix, got shape {m.shape}")
     rows, cols = m.shape
-    label_w = 0.9 if row_labels is not None else 0.3
-    fig, axes = new_figure(width=label_w + cols * cell_inches + 0.3, height=0.75 + rows * cell_inches * 0.82)
-    ax = axes[0][0]
-    shown = np.ma.masked_array(m, mask=np.asarray(masked, dtype=bool) if masked is not None else None)
-    cm = matplotlib.colormaps[cmap].with_extremes(bad="#e4e6e9")
     lo = float(np.nanmin(m)) if vmin is None else vmin
     hi = float(np.nanmax(m)) if vmax is None else vmax
     if hi <= lo:
         hi = lo + 1.0
-    ax.imshow(shown, cmap=cm, vmin=lo, vmax=hi, aspect="auto")
-    ax.set_title(title, fontsize=10)
-    ax.set_xticks(range(cols))
-    ax.set_yticks(range(rows))
-    xlabels = list(col_labels) if col_labels is not None else [str(j + 1) for j in range(cols)]
-    ylabels = list(row_labels) if row_labels is not None else [str(i + 1) for i in range(rows)]
-    slanted = max(map(len, xlabels), default=0) > 3
-    ax.set_xticklabels(xlabels, fontsize=8, rotation=45 if slanted else 0,
-                       ha="right" if slanted else "center")
-    ax.set_yticklabels(ylabels, fontsize=8)
-    ax.tick_params(length=0)
-    cells = []
-    if annotate:
-        fontsize = 8 if cols <= 7 else 6.5
-        for i in range(rows):
-            for j in range(cols):
-                v = m[i, j]
-                hidden = masked is not None and bool(np.asarray(masked)[i, j])
-                frac = (v - lo) / (hi - lo)
-                color = "#8a9099" if hidden else ("white" if frac > 0.6 else "#1d232a")
-                cells.append(ax.text(j, i, cell_label(v), ha="center", va="center", fontsize=fontsize,
-                                     color=color))
-    for spine in ax.spines.values():
-        spine.set_visible(False)
+    grid = _Cells(m, np.zeros(m.shape, dtype=bool) if masked is None else np.asarray(masked, dtype=bool),
+                  matplotlib.colormaps[cmap].with_extremes(bad="#e4e6e9"), lo, hi,
+                  list(col_labels) if col_labels is not None else [str(j + 1) for j in range(cols)],
+                  list(row_labels) if row_labels is not None else [str(i + 1) for i in range(rows)])
+    label_w = 0.9 if row_labels is not None else 0.3
+    desktop, axes = new_figure(width=label_w + cols * cell_inches + 0.3, height=0.75 + rows * cell_inches * 0.82)
+    grid.paint(axes[0][0], range(cols), (LABEL_PT if cols <= 7 else 6.5) if annotate else None)
+    axes[0][0].set_title(title, fontsize=10)
+    return desktop, narrow_heatmap(grid, title, annotate)
 
-    def fit_cells(fig) -> None:
-        """On the narrow drawing, rows at least 0.28 in tall (a wide matrix, kept at its aspect, squeezes them
-        flat) and each cell's label no wider than its cell (a cell may be ~0.25 in wide there)."""
-        width, height = fig.get_size_inches()
-        fig.set_size_inches(width, max(height, 1.3 + rows * 0.28))  # 1.3 in: title and slanted column labels
+
+def narrow_heatmap(grid: _Cells, title: str, annotate: bool):
+    """The heatmap NARROW_WIDTH_IN wide, its columns in as few panels stacked one above the other as let every
+    cell's label fit its cell at NARROW_LABEL_FLOOR_PT or more (one panel where they fit side by side); each label
+    then as large as fits, up to LABEL_PT. Every cell keeps its number: a reader of a phone sees what the desktop
+    drawing shows, a panel at a time (the same colour scale in every panel)."""
+    cols = grid.m.shape[1]
+    per_panel = cols
+    while True:
+        fig, panels = _panels(grid, title, per_panel, annotate)
+        if not annotate:
+            return fig
         fig.canvas.draw()
-        cell_pt = ax.bbox.width / cols / fig.dpi * 72
-        for text in cells:
-            text.set_fontsize(min(text.get_fontsize(), cell_pt / (0.62 * max(len(text.get_text()), 1))))
+        renderer = fig.canvas.get_renderer()
+        # each label's width at the floor (a text's width grows in proportion to its size) over its cell's width
+        need = max(t.get_window_extent(renderer).width / t.get_fontsize() * NARROW_LABEL_FLOOR_PT
+                   / (0.9 * ax.bbox.width / len(columns)) for ax, columns, cells in panels for t in cells)
+        if need <= 1 or per_panel == 1:  # one column a panel: labels at the floor even where wider than it
+            break
+        pyplot().close(fig)
+        per_panel = max(1, min(per_panel - 1, int(per_panel / need)))
+        per_panel = -(-cols // -(-cols // per_panel))  # the same number of panels, as even as they go
+    for ax, columns, cells in panels:
+        cell_px = 0.9 * ax.bbox.width / len(columns)
+        for t in cells:
+            width = t.get_window_extent(renderer).width
+            t.set_fontsize(max(NARROW_LABEL_FLOOR_PT, min(LABEL_PT, t.get_fontsize() * cell_px / width)))
+    return fig
 
-    return render(fig, narrowed=fit_cells)
+
+def _panels(grid: _Cells, title: str, per_panel: int, annotate: bool):
+    """A narrow figure of the heatmap's columns, `per_panel` to a panel, and [(axes, columns, cell labels)]."""
+    rows, cols = grid.m.shape
+    chunks = [range(start, min(start + per_panel, cols)) for start in range(0, cols, per_panel)]
+    slanted = max(map(len, grid.xlabels), default=0) > 3
+    cell_w = (NARROW_WIDTH_IN - 1.2) / per_panel  # about: 1.2 in go to the row labels and the margins
+    row_h = min(max(NARROW_ROW_INCHES[0], 0.82 * cell_w), NARROW_ROW_INCHES[1])  # the desktop's aspect where it fits
+    panel_h = rows * row_h + (0.8 if slanted else 0.35)  # the cells, then the column labels
+    fig, axes = pyplot().subplots(len(chunks), 1, figsize=(NARROW_WIDTH_IN, 0.35 + len(chunks) * panel_h),
+                                  squeeze=False, layout="constrained")
+    fig.suptitle(title, fontsize=10, wrap=True)
+    panels = [(ax, columns, grid.paint(ax, columns, NARROW_LABEL_FLOOR_PT if annotate else None))
+              for ax, columns in zip(axes[:, 0], chunks, strict=True)]
+    return fig, panels
 
 
 def curves(

@@ -136,6 +136,16 @@ class Question:
         common = math.gcd(*whole)
         return {f.name: w // common for f, w in zip(self.fields, whole, strict=True)}
 
+    def manual_share(self) -> Fraction:
+        """The share of the points a person grades: the essays' field weights summed (Pr2.1: 3/5)."""
+        return sum((f.points for f in self.fields if f.kind == "essay"), Fraction(0))
+
+    def points_split(self) -> tuple[Fraction, Fraction]:
+        """(auto, manual): the question's points times the summed weights of its graded fields and of its essays,
+        exactly (Pr2.1, 5 points: 2 for the choice, 3 for the essay)."""
+        auto = sum((f.points for f in self.fields if f.kind != "essay"), Fraction(0))
+        return self.points * auto, self.points * self.manual_share()
+
 
 @dataclass
 class Attempt:

@@ -30,14 +30,22 @@ def steps_table(a) -> str:
     return page.table(rows, ("step", "query (position, token)", "attends to (weight ≥ 0.05)", "emits"))
 
 
-def attention_figure(a, title: str, caption: str) -> str:
-    """Heatmap of the attention rows of the decoding steps (layer 1, head 1) over all positions."""
+def attention_heatmap(a, title: str) -> dict:
+    """The heatmap of the attention rows of the decoding steps (layer 1, head 1) over all positions, as
+    :func:`dlexam.report.plots.heatmap`'s arguments."""
     labels = [f"{i + 1} {t}" for i, t in enumerate(a.tokens)]
     p = np.asarray(a.P, dtype=np.float64)[0, 0]  # (T, T)
     rows = [step.position for step in a.steps]
     hidden = np.triu(np.ones_like(p, dtype=bool), k=1)[rows]
-    png = plots.heatmap(p[rows], title=title, row_labels=[labels[r] for r in rows], col_labels=labels,
-                        masked=hidden)
+    return {"matrix": p[rows], "title": title, "row_labels": [labels[r] for r in rows], "col_labels": labels,
+            "masked": hidden}
+
+
+def attention_figure(a, title: str, caption: str) -> str:
+    """The attention heatmap (:func:`attention_heatmap`) with its caption and alt text."""
+    labels = [f"{i + 1} {t}" for i, t in enumerate(a.tokens)]
+    rows = [step.position for step in a.steps]
+    png = plots.heatmap(**attention_heatmap(a, title))
     alt = (f"Heatmap “{title}”: {len(rows)} rows, the decoding steps (queries "
            f"{', '.join(labels[r] for r in rows)}), by the {len(labels)} positions of “{' '.join(a.tokens)}” "
            "(columns), each cell labelled with its weight.")

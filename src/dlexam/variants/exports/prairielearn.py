@@ -1,7 +1,10 @@
 """A variant as PrairieLearn questions: one folder per question, whose server.py draws new variants itself.
 
 ``questions/dlexam-<difficulty>-<id>/`` holds ``info.json`` (uuid, type v3, title, topic), ``question.html``
-(pl-matrix-component-input, pl-number-input, pl-multiple-choice) and ``server.py``. Its ``generate()`` draws a
+(pl-matrix-component-input, pl-number-input, pl-multiple-choice, pl-rich-text-editor for an essay) and
+``server.py``. ``courseInstances/dlexam/assessments/dlexam-<difficulty>/infoAssessment.json`` is the exam made of
+them: each question's points split into ``autoPoints`` (the fields server.py grades) and ``manualPoints`` (its
+essays, graded by a person), from the fields' weights (:meth:`Question.points_split`). Its ``generate()`` draws a
 variant from PrairieLearn's seed with dlexam's own generator, and ``grade()`` compares the typed fractions
 exactly (PrairieLearn's own comparison of numbers is by tolerance). The generator is dlexam's torch-free part
 (the spec, the draw, the exact solution and the exact checks), copied into ``serverFilesCourse/dlexam/``:
@@ -18,9 +21,11 @@ from __future__ import annotations
 
 import functools
 import uuid
+from fractions import Fraction
 from pathlib import Path
 
 from dlexam.plain import dumps
+from dlexam.variants.documents import PARTS
 from dlexam.variants.model import Question, Variant
 
 PACKAGE = Path(__file__).resolve().parents[2]  # src/dlexam
@@ -52,6 +57,10 @@ EXPORTED_SEED = {seed}  # the variant this folder was exported from, checked by 
 SEEDS = {seeds}  # None: any seed; else the seeds dlexam verified with every check (the torch ones too)
 # Pr2.5: seed -> the gradients autograd gave for its weights at export time, which its key is computed from
 GRADIENTS = {gradients}
+# the share of the points graded by a person, as infoAssessment.json splits them (autoPoints, manualPoints):
+# generate() deals only variants whose question splits its points the same way
+MANUAL_SHARE = Fraction("{manual_share}")
+DRAWS = 100  # seeds tried for one with that split before generate() gives up
 
 
 def question(seed):
@@ -63,8 +72,14 @@ def question(seed):
 
 
 def generate(data):
-    seed = random.getrandbits(31) if SEEDS is None else random.choice(SEEDS)  # PrairieLearn seeds random
-    q = question(seed)
+    for _ in range(DRAWS):
+        seed = random.getrandbits(31) if SEEDS is None else random.choice(SEEDS)  # PrairieLearn seeds random
+        q = question(seed)
+        if q.manual_share() == MANUAL_SHARE:
+            break
+    else:
+        raise RuntimeError(f"{{QUESTION}}: no variant in {{DRAWS}} draws gives a person {{MANUAL_SHARE}} of its "
+                           "points, as the assessment does: export the questions again")
     data["params"]["seed"] = seed
     data["params"]["html"] = html((*q.context, *q.prompt))
     data["params"]["solution"] = html(q.solution)
@@ -150,6 +165,58 @@ def question_uuid(v: Variant, q: Question) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"dlexam:prairielearn:{v.difficulty}:{q.id}"))
 
 
+def question_id(v: Variant, q: Question) -> str:
+    """The question's folder under questions/, which is its id (QID) in an assessment."""
+    return f"dlexam-{v.difficulty}-{q.id.replace('.', '-')}"
+
+
+POINT_DECIMALS = 2  # a split that is no finite decimal of this many places is rounded to it (none is, today)
+
+
+def platform_points(auto: Fraction, manual: Fraction) -> dict[str, int | float]:
+    """``autoPoints`` and ``manualPoints`` of an assessment slot, a part left out where it is 0 (PrairieLearn takes
+    either alone). Whole points are written as integers and others as decimals (its schema's points are numbers
+    >= 0); a split with more than POINT_DECIMALS places has its manual part rounded to them and the rest given to
+    the automatic part, so the two still add up to the question's points exactly as decimals."""
+    total = auto + manual
+    if (manual * 10**POINT_DECIMALS).denominator != 1:
+        manual = Fraction(round(manual * 10**POINT_DECIMALS), 10**POINT_DECIMALS)
+        auto = total - manual
+
+    def number(x: Fraction) -> int | float:
+        return int(x) if x.denominator == 1 else float(x)  # a float of at most POINT_DECIMALS places, read back
+
+    out: dict[str, int | float] = {}
+    if auto or not manual:
+        out["autoPoints"] = number(auto)
+    if manual:
+        out["manualPoints"] = number(manual)
+    return out
+
+
+def assessment(v: Variant) -> dict:
+    """infoAssessment.json: an Exam of the variant's questions in the exam's order, a zone per part, each question's
+    points split between what server.py grades and what a person grades (its essays)."""
+    zones = []
+    for prefix, name in PARTS:
+        slots = [{"id": question_id(v, q), **platform_points(*q.points_split())}
+                 for q in v.questions if q.id.startswith(prefix)]
+        if slots:
+            zones.append({"title": name, "questions": slots})
+    return {"uuid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"dlexam:prairielearn:assessment:{v.difficulty}")),
+            "type": "Exam", "title": f"Deep Learning exam, dlexam variants ({v.difficulty})", "set": "Exam",
+            "number": v.difficulty, "shuffleQuestions": False, "zones": zones}
+
+
+COURSE_INSTANCE = "courseInstances/dlexam"
+
+
+def course_instance() -> dict:
+    """infoCourseInstance.json of the course instance the assessment comes in (no access rules: staff only)."""
+    return {"uuid": str(uuid.uuid5(uuid.NAMESPACE_URL, "dlexam:prairielearn:course-instance")),
+            "longName": "dlexam: Deep Learning exam variants"}
+
+
 def question_html(q: Question) -> str:
     out = ["<pl-question-panel>", "  {{{params.html}}}", "</pl-question-panel>", ""]
     weights = q.field_weights()  # the same weights grade_exact.py writes into partial_scores
@@ -183,15 +250,22 @@ def prairielearn(v: Variant) -> dict[str, bytes]:
         files[f"serverFilesCourse/dlexam/{name}"] = (PACKAGE / name).read_bytes()
     files["serverFilesCourse/dlexam/geoff/__init__.py"] = GEOFF_STUB.encode()
     files["serverFilesCourse/dlexam/variants/grade_exact.py"] = GRADE_EXACT.format().encode()
+    files[f"{COURSE_INSTANCE}/infoCourseInstance.json"] = (dumps(course_instance(), indent=2) + "\n").encode()
+    files[f"{COURSE_INSTANCE}/assessments/dlexam-{v.difficulty}/infoAssessment.json"] = (
+        dumps(assessment(v), indent=2) + "\n").encode()
     for q in v.questions:
-        folder = f"questions/dlexam-{v.difficulty}-{q.id.replace('.', '-')}"
+        folder = f"questions/{question_id(v, q)}"
+        # the assessment's autoPoints/manualPoints decide what is graded how; "Manual" only where nothing is automatic
+        # (PrairieLearn then shows no "Save & Grade"; a question with auto points is graded by server.py either way)
+        auto, manual = q.points_split()
         info = {"uuid": question_uuid(v, q), "title": f"{q.id} {q.title}", "topic": q.topic or "deep learning",
                 "tags": ["dlexam", q.id, v.difficulty], "type": "v3",
-                "gradingMethod": "Internal" if all(f.kind != "essay" for f in q.fields) else "Manual"}
+                "gradingMethod": "Manual" if auto == 0 else "Internal"}
         files[f"{folder}/info.json"] = (dumps(info, indent=2) + "\n").encode()
         files[f"{folder}/question.html"] = question_html(q).encode()
         seeds = list(verified_seeds(v.difficulty)) if q.id == "Pr2.5" else None
         gradients = None if seeds is None else {s: make_variant(s, v.difficulty).draw.gradients for s in seeds}
         files[f"{folder}/server.py"] = SERVER.format(qid=q.id, title=q.title, difficulty=v.difficulty,
-                                                     seed=v.seed, seeds=seeds, gradients=gradients).encode()
+                                                     seed=v.seed, seeds=seeds, gradients=gradients,
+                                                     manual_share=q.manual_share()).encode()
     return files
