@@ -31,6 +31,9 @@ def cmd_summary(args) -> int:
 
         cnn = make_variant(args.variant, args.difficulty).spec.cnn
     if args.linear_in is not None:
+        if args.explain is not None:
+            raise UserError("--explain explains a number of the network's layer table; --linear-in builds the "
+                            "student's network, which does not run: give one of them")
         if args.head not in (None, "linear"):
             raise UserError(f"--linear-in builds the linear head of Problem 1.3 (nn.Linear(N, 10)); "
                             f"it does not go with --head {args.head}")
@@ -54,6 +57,15 @@ def cmd_summary(args) -> int:
                         **({} if cnn is None else {"cnn": cnn}))
     except ValueError as exc:
         raise UserError(str(exc)) from None
+    if args.explain is not None:
+        from dlexam.svhn.table_explain import explain_number
+
+        number = explain_number(args.explain, cfg)
+        if args.json:
+            _print_json(number.to_json())
+        else:
+            print("\n".join(table_number_lines(number.to_json())))
+        return 0
     summary = network_summary(cfg)
     if args.json:
         _print_json(summary)
@@ -66,6 +78,18 @@ def cmd_summary(args) -> int:
     print(format_table([("input", f"{h} x {w} x {c}", ""), *rows, ("total", "", f"{summary['total_params']:,}")],
                        ("layer", "output (H x W x C)", "parameters"), align="<>>"))
     return 0
+
+
+def table_number_lines(e: dict) -> list[str]:
+    """The text of `dlexam svhn summary --explain NAME`: one number of the layer table and its arithmetic
+    (dlexam.svhn.table_explain's JSON) as readable lines."""
+    lines = [f"{e['name']}: {e['title']} = {e['text']}", f"  ({e['source']})"]
+    for s in e["steps"]:
+        arithmetic = s["expression"] if s["expression"] == str(s["value"]) else f"{s['expression']} = {s['value']}"
+        lines.append(f"  {s['what']}: {s['formula']} = {arithmetic}")
+        if s["where"]:
+            lines.append(f"    where {s['where']}")
+    return lines
 
 
 def cmd_download(args) -> int:
@@ -226,6 +250,10 @@ def register(sub) -> None:
         help="build the head as nn.Linear(N, 10), N from 1 to 1,000,000: a wrong N reproduces the student's "
         "error (1.3)",
     )
+    q.add_argument("--explain", metavar="LAYER.FIELD", default=None,
+                   help="the arithmetic of one number of the table: LAYER conv1, pool1, conv2, pool2, flatten, fc "
+                   "(conv3, gap with a conv head) or total; FIELD kernel, stride, padding, output, weights, biases, "
+                   "params (fc: in_features); e.g. conv2.output, fc.weights, total")
     q.add_argument("--json", action="store_true")
     add_variant_options(q, required=False)
     q.set_defaults(handler=cmd_summary)

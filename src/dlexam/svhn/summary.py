@@ -17,7 +17,7 @@ from dlexam.spec import CNNSpec, Conv, conv_output_size, divides_evenly, pair_te
 from dlexam.svhn.model import CNNConfig, ExamCNN, version_a_table
 
 
-def _config(cfg: CNNConfig | CNNSpec | None) -> CNNConfig:
+def config_of(cfg: CNNConfig | CNNSpec | None) -> CNNConfig:
     if cfg is None:
         return CNNConfig()
     return CNNConfig(cnn=cfg) if isinstance(cfg, CNNSpec) else cfg
@@ -27,7 +27,7 @@ def _pair(v) -> list[int]:
     return [int(v), int(v)] if isinstance(v, int) else [int(v[0]), int(v[1])]
 
 
-def _pool_name(cfg: CNNConfig, layer, index: int) -> str:
+def pool_name(cfg: CNNConfig, layer, index: int) -> str:
     """The table's name, unless the config changes the pool's mode: then MaxPool-j / AvgPool-j."""
     mode = cfg.pool_mode(layer)
     return layer.name if mode == layer.mode else f"{mode.capitalize()}Pool-{index}"
@@ -37,13 +37,14 @@ def layer_table(cfg: CNNConfig | CNNSpec | None = None) -> list[dict]:
     """One row per layer of the network `cfg` builds (Version A's by default), in the order it runs.
 
     Each row: ``name`` (the table's: "Conv-1", "AvgPool-1", ...), ``module`` (conv1, pool1, flatten, fc,
-    conv3, gap), ``kind`` (conv, pool, flatten, linear), ``out_shape`` ([C, H, W], or [features]) and
-    ``params`` (trainable); convs add ``kernel``, ``stride``, ``padding`` ([rows, columns]),
+    conv3, gap), ``kind`` (conv, pool, flatten, linear), ``out_shape`` ([C, H, W], or [features]),
+    ``weights``, ``biases`` (the counts of the module's weight and bias) and ``params`` (trainable); convs
+    add ``kernel``, ``stride``, ``padding`` ([rows, columns]),
     ``out_channels`` and ``activation``; pools ``mode``, ``kernel``, ``stride``, ``padding`` (global average
     pooling is the average pool whose window is the whole map); the linear layer ``in_features`` and
     ``out_features``. Problems 1.2 and 1.3 ask for these shapes and counts.
     """
-    cfg = _config(cfg)
+    cfg = config_of(cfg)
     model = ExamCNN(cfg, fused=False)
     spec_of = dict(zip([n for n in model.stages if not n.startswith("act")], cfg.cnn.layers[:-1], strict=True))
     seen: dict[str, tuple[list[int], list[int]]] = {}  # module -> (input shape, output shape), batch dropped
@@ -73,7 +74,7 @@ def layer_table(cfg: CNNConfig | CNNSpec | None = None) -> list[dict]:
                     "activation": cfg.activation if name in spec_of else "none"}
         elif isinstance(module, nn.AvgPool2d | nn.MaxPool2d):
             pools += 1
-            row |= {"name": _pool_name(cfg, spec_of[name], pools), "kind": "pool",
+            row |= {"name": pool_name(cfg, spec_of[name], pools), "kind": "pool",
                     "mode": "avg" if isinstance(module, nn.AvgPool2d) else "max",
                     "kernel": _pair(module.kernel_size), "stride": _pair(module.stride),
                     "padding": _pair(module.padding)}
@@ -85,7 +86,9 @@ def layer_table(cfg: CNNConfig | CNNSpec | None = None) -> list[dict]:
         else:
             row |= {"name": cfg.cnn.layers[-1].name, "kind": "linear", "in_features": module.in_features,
                     "out_features": module.out_features}
-        rows.append(row | {"out_shape": out_shape,
+        counts = {kind: sum(p.numel() for n, p in module.named_parameters() if p.requires_grad and n == kind)
+                  for kind in ("weight", "bias")}
+        rows.append(row | {"out_shape": out_shape, "weights": counts["weight"], "biases": counts["bias"],
                            "params": sum(p.numel() for p in module.parameters() if p.requires_grad)})
     return rows
 
@@ -94,7 +97,7 @@ def network_summary(cfg: CNNConfig | CNNSpec | None = None) -> dict:
     """``dlexam svhn summary --json``: {"input": [C, H, W], "layers": :func:`layer_table`, "total_params",
     "config": the choices the table leaves open (activation, pool, head, linear_in)}. Takes a layer table
     (a :class:`CNNSpec`: a variant's, say) or a whole :class:`CNNConfig`."""
-    cfg = _config(cfg)
+    cfg = config_of(cfg)
     rows = layer_table(cfg)
     config = {k: v for k, v in cfg.to_dict().items() if k != "cnn"}
     return {"input": [cfg.cnn.input_channels, *cfg.cnn.input_size], "layers": rows,
@@ -103,13 +106,14 @@ def network_summary(cfg: CNNConfig | CNNSpec | None = None) -> dict:
 
 def layer_summary(cfg: CNNConfig | CNNSpec | None = None) -> list[dict]:
     """:func:`layer_table` as the exam writes it (see :func:`exam_rows`): the text table, the report, the web page."""
-    cfg = _config(cfg)
+    cfg = config_of(cfg)
     return exam_rows(layer_table(cfg), cfg)
 
 
 def exam_rows(rows: list[dict], cfg: CNNConfig) -> list[dict]:
     """Rows of :func:`layer_table` as {"layer" (with its activation: "Conv-1 + relu"; the conv head: "Conv-3
-    (3x3 head)"), "module", "output_shape" (H, W, C, the exam's order), "params"}, and a conv's or pool's
+    (3x3 head)"), "module", "output_shape" (H, W, C, the exam's order), "weights", "biases",
+    "params"}, and a conv's or pool's
     "kernel", "stride" and "padding" ([rows, columns], as the modules have them)."""
     head = f"conv{len(cfg.cnn.convs) + 1}"
     out = []
@@ -121,7 +125,8 @@ def exam_rows(rows: list[dict], cfg: CNNConfig) -> list[dict]:
             name += f" + {r['activation']}"
         s = r["out_shape"]
         out.append({"layer": name, "module": r["module"], "output_shape": [s[1], s[2], s[0]] if len(s) == 3 else s,
-                    "params": r["params"], **{k: r[k] for k in ("kernel", "stride", "padding") if k in r}})
+                    "weights": r["weights"], "biases": r["biases"], "params": r["params"],
+                    **{k: r[k] for k in ("kernel", "stride", "padding") if k in r}})
     return out
 
 
