@@ -187,6 +187,24 @@ def test_svhn_model_and_layer_table(server):
                    "flatten": (None, None, None), "fc": (None, None, None)}
 
 
+def test_svhn_model_explain_is_the_cli_and_refuses_a_bad_name(server, capsys):
+    from dlexam.cli import main
+
+    got = {}
+    for name in ("conv2.output", "fc.weights", "total"):
+        status, _, got[name] = server.get(q("/api/svhn/model/explain", number=name))
+        assert status == 200, got[name]
+        assert main(["svhn", "summary", "--explain", name, "--json"]) == 0
+        assert got[name] == json.loads(capsys.readouterr().out)  # what `svhn summary --explain NAME --json` prints
+    assert got["total"]["value"] == 3722 and got["total"]["name"] == "total.params"  # Problem 1.2
+    assert [s["expression"] for s in got["conv2.output"]["steps"]] == ["floor((7 + 2*1 - 4) / 1) + 1"] * 2 + ["16"]
+    for bad in ("conv9.output", "fc.kernel", "", "x" * 50):
+        status, _, d = server.get(q("/api/svhn/model/explain", number=bad))
+        assert status == 400 and d["field"] == "number" and "\n" not in d["error"], (bad, d)
+    status, _, d = server.get("/api/svhn/model/explain")
+    assert status == 400 and d["field"] == "number", d
+
+
 def test_svhn_explain_is_the_library_on_the_page_image(server):
     from dlexam.svhn.explain import explain
     from dlexam.svhn.inference import load_model

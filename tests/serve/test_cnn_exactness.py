@@ -13,13 +13,14 @@ import base64
 import io
 import math
 import re
+from fractions import Fraction
 
 import pytest
 import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
-from .browser import ready
+from .browser import params, ready
 from .test_browser import _stroke
 from .test_exactness import evaluate
 from .test_pages import _click_map, _image_of
@@ -139,3 +140,66 @@ def test_uploaded_photo_through_the_api_against_nn_conv2d(server):
     for stage, packed in d["maps"].items():
         got = np.frombuffer(base64.b64decode(packed["data"]), "<f4").reshape(packed["shape"])
         assert torch.allclose(torch.from_numpy(got.astype("f8")), want[stage], rtol=1e-5, atol=1e-5), stage
+
+
+def table_oracle() -> dict[str, dict]:
+    """Each layer's numbers from PyTorch: Version A's layers typed in from the exam (Conv-1 8 of 5x5, AvgPool 4x4
+    stride 4, Conv-2 16 of 4x4 padding 1, AvgPool 2x2 stride 2, Linear(144, 10)), run one after another on a zero
+    32x32 grey image; output shapes (H x W x C) from the tensors, weights and biases from numel()."""
+    layers = {"conv1": nn.Conv2d(1, 8, 5), "pool1": nn.AvgPool2d(4, 4), "conv2": nn.Conv2d(8, 16, 4, padding=1),
+              "pool2": nn.AvgPool2d(2, 2), "flatten": nn.Flatten(), "fc": nn.Linear(144, 10)}
+    x, out = torch.zeros(1, 1, 32, 32), {}
+    for name, m in layers.items():
+        with torch.no_grad():
+            x = m(x)
+        s = list(x.shape[1:])
+        out[name] = {"output": [s[1], s[2], s[0]] if len(s) == 3 else s,
+                     "weights": m.weight.numel() if hasattr(m, "weight") else 0,
+                     "biases": m.bias.numel() if hasattr(m, "bias") else 0,
+                     "params": sum(p.numel() for p in m.parameters())}
+        if not isinstance(m, nn.Flatten | nn.Linear):
+            two = lambda v: [v, v] if isinstance(v, int) else list(v)  # noqa: E731
+            out[name] |= {"kernel": two(m.kernel_size), "stride": two(m.stride), "padding": two(m.padding)}
+    return out
+
+
+def table_arithmetic(page, name: str) -> list[int]:
+    """The explanation panel's steps for table number `name`, each expression evaluated here."""
+    page.wait_for_selector(f"#table-explain[data-number='{name}']")
+    steps = page.eval_on_selector_all("#table-explain .table-expression", "es => es.map(e => e.textContent)")
+    got = []
+    for e in steps:  # whole numbers, + - * / and floor: exactly
+        assert re.fullmatch(r"[\d\s+\-*/()]*(floor[\d\s+\-*/()]*)*", e), e
+        got.append(int(eval(re.sub(r"\d+", lambda m: f"F({m.group()})", e),  # noqa: S307
+                            {"__builtins__": {}, "F": Fraction, "floor": math.floor})))
+    return got
+
+
+def test_layer_table_every_number_clicked_against_pytorch(page):
+    """Every number of /cnn's layer table, clicked: the arithmetic the panel writes, evaluated here, gives the number
+    PyTorch's own layers give (a window [rows, columns] and a shape a step each; a count its last step), and the
+    number shown in the table; the total is the exam's 3,722 and the shipped model's own count."""
+    from dlexam.svhn.inference import load_model
+
+    want = table_oracle()
+    page.goto(f"{page.base}/cnn?number=fc.weights")  # a shared link opens its explanation
+    ready(page)
+    assert table_arithmetic(page, "fc.weights")[-1] == 144 * 10
+    cells = page.eval_on_selector_all("#layer-rows td[data-number]", "tds => tds.map(t => [t.dataset.number, "
+                                                                     "t.textContent])")
+    assert len(cells) == 4 * 7 + 2 * 4 + 1  # convs and pools: 7 numbers each; Flatten, Linear 4; the total
+    for name, shown in cells:
+        page.click(f"#layer-rows td[data-number='{name}']")
+        got = table_arithmetic(page, name)
+        module, field = name.split(".")
+        if module == "total":
+            assert got == [3722] == [sum(p.numel() for p in load_model()[0].parameters())], got
+            assert shown == "3,722"
+            continue
+        value = want[module][field]
+        assert (got if isinstance(value, list) else got[-1]) == value, (name, got, value)
+        assert shown == ("x".join(map(str, value)) if field in ("kernel", "output") else
+                         str(value[0]) if isinstance(value, list) else f"{value:,}"), (name, shown)
+        assert page.get_attribute(f"#layer-rows td[data-number='{name}']", "class").split().count("picked") == 1
+        assert page.locator("#layer-rows td.picked").count() == 1
+        assert params(page)["number"] == name

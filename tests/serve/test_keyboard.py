@@ -179,3 +179,38 @@ def test_cnn_every_number_by_keyboard(page):
     at = press(page, "ArrowLeft", "ArrowRight", "ArrowRight", "ArrowDown", "Enter")
     page.wait_for_selector("#explain-panel[data-at='pool2:0,1,2']")  # the left edge held
     assert axe_violations(page) == []
+
+
+def test_cnn_layer_table_every_number_by_keyboard(page):
+    """The layer table is one Tab stop, a grid: the arrow keys reach every number, Enter or Space explains it (the
+    arithmetic of dlexam.svhn.table_explain, evaluated here against nn.Conv2d and the exam's 3,722), and the focus
+    stays on the number."""
+    import torch
+    from torch import nn
+
+    from .test_cnn_exactness import table_arithmetic
+
+    page.goto(f"{page.base}/cnn")
+    ready(page)
+    page.wait_for_selector("#layer-rows")
+    page.focus("#upload")
+    at = tab_to(page, "e.closest('#layer-rows')")
+    assert at["tag"] == "TD" and at["name"] == "Conv-1 + relu, kernel: 5x5; Enter: its arithmetic" and at["visible"], at
+    assert page.evaluate("() => document.activeElement.dataset.number") == "conv1.kernel"
+    at = press(page, "ArrowRight", "ArrowRight", "ArrowRight", "ArrowDown", "ArrowDown")  # Conv-2's output
+    assert at["name"] == "Conv-2 + relu, output (H x W x C): 6x6x16; Enter: its arithmetic" and at["visible"], at
+    page.keyboard.press("Enter")
+    out = nn.Conv2d(8, 16, 4, padding=1)(torch.zeros(1, 8, 7, 7)).shape  # Pool-1's 7x7x8 into Conv-2
+    assert table_arithmetic(page, "conv2.output") == [out[2], out[3], out[1]]
+    assert page.evaluate("() => document.activeElement.dataset.number") == "conv2.output"  # the focus stays
+    assert page.text_content("#status") == "Conv-2's output (H x W x C) = 6 x 6 x 16"  # said aloud
+    at = press(page, "ArrowDown", "ArrowDown")  # Flatten has no kernel: down keeps to the output column
+    assert at["name"] == "Flatten, output (H x W x C): 144; Enter: its arithmetic", at
+    at = press(page, "Control+End")
+    assert at["name"] == "total, parameters: 3,722; Enter: its arithmetic" and at["visible"], at
+    page.keyboard.press(" ")
+    assert table_arithmetic(page, "total.params") == [3722]  # Problem 1.2's answer
+    at = press(page, "ArrowUp", "End")
+    assert at["name"] == "Linear, parameters: 1,450; Enter: its arithmetic", at
+    assert press(page, "Shift+Tab", "Tab")["name"] == at["name"]  # the Tab stop stays on the number last used
+    assert axe_violations(page) == []

@@ -8,6 +8,8 @@
   as base64 float32);
 - ``GET /api/svhn/model``: which CNN, its input [C, H, W], and Problem 1's layer table
   (:func:`dlexam.svhn.summary.layer_summary`);
+- ``GET /api/svhn/model/explain?number=conv2.output``: one number of that table and its arithmetic
+  (:func:`dlexam.svhn.table_explain.explain_number`);
 - ``GET /api/answers``: what ``dlexam answers --json`` prints (computed once, on first use);
   ``GET /api/answers/links``: the page that shows each answer's evidence.
 """
@@ -155,6 +157,21 @@ async def get_svhn_model(request: Request) -> Response:
     return json_response(dumps({"model": s.cnn_source, "config": cfg, "layers": layers,
                                 "input": [s.cnn.cfg.cnn.input_channels, *s.cnn.cfg.cnn.input_size],
                                 "total_params": count_parameters(s.cnn)}))
+
+
+async def get_svhn_model_explain(request: Request) -> Response:
+    """One number of the layer table and its arithmetic (:func:`dlexam.svhn.table_explain.explain_number`, what
+    ``dlexam svhn summary --explain NAME --json`` prints): ``?number=conv2.output`` (LAYER.FIELD, or total)."""
+    from dlexam.plain import dumps
+
+    name = p.text("number", request.query_params.get("number", ""), max_chars=40)
+    if not name.strip():
+        raise BadRequest("number", "number must name one number of the layer table as LAYER.FIELD (conv2.output, "
+                                   "fc.weights, total)")
+    from dlexam.svhn.table_explain import explain_number
+
+    with p.field("number"):  # integer arithmetic on the table: microseconds, on the event loop
+        return json_response(dumps(explain_number(name, state(request).cnn.cfg).to_json()))
 
 
 MAX_EXPLAIN_BODY = 4096  # bytes: a 32x32 image in base64url (1,366 characters), a layer and a place

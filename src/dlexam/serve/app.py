@@ -76,6 +76,7 @@ def routes() -> list:
         Route("/api/sort/models", api_models.get_sort_models, methods=["GET"]),
         Route("/api/svhn/predict", api_models.post_svhn_predict, methods=["POST"]),
         Route("/api/svhn/model", api_models.get_svhn_model, methods=["GET"]),
+        Route("/api/svhn/model/explain", api_models.get_svhn_model_explain, methods=["GET"]),
         Route("/api/svhn/explain", api_models.post_svhn_explain, methods=["POST"]),
         Route("/api/practice", api_practice.get_practice, methods=["GET"]),
         Route("/api/practice/check", api_practice.post_practice_check, methods=["POST"]),

@@ -2,6 +2,7 @@
 // State in the URL: img = the 32x32 input (1,024 grey levels, base64url), so a shared link shows the same digit.
 // Numbers from POST /api/svhn/predict (dlexam.svhn.inspect.feature_maps), GET /api/svhn/model and, for the
 // arithmetic of one clicked cell, POST /api/svhn/explain (dlexam.svhn.explain); explain = "layer:c,i,j" in the URL.
+// The layer table and its explanations are layer_table.js's.
 // Clearing the pad, or a file that is no image, takes the prediction and every map off the page.
 "use strict";
 
@@ -304,19 +305,7 @@ async function layers() {
   if (!r.ok) { DL.showError($("error"), r.data); return; }
   const d = r.data;
   $("model-line").textContent = "Model: " + d.model;
-  const one = (p) => (p ? (p[0] === p[1] ? String(p[0]) : p.join("x")) : "");
-  const rows = d.layers.map((l) => DL.el("tr", {}, DL.el("th", {scope: "row", text: l.layer}),
-    DL.el("td", {class: "mono", text: l.kernel ? l.kernel.join("x") : ""}), DL.el("td", {class: "mono", text: one(l.stride)}),
-    DL.el("td", {class: "mono", text: one(l.padding)}),
-    DL.el("td", {class: "mono", text: l.output_shape.join("x")}), DL.el("td", {class: "num mono", text: l.params.toLocaleString("en")})));
-  const total = d.layers.reduce((s, l) => s + l.params, 0);
-  const head = ["layer", "kernel", "stride", "padding", "output (H x W x C)"].map((t) => DL.el("th", {scope: "col", text: t}));
-  $("layer-table").append(DL.el("div", {class: "scroll"}, DL.el("table", {class: "plain", id: "layer-rows"},
-    DL.el("tr", {}, head, DL.el("th", {scope: "col", class: "num", text: "trainable weights"})),
-    rows, DL.el("tr", {}, DL.el("th", {scope: "row", text: "total"}), DL.el("td", {colspan: "4"}),
-      DL.el("td", {class: "num mono", text: total.toLocaleString("en")})))),
-  DL.el("p", {class: "note", text: "Kernels, strides and paddings from the layers themselves, shapes from a forward pass, counts " +
-    "from the modules' parameters (dlexam.svhn.summary.layer_summary)."}));
+  Table.render(d);  // layer_table.js
   C.layersDone = true;
   DL.scrollables();
   landOnce();

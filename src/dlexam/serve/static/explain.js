@@ -29,7 +29,9 @@ function showExplainError(message) {
 
 // One explanation at a time: the outlines of the last one (a map or a probability row picked, its source map) go.
 function clearMarks() {
-  for (const el of document.querySelectorAll(".picked, .source")) el.classList.remove("picked", "source");
+  for (const el of document.querySelectorAll(".picked, .source")) {
+    if (!el.closest("#layer-rows")) el.classList.remove("picked", "source");  // the table's number has its own panel
+  }
 }
 
 function fromExplainParam(text) {
