@@ -1,8 +1,9 @@
 """Every number a click explains, reached and explained with the keyboard alone (Tab, the arrow keys, Enter, Space):
-/geoff's matrix cells, loss terms and losses, /cnn's probabilities and feature-map pixels. Before, they answered
-only the mouse. Each focused number says which it is (its accessible name), its focus is drawn (`:focus-visible`,
-a 3 px outline), the explanation shown is the library's own (`dlexam.geoff.explain`, `dlexam.svhn.explain`, whose
-tests check them against Fractions, the float64 model and nn.Conv2d), and axe-core finds nothing in these states."""
+/geoff's matrix cells, loss terms and losses, /cnn's probabilities, feature-map pixels and layer table. Before, they
+answered only the mouse. Each focused number says which it is (its accessible name), its focus is drawn
+(`:focus-visible`, a 3 px outline), the explanation shown is the library's own (`dlexam.geoff.explain`,
+`dlexam.svhn.explain`, whose tests check them against Fractions, the float64 model and nn.Conv2d;
+`dlexam.svhn.table_explain`, evaluated here against nn.Conv2d), and axe-core finds nothing in these states."""
 
 from __future__ import annotations
 

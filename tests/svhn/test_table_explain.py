@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from dlexam.cli import main
 from dlexam.errors import UserError
-from dlexam.spec import CNNSpec, Conv, ExamSpec, Pool
+from dlexam.spec import CNNSpec, Conv, ExamSpec
 from dlexam.svhn.inference import load_model
 from dlexam.svhn.model import CNNConfig
 from dlexam.svhn.summary import layer_summary
