@@ -9,6 +9,7 @@ import itertools
 import math
 import re
 from collections import Counter
+from dataclasses import replace
 from fractions import Fraction
 
 import pytest
@@ -308,6 +309,35 @@ def test_yes_no_items_are_not_always_the_same_option():
     assert "Pr2.5" not in {q.id for q in problem2.questions(spec)}  # no autograd, no key: the question is left out
 
 
+def check_order_argument(t, essay: str) -> None:
+    """Pr2.1's "no" names two orders of one input whose targets differ (by this test's definitions of the tasks),
+    and the step where they part ("at <START>" or "after <START> A"): there the plain forward gives both the same
+    logits, while their next targets differ."""
+    shown = re.findall(r"([A-E](?: [A-E])*) gives ([A-E](?: [A-E])*)", essay)
+    (x, tx), (y, ty) = [(a.split(), b.split()) for a, b in shown]
+    assert sorted(x) == sorted(y) and tx != ty
+    assert TASK_ORACLES[t.task](x) == tx and TASK_ORACLES[t.task](y) == ty
+    done = re.search(r"(?:at <START>|after <START> ([A-E](?: [A-E])*)) it attends", essay).group(1)
+    done = done.split() if done else []
+    k = len(done)
+    assert tx[:k] == ty[:k] == done and tx[k:k + 1] != ty[k:k + 1]
+    one = [(t64(t.head.W_Q), t64(t.head.W_K), t64(t.head.W_V))]
+    last = [forward(t, one, t64(t.W_O), [t.vocab.index(c) for c in z + [t.start] + done])[2][-1] for z in (x, y)]
+    assert torch.allclose(*last, atol=1e-12)
+
+
+def test_pr21_no_names_the_shortest_pair_when_the_example_cannot_be_reordered():
+    """An example whose every order has one target ("A A A", reversed) still gets a counterexample: the shortest
+    inputs that the bag check found, A B and B A."""
+    t = replace(ExamSpec.version_a().transformer, task="reverse", example_input=("A", "A", "A"),
+                example_target=("A", "A", "A"))
+    q = problem2.pr21(t, 5, None, [])
+    essay = q.fields[1].answer
+    assert "A B gives B A but B A gives A B" in essay and "at <START>" in essay
+    check_order_argument(t, essay)
+    assert q.fields[0].options[q.fields[0].answer - 1].startswith("no")
+
+
 def test_pr21_answer_itself_varies_with_the_drawn_task():
     """Pr2.1's answer, not only its place, varies: variants draw Problem 2's task, and for a task whose target
     depends on the input's order leaving out positions is a poor choice (it was "yes" in every variant, since
@@ -321,10 +351,7 @@ def test_pr21_answer_itself_varies_with_the_drawn_task():
         answers[keyed.split(",")[0]] += 1
         tasks[t.task] += 1
         if keyed.startswith("no"):
-            shown = re.findall(r"([A-E](?: [A-E])*) gives ([A-E](?: [A-E])*)", f["Pr2.1.why"].answer)
-            (x, tx), (y, ty) = [(a.split(), b.split()) for a, b in shown]
-            assert sorted(x) == sorted(y) and tx != ty
-            assert TASK_ORACLES[t.task](x) == tx and TASK_ORACLES[t.task](y) == ty
+            check_order_argument(t, f["Pr2.1.why"].answer)
     assert set(tasks) == set(TASK_ORACLES), tasks
     assert min(answers["yes"], answers["no"]) >= 6, answers  # 24 fair coin flips: at least 6 of each is 99.8%
 

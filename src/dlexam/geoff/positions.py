@@ -55,10 +55,14 @@ def _bag_check(task: str, symbols: tuple[str, ...], max_len: int, with_last_toke
 
 
 def order_counterexample(task: str, given: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
-    """An order of `given`'s symbols whose target differs from `given`'s own, with that target; None where every
-    order of `given` has the same target."""
-    want = TASKS[task].target(given)
-    for other in sorted(set(itertools.permutations(given))):
-        if TASKS[task].target(other) != want:
-            return other, TASKS[task].target(other)
-    return None
+    """An order of `given`'s symbols whose target differs from `given`'s own, with that target, preferring one whose
+    target differs from the first token on; None where every order of `given` has the same target."""
+    target = TASKS[task].target
+    want = target(given)
+    others = [(o, target(o)) for o in sorted(set(itertools.permutations(given))) if target(o) != want]
+    return min(others, key=lambda pair: first_difference(want, pair[1]), default=None)
+
+
+def first_difference(a: tuple[str, ...], b: tuple[str, ...]) -> int:
+    """The first position where the targets `a` and `b` differ (followed by <STOP>, a prefix differs at its end)."""
+    return next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))

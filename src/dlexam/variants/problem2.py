@@ -10,7 +10,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from dlexam.geoff.exact import ExactRun, exact_run, loss_terms, matmul
-from dlexam.geoff.positions import bag_determines_next_token, order_counterexample
+from dlexam.geoff.positions import bag_determines_next_token, first_difference, order_counterexample
 from dlexam.spec import ExamSpec, Matrix, TransformerSpec, text
 from dlexam.variants.model import Field, Items, Options, Question, Text, matrix_table
 
@@ -136,14 +136,16 @@ def pr21(t: TransformerSpec, pts: int, order, common: list) -> Question:
         if pair is not None:
             one, two = (t.example_input, t.example_target), pair
         else:  # every order of the example has one target: the shortest inputs the check found instead
-            (p1, p2), n = bag["conflict"]["prefixes"], bag["conflict"]["prefixes"][0].index(t.start)
-            one, two = ((p[:n], t.goal.target(p[:n])) for p in (p1, p2))
+            inputs = (p[:p.index(t.start)] for p in bag["conflict"]["prefixes"])
+            one, two = ((x, t.goal.target(x)) for x in inputs)
         shown = [f"{' '.join(x)} gives {' '.join(y)}" for x, y in (one, two)]
+        k = first_difference(one[1], two[1])  # the step where the two targets part
+        where = "at <START>" if k == 0 else f"after <START> {' '.join(one[1][:k])}"
         choice_why = f"the target depends on the order of the input: {shown[0]}, {shown[1]}"
         essay = (f"No. The target depends on the order of the input: {shown[0]} but {shown[1]}. Without "
-                 "positional encodings this one-layer model sees its input as a bag of tokens: at <START> it "
-                 "attends to the same tokens with the same weights for both orders, so it predicts the same first "
-                 "output for both, and one of the two targets is always missed.")
+                 f"positional encodings this one-layer model sees its input as a bag of tokens: {where} it "
+                 "attends to the same tokens with the same weights for both orders, so it predicts the same next "
+                 "token for both, and one of the two targets is missed there.")
         solution = (f"No: the target, {says}, changes when the input is reordered: {shown[0]}, but {shown[1]}. "
                     "Without positional encodings, and with one layer, every position after <START> sees all the "
                     "input's tokens as a bag (its own token is the query, the prefix gives keys and values without "
