@@ -315,6 +315,24 @@ def test_geoff_explain_is_the_library_on_the_same_query(server):
         assert status == 400 and d["field"] == field, (src, d)
 
 
+def test_geoff_explain_of_a_norm_and_of_a_step_result_is_the_library_with_the_steps_lr(server):
+    from dlexam.geoff.explain import explain
+    from dlexam.geoff.step import StepSettings
+
+    body = {"sequence": EXAMPLE, "temperature": "0.5", "cell": "change[E]", "lr": 0.5, "matrices": ["E", "W_V"]}
+    status, _, d = server.post("/api/geoff/explain", body)
+    want = explain(geoff.GeoffQuery(EXAMPLE, 0.5), "change[E]", StepSettings(0.5, ("E", "W_V")))
+    assert status == 200 and d == plain(want.to_json()) and d["lr"] == 0.5
+    step = geoff.gradient_step(geoff.GeoffQuery(EXAMPLE, 0.5), 0.5, ("E", "W_V"))
+    assert d["value"] == step.change["E"]  # the step's own number, as /api/geoff/step answers it
+    status, _, d = server.get(q("/api/geoff/explain", seq=EXAMPLE, T="0.5", cell="norm[W_Q,T=0]"))
+    assert status == 200 and d["exact"] == "0" and d["temperature"] == 0 and d["vanishes"] is True
+    for src, field in (({"cell": "change[E]"}, "cell"), ({"cell": "loss_after", "lr": "0"}, "lr"),
+                       ({"cell": "norm[W_Q,T=x]"}, "cell"), ({"cell": "loss_after", "matrices": "W_Z"}, "matrices")):
+        status, _, d = server.get(q("/api/geoff/explain", seq=EXAMPLE, **src))
+        assert status == 400 and d["field"] == field and "\n" not in d["error"], (src, d)
+
+
 def test_a_variants_transformer_on_the_geoff_endpoints(server):
     from dlexam.geoff.weights import matrix_labels
     from dlexam.variants import make_variant

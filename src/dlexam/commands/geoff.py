@@ -35,7 +35,14 @@ def register(sub) -> None:
                    help="where one number comes from: the arithmetic of CELL in exact form, e.g. 'P[3,0]' (row 3, "
                    "column 0 of P, counting from 0), 'S[3,0]', 'Z[6,:]', 'R[6,A]', 'logits[6,<STOP>]', 'loss[4]' (the "
                    "token at position 4), 'loss', 'dW_V[0,1]', 'dE[<START>,d1]'; with --heads k a head first: "
-                   "'P[h2,3,0]' (docs/serve.md)")
+                   "'P[h2,3,0]'; Problem 2.5: 'norm[W_Q]' (a gradient's norm at --temperature) or 'norm[W_Q,T=0]' "
+                   "(a row of its table: T=0, T=sqrt, T=0.5), and one gradient step's results: 'change[W_V]', "
+                   "'loss_before', 'loss_after' (docs/serve.md)")
+    p.add_argument("--lr", type=float, default=None,
+                   help="with --explain of a gradient step's result: its learning rate, 0 < lr <= 100 (default 0.1)")
+    p.add_argument("--step-matrices", default=None, metavar="NAMES",
+                   help="with --explain of a gradient step's result: the matrices it moves, a comma list from E, W_Q, "
+                   "W_K, W_V, W_O (default W_Q,W_K,W_V,W_O)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     add_variant_options(p, required=False)
     p.set_defaults(handler=handle)
@@ -56,10 +63,20 @@ def handle(args: argparse.Namespace) -> int:
                              temperature=args.temperature, weights=weights,
                              heads=args.heads, loss=True if args.loss else None, gradients=args.gradients,
                              convention=args.convention)
+    step = None
+    if args.lr is not None or args.step_matrices is not None:
+        if args.explain is None:
+            raise UserError("--lr and --step-matrices go with --explain of a gradient step's result (change[W_V], "
+                            "loss_before, loss_after)")
+        from dlexam.geoff.step import DEFAULT_LR, StepSettings
+
+        matrices = geoff.PARAMETERS if args.step_matrices is None else tuple(
+            m.strip() for m in args.step_matrices.split(",") if m.strip())
+        step = StepSettings(DEFAULT_LR if args.lr is None else args.lr, matrices)
     if args.explain is not None:
         from dlexam.geoff.explain import explain
 
-        e = explain(query, args.explain)
+        e = explain(query, args.explain, step)
         print(dumps(e.to_json()) if args.json else e.text)
         return 0
     report = geoff.analyse(query)

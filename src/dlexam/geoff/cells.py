@@ -6,7 +6,9 @@ label too (``logits[6,<STOP>]``, ``R[6,A]``, ``dE[<START>,d1]``); positions are 
 The names count from 0, like an array (and ``svhn explain --at``); the explanations' words count positions from 1,
 as the exam does ("z_5", "rows 5, 6, 7") and every view's labels do: row 3 of P is "position 4".
 With k heads (Problem 2.4) a matrix of one head takes its head first: ``P[h2,3,0]``. ``P[3,:]`` and ``Z[6,:]``
-name a whole row. The names:
+name a whole row. Problem 2.5's numbers are named by their matrix: ``norm[W_Q]`` (at the query's T) or
+``norm[W_Q,T=0]`` (a row of Problem 2.5's table: ``T=0``, ``T=sqrt``, ``T=0.5``), ``change[W_V]``, ``loss_before``,
+``loss_after`` (one gradient step's results: :class:`dlexam.geoff.step.StepSettings`). The names:
 
 =================  =========================================  ==============================
 name (aliases)     what                                        rows x columns
@@ -23,6 +25,11 @@ loss               the whole loss                              (under both conve
 dW_Q dW_K dW_V     d loss / d W (per head with k heads)        d_model x d_head
 dW_O               d loss / d W_O (multi_W_O with k heads)     d_head (k d_head) x d_model
 dE                 d loss / d E                                vocabulary x d_model
+norm[W]            |d loss / d W| (Frobenius; W: E, W_Q, W_K,  one number per matrix
+                   W_V, W_O or multi_W_O), at T or T=...
+change[W]          max |change| of W in one gradient step      one number per matrix
+loss_before        the loss a gradient step differentiates     one number
+loss_after         that loss at the stepped weights            one number
 =================  =========================================  ==============================
 """
 
@@ -31,6 +38,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from dlexam.attention import Temperature, parse_temperature
 from dlexam.errors import UserError
 from dlexam.exact import exact_fraction
 from dlexam.geoff.exact import Number
@@ -46,12 +54,18 @@ MATRICES: dict[str, tuple[str, str | None, bool]] = {
     "loss": ("positions", None, False),
     "dW_Q": ("dims", "head_dims", True), "dW_K": ("dims", "head_dims", True), "dW_V": ("dims", "head_dims", True),
     "dW_O": ("head_dims", "outputs", False), "dE": ("tokens", "dims", False),
+    # Problem 2.5's numbers, one per matrix (its name is the index), and a gradient step's two losses
+    "norm": ("parameters", None, False), "change": ("parameters", None, False),
+    "loss_before": ("scalar", None, False), "loss_after": ("scalar", None, False),
 }
+BY_MATRIX = ("norm", "change")  # indexed by a matrix's name: norm[W_Q], change[W_V]
+WHOLE = ("loss", "loss_before", "loss_after")  # named without an index
 ALIASES = {"QK^T": "S", "QKT": "S", "scores": "S", "attention": "P", "dmulti_W_O": "dW_O", "d_W_O": "dW_O"}
 ROWS = ("P", "Z")  # the matrices whose whole row has one explanation: P[3,:], Z[6,:]
 SPELLING = ("name a cell as NAME[row,column], counting from 0: P[3,0], S[3,0], Z[6,:], logits[6,<STOP>], loss[4], "
             "loss, dW_V[0,1]; NAME is one of X, Q, K, V, S, P, Z, R, logits, loss, dW_Q, dW_K, dW_V, dW_O, dE; with "
-            "k heads a head first: P[h2,3,0]")
+            "k heads a head first: P[h2,3,0]; Problem 2.5: norm[W_Q] or norm[W_Q,T=0] (T=sqrt, T=0.5), change[W_V], "
+            "loss_before, loss_after")
 _CELL = re.compile(r"^\s*([A-Za-z_^]+)\s*(?:\[(.*)\])?\s*$")
 
 
@@ -63,10 +77,15 @@ class Cell:
     row: int | None = None
     col: int | None = None
     head: int | None = None
+    parameter: str | None = None  # norm and change: the matrix (E, W_Q, W_K, W_V, W_O or multi_W_O)
+    temperature: Temperature | None = None  # norm: the T of its row (None: the query's)
 
     @property
     def name(self) -> str:
-        """The canonical spelling: "P[3,0]", "P[h2,3,0]", "Z[6,:]", "loss[4]", "loss"."""
+        """The canonical spelling: "P[3,0]", "P[h2,3,0]", "Z[6,:]", "loss[4]", "loss", "norm[W_Q,T=0]"."""
+        if self.parameter is not None:
+            at = "" if self.temperature is None else f",T={temperature_name(self.temperature)}"
+            return f"{self.matrix}[{self.parameter}{at}]"
         if self.row is None:
             return self.matrix
         parts = ([f"h{self.head + 1}"] if self.head is not None else []) + [str(self.row)]
@@ -87,6 +106,7 @@ class Space:
     def of(cls, weights: GeoffWeights, tokens, heads: int) -> Space:
         labels = dict(axis_labels(weights))
         labels["positions"] = tuple(str(i) for i in range(len(tokens)))
+        labels["parameters"] = ("E", "W_Q", "W_K", "W_V", weights.output_matrix(heads))  # what a step moves
         return cls(tuple(tokens), heads, labels)
 
     def axis(self, matrix: str, which: int) -> str:
@@ -106,6 +126,14 @@ class Space:
 
     def per_head(self, matrix: str) -> bool:
         return MATRICES[matrix][2] and self.heads > 1
+
+
+def temperature_name(t: Temperature) -> str:
+    """T as a cell's name writes it: "0", "sqrt", "0.5" (every digit a float needs to be read back the same)."""
+    if t == "sqrt":
+        return "sqrt"
+    short = f"{float(t):g}"
+    return short if float(short) == float(t) else repr(float(t))
 
 
 def num(x: float) -> Number:
@@ -144,10 +172,14 @@ def parse_cell(text: str, space: Space) -> Cell:
         raise UserError(f"unknown cell {str(text)[:60]!r}: {SPELLING}")
     inside = m.group(2)
     if inside is None:
-        if name != "loss":
+        if name not in WHOLE:
             raise UserError(f"{name} needs an index: {SPELLING}")
-        return Cell("loss")
+        return Cell(name)
+    if name in WHOLE[1:]:
+        raise UserError(f"{name} takes no index: it is one number, the loss of the gradient step")
     parts = [p.strip() for p in inside.split(",")]
+    if name in BY_MATRIX:
+        return _matrix_cell(name, parts, space)
     head = None
     if parts and re.fullmatch(r"h\d{1,3}", parts[0]):
         if not MATRICES[name][2]:
@@ -173,3 +205,29 @@ def parse_cell(text: str, space: Space) -> Cell:
         else:
             col = _index(parts[1], space.axis(name, 1), space, name)
     return Cell(name, row, col, head)
+
+
+def _matrix_cell(name: str, parts: list[str], space: Space) -> Cell:
+    """norm[W_Q], norm[W_Q,T=0], change[W_V]: a matrix by its name (W_O and multi_W_O both name the output matrix
+    the model uses), and for a norm the T of Problem 2.5's row."""
+    labels = space.labels["parameters"]
+    if re.fullmatch(r"h\d{1,3}", parts[0]):
+        raise UserError(f"{name}[...] is one number over every head's entries: name the matrix alone, {name}[W_Q]")
+    matrix = {"W_O": labels[-1], "multi_W_O": labels[-1]}.get(parts[0], parts[0])
+    if matrix not in labels:
+        raise UserError(f"{name}[...] takes a matrix, one of {', '.join(labels[:-1])}, W_O (multi_W_O); got "
+                        f"{parts[0]!r:.40}")
+    if len(parts) == 1:
+        return Cell(name, parameter=matrix)
+    t = parts[1]
+    if len(parts) > 2 or not t.startswith("T="):
+        raise UserError(f"{name}[{matrix}, ...]: after the matrix give only its temperature as T=0, T=sqrt or T=0.5, "
+                        f"got {','.join(parts[1:])!r:.40}")
+    if name != "norm":
+        raise UserError(f"{name}[{matrix}] is a result of the gradient step at the step's own T: name it without T=")
+    text = t[2:].strip()
+    try:
+        temperature = parse_temperature("sqrt" if text in ("sqrt", "sqrt(d_k)") else text)
+    except UserError as e:
+        raise UserError(f"{name}[{matrix},{t[:20]}]: {e}") from None
+    return Cell(name, parameter=matrix, temperature=temperature)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import torch
 
 from dlexam.attention import Temperature
+from dlexam.geoff.cells import temperature_name
 from dlexam.geoff.model import GRADIENT_EXPLANATION, PARAMETERS, GeoffResult, run_geoff, vanishing_gradients
 from dlexam.geoff.weights import EXAM_EXAMPLE, EXAM_WEIGHTS, GeoffWeights
 
@@ -119,7 +120,11 @@ class GradientComparison:
         return [name for name, zero in self.vanishes[label].items() if zero]
 
     def to_json(self) -> dict:
-        return {label: {"norms": self.norms[label], "vanishes": self.vanishes[label]} for label in self.results}
+        """label -> {"norms", "vanishes", "T": the row's temperature as a cell names it ("0", "sqrt"): its norms are
+        explained as norm[W_Q,T=0] (:mod:`dlexam.geoff.explain_steps`)}."""
+        at = dict(GRADIENT_TEMPERATURES)
+        return {label: {"norms": self.norms[label], "vanishes": self.vanishes[label],
+                        "T": temperature_name(at[label])} for label in self.results}
 
 
 def compare_gradients(

@@ -15,7 +15,9 @@ arithmetic line by line, the cells it came from, the value it computes beside th
   and under the exam's Problem 2.3 reading (its own row), in closed form (:func:`dlexam.geoff.exact.loss_term`);
 - :func:`explain_gradient`: d loss / d W for one entry of W_Q, W_K, W_V, W_O (multi_W_O) or E, as the last step of
   the chain rule, from the upstream gradients autograd gives on the model itself (under argmax attention
-  d loss / d Q = d loss / d K = 0: P is piecewise constant in the scores).
+  d loss / d Q = d loss / d K = 0: P is piecewise constant in the scores);
+- Problem 2.5's table and the gradient step (:mod:`dlexam.geoff.explain_steps`): a gradient's norm at the T of its
+  row, a step's max |change| (lr x the largest |gradient| entry) and its losses before and after.
 
 The operands are the model's own float64 results (:func:`dlexam.geoff.run_geoff`: no second forward pass), each
 read as the fraction it equals where it is one (:func:`dlexam.exact.exact_fraction`, as every view prints them):
@@ -27,7 +29,7 @@ tests check that they agree, for every cell, against independent Fractions where
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import replace
 from fractions import Fraction
 
 import torch
@@ -37,60 +39,12 @@ from dlexam.errors import UserError
 from dlexam.geoff.backprop import last_step
 from dlexam.geoff.cells import MATRICES, Cell, Space, num, parse_cell, source
 from dlexam.geoff.compare import GeoffQuery
-from dlexam.geoff.exact import Number, argmax_row, exp_text, loss_term, number_text, sum_of_exps
+from dlexam.geoff.exact import argmax_row, exp_text, loss_term, number_text, sum_of_exps
+from dlexam.geoff.explain_steps import explain_change, explain_norm, explain_step_loss
+from dlexam.geoff.explanation import Explanation, dot, total, vec
 from dlexam.geoff.model import PARAMETERS, all_loss_terms, run_geoff, shared_model
+from dlexam.geoff.step import GeoffStep, StepSettings
 from dlexam.geoff.weights import parse_sequence
-
-
-def vec(xs) -> str:
-    return "(" + ", ".join(number_text(x) for x in xs) + ")"
-
-
-def total(xs) -> Number:
-    """An exact sum where every term is a Fraction, else a float sum (math.fsum)."""
-    xs = list(xs)
-    if all(isinstance(x, Fraction) for x in xs):
-        return sum(xs, Fraction(0))
-    return math.fsum(float(x) for x in xs)
-
-
-def dot(a, b) -> tuple[str, Number]:
-    """a . b written out term by term ("0*3 + 0*0") and its value."""
-    products = [x * y if isinstance(x, Fraction) and isinstance(y, Fraction) else float(x) * float(y)
-                for x, y in zip(a, b, strict=True)]
-    return " + ".join(f"{number_text(x)}*{number_text(y)}" for x, y in zip(a, b, strict=True)), total(products)
-
-
-@dataclass
-class Explanation:
-    """The arithmetic of one cell (or one row of P or Z): what the views show when a number is clicked."""
-
-    cell: Cell
-    kind: str  # embedding | product | attention | mix | loss_term | loss | gradient
-    title: str  # the cell with its labels: "P[<START>, D]"
-    value: float | list[float]  # the model's own number (a row: its numbers)
-    computed: Number | list[Number]  # what the arithmetic below gives: a Fraction where every operand is one
-    summary: str  # the arithmetic in one line
-    lines: list[str] = field(default_factory=list)  # more of it, line by line
-    sources: list[dict] = field(default_factory=list)  # the cells it came from: {"matrix", "head", "cells"}
-    closed_form: str = ""  # the value in closed form where it is not rational (softmax, the loss)
-    extra: dict = field(default_factory=dict)  # kind-specific numbers (a loss term's two conventions)
-    heads: int = 1  # the heads of the model explained: 1, or the weights' k (Problem 2.4); set by Explainer.explain
-
-    @property
-    def text(self) -> str:
-        """As `dlexam geoff --explain` prints it."""
-        return "\n".join([self.summary, *("  " + line for line in self.lines)])
-
-    def to_json(self) -> dict:
-        many = isinstance(self.computed, list)
-        out = {"cell": self.cell.name, "heads": self.heads, "matrix": self.cell.matrix, "head": self.cell.head,
-               "row": self.cell.row, "col": self.cell.col, "kind": self.kind, "title": self.title, "value": self.value,
-               "computed": [float(x) for x in self.computed] if many else float(self.computed),
-               "exact": [number_text(x) for x in self.computed] if many else number_text(self.computed),
-               "summary": self.summary, "lines": self.lines, "sources": self.sources,
-               "closed_form": self.closed_form}
-        return {**out, **self.extra}
 
 
 def _rows(t: torch.Tensor) -> list:
@@ -99,11 +53,15 @@ def _rows(t: torch.Tensor) -> list:
 
 class Explainer:
     """The explanations of one query's cells: the model runs once (and its backward pass once, when a gradient is
-    asked). `query` is a :class:`dlexam.geoff.GeoffQuery` (Version A's weights, a variant's, or edited ones)."""
+    asked). `query` is a :class:`dlexam.geoff.GeoffQuery` (Version A's weights, a variant's, or edited ones);
+    `step` the gradient step whose results (change[W], loss_before, loss_after) are explained (lr 0.1 on W_Q, W_K,
+    W_V and W_O unless given, as on the page)."""
 
-    def __init__(self, query: GeoffQuery):
+    def __init__(self, query: GeoffQuery, step: StepSettings | None = None):
         q = query
         self.query = q
+        self.step = step if step is not None else StepSettings()
+        self._stepped: GeoffStep | None = None
         self.result = run_geoff(q.sequence, temperature=q.temperature, heads=q.heads, weights=q.weights,
                                 loss=q.loss)
         self.tokens = self.result.tokens
@@ -157,6 +115,16 @@ class Explainer:
             self._backward = {"params": res.gradients, "trace": g}
         return self._backward
 
+    def on(self, **changes) -> Explainer:
+        """The explainer of the same query with `changes` (another temperature, the stepped weights)."""
+        return Explainer(replace(self.query, **changes), self.step)
+
+    def stepped(self) -> GeoffStep:
+        """One gradient step of this query (:func:`dlexam.geoff.gradient_step` with `step`), taken once."""
+        if self._stepped is None:
+            self._stepped = self.step.run(self.query)
+        return self._stepped
+
     # ---- the entry point --------------------------------------------------------------------------------------
 
     def explain(self, cell: str | Cell) -> Explanation:
@@ -171,9 +139,10 @@ class Explainer:
         return out
 
 
-def explain(query: GeoffQuery, cell: str | Cell) -> Explanation:
-    """The arithmetic of one `cell` of `query`'s run (a name such as "P[3,0]": :mod:`dlexam.geoff.cells`)."""
-    return Explainer(query).explain(cell)
+def explain(query: GeoffQuery, cell: str | Cell, step: StepSettings | None = None) -> Explanation:
+    """The arithmetic of one `cell` of `query`'s run (a name such as "P[3,0]": :mod:`dlexam.geoff.cells`; a gradient
+    step's result: of the step `step`, lr 0.1 on W_Q, W_K, W_V, W_O unless given)."""
+    return Explainer(query, step).explain(cell)
 
 
 # ---- one function per kind of cell --------------------------------------------------------------------------
@@ -406,4 +375,6 @@ def explain_gradient(ex: Explainer, c: Cell) -> Explanation:
 
 # the explanation of each matrix's cells (a loss by its own two; any other name is a gradient's)
 KINDS = {"X": explain_embedding, "P": explain_attention, "Z": explain_mix,
-         **dict.fromkeys(("Q", "K", "V", "S", "R", "logits"), explain_product)}
+         **dict.fromkeys(("Q", "K", "V", "S", "R", "logits"), explain_product),
+         "norm": explain_norm, "change": explain_change, "loss_before": explain_step_loss,
+         "loss_after": explain_step_loss}

@@ -21,6 +21,19 @@ from dlexam.geoff.model import PARAMETERS, run_geoff, sgd_step
 from dlexam.geoff.weights import GeoffWeights
 
 STEPPABLE = ("E", *PARAMETERS)
+DEFAULT_LR = 0.1  # the web page's, the API's and `dlexam geoff --explain`'s learning rate unless given
+
+
+@dataclass(frozen=True)
+class StepSettings:
+    """What a gradient step takes besides its query: the learning rate and the matrices it moves (the page's "lr"
+    and "E too"; :func:`gradient_step`'s `lr` and `matrices`). The explanations of a step's results use it."""
+
+    lr: float = DEFAULT_LR
+    matrices: tuple[str, ...] = PARAMETERS
+
+    def run(self, query: GeoffQuery) -> GeoffStep:
+        return gradient_step(query, self.lr, self.matrices)
 
 
 @dataclass

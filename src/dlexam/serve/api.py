@@ -253,14 +253,22 @@ async def post_geoff(request: Request) -> Response:
     return await cached_geoff(request, key, p.json_body(raw), request.query_params.get("exact", False))
 
 
+def step_settings(src: Mapping):
+    """The gradient step's `lr` (0 < lr <= 100, default 0.1) and `matrices` (default W_Q, W_K, W_V, W_O)."""
+    from dlexam import geoff
+    from dlexam.geoff.step import DEFAULT_LR, StepSettings
+
+    lr = p.number("lr", src.get("lr", DEFAULT_LR), 0, 100)
+    matrices = p.names("matrices", src.get("matrices", list(geoff.PARAMETERS)), (*geoff.STEPPABLE, "multi_W_O"))
+    return StepSettings(lr, tuple(matrices))
+
+
 def step_answer(state, body: dict) -> bytes:
     from dlexam import geoff
 
-    query = geoff_query(body)
-    lr = p.number("lr", body.get("lr", 0.1), 0, 100)
-    matrices = p.names("matrices", body.get("matrices", list(geoff.PARAMETERS)), (*geoff.STEPPABLE, "multi_W_O"))
+    query, step = geoff_query(body), step_settings(body)
     with p.field("seq"):
-        return to_json(geoff.gradient_step(query, lr, matrices).to_json())
+        return to_json(geoff.gradient_step(query, step.lr, step.matrices).to_json())
 
 
 async def post_geoff_step(request: Request) -> Response:
@@ -271,16 +279,17 @@ async def post_geoff_step(request: Request) -> Response:
 
 
 def explain_answer(state, src: dict) -> bytes:
-    """:func:`dlexam.geoff.explain.explain` of the cell ``cell`` of the query in `src`."""
+    """:func:`dlexam.geoff.explain.explain` of the cell ``cell`` of the query in `src` (a gradient step's result: of
+    the step with the fields ``lr`` and ``matrices``, as POST /api/geoff/step takes them, on the query's weights)."""
     from dlexam.geoff.explain import Explainer
 
-    query = geoff_query(src)
+    query, step = geoff_query(src), step_settings(src)
     cell = src.get("cell")
     if not isinstance(cell, str) or not cell.strip():
         raise BadRequest("cell", "cell must name a number such as P[3,0] (geoff --explain's spelling, docs/serve.md)")
     cell = p.text("cell", cell, max_chars=200)
     with p.field("seq"):
-        explainer = Explainer(query)
+        explainer = Explainer(query, step)
     with p.field("cell"):
         return to_json(explainer.explain(cell).to_json())
 

@@ -124,6 +124,7 @@ function buildControls() {
     readUrl();
     buildEditors();
     $("step-result").textContent = "";
+    Cells.stepGone();
     DL.announce("undone: the weights before the gradient step");
     compute();
   });
@@ -189,6 +190,7 @@ function body(extra) {
 // A control changed: the URL first (the state), then the editors (only when asked: not while one is typed in).
 function changed(rebuild = true) {
   $("step-result").textContent = "";
+  Cells.stepGone();  // an open explanation of the step's results leaves with them
   DL.set(urlChanges());  // an invalid weight cell keeps its last valid value in the URL: never NaN
   if (rebuild) buildEditors(); else noteEdited();
   compute();
@@ -220,6 +222,7 @@ async function compute() {
   $("loss-panel").hidden = $("matrices-panel").hidden = false;
   G.heads = r.data.heads;
   G.tokens = r.data.tokens;
+  G.temperature = r.data.temperature;
   render(r.data);
   DL.scrollables();
   await Cells.refresh();  // an open explanation is of the numbers now on the page
@@ -330,9 +333,11 @@ function renderGradients(d) {
     DL.el("div", {class: "mats"}, figs));
   const params = G.defaults.parameters;
   const key = (p) => (p === "W_O" && d.heads > 1 ? "multi_W_O" : p);  // k heads use multi_W_O
-  const row = (label, c, current) => DL.el("tr", {"data-temperature": current ? "current" : null},
+  // each norm is explained at the T of its row: norm[W_Q,T=0], norm[W_Q,T=sqrt]; the page's own row: norm[W_Q]
+  const row = (label, c, current) => DL.el("tr", {"data-temperature": current ? "current" : null, "data-t": c.T || null},
     DL.el("th", {scope: "row", text: label}),
-    params.map((p) => DL.el("td", {class: "num mono", text: c.vanishes[key(p)] ? "0 (frozen)" : c.norms[key(p)].toPrecision(4)})));
+    params.map((p) => DL.el("td", {class: "num mono", "data-param": key(p),
+      text: c.vanishes[key(p)] ? "0 (frozen)" : c.norms[key(p)].toPrecision(4)})));
   const rows = Object.entries(d.gradient_comparison).map(([label, c]) => row(label, c, false));
   if (d.gradient_at_temperature) rows.push(row(`T=${tText(d)} (this page)`, d.gradient_at_temperature, true));
   box.append(DL.el("h3", {text: "gradient norms at T = 0, at T = sqrt(d_k)" + (d.gradient_at_temperature ? " and at this page's T" : "")}),
@@ -346,11 +351,13 @@ async function step() {
   const matrices = $("step-e").checked ? G.defaults.steppable : G.defaults.parameters;
   $("step").disabled = true;
   document.body.dataset.state = "busy";
-  const r = await DL.api("POST", "/api/geoff/step", body({lr: $("lr").value.trim(), matrices, weights: G.W}));
+  const asked = body({lr: $("lr").value.trim(), matrices, weights: JSON.parse(JSON.stringify(G.W))});
+  const r = await DL.api("POST", "/api/geoff/step", asked);
   $("step").disabled = false;
   DL.showError($("step-error"), r.ok ? null : r.data);
   if (!r.ok) { document.body.dataset.state = "error"; DL.announce("no step: " + DL.message(r.data)); return; }
   const s = r.data;
+  G.stepBody = asked;  // the step's results are explained on the weights before it, with its lr and matrices
   G.W = s.weights;
   const n = ((history.state && history.state.step) || 0) + 1;
   DL.push(urlChanges(), {step: n});  // a new history entry: undo (or Back) returns to the weights before
@@ -359,14 +366,15 @@ async function step() {
   const rows = Object.keys(s.change).map((name) => DL.el("tr", {"data-matrix": name, "data-moved": String(s.moved[name])},
     DL.el("th", {scope: "row", class: "mono", text: name}),
     DL.el("td", {}, DL.el("span", {class: "badge " + (s.moved[name] ? "yes" : "no"), text: s.moved[name] ? "moved" : "frozen"})),
-    DL.el("td", {class: "num mono", text: s.change[name].toPrecision(3)}),
-    DL.el("td", {class: "num mono", text: (s.gradient_norms[name] || 0).toPrecision(3)})));
+    DL.el("td", {class: "num mono change", text: s.change[name].toPrecision(3)}),
+    DL.el("td", {class: "num mono gnorm", text: (s.gradient_norms[name] || 0).toPrecision(3)})));
   const box = $("step-result");
   box.textContent = "";
   box.append(DL.el("div", {class: "scroll"}, DL.el("table", {class: "plain", id: "step-moved"}, DL.el("tr", {},
     DL.el("th", {scope: "col", text: "matrix"}), DL.el("th", {scope: "col", text: "after step " + n}),
     DL.el("th", {scope: "col", class: "num", text: "max |change|"}), DL.el("th", {scope: "col", class: "num", text: "|gradient|"})), rows)),
-  DL.el("p", {class: "small"}, `loss ${s.loss_before.toFixed(4)} → `, DL.el("span", {id: "loss-after", text: s.loss_after.toFixed(4)})));
+  DL.el("p", {class: "small"}, "loss ", DL.el("span", {class: "mono", id: "loss-before", text: s.loss_before.toFixed(4)}),
+    " → ", DL.el("span", {class: "mono", id: "loss-after", text: s.loss_after.toFixed(4)})));
   compute();
 }
 

@@ -5,20 +5,26 @@
 // A cell is explained on the page's model, except the numbers of Problem 2.4's one-head model shown beside k heads
 // (its R, its losses): those carry their head count, 1, as /practice's cells do (dlexam.variants.problem2.geoff_cell),
 // and are asked of the one-head model on the same weights, T and input (URL: explainHeads=1 beside explain).
+// Problem 2.5's norms are cells too (norm[W_Q,T=0]: a row of the table is explained on the model at its T), and so are
+// a gradient step's results (change[W_V], norm[W_V], loss_before, loss_after): those are asked with the step's own
+// request (the weights before it, its lr and matrices: G.stepBody), and leave when the step's table does (not in the
+// URL: a reload has no step).
 // Uses G (the page's state), $ and body() of geoff.js.
 "use strict";
 
 const Cells = {
   cell: null, heads: null, seq: 0,  // heads: null = the page's model; 1 = the one-head model beside k heads
+  step: null,  // the step request whose result is explained (null: a number of the page's model)
+  AREAS: ["matrices", "loss", "heads", "grads", "step-result"],
 
   setup() {
-    for (const id of ["matrices", "loss", "heads", "grads"]) {
+    for (const id of Cells.AREAS) {
       $(id).addEventListener("click", (e) => {
         const cell = Cells.nameOf(e.target);
         if (!cell) return;
         const td = e.target.closest("td[data-cell]");
         if (td) Cells.rove(td);  // the keyboard goes on from the number clicked
-        Cells.open(cell, Cells.headsOf(e.target), e.target.closest("section"));
+        Cells.open(cell, Cells.headsOf(e.target), e.target.closest("section"), Cells.ofStep(e.target));
       });
       $(id).addEventListener("keydown", (e) => Cells.key(e));
     }
@@ -39,6 +45,8 @@ const Cells = {
   // The cell a click landed on: its table's id names the matrix (and head), the row and column give the indices.
   nameOf(target) {
     if (target.closest("#loss-teacher_forcing, #loss-exam")) return "loss";
+    if (target.closest("#loss-before")) return "loss_before";
+    if (target.closest("#loss-after")) return "loss_after";
     const td = target.closest("td:not(.corner)"), table = td && td.closest("table");
     if (!table) return null;
     const i = Cells.rows(table).indexOf(td.parentElement), j = [...td.parentElement.querySelectorAll("td:not(.corner)")].indexOf(td);
@@ -52,7 +60,20 @@ const Cells = {
     }
     if (/^probs-/.test(table.id)) return `loss[${G.tokens.indexOf("<START>") + 1 + i}]`;
     if (table.id === "heads-losses") return "loss";  // a row per convention; the whole loss explains both
+    if (table.id === "grad-norms") {  // Problem 2.5's table: a row per T (none: the page's own T)
+      const t = td.parentElement.dataset.t;
+      return `norm[${td.dataset.param}${t ? ",T=" + t : ""}]`;
+    }
+    if (table.id === "step-moved") {
+      const m = td.parentElement.dataset.matrix;
+      return td.classList.contains("change") ? `change[${m}]` : td.classList.contains("gnorm") ? `norm[${m}]` : null;
+    }
     return null;
+  },
+
+  // Whether a number is a result of the last gradient step (explained with that step's request).
+  ofStep(target) {
+    return Boolean(target.closest("#step-result"));
   },
 
   // The head count of the model a number belongs to: 1 for the one-head model's R and losses beside k heads
@@ -70,11 +91,12 @@ const Cells = {
   // Enter or Space explains the focused one. Each number is named by its matrix, row and column ("P head 1, row 4
   // <START>, column 1 D: 1/4"); a loss is a button. Run after every render (the tables are new each time).
   keys() {
-    for (const id of ["matrices", "loss", "heads", "grads"]) {
+    const names = {"grad-norms": "gradient norms (Problem 2.5)", "step-moved": "the gradient step's results"};
+    for (const id of Cells.AREAS) {
       for (const table of $(id).querySelectorAll("table")) {
         const probs = /^probs-/.test(table.id);
         let first = null;
-        for (const td of table.querySelectorAll(probs ? "td.num" : "td:not(.corner)")) {
+        for (const td of table.querySelectorAll(probs || table.id === "step-moved" ? "td.num" : "td:not(.corner)")) {
           const cell = Cells.nameOf(td);
           if (!cell) break;  // a table that names none of its numbers
           td.dataset.cell = cell;
@@ -87,7 +109,17 @@ const Cells = {
         const caption = document.getElementById(table.id + "-caption");
         if (caption) table.setAttribute("aria-labelledby", caption.id);
         else if (probs) table.setAttribute("aria-label", "loss terms, " + table.id.slice(6).replace("_", " "));
+        else if (names[table.id]) table.setAttribute("aria-label", names[table.id]);
       }
+    }
+    for (const [id, cell, words] of [["loss-before", "loss_before", "loss before the gradient step"],
+      ["loss-after", "loss_after", "loss after the gradient step"]]) {
+      const loss = $(id);
+      if (!loss) continue;
+      loss.dataset.cell = cell;
+      loss.tabIndex = 0;
+      loss.setAttribute("role", "button");
+      loss.setAttribute("aria-label", `${words}: ${loss.textContent}`);
     }
     for (const conv of ["teacher_forcing", "exam"]) {
       const loss = $("loss-" + conv);
@@ -109,6 +141,12 @@ const Cells = {
     }
     const header = table.rows[0].querySelector("td:not(.corner)") ? [] : [...table.rows[0].querySelectorAll("th")];
     const rowLabel = tr.querySelector("th"), j = tds.indexOf(td), i = Cells.rows(table).indexOf(tr);
+    if (table.id === "grad-norms") return `gradient norm, |d loss / d ${td.dataset.param}| at ${rowLabel.textContent}: ${td.textContent}`;
+    if (table.id === "step-moved") {
+      const m = tr.dataset.matrix;
+      return td.classList.contains("change") ? `max |change| of ${m} in the gradient step: ${td.textContent}`
+        : `|gradient| of ${m} before the gradient step: ${td.textContent}`;
+    }
     if (table.id === "heads-losses") return `loss, ${rowLabel.textContent}, ${header[j + 1].textContent}: ${td.textContent}`;
     const [, name, head] = /^(\w+)\[(?:h(\d+),)?/.exec(cell);
     const model = {"R-one": ", one head", "R-two": `, ${G.heads} heads`}[table.id] || "";  // Problem 2.4's two Rs
@@ -122,7 +160,7 @@ const Cells = {
     if (!el.dataset || !el.dataset.cell || e.altKey || e.metaKey) return;
     if (e.key === "Enter" || e.key === " ") {
       e.preventDefault();  // Space would scroll the page
-      Cells.open(el.dataset.cell, Cells.headsOf(el), el.closest("section"));
+      Cells.open(el.dataset.cell, Cells.headsOf(el), el.closest("section"), Cells.ofStep(el));
       return;
     }
     if (el.tagName !== "TD") return;
@@ -151,11 +189,13 @@ const Cells = {
   },
 
   // Explain `cell` of the model with `heads` heads (null: the page's), beside `from` (the section clicked in).
-  async open(cell, heads, from) {
+  // `step`: a result of the last gradient step, asked with its request (G.stepBody), kept out of the URL.
+  async open(cell, heads, from, step = false) {
     Cells.cell = cell;
     Cells.heads = heads;
+    Cells.step = step ? G.stepBody : null;
     $("explain-cell").value = cell;
-    DL.set({explain: cell, explainHeads: heads});
+    DL.set(step ? {explain: null, explainHeads: null} : {explain: cell, explainHeads: heads});
     if (from && from.id !== "explain-panel") from.after($("explain-panel"));  // next to the number clicked
     await Cells.fetch(true);
   },
@@ -164,10 +204,18 @@ const Cells = {
     if (Cells.cell) await Cells.fetch(false);
   },
 
+  // The step's table left the page (an input changed, undo): so does an explanation of its numbers.
+  stepGone() {
+    if (!Cells.step) return;
+    Cells.step = null;
+    Cells.cell = null;
+    Cells.withdraw();
+  },
+
   async fetch(userAsked) {
     const my = ++Cells.seq;
-    const r = await DL.api("POST", "/api/geoff/explain",
-      body(Cells.heads === null ? {cell: Cells.cell} : {cell: Cells.cell, heads: Cells.heads}));
+    const r = await DL.api("POST", "/api/geoff/explain", Cells.step ? Object.assign({}, Cells.step, {cell: Cells.cell})
+      : body(Cells.heads === null ? {cell: Cells.cell} : {cell: Cells.cell, heads: Cells.heads}));
     if (my !== Cells.seq) return;
     Cells.unmark();
     if (!r.ok) {
@@ -177,8 +225,11 @@ const Cells = {
     }
     DL.showError($("explain-error"), null);
     const e = r.data, other = e.heads !== G.heads;
-    $("explain").replaceChildren(...(other ? [DL.el("p", {class: "note", id: "explain-model", text: "explained on " +
-      `one head (R = Z W_O), the model Problem 2.4 compares the ${G.heads} heads with: the same weights, T and input`})] : []),
+    const note = (text) => DL.el("p", {class: "note", id: "explain-model", text});
+    $("explain").replaceChildren(...(other ? [note("explained on one head (R = Z W_O), the model Problem 2.4 " +
+      `compares the ${G.heads} heads with: the same weights, T and input`)] : []),
+    ...(Cells.step ? [note(`explained on the weights before the gradient step (lr ${e.lr === undefined ? Cells.step.lr : e.lr}), ` +
+      "whose results these are: the page now shows the weights after it")] : []),
     DL.explanation(e));
     Object.assign($("explain-panel").dataset, {cell: e.cell, heads: e.heads});
     Cells.mark(r.data);
@@ -224,6 +275,7 @@ const Cells = {
   // The clicked cell (red) and the cells it came from (blue). The one-head model beside k heads has only its R and
   // its losses on the page (not its Z, nor W_O's editor): only the number explained is outlined.
   mark(e) {
+    if (["norm", "change", "step_loss"].includes(e.kind)) { Cells.markProblem25(e); return; }
     const own = e.heads === G.heads, one = !own && e.heads === 1;
     for (const s of own ? e.sources : []) {
       const t = Cells.table(s.matrix, s.head);
@@ -246,6 +298,19 @@ const Cells = {
       if (e.matrix === "R") picked.push(...Cells.at($("R-two"), e.row, e.col));  // also beside one head's
     }
     picked.forEach((el) => el.classList.add("picked"));
+  },
+
+  // A norm or a step's result: the number clicked (found by its name, in the step's table or Problem 2.5's), and
+  // for a norm at the page's own T (not of a step: its weights are no longer on the page) the gradient it came from.
+  markProblem25(e) {
+    const area = $(Cells.step ? "step-result" : "grads");
+    for (const el of area.querySelectorAll("[data-cell]")) if (el.dataset.cell === e.cell) el.classList.add("picked");
+    if (Cells.step || e.kind !== "norm" || e.temperature !== G.temperature) return;
+    for (const s of e.sources) {
+      const name = {dE: "E", dW_O: G.heads > 1 ? "multi_W_O" : "W_O"}[s.matrix] || s.matrix.slice(1);
+      const t = $(`grad-${name}` + (s.head === null ? "" : `-h${s.head}`));
+      for (const [i, j] of s.cells) Cells.at(t, i, j).forEach((td) => td.classList.add("source"));
+    }
   },
 
   unmark() {

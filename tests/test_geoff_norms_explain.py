@@ -1,0 +1,223 @@
+"""Problem 2.5's numbers explained (dlexam.geoff.explain's `norm`, `change`, `loss_before`, `loss_after` cells):
+each gradient norm of Problem 2.5's table, at the temperature of its row, and each result of one gradient step,
+against an oracle written here: the exam's Geoff transformer typed in (E, W_Q = W_K = W_V, W_O), run as a plain
+float64 torch forward with autograd, and one SGD step taken by hand."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from fractions import Fraction
+
+import pytest
+import torch
+
+from dlexam import geoff
+from dlexam.cli import main
+from dlexam.errors import UserError
+from dlexam.geoff.explain import Explainer
+from dlexam.geoff.step import StepSettings
+
+EXAMPLE = "D A A <START> A D <STOP>"
+VOCAB = ["A", "B", "C", "D", "<START>", "<STOP>"]
+E = [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1], [0, 0, 0, 0], [0, 0, 0, 0]]  # the exam's E
+W = [[0, 3], [1, 2], [2, 1], [3, 0]]  # W_Q = W_K = W_V
+W_O = [[0, 1, 0, 1], [1, 0, 1, 0]]
+I4 = [[int(i == j) for j in range(4)] for i in range(4)]  # Problem 2.4's multi_W_O
+SQRT2 = math.sqrt(2)  # sqrt(d_k), d_k = 2
+
+
+def forward(T: float, weights: dict | None = None, heads: int = 1, shared: bool = True, convention="teacher_forcing"):
+    """The exam's model on its example in float64: (loss, probabilities of the targets, gradients by autograd).
+    With `heads` identical heads, `shared` uses one W_Q, W_K, W_V for all (its gradient: the heads' sum), else a
+    copy per head (a gradient each, stacked)."""
+    given = {"E": E, "W_Q": W, "W_K": W, "W_V": W, "W_O": W_O if heads == 1 else I4, **(weights or {})}
+    p = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in given.items()}
+    copies = [{k: p[k] if shared else p[k].detach().clone().requires_grad_() for k in ("W_Q", "W_K", "W_V")}
+              for _ in range(heads)]
+    toks = EXAMPLE.split()
+    ids = [VOCAB.index(t) for t in toks]
+    n = len(ids)
+    X = p["E"][ids]
+    future = torch.ones(n, n).triu(1).bool()
+    Z = []
+    for w in copies:
+        Q, K, V = X @ w["W_Q"], X @ w["W_K"], X @ w["W_V"]
+        S = Q @ K.T
+        if T == 0:  # argmax, tied maxima share the weight: a constant of the weights
+            s = S.detach().masked_fill(future, -math.inf)
+            top = (s == s.max(dim=1, keepdim=True).values).double()
+            P = top / top.sum(dim=1, keepdim=True)
+        else:
+            P = torch.softmax((S / T).masked_fill(future, -math.inf), dim=1)
+        Z.append(P @ V)
+    logits = torch.cat(Z, dim=1) @ p["W_O"] @ p["E"].T
+    log_p = torch.log_softmax(logits, dim=1)
+    shift = 1 if convention == "teacher_forcing" else 0
+    terms = [-log_p[t - shift, ids[t]] for t in range(toks.index("<START>") + 1, n)]
+    loss = sum(terms)
+    loss.backward()
+    grad = lambda t: t.grad if t.grad is not None else torch.zeros_like(t)  # noqa: E731
+    grads = {k: grad(p[k]) for k in ("E", "W_O")}
+    for k in ("W_Q", "W_K", "W_V"):
+        grads[k] = grad(p[k]) if shared else torch.stack([grad(w[k]) for w in copies])
+    return loss.item(), [math.exp(-t.item()) for t in terms], grads
+
+
+def test_the_oracle_is_the_exams_model():
+    loss, probabilities, _ = forward(0.0, convention="exam")
+    assert round(loss, 4) == 4.2114  # Problem 2.3's worked solution
+    assert [round(x, 4) for x in probabilities] == [0.4547, 0.4547, 0.0717]
+
+
+def squares_of(summary: str) -> list[float]:
+    """The entries a norm's arithmetic writes out, each squared: "sqrt(0^2 + (-0.1234)^2 + (3/7)^2 + ...)"."""
+    return [float(Fraction(x)) for x in re.findall(r"\(?(-?\d[\d./e+-]*)\)?\^2", summary)]
+
+
+@pytest.mark.parametrize("T, name", [(0.0, "0"), (SQRT2, "sqrt"), (0.5, "0.5")])
+def test_each_norm_is_the_root_of_the_sum_of_its_squared_gradient_entries(T, name):
+    _, _, grads = forward(T)
+    page = Explainer(geoff.GeoffQuery(EXAMPLE, temperature=1.7))  # another T: each row its own model
+    for m in ("W_Q", "W_K", "W_V", "W_O"):
+        e = page.explain(f"norm[{m},T={name}]")
+        want = float(grads[m].pow(2).sum().sqrt())
+        assert e.kind == "norm" and e.cell.name == f"norm[{m},T={name}]"
+        assert e.value == pytest.approx(want, rel=1e-12, abs=1e-15), (m, T)
+        assert float(e.computed) == pytest.approx(want, rel=1e-9, abs=1e-15), (m, T)
+        entries = squares_of(e.summary)  # written out: every entry of the gradient, to the precision shown
+        assert len(entries) == 8, e.summary
+        for shown, g in zip(entries, grads[m].flatten().tolist(), strict=True):
+            assert shown == pytest.approx(g, abs=5e-5, rel=5e-4), (m, e.summary)
+        assert e.to_json()["temperature"] == pytest.approx(T)
+        assert e.sources == [{"matrix": f"d{m}", "head": None, "cells": [[i, j] for i in range(4 if m != "W_O" else 2)
+                                                                         for j in range(2 if m != "W_O" else 4)]}]
+
+
+def test_at_T0_the_norms_of_W_Q_and_W_K_are_exactly_zero_and_it_says_why():
+    ex = Explainer(geoff.GeoffQuery(EXAMPLE))
+    for m in ("W_Q", "W_K"):
+        for cell in (f"norm[{m}]", f"norm[{m},T=0]"):
+            e = ex.explain(cell)
+            assert e.computed == 0 and isinstance(e.computed, Fraction) and e.value == 0
+            assert e.to_json()["exact"] == "0" and e.to_json()["vanishes"] is True
+            assert "piecewise constant" in e.text and "Problem 2.5" in e.text
+    assert ex.explain("norm[W_V]").computed > 0.1 and "piecewise" not in ex.explain("norm[W_V]").text
+
+
+def test_the_page_row_follows_the_query_and_a_named_row_keeps_its_T():
+    at_half = Explainer(geoff.GeoffQuery(EXAMPLE, temperature=0.5))
+    _, _, half = forward(0.5)
+    _, _, zero = forward(0.0)
+    assert at_half.explain("norm[W_Q]").value == pytest.approx(float(half["W_Q"].norm()), rel=1e-12)
+    assert at_half.explain("norm[W_Q,T=0]").value == 0 != float(half["W_Q"].norm())
+    assert at_half.explain("norm[W_V,T=0]").value == pytest.approx(float(zero["W_V"].norm()), rel=1e-12)
+    # the norms table's numbers are these
+    report = geoff.analyse(geoff.GeoffQuery(EXAMPLE, temperature=0.5, gradients=True)).to_json()
+    for m, v in report["gradient_at_temperature"]["norms"].items():
+        assert at_half.explain(f"norm[{m}]").value == v
+    for label, t in (("T=0 (argmax)", "0"), ("T=sqrt(d_k)", "sqrt")):
+        for m, v in report["gradient_comparison"][label]["norms"].items():
+            assert at_half.explain(f"norm[{m},T={t}]").value == v
+
+
+def test_two_heads_norm_over_both_heads_entries():
+    _, _, grads = forward(SQRT2, heads=2, shared=False)
+    ex = Explainer(geoff.GeoffQuery(EXAMPLE, temperature="sqrt", heads=2))
+    e = ex.explain("norm[W_V]")
+    assert e.value == pytest.approx(float(grads["W_V"].pow(2).sum().sqrt()), rel=1e-12)
+    assert len(squares_of(e.summary)) == 16
+    assert ex.explain("norm[W_O]").cell.name == "norm[multi_W_O]"  # the output matrix two heads use
+
+
+def manual_step(T: float, lr: float, matrices=("W_Q", "W_K", "W_V", "W_O"), heads: int = 1,
+                convention="teacher_forcing"):
+    """One SGD step by hand: W - lr dL/dW on `matrices` (identical heads share W_Q, W_K, W_V); each matrix's
+    largest |change| and where, and the loss before and after."""
+    before, _, g = forward(T, heads=heads, convention=convention)
+    given = {"E": E, "W_Q": W, "W_K": W, "W_V": W, "W_O": W_O if heads == 1 else I4}
+    after, change, where = {}, {}, {}
+    for m in matrices:
+        old = torch.tensor(given[m], dtype=torch.float64)
+        new = old - lr * g[m]
+        after[m] = new.tolist()
+        d = (new - old).abs()
+        change[m] = float(d.max())
+        where[m] = divmod(int(g[m].abs().argmax()), g[m].shape[1])
+    loss_after, _, _ = forward(T, after, heads=heads, convention=convention)
+    return before, loss_after, change, where, g
+
+
+@pytest.mark.parametrize("T, name", [(0.0, 0.0), (SQRT2, "sqrt"), (0.5, 0.5)])
+def test_a_steps_change_is_lr_times_its_largest_gradient_entry_and_its_loss_after_is_the_stepped_models(T, name):
+    lr = 0.25
+    before, after, change, where, g = manual_step(T, lr, ("E", "W_Q", "W_K", "W_V", "W_O"))
+    ex = Explainer(geoff.GeoffQuery(EXAMPLE, temperature=name), StepSettings(lr, ("E", "W_Q", "W_K", "W_V", "W_O")))
+    rows = {"E": VOCAB, "W_Q": ["d1", "d2", "d3", "d4"], "W_O": ["d1", "d2"]}
+    cols = {"E": ["d1", "d2", "d3", "d4"], "W_O": ["A", "B", "C", "D"]}
+    for m in ("E", "W_Q", "W_K", "W_V", "W_O"):
+        e = ex.explain(f"change[{m}]")
+        assert e.kind == "change"
+        assert e.value == pytest.approx(change[m], rel=1e-12, abs=1e-15), m
+        assert float(e.computed) == pytest.approx(change[m], rel=1e-9, abs=1e-15), m
+        a, b = where[m]
+        if change[m] > 0:  # the entry is named, with its value: lr x |dL/dW[a, b]|
+            entry = f"d loss / d {m}[{rows.get(m, rows['W_Q'])[a]}, {cols.get(m, ['d1', 'd2'])[b]}]"
+            assert entry in e.summary and "0.25 x " in e.summary, e.summary
+            assert e.to_json()["entry"]["gradient"] == pytest.approx(float(g[m][a, b]), rel=1e-12)
+        else:
+            assert T == 0 and m in ("W_Q", "W_K") and "piecewise constant" in e.text
+    e = ex.explain("loss_after")
+    assert e.value == pytest.approx(after, rel=1e-12) and e.computed == pytest.approx(after, rel=1e-9)
+    assert e.kind == "step_loss" and ("down" if after < before else "up") in e.lines[-1]  # lr 0.25 overshoots at T=0.5
+    assert ex.explain("loss_before").value == pytest.approx(before, rel=1e-12)
+    assert ex.explain("loss_before").computed == pytest.approx(before, rel=1e-9)
+    assert "W_V - 0.25 x d loss / d W_V" in e.text
+
+
+def test_two_identical_heads_step_their_shared_matrix_by_the_heads_summed_gradient():
+    before, after, change, where, g = manual_step(0.5, 0.1, heads=2)  # the oracle's W_V is shared by both heads
+    ex = Explainer(geoff.GeoffQuery(EXAMPLE, temperature=0.5, heads=2), StepSettings(0.1))
+    e = ex.explain("change[W_V]")
+    assert e.value == pytest.approx(change["W_V"], rel=1e-12) and float(e.computed) == pytest.approx(change["W_V"])
+    assert "sum" in e.text and ex.explain("change[W_O]").cell.name == "change[multi_W_O]"
+    assert ex.explain("loss_after").value == pytest.approx(after, rel=1e-12)
+
+
+def test_the_exam_convention_steps_its_own_loss():
+    before, after, change, _, _ = manual_step(0.0, 0.1, convention="exam")
+    ex = Explainer(geoff.GeoffQuery(EXAMPLE, convention="exam"))  # lr 0.1, W_Q..W_O: the page's defaults
+    assert ex.explain("loss_before").value == pytest.approx(before, rel=1e-12) and round(before, 4) == 4.2114
+    assert ex.explain("loss_after").computed == pytest.approx(after, rel=1e-9)
+    assert ex.explain("change[W_O]").value == pytest.approx(change["W_O"], rel=1e-12)
+
+
+@pytest.mark.parametrize("text, needle", [
+    ("norm[W_X]", "one of E, W_Q, W_K, W_V, W_O"), ("norm", "needs an index"), ("norm[W_Q,T=-1]", "temperature"),
+    ("norm[W_Q,3]", "T="), ("change[W_Q,T=0]", "the step's own T"), ("change[E]", "E was not stepped"),
+    ("loss_after[3]", "takes no index"), ("norm[h1,W_Q]", "one number over every head"),
+])
+def test_a_bad_name_is_one_clear_error(text, needle):
+    with pytest.raises(UserError) as e:
+        Explainer(geoff.GeoffQuery(EXAMPLE)).explain(text)
+    assert needle in str(e.value) and "\n" not in str(e.value), str(e.value)
+
+
+def test_cli_explains_norms_and_step_results(capsys):
+    assert main(["geoff", "--explain", "norm[W_K,T=0]"]) == 0
+    assert "piecewise constant" in capsys.readouterr().out
+    assert main(["geoff", "--temperature", "0.5", "--explain", "norm[W_Q]", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["cell"] == "norm[W_Q]" and d["value"] == pytest.approx(float(forward(0.5)[2]["W_Q"].norm()), rel=1e-12)
+    assert main(["geoff", "--explain", "change[E]", "--lr", "0.5", "--step-matrices", "E,W_V", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["value"] == pytest.approx(manual_step(0.0, 0.5, ("E", "W_V"))[2]["E"], rel=1e-12)
+    assert main(["geoff", "--explain", "loss_after", "--lr", "0.5"]) == 0
+    assert main(["geoff", "--explain", "loss_after"]) == 0
+    capsys.readouterr()
+    for bad in (["--explain", "norm[W_X]"], ["--explain", "change[E]"], ["--explain", "change[W_V]", "--lr", "0"],
+                ["--explain", "change[W_V]", "--step-matrices", "W_Z"], ["--lr", "0.5"]):
+        assert main(["geoff", *bad]) == 2, bad
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "Traceback" not in err, (bad, err)
