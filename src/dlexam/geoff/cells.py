@@ -42,6 +42,7 @@ from dlexam.attention import Temperature, parse_temperature
 from dlexam.errors import UserError
 from dlexam.exact import exact_fraction
 from dlexam.geoff.exact import Number
+from dlexam.geoff.model import PARAMETERS
 from dlexam.geoff.weights import GeoffWeights, axis_labels
 
 # canonical name -> (row axis, column axis, one matrix per head)
@@ -106,7 +107,7 @@ class Space:
     def of(cls, weights: GeoffWeights, tokens, heads: int) -> Space:
         labels = dict(axis_labels(weights))
         labels["positions"] = tuple(str(i) for i in range(len(tokens)))
-        labels["parameters"] = ("E", "W_Q", "W_K", "W_V", weights.output_matrix(heads))  # what a step moves
+        labels["parameters"] = ("E", *PARAMETERS[:-1], weights.output_matrix(heads))  # what a step moves
         return cls(tuple(tokens), heads, labels)
 
     def axis(self, matrix: str, which: int) -> str:
@@ -128,12 +129,15 @@ class Space:
         return MATRICES[matrix][2] and self.heads > 1
 
 
+def short_float(x: float) -> str:
+    """x as briefly as it reads back the same: "0.5", "0.1", "1e-06", else every digit it needs."""
+    short = f"{float(x):g}"
+    return short if float(short) == float(x) else repr(float(x))
+
+
 def temperature_name(t: Temperature) -> str:
-    """T as a cell's name writes it: "0", "sqrt", "0.5" (every digit a float needs to be read back the same)."""
-    if t == "sqrt":
-        return "sqrt"
-    short = f"{float(t):g}"
-    return short if float(short) == float(t) else repr(float(t))
+    """T as a cell's name writes it: "0", "sqrt", "0.5"."""
+    return "sqrt" if t == "sqrt" else short_float(t)
 
 
 def num(x: float) -> Number:

@@ -21,7 +21,7 @@ from fractions import Fraction
 
 from dlexam.attention import resolve_temperature
 from dlexam.errors import UserError
-from dlexam.geoff.cells import Cell, num, source
+from dlexam.geoff.cells import Cell, num, short_float, source
 from dlexam.geoff.exact import Number, number_text
 from dlexam.geoff.explanation import Explanation, total, vec
 
@@ -46,11 +46,6 @@ def _root(x: Number) -> Number:
         if n * n == x.numerator and d * d == x.denominator:
             return Fraction(n, d)
     return math.sqrt(float(x))
-
-
-def _lr_text(lr: float) -> str:
-    short = f"{lr:g}"
-    return short if float(short) == lr else repr(lr)
 
 
 def _t_text(ex) -> str:
@@ -118,7 +113,7 @@ def explain_change(ex, c: Cell) -> Explanation:
     g = ex.backward()["params"][name]
     k = g.shape[0] if g.dim() == 3 else 1
     gname = _gradient_cell(name)
-    lines = [f"one step of gradient descent: {name} <- {name} - {_lr_text(lr)} x d loss / d {name} (the "
+    lines = [f"one step of gradient descent: {name} <- {name} - {short_float(lr)} x d loss / d {name} (the "
              f"{ex.query.convention.replace('_', ' ')} loss at T = {_t_text(ex)}): each entry moves by lr x its "
              "gradient entry, so the largest move is at the largest |gradient| entry"]
     if g.dim() == 3 and w.multi_heads is None:  # identical heads share the matrix: their gradients add
@@ -138,16 +133,16 @@ def explain_change(ex, c: Cell) -> Explanation:
     computed = lr_n * abs(gval) if isinstance(gval, Fraction) and isinstance(lr_n, Fraction) else lr * abs(value)
     head = f"max |change of {name}| = lr x max |d loss / d {name}|"
     if value == 0:
-        summary = f"{head} = {_lr_text(lr)} x 0 = 0: every entry of d loss / d {name} is 0, so {name} does not move"
+        summary = f"{head} = {short_float(lr)} x 0 = 0: every entry of d loss / d {name} is 0, so {name} does not move"
         if ex.argmax and name in ("W_Q", "W_K"):
             lines.insert(0, f"{name} is frozen: {_why_frozen(ex, name)}")
     else:
-        summary = (f"{head} = {_lr_text(lr)} x |{entry_title}| = {_lr_text(lr)} x |{number_text(gval)}| = "
+        summary = (f"{head} = {short_float(lr)} x |{entry_title}| = {short_float(lr)} x |{number_text(gval)}| = "
                    f"{number_text(computed)}")
         if g.dim() == 3 and w.multi_heads is None:
             lines.append(f"{entry_title} = " + " + ".join(_factor(num(float(gh[a, b]))) for gh in g)
                          + f" = {number_text(gval)}")
-    return Explanation(c, "change", f"max |change| of {name} in one step (lr {_lr_text(lr)})", step.change[name],
+    return Explanation(c, "change", f"max |change| of {name} in one step (lr {short_float(lr)})", step.change[name],
                        computed, summary, lines, [source(gname, [(a, b)], h)],
                        extra={"lr": lr, "moved": step.moved[name], "matrices": list(step.change),
                               "convention": ex.query.convention,
@@ -156,7 +151,7 @@ def explain_change(ex, c: Cell) -> Explanation:
 
 def _stepped_lines(ex, step) -> list[str]:
     """Each stepped matrix after the step: W - lr x d loss / d W, its numbers."""
-    lr, before, after, out = _lr_text(ex.step.lr), step.before, step.after, []
+    lr, before, after, out = short_float(ex.step.lr), step.before, step.after, []
     own = ex.query.heads > 1 and before.multi_heads is not None  # heads with projections of their own
     for name, change in step.change.items():
         formula = f"{name} - {lr} x d loss / d {name}"
@@ -177,7 +172,7 @@ def explain_step_loss(ex, c: Cell) -> Explanation:
     at = ex.on(weights=step.after) if after else ex
     whole = at.explain(Cell("loss"))
     loss = whole.extra["conventions"][conv]
-    words, lr = conv.replace("_", " "), _lr_text(ex.step.lr)
+    words, lr = conv.replace("_", " "), short_float(ex.step.lr)
     moved = ", ".join(step.change)
     if after:
         title = f"loss after the step (lr {lr})"
