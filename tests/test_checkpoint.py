@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -87,6 +88,7 @@ def test_checkpoints_record_what_wrote_them(tmp_path):
     assert got["torch"] == torch.__version__ and got["threads"] == 1
     assert got["python"] == platform.python_version() and got["dlexam"] == dlexam.__version__
     assert got["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    assert got["cpu"] == checkpoint.cpu_name()
     line = checkpoint.format_provenance(got)
     assert f"torch {torch.__version__}, 1 thread," in line and got["cpu_capability"] in line
 
@@ -98,3 +100,15 @@ def test_checkpoints_without_provenance_still_load(tmp_path):
     payload = checkpoint.load(tmp_path / "old.pt", kind="toy")
     assert "provenance" not in payload
     assert "not recorded" in checkpoint.format_provenance(payload.get("provenance"))
+
+
+def test_the_cpu_is_named_as_proc_cpuinfo_names_it():
+    path = Path("/proc/cpuinfo")
+    if not path.is_file():
+        pytest.skip("no /proc/cpuinfo here")
+    first = path.read_text().split("\n\n")[0]
+    fields = dict((k.strip(), v.strip()) for k, _, v in (line.partition(":") for line in first.splitlines()))
+    name = checkpoint.cpu_name()
+    if "model name" in fields:
+        assert name.startswith(fields["model name"] + " (") and fields.get("vendor_id", "") in name
+        assert f"family {fields['cpu family']}" in name and name.endswith(f"model {fields['model']})")

@@ -45,15 +45,36 @@ VERSION = 1
 RUN_FILES = ("best.pt", "last.pt", "checkpoint.pt", "model.pt")
 
 
+def cpu_name() -> str:
+    """The processor, as /proc/cpuinfo names it: 'AMD EPYC (AuthenticAMD, family 25, model 17)'; the
+    architecture alone where that file is absent. Two CPUs with the same instruction set can still add
+    in another order: MKL, for one, picks its code by vendor and model (docs/svhn.md)."""
+    fields: dict[str, str] = {}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if not line.strip():
+                    break  # the first processor is enough
+                key, _, value = line.partition(":")
+                fields.setdefault(key.strip(), value.strip())
+    except OSError:
+        pass
+    if "model name" not in fields:
+        return platform.processor() or platform.machine()
+    ids = [fields.get("vendor_id", "")] + [f"{k.split()[-1]} {fields[k]}" for k in ("cpu family", "model") if k in fields]
+    return f"{fields['model name']} ({', '.join(i for i in ids if i)})"
+
+
 def provenance() -> dict[str, str | int]:
     """What this process trains with: the same seed can give different weights on another torch
-    version, thread count or CPU instruction set (float reductions round differently), so every
+    version, thread count, CPU instruction set or CPU (float reductions round differently), so every
     checkpoint records these."""
     return {
         "torch": str(torch.__version__),  # a TorchVersion, which weights_only loading refuses
         "threads": torch.get_num_threads(),
         "cpu_capability": str(torch.backends.cpu.get_cpu_capability()),
         "machine": platform.machine(),
+        "cpu": cpu_name(),
         "python": platform.python_version(),
         "dlexam": __version__,
     }
@@ -66,7 +87,8 @@ def format_provenance(p: dict | None) -> str:
     threads = p.get("threads")
     return (
         f"torch {p.get('torch')}, {threads} thread{'' if threads == 1 else 's'}, "
-        f"CPU {p.get('cpu_capability')} ({p.get('machine')}), Python {p.get('python')}, dlexam {p.get('dlexam')}"
+        f"CPU {p.get('cpu_capability')} ({p.get('machine')}{', ' + p['cpu'] if p.get('cpu') else ''}), "
+        f"Python {p.get('python')}, dlexam {p.get('dlexam')}"
     )
 
 
