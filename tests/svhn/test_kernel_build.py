@@ -63,10 +63,25 @@ def test_a_failing_compiler_gives_a_reason_and_leaves_no_file(tmp_path):
     assert list(cache.iterdir()) == []  # no half-written library left behind
 
 
-@pytest.mark.skipif(not fused.available(), reason=f"fused kernel unavailable: {fused.status()}")
-def test_builds_into_the_cache_atomically_with_its_hash_and_reuses_it(tmp_path):
-    cache = tmp_path / "cache"
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    """A cache holding the library as a fresh process builds it: one compile for the whole module."""
+    if not fused.available():
+        pytest.skip(f"fused kernel unavailable: {fused.status()}")
+    cache = tmp_path_factory.mktemp("built") / "cache"
     assert _status_in_subprocess({"DLEXAM_CACHE": str(cache)}) == "fused"
+    return cache
+
+
+def _copy_of(cache: Path, to: Path) -> Path:
+    to.mkdir()
+    for f in cache.iterdir():
+        (to / f.name).write_bytes(f.read_bytes())
+    return to
+
+
+def test_builds_into_the_cache_atomically_with_its_hash_and_reuses_it(built, tmp_path):
+    cache = _copy_of(built, tmp_path / "cache")
     (lib,) = _libraries(cache)
     assert sorted(p.name for p in cache.iterdir()) == [lib.name, lib.name + ".sha256"]  # no temporary left
     assert (cache / (lib.name + ".sha256")).read_text().strip() == hashlib.sha256(lib.read_bytes()).hexdigest()
@@ -76,12 +91,10 @@ def test_builds_into_the_cache_atomically_with_its_hash_and_reuses_it(tmp_path):
     assert lib.stat().st_mtime_ns == mtime  # reused, not rebuilt
 
 
-@pytest.mark.skipif(not fused.available(), reason=f"fused kernel unavailable: {fused.status()}")
 @pytest.mark.parametrize("damage", ["truncated", "truncated, no hash", "not a library, its hash rewritten"])
-def test_a_damaged_cached_library_is_rebuilt_and_training_goes_on(tmp_path, damage):
+def test_a_damaged_cached_library_is_rebuilt_and_training_goes_on(built, tmp_path, damage):
     """Issue 13: a truncated cached .so made every later `svhn train` die of SIGBUS, without a message."""
-    cache = tmp_path / "cache"
-    assert _status_in_subprocess({"DLEXAM_CACHE": str(cache)}) == "fused"
+    cache = _copy_of(built, tmp_path / "cache")
     (lib,) = _libraries(cache)
     whole = lib.read_bytes()
     sidecar = cache / (lib.name + ".sha256")
