@@ -9,12 +9,17 @@ with weights up to 0.24 away from one built on an AVX2 machine (issue 21).
 `dlexam svhn train --recipe` therefore pins, before torch is loaded (torch and MKL read these once):
 
     ATEN_CPU_CAPABILITY=avx2   PyTorch's vectorised kernels take their AVX2 code path
-    MKL_CBWR=AVX2,STRICT       MKL's conditional numerical reproducibility: the AVX2 path, strictly
+    MKL_CBWR=COMPATIBLE,STRICT MKL's conditional numerical reproducibility on its COMPATIBLE branch
+                               (SSE2 without the approximate reciprocals), strictly: the one branch
+                               MKL runs alike on Intel and other vendors' CPUs. Its AVX2 branch is
+                               Intel's only: elsewhere MKL dispatches as it likes, and an AMD EPYC
+                               rebuilt the model pinned to it with weights up to 1.26 away.
     DLEXAM_KERNEL_MARCH=x86-64-v3
                                the fused kernels compiled for x86-64-v3 (AVX2, FMA) with
                                -ffp-contract=off, not for the build machine's own CPU
 
-on x86-64 CPUs that have AVX2 and FMA (every x86-64-v3 CPU: Intel since 2013, AMD since 2015).
+on x86-64 CPUs that have AVX2 and FMA (every x86-64-v3 CPU: Intel since 2013, AMD since 2015). In the
+recipe only the scene renderer's blur (a batched matrix product) reaches MKL; training does not.
 Values the user set win; ``DLEXAM_PIN_ISA=0`` turns the pin off (the machine's own fastest code,
 and weights that may differ in the last bits elsewhere). :func:`state` says what a process actually
 runs with, and the recipe records it with the checkpoint. docs/svhn.md says where bit-identity was
@@ -31,7 +36,7 @@ import sys
 
 PINNED = {
     "ATEN_CPU_CAPABILITY": "avx2",
-    "MKL_CBWR": "AVX2,STRICT",
+    "MKL_CBWR": "COMPATIBLE,STRICT",
     "DLEXAM_KERNEL_MARCH": "x86-64-v3",
 }
 PINNED_CAPABILITY = "AVX2"  # torch.backends.cpu.get_cpu_capability() under the pin
