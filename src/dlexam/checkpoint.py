@@ -61,7 +61,8 @@ def cpu_name() -> str:
         pass
     if "model name" not in fields:
         return platform.processor() or platform.machine()
-    ids = [fields.get("vendor_id", "")] + [f"{k.split()[-1]} {fields[k]}" for k in ("cpu family", "model") if k in fields]
+    ids = [fields.get("vendor_id", "")]
+    ids += [f"{key.split()[-1]} {fields[key]}" for key in ("cpu family", "model") if key in fields]
     return f"{fields['model name']} ({', '.join(i for i in ids if i)})"
 
 

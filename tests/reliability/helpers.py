@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-import resource
 import re
+import resource
 import subprocess
 import sys
 from pathlib import Path
