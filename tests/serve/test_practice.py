@@ -16,6 +16,7 @@ from dlexam.geoff.explain import explain
 from dlexam.spec import text
 from dlexam.variants import make_variant
 from dlexam.variants.grade import grade
+from dlexam.variants.model import SUBMISSION_META
 
 from .browser import counter, open_page, params, ready
 
@@ -23,7 +24,7 @@ WAIT_MS = 30_000
 
 
 def key_answers(v) -> dict:
-    return {k: val for k, val in v.key().items() if k not in ("seed", "difficulty")}
+    return {k: val for k, val in v.key().items() if k not in SUBMISSION_META}
 
 
 # ---- the API ---------------------------------------------------------------------------------------------------

@@ -21,7 +21,8 @@ def run(capsys, *argv):
 def test_variant_json_is_seed_spec_and_a_key_that_grades_full(capsys, tmp_path):
     code, out, _ = run(capsys, "variant", "--seed", "3", "--json")
     data = json.loads(out)
-    assert code == 0 and {"seed", "spec", "key"} <= set(data) and data["seed"] == 3
+    assert code == 0 and {"seed", "spec", "key", "fingerprint"} <= set(data) and data["seed"] == 3
+    assert data["key"]["fingerprint"] == data["fingerprint"]
     from dlexam.spec import ExamSpec
     from dlexam.variants import make_variant
 
@@ -119,6 +120,11 @@ def test_a_submission_for_another_variant(capsys, tmp_path):
     bad.write_text("Pr9.9.x,1\n")  # no such answer in a variant: the wrong file
     code, _, err = run(capsys, "grade", "--variant", "4", str(bad))
     assert code == 2 and err.startswith("dlexam: error: Pr9.9.x: no such answer in variant 4") and err.count("\n") == 1
+    drawn_otherwise = tmp_path / "old.csv"  # seed 4 as another dlexam drew it: its exam named another fingerprint
+    drawn_otherwise.write_text("id,value\nseed,4\nfingerprint,0123456789ab\nP1.4.choice,2\n")
+    code, out, err = run(capsys, "grade", "--variant", "4", str(drawn_otherwise))
+    assert code == 2 and out == "" and err.startswith("dlexam: error: fingerprint:") and err.count("\n") == 1
+    assert "0123456789ab" in err and "grade it with the dlexam that wrote it" in err
 
 
 def test_the_audits_malformed_answers_grade_with_feedback(capsys, tmp_path, monkeypatch):

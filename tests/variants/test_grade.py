@@ -156,3 +156,38 @@ def test_a_number_no_exam_asks_for_is_refused_at_once(huge):
     g = grade(V, {**key(), "Pr1.3.in_features": huge})  # in a submission: that answer is wrong, nothing more
     (r,) = [r for r in g.fields if not r.correct]
     assert r.id == "Pr1.3.in_features" and "no answer an exam asks for" in r.wrong[0]["invalid"]
+
+
+def test_a_submission_for_another_drawing_of_the_seed_is_refused_by_its_fingerprint():
+    """A key or answer sheet written by a dlexam that drew seed 1 otherwise carries another fingerprint."""
+    other = make_variant(2).fingerprint
+    assert other != V.fingerprint and len(V.fingerprint) == 12 and int(V.fingerprint, 16) >= 0
+    with pytest.raises(SubmissionError) as e:
+        grade(V, {**key(), "fingerprint": other})
+    msg = str(e.value)
+    assert msg.startswith("fingerprint:") and other in msg and V.fingerprint in msg and "\n" not in msg
+    g = grade(V, {**key(), "fingerprint": V.fingerprint.upper()})  # as a spreadsheet may capitalise it
+    assert g.score == g.max_score
+    no_print = {k: v for k, v in key().items() if k != "fingerprint"}  # a sheet without one is graded as before
+    assert grade(V, no_print).score == g.max_score
+
+
+def test_the_fingerprint_follows_what_grading_depends_on():
+    import dataclasses
+    import subprocess
+    import sys
+
+    code = "from dlexam.variants import make_variant; print(make_variant(1).fingerprint)"
+    again = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert again.stdout.strip() == V.fingerprint  # the same in another process: no hash seed, no dict order
+    q = V.question("Pr1.3")
+    f = next(f for f in q.fields if f.kind == "number")
+    changed = dataclasses.replace(f, answer=f.answer + 1)
+    moved = dataclasses.replace(V, questions=tuple(
+        dataclasses.replace(x, fields=tuple(changed if y is f else y for y in x.fields)) if x is q else x
+        for x in V.questions))
+    assert moved.fingerprint != V.fingerprint  # one answer changed
+    heavier = dataclasses.replace(V, questions=tuple(
+        dataclasses.replace(x, points=x.points + 1) if x is q else x for x in V.questions))
+    assert heavier.fingerprint != V.fingerprint  # one question's points changed
+    assert make_variant(1, "harder").fingerprint != V.fingerprint

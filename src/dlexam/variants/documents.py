@@ -66,6 +66,13 @@ INSTRUCTIONS = ("Answers are exact: write fractions as 1/7 (not 0.1429) unless a
                 "Each question's answer fields are named so that `dlexam grade` can read a submission.")
 
 
+def instructions(v: Variant) -> str:
+    """INSTRUCTIONS, and the two lines that name this exam in an answer sheet (its seed and fingerprint)."""
+    return (f"{INSTRUCTIONS} Begin the answers with `seed,{v.seed}` and `fingerprint,{v.fingerprint}` (in JSON: "
+            f"`\"seed\": {v.seed}, \"fingerprint\": \"{v.fingerprint}\"`): they name this exam, so that the "
+            "answers are never graded against another one.")
+
+
 def with_code(s: str, escape_text) -> str:
     """s with its `code spans` kept (raw in Markdown and in Typst alike) and the text between them escaped."""
     return "`".join(part if k % 2 else escape_text(part) for k, part in enumerate(s.split("`")))
@@ -81,7 +88,7 @@ def markdown(v: Variant, solution: bool = False) -> str:
     """The exam (questions only) or its worked solution, as Markdown."""
     out = [f"# {md(title(v, solution))}", ""]
     if not solution:
-        out += [with_code(INSTRUCTIONS, md), ""]
+        out += [with_code(instructions(v), md), ""]
     part = None
     for q in v.questions:
         if _part(q.id) != part:
@@ -192,7 +199,7 @@ def typst_source(v: Variant, solution: bool = False) -> str:
     out = ['#set page(paper: "a4", margin: 2cm)', '#set text(size: 10pt)', '#set par(justify: false)',
            f"= {ty(title(v, solution))}", ""]
     if not solution:
-        out += [with_code(INSTRUCTIONS, ty), ""]
+        out += [with_code(instructions(v), ty), ""]
     part = None
     for q in v.questions:
         if _part(q.id) != part:

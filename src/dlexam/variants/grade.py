@@ -30,7 +30,7 @@ from fractions import Fraction
 
 from dlexam.errors import UserError
 from dlexam.spec import text
-from dlexam.variants.model import Field, Variant
+from dlexam.variants.model import SUBMISSION_META, Field, Variant
 
 MAX_SUBMISSION_BYTES = 1 << 20
 MAX_NUMBER_TEXT = 64  # characters in one number ("-3/14", "0.1429", "2.5e-1"): a longer one is no answer
@@ -360,9 +360,9 @@ def _grade_matrix(aid: str, qid: str, share: Fraction, f: Field, value) -> Field
 
 
 def _named_variant(v: Variant, submission: dict) -> None:
-    """Refuse a submission whose ``seed`` or ``difficulty`` (where given) is another variant's."""
+    """Refuse a submission whose ``seed``, ``difficulty`` or ``fingerprint`` (where given) is another variant's."""
     said = {}
-    for name in ("seed", "difficulty"):
+    for name in SUBMISSION_META:
         try:
             said[name] = one_value(submission.get(name))
         except UnreadableAnswer:
@@ -372,6 +372,11 @@ def _named_variant(v: Variant, submission: dict) -> None:
             seed = v.seed if said["seed"] is None else said["seed"]
             raise SubmissionError(f"{name}: this submission is for variant {seed} "
                                   f"({said['difficulty'] or 'standard'}), not variant {v.seed} ({v.difficulty})")
+    if said["fingerprint"] is not None and str(said["fingerprint"]).strip().lower() != v.fingerprint:
+        raise SubmissionError(f"fingerprint: this submission answers an exam with fingerprint "
+                              f"{shown(str(said['fingerprint']).strip())}, and this dlexam's variant {v.seed} "
+                              f"({v.difficulty}) has fingerprint {v.fingerprint}: another dlexam drew that exam "
+                              f"for seed {v.seed}; grade it with the dlexam that wrote it")
 
 
 def grade(v: Variant, submission: dict) -> Grade:
@@ -379,9 +384,9 @@ def grade(v: Variant, submission: dict) -> Grade:
     for a submission with nothing to grade: no answers, an answer id `v` does not have, or another variant's."""
     _named_variant(v, submission)
     known = v.fields()
-    if not any(k not in ("seed", "difficulty") for k in submission):
+    if not any(k not in SUBMISSION_META for k in submission):
         raise SubmissionError("submission: no answers in it (give answer id -> answer, e.g. \"Pr2.2.P\")")
-    unknown = [k for k in submission if k not in known and k not in ("seed", "difficulty")]
+    unknown = [k for k in submission if k not in known and k not in SUBMISSION_META]
     if unknown:
         raise SubmissionError(f"{shown(unknown[0])}: no such answer in variant {v.seed}; the answers are "
                               + ", ".join(known))

@@ -12,6 +12,8 @@ A :class:`Question` has an exam id (``Pr2.2``), the exam's points, a prompt and 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -155,6 +157,10 @@ class Attempt:
     failures: list[str]
 
 
+FINGERPRINT_LENGTH = 12  # hex digits of SHA-256: 48 bits, far more than there are variants to tell apart
+SUBMISSION_META = ("seed", "difficulty", "fingerprint")  # what names the variant in a submission: not answers
+
+
 @dataclass
 class Variant:
     """A version of the exam that passed every check: its spec, questions, and how it was found."""
@@ -174,17 +180,29 @@ class Variant:
         """answer id -> (question, field), in the exam's order."""
         return {q.answer_id(f): (q, f) for q in self.questions for f in q.fields}
 
+    @property
+    def fingerprint(self) -> str:
+        """What grading this variant depends on, hashed: its spec and every field's kind, answer, points and
+        tolerance. A dlexam that draws seed N otherwise (a new task, another order of options) gives it another
+        fingerprint, so a key or an answer sheet made for one is never graded against the other."""
+        fields = {aid: [f.kind, f.key_value(), str(f.points * q.points), f.tolerance]
+                  for aid, (q, f) in self.fields().items()}
+        payload = json.dumps({"spec": self.spec.to_dict(), "fields": fields}, sort_keys=True, default=str)
+        return hashlib.sha256(payload.encode()).hexdigest()[:FINGERPRINT_LENGTH]
+
     def key(self) -> dict:
-        """The answer key as a submission: ``seed``, ``difficulty``, and answer id -> answer (essays omitted)."""
+        """The answer key as a submission: ``seed``, ``difficulty``, ``fingerprint`` and answer id -> answer
+        (essays omitted)."""
         answers = {aid: f.key_value() for aid, (_, f) in self.fields().items() if f.kind != "essay"}
-        return {"seed": self.seed, "difficulty": self.difficulty, **answers}
+        return {"seed": self.seed, "difficulty": self.difficulty, "fingerprint": self.fingerprint, **answers}
 
     def key_details(self) -> dict:
         """Every field with its kind, points, tolerance and closed form (key.json's ``fields``)."""
         return {aid: {"question": q.id, **f.to_json()} for aid, (q, f) in self.fields().items()}
 
     def to_json(self) -> dict:
-        return {"seed": self.seed, "difficulty": self.difficulty, "spec": self.spec.to_dict(), "key": self.key(),
+        return {"seed": self.seed, "difficulty": self.difficulty, "fingerprint": self.fingerprint,
+                "spec": self.spec.to_dict(), "key": self.key(),
                 "fields": self.key_details(),
                 "points": {q.id: q.points for q in self.questions},
                 "attempts": [{"attempt": a.number, "failures": a.failures} for a in self.attempts]}
