@@ -117,6 +117,9 @@ def check_problem2(v):
 
 ZERO_OPTION_SETS = {"only W_Q and W_K": {"W_Q", "W_K"}, "W_Q, W_K and W_V": {"W_Q", "W_K", "W_V"},
                     "all four: W_Q, W_K, W_V and W_O": {"W_Q", "W_K", "W_V", "W_O"}, "none of them": set()}
+# (a) asking for the NON-zero gradients instead: each option names the matrices that do get one
+NONZERO_OPTION_SETS = {"W_V and W_O only": {"W_V", "W_O"}, "W_O only": {"W_O"}, "not one of the four": set(),
+                       "every one of W_Q, W_K, W_V and W_O": {"W_Q", "W_K", "W_V", "W_O"}}
 
 
 def oracle_zero_gradients(t) -> dict[float, set[str]]:
@@ -150,10 +153,15 @@ def check_pr25(t, question):
     answer is whether one step at 10 x 0.1 moves all four matrices."""
     zero_field, softmax_field = question.fields
     zero = oracle_zero_gradients(t)
-    true = [i + 1 for i, o in enumerate(zero_field.options) if ZERO_OPTION_SETS[o] == zero[0.0]]
+    asked = question.prompt[1].text
+    if "receive a non-zero gradient at these weights?" in asked:
+        moving = {"W_Q", "W_K", "W_V", "W_O"} - zero[0.0]
+        true = [i + 1 for i, o in enumerate(zero_field.options) if NONZERO_OPTION_SETS[o] == moving]
+    else:
+        assert "receive an exactly zero gradient at these weights?" in asked
+        true = [i + 1 for i, o in enumerate(zero_field.options) if ZERO_OPTION_SETS[o] == zero[0.0]]
     assert true == [zero_field.answer] or (not true and zero_field.answer == 0)
     said = softmax_field.options[softmax_field.answer - 1]
-    asked = question.prompt[1].text
     if "learning rate is made ten times larger" in asked:
         frozen = unchanged_by_a_step(t, 1.0)
         assert frozen == unchanged_by_a_step(t, 0.1) == zero[0.0]
@@ -366,3 +374,17 @@ def test_pr25_b_answer_varies_with_the_drawn_remedy():
         check_pr25(make_variant(seed).spec.transformer, q)
         said[q.fields[1].options[q.fields[1].answer - 1]] += 1
     assert min(said["yes"], said["no"]) >= 6, said  # 24 fair coin flips: at least 6 of each is 99.8%
+
+
+def test_pr25_a_keyed_text_varies_with_what_it_asks():
+    """Pr2.5 (a)'s keyed option was "only W_Q and W_K" in every variant (argmax always freezes exactly those): a
+    memorised text scored anywhere. Variants now ask for the zero gradients or for the non-zero ones, so the keyed
+    text is "only W_Q and W_K" or "W_V and W_O only", each checked by check_pr25's own autograd."""
+    said = Counter()
+    for seed in range(24):
+        v = make_variant(seed)
+        q = next(q for q in v.questions if q.id == "Pr2.5")
+        check_pr25(v.spec.transformer, q)
+        said[q.fields[0].options[q.fields[0].answer - 1]] += 1
+    assert set(said) == {"only W_Q and W_K", "W_V and W_O only"}, said
+    assert min(said.values()) >= 6, said  # 24 fair coin flips: at least 6 of each is 99.8%

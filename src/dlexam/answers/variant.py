@@ -23,7 +23,7 @@ from dlexam.variants.documents import answer_text
 from dlexam.variants.evidence import geoff_evidence, option_evidence, shape_evidence
 from dlexam.variants.model import Question, Variant
 from dlexam.variants.problem1 import receptive_field
-from dlexam.variants.problem2 import SAME_OPTIONS, SOFTMAX_OPTIONS, WISE_OPTIONS, ZERO_OPTIONS, ZERO_SETS
+from dlexam.variants.problem2 import SAME_OPTIONS, SOFTMAX_OPTIONS, WISE_OPTIONS, claimed_zero
 
 TOL = 1e-12
 
@@ -187,7 +187,7 @@ def _problem2(q: Question, t, g: dict, fields: dict, remedy: str) -> Answer:
                        {"R_max_difference": d, "same_R": same, "loss": loss})
     zero = g["zero_at_T0"]
     options = fields["zero"].options
-    picked = [i + 1 for i, o in enumerate(options) if ZERO_SETS[ZERO_OPTIONS.index(o)] == set(zero)]
+    picked = [i + 1 for i, o in enumerate(options) if claimed_zero(o) == set(zero)]  # either wording of (a)
     # (b)'s remedy: softmax at sqrt(d_head) (its own autograd run), or a larger learning rate (argmax's gradient)
     left = g["zero_at_sqrt"] if remedy == "softmax" else zero
     agree = picked == [fields["zero"].answer] and _picked(fields["softmax"]) == SOFTMAX_OPTIONS[1 if left else 0]

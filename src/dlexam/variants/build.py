@@ -30,7 +30,7 @@ def check_seed(seed) -> int:
 def questions_of(d: Draw) -> list[Question]:
     """Every question of a draw, in the exam's order (Problem 2.5 only where the draw has its gradients)."""
     return [*part1.questions(d.spec, d), *problem1.questions(d.spec),
-            *problem2.questions(d.spec, d.orders, d.gradients, d.remedy)]
+            *problem2.questions(d.spec, d.orders, d.gradients, d.remedy, d.asks)]
 
 
 def gradients_of(d: Draw) -> dict:

@@ -62,6 +62,9 @@ class Difficulty:
 # Pr2.5 (b)'s remedies for the frozen W_Q and W_K (dlexam.variants.problem2 words and keys them): Version A's softmax
 # at T = sqrt(d_head), or a learning rate ten times larger (which scales each update, not the gradient)
 REMEDIES = ("softmax", "learning-rate")
+# what Pr2.5 (a) asks for: the matrices whose gradient is exactly zero (Version A), or those whose gradient is not
+# (the same key, the complementary sets as options: a memorised "only W_Q and W_K" is then wrong)
+PR25_ASKS = ("zero", "nonzero")
 # Problem 2's tasks a variant draws from (dlexam.spec.TASKS): two that do not depend on the input's order, two that do
 VARIANT_TASKS = ("dedupe-sort", "dedupe-descending", "first-occurrence", "reverse")
 # the yes/no items, each shown in its own drawn order (Version A's order, yes first, where no order is drawn)
@@ -83,6 +86,7 @@ class Draw:
     orders: dict[str, tuple[int, ...]] = field(default_factory=dict)  # question -> option order (a permutation)
     gradients: dict | None = None  # "argmax" | "softmax" -> {"zero": [names], "norms": {name: float}}
     remedy: str = "softmax"  # what Pr2.5 (b) proposes (REMEDIES; Version A: softmax)
+    asks: str = "zero"  # what Pr2.5 (a) asks for (PR25_ASKS; Version A: the zero gradients)
 
 
 # ---- Part 1 ---------------------------------------------------------------------------------------
@@ -200,13 +204,14 @@ def draw(rng: random.Random, d: Difficulty, seed: int) -> Draw:
     # and Problem 2's task after them: half the tasks need no positions, half do (Pr2.1's key is computed)
     task = TASKS[rng.choice(VARIANT_TASKS)]
     transformer = replace(transformer, task=task.name, example_target=task.target(transformer.example_input))
-    remedy = rng.choice(REMEDIES)  # and Pr2.5 (b)'s remedy last: it changes no number
+    remedy = rng.choice(REMEDIES)  # and Pr2.5 (b)'s remedy after it: it changes no number
+    asks = rng.choice(PR25_ASKS)  # and what Pr2.5 (a) asks for last: nor does it
     c = part1.conv_size
     candidates = p14_candidates(c)
     part1 = replace(part1, conv_size=replace(c, options=tuple(candidates[i] for i in orders.pop("P1.4"))))
     spec = ExamSpec(name=f"dlexam variant {seed} ({d.name})", part1=part1, cnn=cnn, transformer=transformer,
                     points=VERSION_A.points, seed=seed)
-    return Draw(spec=spec, orders=orders, remedy=remedy)
+    return Draw(spec=spec, orders=orders, remedy=remedy, asks=asks)
 
 
 def p14_candidates(c: ConvSizeItem) -> list[tuple[int, int]]:

@@ -19,6 +19,20 @@ LOSS_TOLERANCE = 5e-4  # a loss written to 4 decimals is accepted
 ZERO_OPTIONS = ("only W_Q and W_K", "W_Q, W_K and W_V", "all four: W_Q, W_K, W_V and W_O", "none of them")
 ZERO_SETS = ({"W_Q", "W_K"}, {"W_Q", "W_K", "W_V"}, {"W_Q", "W_K", "W_V", "W_O"}, set())  # what each option says
 MATRICES = ("W_Q", "W_K", "W_V", "W_O")
+# Pr2.5 (a) asking which matrices get a NON-zero gradient: option i names the complement of ZERO_SETS[i], so the
+# key is the same option, in other words (worded unlike ZERO_OPTIONS, so that a text names one claim)
+NONZERO_OPTIONS = ("W_V and W_O only", "W_O only", "not one of the four", "every one of W_Q, W_K, W_V and W_O")
+
+
+def zero_options(asks: str) -> tuple[str, ...]:
+    """Pr2.5 (a)'s options in the exam's order, worded for what it asks ("zero" or "nonzero")."""
+    return ZERO_OPTIONS if asks == "zero" else NONZERO_OPTIONS
+
+
+def claimed_zero(option: str) -> set[str]:
+    """The matrices an option of Pr2.5 (a), in either wording, says get an exactly zero gradient."""
+    wording = ZERO_OPTIONS if option in ZERO_OPTIONS else NONZERO_OPTIONS
+    return ZERO_SETS[wording.index(option)]
 LINEAR_IN = {"W_V": "Z = P X W_V is linear in W_V", "W_O": "R = Z W_O is linear in W_O"}
 # the yes/no items, as Version A would print them (yes first); a variant shows them in its drawn order
 WISE_OPTIONS = ("yes, a sound choice", "no, a poor choice")
@@ -68,18 +82,25 @@ def remedy_zeros(remedy: str, gradients: dict) -> set[str]:
     return set(gradients["softmax" if remedy == "softmax" else "argmax"]["zero"])
 
 
-def pr25(t: TransformerSpec, pts: int, gradients: dict, orders: dict, remedy: str = "softmax") -> Question:
+def pr25(t: TransformerSpec, pts: int, gradients: dict, orders: dict, remedy: str = "softmax",
+         asks: str = "zero") -> Question:
     """Problem 2.5, its key computed from `gradients` (autograd through the project's attention, at T = 0 and at
-    T = sqrt(d_head): :func:`dlexam.variants.evidence.zero_gradients`). (b) asks about `remedy`: Version A's
-    softmax at T = sqrt(d_head), or a variant's other remedy (:data:`dlexam.variants.draw.REMEDIES`)."""
+    T = sqrt(d_head): :func:`dlexam.variants.evidence.zero_gradients`). (a) asks which matrices get an exactly
+    zero gradient (`asks` "zero", Version A) or which get a non-zero one ("nonzero": the complementary options,
+    :data:`NONZERO_OPTIONS`). (b) asks about `remedy`: Version A's softmax at T = sqrt(d_head), or a variant's
+    other remedy (:data:`dlexam.variants.draw.REMEDIES`)."""
     at_zero, left = set(gradients["argmax"]["zero"]), remedy_zeros(remedy, gradients)
     zero_order, soft_order = orders.get("Pr2.5"), orders.get("Pr2.5.softmax")
-    zero_options, soft_options = in_order(ZERO_OPTIONS, zero_order), in_order(SOFTMAX_OPTIONS, soft_order)
+    worded = zero_options(asks)
+    shown_zero, soft_options = in_order(worded, zero_order), in_order(SOFTMAX_OPTIONS, soft_order)
     right = next((i for i, claim in enumerate(ZERO_SETS) if claim == at_zero), None)
     frozen = at_zero == {"W_Q", "W_K"}  # what the argument below explains (the check gradients_decide keeps these)
+    moving = set(MATRICES) - at_zero
     zero_why = ("argmax weights are piecewise constant in the scores, so no gradient reaches W_Q or W_K; "
                 "Z = P X W_V and R = Z W_O are linear in W_V and W_O" if frozen else
-                f"autograd gives {names(at_zero) or 'none of them'} an exactly zero gradient for these weights")
+                f"autograd gives {names(at_zero) or 'none of them'} an exactly zero gradient for these weights"
+                + ("" if asks == "zero" else f", and {names(moving) or 'none of them'} a non-zero one"))
+    which = "an exactly zero gradient" if asks == "zero" else "a non-zero gradient"
     root = f"sqrt({t.d_head})"
     if remedy == "softmax":
         asked = f"With softmax attention at T = sqrt(d_head) = {root} instead"
@@ -98,12 +119,12 @@ def pr25(t: TransformerSpec, pts: int, gradients: dict, orders: dict, remedy: st
                          f"{gradient_norms(gradients['argmax'])}.")
     return Question("Pr2.5", "Which weights learn", pts, (
         Text("The model is trained by gradient descent on the loss of Pr2.3, with argmax attention."),
-        Text("(a) Which of W_Q, W_K, W_V, W_O receive an exactly zero gradient at these weights? (b) "
+        Text(f"(a) Which of W_Q, W_K, W_V, W_O receive {which} at these weights? (b) "
              f"{asked}, do all four receive a non-zero gradient?"),
-        Options(zero_options, "(a)"), Options(soft_options, "(b)")), (
-        Field("zero", "choice", chosen(ZERO_OPTIONS, zero_order, right), Fraction(2, 3), "1-4",
-              options=zero_options, why=zero_why,
-              option_reasons=tuple(zero_reason(ZERO_SETS[ZERO_OPTIONS.index(o)], at_zero) for o in zero_options)),
+        Options(shown_zero, "(a)"), Options(soft_options, "(b)")), (
+        Field("zero", "choice", chosen(worded, zero_order, right), Fraction(2, 3), "1-4",
+              options=shown_zero, why=zero_why,
+              option_reasons=tuple(zero_reason(claimed_zero(o), at_zero) for o in shown_zero)),
         Field("softmax", "choice", chosen(SOFTMAX_OPTIONS, soft_order, 1 if left else 0),
               Fraction(1, 3), "1 or 2", options=soft_options, why=soft_why)), (
         Text(("Argmax weights are piecewise constant in Q K^T: a small change of W_Q or W_K changes no comparison, "
@@ -214,11 +235,12 @@ def p_reason(run: ExactRun, i: int, j: int) -> str:
 
 
 def questions(spec: ExamSpec, orders: dict | None = None, gradients: dict | None = None,
-              remedy: str = "softmax") -> list[Question]:
+              remedy: str = "softmax", asks: str = "zero") -> list[Question]:
     """Problem 2's questions. `orders` (:attr:`dlexam.variants.draw.Draw.orders`) shuffles the options of Pr2.1,
     Pr2.4 (b) and both items of Pr2.5 (none: the exam's own order); `gradients`
     (:func:`dlexam.variants.evidence.zero_gradients`) is what Pr2.5's key is computed from: without it (no torch)
-    Pr2.5 is left out; `remedy` (:attr:`dlexam.variants.draw.Draw.remedy`) is what Pr2.5 (b) proposes."""
+    Pr2.5 is left out; `remedy` (:attr:`dlexam.variants.draw.Draw.remedy`) is what Pr2.5 (b) proposes, and `asks`
+    (:attr:`dlexam.variants.draw.Draw.asks`) what Pr2.5 (a) asks for."""
     t = spec.transformer
     orders = orders or {}
     run = exact_run(t)
@@ -311,7 +333,7 @@ def questions(spec: ExamSpec, orders: dict | None = None, gradients: dict | None
             Text(f"L = {closed_k} = {loss_k:.4f} (one head: {loss:.4f}).")), "transformers", tuple(common)),
     ]
     if gradients is not None:
-        qs.append(pr25(t, pts["Pr2.5"], gradients, orders, remedy))
+        qs.append(pr25(t, pts["Pr2.5"], gradients, orders, remedy, asks))
     return qs
 
 
