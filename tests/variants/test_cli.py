@@ -10,6 +10,7 @@ from fractions import Fraction
 import pytest
 
 from dlexam.cli import main
+from dlexam.files import OutputDir
 
 
 def run(capsys, *argv):
@@ -211,3 +212,25 @@ def test_svhn_summary_of_a_variant(capsys):
     total += (x.numel() + 1) * 10
     assert [r["out_shape"] for r in d["layers"] if r["kind"] in ("conv", "pool")] == shapes
     assert d["total_params"] == total
+
+
+def test_a_folder_of_one_seed_as_another_dlexam_drew_it_takes_no_other_drawing(capsys, tmp_path):
+    """key.json in the folder is variant 7 as an earlier dlexam drew it (here: one keyed answer changed, and no
+    fingerprint, as keys were before): writing today's variant 7 beside its exam would mix two papers of seed 7."""
+    out = tmp_path / "v7"
+    assert run(capsys, "variant", "--seed", "7", "--out", str(out), "--format", "markdown,key")[0] == 0
+    assert run(capsys, "variant", "--seed", "7", "--out", str(out), "--format", "key")[0] == 0  # the same: fine
+    path = out / "key.json"
+    data = json.loads(path.read_text())
+    del data["key"]["fingerprint"], data["fingerprint"]
+    data["key"]["P1.4.choice"] = data["key"]["P1.4.choice"] % 4 + 1
+    path.write_text(json.dumps(data, indent=2) + "\n")
+    OutputDir(out).record("key.json")  # as the earlier dlexam would have: its own file
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    code, stdout, err = run(capsys, "variant", "--seed", "7", "--out", str(out), "--format", "markdown")
+    assert code == 2 and stdout == "" and err.count("\n") == 1
+    assert err.startswith(f"dlexam: error: --out {out} holds variant 7 (standard) as another dlexam drew it (its "
+                          "key differs at P1.4.choice)")
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+    assert run(capsys, "variant", "--seed", "7", "--out", str(out), "--force")[0] == 0
+    assert json.loads(path.read_text())["key"]["P1.4.choice"] != data["key"]["P1.4.choice"]

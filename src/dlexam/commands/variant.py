@@ -115,6 +115,33 @@ def held_variant(out) -> tuple[int, str] | None:
     return None
 
 
+def held_key(out) -> dict | None:
+    """The key (a submission: seed, difficulty, answers) in the key.json dlexam wrote into `out` before, or None."""
+    import json
+
+    if out.owns("key.json"):
+        try:
+            d = json.loads(out.file("key.json").read_text(encoding="utf-8"))
+            key = d["key"]
+            if isinstance(key, dict):
+                return key
+        except (ValueError, KeyError, TypeError):
+            pass
+    return None
+
+
+def _first_difference(held: dict, v) -> str | None:
+    """The first answer id whose keyed answer differs between a key written before and variant `v`'s (the
+    fingerprint left aside: a key written before fingerprints has none), or None where they agree."""
+    import json
+
+    now = json.loads(dumps(v.key()))
+    for aid in dict.fromkeys([*now, *held]):
+        if aid != "fingerprint" and now.get(aid) != held.get(aid):
+            return aid
+    return None
+
+
 def write_files(v, out, wanted: tuple[str, ...]) -> list[str]:
     """Every file of the formats `wanted`, claimed before any is written (none replaces a foreign file)."""
     from dlexam.variants import documents, exports
@@ -145,6 +172,12 @@ def write_files(v, out, wanted: tuple[str, ...]) -> list[str]:
     if held is not None and held != (v.seed, v.difficulty) and not out.force:
         raise UserError(f"--out {out.path} holds variant {held[0]} ({held[1]})'s files; writing variant {v.seed} "
                         f"({v.difficulty}) there would mix two versions (choose another folder, or --force)")
+    key = held_key(out)
+    if held == (v.seed, v.difficulty) and key is not None and not out.force:
+        if (aid := _first_difference(key, v)) is not None:
+            raise UserError(f"--out {out.path} holds variant {v.seed} ({v.difficulty}) as another dlexam drew it "
+                            f"(its key differs at {aid}); this dlexam's variant {v.seed} there would mix two versions "
+                            "of one seed (choose another folder, or --force)")
     for name, data in files.items():
         out.file(name).parent.mkdir(parents=True, exist_ok=True)
         out.write_bytes(name, data)
