@@ -22,6 +22,11 @@ MATRICES = ("W_Q", "W_K", "W_V", "W_O")
 # Pr2.5 (a) asking which matrices get a NON-zero gradient: option i names the complement of ZERO_SETS[i], so the
 # key is the same option, in other words (worded unlike ZERO_OPTIONS, so that a text names one claim)
 NONZERO_OPTIONS = ("W_V and W_O only", "W_O only", "not one of the four", "every one of W_Q, W_K, W_V and W_O")
+LINEAR_IN = {"W_V": "Z = P X W_V is linear in W_V", "W_O": "R = Z W_O is linear in W_O"}
+# the yes/no items, as Version A would print them (yes first); a variant shows them in its drawn order
+WISE_OPTIONS = ("yes, a sound choice", "no, a poor choice")
+SAME_OPTIONS = ("yes, R is the same", "no, R differs")
+SOFTMAX_OPTIONS = ("yes", "no")
 
 
 def zero_options(asks: str) -> tuple[str, ...]:
@@ -33,11 +38,6 @@ def claimed_zero(option: str) -> set[str]:
     """The matrices an option of Pr2.5 (a), in either wording, says get an exactly zero gradient."""
     wording = ZERO_OPTIONS if option in ZERO_OPTIONS else NONZERO_OPTIONS
     return ZERO_SETS[wording.index(option)]
-LINEAR_IN = {"W_V": "Z = P X W_V is linear in W_V", "W_O": "R = Z W_O is linear in W_O"}
-# the yes/no items, as Version A would print them (yes first); a variant shows them in its drawn order
-WISE_OPTIONS = ("yes, a sound choice", "no, a poor choice")
-SAME_OPTIONS = ("yes, R is the same", "no, R differs")
-SOFTMAX_OPTIONS = ("yes", "no")
 
 
 def in_order(options: tuple[str, ...], order) -> tuple[str, ...]:
