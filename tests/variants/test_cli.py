@@ -125,7 +125,7 @@ def test_a_submission_for_another_variant(capsys, tmp_path):
     drawn_otherwise.write_text("id,value\nseed,4\nfingerprint,0123456789ab\nP1.4.choice,2\n")
     code, out, err = run(capsys, "grade", "--variant", "4", str(drawn_otherwise))
     assert code == 2 and out == "" and err.startswith("dlexam: error: fingerprint:") and err.count("\n") == 1
-    assert "0123456789ab" in err and "grade it with the dlexam that wrote it" in err
+    assert "0123456789ab" in err and "dlexam grade --key KEY.json" in err
 
 
 def test_the_audits_malformed_answers_grade_with_feedback(capsys, tmp_path, monkeypatch):
@@ -234,3 +234,52 @@ def test_a_folder_of_one_seed_as_another_dlexam_drew_it_takes_no_other_drawing(c
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
     assert run(capsys, "variant", "--seed", "7", "--out", str(out), "--force")[0] == 0
     assert json.loads(path.read_text())["key"]["P1.4.choice"] != data["key"]["P1.4.choice"]
+
+
+def test_grading_against_a_saved_key(capsys, tmp_path):
+    """`grade --key KEY.json`: the score --variant gives where the key is today's, and the old exam's score where
+    the key is a drawing this dlexam no longer makes (here: one keyed answer changed, no fingerprint)."""
+    out = tmp_path / "v7"
+    assert run(capsys, "variant", "--seed", "7", "--out", str(out), "--format", "key")[0] == 0
+    data = json.loads((out / "key.json").read_text())
+    sheet = dict(data["key"])
+    sheet["Pr2.2.P"] = [row[:] for row in sheet["Pr2.2.P"]]
+    sheet["Pr2.2.P"][0][0] = "1/7"  # one wrong cell
+    sheet["Pr2.3.loss"] = "9.5"  # one wrong number
+    (tmp_path / "sheet.json").write_text(json.dumps(sheet))
+    scores = []
+    for how in (["--variant", "7"], ["--key", str(out / "key.json")]):
+        code, text, err = run(capsys, "grade", *how, str(tmp_path / "sheet.json"), "--json")
+        assert code == 0, err
+        g = json.loads(text)
+        # the right answer's value (a saved key words its closed form apart: it keeps no reasons to hold it)
+        scores.append((g["score_exact"], g["max_score"], [
+            (f["id"], f["correct"], [(w["where"], w["expected"].split(" (")[0]) for w in f["wrong"]])
+            for f in g["fields"]]))
+    assert scores[0] == scores[1] and scores[0][0] != f"{scores[0][1]:g}"  # the same marks, and not full ones
+
+    old = json.loads(json.dumps(data))  # seed 7 as another dlexam drew it
+    del old["fingerprint"], old["key"]["fingerprint"]
+    old["fields"]["P1.4.choice"]["answer"] = old["key"]["P1.4.choice"] = old["key"]["P1.4.choice"] % 4 + 1
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    (tmp_path / "old-sheet.json").write_text(json.dumps(old["key"]))
+    code, text, _ = run(capsys, "grade", "--key", str(tmp_path / "old.json"), str(tmp_path / "old-sheet.json"),
+                        "--json")
+    g = json.loads(text)
+    assert code == 0 and g["score"] == g["max_score"]  # the sheet answers the exam it was given
+    code, text, _ = run(capsys, "grade", "--variant", "7", str(tmp_path / "old-sheet.json"), "--json")
+    assert code == 0 and json.loads(text)["score"] < g["max_score"]  # today's drawing marks that answer wrong
+
+
+@pytest.mark.parametrize("content, needle", [
+    (b"not json", "not UTF-8 JSON"), (b"[]", "not a key.json"), (b'{"seed": 1}', "not a key.json"),
+    (b'{"seed": 1, "difficulty": "standard", "fields": {"P1.1.choice": {"question": "P1.1", "kind": "choice", '
+     b'"points": 1.0, "answer": 9, "options": ["a", "b"]}}, "points": {"P1.1": 4}}', "option 9 of 2"),
+])
+def test_a_bad_key_file_is_one_line(capsys, tmp_path, content, needle):
+    (tmp_path / "k.json").write_bytes(content)
+    (tmp_path / "s.csv").write_text("P1.1.choice,1\n")
+    code, out, err = run(capsys, "grade", "--key", str(tmp_path / "k.json"), str(tmp_path / "s.csv"))
+    assert code == 2 and out == "" and err.count("\n") == 1 and needle in err, err
+    code, _, err = run(capsys, "grade", str(tmp_path / "s.csv"))  # neither --variant nor --key
+    assert code == 2 and "--variant N, or --key KEY.json" in err

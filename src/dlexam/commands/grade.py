@@ -1,4 +1,4 @@
-"""`dlexam grade --variant N SUBMISSION`: score a submission against a variant's key, with feedback."""
+"""`dlexam grade --variant N SUBMISSION` (or `--key KEY.json`): score a submission against an exam's key, with feedback."""
 
 from __future__ import annotations
 
@@ -16,7 +16,11 @@ def register(sub) -> None:
                        "credit per matrix cell, and for each wrong cell its right value and why. An answer that "
                        "cannot be read (an option out of range, text that is no number, a matrix of the wrong "
                        "shape) scores 0 with what is wrong with it; the rest is graded as usual.")
-    add_variant_options(p)
+    add_variant_options(p, required=False)
+    p.add_argument("--key", metavar="KEY.json", type=path_text,
+                   help="grade against this key.json of `dlexam variant --out` instead of --variant N: the exam the "
+                   "sheets answer, even where this dlexam draws its seed otherwise (wrong answers are shown with the "
+                   "right ones, without the reasons)")
     p.add_argument("submission", metavar="SUBMISSION", type=path_text,
                    help="a JSON object {answer id: answer} or a CSV file (id,value per line; a matrix as one line per "
                    "row); - reads standard input")
@@ -40,11 +44,23 @@ def read(path: str) -> bytes:
 
 
 def handle(args: argparse.Namespace) -> int:
+    from dlexam.errors import UserError
     from dlexam.variants import make_variant
     from dlexam.variants.grade import grade, read_submission
+    from dlexam.variants.saved import MAX_KEY_BYTES, read_key
 
+    if (args.variant is None) == (args.key is None):
+        raise UserError("give the exam to grade against: --variant N, or --key KEY.json (one of them)")
+    if args.key is not None:
+        try:
+            with open(args.key, "rb") as f:
+                against = read_key(f.read(MAX_KEY_BYTES + 1), args.key)
+        except OSError as exc:
+            raise UserError(f"cannot read the key {args.key}: {exc.strerror or exc}") from None
+    else:
+        against = make_variant(args.variant, args.difficulty)
     submission = read_submission(read(args.submission), args.submission)
-    result = grade(make_variant(args.variant, args.difficulty), submission)
+    result = grade(against, submission)
     print(dumps(result.to_json(), indent=2) if args.json else render(result))
     return 0
 

@@ -372,11 +372,11 @@ def _named_variant(v: Variant, submission: dict) -> None:
             seed = v.seed if said["seed"] is None else said["seed"]
             raise SubmissionError(f"{name}: this submission is for variant {seed} "
                                   f"({said['difficulty'] or 'standard'}), not variant {v.seed} ({v.difficulty})")
-    if said["fingerprint"] is not None and str(said["fingerprint"]).strip().lower() != v.fingerprint:
+    if said["fingerprint"] is not None and v.fingerprint and str(said["fingerprint"]).strip().lower() != v.fingerprint:
         raise SubmissionError(f"fingerprint: this submission answers an exam with fingerprint "
-                              f"{shown(str(said['fingerprint']).strip())}, and this dlexam's variant {v.seed} "
-                              f"({v.difficulty}) has fingerprint {v.fingerprint}: another dlexam drew that exam "
-                              f"for seed {v.seed}; grade it with the dlexam that wrote it")
+                              f"{shown(str(said['fingerprint']).strip())}, and variant {v.seed} ({v.difficulty}) "
+                              f"here has fingerprint {v.fingerprint}: another dlexam drew that exam for seed {v.seed}; "
+                              "grade it against the key.json written with it (dlexam grade --key KEY.json ...)")
 
 
 def grade(v: Variant, submission: dict) -> Grade:

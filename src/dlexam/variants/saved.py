@@ -1,0 +1,111 @@
+"""A variant as its key.json recorded it: what `dlexam grade --key FILE` grades against.
+
+`dlexam variant --out DIR` writes key.json (the `--json` object): the seed, the difficulty, the fingerprint, and
+per answer id its kind, share of the question's points, answer, tolerance, options and labels, with each
+question's points. That is everything the grader needs, so a class's answer sheets can be graded against the
+exam they were given even after dlexam draws that seed otherwise (the fingerprints then differ, and `--variant N`
+refuses them). What a saved key cannot give is the reasons: a wrong answer is shown with the right one, not with
+why it is right (those are computed from the variant, not stored).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+
+from dlexam.errors import UserError
+from dlexam.variants.model import FINGERPRINT_LENGTH, KINDS, Field, Question
+
+MAX_KEY_BYTES = 16 << 20  # a key.json is tens of kB
+
+
+@dataclass(frozen=True)
+class SavedKey:
+    """The part of a :class:`~dlexam.variants.model.Variant` that grading reads, from a key.json."""
+
+    seed: int
+    difficulty: str
+    fingerprint: str
+    questions: tuple[Question, ...]
+
+    def fields(self) -> dict[str, tuple[Question, Field]]:
+        """answer id -> (question, field), in the key's order."""
+        return {q.answer_id(f): (q, f) for q in self.questions for f in q.fields}
+
+
+def read_key(data: bytes, name: str = "key.json") -> SavedKey:
+    """A key.json's bytes -> :class:`SavedKey`; anything that is not such a file is one :class:`UserError` naming
+    what is wrong with it."""
+    if len(data) > MAX_KEY_BYTES:
+        raise UserError(f"{name}: larger than {MAX_KEY_BYTES} bytes; a key.json is tens of kB")
+    try:
+        d = json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise UserError(f"{name}: not a key.json of `dlexam variant` (not UTF-8 JSON: {exc})") from None
+    try:
+        return _saved(d)
+    except (KeyError, TypeError, ValueError, ZeroDivisionError, AttributeError) as exc:
+        what = f"no {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise UserError(f"{name}: not a key.json of `dlexam variant --out` ({what})") from None
+
+
+def _saved(d: dict) -> SavedKey:
+    if not isinstance(d, dict) or not isinstance(d["fields"], dict) or not isinstance(d["points"], dict):
+        raise ValueError("expected an object with fields and points")
+    seed, difficulty = d["seed"], d["difficulty"]
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0 or not isinstance(difficulty, str):
+        raise ValueError("its seed or difficulty is not a variant's")
+    fingerprint = d.get("fingerprint", "")
+    if not isinstance(fingerprint, str) or len(fingerprint) not in (0, FINGERPRINT_LENGTH):
+        raise ValueError("its fingerprint is not 12 hex digits")
+    by_question: dict[str, list[Field]] = {}
+    for aid, f in d["fields"].items():
+        qid, _, fname = aid.rpartition(".")
+        if f["question"] != qid or not fname:
+            raise ValueError(f"answer id {aid!r} is not its question's ({f['question']!r})")
+        by_question.setdefault(qid, []).append(_field(fname, f))
+    questions = []
+    for qid, fields in by_question.items():
+        points = d["points"][qid]
+        if isinstance(points, bool) or not isinstance(points, int) or points < 0:
+            raise ValueError(f"{qid}'s points are not a whole number")
+        questions.append(Question(qid, "", points, (), tuple(fields), ()))
+    return SavedKey(seed, difficulty, fingerprint.lower(), tuple(questions))
+
+
+def _share(x) -> Fraction:
+    """A field's share of its question's points, as key.json writes it (a float: 2/3 as 0.666...) -> exact."""
+    if isinstance(x, bool) or not isinstance(x, int | float) or not 0 <= x <= 1 or not math.isfinite(x):
+        raise ValueError(f"a share of points {x!r}")
+    return Fraction(x).limit_denominator(1000)
+
+
+def _field(name: str, f: dict) -> Field:
+    kind = f["kind"]
+    if kind not in KINDS:
+        raise ValueError(f"a field of kind {kind!r}")
+    answer = f["answer"]
+    tolerance = None
+    if kind == "matrix":
+        answer = tuple(tuple(Fraction(str(x)) for x in row) for row in answer)
+        if not answer or not answer[0] or any(len(r) != len(answer[0]) for r in answer):
+            raise ValueError(f"{name}: a matrix answer that is not rectangular")
+    elif kind == "number":
+        if f.get("tolerance") is None:
+            answer = Fraction(str(answer))
+        else:
+            answer, tolerance = float(f["value"]), float(f["tolerance"])
+            if not (math.isfinite(answer) and math.isfinite(tolerance) and tolerance >= 0):
+                raise ValueError(f"{name}: a number or tolerance that is not finite")
+    elif kind == "choice":
+        answer = int(answer)
+        if not 0 <= answer <= len(f["options"]):
+            raise ValueError(f"{name}: option {answer} of {len(f['options'])}")
+    def texts(key: str) -> tuple[str, ...]:
+        return tuple(map(str, f.get(key, ())))
+
+    return Field(name, kind, answer, _share(f["points"]), label=str(f.get("label", "")), tolerance=tolerance,
+                 closed_form=str(f.get("closed_form", "")), options=texts("options"), row_labels=texts("row_labels"),
+                 col_labels=texts("col_labels"))
