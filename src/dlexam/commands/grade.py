@@ -1,4 +1,5 @@
-"""`dlexam grade --variant N SUBMISSION` (or `--key KEY.json`): score a submission against an exam's key, with feedback."""
+"""`dlexam grade --variant N SUBMISSION` (or `--key KEY.json`): score a submission against its exam's key, with
+feedback."""
 
 from __future__ import annotations
 
