@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from dlexam import checkpoint
+from dlexam.cpu import cpu_name
 from dlexam.errors import UserError
 from dlexam.files import atomic_open, atomic_write_text
 
@@ -88,7 +89,7 @@ def test_checkpoints_record_what_wrote_them(tmp_path):
     assert got["torch"] == torch.__version__ and got["threads"] == 1
     assert got["python"] == platform.python_version() and got["dlexam"] == dlexam.__version__
     assert got["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
-    assert got["cpu"] == checkpoint.cpu_name()
+    assert got["cpu"] == cpu_name()
     line = checkpoint.format_provenance(got)
     assert f"torch {torch.__version__}, 1 thread," in line and got["cpu_capability"] in line
 
@@ -108,7 +109,7 @@ def test_the_cpu_is_named_as_proc_cpuinfo_names_it():
         pytest.skip("no /proc/cpuinfo here")
     first = path.read_text().split("\n\n")[0]
     fields = dict((k.strip(), v.strip()) for k, _, v in (line.partition(":") for line in first.splitlines()))
-    name = checkpoint.cpu_name()
+    name = cpu_name()
     if "model name" in fields:
         assert name.startswith(fields["model name"] + " (") and fields.get("vendor_id", "") in name
         assert f"family {fields['cpu family']}" in name and name.endswith(f"model {fields['model']})")

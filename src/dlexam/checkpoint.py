@@ -36,6 +36,7 @@ from typing import Any
 import torch
 
 from dlexam import __version__
+from dlexam.cpu import cpu_name
 from dlexam.errors import UserError
 from dlexam.files import atomic_write_bytes
 
@@ -43,27 +44,6 @@ FORMAT = "dlexam-checkpoint"
 VERSION = 1
 # Names a run directory may hold, in order of preference.
 RUN_FILES = ("best.pt", "last.pt", "checkpoint.pt", "model.pt")
-
-
-def cpu_name() -> str:
-    """The processor, as /proc/cpuinfo names it: 'AMD EPYC (AuthenticAMD, family 25, model 17)'; the
-    architecture alone where that file is absent. Two CPUs with the same instruction set can still add
-    in another order: MKL, for one, picks its code by vendor and model (docs/svhn.md)."""
-    fields: dict[str, str] = {}
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if not line.strip():
-                    break  # the first processor is enough
-                key, _, value = line.partition(":")
-                fields.setdefault(key.strip(), value.strip())
-    except OSError:
-        pass
-    if "model name" not in fields:
-        return platform.processor() or platform.machine()
-    ids = [fields.get("vendor_id", "")]
-    ids += [f"{key.split()[-1]} {fields[key]}" for key in ("cpu family", "model") if key in fields]
-    return f"{fields['model name']} ({', '.join(i for i in ids if i)})"
 
 
 def provenance() -> dict[str, str | int]:

@@ -4,19 +4,25 @@ On a 2-core machine, tiny tensors gain nothing from a second intra-op thread, an
 processes keep the cores busy OpenMP's spinning threads make a step 10-50x slower (measured in the
 answer key, the report and the experiments). :func:`torch_threads` runs a block on a fixed number
 of threads, optionally with denormals flushed to zero, and restores both afterwards.
+
+What the processor is, read once from /proc/cpuinfo (:func:`cpu_fields`): its name for a checkpoint's provenance
+(:func:`cpu_name`), its flags for the instruction-set pin and the fused kernels' cache key (:func:`cpu_flags`).
+Those need no torch, and the pin must run before torch loads, so torch is imported only where threads are set.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import platform
 from collections.abc import Iterator
-
-import torch
 
 
 @contextlib.contextmanager
 def torch_threads(threads: int = 1, *, flush_denormal: bool = False) -> Iterator[None]:
     """Run with `threads` intra-op threads (and denormals flushed to zero if asked); then restore."""
+    import torch
+
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     if flush_denormal:
@@ -27,3 +33,37 @@ def torch_threads(threads: int = 1, *, flush_denormal: bool = False) -> Iterator
         torch.set_num_threads(before)
         if flush_denormal:
             torch.set_flush_denormal(False)
+
+
+@functools.cache
+def cpu_fields() -> dict[str, str]:
+    """The first processor's fields in /proc/cpuinfo ("model name", "vendor_id", "cpu family", "model", "flags",
+    ...); {} where that file is absent (not Linux)."""
+    fields: dict[str, str] = {}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if not line.strip():
+                    break  # the first processor is enough
+                key, _, value = line.partition(":")
+                fields.setdefault(key.strip(), value.strip())
+    except OSError:
+        pass
+    return fields
+
+
+def cpu_flags() -> frozenset[str]:
+    """The processor's feature flags ("avx2", "fma", ...); empty where /proc/cpuinfo does not say."""
+    return frozenset(cpu_fields().get("flags", "").split())
+
+
+def cpu_name() -> str:
+    """The processor, as /proc/cpuinfo names it: 'AMD EPYC (AuthenticAMD, family 25, model 17)'; the
+    architecture alone where that file is absent. Two CPUs with the same instruction set can still add
+    in another order: MKL, for one, picks its code by vendor and model (docs/svhn.md)."""
+    fields = cpu_fields()
+    if "model name" not in fields:
+        return platform.processor() or platform.machine()
+    ids = [fields.get("vendor_id", "")]
+    ids += [f"{key.split()[-1]} {fields[key]}" for key in ("cpu family", "model") if key in fields]
+    return f"{fields['model name']} ({', '.join(i for i in ids if i)})"

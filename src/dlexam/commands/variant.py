@@ -93,16 +93,27 @@ def explain(v) -> str:
     return "\n".join(lines)
 
 
-def held_variant(out) -> tuple[int, str] | None:
-    """(seed, difficulty) of the variant whose files dlexam wrote into `out` before (read from its key.json or its
-    exam.md / solution.md heading), or None."""
+def _held_key_json(out) -> dict | None:
+    """The key.json dlexam wrote into `out` before, parsed; None where there is none (or it cannot be read)."""
     import json
-
-    from dlexam.variants.documents import titled_variant
 
     if out.owns("key.json"):
         try:
             d = json.loads(out.file("key.json").read_text(encoding="utf-8"))
+            return d if isinstance(d, dict) else None
+        except ValueError:
+            pass
+    return None
+
+
+def held_variant(out) -> tuple[int, str] | None:
+    """(seed, difficulty) of the variant whose files dlexam wrote into `out` before (read from its key.json or its
+    exam.md / solution.md heading), or None."""
+    from dlexam.variants.documents import titled_variant
+
+    d = _held_key_json(out)
+    if d is not None:
+        try:
             return int(d["seed"]), str(d["difficulty"])
         except (ValueError, KeyError, TypeError):
             pass
@@ -117,17 +128,8 @@ def held_variant(out) -> tuple[int, str] | None:
 
 def held_key(out) -> dict | None:
     """The key (a submission: seed, difficulty, answers) in the key.json dlexam wrote into `out` before, or None."""
-    import json
-
-    if out.owns("key.json"):
-        try:
-            d = json.loads(out.file("key.json").read_text(encoding="utf-8"))
-            key = d["key"]
-            if isinstance(key, dict):
-                return key
-        except (ValueError, KeyError, TypeError):
-            pass
-    return None
+    key = (_held_key_json(out) or {}).get("key")
+    return key if isinstance(key, dict) else None
 
 
 def _first_difference(held: dict, v) -> str | None:

@@ -12,6 +12,7 @@ A :class:`Question` has an exam id (``Pr2.2``), the exam's points, a prompt and 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -180,7 +181,7 @@ class Variant:
         """answer id -> (question, field), in the exam's order."""
         return {q.answer_id(f): (q, f) for q in self.questions for f in q.fields}
 
-    @property
+    @functools.cached_property
     def fingerprint(self) -> str:
         """What grading this variant depends on, hashed: its spec and every field's kind, answer, points and
         tolerance. A dlexam that draws seed N otherwise (a new task, another order of options) gives it another

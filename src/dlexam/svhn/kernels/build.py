@@ -18,11 +18,11 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import os
-import platform
 import shutil
 import subprocess
 from pathlib import Path
 
+from dlexam.cpu import cpu_flags, cpu_name
 from dlexam.files import atomic_path, atomic_write_text, sha256_of
 
 SOURCE = Path(__file__).with_name("fused.cpp")
@@ -51,12 +51,7 @@ def compiler() -> str | None:
 
 def _cpu_id() -> str:
     """What -march=native depends on: the CPU's model and feature flags (Linux), else the platform."""
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-        keep = [ln for ln in lines if ln.startswith(("model name", "flags"))][:2]
-        return "\n".join(keep)
-    except OSError:
-        return platform.processor() + platform.machine()
+    return f"{cpu_name()}\n{' '.join(sorted(cpu_flags()))}"
 
 
 def library_path(cxx: str, flags: list[str]) -> Path:

@@ -34,6 +34,8 @@ import os
 import platform
 import sys
 
+from dlexam.cpu import cpu_flags
+
 PINNED = {
     "ATEN_CPU_CAPABILITY": "avx2",
     "MKL_CBWR": "COMPATIBLE,STRICT",
@@ -42,20 +44,9 @@ PINNED = {
 PINNED_CAPABILITY = "AVX2"  # torch.backends.cpu.get_cpu_capability() under the pin
 
 
-def _cpu_flags() -> set[str]:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
-
-
 def can_pin() -> bool:
     """Whether this machine runs the pinned code: x86-64 with AVX2 and FMA (read from /proc/cpuinfo)."""
-    return platform.machine().lower() in ("x86_64", "amd64") and {"avx2", "fma"} <= _cpu_flags()
+    return platform.machine().lower() in ("x86_64", "amd64") and {"avx2", "fma"} <= cpu_flags()
 
 
 def pin() -> bool:
