@@ -271,10 +271,39 @@ def test_grading_against_a_saved_key(capsys, tmp_path):
     assert code == 0 and json.loads(text)["score"] < g["max_score"]  # today's drawing marks that answer wrong
 
 
+def test_a_saved_key_keeps_each_share_exactly(tmp_path):
+    """key.json writes each field's share of its question's points exactly ("2/5"), and `grade --key` reads that,
+    not the float: a share of 1/1009 (beyond the float's old reading, fractions up to 1/1000) comes back 1/1009.
+    A key.json written before `share` existed is still read from its floats."""
+    from dlexam.variants import make_variant
+    from dlexam.variants.saved import read_key
+
+    variant = make_variant(7)
+    data = variant.to_json()
+    saved = read_key(json.dumps(data).encode())
+    expected = {q.answer_id(f): f.points for q in variant.questions for f in q.fields}
+    assert {aid: f.points for aid, (_, f) in saved.fields().items()} == expected
+    assert Fraction(2, 5) in expected.values()  # Pr2.1 and Pr2.3 split 2 : 3
+
+    aid = next(iter(data["fields"]))
+    data["fields"][aid] |= {"points": 1 / 1009, "share": "1/1009"}
+    assert read_key(json.dumps(data).encode()).fields()[aid][1].points == Fraction(1, 1009)
+    for f in data["fields"].values():
+        del f["share"]
+    older = read_key(json.dumps(data).encode()).fields()
+    assert all(older[a][1].points == p for a, p in expected.items() if a != aid)
+
+
 @pytest.mark.parametrize("content, needle", [
     (b"not json", "not UTF-8 JSON"), (b"[]", "not a key.json"), (b'{"seed": 1}', "not a key.json"),
     (b'{"seed": 1, "difficulty": "standard", "fields": {"P1.1.choice": {"question": "P1.1", "kind": "choice", '
      b'"points": 1.0, "answer": 9, "options": ["a", "b"]}}, "points": {"P1.1": 4}}', "option 9 of 2"),
+    (b'{"seed": 1, "difficulty": "standard", "fields": {"P1.1.choice": {"question": "P1.1", "kind": "choice", '
+     b'"points": 1.0, "share": "1/2", "answer": 1, "options": ["a", "b"]}}, "points": {"P1.1": 4}}',
+     "share of points 1/2 that is not its points' 1.0"),
+    (b'{"seed": 1, "difficulty": "standard", "fields": {"P1.1.choice": {"question": "P1.1", "kind": "choice", '
+     b'"points": 1.0, "share": "one", "answer": 1, "options": ["a", "b"]}}, "points": {"P1.1": 4}}',
+     "share of points 'one'"),
 ])
 def test_a_bad_key_file_is_one_line(capsys, tmp_path, content, needle):
     (tmp_path / "k.json").write_bytes(content)

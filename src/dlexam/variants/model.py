@@ -106,7 +106,8 @@ class Field:
         return self.answer
 
     def to_json(self) -> dict:
-        out = {"kind": self.kind, "points": float(self.points), "answer": self.key_value(), "label": self.label}
+        out = {"kind": self.kind, "points": float(self.points), "share": str(self.points), "answer": self.key_value(),
+               "label": self.label}
         if self.kind == "number" and not self.exact:
             out |= {"tolerance": self.tolerance, "closed_form": self.closed_form, "value": self.answer}
         if self.options:

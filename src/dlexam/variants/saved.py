@@ -1,10 +1,9 @@
 """A variant as its key.json recorded it: what `dlexam grade --key FILE` grades against.
-
-`dlexam variant --out DIR` writes key.json (the `--json` object): the seed, the difficulty, the fingerprint, and
-per answer id its kind, share of the question's points, answer, tolerance, options and labels, with each
-question's points. That is everything the grader needs, so a class's answer sheets can be graded against the
-exam they were given even after dlexam draws that seed otherwise (the fingerprints then differ, and `--variant N`
-refuses them). What a saved key cannot give is the reasons: a wrong answer is shown with the right one, not with
+`dlexam variant --out DIR` writes key.json (the `--json` object): the seed, the difficulty, the fingerprint, and per
+answer id its kind, share of the question's points (exact, and as a float), answer, tolerance, options and labels,
+with each question's points. That is everything the grader needs, so a class's answer sheets can be graded against
+the exam they were given even after dlexam draws that seed otherwise (the fingerprints then differ, and `--variant
+N` refuses them). What a saved key cannot give is the reasons: a wrong answer is shown with the right one, not with
 why it is right (those are computed from the variant, not stored).
 """
 
@@ -12,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -75,11 +75,21 @@ def _saved(d: dict) -> SavedKey:
     return SavedKey(seed, difficulty, fingerprint.lower(), tuple(questions))
 
 
-def _share(x) -> Fraction:
-    """A field's share of its question's points, as key.json writes it (a float: 2/3 as 0.666...) -> exact."""
+def _share(f: dict) -> Fraction:
+    """A field's share of its question's points: key.json's exact `share` ("2/3"), else (a key written before
+    it had one) its `points`, a float, read back to the fraction it rounds (denominators up to 1000)."""
+    x = f["points"]
     if isinstance(x, bool) or not isinstance(x, int | float) or not 0 <= x <= 1 or not math.isfinite(x):
         raise ValueError(f"a share of points {x!r}")
-    return Fraction(x).limit_denominator(1000)
+    if "share" not in f:
+        return Fraction(x).limit_denominator(1000)
+    share = f["share"]
+    if not isinstance(share, str) or not re.fullmatch(r"\d+(/\d+)?", share):
+        raise ValueError(f"a share of points {share!r} (a fraction such as \"2/3\")")
+    exact = Fraction(share)
+    if not 0 <= exact <= 1 or abs(float(exact) - x) > 1e-9:
+        raise ValueError(f"a share of points {share} that is not its points' {x!r}")
+    return exact
 
 
 def _field(name: str, f: dict) -> Field:
@@ -106,6 +116,6 @@ def _field(name: str, f: dict) -> Field:
     def texts(key: str) -> tuple[str, ...]:
         return tuple(map(str, f.get(key, ())))
 
-    return Field(name, kind, answer, _share(f["points"]), label=str(f.get("label", "")), tolerance=tolerance,
+    return Field(name, kind, answer, _share(f), label=str(f.get("label", "")), tolerance=tolerance,
                  closed_form=str(f.get("closed_form", "")), options=texts("options"), row_labels=texts("row_labels"),
                  col_labels=texts("col_labels"))
