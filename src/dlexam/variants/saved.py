@@ -1,4 +1,5 @@
 """A variant as its key.json recorded it: what `dlexam grade --key FILE` grades against.
+
 `dlexam variant --out DIR` writes key.json (the `--json` object): the seed, the difficulty, the fingerprint, and per
 answer id its kind, share of the question's points (exact, and as a float), answer, tolerance, options and labels,
 with each question's points. That is everything the grader needs, so a class's answer sheets can be graded against
