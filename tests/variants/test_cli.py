@@ -246,17 +246,18 @@ def test_grading_against_a_saved_key(capsys, tmp_path):
     sheet["Pr2.2.P"] = [row[:] for row in sheet["Pr2.2.P"]]
     sheet["Pr2.2.P"][0][0] = "1/7"  # one wrong cell
     sheet["Pr2.3.loss"] = "9.5"  # one wrong number
+    sheet["P1.4.choice"] = sheet["P1.4.choice"] % 4 + 1  # one wrong option
     (tmp_path / "sheet.json").write_text(json.dumps(sheet))
-    scores = []
+    graded = []
     for how in (["--variant", "7"], ["--key", str(out / "key.json")]):
         code, text, err = run(capsys, "grade", *how, str(tmp_path / "sheet.json"), "--json")
         assert code == 0, err
         g = json.loads(text)
-        # the right answer's value (a saved key words its closed form apart: it keeps no reasons to hold it)
-        scores.append((g["score_exact"], g["max_score"], [
-            (f["id"], f["correct"], [(w["where"], w["expected"].split(" (")[0]) for w in f["wrong"]])
-            for f in g["fields"]]))
-    assert scores[0] == scores[1] and scores[0][0] != f"{scores[0][1]:g}"  # the same marks, and not full ones
+        graded.append((g["score_exact"], g["max_score"], g["fields"]))
+    # the same marks, not full ones, and every mistake explained alike: the saved key keeps the reasons
+    assert graded[0] == graded[1] and graded[0][0] != f"{graded[0][1]:g}"
+    wrong = {w["where"]: w["reason"] for f in graded[1][2] for w in f["wrong"]}
+    assert len(wrong) == 3 and {"Pr2.3.loss", "P1.4.choice"} < set(wrong) and all(wrong.values()), wrong
 
     old = json.loads(json.dumps(data))  # seed 7 as another dlexam drew it
     del old["fingerprint"], old["key"]["fingerprint"]
@@ -304,6 +305,12 @@ def test_a_saved_key_keeps_each_share_exactly(tmp_path):
     (b'{"seed": 1, "difficulty": "standard", "fields": {"P1.1.choice": {"question": "P1.1", "kind": "choice", '
      b'"points": 1.0, "share": "one", "answer": 1, "options": ["a", "b"]}}, "points": {"P1.1": 4}}',
      "share of points 'one'"),
+    (b'{"seed": 1, "difficulty": "standard", "fields": {"P1.1.choice": {"question": "P1.1", "kind": "choice", '
+     b'"points": 1.0, "answer": 1, "options": ["a", "b"], "cell_reasons": [["x"]]}}, "points": {"P1.1": 4}}',
+     "cell reasons that are not its matrix's shape"),
+    (b'{"seed": 1, "difficulty": "standard", "fields": {"P1.1.choice": {"question": "P1.1", "kind": "choice", '
+     b'"points": 1.0, "answer": 1, "options": ["a", "b"], "option_reasons": ["x"]}}, "points": {"P1.1": 4}}',
+     "1 option reasons for 2 options"),
 ])
 def test_a_bad_key_file_is_one_line(capsys, tmp_path, content, needle):
     (tmp_path / "k.json").write_bytes(content)

@@ -114,6 +114,13 @@ class Field:
             out["options"] = list(self.options)
         if self.row_labels:
             out["row_labels"], out["col_labels"] = list(self.row_labels), list(self.col_labels)
+        # the reasons the grader shows beside a wrong answer, so that a saved key explains as the variant does
+        if self.why:
+            out["why"] = self.why
+        if self.option_reasons:
+            out["option_reasons"] = list(self.option_reasons)
+        if self.reason is not None:
+            out["cell_reasons"] = [[self.reason(i, j) for j in range(len(r))] for i, r in enumerate(self.answer)]
         return out
 
 

@@ -4,8 +4,9 @@
 answer id its kind, share of the question's points (exact, and as a float), answer, tolerance, options and labels,
 with each question's points. That is everything the grader needs, so a class's answer sheets can be graded against
 the exam they were given even after dlexam draws that seed otherwise (the fingerprints then differ, and `--variant
-N` refuses them). What a saved key cannot give is the reasons: a wrong answer is shown with the right one, not with
-why it is right (those are computed from the variant, not stored).
+N` refuses them). It also keeps the reasons the grader shows beside a wrong answer (why a value or a choice is
+right, why each option is wrong, why each cell of a matrix holds its value), so a saved key explains a mistake as
+the variant does; a key.json written before they were kept grades the same, showing the right answers without them.
 """
 
 from __future__ import annotations
@@ -117,6 +118,19 @@ def _field(name: str, f: dict) -> Field:
     def texts(key: str) -> tuple[str, ...]:
         return tuple(map(str, f.get(key, ())))
 
+    reason = None
+    if "cell_reasons" in f:  # why each cell of a matrix holds its value (a key from before has none)
+        cells = tuple(texts_of(row) for row in f["cell_reasons"])
+        if kind != "matrix" or [len(r) for r in cells] != [len(r) for r in answer]:
+            raise ValueError(f"{name}: cell reasons that are not its matrix's shape")
+        reason = lambda i, j: cells[i][j]  # noqa: E731 (Field.reason is a callable)
     return Field(name, kind, answer, _share(f), label=str(f.get("label", "")), tolerance=tolerance,
                  closed_form=str(f.get("closed_form", "")), options=texts("options"), row_labels=texts("row_labels"),
-                 col_labels=texts("col_labels"))
+                 col_labels=texts("col_labels"), reason=reason, why=str(f.get("why", "")),
+                 option_reasons=texts("option_reasons"))
+
+
+def texts_of(row) -> tuple[str, ...]:
+    if not isinstance(row, list):
+        raise ValueError("a row of cell reasons that is not a list")
+    return tuple(map(str, row))
