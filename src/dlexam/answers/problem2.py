@@ -42,6 +42,8 @@ PR25_QUESTION = "The projection matrices \\mathbf{W}_Q , \\mathbf{W}_K , \\mathb
 PR25_SOLUTION = ("The argmax attention has zero gradient, therefore the projection matrices are never updated in the "
                  "gradient backpropagation algorithm.")
 PR25_FIX = "The problem would be fixed by using the usual softmax attention with temperature $T = \\sqrt{d}$."
+PR22_D = ("Let softmax(s/T) denote the softmax transformation of a vector $s \\in \\mathbb{R}^d$ with temperature T. "
+          "Normally, transformers use scaled dot product attention with $T = \\sqrt{d}$")  # which d: Pr2.5's note
 
 
 def exam_matrix(anchor: str, index: int) -> list[list[Fraction]] | None:
@@ -388,7 +390,10 @@ def pr2_5() -> Answer:
                "The two loss conventions (see Pr2.3) give different zero/non-zero patterns; see all_zero.",
                "If W_Q = W_K = W_V were one shared (tied) matrix, as the problem's notation allows, it would receive "
                "W_V's gradient and change as well.",
-               "The exam writes T = sqrt(d); d is the key width d_k = 2 here."],
-        exam_quotes=[PR25_QUESTION, PR25_SOLUTION, PR25_FIX],
+               "The exam writes T = sqrt(d) right after defining the scores as 'a vector s in R^d' (Problem 2.2), "
+               "so its d is the number of positions a row attends to (1 to 7 here); scaled dot-product attention "
+               "divides by sqrt(d_k), the key width, and the key reads d as d_k = 2. Softmax at any T > 0 depends "
+               "smoothly on the scores, so the fix does not depend on which d is meant."],
+        exam_quotes=[PR25_QUESTION, PR25_SOLUTION, PR25_FIX, PR22_D],
         experiment="attention-temperature",
     )
