@@ -171,6 +171,46 @@ def test_an_edited_shape_and_matrix_are_read(edited, exam_text):
     assert a["evidence"]["max_abs_difference_P_vs_exam"] == pytest.approx(1 / 6)  # |2/3 - 1/2|
 
 
+# ---- the worked steps the key reads: Pr2.3's logits z_5..z_7, Pr2.2's Q = K = V -------------------
+
+# Typed in from the exam's Problem 2.3 solution: z_7 = [9/7, 6/7, 9/7, 6/7] E^T = [9/7, 6/7, 9/7, 6/7, 0, 0].
+Z7_LINE = ("\\mathbf{z}_{7}^{\\mathsf{T}} = [9/7, 6/7, 9/7, 6/7] \\mathbf{E}^{\\mathsf{T}} = "
+           "[9/7, 6/7, 9/7, 6/7, 0, 0]$$")
+# Typed in from the exam's Problem 2.2 solution: Q = K = V = X W_Q, its last matrix 7x2.
+Q_RESULT = ("= \\begin{bmatrix} 3 & 0 \\\\ 0 & 3 \\\\ 0 & 3 \\\\ 0 & 0 \\\\ 0 & 3 \\\\ 3 & 0 \\\\ 0 & 0 "
+            "\\end{bmatrix}$$")
+
+
+def test_edited_logits_are_read_and_disagree(edited):
+    """The key reads the logits the solution prints (z_7's <START> logit 0 -> 1 here): a changed one is compared,
+    as the loss and the probabilities are, not read and dropped."""
+    edited((Z7_LINE, Z7_LINE.replace("6/7, 0, 0]$$", "6/7, 1, 0]$$")))
+    a = answer("Pr2.3").to_dict()
+    assert a["exam_quotes_found"] is True
+    assert a["evidence"]["exam_printed"]["logits_z5_z6_z7"][2] == pytest.approx([9 / 7, 6 / 7, 9 / 7, 6 / 7, 1, 0])
+    assert a["verdict"] == "disagrees"
+    assert "z_7" in a["explanation"] and "4.2114" not in a["explanation"]  # the loss itself still agrees
+
+
+def test_unreadable_logits_are_unread(edited):
+    edited((Z7_LINE, Z7_LINE.replace("6/7, 0, 0]$$", "6/7, 0, zero]$$")))
+    a = answer("Pr2.3").to_dict()
+    assert a["verdict"] == "unread" and a["exam_answer"].startswith("not read")
+    assert "z_7" in a["explanation"]
+
+
+def test_an_edited_q_is_read_and_disagrees(edited, exam_text):
+    """Q = K = V = X W_Q is read from Pr2.2's solution; a changed entry (row 1: D's (3, 0) -> (3, 1)) disagrees
+    even though the printed P is untouched."""
+    line = next(line for line in exam_text.splitlines() if "Q = K = V = XW_Q" in line)
+    assert line.endswith(Q_RESULT)
+    edited((line, line[: -len(Q_RESULT)] + Q_RESULT.replace("3 & 0 \\\\ 0 & 3", "3 & 1 \\\\ 0 & 3", 1)))
+    a = answer("Pr2.2").to_dict()
+    assert a["evidence"]["max_abs_difference_P_vs_exam"] == 0
+    assert a["evidence"]["max_abs_difference_QKV_vs_exam"] == 1  # |1 - 0|
+    assert a["verdict"] == "disagrees" and "Q" in a["explanation"]
+
+
 # ---- a quote the file does not hold: unread, never agrees -----------------------------------------
 
 def test_an_edited_quote_makes_the_question_unread(edited, capsys):

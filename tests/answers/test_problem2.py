@@ -102,3 +102,18 @@ def test_pr2_5_gradients_by_finite_differences():
     assert math.isclose(norms["W_V"], fd["W_V"], rel_tol=1e-6) and fd["W_V"] > 0.1
     assert a["evidence"]["moving_at_sqrt"] == ["W_K", "W_O", "W_Q", "W_V"]
     assert a["verdict"] == "disagrees" and "W_V" in a["explanation"]
+
+
+# Problem 2.2's sentence, typed in from the exam: d is the length of the score vector s, then T = sqrt(d).
+PR22_D = ("Let softmax(s/T) denote the softmax transformation of a vector $s \\in \\mathbb{R}^d$ with temperature T. "
+          "Normally, transformers use scaled dot product attention with $T = \\sqrt{d}$")
+
+
+def test_pr2_5_notes_say_the_exam_defines_d_as_the_length_of_s(exam_text):
+    """The exam's T = sqrt(d) follows 's in R^d' (s the scores: one per attended position, up to 7 here), while
+    scaled dot-product attention divides by sqrt(d_k), d_k = 2: the key must say which d it reads and why."""
+    assert PR22_D in exam_text
+    a = answer("Pr2.5").to_dict()
+    assert PR22_D in a["exam_quotes"] and a["exam_quotes_found"] is True
+    note = next(n for n in a["notes"] if "sqrt(d)" in n)
+    assert "s in R^d" in note and "d_k = 2" in note

@@ -7,6 +7,8 @@ edited number is compared rather than assumed): `exam_quotes` hold those lead-in
 with their numbers (every quote is checked against the exam text in test_cli.py), each answer has
 `exam_quotes_missing`, and P1.4's options are read from the text (`options_source`, each option's `text`).
 Pr2.1's bag checks name their task and their first conflict (`task`, `conflict`), since variants draw the task.
+Pr2.5's note on T = sqrt(d) says the exam defines d as the length of the scores s in R^d (Problem 2.2), where
+the key reads d_k (exam audit).
 Everything else, every number and verdict included, must be as it was.
 
 Another CPU (an AMD EPYC where the snapshot came from an Intel machine, both AVX512) adds some float sums in

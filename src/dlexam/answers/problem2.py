@@ -42,6 +42,8 @@ PR25_QUESTION = "The projection matrices \\mathbf{W}_Q , \\mathbf{W}_K , \\mathb
 PR25_SOLUTION = ("The argmax attention has zero gradient, therefore the projection matrices are never updated in the "
                  "gradient backpropagation algorithm.")
 PR25_FIX = "The problem would be fixed by using the usual softmax attention with temperature $T = \\sqrt{d}$."
+PR22_D = ("Let softmax(s/T) denote the softmax transformation of a vector $s \\in \\mathbb{R}^d$ with temperature T. "
+          "Normally, transformers use scaled dot product attention with $T = \\sqrt{d}$")  # which d: Pr2.5's note
 
 
 def exam_matrix(anchor: str, index: int) -> list[list[Fraction]] | None:
@@ -174,14 +176,23 @@ def pr2_2() -> Answer:
           else _maxdiff(_as_tensor(exam_Q), r.Q),
           "exam_QK^T_printout_vs_computed": None if exam_S is None else align_rows(exam_S, r.scores)}
     s_garble = ev["exam_QK^T_printout_vs_computed"] or {"printed_rows": "?", "missing_true_rows": "?"}
-    if exam_P is None:
-        verdict, explanation = "unread", not_read(["the attention matrix P"])
-    elif diff is None:
-        verdict, explanation = "disagrees", (f"The exam's P has rows of {[len(row) for row in exam_P]} entries; "
-                                             f"run_geoff's P is {r.P.shape[0]}x{r.P.shape[1]}.")
+    q_diff = ev["max_abs_difference_QKV_vs_exam"]
+    if exam_P is None or exam_Q is None:
+        verdict = "unread"
+        explanation = not_read(["the attention matrix P"] * (exam_P is None) + ["Q = K = V = X W_Q"] * (exam_Q is None))
     else:
-        verdict = "agrees" if diff < 1e-12 else "disagrees"
-        explanation = "" if verdict == "agrees" else f"run_geoff's P differs from the exam's by {diff:.4g}"
+        differ = []
+        if diff is None:
+            differ.append(f"The exam's P has rows of {[len(row) for row in exam_P]} entries; run_geoff's P is "
+                          f"{r.P.shape[0]}x{r.P.shape[1]}.")
+        elif diff >= 1e-12:
+            differ.append(f"run_geoff's P differs from the exam's by {diff:.4g}.")
+        if q_diff is None:
+            differ.append(f"The exam's Q = K = V = X W_Q has rows of {[len(row) for row in exam_Q]} entries; "
+                          f"run_geoff's Q is {r.Q.shape[0]}x{r.Q.shape[1]}.")
+        elif q_diff >= 1e-12:
+            differ.append(f"run_geoff's Q = K = V = X W_Q differs from the exam's by {q_diff:.4g}.")
+        verdict, explanation = ("disagrees", " ".join(differ)) if differ else ("agrees", "")
     return Answer(
         id="Pr2.2",
         question="The causal argmax (T -> 0) attention matrix for 'D A A <START> A D <STOP>'",
@@ -237,9 +248,11 @@ def pr2_3() -> Answer:
     rmiss = (ev["exam_R_printout_vs_computed"] or {}).get("missing_true_rows", "?")
     a, d, stop = ("?" if p is None else p for p in exam_probs)
     stated = f"L = {'?' if exam_loss is None else exam_loss} (P(A) = {a}, P(D) = {d}, P(<STOP>) = {stop})"
-    if exam_loss is None or not probs_read:
+    logit_names = [f"z_{i}" for i in range(5, 5 + len(LINE_LOGITS))]
+    if exam_loss is None or not probs_read or None in exam_logits:
         unread = (["the loss"] if exam_loss is None else []) + [
-            f"P({t})" for t, p in zip(("A", "D", "<STOP>"), exam_probs, strict=True) if p is None]
+            f"P({t})" for t, p in zip(("A", "D", "<STOP>"), exam_probs, strict=True) if p is None] + [
+            f"the logits {z}" for z, row in zip(logit_names, exam_logits, strict=True) if row is None]
         verdict, stated, explanation = "unread", f"not read: {stated}", not_read(unread)
     else:
         differ = [] if abs(round(exam_value, 4) - exam_loss) < 1e-9 else [
@@ -248,6 +261,12 @@ def pr2_3() -> Answer:
         differ += [f"run_geoff gives P({t}) = {c:.4f}, the exam text states {p}"
                    for t, p, c in zip(("A", "D", "<STOP>"), exam_probs, L["exam"]["probabilities"], strict=True)
                    if abs(c - p) >= 5e-5]
+        true_logits = r.logits[4:4 + len(LINE_LOGITS)].tolist()  # rows 5-7, z_5..z_7 as the solution names them
+        differ += [f"run_geoff gives {z} = [{', '.join(true)}], the exam text states "
+                   f"[{', '.join(fraction_rows([row])[0])}]"
+                   for z, row, true, c in zip(logit_names, exam_logits, fraction_rows(true_logits), true_logits,
+                                              strict=True)
+                   if len(row) != len(c) or max(abs(x - y) for x, y in zip(row, c, strict=True)) >= 5e-5]
         verdict, explanation = ("disagrees", "; ".join(differ) + ".") if differ else ("agrees", "")
     return Answer(
         id="Pr2.3",
@@ -371,7 +390,10 @@ def pr2_5() -> Answer:
                "The two loss conventions (see Pr2.3) give different zero/non-zero patterns; see all_zero.",
                "If W_Q = W_K = W_V were one shared (tied) matrix, as the problem's notation allows, it would receive "
                "W_V's gradient and change as well.",
-               "The exam writes T = sqrt(d); d is the key width d_k = 2 here."],
-        exam_quotes=[PR25_QUESTION, PR25_SOLUTION, PR25_FIX],
+               "The exam writes T = sqrt(d) right after defining the scores as 'a vector s in R^d' (Problem 2.2), "
+               "so its d is the number of positions a row attends to (1 to 7 here); scaled dot-product attention "
+               "divides by sqrt(d_k), the key width, and the key reads d as d_k = 2. Softmax at any T > 0 depends "
+               "smoothly on the scores, so the fix does not depend on which d is meant."],
+        exam_quotes=[PR25_QUESTION, PR25_SOLUTION, PR25_FIX, PR22_D],
         experiment="attention-temperature",
     )
