@@ -421,3 +421,23 @@ def test_qti_number_ranges_are_exact_decimals():
         low, high = ranges[7, aid]
         assert low <= float("17.006956") and float("17.007956") <= high
         assert not low <= float("17.006955") and not float("17.007957") <= high
+
+
+def test_qti_every_resprocessing_holds_a_respcondition():
+    """IMS QTI 1.2 (ims_qtiasiv1p2.dtd, IMS, 22 Jan 2002: <!ELEMENT resprocessing (qticomment?, outcomes,
+    (respcondition | itemproc_extension)+)> and <!ELEMENT respcondition (qticomment?, conditionvar, setvar*, ...)>):
+    an essay's resprocessing held its outcomes alone, which no validating importer accepts."""
+    ns = "{http://www.imsglobal.org/xsd/ims_qtiasiv1p2}"
+    for v in (V, make_variant(3, "harder")):
+        z = zipfile.ZipFile(io.BytesIO(exports.qti_zip(v)))
+        test = ET.fromstring(z.read(next(n for n in z.namelist() if n != "imsmanifest.xml")))
+        kinds = set()
+        for item in test.iter(f"{ns}item"):
+            kinds.add(item.find(f".//{ns}fieldentry").text)
+            for proc in item.iter(f"{ns}resprocessing"):
+                children = [c.tag.removeprefix(ns) for c in proc]
+                assert re.fullmatch(r"(qticomment )?outcomes( respcondition)+", " ".join(children)), (
+                    item.get("title"), children)
+                for cond in proc.iter(f"{ns}respcondition"):
+                    assert [c.tag.removeprefix(ns) for c in cond][0] == "conditionvar"
+        assert "essay_question" in kinds

@@ -103,7 +103,11 @@ def _item(section: ET.Element, v: Variant, q: Question, f: Field) -> None:
         _set_score(_processing(item), cond, "100")
     elif f.kind == "essay":
         _typed_response(item, pres, "essay_question", points, body, {}, {"rshuffle": "No"})
-        _processing(item)
+        # QTI 1.2 requires a resprocessing to hold at least one respcondition after its outcomes; an essay, graded
+        # by a person, sets no score: its condition is <other/> (any response), as Canvas writes an essay
+        cond = ET.Element("conditionvar")
+        ET.SubElement(cond, "other")
+        ET.SubElement(_processing(item), "respcondition", {"continue": "No"}).append(cond)
     else:
         _meta(item, "fill_in_multiple_blanks_question", points)
         item.append(pres)
