@@ -167,10 +167,10 @@ for seed in range(3):
     for f in q.fields:
         for i, r in enumerate(f.answer):
             for j, x in enumerate(r):
-                data["raw_submitted_answers"][f"{f.name}{i + 1}{j + 1}"] = str(x)
+                data["raw_submitted_answers"][f"{f.name}{len(r) * i + j + 1}"] = str(x)  # PL's cell names
     server.grade(data)
     full = data["score"]
-    data["raw_submitted_answers"]["P11"] = "0.999"
+    data["raw_submitted_answers"]["P1"] = "0.999"
     data["partial_scores"] = {}
     server.grade(data)
     out.append([full, data["partial_scores"]["P"]["score"], len(q.fields[1].answer) ** 2])
@@ -191,7 +191,8 @@ for seed in range(4):
     data = {"params": {}, "correct_answers": {}, "submitted_answers": {}, "raw_submitted_answers": {},
             "partial_scores": {}}
     server.generate(data)
-    out.append({"seed": data["params"]["seed"], **{name: [o["text"] for o in data["params"][name] if o["correct"]]
+    choices = data["params"]["choices"]
+    out.append({"seed": data["params"]["seed"], **{name: [o["text"] for o in choices[name] if o["correct"]]
                                                    for name in ("zero", "softmax")}})
 print(json.dumps({"out": out, "torch": "torch" in sys.modules}))
 '''
@@ -244,7 +245,7 @@ for case in cases:  # {field: "right" | "wrong" | "one cell wrong"}
             for i, r in enumerate(f.answer):
                 for j, x in enumerate(r):
                     wrong = how == "wrong" or (how == "one cell wrong" and i == j == 0)
-                    g["raw_submitted_answers"][f"{f.name}{i + 1}{j + 1}"] = str(x + 1 if wrong else x)
+                    g["raw_submitted_answers"][f"{f.name}{len(r) * i + j + 1}"] = str(x + 1 if wrong else x)
             cells[f.name] = len(f.answer) * len(f.answer[0])
             score = 1.0 if how == "right" else 0.0  # the element's own score (by tolerance), which grade() replaces
         elif f.kind == "number":
@@ -421,6 +422,165 @@ def test_qti_number_ranges_are_exact_decimals():
         low, high = ranges[7, aid]
         assert low <= float("17.006956") and float("17.007956") <= high
         assert not low <= float("17.006955") and not float("17.007957") <= high
+
+
+# What PrairieLearn's elements do, read in its source (PrairieLearn/PrairieLearn at 88fb855,
+# apps/prairielearn/elements/): pl-matrix-component-input's parse() reads the input of row i, column j (from 0) of
+# an m x n matrix from the name answers-name + str(n * i + j + 1), the cells counted row by row from 1.
+PL_CELLS = r'''
+import json, random, sys
+sys.path[:0] = ["serverFilesCourse", "questions/dlexam-standard-" + sys.argv[1]]
+import server
+out = []
+for seed in range(3):
+    random.seed(seed)
+    data = {"params": {}, "correct_answers": {}}
+    server.generate(data)
+    q = server.question(data["params"]["seed"])
+    matrices = [f for f in q.fields if f.kind == "matrix"]
+    for wrong in (None, (0, 1)):  # all right; then row 0, column 1 of the first matrix wrong
+        raw = {}
+        for f in q.fields:
+            if f.kind == "matrix":
+                n = len(f.answer[0])
+                for i, r in enumerate(f.answer):
+                    for j, x in enumerate(r):
+                        bad = f is matrices[0] and (i, j) == wrong
+                        raw[f.name + str(n * i + j + 1)] = str(x + 1 if bad else x)
+            elif f.kind == "number":
+                raw[f.name] = str(f.answer)
+        g = {**data, "submitted_answers": dict(raw), "raw_submitted_answers": raw,
+             "partial_scores": {f.name: {"score": 1.0, "weight": w} for f in q.fields
+                                for name, w in q.field_weights().items() if name == f.name and f.kind == "choice"}}
+        server.grade(g)
+        out.append({name: p["score"] for name, p in g["partial_scores"].items()}
+                   | {"first": matrices[0].name, "cells": len(matrices[0].answer) * len(matrices[0].answer[0])})
+print(json.dumps({"out": out, "torch": "torch" in sys.modules}))
+'''
+
+
+def test_prairielearn_reads_each_matrix_cell_where_pl_matrix_component_input_puts_it(tmp_path):
+    """grade() reads a cell's text from the input pl-matrix-component-input gives it (answers-name + its number
+    counted row by row from 1: "S1".."S49" for 7x7, "logits1".."logits18" for 6x3), so an all-right matrix
+    scores 1 and one wrong cell costs exactly that cell. It read "S12" for row 1, column 2 (which is row 2, column
+    5 of a 7x7 matrix, from 1) and, for a name no input has, crashed on the parsed matrix (a dict)."""
+    course(tmp_path)
+    for qid in ("Pr2-2", "Pr2-3", "Pr1-3"):
+        rows = without_torch(PL_CELLS, tmp_path, qid)["out"]
+        for right, one_wrong in zip(rows[::2], rows[1::2], strict=True):
+            first, cells = right.pop("first"), right.pop("cells")
+            assert set(right.values()) == {1.0}, (qid, right)
+            one_wrong.pop("first"), one_wrong.pop("cells")
+            assert one_wrong == {**right, first: (cells - 1) / cells}, (qid, one_wrong)
+
+
+class _Elements(HTMLParser):
+    """Every pl-* element of a question.html: (tag, attributes), and the mustache sections that hold options."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.elements: list[tuple[str, dict[str, str]]] = []
+        self.feed(text)
+        self.close()
+        self.sections = re.findall(r"\{\{#params\.([\w.-]+)\}\}", text)
+
+    def handle_starttag(self, tag, attrs):
+        if tag.startswith("pl-"):
+            self.elements.append((tag, dict(attrs)))
+
+
+# The attributes each element takes, from its source at 88fb855, less the deprecated ones: pl-number-input's and
+# pl-multiple-choice's schemas/*.json (whose "fixed-order", "inline" and "external-json*" are "deprecated": true,
+# docs/elements/pl-multiple-choice.md: 'fixed-order="true"' is now 'order="fixed"'), pl-matrix-component-input's
+# and pl-rich-text-editor's prepare() (pl.check_attribs' required and optional lists).
+PL_ATTRIBUTES = {
+    "pl-number-input": {"allow-blank", "allow-complex", "allow-fractions", "answers-name", "aria-label", "atol",
+                        "blank-value", "comparison", "correct-answer", "custom-format", "digits", "display",
+                        "initial-value", "label", "placeholder", "rtol", "show-correct-answer", "show-help-text",
+                        "show-placeholder", "show-score", "size", "suffix", "weight"},
+    "pl-matrix-component-input": {"answers-name", "weight", "label", "aria-label", "suffix", "comparison", "rtol",
+                                  "atol", "digits", "allow-partial-credit", "allow-feedback", "allow-fractions",
+                                  "rows", "columns", "allow-blank", "blank-value"},
+    "pl-multiple-choice": {"all-of-the-above", "all-of-the-above-feedback", "allow-blank", "answers-name",
+                           "aria-label", "builtin-grading", "display", "hide-letter-keys", "hide-score-badge",
+                           "none-of-the-above", "none-of-the-above-feedback", "number-answers", "order",
+                           "placeholder", "size", "weight"},
+    "pl-answer": {"correct", "feedback", "score"},
+    "pl-rich-text-editor": {"file-name", "quill-theme", "source-file-name", "directory", "placeholder", "format",
+                            "markdown-shortcuts", "counter", "min-word-count", "max-word-count", "allow-blank",
+                            "clipboard-enabled"},
+    "pl-question-panel": set(),
+    "pl-answer-panel": set(),
+}
+
+
+def test_prairielearn_question_html_uses_the_elements_current_attributes():
+    """Every element and attribute in question.html is one PrairieLearn accepts and has not deprecated, and the
+    options keep the exam's order (order="fixed"; it wrote the deprecated fixed-order="true")."""
+    for v in (V, make_variant(3, "harder")):
+        for name, data in exports.prairielearn(v).items():
+            if not name.endswith("question.html"):
+                continue
+            page = _Elements(data.decode())
+            for tag, attrs in page.elements:
+                assert tag in PL_ATTRIBUTES and set(attrs) <= PL_ATTRIBUTES[tag], (name, tag, attrs)
+                if tag == "pl-multiple-choice":
+                    assert attrs["order"] == "fixed", name
+
+
+PL_DEALT = r'''
+import json, random, sys
+sys.path[:0] = ["serverFilesCourse"]
+out = {}
+for folder in json.loads(sys.argv[1]):
+    sys.path.insert(0, "questions/" + folder)
+    sys.modules.pop("server", None)
+    import server
+    dealt = []
+    for seed in range(int(sys.argv[2])):
+        random.seed(seed)
+        data = {"params": {}, "correct_answers": {}}
+        server.generate(data)
+        q = server.question(data["params"]["seed"])
+        dealt.append({"fields": [[f.name, f.kind] for f in q.fields], "params": sorted(data["params"]),
+                      "options": {f.name: [[o["text"], o["correct"]] for o in data["params"]["choices"][f.name]]
+                                  for f in q.fields if f.kind == "choice"},
+                      "keyed": {f.name: f.options[f.answer - 1] for f in q.fields if f.kind == "choice"}})
+    out[folder] = dealt
+    sys.path.remove("questions/" + folder)
+print(json.dumps({"out": out, "torch": "torch" in sys.modules}))
+'''
+
+
+def test_prairielearn_deals_variants_that_question_html_can_take(tmp_path):
+    """What generate() deals fits the folder's question.html, as PrairieLearn's elements need (their source at
+    88fb855): each answer field has the element named for it (Pr1.2's are named for the layers, AvgPool-1 or
+    MaxPool-1 as drawn: a variant with the other pooling had inputs with no answer and answers with no input), no
+    element's answers-name is a key of params (pl-multiple-choice's prepare() raises "Duplicate params variable
+    name" for one: every multiple-choice question failed to load), and the mustache section of each
+    pl-multiple-choice lists the dealt options, the keyed one marked correct."""
+    for v in (V, make_variant(3)):  # Pr1.2 with average pooling (variant 1) and with max pooling (variant 3)
+        folder = tmp_path / str(v.seed)
+        files = course(folder, v)
+        pages = {k.split("/")[1]: _Elements(data.decode()) for k, data in files.items()
+                 if k.endswith("question.html")}
+        seeds = {name: 30 if name.endswith("Pr1-2") else 4 for name in pages}
+        dealt = {}
+        for n in set(seeds.values()):
+            dealt |= without_torch(PL_DEALT, folder, json.dumps([k for k in pages if seeds[k] == n]), str(n))["out"]
+        for name, page in pages.items():
+            inputs = [(a.get("answers-name") or a["file-name"].removesuffix(".html"), tag)
+                      for tag, a in page.elements if tag not in ("pl-question-panel", "pl-answer-panel", "pl-answer")]
+            kinds = {"pl-number-input": "number", "pl-matrix-component-input": "matrix",
+                     "pl-multiple-choice": "choice", "pl-rich-text-editor": "essay"}
+            for d in dealt[name]:
+                assert [[n, kinds[t]] for n, t in inputs] == d["fields"], (v.seed, name, d["fields"])
+                assert not {n for n, t in inputs if t != "pl-rich-text-editor"} & set(d["params"]), (name, d["params"])
+                for section in page.sections:
+                    assert section.startswith("choices."), section
+                for f, options in d["options"].items():
+                    assert f"choices.{f}" in page.sections
+                    assert [t for t, correct in options if correct] == [d["keyed"][f]]
 
 
 def test_qti_every_resprocessing_holds_a_respcondition():

@@ -148,5 +148,5 @@ def test_prairielearn_deals_only_variants_split_as_the_assessment(tmp_path):
         share = exact(slot.get("manualPoints", 0)) / PRINTED[qid.replace("-", ".")]
         assert without_torch(PL_SHARES, tmp_path, qid)["out"] == [str(share)] * 3
     refused = without_torch(PL_SHARES, tmp_path, "Pr2-1", "1/2")["out"]
-    assert refused == ["Pr2.1: no variant in 100 draws gives a person 1/2 of its points, as the assessment does: "
-                       "export the questions again"] * 3
+    assert refused == ["Pr2.1: no variant in 100 draws gives a person 1/2 of its points, as the assessment does, "
+                       "with the answer fields of question.html: export the questions again"] * 3

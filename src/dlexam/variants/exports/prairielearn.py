@@ -60,7 +60,15 @@ GRADIENTS = {gradients}
 # the share of the points graded by a person, as infoAssessment.json splits them (autoPoints, manualPoints):
 # generate() deals only variants whose question splits its points the same way
 MANUAL_SHARE = Fraction("{manual_share}")
-DRAWS = 100  # seeds tried for one with that split before generate() gives up
+# question.html's answer fields, (name, kind, weight) in its order: its elements are named for them, so generate()
+# deals only variants whose question has the same (Pr1.2's fields are its layers' names: AvgPool-1 or MaxPool-1)
+FIELDS = {fields}
+DRAWS = 100  # seeds tried for one with that split and those fields before generate() gives up
+
+
+def fields(q):
+    weights = q.field_weights()
+    return [(f.name, f.kind, weights[f.name]) for f in q.fields]
 
 
 def question(seed):
@@ -75,17 +83,20 @@ def generate(data):
     for _ in range(DRAWS):
         seed = random.getrandbits(31) if SEEDS is None else random.choice(SEEDS)  # PrairieLearn seeds random
         q = question(seed)
-        if q.manual_share() == MANUAL_SHARE:
+        if q.manual_share() == MANUAL_SHARE and fields(q) == FIELDS:
             break
     else:
         raise RuntimeError(f"{{QUESTION}}: no variant in {{DRAWS}} draws gives a person {{MANUAL_SHARE}} of its "
-                           "points, as the assessment does: export the questions again")
+                           "points, as the assessment does, with the answer fields of question.html: export the "
+                           "questions again")
     data["params"]["seed"] = seed
     data["params"]["html"] = html((*q.context, *q.prompt))
     data["params"]["solution"] = html(q.solution)
     for f in q.fields:
         if f.kind == "choice":
-            data["params"][f.name] = [{{"text": o, "correct": i + 1 == f.answer}} for i, o in enumerate(f.options)]
+            # not params[f.name]: pl-multiple-choice keeps its own answers there and refuses a name params already has
+            data["params"].setdefault("choices", {{}})[f.name] = [{{"text": o, "correct": i + 1 == f.answer}}
+                                                                 for i, o in enumerate(f.options)]
         elif f.kind == "matrix":
             data["correct_answers"][f.name] = [[float(x) for x in r] for r in f.answer]
         elif f.kind == "number":
@@ -102,15 +113,24 @@ GRADE_EXACT = '''"""Exact grading for the PrairieLearn export: typed fractions (
 from fractions import Fraction
 
 
-def typed(data, name, i=None, j=None):
-    """What the student typed: the raw text where PrairieLearn keeps it, else the parsed number."""
+def typed(data, name, i=None, j=None, columns=None):
+    """What the student typed: the raw text where PrairieLearn keeps it, else the parsed number.
+
+    pl-matrix-component-input names the input of row i, column j (from 0) of a matrix with `columns` columns
+    name + str(columns * i + j + 1): its cells counted row by row from 1 ("S1" .. "S49" for 7x7), not by row and
+    column ("S12" is row 1, column 5 of a 7x7 matrix, counting from 0)."""
     raw = data.get("raw_submitted_answers", {{}})
-    key = name if i is None else f"{{name}}{{i + 1}}{{j + 1}}"  # pl-matrix-component-input's cell inputs
+    key = name if i is None else f"{{name}}{{columns * i + j + 1}}"
     if key in raw:
         return str(raw[key])
     value = data.get("submitted_answers", {{}}).get(name)
     if value is not None and i is not None:
-        value = value[i][j]
+        if isinstance(value, dict):  # the parsed matrix, as prairielearn.to_json stores an ndarray
+            value = value.get("_value")
+        try:
+            value = value[i][j]
+        except (IndexError, KeyError, TypeError):
+            return None
     return None if value is None else repr(value)
 
 
@@ -134,7 +154,8 @@ def exact_score(q, data):
     for f in q.fields:
         if f.kind == "matrix":
             cells = [(i, j) for i in range(len(f.answer)) for j in range(len(f.answer[0]))]
-            right = sum(fraction(typed(data, f.name, i, j) or "") == f.answer[i][j] for i, j in cells)
+            columns = len(f.answer[0])
+            right = sum(fraction(typed(data, f.name, i, j, columns) or "") == f.answer[i][j] for i, j in cells)
             data["partial_scores"][f.name] = {{"score": right / len(cells), "weight": weights[f.name]}}
         elif f.kind == "number" and isinstance(f.answer, Fraction):
             ok = fraction(typed(data, f.name) or "") == f.answer
@@ -217,6 +238,12 @@ def course_instance() -> dict:
             "longName": "dlexam: Deep Learning exam variants"}
 
 
+def question_fields(q: Question) -> list[tuple[str, str, int]]:
+    """The answer fields question.html has elements for, (name, kind, weight): server.py's FIELDS."""
+    weights = q.field_weights()
+    return [(f.name, f.kind, weights[f.name]) for f in q.fields]
+
+
 def question_html(q: Question) -> str:
     out = ["<pl-question-panel>", "  {{{params.html}}}", "</pl-question-panel>", ""]
     weights = q.field_weights()  # the same weights grade_exact.py writes into partial_scores
@@ -231,9 +258,9 @@ def question_html(q: Question) -> str:
             out.append(f'<pl-number-input answers-name="{f.name}" label="{label}" weight="{weight}" '
                        f'comparison="relabs" rtol="0" atol="{tol}" allow-fractions="true"></pl-number-input>')
         elif f.kind == "choice":
-            out += [f'<pl-multiple-choice answers-name="{f.name}" weight="{weight}" fixed-order="true">',
-                    f"  {{{{#params.{f.name}}}}}<pl-answer correct=\"{{{{correct}}}}\">{{{{text}}}}</pl-answer>"
-                    f"{{{{/params.{f.name}}}}}",
+            out += [f'<pl-multiple-choice answers-name="{f.name}" weight="{weight}" order="fixed">',
+                    f"  {{{{#params.choices.{f.name}}}}}<pl-answer correct=\"{{{{correct}}}}\">{{{{text}}}}</pl-answer>"
+                    f"{{{{/params.choices.{f.name}}}}}",
                     "</pl-multiple-choice>"]
         else:  # an essay: graded by a person
             out.append(f'<pl-rich-text-editor file-name="{f.name}.html"></pl-rich-text-editor>')
@@ -267,5 +294,6 @@ def prairielearn(v: Variant) -> dict[str, bytes]:
         gradients = None if seeds is None else {s: make_variant(s, v.difficulty).draw.gradients for s in seeds}
         files[f"{folder}/server.py"] = SERVER.format(qid=q.id, title=q.title, difficulty=v.difficulty,
                                                      seed=v.seed, seeds=seeds, gradients=gradients,
-                                                     manual_share=q.manual_share()).encode()
+                                                     manual_share=q.manual_share(),
+                                                     fields=question_fields(q)).encode()
     return files
