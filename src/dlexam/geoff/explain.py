@@ -40,7 +40,7 @@ from dlexam.geoff.backprop import last_step
 from dlexam.geoff.cells import MATRICES, Cell, Space, num, parse_cell, source
 from dlexam.geoff.compare import GeoffQuery
 from dlexam.geoff.exact import argmax_row, exp_text, loss_term, number_text, sum_of_exps
-from dlexam.geoff.explain_steps import explain_change, explain_norm, explain_step_loss
+from dlexam.geoff.explain_steps import explain_change, explain_norm, explain_step_loss, explain_step_norm
 from dlexam.geoff.explanation import Explanation, dot, total, vec
 from dlexam.geoff.model import PARAMETERS, all_loss_terms, run_geoff, shared_model
 from dlexam.geoff.step import GeoffStep, StepSettings
@@ -376,5 +376,5 @@ def explain_gradient(ex: Explainer, c: Cell) -> Explanation:
 # the explanation of each matrix's cells (a loss by its own two; any other name is a gradient's)
 KINDS = {"X": explain_embedding, "P": explain_attention, "Z": explain_mix,
          **dict.fromkeys(("Q", "K", "V", "S", "R", "logits"), explain_product),
-         "norm": explain_norm, "change": explain_change, "loss_before": explain_step_loss,
-         "loss_after": explain_step_loss}
+         "norm": explain_norm, "change": explain_change, "step_norm": explain_step_norm,
+         "loss_before": explain_step_loss, "loss_after": explain_step_loss}

@@ -6,7 +6,7 @@
 // (its R, its losses): those carry their head count, 1, as /practice's cells do (dlexam.variants.problem2.geoff_cell),
 // and are asked of the one-head model on the same weights, T and input (URL: explainHeads=1 beside explain).
 // Problem 2.5's norms are cells too (norm[W_Q,T=0]: a row of the table is explained on the model at its T), and so are
-// a gradient step's results (change[W_V], norm[W_V], loss_before, loss_after): those are asked with the step's own
+// a gradient step's results (change[W_V], step_norm[W_V], loss_before, loss_after): those are asked with the step's own
 // request (the weights before it, its lr and matrices: G.stepBody), and leave when the step's table does (not in the
 // URL: a reload has no step).
 // Uses G (the page's state), $ and body() of geoff.js.
@@ -66,7 +66,7 @@ const Cells = {
     }
     if (table.id === "step-moved") {
       const m = td.parentElement.dataset.matrix;
-      return td.classList.contains("change") ? `change[${m}]` : td.classList.contains("gnorm") ? `norm[${m}]` : null;
+      return td.classList.contains("change") ? `change[${m}]` : td.classList.contains("gnorm") ? `step_norm[${m}]` : null;
     }
     return null;
   },
@@ -145,7 +145,7 @@ const Cells = {
     if (table.id === "step-moved") {
       const m = tr.dataset.matrix;
       return td.classList.contains("change") ? `max |change| of ${m} in the gradient step: ${td.textContent}`
-        : `|gradient| of ${m} before the gradient step: ${td.textContent}`;
+        : `|gradient| the gradient step applies to ${m}: ${td.textContent}`;
     }
     if (table.id === "heads-losses") return `loss, ${rowLabel.textContent}, ${header[j + 1].textContent}: ${td.textContent}`;
     const [, name, head] = /^(\w+)\[(?:h(\d+),)?/.exec(cell);
@@ -275,7 +275,7 @@ const Cells = {
   // The clicked cell (red) and the cells it came from (blue). The one-head model beside k heads has only its R and
   // its losses on the page (not its Z, nor W_O's editor): only the number explained is outlined.
   mark(e) {
-    if (["norm", "change", "step_loss"].includes(e.kind)) { Cells.markProblem25(e); return; }
+    if (["norm", "change", "step_norm", "step_loss"].includes(e.kind)) { Cells.markProblem25(e); return; }
     const own = e.heads === G.heads, one = !own && e.heads === 1;
     for (const s of own ? e.sources : []) {
       const t = Cells.table(s.matrix, s.head);
