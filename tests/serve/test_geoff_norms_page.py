@@ -180,3 +180,25 @@ def test_two_identical_heads_step_table_shows_the_norm_of_the_gradient_the_step_
     assert disagreement(got["exact"], norm(shared["W_V"])) is None, got
     assert "sum of the heads' gradients" in page.text_content("#explain")
     assert page.locator("#step-moved td.picked").count() == 1
+
+
+@pytest.mark.parametrize("url_t, typed, row", [
+    ("0.5", "norm[W_Q,T=0.5]", "[data-temperature='current']"),  # the page's own row, named with its T
+    ("0.5", "norm[W_Q, T=.5]", "[data-temperature='current']"),  # another spelling of the same T
+    ("sqrt", "norm[W_Q]", "[data-t='sqrt']"),  # the page's T is a row of Problem 2.5's table (no row of its own)
+    ("0", "norm[W_V]", "[data-t='0']"),
+])
+def test_a_typed_norm_outlines_the_number_it_explains(page, url_t, typed, row):
+    """A norm typed into the cell box is outlined in Problem 2.5's table wherever that number is, however the cell is
+    spelled: it was outlined only where the table's own name for it was typed (norm[W_Q,T=0.5] on a page at T = 0.5
+    lit up the 8 entries of dW_Q it came from, and not the norm itself, which the table names norm[W_Q])."""
+    page.goto(f"{page.base}/geoff?{EXAMPLE_Q}&T={url_t}&grad=1")
+    ready(page)
+    page.fill("#explain-cell", typed)
+    page.click("#explain-form button[type=submit]")
+    page.wait_for_selector("#explain-panel[data-cell]")
+    m = re.match(r"norm\[(\w+)", typed).group(1)
+    want = page.locator(f"#grad-norms tr{row} td").nth(PARAMS.index(m))
+    assert "picked" in want.get_attribute("class"), page.get_attribute("#explain-panel", "data-cell")
+    assert page.locator("#grad-norms td.picked").count() == 1
+    assert len(marked(page, f"grad-{m}", "source")) == 8  # the gradient at the page's own T, on the page

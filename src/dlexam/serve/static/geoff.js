@@ -334,7 +334,9 @@ function renderGradients(d) {
   const params = G.defaults.parameters;
   const key = (p) => (p === "W_O" && d.heads > 1 ? "multi_W_O" : p);  // k heads use multi_W_O
   // each norm is explained at the T of its row: norm[W_Q,T=0], norm[W_Q,T=sqrt]; the page's own row: norm[W_Q]
-  const row = (label, c, current) => DL.el("tr", {"data-temperature": current ? "current" : null, "data-t": c.T || null},
+  // data-tvalue: the row's T as the number the model ran at (a typed norm[W_Q,T=0.5] is outlined in the row it is)
+  const row = (label, c, current) => DL.el("tr", {"data-temperature": current ? "current" : null, "data-t": c.T || null,
+    "data-tvalue": String(c.temperature)},
     DL.el("th", {scope: "row", text: label}),
     params.map((p) => DL.el("td", {class: "num mono", "data-param": key(p),
       text: c.vanishes[key(p)] ? "0 (frozen)" : c.norms[key(p)].toPrecision(4)})));

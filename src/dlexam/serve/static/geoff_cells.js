@@ -300,11 +300,15 @@ const Cells = {
     picked.forEach((el) => el.classList.add("picked"));
   },
 
-  // A norm or a step's result: the number clicked (found by its name, in the step's table or Problem 2.5's), and
-  // for a norm at the page's own T (not of a step: its weights are no longer on the page) the gradient it came from.
+  // A norm or a step's result: the number clicked (found by its name, in the step's table or Problem 2.5's; a norm
+  // of Problem 2.5's table also by its matrix and the T its explanation ran at, however it was typed: norm[W_Q,T=0.5]
+  // is the page's own row at T = 0.5, norm[W_Q] the row T = 0 or sqrt(d_k) on a page at that T), and for a norm at
+  // the page's own T (not of a step: its weights are no longer on the page) the gradient it came from.
   markProblem25(e) {
     const area = $(Cells.step ? "step-result" : "grads");
-    for (const el of area.querySelectorAll("[data-cell]")) if (el.dataset.cell === e.cell) el.classList.add("picked");
+    const same = (el) => el.dataset.cell === e.cell || (!Cells.step && e.kind === "norm" &&
+      el.dataset.param === e.parameter && Number(el.parentElement.dataset.tvalue) === e.temperature);
+    for (const el of area.querySelectorAll("[data-cell]")) if (same(el)) el.classList.add("picked");
     if (Cells.step || e.kind !== "norm" || e.temperature !== G.temperature) return;
     for (const s of e.sources) {
       const name = {dE: "E", dW_O: G.heads > 1 ? "multi_W_O" : "W_O"}[s.matrix] || s.matrix.slice(1);
