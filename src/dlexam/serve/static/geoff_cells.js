@@ -44,6 +44,7 @@ const Cells = {
 
   // The cell a click landed on: its table's id names the matrix (and head), the row and column give the indices.
   nameOf(target) {
+    if (target.closest("[data-cell='sqrt_d_k']")) return "sqrt_d_k";  // T = sqrt(d_k) in P's caption
     if (target.closest("#loss-teacher_forcing, #loss-exam")) return "loss";
     if (target.closest("#loss-before")) return "loss_before";
     if (target.closest("#loss-after")) return "loss_after";
@@ -120,6 +121,11 @@ const Cells = {
       loss.tabIndex = 0;
       loss.setAttribute("role", "button");
       loss.setAttribute("aria-label", `${words}: ${loss.textContent}`);
+    }
+    for (const scale of $("matrices").querySelectorAll("[data-cell='sqrt_d_k']")) {  // T = sqrt(d_k), P's caption
+      scale.tabIndex = 0;
+      scale.setAttribute("role", "button");
+      scale.setAttribute("aria-label", `sqrt(d_k), the temperature of P: ${scale.textContent}`);
     }
     for (const conv of ["teacher_forcing", "exam"]) {
       const loss = $("loss-" + conv);
@@ -282,7 +288,9 @@ const Cells = {
       for (const [i, j] of s.cells) Cells.at(t, i, j).forEach((td) => td.classList.add("source"));
     }
     let picked = [];
-    if (e.kind === "loss") {  // the whole loss: the page's (and its column beside one head's), or one head's
+    if (e.kind === "scale") {  // sqrt(d_k): in every head's P caption (at T = sqrt(d_k)); its source, W_Q's editor
+      picked = [...$("matrices").querySelectorAll("[data-cell='sqrt_d_k']")];
+    } else if (e.kind === "loss") {  // the whole loss: the page's (and its column beside one head's), or one head's
       picked = own ? [$("loss-teacher_forcing"), $("loss-exam")].filter(Boolean) : [];
       if (own || one) picked.push(...Cells.column($("heads-losses"), own ? 1 : 0));
     } else if (!own) {
