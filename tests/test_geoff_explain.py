@@ -256,3 +256,24 @@ def test_a_tiny_temperature_or_huge_weights_are_explained_not_crashed():
     for p in (4, 5, 6):
         want = -float(torch.log_softmax(logits[p - 1], dim=-1)[VOCAB.index(EXAMPLE.split()[p])])
         assert ex.explain(f"loss[{p}]").computed == pytest.approx(want, rel=1e-9, abs=1e-12), p
+
+
+def test_sqrt_d_k_is_the_root_of_W_Qs_columns_as_the_model_runs_it():
+    """sqrt_d_k (the T of P's caption at T = sqrt): d_k is the number of columns of W_Q, typed in here for Version A
+    (2) and for weights of width 4 (whose root, 2, is exact); the value is the T the model itself runs at."""
+    def explain(query, cell):
+        return Explainer(query).explain(cell)
+
+    e = explain(geoff.GeoffQuery(EXAMPLE, temperature="sqrt"), "sqrt_d_k")
+    model_t = geoff.run_geoff(EXAMPLE, temperature="sqrt").temperature
+    assert e.kind == "scale" and e.value == math.sqrt(len(W_[0])) == model_t  # the exam's W_Q: 2 columns
+    assert e.computed == pytest.approx(math.sqrt(2), rel=1e-15) and e.closed_form == "sqrt(2)"
+    assert e.summary.startswith("sqrt(d_k) = sqrt(2) = 1.4142: d_k = 2") and e.to_json()["d_k"] == 2
+    assert e.sources == [{"matrix": "W_Q", "head": None, "cells": [[i, j] for i in range(4) for j in range(2)]}]
+    assert explain(geoff.GeoffQuery(EXAMPLE, temperature=0.5), "sqrt_d_k").value == e.value  # whatever the page's T
+    eye = [[float(i == j) for j in range(4)] for i in range(4)]
+    wide = geoff.GeoffWeights(W_Q=eye, W_K=eye, W_V=eye, W_O=eye, multi_W_O=eye + eye)
+    e4 = explain(geoff.GeoffQuery(EXAMPLE, temperature="sqrt", weights=wide), "sqrt_d_k")
+    assert e4.computed == Fraction(2) and e4.value == 2.0 and e4.closed_form == ""
+    with pytest.raises(UserError, match="takes no index"):
+        explain(geoff.GeoffQuery(EXAMPLE), "sqrt_d_k[0]")

@@ -185,6 +185,29 @@ def test_two_identical_heads_step_their_shared_matrix_by_the_heads_summed_gradie
     assert ex.explain("loss_after").value == pytest.approx(after, rel=1e-12)
 
 
+def test_two_identical_heads_step_reports_the_norm_of_the_gradient_it_applies():
+    """The step table's |gradient| with k identical heads: the heads share W_Q, W_K, W_V, so the gradient the step
+    applies to each is the heads' sum (autograd on one shared leaf says so); its norm is |g_1 + g_2|, not the norm
+    over both heads' 16 entries, sqrt(|g_1|^2 + |g_2|^2) (what it had shown: 1.0031 for W_V at T = sqrt(2),
+    against 0.8381)."""
+    for T, name in ((SQRT2, "sqrt"), (0.5, 0.5)):
+        _, _, shared = forward(T, heads=2)  # one W_Q, W_K, W_V for both heads: its gradient is the heads' sum
+        query = geoff.GeoffQuery(EXAMPLE, temperature=name, heads=2)
+        step = geoff.gradient_step(query, lr=0.1)
+        want = {"W_Q": shared["W_Q"], "W_K": shared["W_K"], "W_V": shared["W_V"], "multi_W_O": shared["W_O"]}
+        for m, g in want.items():
+            assert step.gradient_norms[m] == pytest.approx(float(g.norm()), rel=1e-12), (m, T)
+            e = Explainer(query, StepSettings(0.1)).explain(f"step_norm[{m}]")
+            assert e.kind == "step_norm" and e.value == step.gradient_norms[m]
+            assert float(e.computed) == pytest.approx(float(g.norm()), rel=1e-9), (m, e.summary)
+            entries = squares_of(e.summary)  # the 8 (16 for multi_W_O) entries of the applied gradient
+            assert entries == pytest.approx(g.flatten().tolist(), abs=5e-5, rel=5e-4), (m, e.summary)
+        assert "sum" in Explainer(query, StepSettings(0.1)).explain("step_norm[W_V]").text
+    one = geoff.gradient_step(geoff.GeoffQuery(EXAMPLE, temperature=0.5), lr=0.1)  # one head: its own gradient
+    _, _, g1 = forward(0.5)
+    assert one.gradient_norms["W_V"] == pytest.approx(float(g1["W_V"].norm()), rel=1e-12)
+
+
 def test_the_exam_convention_steps_its_own_loss():
     before, after, change, _, _ = manual_step(0.0, 0.1, convention="exam")
     ex = Explainer(geoff.GeoffQuery(EXAMPLE, convention="exam"))  # lr 0.1, W_Q..W_O: the page's defaults

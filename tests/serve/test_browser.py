@@ -285,3 +285,35 @@ def save_screenshot(page, path: Path) -> None:
     img = Image.open(io.BytesIO(page.screenshot(full_page=False))).convert("RGB")
     path.parent.mkdir(parents=True, exist_ok=True)
     img.quantize(colors=128, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
+
+
+CELL_TEXT = """() => Array.from(document.querySelectorAll("table.matrix td:not(.corner)")).map(td => {
+  const range = document.createRange();
+  range.selectNodeContents(td);
+  const lines = Array.from(range.getClientRects()).filter(r => r.width > 0), box = td.getBoundingClientRect(),
+        text = range.getBoundingClientRect();
+  return {table: td.closest("table").id, text: td.textContent, px: parseFloat(getComputedStyle(td).fontSize),
+          lines: lines.length, inside: text.left >= box.left - 0.5 && text.right <= box.right + 0.5
+            && text.top >= box.top - 0.5 && text.bottom <= box.bottom + 0.5};
+})"""
+
+
+@pytest.mark.parametrize("size", [(1280, 800), (390, 844)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_geoff_matrix_numbers_are_legible_whole_and_inside_their_cells(browser, server, size):
+    """Every number of /geoff's heat-coloured matrices (two heads at T = 0.5, with gradients: the widest numbers,
+    such as 7.615e-9) reads at 9 CSS px or more, on one line, inside its cell, at a desktop and a phone width; the
+    page does not overflow (a wide matrix scrolls in its own box). On a phone a 7-column P had broken its numbers
+    across lines inside their cells ("1.52" over "3e-8", "0.5" over "000")."""
+    ctx, page, watch = open_page(browser, server, size[0])
+    page.set_viewport_size({"width": size[0], "height": size[1]})
+    page.goto(f"http://127.0.0.1:{server.port}/geoff?{EXAMPLE_Q}&T=0.5&heads=2&grad=1")
+    ready(page)
+    cells = page.evaluate(CELL_TEXT)
+    assert len(cells) > 300
+    small = [c for c in cells if c["px"] < 9]
+    broken = [c for c in cells if c["lines"] != 1]
+    outside = [c for c in cells if not c["inside"]]
+    assert not small and not broken and not outside, (small[:3], broken[:3], outside[:3])
+    assert overflows(page) == [], size
+    ctx.close()
+    watch.check()

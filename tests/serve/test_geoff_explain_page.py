@@ -158,3 +158,43 @@ def test_a_variants_transformer_has_its_own_labels_from_the_api(page):
     click_cell(page, "Z-h1", 3, 0)
     want = explain(geoff.GeoffQuery(" ".join(t.example), heads=t.heads, weights=w), "Z[h2,3,0]").to_json()
     assert shown(page, "Z[h2,3,0]")["summary"] == want["summary"]
+
+
+def test_the_sqrt_d_k_of_Ps_caption_is_a_number_to_click(page):
+    """At T = sqrt(d_k) each head's P caption says the T it was computed at; that number is explained like every
+    other (dlexam.geoff.explain's sqrt_d_k: d_k from the model's weights, its root computed there): by click and by
+    keyboard, the W_Q editor's columns (d_k of them) lit up as where it comes from. The oracle: d_k counted here as
+    the W_Q editor's columns, its square root taken here."""
+    import math
+
+    from .test_a11y import axe_violations
+    from .test_exactness import disagreement
+    from .test_keyboard import press, tab_to
+
+    page.goto(f"{page.base}/geoff?{EXAMPLE_Q}&T=sqrt&heads=2")
+    ready(page)
+    d_k = page.locator("#edit-W_Q tr").first.locator("th").count()  # the editor's column headers
+    assert d_k == 2
+    query = geoff.GeoffQuery(EXAMPLE, temperature="sqrt", heads=2)
+    number = page.locator("#P-h1-caption [data-cell='sqrt_d_k']")
+    assert number.text_content() == f"sqrt(d_k) = {math.sqrt(d_k):.4f}"
+    number.click()
+    got = shown(page, "sqrt_d_k")
+    assert got["summary"] == explain(query, "sqrt_d_k").summary
+    assert disagreement(got["exact"], math.sqrt(d_k)) is None and "sqrt(2)" in page.text_content("#explain")
+    assert page.locator("[data-cell='sqrt_d_k'].picked").count() == 2  # each head's caption
+    assert len(marked(page, "edit-W_Q", "source")) == 4 * d_k  # W_Q's d_k columns
+    assert params(page)["explain"] == "sqrt_d_k"
+    page.fill("#explain-cell", "P[h1,3,0]")
+    page.click("#explain-form button[type=submit]")
+    shown(page, "P[h1,3,0]")
+    page.focus("#seq")
+    at = tab_to(page, "e.dataset.cell === 'sqrt_d_k'")
+    assert at["name"].startswith("sqrt(d_k), the temperature of P: "), at
+    press(page, "Enter")
+    shown(page, "sqrt_d_k")
+    assert axe_violations(page) == []
+    n = counter(page, "rendered")
+    page.check("#t-zero")  # T = 0: P's caption says argmax, nothing to explain there
+    ready(page, rendered=n + 1)
+    assert page.locator("#matrices [data-cell='sqrt_d_k']").count() == 0

@@ -149,10 +149,11 @@ def test_a_gradient_steps_results_by_keyboard(page):
     got = shown(page, "change[W_V]")
     assert got["summary"] == explain(query, "change[W_V]", lr).summary
     assert disagreement(got["exact"], change["W_V"]) is None
-    at = press(page, "ArrowRight", " ")  # |gradient|: the norm on the weights before the step
-    assert at["cell"] == "norm[W_V]" and at["name"].startswith("|gradient| of W_V before the gradient step: "), at
-    got = shown(page, "norm[W_V]")
-    assert got["summary"] == explain(query, "norm[W_V]").summary
+    at = press(page, "ArrowRight", " ")  # |gradient|: the norm of the gradient the step applies
+    assert at["cell"] == "step_norm[W_V]", at
+    assert at["name"].startswith("|gradient| the gradient step applies to W_V: "), at
+    got = shown(page, "step_norm[W_V]")
+    assert got["summary"] == explain(query, "step_norm[W_V]", lr).summary
     assert disagreement(got["exact"], norm(oracle(0.5)["grads"]["W_V"])) is None
     at = tab_to(page, "e.id === 'loss-after'", most=5)  # a button
     assert at["cell"] == "loss_after" and at["name"].startswith("loss after the gradient step: "), at
@@ -160,3 +161,44 @@ def test_a_gradient_steps_results_by_keyboard(page):
     got = shown(page, "loss_after")
     assert disagreement(got["exact"], loss_after) is None
     assert axe_violations(page) == []
+
+
+def test_two_identical_heads_step_table_shows_the_norm_of_the_gradient_the_step_applies(page):
+    """With two identical heads the heads share W_Q, W_K, W_V and the step moves each by lr x the heads' summed
+    gradient: the step table's |gradient| is that sum's norm (autograd: the oracle's per-head copies' gradients
+    added, which is the gradient of one shared matrix), and its explanation's arithmetic gives the same number."""
+    page.goto(f"{page.base}/geoff?{EXAMPLE_Q}&T=sqrt&heads=2")
+    ready(page)
+    step(page)
+    g = oracle(math.sqrt(2), heads=2)["grads"]
+    shared = {m: [[sum(h[i][j] for h in g[m]) for j in range(2)] for i in range(4)] for m in ("W_Q", "W_K", "W_V")}
+    for m in ("W_Q", "W_K", "W_V"):
+        shown_norm = float(page.text_content(f"#step-moved tr[data-matrix='{m}'] td.gnorm"))
+        assert shown_norm == pytest.approx(norm(shared[m]), rel=2e-3), (m, shown_norm, norm(shared[m]), norm(g[m]))
+    page.click("#step-moved tr[data-matrix='W_V'] td.gnorm")
+    got = shown(page, "step_norm[W_V]")
+    assert disagreement(got["exact"], norm(shared["W_V"])) is None, got
+    assert "sum of the heads' gradients" in page.text_content("#explain")
+    assert page.locator("#step-moved td.picked").count() == 1
+
+
+@pytest.mark.parametrize("url_t, typed, row", [
+    ("0.5", "norm[W_Q,T=0.5]", "[data-temperature='current']"),  # the page's own row, named with its T
+    ("0.5", "norm[W_Q, T=.5]", "[data-temperature='current']"),  # another spelling of the same T
+    ("sqrt", "norm[W_Q]", "[data-t='sqrt']"),  # the page's T is a row of Problem 2.5's table (no row of its own)
+    ("0", "norm[W_V]", "[data-t='0']"),
+])
+def test_a_typed_norm_outlines_the_number_it_explains(page, url_t, typed, row):
+    """A norm typed into the cell box is outlined in Problem 2.5's table wherever that number is, however the cell is
+    spelled: it was outlined only where the table's own name for it was typed (norm[W_Q,T=0.5] on a page at T = 0.5
+    lit up the 8 entries of dW_Q it came from, and not the norm itself, which the table names norm[W_Q])."""
+    page.goto(f"{page.base}/geoff?{EXAMPLE_Q}&T={url_t}&grad=1")
+    ready(page)
+    page.fill("#explain-cell", typed)
+    page.click("#explain-form button[type=submit]")
+    page.wait_for_selector("#explain-panel[data-cell]")
+    m = re.match(r"norm\[(\w+)", typed).group(1)
+    want = page.locator(f"#grad-norms tr{row} td").nth(PARAMS.index(m))
+    assert "picked" in want.get_attribute("class"), page.get_attribute("#explain-panel", "data-cell")
+    assert page.locator("#grad-norms td.picked").count() == 1
+    assert len(marked(page, f"grad-{m}", "source")) == 8  # the gradient at the page's own T, on the page

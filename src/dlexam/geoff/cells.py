@@ -7,8 +7,10 @@ The names count from 0, like an array (and ``svhn explain --at``); the explanati
 as the exam does ("z_5", "rows 5, 6, 7") and every view's labels do: row 3 of P is "position 4".
 With k heads (Problem 2.4) a matrix of one head takes its head first: ``P[h2,3,0]``. ``P[3,:]`` and ``Z[6,:]``
 name a whole row. Problem 2.5's numbers are named by their matrix: ``norm[W_Q]`` (at the query's T) or
-``norm[W_Q,T=0]`` (a row of Problem 2.5's table: ``T=0``, ``T=sqrt``, ``T=0.5``), ``change[W_V]``, ``loss_before``,
-``loss_after`` (one gradient step's results: :class:`dlexam.geoff.step.StepSettings`). The names:
+``norm[W_Q,T=0]`` (a row of Problem 2.5's table: ``T=0``, ``T=sqrt``, ``T=0.5``), ``change[W_V]``, ``step_norm[W_V]``,
+``loss_before``, ``loss_after`` (one gradient step's results: :class:`dlexam.geoff.step.StepSettings`). With k
+identical heads ``norm[W_V]`` is over every head's own gradient (Problem 2.5's table), ``step_norm[W_V]`` that of the
+gradient the step applies to the shared W_V, the heads' sum. The names:
 
 =================  =========================================  ==============================
 name (aliases)     what                                        rows x columns
@@ -28,8 +30,11 @@ dE                 d loss / d E                                vocabulary x d_mo
 norm[W]            |d loss / d W| (Frobenius; W: E, W_Q, W_K,  one number per matrix
                    W_V, W_O or multi_W_O), at T or T=...
 change[W]          max |change| of W in one gradient step      one number per matrix
+step_norm[W]       |the gradient one step applies to W|        one number per matrix
 loss_before        the loss a gradient step differentiates     one number
 loss_after         that loss at the stepped weights            one number
+sqrt_d_k           sqrt(d_k), T's usual value (d_k: W_Q's      one number
+                   columns, each head's query and key width)
 =================  =========================================  ==============================
 """
 
@@ -57,16 +62,18 @@ MATRICES: dict[str, tuple[str, str | None, bool]] = {
     "dW_O": ("head_dims", "outputs", False), "dE": ("tokens", "dims", False),
     # Problem 2.5's numbers, one per matrix (its name is the index), and a gradient step's two losses
     "norm": ("parameters", None, False), "change": ("parameters", None, False),
+    "step_norm": ("parameters", None, False),
     "loss_before": ("scalar", None, False), "loss_after": ("scalar", None, False),
+    "sqrt_d_k": ("scalar", None, False),  # T = sqrt(d_k): the attention's usual temperature, from the weights' shape
 }
-BY_MATRIX = ("norm", "change")  # indexed by a matrix's name: norm[W_Q], change[W_V]
-WHOLE = ("loss", "loss_before", "loss_after")  # named without an index
+BY_MATRIX = ("norm", "change", "step_norm")  # indexed by a matrix's name: norm[W_Q], change[W_V], step_norm[W_V]
+WHOLE = ("loss", "loss_before", "loss_after", "sqrt_d_k")  # named without an index
 ALIASES = {"QK^T": "S", "QKT": "S", "scores": "S", "attention": "P", "dmulti_W_O": "dW_O", "d_W_O": "dW_O"}
 ROWS = ("P", "Z")  # the matrices whose whole row has one explanation: P[3,:], Z[6,:]
 SPELLING = ("name a cell as NAME[row,column], counting from 0: P[3,0], S[3,0], Z[6,:], logits[6,<STOP>], loss[4], "
             "loss, dW_V[0,1]; NAME is one of X, Q, K, V, S, P, Z, R, logits, loss, dW_Q, dW_K, dW_V, dW_O, dE; with "
             "k heads a head first: P[h2,3,0]; Problem 2.5: norm[W_Q] or norm[W_Q,T=0] (T=sqrt, T=0.5), change[W_V], "
-            "loss_before, loss_after")
+            "step_norm[W_V], loss_before, loss_after; the temperature sqrt(d_k): sqrt_d_k")
 _CELL = re.compile(r"^\s*([A-Za-z_^]+)\s*(?:\[(.*)\])?\s*$")
 
 
@@ -179,6 +186,8 @@ def parse_cell(text: str, space: Space) -> Cell:
         if name not in WHOLE:
             raise UserError(f"{name} needs an index: {SPELLING}")
         return Cell(name)
+    if name == "sqrt_d_k":
+        raise UserError("sqrt_d_k takes no index: it is one number, sqrt of the width of a head's queries and keys")
     if name in WHOLE[1:]:
         raise UserError(f"{name} takes no index: it is one number, the loss of the gradient step")
     parts = [p.strip() for p in inside.split(",")]

@@ -121,10 +121,12 @@ class GradientComparison:
 
     def to_json(self) -> dict:
         """label -> {"norms", "vanishes", "T": the row's temperature as a cell names it ("0", "sqrt"): its norms are
-        explained as norm[W_Q,T=0] (:mod:`dlexam.geoff.explain_steps`)}."""
+        explained as norm[W_Q,T=0] (:mod:`dlexam.geoff.explain_steps`), "temperature": that T as the number the
+        model ran at (sqrt(d_k) = 1.4142...; a norm's explanation says its T so, whatever spelling asked for it)}."""
         at = dict(GRADIENT_TEMPERATURES)
         return {label: {"norms": self.norms[label], "vanishes": self.vanishes[label],
-                        "T": temperature_name(at[label])} for label in self.results}
+                        "T": temperature_name(at[label]), "temperature": r.temperature}
+                for label, r in self.results.items()}
 
 
 def compare_gradients(

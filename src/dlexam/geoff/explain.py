@@ -34,13 +34,13 @@ from fractions import Fraction
 
 import torch
 
-from dlexam.attention import is_argmax
+from dlexam.attention import is_argmax, resolve_temperature
 from dlexam.errors import UserError
 from dlexam.geoff.backprop import last_step
 from dlexam.geoff.cells import MATRICES, Cell, Space, num, parse_cell, source
 from dlexam.geoff.compare import GeoffQuery
 from dlexam.geoff.exact import argmax_row, exp_text, loss_term, number_text, sum_of_exps
-from dlexam.geoff.explain_steps import explain_change, explain_norm, explain_step_loss
+from dlexam.geoff.explain_steps import explain_change, explain_norm, explain_step_loss, explain_step_norm
 from dlexam.geoff.explanation import Explanation, dot, total, vec
 from dlexam.geoff.model import PARAMETERS, all_loss_terms, run_geoff, shared_model
 from dlexam.geoff.step import GeoffStep, StepSettings
@@ -210,6 +210,32 @@ def explain_product(ex: Explainer, c: Cell) -> Explanation:
                        lines, sources)
 
 
+def explain_scale(ex: Explainer, c: Cell) -> Explanation:
+    """sqrt(d_k), the temperature attention is usually run at (the page's and the CLI's T = sqrt): d_k is the width
+    of each head's queries and keys, the number of columns of W_Q (and W_K) in the model's weights (the spec's
+    d_head), and T its square root as the model itself resolves it (:func:`dlexam.attention.resolve_temperature`)."""
+    w = ex.query.weights
+    d_k = w.d_head
+    r = math.isqrt(d_k)
+    computed = Fraction(r) if r * r == d_k else math.sqrt(d_k)
+    value = resolve_temperature("sqrt", d_k)
+    d_model = len(w.W_Q)
+    summary = (f"sqrt(d_k) = sqrt({d_k}) = {value:.4f}: d_k = {d_k}, the width of each head's queries and keys, the "
+               f"number of columns of W_Q ({d_model}x{d_k}) and of W_K")
+    lines = [f"d_k = {d_k}: W_Q and W_K are d_model x d_k = {d_model}x{d_k} (the model's weights), so each query "
+             f"q_i = x_i W_Q and each key k_j = x_j W_K has {d_k} entries, and a score S[i,j] = q_i . k_j is a sum of "
+             f"{d_k} products",
+             f"T = sqrt(d_k) = sqrt({d_k}) = {value:.4f}: P = softmax(S / T) row by row; for query and key entries "
+             "of unit variance a score, a sum of d_k products, has variance d_k, so dividing by sqrt(d_k) keeps the "
+             "softmax's inputs at one scale whatever d_k is (the usual temperature; Problem 2.5's remedy for "
+             "argmax's frozen W_Q and W_K)"]
+    if ex.query.temperature == "sqrt":
+        lines.append(f"this model runs at T = sqrt(d_k): every P, Z, R and logit here is at T = {ex.T:.4f}")
+    return Explanation(c, "scale", "sqrt(d_k)", value, computed, summary, lines,
+                       [source("W_Q", [(i, j) for i in range(d_model) for j in range(d_k)])],
+                       "" if isinstance(computed, Fraction) else f"sqrt({d_k})", {"d_k": d_k})
+
+
 def explain_attention(ex: Explainer, c: Cell) -> Explanation:
     """A row of P (the clicked cell's value among it): argmax's tie rule at T = 0, softmax(s/T) at T > 0, causal."""
     i, h = c.row, c.head
@@ -376,5 +402,5 @@ def explain_gradient(ex: Explainer, c: Cell) -> Explanation:
 # the explanation of each matrix's cells (a loss by its own two; any other name is a gradient's)
 KINDS = {"X": explain_embedding, "P": explain_attention, "Z": explain_mix,
          **dict.fromkeys(("Q", "K", "V", "S", "R", "logits"), explain_product),
-         "norm": explain_norm, "change": explain_change, "loss_before": explain_step_loss,
-         "loss_after": explain_step_loss}
+         "norm": explain_norm, "change": explain_change, "step_norm": explain_step_norm,
+         "loss_before": explain_step_loss, "loss_after": explain_step_loss, "sqrt_d_k": explain_scale}

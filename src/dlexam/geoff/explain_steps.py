@@ -4,6 +4,8 @@
   ``|d loss / d W_V| = sqrt(sum of its squared entries)``, written out with the entries, on the model at the T of
   its row. At T = 0 the norms of W_Q and W_K are exactly 0: attention is argmax of the scores, P is piecewise
   constant in them, so no gradient reaches W_Q or W_K (Problem 2.5's point).
+- :func:`explain_step_norm`: ``step_norm[W_V]``, the norm of the gradient one step applies to W_V (with identical
+  heads their summed gradient: they share W_V), written out entry by entry as ``norm`` is.
 - :func:`explain_change`: ``change[W_V]``, one step's largest move ``max |W_V' - W_V| = lr x max |d loss / d W_V|``,
   with the entry where the gradient is largest named (identical heads share W_Q, W_K, W_V: their gradients add).
 - :func:`explain_step_loss`: ``loss_before`` and ``loss_after``, the loss the step differentiates (under the query's
@@ -24,6 +26,7 @@ from dlexam.errors import UserError
 from dlexam.geoff.cells import Cell, num, short_float, source
 from dlexam.geoff.exact import Number, number_text
 from dlexam.geoff.explanation import Explanation, total, vec
+from dlexam.geoff.model import applied_gradient
 
 PROJECTIONS = ("W_Q", "W_K", "W_V")
 
@@ -64,6 +67,16 @@ def _rows_text(m) -> str:
     return "(" + ", ".join(vec(num(v) for v in row) for row in m) + ")"
 
 
+def _norm_arithmetic(matrices) -> tuple[list[Number], Number, str]:
+    """(the entries of `matrices` as numbers, their Frobenius norm, the arithmetic that gives it written out)."""
+    entries = [num(v) for m in matrices for v in m.flatten().tolist()]
+    sum_sq = total([x * x if isinstance(x, Fraction) else float(x) ** 2 for x in entries])
+    root = _root(sum_sq)
+    return entries, root, (f"sqrt(the sum of the squares of its {len(entries)} entries) = "
+                           f"sqrt({' + '.join(f'{_factor(x)}^2' for x in entries)}) = sqrt({number_text(sum_sq)}) = "
+                           f"{number_text(root)}")
+
+
 def explain_norm(ex, c: Cell) -> Explanation:
     """|d loss / d W| of Problem 2.5's table, on the model at the T of the cell's row (the query's where none)."""
     at = ex
@@ -72,16 +85,11 @@ def explain_norm(ex, c: Cell) -> Explanation:
     name, q = c.parameter, at.query
     g = at.backward()["params"][name]
     heads = list(g) if g.dim() == 3 else [g]  # k heads: (H, d_model, d_head), each head's own gradient
-    entries = [num(v) for m in heads for v in m.flatten().tolist()]
-    squares = [x * x if isinstance(x, Fraction) else float(x) ** 2 for x in entries]
-    sum_sq = total(squares)
-    root = _root(sum_sq)
+    entries, root, arithmetic = _norm_arithmetic(heads)
     zero = all(float(v) == 0 for m in heads for v in m.flatten().tolist())
     conv = q.convention.replace("_", " ")
     title = f"|d loss / d {name}| at T = {_t_text(at)}"
-    summary = (f"{title} = sqrt(the sum of the squares of its {len(entries)} entries) = "
-               f"sqrt({' + '.join(f'{_factor(x)}^2' for x in entries)}) = sqrt({number_text(sum_sq)}) = "
-               f"{number_text(root)}")
+    summary = f"{title} = {arithmetic}"
     lines = [f"d loss / d {name}" + (f" (head {h + 1})" if len(heads) > 1 else "") + f" = {_rows_text(m.tolist())}"
              for h, m in enumerate(heads)]
     lines.append(f"the gradient of the {conv} loss by autograd on the model at T = {_t_text(at)} (its entries: "
@@ -147,6 +155,39 @@ def explain_change(ex, c: Cell) -> Explanation:
                        extra={"lr": lr, "moved": step.moved[name], "matrices": list(step.change),
                               "convention": ex.query.convention,
                               "entry": {"cell": entry.name, "title": entry_title, "gradient": value}})
+
+
+def explain_step_norm(ex, c: Cell) -> Explanation:
+    """|the gradient one gradient step applies to a matrix| (the step table's |gradient|): with k identical heads the
+    heads share W_Q, W_K, W_V, and the step moves each by lr x the heads' summed gradient (model.applied_gradient),
+    so its norm is that sum's, not the norm over every head's own entries (norm[W], Problem 2.5's table)."""
+    step, name, w = ex.stepped(), c.parameter, ex.query.weights
+    if name not in step.change:
+        raise UserError(f"step_norm[{name}]: {name} was not stepped: this step moves {', '.join(step.change)} (add it "
+                        "to the step's matrices: the page's 'E too', the API's matrices, --step-matrices)")
+    g = ex.backward()["params"][name]
+    applied = applied_gradient(w, name, g)
+    gname, k = _gradient_cell(name), g.shape[0] if g.dim() == 3 else 1
+    per = list(applied) if applied.dim() == 3 else [applied]
+    _, root, arithmetic = _norm_arithmetic(per)
+    title = f"|gradient| of {name} in one step (lr {short_float(ex.step.lr)})"
+    lines = [f"the gradient the step applies: {name} <- {name} - {short_float(ex.step.lr)} x d loss / d {name} (the "
+             f"{ex.query.convention.replace('_', ' ')} loss at T = {_t_text(ex)}, on the weights before the step)"]
+    if applied is not g:  # identical heads share the matrix: their gradients add
+        lines.append(f"the {k} heads share {name} (identical heads): its gradient is the sum of the heads' "
+                     f"gradients, d loss / d {name} = " + " + ".join(f"{gname}[h{h + 1}]" for h in range(k))
+                     + f" = {_rows_text(applied.tolist())}")
+        lines.append(f"its norm is the sum's, not the norm over the {k} heads' own entries (norm[{name}], Problem "
+                     "2.5's table, counts each head's gradient apart)")
+    else:
+        lines += [f"d loss / d {name}" + (f" (head {h + 1}, its own {name})" if len(per) > 1 else "")
+                  + f" = {_rows_text(m.tolist())}" for h, m in enumerate(per)]
+    rows, cols = g.shape[-2:]
+    sources = [source(gname, [(i, j) for i in range(rows) for j in range(cols)], h if g.dim() == 3 else None)
+               for h in range(k)]
+    return Explanation(c, "step_norm", title, step.gradient_norms[name], root, f"|d loss / d {name}| = {arithmetic}",
+                       lines, sources, extra={"lr": ex.step.lr, "matrices": list(step.change),
+                                              "convention": ex.query.convention, "temperature": ex.T})
 
 
 def _stepped_lines(ex, step) -> list[str]:

@@ -37,7 +37,9 @@ class Explanation:
     """The arithmetic of one cell (or one row of P or Z): what the views show when a number is clicked."""
 
     cell: Cell
-    kind: str  # embedding | product | attention | mix | loss_term | loss | gradient | norm | change | step_loss
+    # embedding | product | attention | mix | loss_term | loss | gradient | norm | change | step_norm | step_loss
+    # | scale (sqrt_d_k)
+    kind: str
     title: str  # the cell with its labels: "P[<START>, D]"
     value: float | list[float]  # the model's own number (a row: its numbers)
     computed: Number | list[Number]  # what the arithmetic below gives: a Fraction where every operand is one

@@ -277,7 +277,14 @@ def sgd_step(weights: GeoffWeights, gradients: dict[str, torch.Tensor], lr: floa
                 h[i] = (torch.tensor(h[i], dtype=torch.float64) - lr * gh).tolist()
             new["multi_heads"] = tuple(tuple(h) for h in heads_now)
             continue
-        if name in ("W_Q", "W_K", "W_V") and g.dim() == 3:
-            g = g.sum(0)  # (H, d_model, d_head) -> (d_model, d_head): the heads share the matrix
-        new[name] = (weights.tensor(name) - lr * g).tolist()
+        new[name] = (weights.tensor(name) - lr * applied_gradient(weights, name, g)).tolist()
     return weights.replace(**new)
+
+
+def applied_gradient(weights: GeoffWeights, name: str, g: torch.Tensor) -> torch.Tensor:
+    """The gradient of the matrix `name` itself, as :func:`sgd_step` applies it, from `g` as :func:`run_geoff` gives
+    it: k identical heads (``weights.multi_heads`` None) share W_Q, W_K, W_V, so its gradient is the sum of the
+    heads' ((H, d_model, d_head) -> (d_model, d_head)); heads with projections of their own keep one each."""
+    if name in ("W_Q", "W_K", "W_V") and g.dim() == 3 and weights.multi_heads is None:
+        return g.sum(0)
+    return g

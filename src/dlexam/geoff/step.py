@@ -17,7 +17,7 @@ import torch
 
 from dlexam.errors import UserError
 from dlexam.geoff.compare import GeoffQuery
-from dlexam.geoff.model import PARAMETERS, run_geoff, sgd_step
+from dlexam.geoff.model import PARAMETERS, applied_gradient, run_geoff, sgd_step
 from dlexam.geoff.weights import GeoffWeights
 
 STEPPABLE = ("E", *PARAMETERS)
@@ -45,7 +45,9 @@ class GeoffStep:
     before: GeoffWeights
     after: GeoffWeights
     change: dict[str, float]  # matrix -> max |after - before| (the output matrix: W_O, or multi_W_O with k heads)
-    gradient_norms: dict[str, float]  # matrix -> Frobenius norm of its gradient (the same keys as `change`)
+    # matrix -> Frobenius norm of the gradient the step applies to it (identical heads: the sum of the heads';
+    # model.applied_gradient), the same keys as `change`
+    gradient_norms: dict[str, float]
     loss_before: float
     loss_after: float
 
@@ -82,5 +84,6 @@ def gradient_step(query: GeoffQuery, lr: float, matrices: tuple[str, ...] = PARA
             continue
         change[name] = float((after.tensor(name) - q.weights.tensor(name)).abs().max())
     return GeoffStep(lr=float(lr), convention=q.convention, before=q.weights, after=after, change=change,
-                     gradient_norms={k: float(g.norm()) for k, g in before.gradients.items()},
+                     gradient_norms={k: float(applied_gradient(q.weights, k, g).norm())
+                                     for k, g in before.gradients.items()},
                      loss_before=float(before.loss[q.convention]["value"]), loss_after=float(loss_after))

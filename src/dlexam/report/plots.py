@@ -25,7 +25,7 @@ def cell_label(x: float, decimals: int = 3) -> str:
 
 
 LABEL_PT = 8.0  # tick labels, and cell labels where they fit
-NARROW_LABEL_FLOOR_PT = 7.0  # no cell label of a narrow drawing is smaller (10.7 px at DPI)
+NARROW_LABEL_FLOOR_PT = 7.0  # no cell label of either drawing is smaller (10.7 px at DPI)
 NARROW_ROW_INCHES = (0.3, 0.43)  # a narrow panel's row height: room for a 7-8 pt label and its margins, up to
 #                                 the desktop drawing's (0.52 in cells, 0.82 as tall as wide)
 
@@ -89,7 +89,9 @@ def heatmap_figures(
 ):
     """(desktop, narrow): the figures :func:`heatmap` renders, not yet rendered.
 
-    `masked` (same shape, boolean, True = hidden by the causal mask) draws those cells grey. The narrow drawing
+    `masked` (same shape, boolean, True = hidden by the causal mask) draws those cells grey. The desktop drawing's
+    cells are `cell_inches` wide, each label as large as its cell allows up to LABEL_PT (:func:`fit_labels`:
+    8 pt in every heatmap of the report; it had been 6.5 pt above 7 columns). The narrow drawing
     (:func:`narrow_heatmap`) keeps every cell's label at NARROW_LABEL_FLOOR_PT or more, splitting the columns
     into panels stacked one above the other where they would not fit side by side.
     """
@@ -107,8 +109,11 @@ def heatmap_figures(
                   list(row_labels) if row_labels is not None else [str(i + 1) for i in range(rows)])
     label_w = 0.9 if row_labels is not None else 0.3
     desktop, axes = new_figure(width=label_w + cols * cell_inches + 0.3, height=0.75 + rows * cell_inches * 0.82)
-    grid.paint(axes[0][0], range(cols), (LABEL_PT if cols <= 7 else 6.5) if annotate else None)
+    cells = grid.paint(axes[0][0], range(cols), LABEL_PT if annotate else None)
     axes[0][0].set_title(title, fontsize=10)
+    if cells:  # each label as large as its cell allows, up to LABEL_PT, never under the floor (as on a phone)
+        desktop.canvas.draw()
+        fit_labels(desktop.canvas.get_renderer(), [(axes[0][0], range(cols), cells)])
     return desktop, narrow_heatmap(grid, title, annotate)
 
 
@@ -133,12 +138,18 @@ def narrow_heatmap(grid: _Cells, title: str, annotate: bool):
         pyplot().close(fig)
         per_panel = max(1, min(per_panel - 1, int(per_panel / need)))
         per_panel = -(-cols // -(-cols // per_panel))  # the same number of panels, as even as they go
+    fit_labels(renderer, panels)
+    return fig
+
+
+def fit_labels(renderer, panels) -> None:
+    """Each cell label of `panels` ([(axes, columns, labels)], drawn) as large as 90% of its cell's width allows,
+    up to LABEL_PT, and never under NARROW_LABEL_FLOOR_PT."""
     for ax, columns, cells in panels:
         cell_px = 0.9 * ax.bbox.width / len(columns)
         for t in cells:
             width = t.get_window_extent(renderer).width
             t.set_fontsize(max(NARROW_LABEL_FLOOR_PT, min(LABEL_PT, t.get_fontsize() * cell_px / width)))
-    return fig
 
 
 def _panels(grid: _Cells, title: str, per_panel: int, annotate: bool):

@@ -123,7 +123,9 @@ const DL = {
       });
       table.append(tr);
     });
-    return DL.el("figure", {class: "mat"}, DL.el("figcaption", {id: id + "-caption", text: title}), table);
+    // each number on one line (never "1.52" over "3e-8"): a matrix wider than the screen scrolls in its own box
+    return DL.el("figure", {class: "mat"}, DL.el("figcaption", {id: id + "-caption", text: title}),
+      DL.el("div", {class: "scroll"}, table));
   },
 
   scrolledByUser: false,

@@ -252,9 +252,13 @@ function render(d) {
     const tag = H > 1 ? `head ${h + 1}: ` : "";
     if (H > 1) mats.append(DL.el("h3", {text: `head ${h + 1}`}));
     add(mats, ...["Q", "K", "V"].map((k) => DL.matrix(`${k}-h${h}`, `${tag}${k} = X W_${k}`, ...pick(k), toks, axis("head_dims"))));
+    const P = DL.matrix(`P-h${h}`, `${tag}P (T = ${tText(d)})`, ...pick("attention"), toks, toks);
+    if (mode() === "sqrt") {  // T = sqrt(d_k) is a number to click too (the cell sqrt_d_k: where d_k comes from)
+      P.querySelector("figcaption").replaceChildren(`${tag}P (T = `,
+        DL.el("span", {class: "mono scale", "data-cell": "sqrt_d_k", text: tText(d)}), ")");
+    }
     add(mats, DL.matrix(`scores-h${h}`, `${tag}Q K^T (grey: masked, the future)`, ...pick("scores"), toks, toks, future),
-      DL.matrix(`P-h${h}`, `${tag}P (T = ${tText(d)})`, ...pick("attention"), toks, toks),
-      DL.matrix(`Z-h${h}`, `${tag}Z = P V`, ...pick("Z"), toks, axis("head_dims")));
+      P, DL.matrix(`Z-h${h}`, `${tag}Z = P V`, ...pick("Z"), toks, axis("head_dims")));
   }
   add(mats, DL.matrix("R", H > 1 ? `R = ${concat(H)} W_O'` : "R = Z W_O", x.R, d.R, toks, out),
     DL.matrix("logits", "logits = R E^T", x.logits, d.logits, toks, V));
@@ -334,7 +338,9 @@ function renderGradients(d) {
   const params = G.defaults.parameters;
   const key = (p) => (p === "W_O" && d.heads > 1 ? "multi_W_O" : p);  // k heads use multi_W_O
   // each norm is explained at the T of its row: norm[W_Q,T=0], norm[W_Q,T=sqrt]; the page's own row: norm[W_Q]
-  const row = (label, c, current) => DL.el("tr", {"data-temperature": current ? "current" : null, "data-t": c.T || null},
+  // data-tvalue: the row's T as the number the model ran at (a typed norm[W_Q,T=0.5] is outlined in the row it is)
+  const row = (label, c, current) => DL.el("tr", {"data-temperature": current ? "current" : null, "data-t": c.T || null,
+    "data-tvalue": String(c.temperature)},
     DL.el("th", {scope: "row", text: label}),
     params.map((p) => DL.el("td", {class: "num mono", "data-param": key(p),
       text: c.vanishes[key(p)] ? "0 (frozen)" : c.norms[key(p)].toPrecision(4)})));

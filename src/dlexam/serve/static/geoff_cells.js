@@ -6,7 +6,7 @@
 // (its R, its losses): those carry their head count, 1, as /practice's cells do (dlexam.variants.problem2.geoff_cell),
 // and are asked of the one-head model on the same weights, T and input (URL: explainHeads=1 beside explain).
 // Problem 2.5's norms are cells too (norm[W_Q,T=0]: a row of the table is explained on the model at its T), and so are
-// a gradient step's results (change[W_V], norm[W_V], loss_before, loss_after): those are asked with the step's own
+// a gradient step's results (change[W_V], step_norm[W_V], loss_before, loss_after): those are asked with the step's own
 // request (the weights before it, its lr and matrices: G.stepBody), and leave when the step's table does (not in the
 // URL: a reload has no step).
 // Uses G (the page's state), $ and body() of geoff.js.
@@ -44,6 +44,7 @@ const Cells = {
 
   // The cell a click landed on: its table's id names the matrix (and head), the row and column give the indices.
   nameOf(target) {
+    if (target.closest("[data-cell='sqrt_d_k']")) return "sqrt_d_k";  // T = sqrt(d_k) in P's caption
     if (target.closest("#loss-teacher_forcing, #loss-exam")) return "loss";
     if (target.closest("#loss-before")) return "loss_before";
     if (target.closest("#loss-after")) return "loss_after";
@@ -66,7 +67,7 @@ const Cells = {
     }
     if (table.id === "step-moved") {
       const m = td.parentElement.dataset.matrix;
-      return td.classList.contains("change") ? `change[${m}]` : td.classList.contains("gnorm") ? `norm[${m}]` : null;
+      return td.classList.contains("change") ? `change[${m}]` : td.classList.contains("gnorm") ? `step_norm[${m}]` : null;
     }
     return null;
   },
@@ -121,6 +122,11 @@ const Cells = {
       loss.setAttribute("role", "button");
       loss.setAttribute("aria-label", `${words}: ${loss.textContent}`);
     }
+    for (const scale of $("matrices").querySelectorAll("[data-cell='sqrt_d_k']")) {  // T = sqrt(d_k), P's caption
+      scale.tabIndex = 0;
+      scale.setAttribute("role", "button");
+      scale.setAttribute("aria-label", `sqrt(d_k), the temperature of P: ${scale.textContent}`);
+    }
     for (const conv of ["teacher_forcing", "exam"]) {
       const loss = $("loss-" + conv);
       if (!loss) continue;
@@ -145,7 +151,7 @@ const Cells = {
     if (table.id === "step-moved") {
       const m = tr.dataset.matrix;
       return td.classList.contains("change") ? `max |change| of ${m} in the gradient step: ${td.textContent}`
-        : `|gradient| of ${m} before the gradient step: ${td.textContent}`;
+        : `|gradient| the gradient step applies to ${m}: ${td.textContent}`;
     }
     if (table.id === "heads-losses") return `loss, ${rowLabel.textContent}, ${header[j + 1].textContent}: ${td.textContent}`;
     const [, name, head] = /^(\w+)\[(?:h(\d+),)?/.exec(cell);
@@ -275,14 +281,16 @@ const Cells = {
   // The clicked cell (red) and the cells it came from (blue). The one-head model beside k heads has only its R and
   // its losses on the page (not its Z, nor W_O's editor): only the number explained is outlined.
   mark(e) {
-    if (["norm", "change", "step_loss"].includes(e.kind)) { Cells.markProblem25(e); return; }
+    if (["norm", "change", "step_norm", "step_loss"].includes(e.kind)) { Cells.markProblem25(e); return; }
     const own = e.heads === G.heads, one = !own && e.heads === 1;
     for (const s of own ? e.sources : []) {
       const t = Cells.table(s.matrix, s.head);
       for (const [i, j] of s.cells) Cells.at(t, i, j).forEach((td) => td.classList.add("source"));
     }
     let picked = [];
-    if (e.kind === "loss") {  // the whole loss: the page's (and its column beside one head's), or one head's
+    if (e.kind === "scale") {  // sqrt(d_k): in every head's P caption (at T = sqrt(d_k)); its source, W_Q's editor
+      picked = [...$("matrices").querySelectorAll("[data-cell='sqrt_d_k']")];
+    } else if (e.kind === "loss") {  // the whole loss: the page's (and its column beside one head's), or one head's
       picked = own ? [$("loss-teacher_forcing"), $("loss-exam")].filter(Boolean) : [];
       if (own || one) picked.push(...Cells.column($("heads-losses"), own ? 1 : 0));
     } else if (!own) {
@@ -300,11 +308,15 @@ const Cells = {
     picked.forEach((el) => el.classList.add("picked"));
   },
 
-  // A norm or a step's result: the number clicked (found by its name, in the step's table or Problem 2.5's), and
-  // for a norm at the page's own T (not of a step: its weights are no longer on the page) the gradient it came from.
+  // A norm or a step's result: the number clicked (found by its name, in the step's table or Problem 2.5's; a norm
+  // of Problem 2.5's table also by its matrix and the T its explanation ran at, however it was typed: norm[W_Q,T=0.5]
+  // is the page's own row at T = 0.5, norm[W_Q] the row T = 0 or sqrt(d_k) on a page at that T), and for a norm at
+  // the page's own T (not of a step: its weights are no longer on the page) the gradient it came from.
   markProblem25(e) {
     const area = $(Cells.step ? "step-result" : "grads");
-    for (const el of area.querySelectorAll("[data-cell]")) if (el.dataset.cell === e.cell) el.classList.add("picked");
+    const same = (el) => el.dataset.cell === e.cell || (!Cells.step && e.kind === "norm" &&
+      el.dataset.param === e.parameter && Number(el.parentElement.dataset.tvalue) === e.temperature);
+    for (const el of area.querySelectorAll("[data-cell]")) if (same(el)) el.classList.add("picked");
     if (Cells.step || e.kind !== "norm" || e.temperature !== G.temperature) return;
     for (const s of e.sources) {
       const name = {dE: "E", dW_O: G.heads > 1 ? "multi_W_O" : "W_O"}[s.matrix] || s.matrix.slice(1);
