@@ -36,8 +36,9 @@ def register(sub) -> None:
                    "column 0 of P, counting from 0), 'S[3,0]', 'Z[6,:]', 'R[6,A]', 'logits[6,<STOP>]', 'loss[4]' (the "
                    "token at position 4), 'loss', 'dW_V[0,1]', 'dE[<START>,d1]'; with --heads k a head first: "
                    "'P[h2,3,0]'; Problem 2.5: 'norm[W_Q]' (a gradient's norm at --temperature) or 'norm[W_Q,T=0]' "
-                   "(a row of its table: T=0, T=sqrt, T=0.5), and one gradient step's results: 'change[W_V]', "
-                   "'loss_before', 'loss_after' (docs/serve.md)")
+                   "(a row of its table: T=0, T=sqrt, T=0.5), 'sqrt_d_k' (the temperature T = sqrt(d_k)), and "
+                   "one gradient step's results: 'change[W_V]', 'step_norm[W_V]' (the norm of the gradient it applies),"
+                   " 'loss_before', 'loss_after' (docs/serve.md)")
     p.add_argument("--lr", type=float, default=None,
                    help="with --explain of a gradient step's result: its learning rate, 0 < lr <= 100 (default 0.1)")
     p.add_argument("--step-matrices", default=None, metavar="NAMES",
