@@ -271,3 +271,152 @@ def test_a_full_disk_removes_the_partial_download(tmp_path, endless, monkeypatch
         download(tmp_path, ["test"], base_url=url, md5={"test": "0" * 32}, max_bytes={"test": 10_000_000})
     monkeypatch.undo()
     assert sum(written) > 200_000 and list(tmp_path.glob("*.mat*")) == []
+
+
+class _OddHandler(http.server.BaseHTTPRequestHandler):
+    """Serves one payload with HTTP Range support, except for the first request, which gets `first`:
+    "chunked-cut" (a chunked body cut half-way), "no-length-cut" (no Content-Length, cut half-way),
+    "garbage" (not an HTTP answer) or "html" (a short page with status 200 instead of the file)."""
+
+    payload = b""
+    first: str | None = None
+    requests: list = []
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        rng = self.headers.get("Range")
+        type(self).requests.append(rng)
+        first, type(self).first = type(self).first, None
+        if first == "garbage":
+            self.wfile.write(b"garbage\r\n\r\n")
+            return
+        if first == "html":
+            page = b"<html>moved</html>"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+            return
+        start = int(rng.split("=")[1].split("-")[0]) if rng else 0
+        body = self.payload[start:]
+        if first == "chunked-cut":
+            self.protocol_version = "HTTP/1.1"
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            half = body[: len(body) // 2]
+            for i in range(0, len(half), 8192):
+                self.wfile.write(b"%x\r\n" % len(half[i : i + 8192]) + half[i : i + 8192] + b"\r\n")
+            self.close_connection = True
+            return
+        self.send_response(206 if rng else 200)
+        if first == "no-length-cut":
+            self.end_headers()
+            self.wfile.write(body[: len(body) // 2])
+            return
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.fixture
+def odd_server():
+    payload = np.random.default_rng(4).bytes(300_000)
+    handler = type("O", (_OddHandler,), {"payload": payload, "requests": []})
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/", payload, handler
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_a_cut_chunked_download_is_one_line_and_resumes(tmp_path, odd_server):
+    """A chunked body that stops (http.client's IncompleteRead, not an OSError) was a traceback."""
+    url, payload, handler = odd_server
+    handler.first = "chunked-cut"
+    md5 = {"test": hashlib.md5(payload).hexdigest()}
+    with pytest.raises(UserError, match="interrupted.*run the command again to resume"):
+        download(tmp_path, ["test"], base_url=url, md5=md5)
+    assert not (tmp_path / "test_32x32.mat").exists()
+    have = (tmp_path / "test_32x32.mat.part").stat().st_size
+    assert 0 < have < len(payload)
+    download(tmp_path, ["test"], base_url=url, md5=md5)
+    assert (tmp_path / "test_32x32.mat").read_bytes() == payload
+    assert handler.requests[-1] == f"bytes={have}-"
+
+
+def test_a_server_that_does_not_answer_http_is_one_line(tmp_path, odd_server):
+    url, payload, handler = odd_server
+    handler.first = "garbage"
+    with pytest.raises(UserError, match="failed: not an HTTP answer"):
+        download(tmp_path, ["test"], base_url=url, md5={"test": hashlib.md5(payload).hexdigest()})
+    assert list(tmp_path.glob("*.mat*")) == []
+
+
+def test_a_download_cut_without_a_length_is_kept_and_resumed(tmp_path, odd_server):
+    """Without a Content-Length a cut transfer was taken for the whole file: its MD5 failed and the partial
+    download was deleted ("does not match the official ..."). With the file's size known it is resumed."""
+    url, payload, handler = odd_server
+    handler.first = "no-length-cut"
+    md5, size = {"test": hashlib.md5(payload).hexdigest()}, {"test": len(payload)}
+    with pytest.raises(UserError, match=f"interrupted at {len(payload) // 2:,} of {len(payload):,} bytes"):
+        download(tmp_path, ["test"], base_url=url, md5=md5, size=size)
+    assert not (tmp_path / "test_32x32.mat").exists()
+    assert (tmp_path / "test_32x32.mat.part").read_bytes() == payload[: len(payload) // 2]
+    download(tmp_path, ["test"], base_url=url, md5=md5, size=size)
+    assert (tmp_path / "test_32x32.mat").read_bytes() == payload
+    assert handler.requests == [None, f"bytes={len(payload) // 2}-"]
+
+
+def test_the_official_sizes_are_used_by_default(tmp_path, odd_server):
+    """The real files' sizes (public SVHN loaders check the same numbers), and download() knows them: a
+    transfer that stops short of the official size, without a Content-Length, is a resumable interruption."""
+    assert data.SIZE == {"train": 182_040_794, "test": 64_275_384, "extra": 1_329_278_602}
+    url, payload, handler = odd_server
+    handler.first = "no-length-cut"
+    with pytest.raises(UserError, match="of 64,275,384 bytes; run the command again to resume"):
+        download(tmp_path, ["test"], base_url=url)
+    assert (tmp_path / "test_32x32.mat.part").stat().st_size == len(payload) // 2
+    assert not (tmp_path / "test_32x32.mat").exists()
+
+
+def test_a_response_of_another_size_is_refused_and_the_partial_file_kept(tmp_path, odd_server):
+    """A short page served with status 200 (a portal, a moved file) is not the file: refused before writing,
+    and a partial download already there is left as it was."""
+    url, payload, handler = odd_server
+    part = tmp_path / "test_32x32.mat.part"
+    part.write_bytes(payload[:1000])
+    handler.first = "html"
+    with pytest.raises(UserError, match=f"offers 18 bytes, but the file has {len(payload):,}; nothing was written"):
+        download(tmp_path, ["test"], base_url=url, md5={"test": hashlib.md5(payload).hexdigest()},
+                 size={"test": len(payload)})
+    assert part.read_bytes() == payload[:1000]
+    assert not (tmp_path / "test_32x32.mat").exists()
+
+
+def test_a_matlab_v73_file_is_named_as_such(tmp_path):
+    """A MATLAB v7.3 (HDF5) file (e.g. X and y saved again with -v7.3) is refused in one line that says so."""
+    header = b"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Mon Jan  1 00:00:00 2024 HDF5 schema 1.00 ."
+    header = header.ljust(116, b" ") + bytes(8) + b"\x00\x02" + b"IM"  # version 0x0200, little-endian
+    (tmp_path / "test_32x32.mat").write_bytes(header.ljust(512, b"\0") + b"\x89HDF\r\n\x1a\n" + bytes(200))
+    with pytest.raises(UserError, match=r"MATLAB v7\.3 \(HDF5\) file; SVHN's Format 2 files are MATLAB v5"):
+        load_split(tmp_path, "test")
+
+
+@pytest.mark.parametrize("y_shape, y_dtype, compressed", [((-1, 1), np.float64, True), ((-1,), np.uint8, False)])
+def test_official_layout_variants_read_as_pillow_sees_them(tmp_path, y_shape, y_dtype, compressed):
+    """Compressed like the real files, y (N, 1) or (N,) (savemat stores (1, N)), double or uint8: image i is
+    X[:, :, :, i] (rows, columns, RGB) through Pillow's convert("L"), label 10 is the digit 0."""
+    rng = np.random.default_rng(6)
+    X = rng.integers(0, 256, (32, 32, 3, 9), dtype=np.uint8)
+    X[:3] = 255  # three white rows: a transposed read would show white columns instead
+    y = np.array([10, 1, 2, 3, 4, 5, 6, 7, 10])
+    scipy.io.savemat(tmp_path / "test_32x32.mat", {"X": X, "y": y.reshape(y_shape).astype(y_dtype)},
+                     do_compression=compressed)
+    images, labels = load_split(tmp_path, "test", cache=False)
+    assert labels.tolist() == [0, 1, 2, 3, 4, 5, 6, 7, 0]
+    for i in range(9):
+        pillow = np.asarray(Image.fromarray(np.ascontiguousarray(X[..., i])).convert("L"))
+        assert np.array_equal(images[i].numpy(), pillow)

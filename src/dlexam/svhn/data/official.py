@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import http.client
 import os
 import urllib.error
 import urllib.request
@@ -33,8 +34,12 @@ MD5 = {
     "test": "eb5a983be6a315427106f1b164d9cef3",
     "extra": "a93ce644f1a588dc4d68dda5feec44a7",
 }
-# About the size of each official file in bytes; a download longer than this is refused (an endless
-# or wrong response must not fill the disk).
+# The official files' exact sizes in bytes (the Content-Length ufldl.stanford.edu sends, as public SVHN
+# loaders check it): a download ends at this size, a transfer that stops short is resumed, a server
+# offering another size is refused before anything is written.
+SIZE = {"train": 182_040_794, "test": 64_275_384, "extra": 1_329_278_602}
+# For files of unknown size (another md5 given): a download longer than this is refused (an endless or
+# wrong response must not fill the disk).
 MAX_BYTES = {"train": 230_000_000, "test": 82_000_000, "extra": 1_700_000_000}
 CACHE_VERSION = 2
 NUMERIC_CLASSES = ("double", "single", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64")
@@ -69,6 +74,9 @@ def _check_header(path: Path) -> None:
 
     try:
         info = {name: (shape, kind) for name, shape, kind in scipy.io.whosmat(path)}
+    except NotImplementedError:  # scipy's answer to a MATLAB v7.3 file (HDF5)
+        raise UserError(f"{path} is a MATLAB v7.3 (HDF5) file; SVHN's Format 2 files are MATLAB v5 files "
+                        "(in MATLAB: save(name, 'X', 'y', '-v7'))") from None
     except Exception as exc:  # noqa: BLE001 - scipy raises many types for a damaged file
         raise UserError(f"{path} is not a readable SVHN .mat file ({type(exc).__name__})") from None
     if "X" not in info or "y" not in info:
@@ -235,7 +243,7 @@ def _copy_bounded(resp, part: Path, have: int, total: int | None, limit: int, ur
             while True:
                 try:
                     block = resp.read(1 << 16)
-                except OSError as exc:
+                except (OSError, http.client.HTTPException) as exc:  # a reset, a timeout, a cut chunked body
                     raise UserError(f"download of {url} interrupted ({exc}); run the command again to resume") from None
                 if not block:
                     break
@@ -278,6 +286,7 @@ def download(
     base_url: str = BASE_URL,
     md5: dict | None = None,
     max_bytes: dict | None = None,
+    size: dict | None = None,
     progress: ProgressFn | None = None,
     timeout: float = 60.0,
     force: bool = False,
@@ -287,19 +296,23 @@ def download(
     Bytes go to `{name}.part`; only when the whole file's MD5 matches the official sum is it
     renamed onto `{name}`, so an interrupted or corrupt download never passes as a good file. A
     file already present with the right MD5 is kept; one with another MD5 is replaced only if dlexam
-    wrote it (or with `force`). A response longer than the file can be (`max_bytes`) is cut off and
-    removed, and so is a partial file when the disk is full.
+    wrote it (or with `force`). A transfer that ends before the file's size (the official `SIZE`, or
+    `size` where `md5` is given) keeps its `.part` for the next run to resume; a server offering
+    another size is refused before anything is written; a response longer than the file can be
+    (the size, else `max_bytes`) is cut off and removed, and so is a partial file when the disk is full.
     """
+    size = size if size is not None else ({} if md5 else SIZE)
     md5 = md5 or MD5
     max_bytes = max_bytes or MAX_BYTES
     for split in splits:
         if split not in SPLITS or split not in md5:
             raise UserError(f"unknown SVHN split {split!r} (choose from {', '.join(SPLITS)})")
     with OutputDir(root, force=force, what="root", lock=True) as out:  # one writer of the .part files at a time
-        return _download_into(out, splits, md5, max_bytes, base_url, progress, timeout)
+        return _download_into(out, splits, md5, max_bytes, size, base_url, progress, timeout)
 
 
-def _download_into(out: OutputDir, splits, md5: dict, max_bytes: dict, base_url: str, progress, timeout) -> list[Path]:
+def _download_into(out: OutputDir, splits, md5: dict, max_bytes: dict, size: dict, base_url: str, progress,
+                   timeout) -> list[Path]:
     done = []
     for split in splits:
         target = out.file(filename(split))
@@ -309,7 +322,7 @@ def _download_into(out: OutputDir, splits, md5: dict, max_bytes: dict, base_url:
         out.claim(filename(split))
         part = out.file(filename(split) + ".part")
         _fetch_resuming(base_url.rstrip("/") + "/" + filename(split), part, progress, timeout,
-                        max_bytes.get(split, MAX_BYTES.get(split, 2_000_000_000)))
+                        max_bytes.get(split, MAX_BYTES.get(split, 2_000_000_000)), size.get(split))
         got = md5sum(part)
         if got != md5[split]:
             part.unlink()
@@ -324,8 +337,11 @@ def _download_into(out: OutputDir, splits, md5: dict, max_bytes: dict, base_url:
     return done
 
 
-def _fetch_resuming(url: str, part: Path, progress: ProgressFn | None, timeout: float, limit: int) -> None:
+def _fetch_resuming(url: str, part: Path, progress: ProgressFn | None, timeout: float, limit: int,
+                    expected: int | None = None) -> None:
+    """Fetch `url` onto the end of `part`; `expected`: the file's exact size in bytes, where known."""
     refuse_unsafe_target(part)  # a planted link or folder is never appended to, removed or renamed
+    limit = expected if expected is not None else limit
     have = part.stat().st_size if part.exists() else 0
     if have > limit:  # not a partial download of this file
         part.unlink()
@@ -339,17 +355,23 @@ def _fetch_resuming(url: str, part: Path, progress: ProgressFn | None, timeout: 
         raise UserError(f"download of {url} failed: HTTP {exc.code}") from None
     except (urllib.error.URLError, OSError) as exc:
         raise UserError(f"download of {url} failed: {getattr(exc, 'reason', exc)}") from None
+    except http.client.HTTPException as exc:  # not an HTTP answer (a bad status line, a header too long)
+        raise UserError(f"download of {url} failed: not an HTTP answer ({type(exc).__name__})") from None
     with resp:
         if have and resp.status != 206:  # the server ignored Range: start again
             have = 0
         total = resp.headers.get("Content-Length")
         total = int(total) + have if total and total.isdigit() else None
+        if expected is not None and total is not None and total != expected:
+            raise UserError(f"download of {url}: the server offers {total:,} bytes, but the file has {expected:,}; "
+                            "nothing was written")
         if total is not None and total > limit:
             raise UserError(f"download of {url}: the server offers {total:,} bytes, more than the file can be "
                             f"({limit:,}); nothing was written")
         _copy_bounded(resp, part, have, total, limit, url, progress)
-        if total is not None and part.stat().st_size < total:
+        whole = total if total is not None else expected  # without a Content-Length: the known size
+        if whole is not None and part.stat().st_size < whole:
             raise UserError(
-                f"download of {url} interrupted at {part.stat().st_size} of {total} bytes; "
+                f"download of {url} interrupted at {part.stat().st_size:,} of {whole:,} bytes; "
                 "run the command again to resume"
             )
