@@ -14,6 +14,7 @@ import torch
 from PIL import Image
 
 from dlexam.errors import UserError
+from dlexam.files import OutputDir
 from dlexam.svhn.data import official as data
 from dlexam.svhn.data.official import download, load_split, preprocess, rgb_to_gray
 from dlexam.svhn.synthetic.digits import TEST_FONTS, TRAIN_FONTS, render, write_synthetic
@@ -157,6 +158,21 @@ def test_download_resumes_and_checks_md5(tmp_path, server):
     assert (tmp_path / "test_32x32.mat").read_bytes() == payload
     assert handler.requests[-1] == f"bytes={len(payload) // 2}-"  # resumed, not restarted
     assert not part.exists()
+
+
+def test_a_partial_file_dlexam_did_not_write_is_left_alone(tmp_path, server):
+    """A `.part` another program left (a browser's unfinished download of the same name) is neither appended to
+    nor removed; force starts the download afresh in its place."""
+    url, payload, handler = server
+    handler.cut_first = False
+    md5 = {"test": hashlib.md5(payload).hexdigest()}
+    part = tmp_path / "test_32x32.mat.part"
+    part.write_bytes(b"someone else's bytes")
+    with pytest.raises(UserError, match="was not written by dlexam; not appending to it or removing it"):
+        download(tmp_path, ["test"], base_url=url, md5=md5, progress=None)
+    assert part.read_bytes() == b"someone else's bytes" and handler.requests == []
+    download(tmp_path, ["test"], base_url=url, md5=md5, progress=None, force=True)
+    assert (tmp_path / "test_32x32.mat").read_bytes() == payload and not part.exists()
 
 
 def test_download_with_wrong_md5_leaves_no_file(tmp_path, server):
@@ -388,6 +404,7 @@ def test_a_response_of_another_size_is_refused_and_the_partial_file_kept(tmp_pat
     url, payload, handler = odd_server
     part = tmp_path / "test_32x32.mat.part"
     part.write_bytes(payload[:1000])
+    OutputDir(tmp_path).record(part.name)  # as an earlier, interrupted dlexam download left it
     handler.first = "html"
     with pytest.raises(UserError, match=f"offers 18 bytes, but the file has {len(payload):,}; nothing was written"):
         download(tmp_path, ["test"], base_url=url, md5={"test": hashlib.md5(payload).hexdigest()},

@@ -263,7 +263,8 @@ def register(sub) -> None:
     q.add_argument("--split", nargs="+", choices=SPLITS, default=["train", "test"])
     q.add_argument("--quiet", action="store_true")
     q.add_argument("--force", action="store_true",
-                   help="replace a file of that name in --root even where dlexam did not write it")
+                   help="replace a file of that name in --root even where dlexam did not write it (and start afresh "
+                   "in place of a NAME.part partial download that dlexam did not write)")
     q.set_defaults(handler=cmd_download)
 
     q = s.add_parser("synth", help="write SVHN-like synthetic train/test .mat files, or a recipe's training scenes")

@@ -320,9 +320,13 @@ def _download_into(out: OutputDir, splits, md5: dict, max_bytes: dict, size: dic
             done.append(target)
             continue
         out.claim(filename(split))
-        part = out.file(filename(split) + ".part")
-        _fetch_resuming(base_url.rstrip("/") + "/" + filename(split), part, progress, timeout,
-                        max_bytes.get(split, MAX_BYTES.get(split, 2_000_000_000)), size.get(split))
+        part = _own_part(out, filename(split) + ".part")
+        try:
+            _fetch_resuming(base_url.rstrip("/") + "/" + filename(split), part, progress, timeout,
+                            max_bytes.get(split, MAX_BYTES.get(split, 2_000_000_000)), size.get(split))
+        finally:  # an interrupted download (an error, Ctrl-C) is dlexam's to resume, append to or remove
+            if part.is_file() and not part.is_symlink():
+                out.record(part.name)
         got = md5sum(part)
         if got != md5[split]:
             part.unlink()
@@ -335,6 +339,20 @@ def _download_into(out: OutputDir, splits, md5: dict, max_bytes: dict, size: dic
         out.commit(filename(split), part)  # checked again, renamed and recorded as one step
         done.append(target)
     return done
+
+
+def _own_part(out: OutputDir, name: str) -> Path:
+    """The partial download `name` in `out`, where dlexam may append to it or remove it: absent, or recorded as
+    dlexam's own (an earlier interrupted download). Another program's file of that name (a browser's unfinished
+    download, say) is refused, or with force removed so that the download starts afresh."""
+    part = out.file(name)
+    refuse_unsafe_target(part)  # a planted link or folder is never appended to, removed or renamed
+    if part.exists() and not out.owns(name):
+        if not out.force:
+            raise UserError(f"{part} exists and was not written by dlexam; not appending to it or removing it "
+                            "(remove it, or force starts this download afresh)")
+        part.unlink()
+    return part
 
 
 def _fetch_resuming(url: str, part: Path, progress: ProgressFn | None, timeout: float, limit: int,
