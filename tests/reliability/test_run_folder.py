@@ -155,3 +155,13 @@ def test_a_commit_between_reading_the_record_and_hashing_the_file_is_not_a_forei
     other.join(10)
     assert not other.is_alive()
     assert OutputDir(tmp_path).owns("shared.txt")
+
+
+def test_a_damaged_file_record_is_no_record_not_a_traceback(tmp_path, capsys):
+    """A `.dlexam-files.json` nested 100,000 deep: RecursionError escaped the record's reader as a traceback. A
+    damaged record names no file as dlexam's (as one that is no JSON at all): the command writes its own files."""
+    out = tmp_path / "v"
+    out.mkdir()
+    (out / MANIFEST).write_text("[" * 100_000 + "]" * 100_000)
+    assert main(["variant", "--seed", "7", "--format", "key", "--out", str(out)]) == 0, capsys.readouterr().err
+    assert OutputDir(out).owns("key.json")

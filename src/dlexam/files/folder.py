@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import re
 import stat
@@ -37,7 +36,7 @@ from typing import IO
 from dlexam.errors import UserError
 from dlexam.files.atomic import WRITE_ERRORS, atomic_open, atomic_write_bytes, refuse_unsafe_target, sha256_of
 from dlexam.files.lock import LOCK, folder_locked, take_lock
-from dlexam.plain import dumps
+from dlexam.plain import dumps, loads
 
 MANIFEST = ".dlexam-files.json"
 
@@ -153,7 +152,7 @@ class OutputDir:
             if not stat.S_ISREG(os.fstat(fd).st_mode):
                 return {}, set()
             with os.fdopen(fd, "rb", closefd=False) as f:
-                data = json.loads(f.read(64 << 20))
+                data = loads(f.read(64 << 20))  # a damaged record (nested too deeply, say) is no record
             files = {str(k): [str(x) for x in (v if isinstance(v, list) else [v])]
                      for k, v in data.get("files", {}).items()}
             return files, {str(n) for n in data.get("run", [])}
