@@ -55,6 +55,8 @@ def check_dir_path(path: str | os.PathLike, what: str = "out") -> Path:
     for parent in p.parents:
         if parent.exists() and not parent.is_dir():
             raise UserError(f"{what} {p}: {parent} is a file, not a folder")
+        if parent.is_symlink() and not parent.exists():  # mkdir would say only "File exists"
+            raise UserError(f"{what} {p}: {parent} is a dangling symbolic link")
     return p
 
 
