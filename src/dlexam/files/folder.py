@@ -86,12 +86,13 @@ class OutputDir:
     """A folder a command writes into (see the module docstring). Check it before any work."""
 
     def __init__(self, path: str | os.PathLike, *, force: bool = False, lock: bool = False, what: str = "out",
-                 run_files: tuple[str, ...] = ()):
+                 run_files: tuple[str, ...] = (), forceable: bool = True):
         self._children: list[OutputDir] = []  # closed first (adopt)
         absent = _absent_folders(Path(path))
         self.path = check_writable_dir(path, what)
         self._created = tuple(p for p in absent if p.is_dir())  # the folders made here, deepest first
         self.force = force
+        self.forceable = forceable  # whether the command offers force (--force): its refusals then name it
         self.what = what
         self.run_files = tuple(run_files)
         self._lock_fd: int | None = None
@@ -189,8 +190,9 @@ class OutputDir:
             if name in record[1] and name not in self.run_files and target.exists():
                 raise UserError(f"{target} belongs to the run in {self.path}; not replacing it (choose another name)")
             if target.exists() and not self.force and not self.owns(name):
-                raise UserError(f"{target} exists and was not written by dlexam; not replacing it "
-                                "(force replaces it)")
+                raise UserError(f"{target} exists and was not written by dlexam; not replacing it"
+                                + (" (force replaces it)" if self.forceable else " (move it, or choose another "
+                                   "folder)"))
 
     def file(self, name: str) -> Path:
         """The path of `name` in this folder."""
