@@ -194,6 +194,9 @@ def load_labelled(root: str | os.PathLike, split: str = "test") -> tuple[torch.T
     if is_image_folder(root):
         images, labels, _ = load_image_folder(root)
         return images, labels, "folder"
+    if root.is_file():  # the .mat file itself, say, where its folder is asked for
+        raise UserError(f"{root} is a file, not a folder: give the folder that holds {mat.name}, or an image folder "
+                        "(DIR/0/ ... DIR/9/)")
     raise UserError(
         f"SVHN file not found: {mat} (run `dlexam svhn download` or `dlexam svhn synth`), and {root} is not an"
         f" image folder ({root}/0/ ... {root}/9/)"
