@@ -158,3 +158,20 @@ def test_data_given_as_the_mat_file_itself_is_named_a_file(command, synth_dir, t
                                                       else [])
     refused_here(argv, capsys, f"{mat} is a file, not a folder", f"the folder that holds {mat.name}")
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("argv, flag, needs", [
+    (["geoff", "--difficulty", "harder"], "--difficulty harder", "--variant N"),
+    (["svhn", "summary", "--difficulty", "harder"], "--difficulty harder", "--variant N"),
+    (["answers", "--difficulty", "harder", "--question", "P1.1"], "--difficulty harder", "--variant N"),
+    (["grade", "--difficulty", "harder", "--key", "KEY", "SHEET"], "--difficulty harder", "--variant N"),
+    (["variant", "--seed", "1", "--format", "key"], "--format", "--out DIR"),
+    (["variant", "--seed", "1", "--force"], "--force", "--out DIR"),
+], ids=lambda a: " ".join(a) if isinstance(a, list) else None)
+def test_a_flag_that_would_change_nothing_is_refused_not_ignored(argv, flag, needs, tmp_path, capsys):
+    """`geoff --difficulty harder` printed Version A's matrices, `variant --seed 1 --format key` the exam's text, each
+    exit status 0, as if the flag had been read (as `geoff --lr 0.5` without --explain is refused)."""
+    (tmp_path / "sheet.csv").write_text("P1.1.choice,1\n")
+    (tmp_path / "key.json").write_text("{}")
+    argv = [str(tmp_path / {"KEY": "key.json", "SHEET": "sheet.csv"}[w]) if w in ("KEY", "SHEET") else w for w in argv]
+    refused_here(argv, capsys, f"{flag} goes with {needs}")
