@@ -95,6 +95,25 @@ def test_a_mat_with_wrong_shapes_is_refused(tmp_path):
     assert_refused(run_cli("svhn", "evaluate", "--checkpoint", str(tmp_path / "none.pt"), "--data", str(data)))
 
 
+@pytest.mark.parametrize("damage, needle", [
+    ("random bytes", "not a MATLAB file, or damaged or cut short"),  # was "(ValueError)"
+    ("empty", "not a MATLAB file, or damaged or cut short"),  # was "(MatReadError)"
+    ("cut in half", "holds X (a file cut short holds fewer)"),  # was "(it needs variables X and y)": it has X
+])
+def test_a_damaged_mat_file_is_named_in_words_not_by_exception_class(tmp_path, synth_dir, capsys, damage, needle):
+    import random
+
+    from .helpers import refused_here
+
+    whole = (synth_dir / "test_32x32.mat").read_bytes()
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "test_32x32.mat").write_bytes({"random bytes": random.Random(0).randbytes(10_000), "empty": b"",
+                                           "cut in half": whole[:len(whole) // 2]}[damage])
+    line = refused_here(["svhn", "evaluate", "--data", str(data)], capsys, "test_32x32.mat", needle)
+    assert "Error" not in line, line
+
+
 def test_a_tampered_grayscale_cache_is_rebuilt(synth_dir):
     from dlexam.svhn.data.official import _cache_path, load_split
 
