@@ -3,12 +3,14 @@
 :func:`plain` turns tensors, arrays, numpy scalars, tuples and paths into lists, numbers and strings,
 and every NaN or infinity into None; :func:`dumps` then writes strict JSON (``allow_nan=False``), so
 no JSON the project writes ever holds ``NaN`` or ``Infinity``, which strict parsers reject.
+:func:`loads` reads JSON a user hands in (a submission, a key.json, a folder's file record).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -62,3 +64,18 @@ def dumps(x: Any, indent: int | None = None, **kwargs) -> str:
         return json.dumps(x, indent=indent, allow_nan=False, **kwargs)
     except (ValueError, TypeError):
         return json.dumps(plain(x), indent=indent, allow_nan=False, **kwargs)
+
+
+def loads(text: str | bytes) -> Any:
+    """JSON a user hands in, parsed; every way it can fail is a ValueError whose message is one plain reason.
+
+    json.loads alone lets nesting thousands of levels deep out as a RecursionError, and words a number of more
+    than 4,300 digits as advice about ``sys.set_int_max_str_digits``."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    except ValueError as exc:
+        if "integer string conversion" in str(exc):
+            raise ValueError(f"a whole number of more than {sys.get_int_max_str_digits():,} digits") from None
+        raise

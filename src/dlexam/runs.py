@@ -64,12 +64,14 @@ class RunFolder(OutputDir):
 
     `writes`: every file the run may write here (claimed now). `markers`: the files whose presence
     means the folder already holds a run (refused for a new run unless `force`). With `resume`, the
-    run's `resume_from` (default last.pt) must be there and be dlexam's.
+    run's `resume_from` (default last.pt) must be there and be dlexam's. `forceable` and `resumable`:
+    whether the command offers force and resume, so that a refusal names only what it offers.
     """
 
     def __init__(self, path: str | os.PathLike, *, writes: Sequence[str], markers: Sequence[str] = (),
-                 resume: bool = False, resume_from: str = LAST, force: bool = False, what: str = "out"):
-        super().__init__(path, force=force, lock=True, what=what, run_files=tuple(writes))
+                 resume: bool = False, resume_from: str = LAST, force: bool = False, what: str = "out",
+                 forceable: bool = True, resumable: bool = True):
+        super().__init__(path, force=force, lock=True, what=what, run_files=tuple(writes), forceable=forceable)
         try:
             self.writes = tuple(writes)
             self.sweep_temporaries(*self.writes)
@@ -80,8 +82,10 @@ class RunFolder(OutputDir):
             else:
                 held = [m for m in markers if self.file(m).exists() or self.file(m).is_symlink()]
                 if held and not force and all(self.owns(m) for m in held):
-                    raise UserError(f"{what} {self.path} already holds a training run ({self.file(held[0])}); "
-                                    "resume it, choose another folder, or force replaces it")
+                    ways = ["resume it"] * resumable + ["choose another folder"] + ["force replaces it"] * forceable
+                    said = ways[0] if len(ways) == 1 else (
+                        ", ".join(ways[:-1]) + ("," if len(ways) > 2 else "") + " or " + ways[-1])
+                    raise UserError(f"{what} {self.path} already holds a training run ({self.file(held[0])}); {said}")
             self.claim(*self.writes)  # a foreign file or a link: refused, untouched
         except BaseException:
             self.close()

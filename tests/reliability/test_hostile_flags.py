@@ -11,6 +11,8 @@ import pytest
 from dlexam.cli import main
 from dlexam.files import OutputDir
 
+from .helpers import refused_here
+
 EMPTY_PATHS = [
     ["--shared", "", "answers", "--question", "P1.1"],
     ["svhn", "synth", "--out", "", "--train", "5", "--test", "5"],
@@ -145,3 +147,31 @@ def test_a_device_given_as_an_image_is_not_called_missing(argv, capsys):
     assert main(argv) == 2
     err = [line for line in capsys.readouterr().err.splitlines() if not line.startswith("dlexam: using")]
     assert err == ["dlexam: error: /dev/null is not an image file (a folder or a device)"], err
+
+
+@pytest.mark.parametrize("command", ["evaluate", "train"])
+def test_data_given_as_the_mat_file_itself_is_named_a_file(command, synth_dir, tmp_path, capsys):
+    """`--data DIR/test_32x32.mat` was "SVHN file not found: DIR/test_32x32.mat/test_32x32.mat"."""
+    split = "test" if command == "evaluate" else "train"
+    mat = synth_dir / f"{split}_32x32.mat"
+    argv = ["svhn", command, "--data", str(mat)] + (["--out", str(tmp_path / "r"), "--quick"] if command == "train"
+                                                      else [])
+    refused_here(argv, capsys, f"{mat} is a file, not a folder", f"the folder that holds {mat.name}")
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("argv, flag, needs", [
+    (["geoff", "--difficulty", "harder"], "--difficulty harder", "--variant N"),
+    (["svhn", "summary", "--difficulty", "harder"], "--difficulty harder", "--variant N"),
+    (["answers", "--difficulty", "harder", "--question", "P1.1"], "--difficulty harder", "--variant N"),
+    (["grade", "--difficulty", "harder", "--key", "KEY", "SHEET"], "--difficulty harder", "--variant N"),
+    (["variant", "--seed", "1", "--format", "key"], "--format", "--out DIR"),
+    (["variant", "--seed", "1", "--force"], "--force", "--out DIR"),
+], ids=lambda a: " ".join(a) if isinstance(a, list) else None)
+def test_a_flag_that_would_change_nothing_is_refused_not_ignored(argv, flag, needs, tmp_path, capsys):
+    """`geoff --difficulty harder` printed Version A's matrices, `variant --seed 1 --format key` the exam's text, each
+    exit status 0, as if the flag had been read (as `geoff --lr 0.5` without --explain is refused)."""
+    (tmp_path / "sheet.csv").write_text("P1.1.choice,1\n")
+    (tmp_path / "key.json").write_text("{}")
+    argv = [str(tmp_path / {"KEY": "key.json", "SHEET": "sheet.csv"}[w]) if w in ("KEY", "SHEET") else w for w in argv]
+    refused_here(argv, capsys, f"{flag} goes with {needs}")

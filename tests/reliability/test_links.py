@@ -177,3 +177,30 @@ def test_a_runs_checkpoint_is_never_replaced_by_another_command(tmp_path, quick_
     refused_here(["svhn", "evaluate", "--checkpoint", str(quick_run), "--data", str(synth_dir), "--png",
               str(quick_run / "best.pt"), "--force"], capsys, "best.pt", "ending in .png")
     assert {name: (quick_run / name).read_bytes() for name in before} == before
+
+
+@pytest.mark.parametrize("argv", [["svhn", "synth", "--train", "5", "--test", "5", "--out"],
+                                  ["variant", "--seed", "7", "--format", "key", "--out"]], ids=lambda a: a[0])
+def test_an_out_folder_under_a_dangling_link_is_named_as_such(tmp_path, outside, capsys, argv):
+    """`--out LINK/sub`, LINK pointing at nothing: was "cannot write into out LINK/sub: File exists"."""
+    link = tmp_path / "link"
+    target = _plant(link, "dangling", outside)
+    before = _state(outside)
+    refused_here([*argv, str(link / "sub" / "deeper")], capsys, f"{link} is a dangling symbolic link")
+    _check_untouched(link, target, "dangling", outside, before)
+
+
+@pytest.mark.parametrize("kind", ["foreign-file", "dangling"])
+def test_demo_refuses_an_out_it_cannot_write_before_the_tour_starts(tmp_path, outside, capsys, kind):
+    """`demo --out` a link to a file or to nothing: the tour ran Geoff's and the sorters' sections first, then
+    failed on its svhn/svhn-synth subfolder ("File exists" for the dangling link)."""
+    from dlexam.cli import main
+
+    link = tmp_path / "demo"
+    target = _plant(link, kind, outside)
+    before = _state(outside)
+    assert main(["demo", "--out", str(link)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and err.startswith(f"dlexam: error: --out {link}"), (out[:300], err)
+    assert ("dangling symbolic link" if kind == "dangling" else "not a folder") in err
+    _check_untouched(link, target, kind, outside, before)

@@ -19,6 +19,8 @@ from .helpers import assert_refused, refused_here, rewrite_checkpoint, run_cli
     ("--epochs", "0", "epochs"), ("--batch-size", "0", "batch_size"),
     ("--val-fraction", "1", "val_fraction"), ("--val-fraction", "-0.1", "val_fraction"),
     ("--threads", "0", "threads"),
+    # 600 images, all 600 held out: training on none raised IndexError from the first epoch's end
+    ("--val-fraction", "0.9999", "none is left to train on"),
 ])
 def test_svhn_train_refuses_absurd_settings_before_any_work(tmp_path, capsys, synth_dir, flag, value, needle):
     argv = ["svhn", "train", "--data", str(synth_dir), "--out", str(tmp_path / "r"), flag, value]

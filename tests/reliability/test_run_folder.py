@@ -155,3 +155,38 @@ def test_a_commit_between_reading_the_record_and_hashing_the_file_is_not_a_forei
     other.join(10)
     assert not other.is_alive()
     assert OutputDir(tmp_path).owns("shared.txt")
+
+
+def test_a_refusal_names_only_what_the_command_offers(tmp_path, quick_run, synth_dir, capsys):
+    """`svhn train` and `svhn train --recipe` have no --force, and a recipe run no --resume: their refusals said
+    "or force replaces it" (and "resume it")."""
+    from .helpers import refused_here
+
+    def offers(*command: str) -> set[str]:  # the oracle: the flags the command's own --help lists
+        assert main([*command, "--help"]) == 0
+        text = capsys.readouterr().out
+        return {flag for flag in ("--force", "--resume") if flag in text}
+
+    assert offers("svhn", "train") == {"--resume"}
+    run = tmp_path / "run"
+    shutil.copytree(quick_run, run)  # a run of dlexam's, recorded as such
+    for argv in (["svhn", "train", "--data", str(synth_dir), "--quick"], ["svhn", "train", "--recipe", "quick"]):
+        line = refused_here([*argv, "--out", str(run), "--quiet"], capsys, "already holds a training run")
+        said = {flag for flag, word in (("--force", "force"), ("--resume", "resume")) if word in line}
+        assert said == (offers("svhn", "train") if "--data" in argv else set()), line
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "curves.png").write_bytes(b"the user's own figure")
+    line = refused_here(["svhn", "train", "--data", str(synth_dir), "--out", str(mine), "--quick", "--quiet"], capsys,
+                        "curves.png", "not written by dlexam")
+    assert "force" not in line
+
+
+def test_a_damaged_file_record_is_no_record_not_a_traceback(tmp_path, capsys):
+    """A `.dlexam-files.json` nested 100,000 deep: RecursionError escaped the record's reader as a traceback. A
+    damaged record names no file as dlexam's (as one that is no JSON at all): the command writes its own files."""
+    out = tmp_path / "v"
+    out.mkdir()
+    (out / MANIFEST).write_text("[" * 100_000 + "]" * 100_000)
+    assert main(["variant", "--seed", "7", "--format", "key", "--out", str(out)]) == 0, capsys.readouterr().err
+    assert OutputDir(out).owns("key.json")

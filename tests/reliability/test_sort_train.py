@@ -25,6 +25,8 @@ QUICK = ["--vocab", "A-C", "--max-len", "3", "--quick", "--quiet", "--json"]
     ("--steps", "0", "steps"), ("--batch-size", "0", "batch_size"), ("--max-len", "100000", "max_len"),
     ("--label-smoothing", "1", "label_smoothing"), ("--checkpoint-every", "-1", "checkpoint_every"),
     ("--temperature-end", "nan", "temperature"), ("--threads", "0", "threads"),
+    # more heads than A-C's 5 dimensions: was "d_head must be a whole number from 1 to 4,096, got 0", a flag not given
+    ("--heads", "7", "n_heads 7 is more than d_model 5"),
 ])
 def test_sort_train_refuses_absurd_settings_before_any_work(tmp_path, capsys, flag, value, needle):
     argv = ["sort", "train", *QUICK, "--out", str(tmp_path / "r"), flag, value]

@@ -95,6 +95,25 @@ def test_a_mat_with_wrong_shapes_is_refused(tmp_path):
     assert_refused(run_cli("svhn", "evaluate", "--checkpoint", str(tmp_path / "none.pt"), "--data", str(data)))
 
 
+@pytest.mark.parametrize("damage, needle", [
+    ("random bytes", "not a MATLAB file, or damaged or cut short"),  # was "(ValueError)"
+    ("empty", "not a MATLAB file, or damaged or cut short"),  # was "(MatReadError)"
+    ("cut in half", "holds X (a file cut short holds fewer)"),  # was "(it needs variables X and y)": it has X
+])
+def test_a_damaged_mat_file_is_named_in_words_not_by_exception_class(tmp_path, synth_dir, capsys, damage, needle):
+    import random
+
+    from .helpers import refused_here
+
+    whole = (synth_dir / "test_32x32.mat").read_bytes()
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "test_32x32.mat").write_bytes({"random bytes": random.Random(0).randbytes(10_000), "empty": b"",
+                                           "cut in half": whole[:len(whole) // 2]}[damage])
+    line = refused_here(["svhn", "evaluate", "--data", str(data)], capsys, "test_32x32.mat", needle)
+    assert "Error" not in line, line
+
+
 def test_a_tampered_grayscale_cache_is_rebuilt(synth_dir):
     from dlexam.svhn.data.official import _cache_path, load_split
 
@@ -144,3 +163,62 @@ def test_image_folders_with_bad_layout_are_one_line(tmp_path):
     before = snapshot(tmp_path)
     assert_refused(run_cli("svhn", "evaluate", "--data", str(broken)), "not a readable image")
     assert snapshot(tmp_path) == before
+
+
+@pytest.fixture(scope="module")
+def saved_key(tmp_path_factory):
+    """key.json of `dlexam variant --seed 7 --out DIR --format key`, parsed."""
+    import json
+
+    from dlexam.cli import main
+
+    out = tmp_path_factory.mktemp("variant")
+    assert main(["variant", "--seed", "7", "--out", str(out), "--format", "key"]) == 0
+    return json.loads((out / "key.json").read_text())
+
+
+def _changed(key: dict, aid: str, **changes) -> dict:
+    import copy
+
+    key = copy.deepcopy(key)
+    key["fields"][aid].update(changes)
+    return key
+
+
+@pytest.mark.parametrize("damage, needles", [
+    # json's RecursionError escaped as a traceback
+    ("deep", ["nested too deeply"]),
+    # Fraction("1e100000") expands a 100,001-digit integer ("1e999999999" never finished)
+    ("huge exponent", ["P:", "exponents within"]),
+    # an option 0 of 4 was taken, then its text read as options[-1], an IndexError where there were none
+    ("option 0", ["choice: option 0 of 4"]),
+    ("option 1.5", ["choice: option 1.5 of 4"]),  # was int(1.5): option 1
+    # labels that do not match the matrix: IndexError when a cell was wrong
+    ("row labels", ["P: 2 labels for 7 rows"]), ("column labels", ["logits: 1 labels for 6 columns"]),
+    # a 5,000-digit number: the message was Python's advice about sys.set_int_max_str_digits()
+    ("5000 digits", ["a whole number of more than"]),
+])
+def test_a_hostile_key_json_is_one_line_before_any_grading(tmp_path, capsys, saved_key, damage, needles):
+    import json
+
+    from .helpers import refused_here
+
+    k = saved_key
+    text = {
+        "deep": lambda: "[" * 100_000 + "]" * 100_000,
+        "huge exponent": lambda: json.dumps(_changed(k, "Pr2.2.P", answer=[["1e100000"] * 7] * 7)),
+        "option 0": lambda: json.dumps(_changed(k, "P1.1.choice", answer=0)),
+        "option 1.5": lambda: json.dumps(_changed(k, "P1.1.choice", answer=1.5)),
+        "row labels": lambda: json.dumps(_changed(k, "Pr2.2.P", row_labels=["a", "b"])),
+        "column labels": lambda: json.dumps(_changed(k, "Pr2.3.logits", col_labels=["a"])),
+        "5000 digits": lambda: json.dumps(k).replace('"seed": 7', '"seed": ' + "7" * 5000, 1),
+    }[damage]()
+    (tmp_path / "key.json").write_text(text)
+    sheet = {aid: v for aid, v in k["key"].items() if aid not in ("seed", "difficulty", "fingerprint")}
+    sheet["Pr2.2.P"] = [["9"] * 7] * 7  # every cell wrong: its feedback reads the row labels
+    sheet["Pr2.3.logits"] = [["9"] * 6] * 3
+    sheet["P1.1.choice"] = 1 if k["key"]["P1.1.choice"] != 1 else 2  # wrong: its feedback reads the options
+    (tmp_path / "sheet.json").write_text(json.dumps(sheet))
+    line = refused_here(["grade", "--key", str(tmp_path / "key.json"), str(tmp_path / "sheet.json")], capsys,
+                        "not a key.json", *needles)
+    assert len(line) < 400 and "sys." not in line, line

@@ -203,6 +203,26 @@ def test_what_leaves_nothing_to_grade_is_still_refused(data, says):
         grade(V, read_submission(data, "s"))
 
 
+@pytest.mark.parametrize("far", ["1e400", "-1e400", "1e400/3", [["1e400"]]])
+def test_a_number_beyond_floats_range_is_as_wrong_as_any_far_off_number(far):
+    """"1e400" for a loss (a number the key holds within a tolerance): OverflowError from float(). Oracle: it grades
+    exactly as a far-off number float can hold does, in every field."""
+    tolerant = [aid for aid, (_, f) in V.fields().items() if f.kind == "number" and not f.exact]
+    assert tolerant  # the losses of Problem 2
+    for aid in tolerant:
+        g, plain_wrong = grade(V, {**key(), aid: far}), grade(V, {**key(), aid: "99999"})
+        assert [(f.id, f.points, f.correct) for f in g.fields] == [
+            (f.id, f.points, f.correct) for f in plain_wrong.fields]
+        assert g.score < FULL and field(g, aid).points == 0
+
+
+def test_a_json_number_of_thousands_of_digits_is_refused_in_plain_words():
+    """json's own message advised "use sys.set_int_max_str_digits() to increase the limit" (cut at 100 characters:
+    "use sys.set_in")."""
+    with pytest.raises(SubmissionError, match="not valid JSON \\(a whole number of more than [0-9,]+ digits\\)$"):
+        read_submission(b'{"Pr1.3.in_features": ' + b"9" * 5000 + b"}", "s.json")
+
+
 JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=70),
                     lambda inner: st.lists(inner, max_size=9) | st.dictionaries(st.text(max_size=3), inner, max_size=2),
                     max_leaves=40)

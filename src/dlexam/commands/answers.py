@@ -9,7 +9,7 @@ import textwrap
 import time
 
 from dlexam.commands.options import given, path_text
-from dlexam.commands.variant import add_variant_options
+from dlexam.commands.variant import add_variant_options, variant_difficulty
 from dlexam.plain import dumps
 
 VERDICT_MARK = {"agrees": "agrees", "disagrees": "DISAGREES", "conceptual": "conceptual", "unread": "UNREAD"}
@@ -140,6 +140,7 @@ def render_question(a: dict) -> str:
 def handle(args: argparse.Namespace) -> int:
     from dlexam.answers import answer, answer_key
 
+    variant_difficulty(args)  # --difficulty alone: refused
     if args.variant is not None:
         return handle_variant(args)
     if args.question:
@@ -162,7 +163,7 @@ def handle_variant(args: argparse.Namespace) -> int:
     from dlexam.answers.variant import variant_answers
     from dlexam.variants import make_variant
 
-    v = make_variant(args.variant, args.difficulty)
+    v = make_variant(args.variant, variant_difficulty(args))
     ids = [normalise_id(args.question)] if args.question else None
     key = [a.to_dict() for a in variant_answers(v, ids)]
     if args.question:
@@ -179,6 +180,6 @@ def _one_in_full(args: argparse.Namespace) -> str:
         words.append(f"--exam {shlex.quote(str(args.exam))}")
     if getattr(args, "variant", None) is not None:
         words.append(f"--variant {args.variant}")
-        if getattr(args, "difficulty", "standard") != "standard":
+        if getattr(args, "difficulty", None) not in (None, "standard"):
             words.append(f"--difficulty {args.difficulty}")
     return " ".join([*words, "--question ID"])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 from dlexam.commands.options import path_text
 
@@ -76,6 +75,7 @@ def handle(args: argparse.Namespace) -> int:
     from dlexam.answers import answer_key
     from dlexam.commands.answers import render_table
     from dlexam.commands.geoff import render
+    from dlexam.files import check_dir_path
     from dlexam.report import ReportSettings, build_report, default_sections
     from dlexam.report.build import without_missing
     from dlexam.shared import SharedDataMissing, how_to_get
@@ -83,7 +83,7 @@ def handle(args: argparse.Namespace) -> int:
     from dlexam.svhn.demo import run_demo as svhn_demo
     from dlexam.svhn.demo import shipped_on_real_digits
 
-    out = Path(args.out)
+    out = check_dir_path(args.out, "--out")  # a file, a link to nothing: refused before the tour starts
     t0 = time.perf_counter()
     banner("Problem 2: Geoff's transformer with the exam's weights, on the exam's example")
     print(render(geoff.analyse(geoff.GeoffQuery())))

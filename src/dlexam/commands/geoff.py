@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from dlexam.commands.options import temperature
-from dlexam.commands.variant import add_variant_options
+from dlexam.commands.variant import add_variant_options, variant_difficulty
 from dlexam.errors import UserError
 from dlexam.plain import dumps
 
@@ -53,10 +53,11 @@ def handle(args: argparse.Namespace) -> int:
     from dlexam import geoff
 
     weights, example = geoff.EXAM_WEIGHTS, geoff.EXAM_EXAMPLE
+    difficulty = variant_difficulty(args)
     if args.variant is not None:  # the variant's own transformer and example (dlexam variant --seed N)
         from dlexam.variants import make_variant
 
-        t = make_variant(args.variant, args.difficulty).spec.transformer
+        t = make_variant(args.variant, difficulty).spec.transformer
         weights, example = geoff.GeoffWeights.from_spec(t), " ".join(t.example)
     if args.heads not in (1, weights.heads):
         raise UserError(f"--heads must be 1 (Problem 2.2) or {weights.heads} (Problem 2.4), got {args.heads}")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 
 from dlexam.commands.options import path_text
-from dlexam.commands.variant import add_variant_options
+from dlexam.commands.variant import add_variant_options, variant_difficulty
 from dlexam.plain import dumps
 
 
@@ -52,6 +52,7 @@ def handle(args: argparse.Namespace) -> int:
 
     if (args.variant is None) == (args.key is None):
         raise UserError("give the exam to grade against: --variant N, or --key KEY.json (one of them)")
+    difficulty = variant_difficulty(args)  # with --key the key says its difficulty
     if args.key is not None:
         try:
             with open(args.key, "rb") as f:
@@ -59,7 +60,7 @@ def handle(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise UserError(f"cannot read the key {args.key}: {exc.strerror or exc}") from None
     else:
-        against = make_variant(args.variant, args.difficulty)
+        against = make_variant(args.variant, difficulty)
     submission = read_submission(read(args.submission), args.submission)
     result = grade(against, submission)
     print(dumps(result.to_json(), indent=2) if args.json else render(result))

@@ -9,7 +9,7 @@ import sys
 
 from dlexam.commands.options import path, path_text
 from dlexam.commands.svhn_inference import register_inference
-from dlexam.commands.variant import add_variant_options
+from dlexam.commands.variant import add_variant_options, variant_difficulty
 from dlexam.plain import dumps
 from dlexam.svhn.data import SPLITS
 
@@ -26,10 +26,11 @@ def cmd_summary(args) -> int:
     from dlexam.svhn.summary import exam_rows, network_summary, student_bug
 
     cnn = None  # Version A's layer table
+    difficulty = variant_difficulty(args)
     if args.variant is not None:  # a variant's (dlexam variant --seed N)
         from dlexam.variants import make_variant
 
-        cnn = make_variant(args.variant, args.difficulty).spec.cnn
+        cnn = make_variant(args.variant, difficulty).spec.cnn
     if args.linear_in is not None:
         if args.explain is not None:
             raise UserError("--explain explains a number of the network's layer table; --linear-in builds the "

@@ -31,8 +31,16 @@ def add_variant_options(p, required: bool = True) -> None:
     """--variant N and --difficulty, as every command that reads a variant takes them."""
     p.add_argument("--variant", type=seed, metavar="N", required=required,
                    help="the variant of seed N (`dlexam variant --seed N`)")
-    p.add_argument("--difficulty", default="standard", choices=DIFFICULTIES,
+    p.add_argument("--difficulty", default=None, choices=DIFFICULTIES,
                    help="the variant's difficulty (default standard)")
+
+
+def variant_difficulty(args: argparse.Namespace) -> str:
+    """The --difficulty of --variant N (default standard). Given without --variant it would change nothing, so it
+    is refused rather than silently ignored."""
+    if args.difficulty is not None and args.variant is None:
+        raise UserError(f"--difficulty {args.difficulty} goes with --variant N (the variant's difficulty)")
+    return args.difficulty or "standard"
 
 
 def register(sub) -> None:
@@ -44,7 +52,7 @@ def register(sub) -> None:
     p.add_argument("--difficulty", default="standard", choices=DIFFICULTIES,
                    help="standard (near Version A) or harder (Problem 2.4's second head has its own weights)")
     p.add_argument("--out", metavar="DIR", type=path_text, help="write the documents and exports into DIR")
-    p.add_argument("--format", type=formats, default=FORMATS, metavar="LIST",
+    p.add_argument("--format", type=formats, default=None, metavar="LIST",
                    help=f"with --out, which files: comma-separated from {', '.join(FORMATS)} (default all)")
     p.add_argument("--force", action="store_true",
                    help="replace files in DIR that dlexam did not write, or another variant's")
@@ -59,6 +67,9 @@ def handle(args: argparse.Namespace) -> int:
     from dlexam.variants import documents, make_variant
 
     if not args.out:
+        if args.format is not None or args.force:  # they would change nothing: the variant is printed, not written
+            raise UserError(f"{'--format' if args.format is not None else '--force'} goes with --out DIR (without "
+                            "it the variant is printed, not written)")
         v = make_variant(args.seed, args.difficulty)
         if args.json:
             print(dumps(v.to_json(), indent=2))
@@ -70,7 +81,7 @@ def handle(args: argparse.Namespace) -> int:
 
     with OutputDir(args.out, force=args.force, lock=True, what="--out") as out:  # checked before any work
         v = make_variant(args.seed, args.difficulty)
-        written = write_files(v, out, args.format)
+        written = write_files(v, out, args.format or FORMATS)
     if args.json:
         print(dumps(v.to_json(), indent=2))
     else:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import re
 import stat
@@ -37,7 +36,7 @@ from typing import IO
 from dlexam.errors import UserError
 from dlexam.files.atomic import WRITE_ERRORS, atomic_open, atomic_write_bytes, refuse_unsafe_target, sha256_of
 from dlexam.files.lock import LOCK, folder_locked, take_lock
-from dlexam.plain import dumps
+from dlexam.plain import dumps, loads
 
 MANIFEST = ".dlexam-files.json"
 
@@ -56,6 +55,8 @@ def check_dir_path(path: str | os.PathLike, what: str = "out") -> Path:
     for parent in p.parents:
         if parent.exists() and not parent.is_dir():
             raise UserError(f"{what} {p}: {parent} is a file, not a folder")
+        if parent.is_symlink() and not parent.exists():  # mkdir would say only "File exists"
+            raise UserError(f"{what} {p}: {parent} is a dangling symbolic link")
     return p
 
 
@@ -85,12 +86,13 @@ class OutputDir:
     """A folder a command writes into (see the module docstring). Check it before any work."""
 
     def __init__(self, path: str | os.PathLike, *, force: bool = False, lock: bool = False, what: str = "out",
-                 run_files: tuple[str, ...] = ()):
+                 run_files: tuple[str, ...] = (), forceable: bool = True):
         self._children: list[OutputDir] = []  # closed first (adopt)
         absent = _absent_folders(Path(path))
         self.path = check_writable_dir(path, what)
         self._created = tuple(p for p in absent if p.is_dir())  # the folders made here, deepest first
         self.force = force
+        self.forceable = forceable  # whether the command offers force (--force): its refusals then name it
         self.what = what
         self.run_files = tuple(run_files)
         self._lock_fd: int | None = None
@@ -153,7 +155,7 @@ class OutputDir:
             if not stat.S_ISREG(os.fstat(fd).st_mode):
                 return {}, set()
             with os.fdopen(fd, "rb", closefd=False) as f:
-                data = json.loads(f.read(64 << 20))
+                data = loads(f.read(64 << 20))  # a damaged record (nested too deeply, say) is no record
             files = {str(k): [str(x) for x in (v if isinstance(v, list) else [v])]
                      for k, v in data.get("files", {}).items()}
             return files, {str(n) for n in data.get("run", [])}
@@ -188,8 +190,9 @@ class OutputDir:
             if name in record[1] and name not in self.run_files and target.exists():
                 raise UserError(f"{target} belongs to the run in {self.path}; not replacing it (choose another name)")
             if target.exists() and not self.force and not self.owns(name):
-                raise UserError(f"{target} exists and was not written by dlexam; not replacing it "
-                                "(force replaces it)")
+                raise UserError(f"{target} exists and was not written by dlexam; not replacing it"
+                                + (" (force replaces it)" if self.forceable else " (move it, or choose another "
+                                   "folder)"))
 
     def file(self, name: str) -> Path:
         """The path of `name` in this folder."""

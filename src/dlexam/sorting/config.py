@@ -74,6 +74,9 @@ class TrainConfig:
             if not (t == "sqrt" or (t is None and name == "temperature_start")):
                 limits.number(name, t, 0, MAX_TEMPERATURE, lo_open=True)
         d = self.d_model or vocab.size
+        if self.n_heads > d:  # each head needs one dimension at least (d_head = d_model // n_heads)
+            width = f"d_model {d}" if self.d_model is not None else f"d_model {d} (vocabulary {vocab.spec}'s size)"
+            raise UserError(f"n_heads {self.n_heads} is more than {width}: each head needs a dimension of its own")
         if self.d_model is not None and d % self.n_heads:
             raise UserError(f"d_model {d} is not divisible by n_heads {self.n_heads}")
         model_config(self)  # the model's own checks (its size, above all)

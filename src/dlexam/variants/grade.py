@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from dlexam.errors import UserError
+from dlexam.plain import loads
 from dlexam.spec import text
 from dlexam.variants.model import SUBMISSION_META, Field, Variant
 
@@ -217,8 +218,8 @@ def read_submission(data: bytes, name: str = "submission") -> dict:
         raise SubmissionError(f"{name}: not UTF-8 text (give JSON or CSV)") from None
     if body.lstrip().startswith(("{", "[")):
         try:
-            obj = json.loads(body)
-        except (ValueError, RecursionError) as exc:
+            obj = loads(body)
+        except ValueError as exc:
             raise SubmissionError(f"{name}: not valid JSON ({str(exc)[:100]})") from None
         if not isinstance(obj, dict):
             raise SubmissionError(f"{name}: a JSON submission is an object {{answer id: answer}}")
@@ -296,6 +297,15 @@ def as_written(written, got) -> str:
     return text(got)
 
 
+def near(got: Fraction, answer: float, tolerance: float) -> bool:
+    """|got - answer| <= tolerance, for a number read exactly: one beyond float's range ("1e400") is far from
+    every answer, not an OverflowError."""
+    try:
+        return abs(float(got) - answer) <= tolerance
+    except OverflowError:
+        return False
+
+
 def unanswered(aid: str, qid: str, f: Field, q_points: int) -> FieldResult:
     return FieldResult(aid, qid, Fraction(0), f.points * q_points, False,
                        [{"where": aid, "given": "", "expected": "an answer", "reason": "not answered"}])
@@ -323,7 +333,7 @@ def grade_field(aid: str, qid: str, q_points: int, f: Field, value) -> FieldResu
         wrong = [] if ok else [{"where": aid, "given": f"{got}: {f.options[got - 1]}", "expected": expected_text(f),
                                 "reason": reason}]
         return FieldResult(aid, qid, share if ok else Fraction(0), share, ok, wrong)
-    ok = got == f.answer if f.exact else abs(float(got) - f.answer) <= f.tolerance
+    ok = got == f.answer if f.exact else near(got, f.answer, f.tolerance)
     given = as_written(written, got)
     wrong = [] if ok else [{"where": aid, "given": given, "expected": expected_text(f), "reason": f.why}]
     return FieldResult(aid, qid, share if ok else Fraction(0), share, ok, wrong)

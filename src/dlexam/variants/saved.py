@@ -11,13 +11,14 @@ the variant does; a key.json written before they were kept grades the same, show
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass
 from fractions import Fraction
 
 from dlexam.errors import UserError
+from dlexam.plain import loads
+from dlexam.variants.grade import read_number, shown
 from dlexam.variants.model import FINGERPRINT_LENGTH, KINDS, Field, Question
 
 MAX_KEY_BYTES = 16 << 20  # a key.json is tens of kB
@@ -43,7 +44,7 @@ def read_key(data: bytes, name: str = "key.json") -> SavedKey:
     if len(data) > MAX_KEY_BYTES:
         raise UserError(f"{name}: larger than {MAX_KEY_BYTES} bytes; a key.json is tens of kB")
     try:
-        d = json.loads(data.decode("utf-8-sig"))
+        d = loads(data.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise UserError(f"{name}: not a key.json of `dlexam variant` (not UTF-8 JSON: {exc})") from None
     try:
@@ -94,30 +95,45 @@ def _share(f: dict) -> Fraction:
     return exact
 
 
+def _exact(name: str, x) -> Fraction:
+    """A keyed exact number ("1/4", "3", 2) -> Fraction, read as an answer is: a text too long or an exponent too
+    large ("1e999999999", which Fraction would expand into a billion-digit integer) is no key's."""
+    try:
+        return read_number(x)
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from None
+
+
 def _field(name: str, f: dict) -> Field:
     kind = f["kind"]
     if kind not in KINDS:
         raise ValueError(f"a field of kind {kind!r}")
     answer = f["answer"]
     tolerance = None
-    if kind == "matrix":
-        answer = tuple(tuple(Fraction(str(x)) for x in row) for row in answer)
-        if not answer or not answer[0] or any(len(r) != len(answer[0]) for r in answer):
-            raise ValueError(f"{name}: a matrix answer that is not rectangular")
-    elif kind == "number":
-        if f.get("tolerance") is None:
-            answer = Fraction(str(answer))
-        else:
-            answer, tolerance = float(f["value"]), float(f["tolerance"])
-            if not (math.isfinite(answer) and math.isfinite(tolerance) and tolerance >= 0):
-                raise ValueError(f"{name}: a number or tolerance that is not finite")
-    elif kind == "choice":
-        answer = int(answer)
-        if not 0 <= answer <= len(f["options"]):
-            raise ValueError(f"{name}: option {answer} of {len(f['options'])}")
     def texts(key: str) -> tuple[str, ...]:
         return tuple(map(str, f.get(key, ())))
 
+    options, row_labels, col_labels = texts("options"), texts("row_labels"), texts("col_labels")
+    option_reasons = texts("option_reasons")
+    if kind == "matrix":
+        answer = tuple(tuple(_exact(name, x) for x in row) for row in answer)
+        if not answer or not answer[0] or any(len(r) != len(answer[0]) for r in answer):
+            raise ValueError(f"{name}: a matrix answer that is not rectangular")
+        for labels, n, what in ((row_labels, len(answer), "rows"), (col_labels, len(answer[0]), "columns")):
+            if labels and len(labels) != n:
+                raise ValueError(f"{name}: {len(labels)} labels for {n} {what}")
+    elif kind == "number":
+        if f.get("tolerance") is None:
+            answer = _exact(name, answer)
+        else:
+            answer, tolerance = float(f["value"]), float(f["tolerance"])
+            if not (math.isfinite(answer) and math.isfinite(tolerance) and tolerance >= 0):
+                raise ValueError(f"{name}: a value or tolerance that is not finite, or a negative tolerance")
+    elif kind == "choice":
+        if isinstance(answer, str) and answer.strip().isdecimal() and len(answer.strip()) <= 9:
+            answer = int(answer)
+        if isinstance(answer, bool) or not isinstance(answer, int) or not 1 <= answer <= len(options):
+            raise ValueError(f"{name}: option {shown(answer)} of {len(options)}")
     reason = None
     if "cell_reasons" in f:  # why each cell of a matrix holds its value (a key from before has none)
         cells = tuple(texts_of(row) for row in f["cell_reasons"])
@@ -125,9 +141,8 @@ def _field(name: str, f: dict) -> Field:
             raise ValueError(f"{name}: cell reasons that are not its matrix's shape")
         reason = lambda i, j: cells[i][j]  # noqa: E731 (Field.reason is a callable)
     return Field(name, kind, answer, _share(f), label=str(f.get("label", "")), tolerance=tolerance,
-                 closed_form=str(f.get("closed_form", "")), options=texts("options"), row_labels=texts("row_labels"),
-                 col_labels=texts("col_labels"), reason=reason, why=str(f.get("why", "")),
-                 option_reasons=texts("option_reasons"))
+                 closed_form=str(f.get("closed_form", "")), options=options, row_labels=row_labels,
+                 col_labels=col_labels, reason=reason, why=str(f.get("why", "")), option_reasons=option_reasons)
 
 
 def texts_of(row) -> tuple[str, ...]:

@@ -77,10 +77,13 @@ def _check_header(path: Path) -> None:
     except NotImplementedError:  # scipy's answer to a MATLAB v7.3 file (HDF5)
         raise UserError(f"{path} is a MATLAB v7.3 (HDF5) file; SVHN's Format 2 files are MATLAB v5 files "
                         "(in MATLAB: save(name, 'X', 'y', '-v7'))") from None
-    except Exception as exc:  # noqa: BLE001 - scipy raises many types for a damaged file
-        raise UserError(f"{path} is not a readable SVHN .mat file ({type(exc).__name__})") from None
-    if "X" not in info or "y" not in info:
-        raise UserError(f"{path} is not an SVHN Format 2 file (it needs variables X and y)")
+    except Exception:  # noqa: BLE001 - scipy raises many types for a damaged file
+        raise UserError(f"{path} is not a readable SVHN .mat file (not a MATLAB file, or damaged or cut short)"
+                        ) from None
+    if "X" not in info or "y" not in info:  # a file cut short lists only the variables before the cut
+        held = ", ".join(sorted(info)) or "none that can be read"
+        raise UserError(f"{path} is not an SVHN Format 2 file: it needs variables X and y, and holds {held} "
+                        "(a file cut short holds fewer)")
     if info["y"][1] not in NUMERIC_CLASSES:
         raise UserError(f"{path}: y must hold numbers (labels 1..10), got MATLAB {info['y'][1]}")
     shape, kind = info["X"]
@@ -102,10 +105,8 @@ def _read_mat(path: Path) -> tuple[np.ndarray, np.ndarray]:
     try:
         mat = scipy.io.loadmat(path, variable_names=("X", "y"))
     except Exception as exc:  # noqa: BLE001 - scipy raises many types for a damaged file
-        raise UserError(
-            f"{path} is not a readable SVHN .mat file ({type(exc).__name__}: "
-            f"{str(exc).splitlines()[0][:100] if str(exc) else ''})"
-        ) from None
+        raise UserError(f"{path} is not a readable SVHN .mat file (damaged or cut short"
+                        + (f": {str(exc).splitlines()[0][:100]})" if str(exc) else ")")) from None
     X, y = mat.get("X"), mat.get("y")
     if X is None or y is None:
         raise UserError(f"{path} is not an SVHN Format 2 file (it needs variables X and y)")
@@ -202,6 +203,9 @@ def load_labelled(root: str | os.PathLike, split: str = "test") -> tuple[torch.T
     if is_image_folder(root):
         images, labels, _ = load_image_folder(root)
         return images, labels, "folder"
+    if root.is_file():  # the .mat file itself, say, where its folder is asked for
+        raise UserError(f"{root} is a file, not a folder: give the folder that holds {mat.name}, or an image folder "
+                        "(DIR/0/ ... DIR/9/)")
     raise UserError(
         f"SVHN file not found: {mat} (run `dlexam svhn download` or `dlexam svhn synth`), and {root} is not an"
         f" image folder ({root}/0/ ... {root}/9/)"

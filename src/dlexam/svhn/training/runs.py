@@ -132,7 +132,8 @@ def _open_out(run: SVHNRun) -> runs.RunFolder | None:
     """Check the run directory before any work and lock it while training (rank 0 only writes)."""
     if int(os.environ.get("RANK", "0")) != 0:
         return None
-    return runs.RunFolder(run.out, writes=runs.TRAINER_FILES, markers=RUN_MARKERS, resume=run.resume)
+    return runs.RunFolder(run.out, writes=runs.TRAINER_FILES, markers=RUN_MARKERS, resume=run.resume,
+                          forceable=False)  # `svhn train` has no --force
 
 
 def _flat(settings: dict) -> dict:
