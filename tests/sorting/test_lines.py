@@ -173,3 +173,15 @@ def test_a_whole_input_of_random_lines_in_small_blocks():
         want = [("counts", np.bincount([INDEX[w] for w in x], minlength=4).tolist()) if len(x) > long_line
                 else [INDEX[w] for w in x] for x in lines]
         assert got == want
+
+
+@pytest.mark.parametrize("char", ["\U0001f600", "\u00e9", "x"])
+def test_an_unknown_token_cut_for_showing_says_more_follows(char):
+    """At most 20 characters are shown, with "..." where the token goes on. 21 four-byte characters were
+    shown as the first 20 with no "...", just as 20 are (the 80 bytes decoded held exactly 20 characters)."""
+    for n in (19, 20, 21, 40):
+        token = char * n
+        _, error = read_all(f"A\n{token}\n")
+        shown = error.split("unknown token ", 1)[1].split(": vocabulary")[0]
+        assert shown == repr(token[:20]) + ("..." if n > 20 else ""), (n, shown)
+        assert str(VOCAB.unknown_token(token.encode(), 2)) == error

@@ -286,6 +286,10 @@ def _train(a) -> int:
         f"{summary['train_seconds']:.1f} s, final loss {summary['final_loss']:.2e}"
     )
     for block in summary["exact_match"].values():
+        if block["n"] == 0:  # before: "0.0000", an exact match over no input at all
+            print(f"exact match on held-out lengths {block['lengths']}: not measured (no held-out sequences exist "
+                  "at these lengths: too few sequences to hold any out)")
+            continue
         print(
             f"exact match on held-out lengths {block['lengths']}: {block['softmax']:.4f} "
             f"(softmax, T={summary['temperature']:.3g}), {block['T0']:.4f} (temperature 0)"

@@ -93,10 +93,11 @@ def _exact_per_length(model: DecoderTransformer, vocab: Vocabulary, inputs: list
 
 
 def _accuracy(model: DecoderTransformer, temperature: float | str | None, per: dict[int, list[int]]) -> dict:
+    """The exact-match figures of `per`; "overall" is None where there was no input to measure (not 0.0)."""
     n = sum(c[1] for c in per.values())
     return {
         "temperature": model.temperature(temperature),
-        "overall": sum(c[0] for c in per.values()) / max(1, n),
+        "overall": sum(c[0] for c in per.values()) / n if n else None,
         "n": n,
         "per_length": {length: c[0] / c[1] for length, c in sorted(per.items())},
     }
@@ -113,7 +114,8 @@ def evaluate(
     temperature: float | str | None = None,
     inputs: list[list[int]] | None = None,
 ) -> dict:
-    """Exact match of greedy decoding vs sorted(set(x)): {"overall", "per_length", "n", "temperature"}."""
+    """Exact match of greedy decoding vs sorted(set(x)): {"overall", "per_length", "n", "temperature"}
+    ("overall" None where no held-out input of these lengths exists: nothing was measured)."""
     if inputs is None:
         inputs = heldout_inputs(vocab, lengths, per_length, seed)
     return _accuracy(model, temperature, _exact_per_length(model, vocab, inputs, temperature))
@@ -124,12 +126,14 @@ def accuracy_summary(
 ) -> dict:
     """Exact match on held-out inputs of the trained lengths 1..max_len and of the longer, never
     trained lengths max_len+1..2 max_len, each with the model's temperature and with T = 0:
-    {"trained": {"lengths", "softmax", "T0"}, "longer": {...}}."""
+    {"trained": {"lengths", "n", "softmax", "T0"}, "longer": {...}}. Where no held-out input of a block's
+    lengths exists (n = 0: over A-D, `max_len` 1), its "softmax" and "T0" are None, not 0.0."""
     out = {}
     for name, lengths in (("trained", range(1, max_len + 1)), ("longer", range(max_len + 1, 2 * max_len + 1))):
         inputs = heldout_inputs(vocab, list(lengths), per_length, seed)
         out[name] = {
             "lengths": f"{lengths[0]}-{lengths[-1]}",
+            "n": len(inputs),
             "softmax": evaluate(model, vocab, list(lengths), inputs=inputs)["overall"],
             "T0": evaluate(model, vocab, list(lengths), inputs=inputs, temperature=0.0)["overall"],
         }
@@ -155,7 +159,8 @@ def evaluation_report(
 ) -> dict:
     """Exact match of `sorter` on `samples` held-out inputs of each length in `lengths` ('1-32'),
     at `temperature` if given, else at the model's own and at 0 (the compiled solver: its own only).
-    The sizes are checked before any input is drawn (:func:`parse_lengths`, :func:`check_size`)."""
+    The sizes are checked before any input is drawn (:func:`parse_lengths`, :func:`check_size`); lengths
+    without any held-out sequence (A-D's length 1) are UserError, as there is nothing to measure."""
     wanted = parse_lengths(lengths)
     check_size(wanted, samples, lengths)
     temperature = sorter.decoding_temperature(temperature)
@@ -168,6 +173,9 @@ def evaluation_report(
             for per, t in zip(counted, temps, strict=True):
                 _exact_per_length(sorter.model, sorter.vocab, block, t, per)
     results = [_accuracy(sorter.model, t, per) for per, t in zip(counted, temps, strict=True)]
+    if results[0]["n"] == 0:  # before, an exact match of 0.0 over no input at all
+        raise UserError(f"no held-out sequences exist at lengths {lengths} over vocabulary {sorter.vocab.spec} (too "
+                        "few sequences to hold any out): nothing to measure; choose longer lengths")
     training = sorter.training or {}
     return {
         "model": sorter.name,

@@ -100,7 +100,10 @@ class Vocabulary:
         "..." where more follows, or where `cut`: the token's start, known to be no symbol already)."""
         where = f"line {line}: " if line is not None else ""
         text = token[: 4 * UNKNOWN_SHOWN].decode("utf-8", "backslashreplace")
-        shown = repr(text[:UNKNOWN_SHOWN]) + ("..." if cut or len(text) > UNKNOWN_SHOWN else "")
+        # more follows where the characters shown are not the whole token: 20 four-byte characters are the
+        # 80 bytes decoded, so a longer token is cut there too (before, 21 emoji were shown as 20, no "...")
+        more = cut or len(text) > UNKNOWN_SHOWN or len(token) > 4 * UNKNOWN_SHOWN
+        shown = repr(text[:UNKNOWN_SHOWN]) + ("..." if more else "")
         return UserError(f"{where}unknown token {shown}: vocabulary {self.spec} is {self.describe()}")
 
     def format(self, ids: Iterable[int]) -> str:
