@@ -141,3 +141,32 @@ def test_an_epoch_fastest_at_the_largest_batch_is_named_once(run):
     text = B._verdict(cfg, sizes, nb)[1]
     assert f"{10.0 / len(sizes):.2f} s at its fastest, the largest (B = {sizes[-1]})" in text
     assert "at its fastest (B =" not in text
+
+
+def test_the_noise_plot_leaves_out_the_full_batch(run, monkeypatch):
+    """At B = N the minibatch is the whole set: the noise is 0 in theory and float rounding (~1e-16) measured.
+    A quick run's largest B is N (1,024): its plot drew the rounding as a point at 1e-16 and the theory line
+    falling to 0, stretching the log axis over 16 decades; the finding called the rounding the noise at B = N."""
+    def int_keys(x):
+        if isinstance(x, dict):
+            return {int(k) if k.isdigit() else k: int_keys(v) for k, v in x.items()}
+        return [int_keys(v) for v in x] if isinstance(x, list) else x
+
+    cfg = B.BatchSizeConfig.quick()
+    sizes = list(cfg.batch_sizes)
+    assert sizes[-1] == cfg.n_train  # the case this test is about
+    nb = int_keys(run[0]["numbers"])
+    drawn = {}
+
+    def keep(out_dir, name, fig, **kw):
+        drawn[name] = fig
+        return name
+
+    monkeypatch.setattr(B, "save_into", keep)
+    B._figures(None, cfg, sizes, nb)
+    noise_axes = drawn["batch_size_time_noise.png"].axes[1]
+    xs = {float(x) for line in noise_axes.get_lines() for x in line.get_xdata()}
+    assert xs and max(xs) < cfg.n_train
+    assert noise_axes.get_ylim()[0] > 1e-6
+    text = B._verdict(cfg, sizes, nb)[1]
+    assert f"0 at B = N = {cfg.n_train}" in text

@@ -67,3 +67,42 @@ def test_loss_along_the_ray_matches_a_direct_sum(run):
         direct = sum(np.log1p(np.exp(-yi * a * (xi @ w_star))) for xi, yi in zip(X, y, strict=True))
         assert got == pytest.approx(direct, rel=1e-9, abs=1e-300)
     assert n["loss_along_ray"][0] == pytest.approx(len(y) * np.log(2))
+
+
+def test_every_data_set_is_run_and_the_verdict_needs_all_of_them(run):
+    """One data set was run (the project reports at least 3 seeds, worst first)."""
+    result = run[0]
+    seeds = result["config"]["seeds"]
+    by_seed = result["numbers"]["by_seed"]
+    assert len(seeds) >= 3 and sorted(map(int, by_seed)) == sorted(seeds)
+    assert all(s["supported"] for s in by_seed.values()) and result["verdict"] == "supported"
+    worst = max(s["loss_ratio"] for s in by_seed.values())
+    assert f"Over {len(seeds)} data sets" in result["finding"]
+    assert f"{worst:.2e} of its start at worst" in result["finding"]
+
+
+def test_the_boundaries_figure_shows_the_steps_it_promises(run):
+    """It meant to draw w(t) at t = 1, 10 and 100 and the last step, but drew only the steps that were exactly
+    1, 10 or 100: a quick run's recorded steps are 1, 2, ..., 9, 11, ..., so it drew t = 1 and the last only."""
+    alt = run[0]["captions"]["separable_logreg_boundaries.png"]["alt"]
+    steps = [int(row["step t"]) for row in run[0]["table"]]
+    assert "steps 1, 9, 96 and 20,000" in alt, alt  # the recorded steps nearest 1, 10 and 100, and the last
+    assert 9 in steps and 96 in steps  # (the table's decades: the same recorded steps)
+
+
+def test_the_norm_panel_never_draws_below_zero(monkeypatch):
+    """The fitted ln t line was drawn from t = 1, where it lies far below 0 (-11 in a quick run): the axis of a
+    norm ran to -17 and squeezed the data into its upper half."""
+    cfg = S.SeparableConfig(n_points=30, steps=2_000, n_records=20)
+    X, y, w_svm, records, numbers = S.measure(cfg, 0)
+    drawn = {}
+
+    def keep(out_dir, name, fig, **kw):
+        drawn[name] = fig
+        return name
+
+    monkeypatch.setattr(S, "save_into", keep)
+    S._figures(None, X, y, records, w_svm, numbers)
+    norm_axes = drawn["separable_logreg_norm_loss.png"].axes[0]
+    assert norm_axes.get_ylim()[0] >= 0
+    assert min(min(line.get_ydata()) for line in norm_axes.get_lines()) >= 0

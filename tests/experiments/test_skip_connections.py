@@ -39,3 +39,46 @@ def test_residual_block_is_identity_plus_branch():
     h = m.inp(x)
     want = m.out(h + torch.relu(m.blocks[0](h)))
     torch.testing.assert_close(m(x), want)
+
+
+def _rows(residual_at_fit: list[float], he_at_fit: list[float]) -> tuple[dict, dict]:
+    """Hand-made per-seed rows: the plain net never trains, the residual and the He-init nets both fit."""
+    from dlexam.experiments.skip_connections import AT_FIT
+
+    def row(factor, train, val, at_fit):
+        return {"grad factor/block@init": factor, "first/last grad@init": factor ** 29, "train acc": train,
+                "val acc": val, "best val acc": val, "gap (train-val acc)": train - val, "train loss": 0.1,
+                "val loss": 1.0, AT_FIT: at_fit}
+
+    per_seed = {"plain": [row(0.42, 0.13, 0.12, None) for _ in residual_at_fit],
+                "residual": [row(0.93, 1.0, 0.88, v) for v in residual_at_fit],
+                "plain, He init": [row(0.97, 0.99, 0.78, v) for v in he_at_fit]}
+    mean = {}
+    for label, rows in per_seed.items():
+        mean[label] = {k: None if None in (vals := [r[k] for r in rows]) else sum(vals) / len(vals) for k in rows[0]}
+    return mean, {label: {"per_seed": rows} for label, rows in per_seed.items()}
+
+
+def test_the_verdict_never_says_supported_for_what_it_does_not_measure():
+    """The claim's 'reuse features' and 'simpler features' are not measured and the generalisation comparison
+    differs in initialisation too: the best evidence this experiment can give is 'partly supported' (it said
+    'supported' when the residual net led in 3 of 3 seeds)."""
+    from dlexam.experiments.skip_connections import SkipConfig, _verdict
+
+    mean, models = _rows([0.78, 0.79, 0.77], [0.67, 0.66, 0.68])  # the residual net ahead in every seed
+    verdict, finding = _verdict(SkipConfig(), mean, models)
+    assert verdict == "partly supported"
+    assert "ahead in 3 of 3 seed(s)" in finding and "generalises somewhat better" in finding
+    assert "Not measured: feature reuse" in finding
+
+
+def test_a_mean_lead_that_not_every_seed_shows_is_not_called_better_generalisation():
+    from dlexam.experiments.skip_connections import SkipConfig, _verdict
+
+    mean, models = _rows([0.90, 0.66, 0.65], [0.67, 0.68, 0.66])  # a higher mean from one seed
+    verdict, finding = _verdict(SkipConfig(), mean, models)
+    assert "ahead in only 1 of 3 seeds" in finding
+    assert "generalises somewhat better" not in finding
+    one_seed = _rows([0.78], [0.67])
+    _, finding = _verdict(SkipConfig(seeds=(0,)), *one_seed)
+    assert "one seed cannot tell" in finding and "generalises somewhat better" not in finding

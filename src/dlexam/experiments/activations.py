@@ -55,11 +55,13 @@ class ActivationsConfig:
     momentum: float = 0.9
     probe_size: int = 512  # fixed training images on which per-layer gradient norms are measured
     n_snapshots: int = 4  # gradient-norm snapshots during training (besides step 0)
-    seed: int = 0
+    seeds: tuple[int, ...] = (0, 1, 2)  # initial weights (and batch order); every seed's init is measured
+    trained_seeds: int = 3  # how many of `seeds` (the first ones) are also trained
 
     @classmethod
     def quick(cls) -> ActivationsConfig:
-        return cls(depth=12, width=64, n_train=2000, n_val=500, steps=150, probe_size=256, n_snapshots=2)
+        return cls(depth=12, width=64, n_train=2000, n_val=500, steps=150, probe_size=256, n_snapshots=2,
+                   trained_seeds=1)
 
 
 def per_block_factor(norms: list[float]) -> float:
@@ -72,9 +74,9 @@ def per_block_factor(norms: list[float]) -> float:
     return float(math.exp(-np.polyfit(np.arange(len(arr)), np.log(arr), 1)[0]))
 
 
-def train_run(cfg: ActivationsConfig, act: str, init: str, data: dict) -> dict:
-    seed_everything(cfg.seed)
-    model = DeepMLP(
+def new_model(cfg: ActivationsConfig, act: str, init: str, data: dict, seed: int) -> DeepMLP:
+    seed_everything(seed)
+    return DeepMLP(
         DeepMLPConfig(
             in_features=data["x_train"][0].numel(),
             width=cfg.width,
@@ -83,6 +85,17 @@ def train_run(cfg: ActivationsConfig, act: str, init: str, data: dict) -> dict:
             init=init,
         )
     )
+
+
+def init_grads(cfg: ActivationsConfig, act: str, init: str, data: dict, seed: int) -> list[float]:
+    """||dL/dW_l|| of every hidden block at the seed's initialisation, on the probe batch (no training)."""
+    model = new_model(cfg, act, init, data, seed)
+    return grad_norms(model, model.layer_weights(), data["x_train"][: cfg.probe_size],
+                      data["y_train"][: cfg.probe_size])
+
+
+def train_run(cfg: ActivationsConfig, act: str, init: str, data: dict, seed: int = 0) -> dict:
+    model = new_model(cfg, act, init, data, seed)
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum)
     px, py = data["x_train"][: cfg.probe_size], data["y_train"][: cfg.probe_size]
     snap_at = sorted({0, *np.linspace(0, cfg.steps, cfg.n_snapshots + 1).astype(int).tolist()})
@@ -92,7 +105,7 @@ def train_run(cfg: ActivationsConfig, act: str, init: str, data: dict) -> dict:
         if step in snap_at:
             snapshots[step] = grad_norms(model, model.layer_weights(), px, py)
 
-    it = batches(len(data["x_train"]), cfg.batch_size, torch.Generator().manual_seed(cfg.seed + 1))
+    it = batches(len(data["x_train"]), cfg.batch_size, torch.Generator().manual_seed(seed + 1))
     curve = train_steps(model, opt, data["x_train"], data["y_train"], it, cfg.steps, before_step=snapshot)
     snapshot(cfg.steps)
     val = evaluate(model, data["x_val"], data["y_val"])
@@ -111,36 +124,47 @@ def run(out_dir: OutputDir, quick: bool = False) -> dict:
     mean, std = data["x_train"].mean(), data["x_train"].std()
     data = {k: ((v - mean) / std if k.startswith("x") else v) for k, v in data.items()}
 
-    runs = {(a, i): train_run(cfg, a, i, data) for i in ("default", "matched") for a in ACTS}
-    table, numbers = [], {"runs": {}}
-    for (act, init), r in runs.items():
-        g0 = r["snapshots"][0]
-        gT = r["snapshots"][cfg.steps]
+    keys = [(a, i) for i in ("default", "matched") for a in ACTS]
+    trained = cfg.seeds[: cfg.trained_seeds]
+    runs = {k: [train_run(cfg, *k, data, seed) for seed in trained] for k in keys}  # k: (activation, init)
+    at_init = {k: [r["snapshots"][0] for r in runs[k]] + [init_grads(cfg, *k, data, seed)
+                                                         for seed in cfg.seeds[cfg.trained_seeds:]] for k in keys}
+    table, numbers = [], {"seeds": list(cfg.seeds), "trained_seeds": list(trained), "runs": {}}
+    for (act, init), rs in runs.items():
+        f0 = [per_block_factor(g) for g in at_init[(act, init)]]
+        ends = [r["snapshots"][cfg.steps] for r in rs]
+        vals = [r["val_accuracy"] for r in rs]
         row = {
             "activation": act,
             "init": init,
-            "factor/block@init": per_block_factor(g0),
-            "first/last@init": g0[0] / max(g0[-1], 1e-300),
-            "factor/block@end": per_block_factor(gT),
-            "first/last@end": gT[0] / max(gT[-1], 1e-300),
-            "final train loss": float(np.mean(r["train_loss"][-20:])),
-            "val acc": r["val_accuracy"],
+            "factor/block@init min": min(f0),
+            "factor/block@init max": max(f0),
+            "factor/block@init": float(np.mean(f0)),
+            "first/last@init": _geomean([g[0] / max(g[-1], 1e-300) for g in at_init[(act, init)]]),
+            "factor/block@end": float(np.mean([per_block_factor(g) for g in ends])),
+            "first/last@end": _geomean([g[0] / max(g[-1], 1e-300) for g in ends]),
+            "final train loss": float(np.mean([np.mean(r["train_loss"][-20:]) for r in rs])),
+            "val acc worst": min(vals),
+            "val acc": float(np.mean(vals)),
         }
         table.append(row)
         numbers["runs"][f"{act}/{init}"] = {
             **{k: v for k, v in row.items() if k not in ("activation", "init")},
-            "grad_norms": {str(s): v for s, v in r["snapshots"].items()},
-            "train_loss": r["train_loss"],
-            "val_loss": r["val_loss"],
+            "factor_at_init_by_seed": f0,
+            "grad_norms_at_init_by_seed": at_init[(act, init)],
+            "by_seed": [{"seed": seed, "grad_norms": {str(s): v for s, v in r["snapshots"].items()},
+                         "train_loss": r["train_loss"], "val_accuracy": r["val_accuracy"], "val_loss": r["val_loss"]}
+                        for seed, r in zip(trained, rs, strict=True)],
         }
-    figures = _figures(out_dir, cfg, runs)
+    figures = _figures(out_dir, cfg, runs, at_init)
     verdict, finding = _verdict(cfg, table)
     if quick:
         full = ActivationsConfig()
         finding = quick_note(
-            f"{cfg.depth} hidden blocks instead of {full.depth}, {cfg.steps:,} SGD steps instead of {full.steps:,}",
-            "the per-block gradient factors at initialisation, on which the verdict rests, are measured as in the "
-            "full run; the validation accuracies after so few steps say little.",
+            f"{cfg.depth} hidden blocks instead of {full.depth}, {cfg.steps:,} SGD steps instead of {full.steps:,}, "
+            f"{cfg.trained_seeds} trained seed(s) instead of {full.trained_seeds}",
+            f"the per-block gradient factors at initialisation, on which the verdict rests, are measured as in the "
+            f"full run, for all {len(cfg.seeds)} seeds; the validation accuracies after so few steps say little.",
         ) + finding
     return finish(
         out_dir, name=NAME, claim=CLAIM, claim_source=CLAIM_SOURCE, cfg=cfg, quick=quick, start=start,
@@ -154,33 +178,48 @@ def run(out_dir: OutputDir, quick: bool = False) -> dict:
     )
 
 
+def _geomean(xs: list[float]) -> float:
+    return float(np.exp(np.mean(np.log(np.maximum(xs, 1e-300)))))
+
+
 def _verdict(cfg: ActivationsConfig, table: list[dict]) -> tuple[str, str]:
+    """The verdict from every seed's factor at initialisation: a net counts as vanishing only where every seed's
+    factor is below VANISHING_FACTOR, as not vanishing only where every seed's is at or above it."""
     row = {(r["activation"], r["init"]): r for r in table}
-    vanish = {k: r["factor/block@init"] < VANISHING_FACTOR for k, r in row.items()}
+    vanish = {k: r["factor/block@init max"] < VANISHING_FACTOR for k, r in row.items()}
+    level = {k: r["factor/block@init min"] >= VANISHING_FACTOR for k, r in row.items()}
+    mixed = [k for k in row if not (vanish[k] or level[k])]
     L = cfg.depth - 1
+    n, trained = len(cfg.seeds), min(cfg.trained_seeds, len(cfg.seeds))
 
     def describe(act: str, init: str) -> str:
         r = row[(act, init)]
+        acc = (f"val acc {r['val acc worst']:.2f} worst, {r['val acc']:.2f} mean" if trained > 1
+               else f"val acc {r['val acc']:.2f}")
         return (
-            f"{act} x{r['factor/block@init']:.2f} per block (first/last {r['first/last@init']:.1e}), "
-            f"val acc {r['val acc']:.2f}"
+            f"{act} x{r['factor/block@init']:.2f} per block ({r['factor/block@init min']:.2f}-"
+            f"{r['factor/block@init max']:.2f}; first/last {r['first/last@init']:.1e}), {acc}"
         )
 
     parts = [
-        f"Per-block gradient factor at initialisation over {cfg.depth} hidden blocks "
-        f"(< {VANISHING_FACTOR} counts as vanishing; the first block's gradient is factor^{L} of the last's)."
+        f"Per-block gradient factor at initialisation over {cfg.depth} hidden blocks, the mean of {n} seeds "
+        f"(their range in brackets; < {VANISHING_FACTOR} in every seed counts as vanishing; the first block's "
+        f"gradient is factor^{L} of the last's); validation accuracy "
+        + (f"over the {trained} trained seeds." if trained > 1 else f"of the one trained seed ({cfg.seeds[0]}).")
     ]
     for init, label in (("default", "PyTorch default init"), ("matched", "matched init (Glorot / He)")):
         parts.append(f"{label}: " + "; ".join(describe(a, init) for a in ACTS) + ".")
     sig_vanishes = vanish[("sigmoid", "default")] and vanish[("sigmoid", "matched")]
     tanh_vanishes = vanish[("tanh", "default")] and vanish[("tanh", "matched")]
-    relu_ok_matched = not vanish[("relu", "matched")]
-    relu_vanishes_default = vanish[("relu", "default")]
+    relu_ok_matched = level[("relu", "matched")]
     notes = []
+    if mixed:
+        notes.append("The seeds disagree for " + ", ".join(f"{a} with {i} init" for a, i in mixed)
+                     + ": some seeds' factors fall below the threshold and some do not, so no conclusion for it.")
     if sig_vanishes:
         notes.append("Sigmoid's gradients vanish under both initialisations, as the exam says (sigma' <= 1/4).")
     else:
-        notes.append("Sigmoid's gradients did not vanish under every initialisation here.")
+        notes.append("Sigmoid's gradients did not vanish under every initialisation and seed here.")
     if tanh_vanishes:
         notes.append("Tanh's gradients vanish under both initialisations.")
     else:
@@ -191,16 +230,19 @@ def _verdict(cfg: ActivationsConfig, table: list[dict]) -> tuple[str, str]:
             "So 'sigmoid and tanh cause vanishing gradients' holds for sigmoid but for tanh depends "
             "on the initialisation."
         )
-    if relu_ok_matched and relu_vanishes_default:
+    if relu_ok_matched and vanish[("relu", "default")]:
         notes.append(
             "ReLU with He init keeps gradient norms level, but ReLU with PyTorch's default init "
             "vanishes too: the fix is ReLU together with a matching initialisation, not ReLU alone."
         )
-    elif relu_ok_matched:
+    elif relu_ok_matched and level[("relu", "default")]:
         notes.append("ReLU keeps gradient norms level under both initialisations, as the exam says.")
+    elif relu_ok_matched:
+        notes.append("ReLU with He init keeps gradient norms level; with PyTorch's default init it depends on the "
+                     "seed.")
     else:
-        notes.append("ReLU's gradients vanished here as well.")
-    if sig_vanishes and tanh_vanishes and relu_ok_matched and not relu_vanishes_default:
+        notes.append("ReLU's gradients did not stay level in every seed even with He init.")
+    if sig_vanishes and tanh_vanishes and relu_ok_matched and level[("relu", "default")]:
         verdict = "supported"
     elif sig_vanishes and relu_ok_matched:
         verdict = "partly supported"
@@ -221,25 +263,29 @@ def _captions(cfg: ActivationsConfig, table: list[dict]) -> dict[str, dict[str, 
     return {
         "activations_grad_norms_init.png": {
             "alt": f"Two line charts of each hidden block's gradient norm (log scale) against the block, 1 to "
-                   f"{cfg.depth}, at initialisation, one line per activation ({acts}): left under PyTorch's default "
-                   "init, right under Glorot (sigmoid, tanh) or He (ReLU) init.",
+                   f"{cfg.depth}, at initialisation, one line per activation ({acts}) and seed ({len(cfg.seeds)}): "
+                   "left under PyTorch's default init, right under Glorot (sigmoid, tanh) or He (ReLU) init.",
             "caption": "At initialisation the gradient shrinks towards the input by a factor per block of "
-                       f"{per_init('factor/block@init', '.2f')} (below {VANISHING_FACTOR} counts as vanishing).",
+                       f"{per_init('factor/block@init', '.2f')} (mean of {len(cfg.seeds)} seeds; below "
+                       f"{VANISHING_FACTOR} counts as vanishing).",
         },
         "activations_grad_norms_training.png": {
             "alt": f"Six line charts, one per activation ({acts}) and initialisation, of each hidden block's "
-                   f"gradient norm (log scale) at {cfg.n_snapshots + 1} moments from step 0 to step {cfg.steps:,}.",
+                   f"gradient norm (log scale) at {cfg.n_snapshots + 1} moments from step 0 to step {cfg.steps:,}, "
+                   f"for seed {cfg.seeds[0]}.",
             "caption": f"After {cfg.steps:,} SGD steps the factor per block is {per_init('factor/block@end', '.2f')}.",
         },
         "activations_training_loss.png": {
-            "alt": f"Line chart of the training loss (moving average) against the SGD step for the six networks: "
-                   f"{acts}, each under the default init (dashed) and the matched init (solid).",
+            "alt": f"Line chart of the training loss (moving average) against the SGD step for the six networks "
+                   f"(seed {cfg.seeds[0]}): {acts}, each under the default init (dashed) and the matched init (solid).",
             "caption": f"Validation accuracy after {cfg.steps:,} steps: {per_init('val acc', '.0%')}.",
         },
     }
 
 
-def _figures(out_dir: OutputDir, cfg: ActivationsConfig, runs: dict) -> list[str]:
+def _figures(out_dir: OutputDir, cfg: ActivationsConfig, all_runs: dict, at_init: dict) -> list[str]:
+    """At initialisation every seed (the first one labelled); during training the first seed."""
+    runs = {k: rs[0] for k, rs in all_runs.items()}
     colors = {"sigmoid": "tab:blue", "tanh": "tab:orange", "relu": "tab:green"}
     blocks = np.arange(1, cfg.depth + 1)
     fig, ax = new_figure(2, 1)
@@ -248,14 +294,17 @@ def _figures(out_dir: OutputDir, cfg: ActivationsConfig, runs: dict) -> list[str
     ):
         a = ax[0, j]
         for act in ACTS:
-            a.semilogy(blocks, runs[(act, init)]["snapshots"][0], "o-", ms=3, color=colors[act], label=act)
+            for i, norms in enumerate(at_init[(act, init)]):
+                a.semilogy(blocks, np.maximum(norms, 1e-30), "o-" if i == 0 else "-", ms=3, lw=1.5 if i == 0 else 0.8,
+                           alpha=1 if i == 0 else 0.6, color=colors[act], label=act if i == 0 else None)
         a.set(
             title=f"At initialisation: {label}",
             xlabel="hidden block (1 = nearest the input)",
             ylabel="||dL/dW_l||_F (log)",
         )
         a.legend()
-    fig.suptitle(f"Per-layer gradient norms in a {cfg.depth}-block MLP at initialisation (Part 2.2)")
+    fig.suptitle(f"Per-layer gradient norms in a {cfg.depth}-block MLP at initialisation (Part 2.2): "
+                 f"{len(cfg.seeds)} seeds, seed {cfg.seeds[0]} marked, the others thin")
     out = [save_into(out_dir, "activations_grad_norms_init.png", fig, narrow=True)]
 
     fig, ax = new_figure(3, 2, width=4.4, height=3.5)
@@ -278,7 +327,7 @@ def _figures(out_dir: OutputDir, cfg: ActivationsConfig, runs: dict) -> list[str
                 ylabel="||dL/dW_l|| (log)",
             )
             a.legend(fontsize=7)
-    fig.suptitle("Per-layer gradient norms during training (SGD)")
+    fig.suptitle(f"Per-layer gradient norms during training (SGD, seed {cfg.seeds[0]})")
     out.append(save_into(out_dir, "activations_grad_norms_training.png", fig, narrow=True))
 
     fig, ax = new_figure(1, 1, width=6.0)
@@ -294,7 +343,7 @@ def _figures(out_dir: OutputDir, cfg: ActivationsConfig, runs: dict) -> list[str
             color=colors[act],
             label=f"{act}, {init} init",
         )
-    a.set(title="Training loss (moving average)", xlabel="SGD step", ylabel="cross-entropy")
+    a.set(title=f"Training loss (moving average, seed {cfg.seeds[0]})", xlabel="SGD step", ylabel="cross-entropy")
     a.legend(fontsize=8)
     out.append(save_into(out_dir, "activations_training_loss.png", fig, narrow=True))
     return out

@@ -62,7 +62,9 @@ class AttentionTemperatureConfig:
     anneal_to: float = 0.02  # ... to this at the last step
     n_test: int = 500  # held-out sequences (fixed generator) for loss and greedy accuracy
     eval_every: int = 50
-    seed: int = 0
+    seed: int = 0  # the held-out set (the same for every training seed)
+    # The training runs' seeds: every run starts from the exam's weights, so a seed chooses the batches it sees.
+    seeds: tuple[int, ...] = (0, 1, 2)
 
     @classmethod
     def quick(cls) -> AttentionTemperatureConfig:
@@ -111,13 +113,13 @@ def matrices(model) -> dict[str, torch.Tensor]:
     return {"W_Q": layer.W_Q, "W_K": layer.W_K, "W_V": layer.W_V, "W_O": layer.W_O, "E": model.E}
 
 
-def train(cfg: AttentionTemperatureConfig, schedule: str, test_inputs, test_batch) -> dict:
-    seed_everything(cfg.seed)
+def train(cfg: AttentionTemperatureConfig, schedule: str, test_inputs, test_batch, seed: int = 0) -> dict:
+    seed_everything(seed)
     model = exam_model(1, temperature=0.0, dtype=torch.float32)
     params = matrices(model)
     init = {k: v.detach().clone() for k, v in params.items()}
     opt = torch.optim.Adam(params.values(), lr=cfg.lr)
-    g = torch.Generator().manual_seed(cfg.seed + 1)
+    g = torch.Generator().manual_seed(seed + 1)
     losses, temps, grad_norms, evals = [], [], {k: [] for k in params}, []
     for step in range(cfg.steps):
         T = temperature_at(schedule, step, cfg)
@@ -164,18 +166,20 @@ def run(out_dir: OutputDir, quick: bool = False) -> dict:
     start = time.perf_counter()
     test_inputs = random_inputs(cfg.n_test, cfg.max_len, torch.Generator().manual_seed(10_000 + cfg.seed))
     test_batch = make_batch(*test_inputs)
-    runs = {s: train(cfg, s, test_inputs, test_batch) for s in SCHEDULES}
+    runs = {s: [train(cfg, s, test_inputs, test_batch, seed) for seed in cfg.seeds] for s in SCHEDULES}
 
     table = []
-    for s, r in runs.items():
+    for s, rs in runs.items():
         row = {
             "training T": s,
-            "test loss start": r["test_loss_start"],
-            "test loss end": r["test_loss_end"],
-            "greedy acc": r["greedy_accuracy"],
-            "greedy acc @T=0": r["greedy_accuracy_T0"],
+            "test loss start": rs[0]["test_loss_start"],  # the exam's weights: the same for every seed
+            "test loss end worst": max(r["test_loss_end"] for r in rs),
+            "test loss end": _mean(rs, "test_loss_end"),
+            "greedy acc worst": min(r["greedy_accuracy"] for r in rs),
+            "greedy acc": _mean(rs, "greedy_accuracy"),
+            "greedy acc @T=0": _mean(rs, "greedy_accuracy_T0"),
         }
-        row.update({f"|d{k}|_F": r["moved"][k] for k in MATRICES})
+        row.update({f"|d{k}|_F": float(np.mean([r["moved"][k] for r in rs])) for k in MATRICES})
         table.append(row)
     verdict, finding = _verdict(cfg, runs)
     figures = _figures(out_dir, cfg, runs)
@@ -184,8 +188,9 @@ def run(out_dir: OutputDir, quick: bool = False) -> dict:
         finding = quick_note(
             f"{cfg.steps} Adam steps instead of {full.steps:,}, inputs of up to {cfg.max_len} symbols instead of "
             f"{full.max_len}",
-            "that argmax gives W_Q and W_K exactly zero gradient while W_V moves holds at any length, but the "
-            "losses and accuracies compared below come from a short run and do not rank the temperatures.",
+            "that argmax gives W_Q and W_K exactly zero gradient while W_V moves holds at any length; the losses "
+            "and accuracies below compare the temperatures, seed against seed, after this short run only, far "
+            "from where the full run's training ends.",
         ) + finding
     return finish(
         out_dir, name=NAME, claim=CLAIM, claim_source=CLAIM_SOURCE, cfg=cfg, quick=quick, start=start,
@@ -194,109 +199,153 @@ def run(out_dir: OutputDir, quick: bool = False) -> dict:
         table=table,
         figures=figures,
         captions=_captions(cfg, runs),
-        numbers={"runs": runs, "d_k": D_K},
+        numbers={"runs": runs, "seeds": list(cfg.seeds), "d_k": D_K},
         data=f"random inputs of 1-{cfg.max_len} symbols over A-D; target sorted(set(x)) + <STOP>",
     )
 
 
+def _mean(rs: list[dict], key: str) -> float:
+    return float(np.mean([r[key] for r in rs]))
+
+
+def _moved(rs: list[dict], k: str) -> float:
+    return float(np.mean([r["moved"][k] for r in rs]))
+
+
 def _verdict(cfg: AttentionTemperatureConfig, runs: dict) -> tuple[str, str]:
+    """The verdict and finding from every seed's runs (`runs`: schedule -> one run per seed, paired by seed:
+    the same seed trains on the same batches). A claim about a comparison holds only where every seed shows it."""
     a, s, n = (runs[k] for k in SCHEDULES)
-    qk_frozen = a["moved"]["W_Q"] == 0.0 and a["moved"]["W_K"] == 0.0
-    v_moves = a["moved"]["W_V"] > 0.0
-    learns_anyway = a["test_loss_end"] < a["test_loss_start"] - 0.05
-    softmax_better = s["test_loss_end"] < a["test_loss_end"] and s["greedy_accuracy"] >= a["greedy_accuracy"]
-    m = a["moved"]
+    k = len(a)
+    qk_frozen = all(r["moved"]["W_Q"] == 0.0 and r["moved"]["W_K"] == 0.0 for r in a)
+    v_moves = all(r["moved"]["W_V"] > 0.0 for r in a)
+    learns_anyway = all(r["test_loss_end"] < r["test_loss_start"] - 0.05 for r in a)
+    better = [sr["test_loss_end"] < ar["test_loss_end"] and sr["greedy_accuracy"] >= ar["greedy_accuracy"]
+              for ar, sr in zip(a, s, strict=True)]
+    softmax_better = k >= 2 and all(better)  # one seed cannot tell a lead from what another seed would change
+
+    def worst_loss(rs):
+        return max(r["test_loss_end"] for r in rs)
+
+    def worst_acc(rs):
+        return min(r["greedy_accuracy"] for r in rs)
+
+    seeds = f"{k} seeds" if k > 1 else "1 seed"
     text = [
-        f"Trained from the exam's weights for {cfg.steps} Adam steps. With T = 0 (argmax), W_Q and W_K "
+        f"Trained from the exam's weights for {cfg.steps} Adam steps, once per seed ({seeds}: the batches differ; "
+        "numbers are worst seed first, then the mean). With T = 0 (argmax), W_Q and W_K "
         + (
-            "moved by exactly 0 (their gradient is identically zero: P is piecewise constant in the scores)"
+            "moved by exactly 0 in every seed (their gradient is identically zero: P is piecewise constant in the "
+            "scores)"
             if qk_frozen
-            else f"moved by {m['W_Q']:.3g} and {m['W_K']:.3g}"
+            else f"moved by {_moved(a, 'W_Q'):.3g} and {_moved(a, 'W_K'):.3g} (mean)"
         )
-        + f", but W_V moved by {m['W_V']:.3g}, W_O by {m['W_O']:.3g} and E by {m['E']:.3g} (Frobenius distance "
-        f"from the start). So the exam's 'W_Q, W_K, W_V never change' is "
+        + f", but W_V moved by {min(r['moved']['W_V'] for r in a):.3g} at least (mean {_moved(a, 'W_V'):.3g}), "
+        f"W_O by {_moved(a, 'W_O'):.3g} and E by {_moved(a, 'E'):.3g} (mean Frobenius distance from the start). "
+        "So the exam's 'W_Q, W_K, W_V never change' is "
         + (
             "right for W_Q and W_K and wrong for W_V: Z = P V is linear in V = X W_V, so W_V gets a gradient."
             if qk_frozen and v_moves
             else "not what we observe."
         )
-        + f" The argmax model's held-out loss went from {a['test_loss_start']:.3f} to {a['test_loss_end']:.3f}"
+        + f" The argmax model's held-out loss went from {a[0]['test_loss_start']:.3f} to {worst_loss(a):.3f} "
+        f"(worst seed; mean {_mean(a, 'test_loss_end'):.3f})"
         + (" — it does learn something, through W_V, W_O and E" if learns_anyway else " — it barely learns")
-        + f" (greedy exact-match accuracy {a['greedy_accuracy']:.0%}).",
-        f"With T = sqrt(d_k) = {math.sqrt(D_K):.3f} all matrices move (W_Q {s['moved']['W_Q']:.3g}, W_K "
-        f"{s['moved']['W_K']:.3g}) and the held-out loss reaches {s['test_loss_end']:.3f} (greedy accuracy "
-        f"{s['greedy_accuracy']:.0%})"
+        + f" (greedy exact-match accuracy {worst_acc(a):.0%} worst, {_mean(a, 'greedy_accuracy'):.0%} mean).",
+        f"With T = sqrt(d_k) = {math.sqrt(D_K):.3f} all matrices move (mean W_Q {_moved(s, 'W_Q'):.3g}, W_K "
+        f"{_moved(s, 'W_K'):.3g}) and the held-out loss reaches {worst_loss(s):.3f} worst, "
+        f"{_mean(s, 'test_loss_end'):.3f} mean (greedy accuracy {worst_acc(s):.0%} worst, "
+        f"{_mean(s, 'greedy_accuracy'):.0%} mean)"
         + (
-            ", better than argmax: softmax attention fixes the 'W_Q, W_K never change' problem, as the exam says"
+            f", better than argmax in every one of the {k} seeds (lower loss, greedy accuracy at least as high, "
+            "seed against seed): softmax attention fixes the 'W_Q, W_K never change' problem, as the exam says"
             if softmax_better
-            else ", not better than argmax here"
+            else f", better than argmax in {sum(better)} of {k} seed(s) only: the seeds do not bear out a lead"
+            if k >= 2
+            else ": one seed cannot tell a lead over argmax from what another seed would change"
         )
         + (
             "."
-            if s["greedy_accuracy"] >= 0.9
+            if worst_acc(s) >= 0.9
             else "; but 'fixed' overstates it: this 1-layer, 4-dimensional model without positional encodings "
-            f"still gets only {s['greedy_accuracy']:.0%} of whole held-out sequences right."
+            f"still gets only {worst_acc(s):.0%} (worst seed) of whole held-out sequences right."
         )
         + f" The annealed run (T from {cfg.anneal_from:.2f} to {cfg.anneal_to:g}) ends at loss "
-        f"{n['test_loss_end']:.3f} at its final T and {n['test_loss_end_T0']:.3f} when evaluated with argmax "
-        f"(greedy accuracy {n['greedy_accuracy']:.0%} at its final T, {n['greedy_accuracy_T0']:.0%} with argmax).",
+        f"{worst_loss(n):.3f} worst, {_mean(n, 'test_loss_end'):.3f} mean at its final T and "
+        f"{_mean(n, 'test_loss_end_T0'):.3f} mean when evaluated with argmax (greedy accuracy "
+        f"{worst_acc(n):.0%} worst, {_mean(n, 'greedy_accuracy'):.0%} mean at its final T; "
+        f"{_mean(n, 'greedy_accuracy_T0'):.0%} mean with argmax).",
     ]
-    gq = np.asarray(n["grad_norm"]["W_Q"])
-    tenth = max(1, len(gq) // 10)
-    first, last = float(np.median(gq[:tenth])), float(np.median(gq[-tenth:]))
+    firsts, lasts = zip(*(_median_tenths(r["grad_norm"]["W_Q"]) for r in n), strict=True)
+    collapsed = all(last < first / 10 for first, last in zip(firsts, lasts, strict=True))
     text.append(
-        f"As the annealed T falls, W_Q's median gradient norm goes from {first:.2g} (first tenth of the steps) "
-        f"to {last:.2g} (last tenth)"
+        f"As the annealed T falls, W_Q's median gradient norm goes from {min(firsts):.2g}-{max(firsts):.2g} "
+        f"(first tenth of the steps, over the seeds) to {min(lasts):.2g}-{max(lasts):.2g} (last tenth)"
         + (
             ": the softmax approaches argmax and its gradient with respect to the scores goes to 0 almost "
             "everywhere, with spikes where two scores nearly tie (there it grows like 1/T)."
-            if last < first / 10
-            else "; at this final T the gradient has not yet collapsed."
+            if collapsed
+            else "; at this final T the gradient has not collapsed in every seed."
         )
     )
     if qk_frozen and v_moves and softmax_better:
         verdict = "partly supported"
     elif qk_frozen and not v_moves:
         verdict = "supported"
+    elif qk_frozen and v_moves and k < 2:
+        verdict = "inconclusive"  # W_V moves, against the exam; whether softmax fixes it needs seeds to say
     else:
         verdict = "not supported"
     return verdict, " ".join(text)
 
 
+def _median_tenths(grad_norms: list[float]) -> tuple[float, float]:
+    """The median of a run's gradient norms over its first tenth of the steps and over its last tenth."""
+    g = np.asarray(grad_norms)
+    tenth = max(1, len(g) // 10)
+    return float(np.median(g[:tenth])), float(np.median(g[-tenth:]))
+
+
 def _captions(cfg: AttentionTemperatureConfig, runs: dict) -> dict[str, dict[str, str]]:
-    """Each figure's alt text (what the image shows) and caption (what it tells), from the runs."""
+    """Each figure's alt text (what the image shows) and caption (what it tells), from the runs: the curves are
+    the first seed's, the distances moved every seed's."""
     schedules = ", ".join(SCHEDULES)
-    argmax, annealed = runs[SCHEDULES[0]], runs[SCHEDULES[-1]]
-    frozen = [k for k in ("W_Q", "W_K") if not argmax["grad_ever_nonzero"][k]]
-    gq = np.asarray(annealed["grad_norm"]["W_Q"])
-    tenth = max(1, len(gq) // 10)
+    first = {s: rs[0] for s, rs in runs.items()}
+    annealed = first[SCHEDULES[-1]]
+    frozen = [k for k in ("W_Q", "W_K") if not any(r["grad_ever_nonzero"][k] for r in runs[SCHEDULES[0]])]
+    g_first, g_last = _median_tenths(annealed["grad_norm"]["W_Q"])
+    seed, n = cfg.seeds[0], len(cfg.seeds)
     return {
         "attention_temperature_loss.png": {
-            "alt": f"Two line charts against the Adam step (0 to {cfg.steps}), one line per training temperature "
-                   f"({schedules}): the training loss (moving average), and the held-out loss at the run's own T "
-                   "and evaluated at T = 0.",
-            "caption": "Held-out loss from start to end: " + "; ".join(
+            "alt": f"Two line charts against the Adam step (0 to {cfg.steps}) for seed {seed}, one line per training "
+                   f"temperature ({schedules}): the training loss (moving average), and the held-out loss at the "
+                   "run's own T and evaluated at T = 0.",
+            "caption": f"Held-out loss from start to end (seed {seed}): " + "; ".join(
                 f"{s} {r['test_loss_start']:.3f} to {r['test_loss_end']:.3f} (greedy exact match "
-                f"{r['greedy_accuracy']:.0%})" for s, r in runs.items()) + ".",
+                f"{r['greedy_accuracy']:.0%})" for s, r in first.items()) + ".",
         },
         "attention_temperature_movement.png": {
             "alt": f"Grouped bar chart of how far each of {', '.join(MATRICES)} moved from its start (Frobenius "
-                   f"distance), one bar per training temperature ({schedules}); a bar of exactly 0 is labelled 0.",
-            "caption": "Distance moved: " + "; ".join(
-                f"{s}: " + ", ".join(f"{k} {r['moved'][k]:.3g}" for k in MATRICES) for s, r in runs.items()) + ".",
+                   f"distance, mean of {n} seed(s) with bars from the least to the most), one bar per training "
+                   f"temperature ({schedules}); a bar of exactly 0 in every seed is labelled 0.",
+            "caption": f"Distance moved (mean of {n} seed(s)): " + "; ".join(
+                f"{s}: " + ", ".join(f"{k} {_moved(rs, k):.3g}" for k in MATRICES) for s, rs in runs.items()) + ".",
         },
         "attention_temperature_gradients.png": {
-            "alt": f"Three line charts, one per training temperature ({schedules}), of the gradient norms of W_Q, "
-                   "W_K, W_V and W_O (log scale) against the Adam step; exactly zero is drawn at 1e-12.",
-            "caption": (f"Under {SCHEDULES[0]}, {' and '.join(frozen)} get exactly zero gradient at every step"
-                        if frozen else f"Under {SCHEDULES[0]} every matrix gets a gradient")
-                       + f"; in the annealed run W_Q's median gradient norm goes from {np.median(gq[:tenth]):.2g} "
-                         f"(first tenth of the steps) to {np.median(gq[-tenth:]):.2g} (last tenth).",
+            "alt": f"Three line charts for seed {seed}, one per training temperature ({schedules}), of the gradient "
+                   "norms of W_Q, W_K, W_V and W_O (log scale) against the Adam step; exactly zero is drawn at 1e-12.",
+            "caption": (f"Under {SCHEDULES[0]}, {' and '.join(frozen)} get exactly zero gradient at every step of "
+                        f"every seed" if frozen else f"Under {SCHEDULES[0]} every matrix gets a gradient")
+                       + f"; in the annealed run (seed {seed}) W_Q's median gradient norm goes from {g_first:.2g} "
+                         f"(first tenth of the steps) to {g_last:.2g} (last tenth).",
         },
     }
 
 
-def _figures(out_dir: OutputDir, cfg: AttentionTemperatureConfig, runs: dict) -> list[str]:
+def _figures(out_dir: OutputDir, cfg: AttentionTemperatureConfig, all_runs: dict) -> list[str]:
+    """The curves of the first seed; the distances moved of every seed (mean, bars from the least to the most)."""
+    runs = {s: rs[0] for s, rs in all_runs.items()}
+    seed = cfg.seeds[0]
     colors = dict(zip(SCHEDULES, ("tab:red", "tab:blue", "tab:green"), strict=True))
     fig, ax = new_figure(2, 1)
     for s, r in runs.items():
@@ -315,18 +364,22 @@ def _figures(out_dir: OutputDir, cfg: AttentionTemperatureConfig, runs: dict) ->
     ax[0, 1].set(title="Held-out loss", xlabel="Adam step", ylabel="cross-entropy per token")
     for a in ax[0]:
         a.legend(fontsize=8)
-    fig.suptitle("Geoff's model trained from the exam's weights at three temperatures (Problem 2.5)")
+    fig.suptitle(f"Geoff's model trained from the exam's weights at three temperatures (Problem 2.5; seed {seed})")
     out = [save_into(out_dir, "attention_temperature_loss.png", fig, narrow=True)]
 
     fig, ax = new_figure(1, 1, width=6.0)
     x = np.arange(len(MATRICES))
     w = 0.27
-    for i, (s, r) in enumerate(runs.items()):
-        vals = [r["moved"][k] for k in MATRICES]
-        bars = ax[0, 0].bar(x + (i - 1) * w, vals, w, color=colors[s], label=s)
-        ax[0, 0].bar_label(bars, labels=["0" if v == 0 else "" for v in vals], fontsize=8)
+    n = len(cfg.seeds)
+    for i, (s, rs) in enumerate(all_runs.items()):
+        moved = np.asarray([[r["moved"][k] for k in MATRICES] for r in rs])  # (seeds, matrices)
+        vals = moved.mean(0)
+        bars = ax[0, 0].bar(x + (i - 1) * w, vals, w, color=colors[s], label=s,
+                            yerr=[vals - moved.min(0), moved.max(0) - vals] if n > 1 else None, capsize=2)
+        ax[0, 0].bar_label(bars, labels=["0" if v == 0 else "" for v in moved.max(0)], fontsize=8)
     ax[0, 0].set_xticks(x, MATRICES)
-    ax[0, 0].set(title="How far each matrix moved", xlabel="parameter", ylabel="||W_end - W_init||_F")
+    spread = f"mean of {n} seeds, bars from the least to the most" if n > 1 else "1 seed"
+    ax[0, 0].set(title=f"How far each matrix moved ({spread})", xlabel="parameter", ylabel="||W_end - W_init||_F")
     ax[0, 0].legend(fontsize=8)
     out.append(save_into(out_dir, "attention_temperature_movement.png", fig, narrow=True))
 
@@ -342,6 +395,6 @@ def _figures(out_dir: OutputDir, cfg: AttentionTemperatureConfig, runs: dict) ->
             a.semilogy(np.arange(w, len(gn) + 1), smooth, styles[k], color=line_colors[k], label=k)
         a.set(title=s, xlabel="Adam step", ylabel="||dL/dW||_F, moving average (log)", ylim=(5e-13, None))
         a.legend(fontsize=8)
-    fig.suptitle("Gradient norms during training (1e-12 on the plot = exactly zero)")
+    fig.suptitle(f"Gradient norms during training, seed {seed} (1e-12 on the plot = exactly zero)")
     out.append(save_into(out_dir, "attention_temperature_gradients.png", fig, narrow=True))
     return out

@@ -265,7 +265,10 @@ def _verdict(cfg: BatchSizeConfig, sizes: list[int], nb: dict) -> tuple[str, str
     )
     text = (
         f"Gradient noise E||g_B - g||^2 at fixed weights falls from {noise[0]:.3g} (B = {b_lo}) to "
-        f"{noise[-1]:.3g} (B = {b_hi}), log-log slope {slope:.2f} for B < N (sampling theory: -1, with the "
+        + (f"{noise[-1]:.3g} (B = {b_hi})" if b_hi < cfg.n_train else
+           f"{nb['noise']['by_batch'][small[-1]]['measured']:.3g} (B = {small[-1]}) and to 0 at B = N = {b_hi} (the "
+           f"whole set; measured {noise[-1]:.1g}, float rounding)")
+        + f", log-log slope {slope:.2f} for B < N (sampling theory: -1, with the "
         f"finite-population factor (N-B)/(N-1); measured/theory ratios "
         f"{', '.join(f'{m / t:.2f}' for m, t in zip(noise, theory, strict=True) if t > 0)}). "
         f"A single update costs {1000 * upd[0]:.2f} ms at B = {b_lo} and {1000 * upd[-1]:.1f} ms at B = {b_hi} "
@@ -303,15 +306,17 @@ def _captions(cfg: BatchSizeConfig, sizes: list[int], nb: dict) -> dict[str, dic
     ep = {b: float(np.median(nb["epochs"][b]["epoch_cpu_s"])) for b in sizes}
     b_fast = min(ep, key=ep.get)
     noise = {b: nb["noise"]["by_batch"][b]["measured"] for b in sizes}
+    b_noise = max(b for b in sizes if b < cfg.n_train)  # the largest B the noise plot shows (at B = N it is 0)
     saved = {b: nb["memory"][b]["saved_for_backward_mib"] for b in sizes}
     return {
         "batch_size_time_noise.png": {
             "alt": f"Two log-log charts against the batch size B, {b_lo} to {b_hi}: the CPU time per update and per "
-                   "epoch; and the gradient noise E||g_B - g||^2, measured (with error bars) against the sampling "
-                   "theory's line.",
+                   f"epoch; and, for B up to {b_noise}, the gradient noise E||g_B - g||^2, measured (with error bars) "
+                   "against the sampling theory's line.",
             "caption": f"An update takes {upd[b_lo]:.2f} ms at B = {b_lo} and {upd[b_hi]:.1f} ms at B = {b_hi}, but an "
                        f"epoch is fastest at B = {b_fast} ({ep[b_fast]:.2f} s); the gradient noise falls from "
-                       f"{noise[b_lo]:.3g} (B = {b_lo}) to {noise[b_hi]:.3g} (B = {b_hi}).",
+                       f"{noise[b_lo]:.3g} (B = {b_lo}) to {noise[b_noise]:.3g} (B = {b_noise})"
+                       + (f" and is 0 at B = N = {b_hi}." if b_hi >= cfg.n_train else "."),
         },
         "batch_size_accuracy_memory.png": {
             "alt": f"Two charts against the batch size B on a log axis: test accuracy after {cfg.epochs} epoch(s) and "
@@ -335,7 +340,7 @@ def _figures(out_dir: OutputDir, cfg: BatchSizeConfig, sizes: list[int], nb: dic
     a.set(title="Training time (CPU, 1 thread)", xlabel="batch size B (log)", ylabel="milliseconds (log)")
     a.legend()
     a = ax[0, 1]
-    small = [b for b in sizes if nb["noise"]["by_batch"][b]["measured"] > 0]
+    small = [b for b in sizes if b < nb["n_train"]]  # at B = N the noise is 0 (measured: float rounding, ~1e-16)
     a.errorbar(
         small,
         [nb["noise"]["by_batch"][b]["measured"] for b in small],

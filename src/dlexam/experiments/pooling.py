@@ -233,8 +233,8 @@ def _captions(cfg: PoolingConfig, s: dict) -> dict[str, dict[str, str]]:
         "pooling_shift_robustness.png": {
             "alt": f"Two line charts against the shift in pixels ({SHIFTS[0]} to {SHIFTS[-1]}, mean over 4 "
                    f"directions), one line per network ({', '.join(LABELS[p] for p in POOLS)}), with error bars "
-                   "over seeds: accuracy on the shifted test images, and the fraction of predictions the shift "
-                   "leaves unchanged.",
+                   "of one standard deviation over seeds, on axes from 0 to 1: accuracy on the shifted test images, "
+                   "and the fraction of predictions the shift leaves unchanged.",
             "caption": f"After a {last}-pixel shift (mean of {len(cfg.seeds)} seed(s)): "
                        f"accuracy {at_last('accuracy')}; "
                        f"predictions unchanged {at_last('consistency')}.",
@@ -260,9 +260,12 @@ def _figures(out_dir: OutputDir, cfg: PoolingConfig, s: dict, data: dict) -> lis
             mean = [s[pool][str(d)][key][0] for d in SHIFTS]
             err = [s[pool][str(d)][key][1] for d in SHIFTS]
             a.errorbar(SHIFTS, mean, yerr=err, fmt="o-", capsize=3, color=colors[pool], label=LABELS[pool])
-        a.set(title=title, xlabel="shift (pixels, mean over 4 directions)", ylabel="fraction", xticks=SHIFTS)
-        a.legend()
-    fig.suptitle(f"Exam CNN: max vs average vs no pooling ({len(cfg.seeds)} seed(s), SVHN-like test fonts)")
+        a.set(title=title, xlabel="shift (pixels, mean over 4 directions)", ylabel="fraction of test images",
+              xticks=SHIFTS, ylim=(0, 1.02))
+        a.legend(loc="best")
+    n = len(cfg.seeds)
+    bars = f"mean of {n} seeds, bars ±1 s.d." if n > 1 else "1 seed, no spread measured"
+    fig.suptitle(f"Exam CNN: max vs average vs no pooling ({bars}; SVHN-like test fonts)")
     out = [save_into(out_dir, "pooling_shift_robustness.png", fig, narrow=True)]
 
     fig, ax = new_figure(4, 1, width=2.4, height=2.6)

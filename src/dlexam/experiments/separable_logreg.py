@@ -46,16 +46,17 @@ class SeparableConfig:
     margin: float = 0.25  # points with |true score| < margin are dropped, so the data are separable
     steps: int = 200_000  # gradient-descent steps
     n_records: int = 60  # log-spaced steps at which w is recorded
-    seed: int = 0
+    seed: int = 0  # the data set the figures and the table show
+    seeds: tuple[int, ...] = (0, 1, 2)  # every data set gradient descent runs on (the verdict needs all of them)
 
     @classmethod
     def quick(cls) -> SeparableConfig:
         return cls(n_points=60, steps=20_000, n_records=40)
 
 
-def make_data(cfg: SeparableConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Separable 2-D data with a bias column: X (N, 3) = [1, x1, x2], y (N,) in {-1, +1}."""
-    rng = np.random.default_rng(cfg.seed)
+def make_data(cfg: SeparableConfig, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Separable 2-D data with a bias column: X (N, 3) = [1, x1, x2], y (N,) in {-1, +1} (seed: cfg.seed's)."""
+    rng = np.random.default_rng(cfg.seed if seed is None else seed)
     w_true, b_true = np.array([1.0, 2.0]) / math.sqrt(5.0), 0.3
     pts = []
     while len(pts) < cfg.n_points:
@@ -110,7 +111,79 @@ def run_gd(X: np.ndarray, y: np.ndarray, steps: int, record_at: set[int]) -> tup
 def run(out_dir: OutputDir, quick: bool = False) -> dict:
     cfg = SeparableConfig.quick() if quick else SeparableConfig()
     start = time.perf_counter()
-    X, y = make_data(cfg)
+    X, y, w_svm, records, numbers = measure(cfg, cfg.seed)
+    others = {seed: measure(cfg, seed)[-1] for seed in cfg.seeds if seed != cfg.seed}
+    by_seed = {seed: _summary(cfg, numbers if seed == cfg.seed else others[seed]) for seed in cfg.seeds}
+    numbers["by_seed"] = by_seed
+
+    figures = _figures(out_dir, X, y, records, w_svm, numbers)
+    ts, norms, losses, cosines = numbers["t"], numbers["w_norm"], numbers["loss"], numbers["cos_to_max_margin"]
+    decades = [0] + [10**k for k in range(int(math.log10(cfg.steps)) + 1)] + [cfg.steps]
+    show = sorted({int(np.argmin(np.abs(ts - d))) for d in decades})
+    table = [
+        {
+            "step t": int(ts[i]),
+            "||w||": float(norms[i]),
+            "loss L(w)": float(losses[i]),
+            "||grad||": records[i]["grad_norm"],
+            "cos(w, w_svm)": float(cosines[i]),
+        }
+        for i in show
+    ]
+
+    supported, finding = _verdict(cfg, numbers, records)
+    supported = supported and all(s["supported"] for s in by_seed.values())
+    finding += " " + _seeds_text(cfg, by_seed)
+    if quick:
+        finding = quick_note(
+            f"{cfg.steps:,} gradient-descent steps instead of {SeparableConfig().steps:,}",
+            "the loss, ||w|| and L(a w*) are computed exactly at any length, so what follows holds as it stands; "
+            "only the growth of ||w|| is less far along its ln t course.",
+        ) + finding
+    return finish(
+        out_dir, name=NAME, claim=CLAIM, claim_source=CLAIM_SOURCE, cfg=cfg, quick=quick, start=start,
+        verdict="supported" if supported else "not supported",
+        finding=finding,
+        table=table,
+        figures=figures,
+        captions=_captions(numbers, records),
+        numbers=numbers,
+        data=f"synthetic separable 2-D points with a bias feature, {len(cfg.seeds)} data sets (seeds "
+             f"{', '.join(map(str, cfg.seeds))}); figures and table: seed {cfg.seed}",
+    )
+
+
+def _summary(cfg: SeparableConfig, nb: dict) -> dict:
+    """One data set's run in the numbers the verdict needs."""
+    losses = nb["loss"]
+    return {
+        "loss_ratio": float(losses[-1] / losses[0]),
+        "slope_ratio_to_theory": float(nb["slope_ratio_to_theory"]),
+        "cos_to_max_margin": float(nb["cos_to_max_margin"][-1]),
+        "last_grad_norm": float(nb["grad_norm"][-1]),
+        "supported": bool(nb["w_norm_strictly_increasing"] and nb["loss_strictly_decreasing"]
+                          and nb["ray_loss_strictly_decreasing"] and losses[-1] < 1e-2 * losses[0]),
+    }
+
+
+def _seeds_text(cfg: SeparableConfig, by_seed: dict) -> str:
+    """The finding's sentence on every data set, worst first."""
+    s = list(by_seed.values())
+    held = sum(x["supported"] for x in s)
+    return (
+        f"Over {len(s)} data sets (seeds {', '.join(map(str, by_seed))}) the same "
+        + ("holds in every one" if held == len(s) else f"holds in only {held} of {len(s)}")
+        + f": the loss ends at {max(x['loss_ratio'] for x in s):.2e} of its start at worst "
+        f"(best {min(x['loss_ratio'] for x in s):.2e}), the slope of ||w|| against ln t is "
+        f"{min(x['slope_ratio_to_theory'] for x in s):.2f}-{max(x['slope_ratio_to_theory'] for x in s):.2f} of "
+        f"||w_svm||, and the cosine to the max-margin direction is {min(x['cos_to_max_margin'] for x in s):.5f} at "
+        "worst."
+    )
+
+
+def measure(cfg: SeparableConfig, seed: int) -> tuple:
+    """Gradient descent on one data set: (X, y, w_svm, records, numbers)."""
+    X, y = make_data(cfg, seed)
     w_svm = max_margin(X, y)
     gamma = 1.0 / np.linalg.norm(w_svm)  # geometric margin in the augmented space
     record_at = {0, *np.unique(np.geomspace(1, cfg.steps, cfg.n_records).astype(int)).tolist()}
@@ -157,38 +230,7 @@ def run(out_dir: OutputDir, quick: bool = False) -> dict:
         "loss_strictly_decreasing": loss_decreasing,
         "ray_loss_strictly_decreasing": ray_decreasing,
     }
-
-    figures = _figures(out_dir, X, y, records, w_svm, numbers)
-    decades = [0] + [10**k for k in range(int(math.log10(cfg.steps)) + 1)] + [cfg.steps]
-    show = sorted({int(np.argmin(np.abs(ts - d))) for d in decades})
-    table = [
-        {
-            "step t": int(ts[i]),
-            "||w||": float(norms[i]),
-            "loss L(w)": float(losses[i]),
-            "||grad||": records[i]["grad_norm"],
-            "cos(w, w_svm)": float(cosines[i]),
-        }
-        for i in show
-    ]
-
-    supported, finding = _verdict(cfg, numbers, records)
-    if quick:
-        finding = quick_note(
-            f"{cfg.steps:,} gradient-descent steps instead of {SeparableConfig().steps:,}",
-            "the loss, ||w|| and L(a w*) are computed exactly at any length, so what follows holds as it stands; "
-            "only the growth of ||w|| is less far along its ln t course.",
-        ) + finding
-    return finish(
-        out_dir, name=NAME, claim=CLAIM, claim_source=CLAIM_SOURCE, cfg=cfg, quick=quick, start=start,
-        verdict="supported" if supported else "not supported",
-        finding=finding,
-        table=table,
-        figures=figures,
-        captions=_captions(numbers, records),
-        numbers=numbers,
-        data="synthetic separable 2-D points with a bias feature",
-    )
+    return X, y, w_svm, records, numbers
 
 
 def _verdict(cfg: SeparableConfig, nb: dict, records: list[dict]) -> tuple[bool, str]:
@@ -220,10 +262,19 @@ def _verdict(cfg: SeparableConfig, nb: dict, records: list[dict]) -> tuple[bool,
     return supported, finding
 
 
+def _boundary_records(records: list[dict]) -> list[dict]:
+    """The records whose boundaries the figure draws: the recorded steps nearest 1, 10 and 100, and the last.
+    (Only steps 1 and the last were drawn where 10 and 100 were not recorded steps.)"""
+    ts = np.array([r["t"] for r in records])
+    near = sorted({int(np.argmin(np.abs(np.log(np.maximum(ts, 0.5)) - math.log(t)))) for t in (1, 10, 100)})
+    return [records[i] for i in near if i != len(records) - 1] + [records[-1]]
+
+
 def _captions(nb: dict, records: list[dict]) -> dict[str, dict[str, str]]:
     """Each figure's alt text (what the image shows) and caption (what it tells), from the numbers."""
     steps = int(nb["t"][-1])
-    shown = ", ".join(f"{r['t']:,}" for r in records if r["t"] in {1, 10, 100}) + f" and {records[-1]['t']:,}"
+    shown = _boundary_records(records)
+    shown = ", ".join(f"{r['t']:,}" for r in shown[:-1]) + f" and {shown[-1]['t']:,}"
     return {
         "separable_logreg_norm_loss.png": {
             "alt": "Three line charts against the gradient-descent step t on a log axis: the norm of w with a fitted "
@@ -249,19 +300,22 @@ def _figures(out_dir: OutputDir, X, y, records, w_svm, nb: dict) -> list[str]:
     fig, ax = new_figure(3, 1, width=4.6)
     a = ax[0, 0]
     a.plot(ts[pos], np.asarray(nb["w_norm"])[pos], "o-", ms=3, label="gradient descent")
+    # the lines over the last decade, where the slope is fitted (drawn from t = 1 they ran below 0)
+    tail = ts >= max(1, int(nb["steps"]) // 10)
     a.plot(
-        ts[pos],
-        nb["slope_w_norm_vs_ln_t"] * np.log(ts[pos]) + nb["intercept"],
+        ts[tail],
+        nb["slope_w_norm_vs_ln_t"] * np.log(ts[tail]) + nb["intercept"],
         "--",
-        label=f"fit: {nb['slope_w_norm_vs_ln_t']:.2f} ln t + c",
+        label=f"fit over the last decade: {nb['slope_w_norm_vs_ln_t']:.2f} ln t + c",
     )
     last = np.asarray(nb["w_norm"])[-1] - nb["theory_slope_norm_w_svm"] * np.log(ts[-1])
     a.plot(
-        ts[pos],
-        nb["theory_slope_norm_w_svm"] * np.log(ts[pos]) + last,
+        ts[tail],
+        nb["theory_slope_norm_w_svm"] * np.log(ts[tail]) + last,
         ":",
         label=f"theory slope ||w_svm|| = {nb['theory_slope_norm_w_svm']:.2f} (through the last point)",
     )
+    a.set_ylim(bottom=0)
     a.set_xscale("log")
     a.set(title="||w|| grows without bound (~ ln t)", xlabel="gradient-descent step t (log)", ylabel="||w(t)||")
     a.legend(fontsize=8)
@@ -289,8 +343,7 @@ def _figures(out_dir: OutputDir, X, y, records, w_svm, nb: dict) -> list[str]:
         m = y == label
         a.scatter(X[m, 1], X[m, 2], marker=marker, s=18, label=f"y = {label:+d}")
     xs = np.linspace(X[:, 1].min() - 0.5, X[:, 1].max() + 0.5, 50)
-    show = [r for r in records if r["t"] in {1, 10, 100}] + [records[-1]]
-    for r in show:
+    for r in _boundary_records(records):
         w = r["w"]
         if abs(w[2]) > 1e-12:
             a.plot(
