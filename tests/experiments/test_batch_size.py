@@ -170,3 +170,31 @@ def test_the_noise_plot_leaves_out_the_full_batch(run, monkeypatch):
     assert noise_axes.get_ylim()[0] > 1e-6
     text = B._verdict(cfg, sizes, nb)[1]
     assert f"0 at B = N = {cfg.n_train}" in text
+
+
+def test_convergence_per_update_is_measured_and_judged(run):
+    """The claim's "potentially faster convergence in terms of iterations": every B trained for the same number of
+    updates, ranked over the seeds; "supported" needs the largest B ahead of the smallest beyond the spread."""
+    result = run[0]
+    cfg = B.BatchSizeConfig.quick()
+    by_seed = {int(b): a for b, a in result["numbers"]["iterations"]["test_accuracy_by_seed"].items()}
+    assert sorted(by_seed) == list(cfg.batch_sizes) and all(len(a) == len(cfg.seeds) for a in by_seed.values())
+    assert result["numbers"]["iterations"]["updates"] == cfg.iterations
+    ranking = rank_batch_sizes(by_seed)
+    assert result["numbers"]["ranking"]["iterations"] == json.loads(json.dumps(ranking))
+    assert ranking_text(ranking, f"after {cfg.iterations} updates") in result["finding"]
+    ahead = max(cfg.batch_sizes) in ranking["tied"] and min(cfg.batch_sizes) not in ranking["tied"]
+    assert result["verdict"] != "supported" or ahead
+
+
+def test_per_update_convergence_is_judged_by_the_seeds_spread():
+    large_ahead = rank_batch_sizes({1: [0.30, 0.32, 0.31], 64: [0.50, 0.52, 0.51], 4096: [0.70, 0.71, 0.72]})
+    assert B._per_update(large_ahead, 1, 4096, 100)[0] is True
+    small_ahead = rank_batch_sizes({1: [0.70, 0.71, 0.72], 64: [0.50, 0.52, 0.51], 4096: [0.30, 0.32, 0.31]})
+    ok, text = B._per_update(small_ahead, 1, 4096, 100)
+    assert ok is False and "not seen here" in text
+    within_noise = rank_batch_sizes({1: [0.60, 0.70, 0.65], 4096: [0.62, 0.72, 0.66]})  # a lead inside the spread
+    assert B._per_update(within_noise, 1, 4096, 100)[0] is False
+    one_seed = rank_batch_sizes({1: [0.30], 4096: [0.70]})
+    assert B._per_update(one_seed, 1, 4096, 100) == (False, "One seed measures no spread, so convergence per "
+                                                            "update is not judged.")
