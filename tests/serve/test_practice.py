@@ -211,6 +211,57 @@ def test_the_seed_and_the_answers_survive_a_reload_and_progress_stays_in_the_bro
     assert params(page)["seed"] == seed
 
 
+def test_answers_typed_just_before_a_reload_or_another_variant_are_kept(page):
+    """The answers are saved once the typing pauses (300 ms); a reload, "new variant" or Back within that pause lost
+    the last ones (they are now saved before the page or its variant goes)."""
+    page.set_default_timeout(WAIT_MS)
+    page.goto(f"{page.base}/practice?seed=3")
+    ready(page)
+    page.fill("#in-Pr1\\.1\\.rf", "7")
+    page.reload()
+    ready(page)
+    assert page.input_value("#in-Pr1\\.1\\.rf") == "7"
+    page.fill("#in-Pr1\\.4\\.kernel", "3")
+    page.click("#new")
+    ready(page)
+    assert params(page)["seed"] != "3"
+    page.go_back()
+    ready(page)
+    assert params(page)["seed"] == "3"
+    assert page.input_value("#in-Pr1\\.1\\.rf") == "7" and page.input_value("#in-Pr1\\.4\\.kernel") == "3"
+
+
+def test_a_variant_that_cannot_be_drawn_leaves_the_last_ones_answers_alone(page):
+    """Back to a URL whose seed is refused: the last variant's questions leave the page, and "check" and "clear my
+    answers" there did what they would to that variant (check threw on its missing inputs and left the page busy;
+    clear wiped its saved answers)."""
+    page.set_default_timeout(WAIT_MS)
+    page.watch.refusals_expected = True
+    page.goto(f"{page.base}/practice?seed=abc")
+    page.wait_for_selector("body[data-state=error]")
+    page.click("#new")
+    ready(page)
+    seed = params(page)["seed"]
+    page.fill("#in-Pr1\\.1\\.rf", "42")
+    saved = "(k) => (JSON.parse(localStorage.getItem('dlexam.practice') || '{}')[k] || {}).answers"
+    for _ in range(100):  # saved once the typing pauses
+        if page.evaluate(saved, f"standard:{seed}") == {"Pr1.1.rf": "42"}:
+            break
+        page.wait_for_timeout(50)
+    page.go_back()
+    page.wait_for_selector("body[data-state=error]")
+    assert page.locator("#sheet input").count() == 0
+    page.click("#check")
+    page.click("#clear")
+    page.wait_for_timeout(200)  # what the clicks set off, if anything
+    assert page.evaluate("() => document.body.dataset.state") == "error"
+    stored = json.loads(page.evaluate("() => localStorage.getItem('dlexam.practice')"))
+    assert stored[f"standard:{seed}"]["answers"] == {"Pr1.1.rf": "42"}
+    page.go_forward()
+    ready(page)
+    assert page.input_value("#in-Pr1\\.1\\.rf") == "42"
+
+
 def test_show_solution_and_the_index_links_practice(page):
     page.set_default_timeout(WAIT_MS)
     page.goto(f"{page.base}/")

@@ -6,7 +6,7 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const P = {sheet: null, seq: 0, checks: 0, store: "dlexam.practice"};
+const P = {sheet: null, seq: 0, checks: 0, store: "dlexam.practice", saving: null};  // saving: a pending save's timer
 
 const key = () => `${P.sheet.difficulty}:${P.sheet.seed}`;
 const pts = (x) => String(Number(x.toFixed(2)));
@@ -20,6 +20,19 @@ function remember(entry) {
   all[key()] = Object.assign(all[key()] || {}, entry, {seed: P.sheet.seed, difficulty: P.sheet.difficulty});
   localStorage.setItem(P.store, JSON.stringify(all));
   showProgress();
+}
+
+// The typed answers are saved once the typing pauses (300 ms), and at once before the page or the variant goes.
+function saveNow() {
+  if (P.saving === null) return;
+  clearTimeout(P.saving);
+  P.saving = null;
+  if (P.sheet) remember({answers: typed(true)});
+}
+
+function saveSoon() {
+  clearTimeout(P.saving);
+  P.saving = setTimeout(saveNow, 300);
 }
 
 function randomSeed() {
@@ -221,6 +234,7 @@ function showProgress() {
 }
 
 async function load() {
+  saveNow();  // what was typed into the variant on the page last, before another one replaces it
   let seed = DL.get("seed", null);
   if (seed === null) { seed = String(randomSeed()); DL.set({seed}); }
   const difficulty = DL.get("difficulty", "standard");
@@ -231,6 +245,7 @@ async function load() {
   const r = await DL.api("GET", "/api/practice?" + new URLSearchParams({seed, difficulty}));
   if (my !== P.seq) return;
   if (!r.ok) {
+    P.sheet = null;  // its questions leave the page: check, clear and typing must not touch its saved answers
     $("sheet").textContent = "";
     DL.showError($("error"), r.data);
     DL.announce("no variant: " + DL.message(r.data));
@@ -252,11 +267,13 @@ async function load() {
 
 function setup() {
   $("check").addEventListener("click", check);
-  $("sheet").addEventListener("input", DL.debounce(() => { if (P.sheet) remember({answers: typed(true)}); }, 300));
+  $("sheet").addEventListener("input", saveSoon);
+  addEventListener("pagehide", saveNow);  // a reload or a link followed within the pause still keeps the last keys
   $("new").addEventListener("click", () => { DL.push({seed: randomSeed(), solution: null}, null); load(); });
   $("difficulty").addEventListener("change", () => { DL.push({difficulty: $("difficulty").value === "standard" ? null : $("difficulty").value}, null); load(); });
   $("solution").addEventListener("click", () => showSolution($("solution").getAttribute("aria-pressed") !== "true"));
   $("clear").addEventListener("click", () => {
+    if (!P.sheet) return;  // no variant on the page: nothing of the student's to clear
     for (const el of document.querySelectorAll("#sheet input[type=text], #sheet textarea")) el.value = "";
     for (const el of document.querySelectorAll("#sheet input[type=radio]")) el.checked = false;
     unmark();
