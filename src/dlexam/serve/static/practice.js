@@ -6,7 +6,10 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const P = {sheet: null, seq: 0, checks: 0, store: "dlexam.practice", saving: null};  // saving: a pending save's timer
+// seq numbers the loads of a variant, checking the checks: a check never drops a variant on its way (the URL would
+// name one variant and the page show another), and a variant that arrives drops the checks still on their way (their
+// grades are of the variant before). saving: the timer of a pending save of the typed answers.
+const P = {sheet: null, seq: 0, checking: 0, checks: 0, store: "dlexam.practice", saving: null};
 
 const key = () => `${P.sheet.difficulty}:${P.sheet.seed}`;
 const pts = (x) => String(Number(x.toFixed(2)));
@@ -185,12 +188,12 @@ function mark(g) {
 
 async function check() {
   if (!P.sheet) return;  // no variant on the page (yet)
-  const my = ++P.seq;
+  const my = ++P.checking;
   document.body.dataset.state = "busy";
   DL.showError($("error"), null);
   const answers = typed(false);
   const r = await DL.api("POST", "/api/practice/check", {seed: P.sheet.seed, difficulty: P.sheet.difficulty, answers});
-  if (my !== P.seq) return;
+  if (my !== P.checking) return;
   if (!r.ok) {
     unmark();
     DL.showError($("error"), r.data);
@@ -244,6 +247,7 @@ async function load() {
   DL.announce(`drawing variant ${seed}...`);
   const r = await DL.api("GET", "/api/practice?" + new URLSearchParams({seed, difficulty}));
   if (my !== P.seq) return;
+  P.checking++;
   if (!r.ok) {
     P.sheet = null;  // its questions leave the page: check, clear and typing must not touch its saved answers
     $("sheet").textContent = "";
