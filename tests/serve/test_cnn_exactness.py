@@ -121,6 +121,35 @@ def test_drawn_digit_every_number_on_the_page_against_nn_conv2d(page):
         assert page.text_content("#explain-probability") == page.text_content(f"#p-{d}")  # the number clicked
 
 
+def test_an_explanation_is_of_the_digit_on_the_page_after_another_stroke_or_a_clear(page):
+    """A pixel explained, then one more stroke: the panel kept the arithmetic of the drawing before, which the maps
+    no longer show; it now explains the same pixel of the new drawing. And an explanation still on its way when the
+    pad is cleared no longer lands on the empty page (nor puts explain= in the URL)."""
+    page.goto(f"{page.base}/cnn")
+    ready(page)
+    _stroke(page, [(0.5, 0.15), (0.5, 0.85)], steps=8)  # a 1
+    ready(page, predictions=1)
+    _click_map(page, "conv1", 0, 14, 12)
+    page.wait_for_selector("#explain-panel[data-at='conv1:0,14,12']")
+    with page.expect_response("**/api/svhn/explain"):
+        _stroke(page, [(0.25, 0.5), (0.75, 0.5)], steps=8)  # a bar across it: the pixel's window changes
+    ready(page)
+    want = oracle(_image_of(page))
+    assert (numbers(page, "#explain-patch td") - want["input"][14:19, 12:17].flatten()).abs().max() <= SHOWN
+    assert abs(float(page.text_content("#explain-value")) - want["conv1"][0, 14, 12]) <= SHOWN
+
+    held = []
+    page.route("**/api/svhn/explain", lambda r: held.append(r))  # its answer comes after the clear
+    page.click("#p-3")
+    while not held:
+        page.wait_for_timeout(20)
+    page.click("#clear")
+    with page.expect_response("**/api/svhn/explain"):
+        held[0].continue_()
+    page.wait_for_timeout(100)  # the answer's handler, if it shows anything
+    assert page.text_content("#explain") == "" and "explain" not in params(page) and page.text_content("#digit") == "?"
+
+
 def test_uploaded_photo_through_the_api_against_nn_conv2d(server):
     """POST /api/svhn/predict with a photo (RGB, not square, not 32x32): the JSON's logits, probabilities and packed
     maps against the oracle run on the 32x32 input the server reports it made."""

@@ -211,6 +211,93 @@ def test_the_seed_and_the_answers_survive_a_reload_and_progress_stays_in_the_bro
     assert params(page)["seed"] == seed
 
 
+def test_answers_typed_just_before_a_reload_or_another_variant_are_kept(page):
+    """The answers are saved once the typing pauses (300 ms); a reload, "new variant" or Back within that pause lost
+    the last ones (they are now saved before the page or its variant goes)."""
+    page.set_default_timeout(WAIT_MS)
+    page.goto(f"{page.base}/practice?seed=3")
+    ready(page)
+    page.fill("#in-Pr1\\.1\\.rf", "7")
+    page.reload()
+    ready(page)
+    assert page.input_value("#in-Pr1\\.1\\.rf") == "7"
+    page.fill("#in-Pr1\\.4\\.kernel", "3")
+    page.click("#new")
+    ready(page)
+    assert params(page)["seed"] != "3"
+    page.go_back()
+    ready(page)
+    assert params(page)["seed"] == "3"
+    assert page.input_value("#in-Pr1\\.1\\.rf") == "7" and page.input_value("#in-Pr1\\.4\\.kernel") == "3"
+
+
+def test_a_variant_that_cannot_be_drawn_leaves_the_last_ones_answers_alone(page):
+    """Back to a URL whose seed is refused: the last variant's questions leave the page, and "check" and "clear my
+    answers" there did what they would to that variant (check threw on its missing inputs and left the page busy;
+    clear wiped its saved answers)."""
+    page.set_default_timeout(WAIT_MS)
+    page.watch.refusals_expected = True
+    page.goto(f"{page.base}/practice?seed=abc")
+    page.wait_for_selector("body[data-state=error]")
+    page.click("#new")
+    ready(page)
+    seed = params(page)["seed"]
+    page.fill("#in-Pr1\\.1\\.rf", "42")
+    saved = "(k) => (JSON.parse(localStorage.getItem('dlexam.practice') || '{}')[k] || {}).answers"
+    for _ in range(100):  # saved once the typing pauses
+        if page.evaluate(saved, f"standard:{seed}") == {"Pr1.1.rf": "42"}:
+            break
+        page.wait_for_timeout(50)
+    page.go_back()
+    page.wait_for_selector("body[data-state=error]")
+    assert page.locator("#sheet input").count() == 0
+    page.click("#check")
+    page.click("#clear")
+    page.wait_for_timeout(200)  # what the clicks set off, if anything
+    assert page.evaluate("() => document.body.dataset.state") == "error"
+    stored = json.loads(page.evaluate("() => localStorage.getItem('dlexam.practice')"))
+    assert stored[f"standard:{seed}"]["answers"] == {"Pr1.1.rf": "42"}
+    page.go_forward()
+    ready(page)
+    assert page.input_value("#in-Pr1\\.1\\.rf") == "42"
+
+
+def test_a_check_while_a_new_variant_is_on_its_way_neither_drops_it_nor_grades_it(page):
+    """"check" pressed while "new variant" is being drawn: the check dropped the new variant (the URL named it, the
+    page went on showing the old one). And the other way round, as before: a check answered after the new variant
+    arrived does not mark it with the grade of the old one."""
+    page.set_default_timeout(WAIT_MS)
+    page.goto(f"{page.base}/practice?seed=3")
+    ready(page)
+    page.fill("#in-Pr1\\.1\\.rf", "7")
+    held = []  # the requests held back: the next variant's, then a check's
+    page.route("**/api/practice?*", lambda r: held.append(r) if not held else r.fallback())
+    page.click("#new")
+    while not held:
+        page.wait_for_timeout(20)
+    with page.expect_response("**/api/practice/check"):
+        page.click("#check")
+    held[0].continue_()  # the variant arrives after the check's answer
+    seed = params(page)["seed"]
+    page.wait_for_selector(f"#seed-label:text-is('{seed} (standard)')")
+    ready(page)
+    assert page.input_value("#in-Pr1\\.1\\.rf") == "" and page.locator(".field.right, .field.wrong").count() == 0
+
+    page.fill("#in-Pr1\\.1\\.rf", "7")
+    page.route("**/api/practice/check", lambda r: held.append(r))  # the check's answer after the next variant
+    page.click("#check")
+    while len(held) < 2:
+        page.wait_for_timeout(20)
+    page.click("#new")
+    page.wait_for_selector(f"#seed-label:not(:text-is('{seed} (standard)'))")
+    ready(page)
+    with page.expect_response("**/api/practice/check"):
+        held[1].continue_()
+    page.wait_for_timeout(100)  # the answer's handler, if it marked anything
+    assert page.locator(".field.right, .field.wrong").count() == 0 and page.text_content("#seed-label").startswith(
+        params(page)["seed"] + " ")
+
+
 def test_show_solution_and_the_index_links_practice(page):
     page.set_default_timeout(WAIT_MS)
     page.goto(f"{page.base}/")

@@ -7,7 +7,8 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const C = {drawing: false, last: null, seq: 0, image: null, explained: 0, layersDone: false, predicted: false};
+// asked: the cell last asked to be explained ("layer:c,i,j"), explained again for each new input.
+const C = {drawing: false, last: null, seq: 0, image: null, explained: 0, asked: null, layersDone: false, predicted: false};
 const IMAGE_TYPES = ["image/png", "image/jpeg", "image/gif", "image/bmp", "image/webp"];
 const STAGES = [["conv1", "after Conv-1 (and its activation)"], ["pool1", "after Pool-1"],
   ["conv2", "after Conv-2 (and its activation)"], ["pool2", "after Pool-2"]];
@@ -103,6 +104,8 @@ function toBase64Url(bytes) {
 // Every number of the last input leaves the page (the pad was cleared, or the new file is no image).
 function withdraw() {
   C.seq++;  // an answer still on its way belongs to the old input
+  C.explained++;  // so does an explanation
+  C.asked = null;
   C.image = null;
   const input = $("input32").getContext("2d");
   input.clearRect(0, 0, 32, 32);
@@ -277,8 +280,10 @@ async function predict(blob, type, my = ++C.seq, name = null) {
   document.body.dataset.predictions = String(my);
   document.body.dataset.state = "ready";
   C.predicted = true;
-  const wanted = DL.get("explain", null);
-  if (wanted && !$("explain-panel").dataset.at) fromExplainParam(wanted);
+  // The cell explained (or on its way) is explained again for this input: the arithmetic of the last one would not
+  // be that of the maps now shown.
+  const wanted = C.asked || DL.get("explain", null);
+  if (wanted) fromExplainParam(wanted);
   landOnce();
 }
 

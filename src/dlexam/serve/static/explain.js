@@ -44,10 +44,11 @@ async function explain(layer, at) {
   $("explain-at").value = at.join(",");
   if (!C.image) { showExplainError("draw a digit or upload a photo first: the arithmetic is that of its input"); return; }
   const my = ++C.explained;
+  C.asked = `${layer}:${at.join(",")}`;
   document.body.dataset.state = "busy";
   const r = await DL.api("POST", "/api/svhn/explain", {image: C.image, layer, at});
   if (my !== C.explained) return;
-  if (!r.ok) { showExplainError(DL.message(r.data)); return; }
+  if (!r.ok) { C.asked = null; showExplainError(DL.message(r.data)); return; }
   DL.showError($("explain-error"), null);
   renderExplanation(r.data);
   const key = `${layer}:${at.join(",")}`;

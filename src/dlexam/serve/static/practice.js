@@ -6,7 +6,10 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const P = {sheet: null, seq: 0, checks: 0, store: "dlexam.practice"};
+// seq numbers the loads of a variant, checking the checks: a check never drops a variant on its way (the URL would
+// name one variant and the page show another), and a variant that arrives drops the checks still on their way (their
+// grades are of the variant before). saving: the timer of a pending save of the typed answers.
+const P = {sheet: null, seq: 0, checking: 0, checks: 0, store: "dlexam.practice", saving: null};
 
 const key = () => `${P.sheet.difficulty}:${P.sheet.seed}`;
 const pts = (x) => String(Number(x.toFixed(2)));
@@ -20,6 +23,19 @@ function remember(entry) {
   all[key()] = Object.assign(all[key()] || {}, entry, {seed: P.sheet.seed, difficulty: P.sheet.difficulty});
   localStorage.setItem(P.store, JSON.stringify(all));
   showProgress();
+}
+
+// The typed answers are saved once the typing pauses (300 ms), and at once before the page or the variant goes.
+function saveNow() {
+  if (P.saving === null) return;
+  clearTimeout(P.saving);
+  P.saving = null;
+  if (P.sheet) remember({answers: typed(true)});
+}
+
+function saveSoon() {
+  clearTimeout(P.saving);
+  P.saving = setTimeout(saveNow, 300);
 }
 
 function randomSeed() {
@@ -172,12 +188,12 @@ function mark(g) {
 
 async function check() {
   if (!P.sheet) return;  // no variant on the page (yet)
-  const my = ++P.seq;
+  const my = ++P.checking;
   document.body.dataset.state = "busy";
   DL.showError($("error"), null);
   const answers = typed(false);
   const r = await DL.api("POST", "/api/practice/check", {seed: P.sheet.seed, difficulty: P.sheet.difficulty, answers});
-  if (my !== P.seq) return;
+  if (my !== P.checking) return;
   if (!r.ok) {
     unmark();
     DL.showError($("error"), r.data);
@@ -221,6 +237,7 @@ function showProgress() {
 }
 
 async function load() {
+  saveNow();  // what was typed into the variant on the page last, before another one replaces it
   let seed = DL.get("seed", null);
   if (seed === null) { seed = String(randomSeed()); DL.set({seed}); }
   const difficulty = DL.get("difficulty", "standard");
@@ -230,7 +247,9 @@ async function load() {
   DL.announce(`drawing variant ${seed}...`);
   const r = await DL.api("GET", "/api/practice?" + new URLSearchParams({seed, difficulty}));
   if (my !== P.seq) return;
+  P.checking++;
   if (!r.ok) {
+    P.sheet = null;  // its questions leave the page: check, clear and typing must not touch its saved answers
     $("sheet").textContent = "";
     DL.showError($("error"), r.data);
     DL.announce("no variant: " + DL.message(r.data));
@@ -252,11 +271,13 @@ async function load() {
 
 function setup() {
   $("check").addEventListener("click", check);
-  $("sheet").addEventListener("input", DL.debounce(() => { if (P.sheet) remember({answers: typed(true)}); }, 300));
+  $("sheet").addEventListener("input", saveSoon);
+  addEventListener("pagehide", saveNow);  // a reload or a link followed within the pause still keeps the last keys
   $("new").addEventListener("click", () => { DL.push({seed: randomSeed(), solution: null}, null); load(); });
   $("difficulty").addEventListener("change", () => { DL.push({difficulty: $("difficulty").value === "standard" ? null : $("difficulty").value}, null); load(); });
   $("solution").addEventListener("click", () => showSolution($("solution").getAttribute("aria-pressed") !== "true"));
   $("clear").addEventListener("click", () => {
+    if (!P.sheet) return;  // no variant on the page: nothing of the student's to clear
     for (const el of document.querySelectorAll("#sheet input[type=text], #sheet textarea")) el.value = "";
     for (const el of document.querySelectorAll("#sheet input[type=radio]")) el.checked = false;
     unmark();
