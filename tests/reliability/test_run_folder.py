@@ -174,12 +174,6 @@ def test_a_refusal_names_only_what_the_command_offers(tmp_path, quick_run, synth
         line = refused_here([*argv, "--out", str(run), "--quiet"], capsys, "already holds a training run")
         said = {flag for flag, word in (("--force", "force"), ("--resume", "resume")) if word in line}
         assert said == (offers("svhn", "train") if "--data" in argv else set()), line
-    mine = tmp_path / "mine"
-    mine.mkdir()
-    (mine / "curves.png").write_bytes(b"the user's own figure")
-    line = refused_here(["svhn", "train", "--data", str(synth_dir), "--out", str(mine), "--quick", "--quiet"], capsys,
-                        "curves.png", "not written by dlexam")
-    assert "force" not in line
 
 
 def test_a_damaged_file_record_is_no_record_not_a_traceback(tmp_path, capsys):

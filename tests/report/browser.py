@@ -16,6 +16,7 @@ The page itself carries no script; only the scratch copy does.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import os
@@ -169,3 +170,24 @@ def check_page(index_html: str | os.PathLike, *, width: int = 1280, height: int 
             f"chromium gave no check results (exit {proc.returncode}): {' | '.join(tail)}"
         )
     return json.loads(html.unescape(m.group(1)))
+
+
+@contextlib.contextmanager
+def playwright_tab(width: int, height: int):
+    """A Playwright page of that size in headless Chromium, or a skip saying why there is none."""
+    import pytest
+
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+    chromium = find_chromium()
+    if chromium is None:
+        pytest.skip("no Chromium on this machine (scripts/ensure-chromium.sh installs Debian's chromium as root)")
+    with sync_api.sync_playwright() as pw:
+        try:
+            browser = pw.chromium.launch(executable_path=chromium, headless=True,
+                                         args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+        except Exception as exc:  # noqa: BLE001 - any launch failure means: no browser here
+            pytest.skip(f"Chromium did not start: {str(exc).splitlines()[0]}")
+        try:
+            yield browser.new_page(viewport={"width": width, "height": height})
+        finally:
+            browser.close()

@@ -18,7 +18,7 @@ from dlexam.report import page, plots
 from dlexam.report.sections import geoff as report_geoff
 from dlexam.report.sections import sorting
 
-from .browser import find_chromium
+from .browser import playwright_tab
 
 # CSS px of the smallest cell label: a desktop window shows the desktop drawing at its own size, where the
 # report's label floor (7 pt at 110 dpi, docs/report.md) is 10.7 px; a phone shows the narrow drawing at ~88%.
@@ -65,29 +65,16 @@ def drawn_labels(fig) -> dict:
 
 
 def shown_in_chromium(html_text: str, tmp_path, size: tuple[int, int]) -> list[dict]:
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-    chromium = find_chromium()
-    if chromium is None:
-        pytest.skip("no Chromium on this machine (scripts/ensure-chromium.sh installs Debian's chromium as root)")
     index = tmp_path / "index.html"
     index.write_text(html_text)
-    with sync_api.sync_playwright() as pw:
-        try:
-            browser = pw.chromium.launch(executable_path=chromium, headless=True,
-                                         args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
-        except Exception as exc:  # noqa: BLE001 - any launch failure means: no browser here
-            pytest.skip(f"Chromium did not start: {str(exc).splitlines()[0]}")
-        try:
-            tab = browser.new_page(viewport={"width": size[0], "height": size[1]})
-            tab.goto(index.as_uri())
-            tab.wait_for_load_state("load")
-            return tab.evaluate("""() => Array.from(document.querySelectorAll("main figure")).map(f => {
-              const img = f.querySelector("img"), source = f.querySelector("source");
-              return {shown: img.getBoundingClientRect().width, natural: img.naturalWidth,
-                      narrow: Boolean(source) && img.currentSrc === source.srcset};
-            })""")
-        finally:
-            browser.close()
+    with playwright_tab(*size) as tab:
+        tab.goto(index.as_uri())
+        tab.wait_for_load_state("load")
+        return tab.evaluate("""() => Array.from(document.querySelectorAll("main figure")).map(f => {
+          const img = f.querySelector("img"), source = f.querySelector("source");
+          return {shown: img.getBoundingClientRect().width, natural: img.naturalWidth,
+                  narrow: Boolean(source) && img.currentSrc === source.srcset};
+        })""")
 
 
 @pytest.mark.parametrize("size", list(SMALLEST_CSS_PX), ids=lambda s: f"{s[0]}x{s[1]}")

@@ -15,7 +15,7 @@ import json
 
 import pytest
 
-from .browser import find_chromium
+from .browser import playwright_tab
 
 PHONE = 390  # an iPhone 12-15's CSS width
 SHOWN_AT_LEAST = 0.75  # of the drawn size: text drawn at 10 pt stays above 7.5 pt
@@ -30,23 +30,10 @@ MEASURE = """() => Array.from(document.querySelectorAll("main figure")).map(f =>
 
 
 def measure(index, width: int) -> list[dict]:
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-    chromium = find_chromium()
-    if chromium is None:
-        pytest.skip("no Chromium on this machine (scripts/ensure-chromium.sh installs Debian's chromium as root)")
-    with sync_api.sync_playwright() as pw:
-        try:
-            browser = pw.chromium.launch(executable_path=chromium, headless=True,
-                                         args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
-        except Exception as exc:  # noqa: BLE001 - any launch failure means: no browser here
-            pytest.skip(f"Chromium did not start: {str(exc).splitlines()[0]}")
-        try:
-            page = browser.new_page(viewport={"width": width, "height": 800})
-            page.goto(index.as_uri())
-            page.wait_for_load_state("load")
-            return page.evaluate(MEASURE)
-        finally:
-            browser.close()
+    with playwright_tab(width, 800) as page:
+        page.goto(index.as_uri())
+        page.wait_for_load_state("load")
+        return page.evaluate(MEASURE)
 
 
 def said_by_the_experiments(index) -> set[tuple[str, str]]:

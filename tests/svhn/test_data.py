@@ -289,17 +289,12 @@ def test_a_full_disk_removes_the_partial_download(tmp_path, endless, monkeypatch
     assert sum(written) > 200_000 and list(tmp_path.glob("*.mat*")) == []
 
 
-class _OddHandler(http.server.BaseHTTPRequestHandler):
+class _OddHandler(_RangeHandler):
     """Serves one payload with HTTP Range support, except for the first request, which gets `first`:
     "chunked-cut" (a chunked body cut half-way), "no-length-cut" (no Content-Length, cut half-way),
     "garbage" (not an HTTP answer) or "html" (a short page with status 200 instead of the file)."""
 
-    payload = b""
     first: str | None = None
-    requests: list = []
-
-    def log_message(self, *args):
-        pass
 
     def do_GET(self):
         rng = self.headers.get("Range")
