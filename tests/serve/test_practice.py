@@ -144,6 +144,19 @@ def test_answering_with_the_key_gives_full_marks(page):
     assert page.locator(".field.right").count() == sum(f.kind != "essay" for _, f in v.fields().values())
 
 
+def test_enter_in_a_one_line_answer_checks_the_sheet(page):
+    page.set_default_timeout(WAIT_MS)
+    page.goto(f"{page.base}/practice?seed=3")
+    ready(page)
+    v = make_variant(3)
+    fill(page, key_answers(v))
+    n = counter(page, "checked")
+    page.press("#in-Pr1\\.3\\.in_features", "Enter")
+    ready(page, checked=n + 1)
+    g = grade(v, v.key())
+    assert f"score {float(g.score):g} of {float(g.max_score):g}" in page.text_content("#status")
+
+
 def test_one_wrong_cell_is_marked_with_its_right_value_and_where_it_comes_from(page):
     page.set_default_timeout(WAIT_MS)
     v = make_variant(3)

@@ -271,6 +271,10 @@ async function load() {
 
 function setup() {
   $("check").addEventListener("click", check);
+  // Enter in a one-line answer checks the sheet, as in a form (an essay's Enter is a new line)
+  $("sheet").addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !e.isComposing && e.target.matches("input[type=text]")) { e.preventDefault(); check(); }
+  });
   $("sheet").addEventListener("input", saveSoon);
   addEventListener("pagehide", saveNow);  // a reload or a link followed within the pause still keeps the last keys
   $("new").addEventListener("click", () => { DL.push({seed: randomSeed(), solution: null}, null); load(); });
