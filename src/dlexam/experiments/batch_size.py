@@ -91,11 +91,16 @@ def gradient_noise(cfg: BatchSizeConfig, x: torch.Tensor, y: torch.Tensor) -> di
 
 
 # ---- training ------------------------------------------------------------------------------------
-def train_epochs(cfg: BatchSizeConfig, b: int, data: dict, seed: int) -> dict:
+def start(cfg: BatchSizeConfig, b: int, data: dict, seed: int):
+    """A training run's model (the seed's initial weights), its Adam at lr(b) and its stream of batches of `b`."""
     model = new_model(seed)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr(b))
+    return model, opt, batches(len(data["x"]), b, torch.Generator().manual_seed(seed + 1))
+
+
+def train_epochs(cfg: BatchSizeConfig, b: int, data: dict, seed: int) -> dict:
+    model, opt, it = start(cfg, b, data, seed)
     n = len(data["x"])
-    it = batches(n, b, torch.Generator().manual_seed(seed + 1))
     updates_per_epoch = -(-n // b)
     cpu, wall, acc = [], [], []
     for _ in range(cfg.epochs):
@@ -114,9 +119,7 @@ def train_epochs(cfg: BatchSizeConfig, b: int, data: dict, seed: int) -> dict:
 
 
 def train_budget(cfg: BatchSizeConfig, b: int, data: dict, seed: int) -> dict:
-    model = new_model(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr(b))
-    it = batches(len(data["x"]), b, torch.Generator().manual_seed(seed + 1))
+    model, opt, it = start(cfg, b, data, seed)
     c0 = time.process_time()
     updates = len(train_steps(model, opt, data["x"], data["y"], it, 10**9,
                               keep_going=lambda: time.process_time() - c0 < cfg.budget_s))
@@ -126,9 +129,7 @@ def train_budget(cfg: BatchSizeConfig, b: int, data: dict, seed: int) -> dict:
 
 def train_iterations(cfg: BatchSizeConfig, b: int, data: dict, seed: int) -> float:
     """Test accuracy after exactly `cfg.iterations` updates at batch size `b` (as many images as that takes)."""
-    model = new_model(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr(b))
-    it = batches(len(data["x"]), b, torch.Generator().manual_seed(seed + 1))
+    model, opt, it = start(cfg, b, data, seed)
     train_steps(model, opt, data["x"], data["y"], it, cfg.iterations)
     return evaluate(model, data["x_test"], data["y_test"])["accuracy"]
 

@@ -124,8 +124,9 @@ def explain_change(ex, c: Cell) -> Explanation:
     lines = [f"one step of gradient descent: {name} <- {name} - {short_float(lr)} x d loss / d {name} (the "
              f"{ex.query.convention.replace('_', ' ')} loss at T = {_t_text(ex)}): each entry moves by lr x its "
              "gradient entry, so the largest move is at the largest |gradient| entry"]
-    if g.dim() == 3 and w.multi_heads is None:  # identical heads share the matrix: their gradients add
-        per = [(None, g.sum(0))]  # (d_model, d_head)
+    applied = applied_gradient(w, name, g)  # identical heads share the matrix: their gradients add
+    if g.dim() == 3 and applied.dim() == 2:
+        per = [(None, applied)]  # (d_model, d_head)
         lines.append(f"the {k} heads share {name} (identical heads): its gradient is the sum of the heads' "
                      f"gradients, d loss / d {name} = " + " + ".join(f"{gname}[h{h + 1}]" for h in range(k)))
     elif g.dim() == 3:

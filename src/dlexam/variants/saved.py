@@ -110,11 +110,8 @@ def _field(name: str, f: dict) -> Field:
         raise ValueError(f"a field of kind {kind!r}")
     answer = f["answer"]
     tolerance = None
-    def texts(key: str) -> tuple[str, ...]:
-        return tuple(map(str, f.get(key, ())))
-
-    options, row_labels, col_labels = texts("options"), texts("row_labels"), texts("col_labels")
-    option_reasons = texts("option_reasons")
+    options, row_labels, col_labels, option_reasons = (
+        _texts(f.get(k, ())) for k in ("options", "row_labels", "col_labels", "option_reasons"))
     if kind == "matrix":
         answer = tuple(tuple(_exact(name, x) for x in row) for row in answer)
         if not answer or not answer[0] or any(len(r) != len(answer[0]) for r in answer):
@@ -136,7 +133,7 @@ def _field(name: str, f: dict) -> Field:
             raise ValueError(f"{name}: option {shown(answer)} of {len(options)}")
     reason = None
     if "cell_reasons" in f:  # why each cell of a matrix holds its value (a key from before has none)
-        cells = tuple(texts_of(row) for row in f["cell_reasons"])
+        cells = tuple(_texts(row, "a row of cell reasons") for row in f["cell_reasons"])
         if kind != "matrix" or [len(r) for r in cells] != [len(r) for r in answer]:
             raise ValueError(f"{name}: cell reasons that are not its matrix's shape")
         reason = lambda i, j: cells[i][j]  # noqa: E731 (Field.reason is a callable)
@@ -145,7 +142,8 @@ def _field(name: str, f: dict) -> Field:
                  col_labels=col_labels, reason=reason, why=str(f.get("why", "")), option_reasons=option_reasons)
 
 
-def texts_of(row) -> tuple[str, ...]:
-    if not isinstance(row, list):
-        raise ValueError("a row of cell reasons that is not a list")
-    return tuple(map(str, row))
+def _texts(values, what: str = "") -> tuple[str, ...]:
+    """A key's list of texts (options, labels, reasons); with `what`, anything but a list is refused as that."""
+    if what and not isinstance(values, list):
+        raise ValueError(f"{what} that is not a list")
+    return tuple(map(str, values))

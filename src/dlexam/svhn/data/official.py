@@ -328,9 +328,10 @@ def _download_into(out: OutputDir, splits, md5: dict, max_bytes: dict, size: dic
         try:
             _fetch_resuming(base_url.rstrip("/") + "/" + filename(split), part, progress, timeout,
                             max_bytes.get(split, MAX_BYTES.get(split, 2_000_000_000)), size.get(split))
-        finally:  # an interrupted download (an error, Ctrl-C) is dlexam's to resume, append to or remove
+        except BaseException:  # an interrupted download (an error, Ctrl-C) is dlexam's to resume, append to or remove
             if part.is_file() and not part.is_symlink():
                 out.record(part.name)
+            raise
         got = md5sum(part)
         if got != md5[split]:
             part.unlink()
@@ -361,8 +362,8 @@ def _own_part(out: OutputDir, name: str) -> Path:
 
 def _fetch_resuming(url: str, part: Path, progress: ProgressFn | None, timeout: float, limit: int,
                     expected: int | None = None) -> None:
-    """Fetch `url` onto the end of `part`; `expected`: the file's exact size in bytes, where known."""
-    refuse_unsafe_target(part)  # a planted link or folder is never appended to, removed or renamed
+    """Fetch `url` onto the end of `part` (checked by :func:`_own_part`); `expected`: the file's exact size in
+    bytes, where known."""
     limit = expected if expected is not None else limit
     have = part.stat().st_size if part.exists() else 0
     if have > limit:  # not a partial download of this file
