@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import importlib
 import inspect
+import os
 import re
 from pathlib import Path
 
@@ -243,3 +244,37 @@ def test_the_readmes_example_numbers_are_in_the_solution_it_names():
     shown = re.search(r"every number exact \((.*)\)\s*$", line).group(1).split(", ")
     solution = documents.markdown(make_variant(7), solution=True)
     assert [s for s in shown if s not in solution] == []
+
+
+# --- console examples: a `$ dlexam ...` block shows lines the command prints now ------------------------------------
+
+def console_examples() -> list[tuple[str, str, list[str]]]:
+    import shlex
+
+    found = []
+    for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        text = doc.read_text(encoding="utf-8")
+        for m in re.finditer(r"^```\w*\n(\$ dlexam .*?)^```", text, re.S | re.M):
+            command, *shown = m.group(1).rstrip("\n").split("\n")
+            line = text.count("\n", 0, m.start()) + 2
+            found.append((f"{doc.relative_to(ROOT)}:{line}", shlex.split(command[len("$ dlexam "):]), shown))
+    return found
+
+
+def test_the_docs_have_console_examples():
+    assert len(console_examples()) >= 3
+
+
+@pytest.mark.parametrize("where, argv, shown", console_examples(), ids=[w for w, _, _ in console_examples()])
+def test_a_console_example_prints_what_the_docs_show(where, argv, shown, capsys, monkeypatch):
+    from dlexam.cli import main
+
+    for name in ("DLEXAM_EXAM", "DLEXAM_SHARED"):  # main sets them from --exam / --shared; put them back after
+        monkeypatch.setenv(name, os.environ.get(name, ""))
+        if not os.environ[name]:
+            monkeypatch.delenv(name)
+    main(argv)
+    out = capsys.readouterr()
+    printed = (out.out + out.err).splitlines()
+    missing = [s for s in shown if s not in printed]
+    assert missing == [], f"{where}: `dlexam {' '.join(argv)}` no longer prints {missing}"
