@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import importlib
 import inspect
+import os
 import re
 from pathlib import Path
 
@@ -83,3 +84,197 @@ def test_an_example_imports_and_calls_what_exists(where, code):
             pytest.fail(f"{where}: {ast.unparse(node)[:80]}: {exc}")
         calls += 1
     assert calls or not names, f"{where}: no call of an imported name was checked"
+
+
+# --- command lines: every `dlexam ...` the docs show names subcommands and options the command line has ---------
+
+SHELL_FENCES = ("", "sh", "bash", "console", "shell")
+PLACEHOLDER = re.compile(r"[A-Z][A-Z_0-9]*")  # NAME, DIR, RUN, N: a synopsis's stand-in for a value
+
+
+def _shell_lines(text: str) -> list[tuple[int, str]]:
+    """(line number, line) of the shell blocks, and of each inline `dlexam ...` outside any block."""
+    out, block, prose = [], None, []
+    for no, line in enumerate(text.splitlines(), 1):
+        if line.startswith("```"):
+            block = line[3:].strip() if block is None else None
+            continue
+        if block is None:
+            prose.append((no, line))
+        elif block in SHELL_FENCES:
+            out.append((no, re.sub(r"^\s*\$ ", "", line)))
+    for no, line in prose:
+        out += [(no, m.group(1)) for m in re.finditer(r"`(dlexam [^`]+)`", line) if ": error:" not in m.group(1)]
+    return out
+
+
+def command_lines() -> list[tuple[str, list[str]]]:
+    import shlex
+
+    found = []
+    for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for no, line in _shell_lines(doc.read_text(encoding="utf-8")):
+            lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
+            lexer.whitespace_split, lexer.commenters = True, "#"
+            try:
+                words = list(lexer)
+            except ValueError:  # prose with an apostrophe, not a command
+                continue
+            commands = [[]]
+            for w in words:
+                commands.append([]) if re.fullmatch(r"[|;&<>()]+", w) else commands[-1].append(w)
+            for c in commands:
+                if "dlexam" in c and (c.index("dlexam") == 0 or c[c.index("dlexam") - 1] == "-m"):
+                    args = [a.strip("[]").split("|")[0] for a in c[c.index("dlexam") + 1:]]  # a synopsis's [--x a|b]
+                    found.append((f"{doc.relative_to(ROOT)}:{no}", [a for a in args if a]))
+    return found
+
+
+def cli_refusal(args: list[str]) -> str | None:
+    """What the parser says against a name in `args` (an unknown subcommand, option or choice), else None.
+    A missing argument or a placeholder value is not refused: the docs quote fragments and synopses."""
+    import contextlib
+    import io
+
+    from dlexam.cli import Parser, build_parser
+    from dlexam.commands import sort
+
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            parsed = build_parser().parse_args(args)
+            if args[:1] == ["sort"]:  # `dlexam sort` parses its words again when it runs (commands/sort.py)
+                words, p = list(parsed.words), Parser(prog="dlexam sort")
+                if words and words[0] in sort.ACTIONS:
+                    (sort._train_options if words.pop(0) == "train" else sort._evaluate_options)(p)
+                else:
+                    sort._query_options(p)
+                    p.add_argument("sequence", nargs="*")
+                p.parse_args(words)
+    except SystemExit:
+        text = err.getvalue()
+        if "unrecognized arguments" in text:
+            return text.strip()
+        choice = re.search(r"invalid choice: '([^']*)'", text)
+        if choice and not PLACEHOLDER.fullmatch(choice.group(1)):
+            return text.strip()
+    return None
+
+
+def test_the_docs_show_command_lines():
+    assert len(command_lines()) >= 150  # the guard below guards something
+
+
+@pytest.mark.parametrize("where, args", command_lines(), ids=[w for w, _ in command_lines()])
+def test_a_command_line_in_the_docs_names_what_the_cli_has(where, args):
+    refusal = cli_refusal(args)
+    assert refusal is None, f"{where}: dlexam {' '.join(args)}: {refusal}"
+
+
+def test_the_command_check_finds_a_wrong_name():
+    assert cli_refusal(["sort", "train", "--steps-per-epoch", "3", "--out", "x"])  # no such option
+    assert cli_refusal(["svhn", "summary", "--head", "conv5x5"])  # no such choice
+    assert cli_refusal(["experiment", "dropout"])
+    assert cli_refusal(["experiment", "NAME", "--quick"]) is None  # a synopsis
+    assert cli_refusal(["svhn", "train"]) is None  # a fragment: `svhn train` in a sentence
+
+
+# --- docs/architecture.md: every dotted name it gives for a place in the code is there ----------------------------
+
+PACKAGES = ("answers", "attention", "checkpoint", "commands", "cpu", "errors", "exact", "experiments", "figures",
+            "files", "geoff", "limits", "plain", "pools", "progress", "report", "runs", "serve", "shared",
+            "sorting", "spec", "svhn", "transformer", "variants")
+
+
+def architecture_names() -> list[str]:
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    text = re.sub(r"^```.*?^```", "", text, flags=re.S | re.M)
+    names = set()
+    for m in re.finditer(r"`([a-z_]+(?:[./][A-Za-z_]\w*)+)`", text):
+        name = m.group(1).replace("/", ".")
+        if name.split(".")[0] in PACKAGES and not name.endswith(".py"):
+            names.add(name)
+    return sorted(names)
+
+
+def resolves(name: str) -> bool:
+    parts = ["dlexam", *name.split(".")]
+    for i in range(len(parts), 1, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:i]))
+        except ImportError:
+            continue
+        for attr in parts[i:]:
+            if not hasattr(obj, attr):
+                return False
+            obj = getattr(obj, attr)
+        return True
+    return False
+
+
+def test_the_map_names_the_code_that_is_there():
+    names = architecture_names()
+    assert len(names) > 60
+    missing = [n for n in names if not resolves(n)]
+    assert missing == [], f"docs/architecture.md names what dlexam does not have: {missing}"
+    assert not resolves("checkpoint.load_model") and not resolves("geoff.no_such_module.f")
+
+
+# --- numbers the docs quote from files and outputs that are cheap to read ------------------------------------------
+
+def test_the_shipped_files_sizes_are_as_the_docs_say():
+    """A size in kB given right after a shipped file's path is the file's size (to the digits given)."""
+    quoted = 0
+    for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        text = doc.read_text(encoding="utf-8")
+        for m in re.finditer(r"src/dlexam/(\w+/shipped\.pt)`[^.]{0,160}?(\d+(?:\.\d+)?) kB", text):
+            size = (ROOT / "src" / "dlexam" / m.group(1)).stat().st_size / 1000
+            digits = len(m.group(2).partition(".")[2])
+            said = float(m.group(2))
+            assert round(size, digits) == said, f"{doc.name}: {m.group(1)} is {size:.2f} kB, not {said}"
+            quoted += 1
+    assert quoted >= 3
+
+
+def test_the_readmes_example_numbers_are_in_the_solution_it_names():
+    from dlexam.variants import documents, make_variant
+
+    line = next(x for x in (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+                if "dlexam variant --seed 7 --solution" in x)
+    shown = re.search(r"every number exact \((.*)\)\s*$", line).group(1).split(", ")
+    solution = documents.markdown(make_variant(7), solution=True)
+    assert [s for s in shown if s not in solution] == []
+
+
+# --- console examples: a `$ dlexam ...` block shows lines the command prints now ------------------------------------
+
+def console_examples() -> list[tuple[str, str, list[str]]]:
+    import shlex
+
+    found = []
+    for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        text = doc.read_text(encoding="utf-8")
+        for m in re.finditer(r"^```\w*\n(\$ dlexam .*?)^```", text, re.S | re.M):
+            command, *shown = m.group(1).rstrip("\n").split("\n")
+            line = text.count("\n", 0, m.start()) + 2
+            found.append((f"{doc.relative_to(ROOT)}:{line}", shlex.split(command[len("$ dlexam "):]), shown))
+    return found
+
+
+def test_the_docs_have_console_examples():
+    assert len(console_examples()) >= 3
+
+
+@pytest.mark.parametrize("where, argv, shown", console_examples(), ids=[w for w, _, _ in console_examples()])
+def test_a_console_example_prints_what_the_docs_show(where, argv, shown, capsys, monkeypatch):
+    from dlexam.cli import main
+
+    for name in ("DLEXAM_EXAM", "DLEXAM_SHARED"):  # main sets them from --exam / --shared; put them back after
+        monkeypatch.setenv(name, os.environ.get(name, ""))
+        if not os.environ[name]:
+            monkeypatch.delenv(name)
+    main(argv)
+    out = capsys.readouterr()
+    printed = (out.out + out.err).splitlines()
+    missing = [s for s in shown if s not in printed]
+    assert missing == [], f"{where}: `dlexam {' '.join(argv)}` no longer prints {missing}"

@@ -209,6 +209,18 @@ def test_demo_runs(tmp_path, capsys):
     assert (d.run / "best.pt").is_file() and d.run.parent == tmp_path / "svhn-runs"
 
 
+def test_the_demos_pngs_are_written_as_every_file_is(tmp_path):
+    """docs/architecture.md: every file a command writes goes through files.OutputDir (atomic, in the folder's
+    file record); the demo's five PNGs were saved by Pillow straight onto their names, unrecorded."""
+    from dlexam.files import OutputDir
+    from dlexam.svhn.demo import run_demo
+
+    d = run_demo(tmp_path)
+    out = OutputDir(d.run)
+    names = [name for name, _, _, _ in d.predictions]
+    assert names == [f"digit{i}.png" for i in range(5)] and all(out.owns(name) for name in names)
+
+
 def test_train_json_and_variants(synth_dir, tmp_path, capsys):
     rc = main(
         [

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import io
 import tempfile
 import time
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dlexam.files import OutputDir
 from dlexam.progress import ProgressFn
 
 
@@ -52,10 +54,12 @@ def run_demo(workdir: Path, progress: ProgressFn | None = None) -> SVHNDemo:
     ev = evaluate_checkpoint(run, data, "test")
     mat = scipy.io.loadmat(data / "test_32x32.mat")
     pngs, truth = [], []
-    for i in range(5):  # five held-out test images, saved as PNG files in the run and read back by predict
-        pngs.append(run / f"digit{i}.png")
-        Image.fromarray(np.ascontiguousarray(mat["X"][:, :, :, i])).save(pngs[-1])
-        truth.append(int(mat["y"][i, 0]) % 10)
+    with OutputDir(run, lock=True) as out:  # atomic and in the run's file record, as every file dlexam writes
+        for i in range(5):  # five held-out test images, saved as PNG files in the run and read back by predict
+            png = io.BytesIO()
+            Image.fromarray(np.ascontiguousarray(mat["X"][:, :, :, i])).save(png, format="PNG")
+            pngs.append(out.write_bytes(f"digit{i}.png", png.getvalue()))
+            truth.append(int(mat["y"][i, 0]) % 10)
     preds = predict_images(run, pngs)
     return SVHNDemo(
         rows=layer_summary(CNNConfig()), bug=student_bug(256), data=data, run=run, history=result.history,
