@@ -119,10 +119,13 @@ def _maxdiff(a: torch.Tensor, b: torch.Tensor) -> float:
 
 @question("Pr2.1")
 def pr2_1() -> Answer:
+    t = VERSION_A.transformer
+    second = ("C", "A", "B", "D", "B")  # a longer input with a repeat, every symbol used
     checks = []
-    for inp, out in (("D A A", "A D <STOP>"), ("C A B D B", "A B C D <STOP>")):
+    for given in (t.example_input, second):
+        inp, out = " ".join(given), " ".join((*t.goal.target(given), t.stop))
         orders = sorted(set(itertools.permutations(inp.split())))
-        results = [geoff.run_geoff(" ".join(o) + " <START> " + out) for o in orders]
+        results = [geoff.run_geoff(" ".join(o) + f" {t.start} " + out) for o in orders]
         n_in = len(inp.split())
         ref = results[0]
         after = max(_maxdiff(r.logits[n_in:], ref.logits[n_in:]) for r in results)
@@ -130,7 +133,6 @@ def pr2_1() -> Answer:
         losses = sorted({round(float(r.loss["teacher_forcing"]["value"]), 12) for r in results})
         checks.append({"input": inp, "orders": len(orders), "max_logit_difference_from_START_on": after,
                        "max_logit_difference_at_input_positions": before, "distinct_losses": losses})
-    t = VERSION_A.transformer
     bag = bag_determines_next_token(t.task, t.symbols)
     bag_only = bag_determines_next_token(t.task, t.symbols, with_last_token=False)
     invariant = all(c["max_logit_difference_from_START_on"] < 1e-12 for c in checks)

@@ -28,6 +28,9 @@ from dlexam.serve import params as p
 from dlexam.serve.api import answer, compute, json_response, to_json
 from dlexam.serve.guard import read_body
 from dlexam.serve.params import BadRequest
+from dlexam.spec import VERSION_A
+
+INPUT_H, INPUT_W = VERSION_A.cnn.input_size  # the CNN's grey input, which /cnn draws
 
 MAX_SORT_TOKENS = 64  # input symbols; each step's attention row is shown
 MAX_IMAGE_BYTES = 8 * 1024 * 1024
@@ -198,15 +201,15 @@ async def post_svhn_explain(request: Request) -> Response:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except ValueError:
         raw = b""
-    if len(raw) != 1024:
-        raise BadRequest("image", "image must be the 32x32 input as 1,024 grey levels in base64url (the /cnn page's "
-                                  "img)")
+    if len(raw) != INPUT_H * INPUT_W:
+        raise BadRequest("image", f"image must be the {INPUT_H}x{INPUT_W} input as {INPUT_H * INPUT_W:,} grey levels "
+                                  "in base64url (the /cnn page's img)")
     layer = p.choice("layer", body.get("layer"), LAYERS)
     at = body.get("at")
     if not isinstance(at, list) or not 1 <= len(at) <= 3 or not all(
             isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 10_000 for v in at):
         raise BadRequest("at", "at must be [channel, row, column] (or [digit] for the logits), whole numbers from 0")
-    image = torch.frombuffer(bytearray(raw), dtype=torch.uint8).reshape(32, 32)  # (1024,) -> (32, 32)
+    image = torch.frombuffer(bytearray(raw), dtype=torch.uint8).reshape(INPUT_H, INPUT_W)
     return json_response(await answer(request, explain_answer, image, layer, tuple(at)))
 
 

@@ -131,7 +131,7 @@ def warm_up(state) -> None:
     from dlexam.serve import api, api_models
 
     png = io.BytesIO()
-    Image.new("L", (32, 32), 255).save(png, format="PNG")
+    Image.new("L", (api_models.INPUT_W, api_models.INPUT_H), 255).save(png, format="PNG")
     api_models.predict_answer(state, png.getvalue())
     api.geoff_answer(state, {}, False)
     api.explain_answer(state, {"cell": "dW_V[0,0]"})
