@@ -82,6 +82,33 @@ def remedy_zeros(remedy: str, gradients: dict) -> set[str]:
     return set(gradients["softmax" if remedy == "softmax" else "argmax"]["zero"])
 
 
+def breakable_ties(run: ExactRun) -> list[tuple[int, tuple[int, ...]]]:
+    """The rows of P (with their tied positions) where an arbitrarily small change of W_Q or W_K breaks the tie and
+    P jumps: the tied positions hold different tokens and the row's token is not <START>'s zero embedding (then
+    q_i (W_K's change) (x_a - x_b) or (x_i W_Q's change) . (k_a - k_b) is non-zero for some change). A tie of one
+    token with itself, or of a zero query, holds for every W_Q and W_K."""
+    h = run.head
+    return [(i, tied) for i, tied in enumerate(h.tied) if len(tied) > 1 and any(run.X[i])
+            and len({run.X[j] for j in tied}) > 1 and (any(h.Q[i]) or len({h.K[j] for j in tied}) > 1)]
+
+
+def frozen_argument(run: ExactRun) -> str:
+    """Why argmax gives W_Q and W_K exactly zero gradient, true of these weights: no comparison changes under a
+    small change of them, or (where a tie of different tokens breaks) backpropagation through argmax's weights,
+    constant where they are defined, passes nothing to them."""
+    ties = breakable_ties(run)
+    if not ties:
+        return ("Argmax weights are piecewise constant in Q K^T: a small change of W_Q or W_K changes no "
+                "comparison, so their gradients are exactly zero.")
+    i, tied = ties[0]
+    where = ", ".join(str(p + 1) for p in tied)
+    return ("Argmax weights are piecewise constant in Q K^T, so backpropagation passes nothing through them: W_Q "
+            f"and W_K get exactly zero gradient. (Row {run.tokens[i]} (position {i + 1}) ties positions {where}, "
+            "which hold different tokens: there an arbitrarily small change of W_Q or W_K breaks the tie and P "
+            "jumps, so the zero is backpropagation's, taken on argmax's constant pieces, not a slope the loss has "
+            "across that jump.)")
+
+
 def pr25(t: TransformerSpec, pts: int, gradients: dict, orders: dict, remedy: str = "softmax",
          asks: str = "zero") -> Question:
     """Problem 2.5, its key computed from `gradients` (autograd through the project's attention, at T = 0 and at
@@ -127,8 +154,7 @@ def pr25(t: TransformerSpec, pts: int, gradients: dict, orders: dict, remedy: st
               option_reasons=tuple(zero_reason(claimed_zero(o), at_zero) for o in shown_zero)),
         Field("softmax", "choice", chosen(SOFTMAX_OPTIONS, soft_order, 1 if left else 0),
               Fraction(1, 3), "1 or 2", options=soft_options, why=soft_why)), (
-        Text(("Argmax weights are piecewise constant in Q K^T: a small change of W_Q or W_K changes no comparison, "
-              "so their gradients are exactly zero. But Z = P X W_V is linear in W_V and R = Z W_O is linear in "
+        Text((f"{frozen_argument(exact_run(t))} But Z = P X W_V is linear in W_V and R = Z W_O is linear in "
               "W_O, so those two receive non-zero gradients and do change." if frozen else zero_why[0].upper()
               + zero_why[1:] + ".")
              + f" Autograd at T = 0: {gradient_norms(gradients['argmax'])}."),
