@@ -6,11 +6,15 @@ what the grader says is checked against what was done to the answer; a saved key
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
+import operator
+import re
 from fractions import Fraction
 
 import pytest
+import torch
 
 from dlexam.spec import text
 from dlexam.variants import make_variant
@@ -155,3 +159,47 @@ def test_one_wrong_cell_names_no_mistake_of_the_whole_matrix():
     sub["Pr2.2.P"][0][0] = text(P[0][0] + 1)
     (w,) = result(V, sub, "Pr2.2.P").wrong
     assert not any(s in w["reason"] for s in ("transposed", "wrong sign", "times", "shifted", "rounded"))
+
+
+def torch_receptive_field(cnn) -> int:
+    """The width of the input one unit of the last feature map sees: the support of its gradient on a large input,
+    every kernel weight 1 (no cancellation), no padding (the image border ignored)."""
+    from torch import nn
+
+    layers, c = [], cnn.input_channels
+    for layer in cnn.layers[:-1]:
+        if hasattr(layer, "out_channels"):
+            conv = nn.Conv2d(c, 1, layer.kernel, stride=layer.stride, bias=False, dtype=torch.float64)
+            nn.init.ones_(conv.weight)
+            layers.append(conv)
+            c = 1
+        else:
+            layers.append(nn.AvgPool2d(layer.kernel, stride=layer.stride))
+    x = torch.ones(1, cnn.input_channels, 300, 300, dtype=torch.float64, requires_grad=True)
+    y = nn.Sequential(*layers)(x)
+    y[0, 0, y.shape[-2] // 2, y.shape[-1] // 2].backward()
+    rows = torch.nonzero(x.grad[0].sum(0).sum(1)).flatten()
+    return int(rows.max() - rows.min() + 1)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_wrong_receptive_field_is_shown_its_sum_term_by_term(seed):
+    v = make_variant(seed)
+    sub = key(v)
+    sub["Pr1.1.rf"] = str(int(sub["Pr1.1.rf"]) - 1)
+    (w,) = result(v, sub, "Pr1.1.rf").wrong
+    total, _, _ = w["reason"].partition(":")
+    terms = re.findall(r"\((\d+) - 1\) x (\d+)", total)
+    kernels = [layer.kernel[0] for layer in v.spec.cnn.layers[:-1]]
+    jumps = list(itertools.accumulate([1] + [layer.stride[0] for layer in v.spec.cnn.layers[:-2]], operator.mul))
+    assert [(int(k), int(j)) for k, j in terms] == list(zip(kernels, jumps, strict=True))
+    assert eval(total.removeprefix("r = ").replace(" x ", " * ").replace("=", "==")) is True  # noqa: S307
+    assert int(total.rpartition("= ")[2]) == torch_receptive_field(v.spec.cnn) == int(v.key()["Pr1.1.rf"])
+
+
+def test_the_students_in_features_are_named_beside_the_right_ones():
+    sub = key()
+    sub["Pr1.3.in_features"] = str(V.spec.cnn.student_linear_in)
+    (w,) = result(V, sub, "Pr1.3.in_features").wrong
+    last = V.spec.cnn.layers[-2].name
+    assert f"the student's {V.spec.cnn.student_linear_in} is the map before {last}" in w["reason"]
