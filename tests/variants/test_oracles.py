@@ -409,3 +409,22 @@ def test_pr25s_argument_says_no_comparison_changes_only_where_none_does(seed):
     said = " ".join(b.text for b in v.question("Pr2.5").solution if hasattr(b, "text"))
     assert ("changes no comparison" in said) == (not moved), said
     assert ("breaks the tie" in said) == moved
+
+
+@pytest.mark.parametrize(("seed", "difficulty"), [(1, "standard"), (7, "standard"), (3, "harder")])
+def test_pr23_names_the_logit_rows_and_the_targets_they_score_apart(seed, difficulty):
+    """Teacher forcing: the logits at position t score the token at t+1. The question names the rows it asks for
+    and, apart, the positions of the targets they score (the tokens after <START>, <STOP> included), counted from 1
+    in the example as the exam prints it; and it says which logarithm the loss takes."""
+    v = make_variant(seed, difficulty)
+    t = v.spec.transformer
+    said = " ".join(b.text for b in v.question("Pr2.3").prompt if hasattr(b, "text"))
+    m = re.search(r"the logit rows at positions (\d+)-(\d+), the rows that score the (\d+) target tokens \(at "
+                  r"positions (\d+)-(\d+)\)", said)
+    assert m, said
+    first, last, n, t_first, t_last = map(int, m.groups())
+    start = t.example.index("<START>") + 1  # counted from 1
+    assert (first, last) == (start, len(t.example) - 1)
+    assert list(t.example[t_first - 1:t_last]) == [*t.example_target, "<STOP>"] and n == t_last - t_first + 1
+    assert len(v.fields()["Pr2.3.logits"][1].answer) == last - first + 1 == n
+    assert "natural log" in said

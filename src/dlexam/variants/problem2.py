@@ -319,8 +319,9 @@ def questions(spec: ExamSpec, orders: dict | None = None, gradients: dict | None
         Question("Pr2.3", "The loss", pts["Pr2.3"], (
             Text("The loss is the summed cross-entropy of the tokens after <START>, with teacher forcing: the "
                  "logits at position t score the token at position t+1."),
-            Text(f"(a) Give the logit rows that score the {len(score_rows)} target tokens (positions "
-                 f"{score_rows[0] + 1}-{score_rows[-1] + 1}), exactly. (b) Give the loss, to 4 decimals."),), (
+            Text(f"(a) Give the logit rows at positions {score_rows[0] + 1}-{score_rows[-1] + 1}, the rows that "
+                 f"score the {len(score_rows)} target tokens (at positions {score_rows[0] + 2}-{score_rows[-1] + 2}), "
+                 "exactly. (b) Give the loss (natural log), to 4 decimals."),), (
             Field("logits", "matrix", logits_used, Fraction(2, 5), "logit rows", row_labels=used_labels,
                   col_labels=t.vocab, reason=logit_reason),
             Field("loss", "number", loss, Fraction(3, 5), "loss", tolerance=LOSS_TOLERANCE, closed_form=closed,
