@@ -203,3 +203,18 @@ def test_the_students_in_features_are_named_beside_the_right_ones():
     (w,) = result(V, sub, "Pr1.3.in_features").wrong
     last = V.spec.cnn.layers[-2].name
     assert f"the student's {V.spec.cnn.student_linear_in} is the map before {last}" in w["reason"]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_pr14s_kernel_is_the_only_one_the_question_allows(seed):
+    """A convolution gives a 1x1 map from an h x h one with a kernel of h at stride 1 and no padding, but also with
+    a smaller kernel and a larger stride (a 2x2 kernel at stride 2 on a 3x3 map), or a larger one with padding: the
+    question fixes stride and padding, and under them nn.Conv2d gives 1x1 for the key's kernel only."""
+    from torch import nn
+
+    v = make_variant(seed)
+    said = " ".join(b.text for b in v.question("Pr1.4").prompt if hasattr(b, "text"))
+    assert "(stride 1, no padding)" in said
+    c, h, w = v.spec.cnn.table()[-1].in_shape
+    ones = [k for k in range(1, h + 1) if nn.Conv2d(c, 10, k)(torch.zeros(1, c, h, w)).shape[-2:] == (1, 1)]
+    assert ones == [int(v.key()["Pr1.4.kernel"])]

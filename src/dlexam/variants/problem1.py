@@ -103,7 +103,8 @@ def questions(spec: ExamSpec) -> list[Question]:
                  f"{cnn.student_linear_in} is the size before {features[-1].layer.name}, the last pooling "
                  "layer forgotten.")), "convolution", tuple(common)),
         Question("Pr1.4", "A convolutional head", pts["Pr1.4"], (
-            Text(f"Replace the flatten and linear layers by one convolution whose output is 1x1x{cnn.num_classes}. "
+            Text("Replace the flatten and linear layers by one convolution (stride 1, no padding) whose output is "
+                 f"1x1x{cnn.num_classes}. "
                  "Give (a) its kernel size (the side of a square kernel), (b) its number of filters, (c) its "
                  "number of trainable parameters."),), (
             Field("kernel", "number", Fraction(h), Fraction(2, 5), "kernel side",
