@@ -218,3 +218,48 @@ def test_pr14s_kernel_is_the_only_one_the_question_allows(seed):
     c, h, w = v.spec.cnn.table()[-1].in_shape
     ones = [k for k in range(1, h + 1) if nn.Conv2d(c, 10, k)(torch.zeros(1, c, h, w)).shape[-2:] == (1, 1)]
     assert ones == [int(v.key()["Pr1.4.kernel"])]
+
+
+def _matrix_forms(P) -> dict:
+    rows = [[text(x) for x in r] for r in P]
+    return {
+        "MATLAB": "[" + "; ".join(" ".join(r) for r in rows) + "]",
+        "NumPy": "[[" + "]\n [".join(" ".join(r) for r in rows) + "]]",
+        "a line per row": "\n".join(", ".join(r) for r in rows),
+        "a line per row, ';' ending each": ";\n".join(", ".join(r) for r in rows),
+        "rows in brackets": "[[" + "], [".join(", ".join(r) for r in rows) + "]]",
+        "spaced rows": [" ".join(r) for r in rows],
+        "spaced rows in brackets": ["[" + " ".join(r) + "]" for r in rows],
+    }
+
+
+@pytest.mark.parametrize("form", list(_matrix_forms([[0]])))
+def test_a_matrix_written_as_numpy_or_matlab_writes_it_gets_full_marks(form):
+    P = answer("Pr2.2.P")
+    sub = key()
+    sub["Pr2.2.P"] = _matrix_forms(P)[form]
+    r = result(V, sub, "Pr2.2.P")
+    assert r.correct and not r.notes, (r.wrong[:2], r.notes)
+
+
+def test_a_csv_row_of_spaced_numbers_is_a_row():
+    from dlexam.variants.grade import read_submission
+
+    P = answer("Pr2.2.P")
+    lines = ["id,value", *(f"Pr2.2.P,{' '.join(text(x) for x in r)}" for r in P)]
+    r = result(V, read_submission("\n".join(lines).encode()), "Pr2.2.P")
+    assert r.correct, r.wrong[:2]
+
+
+@pytest.mark.parametrize("form", ["({letter})", "{letter})", "({number})", "{number})", "{letter}."])
+def test_an_option_marked_as_on_paper_is_read(form):
+    f = V.fields()["P1.4.choice"][1]
+    sub = key()
+    sub["P1.4.choice"] = form.format(letter="abcd"[f.answer - 1], number=f.answer)
+    assert result(V, sub, "P1.4.choice").correct
+
+
+def test_a_typeset_minus_sign_is_a_minus():
+    from dlexam.variants.grade import read_number
+
+    assert read_number("\u22123/4") == Fraction(-3, 4)

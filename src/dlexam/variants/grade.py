@@ -85,7 +85,7 @@ def read_number(value) -> Fraction:
     if isinstance(value, int):
         return Fraction(value)
     if isinstance(value, str):
-        s = value.strip()
+        s = value.strip().replace("\u2212", "-")  # a minus sign copied from typeset text
         if len(s) > MAX_NUMBER_TEXT or any(abs(int(e)) > MAX_EXPONENT for e in re.findall(r"[eE]\s*([+-]?\d+)", s)):
             raise UnreadableAnswer(f"{s[:20]!r}... is no answer an exam asks for (at most {MAX_NUMBER_TEXT} "
                                    f"characters, exponents within +-{MAX_EXPONENT})")
@@ -102,6 +102,8 @@ def read_number(value) -> Fraction:
 def read_choice(value, n: int) -> int:
     """A choice's option number, 1 to `n`, or its letter (a = 1); :class:`UnreadableAnswer` for anything else."""
     last = LETTERS[min(n, len(LETTERS)) - 1]
+    if isinstance(value, str) and (m := re.fullmatch(r"\(\s*(\w+)\s*\)|(\w+)\s*[).]", value.strip())):
+        value = m.group(1) or m.group(2)  # "(b)", "b)", "2." as an option is marked on paper
     if isinstance(value, str) and len(value.strip()) == 1 and value.strip().isalpha():
         i = LETTERS.find(value.strip().lower())
         if not 0 <= i < n:
@@ -152,11 +154,29 @@ def flat_entries(value: list, given: list[list], typed: bool, rows: int, cols: i
         return list(cells[:end])
 
     if not typed and cols > 1 and value and all(
-            not isinstance(r, list) and not (isinstance(r, str) and "," in r) for r in value):
+            not isinstance(r, list) and not (isinstance(r, str) and len(row_cells(r)) > 1) for r in value):
         return trimmed(value)
     if rows > 1 and len(given) == 1 and len(trimmed(given[0])) > cols:
         return trimmed(given[0])
     return None
+
+
+def row_cells(text: str) -> list[str]:
+    """A row written as text: "1, 0, 1/2", or "1 0 1/2" (as NumPy and MATLAB print a row), or either in brackets."""
+    s = text.strip().removeprefix("[").removesuffix("]")
+    return s.split(",") if "," in s or not s.strip() else s.split()
+
+
+def matrix_rows(text: str) -> list:
+    """A matrix written as text: rows apart by ";" or by line ("1, 0; 1/2, 1/2", "1 0\n1/2 1/2", "[1 0; 0 1]"
+    as MATLAB writes it), or as a list of rows in brackets ("[[1, 0], [1/2, 1/2]]", "[[1 0]\n [0 1]]" as NumPy
+    prints it)."""
+    s = text.strip()
+    if s.startswith("[") and s.endswith("]"):
+        s = s[1:-1].strip()
+        if s.startswith("[") and s.endswith("]"):
+            return re.split(r"\]\s*[,;]?\s*\[", s[1:-1])
+    return re.split(r"\s*;\s*\n?\s*|\s*\n\s*", s)
 
 
 def read_matrix(value, rows: int, cols: int) -> tuple[list[list[tuple[object, Cell]]], list[str]]:
@@ -168,10 +188,11 @@ def read_matrix(value, rows: int, cols: int) -> tuple[list[list[tuple[object, Ce
     list of any other length, and anything else that is not a list of rows, is :class:`UnreadableAnswer`."""
     typed = isinstance(value, str)
     if typed:
-        value = value.split(";")
+        value = matrix_rows(value)
     if not isinstance(value, list):
         raise UnreadableAnswer(f"expected a matrix ({rows} rows of {cols} numbers), got {shown(value)}")
-    given = [r.split(",") if isinstance(r, str) else r if isinstance(r, list) else [r] for r in value]
+    given = [row_cells(r) if isinstance(r, str) else r if isinstance(r, list) else [r] for r in value]
+    given = [row_cells(r[0]) if len(r) == 1 and isinstance(r[0], str) else r for r in given]  # a CSV cell "1 0 0"
     notes = []
     flat = flat_entries(value, given, typed, rows, cols)
     if flat is not None:  # one line of numbers for a matrix of several rows (or one row, a flat list of cells)
