@@ -263,3 +263,16 @@ def test_a_typeset_minus_sign_is_a_minus():
     from dlexam.variants.grade import read_number
 
     assert read_number("\u22123/4") == Fraction(-3, 4)
+
+
+@pytest.mark.parametrize(("written", "says"), [("0.3333", "0.3333 is 1/3 rounded to 4 decimals"),
+                                                ("0.33", "0.33 is 1/3 rounded to 2 decimals"),
+                                                ("0.34", None), ("0.3", "0.3 is 1/3 rounded to 1 decimal"),
+                                                ("0.332", None), ("1/3.0", None)])
+def test_only_a_true_rounding_is_called_one(written, says):
+    from dlexam.variants.grade import read_number, rounding
+
+    got = read_number(written)
+    assert (rounding(written, got, Fraction(1, 3)) or None) == (says and says + ": the answer is exact (write 1/3)")
+    assert rounding("0.6666", read_number("0.6666"), Fraction(2, 3)).startswith("0.6666 is 2/3 cut to 4 decimals")
+    assert rounding("0.6667", read_number("0.6667"), Fraction(2, 3)).startswith("0.6667 is 2/3 rounded to 4 decimals")

@@ -339,23 +339,30 @@ def decimals_written(written) -> int | None:
 
 
 def rounding(written, got: Fraction, want, tolerance: float | None = None) -> str:
-    """Why `got` (as `written`) missed `want` where it is `want` rounded or cut to the decimals written: the exact
-    value of an exact answer, or the digits an irrational one needs for its tolerance; "" for any other miss."""
+    """Why `got` (as `written`) missed `want` where it is `want` rounded (half up or half to even) or cut to the
+    decimals written: the exact value of an exact answer, or the digits an irrational one needs for its tolerance;
+    "" for any other miss (0.34 is no rounding of 1/3)."""
     d = decimals_written(written)
     if d is None or got == want:
         return ""
     try:
-        off = abs(float(got) - float(want))
-    except OverflowError:
+        scaled = Fraction(want) * 10 ** d
+    except (OverflowError, ValueError):
         return ""
-    if off >= 10.0 ** -d:
+    cut = math.trunc(scaled)
+    half_up = math.copysign(math.floor(abs(scaled) + Fraction(1, 2)), scaled)
+    if got * 10 ** d in (round(scaled), half_up):
+        how = "rounded"
+    elif got * 10 ** d == cut:
+        how = "cut"
+    else:
         return ""
     places = "decimal" if d == 1 else "decimals"
     if isinstance(want, Fraction):
-        return f"{as_written(written, got)} is {text(want)} rounded to {d} {places}: the answer is exact (write " \
+        return f"{as_written(written, got)} is {text(want)} {how} to {d} {places}: the answer is exact (write " \
                f"{text(want)})"
-    return (f"{as_written(written, got)} is {want:.{d + 2}f}... rounded to {d} {places}, {off:.1e} off: more than "
-            f"the tolerance {tolerance:g}; give more decimals")
+    return (f"{as_written(written, got)} is {want:.{d + 2}f}... {how} to {d} {places}, {abs(float(got) - want):.1e} "
+            f"off: more than the tolerance {tolerance:g}; give more decimals")
 
 
 def _ratio_text(c: float) -> str:
