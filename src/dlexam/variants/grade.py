@@ -350,7 +350,7 @@ def rounding(written, got: Fraction, want, tolerance: float | None = None) -> st
     except (OverflowError, ValueError):
         return ""
     cut = math.trunc(scaled)
-    half_up = math.copysign(math.floor(abs(scaled) + Fraction(1, 2)), scaled)
+    half_up = (1 if scaled >= 0 else -1) * math.floor(abs(scaled) + Fraction(1, 2))
     if got * 10 ** d in (round(scaled), half_up):
         how = "rounded"
     elif got * 10 ** d == cut:
