@@ -388,3 +388,43 @@ def test_pr25_a_keyed_text_varies_with_what_it_asks():
         said[q.fields[0].options[q.fields[0].answer - 1]] += 1
     assert set(said) == {"only W_Q and W_K", "W_V and W_O only"}, said
     assert min(said.values()) >= 6, said  # 24 fair coin flips: at least 6 of each is 99.8%
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_pr25s_argument_says_no_comparison_changes_only_where_none_does(seed):
+    """Pr2.5's worked solution argues "a small change of W_Q or W_K changes no comparison". Checked by making the
+    changes: each entry of W_Q and of W_K moved by +-1e-3 on its own, P recomputed by the plain forward's argmax.
+    Where one of them moves P (a tie of different tokens breaks), the solution must not say it, and says which
+    row's tie breaks instead."""
+    v = make_variant(seed)
+    t = v.spec.transformer
+    ids = [t.vocab.index(x) for x in t.example]
+    base = [t64(t.head.W_Q), t64(t.head.W_K), t64(t.head.W_V)]
+    P0 = forward(t, [base], t64(t.W_O), ids)[0][0][1]
+    moved = False
+    for m, i, j, eps in itertools.product((0, 1), range(t.d_model), range(t.d_head), (1e-3, -1e-3)):
+        w = [b.clone() for b in base]
+        w[m][i, j] += eps
+        moved |= not torch.equal(forward(t, [w], t64(t.W_O), ids)[0][0][1], P0)
+    said = " ".join(b.text for b in v.question("Pr2.5").solution if hasattr(b, "text"))
+    assert ("changes no comparison" in said) == (not moved), said
+    assert ("breaks the tie" in said) == moved
+
+
+@pytest.mark.parametrize(("seed", "difficulty"), [(1, "standard"), (7, "standard"), (3, "harder")])
+def test_pr23_names_the_logit_rows_and_the_targets_they_score_apart(seed, difficulty):
+    """Teacher forcing: the logits at position t score the token at t+1. The question names the rows it asks for
+    and, apart, the positions of the targets they score (the tokens after <START>, <STOP> included), counted from 1
+    in the example as the exam prints it; and it says which logarithm the loss takes."""
+    v = make_variant(seed, difficulty)
+    t = v.spec.transformer
+    said = " ".join(b.text for b in v.question("Pr2.3").prompt if hasattr(b, "text"))
+    m = re.search(r"the logit rows at positions (\d+)-(\d+), the rows that score the (\d+) target tokens \(at "
+                  r"positions (\d+)-(\d+)\)", said)
+    assert m, said
+    first, last, n, t_first, t_last = map(int, m.groups())
+    start = t.example.index("<START>") + 1  # counted from 1
+    assert (first, last) == (start, len(t.example) - 1)
+    assert list(t.example[t_first - 1:t_last]) == [*t.example_target, "<STOP>"] and n == t_last - t_first + 1
+    assert len(v.fields()["Pr2.3.logits"][1].answer) == last - first + 1 == n
+    assert "natural log" in said

@@ -85,7 +85,7 @@ def read_number(value) -> Fraction:
     if isinstance(value, int):
         return Fraction(value)
     if isinstance(value, str):
-        s = value.strip()
+        s = value.strip().replace("\u2212", "-")  # a minus sign copied from typeset text
         if len(s) > MAX_NUMBER_TEXT or any(abs(int(e)) > MAX_EXPONENT for e in re.findall(r"[eE]\s*([+-]?\d+)", s)):
             raise UnreadableAnswer(f"{s[:20]!r}... is no answer an exam asks for (at most {MAX_NUMBER_TEXT} "
                                    f"characters, exponents within +-{MAX_EXPONENT})")
@@ -102,6 +102,8 @@ def read_number(value) -> Fraction:
 def read_choice(value, n: int) -> int:
     """A choice's option number, 1 to `n`, or its letter (a = 1); :class:`UnreadableAnswer` for anything else."""
     last = LETTERS[min(n, len(LETTERS)) - 1]
+    if isinstance(value, str) and (m := re.fullmatch(r"\(\s*(\w+)\s*\)|(\w+)\s*[).]", value.strip())):
+        value = m.group(1) or m.group(2)  # "(b)", "b)", "2." as an option is marked on paper
     if isinstance(value, str) and len(value.strip()) == 1 and value.strip().isalpha():
         i = LETTERS.find(value.strip().lower())
         if not 0 <= i < n:
@@ -152,11 +154,29 @@ def flat_entries(value: list, given: list[list], typed: bool, rows: int, cols: i
         return list(cells[:end])
 
     if not typed and cols > 1 and value and all(
-            not isinstance(r, list) and not (isinstance(r, str) and "," in r) for r in value):
+            not isinstance(r, list) and not (isinstance(r, str) and len(row_cells(r)) > 1) for r in value):
         return trimmed(value)
     if rows > 1 and len(given) == 1 and len(trimmed(given[0])) > cols:
         return trimmed(given[0])
     return None
+
+
+def row_cells(text: str) -> list[str]:
+    """A row written as text: "1, 0, 1/2", or "1 0 1/2" (as NumPy and MATLAB print a row), or either in brackets."""
+    s = text.strip().removeprefix("[").removesuffix("]")
+    return s.split(",") if "," in s or not s.strip() else s.split()
+
+
+def matrix_rows(text: str) -> list:
+    """A matrix written as text: rows apart by ";" or by line ("1, 0; 1/2, 1/2", "1 0\n1/2 1/2", "[1 0; 0 1]"
+    as MATLAB writes it), or as a list of rows in brackets ("[[1, 0], [1/2, 1/2]]", "[[1 0]\n [0 1]]" as NumPy
+    prints it)."""
+    s = text.strip()
+    if s.startswith("[") and s.endswith("]"):
+        s = s[1:-1].strip()
+        if s.startswith("[") and s.endswith("]"):
+            return re.split(r"\]\s*[,;]?\s*\[", s[1:-1])
+    return re.split(r"\s*;\s*\n?\s*|\s*\n\s*", s)
 
 
 def read_matrix(value, rows: int, cols: int) -> tuple[list[list[tuple[object, Cell]]], list[str]]:
@@ -168,10 +188,11 @@ def read_matrix(value, rows: int, cols: int) -> tuple[list[list[tuple[object, Ce
     list of any other length, and anything else that is not a list of rows, is :class:`UnreadableAnswer`."""
     typed = isinstance(value, str)
     if typed:
-        value = value.split(";")
+        value = matrix_rows(value)
     if not isinstance(value, list):
         raise UnreadableAnswer(f"expected a matrix ({rows} rows of {cols} numbers), got {shown(value)}")
-    given = [r.split(",") if isinstance(r, str) else r if isinstance(r, list) else [r] for r in value]
+    given = [row_cells(r) if isinstance(r, str) else r if isinstance(r, list) else [r] for r in value]
+    given = [row_cells(r[0]) if len(r) == 1 and isinstance(r[0], str) else r for r in given]  # a CSV cell "1 0 0"
     notes = []
     flat = flat_entries(value, given, typed, rows, cols)
     if flat is not None:  # one line of numbers for a matrix of several rows (or one row, a flat list of cells)
@@ -297,6 +318,92 @@ def as_written(written, got) -> str:
     return text(got)
 
 
+def same_value(got: Fraction, want: Fraction) -> bool:
+    """An exact answer: the fraction itself, or the double nearest it written out in full (a program's 1/3 as JSON
+    prints it, 0.3333333333333333). No decimal of 12 or fewer digits is that double unless it is the fraction, so a
+    rounded one (0.3333) stays wrong."""
+    if got == want:
+        return True
+    try:
+        return float(got) == float(want)
+    except OverflowError:
+        return False
+
+
+def decimals_written(written) -> int | None:
+    """How many digits a decimal answer has after its point ("0.33": 2); None for a fraction, an integer, or
+    scientific notation."""
+    s = repr(written) if isinstance(written, float) else written.strip() if isinstance(written, str) else ""
+    m = re.fullmatch(r"[+-]?\d*\.(\d+)", s)
+    return len(m.group(1)) if m else None
+
+
+def rounding(written, got: Fraction, want, tolerance: float | None = None) -> str:
+    """Why `got` (as `written`) missed `want` where it is `want` rounded (half up or half to even) or cut to the
+    decimals written: the exact value of an exact answer, or the digits an irrational one needs for its tolerance;
+    "" for any other miss (0.34 is no rounding of 1/3)."""
+    d = decimals_written(written)
+    if d is None or got == want:
+        return ""
+    try:
+        scaled = Fraction(want) * 10 ** d
+    except (OverflowError, ValueError):
+        return ""
+    cut = math.trunc(scaled)
+    half_up = (1 if scaled >= 0 else -1) * math.floor(abs(scaled) + Fraction(1, 2))
+    if got * 10 ** d in (round(scaled), half_up):
+        how = "rounded"
+    elif got * 10 ** d == cut:
+        how = "cut"
+    else:
+        return ""
+    places = "decimal" if d == 1 else "decimals"
+    if isinstance(want, Fraction):
+        return f"{as_written(written, got)} is {text(want)} {how} to {d} {places}: the answer is exact (write " \
+               f"{text(want)})"
+    return (f"{as_written(written, got)} is {want:.{d + 2}f}... {how} to {d} {places}, {abs(float(got) - want):.1e} "
+            f"off: more than the tolerance {tolerance:g}; give more decimals")
+
+
+def _ratio_text(c: float) -> str:
+    """A constant factor in words: 1/sqrt(2), -1, 1/2, or 0.7071."""
+    for k in range(2, 17):
+        for value, name in ((1 / math.sqrt(k), f"1/sqrt({k})"), (math.sqrt(k), f"sqrt({k})")):
+            if math.isclose(c, value, rel_tol=1e-6) and round(math.sqrt(k)) ** 2 != k:
+                return f"{name} = {c:.4g}"
+    f = Fraction(c).limit_denominator(12)
+    return text(f) if math.isclose(float(f), c, rel_tol=1e-9) else f"{c:.4g}"
+
+
+def matrix_mistake(answer, got) -> tuple[str, range]:
+    """One mistake that explains a fully read matrix answer `got` (Fractions) at once, and the rows it explains:
+    the right matrix transposed, negated or times one factor (1/sqrt(d_k) where none is asked), all rows; or its
+    rows shifted by one (a teacher-forcing off-by-one), the rows that match a neighbour; ("", ()) where none does.
+    Needs only the key, so a saved key explains it too."""
+    rows, cols = len(answer), len(answer[0])
+    every = range(rows)
+    if got == [list(r) for r in answer]:
+        return "", range(0)
+    if rows == cols and rows > 1 and all(got[i][j] == answer[j][i] for i in every for j in range(cols)):
+        return "the matrix given is the right one transposed (rows and columns swapped)", every
+    if all(got[i][j] == -answer[i][j] for i in every for j in range(cols)):
+        return "every entry given has the wrong sign", every
+    nonzero = [(float(got[i][j]), float(answer[i][j])) for i in range(rows) for j in range(cols) if answer[i][j]]
+    zeros_kept = all(got[i][j] == 0 for i in range(rows) for j in range(cols) if not answer[i][j])
+    if len(nonzero) > 1 and zeros_kept and nonzero[0][0]:
+        c = nonzero[0][0] / nonzero[0][1]
+        if not math.isclose(c, 1.0) and all(math.isclose(g, c * a, rel_tol=1e-6, abs_tol=1e-12) for g, a in nonzero):
+            return (f"every entry given is the right one times {_ratio_text(c)}: a factor the question does not "
+                    "ask for"), every
+    for shift, word in ((1, "next"), (-1, "previous")):
+        pairs = [(i, i + shift) for i in every if 0 <= i + shift < rows]
+        if (pairs and all(got[i] == list(answer[k]) for i, k in pairs)
+                and any(got[i] != list(answer[i]) for i, _ in pairs)):
+            shifted = range(pairs[0][0], pairs[-1][0] + 1)
+            return f"this row given is the right matrix's {word} row: the rows are shifted by one", shifted
+    return "", range(0)
+
+
 def near(got: Fraction, answer: float, tolerance: float) -> bool:
     """|got - answer| <= tolerance, for a number read exactly: one beyond float's range ("1e400") is far from
     every answer, not an OverflowError."""
@@ -333,9 +440,10 @@ def grade_field(aid: str, qid: str, q_points: int, f: Field, value) -> FieldResu
         wrong = [] if ok else [{"where": aid, "given": f"{got}: {f.options[got - 1]}", "expected": expected_text(f),
                                 "reason": reason}]
         return FieldResult(aid, qid, share if ok else Fraction(0), share, ok, wrong)
-    ok = got == f.answer if f.exact else near(got, f.answer, f.tolerance)
+    ok = same_value(got, f.answer) if f.exact else near(got, f.answer, f.tolerance)
     given = as_written(written, got)
-    wrong = [] if ok else [{"where": aid, "given": given, "expected": expected_text(f), "reason": f.why}]
+    wrong = [] if ok else [{"where": aid, "given": given, "expected": expected_text(f),
+                            "reason": _because(rounding(written, got, f.answer, f.tolerance), f.why)}]
     return FieldResult(aid, qid, share if ok else Fraction(0), share, ok, wrong)
 
 
@@ -349,10 +457,13 @@ def _grade_matrix(aid: str, qid: str, share: Fraction, f: Field, value) -> Field
             {"where": aid, "given": shown(value), "expected": expected_text(f), "reason": str(bad),
              "invalid": str(bad)}])
     wrong = []
+    read = [[got for _, got in r] for r in cells]
+    whole, explained = (matrix_mistake(f.answer, read) if all(isinstance(x, Fraction) for r in read for x in r)
+                        else ("", range(0)))
     for i in range(rows):
         for j in range(cols):
             written, got = cells[i][j]
-            if isinstance(got, Fraction) and got == f.answer[i][j]:
+            if isinstance(got, Fraction) and same_value(got, f.answer[i][j]):
                 continue
             where = f"row {f.row_labels[i] if f.row_labels else i + 1}, column " + (
                 f.col_labels[j] if f.col_labels else str(j + 1))
@@ -363,7 +474,9 @@ def _grade_matrix(aid: str, qid: str, share: Fraction, f: Field, value) -> Field
             elif isinstance(got, UnreadableAnswer):
                 entry |= {"given": shown(written), "reason": _because(str(got), why), "invalid": str(got)}
             else:
-                entry["given"] = as_written(written, got)
+                entry |= {"given": as_written(written, got),
+                          "reason": _because(whole if i in explained else rounding(written, got, f.answer[i][j]),
+                                             why)}
             wrong.append(entry)
     right = rows * cols - len(wrong)
     return FieldResult(aid, qid, share * Fraction(right, rows * cols), share, not wrong, wrong, notes)

@@ -76,7 +76,7 @@ def questions(spec: ExamSpec) -> list[Question]:
                  f"{features[-1].layer.name} (ignore the image border)? (b) What does pooling buy the network, and "
                  "how do max and average pooling differ?"),), (
             Field("rf", "number", Fraction(rf), Fraction(3, 5), "pixels",
-                  why="r grows by (k - 1) times the product of the strides before the layer"),
+                  why=rf_arithmetic(cnn)),
             Field("pooling", "essay", "Pooling makes the features robust to small shifts of the input and widens "
                   "the receptive field of deeper units at no cost in weights. Max pooling keeps the strongest "
                   "response in each window; average pooling smooths all of them.", Fraction(2, 5), "a few lines")), (
@@ -95,14 +95,16 @@ def questions(spec: ExamSpec) -> list[Question]:
             Field("shapes", "matrix", shapes, Fraction(3, 5), "C, H, W per layer", row_labels=names,
                   col_labels=("C", "H", "W"), reason=shape_reason),
             Field("in_features", "number", Fraction(flat), Fraction(2, 5), "in-features",
-                  why=f"the last map is {c} x {h} x {w} = {flat} values when flattened")), (
+                  why=f"the last map is {c} x {h} x {w} = {flat} values when flattened; the student's "
+                      f"{cnn.student_linear_in} is the map before {features[-1].layer.name}")), (
             Table("output shapes", ("C", "H", "W", "because"), tuple(
                 (*map(str, r.out_shape), size_reason(r, 0)) for r in features), names),
             Text(f"Flattening {c}x{h}x{w} gives {flat}: nn.Linear({flat}, {cnn.num_classes}). The student's "
                  f"{cnn.student_linear_in} is the size before {features[-1].layer.name}, the last pooling "
                  "layer forgotten.")), "convolution", tuple(common)),
         Question("Pr1.4", "A convolutional head", pts["Pr1.4"], (
-            Text(f"Replace the flatten and linear layers by one convolution whose output is 1x1x{cnn.num_classes}. "
+            Text("Replace the flatten and linear layers by one convolution (stride 1, no padding) whose output is "
+                 f"1x1x{cnn.num_classes}. "
                  "Give (a) its kernel size (the side of a square kernel), (b) its number of filters, (c) its "
                  "number of trainable parameters."),), (
             Field("kernel", "number", Fraction(h), Fraction(2, 5), "kernel side",
@@ -115,6 +117,17 @@ def questions(spec: ExamSpec) -> list[Question]:
                  f"{cnn.num_classes} x ({h} x {w} x {c} + 1) = {head_params} parameters, the same function as the "
                  "linear layer."),), "convolution", tuple(common)),
     ]
+
+
+def rf_arithmetic(cnn: CNNSpec) -> str:
+    """The receptive field's sum, term by term: "r = 1 + (6 - 1) x 1 + (4 - 1) x 1 + (3 - 1) x 4 = 17: each layer
+    adds (k - 1) times the product of the strides before it" (the grader's reason for a wrong Pr1.1.rf)."""
+    terms, jump = [], 1
+    for layer in cnn.layers[:-1]:
+        terms.append(f"({layer.kernel[0]} - 1) x {jump}")
+        jump *= layer.stride[0]
+    return (f"r = 1 + {' + '.join(terms)} = {receptive_field(cnn)}: each layer adds (k - 1) times the product of the "
+            "strides before it")
 
 
 def _rf_steps(cnn: CNNSpec) -> list[int]:

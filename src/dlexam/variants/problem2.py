@@ -82,6 +82,33 @@ def remedy_zeros(remedy: str, gradients: dict) -> set[str]:
     return set(gradients["softmax" if remedy == "softmax" else "argmax"]["zero"])
 
 
+def breakable_ties(run: ExactRun) -> list[tuple[int, tuple[int, ...]]]:
+    """The rows of P (with their tied positions) where an arbitrarily small change of W_Q or W_K breaks the tie and
+    P jumps: the tied positions hold different tokens and the row's token is not <START>'s zero embedding (then
+    q_i (W_K's change) (x_a - x_b) or (x_i W_Q's change) . (k_a - k_b) is non-zero for some change). A tie of one
+    token with itself, or of a zero query, holds for every W_Q and W_K."""
+    h = run.head
+    return [(i, tied) for i, tied in enumerate(h.tied) if len(tied) > 1 and any(run.X[i])
+            and len({run.X[j] for j in tied}) > 1 and (any(h.Q[i]) or len({h.K[j] for j in tied}) > 1)]
+
+
+def frozen_argument(run: ExactRun) -> str:
+    """Why argmax gives W_Q and W_K exactly zero gradient, true of these weights: no comparison changes under a
+    small change of them, or (where a tie of different tokens breaks) backpropagation through argmax's weights,
+    constant where they are defined, passes nothing to them."""
+    ties = breakable_ties(run)
+    if not ties:
+        return ("Argmax weights are piecewise constant in Q K^T: a small change of W_Q or W_K changes no "
+                "comparison, so their gradients are exactly zero.")
+    i, tied = ties[0]
+    where = ", ".join(str(p + 1) for p in tied)
+    return ("Argmax weights are piecewise constant in Q K^T, so backpropagation passes nothing through them: W_Q "
+            f"and W_K get exactly zero gradient. (Row {run.tokens[i]} (position {i + 1}) ties positions {where}, "
+            "which hold different tokens: there an arbitrarily small change of W_Q or W_K breaks the tie and P "
+            "jumps, so the zero is backpropagation's, taken on argmax's constant pieces, not a slope the loss has "
+            "across that jump.)")
+
+
 def pr25(t: TransformerSpec, pts: int, gradients: dict, orders: dict, remedy: str = "softmax",
          asks: str = "zero") -> Question:
     """Problem 2.5, its key computed from `gradients` (autograd through the project's attention, at T = 0 and at
@@ -127,8 +154,7 @@ def pr25(t: TransformerSpec, pts: int, gradients: dict, orders: dict, remedy: st
               option_reasons=tuple(zero_reason(claimed_zero(o), at_zero) for o in shown_zero)),
         Field("softmax", "choice", chosen(SOFTMAX_OPTIONS, soft_order, 1 if left else 0),
               Fraction(1, 3), "1 or 2", options=soft_options, why=soft_why)), (
-        Text(("Argmax weights are piecewise constant in Q K^T: a small change of W_Q or W_K changes no comparison, "
-              "so their gradients are exactly zero. But Z = P X W_V is linear in W_V and R = Z W_O is linear in "
+        Text((f"{frozen_argument(exact_run(t))} But Z = P X W_V is linear in W_V and R = Z W_O is linear in "
               "W_O, so those two receive non-zero gradients and do change." if frozen else zero_why[0].upper()
               + zero_why[1:] + ".")
              + f" Autograd at T = 0: {gradient_norms(gradients['argmax'])}."),
@@ -293,8 +319,9 @@ def questions(spec: ExamSpec, orders: dict | None = None, gradients: dict | None
         Question("Pr2.3", "The loss", pts["Pr2.3"], (
             Text("The loss is the summed cross-entropy of the tokens after <START>, with teacher forcing: the "
                  "logits at position t score the token at position t+1."),
-            Text(f"(a) Give the logit rows that score the {len(score_rows)} target tokens (positions "
-                 f"{score_rows[0] + 1}-{score_rows[-1] + 1}), exactly. (b) Give the loss, to 4 decimals."),), (
+            Text(f"(a) Give the logit rows at positions {score_rows[0] + 1}-{score_rows[-1] + 1}, the rows that "
+                 f"score the {len(score_rows)} target tokens (at positions {score_rows[0] + 2}-{score_rows[-1] + 2}), "
+                 "exactly. (b) Give the loss (natural log), to 4 decimals."),), (
             Field("logits", "matrix", logits_used, Fraction(2, 5), "logit rows", row_labels=used_labels,
                   col_labels=t.vocab, reason=logit_reason),
             Field("loss", "number", loss, Fraction(3, 5), "loss", tolerance=LOSS_TOLERANCE, closed_form=closed,
