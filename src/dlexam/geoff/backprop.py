@@ -74,7 +74,8 @@ def last_step(ex, c: Cell, name: str, g: dict) -> LastStep:
                          "weighted by P")
         elif ex.argmax:
             lines.append(f"dL/d{m} = 0: under argmax attention P is piecewise constant in S = Q K^T (a small change "
-                         f"of {name} changes no comparison), so no gradient reaches {m} nor {name} (Problem 2.5)")
+                         f"of {name} changes no comparison, unless it breaks a tie of different tokens, where P "
+                         f"jumps), so backpropagation passes no gradient to {m} nor {name} (Problem 2.5)")
         else:
             lines.append(f"dL/d{m} = " + ("dL/dS K" if m == "Q" else "dL/dS^T Q") + ", dL/dS = P * (dL/dP - "
                          "rowsum(P * dL/dP)) / T (softmax's Jacobian), dL/dP = dL/dZ V^T")

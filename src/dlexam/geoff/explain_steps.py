@@ -59,7 +59,9 @@ def _why_frozen(ex, name: str) -> str:
     """Why the gradient of W_Q or W_K is exactly 0 under argmax attention (Problem 2.5)."""
     m = name[-1]
     return (f"at T = 0 attention is argmax of the scores S = Q K^T, and P is piecewise constant in them: a small "
-            f"change of {name} changes no comparison, so no gradient reaches {m} nor {name} (Problem 2.5: under argmax "
+            f"change of {name} changes no comparison (unless it breaks a tie of different tokens, where P jumps: "
+            f"the 0 is then backpropagation's, taken on argmax's constant pieces), so no gradient reaches {m} nor "
+            f"{name} (Problem 2.5: under argmax "
             f"attention {name} never moves; the exam's remedy, softmax at T = sqrt(d_k), gives it a gradient)")
 
 

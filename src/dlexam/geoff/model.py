@@ -253,7 +253,9 @@ def vanishing_gradients(result: GeoffResult, atol: float = 0.0) -> dict[str, boo
 
 GRADIENT_EXPLANATION = (
     "Under argmax attention (T = 0) the weights P are piecewise constant in the scores Q K^T: a small change of "
-    "W_Q or W_K changes no comparison, so d loss/d W_Q = d loss/d W_K = 0 and they never move. But Z = P V = P X W_V "
+    "W_Q or W_K changes no comparison (unless it breaks a row's tie between different tokens, where P jumps and the 0 "
+    "is backpropagation's, taken on argmax's constant pieces), so d loss/d W_Q = d loss/d W_K = 0 and they never move. "
+    "But Z = P V = P X W_V "
     "is linear in W_V and R = Z W_O is linear in W_O, so W_V and W_O get non-zero gradients whenever the loss "
     "does not already sit at a stationary point: the exam's claim that W_V never changes is wrong, only W_Q and "
     "W_K are frozen. With softmax at T = sqrt(d_k) the weights depend smoothly on the scores and all four matrices "
