@@ -102,3 +102,37 @@ def test_a_net_counts_as_level_or_vanishing_only_where_every_seed_agrees():
     assert "seeds disagree for relu with default init" in finding
     factors[("relu", "default")] = [0.85, 0.88, 0.90]  # level in every seed: the exam's whole story
     assert _verdict(ActivationsConfig(), _table(factors))[0] == "supported"
+
+
+def test_the_nets_that_do_not_learn_are_trained_again_at_the_control_rate(run):
+    """The default-init nets stayed at chance at lr 0.01: is it their gradients or the rate? Each net whose worst
+    seed stays below STUCK_ACCURACY is trained again at control_lr, every trained seed; the others are not."""
+    from dlexam.experiments.activations import STUCK_ACCURACY
+
+    result = run[0]
+    cfg = result["config"]
+    at_lr = f"@lr {cfg['control_lr']:g}"
+    assert cfg["control_lr"] != cfg["lr"]
+    for row in result["table"]:
+        again = result["numbers"]["runs"][f"{row['activation']}/{row['init']}"]["val_accuracy_at_control_lr_by_seed"]
+        if row["val acc worst"] < STUCK_ACCURACY:
+            assert len(again) == len(result["numbers"]["trained_seeds"])
+            assert row[f"val acc worst {at_lr}"] == min(again)
+            assert row[f"val acc {at_lr}"] == pytest.approx(sum(again) / len(again))
+        else:
+            assert again is None and row[f"val acc worst {at_lr}"] is None
+
+
+def test_the_control_is_read_into_the_finding():
+    from dlexam.experiments.activations import ActivationsConfig, _control_notes
+
+    cfg = ActivationsConfig()
+    rows = _table({("sigmoid", "default"): [0.14] * 3, ("relu", "default"): [0.45] * 3,
+                   ("relu", "matched"): [0.97] * 3})
+    rows[0]["val acc worst @lr 0.1"], rows[1]["val acc worst @lr 0.1"] = 0.11, 0.85
+    rows[2]["val acc worst @lr 0.1"] = None  # it learned at lr 0.01: no control
+    notes = " ".join(_control_notes(cfg, rows))
+    assert "stay there at 10 times the rate too (lr 0.1: sigmoid with default init (0.11 worst))" in notes
+    assert "At lr 0.1 these learn: relu with default init (0.85 worst)" in notes
+    assert "matched" not in notes
+    assert _control_notes(cfg, _table({("tanh", "matched"): [1.0] * 3})) == []

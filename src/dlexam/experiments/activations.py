@@ -13,6 +13,7 @@ roughly, factor^(depth-1) is the ratio of the first block's gradient norm to the
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ CLAIM = (
 )
 ACTS = ("sigmoid", "tanh", "relu")
 VANISHING_FACTOR = 0.8  # a per-block factor below this counts as vanishing (0.8^19 ~ 1.4e-2)
+STUCK_ACCURACY = 0.2  # a net whose worst trained seed reads less (chance: 0.1) has not learned
 
 
 @dataclass
@@ -57,6 +59,7 @@ class ActivationsConfig:
     n_snapshots: int = 4  # gradient-norm snapshots during training (besides step 0)
     seeds: tuple[int, ...] = (0, 1, 2)  # initial weights (and batch order); every seed's init is measured
     trained_seeds: int = 3  # how many of `seeds` (the first ones) are also trained
+    control_lr: float = 0.1  # nets that do not learn at `lr` are trained again at this rate: is it the rate?
 
     @classmethod
     def quick(cls) -> ActivationsConfig:
@@ -129,7 +132,13 @@ def run(out_dir: OutputDir, quick: bool = False) -> dict:
     runs = {k: [train_run(cfg, *k, data, seed) for seed in trained] for k in keys}  # k: (activation, init)
     at_init = {k: [r["snapshots"][0] for r in runs[k]] + [init_grads(cfg, *k, data, seed)
                                                          for seed in cfg.seeds[cfg.trained_seeds:]] for k in keys}
-    table, numbers = [], {"seeds": list(cfg.seeds), "trained_seeds": list(trained), "runs": {}}
+    # a control: does a larger learning rate make the nets that stay near chance learn?
+    stuck = [k for k, rs in runs.items() if min(r["val_accuracy"] for r in rs) < STUCK_ACCURACY]
+    again = dataclasses.replace(cfg, lr=cfg.control_lr)
+    control = {k: [train_run(again, *k, data, seed)["val_accuracy"] for seed in trained] for k in stuck}
+    at_lr = f"@lr {cfg.control_lr:g}"
+    table, numbers = [], {"seeds": list(cfg.seeds), "trained_seeds": list(trained), "runs": {},
+                          "control_lr": cfg.control_lr}
     for (act, init), rs in runs.items():
         f0 = [per_block_factor(g) for g in at_init[(act, init)]]
         ends = [r["snapshots"][cfg.steps] for r in rs]
@@ -146,6 +155,8 @@ def run(out_dir: OutputDir, quick: bool = False) -> dict:
             "final train loss": float(np.mean([np.mean(r["train_loss"][-20:]) for r in rs])),
             "val acc worst": min(vals),
             "val acc": float(np.mean(vals)),
+            f"val acc worst {at_lr}": min(control[(act, init)]) if (act, init) in control else None,
+            f"val acc {at_lr}": float(np.mean(control[(act, init)])) if (act, init) in control else None,
         }
         table.append(row)
         numbers["runs"][f"{act}/{init}"] = {
@@ -155,6 +166,7 @@ def run(out_dir: OutputDir, quick: bool = False) -> dict:
             "by_seed": [{"seed": seed, "grad_norms": {str(s): v for s, v in r["snapshots"].items()},
                          "train_loss": r["train_loss"], "val_accuracy": r["val_accuracy"], "val_loss": r["val_loss"]}
                         for seed, r in zip(trained, rs, strict=True)],
+            "val_accuracy_at_control_lr_by_seed": control.get((act, init)),
         }
     figures = _figures(out_dir, cfg, runs, at_init)
     verdict, finding = _verdict(cfg, table)
@@ -242,6 +254,7 @@ def _verdict(cfg: ActivationsConfig, table: list[dict]) -> tuple[str, str]:
                      "seed.")
     else:
         notes.append("ReLU's gradients did not stay level in every seed even with He init.")
+    notes += _control_notes(cfg, table)
     if sig_vanishes and tanh_vanishes and relu_ok_matched and level[("relu", "default")]:
         verdict = "supported"
     elif sig_vanishes and relu_ok_matched:
@@ -249,6 +262,29 @@ def _verdict(cfg: ActivationsConfig, table: list[dict]) -> tuple[str, str]:
     else:
         verdict = "not supported"
     return verdict, " ".join(parts + notes)
+
+
+def _control_notes(cfg: ActivationsConfig, table: list[dict]) -> list[str]:
+    """What the control says: the nets that stayed near chance at cfg.lr, trained again at cfg.control_lr."""
+    at_lr = f"@lr {cfg.control_lr:g}"
+    rows = [r for r in table if r.get(f"val acc worst {at_lr}") is not None]
+    if not rows:
+        return []
+
+    def names(rs: list[dict]) -> str:
+        return ", ".join(f"{r['activation']} with {r['init']} init ({r[f'val acc worst {at_lr}']:.2f} worst)"
+                         for r in rs)
+
+    learned = [r for r in rows if r[f"val acc worst {at_lr}"] >= STUCK_ACCURACY]
+    still = [r for r in rows if r not in learned]
+    notes = []
+    if still:
+        notes.append(f"The nets that stay near chance at lr {cfg.lr:g} stay there at {cfg.control_lr / cfg.lr:g} "
+                     f"times the rate too (lr {cfg.control_lr:g}: {names(still)}): the rate is not what stops them.")
+    if learned:
+        notes.append(f"At lr {cfg.control_lr:g} these learn: {names(learned)}; for them lr {cfg.lr:g} was too "
+                     "small, whatever their gradients at initialisation.")
+    return notes
 
 
 def _captions(cfg: ActivationsConfig, table: list[dict]) -> dict[str, dict[str, str]]:
