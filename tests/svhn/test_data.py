@@ -124,6 +124,8 @@ class _RangeHandler(http.server.BaseHTTPRequestHandler):
         body = self.payload[start:]
         self.send_response(206 if rng else 200)
         self.send_header("Content-Length", str(len(body)))
+        if rng:
+            self.send_header("Content-Range", f"bytes {start}-{len(self.payload) - 1}/{len(self.payload)}")
         self.end_headers()
         if type(self).cut_first:
             type(self).cut_first = False
@@ -261,28 +263,20 @@ def test_a_download_longer_than_the_file_can_be_is_refused_before_writing(tmp_pa
 
 def test_a_full_disk_removes_the_partial_download(tmp_path, endless, monkeypatch):
     import errno
-    import io
+    import os
 
     url = endless()
     written = []
+    real_write = os.write
 
-    class FullDisk(io.FileIO):
-        def write(self, b):
+    def full_disk(fd, data):  # the partial download is written by descriptor (no link followed)
+        if ".part" in os.readlink(f"/proc/self/fd/{fd}"):
             if sum(written) > 200_000:
                 raise OSError(errno.ENOSPC, "No space left on device")
-            written.append(len(b))
-            return super().write(b)
+            written.append(len(data))
+        return real_write(fd, data)
 
-    import os
-
-    real_fdopen = os.fdopen
-
-    def fake_fdopen(fd, mode="r", *args, **kwargs):  # the .part file is opened by descriptor (no link followed)
-        if os.readlink(f"/proc/self/fd/{fd}").endswith(".part"):
-            return FullDisk(fd, "w")
-        return real_fdopen(fd, mode, *args, **kwargs)
-
-    monkeypatch.setattr("os.fdopen", fake_fdopen)
+    monkeypatch.setattr("os.write", full_disk)
     with pytest.raises(UserError, match="disk is full"):
         download(tmp_path, ["test"], base_url=url, md5={"test": "0" * 32}, max_bytes={"test": 10_000_000})
     monkeypatch.undo()
@@ -323,6 +317,8 @@ class _OddHandler(_RangeHandler):
             self.close_connection = True
             return
         self.send_response(206 if rng else 200)
+        if rng:
+            self.send_header("Content-Range", f"bytes {start}-{len(self.payload) - 1}/{len(self.payload)}")
         if first == "no-length-cut":
             self.end_headers()
             self.wfile.write(body[: len(body) // 2])
