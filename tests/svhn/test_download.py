@@ -441,3 +441,50 @@ def test_a_file_size_limit_is_one_line_naming_the_part_which_then_resumes(tmp_pa
         assert (root / PART).stat().st_size == 100_000
         download(root, ["test"], base_url=url, md5=md5, size=size)
     assert _is_payload(root / NAME, payload) and handler.requests[-1] == "bytes=100000-"
+
+
+class _SwappingHandler(_RangeHandler):
+    """Sends the whole file without a Content-Length, waits until the .part in `root` holds it all, then (before
+    it closes the connection: the end of the file) moves the .part aside and puts a link to it in its place."""
+
+    root: Path
+
+    def do_GET(self):
+        type(self).requests.append(self.headers.get("Range"))
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(self.payload)
+        self.wfile.flush()
+        part, deadline = self.root / PART, time.monotonic() + 60
+        while not (part.is_file() and part.stat().st_size == len(self.payload)) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        os.rename(self.root / PART, self.root / "aside")
+        (self.root / PART).symlink_to(self.root / "aside")
+
+
+def test_a_part_replaced_by_a_link_during_the_transfer_is_not_renamed_into_place(tmp_path):
+    """The finished .part was hashed and renamed by its name: a link put there meanwhile was followed for the
+    MD5 and then renamed onto test_32x32.mat (the file became a link, recorded as dlexam's)."""
+    payload, md5, size = _payload(15)
+    handler = type("W", (_SwappingHandler,), {"payload": payload, "requests": [], "root": tmp_path})
+    with _serving(handler) as url:
+        with pytest.raises(UserError, match="was moved or replaced while dlexam wrote it"):
+            download(tmp_path, ["test"], base_url=url, md5=md5, size=size)
+    assert not (tmp_path / NAME).exists() and not (tmp_path / NAME).is_symlink()
+    assert (tmp_path / PART).is_symlink() and (tmp_path / "aside").read_bytes() == payload
+
+
+def test_ctrl_c_records_all_the_part_holds_and_the_next_run_resumes_there(tmp_path, cut):
+    url, payload, handler, md5, size = cut
+    handler.cut_first = False
+
+    def interrupt(p):
+        if p.done >= 2 * BLOCK:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        download(tmp_path, ["test"], base_url=url, md5=md5, size=size, progress=interrupt)
+    part = tmp_path / PART
+    assert OutputDir(tmp_path).partial_entry(PART)["size"] == part.stat().st_size == 2 * BLOCK
+    download(tmp_path, ["test"], base_url=url, md5=md5, size=size)
+    assert _is_payload(tmp_path / NAME, payload) and handler.requests[-1] == f"bytes={2 * BLOCK}-"

@@ -165,6 +165,12 @@ class PartialFile:
         os.fsync(self._fd)
         os.close(self._fd)
         self._fd = None
+        try:
+            st = os.lstat(self.path)
+        except FileNotFoundError:
+            st = None
+        if st is None or not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino) != self._ident:
+            raise UserError(f"{self.path} was moved or replaced while dlexam wrote it; not using what is there now")
         return self.path
 
     def forget(self) -> None:

@@ -262,7 +262,7 @@ def _copy_bounded(resp, part: PartialFile, total: int | None, limit: int, url: s
     except OSError as exc:
         if exc.errno != errno.ENOSPC:
             raise write_error(part.path, exc) or exc from None
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError, UserError):  # the file goes first, freeing its space for the record
             part.discard()
         raise UserError(f"download of {url}: the disk is full; the partial file was removed") from None
     report(progress, Progress(task, part.size, total, "B", finished=True))
