@@ -17,8 +17,10 @@ import hashlib
 import http.client
 import os
 import re
+import struct
 import urllib.error
 import urllib.request
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +29,7 @@ import torch
 from dlexam.errors import UserError
 from dlexam.files import OutputDir, PartialFile, WriteError, atomic_open, open_partial, sha256_of, write_error
 from dlexam.progress import Progress, ProgressFn, report
-from dlexam.svhn.data import SPLITS
+from dlexam.svhn.data import SPLITS, matfile
 
 BASE_URL = "http://ufldl.stanford.edu/housenumbers/"
 # Official MD5 sums of the SPLITS, as torchvision's SVHN dataset lists them.
@@ -75,7 +77,12 @@ def _check_header(path: Path) -> None:
     import scipy.io
 
     try:
-        info = {name: (shape, kind) for name, shape, kind in scipy.io.whosmat(path)}
+        info = matfile.variables(path)  # the plain layout: headers only
+    except (matfile.Unsupported, zlib.error, struct.error, ValueError, OSError):
+        info = None
+    try:
+        if info is None:
+            info = {name: (shape, kind) for name, shape, kind in scipy.io.whosmat(path)}
     except NotImplementedError:  # scipy's answer to a MATLAB v7.3 file (HDF5)
         raise UserError(f"{path} is a MATLAB v7.3 (HDF5) file; SVHN's Format 2 files are MATLAB v5 files "
                         "(in MATLAB: save(name, 'X', 'y', '-v7'))") from None
@@ -98,12 +105,32 @@ def _check_header(path: Path) -> None:
 
 
 def _read_mat(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Read an official-format .mat file -> (gray uint8 (N, 32, 32), labels int64 (N,) in 0..9)."""
-    import scipy.io
+    """Read an official-format .mat file -> (gray uint8 (N, 32, 32), labels int64 (N,) in 0..9).
 
+    The plain layout (the official files') is read a block of images at a time (:mod:`.matfile`): the memory it
+    takes is the gray images' and a block's. Any other layout is read whole by scipy, which names what is wrong."""
     if not path.is_file():
         raise UserError(f"SVHN file not found: {path} (run `dlexam svhn download` or `dlexam svhn synth`)")
     _check_header(path)
+    try:
+        gray, y = matfile.read_gray(path, rgb_to_gray)
+    except (matfile.Unsupported, zlib.error, struct.error, ValueError, OSError):  # read it the general way
+        gray, y = _read_mat_whole(path)
+    y = np.asarray(y).reshape(-1)  # (N, 1) -> (N,)
+    if y.dtype.kind not in "uif":
+        raise UserError(f"{path}: y must hold numbers (labels 1..10), got {y.dtype}")
+    if y.shape[0] != gray.shape[0]:
+        raise UserError(f"{path}: {gray.shape[0]} images but {y.shape[0]} labels")
+    if y.size and (y.min() < 1 or y.max() > 10 or not np.all(y == np.round(y))):
+        raise UserError(f"{path}: labels must be integers 1..10 (10 means digit 0)")
+    labels = y.astype(np.int64) % 10  # label 10 is the digit 0
+    return gray, labels
+
+
+def _read_mat_whole(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """X read whole by scipy (3,072 bytes an image), then made gray -> (gray uint8 (N, 32, 32), y as stored)."""
+    import scipy.io
+
     try:
         mat = scipy.io.loadmat(path, variable_names=("X", "y"))
     except Exception as exc:  # noqa: BLE001 - scipy raises many types for a damaged file
@@ -114,17 +141,7 @@ def _read_mat(path: Path) -> tuple[np.ndarray, np.ndarray]:
         raise UserError(f"{path} is not an SVHN Format 2 file (it needs variables X and y)")
     if X.ndim != 4 or X.shape[:3] != (32, 32, 3) or X.dtype != np.uint8:
         raise UserError(f"{path}: X must be uint8 of shape (32, 32, 3, N), got {X.dtype} {X.shape}")
-    y = np.asarray(y).reshape(-1)  # (N, 1) -> (N,)
-    if y.dtype.kind not in "uif":
-        raise UserError(f"{path}: y must hold numbers (labels 1..10), got {y.dtype}")
-    if y.shape[0] != X.shape[3]:
-        raise UserError(f"{path}: {X.shape[3]} images but {y.shape[0]} labels")
-    if y.size and (y.min() < 1 or y.max() > 10 or not np.all(y == np.round(y))):
-        raise UserError(f"{path}: labels must be integers 1..10 (10 means digit 0)")
-    gray = gray_of_mat_images(X)  # (N, 32, 32)
-    del mat, X
-    labels = y.astype(np.int64) % 10  # label 10 is the digit 0
-    return gray, labels
+    return gray_of_mat_images(X), y  # (N, 32, 32)
 
 
 def _cache_path(mat: Path) -> Path:
