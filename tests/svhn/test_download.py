@@ -10,6 +10,7 @@ import http.server
 import json
 import multiprocessing
 import os
+import resource
 import shutil
 import signal
 import sys
@@ -20,8 +21,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from dlexam.cli import main
 from dlexam.errors import UserError
-from dlexam.files import OutputDir
+from dlexam.files import OutputDir, partial
+from dlexam.svhn.data import official
 from dlexam.svhn.data.official import download
 
 from .test_data import _RangeHandler
@@ -170,8 +173,6 @@ def test_after_a_kill_only_the_recorded_part_is_taken(tmp_path, slow):
 def _killing_child(root, url, md5, size, point, when):
     """download() that SIGKILLs itself just `when` ("before"/"after") the first os.link, or the 2nd os.replace onto
     the folder's record (a checkpoint: every block is one here)."""
-    from dlexam.files import partial
-
     partial.CHECKPOINT = BLOCK
     name = {"link": "link", "record": "replace"}[point]
     real, seen = getattr(os, name), [0]
@@ -408,15 +409,10 @@ def test_a_redirect_not_followed_says_so(tmp_path, to):
 
 # ---- a file size limit (ulimit -f) -----------------------------------------------------------------------------
 
-def _cli_child(root, url, md5, size, err, limit):
-    import resource
-
+def _cli_child(root, url, md5, size, err, limit):  # (what it uses is imported already: nothing to import in a fork)
     resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
     sys.stderr = open(err, "w", buffering=1)  # the child's stderr until it exits
     sys.stdout = open(os.devnull, "w")
-    from dlexam.cli import main
-    from dlexam.svhn.data import official
-
     official.download.__kwdefaults__["base_url"] = url  # the child's copy of the module: the official defaults
     official.MD5.update(md5)  # point at the local server
     official.SIZE.update(size)
