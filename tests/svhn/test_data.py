@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import http.server
 import threading
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -124,6 +125,8 @@ class _RangeHandler(http.server.BaseHTTPRequestHandler):
         body = self.payload[start:]
         self.send_response(206 if rng else 200)
         self.send_header("Content-Length", str(len(body)))
+        if rng:
+            self.send_header("Content-Range", f"bytes {start}-{len(self.payload) - 1}/{len(self.payload)}")
         self.end_headers()
         if type(self).cut_first:
             type(self).cut_first = False
@@ -261,28 +264,20 @@ def test_a_download_longer_than_the_file_can_be_is_refused_before_writing(tmp_pa
 
 def test_a_full_disk_removes_the_partial_download(tmp_path, endless, monkeypatch):
     import errno
-    import io
+    import os
 
     url = endless()
     written = []
+    real_write = os.write
 
-    class FullDisk(io.FileIO):
-        def write(self, b):
+    def full_disk(fd, data):  # the partial download is written by descriptor (no link followed)
+        if ".part" in os.readlink(f"/proc/self/fd/{fd}"):
             if sum(written) > 200_000:
                 raise OSError(errno.ENOSPC, "No space left on device")
-            written.append(len(b))
-            return super().write(b)
+            written.append(len(data))
+        return real_write(fd, data)
 
-    import os
-
-    real_fdopen = os.fdopen
-
-    def fake_fdopen(fd, mode="r", *args, **kwargs):  # the .part file is opened by descriptor (no link followed)
-        if os.readlink(f"/proc/self/fd/{fd}").endswith(".part"):
-            return FullDisk(fd, "w")
-        return real_fdopen(fd, mode, *args, **kwargs)
-
-    monkeypatch.setattr("os.fdopen", fake_fdopen)
+    monkeypatch.setattr("os.write", full_disk)
     with pytest.raises(UserError, match="disk is full"):
         download(tmp_path, ["test"], base_url=url, md5={"test": "0" * 32}, max_bytes={"test": 10_000_000})
     monkeypatch.undo()
@@ -323,6 +318,8 @@ class _OddHandler(_RangeHandler):
             self.close_connection = True
             return
         self.send_response(206 if rng else 200)
+        if rng:
+            self.send_header("Content-Range", f"bytes {start}-{len(self.payload) - 1}/{len(self.payload)}")
         if first == "no-length-cut":
             self.end_headers()
             self.wfile.write(body[: len(body) // 2])
@@ -432,3 +429,77 @@ def test_official_layout_variants_read_as_pillow_sees_them(tmp_path, y_shape, y_
     for i in range(9):
         pillow = np.asarray(Image.fromarray(np.ascontiguousarray(X[..., i])).convert("L"))
         assert np.array_equal(images[i].numpy(), pillow)
+
+
+def _gray_by_scipy(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The oracle: scipy reads X whole, image i is X[:, :, :, i], made gray by the luma tested against Pillow."""
+    mat = scipy.io.loadmat(path)
+    return data.gray_of_mat_images(mat["X"]), np.asarray(mat["y"]).reshape(-1)
+
+
+@pytest.mark.parametrize("compressed", [True, False])
+def test_the_block_reader_reads_what_scipy_reads(tmp_path, compressed):
+    """The plain layout is read a block of images at a time (matfile.read_gray), other variables skipped; the
+    images and labels are scipy's, whatever the block size."""
+    from dlexam.svhn.data import matfile
+
+    rng = np.random.default_rng(9)
+    X = rng.integers(0, 256, (32, 32, 3, 50), dtype=np.uint8)
+    path = tmp_path / "train_32x32.mat"
+    scipy.io.savemat(path, {"a": np.arange(7.0), "X": X, "note": "text", "y": rng.integers(1, 11, (50, 1)),
+                            "z": np.ones((3, 3), np.complex128)}, do_compression=compressed)
+    want_gray, want_y = _gray_by_scipy(path)
+    for chunk in (1, 7, 50, 1024):
+        gray, y = matfile.read_gray(path, data.rgb_to_gray, chunk=chunk)
+        assert np.array_equal(gray, want_gray) and np.array_equal(y, want_y)
+    images, labels = load_split(tmp_path, "train", cache=False)
+    assert np.array_equal(images.numpy(), want_gray) and labels.tolist() == (want_y % 10).tolist()
+
+
+def test_other_layouts_and_damaged_files_go_to_scipy_which_names_the_problem(tmp_path, monkeypatch):
+    from dlexam.svhn.data import matfile
+
+    path = tmp_path / "test_32x32.mat"
+    scipy.io.savemat(path, {"X": np.zeros((32, 32, 3, 4)), "y": np.ones((4, 1))})  # X as double
+    with pytest.raises(matfile.Unsupported):
+        matfile.read_gray(path, data.rgb_to_gray)
+    with pytest.raises(UserError, match=r"X must be uint8 of shape \(32, 32, 3, N\), got double"):
+        load_split(tmp_path, "test", cache=False)
+    scipy.io.savemat(path, {"X": np.zeros((32, 32, 3, 4), np.uint8), "y": np.array([[1, 2, 3, 11]])})
+    with pytest.raises(UserError, match="1..10"):
+        load_split(tmp_path, "test", cache=False)
+    rng = np.random.default_rng(10)
+    scipy.io.savemat(path, {"X": rng.integers(0, 256, (32, 32, 3, 400), dtype=np.uint8), "y": np.ones((400, 1))},
+                     do_compression=True)
+    whole = path.read_bytes()
+    path.write_bytes(whole[: len(whole) // 2])  # cut short inside X's compressed data
+    with pytest.raises(matfile.Unsupported):
+        matfile.read_gray(path, data.rgb_to_gray)
+    with pytest.raises(UserError, match="cut short"):
+        load_split(tmp_path, "test", cache=False)
+    path.write_bytes(whole[:-40] + bytes(40))  # damaged: y's compressed data zeroed
+    with pytest.raises((matfile.Unsupported, zlib.error)):
+        matfile.read_gray(path, data.rgb_to_gray)
+    with pytest.raises(UserError, match="not a readable SVHN .mat file|cut short"):
+        load_split(tmp_path, "test", cache=False)
+
+
+def test_decoding_holds_the_gray_images_and_a_block_not_the_whole_of_x(tmp_path):
+    """scipy.io.loadmat reads X whole: decoding took X + gray + a block (the extra split: ~2.1 GiB). Read a block
+    at a time it takes the gray images and a block (numpy's allocations, as tracemalloc counts them)."""
+    import tracemalloc
+
+    n = 30_000
+    X = np.zeros((32, 32, 3, n), np.uint8)  # mostly zeros: quick to compress
+    X[0, :, :, ::97] = 200
+    path = tmp_path / "extra_32x32.mat"
+    scipy.io.savemat(path, {"X": X, "y": np.ones((n, 1))}, do_compression=True)
+    del X
+    tracemalloc.start()
+    try:
+        images, _ = data._read_mat(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert images.shape == (n, 32, 32) and images[97, 0, 0] > 0
+    assert peak < 0.75 * n * 3072, f"{peak / 2**20:.0f} MiB for X of {n * 3072 / 2**20:.0f} MiB"

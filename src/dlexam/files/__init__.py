@@ -7,6 +7,9 @@
 - :mod:`dlexam.files.folder`: :class:`OutputDir`, the folder a command writes into: checked before any
   work, every file recorded with its SHA-256 in ``.dlexam-files.json``, a file dlexam did not write never
   replaced (unless forced), a run's own files never replaced by another command.
+- :mod:`dlexam.files.partial`: a file dlexam appends to across runs (a partial download), recorded by its inode and
+  the SHA-256 of its first bytes before it has its name, so that a run killed by SIGKILL leaves a file the next
+  run knows as its own (:func:`open_partial`).
 
 Everything is importable from here (``from dlexam.files import OutputDir, atomic_open``).
 """
@@ -26,9 +29,10 @@ from dlexam.files.atomic import (
 )
 from dlexam.files.folder import MANIFEST, OutputDir, check_dir_path, check_writable_dir
 from dlexam.files.lock import LOCK, folder_locked, take_lock
+from dlexam.files.partial import PartialFile, open_partial
 
 __all__ = [
-    "LOCK", "MANIFEST", "WRITE_ERRORS", "OutputDir", "WriteError", "atomic_open", "atomic_path", "atomic_write_bytes",
-    "atomic_write_text", "check_dir_path", "check_writable_dir", "folder_locked", "refuse_unsafe_target", "sha256_of",
-    "take_lock", "write_error",
+    "LOCK", "MANIFEST", "WRITE_ERRORS", "OutputDir", "PartialFile", "WriteError", "atomic_open", "atomic_path",
+    "atomic_write_bytes", "atomic_write_text", "check_dir_path", "check_writable_dir", "folder_locked",
+    "open_partial", "refuse_unsafe_target", "sha256_of", "take_lock", "write_error",
 ]

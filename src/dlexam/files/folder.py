@@ -82,6 +82,11 @@ def check_writable_dir(path: str | os.PathLike, what: str = "out") -> Path:
     return p
 
 
+def _is_partial_entry(v: object) -> bool:
+    ints = isinstance(v, dict) and all(type(v.get(k)) is int and v[k] >= 0 for k in ("dev", "ino", "size"))
+    return ints and isinstance(v.get("sha256"), str) and re.fullmatch(r"[0-9a-f]{64}", v["sha256"]) is not None
+
+
 class OutputDir:
     """A folder a command writes into (see the module docstring). Check it before any work."""
 
@@ -142,37 +147,82 @@ class OutputDir:
 
     # ---- what dlexam wrote here ------------------------------------------------------------------
     # The record: {"files": {name: SHA-256, or [old, new] while a replacement is committed},
-    #              "run": [the names a run folder's trainer wrote: no other command replaces them]}
+    #              "run": [the names a run folder's trainer wrote: no other command replaces them],
+    #              "partial": {name: {"dev", "ino", "size", "sha256"}: a file dlexam appends to across runs,
+    #                          known by its inode and the SHA-256 of its first `size` bytes (files/partial.py)}}
 
-    def _read_record(self) -> tuple[dict[str, list[str]], set[str]]:
+    def _read_json(self) -> dict:
+        """The record as it is on disk; {} where there is none, or it is damaged or not a regular file."""
         try:
             fd = os.open(self.path / MANIFEST, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
         except FileNotFoundError:
-            return {}, set()
+            return {}
         except OSError as exc:
             raise UserError(f"{self.path / MANIFEST} cannot be read ({exc.strerror or exc}); not using it") from None
         try:
             if not stat.S_ISREG(os.fstat(fd).st_mode):
-                return {}, set()
+                return {}
             with os.fdopen(fd, "rb", closefd=False) as f:
                 data = loads(f.read(64 << 20))  # a damaged record (nested too deeply, say) is no record
+            return data if isinstance(data, dict) else {}
+        except (OSError, ValueError, TypeError):
+            return {}
+        finally:
+            os.close(fd)
+
+    def _read_record(self) -> tuple[dict[str, list[str]], set[str]]:
+        data = self._read_json()
+        try:
             files = {str(k): [str(x) for x in (v if isinstance(v, list) else [v])]
                      for k, v in data.get("files", {}).items()}
             return files, {str(n) for n in data.get("run", [])}
-        except (OSError, ValueError, AttributeError, TypeError):
+        except (ValueError, AttributeError, TypeError):
             return {}, set()
-        finally:
-            os.close(fd)
+
+    def _read_partial(self) -> dict[str, dict[str, int | str]]:
+        """The record's partial files (:mod:`dlexam.files.partial`): name -> {dev, ino, size, sha256}; an entry
+        of any other shape is dropped."""
+        entries = self._read_json().get("partial")
+        if not isinstance(entries, dict):
+            return {}
+        return {str(k): v for k, v in entries.items() if _is_partial_entry(v)}
 
     def _manifest(self) -> dict[str, list[str]]:
         """name -> the SHA-256 sums its contents may have (two while a replacement is being committed)."""
         return self._read_record()[0]
 
-    def _write_record(self, files: dict[str, list[str]], run: set[str]) -> None:
-        record = {"files": {k: v[0] if len(v) == 1 else v for k, v in sorted(files.items())}}
+    def _write_record(self, files: dict[str, list[str]], run: set[str],
+                      partial: dict[str, dict[str, int | str]] | None = None) -> None:
+        """Replace the record (call it under the folder's lock); `partial` None keeps the partial files' entries."""
+        record: dict = {"files": {k: v[0] if len(v) == 1 else v for k, v in sorted(files.items())}}
         if run:
             record["run"] = sorted(run)
+        partial = self._read_partial() if partial is None else partial
+        if partial:
+            record["partial"] = dict(sorted(partial.items()))
         atomic_write_bytes(self.path / MANIFEST, (dumps(record, indent=1) + "\n").encode())
+
+    def partial_entry(self, name: str) -> dict[str, int | str] | None:
+        """What the record says of the partial file `name` (:mod:`dlexam.files.partial`), or None."""
+        return self._read_partial().get(name)
+
+    def record_partial(self, name: str, entry: dict[str, int | str] | None) -> None:
+        """Record `entry` ({dev, ino, size, sha256}) for the partial file `name`, or with None forget it, as
+        one atomic write of the record under the folder's lock. A whole-contents entry an earlier dlexam
+        kept for `name` goes: the partial entry is then the one record of that file."""
+        with folder_locked(self.path):
+            files, run = self._read_record()
+            partial = self._read_partial()
+            files.pop(name, None)
+            if entry is None:
+                partial.pop(name, None)
+            else:
+                partial[name] = dict(entry)
+            self._write_record(files, run, partial)
+
+    def recorded_sums(self, name: str) -> list[str]:
+        """The SHA-256 sums the record accepts for `name` (none if it was not written by dlexam)."""
+        return list(self._manifest().get(name, []))
 
     def owns(self, name: str) -> bool:
         """Whether `name` here is a file dlexam wrote and nobody has changed since."""

@@ -11,21 +11,25 @@ Images stay in memory as one uint8 tensor (N, 32, 32): the full train split (73,
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import http.client
 import os
+import re
+import struct
 import urllib.error
 import urllib.request
+import zlib
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from dlexam.errors import UserError
-from dlexam.files import OutputDir, WriteError, atomic_open, refuse_unsafe_target, sha256_of
+from dlexam.files import OutputDir, PartialFile, WriteError, atomic_open, open_partial, sha256_of, write_error
 from dlexam.progress import Progress, ProgressFn, report
-from dlexam.svhn.data import SPLITS
+from dlexam.svhn.data import SPLITS, matfile
 
 BASE_URL = "http://ufldl.stanford.edu/housenumbers/"
 # Official MD5 sums of the SPLITS, as torchvision's SVHN dataset lists them.
@@ -73,7 +77,12 @@ def _check_header(path: Path) -> None:
     import scipy.io
 
     try:
-        info = {name: (shape, kind) for name, shape, kind in scipy.io.whosmat(path)}
+        info = matfile.variables(path)  # the plain layout: headers only
+    except (matfile.Unsupported, zlib.error, struct.error, ValueError, OSError):
+        info = None
+    try:
+        if info is None:
+            info = {name: (shape, kind) for name, shape, kind in scipy.io.whosmat(path)}
     except NotImplementedError:  # scipy's answer to a MATLAB v7.3 file (HDF5)
         raise UserError(f"{path} is a MATLAB v7.3 (HDF5) file; SVHN's Format 2 files are MATLAB v5 files "
                         "(in MATLAB: save(name, 'X', 'y', '-v7'))") from None
@@ -96,12 +105,32 @@ def _check_header(path: Path) -> None:
 
 
 def _read_mat(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Read an official-format .mat file -> (gray uint8 (N, 32, 32), labels int64 (N,) in 0..9)."""
-    import scipy.io
+    """Read an official-format .mat file -> (gray uint8 (N, 32, 32), labels int64 (N,) in 0..9).
 
+    The plain layout (the official files') is read a block of images at a time (:mod:`.matfile`): the memory it
+    takes is the gray images' and a block's. Any other layout is read whole by scipy, which names what is wrong."""
     if not path.is_file():
         raise UserError(f"SVHN file not found: {path} (run `dlexam svhn download` or `dlexam svhn synth`)")
     _check_header(path)
+    try:
+        gray, y = matfile.read_gray(path, rgb_to_gray)
+    except (matfile.Unsupported, zlib.error, struct.error, ValueError, OSError):  # read it the general way
+        gray, y = _read_mat_whole(path)
+    y = np.asarray(y).reshape(-1)  # (N, 1) -> (N,)
+    if y.dtype.kind not in "uif":
+        raise UserError(f"{path}: y must hold numbers (labels 1..10), got {y.dtype}")
+    if y.shape[0] != gray.shape[0]:
+        raise UserError(f"{path}: {gray.shape[0]} images but {y.shape[0]} labels")
+    if y.size and (y.min() < 1 or y.max() > 10 or not np.all(y == np.round(y))):
+        raise UserError(f"{path}: labels must be integers 1..10 (10 means digit 0)")
+    labels = y.astype(np.int64) % 10  # label 10 is the digit 0
+    return gray, labels
+
+
+def _read_mat_whole(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """X read whole by scipy (3,072 bytes an image), then made gray -> (gray uint8 (N, 32, 32), y as stored)."""
+    import scipy.io
+
     try:
         mat = scipy.io.loadmat(path, variable_names=("X", "y"))
     except Exception as exc:  # noqa: BLE001 - scipy raises many types for a damaged file
@@ -112,17 +141,7 @@ def _read_mat(path: Path) -> tuple[np.ndarray, np.ndarray]:
         raise UserError(f"{path} is not an SVHN Format 2 file (it needs variables X and y)")
     if X.ndim != 4 or X.shape[:3] != (32, 32, 3) or X.dtype != np.uint8:
         raise UserError(f"{path}: X must be uint8 of shape (32, 32, 3, N), got {X.dtype} {X.shape}")
-    y = np.asarray(y).reshape(-1)  # (N, 1) -> (N,)
-    if y.dtype.kind not in "uif":
-        raise UserError(f"{path}: y must hold numbers (labels 1..10), got {y.dtype}")
-    if y.shape[0] != X.shape[3]:
-        raise UserError(f"{path}: {X.shape[3]} images but {y.shape[0]} labels")
-    if y.size and (y.min() < 1 or y.max() > 10 or not np.all(y == np.round(y))):
-        raise UserError(f"{path}: labels must be integers 1..10 (10 means digit 0)")
-    gray = gray_of_mat_images(X)  # (N, 32, 32)
-    del mat, X
-    labels = y.astype(np.int64) % 10  # label 10 is the digit 0
-    return gray, labels
+    return gray_of_mat_images(X), y  # (N, 32, 32)
 
 
 def _cache_path(mat: Path) -> Path:
@@ -237,38 +256,33 @@ def preprocess(images: torch.Tensor, mean: torch.Tensor | None = None, std: torc
     return (x - mean[:, None, None, None]) / (std[:, None, None, None] + 1.0)  # +1 keeps flat images finite
 
 
-def _copy_bounded(resp, part: Path, have: int, total: int | None, limit: int, url: str,
+def _copy_bounded(resp, part: PartialFile, total: int | None, limit: int, url: str,
                   progress: ProgressFn | None) -> None:
     """Append the response to `part`, never past `limit` bytes; remove `part` when the disk is full."""
-    task, done = part.name[:-5], have
-    flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | (os.O_APPEND if have else os.O_TRUNC)
+    task = part.name[:-5]
     try:
-        with os.fdopen(os.open(part, flags, 0o666), "wb") as f:
-            while True:
-                try:
-                    block = resp.read(1 << 16)
-                except (OSError, http.client.HTTPException) as exc:  # a reset, a timeout, a cut chunked body
-                    raise UserError(f"download of {url} interrupted ({exc}); run the command again to resume") from None
-                if not block:
-                    break
-                if done + len(block) > limit:
-                    raise _TooLong()
-                f.write(block)
-                done += len(block)
-                report(progress, Progress(task, done, total, "B"))
+        while True:
+            try:
+                block = resp.read(1 << 16)
+            except (OSError, http.client.HTTPException) as exc:  # a reset, a timeout, a cut chunked body
+                raise UserError(f"download of {url} interrupted ({exc}); run the command again to resume") from None
+            if not block:
+                break
+            if part.size + len(block) > limit:
+                raise _TooLong()
+            part.write(block)
+            report(progress, Progress(task, part.size, total, "B"))
     except _TooLong:
-        part.unlink(missing_ok=True)
+        part.discard()
         raise UserError(f"download of {url} ran past {limit:,} bytes, more than the file can be; "
                         "the partial file was removed") from None
     except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise UserError(f"{part} is a symbolic link; dlexam never writes through one (not touching it)") from None
         if exc.errno != errno.ENOSPC:
-            raise WriteError(part, exc) if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS, errno.EDQUOT) \
-                else exc from None
-        part.unlink(missing_ok=True)
+            raise write_error(part.path, exc) or exc from None
+        with contextlib.suppress(OSError, UserError):  # the file goes first, freeing its space for the record
+            part.discard()
         raise UserError(f"download of {url}: the disk is full; the partial file was removed") from None
-    report(progress, Progress(task, done, total, "B", finished=True))
+    report(progress, Progress(task, part.size, total, "B", finished=True))
 
 
 class _TooLong(Exception):
@@ -304,6 +318,10 @@ def download(
     `size` where `md5` is given) keeps its `.part` for the next run to resume; a server offering
     another size is refused before anything is written; a response longer than the file can be
     (the size, else `max_bytes`) is cut off and removed, and so is a partial file when the disk is full.
+    The `.part` is dlexam's by its entry in the folder's record, made before its first byte (so a run killed by
+    SIGKILL leaves one the next run resumes; another program's `.part` is refused, or with `force` replaced):
+    :mod:`dlexam.files.partial`. A partial reply is appended only where its Content-Range starts at the byte
+    asked for (see :func:`_reply_range`).
     """
     size = size if size is not None else ({} if md5 else SIZE)
     md5 = md5 or MD5
@@ -324,77 +342,123 @@ def _download_into(out: OutputDir, splits, md5: dict, max_bytes: dict, size: dic
             done.append(target)
             continue
         out.claim(filename(split))
-        part = _own_part(out, filename(split) + ".part")
+        part = open_partial(out, filename(split) + ".part")  # absent, or the one dlexam's record describes
         try:
             _fetch_resuming(base_url.rstrip("/") + "/" + filename(split), part, progress, timeout,
                             max_bytes.get(split, MAX_BYTES.get(split, 2_000_000_000)), size.get(split))
-        except BaseException:  # an interrupted download (an error, Ctrl-C) is dlexam's to resume, append to or remove
-            if part.is_file() and not part.is_symlink():
-                out.record(part.name)
+        except BaseException:  # an interrupted download (an error, Ctrl-C): its record moves on to all it holds
+            with contextlib.suppress(Exception):
+                part.checkpoint()
+            part.close()
             raise
-        got = md5sum(part)
+        path = part.finish()
+        if path is None:  # the server sent an empty reply, and no size said that more was due
+            raise UserError(f"download of {filename(split)}: the server sent no bytes; nothing was written")
+        got = md5sum(path)
         if got != md5[split]:
-            part.unlink()
+            part.discard()
             raise UserError(
                 f"{filename(split)}: MD5 {got} does not match the official {md5[split]}; "
                 "the download was removed, run the command again"
             )
-        with open(part, "rb+") as f:
-            os.fsync(f.fileno())
-        out.commit(filename(split), part)  # checked again, renamed and recorded as one step
+        out.commit(filename(split), path)  # checked again, renamed and recorded as one step
+        part.forget()
         done.append(target)
     return done
 
 
-def _own_part(out: OutputDir, name: str) -> Path:
-    """The partial download `name` in `out`, where dlexam may append to it or remove it: absent, or recorded as
-    dlexam's own (an earlier interrupted download). Another program's file of that name (a browser's unfinished
-    download, say) is refused, or with force removed so that the download starts afresh."""
-    part = out.file(name)
-    refuse_unsafe_target(part)  # a planted link or folder is never appended to, removed or renamed
-    if part.exists() and not out.owns(name):
-        if not out.force:
-            raise UserError(f"{part} exists and was not written by dlexam; not appending to it or removing it "
-                            "(remove it, or force starts this download afresh)")
-        part.unlink()
-    return part
+_LENGTH = re.compile(r"[0-9]{1,18}")
+_CONTENT_RANGE = re.compile(r"bytes ([0-9]{1,18})-([0-9]{1,18})/([0-9]{1,18}|\*)")
 
 
-def _fetch_resuming(url: str, part: Path, progress: ProgressFn | None, timeout: float, limit: int,
-                    expected: int | None = None) -> None:
-    """Fetch `url` onto the end of `part` (checked by :func:`_own_part`); `expected`: the file's exact size in
-    bytes, where known."""
-    limit = expected if expected is not None else limit
-    have = part.stat().st_size if part.exists() else 0
-    if have > limit:  # not a partial download of this file
-        part.unlink()
-        have = 0
+def _length(text: str | None) -> int | None:
+    """A Content-Length as a number; None where it is absent or not plain ASCII digits (http.client then reads
+    to the end of the connection, as it does without one)."""
+    return int(text.strip()) if text is not None and _LENGTH.fullmatch(text.strip()) else None
+
+
+class _Misplaced(Exception):
+    """A partial reply (206) whose bytes cannot be placed in the file; the message says why."""
+
+
+def _reply_range(resp, have: int) -> tuple[int, int | None]:
+    """Where the reply's bytes start in the file, and the file's whole size as far as the reply says.
+
+    A 200 reply is the file from byte 0 (a server that ignores Range). A 206 reply must name its bytes in a
+    Content-Range that agrees with its Content-Length and starts where dlexam asked (`have`), or at 0 (the file
+    from its start again, taken as a 200); otherwise :class:`_Misplaced`: its bytes would land in the wrong place."""
+    length = _length(resp.headers.get("Content-Length"))
+    if resp.status != 206:
+        return 0, length
+    header = (resp.headers.get("Content-Range") or "").strip()
+    m = _CONTENT_RANGE.fullmatch(header)
+    if m is None:
+        raise _Misplaced(f"without a valid Content-Range ({header[:80] or 'none'})")
+    first, last = int(m[1]), int(m[2])
+    whole = None if m[3] == "*" else int(m[3])
+    if last < first or (whole is not None and last >= whole) or (length is not None and length != last - first + 1):
+        raise _Misplaced(f"whose Content-Range ({header[:80]}) does not fit its Content-Length "
+                         f"({length if length is not None else 'none'})")
+    if first not in (have, 0):
+        raise _Misplaced(f"with the bytes from {first:,} on (Content-Range: {header[:80]}), asked for those from "
+                         f"{have:,} on")
+    return first, whole if whole is not None else last + 1
+
+
+def _request(url: str, have: int, timeout: float):
+    """The server's reply to a GET of `url` from byte `have` on (a Range request where `have` > 0); None where a
+    416 says there is nothing after `have`."""
     req = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
     try:
-        resp = urllib.request.urlopen(req, timeout=timeout)
+        return urllib.request.urlopen(req, timeout=timeout)
     except urllib.error.HTTPError as exc:
+        exc.close()
         if exc.code == 416 and have:  # nothing left to fetch: the part is complete
-            return
+            return None
+        if 300 <= exc.code < 400:  # a redirect urllib would not follow: a loop, or to another kind of address
+            raise UserError(f"download of {url} failed: HTTP {exc.code}, a redirect that was not followed "
+                            f"({(str(exc.reason).splitlines() or [''])[0][:120]})") from None
         raise UserError(f"download of {url} failed: HTTP {exc.code}") from None
     except (urllib.error.URLError, OSError) as exc:
         raise UserError(f"download of {url} failed: {getattr(exc, 'reason', exc)}") from None
     except http.client.HTTPException as exc:  # not an HTTP answer (a bad status line, a header too long)
         raise UserError(f"download of {url} failed: not an HTTP answer ({type(exc).__name__})") from None
-    with resp:
-        if have and resp.status != 206:  # the server ignored Range: start again
-            have = 0
-        total = resp.headers.get("Content-Length")
-        total = int(total) + have if total and total.isdigit() else None
-        if expected is not None and total is not None and total != expected:
-            raise UserError(f"download of {url}: the server offers {total:,} bytes, but the file has {expected:,}; "
-                            "nothing was written")
-        if total is not None and total > limit:
-            raise UserError(f"download of {url}: the server offers {total:,} bytes, more than the file can be "
-                            f"({limit:,}); nothing was written")
-        _copy_bounded(resp, part, have, total, limit, url, progress)
+
+
+def _fetch_resuming(url: str, part: PartialFile, progress: ProgressFn | None, timeout: float, limit: int,
+                    expected: int | None = None) -> None:
+    """Fetch `url` onto the end of `part` (from :func:`open_partial`); `expected`: the file's exact size in bytes,
+    where known. A reply to a Range request whose bytes cannot be placed (a 206 from another byte than asked) is
+    dropped, and the file fetched afresh from byte 0 once; a second such reply is refused."""
+    limit = expected if expected is not None else limit
+    if part.size > limit:  # not a partial download of this file
+        part.discard()
+    ask = part.size
+    while True:
+        resp = _request(url, ask, timeout)
+        if resp is None:
+            return
+        with resp:
+            try:
+                start, total = _reply_range(resp, ask)
+            except _Misplaced as exc:
+                if ask:  # start again from byte 0: a fresh request, without Range
+                    ask = 0
+                    continue
+                raise UserError(f"download of {url}: the server sent a partial reply (206) {exc}; nothing was "
+                                "written") from None
+            if expected is not None and total is not None and total != expected:
+                raise UserError(f"download of {url}: the server offers {total:,} bytes, but the file has "
+                                f"{expected:,}; nothing was written")
+            if total is not None and total > limit:
+                raise UserError(f"download of {url}: the server offers {total:,} bytes, more than the file can be "
+                                f"({limit:,}); nothing was written")
+            if start != part.size:  # the file from its start again (a server that ignores Range): so does dlexam
+                part.discard()
+            _copy_bounded(resp, part, total, limit, url, progress)
         whole = total if total is not None else expected  # without a Content-Length: the known size
-        if whole is not None and part.stat().st_size < whole:
+        if whole is not None and part.size < whole:
             raise UserError(
-                f"download of {url} interrupted at {part.stat().st_size:,} of {whole:,} bytes; "
-                "run the command again to resume"
+                f"download of {url} interrupted at {part.size:,} of {whole:,} bytes; run the command again to resume"
             )
+        return
