@@ -142,7 +142,7 @@ def server():
     payload = np.random.default_rng(3).bytes(300_000)
     handler = type("H", (_RangeHandler,), {"payload": payload, "cut_first": True, "requests": []})
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    t = threading.Thread(target=httpd.serve_forever, daemon=True)
+    t = threading.Thread(target=httpd.serve_forever, args=(0.02,), daemon=True)
     t.start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}/", payload, handler
     httpd.shutdown()
@@ -238,7 +238,7 @@ def endless():
     def start(claim=None):
         handler = type("E", (_EndlessHandler,), {"claim": claim})
         httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        threading.Thread(target=httpd.serve_forever, args=(0.02,), daemon=True).start()
         servers.append(httpd)
         return f"http://127.0.0.1:{httpd.server_address[1]}/"
 
@@ -334,7 +334,7 @@ def odd_server():
     payload = np.random.default_rng(4).bytes(300_000)
     handler = type("O", (_OddHandler,), {"payload": payload, "requests": []})
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    threading.Thread(target=httpd.serve_forever, args=(0.02,), daemon=True).start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}/", payload, handler
     httpd.shutdown()
     httpd.server_close()

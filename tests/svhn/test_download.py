@@ -36,7 +36,7 @@ BLOCK = 1 << 16  # what download() reads from the server at a time
 @contextlib.contextmanager
 def _serving(handler):
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    threading.Thread(target=httpd.serve_forever, args=(0.02,), daemon=True).start()
     try:
         yield f"http://127.0.0.1:{httpd.server_address[1]}/"
     finally:
@@ -461,7 +461,7 @@ class _SwappingHandler(_RangeHandler):
 def test_a_part_replaced_by_a_link_during_the_transfer_is_not_renamed_into_place(tmp_path):
     """The finished .part was hashed and renamed by its name: a link put there meanwhile was followed for the
     MD5 and then renamed onto test_32x32.mat (the file became a link, recorded as dlexam's)."""
-    payload, md5, size = _payload(15)
+    payload, md5, size = _payload(15, 5 * BLOCK)  # whole blocks: a read of the last one ends without the close
     handler = type("W", (_SwappingHandler,), {"payload": payload, "requests": [], "root": tmp_path})
     with _serving(handler) as url:
         with pytest.raises(UserError, match="was moved or replaced while dlexam wrote it"):
