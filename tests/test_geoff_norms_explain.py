@@ -122,12 +122,48 @@ def test_the_page_row_follows_the_query_and_a_named_row_keeps_its_T():
             assert at_half.explain(f"norm[{m},T={t}]").value == v
 
 
-def test_two_heads_norm_over_both_heads_entries():
-    _, _, grads = forward(SQRT2, heads=2, shared=False)
-    ex = Explainer(geoff.GeoffQuery(EXAMPLE, temperature="sqrt", heads=2))
-    e = ex.explain("norm[W_V]")
-    assert e.value == pytest.approx(float(grads["W_V"].pow(2).sum().sqrt()), rel=1e-12)
-    assert len(squares_of(e.summary)) == 16
+def test_two_identical_heads_norms_table_is_the_gradient_the_step_applies(capsys):
+    """Problem 2.5's norms table with k identical heads: the heads share W_Q, W_K, W_V, and a gradient step moves each
+    by lr x the heads' summed gradient (autograd on one shared leaf gives that sum), so the table's number is that
+    sum's norm, with each head's own gradient a part of it. It had shown the norm over both heads' 16 entries,
+    sqrt(|g_1|^2 + |g_2|^2) (W_V at T = sqrt(2): 1.0031; the step's own |gradient|: 0.8381), in the table of
+    `dlexam geoff --heads 2 --gradients`, of /geoff and of norm[W_V]'s explanation alike."""
+    for T, name, label in ((0.0, 0.0, "T=0 (argmax)"), (SQRT2, "sqrt", "T=sqrt(d_k)")):
+        _, _, shared = forward(T, heads=2)  # one W_Q, W_K, W_V for both heads: the gradient a step applies
+        _, _, own = forward(T, heads=2, shared=False)  # a copy per head: each head's part of that gradient
+        for m in ("W_Q", "W_K", "W_V"):  # the oracle's parts add up to the shared gradient
+            assert torch.allclose(own[m].sum(0), shared[m], rtol=0, atol=1e-12)
+        comparison = geoff.compare_gradients(EXAMPLE, heads=2)
+        query = geoff.GeoffQuery(EXAMPLE, temperature=name, heads=2)
+        step = geoff.gradient_step(query, lr=0.1)
+        ex = Explainer(query)
+        for m, key in (("W_Q", "W_Q"), ("W_K", "W_K"), ("W_V", "W_V"), ("W_O", "multi_W_O")):
+            want = float(shared[m].norm())
+            assert comparison.norms[label][key] == pytest.approx(want, rel=1e-12, abs=1e-15), (m, T)
+            assert comparison.vanishes[label][key] == bool((shared[m] == 0).all()), (m, T)
+            assert comparison.norms[label][key] == pytest.approx(step.gradient_norms[key], rel=1e-12, abs=1e-15)
+            e = ex.explain(f"norm[{m}]")
+            assert e.value == comparison.norms[label][key]
+            assert float(e.computed) == pytest.approx(want, rel=1e-9, abs=1e-15), (m, e.summary)
+            assert squares_of(e.summary) == pytest.approx(shared[m].flatten().tolist(), abs=5e-5, rel=5e-4)
+        for m in ("W_Q", "W_K", "W_V"):  # the heads' parts: each head's own gradient's norm
+            assert comparison.head_parts[label][m] == pytest.approx([float(h.norm()) for h in own[m]], rel=1e-12,
+                                                                    abs=1e-15), (m, T)
+        assert "multi_W_O" not in comparison.head_parts[label]  # one matrix, one gradient: no parts
+        assert "sum of the heads' parts" in ex.explain("norm[W_V]").text
+    assert comparison.frozen("T=0 (argmax)") == ["W_Q", "W_K"] and comparison.frozen("T=sqrt(d_k)") == []
+    assert geoff.compare_gradients(EXAMPLE).head_parts["T=sqrt(d_k)"] == {}  # one head: nothing to split
+    # the query's own T (neither 0 nor sqrt(d_k)): the same row, from the query's own run
+    _, _, half = forward(0.5, heads=2)
+    at = geoff.analyse(geoff.GeoffQuery(EXAMPLE, temperature=0.5, heads=2, gradients=True)).to_json()
+    assert at["gradient_at_temperature"]["norms"]["W_V"] == pytest.approx(float(half["W_V"].norm()), rel=1e-12)
+    assert at["gradient_comparison"]["T=sqrt(d_k)"]["head_parts"]["W_V"] == comparison.head_parts["T=sqrt(d_k)"]["W_V"]
+    # the command line's table: 0.8381 for W_V at T = sqrt(d_k), not the 16 entries' 1.003
+    assert main(["geoff", "--heads", "2", "--gradients"]) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.strip().startswith("T=sqrt(d_k)"))
+    assert f"{float(shared['W_V'].norm()):.4g}" in row.split() and "1.003" not in row.split(), row
+    assert "share W_Q, W_K, W_V" in out and "|g1 + g2|" in out
     assert ex.explain("norm[W_O]").cell.name == "norm[multi_W_O]"  # the output matrix two heads use
 
 

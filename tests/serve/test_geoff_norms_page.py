@@ -202,3 +202,23 @@ def test_a_typed_norm_outlines_the_number_it_explains(page, url_t, typed, row):
     assert "picked" in want.get_attribute("class"), page.get_attribute("#explain-panel", "data-cell")
     assert page.locator("#grad-norms td.picked").count() == 1
     assert len(marked(page, f"grad-{m}", "source")) == 8  # the gradient at the page's own T, on the page
+
+
+def test_two_identical_heads_norms_table_shows_the_gradient_the_step_applies(page):
+    """Problem 2.5's table with two identical heads: each of W_Q, W_K, W_V is one matrix the heads share, and a step
+    moves it by lr x the heads' summed gradient, so its norm in the table is that sum's (the oracle's per-head
+    gradients added: the gradient of one shared matrix), the same number as the step table's |gradient|; each head's
+    part is listed under the table. The table had shown the norm over both heads' 16 entries (W_V: 1.003, 0.8381)."""
+    page.goto(f"{page.base}/geoff?{EXAMPLE_Q}&T=sqrt&heads=2&grad=1")
+    ready(page)
+    g = oracle(math.sqrt(2), heads=2)["grads"]
+    shared = {m: [[sum(h[i][j] for h in g[m]) for j in range(2)] for i in range(4)] for m in ("W_Q", "W_K", "W_V")}
+    for m in ("W_Q", "W_K", "W_V"):
+        cell = page.locator("#grad-norms tr[data-t='sqrt'] td").nth(PARAMS.index(m))
+        assert float(cell.text_content()) == pytest.approx(norm(shared[m]), rel=2e-3), (m, norm(g[m]))
+    parts = page.text_content("#grad-head-parts")
+    assert "|g1 + g2|" in parts and f"|g1| = {norm([g['W_V'][0]]):.4g}" in parts, parts
+    table = float(page.locator("#grad-norms tr[data-t='sqrt'] td").nth(PARAMS.index("W_V")).text_content())
+    step(page)  # the step's table is of the weights before it (the norms table then shows the stepped weights')
+    shown_step = float(page.text_content("#step-moved tr[data-matrix='W_V'] td.gnorm"))
+    assert shown_step == pytest.approx(table, rel=2e-3)

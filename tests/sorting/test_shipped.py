@@ -161,3 +161,20 @@ def test_an_input_answered_with_nothing_is_warned_about(capsys):
     assert capsys.readouterr() == ("A D\n", "")
     assert main(["sort", ""]) == 0  # an empty input answered with nothing is right
     assert capsys.readouterr() == ("\n", "")
+
+
+def test_an_empty_answer_at_the_models_own_temperature_gives_no_advice_to_decode_at_it():
+    """An input answered with nothing at the model's own temperature (a model trained too briefly: `sort train
+    --quick`) was told to "decode at the model's own temperature or at --temperature 0": the first is what it had
+    done. The warning now says it decoded at its own T, and offers T = 0 only where that is another T."""
+    from dlexam.sorting.sorter import StreamNotes
+
+    own = StreamNotes(8, emptied=1, temperature=None, own_temperature=0.1).warnings()
+    assert len(own) == 1 and "own temperature (0.1)" in own[0] and "decode at the model's own" not in own[0]
+    assert "--temperature 0" in own[0]
+    argmax = StreamNotes(8, emptied=2, temperature=None, own_temperature=0.0).warnings()
+    assert "own temperature (0)" in argmax[0] and "--temperature 0" not in argmax[0]
+    same = StreamNotes(8, emptied=1, temperature=0.1, own_temperature=0.1).warnings()  # asked for its own T
+    assert same == own
+    hot = StreamNotes(8, emptied=1, temperature=100000.0, own_temperature=0.1).warnings()
+    assert "--temperature 100000 (the model's own is 0.1)" in hot[0] and "decode at the model's own" in hot[0]

@@ -200,11 +200,25 @@ def render_gradients(r, comparison) -> list[str]:
     if comparison:
         names = list(next(iter(comparison.norms.values())))  # W_Q, W_K, W_V and W_O (multi_W_O with k heads)
         rows = dict(comparison.norms)
+        parts = dict(comparison.head_parts)
         if comparison.at_query is not None:  # the query's own T, beside Problem 2.5's two
-            rows[f"T={comparison.at_query['temperature']:.4g} (asked)"] = comparison.at_query["norms"]
+            asked = f"T={comparison.at_query['temperature']:.4g} (asked)"
+            rows[asked], parts[asked] = comparison.at_query["norms"], comparison.at_query["head_parts"]
         out.append("gradient norms:     " + "  ".join(f"{n:>10}" for n in names))
         for label, norms in rows.items():
             out.append(f"  {label:<17}" + "  ".join(f"{norms[n]:>10.4g}" for n in names))
+        shared = [n for n in names if any(n in p for p in parts.values())]
+        if shared:  # k identical heads: one shared matrix, moved by the heads' summed gradient
+            k = len(next(p[shared[0]] for p in parts.values() if shared[0] in p))
+            heads = " + ".join(f"g{h + 1}" for h in range(k))
+            out.append(f"  the {k} identical heads share {', '.join(shared)}: each one's norm above is |{heads}|, "
+                       "the norm of the heads' summed gradient, which a gradient step applies (gh: head h's part of "
+                       "it); the parts' own norms, " + ", ".join(f"|g{h + 1}|" for h in range(k)) + ":")
+            cells = {label: [", ".join(f"{x:.4g}" for x in p[n]) if n in p else "" for n in names]
+                     for label, p in parts.items()}
+            width = max(10, *(len(c) for row in cells.values() for c in row))
+            for label, row in cells.items():
+                out.append(f"  {label:<17}" + "  ".join(f"{c:>{width}}" for c in row).rstrip())
         (t0, _), (tsqrt, _) = geoff.GRADIENT_TEMPERATURES
         out.append(f"  at T=0 exactly zero: {', '.join(comparison.frozen(t0)) or 'none'}; at T=sqrt(d_k): "
                    f"{', '.join(comparison.frozen(tsqrt)) or 'none'}")

@@ -9,8 +9,8 @@ With k heads (Problem 2.4) a matrix of one head takes its head first: ``P[h2,3,0
 name a whole row. Problem 2.5's numbers are named by their matrix: ``norm[W_Q]`` (at the query's T) or
 ``norm[W_Q,T=0]`` (a row of Problem 2.5's table: ``T=0``, ``T=sqrt``, ``T=0.5``), ``change[W_V]``, ``step_norm[W_V]``,
 ``loss_before``, ``loss_after`` (one gradient step's results: :class:`dlexam.geoff.step.StepSettings`). With k
-identical heads ``norm[W_V]`` is over every head's own gradient (Problem 2.5's table), ``step_norm[W_V]`` that of the
-gradient the step applies to the shared W_V, the heads' sum. The names:
+identical heads ``norm[W_V]`` (Problem 2.5's table) and ``step_norm[W_V]`` are both the norm of the gradient a step
+applies to the shared W_V, the heads' sum (heads with projections of their own: over every head's own). The names:
 
 =================  =========================================  ==============================
 name (aliases)     what                                        rows x columns
@@ -225,7 +225,8 @@ def _matrix_cell(name: str, parts: list[str], space: Space) -> Cell:
     the model uses), and for a norm the T of Problem 2.5's row."""
     labels = space.labels["parameters"]
     if re.fullmatch(r"h\d{1,3}", parts[0]):
-        raise UserError(f"{name}[...] is one number over every head's entries: name the matrix alone, {name}[W_Q]")
+        raise UserError(f"{name}[...] is one number over every head, for the whole matrix: name the matrix alone, "
+                        f"{name}[W_Q]")
     matrix = {"W_O": labels[-1], "multi_W_O": labels[-1]}.get(parts[0], parts[0])
     if matrix not in labels:
         raise UserError(f"{name}[...] takes a matrix, one of {', '.join(labels[:-1])}, W_O (multi_W_O); got "

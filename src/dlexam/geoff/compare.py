@@ -8,13 +8,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
 from dlexam.attention import Temperature
 from dlexam.geoff.cells import temperature_name
-from dlexam.geoff.model import GRADIENT_EXPLANATION, PARAMETERS, GeoffResult, run_geoff, vanishing_gradients
+from dlexam.geoff.model import GRADIENT_EXPLANATION, PARAMETERS, GeoffResult, applied_gradient, run_geoff
 from dlexam.geoff.weights import EXAM_EXAMPLE, EXAM_WEIGHTS, GeoffWeights
 
 # ---- Problem 2.4: k heads -------------------------------------------------------------------------
@@ -110,10 +110,15 @@ class GradientComparison:
 
     convention: str
     results: dict[str, GeoffResult]  # label -> the run with its gradients
-    norms: dict[str, dict[str, float]]  # label -> parameter -> Frobenius norm of the gradient
-    vanishes: dict[str, dict[str, bool]]  # label -> parameter -> the gradient is exactly zero
+    # label -> parameter -> Frobenius norm of the gradient a gradient step applies to the matrix (k identical heads
+    # share W_Q, W_K, W_V: the norm of the heads' summed gradient, model.applied_gradient, as sgd_step applies it)
+    norms: dict[str, dict[str, float]]
+    vanishes: dict[str, dict[str, bool]]  # label -> parameter -> that gradient is exactly zero (the matrix is frozen)
+    # label -> parameter -> the norm of each head's part of that sum, for a matrix the k identical heads share
+    # (W_Q, W_K, W_V with k > 1); absent for a matrix with one gradient (one head, the output matrix, own heads)
+    head_parts: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     # The same row at the query's own temperature, where it is neither 0 nor sqrt(d_k) (from the query's own run):
-    # {"temperature": T, "norms": {...}, "vanishes": {...}}
+    # {"temperature": T, "norms": {...}, "vanishes": {...}, "head_parts": {...}}
     at_query: dict | None = None
 
     def frozen(self, label: str) -> list[str]:
@@ -125,6 +130,7 @@ class GradientComparison:
         model ran at (sqrt(d_k) = 1.4142...; a norm's explanation says its T so, whatever spelling asked for it)}."""
         at = dict(GRADIENT_TEMPERATURES)
         return {label: {"norms": self.norms[label], "vanishes": self.vanishes[label],
+                        "head_parts": self.head_parts.get(label, {}),
                         "T": temperature_name(at[label]), "temperature": r.temperature}
                 for label, r in self.results.items()}
 
@@ -140,18 +146,31 @@ def compare_gradients(
     results = {label: run_geoff(sequence, temperature=t, heads=heads, gradients=True,
                                 gradient_convention=convention, weights=weights)
                for label, t in GRADIENT_TEMPERATURES}
-    rows = {label: gradient_row(r) for label, r in results.items()}
+    rows = {label: gradient_row(r, weights) for label, r in results.items()}
     return GradientComparison(convention=convention, results=results,
-                              norms={label: norms for label, (norms, _) in rows.items()},
-                              vanishes={label: zero for label, (_, zero) in rows.items()})
+                              norms={label: row["norms"] for label, row in rows.items()},
+                              vanishes={label: row["vanishes"] for label, row in rows.items()},
+                              head_parts={label: row["head_parts"] for label, row in rows.items()})
 
 
-def gradient_row(result: GeoffResult) -> tuple[dict[str, float], dict[str, bool]]:
-    """Problem 2.5's table row of one run with gradients: each of W_Q, W_K, W_V and the output matrix (W_O, or
-    multi_W_O with k heads), its gradient's Frobenius norm and whether it is exactly zero (E, if asked, left out)."""
-    zero = vanishing_gradients(result)
-    names = [k for k in result.gradients if k != "E"]
-    return {k: float(result.gradients[k].norm()) for k in names}, {k: zero[k] for k in names}
+def gradient_row(result: GeoffResult, weights: GeoffWeights) -> dict:
+    """Problem 2.5's table row of one run with gradients (`weights`: the run's), for each of W_Q, W_K, W_V and the
+    output matrix (W_O, or multi_W_O with k heads; E, if asked, left out): {"norms": the Frobenius norm of the
+    gradient a gradient step applies to the matrix, "vanishes": whether that gradient is exactly zero, "head_parts":
+    the norm of each head's part of it, for a matrix k identical heads share}.
+
+    k identical heads share W_Q, W_K, W_V: the step (:func:`dlexam.geoff.model.sgd_step`) moves each by lr x the
+    heads' summed gradient (:func:`dlexam.geoff.model.applied_gradient`), so that sum's norm is the row's number,
+    the one that says whether and how fast the matrix moves; each head's own gradient is a part of it."""
+    norms, zero, parts = {}, {}, {}
+    for k, g in result.gradients.items():
+        if k == "E":
+            continue
+        applied = applied_gradient(weights, k, g)
+        norms[k], zero[k] = float(applied.norm()), bool((applied == 0).all())
+        if applied.dim() < g.dim():  # the heads' sum: each head's gradient is one part of it
+            parts[k] = [float(h.norm()) for h in g]
+    return {"norms": norms, "vanishes": zero, "head_parts": parts}
 
 
 # ---- the command group's entry point ----------------------------------------------------------
@@ -205,6 +224,5 @@ def analyse(query: GeoffQuery) -> GeoffReport:
     gradients = (compare_gradients(q.sequence, heads=q.heads, convention=q.convention, weights=q.weights)
                  if q.gradients else None)
     if gradients is not None and q.temperature not in (0, "sqrt"):  # the query's own T, beside Problem 2.5's two
-        norms, zero = gradient_row(result)
-        gradients.at_query = {"temperature": result.temperature, "norms": norms, "vanishes": zero}
+        gradients.at_query = {"temperature": result.temperature, **gradient_row(result, q.weights)}
     return GeoffReport(q, result, heads, gradients)

@@ -2,8 +2,9 @@
 
 - :func:`explain_norm`: ``norm[W_V]`` (or ``norm[W_V,T=0]``, a row of the table at its own T), the Frobenius norm
   ``|d loss / d W_V| = sqrt(sum of its squared entries)``, written out with the entries, on the model at the T of
-  its row. At T = 0 the norms of W_Q and W_K are exactly 0: attention is argmax of the scores, P is piecewise
-  constant in them, so no gradient reaches W_Q or W_K (Problem 2.5's point).
+  its row (with identical heads, of their summed gradient: they share W_V, and a step applies that sum). At T = 0
+  the norms of W_Q and W_K are exactly 0: attention is argmax of the scores, P is piecewise constant in them, so no
+  gradient reaches W_Q or W_K (Problem 2.5's point).
 - :func:`explain_step_norm`: ``step_norm[W_V]``, the norm of the gradient one step applies to W_V (with identical
   heads their summed gradient: they share W_V), written out entry by entry as ``norm`` is.
 - :func:`explain_change`: ``change[W_V]``, one step's largest move ``max |W_V' - W_V| = lr x max |d loss / d W_V|``,
@@ -86,9 +87,12 @@ def explain_norm(ex, c: Cell) -> Explanation:
         at = ex.on(temperature=c.temperature)  # another row of the table: that T's model (same weights and input)
     name, q = c.parameter, at.query
     g = at.backward()["params"][name]
+    applied = applied_gradient(q.weights, name, g)  # identical heads share the matrix: their gradients add
+    shared = applied.dim() < g.dim()
     heads = list(g) if g.dim() == 3 else [g]  # k heads: (H, d_model, d_head), each head's own gradient
-    entries, root, arithmetic = _norm_arithmetic(heads)
-    zero = all(float(v) == 0 for m in heads for v in m.flatten().tolist())
+    per = [applied] if shared else heads  # what a step applies: the sum, or each head's own matrix's gradient
+    entries, root, arithmetic = _norm_arithmetic(per)
+    zero = all(float(v) == 0 for m in per for v in m.flatten().tolist())
     conv = q.convention.replace("_", " ")
     title = f"|d loss / d {name}| at T = {_t_text(at)}"
     summary = f"{title} = {arithmetic}"
@@ -96,8 +100,14 @@ def explain_norm(ex, c: Cell) -> Explanation:
              for h, m in enumerate(heads)]
     lines.append(f"the gradient of the {conv} loss by autograd on the model at T = {_t_text(at)} (its entries: "
                  f"{_gradient_cell(name)}[...] at that T)")
-    if len(heads) > 1:
-        lines.append(f"with {len(heads)} heads each head has its own gradient of {name}: the norm is over all "
+    if shared:
+        k, gname = len(heads), _gradient_cell(name)
+        lines.append(f"the {k} identical heads share {name}: its gradient, the one a gradient step applies, is the sum "
+                     f"of the heads' parts, d loss / d {name} = " + " + ".join(f"{gname}[h{h + 1}]" for h in range(k))
+                     + f" = {_rows_text(applied.tolist())}; the norm is that sum's (the parts' own norms: "
+                     + ", ".join(short_float(float(m.norm())) for m in heads) + ")")
+    elif len(heads) > 1:
+        lines.append(f"with {len(heads)} heads each head has its own {name} and its own gradient: the norm is over all "
                      f"{len(entries)} entries")
     if zero and at.argmax and name in ("W_Q", "W_K"):
         lines.insert(0, f"every entry is exactly 0, so the norm is 0: {_why_frozen(at, name)}")
@@ -109,7 +119,7 @@ def explain_norm(ex, c: Cell) -> Explanation:
     rows, cols = heads[0].shape
     sources = [source(_gradient_cell(name), [(i, j) for i in range(rows) for j in range(cols)],
                       h if len(heads) > 1 else None) for h in range(len(heads))]
-    return Explanation(c, "norm", title, float(g.norm()), root, summary, lines, sources,
+    return Explanation(c, "norm", title, float(applied.norm()), root, summary, lines, sources,
                        extra={"temperature": at.T, "temperature_text": _t_text(at), "convention": q.convention,
                               "vanishes": zero})
 
@@ -163,7 +173,7 @@ def explain_change(ex, c: Cell) -> Explanation:
 def explain_step_norm(ex, c: Cell) -> Explanation:
     """|the gradient one gradient step applies to a matrix| (the step table's |gradient|): with k identical heads the
     heads share W_Q, W_K, W_V, and the step moves each by lr x the heads' summed gradient (model.applied_gradient),
-    so its norm is that sum's, not the norm over every head's own entries (norm[W], Problem 2.5's table)."""
+    so its norm is that sum's, as norm[W] (Problem 2.5's table) at the step's T is."""
     step, name, w = ex.stepped(), c.parameter, ex.query.weights
     if name not in step.change:
         raise UserError(f"step_norm[{name}]: {name} was not stepped: this step moves {', '.join(step.change)} (add it "
@@ -180,8 +190,7 @@ def explain_step_norm(ex, c: Cell) -> Explanation:
         lines.append(f"the {k} heads share {name} (identical heads): its gradient is the sum of the heads' "
                      f"gradients, d loss / d {name} = " + " + ".join(f"{gname}[h{h + 1}]" for h in range(k))
                      + f" = {_rows_text(applied.tolist())}")
-        lines.append(f"its norm is the sum's, not the norm over the {k} heads' own entries (norm[{name}], Problem "
-                     "2.5's table, counts each head's gradient apart)")
+        lines.append(f"its norm is the sum's, the number Problem 2.5's table shows for {name} at this T (norm[{name}])")
     else:
         lines += [f"d loss / d {name}" + (f" (head {h + 1}, its own {name})" if len(per) > 1 else "")
                   + f" = {_rows_text(m.tolist())}" for h, m in enumerate(per)]

@@ -78,10 +78,16 @@ class StreamNotes:
             out.append(f"{self.long} input(s) longer than the {self.max_len} symbols the model was trained on "
                        f"(longest {self.longest}); answered anyway, check the results{why}")
         if self.emptied:
-            chosen = (f" at --temperature {self.temperature:g} (the model's own is {self.own_temperature:g})"
-                      if self.temperature is not None and self.temperature != self.own_temperature else "")
-            out.append(f"{self.emptied} input(s) with symbols answered with none{chosen}: the model stopped at once, "
-                       "which is not a right answer; decode at the model's own temperature or at --temperature 0")
+            head = f"{self.emptied} input(s) with symbols answered with none"
+            if self.temperature is not None and self.temperature != self.own_temperature:
+                out.append(f"{head} at --temperature {self.temperature:g} (the model's own is "
+                           f"{self.own_temperature:g}): the model stopped at once, which is not a right answer; "
+                           "decode at the model's own temperature or at --temperature 0")
+            else:  # at its own temperature: the model itself answers so (its own T is no advice)
+                other = ("" if self.own_temperature == 0 else
+                         "; --temperature 0 may answer otherwise (argmax: from which symbols occur)")
+                out.append(f"{head} at the model's own temperature ({self.own_temperature:g}): the model stopped at "
+                           f"once, which is not a right answer; it has not learnt these inputs{other}")
         if self.unstopped:
             out.append(f"{self.unstopped} answer(s) hit the step limit without <STOP>; printed as decoded so far")
         return out

@@ -349,7 +349,24 @@ function renderGradients(d) {
   box.append(DL.el("h3", {text: "gradient norms at T = 0, at T = sqrt(d_k)" + (d.gradient_at_temperature ? " and at this page's T" : "")}),
     DL.el("div", {class: "scroll"}, DL.el("table", {class: "plain", id: "grad-norms"},
       DL.el("tr", {}, DL.el("td", {class: "corner"}), params.map((p) => DL.el("th", {scope: "col", class: "num", text: p}))), rows)),
+    ...headParts(d),
     DL.el("p", {class: "note", text: d.gradient_explanation}));
+}
+
+// k identical heads share W_Q, W_K, W_V: the table's norm is that of the heads' summed gradient (what a step applies);
+// each head's gradient is a part of it, and the parts' own norms are listed here (library: geoff.gradient_row)
+function headParts(d) {
+  const rows = Object.entries(d.gradient_comparison).map(([label, c]) => [label, c.head_parts || {}]);
+  if (d.gradient_at_temperature) rows.push([`T=${tText(d)} (this page)`, d.gradient_at_temperature.head_parts || {}]);
+  const names = [...new Set(rows.flatMap(([, p]) => Object.keys(p)))];
+  if (!names.length) return [];
+  const k = rows.find(([, p]) => p[names[0]])[1][names[0]].length;
+  const sum = Array.from({length: k}, (_, h) => `g${h + 1}`).join(" + ");
+  const text = `The ${k} identical heads share ${names.join(", ")}: each one's norm in the table is |${sum}|, the ` +
+    `norm of the heads' summed gradient, which a gradient step applies (gh: head h's part of it). The parts' own norms: ` +
+    rows.map(([label, p]) => `${label}: ` + names.map((n) => `${n} ` +
+      (p[n] || []).map((x, h) => `|g${h + 1}| = ${x.toPrecision(4)}`).join(", ")).join("; ")).join(". ") + ".";
+  return [DL.el("p", {class: "note", id: "grad-head-parts", text})];
 }
 
 async function step() {
