@@ -169,6 +169,8 @@ def _resume_state(run: SVHNRun, folder: runs.RunFolder | None) -> tuple[TrainCon
             raise TypeError("its quick flag or data folder is not what dlexam writes")
         if not isinstance(settings.get("init"), str | None):
             raise TypeError("its init (where fine-tuning started) is not a name")
+        if not isinstance(settings.get("data_sha256"), str | None):  # None: a run from before it was recorded
+            raise TypeError("its data digest is not what dlexam writes")
         model_cfg = CNNConfig.from_dict(payload["config"])
         if model_cfg.to_dict() != CNNConfig.from_dict(settings["model"]).to_dict():
             raise ValueError("its model config and its settings disagree")
@@ -181,6 +183,9 @@ def _resume_state(run: SVHNRun, folder: runs.RunFolder | None) -> tuple[TrainCon
     except (KeyError, TypeError, ValueError, UserError) as exc:
         raise UserError(f"{path}: its resume state is damaged ({exc})") from None
     merged = runs.resume_config(saved, run.given(), where=path, may_change=("epochs",))
+    if merged["epochs"] < start_epoch:  # a schedule cannot end before the epochs already trained
+        raise UserError(f"resume: {path} has trained {start_epoch} epochs already; --epochs {merged['epochs']} "
+                        f"would end before them (give {start_epoch} or more, or leave it out)")
     settings["train"]["epochs"] = merged["epochs"]
     cfg = TrainConfig.from_dict(settings["train"])
     if run.data is not None:
@@ -269,6 +274,11 @@ def _train(run: SVHNRun, folder: runs.RunFolder | None, progress: ProgressFn | N
             settings["init_sha256"] = init.sha256
     data = load_data(settings["data"], val_fraction=settings["val_fraction"],
                      split_seed=settings["split_seed"], quick=settings["quick"])
+    if run.resume and settings.get("data_sha256") not in (None, data["sha256"]):
+        raise UserError(f"resume: {settings['data']} holds other digits than {out / runs.LAST} was trained on "
+                        "(another SHA-256 of its images and labels); --data on resume says where the run's "
+                        "own data now are")
+    settings["data_sha256"] = data["sha256"]
     d = setup_distributed()
     torch.manual_seed(cfg.seed)
     model = init_model if init is not None else ExamCNN(model_cfg)
