@@ -218,3 +218,18 @@ def test_svhn_train_resume_refuses_a_schedule_shorter_than_the_epochs_done(tmp_p
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "trained 2 epochs already" in err and "--epochs 1" in err, err
     assert snapshot(run) == before
+
+
+def test_a_run_that_cannot_be_resumed_is_not_offered_to_resume(tmp_path, quick_run, synth_dir, capsys):
+    """A folder holding a run's metrics but no last.pt (a --recipe run's, which writes model.pt): `svhn train`
+    refused it with "resume it or choose another folder", and --resume then said there is nothing to resume."""
+    from .helpers import refused_here
+
+    run = tmp_path / "run"
+    shutil.copytree(quick_run, run)
+    for name in ("last.pt", "best.pt"):
+        (run / name).unlink()
+    refused_here(["svhn", "train", "--out", str(run), "--resume", "--quiet"], capsys, "no last.pt to resume from")
+    line = refused_here(["svhn", "train", "--data", str(synth_dir), "--quick", "--out", str(run), "--quiet"], capsys,
+                        "already holds a training run", "choose another folder")
+    assert "resume" not in line, line
