@@ -233,3 +233,20 @@ def test_a_run_that_cannot_be_resumed_is_not_offered_to_resume(tmp_path, quick_r
     line = refused_here(["svhn", "train", "--data", str(synth_dir), "--quick", "--out", str(run), "--quiet"], capsys,
                         "already holds a training run", "choose another folder")
     assert "resume" not in line, line
+
+
+def test_svhn_train_resume_says_to_give_data_when_the_runs_data_are_gone(tmp_path, quick_run, capsys):
+    """The run's data folder moved away: `--resume` said only "SVHN file not found ... (run `dlexam svhn download`
+    or `dlexam svhn synth`)", not that --data says where a run's data now are."""
+    from dlexam import checkpoint
+
+    from .helpers import refused_here, rewrite_checkpoint
+
+    run = tmp_path / "run"
+    shutil.copytree(quick_run, run)
+    payload = checkpoint.load(run / "last.pt")
+    payload["extra"]["settings"]["data"] = str(tmp_path / "moved-away")
+    rewrite_checkpoint(run / "last.pt", payload)
+    before = snapshot(run)
+    refused_here(["svhn", "train", "--out", str(run), "--resume", "--quiet"], capsys, "moved-away", "--data")
+    assert snapshot(run) == before

@@ -272,6 +272,9 @@ def _train(run: SVHNRun, folder: runs.RunFolder | None, progress: ProgressFn | N
         if run.init is not None:  # checked before the data are read: a bad --init is one line at once
             init_model, init = finetune.load_init(run.init)
             settings["init_sha256"] = init.sha256
+    if run.resume and run.data is None and not Path(settings["data"]).exists():
+        raise UserError(f"resume: {out / runs.LAST} was trained on {settings['data']}, which is gone; give --data "
+                        "with the folder where the run's data now are")
     data = load_data(settings["data"], val_fraction=settings["val_fraction"],
                      split_seed=settings["split_seed"], quick=settings["quick"])
     if run.resume and settings.get("data_sha256") not in (None, data["sha256"]):
