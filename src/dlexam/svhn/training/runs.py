@@ -38,7 +38,15 @@ from dlexam.errors import NonFiniteLoss, UserError
 from dlexam.progress import ProgressFn, log
 from dlexam.svhn.model import KIND, CNNConfig, ExamCNN
 from dlexam.svhn.training import finetune
-from dlexam.svhn.training.loop import TrainConfig, evaluate, fit, load_data, make_optimizer, setup_distributed
+from dlexam.svhn.training.loop import (
+    NUM_CLASSES,
+    TrainConfig,
+    evaluate,
+    fit,
+    load_data,
+    make_optimizer,
+    setup_distributed,
+)
 
 RUN_MARKERS = runs.TRAINER_MARKERS
 QUICK_EPOCHS = 2
@@ -296,6 +304,12 @@ def _train(run: SVHNRun, folder: runs.RunFolder | None, progress: ProgressFn | N
             + (f" (val accuracy before: {before:.4f})" if before is not None else ""))
     log(say, "svhn train", f"training on {len(data['train_x'])} images ({len(data['val_x'])} for validation),"
                            f" batch {cfg.batch_size}, {settings['engine']}")
+    missing = sorted(set(range(NUM_CLASSES)) - set(data["train_y"].unique().tolist()))
+    if missing:  # an image folder of a few digits: validation then measures those digits only
+        log(say, "svhn train", f"note: the training images hold no {', '.join(map(str, missing))} "
+            f"({NUM_CLASSES - len(missing)} of the {NUM_CLASSES} digits); the validation accuracy measures only "
+            "the digits present, and the network " + ("may forget the others" if init is not None
+                                                       else "learns nothing of the others"))
     optimizer = make_optimizer(model, cfg)
     if payload is not None:
         checkpoint.load_weights(model, payload, out / runs.LAST)
