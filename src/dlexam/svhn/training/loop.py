@@ -297,7 +297,10 @@ def evaluate(
     dist: Dist | None = None,
     channels_last: bool = True,
 ) -> dict:
-    """Loss, accuracy, per-class accuracy and the confusion matrix (rows: true, columns: predicted)."""
+    """Loss, accuracy, per-class accuracy and the confusion matrix (rows: true, columns: predicted).
+
+    A digit without images has no accuracy: its per_class entry is None (not 0.0, which would say every
+    one of them was misread)."""
     d = dist or Dist()
     model.eval()
     idx_all = torch.arange(images.shape[0])[d.rank :: d.world]
@@ -314,7 +317,8 @@ def evaluate(
     confusion = _all_reduce(confusion, d)
     loss_sum = _all_reduce(loss_sum, d)
     n = int(confusion.sum())
-    per_class = (confusion.diag().double() / confusion.sum(1).clamp(min=1).double()).tolist()
+    per_class = [float(right) / int(total) if total else None
+                 for right, total in zip(confusion.diag().tolist(), confusion.sum(1).tolist(), strict=True)]
     return {
         "loss": float(loss_sum) / max(1, n),
         "accuracy": float(confusion.diag().sum()) / max(1, n),
