@@ -40,7 +40,7 @@ def train_and_test(data: Path, run: Path, epochs: int, threads: int) -> dict:
         "best_val_accuracy": round(result.best_val_accuracy, 4),
         "epochs": epochs,
         "train_seconds": round(seconds, 1),
-        "per_class": [round(a, 3) for a in ev.per_class],
+        "per_class": [None if a is None else round(a, 3) for a in ev.per_class],
     }
 
 

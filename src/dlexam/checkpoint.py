@@ -122,6 +122,21 @@ def _reason(exc: Exception) -> str:
     return re.sub(r"\x1b\[[0-9;]*m|[\x00-\x1f\x7f]", "", first)[:120]
 
 
+def _check_archive(p: Path) -> None:
+    """torch.save stores its archive's entries uncompressed, so a checkpoint never unpacks to more than its
+    own size. An entry that is compressed, or sizes beyond the file's, would make torch.load allocate what
+    the file does not hold (a 420 kB file unpacking to 400 MB of zeros): refused before anything is unpacked."""
+    try:
+        with zipfile.ZipFile(p) as z:
+            entries = z.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
+        raise UserError(f"{p} is not a readable dlexam checkpoint (a damaged archive: {_reason(exc)})") from None
+    packed = any(e.compress_type != zipfile.ZIP_STORED or e.file_size != e.compress_size for e in entries)
+    if packed or sum(e.file_size for e in entries) > p.stat().st_size:
+        raise UserError(f"{p} is not a readable dlexam checkpoint (its archive holds compressed or oversized "
+                        "entries, which torch.save never writes; refused before unpacking)")
+
+
 def load(path: str | os.PathLike, *, kind: str | None = None) -> dict[str, Any]:
     """Read a checkpoint without executing code from it; check its format, kind and structure."""
     p = resolve(path)
@@ -134,6 +149,7 @@ def load(path: str | os.PathLike, *, kind: str | None = None) -> dict[str, Any]:
         raise UserError(f"cannot read {p}: {exc.strerror or exc}") from None
     if not zipfile.is_zipfile(p):  # torch.save writes a zip archive; anything else is not ours
         raise UserError(f"{p} is not a readable dlexam checkpoint (not a PyTorch checkpoint file, or truncated)")
+    _check_archive(p)
     try:
         with warnings.catch_warnings():  # dlexam's one line says what went wrong; torch's warnings would not
             warnings.simplefilter("ignore")

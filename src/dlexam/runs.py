@@ -82,7 +82,8 @@ class RunFolder(OutputDir):
             else:
                 held = [m for m in markers if self.file(m).exists() or self.file(m).is_symlink()]
                 if held and not force and all(self.owns(m) for m in held):
-                    ways = ["resume it"] * resumable + ["choose another folder"] + ["force replaces it"] * forceable
+                    can_resume = resumable and self.file(resume_from).is_file() and self.owns(resume_from)
+                    ways = ["resume it"] * can_resume + ["choose another folder"] + ["force replaces it"] * forceable
                     said = ways[0] if len(ways) == 1 else (
                         ", ".join(ways[:-1]) + ("," if len(ways) > 2 else "") + " or " + ways[-1])
                     raise UserError(f"{what} {self.path} already holds a training run ({self.file(held[0])}); {said}")

@@ -14,6 +14,7 @@ from dlexam.files import MANIFEST, OutputDir
 from dlexam.runs import resume_config
 
 from . import killing
+from .helpers import snapshot
 
 
 def _record(folder) -> dict:
@@ -184,3 +185,68 @@ def test_a_damaged_file_record_is_no_record_not_a_traceback(tmp_path, capsys):
     (out / MANIFEST).write_text("[" * 100_000 + "]" * 100_000)
     assert main(["variant", "--seed", "7", "--format", "key", "--out", str(out)]) == 0, capsys.readouterr().err
     assert OutputDir(out).owns("key.json")
+
+
+def test_svhn_train_resume_refuses_other_data_and_takes_the_same_data_moved(tmp_path, quick_run, synth_dir, capsys):
+    """--data on resume says where the run's own data now are: other digits (another synth seed) were
+    trained on silently, the run no longer the run it resumed."""
+    run = tmp_path / "run"
+    shutil.copytree(quick_run, run)
+    before = snapshot(run)
+    other = tmp_path / "other"
+    assert main(["svhn", "synth", "--out", str(other), "--train", "600", "--test", "10", "--seed", "2"]) == 0
+    capsys.readouterr()
+    assert main(["svhn", "train", "--out", str(run), "--resume", "--epochs", "3", "--quiet",
+                 "--data", str(other)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("dlexam: error: resume: ") and "other digits" in err, err
+    assert snapshot(run) == before
+    moved = tmp_path / "moved"  # the same files elsewhere: what --data on resume is for
+    shutil.copytree(synth_dir, moved, ignore=shutil.ignore_patterns(".dlexam*"))
+    assert main(["svhn", "train", "--out", str(run), "--resume", "--epochs", "3", "--quiet", "--json",
+                 "--data", str(moved)]) == 0
+    assert len(json.loads(capsys.readouterr().out)["history"]) == 3
+
+
+def test_svhn_train_resume_refuses_a_schedule_shorter_than_the_epochs_done(tmp_path, quick_run, capsys):
+    """`--resume --epochs 1` on a run of 2 epochs exited 0 and rewrote metrics.json with settings of 1 epoch
+    beside a history of 2."""
+    run = tmp_path / "run"
+    shutil.copytree(quick_run, run)
+    before = snapshot(run)
+    assert main(["svhn", "train", "--out", str(run), "--resume", "--epochs", "1", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "trained 2 epochs already" in err and "--epochs 1" in err, err
+    assert snapshot(run) == before
+
+
+def test_a_run_that_cannot_be_resumed_is_not_offered_to_resume(tmp_path, quick_run, synth_dir, capsys):
+    """A folder holding a run's metrics but no last.pt (a --recipe run's, which writes model.pt): `svhn train`
+    refused it with "resume it or choose another folder", and --resume then said there is nothing to resume."""
+    from .helpers import refused_here
+
+    run = tmp_path / "run"
+    shutil.copytree(quick_run, run)
+    for name in ("last.pt", "best.pt"):
+        (run / name).unlink()
+    refused_here(["svhn", "train", "--out", str(run), "--resume", "--quiet"], capsys, "no last.pt to resume from")
+    line = refused_here(["svhn", "train", "--data", str(synth_dir), "--quick", "--out", str(run), "--quiet"], capsys,
+                        "already holds a training run", "choose another folder")
+    assert "resume" not in line, line
+
+
+def test_svhn_train_resume_says_to_give_data_when_the_runs_data_are_gone(tmp_path, quick_run, capsys):
+    """The run's data folder moved away: `--resume` said only "SVHN file not found ... (run `dlexam svhn download`
+    or `dlexam svhn synth`)", not that --data says where a run's data now are."""
+    from dlexam import checkpoint
+
+    from .helpers import refused_here, rewrite_checkpoint
+
+    run = tmp_path / "run"
+    shutil.copytree(quick_run, run)
+    payload = checkpoint.load(run / "last.pt")
+    payload["extra"]["settings"]["data"] = str(tmp_path / "moved-away")
+    rewrite_checkpoint(run / "last.pt", payload)
+    before = snapshot(run)
+    refused_here(["svhn", "train", "--out", str(run), "--resume", "--quiet"], capsys, "moved-away", "--data")
+    assert snapshot(run) == before

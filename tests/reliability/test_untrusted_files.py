@@ -222,3 +222,38 @@ def test_a_hostile_key_json_is_one_line_before_any_grading(tmp_path, capsys, sav
     line = refused_here(["grade", "--key", str(tmp_path / "key.json"), str(tmp_path / "sheet.json")], capsys,
                         "not a key.json", *needles)
     assert len(line) < 400 and "sys." not in line, line
+
+
+def _deflated(src, dst) -> None:
+    """`src`'s archive written again with every entry deflated (torch.load reads it all the same)."""
+    import zipfile
+
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", compression=zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            zout.writestr(info.filename, zin.read(info.filename))
+
+
+@pytest.mark.parametrize("command", [["svhn", "predict", "IMAGE"], ["svhn", "evaluate", "--data", "unused"],
+                                     ["sort", "A B"]])
+def test_a_compressed_checkpoint_is_refused_before_it_is_unpacked(tmp_path, capsys, command):
+    """A checkpoint of 80 kB whose deflated archive unpacks to 80 MB of zeros was read whole into memory
+    (a few MB of file: gigabytes); torch.save never compresses, so dlexam refuses it before unpacking."""
+    from dlexam.svhn.shipped import shipped_path
+
+    from .helpers import refused_here
+
+    payload = checkpoint.load(shipped_path())
+    plain = tmp_path / "plain.pt"
+    checkpoint.save(plain, kind=payload["kind"], config=payload["config"], state_dict=payload["state_dict"],
+                    extra={**payload["extra"], "junk": torch.zeros(20_000_000)})
+    bomb = tmp_path / "bomb.pt"
+    _deflated(plain, bomb)
+    assert bomb.stat().st_size < plain.stat().st_size // 100
+    with pytest.raises(checkpoint.UserError, match="compressed or oversized entries"):
+        checkpoint.load(bomb)
+    image = tmp_path / "digit.png"
+    from PIL import Image
+
+    Image.new("L", (32, 32), 128).save(image)
+    argv = [str(image) if word == "IMAGE" else word for word in command]
+    refused_here([*argv, "--checkpoint", str(bomb)], capsys, "compressed or oversized")

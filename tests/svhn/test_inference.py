@@ -133,3 +133,23 @@ def test_tta_is_the_mean_of_two_readings(tmp_path, capsys):
     assert r["tta"] is True and r["n"] == len(files)
     assert r["accuracy"] == pytest.approx(float((want.argmax(1) == labels).double().mean()))
     assert r["loss"] == pytest.approx(float(-want[torch.arange(len(files)), labels].log().mean()), rel=1e-4)
+
+
+def test_a_digit_without_images_has_no_accuracy(tmp_path, capsys):
+    """An image folder without a 3 (your own digits rarely hold all ten) read "3:0.000": every 3 misread,
+    where there was none to read."""
+    import json
+    import shutil
+
+    files = _digit_folder(tmp_path / "digits")
+    shutil.rmtree(tmp_path / "digits" / "3")
+    assert main(["svhn", "evaluate", "--data", str(tmp_path / "digits"), "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    per_digit = {d: sum(1 for f in files if f.parent.name == str(d) and f.exists()) for d in range(10)}  # the oracle
+    assert [d for d in range(10) if r["per_class"][d] is None] == [d for d, n in per_digit.items() if n == 0] == [3]
+    for d, row in enumerate(r["confusion"]):
+        if per_digit[d]:
+            assert r["per_class"][d] == row[d] / per_digit[d]
+    assert main(["svhn", "evaluate", "--data", str(tmp_path / "digits")]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("per-class accuracy:"))
+    assert "  3:-  " in line and line.count(":") == 11, line

@@ -45,7 +45,8 @@ def cmd_evaluate(args) -> int:
         return 0
     print(f"{r.split}: accuracy {r.accuracy:.4f} on {r.n} images ({r.checkpoint}"
           + (", test-time augmentation)" if r.tta else ")"))
-    print("per-class accuracy: " + "  ".join(f"{d}:{a:.3f}" for d, a in enumerate(r.per_class)))
+    print("per-class accuracy: " + "  ".join(f"{d}:{'-' if a is None else f'{a:.3f}'}"  # -: no image of d
+                                             for d, a in enumerate(r.per_class)))
     print("confusion matrix (rows: true digit, columns: predicted):")
     print("      " + "".join(f"{d:>6}" for d in range(10)))
     for d, row in enumerate(r.confusion):

@@ -104,7 +104,7 @@ class Evaluation:
     n: int
     loss: float
     accuracy: float
-    per_class: list[float]
+    per_class: list[float | None]  # None: no image of that digit
     confusion: list[list[int]]  # rows: true digit, columns: predicted
     confusion_png: str | None = None
     tta: bool = False  # read with test-time augmentation (TestTimeAugmented)

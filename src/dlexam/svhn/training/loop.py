@@ -26,6 +26,7 @@ average equals the gradient of the global batch's mean loss. Only rank 0 writes 
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import time
@@ -296,7 +297,10 @@ def evaluate(
     dist: Dist | None = None,
     channels_last: bool = True,
 ) -> dict:
-    """Loss, accuracy, per-class accuracy and the confusion matrix (rows: true, columns: predicted)."""
+    """Loss, accuracy, per-class accuracy and the confusion matrix (rows: true, columns: predicted).
+
+    A digit without images has no accuracy: its per_class entry is None (not 0.0, which would say every
+    one of them was misread)."""
     d = dist or Dist()
     model.eval()
     idx_all = torch.arange(images.shape[0])[d.rank :: d.world]
@@ -313,7 +317,8 @@ def evaluate(
     confusion = _all_reduce(confusion, d)
     loss_sum = _all_reduce(loss_sum, d)
     n = int(confusion.sum())
-    per_class = (confusion.diag().double() / confusion.sum(1).clamp(min=1).double()).tolist()
+    per_class = [float(right) / int(total) if total else None
+                 for right, total in zip(confusion.diag().tolist(), confusion.sum(1).tolist(), strict=True)]
     return {
         "loss": float(loss_sum) / max(1, n),
         "accuracy": float(confusion.diag().sum()) / max(1, n),
@@ -446,7 +451,8 @@ def train_cnn(
 def load_data(data_dir, *, val_fraction: float = 0.1, split_seed: int = 0, quick: bool = False) -> dict:
     """Train split (an SVHN folder's train_32x32.mat, or an image folder) -> train/validation with their
     own seeded generator (the split never depends on the model or the training seed). --quick keeps
-    2,048 training and 512 validation images."""
+    2,048 training and 512 validation images. "sha256": the whole split's digest (:func:`data_digest`),
+    what a resumed run checks its data against."""
     images, labels, _ = load_labelled(data_dir, "train")
     n = images.shape[0]
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(int(split_seed)))
@@ -462,4 +468,14 @@ def load_data(data_dir, *, val_fraction: float = 0.1, split_seed: int = 0, quick
         "train_y": labels[train_idx],
         "val_x": images[val_idx],
         "val_y": labels[val_idx],
+        "sha256": data_digest(images, labels),
     }
+
+
+def data_digest(images: torch.Tensor, labels: torch.Tensor) -> str:
+    """The SHA-256 of a split as loaded (its uint8 images, then its int64 labels): the same digits in any
+    folder or format give the same digest, other digits (or other labels) another."""
+    h = hashlib.sha256()
+    for t in (images, labels):
+        h.update(memoryview(t.contiguous().numpy()).cast("B"))
+    return h.hexdigest()

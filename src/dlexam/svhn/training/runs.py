@@ -38,7 +38,15 @@ from dlexam.errors import NonFiniteLoss, UserError
 from dlexam.progress import ProgressFn, log
 from dlexam.svhn.model import KIND, CNNConfig, ExamCNN
 from dlexam.svhn.training import finetune
-from dlexam.svhn.training.loop import TrainConfig, evaluate, fit, load_data, make_optimizer, setup_distributed
+from dlexam.svhn.training.loop import (
+    NUM_CLASSES,
+    TrainConfig,
+    evaluate,
+    fit,
+    load_data,
+    make_optimizer,
+    setup_distributed,
+)
 
 RUN_MARKERS = runs.TRAINER_MARKERS
 QUICK_EPOCHS = 2
@@ -169,6 +177,8 @@ def _resume_state(run: SVHNRun, folder: runs.RunFolder | None) -> tuple[TrainCon
             raise TypeError("its quick flag or data folder is not what dlexam writes")
         if not isinstance(settings.get("init"), str | None):
             raise TypeError("its init (where fine-tuning started) is not a name")
+        if not isinstance(settings.get("data_sha256"), str | None):  # None: a run from before it was recorded
+            raise TypeError("its data digest is not what dlexam writes")
         model_cfg = CNNConfig.from_dict(payload["config"])
         if model_cfg.to_dict() != CNNConfig.from_dict(settings["model"]).to_dict():
             raise ValueError("its model config and its settings disagree")
@@ -181,6 +191,9 @@ def _resume_state(run: SVHNRun, folder: runs.RunFolder | None) -> tuple[TrainCon
     except (KeyError, TypeError, ValueError, UserError) as exc:
         raise UserError(f"{path}: its resume state is damaged ({exc})") from None
     merged = runs.resume_config(saved, run.given(), where=path, may_change=("epochs",))
+    if merged["epochs"] < start_epoch:  # a schedule cannot end before the epochs already trained
+        raise UserError(f"resume: {path} has trained {start_epoch} epochs already; --epochs {merged['epochs']} "
+                        f"would end before them (give {start_epoch} or more, or leave it out)")
     settings["train"]["epochs"] = merged["epochs"]
     cfg = TrainConfig.from_dict(settings["train"])
     if run.data is not None:
@@ -267,8 +280,16 @@ def _train(run: SVHNRun, folder: runs.RunFolder | None, progress: ProgressFn | N
         if run.init is not None:  # checked before the data are read: a bad --init is one line at once
             init_model, init = finetune.load_init(run.init)
             settings["init_sha256"] = init.sha256
+    if run.resume and run.data is None and not Path(settings["data"]).exists():
+        raise UserError(f"resume: {out / runs.LAST} was trained on {settings['data']}, which is gone; give --data "
+                        "with the folder where the run's data now are")
     data = load_data(settings["data"], val_fraction=settings["val_fraction"],
                      split_seed=settings["split_seed"], quick=settings["quick"])
+    if run.resume and settings.get("data_sha256") not in (None, data["sha256"]):
+        raise UserError(f"resume: {settings['data']} holds other digits than {out / runs.LAST} was trained on "
+                        "(another SHA-256 of its images and labels); --data on resume says where the run's "
+                        "own data now are")
+    settings["data_sha256"] = data["sha256"]
     d = setup_distributed()
     torch.manual_seed(cfg.seed)
     model = init_model if init is not None else ExamCNN(model_cfg)
@@ -283,6 +304,12 @@ def _train(run: SVHNRun, folder: runs.RunFolder | None, progress: ProgressFn | N
             + (f" (val accuracy before: {before:.4f})" if before is not None else ""))
     log(say, "svhn train", f"training on {len(data['train_x'])} images ({len(data['val_x'])} for validation),"
                            f" batch {cfg.batch_size}, {settings['engine']}")
+    missing = sorted(set(range(NUM_CLASSES)) - set(data["train_y"].unique().tolist()))
+    if missing:  # an image folder of a few digits: validation then measures those digits only
+        log(say, "svhn train", f"note: the training images hold no {', '.join(map(str, missing))} "
+            f"({NUM_CLASSES - len(missing)} of the {NUM_CLASSES} digits); the validation accuracy measures only "
+            "the digits present, and the network " + ("may forget the others" if init is not None
+                                                       else "learns nothing of the others"))
     optimizer = make_optimizer(model, cfg)
     if payload is not None:
         checkpoint.load_weights(model, payload, out / runs.LAST)
