@@ -7,6 +7,8 @@ input left its --out folder behind, holding only the lock file.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -58,8 +60,44 @@ def test_a_refused_run_keeps_a_folder_it_did_not_make_and_everything_in_it(tmp_p
     for out in (empty, full):
         assert main(["svhn", "train", "--data", str(tmp_path / "absent"), "--out", str(out), "--quick"]) == 2
     capsys.readouterr()
-    assert empty.is_dir() and sorted(p.name for p in empty.iterdir()) in ([], [LOCK])
-    assert (full / "notes.txt").read_text() == "mine"
+    # as they were: not even the lock file the command made there (it left one until 2026-12-06)
+    assert empty.is_dir() and list(empty.iterdir()) == []
+    assert [p.name for p in full.iterdir()] == ["notes.txt"] and (full / "notes.txt").read_text() == "mine"
+
+
+def test_a_lock_file_that_was_there_stays(tmp_path, capsys):
+    """Only a lock file the command made goes: one left by an earlier dlexam (killed, say) is not its to remove."""
+    (tmp_path / LOCK).write_text("process 1")
+    assert main(["svhn", "train", "--data", str(tmp_path / "absent"), "--out", str(tmp_path), "--quick"]) == 2
+    capsys.readouterr()
+    assert [p.name for p in tmp_path.iterdir()] == [LOCK]
+
+
+def test_a_lock_file_removed_by_its_holder_before_it_let_go_is_not_the_lock(tmp_path, monkeypatch):
+    """A holder removes the lock file it made, then lets go. Whoever opened that file before the removal gets
+    the flock of a file no name leads to: two processes would each hold 'the' lock. The taker must find its
+    file still named .dlexam.lock, or open the name afresh."""
+    import fcntl
+
+    from dlexam.files import lock as lock_module
+
+    real_flock, calls = fcntl.flock, []
+
+    def holder_removes_it_first(fd, op):
+        if not calls:
+            (tmp_path / LOCK).unlink()  # the holder's close: the file goes, then its lock
+        calls.append(fd)
+        return real_flock(fd, op)
+
+    monkeypatch.setattr(lock_module.fcntl, "flock", holder_removes_it_first)
+    fd, created = lock_module.take_lock(tmp_path)
+    try:
+        assert len(calls) == 2 and created
+        named = (tmp_path / LOCK).stat()
+        held = os.fstat(fd)
+        assert (held.st_dev, held.st_ino) == (named.st_dev, named.st_ino) and held.st_nlink == 1
+    finally:
+        os.close(fd)
 
 
 def test_a_folder_made_for_a_png_goes_again_when_the_evaluation_fails(tmp_path, capsys):

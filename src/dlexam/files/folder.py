@@ -101,8 +101,9 @@ class OutputDir:
         self.what = what
         self.run_files = tuple(run_files)
         self._lock_fd: int | None = None
+        self._lock_created = False  # whether taking the lock made the lock file (else it was there)
         if lock:
-            self._lock_fd = take_lock(self.path, what)
+            self._lock_fd, self._lock_created = take_lock(self.path, what)
         try:
             refuse_unsafe_target(self.path / MANIFEST)
         except BaseException:
@@ -112,7 +113,9 @@ class OutputDir:
     def close(self) -> None:
         """Release the lock (also released when the process ends). If this OutputDir made the folder and
         nothing was written there (the command failed first), the folder goes again: the lock file,
-        then each folder made for it while it is empty. Nothing else is ever removed. The folders it
+        then each folder made for it while it is empty. In a folder that was there, a lock file this
+        OutputDir made goes again if nothing of dlexam's is there (no file record): a refused command
+        leaves a user's folder as it was. Nothing else is ever removed. The folders it
         adopted (:meth:`adopt`) are closed first, newest first, so an unused tree goes as a whole."""
         while self._children:
             self._children.pop().close()
@@ -120,7 +123,8 @@ class OutputDir:
             unused = bool(self._created) and {e.name for e in os.scandir(self.path)} <= {LOCK}
         except OSError:  # the folder is gone already
             unused = False
-        if unused and self._lock_fd is not None:
+        litter = self._lock_created and not os.path.lexists(self.path / MANIFEST)
+        if (unused or litter) and self._lock_fd is not None:
             with contextlib.suppress(OSError):
                 os.unlink(self.path / LOCK)  # while still held: no other writer takes it in between
         if self._lock_fd is not None:

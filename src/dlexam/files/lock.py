@@ -4,7 +4,9 @@
   a second writer gets a one-line error. The lock file is opened without following a link and never
   created through one; a lock file that is a link, has other names (hard links) or holds anything but
   dlexam's own "process N" is refused, untouched. The kernel drops the lock when its process dies, so a
-  killed run leaves no stale lock behind.
+  killed run leaves no stale lock behind. A holder may remove the lock file before it lets go (a folder
+  left with nothing of dlexam's in it): whoever locks must then find the name still naming the file it
+  locked, or open it afresh.
 - :func:`folder_locked`: a brief lock on the folder itself, held while its file record is updated.
 """
 
@@ -26,21 +28,36 @@ LOCK = ".dlexam.lock"
 _LOCK_TEXT = re.compile(rb"(process [0-9]{1,12})?")
 
 
-def take_lock(folder: Path, what: str = "out") -> int:
-    """Hold `folder`/.dlexam.lock exclusively (flock) and return its descriptor; one line if another holds it.
+def take_lock(folder: Path, what: str = "out") -> tuple[int, bool]:
+    """Hold `folder`/.dlexam.lock exclusively (flock); (its descriptor, whether this call created the file).
+    One line if another holds it.
 
     The file is opened without following a link and created only as a new regular file here; one that
     is a link, has other names or holds anything but "process N" is refused, untouched."""
+    for _ in range(8):  # another holder removed the file between our open and our lock: open it afresh
+        taken = _take_lock(folder, what)
+        if taken is not None:
+            return taken
+    raise UserError(f"{what} {folder} is in use by other processes; wait for them or choose another folder")
+
+
+def _take_lock(folder: Path, what: str) -> tuple[int, bool] | None:
     lock = folder / LOCK
+    flags = os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
     try:
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o644)
+        try:
+            fd, created = os.open(lock, flags | os.O_CREAT | os.O_EXCL, 0o644), True
+        except FileExistsError:
+            fd, created = os.open(lock, flags), False
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise UserError(f"{lock} is a symbolic link; dlexam never writes through one (remove it)") from None
+        if exc.errno == errno.ENOENT:
+            return None  # removed by its holder between the two opens
         raise write_error(lock, exc) or UserError(f"cannot open {lock}: {exc.strerror or exc}") from None
     try:
         st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
+        if not stat.S_ISREG(st.st_mode) or st.st_nlink > 1:
             why = "it has other names (hard links)" if stat.S_ISREG(st.st_mode) else "not a regular file"
             raise UserError(f"{lock} is not dlexam's lock file ({why}); not touching it")
         try:
@@ -48,15 +65,23 @@ def take_lock(folder: Path, what: str = "out") -> int:
         except OSError:
             holder = os.read(fd, 200).decode("utf-8", "replace").strip() or "another process"
             raise UserError(f"{what} {folder} is in use by {holder}; wait for it or choose another folder") from None
+        try:
+            now = os.stat(lock, follow_symlinks=False)
+        except FileNotFoundError:
+            now = None
+        if now is None or (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino):
+            os.close(fd)  # its holder removed it before letting go: the lock is the file the name names now
+            return None
         text = os.pread(fd, 64, 0)
         if _LOCK_TEXT.fullmatch(text) is None:
             raise UserError(f"{lock} exists and was not written by dlexam; not touching it (remove it)")
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"process {os.getpid()}".encode(), 0)
     except BaseException:
-        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.close(fd)
         raise
-    return fd
+    return fd, created
 
 
 @contextlib.contextmanager
