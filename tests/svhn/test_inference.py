@@ -153,3 +153,27 @@ def test_a_digit_without_images_has_no_accuracy(tmp_path, capsys):
     assert main(["svhn", "evaluate", "--data", str(tmp_path / "digits")]) == 0
     line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("per-class accuracy:"))
     assert "  3:-  " in line and line.count(":") == 11, line
+
+
+def test_a_default_confusion_png_that_cannot_be_written_does_not_stop_the_evaluation(tmp_path, capsys):
+    """`svhn evaluate --checkpoint F` writes its PNG beside F unasked; a user's file of that name there refused the
+    whole evaluation. Now the PNG is skipped with a note, the user's file untouched; a --png the user names
+    is still refused."""
+    run = tmp_path / "run"
+    run.mkdir()
+    torch.manual_seed(0)
+    checkpoint.save(run / "model.pt", kind=KIND, config=CNNConfig().to_dict(),
+                    state_dict=ExamCNN(fused=False).state_dict())
+    _digit_folder(tmp_path / "digits")
+    theirs = run / "confusion_test.png"  # the default: confusion_<split>.png beside the checkpoint
+    theirs.write_bytes(b"the user's own picture")
+    argv = ["svhn", "evaluate", "--checkpoint", str(run / "model.pt"), "--data", str(tmp_path / "digits")]
+    assert main([*argv, "--json"]) == 0
+    captured = capsys.readouterr()
+    r = json.loads(captured.out)
+    assert r["n"] == 20 and r["confusion_png"] is None and "not written by dlexam" in r["confusion_png_skipped"]
+    assert "dlexam: note: no confusion PNG:" in captured.err and "--png FILE" in captured.err
+    assert theirs.read_bytes() == b"the user's own picture"
+    assert main([*argv, "--png", str(theirs)]) == 2
+    assert "not written by dlexam" in capsys.readouterr().err
+    assert theirs.read_bytes() == b"the user's own picture"

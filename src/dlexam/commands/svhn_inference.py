@@ -39,7 +39,11 @@ def cmd_evaluate(args) -> int:
     if png is None and args.checkpoint is not None:  # beside the user's checkpoint; never inside the installed package
         png = resolve(args.checkpoint).parent / f"confusion_{args.split}.png"
     model, name = load_model_given(args)
-    r = evaluate_checkpoint(model, args.data, args.split, png=png, force=args.force, name=name, tta=args.tta)
+    r = evaluate_checkpoint(model, args.data, args.split, png=png, force=args.force, name=name, tta=args.tta,
+                            png_optional=args.png is None)  # the default place: skipped, with a note, if taken
+    if r.confusion_png_skipped:
+        print(f"dlexam: note: no confusion PNG: {r.confusion_png_skipped}; --png FILE names another place",
+              file=sys.stderr)
     if args.json:
         _print_json(r.to_json())
         return 0
@@ -141,7 +145,8 @@ def register_inference(s) -> None:
         "--png",
         type=path,
         default=None,
-        help="default: confusion_<split>.png beside --checkpoint (none for the shipped model)",
+        help="default: confusion_<split>.png beside --checkpoint, skipped with a note if it cannot be written "
+             "there (none for the shipped model)",
     )
     q.add_argument("--force", action="store_true", help="replace --png even where dlexam did not write it")
     q.add_argument("--tta", action="store_true", help=TTA_HELP)

@@ -15,7 +15,7 @@ of the shipped recipe, more than a point on Chars74K (docs/svhn.md measures it).
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -108,19 +108,23 @@ class Evaluation:
     confusion: list[list[int]]  # rows: true digit, columns: predicted
     confusion_png: str | None = None
     tta: bool = False  # read with test-time augmentation (TestTimeAugmented)
+    confusion_png_skipped: str | None = None  # why a PNG that was only a default was not written
 
     def to_json(self) -> dict:
         return asdict(self)
 
 
 def evaluate_checkpoint(path: ModelSource, data_dir, split: str = "test", png: str | Path | None = None, *,
-                        force: bool = False, name: str | None = None, tta: bool = False) -> Evaluation:
+                        force: bool = False, name: str | None = None, tta: bool = False,
+                        png_optional: bool = False) -> Evaluation:
     """Accuracy, per-class accuracy and confusion matrix of a checkpoint (None: the shipped model; or a
     model already loaded by :func:`load_model`, then `name` says which) on an SVHN split or an image
     folder (:func:`dlexam.svhn.data.official.load_labelled`).
 
     `png`, if given, receives the confusion matrix; it is checked before any work and never replaces
-    a file dlexam did not write (unless `force`); it must be named *.png. `tta`: read each image as
+    a file dlexam did not write (unless `force`); it must be named *.png. With `png_optional` (a place the
+    user did not ask for) a PNG that cannot be written there is skipped, the reason in
+    `confusion_png_skipped`, and the evaluation goes on. `tta`: read each image as
     :class:`TestTimeAugmented` does.
     """
     if isinstance(path, nn.Module) and name is None:
@@ -130,9 +134,17 @@ def evaluate_checkpoint(path: ModelSource, data_dir, split: str = "test", png: s
     png = Path(png)
     if png.suffix.lower() != ".png":
         raise UserError(f"png {png}: the confusion matrix is a PNG image; give a file name ending in .png")
-    out = OutputDir(png.parent, force=force, what="png folder")
+    out = None
     try:
+        out = OutputDir(png.parent, force=force, what="png folder")
         out.claim(png.name)
+    except UserError as exc:
+        if out is not None:
+            out.close()
+        if not png_optional:
+            raise
+        return replace(_evaluate(path, data_dir, split, None, None, name, tta), confusion_png_skipped=str(exc))
+    try:
         return _evaluate(path, data_dir, split, out, png.name, name, tta)
     finally:
         out.close()  # a folder made for the PNG goes again if the evaluation failed first
