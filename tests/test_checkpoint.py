@@ -49,6 +49,23 @@ def test_rejects_foreign_truncated_and_wrong_kind(tmp_path):
         checkpoint.load(tmp_path / "empty_run")
 
 
+def test_a_zip_that_torch_save_did_not_write_is_named_so(tmp_path):
+    """Any zip archive passed the format check, and torch's own words came back: "[enforce fail at
+    inline_container.cc:180] . file in archive is not in a subdirectory: hello.txt"."""
+    import zipfile
+
+    other = tmp_path / "other.pt"
+    with zipfile.ZipFile(other, "w") as z:
+        z.writestr("hello.txt", "hi")
+    with pytest.raises(UserError) as e:
+        checkpoint.load(other)
+    assert str(e.value) == (f"{other} is not a readable dlexam checkpoint (a zip archive, but not one torch.save "
+                            "writes: no ARCHIVE/data.pkl in it)")
+    torch.save({"a": torch.zeros(1)}, tmp_path / "torch.pt")  # what torch.save writes passes this check
+    with pytest.raises(UserError, match=r"torch\.pt is not a dlexam checkpoint$"):  # read, then found not ours
+        checkpoint.load(tmp_path / "torch.pt")
+
+
 def test_architecture_mismatch_is_a_user_error(tmp_path):
     checkpoint.save(tmp_path / "a.pt", kind="toy", config={}, state_dict=torch.nn.Linear(3, 2).state_dict())
     with pytest.raises(UserError, match="architecture"):

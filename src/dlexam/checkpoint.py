@@ -131,6 +131,9 @@ def _check_archive(p: Path) -> None:
             entries = z.infolist()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
         raise UserError(f"{p} is not a readable dlexam checkpoint (a damaged archive: {_reason(exc)})") from None
+    if not any(e.filename.count("/") == 1 and e.filename.endswith("/data.pkl") for e in entries):
+        raise UserError(f"{p} is not a readable dlexam checkpoint (a zip archive, but not one torch.save writes: "
+                        "no ARCHIVE/data.pkl in it)")
     packed = any(e.compress_type != zipfile.ZIP_STORED or e.file_size != e.compress_size for e in entries)
     if packed or sum(e.file_size for e in entries) > p.stat().st_size:
         raise UserError(f"{p} is not a readable dlexam checkpoint (its archive holds compressed or oversized "
