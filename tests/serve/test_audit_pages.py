@@ -1,0 +1,75 @@
+"""A demanding user's audit of /cnn, /geoff and /practice (2026-12-06): each test failed on the pages before its fix.
+
+Oracles: the library's explanation of the same cell (dlexam.svhn.explain, itself checked against nn.Conv2d in
+test_cnn_exactness.py), torch.softmax on its logits, the exam's weight cap typed here, and what the user typed."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import torch
+
+from .browser import EXAMPLE_Q, counter, ready
+from .test_browser import _seven
+from .test_pages import _image_of, errored
+
+# The labels of /cnn's explanation panel: its headings and captions, each with the heading it stands under.
+LABELS = """() => {
+    let heading = null;
+    return [...document.querySelectorAll('#explain h3, #explain figcaption')].map((el) => {
+        if (el.tagName === 'H3') { heading = el.textContent; return [el.textContent, null]; }
+        return [el.textContent, heading];
+    });
+}"""
+
+
+def _labels_said_once(labels: list[list[str | None]]) -> None:
+    """No label repeats its heading (a caption "patch" under "input patch", "kernel 0" under "kernel")."""
+    for text, heading in labels:
+        if heading is not None:
+            assert text.split()[0] not in heading.split(), (text, heading)
+    headings = [t for t, h in labels if h is None]
+    assert len(headings) == len(set(headings)), headings
+
+
+def test_cnn_explanations_say_each_label_once(page):
+    """/cnn's explanation panel wrote its labels twice: the heading "input patch" over a caption "patch", "kernel"
+    over "kernel 0" (Conv-2: "kernel 2, channel 0" under "kernel"), and the layer table's panel "weights: 0 = 0". A
+    clicked probability was announced as "logits[3] = -5.3387", not as the probability clicked."""
+    from dlexam.svhn.explain import explain
+    from dlexam.svhn.inference import load_model
+
+    model = load_model()[0]
+    page.goto(f"{page.base}/cnn?img={_seven()}&explain=conv1:0,12,9")
+    ready(page, predictions=1)
+    page.wait_for_selector("#explain-panel[data-at='conv1:0,12,9']")
+    labels = page.evaluate(LABELS)
+    assert labels == [["input patch", None], ["kernel 0", None]]  # one input channel: no caption at all
+
+    page.select_option("#explain-layer", "conv2")
+    page.fill("#explain-at", "2,0,0")
+    page.press("#explain-at", "Enter")
+    page.wait_for_selector("#explain-panel[data-at='conv2:2,0,0']")
+    labels = page.evaluate(LABELS)
+    _labels_said_once(labels)
+    want = explain(model, _image_of(page), "conv2", (2, 0, 0)).to_json()
+    sums = [f"{v:.4f}" for v in want["channel_sums"]]
+    assert labels == ([["input patch", None]] +
+                      [[f"pool1 map {c}: products sum to {s}", "input patch"] for c, s in enumerate(sums)] +
+                      [["kernel 2", None]] + [[f"for pool1 map {c}", "kernel 2"] for c in range(8)])
+
+    page.click("#p-3")
+    page.wait_for_selector("#explain-panel[data-at='logits:3']")
+    logit = explain(model, _image_of(page), "logits", (3,)).to_json()
+    p = torch.softmax(torch.tensor(logit["logits"], dtype=torch.float64), 0)[3].item()
+    assert page.text_content("#status") == f"probability of digit 3 = {p:.4f}: logit 3 = {logit['logits'][3]:.4f}"
+    assert page.text_content("#p-3") == f"{p:.4f}"
+
+    for number in ("pool1.weights", "flatten.params", "conv1.output"):
+        page.click(f"#layer-rows td[data-number='{number}']")
+        page.wait_for_selector(f"#table-explain[data-number='{number}']")
+        for line in page.eval_on_selector_all("#table-explain li", "els => els.map((e) => e.textContent)"):
+            assert not re.search(r": (\S+) = \1\b", line), line  # "weights: 0 = 0"
+        if number == "flatten.params":
+            assert page.inner_text("#table-explain li[data-what=weights]").startswith("weights: 0 (Flatten")
