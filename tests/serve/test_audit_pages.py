@@ -10,9 +10,9 @@ import re
 import pytest
 import torch
 
-from .browser import EXAMPLE_Q, counter, ready
+from .browser import counter, ready
 from .test_browser import _seven
-from .test_pages import _image_of, errored
+from .test_pages import _image_of
 
 # The labels of /cnn's explanation panel: its headings and captions, each with the heading it stands under.
 LABELS = """() => {
@@ -73,3 +73,53 @@ def test_cnn_explanations_say_each_label_once(page):
             assert not re.search(r": (\S+) = \1\b", line), line  # "weights: 0 = 0"
         if number == "flatten.params":
             assert page.inner_text("#table-explain li[data-what=weights]").startswith("weights: 0 (Flatten")
+
+
+# ---- /practice when the browser keeps nothing ------------------------------------------------------------------
+
+REFUSE_STORAGE = {
+    # the store is full: writing the page's progress fails (a small probe still fits)
+    "full": """Storage.prototype.setItem = function (k) {
+        if (k === 'dlexam.practice') throw new DOMException('the quota has been exceeded', 'QuotaExceededError');
+    };""",
+    # storage disabled (cookies blocked): reading window.localStorage itself throws
+    "disabled": """Object.defineProperty(window, 'localStorage', {configurable: true,
+        get() { throw new DOMException('access is denied for this document', 'SecurityError'); }});""",
+}
+
+
+@pytest.mark.parametrize("how", sorted(REFUSE_STORAGE))
+def test_practice_checks_and_says_plainly_when_the_browser_keeps_nothing(page, how):
+    """localStorage refusing a write (its quota full) threw out of the check after the marks were drawn: the page
+    stayed busy, the score was never recorded as checked and the user was not told that nothing is kept. Now the
+    check completes, and the page says plainly that answers and scores will not be kept (storage disabled: as soon as
+    the page opens)."""
+    from dlexam.variants import make_variant
+    from dlexam.variants.grade import grade
+
+    from .test_practice import check, fill, key_answers
+
+    page.add_init_script(REFUSE_STORAGE[how])
+    page.goto(f"{page.base}/practice?seed=3")
+    ready(page)
+    if how == "disabled":
+        assert page.is_visible("#storage-note")
+        note = page.text_content("#storage-note")
+        assert "will not be kept: this browser does not let the page store anything" in note
+    v = make_variant(3)
+    answers = {k: a for k, a in key_answers(v).items() if k.startswith("Pr1.")}
+    answers["Pr1.3.in_features"] = "1"
+    fill(page, answers)
+    check(page)
+    g = grade(v, {**answers, "seed": 3})
+    status = page.text_content("#status")
+    assert status.startswith(f"score {float(g.score):g} of {float(g.max_score):g}") and "not kept" in status
+    assert page.locator("#field-Pr1\\.3\\.in_features.wrong").count() == 1
+    assert page.locator(".field.right").count() == sum(r.correct for r in g.fields)
+    note = page.text_content("#storage-note")
+    assert page.is_visible("#storage-note") and note.startswith("your answers and scores will not be kept")
+    assert ("is full" in note) == (how == "full")
+    assert note in page.text_content("#progress")  # "your progress" does not claim to keep anything
+    n = counter(page, "checked")
+    page.press("#in-Pr1\\.3\\.in_features", "Enter")  # and checks again
+    ready(page, checked=n + 1)
