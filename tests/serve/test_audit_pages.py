@@ -5,14 +5,15 @@ test_cnn_exactness.py), torch.softmax on its logits, the exam's weight cap typed
 
 from __future__ import annotations
 
+import math
 import re
 
 import pytest
 import torch
 
-from .browser import counter, ready
+from .browser import EXAMPLE_Q, counter, params, ready
 from .test_browser import _seven
-from .test_pages import _image_of
+from .test_pages import _image_of, errored
 
 # The labels of /cnn's explanation panel: its headings and captions, each with the heading it stands under.
 LABELS = """() => {
@@ -123,3 +124,45 @@ def test_practice_checks_and_says_plainly_when_the_browser_keeps_nothing(page, h
     n = counter(page, "checked")
     page.press("#in-Pr1\\.3\\.in_features", "Enter")  # and checks again
     ready(page, checked=n + 1)
+
+
+# ---- /geoff: a weight the model cannot take, and a server that does not answer -----------------------------------
+
+W_V_EDITED = [[-1.25, 3], [1, 2], [2, 1], [3, 0]]  # the exam's W_V with its first entry typed as -1.25
+
+
+def test_geoff_refuses_a_weight_it_cannot_take_in_the_cells_words_and_recovers(page):
+    """A link whose W_V is no matrix of numbers (W_V=1e400,...) silently showed the exam's W_V instead (other numbers
+    than the link's, and no word of it); a typed 1e400 was called "not a number"; a typed 2e6 went into the URL and
+    came back as the server's "W_V entries must be finite numbers within +-1e+06, got 2000000.0", naming no cell and
+    not marking it. A server that stopped was "the server did not answer (Failed to fetch)", no hint what to do.
+    After each refusal a valid weight brings every number back as autograd gives it (test_exactness's oracle)."""
+    from .test_exactness import oracle, wrong_numbers
+
+    page.goto(f"{page.base}/geoff?{EXAMPLE_Q}&T=0.5&grad=1&W_V=1e400,3;1,2;2,1;3,0")
+    said = errored(page, says="the link's W_V")
+    assert 'the link\'s W_V ("1e400,3;1,2;2,1;3,0") is not 4 rows of 2 numbers between -1e6 and 1e6' in said
+    assert page.is_hidden("#matrices-panel") and page.is_hidden("#grad-panel")
+    cell = page.locator("#edit-W_V input").first
+    cell.fill("-1.25")
+    ready(page)
+    assert wrong_numbers(page, oracle(0.5, edits={"W_V": W_V_EDITED}), heads=1) == []
+
+    label = "W_V row 1, column 1"
+    for typed, says in [("NaN", f'{label}: "NaN" is not a number'), ("1e400", f"{label}: 1e400 is too large: a "
+                        "weight lies between -1e6 and 1e6"), ("", f"{label} is empty: type a number"),
+                        ("2e6", f"{label}: 2e6 is too large: a weight lies between -1e6 and 1e6")]:
+        cell.fill(typed)
+        assert says in errored(page, says=says)
+        assert page.text_content("#status") == "no result: " + page.text_content("#error")
+        assert cell.get_attribute("aria-invalid") == "true" and page.is_hidden("#matrices-panel")
+        assert params(page)["W_V"] == "-1.25,3;1,2;2,1;3,0"  # the last valid weights, never the refused one
+
+    page.route("**/api/geoff?*", lambda r: r.abort("connectionrefused"))  # the server has stopped
+    cell.fill("-1.25")
+    assert "the server did not answer: is dlexam serve still running?" in errored(page, says="did not answer")
+    page.unroute("**/api/geoff?*")
+    page.check("#t-sqrt")  # any change asks again: the page was in its error state until it answers
+    ready(page)
+    assert wrong_numbers(page, oracle(math.sqrt(2), edits={"W_V": W_V_EDITED}), heads=1) == []
+    page.watch.errors = [e for e in page.watch.errors if "ERR_CONNECTION_REFUSED" not in e]

@@ -43,7 +43,8 @@ const DL = {
     try {
       resp = await fetch(url, opts);
     } catch (e) {
-      return {ok: false, status: 0, data: {error: "the server did not answer (" + e.message + ")", field: null}};
+      return {ok: false, status: 0, data: {error: "the server did not answer: is dlexam serve still running? Start it " +
+        "again and retry (" + e.message + ")", field: null}};
     }
     let data;
     try { data = await resp.json(); } catch (e) { data = {error: "not JSON (" + resp.status + ")", field: null}; }
