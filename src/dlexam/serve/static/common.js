@@ -133,12 +133,22 @@ const DL = {
 
   // A box that scrolls sideways (a wide table at 500 px) takes the keyboard focus, so it can be scrolled without a
   // mouse; one that fits does not (no useless Tab stop).
+  // Each such box is a region whose name says what scrolls, and no two share a name (a table without an id, such as
+  // those of /practice's worked solutions, named every box "scrollable: ": axe's landmark-unique at 360 px).
   scrollables() {
+    const taken = new Map();
     for (const box of document.querySelectorAll(".scroll")) {
       if (box.scrollWidth > box.clientWidth + 1) {
         box.tabIndex = 0;
         box.setAttribute("role", "region");
-        box.setAttribute("aria-label", "scrollable: " + (box.querySelector("table") || box).id);
+        const table = box.querySelector("table"), figure = box.closest("figure"), article = box.closest("article[id]");
+        const caption = figure && figure.querySelector("figcaption");
+        let name = [(table && table.id) || (caption && caption.textContent.trim()) || "table",
+          article ? "in " + article.id : ""].filter(Boolean).join(" ");
+        const n = (taken.get(name) || 0) + 1;
+        taken.set(name, n);
+        if (n > 1) name += ` (${n})`;
+        box.setAttribute("aria-label", "scrollable: " + name);
         box.dataset.scrolls = "";  // style.css writes "scroll sideways" above it: the right-hand columns are off-screen
       } else {
         box.removeAttribute("tabindex");
