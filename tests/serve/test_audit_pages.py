@@ -195,3 +195,27 @@ def test_every_state_at_360_and_800_px_has_no_axe_violation_and_no_sideways_page
     assert wide == {name: [] for name in wide}
     ctx.close()
     watch.check()
+
+
+def test_cnn_the_predictions_probability_is_a_number_to_click_and_the_clicked_one_is_outlined(page):
+    """The "P = 0.9991" beside the predicted digit was plain text (every other number of /cnn explains itself), and a
+    clicked probability was not outlined (the stylesheet outlined a picked cell, span or map, not a button)."""
+    from dlexam.svhn.explain import explain
+    from dlexam.svhn.inference import load_model
+
+    page.goto(f"{page.base}/cnn?img={_seven()}")
+    ready(page, predictions=1)
+    digit = int(page.text_content("#digit"))
+    logits = explain(load_model()[0], _image_of(page), "logits", (digit,)).to_json()["logits"]
+    p = torch.softmax(torch.tensor(logits, dtype=torch.float64), 0)[digit].item()
+    assert page.text_content("#p-best") == f"P = {p:.4f}"
+    assert page.get_attribute("#p-best", "aria-label") == f"probability of digit {digit}, the prediction: {p:.4f}"
+    page.focus("#p-best")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(f"#explain-panel[data-at='logits:{digit}']")
+    outline = "(sel) => getComputedStyle(document.querySelector(sel)).outlineStyle"
+    assert page.evaluate(outline, f"#p-{digit}") != "none"
+    other = (digit + 1) % 10
+    page.click(f"#p-{other}")
+    page.wait_for_selector(f"#explain-panel[data-at='logits:{other}']")
+    assert page.evaluate(outline, f"#p-{other}") != "none" and page.evaluate(outline, f"#p-{digit}") == "none"

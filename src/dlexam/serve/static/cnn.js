@@ -125,7 +125,11 @@ function render(d) {
   $("input32").style.width = "128px";
   $("input32").style.height = "128px";
   $("digit").textContent = String(d.digit);
-  $("digit-p").textContent = `P = ${d.probabilities[d.digit].toFixed(4)}`;
+  // the prediction's probability is a number to click like the ten below it (it was plain text)
+  const best = d.probabilities[d.digit].toFixed(4);
+  $("digit-p").replaceChildren(DL.el("button", {type: "button", class: "mono pick", id: "p-best", text: `P = ${best}`,
+    title: `the arithmetic of logit ${d.digit}`, "aria-label": `probability of digit ${d.digit}, the prediction: ${best}`,
+    onclick: () => explain("logits", [d.digit])}));
   const probs = $("probs");
   probs.textContent = "";
   d.probabilities.forEach((p, k) => {
