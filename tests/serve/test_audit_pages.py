@@ -209,7 +209,7 @@ def test_cnn_the_predictions_probability_is_a_number_to_click_and_the_clicked_on
     logits = explain(load_model()[0], _image_of(page), "logits", (digit,)).to_json()["logits"]
     p = torch.softmax(torch.tensor(logits, dtype=torch.float64), 0)[digit].item()
     assert page.text_content("#p-best") == f"P = {p:.4f}"
-    assert page.get_attribute("#p-best", "aria-label") == f"probability of digit {digit}, the prediction: {p:.4f}"
+    assert page.get_attribute("#p-best", "aria-label") == f"probability of digit {digit}, the prediction: P = {p:.4f}"
     page.focus("#p-best")
     page.keyboard.press("Enter")
     page.wait_for_selector(f"#explain-panel[data-at='logits:{digit}']")

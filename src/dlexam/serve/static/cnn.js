@@ -128,7 +128,7 @@ function render(d) {
   // the prediction's probability is a number to click like the ten below it (it was plain text)
   const best = d.probabilities[d.digit].toFixed(4);
   $("digit-p").replaceChildren(DL.el("button", {type: "button", class: "mono pick", id: "p-best", text: `P = ${best}`,
-    title: `the arithmetic of logit ${d.digit}`, "aria-label": `probability of digit ${d.digit}, the prediction: ${best}`,
+    title: `the arithmetic of logit ${d.digit}`, "aria-label": `probability of digit ${d.digit}, the prediction: P = ${best}`,
     onclick: () => explain("logits", [d.digit])}));
   const probs = $("probs");
   probs.textContent = "";
