@@ -11,6 +11,8 @@ import re
 import pytest
 import torch
 
+from dlexam.spec.numbers import decimal_text
+
 from .browser import EXAMPLE_Q, counter, params, ready
 from .test_browser import _seven
 from .test_pages import _image_of, errored
@@ -64,8 +66,9 @@ def test_cnn_explanations_say_each_label_once(page):
     page.wait_for_selector("#explain-panel[data-at='logits:3']")
     logit = explain(model, _image_of(page), "logits", (3,)).to_json()
     p = torch.softmax(torch.tensor(logit["logits"], dtype=torch.float64), 0)[3].item()
-    assert page.text_content("#status") == f"probability of digit 3 = {p:.4f}: logit 3 = {logit['logits'][3]:.4f}"
-    assert page.text_content("#p-3") == f"{p:.4f}"
+    assert page.text_content("#status") == (f"probability of digit 3 = {decimal_text(p)}: logit 3 = "
+                                            f"{decimal_text(logit['logits'][3])}")
+    assert page.text_content("#p-3") == decimal_text(p)
 
     for number in ("pool1.weights", "flatten.params", "conv1.output"):
         page.click(f"#layer-rows td[data-number='{number}']")
@@ -198,8 +201,9 @@ def test_every_state_at_360_and_800_px_has_no_axe_violation_and_no_sideways_page
 
 
 def test_cnn_the_predictions_probability_is_a_number_to_click_and_the_clicked_one_is_outlined(page):
-    """The "P = 0.9991" beside the predicted digit was plain text (every other number of /cnn explains itself), and a
-    clicked probability was not outlined (the stylesheet outlined a picked cell, span or map, not a button)."""
+    """The "P = 0.9991" beside the predicted digit was plain text (every other number of /cnn explains itself), a
+    clicked probability was not outlined (the stylesheet outlined a picked cell, span or map, not a button), and a
+    probability under 0.00005 was written "0.0000", as if it were 0 (/geoff writes such a number as 1.703e-7)."""
     from dlexam.svhn.explain import explain
     from dlexam.svhn.inference import load_model
 
@@ -207,9 +211,19 @@ def test_cnn_the_predictions_probability_is_a_number_to_click_and_the_clicked_on
     ready(page, predictions=1)
     digit = int(page.text_content("#digit"))
     logits = explain(load_model()[0], _image_of(page), "logits", (digit,)).to_json()["logits"]
-    p = torch.softmax(torch.tensor(logits, dtype=torch.float64), 0)[digit].item()
-    assert page.text_content("#p-best") == f"P = {p:.4f}"
-    assert page.get_attribute("#p-best", "aria-label") == f"probability of digit {digit}, the prediction: P = {p:.4f}"
+    probabilities = torch.softmax(torch.tensor(logits, dtype=torch.float64), 0).tolist()
+    p = probabilities[digit]
+    shown = decimal_text(p)
+    assert page.text_content("#p-best") == f"P = {shown}"
+    assert page.get_attribute("#p-best", "aria-label") == f"probability of digit {digit}, the prediction: P = {shown}"
+    # a probability too small for 4 decimals was "0.0000", which it is not: now 4 significant digits (3.024e-7)
+    tiny = 0
+    for k, q in enumerate(probabilities):
+        got = page.text_content(f"#p-{k}")
+        close = pytest.approx(q, rel=6e-4, abs=0.5e-4 if q >= 0.5e-4 else 0)
+        assert got != "0.0000" and float(got) == close, (k, got, q)
+        tiny += q < 0.5e-4
+    assert tiny >= 3  # the drawn 7 leaves several digits below 0.00005: the case is tested
     page.focus("#p-best")
     page.keyboard.press("Enter")
     page.wait_for_selector(f"#explain-panel[data-at='logits:{digit}']")

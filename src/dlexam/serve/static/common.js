@@ -96,6 +96,16 @@ const DL = {
     if (target && !target.closest("[hidden]")) target.scrollIntoView({block: "start"});
   },
 
+  // A float to 4 decimals ("0.9991"), or, non-zero and too small for them, to 4 significant digits ("3.024e-7"):
+  // never "0.0000" for what is not 0 (the rule of dlexam.spec.numbers.decimal_text, which the server's numbers follow).
+  decimal(x) {
+    if (x === 0) return "0.0000";  // -0 too
+    const rounded = x.toFixed(4);
+    if (Number(rounded) !== 0 || !isFinite(x)) return rounded;
+    const [mantissa, exponent] = x.toExponential(3).split("e");
+    return `${mantissa}e${Number(exponent)}`;
+  },
+
   // A heat colour for v in [-m, m]: blue for positive, red for negative, white for 0.
   heat(v, m) {
     if (!isFinite(v) || m <= 0) return "";

@@ -4,7 +4,7 @@
 // Uses C (the page's state: C.image, the 32x32 input as base64url) and $ from cnn.js.
 "use strict";
 
-const f4 = (v) => v.toFixed(4);
+const f4 = (v) => DL.decimal(v);  // 4 decimals; a tiny probability or value as 3.024e-7, never 0.0000
 
 function setupExplain() {
   $("explain-form").addEventListener("submit", (e) => {
