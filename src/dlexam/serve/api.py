@@ -308,7 +308,7 @@ def defaults_answer(state, src: dict) -> bytes:
     """What the page needs before its first query: the vocabulary, the example, the weights, their shapes and the
     names of their rows and columns (Version A's, or a variant's with ``variant``)."""
     from dlexam import geoff
-    from dlexam.geoff.weights import axis_labels, matrix_labels
+    from dlexam.geoff.weights import MAX_WEIGHT, axis_labels, matrix_labels
 
     w, example = model_of(src)
     return to_json({
@@ -319,7 +319,7 @@ def defaults_answer(state, src: dict) -> bytes:
         "variant": variant_of(src).seed if has_variant(src) else None,
         "difficulty": variant_of(src).difficulty if has_variant(src) else None,
         "conventions": list(geoff.CONVENTIONS), "parameters": list(geoff.PARAMETERS),
-        "steppable": list(geoff.STEPPABLE), "explanation": geoff.GRADIENT_EXPLANATION,
+        "steppable": list(geoff.STEPPABLE), "explanation": geoff.GRADIENT_EXPLANATION, "max_weight": MAX_WEIGHT,
     })
 
 

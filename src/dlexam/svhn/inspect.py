@@ -45,12 +45,15 @@ class FeatureMaps:
 
     def to_json(self, decimals: int = 4, maps: bool = True) -> dict:
         """Plain data: the digit, the probabilities, the input and (unless `maps` is False) each stage's maps,
-        rounded to `decimals`."""
+        rounded to `decimals`; a probability too small for them to `decimals` significant digits (2.773e-8, not 0:
+        `spec.numbers.decimal_text`'s rule, so a page never shows a digit's probability as 0.0000 when it is not 0)."""
+        from dlexam.spec.numbers import decimal_text
 
         def r(t: torch.Tensor) -> list:
             return torch.round(t.double(), decimals=decimals).tolist()
 
-        out = {"digit": self.digit, "probabilities": r(self.probabilities), "logits": r(self.logits),
+        probabilities = [float(decimal_text(p, decimals)) for p in self.probabilities.double().tolist()]
+        out = {"digit": self.digit, "probabilities": probabilities, "logits": r(self.logits),
                "image": self.image.tolist()}
         if maps:
             out["maps"] = {s: r(getattr(self, s)) for s in STAGES}

@@ -125,7 +125,11 @@ function render(d) {
   $("input32").style.width = "128px";
   $("input32").style.height = "128px";
   $("digit").textContent = String(d.digit);
-  $("digit-p").textContent = `P = ${d.probabilities[d.digit].toFixed(4)}`;
+  // the prediction's probability is a number to click like the ten below it (it was plain text)
+  const best = DL.decimal(d.probabilities[d.digit]);
+  $("digit-p").replaceChildren(DL.el("button", {type: "button", class: "mono pick", id: "p-best", text: `P = ${best}`,
+    title: `the arithmetic of logit ${d.digit}`, "aria-label": `probability of digit ${d.digit}, the prediction: P = ${best}`,
+    onclick: () => explain("logits", [d.digit])}));
   const probs = $("probs");
   probs.textContent = "";
   d.probabilities.forEach((p, k) => {
@@ -134,8 +138,8 @@ function render(d) {
     const cls = k === d.digit ? "best" : "";
     const why = () => explain("logits", [k]);
     probs.append(DL.el("span", {class: cls, text: String(k)}), DL.el("div", {class: "pick", onclick: why}, bar),
-      DL.el("button", {type: "button", class: "mono pick " + cls, id: "p-" + k, text: p.toFixed(4),
-        title: `the arithmetic of logit ${k}`, "aria-label": `probability of digit ${k}: ${p.toFixed(4)}`, onclick: why}));
+      DL.el("button", {type: "button", class: "mono pick " + cls, id: "p-" + k, text: DL.decimal(p),
+        title: `the arithmetic of logit ${k}`, "aria-label": `probability of digit ${k}: ${DL.decimal(p)}`, onclick: why}));
   });
   const maps = $("maps");
   maps.textContent = "";
@@ -166,7 +170,7 @@ function render(d) {
   C.image = toBase64Url(d.image.flat());
   DL.set({img: C.image});
   $("model-line").textContent = "Model: " + d.model;
-  DL.announce(`prediction: ${d.digit}, P = ${d.probabilities[d.digit].toFixed(4)}`);
+  DL.announce(`prediction: ${d.digit}, P = ${best}`);
 }
 
 // The keyboard reaches every pixel of every map. A stage's maps are one Tab stop (a roving tabindex) and one strip
@@ -176,7 +180,7 @@ function pixel(cv, i, j, focus) {
   const w = cv.width;
   Object.assign(cv.dataset, {i, j});
   const v = cv.values[i * w + j], at = `${cv.stage}[${cv.channel},${i},${j}]`;
-  cv.setAttribute("aria-label", `${cv.stage} map ${cv.channel}, row ${i}, column ${j} (${at}, from 0) = ${v.toFixed(4)}; ` +
+  cv.setAttribute("aria-label", `${cv.stage} map ${cv.channel}, row ${i}, column ${j} (${at}, from 0) = ${DL.decimal(v)}; ` +
     "arrow keys: another pixel, Enter: its arithmetic");
   if (focus) {
     for (const other of cv.parentElement.querySelectorAll("canvas[tabindex='0']")) other.tabIndex = -1;

@@ -43,7 +43,8 @@ const DL = {
     try {
       resp = await fetch(url, opts);
     } catch (e) {
-      return {ok: false, status: 0, data: {error: "the server did not answer (" + e.message + ")", field: null}};
+      return {ok: false, status: 0, data: {error: "the server did not answer: is dlexam serve still running? Start it " +
+        "again and retry (" + e.message + ")", field: null}};
     }
     let data;
     try { data = await resp.json(); } catch (e) { data = {error: "not JSON (" + resp.status + ")", field: null}; }
@@ -95,6 +96,16 @@ const DL = {
     if (target && !target.closest("[hidden]")) target.scrollIntoView({block: "start"});
   },
 
+  // A float to 4 decimals ("0.9991"), or, non-zero and too small for them, to 4 significant digits ("3.024e-7"):
+  // never "0.0000" for what is not 0 (the rule of dlexam.spec.numbers.decimal_text, which the server's numbers follow).
+  decimal(x) {
+    if (x === 0) return "0.0000";  // -0 too
+    const rounded = x.toFixed(4);
+    if (Number(rounded) !== 0 || !isFinite(x)) return rounded;
+    const [mantissa, exponent] = x.toExponential(3).split("e");
+    return `${mantissa}e${Number(exponent)}`;
+  },
+
   // A heat colour for v in [-m, m]: blue for positive, red for negative, white for 0.
   heat(v, m) {
     if (!isFinite(v) || m <= 0) return "";
@@ -132,12 +143,22 @@ const DL = {
 
   // A box that scrolls sideways (a wide table at 500 px) takes the keyboard focus, so it can be scrolled without a
   // mouse; one that fits does not (no useless Tab stop).
+  // Each such box is a region whose name says what scrolls, and no two share a name (a table without an id, such as
+  // those of /practice's worked solutions, named every box "scrollable: ": axe's landmark-unique at 360 px).
   scrollables() {
+    const taken = new Map();
     for (const box of document.querySelectorAll(".scroll")) {
       if (box.scrollWidth > box.clientWidth + 1) {
         box.tabIndex = 0;
         box.setAttribute("role", "region");
-        box.setAttribute("aria-label", "scrollable: " + (box.querySelector("table") || box).id);
+        const table = box.querySelector("table"), figure = box.closest("figure"), article = box.closest("article[id]");
+        const caption = figure && figure.querySelector("figcaption");
+        let name = [(table && table.id) || (caption && caption.textContent.trim()) || "table",
+          article ? "in " + article.id : ""].filter(Boolean).join(" ");
+        const n = (taken.get(name) || 0) + 1;
+        taken.set(name, n);
+        if (n > 1) name += ` (${n})`;
+        box.setAttribute("aria-label", "scrollable: " + name);
         box.dataset.scrolls = "";  // style.css writes "scroll sideways" above it: the right-hand columns are off-screen
       } else {
         box.removeAttribute("tabindex");

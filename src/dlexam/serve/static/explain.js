@@ -4,7 +4,7 @@
 // Uses C (the page's state: C.image, the 32x32 input as base64url) and $ from cnn.js.
 "use strict";
 
-const f4 = (v) => v.toFixed(4);
+const f4 = (v) => DL.decimal(v);  // 4 decimals; a tiny probability or value as 3.024e-7, never 0.0000
 
 function setupExplain() {
   $("explain-form").addEventListener("submit", (e) => {
@@ -80,14 +80,17 @@ function renderExplanation(e) {
     box.append(DL.el("p", {}, `${e.layer}[${at}] = ${e.activation}(sum of patch × kernel + bias): its `,
       `${w.height}x${w.width} window of ${source}, rows ${w.top} to ${w.top + w.height - 1}, columns ${w.left} to `,
       `${w.left + w.width - 1} (stride ${w.stride[0]}, padding ${w.padding[0]}; "pad" = the zero padding).`));
+    // Each label once: the headings say "input patch" and "kernel N"; with several input channels a caption names
+    // only the channel (the same one under both headings: its patch and its kernel go together).
     const patches = DL.el("div", {class: "mats", id: "explain-patch"}), kernels = DL.el("div", {class: "mats", id: "explain-kernel"});
+    const several = e.patch.length > 1;
     e.patch.forEach((p, c) => {
-      const tag = e.patch.length > 1 ? ` (input channel ${c}: products sum to ${f4(e.channel_sums[c])})` : "";
-      patches.append(DL.el("figure", {class: "mat"}, DL.el("figcaption", {text: "patch" + tag}), grid(p, "", e.padded)));
-      kernels.append(DL.el("figure", {class: "mat"}, DL.el("figcaption", {text: `kernel ${e.at[0]}` + (tag ? `, channel ${c}` : "")}),
-        grid(e.kernel[c])));
+      const caption = (text) => (several ? DL.el("figcaption", {text}) : null);
+      patches.append(DL.el("figure", {class: "mat"}, caption(`${source} map ${c}: products sum to ${f4(e.channel_sums[c])}`),
+        grid(p, "", e.padded)));
+      kernels.append(DL.el("figure", {class: "mat"}, caption(`for ${source} map ${c}`), grid(e.kernel[c])));
     });
-    box.append(DL.el("h3", {text: "input patch"}), patches, DL.el("h3", {text: "kernel"}), kernels, sumLine(e),
+    box.append(DL.el("h3", {text: "input patch"}), patches, DL.el("h3", {text: `kernel ${e.at[0]}`}), kernels, sumLine(e),
       DL.el("p", {class: "mono"}, `= ${f4(e.pre_activation)}; ${e.activation} → `,
         DL.el("strong", {id: "explain-value", text: f4(e.value)}), ` (the model's own: ${f4(e.model_value)})`));
   } else if (e.kind === "pool") {
@@ -119,5 +122,7 @@ function renderExplanation(e) {
       DL.el("div", {}, DL.el("h3", {text: "largest negative products"}), DL.el("ul", {class: "plain-list"}, e.largest_negative.map(item)))));
   }
   DL.scrollables();
-  DL.announce(`${e.layer}[${at}] = ${f4(e.value)}`);
+  // a probability clicked is announced as the probability it is, then the logit it comes from
+  DL.announce(e.kind === "logit" ? `probability of digit ${e.digit} = ${f4(e.probability)}: logit ${e.digit} = ${f4(e.value)}`
+    : `${e.layer}[${at}] = ${f4(e.value)}`);
 }

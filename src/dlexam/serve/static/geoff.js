@@ -15,9 +15,11 @@ const $ = (id) => document.getElementById(id);
 
 function parseMatrix(text, shape) {
   const rows = text.split(";").map((r) => r.split(",").map((v) => (NUMBER.test(v.trim()) ? Number(v) : NaN)));
-  if (rows.length !== shape[0] || rows.some((r) => r.length !== shape[1] || r.some((v) => !isFinite(v)))) return null;
+  const fits = (v) => Math.abs(v) <= G.defaults.max_weight;  // false for NaN
+  if (rows.length !== shape[0] || rows.some((r) => r.length !== shape[1] || !r.every(fits))) return null;
   return rows;
 }
+const bound = () => G.defaults.max_weight.toExponential().replace("e+", "e");  // 1e6: the model's cap on a weight
 const formatMatrix = (m) => m.map((r) => r.map((v) => String(v)).join(",")).join(";");
 const same = (a, b) => a.every((r, i) => r.every((v, j) => Object.is(v, b[i][j]) || v === b[i][j]));
 
@@ -65,6 +67,13 @@ function readUrl() {
     const text = DL.get(URL_NAMES[name], null);
     const m = text === null ? null : parseMatrix(text, shape);
     G.W[name] = m || G.defaults.weights[name].map((r) => r.slice());
+    // a link whose matrix is no matrix of the model's is refused and says so (it was silently replaced by the
+    // exam's, so the page showed other numbers than the link's), until that matrix is edited or reset
+    if (text !== null && m === null) {
+      const whose = G.defaults.variant === null ? "the exam's" : "the variant's";
+      G.invalid.set("url:" + name, `the link's ${URL_NAMES[name]} ("${text.slice(0, 60)}") is not ${shape[0]} rows of ` +
+        `${shape[1]} numbers between -${bound()} and ${bound()}: its editor shows ${whose} ${name}; edit it or reset`);
+    }
   }
   $("undo").disabled = !(history.state && history.state.step > 0);
 }
@@ -154,13 +163,17 @@ function buildEditors() {
         input.addEventListener("input", () => fit(input));
         input.addEventListener("input", DL.debounce(() => {
           const text = input.value.trim(), key = label;
-          if (NUMBER.test(text) && isFinite(Number(text))) {
+          if (NUMBER.test(text) && Math.abs(Number(text)) <= G.defaults.max_weight) {
             G.invalid.delete(key);
+            G.invalid.delete("url:" + name);
             input.removeAttribute("aria-invalid");
             G.W[name][i][j] = Number(text);
           } else {
+            // a number past the model's cap (1e400 is Infinity to the browser) is refused here, in the cell's own
+            // words, as an empty or non-numeric cell is: it never reaches the URL
             G.invalid.set(key, text === "" ? `${label} is empty: type a number (such as 0.5 or -2)`
-              : `${label}: "${text}" is not a number: type a number (such as 0.5 or -2)`);
+              : NUMBER.test(text) ? `${label}: ${text} is too large: a weight lies between -${bound()} and ${bound()}`
+                : `${label}: "${text}" is not a number: type a number (such as 0.5 or -2)`);
             input.setAttribute("aria-invalid", "true");
           }
           changed(false);  // keep the editors (and the focus) as they are

@@ -106,7 +106,8 @@ const Table = {
     box.append(DL.el("h3", {id: "table-explain-title"}, `${e.title} = `, DL.el("strong", {id: "table-explain-value", text: e.text})),
       DL.el("p", {class: "note", id: "table-explain-source", text: e.source}),
       DL.el("ul", {class: "plain-list", id: "table-explain-steps"}, e.steps.map((s) => DL.el("li", {class: "mono table-step", "data-what": s.what},
-        `${s.what}: ${s.formula} = `, DL.el("span", {class: "table-expression", text: s.expression}),
+        // a formula that is its own expression ("0") is written once: "weights: 0", not "weights: 0 = 0"
+        `${s.what}: `, s.formula === s.expression ? "" : `${s.formula} = `, DL.el("span", {class: "table-expression", text: s.expression}),
         s.expression === String(s.value) ? "" : " = ", s.expression === String(s.value) ? "" : DL.el("strong", {class: "table-step-value", text: String(s.value)}),
         s.where ? DL.el("span", {class: "note table-where", text: ` (${s.where})`}) : ""))));
     box.dataset.number = e.name;

@@ -8,8 +8,9 @@
 const $ = (id) => document.getElementById(id);
 // seq numbers the loads of a variant, checking the checks: a check never drops a variant on its way (the URL would
 // name one variant and the page show another), and a variant that arrives drops the checks still on their way (their
-// grades are of the variant before). saving: the timer of a pending save of the typed answers.
-const P = {sheet: null, seq: 0, checking: 0, checks: 0, store: "dlexam.practice", saving: null};
+// grades are of the variant before). saving: the timer of a pending save of the typed answers. unkept: why the
+// browser keeps nothing (null while it stores).
+const P = {sheet: null, seq: 0, checking: 0, checks: 0, store: "dlexam.practice", saving: null, unkept: null};
 
 const key = () => `${P.sheet.difficulty}:${P.sheet.seed}`;
 const pts = (x) => String(Number(x.toFixed(2)));
@@ -18,11 +19,38 @@ function progress() {
   try { return JSON.parse(localStorage.getItem(P.store) || "{}"); } catch (e) { return {}; }
 }
 
+// The browser may refuse to store anything (storage disabled: reading localStorage throws) or more (its quota is
+// full): the page still checks answers, and says plainly, once and for good, that they will not be kept.
 function remember(entry) {
   const all = progress();
   all[key()] = Object.assign(all[key()] || {}, entry, {seed: P.sheet.seed, difficulty: P.sheet.difficulty});
-  localStorage.setItem(P.store, JSON.stringify(all));
+  try {
+    localStorage.setItem(P.store, JSON.stringify(all));
+  } catch (e) {
+    notKept(e);
+    return;
+  }
   showProgress();
+}
+
+function notKept(e) {
+  const why = e && e.name === "QuotaExceededError" ? "this browser's storage for this site is full"
+    : "this browser does not let the page store anything";
+  P.unkept = `your answers and scores will not be kept: ${why}. Checking still works; what you type stays on the ` +
+    "page until you reload or leave it";
+  $("storage-note").textContent = P.unkept;
+  $("storage-note").hidden = false;
+  showProgress();
+}
+
+// Whether the browser stores at all, asked before the student types (a full store is found at the first save).
+function probeStorage() {
+  try {
+    localStorage.setItem(P.store + ".probe", "1");
+    localStorage.removeItem(P.store + ".probe");
+  } catch (e) {
+    notKept(e);
+  }
 }
 
 // The typed answers are saved once the typing pauses (300 ms), and at once before the page or the variant goes.
@@ -204,8 +232,9 @@ async function check() {
   const g = r.data;
   mark(g);
   const manual = g.manual_points ? `; ${pts(g.manual_points)} more for the written answers, graded by a person` : "";
-  DL.announce(`score ${pts(g.score)} of ${pts(g.max_score)} (exactly ${g.score_exact})${manual}`);
   remember({answers: typed(true), score: g.score, max_score: g.max_score, checked: new Date().toISOString()});
+  DL.announce(`score ${pts(g.score)} of ${pts(g.max_score)} (exactly ${g.score_exact})${manual}` +
+    (P.unkept ? "; not kept: this browser refuses to store it" : ""));
   document.body.dataset.checked = String(++P.checks);
   document.body.dataset.state = "ready";
 }
@@ -227,6 +256,7 @@ function showProgress() {
   const all = Object.values(progress()).sort((a, b) => (b.checked || "").localeCompare(a.checked || ""));
   const box = $("progress");
   box.textContent = "";
+  if (P.unkept) { box.append(DL.el("p", {class: "note", text: P.unkept})); return; }
   if (!all.length) { box.append(DL.el("p", {class: "note", text: "nothing yet: your answers are kept here as you type"})); return; }
   box.append(DL.el("div", {class: "scroll"}, DL.el("table", {class: "plain", id: "progress-table"},
     DL.el("tr", {}, ["variant", "last score", "checked"].map((t) => DL.el("th", {scope: "col", text: t}))),
@@ -270,6 +300,7 @@ async function load() {
 }
 
 function setup() {
+  probeStorage();
   $("check").addEventListener("click", check);
   // Enter in a one-line answer checks the sheet, as in a form (an essay's Enter is a new line)
   $("sheet").addEventListener("keydown", (e) => {
