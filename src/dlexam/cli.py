@@ -13,7 +13,7 @@ import sys
 import unicodedata
 
 from dlexam.commands.options import path_text
-from dlexam.errors import UserError
+from dlexam.errors import NamedSettings, UserError
 
 COMMAND_MODULES = ("geoff", "sort", "svhn", "answers", "experiment", "report", "demo", "serve", "variant", "grade")
 
@@ -25,10 +25,45 @@ def one_line(text: str) -> str:
 
 
 class Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose usage errors are one line and exit status 2."""
+    """An ArgumentParser whose usage errors are one line and exit status 2.
+
+    `fields` maps the library's name of a setting to the dest of the flag that sets it, where the two differ by
+    more than "-" for "_" (`svhn synth`: n_train -> train); :func:`flag_message` names that flag in a library error.
+    """
+
+    def __init__(self, *args, fields: dict[str, str] | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields = dict(fields or {})
+        self.set_defaults(_parser=self)  # the innermost parser that read the arguments: what flag_message asks
 
     def error(self, message: str):  # noqa: D102 - argparse API
         self.exit(2, f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
+
+
+def flag_of(parser: argparse.ArgumentParser | None, name: str) -> tuple[str, str] | None:
+    """(flag, dest) of the option of `parser` that sets the library's setting `name`, or None."""
+    if parser is None:
+        return None
+    dest = getattr(parser, "fields", {}).get(name, name)
+    for action in parser._actions:
+        if action.dest == dest and action.option_strings:
+            return max(action.option_strings, key=len), dest
+    return None
+
+
+def flag_message(exc: UserError, args: argparse.Namespace) -> str:
+    """The message of `exc` in the command line's words: a setting the library names by its field, whose value a
+    flag gave, is named by that flag ("--val-fraction must be ...", not "val_fraction must be ..."). A value the
+    flag did not give (a setting read from a checkpoint, say) keeps the library's name."""
+    if not isinstance(exc, NamedSettings):
+        return str(exc)
+    parser, names = getattr(args, "_parser", None), {}
+    for name, value in exc.settings():
+        if (found := flag_of(parser, name)) is not None:
+            given = getattr(args, found[1], None)
+            if given is value or (given is not None and given == value):
+                names[name] = found[0]
+    return exc.named(names)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -74,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.handler(args) or 0)
     except UserError as exc:
-        print(f"dlexam: error: {one_line(str(exc))}", file=sys.stderr)
+        print(f"dlexam: error: {one_line(flag_message(exc, args))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("dlexam: interrupted", file=sys.stderr)

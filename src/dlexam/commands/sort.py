@@ -81,7 +81,8 @@ def _dispatch(args, parser_class) -> int:
     before = {k: getattr(args, k) for k in QUERY_OPTIONS if getattr(args, k) is not None}  # options given first
     if words and words[0] in ACTIONS:
         action = words.pop(0)
-        p = parser_class(prog=f"dlexam sort {action}")
+        # a TrainConfig field's error names its flag (n_heads -> --heads: dlexam.cli.flag_message)
+        p = parser_class(prog=f"dlexam sort {action}", fields={field: flag for flag, field in CONFIG_FLAGS.items()})
         (_train_options if action == "train" else _evaluate_options)(p)
         try:
             sub_args = p.parse_args(words)
@@ -94,6 +95,7 @@ def _dispatch(args, parser_class) -> int:
                 raise UserError(f"--{name} does not apply to `dlexam sort {action}`")
             if getattr(sub_args, name) is None:
                 setattr(sub_args, name, value)
+        vars(args).update(vars(sub_args))  # what the command ran with: an error names its flag from these
         return _train(sub_args) if action == "train" else _evaluate(sub_args)
     # Options may also follow the sequence: parse the rest again, keeping what came first.
     p = parser_class(prog="dlexam sort")
@@ -104,6 +106,7 @@ def _dispatch(args, parser_class) -> int:
         q = p.parse_args(words)
     except SystemExit as exc:
         return int(exc.code or 0)
+    vars(args).update(vars(q))
     return _query(q)
 
 

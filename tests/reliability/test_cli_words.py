@@ -1,0 +1,73 @@
+"""The command line's error lines say what the user typed: the flag, not the library's field (`--val-fraction`,
+not `val_fraction`); a long value shortened, a byte that is not UTF-8 shown once as \\xff, a host that does not
+resolve said plainly; and the arguments argparse refused though they were meant (`--at -1,0,0`, `sort D --trained
+A`) are read."""
+
+from __future__ import annotations
+
+import pytest
+
+from .helpers import refused_here
+
+# (argv, the flag the error must name, the library's name for it, which it must not show)
+FLAG_NAMED = [
+    (["svhn", "train", "--data", "DATA", "--out", "OUT", "--val-fraction", "2"], "--val-fraction", "val_fraction"),
+    (["svhn", "train", "--data", "DATA", "--out", "OUT", "--val-fraction", "nan"], "--val-fraction", "val_fraction"),
+    (["svhn", "train", "--data", "DATA", "--out", "OUT", "--batch-size", "0"], "--batch-size", "batch_size"),
+    (["svhn", "train", "--data", "DATA", "--out", "OUT", "--split-seed", "-1"], "--split-seed", "split_seed"),
+    (["svhn", "summary", "--linear-in", "0"], "--linear-in", "linear_in"),
+    (["svhn", "summary", "--linear-in", "1000001"], "--linear-in", "linear_in"),
+    (["svhn", "synth", "--out", "OUT", "--train", "0", "--test", "5"], "--train", "n_train"),
+    (["svhn", "synth", "--out", "OUT", "--train", "5", "--test", "0"], "--test", "n_test"),
+    (["sort", "train", "--max-len", "0", "--out", "OUT"], "--max-len", "max_len"),
+    (["sort", "train", "--max-len", "3", "--heads", "0", "--out", "OUT"], "--heads", "n_heads"),
+    (["sort", "train", "--max-len", "3", "--layers", "0", "--out", "OUT"], "--layers", "n_layers"),
+    (["sort", "train", "--max-len", "3", "--ff", "-1", "--out", "OUT"], "--ff", "d_ff"),
+    (["sort", "train", "--max-len", "3", "--d-model", "0", "--out", "OUT"], "--d-model", "d_model"),
+    (["sort", "train", "--max-len", "3", "--label-smoothing", "1", "--out", "OUT"], "--label-smoothing",
+     "label_smoothing"),
+    (["sort", "train", "--max-len", "3", "--temperature-start", "0", "--out", "OUT"], "--temperature-start",
+     "temperature_start"),
+    (["sort", "train", "--max-len", "3", "--checkpoint-every", "-1", "--out", "OUT"], "--checkpoint-every",
+     "checkpoint_every"),
+    (["sort", "train", "--max-len", "3", "--data-seed", "-1", "--out", "OUT"], "--data-seed", "data_seed"),
+    (["sort", "evaluate", "--samples", "0"], "--samples", None),
+    (["geoff", "--explain", "change[W_V]", "--lr", "nan"], "--lr", None),
+]
+
+
+@pytest.mark.parametrize("argv, flag, field", FLAG_NAMED, ids=lambda a: " ".join(a) if isinstance(a, list) else None)
+def test_an_error_names_the_flag_the_user_typed_not_the_librarys_field(argv, flag, field, tmp_path, capsys):
+    """Before: `val_fraction must be a finite number in [0, 1), got 2.0`, `n_heads must be ...` for --heads."""
+    argv = [str(tmp_path / w) if w in ("DATA", "OUT") else w for w in argv]
+    line = refused_here(argv, capsys, f"{flag} must be")
+    if field is not None:
+        assert field not in line, line
+
+
+def test_the_library_still_names_its_fields(tmp_path):
+    """Library callers get the field's name (and CNNConfig's error is still a ValueError)."""
+    from dlexam.errors import UserError
+    from dlexam.svhn.model import CNNConfig
+    from dlexam.svhn.training.runs import SVHNRun
+
+    with pytest.raises(UserError, match=r"^val_fraction must be a finite number in \[0, 1\), got 2"):
+        SVHNRun(out=tmp_path, val_fraction=2.0)
+    with pytest.raises(ValueError, match="^linear_in must be a whole number"):
+        CNNConfig(linear_in=0)
+
+
+def test_a_value_the_flag_did_not_give_keeps_the_librarys_name():
+    """A setting read from elsewhere (a checkpoint) under a flag's name is not blamed on the flag."""
+    import argparse
+
+    from dlexam.cli import Parser, flag_message
+    from dlexam.errors import BadValue
+
+    p = Parser(prog="t")
+    p.add_argument("--epochs", type=int, default=None)
+    exc = BadValue("epochs", 0, "must be a whole number from 1 to 100, got 0")
+    assert flag_message(exc, p.parse_args(["--epochs", "0"])) == "--epochs must be a whole number from 1 to 100, got 0"
+    assert flag_message(exc, p.parse_args(["--epochs", "5"])) == str(exc)
+    assert str(exc) == "epochs must be a whole number from 1 to 100, got 0"
+    assert flag_message(exc, argparse.Namespace()) == str(exc)
