@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import sys
 import unicodedata
 
@@ -18,10 +19,38 @@ from dlexam.errors import NamedSettings, UserError
 COMMAND_MODULES = ("geoff", "sort", "svhn", "answers", "experiment", "report", "demo", "serve", "variant", "grade")
 
 
+LONG_WORD = 100  # a word (no spaces) of an error line longer than this is a value echoed whole: it is shortened
+SHOWN_CHARS = 60  # to its first 60 characters, "..." and its length
+
+# repr's escape of a byte that is not UTF-8 (\udc80 .. \udcff, see below), not one whose backslash is escaped itself
+_REPR_SURROGATE = re.compile(r"(?<!\\)((?:\\\\)*)\\udc([89a-f][0-9a-f])")
+_LONG_WORD = re.compile(rf"\S{{{LONG_WORD + 1},}}")
+
+
 def one_line(text: str) -> str:
-    """An error message as one line: a user's value echoed in it (`--host $'a\\nb'`) may hold line breaks or
-    other control characters, shown escaped (\\n) instead of breaking the line or driving the terminal."""
-    return "".join(repr(c)[1:-1] if unicodedata.category(c) == "Cc" else c for c in text)
+    """An error message as one readable line (every error line the command line prints is rendered here):
+
+    - a user's value echoed in it (`--host $'a\\nb'`) may hold line breaks or other control characters, shown
+      escaped (\\n) instead of breaking the line or driving the terminal;
+    - a byte that is not UTF-8 (`$'\\xff'`, which Python reads as the lone surrogate U+DCFF) is shown once, as \\xff,
+      whether the message holds the character itself or its repr (\\udcff);
+    - a word longer than LONG_WORD characters (a 10,000-character value echoed whole) is cut to its first
+      SHOWN_CHARS characters, "..." and its length in characters.
+    """
+    text = _REPR_SURROGATE.sub(lambda m: m[1] + "\\x" + m[2], text)
+    text = "".join(_shown_char(c) for c in text)
+    return _LONG_WORD.sub(_shortened, text)
+
+
+def _shortened(word: re.Match) -> str:
+    core = word[0].rstrip(":;,.")  # the message's own punctuation after the value stays
+    return f"{core[:SHOWN_CHARS]}... ({len(core):,} characters){word[0][len(core):]}"
+
+
+def _shown_char(c: str) -> str:
+    if "\udc80" <= c <= "\udcff":  # a byte that is not UTF-8, as Python decodes the command line (surrogateescape)
+        return f"\\x{ord(c) - 0xDC00:02x}"
+    return repr(c)[1:-1] if unicodedata.category(c) in ("Cc", "Cs") else c
 
 
 class Parser(argparse.ArgumentParser):

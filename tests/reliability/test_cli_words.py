@@ -71,3 +71,49 @@ def test_a_value_the_flag_did_not_give_keeps_the_librarys_name():
     assert flag_message(exc, p.parse_args(["--epochs", "5"])) == str(exc)
     assert str(exc) == "epochs must be a whole number from 1 to 100, got 0"
     assert flag_message(exc, argparse.Namespace()) == str(exc)
+
+
+@pytest.mark.parametrize("argv", [
+    ["sort", "--vocab", "x" * 10_000, "A"],
+    ["answers", "--question", "x" * 10_000],
+    ["svhn", "train", "--data", "D", "--out", "O", "--epochs", "9" * 10_000],  # argparse's own message
+])
+def test_a_huge_value_is_shortened_in_the_error_line(argv, capsys):
+    """Before: the 10,000 characters were echoed whole, in one line of over 10,000 characters."""
+    line = refused_here(argv, capsys, "...", "characters")
+    assert len(line) < 400 and ("x" * 50 in line or "9" * 50 in line), line  # its start is shown
+    assert "x" * 61 not in line and "9" * 61 not in line
+
+
+def test_a_long_path_is_shown_whole_and_the_messages_punctuation_stays():
+    from dlexam.cli import one_line
+
+    path = "/home/someone/projects/dlexam/runs/svhn-2026-12-01-long-name/last.pt"  # under 100 characters
+    assert one_line(f"checkpoint not found: {path}") == f"checkpoint not found: {path}"
+    long = f"bad vocabulary '{'y' * 200}': use A-D"
+    assert one_line(long) == f"bad vocabulary '{'y' * 59}... (202 characters): use A-D"
+
+
+@pytest.mark.parametrize("argv, shown", [
+    (["sort", "\udcff"], "unknown token '\\xff'"),  # was '\\\\xff', escaped twice
+    (["sort", "--vocab", "A\udcff", "A"], "bad vocabulary 'A\\xff'"),  # was 'A\\udcff'
+    (["answers", "--question", "\udcfe"], "unknown question '\\xfe'"),
+    (["svhn", "train", "--data", "D", "--out", "O", "--epochs", "\udcff"], "invalid int value: '\\xff'"),
+])
+def test_a_byte_that_is_not_utf8_is_shown_once_as_a_hex_escape(argv, shown, capsys):
+    """`dlexam sort $'\\xff'`: Python reads the byte as the surrogate U+DCFF; the line shows \\xff, once."""
+    line = refused_here(argv, capsys, shown)
+    assert "\\\\x" not in line and "udc" not in line, line
+
+
+def test_a_sort_line_on_stdin_with_a_byte_that_is_not_utf8(capsys, monkeypatch):
+    import io
+    import sys
+
+    class Stdin(io.TextIOWrapper):
+        def isatty(self):
+            return False
+
+    monkeypatch.setattr(sys, "stdin", Stdin(io.BytesIO(b"A B\nA \xff\n")))
+    line = refused_here(["sort"], capsys, "line 2: unknown token '\\xff'")
+    assert "\\\\x" not in line
