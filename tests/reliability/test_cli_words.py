@@ -5,6 +5,8 @@ A`) are read."""
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
 from .helpers import refused_here
@@ -117,3 +119,14 @@ def test_a_sort_line_on_stdin_with_a_byte_that_is_not_utf8(capsys, monkeypatch):
     monkeypatch.setattr(sys, "stdin", Stdin(io.BytesIO(b"A B\nA \xff\n")))
     line = refused_here(["sort"], capsys, "line 2: unknown token '\\xff'")
     assert "\\\\x" not in line
+
+
+def test_a_host_that_does_not_resolve_is_said_plainly(capsys, monkeypatch):
+    """Before: `cannot bind --host nonexistent.invalid: [Errno -2] Name or service not known`."""
+    def no_such_name(*args, **kwargs):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_such_name)
+    line = refused_here(["serve", "--port", "0", "--workers", "0", "--host", "nonexistent.invalid"], capsys,
+                        "--host nonexistent.invalid", "could not be resolved")
+    assert "Errno" not in line and "[" not in line, line
