@@ -9,6 +9,8 @@ import socket
 
 import pytest
 
+from dlexam.cli import main
+
 from .helpers import refused_here
 
 # (argv, the flag the error must name, the library's name for it, which it must not show)
@@ -130,3 +132,32 @@ def test_a_host_that_does_not_resolve_is_said_plainly(capsys, monkeypatch):
     line = refused_here(["serve", "--port", "0", "--workers", "0", "--host", "nonexistent.invalid"], capsys,
                         "--host nonexistent.invalid", "could not be resolved")
     assert "Errno" not in line and "[" not in line, line
+
+
+@pytest.mark.parametrize("argv, needle", [
+    # --at's own check reads it (before: "argument --at: expected one argument")
+    (["svhn", "explain", "IMAGE", "--layer", "conv1", "--at", "-1,0,0"], "--at must be whole numbers from 0"),
+    (["svhn", "explain", "IMAGE", "--layer", "logits", "--at", "-1"], "--at must be whole numbers from 0"),
+    # a negative number in exponent form is a value too (before: "argument --lr: expected one argument")
+    (["sort", "train", "--max-len", "3", "--out", "OUT", "--lr", "-1e-3"], "--lr must be a finite number"),
+])
+def test_a_value_that_looks_like_a_negative_number_is_read_as_the_options_value(argv, needle, tmp_path, capsys):
+    argv = [str(tmp_path / w) if w in ("IMAGE", "OUT") else w for w in argv]
+    line = refused_here(argv, capsys, needle)
+    assert "expected one argument" not in line
+
+
+def test_a_flag_that_is_no_flag_is_still_refused(capsys):
+    """Reading -1,0,0 as a value does not make an unknown option a value."""
+    refused_here(["svhn", "explain", "x.png", "--layer", "conv1", "--at", "--bogus"], capsys, "--at")
+
+
+@pytest.mark.parametrize("argv, out", [
+    (["sort", "D", "--trained", "A"], "A D\n"),  # before: "unrecognized arguments: A"
+    (["sort", "D", "--vocab", "A-Z", "Z", "A"], "A D Z\n"),
+    (["sort", "3", "--vocab", "4", "1", "1"], "1 3\n"),
+    (["sort", "--vocab", "A-Z", "Z", "A", "--temperature", "0", "M"], "A M Z\n"),
+])
+def test_sort_takes_options_between_the_symbols(argv, out, capsys):
+    assert main(argv) == 0
+    assert capsys.readouterr().out == out

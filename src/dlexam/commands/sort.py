@@ -97,13 +97,14 @@ def _dispatch(args, parser_class) -> int:
                 setattr(sub_args, name, value)
         vars(args).update(vars(sub_args))  # what the command ran with: an error names its flag from these
         return _train(sub_args) if action == "train" else _evaluate(sub_args)
-    # Options may also follow the sequence: parse the rest again, keeping what came first.
+    # Options may also follow the sequence, or stand between its symbols (`sort D --trained A`): parse the rest
+    # again, intermixed, keeping what came first.
     p = parser_class(prog="dlexam sort")
     _query_options(p)
     p.add_argument("sequence", nargs="*")
     p.set_defaults(**{k: getattr(args, k) for k in QUERY_OPTIONS})
     try:
-        q = p.parse_args(words)
+        q = p.parse_intermixed_args(words)
     except SystemExit as exc:
         return int(exc.code or 0)
     vars(args).update(vars(q))
