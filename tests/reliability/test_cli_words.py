@@ -161,3 +161,14 @@ def test_a_flag_that_is_no_flag_is_still_refused(capsys):
 def test_sort_takes_options_between_the_symbols(argv, out, capsys):
     assert main(argv) == 0
     assert capsys.readouterr().out == out
+
+
+def test_sort_with_standard_output_closed_answers_to_nowhere(capsys, monkeypatch):
+    """`dlexam sort "D A" >&-`: Python's sys.stdout is None; was AttributeError's traceback and exit status 1
+    (print() writes nowhere then, as every other command does)."""
+    import sys
+
+    monkeypatch.setattr(sys, "stdout", None)
+    assert main(["sort", "D A"]) == 0
+    assert capsys.readouterr().err == ""
+

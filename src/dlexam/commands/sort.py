@@ -13,6 +13,7 @@ dlexam sort evaluate --checkpoint runs/sort-v4 --lengths 1-32 --json
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from dlexam.commands.options import given, path_text, temperature
@@ -140,12 +141,13 @@ def _query(q) -> int:
         source, numbered = getattr(sys.stdin, "buffer", sys.stdin), True
         chunk_lines = 1 if sys.stdin.isatty() else None  # typed by hand: answer each line as it comes
     options = {"chunk_lines": chunk_lines} if chunk_lines else {}
+    out = sys.stdout if sys.stdout is not None else open(os.devnull, "w")  # closed (`>&-`): nowhere, as print() does
     try:
         for line in answer_stream(sorter, source, numbered=numbered, temperature=q.temperature, notes=notes,
                                   **options):
-            sys.stdout.write(line + "\n")
+            out.write(line + "\n")
     except UserError:
-        sys.stdout.flush()  # the answers to the lines before the bad one, then the error line
+        out.flush()  # the answers to the lines before the bad one, then the error line
         raise
     for w in ([_unfinished(sorter)] if not sorter.finished else []) + notes.warnings():
         print(f"dlexam: warning: {w}", file=sys.stderr)
