@@ -172,3 +172,10 @@ def test_sort_with_standard_output_closed_answers_to_nowhere(capsys, monkeypatch
     assert main(["sort", "D A"]) == 0
     assert capsys.readouterr().err == ""
 
+
+def test_an_exam_file_that_is_no_file_is_named_as_the_user_gave_it(capsys, monkeypatch, tmp_path):
+    """`answers --exam /dev/zero` said `DLEXAM_EXAM=/dev/zero`, a variable the user never set."""
+    monkeypatch.setenv("DLEXAM_EXAM", str(tmp_path))  # main() sets it from --exam: restored after the test
+    line = refused_here(["answers", "--exam", str(tmp_path), "--question", "P1.1"], capsys,
+                        f"{tmp_path} (given by --exam")
+    assert "DLEXAM_EXAM=" not in line
