@@ -19,7 +19,7 @@ from dlexam.errors import NamedSettings, UserError
 COMMAND_MODULES = ("geoff", "sort", "svhn", "answers", "experiment", "report", "demo", "serve", "variant", "grade")
 
 
-LONG_WORD = 100  # a word (no spaces) of an error line longer than this is a value echoed whole: it is shortened
+LONG_WORD = 160  # a word (no spaces) of an error line longer than this is a value echoed whole: it is shortened
 SHOWN_CHARS = 60  # to its first 60 characters, "..." and its length
 
 # repr's escape of a byte that is not UTF-8 (\udc80 .. \udcff, see below), not one whose backslash is escaped itself

@@ -92,7 +92,8 @@ def test_a_huge_value_is_shortened_in_the_error_line(argv, capsys):
 def test_a_long_path_is_shown_whole_and_the_messages_punctuation_stays():
     from dlexam.cli import one_line
 
-    path = "/home/someone/projects/dlexam/runs/svhn-2026-12-01-long-name/last.pt"  # under 100 characters
+    path = "/home/someone/projects/dlexam/runs/" + "svhn-2026-12-01-a-long-descriptive-name/" * 2 + "last.pt"
+    assert 100 < len(path) <= 160
     assert one_line(f"checkpoint not found: {path}") == f"checkpoint not found: {path}"
     long = f"bad vocabulary '{'y' * 200}': use A-D"
     assert one_line(long) == f"bad vocabulary '{'y' * 59}... (202 characters): use A-D"
