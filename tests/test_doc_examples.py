@@ -147,10 +147,11 @@ def cli_refusal(args: list[str]) -> str | None:
                 words, p = list(parsed.words), Parser(prog="dlexam sort")
                 if words and words[0] in sort.ACTIONS:
                     (sort._train_options if words.pop(0) == "train" else sort._evaluate_options)(p)
-                else:
+                    p.parse_args(words)
+                else:  # a query's options may stand between its symbols (`sort D --trained A`)
                     sort._query_options(p)
                     p.add_argument("sequence", nargs="*")
-                p.parse_args(words)
+                    p.parse_intermixed_args(words)
     except SystemExit:
         text = err.getvalue()
         if "unrecognized arguments" in text:

@@ -9,26 +9,93 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import sys
 import unicodedata
 
 from dlexam.commands.options import path_text
-from dlexam.errors import UserError
+from dlexam.errors import NamedSettings, UserError
 
 COMMAND_MODULES = ("geoff", "sort", "svhn", "answers", "experiment", "report", "demo", "serve", "variant", "grade")
 
 
+LONG_WORD = 160  # a word (no spaces) of an error line longer than this is a value echoed whole: it is shortened
+SHOWN_CHARS = 60  # to its first 60 characters, "..." and its length
+
+# repr's escape of a byte that is not UTF-8 (\udc80 .. \udcff, see below), not one whose backslash is escaped itself
+_REPR_SURROGATE = re.compile(r"(?<!\\)((?:\\\\)*)\\udc([89a-f][0-9a-f])")
+_LONG_WORD = re.compile(rf"\S{{{LONG_WORD + 1},}}")
+
+
 def one_line(text: str) -> str:
-    """An error message as one line: a user's value echoed in it (`--host $'a\\nb'`) may hold line breaks or
-    other control characters, shown escaped (\\n) instead of breaking the line or driving the terminal."""
-    return "".join(repr(c)[1:-1] if unicodedata.category(c) == "Cc" else c for c in text)
+    """An error message as one readable line (every error line the command line prints is rendered here):
+
+    - a user's value echoed in it (`--host $'a\\nb'`) may hold line breaks or other control characters, shown
+      escaped (\\n) instead of breaking the line or driving the terminal;
+    - a byte that is not UTF-8 (`$'\\xff'`, which Python reads as the lone surrogate U+DCFF) is shown once, as \\xff,
+      whether the message holds the character itself or its repr (\\udcff);
+    - a word longer than LONG_WORD characters (a 10,000-character value echoed whole) is cut to its first
+      SHOWN_CHARS characters, "..." and its length in characters.
+    """
+    text = _REPR_SURROGATE.sub(lambda m: m[1] + "\\x" + m[2], text)
+    text = "".join(_shown_char(c) for c in text)
+    return _LONG_WORD.sub(_shortened, text)
+
+
+def _shortened(word: re.Match) -> str:
+    core = word[0].rstrip(":;,.")  # the message's own punctuation after the value stays
+    return f"{core[:SHOWN_CHARS]}... ({len(core):,} characters){word[0][len(core):]}"
+
+
+def _shown_char(c: str) -> str:
+    if "\udc80" <= c <= "\udcff":  # a byte that is not UTF-8, as Python decodes the command line (surrogateescape)
+        return f"\\x{ord(c) - 0xDC00:02x}"
+    return repr(c)[1:-1] if unicodedata.category(c) in ("Cc", "Cs") else c
 
 
 class Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose usage errors are one line and exit status 2."""
+    """An ArgumentParser whose usage errors are one line and exit status 2.
+
+    `fields` maps the library's name of a setting to the dest of the flag that sets it, where the two differ by
+    more than "-" for "_" (`svhn synth`: n_train -> train); :func:`flag_message` names that flag in a library error.
+    A value that starts like a negative number (`--at -1,0,0`) is read as a value, never as an option (as Python
+    3.13's argparse does): argparse <= 3.12 took only -1 and -1.5 for numbers, and no flag of dlexam looks like one.
+    """
+
+    def __init__(self, *args, fields: dict[str, str] | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields = dict(fields or {})
+        self._negative_number_matcher = re.compile(r"-\.?\d")  # argparse's own attribute (3.13's pattern)
+        self.set_defaults(_parser=self)  # the innermost parser that read the arguments: what flag_message asks
 
     def error(self, message: str):  # noqa: D102 - argparse API
         self.exit(2, f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
+
+
+def flag_of(parser: argparse.ArgumentParser | None, name: str) -> tuple[str, str] | None:
+    """(flag, dest) of the option of `parser` that sets the library's setting `name`, or None."""
+    if parser is None:
+        return None
+    dest = getattr(parser, "fields", {}).get(name, name)
+    for action in parser._actions:
+        if action.dest == dest and action.option_strings:
+            return max(action.option_strings, key=len), dest
+    return None
+
+
+def flag_message(exc: UserError, args: argparse.Namespace) -> str:
+    """The message of `exc` in the command line's words: a setting the library names by its field, whose value a
+    flag gave, is named by that flag ("--val-fraction must be ...", not "val_fraction must be ..."). A value the
+    flag did not give (a setting read from a checkpoint, say) keeps the library's name."""
+    if not isinstance(exc, NamedSettings):
+        return str(exc)
+    parser, names = getattr(args, "_parser", None), {}
+    for name, value in exc.settings():
+        if (found := flag_of(parser, name)) is not None:
+            given = getattr(args, found[1], None)
+            if given is value or (given is not None and given == value):
+                names[name] = found[0]
+    return exc.named(names)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -74,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.handler(args) or 0)
     except UserError as exc:
-        print(f"dlexam: error: {one_line(str(exc))}", file=sys.stderr)
+        print(f"dlexam: error: {one_line(flag_message(exc, args))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("dlexam: interrupted", file=sys.stderr)

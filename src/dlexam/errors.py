@@ -1,5 +1,9 @@
 """Errors a user can cause. The CLI prints them as one line and exits with status 2."""
 
+from __future__ import annotations
+
+from collections.abc import Mapping
+
 
 class UserError(Exception):
     """A problem with the user's input: a bad token, a missing file, a wrong checkpoint."""
@@ -18,3 +22,71 @@ class NonFiniteLoss(UserError):
     def __init__(self, where: str, value: float, note: str = "") -> None:
         super().__init__(f"training stopped: the loss became {value} at {where}" + (f" {note}" if note else ""))
         self.where, self.value = where, value
+
+
+
+class NamedSettings(UserError):
+    """An error that names settings by the library's names for them ("val_fraction must be ...").
+
+    An edge may name them its own way: the command line says the flag that gave each value ("--val-fraction must
+    be ...", `dlexam.cli.flag_message`). `settings()` lists (name, value) as the message names them; `named(names)`
+    is the message with some renamed (`names`: library name -> the edge's)."""
+
+    def settings(self) -> list[tuple[str, object]]:
+        raise NotImplementedError
+
+    def named(self, names: Mapping[str, str]) -> str:
+        raise NotImplementedError
+
+
+class BadValue(NamedSettings):
+    """A setting outside its range: `name`, its `value`, and the `problem` ("must be ..., got 2.0")."""
+
+    def __init__(self, name: str, value: object, problem: str) -> None:
+        self.name, self.value, self.problem = name, value, problem
+        super().__init__(self.named({}))
+
+    def settings(self) -> list[tuple[str, object]]:
+        return [(self.name, self.value)]
+
+    def named(self, names: Mapping[str, str]) -> str:
+        return f"{names.get(self.name, self.name)} {self.problem}"
+
+
+class BadConfigValue(BadValue, ValueError):
+    """A :class:`BadValue` of a config whose library callers catch ValueError (`svhn.model.CNNConfig`)."""
+
+
+class SettingsDiffer(NamedSettings):
+    """Settings given to resume a run that differ from the run's own, all of them: `differ` lists (name, the value
+    given, how it differs: "0.1, not 0.5")."""
+
+    def __init__(self, where: str, differ: list[tuple[str, object, str]]) -> None:
+        self.where, self.differ = where, differ
+        super().__init__(self.named({}))
+
+    def settings(self) -> list[tuple[str, object]]:
+        return [(name, value) for name, value, _ in self.differ]
+
+    def named(self, names: Mapping[str, str]) -> str:
+        return (f"resume: {self.where} was trained with " + "; ".join(f"{names.get(n, n)} {how}"
+                                                                       for n, _, how in self.differ) +
+                " (resume continues a run with its own settings; start a new run to change them)")
+
+
+class SettingsTogether(NamedSettings):
+    """Settings that do not go together, each named in `text` as {name}: "{n_heads} 7 is more than {d_model} 6";
+    `values` holds each one's value (None where it was not given)."""
+
+    def __init__(self, text: str, values: Mapping[str, object]) -> None:
+        self.text, self.values = text, dict(values)
+        super().__init__(self.named({}))
+
+    def settings(self) -> list[tuple[str, object]]:
+        return list(self.values.items())
+
+    def named(self, names: Mapping[str, str]) -> str:
+        out = self.text
+        for name in self.values:
+            out = out.replace("{" + name + "}", names.get(name, name))
+        return out

@@ -1,6 +1,7 @@
 """Checks of the numbers a user gives (flags, configs, checkpoint files), each one clear line.
 
-A setting outside its range is refused before any work, with a message that names the parameter:
+A setting outside its range is refused before any work, with a message that names the parameter (a
+:class:`dlexam.errors.BadValue`, which the command line says with the flag's name):
 no flag is silently replaced by a default, and no NaN, infinity or absurd size reaches a model.
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from dlexam.errors import UserError
+from dlexam.errors import BadValue
 
 
 def whole(name: str, value: Any, lo: int, hi: int, *, optional: bool = False) -> int | None:
@@ -17,7 +18,7 @@ def whole(name: str, value: Any, lo: int, hi: int, *, optional: bool = False) ->
     if value is None and optional:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise UserError(f"{name} must be a whole number from {lo} to {hi:,}, got {value!r}")
+        raise BadValue(name, value, f"must be a whole number from {lo} to {hi:,}, got {value!r}")
     return value
 
 
@@ -30,13 +31,13 @@ def number(name: str, value: Any, lo: float, hi: float, *, lo_open: bool = False
     ok = ok and (lo < value if lo_open else lo <= value) and (value < hi if hi_open else value <= hi)
     if not ok:
         interval = f"{'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
-        raise UserError(f"{name} must be a finite number in {interval}, got {value!r}")
+        raise BadValue(name, value, f"must be a finite number in {interval}, got {value!r}")
     return float(value)
 
 
 def choice(name: str, value: Any, allowed: tuple) -> Any:
     if value not in allowed:
-        raise UserError(f"{name} must be one of {', '.join(map(str, allowed))}, got {value!r}")
+        raise BadValue(name, value, f"must be one of {', '.join(map(str, allowed))}, got {value!r}")
     return value
 
 
@@ -72,6 +73,6 @@ def threads(name: str, value: Any, *, optional: bool = False) -> int | None:
     if value is None and optional:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= hi:
-        raise UserError(f"{name} must be a whole number from 1 to {hi} (4 per CPU; this machine has "
-                        f"{cpu_count()}), got {value!r}")
+        raise BadValue(name, value, f"must be a whole number from 1 to {hi} (4 per CPU; this machine has "
+                       f"{cpu_count()}), got {value!r}")
     return value

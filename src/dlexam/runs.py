@@ -47,7 +47,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from dlexam import checkpoint
-from dlexam.errors import UserError
+from dlexam.errors import SettingsDiffer, UserError
 from dlexam.files import OutputDir
 from dlexam.plain import dumps
 
@@ -148,13 +148,12 @@ def resume_config(saved: Mapping[str, Any], given: Mapping[str, Any], *, where: 
     with lr 0.1, not 0.5; batch_size 256, not 7"). A setting the run did not record cannot be given.
     """
     may_change = set(may_change)
-    differ = [f"{name} {_show(saved.get(name))}, not {_show(value)}" if name in saved
-              else f"{name} (not recorded in the run), not {_show(value)}"
+    differ = [(name, value, f"{_show(saved.get(name))}, not {_show(value)}" if name in saved
+               else f"(not recorded in the run), not {_show(value)}")
               for name, value in given.items()
               if name not in may_change and not _same(saved.get(name, _MISSING), value)]
     if differ:
-        raise UserError(f"resume: {where} was trained with " + "; ".join(differ) +
-                        " (resume continues a run with its own settings; start a new run to change them)")
+        raise SettingsDiffer(str(where), differ)
     return {**saved, **given}
 
 

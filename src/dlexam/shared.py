@@ -70,7 +70,8 @@ def exam_path() -> Path:
         path = Path(os.environ[ENV_EXAM])
         if not path.is_file():
             what = "not found" if not path.exists() else "not a regular file (a folder, a device or a pipe)"
-            raise SharedDataMissing(f"exam text {what}: {ENV_EXAM}={path}")
+            # the path as the user gave it (`--exam FILE` sets the variable): not "DLEXAM_EXAM=FILE" alone
+            raise SharedDataMissing(f"exam text {what}: {path} (given by --exam or ${ENV_EXAM})")
         return path
     return shared_path("exam", EXAM_FILE)
 

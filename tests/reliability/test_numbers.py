@@ -15,10 +15,10 @@ from .helpers import assert_refused, refused_here, rewrite_checkpoint, run_cli
 
 
 @pytest.mark.parametrize("flag, value, needle", [
-    ("--lr", "nan", "lr"), ("--lr", "inf", "lr"), ("--lr", "1e10", "lr"), ("--lr", "0", "lr"),
-    ("--epochs", "0", "epochs"), ("--batch-size", "0", "batch_size"),
-    ("--val-fraction", "1", "val_fraction"), ("--val-fraction", "-0.1", "val_fraction"),
-    ("--threads", "0", "threads"),
+    ("--lr", "nan", "--lr must be"), ("--lr", "inf", "--lr must be"), ("--lr", "1e10", "--lr must be"),
+    ("--lr", "0", "--lr must be"), ("--epochs", "0", "--epochs must be"), ("--batch-size", "0", "--batch-size must be"),
+    ("--val-fraction", "1", "--val-fraction must be"), ("--val-fraction", "-0.1", "--val-fraction must be"),
+    ("--threads", "0", "--threads must be"),
     # 600 images, all 600 held out: training on none raised IndexError from the first epoch's end
     ("--val-fraction", "0.9999", "none is left to train on"),
 ])

@@ -64,12 +64,13 @@ def test_the_record_stays_complete_and_true_under_concurrent_writers(tmp_path):
 
 
 @pytest.mark.parametrize("flags, named", [
-    (["--lr", "0.5", "--batch-size", "7", "--optimizer", "adam"], ["lr 0.1, not 0.5", "batch_size 256, not 7",
-                                                                  "optimizer 'sgd', not 'adam'"]),
-    (["--seed", "3"], ["seed 0, not 3"]),
-    (["--threads", "2"], ["threads 1, not 2"]),
-    (["--activation", "tanh", "--pool", "max"], ["activation 'relu', not 'tanh'", "pool 'avg', not 'max'"]),
-    (["--val-fraction", "0.2", "--split-seed", "5"], ["val_fraction 0.1, not 0.2", "split_seed 0, not 5"]),
+    (["--lr", "0.5", "--batch-size", "7", "--optimizer", "adam"], ["--lr 0.1, not 0.5", "--batch-size 256, not 7",
+                                                                  "--optimizer 'sgd', not 'adam'"]),
+    (["--seed", "3"], ["--seed 0, not 3"]),
+    (["--threads", "2"], ["--threads 1, not 2"]),
+    (["--activation", "tanh", "--pool", "max"], ["--activation 'relu', not 'tanh'", "--pool 'avg', not 'max'"]),
+    # by the flags given, not the library's names (val_fraction, split_seed)
+    (["--val-fraction", "0.2", "--split-seed", "5"], ["--val-fraction 0.1, not 0.2", "--split-seed 0, not 5"]),
 ])
 def test_svhn_train_resume_refuses_differing_settings_by_name(tmp_path, quick_run, capsys, flags, named):
     """The issue's case: `--resume --lr 0.5 --batch-size 7 --optimizer adam` trained on with the saved

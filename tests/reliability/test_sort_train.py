@@ -21,12 +21,14 @@ QUICK = ["--vocab", "A-C", "--max-len", "3", "--quick", "--quiet", "--json"]
 
 
 @pytest.mark.parametrize("flag, value, needle", [
-    ("--lr", "nan", "lr"), ("--lr", "inf", "lr"), ("--lr", "1e10", "lr"), ("--lr", "0", "lr"),
-    ("--steps", "0", "steps"), ("--batch-size", "0", "batch_size"), ("--max-len", "100000", "max_len"),
-    ("--label-smoothing", "1", "label_smoothing"), ("--checkpoint-every", "-1", "checkpoint_every"),
-    ("--temperature-end", "nan", "temperature"), ("--threads", "0", "threads"),
-    # more heads than A-C's 5 dimensions: was "d_head must be a whole number from 1 to 4,096, got 0", a flag not given
-    ("--heads", "7", "n_heads 7 is more than d_model 5"),
+    ("--lr", "nan", "--lr must be"), ("--lr", "inf", "--lr must be"), ("--lr", "1e10", "--lr must be"),
+    ("--lr", "0", "--lr must be"), ("--steps", "0", "--steps must be"), ("--batch-size", "0", "--batch-size must be"),
+    ("--max-len", "100000", "--max-len must be"), ("--label-smoothing", "1", "--label-smoothing must be"),
+    ("--checkpoint-every", "-1", "--checkpoint-every must be"), ("--temperature-end", "nan", "temperature"),
+    ("--threads", "0", "--threads must be"),
+    # more heads than A-C's 5 dimensions: was "d_head must be a whole number from 1 to 4,096, got 0", a flag not given;
+    # then "n_heads 7 is more than d_model 5", the library's names; now the flags'
+    ("--heads", "7", "--heads 7 is more than --d-model 5"),
 ])
 def test_sort_train_refuses_absurd_settings_before_any_work(tmp_path, capsys, flag, value, needle):
     argv = ["sort", "train", *QUICK, "--out", str(tmp_path / "r"), flag, value]

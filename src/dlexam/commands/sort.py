@@ -13,6 +13,7 @@ dlexam sort evaluate --checkpoint runs/sort-v4 --lengths 1-32 --json
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from dlexam.commands.options import given, path_text, temperature
@@ -81,7 +82,8 @@ def _dispatch(args, parser_class) -> int:
     before = {k: getattr(args, k) for k in QUERY_OPTIONS if getattr(args, k) is not None}  # options given first
     if words and words[0] in ACTIONS:
         action = words.pop(0)
-        p = parser_class(prog=f"dlexam sort {action}")
+        # a TrainConfig field's error names its flag (n_heads -> --heads: dlexam.cli.flag_message)
+        p = parser_class(prog=f"dlexam sort {action}", fields={field: flag for flag, field in CONFIG_FLAGS.items()})
         (_train_options if action == "train" else _evaluate_options)(p)
         try:
             sub_args = p.parse_args(words)
@@ -94,16 +96,19 @@ def _dispatch(args, parser_class) -> int:
                 raise UserError(f"--{name} does not apply to `dlexam sort {action}`")
             if getattr(sub_args, name) is None:
                 setattr(sub_args, name, value)
+        vars(args).update(vars(sub_args))  # what the command ran with: an error names its flag from these
         return _train(sub_args) if action == "train" else _evaluate(sub_args)
-    # Options may also follow the sequence: parse the rest again, keeping what came first.
+    # Options may also follow the sequence, or stand between its symbols (`sort D --trained A`): parse the rest
+    # again, intermixed, keeping what came first.
     p = parser_class(prog="dlexam sort")
     _query_options(p)
     p.add_argument("sequence", nargs="*")
     p.set_defaults(**{k: getattr(args, k) for k in QUERY_OPTIONS})
     try:
-        q = p.parse_args(words)
+        q = p.parse_intermixed_args(words)
     except SystemExit as exc:
         return int(exc.code or 0)
+    vars(args).update(vars(q))
     return _query(q)
 
 
@@ -136,12 +141,13 @@ def _query(q) -> int:
         source, numbered = getattr(sys.stdin, "buffer", sys.stdin), True
         chunk_lines = 1 if sys.stdin.isatty() else None  # typed by hand: answer each line as it comes
     options = {"chunk_lines": chunk_lines} if chunk_lines else {}
+    out = sys.stdout if sys.stdout is not None else open(os.devnull, "w")  # closed (`>&-`): nowhere, as print() does
     try:
         for line in answer_stream(sorter, source, numbered=numbered, temperature=q.temperature, notes=notes,
                                   **options):
-            sys.stdout.write(line + "\n")
+            out.write(line + "\n")
     except UserError:
-        sys.stdout.flush()  # the answers to the lines before the bad one, then the error line
+        out.flush()  # the answers to the lines before the bad one, then the error line
         raise
     for w in ([_unfinished(sorter)] if not sorter.finished else []) + notes.warnings():
         print(f"dlexam: warning: {w}", file=sys.stderr)

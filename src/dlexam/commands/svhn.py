@@ -21,7 +21,7 @@ def _print_json(obj) -> None:
 
 
 def cmd_summary(args) -> int:
-    from dlexam.errors import UserError
+    from dlexam.errors import BadValue, UserError
     from dlexam.svhn.model import CNNConfig
     from dlexam.svhn.summary import exam_rows, network_summary, student_bug
 
@@ -40,6 +40,8 @@ def cmd_summary(args) -> int:
                             f"it does not go with --head {args.head}")
         try:
             bug = student_bug(args.linear_in, cnn=cnn)
+        except BadValue:  # the command line names the flag (dlexam.cli.flag_message)
+            raise
         except ValueError as exc:
             raise UserError(str(exc)) from None
         if args.json:
@@ -268,7 +270,8 @@ def register(sub) -> None:
                    "in place of a NAME.part partial download that dlexam did not write)")
     q.set_defaults(handler=cmd_download)
 
-    q = s.add_parser("synth", help="write SVHN-like synthetic train/test .mat files, or a recipe's training scenes")
+    q = s.add_parser("synth", help="write SVHN-like synthetic train/test .mat files, or a recipe's training scenes",
+                     fields={"n_train": "train", "n_test": "test"})  # write_synthetic's names of --train, --test
     q.add_argument("--out", required=True, type=path)
     q.add_argument("--train", type=int, default=None,
                    help="plain renderer: training images, 1 to 1,000,000 (default 20000)")
@@ -294,7 +297,8 @@ def register(sub) -> None:
 
 def _register_mnist(s) -> None:
 
-    q = s.add_parser("mnist", help="write the shared MNIST test digits as SVHN-format .mat files")
+    q = s.add_parser("mnist", help="write the shared MNIST test digits as SVHN-format .mat files",
+                     fields={"n_train": "train"})  # write_mnist_as_svhn's name of --train
     q.add_argument("--out", required=True, type=path)
     q.add_argument("--train", type=int, default=8000,
                    help="the first N digits train, the rest test (1 to 9,999; default 8000)")

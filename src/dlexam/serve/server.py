@@ -37,8 +37,9 @@ def bind(host: str, port: int) -> socket.socket:
     name = host.strip("[]")
     try:
         infos = socket.getaddrinfo(name, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise UserError(f"cannot bind --host {host}: {exc}") from None
+    except (socket.gaierror, UnicodeError):  # said plainly: socket's text is "[Errno -2] Name or service not known"
+        raise UserError(f"cannot bind --host {host}: the name could not be resolved to an address (give an address "
+                        "of this machine, e.g. 127.0.0.1)") from None
     family, kind, proto, _, address = infos[0]
     # proto IPPROTO_TCP, not 0: asyncio turns Nagle's algorithm off only on sockets that say they are TCP, and
     # with it on, a keep-alive client waits ~40 ms (delayed ACK) for each answer sent in two writes

@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields
 
 from dlexam import limits
 from dlexam.attention import resolve_temperature
-from dlexam.errors import UserError
+from dlexam.errors import SettingsTogether, UserError
 from dlexam.sorting.vocab import Vocabulary
 from dlexam.transformer import MAX_FF, MAX_HEADS, MAX_LAYERS, MAX_WIDTH, TransformerConfig
 
@@ -75,10 +75,12 @@ class TrainConfig:
                 limits.number(name, t, 0, MAX_TEMPERATURE, lo_open=True)
         d = self.d_model or vocab.size
         if self.n_heads > d:  # each head needs one dimension at least (d_head = d_model // n_heads)
-            width = f"d_model {d}" if self.d_model is not None else f"d_model {d} (vocabulary {vocab.spec}'s size)"
-            raise UserError(f"n_heads {self.n_heads} is more than {width}: each head needs a dimension of its own")
+            width = f"{{d_model}} {d}" + ("" if self.d_model is not None else f" (vocabulary {vocab.spec}'s size)")
+            raise SettingsTogether(f"{{n_heads}} {self.n_heads} is more than {width}: each head needs a dimension of "
+                                   "its own", {"n_heads": self.n_heads, "d_model": self.d_model})
         if self.d_model is not None and d % self.n_heads:
-            raise UserError(f"d_model {d} is not divisible by n_heads {self.n_heads}")
+            raise SettingsTogether(f"{{d_model}} {d} is not divisible by {{n_heads}} {self.n_heads}",
+                                   {"d_model": self.d_model, "n_heads": self.n_heads})
         model_config(self)  # the model's own checks (its size, above all)
         return self
 

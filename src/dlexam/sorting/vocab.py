@@ -99,7 +99,9 @@ class Vocabulary:
         """The error for a token not in the vocabulary, shown as text (at most UNKNOWN_SHOWN characters;
         "..." where more follows, or where `cut`: the token's start, known to be no symbol already)."""
         where = f"line {line}: " if line is not None else ""
-        text = token[: 4 * UNKNOWN_SHOWN].decode("utf-8", "backslashreplace")
+        # a byte that is not UTF-8 stays one character (a surrogate, as Python reads the command line): repr shows it
+        # once, the command line as \xff (backslashreplace made it the text \xff, which repr showed as \\xff)
+        text = token[: 4 * UNKNOWN_SHOWN].decode("utf-8", "surrogateescape")
         # more follows where the characters shown are not the whole token: 20 four-byte characters are the
         # 80 bytes decoded, so a longer token is cut there too (before, 21 emoji were shown as 20, no "...")
         more = cut or len(text) > UNKNOWN_SHOWN or len(token) > 4 * UNKNOWN_SHOWN

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn as nn
 
+from dlexam.errors import BadConfigValue
 from dlexam.spec import CNNSpec, Conv, ExamSpec, Pair, Pool, SpecError
 from dlexam.svhn.kernels import fused as kernels
 
@@ -67,10 +68,11 @@ class CNNConfig:
             ("head", self.head, HEADS),
         ):
             if value not in allowed:
-                raise ValueError(f"{name} must be one of {', '.join(a for a in allowed if a)}, not {value!r}")
+                raise BadConfigValue(name, value, f"must be one of {', '.join(a for a in allowed if a)}, not {value!r}")
         if isinstance(self.linear_in, bool) or not isinstance(self.linear_in, int) \
                 or not 1 <= self.linear_in <= MAX_LINEAR_IN:
-            raise ValueError(f"linear_in must be a whole number from 1 to {MAX_LINEAR_IN:,}, not {self.linear_in!r}")
+            raise BadConfigValue("linear_in", self.linear_in,
+                                 f"must be a whole number from 1 to {MAX_LINEAR_IN:,}, not {self.linear_in!r}")
 
     def pool_mode(self, layer: Pool) -> str:
         """The mode `layer` of the table runs with: the config's, else the table's own."""

@@ -1,0 +1,182 @@
+"""The command line's error lines say what the user typed: the flag, not the library's field (`--val-fraction`,
+not `val_fraction`); a long value shortened, a byte that is not UTF-8 shown once as \\xff, a host that does not
+resolve said plainly; and the arguments argparse refused though they were meant (`--at -1,0,0`, `sort D --trained
+A`) are read."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from dlexam.cli import main
+
+from .helpers import refused_here
+
+# (argv, the flag the error must name, the library's name for it, which it must not show)
+FLAG_NAMED = [
+    (["svhn", "train", "--data", "DATA", "--out", "OUT", "--val-fraction", "2"], "--val-fraction", "val_fraction"),
+    (["svhn", "train", "--data", "DATA", "--out", "OUT", "--val-fraction", "nan"], "--val-fraction", "val_fraction"),
+    (["svhn", "train", "--data", "DATA", "--out", "OUT", "--batch-size", "0"], "--batch-size", "batch_size"),
+    (["svhn", "train", "--data", "DATA", "--out", "OUT", "--split-seed", "-1"], "--split-seed", "split_seed"),
+    (["svhn", "summary", "--linear-in", "0"], "--linear-in", "linear_in"),
+    (["svhn", "summary", "--linear-in", "1000001"], "--linear-in", "linear_in"),
+    (["svhn", "synth", "--out", "OUT", "--train", "0", "--test", "5"], "--train", "n_train"),
+    (["svhn", "synth", "--out", "OUT", "--train", "5", "--test", "0"], "--test", "n_test"),
+    (["sort", "train", "--max-len", "0", "--out", "OUT"], "--max-len", "max_len"),
+    (["sort", "train", "--max-len", "3", "--heads", "0", "--out", "OUT"], "--heads", "n_heads"),
+    (["sort", "train", "--max-len", "3", "--layers", "0", "--out", "OUT"], "--layers", "n_layers"),
+    (["sort", "train", "--max-len", "3", "--ff", "-1", "--out", "OUT"], "--ff", "d_ff"),
+    (["sort", "train", "--max-len", "3", "--d-model", "0", "--out", "OUT"], "--d-model", "d_model"),
+    (["sort", "train", "--max-len", "3", "--label-smoothing", "1", "--out", "OUT"], "--label-smoothing",
+     "label_smoothing"),
+    (["sort", "train", "--max-len", "3", "--temperature-start", "0", "--out", "OUT"], "--temperature-start",
+     "temperature_start"),
+    (["sort", "train", "--max-len", "3", "--checkpoint-every", "-1", "--out", "OUT"], "--checkpoint-every",
+     "checkpoint_every"),
+    (["sort", "train", "--max-len", "3", "--data-seed", "-1", "--out", "OUT"], "--data-seed", "data_seed"),
+    (["sort", "evaluate", "--samples", "0"], "--samples", None),
+    (["geoff", "--explain", "change[W_V]", "--lr", "nan"], "--lr", None),
+]
+
+
+@pytest.mark.parametrize("argv, flag, field", FLAG_NAMED, ids=lambda a: " ".join(a) if isinstance(a, list) else None)
+def test_an_error_names_the_flag_the_user_typed_not_the_librarys_field(argv, flag, field, tmp_path, capsys):
+    """Before: `val_fraction must be a finite number in [0, 1), got 2.0`, `n_heads must be ...` for --heads."""
+    argv = [str(tmp_path / w) if w in ("DATA", "OUT") else w for w in argv]
+    line = refused_here(argv, capsys, f"{flag} must be")
+    if field is not None:
+        assert field not in line, line
+
+
+def test_the_library_still_names_its_fields(tmp_path):
+    """Library callers get the field's name (and CNNConfig's error is still a ValueError)."""
+    from dlexam.errors import UserError
+    from dlexam.svhn.model import CNNConfig
+    from dlexam.svhn.training.runs import SVHNRun
+
+    with pytest.raises(UserError, match=r"^val_fraction must be a finite number in \[0, 1\), got 2"):
+        SVHNRun(out=tmp_path, val_fraction=2.0)
+    with pytest.raises(ValueError, match="^linear_in must be a whole number"):
+        CNNConfig(linear_in=0)
+
+
+def test_a_value_the_flag_did_not_give_keeps_the_librarys_name():
+    """A setting read from elsewhere (a checkpoint) under a flag's name is not blamed on the flag."""
+    import argparse
+
+    from dlexam.cli import Parser, flag_message
+    from dlexam.errors import BadValue
+
+    p = Parser(prog="t")
+    p.add_argument("--epochs", type=int, default=None)
+    exc = BadValue("epochs", 0, "must be a whole number from 1 to 100, got 0")
+    assert flag_message(exc, p.parse_args(["--epochs", "0"])) == "--epochs must be a whole number from 1 to 100, got 0"
+    assert flag_message(exc, p.parse_args(["--epochs", "5"])) == str(exc)
+    assert str(exc) == "epochs must be a whole number from 1 to 100, got 0"
+    assert flag_message(exc, argparse.Namespace()) == str(exc)
+
+
+@pytest.mark.parametrize("argv", [
+    ["sort", "--vocab", "x" * 10_000, "A"],
+    ["answers", "--question", "x" * 10_000],
+    ["svhn", "train", "--data", "D", "--out", "O", "--epochs", "9" * 10_000],  # argparse's own message
+])
+def test_a_huge_value_is_shortened_in_the_error_line(argv, capsys):
+    """Before: the 10,000 characters were echoed whole, in one line of over 10,000 characters."""
+    line = refused_here(argv, capsys, "...", "characters")
+    assert len(line) < 400 and ("x" * 50 in line or "9" * 50 in line), line  # its start is shown
+    assert "x" * 61 not in line and "9" * 61 not in line
+
+
+def test_a_long_path_is_shown_whole_and_the_messages_punctuation_stays():
+    from dlexam.cli import one_line
+
+    path = "/home/someone/projects/dlexam/runs/" + "svhn-2026-12-01-a-long-descriptive-name/" * 2 + "last.pt"
+    assert 100 < len(path) <= 160
+    assert one_line(f"checkpoint not found: {path}") == f"checkpoint not found: {path}"
+    long = f"bad vocabulary '{'y' * 200}': use A-D"
+    assert one_line(long) == f"bad vocabulary '{'y' * 59}... (202 characters): use A-D"
+
+
+@pytest.mark.parametrize("argv, shown", [
+    (["sort", "\udcff"], "unknown token '\\xff'"),  # was '\\\\xff', escaped twice
+    (["sort", "--vocab", "A\udcff", "A"], "bad vocabulary 'A\\xff'"),  # was 'A\\udcff'
+    (["answers", "--question", "\udcfe"], "unknown question '\\xfe'"),
+    (["svhn", "train", "--data", "D", "--out", "O", "--epochs", "\udcff"], "invalid int value: '\\xff'"),
+])
+def test_a_byte_that_is_not_utf8_is_shown_once_as_a_hex_escape(argv, shown, capsys):
+    """`dlexam sort $'\\xff'`: Python reads the byte as the surrogate U+DCFF; the line shows \\xff, once."""
+    line = refused_here(argv, capsys, shown)
+    assert "\\\\x" not in line and "udc" not in line, line
+
+
+def test_a_sort_line_on_stdin_with_a_byte_that_is_not_utf8(capsys, monkeypatch):
+    import io
+    import sys
+
+    class Stdin(io.TextIOWrapper):
+        def isatty(self):
+            return False
+
+    monkeypatch.setattr(sys, "stdin", Stdin(io.BytesIO(b"A B\nA \xff\n")))
+    line = refused_here(["sort"], capsys, "line 2: unknown token '\\xff'")
+    assert "\\\\x" not in line
+
+
+def test_a_host_that_does_not_resolve_is_said_plainly(capsys, monkeypatch):
+    """Before: `cannot bind --host nonexistent.invalid: [Errno -2] Name or service not known`."""
+    def no_such_name(*args, **kwargs):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_such_name)
+    line = refused_here(["serve", "--port", "0", "--workers", "0", "--host", "nonexistent.invalid"], capsys,
+                        "--host nonexistent.invalid", "could not be resolved")
+    assert "Errno" not in line and "[" not in line, line
+
+
+@pytest.mark.parametrize("argv, needle", [
+    # --at's own check reads it (before: "argument --at: expected one argument")
+    (["svhn", "explain", "IMAGE", "--layer", "conv1", "--at", "-1,0,0"], "--at must be whole numbers from 0"),
+    (["svhn", "explain", "IMAGE", "--layer", "logits", "--at", "-1"], "--at must be whole numbers from 0"),
+    # a negative number in exponent form is a value too (before: "argument --lr: expected one argument")
+    (["sort", "train", "--max-len", "3", "--out", "OUT", "--lr", "-1e-3"], "--lr must be a finite number"),
+])
+def test_a_value_that_looks_like_a_negative_number_is_read_as_the_options_value(argv, needle, tmp_path, capsys):
+    argv = [str(tmp_path / w) if w in ("IMAGE", "OUT") else w for w in argv]
+    line = refused_here(argv, capsys, needle)
+    assert "expected one argument" not in line
+
+
+def test_a_flag_that_is_no_flag_is_still_refused(capsys):
+    """Reading -1,0,0 as a value does not make an unknown option a value."""
+    refused_here(["svhn", "explain", "x.png", "--layer", "conv1", "--at", "--bogus"], capsys, "--at")
+
+
+@pytest.mark.parametrize("argv, out", [
+    (["sort", "D", "--trained", "A"], "A D\n"),  # before: "unrecognized arguments: A"
+    (["sort", "D", "--vocab", "A-Z", "Z", "A"], "A D Z\n"),
+    (["sort", "3", "--vocab", "4", "1", "1"], "1 3\n"),
+    (["sort", "--vocab", "A-Z", "Z", "A", "--temperature", "0", "M"], "A M Z\n"),
+])
+def test_sort_takes_options_between_the_symbols(argv, out, capsys):
+    assert main(argv) == 0
+    assert capsys.readouterr().out == out
+
+
+def test_sort_with_standard_output_closed_answers_to_nowhere(capsys, monkeypatch):
+    """`dlexam sort "D A" >&-`: Python's sys.stdout is None; was AttributeError's traceback and exit status 1
+    (print() writes nowhere then, as every other command does)."""
+    import sys
+
+    monkeypatch.setattr(sys, "stdout", None)
+    assert main(["sort", "D A"]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_an_exam_file_that_is_no_file_is_named_as_the_user_gave_it(capsys, monkeypatch, tmp_path):
+    """`answers --exam /dev/zero` said `DLEXAM_EXAM=/dev/zero`, a variable the user never set."""
+    monkeypatch.setenv("DLEXAM_EXAM", str(tmp_path))  # main() sets it from --exam: restored after the test
+    line = refused_here(["answers", "--exam", str(tmp_path), "--question", "P1.1"], capsys,
+                        f"{tmp_path} (given by --exam")
+    assert "DLEXAM_EXAM=" not in line
