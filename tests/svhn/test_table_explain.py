@@ -172,3 +172,14 @@ def test_summary_explain_refusals_are_one_line_and_status_2(capsys, argv):
     captured = capsys.readouterr()
     assert captured.out == "" and len(captured.err.strip().splitlines()) == 1, captured.err
     assert "Traceback" not in captured.err
+
+
+def test_a_step_whose_formula_is_its_number_is_said_once(capsys):
+    """A pooling layer's weights: the step's formula is "0" and so is its arithmetic; the command line wrote
+    "weights: 0 = 0". nn.AvgPool2d has no parameters (the oracle); the line says 0 once."""
+    assert sum(p.numel() for p in nn.AvgPool2d(4).parameters()) == 0
+    assert main(["svhn", "summary", "--explain", "pool1.weights"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "  weights: 0" in lines and not any("0 = 0" in line for line in lines), lines
+    assert main(["svhn", "summary", "--explain", "conv1.weights"]) == 0  # a formula with arithmetic keeps it
+    assert "  weights: F_h x F_w x C_in x C_out = 5 * 5 * 1 * 8 = 200" in capsys.readouterr().out.splitlines()

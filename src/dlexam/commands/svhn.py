@@ -89,7 +89,8 @@ def table_number_lines(e: dict) -> list[str]:
     lines = [f"{e['name']}: {e['title']} = {e['text']}", f"  ({e['source']})"]
     for s in e["steps"]:
         arithmetic = s["expression"] if s["expression"] == str(s["value"]) else f"{s['expression']} = {s['value']}"
-        lines.append(f"  {s['what']}: {s['formula']} = {arithmetic}")
+        said = s["formula"] if s["formula"] == arithmetic else f"{s['formula']} = {arithmetic}"  # not "0 = 0"
+        lines.append(f"  {s['what']}: {said}")
         if s["where"]:
             lines.append(f"    where {s['where']}")
     return lines
