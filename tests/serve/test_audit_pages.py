@@ -171,33 +171,6 @@ def test_geoff_refuses_a_weight_it_cannot_take_in_the_cells_words_and_recovers(p
     page.watch.errors = [e for e in page.watch.errors if "ERR_CONNECTION_REFUSED" not in e]
 
 
-# ---- every page and state at a phone's and a small laptop's width ---------------------------------------------
-
-@pytest.mark.parametrize("width", [360, 800])
-def test_every_state_at_360_and_800_px_has_no_axe_violation_and_no_sideways_page(browser, server, width):
-    """test_a11y.py's states (a step, a refused input, clicked explanations, /practice checked with its solution
-    shown) at 360 and 800 px: at 360 px /practice's worked solutions scrolled in boxes all named "scrollable: "
-    (their tables have no id): axe's landmark-unique. Nor may the page itself scroll sideways."""
-    from .browser import open_page
-    from .test_a11y import axe_violations, states
-
-    ctx, page, watch = open_page(browser, server, width)
-    found, wide = {}, {}
-    for name, url, wait, action in states(server.port):
-        if name == "answers":
-            continue  # the answer key needs the exam text: test_a11y.py covers it where the text is
-        page.goto(url)
-        if wait is not None:
-            ready(page, **wait)
-        if action is not None:
-            action(page)
-        found[name] = axe_violations(page)
-        wide[name] = page.evaluate("""() => [document.documentElement, document.body]
-            .filter((el) => el.scrollWidth > el.clientWidth + 1).map((el) => el.tagName)""")
-    assert found == {name: [] for name in found}
-    assert wide == {name: [] for name in wide}
-    ctx.close()
-    watch.check()
 
 
 def test_cnn_the_predictions_probability_is_a_number_to_click_and_the_clicked_one_is_outlined(page):
