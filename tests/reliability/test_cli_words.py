@@ -180,3 +180,14 @@ def test_an_exam_file_that_is_no_file_is_named_as_the_user_gave_it(capsys, monke
     line = refused_here(["answers", "--exam", str(tmp_path), "--question", "P1.1"], capsys,
                         f"{tmp_path} (given by --exam")
     assert "DLEXAM_EXAM=" not in line
+
+
+def test_synth_scenes_takes_the_seeds_the_recipe_takes(tmp_path, capsys):
+    """`svhn synth --scenes` writes what `svhn train --recipe R --seed S` trains on, and took seeds up to 2**63 - 1
+    where the recipe (and its help) stop at 4,294,967,295: images for a seed no training run accepts."""
+    big = str(2**32)
+    train = refused_here(["svhn", "train", "--recipe", "quick", "--seed", big, "--out", str(tmp_path / "r")], capsys)
+    synth = refused_here(["svhn", "synth", "--scenes", "--recipe", "quick", "--images", "10", "--seed", big,
+                          "--out", str(tmp_path / "s")], capsys)
+    assert synth == train == f"dlexam: error: --seed must be a whole number from 0 to 4,294,967,295, got {big}"
+    assert not (tmp_path / "s").exists()

@@ -137,7 +137,7 @@ def _synth_scenes(args) -> int:
     recipe = get_recipe(args.recipe or "shipped")
     images = QUICK_SCENES if args.quick and args.images is None else args.images
     limits.whole("images", images, 1, 1_000_000, optional=True)
-    limits.whole("seed", args.seed, 0, 2**63 - 1)
+    limits.seed("seed", args.seed)  # as `svhn train --recipe R --seed S` takes it
     if images is not None and images != recipe.images:  # the same mix of parts, fewer or more images
         recipe = dataclasses.replace(recipe, images=images)
     x, y = training_set(recipe, args.seed)
