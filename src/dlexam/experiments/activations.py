@@ -42,6 +42,7 @@ CLAIM = (
 )
 ACTS = ("sigmoid", "tanh", "relu")
 VANISHING_FACTOR = 0.8  # a per-block factor below this counts as vanishing (0.8^19 ~ 1.4e-2)
+AFTER_TRAINING = ("factor/block@end", "first/last@end")  # in numbers and the training figure's caption, not the table
 STUCK_ACCURACY = 0.2  # a net whose worst trained seed reads less (chance: 0.1) has not learned
 
 
@@ -182,7 +183,7 @@ def run(out_dir: OutputDir, quick: bool = False) -> dict:
         out_dir, name=NAME, claim=CLAIM, claim_source=CLAIM_SOURCE, cfg=cfg, quick=quick, start=start,
         verdict=verdict,
         finding=finding,
-        table=table,
+        table=[{k: v for k, v in row.items() if k not in AFTER_TRAINING} for row in table],  # readable at 800 px
         figures=figures,
         captions=_captions(cfg, table),
         numbers=numbers,
