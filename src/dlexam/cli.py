@@ -127,6 +127,21 @@ def quiet_openmp_workers() -> None:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
+def _another_rank_says_it() -> bool:
+    """Under torchrun, whether rank 0 prints this refusal for every rank: a rank other than 0 whose process
+    group is not joined yet (the checks before it are the same on every rank: the same flags, the same
+    data). A refusal after joining may be this rank's alone (a loss that is not finite on its share), so
+    every rank says that one. Every rank still exits with status 2."""
+    try:
+        rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+    except ValueError:
+        return False
+    if rank == 0 or world <= 1:
+        return False
+    dist = sys.modules.get("torch.distributed")  # imported by the command if it trains; never imported here
+    return not (dist is not None and dist.is_available() and dist.is_initialized())
+
+
 def main(argv: list[str] | None = None) -> int:
     quiet_openmp_workers()
     parser = build_parser()
@@ -141,7 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.handler(args) or 0)
     except UserError as exc:
-        print(f"dlexam: error: {one_line(flag_message(exc, args))}", file=sys.stderr)
+        if not _another_rank_says_it():
+            print(f"dlexam: error: {one_line(flag_message(exc, args))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("dlexam: interrupted", file=sys.stderr)

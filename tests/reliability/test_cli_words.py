@@ -191,3 +191,19 @@ def test_synth_scenes_takes_the_seeds_the_recipe_takes(tmp_path, capsys):
                           "--out", str(tmp_path / "s")], capsys)
     assert synth == train == f"dlexam: error: --seed must be a whole number from 0 to 4,294,967,295, got {big}"
     assert not (tmp_path / "s").exists()
+
+
+def test_under_torchrun_a_refusal_before_the_ranks_join_is_said_once_by_rank_0(tmp_path, capsys, monkeypatch):
+    """Every rank runs the same checks on the same flags and data: rank 0 says the refusal, the others
+    only exit with status 2. One after the ranks have joined may be a rank's own: every rank says it."""
+    import torch.distributed
+
+    argv = ["svhn", "train", "--data", str(tmp_path / "none"), "--out", str(tmp_path / "run"), "--quick"]
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "0")
+    refused_here(argv, capsys, "SVHN file not found")
+    monkeypatch.setenv("RANK", "1")
+    assert main(argv) == 2
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(torch.distributed, "is_initialized", lambda: True)
+    refused_here(argv, capsys, "SVHN file not found")

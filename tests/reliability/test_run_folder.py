@@ -14,7 +14,7 @@ from dlexam.files import MANIFEST, OutputDir
 from dlexam.runs import resume_config
 
 from . import killing
-from .helpers import snapshot
+from .helpers import refused_here, snapshot
 
 
 def _record(folder) -> dict:
@@ -251,3 +251,33 @@ def test_svhn_train_resume_says_to_give_data_when_the_runs_data_are_gone(tmp_pat
     before = snapshot(run)
     refused_here(["svhn", "train", "--out", str(run), "--resume", "--quiet"], capsys, "moved-away", "--data")
     assert snapshot(run) == before
+
+
+def _image_folder(root):
+    from PIL import Image
+
+    for digit in (3, 7):
+        (root / str(digit)).mkdir(parents=True)
+        Image.new("L", (32, 32), 40 * digit).save(root / str(digit) / "a.png")
+    return root
+
+
+@pytest.mark.parametrize("inside", ["3", ".", "3/run", "new/run"])
+def test_svhn_train_refuses_a_run_folder_inside_an_image_folder(tmp_path, capsys, inside):
+    data = _image_folder(tmp_path / "digits")
+    before = sorted(p.relative_to(data) for p in data.rglob("*"))
+    refused_here(["svhn", "train", "--data", str(data), "--out", str(data / inside), "--quick"], capsys,
+                 "is inside --data", str(data))
+    assert sorted(p.relative_to(data) for p in data.rglob("*")) == before  # nothing written among the images
+
+
+def test_svhn_train_refuses_a_run_folder_inside_a_mat_folder_even_through_a_link(tmp_path, capsys, synth_dir):
+    data = tmp_path / "svhn"
+    shutil.copytree(synth_dir, data)
+    before = sorted(p.relative_to(data) for p in data.rglob("*"))
+    refused_here(["svhn", "train", "--data", str(data), "--out", str(data / "run"), "--quick"], capsys,
+                 "is inside --data")
+    (tmp_path / "link").symlink_to(data)
+    refused_here(["svhn", "train", "--data", str(data), "--out", str(tmp_path / "link" / "run"), "--quick"], capsys,
+                 "is inside --data")
+    assert sorted(p.relative_to(data) for p in data.rglob("*")) == before

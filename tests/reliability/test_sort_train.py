@@ -93,9 +93,12 @@ def test_cli_resume_finishes_an_interrupted_run_exactly(tmp_path, capsys):
     assert summary["resumed_from"] == 20 and summary["finished"] is True
     got, want = checkpoint.load(run)["state_dict"], whole.model.state_dict()
     assert all(torch.equal(got[k], want[k]) for k in want)
-    # a finished run has nothing to resume
-    assert main(["sort", "train", "--out", str(run), "--resume"]) == 2
-    assert "nothing to resume" in capsys.readouterr().err
+    # a finished run has nothing to resume: a note, exit 0 (as `svhn train --resume`), its files untouched
+    before = snapshot(run)
+    assert main(["sort", "train", "--out", str(run), "--resume"]) == 0
+    out, err = capsys.readouterr()
+    assert "all 40 steps are already done" in err and "already finished: nothing trained now" in out
+    assert snapshot(run) == before
 
 
 def test_cli_resume_refuses_a_tampered_optimizer_state(tmp_path):

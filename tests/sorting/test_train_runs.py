@@ -101,12 +101,22 @@ def test_d_model_must_split_into_the_heads(tmp_path):
         train(TrainConfig(**{**TC, "d_model": 9, "n_heads": 2}))
 
 
-def test_resume_refuses_a_finished_run_another_config_and_a_missing_checkpoint(tmp_path):
+def test_resume_refuses_another_config_and_a_missing_checkpoint(tmp_path):
     with pytest.raises(UserError, match="holds no last.pt"):
         train(TrainConfig(**TC), tmp_path / "empty", resume=True)
-    train(TrainConfig(**TC), tmp_path / "done")
-    with pytest.raises(UserError, match="finished run .60 of 60 steps.; nothing to resume"):
-        train(TrainConfig(**TC), tmp_path / "done", resume=True)
+    done = train(TrainConfig(**TC), tmp_path / "done")
+    with pytest.raises(UserError, match="trained with lr 0.01, not 0.02"):  # a finished run's settings are checked too
+        train(TrainConfig(**{**TC, "lr": 0.02}), tmp_path / "done", resume=True)
+    # resuming a finished run trains nothing and writes nothing: it says so and hands back the run's model
+    before = (tmp_path / "done" / "last.pt").read_bytes(), (tmp_path / "done" / "last.pt").stat().st_mtime_ns
+    said = []
+    again = train(TrainConfig(**TC), tmp_path / "done", resume=True, progress=said.append)
+    assert any("all 60 steps are already done" in (p.message or "") for p in said)
+    assert (again.steps, again.resumed_from, again.finished) == (60, 60, True)
+    assert again.final_loss == done.final_loss
+    want = done.model.state_dict()
+    assert all(torch.equal(again.model.state_dict()[k], want[k]) for k in want)
+    assert ((tmp_path / "done" / "last.pt").read_bytes(), (tmp_path / "done" / "last.pt").stat().st_mtime_ns) == before
     interrupted(tmp_path / "r")
     with pytest.raises(UserError, match="trained with lr 0.01, not 0.02"):
         train(TrainConfig(**{**TC, "lr": 0.02}), tmp_path / "r", resume=True)

@@ -503,3 +503,20 @@ def test_decoding_holds_the_gray_images_and_a_block_not_the_whole_of_x(tmp_path)
         tracemalloc.stop()
     assert images.shape == (n, 32, 32) and images[97, 0, 0] > 0
     assert peak < 0.75 * n * 3072, f"{peak / 2**20:.0f} MiB for X of {n * 3072 / 2**20:.0f} MiB"
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+@pytest.mark.parametrize("reader", ["blocks", "scipy"])
+def test_a_file_of_one_image_as_matlab_saves_it_is_one_image(tmp_path, monkeypatch, compressed, reader):
+    """MATLAB drops a trailing singleton dimension: one image's X is (32, 32, 3), its y 1x1."""
+    rgb = np.random.default_rng(7).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    scipy.io.savemat(tmp_path / "test_32x32.mat", {"X": rgb, "y": np.array([[10.0]])}, do_compression=compressed)
+    assert scipy.io.whosmat(tmp_path / "test_32x32.mat")[0][1] == (32, 32, 3)  # as MATLAB stores it
+    if reader == "blocks":  # read by the block reader itself, not handed on to scipy
+        gray, y = data.matfile.read_gray(tmp_path / "test_32x32.mat", rgb_to_gray)
+        assert gray.shape == (1, 32, 32) and y.tolist() == [10.0]
+    else:  # the general way, as for a layout the block reader does not take
+        monkeypatch.setattr(data.matfile, "read_gray", lambda *a, **k: (_ for _ in ()).throw(data.matfile.Unsupported))
+    images, labels = load_split(tmp_path, "test", cache=False)
+    assert images.shape == (1, 32, 32) and labels.tolist() == [0]
+    assert np.array_equal(images[0].numpy(), np.asarray(Image.fromarray(rgb).convert("L")))

@@ -286,10 +286,12 @@ def _train(a) -> int:
     if a.json:
         print(dumps(summary))
         return 0
-    resumed = f" (resumed at step {summary['resumed_from']})" if summary["resumed_from"] else ""
+    resumed = (" (already finished: nothing trained now)" if summary["resumed_from"] == summary["steps"]
+               else f" (resumed at step {summary['resumed_from']})" if summary["resumed_from"] else "")
+    loss = "unknown" if summary["final_loss"] is None else f"{summary['final_loss']:.2e}"
     print(
         f"trained {summary['parameters']} parameters for {summary['steps']} steps{resumed} in "
-        f"{summary['train_seconds']:.1f} s, final loss {summary['final_loss']:.2e}"
+        f"{summary['train_seconds']:.1f} s, final loss {loss}"
     )
     for block in summary["exact_match"].values():
         if block["n"] == 0:  # before: "0.0000", an exact match over no input at all

@@ -124,6 +124,7 @@ class _State:
     saved: int = 0  # the step RUN/last.pt holds (0: none yet)
     payload: dict | None = None  # the checkpoint resumed from
     resume: dict = field(default_factory=dict)
+    finished: bool = False  # resuming a finished run: nothing left to train, nothing written
 
 
 def _damaged(path, why) -> UserError:
@@ -142,9 +143,14 @@ def _resume_state(folder: runs.RunFolder, tc: TrainConfig) -> _State:
     except (TypeError, UserError) as exc:
         raise _damaged(path, exc) from None
     steps = extra.get("step")
-    if extra.get("finished") or (extra.get("finished") is None and steps == saved_tc.steps):
-        raise UserError(f"resume: {path} is a finished run ({steps} of {saved_tc.steps} steps); nothing to resume")
     runs.resume_config(asdict(saved_tc), asdict(tc), where=path)  # every setting must be the run's
+    if extra.get("finished") or (extra.get("finished") is None and steps == saved_tc.steps):
+        if payload.get("config") != model_config(tc).to_dict():
+            raise _damaged(path, "the model config does not match train_config")
+        loss = extra.get("loss")
+        return _State(step=tc.steps, loss_ema=loss if isinstance(loss, float) else None, saved=tc.steps,
+                      seconds=float(extra["train_seconds"]) if isinstance(extra.get("train_seconds"), float) else 0.0,
+                      payload=payload, finished=True)
     state = extra.get("resume")
     if not isinstance(state, dict):
         raise UserError(f"resume: {path} holds no resume state (a checkpoint written before resume existed)")
@@ -247,6 +253,12 @@ def _train(tc: TrainConfig, folder: runs.RunFolder | None, progress: ProgressFn 
     data_gen = torch.Generator().manual_seed(tc.data_seed)
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: lr_factor(tc, step))
+    if state.finished:  # like `svhn train --resume` of a finished run: a note, the run's files untouched
+        checkpoint.load_weights(model, state.payload, path)
+        log(progress, "sort train", f"{path}: all {tc.steps} steps are already done; nothing to resume")
+        return TrainResult(model=model, config=tc, steps=tc.steps, seconds=state.seconds, final_loss=state.loss_ema,
+                           parameters=sum(p.numel() for p in model.parameters()), checkpoint=str(path),
+                           finished=True, resumed_from=tc.steps)
     if resume:
         _restore(state, path, model, opt, sched, data_gen, tc)
         command = state.payload["extra"].get("command")

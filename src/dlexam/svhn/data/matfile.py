@@ -7,10 +7,11 @@ its name and its real part, each a sub-element padded to 8 bytes (a short one pa
 real part, uint8 in MATLAB's column order (32, 32, 3, N), holds image i as 3,072 consecutive bytes: the reader
 inflates and converts `chunk` images at a time, so the images in memory are the grayscale ones and one chunk.
 
-It reads only that plain layout: little-endian, X a real uint8 (32, 32, 3, N) array stored as bytes, y a real
-numeric array. Anything else (another class or storage, a big-endian file, X or y twice, a file damaged or cut
-short) raises :class:`Unsupported`, and the caller reads the file the general way (scipy), whose checks name the
-problem: this reader never decides what a file means, it only reads the common case in less memory.
+It reads only that plain layout: little-endian, X a real uint8 (32, 32, 3, N) array stored as bytes (one image
+as MATLAB saves it: (32, 32, 3), the trailing 1 dropped), y a real numeric array. Anything else (another class
+or storage, a big-endian file, X or y twice, a file damaged or cut short) raises :class:`Unsupported`, and the
+caller reads the file the general way (scipy), whose checks name the problem: this reader never decides what a
+file means, it only reads the common case in less memory.
 """
 
 from __future__ import annotations
@@ -121,7 +122,8 @@ def _matrix_header(s) -> tuple[int, int, tuple[int, ...], str]:
 
 def _gray_images(s, shape, to_gray: Callable[[np.ndarray], np.ndarray], chunk: int) -> np.ndarray:
     mtype, size, small = _tag(s)
-    n = shape[3] if len(shape) == 4 else -1
+    # MATLAB drops a trailing singleton dimension: one image is saved as (32, 32, 3)
+    n = shape[3] if len(shape) == 4 else 1 if len(shape) == 3 else -1
     if small is not None or mtype != MI_UINT8 or shape[:3] != (32, 32, 3) or n < 0 or size != n * IMAGE_BYTES:
         raise Unsupported("X is not stored as uint8 (32, 32, 3, N)")
     gray = np.empty((n, 32, 32), np.uint8)

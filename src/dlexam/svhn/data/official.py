@@ -96,6 +96,8 @@ def _check_header(path: Path) -> None:
     if info["y"][1] not in NUMERIC_CLASSES:
         raise UserError(f"{path}: y must hold numbers (labels 1..10), got MATLAB {info['y'][1]}")
     shape, kind = info["X"]
+    if tuple(shape) == (32, 32, 3):  # one image: MATLAB drops the trailing singleton dimension
+        shape = (*shape, 1)
     if len(shape) != 4 or tuple(shape[:3]) != (32, 32, 3) or kind != "uint8":
         raise UserError(f"{path}: X must be uint8 of shape (32, 32, 3, N), got {kind} {tuple(shape)}")
     if not 1 <= shape[3] <= MAX_MAT_IMAGES:
@@ -139,6 +141,8 @@ def _read_mat_whole(path: Path) -> tuple[np.ndarray, np.ndarray]:
     X, y = mat.get("X"), mat.get("y")
     if X is None or y is None:
         raise UserError(f"{path} is not an SVHN Format 2 file (it needs variables X and y)")
+    if X.shape == (32, 32, 3):  # one image: MATLAB drops the trailing singleton dimension
+        X = X[..., None]
     if X.ndim != 4 or X.shape[:3] != (32, 32, 3) or X.dtype != np.uint8:
         raise UserError(f"{path}: X must be uint8 of shape (32, 32, 3, N), got {X.dtype} {X.shape}")
     return gray_of_mat_images(X), y  # (N, 32, 32)

@@ -60,6 +60,18 @@ MODEL_OPTIONS = ("activation", "pool", "head", "linear_in")
 OLD_MAX_SEED = 10**13
 
 
+def _check_out_outside_data(out: Path, data: Path) -> None:
+    """A run folder inside its data folder would put checkpoints, metrics and figures among the training
+    images (in an image folder, into a class folder); one equal to an image folder would become a class-less
+    folder of it. Only a .mat folder may also hold its run (the run's files are not train_32x32.mat)."""
+    out_r, data_r = out.resolve(), data.resolve()
+    if out_r == data_r and (data_r / "train_32x32.mat").is_file():
+        return
+    if out_r.is_relative_to(data_r):
+        raise UserError(f"--out {out} is inside --data {data}: the run's checkpoints, metrics and figures would "
+                        "be written among the training data; give a run folder outside it")
+
+
 @dataclass
 class SVHNRun:
     """One `dlexam svhn train` run: the data, the run directory, and how to train.
@@ -95,6 +107,8 @@ class SVHNRun:
         for name in ("seed", "split_seed"):
             if getattr(self, name) is not None:
                 limits.seed(name, getattr(self, name))
+        if self.data is not None:
+            _check_out_outside_data(self.out, self.data)
         if self.init is not None and self.model:
             names = list(self.model) if isinstance(self.model, dict) else ["model"]
             given = ", ".join(f"--{k.replace('_', '-')}" for k in names)
