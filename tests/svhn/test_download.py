@@ -484,3 +484,119 @@ def test_ctrl_c_records_all_the_part_holds_and_the_next_run_resumes_there(tmp_pa
     assert OutputDir(tmp_path).partial_entry(PART)["size"] == part.stat().st_size == 2 * BLOCK
     download(tmp_path, ["test"], base_url=url, md5=md5, size=size)
     assert _is_payload(tmp_path / NAME, payload) and handler.requests[-1] == f"bytes={2 * BLOCK}-"
+
+
+# ---- a 416, a stale .part, a full disk -------------------------------------------------------------------------
+
+class _RefusingRangeHandler(_RangeHandler):
+    """Cuts its first reply half-way; answers every Range request with 416 (Range Not Satisfiable) and a request
+    without Range with the whole file."""
+
+    def do_GET(self):
+        if self.headers.get("Range") and not type(self).cut_first:
+            type(self).requests.append(self.headers.get("Range"))
+            self.send_response(416)
+            self.send_header("Content-Range", f"bytes */{len(self.payload)}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        super().do_GET()
+
+
+@pytest.mark.parametrize("known_size", [True, False], ids=["size known", "md5 only"])
+def test_a_416_to_a_short_part_fetches_the_file_afresh_once(tmp_path, known_size):
+    """A 416 was taken as "the .part is complete": a .part short of the known size was checked by MD5, which failed,
+    and the download was removed ("run the command again", which did the same). Now a 416 to a .part short of the
+    known size drops the .part and fetches the file from byte 0 once; a .part of the full size is checked by MD5."""
+    payload, md5, size = _payload(16)
+    handler = type("Q", (_RefusingRangeHandler,), {"payload": payload, "cut_first": True, "requests": []})
+    given = size if known_size else {}
+    with _serving(handler) as url:
+        with pytest.raises(UserError, match="interrupted"):
+            download(tmp_path, ["test"], base_url=url, md5=md5, size=given)
+        assert (tmp_path / PART).stat().st_size == 150_000
+        if known_size:
+            download(tmp_path, ["test"], base_url=url, md5=md5, size=given)
+            assert _is_payload(tmp_path / NAME, payload) and _leftovers(tmp_path) == []
+            assert handler.requests == [None, "bytes=150000-", None]
+            assert PART not in json.loads((tmp_path / ".dlexam-files.json").read_text()).get("partial", {})
+        else:  # no size to tell a short .part from a whole one: the 416 says it is whole, the MD5 decides
+            with pytest.raises(UserError, match="does not match the official"):
+                download(tmp_path, ["test"], base_url=url, md5=md5, size=given)
+        # a whole .part (a run stopped between its last byte and the rename): a 416, then the MD5, then done
+        shutil.rmtree(tmp_path)
+        tmp_path.mkdir()
+        (tmp_path / PART).write_bytes(payload)
+        OutputDir(tmp_path).record(PART)  # dlexam's, by its whole contents
+        handler.requests.clear()
+        download(tmp_path, ["test"], base_url=url, md5=md5, size=given)
+        assert _is_payload(tmp_path / NAME, payload) and _leftovers(tmp_path) == []
+        assert handler.requests == ["bytes=300000-"]
+
+
+def test_a_416_to_a_request_from_byte_0_is_one_line(tmp_path):
+    payload, md5, size = _payload(17)
+
+    class Always416(_RangeHandler):
+        def do_GET(self):
+            type(self).requests.append(self.headers.get("Range"))
+            self.send_response(416)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    handler = type("A", (Always416,), {"payload": payload, "cut_first": False, "requests": []})
+    with _serving(handler) as url:
+        (tmp_path / PART).write_bytes(payload[:1000])
+        OutputDir(tmp_path).record(PART)
+        with pytest.raises(UserError, match="HTTP 416") as err:
+            download(tmp_path, ["test"], base_url=url, md5=md5, size=size)
+    assert "\n" not in str(err.value) and handler.requests == ["bytes=1000-", None]
+    assert not (tmp_path / NAME).exists() and _leftovers(tmp_path) == []
+
+
+def test_a_stale_part_of_dlexams_goes_when_the_file_is_already_there(tmp_path, cut):
+    """The download was skipped (the file there has the right MD5) and dlexam's .part of an earlier, interrupted
+    run stayed, with its entry in the record. Now it goes; a .part dlexam did not write, or a link, stays."""
+    url, payload, handler, md5, size = cut
+    with pytest.raises(UserError, match="interrupted"):
+        download(tmp_path, ["test"], base_url=url, md5=md5, size=size)
+    assert OutputDir(tmp_path).partial_entry(PART) is not None
+    (tmp_path / NAME).write_bytes(payload)  # the file, put there by hand
+    asked = len(handler.requests)
+    download(tmp_path, ["test"], base_url=url, md5=md5, size=size)
+    assert len(handler.requests) == asked and _is_payload(tmp_path / NAME, payload)
+    assert not (tmp_path / PART).exists() and OutputDir(tmp_path).partial_entry(PART) is None
+
+    (tmp_path / PART).write_bytes(b"a user's file")  # not dlexam's: left alone, also with force
+    download(tmp_path, ["test"], base_url=url, md5=md5, size=size, force=True)
+    assert (tmp_path / PART).read_bytes() == b"a user's file"
+    (tmp_path / PART).unlink()
+    (tmp_path / "aside").write_bytes(payload[:1000])
+    OutputDir(tmp_path).record("aside")
+    (tmp_path / PART).symlink_to(tmp_path / "aside")  # a link: not followed, not removed
+    download(tmp_path, ["test"], base_url=url, md5=md5, size=size)
+    assert (tmp_path / PART).is_symlink() and (tmp_path / "aside").read_bytes() == payload[:1000]
+
+
+@pytest.mark.parametrize("made", [True, False], ids=["folder made", "folder there"])
+def test_a_full_disk_leaves_no_empty_record(tmp_path, monkeypatch, made):
+    """The partial file and its entry went, but an empty .dlexam-files.json stayed (and with it the lock file, and
+    the folder the command had made)."""
+    import errno
+
+    payload, md5, size = _payload(18)
+    handler = type("D", (_RangeHandler,), {"payload": payload, "cut_first": False, "requests": []})
+    root = tmp_path / "svhn" if made else tmp_path
+    real_write = os.write
+
+    def full_disk(fd, data):
+        if ".part" in os.readlink(f"/proc/self/fd/{fd}") and os.fstat(fd).st_size >= 100_000:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    with _serving(handler) as url:
+        monkeypatch.setattr("os.write", full_disk)
+        with pytest.raises(UserError, match="disk is full"):
+            download(root, ["test"], base_url=url, md5=md5, size=size)
+        monkeypatch.undo()
+    assert not root.exists() if made else list(root.iterdir()) == []

@@ -29,10 +29,10 @@ from dlexam.files.atomic import (
 )
 from dlexam.files.folder import MANIFEST, OutputDir, check_dir_path, check_writable_dir
 from dlexam.files.lock import LOCK, folder_locked, take_lock
-from dlexam.files.partial import PartialFile, open_partial
+from dlexam.files.partial import PartialFile, drop_partial, open_partial
 
 __all__ = [
     "LOCK", "MANIFEST", "WRITE_ERRORS", "OutputDir", "PartialFile", "WriteError", "atomic_open", "atomic_path",
-    "atomic_write_bytes", "atomic_write_text", "check_dir_path", "check_writable_dir", "folder_locked",
-    "open_partial", "refuse_unsafe_target", "sha256_of", "take_lock", "write_error",
+    "atomic_write_bytes", "atomic_write_text", "check_dir_path", "check_writable_dir", "drop_partial",
+    "folder_locked", "open_partial", "refuse_unsafe_target", "sha256_of", "take_lock", "write_error",
 ]

@@ -102,6 +102,7 @@ class OutputDir:
         self.run_files = tuple(run_files)
         self._lock_fd: int | None = None
         self._lock_created = False  # whether taking the lock made the lock file (else it was there)
+        self._record_made = False  # whether this OutputDir wrote the file record where there was none
         if lock:
             self._lock_fd, self._lock_created = take_lock(self.path, what)
         try:
@@ -115,10 +116,14 @@ class OutputDir:
         nothing was written there (the command failed first), the folder goes again: the lock file,
         then each folder made for it while it is empty. In a folder that was there, a lock file this
         OutputDir made goes again if nothing of dlexam's is there (no file record): a refused command
-        leaves a user's folder as it was. Nothing else is ever removed. The folders it
+        leaves a user's folder as it was; so does a file record this OutputDir made that holds no entry now (a
+        partial download's, removed again). Nothing else is ever removed. The folders it
         adopted (:meth:`adopt`) are closed first, newest first, so an unused tree goes as a whole."""
         while self._children:
             self._children.pop().close()
+        if self._record_made:
+            with contextlib.suppress(OSError, UserError):
+                self._drop_empty_record()
         try:
             unused = bool(self._created) and {e.name for e in os.scandir(self.path)} <= {LOCK}
         except OSError:  # the folder is gone already
@@ -174,6 +179,28 @@ class OutputDir:
         finally:
             os.close(fd)
 
+    def _drop_empty_record(self) -> None:
+        """Remove the file record if it holds no entry (as :meth:`_write_record` writes an empty one), under the
+        folder's lock; a record of any other shape, a link or a special file is left alone."""
+        target = self.path / MANIFEST
+        with folder_locked(self.path):
+            fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+            try:
+                st = os.fstat(fd)
+                if not stat.S_ISREG(st.st_mode):
+                    return
+                with os.fdopen(fd, "rb", closefd=False) as f:
+                    data = loads(f.read(1 << 16))
+                if data != {"files": {}}:
+                    return
+                now = os.lstat(target)
+                if (now.st_dev, now.st_ino) == (st.st_dev, st.st_ino):
+                    os.unlink(target)
+            except ValueError:
+                return
+            finally:
+                os.close(fd)
+
     def _read_record(self) -> tuple[dict[str, list[str]], set[str]]:
         data = self._read_json()
         try:
@@ -204,6 +231,8 @@ class OutputDir:
         partial = self._read_partial() if partial is None else partial
         if partial:
             record["partial"] = dict(sorted(partial.items()))
+        if not os.path.lexists(self.path / MANIFEST):
+            self._record_made = True
         atomic_write_bytes(self.path / MANIFEST, (dumps(record, indent=1) + "\n").encode())
 
     def partial_entry(self, name: str) -> dict[str, int | str] | None:

@@ -201,6 +201,53 @@ def _hash_through(fd: int, size: int, at: int | None, chunk: int = 1 << 20) -> t
     return sha, digest_at
 
 
+def _identify(out: OutputDir, name: str, fd: int, st: os.stat_result):
+    """What the record says of the file open as `fd` (`st`: its fstat) under `name`: (entry, k, the SHA-256 of all
+    its bytes, whether it is the recorded inode, whether it is the recorded file (`known`), whether an earlier
+    dlexam recorded it by its whole contents (`legacy`))."""
+    entry = out.partial_entry(name)
+    k = int(entry["size"]) if entry is not None else None
+    sha, at_k = _hash_through(fd, st.st_size, k)
+    same = entry is not None and (entry["dev"], entry["ino"]) == (st.st_dev, st.st_ino)
+    known = (entry is not None and k > 0 and st.st_size >= k and at_k == entry["sha256"]
+             and (same or st.st_size == k))
+    # an earlier dlexam recorded an interrupted download by its whole contents
+    legacy = not known and sha.hexdigest() in out.recorded_sums(name)
+    return entry, k, sha, same, known, legacy
+
+
+def drop_partial(out: OutputDir, name: str) -> bool:
+    """Remove the partial file `name` and its entry where it is dlexam's own as :func:`open_partial` would take it
+    (no longer needed: the finished file is there); whether it was removed. Anything else there (another program's
+    file, a link, a folder) is left untouched, also with ``out.force``; an entry whose file is gone goes. Call it
+    holding the folder's lock."""
+    path = out.file(name)
+    out.sweep_temporaries(name)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        if out.partial_entry(name) is not None:
+            out.record_partial(name, None)
+        return False
+    except OSError:  # a link (ELOOP), or unreadable: not touched
+        return False
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return False
+        entry, _, _, _, known, legacy = _identify(out, name, fd, st)
+        if not (known or legacy):
+            return False
+        now = os.lstat(path)
+        if (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino):  # replaced meanwhile: not the file checked
+            return False
+        os.unlink(path)
+    finally:
+        os.close(fd)
+    out.record_partial(name, None)
+    return True
+
+
 def open_partial(out: OutputDir, name: str) -> PartialFile:
     """dlexam's partial file `name` in `out`, to append to: absent (created on the first write), or the one the
     record describes (see the module docstring). A link, a folder or a special file there is refused untouched;
@@ -222,14 +269,7 @@ def open_partial(out: OutputDir, name: str) -> PartialFile:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise UserError(f"{part.path} is not a regular file; not touching it")
-        entry = out.partial_entry(name)
-        k = int(entry["size"]) if entry is not None else None
-        sha, at_k = _hash_through(fd, st.st_size, k)
-        same = entry is not None and (entry["dev"], entry["ino"]) == (st.st_dev, st.st_ino)
-        known = (entry is not None and k > 0 and st.st_size >= k and at_k == entry["sha256"]
-                 and (same or st.st_size == k))
-        # an earlier dlexam recorded an interrupted download by its whole contents
-        legacy = not known and sha.hexdigest() in out.recorded_sums(name)
+        entry, k, sha, same, known, legacy = _identify(out, name, fd, st)
     except BaseException:
         os.close(fd)
         raise

@@ -27,7 +27,16 @@ import numpy as np
 import torch
 
 from dlexam.errors import UserError
-from dlexam.files import OutputDir, PartialFile, WriteError, atomic_open, open_partial, sha256_of, write_error
+from dlexam.files import (
+    OutputDir,
+    PartialFile,
+    WriteError,
+    atomic_open,
+    drop_partial,
+    open_partial,
+    sha256_of,
+    write_error,
+)
 from dlexam.progress import Progress, ProgressFn, report
 from dlexam.svhn.data import SPLITS, matfile
 
@@ -325,7 +334,8 @@ def download(
     The `.part` is dlexam's by its entry in the folder's record, made before its first byte (so a run killed by
     SIGKILL leaves one the next run resumes; another program's `.part` is refused, or with `force` replaced):
     :mod:`dlexam.files.partial`. A partial reply is appended only where its Content-Range starts at the byte
-    asked for (see :func:`_reply_range`).
+    asked for (see :func:`_reply_range`); a 416 to a `.part` short of the size restarts it from byte 0 once. A file
+    already right leaves nothing to fetch, and dlexam's own `.part` of an earlier run beside it goes.
     """
     size = size if size is not None else ({} if md5 else SIZE)
     md5 = md5 or MD5
@@ -343,6 +353,7 @@ def _download_into(out: OutputDir, splits, md5: dict, max_bytes: dict, size: dic
     for split in splits:
         target = out.file(filename(split))
         if target.is_file() and md5sum(target) == md5[split]:
+            drop_partial(out, filename(split) + ".part")  # dlexam's own .part of an earlier run, if one is there
             done.append(target)
             continue
         out.claim(filename(split))
@@ -433,15 +444,21 @@ def _fetch_resuming(url: str, part: PartialFile, progress: ProgressFn | None, ti
                     expected: int | None = None) -> None:
     """Fetch `url` onto the end of `part` (from :func:`open_partial`); `expected`: the file's exact size in bytes,
     where known. A reply to a Range request whose bytes cannot be placed (a 206 from another byte than asked) is
-    dropped, and the file fetched afresh from byte 0 once; a second such reply is refused."""
+    dropped, and the file fetched afresh from byte 0 once; a second such reply is refused. So is a 416 (nothing after
+    the byte asked for) to a `part` short of `expected`; a 416 to a `part` of that size (or of unknown size) leaves
+    it for the caller's MD5 check."""
     limit = expected if expected is not None else limit
     if part.size > limit:  # not a partial download of this file
         part.discard()
     ask = part.size
     while True:
         resp = _request(url, ask, timeout)
-        if resp is None:
-            return
+        if resp is None:  # a 416: nothing after byte `ask`
+            if expected is None or part.size == expected:  # whole as far as dlexam knows: the MD5 decides
+                return
+            part.discard()  # short of the known size: not a prefix of the file the server has now
+            ask = 0  # the file afresh, once (a 416 to a request without Range is refused)
+            continue
         with resp:
             try:
                 start, total = _reply_range(resp, ask)
