@@ -1,6 +1,6 @@
 """Accessibility (issue 20 item 5): axe-core finds no violation on any page, in any state a test can put it in, at
-360, 500, 800 and 1280 px, and no page scrolls sideways; the radio groups have names, results are announced, the /answers filters say which is pressed,
-and "gradient step" is a few Tab presses from the sequence field.
+360, 500, 800 and 1280 px, and no page scrolls sideways; the radio groups have names, results are announced, the
+/answers filters say which is pressed, and "gradient step" is a few Tab presses from the sequence field.
 
 axe-core is vendored (tests/serve/vendor/axe.min.js, npm axe-core 4.14.1, MPL-2.0: its LICENSE beside it) and
 evaluated in the page through the DevTools protocol: nothing is fetched at run time, and the pages' own
