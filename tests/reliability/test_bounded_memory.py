@@ -33,4 +33,4 @@ def test_geoff_caps_its_quadratic_output():
 
 
 def test_summary_with_an_absurd_linear_layer_is_refused():
-    assert_refused(run_cli("svhn", "summary", "--linear-in", "100000000", mem_mb=LIMIT_MB), "linear_in")
+    assert_refused(run_cli("svhn", "summary", "--linear-in", "100000000", mem_mb=LIMIT_MB), "--linear-in")

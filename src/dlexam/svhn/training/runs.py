@@ -61,15 +61,16 @@ OLD_MAX_SEED = 10**13
 
 
 def _check_out_outside_data(out: Path, data: Path) -> None:
-    """A run folder inside its data folder would put checkpoints, metrics and figures among the training
-    images (in an image folder, into a class folder); one equal to an image folder would become a class-less
-    folder of it. Only a .mat folder may also hold its run (the run's files are not train_32x32.mat)."""
+    """A run folder inside an image folder would put checkpoints, metrics and figures among the training images
+    (into a class folder, or a folder the image reader then finds beside them); one equal to it would make it a
+    class-less folder. A .mat folder may hold its run (its data are train_32x32.mat alone), and a folder that
+    is neither is left to the data's own refusal ("SVHN file not found")."""
     out_r, data_r = out.resolve(), data.resolve()
-    if out_r == data_r and (data_r / "train_32x32.mat").is_file():
+    if (data_r / "train_32x32.mat").is_file() or not any((data_r / str(d)).is_dir() for d in range(10)):
         return
     if out_r.is_relative_to(data_r):
         raise UserError(f"--out {out} is inside --data {data}: the run's checkpoints, metrics and figures would "
-                        "be written among the training data; give a run folder outside it")
+                        "be written among the training images; give a run folder outside it")
 
 
 @dataclass
