@@ -162,7 +162,7 @@ def source(matrix: str, cells, head: int | None = None) -> dict:
 def _index(text: str, axis: str, space: Space, matrix: str) -> int:
     labels = space.labels[axis]
     t = text.strip()
-    if t.isdigit() and len(t) <= 6:
+    if t.isascii() and t.isdigit() and len(t) <= 6:  # not "²", which int() refuses
         i = int(t)
     elif axis != "positions" and t in labels:
         i = labels.index(t)

@@ -63,8 +63,13 @@ def flag(name: str, value: Any) -> bool:
     raise BadRequest(name, f"{name} must be true or false (1 or 0), got {value!r:.40}")
 
 
+def digits(value: str) -> bool:
+    """ASCII decimal digits only: str.isdigit() also holds for '²' and '¹', which int() refuses (a 500 before)."""
+    return value.isascii() and value.isdigit()
+
+
 def whole(name: str, value: Any, allowed: tuple[int, ...]) -> int:
-    if isinstance(value, str) and value.strip().isdigit() and len(value) <= MAX_NUMBER_TEXT:
+    if isinstance(value, str) and digits(value.strip()) and len(value) <= MAX_NUMBER_TEXT:
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value not in allowed:
         raise BadRequest(name, f"{name} must be one of {', '.join(map(str, allowed))}, got {value!r:.40}")
@@ -74,11 +79,20 @@ def whole(name: str, value: Any, allowed: tuple[int, ...]) -> int:
 def seed(name: str, value: Any) -> int:
     """A variant's seed: a whole number from 0 to 2^63 - 1 (as `dlexam variant --seed` takes it)."""
     top = 2**63 - 1
-    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 19:
+    if isinstance(value, str) and digits(value.strip()) and len(value.strip()) <= 19:
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= top:
         raise BadRequest(name, f"{name} must be a variant's seed, a whole number from 0 to {top}, got {value!r:.40}")
     return value
+
+
+def as_float(value: int | float) -> float:
+    """float(value), infinity for an integer too large for a float (a 400-digit JSON integer: an OverflowError
+    and a 500 before), so that the caller's finiteness check refuses it."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
 
 
 def number(name: str, value: Any, lo: float, hi: float) -> float:
@@ -86,6 +100,8 @@ def number(name: str, value: Any, lo: float, hi: float) -> float:
     if isinstance(value, str) and len(value) <= MAX_NUMBER_TEXT:
         with contextlib.suppress(ValueError):
             value = float(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = as_float(value)
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
             or not lo < value <= hi:
         raise BadRequest(name, f"{name} must be a finite number in ({lo:g}, {hi:g}], got {value!r:.40}")
@@ -117,7 +133,7 @@ def temperature(name: str, value: Any):
             or (isinstance(value, str) and len(value) > MAX_NUMBER_TEXT):
         raise BadRequest(name, f"{name} must be a number >= 0 or 'sqrt', got {value!r:.40}")
     with field(name):
-        return parse_temperature(value if isinstance(value, str) else float(value))
+        return parse_temperature(value if isinstance(value, str) else as_float(value))
 
 
 def spaced(text: str, symbols) -> str | None:
@@ -161,12 +177,58 @@ def _no_constants(word: str):
     raise ValueError(f"{word} is not JSON")
 
 
-def json_body(raw: bytes) -> dict:
-    """A JSON object from a request body; NaN, Infinity, deep nesting and bad UTF-8 are refused."""
+def underflows(text: str) -> bool:
+    """Whether a number written as `text` is not 0 but float64 reads it as 0 (1e-400, below the smallest float64,
+    about 5e-324)."""
+    mantissa = text.strip().lower().split("e")[0]
     try:
-        obj = json.loads(raw.decode("utf-8"), parse_constant=_no_constants)
+        return float(text) == 0 and any(c in "123456789" for c in mantissa)
+    except ValueError:
+        return False
+
+
+class _Underflow(float):
+    """A JSON number float64 reads as 0 although it is not (json_body refuses it, naming its field)."""
+
+    text = ""
+
+
+def _read_float(text: str) -> float:
+    value = float(text)
+    if value == 0 and underflows(text):
+        value = _Underflow(value)
+        value.text = text
+    return value
+
+
+def _find_underflow(x: Any, path: tuple = ()) -> tuple[tuple, _Underflow] | None:
+    if isinstance(x, _Underflow):
+        return path, x
+    items = x.items() if isinstance(x, dict) else enumerate(x) if isinstance(x, list) else ()
+    for key, value in items:
+        if (found := _find_underflow(value, (*path, key))) is not None:
+            return found
+    return None
+
+
+def json_body(raw: bytes) -> dict:
+    """A JSON object from a request body; NaN, Infinity, deep nesting and bad UTF-8 are refused, and so is a number
+    too small for float64 (1e-400), which it would read as 0 without a word (as the page once took a typed weight)."""
+    try:
+        obj = json.loads(raw.decode("utf-8"), parse_constant=_no_constants, parse_float=_read_float)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise BadRequest("body", f"the body is not JSON: {str(exc)[:100]}") from None
     if not isinstance(obj, dict):
         raise BadRequest("body", f"the body must be a JSON object, got {type(obj).__name__}")
+    try:
+        found = _find_underflow(obj)
+    except RecursionError:  # nested nearly as deep as json allows: no request of the pages is
+        raise BadRequest("body", "the body is not JSON this server reads: it is nested too deeply") from None
+    if found is not None:
+        path, value = found
+        name = f"weights.{path[1]}" if path[0] == "weights" and len(path) > 1 else str(path[0])
+        where = f"{path[1]} row {path[2] + 1}, column {path[3] + 1}: " if name.startswith("weights.") \
+            and len(path) == 4 and all(isinstance(i, int) for i in path[2:]) else f"{name}: "
+        raise BadRequest(name, f"{where}{value.text[:40]} is too small for a float64 number, which reads it as 0: "
+                               "type 0, or a number of size at least 5e-324")
     return obj

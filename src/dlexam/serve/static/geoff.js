@@ -12,9 +12,12 @@ const URL_NAMES = {E: "E", W_Q: "W_Q", W_K: "W_K", W_V: "W_V", W_O: "W_O", multi
 const RESULTS = ["loss-panel", "matrices-panel", "heads-panel", "grad-panel"];
 const NUMBER = /^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i;
 const $ = (id) => document.getElementById(id);
+// a number that is not 0 but too small for float64 (1e-400): Number() reads it as 0 without a word, so it is refused
+const underflows = (text) => Number(text) === 0 && /[1-9]/.test(text.trim().split(/e/i)[0]);
 
 function parseMatrix(text, shape) {
-  const rows = text.split(";").map((r) => r.split(",").map((v) => (NUMBER.test(v.trim()) ? Number(v) : NaN)));
+  const rows = text.split(";").map((r) => r.split(",").map((v) => (NUMBER.test(v.trim()) && !underflows(v)
+    ? Number(v) : NaN)));
   const fits = (v) => Math.abs(v) <= G.defaults.max_weight;  // false for NaN
   if (rows.length !== shape[0] || rows.some((r) => r.length !== shape[1] || !r.every(fits))) return null;
   return rows;
@@ -163,7 +166,7 @@ function buildEditors() {
         input.addEventListener("input", () => fit(input));
         input.addEventListener("input", DL.debounce(() => {
           const text = input.value.trim(), key = label;
-          if (NUMBER.test(text) && Math.abs(Number(text)) <= G.defaults.max_weight) {
+          if (NUMBER.test(text) && !underflows(text) && Math.abs(Number(text)) <= G.defaults.max_weight) {
             G.invalid.delete(key);
             G.invalid.delete("url:" + name);
             input.removeAttribute("aria-invalid");
@@ -172,6 +175,8 @@ function buildEditors() {
             // a number past the model's cap (1e400 is Infinity to the browser) is refused here, in the cell's own
             // words, as an empty or non-numeric cell is: it never reaches the URL
             G.invalid.set(key, text === "" ? `${label} is empty: type a number (such as 0.5 or -2)`
+              : NUMBER.test(text) && underflows(text) ? `${label}: ${text} is too small for a float64 number, which `
+                + "reads it as 0: type 0, or a number of size at least 5e-324"
               : NUMBER.test(text) ? `${label}: ${text} is too large: a weight lies between -${bound()} and ${bound()}`
                 : `${label}: "${text}" is not a number: type a number (such as 0.5 or -2)`);
             input.setAttribute("aria-invalid", "true");

@@ -1,0 +1,76 @@
+"""Request fields at their edges, in-process (dlexam.serve.params, dlexam.geoff.cells): each one a BadRequest naming
+its field, never another exception (which the server answers with a 500). Found by the hostile-client audit of
+2026-12-06: '²' passes str.isdigit() but not int(); a 400-digit JSON integer overflows float(); and a JSON number
+too small for float64 (1e-400) was read as 0 without a word (a weight of 1e-400 answered as a weight of 0)."""
+
+from __future__ import annotations
+
+import pytest
+
+from dlexam.serve import params as p
+
+WEIGHTS = b'{"weights": {"W_V": [[%s, 3], [1, 2], [2, 1], [3, 0]]}}'
+
+
+@pytest.mark.parametrize("text", ["\u00b2", "\u00b9", "\u0662", "1\u00b2"])
+def test_a_digit_that_is_not_ascii_is_refused_naming_the_field(text):
+    with pytest.raises(p.BadRequest) as e:
+        p.whole("heads", text, (1, 2))
+    assert e.value.field == "heads" and e.value.status == 400
+    with pytest.raises(p.BadRequest) as e:
+        p.seed("seed", text)
+    assert e.value.field == "seed"
+
+
+@pytest.mark.parametrize("value", [10**400, -(10**400)], ids=["1e400", "-1e400"])
+def test_an_integer_too_large_for_a_float_is_refused_naming_the_field(value):
+    with pytest.raises(p.BadRequest) as e:
+        p.number("lr", value, 0, 100)
+    assert e.value.field == "lr"
+    with pytest.raises(p.BadRequest) as e:
+        p.temperature("temperature", value)
+    assert e.value.field == "temperature"
+    body = p.json_body(b'{"lr": ' + str(value).encode() + b"}")  # as a JSON body carries it
+    with pytest.raises(p.BadRequest):
+        p.number("lr", body["lr"], 0, 100)
+
+
+@pytest.mark.parametrize(("raw", "field", "says"), [
+    (WEIGHTS % b"1e-400", "weights.W_V", "W_V row 1, column 1: 1e-400 is too small"),
+    (WEIGHTS % b"-2.5E-999", "weights.W_V", "W_V row 1, column 1: -2.5E-999 is too small"),
+    (b'{"lr": 1e-400}', "lr", "lr: 1e-400 is too small"),
+    (b'{"temperature": 0.0001e-330}', "temperature", "temperature: 0.0001e-330 is too small"),
+    (b'{"seed": 1, "answers": {"Pr2.2.P": [[1e-400]]}}', "answers", "answers: 1e-400 is too small"),
+])
+def test_a_number_float64_would_read_as_0_is_refused_naming_its_field(raw, field, says):
+    with pytest.raises(p.BadRequest) as e:
+        p.json_body(raw)
+    assert e.value.field == field and e.value.status == 400
+    assert e.value.message.startswith(says), e.value.message
+
+
+def test_zero_and_the_smallest_float64_are_still_numbers():
+    """0 written in any way (0e-400, -0.0) is 0, and 5e-324, the smallest float64, is itself: none is refused."""
+    body = p.json_body(b'{"a": 0e-400, "b": -0.0, "c": 5e-324, "d": 0.000e5, "e": [1e-300]}')
+    assert body == {"a": 0.0, "b": -0.0, "c": 5e-324, "d": 0.0, "e": [1e-300]}
+    assert type(body["a"]) is float and type(body["c"]) is float
+
+
+def test_a_cell_index_written_in_other_digits_is_refused_as_the_cell():
+    """`P[²,0]`: the library's cell parser said isdigit() and then int() raised ValueError (a 500 on
+    /api/geoff/explain); now it is the cell's own error."""
+    from dlexam import geoff
+    from dlexam.errors import UserError
+    from dlexam.geoff.explain import Explainer
+
+    ex = Explainer(geoff.GeoffQuery(sequence="D A A <START> A D <STOP>", temperature=0.0))
+    with pytest.raises(UserError, match="not an index"):
+        ex.explain("P[\u00b2,0]")
+
+
+def test_svhn_at_in_other_digits_is_a_user_error():
+    from dlexam.errors import UserError
+    from dlexam.svhn.explain import parse_at
+
+    with pytest.raises(UserError):
+        parse_at("0,\u00b2,1")
