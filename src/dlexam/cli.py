@@ -127,11 +127,14 @@ def quiet_openmp_workers() -> None:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
-def _another_rank_says_it() -> bool:
-    """Under torchrun, whether rank 0 prints this refusal for every rank: a rank other than 0 whose process
-    group is not joined yet (the checks before it are the same on every rank: the same flags, the same
-    data). A refusal after joining may be this rank's alone (a loss that is not finite on its share), so
-    every rank says that one. Every rank still exits with status 2."""
+def _another_rank_says_it(args: argparse.Namespace) -> bool:
+    """Under torchrun, whether rank 0 prints this refusal for every rank: a rank other than 0 of a command that
+    trains distributed (`distributed` in its defaults: svhn train) whose process group is not joined yet (the
+    checks before it are the same on every rank: the same flags, the same data). A refusal after joining may be
+    this rank's alone (a loss that is not finite on its share), so every rank says that one; so does any other
+    command, whatever RANK its environment holds. Every rank still exits with status 2."""
+    if not getattr(args, "distributed", False):
+        return False
     try:
         rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
     except ValueError:
@@ -156,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.handler(args) or 0)
     except UserError as exc:
-        if not _another_rank_says_it():
+        if not _another_rank_says_it(args):
             print(f"dlexam: error: {one_line(flag_message(exc, args))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -207,3 +207,12 @@ def test_under_torchrun_a_refusal_before_the_ranks_join_is_said_once_by_rank_0(t
     assert capsys.readouterr().err == ""
     monkeypatch.setattr(torch.distributed, "is_initialized", lambda: True)
     refused_here(argv, capsys, "SVHN file not found")
+
+
+def test_a_rank_in_the_environment_silences_no_other_command(tmp_path, capsys, monkeypatch):
+    """RANK and WORLD_SIZE may be set for a whole job (a scheduler's array of single-process commands): only a
+    command that trains under torchrun leaves a refusal to rank 0; every other one says its own."""
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    refused_here(["svhn", "evaluate", "--data", str(tmp_path / "none")], capsys, "SVHN file not found")
+    refused_here(["grade", "--variant", "1", str(tmp_path / "absent.csv")], capsys)

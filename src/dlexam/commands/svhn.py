@@ -341,7 +341,7 @@ def _register_train(s) -> None:
                    help="2,048 images and 2 epochs (unless --epochs says otherwise): an end-to-end check")
     q.add_argument("--quiet", action="store_true", help="no progress bar or epoch lines")
     q.add_argument("--json", action="store_true")
-    q.set_defaults(handler=cmd_train)
+    q.set_defaults(handler=cmd_train, distributed=True)  # runs under torchrun: cli.main says a refusal once
 
 
 if __name__ == "__main__":  # pragma: no cover
