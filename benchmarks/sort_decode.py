@@ -21,6 +21,7 @@ import time
 
 import torch
 
+from dlexam.errors import UserError
 from dlexam.sorting.compiled import compile_sorter
 from dlexam.sorting.decode import greedy_decode
 from dlexam.sorting.vocab import Vocabulary
@@ -35,16 +36,22 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--checkpoint", default=None)
     args = ap.parse_args()
+    for flag in ("batch", "length", "repeats", "threads"):
+        if getattr(args, flag) < 1:
+            ap.error(f"--{flag} must be at least 1")
     torch.set_num_threads(args.threads)
-    if args.checkpoint:
-        from dlexam.sorting.trained import load_model
+    try:
+        if args.checkpoint:
+            from dlexam.sorting.trained import load_model
 
-        model, vocab, _ = load_model(args.checkpoint)
-        name = f"trained {args.checkpoint}"
-    else:
-        vocab = Vocabulary.from_spec(str(args.symbols))
-        model = compile_sorter(vocab.n_symbols)
-        name = f"compiled sorter, {vocab.n_symbols} symbols"
+            model, vocab, _ = load_model(args.checkpoint)
+            name = f"trained {args.checkpoint}"
+        else:
+            vocab = Vocabulary.from_spec(str(args.symbols))
+            model = compile_sorter(vocab.n_symbols)
+            name = f"compiled sorter, {vocab.n_symbols} symbols"
+    except UserError as exc:  # a missing or wrong checkpoint, a bad --symbols: one line, exit 2
+        ap.error(str(exc))
     g = torch.Generator().manual_seed(0)
     inputs = torch.randint(0, vocab.n_symbols, (args.batch, args.length), generator=g).tolist()
     times = {"multiset": [], "kv_cache": [], "recompute": []}

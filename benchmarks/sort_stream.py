@@ -22,6 +22,7 @@ wall time: on a busy machine they say more. The last line is one JSON object.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import random
@@ -143,6 +144,7 @@ def one_line(path: Path, n: int, seed: int) -> list[str]:
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()  # no options: --help, and a typo exits 2
     rng = random.Random(0)
     letters = [chr(65 + i) for i in range(26)]
     result = {"benchmark": "sort_stream", "loadavg_1min_start": round(os.getloadavg()[0], 2)}

@@ -36,6 +36,7 @@ from dataclasses import asdict, fields
 import torch
 
 from dlexam.commands.progress import ProgressPrinter
+from dlexam.errors import UserError
 from dlexam.sorting.data import all_sequences, sample_inputs
 from dlexam.sorting.evaluate import evaluate, heldout_inputs
 from dlexam.sorting.shipped import RECIPE
@@ -68,13 +69,18 @@ def uniform_inputs(vocab, lengths, per_length, seed):
     return inputs
 
 
+def seed_list(text: str) -> list[int]:
+    """--seeds 0,1,2 (argparse reports a ValueError here as one line and exit status 2)."""
+    return [int(s) for s in text.split(",")]
+
+
 def parse_set(items: list[str]) -> dict:
     names = {f.name for f in fields(TrainConfig)}
     out = {}
     for item in items:
         key, _, value = item.partition("=")
         if key not in names:
-            sys.exit(f"--set {item}: TrainConfig has no field {key!r}")
+            raise ValueError(f"--set {item}: TrainConfig has no field {key!r}")
         try:
             out[key] = json.loads(value)
         except json.JSONDecodeError:
@@ -130,7 +136,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--vocab", choices=("A-D", "A-Z"), default="A-D")
     ap.add_argument("--v26", action="store_true", help="same as --vocab A-Z")
-    ap.add_argument("--seeds", default="0,1,2", help="model seeds, comma-separated (default 0,1,2)")
+    ap.add_argument("--seeds", type=seed_list, default="0,1,2", help="model seeds, comma-separated (default 0,1,2)")
     ap.add_argument("--recipe", choices=("new", "old", "shipped"), default="new",
                     help="old: the recipe before issue 14 (fixed T = sqrt(d_head), lr 0.03); shipped: the shipped "
                     "A-D sorter's (dlexam.sorting.shipped.RECIPE; --seeds still chooses the seeds)")
@@ -145,10 +151,15 @@ def main() -> None:
         base.update(OLD_RECIPE)
     elif args.recipe == "shipped":
         if a_z:
-            sys.exit("--recipe shipped is the A-D sorter's")
+            ap.error("--recipe shipped is the A-D sorter's")
         base.update({k: v for k, v in RECIPE.items() if k != "seed"})
-    base.update(parse_set(args.set))
-    seeds = [int(s) for s in args.seeds.split(",")]
+    seeds = args.seeds
+    try:
+        base.update(parse_set(args.set))
+        for seed in seeds:  # every seed's config checked before the first trains: one line, exit 2
+            TrainConfig(**{**base, "seed": seed}).validate()
+    except (ValueError, UserError) as exc:
+        ap.error(str(exc))
     vocab = Vocabulary.from_spec(base["vocab"])
     per_seed, configs = [], None
     for seed in seeds:

@@ -66,6 +66,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--train", type=int, default=20000, help="synthetic train images")
     args = ap.parse_args()
+    if min(args.epochs, args.threads) < 1:
+        ap.error("--epochs and --threads must be at least 1")
     out = {"benchmark": "svhn_accuracy", "chance": 0.1, "recipe": "sgd lr 0.1 cosine, batch 256, wd 5e-4"}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

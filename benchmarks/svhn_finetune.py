@@ -78,7 +78,7 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=None)
     args = ap.parse_args()
     if not 10 <= args.digits <= MNIST_TRAIN:
-        raise SystemExit(f"--digits must be 10 to {MNIST_TRAIN} (the last 2,000 are the check)")
+        ap.error(f"--digits must be 10 to {MNIST_TRAIN} (the last 2,000 are the check)")
     extra = [flag for name, value in (("--epochs", args.epochs), ("--lr", args.lr), ("--batch-size", args.batch_size))
              if value is not None for flag in (name, str(value))]
     out = {"benchmark": "svhn_finetune", "digits": args.digits, "overrides": extra,

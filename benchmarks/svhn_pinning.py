@@ -66,6 +66,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--repeat", type=int, default=1, help="runs of each setting, interleaved (times: medians)")
     args = ap.parse_args()
+    if args.repeat < 1:
+        ap.error("--repeat must be at least 1")
     out = {"benchmark": "svhn_pinning", "recipe": args.recipe, "seed": args.seed,
            "load_average_start": os.getloadavg()[0], "settings": {}}
     results: dict[str, list[dict]] = {name: [] for name in SETTINGS}

@@ -200,6 +200,8 @@ def main() -> None:
     ap.add_argument("--windows", type=int, default=5)
     ap.add_argument("--quick", action="store_true", help="small windows, for a smoke test")
     args = ap.parse_args()
+    if args.windows < 1:
+        ap.error("--windows must be at least 1")
     n_fast = 2048 if args.quick else 16384
     fast_epochs = 1 if args.quick else 4  # epochs of the fast loop per window: 65,536 images
     n_base_batches = 8 if args.quick else 64  # 64 batches of 64 = 4,096 images per window

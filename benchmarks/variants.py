@@ -90,6 +90,8 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=1000)
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args()
+    if args.seeds < 1:
+        ap.error("--seeds must be at least 1")
     n = 100 if args.quick else args.seeds
     from dlexam.variants.build import make_variant
 

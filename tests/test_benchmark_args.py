@@ -1,0 +1,44 @@
+"""benchmarks/*.py: a bad argument is refused before any work, as argparse refuses one: exit status 2 and an
+"error:" line on stderr, never a traceback and never a full benchmark run with the argument ignored.
+
+In this process (each script's main() with sys.argv set), so that no case imports torch again."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def load(stem: str):
+    spec = importlib.util.spec_from_file_location(f"bench_{stem}", BENCHMARKS / f"{stem}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("stem, argv, needle", [
+    ("answers_key", ["--bogus"], "unrecognized arguments: --bogus"),  # was ignored: the whole key ran
+    ("sort_stream", ["--bogus"], "unrecognized arguments: --bogus"),  # was ignored: minutes of benchmark
+    ("sort_decode", ["--repeats", "0"], "--repeats"),  # was a traceback (median of no runs)
+    ("sort_decode", ["--checkpoint", "/nonexistent/run"], "not found"),  # was a traceback (UserError)
+    ("sort_train", ["--seeds", "x"], "--seeds"),  # was a traceback (int('x'))
+    ("sort_train", ["--set", "nofield=1"], "nofield"),  # was exit status 1
+    ("sort_train", ["--set", "steps=-5"], "steps"),  # was a traceback when the first seed began training
+    ("sort_train", ["--vocab", "A-Z", "--recipe", "shipped"], "A-D sorter"),  # was exit status 1
+    ("thread_contention", ["--repeats", "0"], "--repeats"),  # was a traceback (median of no runs)
+    ("svhn_pinning", ["--repeat", "0"], "--repeat"),  # was a traceback (no pinned run)
+    ("variants", ["--seeds", "0"], "--seeds"),  # was a traceback after the timings
+    ("svhn_finetune", ["--digits", "5"], "--digits"),  # was exit status 1
+])
+def test_bad_argument_exits_2_with_one_error_line(stem, argv, needle, monkeypatch, capsys):
+    main = load(stem).main
+    monkeypatch.setattr(sys, "argv", [f"{stem}.py", *argv])
+    with pytest.raises(SystemExit) as exc:
+        main()
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if ": error: " in line]
+    assert exc.value.code == 2 and "Traceback" not in err, (exc.value.code, err)
+    assert len(errors) == 1 and needle in errors[0], err
