@@ -13,6 +13,12 @@ from typing import Any
 from dlexam.errors import BadValue
 
 
+def digits(text: str) -> bool:
+    """Whether `text` is ASCII decimal digits only: str.isdigit() also holds for '²' and '٢', which int() refuses
+    or reads as another digit (every reader of a whole number a user typed asks this, not isdigit())."""
+    return text.isascii() and text.isdigit()
+
+
 def whole(name: str, value: Any, lo: int, hi: int, *, optional: bool = False) -> int | None:
     """`value` as a whole number in [lo, hi] (None allowed when `optional`); UserError otherwise."""
     if value is None and optional:

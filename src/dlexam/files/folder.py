@@ -128,8 +128,8 @@ class OutputDir:
             unused = bool(self._created) and {e.name for e in os.scandir(self.path)} <= {LOCK}
         except OSError:  # the folder is gone already
             unused = False
-        litter = self._lock_created and not os.path.lexists(self.path / MANIFEST)
-        if (unused or litter) and self._lock_fd is not None:
+        # the lock file this OutputDir made goes where nothing of dlexam's is (a folder it made and left unused too)
+        if self._lock_fd is not None and self._lock_created and not os.path.lexists(self.path / MANIFEST):
             with contextlib.suppress(OSError):
                 os.unlink(self.path / LOCK)  # while still held: no other writer takes it in between
         if self._lock_fd is not None:

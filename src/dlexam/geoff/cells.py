@@ -43,6 +43,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from dlexam import limits
 from dlexam.attention import Temperature, parse_temperature
 from dlexam.errors import UserError
 from dlexam.exact import exact_fraction
@@ -162,7 +163,7 @@ def source(matrix: str, cells, head: int | None = None) -> dict:
 def _index(text: str, axis: str, space: Space, matrix: str) -> int:
     labels = space.labels[axis]
     t = text.strip()
-    if t.isascii() and t.isdigit() and len(t) <= 6:  # not "²", which int() refuses
+    if limits.digits(t) and len(t) <= 6:  # not "²", which int() refuses
         i = int(t)
     elif axis != "positions" and t in labels:
         i = labels.index(t)

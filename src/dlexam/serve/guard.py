@@ -25,6 +25,7 @@ import re
 
 import anyio
 
+from dlexam import limits
 from dlexam.plain import dumps
 from dlexam.serve.params import BadRequest
 
@@ -123,7 +124,7 @@ async def read_body(request, limit: int, field: str = "body") -> bytes:
     has not arrived within the header timeout plus its length at MIN_BODY_RATE is a 408."""
     declared = request.headers.get("content-length")
     if declared is not None:
-        if not declared.isascii() or not declared.isdigit():
+        if not limits.digits(declared):
             raise BadRequest(field, "Content-Length is not a number")
         if int(declared) > limit:
             raise BadRequest(field, f"the body is {int(declared):,} bytes; at most {limit:,} are accepted", 413)

@@ -13,6 +13,7 @@ import json
 import math
 from typing import Any
 
+from dlexam import limits
 from dlexam.errors import InputsTogether, UserError
 
 MAX_TEXT = 2_000  # characters in any text field (a sequence of 64 tokens is well under this)
@@ -63,13 +64,8 @@ def flag(name: str, value: Any) -> bool:
     raise BadRequest(name, f"{name} must be true or false (1 or 0), got {value!r:.40}")
 
 
-def digits(value: str) -> bool:
-    """ASCII decimal digits only: str.isdigit() also holds for '²' and '¹', which int() refuses (a 500 before)."""
-    return value.isascii() and value.isdigit()
-
-
 def whole(name: str, value: Any, allowed: tuple[int, ...]) -> int:
-    if isinstance(value, str) and digits(value.strip()) and len(value) <= MAX_NUMBER_TEXT:
+    if isinstance(value, str) and limits.digits(value.strip()) and len(value) <= MAX_NUMBER_TEXT:
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value not in allowed:
         raise BadRequest(name, f"{name} must be one of {', '.join(map(str, allowed))}, got {value!r:.40}")
@@ -79,7 +75,7 @@ def whole(name: str, value: Any, allowed: tuple[int, ...]) -> int:
 def seed(name: str, value: Any) -> int:
     """A variant's seed: a whole number from 0 to 2^63 - 1 (as `dlexam variant --seed` takes it)."""
     top = 2**63 - 1
-    if isinstance(value, str) and digits(value.strip()) and len(value.strip()) <= 19:
+    if isinstance(value, str) and limits.digits(value.strip()) and len(value.strip()) <= 19:
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= top:
         raise BadRequest(name, f"{name} must be a variant's seed, a whole number from 0 to {top}, got {value!r:.40}")

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
+from dlexam import limits
 from dlexam.errors import UserError
 from dlexam.svhn.inspect import STAGES, FeatureMaps, feature_maps
 from dlexam.svhn.model import ExamCNN
@@ -302,7 +303,7 @@ def explain(model: ExamCNN, image: torch.Tensor, layer: str, at: tuple[int, ...]
 def parse_at(text: str) -> tuple[int, ...]:
     """"0,12,9" -> (0, 12, 9); "7" -> (7,). Whole numbers from 0, separated by commas."""
     parts = [p.strip() for p in str(text).split(",")]
-    if not parts or not all(p.isascii() and p.isdigit() and len(p) <= 6 for p in parts):
+    if not parts or not all(limits.digits(p) and len(p) <= 6 for p in parts):
         raise UserError(f"--at must be whole numbers from 0 separated by commas (channel,row,column such as 0,12,9, "
                         f"or one digit for the logits), got {text!r:.40}")
     return tuple(int(p) for p in parts)
