@@ -38,13 +38,24 @@ def terminating(x: Fraction) -> bool:
     return d == 1
 
 
+def fixed(x: Fraction, digits: int) -> str:
+    """x rounded to `digits` decimal places, in integer arithmetic: exact for any size (through a float, 2**53 + 1
+    was written 9007199254740992, and an exact answer keyed with tolerance 0 was then a wrong one)."""
+    n = round(x * 10**digits)
+    sign, n = ("-" if n < 0 else ""), abs(n)
+    whole, frac = divmod(n, 10**digits)
+    return f"{sign}{whole}" + (f".{frac:0{digits}d}" if digits else "")
+
+
 def decimal(x: Fraction | float) -> tuple[str, float]:
     """(the answer as a decimal, the tolerance that accepts it)."""
     if isinstance(x, Fraction) and terminating(x):
         digits = 0
         while (x * 10**digits).denominator != 1:
             digits += 1
-        return f"{float(x):.{digits}f}", 0.0
+        return fixed(x, digits), 0.0
+    if isinstance(x, Fraction):
+        return fixed(x, 6), NON_TERMINATING_TOLERANCE
     return f"{float(x):.6f}", NON_TERMINATING_TOLERANCE
 
 
