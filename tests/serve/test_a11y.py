@@ -51,6 +51,12 @@ def states(port: int):
         page.press("#explain-at", "Enter")
         page.wait_for_selector("#explain-panel[data-at='conv2:1,0,0']")
 
+    def keyboard_draw(page):  # the pad focused, its cursor shown, a stroke drawn by keyboard and predicted
+        page.focus("#pad")
+        for key in ["ArrowRight"] * 7 + ["ArrowDown", "Space"] + ["Shift+ArrowDown"] * 8:
+            page.keyboard.press(key)
+        ready(page)
+
     def explain_cells(page):
         page.click("#P-h0 tr:nth-child(5) td:nth-of-type(1)")  # P[3,0], the <START> row
         page.wait_for_selector("#explain-panel[data-cell='P[3,0]']")
@@ -73,6 +79,7 @@ def states(port: int):
         ("geoff-error", f"{base}/geoff?{EXAMPLE_Q}&T=0.5", {}, bad_token),
         ("sort", f"{base}/sort?seq=D+A+A+C+B&step=2", {}, None),
         ("cnn", f"{base}/cnn?img={img}", {"predictions": 1}, explain),
+        ("cnn-keyboard", f"{base}/cnn", {}, keyboard_draw),
         ("answers", f"{base}/answers", {}, None),
     ]
 

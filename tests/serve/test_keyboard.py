@@ -3,7 +3,8 @@
 answered only the mouse. Each focused number says which it is (its accessible name), its focus is drawn
 (`:focus-visible`, a 3 px outline), the explanation shown is the library's own (`dlexam.geoff.explain`,
 `dlexam.svhn.explain`, whose tests check them against Fractions, the float64 model and nn.Conv2d;
-`dlexam.svhn.table_explain`, evaluated here against nn.Conv2d), and axe-core finds nothing in these states."""
+`dlexam.svhn.table_explain`, evaluated here against nn.Conv2d), and axe-core finds nothing in these states. /cnn's
+drawing pad, which took only a pointer, is drawn with the keyboard too (a cursor cell on a 16 x 16 grid)."""
 
 from __future__ import annotations
 
@@ -215,3 +216,106 @@ def test_cnn_layer_table_every_number_by_keyboard(page):
     assert at["name"] == "Linear, parameters: 1,450; Enter: its arithmetic", at
     assert press(page, "Shift+Tab", "Tab")["name"] == at["name"]  # the Tab stop stays on the number last used
     assert axe_violations(page) == []
+
+
+PAD_WHERE = "() => document.getElementById('pad-where').textContent"
+
+
+def test_cnn_draw_a_digit_by_keyboard_alone(page):
+    """WCAG 2.1.1: /cnn's pad, the page's main function, took only a mouse, a pen or a finger. Now it is a Tab stop:
+    the arrow keys move a cursor cell (16 x 16 cells of the 224 px pad), Space inks or blanks the cell, Shift+arrow
+    inks a stroke, Delete blanks a cell; where the cursor is and what its cell holds is said (aria-live), the keys are
+    the pad's description. A "1" drawn so reaches the server as the 224 x 224 grey levels built here from the cells
+    alone, its 32x32 input is Pillow's bicubic resize of those (the crop of a square: built here without dlexam), and
+    the digit, the ten probabilities and the maps are the library's on that input; "clear" is one Tab away and drops a
+    drawing still waiting for the keys to pause."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from .test_browser import _library_prediction, _shown
+
+    sent = []
+    page.on("request", lambda r: sent.append(r.post_data_buffer) if r.url.endswith("/api/svhn/predict") else None)
+    page.goto(f"{page.base}/cnn")
+    ready(page)
+    assert page.text_content("#digit") == "?" and page.locator("#maps canvas").count() == 0
+    at = tab_to(page, "e.id === 'pad'", most=20)
+    assert at["visible"] and at["name"].startswith("drawing pad, 16 by 16 cells: ") and "keyboard" in at["name"], at
+    help_id = page.get_attribute("#pad", "aria-describedby")
+    assert "arrow keys" in page.text_content(f"#{help_id}") and "Space" in page.text_content(f"#{help_id}")
+    assert page.get_attribute("#pad-where", "aria-live") == "polite"
+    assert page.evaluate(PAD_WHERE) == "cursor: row 1, column 1 of 16, blank" and page.is_visible("#pad-cursor")
+
+    press(page, *["ArrowRight"] * 7, "ArrowDown", "ArrowDown")
+    assert page.evaluate(PAD_WHERE) == "cursor: row 3, column 8 of 16, blank"
+    cursor, pad = page.locator("#pad-cursor").bounding_box(), page.locator("#pad").bounding_box()
+    cell = (pad["width"] - 2) / 16  # the cursor is drawn on the cell (within the pad's 1 px border)
+    assert cursor["x"] - pad["x"] == pytest.approx(1 + 7 * cell, abs=1.5) and cursor["width"] == pytest.approx(cell)
+    assert cursor["y"] - pad["y"] == pytest.approx(1 + 2 * cell, abs=1.5)
+    page.keyboard.press("Space")
+    assert page.evaluate(PAD_WHERE) == "cursor: row 3, column 8 of 16, inked"
+    for _ in range(9):  # a stroke down: rows 3 to 12 of column 8
+        page.keyboard.press("Shift+ArrowDown")
+    assert page.evaluate(PAD_WHERE) == "cursor: row 12, column 8 of 16, inked"
+    press(page, "ArrowRight", "Enter")  # a slip, put right: Enter inks, Delete blanks, Space toggles
+    assert page.evaluate(PAD_WHERE) == "cursor: row 12, column 9 of 16, inked"
+    press(page, "Delete")
+    assert page.evaluate(PAD_WHERE) == "cursor: row 12, column 9 of 16, blank"
+    press(page, "Space", "Space", "ArrowLeft")
+    assert page.evaluate(PAD_WHERE) == "cursor: row 12, column 8 of 16, inked"
+    ready(page)
+
+    want = np.full((224, 224), 255, dtype=np.uint8)  # white; the ink #111 is grey level 17
+    want[2 * 14:12 * 14, 7 * 14:8 * 14] = 17
+    got = Image.open(io.BytesIO(sent[-1]))
+    assert got.size == (224, 224) and np.array_equal(np.asarray(got.convert("L")), want)
+    image = _image_of(page)  # the 32x32 input the server made of it, as the page got it back
+    resized = Image.fromarray(want).resize((32, 32), Image.BICUBIC, reducing_gap=None)
+    assert np.array_equal(image.numpy(), np.asarray(resized))
+    lib = _library_prediction(image)
+    digit, probs = _shown(page)
+    assert digit == lib["digit"] and probs == pytest.approx(lib["probabilities"], abs=1e-4)
+    assert [page.locator(f"#maps-{s} canvas").count() for s in ("conv1", "pool1", "conv2", "pool2")] == [8, 8, 16, 16]
+    assert page.text_content("#status").startswith(f"prediction: {digit}, P = ")
+    assert page.evaluate("() => document.activeElement.id") == "pad"  # the keys stay on the pad
+    assert axe_violations(page) == []
+
+    # Space, then at once Tab to "clear" and Enter: the drawing waiting for the pause is not sent after the clear
+    n = len(sent)
+    assert press(page, "Space", "Tab")["id"] == "clear"
+    page.keyboard.press("Enter")
+    assert page.evaluate("() => C.keyTimer") is None and page.text_content("#digit") == "?"
+    assert page.evaluate("() => document.getElementById('pad').getContext('2d').getImageData(0, 0, 224, 224).data"
+                         ".every((v) => v === 255)")
+    assert len(sent) == n and page.get_attribute("body", "data-state") == "ready"
+
+
+def test_cnn_keyboard_edits_a_mouse_drawing_on_the_same_path(page):
+    """The keyboard and the mouse draw on one pad and send it one way: a cell under a mouse stroke is said to be
+    inked, and Delete on it sends the mouse's own grey levels with that cell white, nothing else changed."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from .test_browser import _stroke
+
+    sent = []
+    page.on("request", lambda r: sent.append(r.post_data_buffer) if r.url.endswith("/api/svhn/predict") else None)
+    page.goto(f"{page.base}/cnn")
+    ready(page)
+    _stroke(page, [(0.25, 0.3), (0.5, 0.15), (0.7, 0.35), (0.3, 0.8), (0.75, 0.8)], steps=8)  # a 2
+    ready(page, predictions=1)
+    mouse = np.asarray(Image.open(io.BytesIO(sent[-1])).convert("L"))
+    page.focus("#pad")
+    press(page, *["ArrowDown"] * 12, *["ArrowRight"] * 9)  # row 13, column 10: on the 2's foot (y 0.8 of the pad)
+    assert page.evaluate(PAD_WHERE) == "cursor: row 13, column 10 of 16, inked"
+    page.keyboard.press("Delete")
+    assert page.evaluate(PAD_WHERE) == "cursor: row 13, column 10 of 16, blank"
+    ready(page)
+    want = mouse.copy()
+    want[12 * 14:13 * 14, 9 * 14:10 * 14] = 255
+    assert (want != mouse).sum() > 14 * 14 // 2  # the cell held ink
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(sent[-1])).convert("L")), want)

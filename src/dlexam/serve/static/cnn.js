@@ -1,4 +1,5 @@
-// /cnn: Problem 1's CNN on a drawing (pointer events: mouse, pen or finger) or an uploaded photo.
+// /cnn: Problem 1's CNN on a drawing (pointer events: mouse, pen or finger; or the keyboard, on a grid of cells of
+// the same pad) or an uploaded photo.
 // State in the URL: img = the 32x32 input (1,024 grey levels, base64url), so a shared link shows the same digit.
 // Numbers from POST /api/svhn/predict (dlexam.svhn.inspect.feature_maps), GET /api/svhn/model and, for the
 // arithmetic of one clicked cell, POST /api/svhn/explain (dlexam.svhn.explain); explain = "layer:c,i,j" in the URL.
@@ -8,8 +9,14 @@
 
 const $ = (id) => document.getElementById(id);
 // asked: the cell last asked to be explained ("layer:c,i,j"), explained again for each new input.
-const C = {drawing: false, last: null, seq: 0, image: null, explained: 0, asked: null, layersDone: false, predicted: false};
+// row, col: the keyboard's cursor cell on the pad; keyTimer: a keyboard drawing waiting for the keys to pause.
+const C = {drawing: false, last: null, seq: 0, image: null, explained: 0, asked: null, layersDone: false, predicted: false,
+  row: 0, col: 0, keyTimer: null};
 const IMAGE_TYPES = ["image/png", "image/jpeg", "image/gif", "image/bmp", "image/webp"];
+const INK = "#111";
+// The keyboard's grid: GRID x GRID cells of the 224 px pad (14 px each: 2 x 2 pixels of the 32x32 input). Its drawing
+// is sent once no key has changed it for KEY_PAUSE_MS (a held Shift+arrow sends one drawing, not one per cell).
+const GRID = 16, KEY_PAUSE_MS = 300;
 const STAGES = [["conv1", "after Conv-1 (and its activation)"], ["pool1", "after Pool-1"],
   ["conv2", "after Conv-2 (and its activation)"], ["pool2", "after Pool-2"]];
 
@@ -29,6 +36,7 @@ function setupPad() {
   clearPad();
   pad.addEventListener("pointerdown", (e) => {
     e.preventDefault();
+    stopKeyTimer();  // the stroke's end sends the pad, keyboard cells and all
     pad.setPointerCapture(e.pointerId);
     C.drawing = true;
     C.last = point(e);
@@ -36,7 +44,7 @@ function setupPad() {
   pad.addEventListener("pointermove", (e) => {
     if (!C.drawing) return;
     const p = point(e);
-    ctx.strokeStyle = "#111"; ctx.lineWidth = 18; ctx.lineCap = "round"; ctx.lineJoin = "round";
+    ctx.strokeStyle = INK; ctx.lineWidth = 18; ctx.lineCap = "round"; ctx.lineJoin = "round";
     ctx.beginPath(); ctx.moveTo(...C.last); ctx.lineTo(...p); ctx.stroke();
     C.last = p;
   });
@@ -47,7 +55,11 @@ function setupPad() {
   };
   pad.addEventListener("pointerup", end);
   pad.addEventListener("pointercancel", end);
+  pad.addEventListener("keydown", padKey);
+  pad.addEventListener("focus", () => padCursor(true));
+  pad.addEventListener("blur", () => { $("pad-cursor").hidden = true; $("pad-where").textContent = ""; });
   $("clear").addEventListener("click", () => {
+    stopKeyTimer();
     clearPad();
     withdraw();
     DL.showError($("error"), null);
@@ -57,6 +69,7 @@ function setupPad() {
   $("upload").addEventListener("change", async () => {
     const f = $("upload").files[0];
     if (!f) return;
+    stopKeyTimer();
     clearPad();
     try {
       const bmp = await createImageBitmap(f);
@@ -66,6 +79,74 @@ function setupPad() {
     // A type the API does not take (text/plain, say) is sent as bytes: the server then says what the file is not.
     predict(f, IMAGE_TYPES.includes(f.type) ? f.type : "application/octet-stream", ++C.seq, f.name);
   });
+}
+
+// The keyboard draws on the pad itself: the arrow keys move a cursor cell (Home/End: a row's ends, PageUp/PageDown:
+// a column's ends), Space or Enter inks a blank cell or blanks an inked one, Shift+arrow inks the cell it leaves and
+// the one it enters (a stroke), Delete or Backspace blanks the cell. A cell is inked as a filled square of the mouse's
+// ink; what the pad holds then goes to the model as a mouse stroke's does (sendCanvas: one path, one preprocessing).
+// Where the cursor is and whether its cell is inked is said in #pad-where (aria-live), the keys in #pad-help.
+function cellInked(row, col) {
+  const s = $("pad").width / GRID, d = $("pad").getContext("2d").getImageData(col * s, row * s, s, s).data;
+  let sum = 0;
+  for (let k = 0; k < d.length; k += 4) sum += (19595 * d[k] + 38470 * d[k + 1] + 7471 * d[k + 2]) / 65536;
+  return sum / (d.length / 4) < 128;  // more dark than light, whoever drew it
+}
+
+function paintCell(row, col, ink) {
+  const s = $("pad").width / GRID, ctx = $("pad").getContext("2d");
+  ctx.fillStyle = ink ? INK : "#fff";
+  ctx.fillRect(col * s, row * s, s, s);
+}
+
+function padCursor(say) {
+  const pad = $("pad"), cursor = $("pad-cursor"), scale = pad.clientWidth / GRID;
+  cursor.style.left = `${pad.offsetLeft + pad.clientLeft + C.col * scale}px`;
+  cursor.style.top = `${pad.offsetTop + pad.clientTop + C.row * scale}px`;
+  cursor.style.width = cursor.style.height = `${scale}px`;
+  cursor.hidden = document.activeElement !== pad;
+  if (say) $("pad-where").textContent = `cursor: row ${C.row + 1}, column ${C.col + 1} of ${GRID}, ` +
+    (cellInked(C.row, C.col) ? "inked" : "blank");
+}
+
+function stopKeyTimer() {
+  clearTimeout(C.keyTimer);
+  C.keyTimer = null;
+}
+
+function padKey(e) {
+  if (e.altKey || e.metaKey || e.ctrlKey || C.drawing) return;
+  const moves = {ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1]};
+  const inside = (k) => Math.max(0, Math.min(GRID - 1, k));
+  let changed = false;
+  if (e.key in moves) {
+    const [di, dj] = moves[e.key], row = inside(C.row + di), col = inside(C.col + dj);
+    if (e.shiftKey) {
+      paintCell(C.row, C.col, true);
+      paintCell(row, col, true);
+      changed = true;
+    }
+    [C.row, C.col] = [row, col];
+  } else if (e.key === "Home" || e.key === "End") {
+    C.col = e.key === "Home" ? 0 : GRID - 1;
+  } else if (e.key === "PageUp" || e.key === "PageDown") {
+    C.row = e.key === "PageUp" ? 0 : GRID - 1;
+  } else if (e.key === " " || e.key === "Enter") {
+    paintCell(C.row, C.col, !cellInked(C.row, C.col));
+    changed = true;
+  } else if (e.key === "Delete" || e.key === "Backspace") {
+    changed = cellInked(C.row, C.col);
+    paintCell(C.row, C.col, false);
+  } else {
+    return;
+  }
+  e.preventDefault();
+  padCursor(true);
+  if (!changed) return;
+  C.seq++;  // an answer on its way is for the drawing before this key
+  document.body.dataset.state = "busy";
+  stopKeyTimer();
+  C.keyTimer = setTimeout(() => { C.keyTimer = null; sendCanvas($("pad")); }, KEY_PAUSE_MS);
 }
 
 // One map: `values` holds its h x w numbers, row by row (a view into the stage's Float32Array).
