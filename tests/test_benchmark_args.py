@@ -22,6 +22,7 @@ def load(stem: str):
 @pytest.mark.parametrize("stem, argv, needle", [
     ("answers_key", ["--bogus"], "unrecognized arguments: --bogus"),  # was ignored: the whole key ran
     ("sort_stream", ["--bogus"], "unrecognized arguments: --bogus"),  # was ignored: minutes of benchmark
+    ("sort_stream", ["--quick", "--bogus"], "unrecognized arguments: --bogus"),  # --quick is its own option
     ("sort_decode", ["--repeats", "0"], "--repeats"),  # was a traceback (median of no runs)
     ("sort_decode", ["--checkpoint", "/nonexistent/run"], "not found"),  # was a traceback (UserError)
     ("sort_train", ["--seeds", "x"], "--seeds"),  # was a traceback (int('x'))

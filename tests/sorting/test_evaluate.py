@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
 import torch
 
 from dlexam.sorting import evaluate as ev
@@ -77,3 +80,66 @@ def test_lengths_without_a_heldout_sequence_are_not_reported_as_an_exact_match_o
     assert main(["sort", "train", "--quick", "--max-len", "1", "--out", str(tmp_path / "run"), "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "held-out lengths 1-1: not measured" in out and "lengths 1-1: 0.0000" not in out
+
+
+@pytest.fixture(scope="module")
+def tiny_sorter(tmp_path_factory):
+    from dlexam.cpu import torch_threads
+    from dlexam.sorting.train import TrainConfig, train
+
+    out = tmp_path_factory.mktemp("sort-run") / "run"
+    torch.manual_seed(0)
+    with torch_threads(1):
+        train(TrainConfig(vocab="A-D", max_len=6, steps=60, batch_size=64, warmup=10, checkpoint_every=60), out)
+    return load_sorter(checkpoint=out)
+
+
+@pytest.mark.parametrize(("kind", "is_kind"), [
+    ("few", lambda x: len(set(x)) <= 3), ("sorted", lambda x: x == sorted(x)),
+    ("reversed", lambda x: x == sorted(x, reverse=True)),
+])
+def test_the_hard_inputs_are_what_they_say_held_out_and_scored_against_sorted_set(kind, is_kind, tiny_sorter):
+    """`sort evaluate --inputs few|sorted|reversed`: before, only uniform random inputs were drawn. Each input is of
+    its kind, held out from training, and the figure is the share of answers equal to sorted(set(x)), recounted here
+    from the model's own answers (a sorter trained for a moment: wrong on many of them)."""
+    from dlexam.sorting.decode import greedy_decode
+
+    sorter = tiny_sorter
+    lengths = [3, 12, 40]
+    inputs = ev.heldout_inputs(sorter.vocab, lengths, 40, 7, kind)
+    assert [len(x) for x in inputs] == [n for n in lengths for _ in range(40)]
+    assert all(is_kind(x) for x in inputs)
+    for n in lengths:
+        rows = [x for x in inputs if len(x) == n]
+        assert bool(is_heldout(torch.tensor(rows), torch.full((len(rows),), n)).all())
+    if kind == "few":  # long inputs repeat their few symbols
+        assert max(len(x) - len(set(x)) for x in inputs if len(x) == 40) >= 37
+    report = ev.evaluation_report(sorter, "3,12,40", samples=40, seed=7, temperature=0.0, inputs=kind)
+    assert report["inputs"] == kind and report["n"] == 120
+    answers = greedy_decode(sorter.model, sorter.vocab, inputs, temperature=0.0).outputs
+    for n in lengths:
+        right = [y == sorted(set(x)) for x, y in zip(inputs, answers, strict=True) if len(x) == n]
+        assert report["results"][0]["per_length"][str(n)] == sum(right) / len(right)
+
+
+def test_a_kind_with_few_heldout_sequences_ends(capsys):
+    """Sorted inputs of length 30 over 2 symbols are 31 sequences, a few of them held out (or none): the draw ends
+    with those it found, never loops for ever."""
+    vocab = Vocabulary.from_spec("2")
+    got = ev.heldout_inputs(vocab, [30], 50, 1, "sorted")
+    assert all(x == sorted(x) for x in got)
+    assert len(got) <= 50
+
+
+def test_the_inputs_flag_measures_the_kind(capsys):
+    from dlexam.cli import main
+    from dlexam.sorting.data import EVAL_KINDS
+
+    assert main(["sort", "evaluate", "--lengths", "20", "--samples", "10", "--inputs", "few", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["inputs"] == "few" and d["n"] == 10 and d["results"][0]["overall"] == 1.0  # the compiled solver
+    assert main(["sort", "evaluate", "--lengths", "20", "--samples", "10", "--inputs", "reversed"]) == 0
+    assert "10 held-out reversed sequences" in capsys.readouterr().out
+    assert main(["sort", "evaluate", "--inputs", "shuffled"]) == 2
+    err = capsys.readouterr().err
+    assert "--inputs" in err and all(kind in err for kind in EVAL_KINDS), err  # the flag offers every kind

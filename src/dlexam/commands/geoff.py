@@ -16,6 +16,7 @@ def register(sub) -> None:
         help="Geoff's transformer with the exam's weights (Problem 2)",
         description="Run the exam's one-layer, one-head transformer on a sequence and show every matrix "
         "of the worked solution (Problems 2.2-2.5); --variant N runs a variant's transformer instead.",
+        fields={"matrices": "step_matrices"},  # gradient_step's name of --step-matrices (cli.flag_message)
     )
     p.add_argument("sequence", nargs="?", default=None,
                    help="space-separated tokens from A B C D <START> <STOP> (a variant's own vocabulary with "
@@ -41,12 +42,17 @@ def register(sub) -> None:
                    " 'loss_before', 'loss_after' (docs/serve.md)")
     p.add_argument("--lr", type=float, default=None,
                    help="with --explain of a gradient step's result: its learning rate, 0 < lr <= 100 (default 0.1)")
-    p.add_argument("--step-matrices", default=None, metavar="NAMES",
+    p.add_argument("--step-matrices", default=None, metavar="NAMES", type=name_list,
                    help="with --explain of a gradient step's result: the matrices it moves, a comma list from E, W_Q, "
                    "W_K, W_V, W_O (default W_Q,W_K,W_V,W_O)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     add_variant_options(p, required=False)
     p.set_defaults(handler=handle)
+
+
+def name_list(text: str) -> tuple[str, ...]:
+    """'E, W_V' -> ('E', 'W_V'): the names as typed (the library checks them, and its error names the flag)."""
+    return tuple(m.strip() for m in text.split(",") if m.strip())
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -72,8 +78,7 @@ def handle(args: argparse.Namespace) -> int:
                             "loss_before, loss_after)")
         from dlexam.geoff.step import DEFAULT_LR, StepSettings
 
-        matrices = geoff.PARAMETERS if args.step_matrices is None else tuple(
-            m.strip() for m in args.step_matrices.split(",") if m.strip())
+        matrices = geoff.PARAMETERS if args.step_matrices is None else args.step_matrices
         step = StepSettings(DEFAULT_LR if args.lr is None else args.lr, matrices)
     if args.explain is not None:
         from dlexam.geoff.explain import explain

@@ -313,6 +313,9 @@ def _evaluate_options(p) -> None:
                    help="input lengths, e.g. 1-32 or 1-8,16 (default 1-32; each 1-4096, samples x the sum of "
                    "the lengths at most 20,000,000 tokens)")
     p.add_argument("--samples", type=int, default=1000, help="held-out sequences per length (default 1000)")
+    p.add_argument("--inputs", default="uniform", choices=("uniform", "few", "sorted", "reversed"),
+                   help="which inputs: uniform random symbols (default), or a hard case: few (at most 3 distinct "
+                   "symbols, each repeated), sorted, reversed (descending)")
     p.add_argument("--seed", type=int, default=12345,
                    help="seed of the evaluation sequences, 0 to 4,294,967,295 (default 12345)")
     p.add_argument(
@@ -344,7 +347,8 @@ def _evaluate(a) -> int:
     sorter = _load(a)
     if (note := _unfinished(sorter)) is not None:
         print(f"dlexam: warning: {note}", file=sys.stderr)
-    report = evaluation_report(sorter, a.lengths, samples=a.samples, seed=a.seed, temperature=a.temperature)
+    report = evaluation_report(sorter, a.lengths, samples=a.samples, seed=a.seed, temperature=a.temperature,
+                               inputs=a.inputs)
     if a.json:
         print(dumps(report))
         return 0
@@ -355,7 +359,8 @@ def _evaluate(a) -> int:
         state = "finished" if report["finished"] else "NOT finished (resume it)"
         print(f"training: step {report['step']} of {report['steps']}, {state}")
     results = report["results"]
-    print(f"{sorter.name}: {report['n']} held-out sequences, exact match")
+    kind = "" if a.inputs == "uniform" else f"{a.inputs} "
+    print(f"{sorter.name}: {report['n']} held-out {kind}sequences, exact match")
     header = ["length"] + [f"T={r['temperature']:.4g}" for r in results]
     rows = [[n] + [f"{r['per_length'][n]:.4f}" for r in results] for n in results[0]["per_length"]]
     rows.append(["all"] + [f"{r['overall']:.4f}" for r in results])

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
-from dlexam.errors import UserError
+from dlexam.errors import BadValue
 from dlexam.geoff.compare import GeoffQuery
 from dlexam.geoff.model import PARAMETERS, applied_gradient, run_geoff, sgd_step
 from dlexam.geoff.weights import GeoffWeights
@@ -69,7 +69,8 @@ def gradient_step(query: GeoffQuery, lr: float, matrices: tuple[str, ...] = PARA
     result keys it by that name in `change`, `gradient_norms` and the weights alike."""
     unknown = [m for m in matrices if m not in (*STEPPABLE, "multi_W_O")]
     if unknown or not matrices:
-        raise UserError(f"matrices to step must be some of {', '.join(STEPPABLE)}, got {list(matrices)}")
+        raise BadValue("matrices", tuple(matrices), f"must be some of {', '.join(STEPPABLE)} (the matrices to step), "
+                                                    f"got {', '.join(map(str, matrices))[:80] if matrices else 'none'}")
     q = query
     run = dict(temperature=q.temperature, heads=q.heads, gradient_convention=q.convention)
     before = run_geoff(q.sequence, gradients=True, weights=q.weights, gradient_of=tuple(matrices), **run)

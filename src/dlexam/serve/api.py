@@ -31,6 +31,10 @@ CACHE_SIZE = 256
 MAX_CACHED_BODY = 4096  # bytes: a POST body longer than this (not one the page sends) is answered uncached
 MAX_JSON_BODY = 64 * 1024  # bytes: a query with every matrix edited is about 1 kB
 COMPUTE = anyio.CapacityLimiter(2)  # at most two computations at once (two cores); the event loop stays free
+# The fields of a Geoff query (geoff_query; a second name is the same field's other spelling), and of a step
+GEOFF_FIELDS = ("sequence", "seq", "temperature", "T", "heads", "loss", "gradients", "grad", "convention", "weights",
+                "gradient_of", "variant", "difficulty")
+STEP_FIELDS = ("lr", "matrices")
 
 
 async def compute(fn, *args):
@@ -68,12 +72,23 @@ def json_response(body: bytes | str, status: int = 200) -> Response:
                     headers={"cache-control": "no-store"})
 
 
+def query_fields(request: Request, *allowed: str) -> None:
+    """Refuse a query-string field the endpoint does not take (:func:`params.known`)."""
+    p.known(request.query_params, allowed, f"{request.method} {request.url.path}'s query string")
+
+
+def body_fields(request: Request, body: Mapping, *allowed: str) -> None:
+    """Refuse a JSON body's field the endpoint does not take (:func:`params.known`)."""
+    p.known(body, allowed, f"{request.method} {request.url.path}'s body")
+
+
 def pick(src: Mapping, *names: str, default: Any = None) -> tuple[str, Any]:
-    """The first of `names` present in `src` (a query string may say T for temperature): (name, value)."""
-    for name in names:
-        if name in src:
-            return name, src[name]
-    return names[0], default
+    """The one of `names` present in `src` (a query string may say T for temperature): (name, value); two of them
+    (seq and sequence) are refused, not one of them dropped."""
+    given = [name for name in names if name in src]
+    if len(given) > 1:
+        raise BadRequest(given[1], f"{given[0]} and {given[1]} are one field: give one of them")
+    return (given[0], src[given[0]]) if given else (names[0], default)
 
 
 def matrix(name: str, value: Any, shape: tuple[int, int]) -> list[list[float]]:
@@ -241,6 +256,7 @@ async def get_geoff(request: Request) -> Response:
     if out is not None:  # the common case on the page: no parsing at all
         return json_response(out)
     src = request.query_params
+    query_fields(request, *GEOFF_FIELDS, "exact")
     return await cached_geoff(request, key, src, src.get("exact", False))
 
 
@@ -250,7 +266,12 @@ async def post_geoff(request: Request) -> Response:
     out = GEOFF_ANSWERS.get(key) if key is not None else None
     if out is not None:
         return json_response(out)
-    return await cached_geoff(request, key, p.json_body(raw), request.query_params.get("exact", False))
+    query_fields(request, "exact")
+    body = p.json_body(raw)
+    if "exact" in body:
+        raise BadRequest("exact", "exact goes in the query string: POST /api/geoff?exact=1")
+    body_fields(request, body, *GEOFF_FIELDS)
+    return await cached_geoff(request, key, body, request.query_params.get("exact", False))
 
 
 def step_settings(src: Mapping):
@@ -274,7 +295,9 @@ def step_answer(state, body: dict) -> bytes:
 async def post_geoff_step(request: Request) -> Response:
     """One SGD step on the body's weights: {"lr", "matrices", and the /api/geoff fields} (parsed where it is
     computed: a variant's model is drawn there)."""
+    query_fields(request)
     body = p.json_body(await read_body(request, MAX_JSON_BODY))
+    body_fields(request, body, *GEOFF_FIELDS, *STEP_FIELDS)
     return json_response(await answer(request, step_answer, body, small=not has_variant(body)))
 
 
@@ -298,8 +321,11 @@ async def geoff_explain(request: Request) -> Response:
     """Where one number comes from: {the /api/geoff fields, "cell": "P[3,0]"} as a JSON body (POST) or a query
     string (GET)."""
     if request.method == "POST":
+        query_fields(request)
         src = p.json_body(await read_body(request, MAX_JSON_BODY))
+        body_fields(request, src, *GEOFF_FIELDS, *STEP_FIELDS, "cell")
     else:
+        query_fields(request, *GEOFF_FIELDS, *STEP_FIELDS, "cell")
         src = dict(request.query_params)
     return json_response(await answer(request, explain_answer, src, small=not has_variant(src)))
 
@@ -324,5 +350,6 @@ def defaults_answer(state, src: dict) -> bytes:
 
 
 async def get_geoff_defaults(request: Request) -> Response:
+    query_fields(request, "variant", "difficulty")
     src = dict(request.query_params)
     return json_response(await answer(request, defaults_answer, src, small=not has_variant(src)))

@@ -25,7 +25,7 @@ from starlette.responses import Response
 
 from dlexam.serve import evidence
 from dlexam.serve import params as p
-from dlexam.serve.api import answer, compute, json_response, to_json
+from dlexam.serve.api import answer, body_fields, compute, json_response, query_fields, to_json
 from dlexam.serve.guard import read_body
 from dlexam.serve.params import BadRequest
 from dlexam.spec import VERSION_A
@@ -83,6 +83,7 @@ def sort_answer(sorter, seq: str, temperature) -> dict:
 async def get_sort(request: Request) -> Response:
     from dlexam.plain import dumps
 
+    query_fields(request, "seq", "vocab", "model", "temperature")
     q = request.query_params
     which = p.choice("model", q.get("model", "compiled"), ("compiled", "trained"))
     vocab = p.text("vocab", q["vocab"], max_chars=16) if "vocab" in q else None
@@ -97,6 +98,7 @@ async def get_sort_models(request: Request) -> Response:
     from dlexam.plain import dumps
     from dlexam.serve.state import MAX_WEB_SYMBOLS
 
+    query_fields(request)
     t = state(request).trained_sorter
     trained = {"name": t.name, "vocab": t.vocab.spec, "max_len": t.max_len,
                "temperature": t.model.temperature()}
@@ -124,6 +126,7 @@ def predict_answer(state, data: bytes) -> bytes:
 
 
 async def post_svhn_predict(request: Request) -> Response:
+    query_fields(request)
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind not in IMAGE_TYPES:
         raise BadRequest("image", f"send the image file itself as the body, with Content-Type one of "
@@ -154,6 +157,7 @@ async def get_svhn_model(request: Request) -> Response:
     from dlexam.plain import dumps
     from dlexam.svhn.model import count_parameters
 
+    query_fields(request)
     s = state(request)
     cfg = s.cnn.cfg.to_dict()
     layers = await compute(_layers, dumps(cfg, sort_keys=True))
@@ -167,6 +171,7 @@ async def get_svhn_model_explain(request: Request) -> Response:
     ``dlexam svhn summary --explain NAME --json`` prints): ``?number=conv2.output`` (LAYER.FIELD, or total)."""
     from dlexam.plain import dumps
 
+    query_fields(request, "number")
     name = p.text("number", request.query_params.get("number", ""), max_chars=40)
     if not name.strip():
         raise BadRequest("number", "number must name one number of the layer table as LAYER.FIELD (conv2.output, "
@@ -195,7 +200,9 @@ async def post_svhn_explain(request: Request) -> Response:
 
     from dlexam.svhn.explain import LAYERS
 
+    query_fields(request)
     body = p.json_body(await read_body(request, MAX_EXPLAIN_BODY))
+    body_fields(request, body, "image", "layer", "at")
     text = p.text("image", body.get("image"), max_chars=MAX_EXPLAIN_BODY)
     try:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
@@ -217,6 +224,7 @@ async def get_answers(request: Request) -> Response:
     from dlexam.errors import UserError
     from dlexam.plain import dumps
 
+    query_fields(request)
     try:  # in a thread of its own, not one of the two compute slots: the first call takes ~10 s
         key = await anyio.to_thread.run_sync(state(request).answer_key)
     except UserError as exc:  # the exam text is missing (dlexam.shared): nothing to answer from
@@ -227,4 +235,5 @@ async def get_answers(request: Request) -> Response:
 async def get_answer_links(request: Request) -> Response:
     from dlexam.plain import dumps
 
+    query_fields(request)
     return json_response(dumps(evidence.links()))

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from dlexam.serve import params as p
-from dlexam.serve.api import MAX_JSON_BODY, answer, json_response, to_json, variant_of
+from dlexam.serve.api import MAX_JSON_BODY, answer, body_fields, json_response, query_fields, to_json, variant_of
 from dlexam.serve.guard import read_body
 from dlexam.serve.params import BadRequest
 
@@ -31,6 +31,7 @@ def sheet_answer(state, src: dict) -> bytes:
 
 
 async def get_practice(request: Request) -> Response:
+    query_fields(request, "seed", "difficulty")
     src = dict(request.query_params)
     if "seed" not in src:
         raise BadRequest("seed", "seed is missing: /api/practice?seed=N (a whole number >= 0)")
@@ -50,5 +51,7 @@ def check_answer(state, body: dict) -> bytes:
 
 
 async def post_practice_check(request: Request) -> Response:
+    query_fields(request)
     body = p.json_body(await read_body(request, MAX_JSON_BODY))
+    body_fields(request, body, "seed", "difficulty", "answers")
     return json_response(await answer(request, check_answer, body, small=False))

@@ -9,8 +9,10 @@ with the field's name. Library checks that go further (tokens, weights, temperat
 from __future__ import annotations
 
 import contextlib
+import difflib
 import json
 import math
+from collections.abc import Iterable
 from typing import Any
 
 from dlexam import limits
@@ -30,6 +32,19 @@ class BadRequest(Exception):
 
     def to_json(self) -> dict:
         return {"error": self.message, "field": self.field}
+
+
+def known(src: Iterable[str], allowed: tuple[str, ...], where: str) -> None:
+    """Refuse the first field of `src` (a query string's or a JSON body's names) that is not in `allowed`: a 400
+    naming it, the nearest allowed name and every one `where` takes. Without it a misspelt field ("temprature") was
+    dropped and its default used without a word."""
+    for name in src:
+        if name not in allowed:
+            shown = name if len(name) <= 40 else name[:40] + "..."
+            near = difflib.get_close_matches(shown, allowed, n=1, cutoff=0.7)
+            hint = f" (did you mean {near[0]!r}?)" if near else ""
+            takes = ", ".join(allowed) if allowed else "no field"
+            raise BadRequest(shown, f"unknown field {shown!r}{hint}: {where} takes {takes}")
 
 
 @contextlib.contextmanager

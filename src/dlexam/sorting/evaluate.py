@@ -17,7 +17,7 @@ import torch
 
 from dlexam import limits
 from dlexam.errors import UserError
-from dlexam.sorting.data import sample_split
+from dlexam.sorting.data import EVAL_KINDS, sample_split
 from dlexam.sorting.decode import decode_in_batches
 from dlexam.sorting.sorter import Sorter
 from dlexam.sorting.vocab import Vocabulary
@@ -57,25 +57,34 @@ def check_size(lengths: list[int], samples: int, text: str | None = None) -> int
 BLOCK_TOKENS = 1 << 20  # input symbols drawn and decoded at once by `sort evaluate` (its memory stays flat)
 
 
-def heldout_blocks(vocab: Vocabulary, lengths: list[int], per_length: int, seed: int) -> Iterator[list[list[int]]]:
+def heldout_blocks(vocab: Vocabulary, lengths: list[int], per_length: int, seed: int,
+                   inputs: str = "uniform") -> Iterator[list[list[int]]]:
     """:func:`heldout_inputs` a block at a time: each length's inputs in blocks of at most BLOCK_TOKENS
     symbols (one input at least). A length whose inputs fit in one block is drawn exactly as before blocks
-    existed, so every figure measured on fewer than BLOCK_TOKENS symbols per length is drawn the same."""
+    existed, so every figure measured on fewer than BLOCK_TOKENS symbols per length is drawn the same.
+    `inputs`: what kind of input (:data:`dlexam.sorting.data.EVAL_KINDS`: uniform, few, sorted, reversed)."""
+    if inputs not in EVAL_KINDS:
+        raise UserError(f"inputs must be one of {', '.join(EVAL_KINDS)}, got {inputs!r:.40}")
     gen = torch.Generator().manual_seed(seed)
     for n in lengths:
         rows = per_length if per_length * n <= BLOCK_TOKENS else max(1, BLOCK_TOKENS // n)
         left = per_length
         while left > 0:
-            tokens, _ = sample_split(gen, min(rows, left), vocab.n_symbols, n, n, heldout=True, kind="uniform")
-            if tokens.shape[0] == 0:  # no held-out sequence of this length exists
+            want = min(rows, left)
+            tokens, _ = sample_split(gen, want, vocab.n_symbols, n, n, heldout=True, kind=inputs)
+            if tokens.shape[0] == 0:  # no held-out sequence of this length (and kind) exists
                 break
             yield tokens[:, :n].tolist()
             left -= tokens.shape[0]
+            if tokens.shape[0] < want:  # a kind few held-out sequences are (data.sample_split): no more to find
+                break
 
 
-def heldout_inputs(vocab: Vocabulary, lengths: list[int], per_length: int, seed: int) -> list[list[int]]:
-    """`per_length` held-out uniform random inputs of each length (own seed, not the training stream)."""
-    return [x for block in heldout_blocks(vocab, lengths, per_length, seed) for x in block]
+def heldout_inputs(vocab: Vocabulary, lengths: list[int], per_length: int, seed: int,
+                   inputs: str = "uniform") -> list[list[int]]:
+    """`per_length` held-out random inputs of each length (own seed, not the training stream): uniform, or the
+    kind `inputs` names (:func:`heldout_blocks`)."""
+    return [x for block in heldout_blocks(vocab, lengths, per_length, seed, inputs) for x in block]
 
 
 def _exact_per_length(model: DecoderTransformer, vocab: Vocabulary, inputs: list[list[int]],
@@ -156,9 +165,12 @@ def train_report(result, *, per_length: int = 300) -> dict:
 
 def evaluation_report(
     sorter: Sorter, lengths: str, *, samples: int = 1000, seed: int = 12345, temperature: float | str | None = None,
+    inputs: str = "uniform",
 ) -> dict:
     """Exact match of `sorter` on `samples` held-out inputs of each length in `lengths` ('1-32'),
     at `temperature` if given, else at the model's own and at 0 (the compiled solver: its own only).
+    `inputs`: uniform random inputs, or the hard cases: `few` distinct symbols (at most 3, each repeated), `sorted`
+    or `reversed` (:data:`dlexam.sorting.data.EVAL_KINDS`); held out from training all the same.
     The sizes are checked before any input is drawn (:func:`parse_lengths`, :func:`check_size`); lengths
     without any held-out sequence (A-D's length 1) are UserError, as there is nothing to measure."""
     wanted = parse_lengths(lengths)
@@ -169,13 +181,14 @@ def evaluation_report(
         temps = temps[:1]
     counted: list[dict[int, list[int]]] = [{} for _ in temps]
     with torch.no_grad():
-        for block in heldout_blocks(sorter.vocab, wanted, samples, seed):  # memory: one block, not all inputs
+        for block in heldout_blocks(sorter.vocab, wanted, samples, seed, inputs):  # memory: one block, not all inputs
             for per, t in zip(counted, temps, strict=True):
                 _exact_per_length(sorter.model, sorter.vocab, block, t, per)
     results = [_accuracy(sorter.model, t, per) for per, t in zip(counted, temps, strict=True)]
     if results[0]["n"] == 0:  # before, an exact match of 0.0 over no input at all
-        raise UserError(f"no held-out sequences exist at lengths {lengths} over vocabulary {sorter.vocab.spec} (too "
-                        "few sequences to hold any out): nothing to measure; choose longer lengths")
+        kind = "" if inputs == "uniform" else f"{inputs} "
+        raise UserError(f"no held-out {kind}sequences exist at lengths {lengths} over vocabulary {sorter.vocab.spec} "
+                        "(too few sequences to hold any out): nothing to measure; choose longer lengths")
     training = sorter.training or {}
     return {
         "model": sorter.name,
@@ -186,6 +199,7 @@ def evaluation_report(
         "step": training.get("step"),
         "steps": training.get("steps"),
         "lengths": lengths,
+        "inputs": inputs,
         "samples_per_length": samples,
         "n": results[0]["n"],
         "lengths_without_heldout_sequences": sorted(set(wanted) - set(results[0]["per_length"])),
