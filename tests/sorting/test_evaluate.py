@@ -143,3 +143,15 @@ def test_the_inputs_flag_measures_the_kind(capsys):
     assert main(["sort", "evaluate", "--inputs", "shuffled"]) == 2
     err = capsys.readouterr().err
     assert "--inputs" in err and all(kind in err for kind in EVAL_KINDS), err  # the flag offers every kind
+
+
+def test_the_inputs_flag_offers_exactly_the_library_kinds():
+    # the flag's choices are written in commands/sort.py (dlexam --help imports no torch), the kinds in sorting.data
+    import argparse
+
+    from dlexam.commands.sort import _evaluate_options
+    from dlexam.sorting.data import EVAL_KINDS
+    p = argparse.ArgumentParser()
+    _evaluate_options(p)
+    flag = next(a for a in p._actions if "--inputs" in a.option_strings)
+    assert tuple(flag.choices) == EVAL_KINDS and flag.default == EVAL_KINDS[0]
