@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import fcntl
+import io
 import json
 import os
+from contextlib import redirect_stdout
 from pathlib import Path
 
 import pytest
@@ -76,20 +78,32 @@ def once_per_run(per_run_dir):
     return get
 
 
+BY_THE_CLI = ("separable-logreg",)
+
+
 @pytest.fixture(scope="session")
 def quick_experiment(once_per_run):
     """quick_experiment(NAME) -> (what run_experiment returned, as JSON; its folder): NAME run once per test run
     with `ExperimentRun(NAME, folder, quick=True)`, as tests/experiments/test_NAME.py ran it in its own module.
 
     The run is shared (once_per_run): the experiment's tests and the report of the browser tests
-    (tests/report/conftest.py) read the same one. Its folder is read only: a test that writes runs its own."""
+    (tests/report/conftest.py) read the same one. Its folder is read only: a test that writes runs its own.
+    The experiments of BY_THE_CLI are run as `dlexam experiment NAME --quick --out FOLDER --json` (in this process),
+    and what it printed is what is returned: their tests check the command line's JSON."""
+    from dlexam.cli import main
     from dlexam.cpu import torch_threads
     from dlexam.experiments import ExperimentRun, run_experiment
     from dlexam.files import atomic_write_text
 
     def run(path: Path, name: str) -> None:
         with torch_threads(1):  # as the report runs it: the same numbers whichever test asks first
-            result = run_experiment(ExperimentRun(name, path / name, quick=True)).to_json()
+            if name in BY_THE_CLI:
+                buf = io.StringIO()
+                with redirect_stdout(buf):
+                    assert main(["experiment", name, "--quick", "--out", str(path / name), "--json"]) == 0
+                result = json.loads(buf.getvalue())
+            else:
+                result = run_experiment(ExperimentRun(name, path / name, quick=True)).to_json()
         atomic_write_text(path / "returned.json", json.dumps(result))
 
     def get(name: str) -> tuple[dict, Path]:
