@@ -10,7 +10,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from dlexam.experiments import ExperimentRun, run_experiment
 from dlexam.experiments import batch_size as B
 from dlexam.experiments.memory import peak_rss_step, saved_tensor_bytes
 from dlexam.experiments.noise import flat_grad, noise_theory, per_example_sq_norms
@@ -20,9 +19,9 @@ from .helpers import check_result
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("batch")
-    return run_experiment(ExperimentRun("batch-size", out, quick=True)).to_json(), out
+def run(quick_experiment):
+    """`ExperimentRun("batch-size", out, quick=True)`, run once per test run (the browser tests' report reads it)."""
+    return quick_experiment("batch-size")
 
 
 def test_result_files(run):

@@ -6,16 +6,15 @@ import numpy as np
 import pytest
 import torch
 
-from dlexam.experiments import ExperimentRun, run_experiment
 from dlexam.experiments.pooling import POOLS, SHIFTS, shift_images
 
 from .helpers import check_result
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("pooling")
-    return run_experiment(ExperimentRun("pooling", out, quick=True)).to_json(), out
+def run(quick_experiment):
+    """`ExperimentRun("pooling", out, quick=True)`, run once per test run (the browser tests' report reads it)."""
+    return quick_experiment("pooling")
 
 
 def test_result_files(run):

@@ -2,28 +2,20 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 import torch
 
-from dlexam.cli import main
 from dlexam.experiments import separable_logreg as S
 
 from .helpers import check_result
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("separable")
-    import io
-    from contextlib import redirect_stdout
-
-    buf = io.StringIO()
-    with redirect_stdout(buf):
-        assert main(["experiment", "separable-logreg", "--quick", "--out", str(out), "--json"]) == 0
-    return json.loads(buf.getvalue()), out
+def run(quick_experiment):
+    """What `dlexam experiment separable-logreg --quick --out OUT --json` printed, and OUT: run once per test run
+    (tests/conftest.py runs this one by the command line; the browser tests' report reads it too)."""
+    return quick_experiment("separable-logreg")
 
 
 def test_result_files(run):

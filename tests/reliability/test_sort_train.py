@@ -39,12 +39,12 @@ def test_sort_train_refuses_absurd_settings_before_any_work(tmp_path, capsys, fl
     assert not (tmp_path / "r").exists()
 
 
-def test_sort_train_never_replaces_a_last_pt_it_did_not_write_unless_forced(tmp_path):
+def test_sort_train_never_replaces_a_last_pt_it_did_not_write_unless_forced(tmp_path, capsys):
     run = tmp_path / "r"
     run.mkdir()
     (run / "last.pt").write_bytes(b"the user's own file")
     before = snapshot(run)
-    assert_refused(run_cli("sort", "train", *QUICK, "--out", str(run), timeout=60), "not written by dlexam")
+    refused_here(["sort", "train", *QUICK, "--out", str(run)], capsys, "not written by dlexam")  # the same main()
     assert snapshot(run) == before
     p = run_cli("sort", "train", *QUICK, "--out", str(run), "--force", timeout=120)
     assert p.returncode == 0, p.stderr.decode()[-2000:]
@@ -59,11 +59,11 @@ def test_sort_train_refuses_a_run_folder_in_use(tmp_path):
     assert not (run / "last.pt").exists()
 
 
-def test_sort_train_checks_its_out_folder_before_training(tmp_path):
+def test_sort_train_checks_its_out_folder_before_training(tmp_path, capsys):
     shadow = tmp_path / "file"
     shadow.write_text("x")
     assert_refused(run_cli("sort", "train", *QUICK, "--out", str(shadow), timeout=60), "not a folder")
-    assert_refused(run_cli("sort", "train", *QUICK, "--out", str(shadow / "run"), timeout=60), "is a file")
+    refused_here(["sort", "train", *QUICK, "--out", str(shadow / "run")], capsys, "is a file")  # the same main()
     assert shadow.read_text() == "x"
 
 

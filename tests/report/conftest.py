@@ -6,10 +6,12 @@ import fcntl
 import json
 import os
 import re
+import shutil
 from pathlib import Path
 
 import pytest
 
+import dlexam.experiments
 from dlexam.files import atomic_write_text
 from dlexam.report import ReportSettings, build_report
 
@@ -29,13 +31,32 @@ def chromium() -> str:
     return path
 
 
+def from_quick_experiments(quick_experiment):
+    """A run_experiment for the report's build that takes each (quick) run from `quick_experiment`, once per test
+    run, and copies its files into the folder the report gave it, as the run would have written them there."""
+    from dlexam.experiments import ExperimentResult
+
+    def run(r):
+        assert r.quick, r  # the report's test size runs every experiment in its quick mode
+        result, folder = quick_experiment(r.name)
+        r.out_dir.mkdir(parents=True, exist_ok=True)
+        for f in folder.iterdir():
+            if f.is_file() and not f.name.startswith(".dlexam"):  # the run folder's own bookkeeping stays
+                shutil.copyfile(f, r.out_dir / f.name)
+        moved = [str((r.out_dir / Path(f).name).resolve()) for f in result["figures"]]
+        return ExperimentResult.from_json({**result, "figures": moved})
+
+    return run
+
+
 @pytest.fixture(scope="session")
-def tiny_report(tmp_path_factory, exam_text) -> tuple[Path, dict]:
+def tiny_report(tmp_path_factory, exam_text, quick_experiment) -> tuple[Path, dict]:
     """(index.html, build summary) of the full report at the test size, built once per test run.
 
     Needs the exam text (the answer key reads it): `exam_text` skips with the reason where it is missing.
 
     Under pytest-xdist the workers share it: the first one builds it under a lock, the others wait.
+    Its experiments are the runs of `quick_experiment` (tests/conftest.py), which tests/experiments reads too.
     """
     base = tmp_path_factory.getbasetemp()
     root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
@@ -44,7 +65,9 @@ def tiny_report(tmp_path_factory, exam_text) -> tuple[Path, dict]:
     with open(root / "dlexam-tiny-report.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not summary.exists():
-            result = build_report(out, ReportSettings(tiny=True, experiments=BROWSER_TEST_EXPERIMENTS))
+            with pytest.MonkeyPatch.context() as mp:
+                mp.setattr(dlexam.experiments, "run_experiment", from_quick_experiments(quick_experiment))
+                result = build_report(out, ReportSettings(tiny=True, experiments=BROWSER_TEST_EXPERIMENTS))
             atomic_write_text(summary, json.dumps(result.to_dict()))
     return out / "index.html", json.loads(summary.read_text())
 

@@ -8,6 +8,7 @@ the operators' registrations (schema, autograd, fake kernels, torch.compile's AO
 from __future__ import annotations
 
 import ctypes
+import shutil
 
 import pytest
 import torch
@@ -316,9 +317,10 @@ def test_the_engine_is_chosen_when_built_and_used_only_in_training():
     assert list(model.state_dict()) == list(ExamCNN(fused=False).state_dict())  # checkpoints unchanged
 
 
-def test_portable_build_computes_the_same(tmp_path, monkeypatch):
-    """The second-try build (no -march=native, no OpenMP) must be just as right."""
-    monkeypatch.setenv("DLEXAM_CACHE", str(tmp_path))
+def test_portable_build_computes_the_same(tmp_path, monkeypatch, portable_kernel_cache):
+    """The second-try build (no -march=native, no OpenMP) must be just as right (built once per test run:
+    tests/svhn/conftest.py; copied into a cache of the test's own)."""
+    monkeypatch.setenv("DLEXAM_CACHE", str(shutil.copytree(portable_kernel_cache, tmp_path / "cache")))
     flags = [*kernel_build.PORTABLE_FLAGS, *VERSION_A.defines()]
     lib = ctypes.CDLL(str(kernel_build.build(kernel_build.compiler(), flags)))
     monkeypatch.setitem(library._libs, VERSION_A.compiled, library.declare(lib))

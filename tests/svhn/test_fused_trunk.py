@@ -7,6 +7,7 @@ The oracle is F.conv2d -> F.relu -> F.avg_pool2d twice, in float64, with autogra
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 
@@ -248,10 +249,14 @@ print("ok")
 """
 
 
-def test_a_portable_and_a_native_build_in_one_process(tmp_path):
+def test_a_portable_and_a_native_build_in_one_process(tmp_path, native_kernel_cache, portable_kernel_cache):
     """Each library keeps its own pool and scratch: a portable build's buffers (16-byte aligned) once
-    reached the native build's AVX-512 code through symbols GCC made process-wide, and crashed it."""
-    env = {**os.environ, "DLEXAM_CACHE": str(tmp_path)}
+    reached the native build's AVX-512 code through symbols GCC made process-wide, and crashed it.
+
+    Both libraries are this test run's builds (tests/svhn/conftest.py), copied into a cache of the test's own."""
+    cache = shutil.copytree(native_kernel_cache, tmp_path / "cache")
+    shutil.copytree(portable_kernel_cache, cache, dirs_exist_ok=True)
+    env = {**os.environ, "DLEXAM_CACHE": str(cache)}
     proc = subprocess.run([sys.executable, "-c", MIXED_BUILDS], env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.split() == ["ok"]

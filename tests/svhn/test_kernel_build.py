@@ -14,8 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from dlexam.svhn.kernels import fused
-
 # One training step of ExamCNN, as `dlexam svhn train` takes it; prints the engine it trained with.
 TRAIN_STEP = """
 import torch, torch.nn.functional as F
@@ -64,13 +62,10 @@ def test_a_failing_compiler_gives_a_reason_and_leaves_no_file(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory) -> Path:
-    """A cache holding the library as a fresh process builds it: one compile for the whole module."""
-    if not fused.available():
-        pytest.skip(f"fused kernel unavailable: {fused.status()}")
-    cache = tmp_path_factory.mktemp("built") / "cache"
-    assert _status_in_subprocess({"DLEXAM_CACHE": str(cache)}) == "fused"
-    return cache
+def built(native_kernel_cache) -> Path:
+    """A cache holding the library as a fresh process builds it (its status "fused"): one compile per test run
+    (tests/svhn/conftest.py), read only here: each test writes to its copy."""
+    return native_kernel_cache
 
 
 def _copy_of(cache: Path, to: Path) -> Path:
