@@ -57,6 +57,14 @@ def states(port: int):
             page.keyboard.press(key)
         ready(page)
 
+    def example(page):  # /cnn's examples (the shared data's real SVHN crops): a 5 shown; without them, the note
+        page.wait_for_selector("body[data-examples]")
+        if page.locator("#example option[value='svhn_dev:5']").count() == 0:
+            return
+        page.select_option("#example", "svhn_dev:5")
+        page.click("#example-go")
+        ready(page, example="svhn_dev:5")
+
     def explain_cells(page):
         page.click("#P-h0 tr:nth-child(5) td:nth-of-type(1)")  # P[3,0], the <START> row
         page.wait_for_selector("#explain-panel[data-cell='P[3,0]']")
@@ -80,6 +88,7 @@ def states(port: int):
         ("sort", f"{base}/sort?seq=D+A+A+C+B&step=2", {}, None),
         ("cnn", f"{base}/cnn?img={img}", {"predictions": 1}, explain),
         ("cnn-keyboard", f"{base}/cnn", {}, keyboard_draw),
+        ("cnn-example", f"{base}/cnn", {}, example),
         ("answers", f"{base}/answers", {}, None),
     ]
 

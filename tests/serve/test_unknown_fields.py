@@ -25,6 +25,8 @@ IMAGE = "A" * 1366  # 1,024 grey levels in base64url
     ("GET", "/api/svhn/model/explain?number=total&layer=fc", None, "layer"),
     ("GET", "/api/practice?seed=1&dificulty=harder", None, "dificulty"),
     ("GET", "/api/sort/models?x=1", None, "x"),
+    ("GET", "/api/svhn/example?set=svhn_dev&digit=3&file=a.png", None, "file"),
+    ("GET", "/api/svhn/examples?set=svhn_dev", None, "set"),
     ("POST", "/api/geoff/step?lr=0.5", {"sequence": EXAMPLE}, "lr"),  # the step reads its lr from the body only
 ])
 def test_an_unknown_field_is_refused_naming_it(server, method, path, body, field):

@@ -6,6 +6,9 @@
 - ``POST /api/svhn/predict`` (the body is the image file): :func:`dlexam.svhn.inspect.read_image_bytes`
   then :func:`dlexam.svhn.inspect.feature_maps` (digit, probabilities, every stage's maps, packed
   as base64 float32);
+- ``GET /api/svhn/examples`` and ``GET /api/svhn/example?set=svhn_dev&digit=3``: which development sets of real
+  digits are here, and one example image file of a digit (:func:`dlexam.svhn.data.realdata.example_file`), the
+  file's bytes, which the /cnn page sends back to ``POST /api/svhn/predict`` as an upload;
 - ``GET /api/svhn/model``: which CNN, its input [C, H, W], and Problem 1's layer table
   (:func:`dlexam.svhn.summary.layer_summary`);
 - ``GET /api/svhn/model/explain?number=conv2.output``: one number of that table and its arithmetic
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import functools
+from urllib.parse import quote
 
 import anyio
 from starlette.requests import Request
@@ -140,6 +144,54 @@ async def post_svhn_predict(request: Request) -> Response:
     # pixels): a drawing is read and run in a few ms; a photo of megapixels takes longer (answer()).
     return json_response(await answer(request, predict_answer, data, small=header.pixels <= INLINE_PIXELS,
                                       budget_s=header.pixels / IMAGE_PIXELS_PER_S))
+
+
+EXAMPLE_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "BMP": "image/bmp", "WEBP": "image/webp"}
+
+
+async def get_svhn_examples(request: Request) -> Response:
+    """The development sets /cnn offers an example of each digit from: each set's name, what one image is, and
+    whether its shared folder is here (else why not, saying where dlexam looked)."""
+    from dlexam.plain import dumps
+    from dlexam.shared import how_to_get
+    from dlexam.svhn.data.realdata import EXAMPLE_SETS, example_sets
+
+    query_fields(request)
+    here = example_sets()
+    sets = [{"set": name, "title": title, "available": here[name] is None, "missing": here[name]}
+            for name, (_, title) in EXAMPLE_SETS.items()]
+    return json_response(dumps({"sets": sets, "digits": list(range(10)),
+                                "needs": None if all(s["available"] for s in sets) else how_to_get()}))
+
+
+async def get_svhn_example(request: Request) -> Response:
+    """One example image of a digit (``?set=svhn_dev&digit=3``): the file itself, the first of the digit's folder by
+    sorted name (:func:`dlexam.svhn.data.realdata.example_file`); its name in ``X-Dlexam-Example``. Without the
+    shared folder: 503, saying where dlexam looked."""
+    from dlexam.shared import SharedDataMissing
+    from dlexam.svhn.data.images import UPLOAD_FORMATS, image_header
+    from dlexam.svhn.data.realdata import EXAMPLE_SETS, example_file
+
+    query_fields(request, "set", "digit")
+    q = request.query_params
+    name = p.choice("set", q.get("set"), tuple(EXAMPLE_SETS))
+    digit = p.whole("digit", q.get("digit"), tuple(range(10)))
+    try:
+        path = example_file(name, digit)
+        with open(path, "rb") as f:  # a crop of a few kB; read whole, up to the upload's limit
+            data = f.read(MAX_IMAGE_BYTES + 1)
+    except SharedDataMissing as exc:
+        raise BadRequest(None, f"the examples need the shared data folder: {exc}", 503) from None
+    from dlexam.errors import UserError
+
+    try:  # the shared file is the server's, not the request's: one it cannot send is a 503, not the asker's fault
+        if len(data) > MAX_IMAGE_BYTES:
+            raise UserError(f"larger than an upload may be ({MAX_IMAGE_BYTES:,} bytes)")
+        kind = EXAMPLE_TYPES.get(image_header(data, formats=UPLOAD_FORMATS).format, "application/octet-stream")
+    except UserError as exc:
+        raise BadRequest(None, f"the example {name}/{digit}/{path.name} cannot be sent: {exc}", 503) from None
+    return Response(data, media_type=kind, headers={"cache-control": "no-cache",
+                                                     "x-dlexam-example": quote(f"{name}/{digit}/{path.name}")})
 
 
 @functools.lru_cache(maxsize=4)

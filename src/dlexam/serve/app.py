@@ -75,6 +75,8 @@ def routes() -> list:
         Route("/api/sort", api_models.get_sort, methods=["GET"]),
         Route("/api/sort/models", api_models.get_sort_models, methods=["GET"]),
         Route("/api/svhn/predict", api_models.post_svhn_predict, methods=["POST"]),
+        Route("/api/svhn/examples", api_models.get_svhn_examples, methods=["GET"]),
+        Route("/api/svhn/example", api_models.get_svhn_example, methods=["GET"]),
         Route("/api/svhn/model", api_models.get_svhn_model, methods=["GET"]),
         Route("/api/svhn/model/explain", api_models.get_svhn_model_explain, methods=["GET"]),
         Route("/api/svhn/explain", api_models.post_svhn_explain, methods=["POST"]),

@@ -1,5 +1,6 @@
 // /cnn: Problem 1's CNN on a drawing (pointer events: mouse, pen or finger; or the keyboard, on a grid of cells of
-// the same pad) or an uploaded photo.
+// the same pad), an uploaded photo, or an example of a real digit (GET /api/svhn/example: the image file itself,
+// sent back to the server as an upload is: one preprocessing path, the server's).
 // State in the URL: img = the 32x32 input (1,024 grey levels, base64url), so a shared link shows the same digit.
 // Numbers from POST /api/svhn/predict (dlexam.svhn.inspect.feature_maps), GET /api/svhn/model and, for the
 // arithmetic of one clicked cell, POST /api/svhn/explain (dlexam.svhn.explain); explain = "layer:c,i,j" in the URL.
@@ -66,19 +67,71 @@ function setupPad() {
     DL.announce("cleared: draw a digit or upload a photo");
     document.body.dataset.state = "ready";
   });
-  $("upload").addEventListener("change", async () => {
+  $("upload").addEventListener("change", () => {
     const f = $("upload").files[0];
-    if (!f) return;
-    stopKeyTimer();
-    clearPad();
-    try {
-      const bmp = await createImageBitmap(f);
-      const s = Math.min(pad.width / bmp.width, pad.height / bmp.height);
-      ctx.drawImage(bmp, (pad.width - bmp.width * s) / 2, (pad.height - bmp.height * s) / 2, bmp.width * s, bmp.height * s);
-    } catch (e) { /* the browser cannot show it; the server still reads it (or says why not) */ }
-    // A type the API does not take (text/plain, say) is sent as bytes: the server then says what the file is not.
-    predict(f, IMAGE_TYPES.includes(f.type) ? f.type : "application/octet-stream", ++C.seq, f.name);
+    if (f) sendFile(f, f.name, ++C.seq);
   });
+}
+
+// An image file (an upload, or an example the server sent): shown on the pad as the browser can draw it, and sent
+// to POST /api/svhn/predict as it is. Resolves to true where its prediction is the one shown.
+async function sendFile(f, name, my) {
+  const pad = $("pad"), ctx = pad.getContext("2d");
+  stopKeyTimer();
+  clearPad();
+  try {
+    const bmp = await createImageBitmap(f);
+    const s = Math.min(pad.width / bmp.width, pad.height / bmp.height);
+    ctx.drawImage(bmp, (pad.width - bmp.width * s) / 2, (pad.height - bmp.height * s) / 2, bmp.width * s, bmp.height * s);
+  } catch (e) { /* the browser cannot show it; the server still reads it (or says why not) */ }
+  // A type the API does not take (text/plain, say) is sent as bytes: the server then says what the file is not.
+  return predict(f, IMAGE_TYPES.includes(f.type) ? f.type : "application/octet-stream", my, name);
+}
+
+// The examples: one real digit of each class from the development sets in the shared folder (GET /api/svhn/examples
+// says which are here). Without the shared folder the control is not shown, and the note says what it needs.
+async function setupExamples() {
+  const r = await DL.api("GET", "/api/svhn/examples");
+  const sets = r.ok ? r.data.sets.filter((s) => s.available) : [];
+  if (!sets.length) {
+    $("examples-note").textContent = "Examples of real digits need the project's shared data folder " +
+      "(data/svhn-real-dev, data/chars74k-digits): " + (r.ok ? r.data.needs : DL.message(r.data));
+    document.body.dataset.examples = "none";
+    return;
+  }
+  $("example").append(...sets.map((s) => DL.el("optgroup", {label: s.title + "s"},
+    r.data.digits.map((d) => DL.el("option", {value: `${s.set}:${d}`, text: `${d} (${s.title})`})))));
+  $("example-go").addEventListener("click", showExample);
+  $("examples").hidden = false;
+  $("examples-note").textContent = "The first image of each digit, by file name, of the development sets " +
+    "(evaluated on, never trained on)." + (sets.length < r.data.sets.length ? " " + r.data.needs : "");
+  document.body.dataset.examples = sets.map((s) => s.set).join(" ");
+}
+
+async function showExample() {
+  const value = $("example").value, [set, digit] = value.split(":"), my = ++C.seq;
+  document.body.dataset.state = "busy";
+  let resp;
+  try {
+    resp = await fetch(`/api/svhn/example?set=${encodeURIComponent(set)}&digit=${encodeURIComponent(digit)}`);
+  } catch (e) {
+    resp = null;
+  }
+  if (my !== C.seq) return;
+  if (!resp || !resp.ok) {
+    let data = {error: "the server did not answer: is dlexam serve still running?", field: null};
+    if (resp) try { data = await resp.json(); } catch (e) { data = {error: `not JSON (${resp.status})`, field: null}; }
+    if (my !== C.seq) return;
+    withdraw();
+    DL.showError($("error"), "example: " + DL.message(data));
+    DL.announce("no example: " + DL.message(data));
+    document.body.dataset.state = "error";
+    return;
+  }
+  const blob = await resp.blob();
+  if (my !== C.seq) return;
+  const name = decodeURIComponent(resp.headers.get("x-dlexam-example") || value);
+  if (await sendFile(blob, name, my)) document.body.dataset.example = value;
 }
 
 // The keyboard draws on the pad itself: the arrow keys move a cursor cell (Home/End: a row's ends, PageUp/PageDown:
@@ -350,15 +403,16 @@ async function sendCanvas(canvas) {
 
 async function predict(blob, type, my = ++C.seq, name = null) {
   document.body.dataset.state = "busy";
+  delete document.body.dataset.example;  // set again by showExample where this input is its example
   const r = await DL.api("POST", "/api/svhn/predict", blob, type);
-  if (my !== C.seq) return;
+  if (my !== C.seq) return false;
   if (!r.ok) {
     withdraw();
     const message = (name ? name + ": " : "") + DL.message(r.data).replace(/^image: /, "");
     DL.showError($("error"), message);
     DL.announce("no prediction: " + message);
     document.body.dataset.state = "error";
-    return;
+    return false;
   }
   DL.showError($("error"), null);
   render(r.data);
@@ -370,6 +424,7 @@ async function predict(blob, type, my = ++C.seq, name = null) {
   const wanted = C.asked || DL.get("explain", null);
   if (wanted) fromExplainParam(wanted);
   landOnce();
+  return true;
 }
 
 function landOnce() {
@@ -402,6 +457,7 @@ async function layers() {
 }
 
 setupPad();
+setupExamples();
 setupExplain();
 layers();
 if (!(DL.get("img", null) && fromUrl(DL.get("img")))) document.body.dataset.state = "ready";

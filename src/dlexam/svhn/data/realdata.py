@@ -10,6 +10,9 @@
   typefaces no training recipe uses.
 
 A set whose shared files are absent is reported as skipped, with the reason.
+
+:func:`example_file` picks one image of a digit from a development set (the first by sorted name), for
+`dlexam serve`'s /cnn examples: shown, never trained on.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import numpy as np
 import torch
 
 from dlexam.errors import UserError
-from dlexam.shared import shared_path
+from dlexam.shared import SharedDataMissing, shared_path
 
 MNIST_TRAIN = 8000  # MNIST digits a recipe may train on; the rest are the check
 
@@ -33,6 +36,43 @@ def chars74k_dir() -> Path:
 def svhn_dev_dir() -> Path:
     """The shared real SVHN development crops; SharedDataMissing where they are absent."""
     return shared_path("data", "svhn-real-dev")
+
+
+# The development sets /cnn shows an example of: name -> (its folder in shared/data, what one image is).
+EXAMPLE_SETS = {"svhn_dev": ("svhn-real-dev", "real SVHN crop"), "chars74k": ("chars74k-digits", "Chars74K photo")}
+
+
+def example_file(name: str, digit: int) -> Path:
+    """The example of `digit` in the development set `name` (:data:`EXAMPLE_SETS`): the first image file of its
+    class folder by sorted name, so always the same file, not one picked by hand. The path is made from the set's
+    own folder name and the digit, never from a caller's text, and a file whose real path leaves the shared data
+    folder (a link out) is passed over. SharedDataMissing where the set or the digit's images are absent."""
+    from dlexam.svhn.data.images import IMAGE_EXTENSIONS
+
+    if name not in EXAMPLE_SETS:
+        raise ValueError(f"unknown example set {name!r}")
+    if isinstance(digit, bool) or not isinstance(digit, int) or not 0 <= digit <= 9:
+        raise ValueError(f"an example's digit is 0-9, not {digit!r}")
+    data = shared_path("data")
+    folder = shared_path("data", EXAMPLE_SETS[name][0], str(digit))
+    inside = data.resolve()
+    for f in sorted(folder.iterdir(), key=lambda f: f.name):
+        if f.suffix.lower() in IMAGE_EXTENSIONS and not f.name.startswith(".") \
+                and f.resolve().is_relative_to(inside) and f.is_file():
+            return f
+    raise SharedDataMissing(f"shared data {EXAMPLE_SETS[name][0]}/{digit} holds no image file")
+
+
+def example_sets() -> dict[str, str | None]:
+    """{set name: None where its shared folder is here, else why not (one line, saying where dlexam looked)}."""
+    out = {}
+    for name, (folder, _) in EXAMPLE_SETS.items():
+        try:
+            shared_path("data", folder)
+            out[name] = None
+        except SharedDataMissing as exc:
+            out[name] = str(exc)
+    return out
 
 
 def load_check(name: str) -> tuple[torch.Tensor, torch.Tensor]:
