@@ -79,15 +79,17 @@ class ShippedDemo:
 def shipped_on_real_digits() -> ShippedDemo:
     """The shipped model's accuracy on the real sets, and its answer on the first photo of each digit
     (as the folder sorts them, not picked by hand); sets whose shared files are absent say why."""
-    from dlexam.shared import find
-    from dlexam.svhn.data.realdata import check_accuracies
+    from dlexam.shared import SharedDataMissing
+    from dlexam.svhn.data.realdata import check_accuracies, example_file
     from dlexam.svhn.inference import describe, load_model, predict_images
 
     model, payload = load_model(None)
     checks = check_accuracies(model, ("svhn_dev", "chars74k", "mnist2000"))
-    root, photos = find("data", "chars74k-digits"), []
-    if root is not None:
-        files = [sorted((root / str(d)).glob("*.png"))[0] for d in range(10)]
+    try:  # the first photo of each digit as the folder sorts them: the example /cnn shows
+        files, photos = [example_file("chars74k", d) for d in range(10)], []
+    except SharedDataMissing:
+        files, photos = None, []
+    if files is not None:
         photos = [(f"{p.parent.name}/{p.name}", int(p.parent.name), r.digit)
                   for p, r in zip(files, predict_images(model, files), strict=True)]
     return ShippedDemo("using " + describe(None, payload), checks, photos)

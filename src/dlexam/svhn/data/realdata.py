@@ -27,19 +27,19 @@ from dlexam.shared import SharedDataMissing, shared_path
 
 MNIST_TRAIN = 8000  # MNIST digits a recipe may train on; the rest are the check
 
+# The development sets of real photographed digits (and /cnn's examples): name -> (its folder in shared/data,
+# what one image is).
+EXAMPLE_SETS = {"svhn_dev": ("svhn-real-dev", "real SVHN crop"), "chars74k": ("chars74k-digits", "Chars74K photo")}
+
 
 def chars74k_dir() -> Path:
     """The shared Chars74K digits (see :mod:`dlexam.shared`); SharedDataMissing where they are absent."""
-    return shared_path("data", "chars74k-digits")
+    return shared_path("data", EXAMPLE_SETS["chars74k"][0])
 
 
 def svhn_dev_dir() -> Path:
     """The shared real SVHN development crops; SharedDataMissing where they are absent."""
-    return shared_path("data", "svhn-real-dev")
-
-
-# The development sets /cnn shows an example of: name -> (its folder in shared/data, what one image is).
-EXAMPLE_SETS = {"svhn_dev": ("svhn-real-dev", "real SVHN crop"), "chars74k": ("chars74k-digits", "Chars74K photo")}
+    return shared_path("data", EXAMPLE_SETS["svhn_dev"][0])
 
 
 def example_file(name: str, digit: int) -> Path:
