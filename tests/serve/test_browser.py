@@ -139,7 +139,9 @@ def _shown(page) -> tuple[int, list[float]]:
 
 def _stroke(page, points: list[tuple[float, float]], steps: int) -> None:
     """One mouse stroke on the /cnn pad through `points` (fractions of its width and height)."""
-    box = page.locator("#pad").bounding_box()
+    pad = page.locator("#pad")
+    pad.scroll_into_view_if_needed()  # a mouse draws on what the window shows
+    box = pad.bounding_box()
     x0, y0, w, h = box["x"], box["y"], box["width"], box["height"]
     page.mouse.move(x0 + points[0][0] * w, y0 + points[0][1] * h)
     page.mouse.down()

@@ -342,7 +342,9 @@ def _image_of(page) -> torch.Tensor:
 
 
 def _click_map(page, stage: str, channel: int, row: int, col: int) -> None:
-    box = page.locator(f"#map-{stage}-{channel}").bounding_box()
+    target = page.locator(f"#map-{stage}-{channel}")
+    target.scroll_into_view_if_needed()  # a mouse clicks what the window shows: the map may be below the fold
+    box = target.bounding_box()
     h, w = page.eval_on_selector(f"#map-{stage}-{channel}", "c => [c.height, c.width]")
     page.mouse.click(box["x"] + (col + 0.5) * box["width"] / w, box["y"] + (row + 0.5) * box["height"] / h)
 
