@@ -40,7 +40,9 @@ MAX_SORT_TOKENS = 64  # input symbols; each step's attention row is shown
 MAX_IMAGE_BYTES = 8 * 1024 * 1024
 INLINE_PIXELS = 512 * 512  # a drawn digit is 224 x 224; an image of more pixels is read in a thread (--workers 0)
 IMAGE_PIXELS_PER_S = 5_000_000  # an upload's time budget beyond --job-timeout: decoding and greying at 5 Mpixel/s
-IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/bmp", "image/webp", "application/octet-stream")
+# The image formats an upload may be (Pillow's names) and their media types; an example is served as its own
+MEDIA_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "BMP": "image/bmp", "WEBP": "image/webp"}
+IMAGE_TYPES = (*MEDIA_TYPES.values(), "application/octet-stream")
 
 
 def state(request: Request):
@@ -146,9 +148,6 @@ async def post_svhn_predict(request: Request) -> Response:
                                       budget_s=header.pixels / IMAGE_PIXELS_PER_S))
 
 
-EXAMPLE_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "BMP": "image/bmp", "WEBP": "image/webp"}
-
-
 async def get_svhn_examples(request: Request) -> Response:
     """The development sets /cnn offers an example of each digit from: each set's name, what one image is, and
     whether its shared folder is here (else why not, saying where dlexam looked)."""
@@ -187,7 +186,7 @@ async def get_svhn_example(request: Request) -> Response:
     try:  # the shared file is the server's, not the request's: one it cannot send is a 503, not the asker's fault
         if len(data) > MAX_IMAGE_BYTES:
             raise UserError(f"larger than an upload may be ({MAX_IMAGE_BYTES:,} bytes)")
-        kind = EXAMPLE_TYPES.get(image_header(data, formats=UPLOAD_FORMATS).format, "application/octet-stream")
+        kind = MEDIA_TYPES.get(image_header(data, formats=UPLOAD_FORMATS).format, "application/octet-stream")
     except UserError as exc:
         raise BadRequest(None, f"the example {name}/{digit}/{path.name} cannot be sent: {exc}", 503) from None
     return Response(data, media_type=kind, headers={"cache-control": "no-cache",
