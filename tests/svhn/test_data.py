@@ -520,3 +520,14 @@ def test_a_file_of_one_image_as_matlab_saves_it_is_one_image(tmp_path, monkeypat
     images, labels = load_split(tmp_path, "test", cache=False)
     assert images.shape == (1, 32, 32) and labels.tolist() == [0]
     assert np.array_equal(images[0].numpy(), np.asarray(Image.fromarray(rgb).convert("L")))
+
+
+def test_svhn_crop_size_is_the_exam_networks_input():
+    """SVHN's Format 2 side (dlexam.svhn.data.SIZE, read by the .mat reader, the renderers and the photo
+    crops) is the input the exam's Problem 1 table gives its network, and what the renderers draw."""
+    from dlexam.spec import ExamSpec
+    from dlexam.svhn.data import SIZE
+    from dlexam.svhn.synthetic.digits import render
+
+    assert ExamSpec.version_a().cnn.input_size == (SIZE, SIZE)
+    assert render(3, seed=0)[0].shape == (3, 32, 32, 3)  # SVHN's published crop size, typed in here

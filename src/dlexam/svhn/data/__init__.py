@@ -3,3 +3,7 @@
 
 # The official Format 2 splits (light: the command line's choices come from here).
 SPLITS = ("train", "test", "extra")
+
+# SVHN's Format 2: every crop is a digit's box made square and resized to SIZE x SIZE pixels. The exam's
+# Problem 1 network reads that size (its table's input; tests/svhn check the two agree).
+SIZE = 32

@@ -44,8 +44,8 @@ import numpy as np
 import torch
 
 from dlexam.errors import UserError
+from dlexam.svhn.data import SIZE
 
-SIZE = 32
 MAX_PIXELS = 50_000_000  # a 50-megapixel photo at most, read from the header before decoding
 REDUCED_SIDE = 256  # a large image is decoded, or its square averaged, to a side of 256 .. 511 pixels
 STRIP_PIXELS = 1 << 20  # colours become grey about a megapixel at a time

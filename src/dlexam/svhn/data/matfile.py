@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
+from dlexam.svhn.data import SIZE
+
 MI_UINT8, MI_INT32, MI_UINT32, MI_MATRIX, MI_COMPRESSED = 2, 5, 6, 14, 15
 # MATLAB's data types of a real part -> numpy's (little-endian)
 DATA_TYPES = {1: "i1", 2: "u1", 3: "<i2", 4: "<u2", 5: "<i4", 6: "<u4", 7: "<f4", 9: "<f8", 12: "<i8", 13: "<u8"}
@@ -30,7 +32,7 @@ CLASS_NAMES = dict(zip(NUMERIC_CLASSES, ("double", "single", "int8", "uint8", "i
                                          "int64", "uint64"), strict=True))
 MX_UINT8 = 9
 COMPLEX, LOGICAL = 0x800, 0x200
-IMAGE_BYTES = 32 * 32 * 3
+IMAGE_BYTES = SIZE * SIZE * 3
 
 
 class Unsupported(Exception):
@@ -124,12 +126,12 @@ def _gray_images(s, shape, to_gray: Callable[[np.ndarray], np.ndarray], chunk: i
     mtype, size, small = _tag(s)
     # MATLAB drops a trailing singleton dimension: one image is saved as (32, 32, 3)
     n = shape[3] if len(shape) == 4 else 1 if len(shape) == 3 else -1
-    if small is not None or mtype != MI_UINT8 or shape[:3] != (32, 32, 3) or n < 0 or size != n * IMAGE_BYTES:
+    if small is not None or mtype != MI_UINT8 or shape[:3] != (SIZE, SIZE, 3) or n < 0 or size != n * IMAGE_BYTES:
         raise Unsupported("X is not stored as uint8 (32, 32, 3, N)")
-    gray = np.empty((n, 32, 32), np.uint8)
+    gray = np.empty((n, SIZE, SIZE), np.uint8)
     for i in range(0, n, chunk):
         c = min(chunk, n - i)
-        block = np.frombuffer(s.read(c * IMAGE_BYTES), np.uint8).reshape(c, 3, 32, 32)  # [image, RGB, column, row]
+        block = np.frombuffer(s.read(c * IMAGE_BYTES), np.uint8).reshape(c, 3, SIZE, SIZE)  # [image, RGB, column, row]
         gray[i : i + c] = to_gray(block.transpose(0, 3, 2, 1))  # -> [image, row, column, RGB]
     return gray
 

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 
 from dlexam import limits
 from dlexam.files import OutputDir, atomic_open
+from dlexam.svhn.data import SIZE
 
 TRAIN_FONTS = (
     "DejaVuSans.ttf",
@@ -92,7 +93,7 @@ def _place(ink: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
     return out.squeeze(1)  # (N, 1, 32, 32) -> (N, 32, 32)
 
 
-def _blur_matrices(sigma: torch.Tensor, size: int = 32, radius: int = 3) -> torch.Tensor:
+def _blur_matrices(sigma: torch.Tensor, size: int = SIZE, radius: int = 3) -> torch.Tensor:
     """Per-image Gaussian blur as (N, size, size) matrices (edges replicated): B @ img @ B^T."""
     k = torch.arange(-radius, radius + 1, dtype=torch.float32)
     w = torch.exp(-(k[None] ** 2) / (2 * sigma[:, None] ** 2))
@@ -133,14 +134,14 @@ def render(n: int, seed: int, fonts: tuple[str, ...] = TRAIN_FONTS) -> tuple[np.
     sinv = torch.zeros(n, 2, 2)
     sinv[:, 0, 0], sinv[:, 1, 1] = 1 / (scale * aspect), 1 / scale
     M = sinv @ shinv @ rinv  # (n, 2, 2), output px -> glyph px
-    to_out = torch.diag(torch.tensor([16.0, 16.0]))  # normalised output -> output px
+    to_out = torch.diag(torch.tensor([SIZE / 2, SIZE / 2]))  # normalised output -> output px
     to_glyph = torch.diag(torch.tensor([2.0 / GLYPH_W, 2.0 / GLYPH_H]))  # glyph px -> normalised
     A = to_glyph @ M @ to_out  # (n, 2, 2)
     b = -(to_glyph @ M @ shift.unsqueeze(-1)).squeeze(-1)  # (n, 2)
 
     # One sampling grid for the centre digit; a neighbour's grid is the same shifted in x.
     theta = torch.cat([A, b.unsqueeze(-1)], -1)  # (n, 2, 2) and (n, 2, 1) -> (n, 2, 3)
-    grid = F.affine_grid(theta, [n, 1, 32, 32], align_corners=False)  # (n, 32, 32, 2)
+    grid = F.affine_grid(theta, [n, 1, SIZE, SIZE], align_corners=False)  # (n, 32, 32, 2)
     w_c, w_l, w_r = widths[font, digits], widths[font, left], widths[font, right]
 
     def shifted(offset_px: torch.Tensor) -> torch.Tensor:  # the grid of a glyph offset_px to the right
@@ -161,7 +162,7 @@ def render(n: int, seed: int, fonts: tuple[str, ...] = TRAIN_FONTS) -> tuple[np.
     push = torch.where(contrast.abs() < need, torch.sign(contrast + 1e-6) * need - contrast, torch.zeros(n))
     fg = (fg + push[:, None]).clamp(0, 1)
     fg = torch.where(((fg @ luma) - (bg @ luma)).abs()[:, None] < 0.1, 1 - bg, fg)
-    yy, xx = torch.meshgrid(torch.linspace(-1, 1, 32), torch.linspace(-1, 1, 32), indexing="ij")
+    yy, xx = torch.meshgrid(torch.linspace(-1, 1, SIZE), torch.linspace(-1, 1, SIZE), indexing="ij")
     gdir = U(n, 2) - 0.5
     gradient = (gdir[:, 0, None, None] * xx + gdir[:, 1, None, None] * yy) * 0.5 * U(n)[:, None, None]
     img = bg[:, :, None, None] * (1 + gradient[:, None]) * (1 - mask[:, None]) + fg[:, :, None, None] * mask[:, None]
@@ -169,7 +170,7 @@ def render(n: int, seed: int, fonts: tuple[str, ...] = TRAIN_FONTS) -> tuple[np.
     # Blur: a per-image Gaussian (sigma 0.3..1.6 px), as blur matrices on rows and columns.
     B = _blur_matrices(0.3 + 1.3 * U(n))[:, None]  # (n, 1, 32, 32)
     img = B @ img @ B.transpose(-1, -2)  # (n, 3, 32, 32)
-    img = img + torch.randn(n, 3, 32, 32, generator=g) * (0.01 + 0.09 * U(n))[:, None, None, None]
+    img = img + torch.randn(n, 3, SIZE, SIZE, generator=g) * (0.01 + 0.09 * U(n))[:, None, None, None]
     out = (img.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1)  # (n, 32, 32, 3)
     return out.contiguous().numpy(), digits.numpy()
 
@@ -192,7 +193,7 @@ def save_mat(f, rgb: np.ndarray, digits: np.ndarray) -> None:
 def _render_chunked(n: int, seed: int, fonts: tuple[str, ...], chunk: int = 4096):
     parts = [render(min(chunk, n - i), seed * 7919 + i // chunk, fonts) for i in range(0, n, chunk)]
     if not parts:
-        return np.zeros((0, 32, 32, 3), np.uint8), np.zeros((0,), np.int64)
+        return np.zeros((0, SIZE, SIZE, 3), np.uint8), np.zeros((0,), np.int64)
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from dlexam.svhn.data import SIZE
 from dlexam.svhn.synthetic.digits import GLYPH_H, GLYPH_W, _blur_matrices
 
 
@@ -189,7 +190,7 @@ def _over(img: torch.Tensor, alpha: torch.Tensor, luma: torch.Tensor) -> torch.T
 
 
 def render_scenes(
-    n: int, seed: int, glyphs: GlyphSet, cfg: SceneConfig = SceneConfig(), size: int = 32
+    n: int, seed: int, glyphs: GlyphSet, cfg: SceneConfig = SceneConfig(), size: int = SIZE
 ) -> tuple[np.ndarray, np.ndarray]:
     """Render `n` house-number crops -> (uint8 grey (n, size, size), digits int64 (n,)).
 
@@ -218,7 +219,7 @@ def render_scenes(
         left, right = _svhn_neighbour(left, start, count, g), _svhn_neighbour(right, start, count, g)
 
     # Geometry, in output pixels with the crop's centre at 0 (as synth.render), plus a homography.
-    s = size / 32.0
+    s = size / SIZE  # the config's figures are pixels of a SIZE-px crop
     half = size / 2.0
     height = (cfg.min_height + (cfg.max_height - cfg.min_height) * U(n)) * s
     lo = math.log(cfg.min_aspect)
