@@ -185,3 +185,21 @@ def test_an_empty_checkpoint_is_refused_not_taken_for_the_current_folder(tmp_pat
     for argv in (["sort", "--checkpoint", "", "A"], ["sort", "evaluate", "--checkpoint", "", "--lengths", "2"]):
         rc, out, err = run(argv, capsys)
         assert (rc, out) == (2, "") and err.count("\n") == 1 and "argument --checkpoint: an empty path" in err
+
+
+def test_resume_of_a_finished_quick_run_reports_what_the_run_reported(tmp_path, capsys):
+    """`--resume` of a finished run trains nothing and decodes the same held-out inputs its run did: a --quick run's
+    report (50 inputs of each length) is not replaced by one on 300 (other figures for the same weights)."""
+    run_dir = str(tmp_path / "run")
+    rc, out, err = run(["sort", "train", "--vocab", "A-C", "--max-len", "4", "--out", run_dir, "--quick", "--json"],
+                       capsys)
+    assert rc == 0, err
+    first = json.loads(out.strip().splitlines()[-1])
+    rc, out, err = run(["sort", "train", "--out", run_dir, "--resume", "--json"], capsys)
+    assert rc == 0, err
+    again = json.loads(out.strip().splitlines()[-1])
+    assert again["resumed_from"] == again["steps"] == first["steps"]
+    assert again["exact_match"] == first["exact_match"]
+    # without --max-len and without --resume, the folder's run is named, not a missing flag
+    rc, out, err = run(["sort", "train", "--out", run_dir], capsys)
+    assert rc == 2 and "already holds a training run" in err and "--resume" in err and "Traceback" not in err

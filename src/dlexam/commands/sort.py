@@ -20,6 +20,7 @@ from dlexam.commands.options import given, path_text, temperature
 from dlexam.plain import dumps
 
 ACTIONS = ("train", "evaluate")
+REPORT, REPORT_QUICK = 300, 50  # held-out inputs of each length that `sort train`'s report decodes
 
 
 def register(sub) -> None:
@@ -253,6 +254,11 @@ def _train_config(a):
             raise UserError(f"{path}: its resume state is damaged ({exc})") from None
         return replace(saved, **given)
     if "max_len" not in given:
+        from pathlib import Path
+
+        if (Path(a.out) / "last.pt").is_file():
+            raise UserError(f"{a.out} already holds a training run: --resume continues it (its own settings), "
+                            "--force starts a new one there, with --max-len")
         raise UserError("--max-len is required for a new run (--resume takes the run's own, --recipe its own)")
     return TrainConfig(**given)
 
@@ -280,9 +286,11 @@ def _train(a) -> int:
 
     _set_threads(a.threads)
     tc = _train_config(a)
-    note = {} if a.resume else {"command": _command(a)}  # a resumed run keeps the note it was started with
+    # a resumed run keeps the note it was started with, and reports on as many held-out inputs as it would have
+    note = {} if a.resume else {"command": _command(a), "report_per_length": REPORT_QUICK if a.quick else REPORT}
     result = train(tc, a.out, progress=printer(a.quiet or a.json), force=a.force, resume=a.resume, note=note)
-    summary = train_report(result, per_length=50 if a.quick else 300)
+    per_length = result.note.get("report_per_length")
+    summary = train_report(result, per_length=per_length if per_length in (REPORT, REPORT_QUICK) else REPORT)
     if a.json:
         print(dumps(summary))
         return 0

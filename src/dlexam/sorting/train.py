@@ -56,6 +56,10 @@ from dlexam.sorting.trained import KIND
 from dlexam.sorting.vocab import Vocabulary
 from dlexam.transformer import DecoderTransformer
 
+# What a run's note may hold that a resume keeps (the rest of a checkpoint's extra is the step's own): the command
+# that started it, and how many held-out inputs of each length `dlexam sort train` reports on.
+NOTE_KEYS = {"command": str, "report_per_length": int}
+
 CHECKPOINT = runs.LAST
 
 
@@ -72,6 +76,7 @@ class TrainResult:
     checkpoint: str | None  # RUN/last.pt, None when training wrote no file
     finished: bool = True  # what the final checkpoint's extra["finished"] says
     resumed_from: int = 0  # the step a resumed run continued from (0: a new run)
+    note: dict = field(default_factory=dict)  # the note the run was started with (train's `note`, kept on resume)
 
     def summary(self) -> dict:
         """The figures as plain data (what `dlexam sort train --json` prints, before accuracy)."""
@@ -253,17 +258,17 @@ def _train(tc: TrainConfig, folder: runs.RunFolder | None, progress: ProgressFn 
     data_gen = torch.Generator().manual_seed(tc.data_seed)
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: lr_factor(tc, step))
+    if resume:  # what started the run goes on being recorded
+        saved = state.payload["extra"]
+        note = {**{k: saved[k] for k, kind in NOTE_KEYS.items() if type(saved.get(k)) is kind}, **note}
     if state.finished:  # like `svhn train --resume` of a finished run: a note, the run's files untouched
         checkpoint.load_weights(model, state.payload, path)
         log(progress, "sort train", f"{path}: all {tc.steps} steps are already done; nothing to resume")
         return TrainResult(model=model, config=tc, steps=tc.steps, seconds=state.seconds, final_loss=state.loss_ema,
                            parameters=sum(p.numel() for p in model.parameters()), checkpoint=str(path),
-                           finished=True, resumed_from=tc.steps)
+                           finished=True, resumed_from=tc.steps, note=note)
     if resume:
         _restore(state, path, model, opt, sched, data_gen, tc)
-        command = state.payload["extra"].get("command")
-        if isinstance(command, str):  # what started the run goes on being recorded
-            note = {"command": command, **note}
         log(progress, "sort train", f"resuming {path} at step {state.step} of {tc.steps}")
 
     def save(step: int, finished: bool) -> None:
@@ -318,6 +323,7 @@ def _train(tc: TrainConfig, folder: runs.RunFolder | None, progress: ProgressFn 
         checkpoint=str(path) if path is not None else None,
         finished=True,
         resumed_from=state.step if resume else 0,
+        note=note,
     )
 
 
