@@ -319,3 +319,22 @@ def test_cnn_keyboard_edits_a_mouse_drawing_on_the_same_path(page):
     want[12 * 14:13 * 14, 9 * 14:10 * 14] = 255
     assert (want != mouse).sum() > 14 * 14 // 2  # the cell held ink
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(sent[-1])).convert("L")), want)
+
+
+def test_cnn_keyboard_blanking_the_last_cell_empties_the_pad(page):
+    """Delete on the only inked cell leaves a white pad: like "clear", nothing is sent (a white image would get a
+    prediction of its own) and the last drawing's digit and maps leave the page."""
+    sent = []
+    page.on("request", lambda r: sent.append(r.url) if r.url.endswith("/api/svhn/predict") else None)
+    page.goto(f"{page.base}/cnn")
+    ready(page)
+    page.focus("#pad")
+    press(page, "ArrowDown", "ArrowRight", "Enter")
+    page.wait_for_function("() => document.body.dataset.state === 'ready' && document.body.dataset.predictions")
+    assert page.text_content("#digit") != "?" and page.locator("#maps-conv1 canvas").count() == 8
+    press(page, "Delete")
+    assert page.evaluate(PAD_WHERE) == "cursor: row 2, column 2 of 16, blank"
+    page.wait_for_timeout(600)  # twice the keys' pause: a drawing would have gone by now
+    assert len(sent) == 1 and page.text_content("#digit") == "?"
+    assert page.locator("#maps-conv1 canvas").count() == 0 and page.get_attribute("body", "data-state") == "ready"
+    assert "empty" in page.text_content("#status")

@@ -5,7 +5,8 @@
 // Numbers from POST /api/svhn/predict (dlexam.svhn.inspect.feature_maps), GET /api/svhn/model and, for the
 // arithmetic of one clicked cell, POST /api/svhn/explain (dlexam.svhn.explain); explain = "layer:c,i,j" in the URL.
 // The layer table and its explanations are layer_table.js's.
-// Clearing the pad, or a file that is no image, takes the prediction and every map off the page.
+// Clearing the pad (or blanking its last inked cell), or a file that is no image, takes the prediction and every map
+// off the page.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -60,12 +61,8 @@ function setupPad() {
   pad.addEventListener("focus", () => padCursor(true));
   pad.addEventListener("blur", () => { $("pad-cursor").hidden = true; $("pad-where").textContent = ""; });
   $("clear").addEventListener("click", () => {
-    stopKeyTimer();
     clearPad();
-    withdraw();
-    DL.showError($("error"), null);
-    DL.announce("cleared: draw a digit or upload a photo");
-    document.body.dataset.state = "ready";
+    emptied("cleared: draw a digit or upload a photo");
   });
   $("upload").addEventListener("change", () => {
     const f = $("upload").files[0];
@@ -162,6 +159,21 @@ function padCursor(say) {
     (cellInked(C.row, C.col) ? "inked" : "blank");
 }
 
+// The pad holds nothing (cleared, or its last inked cell blanked by the keyboard): nothing goes to the model, and
+// the last input's numbers leave the page.
+function emptied(message) {
+  stopKeyTimer();
+  withdraw();
+  DL.showError($("error"), null);
+  DL.announce(message);
+  document.body.dataset.state = "ready";
+}
+
+function padBlank() {
+  const pad = $("pad");
+  return pad.getContext("2d").getImageData(0, 0, pad.width, pad.height).data.every((v) => v === 255);
+}
+
 function stopKeyTimer() {
   clearTimeout(C.keyTimer);
   C.keyTimer = null;
@@ -196,6 +208,7 @@ function padKey(e) {
   e.preventDefault();
   padCursor(true);
   if (!changed) return;
+  if (padBlank()) return emptied("the pad is empty: draw a digit or upload a photo");
   C.seq++;  // an answer on its way is for the drawing before this key
   document.body.dataset.state = "busy";
   stopKeyTimer();
