@@ -160,3 +160,35 @@ def test_a_hung_worker_is_killed_at_its_job_budget_and_replaced():
         rc = s.stop(signal.SIGINT)
     assert rc in (0, 130) and "Traceback" not in s.stderr, s.stderr
     assert "took more than its job's budget of 1.0 s; killing it" in s.stderr
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process table from /proc")
+def test_stopping_while_a_replacement_worker_loads_does_not_wait_for_it():
+    """Ctrl-C while a lost worker's replacement is still loading (here: stopped, so it never gets ready) ends the
+    server and the replacement. Before, the server waited for the replacement's start, up to its 300 s budget."""
+    s = Server("--workers", "1")
+    second = None
+    try:
+        (first,) = workers_of(s.proc.pid)
+        os.kill(first, signal.SIGKILL)
+        wait_until_dead(first)
+        status, _, _ = s.get("/api/geoff?seq=B+A+<START>+A+B&T=0.3")  # the server sees the loss, starts another
+        assert status == 200
+        deadline = time.monotonic() + 60
+        while not (now := [p for p in workers_of(s.proc.pid) if p != first]):
+            assert time.monotonic() < deadline, "no replacement started within 60 s"
+            time.sleep(0.02)
+        (second,) = now
+        os.kill(second, signal.SIGSTOP)  # loading, and never ready
+        s.proc.send_signal(signal.SIGINT)
+        try:
+            ended = s.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            ended = None
+        second_alive = alive(second)
+    finally:
+        if second is not None and alive(second):  # a stopped child holds the server's stderr open: never left behind
+            os.kill(second, signal.SIGKILL)
+        s.stop(signal.SIGKILL)
+    assert ended in (0, 130), f"the server did not end within 60 s of Ctrl-C ({ended}): {s.stderr}"
+    assert "Traceback" not in s.stderr and not second_alive, s.stderr

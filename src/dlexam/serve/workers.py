@@ -39,6 +39,7 @@ import pickle
 import signal
 import socket
 import struct
+import threading
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -47,6 +48,7 @@ from dlexam.errors import UserError
 from dlexam.serve.params import BadRequest
 
 log = logging.getLogger("dlexam.serve")
+READY_KILL_S = 5.0  # to reap a worker killed before it was ready
 READY_S = 300  # a worker's start (torch's import, the models' load) on a busy machine
 MAX_WORKERS = 16
 # Workers run at a lower priority than the server: the server is the one process every request passes through
@@ -278,6 +280,7 @@ class WorkerPool:
     workers: list[Worker] = field(default_factory=list)
     _idle: asyncio.Queue | None = None
     _closed: bool = False
+    _starting: set = field(default_factory=set)  # replacements still loading (lost's background starts)
 
     def launch(self) -> None:
         """Start every worker process (they load their models in parallel with whatever the server does next)."""
@@ -367,16 +370,33 @@ class WorkerPool:
 
         def start() -> Worker | None:
             dead.process.join(1.0)  # reap it
+            w = None
             try:
                 w = self._spawn()
+                self._starting.add(w)  # close() ends it, and with it this wait, if the server stops meanwhile
+                if self._closed:
+                    raise UserError("the server is stopping")
                 self._await_ready(w, READY_S)
                 return w
             except (UserError, OSError) as exc:
-                log.error("could not start a new worker process: %s", exc)
+                if not self._closed:
+                    log.error("could not start a new worker process: %s", exc)
+                if w is not None and w.process.is_alive():  # never ready: not left loading (or stopped) behind
+                    w.process.kill()
+                    w.process.join(READY_KILL_S)
                 return None
+            finally:
+                self._starting.discard(w)
 
-        async def join() -> None:
-            w = await loop.run_in_executor(None, start)
+        def start_then_join() -> None:
+            w = start()
+            try:
+                loop.call_soon_threadsafe(lambda: loop.create_task(join(w)))
+            except RuntimeError:  # the event loop has ended: the server stopped while this one loaded
+                if w is not None:
+                    w.close()
+
+        async def join(w: Worker | None) -> None:
             if self._closed:
                 if w is not None:
                     w.close()
@@ -389,11 +409,15 @@ class WorkerPool:
             self.workers.append(w)
             self._idle.put_nowait(w)
 
-        loop.create_task(join())
+        # A daemon thread, not the loop's executor: the server's stop (asyncio.run's end) waits for the executor's
+        # threads, and would wait for a replacement's whole start; close() ends one still loading.
+        threading.Thread(target=start_then_join, name="dlexam-serve-replace", daemon=True).start()
 
     def close(self, timeout: float = 5.0) -> None:
         """Close every pipe (the workers exit), wait for them, and end any that do not."""
         self._closed = True
+        for w in list(self._starting):  # a replacement still loading: nothing to finish, and its start waits on it
+            w.process.kill()
         workers, self.workers = list(self.workers), []
         for w in workers:
             w.close()
