@@ -13,6 +13,7 @@ import importlib
 import inspect
 import os
 import re
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -279,3 +280,75 @@ def test_a_console_example_prints_what_the_docs_show(where, argv, shown, capsys,
     printed = (out.out + out.err).splitlines()
     missing = [s for s in shown if s not in printed]
     assert missing == [], f"{where}: `dlexam {' '.join(argv)}` no longer prints {missing}"
+
+
+# --- numbers and answers the README and docs/sorting.md quote from a command, checked against what it prints -------
+
+def _run(argv: list[str], capsys, monkeypatch) -> str:
+    from dlexam.cli import main
+
+    for name in ("DLEXAM_EXAM", "DLEXAM_SHARED"):  # main sets them from --exam / --shared; put them back after
+        monkeypatch.setenv(name, os.environ.get(name, ""))
+        if not os.environ[name]:
+            monkeypatch.delenv(name)
+    capsys.readouterr()
+    assert main(argv) in (0, None)
+    return capsys.readouterr().out
+
+
+def test_the_readmes_exam_numbers_are_what_the_commands_print(capsys, monkeypatch):
+    """Problem 2.3's and 2.4's losses (4.2114, 8.7973, 10.2114) and Problem 1's parameter count (3,722): each
+    number the README's findings quote is a loss `dlexam geoff --heads 2` prints, or the total of `svhn summary`."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    findings = readme[readme.index("What the project found"):readme.index("## Problem 2, solved")]
+    losses = set(re.findall(r"\b\d+\.\d{4}\b", findings))
+    assert len(losses) >= 3  # the guard below guards something
+    printed = set(re.findall(r"loss = (\d+\.\d{4})", _run(["geoff", "--heads", "2"], capsys, monkeypatch)))
+    missing = sorted(losses - printed)
+    assert missing == [], f"README.md quotes losses `dlexam geoff --heads 2` does not print: {missing}"
+
+    total = re.search(r"^total\s+([\d,]+)$", _run(["svhn", "summary"], capsys, monkeypatch), re.M).group(1)
+    counts = re.findall(r"\b(\d,\d{3})(?:-parameter|\))", readme)
+    assert counts and set(counts) == {total}, f"README.md quotes {counts} parameters; `svhn summary` prints {total}"
+
+
+def sort_examples() -> list[tuple[str, list[str], str]]:
+    """`dlexam sort QUERY   # ANSWER ...`: a query whose comment opens with the answer (`-> A D`, `7 42 99`)."""
+    found = []
+    for where, args in command_lines():
+        if not where.startswith(("README.md", "docs/sorting.md")) or args[:1] != ["sort"] or \
+                set(args) & {"train", "evaluate"}:
+            continue
+        doc, _, no = where.partition(":")
+        line = (ROOT / doc).read_text(encoding="utf-8").splitlines()[int(no) - 1]
+        if "|" in line or "#" not in line:
+            continue
+        comment = re.split(r"[(:]|\s{2,}", line.partition("#")[2].strip().removeprefix("->").strip())[0].strip()
+        if comment and all(re.fullmatch(r"[A-Z]|\d+", t) for t in comment.split()):
+            found.append((where, args, comment))
+    return found
+
+
+def test_the_docs_have_sort_examples():
+    assert len(sort_examples()) >= 6
+
+
+@pytest.mark.parametrize("where, args, answer", sort_examples(), ids=[w for w, _, _ in sort_examples()])
+def test_a_sort_example_answers_what_the_docs_say(where, args, answer, capsys, monkeypatch):
+    assert _run(args, capsys, monkeypatch).strip() == answer, f"{where}: dlexam {' '.join(args)}"
+
+
+def test_the_csv_submission_in_docs_variants_is_graded_right_where_it_answers():
+    """docs/variants.md's example sheet for `dlexam grade --variant 1`: every cell it gives is the key's."""
+    from dlexam.variants import make_variant
+    from dlexam.variants.grade import grade, read_submission
+
+    text = (ROOT / "docs" / "variants.md").read_text(encoding="utf-8")
+    sheet = textwrap.dedent(re.search(r"^( *)```\n(\1id,value\n.*?)^\1```", text, re.S | re.M).group(2))
+    seed = int(re.search(r"^seed,(\d+)$", sheet, re.M).group(1))
+    result = grade(make_variant(seed), read_submission(sheet.encode()))
+    given = {line.split(",")[0] for line in sheet.splitlines()[1:]} - {"seed", "fingerprint"}
+    wrong = [(f.id, w["given"], w["expected"]) for f in result.fields if f.id in given for w in f.wrong
+             if w["given"] not in ("", None)]
+    assert wrong == [], f"docs/variants.md's example sheet answers wrongly: {wrong}"
+    assert given <= {f.id for f in result.fields}

@@ -199,9 +199,12 @@ def _train_options(p) -> None:
     p.add_argument("--layers", type=int, default=None, help="transformer layers (default 1)")
     p.add_argument("--heads", type=int, default=None, help="attention heads (default 1)")
     p.add_argument("--ff", type=int, default=None, help="feed-forward hidden width (default 0 = none)")
-    p.add_argument("--residual", action="store_true", default=None)
-    p.add_argument("--layernorm", action="store_true", default=None)
-    p.add_argument("--positional", choices=("none", "sinusoidal", "learned"), default=None)
+    p.add_argument("--residual", action="store_true", default=None,
+                   help="residual connections around attention and feed-forward (default: none, as in the exam)")
+    p.add_argument("--layernorm", action="store_true", default=None,
+                   help="pre-LayerNorm before attention, feed-forward and the unembedding (default: none)")
+    p.add_argument("--positional", choices=("none", "sinusoidal", "learned"), default=None,
+                   help="positional encodings (default none, as in the exam)")
     p.add_argument("--seed", type=int, default=None, help="model initialisation seed (default 0)")
     p.add_argument("--data-seed", type=int, default=None, help="training data generator seed (default 1)")
     p.add_argument("--checkpoint-every", type=int, default=None,
@@ -333,7 +336,7 @@ def _evaluate_options(p) -> None:
         help="decode only at this temperature: 0 = argmax, T > 0, or 'sqrt' (default: the model's own and 0; "
         "the compiled solver takes only 0)",
     )
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the evaluation as JSON")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads, 1 to 4 per CPU (default 1)")
 
 

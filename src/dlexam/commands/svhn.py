@@ -263,9 +263,10 @@ def register(sub) -> None:
     q.set_defaults(handler=cmd_summary)
 
     q = s.add_parser("download", help="download official SVHN .mat files (MD5 checked, resumable)")
-    q.add_argument("--root", required=True, type=path)
-    q.add_argument("--split", nargs="+", choices=SPLITS, default=["train", "test"])
-    q.add_argument("--quiet", action="store_true")
+    q.add_argument("--root", required=True, type=path, help="folder for the .mat files (created if missing)")
+    q.add_argument("--split", nargs="+", choices=SPLITS, default=["train", "test"],
+                   help="which files (default: train test; extra is 1.3 GB)")
+    q.add_argument("--quiet", action="store_true", help="no progress bar")
     q.add_argument("--force", action="store_true",
                    help="replace a file of that name in --root even where dlexam did not write it (and start afresh "
                    "in place of a NAME.part partial download that dlexam did not write)")
@@ -273,7 +274,8 @@ def register(sub) -> None:
 
     q = s.add_parser("synth", help="write SVHN-like synthetic train/test .mat files, or a recipe's training scenes",
                      fields={"n_train": "train", "n_test": "test"})  # write_synthetic's names of --train, --test
-    q.add_argument("--out", required=True, type=path)
+    q.add_argument("--out", required=True, type=path,
+                   help="folder for train_32x32.mat and test_32x32.mat (--scenes: train_32x32.mat or DIR/0/ ...)")
     q.add_argument("--train", type=int, default=None,
                    help="plain renderer: training images, 1 to 1,000,000 (default 20000)")
     q.add_argument("--test", type=int, default=None,
@@ -300,10 +302,11 @@ def _register_mnist(s) -> None:
 
     q = s.add_parser("mnist", help="write the shared MNIST test digits as SVHN-format .mat files",
                      fields={"n_train": "train"})  # write_mnist_as_svhn's name of --train
-    q.add_argument("--out", required=True, type=path)
+    q.add_argument("--out", required=True, type=path, help="folder for train_32x32.mat and test_32x32.mat")
     q.add_argument("--train", type=int, default=8000,
                    help="the first N digits train, the rest test (1 to 9,999; default 8000)")
-    q.add_argument("--mnist-dir", type=path, default=None)
+    q.add_argument("--mnist-dir", type=path, default=None,
+                   help="the folder of MNIST's t10k IDX files (default: data/mnist-t10k in the shared folder)")
     q.add_argument("--force", action="store_true", help="replace .mat files in --out that dlexam did not write")
     q.set_defaults(handler=cmd_mnist)
 
