@@ -46,7 +46,7 @@ def parse_temperature(text: str | float) -> Temperature:
         t = math.nan
     if not (t >= 0 and math.isfinite(t)):
         raise UserError(f"temperature must be a finite number >= 0 or 'sqrt', got {text!r}")
-    return t
+    return t if t != 0 else 0.0  # -0 is 0 (argmax), and is written so: never "T = -0"
 
 
 def resolve_temperature(temperature: Temperature | None, d_k: int) -> float:

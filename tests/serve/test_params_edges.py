@@ -5,6 +5,9 @@ too small for float64 (1e-400) was read as 0 without a word (a weight of 1e-400 
 
 from __future__ import annotations
 
+import json
+import math
+
 import pytest
 
 from dlexam.serve import params as p
@@ -74,3 +77,19 @@ def test_svhn_at_in_other_digits_is_a_user_error():
 
     with pytest.raises(UserError):
         parse_at("0,\u00b2,1")
+
+
+def test_minus_zero_is_the_temperature_zero():
+    """-0 is argmax, and is said as T = 0: the explanation of a gradient norm at T = -0 said "at T = -0 (argmax)"
+    (found by fuzzing, 2026-12-06; attention.parse_temperature kept the sign)."""
+    from dlexam import geoff
+    from dlexam.geoff.explain import Explainer
+
+    for value in (-0.0, "-0", "-0.0", "-0e5"):
+        t = p.temperature("temperature", value)
+        assert t == 0 and math.copysign(1.0, t) == 1.0, (value, t)
+    query = geoff.GeoffQuery(sequence="D A A <START> A D <STOP>", temperature=p.temperature("temperature", -0.0),
+                             gradients=True)
+    text = json.dumps(Explainer(query).explain("norm[W_Q]").to_json())
+    assert "T = 0 (argmax)" in text and "T = -0" not in text
+    assert repr(geoff.analyse(query).to_json()["temperature"]) == "0.0"

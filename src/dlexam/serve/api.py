@@ -73,8 +73,11 @@ def json_response(body: bytes | str, status: int = 200) -> Response:
 
 
 def query_fields(request: Request, *allowed: str) -> None:
-    """Refuse a query-string field the endpoint does not take (:func:`params.known`)."""
-    p.known(request.query_params, allowed, f"{request.method} {request.url.path}'s query string")
+    """Refuse a query-string field the endpoint does not take (:func:`params.known`), or one given twice
+    (:func:`params.once`)."""
+    where = f"{request.method} {request.url.path}'s query string"
+    p.known(request.query_params, allowed, where)
+    p.once(request.query_params.multi_items(), where)
 
 
 def body_fields(request: Request, body: Mapping, *allowed: str) -> None:

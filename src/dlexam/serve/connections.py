@@ -35,6 +35,7 @@ from dlexam.plain import dumps
 from dlexam.serve.state import ServeLimits
 
 SWEEP_S = 0.25  # how often deadlines are checked: a deadline holds to within this
+MAX_HEAD_BYTES = 64 * 1024  # a request's line and headers (a browser's are 1-2 kB, the pages' longest URL a few kB)
 IDLE, HEADERS, BUSY = "idle", "headers", "busy"
 
 
@@ -111,6 +112,9 @@ class GuardedHttp(HttpToolsProtocol):
         self.waiting_since = 0.0
         self.client_host = ""
         self.closing = False
+        self.in_head = False  # a request's line and headers are arriving (its first byte seen, its headers not done)
+        self.head_began = False  # ... and began in the bytes being parsed now
+        self.head_bytes = 0  # bytes of the request's line and headers that came after the read it began in
 
     def connection_made(self, transport) -> None:
         super().connection_made(transport)
@@ -126,12 +130,29 @@ class GuardedHttp(HttpToolsProtocol):
     def _wait(self, now: float) -> None:
         self.phase, self.waiting_since, self.deadline = IDLE, now, now + self.limits.idle_timeout_s
 
+    def data_received(self, data: bytes) -> None:
+        """Refuse (431) a request whose line and headers go on past MAX_HEAD_BYTES as they arrive: uvicorn adds each
+        piece of the URL to the last (``self.url += url``) and httptools each piece of a header value, so one
+        connection sending 80 MB of URL within the header deadline took 150 MB and held every other request for
+        seconds. The read a request begins in is not counted (bounded by the transport's read size): only reads
+        that are wholly its line and headers are."""
+        self.head_began = False
+        super().data_received(data)
+        if self.in_head and not self.head_began and not self.closing:
+            self.head_bytes += len(data)
+            if self.head_bytes > MAX_HEAD_BYTES:
+                self.transport.write(raw_answer(431, "Request Header Fields Too Large", "the request's line and "
+                                                f"headers are over {MAX_HEAD_BYTES:,} bytes"))
+                self.close()
+
     def on_message_begin(self) -> None:  # the parser saw a request's first byte
+        self.in_head, self.head_began, self.head_bytes = True, True, 0
         super().on_message_begin()
         if self.active == 0:
             self.phase, self.deadline = HEADERS, self.loop.time() + self.limits.header_timeout_s
 
     def on_headers_complete(self) -> None:
+        self.in_head = False
         self.active += 1
         self.phase, self.deadline = BUSY, None
         super().on_headers_complete()

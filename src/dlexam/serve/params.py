@@ -20,6 +20,7 @@ from dlexam.errors import InputsTogether, UserError
 
 MAX_TEXT = 2_000  # characters in any text field (a sequence of 64 tokens is well under this)
 MAX_NUMBER_TEXT = 64  # characters in a number written as text
+MAX_DEPTH = 16  # levels of nesting in a JSON body; the pages' deepest is 4 (the body, answers, a matrix, its rows)
 TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
 
 
@@ -45,6 +46,17 @@ def known(src: Iterable[str], allowed: tuple[str, ...], where: str) -> None:
             hint = f" (did you mean {near[0]!r}?)" if near else ""
             takes = ", ".join(allowed) if allowed else "no field"
             raise BadRequest(shown, f"unknown field {shown!r}{hint}: {where} takes {takes}")
+
+
+def once(pairs: Iterable[tuple[str, Any]], where: str) -> None:
+    """Refuse the first name given twice among `pairs` (a query string's ``multi_items()``): a 400 naming it. Without
+    it ``?T=0.5&T=2`` was answered at T = 2 without a word."""
+    seen: set[str] = set()
+    for name, _ in pairs:
+        if name in seen:
+            shown = name if len(name) <= 40 else name[:40] + "..."
+            raise BadRequest(shown, f"{shown} is given twice in {where}: give it once")
+        seen.add(name)
 
 
 @contextlib.contextmanager
@@ -212,34 +224,60 @@ def _read_float(text: str) -> float:
     return value
 
 
-def _find_underflow(x: Any, path: tuple = ()) -> tuple[tuple, _Underflow] | None:
+class _Twice(dict):
+    """A JSON object that had a key twice (json keeps the last value; json_body refuses it, naming the key)."""
+
+    twice = ""
+
+
+def _object(pairs: list) -> dict:
+    obj = dict(pairs)
+    if len(obj) < len(pairs):
+        seen: set = set()
+        obj = _Twice(obj)
+        obj.twice = next(k for k, _ in pairs if k in seen or seen.add(k))
+    return obj
+
+
+def _field_of(path: tuple) -> str:
+    """The field a place in a body belongs to, as refusals name it: a weight matrix `weights.W_V`, else the body's
+    own field (`answers`, `gradient_of`), or `body` for the body itself."""
+    if not path:
+        return "body"
+    return f"weights.{path[1]}" if path[0] == "weights" and len(path) > 1 else str(path[0])
+
+
+def _check(x: Any, path: tuple = ()) -> None:
+    """Refuse, naming the field: nesting deeper than MAX_DEPTH, a key given twice, a number float64 reads as 0."""
+    if len(path) >= MAX_DEPTH:
+        raise BadRequest(_field_of(path), f"{_field_of(path)} is nested more than {MAX_DEPTH} levels deep (the pages' "
+                                          "requests nest 4 at most)")
+    if isinstance(x, _Twice):
+        where = _field_of((*path, x.twice))
+        raise BadRequest(where, f"{str(x.twice)[:40]!r} is given twice in {'.'.join(map(str, path)) or 'the body'}: "
+                                "give it once")
     if isinstance(x, _Underflow):
-        return path, x
+        name = _field_of(path)
+        where = f"{path[1]} row {path[2] + 1}, column {path[3] + 1}: " if name.startswith("weights.") \
+            and len(path) == 4 and all(isinstance(i, int) for i in path[2:]) else f"{name}: "
+        raise BadRequest(name, f"{where}{x.text[:40]} is too small for a float64 number, which reads it as 0: "
+                               "type 0, or a number of size at least 5e-324")
     items = x.items() if isinstance(x, dict) else enumerate(x) if isinstance(x, list) else ()
     for key, value in items:
-        if (found := _find_underflow(value, (*path, key))) is not None:
-            return found
-    return None
+        _check(value, (*path, key))
 
 
 def json_body(raw: bytes) -> dict:
     """A JSON object from a request body; NaN, Infinity, deep nesting and bad UTF-8 are refused, and so is a number
-    too small for float64 (1e-400), which it would read as 0 without a word (as the page once took a typed weight)."""
+    too small for float64 (1e-400), which it would read as 0 without a word (as the page once took a typed weight), a
+    key given twice (json keeps the last one without a word) and nesting deeper than MAX_DEPTH (a worker's pickle of
+    a body nested 500 deep ran out of recursion: a 500)."""
     try:
-        obj = json.loads(raw.decode("utf-8"), parse_constant=_no_constants, parse_float=_read_float)
+        obj = json.loads(raw.decode("utf-8"), parse_constant=_no_constants, parse_float=_read_float,
+                         object_pairs_hook=_object)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise BadRequest("body", f"the body is not JSON: {str(exc)[:100]}") from None
     if not isinstance(obj, dict):
         raise BadRequest("body", f"the body must be a JSON object, got {type(obj).__name__}")
-    try:
-        found = _find_underflow(obj)
-    except RecursionError:  # nested nearly as deep as json allows: no request of the pages is
-        raise BadRequest("body", "the body is not JSON this server reads: it is nested too deeply") from None
-    if found is not None:
-        path, value = found
-        name = f"weights.{path[1]}" if path[0] == "weights" and len(path) > 1 else str(path[0])
-        where = f"{path[1]} row {path[2] + 1}, column {path[3] + 1}: " if name.startswith("weights.") \
-            and len(path) == 4 and all(isinstance(i, int) for i in path[2:]) else f"{name}: "
-        raise BadRequest(name, f"{where}{value.text[:40]} is too small for a float64 number, which reads it as 0: "
-                               "type 0, or a number of size at least 5e-324")
+    _check(obj)
     return obj
