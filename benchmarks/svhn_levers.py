@@ -1,4 +1,4 @@
-"""Issue 21, third and fifth rounds: train-time levers against the shipped recipe, paired by seed.
+"""Issue 21, third, fifth and sixth rounds: train-time levers against the shipped recipe, paired by seed.
 
 Each lever is the shipped recipe (its own `training_set`, `TrainConfig` and augmentation, through
 `dlexam.svhn.training.loop.fit`, unpinned, one thread) with one change at training time that the
@@ -36,6 +36,17 @@ Two more (the fifth round) change how the images are made or read:
   cut-input  the side cut of `svhn evaluate --tta` (inference.side_cut: 3 columns cut at each side, the
              rest stretched back) as the model's input at training and at every check: the cut as
              training rather than as a test-time view
+
+Two more (the sixth round) change how the exam's network is trained, not the network it ships: each trains a
+larger network that folds back exactly into the exam's 3,722 parameters (`Reparameterised.fold`), the
+"structural reparameterisation" of RepVGG and ExpandNets (Guo et al., NeurIPS 2020):
+
+  batchnorm  batch normalisation after each conv (before its ReLU) while training; folded into the conv's
+             weights and bias from its running statistics at the end
+  reparam    batchnorm, and each conv as a chain of two convs with no nonlinearity between (Conv-1's 5x5 as
+             3x3 -> 16 channels -> 3x3, Conv-2's 4x4 as 3x3 -> 32 channels -> 2x2, its padding before the chain)
+             and the linear head as 144 -> 256 -> 10: linear over-parameterisation, which changes the training
+             dynamics but not what the network can compute; composed back into single layers at the end
 
 The smoothing and mixup levers change the loss, which the fused whole step does not offer: their steps go through
 autograd (a forward hook on the model makes ExamCNN decline the fused step, as it declines for any
@@ -94,7 +105,10 @@ FRAMINGS = {
                       min_aspect=0.6, max_aspect=0.9),
     "few": dict(min_height=18, max_height=30, neighbours=0.3, max_gap=8),
 }
-LEVERS = ("baseline", *AUGMENT_LEVERS, *TRAIN_CHANGES, *LOSS_LEVERS, *FRAMINGS, *INPUT_LEVERS)
+# the sixth round's networks trained in place of the exam's, folded back into it: (batch norm, widths of the
+# chains that Conv-1, Conv-2 and the head become; 0 = the layer as it is)
+REPARAM_LEVERS = {"batchnorm": (True, 0, 0, 0), "reparam": (True, 16, 32, 256)}
+LEVERS = ("baseline", *AUGMENT_LEVERS, *TRAIN_CHANGES, *LOSS_LEVERS, *FRAMINGS, *INPUT_LEVERS, *REPARAM_LEVERS)
 SMOOTHING = 0.1
 MIXUP_ALPHA = 0.2
 
@@ -166,6 +180,66 @@ def antialiased_scenes():
         yield
     finally:
         scenes._sample = plain
+
+
+def composed(first: torch.nn.Conv2d, second: torch.nn.Conv2d) -> tuple[torch.Tensor, torch.Tensor]:
+    """The one conv (weight, bias) that `second` after `first` is (both stride 1, no padding, nothing between):
+    its kernel is first's and second's kernels convolved, summed over first's outputs; first's bias passes
+    through second's weights."""
+    k1, k2 = first.weight, second.weight  # (m, c, a, a), (o, m, d, d)
+    d = k2.shape[-1]
+    kernel = F.conv2d(k1.transpose(0, 1), k2.flip(-1, -2), padding=d - 1).transpose(0, 1)  # (o, c, a+d-1, a+d-1)
+    return kernel, second.bias + k2.sum((2, 3)) @ first.bias
+
+
+class Reparameterised(torch.nn.Module):
+    """An exam CNN trained as a larger network (REPARAM_LEVERS) that `fold` turns back into the exam's, exactly:
+    each conv optionally a chain of two (`widths[i]` channels between, the first 3x3), batch norm after it, the
+    exam's own activations and pools, the head optionally a chain of two linear layers."""
+
+    def __init__(self, batchnorm: bool, *widths: int, cfg: CNNConfig | None = None):
+        super().__init__()
+        self.cfg = cfg or CNNConfig()
+        exam = ExamCNN(self.cfg, fused=False)  # its sizes, activations and pools (parameterless); not its weights
+        self.chains, self.norms = torch.nn.ModuleList(), torch.nn.ModuleList()
+        self.acts = torch.nn.ModuleList([exam.act1, exam.act2])
+        self.pools = torch.nn.ModuleList([exam.pool1, exam.pool2])
+        self.pads = [(c.padding[1],) * 2 + (c.padding[0],) * 2 for c in (exam.conv1, exam.conv2)]
+        for conv, width in zip((exam.conv1, exam.conv2), widths[:2], strict=True):
+            k = conv.kernel_size[0]
+            self.chains.append(torch.nn.Sequential(torch.nn.Conv2d(conv.in_channels, width, 3),
+                                                   torch.nn.Conv2d(width, conv.out_channels, k - 2))
+                               if width else torch.nn.Conv2d(conv.in_channels, conv.out_channels, k))
+            self.norms.append(torch.nn.BatchNorm2d(conv.out_channels) if batchnorm else torch.nn.Identity())
+        fc = exam.fc
+        self.head = torch.nn.Sequential(torch.nn.Linear(fc.in_features, widths[2]),
+                                        torch.nn.Linear(widths[2], fc.out_features)) if widths[2] else \
+            torch.nn.Linear(fc.in_features, fc.out_features)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for pad, chain, norm, act, pool in zip(self.pads, self.chains, self.norms, self.acts, self.pools, strict=True):
+            x = pool(act(norm(chain(F.pad(x, pad)))))
+        return self.head(x.flatten(1))
+
+    @torch.no_grad()
+    def fold(self) -> ExamCNN:
+        """The exam's network computing what this one computes in evaluation (batch norm at its running
+        statistics), to rounding."""
+        exam = ExamCNN(self.cfg)
+        for conv, chain, norm in zip((exam.conv1, exam.conv2), self.chains, self.norms, strict=True):
+            weight, bias = composed(*chain) if isinstance(chain, torch.nn.Sequential) else (chain.weight, chain.bias)
+            if isinstance(norm, torch.nn.BatchNorm2d):
+                scale = norm.weight / torch.sqrt(norm.running_var + norm.eps)
+                weight, bias = weight * scale[:, None, None, None], (bias - norm.running_mean) * scale + norm.bias
+            conv.weight.copy_(weight)
+            conv.bias.copy_(bias)
+        chain = list(self.head) if isinstance(self.head, torch.nn.Sequential) else [self.head]
+        weight, bias = chain[0].weight, chain[0].bias
+        for layer in chain[1:]:
+            weight, bias = layer.weight @ weight, layer.weight @ bias + layer.bias
+        exam.fc.weight.copy_(weight)
+        exam.fc.bias.copy_(bias)
+        return exam.eval()
 
 
 class SideCut(torch.nn.Module):
@@ -248,9 +322,11 @@ def run(lever: str, recipe_name: str, seed: int) -> dict:
     settings.update(TRAIN_CHANGES.get(lever, {}))
     torch.manual_seed(seed)
     augment = WithLever(Augment(recipe.augment) if recipe.augment is not None else lambda x, g: x, lever)
-    model = ExamCNN(CNNConfig())
+    model = Reparameterised(*REPARAM_LEVERS[lever]) if lever in REPARAM_LEVERS else ExamCNN(CNNConfig())
     with through_autograd(model, augment.loss) if lever in LOSS_LEVERS else contextlib.nullcontext():
         model = fit(model, x, y, cfg=TrainConfig(**settings), augment=augment)["model"]
+    if lever in REPARAM_LEVERS:
+        model = model.eval().fold()
     model = model.to(memory_format=torch.contiguous_format).eval()
     row = {"lever": lever, "seed": seed}
     for name, r in check_accuracies(SideCut(model) if lever == "cut-input" else model).items():

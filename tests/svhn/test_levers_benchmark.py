@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "svhn_levers.py"
@@ -198,3 +199,47 @@ def test_cut_input_cuts_at_training_and_at_the_checks():
     torch.testing.assert_close(levers.SideCut(model)(x), model(side_cut(x, TTA_CUT)))
     row = levers.run("cut-input", "quick", 0)
     assert row["lever"] == "cut-input" and 0.0 <= row["synth_heldout"] <= 1.0
+
+
+def _scrambled(model, g):
+    """Every parameter and batch-norm statistic drawn at random, so that the fold has something to fold."""
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * 0.3)
+        for norm in model.norms:
+            if isinstance(norm, torch.nn.BatchNorm2d):
+                norm.running_mean.copy_(torch.randn(norm.num_features, generator=g))
+                norm.running_var.copy_(torch.rand(norm.num_features, generator=g) + 0.5)
+    return model.eval()
+
+
+def test_composed_convs_are_one_conv2d():
+    """Two valid convs with nothing between, against nn.Conv2d applied twice."""
+    g = gen(3)
+    first, second = torch.nn.Conv2d(2, 5, 3), torch.nn.Conv2d(5, 4, 2)
+    for p in (*first.parameters(), *second.parameters()):
+        torch.nn.init.normal_(p, generator=g)
+    x = torch.randn(3, 2, 9, 9, generator=g)
+    weight, bias = levers.composed(first, second)
+    assert weight.shape == (4, 2, 4, 4)
+    torch.testing.assert_close(torch.nn.functional.conv2d(x, weight, bias), second(first(x)), atol=1e-4, rtol=1e-5)
+
+
+@pytest.mark.parametrize("lever", ["batchnorm", "reparam"])
+def test_a_reparameterised_network_folds_into_the_exams(lever):
+    """The folded ExamCNN gives the trained network's logits (in evaluation: batch norm at its running statistics),
+    and it has exactly the exam's parameters."""
+    from dlexam.svhn.model import CNNConfig, ExamCNN
+
+    model = _scrambled(levers.Reparameterised(*levers.REPARAM_LEVERS[lever]), gen(4))
+    assert sum(p.numel() for p in model.parameters()) > 3722
+    x = batch(8)
+    folded = model.fold()
+    assert type(folded) is ExamCNN and folded.state_dict().keys() == ExamCNN(CNNConfig()).state_dict().keys()
+    assert sum(p.numel() for p in folded.parameters()) == 3722
+    torch.testing.assert_close(folded(x), model(x), atol=2e-4, rtol=1e-4)
+
+
+def test_a_reparameterised_lever_runs_and_ships_the_exams_network():
+    row = levers.run("reparam", "quick", 0)
+    assert row["lever"] == "reparam" and 0.0 <= row["synth_heldout"] <= 1.0
