@@ -177,7 +177,7 @@ def test_data_given_as_the_mat_file_itself_is_named_a_file(command, synth_dir, t
     (["geoff", "--convention", "exam"], "--convention exam", "--gradients"),
     (["geoff", "--convention", "teacher_forcing", "--loss"], "--convention teacher_forcing", "--gradients"),
 ], ids=lambda a: " ".join(a) if isinstance(a, list) else None)
-def test_a_flag_that_would_change_nothing_is_refused_not_ignored(argv, flag, needs, tmp_path, capsys):
+def test_a_flag_that_would_change_nothing_is_refused_not_ignored(argv, flag, needs, tmp_path, capsys, monkeypatch):
     """`geoff --difficulty harder` printed Version A's matrices, `variant --seed 1 --format key` the exam's text, each
     exit status 0, as if the flag had been read (as `geoff --lr 0.5` without --explain is refused). So did `variant
     --solution` beside --json, --explain or --out, `variant --json --explain`, `answers --variant N --exam FILE` (a
@@ -187,5 +187,7 @@ def test_a_flag_that_would_change_nothing_is_refused_not_ignored(argv, flag, nee
     (tmp_path / "exam.txt").write_text("not the exam\n")
     files = {"KEY": "key.json", "SHEET": "sheet.csv", "EXAM": "exam.txt", "OUT": "out"}
     argv = [str(tmp_path / files[w]) if w in files else w for w in argv]
+    if "--exam" in argv:  # main() sets $DLEXAM_EXAM from --exam: restored after the test, as set here
+        monkeypatch.setenv("DLEXAM_EXAM", str(tmp_path / "exam.txt"))
     refused_here(argv, capsys, f"{flag} goes with {needs}")
     assert not (tmp_path / "out").exists()  # refused before anything is written
