@@ -49,6 +49,15 @@ def test_an_error_names_the_flag_the_user_typed_not_the_librarys_field(argv, fla
         assert field not in line, line
 
 
+def test_a_validation_share_that_leaves_nothing_to_train_on_names_the_flag(synth_dir, tmp_path, capsys):
+    """`--val-fraction 0.9995` on 600 images holds out round(599.7) = 600 of them: the refusal said `val_fraction
+    0.9995 holds out all 600 images`, the library's field, not the flag the user typed."""
+    line = refused_here(["svhn", "train", "--data", str(synth_dir), "--out", str(tmp_path / "r"), "--quick",
+                         "--val-fraction", "0.9995"], capsys, "--val-fraction 0.9995 holds out all 600 images")
+    assert "val_fraction" not in line, line
+    assert not (tmp_path / "r").exists()
+
+
 def test_the_library_still_names_its_fields(tmp_path):
     """Library callers get the field's name (and CNNConfig's error is still a ValueError)."""
     from dlexam.errors import UserError

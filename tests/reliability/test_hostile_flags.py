@@ -167,11 +167,27 @@ def test_data_given_as_the_mat_file_itself_is_named_a_file(command, synth_dir, t
     (["grade", "--difficulty", "harder", "--key", "KEY", "SHEET"], "--difficulty harder", "--variant N"),
     (["variant", "--seed", "1", "--format", "key"], "--format", "--out DIR"),
     (["variant", "--seed", "1", "--force"], "--force", "--out DIR"),
+    # the same output with the flag or without it (found by the cli-audit sweep)
+    (["variant", "--seed", "1", "--json", "--solution"], "--solution", "the exam printed as text"),
+    (["variant", "--seed", "1", "--explain", "--solution"], "--solution", "the exam printed as text"),
+    (["variant", "--seed", "1", "--out", "OUT", "--solution"], "--solution", "the exam printed as text"),
+    (["variant", "--seed", "1", "--json", "--explain"], "--explain", "the text output"),
+    (["answers", "--variant", "1", "--exam", "EXAM", "--question", "Pr2.2"], "--exam", "the exam's own key"),
+    (["answers", "--variant", "1", "--exam", "/nonexistent/exam.txt"], "--exam", "the exam's own key"),
+    (["geoff", "--convention", "exam"], "--convention exam", "--gradients"),
+    (["geoff", "--convention", "teacher_forcing", "--loss"], "--convention teacher_forcing", "--gradients"),
 ], ids=lambda a: " ".join(a) if isinstance(a, list) else None)
-def test_a_flag_that_would_change_nothing_is_refused_not_ignored(argv, flag, needs, tmp_path, capsys):
+def test_a_flag_that_would_change_nothing_is_refused_not_ignored(argv, flag, needs, tmp_path, capsys, monkeypatch):
     """`geoff --difficulty harder` printed Version A's matrices, `variant --seed 1 --format key` the exam's text, each
-    exit status 0, as if the flag had been read (as `geoff --lr 0.5` without --explain is refused)."""
+    exit status 0, as if the flag had been read (as `geoff --lr 0.5` without --explain is refused). So did `variant
+    --solution` beside --json, --explain or --out, `variant --json --explain`, `answers --variant N --exam FILE` (a
+    variant's key reads no exam text: a missing FILE too) and `geoff --convention` without the gradients."""
     (tmp_path / "sheet.csv").write_text("P1.1.choice,1\n")
     (tmp_path / "key.json").write_text("{}")
-    argv = [str(tmp_path / {"KEY": "key.json", "SHEET": "sheet.csv"}[w]) if w in ("KEY", "SHEET") else w for w in argv]
+    (tmp_path / "exam.txt").write_text("not the exam\n")
+    files = {"KEY": "key.json", "SHEET": "sheet.csv", "EXAM": "exam.txt", "OUT": "out"}
+    argv = [str(tmp_path / files[w]) if w in files else w for w in argv]
+    if "--exam" in argv:  # main() sets $DLEXAM_EXAM from --exam: restored after the test, as set here
+        monkeypatch.setenv("DLEXAM_EXAM", str(tmp_path / "exam.txt"))
     refused_here(argv, capsys, f"{flag} goes with {needs}")
+    assert not (tmp_path / "out").exists()  # refused before anything is written

@@ -47,6 +47,33 @@ def test_svhn_synth_replaces_its_own_files_and_force_replaces_any(tmp_path, caps
     assert (data / "test_32x32.mat").read_bytes() != b"the user's bytes"
 
 
+def test_an_image_folder_is_never_written_as_a_mix_of_two_draws(tmp_path, capsys):
+    """`svhn synth --scenes --format folder` names each image by its index (DIR/d/000123.png): a second, smaller or
+    otherwise seeded draw into the same folder replaced some images and left the rest, so `wrote 3 training images`
+    left 22 there, all of which `svhn train --data DIR` reads. And an image folder written beside train_32x32.mat is
+    never read: `svhn train --data DIR` takes the .mat first. Both are refused before anything is written."""
+    from dlexam.cli import main
+    from dlexam.svhn.data.official import load_labelled
+
+    data = tmp_path / "scenes"
+    args = ["svhn", "synth", "--scenes", "--recipe", "quick", "--format", "folder", "--out", str(data)]
+    assert main([*args, "--images", "20"]) == 0
+    assert main([*args, "--images", "20"]) == 0  # the same draw again: it replaces its own files
+    capsys.readouterr()
+    before = snapshot(data)
+    assert len(before) == 20
+    for other in (["--images", "3"], ["--images", "20", "--seed", "5"], ["--images", "3", "--force"]):
+        refused_here([*args, *other], capsys, "already holds", "choose another folder")
+        assert snapshot(data) == before
+    assert len(load_labelled(data, "train")[1]) == 20  # what `svhn train --data` reads: the first draw, whole
+
+    beside = tmp_path / "beside"
+    _foreign_mat(beside)
+    refused_here(["svhn", "synth", "--scenes", "--recipe", "quick", "--format", "folder", "--images", "5", "--out",
+                  str(beside)], capsys, "train_32x32.mat")
+    assert sorted(p.name for p in beside.iterdir() if not p.name.startswith(".dlexam")) == ["train_32x32.mat"]
+
+
 def test_evaluate_png_never_overwrites_the_checkpoint(tmp_path, quick_run, synth_dir):
     before = snapshot(quick_run)
     p = run_cli("svhn", "evaluate", "--checkpoint", str(quick_run), "--data", str(synth_dir),

@@ -10,6 +10,7 @@ import time
 
 from dlexam.commands.options import given, path_text
 from dlexam.commands.variant import add_variant_options, variant_difficulty
+from dlexam.errors import UserError
 from dlexam.plain import dumps
 
 VERDICT_MARK = {"agrees": "agrees", "disagrees": "DISAGREES", "conceptual": "conceptual", "unread": "UNREAD"}
@@ -141,6 +142,8 @@ def handle(args: argparse.Namespace) -> int:
     from dlexam.answers import answer, answer_key
 
     variant_difficulty(args)  # --difficulty alone: refused
+    if args.variant is not None and args.exam is not None:  # it would change nothing: read, or even found, never
+        raise UserError("--exam goes with the exam's own key, not --variant N (a variant's key reads no exam text)")
     if args.variant is not None:
         return handle_variant(args)
     if args.question:

@@ -30,8 +30,9 @@ def register(sub) -> None:
     p.add_argument("--loss", action="store_true", help="require the loss (error if there is no <START>)")
     p.add_argument("--gradients", action="store_true",
                    help="Problem 2.5: autograd gradients of the loss w.r.t. W_Q, W_K, W_V, W_O")
-    p.add_argument("--convention", default="teacher_forcing", choices=("teacher_forcing", "exam"),
-                   help="which loss the gradients differentiate (default: standard teacher forcing)")
+    p.add_argument("--convention", default=None, choices=("teacher_forcing", "exam"),
+                   help="with --gradients or --explain: which loss the gradients differentiate (default: standard "
+                   "teacher forcing)")
     p.add_argument("--explain", metavar="CELL",
                    help="where one number comes from: the arithmetic of CELL in exact form, e.g. 'P[3,0]' (row 3, "
                    "column 0 of P, counting from 0), 'S[3,0]', 'Z[6,:]', 'R[6,A]', 'logits[6,<STOP>]', 'loss[4]' (the "
@@ -67,10 +68,13 @@ def handle(args: argparse.Namespace) -> int:
         weights, example = geoff.GeoffWeights.from_spec(t), " ".join(t.example)
     if args.heads not in (1, weights.heads):
         raise UserError(f"--heads must be 1 (Problem 2.2) or {weights.heads} (Problem 2.4), got {args.heads}")
+    if args.convention is not None and not (args.gradients or args.explain is not None):
+        raise UserError(f"--convention {args.convention} goes with --gradients or --explain of a gradient (the loss "
+                        "the gradients differentiate)")
     query = geoff.GeoffQuery(sequence=example if args.sequence is None else args.sequence,
                              temperature=args.temperature, weights=weights,
                              heads=args.heads, loss=True if args.loss else None, gradients=args.gradients,
-                             convention=args.convention)
+                             **({} if args.convention is None else {"convention": args.convention}))
     step = None
     if args.lr is not None or args.step_matrices is not None:
         if args.explain is None:

@@ -66,6 +66,11 @@ def register(sub) -> None:
 def handle(args: argparse.Namespace) -> int:
     from dlexam.variants import documents, make_variant
 
+    if args.solution and (args.json or args.explain or args.out):  # each prints or writes the same without it
+        raise UserError("--solution goes with the exam printed as text (it prints the worked solution instead); "
+                        "--json, --explain and --out print or write the same with it or without it")
+    if args.explain and args.json:
+        raise UserError("--explain goes with the text output (--json prints the same with it or without it)")
     if not args.out:
         if args.format is not None or args.force:  # they would change nothing: the variant is printed, not written
             raise UserError(f"{'--format' if args.format is not None else '--force'} goes with --out DIR (without "

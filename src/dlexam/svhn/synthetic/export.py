@@ -53,6 +53,7 @@ def _write_images(out: OutputDir, images: np.ndarray, digits: np.ndarray) -> dic
         folder = out.file(str(d))
         if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
             raise UserError(f"{folder} is {'a link' if folder.is_symlink() else 'a file'}; not writing into it")
+    _refuse_a_mix(out, names)
     out.claim(*names)  # before any image is written
     for d in sorted(set(digits.tolist())):
         out.file(str(d)).mkdir(exist_ok=True)
@@ -62,3 +63,25 @@ def _write_images(out: OutputDir, images: np.ndarray, digits: np.ndarray) -> dic
     out.record(*names)
     counts = np.bincount(digits, minlength=10).tolist()
     return {"out": str(Path(out.path)), "format": "folder", "images": len(images), "per_digit": counts}
+
+
+def _refuse_a_mix(out: OutputDir, names: list[str]) -> None:
+    """Refuse an image folder that would not be the training set written now: the images an image folder's reader
+    takes from OUT/0 ... OUT/9 that `names` do not replace (an earlier draw's, of another count or seed, or the
+    user's) would join it, and beside OUT/train_32x32.mat the folder is never read (`svhn train --data OUT` takes the
+    .mat first)."""
+    from dlexam.svhn.data.images import IMAGE_EXTENSIONS
+
+    if os.path.lexists(out.file("train_32x32.mat")):
+        raise UserError(f"{out.path} holds train_32x32.mat, which `svhn train --data {out.path}` reads instead of an "
+                        "image folder written beside it; choose another folder")
+    written, left = set(names), 0
+    for d in range(10):
+        folder = out.file(str(d))
+        if folder.is_dir():
+            left += sum(1 for f in os.scandir(folder) if os.path.splitext(f.name)[1].lower() in IMAGE_EXTENSIONS
+                        and not f.name.startswith(".") and f"{d}/{f.name}" not in written)
+    if left:
+        raise UserError(f"{out.path} already holds {left:,} image(s) in its digit folders that these {len(names):,} "
+                        "would not replace (an earlier draw's, say): an image folder is read whole, so they would "
+                        "train with them; choose another folder, or empty it")

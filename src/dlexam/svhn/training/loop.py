@@ -40,7 +40,7 @@ import torch.nn.functional as F
 import torch.optim.optimizer as optimizer_hooks
 
 from dlexam.cpu import torch_threads
-from dlexam.errors import NonFiniteLoss, UserError
+from dlexam.errors import NonFiniteLoss, SettingsTogether
 from dlexam.progress import Progress, ProgressFn, report
 from dlexam.svhn.data.official import image_stats, load_labelled
 from dlexam.svhn.kernels import fused as kernels
@@ -458,8 +458,9 @@ def load_data(data_dir, *, val_fraction: float = 0.1, split_seed: int = 0, quick
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(int(split_seed)))
     n_val = int(round(n * val_fraction))
     if n_val >= n:
-        raise UserError(f"val_fraction {val_fraction:g} holds out all {n:,} images of {data_dir}'s train split for "
-                        "validation: none is left to train on (give a smaller one)")
+        raise SettingsTogether(f"{{val_fraction}} {val_fraction:g} holds out all {n:,} images of {data_dir}'s train "
+                               "split for validation: none is left to train on (give a smaller one)",
+                               {"val_fraction": val_fraction})
     val_idx, train_idx = perm[:n_val].sort().values, perm[n_val:].sort().values
     if quick:
         train_idx, val_idx = train_idx[:2048], val_idx[:512]
