@@ -66,13 +66,23 @@ def dumps(x: Any, indent: int | None = None, **kwargs) -> str:
         return json.dumps(plain(x), indent=indent, allow_nan=False, **kwargs)
 
 
+def _once(pairs: list[tuple[str, Any]]) -> dict:
+    obj = dict(pairs)
+    if len(obj) < len(pairs):
+        seen: set[str] = set()
+        twice = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise ValueError(f"the key {twice[:60]!r} is given twice in one object")
+    return obj
+
+
 def loads(text: str | bytes) -> Any:
     """JSON a user hands in, parsed; every way it can fail is a ValueError whose message is one plain reason.
 
-    json.loads alone lets nesting thousands of levels deep out as a RecursionError, and words a number of more
-    than 4,300 digits as advice about ``sys.set_int_max_str_digits``."""
+    json.loads alone lets nesting thousands of levels deep out as a RecursionError, words a number of more
+    than 4,300 digits as advice about ``sys.set_int_max_str_digits``, and keeps the last value of a key given twice
+    without a word (an answer sheet with "P1.1.choice" twice was graded on the second): that is refused here."""
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=_once)
     except RecursionError:
         raise ValueError("nested too deeply") from None
     except ValueError as exc:

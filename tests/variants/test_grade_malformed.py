@@ -223,6 +223,15 @@ def test_a_json_number_of_thousands_of_digits_is_refused_in_plain_words():
         read_submission(b'{"Pr1.3.in_features": ' + b"9" * 5000 + b"}", "s.json")
 
 
+def test_a_json_answer_given_twice_is_refused_not_graded_on_its_last_value():
+    """json keeps the last of two equal keys without a word: a sheet with "P1.1.choice" twice was graded on the
+    second. Oracle: the key given once in the same sheet is read."""
+    once = read_submission(b'{"P1.1.choice": 2, "Pr1.3.in_features": "108"}', "s.json")
+    assert once == {"P1.1.choice": 2, "Pr1.3.in_features": "108"}
+    with pytest.raises(SubmissionError, match="^s.json: not valid JSON \\(the key 'P1.1.choice' is given twice"):
+        read_submission(b'{"P1.1.choice": 1, "Pr1.3.in_features": "108", "P1.1.choice": 2}', "s.json")
+
+
 JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=70),
                     lambda inner: st.lists(inner, max_size=9) | st.dictionaries(st.text(max_size=3), inner, max_size=2),
                     max_leaves=40)
