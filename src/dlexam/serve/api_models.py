@@ -236,6 +236,30 @@ async def get_svhn_model_explain(request: Request) -> Response:
 MAX_EXPLAIN_BODY = 4096  # bytes: a 32x32 image in base64url (1,366 characters), a layer and a place
 
 
+BASE64URL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+IMAGE_CHARS = -(-INPUT_H * INPUT_W * 4 // 3)  # 1,366: base64url of the 1,024 grey levels, without its padding
+IMAGE_PAD = "=" * (-IMAGE_CHARS % 4)  # "==": what base64 adds to make that a multiple of 4
+
+
+def grey_levels(text: str) -> bytes:
+    """The 32x32 input's grey levels from base64url as the /cnn page writes it (``toBase64Url`` in cnn.js: the
+    URL-safe alphabet, no padding; with its padding ``==`` it is taken too), strictly: any other character, length
+    or padding is refused naming the field. (``base64.urlsafe_b64decode`` dropped characters outside the alphabet
+    without a word: 1,366 good ones with ``!!!`` among them were read as an image.)"""
+    what = (f"image must be the {INPUT_H}x{INPUT_W} input as {INPUT_H * INPUT_W:,} grey levels in base64url, "
+            f"{IMAGE_CHARS:,} characters of A-Z, a-z, 0-9, - and _ (the /cnn page's img)")
+    body = text[:IMAGE_CHARS] if IMAGE_PAD and text == text[:IMAGE_CHARS] + IMAGE_PAD else text
+    bad = next((i for i, c in enumerate(body) if c not in BASE64URL), None)
+    if bad is not None:
+        raise BadRequest("image", f"{what}: character {bad + 1:,} is {body[bad]!r}")
+    if len(body) != IMAGE_CHARS:
+        raise BadRequest("image", f"{what}: got {len(text):,} characters")
+    raw = base64.urlsafe_b64decode(body + IMAGE_PAD)
+    if base64.urlsafe_b64encode(raw).decode("ascii")[:IMAGE_CHARS] != body:  # unused bits set in the last one
+        raise BadRequest("image", f"{what}: its last character {body[-1]!r} is not one base64url ends with")
+    return raw
+
+
 def explain_answer(state, image, layer: str, at: tuple[int, ...]) -> bytes:
     from dlexam.svhn.explain import explain
 
@@ -254,14 +278,7 @@ async def post_svhn_explain(request: Request) -> Response:
     query_fields(request)
     body = p.json_body(await read_body(request, MAX_EXPLAIN_BODY))
     body_fields(request, body, "image", "layer", "at")
-    text = p.text("image", body.get("image"), max_chars=MAX_EXPLAIN_BODY)
-    try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except ValueError:
-        raw = b""
-    if len(raw) != INPUT_H * INPUT_W:
-        raise BadRequest("image", f"image must be the {INPUT_H}x{INPUT_W} input as {INPUT_H * INPUT_W:,} grey levels "
-                                  "in base64url (the /cnn page's img)")
+    raw = grey_levels(p.text("image", body.get("image"), max_chars=MAX_EXPLAIN_BODY))
     layer = p.choice("layer", body.get("layer"), LAYERS)
     at = body.get("at")
     if not isinstance(at, list) or not 1 <= len(at) <= 3 or not all(
