@@ -1,10 +1,11 @@
 """The app driven in this process (no server, no socket: an ASGI call), for answers that need no real connection:
-refusals of request fields. Fast: the models load once per module."""
+which endpoints a worker computes, and refusals of request fields. Fast: the models load once per module."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import pickle
 from urllib.parse import urlencode
 
 import pytest
@@ -50,6 +51,43 @@ def call(state, method: str, path: str, params: dict | None = None, body: bytes 
 
     asyncio.run(run())
     return out["status"], out["body"]
+
+
+class RecordingPool:
+    """Stands in for the worker processes: records each job's name and computes it as a worker would (the job and
+    its arguments through pickle, errors carried back as a worker's reply)."""
+
+    def __init__(self) -> None:
+        self.jobs: list[str] = []
+
+    async def run(self, state, fn, *args, budget_s: float = 0.0) -> bytes:
+        from dlexam.serve.workers import run_job, unpack
+
+        self.jobs.append(fn.__name__)
+        fn, args = pickle.loads(pickle.dumps((fn, args), protocol=pickle.HIGHEST_PROTOCOL))
+        return unpack(pickle.loads(pickle.dumps(run_job(fn, state, args))))
+
+
+SORTS = [({"vocab": "100", "seq": " ".join(str(i) for i in range(63, -1, -1))}, 200), ({"seq": "D A A C"}, 200),
+         ({"seq": "D A B", "model": "trained", "temperature": "0.5"}, 200), ({"vocab": "A-Z", "seq": "Q A Q"}, 200),
+         ({"vocab": "A-Z", "seq": "Q A", "temperature": "0.5"}, 400), ({"vocab": "1", "seq": "1"}, 400),
+         ({"vocab": "0", "seq": "0"}, 400), ({"model": "trained", "vocab": "A-Z", "seq": "A"}, 400)]
+
+
+def test_sorting_and_the_layer_table_are_computed_by_a_worker_with_the_same_answers(app_state):
+    """With worker processes every computation goes to a worker (docs/serve.md). /api/sort (0.35 s for 64 symbols
+    of a 100-symbol vocabulary) and /api/svhn/model ran in threads of the server instead, outside any job budget."""
+    from dlexam.serve.state import ServerState
+
+    inline = ServerState(settings=app_state.settings, trained_sorter=app_state.trained_sorter, cnn=app_state.cnn,
+                         cnn_source=app_state.cnn_source)  # --workers 0
+    pooled = ServerState(settings=app_state.settings, trained_sorter=app_state.trained_sorter, cnn=app_state.cnn,
+                         cnn_source=app_state.cnn_source, pool=RecordingPool())
+    for params, status in SORTS:
+        want = call(inline, "GET", "/api/sort", params)
+        assert want[0] == status and call(pooled, "GET", "/api/sort", params) == want, (params, want)
+    assert call(pooled, "GET", "/api/svhn/model") == call(inline, "GET", "/api/svhn/model")
+    assert pooled.pool.jobs == ["sort_job"] * len(SORTS) + ["model_job"]
 
 
 RAW = bytes((i * 7 + (i // 32) * 13) % 256 for i in range(1024))
