@@ -90,6 +90,23 @@ def test_sorting_and_the_layer_table_are_computed_by_a_worker_with_the_same_answ
     assert pooled.pool.jobs == ["sort_job"] * len(SORTS) + ["model_job"]
 
 
+def test_a_numbered_vocabulary_is_named_in_words(app_state):
+    """Before: "unknown token '1': vocabulary 1 is 0", and for vocab=0 the command line's bounds (1 .. 2000)."""
+    import json
+
+    status, body = call(app_state, "GET", "/api/sort", {"vocab": "1", "seq": "1"})
+    assert status == 400 and json.loads(body) == {"error": "unknown token '1': vocabulary 1 has one symbol, 0",
+                                                  "field": "seq"}
+    status, body = call(app_state, "GET", "/api/sort", {"vocab": "12", "seq": "3 12"})
+    assert status == 400 and json.loads(body)["error"] == "unknown token '12': vocabulary 12 has 12 symbols, 0 1 ... 11"
+    status, body = call(app_state, "GET", "/api/sort", {"vocab": "0", "seq": "0"})
+    assert status == 400 and json.loads(body) == {
+        "error": "vocabulary '0' has no symbols: the page compiles a solver for 1 to 100 symbols (or a letter range "
+                 "such as A-D)", "field": "vocab"}
+    status, body = call(app_state, "GET", "/api/sort", {"vocab": "5000", "seq": "0"})
+    assert status == 400 and "has 5,000 symbols; the page compiles at most 100" in json.loads(body)["error"]
+
+
 RAW = bytes((i * 7 + (i // 32) * 13) % 256 for i in range(1024))
 IMG = base64.urlsafe_b64encode(RAW).decode().rstrip("=")  # as cnn.js's toBase64Url writes it: 1,366 characters
 
