@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import io
 import pickle
+import struct
 from urllib.parse import urlencode
 
 import pytest
@@ -143,3 +145,18 @@ def test_the_explained_image_as_the_page_writes_it_with_or_without_padding(app_s
         status, body = call(app_state, "POST", "/api/svhn/explain",
                             body=json.dumps({"image": image, "layer": "conv1", "at": [1, 2, 3]}).encode())
         assert status == 200 and json.loads(body) == want
+
+
+def test_a_bmp_of_negative_width_is_an_impossible_size_not_too_many_pixels(app_state):
+    import json
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (4, 3), "white").save(buf, format="BMP")
+    data = bytearray(buf.getvalue())
+    struct.pack_into("<i", data, 18, -4)  # BITMAPINFOHEADER's width, a signed number
+    status, body = call(app_state, "POST", "/api/svhn/predict", body=bytes(data), kind="image/bmp")
+    d = json.loads(body)
+    assert status == 400 and d["field"] == "image" and "impossible size" in d["error"], d
+    assert "more pixels" not in d["error"], d
