@@ -225,3 +225,13 @@ def test_a_rank_in_the_environment_silences_no_other_command(tmp_path, capsys, m
     monkeypatch.setenv("RANK", "1")
     refused_here(["svhn", "evaluate", "--data", str(tmp_path / "none")], capsys, "SVHN file not found")
     refused_here(["grade", "--variant", "1", str(tmp_path / "absent.csv")], capsys)
+
+
+@pytest.mark.parametrize("argv, line", [
+    (["sort", "--vocab", "1", "1"], "dlexam: error: unknown token '1': vocabulary 1 has one symbol, 0"),  # was "is 0"
+    (["sort", "--vocab", "3", "0 3"], "dlexam: error: unknown token '3': vocabulary 3 has 3 symbols, 0 1 2"),
+    (["sort", "--vocab", "A-A", "B"], "dlexam: error: unknown token 'B': vocabulary A-A is A"),
+    (["sort", "--vocab", "0", "0"], "dlexam: error: bad vocabulary '0': the number of symbols must be 1 .. 2000"),
+])
+def test_a_numbered_vocabulary_is_named_in_words(argv, line, capsys):
+    assert refused_here(argv, capsys) == line

@@ -186,3 +186,23 @@ def test_no_pillow_warning_escapes_even_as_an_error():
         with pytest.raises(UserError, match="pixels"):
             read_image(header_only(10_000, 10_000))
         assert read_image(corrupt).shape == (32, 32)
+
+
+@pytest.mark.parametrize("width", [-4, -1, -(2**31)])
+def test_a_bmp_of_negative_width_is_refused_as_an_impossible_size(tmp_path, capsys, width):
+    """BMP stores its width signed; Pillow reads it unsigned (-4 as 4,294,967,292), so this was refused as declaring
+    "more pixels than dlexam reads": refused still, now in true words."""
+    import struct
+
+    from .helpers import refused_here
+
+    buf = io.BytesIO()
+    Image.new("RGB", (4, 3), "white").save(buf, format="BMP")
+    data = bytearray(buf.getvalue())
+    struct.pack_into("<i", data, 18, width)
+    path = tmp_path / "negative.bmp"
+    path.write_bytes(bytes(data))
+    line = refused_here(["svhn", "predict", str(path)], capsys, "declares an impossible size", f"{width} pixels wide")
+    assert "more pixels" not in line
+    with pytest.raises(UserError, match="impossible size"):
+        image_header(bytes(data))

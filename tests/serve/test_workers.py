@@ -86,7 +86,15 @@ def answers(server: Server) -> list[tuple[int, bytes]]:
     status, _, body = server.request("POST", "/api/svhn/predict", b"\x89PNG\r\n\x1a\n broken",
                                      headers={"Content-Type": "image/png"}, raw=True)
     out.append((status, body))
+    for path in SORTS + ["/api/svhn/model"]:  # computed in the server's threads before, now by a worker
+        status, _, body = server.request("GET", path, raw=True)
+        out.append((status, body))
     return out
+
+
+SORTS = ["/api/sort?" + urlencode(q) for q in (
+    {"vocab": "100", "seq": " ".join(str(i) for i in range(63, -1, -1))}, {"seq": "D A A C"},
+    {"vocab": "1", "seq": "1"})]
 
 
 def test_workers_answer_exactly_what_the_server_computes_itself(server):
@@ -97,7 +105,7 @@ def test_workers_answer_exactly_what_the_server_computes_itself(server):
         got, want = answers(server), answers(inline)
     finally:
         inline.stop()
-    assert [s for s, _ in want] == [200, 200, 200, 200, 400, 400, 400, 200, 200, 200, 200, 400]
+    assert [s for s, _ in want] == [200, 200, 200, 200, 400, 400, 400, 200, 200, 200, 200, 400, 200, 200, 400, 200]
     assert got == want  # status and bytes, errors included
 
 

@@ -29,7 +29,7 @@ from starlette.responses import Response
 
 from dlexam.serve import evidence
 from dlexam.serve import params as p
-from dlexam.serve.api import answer, body_fields, compute, json_response, query_fields, to_json
+from dlexam.serve.api import answer, body_fields, json_response, query_fields, to_json
 from dlexam.serve.guard import read_body
 from dlexam.serve.params import BadRequest
 from dlexam.spec import VERSION_A
@@ -49,8 +49,9 @@ def state(request: Request):
     return request.app.state.dlexam
 
 
-def _sorter(request: Request, which: str, vocab: str | None):
-    s = state(request)
+def _sorter(s, which: str, vocab: str | None):
+    """The sorter a request names, of the server's state `s` (in a worker: the worker's own, with its own cache of
+    compiled solvers)."""
     if which == "trained":  # --sort-checkpoint's, else the A-D sorter shipped with dlexam: there always is one
         trained = s.trained_sorter
         if vocab is not None and vocab.strip() != trained.vocab.spec:
@@ -86,18 +87,20 @@ def sort_answer(sorter, seq: str, temperature) -> dict:
                       for s in a.steps]}
 
 
-async def get_sort(request: Request) -> Response:
-    from dlexam.plain import dumps
+def sort_job(state, which: str, vocab: str | None, seq: str, temperature) -> bytes:
+    """GET /api/sort's answer as JSON bytes: the sorter (compiled on first use of its vocabulary) decoding `seq`
+    step by step; up to ~0.4 s for 64 symbols of a 100-symbol vocabulary, so it is a worker's job."""
+    return to_json({"model": which, **sort_answer(_sorter(state, which, vocab), seq, temperature)})
 
+
+async def get_sort(request: Request) -> Response:
     query_fields(request, "seq", "vocab", "model", "temperature")
     q = request.query_params
     which = p.choice("model", q.get("model", "compiled"), ("compiled", "trained"))
     vocab = p.text("vocab", q["vocab"], max_chars=16) if "vocab" in q else None
     seq = p.text("seq", q.get("seq", ""))
     temperature = p.temperature("temperature", q["temperature"]) if q.get("temperature") else None
-    sorter = await compute(_sorter, request, which, vocab)
-    out = await compute(sort_answer, sorter, seq, temperature)
-    return json_response(dumps({"model": which, **out}))
+    return json_response(await answer(request, sort_job, which, vocab, seq, temperature, small=False))
 
 
 async def get_sort_models(request: Request) -> Response:
@@ -204,17 +207,20 @@ def _layers(cfg_json: str) -> list[dict]:
     return layer_summary(CNNConfig.from_dict(json.loads(cfg_json)))
 
 
-async def get_svhn_model(request: Request) -> Response:
+def model_job(s) -> bytes:
+    """GET /api/svhn/model's answer as JSON bytes (the layer table: ~0.1 s the first time in a process, then kept)."""
     from dlexam.plain import dumps
     from dlexam.svhn.model import count_parameters
 
-    query_fields(request)
-    s = state(request)
     cfg = s.cnn.cfg.to_dict()
-    layers = await compute(_layers, dumps(cfg, sort_keys=True))
-    return json_response(dumps({"model": s.cnn_source, "config": cfg, "layers": layers,
-                                "input": [s.cnn.cfg.cnn.input_channels, *s.cnn.cfg.cnn.input_size],
-                                "total_params": count_parameters(s.cnn)}))
+    return to_json({"model": s.cnn_source, "config": cfg, "layers": _layers(dumps(cfg, sort_keys=True)),
+                    "input": [s.cnn.cfg.cnn.input_channels, *s.cnn.cfg.cnn.input_size],
+                    "total_params": count_parameters(s.cnn)})
+
+
+async def get_svhn_model(request: Request) -> Response:
+    query_fields(request)
+    return json_response(await answer(request, model_job, small=False))
 
 
 async def get_svhn_model_explain(request: Request) -> Response:
@@ -236,6 +242,30 @@ async def get_svhn_model_explain(request: Request) -> Response:
 MAX_EXPLAIN_BODY = 4096  # bytes: a 32x32 image in base64url (1,366 characters), a layer and a place
 
 
+BASE64URL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+IMAGE_CHARS = -(-INPUT_H * INPUT_W * 4 // 3)  # 1,366: base64url of the 1,024 grey levels, without its padding
+IMAGE_PAD = "=" * (-IMAGE_CHARS % 4)  # "==": what base64 adds to make that a multiple of 4
+
+
+def grey_levels(text: str) -> bytes:
+    """The 32x32 input's grey levels from base64url as the /cnn page writes it (``toBase64Url`` in cnn.js: the
+    URL-safe alphabet, no padding; with its padding ``==`` it is taken too), strictly: any other character, length
+    or padding is refused naming the field. (``base64.urlsafe_b64decode`` dropped characters outside the alphabet
+    without a word: 1,366 good ones with ``!!!`` among them were read as an image.)"""
+    what = (f"image must be the {INPUT_H}x{INPUT_W} input as {INPUT_H * INPUT_W:,} grey levels in base64url, "
+            f"{IMAGE_CHARS:,} characters of A-Z, a-z, 0-9, - and _ (the /cnn page's img)")
+    body = text[:IMAGE_CHARS] if IMAGE_PAD and text == text[:IMAGE_CHARS] + IMAGE_PAD else text
+    bad = next((i for i, c in enumerate(body) if c not in BASE64URL), None)
+    if bad is not None:
+        raise BadRequest("image", f"{what}: character {bad + 1:,} is {body[bad]!r}")
+    if len(body) != IMAGE_CHARS:
+        raise BadRequest("image", f"{what}: got {len(text):,} characters")
+    raw = base64.urlsafe_b64decode(body + IMAGE_PAD)
+    if base64.urlsafe_b64encode(raw).decode("ascii")[:IMAGE_CHARS] != body:  # unused bits set in the last one
+        raise BadRequest("image", f"{what}: its last character {body[-1]!r} is not one base64url ends with")
+    return raw
+
+
 def explain_answer(state, image, layer: str, at: tuple[int, ...]) -> bytes:
     from dlexam.svhn.explain import explain
 
@@ -254,14 +284,7 @@ async def post_svhn_explain(request: Request) -> Response:
     query_fields(request)
     body = p.json_body(await read_body(request, MAX_EXPLAIN_BODY))
     body_fields(request, body, "image", "layer", "at")
-    text = p.text("image", body.get("image"), max_chars=MAX_EXPLAIN_BODY)
-    try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except ValueError:
-        raw = b""
-    if len(raw) != INPUT_H * INPUT_W:
-        raise BadRequest("image", f"image must be the {INPUT_H}x{INPUT_W} input as {INPUT_H * INPUT_W:,} grey levels "
-                                  "in base64url (the /cnn page's img)")
+    raw = grey_levels(p.text("image", body.get("image"), max_chars=MAX_EXPLAIN_BODY))
     layer = p.choice("layer", body.get("layer"), LAYERS)
     at = body.get("at")
     if not isinstance(at, list) or not 1 <= len(at) <= 3 or not all(

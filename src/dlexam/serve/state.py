@@ -11,6 +11,7 @@ and caps that keep a hostile client from holding the server (docs/serve.md, "Lim
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -79,9 +80,14 @@ class ServerState:
         from dlexam.sorting.sorter import load_sorter
         from dlexam.sorting.vocab import Vocabulary
 
-        vocab = Vocabulary.from_spec(spec)
-        if vocab.n_symbols > MAX_WEB_SYMBOLS:
-            raise UserError(f"vocabulary {spec!r} has {vocab.n_symbols} symbols; the page compiles at most "
+        n = int(spec.strip()) if re.fullmatch(r"[0-9]{1,16}", spec.strip()) else None  # N symbols, said before
+        if n == 0:  # from_spec's own bounds (1 .. 2,000: the command line's) are not the page's
+            raise UserError(f"vocabulary {spec!r} has no symbols: the page compiles a solver for 1 to "
+                            f"{MAX_WEB_SYMBOLS} symbols (or a letter range such as A-D)")
+        vocab = Vocabulary.from_spec(spec) if n is None or n <= MAX_WEB_SYMBOLS else None
+        if vocab is None or vocab.n_symbols > MAX_WEB_SYMBOLS:
+            count = n if vocab is None else vocab.n_symbols
+            raise UserError(f"vocabulary {spec!r} has {count:,} symbols; the page compiles at most "
                             f"{MAX_WEB_SYMBOLS}")
         with self._lock:
             if vocab.spec in self._compiled:

@@ -106,7 +106,7 @@ class Vocabulary:
         # 80 bytes decoded, so a longer token is cut there too (before, 21 emoji were shown as 20, no "...")
         more = cut or len(text) > UNKNOWN_SHOWN or len(token) > 4 * UNKNOWN_SHOWN
         shown = repr(text[:UNKNOWN_SHOWN]) + ("..." if more else "")
-        return UserError(f"{where}unknown token {shown}: vocabulary {self.spec} is {self.describe()}")
+        return UserError(f"{where}unknown token {shown}: vocabulary {self.spec} {self.spelled()}")
 
     def format(self, ids: Iterable[int]) -> str:
         texts = self.__dict__.get("_texts")
@@ -114,6 +114,15 @@ class Vocabulary:
             texts = (*self.symbols, START_TEXT, STOP_TEXT)
             object.__setattr__(self, "_texts", texts)
         return " ".join(map(texts.__getitem__, ids))
+
+    def spelled(self) -> str:
+        """What the vocabulary is, after its name: "is A B C D" for letters; for a number N, whose name is no symbol of
+        it, the symbols said as symbols: "has one symbol, 0", "has 12 symbols, 0 1 ... 11" (it said "vocabulary 1 is
+        0")."""
+        if self.spec.isdigit():
+            count = "one symbol" if self.n_symbols == 1 else f"{self.n_symbols} symbols"
+            return f"has {count}, {self.describe()}"
+        return f"is {self.describe()}"
 
     def describe(self) -> str:
         s = self.symbols

@@ -180,14 +180,32 @@ def _name(source) -> str:
     return "the file" if isinstance(source, bytes | bytearray | memoryview) else str(source)
 
 
+def _bmp_width(source) -> int | None:
+    """A BMP's width as its header stores it, a signed 32-bit number (Pillow reads it unsigned: a width of -4 as
+    4,294,967,292); None for another file, or a header too short to say."""
+    if isinstance(source, bytes | bytearray | memoryview):
+        head = bytes(source[:26])
+    else:
+        try:
+            with open(source, "rb") as f:
+                head = f.read(26)
+        except OSError:
+            return None
+    if len(head) < 26 or head[:2] != b"BM" or int.from_bytes(head[14:18], "little") < 40:
+        return None  # not a BMP, or an OS/2 one (its 12-byte header stores unsigned 16-bit sizes)
+    return int.from_bytes(head[18:22], "little", signed=True)
+
+
 @contextmanager
-def _pillow_errors(what: str, formats: tuple[str, ...]) -> Iterator[None]:
-    """Pillow's exceptions as one UserError line naming `what`, in words a user can act on."""
+def _pillow_errors(what: str, formats: tuple[str, ...], source=None) -> Iterator[None]:
+    """Pillow's exceptions as one UserError line naming `what` (read from `source`), in words a user can act on."""
     from PIL import Image, UnidentifiedImageError
 
     try:
         yield
     except Image.DecompressionBombError:
+        if (width := _bmp_width(source)) is not None and width <= 0:  # Pillow took it for billions of pixels
+            raise UserError(f"{what} declares an impossible size: a BMP {width} pixels wide") from None
         raise UserError(f"{what} declares more pixels than dlexam reads ({MAX_PIXELS:,} at most)") from None
     except UnidentifiedImageError:
         raise UserError(f"{what} is not a readable image: choose a {', '.join(formats[:-1])} or {formats[-1]} file "
@@ -239,7 +257,7 @@ def image_header(source, *, formats: tuple[str, ...] = FILE_FORMATS, max_pixels:
     """The header of the image `source` names (a path, or the file's bytes), checked against `max_pixels`; nothing
     is decoded. UserError, one line, for anything unreadable."""
     what = _name(source)
-    with _pillow_errors(what, formats), _quiet(), _open(source, formats) as img:
+    with _pillow_errors(what, formats, source), _quiet(), _open(source, formats) as img:
         return _checked(img, what, max_pixels)
 
 
@@ -250,7 +268,7 @@ def read_image(source, *, formats: tuple[str, ...] = FILE_FORMATS, max_pixels: i
     The header is checked before any pixel is decoded; a JPEG is decoded at a reduced size. Any unreadable
     input is one UserError line."""
     what = _name(source)
-    with _pillow_errors(what, formats):
+    with _pillow_errors(what, formats, source):
         with _quiet():
             img = _open(source, formats)
         with img:

@@ -1,0 +1,162 @@
+"""The app driven in this process (no server, no socket: an ASGI call), for answers that need no real connection:
+which endpoints a worker computes, and refusals of request fields. Fast: the models load once per module."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import pickle
+import struct
+from urllib.parse import urlencode
+
+import pytest
+
+PORT = 8000
+
+
+@pytest.fixture(scope="module")
+def app_state():
+    from dlexam.serve.state import ServeSettings, load_state
+
+    return load_state(ServeSettings(port=PORT))
+
+
+def call(state, method: str, path: str, params: dict | None = None, body: bytes = b"",
+         kind: str = "application/json") -> tuple[int, bytes]:
+    """One request to the app of `state`, as uvicorn would hand it over: (status, body)."""
+    from dlexam.serve.app import create_app
+
+    app = create_app(state, port=PORT)
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
+             "path": path, "raw_path": path.encode(), "query_string": urlencode(params or {}).encode(),
+             "root_path": "", "client": ("127.0.0.1", 40000), "server": ("127.0.0.1", PORT),
+             "headers": [(b"host", f"127.0.0.1:{PORT}".encode()), (b"content-type", kind.encode()),
+                         (b"content-length", str(len(body)).encode())]}
+    out = {"status": None, "body": b""}
+
+    async def run():
+        messages = [{"type": "http.request", "body": body, "more_body": False}]
+
+        async def receive():
+            if messages:
+                return messages.pop()
+            await asyncio.Event().wait()  # nothing more comes: the client waits for the answer
+
+        async def send(message):
+            if message["type"] == "http.response.start":
+                out["status"] = message["status"]
+            elif message["type"] == "http.response.body":
+                out["body"] += message.get("body", b"")
+
+        await app(scope, receive, send)
+
+    asyncio.run(run())
+    return out["status"], out["body"]
+
+
+class RecordingPool:
+    """Stands in for the worker processes: records each job's name and computes it as a worker would (the job and
+    its arguments through pickle, errors carried back as a worker's reply)."""
+
+    def __init__(self) -> None:
+        self.jobs: list[str] = []
+
+    async def run(self, state, fn, *args, budget_s: float = 0.0) -> bytes:
+        from dlexam.serve.workers import run_job, unpack
+
+        self.jobs.append(fn.__name__)
+        fn, args = pickle.loads(pickle.dumps((fn, args), protocol=pickle.HIGHEST_PROTOCOL))
+        return unpack(pickle.loads(pickle.dumps(run_job(fn, state, args))))
+
+
+SORTS = [({"vocab": "100", "seq": " ".join(str(i) for i in range(63, -1, -1))}, 200), ({"seq": "D A A C"}, 200),
+         ({"seq": "D A B", "model": "trained", "temperature": "0.5"}, 200), ({"vocab": "A-Z", "seq": "Q A Q"}, 200),
+         ({"vocab": "A-Z", "seq": "Q A", "temperature": "0.5"}, 400), ({"vocab": "1", "seq": "1"}, 400),
+         ({"vocab": "0", "seq": "0"}, 400), ({"model": "trained", "vocab": "A-Z", "seq": "A"}, 400)]
+
+
+def test_sorting_and_the_layer_table_are_computed_by_a_worker_with_the_same_answers(app_state):
+    """With worker processes every computation goes to a worker (docs/serve.md). /api/sort (0.35 s for 64 symbols
+    of a 100-symbol vocabulary) and /api/svhn/model ran in threads of the server instead, outside any job budget."""
+    from dlexam.serve.state import ServerState
+
+    inline = ServerState(settings=app_state.settings, trained_sorter=app_state.trained_sorter, cnn=app_state.cnn,
+                         cnn_source=app_state.cnn_source)  # --workers 0
+    pooled = ServerState(settings=app_state.settings, trained_sorter=app_state.trained_sorter, cnn=app_state.cnn,
+                         cnn_source=app_state.cnn_source, pool=RecordingPool())
+    for params, status in SORTS:
+        want = call(inline, "GET", "/api/sort", params)
+        assert want[0] == status and call(pooled, "GET", "/api/sort", params) == want, (params, want)
+    assert call(pooled, "GET", "/api/svhn/model") == call(inline, "GET", "/api/svhn/model")
+    assert pooled.pool.jobs == ["sort_job"] * len(SORTS) + ["model_job"]
+
+
+def test_a_numbered_vocabulary_is_named_in_words(app_state):
+    """Before: "unknown token '1': vocabulary 1 is 0", and for vocab=0 the command line's bounds (1 .. 2000)."""
+    import json
+
+    status, body = call(app_state, "GET", "/api/sort", {"vocab": "1", "seq": "1"})
+    assert status == 400 and json.loads(body) == {"error": "unknown token '1': vocabulary 1 has one symbol, 0",
+                                                  "field": "seq"}
+    status, body = call(app_state, "GET", "/api/sort", {"vocab": "12", "seq": "3 12"})
+    assert status == 400 and json.loads(body)["error"] == "unknown token '12': vocabulary 12 has 12 symbols, 0 1 ... 11"
+    status, body = call(app_state, "GET", "/api/sort", {"vocab": "0", "seq": "0"})
+    assert status == 400 and json.loads(body) == {
+        "error": "vocabulary '0' has no symbols: the page compiles a solver for 1 to 100 symbols (or a letter range "
+                 "such as A-D)", "field": "vocab"}
+    status, body = call(app_state, "GET", "/api/sort", {"vocab": "5000", "seq": "0"})
+    assert status == 400 and "has 5,000 symbols; the page compiles at most 100" in json.loads(body)["error"]
+
+
+RAW = bytes((i * 7 + (i // 32) * 13) % 256 for i in range(1024))
+IMG = base64.urlsafe_b64encode(RAW).decode().rstrip("=")  # as cnn.js's toBase64Url writes it: 1,366 characters
+
+
+@pytest.mark.parametrize("image, shown", [
+    ("A" * 1000 + "!!!" + "A" * 366, "character 1,001 is '!'"),  # base64 dropped the three without a word
+    (IMG[:700] + "\n" + IMG[700:], "character 701 is '\\n'"),
+    (IMG[:5] + "+/" + IMG[7:], "character 6 is '+'"),  # standard base64's alphabet, not base64url's
+    (IMG[:-1] + "B", "its last character 'B'"),  # the last 4 bits, which no byte uses, set
+    (IMG + "=", "character 1,367 is '='"), (IMG + "===", "character 1,367 is '='"),
+    (IMG[:-1], "got 1,365 characters"), (IMG + "AAAA", "got 1,370 characters"), ("", "got 0 characters"),
+])
+def test_the_explained_image_is_read_strictly(app_state, image, shown):
+    import json
+
+    status, body = call(app_state, "POST", "/api/svhn/explain",
+                        body=json.dumps({"image": image, "layer": "conv1", "at": [0, 0, 0]}).encode())
+    d = json.loads(body)
+    assert status == 400 and d["field"] == "image" and shown in d["error"], d
+    assert d["error"].startswith("image must be the 32x32 input as 1,024 grey levels in base64url"), d
+
+
+def test_the_explained_image_as_the_page_writes_it_with_or_without_padding(app_state):
+    import json
+
+    import torch
+
+    from dlexam.plain import plain
+    from dlexam.svhn.explain import explain
+
+    want = plain(explain(app_state.cnn, torch.tensor(list(RAW), dtype=torch.uint8).reshape(32, 32), "conv1",
+                         (1, 2, 3)).to_json())
+    for image in (IMG, IMG + "=="):
+        status, body = call(app_state, "POST", "/api/svhn/explain",
+                            body=json.dumps({"image": image, "layer": "conv1", "at": [1, 2, 3]}).encode())
+        assert status == 200 and json.loads(body) == want
+
+
+def test_a_bmp_of_negative_width_is_an_impossible_size_not_too_many_pixels(app_state):
+    import json
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (4, 3), "white").save(buf, format="BMP")
+    data = bytearray(buf.getvalue())
+    struct.pack_into("<i", data, 18, -4)  # BITMAPINFOHEADER's width, a signed number
+    status, body = call(app_state, "POST", "/api/svhn/predict", body=bytes(data), kind="image/bmp")
+    d = json.loads(body)
+    assert status == 400 and d["field"] == "image" and "impossible size" in d["error"], d
+    assert "more pixels" not in d["error"], d
