@@ -600,3 +600,14 @@ def test_a_full_disk_leaves_no_empty_record(tmp_path, monkeypatch, made):
             download(root, ["test"], base_url=url, md5=md5, size=size)
         monkeypatch.undo()
     assert not root.exists() if made else list(root.iterdir()) == []
+
+
+def test_a_host_name_that_cannot_be_looked_up_says_so_in_one_line(tmp_path):
+    """Offline, the lookup of the server's name fails first: the error said only "[Errno -2] Name or service not
+    known". `.invalid` is a name that never resolves (RFC 2606), so the lookup fails here as it does offline."""
+    with pytest.raises(UserError) as err:
+        download(tmp_path, ["test"], base_url="http://svhn.invalid/housenumbers/")
+    message = str(err.value)
+    assert "\n" not in message and message.startswith("download of http://svhn.invalid/housenumbers/test_32x32.mat")
+    assert "svhn.invalid could not be looked up (no network, or no name server" in message
+    assert not (tmp_path / NAME).exists() and _leftovers(tmp_path) == []

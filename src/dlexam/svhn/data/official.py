@@ -17,8 +17,10 @@ import hashlib
 import http.client
 import os
 import re
+import socket
 import struct
 import urllib.error
+import urllib.parse
 import urllib.request
 import zlib
 from pathlib import Path
@@ -435,7 +437,12 @@ def _request(url: str, have: int, timeout: float):
                             f"({(str(exc.reason).splitlines() or [''])[0][:120]})") from None
         raise UserError(f"download of {url} failed: HTTP {exc.code}") from None
     except (urllib.error.URLError, OSError) as exc:
-        raise UserError(f"download of {url} failed: {getattr(exc, 'reason', exc)}") from None
+        reason = getattr(exc, "reason", exc)
+        if isinstance(reason, socket.gaierror):  # "[Errno -2] Name or service not known" said what, not why
+            host = urllib.parse.urlsplit(url).hostname
+            raise UserError(f"download of {url} failed: the name {host} could not be looked up (no network, or no "
+                            f"name server: {reason.strerror})") from None
+        raise UserError(f"download of {url} failed: {reason}") from None
     except http.client.HTTPException as exc:  # not an HTTP answer (a bad status line, a header too long)
         raise UserError(f"download of {url} failed: not an HTTP answer ({type(exc).__name__})") from None
 
