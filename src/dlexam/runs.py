@@ -78,7 +78,10 @@ class RunFolder(OutputDir):
             if resume:
                 last = self.file(resume_from)
                 if not (last.exists() or last.is_symlink()):
-                    raise UserError(f"resume: {self.path} holds no {resume_from} to resume from")
+                    held = [m for m in markers if self.file(m).exists()]
+                    why = f" (it holds {held[0]}, of a run that keeps no {resume_from}: nothing to go on from)" \
+                        if held else ""
+                    raise UserError(f"resume: {self.path} holds no {resume_from} to resume from{why}")
             else:
                 held = [m for m in markers if self.file(m).exists() or self.file(m).is_symlink()]
                 if held and not force and all(self.owns(m) for m in held):

@@ -290,3 +290,17 @@ def test_a_mat_folder_may_hold_its_run(tmp_path, synth_dir):
     assert main(["svhn", "train", "--data", str(data), "--out", str(data / "run"), "--quick", "--quiet",
                  "--epochs", "1", "--threads", "1"]) == 0
     assert (data / "run" / "last.pt").is_file() and (data / "train_32x32.mat").read_bytes() == mat
+
+
+def test_resume_and_quick_beside_a_recipe_are_refused_each_in_its_own_words(tmp_path, capsys):
+    """`svhn train --recipe quick --resume` said "no --resume or --quick (try --recipe quick)", a hint for --quick;
+    `--resume` of the folder a recipe made said only that it holds no last.pt."""
+    from .helpers import refused_here
+
+    run = str(tmp_path / "r")
+    line = refused_here(["svhn", "train", "--recipe", "quick", "--resume", "--out", run], capsys, "no --resume")
+    assert "--quick" not in line
+    refused_here(["svhn", "train", "--recipe", "shipped", "--quick", "--out", run], capsys, "--recipe quick is")
+    assert main(["svhn", "train", "--recipe", "quick", "--out", run, "--quiet"]) == 0
+    capsys.readouterr()
+    refused_here(["svhn", "train", "--resume", "--out", run], capsys, "holds no last.pt", "(it holds metrics.json")

@@ -193,8 +193,11 @@ def _train_recipe(args) -> int:
     from dlexam.errors import UserError
     from dlexam.svhn.training.recipes import get_recipe, train_recipe
 
-    if args.resume or args.quick:
-        raise UserError("--recipe runs are made whole: no --resume or --quick (try --recipe quick)")
+    if args.resume:
+        raise UserError("--recipe runs are made whole, in one go: there is no --resume (their images are rendered in "
+                        "memory; a stopped one is started again)")
+    if args.quick:
+        raise UserError("--recipe takes no --quick: --recipe quick is the seconds-long recipe")
     ignored = [flag for flag, value in (("--epochs", args.epochs), ("--batch-size", args.batch_size), ("--lr", args.lr),
                                         ("--optimizer", args.optimizer), ("--val-fraction", args.val_fraction),
                                         ("--split-seed", args.split_seed), ("--data", args.data),
