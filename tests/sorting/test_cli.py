@@ -144,6 +144,23 @@ def test_evaluate_names_lengths_without_heldout_sequences(capsys):
     assert set(report["results"][0]["per_length"]) == {"2", "3"}
 
 
+def test_one_symbol_has_no_longer_lengths_to_offer_but_names_lengths_that_hold_one_out(capsys):
+    """A vocabulary of one symbol has one sequence of each length, so "choose longer lengths" could not help. The
+    lengths the message names do measure something (the oracle: evaluating them); a larger vocabulary keeps the
+    longer-lengths advice."""
+    import re
+
+    rc, out, err = run(["sort", "evaluate", "--vocab", "1", "--lengths", "4096", "--samples", "5"], capsys)
+    assert rc == 2 and "longer lengths" not in err and "one sequence of each length" in err
+    named = re.search(r"such as ([0-9, ]+)$", err.strip()).group(1)
+    rc, out, err = run(["sort", "evaluate", "--vocab", "1", "--lengths", named.replace(" ", ""), "--samples", "5",
+                        "--json"], capsys)
+    assert rc == 0, err
+    assert set(json.loads(out)["results"][0]["per_length"]) == set(named.replace(" ", "").split(","))
+    rc, out, err = run(["sort", "evaluate", "--vocab", "2", "--lengths", "1", "--samples", "5"], capsys)
+    assert rc == 2 and err.strip().endswith("choose longer lengths")
+
+
 @pytest.mark.parametrize("argv", [["sort", "--vocab", "", "A"], ["sort", "evaluate", "--vocab", "", "--lengths", "2"]])
 def test_an_empty_vocabulary_is_refused_not_taken_for_a_to_d(argv, capsys):
     rc, out, err = run(argv, capsys)  # before: `--vocab ""` answered with vocabulary A-D

@@ -17,7 +17,7 @@ import torch
 
 from dlexam import limits
 from dlexam.errors import UserError
-from dlexam.sorting.data import EVAL_KINDS, sample_split
+from dlexam.sorting.data import EVAL_KINDS, is_heldout, sample_split
 from dlexam.sorting.decode import decode_in_batches
 from dlexam.sorting.sorter import Sorter
 from dlexam.sorting.vocab import Vocabulary
@@ -187,8 +187,15 @@ def evaluation_report(
     results = [_accuracy(sorter.model, t, per) for per, t in zip(counted, temps, strict=True)]
     if results[0]["n"] == 0:  # before, an exact match of 0.0 over no input at all
         kind = "" if inputs == "uniform" else f"{inputs} "
+        if sorter.vocab.n_symbols == 1:  # one sequence of each length: longer lengths have no more to hold out
+            some = torch.arange(1, 65)
+            some = some[is_heldout(torch.zeros(len(some), len(some), dtype=torch.long), some)][:3].tolist()
+            hint = ("a vocabulary of one symbol has one sequence of each length, held out at some lengths only: "
+                    f"choose lengths such as {', '.join(map(str, some))}")
+        else:
+            hint = "choose longer lengths"
         raise UserError(f"no held-out {kind}sequences exist at lengths {lengths} over vocabulary {sorter.vocab.spec} "
-                        "(too few sequences to hold any out): nothing to measure; choose longer lengths")
+                        f"(too few sequences to hold any out): nothing to measure; {hint}")
     training = sorter.training or {}
     return {
         "model": sorter.name,
