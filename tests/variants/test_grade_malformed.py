@@ -223,6 +223,17 @@ def test_a_json_number_of_thousands_of_digits_is_refused_in_plain_words():
         read_submission(b'{"Pr1.3.in_features": ' + b"9" * 5000 + b"}", "s.json")
 
 
+@pytest.mark.parametrize("body", [b"null", b"true", b" 42\n", b'"Pr1.3.in_features"'])
+def test_json_that_is_no_object_is_refused_as_json_not_read_as_csv(body):
+    """`null` was read as a CSV sheet whose one answer id is "null" ("null: no such answer"). The same words as
+    for a JSON array, the other JSON that is no object."""
+    with pytest.raises(SubmissionError) as array:
+        read_submission(b"[1, 2]", "s.json")
+    with pytest.raises(SubmissionError) as err:
+        read_submission(body, "s.json")
+    assert str(err.value) == str(array.value) == "s.json: a JSON submission is an object {answer id: answer}"
+
+
 def test_a_json_answer_given_twice_is_refused_not_graded_on_its_last_value():
     """json keeps the last of two equal keys without a word: a sheet with "P1.1.choice" twice was graded on the
     second. Oracle: the key given once in the same sheet is read."""

@@ -245,6 +245,12 @@ def read_submission(data: bytes, name: str = "submission") -> dict:
         if not isinstance(obj, dict):
             raise SubmissionError(f"{name}: a JSON submission is an object {{answer id: answer}}")
         return obj.get("key", obj) if isinstance(obj.get("key"), dict) else obj
+    try:  # JSON that is not an object (null, a number, a string) is no sheet: it was read as CSV's one answer id
+        loads(body)
+    except ValueError:
+        pass
+    else:
+        raise SubmissionError(f"{name}: a JSON submission is an object {{answer id: answer}}")
     answers: dict = {}
     lines = csv.reader(io.StringIO(body))
     try:
