@@ -3,7 +3,7 @@
 Each lever is the shipped recipe (its own `training_set`, `TrainConfig` and augmentation, through
 `dlexam.svhn.training.loop.fit`, unpinned, one thread) with one change at training time that the
 earlier rounds had not measured. None of them is in the library: they are measured here, and the
-numbers are in docs/svhn.md ("Issue 21, third round" and "fifth round").
+numbers are in docs/svhn.md ("Issue 21, third round", "fifth round" and "sixth round").
 
   baseline   the shipped recipe as it is
   randconv   random convolutions (Xu et al., ICLR 2021, the RandConv of domain generalisation on
