@@ -15,6 +15,7 @@ import zipfile
 from fractions import Fraction
 from html.parser import HTMLParser
 
+import pytest
 from moodle_xml_parser.parser import parse_bytes
 
 from dlexam.variants import exports, make_variant
@@ -107,6 +108,34 @@ def test_qti_zip():
     # zeros are answers (text2qti refuses numerical answers below 1e-4; this writer does not)
     assert any(item.find(".//q:varequal", ns) is not None and item.find(".//q:varequal", ns).text == "0"
                for item in items)
+
+
+@pytest.mark.parametrize("n", [1, 3, 7, 16, 49, 97, 1000])
+def test_qti_blank_shares_add_up_to_the_whole_score(n):
+    """Each blank of a fill-in matrix adds its share of the score: 49 blanks of 100/49 rounded to 2.040816 totalled
+    99.999984, so a whole right matrix was not 100%. Oracle: Fraction sums of the decimal strings."""
+    from dlexam.variants.exports.qti import shares
+
+    got = [Fraction(x) for x in shares(n)]
+    assert len(got) == n and sum(got) == 100
+    assert max(got) - min(got) <= Fraction(1, 10**6)
+    assert all(abs(x - Fraction(100, n)) < Fraction(1, 10**6) for x in got)
+
+
+def test_qti_every_matrix_item_scores_100_when_all_blanks_are_right():
+    z = zipfile.ZipFile(io.BytesIO(exports.qti_zip(make_variant(7))))
+    ns = {"q": "http://www.imsglobal.org/xsd/ims_qtiasiv1p2"}
+    name = next(n for n in z.namelist() if n.endswith(".xml") and n != "imsmanifest.xml")
+    items = [i for i in ET.fromstring(z.read(name)).findall(".//q:item", ns)
+             if any(m.find("q:fieldentry", ns).text == "fill_in_multiple_blanks_question"
+                    for m in i.findall(".//q:qtimetadatafield", ns))]
+    assert items
+    for item in items:
+        first = {}  # each blank's first accepted form (the others score the same)
+        for cond in item.findall(".//q:respcondition", ns):
+            blank = cond.find(".//q:varequal", ns).get("respident")
+            first.setdefault(blank, Fraction(cond.find("q:setvar", ns).text))
+        assert sum(first.values()) == 100, item.get("title")
 
 
 def test_prairielearn_folders():

@@ -114,8 +114,7 @@ def _item(section: ET.Element, v: Variant, q: Question, f: Field) -> None:
         blanks = [(f"r{i + 1}c{j + 1}", x) for i, r in enumerate(f.answer) for j, x in enumerate(r)]
         _material(pres, body + answer_grid(f, lambda i, j: f"[r{i + 1}c{j + 1}]"))
         proc = _processing(item)
-        share = f"{100 / len(blanks):.6f}"
-        for name, x in blanks:
+        for (name, x), share in zip(blanks, shares(len(blanks)), strict=True):
             lid = ET.SubElement(pres, "response_lid", {"ident": f"response_{name}"})
             _material(lid, name, "text/plain")
             choice = ET.SubElement(lid, "render_choice")
@@ -125,6 +124,14 @@ def _item(section: ET.Element, v: Variant, q: Question, f: Field) -> None:
                 cond = ET.Element("conditionvar")
                 ET.SubElement(cond, "varequal", {"respident": f"response_{name}"}).text = f"{name}_{k}"
                 _set_score(proc, cond, share, "Add")
+
+
+def shares(n: int, total: int = 100, places: int = 6) -> list[str]:
+    """`total` split into `n` decimal shares of `places` places that add up to it exactly: 100/49 each
+    (2.040816) made 99.999984 in all; here the first 100e6 mod 49 blanks take one millionth more."""
+    units = total * 10**places
+    base, extra = divmod(units, n)
+    return [f"{q // 10**places}.{q % 10**places:0{places}d}" for q in [base + 1] * extra + [base] * (n - extra)]
 
 
 def assessment(v: Variant) -> bytes:
