@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from PIL import Image
 
 from dlexam.cli import main
 from dlexam.files import OutputDir
@@ -176,6 +177,9 @@ def test_data_given_as_the_mat_file_itself_is_named_a_file(command, synth_dir, t
     (["answers", "--variant", "1", "--exam", "/nonexistent/exam.txt"], "--exam", "the exam's own key"),
     (["geoff", "--convention", "exam"], "--convention exam", "--gradients"),
     (["geoff", "--convention", "teacher_forcing", "--loss"], "--convention teacher_forcing", "--gradients"),
+    # svhn evaluate read an image folder whole whatever --split said, and wrote no PNG to --force for the shipped model
+    (["svhn", "evaluate", "--data", "FOLDER", "--split", "extra"], "--split", "an SVHN folder of .mat files"),
+    (["svhn", "evaluate", "--data", "FOLDER", "--force"], "--force", "a confusion PNG"),
 ], ids=lambda a: " ".join(a) if isinstance(a, list) else None)
 def test_a_flag_that_would_change_nothing_is_refused_not_ignored(argv, flag, needs, tmp_path, capsys, monkeypatch):
     """`geoff --difficulty harder` printed Version A's matrices, `variant --seed 1 --format key` the exam's text, each
@@ -185,7 +189,9 @@ def test_a_flag_that_would_change_nothing_is_refused_not_ignored(argv, flag, nee
     (tmp_path / "sheet.csv").write_text("P1.1.choice,1\n")
     (tmp_path / "key.json").write_text("{}")
     (tmp_path / "exam.txt").write_text("not the exam\n")
-    files = {"KEY": "key.json", "SHEET": "sheet.csv", "EXAM": "exam.txt", "OUT": "out"}
+    (tmp_path / "folder" / "3").mkdir(parents=True)
+    Image.new("L", (32, 32), 200).save(tmp_path / "folder" / "3" / "a.png")
+    files = {"KEY": "key.json", "SHEET": "sheet.csv", "EXAM": "exam.txt", "OUT": "out", "FOLDER": "folder"}
     argv = [str(tmp_path / files[w]) if w in files else w for w in argv]
     if "--exam" in argv:  # main() sets $DLEXAM_EXAM from --exam: restored after the test, as set here
         monkeypatch.setenv("DLEXAM_EXAM", str(tmp_path / "exam.txt"))

@@ -32,14 +32,25 @@ def load_model_given(args):
 
 
 def cmd_evaluate(args) -> int:
+    from pathlib import Path
+
     from dlexam.checkpoint import resolve
+    from dlexam.errors import UserError
+    from dlexam.svhn.data.images import is_image_folder
+    from dlexam.svhn.data.official import filename
     from dlexam.svhn.inference import evaluate_checkpoint
 
+    split = args.split or "test"
+    if args.split is not None and not (Path(args.data) / filename(split)).is_file() and is_image_folder(args.data):
+        raise UserError(f"--split goes with an SVHN folder of .mat files; {args.data} is an image folder, read whole")
     png = args.png
     if png is None and args.checkpoint is not None:  # beside the user's checkpoint; never inside the installed package
-        png = resolve(args.checkpoint).parent / f"confusion_{args.split}.png"
+        png = resolve(args.checkpoint).parent / f"confusion_{split}.png"
+    if args.force and png is None:
+        raise UserError("--force goes with a confusion PNG that would replace a file (--png FILE, or beside "
+                        "--checkpoint); the shipped model writes none")
     model, name = load_model_given(args)
-    r = evaluate_checkpoint(model, args.data, args.split, png=png, force=args.force, name=name, tta=args.tta,
+    r = evaluate_checkpoint(model, args.data, split, png=png, force=args.force, name=name, tta=args.tta,
                             png_optional=args.png is None)  # the default place: skipped, with a note, if taken
     if r.confusion_png_skipped:
         print(f"dlexam: note: no confusion PNG: {r.confusion_png_skipped}; --png FILE names another place",
@@ -140,7 +151,7 @@ def register_inference(s) -> None:
     q.add_argument(
         "--data", required=True, type=path, help="an SVHN folder (.mat files) or an image folder DIR/0/ ... DIR/9/"
     )
-    q.add_argument("--split", default="test", choices=SPLITS, help="of an SVHN folder")
+    q.add_argument("--split", default=None, choices=SPLITS, help="of an SVHN folder (default test)")
     q.add_argument(
         "--png",
         type=path,
