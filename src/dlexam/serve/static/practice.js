@@ -288,6 +288,9 @@ async function load() {
   }
   DL.showError($("error"), null);
   P.sheet = r.data;
+  // the seed as the URL's digits, which the server took: seeds go to 2^63 - 1 and JSON.parse rounds the sheet's
+  // number past 2^53 (2^53 + 1 read as 2^53 was checked, kept and named as that other variant)
+  P.sheet.seed = String(BigInt(seed.trim()));
   render(r.data);
   const saved = progress()[key()];
   restore(saved && saved.answers);
