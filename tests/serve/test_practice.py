@@ -238,6 +238,44 @@ def test_answers_typed_just_before_a_reload_or_another_variant_are_kept(page):
     assert page.input_value("#in-Pr1\\.1\\.rf") == "7" and page.input_value("#in-Pr1\\.4\\.kernel") == "3"
 
 
+def test_a_seed_beyond_javascripts_exact_integers_is_graded_as_its_own_variant(page):
+    """Seeds go to 2^63 - 1, but a JSON number read by JavaScript is exact only to 2^53: the page took the sheet's
+    seed 2^53 + 1 as 2^53 and checked the answers against that other variant's key (and kept them under its name).
+    Oracle: the key of make_variant(2^53 + 1), which `dlexam grade` gives full marks."""
+    seed = 2**53 + 1
+    page.set_default_timeout(WAIT_MS)
+    page.goto(f"{page.base}/practice?seed={seed}")
+    ready(page)
+    v = make_variant(seed)
+    fill(page, key_answers(v))
+    check(page)
+    g = grade(v, v.key())
+    assert f"score {float(g.score):g} of {float(g.max_score):g}" in page.text_content("#status")
+    assert page.locator(".field.wrong").count() == 0
+    assert page.text_content("#seed-label").startswith(f"{seed} ")
+    stored = json.loads(page.evaluate("() => localStorage.getItem('dlexam.practice')"))
+    assert list(stored) == [f"standard:{seed}"]
+
+
+def test_check_with_only_a_written_answer_says_what_it_cannot_check(page):
+    """Essays are graded by a person and never sent (docs/serve.md): "check" with only an essay written sent an empty
+    submission and showed the API's refusal, "submission: no answers in it (give answer id -> answer ...)", untrue
+    for a student who wrote one. The page now says so itself, sending nothing."""
+    page.set_default_timeout(WAIT_MS)
+    page.goto(f"{page.base}/practice?seed=3")
+    ready(page)
+    page.fill("#in-Pr1\\.1\\.pooling", "pooling halves the map")
+    page.click("#check")
+    page.wait_for_selector("body[data-state=error]")
+    error = page.text_content("#error")
+    assert "graded by a person" in error and "submission" not in error, error
+    assert page.text_content("#status").startswith("not checked")
+    assert not [u for u in page.watch.requests if "/api/practice/check" in u]
+    page.fill("#in-Pr1\\.1\\.rf", "5")
+    check(page)
+    assert page.text_content("#error") == "" and page.locator("#field-Pr1\\.1\\.rf.wrong").count() == 1
+
+
 def test_a_variant_that_cannot_be_drawn_leaves_the_last_ones_answers_alone(page):
     """Back to a URL whose seed is refused: the last variant's questions leave the page, and "check" and "clear my
     answers" there did what they would to that variant (check threw on its missing inputs and left the page busy;

@@ -220,6 +220,15 @@ async function check() {
   document.body.dataset.state = "busy";
   DL.showError($("error"), null);
   const answers = typed(false);
+  if (!Object.keys(answers).length) {  // nothing the grader checks: said here (the API's refusal speaks of JSON)
+    const why = "nothing to check: no answer filled in" + (Object.keys(typed(true)).length
+      ? " but the written ones, which are graded by a person, not checked here" : "");
+    unmark();
+    DL.showError($("error"), why);
+    DL.announce("not checked: " + why);
+    document.body.dataset.state = "error";
+    return;
+  }
   const r = await DL.api("POST", "/api/practice/check", {seed: P.sheet.seed, difficulty: P.sheet.difficulty, answers});
   if (my !== P.checking) return;
   if (!r.ok) {
@@ -288,6 +297,9 @@ async function load() {
   }
   DL.showError($("error"), null);
   P.sheet = r.data;
+  // the seed as the URL's digits, which the server took: seeds go to 2^63 - 1 and JSON.parse rounds the sheet's
+  // number past 2^53 (2^53 + 1 read as 2^53 was checked, kept and named as that other variant)
+  P.sheet.seed = String(BigInt(seed.trim()));
   render(r.data);
   const saved = progress()[key()];
   restore(saved && saved.answers);
