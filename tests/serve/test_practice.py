@@ -171,6 +171,10 @@ def test_one_wrong_cell_is_marked_with_its_right_value_and_where_it_comes_from(p
     want = explain(geoff.GeoffQuery(" ".join(t.example), 0.0, weights=geoff.GeoffWeights.from_spec(t)), "S[2,1]")
     assert page.text_content("#fb-Pr2\\.2\\.S .explain-summary") == want.summary  # opened: the first wrong cell
     assert page.locator(".field.wrong").count() == 1
+    # put right and checked again: the cell's mark goes, its "right: ..." tooltip with it (it stayed)
+    fill(page, key_answers(v))
+    check(page)
+    assert page.locator("#sheet .wrong").count() == 0 and page.locator("#sheet [title^='right: ']").count() == 0
 
 
 def test_a_typo_in_one_cell_is_marked_and_the_rest_is_graded(page):

@@ -176,6 +176,7 @@ function restore(answers) {
 function unmark() {
   for (const el of document.querySelectorAll("#sheet .wrong, #sheet .right")) el.classList.remove("wrong", "right");
   for (const el of document.querySelectorAll("#sheet [aria-invalid]")) el.removeAttribute("aria-invalid");
+  for (const el of document.querySelectorAll("#sheet [title^='right: ']")) el.removeAttribute("title");  // a mark's
   for (const el of document.querySelectorAll("#sheet .feedback")) el.textContent = "";
 }
 
