@@ -239,3 +239,26 @@ def test_every_in_page_link_of_the_report_has_its_target(tiny_report):
     links = _Links(tiny_report[0].read_text())
     assert links.targets and [t for t in links.targets if t not in links.ids] == []
 
+
+@pytest.mark.parametrize("planted", ["experiments", "experiments/pooling"])
+def test_a_link_where_the_report_makes_an_experiments_folder_is_refused_before_any_work(tmp_path, monkeypatch,
+                                                                                        planted):
+    """A symbolic link to a foreign folder planted where the report keeps its experiments' files: the report
+    wrote its lock, file record, result.json and figures into the foreign folder (only a dangling link was
+    refused). As `.dlexam-cache/` and every file dlexam writes, the folder may not be a link."""
+    import dlexam.experiments
+
+    ran = []
+    monkeypatch.setattr(dlexam.experiments, "run_experiment", lambda run: ran.append(run) or 1 / 0)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "mine.txt").write_text("keep")
+    out = tmp_path / "report"
+    (out / planted).parent.mkdir(parents=True, exist_ok=True)
+    (out / planted).symlink_to(outside)
+    spec = next(s for s in default_sections() if s.id == "experiments")
+    with pytest.raises(UserError, match="symbolic link") as err:
+        build_report(out, ReportSettings(tiny=True, experiments=("pooling",)), sections=[spec])
+    assert planted in str(err.value) and "\n" not in str(err.value)
+    assert ran == [] and sorted(p.name for p in outside.iterdir()) == ["mine.txt"]
+    assert (out / planted).is_symlink()
