@@ -55,6 +55,24 @@ def test_every_run_is_repeated_over_three_seeds_and_the_worst_is_reported_first(
     assert len({r["test_loss_start"] for r in runs["T = sqrt(d_k)"]}) == 1
 
 
+def test_the_held_out_curve_starts_at_the_exams_weights_and_ends_at_the_result(run):
+    """The figure's held-out curve is plotted against the number of Adam steps taken. Its point at step 0 was
+    taken after the first step (2.18 where the caption's start, the exam's weights, says 2.231), so the curve
+    and its caption disagreed. Every run starts from the exam's weights and sees the same held-out batch, so
+    the curve's first point, evaluated at T = 0, is one number for every temperature and seed."""
+    result = run[0]
+    steps = result["config"]["steps"]
+    firsts_at_t0 = set()
+    for rs in result["numbers"]["runs"].values():
+        for r in rs:
+            first, last = r["evals"][0], r["evals"][-1]
+            assert first["step"] == 0 and first["test_loss"] == r["test_loss_start"]
+            assert last["step"] == steps and last["test_loss"] == r["test_loss_end"]
+            assert last["test_loss_T0"] == r["test_loss_end_T0"]
+            firsts_at_t0.add(first["test_loss_T0"])
+    assert len(firsts_at_t0) == 1, firsts_at_t0
+
+
 def _runs(soft_losses: list[float], argmax_losses: list[float]) -> dict:
     def one(loss, moved_qk):
         return {"moved": {"W_Q": moved_qk, "W_K": moved_qk, "W_V": 1.0, "W_O": 1.0, "E": 1.0},

@@ -65,6 +65,10 @@ def tiny_report(tmp_path_factory, exam_text, quick_experiment) -> tuple[Path, di
     with open(root / "dlexam-tiny-report.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not summary.exists():
+            # Made before run_experiment is patched: a run of BY_THE_CLI goes through `dlexam experiment`, whose
+            # run_experiment, patched, asked quick_experiment for the run it was making, and waited on its own lock.
+            for name in BROWSER_TEST_EXPERIMENTS:
+                quick_experiment(name)
             with pytest.MonkeyPatch.context() as mp:
                 mp.setattr(dlexam.experiments, "run_experiment", from_quick_experiments(quick_experiment))
                 result = build_report(out, ReportSettings(tiny=True, experiments=BROWSER_TEST_EXPERIMENTS))

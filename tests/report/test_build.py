@@ -6,6 +6,7 @@ import json
 import os
 import re
 import stat
+from html.parser import HTMLParser
 
 import pytest
 
@@ -201,3 +202,63 @@ def test_an_interrupted_report_keeps_a_folder_that_was_there(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         build_report(tmp_path, ReportSettings(quick=True, experiments=("pooling",)), specs, progress=interrupt)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.txt"]
+
+
+class _Links(HTMLParser):
+    """Every id and every in-page link (#target) of a page, read by Python's own HTML parser."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.ids: set[str] = set()
+        self.targets: list[str] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if a.get("id"):
+            self.ids.add(a["id"])
+        if tag == "a" and (a.get("href") or "").startswith("#"):
+            self.targets.append(a["href"][1:])
+
+
+def test_a_link_to_a_part_the_page_lacks_is_left_as_its_text():
+    """The answer key links each conceptual question to its experiment (#experiment-NAME); a report built
+    without that experiment (--skip-missing without MNIST, a failed experiments section, a selection of
+    experiments) linked to nothing."""
+    body = ('<h3 id="here">Here</h3><p>see <a href="#here">here</a> and '
+            '<a href="#experiment-gone">gone</a></p>')
+    html = page.render_page("t", "", [page.RenderedSection("s", "S", body)])
+    links = _Links(html)
+    assert "here" in links.targets and "s" in links.targets  # the links that have a target stay
+    assert [t for t in links.targets if t not in links.ids] == []
+    assert "and gone</p>" in html  # the text of the link that had none stays
+
+
+def test_every_in_page_link_of_the_report_has_its_target(tiny_report):
+    """The test report runs 3 of the 6 experiments; the answer key still links to all 6."""
+    links = _Links(tiny_report[0].read_text())
+    assert links.targets and [t for t in links.targets if t not in links.ids] == []
+
+
+@pytest.mark.parametrize("planted", ["experiments", "experiments/pooling"])
+def test_a_link_where_the_report_makes_an_experiments_folder_is_refused_before_any_work(tmp_path, monkeypatch,
+                                                                                        planted):
+    """A symbolic link to a foreign folder planted where the report keeps its experiments' files: the report
+    wrote its lock, file record, result.json and figures into the foreign folder (only a dangling link was
+    refused). As `.dlexam-cache/` and every file dlexam writes, the folder may not be a link."""
+    import dlexam.experiments
+
+    ran = []
+    monkeypatch.setattr(dlexam.experiments, "run_experiment", lambda run: ran.append(run) or 1 / 0)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "mine.txt").write_text("keep")
+    out = tmp_path / "report"
+    (out / planted).parent.mkdir(parents=True, exist_ok=True)
+    (out / planted).symlink_to(outside)
+    spec = next(s for s in default_sections() if s.id == "experiments")
+    with pytest.raises(UserError, match="symbolic link") as err:
+        build_report(out, ReportSettings(tiny=True, experiments=("pooling",)), sections=[spec])
+    assert planted in str(err.value) and "\n" not in str(err.value)
+    assert ran == [] and sorted(p.name for p in outside.iterdir()) == ["mine.txt"]
+    assert (out / planted).is_symlink()

@@ -121,8 +121,16 @@ def train(cfg: AttentionTemperatureConfig, schedule: str, test_inputs, test_batc
     opt = torch.optim.Adam(params.values(), lr=cfg.lr)
     g = torch.Generator().manual_seed(seed + 1)
     losses, temps, grad_norms, evals = [], [], {k: [] for k in params}, []
+
+    @torch.no_grad()
+    def evaluate(step: int, T: float) -> dict:  # the model after `step` Adam steps: step 0 is the exam's weights
+        return {"step": step, "T": T, "test_loss": batch_loss(model, test_batch, T).item(),
+                "test_loss_T0": batch_loss(model, test_batch, 0.0).item()}
+
     for step in range(cfg.steps):
         T = temperature_at(schedule, step, cfg)
+        if step % cfg.eval_every == 0:
+            evals.append(evaluate(step, T))
         loss = batch_loss(model, make_batch(*random_inputs(cfg.batch_size, cfg.max_len, g)), T)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -131,17 +139,8 @@ def train(cfg: AttentionTemperatureConfig, schedule: str, test_inputs, test_batc
         opt.step()
         losses.append(loss.item())
         temps.append(T)
-        if step % cfg.eval_every == 0 or step == cfg.steps - 1:
-            with torch.no_grad():
-                evals.append(
-                    {
-                        "step": step,
-                        "T": T,
-                        "test_loss": batch_loss(model, test_batch, T).item(),
-                        "test_loss_T0": batch_loss(model, test_batch, 0.0).item(),
-                    }
-                )
     T_end = temps[-1]
+    evals.append(evaluate(cfg.steps, T_end))
     moved = {k: (params[k].detach() - init[k]).norm().item() for k in params}
     with torch.no_grad():
         start_loss = batch_loss(exam_model(1, 0.0, torch.float32), test_batch, temperature_at(schedule, 0, cfg)).item()

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from dlexam.cpu import torch_threads
+from dlexam.errors import UserError
 from dlexam.files import OutputDir, check_dir_path
 from dlexam.report import page
 from dlexam.report.context import ReportContext, ReportSettings, SectionSpec, short_traceback
@@ -102,6 +103,10 @@ def open_out_dir(out_dir: Path, settings: ReportSettings, specs: Sequence[Sectio
 
             for name in settings.experiments or MODULES:
                 if name in MODULES:
+                    for folder in (out.path / "experiments", out.path / "experiments" / name):
+                        if folder.is_symlink():  # a planted link would carry the experiment's files out of --out
+                            raise UserError(f"{folder} is a symbolic link; dlexam never writes an experiment's files "
+                                            "through one (remove it)")
                     writes = files_written(importlib.import_module(MODULES[name]).FIGURES)
                     # adopted: an interrupted report leaves none of these folders behind, empty
                     sub = out.adopt(OutputDir(out.path / "experiments" / name, force=settings.force,

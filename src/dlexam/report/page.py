@@ -264,6 +264,15 @@ footer { color: var(--muted); font-size: 0.85rem; margin-top: 3rem; border-top: 
 
 
 SUBHEADING = re.compile(r'<h3 id="([^"]+)">(.*?)</h3>')  # subsections with an id get a TOC entry
+_ID = re.compile(r'\sid="([^"]+)"')
+_IN_PAGE_LINK = re.compile(r'<a href="#([^"]+)">(.*?)</a>', re.S)
+
+
+def unlink_missing(html: str) -> str:
+    """The page with each in-page link whose target it lacks left as its text (the answer key links every
+    conceptual question to its experiment, which a report built without that experiment does not hold)."""
+    ids = set(_ID.findall(html))
+    return _IN_PAGE_LINK.sub(lambda m: m.group(0) if m.group(1) in ids else m.group(2), html)
 
 
 def render_page(title: str, intro: str, sections: Sequence[RenderedSection], footer: str = "") -> str:
@@ -283,7 +292,7 @@ def render_page(title: str, intro: str, sections: Sequence[RenderedSection], foo
             f'<section id="{esc(s.id)}" class="report-section" data-status="{status}">'
             f"<h2>{esc(s.title)}</h2>{content}</section>"
         )
-    return (
+    return unlink_missing(
         "<!DOCTYPE html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
