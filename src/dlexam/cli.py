@@ -14,7 +14,7 @@ import sys
 import unicodedata
 
 from dlexam.commands.options import path_text
-from dlexam.errors import NamedSettings, UserError
+from dlexam.errors import NamedSettings, Terminated, UserError
 
 COMMAND_MODULES = ("geoff", "sort", "svhn", "answers", "experiment", "report", "demo", "serve", "variant", "grade")
 
@@ -145,6 +145,24 @@ def _another_rank_says_it(args: argparse.Namespace) -> bool:
     return not (dist is not None and dist.is_available() and dist.is_initialized())
 
 
+def _sigterm_as_interrupt():
+    """While a command runs, SIGTERM raises Terminated (a KeyboardInterrupt) in the main thread, so that it ends as on
+    Ctrl-C: a report's experiment folders and every run folder's lock are closed, not left behind. Only where SIGTERM
+    has its default action (`serve` sets its own while it runs); returns what puts the handler back."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return lambda: None
+
+    def terminated(signum, frame):
+        raise Terminated
+
+    signal.signal(signal.SIGTERM, terminated)
+    return lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def main(argv: list[str] | None = None) -> int:
     quiet_openmp_workers()
     parser = build_parser()
@@ -156,12 +174,16 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["DLEXAM_SHARED"] = str(args.shared)
     if getattr(args, "exam", None) is not None:
         os.environ["DLEXAM_EXAM"] = str(args.exam)
+    restore = _sigterm_as_interrupt()
     try:
         return int(args.handler(args) or 0)
     except UserError as exc:
         if not _another_rank_says_it(args):
             print(f"dlexam: error: {one_line(flag_message(exc, args))}", file=sys.stderr)
         return 2
+    except Terminated:
+        print("dlexam: terminated", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("dlexam: interrupted", file=sys.stderr)
         return 130
@@ -175,6 +197,8 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"dlexam: error: {one_line(str(err))}", file=sys.stderr)
         return 2
+    finally:
+        restore()
 
 
 if __name__ == "__main__":

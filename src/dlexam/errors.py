@@ -90,3 +90,8 @@ class SettingsTogether(NamedSettings):
         for name in self.values:
             out = out.replace("{" + name + "}", names.get(name, name))
         return out
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (`kill`, `timeout`, a service manager) while a command runs: raised in the main thread, so that the
+    command ends as it does on Ctrl-C, its folders and locks closed (the command line's exit status is 143)."""
