@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -66,12 +67,16 @@ def dumps(x: Any, indent: int | None = None, **kwargs) -> str:
         return json.dumps(plain(x), indent=indent, allow_nan=False, **kwargs)
 
 
+def given_twice(names: Iterable[str]) -> str | None:
+    """The first name that `names` holds a second time (a JSON object's keys, a query string's fields), else None."""
+    seen: set[str] = set()
+    return next((n for n in names if n in seen or seen.add(n)), None)
+
+
 def _once(pairs: list[tuple[str, Any]]) -> dict:
     obj = dict(pairs)
     if len(obj) < len(pairs):
-        seen: set[str] = set()
-        twice = next(k for k, _ in pairs if k in seen or seen.add(k))
-        raise ValueError(f"the key {twice[:60]!r} is given twice in one object")
+        raise ValueError(f"the key {given_twice(k for k, _ in pairs)[:60]!r} is given twice in one object")
     return obj
 
 

@@ -75,21 +75,19 @@ class RunFolder(OutputDir):
         try:
             self.writes = tuple(writes)
             self.sweep_temporaries(*self.writes)
+            held = [m for m in markers if self.file(m).exists() or self.file(m).is_symlink()]  # the run files there
             if resume:
                 last = self.file(resume_from)
                 if not (last.exists() or last.is_symlink()):
-                    held = [m for m in markers if self.file(m).exists()]
                     why = f" (it holds {held[0]}, of a run that keeps no {resume_from}: nothing to go on from)" \
                         if held else ""
                     raise UserError(f"resume: {self.path} holds no {resume_from} to resume from{why}")
-            else:
-                held = [m for m in markers if self.file(m).exists() or self.file(m).is_symlink()]
-                if held and not force and all(self.owns(m) for m in held):
-                    can_resume = resumable and self.file(resume_from).is_file() and self.owns(resume_from)
-                    ways = ["resume it"] * can_resume + ["choose another folder"] + ["force replaces it"] * forceable
-                    said = ways[0] if len(ways) == 1 else (
-                        ", ".join(ways[:-1]) + ("," if len(ways) > 2 else "") + " or " + ways[-1])
-                    raise UserError(f"{what} {self.path} already holds a training run ({self.file(held[0])}); {said}")
+            elif held and not force and all(self.owns(m) for m in held):
+                can_resume = resumable and self.file(resume_from).is_file() and self.owns(resume_from)
+                ways = ["resume it"] * can_resume + ["choose another folder"] + ["force replaces it"] * forceable
+                said = ways[0] if len(ways) == 1 else (
+                    ", ".join(ways[:-1]) + ("," if len(ways) > 2 else "") + " or " + ways[-1])
+                raise UserError(f"{what} {self.path} already holds a training run ({self.file(held[0])}); {said}")
             self.claim(*self.writes)  # a foreign file or a link: refused, untouched
         except BaseException:
             self.close()

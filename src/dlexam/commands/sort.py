@@ -238,18 +238,18 @@ def _train_config(a):
     """The run's TrainConfig: the flags over the defaults, or with --resume the run's own (flags given
     must agree with it: train() refuses a resume whose settings differ)."""
     from dataclasses import replace
+    from pathlib import Path
 
+    from dlexam import runs
     from dlexam.errors import UserError
     from dlexam.sorting.train import TrainConfig
     from dlexam.sorting.trained import training_record
 
     given = _given(a)
+    path = Path(a.out) / runs.LAST
     if a.resume:
-        from pathlib import Path
-
-        path = Path(a.out) / "last.pt"
         if not path.is_file():
-            raise UserError(f"resume: {a.out} holds no last.pt to resume from")
+            raise UserError(f"resume: {a.out} holds no {runs.LAST} to resume from")
         record = training_record(path)
         try:
             saved = TrainConfig.from_dict(record["train_config"])
@@ -257,9 +257,7 @@ def _train_config(a):
             raise UserError(f"{path}: its resume state is damaged ({exc})") from None
         return replace(saved, **given)
     if "max_len" not in given:
-        from pathlib import Path
-
-        if (Path(a.out) / "last.pt").is_file():
+        if path.is_file():
             raise UserError(f"{a.out} already holds a training run: --resume continues it (its own settings), "
                             "--force starts a new one there, with --max-len")
         raise UserError("--max-len is required for a new run (--resume takes the run's own, --recipe its own)")

@@ -17,6 +17,7 @@ from typing import Any
 
 from dlexam import limits
 from dlexam.errors import InputsTogether, UserError
+from dlexam.plain import given_twice
 
 MAX_TEXT = 2_000  # characters in any text field (a sequence of 64 tokens is well under this)
 MAX_NUMBER_TEXT = 64  # characters in a number written as text
@@ -51,12 +52,10 @@ def known(src: Iterable[str], allowed: tuple[str, ...], where: str) -> None:
 def once(pairs: Iterable[tuple[str, Any]], where: str) -> None:
     """Refuse the first name given twice among `pairs` (a query string's ``multi_items()``): a 400 naming it. Without
     it ``?T=0.5&T=2`` was answered at T = 2 without a word."""
-    seen: set[str] = set()
-    for name, _ in pairs:
-        if name in seen:
-            shown = name if len(name) <= 40 else name[:40] + "..."
-            raise BadRequest(shown, f"{shown} is given twice in {where}: give it once")
-        seen.add(name)
+    name = given_twice(n for n, _ in pairs)
+    if name is not None:
+        shown = name if len(name) <= 40 else name[:40] + "..."
+        raise BadRequest(shown, f"{shown} is given twice in {where}: give it once")
 
 
 @contextlib.contextmanager
@@ -233,9 +232,8 @@ class _Twice(dict):
 def _object(pairs: list) -> dict:
     obj = dict(pairs)
     if len(obj) < len(pairs):
-        seen: set = set()
         obj = _Twice(obj)
-        obj.twice = next(k for k, _ in pairs if k in seen or seen.add(k))
+        obj.twice = given_twice(k for k, _ in pairs)
     return obj
 
 

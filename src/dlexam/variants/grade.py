@@ -237,20 +237,16 @@ def read_submission(data: bytes, name: str = "submission") -> dict:
         body = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise SubmissionError(f"{name}: not UTF-8 text (give JSON or CSV)") from None
-    if body.lstrip().startswith(("{", "[")):
-        try:
-            obj = loads(body)
-        except ValueError as exc:
+    try:  # JSON of any kind (null, a number, a string: no sheet, once read as CSV's one answer id), else CSV
+        obj, is_json = loads(body), True
+    except ValueError as exc:
+        if body.lstrip().startswith(("{", "[")):
             raise SubmissionError(f"{name}: not valid JSON ({str(exc)[:100]})") from None
+        is_json = False
+    if is_json:
         if not isinstance(obj, dict):
             raise SubmissionError(f"{name}: a JSON submission is an object {{answer id: answer}}")
         return obj.get("key", obj) if isinstance(obj.get("key"), dict) else obj
-    try:  # JSON that is not an object (null, a number, a string) is no sheet: it was read as CSV's one answer id
-        loads(body)
-    except ValueError:
-        pass
-    else:
-        raise SubmissionError(f"{name}: a JSON submission is an object {{answer id: answer}}")
     answers: dict = {}
     lines = csv.reader(io.StringIO(body))
     try:
