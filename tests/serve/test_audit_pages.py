@@ -116,7 +116,7 @@ def test_practice_checks_and_says_plainly_when_the_browser_keeps_nothing(page, h
     fill(page, answers)
     check(page)
     g = grade(v, {**answers, "seed": 3})
-    status = page.text_content("#status")
+    status = page.text_content("#result-score")  # the result the focus lands on (test_page_focus)
     assert status.startswith(f"score {float(g.score):g} of {float(g.max_score):g}") and "not kept" in status
     assert page.locator("#field-Pr1\\.3\\.in_features.wrong").count() == 1
     assert page.locator(".field.right").count() == sum(r.correct for r in g.fields)

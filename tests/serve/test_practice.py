@@ -146,7 +146,7 @@ def test_answering_with_the_key_gives_full_marks(page, how):
         page.press("#in-Pr1\\.3\\.in_features", "Enter")
         ready(page, checked=n + 1)
     g = grade(v, v.key())
-    assert f"score {float(g.score):g} of {float(g.max_score):g}" in page.text_content("#status")
+    assert f"score {float(g.score):g} of {float(g.max_score):g}" in page.text_content("#result-score")
     assert page.locator(".field.wrong").count() == 0
     assert page.locator(".field.right").count() == sum(f.kind != "essay" for _, f in v.fields().values())
 
@@ -254,7 +254,7 @@ def test_a_seed_beyond_javascripts_exact_integers_is_graded_as_its_own_variant(p
     fill(page, key_answers(v))
     check(page)
     g = grade(v, v.key())
-    assert f"score {float(g.score):g} of {float(g.max_score):g}" in page.text_content("#status")
+    assert f"score {float(g.score):g} of {float(g.max_score):g}" in page.text_content("#result-score")
     assert page.locator(".field.wrong").count() == 0
     assert page.text_content("#seed-label").startswith(f"{seed} ")
     stored = json.loads(page.evaluate("() => localStorage.getItem('dlexam.practice')"))

@@ -178,6 +178,7 @@ function unmark() {
   for (const el of document.querySelectorAll("#sheet [aria-invalid]")) el.removeAttribute("aria-invalid");
   for (const el of document.querySelectorAll("#sheet [title^='right: ']")) el.removeAttribute("title");  // a mark's
   for (const el of document.querySelectorAll("#sheet .feedback")) el.textContent = "";
+  $("result").hidden = true;  // a result is that of the marks shown
 }
 
 // One wrong cell or value: what was written, the right value, why; for Problem 2 the arithmetic of the right value.
@@ -218,6 +219,7 @@ function mark(g) {
 async function check() {
   if (!P.sheet) return;  // no variant on the page (yet)
   const my = ++P.checking;
+  const from = document.activeElement;  // where the student was: the result takes the focus only from there
   document.body.dataset.state = "busy";
   DL.showError($("error"), null);
   const answers = typed(false);
@@ -243,10 +245,31 @@ async function check() {
   mark(g);
   const manual = g.manual_points ? `; ${pts(g.manual_points)} more for the written answers, graded by a person` : "";
   remember({answers: typed(true), score: g.score, max_score: g.max_score, checked: new Date().toISOString()});
-  DL.announce(`score ${pts(g.score)} of ${pts(g.max_score)} (exactly ${g.score_exact})${manual}` +
-    (P.unkept ? "; not kept: this browser refuses to store it" : ""));
+  showResult(g, `score ${pts(g.score)} of ${pts(g.max_score)} (exactly ${g.score_exact})${manual}` +
+    (P.unkept ? "; not kept: this browser refuses to store it" : ""), from);
   document.body.dataset.checked = String(++P.checks);
   document.body.dataset.state = "ready";
+}
+
+// The result of a check, above the sheet: the score, and how many answers were right, wrong and not answered. The
+// keyboard focus moves to it (tabindex -1; its accessible name is the result itself), so a keyboard or screen reader
+// user lands on it, where the focus was when "check" (or Enter) was pressed: not when the student has gone on to
+// another field or control while the answer was on its way. The focus speaks it, so the status line (aria-live)
+// does not say it again; where the focus stays, the status line says it.
+function showResult(g, score, from) {
+  const wrong = g.fields.filter((r) => !r.correct && !g.missing.includes(r.id)).length;
+  const right = g.fields.filter((r) => r.correct).length;
+  $("result-score").textContent = score;
+  $("result-count").textContent = `${right} of ${g.fields.length} answers right, ${wrong} wrong, ` +
+    `${g.missing.length} not answered` + (wrong ? ": the wrong ones are marked below" : "");
+  $("result").hidden = false;
+  const stay = document.activeElement;
+  if (stay === from || stay === document.body || stay === null) {
+    DL.announce("");
+    $("result").focus();
+  } else {
+    DL.announce(score);
+  }
 }
 
 // ---- solution, progress, loading ---------------------------------------------------------------------------------
@@ -278,6 +301,7 @@ function showProgress() {
 
 async function load() {
   saveNow();  // what was typed into the variant on the page last, before another one replaces it
+  $("result").hidden = true;  // the last check's result is another variant's (or this one's, before a reload)
   let seed = DL.get("seed", null);
   if (seed === null) { seed = String(randomSeed()); DL.set({seed}); }
   const difficulty = DL.get("difficulty", "standard");
@@ -315,9 +339,13 @@ async function load() {
 function setup() {
   probeStorage();
   $("check").addEventListener("click", check);
-  // Enter in a one-line answer checks the sheet, as in a form (an essay's Enter is a new line)
+  // Enter in a one-line answer or on a choice's radio button checks the sheet, as in a form (an essay's Enter is a
+  // new line); on a radio it checks without choosing it, as a form's implicit submission does
   $("sheet").addEventListener("keydown", (e) => {
-    if (e.key === "Enter" && !e.isComposing && e.target.matches("input[type=text]")) { e.preventDefault(); check(); }
+    if (e.key === "Enter" && !e.isComposing && e.target.matches("input[type=text], input[type=radio]")) {
+      e.preventDefault();
+      check();
+    }
   });
   $("sheet").addEventListener("input", saveSoon);
   addEventListener("pagehide", saveNow);  // a reload or a link followed within the pause still keeps the last keys
