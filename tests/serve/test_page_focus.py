@@ -15,13 +15,15 @@ variant's key, and the example file found here with os.listdir (test_cnn_example
 
 from __future__ import annotations
 
+from urllib.parse import urlparse
+
 import pytest
 
 from dlexam.spec import text
 from dlexam.variants import make_variant
 from dlexam.variants.grade import grade
 
-from .browser import counter, ready
+from .browser import counter, params, ready
 from .test_practice import fill, key_answers
 
 pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed (pip install -e '.[dev]')")
@@ -153,3 +155,113 @@ def test_practice_enter_on_a_radio_button_checks_as_in_a_text_field(page):
     assert "not answered" in page.text_content(f"#fb-{_escape(other)}")
     assert page.text_content("#result-score").startswith(score)  # the same answers, the same score
 
+
+# ---- /cnn: one live region -------------------------------------------------------------------------------------
+
+# Every text a live region takes (its id and text, once per change), from a MutationObserver: what a screen reader is
+# asked to say, and in which region. role=alert (errors) is left out: no error is made here.
+LISTEN = """() => {
+  window.__said = [];
+  const live = '[aria-live]:not([aria-live=off]), [role=status], [role=log]';
+  new MutationObserver((records) => {
+    for (const r of records) {
+      const el = r.target.nodeType === 1 ? r.target : r.target.parentElement;
+      const region = el && el.closest(live);
+      if (!region) continue;
+      const last = window.__said[window.__said.length - 1], said = [region.id, region.textContent];
+      if (!last || last[0] !== said[0] || last[1] !== said[1]) window.__said.push(said);
+    }
+  }).observe(document.body, {subtree: true, childList: true, characterData: true});
+}"""
+
+
+def test_cnn_keyboard_drawing_speaks_through_one_live_region(page):
+    """The pad's cursor line (#pad-where) and the prediction (#status) were both polite live regions: a key's cursor
+    line and, 300 ms later, the prediction were two regions' news, in no set order. Now the status line is the one:
+    each key's cursor line, then the prediction, in that order; #pad-where still writes the cursor under the pad."""
+    page.goto(f"{page.base}/cnn")
+    ready(page)
+    polite = page.evaluate("""() => [...document.querySelectorAll(
+        '[aria-live]:not([aria-live=off]), [role=status], [role=log]')].map((e) => e.id)""")
+    assert polite == ["status"]
+    page.evaluate(LISTEN)
+    page.focus("#pad")
+    assert page.text_content("#pad-where") == "cursor: row 1, column 1 of 16, blank"  # written, not said: the focus
+    keys = ["ArrowRight", "ArrowRight", "ArrowRight", "Space", *["Shift+ArrowDown"] * 4, "ArrowLeft"]
+    for key in keys:
+        page.keyboard.press(key)
+    page.wait_for_function("() => document.body.dataset.state === 'ready' && document.body.dataset.predictions")
+    page.wait_for_function("() => window.__said.some(([, t]) => t.startsWith('prediction: '))")
+    cursor = [(1, 2, "blank"), (1, 3, "blank"), (1, 4, "blank"), (1, 4, "inked"), (2, 4, "inked"), (3, 4, "inked"),
+              (4, 4, "inked"), (5, 4, "inked"), (5, 3, "blank")]
+    want = [["status", f"cursor: row {r}, column {c} of 16, {ink}"] for r, c, ink in cursor]
+    digit, best = page.text_content("#digit"), page.text_content("#p-best")
+    said = page.evaluate("() => window.__said")
+    assert said == [*want, ["status", f"prediction: {digit}, {best}"]]
+    assert page.text_content("#pad-where") == "cursor: row 5, column 3 of 16, blank"
+    page.evaluate("() => { window.__said = []; }")
+    page.keyboard.press("Escape")  # no key of the pad's: nothing said
+    assert page.evaluate("() => window.__said") == []
+
+
+# ---- /cnn: the example in the URL ---------------------------------------------------------------------------------
+
+@pytest.mark.needs_shared("data", "svhn-real-dev")
+@pytest.mark.needs_shared("data", "chars74k-digits")
+def test_cnn_url_keeps_the_example_and_a_link_shows_it_chosen(page, shared_dir):
+    from dlexam.svhn.data.images import read_image
+
+    from .test_browser import _shown, _stroke
+    from .test_cnn_examples import first_file
+    from .test_pages import _image_of
+
+    page.goto(f"{page.base}/cnn")
+    ready(page)
+    page.wait_for_selector("body[data-examples='svhn_dev chars74k']")
+    page.select_option("#example", "svhn_dev:3")
+    page.click("#example-go")
+    ready(page, example="svhn_dev:3")
+    assert params(page)["example"] == "svhn_dev:3"
+    image, shown = _image_of(page), _shown(page)
+
+    page.goto(page.url)  # reloaded, or the link opened elsewhere: the same input, that example chosen
+    ready(page, predictions=1, example="svhn_dev:3")
+    page.wait_for_selector("body[data-examples='svhn_dev chars74k']")
+    assert page.eval_on_selector("#example", "e => e.value") == "svhn_dev:3"
+    assert params(page)["example"] == "svhn_dev:3"
+    assert _image_of(page).tolist() == image.tolist() and _shown(page) == shown
+
+    n = counter(page, "predictions")  # a drawing is no example: the URL and the page stop saying it is
+    _stroke(page, [(0.3, 0.3), (0.6, 0.3), (0.45, 0.8)], steps=6)
+    page.wait_for_function(f"() => document.body.dataset.state === 'ready' && "
+                           f"Number(document.body.dataset.predictions) > {n}")
+    assert "example" not in params(page) and page.get_attribute("body", "data-example") is None
+
+    # a link with an example and no image shows that example (its file, as "show example" sends it)
+    page.goto(f"{page.base}/cnn?example=chars74k:7")
+    ready(page, example="chars74k:7")
+    assert page.eval_on_selector("#example", "e => e.value") == "chars74k:7"
+    assert _image_of(page).tolist() == read_image(first_file(shared_dir, "chars74k", 7)).tolist()
+    assert params(page)["example"] == "chars74k:7"
+
+
+@pytest.mark.parametrize("bad", ["svhn_dev:33", "svhn_dev", "mnist:3", "svhn_dev:3:1", "svhn_dev%3A-1", "",
+                                 "%3Cb%3E"])
+def test_cnn_url_example_that_is_none_is_passed_over(page, bad):
+    """As a malformed img is (the page shows nothing and says nothing): an example this server does not have is
+    neither chosen nor fetched; beside a good img the drawing is shown, and the URL loses the example with it.
+    (Without the shared folder every example is one it does not have.)"""
+    from .test_browser import _seven
+
+    page.goto(f"{page.base}/cnn?img={_seven()}&example={bad}")
+    ready(page, predictions=1)
+    page.wait_for_selector("body[data-examples]")
+    assert page.get_attribute("body", "data-example") is None and "example=" not in urlparse(page.url).query
+    assert page.text_content("#error") == "" and page.text_content("#digit") != "?"
+    page.goto(f"{page.base}/cnn?example={bad}")
+    ready(page)
+    page.wait_for_selector("body[data-examples]")
+    page.wait_for_timeout(300)
+    assert page.get_attribute("body", "data-example") is None and page.text_content("#digit") == "?"
+    assert page.text_content("#error") == ""
+    assert not [u for u in page.watch.requests if "/api/svhn/example?" in u]

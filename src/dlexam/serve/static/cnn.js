@@ -1,19 +1,25 @@
 // /cnn: Problem 1's CNN on a drawing (pointer events: mouse, pen or finger; or the keyboard, on a grid of cells of
 // the same pad), an uploaded photo, or an example of a real digit (GET /api/svhn/example: the image file itself,
 // sent back to the server as an upload is: one preprocessing path, the server's).
-// State in the URL: img = the 32x32 input (1,024 grey levels, base64url), so a shared link shows the same digit.
+// State in the URL: img = the 32x32 input (1,024 grey levels, base64url), so a shared link shows the same digit;
+// example = the example it is ("svhn_dev:3"), so the link shows that example chosen.
 // Numbers from POST /api/svhn/predict (dlexam.svhn.inspect.feature_maps), GET /api/svhn/model and, for the
 // arithmetic of one clicked cell, POST /api/svhn/explain (dlexam.svhn.explain); explain = "layer:c,i,j" in the URL.
 // The layer table and its explanations are layer_table.js's.
 // Clearing the pad (or blanking its last inked cell), or a file that is no image, takes the prediction and every map
 // off the page.
+// One live region, the status line (#status): what the keyboard does on the pad (the cursor line, also written under
+// the pad in #pad-where, which is not live), the prediction after it, an explanation. Two polite regions changed
+// within the keys' pause were spoken in no set order, or over each other.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
 // asked: the cell last asked to be explained ("layer:c,i,j"), explained again for each new input.
 // row, col: the keyboard's cursor cell on the pad; keyTimer: a keyboard drawing waiting for the keys to pause.
+// example: the example the input shown is ("svhn_dev:3"; null: a drawing or a photo); examples: those this server
+// has, as the select's values (null until GET /api/svhn/examples answers).
 const C = {drawing: false, last: null, seq: 0, image: null, explained: 0, asked: null, layersDone: false, predicted: false,
-  row: 0, col: 0, keyTimer: null};
+  row: 0, col: 0, keyTimer: null, example: null, examples: null};
 const IMAGE_TYPES = ["image/png", "image/jpeg", "image/gif", "image/bmp", "image/webp"];
 const INK = "#111";
 // The keyboard's grid: GRID x GRID cells of the 224 px pad (14 px each: 2 x 2 pixels of the 32x32 input). Its drawing
@@ -72,7 +78,7 @@ function setupPad() {
 
 // An image file (an upload, or an example the server sent): shown on the pad as the browser can draw it, and sent
 // to POST /api/svhn/predict as it is. Resolves to true where its prediction is the one shown.
-async function sendFile(f, name, my) {
+async function sendFile(f, name, my, example = null) {
   const pad = $("pad"), ctx = pad.getContext("2d");
   stopKeyTimer();
   clearPad();
@@ -82,7 +88,7 @@ async function sendFile(f, name, my) {
     ctx.drawImage(bmp, (pad.width - bmp.width * s) / 2, (pad.height - bmp.height * s) / 2, bmp.width * s, bmp.height * s);
   } catch (e) { /* the browser cannot show it; the server still reads it (or says why not) */ }
   // A type the API does not take (text/plain, say) is sent as bytes: the server then says what the file is not.
-  return predict(f, IMAGE_TYPES.includes(f.type) ? f.type : "application/octet-stream", my, name);
+  return predict(f, IMAGE_TYPES.includes(f.type) ? f.type : "application/octet-stream", my, name, example);
 }
 
 // The examples: one real digit of each class from the development sets in the shared folder (GET /api/svhn/examples
@@ -90,9 +96,11 @@ async function sendFile(f, name, my) {
 async function setupExamples() {
   const r = await DL.api("GET", "/api/svhn/examples");
   const sets = r.ok ? r.data.sets.filter((s) => s.available) : [];
+  C.examples = sets.flatMap((s) => r.data.digits.map((d) => `${s.set}:${d}`));
   if (!sets.length) {
     $("examples-note").textContent = "Examples of real digits need the project's shared data folder " +
       "(data/svhn-real-dev, data/chars74k-digits): " + (r.ok ? r.data.needs : DL.message(r.data));
+    syncExample();
     document.body.dataset.examples = "none";
     return;
   }
@@ -102,7 +110,31 @@ async function setupExamples() {
   $("examples").hidden = false;
   $("examples-note").textContent = "The first image of each digit, by file name, of the development sets " +
     "(evaluated on, never trained on)." + (sets.length < r.data.sets.length ? " " + r.data.needs : "");
+  syncExample();
   document.body.dataset.examples = sets.map((s) => s.set).join(" ");
+  // a link with an example and no image (or an img the page cannot read) shows that example, unless the user has
+  // drawn or chosen something meanwhile
+  const wanted = DL.get("example", null);
+  if (C.seq === 0 && !C.predicted && C.examples.includes(wanted)) {
+    $("example").value = wanted;
+    showExample();
+  }
+}
+
+// The example the input shown is: in the URL (`example`), chosen in the select, and body[data-example]. A value that
+// is no example of this server (unknown, malformed, or its set not here) is passed over, as a malformed img is: the
+// input shown is then a drawing's, and the URL loses it once the page writes its state. Until the server has said
+// which examples it has, the URL keeps what it holds.
+function syncExample() {
+  if (C.example !== null && C.examples !== null && !C.examples.includes(C.example)) C.example = null;
+  if (C.image === null || (C.example !== null && C.examples === null)) return;
+  DL.set({example: C.example});
+  if (C.example === null) {
+    delete document.body.dataset.example;
+    return;
+  }
+  $("example").value = C.example;
+  document.body.dataset.example = C.example;
 }
 
 async function showExample() {
@@ -128,14 +160,15 @@ async function showExample() {
   const blob = await resp.blob();
   if (my !== C.seq) return;
   const name = decodeURIComponent(resp.headers.get("x-dlexam-example") || value);
-  if (await sendFile(blob, name, my)) document.body.dataset.example = value;
+  await sendFile(blob, name, my, value);
 }
 
 // The keyboard draws on the pad itself: the arrow keys move a cursor cell (Home/End: a row's ends, PageUp/PageDown:
 // a column's ends), Space or Enter inks a blank cell or blanks an inked one, Shift+arrow inks the cell it leaves and
 // the one it enters (a stroke), Delete or Backspace blanks the cell. A cell is inked as a filled square of the mouse's
 // ink; what the pad holds then goes to the model as a mouse stroke's does (sendCanvas: one path, one preprocessing).
-// Where the cursor is and whether its cell is inked is said in #pad-where (aria-live), the keys in #pad-help.
+// Where the cursor is and whether its cell is inked is written in #pad-where and said by the status line as a key
+// moves it (not as the pad takes the focus: the pad's name and description are said then), the keys in #pad-help.
 function cellInked(row, col) {
   const s = $("pad").width / GRID, d = $("pad").getContext("2d").getImageData(col * s, row * s, s, s).data;
   let sum = 0;
@@ -149,14 +182,15 @@ function paintCell(row, col, ink) {
   ctx.fillRect(col * s, row * s, s, s);
 }
 
-function padCursor(say) {
+function padCursor(write) {
   const pad = $("pad"), cursor = $("pad-cursor"), scale = pad.clientWidth / GRID;
   cursor.style.left = `${pad.offsetLeft + pad.clientLeft + C.col * scale}px`;
   cursor.style.top = `${pad.offsetTop + pad.clientTop + C.row * scale}px`;
   cursor.style.width = cursor.style.height = `${scale}px`;
   cursor.hidden = document.activeElement !== pad;
-  if (say) $("pad-where").textContent = `cursor: row ${C.row + 1}, column ${C.col + 1} of ${GRID}, ` +
-    (cellInked(C.row, C.col) ? "inked" : "blank");
+  const where = `cursor: row ${C.row + 1}, column ${C.col + 1} of ${GRID}, ` + (cellInked(C.row, C.col) ? "inked" : "blank");
+  if (write) $("pad-where").textContent = where;
+  return where;
 }
 
 // The pad holds nothing (cleared, or its last inked cell blanked by the keyboard): nothing goes to the model, and
@@ -206,9 +240,12 @@ function padKey(e) {
     return;
   }
   e.preventDefault();
-  padCursor(true);
+  const where = padCursor(true);
+  // one text per key for the status line: the cursor line, or with it that the pad is now empty (two texts written
+  // in one go are one change, the first of them never said)
+  if (changed && padBlank()) return emptied(`${where}; the pad is empty: draw a digit or upload a photo`);
+  DL.announce(where);  // the prediction, once the keys pause, follows it in the same line
   if (!changed) return;
-  if (padBlank()) return emptied("the pad is empty: draw a digit or upload a photo");
   C.seq++;  // an answer on its way is for the drawing before this key
   document.body.dataset.state = "busy";
   stopKeyTimer();
@@ -262,7 +299,9 @@ function withdraw() {
   $("maps").textContent = "";
   $("explain").textContent = "";
   $("explain-panel").removeAttribute("data-at");
-  DL.set({img: null, explain: null});
+  C.example = null;
+  delete document.body.dataset.example;
+  DL.set({img: null, explain: null, example: null});
 }
 
 function render(d) {
@@ -407,16 +446,17 @@ async function grayPng(canvas) {
     {type: "image/png"});
 }
 
-async function sendCanvas(canvas) {
+async function sendCanvas(canvas, example = null) {
   const my = ++C.seq;  // numbered now: a later drawing whose PNG is ready first still wins
   const gray = typeof CompressionStream === "function" ? await grayPng(canvas) : null;
-  if (gray) predict(gray, "image/png", my);
-  else canvas.toBlob((blob) => predict(blob, "image/png", my), "image/png");
+  if (gray) predict(gray, "image/png", my, null, example);
+  else canvas.toBlob((blob) => predict(blob, "image/png", my, null, example), "image/png");
 }
 
-async function predict(blob, type, my = ++C.seq, name = null) {
+// `example`: the example this input is (an example shown, or the URL's beside its img), else null.
+async function predict(blob, type, my = ++C.seq, name = null, example = null) {
   document.body.dataset.state = "busy";
-  delete document.body.dataset.example;  // set again by showExample where this input is its example
+  delete document.body.dataset.example;  // set again by syncExample where this input is an example
   const r = await DL.api("POST", "/api/svhn/predict", blob, type);
   if (my !== C.seq) return false;
   if (!r.ok) {
@@ -429,6 +469,8 @@ async function predict(blob, type, my = ++C.seq, name = null) {
   }
   DL.showError($("error"), null);
   render(r.data);
+  C.example = example;
+  syncExample();
   document.body.dataset.predictions = String(my);
   document.body.dataset.state = "ready";
   C.predicted = true;
@@ -444,7 +486,7 @@ function landOnce() {
   if (C.layersDone && (C.predicted || !DL.get("img", null))) DL.land();
 }
 
-function fromUrl(text) {
+function fromUrl(text, example) {
   let bin;
   try { bin = atob(text.replace(/-/g, "+").replace(/_/g, "/")); } catch (e) { return false; }
   if (bin.length !== 1024) return false;
@@ -454,7 +496,7 @@ function fromUrl(text) {
   const pad = $("pad").getContext("2d");
   pad.imageSmoothingEnabled = false;
   pad.drawImage(cv, 0, 0, $("pad").width, $("pad").height);
-  sendCanvas(cv);
+  sendCanvas(cv, example);
   return true;
 }
 
@@ -473,4 +515,4 @@ setupPad();
 setupExamples();
 setupExplain();
 layers();
-if (!(DL.get("img", null) && fromUrl(DL.get("img")))) document.body.dataset.state = "ready";
+if (!(DL.get("img", null) && fromUrl(DL.get("img"), DL.get("example", null)))) document.body.dataset.state = "ready";
