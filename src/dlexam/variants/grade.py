@@ -25,6 +25,7 @@ import io
 import json
 import math
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -73,9 +74,30 @@ def shown(value) -> str:
     return out if len(out) <= SHOWN_CHARS else out[:SHOWN_CHARS - 3] + "..."
 
 
+DECIMAL = r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"  # 3, -0.25, .5, 2.5e-1: ASCII digits only
+NUMBER = re.compile(rf"(?P<num>{DECIMAL})(?:\s*/\s*(?P<den>{DECIMAL}))?")  # a decimal, or one over another: 1/4
+
+
+def foreign(s: str) -> str:
+    """Why text is no number though it looks like one, where a character of it says so: a digit other than 0-9
+    (Arabic-Indic "٢", full-width "２", "²", "½": Python's int and Fraction read some of them) or "_" (which they
+    read as a digit group: "2_16" as 216, where a student meant 2/16 or a subscript); "" for any other text."""
+    for c in s:
+        if c.isnumeric() and not "0" <= c <= "9":
+            name = unicodedata.name(c, f"U+{ord(c):04X}")
+            return f"{c!r} is {name}: write numbers with the digits 0-9"
+    if "_" in s:
+        if m := re.fullmatch(r"([0-9]+)_([0-9]+)", s):
+            return f"'_' is no part of a number: write {m[1]}{m[2]}, or {m[1]}/{m[2]} for a fraction"
+        return "'_' is no part of a number: write the digits without it (1000, not 1_000)"
+    return ""
+
+
 def read_number(value) -> Fraction:
     """ "1/4", "0.25", "2.5e-1", 3 or 0.25 as an exact Fraction (a JSON float is read as the decimal it prints);
-    :class:`UnreadableAnswer` for anything else."""
+    :class:`UnreadableAnswer` for anything else. Text is read by :data:`NUMBER` alone: ASCII digits, a sign, a
+    decimal point, an exponent, a/b, spaces around; not the rest of what Python's Fraction takes ("2_16" is 216
+    to it, "٢" is 2)."""
     if isinstance(value, bool | list | dict) or value is None:
         raise UnreadableAnswer(f"expected a number, got {shown(value)}")
     if isinstance(value, float):
@@ -86,16 +108,17 @@ def read_number(value) -> Fraction:
         return Fraction(value)
     if isinstance(value, str):
         s = value.strip().replace("\u2212", "-")  # a minus sign copied from typeset text
-        if len(s) > MAX_NUMBER_TEXT or any(abs(int(e)) > MAX_EXPONENT for e in re.findall(r"[eE]\s*([+-]?\d+)", s)):
+        m = NUMBER.fullmatch(s) if len(s) <= MAX_NUMBER_TEXT else None  # ASCII digits only from here on
+        if len(s) > MAX_NUMBER_TEXT or m and any(abs(int(e)) > MAX_EXPONENT for e in re.findall(r"[eE]([+-]?\d+)", s)):
             raise UnreadableAnswer(f"{s[:20]!r}... is no answer an exam asks for (at most {MAX_NUMBER_TEXT} "
                                    f"characters, exponents within +-{MAX_EXPONENT})")
-        try:
-            if "/" in s:
-                num, den = s.split("/")
-                return Fraction(Fraction(num.strip()), Fraction(den.strip()))
-            return Fraction(s)
-        except (ValueError, ZeroDivisionError):
-            pass
+        if m:
+            try:
+                return Fraction(Fraction(m["num"]), Fraction(m["den"])) if m["den"] else Fraction(m["num"])
+            except ZeroDivisionError:
+                pass
+        elif why := foreign(s):
+            raise UnreadableAnswer(f"not a number: {shown(value)!r} ({why})")
     raise UnreadableAnswer(f"not a number: {shown(value)!r} (write 1/4, 0.25 or 2.5e-1)")
 
 
@@ -112,7 +135,9 @@ def read_choice(value, n: int) -> int:
     try:
         number = read_number(value)
     except UnreadableAnswer:
-        raise UnreadableAnswer(f"not a number: {shown(value)!r} (an option is 1-{n} or a-{last})") from None
+        why = foreign(value.strip()) if isinstance(value, str) else ""
+        raise UnreadableAnswer(f"not a number: {shown(value)!r} ({why + '; ' if why else ''}an option is 1-{n} or "
+                               f"a-{last})") from None
     if number.denominator != 1 or not 1 <= number <= n:
         raise UnreadableAnswer(f"option {shown(value)} is not one of 1-{n}")
     return int(number)
