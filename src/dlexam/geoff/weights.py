@@ -17,6 +17,7 @@ import torch
 
 from dlexam.errors import UserError
 from dlexam.spec import ExamSpec, TransformerSpec
+from dlexam.spec.transformer import dimension_labels, output_labels
 
 _A = ExamSpec.version_a().transformer  # Version A as printed: the defaults of every function here
 
@@ -199,14 +200,9 @@ def axis_labels(w: GeoffWeights) -> dict[str, tuple[str, ...]]:
     columns, d1 ..), ``head_dims`` (d_head: d1 ..), ``concat_dims`` (the k heads side by side, k d_head: d1 ..) and
     ``outputs`` (d_model as R and W_O's columns meet E^T: dimension j is named after the symbol whose embedding is
     the unit vector e_j, as in Version A's E = [I_4; 0; 0] and a variant's one-hot rows; d1 .. where E has no such
-    symbol for every dimension)."""
-    dims = tuple(f"d{j + 1}" for j in range(w.d_model))
-    symbols = w.vocab[:-2]
-    unit = {j: [s for s, row in zip(symbols, w.E, strict=False)
-                if row[j] == 1 and sum(abs(v) for v in row) == 1] for j in range(w.d_model)}
-    outputs = tuple(unit[j][0] for j in range(w.d_model)) if all(len(u) == 1 for u in unit.values()) else dims
-    return {"tokens": tuple(w.vocab), "dims": dims, "head_dims": tuple(f"d{j + 1}" for j in range(w.d_head)),
-            "concat_dims": tuple(f"d{j + 1}" for j in range(w.heads * w.d_head)), "outputs": outputs}
+    symbol for every dimension: :func:`dlexam.spec.transformer.output_labels`, which the grader's R names too)."""
+    return {"tokens": tuple(w.vocab), "dims": dimension_labels(w.d_model), "head_dims": dimension_labels(w.d_head),
+            "concat_dims": dimension_labels(w.heads * w.d_head), "outputs": output_labels(w.vocab[:-2], w.E)}
 
 
 def matrix_labels(w: GeoffWeights) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:

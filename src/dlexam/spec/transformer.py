@@ -9,6 +9,24 @@ from dlexam.spec.numbers import Matrix, SpecError, matrix, number, shape
 
 # ---- Problem 2: Geoff's transformer -----------------------------------------------------------
 
+def dimension_labels(n: int) -> tuple[str, ...]:
+    """The names of `n` model dimensions no token names (E's columns, a head's): d1, d2, .."""
+    return tuple(f"d{j + 1}" for j in range(n))
+
+
+def output_labels(symbols, E) -> tuple[str, ...]:
+    """The names of the model's d_model dimensions where they meet E^T: R's columns (R = Z W_O, and the logits are
+    R E^T), so W_O's and multi_W_O's columns too. Dimension j is named after the symbol whose embedding (E's row,
+    `symbols` in the order of its first rows) is the unit vector e_j: then R's column j is that symbol's logit, as
+    in Version A's E = [I_4; 0; 0] (columns A, B, C, D) and a variant's one-hot rows. Where E has no such symbol for
+    every dimension (or two for one), d1, d2, .. (:func:`dimension_labels`). The one definition: the grader's
+    matrices, the variant's tables and every view of :mod:`dlexam.geoff` (``axis_labels``) name them so."""
+    d = len(E[0])
+    unit = [[s for s, row in zip(symbols, E, strict=False) if row[j] == 1 and sum(abs(v) for v in row) == 1]
+            for j in range(d)]
+    return tuple(u[0] for u in unit) if all(len(u) == 1 for u in unit) else dimension_labels(d)
+
+
 @dataclass(frozen=True)
 class Task:
     """What the model is meant to output for an input: Version A's "deduplicate and sort", or another task of a

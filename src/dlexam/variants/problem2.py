@@ -12,6 +12,7 @@ from fractions import Fraction
 from dlexam.geoff.exact import ExactRun, exact_run, loss_terms, matmul
 from dlexam.geoff.positions import bag_determines_next_token, first_difference, order_counterexample
 from dlexam.spec import ExamSpec, Matrix, TransformerSpec, text
+from dlexam.spec.transformer import output_labels
 from dlexam.variants.model import Field, Items, Options, Question, Text, matrix_table
 
 BAG_LENGTH = 5  # Pr2.1's key checks every input of up to this many symbols
@@ -224,6 +225,7 @@ def mat(m: Matrix) -> str:
 
 def setting(t: TransformerSpec) -> list:
     """The model, as every question of Problem 2 states it."""
+    outputs = output_labels(t.symbols, t.E)
     blocks = [
         Text(f"A small decoder-only transformer is meant to map a sequence of symbols to {t.goal.says}, followed "
              "by <STOP>. It has one self-attention layer with one head, no positional encodings, no feed-forward "
@@ -231,11 +233,12 @@ def setting(t: TransformerSpec) -> list:
              "before it)."),
         Text(f"The vocabulary is {', '.join(t.vocab)}; the embedding matrix E has one row per token, in that "
              f"order. The representation after attention is multiplied by W_O, and the logits are that result "
-             f"times E^T."),
+             f"times E^T." + (" W_O's columns, the model's dimensions, are named after the symbol whose row of E is "
+                              "that dimension's unit vector." if set(outputs) <= set(t.symbols) else "")),
         matrix_table(f"E ({len(t.vocab)}x{t.d_model})", t.E, t.vocab),
         matrix_table(f"W_Q = W_K = W_V ({t.d_model}x{t.d_head})", t.head.W_Q) if t.head.W_Q == t.head.W_K == t.head.W_V
         else matrix_table("W_Q", t.head.W_Q),
-        matrix_table(f"W_O ({t.d_head}x{t.d_model})", t.W_O),
+        matrix_table(f"W_O ({t.d_head}x{t.d_model})", t.W_O, (), outputs),
         Text(f"The training example is \"{' '.join(t.example)}\": the input {' '.join(t.example_input)}, then "
              f"<START>, the target {' '.join(t.example_target)}, then <STOP>."),
     ]
@@ -282,6 +285,7 @@ def questions(spec: ExamSpec, orders: dict | None = None, gradients: dict | None
     logits_used = tuple(run.logits[i] for i in score_rows)
     used_labels = tuple(rows[i] for i in score_rows)
     same_R = multi.R == run.R
+    outputs = output_labels(t.symbols, t.E)  # R's columns, as geoff's explanations name them
     Q = run.head.Q
     same_options = in_order(SAME_OPTIONS, orders.get("Pr2.4"))
 
@@ -294,7 +298,7 @@ def questions(spec: ExamSpec, orders: dict | None = None, gradients: dict | None
 
     def r_reason(i: int, j: int) -> str:
         concat = tuple(v for h in multi.heads for v in h.Z[i])
-        return f"[z_1 ... z_{t.heads}] row {i + 1} = {vec(concat)} times column {j + 1} of multi_W_O"
+        return f"[z_1 ... z_{t.heads}] row {i + 1} = {vec(concat)} times column {outputs[j]} of multi_W_O"
 
     common = setting(t)
     qs = [
@@ -327,7 +331,7 @@ def questions(spec: ExamSpec, orders: dict | None = None, gradients: dict | None
             Field("loss", "number", loss, Fraction(3, 5), "loss", tolerance=LOSS_TOLERANCE, closed_form=closed,
                   why=f"the sum of -log p(target) over the rows: {closed} = {loss:.4f}")), (
             matrix_table("Z = P V", run.head.Z, rows),
-            matrix_table("R = Z W_O", run.R, rows),
+            matrix_table("R = Z W_O", run.R, rows, outputs),
             matrix_table("logits = R E^T", run.logits, rows, t.vocab),
             Items(tuple(f"row {x.row} scores {x.target}: p = {x.probability_text} = {x.probability:.4f}, "
                         f"-log p = {x.nll_text} = {x.nll:.4f}" for x in terms)),
@@ -339,12 +343,12 @@ def questions(spec: ExamSpec, orders: dict | None = None, gradients: dict | None
                  "multiplied by a new output matrix multi_W_O instead of W_O."),
             *([] if same_heads(t) else [matrix_table(f"head {h + 1}: W_Q = W_K = W_V", hd.W_Q)
                                          for h, hd in enumerate(t.multi_heads)]),
-            matrix_table(f"multi_W_O ({t.heads * t.d_head}x{t.d_model})", t.multi_W_O),
+            matrix_table(f"multi_W_O ({t.heads * t.d_head}x{t.d_model})", t.multi_W_O, (), outputs),
             Text("(a) Compute R = [Z_1 Z_2] multi_W_O, exactly. (b) Is R the same as with one head? (c) Give the "
                  "teacher-forcing loss, to 4 decimals."),
             Options(same_options)), (
-            Field("R", "matrix", multi.R, Fraction(1, 2), "R", row_labels=rows, col_labels=tuple(
-                f"c{j + 1}" for j in range(t.d_model)), reason=r_reason),
+            Field("R", "matrix", multi.R, Fraction(1, 2), "R", row_labels=rows, col_labels=outputs,
+                  reason=r_reason),
             Field("same", "choice", chosen(SAME_OPTIONS, orders.get("Pr2.4"), 0 if same_R else 1), Fraction(1, 4),
                   "1 or 2", options=same_options,
                   why="R equals the one-head R" if same_R else "R differs from the one-head R in at least one cell"),
@@ -356,7 +360,7 @@ def questions(spec: ExamSpec, orders: dict | None = None, gradients: dict | None
                                           matrix_table(f"head {h + 1}: P_{h + 1}", hd.P, rows, rows)))
               + (matrix_table(f"head {h + 1}: Z_{h + 1} = P_{h + 1} V_{h + 1}", hd.Z, rows),)),
             Text(heads_explanation(t, same_R)),
-            matrix_table("R = [Z_1 Z_2] multi_W_O", multi.R, rows),
+            matrix_table("R = [Z_1 Z_2] multi_W_O", multi.R, rows, outputs),
             Text(f"L = {closed_k} = {loss_k:.4f} (one head: {loss:.4f}).")), "transformers", tuple(common)),
     ]
     if gradients is not None:
