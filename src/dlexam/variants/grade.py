@@ -22,10 +22,8 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -33,21 +31,14 @@ from dlexam.errors import UserError
 from dlexam.plain import loads
 from dlexam.spec import text
 from dlexam.variants.model import SUBMISSION_META, Field, Variant
+from dlexam.variants.typed import UnreadableAnswer, foreign, read_text, shown
 
 MAX_SUBMISSION_BYTES = 1 << 20
-MAX_NUMBER_TEXT = 64  # characters in one number ("-3/14", "0.1429", "2.5e-1"): a longer one is no answer
-MAX_EXPONENT = 400  # |e| in "1e5": Fraction("1e99999999") would build a 100-million-digit integer
-SHOWN_CHARS = 40  # of an unreadable answer, quoted back in its feedback
 LETTERS = "abcdefghijklmnopqrstuvwxyz"  # a choice's option letters: a = option 1
 
 
 class SubmissionError(UserError):
     """A submission that cannot be graded at all: names the answer id (or the file) and what is wrong with it."""
-
-
-class UnreadableAnswer(ValueError):
-    """One answer, or one matrix cell, that cannot be read as what its field asks for; the message says what is
-    wrong with it ("not a number: 'abc' ..."). It costs that answer or cell its points, nothing more."""
 
 
 def blank(value) -> bool:
@@ -62,42 +53,12 @@ def left_out(value, depth: int = 0) -> bool:
     return blank(value)
 
 
-def shown(value) -> str:
-    """An answer as written, for feedback: text as typed, anything else as JSON; at most SHOWN_CHARS characters."""
-    if isinstance(value, str):
-        out = value.strip()
-    else:
-        try:
-            out = json.dumps(value, ensure_ascii=False)
-        except (TypeError, ValueError, RecursionError):
-            out = type(value).__name__
-    return out if len(out) <= SHOWN_CHARS else out[:SHOWN_CHARS - 3] + "..."
-
-
-DECIMAL = r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"  # 3, -0.25, .5, 2.5e-1: ASCII digits only
-NUMBER = re.compile(rf"(?P<num>{DECIMAL})(?:\s*/\s*(?P<den>{DECIMAL}))?")  # a decimal, or one over another: 1/4
-
-
-def foreign(s: str) -> str:
-    """Why text is no number though it looks like one, where a character of it says so: a digit other than 0-9
-    (Arabic-Indic "٢", full-width "２", "²", "½": Python's int and Fraction read some of them) or "_" (which they
-    read as a digit group: "2_16" as 216, where a student meant 2/16 or a subscript); "" for any other text."""
-    for c in s:
-        if c.isnumeric() and not "0" <= c <= "9":
-            name = unicodedata.name(c, f"U+{ord(c):04X}")
-            return f"{c!r} is {name}: write numbers with the digits 0-9"
-    if "_" in s:
-        if m := re.fullmatch(r"([0-9]+)_([0-9]+)", s):
-            return f"'_' is no part of a number: write {m[1]}{m[2]}, or {m[1]}/{m[2]} for a fraction"
-        return "'_' is no part of a number: write the digits without it (1000, not 1_000)"
-    return ""
-
-
 def read_number(value) -> Fraction:
     """ "1/4", "0.25", "2.5e-1", 3 or 0.25 as an exact Fraction (a JSON float is read as the decimal it prints);
-    :class:`UnreadableAnswer` for anything else. Text is read by :data:`NUMBER` alone: ASCII digits, a sign, a
-    decimal point, an exponent, a/b, spaces around; not the rest of what Python's Fraction takes ("2_16" is 216
-    to it, "٢" is 2)."""
+    :class:`UnreadableAnswer` for anything else. Text is read by :func:`dlexam.variants.typed.read_text` alone
+    (its NUMBER: ASCII digits, a sign, a decimal point, an exponent, a/b, spaces around; not the rest of what
+    Python's Fraction takes: "2_16" is 216 to it, "٢" is 2), the rule the PrairieLearn export's server.py reads by
+    too."""
     if isinstance(value, bool | list | dict) or value is None:
         raise UnreadableAnswer(f"expected a number, got {shown(value)}")
     if isinstance(value, float):
@@ -107,18 +68,7 @@ def read_number(value) -> Fraction:
     if isinstance(value, int):
         return Fraction(value)
     if isinstance(value, str):
-        s = value.strip().replace("\u2212", "-")  # a minus sign copied from typeset text
-        m = NUMBER.fullmatch(s) if len(s) <= MAX_NUMBER_TEXT else None  # ASCII digits only from here on
-        if len(s) > MAX_NUMBER_TEXT or m and any(abs(int(e)) > MAX_EXPONENT for e in re.findall(r"[eE]([+-]?\d+)", s)):
-            raise UnreadableAnswer(f"{s[:20]!r}... is no answer an exam asks for (at most {MAX_NUMBER_TEXT} "
-                                   f"characters, exponents within +-{MAX_EXPONENT})")
-        if m:
-            try:
-                return Fraction(Fraction(m["num"]), Fraction(m["den"])) if m["den"] else Fraction(m["num"])
-            except ZeroDivisionError:
-                pass
-        elif why := foreign(s):
-            raise UnreadableAnswer(f"not a number: {shown(value)!r} ({why})")
+        return read_text(value)
     raise UnreadableAnswer(f"not a number: {shown(value)!r} (write 1/4, 0.25 or 2.5e-1)")
 
 

@@ -1,0 +1,76 @@
+"""A number as a student types it ("1/4", "0.25", "2.5e-1"): the one rule by which dlexam reads typed numbers.
+
+ASCII digits 0-9, a sign, a decimal point, an exponent (within +-MAX_EXPONENT), and a/b of two such numbers, at
+most MAX_NUMBER_TEXT characters, spaces around; nothing else of what Python's int and Fraction take ("2_16" is
+216 to them, "٢" is 2, and "1e999999999" builds a billion-digit integer). Text outside the rule is an
+:class:`UnreadableAnswer` whose message says why, naming the character where one does.
+
+Standard library only: `dlexam.variants.grade` reads every typed number with :func:`read_text`, and the
+PrairieLearn export copies this file into the course (``serverFilesCourse/dlexam/variants/typed.py``), where its
+server.py grades with it, so a PrairieLearn server reads a typed number exactly as `dlexam grade` does.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from fractions import Fraction
+
+MAX_NUMBER_TEXT = 64  # characters in one number ("-3/14", "0.1429", "2.5e-1"): a longer one is no answer
+MAX_EXPONENT = 400  # |e| in "1e5": Fraction("1e99999999") would build a 100-million-digit integer
+SHOWN_CHARS = 40  # of an unreadable answer, quoted back in its feedback
+
+DECIMAL = r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"  # 3, -0.25, .5, 2.5e-1: ASCII digits only
+NUMBER = re.compile(rf"(?P<num>{DECIMAL})(?:\s*/\s*(?P<den>{DECIMAL}))?")  # a decimal, or one over another: 1/4
+
+
+class UnreadableAnswer(ValueError):
+    """One answer, or one matrix cell, that cannot be read as what its field asks for; the message says what is
+    wrong with it ("not a number: 'abc' ..."). It costs that answer or cell its points, nothing more."""
+
+
+def shown(value) -> str:
+    """An answer as written, for feedback: text as typed, anything else as JSON; at most SHOWN_CHARS characters."""
+    if isinstance(value, str):
+        out = value.strip()
+    else:
+        try:
+            out = json.dumps(value, ensure_ascii=False)
+        except (TypeError, ValueError, RecursionError):
+            out = type(value).__name__
+    return out if len(out) <= SHOWN_CHARS else out[:SHOWN_CHARS - 3] + "..."
+
+
+def foreign(s: str) -> str:
+    """Why text is no number though it looks like one, where a character of it says so: a digit other than 0-9
+    (Arabic-Indic "٢", full-width "２", "²", "½": Python's int and Fraction read some of them) or "_" (which they
+    read as a digit group: "2_16" as 216, where a student meant 2/16 or a subscript); "" for any other text."""
+    for c in s:
+        if c.isnumeric() and not "0" <= c <= "9":
+            name = unicodedata.name(c, f"U+{ord(c):04X}")
+            return f"{c!r} is {name}: write numbers with the digits 0-9"
+    if "_" in s:
+        if m := re.fullmatch(r"([0-9]+)_([0-9]+)", s):
+            return f"'_' is no part of a number: write {m[1]}{m[2]}, or {m[1]}/{m[2]} for a fraction"
+        return "'_' is no part of a number: write the digits without it (1000, not 1_000)"
+    return ""
+
+
+def read_text(value: str) -> Fraction:
+    """Typed text as an exact Fraction, read by :data:`NUMBER` alone (a minus sign copied from typeset text, U+2212,
+    is "-"); :class:`UnreadableAnswer` for anything else. Nothing longer than MAX_NUMBER_TEXT characters or with an
+    exponent beyond +-MAX_EXPONENT is evaluated, so no text makes this slow."""
+    s = value.strip().replace("\u2212", "-")
+    m = NUMBER.fullmatch(s) if len(s) <= MAX_NUMBER_TEXT else None  # ASCII digits only from here on
+    if len(s) > MAX_NUMBER_TEXT or m and any(abs(int(e)) > MAX_EXPONENT for e in re.findall(r"[eE]([+-]?\d+)", s)):
+        raise UnreadableAnswer(f"{s[:20]!r}... is no answer an exam asks for (at most {MAX_NUMBER_TEXT} "
+                               f"characters, exponents within +-{MAX_EXPONENT})")
+    if m:
+        try:
+            return Fraction(Fraction(m["num"]), Fraction(m["den"])) if m["den"] else Fraction(m["num"])
+        except ZeroDivisionError:
+            pass
+    elif why := foreign(s):
+        raise UnreadableAnswer(f"not a number: {shown(value)!r} ({why})")
+    raise UnreadableAnswer(f"not a number: {shown(value)!r} (write 1/4, 0.25 or 2.5e-1)")
