@@ -540,6 +540,7 @@ PL_ATTRIBUTES = {
                             "clipboard-enabled"},
     "pl-question-panel": set(),
     "pl-answer-panel": set(),
+    "pl-submission-panel": set(),
 }
 
 
@@ -598,8 +599,9 @@ def test_prairielearn_deals_variants_that_question_html_can_take(tmp_path):
         for n in set(seeds.values()):
             dealt |= without_torch(PL_DEALT, folder, json.dumps([k for k in pages if seeds[k] == n]), str(n))["out"]
         for name, page in pages.items():
+            panels = ("pl-question-panel", "pl-answer-panel", "pl-submission-panel", "pl-answer")
             inputs = [(a.get("answers-name") or a["file-name"].removesuffix(".html"), tag)
-                      for tag, a in page.elements if tag not in ("pl-question-panel", "pl-answer-panel", "pl-answer")]
+                      for tag, a in page.elements if tag not in panels]
             kinds = {"pl-number-input": "number", "pl-matrix-component-input": "matrix",
                      "pl-multiple-choice": "choice", "pl-rich-text-editor": "essay"}
             for d in dealt[name]:

@@ -33,7 +33,7 @@ VENDORED = ("__init__.py", "errors.py", "spec/__init__.py", "spec/numbers.py", "
             "spec/part1.py", "spec/exam.py", "geoff/exact.py", "geoff/positions.py", "variants/__init__.py",
             "variants/build.py",
             "variants/checks.py", "variants/draw.py", "variants/model.py", "variants/part1.py",
-            "variants/problem1.py", "variants/problem2.py", "variants/documents.py")
+            "variants/problem1.py", "variants/problem2.py", "variants/documents.py", "variants/typed.py")
 GEOFF_STUB = '"""dlexam.geoff, as vendored for PrairieLearn: only its torch-free modules (exact.py, positions.py)."""\n'
 
 SERVER = '''"""dlexam question {qid} ({title}): PrairieLearn's server.py, by `dlexam variant --format prairielearn`.
@@ -108,9 +108,16 @@ def grade(data):
     exact_score(q, data)
 '''
 
-GRADE_EXACT = '''"""Exact grading for the PrairieLearn export: typed fractions ("1/7") compared exactly, per cell."""
+GRADE_EXACT = '''"""Exact grading for the PrairieLearn export: typed numbers read as `dlexam grade` reads them.
+
+Every typed number is read by dlexam/variants/typed.py (copied from dlexam, the one rule of dlexam's grader):
+ASCII digits, a sign, a point, an exponent within +-400, a/b, at most 64 characters. Anything else ("2_16", "٢",
+"1e999999999") is wrong, never evaluated, and data["feedback"]["unreadable"] says why, in dlexam's words.
+"""
 
 from fractions import Fraction
+
+from dlexam.variants.typed import UnreadableAnswer, read_text
 
 
 def typed(data, name, i=None, j=None, columns=None):
@@ -134,32 +141,52 @@ def typed(data, name, i=None, j=None, columns=None):
     return None if value is None else repr(value)
 
 
-def fraction(text):
+def fraction(text, where=None, unreadable=None):
+    """The typed text as an exact Fraction by dlexam's rule; None if nothing is typed or it is no number (then, with
+    `unreadable`, "where: why" is appended to it)."""
+    if text is None or not text.strip():
+        return None
     try:
-        if "/" in text:
-            a, b = text.split("/")
-            return Fraction(Fraction(a.strip()), Fraction(b.strip()))
-        return Fraction(text.strip())
-    except (ValueError, ZeroDivisionError, AttributeError):
+        return read_text(text)
+    except UnreadableAnswer as bad:
+        if unreadable is not None:
+            unreadable.append(f"{{where}}: {{bad}}")
         return None
 
 
-def exact_score(q, data):
-    """Score each exact field exactly (partial credit per matrix cell); PrairieLearn's elements score the rest.
+def near(got, answer, tolerance):
+    try:
+        return got is not None and abs(float(got) - answer) <= tolerance
+    except OverflowError:  # "1e400": far from every answer
+        return False
 
-    Every entry of partial_scores carries the weight question.html gives its element (q.field_weights(): the
-    fields' points as whole numbers), so the total is PrairieLearn's weighted mean on one scale.
+
+def exact_score(q, data):
+    """Score each matrix and number field (partial credit per matrix cell); PrairieLearn's elements score the rest.
+
+    A number with a tolerance is read here too, by dlexam's rule, and scored within its tolerance as
+    pl-number-input's relabs comparison with rtol 0 does. Every entry of partial_scores carries the weight
+    question.html gives its element (q.field_weights(): the fields' points as whole numbers), so the total is
+    PrairieLearn's weighted mean on one scale.
     """
     weights = q.field_weights()
+    unreadable = []
     for f in q.fields:
         if f.kind == "matrix":
             cells = [(i, j) for i in range(len(f.answer)) for j in range(len(f.answer[0]))]
             columns = len(f.answer[0])
-            right = sum(fraction(typed(data, f.name, i, j, columns) or "") == f.answer[i][j] for i, j in cells)
+            right = 0
+            for i, j in cells:
+                where = f"{{f.name}}, row {{f.row_labels[i] if f.row_labels else i + 1}}, column " + (
+                    f.col_labels[j] if f.col_labels else str(j + 1))
+                right += fraction(typed(data, f.name, i, j, columns), where, unreadable) == f.answer[i][j]
             data["partial_scores"][f.name] = {{"score": right / len(cells), "weight": weights[f.name]}}
-        elif f.kind == "number" and isinstance(f.answer, Fraction):
-            ok = fraction(typed(data, f.name) or "") == f.answer
+        elif f.kind == "number":
+            got = fraction(typed(data, f.name), f.name, unreadable)
+            ok = got == f.answer if isinstance(f.answer, Fraction) else near(got, f.answer, f.tolerance)
             data["partial_scores"][f.name] = {{"score": float(ok), "weight": weights[f.name]}}
+    if unreadable:
+        data.setdefault("feedback", {{}})["unreadable"] = unreadable
     scores = [(p.get("score") or 0.0, p.get("weight", 1)) for p in data["partial_scores"].values()]
     total = sum(w for _, w in scores)
     data["score"] = sum(s * w for s, w in scores) / total if total else 0.0
@@ -265,6 +292,9 @@ def question_html(q: Question) -> str:
         else:  # an essay: graded by a person
             out.append(f'<pl-rich-text-editor file-name="{f.name}.html"></pl-rich-text-editor>')
         out.append("")
+    if any(f.kind in ("matrix", "number") for f in q.fields):  # why a typed number was not read (grade_exact.py)
+        out += ["<pl-submission-panel>", "  {{#feedback.unreadable}}<p>{{.}}</p>{{/feedback.unreadable}}",
+                "</pl-submission-panel>", ""]
     out += ["<pl-answer-panel>", "  {{{params.solution}}}", "</pl-answer-panel>", ""]
     return "\n".join(out)
 
