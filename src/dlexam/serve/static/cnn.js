@@ -153,7 +153,6 @@ async function showExample() {
     if (my !== C.seq) return;
     withdraw();
     DL.showError($("error"), "example: " + DL.message(data));
-    DL.announce("no example: " + DL.message(data));
     document.body.dataset.state = "error";
     return;
   }
@@ -463,7 +462,6 @@ async function predict(blob, type, my = ++C.seq, name = null, example = null) {
     withdraw();
     const message = (name ? name + ": " : "") + DL.message(r.data).replace(/^image: /, "");
     DL.showError($("error"), message);
-    DL.announce("no prediction: " + message);
     document.body.dataset.state = "error";
     return false;
   }

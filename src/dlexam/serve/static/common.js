@@ -78,11 +78,18 @@ const DL = {
     return label && !data.error.startsWith(label) ? `${label}: ${data.error}` : data.error;
   },
 
+  // An error is said once, by its alert box (role="alert"): showing one empties the status line (#status), which
+  // would otherwise still say the last result, or be set to the same words by the page (a screen reader then said
+  // the error twice). So a page shows an error with this and never announces it; the status line says results and
+  // progress. `data` null or "" takes the error away and leaves the status line as it is.
   showError(box, data) {
-    box.textContent = typeof data === "string" ? data : DL.message(data);
+    const text = typeof data === "string" ? data : DL.message(data);
+    box.textContent = text;
+    if (text) DL.announce("");
   },
 
-  // Say what just happened to screen readers (the page's aria-live region #status) and on the page.
+  // Say what just happened to screen readers (the page's aria-live region #status) and on the page; never an error
+  // (DL.showError says it).
   announce(text) {
     const s = document.getElementById("status");
     if (s) s.textContent = text;

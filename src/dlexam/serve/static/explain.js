@@ -22,8 +22,7 @@ function showExplainError(message) {
   DL.showError($("explain-error"), message);
   $("explain").textContent = "";
   $("explain-panel").removeAttribute("data-at");
-  clearMarks();  // nothing is explained now: no cell stays outlined, and the status line says so
-  DL.announce(message);
+  clearMarks();  // nothing is explained now: no cell stays outlined (the alert box says why, the status line is emptied)
   document.body.dataset.state = "error";
 }
 

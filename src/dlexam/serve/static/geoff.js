@@ -221,7 +221,6 @@ function withdraw(message) {
   $("results-error").hidden = false;
   $("results-message").textContent = message;
   DL.showError($("error"), message);
-  DL.announce("no result: " + message);
   document.body.dataset.state = "error";
   Cells.withdraw();
 }
@@ -396,7 +395,7 @@ async function step() {
   const r = await DL.api("POST", "/api/geoff/step", asked);
   $("step").disabled = false;
   DL.showError($("step-error"), r.ok ? null : r.data);
-  if (!r.ok) { document.body.dataset.state = "error"; DL.announce("no step: " + DL.message(r.data)); return; }
+  if (!r.ok) { document.body.dataset.state = "error"; return; }
   const s = r.data;
   G.stepBody = asked;  // the step's results are explained on the weights before it, with its lr and matrices
   G.W = s.weights;

@@ -98,7 +98,6 @@ const Table = {
       box.removeAttribute("data-number");
       DL.showError($("table-explain-error"), r.data);
       DL.set({number: null});
-      DL.announce(DL.message(r.data));
       return;
     }
     DL.showError($("table-explain-error"), null);

@@ -228,7 +228,6 @@ async function check() {
       ? " but the written ones, which are graded by a person, not checked here" : "");
     unmark();
     DL.showError($("error"), why);
-    DL.announce("not checked: " + why);
     document.body.dataset.state = "error";
     return;
   }
@@ -237,7 +236,6 @@ async function check() {
   if (!r.ok) {
     unmark();
     DL.showError($("error"), r.data);
-    DL.announce("not checked: " + DL.message(r.data));
     document.body.dataset.state = "error";
     return;
   }
@@ -316,7 +314,6 @@ async function load() {
     P.sheet = null;  // its questions leave the page: check, clear and typing must not touch its saved answers
     $("sheet").textContent = "";
     DL.showError($("error"), r.data);
-    DL.announce("no variant: " + DL.message(r.data));
     document.body.dataset.state = "error";
     return;
   }

@@ -1,0 +1,194 @@
+"""An error is said once (2026-12-06; the test failed on the pages before the fix): every refusal of /geoff, /cnn and
+/practice went into its alert box (role="alert") and, with a prefix, into the polite status line (#status) too, so a
+screen reader said it twice ("no result: ...", "no prediction: ...", "no example: ...", /cnn's explanations,
+"not checked: ...", "no variant: ...", "no step: ..."). Now the alert box says it and the status line is emptied
+(DL.showError, docs/serve.md's Accessibility). /sort's refusal stands in its panel, which is not live: there the status
+line is the one region that says it.
+
+The oracle is a MutationObserver, installed before the page's own scripts run, that records each text every live
+region and every alert box takes (its id and text): the error's text must be in exactly one of them, all along and
+at the end."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from .browser import EXAMPLE_Q, ready
+
+pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed (pip install -e '.[dev]')")
+
+ERROR_MS = 15_000
+LIVE = "[aria-live]:not([aria-live=off]), [role=status], [role=log], [role=alert]"
+# Every text a live region or an alert box takes, once per change, from the start of the page.
+LISTEN = """(() => {
+  window.__said = [];
+  const live = LIVE;
+  new MutationObserver((records) => {
+    for (const r of records) {
+      const el = r.target.nodeType === 1 ? r.target : r.target.parentElement;
+      const region = el && el.closest(live);
+      if (!region) continue;
+      const last = window.__said[window.__said.length - 1], said = [region.id, region.textContent];
+      if (!last || last[0] !== said[0] || last[1] !== said[1]) window.__said.push(said);
+    }
+  }).observe(document, {subtree: true, childList: true, characterData: true});
+})();""".replace("LIVE;", json.dumps(LIVE) + ";")
+
+
+def _said_once(page, box: str, region: str | None = None) -> str:
+    """The error shown in `box` (once it has one): every region that said its text, all along and now, is `region`
+    (the alert box itself, by default)."""
+    page.wait_for_function("(box) => document.querySelector(box).textContent.trim() !== ''", arg=box, timeout=ERROR_MS)
+    error = page.text_content(box).strip()
+    region = region or box.lstrip("#")
+    said = page.evaluate("() => window.__said")
+    spoke = sorted({rid for rid, text in said if error in text})
+    assert spoke == [region], f"{error!r} was said by {spoke}: {said}"
+    now = page.eval_on_selector_all(LIVE, "(els, error) => els.filter((e) => e.textContent.includes(error))"
+                                          ".map((e) => e.id)", error)
+    assert now == [region], now
+    return error
+
+
+@pytest.fixture
+def listening(page):
+    page.watch.refusals_expected = True
+    page.add_init_script(LISTEN)
+    return page
+
+
+def _forget(page) -> None:
+    page.evaluate("() => { window.__said = []; }")
+
+
+# ---- /geoff ---------------------------------------------------------------------------------------------------------
+
+def test_geoff_an_input_it_cannot_read_is_said_once(listening):
+    page = listening
+    page.goto(f"{page.base}/geoff?{EXAMPLE_Q}")
+    ready(page)
+    assert page.text_content("#status").startswith("computed for")
+    _forget(page)
+    page.fill("#seq", "D A E <START> A")
+    page.wait_for_selector("body[data-state=error]", timeout=ERROR_MS)
+    error = _said_once(page, "#error")
+    assert "E" in error and page.text_content("#status") == ""  # no stale "computed for ..." either
+    # a link's refused weights, from the page's first moment
+    page.goto(f"{page.base}/geoff?{EXAMPLE_Q}&W_V=1e400,3;1,2;2,1;3,0")
+    page.wait_for_selector("body[data-state=error]", timeout=ERROR_MS)
+    assert "the link's W_V" in _said_once(page, "#error")
+
+
+def test_geoff_a_refused_gradient_step_is_said_once(listening):
+    page = listening
+    page.goto(f"{page.base}/geoff?{EXAMPLE_Q}")
+    ready(page)
+    _forget(page)
+    page.fill("#lr", "abc")
+    page.click("#step")
+    assert "learning rate" in _said_once(page, "#step-error")
+
+
+def test_geoff_a_cell_it_cannot_explain_is_said_once(listening):
+    page = listening
+    page.goto(f"{page.base}/geoff?{EXAMPLE_Q}")
+    ready(page)
+    _forget(page)
+    page.fill("#explain-cell", "no such cell")
+    page.press("#explain-cell", "Enter")
+    _said_once(page, "#explain-error")
+
+
+# ---- /cnn -----------------------------------------------------------------------------------------------------------
+
+def test_cnn_a_file_that_is_no_image_is_said_once(listening):
+    page = listening
+    page.goto(f"{page.base}/cnn")
+    ready(page)
+    _forget(page)
+    page.set_input_files("#upload", files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"not a photo"}])
+    page.wait_for_selector("body[data-state=error]", timeout=ERROR_MS)
+    assert "notes.txt" in _said_once(page, "#error")
+
+
+def test_cnn_an_example_the_server_refuses_is_said_once(listening):
+    """The examples list and the example itself from the page's routes: no shared data needed."""
+    page = listening
+    examples = {"sets": [{"set": "svhn_dev", "title": "SVHN crop", "available": True}], "digits": [0, 1], "needs": None}
+    page.route("**/api/svhn/examples", lambda r: r.fulfill(status=200, content_type="application/json",
+                                                            body=json.dumps(examples)))
+    refusal = {"error": "no example of 1 here", "field": "digit"}
+    page.route("**/api/svhn/example?*", lambda r: r.fulfill(status=404, content_type="application/json",
+                                                             body=json.dumps(refusal)))
+    page.goto(f"{page.base}/cnn")
+    ready(page)
+    page.wait_for_selector("body[data-examples='svhn_dev']")
+    _forget(page)
+    page.select_option("#example", "svhn_dev:1")
+    page.click("#example-go")
+    page.wait_for_selector("body[data-state=error]", timeout=ERROR_MS)
+    assert "no example of 1 here" in _said_once(page, "#error")
+
+
+def test_cnn_an_explanation_it_cannot_give_is_said_once(listening):
+    page = listening
+    page.goto(f"{page.base}/cnn")
+    ready(page)
+    _forget(page)
+    page.press("#explain-at", "Enter")  # nothing drawn yet: the page refuses
+    assert "draw a digit" in _said_once(page, "#explain-error")
+    page.fill("#explain-at", "0,x")
+    page.press("#explain-at", "Enter")
+    page.wait_for_function("() => document.getElementById('explain-error').textContent.startsWith('at:')")
+    assert "whole numbers" in _said_once(page, "#explain-error")
+
+
+def test_cnn_a_layer_table_number_it_does_not_have_is_said_once(listening):
+    page = listening
+    page.goto(f"{page.base}/cnn?number=conv9.output")
+    _said_once(page, "#table-explain-error")
+
+
+# ---- /practice ------------------------------------------------------------------------------------------------------
+
+def test_practice_nothing_to_check_is_said_once(listening):
+    page = listening
+    page.goto(f"{page.base}/practice?seed=3")
+    ready(page)
+    _forget(page)
+    page.click("#check")
+    page.wait_for_selector("body[data-state=error]", timeout=ERROR_MS)
+    assert "nothing to check" in _said_once(page, "#error")
+
+
+def test_practice_a_check_the_server_does_not_answer_is_said_once(listening):
+    page = listening
+    page.goto(f"{page.base}/practice?seed=3")
+    ready(page)
+    page.route("**/api/practice/check", lambda r: r.abort("connectionrefused"))
+    page.fill("#in-Pr1\\.1\\.rf", "5")
+    _forget(page)
+    page.click("#check")
+    page.wait_for_selector("body[data-state=error]", timeout=ERROR_MS)
+    assert "the server did not answer" in _said_once(page, "#error")
+    page.watch.errors = [e for e in page.watch.errors if "ERR_CONNECTION_REFUSED" not in e]  # the refused route's
+
+
+def test_practice_a_variant_it_cannot_draw_is_said_once(listening):
+    page = listening
+    page.goto(f"{page.base}/practice?seed=abc")
+    page.wait_for_selector("body[data-state=error]", timeout=ERROR_MS)
+    assert "seed" in _said_once(page, "#error")
+
+
+# ---- /sort: its refusal stands in a panel that is not live, and the status line says it ------------------------------
+
+def test_sort_a_refusal_is_said_once_by_the_status_line(listening):
+    page = listening
+    page.goto(f"{page.base}/sort?seq=D+A+A&T=0.5")
+    page.wait_for_selector("#compiled[data-state=error]", timeout=ERROR_MS)
+    page.wait_for_function("() => document.getElementById('status').textContent !== ''", timeout=ERROR_MS)
+    assert page.text_content("#error") == ""
+    _said_once(page, "#compiled .error", region="status")
