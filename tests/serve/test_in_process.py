@@ -6,11 +6,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+import json
 import pickle
 import struct
 from urllib.parse import urlencode
 
 import pytest
+
+from .client import untimed
 
 PORT = 8000
 
@@ -25,6 +28,12 @@ def app_state():
 def call(state, method: str, path: str, params: dict | None = None, body: bytes = b"",
          kind: str = "application/json") -> tuple[int, bytes]:
     """One request to the app of `state`, as uvicorn would hand it over: (status, body)."""
+    return asyncio.run(ask(state, method, path, params, body, kind))
+
+
+async def ask(state, method: str, path: str, params: dict | None = None, body: bytes = b"",
+              kind: str = "application/json") -> tuple[int, bytes]:
+    """:func:`call` on the running event loop (so that several requests can be in flight at once)."""
     from dlexam.serve.app import create_app
 
     app = create_app(state, port=PORT)
@@ -51,7 +60,7 @@ def call(state, method: str, path: str, params: dict | None = None, body: bytes 
 
         await app(scope, receive, send)
 
-    asyncio.run(run())
+    await run()
     return out["status"], out["body"]
 
 
@@ -59,13 +68,19 @@ class RecordingPool:
     """Stands in for the worker processes: records each job's name and computes it as a worker would (the job and
     its arguments through pickle, errors carried back as a worker's reply)."""
 
-    def __init__(self) -> None:
+    def __init__(self, fail: int = 0) -> None:
         self.jobs: list[str] = []
+        self.budgets: list[float] = []
+        self.fail = fail  # the first `fail` jobs end as a worker past its budget does
 
     async def run(self, state, fn, *args, budget_s: float = 0.0) -> bytes:
-        from dlexam.serve.workers import run_job, unpack
+        from dlexam.serve.workers import JobTimeout, run_job, unpack
 
         self.jobs.append(fn.__name__)
+        self.budgets.append(budget_s)
+        await asyncio.sleep(0.01)  # a job takes its time: other requests arrive meanwhile
+        if len(self.jobs) <= self.fail:
+            raise JobTimeout(state.settings.limits.job_timeout_s + budget_s)
         fn, args = pickle.loads(pickle.dumps((fn, args), protocol=pickle.HIGHEST_PROTOCOL))
         return unpack(pickle.loads(pickle.dumps(run_job(fn, state, args))))
 
@@ -90,6 +105,64 @@ def test_sorting_and_the_layer_table_are_computed_by_a_worker_with_the_same_answ
         assert want[0] == status and call(pooled, "GET", "/api/sort", params) == want, (params, want)
     assert call(pooled, "GET", "/api/svhn/model") == call(inline, "GET", "/api/svhn/model")
     assert pooled.pool.jobs == ["sort_job"] * len(SORTS) + ["model_job"]
+
+
+def states(app_state, pool=None):
+    """(--workers 0's state, a state whose workers are `pool`), both with app_state's models and nothing cached."""
+    from dlexam.serve.state import ServerState
+
+    return tuple(ServerState(settings=app_state.settings, trained_sorter=app_state.trained_sorter,
+                             cnn=app_state.cnn, cnn_source=app_state.cnn_source, pool=pool)
+                 for pool in (None, pool))
+
+
+async def together(*requests):
+    return await asyncio.gather(*requests)
+
+
+def test_the_answer_key_is_computed_once_by_a_worker_for_every_client_that_asks_meanwhile(app_state, need_shared):
+    """/api/answers is a worker's job like every other computation (docs/serve.md): it ran in a thread of the server,
+    outside any job budget, and each client waiting for the first computation held a thread of the server's pool.
+    Five clients asking at once get one computation; the bytes are --workers 0's (the measured times aside)."""
+    need_shared("exam")
+    inline, pooled = states(app_state, RecordingPool())
+    want = call(inline, "GET", "/api/answers")
+    assert want[0] == 200 and json.loads(want[1])[0]["id"] == "P1.1"
+    got = asyncio.run(together(*[ask(pooled, "GET", "/api/answers") for _ in range(5)]))
+    assert len(set(got)) == 1 and got[0][0] == 200 and untimed(got[0][1]) == untimed(want[1])
+    assert untimed(want[1]) != want[1]  # the times were there to leave out
+    assert call(pooled, "GET", "/api/answers") == got[0]  # kept: the same bytes, no second job
+    assert pooled.pool.jobs == ["answers_job"]
+
+    from dlexam.serve.api_models import ANSWER_KEY_BUDGET_S
+
+    assert pooled.pool.budgets == [ANSWER_KEY_BUDGET_S]
+    assert json.loads(got[0][1]) == json.loads(got[0][1].decode())  # utf-8, as ensure_ascii=False wrote it
+
+
+def test_an_answer_key_that_failed_is_computed_again_and_a_client_that_left_stops_nobody(app_state, monkeypatch):
+    """A worker past the key's budget fails every request waiting for it (503), and the next request computes it
+    again (a failure is not kept); a client that leaves during the computation does not cancel it for the others."""
+    import dlexam.answers
+
+    monkeypatch.setattr(dlexam.answers, "answer_key", lambda: [])  # the key's content is the other test's
+    inline, pooled = states(app_state, RecordingPool(fail=1))
+    first = asyncio.run(together(*[ask(pooled, "GET", "/api/answers") for _ in range(3)]))
+    assert [s for s, _ in first] == [503] * 3 and b"budget" in first[0][1]
+    assert pooled.answer_key is None and call(pooled, "GET", "/api/answers") == (200, b"[]")
+    assert pooled.pool.jobs == ["answers_job"] * 2
+
+    from dlexam.serve.api_models import answer_key_bytes
+
+    async def leave_early():
+        left = asyncio.ensure_future(answer_key_bytes(inline))
+        stays = asyncio.ensure_future(answer_key_bytes(inline))
+        await asyncio.sleep(0)
+        left.cancel()
+        return await asyncio.gather(left, stays, return_exceptions=True)
+
+    left, stays = asyncio.run(leave_early())
+    assert isinstance(left, asyncio.CancelledError) and stays == b"[]" and inline.answer_key == b"[]"
 
 
 def test_a_numbered_vocabulary_is_named_in_words(app_state):

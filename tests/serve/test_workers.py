@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from .client import Server
+from .client import Server, untimed
 
 EXAMPLE = "D A A <START> A D <STOP>"
 
@@ -103,10 +103,13 @@ def test_workers_answer_exactly_what_the_server_computes_itself(server):
     try:
         assert workers_of(inline.proc.pid) == []
         got, want = answers(server), answers(inline)
+        keys = [s.request("GET", "/api/answers", raw=True) for s in (server, inline)]  # a worker's job since 12-06
     finally:
         inline.stop()
     assert [s for s, _ in want] == [200, 200, 200, 200, 400, 400, 400, 200, 200, 200, 200, 400, 200, 200, 400, 200]
     assert got == want  # status and bytes, errors included
+    (status, _, key), (want_status, _, want_key) = keys  # 200, or 503 for both without the exam text
+    assert status == want_status and untimed(key) == untimed(want_key)  # the measured times aside
 
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process table from /proc")

@@ -13,12 +13,13 @@
   (:func:`dlexam.svhn.summary.layer_summary`);
 - ``GET /api/svhn/model/explain?number=conv2.output``: one number of that table and its arithmetic
   (:func:`dlexam.svhn.table_explain.explain_number`);
-- ``GET /api/answers``: what ``dlexam answers --json`` prints (computed once, on first use);
+- ``GET /api/answers``: what ``dlexam answers --json`` prints (computed once, on first use, by a worker);
   ``GET /api/answers/links``: the page that shows each answer's evidence.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import functools
 from urllib.parse import quote
@@ -40,6 +41,10 @@ MAX_SORT_TOKENS = 64  # input symbols; each step's attention row is shown
 MAX_IMAGE_BYTES = 8 * 1024 * 1024
 INLINE_PIXELS = 512 * 512  # a drawn digit is 224 x 224; an image of more pixels is read in a thread (--workers 0)
 IMAGE_PIXELS_PER_S = 5_000_000  # an upload's time budget beyond --job-timeout: decoding and greying at 5 Mpixel/s
+# The answer key's time budget beyond --job-timeout: 1.3 s of computing on the 2-core development machine (the first
+# job of its kind in a worker, its imports included); the rest is room for a loaded machine, where the worker (at
+# nice 10) gets the cores last. Past it the worker is killed as for any job: a hung computation is not kept.
+ANSWER_KEY_BUDGET_S = 50.0
 # The image formats an upload may be (Pillow's names) and their media types; an example is served as its own
 MEDIA_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "BMP": "image/bmp", "WEBP": "image/webp"}
 IMAGE_TYPES = (*MEDIA_TYPES.values(), "application/octet-stream")
@@ -294,16 +299,49 @@ async def post_svhn_explain(request: Request) -> Response:
     return json_response(await answer(request, explain_answer, image, layer, tuple(at)))
 
 
+def answers_job(s) -> bytes:
+    """GET /api/answers's answer as JSON bytes: what ``dlexam answers --json`` prints (1.3 s of computing on the
+    2-core development machine). Not kept here: the server keeps the bytes (:func:`answer_key_bytes`)."""
+    from dlexam.answers import answer_key
+
+    return to_json([a.to_dict() for a in answer_key()], ensure_ascii=False)
+
+
+async def compute_answer_key(s) -> bytes:
+    """The answer key's bytes, computed once: by the next idle worker within ``--job-timeout`` plus
+    :data:`ANSWER_KEY_BUDGET_S`, or with ``--workers 0`` in a thread of its own (not one of the two compute slots,
+    which the other requests share). Kept in `s` once computed; a failure (the exam text missing, a worker lost or
+    past its budget) is not kept, and the next request computes again."""
+    try:
+        if s.pool is not None:
+            out = await s.pool.run(s, answers_job, budget_s=ANSWER_KEY_BUDGET_S)
+        else:
+            out = await anyio.to_thread.run_sync(answers_job, s)
+        s.answer_key = out
+        return out
+    finally:
+        s.answer_key_job = None
+
+
+async def answer_key_bytes(s) -> bytes:
+    """The answer key's bytes: kept, or being computed (requests that arrive meanwhile wait for that one computation,
+    not one each), or computed now. On the event loop only, so it needs no lock; the computation is a task of its
+    own, so a client that leaves cancels its wait, not the computation the others wait for."""
+    if s.answer_key is not None:
+        return s.answer_key
+    if s.answer_key_job is None:
+        s.answer_key_job = asyncio.ensure_future(compute_answer_key(s))
+    return await asyncio.shield(s.answer_key_job)
+
+
 async def get_answers(request: Request) -> Response:
     from dlexam.errors import UserError
-    from dlexam.plain import dumps
 
     query_fields(request)
-    try:  # in a thread of its own, not one of the two compute slots: the first call takes ~10 s
-        key = await anyio.to_thread.run_sync(state(request).answer_key)
+    try:
+        return json_response(await answer_key_bytes(state(request)))
     except UserError as exc:  # the exam text is missing (dlexam.shared): nothing to answer from
         raise BadRequest(None, str(exc), 503) from None
-    return json_response(dumps(key, ensure_ascii=False))
 
 
 async def get_answer_links(request: Request) -> Response:

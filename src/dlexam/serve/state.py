@@ -72,8 +72,8 @@ class ServerState:
     pool: object | None = None  # dlexam.serve.workers.WorkerPool with --workers N > 0
     _compiled: OrderedDict = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _answers: list | None = None
-    _answers_lock: threading.Lock = field(default_factory=threading.Lock)
+    answer_key: bytes | None = None  # /api/answers's bytes, once computed (serve.api_models.answer_key_bytes)
+    answer_key_job: object | None = None  # the asyncio task computing them, while it runs
 
     def compiled_sorter(self, spec: str):
         """The compiled exact solver for vocabulary `spec` (A-D, A-Z, any letter range, or N <= 100)."""
@@ -99,15 +99,6 @@ class ServerState:
             while len(self._compiled) > COMPILED_CACHE:
                 self._compiled.popitem(last=False)
         return sorter
-
-    def answer_key(self) -> list[dict]:
-        """`dlexam answers --json`'s list, computed on first use and kept (about 10 s of work)."""
-        with self._answers_lock:
-            if self._answers is None:
-                from dlexam.answers import answer_key
-
-                self._answers = [a.to_dict() for a in answer_key()]
-            return self._answers
 
 
 def load_cnn(path: Path | None):
