@@ -206,3 +206,59 @@ def test_a_bmp_of_negative_width_is_refused_as_an_impossible_size(tmp_path, caps
     assert "more pixels" not in line
     with pytest.raises(UserError, match="impossible size"):
         image_header(bytes(data))
+
+
+def jpeg(kind: str, h: int = 120, w: int = 160) -> bytes:
+    """A JPEG of a smooth colour pattern: `kind` baseline, progressive, restart (a restart marker every 3 blocks),
+    restart rows (one every row of blocks), optimized (its own Huffman tables) or grey."""
+    rgb = np.stack([pattern(h, w), pattern(h, w, 1), pattern(h, w, 2)], axis=-1)
+    options = {"baseline": {}, "progressive": {"progressive": True}, "restart": {"restart_marker_blocks": 3},
+               "restart rows": {"restart_marker_rows": 1}, "optimized": {"optimize": True, "quality": 60},
+               "grey": {}}[kind]
+    img = Image.fromarray(rgb[..., 0] if kind == "grey" else rgb)
+    return encoded(img, "JPEG", quality=options.pop("quality", 90), **options)
+
+
+JPEG_KINDS = ["baseline", "progressive", "restart", "restart rows", "optimized", "grey"]
+
+
+@pytest.mark.parametrize("kind", JPEG_KINDS)
+@pytest.mark.parametrize("kept", [0.5, 0.8, 0.97])
+def test_a_jpeg_cut_short_then_closed_with_its_end_marker_is_refused(kind, kept):
+    """Cut inside its compressed data, then given an end-of-image marker (FFD9): Pillow decodes it, the missing blocks
+    grey, dropping libjpeg's "Premature end of JPEG file" warning, and it got a prediction. Refused as a file cut
+    short without the marker is."""
+    whole = jpeg(kind)
+    cut = whole[: int(len(whole) * kept)] + b"\xff\xd9"
+    pillow_reads = kind != "progressive" or kept > 0.9  # a progressive JPEG cut in an earlier scan: Pillow refuses
+    if pillow_reads:  # the premise: Pillow reads it without a word
+        with Image.open(io.BytesIO(cut)) as img:
+            img.load()
+    with pytest.raises(UserError, match="damaged or cut short"):
+        read_image(whole[: int(len(whole) * kept)])  # the plain cut: refused before too
+    with pytest.raises(UserError, match=r"^the file is not a readable image: it is damaged or cut short \(") as e:
+        read_image(cut)
+    assert ("Premature end of JPEG file" in str(e.value)) == pillow_reads
+
+
+def test_a_large_jpeg_cut_short_is_refused_at_its_reduced_size_too(tmp_path, capsys):
+    """Decoded at 1/8 of its size (libjpeg's own scaling): the check decodes at that size too. `svhn predict`: exit
+    status 2, one line."""
+    from .helpers import refused_here
+
+    whole = jpeg("baseline", 1536, 2048)
+    assert image_header(whole).draft_scale == 8
+    path = tmp_path / "cut.jpg"
+    path.write_bytes(whole[: len(whole) * 2 // 3] + b"\xff\xd9")
+    refused_here(["svhn", "predict", str(path)], capsys, "damaged or cut short", "Premature end of JPEG file",
+                 str(path))
+
+
+@pytest.mark.parametrize("kind", JPEG_KINDS)
+def test_whole_jpegs_are_read_as_pillow_decodes_them_whatever_follows_their_end(kind):
+    """Progressive, with restart markers, with bytes after the end marker (a camera's trailer, another file's bytes):
+    read, and exactly as padding Pillow's decode then resizing it (images under 512 pixels a side)."""
+    whole = jpeg(kind)
+    want = padded_then_resized(Image.open(io.BytesIO(whole)))
+    for data in (whole, whole + b"\x00trailer \xff\xd8\xff\xe0 after the end marker\xff\xd9", whole + b"\xff\xd9"):
+        assert np.array_equal(read_image(data).numpy(), want), kind

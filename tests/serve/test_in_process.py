@@ -233,3 +233,22 @@ def test_a_bmp_of_negative_width_is_an_impossible_size_not_too_many_pixels(app_s
     d = json.loads(body)
     assert status == 400 and d["field"] == "image" and "impossible size" in d["error"], d
     assert "more pixels" not in d["error"], d
+
+
+def test_a_jpeg_cut_short_then_closed_with_its_end_marker_is_a_400(app_state):
+    """Cut inside its compressed data and given an end-of-image marker, a JPEG upload got a prediction (Pillow
+    decodes its missing blocks grey, dropping libjpeg's warning); it is refused as a file cut short without the
+    marker is, inline and in a worker."""
+    import numpy as np
+    from PIL import Image
+
+    y, x = np.mgrid[0:120, 0:160]
+    buf = io.BytesIO()
+    Image.fromarray((128 + 100 * np.sin(x / 9) * np.cos(y / 13)).astype(np.uint8)).save(buf, "JPEG", quality=90)
+    whole = buf.getvalue()
+    inline, pooled = states(app_state, RecordingPool())
+    for st in (inline, pooled):
+        assert call(st, "POST", "/api/svhn/predict", body=whole, kind="image/jpeg")[0] == 200
+        for cut in (whole[: len(whole) // 2], whole[: len(whole) // 2] + b"\xff\xd9"):
+            status, body = call(st, "POST", "/api/svhn/predict", body=cut, kind="image/jpeg")
+            assert status == 400 and "damaged or cut short" in json.loads(body)["error"], (status, body[:200])

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import threading
 import warnings
 from collections.abc import Iterator
@@ -274,13 +275,91 @@ def read_image(source, *, formats: tuple[str, ...] = FILE_FORMATS, max_pixels: i
         with img:
             header = _checked(img, what, max_pixels)
             img.seek(0)  # an animated GIF, WebP or PNG: its first frame
+            draft = None
             if (s := header.draft_scale) > 1:  # asking for (w // s, h // s) makes libjpeg decode at exactly 1/s
-                img.draft(img.mode, (max(1, header.width // s), max(1, header.height // s)))
+                draft = (max(1, header.width // s), max(1, header.height // s))
+                img.draft(img.mode, draft)
             img.load()
+            if header.format in ("JPEG", "MPO") and _jpeg_cut_short(_file_bytes(source), img, draft):
+                raise UserError(f"{what} is not a readable image: it is damaged or cut short (its compressed data "
+                                "ends before its last scan does: Premature end of JPEG file)")
             with _quiet():
                 orientation = img.getexif().get(EXIF_ORIENTATION, 1)
             gray = to_gray_in_strips(img)
     return torch.from_numpy(svhn_crop(oriented(gray, orientation if isinstance(orientation, int) else 1)))
+
+
+# The start of the marker that ends a scan's entropy-coded data: 0xFF followed by neither 0x00 (a stuffed 0xFF data
+# byte) nor 0xD0-0xD7 (a restart marker, inside the scan). 0xFF 0xFF is a fill byte before that marker.
+_SCAN_END = re.compile(rb"\xff[^\x00\xd0-\xd7]")
+_STANDALONE = {0x01, *range(0xD0, 0xD8)}  # TEM and RST0-7: markers without a length
+# Bytes placed after the last scan's data to find out whether libjpeg wanted more of it (never 0xFF: no marker, no
+# stuffing). libjpeg decodes a scan that ends early on zero bits, so the probe starts with seven 1 bits (0xFE), then
+# well-mixed bits: of 427 cut-short JPEGs whose pixels differ from the whole file's (cut 1 to ~1,000 bytes before
+# their end; baseline, progressive, optimized, restart markers), 7 decoded the same with this probe (all zero bytes:
+# 171), each cut within its last few blocks.
+_PROBE = b"\xfe" + bytes((i * 151 + 17) % 255 for i in range(1023))
+
+
+def _last_scan_end(data: bytes) -> int | None:
+    """Where the entropy-coded data of the first image's last scan ends (the offset of the marker after it), walking
+    the JPEG's markers from SOI to the first EOI as libjpeg does; None where the walk does not reach an EOI after a
+    scan (libjpeg itself then decides: a file without EOI that ends early is refused as cut short already)."""
+    if data[:2] != b"\xff\xd8":
+        return None
+    i, end, n = 2, None, len(data)
+    while i + 1 < n:
+        if data[i] != 0xFF:
+            return None  # not a marker where one must be: left to libjpeg
+        while i < n and data[i] == 0xFF:  # fill bytes
+            i += 1
+        if i >= n:
+            return None
+        marker = data[i]
+        i += 1
+        if marker == 0xD9:  # EOI
+            return end
+        if marker in _STANDALONE:
+            continue
+        if i + 2 > n or (length := int.from_bytes(data[i : i + 2], "big")) < 2:
+            return None
+        i += length
+        if marker == 0xDA:  # SOS: its entropy-coded data follows, up to the next marker
+            m = _SCAN_END.search(data, i)
+            if m is None:
+                return None
+            end = i = m.start()
+    return None
+
+
+def _jpeg_cut_short(data: bytes, img, draft: tuple[int, int] | None) -> bool:
+    """Whether the JPEG `data`, decoded as `img` (loaded; asked to decode at `draft`), ends its last scan early: cut
+    short, then closed with an EOI marker, which libjpeg decodes with the missing blocks grey and only a warning
+    ("Premature end of JPEG file") that Pillow drops.
+
+    The test: decode it again with :data:`_PROBE` placed between the last scan's data and the marker after it. A scan
+    that is complete never reads past its last block (libjpeg skips bytes before a marker as extraneous), so the two
+    decodes are identical, whatever the scan (baseline, progressive, with restart markers) and whatever follows the
+    EOI; a scan that ends early decodes the probe's bytes as its missing blocks instead of grey. Sound, then: a
+    difference is proof that libjpeg ran out of data in a scan (never a valid file refused). Not complete: a cut whose
+    missing bits the probe's decode as libjpeg's own filling does is missed (measured at :data:`_PROBE`)."""
+    from PIL import Image
+
+    end = _last_scan_end(data)
+    if end is None:
+        return False
+    with Image.open(io.BytesIO(data[:end] + _PROBE + data[end:]), formats=("JPEG", "MPO")) as probed:
+        if draft is not None:
+            probed.draft(img.mode, draft)
+        probed.load()
+        return probed.mode != img.mode or probed.size != img.size or probed.tobytes() != img.tobytes()
+
+
+def _file_bytes(source) -> bytes:
+    if isinstance(source, bytes | bytearray | memoryview):
+        return bytes(source)
+    with open(source, "rb") as f:
+        return f.read()
 
 
 def is_image_folder(root: str | os.PathLike) -> bool:
