@@ -348,7 +348,9 @@ def _jpeg_cut_short(data: bytes, img, draft: tuple[int, int] | None) -> bool:
     end = _last_scan_end(data)
     if end is None:
         return False
-    with Image.open(io.BytesIO(data[:end] + _PROBE + data[end:]), formats=("JPEG", "MPO")) as probed:
+    with _quiet():  # its EXIF data is read as it opens: warnings caught as for the file itself
+        probed = Image.open(io.BytesIO(data[:end] + _PROBE + data[end:]), formats=("JPEG", "MPO"))
+    with probed:
         if draft is not None:
             probed.draft(img.mode, draft)
         probed.load()
