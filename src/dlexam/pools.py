@@ -8,10 +8,19 @@ started for is still its parent (the parent may die before the request is made);
 offers no such request, a thread of the worker watches its parent's id and ends the worker when the
 parent is gone. The pool's workers are started by the thread that submits work, the command's main
 thread, whose end is the process's end.
+
+A pool stopped early ends as Ctrl-C ends a command. The first SIGINT or SIGTERM a worker gets raises
+KeyboardInterrupt or :class:`~dlexam.errors.Terminated` in its task, so the task's folders and locks are
+closed (a later signal is ignored while it cleans up), and the worker then exits instead of taking the next
+task; an idle worker just exits. Before, SIGTERM (sent to the whole process group by `timeout` or a service
+manager) ended a worker where it stood: a report left its experiments' folders behind, each holding a lock
+file. And a pool left by an exception (Ctrl-C or SIGTERM in the parent alone) cancels the tasks not started
+and stops its workers so, rather than waiting for every submitted task to run to its end.
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -50,8 +59,65 @@ def _watch(parent_pid: int) -> None:
     os._exit(1)
 
 
+_busy = False  # a worker: whether it is running a task
+_stopping = False  # a worker: whether a SIGINT or SIGTERM has stopped it
+
+
+def _stop_worker(signum, frame) -> None:
+    """A worker's SIGINT and SIGTERM handler: the first signal ends the task as on Ctrl-C; an idle worker exits."""
+    global _stopping
+    if not _busy:
+        os._exit(128 + signum)
+    if _stopping:  # the task is closing its folders: let it finish
+        return
+    _stopping = True
+    from dlexam.errors import Terminated
+
+    raise Terminated if signum == signal.SIGTERM else KeyboardInterrupt
+
+
+def _start_worker(parent_pid: int) -> None:
+    die_with_parent(parent_pid)
+    signal.signal(signal.SIGINT, _stop_worker)
+    signal.signal(signal.SIGTERM, _stop_worker)
+
+
+def _run_task(fn, *args, **kwargs):
+    """A task in a worker; one stopped by a signal takes no further task, it exits once its own is closed."""
+    global _busy
+    if _stopping:
+        os._exit(1)
+    _busy = True
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        _busy = False
+        if _stopping:
+            sys.stderr.flush()
+            os._exit(1)
+
+
+class _Pool(ProcessPoolExecutor):
+    def submit(self, fn, /, *args, **kwargs):
+        return super().submit(_run_task, fn, *args, **kwargs)
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None:  # nobody will collect the results: stop the workers, as Ctrl-C stops them
+            self.stop()
+        return super().__exit__(exc_type, exc, tb)
+
+    def stop(self) -> None:
+        """Cancel the tasks not started, end the running ones as on Ctrl-C (SIGTERM to each worker: each closes
+        its folders) and wait for the workers to exit."""
+        for pid in list(self._processes or ()):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        self.shutdown(wait=True, cancel_futures=True)
+
+
 def process_pool(workers: int) -> ProcessPoolExecutor:
     """A pool of `workers` fresh processes ("spawn": no forked copy of this process's torch thread
-    pools) that die with this process (:func:`die_with_parent`)."""
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=die_with_parent, initargs=(os.getpid(),))
+    pools) that die with this process (:func:`die_with_parent`) and end their tasks as Ctrl-C ends a command on
+    SIGINT or SIGTERM (see the module docstring); one left by an exception stops its workers so."""
+    return _Pool(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                 initializer=_start_worker, initargs=(os.getpid(),))

@@ -10,6 +10,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from dlexam import checkpoint
 from dlexam.cli import main
 
@@ -36,3 +38,56 @@ def test_sigterm_ends_a_training_run_as_ctrl_c_does_and_it_resumes(tmp_path, cap
     assert main(["sort", "train", "--out", str(out), "--resume", "--steps", "1", "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "--steps" in err and "lock" not in err and "damaged" not in err, err
+
+
+# `dlexam report --quick` with only its experiments section, three experiments and two pool workers: the third waits
+# for a free worker. (The command line offers no way to pick experiments; the test size is set here.)
+_REPORT = """
+import functools, sys
+import dlexam.report
+from dlexam.report import build
+from dlexam.cli import main
+every = build.default_sections
+build.default_sections = lambda: [s for s in every() if s.id == "experiments"]
+dlexam.report.ReportSettings = functools.partial(
+    dlexam.report.ReportSettings, experiments=("separable-logreg", "attention-temperature", "pooling"), jobs=2)
+sys.exit(main(["report", "--quick", "--out", sys.argv[1]]))
+"""
+
+
+@pytest.mark.parametrize("signum, group, status", [
+    (signal.SIGTERM, True, 143),  # `timeout`, a service manager: the whole process group
+    (signal.SIGTERM, False, 143),  # `kill PID`: the command alone
+    (signal.SIGINT, True, 130),  # Ctrl-C, the yardstick
+], ids=["sigterm-group", "sigterm-parent", "ctrl-c"])
+def test_a_report_stopped_while_its_pool_works_leaves_what_ctrl_c_leaves(tmp_path, signum, group, status):
+    """Before, SIGTERM to the group killed the pool's workers where they stood: each experiment folder was left with
+    their lock file and nothing else; SIGTERM to the command alone (and Ctrl-C where a task waited) let the pool run
+    every submitted experiment to its end first. Now each running experiment closes its folder as on Ctrl-C, the
+    waiting one never starts, and every folder the report made and left unused goes again."""
+    out = tmp_path / "new" / "report"
+    p = subprocess.Popen([sys.executable, "-c", _REPORT, str(out)], stderr=subprocess.PIPE, text=True,
+                         start_new_session=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    try:
+        deadline = time.monotonic() + 120
+        working = [out / "experiments" / n / ".dlexam.lock" for n in ("separable-logreg", "attention-temperature")]
+        while not all(f.exists() for f in working):  # both workers have opened their experiment's run folder
+            assert p.poll() is None and time.monotonic() < deadline, p.stderr.read()[-2000:]
+            time.sleep(0.05)
+        time.sleep(0.3)
+        (os.killpg if group else os.kill)(p.pid, signum)
+        _, err = p.communicate(timeout=90)
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+    assert p.returncode == status, err[-2000:]
+    assert err.splitlines()[-1] == ("dlexam: terminated" if signum == signal.SIGTERM else "dlexam: interrupted")
+    assert "Traceback" not in err, err[-2000:]
+    left = {d.name: sorted(f.name for f in d.iterdir()) for d in (out / "experiments").iterdir()} \
+        if (out / "experiments").exists() else {}
+    assert "pooling" not in left  # it waited for a worker: it never ran
+    for name, files in left.items():  # only an experiment that finished before the signal is kept, all of it
+        assert "result.json" in files, (name, files)
+    if not left:  # nothing of dlexam's was written: the folders the report made are gone, lock and all
+        assert not (tmp_path / "new").exists(), sorted(str(f) for f in tmp_path.rglob("*"))
