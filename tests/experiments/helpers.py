@@ -35,3 +35,62 @@ def check_result(result: dict, out_dir: Path, name: str) -> None:
     assert on_disk == json.loads(json.dumps(result))
     leftovers = [p.name for p in out_dir.iterdir() if p.name.endswith(".tmp")]
     assert not leftovers
+
+
+
+def _covered(xy, axes_box, legend_box) -> int:
+    """How many of the display points `xy` lie inside the axes (where they are drawn) and under the legend."""
+    import numpy as np
+
+    xy = xy[np.all(np.isfinite(xy), axis=1)]
+    xy = xy[(xy[:, 0] >= axes_box.x0) & (xy[:, 0] <= axes_box.x1) &
+            (xy[:, 1] >= axes_box.y0) & (xy[:, 1] <= axes_box.y1)]
+    return int(np.sum((xy[:, 0] > legend_box.x0) & (xy[:, 0] < legend_box.x1) &
+                      (xy[:, 1] > legend_box.y0) & (xy[:, 1] < legend_box.y1)))
+
+
+def _along(xy, samples: int = 25):
+    """Points along each straight segment between consecutive display points (as matplotlib draws a line)."""
+    import numpy as np
+
+    if len(xy) < 2:
+        return xy
+    t = np.linspace(0, 1, samples)[:, None, None]
+    return (xy[:-1][None] * (1 - t) + xy[1:][None] * t).reshape(-1, 2)
+
+
+def legend_overlaps(fig, pad_px: float = 2.0) -> list[str]:
+    """Where a legend of `fig` covers data: for each axes' legend, the lines (each vertex and points along each
+    segment, as matplotlib draws them: straight between the transformed vertices), scatter points and error bars
+    of that axes that fall inside the legend's box in display coordinates (matplotlib's own transforms and the
+    legend's drawn extent are the oracle). Only points inside the axes count: those outside are not drawn."""
+    import numpy as np
+    from matplotlib.collections import LineCollection, PathCollection
+
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    found = []
+    for ax in fig.axes:
+        legend = ax.get_legend()
+        if legend is None or not legend.get_visible():
+            continue
+        box = legend.get_window_extent(renderer).padded(pad_px)
+        for line in ax.get_lines():
+            if line.get_visible() and len(line.get_xydata()):
+                xy = line.get_transform().transform(np.asarray(line.get_xydata(), float))
+                if (n := _covered(_along(xy) if line.get_linestyle() not in ("None", "", " ") else xy, ax.bbox, box)):
+                    found.append(f"{ax.get_title()!r}: line {line.get_label()!r}, {n} points under the legend")
+        for coll in ax.collections:
+            if not coll.get_visible():
+                continue
+            if isinstance(coll, PathCollection):
+                xy = coll.get_offset_transform().transform(np.asarray(coll.get_offsets(), float))
+            elif isinstance(coll, LineCollection):
+                segs = [coll.get_transform().transform(np.asarray(s, float)) for s in coll.get_segments() if len(s)]
+                xy = np.concatenate([_along(s) for s in segs]) if segs else np.zeros((0, 2))
+            else:
+                continue
+            if (n := _covered(xy, ax.bbox, box)):
+                found.append(f"{ax.get_title()!r}: {type(coll).__name__} {coll.get_label()!r}, {n} points under "
+                             "the legend")
+    return found

@@ -98,3 +98,26 @@ def test_the_norm_panel_never_draws_below_zero(monkeypatch):
     norm_axes = drawn["separable_logreg_norm_loss.png"].axes[0]
     assert norm_axes.get_ylim()[0] >= 0
     assert min(min(line.get_ydata()) for line in norm_axes.get_lines()) >= 0
+
+
+def test_no_legend_covers_a_curve_or_a_point_in_either_drawing(tmp_path, monkeypatch):
+    """Before, the ||w|| panel's legend covered the last points of ||w|| and both fitted lines (they end in the top
+    right corner), the boundaries' legend covered points of class -1, and the narrow drawing's c/t line ran under its
+    legend. Every drawing is checked just before it is rendered, in display coordinates (`legend_overlaps`)."""
+    from dlexam import figures
+    from dlexam.experiments import ExperimentRun, run_experiment
+
+    from .helpers import legend_overlaps
+
+    render, seen = figures.to_png, []
+
+    def checked(fig, *args, **kwargs):
+        seen.append((fig.axes[0].get_title(), sum(a.get_legend() is not None for a in fig.axes), legend_overlaps(fig)))
+        return render(fig, *args, **kwargs)
+
+    monkeypatch.setattr(figures, "to_png", checked)
+    run_experiment(ExperimentRun("separable-logreg", tmp_path / "out", quick=True))
+    assert [(title, legends) for title, legends, _ in seen] == [
+        ("||w|| grows without bound (~ ln t)", 3)] * 2 + [("Data and decision boundaries w(t)^T x = 0", 1)] * 2
+    assert [found for *_, found in seen] == [[]] * 4
+

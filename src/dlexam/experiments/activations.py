@@ -25,7 +25,7 @@ from dlexam.experiments.deep_mlp import DeepMLP, DeepMLPConfig
 from dlexam.experiments.digits import load_digits
 from dlexam.experiments.results import finish, quick_note, seed_everything
 from dlexam.experiments.training import batches, evaluate, grad_norms, train_steps
-from dlexam.figures import new_figure, save_into
+from dlexam.figures import legend_below, new_figure, save_into
 from dlexam.files import OutputDir
 
 NAME = "activations"
@@ -381,6 +381,6 @@ def _figures(out_dir: OutputDir, cfg: ActivationsConfig, all_runs: dict, at_init
             label=f"{act}, {init} init",
         )
     a.set(title=f"Training loss (moving average, seed {cfg.seeds[0]})", xlabel="SGD step", ylabel="cross-entropy")
-    a.legend(fontsize=8)
+    legend_below(a, fontsize=8)  # inside, it covered the falling tanh and relu curves
     out.append(save_into(out_dir, "activations_training_loss.png", fig, narrow=True))
     return out

@@ -24,7 +24,7 @@ from scipy.optimize import minimize
 from scipy.special import expit
 
 from dlexam.experiments.results import finish, quick_note
-from dlexam.figures import new_figure, save_into
+from dlexam.figures import legend_below, new_figure, save_into
 from dlexam.files import OutputDir
 
 NAME = "separable-logreg"
@@ -318,7 +318,6 @@ def _figures(out_dir: OutputDir, X, y, records, w_svm, nb: dict) -> list[str]:
     a.set_ylim(bottom=0)
     a.set_xscale("log")
     a.set(title="||w|| grows without bound (~ ln t)", xlabel="gradient-descent step t (log)", ylabel="||w(t)||")
-    a.legend(fontsize=8)
     a = ax[0, 1]
     a.loglog(ts[pos], np.asarray(nb["loss"])[pos], "o-", ms=3, label="L(w(t))")
     a.loglog(ts[pos], nb["loss"][-1] * ts[-1] / ts[pos], ":", label="c / t (through the last point)")
@@ -327,13 +326,13 @@ def _figures(out_dir: OutputDir, X, y, records, w_svm, nb: dict) -> list[str]:
         xlabel="gradient-descent step t (log)",
         ylabel="loss L(w(t)) (log)",
     )
-    a.legend(fontsize=8)
     a = ax[0, 2]
     alphas = np.asarray(nb["alpha"])
     a.semilogy(alphas[1:], np.asarray(nb["loss_along_ray"])[1:], "o-", ms=3, label="L(a w*)")
     a.set_xscale("log")
     a.set(title="L(a w*) strictly decreases in a", xlabel="a (log)", ylabel="loss L(a w*) (log)")
-    a.legend(fontsize=8)
+    for a in ax[0]:  # under each panel: the last points of ||w|| and the fits end in a corner, where one covered them
+        legend_below(a, fontsize=8)
     fig.suptitle("Separable logistic regression (Part 1, Q2): no global minimum")
     out = [save_into(out_dir, "separable_logreg_norm_loss.png", fig, narrow=True)]
 
@@ -355,6 +354,6 @@ def _figures(out_dir: OutputDir, X, y, records, w_svm, nb: dict) -> list[str]:
     a.plot(xs, -(w_svm[0] + w_svm[1] * xs) / w_svm[2], "k--", lw=1.5, label="max-margin (SVM)")
     a.set_ylim(X[:, 2].min() - 0.5, X[:, 2].max() + 0.5)
     a.set(title="Data and decision boundaries w(t)^T x = 0", xlabel="feature x1", ylabel="feature x2")
-    a.legend(fontsize=7, loc="best")
+    legend_below(a, fontsize=7)  # the points fill the panel: inside it, the legend covered some
     out.append(save_into(out_dir, "separable_logreg_boundaries.png", fig, narrow=True))
     return out
