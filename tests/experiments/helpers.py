@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from dlexam.experiments.results import RESULT_FILE, VERDICTS
@@ -11,8 +12,21 @@ from dlexam.figures import narrow_name
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
+def check_words(text: str, what: str) -> None:
+    """Text a reader sees (a finding, a claim, an alt text, a caption) is typeset: no space at either end (the pooling
+    finding ended in one), no double space, no "seed(s)" where the count is known, and a sentence after a full stop
+    opens with a capital (the activations finding had "0.12. matched init")."""
+    assert text == text.strip(), f"{what} starts or ends with whitespace: {text[:30]!r}...{text[-30:]!r}"
+    assert "  " not in text, f"{what} has a double space: {text[max(0, text.index('  ') - 40):text.index('  ') + 40]!r}"
+    assert "(s)" not in text, f"{what} says {text[max(0, text.index('(s)') - 30):text.index('(s)') + 3]!r}"
+    lower = re.search(r"(?<!e\.g)(?<!i\.e)(?<!vs)\. [a-z]", text)
+    assert lower is None, f"{what}: a sentence opens in lower case: {text[max(0, lower.start() - 40):lower.end()]!r}"
+
+
 def check_result(result: dict, out_dir: Path, name: str) -> None:
     assert result["name"] == name
+    check_words(result["finding"], f"{name}'s finding")
+    check_words(result["claim"], f"{name}'s claim")
     assert result["quick"] is True
     assert result["verdict"] in VERDICTS
     assert len(result["claim"]) > 40 and result["claim_source"]
@@ -31,6 +45,8 @@ def check_result(result: dict, out_dir: Path, name: str) -> None:
         said = result["captions"][p.name]  # what it shows, in words: not its file name
         assert len(said["alt"].split()) >= 8 and len(said["caption"].split()) >= 8
         assert ".png" not in said["alt"] + said["caption"]
+        check_words(said["alt"], f"{p.name}'s alt text")
+        check_words(said["caption"], f"{p.name}'s caption")
     on_disk = json.loads((out_dir / RESULT_FILE).read_text())
     assert on_disk == json.loads(json.dumps(result))
     leftovers = [p.name for p in out_dir.iterdir() if p.name.endswith(".tmp")]

@@ -88,7 +88,7 @@ def test_softmax_counts_as_the_fix_only_where_every_seed_shows_it():
     verdict, finding = A._verdict(cfg, _runs([0.7, 0.7, 0.7], [1.2, 1.1, 1.2]))
     assert verdict == "partly supported" and "better than argmax in every one of the 3 seeds" in finding
     verdict, finding = A._verdict(cfg, _runs([0.7, 1.3, 0.7], [1.2, 1.1, 1.2]))  # worse in one seed
-    assert verdict == "not supported" and "better than argmax in 2 of 3 seed(s) only" in finding
+    assert verdict == "not supported" and "better than argmax in 2 of 3 seeds only" in finding
     verdict, finding = A._verdict(A.AttentionTemperatureConfig(seeds=(0,)), _runs([0.7], [1.2]))
     assert verdict == "inconclusive" and "one seed cannot tell" in finding
 

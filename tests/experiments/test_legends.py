@@ -49,3 +49,4 @@ def test_the_narrow_drawing_puts_every_legend_under_its_panel():
             assert box.y1 <= a.xaxis.label.get_window_extent(renderer).y0 and box.y0 >= 0
     finally:
         pyplot().close(fig)
+

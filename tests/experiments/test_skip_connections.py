@@ -68,7 +68,7 @@ def test_the_verdict_never_says_supported_for_what_it_does_not_measure():
     mean, models = _rows([0.78, 0.79, 0.77], [0.67, 0.66, 0.68])  # the residual net ahead in every seed
     verdict, finding = _verdict(SkipConfig(), mean, models)
     assert verdict == "partly supported"
-    assert "ahead in 3 of 3 seed(s)" in finding and "generalises somewhat better" in finding
+    assert "ahead in 3 of 3 seeds" in finding and "generalises somewhat better" in finding
     assert "Not measured: feature reuse" in finding
 
 

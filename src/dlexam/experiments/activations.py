@@ -23,7 +23,7 @@ import torch
 
 from dlexam.experiments.deep_mlp import DeepMLP, DeepMLPConfig
 from dlexam.experiments.digits import load_digits
-from dlexam.experiments.results import finish, quick_note, seed_everything
+from dlexam.experiments.results import counted, finish, quick_note, seed_everything
 from dlexam.experiments.training import batches, evaluate, grad_norms, train_steps
 from dlexam.figures import legend_below, new_figure, save_into
 from dlexam.files import OutputDir
@@ -175,7 +175,7 @@ def run(out_dir: OutputDir, quick: bool = False) -> dict:
         full = ActivationsConfig()
         finding = quick_note(
             f"{cfg.depth} hidden blocks instead of {full.depth}, {cfg.steps:,} SGD steps instead of {full.steps:,}, "
-            f"{cfg.trained_seeds} trained seed(s) instead of {full.trained_seeds}",
+            f"{counted(cfg.trained_seeds, 'trained seed')} instead of {full.trained_seeds}",
             f"the per-block gradient factors at initialisation, on which the verdict rests, are measured as in the "
             f"full run, for all {len(cfg.seeds)} seeds; the validation accuracies after so few steps say little.",
         ) + finding
@@ -220,7 +220,7 @@ def _verdict(cfg: ActivationsConfig, table: list[dict]) -> tuple[str, str]:
         f"gradient is factor^{L} of the last's); validation accuracy "
         + (f"over the {trained} trained seeds." if trained > 1 else f"of the one trained seed ({cfg.seeds[0]}).")
     ]
-    for init, label in (("default", "PyTorch default init"), ("matched", "matched init (Glorot / He)")):
+    for init, label in (("default", "PyTorch default init"), ("matched", "Matched init (Glorot / He)")):
         parts.append(f"{label}: " + "; ".join(describe(a, init) for a in ACTS) + ".")
     sig_vanishes = vanish[("sigmoid", "default")] and vanish[("sigmoid", "matched")]
     tanh_vanishes = vanish[("tanh", "default")] and vanish[("tanh", "matched")]

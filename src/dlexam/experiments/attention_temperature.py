@@ -25,7 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from dlexam.experiments.results import finish, quick_note, seed_everything
+from dlexam.experiments.results import counted, finish, quick_note, seed_everything
 from dlexam.figures import new_figure, save_into
 from dlexam.files import OutputDir
 from dlexam.geoff import exam_model
@@ -259,7 +259,7 @@ def _verdict(cfg: AttentionTemperatureConfig, runs: dict) -> tuple[str, str]:
             f", better than argmax in every one of the {k} seeds (lower loss, greedy accuracy at least as high, "
             "seed against seed): softmax attention fixes the 'W_Q, W_K never change' problem, as the exam says"
             if softmax_better
-            else f", better than argmax in {sum(better)} of {k} seed(s) only: the seeds do not bear out a lead"
+            else f", better than argmax in {sum(better)} of {counted(k, 'seed')} only: the seeds do not bear out a lead"
             if k >= 2
             else ": one seed cannot tell a lead over argmax from what another seed would change"
         )
@@ -325,9 +325,9 @@ def _captions(cfg: AttentionTemperatureConfig, runs: dict) -> dict[str, dict[str
         },
         "attention_temperature_movement.png": {
             "alt": f"Grouped bar chart of how far each of {', '.join(MATRICES)} moved from its start (Frobenius "
-                   f"distance, mean of {n} seed(s) with bars from the least to the most), one bar per training "
-                   f"temperature ({schedules}); a bar of exactly 0 in every seed is labelled 0.",
-            "caption": f"Distance moved (mean of {n} seed(s)): " + "; ".join(
+                   f"distance, mean of {counted(n, 'seed')} with bars from the least to the most), one bar per "
+                   f"training temperature ({schedules}); a bar of exactly 0 in every seed is labelled 0.",
+            "caption": f"Distance moved (mean of {counted(n, 'seed')}): " + "; ".join(
                 f"{s}: " + ", ".join(f"{k} {_moved(rs, k):.3g}" for k in MATRICES) for s, rs in runs.items()) + ".",
         },
         "attention_temperature_gradients.png": {

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from dlexam.experiments.memory import peak_rss_step, saved_tensor_bytes
 from dlexam.experiments.noise import minibatch_noise
 from dlexam.experiments.ranking import rank_batch_sizes, ranking_text
-from dlexam.experiments.results import finish, quick_note, seed_everything
+from dlexam.experiments.results import counted, finish, quick_note, seed_everything
 from dlexam.experiments.svhn_like import load_svhn_like, preprocess
 from dlexam.experiments.training import batches, evaluate, train_steps
 from dlexam.figures import new_figure, save_into
@@ -233,7 +233,7 @@ def run(out_dir: OutputDir, quick: bool = False) -> dict:
         full = BatchSizeConfig()
         finding = quick_note(
             f"{cfg.n_train:,} images instead of {full.n_train:,}, {len(cfg.seeds)} seeds instead of "
-            f"{len(full.seeds)}, {cfg.epochs} epoch(s) or {cfg.budget_s:g} CPU s of training instead of "
+            f"{len(full.seeds)}, {counted(cfg.epochs, 'epoch')} or {cfg.budget_s:g} CPU s of training instead of "
             f"{full.epochs} or {full.budget_s:g} s",
             "noise, time and memory are measured as in the full run; the accuracies after so little training "
             "compare the batch sizes only roughly.",
@@ -303,7 +303,7 @@ def _verdict(cfg: BatchSizeConfig, sizes: list[int], nb: dict) -> tuple[str, str
         )
         + f"Memory grows with B: autograd keeps {saved[0]:.2f} MiB at B = {b_lo} and {saved[-1]:.1f} MiB at "
         f"B = {b_hi} ({rss_text}). "
-        + ranking_text(nb["ranking"]["epochs"], f"After {cfg.epochs} epoch(s)")
+        + ranking_text(nb["ranking"]["epochs"], f"After {counted(cfg.epochs, 'epoch')}")
         + "; " + ranking_text(nb["ranking"]["budget"], f"with a {cfg.budget_s:g} s CPU budget")
         + "; " + ranking_text(nb["ranking"]["iterations"], f"after {cfg.iterations} updates")
         + ". " + iterations_text
@@ -352,11 +352,11 @@ def _captions(cfg: BatchSizeConfig, sizes: list[int], nb: dict) -> dict[str, dic
                        + (f" and is 0 at B = N = {b_hi}." if b_hi >= cfg.n_train else "."),
         },
         "batch_size_accuracy_memory.png": {
-            "alt": f"Two charts against the batch size B on a log axis: test accuracy after {cfg.epochs} epoch(s), "
-                   f"after {cfg.budget_s:g} CPU seconds and after {cfg.iterations} updates, the mean of "
-                   f"{len(cfg.seeds)} seeds with bars from the worst to the best seed; and the memory of one "
-                   "training step in MiB (log), saved for backward and peak RSS growth.",
-            "caption": ranking_text(nb["ranking"]["epochs"], f"After {cfg.epochs} epoch(s)") + "; "
+            "alt": f"Two charts against the batch size B on a log axis: test accuracy after "
+                   f"{counted(cfg.epochs, 'epoch')}, after {counted(cfg.budget_s, 'CPU second')} and after "
+                   f"{cfg.iterations} updates, the mean of {len(cfg.seeds)} seeds with bars from the worst to the best "
+                   "seed; and the memory of one training step in MiB (log), saved for backward and peak RSS growth.",
+            "caption": ranking_text(nb["ranking"]["epochs"], f"After {counted(cfg.epochs, 'epoch')}") + "; "
                        + ranking_text(nb["ranking"]["budget"], f"with a {cfg.budget_s:g} s CPU budget") + "; "
                        + ranking_text(nb["ranking"]["iterations"], f"after {cfg.iterations} updates")
                        + f". Autograd keeps {saved[b_lo]:.2f} MiB at B = {b_lo} and {saved[b_hi]:.1f} MiB at "
@@ -393,7 +393,7 @@ def _figures(out_dir: OutputDir, cfg: BatchSizeConfig, sizes: list[int], nb: dic
 
     fig, ax = new_figure(2, 1)
     a = ax[0, 0]
-    for key, fmt, label in (("epochs", "o-", f"after {cfg.epochs} epoch(s)"),
+    for key, fmt, label in (("epochs", "o-", f"after {counted(cfg.epochs, 'epoch')}"),
                             ("budget", "s-", f"after {cfg.budget_s:g} CPU s"),
                             ("iterations", "^-", f"after {cfg.iterations} updates")):
         r = nb["ranking"][key]

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from dlexam.experiments.results import finish, quick_note, seed_everything
+from dlexam.experiments.results import counted, finish, quick_note, seed_everything
 from dlexam.experiments.svhn_like import load_svhn_like, preprocess
 from dlexam.experiments.training import batches, train_steps
 from dlexam.figures import new_figure, save_into
@@ -152,7 +152,7 @@ def run(out_dir: OutputDir, quick: bool = False) -> dict:
         pool: {str(d): {k: stat(pool, d, k) for k in ("accuracy", "consistency")} for d in SHIFTS} for pool in POOLS
     }
     verdict, measured, judged = _verdict(cfg, summary)
-    finding = measured + judged
+    finding = measured + " " + judged
     figures = _figures(out_dir, cfg, summary, data)
     if quick:  # too little training to say anything about robustness: say so, and judge nothing
         full = PoolingConfig()
@@ -199,12 +199,12 @@ def _verdict(cfg: PoolingConfig, s: dict) -> tuple[str, str, str]:
         who = "neither max nor average pooling is clearly more shift-robust than the other here"
     pooling_helps = all(cons3[p] > cons3["none"] + margin for p in ("max", "avg"))
     measured = (
-        f"Unshifted test accuracy (mean of {n} seed(s)): max pooling {m('max', 0, 'accuracy'):.1%}, average "
+        f"Unshifted test accuracy (mean of {counted(n, 'seed')}): max pooling {m('max', 0, 'accuracy'):.1%}, average "
         f"pooling {m('avg', 0, 'accuracy'):.1%}, no pooling (subsampling) {m('none', 0, 'accuracy'):.1%}. "
         f"A 1-pixel shift leaves {cons1['max']:.1%} (max), {cons1['avg']:.1%} (avg) and {cons1['none']:.1%} "
         f"(none) of the predictions unchanged; a 3-pixel shift {cons3['max']:.1%}, {cons3['avg']:.1%} and "
         f"{cons3['none']:.1%}, with accuracy falling by {100 * drop['max']:.1f}, {100 * drop['avg']:.1f} and "
-        f"{100 * drop['none']:.1f} points. "
+        f"{100 * drop['none']:.1f} points."
     )
     judged = (
         (
@@ -235,7 +235,7 @@ def _captions(cfg: PoolingConfig, s: dict) -> dict[str, dict[str, str]]:
                    f"directions), one line per network ({', '.join(LABELS[p] for p in POOLS)}), with error bars "
                    "of one standard deviation over seeds, on axes from 0 to 1: accuracy on the shifted test images, "
                    "and the fraction of predictions the shift leaves unchanged.",
-            "caption": f"After a {last}-pixel shift (mean of {len(cfg.seeds)} seed(s)): "
+            "caption": f"After a {last}-pixel shift (mean of {counted(len(cfg.seeds), 'seed')}): "
                        f"accuracy {at_last('accuracy')}; "
                        f"predictions unchanged {at_last('consistency')}.",
         },

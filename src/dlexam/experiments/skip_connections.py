@@ -20,7 +20,7 @@ import torch
 from dlexam.experiments.activations import per_block_factor
 from dlexam.experiments.deep_mlp import DeepMLP, DeepMLPConfig
 from dlexam.experiments.digits import load_digits
-from dlexam.experiments.results import finish, quick_note, seed_everything
+from dlexam.experiments.results import counted, finish, quick_note, seed_everything
 from dlexam.experiments.training import batches, evaluate, grad_norms, train_steps
 from dlexam.figures import legend_below, new_figure, save_into
 from dlexam.files import OutputDir
@@ -185,11 +185,11 @@ def _verdict(cfg: SkipConfig, row: dict, models: dict) -> tuple[str, str]:
             f"Overfitting, on {cfg.n_train:,} training images: the residual net ends with train/val accuracy "
             f"{res['train acc']:.0%}/{res['val acc']:.0%} (gap {res['gap (train-val acc)']:.1%}), the plain "
             f"net with He init, which also fits, {he['train acc']:.0%}/{he['val acc']:.0%} (gap "
-            f"{he['gap (train-val acc)']:.1%}); means over {n} seed(s). "
+            f"{he['gap (train-val acc)']:.1%}); means over {counted(n, 'seed')}. "
             + (
                 f"Compared at equal fit, when training accuracy first reached {FIT:.0%}, validation accuracy "
                 f"was {res[key]:.0%} (residual) against {he[key]:.0%} (plain, He); the residual net was ahead "
-                f"in {wins} of {n} seed(s). "
+                f"in {wins} of {counted(n, 'seed')}. "
                 if both_fit
                 else ""
             )

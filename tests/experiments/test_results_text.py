@@ -1,0 +1,12 @@
+"""The words of an experiment's result: counts in words (the findings' and captions' typesetting is checked for
+every experiment by `helpers.check_words`, from each experiment's own test)."""
+
+from __future__ import annotations
+
+
+def test_a_count_names_its_noun_in_the_singular_only_for_one():
+    from dlexam.experiments.results import counted
+
+    assert [counted(1, "seed"), counted(3, "seed"), counted(0, "epoch"), counted(1.0, "CPU second"),
+            counted(15.5, "CPU second"), counted(16384, "image")] == \
+        ["1 seed", "3 seeds", "0 epochs", "1 CPU second", "15.5 CPU seconds", "16,384 images"]
