@@ -171,7 +171,8 @@ def _legends_below(fig, legends: dict) -> list:
 def _legends_under_panels(fig) -> None:
     """Every legend of a narrow drawing goes under its panel: placed inside a narrow panel, matplotlib's best place
     still covered the data of 9 of the experiments' 14 narrow figures with legends; a legend wider than its panel
-    had squeezed the panel to a sliver."""
+    had squeezed the panel to a sliver. The figure grows by each row's tallest legend, so the panels keep their
+    height."""
     legends = {}
     for a in fig.axes:
         legend = a.get_legend()
@@ -180,8 +181,17 @@ def _legends_under_panels(fig) -> None:
         handles, labels = a.get_legend_handles_labels()
         size = legend.get_texts()[0].get_fontsize() if legend.get_texts() else None
         legends[a] = ((handles, labels), {"fontsize": size})
-    if legends:
-        _legends_below(fig, legends)
+    if not legends:
+        return
+    _legends_below(fig, legends)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    rows: dict[int, float] = {}  # a grid row -> the height of its tallest legend, in inches
+    for a in legends:
+        row = a.get_subplotspec().rowspan.start
+        rows[row] = max(rows.get(row, 0.0), a.get_legend().get_window_extent(renderer).height / fig.dpi + 0.05)
+    width, height = fig.get_size_inches()
+    fig.set_size_inches(width, height + sum(rows.values()))
 
 
 def save_png(fig, path: str | os.PathLike, dpi: int = DPI) -> str:

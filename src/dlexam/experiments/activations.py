@@ -322,6 +322,8 @@ def _captions(cfg: ActivationsConfig, table: list[dict]) -> dict[str, dict[str, 
 
 def _figures(out_dir: OutputDir, cfg: ActivationsConfig, all_runs: dict, at_init: dict) -> list[str]:
     """At initialisation every seed (the first one labelled); during training the first seed."""
+    from matplotlib.ticker import MaxNLocator
+
     runs = {k: rs[0] for k, rs in all_runs.items()}
     colors = {"sigmoid": "tab:blue", "tanh": "tab:orange", "relu": "tab:green"}
     blocks = np.arange(1, cfg.depth + 1)
@@ -339,6 +341,7 @@ def _figures(out_dir: OutputDir, cfg: ActivationsConfig, all_runs: dict, at_init
             xlabel="hidden block (1 = nearest the input)",
             ylabel="||dL/dW_l||_F (log)",
         )
+        a.xaxis.set_major_locator(MaxNLocator(integer=True))  # blocks are whole: the narrow drawing had 2.5, 7.5
         a.legend()
     fig.suptitle(f"Per-layer gradient norms in a {cfg.depth}-block MLP at initialisation (Part 2.2): "
                  f"{len(cfg.seeds)} seeds, seed {cfg.seeds[0]} marked, the others thin")
@@ -363,6 +366,7 @@ def _figures(out_dir: OutputDir, cfg: ActivationsConfig, all_runs: dict, at_init
                 xlabel="hidden block (1 = input side)",
                 ylabel="||dL/dW_l|| (log)",
             )
+            a.xaxis.set_major_locator(MaxNLocator(integer=True))
             a.legend(fontsize=7)
     fig.suptitle(f"Per-layer gradient norms during training (SGD, seed {cfg.seeds[0]})")
     out.append(save_into(out_dir, "activations_grad_norms_training.png", fig, narrow=True))
