@@ -216,6 +216,24 @@ def test_a_number_beyond_floats_range_is_as_wrong_as_any_far_off_number(far):
         assert g.score < FULL and field(g, aid).points == 0
 
 
+@pytest.mark.parametrize("far", ["1e400", "-1e400"])
+def test_a_matrix_cell_beyond_floats_range_is_as_wrong_as_any_far_off_cell(far):
+    """"1e400" in a cell of a matrix answered in full: the search for one mistake that explains the whole matrix
+    (times one factor) took float() of it, and `dlexam grade` ended in an OverflowError traceback. Oracle: it grades
+    exactly as a far-off number float can hold does, in the cell of each matrix whose key is not 0."""
+    matrices = [aid for aid, (_, f) in V.fields().items() if f.kind == "matrix"]
+    assert matrices
+    for aid in matrices:
+        answer = V.fields()[aid][1].answer
+        i, j = next((i, j) for i, r in enumerate(answer) for j, x in enumerate(r) if x)
+        sub, plain = key(), key()
+        sub[aid][i][j], plain[aid][i][j] = far, "99999"
+        g, plain_wrong = grade(V, sub), grade(V, plain)
+        assert [(f.id, f.points, f.correct) for f in g.fields] == [
+            (f.id, f.points, f.correct) for f in plain_wrong.fields]
+        assert [w["at"] for w in field(g, aid).wrong] == [[i, j]]
+
+
 def test_a_json_number_of_thousands_of_digits_is_refused_in_plain_words():
     """json's own message advised "use sys.set_int_max_str_digits() to increase the limit" (cut at 100 characters:
     "use sys.set_in")."""

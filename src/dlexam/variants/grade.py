@@ -365,7 +365,10 @@ def matrix_mistake(answer, got) -> tuple[str, range]:
         return "the matrix given is the right one transposed (rows and columns swapped)", every
     if all(got[i][j] == -answer[i][j] for i in every for j in range(cols)):
         return "every entry given has the wrong sign", every
-    nonzero = [(float(got[i][j]), float(answer[i][j])) for i in range(rows) for j in range(cols) if answer[i][j]]
+    try:
+        nonzero = [(float(got[i][j]), float(answer[i][j])) for i in range(rows) for j in range(cols) if answer[i][j]]
+    except OverflowError:  # a cell given beyond float's range ("1e400"): no factor explains it
+        nonzero = []
     zeros_kept = all(got[i][j] == 0 for i in range(rows) for j in range(cols) if not answer[i][j])
     if len(nonzero) > 1 and zeros_kept and nonzero[0][0]:
         c = nonzero[0][0] / nonzero[0][1]
