@@ -6,7 +6,14 @@ the text: "2_16" scored as 216, "٢" as 2, and "1e999999999" built a billion-dig
 cell), so the guard below fails a hang instead of waiting for it.
 
 Oracle: TABLE, written by hand (each text's value, or None for no number), checked against both readers; the key
-of the variant built here by dlexam (with torch), its values typed as str(Fraction) or to 4 decimals."""
+of the variant built here by dlexam (with torch), its values typed as str(Fraction) or to 4 decimals.
+
+They also compare a typed number with the key as `dlexam grade` does (its same_value and near): SAME, written by hand
+from the rule (an exact key: the fraction itself, or any decimal whose nearest double is the key's nearest double,
+such as 0.14285714285714285, 1/7 as a program prints it; a key with a tolerance: within it), is checked against
+grade.grade_field and against the exported grade_exact.exact_score, as a number field and as a matrix cell. The
+exported server compared an exact key with ==, so 0.14285714285714285 for 1/7 earned credit from `dlexam grade`
+and /practice but not from PrairieLearn."""
 
 from __future__ import annotations
 
@@ -18,7 +25,8 @@ from fractions import Fraction
 import pytest
 
 from dlexam.variants import exports, make_variant
-from dlexam.variants.grade import UnreadableAnswer, read_number
+from dlexam.variants.grade import UnreadableAnswer, grade, grade_field, read_number
+from dlexam.variants.model import Field
 
 TABLE = [  # (typed text, its value; None: no number)
     ("1/4", Fraction(1, 4)), ("0.25", Fraction(1, 4)), ("2.5e-1", Fraction(1, 4)), (".5", Fraction(1, 2)),
@@ -32,6 +40,32 @@ TABLE = [  # (typed text, its value; None: no number)
 ]
 BAD_CELLS = ["2_16", "\u0662", "1e999999999", "1e10_000_000"]  # typed into the first cells of a matrix
 HANG_GUARD_S = 60  # the whole run takes about a second; on the old grader "1e999999999" took minutes
+
+# (the key: a Fraction, or (value, tolerance) for an irrational one; typed text; right?), by hand from the rule
+SAME = [
+    (Fraction(1, 7), "1/7", True), (Fraction(1, 7), "2/14", True), (Fraction(1, 7), "1/8", False),
+    (Fraction(1, 7), "0.14285714285714285", True),  # repr(1/7): the double nearest 1/7, written out in full
+    (Fraction(1, 7), "1.4285714285714285e-1", True),
+    # the double itself, exactly (2^-55 apart from its neighbours)
+    (Fraction(1, 7), "0.142857142857142849212692681248881854116916656494140625", True),
+    (Fraction(1, 7), "0.14285714285714286", True),  # 1.08e-17 above it, under half of 2^-55: rounds to it
+    (Fraction(1, 7), "0.1428571428571428", False),  # 4.9e-17 below it: another double
+    (Fraction(1, 7), "0.142857", False), (Fraction(1, 7), "0.1429", False), (Fraction(1, 7), "-1/7", False),
+    (Fraction(1, 3), "0.3333333333333333", True), (Fraction(1, 3), "1/3", True),
+    (Fraction(1, 3), "0.333333333333", False), (Fraction(1, 3), "0.3333", False),
+    (Fraction(-1, 3), "-0.3333333333333333", True), (Fraction(-1, 3), "0.3333333333333333", False),
+    (Fraction(1, 4), "0.25", True), (Fraction(1, 4), "0.2500000000000000001", True),  # 1e-19 off: the same double
+    (Fraction(108), "108", True), (Fraction(108), "108.0", True), (Fraction(108), "1.08e2", True),
+    (Fraction(108), "216/2", True), (Fraction(108), "109", False),
+    (Fraction(108), "108.000000000000001", True),  # 1e-15 off, under half of 2^-46 (108's spacing): 108.0
+    (Fraction(108), "107.99999999999999", False),  # 1e-14 off: the double below 108
+    (Fraction(108), "1e400", False),  # beyond float's range: far from every answer
+    (Fraction(0), "0", True), (Fraction(0), "-0.0", True), (Fraction(0), "1e-300", False),
+    (Fraction(10**400), "1e400", True), (Fraction(10**400), "1.0000000000000001e400", False),  # no double
+    ((2.5, 0.01), "2.5", True), ((2.5, 0.01), "5/2", True), ((2.5, 0.01), "2.505", True), ((2.5, 0.01), "2.495", True),
+    ((2.5, 0.01), "2.52", False), ((2.5, 0.01), "2.48", False), ((2.5, 0.01), "-2.5", False),
+    ((2.5, 0.01), "1e400", False),
+]
 
 V = make_variant(1)
 
@@ -80,14 +114,15 @@ def typed_key(qid: str) -> dict[str, str]:
     return raw
 
 
-def run_exported(tmp_path, cases) -> list[dict]:
-    """RUN in a fresh interpreter without site-packages in the exported course; its rows, one per line."""
+def run_exported(tmp_path, cases, script=RUN, texts=None) -> list[dict]:
+    """`script` (RUN) in a fresh interpreter without site-packages in the exported course; its rows, one per line."""
     for name, data in exports.prairielearn(V).items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_bytes(data)
-    texts = json.dumps([(t, None if value is None else str(value)) for t, value in TABLE])
+    if texts is None:
+        texts = json.dumps([(t, None if value is None else str(value)) for t, value in TABLE])
     try:
-        p = subprocess.run([sys.executable, "-I", "-S", "-c", RUN, texts, json.dumps(cases)], cwd=tmp_path,
+        p = subprocess.run([sys.executable, "-I", "-S", "-c", script, texts, json.dumps(cases)], cwd=tmp_path,
                            capture_output=True, text=True, timeout=HANG_GUARD_S)
     except subprocess.TimeoutExpired as e:
         hung = (e.stdout or b"").decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
@@ -128,3 +163,79 @@ def test_prairielearn_reads_typed_numbers_as_dlexam_grade_does(tmp_path):
                                  for k, t in enumerate(BAD_CELLS)]
     assert bad13["partial"]["in_features"] == 0.0 and bad13["partial"]["shapes"] == 1.0
     assert bad13["feedback"] == [f"in_features: {dlexams_reading('1e10_000_000')}"]
+
+
+COMPARE = r'''
+import json, sys
+sys.path[:0] = ["serverFilesCourse"]
+from fractions import Fraction
+from dlexam.variants.grade_exact import exact_score
+from dlexam.variants.model import Field, Question
+def score(fields, raw):
+    data = {"params": {}, "correct_answers": {}, "submitted_answers": {}, "raw_submitted_answers": raw,
+            "partial_scores": {}}
+    exact_score(Question("T.1", "typed", 1, (), tuple(fields), ()), data)
+    return {k: p["score"] for k, p in data["partial_scores"].items()}
+for key, tolerance, text in json.loads(sys.argv[1]):
+    if tolerance is None:  # an exact key: as a number and as the one cell of a matrix
+        key = Fraction(key)
+        got = score([Field("n", "number", key, Fraction(1, 2)), Field("m", "matrix", ((key,),), Fraction(1, 2))],
+                    {"n": text, "m1": text})
+    else:
+        got = score([Field("n", "number", float(key), Fraction(1), tolerance=tolerance)], {"n": text})
+    print(json.dumps({"text": text, "number": got["n"], "cell": got.get("m")}), flush=True)
+for qid, seed, raw in json.loads(sys.argv[2]):
+    sys.path.insert(0, "questions/dlexam-standard-" + qid)
+    sys.modules.pop("server", None)
+    import server
+    data = {"params": {"seed": seed}, "correct_answers": {}, "submitted_answers": {}, "raw_submitted_answers": raw,
+            "partial_scores": {}}
+    server.grade(data)
+    print(json.dumps({"qid": qid, "partial": {k: p["score"] for k, p in data["partial_scores"].items()}}), flush=True)
+    sys.path.remove("questions/dlexam-standard-" + qid)
+'''
+
+
+def dlexam_grades(key, text: str) -> tuple[bool, bool | None]:
+    """`dlexam grade`'s verdict on `text` for `key` (a Fraction, or (value, tolerance)): as a number field, and as
+    the one cell of a matrix (None for a key with a tolerance: matrices are exact)."""
+    if isinstance(key, Fraction):
+        number = Field("n", "number", key, Fraction(1))
+        cell = Field("m", "matrix", ((key,),), Fraction(1))
+        return (grade_field("T.1.n", "T.1", 1, number, text).correct,
+                grade_field("T.1.m", "T.1", 1, cell, [[text]]).correct)
+    value, tolerance = key
+    number = Field("n", "number", value, Fraction(1), tolerance=tolerance)
+    return grade_field("T.1.n", "T.1", 1, number, text).correct, None
+
+
+def test_the_comparison_table_is_what_dlexam_grade_scores():
+    for key, text, right in SAME:
+        assert dlexam_grades(key, text) == (right, right if isinstance(key, Fraction) else None), (key, text)
+
+
+def beyond_the_last_digit(x: Fraction) -> str:
+    """A key's value typed with a 1 appended 20 digits after the point: another decimal, the same double."""
+    assert x.denominator in (1, 2, 4)  # as a decimal, at most 2 places: 0.25, 1.75
+    return f"{float(x):.2f}" + "0" * 18 + "1"
+
+
+def test_prairielearn_compares_typed_numbers_as_dlexam_grade_does(tmp_path):
+    texts = json.dumps([(str(key), None, text) if isinstance(key, Fraction) else (key[0], key[1], text)
+                        for key, text, _ in SAME])
+    p = V.question("Pr2.2").fields[1]  # P: argmax weights, 1/4 and 1/2 among them
+    assert p.name == "P" and any(x.denominator > 1 for r in p.answer for x in r)
+    long_p = {**typed_key("Pr2.2"), **{f"P{len(r) * i + j + 1}": beyond_the_last_digit(x)
+                                       for i, r in enumerate(p.answer) for j, x in enumerate(r) if x.denominator > 1}}
+    rows = run_exported(tmp_path, [["Pr2-2", V.seed, long_p]], script=COMPARE, texts=texts)
+    *compared, whole = rows
+    for (key, text, right), row in zip(SAME, compared, strict=True):
+        assert row["text"] == text, row
+        want = {"text": text, "number": float(right), "cell": float(right) if isinstance(key, Fraction) else None}
+        assert row == want, (key, row)
+    # the whole question through server.grade, as `dlexam grade` scores the same texts: every cell right
+    submission = {f"Pr2.2.{f.name}": [[long_p[f"{f.name}{len(f.answer[0]) * i + j + 1}"]
+                                       for j in range(len(f.answer[0]))] for i in range(len(f.answer))]
+                  for f in V.question("Pr2.2").fields}
+    assert all(r.correct for r in grade(V, submission).fields if r.question == "Pr2.2")
+    assert whole["partial"] == {"S": 1.0, "P": 1.0}, whole

@@ -31,7 +31,7 @@ from dlexam.errors import UserError
 from dlexam.plain import loads
 from dlexam.spec import text
 from dlexam.variants.model import SUBMISSION_META, Field, Variant
-from dlexam.variants.typed import UnreadableAnswer, foreign, read_text, shown
+from dlexam.variants.typed import UnreadableAnswer, foreign, read_text, scores, shown
 
 MAX_SUBMISSION_BYTES = 1 << 20
 LETTERS = "abcdefghijklmnopqrstuvwxyz"  # a choice's option letters: a = option 1
@@ -295,18 +295,6 @@ def as_written(written, got) -> str:
     return text(got)
 
 
-def same_value(got: Fraction, want: Fraction) -> bool:
-    """An exact answer: the fraction itself, or the double nearest it written out in full (a program's 1/3 as JSON
-    prints it, 0.3333333333333333). No decimal of 12 or fewer digits is that double unless it is the fraction, so a
-    rounded one (0.3333) stays wrong."""
-    if got == want:
-        return True
-    try:
-        return float(got) == float(want)
-    except OverflowError:
-        return False
-
-
 def decimals_written(written) -> int | None:
     """How many digits a decimal answer has after its point ("0.33": 2); None for a fraction, an integer, or
     scientific notation."""
@@ -384,15 +372,6 @@ def matrix_mistake(answer, got) -> tuple[str, range]:
     return "", range(0)
 
 
-def near(got: Fraction, answer: float, tolerance: float) -> bool:
-    """|got - answer| <= tolerance, for a number read exactly: one beyond float's range ("1e400") is far from
-    every answer, not an OverflowError."""
-    try:
-        return abs(float(got) - answer) <= tolerance
-    except OverflowError:
-        return False
-
-
 def unanswered(aid: str, qid: str, f: Field, q_points: int) -> FieldResult:
     return FieldResult(aid, qid, Fraction(0), f.points * q_points, False,
                        [{"where": aid, "given": "", "expected": "an answer", "reason": "not answered"}])
@@ -420,7 +399,7 @@ def grade_field(aid: str, qid: str, q_points: int, f: Field, value) -> FieldResu
         wrong = [] if ok else [{"where": aid, "given": f"{got}: {f.options[got - 1]}", "expected": expected_text(f),
                                 "reason": reason}]
         return FieldResult(aid, qid, share if ok else Fraction(0), share, ok, wrong)
-    ok = same_value(got, f.answer) if f.exact else near(got, f.answer, f.tolerance)
+    ok = scores(got, f.answer, f.tolerance)  # exactly (same_value) or within the tolerance (near): typed.scores
     given = as_written(written, got)
     wrong = [] if ok else [{"where": aid, "given": given, "expected": expected_text(f),
                             "reason": _because(rounding(written, got, f.answer, f.tolerance), f.why)}]
@@ -443,7 +422,7 @@ def _grade_matrix(aid: str, qid: str, share: Fraction, f: Field, value) -> Field
     for i in range(rows):
         for j in range(cols):
             written, got = cells[i][j]
-            if isinstance(got, Fraction) and same_value(got, f.answer[i][j]):
+            if isinstance(got, Fraction) and scores(got, f.answer[i][j]):
                 continue
             where = f"row {f.row_labels[i] if f.row_labels else i + 1}, column " + (
                 f.col_labels[j] if f.col_labels else str(j + 1))

@@ -5,9 +5,14 @@ most MAX_NUMBER_TEXT characters, spaces around; nothing else of what Python's in
 216 to them, "٢" is 2, and "1e999999999" builds a billion-digit integer). Text outside the rule is an
 :class:`UnreadableAnswer` whose message says why, naming the character where one does.
 
-Standard library only: `dlexam.variants.grade` reads every typed number with :func:`read_text`, and the
-PrairieLearn export copies this file into the course (``serverFilesCourse/dlexam/variants/typed.py``), where its
-server.py grades with it, so a PrairieLearn server reads a typed number exactly as `dlexam grade` does.
+A number read is compared with the key's by :func:`scores` alone: an exact key (a Fraction) by :func:`same_value`
+(the fraction itself, or the double nearest it written out in full, 0.14285714285714285 for 1/7), a key with a
+tolerance (a float: a loss) by :func:`near`.
+
+Standard library only: `dlexam.variants.grade` reads every typed number with :func:`read_text` and compares it
+with :func:`scores`, and the PrairieLearn export copies this file into the course
+(``serverFilesCourse/dlexam/variants/typed.py``), where its server.py grades with both, so a PrairieLearn server
+reads and scores a typed number exactly as `dlexam grade` does.
 """
 
 from __future__ import annotations
@@ -74,3 +79,33 @@ def read_text(value: str) -> Fraction:
     elif why := foreign(s):
         raise UnreadableAnswer(f"not a number: {shown(value)!r} ({why})")
     raise UnreadableAnswer(f"not a number: {shown(value)!r} (write 1/4, 0.25 or 2.5e-1)")
+
+
+def same_value(got: Fraction, want) -> bool:
+    """An exact answer: the fraction itself, or the double nearest it written out in full (a program's 1/3 as JSON
+    prints it, 0.3333333333333333). No decimal of 12 or fewer digits is that double unless it is the fraction, so a
+    rounded one (0.3333) stays wrong."""
+    if got == want:
+        return True
+    try:
+        return float(got) == float(want)
+    except OverflowError:
+        return False
+
+
+def near(got: Fraction, answer: float, tolerance: float) -> bool:
+    """|got - answer| <= tolerance, for a number read exactly: one beyond float's range ("1e400") is far from
+    every answer, not an OverflowError."""
+    try:
+        return abs(float(got) - answer) <= tolerance
+    except OverflowError:
+        return False
+
+
+def scores(got: Fraction | None, answer, tolerance: float | None = None) -> bool:
+    """Whether a number read from an answer (None: nothing read) scores against the key's `answer`: a float (an
+    irrational number, a loss) within its `tolerance` (:func:`near`), any other (a Fraction: a number field's
+    exact value, a matrix cell) exactly (:func:`same_value`)."""
+    if got is None:
+        return False
+    return near(got, answer, tolerance) if isinstance(answer, float) else same_value(got, answer)

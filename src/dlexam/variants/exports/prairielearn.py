@@ -5,12 +5,13 @@
 ``server.py``. ``courseInstances/dlexam/assessments/dlexam-<difficulty>/infoAssessment.json`` is the exam made of
 them: each question's points split into ``autoPoints`` (the fields server.py grades) and ``manualPoints`` (its
 essays, graded by a person), from the fields' weights (:meth:`Question.points_split`). Its ``generate()`` draws a
-variant from PrairieLearn's seed with dlexam's own generator, and ``grade()`` compares the typed fractions
-exactly (PrairieLearn's own comparison of numbers is by tolerance). The generator is dlexam's torch-free part
-(the spec, the draw, the exact solution and the exact checks), copied into ``serverFilesCourse/dlexam/``:
-the one implementation, shipped beside the questions. The checks that need torch (the float64 model,
-autograd, PyTorch's layers) do not run there. Over 1,000 seeds they refused a draw that the exact checks had
-passed only for Pr2.5 (gradients_decide: about 2% of accepted exact draws have a gradient that vanishes
+variant from PrairieLearn's seed with dlexam's own generator, and ``grade()`` reads and scores the typed numbers
+by dlexam's grader's own rule (``variants/typed.py``, copied: exact, or the double nearest the key written out in
+full; a loss within its tolerance), where PrairieLearn's own comparison of numbers is by tolerance. The generator
+is dlexam's torch-free part (the spec, the draw, the exact solution and the exact checks), copied into
+``serverFilesCourse/dlexam/``: the one implementation, shipped beside the questions. The checks that need torch
+(the float64 model, autograd, PyTorch's layers) do not run there. Over 1,000 seeds they refused a draw that the
+exact checks had passed only for Pr2.5 (gradients_decide: about 2% of accepted exact draws have a gradient that vanishes
 structurally, which only autograd sees), so Pr2.5's folder deals only seeds that dlexam verified with every
 check at export time (``SEEDS``, those whose exact-only variant is the fully checked one), with the gradients
 autograd gave for each (``GRADIENTS``: Pr2.5's key is computed from them, and the torch-free generator leaves
@@ -40,7 +41,7 @@ SERVER = '''"""dlexam question {qid} ({title}): PrairieLearn's server.py, by `dl
 
 generate() draws a new variant of the exam from PrairieLearn's seed with dlexam's generator (vendored in
 serverFilesCourse/dlexam: the spec, the draw, the exact solution and its exact checks) and keeps this question;
-grade() compares the typed answers with the exact fractions of the key.
+grade() scores the typed answers against the key as `dlexam grade` does (dlexam/variants/typed.py, vendored too).
 """
 
 import random
@@ -108,16 +109,17 @@ def grade(data):
     exact_score(q, data)
 '''
 
-GRADE_EXACT = '''"""Exact grading for the PrairieLearn export: typed numbers read as `dlexam grade` reads them.
+GRADE_EXACT = '''"""Exact grading for the PrairieLearn export: typed numbers read and scored as `dlexam grade` does.
 
 Every typed number is read by dlexam/variants/typed.py (copied from dlexam, the one rule of dlexam's grader):
 ASCII digits, a sign, a point, an exponent within +-400, a/b, at most 64 characters. Anything else ("2_16", "٢",
-"1e999999999") is wrong, never evaluated, and data["feedback"]["unreadable"] says why, in dlexam's words.
+"1e999999999") is wrong, never evaluated, and data["feedback"]["unreadable"] says why, in dlexam's words. A number
+read is scored by the same file's scores(), as dlexam's grader scores it: an exact key (a number or a matrix cell)
+takes the fraction or the double nearest it written out in full (0.14285714285714285 for 1/7), a loss any number
+within its tolerance.
 """
 
-from fractions import Fraction
-
-from dlexam.variants.typed import UnreadableAnswer, read_text
+from dlexam.variants.typed import UnreadableAnswer, read_text, scores
 
 
 def typed(data, name, i=None, j=None, columns=None):
@@ -154,18 +156,12 @@ def fraction(text, where=None, unreadable=None):
         return None
 
 
-def near(got, answer, tolerance):
-    try:
-        return got is not None and abs(float(got) - answer) <= tolerance
-    except OverflowError:  # "1e400": far from every answer
-        return False
-
-
 def exact_score(q, data):
     """Score each matrix and number field (partial credit per matrix cell); PrairieLearn's elements score the rest.
 
-    A number with a tolerance is read here too, by dlexam's rule, and scored within its tolerance as
-    pl-number-input's relabs comparison with rtol 0 does. Every entry of partial_scores carries the weight
+    Each number and matrix cell is scored by typed.scores, dlexam's grader's comparison: an exact key also takes the
+    double nearest it written out in full, and a number with a tolerance is scored within it (as pl-number-input's
+    relabs comparison with rtol 0 would). Every entry of partial_scores carries the weight
     question.html gives its element (q.field_weights(): the fields' points as whole numbers), so the total is
     PrairieLearn's weighted mean on one scale.
     """
@@ -175,21 +171,21 @@ def exact_score(q, data):
         if f.kind == "matrix":
             cells = [(i, j) for i in range(len(f.answer)) for j in range(len(f.answer[0]))]
             columns = len(f.answer[0])
-            right = 0
+            scored = 0
             for i, j in cells:
                 where = f"{{f.name}}, row {{f.row_labels[i] if f.row_labels else i + 1}}, column " + (
                     f.col_labels[j] if f.col_labels else str(j + 1))
-                right += fraction(typed(data, f.name, i, j, columns), where, unreadable) == f.answer[i][j]
-            data["partial_scores"][f.name] = {{"score": right / len(cells), "weight": weights[f.name]}}
+                got = fraction(typed(data, f.name, i, j, columns), where, unreadable)
+                scored += scores(got, f.answer[i][j])
+            data["partial_scores"][f.name] = {{"score": scored / len(cells), "weight": weights[f.name]}}
         elif f.kind == "number":
-            got = fraction(typed(data, f.name), f.name, unreadable)
-            ok = got == f.answer if isinstance(f.answer, Fraction) else near(got, f.answer, f.tolerance)
+            ok = scores(fraction(typed(data, f.name), f.name, unreadable), f.answer, f.tolerance)
             data["partial_scores"][f.name] = {{"score": float(ok), "weight": weights[f.name]}}
     if unreadable:
         data.setdefault("feedback", {{}})["unreadable"] = unreadable
-    scores = [(p.get("score") or 0.0, p.get("weight", 1)) for p in data["partial_scores"].values()]
-    total = sum(w for _, w in scores)
-    data["score"] = sum(s * w for s, w in scores) / total if total else 0.0
+    parts = [(p.get("score") or 0.0, p.get("weight", 1)) for p in data["partial_scores"].values()]
+    total = sum(w for _, w in parts)
+    data["score"] = sum(s * w for s, w in parts) / total if total else 0.0
 '''
 
 
