@@ -3,6 +3,7 @@ asked (requests elsewhere, console and script errors), and small readers of the 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -16,6 +17,29 @@ ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-dev-shm-usage"
 EXAMPLE = "D A A <START> A D <STOP>"
 EXAMPLE_Q = "seq=D+A+A+%3CSTART%3E+A+D+%3CSTOP%3E"
 WAIT_MS = int(os.environ.get("DLEXAM_BROWSER_WAIT_MS", "30000"))  # shorter to see failures quickly
+
+
+POLITE = "[aria-live]:not([aria-live=off]), [role=status], [role=log]"  # the live regions a screen reader says politely
+LIVE = POLITE + ", [role=alert]"  # and the alert boxes, which it says at once
+
+
+def said_listener(regions: str = LIVE) -> str:
+    """A script (for page.add_init_script, or page.evaluate once the page is up) that records in window.__said every
+    text the elements matching `regions` take: [region id, its whole text], once per change. What a screen reader is
+    asked to say, and by which region."""
+    return """(() => {
+  window.__said = [];
+  const live = REGIONS;
+  new MutationObserver((records) => {
+    for (const r of records) {
+      const el = r.target.nodeType === 1 ? r.target : r.target.parentElement;
+      const region = el && el.closest(live);
+      if (!region) continue;
+      const last = window.__said[window.__said.length - 1], said = [region.id, region.textContent];
+      if (!last || last[0] !== said[0] || last[1] !== said[1]) window.__said.push(said);
+    }
+  }).observe(document, {subtree: true, childList: true, characterData: true});
+})();""".replace("REGIONS", json.dumps(regions))
 
 
 def launch(pw):

@@ -15,26 +15,11 @@ import json
 
 import pytest
 
-from .browser import EXAMPLE_Q, ready
+from .browser import EXAMPLE_Q, LIVE, ready, said_listener
 
 pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed (pip install -e '.[dev]')")
 
 ERROR_MS = 15_000
-LIVE = "[aria-live]:not([aria-live=off]), [role=status], [role=log], [role=alert]"
-# Every text a live region or an alert box takes, once per change, from the start of the page.
-LISTEN = """(() => {
-  window.__said = [];
-  const live = LIVE;
-  new MutationObserver((records) => {
-    for (const r of records) {
-      const el = r.target.nodeType === 1 ? r.target : r.target.parentElement;
-      const region = el && el.closest(live);
-      if (!region) continue;
-      const last = window.__said[window.__said.length - 1], said = [region.id, region.textContent];
-      if (!last || last[0] !== said[0] || last[1] !== said[1]) window.__said.push(said);
-    }
-  }).observe(document, {subtree: true, childList: true, characterData: true});
-})();""".replace("LIVE;", json.dumps(LIVE) + ";")
 
 
 def _said_once(page, box: str, region: str | None = None) -> str:
@@ -55,7 +40,7 @@ def _said_once(page, box: str, region: str | None = None) -> str:
 @pytest.fixture
 def listening(page):
     page.watch.refusals_expected = True
-    page.add_init_script(LISTEN)
+    page.add_init_script(said_listener())
     return page
 
 

@@ -23,7 +23,7 @@ from dlexam.spec import text
 from dlexam.variants import make_variant
 from dlexam.variants.grade import grade
 
-from .browser import counter, params, ready
+from .browser import POLITE, counter, params, ready, said_listener
 from .test_practice import fill, key_answers
 
 pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed (pip install -e '.[dev]')")
@@ -158,33 +158,15 @@ def test_practice_enter_on_a_radio_button_checks_as_in_a_text_field(page):
 
 # ---- /cnn: one live region -------------------------------------------------------------------------------------
 
-# Every text a live region takes (its id and text, once per change), from a MutationObserver: what a screen reader is
-# asked to say, and in which region. role=alert (errors) is left out: no error is made here.
-LISTEN = """() => {
-  window.__said = [];
-  const live = '[aria-live]:not([aria-live=off]), [role=status], [role=log]';
-  new MutationObserver((records) => {
-    for (const r of records) {
-      const el = r.target.nodeType === 1 ? r.target : r.target.parentElement;
-      const region = el && el.closest(live);
-      if (!region) continue;
-      const last = window.__said[window.__said.length - 1], said = [region.id, region.textContent];
-      if (!last || last[0] !== said[0] || last[1] !== said[1]) window.__said.push(said);
-    }
-  }).observe(document.body, {subtree: true, childList: true, characterData: true});
-}"""
-
-
 def test_cnn_keyboard_drawing_speaks_through_one_live_region(page):
     """The pad's cursor line (#pad-where) and the prediction (#status) were both polite live regions: a key's cursor
     line and, 300 ms later, the prediction were two regions' news, in no set order. Now the status line is the one:
     each key's cursor line, then the prediction, in that order; #pad-where still writes the cursor under the pad."""
     page.goto(f"{page.base}/cnn")
     ready(page)
-    polite = page.evaluate("""() => [...document.querySelectorAll(
-        '[aria-live]:not([aria-live=off]), [role=status], [role=log]')].map((e) => e.id)""")
+    polite = page.eval_on_selector_all(POLITE, "(els) => els.map((e) => e.id)")
     assert polite == ["status"]
-    page.evaluate(LISTEN)
+    page.evaluate(said_listener(POLITE))  # role=alert left out: no error is made here
     page.focus("#pad")
     assert page.text_content("#pad-where") == "cursor: row 1, column 1 of 16, blank"  # written, not said: the focus
     keys = ["ArrowRight", "ArrowRight", "ArrowRight", "Space", *["Shift+ArrowDown"] * 4, "ArrowLeft"]
