@@ -13,7 +13,8 @@ from the rule (an exact key: the fraction itself, or any decimal whose nearest d
 such as 0.14285714285714285, 1/7 as a program prints it; a key with a tolerance: within it), is checked against
 grade.grade_field and against the exported grade_exact.exact_score, as a number field and as a matrix cell. The
 exported server compared an exact key with ==, so 0.14285714285714285 for 1/7 earned credit from `dlexam grade`
-and /practice but not from PrairieLearn."""
+and /practice but not from PrairieLearn. A key of 0 takes 0 alone: "1e-400", whose nearest double is 0.0, earned its
+credit from both."""
 
 from __future__ import annotations
 
@@ -61,6 +62,10 @@ SAME = [
     (Fraction(108), "107.99999999999999", False),  # 1e-14 off: the double below 108
     (Fraction(108), "1e400", False),  # beyond float's range: far from every answer
     (Fraction(0), "0", True), (Fraction(0), "-0.0", True), (Fraction(0), "1e-300", False),
+    # zero is only zero: these round to the double 0.0, and are not 0 (dlexam grade and PrairieLearn credited them)
+    (Fraction(0), "1e-400", False), (Fraction(0), "-1e-400", False), (Fraction(0), "1e-330", False),
+    (Fraction(0), "1/1e400", False), (Fraction(0), "0/7", True), (Fraction(0), "0e5", True),
+    (Fraction(1, 10**400), "0", False), (Fraction(1, 10**400), "1e-400", True),  # and 0 is no key that is not 0
     (Fraction(10**400), "1e400", True), (Fraction(10**400), "1.0000000000000001e400", False),  # no double
     ((2.5, 0.01), "2.5", True), ((2.5, 0.01), "5/2", True), ((2.5, 0.01), "2.505", True), ((2.5, 0.01), "2.495", True),
     ((2.5, 0.01), "2.52", False), ((2.5, 0.01), "2.48", False), ((2.5, 0.01), "-2.5", False),

@@ -6,8 +6,8 @@ most MAX_NUMBER_TEXT characters, spaces around; nothing else of what Python's in
 :class:`UnreadableAnswer` whose message says why, naming the character where one does.
 
 A number read is compared with the key's by :func:`scores` alone: an exact key (a Fraction) by :func:`same_value`
-(the fraction itself, or the double nearest it written out in full, 0.14285714285714285 for 1/7), a key with a
-tolerance (a float: a loss) by :func:`near`.
+(the fraction itself, or the double nearest it written out in full, 0.14285714285714285 for 1/7; a key of 0 by 0
+alone, not by 1e-400, whose nearest double is 0.0 too), a key with a tolerance (a float: a loss) by :func:`near`.
 
 Standard library only: `dlexam.variants.grade` reads every typed number with :func:`read_text` and compares it
 with :func:`scores`, and the PrairieLearn export copies this file into the course
@@ -84,9 +84,12 @@ def read_text(value: str) -> Fraction:
 def same_value(got: Fraction, want) -> bool:
     """An exact answer: the fraction itself, or the double nearest it written out in full (a program's 1/3 as JSON
     prints it, 0.3333333333333333). No decimal of 12 or fewer digits is that double unless it is the fraction, so a
-    rounded one (0.3333) stays wrong."""
+    rounded one (0.3333) stays wrong. Zero is only zero: a number that is not 0 never scores a key of 0, though its
+    nearest double may be 0.0 ("1e-400"), and 0 never scores a key that is not 0."""
     if got == want:
         return True
+    if got == 0 or want == 0:  # not both: 1e-400 rounds to the double 0.0, and is still no zero
+        return False
     try:
         return float(got) == float(want)
     except OverflowError:
