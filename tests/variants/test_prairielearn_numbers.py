@@ -14,7 +14,8 @@ such as 0.14285714285714285, 1/7 as a program prints it; a key with a tolerance:
 grade.grade_field and against the exported grade_exact.exact_score, as a number field and as a matrix cell. The
 exported server compared an exact key with ==, so 0.14285714285714285 for 1/7 earned credit from `dlexam grade`
 and /practice but not from PrairieLearn. A key of 0 takes 0 alone: "1e-400", whose nearest double is 0.0, earned its
-credit from both."""
+credit from both. A cell is one number ("2 / 14" in one cell is 2/14), where dlexam grade split the one cell of a
+one-column matrix at its spaces (tests/variants/test_matrix_cells.py: matrices of several columns)."""
 
 from __future__ import annotations
 
@@ -66,6 +67,10 @@ SAME = [
     (Fraction(0), "1e-400", False), (Fraction(0), "-1e-400", False), (Fraction(0), "1e-330", False),
     (Fraction(0), "1/1e400", False), (Fraction(0), "0/7", True), (Fraction(0), "0e5", True),
     (Fraction(1, 10**400), "0", False), (Fraction(1, 10**400), "1e-400", True),  # and 0 is no key that is not 0
+    # a cell is one number, its spaces around "/" included, as a number field reads it (dlexam grade split the one
+    # cell of a one-column matrix at its spaces: " 2 / 14 " as 2, "/" and 14, so it was wrong, and "1 2" as 1)
+    (Fraction(1, 7), " 2 / 14 ", True), (Fraction(1, 4), "1 /4", True), (Fraction(1, 4), "1/ 4", True),
+    (Fraction(1), "1 2", False), (Fraction(2), "1 2", False), (Fraction(-1, 4), "- 1/4", False),
     (Fraction(10**400), "1e400", True), (Fraction(10**400), "1.0000000000000001e400", False),  # no double
     ((2.5, 0.01), "2.5", True), ((2.5, 0.01), "5/2", True), ((2.5, 0.01), "2.505", True), ((2.5, 0.01), "2.495", True),
     ((2.5, 0.01), "2.52", False), ((2.5, 0.01), "2.48", False), ((2.5, 0.01), "-2.5", False),

@@ -129,17 +129,59 @@ def flat_entries(value: list, given: list[list], typed: bool, rows: int, cols: i
         return list(cells[:end])
 
     if not typed and cols > 1 and value and all(
-            not isinstance(r, list) and not (isinstance(r, str) and len(row_cells(r)) > 1) for r in value):
+            not isinstance(r, list) and not (isinstance(r, str) and several(r)) for r in value):
         return trimmed(value)
     if rows > 1 and len(given) == 1 and len(trimmed(given[0])) > cols:
         return trimmed(given[0])
     return None
 
 
+ROW_GAP = re.compile(r"(?<![\s/])\s+(?![\s/])")  # spaces between a row's numbers: not those around a fraction's "/"
+SIGNS = ("+", "-", "\u2212")
+
+
 def row_cells(text: str) -> list[str]:
-    """A row written as text: "1, 0, 1/2", or "1 0 1/2" (as NumPy and MATLAB print a row), or either in brackets."""
+    """A row written as text, split into its cells' texts: at commas ("1, 0, 1/2"), or where it has none at the
+    spaces between numbers ("1 0 1/2", as NumPy and MATLAB print a row), or either in brackets. The one rule by which
+    dlexam splits a row: a cell is one number, read by :func:`dlexam.variants.typed.read_text`, which takes spaces
+    around a fraction's "/", so "1 / 4 1/2" is the two cells 1/4 and 1/2, as " 1 / 4 " typed into one cell
+    (/practice's, PrairieLearn's) is 1/4: the spaces beside a "/" join, never split (a "/" alone is no number, so
+    no other reading of the row is one of numbers). A sign apart from its number ("- 1/4 0", "1 - 2") could be the
+    next number's or a subtraction (MATLAB reads [1 - 2] as -1): the row is :class:`UnreadableAnswer`, never
+    guessed at, since reading "-" as a cell would shift every cell after it."""
     s = text.strip().removeprefix("[").removesuffix("]")
-    return s.split(",") if "," in s or not s.strip() else s.split()
+    if "," in s or not s.strip():
+        return s.split(",")
+    cells = ROW_GAP.split(s.strip())
+    if any(c in SIGNS for c in cells):
+        raise UnreadableAnswer(f"a sign apart from its number in {shown(text)!r}: is it the next number's, or a "
+                               "subtraction? Write the sign against its number (-1/4), or put commas between the "
+                               "numbers")
+    return cells
+
+
+@dataclass(frozen=True)
+class RefusedRow:
+    """Each cell of a row written as text that cannot be split into cells (:func:`row_cells`): the row as written
+    and why; every cell of that row is wrong with that reason, and the other rows are graded as usual."""
+    text: str
+    why: UnreadableAnswer
+
+
+def row_of(text: str, cols: int) -> list:
+    """A row written as text as its cells: :func:`row_cells`, or `cols` :class:`RefusedRow` cells."""
+    try:
+        return row_cells(text)
+    except UnreadableAnswer as bad:
+        return [RefusedRow(text, bad)] * cols
+
+
+def several(text: str) -> bool:
+    """Whether text holds more than one cell (a row, not a cell): its split gives several, or it cannot be split."""
+    try:
+        return len(row_cells(text)) > 1
+    except UnreadableAnswer:
+        return True
 
 
 def matrix_rows(text: str) -> list:
@@ -158,16 +200,22 @@ def read_matrix(value, rows: int, cols: int) -> tuple[list[list[tuple[object, Ce
     """A matrix answer of the key's shape: each cell as (written, read), where a cell left empty ("" or null) or
     missing (a short row, a missing row) is not answered, so wrong while the rest still earns its share, as a
     student who fills part of a matrix expects; and notes on its shape: rows or cells beyond `rows` x `cols` are
-    ignored. A row may be text ("1, 0, 0"), as the whole matrix may ("1, 0; 1/2, 1/2"). A flat list of exactly
-    rows*cols cells (a JSON list of numbers, or all of them on one line) is read row by row, with a note; a flat
-    list of any other length, and anything else that is not a list of rows, is :class:`UnreadableAnswer`."""
+    ignored. A row may be text ("1, 0, 0"), as the whole matrix may ("1, 0; 1/2, 1/2"), split by :func:`row_cells`
+    alone (a cell is one number: "1 / 4" is 1/4); a row given as a list is its cells, never split. A flat list of
+    exactly rows*cols cells (a JSON list of numbers, or all of them on one line) is read row by row, with a note; a
+    flat list of any other length, and anything else that is not a list of rows, is :class:`UnreadableAnswer`."""
     typed = isinstance(value, str)
     if typed:
         value = matrix_rows(value)
     if not isinstance(value, list):
         raise UnreadableAnswer(f"expected a matrix ({rows} rows of {cols} numbers), got {shown(value)}")
-    given = [row_cells(r) if isinstance(r, str) else r if isinstance(r, list) else [r] for r in value]
-    given = [row_cells(r[0]) if len(r) == 1 and isinstance(r[0], str) else r for r in given]  # a CSV cell "1 0 0"
+    given = [row_of(r, cols) if isinstance(r, str) else r if isinstance(r, list) else [r] for r in value]
+    # a row given as a list is its cells, each one number; but one text alone, where a row has several cells, is the
+    # row written as text (a CSV line of one cell, "1 0 0"): a list of cells is never split, so that a matrix of one
+    # column reads its cell "1 2" as /practice's and PrairieLearn's input of that cell do (no number)
+    given = [row_of(r[0], cols) if cols > 1 and len(r) == 1 and isinstance(r[0], str) else r for r in given]
+    if rows > 1 and len(given) == 1 and given[0] and isinstance(given[0][0], RefusedRow):
+        raise given[0][0].why  # the whole matrix on one line: neither its rows nor a flat list can be told
     notes = []
     flat = flat_entries(value, given, typed, rows, cols)
     if flat is not None:  # one line of numbers for a matrix of several rows (or one row, a flat list of cells)
@@ -196,6 +244,9 @@ def read_matrix(value, rows: int, cols: int) -> tuple[list[list[tuple[object, Ce
         cells.append([])
         for j in range(cols):
             written = row[j] if j < len(row) else None
+            if isinstance(written, RefusedRow):
+                cells[-1].append((written.text, written.why))
+                continue
             try:
                 cells[-1].append((written, None if blank(written) else read_number(written)))
             except UnreadableAnswer as bad:
