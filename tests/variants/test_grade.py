@@ -74,6 +74,26 @@ def test_bad_numbers(bad, says):
         read_number(bad)
 
 
+@pytest.mark.parametrize(("literal", "right"), [("0", True), ("0.0", True), ("-0.0", True), ("0e5", True),
+                                                ("1e-400", False), ("-1e-400", False), ("1e-330", False),
+                                                ("5e-324", False), ("1e400", False), ("1e999", False)])
+def test_a_json_number_a_double_cannot_hold_is_read_as_written(literal, right):
+    """A key of 0 (a pooling layer's parameters, a masked attention weight) takes 0 alone. A JSON number 1e-400 is
+    0.0 to float64 (and to json.loads): `dlexam grade` read it so and gave it 0's credit, though the same text typed
+    as a string scored nothing. Oracle: by hand, only the literals that are 0 are right."""
+    pool = next(aid for aid, (_, f) in V.fields().items() if aid.startswith("Pr1.2.") and f.answer == 0)
+    p = V.question("Pr2.2").fields[1]
+    i, j = next((i, j) for i, r in enumerate(p.answer) for j, x in enumerate(r) if x == 0)
+    cells = [[text(x) for x in r] for r in p.answer]
+    cells[i][j] = "CELL"
+    body = json.dumps({pool: "NUMBER", "Pr2.2.P": cells}).replace('"NUMBER"', literal).replace('"CELL"', literal)
+    g = grade(V, read_submission(body.encode()))
+    number, matrix = (next(r for r in g.fields if r.id == aid) for aid in (pool, "Pr2.2.P"))
+    assert number.correct is right and matrix.correct is right, (number.wrong, matrix.wrong)
+    if not right:
+        assert number.wrong[0]["given"] == literal and matrix.wrong[0]["at"] == [i, j]
+
+
 def test_rationals_are_exact_and_irrationals_use_the_tolerance():
     sub = key()
     f = V.question("Pr2.3").fields[1]

@@ -54,7 +54,8 @@ def left_out(value, depth: int = 0) -> bool:
 
 
 def read_number(value) -> Fraction:
-    """ "1/4", "0.25", "2.5e-1", 3 or 0.25 as an exact Fraction (a JSON float is read as the decimal it prints);
+    """ "1/4", "0.25", "2.5e-1", 3 or 0.25 as an exact Fraction (a JSON float is read as the decimal it prints; one
+    a double cannot hold is text here: :func:`json_float`);
     :class:`UnreadableAnswer` for anything else. Text is read by :func:`dlexam.variants.typed.read_text` alone
     (its NUMBER: ASCII digits, a sign, a decimal point, an exponent, a/b, spaces around; not the rest of what
     Python's Fraction takes: "2_16" is 216 to it, "٢" is 2), the rule the PrairieLearn export's server.py reads by
@@ -254,6 +255,16 @@ def read_matrix(value, rows: int, cols: int) -> tuple[list[list[tuple[object, Ce
     return cells, notes
 
 
+def json_float(literal: str) -> float | str:
+    """A JSON number with a point or an exponent, as float64 reads it, except one float64 cannot hold: one that is
+    not 0 but reads as 0.0 (1e-400) or one beyond its range (1e400) stays the text written, which
+    :func:`read_number` reads exactly, as it reads that text typed (so 1e-400 is no 0: the key's 0 takes 0 alone)."""
+    value = float(literal)
+    if math.isinf(value) or value == 0 and any(c in "123456789" for c in literal.lower().split("e")[0]):
+        return literal
+    return value
+
+
 def read_submission(data: bytes, name: str = "submission") -> dict:
     """A submission file's answers: JSON (an object) or CSV (id,value...). Only a file that cannot be read as
     either is refused here; what is wrong with one answer is the grader's to report."""
@@ -264,7 +275,7 @@ def read_submission(data: bytes, name: str = "submission") -> dict:
     except UnicodeDecodeError:
         raise SubmissionError(f"{name}: not UTF-8 text (give JSON or CSV)") from None
     try:  # JSON of any kind (null, a number, a string: no sheet, once read as CSV's one answer id), else CSV
-        obj, is_json = loads(body), True
+        obj, is_json = loads(body, parse_float=json_float), True
     except ValueError as exc:
         if body.lstrip().startswith(("{", "[")):
             raise SubmissionError(f"{name}: not valid JSON ({str(exc)[:100]})") from None
