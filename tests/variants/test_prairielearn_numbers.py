@@ -79,6 +79,21 @@ SAME = [
 
 V = make_variant(1)
 
+# Each (question, seed, raw inputs) of argv[2] graded by the exported question's own server.grade: one row each.
+SERVER_GRADE = r'''
+for qid, seed, raw in json.loads(sys.argv[2]):
+    sys.path.insert(0, "questions/dlexam-standard-" + qid)
+    sys.modules.pop("server", None)
+    import server
+    data = {"params": {"seed": seed}, "correct_answers": {}, "submitted_answers": {}, "raw_submitted_answers": raw,
+            "partial_scores": {}}
+    server.grade(data)
+    print(json.dumps({"qid": qid, "score": data["score"],
+                      "partial": {k: p["score"] for k, p in data["partial_scores"].items()},
+                      "feedback": data.get("feedback", {}).get("unreadable", [])}), flush=True)
+    sys.path.remove("questions/dlexam-standard-" + qid)
+'''
+
 RUN = r'''
 import json, sys
 sys.path[:0] = ["serverFilesCourse"]
@@ -89,16 +104,7 @@ from fractions import Fraction
 for text, value in json.loads(sys.argv[1]):
     got = grade_exact.fraction(text)
     say({"text": text, "read": got is not None, "right": value is not None and got == Fraction(value)})
-for qid, seed, raw in json.loads(sys.argv[2]):
-    sys.path.insert(0, "questions/dlexam-standard-" + qid)
-    sys.modules.pop("server", None)
-    import server
-    data = {"params": {"seed": seed}, "correct_answers": {}, "submitted_answers": {}, "raw_submitted_answers": raw,
-            "partial_scores": {}}
-    server.grade(data)
-    say({"qid": qid, "score": data["score"], "partial": {k: p["score"] for k, p in data["partial_scores"].items()},
-         "feedback": data.get("feedback", {}).get("unreadable", [])})
-    sys.path.remove("questions/dlexam-standard-" + qid)
+''' + SERVER_GRADE + r'''
 import dlexam
 say({"dlexam": dlexam.__file__, "torch": "torch" in sys.modules, "numpy": "numpy" in sys.modules})
 '''
@@ -194,16 +200,7 @@ for key, tolerance, text in json.loads(sys.argv[1]):
     else:
         got = score([Field("n", "number", float(key), Fraction(1), tolerance=tolerance)], {"n": text})
     print(json.dumps({"text": text, "number": got["n"], "cell": got.get("m")}), flush=True)
-for qid, seed, raw in json.loads(sys.argv[2]):
-    sys.path.insert(0, "questions/dlexam-standard-" + qid)
-    sys.modules.pop("server", None)
-    import server
-    data = {"params": {"seed": seed}, "correct_answers": {}, "submitted_answers": {}, "raw_submitted_answers": raw,
-            "partial_scores": {}}
-    server.grade(data)
-    print(json.dumps({"qid": qid, "partial": {k: p["score"] for k, p in data["partial_scores"].items()}}), flush=True)
-    sys.path.remove("questions/dlexam-standard-" + qid)
-'''
+''' + SERVER_GRADE
 
 
 def dlexam_grades(key, text: str) -> tuple[bool, bool | None]:
