@@ -11,13 +11,21 @@ Pr2.5's note on T = sqrt(d) says the exam defines d as the length of the scores 
 the key reads d_k (exam audit). Pr2.5's `explanation_from_dlexam.geoff` (geoff's one text for every model) adds
 the exception to "no comparison changes": a tie of different tokens, which a variant's weights can have (not
 Version A's): compared with that clause taken out.
+The key's wording (its numbers unchanged): every measured difference or error is written one way,
+`answers.registry.difference` (0 where it is exactly zero, else 2 significant digits in scientific notation), and
+rows are named in words. The snapshot's texts were edited to match, each new figure taken from the snapshot's own
+evidence: P1.8 "error 0.0e+00" -> "error 0" (scaled_by_sqrt_dk 0.0) and "max error 2e-16" -> "2.2e-16"
+(2.220446e-16), Pr1.4 "error 2e-16" -> "2.2e-16" (2.220446e-16), Pr2.1 "max diff 2e-16" -> "max difference
+2.2e-16" (2.220446e-16), Pr2.2 "max difference from the exam's 0e+00" -> "... the exam's P: 0" and "true row(s)
+[5] missing" -> "true row 5 missing", Pr2.3 "true row(s) [3] missing" / "row(s) [3] missing" -> "true row 3
+missing" / "row 3 missing", Pr2.4 "max diff 0e+00" -> "max difference 0".
 Everything else, every number and verdict included, must be as it was.
 
 Another CPU (an AMD EPYC where the snapshot came from an Intel machine, both AVX512) adds some float sums in
 another order, so two kinds of value are compared for what they mean rather than bit for bit: a float to 9
 significant digits (the smallest Hessian eigenvalue, 1.3e-5 of a Hessian near 1, moved in its 12th), and a
 measured error (a key or a phrase naming an error) only for staying round-off, at most ROUND_OFF on both
-sides: 0.0 on one CPU is 1.1e-16 on the other."""
+sides: 0.0 on one CPU is 1.1e-16 on the other (in a text, after "error" or "difference")."""
 
 from __future__ import annotations
 
@@ -35,7 +43,7 @@ from dlexam import shared
 SNAPSHOT = Path(__file__).with_name("version_a_answers.json")
 TIMING = re.compile(r"seconds|_s$")
 ROUND_OFF = 1e-5  # the largest measured error of Version A's answers is float32 round-off, about 2e-6
-ERROR_IN_TEXT = re.compile(r"(error )([-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?)")
+ERROR_IN_TEXT = re.compile(r"((?:error|difference|the exam's P:) )([-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?)")
 NOT_COMPARED = {"exam_quotes", "exam_quotes_missing"}  # changed on purpose: see the docstring
 NEW_KEYS = re.compile(r"^\[3\]/evidence/(options_source|options\[\d\]/text): new key$"  # P1.4's options, read
                       r"|^\[15\]/evidence/bag_(sufficiency|without_the_query_token)/(task|conflict): new key$")
@@ -54,7 +62,8 @@ def untimed(x):
 
 
 def round_off_in_text(text: str) -> str:
-    """'... (error 1.1e-16; ...' -> '... (error round-off; ...': a larger error is kept as written."""
+    """'... (error 1.1e-16; ...' -> '... (error round-off; ...' (and so after 'difference'): a larger error is
+    kept as written."""
     return ERROR_IN_TEXT.sub(lambda m: m[1] + ("round-off" if abs(float(m[2])) <= ROUND_OFF else m[2]), text)
 
 

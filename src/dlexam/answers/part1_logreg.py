@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from dlexam.answers import choices
-from dlexam.answers.registry import Answer, question
+from dlexam.answers.registry import Answer, difference, question
 
 DT = torch.float64
 
@@ -184,7 +184,7 @@ def p1_3() -> Answer:
         question="SGD update for cross-entropy + (lambda/2)||w||_inf^2",
         exam_answer=ch.exam_answer(P13_SHORT),
         computed=(f"only option {', '.join(map(str, ch.computed))} matches autograd on {trials} random draws "
-                  f"(max error {max_err[0]:.1e}; the others are off by up to {max(max_err[1:]):.2f})"),
+                  f"(max error {difference(max_err[0])}; the others are off by up to {max(max_err[1:]):.2f})"),
         verdict=ch.verdict,
         explanation=ch.explanation(P13_SHORT),
         evidence={

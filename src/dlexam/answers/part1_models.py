@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from dlexam.answers import choices
-from dlexam.answers.registry import Answer, question
+from dlexam.answers.registry import Answer, difference, question
 from dlexam.attention import attention, causal_mask
 from dlexam.spec import ExamSpec, RNNItem
 from dlexam.transformer import DecoderTransformer, TransformerConfig
@@ -197,7 +197,8 @@ def p1_6(spec: ExamSpec | None = None) -> Answer:
         question="SGD update of w for a two-step scalar RNN with squared loss",
         exam_answer=("solution: " + P16_SOLUTION.split("$")[1].replace("\\leftarrow", "<-").replace("\\eta", "eta")
                      + " (this option is missing from the printed list)"),
-        computed=(f"autograd dL/dw = (h2 - y) g'(z2) h1 (max error {err['solution_h1']:.1e} over {trials} draws); "
+        computed=(f"autograd dL/dw = (h2 - y) g'(z2) h1 (max error {difference(err['solution_h1'])} over {trials} "
+                  "draws); "
                   f"none of the 3 listed options matches (listed option 1 is dL/da, option 3 is dL/dh1)"),
         verdict="agrees" if agree else "disagrees",
         explanation="" if agree else " ".join(why),
@@ -249,7 +250,7 @@ def _p1_6_other(item: RNNItem) -> Answer:
         id="P1.6",
         question=f"SGD update of {p} for a {_STEPS.get(steps, str(steps))}-step scalar RNN with squared loss",
         exam_answer=f"this version's key: {rule}",
-        computed=f"autograd dL/d{p} equals the closed form (max error {worst:.1e} over {trials} draws)",
+        computed=f"autograd dL/d{p} equals the closed form (max error {difference(worst)} over {trials} draws)",
         verdict="agrees" if holds else "disagrees",
         explanation="" if holds else f"the closed form is off from autograd by up to {worst:.3g}",
         evidence={"trials": trials, "activations": ["sigmoid", "tanh"], "length": steps, "parameter": p,
@@ -333,7 +334,8 @@ def p1_8() -> Answer:
         question="Which is NOT a typical characteristic of multi-head attention?",
         exam_answer=ch.exam_answer(P18_OPTIONS),
         computed=(f"nn.MultiheadAttention ({H} heads) = per-head dlexam.attention at T = sqrt(d_k) + concat + "
-                  f"out_proj (error {err_scaled:.1e}; without the sqrt(d_k) scaling {err_unscaled:.2f}); its {H} heads "
+                  f"out_proj (error {difference(err_scaled)}; without the sqrt(d_k) scaling {err_unscaled:.2f}); its "
+                  f"{H} heads "
                   f"give {H} different weightings (spread {head_spread:.2f}), not a single weighted average"),
         verdict=ch.verdict,
         explanation=ch.explanation(P18_OPTIONS),
@@ -359,6 +361,6 @@ def p1_8() -> Answer:
         notes=["Option 3 describes single-head attention; with H heads there are H weighted averages (of H "
                "different value projections), concatenated. The project's transformer does the same, "
                "R = [Z_1 ... Z_H] W_O (dlexam.transformer.Layer), and equals nn.MultiheadAttention given its weights "
-               f"(max error {transformer_layer_err:.0e})."],
+               f"(max error {difference(transformer_layer_err)})."],
         exam_quotes=P18_OPTIONS,
     )

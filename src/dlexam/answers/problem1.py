@@ -28,7 +28,7 @@ from dlexam.answers.cnn_layers import (
     torch_shape_table,
     trunk_names,
 )
-from dlexam.answers.registry import Answer, not_read, question
+from dlexam.answers.registry import Answer, difference, not_read, question
 from dlexam.spec import CNNSpec, Conv, ExamSpec, conv_output_size, pair_text
 from dlexam.svhn import model as svhn_model
 from dlexam.svhn import summary as svhn_summary
@@ -384,7 +384,8 @@ def pr1_4(spec: ExamSpec | None = None) -> Answer:
                      f"{h}x{w}x{c} map gives {shape_text(exam_v1 or ['?'])}; v2: a 1x1 conv with {classes} filters "
                      f"gives {exam_v2}"),
         computed=(f"v1 nn.Conv2d({c}, {classes}, {pair_text(whole)}): {shape_text(hwc(out1.shape))}, {n_params(v1)} "
-                  f"parameters, equal to Linear({flat}, {classes}) with reshaped weights (error {same_as_linear:.0e}); "
+                  f"parameters, equal to Linear({flat}, {classes}) with reshaped weights (error "
+                  f"{difference(same_as_linear)}); "
                   f"v2 nn.Conv2d({c}, {classes}, 1): {shape_text(hwc(out2.shape))}, {n_params(v2)} parameters, "
                   f"{shape_text(hwc(out2_gap.shape))} only after global average pooling; dlexam.svhn.model's heads "
                   f"agree"),

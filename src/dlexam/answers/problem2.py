@@ -14,8 +14,9 @@ import torch
 
 from dlexam import geoff
 from dlexam.answers import exam_source
-from dlexam.answers.registry import Answer, not_read, question
+from dlexam.answers.registry import Answer, difference, not_read, question
 from dlexam.exact import exact_fraction, fraction_rows
+from dlexam.experiments.results import counted
 from dlexam.geoff.positions import bag_determines_next_token
 from dlexam.spec import VERSION_A, text
 from dlexam.spec import identity as identity_matrix
@@ -97,6 +98,23 @@ def align_rows(printed: list[list[Fraction]], true: torch.Tensor) -> dict:
             "malformed_printed_rows": malformed}
 
 
+def _rows(n: int | str) -> str:
+    """How many rows a printout has, in words ("6 rows", "1 row"; "? rows" where it was not read)."""
+    return f"{n} rows" if isinstance(n, str) else counted(n, "row")
+
+
+def _numbered(noun: str, numbers: list[int] | str) -> str:
+    """Rows named by their numbers: "true row 5", "true rows 3 and 5", "no true row" ("true rows ?" where they
+    were not read)."""
+    if isinstance(numbers, str):
+        return f"{noun}s {numbers}"
+    if not numbers:
+        return f"no {noun}"
+    if len(numbers) == 1:
+        return f"{noun} {numbers[0]}"
+    return f"{noun}s {', '.join(str(n) for n in numbers[:-1])} and {numbers[-1]}"
+
+
 def _as_tensor(m: list[list[Fraction]]) -> torch.Tensor:
     return torch.tensor([[float(v) for v in r] for r in m], dtype=torch.float64)
 
@@ -142,11 +160,11 @@ def pr2_1() -> Answer:
         question="No positional encodings: a wise decision?",
         exam_answer=PR21_SOLUTION,
         computed=(f"run_geoff on all {checks[0]['orders']} orders of 'D A A' and {checks[1]['orders']} of 'C A B D B': "
-                  f"logits from <START> on identical (max diff "
-                  f"{max(c['max_logit_difference_from_START_on'] for c in checks):.0e}); "
+                  f"logits from <START> on identical (max difference "
+                  f"{difference(max(c['max_logit_difference_from_START_on'] for c in checks))}); "
                   f"over {bag['prefixes']} prefixes of every input up to length {bag['max_len']}, (bag, last token) "
                   f"fixes "
-                  f"the next token with {bag['conflicts']} conflicts"),
+                  f"the next token with {counted(bag['conflicts'], 'conflict')}"),
         verdict="agrees" if wise else "disagrees",
         explanation="" if wise else "the outputs after <START> depend on the input order, or a bag is not enough",
         evidence={"permutation_checks": checks, "bag_sufficiency": bag,
@@ -200,13 +218,13 @@ def pr2_2() -> Answer:
         question="The causal argmax (T -> 0) attention matrix for 'D A A <START> A D <STOP>'",
         exam_answer="not read: the exam text has no P" if exam_P is None else "P = " + _rows_text(exam_P),
         computed=(f"run_geoff(T=0): P = {_rows_text(r.P)}"
-                  + ("" if diff is None else f" (max difference from the exam's {diff:.0e})")),
+                  + ("" if diff is None else f" (max difference from the exam's P: {difference(diff)})")),
         verdict=verdict,
         explanation=explanation,
         evidence=ev,
         notes=[
             "The printed Q K^T is garbled by the extraction: it has "
-            f"{s_garble['printed_rows']} rows instead of 7 (true row(s) {s_garble['missing_true_rows']} "
+            f"{_rows(s_garble['printed_rows'])} instead of 7 ({_numbered('true row', s_garble['missing_true_rows'])} "
             "missing: an 'A' row) and its last row has 8 entries; the P built from it is nevertheless right.",
             "Ties share the weight equally (row of <START>: four zero scores -> 1/4 each; <STOP>: 1/7 each), as the "
             "exam's lim T->0+ softmax(s/T) examples say.",
@@ -285,9 +303,9 @@ def pr2_3() -> Answer:
             "logit row at that token's own position (rows 5, 6, 7 = A, D, <STOP>: z_5 scores A, z_6 D, z_7 <STOP>). "
             "Standard teacher forcing scores token t+1 with row t (rows 4, 5, 6 = <START>, A, D), since a causal "
             f"decoder's row t can see token t itself. That gives {tf_value:.4f}.",
-            f"The printed Z = P V has 6 rows instead of 7 (true row(s) {zmiss} missing); the printed R = Z W_O "
-            f"also has 6 (row(s) {rmiss} missing), while the Z printed inside the R line has all 7. The P printed "
-            "inside the Z line has 8 entries in most rows. The rows the loss uses (5-7) are unaffected.",
+            f"The printed Z = P V has 6 rows instead of 7 ({_numbered('true row', zmiss)} missing); the printed R = "
+            f"Z W_O also has 6 ({_numbered('row', rmiss)} missing), while the Z printed inside the R line has all 7. "
+            "The P printed inside the Z line has 8 entries in most rows. The rows the loss uses (5-7) are unaffected.",
         ],
         exam_quotes=[LINE_LOSS, *LINE_PROBS, *LINE_LOGITS, PR23_ROWS, LINE_Z, LINE_R],
     )
@@ -323,8 +341,8 @@ def pr2_4() -> Answer:
         id="Pr2.4",
         question=f"A second, identical head and W_O = {f['w_prime']}: repeat the loss",
         exam_answer=PR24_SOLUTION,
-        computed=(f"{f['concat']} {f['w_prime']} = {f['as_one']} is R with columns swapped ({f['swaps']}; max diff "
-                  f"{c.swapped_difference:.0e}); loss {losses['exam']['two_heads']:.4f} vs "
+        computed=(f"{f['concat']} {f['w_prime']} = {f['as_one']} is R with columns swapped ({f['swaps']}; max "
+                  f"difference {difference(c.swapped_difference)}); loss {losses['exam']['two_heads']:.4f} vs "
                   f"{losses['exam']['one_head']:.4f} (exam convention), {losses['teacher_forcing']['two_heads']:.4f} "
                   f"vs "
                   f"{losses['teacher_forcing']['one_head']:.4f} (teacher forcing)"),

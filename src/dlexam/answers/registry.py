@@ -111,6 +111,12 @@ def not_read(what: list[str]) -> str:
             "was computed is shown, but not compared with it.")
 
 
+def difference(x: float) -> str:
+    """A measured difference or error in the key's words, the same in every answer: 0 where it is exactly zero,
+    else 2 significant digits in scientific notation (2.2e-16), never 0e+00."""
+    return "0" if x == 0 else f"{x:.1e}"
+
+
 def shorten(quote: str, width: int = 90) -> str:
     """A quote cut to `width` characters, for a one-line message."""
     return quote if len(quote) <= width else quote[: width - 3].rstrip() + "..."

@@ -15,9 +15,10 @@ import time
 import torch
 
 from dlexam import geoff
-from dlexam.answers.registry import Answer
+from dlexam.answers.registry import Answer, difference
 from dlexam.cpu import torch_threads
 from dlexam.errors import UserError
+from dlexam.experiments.results import counted
 from dlexam.geoff.positions import bag_determines_next_token
 from dlexam.variants.documents import answer_text
 from dlexam.variants.evidence import geoff_evidence, option_evidence, shape_evidence
@@ -159,30 +160,30 @@ def _problem2(q: Question, t, g: dict, fields: dict, remedy: str) -> Answer:
         keyed_yes = _picked(fields["wise"]) == WISE_OPTIONS[0]
         agree = spread < TOL and keyed_yes == wise and (len(targets) == 1 or not wise)
         return _answer(q, f"run_geoff on all {len(orders)} orders of the input: logits from <START> on differ by "
-                       f"{spread:.0e}; the orders have {len(targets)} distinct target(s); (bag, last token) fixes the "
-                       f"next token with {bag['conflicts']} conflicts", agree,
+                       f"{difference(spread)}; the orders have {counted(len(targets), 'distinct target')}; (bag, last "
+                       f"token) fixes the next token with {counted(bag['conflicts'], 'conflict')}", agree,
                        {"orders": len(orders), "max_logit_difference": spread, "distinct_targets": len(targets),
                         "bag_sufficiency": bag})
     if q.id == "Pr2.2":
         dP = _max_diff(fields["P"].answer, one["P"])
         dS = one["differences"]["S"]
         return _answer(q, f"run_geoff(T=0): P and Q K^T equal the key's exact fractions (max difference "
-                       f"{max(dP, dS):.0e})", max(dP, dS) < TOL, {"max_difference_P": dP, "max_difference_S": dS,
-                                                                  "computed_P": one["P"]})
+                       f"{difference(max(dP, dS))})", max(dP, dS) < TOL,
+                       {"max_difference_P": dP, "max_difference_S": dS, "computed_P": one["P"]})
     if q.id == "Pr2.3":
         start = t.example.index(t.start)
         d = _max_diff(fields["logits"].answer, one["logits"][start:len(t.example) - 1])
         loss = one["model_loss"]
         agree = d < TOL and abs(loss - fields["loss"].answer) <= fields["loss"].tolerance
         return _answer(q, f"run_geoff: teacher-forcing loss {loss:.4f} (key {fields['loss'].answer:.4f}); logit rows "
-                       f"max difference {d:.0e}", agree, {"loss": loss, "logits_max_difference": d})
+                       f"max difference {difference(d)}", agree, {"loss": loss, "logits_max_difference": d})
     if q.id == "Pr2.4":
         d = _max_diff(fields["R"].answer, multi["R"])
         same = _max_diff(fields["R"].answer, one["R"]) < TOL
         loss = multi["model_loss"]
         agree = d < TOL and _picked(fields["same"]) == SAME_OPTIONS[0 if same else 1] and abs(
             loss - fields["loss"].answer) <= fields["loss"].tolerance
-        return _answer(q, f"run_geoff with {t.heads} heads: R max difference {d:.0e}; R "
+        return _answer(q, f"run_geoff with {t.heads} heads: R max difference {difference(d)}; R "
                        f"{'equals' if same else 'differs from'} the one-head R; loss {loss:.4f}", agree,
                        {"R_max_difference": d, "same_R": same, "loss": loss})
     zero = g["zero_at_T0"]
