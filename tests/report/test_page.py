@@ -149,3 +149,32 @@ def test_a_wide_heatmaps_narrow_drawing_keeps_its_rows_readable():
     narrow_w, narrow_h = page.png_size(drawing.narrow)
     assert narrow_w <= 420
     assert narrow_h >= rows * 0.28 * 110  # rows at least 0.28 in tall at 110 dpi, not squeezed to the aspect
+
+
+def _deepest_bracket(text: str) -> int:
+    depth = deepest = 0
+    for ch in text:
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        deepest = max(deepest, depth)
+    assert depth == 0, text  # every bracket closed
+    return deepest
+
+
+@pytest.mark.parametrize("name", ["separable-logreg", "activations", "skip-connections", "attention-temperature",
+                                  "batch-size", "pooling"])
+def test_an_experiments_heading_nests_no_brackets(name):
+    """Each experiment's heading names where the exam makes its claim; its claim sources carry brackets of their own
+    ("Part 1, question 2 (worked solution)"), which the heading had put inside another pair."""
+    import html
+    import importlib
+    import re
+
+    from dlexam.experiments.registry import MODULES
+    from dlexam.report.sections.experiments import render_experiment
+
+    source = importlib.import_module(MODULES[name]).CLAIM_SOURCE
+    out = render_experiment({"name": name, "claim": "a claim", "claim_source": source, "verdict": "supported",
+                             "finding": "a finding"})
+    heading = html.unescape(re.search(r"<strong>(The exam[^<]*)</strong>", out)[1])
+    assert source in heading and heading.endswith(":")
+    assert _deepest_bracket(heading) <= 1, heading

@@ -32,7 +32,9 @@ def experiment_figure(path: str, captions: dict) -> str:
 
 
 def render_experiment(result: dict) -> str:
-    source = f" ({result['claim_source']})" if result.get("claim_source") else ""
+    # "The exam, Part 1, question 2 (worked solution):" (a source in brackets had nested its own: "The exam (Part 1,
+    # question 2 (worked solution)):")
+    source = f", {result['claim_source']}" if result.get("claim_source") else ""
     parts = [
         '<div class="claim">',
         f"<p><strong>The exam{page.esc(source)}:</strong> “{page.esc(result['claim'])}”</p>",
