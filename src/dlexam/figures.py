@@ -115,7 +115,8 @@ def narrow_name(name: str) -> str:
 def restack(fig, width: float = NARROW_WIDTH_IN):
     """Lay `fig`'s panels out for a narrow screen, in place: one column (two where a panel is at most 2.6 in
     wide, as many as fit at their drawn width where that is more: a grid of small images), `width` inches
-    wide, each panel keeping its aspect ratio; titles wrap; legends go under their panels. Returns `fig`.
+    wide, each panel keeping its aspect ratio; titles wrap; legends go under their panels, and a legend of the whole
+    figure (:func:`figure_legend`) under them all in as many of its columns as fit. Returns `fig`.
 
     Panels are the axes placed on a grid (a twin axis moves with its panel; a colorbar follows its axes)."""
     panels: dict[tuple[int, int], list] = {}  # (row, column) of the original grid -> the axes there
@@ -140,6 +141,7 @@ def restack(fig, width: float = NARROW_WIDTH_IN):
         if text is not None:
             text.set_wrap(True)
     _legends_under_panels(fig)
+    _figure_legends_fit(fig)
     return fig
 
 
@@ -147,6 +149,34 @@ def legend_below(ax, *args, **kwargs):
     """``ax.legend(*args, **kwargs)`` under the panel's x-axis label, centred, where it can cover no data (a legend
     inside the axes, even at loc="best", can: matplotlib picks the place that covers the least). Returns it."""
     return _legends_below(ax.figure, {ax: (args, kwargs)})[0]
+
+
+def figure_legend(fig, handles, labels, **kwargs):
+    """One legend for all of `fig`'s panels, where each would show the same entries: centred under the panels,
+    outside every axes (the constrained layout makes room for it), so it covers no data. `kwargs` go to
+    ``fig.legend`` (``ncols``, ``fontsize``); :func:`restack` keeps it under the panels in as many of its columns as
+    fit the narrow width. Returns it."""
+    return fig.legend(handles, labels, loc="outside lower center", **kwargs)
+
+
+def _figure_legends_fit(fig) -> None:
+    """A restacked figure's legends of the whole figure (:func:`figure_legend`), made again in as many of their
+    columns as fit its width; the figure grows by each one's height, so the panels keep theirs."""
+    for old in list(fig.legends):
+        handles, labels = old.legend_handles, [t.get_text() for t in old.get_texts()]
+        size = old.get_texts()[0].get_fontsize() if labels else None
+        ncols = old._ncols
+        old.remove()
+        width = fig.get_size_inches()[0]
+        for n in range(ncols, 0, -1):
+            legend = figure_legend(fig, handles, labels, ncols=n, fontsize=size)
+            fig.canvas.draw()
+            extent = legend.get_window_extent(fig.canvas.get_renderer())
+            if extent.width / fig.dpi <= width - 0.1 or n == 1:
+                break
+            legend.remove()
+        w, h = fig.get_size_inches()
+        fig.set_size_inches(w, h + extent.height / fig.dpi + 0.05)
 
 
 def _legends_below(fig, legends: dict) -> list:

@@ -12,6 +12,7 @@ from dlexam.figures import narrow_name
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
+
 def check_words(text: str, what: str) -> None:
     """Text a reader sees (a finding, a claim, an alt text, a caption) is typeset: no space at either end (the pooling
     finding ended in one), no double space, no "seed(s)" where the count is known, and a sentence after a full stop
@@ -79,15 +80,16 @@ def legend_overlaps(fig, pad_px: float = 2.0) -> list[str]:
     """Where a legend of `fig` covers data: for each axes' legend, the lines (each vertex and points along each
     segment, as matplotlib draws them: straight between the transformed vertices), scatter points and error bars
     of that axes that fall inside the legend's box in display coordinates (matplotlib's own transforms and the
-    legend's drawn extent are the oracle). Only points inside the axes count: those outside are not drawn."""
+    legend's drawn extent are the oracle); for a legend of the whole figure, those of every axes. Only points
+    inside the axes count: those outside are not drawn."""
     import numpy as np
     from matplotlib.collections import LineCollection, PathCollection
 
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
     found = []
-    for ax in fig.axes:
-        legend = ax.get_legend()
+    pairs = [(ax, ax.get_legend()) for ax in fig.axes] + [(ax, legend) for legend in fig.legends for ax in fig.axes]
+    for ax, legend in pairs:
         if legend is None or not legend.get_visible():
             continue
         box = legend.get_window_extent(renderer).padded(pad_px)

@@ -364,7 +364,7 @@ def _figures(out_dir: OutputDir, cfg: ActivationsConfig, all_runs: dict, at_init
             a.set(
                 title=f"{act}, {init} init",
                 xlabel="hidden block (1 = input side)",
-                ylabel="||dL/dW_l|| (log)",
+                ylabel="||dL/dW_l||_F (log)",
             )
             a.xaxis.set_major_locator(MaxNLocator(integer=True))
             a.legend(fontsize=7)

@@ -22,7 +22,7 @@ from dlexam.experiments.deep_mlp import DeepMLP, DeepMLPConfig
 from dlexam.experiments.digits import load_digits
 from dlexam.experiments.results import counted, finish, quick_note, seed_everything
 from dlexam.experiments.training import batches, evaluate, grad_norms, train_steps
-from dlexam.figures import legend_below, new_figure, save_into
+from dlexam.figures import figure_legend, new_figure, save_into
 from dlexam.files import OutputDir
 
 NAME = "skip-connections"
@@ -259,8 +259,9 @@ def _figures(out_dir: OutputDir, cfg: SkipConfig, runs: dict) -> list[str]:
         ax[0, 1].plot(epochs, c["val_accuracy"], "--", color=colors[label], label=f"{label}: validation")
     ax[0, 0].set(title="Loss", xlabel="epoch", ylabel="cross-entropy (log)", yscale="log")
     ax[0, 1].set(title="Accuracy", xlabel="epoch", ylabel="accuracy", ylim=(0, 1.02))
-    for a in ax[0]:  # under the panels: inside, the accuracy panel's legend covered the residual net's rising curves
-        legend_below(a, fontsize=7)
+    # one legend under both panels (each panel would show the same six entries; inside, the accuracy panel's
+    # legend covered the residual net's rising curves): a column per net, train above validation
+    figure_legend(fig, *ax[0, 0].get_legend_handles_labels(), ncols=len(runs), fontsize=7)
     fig.suptitle(f"{cfg.depth}-block ReLU MLP with and without skip connections ({cfg.n_train:,} training images)")
     out = [save_into(out_dir, "skip_connections_curves.png", fig, narrow=True)]
 

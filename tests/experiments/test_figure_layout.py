@@ -1,0 +1,121 @@
+"""The activations and skip-connections figures drawn from made-up numbers (no training): the gradient-norm panels
+all name the norm they plot the same way, and the skip-connections curves have one legend for both panels."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from dlexam import figures
+from dlexam.experiments import activations, skip_connections
+from dlexam.experiments.training import grad_norms
+
+from .helpers import legend_overlaps
+
+
+def drawn(module, monkeypatch) -> dict:
+    """{file name: (the figure, its desktop PNG, its narrow PNG)} of what `module` saves, each figure kept after it
+    is rendered (restacked for the narrow drawing, which is what the figure then holds)."""
+    seen = {}
+
+    def save_into(out, name, fig, *, narrow=False):
+        assert narrow, name  # every figure of these two experiments has its narrow drawing
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        drawing = figures.render(fig)
+        FigureCanvasAgg(fig)  # closed by render: a canvas again, to measure it
+        seen[name] = (fig, drawing.png, drawing.narrow)
+        return name
+
+    monkeypatch.setattr(module, "save_into", save_into)
+    return seen
+
+
+def legends(fig) -> list[list[str]]:
+    found = [a.get_legend() for a in fig.axes if a.get_legend() is not None] + list(fig.legends)
+    return [[t.get_text() for t in legend.get_texts()] for legend in found]
+
+
+@pytest.fixture
+def activation_figures(monkeypatch):
+    seen = drawn(activations, monkeypatch)
+    cfg = activations.ActivationsConfig.quick()
+    rng = np.random.default_rng(0)
+    norms = lambda: list(np.exp(rng.normal(size=cfg.depth)))  # noqa: E731
+    keys = [(act, init) for act in activations.ACTS for init in ("default", "matched")]
+    runs = {k: [{"snapshots": {0: norms(), 50: norms(), 100: norms()}, "train_loss": list(rng.random(100))}]
+            for k in keys}
+    at_init = {k: [norms() for _ in cfg.seeds] for k in keys}
+    activations._figures(None, cfg, runs, at_init)
+    return seen
+
+
+@pytest.fixture
+def skip_figures(monkeypatch):
+    seen = drawn(skip_connections, monkeypatch)
+    cfg = skip_connections.SkipConfig.quick()
+    rng = np.random.default_rng(1)
+    runs = {label: {"curves": {k: list(rng.random(12)) for k in ("train_loss", "val_loss", "train_accuracy",
+                                                                  "val_accuracy")},
+                    "grads_init": list(np.exp(rng.normal(size=cfg.depth))),
+                    "grads_end": list(np.exp(rng.normal(size=cfg.depth)))}
+            for label in ("plain", "residual", "plain, He init")}
+    skip_connections._figures(None, cfg, runs)
+    return seen
+
+
+def test_every_gradient_norm_panel_names_the_frobenius_norm(activation_figures, skip_figures):
+    """grad_norms is the Frobenius norm of each weight matrix's gradient (checked by hand below); the activations'
+    training panels had called it ||dL/dW_l||, its other figure and skip-connections' ||dL/dW_l||_F."""
+    panels = [a for name in ("activations_grad_norms_init.png", "activations_grad_norms_training.png")
+              for a in activation_figures[name][0].axes]
+    panels += skip_figures["skip_connections_grad_norms.png"][0].axes
+    assert len(panels) == 2 + 6 + 2
+    assert {a.get_ylabel() for a in panels} == {"||dL/dW_l||_F (log)"}
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 2))
+    x, y = torch.randn(5, 3), torch.tensor([0, 1, 1, 0, 1])
+    (got,) = grad_norms(model, [model[0].weight], x, y)
+    loss = torch.nn.functional.cross_entropy(model(x), y)
+    (g,) = torch.autograd.grad(loss, [model[0].weight])
+    frobenius = sum(float(v) ** 2 for row in g.tolist() for v in row) ** 0.5
+    assert got == pytest.approx(frobenius, rel=1e-6)
+
+
+def test_the_skip_connection_curves_have_one_legend_under_both_panels(skip_figures):
+    fig, desktop, narrow = skip_figures["skip_connections_curves.png"]
+    want = [[f"{net}: {part}" for net in ("plain", "residual", "plain, He init")
+             for part in ("train", "validation")]]
+    # `fig` is the narrow drawing now; the desktop one is drawn again to look at it
+    assert legends(fig) == want
+    assert legend_overlaps(fig) == []
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    (legend,) = fig.legends
+    box = legend.get_window_extent(renderer)
+    lowest = min(a.get_tightbbox(renderer).y0 for a in fig.axes)
+    assert box.y1 <= lowest and box.y0 >= 0 and box.x0 >= 0 and box.x1 <= fig.bbox.x1  # under the panels, inside
+
+
+def test_the_skip_connection_curves_desktop_drawing_has_one_legend(monkeypatch):
+    """The desktop drawing, looked at before it is restacked."""
+    seen = []
+    real = figures.to_png
+
+    def to_png(fig, *args, **kwargs):
+        if not seen:
+            seen.append((legends(fig), legend_overlaps(fig)))
+        return real(fig, *args, **kwargs)
+
+    monkeypatch.setattr(figures, "to_png", to_png)
+    cfg = skip_connections.SkipConfig.quick()
+    runs = {label: {"curves": {k: [0.5, 0.4, 0.3] for k in ("train_loss", "val_loss", "train_accuracy",
+                                                             "val_accuracy")},
+                    "grads_init": [1.0] * cfg.depth, "grads_end": [1.0] * cfg.depth}
+            for label in ("plain", "residual", "plain, He init")}
+    monkeypatch.setattr(skip_connections, "save_into", lambda out, name, fig, narrow=False: figures.render(fig))
+    skip_connections._figures(None, cfg, runs)
+    (labels, overlaps), = seen
+    assert len(labels) == 1 and len(labels[0]) == 6 and overlaps == []
