@@ -6,10 +6,10 @@ same settings, so a figure in the report, an experiment's folder and a training 
 same figure gives the same bytes.
 
 A figure can also be drawn for a narrow screen (:func:`restack`, :func:`save_into` with ``narrow=True``):
-its panels one above the other (two side by side where they are small), about 400 pixels wide, so that on
-a phone it is shown near its drawn size and its text stays readable. It is written beside the figure as
-``NAME.narrow.png`` (:func:`narrow_name`); the report shows it below 700 px. A figure that goes only into
-the report is rendered both ways at once by :func:`render` (a :class:`Drawing`).
+its panels one above the other (two side by side where they are small), :data:`NARROW_PX` (400) pixels wide
+(:func:`narrow_png`), so that on a phone it is shown near its drawn size and its text stays readable. It is
+written beside the figure as ``NAME.narrow.png`` (:func:`narrow_name`); the report shows it below 700 px. A
+figure that goes only into the report is rendered both ways at once by :func:`render` (a :class:`Drawing`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DPI = 110
-NARROW_WIDTH_IN = 3.6  # a narrow drawing's width in inches: 396 pixels at DPI, a phone's screen at ~90% scale
+NARROW_WIDTH_IN = 3.6  # a narrow figure's width in inches, its layout's: 396 pixels at DPI, a phone's screen at ~90%
+NARROW_PX = 400  # a narrow drawing's PNG width in pixels, exactly: what is drawn, centred, with its margins
+PAD_IN = 0.06  # the white margin around what is drawn, in inches
 
 
 def pyplot():
@@ -54,8 +56,43 @@ def to_png(fig, dpi: int = DPI, *, close: bool = True) -> bytes:
     third of matplotlib's RGBA bytes, which matters for the report's page, which embeds each figure twice."""
     buf = io.BytesIO()
     try:
-        fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", pad_inches=0.06, metadata={"Software": None})
+        fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", pad_inches=PAD_IN, metadata={"Software": None})
     finally:
+        if close:
+            pyplot().close(fig)
+    return palette_png(buf.getvalue())
+
+
+def narrow_png(fig, dpi: int = DPI, *, close: bool = True) -> bytes:
+    """`fig`, a figure laid out for a narrow screen (:func:`restack`), as PNG bytes exactly :data:`NARROW_PX` wide
+    (as :func:`to_png`: indexed colour, closed unless `close` is False).
+
+    :func:`to_png` crops to what is drawn, so its width had followed the tick labels, the legends and the blank
+    an image grid leaves (346 to 408 pixels out of 3.6 in figures). Here the crop keeps the height of what is drawn
+    (and :data:`PAD_IN` above and below) and is exactly NARROW_PX wide, centred on what is drawn; where that is
+    wider than the crop allows, the figure is first made narrower (its layout redone) until it fits, so nothing
+    is cut. (A drawing that does not narrow with its figure, a legend wider than the screen, is kept whole: wider.)"""
+    from matplotlib.transforms import Bbox
+
+    width = (NARROW_PX + 0.5) / dpi  # Agg makes the canvas int(width * dpi) pixels wide: 400.5 -> 400
+    buf = io.BytesIO()
+    own_dpi = fig.dpi
+    try:
+        fig.set_dpi(dpi)  # measured as savefig draws it
+        for attempt in range(6):
+            fig.canvas.draw()
+            box = fig.get_tightbbox(fig.canvas.get_renderer())
+            over = box.width + 2 * PAD_IN - NARROW_PX / dpi  # inches too wide
+            w, h = fig.get_size_inches()
+            if over <= 0 or attempt == 5 or over > w / 2:
+                break
+            fig.set_size_inches(w - over - 0.5 / dpi, h)
+        fig.set_dpi(own_dpi)
+        middle, half = (box.x0 + box.x1) / 2, (width / 2 if over <= 0 else box.width / 2 + PAD_IN)
+        crop = Bbox([[middle - half, box.y0 - PAD_IN], [middle + half, box.y1 + PAD_IN]])
+        fig.savefig(buf, format="png", dpi=dpi, bbox_inches=crop, metadata={"Software": None})
+    finally:
+        fig.set_dpi(own_dpi)
         if close:
             pyplot().close(fig)
     return palette_png(buf.getvalue())
@@ -100,10 +137,10 @@ class Drawing:
 def render(fig) -> Drawing:
     """`fig` as PNG bytes, as drawn and restacked for a narrow screen; closes it. (A figure whose narrow drawing
     is laid out anew, not restacked, makes its `Drawing` from the two figures' :func:`to_png`: the report's
-    heatmaps, `report.plots.heatmap`.)"""
+    heatmaps, `report.plots.heatmap`, with :func:`narrow_png`.)"""
     png = to_png(fig, close=False)
     restack(fig)
-    return Drawing(png, to_png(fig))
+    return Drawing(png, narrow_png(fig))
 
 
 def narrow_name(name: str) -> str:
@@ -115,8 +152,9 @@ def narrow_name(name: str) -> str:
 def restack(fig, width: float = NARROW_WIDTH_IN):
     """Lay `fig`'s panels out for a narrow screen, in place: one column (two where a panel is at most 2.6 in
     wide, as many as fit at their drawn width where that is more: a grid of small images), `width` inches
-    wide, each panel keeping its aspect ratio; titles wrap; legends go under their panels, and a legend of the whole
-    figure (:func:`figure_legend`) under them all in as many of its columns as fit. Returns `fig`.
+    wide (saved :data:`NARROW_PX` pixels wide by :func:`narrow_png`), each panel keeping its aspect ratio; titles
+    wrap; legends go under their panels, and a legend of the whole figure (:func:`figure_legend`) under them all
+    in as many of its columns as fit. Returns `fig`.
 
     Panels are the axes placed on a grid (a twin axis moves with its panel; a colorbar follows its axes)."""
     panels: dict[tuple[int, int], list] = {}  # (row, column) of the original grid -> the axes there

@@ -12,6 +12,11 @@ from dlexam.figures import narrow_name
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
+def png_size(data: bytes) -> tuple[int, int]:
+    """(width, height) of a PNG, read from its IHDR chunk (the PNG standard: bytes 16-24, big-endian)."""
+    assert data[:8] == PNG_MAGIC and data[12:16] == b"IHDR"
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
 
 def check_words(text: str, what: str) -> None:
     """Text a reader sees (a finding, a claim, an alt text, a caption) is typeset: no space at either end (the pooling
@@ -43,6 +48,8 @@ def check_result(result: dict, out_dir: Path, name: str) -> None:
         for drawing in (p, p.with_name(narrow_name(p.name))):  # and its drawing for narrow screens
             data = drawing.read_bytes()
             assert data[:8] == PNG_MAGIC and len(data) > 5_000
+        # the narrow drawing is 400 px wide, exactly (docs/report.md): 399 to 408, and 366 for an image grid, before
+        assert png_size(p.with_name(narrow_name(p.name)).read_bytes())[0] == 400, p.name
         said = result["captions"][p.name]  # what it shows, in words: not its file name
         assert len(said["alt"].split()) >= 8 and len(said["caption"].split()) >= 8
         assert ".png" not in said["alt"] + said["caption"]

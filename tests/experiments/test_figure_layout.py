@@ -1,17 +1,23 @@
 """The activations and skip-connections figures drawn from made-up numbers (no training): the gradient-norm panels
-all name the norm they plot the same way, and the skip-connections curves have one legend for both panels."""
+all name the norm they plot the same way, the skip-connections curves have one legend for both panels, and every
+narrow drawing (`figures.narrow_png`) is exactly 400 px wide without cutting anything off."""
 
 from __future__ import annotations
+
+import io
 
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from dlexam import figures
 from dlexam.experiments import activations, skip_connections
 from dlexam.experiments.training import grad_norms
 
-from .helpers import legend_overlaps
+from .helpers import legend_overlaps, png_size
+
+NARROW_PX = 400  # docs/report.md: a heatmap's narrow drawing is 400 px wide, every other figure's "about 400"
 
 
 def drawn(module, monkeypatch) -> dict:
@@ -119,3 +125,47 @@ def test_the_skip_connection_curves_desktop_drawing_has_one_legend(monkeypatch):
     skip_connections._figures(None, cfg, runs)
     (labels, overlaps), = seen
     assert len(labels) == 1 and len(labels[0]) == 6 and overlaps == []
+
+
+def _white_edges(png: bytes) -> bool:
+    """The first and last pixel columns are white: the drawing's margins are there, nothing is cut at the sides."""
+    with Image.open(io.BytesIO(png)) as im:
+        a = np.asarray(im.convert("RGB"))
+    return bool((a[:, [0, -1]] == 255).all())
+
+
+def test_every_narrow_drawing_of_these_experiments_is_400_px_wide(activation_figures, skip_figures):
+    for name, (_, _, narrow) in {**activation_figures, **skip_figures}.items():
+        assert png_size(narrow)[0] == NARROW_PX, name
+        assert _white_edges(narrow), name
+
+
+@pytest.mark.parametrize("kind", ["two panels", "legend under its panel", "image grid", "figure legend"])
+def test_a_narrow_drawing_is_exactly_400_px_wide_and_cut_nowhere(kind):
+    """What the report's narrow drawings are made of: panels, a panel with its legend under it (the activations'
+    training loss: 401 px before), a grid of images narrower than the screen (pooling's shifted digits: 366 and
+    here 382 px before), a legend of the whole figure."""
+    rng = np.random.default_rng(2)
+    if kind == "image grid":
+        fig, ax = figures.new_figure(4, 1, width=2.4, height=2.6)
+        for j, a in enumerate(ax.flat):
+            a.imshow(rng.random((32, 32)), cmap="gray")
+            a.set(title=f"shift {j} px", xticks=[], yticks=[])
+        fig.suptitle("The same digit shifted by 0-3 pixels")
+    elif kind == "legend under its panel":
+        fig, ax = figures.new_figure(1, 1, width=6.0)
+        for act in ("sigmoid", "tanh", "relu"):
+            for init in ("default", "matched"):
+                ax[0, 0].plot(np.arange(100) + 3, rng.random(100), label=f"{act}, {init} init")
+        ax[0, 0].set(title="Training loss (moving average, seed 0)", xlabel="SGD step", ylabel="cross-entropy")
+        figures.legend_below(ax[0, 0], fontsize=8)
+    else:
+        fig, ax = figures.new_figure(2, 1)
+        for a in ax[0]:
+            a.semilogy(rng.random(10) * 1e7, label="a line")
+            a.set(xlabel="hidden block (1 = nearest the input)", ylabel="||dL/dW_l||_F (log)")
+        if kind == "figure legend":
+            figures.figure_legend(fig, *ax[0, 0].get_legend_handles_labels())
+    drawing = figures.render(fig)
+    assert png_size(drawing.narrow)[0] == NARROW_PX
+    assert _white_edges(drawing.narrow)

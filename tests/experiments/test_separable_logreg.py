@@ -109,13 +109,17 @@ def test_no_legend_covers_a_curve_or_a_point_in_either_drawing(tmp_path, monkeyp
 
     from .helpers import legend_overlaps
 
-    render, seen = figures.to_png, []
+    seen = []
 
-    def checked(fig, *args, **kwargs):
-        seen.append((fig.axes[0].get_title(), sum(a.get_legend() is not None for a in fig.axes), legend_overlaps(fig)))
-        return render(fig, *args, **kwargs)
+    def checked(render):
+        def check_then_render(fig, *args, **kwargs):
+            seen.append((fig.axes[0].get_title(), sum(a.get_legend() is not None for a in fig.axes),
+                         legend_overlaps(fig)))
+            return render(fig, *args, **kwargs)
+        return check_then_render
 
-    monkeypatch.setattr(figures, "to_png", checked)
+    monkeypatch.setattr(figures, "to_png", checked(figures.to_png))  # the desktop drawing
+    monkeypatch.setattr(figures, "narrow_png", checked(figures.narrow_png))  # the narrow one
     run_experiment(ExperimentRun("separable-logreg", tmp_path / "out", quick=True))
     assert [(title, legends) for title, legends, _ in seen] == [
         ("||w|| grows without bound (~ ln t)", 3)] * 2 + [("Data and decision boundaries w(t)^T x = 0", 1)] * 2

@@ -262,3 +262,19 @@ def test_a_link_where_the_report_makes_an_experiments_folder_is_refused_before_a
     assert planted in str(err.value) and "\n" not in str(err.value)
     assert ran == [] and sorted(p.name for p in outside.iterdir()) == ["mine.txt"]
     assert (out / planted).is_symlink()
+
+
+def test_every_narrow_drawing_of_the_report_is_400_px_wide(tiny_report):
+    """Every figure's drawing for narrow screens (the `<source>` of its `<picture>`), in every section, is 400 px
+    wide, exactly (docs/report.md; 346 to 401 px before: a crop to what was drawn). The experiments' own narrow
+    PNGs are checked by each one's quick run (tests/experiments/helpers.check_result)."""
+    import base64
+    from collections import Counter
+
+    html = tiny_report[0].read_text()
+    sources = re.findall(r'<source media="[^"]*" srcset="data:image/png;base64,([^"]+)"', html)
+    assert len(sources) == html.count("<picture>") >= 10
+    pngs = [base64.b64decode(data) for data in sources]
+    assert all(png[12:16] == b"IHDR" for png in pngs)
+    widths = Counter(int.from_bytes(png[16:20], "big") for png in pngs)  # the PNG standard's IHDR: big-endian
+    assert set(widths) == {400}, widths

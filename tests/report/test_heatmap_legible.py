@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pytest
 
-from dlexam.figures import DPI, Drawing, to_png
+from dlexam.figures import DPI, Drawing, narrow_png, to_png
 from dlexam.report import page, plots
 from dlexam.report.sections import geoff as report_geoff
 from dlexam.report.sections import sorting
@@ -83,7 +83,7 @@ def test_heatmap_cell_labels_read_at_their_shown_size_and_stay_in_their_cells(he
     for args in heatmaps:
         desktop, narrow = plots.heatmap_figures(**args)
         labels.append({False: drawn_labels(desktop), True: drawn_labels(narrow)})
-        figures.append(page.figure(Drawing(to_png(desktop), to_png(narrow)), args["title"], alt=args["title"]))
+        figures.append(page.figure(Drawing(to_png(desktop), narrow_png(narrow)), args["title"], alt=args["title"]))
     html_text = page.render_page("heatmaps", "", [page.RenderedSection("sorting", "Heatmaps",
                                                                        page.figure_row(figures))])
     shown = shown_in_chromium(html_text, tmp_path, size)

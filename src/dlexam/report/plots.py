@@ -16,7 +16,7 @@ import matplotlib.ticker
 import numpy as np
 
 from dlexam.exact import format_exact
-from dlexam.figures import NARROW_WIDTH_IN, Drawing, new_figure, pyplot, render, to_png
+from dlexam.figures import NARROW_WIDTH_IN, Drawing, narrow_png, new_figure, pyplot, render, to_png
 
 
 def cell_label(x: float, decimals: int = 3) -> str:
@@ -71,7 +71,7 @@ def heatmap(matrix, **options) -> Drawing:
     """A heatmap of a 2-D matrix with one label per cell, drawn for a desktop and for a narrow screen (the
     options: :func:`heatmap_figures`)."""
     desktop, narrow = heatmap_figures(matrix, **options)
-    return Drawing(to_png(desktop), to_png(narrow))
+    return Drawing(to_png(desktop), narrow_png(narrow))
 
 
 def heatmap_figures(
