@@ -227,7 +227,7 @@ def test_an_edited_quote_makes_the_question_unread(edited, capsys):
     row = next(line for line in out.splitlines() if line.startswith("Pr2.1 "))
     assert "UNREAD" in row and "not read" in row
     assert "20 questions: 12 agree, 2 disagree, 5 conceptual, 1 unread (not in the exam text given)." in out
-    assert "  Pr2.1 unread: The exam text given does not contain 1 of the 1 quote(s)" in out
+    assert "  Pr2.1 unread: The exam text given does not contain 1 of the 1 quote this check reads" in out
 
     code, out, err = run(capsys, "answers", "--exam", str(path), "-q", "Pr2.1")
     assert (code, err) == (0, "")

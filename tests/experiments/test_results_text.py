@@ -5,7 +5,7 @@ from __future__ import annotations
 
 
 def test_a_count_names_its_noun_in_the_singular_only_for_one():
-    from dlexam.experiments.results import counted
+    from dlexam.words import counted
 
     assert [counted(1, "seed"), counted(3, "seed"), counted(0, "epoch"), counted(1.0, "CPU second"),
             counted(15.5, "CPU second"), counted(16384, "image")] == \

@@ -16,10 +16,10 @@ from dlexam import geoff
 from dlexam.answers import exam_source
 from dlexam.answers.registry import Answer, difference, not_read, question
 from dlexam.exact import exact_fraction, fraction_rows
-from dlexam.experiments.results import counted
 from dlexam.geoff.positions import bag_determines_next_token
 from dlexam.spec import VERSION_A, text
 from dlexam.spec import identity as identity_matrix
+from dlexam.words import counted
 
 EXAMPLE = geoff.EXAM_EXAMPLE  # "D A A <START> A D <STOP>"
 # Anchors of the worked solution's lines in the exam text.

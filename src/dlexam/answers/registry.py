@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from dlexam.answers import exam_source
 from dlexam.cpu import torch_threads
 from dlexam.errors import UserError
+from dlexam.words import counted
 
 VERDICTS = ("agrees", "disagrees", "conceptual", "unread")
 # unread: the given exam text does not hold what the check reads the exam's answer from (an edited or
@@ -125,11 +126,12 @@ def shorten(quote: str, width: int = 90) -> str:
 def mark_unread(ans: Answer, missing: list[str]) -> None:
     """The exam text does not hold `missing` (quotes `ans` reads its exam answer or its premises from):
     the verdict becomes ``unread`` and the exam answer says which quote is gone. What was computed stays."""
-    more = f" (and {len(missing) - 1} more quote(s): see exam_quotes_missing)" if len(missing) > 1 else ""
+    more = f" (and {counted(len(missing) - 1, 'more quote')}: see exam_quotes_missing)" if len(missing) > 1 else ""
     ans.verdict = "unread"
     ans.exam_answer = f"not read: the exam text has no {shorten(missing[0])!r}{more}"
-    ans.explanation = (f"The exam text given does not contain {len(missing)} of the {len(ans.exam_quotes)} quote(s) "
-                       f"this check reads (first: {shorten(missing[0])!r}): it is not the text the key was written "
+    quotes = counted(len(ans.exam_quotes), "quote")
+    ans.explanation = (f"The exam text given does not contain {len(missing)} of the {quotes} this check reads"
+                       f" (first: {shorten(missing[0])!r}): it is not the text the key was written "
                        "for, so what was computed is shown but not compared with it, and the notes describe the "
                        "published text.")
 

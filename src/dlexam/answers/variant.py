@@ -18,13 +18,13 @@ from dlexam import geoff
 from dlexam.answers.registry import Answer, difference
 from dlexam.cpu import torch_threads
 from dlexam.errors import UserError
-from dlexam.experiments.results import counted
 from dlexam.geoff.positions import bag_determines_next_token
 from dlexam.variants.documents import answer_text
 from dlexam.variants.evidence import geoff_evidence, option_evidence, shape_evidence
 from dlexam.variants.model import Question, Variant
 from dlexam.variants.problem1 import receptive_field
 from dlexam.variants.problem2 import SAME_OPTIONS, SOFTMAX_OPTIONS, WISE_OPTIONS, claimed_zero
+from dlexam.words import counted
 
 TOL = 1e-12
 

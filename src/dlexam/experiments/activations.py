@@ -23,10 +23,11 @@ import torch
 
 from dlexam.experiments.deep_mlp import DeepMLP, DeepMLPConfig
 from dlexam.experiments.digits import load_digits
-from dlexam.experiments.results import counted, finish, quick_note, seed_everything
+from dlexam.experiments.results import finish, quick_note, seed_everything
 from dlexam.experiments.training import batches, evaluate, grad_norms, train_steps
 from dlexam.figures import legend_below, new_figure, save_into
 from dlexam.files import OutputDir
+from dlexam.words import counted
 
 NAME = "activations"
 FIGURES = (  # the figures run() writes into its output folder

@@ -25,13 +25,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from dlexam.experiments.results import counted, finish, quick_note, seed_everything
+from dlexam.experiments.results import finish, quick_note, seed_everything
 from dlexam.figures import new_figure, save_into
 from dlexam.files import OutputDir
 from dlexam.geoff import exam_model
 from dlexam.sorting.data import sample_inputs, teacher_forcing_batch
 from dlexam.sorting.decode import greedy_decode
 from dlexam.sorting.vocab import Vocabulary
+from dlexam.words import counted
 
 NAME = "attention-temperature"
 FIGURES = (  # the figures run() writes into its output folder

@@ -32,12 +32,13 @@ import torch.nn.functional as F
 from dlexam.experiments.memory import peak_rss_step, saved_tensor_bytes
 from dlexam.experiments.noise import minibatch_noise
 from dlexam.experiments.ranking import rank_batch_sizes, ranking_text
-from dlexam.experiments.results import counted, finish, quick_note, seed_everything
+from dlexam.experiments.results import finish, quick_note, seed_everything
 from dlexam.experiments.svhn_like import load_svhn_like, preprocess
 from dlexam.experiments.training import batches, evaluate, train_steps
 from dlexam.figures import new_figure, save_into
 from dlexam.files import OutputDir
 from dlexam.svhn.model import CNNConfig, ExamCNN
+from dlexam.words import counted
 
 NAME = "batch-size"
 FIGURES = (  # the figures run() writes into its output folder

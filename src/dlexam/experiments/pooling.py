@@ -24,12 +24,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from dlexam.experiments.results import counted, finish, quick_note, seed_everything
+from dlexam.experiments.results import finish, quick_note, seed_everything
 from dlexam.experiments.svhn_like import load_svhn_like, preprocess
 from dlexam.experiments.training import batches, train_steps
 from dlexam.figures import new_figure, save_into
 from dlexam.files import OutputDir
 from dlexam.svhn.model import CNNConfig, ExamCNN
+from dlexam.words import counted
 
 NAME = "pooling"
 FIGURES = (  # the figures run() writes into its output folder

@@ -56,13 +56,6 @@ def prepare_out_dir(out_dir: str | os.PathLike, *, force: bool = False, writes: 
     return RunFolder(out_dir, writes=writes, force=force, what="--out")
 
 
-def counted(n: float, noun: str) -> str:
-    """`n` `noun`s in words, the noun plural unless `n` is 1: counted(1, "seed") is "1 seed", counted(3, "seed")
-    "3 seeds" (a run's counts differ between the quick and the full settings: "1 seed(s)" read badly)."""
-    number = f"{n:,}" if isinstance(n, int) else f"{n:g}"
-    return f"{number} {noun}{'' if n == 1 else 's'}"
-
-
 def quick_note(reduced: str, meaning: str) -> str:
     """The opening of a --quick run's finding: what the quick settings cut, and what that means for the
     finding (where its runs are too short to support the comparisons, it says so)."""
