@@ -203,7 +203,7 @@ def _figure_legends_fit(fig) -> None:
     for old in list(fig.legends):
         handles, labels = old.legend_handles, [t.get_text() for t in old.get_texts()]
         size = old.get_texts()[0].get_fontsize() if labels else None
-        ncols = old._ncols
+        ncols = _legend_columns(fig, old)
         old.remove()
         width = fig.get_size_inches()[0]
         for n in range(ncols, 0, -1):
@@ -215,6 +215,14 @@ def _figure_legends_fit(fig) -> None:
             legend.remove()
         w, h = fig.get_size_inches()
         fig.set_size_inches(w, h + extent.height / fig.dpi + 0.05)
+
+
+def _legend_columns(fig, legend) -> int:
+    """How many columns `legend` is drawn in: the distinct left edges of its labels, measured on the drawn figure
+    (matplotlib keeps the ncols it was given only in a private attribute)."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    return max(1, len({round(t.get_window_extent(renderer).x0) for t in legend.get_texts()}))
 
 
 def _legends_below(fig, legends: dict) -> list:

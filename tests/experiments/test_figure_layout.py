@@ -21,17 +21,19 @@ NARROW_PX = 400  # docs/report.md: a heatmap's narrow drawing is 400 px wide, ev
 
 
 def drawn(module, monkeypatch) -> dict:
-    """{file name: (the figure, its desktop PNG, its narrow PNG)} of what `module` saves, each figure kept after it
-    is rendered (restacked for the narrow drawing, which is what the figure then holds)."""
+    """{file name: (the figure, its desktop PNG, its narrow PNG, the desktop drawing's (legends, legend_overlaps))}
+    of what `module` saves, each figure kept after it is rendered (restacked for the narrow drawing, which is what the
+    figure then holds)."""
     seen = {}
 
     def save_into(out, name, fig, *, narrow=False):
         assert narrow, name  # every figure of these two experiments has its narrow drawing
         from matplotlib.backends.backend_agg import FigureCanvasAgg
 
+        desktop = (legends(fig), legend_overlaps(fig), _under_the_panels(fig))
         drawing = figures.render(fig)
         FigureCanvasAgg(fig)  # closed by render: a canvas again, to measure it
-        seen[name] = (fig, drawing.png, drawing.narrow)
+        seen[name] = (fig, drawing.png, drawing.narrow, desktop)
         return name
 
     monkeypatch.setattr(module, "save_into", save_into)
@@ -41,6 +43,16 @@ def drawn(module, monkeypatch) -> dict:
 def legends(fig) -> list[list[str]]:
     found = [a.get_legend() for a in fig.axes if a.get_legend() is not None] + list(fig.legends)
     return [[t.get_text() for t in legend.get_texts()] for legend in found]
+
+
+def _under_the_panels(fig) -> bool:
+    """Every legend of the whole figure is drawn under every panel (their tick and axis labels too), inside the
+    figure."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    lowest = min(a.get_tightbbox(renderer).y0 for a in fig.axes)
+    boxes = [legend.get_window_extent(renderer) for legend in fig.legends]
+    return all(b.y1 <= lowest and b.y0 >= 0 and b.x0 >= 0 and b.x1 <= fig.bbox.x1 for b in boxes)
 
 
 @pytest.fixture
@@ -91,7 +103,7 @@ def test_every_gradient_norm_panel_names_the_frobenius_norm(activation_figures, 
 
 
 def test_the_skip_connection_curves_have_one_legend_under_both_panels(skip_figures):
-    fig, desktop, narrow = skip_figures["skip_connections_curves.png"]
+    fig, desktop, narrow, _ = skip_figures["skip_connections_curves.png"]
     want = [[f"{net}: {part}" for net in ("plain", "residual", "plain, He init")
              for part in ("train", "validation")]]
     # `fig` is the narrow drawing now; the desktop one is drawn again to look at it
@@ -127,6 +139,61 @@ def test_the_skip_connection_curves_desktop_drawing_has_one_legend(monkeypatch):
     assert len(labels) == 1 and len(labels[0]) == 6 and overlaps == []
 
 
+# the figures whose panels all showed the same legend, and its entries, written out by hand: the activations and nets
+# each experiment draws, and the steps the activation_figures fixture snapshots (0, 50, 100)
+ONE_LEGEND = {
+    "activations_grad_norms_init.png": ["sigmoid", "tanh", "relu"],
+    "activations_grad_norms_training.png": ["step 0", "step 50", "step 100"],
+    "skip_connections_grad_norms.png": ["plain", "residual", "plain, He init"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(ONE_LEGEND))
+def test_a_legend_the_same_in_every_panel_is_drawn_once_for_the_figure(name, activation_figures, skip_figures):
+    """The activations' and skip-connections' gradient-norm figures had repeated one legend in each panel (the
+    activations' training figure six times): now one legend of the whole figure, under the panels, covering no data,
+    in the desktop drawing and in the narrow one. Counted on the drawn figures."""
+    fig, _, _, (desktop, desktop_overlaps, desktop_under) = {**activation_figures, **skip_figures}[name]
+    want = [ONE_LEGEND[name]]
+    assert desktop == want and desktop_overlaps == [] and desktop_under
+    assert all(a.get_legend() is None for a in fig.axes) and len(fig.legends) == 1
+    assert legends(fig) == want  # `fig` is the narrow drawing now
+    assert legend_overlaps(fig) == [] and _under_the_panels(fig)
+
+
+def test_the_activations_figures_name_their_block_axis_one_way(activation_figures, skip_figures):
+    """The activations' figure at initialisation said "(1 = nearest the input)", its training figure "(1 = input
+    side)"; every per-block axis of both experiments now reads the same."""
+    labels = {a.get_xlabel() for name in ("activations_grad_norms_init.png", "activations_grad_norms_training.png",
+                                          "skip_connections_grad_norms.png")
+              for a in {**activation_figures, **skip_figures}[name][0].axes}
+    assert labels == {"hidden block (1 = nearest the input)"}
+
+
+@pytest.mark.parametrize("asked", [6, 2])
+def test_restack_keeps_a_figure_legend_without_matplotlibs_private_ncols(asked):
+    """restack re-made a figure's legend in as many of its columns as fit, reading how many it had from matplotlib's
+    private `Legend._ncols` (gone here, as a matplotlib that renames it would have it). The legend keeps its six
+    entries, fits the narrow width, and never gets more columns than it was given: with 2, its six entries still
+    stand in 3 rows (their distinct baselines)."""
+    fig, ax = figures.new_figure(2, 1)
+    for a in ax[0]:
+        for k in range(6):
+            a.plot([0, 1], [k, k + 1], label=f"line {k}")
+    legend = figures.figure_legend(fig, *ax[0, 0].get_legend_handles_labels(), ncols=asked)
+    del legend._ncols
+    figures.restack(fig)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    (made,) = fig.legends
+    assert [t.get_text() for t in made.get_texts()] == [f"line {k}" for k in range(6)]
+    assert made.get_window_extent(renderer).width <= fig.bbox.width
+    rows = {round(t.get_window_extent(renderer).y0) for t in made.get_texts()}
+    if asked == 2:
+        assert len(rows) == 3
+    figures.pyplot().close(fig)
+
+
 def _white_edges(png: bytes) -> bool:
     """The first and last pixel columns are white: the drawing's margins are there, nothing is cut at the sides."""
     with Image.open(io.BytesIO(png)) as im:
@@ -135,7 +202,7 @@ def _white_edges(png: bytes) -> bool:
 
 
 def test_every_narrow_drawing_of_these_experiments_is_400_px_wide(activation_figures, skip_figures):
-    for name, (_, _, narrow) in {**activation_figures, **skip_figures}.items():
+    for name, (_, _, narrow, _) in {**activation_figures, **skip_figures}.items():
         assert png_size(narrow)[0] == NARROW_PX, name
         assert _white_edges(narrow), name
 

@@ -21,11 +21,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from dlexam.experiments.deep_mlp import DeepMLP, DeepMLPConfig
+from dlexam.experiments.deep_mlp import BLOCK_AXIS, DeepMLP, DeepMLPConfig
 from dlexam.experiments.digits import load_digits
 from dlexam.experiments.results import finish, quick_note, seed_everything
 from dlexam.experiments.training import batches, evaluate, grad_norms, train_steps
-from dlexam.figures import legend_below, new_figure, save_into
+from dlexam.figures import figure_legend, legend_below, new_figure, save_into
 from dlexam.files import OutputDir
 from dlexam.words import counted
 
@@ -339,11 +339,12 @@ def _figures(out_dir: OutputDir, cfg: ActivationsConfig, all_runs: dict, at_init
                            alpha=1 if i == 0 else 0.6, color=colors[act], label=act if i == 0 else None)
         a.set(
             title=f"At initialisation: {label}",
-            xlabel="hidden block (1 = nearest the input)",
+            xlabel=BLOCK_AXIS,
             ylabel="||dL/dW_l||_F (log)",
         )
         a.xaxis.set_major_locator(MaxNLocator(integer=True))  # blocks are whole: the narrow drawing had 2.5, 7.5
-        a.legend()
+    # one legend under both panels: each panel had shown the same three activations
+    figure_legend(fig, *ax[0, 0].get_legend_handles_labels(), ncols=len(ACTS))
     fig.suptitle(f"Per-layer gradient norms in a {cfg.depth}-block MLP at initialisation (Part 2.2): "
                  f"{len(cfg.seeds)} seeds, seed {cfg.seeds[0]} marked, the others thin")
     out = [save_into(out_dir, "activations_grad_norms_init.png", fig, narrow=True)]
@@ -364,11 +365,13 @@ def _figures(out_dir: OutputDir, cfg: ActivationsConfig, all_runs: dict, at_init
                 )
             a.set(
                 title=f"{act}, {init} init",
-                xlabel="hidden block (1 = input side)",
+                xlabel=BLOCK_AXIS,
                 ylabel="||dL/dW_l||_F (log)",
             )
             a.xaxis.set_major_locator(MaxNLocator(integer=True))
-            a.legend(fontsize=7)
+    # one legend under the six panels: every run is snapshotted at the same steps, coloured alike
+    handles, labels = ax[0, 0].get_legend_handles_labels()
+    figure_legend(fig, handles, labels, ncols=len(labels), fontsize=8)
     fig.suptitle(f"Per-layer gradient norms during training (SGD, seed {cfg.seeds[0]})")
     out.append(save_into(out_dir, "activations_grad_norms_training.png", fig, narrow=True))
 

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from dlexam.experiments.activations import per_block_factor
-from dlexam.experiments.deep_mlp import DeepMLP, DeepMLPConfig
+from dlexam.experiments.deep_mlp import BLOCK_AXIS, DeepMLP, DeepMLPConfig
 from dlexam.experiments.digits import load_digits
 from dlexam.experiments.results import finish, quick_note, seed_everything
 from dlexam.experiments.training import batches, evaluate, grad_norms, train_steps
@@ -273,9 +273,10 @@ def _figures(out_dir: OutputDir, cfg: SkipConfig, runs: dict) -> list[str]:
             ax[0, j].semilogy(blocks, np.maximum(r[key], 1e-30), "o-", ms=3, color=colors[label], label=label)
         ax[0, j].set(
             title=f"Per-block gradient norm {when}",
-            xlabel="hidden block (1 = nearest the input)",
+            xlabel=BLOCK_AXIS,
             ylabel="||dL/dW_l||_F (log)",
         )
-        ax[0, j].legend(fontsize=8)
+    # one legend under both panels: each panel had shown the same three nets
+    figure_legend(fig, *ax[0, 0].get_legend_handles_labels(), ncols=len(runs), fontsize=8)
     out.append(save_into(out_dir, "skip_connections_grad_norms.png", fig, narrow=True))
     return out
