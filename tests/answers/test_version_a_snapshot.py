@@ -18,7 +18,8 @@ evidence: P1.8 "error 0.0e+00" -> "error 0" (scaled_by_sqrt_dk 0.0) and "max err
 (2.220446e-16), Pr1.4 "error 2e-16" -> "2.2e-16" (2.220446e-16), Pr2.1 "max diff 2e-16" -> "max difference
 2.2e-16" (2.220446e-16), Pr2.2 "max difference from the exam's 0e+00" -> "... the exam's P: 0" and "true row(s)
 [5] missing" -> "true row 5 missing", Pr2.3 "true row(s) [3] missing" / "row(s) [3] missing" -> "true row 3
-missing" / "row 3 missing", Pr2.4 "max diff 0e+00" -> "max difference 0".
+missing" / "row 3 missing", Pr2.4 "max diff 0e+00" -> "max difference 0"; Pr2.3's computed text "rows [5, 6, 7]" /
+"rows [4, 5, 6]" -> "rows 5, 6 and 7" / "rows 4, 5 and 6" (the loss rows in words, not a Python list).
 Everything else, every number and verdict included, must be as it was.
 
 Another CPU (an AMD EPYC where the snapshot came from an Intel machine, both AVX512) adds some float sums in

@@ -75,3 +75,17 @@ def test_a_variants_answers_read_the_same_way():
             for m in MEASURED.finditer(t):
                 assert ONE_WAY.fullmatch(m[1]), (a.id, t)
     assert any(MEASURED.search(a.computed) for a in answers)
+
+
+def test_the_loss_rows_are_named_in_words(key):
+    """Pr2.3's computed text named the logit rows the loss uses as Python lists ("rows [5, 6, 7]"). The oracle is the
+    exam's example by hand: "D A A <START> A D <STOP>" has its output tokens A, D, <STOP> at positions 5, 6 and 7
+    (counted from 1, as the exam counts), which the exam's convention scores with their own rows; teacher forcing
+    scores each with the row before it, 4, 5 and 6."""
+    by_id = {a["id"]: a for a in key}
+    computed = by_id["Pr2.3"]["computed"]
+    assert "(rows 5, 6 and 7 score their own tokens)" in computed, computed
+    assert "(rows 4, 5 and 6 predict the next token)" in computed, computed
+    for a in key:
+        for t in [a["computed"], *a["notes"]]:
+            assert not re.search(r"\brows? \[\d", t), (a["id"], t)

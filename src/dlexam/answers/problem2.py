@@ -292,9 +292,9 @@ def pr2_3() -> Answer:
         id="Pr2.3",
         question="Cross-entropy loss of the output tokens 'A D <STOP>'",
         exam_answer=stated,
-        computed=(f"{exam_value:.4f} under the exam's convention (rows {L['exam']['rows']} score their own tokens); "
-                  f"{tf_value:.4f} under standard teacher forcing (rows {L['teacher_forcing']['rows']} predict the "
-                  f"next token)"),
+        computed=(f"{exam_value:.4f} under the exam's convention ({_numbered('row', L['exam']['rows'])} score their "
+                  f"own tokens); {tf_value:.4f} under standard teacher forcing "
+                  f"({_numbered('row', L['teacher_forcing']['rows'])} predict the next token)"),
         verdict=verdict,
         explanation=explanation,
         evidence=ev,
