@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from dlexam.experiments.deep_mlp import BLOCK_AXIS, DeepMLP, DeepMLPConfig
+from dlexam.experiments.deep_mlp import BLOCK_AXIS, GRAD_NORM_AXIS, DeepMLP, DeepMLPConfig
 from dlexam.experiments.digits import load_digits
 from dlexam.experiments.results import finish, quick_note, seed_everything
 from dlexam.experiments.training import batches, evaluate, grad_norms, train_steps
@@ -340,7 +340,7 @@ def _figures(out_dir: OutputDir, cfg: ActivationsConfig, all_runs: dict, at_init
         a.set(
             title=f"At initialisation: {label}",
             xlabel=BLOCK_AXIS,
-            ylabel="||dL/dW_l||_F (log)",
+            ylabel=GRAD_NORM_AXIS,
         )
         a.xaxis.set_major_locator(MaxNLocator(integer=True))  # blocks are whole: the narrow drawing had 2.5, 7.5
     # one legend under both panels: each panel had shown the same three activations
@@ -366,7 +366,7 @@ def _figures(out_dir: OutputDir, cfg: ActivationsConfig, all_runs: dict, at_init
             a.set(
                 title=f"{act}, {init} init",
                 xlabel=BLOCK_AXIS,
-                ylabel="||dL/dW_l||_F (log)",
+                ylabel=GRAD_NORM_AXIS,
             )
             a.xaxis.set_major_locator(MaxNLocator(integer=True))
     # one legend under the six panels: every run is snapshotted at the same steps, coloured alike

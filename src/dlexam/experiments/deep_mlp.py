@@ -21,6 +21,7 @@ from torch import nn
 ACTIVATIONS = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU}
 INITS = ("default", "matched")
 BLOCK_AXIS = "hidden block (1 = nearest the input)"  # the x-axis of every per-block figure of both experiments
+GRAD_NORM_AXIS = "||dL/dW_l||_F (log)"  # their y-axis: the Frobenius norm of a block's weight gradient
 
 
 @dataclass

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from dlexam.experiments.activations import per_block_factor
-from dlexam.experiments.deep_mlp import BLOCK_AXIS, DeepMLP, DeepMLPConfig
+from dlexam.experiments.deep_mlp import BLOCK_AXIS, GRAD_NORM_AXIS, DeepMLP, DeepMLPConfig
 from dlexam.experiments.digits import load_digits
 from dlexam.experiments.results import finish, quick_note, seed_everything
 from dlexam.experiments.training import batches, evaluate, grad_norms, train_steps
@@ -274,7 +274,7 @@ def _figures(out_dir: OutputDir, cfg: SkipConfig, runs: dict) -> list[str]:
         ax[0, j].set(
             title=f"Per-block gradient norm {when}",
             xlabel=BLOCK_AXIS,
-            ylabel="||dL/dW_l||_F (log)",
+            ylabel=GRAD_NORM_AXIS,
         )
     # one legend under both panels: each panel had shown the same three nets
     figure_legend(fig, *ax[0, 0].get_legend_handles_labels(), ncols=len(runs), fontsize=8)
