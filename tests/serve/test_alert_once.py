@@ -2,8 +2,8 @@
 /practice went into its alert box (role="alert") and, with a prefix, into the polite status line (#status) too, so a
 screen reader said it twice ("no result: ...", "no prediction: ...", "no example: ...", /cnn's explanations,
 "not checked: ...", "no variant: ...", "no step: ..."). Now the alert box says it and the status line is emptied
-(DL.showError, docs/serve.md's Accessibility). /sort's refusal stands in its panel, which is not live: there the status
-line is the one region that says it.
+(DL.showError, docs/serve.md's Accessibility). /sort too, since 2026-12-06: its refusal stood in its panel's body,
+which is not live, and the status line said it ("no answer: ..."); now the alert box of its model's panel says it.
 
 The oracle is a MutationObserver, installed before the page's own scripts run, that records each text every live
 region and every alert box takes (its id and text): the error's text must be in exactly one of them, all along and
@@ -168,12 +168,51 @@ def test_practice_a_variant_it_cannot_draw_is_said_once(listening):
     assert "seed" in _said_once(page, "#error")
 
 
-# ---- /sort: its refusal stands in a panel that is not live, and the status line says it ------------------------------
+# ---- /sort: a model's refusal in the alert box of its panel, an input's once -----------------------------------------
 
-def test_sort_a_refusal_is_said_once_by_the_status_line(listening):
+def test_sort_a_models_refusal_is_said_once_by_its_panels_alert_box(listening):
+    """Until 2026-12-06 the compiled solver's refusal was written into its panel's body (not live) and the status line
+    said it, "no answer: ...": the one page whose refusal no alert box said."""
+    from dlexam.errors import UserError
+    from dlexam.sorting.sorter import load_sorter
+
+    with pytest.raises(UserError) as cli:
+        load_sorter("A-D").decoding_temperature(0.5)  # what `dlexam sort --temperature 0.5` says
     page = listening
     page.goto(f"{page.base}/sort?seq=D+A+A&T=0.5")
     page.wait_for_selector("#compiled[data-state=error]", timeout=ERROR_MS)
-    page.wait_for_function("() => document.getElementById('status').textContent !== ''", timeout=ERROR_MS)
-    assert page.text_content("#error") == ""
-    _said_once(page, "#compiled .error", region="status")
+    page.wait_for_selector("#trained[data-state=ready]", timeout=ERROR_MS)
+    error = _said_once(page, "#compiled-error")
+    assert error == str(cli.value)
+    # beside the model it is about: an alert box inside the compiled solver's panel, none in the other's
+    assert page.eval_on_selector("#compiled-error", "e => e.closest('section').id + ' ' + e.getAttribute('role')") == \
+        "compiled alert"
+    assert page.text_content("#trained-error") == "" and page.text_content("#error") == ""
+    answer = page.get_attribute("#trained", "data-output") or "(empty)"
+    assert page.text_content("#status") == f"trained model: {answer}"  # an answer, the one model that gave one
+
+
+def test_sort_the_trained_models_refusal_stands_in_its_own_panel(listening):
+    page = listening
+    page.goto(f"{page.base}/sort?seq=D+A+E&vocab=A-Z")  # E: in the compiled solver's A-Z, not in the trained A-D
+    page.wait_for_selector("#trained[data-state=error]", timeout=ERROR_MS)
+    assert "'E'" in _said_once(page, "#trained-error")
+    error = page.text_content("#trained-error")
+    assert page.get_attribute("#compiled", "data-output") == "A D E"  # sorted(set(D A E))
+    assert page.text_content("#compiled-error") == "" and page.text_content("#status") == "compiled solver: A D E"
+    _forget(page)
+    page.click("#next")  # stepping through the compiled solver's answer does not say the refusal again
+    page.wait_for_function("() => document.getElementById('step-label').textContent.startsWith('step 2')")
+    assert not [said for said in page.evaluate("() => window.__said") if error in said[1]]
+    assert page.text_content("#trained-error") == error
+
+
+def test_sort_an_input_both_models_refuse_is_said_once(listening):
+    """Both models refuse "X" in the same words: one alert box says it, the input's, not one per panel."""
+    page = listening
+    page.goto(f"{page.base}/sort?seq=D+A+X")
+    page.wait_for_selector("#compiled[data-state=error]", timeout=ERROR_MS)
+    page.wait_for_selector("#trained[data-state=error]", timeout=ERROR_MS)
+    assert "'X'" in _said_once(page, "#error")
+    assert page.text_content("#compiled-error") == page.text_content("#trained-error") == ""
+    assert page.text_content("#status") == ""

@@ -2,6 +2,10 @@
 // State in the URL: seq, vocab, step, T (the decoding temperature; none: each model's own). Numbers from GET /api/sort
 // (dlexam.sorting.inspect.attention_steps). The compiled solver is exact at T = 0 only: another T is refused by the
 // API in the words of `dlexam sort` (Sorter.decoding_temperature), and the refusal stands in its panel.
+// A refusal is said once, by an alert box (DL.showError, which empties the status line): a model's own in its panel's
+// box (#compiled-error, #trained-error), one both models give in the same words (the input's) once, in #error under
+// the input. The status line says answers only. Until 2026-12-06 the refusal was written into the panel's body,
+// which is not live, and the status line said it ("no answer: ...").
 "use strict";
 
 const S = {models: null, results: {}, step: 0, seq: 0};
@@ -35,8 +39,8 @@ function renderPanel(which) {
   const panel = $(which), box = panel.querySelector(".body"), r = S.results[which];
   if (!r) return;  // not decoded yet
   box.textContent = "";
-  if (r.error) {
-    box.append(DL.el("div", {class: "error", text: r.error}));
+  if (r.error) {  // said by an alert box (decode), not here: a step through the other model's answer says it again
+    if (r.shared) box.append(DL.el("p", {class: "note", text: "no answer: the input above is refused"}));
     panel.dataset.state = "error";
     delete panel.dataset.output;
     return;
@@ -66,16 +70,24 @@ async function decode() {
   document.body.dataset.state = "busy";
   const seq = $("seq").value.trim(), vocab = $("vocab").value.trim() || "A-D", T = $("temp").value.trim();
   DL.set({seq, vocab: vocab === "A-D" ? null : vocab, T: T || null});
-  $("error").textContent = "";
   const q = (model, v) => "/api/sort?" + new URLSearchParams(Object.assign({seq, model}, v ? {vocab: v} : {},
     T ? {temperature: T} : {}));
   const [c, t] = await Promise.all([DL.api("GET", q("compiled", vocab)), DL.api("GET", q("trained", null))]);
   if (my !== S.seq) return;
   S.results.compiled = c.ok ? c.data : {error: DL.message(c.data)};
   S.results.trained = t.ok ? t.data : {error: DL.message(t.data)};
+  const both = !c.ok && !t.ok && S.results.compiled.error === S.results.trained.error;
+  if (both) S.results.compiled.shared = S.results.trained.shared = true;
   setStep(Number(DL.get("step", "0")));
   document.body.dataset.state = "ready";
-  DL.announce(c.ok ? `compiled solver: ${c.data.output.join(" ") || "(empty)"}` : "no answer: " + DL.message(c.data));
+  // an error that stands as it was (typing on at T = 0.5) is not written again: an alert box written is said again
+  const show = (box, text) => { if (box.textContent !== (text || "")) DL.showError(box, text); };
+  show($("error"), both ? S.results.compiled.error : null);
+  for (const which of ["compiled", "trained"]) show($(which + "-error"), both ? null : S.results[which].error);
+  // after the errors, which empty the status line: the answer each model gave, the compiled solver's first
+  const said = (name, d) => `${name}: ${d.output.join(" ") || "(empty)"}`;
+  if (c.ok) DL.announce(said("compiled solver", c.data));
+  else if (t.ok) DL.announce(said("trained model", t.data));
 }
 
 async function init() {
