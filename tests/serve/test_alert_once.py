@@ -16,6 +16,7 @@ import json
 import pytest
 
 from .browser import EXAMPLE_Q, LIVE, ready, said_listener
+from .test_browser import _seven
 
 pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed (pip install -e '.[dev]')")
 
@@ -134,6 +135,31 @@ def test_cnn_a_layer_table_number_it_does_not_have_is_said_once(listening):
     page = listening
     page.goto(f"{page.base}/cnn?number=conv9.output")
     _said_once(page, "#table-explain-error")
+
+
+def test_cnn_a_link_whose_explanation_is_refused_still_says_its_prediction(listening):
+    """A link with img= and an explain= the server refuses: until 2026-12-06 the status line said the prediction and,
+    one round trip later, was emptied by the refusal (DL.showError), so the prediction was never heard."""
+    page = listening
+    page.goto(f"{page.base}/cnn?img={_seven()}&explain=conv1:9,0,0")  # conv1 has 8 maps, 0 to 7
+    page.wait_for_selector("body[data-predictions='1']", timeout=ERROR_MS)
+    page.wait_for_function("() => document.getElementById('explain-error').textContent !== ''", timeout=ERROR_MS)
+    _said_once(page, "#explain-error")
+    prediction = f"prediction: {page.text_content('#digit')}, {page.text_content('#p-best')}"
+    assert page.text_content("#status") == prediction  # the text the status line is left with, so said
+    statuses = [text for rid, text in page.evaluate("() => window.__said") if rid == "status"]
+    assert statuses[-1] == prediction, statuses
+
+
+def test_cnn_a_link_with_an_explanation_says_its_prediction_with_it(listening):
+    """The same link with an explanation the server gives: the status line said the prediction, then, one round trip
+    later, the explanation alone in its place."""
+    page = listening
+    page.goto(f"{page.base}/cnn?img={_seven()}&explain=conv1:0,12,9")
+    page.wait_for_selector("#explain-panel[data-at='conv1:0,12,9']", timeout=ERROR_MS)
+    prediction = f"prediction: {page.text_content('#digit')}, {page.text_content('#p-best')}"
+    value = page.text_content("#explain-value")
+    assert page.text_content("#status") == f"{prediction}; conv1[0, 12, 9] = {value}"
 
 
 # ---- /practice ------------------------------------------------------------------------------------------------------

@@ -355,7 +355,7 @@ function render(d) {
   C.image = toBase64Url(d.image.flat());
   DL.set({img: C.image});
   $("model-line").textContent = "Model: " + d.model;
-  DL.announce(`prediction: ${d.digit}, P = ${best}`);
+  return `prediction: ${d.digit}, P = ${best}`;  // for the status line (predict says it)
 }
 
 // The keyboard reaches every pixel of every map. A stage's maps are one Tab stop (a roving tabindex) and one strip
@@ -466,7 +466,7 @@ async function predict(blob, type, my = ++C.seq, name = null, example = null) {
     return false;
   }
   DL.showError($("error"), null);
-  render(r.data);
+  const said = render(r.data);
   C.example = example;
   syncExample();
   document.body.dataset.predictions = String(my);
@@ -474,8 +474,9 @@ async function predict(blob, type, my = ++C.seq, name = null, example = null) {
   C.predicted = true;
   // The cell explained (or on its way) is explained again for this input: the arithmetic of the last one would not
   // be that of the maps now shown.
+  // The status line says the prediction with that explanation, or after its refusal (explain.js), not before it.
   const wanted = C.asked || DL.get("explain", null);
-  if (wanted) fromExplainParam(wanted);
+  if (!(wanted && fromExplainParam(wanted, said))) DL.announce(said);
   landOnce();
   return true;
 }

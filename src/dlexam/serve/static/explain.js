@@ -33,12 +33,17 @@ function clearMarks() {
   }
 }
 
-function fromExplainParam(text) {
+// `said`: the prediction this explanation follows (a link's img= with explain=, or a new drawing with a cell picked),
+// which the status line says with it, or after its refusal: said first and then replaced or emptied within one
+// round trip, a prediction was never heard (before 2026-12-06). False: no cell asked for, `said` left to the caller.
+function fromExplainParam(text, said = null) {
   const [layer, at] = text.split(":");
-  if (layer && at && /^\d+(,\d+)*$/.test(at)) explain(layer, at.split(",").map(Number));
+  if (!(layer && at && /^\d+(,\d+)*$/.test(at))) return false;
+  explain(layer, at.split(",").map(Number), said);
+  return true;
 }
 
-async function explain(layer, at) {
+async function explain(layer, at, said = null) {
   $("explain-layer").value = layer;
   $("explain-at").value = at.join(",");
   if (!C.image) { showExplainError("draw a digit or upload a photo first: the arithmetic is that of its input"); return; }
@@ -47,9 +52,14 @@ async function explain(layer, at) {
   document.body.dataset.state = "busy";
   const r = await DL.api("POST", "/api/svhn/explain", {image: C.image, layer, at});
   if (my !== C.explained) return;
-  if (!r.ok) { C.asked = null; showExplainError(DL.message(r.data)); return; }
+  if (!r.ok) {
+    C.asked = null;
+    showExplainError(DL.message(r.data));
+    if (said) DL.announce(said);  // after the error, which empties the status line: the prediction stands
+    return;
+  }
   DL.showError($("explain-error"), null);
-  renderExplanation(r.data);
+  renderExplanation(r.data, said);
   const key = `${layer}:${at.join(",")}`;
   DL.set({explain: key});
   $("explain-panel").dataset.at = key;
@@ -70,7 +80,7 @@ function sumLine(e) {
     " + bias ", DL.el("span", {id: "explain-bias", text: f4(e.bias)}));
 }
 
-function renderExplanation(e) {
+function renderExplanation(e, said = null) {
   const box = $("explain");
   box.textContent = "";
   const w = e.window, at = e.at.join(", ");
@@ -122,6 +132,7 @@ function renderExplanation(e) {
   }
   DL.scrollables();
   // a probability clicked is announced as the probability it is, then the logit it comes from
-  DL.announce(e.kind === "logit" ? `probability of digit ${e.digit} = ${f4(e.probability)}: logit ${e.digit} = ${f4(e.value)}`
-    : `${e.layer}[${at}] = ${f4(e.value)}`);
+  const text = e.kind === "logit" ? `probability of digit ${e.digit} = ${f4(e.probability)}: logit ${e.digit} = ${f4(e.value)}`
+    : `${e.layer}[${at}] = ${f4(e.value)}`;
+  DL.announce(said ? `${said}; ${text}` : text);
 }
