@@ -55,8 +55,20 @@ def _under_the_panels(fig) -> bool:
     return all(b.y1 <= lowest and b.y0 >= 0 and b.x0 >= 0 and b.x1 <= fig.bbox.x1 for b in boxes)
 
 
-@pytest.fixture
-def activation_figures(monkeypatch):
+# Drawn once for the module (each drawing takes seconds); the tests only read them.
+@pytest.fixture(scope="module")
+def activation_figures():
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        return _activation_figures(monkeypatch)
+
+
+@pytest.fixture(scope="module")
+def skip_figures():
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        return _skip_figures(monkeypatch)
+
+
+def _activation_figures(monkeypatch):
     seen = drawn(activations, monkeypatch)
     cfg = activations.ActivationsConfig.quick()
     rng = np.random.default_rng(0)
@@ -69,8 +81,7 @@ def activation_figures(monkeypatch):
     return seen
 
 
-@pytest.fixture
-def skip_figures(monkeypatch):
+def _skip_figures(monkeypatch):
     seen = drawn(skip_connections, monkeypatch)
     cfg = skip_connections.SkipConfig.quick()
     rng = np.random.default_rng(1)
