@@ -49,6 +49,14 @@ def _forget(page) -> None:
     page.evaluate("() => { window.__said = []; }")
 
 
+def _opened(page, path: str):
+    """`path` opened and ready, what its loading said forgotten: what is said from here is the test's."""
+    page.goto(f"{page.base}{path}")
+    ready(page)
+    _forget(page)
+    return page
+
+
 # ---- /geoff ---------------------------------------------------------------------------------------------------------
 
 def test_geoff_an_input_it_cannot_read_is_said_once(listening):
@@ -69,9 +77,7 @@ def test_geoff_an_input_it_cannot_read_is_said_once(listening):
 
 def test_geoff_a_refused_gradient_step_is_said_once(listening):
     page = listening
-    page.goto(f"{page.base}/geoff?{EXAMPLE_Q}")
-    ready(page)
-    _forget(page)
+    _opened(page, f"/geoff?{EXAMPLE_Q}")
     page.fill("#lr", "abc")
     page.click("#step")
     assert "learning rate" in _said_once(page, "#step-error")
@@ -79,9 +85,7 @@ def test_geoff_a_refused_gradient_step_is_said_once(listening):
 
 def test_geoff_a_cell_it_cannot_explain_is_said_once(listening):
     page = listening
-    page.goto(f"{page.base}/geoff?{EXAMPLE_Q}")
-    ready(page)
-    _forget(page)
+    _opened(page, f"/geoff?{EXAMPLE_Q}")
     page.fill("#explain-cell", "no such cell")
     page.press("#explain-cell", "Enter")
     _said_once(page, "#explain-error")
@@ -91,9 +95,7 @@ def test_geoff_a_cell_it_cannot_explain_is_said_once(listening):
 
 def test_cnn_a_file_that_is_no_image_is_said_once(listening):
     page = listening
-    page.goto(f"{page.base}/cnn")
-    ready(page)
-    _forget(page)
+    _opened(page, "/cnn")
     page.set_input_files("#upload", files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"not a photo"}])
     page.wait_for_selector("body[data-state=error]", timeout=ERROR_MS)
     assert "notes.txt" in _said_once(page, "#error")
@@ -120,9 +122,7 @@ def test_cnn_an_example_the_server_refuses_is_said_once(listening):
 
 def test_cnn_an_explanation_it_cannot_give_is_said_once(listening):
     page = listening
-    page.goto(f"{page.base}/cnn")
-    ready(page)
-    _forget(page)
+    _opened(page, "/cnn")
     page.press("#explain-at", "Enter")  # nothing drawn yet: the page refuses
     assert "draw a digit" in _said_once(page, "#explain-error")
     page.fill("#explain-at", "0,x")
@@ -166,9 +166,7 @@ def test_cnn_a_link_with_an_explanation_says_its_prediction_with_it(listening):
 
 def test_practice_nothing_to_check_is_said_once(listening):
     page = listening
-    page.goto(f"{page.base}/practice?seed=3")
-    ready(page)
-    _forget(page)
+    _opened(page, "/practice?seed=3")
     page.click("#check")
     page.wait_for_selector("body[data-state=error]", timeout=ERROR_MS)
     assert "nothing to check" in _said_once(page, "#error")
