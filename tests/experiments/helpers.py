@@ -86,11 +86,14 @@ def _along(xy, samples: int = 25):
 def legend_overlaps(fig, pad_px: float = 2.0) -> list[str]:
     """Where a legend of `fig` covers data: for each axes' legend, the lines (each vertex and points along each
     segment, as matplotlib draws them: straight between the transformed vertices), scatter points and error bars
-    of that axes that fall inside the legend's box in display coordinates (matplotlib's own transforms and the
-    legend's drawn extent are the oracle); for a legend of the whole figure, those of every axes. Only points
-    inside the axes count: those outside are not drawn."""
+    of that axes that fall inside the legend's box in display coordinates, and its bars (the Rectangle patches of
+    `bar` and `hist`) whose drawn extent meets the box (matplotlib's own transforms and the legend's drawn extent
+    are the oracle); for a legend of the whole figure, those of every axes. Only points inside the axes count:
+    those outside are not drawn."""
     import numpy as np
     from matplotlib.collections import LineCollection, PathCollection
+    from matplotlib.container import BarContainer
+    from matplotlib.patches import Rectangle
 
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
@@ -118,4 +121,22 @@ def legend_overlaps(fig, pad_px: float = 2.0) -> list[str]:
             if (n := _covered(xy, ax.bbox, box)):
                 found.append(f"{ax.get_title()!r}: {type(coll).__name__} {coll.get_label()!r}, {n} points under "
                              "the legend")
+        # `bar(..., label=)` names the BarContainer, not each of its Rectangles
+        named = {id(p): c.get_label() for c in ax.containers if isinstance(c, BarContainer) for p in c.patches}
+        bars = [p for p in ax.patches if isinstance(p, Rectangle) and p.get_visible() and _meets(p, ax.bbox, box)]
+        for label in dict.fromkeys(named.get(id(p), p.get_label()) for p in bars):
+            n = sum(named.get(id(p), p.get_label()) == label for p in bars)
+            found.append(f"{ax.get_title()!r}: bars {label!r}, {n} under the legend")
     return found
+
+
+def _meets(patch, axes_box, legend_box) -> bool:
+    """Whether a Rectangle's drawn extent (display coordinates, cut to the axes) meets the inside of the legend's
+    box; a bar of height 0 is a segment and meets it where it crosses the box."""
+    from matplotlib.transforms import Bbox
+
+    r = patch.get_window_extent()
+    r = Bbox.intersection(r, axes_box)
+    if r is None:
+        return False
+    return r.x0 < legend_box.x1 and r.x1 > legend_box.x0 and r.y0 < legend_box.y1 and r.y1 > legend_box.y0

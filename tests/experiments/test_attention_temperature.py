@@ -9,7 +9,7 @@ from dlexam.experiments import ExperimentRun, run_experiment
 from dlexam.experiments import attention_temperature as A
 from dlexam.geoff import START, STOP, exam_model
 
-from .helpers import check_result
+from .helpers import check_result, legend_overlaps
 
 # The exam's matrices, typed in from Problem 2 (independent of dlexam.geoff's copy).
 EXAM_W = torch.tensor([[0.0, 3], [1, 2], [2, 1], [3, 0]])
@@ -24,6 +24,37 @@ def run(tmp_path_factory):
 
 def test_result_files(run):
     check_result(run[0], run[1], "attention-temperature")
+
+
+
+@pytest.fixture(scope="module")
+def movement_figure(run):
+    """The distances-moved bar chart drawn once from the quick run's own numbers, as `run` saves it: (its bars, the
+    desktop drawing's legend overlaps, the narrow drawing's (`figures.restack`))."""
+    from dlexam.figures import pyplot, restack
+
+    seen = {}
+
+    def keep(out_dir, name, fig, *, narrow=False):
+        if name == "attention_temperature_movement.png":
+            bars = [p for c in fig.axes[0].containers if hasattr(c, "patches") for p in c.patches]
+            desktop = legend_overlaps(fig)
+            seen[name] = (bars, desktop, legend_overlaps(restack(fig)))
+        pyplot().close(fig)
+        return name
+
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setattr(A, "save_into", keep)
+        A._figures(None, A.AttentionTemperatureConfig.quick(), run[0]["numbers"]["runs"])
+    return seen["attention_temperature_movement.png"]
+
+
+def test_no_legend_covers_a_bar_of_the_distances_moved(movement_figure):
+    """The legend of the bar chart is checked against its bars (Rectangle patches), not only its error bars, on a
+    desktop and in the narrow drawing; one bar per training temperature and matrix."""
+    bars, desktop, narrow = movement_figure
+    assert len(bars) == len(A.SCHEDULES) * len(A.MATRICES)
+    assert desktop == [] and narrow == []
 
 
 def test_argmax_freezes_w_q_and_w_k_only(run):

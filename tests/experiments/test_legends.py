@@ -27,6 +27,22 @@ def test_the_legend_checker_sees_a_legend_on_a_curve():
     assert "line 'the diagonal'" in found[0] and "PathCollection 'its midpoint', 1 points" in found[1]
 
 
+
+def test_the_legend_checker_sees_a_legend_on_a_bar():
+    """Bars are Rectangle patches, neither lines nor collections: the checker had passed a legend drawn over the
+    tallest of three bars (the attention-temperature experiment draws its distances moved as bars). Left panel:
+    the legend at the top centre, over the middle bar only; right panel: at the top left, above the short first
+    bar. Where the bars stand is matplotlib's (their data extent through the axes' transform)."""
+    fig, ax = new_figure(2, 1)
+    for a, where in zip(ax[0], ("upper center", "upper left"), strict=True):
+        a.bar([0, 1, 2], [1.0, 3.0, 1.0], 0.8, label="heights")
+        a.set(title=where, ylim=(0, 3.2))
+        a.legend(loc=where)
+    found = legend_overlaps(fig)
+    pyplot().close(fig)
+    assert found == ["'upper center': bars 'heights', 1 under the legend"]
+
+
 def _filled_panels(legend: bool):
     fig, ax = new_figure(2, 1)
     x = np.linspace(0, 1, 50)
