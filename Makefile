@@ -3,14 +3,17 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# where pip may also look for torch: empty = pip's configured index alone (PyPI's Linux x86-64 wheel is the CUDA
+# build); `make demo TORCH_INDEX=https://download.pytorch.org/whl/cpu` takes PyTorch's CPU build from its own index
+TORCH_INDEX ?=
 
 .PHONY: demo test lint bench clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	# the CPU build of PyTorch; an unpinned torch would pull CUDA wheels
-	$(BIN)/python -m pip install --quiet torch==2.13.0
+	# PyTorch pinned (an unpinned torch may pull a newer CUDA build); TORCH_INDEX above chooses the build
+	$(BIN)/python -m pip install --quiet torch==2.13.0 $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX))
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
