@@ -27,10 +27,9 @@ def test_result_files(run):
 
 
 
-@pytest.fixture(scope="module")
-def movement_figure(run):
-    """The distances-moved bar chart drawn once from the quick run's own numbers, as `run` saves it: (its bars, the
-    desktop drawing's legend overlaps, the narrow drawing's (`figures.restack`))."""
+def _movement_drawing(runs: dict) -> tuple:
+    """The distances-moved bar chart drawn from `runs` as the experiment saves it: (its bars, the desktop drawing's
+    legend overlaps, the narrow drawing's (`figures.restack`))."""
     from dlexam.figures import pyplot, restack
 
     seen = {}
@@ -45,8 +44,14 @@ def movement_figure(run):
 
     with pytest.MonkeyPatch.context() as monkeypatch:
         monkeypatch.setattr(A, "save_into", keep)
-        A._figures(None, A.AttentionTemperatureConfig.quick(), run[0]["numbers"]["runs"])
+        A._figures(None, A.AttentionTemperatureConfig.quick(), runs)
     return seen["attention_temperature_movement.png"]
+
+
+@pytest.fixture(scope="module")
+def movement_figure(run):
+    """The distances-moved bar chart drawn once from the quick run's own numbers."""
+    return _movement_drawing(run[0]["numbers"]["runs"])
 
 
 def test_no_legend_covers_a_bar_of_the_distances_moved(movement_figure):
@@ -54,6 +59,20 @@ def test_no_legend_covers_a_bar_of_the_distances_moved(movement_figure):
     desktop and in the narrow drawing; one bar per training temperature and matrix."""
     bars, desktop, narrow = movement_figure
     assert len(bars) == len(A.SCHEDULES) * len(A.MATRICES)
+    assert desktop == [] and narrow == []
+
+
+def test_no_legend_covers_a_bar_when_the_matrices_move_alike(run):
+    """Other numbers than the quick run's: every matrix moved about as far (argmax's W_Q and W_K not at all), so
+    the bars fill the panel's width at one height. A legend inside the axes (loc="best") covered a bar and its
+    error bars there; under the panel it covers none."""
+    seeds = A.AttentionTemperatureConfig.quick().seeds
+    like = run[0]["numbers"]["runs"]
+    runs = {s: [dict(r, moved={k: 0.0 if (s == A.SCHEDULES[0] and k in ("W_Q", "W_K")) else 1.0 + 0.1 * i
+                               for k in A.MATRICES})
+                for i, r in enumerate(like[s][:len(seeds)])]
+            for s in A.SCHEDULES}
+    _, desktop, narrow = _movement_drawing(runs)
     assert desktop == [] and narrow == []
 
 

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from dlexam.experiments.results import finish, quick_note, seed_everything
-from dlexam.figures import new_figure, save_into
+from dlexam.figures import legend_below, new_figure, save_into
 from dlexam.files import OutputDir
 from dlexam.geoff import exam_model
 from dlexam.sorting.data import sample_inputs, teacher_forcing_batch
@@ -380,7 +380,7 @@ def _figures(out_dir: OutputDir, cfg: AttentionTemperatureConfig, all_runs: dict
     ax[0, 0].set_xticks(x, MATRICES)
     spread = f"mean of {n} seeds, bars from the least to the most" if n > 1 else "1 seed"
     ax[0, 0].set(title=f"How far each matrix moved ({spread})", xlabel="parameter", ylabel="||W_end - W_init||_F")
-    ax[0, 0].legend(fontsize=8)
+    legend_below(ax[0, 0], fontsize=8)  # inside, at loc="best", it can cover a bar when the matrices move alike
     out.append(save_into(out_dir, "attention_temperature_movement.png", fig, narrow=True))
 
     fig, ax = new_figure(3, 1, width=4.4)
