@@ -1,4 +1,6 @@
-"""The command line's one text-table printer (the HTML report has its own, :mod:`dlexam.report.page`).
+"""The command line's text-table printer (the HTML report has its own, :mod:`dlexam.report.page`). Three fixed
+layouts line up their own columns in place: `geoff --gradients`' norms, `svhn evaluate`'s confusion matrix and
+`demo`'s layer lines.
 
 :func:`format_table` lines up rows of cells under a header and a rule. A cell may hold several lines
 (text with newlines): its row is then as tall as its tallest cell. :func:`format_value` is how a
