@@ -207,7 +207,7 @@ def test_sort_a_models_refusal_is_said_once_by_its_panels_alert_box(listening):
     page.wait_for_selector("#compiled[data-state=error]", timeout=ERROR_MS)
     page.wait_for_selector("#trained[data-state=ready]", timeout=ERROR_MS)
     error = _said_once(page, "#compiled-error")
-    assert error == str(cli.value)
+    assert error == f"compiled solver: {cli.value}"  # named: test_sort_each_alert_names_the_model_that_refused
     # beside the model it is about: an alert box inside the compiled solver's panel, none in the other's
     assert page.eval_on_selector("#compiled-error", "e => e.closest('section').id + ' ' + e.getAttribute('role')") == \
         "compiled alert"
@@ -220,8 +220,8 @@ def test_sort_the_trained_models_refusal_stands_in_its_own_panel(listening):
     page = listening
     page.goto(f"{page.base}/sort?seq=D+A+E&vocab=A-Z")  # E: in the compiled solver's A-Z, not in the trained A-D
     page.wait_for_selector("#trained[data-state=error]", timeout=ERROR_MS)
-    assert "'E'" in _said_once(page, "#trained-error")
-    error = page.text_content("#trained-error")
+    error = _said_once(page, "#trained-error")
+    assert error.startswith("trained model: ") and "'E'" in error
     assert page.get_attribute("#compiled", "data-output") == "A D E"  # sorted(set(D A E))
     assert page.text_content("#compiled-error") == "" and page.text_content("#status") == "compiled solver: A D E"
     _forget(page)
@@ -240,3 +240,20 @@ def test_sort_an_input_both_models_refuse_is_said_once(listening):
     assert "'X'" in _said_once(page, "#error")
     assert page.text_content("#compiled-error") == page.text_content("#trained-error") == ""
     assert page.text_content("#status") == ""
+
+
+def test_sort_each_alert_names_the_model_that_refused(listening):
+    """A screen reader says an alert box's text, not the heading of the panel it stands in: until 2026-12-07 both
+    panels' alerts said their refusals ("'E' is not ...", "temperature 0.5 does not apply ...") without which model
+    refused. Now each alert's own text starts with its model's name, the panel's heading (the oracle), as it is said."""
+    page = listening
+    page.goto(f"{page.base}/sort?seq=D+A+E&vocab=A-Z&T=0.5")  # the compiled solver refuses T, the trained model E
+    page.wait_for_selector("#compiled[data-state=error]", timeout=ERROR_MS)
+    page.wait_for_selector("#trained[data-state=error]", timeout=ERROR_MS)
+    for panel in ("compiled", "trained"):
+        name = page.text_content(f"#{panel} h2").strip().lower()  # "compiled solver", "trained model"
+        error = _said_once(page, f"#{panel}-error")
+        said = page.evaluate("() => window.__said")
+        assert error.startswith(f"{name}: "), (panel, error)
+        assert [text for rid, text in said if rid == f"{panel}-error"] == [error]  # said once, with its name
+    assert page.text_content("#error") == "" and page.text_content("#status") == ""  # no answer to say

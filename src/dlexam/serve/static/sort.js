@@ -6,9 +6,12 @@
 // box (#compiled-error, #trained-error), one both models give in the same words (the input's) once, in #error under
 // the input. The status line says answers only. Until 2026-12-06 the refusal was written into the panel's body,
 // which is not live, and the status line said it ("no answer: ...").
+// A panel's alert box names its model in its own text ("trained model: 'E' is not ..."): a screen reader says an
+// alert's text, not the heading above it (until 2026-12-07 it said the refusal without which model gave it).
 "use strict";
 
 const S = {models: null, results: {}, step: 0, seq: 0};
+const MODEL = {compiled: "compiled solver", trained: "trained model"};  // as the status line and the alerts say them
 const $ = (id) => document.getElementById(id);
 
 function maxSteps() {
@@ -83,11 +86,14 @@ async function decode() {
   // an error that stands as it was (typing on at T = 0.5) is not written again: an alert box written is said again
   const show = (box, text) => { if (box.textContent !== (text || "")) DL.showError(box, text); };
   show($("error"), both ? S.results.compiled.error : null);
-  for (const which of ["compiled", "trained"]) show($(which + "-error"), both ? null : S.results[which].error);
+  for (const which of ["compiled", "trained"]) {
+    const error = both ? null : S.results[which].error;
+    show($(which + "-error"), error && `${MODEL[which]}: ${error}`);
+  }
   // after the errors, which empty the status line: the answer each model gave, the compiled solver's first
-  const said = (name, d) => `${name}: ${d.output.join(" ") || "(empty)"}`;
-  if (c.ok) DL.announce(said("compiled solver", c.data));
-  else if (t.ok) DL.announce(said("trained model", t.data));
+  const said = (which, d) => `${MODEL[which]}: ${d.output.join(" ") || "(empty)"}`;
+  if (c.ok) DL.announce(said("compiled", c.data));
+  else if (t.ok) DL.announce(said("trained", t.data));
 }
 
 async function init() {
