@@ -162,6 +162,51 @@ def test_cnn_a_link_with_an_explanation_says_its_prediction_with_it(listening):
     assert page.text_content("#status") == f"{prediction}; conv1[0, 12, 9] = {value}"
 
 
+def _held(page, pattern: str) -> list:
+    """The answers to requests matching `pattern` held back (their routes kept here) until _release."""
+    held = []
+    page.route(pattern, lambda route: held.append(route))
+    return held
+
+
+def _release(page, held: list) -> None:
+    while not held:  # the request is on its way (the page asks it once its own first answer is in)
+        page.wait_for_timeout(20)
+    for route in held:
+        route.continue_()
+
+
+@pytest.mark.parametrize("late", ["table", "prediction"])
+@pytest.mark.parametrize("number", ["conv2.output", "conv9.output"])
+def test_cnn_a_links_table_number_and_prediction_are_said_whatever_answers_first(listening, late, number):
+    """A link with img= and a layer table number= (explained, or refused: conv9 is no layer): the status line ends
+    saying the prediction with the number's explanation, or the prediction alone after the alert box says the
+    refusal, whichever request answers first. Until 2026-12-07 each said its own text: a number explained after the
+    prediction replaced it (never heard), one refused after it emptied the status line. The order is forced here: one
+    answer is held back until the other is on the page."""
+    page = listening
+    held = _held(page, "**/api/svhn/model/explain?*" if late == "table" else "**/api/svhn/predict")
+    page.goto(f"{page.base}/cnn?img={_seven()}&number={number}")
+    explained = f"#table-explain[data-number='{number}']"
+    refused = "() => document.getElementById('table-explain-error').textContent !== ''"
+    table = (lambda: page.wait_for_selector(explained, timeout=ERROR_MS)) if number == "conv2.output" else (
+        lambda: page.wait_for_function(refused, timeout=ERROR_MS))
+    predicted = lambda: page.wait_for_selector("body[data-predictions='1']", timeout=ERROR_MS)  # noqa: E731
+    first, then = (predicted, table) if late == "table" else (table, predicted)
+    first()
+    _release(page, held)
+    then()
+    prediction = f"prediction: {page.text_content('#digit')}, {page.text_content('#p-best')}"
+    if number == "conv2.output":
+        want = f"{prediction}; {page.text_content('#table-explain-title')}"  # the panel's "title = number"
+    else:
+        _said_once(page, "#table-explain-error")
+        want = prediction
+    assert page.text_content("#status") == want
+    statuses = [text for rid, text in page.evaluate("() => window.__said") if rid == "status"]
+    assert statuses[-1] == want, statuses
+
+
 # ---- /practice ------------------------------------------------------------------------------------------------------
 
 def test_practice_nothing_to_check_is_said_once(listening):

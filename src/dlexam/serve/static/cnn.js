@@ -20,6 +20,29 @@ const $ = (id) => document.getElementById(id);
 // has, as the select's values (null until GET /api/svhn/examples answers).
 const C = {drawing: false, last: null, seq: 0, image: null, explained: 0, asked: null, layersDone: false, predicted: false,
   row: 0, col: 0, keyTimer: null, example: null, examples: null};
+
+// What a link opens with is said as one text, whatever answers first: its prediction (img=, or an example=; with its
+// cell's explanation where explain= asks one, explain.js) and its layer table number (number=, layer_table.js):
+// "prediction: 7, P = 0.9991; Conv-2 output = 6x6x16", or the one alone after the other's refusal (its alert box
+// says why). Each part of the link's loading gives its text (null: refused, or overtaken) to Opening.say; the status
+// line takes them once no part is awaited. A part not awaited (anything after the link's loading) is said at once.
+// Until 2026-12-07 each part said its own text: a table number answering after the prediction replaced it (never
+// heard), and one refused then emptied the status line, depending on which request answered first.
+const Opening = {
+  awaited: new Set(),
+  texts: {},
+  say(part, text) {
+    if (!Opening.awaited.delete(part)) {
+      if (text) DL.announce(text);
+      return;
+    }
+    Opening.texts[part] = text;
+    if (Opening.awaited.size) return;
+    const all = ["prediction", "table"].map((p) => Opening.texts[p]).filter(Boolean);
+    Opening.texts = {};
+    if (all.length) DL.announce(all.join("; "));
+  },
+};
 const IMAGE_TYPES = ["image/png", "image/jpeg", "image/gif", "image/bmp", "image/webp"];
 const INK = "#111";
 // The keyboard's grid: GRID x GRID cells of the 224 px pad (14 px each: 2 x 2 pixels of the 32x32 input). Its drawing
@@ -98,6 +121,7 @@ async function setupExamples() {
   const sets = r.ok ? r.data.sets.filter((s) => s.available) : [];
   C.examples = sets.flatMap((s) => r.data.digits.map((d) => `${s.set}:${d}`));
   if (!sets.length) {
+    if (C.seq === 0) Opening.say("prediction", null);  // a link's example is not shown: no input sent yet
     $("examples-note").textContent = "Examples of real digits need the project's shared data folder " +
       "(data/svhn-real-dev, data/chars74k-digits): " + (r.ok ? r.data.needs : DL.message(r.data));
     syncExample();
@@ -118,6 +142,8 @@ async function setupExamples() {
   if (C.seq === 0 && !C.predicted && C.examples.includes(wanted)) {
     $("example").value = wanted;
     showExample();
+  } else if (C.seq === 0) {
+    Opening.say("prediction", null);  // nothing sent: a link awaiting its example's prediction has none
   }
 }
 
@@ -153,6 +179,7 @@ async function showExample() {
     if (my !== C.seq) return;
     withdraw();
     DL.showError($("error"), "example: " + DL.message(data));
+    Opening.say("prediction", null);  // after the error, which empties the status line: a link's table number
     document.body.dataset.state = "error";
     return;
   }
@@ -198,7 +225,7 @@ function emptied(message) {
   stopKeyTimer();
   withdraw();
   DL.showError($("error"), null);
-  DL.announce(message);
+  Opening.say("prediction", message);  // in a link's loading: in the place of its prediction
   document.body.dataset.state = "ready";
 }
 
@@ -462,6 +489,7 @@ async function predict(blob, type, my = ++C.seq, name = null, example = null) {
     withdraw();
     const message = (name ? name + ": " : "") + DL.message(r.data).replace(/^image: /, "");
     DL.showError($("error"), message);
+    Opening.say("prediction", null);  // after the error, which empties the status line: a link's table number
     document.body.dataset.state = "error";
     return false;
   }
@@ -476,7 +504,7 @@ async function predict(blob, type, my = ++C.seq, name = null, example = null) {
   // be that of the maps now shown.
   // The status line says the prediction with that explanation, or after its refusal (explain.js), not before it.
   const wanted = C.asked || DL.get("explain", null);
-  if (!(wanted && fromExplainParam(wanted, said))) DL.announce(said);
+  if (!(wanted && fromExplainParam(wanted, said))) Opening.say("prediction", said);
   landOnce();
   return true;
 }
@@ -501,7 +529,11 @@ function fromUrl(text, example) {
 
 async function layers() {
   const r = await DL.api("GET", "/api/svhn/model");
-  if (!r.ok) { DL.showError($("error"), r.data); return; }
+  if (!r.ok) {
+    DL.showError($("error"), r.data);
+    Opening.say("table", null);  // no table: a link's number has no explanation
+    return;
+  }
   const d = r.data;
   $("model-line").textContent = "Model: " + d.model;
   Table.render(d);  // layer_table.js
@@ -513,5 +545,10 @@ async function layers() {
 setupPad();
 setupExamples();
 setupExplain();
+if (DL.get("number", null)) Opening.awaited.add("table");
+if (DL.get("img", null) || DL.get("example", null)) Opening.awaited.add("prediction");  // else none is to come
 layers();
-if (!(DL.get("img", null) && fromUrl(DL.get("img"), DL.get("example", null)))) document.body.dataset.state = "ready";
+if (!(DL.get("img", null) && fromUrl(DL.get("img"), DL.get("example", null)))) {
+  document.body.dataset.state = "ready";
+  if (!DL.get("example", null)) Opening.say("prediction", null);  // an img it cannot read and no example
+}

@@ -51,11 +51,14 @@ async function explain(layer, at, said = null) {
   C.asked = `${layer}:${at.join(",")}`;
   document.body.dataset.state = "busy";
   const r = await DL.api("POST", "/api/svhn/explain", {image: C.image, layer, at});
-  if (my !== C.explained) return;
+  if (my !== C.explained) {
+    if (said) Opening.say("prediction", null);  // overtaken (a cell clicked meanwhile): a link's loading ends
+    return;
+  }
   if (!r.ok) {
     C.asked = null;
     showExplainError(DL.message(r.data));
-    if (said) DL.announce(said);  // after the error, which empties the status line: the prediction stands
+    if (said) Opening.say("prediction", said);  // after the error, which empties the status line: the prediction stands
     return;
   }
   DL.showError($("explain-error"), null);
@@ -134,5 +137,6 @@ function renderExplanation(e, said = null) {
   // a probability clicked is announced as the probability it is, then the logit it comes from
   const text = e.kind === "logit" ? `probability of digit ${e.digit} = ${f4(e.probability)}: logit ${e.digit} = ${f4(e.value)}`
     : `${e.layer}[${at}] = ${f4(e.value)}`;
-  DL.announce(said ? `${said}; ${text}` : text);
+  if (said) Opening.say("prediction", `${said}; ${text}`);  // with a link's table number, if it has one (cnn.js)
+  else DL.announce(text);
 }

@@ -52,7 +52,7 @@ const Table = {
         "counts from the modules' parameters (dlexam.svhn.summary.layer_summary). Click a number, or Tab to the table, move " +
         "with the arrow keys and press Enter, to see its arithmetic from the exam's layer table (dlexam.svhn.table_explain)."}));
     const wanted = DL.get("number", null);
-    if (wanted) Table.open(wanted);
+    if (wanted) Table.open(wanted, true);
   },
 
   key(e) {
@@ -88,16 +88,21 @@ const Table = {
     return td;
   },
 
-  async open(number) {
+  // `link`: the URL's number, said with the link's prediction, whichever answers first (Opening, cnn.js).
+  async open(number, link = false) {
     const my = ++Table.seq, box = $("table-explain");
     const r = await DL.api("GET", "/api/svhn/model/explain?number=" + encodeURIComponent(number));
-    if (my !== Table.seq) return;
+    if (my !== Table.seq) {
+      if (link) Opening.say("table", null);  // a number clicked meanwhile says its own
+      return;
+    }
     for (const el of $("layer-rows").querySelectorAll(".picked")) el.classList.remove("picked");
     box.textContent = "";
     if (!r.ok) {
       box.removeAttribute("data-number");
       DL.showError($("table-explain-error"), r.data);
       DL.set({number: null});
+      if (link) Opening.say("table", null);  // after the error, which empties the status line: the link's prediction
       return;
     }
     DL.showError($("table-explain-error"), null);
@@ -113,6 +118,7 @@ const Table = {
     DL.set({number: e.name});
     const td = $("layer-rows").querySelector(`td[data-number='${e.name}']`);
     if (td) td.classList.add("picked");
-    DL.announce(`${e.title} = ${e.text}`);
+    if (link) Opening.say("table", `${e.title} = ${e.text}`);
+    else DL.announce(`${e.title} = ${e.text}`);
   },
 };
