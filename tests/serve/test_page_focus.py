@@ -130,6 +130,30 @@ def test_practice_result_leaves_the_focus_where_the_student_went_meanwhile(page)
     assert page.evaluate(FOCUSED) == "result"
 
 
+def test_practice_result_leaves_the_focus_alone_after_a_click_on_text(page):
+    """A click on text that takes no focus (the page's lead paragraph) while the check is on its way moves the focus
+    from "check" to the body: until 2026-12-07 the result then took the focus all the same (the body counted as "still
+    there") and the page jumped from what the student had clicked to read. Now it stays; the status line says it."""
+    page.add_init_script(HOLD_CHECKS)
+    page.goto(f"{page.base}/practice?seed=3")
+    ready(page)
+    v = make_variant(3)
+    answers = _answers(v)
+    fill(page, answers)
+    n = counter(page, "checked")
+    page.evaluate("() => { window.__hold = true; }")
+    page.click("#check")
+    page.wait_for_function("() => window.__held.length === 1")
+    assert page.evaluate(FOCUSED) == "check"
+    page.click("p.lead")
+    assert page.evaluate("() => document.activeElement === document.body")  # the text took no focus
+    page.evaluate("() => { window.__hold = false; window.__held.forEach((go) => go()); }")
+    ready(page, checked=n + 1)
+    score, _ = _result_texts(v, answers)
+    assert page.evaluate("() => document.activeElement === document.body")
+    assert page.is_visible("#result") and page.text_content("#status").startswith(score)
+
+
 def test_practice_enter_on_a_radio_button_checks_as_in_a_text_field(page):
     """Enter in a one-line answer checks the sheet (test_practice); on a radio button it did nothing. Now it checks,
     as a form's Enter does, without choosing the radio it is pressed on."""

@@ -10,7 +10,11 @@ const $ = (id) => document.getElementById(id);
 // name one variant and the page show another), and a variant that arrives drops the checks still on their way (their
 // grades are of the variant before). saving: the timer of a pending save of the typed answers. unkept: why the
 // browser keeps nothing (null while it stores).
-const P = {sheet: null, seq: 0, checking: 0, checks: 0, store: "dlexam.practice", saving: null, unkept: null};
+const P = {sheet: null, seq: 0, checking: 0, checks: 0, store: "dlexam.practice", saving: null, unkept: null, pointers: 0};
+// Every press of a mouse, pen or finger on the page, counted: one while a check is on its way tells where the student
+// now is, also on text that takes no focus (the focus then stays where it was, or on the body, as it was on the body
+// before where a clicked button takes none: Safari, Firefox on macOS).
+addEventListener("pointerdown", () => { P.pointers++; }, {capture: true, passive: true});
 
 const key = () => `${P.sheet.difficulty}:${P.sheet.seed}`;
 const pts = (x) => String(Number(x.toFixed(2)));
@@ -219,7 +223,8 @@ function mark(g) {
 async function check() {
   if (!P.sheet) return;  // no variant on the page (yet)
   const my = ++P.checking;
-  const from = document.activeElement;  // where the student was: the result takes the focus only from there
+  const from = document.activeElement, pointers = P.pointers;  // where the student was: the result takes the focus
+  // only from there, and only if the student has clicked nowhere since
   document.body.dataset.state = "busy";
   DL.showError($("error"), null);
   const answers = typed(false);
@@ -244,7 +249,7 @@ async function check() {
   const manual = g.manual_points ? `; ${pts(g.manual_points)} more for the written answers, graded by a person` : "";
   remember({answers: typed(true), score: g.score, max_score: g.max_score, checked: new Date().toISOString()});
   showResult(g, `score ${pts(g.score)} of ${pts(g.max_score)} (exactly ${g.score_exact})${manual}` +
-    (P.unkept ? "; not kept: this browser refuses to store it" : ""), from);
+    (P.unkept ? "; not kept: this browser refuses to store it" : ""), from, pointers);
   document.body.dataset.checked = String(++P.checks);
   document.body.dataset.state = "ready";
 }
@@ -252,17 +257,18 @@ async function check() {
 // The result of a check, above the sheet: the score, and how many answers were right, wrong and not answered. The
 // keyboard focus moves to it (tabindex -1; its accessible name is the result itself), so a keyboard or screen reader
 // user lands on it, where the focus was when "check" (or Enter) was pressed: not when the student has gone on to
-// another field or control while the answer was on its way. The focus speaks it, so the status line (aria-live)
-// does not say it again; where the focus stays, the status line says it.
-function showResult(g, score, from) {
+// another field or control while the answer was on its way, nor clicked anywhere meanwhile (text that takes no focus
+// too: the focus falls to the body, which until 2026-12-07 counted as "still there", and the page scrolled away from
+// what the student had clicked to read). The focus speaks it, so the status line (aria-live) does not say it again;
+// where the focus stays, the status line says it.
+function showResult(g, score, from, pointers) {
   const wrong = g.fields.filter((r) => !r.correct && !g.missing.includes(r.id)).length;
   const right = g.fields.filter((r) => r.correct).length;
   $("result-score").textContent = score;
   $("result-count").textContent = `${right} of ${g.fields.length} answers right, ${wrong} wrong, ` +
     `${g.missing.length} not answered` + (wrong ? ": the wrong ones are marked below" : "");
   $("result").hidden = false;
-  const stay = document.activeElement;
-  if (stay === from || stay === document.body || stay === null) {
+  if (document.activeElement === from && P.pointers === pointers) {
     DL.announce("");
     $("result").focus();
   } else {
