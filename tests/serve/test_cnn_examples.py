@@ -166,3 +166,16 @@ def test_example_file_is_the_first_image_by_name_inside_the_shared_data(tmp_path
     for set_name, digit in (("../exam", 3), ("svhn_dev", "3"), ("svhn_dev", 10), ("svhn_dev", True)):
         with pytest.raises(ValueError):
             example_file(set_name, digit)
+
+
+@pytest.mark.needs_shared("data", "svhn-real-dev")
+def test_with_the_examples_shown_the_prediction_stays_beside_the_pad_on_a_desktop(page):
+    """The examples' row and note once widened the drawing panel until the prediction wrapped under it, a full-width
+    row of very long bars below the fold (1280 px). Their row and note fit the panel now, and the prediction stands
+    at the top of the page, beside what the model gets."""
+    page.goto(f"{page.base}/cnn")
+    ready(page)
+    page.wait_for_selector("body[data-examples]")
+    box = {sel: page.locator(sel).bounding_box() for sel in ("#draw-panel", "#input-panel", "#prob-panel")}
+    assert box["#prob-panel"]["y"] == box["#draw-panel"]["y"] == box["#input-panel"]["y"], box
+    assert box["#prob-panel"]["x"] > box["#input-panel"]["x"] > box["#draw-panel"]["x"], box
