@@ -4,7 +4,7 @@ traceback; the earlier files stay intact and no temporary file is left behind.
 The full disk is real: a tiny tmpfs mounted in a private mount namespace (`unshare --user --map-root-user
 --mount`, no root needed where user namespaces are allowed; the tests skip, saying so, where they are
 not). A refused permission cannot be made by chmod where the tests run as root, so it is injected:
-`tempfile.mkstemp`, which every atomic write uses, raises EACCES."""
+`tempfile.mkstemp`, which every atomic write uses, raises EACCES (in this process)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import assert_refused
+from .helpers import assert_refused, refused_here
 
 
 @lru_cache(maxsize=1)
@@ -66,27 +66,24 @@ def test_a_full_disk_is_one_line_naming_the_file(tmp_path, synth_dir, quick_run,
     assert str(out) in line
 
 
-_EACCES = """
-import errno, sys, tempfile
-def refuse(*args, **kwargs):
-    raise PermissionError(errno.EACCES, "Permission denied", kwargs.get("dir"))
-tempfile.mkstemp = refuse
-from dlexam.cli import main
-raise SystemExit(main(sys.argv[1:]))
-"""
-
-
 @pytest.mark.parametrize("command", ["svhn synth", "sort train", "experiment"])
-def test_a_refused_permission_is_one_line_naming_the_file(tmp_path, command):
+def test_a_refused_permission_is_one_line_naming_the_file(tmp_path, monkeypatch, capsys, command):
+    """Run in this process (`refused_here`: the same main() as `python -m dlexam`, exit status 2 and one error line),
+    with every mkstemp of the process refused, as a subprocess had refused them: without its seconds of imports."""
+    import errno
+    import tempfile
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", kwargs.get("dir"))
+
     out = tmp_path / "locked"
     argv = {
         "svhn synth": ["svhn", "synth", "--out", str(out), "--train", "20", "--test", "10"],
         "sort train": ["sort", "train", "--vocab", "A-C", "--max-len", "3", "--quick", "--quiet", "--out", str(out)],
         "experiment": ["experiment", "separable-logreg", "--quick", "--out", str(out)],
     }[command]
-    p = subprocess.run([sys.executable, "-c", _EACCES, *argv], capture_output=True, timeout=300,
-                       env={**os.environ, "OMP_NUM_THREADS": "1"})
-    line = assert_refused(p, "cannot write", "permission denied")
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    line = refused_here(argv, capsys, "cannot write", "permission denied")
     assert str(out) in line
 
 
