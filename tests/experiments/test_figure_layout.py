@@ -30,7 +30,8 @@ def drawn(module, monkeypatch) -> dict:
         assert narrow, name  # every figure of these two experiments has its narrow drawing
         from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-        desktop = (legends(fig), legend_overlaps(fig), _under_the_panels(fig))
+        found = legends(fig), legend_overlaps(fig)  # legend_overlaps draws the figure
+        desktop = (*found, _under_the_panels(fig, drawn=True))
         drawing = figures.render(fig)
         FigureCanvasAgg(fig)  # closed by render: a canvas again, to measure it
         seen[name] = (fig, drawing.png, drawing.narrow, desktop)
@@ -45,10 +46,11 @@ def legends(fig) -> list[list[str]]:
     return [[t.get_text() for t in legend.get_texts()] for legend in found]
 
 
-def _under_the_panels(fig) -> bool:
+def _under_the_panels(fig, *, drawn: bool = False) -> bool:
     """Every legend of the whole figure is drawn under every panel (their tick and axis labels too), inside the
-    figure."""
-    fig.canvas.draw()
+    figure. `drawn`: the figure was just drawn and not changed since (drawing it again lays it out the same)."""
+    if not drawn:
+        fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
     lowest = min(a.get_tightbbox(renderer).y0 for a in fig.axes)
     boxes = [legend.get_window_extent(renderer) for legend in fig.legends]
@@ -119,8 +121,7 @@ def test_the_skip_connection_curves_have_one_legend_under_both_panels(skip_figur
              for part in ("train", "validation")]]
     # `fig` is the narrow drawing now; the desktop one is drawn again to look at it
     assert legends(fig) == want
-    assert legend_overlaps(fig) == []
-    fig.canvas.draw()
+    assert legend_overlaps(fig) == []  # which draws it
     renderer = fig.canvas.get_renderer()
     (legend,) = fig.legends
     box = legend.get_window_extent(renderer)
@@ -128,15 +129,18 @@ def test_the_skip_connection_curves_have_one_legend_under_both_panels(skip_figur
     assert box.y1 <= lowest and box.y0 >= 0 and box.x0 >= 0 and box.x1 <= fig.bbox.x1  # under the panels, inside
 
 
+class _Seen(Exception):
+    """Raised once the drawing a test looks at has been looked at: the figures after it are not drawn."""
+
+
 def test_the_skip_connection_curves_desktop_drawing_has_one_legend(monkeypatch):
-    """The desktop drawing, looked at before it is restacked."""
+    """The desktop drawing, looked at before it is restacked (just before it is rendered: the first to_png)."""
     seen = []
-    real = figures.to_png
 
     def to_png(fig, *args, **kwargs):
-        if not seen:
-            seen.append((legends(fig), legend_overlaps(fig)))
-        return real(fig, *args, **kwargs)
+        seen.append((legends(fig), legend_overlaps(fig)))
+        figures.pyplot().close(fig)
+        raise _Seen
 
     monkeypatch.setattr(figures, "to_png", to_png)
     cfg = skip_connections.SkipConfig.quick()
@@ -145,7 +149,8 @@ def test_the_skip_connection_curves_desktop_drawing_has_one_legend(monkeypatch):
                     "grads_init": [1.0] * cfg.depth, "grads_end": [1.0] * cfg.depth}
             for label in ("plain", "residual", "plain, He init")}
     monkeypatch.setattr(skip_connections, "save_into", lambda out, name, fig, narrow=False: figures.render(fig))
-    skip_connections._figures(None, cfg, runs)
+    with pytest.raises(_Seen):
+        skip_connections._figures(None, cfg, runs)
     (labels, overlaps), = seen
     assert len(labels) == 1 and len(labels[0]) == 6 and overlaps == []
 
@@ -169,7 +174,7 @@ def test_a_legend_the_same_in_every_panel_is_drawn_once_for_the_figure(name, act
     assert desktop == want and desktop_overlaps == [] and desktop_under
     assert all(a.get_legend() is None for a in fig.axes) and len(fig.legends) == 1
     assert legends(fig) == want  # `fig` is the narrow drawing now
-    assert legend_overlaps(fig) == [] and _under_the_panels(fig)
+    assert legend_overlaps(fig) == [] and _under_the_panels(fig, drawn=True)  # legend_overlaps drew it
 
 
 def test_the_activations_figures_name_their_block_axis_one_way(activation_figures, skip_figures):
