@@ -147,3 +147,32 @@ def test_training_images_of_a_few_digits_are_said_in_the_log(tmp_path, synth_dir
     train_run(SVHNRun(out=tmp_path / "all", data=synth_dir, quick=True, epochs=1, threads=1),
               progress=lambda event: lines.append(event.message) if event.message else None)
     assert not [line for line in lines if "note:" in line], lines
+
+
+def test_without_validation_images_best_pt_is_the_last_epoch(tmp_path, capsys):
+    """Five images hold out none for validation (10% of 5 rounds to 0; --val-fraction 0 likewise): best.pt stayed at
+    epoch 1 whatever the epochs trained after it (a run dir, which stands for best.pt, then evaluated the first epoch's
+    weights), and the run said "val accuracy nan, best 0.0000" of a validation never made."""
+    rng = torch.Generator().manual_seed(0)
+    root = tmp_path / "five"
+    for digit in range(5):
+        (root / str(digit)).mkdir(parents=True)
+        pixels = torch.randint(0, 256, (40, 30), dtype=torch.uint8, generator=rng).numpy()
+        Image.fromarray(pixels).save(root / str(digit) / "a.png")
+    for name, extra in (("ft", ["--init", "shipped"]), ("scratch", ["--val-fraction", "0"])):
+        out = tmp_path / name
+        rc = main(["svhn", "train", *extra, "--data", str(root), "--out", str(out), "--epochs", "2", "--threads", "1",
+                   "--batch-size", "2", "--json"])
+        captured = capsys.readouterr()
+        assert rc == 0, captured.err
+        assert json.loads(captured.out)["best_val_accuracy"] is None
+        assert "no image is held out for validation" in captured.err
+        best, last = (torch.load(out / n, map_location="cpu", weights_only=True) for n in ("best.pt", "last.pt"))
+        assert best["extra"]["epoch"] == last["extra"]["epoch"] == 2
+        assert all(torch.equal(best["state_dict"][k], v) for k, v in last["state_dict"].items())
+    (out / "best.pt").unlink()  # a run killed between last.pt and best.pt: resume writes best.pt from last.pt
+    assert main(["svhn", "train", "--resume", "--out", str(out), "--quiet"]) == 0
+    assert "no validation images (best.pt is the last epoch)" in capsys.readouterr().out
+    best = torch.load(out / "best.pt", map_location="cpu", weights_only=True)
+    assert best["extra"]["epoch"] == 2 and all(torch.equal(best["state_dict"][k], v)
+                                               for k, v in last["state_dict"].items())

@@ -179,9 +179,15 @@ def cmd_train(args) -> int:
     if args.json:
         _print_json(result.to_json())
     else:
-        val = result.final.get("val_accuracy", float("nan"))
-        print(f"{result.out}: {len(result.history)} epochs, val accuracy {val:.4f},"
-              f" best {result.best_val_accuracy:.4f}")
+        from dlexam.words import counted
+
+        if result.best_val_accuracy is None:  # no image held out for validation: best.pt is the last epoch
+            print(f"{result.out}: {counted(len(result.history), 'epoch')}, no validation images (best.pt is the "
+                  "last epoch)")
+        else:
+            val = result.final.get("val_accuracy", float("nan"))
+            print(f"{result.out}: {counted(len(result.history), 'epoch')}, val accuracy {val:.4f},"
+                  f" best {result.best_val_accuracy:.4f}")
     return 0
 
 

@@ -141,7 +141,7 @@ class RunResult:
     epochs: int
     world_size: int
     history: list[dict]
-    best_val_accuracy: float
+    best_val_accuracy: float | None  # None: no image was held out for validation (best.pt is the last epoch)
     final: dict
     model: dict
     train: dict
@@ -254,7 +254,8 @@ def _complete_epoch(folder: runs.RunFolder, payload: dict, history: list[dict], 
     if not history:
         return
     scores = [r.get("val_accuracy", 0.0) for r in history]
-    best_epoch = scores.index(max(scores)) + 1  # the first epoch with the best score, as training saves it
+    # the first epoch with the best score, as training saves it; without validation images, the last epoch
+    best_epoch = scores.index(max(scores)) + 1 if _validated(history) else len(history)
     if best_epoch == len(history):
         best = folder.file(runs.BEST)
         held = folder.load(runs.BEST, kind=KIND)["extra"].get("epoch") if best.exists() else None
@@ -262,6 +263,12 @@ def _complete_epoch(folder: runs.RunFolder, payload: dict, history: list[dict], 
             folder.save_checkpoint(runs.BEST, kind=KIND, config=payload["config"], state_dict=payload["state_dict"],
                                    extra=payload["extra"])
     folder.write_metrics(history, settings)
+
+
+def _validated(history: list[dict]) -> bool:
+    """Whether the run's epochs were measured on validation images (none are held out with val_fraction 0, or
+    where the share of a few images rounds to none): without them best.pt follows the last epoch."""
+    return any("val_accuracy" in r for r in history)
 
 
 def _engine(device: torch.device, model: ExamCNN) -> str:
@@ -319,6 +326,9 @@ def _train(run: SVHNRun, folder: runs.RunFolder | None, progress: ProgressFn | N
             + (f" (val accuracy before: {before:.4f})" if before is not None else ""))
     log(say, "svhn train", f"training on {len(data['train_x'])} images ({len(data['val_x'])} for validation),"
                            f" batch {cfg.batch_size}, {settings['engine']}")
+    if not len(data["val_x"]):
+        log(say, "svhn train", f"note: no image is held out for validation (val_fraction {settings['val_fraction']:g} "
+            f"of {len(data['train_x']):,} images is none); best.pt is the last epoch's weights")
     missing = sorted(set(range(NUM_CLASSES)) - set(data["train_y"].unique().tolist()))
     if missing:  # an image folder of a few digits: validation then measures those digits only
         log(say, "svhn train", f"note: the training images hold no {', '.join(map(str, missing))} "
@@ -346,11 +356,11 @@ def _train(run: SVHNRun, folder: runs.RunFolder | None, progress: ProgressFn | N
         row = history[-1]
         if folder is None:
             return
-        nan = float("nan")
+        val = (f"val loss {row['val_loss']:.4f} acc {row['val_accuracy']:.4f}" if "val_accuracy" in row
+               else "no validation images")
         log(say, "svhn train",
             f"epoch {row['epoch']}/{cfg.epochs}: train loss {row['train_loss']:.4f}"
-            f" acc {row['train_accuracy']:.4f} | val loss {row.get('val_loss', nan):.4f}"
-            f" acc {row.get('val_accuracy', nan):.4f} | {row['images_per_s']:.0f} images/s")
+            f" acc {row['train_accuracy']:.4f} | {val} | {row['images_per_s']:.0f} images/s")
         extra = {"epoch": epoch + 1, "optimizer": optimizer.state_dict(), "history": history, "settings": settings,
                  "rng": torch.get_rng_state()}
         state = {k: v.contiguous() for k, v in model.state_dict().items()}
@@ -358,7 +368,7 @@ def _train(run: SVHNRun, folder: runs.RunFolder | None, progress: ProgressFn | N
         # last.pt first: the epoch's commit point; what follows is written again from it on resume
         folder.save_checkpoint(runs.LAST, kind=KIND, config=config, state_dict=state, extra=extra)
         saved = len(history)
-        if row.get("val_accuracy", 0.0) > best:
+        if "val_accuracy" not in row or row["val_accuracy"] > best:  # no validation images: the last epoch
             best = row.get("val_accuracy", 0.0)
             folder.save_checkpoint(runs.BEST, kind=KIND, config=config, state_dict=state, extra=extra)
         folder.write_metrics(history, settings)
@@ -380,7 +390,8 @@ def _train(run: SVHNRun, folder: runs.RunFolder | None, progress: ProgressFn | N
         torch_dist.barrier()
         torch_dist.destroy_process_group()
     return RunResult(out=str(out), epochs=cfg.epochs, world_size=d.world, history=result["history"],
-                     best_val_accuracy=best, final=result["history"][-1] if result["history"] else {},
+                     best_val_accuracy=best if _validated(result["history"]) else None,
+                     final=result["history"][-1] if result["history"] else {},
                      model=model_cfg.to_dict(), train=cfg.to_dict(),
                      init=None if settings.get("init") is None else
                      {"name": settings["init"], "sha256": settings.get("init_sha256"),
