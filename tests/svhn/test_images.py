@@ -82,6 +82,29 @@ def test_image_folder_reads_labels_from_folder_names(tmp_path):
     assert source == "folder" and (x2 == x).all() and (y2 == y).all()
 
 
+def test_images_in_folders_inside_a_class_folder_are_read_as_torchvision_reads_them(tmp_path, capsys):
+    """DIR/3/batch1/*.png (torchvision's ImageFolder walks a class folder's sub-folders) were silently left out: an
+    evaluation counted fewer images than the folder held, and a class folder holding only sub-folders "held no
+    images". A link to a folder above is read once (no loop); hidden folders are left out."""
+    _folder(tmp_path / "d", {"0": [(32, 32)], "3": [(40, 20)]})
+    d = tmp_path / "d"
+    _folder(d / "3", {"batch1": [(32, 32), (20, 30)], "batch2": [(32, 32)]})
+    _folder(d / "0" / "deeper", {"more": [(16, 16)]})
+    _folder(d / "0", {".thumbnails": [(8, 8)]})
+    (d / "3" / "batch1" / "up").symlink_to(d / "3", target_is_directory=True)
+    x, y, paths = load_image_folder(d)
+    names = [p.split("/d/", 1)[1] for p in paths]
+    assert names == ["0/0.png", "0/deeper/more/0.png", "3/0.png", "3/batch1/0.png", "3/batch1/1.jpg",
+                     "3/batch2/0.png"], names
+    assert y.tolist() == [0, 0, 3, 3, 3, 3] and x.shape == (6, 32, 32)
+    assert main(["svhn", "evaluate", "--data", str(d), "--json"]) == 0
+    r = __import__("json").loads(capsys.readouterr().out)
+    assert r["n"] == 6 and sum(r["confusion"][3]) == 4 and sum(r["confusion"][0]) == 2
+    (d / "3" / "batch2" / "gone.png").symlink_to(tmp_path / "nowhere.png")  # a link to an image that is not there
+    with pytest.raises(UserError, match="image not found: .*gone.png"):
+        load_image_folder(d)
+
+
 @pytest.mark.parametrize(
     "make, message",
     [

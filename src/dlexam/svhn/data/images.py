@@ -370,11 +370,32 @@ def is_image_folder(root: str | os.PathLike) -> bool:
     return p.is_dir() and any(c.is_dir() and len(c.name) == 1 and c.name in "0123456789" for c in p.iterdir())
 
 
+def _class_images(folder: Path) -> list[Path]:
+    """The image files (by extension, any case) in a class folder and the folders inside it, links followed (each
+    folder once: a link to a folder above it is no loop), hidden entries left out; sorted by path. A link named as an
+    image that leads nowhere is kept, for :func:`read_image` to name."""
+    found, seen = [], set()
+
+    def unreadable(exc: OSError) -> None:
+        raise UserError(f"cannot read the folder {exc.filename}: {exc.strerror or exc}")
+
+    for here, dirs, files in os.walk(folder, onerror=unreadable, followlinks=True):
+        real = os.path.realpath(here)
+        if real in seen:
+            dirs[:] = []
+            continue
+        seen.add(real)
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        found += [Path(here) / f for f in files if Path(f).suffix.lower() in IMAGE_EXTENSIONS and not f.startswith(".")]
+    return sorted(found)
+
+
 def load_image_folder(root: str | os.PathLike) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
     """DIR/0/*.png ... DIR/9/*.png -> (uint8 (N, 32, 32), labels int64 (N,), the files' paths).
 
-    Every sub-folder must be named by one digit 0-9 and hold at least one image; hidden entries
-    and files beside the class folders (a README) are ignored, as are non-image files.
+    Every sub-folder must be named by one digit 0-9 and hold at least one image, in it or in folders inside it
+    (as torchvision's ImageFolder reads them); hidden entries and files beside the class folders (a README) are
+    ignored, as are non-image files.
     """
     p = Path(root)
     if not p.is_dir():
@@ -387,8 +408,7 @@ def load_image_folder(root: str | os.PathLike) -> tuple[torch.Tensor, torch.Tens
         raise UserError(f"{p}: class folder {bad[0]!r} is not a digit 0-9 (ImageFolder layout: {p}/0/ ... {p}/9/)")
     images, labels, paths = [], [], []
     for c in classes:
-        files = sorted(f for f in c.iterdir() if f.suffix.lower() in IMAGE_EXTENSIONS and not f.name.startswith("."))
-        files = [f for f in files if f.is_file()]
+        files = _class_images(c)
         if not files:
             raise UserError(f"class folder {c} holds no images")
         for f in files:
