@@ -105,6 +105,13 @@ def test_images_in_folders_inside_a_class_folder_are_read_as_torchvision_reads_t
         load_image_folder(d)
 
 
+def test_evaluate_names_a_folder_given_as_a_relative_path_and_counts_in_words(tmp_path, capsys):
+    _folder(tmp_path / "one", {"5": [(32, 32)]})
+    assert main(["svhn", "evaluate", "--data", str(tmp_path / "one" / "5" / "..")]) == 0
+    out = capsys.readouterr().out  # "..: accuracy 1.0000 on 1 images" named neither the folder nor one image
+    assert out.startswith("one: accuracy ") and " on 1 image (" in out, out
+
+
 @pytest.mark.parametrize(
     "make, message",
     [
@@ -131,7 +138,7 @@ def test_bad_image_folders_are_one_line_exit_2_and_touch_nothing(tmp_path, capsy
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
 
 
-def test_train_and_evaluate_take_an_image_folder(tmp_path, capsys):
+def test_train_and_evaluate_take_an_image_folder(tmp_path, capsys, monkeypatch):
     d = tmp_path / "d"
     _folder(d, {str(k): [(32, 32), (40, 30), (24, 48), (32, 32)] for k in range(10)})
     run = tmp_path / "run"
@@ -142,3 +149,6 @@ def test_train_and_evaluate_take_an_image_folder(tmp_path, capsys):
     r = __import__("json").loads(capsys.readouterr().out)
     assert r["n"] == 40 and r["source"] == "folder" and r["split"] == "d"
     assert (run / "confusion_test.png").is_file()
+    monkeypatch.chdir(d / "3")  # `--data ..` (or `.`) said ": accuracy ..." and "split": "", the folder unnamed
+    assert main(["svhn", "evaluate", "--checkpoint", str(run), "--data", "..", "--json", "--png", "../../cm.png"]) == 0
+    assert __import__("json").loads(capsys.readouterr().out)["split"] == "d"

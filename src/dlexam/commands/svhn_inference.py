@@ -39,6 +39,7 @@ def cmd_evaluate(args) -> int:
     from dlexam.svhn.data.images import is_image_folder
     from dlexam.svhn.data.official import filename
     from dlexam.svhn.inference import evaluate_checkpoint
+    from dlexam.words import counted
 
     split = args.split or "test"
     if args.split is not None and not (Path(args.data) / filename(split)).is_file() and is_image_folder(args.data):
@@ -58,7 +59,7 @@ def cmd_evaluate(args) -> int:
     if args.json:
         _print_json(r.to_json())
         return 0
-    print(f"{r.split}: accuracy {r.accuracy:.4f} on {r.n} images ({r.checkpoint}"
+    print(f"{r.split}: accuracy {r.accuracy:.4f} on {counted(r.n, 'image')} ({r.checkpoint}"
           + (", test-time augmentation)" if r.tta else ")"))
     print("per-class accuracy: " + "  ".join(f"{d}:{'-' if a is None else f'{a:.3f}'}"  # -: no image of d
                                              for d, a in enumerate(r.per_class)))

@@ -160,7 +160,7 @@ def _evaluate(path: ModelSource, data_dir, split: str, out: OutputDir | None, pn
     if name is None:
         name = str(_shipped() if path is None else checkpoint.resolve(path))
     result = Evaluation(checkpoint=name,
-                        split=split if source == "mat" else Path(data_dir).name, source=source,
+                        split=split if source == "mat" else _folder_name(data_dir), source=source,
                         **evaluate(model, images, labels, channels_last=False), tta=tta)
     if out is not None:
         from dlexam.svhn.plots import confusion_figure
@@ -168,6 +168,11 @@ def _evaluate(path: ModelSource, data_dir, split: str, out: OutputDir | None, pn
         fig = confusion_figure(result.confusion, title=f"{result.split}: accuracy {result.accuracy:.4f}")
         result.confusion_png = save_into(out, png_name, fig)
     return result
+
+
+def _folder_name(folder) -> str:
+    """An image folder's name as the user knows it: `.` or `runs/..` name the folder they stand for."""
+    return Path(os.path.abspath(folder)).name or str(folder)  # "/" has no name
 
 
 def _shipped() -> Path:
