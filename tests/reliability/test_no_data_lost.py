@@ -74,6 +74,25 @@ def test_an_image_folder_is_never_written_as_a_mix_of_two_draws(tmp_path, capsys
     assert sorted(p.name for p in beside.iterdir() if not p.name.startswith(".dlexam")) == ["train_32x32.mat"]
 
 
+@pytest.mark.parametrize("extra", [["--train", "3", "--test", "2"], ["--train", "3", "--test", "2", "--force"],
+                                   ["--scenes", "--recipe", "quick", "--images", "3", "--format", "mat"]])
+def test_no_mat_file_is_written_into_an_image_folder(tmp_path, capsys, extra):
+    """The reverse of the image folder refused beside train_32x32.mat: `svhn synth --out MY-DIGITS` wrote
+    train_32x32.mat and test_32x32.mat among the user's class folders, and from then on `svhn train --data
+    MY-DIGITS` and `evaluate --data MY-DIGITS` read the synthetic digits instead of the user's, saying nothing."""
+    from PIL import Image
+
+    from dlexam.svhn.data.official import load_labelled
+
+    mine = tmp_path / "my-digits"
+    (mine / "7").mkdir(parents=True)
+    Image.new("L", (20, 30), 200).save(mine / "7" / "a.png")
+    before = snapshot(mine)
+    refused_here(["svhn", "synth", "--out", str(mine), *extra], capsys, "is an image folder", "choose another folder")
+    assert snapshot(mine) == before
+    assert load_labelled(mine, "train")[2] == "folder"
+
+
 def test_evaluate_png_never_overwrites_the_checkpoint(tmp_path, quick_run, synth_dir):
     before = snapshot(quick_run)
     p = run_cli("svhn", "evaluate", "--checkpoint", str(quick_run), "--data", str(synth_dir),

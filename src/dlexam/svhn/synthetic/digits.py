@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from dlexam import limits
+from dlexam.errors import UserError
 from dlexam.files import OutputDir, atomic_open
 from dlexam.svhn.data import SIZE
 
@@ -207,7 +208,13 @@ def write_splits(out_dir: str | os.PathLike, splits: dict, *, force: bool = Fals
     write (unless `force`): the folder is checked before the images are made, so call it with generators.
     The folder is locked meanwhile: a second writer is refused, so no folder holds one writer's train split
     beside another's test split."""
+    from dlexam.svhn.data.images import is_image_folder
+
     with OutputDir(out_dir, force=force, lock=True) as out:
+        if is_image_folder(out.path):  # the reverse of an image folder written beside train_32x32.mat (export.py)
+            raise UserError(f"{out.path} is an image folder ({out.path}/0/ ... {out.path}/9/): .mat files written into "
+                            f"it would be read instead of its images (`svhn train --data {out.path}` takes "
+                            "train_32x32.mat first); choose another folder")
         out.claim(*(f"{name}_32x32.mat" for name in splits))
         for name, make in splits.items():
             with out.open(f"{name}_32x32.mat") as f:  # the file and its record: one commit
