@@ -105,6 +105,22 @@ def test_images_in_folders_inside_a_class_folder_are_read_as_torchvision_reads_t
         load_image_folder(d)
 
 
+def test_evaluate_writes_no_png_among_the_images_it_reads(tmp_path, capsys):
+    """`--png D/3/cm.png` wrote the confusion matrix into a class folder of the image folder evaluated, and the next
+    evaluation read it as one more 3; `--png D/figures/cm.png` made a folder whose name is no digit, after which D
+    could not be read at all. Both are refused before any work; beside the class folders it is written."""
+    d = tmp_path / "d"
+    _folder(d, {"0": [(32, 32)], "3": [(32, 32)]})
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    for png in (d / "3" / "cm.png", d / "figures" / "cm.png"):
+        rc = main(["svhn", "evaluate", "--data", str(d), "--png", str(png)])
+        err = [line for line in capsys.readouterr().err.splitlines() if not line.startswith("dlexam: using")]
+        assert rc == 2 and len(err) == 1 and "is inside the image folder" in err[0], err
+        assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+    assert main(["svhn", "evaluate", "--data", str(d), "--png", str(d / "cm.png"), "--json"]) == 0
+    assert (d / "cm.png").is_file() and __import__("json").loads(capsys.readouterr().out)["n"] == 2
+
+
 def test_evaluate_names_a_folder_given_as_a_relative_path_and_counts_in_words(tmp_path, capsys):
     _folder(tmp_path / "one", {"5": [(32, 32)]})
     assert main(["svhn", "evaluate", "--data", str(tmp_path / "one" / "5" / "..")]) == 0

@@ -136,6 +136,7 @@ def evaluate_checkpoint(path: ModelSource, data_dir, split: str = "test", png: s
         raise UserError(f"png {png}: the confusion matrix is a PNG image; give a file name ending in .png")
     out = None
     try:
+        _check_png_outside_images(png, Path(data_dir), split)
         out = OutputDir(png.parent, force=force, what="png folder")
         out.claim(png.name)
     except UserError as exc:
@@ -148,6 +149,20 @@ def evaluate_checkpoint(path: ModelSource, data_dir, split: str = "test", png: s
         return _evaluate(path, data_dir, split, out, png.name, name, tta)
     finally:
         out.close()  # a folder made for the PNG goes again if the evaluation failed first
+
+
+def _check_png_outside_images(png: Path, data_dir: Path, split: str) -> None:
+    """A PNG in an image folder's class folder (or a new folder beside them) would be read with its images the next
+    time: as one more digit, or as a class folder that is not a digit. Beside the class folders it is left alone."""
+    from dlexam.svhn.data.images import is_image_folder
+    from dlexam.svhn.data.official import filename
+
+    if (data_dir / filename(split)).is_file() or not is_image_folder(data_dir):
+        return
+    folder, data = png.parent.resolve(), data_dir.resolve()
+    if folder != data and folder.is_relative_to(data):
+        raise UserError(f"png {png} is inside the image folder {data_dir}: the next read of it would take the PNG "
+                        "for one of its images; give a place outside its class folders")
 
 
 def _evaluate(path: ModelSource, data_dir, split: str, out: OutputDir | None, png_name: str | None,
