@@ -74,6 +74,20 @@ def test_an_image_folder_is_never_written_as_a_mix_of_two_draws(tmp_path, capsys
     assert sorted(p.name for p in beside.iterdir() if not p.name.startswith(".dlexam")) == ["train_32x32.mat"]
 
 
+def test_a_draw_is_not_mixed_with_images_in_a_class_folders_sub_folder(tmp_path, capsys):
+    """An image folder's reader takes the images in its class folders' sub-folders too: a draw written beside
+    D/3/mine/a.png would train with it, so it is refused as any other image it would not replace."""
+    from PIL import Image
+
+    d = tmp_path / "scenes"
+    (d / "3" / "mine").mkdir(parents=True)
+    Image.new("L", (20, 30), 200).save(d / "3" / "mine" / "a.png")
+    before = snapshot(d)
+    refused_here(["svhn", "synth", "--scenes", "--recipe", "quick", "--format", "folder", "--images", "3", "--out",
+                  str(d)], capsys, "already holds 1 image(s)")
+    assert snapshot(d) == before
+
+
 @pytest.mark.parametrize("extra", [["--train", "3", "--test", "2"], ["--train", "3", "--test", "2", "--force"],
                                    ["--scenes", "--recipe", "quick", "--images", "3", "--format", "mat"]])
 def test_no_mat_file_is_written_into_an_image_folder(tmp_path, capsys, extra):

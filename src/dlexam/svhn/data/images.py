@@ -370,7 +370,7 @@ def is_image_folder(root: str | os.PathLike) -> bool:
     return p.is_dir() and any(c.is_dir() and len(c.name) == 1 and c.name in "0123456789" for c in p.iterdir())
 
 
-def _class_images(folder: Path) -> list[Path]:
+def class_images(folder: Path) -> list[Path]:
     """The image files (by extension, any case) in a class folder and the folders inside it, links followed (each
     folder once: a link to a folder above it is no loop), hidden entries left out; sorted by path. A link named as an
     image that leads nowhere is kept, for :func:`read_image` to name."""
@@ -408,7 +408,7 @@ def load_image_folder(root: str | os.PathLike) -> tuple[torch.Tensor, torch.Tens
         raise UserError(f"{p}: class folder {bad[0]!r} is not a digit 0-9 (ImageFolder layout: {p}/0/ ... {p}/9/)")
     images, labels, paths = [], [], []
     for c in classes:
-        files = _class_images(c)
+        files = class_images(c)
         if not files:
             raise UserError(f"class folder {c} holds no images")
         for f in files:

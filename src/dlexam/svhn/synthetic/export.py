@@ -70,7 +70,7 @@ def _refuse_a_mix(out: OutputDir, names: list[str]) -> None:
     takes from OUT/0 ... OUT/9 that `names` do not replace (an earlier draw's, of another count or seed, or the
     user's) would join it, and beside OUT/train_32x32.mat the folder is never read (`svhn train --data OUT` takes the
     .mat first)."""
-    from dlexam.svhn.data.images import IMAGE_EXTENSIONS
+    from dlexam.svhn.data.images import class_images
 
     if os.path.lexists(out.file("train_32x32.mat")):
         raise UserError(f"{out.path} holds train_32x32.mat, which `svhn train --data {out.path}` reads instead of an "
@@ -78,9 +78,8 @@ def _refuse_a_mix(out: OutputDir, names: list[str]) -> None:
     written, left = set(names), 0
     for d in range(10):
         folder = out.file(str(d))
-        if folder.is_dir():
-            left += sum(1 for f in os.scandir(folder) if os.path.splitext(f.name)[1].lower() in IMAGE_EXTENSIONS
-                        and not f.name.startswith(".") and f"{d}/{f.name}" not in written)
+        if folder.is_dir():  # what the image folder's reader takes from it, its sub-folders' images too
+            left += sum(1 for f in class_images(folder) if f.relative_to(out.path).as_posix() not in written)
     if left:
         raise UserError(f"{out.path} already holds {left:,} image(s) in its digit folders that these {len(names):,} "
                         "would not replace (an earlier draw's, say): an image folder is read whole, so they would "
