@@ -351,7 +351,8 @@ def questions(spec: ExamSpec, orders: dict | None = None, gradients: dict | None
                   reason=r_reason),
             Field("same", "choice", chosen(SAME_OPTIONS, orders.get("Pr2.4"), 0 if same_R else 1), Fraction(1, 4),
                   "1 or 2", options=same_options,
-                  why="R equals the one-head R" if same_R else "R differs from the one-head R in at least one cell"),
+                  why="R equals the one-head R" if same_R
+                  else f"R differs from the one-head R, at {r_difference(run.R, multi.R, rows, outputs)}"),
             Field("loss", "number", loss_k, Fraction(1, 4), "loss", tolerance=LOSS_TOLERANCE, closed_form=closed_k,
                   why=f"{closed_k} = {loss_k:.4f}")), (
             *(m for h, hd in enumerate(multi.heads) for m in (
@@ -359,7 +360,7 @@ def questions(spec: ExamSpec, orders: dict | None = None, gradients: dict | None
                                                        rows),
                                           matrix_table(f"head {h + 1}: P_{h + 1}", hd.P, rows, rows)))
               + (matrix_table(f"head {h + 1}: Z_{h + 1} = P_{h + 1} V_{h + 1}", hd.Z, rows),)),
-            Text(heads_explanation(t, same_R)),
+            Text(heads_explanation(t, run.R, multi.R, rows, outputs)),
             matrix_table("R = [Z_1 Z_2] multi_W_O", multi.R, rows, outputs),
             Text(f"L = {closed_k} = {loss_k:.4f} (one head: {loss:.4f}).")), "transformers", tuple(common)),
     ]
@@ -372,18 +373,46 @@ def same_heads(t: TransformerSpec) -> bool:
     return all(h == t.head for h in t.multi_heads)
 
 
-def heads_explanation(t: TransformerSpec, same_R: bool) -> str:
-    if not same_heads(t):
-        return ("The heads have different weights, so Z_1 and Z_2 differ; R = [Z_1 Z_2] multi_W_O has to be "
-                "computed from both.")
+def r_difference(one: Matrix, multi: Matrix, rows: tuple[str, ...], outputs: tuple[str, ...]) -> str:
+    """The first cell where the k-head R (`multi`) differs from the one-head R (`one`), in words; "" if none."""
+    for i, (a, b) in enumerate(zip(multi, one, strict=True)):
+        for j, (x, y) in enumerate(zip(a, b, strict=True)):
+            if x != y:
+                return f"row {rows[i]}, column {outputs[j]}: {text(x)} here, {text(y)} with one head"
+    return ""
+
+
+def heads_explanation(t: TransformerSpec, one: Matrix, multi: Matrix, rows: tuple[str, ...],
+                      outputs: tuple[str, ...]) -> str:
+    """Why R with k heads (`multi`) is or is not the one-head R (`one`): from multi_W_O's blocks of d_head rows."""
     k, d = t.heads, t.d_head
     blocks = [t.multi_W_O[h * d:(h + 1) * d] for h in range(k)]
-    total = blocks[0]
-    for b in blocks[1:]:
-        total = tuple(tuple(x + y for x, y in zip(r, s, strict=True)) for r, s in zip(total, b, strict=True))
-    verdict = "equals W_O, so R is the same as with one head" if same_R else "is not W_O, so R changes"
-    return (f"Both heads are identical, so Z_1 = Z_2 = Z and [Z Z] multi_W_O = Z (B_1 + B_2), where B_1 and B_2 "
-            f"are multi_W_O's two blocks of {d} rows. Here B_1 + B_2 = {mat(total)}, which {verdict}.")
+    names = " ".join(f"Z_{h + 1}" for h in range(k))
+    parts = " + ".join(f"Z_{h + 1} B_{h + 1}" for h in range(k))
+    block_names = ", ".join(f"B_{h + 1}" for h in range(k - 1)) + f" and B_{k}"
+    if same_heads(t):
+        total = blocks[0]
+        for b in blocks[1:]:
+            total = tuple(tuple(x + y for x, y in zip(r, s, strict=True)) for r, s in zip(total, b, strict=True))
+        verdict = "equals W_O, so R is the same as with one head" if one == multi else "is not W_O, so R changes"
+        return (f"Both heads are identical, so Z_1 = Z_2 = Z and [Z Z] multi_W_O = Z (B_1 + B_2), where B_1 and B_2 "
+                f"are multi_W_O's two blocks of {d} rows. Here B_1 + B_2 = {mat(total)}, which {verdict}.")
+    out = [f"The heads have different weights, so each has its own Z, and R = [{names}] multi_W_O = {parts}, where "
+           f"{block_names} are multi_W_O's {'two' if k == 2 else k} blocks of {d} rows."]
+    silent = [h for h, b in enumerate(blocks) if all(x == 0 for r in b for x in r)]
+    kept = [h for h in range(k) if h not in silent]
+    if silent:
+        out.append(f"Here {' and '.join(f'B_{h + 1}' for h in silent)} = 0, so "
+                   f"{' and '.join(f'head {h + 1}' for h in silent)} add{'s' if len(silent) == 1 else ''} nothing: "
+                   f"R = {' + '.join(f'Z_{h + 1} B_{h + 1}' for h in kept) or '0'}.")
+        if kept == [0] and t.multi_heads[0] == t.head and blocks[0] == t.W_O:
+            out.append("Head 1 is the one-head model's head and B_1 = W_O, so R = Z W_O: the same as with one head.")
+            return " ".join(out)
+    if one == multi:
+        out.append("Computed, R equals the one-head R = Z W_O in every cell, so R is the same as with one head.")
+    else:
+        out.append(f"R is not the one-head R = Z W_O ({r_difference(one, multi, rows, outputs)}), so R changes.")
+    return " ".join(out)
 
 
 def check_exact_heads_claim(t: TransformerSpec) -> bool:
