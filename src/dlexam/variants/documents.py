@@ -125,8 +125,8 @@ def _key_line(q: Question) -> str:
 def html_block(b: Block) -> str:
     if isinstance(b, Text):
         return f"<p>{escape(b.text)}</p>"
-    if isinstance(b, Options):  # the platform shows the options itself; the label says which item
-        return f"<p>{escape(b.label)}</p>" if b.label else ""
+    if isinstance(b, Options):  # the platform shows the options itself, where its answer line names the item
+        return ""
     if isinstance(b, Items):
         return "<ul>" + "".join(f"<li>{escape(i)}</li>" for i in b.items) + "</ul>"
     head = ([""] if b.row_labels else []) + list(b.header)
@@ -140,9 +140,17 @@ def html(blocks) -> str:
     return "\n".join(h for h in (html_block(b) for b in blocks) if h)
 
 
+def option_label(q: Question, f) -> str:
+    """The label of the item whose options are choice field `f`'s ("(b)" of Pr2.5), "" where the question has one."""
+    return next((b.label for b in q.prompt if isinstance(b, Options) and b.options == f.options), "")
+
+
 def field_html(q: Question, f) -> str:
-    """A field's question text on a platform: the question's context and prompt, then what to answer."""
-    return html((*q.context, *q.prompt)) + f"<p><b>Answer:</b> {escape(f.label)}</p>"
+    """A field's question text on a platform: the question's context and prompt, then what to answer (a choice
+    of a question with two items: which item, "Answer (b):", since the platform shows that item's options only)."""
+    item = option_label(q, f) if f.kind == "choice" else ""
+    answer = f"Answer {item}" if item else "Answer"
+    return html((*q.context, *q.prompt)) + f"<p><b>{escape(answer)}:</b> {escape(f.label)}</p>"
 
 
 def answer_grid(f, cell) -> str:

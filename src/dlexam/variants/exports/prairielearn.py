@@ -23,10 +23,11 @@ from __future__ import annotations
 import functools
 import uuid
 from fractions import Fraction
+from html import escape
 from pathlib import Path
 
 from dlexam.plain import dumps
-from dlexam.variants.documents import PARTS
+from dlexam.variants.documents import PARTS, option_label
 from dlexam.variants.model import Question, Variant
 
 PACKAGE = Path(__file__).resolve().parents[2]  # src/dlexam
@@ -281,7 +282,9 @@ def question_html(q: Question) -> str:
             out.append(f'<pl-number-input answers-name="{f.name}" label="{label}" weight="{weight}" '
                        f'comparison="relabs" rtol="0" atol="{tol}" allow-fractions="true"></pl-number-input>')
         elif f.kind == "choice":
-            out += [f'<pl-multiple-choice answers-name="{f.name}" weight="{weight}" order="fixed">',
+            item = option_label(q, f)  # "(a)", "(b)": params.html asks both items, and each element answers one
+            out += [f"<p>{escape(item)}</p>"] * bool(item) + [
+                    f'<pl-multiple-choice answers-name="{f.name}" weight="{weight}" order="fixed">',
                     f"  {{{{#params.choices.{f.name}}}}}<pl-answer correct=\"{{{{correct}}}}\">{{{{text}}}}</pl-answer>"
                     f"{{{{/params.choices.{f.name}}}}}",
                     "</pl-multiple-choice>"]
