@@ -24,14 +24,15 @@ import csv
 import io
 import math
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from fractions import Fraction
 
 from dlexam.errors import UserError
 from dlexam.plain import loads
 from dlexam.spec import text
-from dlexam.variants.model import SUBMISSION_META, Field, Variant
-from dlexam.variants.typed import UnreadableAnswer, foreign, read_text, scores, shown
+from dlexam.variants.model import SUBMISSION_META, Field, Mistake, Variant
+from dlexam.variants.typed import UnreadableAnswer, foreign, near, read_text, scores, shown
 
 MAX_SUBMISSION_BYTES = 1 << 20
 LETTERS = "abcdefghijklmnopqrstuvwxyz"  # a choice's option letters: a = option 1
@@ -434,6 +435,37 @@ def matrix_mistake(answer, got) -> tuple[str, range]:
     return "", range(0)
 
 
+def mistake_rows(answer, m: Mistake, got) -> tuple[int, ...]:
+    """The rows of a fully read matrix answer `got` that mistake `m` explains: every wrong row of it is `m`'s row
+    (each cell as :func:`dlexam.variants.typed.scores` scores it against `m`'s cell, within `m`'s tolerance), and
+    at least one is told from the right row by more than that tolerance; () where `got` is not so."""
+    cols = range(len(answer[0]))
+    wrong = [i for i, r in enumerate(answer) if not all(scores(got[i][j], r[j]) for j in cols)]
+    if not wrong or not all(scores(got[i][j], m.answer[i][j], m.tolerance) for i in wrong for j in cols):
+        return ()
+    if m.tolerance is not None and all(near(got[i][j], float(answer[i][j]), m.tolerance) for i in wrong for j in cols):
+        return ()  # within the tolerance of the right answer too: nothing tells the mistake from a slip
+    return tuple(wrong)
+
+
+def whole_mistake(f: Field, got) -> tuple[str, Collection[int]]:
+    """The one place a whole answer's mistake is recognised. For a fully read matrix answer `got`: the first of the
+    field's own :class:`~dlexam.variants.model.Mistake` s (computed from the variant) that explains every wrong row
+    (:func:`mistake_rows`), else one that needs only the key (:func:`matrix_mistake`); its words and the rows it
+    explains. For a number `got` (a Fraction): the first of the field's mistakes whose value it is, all rows
+    (range(1)); ("", ()) where none fits."""
+    if f.kind == "matrix":
+        for m in f.mistakes:
+            if rows := mistake_rows(f.answer, m, got):
+                return m.why, rows
+        return matrix_mistake(f.answer, got)
+    if not scores(got, f.answer, f.tolerance):
+        for m in f.mistakes:
+            if scores(got, m.answer, m.tolerance):
+                return m.why, range(1)
+    return "", range(0)
+
+
 def unanswered(aid: str, qid: str, f: Field, q_points: int) -> FieldResult:
     return FieldResult(aid, qid, Fraction(0), f.points * q_points, False,
                        [{"where": aid, "given": "", "expected": "an answer", "reason": "not answered"}])
@@ -464,7 +496,8 @@ def grade_field(aid: str, qid: str, q_points: int, f: Field, value) -> FieldResu
     ok = scores(got, f.answer, f.tolerance)  # exactly (same_value) or within the tolerance (near): typed.scores
     given = as_written(written, got)
     wrong = [] if ok else [{"where": aid, "given": given, "expected": expected_text(f),
-                            "reason": _because(rounding(written, got, f.answer, f.tolerance), f.why)}]
+                            "reason": _because(rounding(written, got, f.answer, f.tolerance)
+                                               or whole_mistake(f, got)[0], f.why)}]
     return FieldResult(aid, qid, share if ok else Fraction(0), share, ok, wrong)
 
 
@@ -479,7 +512,7 @@ def _grade_matrix(aid: str, qid: str, share: Fraction, f: Field, value) -> Field
              "invalid": str(bad)}])
     wrong = []
     read = [[got for _, got in r] for r in cells]
-    whole, explained = (matrix_mistake(f.answer, read) if all(isinstance(x, Fraction) for r in read for x in r)
+    whole, explained = (whole_mistake(f, read) if all(isinstance(x, Fraction) for r in read for x in r)
                         else ("", range(0)))
     for i in range(rows):
         for j in range(cols):

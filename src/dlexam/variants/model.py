@@ -69,6 +69,27 @@ def matrix_table(caption: str, m: Matrix, rows: tuple[str, ...] = (), cols: tupl
 # ---- questions ----------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
+class Mistake:
+    """A whole answer one named mistake gives, computed from the variant (P without the causal mask, the loss in
+    log base 10, a layer's weights without its biases), and the words that name it. The grader
+    (:func:`dlexam.variants.grade.whole_mistake`) names it beside each wrong value, or each wrong cell of the rows
+    it explains, where the answer given is what the mistake gives: exactly (`tolerance` None, as the key's exact
+    values score) or within `tolerance` of each value (an irrational one: softmax's weights, a loss)."""
+
+    answer: object  # Matrix (Fractions, or floats with a tolerance) | Fraction | float
+    why: str
+    tolerance: float | None = None
+
+    def to_json(self) -> dict:
+        value = self.answer
+        if isinstance(value, tuple):
+            value = [[text(x) if isinstance(x, Fraction) else x for x in r] for r in value]
+        elif isinstance(value, Fraction):
+            value = text(value)
+        return {"answer": value, "why": self.why, "tolerance": self.tolerance}
+
+
+@dataclass(frozen=True)
 class Field:
     """One answer of a question. `points` is this field's share of the question's points."""
 
@@ -86,6 +107,7 @@ class Field:
     why: str = ""  # why a number or a choice is right, in a line
     option_reasons: tuple[str, ...] = ()  # a choice's: why picking each option is wrong, in a line, in the order
     #                                       shown ("" for the right one); () where no option has a reason of its own
+    mistakes: tuple[Mistake, ...] = ()  # whole answers that named mistakes give, the first that fits named
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -119,6 +141,8 @@ class Field:
             out["why"] = self.why
         if self.option_reasons:
             out["option_reasons"] = list(self.option_reasons)
+        if self.mistakes:
+            out["mistakes"] = [m.to_json() for m in self.mistakes]
         if self.reason is not None:
             out["cell_reasons"] = [[self.reason(i, j) for j in range(len(r))] for i, r in enumerate(self.answer)]
         return out

@@ -9,7 +9,19 @@ from __future__ import annotations
 from fractions import Fraction
 
 from dlexam.spec import CNNSpec, Conv, ExamSpec, Pool
-from dlexam.variants.model import Field, Items, Question, Table, Text
+from dlexam.variants.model import Field, Items, Mistake, Question, Table, Text
+
+
+def param_mistakes(filters: int, kernel: tuple[int, int], channels: int) -> tuple[Mistake, ...]:
+    """A convolution's parameter count as two common mistakes give it: the biases left out, and each filter
+    counted over one input channel (where there are several)."""
+    (kh, kw), right = kernel, filters * (kernel[0] * kernel[1] * channels + 1)
+    out = [Mistake(Fraction(filters * kh * kw * channels), f"the weights without the biases: {filters} x {kh} x {kw} "
+                   f"x {channels} = {filters * kh * kw * channels}; each of the {filters} filters has a bias too")]
+    if channels > 1:
+        out.append(Mistake(Fraction(filters * (kh * kw + 1)), f"{filters} x ({kh} x {kw} + 1) = "
+                           f"{filters * (kh * kw + 1)} counts one input channel: each filter spans all {channels}"))
+    return tuple(m for m in out if m.answer != right)
 
 
 def receptive_field(cnn: CNNSpec) -> int:
@@ -86,7 +98,8 @@ def questions(spec: ExamSpec) -> list[Question]:
             Text("How many trainable parameters (weights and biases) does each of " + ", ".join(names)
                  + " have?"),), tuple(
             Field(r.layer.name, "number", Fraction(r.params), Fraction(1, len(features)), "parameters",
-                  why=param_why(r)) for r in features), (
+                  why=param_why(r), mistakes=param_mistakes(r.layer.out_channels, r.layer.kernel, r.in_shape[0])
+                  if isinstance(r.layer, Conv) else ()) for r in features), (
             Items(tuple(f"{r.layer.name}: {param_why(r)}" for r in features)),), "convolution", tuple(common)),
         Question("Pr1.3", "Shapes and the student's linear layer", pts["Pr1.3"], (
             Text(f"A student wrote the last layer as nn.Linear({cnn.student_linear_in}, {cnn.num_classes}) and "
@@ -112,7 +125,8 @@ def questions(spec: ExamSpec) -> list[Question]:
             Field("filters", "number", Fraction(cnn.num_classes), Fraction(1, 5), "filters",
                   why=f"one filter per class: {cnn.num_classes}"),
             Field("params", "number", Fraction(head_params), Fraction(2, 5), "parameters",
-                  why=f"{cnn.num_classes} x ({h} x {w} x {c} + 1) = {head_params}, as many as the linear layer")), (
+                  why=f"{cnn.num_classes} x ({h} x {w} x {c} + 1) = {head_params}, as many as the linear layer",
+                  mistakes=param_mistakes(cnn.num_classes, (h, w), c))), (
             Text(f"A {h}x{w} convolution with {cnn.num_classes} filters over the {c} channels of the last map: "
                  f"{cnn.num_classes} x ({h} x {w} x {c} + 1) = {head_params} parameters, the same function as the "
                  "linear layer."),), "convolution", tuple(common)),

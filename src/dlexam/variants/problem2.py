@@ -7,16 +7,18 @@ project's float64 model before the variant is accepted (:mod:`dlexam.variants.ch
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 
-from dlexam.geoff.exact import ExactRun, exact_run, loss_terms, matmul
+from dlexam.geoff.exact import ExactRun, argmax_row, exact_run, loss_terms, matmul
 from dlexam.geoff.positions import bag_determines_next_token, first_difference, order_counterexample
 from dlexam.spec import ExamSpec, Matrix, TransformerSpec, text
 from dlexam.spec.transformer import output_labels
-from dlexam.variants.model import Field, Items, Options, Question, Text, matrix_table
+from dlexam.variants.model import Field, Items, Mistake, Options, Question, Text, matrix_table
 
 BAG_LENGTH = 5  # Pr2.1's key checks every input of up to this many symbols
 LOSS_TOLERANCE = 5e-4  # a loss written to 4 decimals is accepted
+WEIGHT_TOLERANCE = 1e-2  # a mistake's irrational cell (softmax's weight, a score over sqrt(2)) written to 2 decimals
 ZERO_OPTIONS = ("only W_Q and W_K", "W_Q, W_K and W_V", "all four: W_Q, W_K, W_V and W_O", "none of them")
 ZERO_SETS = ({"W_Q", "W_K"}, {"W_Q", "W_K", "W_V"}, {"W_Q", "W_K", "W_V", "W_O"}, set())  # what each option says
 MATRICES = ("W_Q", "W_K", "W_V", "W_O")
@@ -263,6 +265,90 @@ def p_reason(run: ExactRun, i: int, j: int) -> str:
             f"row {tokens[i]}: score {text(row[j])} is below the maximum {text(top)}, weight 0")
 
 
+def unmasked_P(S: Matrix) -> Matrix:
+    """P computed without the causal mask: each row's argmax over every position, ties shared."""
+    return tuple(argmax_row(row, len(row))[0] for row in S)
+
+
+def softmax_P(S: Matrix, T: float) -> tuple[tuple[float, ...], ...]:
+    """Causal softmax(S/T) attention, in floats: the weights a student gets with softmax where argmax is asked."""
+    out = []
+    for i, row in enumerate(S):
+        top = max(row[:i + 1])
+        e = [math.exp(float(s - top) / T) for s in row[:i + 1]]
+        out.append(tuple(x / math.fsum(e) for x in e) + (0.0,) * (len(row) - i - 1))
+    return tuple(out)
+
+
+def distinct(answer, candidates: list[Mistake]) -> tuple[Mistake, ...]:
+    """The mistakes whose answers differ from the right answer and from each earlier one's: by more than the
+    mistake's tolerance somewhere, or (exact) in some value, so that no answer is named by the wrong mistake."""
+    def flat(x) -> list:
+        return [float(v) for r in x for v in r] if isinstance(x, tuple) else [float(x)]
+
+    kept: list[Mistake] = []
+    for m in candidates:
+        slack = 2 * (m.tolerance or 0)
+        if all(any(abs(a - b) > slack for a, b in zip(flat(m.answer), flat(other), strict=True))
+               for other in (answer, *(k.answer for k in kept))):
+            kept.append(m)
+    return tuple(kept)
+
+
+def p_mistakes(run: ExactRun, t: TransformerSpec) -> tuple[Mistake, ...]:
+    """Pr2.2 (b)'s whole-matrix mistakes, each computed from the variant's S: P without the causal mask, ties given
+    to one position, softmax at T = sqrt(d_head) or T = 1 where argmax is asked."""
+    S, tied, n, d = run.head.S, run.head.tied, len(run.tokens), t.d_head
+
+    def one(pick) -> Matrix:  # each row's whole weight at the one position pick(row) names
+        return tuple(tuple(Fraction(int(j == pick(i))) for j in range(n)) for i in range(n))
+
+    argmax = ("; argmax is the limit of softmax(s/T) as T -> 0+: each row's largest visible scores share all the "
+              "weight")
+    return distinct(run.head.P, [
+        Mistake(unmasked_P(S), f"P computed without the causal mask: each row's argmax taken over all {n} positions, "
+                               "later ones too; a position sees only itself and the positions before it"),
+        Mistake(one(lambda i: tied[i][0]), "ties broken: each row's weight given to the first of the positions tied "
+                                           "at its maximum alone; argmax shares it equally among them (1/k each)"),
+        Mistake(one(lambda i: tied[i][-1]), "ties broken: each row's weight given to the last of the positions tied "
+                                            "at its maximum alone; argmax shares it equally among them (1/k each)"),
+        Mistake(softmax_P(S, math.sqrt(d)), f"P computed with softmax(S/sqrt({d})), scaled dot-product attention at "
+                                            f"T = sqrt(d_head), where argmax is asked{argmax}", WEIGHT_TOLERANCE),
+        Mistake(softmax_P(S, 1.0), f"P computed with softmax(S), at T = 1, where argmax is asked{argmax}",
+                WEIGHT_TOLERANCE)])
+
+
+def s_mistakes(run: ExactRun, t: TransformerSpec) -> tuple[Mistake, ...]:
+    """Pr2.2 (a)'s: S divided by sqrt(d_head), as softmax's argument is (exact where d_head is a square), and S with
+    the causal mask applied (0 above the diagonal) though the question asks for every entry."""
+    S, d = run.head.S, t.d_head
+    root = math.isqrt(d)
+    if root * root == d:
+        scaled = Mistake(tuple(tuple(x / root for x in r) for r in S), f"every entry given is the right one times "
+                         f"1/{root}: S scaled by 1/sqrt(d_head), as scaled dot-product attention scales softmax's "
+                         "argument; the question asks for S = Q K^T itself")
+    else:
+        scaled = Mistake(tuple(tuple(float(x) / math.sqrt(d) for x in r) for r in S),
+                         f"every entry given is the right one times 1/sqrt({d}) = {1 / math.sqrt(d):.4g}: S scaled "
+                         "by 1/sqrt(d_head), as scaled dot-product attention scales softmax's argument; the question "
+                         "asks for S = Q K^T itself", WEIGHT_TOLERANCE)
+    masked = tuple(tuple(x if j <= i else Fraction(0) for j, x in enumerate(r)) for i, r in enumerate(S))
+    return distinct(S, [scaled, Mistake(masked, "S given with the causal mask applied (0 above the diagonal): the "
+                                                "question asks for every entry of Q K^T, before masking")])
+
+
+def loss_mistakes(terms: list) -> tuple[Mistake, ...]:
+    """A loss's mistakes, from its terms: the sum of -log p in log base 10 or 2, and the mean of the terms."""
+    nll = [x.nll for x in terms]
+    loss, n = math.fsum(nll), len(nll)
+    return distinct(loss, [
+        *(Mistake(math.fsum(v / math.log(b) for v in nll), f"this is the loss in log base {b} (the sum of -log{b} p "
+                  f"= {math.fsum(v / math.log(b) for v in nll):.4f}): cross-entropy uses the natural log",
+                  LOSS_TOLERANCE) for b in (10, 2)),
+        Mistake(loss / n, f"this is the mean of the {n} terms ({loss:.4f} / {n} = {loss / n:.4f}), not their sum: "
+                          "the loss is the summed cross-entropy", LOSS_TOLERANCE)])
+
+
 def questions(spec: ExamSpec, orders: dict | None = None, gradients: dict | None = None,
               remedy: str = "softmax", asks: str = "zero") -> list[Question]:
     """Problem 2's questions. `orders` (:attr:`dlexam.variants.draw.Draw.orders`) shuffles the options of Pr2.1,
@@ -310,9 +396,9 @@ def questions(spec: ExamSpec, orders: dict | None = None, gradients: dict | None
             Text("(a) Compute the score matrix S = Q K^T for the training example (all its entries, before "
                  "masking). (b) Compute the causal attention matrix P. Give exact fractions."),), (
             Field("S", "matrix", run.head.S, Fraction(3, 8), "S = Q K^T", row_labels=rows, col_labels=rows,
-                  reason=s_reason),
+                  reason=s_reason, mistakes=s_mistakes(run, t)),
             Field("P", "matrix", run.head.P, Fraction(5, 8), "P", row_labels=rows, col_labels=rows,
-                  reason=lambda i, j: p_reason(run, i, j))), (
+                  reason=lambda i, j: p_reason(run, i, j), mistakes=p_mistakes(run, t))), (
             matrix_table("X: the rows of E for the example's tokens", run.X, rows),
             matrix_table("Q = X W_Q" + (" = K = V" if t.head.W_Q == t.head.W_K == t.head.W_V else ""), Q, rows),
             matrix_table("S = Q K^T", run.head.S, rows, rows),
@@ -329,7 +415,8 @@ def questions(spec: ExamSpec, orders: dict | None = None, gradients: dict | None
             Field("logits", "matrix", logits_used, Fraction(2, 5), "logit rows", row_labels=used_labels,
                   col_labels=t.vocab, reason=logit_reason),
             Field("loss", "number", loss, Fraction(3, 5), "loss", tolerance=LOSS_TOLERANCE, closed_form=closed,
-                  why=f"the sum of -log p(target) over the rows: {closed} = {loss:.4f}")), (
+                  why=f"the sum of -log p(target) over the rows: {closed} = {loss:.4f}",
+                  mistakes=loss_mistakes(terms))), (
             matrix_table("Z = P V", run.head.Z, rows),
             matrix_table("R = Z W_O", run.R, rows, outputs),
             matrix_table("logits = R E^T", run.logits, rows, t.vocab),
@@ -354,7 +441,7 @@ def questions(spec: ExamSpec, orders: dict | None = None, gradients: dict | None
                   why="R equals the one-head R" if same_R
                   else f"R differs from the one-head R, at {r_difference(run.R, multi.R, rows, outputs)}"),
             Field("loss", "number", loss_k, Fraction(1, 4), "loss", tolerance=LOSS_TOLERANCE, closed_form=closed_k,
-                  why=f"{closed_k} = {loss_k:.4f}")), (
+                  why=f"{closed_k} = {loss_k:.4f}", mistakes=loss_mistakes(terms_k))), (
             *(m for h, hd in enumerate(multi.heads) for m in (
                 () if same_heads(t) else (matrix_table(f"head {h + 1}: S_{h + 1} = Q_{h + 1} K_{h + 1}^T", hd.S, rows,
                                                        rows),

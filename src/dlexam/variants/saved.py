@@ -19,7 +19,7 @@ from fractions import Fraction
 from dlexam.errors import UserError
 from dlexam.plain import loads
 from dlexam.variants.grade import read_number, shown
-from dlexam.variants.model import FINGERPRINT_LENGTH, KINDS, Field, Question
+from dlexam.variants.model import FINGERPRINT_LENGTH, KINDS, Field, Mistake, Question
 
 MAX_KEY_BYTES = 16 << 20  # a key.json is tens of kB
 
@@ -137,9 +137,33 @@ def _field(name: str, f: dict) -> Field:
         if kind != "matrix" or [len(r) for r in cells] != [len(r) for r in answer]:
             raise ValueError(f"{name}: cell reasons that are not its matrix's shape")
         reason = lambda i, j: cells[i][j]  # noqa: E731 (Field.reason is a callable)
+    mistakes = tuple(_mistake(name, kind, answer, m) for m in f.get("mistakes", ()))  # a key from before has none
     return Field(name, kind, answer, _share(f), label=str(f.get("label", "")), tolerance=tolerance,
                  closed_form=str(f.get("closed_form", "")), options=options, row_labels=row_labels,
-                 col_labels=col_labels, reason=reason, why=str(f.get("why", "")), option_reasons=option_reasons)
+                 col_labels=col_labels, reason=reason, why=str(f.get("why", "")), option_reasons=option_reasons,
+                 mistakes=mistakes)
+
+
+def _mistake(name: str, kind: str, answer, m: dict) -> Mistake:
+    """A named mistake's whole answer as key.json keeps it: exact values as the key's are (tolerance null), or
+    floats within a tolerance; a matrix of the answer's shape."""
+    tolerance = m["tolerance"]
+    if tolerance is None:
+        value = (lambda x: _exact(name, x))
+    else:
+        tolerance = float(tolerance)
+        value = float
+        if not (math.isfinite(tolerance) and tolerance >= 0):
+            raise ValueError(f"{name}: a mistake's tolerance that is not finite, or negative")
+    if kind == "matrix":
+        given = tuple(tuple(value(x) for x in row) for row in m["answer"])
+        if [len(r) for r in given] != [len(r) for r in answer]:
+            raise ValueError(f"{name}: a mistake that is not its matrix's shape")
+    elif kind == "number":
+        given = value(m["answer"])
+    else:
+        raise ValueError(f"{name}: a mistake of a {kind}")
+    return Mistake(given, str(m["why"]), tolerance)
 
 
 def _texts(values, what: str = "") -> tuple[str, ...]:
