@@ -7,6 +7,7 @@ cell (checked there against Fractions and the float64 model)."""
 from __future__ import annotations
 
 import json
+import math
 from fractions import Fraction
 
 import pytest
@@ -97,6 +98,29 @@ def test_a_malformed_answer_costs_its_own_points_and_says_what_is_wrong(server):
     assert Fraction(cell["explanation"]["exact"]) == v.question("Pr2.2").fields[1].answer[0][0]  # still explained
     assert f["Pr2.2.S"]["notes"] == [f"2 of {n} rows given: rows 3-{n} count as not answered"]
     assert all(r["correct"] for r in d["fields"] if r["id"] not in ("P1.1.choice", "Pr2.2.P", "Pr2.2.S"))
+
+
+def test_check_names_a_p_without_the_causal_mask_and_a_loss_in_log_base_10(server):
+    """/practice says what `dlexam grade` says of a whole answer's mistake: P built here by argmax over every
+    position (no mask), the loss as the sum of -log10 p of the key's logit rows (math.log10)."""
+    v = make_variant(5)
+    t = v.spec.transformer
+    S = v.question("Pr2.2").fields[0].answer
+    unmasked = [[Fraction(int(s == max(row)), sum(x == max(row) for x in row)) for s in row] for row in S]
+    start = t.example.index(t.start)
+    targets = [t.vocab.index(tok) for tok in t.example[start + 1:]]
+    logits = v.question("Pr2.3").fields[0].answer
+    log10 = sum(-math.log10(math.exp(float(r[k])) / sum(math.exp(float(z)) for z in r))
+                for r, k in zip(logits, targets, strict=True))
+    answers = key_answers(v) | {"Pr2.2.P": [[text(x) for x in r] for r in unmasked], "Pr2.3.loss": f"{log10:.4f}"}
+    status, _, d = server.post("/api/practice/check", {"seed": 5, "answers": answers})
+    assert status == 200, d
+    wrong = {f["id"]: f["wrong"] for f in d["fields"] if f["wrong"]}
+    assert set(wrong) == {"Pr2.2.P", "Pr2.3.loss"}
+    assert all(w["reason"].startswith("P computed without the causal mask: ") for w in wrong["Pr2.2.P"])
+    assert wrong["Pr2.3.loss"][0]["reason"].startswith("this is the loss in log base 10")
+    graded = {f.id: f.wrong for f in grade(v, {**answers, "seed": 5}).fields}
+    assert [w["reason"] for w in wrong["Pr2.2.P"]] == [w["reason"] for w in graded["Pr2.2.P"]]
 
 
 @pytest.mark.parametrize("path, body, field", [

@@ -7,8 +7,10 @@ with its id repeated). ``seed`` and ``difficulty`` in a submission must name the
 
 Every answer field earns its share of the question's points; a matrix earns it cell by cell. Each wrong cell
 or value is reported with the right value and a one-line reason; a wrong choice with why the chosen option is
-wrong where the variant knows (``Field.option_reasons``). Essays are left to a person: their points are
-reported as ``manual_points``. :func:`grade` is what `dlexam grade` and the web page's practice call.
+wrong where the variant knows (``Field.option_reasons``). Where one mistake explains a whole answer (a matrix
+transposed, P without the causal mask, a loss in log base 10: :func:`whole_mistake`), its reason names it first.
+Essays are left to a person: their points are reported as ``manual_points``. :func:`grade` is what `dlexam grade`
+and the web page's practice call.
 
 Only what leaves nothing to grade is refused (:class:`SubmissionError`: one line, `dlexam grade` exits 2): a
 file that is not UTF-8 JSON or CSV, a submission with no answers, an answer id the variant does not have, a seed
