@@ -276,3 +276,27 @@ def test_only_a_true_rounding_is_called_one(written, says):
     assert (rounding(written, got, Fraction(1, 3)) or None) == (says and says + ": the answer is exact (write 1/3)")
     assert rounding("0.6666", read_number("0.6666"), Fraction(2, 3)).startswith("0.6666 is 2/3 cut to 4 decimals")
     assert rounding("0.6667", read_number("0.6667"), Fraction(2, 3)).startswith("0.6667 is 2/3 rounded to 4 decimals")
+
+
+def test_the_command_says_a_whole_answer_mistake_once_and_each_cell_what_it_adds():
+    """`dlexam grade` said a transposed P's name on every wrong cell's line (39 times for a P without the causal
+    mask); the name is said once, on the answer's own line, and each cell's line keeps only its own reason. The JSON
+    keeps both: the answer's `mistake`, and each cell's whole `reason` with what the cell adds as `cell`."""
+    from dlexam.commands.grade import render
+
+    P = answer("Pr2.2.P")
+    sub = key()
+    sub["Pr2.2.P"] = [[text(x) for x in col] for col in zip(*P, strict=True)]
+    g = grade(V, sub)
+    r = next(f for f in g.fields if f.id == "Pr2.2.P")
+    name = "the matrix given is the right one transposed"
+    assert r.mistake.startswith(name) and r.to_json()["mistake"] == r.mistake
+    assert all(w["reason"].startswith(r.mistake) and w["reason"] == "; ".join(p for p in (r.mistake, w["cell"]) if p)
+               for w in r.wrong)
+    lines = render(g).splitlines()
+    assert sum(name in line for line in lines) == 1
+    assert f"  Pr2.2.P: {r.mistake} (all {len(r.wrong)} wrong cells)" in lines
+    cells = [line for line in lines if line.startswith("  Pr2.2.P row ")]
+    assert len(cells) == len(r.wrong) and all(name not in line for line in cells)
+    unmarked = next(f for f in g.fields if f.id == "Pr2.2.S")
+    assert unmarked.correct and unmarked.mistake == ""

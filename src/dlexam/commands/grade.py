@@ -89,8 +89,13 @@ def render(g) -> str:
         lines += [f"  {f.id}: note: {note}" for note in f.notes]
         if f.id in g.missing:
             continue
+        if f.mistake:  # a whole-answer mistake is said once, its cells then say only what each adds
+            cells = sum("cell" in w for w in f.wrong)
+            lines.append(f"  {f.id}: {f.mistake} (" + (f"all {cells} wrong cells" if cells == len(f.wrong) else
+                                                          f"{cells} of its {len(f.wrong)} wrong cells") + ")")
         for w in f.wrong:
             where = f" {w['where']}" if w["where"] != f.id else ""
+            reason = w.get("cell", w["reason"])
             lines.append(f"  {f.id}{where}: gave {w['given'] or '(nothing)'}, "
-                         f"expected {w['expected']}" + (f" - {w['reason']}" if w["reason"] else ""))
+                         f"expected {w['expected']}" + (f" - {reason}" if reason else ""))
     return "\n".join(lines)

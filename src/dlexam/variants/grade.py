@@ -307,13 +307,14 @@ class FieldResult:
     points: Fraction  # exact: the field's share of the question's points, times the fraction of it right
     max_points: Fraction
     correct: bool
-    wrong: list[dict] = field(default_factory=list)  # each: where, given, expected, reason (and at, invalid)
+    wrong: list[dict] = field(default_factory=list)  # each: where, given, expected, reason (and at, invalid, cell)
     notes: list[str] = field(default_factory=list)  # what was written beyond a matrix's shape, or short of it
+    mistake: str = ""  # a matrix's whole-answer mistake (whole_mistake), once; its cells' reasons start with it
 
     def to_json(self) -> dict:
         return {"id": self.id, "question": self.question, "points": float(self.points),
                 "max_points": float(self.max_points), "correct": self.correct, "wrong": self.wrong,
-                "notes": self.notes}
+                "notes": self.notes, "mistake": self.mistake}
 
 
 @dataclass
@@ -529,13 +530,15 @@ def _grade_matrix(aid: str, qid: str, share: Fraction, f: Field, value) -> Field
                 entry["reason"] = _because("not answered", why)
             elif isinstance(got, UnreadableAnswer):
                 entry |= {"given": shown(written), "reason": _because(str(got), why), "invalid": str(got)}
+            elif i in explained:  # the whole answer's mistake; "cell": what this cell's reason adds to it
+                entry |= {"given": as_written(written, got), "reason": _because(whole, why), "cell": why}
             else:
                 entry |= {"given": as_written(written, got),
-                          "reason": _because(whole if i in explained else rounding(written, got, f.answer[i][j]),
-                                             why)}
+                          "reason": _because(rounding(written, got, f.answer[i][j]), why)}
             wrong.append(entry)
     right = rows * cols - len(wrong)
-    return FieldResult(aid, qid, share * Fraction(right, rows * cols), share, not wrong, wrong, notes)
+    named = whole if any("cell" in w for w in wrong) else ""
+    return FieldResult(aid, qid, share * Fraction(right, rows * cols), share, not wrong, wrong, notes, named)
 
 
 def _named_variant(v: Variant, submission: dict) -> None:
