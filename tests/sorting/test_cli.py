@@ -220,3 +220,22 @@ def test_resume_of_a_finished_quick_run_reports_what_the_run_reported(tmp_path, 
     # without --max-len and without --resume, the folder's run is named, not a missing flag
     rc, out, err = run(["sort", "train", "--out", run_dir], capsys)
     assert rc == 2 and "already holds a training run" in err and "--resume" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv,token", [
+    (["sort", "--", "--trained", "A"], "--trained"),  # before: answered with the shipped sorter, exit 0
+    (["sort", "--", "--help"], "--help"),  # before: printed the help, exit 0
+    (["sort", "--", "-A"], "-A"),  # before: "unrecognized arguments: -A"
+    (["sort", "D", "--", "--vocab", "A-Z", "Z"], "--vocab"),  # not only at the start
+])
+def test_after_a_double_dash_every_word_is_a_symbol(argv, token, capsys):
+    """`--` ends the options, as everywhere: what follows is the sequence, never a flag. Python's
+    parse_intermixed_args dropped a leading `--` and read the flags after it (CPython 3.11)."""
+    rc, out, err = run(argv, capsys)
+    assert (rc, out) == (2, "") and err == f"dlexam: error: unknown token {token!r}: vocabulary A-D is A B C D\n"
+
+
+def test_a_double_dash_keeps_options_before_it_and_symbols_after_it(capsys):
+    assert run(["sort", "--vocab", "10", "--", "3", "1", "3"], capsys)[:2] == (0, "1 3\n")
+    assert run(["sort", "--", "D", "A", "A"], capsys)[:2] == (0, "A D\n")
+    assert run(["sort", "--", "train"], capsys)[0] == 2  # a symbol here, not the action

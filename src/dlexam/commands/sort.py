@@ -105,10 +105,16 @@ def _dispatch(args, parser_class) -> int:
     _query_options(p)
     p.add_argument("sequence", nargs="*")
     p.set_defaults(**{k: getattr(args, k) for k in QUERY_OPTIONS})
+    # `--` ends the options: every word after it is a symbol. parse_intermixed_args drops a leading `--` and
+    # reads the flags after it (`sort -- --trained A` used the shipped sorter), so split there first.
+    after: list[str] = []
+    if "--" in words:
+        words, after = words[: words.index("--")], words[words.index("--") + 1 :]
     try:
         q = p.parse_intermixed_args(words)
     except SystemExit as exc:
         return int(exc.code or 0)
+    q.sequence = [*q.sequence, *after]
     vars(args).update(vars(q))
     return _query(q)
 
