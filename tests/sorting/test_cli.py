@@ -239,3 +239,17 @@ def test_a_double_dash_keeps_options_before_it_and_symbols_after_it(capsys):
     assert run(["sort", "--vocab", "10", "--", "3", "1", "3"], capsys)[:2] == (0, "1 3\n")
     assert run(["sort", "--", "D", "A", "A"], capsys)[:2] == (0, "A D\n")
     assert run(["sort", "--", "train"], capsys)[0] == 2  # a symbol here, not the action
+
+
+def test_a_numbered_vocabulary_spelled_with_leading_zeros_is_the_same_vocabulary(tmp_path, capsys):
+    """`--vocab 04` and `--vocab 4` are the symbols 0 1 2 3 both; a checkpoint trained with one is read with the
+    other (before: `... was trained on vocabulary 04, not 4`, exit 2). Another vocabulary is still refused."""
+    out = tmp_path / "run"
+    assert run(["sort", "train", "--vocab", "04", "--max-len", "2", "--steps", "2", "--quiet", "--out", str(out)],
+               capsys)[0] == 0
+    for argv in (["sort", "--checkpoint", str(out), "--vocab", "4", "3 1"],
+                 ["sort", "evaluate", "--checkpoint", str(out), "--vocab", "4", "--lengths", "2", "--samples", "2"]):
+        rc, _, err = run(argv, capsys)
+        assert rc == 0 and "error" not in err, err
+    rc, _, err = run(["sort", "--checkpoint", str(out), "--vocab", "5", "3 1"], capsys)
+    assert rc == 2 and "trained on vocabulary 04, not 5" in err

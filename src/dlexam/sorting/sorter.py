@@ -103,7 +103,8 @@ def load_sorter(vocab_spec: str | None = None, checkpoint: str | os.PathLike | N
     from dlexam.sorting.trained import load_trained  # noqa: PLC0415 - keeps `dlexam sort "D A A"` light
 
     t = load_trained(checkpoint)
-    if vocab_spec is not None and Vocabulary.from_spec(vocab_spec) != t.vocab:
+    # the same symbols are the same vocabulary, however spelled (`04` is `4`: before, refused as another)
+    if vocab_spec is not None and Vocabulary.from_spec(vocab_spec).symbols != t.vocab.symbols:
         raise UserError(f"{checkpoint} was trained on vocabulary {t.vocab.spec}, not {vocab_spec}")
     return Sorter(t.model, t.vocab, t.max_len, f"trained model {checkpoint}, vocabulary {t.vocab.spec}", t.record)
 
