@@ -31,3 +31,18 @@ def test_demo_runs_and_sorts(capsys):
     print_sort_demo(d)
     out = capsys.readouterr().out
     assert "D A A          -> A D" in out and "64/64 exactly" in out
+
+
+def test_attention_steps_of_an_answer_without_stop_are_the_steps_decoded():
+    """A model that never says <STOP> decodes n_symbols + 1 tokens, one step each; before, attention_steps listed one
+    step more, whose output (from the forward pass over the finished sequence) greedy decoding never produced."""
+    import torch
+
+    v = Vocabulary.from_spec("A-D")
+    model = compile_sorter(4)
+    with torch.no_grad():  # every attention output becomes A's logit: the model answers A A A ... and never stops
+        model.layers[0].W_O.zero_()[:, 0] = 1.0
+    a = attention_steps(model, v, "D B")
+    assert a.output == ["A"] * 5 and a.tokens == ["D", "B", "<START>"] + ["A"] * 5  # max_steps: 4 symbols + 1
+    assert [(s.query, s.produced) for s in a.steps] == [("<START>", "A")] + [("A", "A")] * 4
+    assert [s.position for s in a.steps] == [2, 3, 4, 5, 6]

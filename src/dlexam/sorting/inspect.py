@@ -54,7 +54,9 @@ def attention_steps(
     p = torch.stack([d["P"][0] for d in trace])  # (n_layers, n_heads, T, T)
     s = torch.stack([d["scores"][0] for d in trace])
     steps = []
-    for pos in range(len(ids), len(full) - (1 if decoded.stopped[0] else 0)):
+    # one step per token decoded: each output, and <STOP> where it came (an answer cut at the step limit has no step
+    # after its last token: before, one more was listed, whose output greedy decoding never produced)
+    for pos in range(len(ids), len(ids) + len(out) + (1 if decoded.stopped[0] else 0)):
         steps.append(
             Step(
                 query=vocab.token_text(full[pos]),
