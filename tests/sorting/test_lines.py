@@ -185,3 +185,17 @@ def test_an_unknown_token_cut_for_showing_says_more_follows(char):
         shown = error.split("unknown token ", 1)[1].split(": vocabulary")[0]
         assert shown == repr(token[:20]) + ("..." if n > 20 else ""), (n, shown)
         assert str(VOCAB.unknown_token(token.encode(), 2)) == error
+
+
+@pytest.mark.parametrize("block", [1, 2, 3, 4, 7, 1 << 20])
+@pytest.mark.parametrize("text", ["D A C\nB B\n", "A", "", "\n", "  C\r\nD"])
+def test_a_byte_order_mark_opening_the_stream_is_skipped_as_utf_8_sig_decoding_skips_it(text, block):
+    """A file saved by Notepad or PowerShell starts with UTF-8's byte-order mark: the first token read
+    '\\ufeffD', unknown, and the file was refused. The oracle is Python's utf-8-sig codec; the mark may come a
+    byte at a time. A mark anywhere else is no whitespace: the token holding it is unknown."""
+    data = b"\xef\xbb\xbf" + text.encode()
+    assert read_all(data, block=block) == oracle(data.decode("utf-8-sig"))
+    lines, error = read_all("B\n\ufeffA\n".encode(), block=block)
+    assert lines == [[1]] and error.startswith("line 2: unknown token '")  # cut by a small block: its start, '...'
+    if block > 4:
+        assert error == str(VOCAB.unknown_token("\ufeffA".encode(), 2))

@@ -13,7 +13,8 @@ whole as text. Lines are handed on in :class:`Chunk`\\ s of at most `chunk_token
   symbol, so it costs the same memory however long it is;
 - read for a model that needs the order, a line of more than `max_tokens` symbols is refused.
 
-Every line is capped at :data:`MAX_LINE_BYTES` bytes. An unknown token or a line over a cap raises
+A UTF-8 byte-order mark at the start of the stream (:data:`BOM`) is skipped. Every line is capped at
+:data:`MAX_LINE_BYTES` bytes. An unknown token or a line over a cap raises
 UserError naming the line, but only after the chunk of the lines before it has been handed on, so
 that their answers come first. A token is known to be unknown as soon as it is longer than every
 symbol, so an endless line without whitespace (``/dev/zero``) stops at once.
@@ -38,6 +39,7 @@ MAX_LINE_BYTES = 1 << 30  # the longest line read (1 GiB: about 500 million one-
 LONG_LINE = 1 << 16  # symbols: a longer line read for an order-blind model keeps only its counts
 CHUNK_TOKENS = 1 << 21  # symbols read ahead before the chunk is answered
 CHUNK_LINES = 1 << 14  # and lines: each costs some bytes of bookkeeping, even an empty one
+BOM = b"\xef\xbb\xbf"  # UTF-8's byte-order mark, which some editors write at the start of a file
 
 
 @dataclass
@@ -84,15 +86,24 @@ class LineReader:
         read = getattr(stream, "read1", stream.read)  # read1: what has arrived, without waiting for a full block
         out = _Chunks(self)
         open_line: _OpenLine | None = None  # a line that has not ended yet in the blocks read so far
-        number, cr, eof = 1, False, False
+        number, cr, eof, start = 1, False, False, True
+
+        def block() -> bytes:
+            try:
+                data = read(self.block)
+            except OSError as exc:
+                raise UserError(f"cannot read line {number} of the input: {exc.strerror or exc}") from None
+            return data.encode("utf-8", "surrogateescape") if isinstance(data, str) else data
+
         try:
             while not eof:
-                try:
-                    data = read(self.block)
-                except OSError as exc:
-                    raise UserError(f"cannot read line {number} of the input: {exc.strerror or exc}") from None
-                if isinstance(data, str):
-                    data = data.encode("utf-8", "surrogateescape")
+                data = block()
+                if start and data:  # a UTF-8 byte-order mark (Notepad's, PowerShell's) opens the stream: skipped
+                    while len(data) < len(BOM) and BOM.startswith(data) and (more := block()):
+                        data += more  # the mark cut across reads
+                    data, start = data.removeprefix(BOM), False
+                    if not data:
+                        continue
                 eof = not data
                 if cr:  # the last block ended with \r: a line end, or the first half of \r\n
                     data, cr = b"\r" + data, False
