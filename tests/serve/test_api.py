@@ -382,3 +382,25 @@ def test_the_one_head_numbers_beside_k_heads_are_explained_on_the_one_head_model
         assert e["conventions"][conv]["computed"] == pytest.approx(page["one_head"]["loss"][conv]["value"], abs=1e-9)
     _, _, e = server.post("/api/geoff/explain", {**base, "heads": 2, "cell": "R[1,1]"})
     assert e["heads"] == 2 and e["value"] == page["R"][1][1]
+
+
+@pytest.mark.parametrize(("trained_on", "asked", "taken"), [("04", "4", True), ("4", "04", True), ("4", " 4 ", True),
+                                                           ("4", "5", False), ("A-D", "A-E", False)])
+def test_the_trained_sorter_takes_its_vocabulary_however_spelled(trained_on, asked, taken):
+    """/api/sort's trained model compared the vocabulary asked for by its spelling: a sorter trained on `04` (the
+    symbols 0-3) refused vocab=4, where `dlexam sort --vocab 4 --checkpoint` reads it. The same symbols are the same
+    vocabulary; other symbols are refused naming the field."""
+    from types import SimpleNamespace
+
+    from dlexam.serve.api_models import _sorter
+    from dlexam.serve.params import BadRequest
+    from dlexam.sorting.vocab import Vocabulary
+
+    trained = SimpleNamespace(vocab=Vocabulary.from_spec(trained_on))
+    state = SimpleNamespace(trained_sorter=trained)
+    if taken:
+        assert _sorter(state, "trained", asked) is trained
+    else:
+        with pytest.raises(BadRequest) as refused:
+            _sorter(state, "trained", asked)
+        assert refused.value.field == "vocab" and f"reads vocabulary {trained_on}, not" in str(refused.value)

@@ -58,9 +58,14 @@ def _sorter(s, which: str, vocab: str | None):
     """The sorter a request names, of the server's state `s` (in a worker: the worker's own, with its own cache of
     compiled solvers)."""
     if which == "trained":  # --sort-checkpoint's, else the A-D sorter shipped with dlexam: there always is one
+        from dlexam.sorting.vocab import Vocabulary
+
         trained = s.trained_sorter
-        if vocab is not None and vocab.strip() != trained.vocab.spec:
-            raise BadRequest("vocab", f"the trained model reads vocabulary {trained.vocab.spec}, not {vocab!r:.40}")
+        if vocab is not None and vocab.strip() != trained.vocab.spec:  # the same symbols, however spelled (04 is 4)
+            with p.field("vocab"):
+                same = Vocabulary.from_spec(vocab.strip()).symbols == trained.vocab.symbols
+            if not same:
+                raise BadRequest("vocab", f"the trained model reads vocabulary {trained.vocab.spec}, not {vocab!r:.40}")
         return trained
     with p.field("vocab"):
         return s.compiled_sorter("A-D" if vocab is None else vocab)
