@@ -178,3 +178,22 @@ def test_an_experiments_heading_nests_no_brackets(name):
     heading = html.unescape(re.search(r"<strong>(The exam[^<]*)</strong>", out)[1])
     assert source in heading and heading.endswith(":")
     assert _deepest_bracket(heading) <= 1, heading
+
+
+def test_the_confusion_caption_names_every_mistake_tied_as_the_most_common():
+    """An audit read "The most common mistake: 0 read as 9 (6 times)" under a matrix where 7 read as 2 and 8 read
+    as 0 also came 6 times each: the first of a tie was named as if it were the only one."""
+    from dlexam.report.sections.cnn import confusion_caption
+
+    m = np.diag([197, 196, 193, 179, 195, 190, 174, 196, 202, 171])
+    m[0, 9] = m[7, 2] = m[8, 0] = 6  # the tie the report's --quick build drew
+    m[1, 2] = m[3, 5] = 3
+    caption = confusion_caption(m)
+    assert "1,893 of 1,917 on the diagonal" in caption
+    assert "3 mistakes tie as the most common, 6 times each: 0 read as 9, 7 read as 2 and 8 read as 0." in caption
+    assert "The most common mistake:" not in caption
+    m[7, 2] = m[8, 0] = 5  # one mistake alone at the top is still named as the one
+    assert confusion_caption(m).endswith("The most common mistake: 0 read as 9 (6 times).")
+    everywhere = np.ones((10, 10), dtype=int)  # 90 mistakes once each: four names, not ninety
+    assert confusion_caption(everywhere).endswith(
+        "90 mistakes tie as the most common, 1 time each: 0 read as 1, 0 read as 2, 0 read as 3 and 87 others.")

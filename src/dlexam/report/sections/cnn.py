@@ -13,8 +13,10 @@ import numpy as np
 
 from dlexam.report import page, plots
 from dlexam.report.context import ReportContext
+from dlexam.words import counted
 
 CHUNK = 4096  # images rendered at once (bounds the renderer's memory)
+MAX_TIED_NAMED = 4  # the confusion caption names at most this many tied mistakes
 
 
 def render_digits(n: int, seed: int, fonts) -> tuple:
@@ -140,7 +142,14 @@ def confusion_caption(matrix: np.ndarray) -> str:
     off = matrix * (1 - np.eye(len(matrix), dtype=matrix.dtype))
     text = (f"Held-out confusion matrix: rows are the true digit, columns the predicted; {correct:,} of {total:,} "
             f"on the diagonal ({correct / max(total, 1):.1%}).")
-    if off.max() > 0:
-        true, pred = np.unravel_index(int(np.argmax(off)), off.shape)
-        text += f" The most common mistake: {true} read as {pred} ({int(off[true, pred])} times)."
+    most = int(off.max())
+    if most > 0:  # every mistake made that often, in reading order: a tie is not one "most common mistake"
+        tied = [f"{true} read as {pred}" for true, pred in zip(*np.nonzero(off == most), strict=True)]
+        if len(tied) == 1:
+            text += f" The most common mistake: {tied[0]} ({counted(most, 'time')})."
+        else:
+            named = tied if len(tied) <= MAX_TIED_NAMED else [*tied[:MAX_TIED_NAMED - 1],
+                                                              f"{len(tied) - MAX_TIED_NAMED + 1} others"]
+            text += (f" {len(tied)} mistakes tie as the most common, {counted(most, 'time')} each: "
+                     f"{', '.join(named[:-1])} and {named[-1]}.")
     return text
