@@ -105,3 +105,19 @@ def test_the_robustness_plot_starts_its_axes_at_zero_and_says_what_its_bars_are(
         assert low == 0 and high >= 1
     said = " ".join([fig.get_suptitle()] + [a.get_title() + a.get_ylabel() for a in fig.axes])
     assert "s.d." in said and "3 seeds" in said
+
+
+def test_the_robustness_figures_alt_text_claims_error_bars_only_where_seeds_measure_a_spread(run):
+    """An audit read "with error bars of one standard deviation over seeds" in the alt text of the --quick run's
+    figure, whose title says "1 seed, no spread measured": a reader of the alt text was promised bars there are
+    not."""
+    from dlexam.experiments.pooling import PoolingConfig, _captions
+
+    result = run[0]
+    seeds = len(result["numbers"]["per_seed"]["max"])
+    assert seeds == len(result["config"]["seeds"]) == 1
+    alt = result["captions"]["pooling_shift_robustness.png"]["alt"]
+    assert "error bars of" not in alt and "from one seed, so without error bars" in alt
+    summary = {p: {str(d): {k: (0.5, 0.01) for k in ("accuracy", "consistency")} for d in SHIFTS} for p in POOLS}
+    three = _captions(PoolingConfig(seeds=(0, 1, 2)), summary)["pooling_shift_robustness.png"]["alt"]
+    assert "with error bars of one standard deviation over the 3 seeds" in three

@@ -230,12 +230,15 @@ def _captions(cfg: PoolingConfig, s: dict) -> dict[str, dict[str, str]]:
     def at_last(key: str) -> str:
         return ", ".join(f"{LABELS[p]} {s[p][last][key][0]:.1%}" for p in POOLS)
 
+    n = len(cfg.seeds)  # one seed: no spread, and the figure draws no error bars (its title says so)
+    spread = (f"with error bars of one standard deviation over the {n} seeds" if n > 1
+              else "from one seed, so without error bars")
     return {
         "pooling_shift_robustness.png": {
             "alt": f"Two line charts against the shift in pixels ({SHIFTS[0]} to {SHIFTS[-1]}, mean over 4 "
-                   f"directions), one line per network ({', '.join(LABELS[p] for p in POOLS)}), with error bars "
-                   "of one standard deviation over seeds, on axes from 0 to 1: accuracy on the shifted test images, "
-                   "and the fraction of predictions the shift leaves unchanged.",
+                   f"directions), one line per network ({', '.join(LABELS[p] for p in POOLS)}), {spread}, on "
+                   "axes from 0 to 1: accuracy on the shifted test images, and the fraction of predictions the "
+                   "shift leaves unchanged.",
             "caption": f"After a {last}-pixel shift (mean of {counted(len(cfg.seeds), 'seed')}): "
                        f"accuracy {at_last('accuracy')}; "
                        f"predictions unchanged {at_last('consistency')}.",
@@ -259,7 +262,7 @@ def _figures(out_dir: OutputDir, cfg: PoolingConfig, s: dict, data: dict) -> lis
         a = ax[0, j]
         for pool in POOLS:
             mean = [s[pool][str(d)][key][0] for d in SHIFTS]
-            err = [s[pool][str(d)][key][1] for d in SHIFTS]
+            err = [s[pool][str(d)][key][1] for d in SHIFTS] if len(cfg.seeds) > 1 else None  # 1 seed: no spread
             a.errorbar(SHIFTS, mean, yerr=err, fmt="o-", capsize=3, color=colors[pool], label=LABELS[pool])
         a.set(title=title, xlabel="shift (pixels, mean over 4 directions)", ylabel="fraction of test images",
               xticks=SHIFTS, ylim=(0, 1.02))
