@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import math
+import re
 from fractions import Fraction
 
 import numpy as np
@@ -197,3 +198,24 @@ def test_the_confusion_caption_names_every_mistake_tied_as_the_most_common():
     everywhere = np.ones((10, 10), dtype=int)  # 90 mistakes once each: four names, not ninety
     assert confusion_caption(everywhere).endswith(
         "90 mistakes tie as the most common, 1 time each: 0 read as 1, 0 read as 2, 0 read as 3 and 87 others.")
+
+
+def test_the_answer_keys_links_to_quick_experiments_say_they_are_quick(tmp_path, exam_text, monkeypatch):
+    """An audit read "Measured at scale: pooling" in the --quick report, over a pooling run of 2 epochs and one
+    seed whose own finding begins "Quick run" and whose verdict is "inconclusive"."""
+    import dlexam.answers
+    from dlexam.report.context import ReportContext, ReportSettings
+    from dlexam.report.sections import answers as answers_section
+
+    key = dlexam.answers.answer_key(["P1.2", "P2.1", "Pr1.1"])  # three questions an experiment measures
+    monkeypatch.setattr(dlexam.answers, "answer_key", lambda ids=None: key)
+
+    def links(settings):
+        html = answers_section.build(ReportContext(settings, tmp_path / "work", tmp_path))
+        return re.findall(r'<span class="note">([^<]*): <a href="#experiment-([a-z-]+)">', html)
+
+    quick, full = links(ReportSettings(quick=True)), links(ReportSettings())
+    assert [name for _, name in quick] == ["separable-logreg", "batch-size", "pooling"]
+    assert {how for how, _ in quick} == {"Measured in a quick run (small: see its note)"}
+    assert {how for how, _ in links(ReportSettings(tiny=True))} == {"Measured in a quick run (small: see its note)"}
+    assert {how for how, _ in full} == {"Measured at scale"} and [n for _, n in full] == [n for _, n in quick]

@@ -33,6 +33,11 @@ class ReportSettings:
     def mode(self) -> str:
         return "tiny" if self.tiny else "quick" if self.quick else "full"
 
+    @property
+    def quick_experiments(self) -> bool:
+        """Whether the experiments run as `dlexam experiment NAME --quick` (under --quick and at the test size)."""
+        return self.quick or self.tiny
+
     def pick(self, full, quick, tiny):
         """The value of a size for this mode."""
         return tiny if self.tiny else quick if self.quick else full

@@ -19,7 +19,9 @@ COLUMNS = ("#", "question", "the exam says", "computed", "verdict")
 MAX_EVIDENCE_CHARS = 6_000
 
 
-def computed_cell(entry: dict) -> str:
+def computed_cell(entry: dict, quick: bool = False) -> str:
+    """What was computed, with its notes and the link to the experiment that measures the claim: "Measured at
+    scale" where the report ran the experiments in full, "Measured in a quick run" where it ran them `--quick`."""
     parts = [page.prose(entry["computed"])]
     if entry.get("explanation"):
         parts.append(f'<br><span class="note"><strong>Why:</strong> {page.prose(entry["explanation"])}</span>')
@@ -27,7 +29,8 @@ def computed_cell(entry: dict) -> str:
         parts.append(f'<br><span class="note">Note: {page.prose(note)}</span>')
     if entry.get("experiment"):
         name = page.esc(entry["experiment"])
-        parts.append(f'<br><span class="note">Measured at scale: <a href="#experiment-{name}">{name}</a></span>')
+        how = "Measured in a quick run (small: see its note)" if quick else "Measured at scale"
+        parts.append(f'<br><span class="note">{how}: <a href="#experiment-{name}">{name}</a></span>')
     return "".join(parts)
 
 
@@ -48,7 +51,8 @@ def build(ctx: ReportContext) -> str:
     if not key:
         raise ValueError("answer_key() returned no questions")
     rows = [
-        (page.esc(e["id"]), page.esc(e["question"]), page.esc(e["exam_answer"]), computed_cell(e),
+        (page.esc(e["id"]), page.esc(e["question"]), page.esc(e["exam_answer"]),
+         computed_cell(e, ctx.settings.quick_experiments),
          page.verdict_badge(e["verdict"]))
         for e in key
     ]

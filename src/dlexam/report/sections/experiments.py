@@ -70,7 +70,7 @@ def build(ctx: ReportContext) -> str:
     if unknown:
         raise ValueError(f"unknown experiment(s) {', '.join(unknown)}; the registry has {', '.join(registry)}")
     names = [n for n in registry if chosen is None or n in chosen]
-    quick = ctx.settings.quick or ctx.settings.tiny
+    quick = ctx.settings.quick_experiments
     force = ctx.settings.force
     command = "dlexam experiment NAME" + (" --quick" if quick else "")
     subset = "" if len(names) == len(registry) else f" (a selection of the {len(registry)} in the registry)"
