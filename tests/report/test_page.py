@@ -219,3 +219,34 @@ def test_the_answer_keys_links_to_quick_experiments_say_they_are_quick(tmp_path,
     assert {how for how, _ in quick} == {"Measured in a quick run (small: see its note)"}
     assert {how for how, _ in links(ReportSettings(tiny=True))} == {"Measured in a quick run (small: see its note)"}
     assert {how for how, _ in full} == {"Measured at scale"} and [n for _, n in full] == [n for _, n in quick]
+
+
+def test_geoffs_heatmaps_name_the_columns_the_text_names(tmp_path, monkeypatch):
+    """An audit read "its columns come out swapped (A↔B, C↔D)" beside two heatmaps of R whose columns were
+    numbered 1 2 3 4: nothing on the page said which column is A. R's columns are named after the symbols whose
+    embeddings are those dimensions' unit vectors (the exam's E = [I₄; 0; 0]), so column A of R must be the
+    logits' column A; and the two-head R's column A must be the one-head R's column B, as the text says."""
+    from dlexam.report.context import ReportContext, ReportSettings
+    from dlexam.report.sections import geoff as geoff_section
+
+    drawn, heatmap = {}, plots.heatmap
+
+    def recording(m, **options):
+        drawn[options["title"]] = (np.asarray(m), list(options.get("col_labels") or []))
+        return heatmap(m, **options)
+
+    monkeypatch.setattr(plots, "heatmap", recording)
+    html = geoff_section.build(ReportContext(ReportSettings(), tmp_path / "work", tmp_path))
+    assert "its columns come out swapped (A↔B, C↔D)" in html
+    logits, logit_cols = drawn["logits R Eᵀ"]
+    assert logit_cols == ["A", "B", "C", "D", "<START>", "<STOP>"]  # the exam's vocabulary, E's rows
+    one, two = drawn["R, one head, exam's W_O"], drawn["R, 2 identical heads, W_O = I₄"]
+    for _, cols in (drawn["R = Z W_O"], one, two):
+        assert cols == ["A", "B", "C", "D"]
+    r, cols = drawn["R = Z W_O"]
+    for j, name in enumerate(cols):
+        assert np.array_equal(r[:, j], logits[:, logit_cols.index(name)])
+    for a, b in (("A", "B"), ("C", "D")):
+        assert np.array_equal(two[0][:, two[1].index(a)], one[0][:, one[1].index(b)])
+    assert 'alt="Heatmap of R = Z W_O, 7 × 4: rows are the positions of' in html
+    assert "columns 4 dimensions, named A B C D" in html

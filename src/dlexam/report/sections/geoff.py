@@ -24,7 +24,8 @@ MATRICES = [
     ("scores", "scores Q Kᵀ", "Q Kᵀ; grey cells are hidden by the causal mask."),
     ("P", "P (attention)", "P: each row shares its weight equally among its largest visible scores (T = 0)."),
     ("Z", "Z = P V", "Z = P V: each position's average of the values it attends to."),
-    ("R", "R = Z W_O", "R = Z W_O: the representation passed to the unembedding."),
+    ("R", "R = Z W_O", "R = Z W_O: the representation passed to the unembedding; each column is named after the "
+                       "symbol whose embedding is that dimension's unit vector, so it is that symbol's logit."),
     ("logits", "logits R Eᵀ", "R Eᵀ: the logits over the vocabulary A B C D <START> <STOP>."),
 ]
 
@@ -42,16 +43,24 @@ def causal_hidden(n: int) -> np.ndarray:
     return np.triu(np.ones((n, n), dtype=bool), k=1)
 
 
-def matrix_figure(result, attr: str, title: str, caption: str, vocab) -> str:
+# The axis of each matrix's columns, by its name in geoff.weights.axis_labels (the names every view gives them);
+# the scores and P have the positions as columns.
+COLUMN_AXES = {"X": "dims", "Q": "head_dims", "Z": "head_dims", "R": "outputs", "logits": "tokens"}
+
+
+def matrix_figure(result, attr: str, title: str, caption: str, weights) -> str:
+    from dlexam.geoff.weights import axis_labels
+
     rows = position_labels(result.tokens)
     m = as_matrix(getattr(result, attr))
-    cols, masked = None, None
+    masked = None
     if attr in ("scores", "P"):
         cols, masked = rows, causal_hidden(len(rows))
-    elif attr == "logits":
-        cols = list(vocab)
+    else:
+        cols = list(axis_labels(weights)[COLUMN_AXES[attr]])
     png = plots.heatmap(m, title=title, row_labels=rows, col_labels=cols, masked=masked)
-    return page.figure(png, f"{caption} {value_range(m, masked)}", alt=heatmap_alt(title, m, result.tokens, cols))
+    return page.figure(png, f"{caption} {value_range(m, masked)}",
+                       alt=heatmap_alt(title, m, result.tokens, cols, tokens_as_columns=attr == "logits"))
 
 
 def value_range(m: np.ndarray, masked=None) -> str:
@@ -60,10 +69,11 @@ def value_range(m: np.ndarray, masked=None) -> str:
     return f"Visible values from {plots.cell_label(float(seen.min()))} to {plots.cell_label(float(seen.max()))}."
 
 
-def heatmap_alt(title: str, m: np.ndarray, tokens, cols) -> str:
+def heatmap_alt(title: str, m: np.ndarray, tokens, cols, tokens_as_columns: bool = False) -> str:
     """What a heatmap of Geoff's matrices shows, in words, from the matrix itself."""
-    what = ("the positions again" if cols is not None and list(cols) == position_labels(tokens)
-            else f"the tokens {' '.join(cols)}" if cols is not None else f"{m.shape[1]} dimensions")
+    what = ("the positions again" if list(cols) == position_labels(tokens)
+            else f"the tokens {' '.join(cols)}" if tokens_as_columns
+            else f"{m.shape[1]} dimensions, named {' '.join(cols)}")
     return (f"Heatmap of {title}, {m.shape[0]} × {m.shape[1]}: rows are the positions of "
             f"“{' '.join(tokens)}”, columns {what}, each cell labelled with its value.")
 
@@ -99,7 +109,7 @@ def build(ctx: ReportContext) -> str:
 
     example = geoff.EXAM_EXAMPLE
     argmax = geoff.run_geoff(example, temperature=0.0, heads=1)
-    figs = [matrix_figure(argmax, attr, title, caption, geoff.EXAM_WEIGHTS.vocab) for attr, title, caption in MATRICES]
+    figs = [matrix_figure(argmax, attr, title, caption, geoff.EXAM_WEIGHTS) for attr, title, caption in MATRICES]
     parts = [
         page.paragraph(
             "Geoff's one-layer, one-head transformer with the exam's fixed W_Q = W_K = W_V, W_O and E, on the "
@@ -118,16 +128,18 @@ def build(ctx: ReportContext) -> str:
     def two_heads() -> str:
         weights = geoff.EXAM_WEIGHTS
         heads = geoff.compare_heads(example, temperature=0.0, weights=weights)
-        r2, k, vocab = heads.two, weights.heads, weights.vocab
+        from dlexam.geoff.weights import axis_labels
+
+        r2, k, columns = heads.two, weights.heads, axis_labels(weights)[COLUMN_AXES["R"]]  # as the heatmaps name them
         identity = weights.multi_W_O == geoff.floats(identity_rows(len(weights.multi_W_O)))
         multi = f"W_O = I{subscript(len(weights.multi_W_O))}" if identity else "multi_W_O"
         same = weights.multi_heads is None
-        fig1 = matrix_figure(argmax, "R", "R, one head, exam's W_O", "One head with the exam's W_O.", vocab)
+        fig1 = matrix_figure(argmax, "R", "R, one head, exam's W_O", "One head with the exam's W_O.", weights)
         if heads.same_R:
             finding = "R is identical, as the exam says."
         elif heads.permutation is not None:
             pairs = sorted({tuple(sorted((j, i))) for j, i in enumerate(heads.permutation) if i != j})
-            swapped = ", ".join(f"{vocab[a]}↔{vocab[b]}" for a, b in pairs)
+            swapped = ", ".join(f"{columns[a]}↔{columns[b]}" for a, b in pairs)
             concat, width = f"[{' '.join(['Z'] * k)}]", len(weights.multi_W_O)
             product = (f"{concat} I{subscript(width)} = Z [{' '.join(['I' + subscript(width // k)] * k)}]" if identity
                        else f"{concat} multi_W_O = Z times the sum of its {k} row blocks")
@@ -137,7 +149,7 @@ def build(ctx: ReportContext) -> str:
             finding = "R is not identical to the one-head R."
         kind = "identical heads" if same else "heads"
         fig2 = matrix_figure(r2, "R", f"R, {k} {kind}, {multi}",
-                             f"{k} {kind} concatenated, times {multi}.", vocab)
+                             f"{k} {kind} concatenated, times {multi}.", weights)
         return (
             f'<h3 id="geoff-heads">{k} {kind} (Problem 2.4)</h3>'
             + page.paragraph(f"The exam says the result would be identical. Computed: {finding}")
