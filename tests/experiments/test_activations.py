@@ -136,3 +136,15 @@ def test_the_control_is_read_into_the_finding():
     assert "At lr 0.1 these learn: relu with default init (0.85 worst)" in notes
     assert "matched" not in notes
     assert _control_notes(cfg, _table({("tanh", "matched"): [1.0] * 3})) == []
+
+
+def test_the_finding_states_no_identity_its_own_numbers_break(run):
+    """An audit read "the first block's gradient is factor^11 of the last's" beside relu's x0.48 per block and
+    first/last 6.7e-04, where 0.48^11 is 3.2e-04: the factor is a fitted slope, not the end-to-end ratio."""
+    result = run[0]
+    depth = result["config"]["depth"]
+    off = [r["factor/block@init"] ** (depth - 1) / r["first/last@init"] for r in result["table"]]
+    exact = f"gradient is factor^{depth - 1} of the last's"
+    if max(abs(math.log(x)) for x in off) > math.log(1.1):  # some row is more than 10% off the power law
+        assert exact not in result["finding"]
+        assert f"only roughly factor^{depth - 1}" in result["finding"]

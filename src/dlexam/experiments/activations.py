@@ -217,8 +217,9 @@ def _verdict(cfg: ActivationsConfig, table: list[dict]) -> tuple[str, str]:
 
     parts = [
         f"Per-block gradient factor at initialisation over {cfg.depth} hidden blocks, the mean of {n} seeds "
-        f"(their range in brackets; < {VANISHING_FACTOR} in every seed counts as vanishing; the first block's "
-        f"gradient is factor^{L} of the last's); validation accuracy "
+        f"(their range in brackets; < {VANISHING_FACTOR} in every seed counts as vanishing; the factor is a "
+        f"straight-line fit of ln ||grad|| over the blocks, so the first block's gradient is only roughly "
+        f"factor^{L} of the last's, and first/last is that ratio as measured); validation accuracy "
         + (f"over the {trained} trained seeds." if trained > 1 else f"of the one trained seed ({cfg.seeds[0]}).")
     ]
     for init, label in (("default", "PyTorch default init"), ("matched", "Matched init (Glorot / He)")):
