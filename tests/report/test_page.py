@@ -216,8 +216,8 @@ def test_the_answer_keys_links_to_quick_experiments_say_they_are_quick(tmp_path,
 
     quick, full = links(ReportSettings(quick=True)), links(ReportSettings())
     assert [name for _, name in quick] == ["separable-logreg", "batch-size", "pooling"]
-    assert {how for how, _ in quick} == {"Measured in a quick run (small: see its note)"}
-    assert {how for how, _ in links(ReportSettings(tiny=True))} == {"Measured in a quick run (small: see its note)"}
+    assert {how for how, _ in quick} == {"Measured in a small, quick run"}
+    assert {how for how, _ in links(ReportSettings(tiny=True))} == {"Measured in a small, quick run"}
     assert {how for how, _ in full} == {"Measured at scale"} and [n for _, n in full] == [n for _, n in quick]
 
 

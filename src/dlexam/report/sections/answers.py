@@ -21,7 +21,8 @@ MAX_EVIDENCE_CHARS = 6_000
 
 def computed_cell(entry: dict, quick: bool = False) -> str:
     """What was computed, with its notes and the link to the experiment that measures the claim: "Measured at
-    scale" where the report ran the experiments in full, "Measured in a quick run" where it ran them `--quick`."""
+    scale" where the report ran the experiments in full, "Measured in a small, quick run" where it ran them
+    `--quick`."""
     parts = [page.prose(entry["computed"])]
     if entry.get("explanation"):
         parts.append(f'<br><span class="note"><strong>Why:</strong> {page.prose(entry["explanation"])}</span>')
@@ -29,7 +30,7 @@ def computed_cell(entry: dict, quick: bool = False) -> str:
         parts.append(f'<br><span class="note">Note: {page.prose(note)}</span>')
     if entry.get("experiment"):
         name = page.esc(entry["experiment"])
-        how = "Measured in a quick run (small: see its note)" if quick else "Measured at scale"
+        how = "Measured in a small, quick run" if quick else "Measured at scale"
         parts.append(f'<br><span class="note">{how}: <a href="#experiment-{name}">{name}</a></span>')
     return "".join(parts)
 
