@@ -82,3 +82,15 @@ def test_a_mean_lead_that_not_every_seed_shows_is_not_called_better_generalisati
     one_seed = _rows([0.78], [0.67])
     _, finding = _verdict(SkipConfig(seeds=(0,)), *one_seed)
     assert "one seed cannot tell" in finding and "generalises somewhat better" not in finding
+
+
+def test_the_overfitting_gap_is_written_in_points_of_accuracy():
+    """Train minus validation accuracy is a difference of two percentages: 1.00 - 0.88 is 12 points, which the
+    finding wrote as 'gap 12.0%' (a relative change, read literally)."""
+    from dlexam.experiments.skip_connections import SkipConfig, _verdict
+
+    mean, models = _rows([0.78, 0.79, 0.77], [0.67, 0.66, 0.68])
+    _, finding = _verdict(SkipConfig(), mean, models)
+    residual, he = (round(100 * mean[k]["gap (train-val acc)"], 1) for k in ("residual", "plain, He init"))
+    assert f"(a gap of {residual:.1f} points)" in finding and f"(a gap of {he:.1f} points)" in finding
+    assert "%)" not in finding

@@ -184,9 +184,9 @@ def _verdict(cfg: SkipConfig, row: dict, models: dict) -> tuple[str, str]:
         more_gap = res["gap (train-val acc)"] > he["gap (train-val acc)"] + 0.01
         text.append(
             f"Overfitting, on {cfg.n_train:,} training images: the residual net ends with train/val accuracy "
-            f"{res['train acc']:.0%}/{res['val acc']:.0%} (gap {res['gap (train-val acc)']:.1%}), the plain "
-            f"net with He init, which also fits, {he['train acc']:.0%}/{he['val acc']:.0%} (gap "
-            f"{he['gap (train-val acc)']:.1%}); means over {counted(n, 'seed')}. "
+            f"{res['train acc']:.0%}/{res['val acc']:.0%} (a gap of {100 * res['gap (train-val acc)']:.1f} "
+            f"points), the plain net with He init, which also fits, {he['train acc']:.0%}/{he['val acc']:.0%} (a "
+            f"gap of {100 * he['gap (train-val acc)']:.1f} points); means over {counted(n, 'seed')}. "
             + (
                 f"Compared at equal fit, when training accuracy first reached {FIT:.0%}, validation accuracy "
                 f"was {res[key]:.0%} (residual) against {he[key]:.0%} (plain, He); the residual net was ahead "

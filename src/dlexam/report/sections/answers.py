@@ -58,7 +58,7 @@ def build(ctx: ReportContext) -> str:
         for e in key
     ]
     counts = Counter(str(e["verdict"]) for e in key)
-    summary = ", ".join(f"{n} {v}" for v, n in counts.most_common())
+    summary = ", ".join(f"{v} {n}" for v, n in counts.most_common())  # "agrees 13": the verdict is a label
     intro = page.paragraph(
         f"{len(key)} questions, each answered now by computation (`dlexam answers`) and held against "
         f"the exam's own answer. Verdicts: {summary}. “Conceptual” marks questions answered in words; "

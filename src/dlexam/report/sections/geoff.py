@@ -114,7 +114,8 @@ def build(ctx: ReportContext) -> str:
         page.paragraph(
             "Geoff's one-layer, one-head transformer with the exam's fixed W_Q = W_K = W_V, W_O and E, on the "
             f"training example “{example}” with causal argmax attention (T = 0). Cells show exact fractions "
-            "where the value is rational; they match the exam's worked solution of Problem 2.2."
+            "where the value is rational; they match the exam's worked solution of Problems 2.2 and 2.3 wherever "
+            "its printed matrices can be read (its Z and R are garbled: the answer key above says how)."
         ),
         page.figure_row(figs),
         '<h3 id="geoff-loss">Loss (Problem 2.3)</h3>',
