@@ -181,7 +181,7 @@ def _release(page, held: list) -> None:
 def test_cnn_a_links_table_number_and_prediction_are_said_whatever_answers_first(listening, late, number):
     """A link with img= and a layer table number= (explained, or refused: conv9 is no layer): the status line ends
     saying the prediction with the number's explanation, or the prediction alone after the alert box says the
-    refusal, whichever request answers first. Until 2026-12-07 each said its own text: a number explained after the
+    refusal, whichever request answers first. Until 2026-12-06 each said its own text: a number explained after the
     prediction replaced it (never heard), one refused after it emptied the status line. The order is forced here: one
     answer is held back until the other is on the page."""
     page = listening
@@ -288,7 +288,7 @@ def test_sort_an_input_both_models_refuse_is_said_once(listening):
 
 
 def test_sort_each_alert_names_the_model_that_refused(listening):
-    """A screen reader says an alert box's text, not the heading of the panel it stands in: until 2026-12-07 both
+    """A screen reader says an alert box's text, not the heading of the panel it stands in: until 2026-12-06 both
     panels' alerts said their refusals ("'E' is not ...", "temperature 0.5 does not apply ...") without which model
     refused. Now each alert's own text starts with its model's name, the panel's heading (the oracle), as it is said."""
     page = listening

@@ -106,8 +106,9 @@ def test_practice_check_moves_the_focus_to_the_result(page, how):
     assert page.evaluate(FOCUSED) == "new" and not page.is_visible("#result")
 
 
-def test_practice_result_leaves_the_focus_where_the_student_went_meanwhile(page):
-    """A student who Tabs on while the check is on its way keeps the focus there; the status line says the score."""
+def _check_on_its_way(page):
+    """/practice (seed 3) answered with the key and "check" pressed, its answer held back (HOLD_CHECKS) until the
+    test lets it go: (the variant, the answers, the checked counter before)."""
     page.add_init_script(HOLD_CHECKS)
     page.goto(f"{page.base}/practice?seed=3")
     ready(page)
@@ -118,6 +119,12 @@ def test_practice_result_leaves_the_focus_where_the_student_went_meanwhile(page)
     page.evaluate("() => { window.__hold = true; }")
     page.click("#check")
     page.wait_for_function("() => window.__held.length === 1")
+    return v, answers, n
+
+
+def test_practice_result_leaves_the_focus_where_the_student_went_meanwhile(page):
+    """A student who Tabs on while the check is on its way keeps the focus there; the status line says the score."""
+    v, answers, n = _check_on_its_way(page)
     page.focus(f"#in-{_escape('Pr1.1.rf')}")
     page.evaluate("() => { window.__hold = false; window.__held.forEach((go) => go()); }")
     ready(page, checked=n + 1)
@@ -132,18 +139,9 @@ def test_practice_result_leaves_the_focus_where_the_student_went_meanwhile(page)
 
 def test_practice_result_leaves_the_focus_alone_after_a_click_on_text(page):
     """A click on text that takes no focus (the page's lead paragraph) while the check is on its way moves the focus
-    from "check" to the body: until 2026-12-07 the result then took the focus all the same (the body counted as "still
+    from "check" to the body: until 2026-12-06 the result then took the focus all the same (the body counted as "still
     there") and the page jumped from what the student had clicked to read. Now it stays; the status line says it."""
-    page.add_init_script(HOLD_CHECKS)
-    page.goto(f"{page.base}/practice?seed=3")
-    ready(page)
-    v = make_variant(3)
-    answers = _answers(v)
-    fill(page, answers)
-    n = counter(page, "checked")
-    page.evaluate("() => { window.__hold = true; }")
-    page.click("#check")
-    page.wait_for_function("() => window.__held.length === 1")
+    v, answers, n = _check_on_its_way(page)
     assert page.evaluate(FOCUSED) == "check"
     page.click("p.lead")
     assert page.evaluate("() => document.activeElement === document.body")  # the text took no focus

@@ -26,7 +26,7 @@ const C = {drawing: false, last: null, seq: 0, image: null, explained: 0, asked:
 // "prediction: 7, P = 0.9991; Conv-2 output = 6x6x16", or the one alone after the other's refusal (its alert box
 // says why). Each part of the link's loading gives its text (null: refused, or overtaken) to Opening.say; the status
 // line takes them once no part is awaited. A part not awaited (anything after the link's loading) is said at once.
-// Until 2026-12-07 each part said its own text: a table number answering after the prediction replaced it (never
+// Until 2026-12-06 each part said its own text: a table number answering after the prediction replaced it (never
 // heard), and one refused then emptied the status line, depending on which request answered first.
 const Opening = {
   awaited: new Set(),

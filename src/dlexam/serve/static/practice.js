@@ -258,7 +258,7 @@ async function check() {
 // keyboard focus moves to it (tabindex -1; its accessible name is the result itself), so a keyboard or screen reader
 // user lands on it, where the focus was when "check" (or Enter) was pressed: not when the student has gone on to
 // another field or control while the answer was on its way, nor clicked anywhere meanwhile (text that takes no focus
-// too: the focus falls to the body, which until 2026-12-07 counted as "still there", and the page scrolled away from
+// too: the focus falls to the body, which until 2026-12-06 counted as "still there", and the page scrolled away from
 // what the student had clicked to read). The focus speaks it, so the status line (aria-live) does not say it again;
 // where the focus stays, the status line says it.
 function showResult(g, score, from, pointers) {

@@ -7,7 +7,7 @@
 // the input. The status line says answers only. Until 2026-12-06 the refusal was written into the panel's body,
 // which is not live, and the status line said it ("no answer: ...").
 // A panel's alert box names its model in its own text ("trained model: 'E' is not ..."): a screen reader says an
-// alert's text, not the heading above it (until 2026-12-07 it said the refusal without which model gave it).
+// alert's text, not the heading above it (until 2026-12-06 it said the refusal without which model gave it).
 "use strict";
 
 const S = {models: null, results: {}, step: 0, seq: 0};
