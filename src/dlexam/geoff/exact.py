@@ -47,6 +47,15 @@ def argmax_row(scores: tuple[Fraction, ...], visible: int) -> tuple[tuple[Fracti
     return tuple(share if j in tied else Fraction(0) for j in range(len(scores))), tied
 
 
+def softmax_row(scores: tuple, visible: int, T: float) -> list[float]:
+    """softmax(s/T) over the first `visible` scores in floats, the rest masked (0.0): each e^((s - max s)/T) over
+    their fsum, the largest score subtracted in the scores' own arithmetic (exactly for Fractions)."""
+    top = max(scores[:visible])
+    e = [math.exp(float(s - top) / T) for s in scores[:visible]]
+    total = math.fsum(e)
+    return [*(x / total for x in e), *[0.0] * (len(scores) - visible)]
+
+
 @dataclass(frozen=True)
 class ExactHead:
     Q: Matrix

@@ -39,7 +39,7 @@ from dlexam.errors import UserError
 from dlexam.geoff.backprop import last_step
 from dlexam.geoff.cells import MATRICES, Cell, Space, num, parse_cell, source
 from dlexam.geoff.compare import GeoffQuery
-from dlexam.geoff.exact import argmax_row, exp_text, loss_term, number_text, sum_of_exps
+from dlexam.geoff.exact import argmax_row, exp_text, loss_term, number_text, softmax_row, sum_of_exps
 from dlexam.geoff.explain_steps import explain_change, explain_norm, explain_step_loss, explain_step_norm
 from dlexam.geoff.explanation import Explanation, dot, total, vec
 from dlexam.geoff.model import PARAMETERS, all_loss_terms, run_geoff, shared_model
@@ -278,11 +278,9 @@ def explain_attention(ex: Explainer, c: Cell) -> Explanation:
         denominator = sum_of_exps(tuple(xs))
         # the weights from the model's own scores, as the attention computes them: a score of 1e-13 is written 0
         # (format_exact's tolerance), but at T = 1e-300 it is not 0 to the softmax
-        floats = S[i, : i + 1].tolist()
-        top_f = max(floats)
-        weights = [math.exp((v - top_f) / float(ex.T)) for v in floats]
-        row = [*(x / math.fsum(weights) for x in weights), *[0.0] * (n - i - 1)]
-        if len(set(floats)) == 1:
+        floats = S[i].tolist()
+        row = softmax_row(floats, i + 1, float(ex.T))
+        if len(set(floats[: i + 1])) == 1:
             row[: i + 1] = [Fraction(1, i + 1)] * (i + 1)  # equal scores: exactly 1/(i+1) each
         summary = (f"{row_title} = softmax of the visible scores ({scores}) / T at T = {ex.temperature_text()}: "
                    f"P[i, j] = e^({exponent}) / ({denominator})")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
-from dlexam.geoff.exact import ExactRun, argmax_row, exact_run, loss_terms, matmul
+from dlexam.geoff.exact import ExactRun, argmax_row, exact_run, loss_terms, matmul, softmax_row
 from dlexam.geoff.positions import bag_determines_next_token, first_difference, order_counterexample
 from dlexam.spec import ExamSpec, Matrix, TransformerSpec, text
 from dlexam.spec.transformer import output_labels
@@ -272,12 +272,7 @@ def unmasked_P(S: Matrix) -> Matrix:
 
 def softmax_P(S: Matrix, T: float) -> tuple[tuple[float, ...], ...]:
     """Causal softmax(S/T) attention, in floats: the weights a student gets with softmax where argmax is asked."""
-    out = []
-    for i, row in enumerate(S):
-        top = max(row[:i + 1])
-        e = [math.exp(float(s - top) / T) for s in row[:i + 1]]
-        out.append(tuple(x / math.fsum(e) for x in e) + (0.0,) * (len(row) - i - 1))
-    return tuple(out)
+    return tuple(tuple(softmax_row(row, i + 1, T)) for i, row in enumerate(S))
 
 
 def distinct(answer, candidates: list[Mistake]) -> tuple[Mistake, ...]:
