@@ -3,7 +3,8 @@
 Moodle's numerical questions take decimals only, so an exact answer is written as its decimal: exactly (tolerance
 0) when it has a finite one (1/4 = 0.25), else to 6 decimals with a tolerance of 5e-5 (1/7 accepts 0.1429 and
 0.142857); an irrational answer uses the key's tolerance. A matrix is a cloze ("embedded answers") question
-with one NUMERICAL gap per cell, so it earns credit cell by cell as `dlexam grade` gives it.
+with one NUMERICAL gap per cell, so it earns credit cell by cell as `dlexam grade` gives it; its text says to type
+decimals (DECIMALS_ONLY), since the exam's "give exact fractions" cannot be followed there.
 
 Moodle's XML import builds a cloze question with qtype_multianswer_extract_question, whose default mark is the sum
 of its gaps' weights (whole numbers); it never reads <defaultgrade>. A matrix's cells weigh the same, so the exam's
@@ -22,6 +23,13 @@ from dlexam.variants.documents import answer_grid, field_html, points_text
 from dlexam.variants.model import Field, Question, Variant
 
 NON_TERMINATING_TOLERANCE = 5e-5
+
+# what a cloze question's gaps take, said before its grid: the exam asks for exact fractions, but Moodle's numerical
+# answer processor reads only a decimal (a number's digits up to the first other character, the rest a unit: "1/4"
+# is read as 1), so a student who typed fractions as asked got no cell of 1/4 right (and a cell keyed 1 right with
+# "1/3"); the examples are the rule decimal() keys: exact where finite, else within 5e-5 of the 6-decimal value
+DECIMALS_ONLY = ("Moodle reads decimals, not fractions: type each cell as a decimal, exactly where it has a finite "
+                 "one (1/4 as 0.25, 1/32 as 0.03125), else rounded to at least 4 decimal places (1/7 as 0.1429).")
 
 
 def plain(s: str) -> str:
@@ -116,7 +124,7 @@ def _field(quiz: ET.Element, v: Variant, q: Question, f: Field) -> None:
         quiz.append(ET.Comment(f" {name}: Moodle marks a cloze question out of its gaps' weights ({gaps} gaps of "
                                f"weight 1) and ignores defaultgrade on import; the exam gives it {points_text(grade)} "
                                f"points: set its maximum mark in the quiz to {points_text(grade)}. "))
-        _question(quiz, "cloze", name, body + table, Fraction(gaps), why)
+        _question(quiz, "cloze", name, body + f"<p>{plain(DECIMALS_ONLY)}</p>" + table, Fraction(gaps), why)
 
 
 def moodle_xml(v: Variant) -> bytes:
