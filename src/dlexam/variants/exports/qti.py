@@ -5,7 +5,8 @@ written twice) and refuses numerical answers below 1e-4 in magnitude, while a va
 answers (a pooling layer's parameters, a masked attention weight). Numbers are numerical_question items that
 accept the exact value or a range around it (the same decimals and tolerances as the Moodle export); choices
 are multiple_choice_question; essays essay_question; a matrix is a fill_in_multiple_blanks_question with one
-blank per cell, accepting the exact fraction ("1/7") and, where it exists, its exact decimal ("0.25").
+blank per cell, accepting the exact fraction ("1/7") and, where it exists, its exact decimal ("0.25"); Canvas
+matches a blank's text, not its value, so the question says which forms those are (BLANKS_AS_TEXT).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import uuid
 import xml.etree.ElementTree as ET
 import zipfile
 from decimal import Decimal
+from html import escape
 
 from dlexam.spec import text
 from dlexam.variants.documents import answer_grid, field_html
@@ -22,6 +24,12 @@ from dlexam.variants.exports.moodle import decimal, terminating
 from dlexam.variants.model import Field, Question, Variant
 
 QTI_NS = "http://www.imsglobal.org/xsd/ims_qtiasiv1p2"
+# what a matrix's blanks take, said before its grid: Canvas scores a blank by its text alone (trimmed, lower-cased,
+# equal to one of the blank's answers), so of the many ways to write a cell's value only those listed score: 2/4 for
+# 1/2, or 0.50, scored nothing, though dlexam grade and the exam's instructions take them
+BLANKS_AS_TEXT = ("Canvas compares each blank's text with the key: type a whole number as such (3) and any other "
+                  "number as a fraction in lowest terms (1/2, not 2/4 or 1 / 2), or, where it has one, as its "
+                  "shortest decimal (1/2 as 0.5, not 0.50).")
 CP_NS = "http://www.imsglobal.org/xsd/imsccv1p1/imscp_v1p1"
 
 
@@ -112,7 +120,8 @@ def _item(section: ET.Element, v: Variant, q: Question, f: Field) -> None:
         _meta(item, "fill_in_multiple_blanks_question", points)
         item.append(pres)
         blanks = [(f"r{i + 1}c{j + 1}", x) for i, r in enumerate(f.answer) for j, x in enumerate(r)]
-        _material(pres, body + answer_grid(f, lambda i, j: f"[r{i + 1}c{j + 1}]"))
+        _material(pres, body + f"<p>{escape(BLANKS_AS_TEXT, quote=False)}</p>"
+                  + answer_grid(f, lambda i, j: f"[r{i + 1}c{j + 1}]"))
         proc = _processing(item)
         for (name, x), share in zip(blanks, shares(len(blanks)), strict=True):
             lid = ET.SubElement(pres, "response_lid", {"ident": f"response_{name}"})
