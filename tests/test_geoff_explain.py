@@ -190,6 +190,9 @@ def test_a_variants_transformer_is_explained_with_its_own_weights():
     ("R[3,:]", "whole row (:) is explained for P and Z only"), ("logits[2,E]", "one of A, B, C, D, <START>, <STOP>"),
     ("P[h2,3,0]", "head h2 does not exist"), ("loss[2]", "tokens after <START>"), ("X", "needs an index"),
     ("dW_O[h1,0,0]", "one matrix for every head"),
+    # P and S are 7x7: an index past the end names its own axis, the second one the columns
+    ("P[3,9]", "P has 7 columns here (0-6), got 9"), ("S[9,3]", "S has 7 rows here (0-6), got 9"),
+    ("S[3,7]", "S has 7 columns here (0-6), got 7"), ("R[6,4]", "R has 4 columns here (0-3), got 4"),
 ])
 def test_a_bad_cell_is_one_clear_error(text, needle):
     with pytest.raises(UserError) as e:

@@ -160,7 +160,8 @@ def source(matrix: str, cells, head: int | None = None) -> dict:
     return {"matrix": matrix, "head": head, "cells": [list(c) for c in cells]}
 
 
-def _index(text: str, axis: str, space: Space, matrix: str) -> int:
+def _index(text: str, axis: str, space: Space, matrix: str, which: str) -> int:
+    """The index `text` gives on `axis`, the matrix's `which` ("rows" or "columns": S and P have positions on both)."""
     labels = space.labels[axis]
     t = text.strip()
     if limits.digits(t) and len(t) <= 6:  # not "²", which int() refuses
@@ -171,8 +172,7 @@ def _index(text: str, axis: str, space: Space, matrix: str) -> int:
         what = "a position (a number)" if axis == "positions" else f"a number or one of {', '.join(labels)}"
         raise UserError(f"{matrix}: {t!r:.40} is not an index here: give {what}")
     if not 0 <= i < len(labels):
-        raise UserError(f"{matrix} has {len(labels)} {'rows' if axis == MATRICES[matrix][0] else 'columns'} here "
-                        f"(0-{len(labels) - 1}), got {i}")
+        raise UserError(f"{matrix} has {len(labels)} {which} here (0-{len(labels) - 1}), got {i}")
     return i
 
 
@@ -210,14 +210,14 @@ def parse_cell(text: str, space: Space) -> Cell:
     n_axes = 1 if MATRICES[name][1] is None else 2
     if len(parts) != n_axes:
         raise UserError(f"{name} takes {n_axes} index{'es' if n_axes > 1 else ''}, got {len(parts)}: {SPELLING}")
-    row = _index(parts[0], space.axis(name, 0), space, name)
+    row = _index(parts[0], space.axis(name, 0), space, name, "rows")
     col = None
     if n_axes == 2:
         if parts[1] == ":":
             if name not in ROWS:
                 raise UserError(f"{name}: a whole row (:) is explained for P and Z only; name one column")
         else:
-            col = _index(parts[1], space.axis(name, 1), space, name)
+            col = _index(parts[1], space.axis(name, 1), space, name, "columns")
     return Cell(name, row, col, head)
 
 
