@@ -79,3 +79,17 @@ def test_bad_input_is_one_line_exit_2(capsys, argv, needle):
 def test_no_traceback_in_a_real_process():
     p = subprocess.run([sys.executable, "-m", "dlexam", "geoff", "D A Q"], capture_output=True, text=True)
     assert p.returncode == 2 and "Traceback" not in p.stderr and p.stderr.startswith("dlexam: error:")
+
+
+def test_explain_help_counts_loss_positions_as_the_explanation_and_the_exam_do(capsys):
+    """--help once called loss[4] 'the token at position 4' while the explanation (and the exam's P(y_5 = A))
+    call that token, the first A after <START>, position 5."""
+    tokens = "D A A <START> A D <STOP>".split()
+    index = tokens.index("<START>") + 1  # 4, counting from 0: the first output token, A
+    position = index + 1  # 5: the exam's y_5, positions counted from 1
+    code, out, _ = run(capsys, "geoff", "--help")
+    help_text = " ".join(out.split())
+    gloss = help_text.split(f"'loss[{index}]' (", 1)[1].split(")", 1)[0]
+    assert f"position {index}" not in gloss and f"position {position}" in gloss
+    code, out, _ = run(capsys, "geoff", "--explain", f"loss[{index}]")
+    assert code == 0 and f"the target {tokens[index]} at position {position}" in out

@@ -36,7 +36,8 @@ def register(sub) -> None:
     p.add_argument("--explain", metavar="CELL",
                    help="where one number comes from: the arithmetic of CELL in exact form, e.g. 'P[3,0]' (row 3, "
                    "column 0 of P, counting from 0), 'S[3,0]', 'Z[6,:]', 'R[6,A]', 'logits[6,<STOP>]', 'loss[4]' (the "
-                   "token at position 4), 'loss', 'dW_V[0,1]', 'dE[<START>,d1]'; with --heads k a head first: "
+                   "loss term of the token at index 4, which the explanation, like the exam, calls position 5), "
+                   "'loss', 'dW_V[0,1]', 'dE[<START>,d1]'; with --heads k a head first: "
                    "'P[h2,3,0]'; Problem 2.5: 'norm[W_Q]' (a gradient's norm at --temperature) or 'norm[W_Q,T=0]' "
                    "(a row of its table: T=0, T=sqrt, T=0.5), 'sqrt_d_k' (the temperature T = sqrt(d_k)), and "
                    "one gradient step's results: 'change[W_V]', 'step_norm[W_V]' (the norm of the gradient it applies),"
