@@ -41,3 +41,17 @@ def test_p2_3_residual_jacobian_and_gradient_flow():
     assert ev["residual_jacobian_minus_(I+dF)_max_error"] < 1e-12
     g = ev["gradient_norms_30_blocks"]
     assert g["plain"]["first_over_last"] < 1e-6 and g["residual"]["first_over_last"] > 0.1
+
+
+@pytest.mark.parametrize("z", [5.0, 10.0, 20.0])
+def test_p2_2_derivatives_are_the_mathematics_not_float_cancellation(z):
+    """tanh'(20) = 4 / (e^20 + e^-20)^2 = 1.7e-17, not the 0.0 of 1 - tanh(20)^2 in float64; every printed digit
+    of sigmoid' and tanh' is right, and tanh'(10) e^20 = 4 / (1 + e^-20)^2 stays below 4."""
+    ev = answer("P2.2").to_dict()["evidence"]
+    at = ev["derivative_at"][str(z)]
+    assert math.isclose(at["d_tanh"], 4 / (math.exp(z) + math.exp(-z)) ** 2, rel_tol=1e-12)
+    assert math.isclose(at["d_sigmoid"], math.exp(-z) / (1 + math.exp(-z)) ** 2, rel_tol=1e-12)
+    decay = ev["exponential_decay_constants"]
+    assert math.isclose(decay["tanh'(10)*e^20"], 4 / (1 + math.exp(-20)) ** 2, rel_tol=1e-12) and \
+        decay["tanh'(10)*e^20"] < 4
+    assert math.isclose(decay["sigmoid'(10)*e^10"], 1 / (1 + math.exp(-10)) ** 2, rel_tol=1e-12)

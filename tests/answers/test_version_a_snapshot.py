@@ -20,6 +20,11 @@ evidence: P1.8 "error 0.0e+00" -> "error 0" (scaled_by_sqrt_dk 0.0) and "max err
 [5] missing" -> "true row 5 missing", Pr2.3 "true row(s) [3] missing" / "row(s) [3] missing" -> "true row 3
 missing" / "row 3 missing", Pr2.4 "max diff 0e+00" -> "max difference 0"; Pr2.3's computed text "rows [5, 6, 7]" /
 "rows [4, 5, 6]" -> "rows 5, 6 and 7" / "rows 4, 5 and 6" (the loss rows in words, not a Python list).
+P2.2's sigmoid' and tanh' (`derivative_at`, `exponential_decay_constants`) were autograd's s (1 - s) and
+1 - tanh(z)^2, which lose digits to cancellation for large |z|: tanh'(20) was 0.0 (it is 1.7e-17), tanh'(10)
+8.2446145296e-9 (8.2446144558e-9) and tanh'(10) e^20 4.0000000193, above its bound 4 (3.9999999835). They are now
+s(z) s(-z) and cosh(z)^-2, and the snapshot holds those values (exam audit, 2026-12-06; test_part2.py checks them
+against math.exp).
 Everything else, every number and verdict included, must be as it was.
 
 Another CPU (an AMD EPYC where the snapshot came from an Intel machine, both AVX512) adds some float sums in

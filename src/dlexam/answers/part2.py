@@ -96,8 +96,11 @@ def _gradient_norms(act: nn.Module, init: str, depth: int = 20, width: int = 64,
 @question("P2.2")
 def p2_2() -> Answer:
     z = torch.linspace(-30, 30, 60001, dtype=DT, requires_grad=True)
-    d_sig = torch.autograd.grad(torch.sigmoid(z).sum(), z)[0]
-    d_tanh = torch.autograd.grad(torch.tanh(z).sum(), z)[0]
+    # the derivatives in forms without cancellation: autograd's s (1 - s) and 1 - tanh(z)^2 subtract from 1 a number
+    # that rounds to 1 for large |z| (1 - tanh(20)^2 is exactly 0.0 in float64, while tanh'(20) = 1.7e-17)
+    with torch.no_grad():
+        d_sig = torch.sigmoid(z) * torch.sigmoid(-z)
+        d_tanh = torch.cosh(z) ** -2
     d_relu = torch.autograd.grad(torch.relu(z).sum(), z)[0]
     at = {}
     for v in (0.0, 5.0, 10.0, 20.0):
