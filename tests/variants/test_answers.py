@@ -39,3 +39,15 @@ def test_a_wrong_key_disagrees(qid, field, change):
     v = tampered(make_variant(2), qid, field, change)
     (a,) = variant_answers(v, [qid])
     assert a.verdict == "disagrees" and a.explanation
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_pr2_5s_stated_answer_names_its_items_not_version_as_fields(seed):
+    # variant 0 asks for the non-zero gradients and about the learning rate, variant 3 for the zero ones and about
+    # softmax: Version A's field names ("zero", "softmax") fit only the second, the items' labels fit both
+    v = make_variant(seed)
+    (q,) = [q for q in v.questions if q.id == "Pr2.5"]
+    (a,) = variant_answers(v, ["Pr2.5"])
+    items = [f"{label} = {f.answer}: {f.options[f.answer - 1]}"
+             for label, f in zip(("(a)", "(b)"), q.fields, strict=True)]
+    assert a.exam_answer == "; ".join(items)

@@ -19,7 +19,7 @@ from dlexam.answers.registry import Answer, difference
 from dlexam.cpu import torch_threads
 from dlexam.errors import UserError
 from dlexam.geoff.positions import bag_determines_next_token
-from dlexam.variants.documents import answer_text
+from dlexam.variants.documents import answer_name, answer_text
 from dlexam.variants.evidence import geoff_evidence, option_evidence, shape_evidence
 from dlexam.variants.model import Question, Variant
 from dlexam.variants.problem1 import receptive_field
@@ -34,7 +34,7 @@ def _max_diff(exact, floats) -> float:
 
 
 def _stated(q: Question) -> str:
-    return "; ".join(f"{f.name} = {answer_text(f)}" for f in q.fields if f.kind != "essay")
+    return "; ".join(f"{answer_name(q, f)} = {answer_text(f)}" for f in q.fields if f.kind != "essay")
 
 
 def _answer(q: Question, computed: str, agree: bool, evidence: dict, why: str = "", kind: str = "") -> Answer:

@@ -116,8 +116,15 @@ def answer_text(f) -> str:
     return f"(model answer) {f.answer}"
 
 
+def answer_name(q: Question, f) -> str:
+    """What a key calls field `f`'s answer: its item where the question has two ("(a)" of Pr2.5), else the field's
+    name. Pr2.5's field names are Version A's ("zero", "softmax"), which a variant asking for the non-zero
+    gradients, or about the learning rate, would contradict."""
+    return (f.kind == "choice" and option_label(q, f)) or f.name
+
+
 def _key_line(q: Question) -> str:
-    return "**Answer.** " + md("; ".join(f"{f.name} = {answer_text(f)}" for f in q.fields))
+    return "**Answer.** " + md("; ".join(f"{answer_name(q, f)} = {answer_text(f)}" for f in q.fields))
 
 
 # ---- HTML (the learning platforms' question text) -------------------------------------------------
