@@ -168,3 +168,30 @@ def test_train_and_evaluate_take_an_image_folder(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(d / "3")  # `--data ..` (or `.`) said ": accuracy ..." and "split": "", the folder unnamed
     assert main(["svhn", "evaluate", "--checkpoint", str(run), "--data", "..", "--json", "--png", "../../cm.png"]) == 0
     assert __import__("json").loads(capsys.readouterr().out)["split"] == "d"
+
+
+APPLEDOUBLE = b"\x00\x05\x16\x07\x00\x02\x00\x00" + b"Mac OS X        " + b"\x00" * 58  # an AppleDouble header
+
+
+def test_a_folder_unzipped_from_a_mac_reads_its_images_and_passes_over_macos_metadata(tmp_path, capsys):
+    """A zip file made on a Mac holds __MACOSX/ (its files' AppleDouble metadata, ._NAME) beside the folders: the
+    image folder was refused ("class folder '__MACOSX' is not a digit 0-9"). Now __MACOSX and ._NAME files are passed
+    over, wherever they are, and a class folder holding nothing else says so in one line."""
+    d = tmp_path / "d"
+    _folder(d, {"0": [(32, 32)], "7": [(40, 20)]})
+    for meta in ("__MACOSX/0/._0.png", "__MACOSX/7/._0.jpg", "__MACOSX/._7", "0/._0.png", "7/__MACOSX/._x.png"):
+        (d / meta).parent.mkdir(parents=True, exist_ok=True)
+        (d / meta).write_bytes(APPLEDOUBLE)
+    x, y, paths = load_image_folder(d)
+    assert [p.split("/d/", 1)[1] for p in paths] == ["0/0.png", "7/0.png"] and y.tolist() == [0, 7]
+    assert (x[0] == read_image(d / "0" / "0.png")).all() and (x[1] == read_image(d / "7" / "0.png")).all()
+    assert main(["svhn", "evaluate", "--data", str(d), "--json"]) == 0
+    assert __import__("json").loads(capsys.readouterr().out)["n"] == 2
+
+    (d / "3").mkdir()
+    (d / "3" / "._IMG_1.png").write_bytes(APPLEDOUBLE)  # the image itself was left out of the zip
+    with pytest.raises(UserError, match=r"class folder .*/3 holds no images, only hidden files such as ._IMG_1.png"):
+        load_image_folder(d)
+    rc = main(["svhn", "evaluate", "--data", str(d)])
+    err = [line for line in capsys.readouterr().err.splitlines() if not line.startswith("dlexam: using")]
+    assert rc == 2 and len(err) == 1 and "macOS's metadata" in err[0], err

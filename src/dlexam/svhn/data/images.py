@@ -53,6 +53,7 @@ STRIP_PIXELS = 1 << 20  # colours become grey about a megapixel at a time
 FILE_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF", "PPM")  # what `svhn predict` and image folders read
 UPLOAD_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")  # what `dlexam serve` reads: no TIFF from the network
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm")
+MACOS_FOLDER = "__MACOSX"  # what a zip file made on a Mac holds beside its files: their AppleDouble metadata
 EXIF_ORIENTATION = 0x0112
 _PILLOW_WARNINGS = threading.Lock()  # warnings.catch_warnings changes process-wide state: one thread at a time
 
@@ -370,10 +371,17 @@ def is_image_folder(root: str | os.PathLike) -> bool:
     return p.is_dir() and any(c.is_dir() and len(c.name) == 1 and c.name in "0123456789" for c in p.iterdir())
 
 
+def left_out(name: str) -> bool:
+    """Whether an image folder's reader passes over the entry `name`: a hidden one (.DS_Store, .thumbnails, and the
+    AppleDouble files ._NAME that macOS writes beside each file on disks and in zip files: its metadata, not an
+    image) and the __MACOSX folder of a zip file made on a Mac (AppleDouble files again)."""
+    return name.startswith(".") or name == MACOS_FOLDER
+
+
 def class_images(folder: Path) -> list[Path]:
     """The image files (by extension, any case) in a class folder and the folders inside it, links followed (each
-    folder once: a link to a folder above it is no loop), hidden entries left out; sorted by path. A link named as an
-    image that leads nowhere is kept, for :func:`read_image` to name."""
+    folder once: a link to a folder above it is no loop), the entries :func:`left_out` passes over left out; sorted by
+    path. A link named as an image that leads nowhere is kept, for :func:`read_image` to name."""
     found, seen = [], set()
 
     def unreadable(exc: OSError) -> None:
@@ -385,9 +393,19 @@ def class_images(folder: Path) -> list[Path]:
             dirs[:] = []
             continue
         seen.add(real)
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        found += [Path(here) / f for f in files if Path(f).suffix.lower() in IMAGE_EXTENSIONS and not f.startswith(".")]
+        dirs[:] = [d for d in dirs if not left_out(d)]
+        found += [Path(here) / f for f in files if Path(f).suffix.lower() in IMAGE_EXTENSIONS and not left_out(f)]
     return sorted(found)
+
+
+def _hidden_image(folder: Path) -> Path | None:
+    """A file named as an image that :func:`class_images` passes over in `folder` (._1.png, say), or None."""
+    for here, dirs, files in os.walk(folder):
+        dirs.sort()
+        for f in sorted(files):
+            if Path(f).suffix.lower() in IMAGE_EXTENSIONS and left_out(f):
+                return Path(here) / f
+    return None
 
 
 def load_image_folder(root: str | os.PathLike) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
@@ -395,12 +413,13 @@ def load_image_folder(root: str | os.PathLike) -> tuple[torch.Tensor, torch.Tens
 
     Every sub-folder must be named by one digit 0-9 and hold at least one image, in it or in folders inside it
     (as torchvision's ImageFolder reads them); hidden entries and files beside the class folders (a README) are
-    ignored, as are non-image files.
+    ignored, as are non-image files; so is a zip file's __MACOSX folder and the AppleDouble files (._NAME) in it
+    and beside the images (:func:`left_out`).
     """
     p = Path(root)
     if not p.is_dir():
         raise UserError(f"image folder not found: {p}")
-    classes = sorted(c for c in p.iterdir() if c.is_dir() and not c.name.startswith("."))
+    classes = sorted(c for c in p.iterdir() if c.is_dir() and not left_out(c.name))
     if not classes:
         raise UserError(f"{p} holds no class folders (expected {p}/0/ ... {p}/9/ with images)")
     bad = [c.name for c in classes if c.name not in "0123456789" or len(c.name) != 1]
@@ -410,7 +429,10 @@ def load_image_folder(root: str | os.PathLike) -> tuple[torch.Tensor, torch.Tens
     for c in classes:
         files = class_images(c)
         if not files:
-            raise UserError(f"class folder {c} holds no images")
+            hidden = _hidden_image(c)
+            raise UserError(f"class folder {c} holds no images" + (
+                "" if hidden is None else f", only hidden files such as {hidden.relative_to(c)}, which are not "
+                "read (a file named ._NAME is macOS's metadata for NAME, not an image)"))
         for f in files:
             images.append(read_image(f))
             labels.append(int(c.name))
