@@ -8,7 +8,7 @@ from PIL import Image
 
 from dlexam.cli import main
 from dlexam.errors import UserError
-from dlexam.svhn.data.images import load_image_folder, read_image, svhn_crop
+from dlexam.svhn.data.images import UPLOAD_FORMATS, load_image_folder, read_image, svhn_crop
 from dlexam.svhn.data.official import load_labelled
 
 
@@ -195,3 +195,43 @@ def test_a_folder_unzipped_from_a_mac_reads_its_images_and_passes_over_macos_met
     rc = main(["svhn", "evaluate", "--data", str(d)])
     err = [line for line in capsys.readouterr().err.splitlines() if not line.startswith("dlexam: using")]
     assert rc == 2 and len(err) == 1 and "macOS's metadata" in err[0], err
+
+
+def refused_here(argv: list[str], capsys, *needles: str) -> str:
+    """`dlexam ARGV` in this process: exit status 2 and one error line (after the shipped-model note), holding
+    every needle; returns the line."""
+    rc = main(argv)
+    err = [line for line in capsys.readouterr().err.splitlines() if not line.startswith("dlexam: using")]
+    assert rc == 2 and len(err) == 1 and err[0].startswith("dlexam: error: "), (rc, err)
+    for needle in needles:
+        assert needle in err[0], (needle, err[0])
+    return err[0]
+
+
+HEIC = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 64  # a HEIC file's start (ISO media ftyp box)
+
+
+def test_an_iphone_heic_photo_is_named_and_not_passed_over(tmp_path, capsys):
+    """A class folder's IMG_0001.HEIC was silently left out (a folder of iPhone photos "held no images", or was
+    evaluated without them), and `predict` said "choose a PNG, JPEG, ..." without saying what the file was. Now either
+    is one line naming the file as HEIC and asking for PNG or JPEG, exit 2, as an unreadable PNG is. WebP, TIFF and
+    BMP files are read as before; a JPEG named .heic is read as the JPEG it is."""
+    d = tmp_path / "d"
+    _folder(d, {"0": [(32, 32)], "2": [(20, 30)]})
+    rgb = np.random.default_rng(1).integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    for ext in ("webp", "tif", "bmp"):
+        Image.fromarray(rgb).save(d / "2" / f"more.{ext}")
+    assert load_image_folder(d)[1].tolist() == [0, 2, 2, 2, 2]
+    Image.fromarray(rgb).save(d / "2" / "renamed.heic", format="JPEG")
+    x, y, paths = load_image_folder(d)
+    assert paths[-1].endswith("renamed.heic") and (x[-1] == read_image(d / "2" / "renamed.heic")).all()
+    for name in ("IMG_0001.HEIC", "photo.heif"):
+        (d / "2" / name).write_bytes(HEIC)
+        line = refused_here(["svhn", "evaluate", "--data", str(d)], capsys, str(d / "2" / name), "HEIC/HEIF",
+                            "convert it to PNG or JPEG")
+        (d / "2" / name).unlink()
+        assert "not a readable image" not in line
+    (tmp_path / "IMG_0002.HEIC").write_bytes(HEIC)
+    refused_here(["svhn", "predict", str(tmp_path / "IMG_0002.HEIC")], capsys, "IMG_0002.HEIC is a HEIC/HEIF photo")
+    with pytest.raises(UserError, match=r"^the file is a HEIC/HEIF photo"):  # an upload to `dlexam serve`
+        read_image(HEIC, formats=UPLOAD_FORMATS)

@@ -26,7 +26,8 @@ Grayscale is ITU-R 601-2 luma (Pillow's ``convert("L")``), as :func:`dlexam.svhn
 computes for .mat files; a phone photo's EXIF orientation is applied.
 
 Image folders use torchvision's ImageFolder layout: ``DIR/0/*.png ... DIR/9/*.png``, the folder
-name being the digit; any size, any colour mode, PNG, JPEG, BMP, GIF, TIFF, WebP or PPM/PGM.
+name being the digit; any size, any colour mode, PNG, JPEG, BMP, GIF, TIFF, WebP or PPM/PGM. A HEIC/HEIF photo (an
+iPhone's) is not read: one line names it and asks for PNG or JPEG, in a folder as given alone (:func:`is_heif`).
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ STRIP_PIXELS = 1 << 20  # colours become grey about a megapixel at a time
 FILE_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF", "PPM")  # what `svhn predict` and image folders read
 UPLOAD_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")  # what `dlexam serve` reads: no TIFF from the network
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm")
+HEIF_EXTENSIONS = (".heic", ".heif")  # an iPhone's photos: Pillow reads none without a plugin; named, never passed over
+HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs", b"mif1", b"msf1")
 MACOS_FOLDER = "__MACOSX"  # what a zip file made on a Mac holds beside its files: their AppleDouble metadata
 EXIF_ORIENTATION = 0x0112
 _PILLOW_WARNINGS = threading.Lock()  # warnings.catch_warnings changes process-wide state: one thread at a time
@@ -198,6 +201,20 @@ def _bmp_width(source) -> int | None:
     return int.from_bytes(head[18:22], "little", signed=True)
 
 
+def is_heif(source) -> bool:
+    """Whether `source` (a path, or the file's bytes) starts as a HEIC/HEIF file does: an ISO media file's ``ftyp``
+    box naming a HEIF brand. Its name is not asked: a JPEG named .heic is read as the JPEG it is."""
+    if isinstance(source, bytes | bytearray | memoryview):
+        head = bytes(source[:12])
+    else:
+        try:
+            with open(source, "rb") as f:
+                head = f.read(12)
+        except (OSError, TypeError):
+            return False
+    return head[4:8] == b"ftyp" and head[8:12] in HEIF_BRANDS
+
+
 @contextmanager
 def _pillow_errors(what: str, formats: tuple[str, ...], source=None) -> Iterator[None]:
     """Pillow's exceptions as one UserError line naming `what` (read from `source`), in words a user can act on."""
@@ -210,6 +227,10 @@ def _pillow_errors(what: str, formats: tuple[str, ...], source=None) -> Iterator
             raise UserError(f"{what} declares an impossible size: a BMP {width} pixels wide") from None
         raise UserError(f"{what} declares more pixels than dlexam reads ({MAX_PIXELS:,} at most)") from None
     except UnidentifiedImageError:
+        if is_heif(source):
+            raise UserError(f"{what} is a HEIC/HEIF photo (an iPhone's format), which dlexam does not read: convert "
+                            "it to PNG or JPEG (on a Mac, Preview's File > Export; an iPhone takes JPEGs with "
+                            "Settings > Camera > Formats > Most Compatible)") from None
         raise UserError(f"{what} is not a readable image: choose a {', '.join(formats[:-1])} or {formats[-1]} file "
                         "(a photo or a drawing)") from None
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, KeyError) as exc:
@@ -379,9 +400,10 @@ def left_out(name: str) -> bool:
 
 
 def class_images(folder: Path) -> list[Path]:
-    """The image files (by extension, any case) in a class folder and the folders inside it, links followed (each
-    folder once: a link to a folder above it is no loop), the entries :func:`left_out` passes over left out; sorted by
-    path. A link named as an image that leads nowhere is kept, for :func:`read_image` to name."""
+    """The image files (by extension, any case; HEIC/HEIF photos too, for :func:`read_image` to name as unread) in a
+    class folder and the folders inside it, links followed (each folder once: a link to a folder above it is no
+    loop), the entries :func:`left_out` passes over left out; sorted by path. A link named as an image that leads
+    nowhere is kept, for :func:`read_image` to name."""
     found, seen = [], set()
 
     def unreadable(exc: OSError) -> None:
@@ -394,7 +416,8 @@ def class_images(folder: Path) -> list[Path]:
             continue
         seen.add(real)
         dirs[:] = [d for d in dirs if not left_out(d)]
-        found += [Path(here) / f for f in files if Path(f).suffix.lower() in IMAGE_EXTENSIONS and not left_out(f)]
+        found += [Path(here) / f for f in files
+                  if Path(f).suffix.lower() in IMAGE_EXTENSIONS + HEIF_EXTENSIONS and not left_out(f)]
     return sorted(found)
 
 
