@@ -142,9 +142,24 @@ def flat_entries(value: list, given: list[list], typed: bool, rows: int, cols: i
 
 ROW_GAP = re.compile(r"(?<![\s/])\s+(?![\s/])")  # spaces between a row's numbers: not those around a fraction's "/"
 SIGNS = ("+", "-", "\u2212")
+DECIMAL_COMMA = re.compile(r"(?<=[0-9]),(?=[0-9])")  # a comma between two digits: "0,5" may be a decimal comma
 
 
-def row_cells(text: str) -> list[str]:
+def decimal_commas(s: str, cols: int | None = None) -> bool:
+    """Whether the commas in the row `s` are decimal commas ("0,5 0,25 1"), not the commas between its cells: each
+    comma stands between two digits, no number holds two, and either the row has spaces between numbers too (split at
+    its commas, "0,5 0,25 1" is "0", "5 0" and "25 1", no row of numbers), or, where the matrix has `cols` columns,
+    the commas would make the row longer than that while without them it has `cols` cells ("0,5" in a matrix of one
+    column). Where the commas can be cell separators ("1,0,1", "1, 0", "0,5,0,25" for 2 columns) they are."""
+    if DECIMAL_COMMA.sub("", s).count(","):
+        return False  # a comma beside a space or a sign: the commas separate the cells
+    cells = ROW_GAP.split(s)
+    if any(c.count(",") > 1 for c in cells):
+        return False
+    return len(cells) > 1 or cols is not None and s.count(",") + 1 > cols == len(cells)
+
+
+def row_cells(text: str, cols: int | None = None) -> list[str]:
     """A row written as text, split into its cells' texts: at commas ("1, 0, 1/2"), or where it has none at the
     spaces between numbers ("1 0 1/2", as NumPy and MATLAB print a row), or either in brackets. The one rule by which
     dlexam splits a row: a cell is one number, read by :func:`dlexam.variants.typed.read_text`, which takes spaces
@@ -152,9 +167,12 @@ def row_cells(text: str) -> list[str]:
     (/practice's, PrairieLearn's) is 1/4: the spaces beside a "/" join, never split (a "/" alone is no number, so
     no other reading of the row is one of numbers). A sign apart from its number ("- 1/4 0", "1 - 2") could be the
     next number's or a subtraction (MATLAB reads [1 - 2] as -1): the row is :class:`UnreadableAnswer`, never
-    guessed at, since reading "-" as a cell would shift every cell after it."""
+    guessed at, since reading "-" as a cell would shift every cell after it. Commas that cannot be the commas between
+    cells are decimal commas (:func:`decimal_commas`: "0,5 0,25 1", or "0,5" where the matrix has `cols` = 1 column):
+    the row is split at its spaces, and each cell "0,5" is no number, with a message asking for a decimal point,
+    never the cells 0 and 5."""
     s = text.strip().removeprefix("[").removesuffix("]")
-    if "," in s or not s.strip():
+    if "," in s and not decimal_commas(s.strip(), cols) or not s.strip():
         return s.split(",")
     cells = ROW_GAP.split(s.strip())
     if any(c in SIGNS for c in cells):
@@ -175,7 +193,7 @@ class RefusedRow:
 def row_of(text: str, cols: int) -> list:
     """A row written as text as its cells: :func:`row_cells`, or `cols` :class:`RefusedRow` cells."""
     try:
-        return row_cells(text)
+        return row_cells(text, cols)
     except UnreadableAnswer as bad:
         return [RefusedRow(text, bad)] * cols
 

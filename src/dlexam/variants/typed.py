@@ -49,12 +49,19 @@ def shown(value) -> str:
 
 def foreign(s: str) -> str:
     """Why text is no number though it looks like one, where a character of it says so: a digit other than 0-9
-    (Arabic-Indic "٢", full-width "２", "²", "½": Python's int and Fraction read some of them) or "_" (which they
-    read as a digit group: "2_16" as 216, where a student meant 2/16 or a subscript); "" for any other text."""
+    (Arabic-Indic "٢", full-width "２", "²", "½": Python's int and Fraction read some of them), a decimal comma
+    ("0,5"; "3,722" may be a thousands separator too) or "_" (which they read as a digit group: "2_16" as 216, where a
+    student meant 2/16 or a subscript); "" for any other text."""
     for c in s:
         if c.isnumeric() and not "0" <= c <= "9":
             name = unicodedata.name(c, f"U+{ord(c):04X}")
             return f"{c!r} is {name}: write numbers with the digits 0-9"
+    if "," in s and NUMBER.fullmatch(point := s.replace(",", ".")):
+        if re.fullmatch(r"[+-]?[0-9]{1,3},[0-9]{3}", s):  # 3,722: a thousands separator, or a decimal comma
+            return f"a comma in a number: write {s.replace(',', '')} without it, or {point} with a decimal point"
+        return f"a decimal comma: write {point}, with a decimal point"
+    if re.fullmatch(r"[+-]?[0-9]{1,3}(?:,[0-9]{3})+", s):  # 1,000,000
+        return f"a thousands separator: write {s.replace(',', '')} without commas"
     if "_" in s:
         if m := re.fullmatch(r"([0-9]+)_([0-9]+)", s):
             return f"'_' is no part of a number: write {m[1]}{m[2]}, or {m[1]}/{m[2]} for a fraction"
