@@ -69,6 +69,16 @@ class StreamNotes:
     emptied: int = 0  # inputs with symbols answered with none
     temperature: float | None = None  # the temperature decoded at, where the user chose one
     own_temperature: float | None = None  # the model's own
+    table: int | None = None  # the rows of the model's table of learned positions (None: no learned positions)
+    past_table: int = 0  # answers whose input, <START> and answer took more positions than the table has
+    most_past: int = 0  # the most positions beyond the table one of them took
+    most_past_len: int = 0  # that input's length
+
+    def positions_used(self, n: int, out: int, stopped: bool) -> int:
+        """The positions an input of `n` symbols took, answered with `out` symbols: the input, <START> at position n,
+        and each answer symbol fed back in turn (all of them where <STOP> ended it; where the step limit did, the
+        last is never fed)."""
+        return n + 1 + (out if stopped else max(out - 1, 0))
 
     def warnings(self) -> list[str]:
         out = []
@@ -77,6 +87,13 @@ class StreamNotes:
                    "answers from which symbols occur, not how often)") if self.counts_matter else ""
             out.append(f"{self.long} input(s) longer than the {self.max_len} symbols the model was trained on "
                        f"(longest {self.longest}); answered anyway, check the results{why}")
+        if self.past_table:
+            t = self.table
+            out.append(f"{self.past_table} input(s) took more positions than the model's table of {t} learned "
+                       f"positions (0-{t - 1}): the furthest, {self.most_past_len} symbols, took "
+                       f"{t + self.most_past} with <START> and its answer, {self.most_past} beyond the table; every "
+                       f"position beyond it reuses the table's last row (position {t - 1}), so the model cannot "
+                       "tell those positions apart: check the results")
         if self.emptied:
             head = f"{self.emptied} input(s) with symbols answered with none"
             if self.temperature is not None and self.temperature != self.own_temperature:
@@ -133,6 +150,7 @@ def answer_stream(
                                                                          model.E.dtype)
     notes.own_temperature = model.temperature()
     notes.temperature = None if temperature is None else model.temperature(temperature)
+    notes.table = model.cfg.max_len if model.cfg.positional == "learned" else None
     lengths: deque[int] = deque()  # of the lines read and not yet answered (a chunk or two: bounded)
     reader = line_reader(sorter.model, sorter.vocab, numbered=numbered, chunk_lines=chunk_lines)
     chunks = reader.from_stream(source) if hasattr(source, "read") else reader.from_texts(source)
@@ -148,7 +166,12 @@ def answer_stream(
 
     for out, stopped in decode_chunks(sorter.model, sorter.vocab, noted(chunks), temperature=temperature):
         notes.unstopped += not stopped
-        notes.emptied += lengths.popleft() > 0 and len(out) == 0
+        n = lengths.popleft()
+        notes.emptied += n > 0 and len(out) == 0
+        if notes.table is not None and (past := notes.positions_used(n, len(out), stopped) - notes.table) > 0:
+            notes.past_table += 1  # positions clamp to the table's last row (DecoderTransformer.embed)
+            if past > notes.most_past:
+                notes.most_past, notes.most_past_len = past, n
         yield sorter.vocab.format(out)
 
 
