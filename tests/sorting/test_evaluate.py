@@ -155,3 +155,50 @@ def test_the_inputs_flag_offers_exactly_the_library_kinds():
     _evaluate_options(p)
     flag = next(a for a in p._actions if "--inputs" in a.option_strings)
     assert tuple(flag.choices) == EVAL_KINDS and flag.default == EVAL_KINDS[0]
+
+
+def _one_at_a_time(model, vocab, lengths, per_length, seed, temperature):
+    """The oracle: each held-out input decoded alone and compared with sorted(set(x)) -> (n, exact match or None)."""
+    from dlexam.sorting.decode import greedy_decode
+
+    inputs = ev.heldout_inputs(vocab, lengths, per_length, seed)
+    right = sum(greedy_decode(model, vocab, [x], temperature=temperature).outputs[0] == sorted(set(x))
+                for x in inputs)
+    return len(inputs), (right / len(inputs) if inputs else None)
+
+
+def test_the_accuracy_after_training_is_measured_a_block_at_a_time_with_the_same_figures(monkeypatch):
+    """`sort train`'s exact match after training (accuracy_summary) drew every held-out input of lengths 1 .. 2
+    max_len at once (at --max-len 512: 118 million symbols in Python lists, about 1.7 GB) and decoded them in one
+    call. Now at most BLOCK_TOKENS symbols are held and decoded at a time, with the figures of each input decoded
+    alone. The model: the shipped sorter's weights, each moved by 0.05 x a fixed normal draw, at its own temperature
+    2, so that no figure is 1.0 or 0.0 (softmax 0.886 and 0.719, T = 0 0.493 and 0.113)."""
+    from dataclasses import replace
+
+    from dlexam.sorting.shipped import load_shipped
+    from dlexam.transformer import DecoderTransformer
+
+    shipped = load_shipped()
+    model, vocab = DecoderTransformer(replace(shipped.model.cfg, temperature=2.0)), shipped.vocab
+    gen = torch.Generator().manual_seed(0)
+    model.load_state_dict({k: v + 0.05 * torch.randn(v.shape, generator=gen, dtype=v.dtype)
+                           for k, v in shipped.model.state_dict().items()})
+    model.eval()
+    seen = []
+    decode = ev.decode_in_batches
+
+    def spy(model, vocab, inputs, **kwargs):
+        seen.append(sum(map(len, inputs)))
+        return decode(model, vocab, inputs, **kwargs)
+
+    monkeypatch.setattr(ev, "decode_in_batches", spy)
+    monkeypatch.setattr(ev, "BLOCK_TOKENS", 100)
+    summary = ev.accuracy_summary(model, vocab, 8, per_length=20, seed=7)
+    for name, lengths in (("trained", range(1, 9)), ("longer", range(9, 17))):
+        n, softmax = _one_at_a_time(model, vocab, list(lengths), 20, 7, None)
+        _, t0 = _one_at_a_time(model, vocab, list(lengths), 20, 7, 0.0)
+        assert summary[name] == {"lengths": f"{lengths[0]}-{lengths[-1]}", "n": n, "softmax": softmax, "T0": t0}
+        assert 0 < t0 < softmax < 1, summary  # a model neither right nor wrong throughout
+    assert max(seen) <= 100, seen  # each block at most BLOCK_TOKENS symbols
+    n_symbols = sum(map(len, ev.heldout_inputs(vocab, list(range(1, 17)), 20, 7)))
+    assert sum(seen) == 2 * n_symbols  # every input decoded once at each temperature

@@ -136,15 +136,25 @@ def accuracy_summary(
     """Exact match on held-out inputs of the trained lengths 1..max_len and of the longer, never
     trained lengths max_len+1..2 max_len, each with the model's temperature and with T = 0:
     {"trained": {"lengths", "n", "softmax", "T0"}, "longer": {...}}. Where no held-out input of a block's
-    lengths exists (n = 0: over A-D, `max_len` 1), its "softmax" and "T0" are None, not 0.0."""
+    lengths exists (n = 0: over A-D, `max_len` 1), its "softmax" and "T0" are None, not 0.0.
+
+    The inputs are drawn and decoded a block at a time (:func:`heldout_blocks`: at most BLOCK_TOKENS symbols), the
+    same inputs :func:`heldout_inputs` draws; before, all of them were held at once (at `sort train --max-len 512`,
+    lengths 513-1024 at 300 each: 118 million symbols in Python lists, about 1.7 GB)."""
     out = {}
+    temps = (None, 0.0)
     for name, lengths in (("trained", range(1, max_len + 1)), ("longer", range(max_len + 1, 2 * max_len + 1))):
-        inputs = heldout_inputs(vocab, list(lengths), per_length, seed)
+        counted: list[dict[int, list[int]]] = [{} for _ in temps]
+        with torch.no_grad():
+            for block in heldout_blocks(vocab, list(lengths), per_length, seed):
+                for per, t in zip(counted, temps, strict=True):
+                    _exact_per_length(model, vocab, block, t, per)
+        softmax, t0 = (_accuracy(model, t, per) for per, t in zip(counted, temps, strict=True))
         out[name] = {
             "lengths": f"{lengths[0]}-{lengths[-1]}",
-            "n": len(inputs),
-            "softmax": evaluate(model, vocab, list(lengths), inputs=inputs)["overall"],
-            "T0": evaluate(model, vocab, list(lengths), inputs=inputs, temperature=0.0)["overall"],
+            "n": softmax["n"],
+            "softmax": softmax["overall"],
+            "T0": t0["overall"],
         }
     return out
 
