@@ -35,6 +35,7 @@ from dlexam.errors import BadValue, InputsTogether, UserError
 from dlexam.geoff.weights import (
     EXAM_EXAMPLE,
     EXAM_WEIGHTS,
+    MAX_WEIGHT,
     VOCAB,
     GeoffWeights,
     parse_sequence,
@@ -280,7 +281,28 @@ def sgd_step(weights: GeoffWeights, gradients: dict[str, torch.Tensor], lr: floa
             new["multi_heads"] = tuple(tuple(h) for h in heads_now)
             continue
         new[name] = (weights.tensor(name) - lr * applied_gradient(weights, name, g)).tolist()
+    _within_cap(weights, new, lr)
     return weights.replace(**new)
+
+
+def _within_cap(weights: GeoffWeights, new: dict, lr: float) -> None:
+    """Refuse a step that takes a weight past MAX_WEIGHT (or to inf), naming the entry and its values before and after.
+
+    The stepped weights are the next query's: past the cap the model would refuse them as it refuses typed ones,
+    in words about an input the learner never typed ("W_V entries must be ..., got -99000000.0"), so the step is
+    refused instead, saying that the learning rate with these weights took it there."""
+    g = lambda x: f"{x:g}".replace("e+0", "e").replace("e+", "e")  # noqa: E731 - 1e6, as the page writes the cap
+    for name, m in new.items():
+        named = ([(f"{name} row {i + 1}, column {j + 1}", getattr(weights, name)[i][j], v)
+                  for i, r in enumerate(m) for j, v in enumerate(r)] if name != "multi_heads" else
+                 [(f"head {h + 1} {p} row {i + 1}, column {j + 1}", weights.multi_heads[h][k][i][j], v)
+                  for h, head in enumerate(m) for k, (p, w) in enumerate(zip(("W_Q", "W_K", "W_V"), head, strict=True))
+                  for i, r in enumerate(w) for j, v in enumerate(r)])
+        for where, old, v in named:
+            if not (math.isfinite(v) and abs(v) <= MAX_WEIGHT):
+                raise InputsTogether(f"the gradient step (lr {g(lr)}) would take {where} from {g(old)} to {g(v)}, "
+                                     f"past the largest weight the model takes (between -{g(MAX_WEIGHT)} and "
+                                     f"{g(MAX_WEIGHT)}): take a smaller lr, or smaller weights")
 
 
 def applied_gradient(weights: GeoffWeights, name: str, g: torch.Tensor) -> torch.Tensor:
