@@ -7,6 +7,11 @@ labels numbers with :func:`format_exact`, so the same matrix reads the same ever
 A value counts as the fraction p/q when q <= MAX_DENOMINATOR and |x - p/q| <= REL_TOL * max(1, |x|):
 float64 arithmetic on small fractions lands within a few ulps (~1e-15) of them, while an irrational
 value (a softmax probability) lies that close to such a fraction about once in a million.
+
+Near 0 that tolerance is absolute (1e-12): it reads float noise such as the 6.9e-18 of 0.1 + 0.2 - 0.3 as the 0 it
+stands for. A softmax weight, a probability or a gradient is no such noise: e^-90 (P at T = 0.1) and the gradient of
+W_Q at T = 0.2 (-8.0e-19) are those numbers, and "0" would say argmax's exact 0, which they are not (Problem 2.5's
+frozen W_Q). Their views pass ``keep_nonzero=True``: a non-zero float is then never the fraction 0.
 """
 
 from __future__ import annotations
@@ -20,25 +25,30 @@ MAX_DENOMINATOR = 1000
 REL_TOL = 1e-12
 
 
-def exact_fraction(x: float, max_denominator: int = MAX_DENOMINATOR, rel_tol: float = REL_TOL) -> Fraction | None:
-    """The fraction p/q (q <= max_denominator) that `x` equals within `rel_tol`, or None."""
+def exact_fraction(x: float, max_denominator: int = MAX_DENOMINATOR, rel_tol: float = REL_TOL, *,
+                   keep_nonzero: bool = False) -> Fraction | None:
+    """The fraction p/q (q <= max_denominator) that `x` equals within `rel_tol`, or None. `keep_nonzero`: a non-zero
+    `x` is never the fraction 0 (a softmax weight, a probability, a gradient: see the module's note)."""
     x = float(x)
     if not math.isfinite(x):
         return None
     f = Fraction(x).limit_denominator(max_denominator)
+    if keep_nonzero and f == 0 and x != 0:
+        return None
     return f if abs(float(f) - x) <= rel_tol * max(1.0, abs(x)) else None
 
 
-def format_exact(x: float, decimals: int = 4) -> str:
+def format_exact(x: float, decimals: int = 4, *, keep_nonzero: bool = False) -> str:
     """'3', '1/3', '-3/4', '9/7' where `x` is such a fraction, else the decimal rounded to `decimals` (a non-zero
-    value too small for them in scientific notation, '-1.703e-7', never '-0.0000': :func:`decimal_text`)."""
-    f = exact_fraction(x)
+    value too small for them in scientific notation, '-1.703e-7', never '-0.0000': :func:`decimal_text`);
+    `keep_nonzero`: as :func:`exact_fraction`."""
+    f = exact_fraction(x, keep_nonzero=keep_nonzero)
     if f is None:
         return decimal_text(x, decimals)
     return str(f.numerator) if f.denominator == 1 else f"{f.numerator}/{f.denominator}"
 
 
-def fraction_rows(matrix) -> list[list[str]]:
+def fraction_rows(matrix, *, keep_nonzero: bool = False) -> list[list[str]]:
     """A 2-D matrix (tensor, array or nested lists) as rows of :func:`format_exact` strings."""
     rows = matrix.tolist() if hasattr(matrix, "tolist") else matrix
-    return [[format_exact(v) for v in row] for row in rows]
+    return [[format_exact(v, keep_nonzero=keep_nonzero) for v in row] for row in rows]

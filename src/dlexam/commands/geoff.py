@@ -96,11 +96,13 @@ def handle(args: argparse.Namespace) -> int:
     return 0
 
 
-def format_matrix(name: str, m, rows: list[str] | None = None, cols: list[str] | None = None) -> str:
-    """A matrix as text, one labelled row per line, each cell an exact fraction where it is one."""
+def format_matrix(name: str, m, rows: list[str] | None = None, cols: list[str] | None = None, *,
+                  keep_nonzero: bool = False) -> str:
+    """A matrix as text, one labelled row per line, each cell an exact fraction where it is one (`keep_nonzero`: a
+    softmax weight's or a gradient's tiny entry is not written 0; dlexam.exact)."""
     from dlexam.exact import fraction_rows
 
-    cells = fraction_rows(m)
+    cells = fraction_rows(m, keep_nonzero=keep_nonzero)
     width = max([len(c) for row in cells for c in row] + [len(c) for c in cols or []] + [1])
     label_w = max([len(r) for r in rows] if rows else [0])
     lines = [f"{name} ({m.shape[0]}x{m.shape[1]}):"]
@@ -130,7 +132,7 @@ def render(report) -> str:
         if not _equal(pick(r.Q), pick(r.K), pick(r.V)):
             out += [fm(prefix + "K = X W_K", pick(r.K), toks), "", fm(prefix + "V = X W_V", pick(r.V), toks), ""]
         out += [fm(prefix + "Q K^T (scores)", pick(r.scores), toks, toks), "",
-                fm(prefix + "P = causal attention", pick(r.P), toks, toks), "",
+                fm(prefix + "P = causal attention", pick(r.P), toks, toks, keep_nonzero=True), "",
                 fm(prefix + "Z = P V", pick(r.Z), toks), ""]
     vocab = list(report.query.weights.vocab)
     r_name = f"R = [{' '.join(f'Z_{h + 1}' for h in range(r.heads))}] multi_W_O" if r.heads > 1 else "R = Z W_O"
@@ -206,7 +208,7 @@ def render_gradients(r, comparison) -> list[str]:
         mats = [g] if g.dim() == 2 else list(g)
         for i, m in enumerate(mats):
             suffix = f" (head {i + 1})" if len(mats) > 1 else ""
-            out += [format_matrix(f"d loss / d {name}{suffix}", m), ""]
+            out += [format_matrix(f"d loss / d {name}{suffix}", m, keep_nonzero=True), ""]
     if comparison:
         names = list(next(iter(comparison.norms.values())))  # W_Q, W_K, W_V and W_O (multi_W_O with k heads)
         rows = dict(comparison.norms)

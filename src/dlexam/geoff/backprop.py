@@ -32,8 +32,8 @@ class LastStep:
 
 def _f(x: float) -> str:
     """A factor: exact where it is a small fraction (an embedding's 1, a value's 3/2), else 4 decimals; negative
-    ones in parentheses."""
-    t = number_text(num(x))
+    ones in parentheses. A tiny upstream gradient (-8.0e-19 at T = 0.2) is that number, not 0 (cells.num)."""
+    t = number_text(num(x, keep_nonzero=True))
     return f"({t})" if t.startswith("-") else t
 
 

@@ -148,10 +148,10 @@ def temperature_name(t: Temperature) -> str:
     return "sqrt" if t == "sqrt" else short_float(t)
 
 
-def num(x: float) -> Number:
+def num(x: float, keep_nonzero: bool = False) -> Number:
     """A model value as the fraction it equals (within format_exact's tolerance, as every view prints it), else the
-    float itself."""
-    f = exact_fraction(x)
+    float itself; `keep_nonzero` (a gradient's entry, a probability): a non-zero float is never the fraction 0."""
+    f = exact_fraction(x, keep_nonzero=keep_nonzero)
     return f if f is not None else float(x)
 
 

@@ -392,7 +392,7 @@ def explain_gradient(ex: Explainer, c: Cell) -> Explanation:
     g = g[c.head or 0] if g.dim() == 3 else g  # k heads: (H, d_model, d_head)
     title = ex.title(c).replace(c.matrix + "[", f"d loss / d {name}[", 1)
     step = last_step(ex, c, name, b["trace"])
-    computed = num(math.fsum(step.products))
+    computed = num(math.fsum(step.products), keep_nonzero=True)  # a gradient: tiny is not 0 (cells.num)
     summary = f"{title} = {step.formula} = {step.terms} = {number_text(computed)}"
     return Explanation(c, "gradient", title, float(g[c.row, c.col]), computed, summary, step.lines, step.sources)
 

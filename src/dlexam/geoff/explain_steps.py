@@ -66,13 +66,14 @@ def _why_frozen(ex, name: str) -> str:
             f"attention {name} never moves; the exam's remedy, softmax at T = sqrt(d_k), gives it a gradient)")
 
 
-def _rows_text(m) -> str:
-    return "(" + ", ".join(vec(num(v) for v in row) for row in m) + ")"
+def _rows_text(m, keep_nonzero: bool = False) -> str:
+    """A matrix as text; `keep_nonzero` for a gradient (cells.num: its tiny entries at a small T are not 0)."""
+    return "(" + ", ".join(vec(num(v, keep_nonzero) for v in row) for row in m) + ")"
 
 
 def _norm_arithmetic(matrices) -> tuple[list[Number], Number, str]:
     """(the entries of `matrices` as numbers, their Frobenius norm, the arithmetic that gives it written out)."""
-    entries = [num(v) for m in matrices for v in m.flatten().tolist()]
+    entries = [num(v, keep_nonzero=True) for m in matrices for v in m.flatten().tolist()]  # gradients
     sum_sq = total([x * x if isinstance(x, Fraction) else float(x) ** 2 for x in entries])
     root = _root(sum_sq)
     return entries, root, (f"sqrt(the sum of the squares of its {len(entries)} entries) = "
@@ -96,15 +97,15 @@ def explain_norm(ex, c: Cell) -> Explanation:
     conv = q.convention.replace("_", " ")
     title = f"|d loss / d {name}| at T = {_t_text(at)}"
     summary = f"{title} = {arithmetic}"
-    lines = [f"d loss / d {name}" + (f" (head {h + 1})" if len(heads) > 1 else "") + f" = {_rows_text(m.tolist())}"
-             for h, m in enumerate(heads)]
+    lines = [f"d loss / d {name}" + (f" (head {h + 1})" if len(heads) > 1 else "")
+             + f" = {_rows_text(m.tolist(), True)}" for h, m in enumerate(heads)]
     lines.append(f"the gradient of the {conv} loss by autograd on the model at T = {_t_text(at)} (its entries: "
                  f"{_gradient_cell(name)}[...] at that T)")
     if shared:
         k, gname = len(heads), _gradient_cell(name)
         lines.append(f"the {k} identical heads share {name}: its gradient, the one a gradient step applies, is the sum "
                      f"of the heads' parts, d loss / d {name} = " + " + ".join(f"{gname}[h{h + 1}]" for h in range(k))
-                     + f" = {_rows_text(applied.tolist())}; the norm is that sum's (the parts' own norms: "
+                     + f" = {_rows_text(applied.tolist(), True)}; the norm is that sum's (the parts' own norms: "
                      + ", ".join(short_float(float(m.norm())) for m in heads) + ")")
     elif len(heads) > 1:
         lines.append(f"with {len(heads)} heads each head has its own {name} and its own gradient: the norm is over all "
@@ -150,7 +151,7 @@ def explain_change(ex, c: Cell) -> Explanation:
                           for b in range(m.shape[1])), key=lambda t: abs(t[3]))
     entry = Cell(gname, a, b, h)
     entry_title = ex.title(entry).replace(gname + "[", f"d loss / d {name}[", 1)
-    gval, lr_n = num(value), num(lr)
+    gval, lr_n = num(value, keep_nonzero=True), num(lr)
     computed = lr_n * abs(gval) if isinstance(gval, Fraction) and isinstance(lr_n, Fraction) else lr * abs(value)
     head = f"max |change of {name}| = lr x max |d loss / d {name}|"
     if value == 0:
@@ -161,7 +162,7 @@ def explain_change(ex, c: Cell) -> Explanation:
         summary = (f"{head} = {short_float(lr)} x |{entry_title}| = {short_float(lr)} x |{number_text(gval)}| = "
                    f"{number_text(computed)}")
         if g.dim() == 3 and w.multi_heads is None:
-            lines.append(f"{entry_title} = " + " + ".join(_factor(num(float(gh[a, b]))) for gh in g)
+            lines.append(f"{entry_title} = " + " + ".join(_factor(num(float(gh[a, b]), keep_nonzero=True)) for gh in g)
                          + f" = {number_text(gval)}")
     return Explanation(c, "change", f"max |change| of {name} in one step (lr {short_float(lr)})", step.change[name],
                        computed, summary, lines, [source(gname, [(a, b)], h)],
@@ -189,11 +190,11 @@ def explain_step_norm(ex, c: Cell) -> Explanation:
     if applied is not g:  # identical heads share the matrix: their gradients add
         lines.append(f"the {k} heads share {name} (identical heads): its gradient is the sum of the heads' "
                      f"gradients, d loss / d {name} = " + " + ".join(f"{gname}[h{h + 1}]" for h in range(k))
-                     + f" = {_rows_text(applied.tolist())}")
+                     + f" = {_rows_text(applied.tolist(), True)}")
         lines.append(f"its norm is the sum's, the number Problem 2.5's table shows for {name} at this T (norm[{name}])")
     else:
         lines += [f"d loss / d {name}" + (f" (head {h + 1}, its own {name})" if len(per) > 1 else "")
-                  + f" = {_rows_text(m.tolist())}" for h, m in enumerate(per)]
+                  + f" = {_rows_text(m.tolist(), True)}" for h, m in enumerate(per)]
     rows, cols = g.shape[-2:]
     sources = [source(gname, [(i, j) for i in range(rows) for j in range(cols)], h if g.dim() == 3 else None)
                for h in range(k)]

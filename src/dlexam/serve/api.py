@@ -190,16 +190,21 @@ def geoff_query(src: Mapping):
     )
 
 
-def exact_tree(x: Any) -> Any:
-    """`x` with every number written as :func:`dlexam.exact.format_exact` writes it."""
+# what softmax and backpropagation give: a non-zero number there is that number, never the exact 0 (dlexam.exact)
+NOT_NOISE = frozenset({"attention", "loss", "gradients", "gradient_comparison", "gradient_at_temperature"})
+
+
+def exact_tree(x: Any, keep_nonzero: bool = False) -> Any:
+    """`x` with every number written as :func:`dlexam.exact.format_exact` writes it (under a key of NOT_NOISE with
+    ``keep_nonzero``: P = 9.4e-14 at T = 0.3 was written "0", and the gradient of W_Q at T = 0.2 "0" in every entry)."""
     from dlexam.exact import format_exact
 
     if isinstance(x, dict):
-        return {k: exact_tree(v) for k, v in x.items()}
+        return {k: exact_tree(v, keep_nonzero or k in NOT_NOISE) for k, v in x.items()}
     if isinstance(x, list):
-        return [exact_tree(v) for v in x]
+        return [exact_tree(v, keep_nonzero) for v in x]
     if isinstance(x, int | float) and not isinstance(x, bool):
-        return format_exact(x)
+        return format_exact(x, keep_nonzero=keep_nonzero)
     return x
 
 
