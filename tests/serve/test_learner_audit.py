@@ -60,9 +60,9 @@ def test_a_gradient_step_past_the_weights_cap_says_so_in_one_line(server):
                               torch.tensor(want[name], dtype=torch.float64), rtol=1e-12, atol=0)
 
 
-def _oracle(T: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """(P, d loss / d W_Q) of the exam's transformer at temperature T > 0 (teacher forcing), typed here: softmax of
-    the causal scores / T by torch.softmax, the gradient by autograd."""
+def _oracle(T: float) -> tuple[torch.Tensor, torch.Tensor, dict]:
+    """(P, d loss / d W_Q, {"Z", "R", "logits"}) of the exam's transformer at temperature T > 0 (teacher forcing),
+    typed here: softmax of the causal scores / T by torch.softmax, the gradient by autograd."""
     vocab = ["A", "B", "C", "D", "<START>", "<STOP>"]
     qkv = torch.tensor([[0, 3], [1, 2], [2, 1], [3, 0]], dtype=torch.float64)
     W_Q = qkv.clone().requires_grad_(True)
@@ -72,9 +72,10 @@ def _oracle(T: float) -> tuple[torch.Tensor, torch.Tensor]:
     X = E[ids]
     S = ((X @ W_Q) @ (X @ qkv).T / T).masked_fill(torch.triu(torch.ones(7, 7, dtype=torch.bool), 1), -math.inf)
     P = torch.softmax(S, 1)
-    logits = P @ (X @ qkv) @ W_O @ E.T
+    Z = P @ (X @ qkv)
+    logits = Z @ W_O @ E.T
     (-torch.log_softmax(logits, 1)[[3, 4, 5], [ids[4], ids[5], ids[6]]].sum()).backward()
-    return P.detach(), W_Q.grad
+    return P.detach(), W_Q.grad, {"Z": Z.detach(), "R": (Z @ W_O).detach(), "logits": logits.detach()}
 
 
 def _reads(text: str, want: float) -> bool:
@@ -92,7 +93,7 @@ def _reads(text: str, want: float) -> bool:
 def test_a_tiny_softmax_weight_or_gradient_is_not_written_as_the_exact_0(server):
     # T = 0.2 (on the page's slider): the gradient of W_Q is tiny (~1e-18) but not 0; the exact tree wrote every entry
     # "0", the frozen W_Q of T = 0 (Problem 2.5), beside a norm of 1.852e-18 in the same panel
-    P, g = _oracle(0.2)
+    _, g, _ = _oracle(0.2)
     assert g[0, 0] != 0 and g.abs().max() < 1e-17
     _, _, d = server.get(f"/api/geoff?seq={EXAMPLE.replace(' ', '+').replace('<', '%3C').replace('>', '%3E')}"
                          "&T=0.2&grad=1&exact=1")
@@ -100,11 +101,14 @@ def test_a_tiny_softmax_weight_or_gradient_is_not_written_as_the_exact_0(server)
     assert all(_reads(shown[i][j], float(g[i, j])) for i in range(4) for j in range(2)), shown
     assert _reads(d["exact"]["gradient_at_temperature"]["norms"]["W_Q"], float(g.norm()))
     # P at T = 0.3: A's weight on D is 1 / (e^30 + 1) = 9.36e-14, written "0"; masked entries stay the exact 0
-    P, _ = _oracle(0.3)
+    # and what it mixes: Z[1, 0] = 3 x 9.36e-14, R and the logits (written "0")
+    P, _, mixed = _oracle(0.3)
     _, _, d = server.post("/api/geoff?exact=1", {"sequence": EXAMPLE, "temperature": 0.3})
-    assert all(_reads(d["exact"]["attention"][i][j], float(P[i, j])) for i in range(7) for j in range(7)), \
-        d["exact"]["attention"]
+    for name, want in [("attention", P), *mixed.items()]:
+        got = d["exact"][name]
+        assert all(_reads(got[i][j], float(want[i, j])) for i in range(7) for j in range(want.shape[1])), (name, got)
     assert d["exact"]["attention"][1][0] == "9.358e-14" and d["exact"]["attention"][0][1] == "0"
+    assert d["exact"]["Z"][1][0] == "2.807e-13"
     # Q = X W_Q with a weight of 0.1 + 0.2 - 0.3 noise is still the exact 0 it stands for (the tolerance stays there)
     _, _, d = server.post("/api/geoff?exact=1", {"sequence": EXAMPLE, "weights": {
         "W_Q": [[0.1 + 0.2 - 0.3, 3], [1, 2], [2, 1], [3, 0]]}})
@@ -115,16 +119,17 @@ def test_a_tiny_gradient_clicked_explains_that_number(server):
     """The explanation of d loss / d W_Q[0, 0] at T = 0.2, of its norm and of the step's max |change|: the arithmetic
     wrote each tiny entry as 0 ("= 1*0 [A (position 5)] = 0", "sqrt(0^2 + ...) = 0", "0.1 x |0| = 0") beside the
     model's own -8.0e-19, 1.85e-18 and 1.67e-19."""
-    _, g = _oracle(0.2)
-    asked = {"sequence": EXAMPLE, "temperature": 0.2}
-    for cell, want in [("dW_Q[0,0]", float(g[0, 0])), ("norm[W_Q]", float(g.norm())),
-                       ("change[W_Q]", 0.1 * float(g.abs().max()))]:
-        status, _, e = server.post("/api/geoff/explain", {**asked, "cell": cell})
+    _, g, _ = _oracle(0.2)
+    _, _, mixed = _oracle(0.3)  # and Z[1, 0] = 3 x 9.36e-14 at T = 0.3, R[1, 1] its copy: "(0 ...)" before
+    for T, cell, want in [(0.2, "dW_Q[0,0]", float(g[0, 0])), (0.2, "norm[W_Q]", float(g.norm())),
+                          (0.2, "change[W_Q]", 0.1 * float(g.abs().max())), (0.3, "Z[1,0]", float(mixed["Z"][1, 0])),
+                          (0.3, "R[1,1]", float(mixed["R"][1, 1]))]:
+        status, _, e = server.post("/api/geoff/explain", {"sequence": EXAMPLE, "temperature": T, "cell": cell})
         assert status == 200, e
         assert math.isclose(e["value"], want, rel_tol=1e-9), (cell, e["value"])
         assert math.isclose(e["computed"], want, rel_tol=1e-9), (cell, e["computed"], e["summary"])
         assert e["exact"] != "0" and _reads(e["exact"], want), (cell, e["exact"])
-        assert e["summary"].endswith(e["exact"]) and not e["summary"].endswith("= 0"), e["summary"]
+        assert e["exact"] in e["summary"] and not e["summary"].endswith("= 0"), e["summary"]
 
 
 def test_on_the_page_a_tiny_gradient_reads_as_its_explanation(page):
@@ -133,7 +138,7 @@ def test_on_the_page_a_tiny_gradient_reads_as_its_explanation(page):
     pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
     from .browser import EXAMPLE_Q, matrix, ready
 
-    _, g = _oracle(0.2)
+    _, g, _ = _oracle(0.2)
     page.goto(f"{page.base}/geoff?{EXAMPLE_Q}&T=0.2&grad=1")
     ready(page)
     cells = matrix(page, "#grad-W_Q")

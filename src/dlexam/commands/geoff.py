@@ -125,6 +125,7 @@ def render(report) -> str:
            f"tokens: {' '.join(toks)}", "",
            fm("X = embeddings of the tokens (rows of E)", r.X, toks), ""]
     heads = [(f"head {h + 1}: ", h) for h in range(r.heads)] if r.heads > 1 else [("", None)]
+    soft = r.temperature != 0  # softmax mixes: Z, R and the logits' tiny entries are not 0 (dlexam.exact)
     for prefix, h in heads:
         pick = (lambda m: m) if h is None else (lambda m, h=h: m[h])
         qkv = "Q = K = V = X W_Q (W_Q = W_K = W_V)" if _equal(pick(r.Q), pick(r.K), pick(r.V)) else "Q = X W_Q"
@@ -133,14 +134,15 @@ def render(report) -> str:
             out += [fm(prefix + "K = X W_K", pick(r.K), toks), "", fm(prefix + "V = X W_V", pick(r.V), toks), ""]
         out += [fm(prefix + "Q K^T (scores)", pick(r.scores), toks, toks), "",
                 fm(prefix + "P = causal attention", pick(r.P), toks, toks, keep_nonzero=True), "",
-                fm(prefix + "Z = P V", pick(r.Z), toks), ""]
+                fm(prefix + "Z = P V", pick(r.Z), toks, keep_nonzero=soft), ""]
     vocab = list(report.query.weights.vocab)
     r_name = f"R = [{' '.join(f'Z_{h + 1}' for h in range(r.heads))}] multi_W_O" if r.heads > 1 else "R = Z W_O"
-    out += [fm(r_name, r.R, toks), "", fm("logits = R E^T", r.logits, toks, vocab), ""]
+    out += [fm(r_name, r.R, toks, keep_nonzero=soft), "", fm("logits = R E^T", r.logits, toks, vocab,
+                                                             keep_nonzero=soft), ""]
     if one_head is not None:
         out += ["Problem 2.4: next to the one-head model (same input):", "",
-                fm("one head: R = Z W_O", one_head.R, toks), "",
-                fm("one head: logits", one_head.logits, toks, vocab), ""]
+                fm("one head: R = Z W_O", one_head.R, toks, keep_nonzero=soft), "",
+                fm("one head: logits", one_head.logits, toks, vocab, keep_nonzero=soft), ""]
         out.append(heads_finding(report.heads, vocab))
         out.append("")
     if r.loss:

@@ -47,8 +47,10 @@ from dlexam.geoff.step import GeoffStep, StepSettings
 from dlexam.geoff.weights import parse_sequence
 
 
-def _rows(t: torch.Tensor) -> list:
-    return [[num(v) for v in r] for r in t.tolist()]
+def _rows(t: torch.Tensor, keep_nonzero: bool = False) -> list:
+    """`t`'s entries as numbers (cells.num); `keep_nonzero` for softmax's weights and, at T > 0, what they mix (Z, R):
+    a tiny entry there (P = 2.2e-28 at T = 0.5) is that number, not the exact 0."""
+    return [[num(v, keep_nonzero) for v in r] for r in t.tolist()]
 
 
 class Explainer:
@@ -176,7 +178,7 @@ def _product_operands(ex: Explainer, c: Cell):
                                                                              h)])
     if c.matrix == "R":
         k = ex.query.heads
-        Z = [_rows(ex.matrix("Z", hh if k > 1 else None)) for hh in range(k)]
+        Z = [_rows(ex.matrix("Z", hh if k > 1 else None), not ex.argmax) for hh in range(k)]
         left = [v for z in Z for v in z[i]]  # [Z_1 ... Z_k] row i: (k d_head,)
         out = w.output_matrix(k)
         right = [num(r[j]) for r in getattr(w, out)]
@@ -185,7 +187,7 @@ def _product_operands(ex: Explainer, c: Cell):
         return (name, left, f"{out}[:, {ex.space.labels['outputs'][j]}]", right,
                 [*(source("Z", [(i, d) for d in range(w.d_head)], hh if k > 1 else None) for hh in range(k)),
                  source(out, [(d, j) for d in range(len(right))])])
-    R = _rows(ex.result.R)
+    R = _rows(ex.result.R, not ex.argmax)
     tok_j = w.vocab[j]
     return (f"r_{ex.space.label('positions', i)}", R[i], f"e_{tok_j}", [num(v) for v in w.E[j]],
             [source("R", [(i, d) for d in range(w.d_model)]), source("E", [(j, d) for d in range(w.d_model)])])
@@ -302,7 +304,7 @@ def explain_attention(ex: Explainer, c: Cell) -> Explanation:
 def explain_mix(ex: Explainer, c: Cell) -> Explanation:
     """A row of Z = P V: the values of the positions row i attends to, weighted by P."""
     i, h = c.row, c.head
-    P, V = _rows(ex.matrix("P", h)), _rows(ex.matrix("V", h))
+    P, V = _rows(ex.matrix("P", h), True), _rows(ex.matrix("V", h))
     used = [j for j in range(i + 1) if P[i][j] != 0]
     w = [P[i][j] for j in used]
     z = [total(P[i][j] * V[j][d] if isinstance(P[i][j], Fraction) and isinstance(V[j][d], Fraction)

@@ -190,19 +190,25 @@ def geoff_query(src: Mapping):
     )
 
 
-# what softmax and backpropagation give: a non-zero number there is that number, never the exact 0 (dlexam.exact)
+# what softmax and backpropagation give: a non-zero number there is that number, never the exact 0 (dlexam.exact);
+# at T > 0 also what softmax's weights mix (Z = P V, then R and the logits)
 NOT_NOISE = frozenset({"attention", "loss", "gradients", "gradient_comparison", "gradient_at_temperature"})
+MIXED = frozenset({"Z", "R", "logits"})
 
 
-def exact_tree(x: Any, keep_nonzero: bool = False) -> Any:
-    """`x` with every number written as :func:`dlexam.exact.format_exact` writes it (under a key of NOT_NOISE with
-    ``keep_nonzero``: P = 9.4e-14 at T = 0.3 was written "0", and the gradient of W_Q at T = 0.2 "0" in every entry)."""
+def exact_tree(x: Any, keep_nonzero: bool = False, softmax: bool = False) -> Any:
+    """`x` with every number written as :func:`dlexam.exact.format_exact` writes it (under a key of NOT_NOISE, and of
+    MIXED in a run at T > 0, with ``keep_nonzero``: P = 9.4e-14 at T = 0.3 was written "0", and the gradient of W_Q at
+    T = 0.2 "0" in every entry)."""
     from dlexam.exact import format_exact
 
     if isinstance(x, dict):
-        return {k: exact_tree(v, keep_nonzero or k in NOT_NOISE) for k, v in x.items()}
+        t = x.get("temperature")
+        softmax = softmax or ("Z" in x and isinstance(t, int | float) and t > 0)
+        return {k: exact_tree(v, keep_nonzero or k in NOT_NOISE or (softmax and k in MIXED), softmax)
+                for k, v in x.items()}
     if isinstance(x, list):
-        return [exact_tree(v, keep_nonzero) for v in x]
+        return [exact_tree(v, keep_nonzero, softmax) for v in x]
     if isinstance(x, int | float) and not isinstance(x, bool):
         return format_exact(x, keep_nonzero=keep_nonzero)
     return x
