@@ -147,3 +147,21 @@ def test_on_the_page_a_tiny_gradient_reads_as_its_explanation(page):
     page.wait_for_selector("#explain-panel[data-cell='dW_Q[0,0]']")
     assert page.text_content("#explain .explain-exact") == cells[0][0] == "-8.004e-19"
     assert page.text_content("#explain .explain-summary").endswith("= 1*(-8.004e-19) [A (position 5)] = -8.004e-19")
+
+
+def test_sqrt_typed_in_the_T_field_reads_as_the_sqrt_button_does(page):
+    """"sqrt" typed in the T field is the URL's T=sqrt (the API takes it): P's caption read "T = 1.4142135623730951"
+    with nothing to click, and the same URL reloaded "T = sqrt(d_k) = 1.4142" with the sqrt_d_k cell."""
+    pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+    from .browser import EXAMPLE_Q, params, ready
+
+    page.goto(f"{page.base}/geoff?{EXAMPLE_Q}&T=0.5")
+    ready(page)
+    page.fill("#t-value", "sqrt")
+    page.wait_for_selector("#P-h0-caption [data-cell=sqrt_d_k]")
+    ready(page)
+    typed = page.text_content("#P-h0-caption")
+    assert params(page)["T"] == "sqrt" and typed == f"P (T = sqrt(d_k) = {math.sqrt(2):.4f})"
+    page.reload()
+    ready(page)
+    assert page.is_checked("#t-sqrt") and page.text_content("#P-h0-caption") == typed

@@ -251,9 +251,13 @@ async function compute() {
 
 const perHead = (m, heads) => (heads === 1 ? [m] : m);
 
+// T = sqrt(d_k): the radio button, or "sqrt" typed in the T field (the URL's T=sqrt, which a reload shows as the
+// radio button: the caption reads the same before and after it, not "T = 1.4142135623730951")
+const atSqrt = () => temperature() === "sqrt";
+
 // T as the student set it: 2.35, not 47/20.
 function tText(d) {
-  if (mode() === "sqrt") return `sqrt(d_k) = ${d.temperature.toFixed(4)}`;
+  if (atSqrt()) return `sqrt(d_k) = ${d.temperature.toFixed(4)}`;
   return d.temperature === 0 ? "0 (argmax)" : String(d.temperature);
 }
 
@@ -270,7 +274,7 @@ function render(d) {
     if (H > 1) mats.append(DL.el("h3", {text: `head ${h + 1}`}));
     add(mats, ...["Q", "K", "V"].map((k) => DL.matrix(`${k}-h${h}`, `${tag}${k} = X W_${k}`, ...pick(k), toks, axis("head_dims"))));
     const P = DL.matrix(`P-h${h}`, `${tag}P (T = ${tText(d)})`, ...pick("attention"), toks, toks);
-    if (mode() === "sqrt") {  // T = sqrt(d_k) is a number to click too (the cell sqrt_d_k: where d_k comes from)
+    if (atSqrt()) {  // T = sqrt(d_k) is a number to click too (the cell sqrt_d_k: where d_k comes from)
       P.querySelector("figcaption").replaceChildren(`${tag}P (T = `,
         DL.el("span", {class: "mono scale", "data-cell": "sqrt_d_k", text: tText(d)}), ")");
     }
