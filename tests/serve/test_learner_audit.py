@@ -165,3 +165,18 @@ def test_sqrt_typed_in_the_T_field_reads_as_the_sqrt_button_does(page):
     page.reload()
     ready(page)
     assert page.is_checked("#t-sqrt") and page.text_content("#P-h0-caption") == typed
+
+
+def test_a_softmax_weight_reads_as_its_explanation_says(server):
+    """At T = 0.3, P[A, A] = 1 - 9.4e-14 read "1" and A's three weights of row 5 (0.33333333333331 each, beside two of
+    3.1e-14) "1/3", by format_exact's tolerance, where a click on them said 1.0000 and 0.3333 (a fraction only where a
+    row's visible scores tie: <START>'s row, 1/4 each, and the first row, 1)."""
+    P, _, _ = _oracle(0.3)
+    _, _, d = server.post("/api/geoff?exact=1", {"sequence": EXAMPLE, "temperature": 0.3})
+    shown = d["exact"]["attention"]
+    assert (shown[0][0], shown[1][1], shown[3][0], shown[4][1]) == ("1", "1.0000", "1/4", "0.3333")
+    assert float(P[1, 1]) < 1 and float(P[4, 1]) < 1 / 3 and math.isclose(float(P[3, 0]), 1 / 4, rel_tol=1e-15)
+    for i, j in [(0, 0), (1, 0), (1, 1), (3, 0), (4, 0), (4, 1), (6, 6)]:
+        _, _, e = server.post("/api/geoff/explain", {"sequence": EXAMPLE, "temperature": 0.3, "cell": f"P[{i},{j}]"})
+        assert e["exact"] == shown[i][j], (i, j, e["exact"], shown[i][j])
+        assert _reads(shown[i][j], float(P[i, j]))
