@@ -51,3 +51,16 @@ def test_pr2_5s_stated_answer_names_its_items_not_version_as_fields(seed):
     items = [f"{label} = {f.answer}: {f.options[f.answer - 1]}"
              for label, f in zip(("(a)", "(b)"), q.fields, strict=True)]
     assert a.exam_answer == "; ".join(items)
+
+
+def test_pr2_1_speaks_of_the_specs_own_start_and_stop_tokens():
+    # a spec names its start and stop tokens (TransformerSpec.start/stop); the key's Pr2.1 check of what a decoder
+    # without positions can tell apart must use them, not Version A's "<START>"/"<STOP>" typed again
+    v = make_variant(4)  # the reverse task: prefixes a bag cannot tell apart, so the check names some
+    t = dataclasses.replace(v.spec.transformer, start="<GO>", stop="<END>")
+    renamed = dataclasses.replace(v, spec=dataclasses.replace(v.spec, transformer=t))
+    (a,) = variant_answers(renamed, ["Pr2.1"])
+    conflict = a.evidence["bag_sufficiency"]["conflict"]
+    tokens = {tok for prefix in conflict["prefixes"] for tok in prefix} | set(conflict["next"])
+    assert "<GO>" in tokens and not tokens & {"<START>", "<STOP>"}, conflict
+    assert "logits from <GO> on" in a.computed and "<START>" not in a.computed

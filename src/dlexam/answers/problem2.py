@@ -151,8 +151,8 @@ def pr2_1() -> Answer:
         losses = sorted({round(float(r.loss["teacher_forcing"]["value"]), 12) for r in results})
         checks.append({"input": inp, "orders": len(orders), "max_logit_difference_from_START_on": after,
                        "max_logit_difference_at_input_positions": before, "distinct_losses": losses})
-    bag = bag_determines_next_token(t.task, t.symbols)
-    bag_only = bag_determines_next_token(t.task, t.symbols, with_last_token=False)
+    bag = bag_determines_next_token(t.task, t.symbols, start=t.start, stop=t.stop)
+    bag_only = bag_determines_next_token(t.task, t.symbols, with_last_token=False, start=t.start, stop=t.stop)
     invariant = all(c["max_logit_difference_from_START_on"] < 1e-12 for c in checks)
     wise = invariant and bag["conflicts"] == 0
     return Answer(

@@ -153,13 +153,13 @@ def _problem2(q: Question, t, g: dict, fields: dict, remedy: str) -> Answer:
         orders = sorted(set(itertools.permutations(t.example_input)))
         logits = [geoff.run_geoff(list(o) + rest, weights=weights).logits[n:] for o in orders]
         spread = max(float((x - logits[0]).abs().max()) for x in logits)
-        bag = bag_determines_next_token(t.task, t.symbols, max_len=4)
+        bag = bag_determines_next_token(t.task, t.symbols, max_len=4, start=t.start, stop=t.stop)
         targets = {t.goal.target(o) for o in orders}
         # the model cannot see the order (spread 0), so it is a sound choice exactly when the task needs none
         wise = bag["conflicts"] == 0
         keyed_yes = _picked(fields["wise"]) == WISE_OPTIONS[0]
         agree = spread < TOL and keyed_yes == wise and (len(targets) == 1 or not wise)
-        return _answer(q, f"run_geoff on all {len(orders)} orders of the input: logits from <START> on differ by "
+        return _answer(q, f"run_geoff on all {len(orders)} orders of the input: logits from {t.start} on differ by "
                        f"{difference(spread)}; the orders have {counted(len(targets), 'distinct target')}; (bag, last "
                        f"token) fixes the next token with {counted(bag['conflicts'], 'conflict')}", agree,
                        {"orders": len(orders), "max_logit_difference": spread, "distinct_targets": len(targets),

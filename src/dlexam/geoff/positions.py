@@ -15,12 +15,14 @@ import functools
 import itertools
 from collections import Counter
 
-from dlexam.spec import TASKS
+from dlexam.spec import TASKS, VERSION_A
+
+_A = VERSION_A.transformer  # the defaults: Version A's task, symbols and tokens
 
 
-def bag_determines_next_token(task: str = "dedupe-sort", symbols: tuple[str, ...] = ("A", "B", "C", "D"),
-                              max_len: int = 5, with_last_token: bool = True, start: str = "<START>",
-                              stop: str = "<STOP>") -> dict:
+def bag_determines_next_token(task: str = _A.task, symbols: tuple[str, ...] = _A.symbols,
+                              max_len: int = 5, with_last_token: bool = True, start: str = _A.start,
+                              stop: str = _A.stop) -> dict:
     """Is the correct next token of `task` a function of (multiset of the prefix, last token) alone?
 
     Checked over every input of length 1..max_len over `symbols` and every prefix of its target followed by
