@@ -22,6 +22,7 @@ from dlexam.spec import identity as identity_matrix
 from dlexam.words import counted
 
 EXAMPLE = geoff.EXAM_EXAMPLE  # "D A A <START> A D <STOP>"
+OUTPUT = (*VERSION_A.transformer.example_target, VERSION_A.transformer.stop)  # the tokens Pr2.3 scores: A, D, <STOP>
 # Anchors of the worked solution's lines in the exam text.
 LINE_Q = "Q = K = V = XW_Q"
 LINE_S = "$$\\boldsymbol{Q}\\boldsymbol{K}^{\\mathsf{T}} ="
@@ -159,8 +160,9 @@ def pr2_1() -> Answer:
         id="Pr2.1",
         question="No positional encodings: a wise decision?",
         exam_answer=PR21_SOLUTION,
-        computed=(f"run_geoff on all {checks[0]['orders']} orders of 'D A A' and {checks[1]['orders']} of 'C A B D B': "
-                  f"logits from <START> on identical (max difference "
+        computed=(f"run_geoff on all {checks[0]['orders']} orders of '{checks[0]['input']}' and "
+                  f"{checks[1]['orders']} of '{checks[1]['input']}': "
+                  f"logits from {t.start} on identical (max difference "
                   f"{difference(max(c['max_logit_difference_from_START_on'] for c in checks))}); "
                   f"over {bag['prefixes']} prefixes of every input up to length {bag['max_len']}, (bag, last token) "
                   f"fixes "
@@ -215,7 +217,7 @@ def pr2_2() -> Answer:
         verdict, explanation = ("disagrees", " ".join(differ)) if differ else ("agrees", "")
     return Answer(
         id="Pr2.2",
-        question="The causal argmax (T -> 0) attention matrix for 'D A A <START> A D <STOP>'",
+        question=f"The causal argmax (T -> 0) attention matrix for '{EXAMPLE}'",
         exam_answer="not read: the exam text has no P" if exam_P is None else "P = " + _rows_text(exam_P),
         computed=(f"run_geoff(T=0): P = {_rows_text(r.P)}"
                   + ("" if diff is None else f" (max difference from the exam's P: {difference(diff)})")),
@@ -271,7 +273,7 @@ def pr2_3() -> Answer:
     logit_names = [f"z_{i}" for i in range(5, 5 + len(LINE_LOGITS))]
     if exam_loss is None or not probs_read or None in exam_logits:
         unread = (["the loss"] if exam_loss is None else []) + [
-            f"P({t})" for t, p in zip(("A", "D", "<STOP>"), exam_probs, strict=True) if p is None] + [
+            f"P({t})" for t, p in zip(OUTPUT, exam_probs, strict=True) if p is None] + [
             f"the logits {z}" for z, row in zip(logit_names, exam_logits, strict=True) if row is None]
         verdict, stated, explanation = "unread", f"not read: {stated}", not_read(unread)
     else:
@@ -279,7 +281,7 @@ def pr2_3() -> Answer:
             f"run_geoff gives L = {exam_value:.4f} under the exam's convention ({tf_value:.4f} under teacher "
             f"forcing), the exam text states {exam_loss}"]
         differ += [f"run_geoff gives P({t}) = {c:.4f}, the exam text states {p}"
-                   for t, p, c in zip(("A", "D", "<STOP>"), exam_probs, L["exam"]["probabilities"], strict=True)
+                   for t, p, c in zip(OUTPUT, exam_probs, L["exam"]["probabilities"], strict=True)
                    if abs(c - p) >= 5e-5]
         true_logits = r.logits[4:4 + len(LINE_LOGITS)].tolist()  # rows 5-7, z_5..z_7 as the solution names them
         differ += [f"run_geoff gives {z} = [{', '.join(true)}], the exam text states "
@@ -290,7 +292,7 @@ def pr2_3() -> Answer:
         verdict, explanation = ("disagrees", "; ".join(differ) + ".") if differ else ("agrees", "")
     return Answer(
         id="Pr2.3",
-        question="Cross-entropy loss of the output tokens 'A D <STOP>'",
+        question=f"Cross-entropy loss of the output tokens '{' '.join(OUTPUT)}'",
         exam_answer=stated,
         computed=(f"{exam_value:.4f} under the exam's convention ({_numbered('row', L['exam']['rows'])} score their "
                   f"own tokens); {tf_value:.4f} under standard teacher forcing "
@@ -392,7 +394,8 @@ def pr2_5() -> Answer:
         computed=(f"at T = 0 only {' and '.join(sorted(frozen_t0, reverse=True))} get zero gradient; W_V gets |grad| = "
                   f"{norms['argmax_T0/teacher_forcing']['W_V']:.3f} and W_O "
                   f"{norms['argmax_T0/teacher_forcing']['W_O']:.3f} "
-                  f"(teacher forcing); at T = sqrt(2) {len(moving_sqrt)} of 4 get gradients "
+                  f"(teacher forcing); at T = sqrt({VERSION_A.transformer.d_head}) {len(moving_sqrt)} of "
+                  f"{len(zero['softmax_T_sqrt_dk/teacher_forcing'])} get gradients "
                   f"({', '.join(sorted(moving_sqrt))})"),
         verdict="agrees" if claim_holds and fix_holds else "disagrees",
         explanation=("" if claim_holds and fix_holds else
