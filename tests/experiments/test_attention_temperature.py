@@ -8,6 +8,7 @@ import torch
 from dlexam.experiments import ExperimentRun, run_experiment
 from dlexam.experiments import attention_temperature as A
 from dlexam.geoff import START, STOP, exam_model
+from dlexam.spec import VERSION_A
 
 from .helpers import check_result, legend_overlaps
 
@@ -189,3 +190,9 @@ def test_finite_differences_zero_for_w_q_but_not_w_v():
             assert max(diffs) == 0.0, name
         else:
             assert max(diffs) > 1e-7, name
+
+
+def test_the_experiments_key_width_is_the_exam_models():
+    # sqrt(d_k), the softmax temperature the experiment compares with argmax, is the exam's d_head (from the spec,
+    # as exam_model builds the model), not a 2 typed again
+    assert A.D_K == exam_model().cfg.d_head == VERSION_A.transformer.d_head

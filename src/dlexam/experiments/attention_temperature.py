@@ -31,7 +31,8 @@ from dlexam.files import OutputDir
 from dlexam.geoff import exam_model
 from dlexam.sorting.data import sample_inputs, teacher_forcing_batch
 from dlexam.sorting.decode import greedy_decode
-from dlexam.sorting.vocab import Vocabulary
+from dlexam.sorting.vocab import EXAM_VOCAB, Vocabulary
+from dlexam.spec import VERSION_A
 from dlexam.words import counted
 
 NAME = "attention-temperature"
@@ -48,9 +49,9 @@ CLAIM = (
     "algorithm. The problem would be fixed by using the usual softmax attention with temperature T = sqrt(d)."
 )
 MATRICES = ("W_Q", "W_K", "W_V", "W_O", "E")
-D_K = 2
+D_K = VERSION_A.transformer.d_head  # the exam's model's key width
 SCHEDULES = ("T = 0 (argmax)", "T = sqrt(d_k)", "annealed T")
-VOCAB = Vocabulary.from_spec("A-D")  # the exam's A B C D <START> <STOP>, in the exam's order
+VOCAB = Vocabulary.from_spec(EXAM_VOCAB)  # the exam's A B C D <START> <STOP>, in the exam's order
 
 
 @dataclass
@@ -267,7 +268,8 @@ def _verdict(cfg: AttentionTemperatureConfig, runs: dict) -> tuple[str, str]:
         + (
             "."
             if worst_acc(s) >= 0.9
-            else "; but 'fixed' overstates it: this 1-layer, 4-dimensional model without positional encodings "
+            else f"; but 'fixed' overstates it: this 1-layer, {VERSION_A.transformer.d_model}-dimensional model "
+            "without positional encodings "
             f"still gets only {worst_acc(s):.0%} (worst seed) of whole held-out sequences right."
         )
         + f" The annealed run (T from {cfg.anneal_from:.2f} to {cfg.anneal_to:g}) ends at loss "

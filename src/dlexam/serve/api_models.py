@@ -57,9 +57,9 @@ def state(request: Request):
 def _sorter(s, which: str, vocab: str | None):
     """The sorter a request names, of the server's state `s` (in a worker: the worker's own, with its own cache of
     compiled solvers)."""
-    if which == "trained":  # --sort-checkpoint's, else the A-D sorter shipped with dlexam: there always is one
-        from dlexam.sorting.vocab import Vocabulary
+    from dlexam.sorting.vocab import EXAM_VOCAB, Vocabulary
 
+    if which == "trained":  # --sort-checkpoint's, else the A-D sorter shipped with dlexam: there always is one
         trained = s.trained_sorter
         if vocab is not None and vocab.strip() != trained.vocab.spec:  # the same symbols, however spelled (04 is 4)
             with p.field("vocab"):
@@ -68,7 +68,7 @@ def _sorter(s, which: str, vocab: str | None):
                 raise BadRequest("vocab", f"the trained model reads vocabulary {trained.vocab.spec}, not {vocab!r:.40}")
         return trained
     with p.field("vocab"):
-        return s.compiled_sorter("A-D" if vocab is None else vocab)
+        return s.compiled_sorter(EXAM_VOCAB if vocab is None else vocab)
 
 
 def sort_answer(sorter, seq: str, temperature) -> dict:
@@ -116,13 +116,14 @@ async def get_sort(request: Request) -> Response:
 async def get_sort_models(request: Request) -> Response:
     from dlexam.plain import dumps
     from dlexam.serve.state import MAX_WEB_SYMBOLS
+    from dlexam.sorting.vocab import EXAM_VOCAB
 
     query_fields(request)
     t = state(request).trained_sorter
     trained = {"name": t.name, "vocab": t.vocab.spec, "max_len": t.max_len,
                "temperature": t.model.temperature()}
-    return json_response(dumps({"compiled": {"vocabularies": f"A-D, A-Z, any letter range X-Y, or N <= "
-                                                             f"{MAX_WEB_SYMBOLS}", "default": "A-D"},
+    return json_response(dumps({"compiled": {"vocabularies": f"{EXAM_VOCAB}, A-Z, any letter range X-Y, or N <= "
+                                                             f"{MAX_WEB_SYMBOLS}", "default": EXAM_VOCAB},
                                 "trained": trained, "max_tokens": MAX_SORT_TOKENS}))
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields
 from dlexam import limits
 from dlexam.attention import resolve_temperature
 from dlexam.errors import SettingsTogether, UserError
-from dlexam.sorting.vocab import Vocabulary
+from dlexam.sorting.vocab import EXAM_VOCAB, Vocabulary
 from dlexam.transformer import MAX_FF, MAX_HEADS, MAX_LAYERS, MAX_WIDTH, TransformerConfig
 
 # Bounds of a TrainConfig: beyond these a setting is a typo, not a choice.
@@ -22,7 +22,7 @@ MAX_SEED = 2**63 - 1
 
 @dataclass
 class TrainConfig:
-    vocab: str = "A-D"  # vocabulary spec (see dlexam.sorting.vocab)
+    vocab: str = EXAM_VOCAB  # vocabulary spec (see dlexam.sorting.vocab)
     max_len: int = 8  # train on input lengths 0 .. max_len
     d_model: int | None = None  # None = one-hot width, n_symbols + 2
     n_heads: int = 1

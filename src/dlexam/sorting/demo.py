@@ -14,7 +14,7 @@ from dlexam.sorting.compiled import compile_sorter
 from dlexam.sorting.decode import greedy_decode
 from dlexam.sorting.inspect import AttentionSteps, attention_steps
 from dlexam.sorting.shipped import load_shipped
-from dlexam.sorting.vocab import Vocabulary
+from dlexam.sorting.vocab import EXAM_VOCAB, Vocabulary
 
 
 @dataclass
@@ -32,7 +32,7 @@ class SortDemo:
 
 def run_demo() -> SortDemo:
     """The compiled exact sorter at work: the exam's example, its attention, a large batch."""
-    vocab = Vocabulary.from_spec("A-D")
+    vocab = Vocabulary.from_spec(EXAM_VOCAB)
     model = compile_sorter(vocab.n_symbols)
     examples = [(text, vocab.format(greedy_decode(model, vocab, [vocab.parse(text)]).outputs[0]))
                 for text in ("D A A", "C A D B A C", "")]

@@ -13,7 +13,7 @@ from dlexam.errors import UserError
 from dlexam.sorting.compiled import compile_sorter
 from dlexam.sorting.decode import decode_chunks, line_reader
 from dlexam.sorting.lines import CHUNK_LINES, Chunk
-from dlexam.sorting.vocab import Vocabulary
+from dlexam.sorting.vocab import EXAM_VOCAB, Vocabulary
 from dlexam.transformer import DecoderTransformer
 
 
@@ -113,7 +113,7 @@ class StreamNotes:
 def load_sorter(vocab_spec: str | None = None, checkpoint: str | os.PathLike | None = None) -> Sorter:
     """The compiled solver for `vocab_spec` (default A-D), or the trained model in `checkpoint`."""
     if checkpoint is None:
-        vocab = Vocabulary.from_spec("A-D" if vocab_spec is None else vocab_spec)  # "" is a bad spec, not A-D
+        vocab = Vocabulary.from_spec(EXAM_VOCAB if vocab_spec is None else vocab_spec)  # "" is a bad spec, not A-D
         return Sorter(
             compile_sorter(vocab.n_symbols), vocab, None, f"compiled solver, vocabulary {vocab.spec}"
         )

@@ -22,9 +22,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from dlexam.errors import UserError
+from dlexam.spec import VERSION_A
 
-START_TEXT = "<START>"
-STOP_TEXT = "<STOP>"
+_A = VERSION_A.transformer
+START_TEXT = _A.start  # "<START>"
+STOP_TEXT = _A.stop  # "<STOP>"
+EXAM_VOCAB = f"{_A.symbols[0]}-{_A.symbols[-1]}"  # "A-D": the exam's symbols as a --vocab spec, the default
 MAX_SYMBOLS = 2000  # the one-hot models hold (N + 2)^2 weights per matrix
 UNKNOWN_SHOWN = 20  # characters of an unknown token an error shows
 
@@ -37,7 +40,7 @@ class Vocabulary:
     symbols: tuple[str, ...]
 
     @classmethod
-    def from_spec(cls, spec: str | int = "A-D") -> Vocabulary:
+    def from_spec(cls, spec: str | int = EXAM_VOCAB) -> Vocabulary:
         s = str(spec).strip()
         m = re.fullmatch(r"([A-Za-z])-([A-Za-z])", s)
         if m:

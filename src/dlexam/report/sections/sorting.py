@@ -59,7 +59,7 @@ def build(ctx: ReportContext) -> str:
     from dlexam.sorting.shipped import load_shipped
     from dlexam.sorting.vocab import Vocabulary
 
-    vocab = Vocabulary.from_spec("A-D")
+    vocab = Vocabulary.from_spec()  # the exam's symbols
     inputs = vocab.parse(EXAMPLE)
     expected = vocab.format(sorted(set(inputs)))
     parts = [page.paragraph(
