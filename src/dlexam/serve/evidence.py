@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from dlexam.sorting.vocab import EXAM_VOCAB
 from dlexam.spec import ExamSpec
 
-EXAM_SEQUENCE = " ".join(ExamSpec.version_a().transformer.example)  # "D A A <START> A D <STOP>"
+_T = ExamSpec.version_a().transformer
+EXAM_SEQUENCE = " ".join(_T.example)  # "D A A <START> A D <STOP>"
+_INPUT, _OUTPUT = " ".join(_T.example_input), " ".join((*_T.example_target, _T.stop))  # "D A A", "A D <STOP>"
 _C, _H, _W = ExamSpec.version_a().cnn.feature_shape  # the map the head reads (16 x 3 x 3)
 _MAP, _CLASSES = f"{_H}x{_W}x{_C}", ExamSpec.version_a().cnn.num_classes
-_K = ExamSpec.version_a().transformer.heads  # Problem 2.4's heads (2)
+_K = _T.heads  # Problem 2.4's heads (2)
 
 
 def geoff(panel: str = "", **params) -> str:
@@ -31,10 +34,10 @@ LINKS: dict[str, tuple[str, str]] = {
     "Pr1.2": ("/cnn#layers", "the layer table: every layer's trainable weights, counted from the model"),
     "Pr1.3": ("/cnn#layers", f"the shapes through the CNN: {_MAP} = {_C * _H * _W} inputs to the linear layer"),
     "Pr1.4": ("/cnn#layers", f"the {_MAP} map after Pool-2 that a {_H}x{_W} convolution turns into {_CLASSES} logits"),
-    "Pr2.1": ("/sort?" + urlencode({"seq": "D A A", "vocab": "A-D"}),
+    "Pr2.1": ("/sort?" + urlencode({"seq": _INPUT, "vocab": EXAM_VOCAB}),
               "the compiled solver sorts without positional encodings: order is not needed"),
     "Pr2.2": (geoff("matrices-panel", T="0"), "the causal argmax attention matrix P"),
-    "Pr2.3": (geoff("loss-panel", T="0"), "the loss of 'A D <STOP>' under both conventions"),
+    "Pr2.3": (geoff("loss-panel", T="0"), f"the loss of '{_OUTPUT}' under both conventions"),
     "Pr2.4": (geoff("heads-panel", T="0", heads=_K), f"{_K} identical heads with the exam's W_O' next to one head"),
     "Pr2.5": (geoff("grad-panel", T="0", grad="1"),
               "the gradients at T = 0, and a gradient step that leaves W_Q and W_K"),
