@@ -140,7 +140,7 @@ def draw_cnn(rng: random.Random, d: Difficulty) -> CNNSpec:
         Pool(f"{mode.capitalize()}Pool-1", kernel=p1, stride=p1, mode=mode),
         Conv("Conv-2", out_channels=c2, kernel=k2, stride=1, padding=pad2),
         Pool(f"{mode.capitalize()}Pool-2", kernel=p2, stride=p2, mode=mode),
-        Linear("Linear", out_features=10),
+        Linear("Linear", out_features=VERSION_A.cnn.num_classes),  # the digits, as in Version A
     )
     # a window that does not fit raises SpecError: the draw is refused and drawn again (make_variant)
     cnn = CNNSpec(input_size=(size, size), input_channels=rng.choice((1, 1, 3)), layers=layers, activation="relu")
