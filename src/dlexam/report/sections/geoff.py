@@ -100,6 +100,12 @@ def identity_rows(n: int) -> list[list[int]]:
     return [[int(i == j) for j in range(n)] for i in range(n)]
 
 
+def rows(loss: dict) -> str:
+    """The rows a loss convention reads, as the page names them: "rows 5-7"."""
+    r = loss["rows"]
+    return f"rows {r[0]}-{r[-1]}" if len(r) > 1 else f"row {r[0]}"
+
+
 def subscript(n: int) -> str:
     return "".join("₀₁₂₃₄₅₆₇₈₉"[int(d)] for d in str(n))
 
@@ -120,8 +126,9 @@ def build(ctx: ReportContext) -> str:
         page.figure_row(figs),
         '<h3 id="geoff-loss">Loss (Problem 2.3)</h3>',
         page.paragraph(
-            "The exam scores each output token with the logit row at that token's own position (rows 5-7), "
-            "which gives its 4.2114; standard teacher forcing scores token t+1 with row t (rows 4-6). Both:"
+            "The exam scores each output token with the logit row at that token's own position "
+            f"({rows(argmax.loss['exam'])}), which gives its {float(argmax.loss['exam']['value']):.4f}; standard "
+            f"teacher forcing scores token t+1 with row t ({rows(argmax.loss['teacher_forcing'])}). Both:"
         ),
         loss_table(argmax),
     ]
