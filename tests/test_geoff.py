@@ -255,3 +255,16 @@ def test_a_negative_zero_weight_is_not_the_cached_zero():
     for E, sign in [(rows, 1.0), (negative, -1.0), (rows, 1.0)]:
         r = geoff.run_geoff(EXAMPLE, weights=geoff.GeoffWeights(E=E))
         assert math.copysign(1.0, r.X[3, 0].item()) == sign  # position 4 is <START>
+
+
+def test_a_loss_with_nothing_after_the_start_token_names_the_models_own_start_token():
+    # the spec names its start token (TransformerSpec.start); the error must say that one, not "<START>" typed again
+    import dataclasses
+
+    from dlexam.errors import UserError
+    from dlexam.spec import VERSION_A
+
+    t = dataclasses.replace(VERSION_A.transformer, start="<GO>", stop="<END>")
+    weights = geoff.GeoffWeights.from_spec(t)
+    with pytest.raises(UserError, match="^nothing after <GO> to score"):
+        geoff.run_geoff("D A A <GO>", weights=weights, loss=True)

@@ -120,7 +120,7 @@ def all_loss_terms(logits: torch.Tensor, ids: list[int], conventions: tuple[str,
                         f"{vocabulary_hint(vocab)}")
     s = ids.index(start)
     if s == len(ids) - 1:
-        raise UserError("nothing after <START> to score: add the expected output, e.g. 'D A A <START> A D <STOP>'")
+        raise UserError(f"nothing after {vocab[start]} to score: add the expected output, e.g. '{EXAM_EXAMPLE}'")
     log_p = torch.log_softmax(logits[s:], dim=-1)  # (n_targets + 1, V): rows <START> .. the last token
     target_ids = torch.tensor(ids[s + 1 :])[:, None]  # (n_targets, 1)
     targets = [vocab[i] for i in ids[s + 1 :]]
