@@ -23,6 +23,7 @@ from dlexam.words import counted
 
 EXAMPLE = geoff.EXAM_EXAMPLE  # "D A A <START> A D <STOP>"
 OUTPUT = (*VERSION_A.transformer.example_target, VERSION_A.transformer.stop)  # the tokens Pr2.3 scores: A, D, <STOP>
+N = len(VERSION_A.transformer.example)  # the example's tokens, the rows of its matrices (7)
 # Anchors of the worked solution's lines in the exam text.
 LINE_Q = "Q = K = V = XW_Q"
 LINE_S = "$$\\boldsymbol{Q}\\boldsymbol{K}^{\\mathsf{T}} ="
@@ -226,7 +227,7 @@ def pr2_2() -> Answer:
         evidence=ev,
         notes=[
             "The printed Q K^T is garbled by the extraction: it has "
-            f"{_rows(s_garble['printed_rows'])} instead of 7 ({_numbered('true row', s_garble['missing_true_rows'])} "
+            f"{_rows(s_garble['printed_rows'])} instead of {N} ({_numbered('true row', s_garble['missing_true_rows'])} "
             "missing: an 'A' row) and its last row has 8 entries; the P built from it is nevertheless right.",
             "Ties share the weight equally (row of <START>: four zero scores -> 1/4 each; <STOP>: 1/7 each), as the "
             "exam's lim T->0+ softmax(s/T) examples say.",
@@ -305,8 +306,8 @@ def pr2_3() -> Answer:
             "logit row at that token's own position (rows 5, 6, 7 = A, D, <STOP>: z_5 scores A, z_6 D, z_7 <STOP>). "
             "Standard teacher forcing scores token t+1 with row t (rows 4, 5, 6 = <START>, A, D), since a causal "
             f"decoder's row t can see token t itself. That gives {tf_value:.4f}.",
-            f"The printed Z = P V has 6 rows instead of 7 ({_numbered('true row', zmiss)} missing); the printed R = "
-            f"Z W_O also has 6 ({_numbered('row', rmiss)} missing), while the Z printed inside the R line has all 7. "
+            f"The printed Z = P V has 6 rows instead of {N} ({_numbered('true row', zmiss)} missing); the printed R = "
+            f"Z W_O also has 6 ({_numbered('row', rmiss)} missing), while the Z printed inside the R line has all {N}. "
             "The P printed inside the Z line has 8 entries in most rows. The rows the loss uses (5-7) are unaffected.",
         ],
         exam_quotes=[LINE_LOSS, *LINE_PROBS, *LINE_LOGITS, PR23_ROWS, LINE_Z, LINE_R],
@@ -414,8 +415,9 @@ def pr2_5() -> Answer:
                "If W_Q = W_K = W_V were one shared (tied) matrix, as the problem's notation allows, it would receive "
                "W_V's gradient and change as well.",
                "The exam writes T = sqrt(d) right after defining the scores as 'a vector s in R^d' (Problem 2.2), "
-               "so its d is the number of positions a row attends to (1 to 7 here); scaled dot-product attention "
-               "divides by sqrt(d_k), the key width, and the key reads d as d_k = 2. Softmax at any T > 0 depends "
+               f"so its d is the number of positions a row attends to (1 to {N} here); scaled dot-product attention "
+               f"divides by sqrt(d_k), the key width, and the key reads d as d_k = {VERSION_A.transformer.d_head}. "
+               "Softmax at any T > 0 depends "
                "smoothly on the scores, so the fix does not depend on which d is meant."],
         exam_quotes=[PR25_QUESTION, PR25_SOLUTION, PR25_FIX, PR22_D],
         experiment="attention-temperature",
