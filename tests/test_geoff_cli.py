@@ -93,3 +93,30 @@ def test_explain_help_counts_loss_positions_as_the_explanation_and_the_exam_do(c
     assert f"position {index}" not in gloss and f"position {position}" in gloss
     code, out, _ = run(capsys, "geoff", "--explain", f"loss[{index}]")
     assert code == 0 and f"the target {tokens[index]} at position {position}" in out
+
+
+@pytest.mark.parametrize("temperature", [0.3, 0.5, 2.0])
+def test_p_at_a_positive_temperature_writes_no_weight_as_a_fraction_it_is_not(capsys, temperature):
+    # the oracle: the exam's scores QK^T (its Q = K = V, typed in tests/test_geoff.py) through torch.softmax with the
+    # causal mask; at T = 0.3, P[A, A] = 1 - 9.4e-14 was written "1" and the third row's 0.49999999999995 "1/2"
+    from fractions import Fraction
+
+    import torch
+
+    from tests.test_geoff import EXAM_QKV
+
+    q = torch.tensor(EXAM_QKV, dtype=torch.float64)
+    s = (q @ q.T) / temperature
+    s = s.masked_fill(torch.triu(torch.ones(7, 7, dtype=torch.bool), 1), float("-inf"))
+    oracle = torch.softmax(s, -1).tolist()
+    code, out, _ = run(capsys, "geoff", "--temperature", str(temperature))
+    lines = out.split("P = causal attention (7x7):\n", 1)[1].splitlines()[1:8]
+    cells = [line.split("[", 1)[1].rstrip("]").split() for line in lines]
+    assert code == 0 and len(cells) == 7
+    for i, row in enumerate(cells):
+        for j, text in enumerate(row):
+            want = oracle[i][j]
+            if "e" in text or "." in text:  # a decimal: right to the digits it shows
+                assert abs(float(text) - want) <= 0.5 * 10 ** -4 + 1e-3 * abs(want), (i, j, text, want)
+            else:  # a fraction: the weight exactly, to float64's rounding
+                assert abs(float(Fraction(text)) - want) <= 1e-15, (i, j, text, want)

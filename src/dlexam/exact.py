@@ -52,3 +52,22 @@ def fraction_rows(matrix, *, keep_nonzero: bool = False) -> list[list[str]]:
     """A 2-D matrix (tensor, array or nested lists) as rows of :func:`format_exact` strings."""
     rows = matrix.tolist() if hasattr(matrix, "tolist") else matrix
     return [[format_exact(v, keep_nonzero=keep_nonzero) for v in row] for row in rows]
+
+
+def attention_rows(P, S) -> list[list[str]]:
+    """Causal attention weights at T > 0 as text, as the explanation of a cell writes them (dlexam.geoff.explain):
+    a row whose visible scores are all equal as the fractions 1/k, any other row's weights as decimals, a tiny one
+    never 0. By :func:`format_exact`'s tolerance P[A, A] = 0.99999999999990 (Version A at T = 0.3) read "1" and
+    weights of 0.33333333333331 "1/3", in a row summing past 1. `P`, `S`: one head's weights and scores (rows of
+    floats, a tensor or nested lists), or a list of heads."""
+    P = P.tolist() if hasattr(P, "tolist") else P
+    S = S.tolist() if hasattr(S, "tolist") else S
+    if P and P[0] and isinstance(P[0][0], list):
+        return [attention_rows(ph, sh) for ph, sh in zip(P, S, strict=True)]
+    rows = []
+    for i, (weights, scores) in enumerate(zip(P, S, strict=True)):
+        tie = len(set(scores[: i + 1])) == 1  # causal: row i sees positions 0..i
+        rows.append([format_exact(v, keep_nonzero=True) if tie or j > i else decimal_text(v)
+                     for j, v in enumerate(weights)])
+    return rows
+

@@ -97,12 +97,12 @@ def handle(args: argparse.Namespace) -> int:
 
 
 def format_matrix(name: str, m, rows: list[str] | None = None, cols: list[str] | None = None, *,
-                  keep_nonzero: bool = False) -> str:
+                  keep_nonzero: bool = False, cells: list[list[str]] | None = None) -> str:
     """A matrix as text, one labelled row per line, each cell an exact fraction where it is one (`keep_nonzero`: a
-    softmax weight's or a gradient's tiny entry is not written 0; dlexam.exact)."""
+    softmax weight's or a gradient's tiny entry is not written 0; dlexam.exact), or as `cells` gives its texts."""
     from dlexam.exact import fraction_rows
 
-    cells = fraction_rows(m, keep_nonzero=keep_nonzero)
+    cells = cells or fraction_rows(m, keep_nonzero=keep_nonzero)
     width = max([len(c) for row in cells for c in row] + [len(c) for c in cols or []] + [1])
     label_w = max([len(r) for r in rows] if rows else [0])
     lines = [f"{name} ({m.shape[0]}x{m.shape[1]}):"]
@@ -116,6 +116,8 @@ def format_matrix(name: str, m, rows: list[str] | None = None, cols: list[str] |
 
 def render(report) -> str:
     """The text of `dlexam geoff`: every matrix, Problem 2.4's comparison, the losses, the gradients."""
+
+    from dlexam.exact import attention_rows
 
     r, fm = report.result, format_matrix
     one_head = report.heads.one if report.heads is not None else None
@@ -133,7 +135,8 @@ def render(report) -> str:
         if not _equal(pick(r.Q), pick(r.K), pick(r.V)):
             out += [fm(prefix + "K = X W_K", pick(r.K), toks), "", fm(prefix + "V = X W_V", pick(r.V), toks), ""]
         out += [fm(prefix + "Q K^T (scores)", pick(r.scores), toks, toks), "",
-                fm(prefix + "P = causal attention", pick(r.P), toks, toks, keep_nonzero=True), "",
+                fm(prefix + "P = causal attention", pick(r.P), toks, toks, keep_nonzero=True,
+                   cells=attention_rows(pick(r.P), pick(r.scores)) if soft else None), "",
                 fm(prefix + "Z = P V", pick(r.Z), toks, keep_nonzero=soft), ""]
     vocab = list(report.query.weights.vocab)
     r_name = f"R = [{' '.join(f'Z_{h + 1}' for h in range(r.heads))}] multi_W_O" if r.heads > 1 else "R = Z W_O"

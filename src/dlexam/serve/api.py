@@ -200,7 +200,7 @@ def exact_tree(x: Any, keep_nonzero: bool = False, softmax: bool = False) -> Any
     """`x` with every number written as :func:`dlexam.exact.format_exact` writes it (under a key of NOT_NOISE, and of
     MIXED in a run at T > 0, with ``keep_nonzero``: P = 9.4e-14 at T = 0.3 was written "0", and the gradient of W_Q at
     T = 0.2 "0" in every entry)."""
-    from dlexam.exact import format_exact
+    from dlexam.exact import attention_rows, format_exact
 
     if isinstance(x, dict):
         t = x.get("temperature")
@@ -208,31 +208,13 @@ def exact_tree(x: Any, keep_nonzero: bool = False, softmax: bool = False) -> Any
         out = {k: exact_tree(v, keep_nonzero or k in NOT_NOISE or ((softmax or run) and k in MIXED), softmax or run)
                for k, v in x.items()}
         if run and "attention" in x and "scores" in x:
-            out["attention"] = softmax_rows(x["attention"], x["scores"])
+            out["attention"] = attention_rows(x["attention"], x["scores"])
         return out
     if isinstance(x, list):
         return [exact_tree(v, keep_nonzero, softmax) for v in x]
     if isinstance(x, int | float) and not isinstance(x, bool):
         return format_exact(x, keep_nonzero=keep_nonzero)
     return x
-
-
-def softmax_rows(P: list, S: list) -> list:
-    """P at T > 0 written as the explanation of its cells writes it (dlexam.geoff.explain's attention): a row whose
-    visible scores are all equal as the fractions 1/k, any other row's weights as decimals. By format_exact's tolerance
-    P[A, A] = 0.99999999999990 at T = 0.3 read "1" and the weights 0.33333333333331 "1/3" (in a row summing past 1),
-    where a click said 1.0000 and 0.3333. `P` and `S` are one head's rows, or a list of heads."""
-    from dlexam.exact import format_exact
-    from dlexam.spec.numbers import decimal_text
-
-    if P and P[0] and isinstance(P[0][0], list):
-        return [softmax_rows(ph, sh) for ph, sh in zip(P, S, strict=True)]
-    rows = []
-    for i, (weights, scores) in enumerate(zip(P, S, strict=True)):
-        tie = len(set(scores[: i + 1])) == 1  # causal: row i sees positions 0..i
-        rows.append([format_exact(v, keep_nonzero=True) if tie or j > i else decimal_text(v)
-                     for j, v in enumerate(weights)])
-    return rows
 
 
 class AnswerCache:
