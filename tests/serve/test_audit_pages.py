@@ -155,7 +155,8 @@ def test_geoff_refuses_a_weight_it_cannot_take_in_the_cells_words_and_recovers(p
     for typed, says in [("NaN", f'{label}: "NaN" is not a number'), ("1e400", f"{label}: 1e400 is too large: a "
                         "weight lies between -1e6 and 1e6"), ("", f"{label} is empty: type a number"),
                         ("2e6", f"{label}: 2e6 is too large: a weight lies between -1e6 and 1e6"),
-                        ("1e-400", f"{label}: 1e-400 is too small for a float64 number, which reads it as 0")]:
+                        ("1e-400", f"{label}: 1e-400 is too small for a float64 number, which reads it as 0"),
+                        ("-1,25", f'{label}: "-1,25" has a decimal comma: write -1.25, with a decimal point')]:
         cell.fill(typed)
         assert says in errored(page, says=says)
         assert page.text_content("#status") == ""  # said once, by the alert box #error (test_alert_once.py)

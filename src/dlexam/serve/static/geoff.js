@@ -178,6 +178,8 @@ function buildEditors() {
               : NUMBER.test(text) && underflows(text) ? `${label}: ${text} is too small for a float64 number, which `
                 + "reads it as 0: type 0, or a number of size at least 5e-324"
               : NUMBER.test(text) ? `${label}: ${text} is too large: a weight lies between -${bound()} and ${bound()}`
+              : /^[+-]?[0-9]+,[0-9]+$/.test(text) ? `${label}: "${text}" has a decimal comma: write `
+                + `${text.replace(",", ".")}, with a decimal point`
                 : `${label}: "${text}" is not a number: type a number (such as 0.5 or -2)`);
             input.setAttribute("aria-invalid", "true");
           }
