@@ -611,3 +611,37 @@ def test_a_host_name_that_cannot_be_looked_up_says_so_in_one_line(tmp_path):
     assert "\n" not in message and message.startswith("download of http://svhn.invalid/housenumbers/test_32x32.mat")
     assert "svhn.invalid could not be looked up (no network, or no name server" in message
     assert not (tmp_path / NAME).exists() and _leftovers(tmp_path) == []
+
+
+class _PageFirstHandler(_RangeHandler):
+    """Its first reply is a web page (status 200, text/html, no Content-Length: the body ends with the connection),
+    as a captive portal or a moved site answers; later replies serve the file, from the Range asked for."""
+
+    def do_GET(self):
+        if not type(self).cut_first:
+            return super().do_GET()
+        type(self).cut_first = False
+        type(self).requests.append(self.headers.get("Range"))
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.end_headers()
+        self.wfile.write(b"<html><body>Please log in to use this network</body></html>")
+        self.close_connection = True
+
+
+def test_a_web_page_in_place_of_the_file_is_refused_and_never_becomes_the_start_of_the_file(tmp_path):
+    """A page without a Content-Length was kept as the `.part` ("interrupted at 60 of N bytes; run the command again
+    to resume"), and the next run appended the real file's bytes after it, from byte 60: the whole transfer ended in
+    an MD5 mismatch. The page is now refused in one line before any of it is written, and the next run fetches the
+    file from byte 0."""
+    payload, md5, size = _payload(8)
+    handler = type("P", (_PageFirstHandler,), {"payload": payload, "cut_first": True, "requests": []})
+    with _serving(handler) as url:
+        with pytest.raises(UserError) as err:
+            download(tmp_path, ["test"], base_url=url, md5=md5, size=size)
+        message = str(err.value)
+        assert "\n" not in message and "web page (text/html)" in message
+        assert not (tmp_path / NAME).exists() and _leftovers(tmp_path) == []
+        download(tmp_path, ["test"], base_url=url, md5=md5, size=size)
+    assert _is_payload(tmp_path / NAME, payload)
+    assert handler.requests == [None, None]  # the second run asked for the file from its start

@@ -453,7 +453,8 @@ def _fetch_resuming(url: str, part: PartialFile, progress: ProgressFn | None, ti
     where known. A reply to a Range request whose bytes cannot be placed (a 206 from another byte than asked) is
     dropped, and the file fetched afresh from byte 0 once; a second such reply is refused. So is a 416 (nothing after
     the byte asked for) to a `part` short of `expected`; a 416 to a `part` of that size (or of unknown size) leaves
-    it for the caller's MD5 check."""
+    it for the caller's MD5 check. A reply that is a web page (Content-Type text/html) is refused before any of it is
+    written: kept as a `.part`, its bytes would have been the start that a later resume appends the file to."""
     limit = expected if expected is not None else limit
     if part.size > limit:  # not a partial download of this file
         part.discard()
@@ -467,6 +468,9 @@ def _fetch_resuming(url: str, part: PartialFile, progress: ProgressFn | None, ti
             ask = 0  # the file afresh, once (a 416 to a request without Range is refused)
             continue
         with resp:
+            if resp.headers.get_content_type() == "text/html":  # a portal's or a moved site's page, not the file
+                raise UserError(f"download of {url}: the server answered with a web page (text/html), not the file; "
+                                "nothing was written (is the address right, or is a login page in the way?)")
             try:
                 start, total = _reply_range(resp, ask)
             except _Misplaced as exc:
