@@ -141,6 +141,8 @@ def _another_rank_says_it(args: argparse.Namespace) -> bool:
         return False
     if rank == 0 or world <= 1:
         return False
+    if rank >= world or not all(os.environ.get(k, "").strip() for k in ("MASTER_ADDR", "MASTER_PORT")):
+        return False  # not an environment torchrun made: no rank 0 is there to say it
     dist = sys.modules.get("torch.distributed")  # imported by the command if it trains; never imported here
     return not (dist is not None and dist.is_available() and dist.is_initialized())
 

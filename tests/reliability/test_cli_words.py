@@ -209,6 +209,8 @@ def test_under_torchrun_a_refusal_before_the_ranks_join_is_said_once_by_rank_0(t
 
     argv = ["svhn", "train", "--data", str(tmp_path / "none"), "--out", str(tmp_path / "run"), "--quick"]
     monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")  # as torchrun sets them
+    monkeypatch.setenv("MASTER_PORT", "29500")
     monkeypatch.setenv("RANK", "0")
     refused_here(argv, capsys, "SVHN file not found")
     monkeypatch.setenv("RANK", "1")
@@ -216,6 +218,46 @@ def test_under_torchrun_a_refusal_before_the_ranks_join_is_said_once_by_rank_0(t
     assert capsys.readouterr().err == ""
     monkeypatch.setattr(torch.distributed, "is_initialized", lambda: True)
     refused_here(argv, capsys, "SVHN file not found")
+
+
+@pytest.mark.parametrize("env, needle", [
+    ({"WORLD_SIZE": "2"}, "but RANK, MASTER_ADDR, MASTER_PORT are not set; start distributed training with torchrun"),
+    ({"WORLD_SIZE": "2", "RANK": "0"}, "but MASTER_ADDR, MASTER_PORT are not set"),
+    ({"WORLD_SIZE": "2", "RANK": "1"}, "but MASTER_ADDR, MASTER_PORT are not set"),  # no rank 0 will say it
+    ({"WORLD_SIZE": "two"}, "WORLD_SIZE='two' in the environment is not a whole number"),
+    ({"WORLD_SIZE": "2", "RANK": "r1", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "1"},
+     "RANK='r1' in the environment is not a whole number"),
+    ({"WORLD_SIZE": "2", "RANK": "2", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "1"},
+     "RANK=2 in the environment is not one of the 2 ranks 0 to 1"),
+])
+def test_a_distributed_environment_torchrun_would_not_make_is_one_line_before_any_work(tmp_path, capsys, monkeypatch,
+                                                                                      env, needle):
+    """WORLD_SIZE set by hand (or left from another job) without the rest of torchrun's variables was torch's
+    traceback from its env:// rendezvous ("environment variable RANK expected, but not set"), after the data were
+    read and the run folder made; a RANK that is not a number was a ValueError from int()."""
+    from dlexam.svhn.synthetic.digits import write_synthetic
+
+    write_synthetic(tmp_path / "data", n_train=40, n_test=10, seed=1)
+    for name in ("WORLD_SIZE", "RANK", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    refused_here(["svhn", "train", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "run"), "--quick"],
+                 capsys, needle)
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_rank_without_a_world_size_trains_alone_and_writes_its_run(tmp_path, capsys, monkeypatch):
+    """RANK=1 without WORLD_SIZE (a scheduler's array of single-process jobs) trained in one process and said
+    "RUN: 1 epoch, val accuracy ...", but wrote nothing: the run folder was left to a rank 0 that was not there."""
+    from dlexam.svhn.synthetic.digits import write_synthetic
+
+    write_synthetic(tmp_path / "data", n_train=40, n_test=10, seed=1)
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    monkeypatch.setenv("RANK", "1")
+    assert main(["svhn", "train", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "run"), "--quick",
+                 "--epochs", "1", "--quiet"]) == 0
+    assert (tmp_path / "run" / "last.pt").is_file() and (tmp_path / "run" / "metrics.json").is_file()
 
 
 def test_a_rank_in_the_environment_silences_no_other_command(tmp_path, capsys, monkeypatch):

@@ -27,7 +27,6 @@ the batch bar) goes to an optional callback (:mod:`dlexam.progress`), never to t
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -46,6 +45,7 @@ from dlexam.svhn.training.loop import (
     load_data,
     make_optimizer,
     setup_distributed,
+    torchrun_world,
 )
 
 RUN_MARKERS = runs.TRAINER_MARKERS
@@ -153,7 +153,8 @@ class RunResult:
 
 def _open_out(run: SVHNRun) -> runs.RunFolder | None:
     """Check the run directory before any work and lock it while training (rank 0 only writes)."""
-    if int(os.environ.get("RANK", "0")) != 0:
+    rank, _ = torchrun_world()  # a distributed environment torchrun would not make is refused here, before any work
+    if rank != 0:
         return None
     return runs.RunFolder(run.out, writes=runs.TRAINER_FILES, markers=RUN_MARKERS, resume=run.resume,
                           forceable=False)  # `svhn train` has no --force
