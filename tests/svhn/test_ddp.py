@@ -70,3 +70,35 @@ def test_two_processes_match_one(synth_dir, tmp_path):
     for ra, rb in zip(ha, hb, strict=True):
         assert abs(ra["train_loss"] - rb["train_loss"]) < 1e-4
         assert ra["val_accuracy"] == rb["val_accuracy"]
+
+
+_PER_RANK = """import os, sys
+from dlexam.cli import main
+sys.exit(main([a.replace("{RANK}", os.environ["RANK"]) for a in sys.argv[1:]]))
+"""
+
+
+def test_ranks_that_read_other_digits_are_refused_on_every_rank(tmp_path):
+    """Each rank reads --data itself (on several machines, each its own copy). Ranks whose copies held other digits
+    trained together without a word, and the run recorded rank 0's data digest; copies of other sizes ended in
+    gloo's abort ("Is there a distributed collective mismatch?") and tracebacks. Now every rank refuses in one line
+    and no run folder is written."""
+    from dlexam.svhn.synthetic.digits import write_synthetic
+
+    for rank, seed in ((0, 1), (1, 2)):  # the same number of images, other digits
+        write_synthetic(tmp_path / f"data{rank}", n_train=200, n_test=20, seed=seed)
+    (tmp_path / "per_rank.py").write_text(_PER_RANK)
+    env = {k: v for k, v in os.environ.items() if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK")}
+    env["OMP_NUM_THREADS"] = "1"
+    two = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--standalone",
+         str(tmp_path / "per_rank.py"), "svhn", "train", "--data", str(tmp_path / "data{RANK}"),
+         "--out", str(tmp_path / "run"), "--quick", "--epochs", "1", "--quiet"],
+        env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert two.returncode != 0, two.stdout
+    said = [line for line in two.stderr.splitlines() if line.startswith("dlexam: error: ")]
+    assert len(said) == 2 and all("rank 1 read other digits than rank 0" in line for line in said), two.stderr
+    assert "EnforceNotMet" not in two.stderr  # gloo's abort
+    assert not any(line.startswith("[rank") for line in two.stderr.splitlines())  # a rank's traceback
+    assert not (tmp_path / "run").exists()

@@ -131,6 +131,17 @@ def setup_distributed() -> Dist:
     return Dist(rank=rank, world=world, device=device)
 
 
+def ranks_differing(text: str, d: Dist) -> list[int]:
+    """The ranks whose `text` differs from rank 0's, compared by SHA-256 over the process group (every rank calls
+    it, and every rank gets the same answer); none in a world of 1."""
+    if d.world <= 1:
+        return []
+    mine = torch.tensor(list(hashlib.sha256(text.encode()).digest()), dtype=torch.uint8, device=d.device)
+    every = [torch.empty_like(mine) for _ in range(d.world)]
+    torch_dist.all_gather(every, mine)
+    return [r for r in range(1, d.world) if not torch.equal(every[r], every[0])]
+
+
 def _all_reduce(t: torch.Tensor, d: Dist) -> torch.Tensor:
     if d.world > 1:
         t = t.to(d.device)

@@ -27,6 +27,7 @@ the batch bar) goes to an optional callback (:mod:`dlexam.progress`), never to t
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -44,6 +45,7 @@ from dlexam.svhn.training.loop import (
     fit,
     load_data,
     make_optimizer,
+    ranks_differing,
     setup_distributed,
     torchrun_world,
 )
@@ -266,6 +268,32 @@ def _complete_epoch(folder: runs.RunFolder, payload: dict, history: list[dict], 
     folder.write_metrics(history, settings)
 
 
+def _same_on_every_rank(d, settings: dict, start_epoch: int) -> None:
+    """Under DDP, refuse a rank that read other digits than rank 0 (each rank reads --data itself: on several
+    machines, each its own copy), or that trains with other settings or from another epoch (its own --out's last.pt
+    on resume): other digits trained on silently and were recorded as rank 0's; another number of images, or of
+    epochs, left the ranks in different collectives (gloo's abort, or a hang). Every rank says it."""
+    if d.world <= 1:
+        return
+    data = ranks_differing(str(settings["data_sha256"]), d)
+    if data:
+        raise UserError(f"distributed training: {_ranks(data)} read other digits than rank 0 (another SHA-256 of the "
+                        f"images and labels; this rank read {settings['data']}); every process must read the same "
+                        "data")
+    shared = {"train": {k: v for k, v in settings["train"].items() if k != "threads"}, "model": settings["model"],
+              **{k: settings.get(k) for k in ("val_fraction", "split_seed", "quick", "init_sha256")},
+              "start_epoch": start_epoch}
+    other = ranks_differing(json.dumps(shared, sort_keys=True, default=str), d)
+    if other:
+        raise UserError(f"distributed training: {_ranks(other)} would train with other settings than rank 0, or "
+                        "resume another epoch (each rank reads --resume's last.pt from its own --out); every process "
+                        "must be started with the same flags and, on resume, see the same run folder")
+
+
+def _ranks(ranks: list[int]) -> str:
+    return ("rank " if len(ranks) == 1 else "ranks ") + ", ".join(map(str, ranks))
+
+
 def _validated(history: list[dict]) -> bool:
     """Whether the run's epochs were measured on validation images (none are held out with val_fraction 0, or
     where the share of a few images rounds to none): without them best.pt follows the last epoch."""
@@ -314,6 +342,7 @@ def _train(run: SVHNRun, folder: runs.RunFolder | None, progress: ProgressFn | N
                         "own data now are")
     settings["data_sha256"] = data["sha256"]
     d = setup_distributed()
+    _same_on_every_rank(d, settings, start_epoch)
     torch.manual_seed(cfg.seed)
     model = init_model if init is not None else ExamCNN(model_cfg)
     settings["engine"] = _engine(d.device, model)
