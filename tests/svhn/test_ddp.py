@@ -102,3 +102,31 @@ def test_ranks_that_read_other_digits_are_refused_on_every_rank(tmp_path):
     assert "EnforceNotMet" not in two.stderr  # gloo's abort
     assert not any(line.startswith("[rank") for line in two.stderr.splitlines())  # a rank's traceback
     assert not (tmp_path / "run").exists()
+
+
+_RANK_1_DIES = """import os, sys
+from dlexam.cli import main
+if os.environ["RANK"] == "1":  # rank 1 dies once the ranks have joined, as a process killed mid-run
+    import dlexam.svhn.training.runs as runs
+    runs.fit = lambda *args, **kwargs: os._exit(9)
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_rank_that_dies_leaves_rank_0_one_line_not_a_traceback(synth_dir, tmp_path):
+    """Rank 0's next collective failed with gloo's RuntimeError ("Connection reset by peer"), a traceback of 30
+    lines from rank 0. Now rank 0 says in one line that another process is gone and how to go on."""
+    (tmp_path / "rank_1_dies.py").write_text(_RANK_1_DIES)
+    env = {k: v for k, v in os.environ.items() if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK")}
+    env["OMP_NUM_THREADS"] = "1"
+    two = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--standalone",
+         "--monitor-interval", "3",  # rank 0 meets the gone rank in a collective before torchrun's SIGTERM comes
+         str(tmp_path / "rank_1_dies.py"), "svhn", "train", "--data", str(synth_dir), "--out", str(tmp_path / "run"),
+         "--quick", "--epochs", "1", "--quiet"],
+        env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert two.returncode != 0
+    assert not any(line.startswith("[rank") for line in two.stderr.splitlines()), two.stderr[:3000]
+    said = [line for line in two.stderr.splitlines() if line.startswith("dlexam: error: ")]
+    assert len(said) == 1 and "another process of the run is gone" in said[0], two.stderr

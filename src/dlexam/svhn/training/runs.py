@@ -290,6 +290,18 @@ def _same_on_every_rank(d, settings: dict, start_epoch: int) -> None:
                         "must be started with the same flags and, on resume, see the same run folder")
 
 
+def _peer_lost(exc: RuntimeError, d) -> bool:
+    """Whether `exc`, raised while training under DDP, is a collective that failed because another rank is gone
+    (gloo's "Connection reset by peer" is a plain RuntimeError, NCCL's a DistBackendError)."""
+    if d.world <= 1:
+        return False
+    import torch.distributed as torch_dist
+
+    text = str(exc)
+    return isinstance(exc, torch_dist.DistError) or any(
+        s in text for s in ("gloo", "Connection reset by peer", "Connection closed by peer", "NCCL"))
+
+
 def _ranks(ranks: list[int]) -> str:
     return ("rank " if len(ranks) == 1 else "ranks ") + ", ".join(map(str, ranks))
 
@@ -410,6 +422,18 @@ def _train(run: SVHNRun, folder: runs.RunFolder | None, progress: ProgressFn | N
     except NonFiniteLoss as exc:
         kept = f"{out / runs.LAST} keeps epoch {saved}, the last finite one" if saved else "no epoch was saved"
         raise UserError(f"{exc} (is the learning rate, {cfg.lr:g}, too high?); {kept}") from None
+    except RuntimeError as exc:  # under DDP: another rank died (killed, out of memory) or its machine went away
+        if not _peer_lost(exc, d):
+            raise
+        if folder is None:
+            kept = "rank 0's run folder keeps its last whole epoch (if one ended): --resume goes on from it"
+        elif saved:
+            kept = f"{out / runs.LAST} keeps epoch {saved}: run the same torchrun command with --resume to go on"
+        else:
+            kept = "no epoch was saved: run the command again"
+        said = next((s for s in ("Connection reset by peer", "Connection closed by peer", "timed out", "Timeout")
+                     if s in str(exc)), type(exc).__name__)
+        raise UserError(f"distributed training stopped: another process of the run is gone ({said}); {kept}") from None
     if folder is not None and result["history"]:
         from dlexam.svhn.plots import learning_curves_figure
 
