@@ -121,7 +121,7 @@ def test_a_rank_that_dies_leaves_rank_0_one_line_not_a_traceback(synth_dir, tmp_
     env["OMP_NUM_THREADS"] = "1"
     two = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--standalone",
-         "--monitor-interval", "3",  # rank 0 meets the gone rank in a collective before torchrun's SIGTERM comes
+         "--monitor-interval", "5",  # rank 0 meets the gone rank in a collective before torchrun's SIGTERM comes
          str(tmp_path / "rank_1_dies.py"), "svhn", "train", "--data", str(synth_dir), "--out", str(tmp_path / "run"),
          "--quick", "--epochs", "1", "--quiet"],
         env=env, capture_output=True, text=True, timeout=300,
