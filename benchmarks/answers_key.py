@@ -17,6 +17,7 @@ import time
 import torch
 
 from dlexam.answers import answer_key, registry
+from dlexam.errors import UserError
 
 BUDGET_S = 60.0
 
@@ -28,8 +29,12 @@ def run_key() -> tuple[float, list]:
 
 
 def main() -> None:
-    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()  # no options: --help, and a typo exits 2
-    answer_key(["P1.4"])  # import everything once
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.parse_args()  # no options: --help, and a typo exits 2
+    try:
+        answer_key(["P1.4"])  # import everything once; the exam text is read (and checked) here first
+    except UserError as exc:  # no exam text, or a text that is not the exam: one line, exit 2
+        ap.error(str(exc))
     original = registry.torch_threads
     times, baselines = [], []
     for _ in range(3):  # interleaved: the shipped key, then the baseline (torch's default threads)

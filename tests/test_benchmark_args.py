@@ -43,3 +43,22 @@ def test_bad_argument_exits_2_with_one_error_line(stem, argv, needle, monkeypatc
     errors = [line for line in err.splitlines() if ": error: " in line]
     assert exc.value.code == 2 and "Traceback" not in err, (exc.value.code, err)
     assert len(errors) == 1 and needle in errors[0], err
+
+
+def test_answers_key_without_the_exam_text_exits_2_with_one_error_line(tmp_path, monkeypatch, capsys):
+    """A clone without ../shared (a git worktree, say): was a SharedDataMissing traceback, exit 1."""
+    from dlexam.answers import exam_source
+
+    monkeypatch.setenv("DLEXAM_SHARED", str(tmp_path))
+    monkeypatch.delenv("DLEXAM_EXAM", raising=False)
+    monkeypatch.setattr(sys, "argv", ["answers_key.py"])
+    exam_source.exam_text.cache_clear()
+    try:
+        with pytest.raises(SystemExit) as exc:
+            load("answers_key").main()
+    finally:
+        exam_source.exam_text.cache_clear()
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if ": error: " in line]
+    assert exc.value.code == 2 and "Traceback" not in err, (exc.value.code, err)
+    assert len(errors) == 1 and str(tmp_path) in errors[0], err
