@@ -4,8 +4,6 @@ and say what it left out; an --exam file that is not a text is one line too."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from dlexam.answers import exam_source
@@ -28,12 +26,11 @@ def test_report_refuses_before_any_work_when_shared_data_is_missing(tmp_path, no
     """The issue's case: `report --quick` with DLEXAM_SHARED pointing nowhere worked 25 s, then wrote a
     partial page with two FAILED sections and exit 1."""
     out = tmp_path / "report"
-    t0 = time.perf_counter()
     p = run_cli("report", "--quick", "--out", str(out), env={"DLEXAM_SHARED": str(no_shared)})
-    line = assert_refused(p, "the answer key needs the exam text", "activations", "skip-connections",
-                          "mnist-t10k", str(no_shared), "--skip-missing")
+    assert_refused(p, "the answer key needs the exam text", "activations", "skip-connections",
+                   "mnist-t10k", str(no_shared), "--skip-missing")
     assert "FAILED" not in p.stderr.decode() and not out.exists()  # nothing built, nothing written
-    assert time.perf_counter() - t0 < 60, line  # the time to import, not to build sections
+    # and no section began: assert_refused found the refusal as stderr's only line (no timing: tests assert none)
 
 
 def test_answers_refuse_in_one_line_without_the_exam_text(no_shared):

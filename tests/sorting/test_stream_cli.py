@@ -8,7 +8,6 @@ import os
 import random
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -56,10 +55,9 @@ def test_none_lost_at_a_chunk_boundary():
 
 
 def test_dev_zero_is_one_error_line_at_once():
-    t0 = time.perf_counter()
     with open("/dev/zero", "rb") as zeros:
-        p = run([], zeros, timeout=60)
-    assert p.stdout == b"" and time.perf_counter() - t0 < 30
+        p = run([], zeros, timeout=120)  # a hang guard (an endless read), not a timing: tests assert no timings
+    assert p.stdout == b""
     assert one_error_line(p).startswith("dlexam: error: line 1: unknown token '\\x00\\x00")
 
 
