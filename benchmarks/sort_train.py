@@ -144,6 +144,8 @@ def main() -> None:
                     help="override a TrainConfig field, e.g. --set steps=2000 (JSON values)")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
+    if args.threads < 1:  # torch.set_num_threads(0) is a RuntimeError
+        ap.error("--threads must be at least 1")
     torch.set_num_threads(args.threads)
     a_z = args.v26 or args.vocab == "A-Z"
     base = {"vocab": "A-Z", "max_len": 16} if a_z else {"vocab": "A-D", "max_len": 8}  # `sort train`'s defaults

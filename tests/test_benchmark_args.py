@@ -33,6 +33,7 @@ def load(stem: str):
     ("svhn_pinning", ["--repeat", "0"], "--repeat"),  # was a traceback (no pinned run)
     ("variants", ["--seeds", "0"], "--seeds"),  # was a traceback after the timings
     ("svhn_finetune", ["--digits", "5"], "--digits"),  # was exit status 1
+    ("sort_train", ["--threads", "0"], "--threads"),  # was a traceback (torch.set_num_threads)
 ])
 def test_bad_argument_exits_2_with_one_error_line(stem, argv, needle, monkeypatch, capsys):
     main = load(stem).main
