@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -85,8 +86,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=6.0)
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
-    if args.seconds <= 0 or args.repeats < 1:
-        ap.error("--seconds must be above 0 and --repeats at least 1")
+    if not (math.isfinite(args.seconds) and args.seconds > 0) or args.repeats < 1:  # nan: no image, inf: no end
+        ap.error("--seconds must be a number above 0 and --repeats at least 1")
     load_at_start = os.getloadavg()[0]
     results: dict[str, dict[str, list[float]]] = {"quiet": {k: [] for k in CONFIGS}, "busy": {k: [] for k in CONFIGS}}
     policies: dict[str, dict[str, list[str]]] = {"quiet": {k: [] for k in CONFIGS}, "busy": {k: [] for k in CONFIGS}}

@@ -34,6 +34,8 @@ def load(stem: str):
     ("variants", ["--seeds", "0"], "--seeds"),  # was a traceback after the timings
     ("svhn_finetune", ["--digits", "5"], "--digits"),  # was exit status 1
     ("sort_train", ["--threads", "0"], "--threads"),  # was a traceback (torch.set_num_threads)
+    ("thread_contention", ["--seconds", "nan"], "--seconds"),  # was ten runs of no image, then ZeroDivisionError
+    ("thread_contention", ["--seconds", "inf"], "--seconds"),  # was a run without end
 ])
 def test_bad_argument_exits_2_with_one_error_line(stem, argv, needle, monkeypatch, capsys):
     main = load(stem).main
