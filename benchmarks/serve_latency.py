@@ -38,6 +38,7 @@ import argparse
 import asyncio
 import io
 import json
+import math
 import multiprocessing
 import os
 import random
@@ -64,13 +65,20 @@ ROOT = Path(__file__).resolve().parents[1]
 SERVE_ARGS: list[str] = []  # more flags for every server started (--serve-args)
 
 
+class ServerRefused(Exception):
+    """`dlexam serve` exited before it served (a flag it refuses, say): its error line."""
+
+
 def start_server(workers: int | None) -> tuple[subprocess.Popen, str, int]:
     more = ([] if workers is None else ["--workers", str(workers)]) + SERVE_ARGS
     proc = subprocess.Popen([sys.executable, "-m", "dlexam", "serve", "--port", "0", *more], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     line = proc.stdout.readline()
     if not line.startswith("serving on "):
-        raise RuntimeError(f"no 'serving on' line: {line!r} {proc.stderr.read()[-2000:]}")
+        err = proc.stderr.read()
+        if proc.wait() == 2 and "Traceback" not in err:  # a refusal (exit 2, one line): said as the benchmark's own
+            raise ServerRefused(f"dlexam serve {shlex.join(more)}: {err.strip()}")
+        raise RuntimeError(f"no 'serving on' line: {line!r} {err[-2000:]}")
     port = int(line.strip().rstrip("/").rsplit(":", 1)[1])
     return proc, "127.0.0.1", port
 
@@ -422,12 +430,28 @@ def main() -> None:
     parser.add_argument("--serve-args", default="", metavar="'FLAGS'",
                         help="more flags for `dlexam serve`, e.g. '--connections-per-client 512'")
     args = parser.parse_args()
-    SERVE_ARGS.extend(shlex.split(args.serve_args))
+    if not (math.isfinite(args.seconds) and args.seconds > 0):  # 0 s: phases without a request (a traceback)
+        parser.error(f"--seconds must be a number above 0, got {args.seconds}")
+    if args.workers is not None:
+        from dlexam.errors import UserError
+        from dlexam.serve.workers import check_workers
+
+        try:
+            check_workers(args.workers)  # the server's own bound, before any work
+        except UserError as exc:
+            parser.error(str(exc))
+    try:
+        SERVE_ARGS.extend(shlex.split(args.serve_args))
+    except ValueError as exc:  # an unclosed quote
+        parser.error(f"--serve-args: {exc}")
     load_before = os.getloadavg()
     pngs, pngs_rgba = digit_pngs(), digit_pngs(rgba=True)
     attacked = not args.no_attack
-    phases, rss = measure(args.workers, args.seconds, pngs, pngs_rgba, attacked)
-    inline = None if args.no_inline or args.workers == 0 else measure(0, args.seconds, pngs, pngs_rgba, attacked)
+    try:
+        phases, rss = measure(args.workers, args.seconds, pngs, pngs_rgba, attacked)
+        inline = None if args.no_inline or args.workers == 0 else measure(0, args.seconds, pngs, pngs_rgba, attacked)
+    except ServerRefused as exc:  # --serve-args the server refuses: its line, exit 2
+        parser.error(str(exc))
     cli = None if args.no_cli else cli_baseline(pngs[0])
     print_phases(f"dlexam serve ({rss['workers']} worker processes)", phases, rss)
     if inline is not None:

@@ -36,6 +36,9 @@ def load(stem: str):
     ("sort_train", ["--threads", "0"], "--threads"),  # was a traceback (torch.set_num_threads)
     ("thread_contention", ["--seconds", "nan"], "--seconds"),  # was ten runs of no image, then ZeroDivisionError
     ("thread_contention", ["--seconds", "inf"], "--seconds"),  # was a run without end
+    ("serve_latency", ["--seconds", "0"], "--seconds"),  # was a server started, then an IndexError traceback
+    ("serve_latency", ["--seconds", "nan"], "--seconds"),
+    ("serve_latency", ["--workers", "-1"], "--workers must be 0 .."),  # was the server's refusal in a traceback
 ])
 def test_bad_argument_exits_2_with_one_error_line(stem, argv, needle, monkeypatch, capsys):
     main = load(stem).main
