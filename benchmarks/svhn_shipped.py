@@ -84,6 +84,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1, help="the shipped model was built with 1 (same weights)")
     ap.add_argument("--recipe", default="shipped", choices=("shipped", "quick"))
     args = ap.parse_args()
+    if args.threads < 1:  # before any work (it was the child's refusal, exit 1, after the shipped model's checks)
+        ap.error("--threads must be at least 1")
     out = {"benchmark": "svhn_shipped", "recipe": args.recipe, "threads": args.threads,
            "load_average_start": os.getloadavg()[0], "cpu_count": os.cpu_count(),
            "targets": {"svhn_dev_worst": DEV_TARGET, "max_drop_vs_previous_worst": MAX_DROP}, "previous": PREVIOUS}
