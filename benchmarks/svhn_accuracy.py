@@ -71,7 +71,10 @@ def main() -> None:
     out = {"benchmark": "svhn_accuracy", "chance": 0.1, "recipe": "sgd lr 0.1 cosine, batch 256, wd 5e-4"}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        write_synthetic(tmp / "synth", n_train=args.train, n_test=4000, seed=0)
+        try:
+            write_synthetic(tmp / "synth", n_train=args.train, n_test=4000, seed=0)
+        except UserError as exc:  # --train out of range, checked before any image is drawn: one line, exit 2
+            ap.error(f"--train: {exc}")
         t = time.perf_counter()
         write_synthetic(tmp / "timing", n_train=20000, n_test=1, seed=1)
         out["synth_seconds_for_20000"] = round(time.perf_counter() - t, 1)

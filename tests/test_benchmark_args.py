@@ -40,6 +40,7 @@ def load(stem: str):
     ("serve_latency", ["--seconds", "nan"], "--seconds"),
     ("serve_latency", ["--workers", "-1"], "--workers must be 0 .."),  # was the server's refusal in a traceback
     ("svhn_shipped", ["--threads", "0"], "--threads"),  # was exit status 1 after measuring the shipped model
+    ("svhn_accuracy", ["--train", "0"], "--train"),  # was a BadValue traceback
 ])
 def test_bad_argument_exits_2_with_one_error_line(stem, argv, needle, monkeypatch, capsys):
     main = load(stem).main
