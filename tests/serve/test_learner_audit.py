@@ -8,6 +8,8 @@ import math
 import pytest
 import torch
 
+from .test_pages import reads
+
 EXAMPLE = "D A A <START> A D <STOP>"
 # weights at the cap (+-1e6) whose gradient step at the page's default lr (0.1) takes W_O row 2, column 4 from -1e6
 # to -1.025e6: past the cap the model takes (found by trying such weights; the oracle below recomputes it)
@@ -78,18 +80,6 @@ def _oracle(T: float) -> tuple[torch.Tensor, torch.Tensor, dict]:
     return P.detach(), W_Q.grad, {"Z": Z.detach(), "R": (Z @ W_O).detach(), "logits": logits.detach()}
 
 
-def _reads(text: str, want: float) -> bool:
-    """`text` is `want` at the precision it is written ("-8.004e-19", "0.4547", "1/4", "0" only for 0)."""
-    if text == "0":
-        return want == 0
-    if "/" in text:
-        a, b = text.split("/")
-        return math.isclose(int(a) / int(b), want, rel_tol=1e-12)
-    if "e" in text:
-        return math.isclose(float(text), want, rel_tol=1e-3)
-    return abs(float(text) - want) <= 0.5e-4
-
-
 def test_a_tiny_softmax_weight_or_gradient_is_not_written_as_the_exact_0(server):
     # T = 0.2 (on the page's slider): the gradient of W_Q is tiny (~1e-18) but not 0; the exact tree wrote every entry
     # "0", the frozen W_Q of T = 0 (Problem 2.5), beside a norm of 1.852e-18 in the same panel
@@ -98,15 +88,15 @@ def test_a_tiny_softmax_weight_or_gradient_is_not_written_as_the_exact_0(server)
     _, _, d = server.get(f"/api/geoff?seq={EXAMPLE.replace(' ', '+').replace('<', '%3C').replace('>', '%3E')}"
                          "&T=0.2&grad=1&exact=1")
     shown = d["exact"]["gradients"]["W_Q"]
-    assert all(_reads(shown[i][j], float(g[i, j])) for i in range(4) for j in range(2)), shown
-    assert _reads(d["exact"]["gradient_at_temperature"]["norms"]["W_Q"], float(g.norm()))
+    assert all(reads(shown[i][j], float(g[i, j])) for i in range(4) for j in range(2)), shown
+    assert reads(d["exact"]["gradient_at_temperature"]["norms"]["W_Q"], float(g.norm()))
     # P at T = 0.3: A's weight on D is 1 / (e^30 + 1) = 9.36e-14, written "0"; masked entries stay the exact 0
     # and what it mixes: Z[1, 0] = 3 x 9.36e-14, R and the logits (written "0")
     P, _, mixed = _oracle(0.3)
     _, _, d = server.post("/api/geoff?exact=1", {"sequence": EXAMPLE, "temperature": 0.3})
     for name, want in [("attention", P), *mixed.items()]:
         got = d["exact"][name]
-        assert all(_reads(got[i][j], float(want[i, j])) for i in range(7) for j in range(want.shape[1])), (name, got)
+        assert all(reads(got[i][j], float(want[i, j])) for i in range(7) for j in range(want.shape[1])), (name, got)
     assert d["exact"]["attention"][1][0] == "9.358e-14" and d["exact"]["attention"][0][1] == "0"
     assert d["exact"]["Z"][1][0] == "2.807e-13"
     # Q = X W_Q with a weight of 0.1 + 0.2 - 0.3 noise is still the exact 0 it stands for (the tolerance stays there)
@@ -128,7 +118,7 @@ def test_a_tiny_gradient_clicked_explains_that_number(server):
         assert status == 200, e
         assert math.isclose(e["value"], want, rel_tol=1e-9), (cell, e["value"])
         assert math.isclose(e["computed"], want, rel_tol=1e-9), (cell, e["computed"], e["summary"])
-        assert e["exact"] != "0" and _reads(e["exact"], want), (cell, e["exact"])
+        assert e["exact"] != "0" and reads(e["exact"], want), (cell, e["exact"])
         assert e["exact"] in e["summary"] and not e["summary"].endswith("= 0"), e["summary"]
 
 
@@ -142,7 +132,7 @@ def test_on_the_page_a_tiny_gradient_reads_as_its_explanation(page):
     page.goto(f"{page.base}/geoff?{EXAMPLE_Q}&T=0.2&grad=1")
     ready(page)
     cells = matrix(page, "#grad-W_Q")
-    assert all(_reads(cells[i][j], float(g[i, j])) for i in range(4) for j in range(2)), cells
+    assert all(reads(cells[i][j], float(g[i, j])) for i in range(4) for j in range(2)), cells
     page.locator("#grad-W_Q tr:has(td:not(.corner)) >> nth=0").locator("td:not(.corner)").nth(0).click()
     page.wait_for_selector("#explain-panel[data-cell='dW_Q[0,0]']")
     assert page.text_content("#explain .explain-exact") == cells[0][0] == "-8.004e-19"
@@ -179,4 +169,4 @@ def test_a_softmax_weight_reads_as_its_explanation_says(server):
     for i, j in [(0, 0), (1, 0), (1, 1), (3, 0), (4, 0), (4, 1), (6, 6)]:
         _, _, e = server.post("/api/geoff/explain", {"sequence": EXAMPLE, "temperature": 0.3, "cell": f"P[{i},{j}]"})
         assert e["exact"] == shown[i][j], (i, j, e["exact"], shown[i][j])
-        assert _reads(shown[i][j], float(P[i, j]))
+        assert reads(shown[i][j], float(P[i, j]))

@@ -13,11 +13,12 @@ import re
 import xml.etree.ElementTree as ET
 import zipfile
 from fractions import Fraction
-from html.parser import HTMLParser
 
 import pytest
 
 from dlexam.variants import exports, make_variant
+
+from .test_moodle_decimals import Words
 
 NS = "{http://www.imsglobal.org/xsd/ims_qtiasiv1p2}"
 
@@ -40,16 +41,6 @@ def shortest_decimal(x: Fraction) -> str | None:
             digits = str(int(n)).rjust(places + 1, "0")
             return ("-" if x < 0 else "") + digits[:-places] + "." + digits[-places:]
     return None
-
-
-class Words(HTMLParser):
-    def __init__(self, html: str) -> None:
-        super().__init__()
-        self.parts: list[str] = []
-        self.feed(html)
-
-    def handle_data(self, data):
-        self.parts.append(data)
 
 
 @pytest.mark.parametrize("seed,difficulty", [(0, "standard"), (1, "standard"), (7, "standard"), (3, "harder")])

@@ -185,17 +185,21 @@ def _name(source) -> str:
     return "the file" if isinstance(source, bytes | bytearray | memoryview) else str(source)
 
 
+def _head(source, n: int) -> bytes:
+    """The first `n` bytes of `source` (a path, or the file's bytes); b"" where the file cannot be read."""
+    if isinstance(source, bytes | bytearray | memoryview):
+        return bytes(source[:n])
+    try:
+        with open(source, "rb") as f:
+            return f.read(n)
+    except (OSError, TypeError):
+        return b""
+
+
 def _bmp_width(source) -> int | None:
     """A BMP's width as its header stores it, a signed 32-bit number (Pillow reads it unsigned: a width of -4 as
     4,294,967,292); None for another file, or a header too short to say."""
-    if isinstance(source, bytes | bytearray | memoryview):
-        head = bytes(source[:26])
-    else:
-        try:
-            with open(source, "rb") as f:
-                head = f.read(26)
-        except OSError:
-            return None
+    head = _head(source, 26)
     if len(head) < 26 or head[:2] != b"BM" or int.from_bytes(head[14:18], "little") < 40:
         return None  # not a BMP, or an OS/2 one (its 12-byte header stores unsigned 16-bit sizes)
     return int.from_bytes(head[18:22], "little", signed=True)
@@ -204,14 +208,7 @@ def _bmp_width(source) -> int | None:
 def is_heif(source) -> bool:
     """Whether `source` (a path, or the file's bytes) starts as a HEIC/HEIF file does: an ISO media file's ``ftyp``
     box naming a HEIF brand. Its name is not asked: a JPEG named .heic is read as the JPEG it is."""
-    if isinstance(source, bytes | bytearray | memoryview):
-        head = bytes(source[:12])
-    else:
-        try:
-            with open(source, "rb") as f:
-                head = f.read(12)
-        except (OSError, TypeError):
-            return False
+    head = _head(source, 12)
     return head[4:8] == b"ftyp" and head[8:12] in HEIF_BRANDS
 
 
