@@ -13,8 +13,8 @@ from dlexam.sorting.sorter import load_sorter
 from dlexam.sorting.vocab import Vocabulary
 
 
-def test_a_large_evaluation_holds_one_block_of_inputs_at_a_time(monkeypatch):
-    """Before, `sort evaluate` drew every input first (20M symbols at its cap: 1.8 GB of Python lists)."""
+def blocks_seen(monkeypatch, block_tokens: int) -> list[int]:
+    """Evaluation in blocks of at most `block_tokens` symbols; the list fills with each decoded block's symbols."""
     seen = []
     decode = ev.decode_in_batches
 
@@ -23,7 +23,13 @@ def test_a_large_evaluation_holds_one_block_of_inputs_at_a_time(monkeypatch):
         return decode(model, vocab, inputs, **kwargs)
 
     monkeypatch.setattr(ev, "decode_in_batches", spy)
-    monkeypatch.setattr(ev, "BLOCK_TOKENS", 100)
+    monkeypatch.setattr(ev, "BLOCK_TOKENS", block_tokens)
+    return seen
+
+
+def test_a_large_evaluation_holds_one_block_of_inputs_at_a_time(monkeypatch):
+    """Before, `sort evaluate` drew every input first (20M symbols at its cap: 1.8 GB of Python lists)."""
+    seen = blocks_seen(monkeypatch, 100)
     sorter = load_sorter("A-Z")
     report = ev.evaluation_report(sorter, "30,40", samples=20)
     assert report["n"] == 40 and report["results"][0]["per_length"] == {"30": 1.0, "40": 1.0}
@@ -184,15 +190,7 @@ def test_the_accuracy_after_training_is_measured_a_block_at_a_time_with_the_same
     model.load_state_dict({k: v + 0.05 * torch.randn(v.shape, generator=gen, dtype=v.dtype)
                            for k, v in shipped.model.state_dict().items()})
     model.eval()
-    seen = []
-    decode = ev.decode_in_batches
-
-    def spy(model, vocab, inputs, **kwargs):
-        seen.append(sum(map(len, inputs)))
-        return decode(model, vocab, inputs, **kwargs)
-
-    monkeypatch.setattr(ev, "decode_in_batches", spy)
-    monkeypatch.setattr(ev, "BLOCK_TOKENS", 100)
+    seen = blocks_seen(monkeypatch, 100)
     summary = ev.accuracy_summary(model, vocab, 8, per_length=20, seed=7)
     for name, lengths in (("trained", range(1, 9)), ("longer", range(9, 17))):
         n, softmax = _one_at_a_time(model, vocab, list(lengths), 20, 7, None)
