@@ -29,15 +29,14 @@ def print_sort_demo(d) -> None:
     print("== Problem 2, solved: a 1-layer, 1-head, argmax-attention transformer that deduplicates and sorts")
     for text, answer in d.examples:
         print(f"  {text or '(empty)':<14} -> {answer or '(empty)'}")
-    given = " ".join(d.steps.tokens[:d.steps.steps[0].position])  # the tokens before <START>: the exam's input
-    print(f"  attention of each decoding step on '{given}' (weights > 0 only):")
+    print(f"  attention of each decoding step on '{d.example}' (weights > 0 only):")
     print("    " + format_steps(d.steps).replace("\n", "\n    "))
     print(f"  vocabulary 0..99, {d.batch} random inputs of length {d.length}: {d.correct}/{d.batch} exactly "
           f"sorted(set(x)), {d.decode_steps} decoding steps in {d.seconds:.2f} s")
     print(f"  {d.trained_name} (softmax at its T / argmax, T = 0):")
     for text, soft, zero in d.trained:
         print(f"  {text:<28} -> {soft} / {zero}")
-    print(f'  (`dlexam sort "{given}"`, `dlexam sort --trained`, `dlexam sort train`, `dlexam sort evaluate`; see '
+    print(f'  (`dlexam sort "{d.example}"`, `dlexam sort --trained`, `dlexam sort train`, `dlexam sort evaluate`; see '
           "docs/sorting.md)")
 
 

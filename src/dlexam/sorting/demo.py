@@ -31,6 +31,7 @@ class SortDemo:
     seconds: float  # decoding the batch (by token counts: dlexam.sorting.counting)
     trained: list[tuple[str, str, str]]  # (input, the shipped trained sorter's answer at its T, and at T = 0)
     trained_name: str
+    example: str = EXAMPLE  # the input whose attention `steps` shows: the exam's, "D A A"
 
 
 def run_demo() -> SortDemo:
