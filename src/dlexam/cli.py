@@ -14,7 +14,7 @@ import sys
 import unicodedata
 
 from dlexam.commands.options import path_text
-from dlexam.errors import NamedSettings, Terminated, UserError
+from dlexam.errors import STOP_SIGNALS, NamedSettings, Terminated, UserError, stopped
 
 COMMAND_MODULES = ("geoff", "sort", "svhn", "answers", "experiment", "report", "demo", "serve", "variant", "grade")
 
@@ -147,22 +147,38 @@ def _another_rank_says_it(args: argparse.Namespace) -> bool:
     return not (dist is not None and dist.is_available() and dist.is_initialized())
 
 
-def _sigterm_as_interrupt():
+def _stop_signals_as_interrupt():
     """While a command runs, SIGTERM raises Terminated (a KeyboardInterrupt) in the main thread, so that it ends as on
     Ctrl-C: a report's experiment folders and every run folder's lock are closed, not left behind. Only where SIGTERM
-    has its default action (`serve` sets its own while it runs); returns what puts the handler back."""
+    has its default action (`serve` sets its own while it runs). Each SIGTERM and SIGINT is also recorded
+    (errors.STOP_SIGNALS), so that a stop whose exception was lost still ends the command as a stop (main); SIGINT
+    keeps Python's own handler's action. Returns what puts the handlers back."""
     import signal
     import threading
 
-    if threading.current_thread() is not threading.main_thread() or \
-            signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+    if threading.current_thread() is not threading.main_thread():
         return lambda: None
+    put_back = []
 
     def terminated(signum, frame):
+        STOP_SIGNALS.append(signum)
         raise Terminated
 
-    signal.signal(signal.SIGTERM, terminated)
-    return lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    def interrupted(signum, frame):
+        STOP_SIGNALS.append(signum)
+        raise KeyboardInterrupt
+
+    for signum, handler, own in ((signal.SIGTERM, terminated, signal.SIG_DFL),
+                                 (signal.SIGINT, interrupted, signal.default_int_handler)):
+        if signal.getsignal(signum) is own:
+            signal.signal(signum, handler)
+            put_back.append((signum, own))
+
+    def restore() -> None:
+        for signum, own in put_back:
+            signal.signal(signum, own)
+
+    return restore
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -176,9 +192,13 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["DLEXAM_SHARED"] = str(args.shared)
     if getattr(args, "exam", None) is not None:
         os.environ["DLEXAM_EXAM"] = str(args.exam)
-    restore = _sigterm_as_interrupt()
+    STOP_SIGNALS.clear()
+    restore = _stop_signals_as_interrupt()
     try:
-        return int(args.handler(args) or 0)
+        code = int(args.handler(args) or 0)
+        if (stop := stopped()) is not None:  # a stop whose exception was lost (errors.stopped) is still a stop
+            raise stop
+        return code
     except UserError as exc:
         if not _another_rank_says_it(args):
             print(f"dlexam: error: {one_line(flag_message(exc, args))}", file=sys.stderr)

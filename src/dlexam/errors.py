@@ -95,3 +95,19 @@ class SettingsTogether(NamedSettings):
 class Terminated(KeyboardInterrupt):
     """SIGTERM (`kill`, `timeout`, a service manager) while a command runs: raised in the main thread, so that the
     command ends as it does on Ctrl-C, its folders and locks closed (the command line's exit status is 143)."""
+
+
+STOP_SIGNALS: list[int] = []  # the SIGINT / SIGTERM signals a command has received (recorded by the command line's
+#                               handlers, which then raise KeyboardInterrupt / Terminated in the main thread)
+
+
+def stopped() -> KeyboardInterrupt | None:
+    """The stop a command has received, as the exception its signal raises (KeyboardInterrupt for SIGINT, Terminated
+    for SIGTERM), or None. For code that must tell a stop from a failure after the fact: a helper process that a
+    Ctrl-C to the process group ended looks like a crash (BrokenProcessPool), and a signal's own exception can be
+    lost (raised inside a finaliser or a weakref callback, where Python prints and drops it)."""
+    import signal
+
+    if not STOP_SIGNALS:
+        return None
+    return Terminated() if STOP_SIGNALS[0] == signal.SIGTERM else KeyboardInterrupt()

@@ -78,8 +78,11 @@ def _stop_worker(signum, frame) -> None:
 
 def _start_worker(parent_pid: int) -> None:
     die_with_parent(parent_pid)
-    signal.signal(signal.SIGINT, _stop_worker)
-    signal.signal(signal.SIGTERM, _stop_worker)
+    # a signal the command was started ignoring (SIGINT in a background job of a script) its workers ignore too, as
+    # the command does: before, a Ctrl-C to the group ended the workers of a command that went on without them
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(signum) is not signal.SIG_IGN:
+            signal.signal(signum, _stop_worker)
 
 
 def _run_task(fn, *args, **kwargs):
@@ -121,3 +124,19 @@ def process_pool(workers: int) -> ProcessPoolExecutor:
     SIGINT or SIGTERM (see the module docstring); one left by an exception stops its workers so."""
     return _Pool(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
                  initializer=_start_worker, initargs=(os.getpid(),))
+
+
+def collect(future):
+    """`future.result()` of a pool's task; where the pool broke because a stop signal ended its workers (Ctrl-C
+    reaches the whole process group), the stop this process received (:func:`dlexam.errors.stopped`), not
+    BrokenProcessPool: a report stopped so ends as stopped even if its own KeyboardInterrupt was lost."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    from dlexam.errors import stopped
+
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        if (stop := stopped()) is not None:
+            raise stop from None
+        raise

@@ -7,6 +7,7 @@ the page; the page itself embeds the figures and needs none of them.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -85,11 +86,11 @@ def build(ctx: ReportContext) -> str:
     if jobs > 1 and len(names) > 1:
         # Each experiment runs single-threaded: side by side in fresh processes that die with this one
         # (dlexam.pools: a killed report leaves no orphans), collected in the registry's order.
-        from dlexam.pools import process_pool
+        from dlexam.pools import collect, process_pool
 
         with process_pool(jobs) as pool:
             futures = {n: pool.submit(run_experiment, ExperimentRun(n, out / n, quick, force)) for n in names}
-            sections = [experiment_part(ctx, n, futures[n].result, done) for n in names]
+            sections = [experiment_part(ctx, n, functools.partial(collect, futures[n]), done) for n in names]
     else:
         sections = [experiment_part(ctx, n, lambda n=n: run_experiment(ExperimentRun(n, out / n, quick, force)), done)
                     for n in names]
