@@ -119,10 +119,16 @@ def test_a_stop_whose_exception_was_lost_still_ends_the_command_as_a_stop(monkey
         return 1
 
     monkeypatch.setattr(answers, "handle", handler)
-    assert main(["answers"]) == status
+    # as an interactive shell starts a command (a test runner started in a background job ignores SIGINT)
+    before = signal.signal(signal.SIGINT, signal.default_int_handler), signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        assert main(["answers"]) == status
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    finally:
+        signal.signal(signal.SIGINT, before[0])
+        signal.signal(signal.SIGTERM, before[1])
     assert capsys.readouterr().err.splitlines()[-1] == said
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
 
 
 @pytest.mark.parametrize("stop", [None, signal.SIGINT, signal.SIGTERM])
