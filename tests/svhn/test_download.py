@@ -59,18 +59,29 @@ def _leftovers(root: Path) -> list[str]:
 
 # ---- a run killed by SIGKILL -----------------------------------------------------------------------------------
 
-class _SlowHandler(_RangeHandler):
-    """Its first reply sends `pause_at` bytes of the file and then waits (a slow server) until `resume` is set;
-    later replies serve the file, from the Range asked for."""
-
-    pause_at = 0
-    resume: threading.Event
+class _FirstReplyHandler(_RangeHandler):
+    """Its first reply is `first_reply`'s (while `cut_first` is set; the request is recorded); later replies serve
+    the file, from the Range asked for."""
 
     def do_GET(self):
         if not type(self).cut_first:
             return super().do_GET()
         type(self).cut_first = False
         type(self).requests.append(self.headers.get("Range"))
+        self.first_reply()
+
+    def first_reply(self) -> None:
+        raise NotImplementedError
+
+
+class _SlowHandler(_FirstReplyHandler):
+    """Its first reply sends `pause_at` bytes of the file and then waits (a slow server) until `resume` is set;
+    later replies serve the file, from the Range asked for."""
+
+    pause_at = 0
+    resume: threading.Event
+
+    def first_reply(self) -> None:
         self.send_response(200)
         self.send_header("Content-Length", str(len(self.payload)))
         self.end_headers()
@@ -613,15 +624,11 @@ def test_a_host_name_that_cannot_be_looked_up_says_so_in_one_line(tmp_path):
     assert not (tmp_path / NAME).exists() and _leftovers(tmp_path) == []
 
 
-class _PageFirstHandler(_RangeHandler):
+class _PageFirstHandler(_FirstReplyHandler):
     """Its first reply is a web page (status 200, text/html, no Content-Length: the body ends with the connection),
     as a captive portal or a moved site answers; later replies serve the file, from the Range asked for."""
 
-    def do_GET(self):
-        if not type(self).cut_first:
-            return super().do_GET()
-        type(self).cut_first = False
-        type(self).requests.append(self.headers.get("Range"))
+    def first_reply(self) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/html; charset=utf-8")
         self.end_headers()
