@@ -205,11 +205,10 @@ def exact_tree(x: Any, keep_nonzero: bool = False, softmax: bool = False) -> Any
     if isinstance(x, dict):
         t = x.get("temperature")
         run = "Z" in x and isinstance(t, int | float) and t > 0  # a run at T > 0 (the page's, or its one-head model)
-        out = {k: exact_tree(v, keep_nonzero or k in NOT_NOISE or ((softmax or run) and k in MIXED), softmax or run)
-               for k, v in x.items()}
-        if run and "attention" in x and "scores" in x:
-            out["attention"] = attention_rows(x["attention"], x["scores"])
-        return out
+        rows = run and "attention" in x and "scores" in x  # P at T > 0: written row by row (exact.attention_rows)
+        return {k: attention_rows(v, x["scores"]) if rows and k == "attention" else
+                exact_tree(v, keep_nonzero or k in NOT_NOISE or ((softmax or run) and k in MIXED), softmax or run)
+                for k, v in x.items()}
     if isinstance(x, list):
         return [exact_tree(v, keep_nonzero, softmax) for v in x]
     if isinstance(x, int | float) and not isinstance(x, bool):
