@@ -135,14 +135,14 @@ def _another_rank_says_it(args: argparse.Namespace) -> bool:
     command, whatever RANK its environment holds. Every rank still exits with status 2."""
     if not getattr(args, "distributed", False):
         return False
+    from dlexam.cpu import torchrun_world
+
     try:
-        rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
-    except ValueError:
-        return False
+        rank, world = torchrun_world()
+    except UserError:
+        return False  # not an environment torchrun made: no rank 0 is there to say it
     if rank == 0 or world <= 1:
         return False
-    if rank >= world or not all(os.environ.get(k, "").strip() for k in ("MASTER_ADDR", "MASTER_PORT")):
-        return False  # not an environment torchrun made: no rank 0 is there to say it
     dist = sys.modules.get("torch.distributed")  # imported by the command if it trains; never imported here
     return not (dist is not None and dist.is_available() and dist.is_initialized())
 

@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import platform
 from collections.abc import Iterator
+
+from dlexam.errors import UserError
 
 
 @contextlib.contextmanager
@@ -67,3 +70,36 @@ def cpu_name() -> str:
     ids = [fields.get("vendor_id", "")]
     ids += [f"{key.split()[-1]} {fields[key]}" for key in ("cpu family", "model") if key in fields]
     return f"{fields['model name']} ({', '.join(i for i in ids if i)})"
+
+
+# ---- the distributed world torchrun describes (no torch needed to read it) ----
+
+TORCHRUN_ENV = ("RANK", "MASTER_ADDR", "MASTER_PORT")  # what torchrun sets beside WORLD_SIZE, and the group needs
+
+
+def _whole_env(name: str, default: str | None = None) -> int:
+    text = os.environ.get(name, default)
+    if text is None or not (text.strip().isascii() and text.strip().isdigit()):
+        raise UserError(f"{name}={text!r} in the environment is not a whole number; torchrun sets {name} "
+                        "(start distributed training with torchrun --nproc_per_node=N -m dlexam svhn train ...)")
+    return int(text)
+
+
+def torchrun_world() -> tuple[int, int]:
+    """(rank, world size) as torchrun's environment says; (0, 1) without WORLD_SIZE (or with 1). A distributed
+    environment that torchrun would not have made (WORLD_SIZE > 1 without RANK, MASTER_ADDR or MASTER_PORT, a
+    rank out of range, a number that is not one) is one UserError, not torch's traceback from its rendezvous."""
+    world = _whole_env("WORLD_SIZE", "1")
+    if world <= 1:
+        return 0, 1
+    missing = [name for name in TORCHRUN_ENV if not os.environ.get(name, "").strip()]
+    if missing:
+        raise UserError(f"WORLD_SIZE={world} in the environment says this is one of {world} processes of a "
+                        f"distributed run, but {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set; "
+                        "start distributed training with torchrun (torchrun --nproc_per_node=N -m dlexam svhn "
+                        "train ...), which sets them all, or unset WORLD_SIZE to train in one process")
+    rank = _whole_env("RANK")
+    if rank >= world:
+        raise UserError(f"RANK={rank} in the environment is not one of the {world} ranks 0 to {world - 1} that "
+                        f"WORLD_SIZE={world} says")
+    return rank, world

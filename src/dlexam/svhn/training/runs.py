@@ -34,6 +34,7 @@ from pathlib import Path
 import torch
 
 from dlexam import checkpoint, limits, runs
+from dlexam.cpu import torchrun_world
 from dlexam.errors import NonFiniteLoss, UserError
 from dlexam.progress import ProgressFn, log
 from dlexam.svhn.model import KIND, CNNConfig, ExamCNN
@@ -47,7 +48,6 @@ from dlexam.svhn.training.loop import (
     make_optimizer,
     ranks_differing,
     setup_distributed,
-    torchrun_world,
 )
 
 RUN_MARKERS = runs.TRAINER_MARKERS
