@@ -67,6 +67,11 @@ def test_temperatures(capsys):
     (["geoff", "D A A", "--loss"], "needs a <START>"),
     (["geoff", "D A A", "--gradients"], "needs a <START>"),
     (["geoff", "--temperature", "hot"], "--temperature"),
+    # a number float64 cannot hold is named as typed: --lr 1e-400 was "got 0.0", --temperature 1e-400 ran at T = 0
+    (["geoff", "--explain", "change[W_V]", "--lr", "1e-400"], "--lr: 1e-400 is too small for a float64 number"),
+    (["geoff", "--explain", "change[W_V]", "--lr", "1e400"], "--lr: 1e400 is too large for a float64 number"),
+    (["geoff", "--temperature", "1e-400"], "--temperature: 1e-400 is too small for a float64 number"),
+    (["geoff", "--explain", "norm[W_Q,T=1e-400]"], "1e-400 is too small for a float64 number"),
 ])
 def test_bad_input_is_one_line_exit_2(capsys, argv, needle):
     code, out, err = run(capsys, *argv)

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from dlexam.errors import UserError
+from dlexam.limits import float_text
 
 # Scores within this many units in the last place of the row maximum count as tied under T = 0.
 # Identical tokens give identical scores in exact arithmetic; a matmul kernel may differ by an ulp.
@@ -36,12 +37,13 @@ def parse_temperature(text: str | float) -> Temperature:
     """The one temperature parser: "0" -> 0.0 (argmax), "0.5" -> 0.5, "sqrt" -> "sqrt" (sqrt(d_k)).
 
     "sqrt" stays symbolic because d_k belongs to the model: :func:`resolve_temperature` turns it
-    into a number for a given key width.
+    into a number for a given key width. Text float64 cannot hold ("1e-400", which float() reads as 0) is refused
+    naming it as typed (:func:`dlexam.limits.float_text`).
     """
     if isinstance(text, str) and text.strip() == "sqrt":
         return "sqrt"
     try:
-        t = float(text)
+        t = float_text(text) if isinstance(text, str) else float(text)  # "1e-400" is refused, never read as 0
     except (TypeError, ValueError):
         t = math.nan
     if not (t >= 0 and math.isfinite(t)):

@@ -10,13 +10,56 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from dlexam.errors import BadValue
+from dlexam.errors import BadValue, UserError
 
 
 def digits(text: str) -> bool:
     """Whether `text` is ASCII decimal digits only: str.isdigit() also holds for '²' and '٢', which int() refuses
     or reads as another digit (every reader of a whole number a user typed asks this, not isdigit())."""
     return text.isascii() and text.isdigit()
+
+
+def underflows(text: str) -> bool:
+    """Whether a number written as `text` is not 0 but float64 reads it as 0 (1e-400, below the smallest float64,
+    about 5e-324)."""
+    mantissa = text.strip().lower().split("e")[0]
+    try:
+        return float(text) == 0 and any(c in "123456789" for c in mantissa)
+    except ValueError:
+        return False
+
+
+def overflows(text: str) -> bool:
+    """Whether a finite number written as `text` is read by float64 as infinity (1e400, above about 1.8e308)."""
+    try:
+        return math.isinf(float(text)) and "inf" not in text.lower()
+    except ValueError:
+        return False
+
+
+def unheld(text: str) -> str | None:
+    """Why float64 cannot hold the number written as `text`, naming it as written ("1e-400 is too small for a float64
+    number, which reads it as 0: ..."), or None where it can (or `text` is no number). float() reads such a number
+    as 0 or infinity without a word: a learning rate of 1e-400 was refused as "got 0.0", a number nobody typed."""
+    shown = text.strip()[:40]
+    if underflows(text):
+        return f"{shown} is too small for a float64 number, which reads it as 0: type 0, or a number of size at least " \
+               "5e-324"
+    if overflows(text):
+        return f"{shown} is too large for a float64 number, which reads it as infinity: type a number of size at most " \
+               "1.7e308"
+    return None
+
+
+def float_text(text: str) -> float:
+    """A number typed as text (a flag, a form field, a query string) as float64, by float()'s rules: ValueError for
+    text that is no number; UserError, naming the text as typed (:func:`unheld`), for a number float64 cannot hold.
+    Every reader of a typed float asks this (the temperature, the web API's numbers, `dlexam geoff --lr`)."""
+    value = float(text)
+    problem = unheld(text)
+    if problem is not None:
+        raise UserError(problem)
+    return value
 
 
 def whole(name: str, value: Any, lo: int, hi: int, *, optional: bool = False) -> int | None:

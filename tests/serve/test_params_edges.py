@@ -43,6 +43,7 @@ def test_an_integer_too_large_for_a_float_is_refused_naming_the_field(value):
     (WEIGHTS % b"-2.5E-999", "weights.W_V", "W_V row 1, column 1: -2.5E-999 is too small"),
     (b'{"lr": 1e-400}', "lr", "lr: 1e-400 is too small"),
     (b'{"temperature": 0.0001e-330}', "temperature", "temperature: 0.0001e-330 is too small"),
+    (b'{"lr": 1e400}', "lr", "lr: 1e400 is too large for a float64 number"),  # was read as infinity: "got inf"
     (b'{"seed": 1, "answers": {"Pr2.2.P": [[1e-400]]}}', "answers", "answers: 1e-400 is too small"),
 ])
 def test_a_number_float64_would_read_as_0_is_refused_naming_its_field(raw, field, says):
@@ -93,3 +94,26 @@ def test_minus_zero_is_the_temperature_zero():
     text = json.dumps(Explainer(query).explain("norm[W_Q]").to_json())
     assert "T = 0 (argmax)" in text and "T = -0" not in text
     assert repr(geoff.analyse(query).to_json()["temperature"]) == "0.0"
+
+
+@pytest.mark.parametrize(("call", "typed", "says"), [
+    (lambda t: p.number("lr", t, 0, 100), "1e-400", "1e-400 is too small for a float64 number"),
+    (lambda t: p.number("lr", t, 0, 100), "-2.5E-999", "-2.5E-999 is too small for a float64 number"),
+    (lambda t: p.number("lr", t, 0, 100), "1e400", "1e400 is too large for a float64 number"),
+    (lambda t: p.temperature("T", t), "1e-400", "1e-400 is too small for a float64 number"),
+    (lambda t: p.temperature("T", t), "1e400", "1e400"),
+], ids=["lr-1e-400", "lr--2.5E-999", "lr-1e400", "T-1e-400", "T-1e400"])
+def test_a_typed_number_float64_cannot_hold_is_refused_naming_what_was_typed(call, typed, says):
+    """The page sends its lr and T fields as the text typed (a query string does too): "1e-400" was refused as
+    "got 0.0", a number nobody typed (and a T of 1e-400 was answered as T = 0), "1e400" as "got inf"."""
+    with pytest.raises(p.BadRequest) as e:
+        call(typed)
+    assert e.value.status == 400 and says in e.value.message, e.value.message
+    assert "0.0" not in e.value.message and "inf" not in e.value.message.replace("infinity", "")
+
+
+@pytest.mark.parametrize("typed", ["0", "-1", "abc"])
+def test_a_refused_lr_is_quoted_as_typed(typed):
+    with pytest.raises(p.BadRequest) as e:
+        p.number("lr", typed, 0, 100)
+    assert e.value.message.endswith(f"got {typed!r}"), e.value.message

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from dlexam.commands.options import temperature
+from dlexam.commands.options import float_number, temperature
 from dlexam.commands.variant import add_variant_options, variant_difficulty
 from dlexam.errors import UserError
 from dlexam.plain import dumps
@@ -42,7 +42,7 @@ def register(sub) -> None:
                    "(a row of its table: T=0, T=sqrt, T=0.5), 'sqrt_d_k' (the temperature T = sqrt(d_k)), and "
                    "one gradient step's results: 'change[W_V]', 'step_norm[W_V]' (the norm of the gradient it applies),"
                    " 'loss_before', 'loss_after' (docs/serve.md)")
-    p.add_argument("--lr", type=float, default=None,
+    p.add_argument("--lr", type=float_number, default=None,
                    help="with --explain of a gradient step's result: its learning rate, 0 < lr <= 100 (default 0.1)")
     p.add_argument("--step-matrices", default=None, metavar="NAMES", type=name_list,
                    help="with --explain of a gradient step's result: the matrices it moves, a comma list from E, W_Q, "

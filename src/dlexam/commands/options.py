@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from dlexam.errors import UserError
+from dlexam.limits import float_text
 
 
 def library_type(parse: Callable[[str], Any], name: str | None = None) -> Callable[[str], Any]:
@@ -33,6 +34,12 @@ def temperature(text: str):
     from dlexam.attention import parse_temperature
 
     return library_type(parse_temperature)(text)
+
+
+# A number flag (`geoff --lr`): float()'s rules ("invalid float value: 'x'", as type=float says), but a number float64
+# cannot hold is refused naming it as typed ("1e-400 is too small for a float64 number, ..."), never read as 0 or
+# infinity (--lr 1e-400 was refused as "got 0.0", a number nobody typed).
+float_number = library_type(float_text, "float")
 
 
 def given(text: str) -> str:

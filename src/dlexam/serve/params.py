@@ -117,16 +117,27 @@ def as_float(value: int | float) -> float:
         return math.inf if value > 0 else -math.inf
 
 
+def typed(name: str, text: str) -> None:
+    """Refuse text float64 cannot hold (1e-400, 1e400: :func:`dlexam.limits.unheld`), naming the field and the text as
+    typed, as :func:`json_body` refuses such a JSON number ("lr: 1e-400 is too small ...")."""
+    problem = limits.unheld(text) if len(text) <= MAX_NUMBER_TEXT else None
+    if problem is not None:
+        raise BadRequest(name, f"{name}: {problem}")
+
+
 def number(name: str, value: Any, lo: float, hi: float) -> float:
-    """A finite number in (lo, hi]."""
+    """A finite number in (lo, hi]; a refusal quotes text as it was typed ("got '0'", never "got 0.0")."""
+    given = value
     if isinstance(value, str) and len(value) <= MAX_NUMBER_TEXT:
+        typed(name, value)
         with contextlib.suppress(ValueError):
             value = float(value)
     if isinstance(value, int) and not isinstance(value, bool):
         value = as_float(value)
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
             or not lo < value <= hi:
-        raise BadRequest(name, f"{name} must be a finite number in ({lo:g}, {hi:g}], got {value!r:.40}")
+        shown = given.strip() if isinstance(given, str) else given
+        raise BadRequest(name, f"{name} must be a finite number in ({lo:g}, {hi:g}], got {shown!r:.40}")
     return float(value)
 
 
@@ -154,6 +165,8 @@ def temperature(name: str, value: Any):
     if isinstance(value, bool) or not isinstance(value, str | int | float) \
             or (isinstance(value, str) and len(value) > MAX_NUMBER_TEXT):
         raise BadRequest(name, f"{name} must be a number >= 0 or 'sqrt', got {value!r:.40}")
+    if isinstance(value, str):
+        typed(name, value)
     with field(name):
         return parse_temperature(value if isinstance(value, str) else as_float(value))
 
@@ -199,27 +212,18 @@ def _no_constants(word: str):
     raise ValueError(f"{word} is not JSON")
 
 
-def underflows(text: str) -> bool:
-    """Whether a number written as `text` is not 0 but float64 reads it as 0 (1e-400, below the smallest float64,
-    about 5e-324)."""
-    mantissa = text.strip().lower().split("e")[0]
-    try:
-        return float(text) == 0 and any(c in "123456789" for c in mantissa)
-    except ValueError:
-        return False
+class _Unheld(float):
+    """A JSON number float64 cannot hold, read as 0 or infinity (json_body refuses it, naming its field): `problem`
+    says so with the number as written (:func:`dlexam.limits.unheld`)."""
 
-
-class _Underflow(float):
-    """A JSON number float64 reads as 0 although it is not (json_body refuses it, naming its field)."""
-
-    text = ""
+    problem = ""
 
 
 def _read_float(text: str) -> float:
     value = float(text)
-    if value == 0 and underflows(text):
-        value = _Underflow(value)
-        value.text = text
+    if (value == 0 or math.isinf(value)) and (problem := limits.unheld(text)) is not None:
+        value = _Unheld(value)
+        value.problem = problem
     return value
 
 
@@ -246,7 +250,8 @@ def _field_of(path: tuple) -> str:
 
 
 def _check(x: Any, path: tuple = ()) -> None:
-    """Refuse, naming the field: nesting deeper than MAX_DEPTH, a key given twice, a number float64 reads as 0."""
+    """Refuse, naming the field: nesting deeper than MAX_DEPTH, a key given twice, a number float64 reads as 0 or
+    infinity."""
     if len(path) >= MAX_DEPTH:
         raise BadRequest(_field_of(path), f"{_field_of(path)} is nested more than {MAX_DEPTH} levels deep (the pages' "
                                           "requests nest 4 at most)")
@@ -254,12 +259,11 @@ def _check(x: Any, path: tuple = ()) -> None:
         where = _field_of((*path, x.twice))
         raise BadRequest(where, f"{str(x.twice)[:40]!r} is given twice in {'.'.join(map(str, path)) or 'the body'}: "
                                 "give it once")
-    if isinstance(x, _Underflow):
+    if isinstance(x, _Unheld):
         name = _field_of(path)
         where = f"{path[1]} row {path[2] + 1}, column {path[3] + 1}: " if name.startswith("weights.") \
             and len(path) == 4 and all(isinstance(i, int) for i in path[2:]) else f"{name}: "
-        raise BadRequest(name, f"{where}{x.text[:40]} is too small for a float64 number, which reads it as 0: "
-                               "type 0, or a number of size at least 5e-324")
+        raise BadRequest(name, where + x.problem)
     items = x.items() if isinstance(x, dict) else enumerate(x) if isinstance(x, list) else ()
     for key, value in items:
         _check(value, (*path, key))
@@ -267,9 +271,9 @@ def _check(x: Any, path: tuple = ()) -> None:
 
 def json_body(raw: bytes) -> dict:
     """A JSON object from a request body; NaN, Infinity, deep nesting and bad UTF-8 are refused, and so is a number
-    too small for float64 (1e-400), which it would read as 0 without a word (as the page once took a typed weight), a
-    key given twice (json keeps the last one without a word) and nesting deeper than MAX_DEPTH (a worker's pickle of
-    a body nested 500 deep ran out of recursion: a 500)."""
+    float64 cannot hold (1e-400, 1e400), which it would read as 0 or infinity without a word (as the page once took a
+    typed weight), a key given twice (json keeps the last one without a word) and nesting deeper than MAX_DEPTH (a
+    worker's pickle of a body nested 500 deep ran out of recursion: a 500)."""
     try:
         obj = json.loads(raw.decode("utf-8"), parse_constant=_no_constants, parse_float=_read_float,
                          object_pairs_hook=_object)
