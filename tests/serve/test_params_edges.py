@@ -117,3 +117,44 @@ def test_a_refused_lr_is_quoted_as_typed(typed):
     with pytest.raises(p.BadRequest) as e:
         p.number("lr", typed, 0, 100)
     assert e.value.message.endswith(f"got {typed!r}"), e.value.message
+
+
+@pytest.mark.parametrize(("body", "field", "says"), [
+    ({"matrices": ["W_V", "W_V"]}, "matrices", "lists W_V twice"),  # was taken as ["W_V"] without a word
+    ({"matrices": ["W_V"] * 7}, "matrices", "lists W_V twice"),  # was "must list some of ..." (too many names)
+    ({"matrices": "W_Q, W_Q"}, "matrices", "lists W_Q twice"),
+    ({"matrices": ["W_O", "multi_W_O"]}, "matrices", "W_O and multi_W_O name one matrix"),  # one of them was dropped
+    ({"gradient_of": ["multi_W_O", "W_O"]}, "gradient_of", "multi_W_O and W_O name one matrix"),
+    ({"gradient_of": ["W_V", " W_V "]}, "gradient_of", "lists W_V twice"),
+    ({"matrices": ["W_X"]}, "matrices", "unknown matrix 'W_X'"),
+    ({"matrices": ["w_v"]}, "matrices", "did you mean 'W_V'?"),
+    ({"matrices": [3]}, "matrices", "3 is no matrix name"),
+    ({"matrices": [["W_V"]]}, "matrices", "['W_V'] is no matrix name"),
+    ({"weights": {"multi_W_O": [[1, 2], [3, 4]]}}, "weights.multi_W_O", "4x4 list of rows of numbers, got 2 rows"),
+    ({"weights": {"multi_W_O": [[1, 0, 0, 0]] * 3 + [[1, 0]]}}, "weights.multi_W_O", "got row 4 with 2 entries"),
+    ({"weights": {"multi_W_O": [[1, 0, 0, 0]] * 3 + ["1,0,0,0"]}}, "weights.multi_W_O", "got row 4 as text"),
+    ({"weights": {"multi_W_O": "I"}}, "weights.multi_W_O", "got text"),
+    ({"weights": {"multi_W_O": {"rows": [[1]]}}}, "weights.multi_W_O", "got an object"),
+    ({"weights": {"multi_W_O": None}}, "weights.multi_W_O", "got null"),
+])
+def test_odd_matrices_and_multi_W_O_are_one_400_naming_the_field(body, field, says):
+    """/api/geoff/step's `matrices`, /api/geoff's `gradient_of` and an edited `multi_W_O` (in-process: the functions
+    POST /api/geoff/step parses its body with): a name twice, two names of one matrix, a wrong shape, each is one
+    BadRequest naming the field and saying what it got."""
+    from dlexam.serve import api
+
+    with pytest.raises(p.BadRequest) as e:
+        api.geoff_query(body)
+        api.step_settings(body)
+    assert e.value.field == field and e.value.status == 400, (e.value.field, e.value.message)
+    assert says in e.value.message, e.value.message
+
+
+def test_well_formed_matrices_are_read_as_before():
+    """What the page sends (every name once; "E too" adds E) and the output matrix by either of its names."""
+    from dlexam.serve import api
+
+    assert api.step_settings({}).matrices == ("W_Q", "W_K", "W_V", "W_O")
+    assert api.step_settings({"matrices": ["W_O", "E", "W_V"]}).matrices == ("E", "W_V", "W_O")
+    assert api.step_settings({"matrices": "W_V, multi_W_O"}).matrices == ("W_V", "multi_W_O")
+    assert api.geoff_query({"gradient_of": ["multi_W_O"], "heads": 2}).gradient_of == ("multi_W_O",)

@@ -35,6 +35,7 @@ COMPUTE = anyio.CapacityLimiter(2)  # at most two computations at once (two core
 GEOFF_FIELDS = ("sequence", "seq", "temperature", "T", "heads", "loss", "gradients", "grad", "convention", "weights",
                 "gradient_of", "variant", "difficulty")
 STEP_FIELDS = ("lr", "matrices")
+OUTPUT_NAMES = ("W_O", "multi_W_O")  # in `matrices` and `gradient_of`, two names of one matrix: the output matrix
 
 
 async def compute(fn, *args):
@@ -94,12 +95,35 @@ def pick(src: Mapping, *names: str, default: Any = None) -> tuple[str, Any]:
     return (given[0], src[given[0]]) if given else (names[0], default)
 
 
+def kind_of(value: Any) -> str:
+    """What a JSON value is, in a refusal's words: text, a number, an object, null, true or false, a list."""
+    return ("null" if value is None else "text" if isinstance(value, str) else "true or false"
+            if isinstance(value, bool) else "a number" if isinstance(value, int | float) else "an object"
+            if isinstance(value, dict) else "a list" if isinstance(value, list) else type(value).__name__)
+
+
+def shape_problem(value: Any, shape: tuple[int, int]) -> str | None:
+    """How `value` differs from a list of shape[0] rows of shape[1] entries ("2 rows", "row 4 with 2 entries", "row 4
+    as text"), or None where it has that shape."""
+    if not isinstance(value, list):
+        return kind_of(value)
+    if len(value) != shape[0]:
+        return f"{len(value)} row{'s' * (len(value) != 1)}"
+    for i, r in enumerate(value):
+        if not isinstance(r, list):
+            return f"row {i + 1} as {kind_of(r)}"
+        if len(r) != shape[1]:
+            return f"row {i + 1} with {len(r)} entr{'y' if len(r) == 1 else 'ies'}"
+    return None
+
+
 def matrix(name: str, value: Any, shape: tuple[int, int]) -> list[list[float]]:
-    """A JSON matrix of the given shape, every entry a finite number (the library checks its size)."""
-    ok = isinstance(value, list) and len(value) == shape[0] and all(
-        isinstance(r, list) and len(r) == shape[1] for r in value)
-    if not ok:
-        raise BadRequest(f"weights.{name}", f"{name} must be a {shape[0]}x{shape[1]} list of rows of numbers")
+    """A JSON matrix of the given shape, every entry a finite number (the library checks its size); a refusal says
+    what the request gave instead (a multi_W_O of 2 rows was "must be a 4x4 list of rows of numbers" alone)."""
+    problem = shape_problem(value, shape)
+    if problem is not None:
+        raise BadRequest(f"weights.{name}", f"{name} must be a {shape[0]}x{shape[1]} list of rows of numbers, got "
+                                            f"{problem}")
     out = []
     for i, row in enumerate(value):
         for j, v in enumerate(row):
@@ -186,7 +210,7 @@ def geoff_query(src: Mapping):
         convention=p.choice("convention", src.get("convention", "teacher_forcing"), geoff.CONVENTIONS),
         weights=weights(src.get("weights"), base),
         gradient_of=p.names("gradient_of", src.get("gradient_of", list(geoff.PARAMETERS)),
-                            (*geoff.STEPPABLE, "multi_W_O")),
+                            (*geoff.STEPPABLE, "multi_W_O"), OUTPUT_NAMES),
     )
 
 
@@ -296,7 +320,8 @@ def step_settings(src: Mapping):
     from dlexam.geoff.step import DEFAULT_LR, StepSettings
 
     lr = p.number("lr", src.get("lr", DEFAULT_LR), 0, 100)
-    matrices = p.names("matrices", src.get("matrices", list(geoff.PARAMETERS)), (*geoff.STEPPABLE, "multi_W_O"))
+    matrices = p.names("matrices", src.get("matrices", list(geoff.PARAMETERS)), (*geoff.STEPPABLE, "multi_W_O"),
+                       OUTPUT_NAMES)
     return StepSettings(lr, tuple(matrices))
 
 
