@@ -9,7 +9,7 @@
    checks. Also: how many draws each check refused, and the most draws a seed needed.
 3. Time to grade one submission: the key as JSON, and a CSV with one wrong cell (parse + grade).
 
-Prints one JSON object as its last line. `--quick` audits 100 seeds.
+Prints one JSON object as its last line. `--quick` audits 100 seeds (an explicit `--seeds N` wins over it).
 """
 
 from __future__ import annotations
@@ -85,14 +85,33 @@ def grading() -> dict:
     return {f"grade_{k}_median_ms": round(1000 * statistics.median(t), 3) for k, t in times.items()}
 
 
+SEEDS, QUICK_SEEDS = 1000, 100  # seeds audited: by default, and with --quick unless --seeds says otherwise
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seeds", type=int, default=None,
+                    help=f"how many seeds to audit (default {SEEDS:,}; {QUICK_SEEDS} with --quick); given, it wins "
+                    "over --quick's default")
+    ap.add_argument("--quick", action="store_true",
+                    help=f"audit {QUICK_SEEDS} seeds, not {SEEDS:,} (an explicit --seeds N still audits N)")
+    return ap
+
+
+def audited_seeds(args: argparse.Namespace) -> int:
+    """How many seeds to audit: --seeds where given (also with --quick: it had silently replaced a user's --seeds
+    with 100), else --quick's 100, else 1,000."""
+    if args.seeds is not None:
+        return args.seeds
+    return QUICK_SEEDS if args.quick else SEEDS
+
+
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--seeds", type=int, default=1000)
-    ap.add_argument("--quick", action="store_true")
+    ap = get_args_parser()
     args = ap.parse_args()
-    if args.seeds < 1:
+    if args.seeds is not None and args.seeds < 1:
         ap.error("--seeds must be at least 1")
-    n = 100 if args.quick else args.seeds
+    n = audited_seeds(args)
     from dlexam.variants.build import make_variant
 
     with torch_threads(1):

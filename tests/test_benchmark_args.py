@@ -32,6 +32,7 @@ def load(stem: str):
     ("thread_contention", ["--repeats", "0"], "--repeats"),  # was a traceback (median of no runs)
     ("svhn_pinning", ["--repeat", "0"], "--repeat"),  # was a traceback (no pinned run)
     ("variants", ["--seeds", "0"], "--seeds"),  # was a traceback after the timings
+    ("variants", ["--quick", "--seeds", "0"], "--seeds"),
     ("svhn_finetune", ["--digits", "5"], "--digits"),  # was exit status 1
     ("sort_train", ["--threads", "0"], "--threads"),  # was a traceback (torch.set_num_threads)
     ("thread_contention", ["--seconds", "nan"], "--seconds"),  # was ten runs of no image, then ZeroDivisionError
@@ -70,3 +71,13 @@ def test_answers_key_without_the_exam_text_exits_2_with_one_error_line(tmp_path,
     errors = [line for line in err.splitlines() if ": error: " in line]
     assert exc.value.code == 2 and "Traceback" not in err, (exc.value.code, err)
     assert len(errors) == 1 and str(tmp_path) in errors[0], err
+
+
+@pytest.mark.parametrize("argv, seeds", [([], 1000), (["--quick"], 100), (["--seeds", "7"], 7),
+                                         (["--quick", "--seeds", "7"], 7), (["--seeds", "7", "--quick"], 7)])
+def test_variants_seeds_given_wins_over_quick(argv, seeds):
+    """benchmarks/variants.py audits --seeds N seeds where given, --quick or not: --quick had replaced a user's
+    --seeds 7 with 100 without a word. Only the arguments are parsed: no benchmark runs."""
+    bench = load("variants")
+    assert bench.audited_seeds(bench.get_args_parser().parse_args(argv)) == seeds
+    assert "wins over" in bench.get_args_parser().format_help()  # --help says so
