@@ -290,3 +290,46 @@ def test_cli_names_step_matrices_flag(typed, shown, capsys):
     err = capsys.readouterr().err
     assert err.startswith("dlexam: error: --step-matrices must be some of E, W_Q, W_K, W_V, W_O"), err
     assert shown in err and err.count("\n") == 1, err
+
+
+def exact_norm(values) -> float:
+    """sqrt(sum of squares) of float64 values, exactly summed (Fraction) and rooted to 40 digits (Decimal): no
+    float64 square underflows here (3e-200 squared is 0 in float64)."""
+    from decimal import Context, Decimal
+
+    s = sum((Fraction(float(v)) ** 2 for v in values), Fraction(0))
+    ctx = Context(prec=40)
+    return float(ctx.divide(Decimal(s.numerator), Decimal(s.denominator)).sqrt(ctx))
+
+
+def test_the_norm_of_tiny_entries_does_not_underflow():
+    """|(3e-200, 4e-200)| is 5e-200, where sqrt(sum of squares) in float64 is sqrt(0) = 0."""
+    from dlexam.geoff.model import frobenius_norm
+
+    tiny = torch.tensor([[3e-200, 4e-200]], dtype=torch.float64)
+    assert math.sqrt(sum(v * v for v in tiny.flatten().tolist())) == 0  # the naive formula
+    assert frobenius_norm(tiny) == pytest.approx(exact_norm([3e-200, 4e-200]), rel=1e-15, abs=0)
+    assert frobenius_norm(tiny) == pytest.approx(5e-200, rel=1e-15, abs=0)
+    huge = torch.tensor([3e200, -4e200], dtype=torch.float64)  # and large ones do not overflow
+    assert frobenius_norm(huge) == pytest.approx(5e200, rel=1e-15, abs=0) and frobenius_norm(torch.zeros(2, 2)) == 0
+
+
+@pytest.mark.parametrize("T", [1e160, 1e200, 1e300])
+def test_norms_at_a_huge_temperature_are_the_gradients_norms_not_0(T):
+    """At T >= 1e154 the gradient of W_Q (about 1/T) has entries whose squares underflow float64: its norm was
+    3.08739e-160 at T = 1e160 (not 3.08741e-160) and 0 at T = 1e200, with the gradient not 0, in the norms table, the
+    gradient step's norms and the explanation of norm[W_Q]. Oracle: the typed-in model's autograd gradients, their
+    norm summed exactly."""
+    _, _, grads = forward(T)
+    oracle = {m: exact_norm(grads[m].flatten().tolist()) for m in ("W_Q", "W_K")}
+    assert all(v > 0 for v in oracle.values())
+    q = geoff.GeoffQuery(sequence=EXAMPLE, temperature=T, gradients=True)
+    table = geoff.analyse(q).gradients.at_query["norms"]
+    step = geoff.gradient_step(q, 1e-3)
+    explained = Explainer(q).explain("norm[W_Q]")
+    for m, want in oracle.items():
+        assert table[m] == pytest.approx(want, rel=1e-12, abs=0), m
+        assert step.gradient_norms[m] == pytest.approx(want, rel=1e-12, abs=0), m
+    assert explained.value == pytest.approx(oracle["W_Q"], rel=1e-12, abs=0)
+    assert float(explained.computed) == pytest.approx(oracle["W_Q"], rel=1e-12, abs=0)
+    assert "sqrt(0) = 0" not in explained.text

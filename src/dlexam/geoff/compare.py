@@ -14,7 +14,14 @@ import torch
 
 from dlexam.attention import Temperature
 from dlexam.geoff.cells import temperature_name
-from dlexam.geoff.model import GRADIENT_EXPLANATION, PARAMETERS, GeoffResult, applied_gradient, run_geoff
+from dlexam.geoff.model import (
+    GRADIENT_EXPLANATION,
+    PARAMETERS,
+    GeoffResult,
+    applied_gradient,
+    frobenius_norm,
+    run_geoff,
+)
 from dlexam.geoff.weights import EXAM_EXAMPLE, EXAM_WEIGHTS, GeoffWeights
 
 # ---- Problem 2.4: k heads -------------------------------------------------------------------------
@@ -167,9 +174,9 @@ def gradient_row(result: GeoffResult, weights: GeoffWeights) -> dict:
         if k == "E":
             continue
         applied = applied_gradient(weights, k, g)
-        norms[k], zero[k] = float(applied.norm()), bool((applied == 0).all())
+        norms[k], zero[k] = frobenius_norm(applied), bool((applied == 0).all())
         if applied.dim() < g.dim():  # the heads' sum: each head's gradient is one part of it
-            parts[k] = [float(h.norm()) for h in g]
+            parts[k] = [frobenius_norm(h) for h in g]
     return {"norms": norms, "vanishes": zero, "head_parts": parts}
 
 

@@ -20,6 +20,7 @@ gradients (autograd on the model itself), its step (:meth:`~dlexam.geoff.explain
 from __future__ import annotations
 
 import math
+import sys
 from fractions import Fraction
 
 from dlexam.attention import resolve_temperature
@@ -27,7 +28,7 @@ from dlexam.errors import UserError
 from dlexam.geoff.cells import Cell, num, short_float, source
 from dlexam.geoff.exact import Number, number_text
 from dlexam.geoff.explanation import Explanation, total, vec
-from dlexam.geoff.model import applied_gradient
+from dlexam.geoff.model import applied_gradient, frobenius_norm
 
 PROJECTIONS = ("W_Q", "W_K", "W_V")
 
@@ -75,10 +76,21 @@ def _norm_arithmetic(matrices) -> tuple[list[Number], Number, str]:
     """(the entries of `matrices` as numbers, their Frobenius norm, the arithmetic that gives it written out)."""
     entries = [num(v, keep_nonzero=True) for m in matrices for v in m.flatten().tolist()]  # gradients
     sum_sq = total([x * x if isinstance(x, Fraction) else float(x) ** 2 for x in entries])
-    root = _root(sum_sq)
-    return entries, root, (f"sqrt(the sum of the squares of its {len(entries)} entries) = "
-                           f"sqrt({' + '.join(f'{_factor(x)}^2' for x in entries)}) = sqrt({number_text(sum_sq)}) = "
-                           f"{number_text(root)}")
+    squares = f"sqrt(the sum of the squares of its {len(entries)} entries) = " \
+              f"sqrt({' + '.join(f'{_factor(x)}^2' for x in entries)})"
+    big = max((abs(float(x)) for x in entries), default=0.0)
+    if isinstance(sum_sq, Fraction) or big == 0 or sys.float_info.min <= sum_sq < math.inf:
+        root = _root(sum_sq)
+        return entries, root, f"{squares} = sqrt({number_text(sum_sq)}) = {number_text(root)}"
+    # the squares underflow (entries of 3e-200 at T = 1e200: the sum read 0) or overflow float64: the largest |entry|
+    # is taken out of the root first, as frobenius_norm does
+    scaled = math.fsum((float(x) / big) ** 2 for x in entries)
+    root = big * math.sqrt(scaled)
+    b, size = number_text(big), "small" if big < 1 else "large"
+    return entries, root, (f"{squares} = {b} x sqrt(the sum of the squares of the entries / {b}, the largest "
+                           f"|entry|) = {b} x sqrt({number_text(scaled)}) = {number_text(root)} (the squares of "
+                           f"entries this {size} leave float64's range, so the largest |entry| is taken out of the "
+                           "root first)")
 
 
 def explain_norm(ex, c: Cell) -> Explanation:
@@ -106,7 +118,7 @@ def explain_norm(ex, c: Cell) -> Explanation:
         lines.append(f"the {k} identical heads share {name}: its gradient, the one a gradient step applies, is the sum "
                      f"of the heads' parts, d loss / d {name} = " + " + ".join(f"{gname}[h{h + 1}]" for h in range(k))
                      + f" = {_rows_text(applied.tolist(), True)}; the norm is that sum's (the parts' own norms: "
-                     + ", ".join(short_float(float(m.norm())) for m in heads) + ")")
+                     + ", ".join(short_float(frobenius_norm(m)) for m in heads) + ")")
     elif len(heads) > 1:
         lines.append(f"with {len(heads)} heads each head has its own {name} and its own gradient: the norm is over all "
                      f"{len(entries)} entries")
@@ -120,7 +132,7 @@ def explain_norm(ex, c: Cell) -> Explanation:
     rows, cols = heads[0].shape
     sources = [source(_gradient_cell(name), [(i, j) for i in range(rows) for j in range(cols)],
                       h if len(heads) > 1 else None) for h in range(len(heads))]
-    return Explanation(c, "norm", title, float(applied.norm()), root, summary, lines, sources,
+    return Explanation(c, "norm", title, frobenius_norm(applied), root, summary, lines, sources,
                        extra={"temperature": at.T, "temperature_text": _t_text(at), "convention": q.convention,
                               "vanishes": zero})
 

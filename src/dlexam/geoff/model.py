@@ -305,6 +305,13 @@ def _within_cap(weights: GeoffWeights, new: dict, lr: float) -> None:
                                      f"{g(MAX_WEIGHT)}): take a smaller lr, or smaller weights")
 
 
+def frobenius_norm(g: torch.Tensor) -> float:
+    """sqrt(sum of the squared entries) of `g`, without underflow or overflow: math.hypot scales by the largest entry,
+    where torch's norm squares each entry first, and the square of 3e-200 is 0 in float64 (the gradient of W_Q at
+    T = 1e200 had norm 0 though its entries are about 3e-200; every norm of Problem 2.5 on /geoff is this one)."""
+    return math.hypot(*g.detach().to(torch.float64).flatten().tolist())
+
+
 def applied_gradient(weights: GeoffWeights, name: str, g: torch.Tensor) -> torch.Tensor:
     """The gradient of the matrix `name` itself, as :func:`sgd_step` applies it, from `g` as :func:`run_geoff` gives
     it: k identical heads (``weights.multi_heads`` None) share W_Q, W_K, W_V, so its gradient is the sum of the

@@ -17,7 +17,7 @@ import torch
 
 from dlexam.errors import BadValue
 from dlexam.geoff.compare import GeoffQuery
-from dlexam.geoff.model import PARAMETERS, applied_gradient, run_geoff, sgd_step
+from dlexam.geoff.model import PARAMETERS, applied_gradient, frobenius_norm, run_geoff, sgd_step
 from dlexam.geoff.weights import GeoffWeights
 
 STEPPABLE = ("E", *PARAMETERS)
@@ -85,6 +85,6 @@ def gradient_step(query: GeoffQuery, lr: float, matrices: tuple[str, ...] = PARA
             continue
         change[name] = float((after.tensor(name) - q.weights.tensor(name)).abs().max())
     return GeoffStep(lr=float(lr), convention=q.convention, before=q.weights, after=after, change=change,
-                     gradient_norms={k: float(applied_gradient(q.weights, k, g).norm())
+                     gradient_norms={k: frobenius_norm(applied_gradient(q.weights, k, g))
                                      for k, g in before.gradients.items()},
                      loss_before=float(before.loss[q.convention]["value"]), loss_after=float(loss_after))
