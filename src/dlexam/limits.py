@@ -43,8 +43,8 @@ def unheld(text: str) -> str | None:
     as 0 or infinity without a word: a learning rate of 1e-400 was refused as "got 0.0", a number nobody typed."""
     shown = text.strip()[:40]
     if underflows(text):
-        return (f"{shown} is too small for a float64 number, which reads it as 0: type 0, or a number of size at "
-                "least 5e-324")
+        return (f"{shown} is too small for a float64 number, which reads it as 0 (the smallest size it "
+                "holds is 5e-324)")
     if overflows(text):
         return (f"{shown} is too large for a float64 number, which reads it as infinity: type a number of size at "
                 "most 1.7e308")
