@@ -34,6 +34,27 @@ def receptive_field(cnn: CNNSpec) -> int:
     return r
 
 
+def rf_mistakes(cnn: CNNSpec) -> tuple[Mistake, ...]:
+    """Pr1.1 (a)'s mistakes: the receptive field after an earlier layer (the layers after it left out), and the
+    strides left out (1 + the sum of k - 1); each only where it differs from the answer and from the ones before."""
+    layers, steps, right = cnn.layers[:-1], _rf_steps(cnn), receptive_field(cnn)
+    out = []
+    for k in range(len(layers) - 2, -1, -1):  # the nearest layer first: "MaxPool-2 forgotten" before the others
+        rest = [layer.name for layer in layers[k + 1:]]
+        later = rest[0] if len(rest) == 1 else ", ".join(rest[:-1]) + f" and {rest[-1]}"
+        out.append(Mistake(Fraction(steps[k]), f"{steps[k]} is the receptive field after {layers[k].name}: {later} "
+                           f"after it widen{'s' if len(rest) == 1 else ''} it to {right}"))
+    flat = 1 + sum(layer.kernel[0] - 1 for layer in layers)
+    out.append(Mistake(Fraction(flat), f"{flat} leaves the strides out: 1 + "
+                       + " + ".join(f"({layer.kernel[0]} - 1)" for layer in layers)
+                       + ": a layer after a stride-s layer steps s input pixels at a time"))
+    kept: list[Mistake] = []
+    for m in out:
+        if m.answer != right and all(m.answer != x.answer for x in kept):
+            kept.append(m)
+    return tuple(kept)
+
+
 def layer_line(layer) -> str:
     if isinstance(layer, Conv):
         return (f"{layer.name}: {layer.out_channels} filters of {layer.kernel[0]}x{layer.kernel[1]}, stride "
@@ -88,7 +109,7 @@ def questions(spec: ExamSpec) -> list[Question]:
                  f"{features[-1].layer.name} (ignore the image border)? (b) What does pooling buy the network, and "
                  "how do max and average pooling differ?"),), (
             Field("rf", "number", Fraction(rf), Fraction(3, 5), "pixels",
-                  why=rf_arithmetic(cnn)),
+                  why=rf_arithmetic(cnn), mistakes=rf_mistakes(cnn)),
             Field("pooling", "essay", "Pooling makes the features robust to small shifts of the input and widens "
                   "the receptive field of deeper units at no cost in weights. Max pooling keeps the strongest "
                   "response in each window; average pooling smooths all of them.", Fraction(2, 5), "a few lines")), (
@@ -106,7 +127,11 @@ def questions(spec: ExamSpec) -> list[Question]:
                  "got a shape mismatch. (a) Give the output shape (channels, height, width) of each of "
                  + ", ".join(names) + ". (b) How many in-features must the linear layer have?"),), (
             Field("shapes", "matrix", shapes, Fraction(3, 5), "C, H, W per layer", row_labels=names,
-                  col_labels=("C", "H", "W"), reason=shape_reason),
+                  col_labels=("C", "H", "W"), reason=shape_reason, mistakes=tuple(
+                      m for m in (Mistake(tuple((hh, ww, cc) for cc, hh, ww in shapes),
+                                          "each row given as (height, width, channels), the order of Version A's "
+                                          "28 x 28 x 8: the question asks for (channels, height, width), PyTorch's "
+                                          "order"),) if m.answer != shapes)),
             Field("in_features", "number", Fraction(flat), Fraction(2, 5), "in-features",
                   why=f"the last map is {c} x {h} x {w} = {flat} values when flattened; the student's "
                       f"{cnn.student_linear_in} is the map before {features[-1].layer.name}")), (

@@ -270,6 +270,14 @@ def unmasked_P(S: Matrix) -> Matrix:
     return tuple(argmax_row(row, len(row))[0] for row in S)
 
 
+def column_P(S: Matrix) -> Matrix:
+    """P with argmax taken down each column instead of along each row (the wrong axis): each key position's weight
+    goes to the queries that see it (rows i >= j) with the largest score in its column, shared among ties."""
+    n = len(S)
+    cols = [argmax_row(tuple(S[i][j] for i in range(j, n)), n - j)[0] for j in range(n)]
+    return tuple(tuple(cols[j][i - j] if i >= j else Fraction(0) for j in range(n)) for i in range(n))
+
+
 def softmax_P(S: Matrix, T: float) -> tuple[tuple[float, ...], ...]:
     """Causal softmax(S/T) attention, in floats: the weights a student gets with softmax where argmax is asked."""
     return tuple(tuple(softmax_row(row, i + 1, T)) for i, row in enumerate(S))
@@ -310,7 +318,10 @@ def p_mistakes(run: ExactRun, t: TransformerSpec) -> tuple[Mistake, ...]:
         Mistake(softmax_P(S, math.sqrt(d)), f"P computed with softmax(S/sqrt({d})), scaled dot-product attention at "
                                             f"T = sqrt(d_head), where argmax is asked{argmax}", WEIGHT_TOLERANCE),
         Mistake(softmax_P(S, 1.0), f"P computed with softmax(S), at T = 1, where argmax is asked{argmax}",
-                WEIGHT_TOLERANCE)])
+                WEIGHT_TOLERANCE),
+        Mistake(column_P(S), "P normalised down each column instead of along each row: each column's weight given "
+                             "to its largest visible score; a row of P is one query's weights over the positions it "
+                             "sees, and it sums to 1")])
 
 
 def s_mistakes(run: ExactRun, t: TransformerSpec) -> tuple[Mistake, ...]:
@@ -332,11 +343,18 @@ def s_mistakes(run: ExactRun, t: TransformerSpec) -> tuple[Mistake, ...]:
                                                 "question asks for every entry of Q K^T, before masking")])
 
 
-def loss_mistakes(terms: list) -> tuple[Mistake, ...]:
-    """A loss's mistakes, from its terms: the sum of -log p in log base 10 or 2, and the mean of the terms."""
+def loss_mistakes(terms: list, own_terms: list) -> tuple[Mistake, ...]:
+    """A loss's mistakes, from its terms: the sum of -log p in log base 10 or 2, the mean of the terms, and (from
+    `own_terms`, :func:`dlexam.geoff.exact.loss_terms` under the exam's convention) each target scored by the
+    logits at its own position, as Version A's worked solution scores it (4.2114)."""
     nll = [x.nll for x in terms]
     loss, n = math.fsum(nll), len(nll)
+    own = math.fsum(x.nll for x in own_terms)
+    rows = f"{own_terms[0].row}-{own_terms[-1].row}"
     return distinct(loss, [
+        Mistake(own, f"this is the loss with each target token scored by the logits at its own position (rows {rows}: "
+                     f"{own:.4f}), as Version A's worked solution scores it; with teacher forcing the logits at "
+                     "position t score the token at position t+1, one row earlier", LOSS_TOLERANCE),
         *(Mistake(math.fsum(v / math.log(b) for v in nll), f"this is the loss in log base {b} (the sum of -log{b} p "
                   f"= {math.fsum(v / math.log(b) for v in nll):.4f}): cross-entropy uses the natural log",
                   LOSS_TOLERANCE) for b in (10, 2)),
@@ -359,6 +377,7 @@ def questions(spec: ExamSpec, orders: dict | None = None, gradients: dict | None
     pts = dict(spec.points)
     terms = loss_terms(run, t)
     terms_k = loss_terms(multi, t)
+    own_terms, own_terms_k = loss_terms(run, t, "exam"), loss_terms(multi, t, "exam")
     loss, loss_k = sum(x.nll for x in terms), sum(x.nll for x in terms_k)
     closed, closed_k = " + ".join(f"[{x.nll_text}]" for x in terms), " + ".join(f"[{x.nll_text}]" for x in terms_k)
     start = t.example.index(t.start)
@@ -408,10 +427,14 @@ def questions(spec: ExamSpec, orders: dict | None = None, gradients: dict | None
                  f"score the {len(score_rows)} target tokens (at positions {score_rows[0] + 2}-{score_rows[-1] + 2}), "
                  "exactly. (b) Give the loss (natural log), to 4 decimals."),), (
             Field("logits", "matrix", logits_used, Fraction(2, 5), "logit rows", row_labels=used_labels,
-                  col_labels=t.vocab, reason=logit_reason),
+                  col_labels=t.vocab, reason=logit_reason, mistakes=distinct(logits_used, [Mistake(
+                      tuple(run.logits[i + 1] for i in score_rows),
+                      f"the logit rows at the target tokens' own positions ({score_rows[0] + 2}-{score_rows[-1] + 2}), "
+                      "as Version A's worked solution takes them; with teacher forcing the rows one earlier "
+                      f"({score_rows[0] + 1}-{score_rows[-1] + 1}) score the targets")])),
             Field("loss", "number", loss, Fraction(3, 5), "loss", tolerance=LOSS_TOLERANCE, closed_form=closed,
                   why=f"the sum of -log p(target) over the rows: {closed} = {loss:.4f}",
-                  mistakes=loss_mistakes(terms))), (
+                  mistakes=loss_mistakes(terms, own_terms))), (
             matrix_table("Z = P V", run.head.Z, rows),
             matrix_table("R = Z W_O", run.R, rows, outputs),
             matrix_table("logits = R E^T", run.logits, rows, t.vocab),
@@ -436,7 +459,7 @@ def questions(spec: ExamSpec, orders: dict | None = None, gradients: dict | None
                   why="R equals the one-head R" if same_R
                   else f"R differs from the one-head R, at {r_difference(run.R, multi.R, rows, outputs)}"),
             Field("loss", "number", loss_k, Fraction(1, 4), "loss", tolerance=LOSS_TOLERANCE, closed_form=closed_k,
-                  why=f"{closed_k} = {loss_k:.4f}", mistakes=loss_mistakes(terms_k))), (
+                  why=f"{closed_k} = {loss_k:.4f}", mistakes=loss_mistakes(terms_k, own_terms_k))), (
             *(m for h, hd in enumerate(multi.heads) for m in (
                 () if same_heads(t) else (matrix_table(f"head {h + 1}: S_{h + 1} = Q_{h + 1} K_{h + 1}^T", hd.S, rows,
                                                        rows),
