@@ -124,6 +124,27 @@ def test_csv_submission():
     assert g.score == g.max_score
 
 
+@pytest.mark.parametrize("sep", [";", "\t"])
+def test_csv_separated_by_semicolons_or_tabs(sep):
+    """Excel in a decimal-comma locale (Portugal's, where this exam was set) saves CSV with ';' between cells, and a
+    spreadsheet's text export uses tabs: such a sheet is read as the comma one is (it was refused: "id;value: no
+    such answer"), and a decimal comma in it is still the one answer it costs, with the usual message."""
+    lines = [f"id{sep}value", f"seed{sep}{V.seed}"]
+    for aid, value in V.key().items():
+        if aid in ("seed", "difficulty"):
+            continue
+        rows = value if isinstance(value, list) else [[str(value)]]
+        lines += [sep.join([aid, *row]) for row in rows]
+    g = grade(V, read_submission("\r\n".join(lines).encode("utf-8-sig")))
+    assert g.score == g.max_score
+    lines = [line for line in lines if not line.startswith("Pr2.3.loss")] + [f"Pr2.3.loss{sep}4,1085"]
+    r = next(r for r in grade(V, read_submission("\n".join(lines).encode())).fields if r.id == "Pr2.3.loss")
+    assert not r.correct and r.wrong[0]["invalid"].startswith("not a number: '4,1085' (a decimal comma")
+    # a comma CSV whose first answer is a matrix written as text with ';' between rows stays a comma CSV
+    sub = read_submission(b'Pr2.2.P,"1, 0; 1/2, 1/2"\nseed,1\n')
+    assert sub == {"Pr2.2.P": "1, 0; 1/2, 1/2", "seed": "1"}
+
+
 def test_variant_json_is_a_submission():
     sub = read_submission(json.dumps(V.to_json(), default=str).encode())
     assert grade(V, sub).score == grade(V, key()).max_score

@@ -286,6 +286,16 @@ def json_float(literal: str) -> float | str:
     return value
 
 
+def csv_separator(body: str) -> str:
+    """The character between a CSV sheet's cells: the first of ',', ';' and tab on its first line that is not empty
+    or a comment. Excel in a decimal-comma locale saves CSV with ';', a spreadsheet's text export uses tabs; a line
+    of a comma sheet begins with an answer id or a header, neither of which holds ';' or a tab."""
+    for line in body.splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            return min((",", ";", "\t"), key=lambda c: (c not in line, line.find(c)))
+    return ","
+
+
 def read_submission(data: bytes, name: str = "submission") -> dict:
     """A submission file's answers: JSON (an object) or CSV (id,value...). Only a file that cannot be read as
     either is refused here; what is wrong with one answer is the grader's to report."""
@@ -306,7 +316,7 @@ def read_submission(data: bytes, name: str = "submission") -> dict:
             raise SubmissionError(f"{name}: a JSON submission is an object {{answer id: answer}}")
         return obj.get("key", obj) if isinstance(obj.get("key"), dict) else obj
     answers: dict = {}
-    lines = csv.reader(io.StringIO(body))
+    lines = csv.reader(io.StringIO(body), delimiter=csv_separator(body))
     try:
         for row in lines:
             cells = [c.strip() for c in row]
