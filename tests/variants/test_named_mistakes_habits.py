@@ -197,3 +197,34 @@ def test_a_receptive_field_a_layer_short_or_without_strides_is_named(seed, diffi
         sub["Pr1.1.rf"] = str(after[-1] + 1000)
         (w,) = result(g, sub, "Pr1.1.rf").wrong
         assert not any(word in w["reason"] for word in NEW_WORDS), w
+
+
+SEEDS_2HEADS = [(seed, d) for d in ("standard", "harder") for seed in (0, 1, 5)]
+
+
+@pytest.mark.parametrize(("seed", "difficulty"), SEEDS_2HEADS)
+def test_the_one_head_r_and_loss_in_pr2_4_are_named(seed, difficulty):
+    """Version A's worked solution says a second head gives "the same R": a student who writes the one-head R = Z W_O
+    (and Pr2.3's loss) in Pr2.4 where [Z_1 Z_2] multi_W_O differs is told so."""
+    v = variant(seed, difficulty)
+    t = v.spec.transformer
+    one = times(head_z(t, t.head)[1], t.W_O)
+    zs = [head_z(t, h)[1] for h in t.multi_heads]
+    multi = times([[x for z in zs for x in z[i]] for i in range(len(t.example))], t.multi_W_O)
+    assert multi == [list(r) for r in right(v, "Pr2.4.R")]
+    if one == multi:
+        pytest.skip("R is the one-head R in this variant")
+    changed = sum(a != b for r, s in zip(one, multi, strict=True) for a, b in zip(r, s, strict=True))
+    L1 = logits(t, 1)
+    start = t.example.index(t.start)
+    loss1 = math.fsum(nll(L1[p - 1], t.vocab.index(t.example[p])) for p in range(start + 1, len(t.example)))
+    for name, g in graders(seed, difficulty).items():
+        sub = key(v) | {"Pr2.4.R": [[text(x) for x in r] for r in one], "Pr2.4.loss": f"{loss1:.4f}"}
+        r = result(g, sub, "Pr2.4.R")
+        assert len(r.wrong) == changed, name
+        assert all(w["reason"].startswith("the one-head R = Z W_O, as Version A's worked solution") for w in r.wrong), (
+            name, r.wrong[0])
+        loss = result(g, sub, "Pr2.4.loss")
+        if abs(loss1 - float(right(v, "Pr2.4.loss"))) > 1e-3:
+            (w,) = loss.wrong
+            assert w["reason"].startswith("this is the one-head loss of Pr2.3"), (name, w)

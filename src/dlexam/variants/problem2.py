@@ -453,13 +453,18 @@ def questions(spec: ExamSpec, orders: dict | None = None, gradients: dict | None
                  "teacher-forcing loss, to 4 decimals."),
             Options(same_options)), (
             Field("R", "matrix", multi.R, Fraction(1, 2), "R", row_labels=rows, col_labels=outputs,
-                  reason=r_reason),
+                  reason=r_reason, mistakes=distinct(multi.R, [Mistake(
+                      run.R, "the one-head R = Z W_O, as Version A's worked solution says a second head gives; here "
+                             f"[Z_1 Z_2] multi_W_O differs from it (at {r_difference(run.R, multi.R, rows, outputs)})")
+                  ])),
             Field("same", "choice", chosen(SAME_OPTIONS, orders.get("Pr2.4"), 0 if same_R else 1), Fraction(1, 4),
                   "1 or 2", options=same_options,
                   why="R equals the one-head R" if same_R
                   else f"R differs from the one-head R, at {r_difference(run.R, multi.R, rows, outputs)}"),
             Field("loss", "number", loss_k, Fraction(1, 4), "loss", tolerance=LOSS_TOLERANCE, closed_form=closed_k,
-                  why=f"{closed_k} = {loss_k:.4f}", mistakes=loss_mistakes(terms_k, own_terms_k))), (
+                  why=f"{closed_k} = {loss_k:.4f}", mistakes=distinct(loss_k, [
+                      Mistake(loss, f"this is the one-head loss of Pr2.3 ({loss:.4f}), as if R were the one-head R",
+                              LOSS_TOLERANCE), *loss_mistakes(terms_k, own_terms_k)]))), (
             *(m for h, hd in enumerate(multi.heads) for m in (
                 () if same_heads(t) else (matrix_table(f"head {h + 1}: S_{h + 1} = Q_{h + 1} K_{h + 1}^T", hd.S, rows,
                                                        rows),
