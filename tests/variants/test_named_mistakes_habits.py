@@ -228,3 +228,29 @@ def test_the_one_head_r_and_loss_in_pr2_4_are_named(seed, difficulty):
         if abs(loss1 - float(right(v, "Pr2.4.loss"))) > 1e-3:
             (w,) = loss.wrong
             assert w["reason"].startswith("this is the one-head loss of Pr2.3"), (name, w)
+
+
+@pytest.mark.parametrize(("seed", "difficulty"), [(3, "standard"), (0, "harder")])
+@pytest.mark.parametrize("aid", ["Pr2.3.logits", "Pr2.4.R", "Pr1.3.shapes"])
+def test_a_transposed_matrix_that_is_not_square_is_named(seed, difficulty, aid):
+    """The logit rows written one column per position (E R^T), R one row per dimension, the shapes one column per
+    layer: the right matrix transposed, which the grader named only for square matrices (this one was "5 rows
+    given for 3: rows 4-5 are ignored")."""
+    v = variant(seed, difficulty)
+    t = v.spec.transformer
+    start = t.example.index(t.start)
+    by_hand = {"Pr2.3.logits": logits(t, 1)[start:len(t.example) - 1],
+               "Pr1.3.shapes": [[Fraction(x) for x in r.out_shape] for r in v.spec.cnn.table()[:-1]]}
+    if aid == "Pr2.4.R":
+        zs = [head_z(t, h)[1] for h in t.multi_heads]
+        by_hand[aid] = times([[x for z in zs for x in z[i]] for i in range(len(t.example))], t.multi_W_O)
+    assert by_hand[aid] == [list(r) for r in right(v, aid)]
+    assert len(by_hand[aid]) != len(by_hand[aid][0])
+    for name, g in graders(seed, difficulty).items():
+        for written in (transpose([[text(x) for x in r] for r in by_hand[aid]]),  # a list of rows, and as text
+                        "; ".join(" ".join(text(x) for x in r) for r in transpose(by_hand[aid]))):
+            r = result(g, key(v) | {aid: written}, aid)
+            assert r.mistake.startswith("the matrix given is the right one transposed"), (name, r.mistake, r.notes)
+        rows = [[text(x) for x in r] for r in by_hand[aid]]
+        rows[0][0] = "99"  # one wrong cell of the right shape: no transposition named
+        assert not result(g, key(v) | {aid: rows}, aid).mistake

@@ -466,6 +466,24 @@ def matrix_mistake(answer, got) -> tuple[str, range]:
     return "", range(0)
 
 
+def transposed(f: Field, value) -> str:
+    """The words for a matrix answer that is not square and was given with the key's shape swapped, every cell the
+    key's transposed cell (the logit rows one column per position, as E R^T gives them); "" otherwise. Needs only
+    the key, so a saved key explains it too."""
+    rows, cols = len(f.answer), len(f.answer[0])
+    if rows == cols:
+        return ""  # a square one is read in its own shape: matrix_mistake names it
+    try:
+        cells, notes = read_matrix(value, cols, rows)
+    except UnreadableAnswer:
+        return ""
+    if notes or not all(isinstance(got, Fraction) and scores(got, f.answer[j][i])
+                        for i, r in enumerate(cells) for j, (_, got) in enumerate(r)):
+        return ""
+    return (f"the matrix given is the right one transposed (rows and columns swapped): {cols} rows of {rows}, where "
+            f"{rows} rows of {cols} are asked")
+
+
 def mistake_rows(answer, m: Mistake, got) -> tuple[int, ...]:
     """The rows of a fully read matrix answer `got` that mistake `m` explains: every wrong row of it is `m`'s row
     (each cell as :func:`dlexam.variants.typed.scores` scores it against `m`'s cell, within `m`'s tolerance), and
@@ -545,6 +563,9 @@ def _grade_matrix(aid: str, qid: str, share: Fraction, f: Field, value) -> Field
     read = [[got for _, got in r] for r in cells]
     whole, explained = (whole_mistake(f, read) if all(isinstance(x, Fraction) for r in read for x in r)
                         else ("", range(0)))
+    swapped = transposed(f, value) if notes else ""  # read in the key's shape, it had rows or cells too many or few
+    if swapped:
+        whole, explained = swapped, range(rows)
     for i in range(rows):
         for j in range(cols):
             written, got = cells[i][j]
@@ -565,7 +586,7 @@ def _grade_matrix(aid: str, qid: str, share: Fraction, f: Field, value) -> Field
                           "reason": _because(rounding(written, got, f.answer[i][j]), why)}
             wrong.append(entry)
     right = rows * cols - len(wrong)
-    named = whole if any("cell" in w for w in wrong) else ""
+    named = whole if swapped or any("cell" in w for w in wrong) else ""
     return FieldResult(aid, qid, share * Fraction(right, rows * cols), share, not wrong, wrong, notes, named)
 
 
