@@ -319,3 +319,10 @@ def test_a_bad_key_file_is_one_line(capsys, tmp_path, content, needle):
     assert code == 2 and out == "" and err.count("\n") == 1 and needle in err, err
     code, _, err = run(capsys, "grade", str(tmp_path / "s.csv"))  # neither --variant nor --key
     assert code == 2 and "--variant N, or --key KEY.json" in err
+
+
+def test_variant_out_counts_the_files_it_wrote_in_words(capsys, tmp_path):
+    code, text, _ = run(capsys, "variant", "--seed", "2", "--out", str(tmp_path / "k"), "--format", "key")
+    assert code == 0 and "wrote 1 file to " in text  # not "1 files"
+    code, text, _ = run(capsys, "variant", "--seed", "2", "--out", str(tmp_path / "m"), "--format", "markdown")
+    assert code == 0 and "wrote 2 files to " in text  # exam.md and solution.md

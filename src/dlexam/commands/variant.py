@@ -7,6 +7,7 @@ import argparse
 from dlexam.commands.options import path_text
 from dlexam.errors import UserError
 from dlexam.plain import dumps
+from dlexam.words import counted
 
 FORMATS = ("markdown", "pdf", "key", "prairielearn", "moodle", "qti")
 DIFFICULTIES = ("standard", "harder")
@@ -93,7 +94,7 @@ def handle(args: argparse.Namespace) -> int:
         if args.explain:
             print(explain(v))
         top = sorted({name.split("/")[0] + ("/" if "/" in name else "") for name in written})
-        print(f"wrote {len(written)} files to {out.path}: " + ", ".join(top))
+        print(f"wrote {counted(len(written), 'file')} to {out.path}: " + ", ".join(top))
     return 0
 
 
