@@ -1,9 +1,9 @@
-"""Issue 21, third, fifth and sixth rounds: train-time levers against the shipped recipe, paired by seed.
+"""Issue 21, third, fifth, sixth and seventh rounds: levers against the shipped recipe, paired by seed.
 
 Each lever is the shipped recipe (its own `training_set`, `TrainConfig` and augmentation, through
 `dlexam.svhn.training.loop.fit`, unpinned, one thread) with one change at training time that the
 earlier rounds had not measured. None of them is in the library: they are measured here, and the
-numbers are in docs/svhn.md ("Issue 21, third round", "fifth round" and "sixth round").
+numbers are in docs/svhn.md ("Issue 21, third round", "fifth round", "sixth round" and "seventh round").
 
   baseline   the shipped recipe as it is
   randconv   random convolutions (Xu et al., ICLR 2021, the RandConv of domain generalisation on
@@ -48,6 +48,20 @@ larger network that folds back exactly into the exam's 3,722 parameters (`Repara
              and the linear head as 144 -> 256 -> 10: linear over-parameterisation, which changes the training
              dynamics but not what the network can compute; composed back into single layers at the end
 
+Two more (the seventh round) change the surfaces and colours of both scene parts of the recipe (the framed and
+the wide scenes, 60% of the images):
+
+  textures   half of the scenes get the detail of photographed surfaces on their wall (gain 0.3-1.2) and
+             plate (gain 0-0.6): random crops of SURFACE_PHOTOS (scikit-image's bundled sample photos, CC0 or
+             public domain: brick, gravel, grass, a camera, coffee, a cat, a rocket, an astronaut; `--surfaces
+             DIR`, by default the installed skimage/data) in luma, at 1/4-2 photo px an output px, turned by any
+             angle (`scenes.SceneConfig.textures`); the plate and contrast rules on top, measured from the mean
+  colour     the digit's colour and the colour under it drawn in RGB (a random hue and saturation at each
+             luma), the digit at least the recipe's contrast away from it in RGB distance (|dRGB| / sqrt 3,
+             which is the luma difference for greys) instead of in luma, and its luma then taken by
+             official.rgb_to_gray, the conversion of real photos: red on green of the same luma is a digit that
+             a person reads and the grey network does not, as in photos (`contrasting_in_colour`)
+
 The smoothing and mixup levers change the loss, which the fused whole step does not offer: their steps go through
 autograd (a forward hook on the model makes ExamCNN decline the fused step, as it declines for any
 hook), with dlexam.svhn.training.loop's cross-entropy replaced for the run.
@@ -65,7 +79,7 @@ not ship (docs/svhn.md: the fontsource typefaces from npm).
 The default runs every lever on seeds 0-2: 45 full runs of about a minute each on one core.
 
 Usage: python benchmarks/svhn_levers.py [--levers baseline erase ...] [--seeds 0 1 2] [--recipe shipped|quick]
-                                        [--extra-fonts DIR]
+                                        [--extra-fonts DIR] [--surfaces DIR]
 """
 
 from __future__ import annotations
@@ -73,6 +87,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import functools
+import importlib.util
 import json
 import math
 import os
@@ -80,9 +96,12 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
+from dlexam.svhn.data.official import rgb_to_gray
 from dlexam.svhn.data.realdata import check_accuracies, compare_groups
 from dlexam.svhn.inference import TTA_CUT, side_cut
 from dlexam.svhn.model import CNNConfig, ExamCNN
@@ -108,7 +127,18 @@ FRAMINGS = {
 # the sixth round's networks trained in place of the exam's, folded back into it: (batch norm, widths of the
 # chains that Conv-1, Conv-2 and the head become; 0 = the layer as it is)
 REPARAM_LEVERS = {"batchnorm": (True, 0, 0, 0), "reparam": (True, 16, 32, 256)}
-LEVERS = ("baseline", *AUGMENT_LEVERS, *TRAIN_CHANGES, *LOSS_LEVERS, *FRAMINGS, *INPUT_LEVERS, *REPARAM_LEVERS)
+SURFACE_LEVERS = ("textures", "colour")
+LEVERS = ("baseline", *AUGMENT_LEVERS, *TRAIN_CHANGES, *LOSS_LEVERS, *FRAMINGS, *INPUT_LEVERS, *REPARAM_LEVERS,
+          *SURFACE_LEVERS)
+TEXTURE_SHARE = 0.5  # of each scene part's images
+# scikit-image's bundled sample photos (its wheel's skimage/data, no download) and their licences, as its
+# skimage.data docstrings state: CC0 textures (brick, gravel: cc0textures.com; grass: DeviantArt, CC0), CC0
+# photographs (camera: Lav Varshney; coffee: Rachel Michetti; chelsea: Stefan van der Walt) and public domain
+# (rocket: SpaceX; astronaut: NASA)
+SURFACE_PHOTOS = ("brick.png", "gravel.png", "grass.png", "camera.png", "coffee.png", "chelsea.png", "rocket.jpg",
+                  "astronaut.png")
+SURFACE_TILE = 256  # px: each photo's centred square, resized
+LUMA = torch.tensor([0.299, 0.587, 0.114])  # ITU-R 601-2, as official.rgb_to_gray
 SMOOTHING = 0.1
 MIXUP_ALPHA = 0.2
 
@@ -242,6 +272,73 @@ class Reparameterised(torch.nn.Module):
         return exam.eval()
 
 
+def surface_photos(folder: str | Path, tile: int = SURFACE_TILE) -> torch.Tensor:
+    """SURFACE_PHOTOS from `folder` in luma (Pillow's convert("L"), as dlexam reads photos), each its centred
+    square resized to tile x tile -> (P, tile, tile) in [0, 1]."""
+    out = []
+    for name in SURFACE_PHOTOS:
+        with Image.open(Path(folder) / name) as im:
+            grey = im.convert("RGB").convert("L")
+        side = min(grey.size)
+        left, top = (grey.width - side) // 2, (grey.height - side) // 2
+        square = grey.crop((left, top, left + side, top + side)).resize((tile, tile), Image.LANCZOS)
+        out.append(torch.from_numpy(np.asarray(square, dtype=np.float32) / 255.0))
+    return torch.stack(out)
+
+
+def default_surfaces() -> str | None:
+    """The installed scikit-image's data folder, or None."""
+    spec = importlib.util.find_spec("skimage")
+    return str(Path(spec.origin).parent / "data") if spec and spec.origin else None
+
+
+def coloured(luma: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    """A colour (n, 3) in [0, 1] for each luma (n, 1): the grey of that luma moved along a random direction of
+    zero luma (a hue) by a uniform share of as far as the RGB cube allows (a saturation)."""
+    n = luma.shape[0]
+    c = torch.rand(n, 3, generator=g)
+    d = c - (c @ LUMA)[:, None]  # LUMA sums to 1, so grey + t d keeps the luma
+    room = torch.where(d > 0, (1 - luma) / d.clamp_min(1e-9), torch.where(d < 0, luma / (-d).clamp_min(1e-9),
+                                                                           torch.full_like(d, math.inf)))
+    t = torch.rand(n, 1, generator=g) * room.min(1, keepdim=True).values.clamp(max=1e3)
+    return (luma + t * d).clamp(0, 1)
+
+
+def contrasting_in_colour(under: torch.Tensor, n: int, g: torch.Generator, lo: float = 0.12,
+                          hi: float = 0.5) -> torch.Tensor:
+    """scenes._contrasting in colour: what lies under the digit gets a colour of its luma, the digit a colour of
+    uniform luma, pushed (or, past the cube, flipped) to at least lo .. hi (uniform) from it in |dRGB| / sqrt 3;
+    returns the digit's luma (n, 1) as official.rgb_to_gray takes it from its 8-bit colour."""
+    base = coloured(under, g)
+    fg = coloured(torch.rand(n, 1, generator=g), g)
+    need = lo + (hi - lo) * torch.rand(n, 1, generator=g)
+    diff = fg - base
+    dist = diff.norm(dim=1, keepdim=True) / math.sqrt(3)
+    away = torch.where(dist < 1e-6, torch.ones(n, 3) * torch.where(base.mean(1, keepdim=True) < 0.5, 1.0, -1.0),
+                       diff / dist.clamp_min(1e-6))  # per unit of |dRGB| / sqrt 3
+    pushed, flipped = base + away * need, base - away * need
+    inside = lambda c: ((c >= 0) & (c <= 1)).all(1, keepdim=True)  # noqa: E731
+    fg = torch.where(dist >= need, fg, torch.where(inside(pushed), pushed, torch.where(inside(flipped), flipped,
+                                                                                       pushed.clamp(0, 1))))
+    rgb = (fg * 255).round().to(torch.uint8).numpy()
+    return torch.from_numpy(rgb_to_gray(rgb).astype(np.float32) / 255.0)[:, None]
+
+
+@contextlib.contextmanager
+def surface_lever(lever: str, surfaces: torch.Tensor | None):
+    """Within: the scenes drawn as the seventh round's lever says (render_scenes given `surfaces`, or the digit's
+    contrast taken in colour); put back on leaving."""
+    render, contrast = scenes.render_scenes, scenes._contrasting
+    if lever == "textures":
+        scenes.render_scenes = functools.partial(render, surfaces=surfaces)  # training_set imports it at each call
+    if lever == "colour":
+        scenes._contrasting = contrasting_in_colour
+    try:
+        yield
+    finally:
+        scenes.render_scenes, scenes._contrasting = render, contrast
+
+
 class SideCut(torch.nn.Module):
     """`model` reading its input through inference.side_cut (the cut-input lever's checks)."""
 
@@ -305,6 +402,10 @@ def through_autograd(model: ExamCNN, loss, before=None):
 def lever_recipe(lever: str, recipe_name: str):
     """The recipe a lever trains on: the named one, its framed first part changed for a framing lever."""
     recipe = RECIPES[recipe_name]
+    if lever == "textures":
+        return dataclasses.replace(recipe, parts=tuple(
+            Part(p.share, dataclasses.replace(p.scenes, textures=TEXTURE_SHARE)) if p.scenes is not None else p
+            for p in recipe.parts))
     if lever not in FRAMINGS:
         return recipe
     framed, *rest = recipe.parts
@@ -312,10 +413,10 @@ def lever_recipe(lever: str, recipe_name: str):
         recipe, parts=(Part(framed.share, dataclasses.replace(framed.scenes, **FRAMINGS[lever])), *rest))
 
 
-def run(lever: str, recipe_name: str, seed: int) -> dict:
+def run(lever: str, recipe_name: str, seed: int, surfaces: torch.Tensor | None = None) -> dict:
     recipe = lever_recipe(lever, recipe_name)
     t, cpu = time.perf_counter(), time.process_time()
-    with antialiased_scenes() if lever == "antialias" else contextlib.nullcontext():
+    with antialiased_scenes() if lever == "antialias" else surface_lever(lever, surfaces):
         x, y = training_set(recipe, seed)
     settings = dict(epochs=recipe.epochs, batch_size=recipe.batch_size, lr=recipe.lr,
                     weight_decay=recipe.weight_decay, seed=seed, threads=1)
@@ -342,7 +443,16 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--recipe", default="shipped", choices=("shipped", "quick"))
     ap.add_argument("--extra-fonts", metavar="DIR", help="more typefaces for the scenes: DIR/*.ttf and *.otf")
+    ap.add_argument("--surfaces", metavar="DIR", default=default_surfaces(),
+                    help="the textures lever's photos (SURFACE_PHOTOS): by default the installed skimage/data")
     args = ap.parse_args()
+    surfaces = None
+    if "textures" in args.levers:
+        missing = [n for n in SURFACE_PHOTOS if not args.surfaces or not (Path(args.surfaces) / n).is_file()]
+        if missing:
+            ap.error(f"--surfaces: {args.surfaces or 'no folder (scikit-image is not installed)'} lacks "
+                     f"{', '.join(missing)}")
+        surfaces = surface_photos(args.surfaces)
     torch.set_num_threads(1)
     if args.extra_fonts:
         extra = sorted(str(p) for p in Path(args.extra_fonts).glob("*") if p.suffix.lower() in (".ttf", ".otf"))
@@ -356,7 +466,7 @@ def main() -> None:
     rows = {lever: [] for lever in args.levers}
     for lever in args.levers:
         for seed in args.seeds:
-            rows[lever].append(run(lever, args.recipe, seed))
+            rows[lever].append(run(lever, args.recipe, seed, surfaces))
             print(json.dumps(rows[lever][-1]), file=sys.stderr, flush=True)
     out["levers"] = compare_groups(rows, baseline="baseline")
     out["load_average_end"] = os.getloadavg()[0]

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -243,3 +244,57 @@ def test_a_reparameterised_network_folds_into_the_exams(lever):
 def test_a_reparameterised_lever_runs_and_ships_the_exams_network():
     row = levers.run("reparam", "quick", 0)
     assert row["lever"] == "reparam" and 0.0 <= row["synth_heldout"] <= 1.0
+
+
+def test_coloured_keeps_each_luma_as_pillow_reads_it():
+    luma = torch.rand(500, 1, generator=gen(3))
+    rgb = levers.coloured(luma, gen(4))
+    assert float(rgb.min()) >= 0 and float(rgb.max()) <= 1
+    from PIL import Image
+
+    pixels = (rgb * 255).round().to(torch.uint8).numpy()[:, None, :]  # (500, 1, 3)
+    grey = np.asarray(Image.fromarray(pixels, "RGB").convert("L"), dtype=np.float64)[:, 0]  # oracle: Pillow
+    assert np.abs(grey - luma[:, 0].numpy() * 255).max() <= 1.0
+    spread = (rgb.amax(1) - rgb.amin(1)).numpy()  # 0 for a grey
+    assert spread.max() > 0.5 and np.median(spread) > 0.05  # hues, from greys to saturated colours
+
+
+def test_contrast_in_colour_sometimes_leaves_little_in_luma():
+    from dlexam.svhn.synthetic import scenes
+
+    under = torch.rand(20_000, 1, generator=gen(5))
+    fg = levers.contrasting_in_colour(under, 20_000, gen(6), 0.12, 0.5)
+    assert fg.shape == (20_000, 1) and float(fg.min()) >= 0 and float(fg.max()) <= 1
+    assert torch.equal(fg, levers.contrasting_in_colour(under, 20_000, gen(6), 0.12, 0.5))
+    low = float(((fg - under).abs() < 0.06).float().mean())  # hue contrast without luma contrast
+    luma_rule = scenes._contrasting(under, 20_000, gen(6), 0.12, 0.5)
+    assert 0.02 < low < 0.2 and float((luma_rule - under).abs().min()) >= 0.12 - 1e-6
+
+
+def test_surface_photos_are_read_in_luma_as_squares(tmp_path):
+    from PIL import Image
+
+    for i, name in enumerate(levers.SURFACE_PHOTOS):
+        Image.new("RGB", (30 + i, 20), (200, 40 * i % 256, 10)).save(tmp_path / name)
+    photos = levers.surface_photos(tmp_path, tile=16)
+    assert photos.shape == (len(levers.SURFACE_PHOTOS), 16, 16)
+    want = [Image.new("RGB", (1, 1), (200, 40 * i % 256, 10)).convert("L").getpixel((0, 0)) / 255
+            for i in range(len(levers.SURFACE_PHOTOS))]  # oracle: Pillow's luma of each flat colour
+    assert torch.allclose(photos.mean((1, 2)), torch.tensor(want), atol=1e-6, rtol=0)
+
+
+def test_the_surface_levers_reach_the_renderer_and_put_it_back():
+    import dataclasses
+
+    from dlexam.svhn.synthetic import scenes
+
+    render, contrast = scenes.render_scenes, scenes._contrasting
+    recipe = dataclasses.replace(levers.lever_recipe("textures", "quick"), images=40)
+    assert [p.scenes.textures if p.scenes else None for p in recipe.parts] == [0.5, 0.5, None]
+    with levers.surface_lever("textures", torch.rand(2, 64, 64, generator=gen())):
+        x, y = levers.training_set(recipe, 0)  # without the photos, textures raise ValueError (test_scenes)
+    assert x.shape == (40, 32, 32) and scenes.render_scenes is render
+    with levers.surface_lever("colour", None):
+        assert scenes._contrasting is levers.contrasting_in_colour
+    assert scenes._contrasting is contrast and levers.lever_recipe("colour", "quick") is levers.RECIPES["quick"]
+

@@ -18,6 +18,7 @@ from dlexam.svhn.synthetic.scenes import (
     SceneConfig,
     _jpeg_in_place,
     _restroke,
+    _surface_crops,
     _svhn_neighbour,
     mnist_glyphs,
     render_scenes,
@@ -195,4 +196,37 @@ def test_svhn_neighbours_keep_labels_and_change_the_scenes():
     like = dataclasses.replace(cfg, svhn_neighbours=True)
     a, da = render_scenes(300, seed=5, glyphs=glyphs, cfg=like)
     b, _ = render_scenes(300, seed=5, glyphs=glyphs, cfg=like)
+    assert np.array_equal(a, b) and np.array_equal(da, digits) and not np.array_equal(a, plain)
+
+
+def test_surface_crops_stay_inside_one_photo():
+    # three flat photos: a crop that reached past its own photo (the next one, or the padding) would mix values
+    surfaces = torch.tensor([0.2, 0.5, 0.8])[:, None, None].expand(3, 64, 64).contiguous()
+    crops = _surface_crops(surfaces, 500, 32, torch.Generator().manual_seed(0))
+    flat = crops.amax((1, 2)) - crops.amin((1, 2))
+    assert float(flat.max()) < 1e-5
+    assert set(crops[:, 0, 0].mul(10).round().int().tolist()) == {2, 5, 8}
+
+
+def test_surface_crops_zoom_a_quarter_to_two_photo_pixels_an_output_pixel():
+    # a photo that is a plane of slope 1/256 a photo px: each crop is a plane whose slope, an output px, is the zoom
+    ramp = (torch.arange(256, dtype=torch.float32)[None, :] + torch.arange(256)[:, None]) / 512
+    crops = _surface_crops(ramp[None], 400, 32, torch.Generator().manual_seed(1))
+    gx, gy = crops[:, :, 1:] - crops[:, :, :-1], crops[:, 1:] - crops[:, :-1]
+    zoom = torch.hypot(gx.mean((1, 2)), gy.mean((1, 2))) * 512 / 2 ** 0.5  # the plane's gradient is sqrt 2 / 512
+    assert float(zoom.min()) > 0.25 - 1e-3 and float(zoom.max()) < 2 + 1e-3
+    assert float(zoom.min()) < 0.3 and float(zoom.max()) > 1.7  # the whole range is drawn
+
+
+def test_textures_need_photos_keep_labels_and_change_the_scenes():
+    cfg = dataclasses.replace(CLEAN, plates=True)
+    glyphs = GlyphSet(cfg)
+    with pytest.raises(ValueError, match="surfaces"):
+        render_scenes(4, seed=5, glyphs=glyphs, cfg=dataclasses.replace(cfg, textures=0.5))
+    surfaces = torch.rand(2, 64, 64, generator=torch.Generator().manual_seed(2))
+    plain, digits = render_scenes(200, seed=5, glyphs=glyphs, cfg=cfg, surfaces=surfaces)  # unused at textures 0
+    assert np.array_equal(plain, render_scenes(200, seed=5, glyphs=glyphs, cfg=cfg)[0])
+    textured = dataclasses.replace(cfg, textures=0.5)
+    a, da = render_scenes(200, seed=5, glyphs=glyphs, cfg=textured, surfaces=surfaces)
+    b, _ = render_scenes(200, seed=5, glyphs=glyphs, cfg=textured, surfaces=surfaces)
     assert np.array_equal(a, b) and np.array_equal(da, digits) and not np.array_equal(a, plain)

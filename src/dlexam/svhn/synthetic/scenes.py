@@ -67,6 +67,9 @@ class SceneConfig:
     elastic: float = 0.0  # glyph px: a smooth random warp of each scene's glyphs (new letterforms), 0: none
     stroke: float = 0.0  # output px, at most 1: strokes thickened or thinned by uniform [-stroke, stroke]
     svhn_neighbours: bool = False  # typeface neighbours' digits drawn as often as in SVHN (1 most, 9 least)
+    # Issue 21's seventh round: a share of scenes whose wall and plate carry the detail of photographed surfaces
+    # (render_scenes' `surfaces`: brick, gravel, grass, ...); 0 leaves the scenes and their random stream as before.
+    textures: float = 0.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -173,6 +176,36 @@ def _smooth_noise(n: int, size: int, cells: int, g: torch.Generator) -> torch.Te
     return F.interpolate(field, size=(size, size), mode="bicubic", align_corners=False).squeeze(1)
 
 
+def _surface_crops(surfaces: torch.Tensor, n: int, size: int, g: torch.Generator) -> torch.Tensor:
+    """n square crops (n, size, size) of the photos `surfaces` (P, T, T): each of a random photo, at a zoom of
+    1/4 .. 2 photo px an output px (log-uniform; at most what a photo holds turned), turned by any angle, wherever
+    the turned crop fits in its photo."""
+    photos, tile = surfaces.shape[0], surfaces.shape[-1]
+    which = torch.randint(photos, (n,), generator=g)
+    zoom = torch.exp(math.log(0.25) + math.log(8) * torch.rand(n, generator=g)).clamp(max=tile / size / math.sqrt(2))
+    angle = torch.rand(n, generator=g) * 2 * math.pi
+    reach = (zoom * size / 2 * math.sqrt(2))[:, None]  # photo px from the crop's centre to its corners
+    centre = reach + (tile - 2 * reach) * torch.rand(n, 2, generator=g)  # photo px
+    lin = (torch.arange(size, dtype=torch.float32) + 0.5) - size / 2
+    yy, xx = torch.meshgrid(lin, lin, indexing="ij")
+    v = lambda t: t[:, None, None]  # noqa: E731
+    cos, sin = v(torch.cos(angle) * zoom), v(torch.sin(angle) * zoom)
+    px, py = v(centre[:, 0]) + xx * cos - yy * sin, v(centre[:, 1]) + xx * sin + yy * cos  # (n, S, S) photo px
+    grid = torch.stack([(v(which.float()) * tile + px) * (2 / (photos * tile)) - 1, py * (2 / tile) - 1], -1)
+    atlas = surfaces.transpose(0, 1).reshape(1, 1, tile, photos * tile)  # the photos side by side
+    out = F.grid_sample(atlas, grid.reshape(1, n * size, size, 2), mode="bilinear", align_corners=False)
+    return out.reshape(n, size, size)
+
+
+def _surface_detail(surfaces: torch.Tensor, n: int, size: int, g: torch.Generator, lo: float, hi: float):
+    """Zero-mean detail of photographed surfaces (n, size, size), each crop's scaled by uniform [lo, hi]."""
+    if n == 0:
+        return torch.zeros(0, size, size)
+    crops = _surface_crops(surfaces, n, size, g)
+    gain = lo + (hi - lo) * torch.rand(n, generator=g)
+    return (crops - crops.mean((1, 2), keepdim=True)) * gain[:, None, None]
+
+
 def _contrasting(under: torch.Tensor, n: int, g: torch.Generator, lo: float = 0.12, hi: float = 0.5) -> torch.Tensor:
     """A luma per image (n, 1) that differs from `under`'s by at least lo .. hi (uniform), either polarity."""
     fg = torch.rand(n, 1, generator=g)
@@ -190,9 +223,12 @@ def _over(img: torch.Tensor, alpha: torch.Tensor, luma: torch.Tensor) -> torch.T
 
 
 def render_scenes(
-    n: int, seed: int, glyphs: GlyphSet, cfg: SceneConfig = SceneConfig(), size: int = SIZE
+    n: int, seed: int, glyphs: GlyphSet, cfg: SceneConfig = SceneConfig(), size: int = SIZE,
+    surfaces: torch.Tensor | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Render `n` house-number crops -> (uint8 grey (n, size, size), digits int64 (n,)).
+
+    `surfaces` (P, T, T), luma in [0, 1]: square photographs of surfaces, which `cfg.textures` needs.
 
     Drawn in luma, which is all the exam's network sees (ITU-R 601-2 luma of SVHN's RGB). Optional
     ingredients are computed only for the images that get them (`some`).
@@ -202,6 +238,8 @@ def render_scenes(
     training set (and with it its weights) is a function of the seed alone. Split into functions, the
     stages would have to pass that stream and a dozen per-image arrays along; the comments mark them.
     """
+    if cfg.textures > 0 and cfg.plates and surfaces is None:
+        raise ValueError("SceneConfig.textures needs photographs: render_scenes(..., surfaces=...)")
     g = torch.Generator().manual_seed(int(seed))
     U = lambda *shape: torch.rand(*shape, generator=g)  # noqa: E731
     col = lambda k: U(k, 1)  # noqa: E731 - luma of k surface colours, uniform in [0, 1]
@@ -263,6 +301,12 @@ def render_scenes(
         img.mul_(1 + _smooth_noise(n, size, int(U(1) * 6) + 3, g) * v(0.25 * U(n)))
         k = some(0.3)  # grain: fine texture (stucco, wood, metal)
         img[k] *= 1 + (torch.rand(len(k), size, size, generator=g) - 0.5) * 0.1
+        face = None
+        if cfg.textures > 0:  # photographed surfaces: the wall's detail now, the plate's (if any) below
+            k = some(cfg.textures)
+            img[k] += _surface_detail(surfaces, len(k), size, g, 0.3, 1.2)
+            face = torch.zeros(n, size, size)
+            face[k] = _surface_detail(surfaces, len(k), size, g, 0.0, 0.6)
         k = some(0.6)  # a plate: its box in glyph px covers the digits' rows and the neighbours, margins 2..32
         kx, ky = gx[k], gy[k]
         top, bottom = GLYPH_H / 2 + 2 + 30 * U(len(k)), GLYPH_H / 2 + 2 + 30 * U(len(k))
@@ -271,6 +315,8 @@ def render_scenes(
         dist = torch.minimum(torch.minimum(ky + v(top), v(bottom) - ky), torch.minimum(kx + v(lft), v(rgt) - kx))
         plate_col = col(len(k))
         patch = _over(img[k], torch.sigmoid(dist), plate_col)  # dist: inside the box, glyph px
+        if face is not None:
+            patch += torch.sigmoid(dist) * face[k]
         b = (U(len(k)) < 0.5).nonzero().flatten()  # a border ring 2..7 glyph px wide on half the plates
         ring = torch.sigmoid(dist[b]) - torch.sigmoid(dist[b] - v(2 + 5 * U(len(b))))
         patch[b] = _over(patch[b], ring, col(len(b)))
