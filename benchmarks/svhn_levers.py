@@ -461,7 +461,8 @@ def main() -> None:
         shipped_fonts = fonts.package_fonts()
         fonts.package_fonts = lambda: shipped_fonts + tuple(extra)  # read by scene_fonts at each render
     out = {"benchmark": "svhn_levers", "recipe": args.recipe, "threads": 1, "cpu_count": os.cpu_count(),
-           "extra_fonts": len(extra) if args.extra_fonts else 0, "load_average_start": os.getloadavg()[0],
+           "extra_fonts": len(extra) if args.extra_fonts else 0, "surfaces": args.surfaces if surfaces is not None
+           else None, "load_average_start": os.getloadavg()[0],
            "baseline": "baseline" if "baseline" in args.levers else None}
     rows = {lever: [] for lever in args.levers}
     for lever in args.levers:
