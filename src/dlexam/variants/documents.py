@@ -53,7 +53,7 @@ def md_block(b: Block) -> str:
             f"{i}. {md(o)}" for i, o in enumerate(b.options, start=1))
     if isinstance(b, Items):
         return "\n".join(f"- {md(item)}" for item in b.items)
-    head = ("",) * bool(b.row_labels) + (b.header or tuple(f"c{j + 1}" for j in range(len(b.rows[0]))))
+    head = ("",) * bool(b.row_labels) + b.header  # every Table has its column labels (model.Table)
     lines = [f"*{md(b.caption)}*", "", "| " + " | ".join(_md_cell(h) for h in head) + " |",
              "|" + "|".join("---" for _ in head) + "|"]
     for i, r in enumerate(b.rows):
@@ -139,7 +139,7 @@ def html_block(b: Block) -> str:
     head = ([""] if b.row_labels else []) + list(b.header)
     rows = "".join("<tr>" + (f"<th>{escape(b.row_labels[i])}</th>" if b.row_labels else "")
                    + "".join(f"<td>{escape(c)}</td>" for c in r) + "</tr>" for i, r in enumerate(b.rows))
-    header = ("<tr>" + "".join(f"<th>{escape(h)}</th>" for h in head) + "</tr>") if b.header else ""
+    header = "<tr>" + "".join(f"<th>{escape(h)}</th>" for h in head) + "</tr>"
     return f"<table><caption>{escape(b.caption)}</caption>{header}{rows}</table>"
 
 
@@ -203,7 +203,7 @@ def ty_block(b: Block) -> str:
         return "\n".join(f"- {tym(o)}" for o in b.items)
     cols = len(b.rows[0]) + bool(b.row_labels)
     head = ([""] if b.row_labels else []) + list(b.header)
-    cells = [f"[{ty(h)}]" for h in head] if b.header else []
+    cells = [f"[{ty(h)}]" for h in head]
     for i, r in enumerate(b.rows):
         cells += ([f"[*{ty(b.row_labels[i])}*]"] if b.row_labels else []) + [f"[{ty(c)}]" for c in r]
     return (f"#figure(caption: [{tym(b.caption)}], table(columns: {cols}, align: right, inset: 4pt, "

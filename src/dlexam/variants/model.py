@@ -36,12 +36,17 @@ class Text:
 
 @dataclass(frozen=True)
 class Table:
-    """A matrix or a table, with optional row labels."""
+    """A matrix or a table, with optional row labels. Every table has column labels: a matrix given none (E, W_Q)
+    gets c1, c2, ..., the one place they are made, so that every document and export heads its columns alike."""
 
     caption: str
     header: tuple[str, ...]
     rows: tuple[tuple[str, ...], ...]
     row_labels: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.header and self.rows:
+            object.__setattr__(self, "header", tuple(f"c{j + 1}" for j in range(len(self.rows[0]))))
 
 
 @dataclass(frozen=True)

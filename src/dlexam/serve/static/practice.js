@@ -83,7 +83,7 @@ function block(b) {
   if (b.kind === "items") return DL.el("ul", {}, b.items.map((t) => DL.el("li", {class: "mono small", text: t})));
   if (b.kind === "options") return DL.el("div", {}, b.label ? DL.el("p", {text: b.label}) : null,
     DL.el("ol", {}, b.options.map((t) => DL.el("li", {text: t}))));
-  const head = b.header.length ? b.header : b.rows[0].map((_, j) => `c${j + 1}`);
+  const head = b.header;  // every table comes with its column labels (variants.model.Table: c1, c2, ... for a bare matrix)
   const table = DL.el("table", {class: "matrix"},
     DL.el("tr", {}, b.row_labels.length ? DL.el("td", {class: "corner"}) : null, head.map((h) => DL.el("th", {scope: "col", text: h}))),
     b.rows.map((r, i) => DL.el("tr", {}, b.row_labels.length ? DL.el("th", {scope: "row", text: b.row_labels[i]}) : null,

@@ -1,0 +1,94 @@
+"""Problem 2's E and W_Q tables head their columns in every document and export as the Markdown does (c1, c2, ...),
+so that a student can tell which column is which (2026-12-07 audit: the PDF, Moodle and Canvas tables had no
+header row). The oracle: the column counts come from the spec (d_model, d_head), the labels typed here."""
+
+from __future__ import annotations
+
+import io
+import re
+import xml.etree.ElementTree as ET
+import zipfile
+from html.parser import HTMLParser
+
+from dlexam.variants import documents, exports, make_variant
+
+V = make_variant(7)
+T = V.spec.transformer
+E_HEAD = [""] + [f"c{j}" for j in range(1, T.d_model + 1)]  # a corner over E's row labels (its tokens)
+WQ_HEAD = [f"c{j}" for j in range(1, T.d_head + 1)]
+
+
+class Tables(HTMLParser):
+    """caption -> the first row's header cells, for every table in an HTML text."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.found: dict[str, list[str]] = {}
+        self._caption = self._cell = None
+        self._rows = 0
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table":
+            self._caption, self._rows = "", 0
+        elif tag == "caption":
+            self._cell = "caption"
+        elif tag == "tr":
+            self._rows += 1
+            if self._rows == 1:
+                self.found[self._caption] = []
+        elif tag in ("th", "td") and self._rows == 1:
+            self._cell = tag
+            self.found[self._caption].append("" if tag == "th" else None)
+
+    def handle_endtag(self, tag):
+        if tag in ("caption", "th", "td"):
+            self._cell = None
+
+    def handle_data(self, data):
+        if self._cell == "caption":
+            self._caption += data
+        elif self._cell == "th":
+            self.found[self._caption][-1] += data
+
+
+def check(text: str) -> None:
+    found = Tables(text).found
+    (e,) = [h for c, h in found.items() if c.startswith("E (")]
+    (wq,) = [h for c, h in found.items() if c.startswith("W_Q")]
+    assert e == E_HEAD and wq == WQ_HEAD
+
+
+def test_moodle_heads_e_and_w_q():
+    root = ET.fromstring(exports.moodle_xml(V))  # well-formed XML; the HTML in it escaped text
+    texts = [q.find("questiontext/text").text for q in root.findall("question")
+             if q.get("type") != "category" and q.find("name/text").text.split()[-1].startswith("Pr2.2")]
+    assert texts
+    for text in texts:
+        check(text)
+
+
+def test_qti_heads_e_and_w_q():
+    z = zipfile.ZipFile(io.BytesIO(exports.qti_zip(V)))
+    ns = {"q": "http://www.imsglobal.org/xsd/ims_qtiasiv1p2"}
+    test = ET.fromstring(z.read(next(n for n in z.namelist() if n != "imsmanifest.xml")))
+    items = [i for i in test.findall(".//q:item", ns) if i.get("title").startswith("Pr2.2")]
+    assert items
+    for item in items:
+        check(item.find("q:presentation/q:material/q:mattext", ns).text)
+
+
+def test_typst_heads_e_and_w_q():
+    src = documents.typst_source(V)
+    for caption, head in (("E (", E_HEAD), ("W_Q", WQ_HEAD)):
+        line = next(s for s in src.splitlines() if s.startswith("#figure(caption: [" + documents.tym(caption)))
+        cols = len(head)
+        cells = re.findall(r"\[([^\]]*)\]", line.split("table(", 1)[1])
+        assert cells[:cols] == head, line
+
+
+def test_markdown_heads_them_the_same():
+    md = documents.markdown(V)
+    lines = md.splitlines()
+    e = lines[next(i for i, s in enumerate(lines) if s.startswith("*E (")) + 2]
+    assert [c.strip() for c in e.strip("|").split("|")] == E_HEAD
