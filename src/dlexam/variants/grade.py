@@ -76,9 +76,25 @@ def read_number(value) -> Fraction:
     raise UnreadableAnswer(f"not a number: {shown(value)!r} (write 1/4, 0.25 or 2.5e-1)")
 
 
-def read_choice(value, n: int) -> int:
-    """A choice's option number, 1 to `n`, or its letter (a = 1); :class:`UnreadableAnswer` for anything else."""
+def _option_text(s: str) -> str:
+    return " ".join(s.split()).casefold()
+
+
+def read_choice(value, n: int, options: tuple[str, ...] = ()) -> int:
+    """A choice's option number, 1 to `n`, or its letter (a = 1), also written "option 2" or as the grader shows a
+    choice, "2: 99 x 114" (the number and that option's text, spaces and case aside; `options` are the texts);
+    :class:`UnreadableAnswer` for anything else, and for a number whose text is another option's or none."""
     last = LETTERS[min(n, len(LETTERS)) - 1]
+    if isinstance(value, str) and (m := re.fullmatch(r"option\s*(\S.*)", value.strip(), re.IGNORECASE | re.DOTALL)):
+        value = m.group(1)  # "option 2", "Option b"
+    elif options and isinstance(value, str) and (m := re.fullmatch(r"(\w+)\s*:\s*(.*\S)", value.strip(), re.DOTALL)):
+        k = read_choice(m.group(1), n)  # "2: 99 x 114", the grader's own display of option 2
+        said = [i + 1 for i, o in enumerate(options) if _option_text(o) == _option_text(m.group(2))]
+        if said != [k]:
+            whose = f"option {said[0]}'s" if said else "no option's"
+            raise UnreadableAnswer(f"{shown(value.strip())!r} names option {k}, but its text is {whose}: write the "
+                                   f"option's number alone (1-{n})")
+        return k
     if isinstance(value, str) and (m := re.fullmatch(r"\(\s*(\w+)\s*\)|(\w+)\s*[).]", value.strip())):
         value = m.group(1) or m.group(2)  # "(b)", "b)", "2." as an option is marked on paper
     if isinstance(value, str) and len(value.strip()) == 1 and value.strip().isalpha():
@@ -531,7 +547,7 @@ def grade_field(aid: str, qid: str, q_points: int, f: Field, value) -> FieldResu
         written = one_value(value)  # "9" of a CSV line "P1.1.choice,9,,"
         if written is None:
             return unanswered(aid, qid, f, q_points)
-        got = read_choice(written, len(f.options)) if f.kind == "choice" else read_number(written)
+        got = read_choice(written, len(f.options), f.options) if f.kind == "choice" else read_number(written)
     except UnreadableAnswer as bad:
         return FieldResult(aid, qid, Fraction(0), share, False, [
             {"where": aid, "given": shown(written), "expected": expected_text(f),
@@ -541,7 +557,9 @@ def grade_field(aid: str, qid: str, q_points: int, f: Field, value) -> FieldResu
         reason = (f.option_reasons[got - 1] if f.option_reasons else "") or f.why  # why this option is wrong
         wrong = [] if ok else [{"where": aid, "given": f"{got}: {f.options[got - 1]}", "expected": expected_text(f),
                                 "reason": reason}]
-        return FieldResult(aid, qid, share if ok else Fraction(0), share, ok, wrong)
+        plain = isinstance(written, str) and written.strip().lower() in (str(got), LETTERS[got - 1])
+        read_as = [] if plain or not isinstance(written, str) else [f"{written.strip()!r} read as option {got}"]
+        return FieldResult(aid, qid, share if ok else Fraction(0), share, ok, wrong, read_as)
     ok = scores(got, f.answer, f.tolerance)  # exactly (same_value) or within the tolerance (near): typed.scores
     given = as_written(written, got)
     wrong = [] if ok else [{"where": aid, "given": given, "expected": expected_text(f),

@@ -1,0 +1,42 @@
+"""The grader's readings and reasons of the 2026-12-07 audit: a choice written "option 2" or as the grader shows
+it ("2: 89 x 66") is read where that is unambiguous; a receptive field off by one is named so; a shift of several
+rows is worded for the count; a wrong cell of the two-head R is written as the product that makes it. Oracles:
+options and values typed here by hand from the variants' printed exams (seed 7: P1.4's options are 66 x 89,
+89 x 66, 65 x 85, 131 x 89, the first right)."""
+
+from __future__ import annotations
+
+import pytest
+
+from dlexam.variants import make_variant
+from dlexam.variants.grade import grade
+
+V7 = make_variant(7)
+
+
+def result(v, aid, value):
+    (r,) = [r for r in grade(v, {aid: value}).fields if r.id == aid]
+    return r
+
+
+@pytest.mark.parametrize("written, option", [("option 2", 2), ("Option 1", 1), ("option b", 2), ("OPTION (a)", 1),
+                                             ("2: 89 x 66", 2), ("1: 66 x 89", 1), ("1:  66  X 89 ", 1)])
+def test_a_choice_written_option_n_or_as_the_grader_shows_it_is_read(written, option):
+    r = result(V7, "P1.4.choice", written)
+    assert r.correct == (option == 1)
+    assert not any("invalid" in w for w in r.wrong)
+    assert r.notes == [f"{written.strip()!r} read as option {option}"]
+    if option == 2:
+        assert r.wrong[0]["given"] == "2: 89 x 66"
+
+
+@pytest.mark.parametrize("written, whose", [("2: 66 x 89", "option 1's"), ("1: 65 x 85", "option 3's"),
+                                            ("1: 66 x 90", "no option's")])
+def test_a_number_and_another_options_text_is_not_guessed(written, whose):
+    r = result(V7, "P1.4.choice", written)
+    assert not r.correct and r.points == 0
+    assert r.wrong[0]["invalid"].startswith(f"{written!r} names option {written[0]}, but its text is {whose}")
+
+
+def test_a_plain_choice_has_no_note():
+    assert result(V7, "P1.4.choice", "1").notes == [] and result(V7, "P1.4.choice", 1).notes == []
