@@ -45,3 +45,50 @@ def test_pdf_text_has_them():
     assert "Answers are exact: write fractions as 1/7 (not 0.1429)" in text
     assert text.count("Answer fields:") == len(v.questions)
     assert re.search(r"Pr2\.3\.logits \([^)]*, 2 pt\), Pr2\.3\.loss \([^)]*, 3 pt\)", text)
+
+
+# variant 7's answer fields and the shape of each matrix, typed from its printed exam (the example
+# "D A A <START> A D <STOP>", 6 tokens, 4 dimensions, 4 layers before the linear one)
+SHAPES_7 = {"Pr1.3.shapes": (4, 3), "Pr2.2.S": (7, 7), "Pr2.2.P": (7, 7), "Pr2.3.logits": (3, 6), "Pr2.4.R": (7, 4)}
+
+
+def answer_spaces(source: str) -> dict[str, str]:
+    """answer id -> the Typst line that leaves room for it (it starts with the id, or an item's label and the id)."""
+    out = {}
+    for line in source.splitlines():
+        m = re.match(r"(?:#block\(breakable: false\)\[)?(?:\(\w\) )?`([\w.-]+)`", line)
+        if m:
+            out[m.group(1)] = out.get(m.group(1), "") + line
+    return out
+
+
+def test_the_exam_leaves_room_for_every_answer_sized_to_it():
+    """Version A's paper: "provide your answer in the space below each question". A matrix gets an empty grid of
+    its shape, a number a box, a choice a box per option, an essay a box."""
+    v = make_variant(7)
+    spaces = answer_spaces(documents.typst_source(v))
+    assert set(spaces) == set(v.fields())
+    for aid, (_, f) in v.fields().items():
+        line = spaces[aid]
+        if aid in SHAPES_7:
+            rows, cols = SHAPES_7[aid]
+            assert f.kind == "matrix"
+            widths = re.search(r"columns: \(([^)]*)\)", line).group(1).rstrip(",").split(", ")
+            assert widths.count("1.5cm") == cols
+            assert line.count("[]") == rows * cols + bool(f.row_labels and f.col_labels)  # and the corner
+        elif f.kind == "choice":
+            assert line.count("#box(") == len(f.options) and "#h(" in line
+        elif f.kind == "number":
+            assert line.count("#box(") == 1
+        else:
+            assert f.kind == "essay" and "height:" in line
+    assert sum(f.kind == "matrix" for _, f in v.fields().values()) == len(SHAPES_7)
+    assert not answer_spaces(documents.typst_source(v, solution=True))
+
+
+def test_pdf_has_the_room():
+    import pypdf
+    v = make_variant(7)
+    text = " ".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(documents.pdf(v))).pages)
+    for aid in v.fields():  # named in the answer line and above its room
+        assert text.count(aid) >= 2, aid

@@ -210,6 +210,41 @@ def ty_block(b: Block) -> str:
             + ", ".join(cells) + "))")
 
 
+# The paper's room for answers (Version A: "provide your answer in the space below each question"), sized to each
+# field: a box for a number, a box to tick per option, ruled room for an essay, a grid of a matrix's shape.
+NUMBER_BOX = "#box(width: 5cm, height: 1cm, stroke: 0.5pt)"
+TICK_BOX = "#box(width: 0.8em, height: 0.8em, stroke: 0.5pt, baseline: 0.1em)"
+GRID_CELL = ("1.5cm", "0.9cm")  # a matrix cell: room for a fraction such as -13/7
+
+
+def essay_height(points: Fraction) -> str:
+    """An essay's room: 2 cm and 1 cm per point (Pr2.1's 3 points: 5 cm)."""
+    return f"{2 + float(points):g}cm"
+
+
+def ty_answer_space(q: Question, f) -> str:
+    """Room on the paper for field `f`'s answer, after its question, headed by its answer id and label."""
+    head = f"`{q.answer_id(f)}` ({ty(f.label)}): " if f.label else f"`{q.answer_id(f)}`: "
+    if f.kind == "choice":
+        item = option_label(q, f)
+        return (f"{ty(item) + ' ' if item else ''}{head}"
+                + " #h(1em) ".join(f"{TICK_BOX} {k}" for k in range(1, len(f.options) + 1)))
+    if f.kind == "number":
+        return head + NUMBER_BOX
+    if f.kind == "essay":
+        return (f"#block(breakable: false)[{head}"  # a block (the box, the table) starts on a line of its own
+                f"#block(width: 100%, height: {essay_height(f.points * q.points)}, stroke: 0.5pt)]")
+    rows, cols = len(f.answer), len(f.answer[0])
+    labels = bool(f.row_labels)
+    widths = ("auto",) * labels + (GRID_CELL[0],) * cols
+    heights = ("auto",) * bool(f.col_labels) + (GRID_CELL[1],) * rows
+    cells = ([f"[{ty(c)}]" for c in ("",) * labels + tuple(f.col_labels)] if f.col_labels else [])
+    for i in range(rows):
+        cells += [f"[*{ty(f.row_labels[i])}*]"] * labels + ["[]"] * cols
+    return (f"#block(breakable: false)[{head}#table(columns: ({', '.join(widths)},), rows: ({', '.join(heights)},), "
+            f"align: center + horizon, inset: 3pt, {', '.join(cells)})]")
+
+
 def typst_source(v: Variant, solution: bool = False) -> str:
     out = ['#set page(paper: "a4", margin: 2cm)', '#set text(size: 10pt)', '#set par(justify: false)',
            f"= {ty(title(v, solution))}", ""]
@@ -229,6 +264,7 @@ def typst_source(v: Variant, solution: bool = False) -> str:
         out += [ty_block(b) + "\n" for b in blocks]
         if not solution:
             out += [with_code(answer_line(q), ty), ""]
+            out += [ty_answer_space(q, f) + "\n" for f in q.fields]
     return "\n".join(out)
 
 
