@@ -40,3 +40,15 @@ def test_a_number_and_another_options_text_is_not_guessed(written, whose):
 
 def test_a_plain_choice_has_no_note():
     assert result(V7, "P1.4.choice", "1").notes == [] and result(V7, "P1.4.choice", 1).notes == []
+
+
+def test_a_receptive_field_off_by_one_is_named():
+    """Variant 3's receptive field is 26 (1 + 2 + 3 + 3 x 4 + 2 x 4, its printed layers: Conv-1 3x3, a 4x4 pool of
+    stride 4, Conv-2 4x4, a 3x3 pool); 25 leaves out the starting pixel, 27 counts it again with Conv-1's 3."""
+    v = make_variant(3)
+    assert v.fields()["Pr1.1.rf"][1].answer == 26
+    low = result(v, "Pr1.1.rf", "25").wrong[0]["reason"]
+    high = result(v, "Pr1.1.rf", 27).wrong[0]["reason"]
+    assert low.startswith("off by one: 25 leaves out the pixel r starts from") and "1 more, 26" in low
+    assert high.startswith("off by one: 27 counts the first layer's 3 pixels") and "adds k - 1 = 2" in high
+    assert result(v, "Pr1.1.rf", 24).wrong[0]["reason"].startswith("r = 1 + ")  # two off: only the formula
