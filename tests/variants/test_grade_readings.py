@@ -52,3 +52,13 @@ def test_a_receptive_field_off_by_one_is_named():
     assert low.startswith("off by one: 25 leaves out the pixel r starts from") and "1 more, 26" in low
     assert high.startswith("off by one: 27 counts the first layer's 3 pixels") and "adds k - 1 = 2" in high
     assert result(v, "Pr1.1.rf", 24).wrong[0]["reason"].startswith("r = 1 + ")  # two off: only the formula
+
+
+def test_a_shift_of_several_rows_is_worded_for_their_count():
+    """Variant 7's Pr1.3.shapes (4 layers, C, H, W, no two rows alike) given with rows 1-3 the right rows 2-4 and a
+    last row of its own: three rows shifted, said as three, not "this row"."""
+    shapes = V7.fields()["Pr1.3.shapes"][1].answer
+    assert len(shapes) == 4 and len(set(shapes)) == 4
+    given = [[str(x) for x in r] for r in (*shapes[1:], [x + 100 for x in shapes[-1]])]
+    r = result(V7, "Pr1.3.shapes", given)
+    assert r.mistake == "these 3 rows given are each the right matrix's next row: the rows are shifted by one"

@@ -478,7 +478,8 @@ def matrix_mistake(answer, got) -> tuple[str, range]:
         if (pairs and all(got[i] == list(answer[k]) for i, k in pairs)
                 and any(got[i] != list(answer[i]) for i, _ in pairs)):
             shifted = range(pairs[0][0], pairs[-1][0] + 1)
-            return f"this row given is the right matrix's {word} row: the rows are shifted by one", shifted
+            rows_given = "this row given is" if len(shifted) == 1 else f"these {len(shifted)} rows given are each"
+            return f"{rows_given} the right matrix's {word} row: the rows are shifted by one", shifted
     return "", range(0)
 
 
