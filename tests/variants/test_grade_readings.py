@@ -6,6 +6,8 @@ options and values typed here by hand from the variants' printed exams (seed 7: 
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from dlexam.variants import make_variant
@@ -62,3 +64,28 @@ def test_a_shift_of_several_rows_is_worded_for_their_count():
     given = [[str(x) for x in r] for r in (*shapes[1:], [x + 100 for x in shapes[-1]])]
     r = result(V7, "Pr1.3.shapes", given)
     assert r.mistake == "these 3 rows given are each the right matrix's next row: the rows are shifted by one"
+
+
+@pytest.mark.parametrize(("seed", "difficulty"), [(7, "standard"), (0, "harder")])
+def test_a_wrong_two_head_r_cell_is_a_product_to_follow(seed, difficulty):
+    """Each wrong cell of Pr2.4's R says the row of [Z_1 Z_2], multi_W_O's column (the spec's, by its label) and the
+    number they make, written term by term; checked here in Fraction arithmetic against the key's cell."""
+    from fractions import Fraction
+
+    v = make_variant(seed, difficulty)
+    t = v.spec.transformer
+    f = v.fields()["Pr2.4.R"][1]
+    wrong = [[str(x + 1) for x in r] for r in f.answer]
+    r = result(v, "Pr2.4.R", wrong)
+    assert len(r.wrong) == len(f.answer) * len(f.answer[0])
+    for w in r.wrong:
+        i, j = w["at"]
+        m = re.fullmatch(r"row (\d+) of \[Z_1 Z_2\] times column (\S+) of multi_W_O: \(([^)]*)\) \. \(([^)]*)\) = "
+                         r"(.+) = (\S+)", w["reason"])
+        assert m, w["reason"]
+        z, col = ([Fraction(x) for x in g.split(", ")] for g in (m[3], m[4]))
+        assert int(m[1]) == i + 1 and m[2] == f.col_labels[j]
+        assert col == [row[j] for row in t.multi_W_O] and len(z) == t.heads * t.d_head
+        assert Fraction(m[6]) == sum(a * b for a, b in zip(z, col, strict=True)) == f.answer[i][j]
+        terms = [s.split(" x ") for s in m[5].split(" + ")]
+        assert [(Fraction(a.strip("()")), Fraction(b.strip("()"))) for a, b in terms] == list(zip(z, col, strict=True))

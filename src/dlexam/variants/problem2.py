@@ -221,6 +221,11 @@ def vec(v) -> str:
     return "(" + ", ".join(text(x) for x in v) + ")"
 
 
+def factor(x) -> str:
+    """A number as a factor of a product written out: -1/2 in parentheses, so that "3 x (-1/2)" reads as one."""
+    return f"({text(x)})" if x < 0 or "/" in text(x) else text(x)
+
+
 def mat(m: Matrix) -> str:
     return "[" + "; ".join(", ".join(text(x) for x in r) for r in m) + "]"
 
@@ -397,8 +402,13 @@ def questions(spec: ExamSpec, orders: dict | None = None, gradients: dict | None
         return f"r_{score_rows[i] + 1} . E[{t.vocab[j]}] = {vec(r)} . {vec(t.E[j])} = {text(logits_used[i][j])}"
 
     def r_reason(i: int, j: int) -> str:
+        """R[i, j] as the product that makes it: row i of [Z_1 Z_2] times column j of multi_W_O, term by term."""
         concat = tuple(v for h in multi.heads for v in h.Z[i])
-        return f"[z_1 ... z_{t.heads}] row {i + 1} = {vec(concat)} times column {outputs[j]} of multi_W_O"
+        column = tuple(r[j] for r in t.multi_W_O)
+        terms = " + ".join(f"{factor(z)} x {factor(w)}" for z, w in zip(concat, column, strict=True))
+        heads = " ".join(f"Z_{h + 1}" for h in range(t.heads)) if t.heads <= 3 else f"Z_1 ... Z_{t.heads}"
+        return (f"row {i + 1} of [{heads}] times column {outputs[j]} of multi_W_O: {vec(concat)} . {vec(column)} = "
+                f"{terms} = {text(multi.R[i][j])}")
 
     common = setting(t)
     qs = [
