@@ -10,6 +10,11 @@ to the maximal scores of each row, shared equally among tied maxima, e.g.
 constant in the scores, so no gradient reaches Q or K through them (Problem 2.5); V still
 gets one. The usual transformer uses T = sqrt(d_k).
 
+``straight_through=True`` (training only, T > 0) is argmax attention forward with the softmax's gradient
+backward: P = hard + (soft - soft.detach()), where hard is the T = 0 weights and soft is softmax(S / T).
+The forward pass is exactly T = 0's (the added term is 0), and Q and K get exactly the gradient the
+softmax at T would give them, so a model can be trained on what argmax decoding computes.
+
 The exam's fixed model (:mod:`dlexam.geoff`), the compiled sorter and the trained models all call
 :func:`attention`. :func:`multiset_attention` is the same function for keys given as counts of
 identical rows (a transformer without positions decoding: see :mod:`dlexam.transformer`).
@@ -119,15 +124,22 @@ def attention(
     temperature: float,
     mask: torch.Tensor | None = None,
     need_weights: bool = True,
+    straight_through: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
     """Attention of queries `q` (..., Tq, d_k) over keys `k` (..., Tk, d_k) and values `v` (..., Tk, d_v).
 
     `mask` (broadcastable to (..., Tq, Tk), boolean, True = may attend) carries the causal and padding
     masks. Returns (Z, P, S): Z = P V (..., Tq, d_v), the attention matrix P and the raw scores
     S = Q K^T (..., Tq, Tk); P and S are None when `need_weights` is False and T > 0, where the
-    fused kernel is used instead.
+    fused kernel is used instead. `straight_through` (T > 0): P is T = 0's weights forward and has the
+    softmax's (at T) gradient backward (see the module docstring); at T = 0 it changes nothing.
     """
     argmax = is_argmax(temperature, q.dtype)
+    if straight_through and not argmax:
+        scores = q @ k.transpose(-2, -1)  # (..., Tq, Tk)
+        soft = softmax_weights(scores, temperature, mask)
+        p = argmax_weights(scores, mask) + (soft - soft.detach())  # forward: exactly the argmax weights
+        return p @ v, p, scores
     if not argmax and not need_weights:
         # Same maths, fused kernel: softmax(Q K^T * scale) V with scale = 1 / T.
         z = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=1.0 / temperature)

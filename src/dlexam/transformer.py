@@ -117,12 +117,13 @@ class Layer(nn.Module):
             out = out + f if self.cfg.residual else f
         return out, r
 
-    def forward(self, x, mask, temperature, trace=None, cache=None):
+    def forward(self, x, mask, temperature, trace=None, cache=None, straight_through=False):
         q, k, v = self.project(self.ln_attn(x))
         if cache is not None:  # incremental decoding: append this step's keys and values
             k = torch.cat([cache[0], k], dim=2) if cache[0] is not None else k
             v = torch.cat([cache[1], v], dim=2) if cache[1] is not None else v
-        z, p, s = attention(q, k, v, temperature=temperature, mask=mask, need_weights=trace is not None)
+        z, p, s = attention(q, k, v, temperature=temperature, mask=mask, need_weights=trace is not None,
+                            straight_through=straight_through)
         out, r = self.mix(x, z)
         if trace is not None:
             trace.append({"X": x, "Q": q, "K": k, "V": v, "scores": s, "P": p, "Z": z, "R": r, "out": out})
@@ -207,8 +208,12 @@ class DecoderTransformer(nn.Module):
         *,
         temperature: float | str | None = None,
         trace: list | None = None,
+        straight_through: bool = False,
     ) -> torch.Tensor:
         """Logits (B, T, V) for tokens (B, T). `pad_mask` (B, T) is True at real tokens.
+
+        `straight_through` (training): argmax attention forward, the softmax's gradient at the temperature
+        backward (:func:`dlexam.attention.attention`).
 
         Pass a list as `trace` to receive each layer's intermediate matrices (X, Q, K, V, scores,
         P, Z, R, out), for display and teaching.
@@ -223,7 +228,7 @@ class DecoderTransformer(nn.Module):
         temp = self.temperature(temperature)
         x = self.embed(tokens, positions)
         for layer in self.layers:
-            x, _ = layer(x, mask, temp, trace=trace)
+            x, _ = layer(x, mask, temp, trace=trace, straight_through=straight_through)
         return self.unembed(x)
 
     # ---- incremental decoding with a KV cache ------------------------------------------------

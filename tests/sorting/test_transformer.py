@@ -43,6 +43,29 @@ def test_softmax_attention_matches_torch_softmax_in_float64():
     assert p_none is None and torch.allclose(z_fused, z, atol=1e-10)
 
 
+def test_straight_through_is_argmax_forward_and_the_softmax_gradient_backward():
+    """Oracles: a one-hot of torch.argmax forward (random float64 scores: no ties); backward, Q's and K's
+    gradients are plain autograd through torch.softmax at T, V's those of the one-hot weights."""
+    g = torch.Generator().manual_seed(1)
+    q0, k0, v0 = (torch.randn(3, 2, 7, 5, generator=g, dtype=torch.float64) for _ in range(3))
+    upstream = torch.randn(3, 2, 7, 5, generator=g, dtype=torch.float64)
+    t, tril = 0.7, torch.ones(7, 7, dtype=torch.bool).tril()
+    q, k, v = (x.clone().requires_grad_() for x in (q0, k0, v0))
+    z, p, _ = attention(q, k, v, temperature=t, mask=causal_mask(7), straight_through=True)
+    scores = torch.einsum("bhid,bhjd->bhij", q0, k0).masked_fill(~tril, -math.inf)
+    one_hot = torch.nn.functional.one_hot(scores.argmax(-1), 7).to(torch.float64)
+    assert torch.equal(p.detach(), one_hot) and torch.allclose(z.detach(), one_hot @ v0, atol=1e-12)
+    (z * upstream).sum().backward()
+    rq, rk, rv = (x.clone().requires_grad_() for x in (q0, k0, v0))
+    ref_p = torch.softmax(torch.einsum("bhid,bhjd->bhij", rq, rk).masked_fill(~tril, -math.inf) / t, dim=-1)
+    ((ref_p @ rv.detach()) * upstream).sum().backward()  # the softmax's gradient for Q and K, same V
+    assert torch.allclose(q.grad, rq.grad, atol=1e-12) and torch.allclose(k.grad, rk.grad, atol=1e-12)
+    assert torch.allclose(v.grad, one_hot.transpose(-2, -1) @ upstream, atol=1e-12)
+    assert q.grad.abs().sum() > 0  # unlike T = 0 itself (Problem 2.5), the scores are trained
+    z0, _, _ = attention(q0, k0, v0, temperature=0.0, mask=causal_mask(7), straight_through=True)
+    assert torch.equal(z0, attention(q0, k0, v0, temperature=0.0, mask=causal_mask(7))[0])  # T = 0: unchanged
+
+
 def test_exam_attention_matrix_and_loss_problem_2_2_and_2_3():
     """'D A A <START> A D <STOP>' with the exam's weights: P and the loss 4.2114 typed from the exam."""
     m = exam_model_mod.exam_model(temperature=0.0)
