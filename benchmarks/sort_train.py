@@ -4,6 +4,7 @@
     python benchmarks/sort_train.py --vocab A-Z          # A-Z, trained on lengths <= 16 (sort_train_v26.py)
     python benchmarks/sort_train.py --vocab A-Z --seeds 0,1,2,3,4 --set label_smoothing=0
     python benchmarks/sort_train.py --vocab A-Z --recipe old   # the recipe before issue 14 (ablation)
+    python benchmarks/sort_train.py --vocab A-Z --set hard_fraction=0   # issue 14's, without the straight-through phase
     python benchmarks/sort_train.py --recipe shipped --seeds 0,1,2,3,4   # the shipped A-D sorter's recipe
 
 Each seed trains the default recipe (:class:`dlexam.sorting.train.TrainConfig`, as `dlexam sort

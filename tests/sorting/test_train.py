@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import asdict
 
 import pytest
 import torch
@@ -92,3 +93,54 @@ def test_loss_uses_the_temperature_it_is_given():
         keep = labels[0] != -100
         want = F.cross_entropy(logits[keep], labels[0][keep])
         assert torch.allclose(loss_on_batch(m, seq, mask, labels, temperature=t), want)
+
+
+def test_the_straight_through_loss_is_argmax_attentions_and_trains_the_scores():
+    """Its value is the loss of the T = 0 forward pass (the oracle: the model at temperature 0), yet W_Q gets a
+    gradient, which T = 0 itself never gives (Problem 2.5)."""
+    v = Vocabulary.from_spec("A-D")
+    torch.manual_seed(0)
+    m = DecoderTransformer(model_config(TrainConfig()))
+    seq, mask, labels = teacher_forcing_batch(torch.tensor([[3, 0, 2, 2], [1, 3, 0, 0]]), torch.tensor([4, 2]), v)
+    keep = labels != -100
+    want = F.cross_entropy(m(seq, mask, temperature=0.0)[keep], labels[keep])
+    got = loss_on_batch(m, seq, mask, labels, temperature=20.0, straight_through=True)
+    assert torch.allclose(got, want)
+    got.backward()
+    assert m.layers[0].W_Q.grad.abs().sum() > 0
+    m.zero_grad(set_to_none=True)
+    loss_on_batch(m, seq, mask, labels, temperature=0.0).backward()
+    assert m.layers[0].W_Q.grad is None or m.layers[0].W_Q.grad.abs().sum() == 0
+
+
+@pytest.mark.parametrize("hard_loss, calls_per_hard_step", [("straight-through", 1), (None, 2)])  # None: "sum"
+def test_the_last_third_of_the_steps_trains_through_argmax_attention(monkeypatch, hard_loss, calls_per_hard_step):
+    """9 steps: steps 1-6 at the annealed softmax temperature, steps 7-9 straight-through at T = 20 (with "sum",
+    the default, plus the softmax's loss at the annealed T)."""
+    import dlexam.sorting.train as train_module
+
+    real, calls = train_module.loss_on_batch, []
+
+    def spy(*args, **kw):
+        calls.append((kw.get("straight_through", False), kw["temperature"]))
+        return real(*args, **kw)
+
+    monkeypatch.setattr(train_module, "loss_on_batch", spy)
+    tc = TrainConfig(vocab="A-C", max_len=4, steps=9, batch_size=8, warmup=1,
+                     **({"hard_loss": hard_loss} if hard_loss else {}))  # the default: the sum
+    train(tc)
+    d_head = model_config(tc).d_head
+    annealed = [attention_temperature(tc, d_head, s) for s in range(9)]
+    hard = [[(True, 20.0)] + [(False, annealed[s])] * (calls_per_hard_step - 1) for s in range(6, 9)]
+    assert calls == [(False, t) for t in annealed[:6]] + [c for step in hard for c in step]
+    calls.clear()
+    train(TrainConfig(vocab="A-C", max_len=4, steps=9, batch_size=8, warmup=1, hard_fraction=0.0))
+    assert not any(st for st, _ in calls)  # the recipe before 2026-12-07
+
+
+def test_a_config_saved_before_the_straight_through_phase_had_none():
+    saved = {k: v for k, v in asdict(TrainConfig()).items() if k != "hard_fraction"}  # a checkpoint before it
+    assert TrainConfig.from_dict(saved).hard_fraction == 0.0
+    assert TrainConfig().hard_steps() == 2000 and TrainConfig(**OLD_RECIPE).hard_steps() == 0
+    with pytest.raises(UserError, match="hard_fraction"):
+        TrainConfig(hard_fraction=1.5).validate()

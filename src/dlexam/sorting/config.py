@@ -19,6 +19,9 @@ from dlexam.transformer import MAX_FF, MAX_HEADS, MAX_LAYERS, MAX_WIDTH, Transfo
 MAX_TRAIN_LEN, MAX_STEPS, MAX_BATCH, MAX_LR, MAX_WEIGHT_DECAY, MAX_TEMPERATURE = 512, 10**7, 65_536, 10.0, 1000.0, 1e6
 MAX_SEED = 2**63 - 1
 
+# A config saved before the straight-through phase existed (2026-12-07) trained without one.
+BEFORE_HARD_PHASE = {"hard_fraction": 0.0}
+
 
 @dataclass
 class TrainConfig:
@@ -41,6 +44,13 @@ class TrainConfig:
     temperature_start: float | str | None = None
     temperature_end: float | str = 0.1
     label_smoothing: float = 0.0  # cross-entropy label smoothing (0 = none)
+    # The final phase (issue 14's follow-up, 2026-12-07): the last `hard_fraction` of the steps train what T = 0
+    # decoding computes, argmax attention forward with the softmax's gradient backward at `hard_temperature`
+    # (straight-through; hot, so a wrong key far below the right one still gets a gradient). hard_loss
+    # "straight-through": that loss alone; "sum": the softmax's loss at the step's temperature plus it.
+    hard_fraction: float = 1 / 3
+    hard_loss: str = "sum"
+    hard_temperature: float = 20.0
     seed: int = 0  # model initialisation
     data_seed: int = 1  # the data generator (separate, so data never depends on the model)
     checkpoint_every: int = 500  # steps between periodic checkpoints (0 = only the final one)
@@ -66,6 +76,9 @@ class TrainConfig:
         limits.number("weight_decay", self.weight_decay, 0, MAX_WEIGHT_DECAY)
         limits.whole("warmup", self.warmup, 0, MAX_STEPS)
         limits.number("label_smoothing", self.label_smoothing, 0, 1, hi_open=True)
+        limits.number("hard_fraction", self.hard_fraction, 0, 1)
+        limits.choice("hard_loss", self.hard_loss, ("straight-through", "sum"))
+        limits.number("hard_temperature", self.hard_temperature, 0, MAX_TEMPERATURE, lo_open=True)
         limits.whole("seed", self.seed, 0, MAX_SEED)
         limits.whole("data_seed", self.data_seed, 0, MAX_SEED)
         limits.whole("checkpoint_every", self.checkpoint_every, 0, MAX_STEPS)
@@ -89,11 +102,17 @@ class TrainConfig:
         """A config from a checkpoint's ``train_config``, checked; UserError when it is not one."""
         if not isinstance(d, dict) or set(d) - {f.name for f in fields(cls)}:
             raise UserError(f"train_config is not a sorter TrainConfig ({sorted(d) if isinstance(d, dict) else d!r})")
-        return cls(**d).validate()
+        return cls(**{**BEFORE_HARD_PHASE, **d}).validate()
+
+    def hard_steps(self) -> int:
+        """How many of the last steps are the straight-through phase."""
+        return round(self.steps * self.hard_fraction)
+
 
 
 # The recipe before issue 14 (fixed T = sqrt(d_head)), for the ablation in docs/sorting.md.
-OLD_RECIPE = {"steps": 3000, "batch_size": 256, "lr": 0.03, "temperature_start": "sqrt", "temperature_end": "sqrt"}
+OLD_RECIPE = {"steps": 3000, "batch_size": 256, "lr": 0.03, "temperature_start": "sqrt", "temperature_end": "sqrt",
+              **BEFORE_HARD_PHASE}
 
 
 def attention_temperature(tc: TrainConfig, d_head: int, step: int) -> float:

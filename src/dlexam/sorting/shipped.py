@@ -4,8 +4,8 @@
 with ``weights_only``): one layer, one head, no positional encodings, feed-forward or residual,
 d_model 6 (the one-hot width), 180 parameters, trained on inputs of lengths 0-8 by
 ``dlexam sort train --recipe shipped --out OUT`` (:data:`RECIPE`: `sort train`'s defaults with
-2,000 steps; the file is OUT/last.pt). Its checkpoint records how it was made: the command and the
-training config (the seed among it) in ``extra``, and the torch version, thread count and CPU
+2,000 steps and no straight-through phase; the file is OUT/last.pt). Its checkpoint records how it was
+made: the command and the training config (the seed among it) in ``extra``, and the torch version, thread count and CPU
 instruction set in its provenance. Rebuilt with the same torch build, CPU capability and one thread,
 the weights are bit-identical (tests/sorting/test_shipped.py rebuilds it).
 
@@ -18,7 +18,8 @@ from __future__ import annotations
 from pathlib import Path
 
 FILE = "shipped.pt"
-RECIPE = {"vocab": "A-D", "max_len": 8, "steps": 2000, "seed": 0}  # over TrainConfig's defaults
+# over TrainConfig's defaults; without the straight-through phase added on 2026-12-07 (shipped.pt predates it)
+RECIPE = {"vocab": "A-D", "max_len": 8, "steps": 2000, "seed": 0, "hard_fraction": 0.0}
 COMMAND = "dlexam sort train --recipe shipped --out OUT"
 
 

@@ -14,6 +14,13 @@ clear of the fallback, which is what argmax decoding (T = 0) needs. Batches of 1
 steps at a peak learning rate of 0.01 (the same compute as the earlier 256 x 3,000 at 0.03, twice
 the updates, no loss spikes) give the cooling time to repair the table.
 
+The final third (2026-12-07, `hard_fraction`) also trains T = 0 itself: its loss is the softmax's at the
+step's temperature plus a straight-through one, argmax attention forward with the softmax's gradient
+backward at a hot T = 20 (`hard_temperature`, `hard_loss` "sum"; :func:`dlexam.attention.attention`).
+Cold softmax training left score-table entries wrong by tens of units, saturated at T = 0.1 and so
+without gradient; the hot backward pass reaches them, and its forward pass is what argmax decoding
+computes. The softmax's own loss beside it keeps the margins that decoding at T = 0.1 needs.
+
 :func:`train` takes a :class:`TrainConfig` (checked up front, :meth:`TrainConfig.validate`) and
 returns a :class:`TrainResult`: AdamW, cosine learning-rate decay, the temperature schedule, random
 multisets sampled on the fly from a data generator seeded separately from the model's
@@ -93,13 +100,15 @@ class TrainResult:
 
 
 def loss_on_batch(
-    model: DecoderTransformer, seq, pad_mask, labels, *, temperature: float | None = None, label_smoothing: float = 0.0
+    model: DecoderTransformer, seq, pad_mask, labels, *, temperature: float | None = None, label_smoothing: float = 0.0,
+    straight_through: bool = False,
 ) -> torch.Tensor:
     """Cross-entropy over the output tokens only (labels -100 elsewhere), mean per token.
 
-    `temperature` overrides the model's attention temperature for this batch (None: the model's).
+    `temperature` overrides the model's attention temperature for this batch (None: the model's);
+    `straight_through`: argmax attention forward, the softmax's gradient at `temperature` backward.
     """
-    logits = model(seq, pad_mask, temperature=temperature)  # (B, T, V)
+    logits = model(seq, pad_mask, temperature=temperature, straight_through=straight_through)  # (B, T, V)
     return F.cross_entropy(
         logits.flatten(0, 1), labels.flatten(), ignore_index=-100, label_smoothing=label_smoothing
     )
@@ -290,7 +299,11 @@ def _train(tc: TrainConfig, folder: runs.RunFolder | None, progress: ProgressFn 
             data_gen, tc.batch_size, vocab.n_symbols, 0, tc.max_len, heldout=False, kind="mixed"
         )
         batch = teacher_forcing_batch(tokens, lengths, vocab)
-        loss = loss_on_batch(model, *batch, temperature=temp, label_smoothing=tc.label_smoothing)
+        hard = step >= tc.steps - tc.hard_steps()  # the final, straight-through phase
+        loss = loss_on_batch(model, *batch, temperature=tc.hard_temperature if hard else temp,
+                             label_smoothing=tc.label_smoothing, straight_through=hard)
+        if hard and tc.hard_loss == "sum":
+            loss = loss + loss_on_batch(model, *batch, temperature=temp, label_smoothing=tc.label_smoothing)
         value = loss.item()
         if not math.isfinite(value):  # stop before a NaN reaches the weights (and any checkpoint)
             kept = (f"{path} keeps step {state.saved}, the last finite one" if state.saved
