@@ -235,3 +235,38 @@ def test_an_iphone_heic_photo_is_named_and_not_passed_over(tmp_path, capsys):
     refused_here(["svhn", "predict", str(tmp_path / "IMG_0002.HEIC")], capsys, "IMG_0002.HEIC is a HEIC/HEIF photo")
     with pytest.raises(UserError, match=r"^the file is a HEIC/HEIF photo"):  # an upload to `dlexam serve`
         read_image(HEIC, formats=UPLOAD_FORMATS)
+
+
+def test_avif_images_are_read_not_passed_over(tmp_path, capsys, monkeypatch):
+    """A class folder's .avif images were silently left out (an evaluation counted fewer images than the folder held,
+    a folder of AVIFs "held no images"), and `predict` called one "not a readable image" though Pillow decodes AVIF.
+    Now they are read as Pillow decodes them (its EXIF orientation applied); where Pillow has no AVIF decoder, one
+    line names the file as AVIF, exit 2, as a HEIC photo is."""
+    from PIL import ImageOps
+
+    import dlexam.svhn.data.images as images
+
+    d = tmp_path / "d"
+    _folder(d, {"3": [(32, 32)]})
+    grey = np.add.outer(np.arange(32) * 7, np.arange(32) * 3).astype(np.uint8)  # no symmetry: a turn shows
+    exif = Image.Exif()
+    exif[0x0112] = 6  # shown turned 90 degrees clockwise
+    Image.fromarray(grey).convert("RGB").save(d / "3" / "b.avif", quality=100, exif=exif)
+    (d / "5").mkdir()
+    Image.fromarray(grey.T.copy()).convert("RGB").save(d / "5" / "IMG_7.AVIF")
+    with Image.open(d / "3" / "b.avif") as im:  # the oracle: Pillow's own decode, orientation and luma
+        shown, stored = np.asarray(ImageOps.exif_transpose(im).convert("L")), np.asarray(im.convert("L"))
+    assert shown.shape == (32, 32) and not (shown == stored).all()
+    x, y, paths = load_image_folder(d)
+    assert y.tolist() == [3, 3, 5] and [p.rsplit("/", 1)[1] for p in paths] == ["0.png", "b.avif", "IMG_7.AVIF"]
+    assert (x[1].numpy() == shown).all()
+    assert main(["svhn", "evaluate", "--data", str(d), "--json"]) == 0
+    assert __import__("json").loads(capsys.readouterr().out)["n"] == 3
+    assert main(["svhn", "predict", str(d / "5" / "IMG_7.AVIF")]) == 0
+    capsys.readouterr()
+    monkeypatch.setattr(images, "avif_readable", lambda: False)  # a Pillow without libavif
+    refused_here(["svhn", "evaluate", "--data", str(d)], capsys, f"{d / '3' / 'b.avif'} is an AVIF image",
+                 "convert it to PNG or JPEG")
+    (tmp_path / "cut.avif").write_bytes((d / "5" / "IMG_7.AVIF").read_bytes()[:40])
+    monkeypatch.undo()
+    refused_here(["svhn", "predict", str(tmp_path / "cut.avif")], capsys, "cut.avif is not a readable image: an AVIF")

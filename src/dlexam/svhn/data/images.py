@@ -26,8 +26,10 @@ Grayscale is ITU-R 601-2 luma (Pillow's ``convert("L")``), as :func:`dlexam.svhn
 computes for .mat files; a phone photo's EXIF orientation is applied.
 
 Image folders use torchvision's ImageFolder layout: ``DIR/0/*.png ... DIR/9/*.png``, the folder
-name being the digit; any size, any colour mode, PNG, JPEG, BMP, GIF, TIFF, WebP or PPM/PGM. A HEIC/HEIF photo (an
-iPhone's) is not read: one line names it and asks for PNG or JPEG, in a folder as given alone (:func:`is_heif`).
+name being the digit; any size, any colour mode, PNG, JPEG, BMP, GIF, TIFF, WebP, AVIF or PPM/PGM. A HEIC/HEIF photo
+(an iPhone's) is not read: one line names it and asks for PNG or JPEG, in a folder as given alone (:func:`is_heif`).
+An AVIF image is read where Pillow has its AVIF decoder (libavif), else named so in one line (:func:`avif_readable`);
+never passed over.
 """
 
 from __future__ import annotations
@@ -51,11 +53,13 @@ from dlexam.svhn.data import SIZE
 MAX_PIXELS = 50_000_000  # a 50-megapixel photo at most, read from the header before decoding
 REDUCED_SIDE = 256  # a large image is decoded, or its square averaged, to a side of 256 .. 511 pixels
 STRIP_PIXELS = 1 << 20  # colours become grey about a megapixel at a time
-FILE_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF", "PPM")  # what `svhn predict` and image folders read
+FILE_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF", "PPM", "AVIF")  # what `svhn predict` and folders read
 UPLOAD_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")  # what `dlexam serve` reads: no TIFF from the network
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm")
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm", ".avif",
+                    ".avifs")
 HEIF_EXTENSIONS = (".heic", ".heif")  # an iPhone's photos: Pillow reads none without a plugin; named, never passed over
 HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs", b"mif1", b"msf1")
+AVIF_BRANDS = (b"avif", b"avis")  # an AVIF image's and an AVIF sequence's ftyp box
 MACOS_FOLDER = "__MACOSX"  # what a zip file made on a Mac holds beside its files: their AppleDouble metadata
 EXIF_ORIENTATION = 0x0112
 _PILLOW_WARNINGS = threading.Lock()  # warnings.catch_warnings changes process-wide state: one thread at a time
@@ -212,6 +216,27 @@ def is_heif(source) -> bool:
     return head[4:8] == b"ftyp" and head[8:12] in HEIF_BRANDS
 
 
+def is_avif(source) -> bool:
+    """Whether `source` (a path, or the file's bytes) starts as an AVIF file does: an ISO media file's ``ftyp`` box
+    naming the AVIF brand (an image, or a sequence)."""
+    head = _head(source, 12)
+    return head[4:8] == b"ftyp" and head[8:12] in AVIF_BRANDS
+
+
+def avif_readable() -> bool:
+    """Whether this Pillow decodes AVIF: its AvifImagePlugin with libavif built in (Pillow before 11.2 has no AVIF
+    plugin at all; a Pillow built without libavif has one that identifies no file)."""
+    from PIL import features
+
+    return "avif" in features.modules and bool(features.check_module("avif"))  # an unknown name: a warning
+
+
+def _readable(formats: tuple[str, ...]) -> tuple[str, ...]:
+    """`formats` less AVIF where this Pillow cannot decode it (a format Pillow does not know is a KeyError to
+    Image.open, not a file it cannot identify)."""
+    return formats if "AVIF" not in formats or avif_readable() else tuple(f for f in formats if f != "AVIF")
+
+
 @contextmanager
 def _pillow_errors(what: str, formats: tuple[str, ...], source=None) -> Iterator[None]:
     """Pillow's exceptions as one UserError line naming `what` (read from `source`), in words a user can act on."""
@@ -228,6 +253,14 @@ def _pillow_errors(what: str, formats: tuple[str, ...], source=None) -> Iterator
             raise UserError(f"{what} is a HEIC/HEIF photo (an iPhone's format), which dlexam does not read: convert "
                             "it to PNG or JPEG (on a Mac, Preview's File > Export; an iPhone takes JPEGs with "
                             "Settings > Camera > Formats > Most Compatible)") from None
+        if is_avif(source) and "AVIF" in formats:
+            if avif_readable():
+                raise UserError(f"{what} is not a readable image: an AVIF file that is damaged or cut short") from None
+            from PIL import __version__
+
+            raise UserError(f"{what} is an AVIF image, which this installation's Pillow ({__version__}) does not "
+                            "decode: convert it to PNG or JPEG, or install a Pillow built with AVIF support") from None
+        formats = _readable(formats)
         raise UserError(f"{what} is not a readable image: choose a {', '.join(formats[:-1])} or {formats[-1]} file "
                         "(a photo or a drawing)") from None
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, KeyError) as exc:
@@ -247,6 +280,7 @@ def _open(source, formats: tuple[str, ...]):
     """The image `source` names (a path, or the file's bytes), opened lazily: only its header is read."""
     from PIL import Image
 
+    formats = _readable(formats)
     if isinstance(source, bytes | bytearray | memoryview):
         if len(source) == 0:
             raise UserError("the file is empty (0 bytes)")
@@ -293,7 +327,7 @@ def read_image(source, *, formats: tuple[str, ...] = FILE_FORMATS, max_pixels: i
             img = _open(source, formats)
         with img:
             header = _checked(img, what, max_pixels)
-            img.seek(0)  # an animated GIF, WebP or PNG: its first frame
+            img.seek(0)  # an animated GIF, WebP, PNG or AVIF: its first frame
             draft = None
             if (s := header.draft_scale) > 1:  # asking for (w // s, h // s) makes libjpeg decode at exactly 1/s
                 draft = (max(1, header.width // s), max(1, header.height // s))
@@ -397,7 +431,8 @@ def left_out(name: str) -> bool:
 
 
 def class_images(folder: Path) -> list[Path]:
-    """The image files (by extension, any case; HEIC/HEIF photos too, for :func:`read_image` to name as unread) in a
+    """The image files (by extension, any case; HEIC/HEIF photos too, for :func:`read_image` to name as unread; AVIF
+    images, read, or named where Pillow cannot decode them) in a
     class folder and the folders inside it, links followed (each folder once: a link to a folder above it is no
     loop), the entries :func:`left_out` passes over left out; sorted by path. A link named as an image that leads
     nowhere is kept, for :func:`read_image` to name."""
