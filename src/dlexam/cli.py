@@ -14,7 +14,7 @@ import sys
 import unicodedata
 
 from dlexam.commands.options import path_text
-from dlexam.errors import STOP_SIGNALS, NamedSettings, Terminated, UserError, stopped
+from dlexam.errors import STOP_SIGNALS, EveryRank, NamedSettings, Terminated, UserError, stopped
 
 COMMAND_MODULES = ("geoff", "sort", "svhn", "answers", "experiment", "report", "demo", "serve", "variant", "grade")
 
@@ -127,12 +127,13 @@ def quiet_openmp_workers() -> None:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
-def _another_rank_says_it(args: argparse.Namespace) -> bool:
+def _another_rank_says_it(args: argparse.Namespace, exc: UserError) -> bool:
     """Under torchrun, whether rank 0 prints this refusal for every rank: a rank other than 0 of a command that
     trains distributed (`distributed` in its defaults: svhn train) whose process group is not joined yet (the
-    checks before it are the same on every rank: the same flags, the same data). A refusal after joining may be
-    this rank's alone (a loss that is not finite on its share), so every rank says that one; so does any other
-    command, whatever RANK its environment holds. Every rank still exits with status 2."""
+    checks before it are the same on every rank: the same flags, the same data), or that the ranks agreed on
+    after joining (:class:`dlexam.errors.EveryRank`). Another refusal after joining may be this rank's alone (a
+    loss that is not finite on its share), so every rank says that one; so does any other command, whatever RANK
+    its environment holds. Every rank still exits with status 2."""
     if not getattr(args, "distributed", False):
         return False
     from dlexam.cpu import torchrun_world
@@ -143,6 +144,8 @@ def _another_rank_says_it(args: argparse.Namespace) -> bool:
         return False  # not an environment torchrun made: no rank 0 is there to say it
     if rank == 0 or world <= 1:
         return False
+    if isinstance(exc, EveryRank):
+        return True
     dist = sys.modules.get("torch.distributed")  # imported by the command if it trains; never imported here
     return not (dist is not None and dist.is_available() and dist.is_initialized())
 
@@ -200,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
             raise stop
         return code
     except UserError as exc:
-        if not _another_rank_says_it(args):
+        if not _another_rank_says_it(args, exc):
             print(f"dlexam: error: {one_line(flag_message(exc, args))}", file=sys.stderr)
         return 2
     except Terminated:

@@ -14,6 +14,11 @@ class InputsTogether(UserError):
     overflows float64): an edge that names the input at fault names none, and the message says which inputs."""
 
 
+class EveryRank(UserError):
+    """A refusal that every rank of a distributed run (torchrun) raises alike, having agreed on it over the process
+    group: rank 0 says it for all of them (the command line prints it from rank 0 alone; every rank exits 2)."""
+
+
 class NonFiniteLoss(UserError):
     """Training stopped because the loss became NaN or infinite (a learning rate too high, say).
 

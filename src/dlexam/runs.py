@@ -40,15 +40,17 @@ own run folder like any other run.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from dlexam import checkpoint
 from dlexam.errors import SettingsDiffer, UserError
-from dlexam.files import OutputDir
+from dlexam.files import OutputDir, sha256_of
 from dlexam.plain import dumps
 
 LAST, BEST = "last.pt", "best.pt"
@@ -105,21 +107,31 @@ class RunFolder(OutputDir):
         """Write a checkpoint (:mod:`dlexam.checkpoint`'s format) and its record as one commit."""
         self.write_bytes(name, checkpoint.to_bytes(kind=kind, config=config, state_dict=state_dict, extra=extra))
 
-    def write_metrics(self, history: list[dict], settings: dict, columns: Sequence[str] = METRIC_COLUMNS) -> None:
-        """metrics.csv (one row per epoch, `columns`) and metrics.json (the settings and every field)."""
+    def write_metrics(self, history: list[dict], settings: dict, columns: Sequence[str] = METRIC_COLUMNS, *,
+                      keep_same: bool = False) -> None:
+        """metrics.csv (one row per epoch, `columns`) and metrics.json (the settings and every field). With
+        `keep_same`, a file that already holds what would be written is left as it is (:meth:`put`)."""
         buf = io.StringIO()
         w = csv.DictWriter(buf, fieldnames=list(columns), extrasaction="ignore")
         w.writeheader()
         for row in history:
             w.writerow(row)
-        self.write_text(METRICS_CSV, buf.getvalue())
-        self.write_text(METRICS_JSON, dumps({"settings": settings, "history": history}, indent=1))
+        self.put(METRICS_CSV, buf.getvalue().encode("utf-8"), keep_same=keep_same)
+        self.put(METRICS_JSON, dumps({"settings": settings, "history": history}, indent=1).encode("utf-8"),
+                 keep_same=keep_same)
 
-    def write_figure(self, name: str, fig) -> str:
+    def write_figure(self, name: str, fig, *, keep_same: bool = False) -> str:
         """Render a matplotlib figure as PNG into this folder (one commit); its absolute path."""
         from dlexam.figures import to_png
 
-        return str(self.write_bytes(name, to_png(fig)).resolve())
+        return str(self.put(name, to_png(fig), keep_same=keep_same).resolve())
+
+    def put(self, name: str, data: bytes, *, keep_same: bool = False) -> Path:
+        """Write `data` as `name` (one commit); with `keep_same`, not where `name` is already dlexam's file holding
+        exactly `data` (a finished run resumed: nothing trained, nothing rewritten)."""
+        if keep_same and self.owns(name) and sha256_of(self.file(name)) == hashlib.sha256(data).hexdigest():
+            return self.file(name)
+        return self.write_bytes(name, data)
 
 
 # ---- resuming -------------------------------------------------------------------------------------

@@ -130,3 +130,31 @@ def test_a_rank_that_dies_leaves_rank_0_one_line_not_a_traceback(synth_dir, tmp_
     assert not any(line.startswith("[rank") for line in two.stderr.splitlines()), two.stderr[:3000]
     said = [line for line in two.stderr.splitlines() if line.startswith("dlexam: error: ")]
     assert len(said) == 1 and "another process of the run is gone" in said[0], two.stderr
+
+
+def test_a_rank_without_the_run_to_resume_is_one_line_from_every_rank_at_once(quick_run, tmp_path):
+    """Resuming with a folder of its own on each machine (--out per machine: rank 0 alone writes, so rank 1's holds
+    no run): rank 1 refused without a word, before the ranks had joined, and rank 0 waited for it in the rendezvous
+    until torchrun killed it 30 s later, no line said why. Now the ranks join first and agree: every rank stops at
+    once, rank 0 says in one line which rank finds no run where, and what DDP needs; rank 0's run is left as it is."""
+    import shutil
+
+    shutil.copytree(quick_run, tmp_path / "run0")
+    before = {p.name: p.read_bytes() for p in (tmp_path / "run0").iterdir() if p.name != ".dlexam.lock"}
+    (tmp_path / "per_rank.py").write_text(_PER_RANK)
+    env = {k: v for k, v in os.environ.items() if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK")}
+    env["OMP_NUM_THREADS"] = "1"
+    two = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--standalone",
+         str(tmp_path / "per_rank.py"), "svhn", "train", "--out", str(tmp_path / "run{RANK}"), "--resume",
+         "--epochs", "3", "--quiet"],
+        env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert two.returncode != 0, two.stdout
+    said = [line for line in two.stderr.splitlines() if line.startswith("dlexam: error: ")]
+    assert len(said) == 1, two.stderr
+    assert f"rank 1: resume: no run to resume at {tmp_path / 'run1'}" in said[0], said
+    assert "every rank the same folder" in said[0], said
+    assert not any(line.startswith("[rank") for line in two.stderr.splitlines())  # a rank's traceback
+    assert not (tmp_path / "run1").exists()
+    assert {p.name: p.read_bytes() for p in (tmp_path / "run0").iterdir() if p.name != ".dlexam.lock"} == before

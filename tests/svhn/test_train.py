@@ -169,6 +169,34 @@ def test_resume_after_kill_mid_epoch_equals_uninterrupted_run(synth_dir, tmp_pat
     assert [r["val_accuracy"] for r in ha] == [r["val_accuracy"] for r in hb]
 
 
+def test_resuming_a_finished_run_trains_nothing_and_rewrites_nothing(quick_run, synth_dir, tmp_path, capsys):
+    """`svhn train --resume` on a finished run wrote metrics.csv, metrics.json and curves.png again though nothing was
+    trained (with --data, metrics.json then named the new folder as the data the run was trained on). Now every file
+    is left as it is, byte for byte and inode for inode, and one line says the run is complete, exit 0, as `sort
+    train --resume` on a finished run. Only what a kill right after the last epoch's last.pt left undone is written,
+    as the finished run wrote it. (.dlexam.lock names its latest holder: every command that locks the folder.)"""
+    import shutil
+
+    run, moved = tmp_path / "run", tmp_path / "moved"
+    shutil.copytree(quick_run, run)
+    shutil.copytree(synth_dir, moved)
+
+    def files():
+        return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns, p.read_bytes()) for p in run.iterdir()
+                if p.name != ".dlexam.lock"}
+
+    before = files()
+    rc, out = _cli(["svhn", "train", "--out", str(run), "--resume", "--data", str(moved)], capsys)
+    assert rc == 0 and out.err == "" and files() == before
+    assert len(out.out.splitlines()) == 1 and "the run is already complete (all 2 epochs done)" in out.out, out.out
+    (run / "metrics.json").unlink()  # killed after the last epoch's last.pt
+    (run / "curves.png").unlink()
+    rc, out = _cli(["svhn", "train", "--out", str(run), "--resume", "--quiet", "--json"], capsys)
+    assert rc == 0 and json.loads(out.out)["already_complete"] is True
+    assert json.loads(out.out)["completed"] == ["metrics.json", "curves.png"]
+    assert {n: b for n, (_, _, b) in files().items()} == {n: b for n, (_, _, b) in before.items()}
+
+
 def test_epoch_order_and_schedule_are_pure_functions():
     assert torch.equal(epoch_order(100, 1, 4), epoch_order(100, 1, 4))
     assert not torch.equal(epoch_order(100, 1, 4), epoch_order(100, 1, 5))

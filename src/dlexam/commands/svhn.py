@@ -181,7 +181,15 @@ def cmd_train(args) -> int:
     else:
         from dlexam.words import counted
 
-        if result.best_val_accuracy is None:  # no image held out for validation: best.pt is the last epoch
+        if result.already_complete:  # a finished run resumed: one line, nothing trained, nothing rewritten
+            files = ("wrote again what a kill had left undone: " + ", ".join(result.completed) if result.completed
+                     else "its files left as they are")
+            best = ("no validation images (best.pt is the last epoch)" if result.best_val_accuracy is None else
+                    f"val accuracy {result.final.get('val_accuracy', float('nan')):.4f}, best "
+                    f"{result.best_val_accuracy:.4f}")
+            print(f"{result.out}: the run is already complete (all {counted(result.epochs, 'epoch')} done); nothing "
+                  f"trained now, {files}; {best}")
+        elif result.best_val_accuracy is None:  # no image held out for validation: best.pt is the last epoch
             print(f"{result.out}: {counted(len(result.history), 'epoch')}, no validation images (best.pt is the "
                   "last epoch)")
         else:

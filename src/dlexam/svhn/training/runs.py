@@ -15,7 +15,11 @@ from it (:func:`_complete_epoch`). So a run killed at any instant resumes (``SVH
 from its last completed epoch and ends with the same files, bit for bit, as a run never stopped.
 A resumed run keeps its own settings: one given that differs is refused by name
 (:func:`dlexam.runs.resume_config`); only ``epochs`` (a longer or shorter schedule) and ``data``
-(where the same data now live) may change.
+(where the same data now live) may change. A finished run resumed trains nothing and rewrites nothing
+(:func:`_already_complete`).
+
+Under torchrun the ranks join their process group before any work, make the run ready each on its own, and
+agree (:func:`_agree`): a refusal on any rank is every rank's at once, said by rank 0.
 
 A run with ``init`` fine-tunes: its weights start from the shipped model or a checkpoint
 (:mod:`dlexam.svhn.training.finetune`) instead of a seeded initialisation, with fine-tuning's own
@@ -28,14 +32,14 @@ the batch bar) goes to an optional callback (:mod:`dlexam.progress`), never to t
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import torch
 
 from dlexam import checkpoint, limits, runs
 from dlexam.cpu import torchrun_world
-from dlexam.errors import NonFiniteLoss, UserError
+from dlexam.errors import EveryRank, NonFiniteLoss, UserError
 from dlexam.progress import ProgressFn, log
 from dlexam.svhn.model import KIND, CNNConfig, ExamCNN
 from dlexam.svhn.training import finetune
@@ -148,6 +152,8 @@ class RunResult:
     model: dict
     train: dict
     init: dict | None = None  # a fine-tuning run's start: {"name", "sha256", "val_accuracy" before training}
+    already_complete: bool = False  # resumed when every epoch was done: nothing trained, nothing rewritten
+    completed: list[str] = field(default_factory=list)  # what such a resume wrote: what a kill had left undone
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -168,10 +174,17 @@ def _flat(settings: dict) -> dict:
             "split_seed": settings["split_seed"], "quick": settings["quick"], "init": settings.get("init")}
 
 
-def _resume_state(run: SVHNRun, folder: runs.RunFolder | None) -> tuple[TrainConfig, dict, CNNConfig, int, list, dict]:
+def _resume_state(run: SVHNRun, folder: runs.RunFolder | None, d) \
+        -> tuple[TrainConfig, dict, CNNConfig, int, list, dict]:
     """What last.pt says about the run, checked before use: a damaged state is one clear error; a
-    setting given now that differs from the run's is refused by name."""
+    setting given now that differs from the run's is refused by name. A rank other than 0 (`folder` None) reads
+    the last.pt in its own --out, which rank 0 alone writes."""
     path = run.out / runs.LAST
+    if folder is None and not (path.exists() or path.is_symlink()):
+        raise UserError(f"resume: no run to resume at {run.out} (no {runs.LAST} there); under DDP only rank 0 writes "
+                        f"the run folder, but every rank resumes from the {runs.LAST} in its own --out: give every "
+                        "rank the same folder (a shared file system), or copy rank 0's run folder to that path on "
+                        "each machine first")
     payload = folder.load(runs.LAST, kind=KIND) if folder is not None else checkpoint.load(path, kind=KIND)
     try:
         extra = payload["extra"]
@@ -251,9 +264,11 @@ def _new_settings(run: SVHNRun) -> tuple[TrainConfig, dict]:
     return cfg, settings
 
 
-def _complete_epoch(folder: runs.RunFolder, payload: dict, history: list[dict], settings: dict) -> None:
+def _complete_epoch(folder: runs.RunFolder, payload: dict, history: list[dict], settings: dict, *,
+                    keep_same: bool = False) -> None:
     """Write again what follows from last.pt, which a kill right after it may have left undone: the
-    metrics, and best.pt where last.pt's epoch is the best (the only epoch best.pt can lag behind)."""
+    metrics, and best.pt where last.pt's epoch is the best (the only epoch best.pt can lag behind). With
+    `keep_same`, metrics that already say what would be written are left as they are."""
     if not history:
         return
     scores = [r.get("val_accuracy", 0.0) for r in history]
@@ -265,7 +280,7 @@ def _complete_epoch(folder: runs.RunFolder, payload: dict, history: list[dict], 
         if held != best_epoch:
             folder.save_checkpoint(runs.BEST, kind=KIND, config=payload["config"], state_dict=payload["state_dict"],
                                    extra=payload["extra"])
-    folder.write_metrics(history, settings)
+    folder.write_metrics(history, settings, keep_same=keep_same)
 
 
 def _same_on_every_rank(d, settings: dict, start_epoch: int) -> None:
@@ -319,44 +334,152 @@ def _engine(device: torch.device, model: ExamCNN) -> str:
     return model.engine
 
 
+@dataclass
+class _Prepared:
+    """A run made ready on one rank before training: its settings, where it starts, and its data (none for a
+    finished run resumed: nothing is left to train)."""
+
+    cfg: TrainConfig
+    settings: dict
+    model_cfg: CNNConfig
+    start_epoch: int
+    history: list
+    payload: dict | None  # last.pt's, when resuming
+    init_model: ExamCNN | None = None  # fine-tuning's start
+    init: finetune.Init | None = None
+    data: dict | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.payload is not None and self.start_epoch >= self.cfg.epochs
+
+
 def train_run(run: SVHNRun, progress: ProgressFn | None = None) -> RunResult:
     """Train (or resume) the run directory `run.out`; returns every epoch's figures.
 
-    The directory is checked and locked before any work, and stays locked until training ends.
+    The directory is checked and locked before any work, and stays locked until training ends. Under torchrun
+    the ranks join their process group first, then make the run ready each on its own (rank 0's run folder, the
+    resume state, the data) and agree: a refusal on any rank is every rank's at once (:func:`_agree`), never one
+    rank gone while the others wait for it. A finished run resumed writes nothing (:func:`_already_complete`).
     """
-    folder = _open_out(run)
+    d = setup_distributed()
+    folder, ready, refused = None, None, None
     try:
-        return _train(run, folder, progress)
+        try:
+            folder = _open_out(run)
+            ready = _prepare(run, folder, d)
+        except UserError as exc:
+            if d.world <= 1:
+                raise
+            refused = exc
+        _agree(d, refused, ready)
+        if ready.finished:
+            return _already_complete(run, folder, ready, d)
+        return _train(run, folder, ready, d, progress)
     finally:
         if folder is not None:
             folder.close()
 
 
-def _train(run: SVHNRun, folder: runs.RunFolder | None, progress: ProgressFn | None) -> RunResult:
+def _agree(d, refused: UserError | None, ready: _Prepared | None) -> None:
+    """Under DDP, every rank's outcome of making the run ready, gathered on every rank: where any rank refused,
+    every rank raises the first refusal (by rank) as :class:`EveryRank`, which rank 0 says for all; where the ranks
+    differ in whether the run is finished (each reads last.pt from its own --out), every rank refuses too."""
+    if d.world <= 1:
+        return
+    import torch.distributed as torch_dist
+
+    mine = (str(refused) if refused is not None else None, None if ready is None else ready.finished)
+    every: list = [None] * d.world
+    torch_dist.all_gather_object(every, mine)
+    failed = [(r, said) for r, (said, _) in enumerate(every) if said is not None]
+    if failed:
+        r, said = failed[0]
+        raise EveryRank(said if r == 0 else f"distributed training, rank {r}: {said}")
+    finished = [r for r, (_, done) in enumerate(every) if done]
+    if finished and len(finished) < d.world:
+        raise EveryRank(f"distributed training: {_ranks(finished)} found the run finished, the others not (each "
+                        "rank reads --resume's last.pt from its own --out); every rank must see the same run folder")
+
+
+def _prepare(run: SVHNRun, folder: runs.RunFolder | None, d) -> _Prepared:
+    """This rank's part of making the run ready: the settings (a new run's, or last.pt's checked against those
+    given), fine-tuning's start, and the data (read and checked against the run's digest); no data for a finished
+    run resumed."""
     out = run.out
-    init = None
     if run.resume:
-        cfg, settings, model_cfg, start_epoch, history, payload = _resume_state(run, folder)
+        ready = _Prepared(*_resume_state(run, folder, d))
+        if ready.finished:
+            return ready
     else:
         cfg, settings = _new_settings(run)
-        model_cfg, start_epoch, history, payload = CNNConfig.from_dict(settings["model"]), 0, [], None
+        ready = _Prepared(cfg, settings, CNNConfig.from_dict(settings["model"]), 0, [], None)
         if run.init is not None:  # checked before the data are read: a bad --init is one line at once
-            init_model, init = finetune.load_init(run.init)
-            settings["init_sha256"] = init.sha256
+            ready.init_model, ready.init = finetune.load_init(run.init)
+            settings["init_sha256"] = ready.init.sha256
+    settings = ready.settings
     if run.resume and run.data is None and not Path(settings["data"]).exists():
         raise UserError(f"resume: {out / runs.LAST} was trained on {settings['data']}, which is gone; give --data "
                         "with the folder where the run's data now are")
-    data = load_data(settings["data"], val_fraction=settings["val_fraction"],
-                     split_seed=settings["split_seed"], quick=settings["quick"])
-    if run.resume and settings.get("data_sha256") not in (None, data["sha256"]):
+    ready.data = load_data(settings["data"], val_fraction=settings["val_fraction"],
+                           split_seed=settings["split_seed"], quick=settings["quick"])
+    if run.resume and settings.get("data_sha256") not in (None, ready.data["sha256"]):
         raise UserError(f"resume: {settings['data']} holds other digits than {out / runs.LAST} was trained on "
                         "(another SHA-256 of its images and labels); --data on resume says where the run's "
                         "own data now are")
-    settings["data_sha256"] = data["sha256"]
-    d = setup_distributed()
+    settings["data_sha256"] = ready.data["sha256"]
+    return ready
+
+
+def _already_complete(run: SVHNRun, folder: runs.RunFolder | None, ready: _Prepared, d) -> RunResult:
+    """A finished run resumed: nothing is trained and nothing rewritten. Only what follows from last.pt and is
+    missing or other than it (a run killed right after its last epoch's last.pt) is written, from last.pt's own
+    settings, so the files end as the run's last epoch left them."""
+    payload, history, written = ready.payload, ready.history, []
+    if folder is not None:
+        def held() -> dict:  # each file: there and dlexam's, and the contents recorded for it
+            return {name: (folder.owns(name), folder.recorded_sums(name)) for name in runs.TRAINER_FILES}
+
+        before = held()
+        _complete_epoch(folder, payload, history, payload["extra"]["settings"], keep_same=True)
+        if history:
+            from dlexam.svhn.plots import learning_curves_figure
+
+            folder.write_figure(runs.CURVES, learning_curves_figure(history), keep_same=True)
+        after = held()
+        written = [name for name in runs.TRAINER_FILES if after[name] != before[name]]
+    _leave_group(d)
+    scores = [r["val_accuracy"] for r in history if "val_accuracy" in r]
+    settings = payload["extra"]["settings"]
+    return RunResult(out=str(run.out), epochs=ready.cfg.epochs, world_size=d.world, history=history,
+                     best_val_accuracy=max(scores) if _validated(history) else None,
+                     final=history[-1] if history else {}, model=ready.model_cfg.to_dict(),
+                     train=ready.cfg.to_dict(), init=_init_record(settings), already_complete=True,
+                     completed=written)
+
+
+def _init_record(settings: dict) -> dict | None:
+    return None if settings.get("init") is None else {
+        "name": settings["init"], "sha256": settings.get("init_sha256"), "val_accuracy": settings.get(
+            "init_val_accuracy")}
+
+
+def _leave_group(d) -> None:
+    if d.world > 1:
+        import torch.distributed as torch_dist
+
+        torch_dist.barrier()
+        torch_dist.destroy_process_group()
+
+
+def _train(run: SVHNRun, folder: runs.RunFolder | None, ready: _Prepared, d, progress: ProgressFn | None) \
+        -> RunResult:
+    out = run.out
+    cfg, settings, model_cfg, start_epoch = ready.cfg, ready.settings, ready.model_cfg, ready.start_epoch
+    history, payload, init, data = ready.history, ready.payload, ready.init, ready.data
     _same_on_every_rank(d, settings, start_epoch)
     torch.manual_seed(cfg.seed)
-    model = init_model if init is not None else ExamCNN(model_cfg)
+    model = ready.init_model if init is not None else ExamCNN(model_cfg)
     settings["engine"] = _engine(d.device, model)
     if init is not None and len(data["val_x"]):  # what fine-tuning starts from, on the run's own validation images
         settings["init_val_accuracy"] = evaluate(model.to(d.device), data["val_x"], data["val_y"], dist=d)["accuracy"]
@@ -385,8 +508,6 @@ def _train(run: SVHNRun, folder: runs.RunFolder | None, progress: ProgressFn | N
             torch.set_rng_state(payload["extra"]["rng"])
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
             raise UserError(f"{out / runs.LAST}: its resume state is damaged ({str(exc)[:120]})") from None
-        if start_epoch >= cfg.epochs:
-            log(say, "svhn train", f"{out}: all {cfg.epochs} epochs are already done")
         if folder is not None:
             _complete_epoch(folder, payload, history, settings)
     # the best validation accuracy so far (a missing one counts 0, as when it is saved below)
@@ -438,15 +559,8 @@ def _train(run: SVHNRun, folder: runs.RunFolder | None, progress: ProgressFn | N
         from dlexam.svhn.plots import learning_curves_figure
 
         folder.write_figure(runs.CURVES, learning_curves_figure(result["history"]))
-    if d.world > 1:
-        import torch.distributed as torch_dist
-
-        torch_dist.barrier()
-        torch_dist.destroy_process_group()
+    _leave_group(d)
     return RunResult(out=str(out), epochs=cfg.epochs, world_size=d.world, history=result["history"],
                      best_val_accuracy=best if _validated(result["history"]) else None,
                      final=result["history"][-1] if result["history"] else {},
-                     model=model_cfg.to_dict(), train=cfg.to_dict(),
-                     init=None if settings.get("init") is None else
-                     {"name": settings["init"], "sha256": settings.get("init_sha256"),
-                      "val_accuracy": settings.get("init_val_accuracy")})
+                     model=model_cfg.to_dict(), train=cfg.to_dict(), init=_init_record(settings))
