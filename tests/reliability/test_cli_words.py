@@ -203,21 +203,37 @@ def test_synth_scenes_takes_the_seeds_the_recipe_takes(tmp_path, capsys):
 
 
 def test_under_torchrun_a_refusal_before_the_ranks_join_is_said_once_by_rank_0(tmp_path, capsys, monkeypatch):
-    """Every rank runs the same checks on the same flags and data: rank 0 says the refusal, the others
-    only exit with status 2. One after the ranks have joined may be a rank's own: every rank says it."""
+    """Every rank runs the same checks on the same flags before joining: rank 0 says the refusal, the others
+    only exit with status 2. One after the ranks have joined may be a rank's own: every rank says it, unless the
+    ranks agreed on it (EveryRank: a rank's run folder, resume state or data, gathered on every rank), which rank
+    0 says for all."""
     import torch.distributed
 
-    argv = ["svhn", "train", "--data", str(tmp_path / "none"), "--out", str(tmp_path / "run"), "--quick"]
+    import dlexam.svhn.training.runs as svhn_runs
+    from dlexam.errors import EveryRank
+
+    argv = ["svhn", "train", "--data", str(tmp_path / "none"), "--out", str(tmp_path / "run"), "--quick",
+            "--init", "shipped", "--pool", "max"]  # refused by the flags alone, before the ranks join
     monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")  # as torchrun sets them
     monkeypatch.setenv("MASTER_PORT", "29500")
     monkeypatch.setenv("RANK", "0")
-    refused_here(argv, capsys, "SVHN file not found")
+    refused_here(argv, capsys, "--init fine-tunes the exam architecture as it is: --pool")
     monkeypatch.setenv("RANK", "1")
     assert main(argv) == 2
     assert capsys.readouterr().err == ""
     monkeypatch.setattr(torch.distributed, "is_initialized", lambda: True)
-    refused_here(argv, capsys, "SVHN file not found")
+    refused_here(argv, capsys, "--init fine-tunes the exam architecture as it is: --pool")
+
+    def agreed(run, progress=None):
+        raise EveryRank("distributed training, rank 1: resume: no run to resume at OUT")
+
+    monkeypatch.setattr(svhn_runs, "train_run", agreed)
+    argv = ["svhn", "train", "--out", str(tmp_path / "run"), "--resume"]
+    assert main(argv) == 2
+    assert capsys.readouterr().err == ""
+    monkeypatch.setenv("RANK", "0")
+    refused_here(argv, capsys, "distributed training, rank 1: resume: no run to resume at OUT")
 
 
 @pytest.mark.parametrize("env, needle", [
