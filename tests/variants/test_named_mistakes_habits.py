@@ -10,39 +10,17 @@ for seeds of both difficulties, and graded by the variant and by its saved key.j
 
 from __future__ import annotations
 
-import functools
-import json
 import math
 from fractions import Fraction
 
 import pytest
 
 from dlexam.spec import text
-from dlexam.variants import make_variant
-from dlexam.variants.grade import grade
-from dlexam.variants.saved import read_key
 
-SEEDS = [(seed, d) for d in ("standard", "harder") for seed in (0, 1, 2, 3)]
+from .test_named_mistakes import SEEDS, graders, key, result, variant
+
 NEW_WORDS = ("own position", "height, width, channels", "down each column", "receptive field after",
              "leaves the strides out")
-
-
-@functools.cache
-def variant(seed: int, difficulty: str):
-    return make_variant(seed, difficulty)
-
-
-def graders(seed: int, difficulty: str) -> dict:
-    v = variant(seed, difficulty)
-    return {"variant": v, "key.json": read_key(json.dumps(v.to_json()).encode())}
-
-
-def key(v) -> dict:
-    return json.loads(json.dumps(v.key()))
-
-
-def result(g, sub: dict, aid: str):
-    return next(r for r in grade(g, sub).fields if r.id == aid)
 
 
 def right(v, aid: str):
