@@ -13,7 +13,7 @@ import re
 import sys
 import unicodedata
 
-from dlexam.commands.options import path_text
+from dlexam.commands.options import TypedNumber, path_text
 from dlexam.errors import STOP_SIGNALS, EveryRank, NamedSettings, Terminated, UserError, stopped
 
 COMMAND_MODULES = ("geoff", "sort", "svhn", "answers", "experiment", "report", "demo", "serve", "variant", "grade")
@@ -71,6 +71,18 @@ class Parser(argparse.ArgumentParser):
     def error(self, message: str):  # noqa: D102 - argparse API
         self.exit(2, f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
 
+    def parse_known_args(self, args=None, namespace=None):  # noqa: D102 - argparse API
+        """As argparse's, but a number flag's value (options.TypedNumber) becomes a plain float, its text as typed
+        kept in the namespace's `_typed` (dest -> text) for :func:`flag_message`."""
+        namespace, extras = super().parse_known_args(args, namespace)
+        typed = dict(getattr(namespace, "_typed", None) or {})
+        for dest, value in list(vars(namespace).items()):
+            if isinstance(value, TypedNumber):
+                typed[dest] = value.text
+                setattr(namespace, dest, float(value))
+        namespace._typed = typed
+        return namespace, extras
+
 
 def flag_of(parser: argparse.ArgumentParser | None, name: str) -> tuple[str, str] | None:
     """(flag, dest) of the option of `parser` that sets the library's setting `name`, or None."""
@@ -78,24 +90,33 @@ def flag_of(parser: argparse.ArgumentParser | None, name: str) -> tuple[str, str
         return None
     dest = getattr(parser, "fields", {}).get(name, name)
     for action in parser._actions:
-        if action.dest == dest and action.option_strings:
-            return max(action.option_strings, key=len), dest
+        if (action.dest == dest and action.option_strings) or name in action.option_strings:  # or the flag itself
+            return max(action.option_strings, key=len), action.dest
     return None
 
 
 def flag_message(exc: UserError, args: argparse.Namespace) -> str:
     """The message of `exc` in the command line's words: a setting the library names by its field, whose value a
     flag gave, is named by that flag ("--val-fraction must be ...", not "val_fraction must be ..."). A value the
-    flag did not give (a setting read from a checkpoint, say) keeps the library's name."""
+    flag did not give (a setting read from a checkpoint, say) keeps the library's name. A number flag's value is
+    quoted as it was typed ("--lr must be ..., got 0", not "got 0.0": options.float_number)."""
     if not isinstance(exc, NamedSettings):
         return str(exc)
-    parser, names = getattr(args, "_parser", None), {}
+    parser, names, shown = getattr(args, "_parser", None), {}, {}
+    typed = getattr(args, "_typed", None) or {}
     for name, value in exc.settings():
         if (found := flag_of(parser, name)) is not None:
             given = getattr(args, found[1], None)
-            if given is value or (given is not None and given == value):
+            if given is value or (given is not None and given == value) or _both_nan(given, value):
                 names[name] = found[0]
-    return exc.named(names)
+                if found[1] in typed:
+                    shown[name] = typed[found[1]]
+    return exc.named(names, shown)
+
+
+def _both_nan(a: object, b: object) -> bool:
+    """nan == nan is False: a flag's NaN is still the value the library refuses."""
+    return isinstance(a, float) and isinstance(b, float) and a != a and b != b
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -35,12 +35,14 @@ class NamedSettings(UserError):
 
     An edge may name them its own way: the command line says the flag that gave each value ("--val-fraction must
     be ...", `dlexam.cli.flag_message`). `settings()` lists (name, value) as the message names them; `named(names)`
-    is the message with some renamed (`names`: library name -> the edge's)."""
+    is the message with some renamed (`names`: library name -> the edge's), and with `shown` (library name -> text)
+    a value quoted as the edge's user typed it where the message quotes it ("got 0" for a flag typed 0, not
+    "got 0.0")."""
 
     def settings(self) -> list[tuple[str, object]]:
         raise NotImplementedError
 
-    def named(self, names: Mapping[str, str]) -> str:
+    def named(self, names: Mapping[str, str], shown: Mapping[str, str] | None = None) -> str:
         raise NotImplementedError
 
 
@@ -54,8 +56,11 @@ class BadValue(NamedSettings):
     def settings(self) -> list[tuple[str, object]]:
         return [(self.name, self.value)]
 
-    def named(self, names: Mapping[str, str]) -> str:
-        return f"{names.get(self.name, self.name)} {self.problem}"
+    def named(self, names: Mapping[str, str], shown: Mapping[str, str] | None = None) -> str:
+        problem, quoted = self.problem, f"got {self.value!r}"
+        if shown and self.name in shown and problem.endswith(quoted):
+            problem = problem[: -len(quoted)] + f"got {shown[self.name]}"
+        return f"{names.get(self.name, self.name)} {problem}"
 
 
 class BadConfigValue(BadValue, ValueError):
@@ -73,7 +78,7 @@ class SettingsDiffer(NamedSettings):
     def settings(self) -> list[tuple[str, object]]:
         return [(name, value) for name, value, _ in self.differ]
 
-    def named(self, names: Mapping[str, str]) -> str:
+    def named(self, names: Mapping[str, str], shown: Mapping[str, str] | None = None) -> str:
         return (f"resume: {self.where} was trained with " + "; ".join(f"{names.get(n, n)} {how}"
                                                                        for n, _, how in self.differ) +
                 " (resume continues a run with its own settings; start a new run to change them)")
@@ -90,7 +95,7 @@ class SettingsTogether(NamedSettings):
     def settings(self) -> list[tuple[str, object]]:
         return list(self.values.items())
 
-    def named(self, names: Mapping[str, str]) -> str:
+    def named(self, names: Mapping[str, str], shown: Mapping[str, str] | None = None) -> str:
         out = self.text
         for name in self.values:
             out = out.replace("{" + name + "}", names.get(name, name))

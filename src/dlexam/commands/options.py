@@ -36,10 +36,27 @@ def temperature(text: str):
     return library_type(parse_temperature)(text)
 
 
-# A number flag (`geoff --lr`): float()'s rules ("invalid float value: 'x'", as type=float says), but a number float64
-# cannot hold is refused naming it as typed ("1e-400 is too small for a float64 number, ..."), never read as 0 or
-# infinity (--lr 1e-400 was refused as "got 0.0", a number nobody typed).
-float_number = library_type(float_text, "float")
+class TypedNumber(float):
+    """A number flag's value, float64, with `text` as it was typed: a range check that refuses it quotes the text
+    ("--lr must be ..., got 0", never "got 0.0": :func:`dlexam.cli.flag_message`). The command line's parser hands
+    the commands a plain float (dlexam.cli.Parser), so that no config or checkpoint holds this class."""
+
+    text: str
+
+
+def float_number(text: str) -> float:
+    """Every number flag's type (`sort train --lr`, `--label-smoothing`, `svhn train --lr`, `--val-fraction`, `serve`'s
+    timeouts, `geoff --lr`): float()'s rules ("invalid float value: 'x'", as type=float says), but a number float64
+    cannot hold is refused naming it as typed ("1e-400 is too small for a float64 number, ...":
+    :func:`dlexam.limits.float_text`), never read as 0 or infinity (`sort train --lr 1e-400` was refused as
+    "got 0.0", a number nobody typed, and `--label-smoothing 1e-400` ran with 0). NaN and infinity are numbers
+    here: the range check that follows refuses them where a flag needs a finite number, quoting them as typed."""
+    value = TypedNumber(library_type(float_text)(text))
+    value.text = text.strip()
+    return value
+
+
+float_number.__name__ = "float"  # argparse's "invalid float value: 'x'"
 
 
 def given(text: str) -> str:

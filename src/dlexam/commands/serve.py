@@ -37,10 +37,10 @@ def register(sub) -> None:
     d = ServeLimits()
     g = p.add_argument_group("limits", "deadlines and caps that keep slow, idle or hostile clients from holding the "
                              "server (docs/serve.md)")
-    g.add_argument("--header-timeout", type=float, metavar="S", default=d.header_timeout_s,
+    g.add_argument("--header-timeout", type=options.float_number, metavar="S", default=d.header_timeout_s,
                    help=f"seconds a request's headers may take from its first byte; then 408 (default "
                    f"{d.header_timeout_s:g})")
-    g.add_argument("--idle-timeout", type=float, metavar="S", default=d.idle_timeout_s,
+    g.add_argument("--idle-timeout", type=options.float_number, metavar="S", default=d.idle_timeout_s,
                    help=f"seconds a connection may wait without a request before it is closed (default "
                    f"{d.idle_timeout_s:g})")
     g.add_argument("--connections-per-client", type=int, metavar="N", default=d.connections_per_client,
@@ -48,7 +48,7 @@ def register(sub) -> None:
                    f"{d.connections_per_client})")
     g.add_argument("--max-connections", type=int, metavar="N", default=d.max_connections,
                    help=f"connections all clients together may hold (default {d.max_connections})")
-    g.add_argument("--job-timeout", type=float, metavar="S", default=d.job_timeout_s,
+    g.add_argument("--job-timeout", type=options.float_number, metavar="S", default=d.job_timeout_s,
                    help="seconds a worker may take for one answer, plus an uploaded image's own budget from its "
                    f"size; then the worker is replaced and the request gets 503 (default {d.job_timeout_s:g})")
     p.set_defaults(handler=handle)

@@ -16,7 +16,7 @@ import argparse
 import os
 import sys
 
-from dlexam.commands.options import given, path_text, temperature
+from dlexam.commands.options import float_number, given, path_text, temperature
 from dlexam.plain import dumps
 
 ACTIONS = ("train", "evaluate")
@@ -186,7 +186,7 @@ def _train_options(p) -> None:
     p.add_argument("--quick", action="store_true", help="a few steps only (a smoke test in seconds)")
     p.add_argument("--steps", type=int, default=None, help="optimizer steps (default 6000; --quick 40)")
     p.add_argument("--batch-size", type=int, default=None, help="sequences per step (default 128)")
-    p.add_argument("--lr", type=float, default=None, help="peak AdamW learning rate (default 0.01)")
+    p.add_argument("--lr", type=float_number, default=None, help="peak AdamW learning rate (default 0.01)")
     p.add_argument(
         "--temperature-start",
         default=None,
@@ -200,7 +200,8 @@ def _train_options(p) -> None:
         type=temperature,
         help="attention temperature at the last step, kept for decoding (default 0.1; 'sqrt' = sqrt(d_head))",
     )
-    p.add_argument("--label-smoothing", type=float, default=None, help="cross-entropy label smoothing (default 0)")
+    p.add_argument("--label-smoothing", type=float_number, default=None,
+                   help="cross-entropy label smoothing, 0 to below 1 (default 0)")
     p.add_argument("--d-model", type=int, default=None, help="embedding width (default: symbols + 2)")
     p.add_argument("--layers", type=int, default=None, help="transformer layers (default 1)")
     p.add_argument("--heads", type=int, default=None, help="attention heads (default 1)")

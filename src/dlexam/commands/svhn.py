@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from dlexam.commands.options import path, path_text
+from dlexam.commands.options import float_number, path, path_text
 from dlexam.commands.svhn_inference import register_inference
 from dlexam.commands.variant import add_variant_options, variant_difficulty
 from dlexam.plain import dumps
@@ -344,13 +344,13 @@ def _register_train(s) -> None:
     q.add_argument("--epochs", type=int, default=None, help="1 to 100,000 (default 10, 5 with --init, 2 with --quick;"
                    " --resume: the run's own, or a new total)")
     q.add_argument("--batch-size", type=int, default=None, help="1 to 65,536 (default 256, 128 with --init)")
-    q.add_argument("--lr", type=float, default=None,
+    q.add_argument("--lr", type=float_number, default=None,
                    help="above 0, at most 10 (default 0.1 for sgd, 0.003 for adam; a tenth of that with --init)")
     q.add_argument("--optimizer", choices=("sgd", "adam"), default=None, help="default sgd")
     q.add_argument("--seed", type=int, default=None, help="0 to 4,294,967,295 (default 0)")
     q.add_argument("--threads", type=int, default=None,
                    help="CPU threads, 1 to 4 per CPU (default: PyTorch's choice)")
-    q.add_argument("--val-fraction", type=float, default=None, help="0 to below 1 (default 0.1)")
+    q.add_argument("--val-fraction", type=float_number, default=None, help="0 to below 1 (default 0.1)")
     q.add_argument("--split-seed", type=int, default=None,
                    help="seed of the train/validation split, 0 to 4,294,967,295 (default 0)")
     _model_options(q)

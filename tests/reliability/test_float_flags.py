@@ -1,0 +1,85 @@
+"""Every number flag of the command line reads its text with limits.float_text (commands/options.float_number): a
+number float64 cannot hold is refused naming it as typed, and a range check quotes the number as typed.
+
+Before (2026-12-07), only `geoff --lr` did: `sort train --lr 1e-400` was refused as "got 0.0" (a number nobody
+typed), `sort train --label-smoothing 1e-400` and `svhn train --val-fraction 1e-400` ran with 0 without a word, and
+`geoff --lr 0` said "got 0.0"."""
+
+from __future__ import annotations
+
+import pytest
+
+from .helpers import refused_here
+
+SORT_TRAIN = ["sort", "train", "--vocab", "A-C", "--max-len", "3", "--quick", "--quiet", "--json"]
+FLAGS = [  # (command, flag): every float flag of dlexam (test_every_float_flag_is_read_by_float_number checks it)
+    ("sort train", "--lr"), ("sort train", "--label-smoothing"), ("svhn train", "--lr"),
+    ("svhn train", "--val-fraction"), ("serve", "--header-timeout"), ("serve", "--idle-timeout"),
+    ("serve", "--job-timeout"), ("geoff", "--lr"),
+]
+
+
+def _argv(command: str, tmp_path, synth_dir) -> list[str]:
+    out = str(tmp_path / "out")
+    return {
+        "sort train": [*SORT_TRAIN, "--out", out],
+        "svhn train": ["svhn", "train", "--data", str(synth_dir), "--out", out, "--quick", "--quiet"],
+        "serve": ["serve", "--port", "0", "--workers", "0"],
+        "geoff": ["geoff", "--explain", "change[W_V]"],
+    }[command]
+
+
+@pytest.mark.parametrize("text, words", [("1e-400", "is too small for a float64 number"),
+                                         ("-1e400", "is too large for a float64 number")])
+@pytest.mark.parametrize("command, flag", FLAGS)
+def test_a_number_float64_cannot_hold_is_refused_as_typed(tmp_path, synth_dir, capsys, command, flag, text, words):
+    line = refused_here([*_argv(command, tmp_path, synth_dir), f"{flag}={text}"], capsys, f"{flag}: {text} {words}")
+    assert "got" not in line  # never "got 0.0" or "got -inf"
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("command, flag, text", [
+    ("sort train", "--lr", "0"), ("sort train", "--label-smoothing", "1e0"), ("svhn train", "--lr", "0"),
+    ("svhn train", "--val-fraction", "1"), ("serve", "--header-timeout", "0"), ("serve", "--idle-timeout", "1e4"),
+    ("serve", "--job-timeout", "0"), ("geoff", "--lr", "0"), ("geoff", "--lr", "1e3"),
+])
+def test_a_range_check_quotes_the_number_as_typed(tmp_path, synth_dir, capsys, command, flag, text):
+    """`geoff --lr 0` said "got 0.0", `svhn train --val-fraction 1` "got 1.0", `serve --idle-timeout 1e4`
+    "got 10000.0": numbers nobody typed."""
+    line = refused_here([*_argv(command, tmp_path, synth_dir), flag, text], capsys, f"{flag} must be")
+    assert line.endswith(f"got {text}"), line
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("text", ["nan", "inf", "-inf", "NaN", "+Infinity"])
+@pytest.mark.parametrize("command, flag", FLAGS)
+def test_nan_and_infinity_are_refused_in_one_line(tmp_path, synth_dir, capsys, command, flag, text):
+    line = refused_here([*_argv(command, tmp_path, synth_dir), f"{flag}={text}"], capsys, f"{flag} must be")
+    assert line.endswith(f"got {text}"), line
+    assert not (tmp_path / "out").exists()
+
+
+def test_every_float_flag_is_read_by_float_number():
+    """A census of the parsers: no flag reads its number with plain float() (which takes 1e-400 as 0), and FLAGS
+    above lists every float flag."""
+    from dlexam.cli import build_parser
+    from dlexam.commands import sort
+    from dlexam.commands.options import float_number
+
+    def actions(parser, prefix):
+        for a in parser._actions:
+            if a.choices and isinstance(a.choices, dict):
+                for name, sub in a.choices.items():
+                    yield from actions(sub, f"{prefix} {name}".strip())
+            else:
+                yield prefix, a
+
+    found = list(actions(build_parser(), ""))
+    for action_name, add in (("sort train", sort._train_options), ("sort evaluate", sort._evaluate_options)):
+        p = build_parser()  # a throwaway parser of the Parser class, as sort's _dispatch makes
+        sub = type(p)(prog=f"dlexam {action_name}")
+        add(sub)
+        found += [(action_name, a) for a in sub._actions]
+    assert not [(c, a.dest) for c, a in found if a.type is float]
+    numbers = {(c, max(a.option_strings, key=len)) for c, a in found if a.type is float_number}
+    assert numbers == set(FLAGS)
