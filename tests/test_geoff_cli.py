@@ -81,6 +81,26 @@ def test_bad_input_is_one_line_exit_2(capsys, argv, needle):
         assert "<STOP>" in err  # the error lists the vocabulary
 
 
+@pytest.mark.parametrize("names, says", [
+    ("W_V,W_V", "lists W_V twice: list it once"),  # was stepped as W_V alone without a word
+    ("W_V, E,W_V", "lists W_V twice: list it once"),
+    ("W_O,multi_W_O", "W_O and multi_W_O name one matrix"),  # was a step of one of them
+    ("w_v", "unknown matrix 'w_v' (did you mean 'W_V'?)"),  # was "must be some of E, W_Q, ..., got w_v"
+])
+def test_step_matrices_are_refused_as_the_api_refuses_them(capsys, names, says):
+    """--step-matrices and the API's `matrices` name one list: a name given twice, two names of the output matrix or
+    an unknown name are one error line, exit 2, in the API's words with the flag for the field (the oracle: the
+    API's own refusal of the same text, serve.params.names)."""
+    from dlexam import geoff
+    from dlexam.serve import params
+
+    code, out, err = run(capsys, "geoff", "--explain", "change[W_V]", "--step-matrices", names)
+    assert code == 2 and out == "" and err.count("\n") == 1 and says in err, err
+    with pytest.raises(params.BadRequest) as refused:
+        params.names("matrices", names, geoff.STEP_NAMES)
+    assert err == f"dlexam: error: {refused.value.message.replace('matrices', '--step-matrices', 1)}\n"
+
+
 def test_no_traceback_in_a_real_process():
     p = subprocess.run([sys.executable, "-m", "dlexam", "geoff", "D A Q"], capture_output=True, text=True)
     assert p.returncode == 2 and "Traceback" not in p.stderr and p.stderr.startswith("dlexam: error:")

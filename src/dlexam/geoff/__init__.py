@@ -30,7 +30,7 @@ from dlexam.geoff.model import (
     sgd_step,
     vanishing_gradients,
 )
-from dlexam.geoff.step import STEPPABLE, GeoffStep, gradient_step
+from dlexam.geoff.step import STEP_NAMES, STEPPABLE, GeoffStep, gradient_step
 from dlexam.geoff.weights import (
     EXAM_EXAMPLE,
     EXAM_WEIGHTS,
@@ -49,7 +49,8 @@ from dlexam.geoff.weights import (
 
 __all__ = [
     "CONVENTIONS", "E", "EXAM_EXAMPLE", "EXAM_WEIGHTS", "GRADIENT_EXPLANATION", "GRADIENT_TEMPERATURES",
-    "MAX_TOKENS", "PARAMETERS", "START", "STEPPABLE", "STOP", "VOCAB", "W_O", "W_QKV", "GeoffQuery", "GeoffReport",
+    "MAX_TOKENS", "PARAMETERS", "START", "STEP_NAMES", "STEPPABLE", "STOP", "VOCAB", "W_O", "W_QKV", "GeoffQuery",
+    "GeoffReport",
     "GeoffResult", "GeoffStep", "GeoffWeights", "GradientComparison", "HeadsComparison", "analyse",
     "compare_gradients", "compare_heads", "exam_model", "floats", "gradient_step", "loss_terms", "parse_sequence",
     "run_geoff", "sgd_step", "vanishing_gradients", "vocabulary_hint",

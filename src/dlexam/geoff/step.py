@@ -11,17 +11,46 @@ and W_O move; at T = sqrt(d_k) all four move. :func:`gradient_step` is what the 
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 
-from dlexam.errors import BadValue
+from dlexam.errors import BadValue, SettingsTogether
 from dlexam.geoff.compare import GeoffQuery
 from dlexam.geoff.model import PARAMETERS, applied_gradient, frobenius_norm, run_geoff, sgd_step
 from dlexam.geoff.weights import GeoffWeights
 
 STEPPABLE = ("E", *PARAMETERS)
 DEFAULT_LR = 0.1  # the web page's, the API's and `dlexam geoff --explain`'s learning rate unless given
+OUTPUT_NAMES = ("W_O", "multi_W_O")  # two names of one matrix, the output matrix (W_O with one head, multi_W_O with k)
+STEP_NAMES = (*STEPPABLE, "multi_W_O")  # what a step's matrices may list
+
+
+def matrix_names(name: str, value: Sequence[str], allowed: tuple[str, ...] = STEP_NAMES,
+                 one: tuple[str, ...] = OUTPUT_NAMES) -> tuple[str, ...]:
+    """The matrix names `value` lists (each stripped), in `allowed`'s order; refused, naming the setting `name`: none,
+    a name not allowed (with the nearest one), a name listed twice, and two names of `one`, which name one matrix.
+    The one check of `dlexam geoff --step-matrices` and the API's `matrices` and `gradient_of` (serve.params.names):
+    ["W_V", "W_V"] had been stepped as ["W_V"] and ["W_O", "multi_W_O"] as one of them, without a word."""
+    if not value:
+        raise BadValue(name, value, f"must list some of {', '.join(allowed)}, got none")
+    seen: list[str] = []
+    for v in (str(v).strip() for v in value):
+        if v not in allowed:
+            near = difflib.get_close_matches(v[:40], allowed, n=1, cutoff=0.6) or [
+                a for a in allowed if a.lower() == v.lower()]
+            hint = f" (did you mean {near[0]!r}?)" if near else ""
+            raise SettingsTogether(f"{{{name}}}: unknown matrix {v!r:.40}{hint}; list some of {', '.join(allowed)}",
+                                   {name: value})
+        if v in seen:
+            raise BadValue(name, value, f"lists {v} twice: list it once")
+        if v in one and (other := next((s for s in seen if s in one), None)) is not None:
+            raise SettingsTogether(f"{{{name}}}: {other} and {v} name one matrix (the output matrix: W_O with one "
+                                   "head, multi_W_O with k): give one of them", {name: value})
+        seen.append(v)
+    return tuple(a for a in allowed if a in seen)
 
 
 @dataclass(frozen=True)
@@ -67,10 +96,7 @@ def gradient_step(query: GeoffQuery, lr: float, matrices: tuple[str, ...] = PARA
 
     "W_O" (or "multi_W_O") names the output matrix the model uses: W_O with one head, multi_W_O with k; the
     result keys it by that name in `change`, `gradient_norms` and the weights alike."""
-    unknown = [m for m in matrices if m not in (*STEPPABLE, "multi_W_O")]
-    if unknown or not matrices:
-        raise BadValue("matrices", tuple(matrices), f"must be some of {', '.join(STEPPABLE)} (the matrices to step), "
-                                                    f"got {', '.join(map(str, matrices))[:80] if matrices else 'none'}")
+    matrices = matrix_names("matrices", matrices)
     q = query
     run = dict(temperature=q.temperature, heads=q.heads, gradient_convention=q.convention)
     before = run_geoff(q.sequence, gradients=True, weights=q.weights, gradient_of=tuple(matrices), **run)

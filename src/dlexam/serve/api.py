@@ -35,7 +35,6 @@ COMPUTE = anyio.CapacityLimiter(2)  # at most two computations at once (two core
 GEOFF_FIELDS = ("sequence", "seq", "temperature", "T", "heads", "loss", "gradients", "grad", "convention", "weights",
                 "gradient_of", "variant", "difficulty")
 STEP_FIELDS = ("lr", "matrices")
-OUTPUT_NAMES = ("W_O", "multi_W_O")  # in `matrices` and `gradient_of`, two names of one matrix: the output matrix
 
 
 async def compute(fn, *args):
@@ -209,8 +208,7 @@ def geoff_query(src: Mapping):
         gradients=p.flag(g_name, g),
         convention=p.choice("convention", src.get("convention", "teacher_forcing"), geoff.CONVENTIONS),
         weights=weights(src.get("weights"), base),
-        gradient_of=p.names("gradient_of", src.get("gradient_of", list(geoff.PARAMETERS)),
-                            (*geoff.STEPPABLE, "multi_W_O"), OUTPUT_NAMES),
+        gradient_of=p.names("gradient_of", src.get("gradient_of", list(geoff.PARAMETERS)), geoff.STEP_NAMES),
     )
 
 
@@ -320,8 +318,7 @@ def step_settings(src: Mapping):
     from dlexam.geoff.step import DEFAULT_LR, StepSettings
 
     lr = p.number("lr", src.get("lr", DEFAULT_LR), 0, 100)
-    matrices = p.names("matrices", src.get("matrices", list(geoff.PARAMETERS)), (*geoff.STEPPABLE, "multi_W_O"),
-                       OUTPUT_NAMES)
+    matrices = p.names("matrices", src.get("matrices", list(geoff.PARAMETERS)), geoff.STEP_NAMES)
     return StepSettings(lr, tuple(matrices))
 
 

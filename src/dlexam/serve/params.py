@@ -147,33 +147,26 @@ def choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
     return value
 
 
-def names(name: str, value: Any, allowed: tuple[str, ...], one: tuple[str, ...] = ()) -> tuple[str, ...]:
-    """A list of names from `allowed` (JSON list, or comma-separated text), in `allowed`'s order. Each is refused
-    naming the field and what it got: an item that is no name, a name not allowed (with the nearest one), a name
-    listed twice, and two names of `one`, which name one thing (W_O and multi_W_O: the output matrix). They had
-    been taken without a word (["W_V", "W_V"] as ["W_V"], ["W_O", "multi_W_O"] as one of them) or refused as "must
-    list some of ..., got [...]" without saying which item."""
+def names(name: str, value: Any, allowed: tuple[str, ...]) -> tuple[str, ...]:
+    """A list of matrix names from `allowed` (JSON list, or comma-separated text), in `allowed`'s order. Each is
+    refused naming the field and what it got: an item that is no name, then the library's checks, the ones
+    `dlexam geoff --step-matrices` makes (:func:`dlexam.geoff.step.matrix_names`: a name not allowed, with the nearest
+    one; a name listed twice; W_O and multi_W_O, two names of the output matrix). They had been taken without a word
+    (["W_V", "W_V"] as ["W_V"], ["W_O", "multi_W_O"] as one of them) or refused as "must list some of ..., got [...]"
+    without saying which item."""
+    from dlexam.geoff.step import matrix_names
+
     if isinstance(value, str) and len(value) <= MAX_TEXT:
         value = [v for v in value.split(",") if v.strip()]
     if not isinstance(value, list) or not value:
         raise BadRequest(name, f"{name} must list some of {', '.join(allowed)}, got {value!r:.60}")
-    seen: list[str] = []
     for v in value:
         if not isinstance(v, str):
             raise BadRequest(name, f"{name}: {v!r:.40} is no matrix name; list some of {', '.join(allowed)}")
-        v = v.strip()
-        if v not in allowed:
-            near = difflib.get_close_matches(v[:40], allowed, n=1, cutoff=0.6) or [
-                a for a in allowed if a.lower() == v.lower()]
-            hint = f" (did you mean {near[0]!r}?)" if near else ""
-            raise BadRequest(name, f"{name}: unknown matrix {v!r:.40}{hint}; list some of {', '.join(allowed)}")
-        if v in seen:
-            raise BadRequest(name, f"{name} lists {v} twice: list it once")
-        if v in one and (other := next((s for s in seen if s in one), None)) is not None:
-            raise BadRequest(name, f"{name}: {other} and {v} name one matrix (the output matrix: W_O with one head, "
-                                   "multi_W_O with k): give one of them")
-        seen.append(v)
-    return tuple(a for a in allowed if a in seen)
+    try:
+        return matrix_names(name, value, allowed)
+    except UserError as exc:
+        raise BadRequest(name, str(exc)) from None
 
 
 def temperature(name: str, value: Any):
