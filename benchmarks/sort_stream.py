@@ -154,9 +154,20 @@ def one_line(path: Path, n: int, seed: int) -> list[str]:
     return ["A", "B", "C"]
 
 
-def main() -> None:
+def get_args_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])  # a typo exits 2
-    ap.add_argument("--quick", action="store_true", help="every case at a tenth of its size or less: a smoke test")
+    ap.add_argument("--quick", action="store_true",
+                    help="a smoke test, every case at a tenth of its size or less: " + ", ".join(
+                        f"{k.replace('_', ' ')} {_sizes(QUICK[k])} (not {_sizes(FULL[k])})" for k in QUICK))
+    return ap
+
+
+def _sizes(v) -> str:
+    return "/".join(f"{x:,}" for x in v) if isinstance(v, tuple) else f"{v:,}"
+
+
+def main() -> None:
+    ap = get_args_parser()
     args = ap.parse_args()
     size = QUICK if args.quick else FULL
     rng = random.Random(0)

@@ -195,16 +195,32 @@ def full_split_memory(tmp: Path) -> dict:
     }
 
 
+# The sizes of a window: images rendered for the fast loop, its epochs per window (full: 65,536 images) and the
+# tutorial loop's batches of 64 per window (full: 4,096 images); --quick takes QUICK's. --windows is the user's either
+# way (no option is replaced by --quick's).
+FULL = {"images": 16384, "fast_epochs": 4, "baseline_batches": 64}
+QUICK = {"images": 2048, "fast_epochs": 1, "baseline_batches": 8}
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--windows", type=int, default=5, help="interleaved windows of every variant (default 5, with "
+                    "--quick too)")
+    ap.add_argument("--quick", action="store_true",
+                    help=f"a smoke test: {QUICK['images']:,} images, not {FULL['images']:,}; {QUICK['fast_epochs']} "
+                    f"epoch of the fast loop per window, not {FULL['fast_epochs']}; {QUICK['baseline_batches']} "
+                    f"batches of the tutorial loop per window, not {FULL['baseline_batches']}; and none of the full "
+                    "split's memory, the DDP run or the full epoch (--windows as given)")
+    return ap
+
+
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--windows", type=int, default=5)
-    ap.add_argument("--quick", action="store_true", help="small windows, for a smoke test")
+    ap = get_args_parser()
     args = ap.parse_args()
     if args.windows < 1:
         ap.error("--windows must be at least 1")
-    n_fast = 2048 if args.quick else 16384
-    fast_epochs = 1 if args.quick else 4  # epochs of the fast loop per window: 65,536 images
-    n_base_batches = 8 if args.quick else 64  # 64 batches of 64 = 4,096 images per window
+    size = QUICK if args.quick else FULL
+    n_fast, fast_epochs, n_base_batches = size["images"], size["fast_epochs"], size["baseline_batches"]
     load_at_start = os.getloadavg()[0]
 
     tmpdir = tempfile.TemporaryDirectory()  # lives until the runs at the end

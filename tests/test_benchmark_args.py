@@ -81,3 +81,20 @@ def test_variants_seeds_given_wins_over_quick(argv, seeds):
     bench = load("variants")
     assert bench.audited_seeds(bench.get_args_parser().parse_args(argv)) == seeds
     assert "wins over" in bench.get_args_parser().format_help()  # --help says so
+
+
+@pytest.mark.parametrize("stem", ["sort_stream", "svhn_throughput"])
+def test_quick_help_says_what_it_sets_and_leaves_given_options_alone(stem):
+    """Every benchmark with --quick says in --help what --quick sets, each size beside the full one (they said "a
+    smoke test" or "small windows"), and an option given beside --quick is kept (benchmarks/variants.py's --seeds
+    was replaced by --quick's 100; svhn_throughput's --windows never was). Parsed only: no benchmark runs."""
+    bench = load(stem)
+    parser = bench.get_args_parser()
+    quick = " ".join(next(a.help for a in parser._actions if "--quick" in a.option_strings).split())
+    for key in bench.QUICK:
+        for size in (bench.QUICK[key], bench.FULL[key]):
+            sizes = size if isinstance(size, tuple) else (size,)
+            assert all(f"{n:,}" in quick for n in sizes), (key, size, quick)
+    if stem == "svhn_throughput":
+        assert parser.parse_args(["--quick", "--windows", "3"]).windows == 3
+        assert parser.parse_args(["--windows", "3", "--quick"]).windows == 3
