@@ -53,6 +53,8 @@ import time
 from pathlib import Path
 from urllib.parse import urlencode
 
+from dlexam.commands.options import float_reader  # 1e-400 refused as typed, never read as 0
+
 SLOW_SOCKETS = 200  # send one byte of a request's headers a second
 IDLE_SOCKETS = 110  # send nothing
 CLIENTS = 20
@@ -420,7 +422,7 @@ def summary(phases: dict, rss: dict) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=DURATION_S, help="length of each concurrent phase")
+    parser.add_argument("--seconds", type=float_reader, default=DURATION_S, help="length of each concurrent phase")
     parser.add_argument("--workers", type=int, default=None,
                         help="the server's --workers (default: its own default, 2)")
     parser.add_argument("--no-inline", action="store_true",

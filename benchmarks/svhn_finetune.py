@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from dlexam.commands.options import float_reader  # 1e-400 refused as typed, never read as 0
 from dlexam.svhn.data.mnist import load_mnist
 from dlexam.svhn.data.realdata import MNIST_TRAIN, accuracy_difference, check_accuracies, worst_first
 from dlexam.svhn.inference import load_model
@@ -74,7 +75,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--digits", type=int, default=1000, help="the first N MNIST t10k digits to fine-tune on")
     ap.add_argument("--epochs", type=int, default=None)
-    ap.add_argument("--lr", type=float, default=None)
+    ap.add_argument("--lr", type=float_reader, default=None)
     ap.add_argument("--batch-size", type=int, default=None)
     args = ap.parse_args()
     if not 10 <= args.digits <= MNIST_TRAIN:

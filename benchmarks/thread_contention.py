@@ -31,6 +31,8 @@ import statistics
 import subprocess
 import sys
 
+from dlexam.commands.options import float_reader  # 1e-400 refused as typed, never read as 0
+
 CHILD = r"""
 import sys, time, torch
 seconds, threads = float(sys.argv[1]), int(sys.argv[2])
@@ -83,7 +85,7 @@ DEFAULTS = "2 threads, dlexam's defaults"
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--seconds", type=float, default=6.0)
+    ap.add_argument("--seconds", type=float_reader, default=6.0)
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
     if not (math.isfinite(args.seconds) and args.seconds > 0) or args.repeats < 1:  # nan: no image, inf: no end

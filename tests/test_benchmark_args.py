@@ -42,6 +42,11 @@ def load(stem: str):
     ("serve_latency", ["--workers", "-1"], "--workers must be 0 .."),  # was the server's refusal in a traceback
     ("svhn_shipped", ["--threads", "0"], "--threads"),  # was exit status 1 after measuring the shipped model
     ("svhn_accuracy", ["--train", "0"], "--train"),  # was a BadValue traceback
+    # a number float64 cannot hold, named as typed (limits.float_text): --seconds 1e-400 was "got 0.0", and
+    # svhn_finetune --lr 1e-400 handed `svhn train` --lr 0.0 after measuring the shipped model
+    ("thread_contention", ["--seconds", "1e-400"], "--seconds: 1e-400 is too small for a float64 number"),
+    ("serve_latency", ["--seconds", "1e-400"], "--seconds: 1e-400 is too small for a float64 number"),
+    ("svhn_finetune", ["--lr", "1e-400"], "--lr: 1e-400 is too small for a float64 number"),
 ])
 def test_bad_argument_exits_2_with_one_error_line(stem, argv, needle, monkeypatch, capsys):
     main = load(stem).main

@@ -36,6 +36,12 @@ def temperature(text: str):
     return library_type(parse_temperature)(text)
 
 
+# A number typed as text, by float()'s rules, as a plain float: a number float64 cannot hold is refused naming it as
+# typed (limits.float_text). The type of the benchmarks' number flags (a parser outside dlexam.cli); dlexam's own
+# flags take :func:`float_number`, which also keeps the text for a range check's message.
+float_reader = library_type(float_text, "float")
+
+
 class TypedNumber(float):
     """A number flag's value, float64, with `text` as it was typed: a range check that refuses it quotes the text
     ("--lr must be ..., got 0", never "got 0.0": :func:`dlexam.cli.flag_message`). The command line's parser hands
@@ -51,7 +57,7 @@ def float_number(text: str) -> float:
     :func:`dlexam.limits.float_text`), never read as 0 or infinity (`sort train --lr 1e-400` was refused as
     "got 0.0", a number nobody typed, and `--label-smoothing 1e-400` ran with 0). NaN and infinity are numbers
     here: the range check that follows refuses them where a flag needs a finite number, quoting them as typed."""
-    value = TypedNumber(library_type(float_text)(text))
+    value = TypedNumber(float_reader(text))
     value.text = text.strip()
     return value
 
