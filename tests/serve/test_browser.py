@@ -176,6 +176,22 @@ def test_cnn_draw_a_stroke_then_upload_a_photo(page):
     assert digit == want["digit"] and probs == pytest.approx(want["probabilities"], abs=1e-4)
     assert page.locator("#layer-rows tr").count() == 8  # header, six layers, total (Problem 1's table)
 
+    # the file input offers AVIF where the server's Pillow decodes it (until 2026-12-07 it was refused), and the
+    # photo sent as AVIF is predicted as Pillow's decode of it is
+    page.wait_for_selector("#upload[accept$=',image/avif']", state="attached")
+    assert page.get_attribute("#upload", "accept") == "image/png,image/jpeg,image/gif,image/bmp,image/webp,image/avif"
+    buf = io.BytesIO()
+    photo.save(buf, format="AVIF", quality=90)
+    kinds = []
+    page.on("request", lambda r: kinds.append(r.headers.get("content-type")) if r.url.endswith("/predict") else None)
+    page.set_input_files("#upload", files=[{"name": "zero.avif", "mimeType": "image/avif", "buffer": buf.getvalue()}])
+    ready(page, predictions=3)
+    with Image.open(io.BytesIO(buf.getvalue())) as im:
+        want = _library_prediction(read_image_bytes(_png(im.convert("RGB"))))
+    digit, probs = _shown(page)
+    assert kinds == ["image/avif"] and digit == want["digit"], (kinds, digit, want["digit"])
+    assert probs == pytest.approx(want["probabilities"], abs=1e-4)
+
 
 def test_cnn_sends_a_drawing_as_the_grey_levels_the_server_would_make_of_the_canvas(page):
     """The page's own grayscale PNG of the pad is, pixel for pixel, what Pillow makes of the canvas's RGBA PNG (so

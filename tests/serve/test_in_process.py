@@ -252,3 +252,40 @@ def test_a_jpeg_cut_short_then_closed_with_its_end_marker_is_a_400(app_state):
         for cut in (whole[: len(whole) // 2], whole[: len(whole) // 2] + b"\xff\xd9"):
             status, body = call(st, "POST", "/api/svhn/predict", body=cut, kind="image/jpeg")
             assert status == 400 and "damaged or cut short" in json.loads(body)["error"], (status, body[:200])
+
+
+def test_an_avif_upload_is_read_where_pillow_decodes_avif_and_named_where_not(app_state, monkeypatch):
+    """A photo saved as AVIF (a phone's, a browser's "save as") was refused by `dlexam serve` ("choose a PNG, JPEG,
+    GIF, BMP or WEBP file", or a 415 for its Content-Type) though `svhn predict` reads it, and /cnn's file input did
+    not offer it. Now its prediction is that of the same pixels (Pillow's own decode) sent as a PNG, whatever its
+    Content-Type; GET /api/svhn/examples names image/avif for the page. Where Pillow has no AVIF decoder, the page is
+    not offered it and an upload is one line naming it as AVIF."""
+    import json
+
+    import numpy as np
+    from PIL import Image
+
+    from dlexam.svhn.data import images
+
+    y, x = np.mgrid[0:48, 0:40]
+    ring = (np.abs(np.hypot(x - 20, y - 24) - 14) < 4).astype(np.uint8) * 200 + 30  # a 0
+    avif, png = io.BytesIO(), io.BytesIO()
+    Image.fromarray(ring).convert("RGB").save(avif, "AVIF", quality=90)
+    with Image.open(io.BytesIO(avif.getvalue())) as im:  # the oracle's pixels: Pillow's decode, as a PNG
+        im.convert("RGB").save(png, "PNG")
+    status, want = call(app_state, "POST", "/api/svhn/predict", body=png.getvalue(), kind="image/png")
+    assert status == 200, want[:200]
+    for kind in ("image/avif", "application/octet-stream"):
+        status, body = call(app_state, "POST", "/api/svhn/predict", body=avif.getvalue(), kind=kind)
+        assert status == 200 and json.loads(body) == json.loads(want), (kind, status, body[:200])
+    status, body = call(app_state, "GET", "/api/svhn/examples")
+    assert status == 200 and json.loads(body)["uploads"] == ["image/png", "image/jpeg", "image/gif", "image/bmp",
+                                                               "image/webp", "image/avif"], body[:300]
+
+    monkeypatch.setattr(images, "avif_readable", lambda: False)  # a Pillow without libavif
+    assert "image/avif" not in json.loads(call(app_state, "GET", "/api/svhn/examples")[1])["uploads"]
+    for kind in ("image/avif", "application/octet-stream"):
+        status, body = call(app_state, "POST", "/api/svhn/predict", body=avif.getvalue(), kind=kind)
+        d = json.loads(body)
+        assert status == 400 and d["field"] == "image" and "is an AVIF image" in d["error"], (kind, status, d)
+        assert "\n" not in d["error"] and "choose a PNG, JPEG, GIF, BMP or WEBP file" not in d["error"], d

@@ -45,9 +45,24 @@ IMAGE_PIXELS_PER_S = 5_000_000  # an upload's time budget beyond --job-timeout: 
 # job of its kind in a worker, its imports included); the rest is room for a loaded machine, where the worker (at
 # nice 10) gets the cores last. Past it the worker is killed as for any job: a hung computation is not kept.
 ANSWER_KEY_BUDGET_S = 50.0
-# The image formats an upload may be (Pillow's names) and their media types; an example is served as its own
-MEDIA_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "BMP": "image/bmp", "WEBP": "image/webp"}
-IMAGE_TYPES = (*MEDIA_TYPES.values(), "application/octet-stream")
+
+
+def upload_types() -> tuple[str, ...]:
+    """The media types of the image formats an upload may be and this installation reads
+    (:data:`dlexam.svhn.data.images.UPLOAD_FORMATS`, AVIF only where Pillow decodes it): what /cnn's file input
+    offers (GET /api/svhn/examples says them to the page)."""
+    from dlexam.svhn.data.images import MEDIA_TYPES, UPLOAD_FORMATS, readable_formats
+
+    return tuple(MEDIA_TYPES[f] for f in readable_formats(UPLOAD_FORMATS))
+
+
+def content_types() -> tuple[str, ...]:
+    """The Content-Types ``POST /api/svhn/predict`` takes: every upload format's (AVIF's too where Pillow cannot
+    decode it: the image's header is read whatever its Content-Type, and such a file is refused in one line naming
+    it as AVIF) and ``application/octet-stream``."""
+    from dlexam.svhn.data.images import MEDIA_TYPES, UPLOAD_FORMATS
+
+    return (*(MEDIA_TYPES[f] for f in UPLOAD_FORMATS), "application/octet-stream")
 
 
 def state(request: Request):
@@ -148,9 +163,9 @@ def predict_answer(state, data: bytes) -> bytes:
 async def post_svhn_predict(request: Request) -> Response:
     query_fields(request)
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if kind not in IMAGE_TYPES:
+    if kind not in (taken := content_types()):
         raise BadRequest("image", f"send the image file itself as the body, with Content-Type one of "
-                                  f"{', '.join(IMAGE_TYPES)} (got {kind or 'none'!r:.60})", 415)
+                                  f"{', '.join(taken)} (got {kind or 'none'!r:.60})", 415)
     data = await read_body(request, MAX_IMAGE_BYTES, "image")
     from dlexam.svhn.data.images import UPLOAD_FORMATS, image_header
 
@@ -164,7 +179,8 @@ async def post_svhn_predict(request: Request) -> Response:
 
 async def get_svhn_examples(request: Request) -> Response:
     """The development sets /cnn offers an example of each digit from: each set's name, what one image is, and
-    whether its shared folder is here (else why not, saying where dlexam looked)."""
+    whether its shared folder is here (else why not, saying where dlexam looked); and the media types an upload
+    may be (:func:`upload_types`), which the page's file input offers."""
     from dlexam.plain import dumps
     from dlexam.shared import how_to_get
     from dlexam.svhn.data.realdata import EXAMPLE_SETS, example_sets
@@ -174,7 +190,8 @@ async def get_svhn_examples(request: Request) -> Response:
     sets = [{"set": name, "title": title, "available": here[name] is None, "missing": here[name]}
             for name, (_, title) in EXAMPLE_SETS.items()]
     return json_response(dumps({"sets": sets, "digits": list(range(10)),
-                                "needs": None if all(s["available"] for s in sets) else how_to_get()}))
+                                "needs": None if all(s["available"] for s in sets) else how_to_get(),
+                                "uploads": list(upload_types())}))
 
 
 async def get_svhn_example(request: Request) -> Response:
@@ -182,7 +199,7 @@ async def get_svhn_example(request: Request) -> Response:
     sorted name (:func:`dlexam.svhn.data.realdata.example_file`); its name in ``X-Dlexam-Example``. Without the
     shared folder: 503, saying where dlexam looked."""
     from dlexam.shared import SharedDataMissing
-    from dlexam.svhn.data.images import UPLOAD_FORMATS, image_header
+    from dlexam.svhn.data.images import MEDIA_TYPES, UPLOAD_FORMATS, image_header
     from dlexam.svhn.data.realdata import EXAMPLE_SETS, example_file
 
     query_fields(request, "set", "digit")

@@ -90,7 +90,7 @@ def feature_maps(model: ExamCNN, image: torch.Tensor) -> FeatureMaps:
 
 
 def read_image_bytes(data: bytes, *, max_pixels: int | None = None) -> torch.Tensor:
-    """An uploaded image file's bytes (PNG, JPEG, GIF, BMP or WebP; any size and aspect ratio) -> uint8 (32, 32):
+    """An uploaded image file's bytes (PNG, JPEG, GIF, BMP, WebP or AVIF; any size and aspect ratio) -> uint8 (32, 32):
     :func:`dlexam.svhn.data.images.read_image`, the one reader of `svhn predict` too, limited to the formats of
     :data:`~dlexam.svhn.data.images.UPLOAD_FORMATS`. Its header is checked before any pixel is decoded; any
     unreadable input is a UserError."""

@@ -17,9 +17,12 @@ const $ = (id) => document.getElementById(id);
 // asked: the cell last asked to be explained ("layer:c,i,j"), explained again for each new input.
 // row, col: the keyboard's cursor cell on the pad; keyTimer: a keyboard drawing waiting for the keys to pause.
 // example: the example the input shown is ("svhn_dev:3"; null: a drawing or a photo); examples: those this server
-// has, as the select's values (null until GET /api/svhn/examples answers).
+// has, as the select's values (null until GET /api/svhn/examples answers); uploads: the media types of the image
+// formats this server reads (GET /api/svhn/examples, from dlexam.svhn.data.images: AVIF where its Pillow decodes
+// it), which the file input offers (image/* until then); a file of another type is sent as bytes, for the server to
+// say what it is not.
 const C = {drawing: false, last: null, seq: 0, image: null, explained: 0, asked: null, layersDone: false, predicted: false,
-  row: 0, col: 0, keyTimer: null, example: null, examples: null};
+  row: 0, col: 0, keyTimer: null, example: null, examples: null, uploads: []};
 
 // What a link opens with is said as one text, whatever answers first: its prediction (img=, or an example=; with its
 // cell's explanation where explain= asks one, explain.js) and its layer table number (number=, layer_table.js):
@@ -43,7 +46,6 @@ const Opening = {
     if (all.length) DL.announce(all.join("; "));
   },
 };
-const IMAGE_TYPES = ["image/png", "image/jpeg", "image/gif", "image/bmp", "image/webp"];
 const INK = "#111";
 // The keyboard's grid: GRID x GRID cells of the 224 px pad (14 px each: 2 x 2 pixels of the 32x32 input). Its drawing
 // is sent once no key has changed it for KEY_PAUSE_MS (a held Shift+arrow sends one drawing, not one per cell).
@@ -111,13 +113,17 @@ async function sendFile(f, name, my, example = null) {
     ctx.drawImage(bmp, (pad.width - bmp.width * s) / 2, (pad.height - bmp.height * s) / 2, bmp.width * s, bmp.height * s);
   } catch (e) { /* the browser cannot show it; the server still reads it (or says why not) */ }
   // A type the API does not take (text/plain, say) is sent as bytes: the server then says what the file is not.
-  return predict(f, IMAGE_TYPES.includes(f.type) ? f.type : "application/octet-stream", my, name, example);
+  return predict(f, C.uploads.includes(f.type) ? f.type : "application/octet-stream", my, name, example);
 }
 
 // The examples: one real digit of each class from the development sets in the shared folder (GET /api/svhn/examples
 // says which are here). Without the shared folder the control is not shown, and the note says what it needs.
 async function setupExamples() {
   const r = await DL.api("GET", "/api/svhn/examples");
+  if (r.ok && Array.isArray(r.data.uploads)) {
+    C.uploads = r.data.uploads;
+    $("upload").accept = C.uploads.join(",");
+  }
   const sets = r.ok ? r.data.sets.filter((s) => s.available) : [];
   C.examples = sets.flatMap((s) => r.data.digits.map((d) => `${s.set}:${d}`));
   if (!sets.length) {

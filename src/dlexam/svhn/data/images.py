@@ -54,7 +54,11 @@ MAX_PIXELS = 50_000_000  # a 50-megapixel photo at most, read from the header be
 REDUCED_SIDE = 256  # a large image is decoded, or its square averaged, to a side of 256 .. 511 pixels
 STRIP_PIXELS = 1 << 20  # colours become grey about a megapixel at a time
 FILE_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF", "PPM", "AVIF")  # what `svhn predict` and folders read
-UPLOAD_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")  # what `dlexam serve` reads: no TIFF from the network
+UPLOAD_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "AVIF")  # what `dlexam serve` reads: no TIFF from the network
+# Each upload format's media type: what `dlexam serve` takes as a Content-Type and its /cnn page offers to choose, for
+# the formats this installation reads (:func:`readable_formats`)
+MEDIA_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "BMP": "image/bmp", "WEBP": "image/webp",
+               "AVIF": "image/avif"}
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm", ".avif",
                     ".avifs")
 HEIF_EXTENSIONS = (".heic", ".heif")  # an iPhone's photos: Pillow reads none without a plugin; named, never passed over
@@ -231,9 +235,10 @@ def avif_readable() -> bool:
     return "avif" in features.modules and bool(features.check_module("avif"))  # an unknown name: a warning
 
 
-def _readable(formats: tuple[str, ...]) -> tuple[str, ...]:
+def readable_formats(formats: tuple[str, ...]) -> tuple[str, ...]:
     """`formats` less AVIF where this Pillow cannot decode it (a format Pillow does not know is a KeyError to
-    Image.open, not a file it cannot identify)."""
+    Image.open, not a file it cannot identify). An AVIF file is still named so, in one line, where `formats` holds
+    AVIF and this Pillow does not decode it."""
     return formats if "AVIF" not in formats or avif_readable() else tuple(f for f in formats if f != "AVIF")
 
 
@@ -260,7 +265,7 @@ def _pillow_errors(what: str, formats: tuple[str, ...], source=None) -> Iterator
 
             raise UserError(f"{what} is an AVIF image, which this installation's Pillow ({__version__}) does not "
                             "decode: convert it to PNG or JPEG, or install a Pillow built with AVIF support") from None
-        formats = _readable(formats)
+        formats = readable_formats(formats)
         raise UserError(f"{what} is not a readable image: choose a {', '.join(formats[:-1])} or {formats[-1]} file "
                         "(a photo or a drawing)") from None
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, KeyError) as exc:
@@ -280,7 +285,7 @@ def _open(source, formats: tuple[str, ...]):
     """The image `source` names (a path, or the file's bytes), opened lazily: only its header is read."""
     from PIL import Image
 
-    formats = _readable(formats)
+    formats = readable_formats(formats)
     if isinstance(source, bytes | bytearray | memoryview):
         if len(source) == 0:
             raise UserError("the file is empty (0 bytes)")
