@@ -81,8 +81,9 @@ sys.exit(main([a.replace("{RANK}", os.environ["RANK"]) for a in sys.argv[1:]]))
 def test_ranks_that_read_other_digits_are_refused_on_every_rank(tmp_path):
     """Each rank reads --data itself (on several machines, each its own copy). Ranks whose copies held other digits
     trained together without a word, and the run recorded rank 0's data digest; copies of other sizes ended in
-    gloo's abort ("Is there a distributed collective mismatch?") and tracebacks. Now every rank refuses in one line
-    and no run folder is written."""
+    gloo's abort ("Is there a distributed collective mismatch?") and tracebacks. Now every rank refuses (exit 2) and
+    no run folder is written; the ranks agree on it, so rank 0 says it once (until 2026-12-07 each rank printed the
+    same line)."""
     from dlexam.svhn.synthetic.digits import write_synthetic
 
     for rank, seed in ((0, 1), (1, 2)):  # the same number of images, other digits
@@ -97,8 +98,10 @@ def test_ranks_that_read_other_digits_are_refused_on_every_rank(tmp_path):
         env=env, capture_output=True, text=True, timeout=300,
     )
     assert two.returncode != 0, two.stdout
-    said = [line for line in two.stderr.splitlines() if line.startswith("dlexam: error: ")]
-    assert len(said) == 2 and all("rank 1 read other digits than rank 0" in line for line in said), two.stderr
+    said = [line for line in two.stderr.splitlines() if "dlexam: error: " in line]
+    assert len(said) == 1 and said[0].startswith("dlexam: error: distributed training: rank 1 read other digits than "
+                                                 f"rank 0 (another SHA-256 of the images and labels; rank 0 read "
+                                                 f"{tmp_path / 'data0'})"), two.stderr
     assert "EnforceNotMet" not in two.stderr  # gloo's abort
     assert not any(line.startswith("[rank") for line in two.stderr.splitlines())  # a rank's traceback
     assert not (tmp_path / "run").exists()
@@ -158,3 +161,44 @@ def test_a_rank_without_the_run_to_resume_is_one_line_from_every_rank_at_once(qu
     assert not any(line.startswith("[rank") for line in two.stderr.splitlines())  # a rank's traceback
     assert not (tmp_path / "run1").exists()
     assert {p.name: p.read_bytes() for p in (tmp_path / "run0").iterdir() if p.name != ".dlexam.lock"} == before
+
+
+def test_an_unexpected_error_on_one_rank_reaches_the_others_as_one_line(tmp_path, monkeypatch):
+    """A defect on rank 1 while the run was made ready (before the ranks agree) was rank 1's traceback, and rank 0,
+    waiting for it in the gather, failed inside gloo ("Connection closed by peer") with a traceback of its own. Now
+    rank 1 hands it to the gather, then raises it as it is; rank 0 refuses in one line naming rank 1 and the error.
+    Two ranks played in this process, one after the other, through a gather that keeps what each sent (no torchrun:
+    the same gather end to end is the other tests')."""
+    import pytest
+    import torch.distributed
+
+    import dlexam.svhn.training.runs as svhn_runs
+    from dlexam.errors import EveryRank
+    from dlexam.svhn.training.loop import Dist
+
+    sent: dict[int, object] = {}
+    rank = {"now": 1}
+    defect = RuntimeError("a defect\n  on two lines")
+
+    def gather(every, mine):
+        sent[rank["now"]] = mine
+        every[:] = [sent.get(r, (None, False)) for r in range(2)]
+
+    def prepare(run, folder, d):
+        if d.rank == 1:
+            raise defect
+        return svhn_runs._Prepared(None, {}, None, 0, [], None)
+
+    monkeypatch.setattr(torch.distributed, "all_gather_object", gather)
+    monkeypatch.setattr(svhn_runs, "setup_distributed", lambda: Dist(rank=rank["now"], world=2))
+    monkeypatch.setattr(svhn_runs, "_open_out", lambda run: None)
+    monkeypatch.setattr(svhn_runs, "_prepare", prepare)
+    run = svhn_runs.SVHNRun(data=tmp_path / "data", out=tmp_path / "run")
+    with pytest.raises(RuntimeError) as raised:
+        svhn_runs.train_run(run)
+    assert raised.value is defect and 1 in sent  # its own error, with its traceback, after the gather
+    rank["now"] = 0
+    with pytest.raises(EveryRank) as agreed:
+        svhn_runs.train_run(run)
+    assert str(agreed.value) == ("distributed training, rank 1: an unexpected error while making the run ready "
+                                 "(RuntimeError: a defect on two lines); that rank's own traceback says where")

@@ -287,20 +287,22 @@ def _same_on_every_rank(d, settings: dict, start_epoch: int) -> None:
     """Under DDP, refuse a rank that read other digits than rank 0 (each rank reads --data itself: on several
     machines, each its own copy), or that trains with other settings or from another epoch (its own --out's last.pt
     on resume): other digits trained on silently and were recorded as rank 0's; another number of images, or of
-    epochs, left the ranks in different collectives (gloo's abort, or a hang). Every rank says it."""
+    epochs, left the ranks in different collectives (gloo's abort, or a hang). Every rank gets the same answer from
+    the process group, so the refusal is an :class:`EveryRank`, which rank 0 says for all (until 2026-12-07 every
+    rank printed the same line)."""
     if d.world <= 1:
         return
     data = ranks_differing(str(settings["data_sha256"]), d)
     if data:
-        raise UserError(f"distributed training: {_ranks(data)} read other digits than rank 0 (another SHA-256 of the "
-                        f"images and labels; this rank read {settings['data']}); every process must read the same "
+        raise EveryRank(f"distributed training: {_ranks(data)} read other digits than rank 0 (another SHA-256 of the "
+                        f"images and labels; rank {d.rank} read {settings['data']}); every process must read the same "
                         "data")
     shared = {"train": {k: v for k, v in settings["train"].items() if k != "threads"}, "model": settings["model"],
               **{k: settings.get(k) for k in ("val_fraction", "split_seed", "quick", "init_sha256")},
               "start_epoch": start_epoch}
     other = ranks_differing(json.dumps(shared, sort_keys=True, default=str), d)
     if other:
-        raise UserError(f"distributed training: {_ranks(other)} would train with other settings than rank 0, or "
+        raise EveryRank(f"distributed training: {_ranks(other)} would train with other settings than rank 0, or "
                         "resume another epoch (each rank reads --resume's last.pt from its own --out); every process "
                         "must be started with the same flags and, on resume, see the same run folder")
 
@@ -361,6 +363,8 @@ def train_run(run: SVHNRun, progress: ProgressFn | None = None) -> RunResult:
     the ranks join their process group first, then make the run ready each on its own (rank 0's run folder, the
     resume state, the data) and agree: a refusal on any rank is every rank's at once (:func:`_agree`), never one
     rank gone while the others wait for it. A finished run resumed writes nothing (:func:`_already_complete`).
+    An unexpected error on one rank (a defect) reaches the others the same way: that rank raises it, with its
+    traceback, and the others refuse in one line naming it.
     """
     d = setup_distributed()
     folder, ready, refused = None, None, None
@@ -368,7 +372,7 @@ def train_run(run: SVHNRun, progress: ProgressFn | None = None) -> RunResult:
         try:
             folder = _open_out(run)
             ready = _prepare(run, folder, d)
-        except UserError as exc:
+        except Exception as exc:  # under DDP every rank hears of it first (_agree); then it is raised
             if d.world <= 1:
                 raise
             refused = exc
@@ -381,17 +385,24 @@ def train_run(run: SVHNRun, progress: ProgressFn | None = None) -> RunResult:
             folder.close()
 
 
-def _agree(d, refused: UserError | None, ready: _Prepared | None) -> None:
+def _agree(d, refused: Exception | None, ready: _Prepared | None) -> None:
     """Under DDP, every rank's outcome of making the run ready, gathered on every rank: where any rank refused,
     every rank raises the first refusal (by rank) as :class:`EveryRank`, which rank 0 says for all; where the ranks
-    differ in whether the run is finished (each reads last.pt from its own --out), every rank refuses too."""
+    differ in whether the run is finished (each reads last.pt from its own --out), every rank refuses too.
+
+    `refused` may be an unexpected error (not a UserError: a defect). That rank raises it as it is, its traceback
+    printed; the others hear of it in one line (until 2026-12-07 they waited in this gather until that rank had
+    gone, then failed inside gloo with a traceback of their own, or were stopped by torchrun without a word)."""
     if d.world <= 1:
         return
     import torch.distributed as torch_dist
 
-    mine = (str(refused) if refused is not None else None, None if ready is None else ready.finished)
+    mine = (None if refused is None else str(refused) if isinstance(refused, UserError) else _unexpected(refused),
+            None if ready is None else ready.finished)
     every: list = [None] * d.world
     torch_dist.all_gather_object(every, mine)
+    if refused is not None and not isinstance(refused, UserError):
+        raise refused
     failed = [(r, said) for r, (said, _) in enumerate(every) if said is not None]
     if failed:
         r, said = failed[0]
@@ -400,6 +411,13 @@ def _agree(d, refused: UserError | None, ready: _Prepared | None) -> None:
     if finished and len(finished) < d.world:
         raise EveryRank(f"distributed training: {_ranks(finished)} found the run finished, the others not (each "
                         "rank reads --resume's last.pt from its own --out); every rank must see the same run folder")
+
+
+def _unexpected(exc: Exception) -> str:
+    """An unexpected error of one rank, as the other ranks say it: one line."""
+    text = " ".join(str(exc).split())
+    return (f"an unexpected error while making the run ready ({type(exc).__name__}"
+            + (f": {text[:200]}" if text else "") + "); that rank's own traceback says where")
 
 
 def _prepare(run: SVHNRun, folder: runs.RunFolder | None, d) -> _Prepared:
