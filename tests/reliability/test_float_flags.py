@@ -15,7 +15,8 @@ SORT_TRAIN = ["sort", "train", "--vocab", "A-C", "--max-len", "3", "--quick", "-
 FLAGS = [  # (command, flag): every float flag of dlexam (test_every_float_flag_is_read_by_float_number checks it)
     ("sort train", "--lr"), ("sort train", "--label-smoothing"), ("svhn train", "--lr"),
     ("svhn train", "--val-fraction"), ("serve", "--header-timeout"), ("serve", "--idle-timeout"),
-    ("serve", "--job-timeout"), ("geoff", "--lr"),
+    ("serve", "--job-timeout"), ("geoff", "--lr"), ("sort train", "--hard-fraction"),
+    ("sort train", "--hard-temperature"),
 ]
 
 
@@ -42,6 +43,7 @@ def test_a_number_float64_cannot_hold_is_refused_as_typed(tmp_path, synth_dir, c
     ("sort train", "--lr", "0"), ("sort train", "--label-smoothing", "1e0"), ("svhn train", "--lr", "0"),
     ("svhn train", "--val-fraction", "1"), ("serve", "--header-timeout", "0"), ("serve", "--idle-timeout", "1e4"),
     ("serve", "--job-timeout", "0"), ("geoff", "--lr", "0"), ("geoff", "--lr", "1e3"),
+    ("sort train", "--hard-fraction", "1.5"), ("sort train", "--hard-temperature", "0"),
 ])
 def test_a_range_check_quotes_the_number_as_typed(tmp_path, synth_dir, capsys, command, flag, text):
     """`geoff --lr 0` said "got 0.0", `svhn train --val-fraction 1` "got 1.0", `serve --idle-timeout 1e4`

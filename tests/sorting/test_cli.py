@@ -253,3 +253,22 @@ def test_a_numbered_vocabulary_spelled_with_leading_zeros_is_the_same_vocabulary
         assert rc == 0 and "error" not in err, err
     rc, _, err = run(["sort", "--checkpoint", str(out), "--vocab", "5", "3 1"], capsys)
     assert rc == 2 and "trained on vocabulary 04, not 5" in err
+
+
+def test_train_hard_phase_flags_reach_the_run(tmp_path, capsys):
+    """--hard-fraction / --hard-temperature set the straight-through final phase: 0 is the recipe before it, which
+    the library's own TrainConfig(hard_fraction=0) trains to the same weights; the default phase changes them."""
+    from dlexam.sorting.train import TrainConfig, train
+
+    def weights(out, *flags):
+        assert main(["sort", "train", "--max-len", "4", "--quick", "--quiet", "--out", str(out), *flags]) == 0
+        payload = checkpoint.load(out / "last.pt")
+        return payload["state_dict"], payload["extra"]["train_config"]
+
+    off, off_cfg = weights(tmp_path / "off", "--hard-fraction", "0")
+    on, on_cfg = weights(tmp_path / "on", "--hard-temperature", "5")
+    assert off_cfg["hard_fraction"] == 0 and on_cfg["hard_fraction"] == pytest.approx(1 / 3)
+    assert on_cfg["hard_temperature"] == 5
+    library = train(TrainConfig.from_dict(off_cfg)).model.state_dict()
+    assert all(torch.equal(off[k], library[k]) for k in library)
+    assert not all(torch.equal(off[k], on[k]) for k in on)

@@ -168,7 +168,8 @@ CONFIG_FLAGS = {
     "ff": "d_ff", "residual": "residual", "layernorm": "layernorm", "positional": "positional",
     "steps": "steps", "batch_size": "batch_size", "lr": "lr", "label_smoothing": "label_smoothing",
     "temperature_start": "temperature_start", "temperature_end": "temperature_end", "seed": "seed",
-    "data_seed": "data_seed", "checkpoint_every": "checkpoint_every",
+    "data_seed": "data_seed", "checkpoint_every": "checkpoint_every", "hard_fraction": "hard_fraction",
+    "hard_temperature": "hard_temperature",
 }
 QUICK = {"steps": 40, "batch_size": 64, "warmup": 5, "checkpoint_every": 20}
 
@@ -202,6 +203,12 @@ def _train_options(p) -> None:
     )
     p.add_argument("--label-smoothing", type=float_number, default=None,
                    help="cross-entropy label smoothing, 0 to below 1 (default 0)")
+    p.add_argument("--hard-fraction", type=float_number, default=None,
+                   help="the last fraction of the steps, 0 to 1, that also train argmax attention (T = 0) itself, "
+                   "straight-through (default 1/3; 0: none, the recipe before 2026-12-07)")
+    p.add_argument("--hard-temperature", type=float_number, default=None,
+                   help="the temperature of that phase's backward pass (default 20: hot, so that keys scored far "
+                   "below the right one still get a gradient)")
     p.add_argument("--d-model", type=int, default=None, help="embedding width (default: symbols + 2)")
     p.add_argument("--layers", type=int, default=None, help="transformer layers (default 1)")
     p.add_argument("--heads", type=int, default=None, help="attention heads (default 1)")
