@@ -51,7 +51,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from dlexam.svhn.data.official import preprocess
-from dlexam.svhn.data.realdata import check_accuracies, compare_groups, load_check
+from dlexam.svhn.data.realdata import check_accuracies, compare_groups, load_checks
 from dlexam.svhn.inference import side_cut  # the cut of `svhn evaluate --tta`'s second view
 from dlexam.svhn.model import CNNConfig, ExamCNN
 from dlexam.svhn.training.augment import Augment
@@ -107,12 +107,11 @@ VIEWS = {"none": lambda x: x, f"mask{SIDE}": lambda x: side_mask(x, SIDE), f"cut
 
 
 @torch.inference_mode()
-def view_accuracies(model: nn.Module) -> dict:
-    """svhn_dev's accuracy through each of VIEWS ({} when its files are absent)."""
-    try:
-        x, y = load_check("svhn_dev")
-    except Exception:  # noqa: BLE001 - a missing check set is reported by check_accuracies already
+def view_accuracies(model: nn.Module, checks: dict) -> dict:
+    """svhn_dev's accuracy through each of VIEWS ({} when its files are absent); `checks`: load_checks()'s sets."""
+    if isinstance(checks["svhn_dev"], str):  # a missing check set is reported by check_accuracies already
         return {}
+    x, y = checks["svhn_dev"]
     xp = preprocess(x)  # (N, 32, 32) uint8 -> (N, 1, 32, 32) standardised
     return {name: round(float((model(view(xp)).argmax(1) == y).float().mean()), 4) for name, view in VIEWS.items()}
 
@@ -142,7 +141,9 @@ def distilled_from(student: ExamCNN, teacher: nn.Module):
         yield
 
 
-def run(kind: str, recipe_name: str, seed: int, data, teacher: nn.Module | None) -> tuple[dict, nn.Module]:
+def run(kind: str, recipe_name: str, seed: int, data, teacher: nn.Module | None,
+        checks: dict) -> tuple[dict, nn.Module]:
+    """One model trained and judged on the check sets (`checks`: load_checks(), loaded once for every run)."""
     recipe = RECIPES[recipe_name]
     t, cpu = time.perf_counter(), time.process_time()
     x, y = data
@@ -156,9 +157,9 @@ def run(kind: str, recipe_name: str, seed: int, data, teacher: nn.Module | None)
         result = fit(model, x, y, cfg=cfg, augment=augment)
     model = result["model"].to(memory_format=torch.contiguous_format).eval()
     row = {"model": kind, "seed": seed, "parameters": sum(p.numel() for p in model.parameters())}
-    for name, r in check_accuracies(model).items():
+    for name, r in check_accuracies(model, sets=checks).items():
         row[name] = round(r["accuracy"], 4) if "accuracy" in r else None
-    row["svhn_dev_views"] = view_accuracies(model)
+    row["svhn_dev_views"] = view_accuracies(model, checks)
     row["train_accuracy"] = round(result["history"][-1]["train_accuracy"], 4)
     row["seconds"] = round(time.perf_counter() - t, 1)
     row["cpu_seconds"] = round(time.process_time() - cpu, 1)
@@ -189,11 +190,12 @@ def main() -> None:
     out = {"benchmark": "svhn_capacity", "recipe": args.recipe, "threads": 1, "cpu_count": os.cpu_count(),
            "baseline": "exam" if "exam" in args.models else None, "load_average_start": os.getloadavg()[0]}
     rows = {kind: [] for kind in args.models}
+    checks = load_checks()
     for seed in args.seeds:
         data = training_set(RECIPES[args.recipe], seed)
         teacher = given
         for kind in args.models:
-            row, model = run(kind, args.recipe, seed, data, teacher)
+            row, model = run(kind, args.recipe, seed, data, teacher, checks)
             if kind == "small" and given is None:
                 teacher = model
             rows[kind].append(row)

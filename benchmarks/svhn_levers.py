@@ -102,7 +102,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from dlexam.svhn.data.official import rgb_to_gray
-from dlexam.svhn.data.realdata import check_accuracies, compare_groups
+from dlexam.svhn.data.realdata import check_accuracies, compare_groups, load_checks
 from dlexam.svhn.inference import TTA_CUT, side_cut
 from dlexam.svhn.model import CNNConfig, ExamCNN
 from dlexam.svhn.synthetic import fonts, scenes
@@ -413,7 +413,10 @@ def lever_recipe(lever: str, recipe_name: str):
         recipe, parts=(Part(framed.share, dataclasses.replace(framed.scenes, **FRAMINGS[lever])), *rest))
 
 
-def run(lever: str, recipe_name: str, seed: int, surfaces: torch.Tensor | None = None) -> dict:
+def run(lever: str, recipe_name: str, seed: int, surfaces: torch.Tensor | None = None,
+        checks: dict | None = None) -> dict:
+    """One lever trained and judged on the check sets (`checks`: load_checks(), loaded once for every run;
+    None: loaded here)."""
     recipe = lever_recipe(lever, recipe_name)
     t, cpu = time.perf_counter(), time.process_time()
     with antialiased_scenes() if lever == "antialias" else surface_lever(lever, surfaces):
@@ -430,7 +433,7 @@ def run(lever: str, recipe_name: str, seed: int, surfaces: torch.Tensor | None =
         model = model.eval().fold()
     model = model.to(memory_format=torch.contiguous_format).eval()
     row = {"lever": lever, "seed": seed}
-    for name, r in check_accuracies(SideCut(model) if lever == "cut-input" else model).items():
+    for name, r in check_accuracies(SideCut(model) if lever == "cut-input" else model, sets=checks).items():
         row[name] = round(r["accuracy"], 4) if "accuracy" in r else None
     row["seconds"] = round(time.perf_counter() - t, 1)
     row["cpu_seconds"] = round(time.process_time() - cpu, 1)
@@ -465,9 +468,10 @@ def main() -> None:
            else None, "load_average_start": os.getloadavg()[0],
            "baseline": "baseline" if "baseline" in args.levers else None}
     rows = {lever: [] for lever in args.levers}
+    checks = load_checks()
     for lever in args.levers:
         for seed in args.seeds:
-            rows[lever].append(run(lever, args.recipe, seed, surfaces))
+            rows[lever].append(run(lever, args.recipe, seed, surfaces, checks))
             print(json.dumps(rows[lever][-1]), file=sys.stderr, flush=True)
     out["levers"] = compare_groups(rows, baseline="baseline")
     out["load_average_end"] = os.getloadavg()[0]

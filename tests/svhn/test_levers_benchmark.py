@@ -16,6 +16,13 @@ levers = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(levers)
 
 
+
+@pytest.fixture(scope="module")
+def checks():
+    """The check sets, loaded once for the module's in-process runs as the script's main loads them once for all
+    its runs (each run only reads them)."""
+    return levers.load_checks()
+
 def batch(n=6, seed=0):
     g = torch.Generator().manual_seed(seed)
     return levers.standardised(torch.rand(n, 1, 32, 32, generator=g))
@@ -128,9 +135,9 @@ def test_a_framing_lever_changes_the_framed_part_only():
     assert quick.neighbours == 0.3 and quick.mnist == RECIPES["quick"].parts[0].scenes.mnist == 0.0
 
 
-def test_a_loss_lever_puts_the_library_back():
+def test_a_loss_lever_puts_the_library_back(checks):
     plain = levers.loop.cross_entropy_sum
-    row = levers.run("smooth", "quick", 0)
+    row = levers.run("smooth", "quick", 0, checks=checks)
     assert levers.loop.cross_entropy_sum is plain
     assert row["lever"] == "smooth" and row["seed"] == 0
 
@@ -190,7 +197,7 @@ def test_antialiased_scenes_puts_the_renderer_back():
     assert scenes._sample is plain
 
 
-def test_cut_input_cuts_at_training_and_at_the_checks():
+def test_cut_input_cuts_at_training_and_at_the_checks(checks):
     from dlexam.svhn.inference import TTA_CUT, side_cut
 
     x = batch()
@@ -198,7 +205,7 @@ def test_cut_input_cuts_at_training_and_at_the_checks():
     torch.testing.assert_close(lever(x, gen()), side_cut(x, TTA_CUT))
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(32 * 32, 10))
     torch.testing.assert_close(levers.SideCut(model)(x), model(side_cut(x, TTA_CUT)))
-    row = levers.run("cut-input", "quick", 0)
+    row = levers.run("cut-input", "quick", 0, checks=checks)
     assert row["lever"] == "cut-input" and 0.0 <= row["synth_heldout"] <= 1.0
 
 
@@ -241,8 +248,8 @@ def test_a_reparameterised_network_folds_into_the_exams(lever):
     torch.testing.assert_close(folded(x), model(x), atol=2e-4, rtol=1e-4)
 
 
-def test_a_reparameterised_lever_runs_and_ships_the_exams_network():
-    row = levers.run("reparam", "quick", 0)
+def test_a_reparameterised_lever_runs_and_ships_the_exams_network(checks):
+    row = levers.run("reparam", "quick", 0, checks=checks)
     assert row["lever"] == "reparam" and 0.0 <= row["synth_heldout"] <= 1.0
 
 

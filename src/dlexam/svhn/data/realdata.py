@@ -100,17 +100,32 @@ def load_check(name: str) -> tuple[torch.Tensor, torch.Tensor]:
 CHECKS = ("svhn_dev", "chars74k", "mnist2000", "synth_heldout")
 
 
-def check_accuracies(model: torch.nn.Module, names=CHECKS) -> dict:
-    """{name: {"accuracy", "n", "per_class"}} or {name: {"skipped": why}} for each check set."""
-    from dlexam.svhn.training.loop import evaluate
-
+def load_checks(names=CHECKS) -> dict[str, tuple[torch.Tensor, torch.Tensor] | str]:
+    """{name: (images, labels)} of each check set (:func:`load_check`), or {name: why it is skipped}: loaded once
+    for a script that judges several models (`check_accuracies(model, sets=...)`). The tensors are only read."""
     out = {}
     for name in names:
         try:
-            x, y = load_check(name)
+            out[name] = load_check(name)
         except UserError as exc:
-            out[name] = {"skipped": str(exc)}
+            out[name] = str(exc)
+    return out
+
+
+def check_accuracies(model: torch.nn.Module, names=CHECKS, sets: dict | None = None) -> dict:
+    """{name: {"accuracy", "n", "per_class"}} or {name: {"skipped": why}} for each check set.
+
+    `sets`: what :func:`load_checks` returned for these names, where several models are judged on the same sets
+    (loading them, rendering synth_heldout's 4,000 images among them, costs more than evaluating a model on them)."""
+    from dlexam.svhn.training.loop import evaluate
+
+    loaded = load_checks(names) if sets is None else sets
+    out = {}
+    for name in names:
+        if isinstance(loaded[name], str):
+            out[name] = {"skipped": loaded[name]}
             continue
+        x, y = loaded[name]
         r = evaluate(model, x, y, channels_last=False)
         out[name] = {"accuracy": r["accuracy"], "n": r["n"], "per_class": r["per_class"]}
     return out
