@@ -125,13 +125,31 @@ def test_backticked_commands_are_code_and_the_rest_is_escaped():
     assert "<caption>as <code>dlexam sort evaluate</code></caption>" in shown
 
 
-def test_the_two_head_finding_writes_the_product_as_an_equation(tmp_path):
-    """An audit read "[Z Z] W_O = I₄ = Z times the sum of its 2 blocks" (W_O set equal to I₄ and to Z...); the
-    product is [Z Z] I₄ = Z [I₂ I₂], as the answer key writes it (Pr2.4, exam weights: two heads of width 2)."""
+@pytest.fixture(scope="module")
+def geoff_section_built(tmp_path_factory) -> tuple[str, dict]:
+    """(the report's Geoff section as HTML, {title: (matrix, column labels)} of every heatmap it drew): built once
+    for the module (drawing its heatmaps takes seconds), plots.heatmap recorded on the way (the recording returns
+    what the real one draws, so the HTML is the section's own). The tests only read it."""
     from dlexam.report.context import ReportContext, ReportSettings
     from dlexam.report.sections import geoff as geoff_section
 
-    html = geoff_section.build(ReportContext(ReportSettings(), tmp_path / "work", tmp_path))
+    tmp_path = tmp_path_factory.mktemp("geoff-section")
+    drawn, heatmap = {}, plots.heatmap
+
+    def recording(m, **options):
+        drawn[options["title"]] = (np.asarray(m), list(options.get("col_labels") or []))
+        return heatmap(m, **options)
+
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setattr(plots, "heatmap", recording)
+        html = geoff_section.build(ReportContext(ReportSettings(), tmp_path / "work", tmp_path))
+    return html, drawn
+
+
+def test_the_two_head_finding_writes_the_product_as_an_equation(geoff_section_built):
+    """An audit read "[Z Z] W_O = I₄ = Z times the sum of its 2 blocks" (W_O set equal to I₄ and to Z...); the
+    product is [Z Z] I₄ = Z [I₂ I₂], as the answer key writes it (Pr2.4, exam weights: two heads of width 2)."""
+    html, _ = geoff_section_built
     assert "because [Z Z] I₄ = Z [I₂ I₂], which is not Z W_O for the exam&#x27;s W_O." in html
     assert "= I₄ = Z times" not in html
 
@@ -221,22 +239,12 @@ def test_the_answer_keys_links_to_quick_experiments_say_they_are_quick(tmp_path,
     assert {how for how, _ in full} == {"Measured at scale"} and [n for _, n in full] == [n for _, n in quick]
 
 
-def test_geoffs_heatmaps_name_the_columns_the_text_names(tmp_path, monkeypatch):
+def test_geoffs_heatmaps_name_the_columns_the_text_names(geoff_section_built):
     """An audit read "its columns come out swapped (A↔B, C↔D)" beside two heatmaps of R whose columns were
     numbered 1 2 3 4: nothing on the page said which column is A. R's columns are named after the symbols whose
     embeddings are those dimensions' unit vectors (the exam's E = [I₄; 0; 0]), so column A of R must be the
     logits' column A; and the two-head R's column A must be the one-head R's column B, as the text says."""
-    from dlexam.report.context import ReportContext, ReportSettings
-    from dlexam.report.sections import geoff as geoff_section
-
-    drawn, heatmap = {}, plots.heatmap
-
-    def recording(m, **options):
-        drawn[options["title"]] = (np.asarray(m), list(options.get("col_labels") or []))
-        return heatmap(m, **options)
-
-    monkeypatch.setattr(plots, "heatmap", recording)
-    html = geoff_section.build(ReportContext(ReportSettings(), tmp_path / "work", tmp_path))
+    html, drawn = geoff_section_built
     assert "its columns come out swapped (A↔B, C↔D)" in html
     logits, logit_cols = drawn["logits R Eᵀ"]
     assert logit_cols == ["A", "B", "C", "D", "<START>", "<STOP>"]  # the exam's vocabulary, E's rows
