@@ -77,8 +77,10 @@ def shown_in_chromium(html_text: str, tmp_path, size: tuple[int, int]) -> list[d
         })""")
 
 
-@pytest.mark.parametrize("size", list(SMALLEST_CSS_PX), ids=lambda s: f"{s[0]}x{s[1]}")
-def test_heatmap_cell_labels_read_at_their_shown_size_and_stay_in_their_cells(heatmaps, tmp_path, size):
+@pytest.fixture(scope="module")
+def drawn_page(heatmaps) -> tuple[list[dict], str]:
+    """([{narrow drawing?: drawn_labels of that drawing}] per heatmap, the page that shows them all): drawn once for
+    the module (the same drawings are opened at each window size); the tests only read them."""
     labels, figures = [], []
     for args in heatmaps:
         desktop, narrow = plots.heatmap_figures(**args)
@@ -86,6 +88,12 @@ def test_heatmap_cell_labels_read_at_their_shown_size_and_stay_in_their_cells(he
         figures.append(page.figure(Drawing(to_png(desktop), narrow_png(narrow)), args["title"], alt=args["title"]))
     html_text = page.render_page("heatmaps", "", [page.RenderedSection("sorting", "Heatmaps",
                                                                        page.figure_row(figures))])
+    return labels, html_text
+
+
+@pytest.mark.parametrize("size", list(SMALLEST_CSS_PX), ids=lambda s: f"{s[0]}x{s[1]}")
+def test_heatmap_cell_labels_read_at_their_shown_size_and_stay_in_their_cells(heatmaps, drawn_page, tmp_path, size):
+    labels, html_text = drawn_page
     shown = shown_in_chromium(html_text, tmp_path, size)
     assert len(shown) == len(heatmaps)
     for args, drawn, img in zip(heatmaps, labels, shown, strict=True):
