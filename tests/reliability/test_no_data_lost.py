@@ -107,11 +107,11 @@ def test_no_mat_file_is_written_into_an_image_folder(tmp_path, capsys, extra):
     assert load_labelled(mine, "train")[2] == "folder"
 
 
-def test_evaluate_png_never_overwrites_the_checkpoint(tmp_path, quick_run, synth_dir):
+def test_evaluate_png_never_overwrites_the_checkpoint(tmp_path, quick_run, synth_dir, capsys):
     before = snapshot(quick_run)
-    p = run_cli("svhn", "evaluate", "--checkpoint", str(quick_run), "--data", str(synth_dir),
-                "--png", str(quick_run / "best.pt"))
-    assert_refused(p, "best.pt")
+    # in this process, the same main() (`svhn evaluate` runs as a whole process in test_untrusted_files.py)
+    refused_here(["svhn", "evaluate", "--checkpoint", str(quick_run), "--data", str(synth_dir),
+                  "--png", str(quick_run / "best.pt")], capsys, "best.pt")
     assert snapshot(quick_run) == before
 
 
@@ -145,21 +145,23 @@ def test_a_killed_holder_leaves_no_stale_lock(tmp_path):
     OutputDir(folder, lock=True).close()  # taken at once: the kernel dropped the dead process's lock
 
 
-def test_experiment_never_replaces_foreign_results(tmp_path):
+def test_experiment_never_replaces_foreign_results(tmp_path, capsys):
     out = tmp_path / "exp"
     out.mkdir()
     (out / "result.json").write_text('{"mine": true}')
-    assert_refused(run_cli("experiment", "separable-logreg", "--quick", "--out", str(out)), "result.json")
+    # in this process, the same main() (`experiment` is refused as a whole process in test_disk_errors.py)
+    refused_here(["experiment", "separable-logreg", "--quick", "--out", str(out)], capsys, "result.json")
     assert (out / "result.json").read_text() == '{"mine": true}'
 
 
-def test_the_report_never_replaces_foreign_experiment_files(tmp_path, need_shared):
+def test_the_report_never_replaces_foreign_experiment_files(tmp_path, need_shared, capsys):
     need_shared("exam")  # the report checks its shared inputs first
     need_shared("data", "mnist-t10k")
     report = tmp_path / "report"
     (report / "experiments" / "pooling").mkdir(parents=True)
     (report / "experiments" / "pooling" / "pooling_shift_robustness.png").write_bytes(b"my figure")
-    assert_refused(run_cli("report", "--out", str(report), "--quick"), "pooling_shift_robustness.png")
+    # in this process, the same main() (`report` runs as a whole process in test_without_shared.py)
+    refused_here(["report", "--out", str(report), "--quick"], capsys, "pooling_shift_robustness.png")
     assert not (report / "index.html").exists()  # refused before any work
 
 
