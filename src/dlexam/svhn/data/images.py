@@ -213,18 +213,23 @@ def _bmp_width(source) -> int | None:
     return int.from_bytes(head[18:22], "little", signed=True)
 
 
+def _iso_brand(source) -> bytes | None:
+    """The major brand of an ISO media file's ``ftyp`` box at the start of `source` (a path, or the file's bytes);
+    None for another file."""
+    head = _head(source, 12)
+    return head[8:12] if head[4:8] == b"ftyp" else None
+
+
 def is_heif(source) -> bool:
     """Whether `source` (a path, or the file's bytes) starts as a HEIC/HEIF file does: an ISO media file's ``ftyp``
     box naming a HEIF brand. Its name is not asked: a JPEG named .heic is read as the JPEG it is."""
-    head = _head(source, 12)
-    return head[4:8] == b"ftyp" and head[8:12] in HEIF_BRANDS
+    return _iso_brand(source) in HEIF_BRANDS
 
 
 def is_avif(source) -> bool:
     """Whether `source` (a path, or the file's bytes) starts as an AVIF file does: an ISO media file's ``ftyp`` box
     naming the AVIF brand (an image, or a sequence)."""
-    head = _head(source, 12)
-    return head[4:8] == b"ftyp" and head[8:12] in AVIF_BRANDS
+    return _iso_brand(source) in AVIF_BRANDS
 
 
 def avif_readable() -> bool:
