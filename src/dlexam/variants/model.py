@@ -94,6 +94,21 @@ class Mistake:
         return {"answer": value, "why": self.why, "tolerance": self.tolerance}
 
 
+def distinct(answer, candidates: list[Mistake]) -> tuple[Mistake, ...]:
+    """The mistakes whose answers differ from the right answer and from each earlier one's: by more than the
+    mistake's tolerance somewhere, or (exact) in some value, so that no answer is named by the wrong mistake."""
+    def flat(x) -> list:
+        return [float(v) for r in x for v in r] if isinstance(x, tuple) else [float(x)]
+
+    kept: list[Mistake] = []
+    for m in candidates:
+        slack = 2 * (m.tolerance or 0)
+        if all(any(abs(a - b) > slack for a, b in zip(flat(m.answer), flat(other), strict=True))
+               for other in (answer, *(k.answer for k in kept))):
+            kept.append(m)
+    return tuple(kept)
+
+
 @dataclass(frozen=True)
 class Field:
     """One answer of a question. `points` is this field's share of the question's points."""

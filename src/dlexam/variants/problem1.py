@@ -9,7 +9,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from dlexam.spec import CNNSpec, Conv, ExamSpec, Pool
-from dlexam.variants.model import Field, Items, Mistake, Question, Table, Text
+from dlexam.variants.model import Field, Items, Mistake, Question, Table, Text, distinct
 
 
 def param_mistakes(filters: int, kernel: tuple[int, int], channels: int) -> tuple[Mistake, ...]:
@@ -56,11 +56,7 @@ def rf_mistakes(cnn: CNNSpec) -> tuple[Mistake, ...]:
     out.append(Mistake(Fraction(right + 1), f"off by one: {right + 1} counts the first layer's {first} pixels besides "
                        f"the one r starts from; {layers[0].name} adds k - 1 = {first - 1} to r = 1, since its {first} "
                        f"pixels include that one, so the field is {right}"))
-    kept: list[Mistake] = []
-    for m in out:
-        if m.answer != right and all(m.answer != x.answer for x in kept):
-            kept.append(m)
-    return tuple(kept)
+    return distinct(Fraction(right), out)
 
 
 def layer_line(layer) -> str:
@@ -135,11 +131,10 @@ def questions(spec: ExamSpec) -> list[Question]:
                  "got a shape mismatch. (a) Give the output shape (channels, height, width) of each of "
                  + ", ".join(names) + ". (b) How many in-features must the linear layer have?"),), (
             Field("shapes", "matrix", shapes, Fraction(3, 5), "C, H, W per layer", row_labels=names,
-                  col_labels=("C", "H", "W"), reason=shape_reason, mistakes=tuple(
-                      m for m in (Mistake(tuple((hh, ww, cc) for cc, hh, ww in shapes),
-                                          "each row given as (height, width, channels), the order of Version A's "
-                                          "28 x 28 x 8: the question asks for (channels, height, width), PyTorch's "
-                                          "order"),) if m.answer != shapes)),
+                  col_labels=("C", "H", "W"), reason=shape_reason, mistakes=distinct(shapes, [
+                      Mistake(tuple((hh, ww, cc) for cc, hh, ww in shapes),
+                              "each row given as (height, width, channels), the order of Version A's 28 x 28 x 8: the "
+                              "question asks for (channels, height, width), PyTorch's order")])),
             Field("in_features", "number", Fraction(flat), Fraction(2, 5), "in-features",
                   why=f"the last map is {c} x {h} x {w} = {flat} values when flattened; the student's "
                       f"{cnn.student_linear_in} is the map before {features[-1].layer.name}")), (

@@ -14,7 +14,7 @@ from dlexam.geoff.exact import ExactRun, argmax_row, exact_run, loss_terms, matm
 from dlexam.geoff.positions import bag_determines_next_token, first_difference, order_counterexample
 from dlexam.spec import ExamSpec, Matrix, TransformerSpec, text
 from dlexam.spec.transformer import output_labels
-from dlexam.variants.model import Field, Items, Mistake, Options, Question, Text, matrix_table
+from dlexam.variants.model import Field, Items, Mistake, Options, Question, Text, distinct, matrix_table
 
 BAG_LENGTH = 5  # Pr2.1's key checks every input of up to this many symbols
 LOSS_TOLERANCE = 5e-4  # a loss written to 4 decimals is accepted
@@ -286,21 +286,6 @@ def column_P(S: Matrix) -> Matrix:
 def softmax_P(S: Matrix, T: float) -> tuple[tuple[float, ...], ...]:
     """Causal softmax(S/T) attention, in floats: the weights a student gets with softmax where argmax is asked."""
     return tuple(tuple(softmax_row(row, i + 1, T)) for i, row in enumerate(S))
-
-
-def distinct(answer, candidates: list[Mistake]) -> tuple[Mistake, ...]:
-    """The mistakes whose answers differ from the right answer and from each earlier one's: by more than the
-    mistake's tolerance somewhere, or (exact) in some value, so that no answer is named by the wrong mistake."""
-    def flat(x) -> list:
-        return [float(v) for r in x for v in r] if isinstance(x, tuple) else [float(x)]
-
-    kept: list[Mistake] = []
-    for m in candidates:
-        slack = 2 * (m.tolerance or 0)
-        if all(any(abs(a - b) > slack for a, b in zip(flat(m.answer), flat(other), strict=True))
-               for other in (answer, *(k.answer for k in kept))):
-            kept.append(m)
-    return tuple(kept)
 
 
 def p_mistakes(run: ExactRun, t: TransformerSpec) -> tuple[Mistake, ...]:
