@@ -303,13 +303,18 @@ def json_float(literal: str) -> float | str:
 
 
 def csv_separator(body: str) -> str:
-    """The character between a CSV sheet's cells: the first of ',', ';' and tab on its first line that is not empty
-    or a comment. Excel in a decimal-comma locale saves CSV with ';', a spreadsheet's text export uses tabs; a line
-    of a comma sheet begins with an answer id or a header, neither of which holds ';' or a tab."""
+    """The character between a CSV sheet's cells: the first of ',', ';' and tab outside quotes on its first line
+    that is not empty or a comment. Excel in a decimal-comma locale saves CSV with ';', a spreadsheet's text export
+    uses tabs; a line of a comma sheet begins with an answer id or a header, neither of which holds ';' or a tab
+    outside quotes (a quoted header cell may hold any: `"id, answer";"value"` is a ';' sheet)."""
     for line in body.splitlines():
         if line.strip() and not line.lstrip().startswith("#"):
-            return min((",", ";", "\t"), key=lambda c: (c not in line, line.find(c)))
+            outside = re.sub(r'"[^"]*"?', "", line)  # the line without its quoted parts ("" inside one: two parts)
+            return min((",", ";", "\t"), key=lambda c: (c not in outside, outside.find(c)))
     return ","
+
+
+CSV_END = "\ue000dlexam: end of the sheet\ue000"  # a line after the sheet: inside a cell only if a quote is left open
 
 
 def read_submission(data: bytes, name: str = "submission") -> dict:
@@ -332,9 +337,18 @@ def read_submission(data: bytes, name: str = "submission") -> dict:
             raise SubmissionError(f"{name}: a JSON submission is an object {{answer id: answer}}")
         return obj.get("key", obj) if isinstance(obj.get("key"), dict) else obj
     answers: dict = {}
-    lines = csv.reader(io.StringIO(body), delimiter=csv_separator(body))
+    # RFC 4180's quoting (a quoted cell holds the separator, line breaks and "" for a quote), and a space before an
+    # opening quote skipped (`id, "2: yes, a sound choice"`, as people type CSV; the cells are stripped anyway)
+    lines = csv.reader(io.StringIO(body + "\n" + CSV_END + "\n"), delimiter=csv_separator(body), skipinitialspace=True)
+    start = 1  # the line the next row begins on
     try:
         for row in lines:
+            if any(CSV_END in c for c in row):
+                if row == [CSV_END]:
+                    break
+                raise SubmissionError(f"{name} line {start}: a quoted cell is never closed (its opening \" has no "
+                                      "closing one; a quote inside a quoted cell is written twice, \"\")")
+            start = lines.line_num + 1
             cells = [c.strip() for c in row]
             if not cells or not any(cells) or cells[0].startswith("#") or cells[0].lower() in ("id", "question"):
                 continue
@@ -532,6 +546,19 @@ def whole_mistake(f: Field, got) -> tuple[str, Collection[int]]:
     return "", range(0)
 
 
+def split_option(value) -> tuple[str, str] | None:
+    """(the option number, the text as written) where one row of several cells is a choice written as the grader
+    shows it, "2: yes, a sound choice", on a CSV line without quotes (RFC 4180 splits it at its commas); else None."""
+    if not (isinstance(value, list) and len(value) == 1 and isinstance(value[0], list)):
+        return None
+    cells = [c for c in value[0] if isinstance(c, str)]
+    while cells and blank(cells[-1]):
+        cells.pop()
+    if len(cells) < 2 or not (m := re.fullmatch(r"\s*(\w+)\s*:.*", cells[0], re.DOTALL)):
+        return None
+    return m.group(1), ", ".join(c.strip() for c in cells)
+
+
 def unanswered(aid: str, qid: str, f: Field, q_points: int) -> FieldResult:
     return FieldResult(aid, qid, Fraction(0), f.points * q_points, False,
                        [{"where": aid, "given": "", "expected": "an answer", "reason": "not answered"}])
@@ -550,6 +577,10 @@ def grade_field(aid: str, qid: str, q_points: int, f: Field, value) -> FieldResu
             return unanswered(aid, qid, f, q_points)
         got = read_choice(written, len(f.options), f.options) if f.kind == "choice" else read_number(written)
     except UnreadableAnswer as bad:
+        if f.kind == "choice" and (split := split_option(value)):
+            bad = UnreadableAnswer(f"{bad}: a CSV line is split at each comma outside quotes, so an option's text "
+                                   f"with a comma is several cells; write it in quotes, \"{split[1]}\", or the "
+                                   f"option's number alone, {split[0]}")
         return FieldResult(aid, qid, Fraction(0), share, False, [
             {"where": aid, "given": shown(written), "expected": expected_text(f),
              "reason": _because(str(bad), f.why), "invalid": str(bad)}])
