@@ -300,3 +300,35 @@ def test_the_command_says_a_whole_answer_mistake_once_and_each_cell_what_it_adds
     assert len(cells) == len(r.wrong) and all(name not in line for line in cells)
     unmarked = next(f for f in g.fields if f.id == "Pr2.2.S")
     assert unmarked.correct and unmarked.mistake == ""
+
+
+@pytest.mark.parametrize("graded", GRADERS)
+@pytest.mark.parametrize("aid", ["Pr1.3.shapes", "Pr2.3.logits", "Pr2.4.R"])
+def test_a_transposed_matrix_that_is_not_square_is_one_mistake_not_cells_where_they_land(graded, aid):
+    """Rows and columns swapped on a matrix that is not square (3 rows of 4 for 4 rows of 3) was named, but still
+    scored by where its cells landed in the key's shape: the cells that happened to equal the key's cell at the
+    same place earned points (3/2 of Pr1.3's 6), every other cell was reported against the wrong one ("gave 6,
+    expected 32": the 6 was another cell's), and the notes said "row 4 counts as not answered". No value of it is
+    in its place: it earns nothing, and is one wrong entry that says so, without those notes."""
+    from dlexam.commands.grade import render
+
+    A = answer(aid)
+    rows, cols = len(A), len(A[0])
+    assert rows != cols
+    swapped = [[text(x) for x in col] for col in zip(*A, strict=True)]  # cols rows of rows values
+    for written in (swapped, "; ".join(", ".join(r) for r in swapped)):
+        sub = key()
+        sub[aid] = written
+        g = grade(GRADERS[graded], sub)
+        r = next(f for f in g.fields if f.id == aid)
+        assert r.points == 0 and not r.correct and r.notes == [], (r.points, r.notes)
+        (w,) = r.wrong
+        assert "at" not in w and w["where"] == aid
+        assert r.mistake.startswith("the matrix given is the right one transposed (rows and columns swapped): "
+                                    f"{cols} rows of {rows}, where {rows} rows of {cols} are asked")
+        assert w["reason"].startswith(r.mistake) and "in its place" in w["reason"]
+        assert w["given"] == "[" + "; ".join(", ".join(c) for c in swapped) + "]"
+        assert w["expected"] == "[" + "; ".join(", ".join(text(x) for x in row) for row in A) + "]"
+        assert g.score == g.max_score - r.max_points  # the rest of the key still earns its points
+        lines = render(g).splitlines()
+        assert sum("transposed" in line for line in lines) == 1, [x for x in lines if "transposed" in x]

@@ -89,8 +89,8 @@ def render(g) -> str:
         lines += [f"  {f.id}: note: {note}" for note in f.notes]
         if f.id in g.missing:
             continue
-        if f.mistake:  # a whole-answer mistake is said once, its cells then say only what each adds
-            cells = sum("cell" in w for w in f.wrong)
+        cells = sum("cell" in w for w in f.wrong)
+        if f.mistake and cells:  # a whole-answer mistake is said once, its cells then say only what each adds
             lines.append(f"  {f.id}: {f.mistake} (" + (f"all {cells} wrong cells" if cells == len(f.wrong) else
                                                           f"{cells} of its {len(f.wrong)} wrong cells") + ")")
         for w in f.wrong:

@@ -614,8 +614,14 @@ def _grade_matrix(aid: str, qid: str, share: Fraction, f: Field, value) -> Field
     whole, explained = (whole_mistake(f, read) if all(isinstance(x, Fraction) for r in read for x in r)
                         else ("", range(0)))
     swapped = transposed(f, value) if notes else ""  # read in the key's shape, it had rows or cells too many or few
-    if swapped:
-        whole, explained = swapped, range(rows)
+    if swapped:  # no value of it is in its place: one wrong answer, not cells compared where they land
+        given = [[as_written(w, got) for w, got in r] for r in read_matrix(value, cols, rows)[0]]
+        labels = f" (rows {f.row_labels[0]} to {f.row_labels[-1]})" if f.row_labels else ""
+        reason = _because(f"{swapped}: every value is right, but written at row j, column i for row i, column j, so "
+                          f"none is in its place; write {rows} rows of {cols}{labels}", f.why)
+        return FieldResult(aid, qid, Fraction(0), share, False, [
+            {"where": aid, "given": "[" + "; ".join(", ".join(r) for r in given) + "]", "expected": expected_text(f),
+             "reason": reason}], [], swapped)
     for i in range(rows):
         for j in range(cols):
             written, got = cells[i][j]
@@ -636,7 +642,7 @@ def _grade_matrix(aid: str, qid: str, share: Fraction, f: Field, value) -> Field
                           "reason": _because(rounding(written, got, f.answer[i][j]), why)}
             wrong.append(entry)
     right = rows * cols - len(wrong)
-    named = whole if swapped or any("cell" in w for w in wrong) else ""
+    named = whole if any("cell" in w for w in wrong) else ""
     return FieldResult(aid, qid, share * Fraction(right, rows * cols), share, not wrong, wrong, notes, named)
 
 
