@@ -104,3 +104,49 @@ def test_cloze_questions_say_to_type_decimals_and_those_decimals_score(seed, dif
             finite = (exact * 10**len(dec.split(".")[1])).denominator == 1
             assert typed == exact if finite else abs(typed - exact) <= Fraction(5, 10**5), (frac, dec)
     assert fractions_asked or seed != 0  # seed 0's P has 1/4 and 1/2: the case is exercised
+
+
+def numericals(v) -> list[tuple[ET.Element, object]]:
+    keys = {f"dlexam {v.seed} {aid}": f for aid, (_, f) in v.fields().items()}
+    return [(q, keys[q.findtext("name/text")]) for q in ET.fromstring(exports.moodle_xml(v)).findall("question")
+            if q.get("type") == "numerical"]
+
+
+@pytest.mark.parametrize("answer", [Fraction(7, 2), Fraction(1, 7), Fraction(-3, 8), Fraction(13)])
+def test_a_numerical_question_says_to_type_a_decimal_and_that_decimal_scores(answer):
+    """A numerical question said nothing of decimals, where the exam says to give exact fractions: a student who
+    typed an answer of 7/2 as 7/2 was marked by its numerator, 7 (wrong; and a wrong 13/2 where the key is 13,
+    right). The question says to type a decimal, as the cloze questions do, with examples that are true, and the
+    decimal a student so told types scores. The answer is set by hand (no variant's number question has a fraction
+    for its key today: an export must not depend on that)."""
+    import dataclasses
+
+    v = make_variant(1)
+    q = v.question("Pr1.3")
+    f = next(f for f in q.fields if f.kind == "number" and f.exact)
+    changed = dataclasses.replace(f, answer=answer)
+    v = dataclasses.replace(v, questions=tuple(
+        dataclasses.replace(x, fields=tuple(changed if y is f else y for y in x.fields)) if x is q else x
+        for x in v.questions))
+    (el,) = [el for el, g in numericals(v) if g is changed]
+    typed, tolerance = el.findtext("answer/text"), el.findtext("answer/tolerance")
+    assert accepted(as_told(answer), typed, tolerance), (as_told(answer), typed, tolerance)
+    if answer.denominator != 1:
+        assert not accepted(text(answer), typed, tolerance)  # the fraction, as the exam writes it, cannot score
+    # Moodle reads a fraction by its numerator: 13/2 scores where the key is 13, what the question warns of
+    assert accepted(f"{answer.numerator}/2", typed, tolerance) == (answer.denominator == 1)
+    words = " ".join(Words(el.findtext("questiontext/text")).parts)
+    assert "decimal" in words and "not fractions" in words, words
+    for frac, dec in re.findall(r"(-?\d+/\d+) as (-?\d+\.\d+)", words):
+        exact, told = Fraction(frac), Fraction(dec)
+        finite = (exact * 10**len(dec.split(".")[1])).denominator == 1
+        assert told == exact if finite else abs(told - exact) <= Fraction(5, 10**5), (frac, dec)
+
+
+def test_every_exact_numerical_question_of_a_variant_says_so():
+    v = make_variant(0)
+    found = numericals(v)
+    assert found
+    for el, f in found:
+        words = " ".join(Words(el.findtext("questiontext/text")).parts)
+        assert ("not fractions" in words) == f.exact, (f.name, words[-200:])

@@ -4,7 +4,8 @@ Moodle's numerical questions take decimals only, so an exact answer is written a
 0) when it has a finite one (1/4 = 0.25), else to 6 decimals with a tolerance of 5e-5 (1/7 accepts 0.1429 and
 0.142857); an irrational answer uses the key's tolerance. A matrix is a cloze ("embedded answers") question
 with one NUMERICAL gap per cell, so it earns credit cell by cell as `dlexam grade` gives it; its text says to type
-decimals (DECIMALS_ONLY), since the exam's "give exact fractions" cannot be followed there.
+decimals (DECIMALS_ONLY), since the exam's "give exact fractions" cannot be followed there; so does every
+numerical question with an exact answer (DECIMAL_ANSWER), whose typed "7/2" Moodle reads as 7.
 
 Moodle's XML import builds a cloze question with qtype_multianswer_extract_question, whose default mark is the sum
 of its gaps' weights (whole numbers); it never reads <defaultgrade>. A matrix's cells weigh the same, so the exam's
@@ -30,6 +31,13 @@ NON_TERMINATING_TOLERANCE = 5e-5
 # "1/3"); the examples are the rule decimal() keys: exact where finite, else within 5e-5 of the 6-decimal value
 DECIMALS_ONLY = ("Moodle reads decimals, not fractions: type each cell as a decimal, exactly where it has a finite "
                  "one (1/4 as 0.25, 1/32 as 0.03125), else rounded to at least 4 decimal places (1/7 as 0.1429).")
+# the same for a numerical question: a standalone one reads "7/2" as 7 with the unit "/2" too (qtype_numerical's
+# answer processor); Moodle says "do not include a unit" while the attempt is open, but a quiz graded at its end
+# (deferred feedback) grades the 7: an answer of 7/2 typed as the exam asks is wrong, and a wrong 13/2 where the key
+# is 13 is right. Said for every exact answer, a whole number's too, since the student's own answer may be a fraction.
+DECIMAL_ANSWER = ("Moodle reads decimals, not fractions (1/4 would be read as 1): type the answer as a decimal, "
+                  "exactly where it has a finite one (1/4 as 0.25, 1/32 as 0.03125), else rounded to at least 4 "
+                  "decimal places (1/7 as 0.1429).")
 
 
 def plain(s: str) -> str:
@@ -105,7 +113,8 @@ def _field(quiz: ET.Element, v: Variant, q: Question, f: Field) -> None:
             _text(ans, "feedback", "right" if i == f.answer else (  # why this option is wrong, as dlexam grade says
                 plain(f.option_reasons[i - 1]) if f.option_reasons else "") or why, "html")
     elif f.kind == "number":
-        el = _question(quiz, "numerical", name, body, grade, why)
+        el = _question(quiz, "numerical", name, body + (f"<p>{plain(DECIMAL_ANSWER)}</p>" if f.exact else ""),
+                       grade, why)
         text, tolerance = decimal(f.answer) if f.exact else (f"{f.answer:.6f}", f.tolerance)
         ans = ET.SubElement(el, "answer", {"fraction": "100"})
         ET.SubElement(ans, "text").text = text
