@@ -30,6 +30,11 @@ class NonFiniteLoss(UserError):
 
 
 
+class UnheldNumber(UserError):
+    """A number typed as text that float64 cannot hold (1e-400, which float() reads as 0; 1e400, read as infinity),
+    named as typed (:func:`dlexam.limits.float_text`). An edge may put the field's name in front (/api/geoff's T)."""
+
+
 class NamedSettings(UserError):
     """An error that names settings by the library's names for them ("val_fraction must be ...").
 

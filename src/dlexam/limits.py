@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from dlexam.errors import BadValue, UserError
+from dlexam.errors import BadValue, UnheldNumber
 
 
 def digits(text: str) -> bool:
@@ -53,12 +53,13 @@ def unheld(text: str) -> str | None:
 
 def float_text(text: str) -> float:
     """A number typed as text (a flag, a form field, a query string) as float64, by float()'s rules: ValueError for
-    text that is no number; UserError, naming the text as typed (:func:`unheld`), for a number float64 cannot hold.
-    Every reader of a typed float asks this (the temperature, the web API's numbers, `dlexam geoff --lr`)."""
+    text that is no number; UnheldNumber (a UserError), naming the text as typed (:func:`unheld`), for a number
+    float64 cannot hold. Every reader of a typed float asks this (the temperature of `dlexam geoff --temperature` and
+    of /api/geoff alike, through attention.parse_temperature; `dlexam geoff --lr`; every number flag)."""
     value = float(text)
     problem = unheld(text)
     if problem is not None:
-        raise UserError(problem)
+        raise UnheldNumber(problem)
     return value
 
 

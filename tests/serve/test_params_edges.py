@@ -158,3 +158,27 @@ def test_well_formed_matrices_are_read_as_before():
     assert api.step_settings({"matrices": ["W_O", "E", "W_V"]}).matrices == ("E", "W_V", "W_O")
     assert api.step_settings({"matrices": "W_V, multi_W_O"}).matrices == ("W_V", "multi_W_O")
     assert api.geoff_query({"gradient_of": ["multi_W_O"], "heads": 2}).gradient_of == ("multi_W_O",)
+
+
+def test_the_temperature_is_checked_for_a_number_float64_cannot_hold_once(monkeypatch, capsys):
+    """One check (attention.parse_temperature, through limits.float_text) serves /api/geoff's T and `dlexam geoff
+    --temperature`, each in its own words. Before (2026-12-07) the API asked limits.unheld twice for one T: its own
+    params.typed first, then parse_temperature's float_text, two places with the same rule."""
+    from dlexam import limits
+    from dlexam.cli import main
+
+    asked = []
+    unheld = limits.unheld
+    monkeypatch.setattr(limits, "unheld", lambda text: asked.append(text) or unheld(text))
+    assert p.temperature("T", "0.5") == 0.5
+    assert asked == ["0.5"]  # was ["0.5", "0.5"]
+    asked.clear()
+    with pytest.raises(p.BadRequest) as e:
+        p.temperature("T", "1e-400")
+    assert asked == ["1e-400"]
+    assert e.value.field == "T" and e.value.message == ("T: 1e-400 is too small for a float64 number, which reads it "
+                                                        "as 0 (the smallest size it holds is 5e-324)")
+    asked.clear()
+    assert main(["geoff", "--temperature", "1e-400"]) == 2
+    assert asked == ["1e-400"]
+    assert "argument --temperature: 1e-400 is too small for a float64 number" in capsys.readouterr().err
