@@ -39,7 +39,8 @@ def load(stem: str):
     ("thread_contention", ["--seconds", "inf"], "--seconds"),  # was a run without end
     ("serve_latency", ["--seconds", "0"], "--seconds"),  # was a server started, then an IndexError traceback
     ("serve_latency", ["--seconds", "nan"], "--seconds"),
-    ("serve_latency", ["--workers", "-1"], "--workers must be 0 .."),  # was the server's refusal in a traceback
+    # was the server's refusal in a traceback
+    ("serve_latency", ["--workers", "-1"], "--workers must be a whole number in [0, 16]"),
     ("svhn_shipped", ["--threads", "0"], "--threads"),  # was exit status 1 after measuring the shipped model
     ("svhn_accuracy", ["--train", "0"], "--train"),  # was a BadValue traceback
     # a number float64 cannot hold, named as typed (limits.float_text): --seconds 1e-400 was "got 0.0", and

@@ -8,6 +8,7 @@ no flag is silently replaced by a default, and no NaN, infinity or absurd size r
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 from dlexam.errors import BadValue, UnheldNumber
@@ -63,26 +64,60 @@ def float_text(text: str) -> float:
     return value
 
 
+@dataclass(frozen=True)
+class Span:
+    """The accepted values of a number setting: the interval from `lo` to `hi`, an end open where asked, whole
+    numbers only where `whole`. :meth:`words` is the one wording of a range: a flag's --help states it and a refusal
+    says it ("--lr must be a number in (0, 10], got 0"), both from the same bounds as the check, so the two can never
+    disagree (tests/reliability/test_float_flags.py reads each flag's range from its help and checks the refusal)."""
+
+    lo: float
+    hi: float
+    whole: bool = False
+    lo_open: bool = False
+    hi_open: bool = False
+
+    def words(self) -> str:
+        """"a whole number in [1, 65536]", "a number in (0, 10]": round brackets for an open end."""
+        kind = "a whole number" if self.whole else "a number"
+        return (f"{kind} in {'(' if self.lo_open else '['}{_bound(self.lo)}, {_bound(self.hi)}"
+                f"{')' if self.hi_open else ']'}")
+
+    def holds(self, value: Any) -> bool:
+        if isinstance(value, bool) or not isinstance(value, int if self.whole else int | float):
+            return False
+        if not self.whole and not math.isfinite(value):
+            return False
+        lo, hi = self.lo, self.hi
+        return (lo < value if self.lo_open else lo <= value) and (value < hi if self.hi_open else value <= hi)
+
+    def check(self, name: str, value: Any, *, optional: bool = False, note: str = "",
+              error: type[BadValue] = BadValue) -> Any:
+        """`value` if it lies in the span (None too where `optional`); `error` (a BadValue) naming `name` otherwise,
+        its message "must be <words>[ note], got <value>"."""
+        if value is None and optional:
+            return None
+        if not self.holds(value):
+            raise error(name, value, f"must be {self.words()}{note}, got {value!r}")
+        return value if self.whole else float(value)
+
+
+def _bound(x: float) -> str:
+    """An end of a span as Python writes it, exactly (1e-07 as 1e-07, 4294967295 whole, 10.0 as 10)."""
+    if isinstance(x, int) or (isinstance(x, float) and math.isfinite(x) and x == int(x) and abs(x) < 1e16):
+        return str(int(x))
+    return repr(x)
+
+
 def whole(name: str, value: Any, lo: int, hi: int, *, optional: bool = False) -> int | None:
     """`value` as a whole number in [lo, hi] (None allowed when `optional`); UserError otherwise."""
-    if value is None and optional:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise BadValue(name, value, f"must be a whole number from {lo} to {hi:,}, got {value!r}")
-    return value
+    return Span(lo, hi, whole=True).check(name, value, optional=optional)
 
 
 def number(name: str, value: Any, lo: float, hi: float, *, lo_open: bool = False, hi_open: bool = False,
            optional: bool = False) -> float | None:
     """`value` as a finite number in the interval [lo, hi] (ends open where asked); UserError otherwise."""
-    if value is None and optional:
-        return None
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    ok = ok and (lo < value if lo_open else lo <= value) and (value < hi if hi_open else value <= hi)
-    if not ok:
-        interval = f"{'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
-        raise BadValue(name, value, f"must be a finite number in {interval}, got {value!r}")
-    return float(value)
+    return Span(lo, hi, lo_open=lo_open, hi_open=hi_open).check(name, value, optional=optional)
 
 
 def choice(name: str, value: Any, allowed: tuple) -> Any:
@@ -97,9 +132,12 @@ MAX_SEED = 2**32 - 1
 THREADS_PER_CPU = 4  # more threads than this per CPU only adds waiting (and a million of them crash torch)
 
 
+SEED = Span(0, MAX_SEED, whole=True)  # a seed of the SVHN commands (svhn train, svhn synth, sort evaluate)
+
+
 def seed(name: str, value: Any, hi: int = MAX_SEED) -> int:
-    """`value` as a seed, a whole number from 0 to `hi` (default 2**32 - 1); UserError otherwise."""
-    return whole(name, value, 0, hi)
+    """`value` as a seed, a whole number from 0 to `hi` (default 2**32 - 1: :data:`SEED`); UserError otherwise."""
+    return (SEED if hi == MAX_SEED else Span(0, hi, whole=True)).check(name, value)
 
 
 def cpu_count() -> int:
@@ -117,12 +155,16 @@ def max_threads() -> int:
     return THREADS_PER_CPU * cpu_count()
 
 
+def thread_span() -> Span:
+    """The thread counts a flag may ask for: 1 to :func:`max_threads`."""
+    return Span(1, max_threads(), whole=True)
+
+
+def threads_note() -> str:
+    """What the top of :func:`thread_span` is, in words (a --help and a refusal say it after the span)."""
+    return f" ({THREADS_PER_CPU} per CPU; this machine has {cpu_count()})"
+
+
 def threads(name: str, value: Any, *, optional: bool = False) -> int | None:
-    """`value` as a thread count, 1 to 4x the CPUs (:func:`max_threads`); UserError otherwise."""
-    hi = max_threads()
-    if value is None and optional:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= hi:
-        raise BadValue(name, value, f"must be a whole number from 1 to {hi} (4 per CPU; this machine has "
-                       f"{cpu_count()}), got {value!r}")
-    return value
+    """`value` as a thread count, 1 to 4x the CPUs (:func:`thread_span`); UserError otherwise."""
+    return thread_span().check(name, value, optional=optional, note=threads_note())

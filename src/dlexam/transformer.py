@@ -23,10 +23,10 @@ from torch import nn
 
 from dlexam import limits
 from dlexam.attention import attention, causal_mask, multiset_attention, resolve_temperature
+from dlexam.bounds import MAX_FF, MAX_HEADS, MAX_LAYERS, MAX_POSITIONS, MAX_VOCAB, MAX_WIDTH
 from dlexam.errors import UserError
 
-# Bounds of a config: far beyond the project's models, far below what would exhaust memory.
-MAX_VOCAB, MAX_WIDTH, MAX_HEADS, MAX_LAYERS, MAX_FF, MAX_POSITIONS = 100_000, 4096, 64, 64, 65_536, 1_000_000
+# Bounds of a config (dlexam.bounds): far beyond the project's models, far below what would exhaust memory.
 MAX_PARAMETERS = 50_000_000
 
 

@@ -7,6 +7,8 @@ typed), `sort train --label-smoothing 1e-400` and `svhn train --val-fraction 1e-
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from .helpers import refused_here
@@ -85,3 +87,94 @@ def test_every_float_flag_is_read_by_float_number():
     assert not [(c, a.dest) for c, a in found if a.type is float]
     numbers = {(c, max(a.option_strings, key=len)) for c, a in found if a.type is float_number}
     assert numbers == set(FLAGS)
+
+
+# ---- every number flag states its range in --help, in the words its refusal uses ---------------------------------
+# One wording of a range (dlexam.limits.Span.words): "a whole number in [1, 65536]", "a number in (0, 10]" (an end in
+# round brackets is open). The census below reads each flag's range from its --help text and checks that the
+# command refuses a number just outside each end with exactly those words.
+RANGE = re.compile(r"(a whole number|a number) in ([\[(])(-?[0-9.e+-]+), (-?[0-9.e+-]+)([\])])")
+NOT_RANGES = {  # number flags whose values are no range, with what their help says instead
+    ("geoff", "--heads"): "1 or the model's head count",
+}
+
+
+def _number_actions():
+    """(command, flag, action) for every option of every parser of dlexam whose value is a number: its type int,
+    float_number or a reader built by options.whole_number."""
+    import argparse
+
+    from dlexam.cli import build_parser
+    from dlexam.commands import sort
+    from dlexam.commands.options import float_number
+
+    def actions(parser, prefix):
+        for a in parser._actions:
+            if isinstance(a, argparse._SubParsersAction):
+                for name, sub in a.choices.items():
+                    yield from actions(sub, f"{prefix} {name}".strip())
+            elif a.option_strings:
+                yield prefix, a
+
+    found = list(actions(build_parser(), ""))
+    for action_name, add in (("sort train", sort._train_options), ("sort evaluate", sort._evaluate_options)):
+        sub = type(build_parser())(prog=f"dlexam {action_name}")
+        add(sub)
+        found += [(action_name, a) for a in sub._actions if a.option_strings]
+    numbers = []
+    for command, a in found:
+        if a.type is int or a.type is float_number or getattr(a.type, "span", None) is not None:
+            numbers.append((command, max(a.option_strings, key=len), a))
+    return numbers
+
+
+def _outside(help_range: re.Match) -> list[str]:
+    """Numbers typed just outside each end of the range the help states."""
+    kind, lo_bracket, lo, hi, hi_bracket = help_range.groups()
+    if kind == "a whole number":
+        return [str(int(lo) - 1), str(int(hi) + 1)]
+    return [lo if lo_bracket == "(" else repr(float(lo) - 1), hi if hi_bracket == ")" else repr(float(hi) * 2 + 1)]
+
+
+RANGE_ARGV = {  # a command line each number flag of the command is tried on (the flag and its value follow)
+    "sort train": [*SORT_TRAIN, "--out", "{out}"],
+    "sort evaluate": ["sort", "evaluate"],
+    "geoff": ["geoff", "--explain", "change[W_V]"],
+    "svhn summary": ["svhn", "summary"],
+    "svhn synth": ["svhn", "synth", "--out", "{out}"],
+    "svhn mnist": ["svhn", "mnist", "--out", "{out}"],
+    "svhn train": ["svhn", "train", "--data", "{data}", "--out", "{out}", "--quick", "--quiet"],
+    "answers": ["answers", "--json"],
+    "grade": ["grade", "{out}"],
+    "serve": ["serve", "--workers", "0"],
+    "variant": ["variant"],
+}
+FLAG_ARGV = {  # a flag that goes with another one
+    ("svhn synth", "--images"): ["--scenes"],
+    ("svhn summary", "--variant"): ["--explain", "conv1"],
+}
+
+
+def test_every_number_flag_states_its_range_in_its_help():
+    """Before (2026-12-07): `sort train --lr`'s help stated no range, nor did --steps, --batch-size, --heads, ...;
+    others said it in words of their own ("above 0, at most 10", "0 to below 1", "0 < lr <= 100", ">= 0")."""
+    numbers = _number_actions()
+    assert len(numbers) > 30
+    lacking = [(c, f, a.help) for c, f, a in numbers if (c, f) not in NOT_RANGES and not RANGE.search(a.help or "")]
+    assert not lacking, lacking
+    for (c, f), words in NOT_RANGES.items():
+        assert any(c == c2 and f == f2 and words in a.help for c2, f2, a in numbers), (c, f)
+
+
+@pytest.mark.parametrize("command, flag", [(c, f) for c, f, _ in _number_actions() if (c, f) not in NOT_RANGES])
+def test_a_number_outside_the_range_its_help_states_is_refused_in_the_help_s_words(tmp_path, synth_dir, capsys,
+                                                                                    command, flag):
+    help_text = next(a.help for c, f, a in _number_actions() if (c, f) == (command, flag))
+    stated = RANGE.search(help_text)
+    assert stated, help_text
+    base = [w.format(out=str(tmp_path / "out"), data=str(synth_dir)) for w in RANGE_ARGV[command]]
+    for text in _outside(stated):
+        argv = [*base, *FLAG_ARGV.get((command, flag), []), f"{flag}={text}"]
+        line = refused_here(argv, capsys)
+        assert flag in line and f"must be {stated[0]}" in line and f", got {text}" in line, (argv, line)
+        assert not (tmp_path / "out").exists()

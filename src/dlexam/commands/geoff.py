@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from dlexam.commands.options import float_number, temperature
+from dlexam.bounds import GEOFF_LR
+from dlexam.commands.options import float_number, ranged, temperature
 from dlexam.commands.variant import add_variant_options, variant_difficulty
 from dlexam.errors import UserError
 from dlexam.plain import dumps
@@ -25,8 +26,8 @@ def register(sub) -> None:
                    help="attention temperature: 0 = argmax with ties shared (default), a number T > 0 = "
                    "softmax(s/T), or 'sqrt' = sqrt(d_k)")
     p.add_argument("--heads", type=int, default=1,
-                   help="1 (default), or k = Problem 2.4's heads, shown next to one head (Version A: k = 2, a second "
-                   "identical head and W_O = I_4)")
+                   help="1 or the model's head count k (Problem 2.4's heads, shown next to one head; Version A: k = 2, "
+                   "a second identical head and W_O = I_4); default 1")
     p.add_argument("--loss", action="store_true", help="require the loss (error if there is no <START>)")
     p.add_argument("--gradients", action="store_true",
                    help="Problem 2.5: autograd gradients of the loss w.r.t. W_Q, W_K, W_V, W_O")
@@ -43,7 +44,8 @@ def register(sub) -> None:
                    "one gradient step's results: 'change[W_V]', 'step_norm[W_V]' (the norm of the gradient it applies),"
                    " 'loss_before', 'loss_after' (docs/serve.md)")
     p.add_argument("--lr", type=float_number, default=None,
-                   help="with --explain of a gradient step's result: its learning rate, 0 < lr <= 100 (default 0.1)")
+                   help=f"with --explain of a gradient step's result: its learning rate, {ranged(GEOFF_LR)} (default "
+                   "0.1)")
     p.add_argument("--step-matrices", default=None, metavar="NAMES", type=name_list,
                    help="with --explain of a gradient step's result: the matrices it moves, a comma list from E, W_Q, "
                    "W_K, W_V, W_O (default W_Q,W_K,W_V,W_O)")

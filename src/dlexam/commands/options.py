@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from dlexam.errors import UserError
-from dlexam.limits import float_text
+from dlexam.limits import Span, digits, float_text
 
 
 def library_type(parse: Callable[[str], Any], name: str | None = None) -> Callable[[str], Any]:
@@ -63,6 +63,49 @@ def float_number(text: str) -> float:
 
 
 float_number.__name__ = "float"  # argparse's "invalid float value: 'x'"
+
+
+def ranged(span: Span, note: str = "") -> str:
+    """A number flag's range as its --help states it: the span's words (:meth:`dlexam.limits.Span.words`), the very
+    words its refusal says ("--lr must be a number in (0, 10], got 0"), and `note` after them. Every number flag's
+    help says its range so (tests/reliability/test_float_flags.py checks each against its refusal)."""
+    return span.words() + note
+
+
+def whole_number(span: Span) -> Callable[[str], int]:
+    """The type of a whole-number flag whose range is checked as it is read (a variant's seed: no library call
+    follows that names the flag): int()'s rules, then "must be <the span's words>, got <text>" outside `span`."""
+
+    def read(text: str) -> int:
+        shown = text.strip()
+        if not digits(shown.removeprefix("-").removeprefix("+")):
+            raise argparse.ArgumentTypeError(f"invalid int value: {text!r}")
+        value = int(shown)
+        if not span.holds(value):
+            raise argparse.ArgumentTypeError(f"must be {span.words()}, got {shown}")
+        return value
+
+    read.__name__ = "int"
+    read.span = span  # what the census of number flags reads
+    return read
+
+
+def sqrt_or_number(span: Span) -> Callable[[str], Any]:
+    """The type of a temperature flag whose numbers the library checks against `span` (`sort train
+    --temperature-start`, `--temperature-end`): a number is read as :func:`float_number` reads it (kept as typed, so
+    that the range check quotes it so: "--temperature-end must be a number in (0, 1000000], got -1", the words of its
+    help, :func:`ranged`); any other text goes to the one temperature parser (:func:`temperature`: 'sqrt', or its
+    refusal of what is no temperature). `span` is what the census of number flags reads."""
+
+    def read(text: str) -> Any:
+        try:
+            return float_number(text)
+        except ValueError:  # no number: 'sqrt', or no temperature at all
+            return temperature(text)
+
+    read.__name__ = "temperature"
+    read.span = span
+    return read
 
 
 def given(text: str) -> str:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from dlexam import bounds
 from dlexam.commands import options
+from dlexam.commands.options import ranged
 
 
 def register(sub) -> None:
@@ -22,7 +24,8 @@ def register(sub) -> None:
     )
     p.add_argument("--host", default="127.0.0.1", type=options.given,
                    help="address to bind (default 127.0.0.1; anything else exposes the app beyond this machine)")
-    p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 = any free port)")
+    p.add_argument("--port", type=int, default=8000,
+                   help=f"port, {ranged(bounds.PORT)} (default 8000; 0 = any free port)")
     p.add_argument("--sort-checkpoint", type=options.path, metavar="RUN", default=None,
                    help="a trained sorter (checkpoint or run folder) shown beside the compiled solver on /sort "
                    "(default: the A-D sorter shipped with dlexam)")
@@ -30,27 +33,30 @@ def register(sub) -> None:
                    help="the CNN for /cnn (checkpoint or run folder; default: the shipped model)")
     p.add_argument("--workers", type=int, metavar="N", default=None,
                    help="processes that compute the answers (Geoff's matrices, gradient steps, predictions) beside "
-                   "the server, each holding the models (~240 MB); default: 2 (none on a single core); 0 computes in "
-                   "the server process itself")
+                   f"the server, each holding the models (~240 MB), {ranged(bounds.WORKERS)}; default: 2 (none on a "
+                   "single core); 0 computes in the server process itself")
     from dlexam.serve.state import ServeLimits  # light: the dataclass and its bounds
 
-    d = ServeLimits()
+    d, b = ServeLimits(), ServeLimits.BOUNDS
     g = p.add_argument_group("limits", "deadlines and caps that keep slow, idle or hostile clients from holding the "
                              "server (docs/serve.md)")
     g.add_argument("--header-timeout", type=options.float_number, metavar="S", default=d.header_timeout_s,
-                   help=f"seconds a request's headers may take from its first byte; then 408 (default "
-                   f"{d.header_timeout_s:g})")
+                   help=f"seconds a request's headers may take from its first byte, {ranged(b['header_timeout_s'])}; "
+                   f"then 408 (default {d.header_timeout_s:g})")
     g.add_argument("--idle-timeout", type=options.float_number, metavar="S", default=d.idle_timeout_s,
-                   help=f"seconds a connection may wait without a request before it is closed (default "
-                   f"{d.idle_timeout_s:g})")
+                   help=f"seconds a connection may wait without a request before it is closed, "
+                   f"{ranged(b['idle_timeout_s'])} (default {d.idle_timeout_s:g})")
     g.add_argument("--connections-per-client", type=int, metavar="N", default=d.connections_per_client,
-                   help="connections one address may hold; a new one closes its longest-waiting idle one (default "
+                   help=f"connections one address may hold, {ranged(b['connections_per_client'])}, at most "
+                   "--max-connections; a new one closes its longest-waiting idle one (default "
                    f"{d.connections_per_client})")
     g.add_argument("--max-connections", type=int, metavar="N", default=d.max_connections,
-                   help=f"connections all clients together may hold (default {d.max_connections})")
+                   help=f"connections all clients together may hold, {ranged(b['max_connections'])} (default "
+                   f"{d.max_connections})")
     g.add_argument("--job-timeout", type=options.float_number, metavar="S", default=d.job_timeout_s,
                    help="seconds a worker may take for one answer, plus an uploaded image's own budget from its "
-                   f"size; then the worker is replaced and the request gets 503 (default {d.job_timeout_s:g})")
+                   f"size, {ranged(b['job_timeout_s'])}; then the worker is replaced and the request gets 503 (default "
+                   f"{d.job_timeout_s:g})")
     p.set_defaults(handler=handle)
 
 

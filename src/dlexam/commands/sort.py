@@ -16,7 +16,8 @@ import argparse
 import os
 import sys
 
-from dlexam.commands.options import float_number, given, path_text, temperature
+from dlexam import bounds
+from dlexam.commands.options import float_number, given, path_text, ranged, sqrt_or_number, temperature
 from dlexam.plain import dumps
 
 ACTIONS = ("train", "evaluate")
@@ -61,6 +62,13 @@ def _query_options(p) -> None:
         help="attention temperature for decoding a trained model: 0 = argmax, a number T > 0, or 'sqrt' = "
         "sqrt(d_head) (default: the model's own; the compiled solver takes only 0)",
     )
+
+
+def _threads_range() -> str:
+    """--threads' range as its help states it (4 per CPU this process may run on: dlexam.limits.thread_span)."""
+    from dlexam import limits
+
+    return ranged(limits.thread_span(), limits.threads_note())
 
 
 def _set_threads(n: int) -> None:
@@ -176,7 +184,8 @@ QUICK = {"steps": 40, "batch_size": 64, "warmup": 5, "checkpoint_every": 20}
 
 def _train_options(p) -> None:
     p.add_argument("--vocab", default=None, type=given, help="A-D (default), A-Z, or N")
-    p.add_argument("--max-len", type=int, default=None, help="train on input lengths 0 .. L (required for a new run)")
+    p.add_argument("--max-len", type=int, default=None,
+                   help=f"train on input lengths 0 .. L, {ranged(bounds.TRAIN_LEN)} (required for a new run)")
     p.add_argument("--out", required=True, type=path_text, help="run directory; the checkpoint is RUN/last.pt")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out from RUN/last.pt with its own settings (exactly: the same "
@@ -185,51 +194,61 @@ def _train_options(p) -> None:
                    help="shipped: the settings of the A-D sorter shipped with dlexam (`sort --trained`); "
                    "RUN/last.pt then has its weights, bit for bit on the same torch build and CPU")
     p.add_argument("--quick", action="store_true", help="a few steps only (a smoke test in seconds)")
-    p.add_argument("--steps", type=int, default=None, help="optimizer steps (default 6000; --quick 40)")
-    p.add_argument("--batch-size", type=int, default=None, help="sequences per step (default 128)")
-    p.add_argument("--lr", type=float_number, default=None, help="peak AdamW learning rate (default 0.01)")
+    p.add_argument("--steps", type=int, default=None,
+                   help=f"optimizer steps, {ranged(bounds.STEPS)} (default 6000; --quick 40)")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help=f"sequences per step, {ranged(bounds.BATCH)} (default 128)")
+    p.add_argument("--lr", type=float_number, default=None,
+                   help=f"peak AdamW learning rate, {ranged(bounds.SORT_LR)} (default 0.01)")
     p.add_argument(
         "--temperature-start",
         default=None,
-        type=temperature,
-        help="attention temperature at the first step, annealed geometrically to --temperature-end "
-        "(a number or 'sqrt' = sqrt(d_head); default 4 sqrt(d_head))",
+        type=sqrt_or_number(bounds.TRAIN_TEMPERATURE),
+        help="attention temperature at the first step, annealed geometrically to --temperature-end: "
+        f"{ranged(bounds.TRAIN_TEMPERATURE)}, or 'sqrt' = sqrt(d_head) (default 4 sqrt(d_head))",
     )
     p.add_argument(
         "--temperature-end",
         default=None,
-        type=temperature,
-        help="attention temperature at the last step, kept for decoding (default 0.1; 'sqrt' = sqrt(d_head))",
+        type=sqrt_or_number(bounds.TRAIN_TEMPERATURE),
+        help=f"attention temperature at the last step, kept for decoding: {ranged(bounds.TRAIN_TEMPERATURE)}, or "
+        "'sqrt' = sqrt(d_head) (default 0.1)",
     )
     p.add_argument("--label-smoothing", type=float_number, default=None,
-                   help="cross-entropy label smoothing, 0 to below 1 (default 0)")
+                   help=f"cross-entropy label smoothing, {ranged(bounds.LABEL_SMOOTHING)} (default 0)")
     p.add_argument("--hard-fraction", type=float_number, default=None,
-                   help="the last fraction of the steps, 0 to 1, that also train argmax attention (T = 0) itself, "
-                   "straight-through (default 1/3; 0: none, the recipe before 2026-12-07)")
+                   help="the last fraction of the steps that also train argmax attention (T = 0) itself, "
+                   f"straight-through, {ranged(bounds.HARD_FRACTION)} (default 1/3; 0: none, the recipe before "
+                   "2026-12-07)")
     p.add_argument("--hard-temperature", type=float_number, default=None,
-                   help="the temperature of that phase's backward pass (default 20: hot, so that keys scored far "
-                   "below the right one still get a gradient)")
-    p.add_argument("--d-model", type=int, default=None, help="embedding width (default: symbols + 2)")
-    p.add_argument("--layers", type=int, default=None, help="transformer layers (default 1)")
-    p.add_argument("--heads", type=int, default=None, help="attention heads (default 1)")
-    p.add_argument("--ff", type=int, default=None, help="feed-forward hidden width (default 0 = none)")
+                   help=f"the temperature of that phase's backward pass, {ranged(bounds.TRAIN_TEMPERATURE)} (default "
+                   "20: hot, so that keys scored far below the right one still get a gradient)")
+    p.add_argument("--d-model", type=int, default=None,
+                   help=f"embedding width, {ranged(bounds.WIDTH)} (default: symbols + 2)")
+    p.add_argument("--layers", type=int, default=None, help=f"transformer layers, {ranged(bounds.LAYERS)} (default 1)")
+    p.add_argument("--heads", type=int, default=None,
+                   help=f"attention heads, {ranged(bounds.HEADS)}, at most --d-model (default 1)")
+    p.add_argument("--ff", type=int, default=None,
+                   help=f"feed-forward hidden width, {ranged(bounds.FEED_FORWARD)} (default 0 = none)")
     p.add_argument("--residual", action="store_true", default=None,
                    help="residual connections around attention and feed-forward (default: none, as in the exam)")
     p.add_argument("--layernorm", action="store_true", default=None,
                    help="pre-LayerNorm before attention, feed-forward and the unembedding (default: none)")
     p.add_argument("--positional", choices=("none", "sinusoidal", "learned"), default=None,
                    help="positional encodings (default none, as in the exam)")
-    p.add_argument("--seed", type=int, default=None, help="model initialisation seed (default 0)")
-    p.add_argument("--data-seed", type=int, default=None, help="training data generator seed (default 1)")
+    p.add_argument("--seed", type=int, default=None,
+                   help=f"model initialisation seed, {ranged(bounds.SORT_SEED)} (default 0)")
+    p.add_argument("--data-seed", type=int, default=None,
+                   help=f"training data generator seed, {ranged(bounds.SORT_SEED)} (default 1)")
     p.add_argument("--checkpoint-every", type=int, default=None,
-                   help="steps between periodic checkpoints (default 500; --quick 20; 0 = only the final one)")
+                   help=f"steps between periodic checkpoints, {ranged(bounds.CHECKPOINT_EVERY)} (default 500; --quick "
+                   "20; 0 = only the final one)")
     p.add_argument("--force", action="store_true",
                    help="replace RUN/last.pt even if it holds a run or dlexam did not write it")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
-    p.add_argument(
-        "--threads", type=int, default=1, help="torch CPU threads, 1 to 4 per CPU (default 1: the models are tiny)"
-    )
+    p.add_argument("--threads", type=int, default=1,
+                   help=f"torch CPU threads, {_threads_range()} (default 1: the models are tiny)")
 
 
 def _given(a) -> dict:
@@ -335,12 +354,13 @@ def _evaluate_options(p) -> None:
     p.add_argument("--lengths", default="1-32", type=given,
                    help="input lengths, e.g. 1-32 or 1-8,16 (default 1-32; each 1-4096, samples x the sum of "
                    "the lengths at most 20,000,000 tokens)")
-    p.add_argument("--samples", type=int, default=1000, help="held-out sequences per length (default 1000)")
+    p.add_argument("--samples", type=int, default=1000,
+                   help=f"held-out sequences per length, {ranged(bounds.SAMPLES)} (default 1000)")
     p.add_argument("--inputs", default="uniform", choices=("uniform", "few", "sorted", "reversed"),
                    help="which inputs: uniform random symbols (default), or a hard case: few (at most 3 distinct "
                    "symbols, each repeated), sorted, reversed (descending)")
     p.add_argument("--seed", type=int, default=12345,
-                   help="seed of the evaluation sequences, 0 to 4,294,967,295 (default 12345)")
+                   help=f"seed of the evaluation sequences, {ranged(bounds.SEED)} (default 12345)")
     p.add_argument(
         "--temperature",
         default=None,
@@ -349,7 +369,7 @@ def _evaluate_options(p) -> None:
         "the compiled solver takes only 0)",
     )
     p.add_argument("--json", action="store_true", help="print the evaluation as JSON")
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads, 1 to 4 per CPU (default 1)")
+    p.add_argument("--threads", type=int, default=1, help=f"torch CPU threads, {_threads_range()} (default 1)")
 
 
 def _unfinished(sorter) -> str | None:

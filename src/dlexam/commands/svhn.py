@@ -7,7 +7,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from dlexam.commands.options import float_number, path, path_text
+from dlexam import bounds, limits
+from dlexam.commands.options import float_number, path, path_text, ranged
 from dlexam.commands.svhn_inference import register_inference
 from dlexam.commands.variant import add_variant_options, variant_difficulty
 from dlexam.plain import dumps
@@ -127,7 +128,7 @@ def _synth_scenes(args) -> int:
     """The images `svhn train --recipe R --seed S` trains on, written as .mat or an ImageFolder."""
     import dataclasses
 
-    from dlexam import limits
+    from dlexam import bounds, limits
     from dlexam.errors import UserError
     from dlexam.svhn.synthetic.export import write_images
     from dlexam.svhn.training.recipes import get_recipe, training_set
@@ -136,7 +137,7 @@ def _synth_scenes(args) -> int:
         raise UserError("--train and --test are for the plain renderer; with --scenes give --images")
     recipe = get_recipe(args.recipe or "shipped")
     images = QUICK_SCENES if args.quick and args.images is None else args.images
-    limits.whole("images", images, 1, 1_000_000, optional=True)
+    bounds.IMAGES.check("images", images, optional=True)
     limits.seed("seed", args.seed)  # as `svhn train --recipe R --seed S` takes it
     if images is not None and images != recipe.images:  # the same mix of parts, fewer or more images
         recipe = dataclasses.replace(recipe, images=images)
@@ -268,8 +269,8 @@ def register(sub) -> None:
         "--linear-in",
         type=int,
         default=None,
-        help="build the head as nn.Linear(N, 10), N from 1 to 1,000,000: a wrong N reproduces the student's "
-        "error (1.3)",
+        help=f"build the head as nn.Linear(N, 10), N {ranged(bounds.LINEAR_IN)}: a wrong N reproduces the "
+        "student's error (1.3)",
     )
     q.add_argument("--explain", metavar="LAYER.FIELD", default=None,
                    help="the arithmetic of one number of the table: LAYER conv1, pool1, conv2, pool2, flatten, fc "
@@ -294,16 +295,16 @@ def register(sub) -> None:
     q.add_argument("--out", required=True, type=path,
                    help="folder for train_32x32.mat and test_32x32.mat (--scenes: train_32x32.mat or DIR/0/ ...)")
     q.add_argument("--train", type=int, default=None,
-                   help="plain renderer: training images, 1 to 1,000,000 (default 20000)")
+                   help=f"plain renderer: training images, {ranged(bounds.IMAGES)} (default 20000)")
     q.add_argument("--test", type=int, default=None,
-                   help="plain renderer: held-out-font test images, 1 to 1,000,000 (default 4000)")
-    q.add_argument("--seed", type=int, default=0, help="0 to 4,294,967,295 (default 0)")
+                   help=f"plain renderer: held-out-font test images, {ranged(bounds.IMAGES)} (default 4000)")
+    q.add_argument("--seed", type=int, default=0, help=f"{ranged(bounds.SEED)} (default 0)")
     q.add_argument("--scenes", action="store_true",
                    help="write the images `svhn train --recipe R --seed S` trains on (scenes and plain digits)")
     q.add_argument("--recipe", choices=("shipped", "quick"), default=None, help="with --scenes (default shipped)")
     q.add_argument("--images", type=int, default=None,
-                   help="with --scenes: how many (default: the recipe's own count, i.e. its very training set;"
-                   " another count draws the same mix anew)")
+                   help=f"with --scenes: how many, {ranged(bounds.IMAGES)} (default: the recipe's own count, i.e. "
+                   "its very training set; another count draws the same mix anew)")
     q.add_argument("--format", choices=("mat", "folder"), default=None,
                    help="with --scenes: train_32x32.mat (default) or an image folder DIR/0/ ... DIR/9/")
     q.add_argument("--quick", action="store_true", help=f"with --scenes: {QUICK_SCENES:,} images")
@@ -321,7 +322,7 @@ def _register_mnist(s) -> None:
                      fields={"n_train": "train"})  # write_mnist_as_svhn's name of --train
     q.add_argument("--out", required=True, type=path, help="folder for train_32x32.mat and test_32x32.mat")
     q.add_argument("--train", type=int, default=8000,
-                   help="the first N digits train, the rest test (1 to 9,999; default 8000)")
+                   help=f"the first N digits train, the rest test; {ranged(bounds.MNIST_TRAIN)} (default 8000)")
     q.add_argument("--mnist-dir", type=path, default=None,
                    help="the folder of MNIST's t10k IDX files (default: data/mnist-t10k in the shared folder)")
     q.add_argument("--force", action="store_true", help="replace .mat files in --out that dlexam did not write")
@@ -341,18 +342,22 @@ def _register_train(s) -> None:
                    help="fine-tune: start from the shipped model or a checkpoint / run directory of the exam CNN "
                    "(defaults then: 5 epochs, batch 128, lr 0.01 for sgd, 0.0003 for adam)")
     q.add_argument("--out", required=True, type=path, help="run directory")
-    q.add_argument("--epochs", type=int, default=None, help="1 to 100,000 (default 10, 5 with --init, 2 with --quick;"
-                   " --resume: the run's own, or a new total)")
-    q.add_argument("--batch-size", type=int, default=None, help="1 to 65,536 (default 256, 128 with --init)")
+    q.add_argument("--epochs", type=int, default=None,
+                   help=f"{ranged(bounds.EPOCHS)} (default 10, 5 with --init, 2 with --quick; --resume: the run's "
+                   "own, or a new total)")
+    q.add_argument("--batch-size", type=int, default=None,
+                   help=f"{ranged(bounds.SVHN_BATCH)} (default 256, 128 with --init)")
     q.add_argument("--lr", type=float_number, default=None,
-                   help="above 0, at most 10 (default 0.1 for sgd, 0.003 for adam; a tenth of that with --init)")
+                   help=f"{ranged(bounds.SVHN_LR)} (default 0.1 for sgd, 0.003 for adam; a tenth of that with --init)")
     q.add_argument("--optimizer", choices=("sgd", "adam"), default=None, help="default sgd")
-    q.add_argument("--seed", type=int, default=None, help="0 to 4,294,967,295 (default 0)")
+    q.add_argument("--seed", type=int, default=None, help=f"{ranged(bounds.SEED)} (default 0)")
     q.add_argument("--threads", type=int, default=None,
-                   help="CPU threads, 1 to 4 per CPU (default: PyTorch's choice)")
-    q.add_argument("--val-fraction", type=float_number, default=None, help="0 to below 1 (default 0.1)")
+                   help=f"CPU threads, {ranged(limits.thread_span(), limits.threads_note())} (default: PyTorch's "
+                   "choice)")
+    q.add_argument("--val-fraction", type=float_number, default=None,
+                   help=f"{ranged(bounds.VAL_FRACTION)} (default 0.1)")
     q.add_argument("--split-seed", type=int, default=None,
-                   help="seed of the train/validation split, 0 to 4,294,967,295 (default 0)")
+                   help=f"seed of the train/validation split, {ranged(bounds.SEED)} (default 0)")
     _model_options(q)
     q.add_argument("--resume", action="store_true",
                    help="continue the run in --out from its last.pt, with its own settings (a flag that differs "

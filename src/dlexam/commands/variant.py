@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from dlexam.commands.options import path_text
+from dlexam.bounds import VARIANT_SEED
+from dlexam.commands.options import path_text, ranged, whole_number
 from dlexam.errors import UserError
 from dlexam.plain import dumps
 from dlexam.words import counted
@@ -13,11 +14,7 @@ FORMATS = ("markdown", "pdf", "key", "prairielearn", "moodle", "qti")
 DIFFICULTIES = ("standard", "harder")
 
 
-def seed(text: str) -> int:
-    """A variant's seed: a whole number >= 0 (argparse turns the ValueError into one error line)."""
-    if not text.strip().isdigit():
-        raise argparse.ArgumentTypeError(f"a seed is a whole number >= 0, got {text!r}")
-    return int(text)
+seed = whole_number(VARIANT_SEED)  # a variant's seed: --seed N, --variant N
 
 
 def formats(text: str) -> tuple[str, ...]:
@@ -31,7 +28,7 @@ def formats(text: str) -> tuple[str, ...]:
 def add_variant_options(p, required: bool = True) -> None:
     """--variant N and --difficulty, as every command that reads a variant takes them."""
     p.add_argument("--variant", type=seed, metavar="N", required=required,
-                   help="the variant of seed N (`dlexam variant --seed N`)")
+                   help=f"the variant of seed N (`dlexam variant --seed N`), {ranged(VARIANT_SEED)}")
     p.add_argument("--difficulty", default=None, choices=DIFFICULTIES,
                    help="the variant's difficulty (default standard)")
 
@@ -49,7 +46,7 @@ def register(sub) -> None:
                        description="Draw a new version of the exam (Part 1's computable items, Problem 1, "
                        "Problem 2) from a seed, check that every question is well-posed, and write it with an "
                        "exact worked solution, a key and the files learning platforms import.")
-    p.add_argument("--seed", type=seed, required=True, metavar="N", help="the variant's seed (a whole number >= 0)")
+    p.add_argument("--seed", type=seed, required=True, metavar="N", help=f"the variant's seed, {ranged(VARIANT_SEED)}")
     p.add_argument("--difficulty", default="standard", choices=DIFFICULTIES,
                    help="standard (near Version A) or harder (Problem 2.4's second head has its own weights)")
     p.add_argument("--out", metavar="DIR", type=path_text, help="write the documents and exports into DIR")

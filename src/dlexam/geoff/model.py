@@ -31,7 +31,8 @@ from dataclasses import dataclass, field
 import torch
 
 from dlexam.attention import Temperature, resolve_temperature
-from dlexam.errors import BadValue, InputsTogether, UserError
+from dlexam.bounds import GEOFF_LR
+from dlexam.errors import InputsTogether, UserError
 from dlexam.geoff.weights import (
     EXAM_EXAMPLE,
     EXAM_WEIGHTS,
@@ -269,8 +270,7 @@ def sgd_step(weights: GeoffWeights, gradients: dict[str, torch.Tensor], lr: floa
 
     With k identical heads (``weights.multi_heads`` None) the heads share W_Q, W_K, W_V, so their gradient is
     the sum over the heads; heads with their own projections each take their own step."""
-    if not (math.isfinite(lr) and 0 < lr <= 100):
-        raise BadValue("lr", lr, f"must be a number in (0, 100], got {lr!r}")
+    GEOFF_LR.check("lr", lr)
     new: dict = {}
     for name, g in gradients.items():
         if name in ("W_Q", "W_K", "W_V") and g.dim() == 3 and weights.multi_heads is not None:

@@ -14,6 +14,7 @@ import ipaddress
 import resource
 import socket
 
+from dlexam.bounds import PORT
 from dlexam.errors import UserError
 from dlexam.serve.state import ServeLimits
 
@@ -32,8 +33,7 @@ def is_loopback(host: str) -> bool:
 
 def bind(host: str, port: int) -> socket.socket:
     """A listening TCP socket on (host, port); UserError when the port is taken or the host is not ours."""
-    if not 0 <= port <= 65535:
-        raise UserError(f"--port must be 0 .. 65535, got {port}")
+    PORT.check("--port", port)
     name = host.strip("[]")
     try:
         infos = socket.getaddrinfo(name, port, type=socket.SOCK_STREAM)

@@ -34,19 +34,16 @@ class ServeLimits:
     connections_per_client: int = 32  # open at once from one address (a browser opens at most 6)
     job_timeout_s: float = 10.0  # a worker's time for one answer (plus an image's own budget), then it is replaced
 
-    BOUNDS = {"header_timeout_s": (0.1, 3600.0), "idle_timeout_s": (0.1, 3600.0), "max_connections": (1, 16384),
-              "connections_per_client": (1, 16384), "job_timeout_s": (0.1, 3600.0)}
+    BOUNDS = {"header_timeout_s": limits.Span(0.1, 3600.0), "idle_timeout_s": limits.Span(0.1, 3600.0),
+              "max_connections": limits.Span(1, 16384, whole=True),
+              "connections_per_client": limits.Span(1, 16384, whole=True), "job_timeout_s": limits.Span(0.1, 3600.0)}
     FLAGS = {"header_timeout_s": "--header-timeout", "idle_timeout_s": "--idle-timeout",
              "max_connections": "--max-connections", "connections_per_client": "--connections-per-client",
              "job_timeout_s": "--job-timeout"}
 
     def __post_init__(self) -> None:
-        for name, (lo, hi) in self.BOUNDS.items():
-            flag, value = self.FLAGS[name], getattr(self, name)
-            if isinstance(lo, int):
-                limits.whole(flag, value, lo, hi)
-            else:
-                limits.number(flag, value, lo, hi)
+        for name, span in self.BOUNDS.items():
+            span.check(self.FLAGS[name], getattr(self, name))
         if self.connections_per_client > self.max_connections:
             raise UserError(f"--connections-per-client ({self.connections_per_client}) must not exceed "
                             f"--max-connections ({self.max_connections})")

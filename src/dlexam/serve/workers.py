@@ -44,13 +44,14 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from dlexam.bounds import WORKERS
 from dlexam.errors import UserError
 from dlexam.serve.params import BadRequest
 
 log = logging.getLogger("dlexam.serve")
 READY_KILL_S = 5.0  # to reap a worker killed before it was ready
 READY_S = 300  # a worker's start (torch's import, the models' load) on a busy machine
-MAX_WORKERS = 16
+
 # Workers run at a lower priority than the server: the server is the one process every request passes through
 # (twice), so when the cores are short it must not wait behind a computation. On the 2-core machine under 20
 # clients, nice 0 and nice 10 interleaved three times (6 s phases): p99 of predictions 74/73/107 ms against
@@ -72,9 +73,7 @@ def default_workers() -> int:
 
 
 def check_workers(n: int) -> int:
-    if not 0 <= n <= MAX_WORKERS:
-        raise UserError(f"--workers must be 0 .. {MAX_WORKERS}, got {n}")
-    return n
+    return WORKERS.check("--workers", n)
 
 
 class WorkerLost(BadRequest):

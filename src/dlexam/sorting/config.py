@@ -9,15 +9,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields
 
-from dlexam import limits
+from dlexam import bounds, limits
 from dlexam.attention import resolve_temperature
 from dlexam.errors import SettingsTogether, UserError
 from dlexam.sorting.vocab import EXAM_VOCAB, Vocabulary
-from dlexam.transformer import MAX_FF, MAX_HEADS, MAX_LAYERS, MAX_WIDTH, TransformerConfig
-
-# Bounds of a TrainConfig: beyond these a setting is a typo, not a choice.
-MAX_TRAIN_LEN, MAX_STEPS, MAX_BATCH, MAX_LR, MAX_WEIGHT_DECAY, MAX_TEMPERATURE = 512, 10**7, 65_536, 10.0, 1000.0, 1e6
-MAX_SEED = 2**63 - 1
+from dlexam.transformer import TransformerConfig
 
 # A config saved before the straight-through phase existed (2026-12-07) trained without one.
 BEFORE_HARD_PHASE = {"hard_fraction": 0.0}
@@ -61,31 +57,31 @@ class TrainConfig:
         if not isinstance(self.vocab, str):
             raise UserError(f"vocab must be a vocabulary spec like A-D, got {self.vocab!r}")
         vocab = Vocabulary.from_spec(self.vocab)
-        limits.whole("max_len", self.max_len, 1, MAX_TRAIN_LEN)
-        limits.whole("d_model", self.d_model, 1, MAX_WIDTH, optional=True)
-        limits.whole("n_heads", self.n_heads, 1, MAX_HEADS)
-        limits.whole("n_layers", self.n_layers, 1, MAX_LAYERS)
-        limits.whole("d_ff", self.d_ff, 0, MAX_FF)
+        bounds.TRAIN_LEN.check("max_len", self.max_len)
+        bounds.WIDTH.check("d_model", self.d_model, optional=True)
+        bounds.HEADS.check("n_heads", self.n_heads)
+        bounds.LAYERS.check("n_layers", self.n_layers)
+        bounds.FEED_FORWARD.check("d_ff", self.d_ff)
         for name in ("residual", "layernorm"):
             if not isinstance(getattr(self, name), bool):
                 raise UserError(f"{name} must be true or false, got {getattr(self, name)!r}")
         limits.choice("positional", self.positional, ("none", "sinusoidal", "learned"))
-        limits.whole("steps", self.steps, 1, MAX_STEPS)
-        limits.whole("batch_size", self.batch_size, 1, MAX_BATCH)
-        limits.number("lr", self.lr, 0, MAX_LR, lo_open=True)
-        limits.number("weight_decay", self.weight_decay, 0, MAX_WEIGHT_DECAY)
-        limits.whole("warmup", self.warmup, 0, MAX_STEPS)
-        limits.number("label_smoothing", self.label_smoothing, 0, 1, hi_open=True)
-        limits.number("hard_fraction", self.hard_fraction, 0, 1)
+        bounds.STEPS.check("steps", self.steps)
+        bounds.BATCH.check("batch_size", self.batch_size)
+        bounds.SORT_LR.check("lr", self.lr)
+        bounds.WEIGHT_DECAY.check("weight_decay", self.weight_decay)
+        bounds.WARMUP.check("warmup", self.warmup)
+        bounds.LABEL_SMOOTHING.check("label_smoothing", self.label_smoothing)
+        bounds.HARD_FRACTION.check("hard_fraction", self.hard_fraction)
         limits.choice("hard_loss", self.hard_loss, ("straight-through", "sum"))
-        limits.number("hard_temperature", self.hard_temperature, 0, MAX_TEMPERATURE, lo_open=True)
-        limits.whole("seed", self.seed, 0, MAX_SEED)
-        limits.whole("data_seed", self.data_seed, 0, MAX_SEED)
-        limits.whole("checkpoint_every", self.checkpoint_every, 0, MAX_STEPS)
+        bounds.TRAIN_TEMPERATURE.check("hard_temperature", self.hard_temperature)
+        bounds.SORT_SEED.check("seed", self.seed)
+        bounds.SORT_SEED.check("data_seed", self.data_seed)
+        bounds.CHECKPOINT_EVERY.check("checkpoint_every", self.checkpoint_every)
         for name in ("temperature_start", "temperature_end"):
             t = getattr(self, name)
             if not (t == "sqrt" or (t is None and name == "temperature_start")):
-                limits.number(name, t, 0, MAX_TEMPERATURE, lo_open=True)
+                bounds.TRAIN_TEMPERATURE.check(name, t)
         d = self.d_model or vocab.size
         if self.n_heads > d:  # each head needs one dimension at least (d_head = d_model // n_heads)
             width = f"{{d_model}} {d}" + ("" if self.d_model is not None else f" (vocabulary {vocab.spec}'s size)")

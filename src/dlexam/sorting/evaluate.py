@@ -15,15 +15,13 @@ from collections.abc import Iterator
 
 import torch
 
-from dlexam import limits
+from dlexam.bounds import MAX_LENGTH, MAX_TOKENS, SAMPLES
 from dlexam.errors import UserError
 from dlexam.sorting.data import EVAL_KINDS, is_heldout, sample_split
 from dlexam.sorting.decode import decode_in_batches
 from dlexam.sorting.sorter import Sorter
 from dlexam.sorting.vocab import Vocabulary
 from dlexam.transformer import DecoderTransformer
-
-MAX_LENGTH, MAX_SAMPLES, MAX_TOKENS = 4096, 1_000_000, 20_000_000
 
 
 def parse_lengths(text: str) -> list[int]:
@@ -46,7 +44,7 @@ def parse_lengths(text: str) -> list[int]:
 
 def check_size(lengths: list[int], samples: int, text: str | None = None) -> int:
     """The number of input tokens `samples` sequences of each length hold; UserError above MAX_TOKENS."""
-    limits.whole("samples", samples, 1, MAX_SAMPLES)
+    SAMPLES.check("samples", samples)
     tokens = samples * sum(lengths)
     if tokens > MAX_TOKENS:
         raise UserError(f"lengths {text or lengths!r} with {samples:,} samples each are {tokens:,} input tokens; "

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn as nn
 
+from dlexam.bounds import LINEAR_IN
 from dlexam.errors import BadConfigValue
 from dlexam.spec import CNNSpec, Conv, ExamSpec, Pair, Pool, SpecError
 from dlexam.svhn.kernels import fused as kernels
@@ -30,7 +31,6 @@ KIND = "svhn-cnn"  # the checkpoint kind of this model (dlexam.checkpoint)
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "none")
 POOLS = ("avg", "max")
 HEADS = ("linear", "conv3x3", "conv1x1-gap")  # conv3x3: a kernel the size of the last map (3x3 in Version A)
-MAX_LINEAR_IN = 1_000_000  # Problem 1.3's wrong in-features: enough to show any mistake, 40 MB at most
 
 
 def version_a_table() -> CNNSpec:
@@ -69,10 +69,7 @@ class CNNConfig:
         ):
             if value not in allowed:
                 raise BadConfigValue(name, value, f"must be one of {', '.join(a for a in allowed if a)}, not {value!r}")
-        if isinstance(self.linear_in, bool) or not isinstance(self.linear_in, int) \
-                or not 1 <= self.linear_in <= MAX_LINEAR_IN:
-            raise BadConfigValue("linear_in", self.linear_in,
-                                 f"must be a whole number from 1 to {MAX_LINEAR_IN:,}, not {self.linear_in!r}")
+        LINEAR_IN.check("linear_in", self.linear_in, error=BadConfigValue)
 
     def pool_mode(self, layer: Pool) -> str:
         """The mode `layer` of the table runs with: the config's, else the table's own."""

@@ -10,6 +10,7 @@ import functools
 import random
 from dataclasses import replace
 
+from dlexam.bounds import VARIANT_SEED
 from dlexam.errors import UserError
 from dlexam.spec import SpecError
 from dlexam.variants import part1, problem1, problem2
@@ -18,13 +19,11 @@ from dlexam.variants.draw import DIFFICULTIES, Difficulty, Draw, draw
 from dlexam.variants.model import Attempt, Question, Variant
 
 MAX_ATTEMPTS = 500  # a seed whose draws all fail is refused (none does among the first 1,000 seeds)
-MAX_SEED = 2**63 - 1
 
 
 def check_seed(seed) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
-        raise UserError(f"a variant's seed must be a whole number from 0 to {MAX_SEED}, got {seed!r}")
-    return seed
+    """`seed` as a variant's seed (:data:`dlexam.bounds.VARIANT_SEED`, which `--variant` and `variant --seed` state)."""
+    return VARIANT_SEED.check("a variant's seed", seed)
 
 
 def questions_of(d: Draw) -> list[Question]:

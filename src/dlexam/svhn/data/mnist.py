@@ -15,7 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from dlexam.errors import BadValue, UserError
+from dlexam.bounds import MNIST_T10K, MNIST_TRAIN
+from dlexam.errors import UserError
+from dlexam.limits import Span
 from dlexam.shared import shared_path
 
 # The official MNIST checksums (also listed in the folder's README.md).
@@ -63,8 +65,9 @@ def write_mnist_as_svhn(out_dir: str | os.PathLike, n_train: int = 8000, folder=
     from dlexam.svhn.synthetic.digits import write_splits
 
     images, labels = load_mnist(folder)
-    if not 1 <= n_train < len(labels):
-        raise BadValue("n_train", n_train, f"must be from 1 to {len(labels) - 1}, got {n_train}")
+    # the official files (their MD5 sums checked) hold MNIST_T10K digits: `svhn mnist --help` states this span
+    span = MNIST_TRAIN if len(labels) == MNIST_T10K else Span(1, len(labels) - 1, whole=True)
+    span.check("n_train", n_train)
     padded = np.pad(images, ((0, 0), (2, 2), (2, 2)))  # (N, 28, 28) -> (N, 32, 32)
     rgb = np.repeat(padded[..., None], 3, axis=-1)  # (N, 32, 32, 3)
     out = write_splits(out_dir, {"train": lambda: (rgb[:n_train], labels[:n_train]),

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from dlexam import limits
+from dlexam.bounds import IMAGES
 from dlexam.errors import UserError
 from dlexam.files import OutputDir, atomic_open
 from dlexam.svhn.data import SIZE
@@ -43,7 +44,7 @@ TRAIN_FONTS = (
     "cmb10.ttf",
 )
 TEST_FONTS = ("DejaVuSerif-Italic.ttf", "STIXGeneralBol.ttf", "cmss10.ttf", "DejaVuSansMono-BoldOblique.ttf")
-MAX_IMAGES = 1_000_000  # per split: 3 GB of RGB in memory while it is written
+
 GLYPH_H, GLYPH_W = 40, 32  # glyph box in pixels; digits are scaled to GLYPH_H ink height
 
 
@@ -225,8 +226,8 @@ def write_splits(out_dir: str | os.PathLike, splits: dict, *, force: bool = Fals
 def write_synthetic(out_dir: str | os.PathLike, n_train: int = 20000, n_test: int = 4000, seed: int = 0, *,
                     force: bool = False) -> dict:
     """Write train_32x32.mat (TRAIN_FONTS) and test_32x32.mat (held-out TEST_FONTS) into `out_dir`."""
-    limits.whole("n_train", n_train, 1, MAX_IMAGES)
-    limits.whole("n_test", n_test, 1, MAX_IMAGES)
+    IMAGES.check("n_train", n_train)
+    IMAGES.check("n_test", n_test)
     limits.seed("seed", seed)
     out = write_splits(out_dir, {
         "train": lambda: _render_chunked(int(n_train), 2 * int(seed), TRAIN_FONTS),

@@ -37,7 +37,8 @@ from pathlib import Path
 
 import torch
 
-from dlexam import checkpoint, limits, runs
+from dlexam import bounds, checkpoint, limits, runs
+from dlexam.bounds import MAX_EPOCHS
 from dlexam.cpu import torchrun_world
 from dlexam.errors import EveryRank, NonFiniteLoss, UserError
 from dlexam.progress import ProgressFn, log
@@ -57,7 +58,6 @@ from dlexam.svhn.training.loop import (
 RUN_MARKERS = runs.TRAINER_MARKERS
 QUICK_EPOCHS = 2
 DEFAULT_EPOCHS = 10
-MAX_EPOCHS, MAX_BATCH, MAX_LR = 100_000, 65_536, 10.0  # beyond these a setting is a typo, not a choice
 # The settings of a new run where none is given; a resumed run keeps its own.
 DEFAULTS = {"batch_size": 256, "optimizer": "sgd", "seed": 0, "val_fraction": 0.1, "split_seed": 0}
 MODEL_OPTIONS = ("activation", "pool", "head", "linear_in")
@@ -104,13 +104,13 @@ class SVHNRun:
     def __post_init__(self) -> None:
         self.out = Path(self.out)
         self.data = None if self.data is None else Path(self.data)
-        limits.whole("epochs", self.epochs, 1, MAX_EPOCHS, optional=True)
-        limits.whole("batch_size", self.batch_size, 1, MAX_BATCH, optional=True)
-        limits.number("lr", self.lr, 0, MAX_LR, lo_open=True, optional=True)
+        bounds.EPOCHS.check("epochs", self.epochs, optional=True)
+        bounds.SVHN_BATCH.check("batch_size", self.batch_size, optional=True)
+        bounds.SVHN_LR.check("lr", self.lr, optional=True)
         if self.optimizer is not None:
             limits.choice("optimizer", self.optimizer, ("sgd", "adam"))
         limits.threads("threads", self.threads, optional=True)
-        limits.number("val_fraction", self.val_fraction, 0, 1, hi_open=True, optional=True)
+        bounds.VAL_FRACTION.check("val_fraction", self.val_fraction, optional=True)
         for name in ("seed", "split_seed"):
             if getattr(self, name) is not None:
                 limits.seed(name, getattr(self, name))
@@ -195,14 +195,14 @@ def _resume_state(run: SVHNRun, folder: runs.RunFolder | None, d) \
             settings[part] = dict(settings[part])
         saved = _flat(settings)
         cfg = TrainConfig.from_dict(settings["train"])
-        limits.whole("epochs", cfg.epochs, 1, MAX_EPOCHS)
-        limits.whole("batch_size", cfg.batch_size, 1, MAX_BATCH)
-        limits.number("lr", cfg.lr, 0, MAX_LR, lo_open=True)
+        bounds.EPOCHS.check("epochs", cfg.epochs)
+        bounds.SVHN_BATCH.check("batch_size", cfg.batch_size)
+        bounds.SVHN_LR.check("lr", cfg.lr)
         limits.choice("optimizer", cfg.optimizer, ("sgd", "adam"))
         limits.number("weight_decay", cfg.weight_decay, 0, 1000)
         limits.seed("seed", cfg.seed, hi=OLD_MAX_SEED)
         limits.whole("threads", cfg.threads, 1, 1 << 20, optional=True)
-        limits.number("val_fraction", settings["val_fraction"], 0, 1, hi_open=True)
+        bounds.VAL_FRACTION.check("val_fraction", settings["val_fraction"])
         limits.seed("split_seed", settings["split_seed"], hi=OLD_MAX_SEED)
         if not isinstance(settings["quick"], bool) or not isinstance(settings.get("data"), str):
             raise TypeError("its quick flag or data folder is not what dlexam writes")
