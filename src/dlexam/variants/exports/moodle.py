@@ -5,7 +5,8 @@ Moodle's numerical questions take decimals only, so an exact answer is written a
 0.142857); an irrational answer uses the key's tolerance. A matrix is a cloze ("embedded answers") question
 with one NUMERICAL gap per cell, so it earns credit cell by cell as `dlexam grade` gives it; its text says to type
 decimals (DECIMALS_ONLY), since the exam's "give exact fractions" cannot be followed there; so does every
-numerical question with an exact answer (DECIMAL_ANSWER), whose typed "7/2" Moodle reads as 7.
+numerical question with an exact answer (DECIMAL_ANSWER), whose typed "7/2" Moodle reads as 7. Both sentences, and
+the decimals keyed, come from exports/decimals.py, which the QTI export's share.
 
 Moodle's XML import builds a cloze question with qtype_multianswer_extract_question, whose default mark is the sum
 of its gaps' weights (whole numbers); it never reads <defaultgrade>. A matrix's cells weigh the same, so the exam's
@@ -21,58 +22,19 @@ from fractions import Fraction
 from html import escape
 
 from dlexam.variants.documents import answer_grid, field_html, points_text
+from dlexam.variants.exports.decimals import MOODLE, decimal, instruction
 from dlexam.variants.model import Field, Question, Variant
 
-NON_TERMINATING_TOLERANCE = 5e-5
-
-# what a cloze question's gaps take, said before its grid: the exam asks for exact fractions, but Moodle's numerical
-# answer processor reads only a decimal (a number's digits up to the first other character, the rest a unit: "1/4"
-# is read as 1), so a student who typed fractions as asked got no cell of 1/4 right (and a cell keyed 1 right with
-# "1/3"); the examples are the rule decimal() keys: exact where finite, else within 5e-5 of the 6-decimal value
-DECIMALS_ONLY = ("Moodle reads decimals, not fractions: type each cell as a decimal, exactly where it has a finite "
-                 "one (1/4 as 0.25, 1/32 as 0.03125), else rounded to at least 4 decimal places (1/7 as 0.1429).")
-# the same for a numerical question: a standalone one reads "7/2" as 7 with the unit "/2" too (qtype_numerical's
-# answer processor); Moodle says "do not include a unit" while the attempt is open, but a quiz graded at its end
-# (deferred feedback) grades the 7: an answer of 7/2 typed as the exam asks is wrong, and a wrong 13/2 where the key
-# is 13 is right. Said for every exact answer, a whole number's too, since the student's own answer may be a fraction.
-DECIMAL_ANSWER = ("Moodle reads decimals, not fractions (1/4 would be read as 1): type the answer as a decimal, "
-                  "exactly where it has a finite one (1/4 as 0.25, 1/32 as 0.03125), else rounded to at least 4 "
-                  "decimal places (1/7 as 0.1429).")
+# what a question with exact numbers says before its answer (a cloze question's before its grid): the exam asks
+# for exact fractions, but Moodle reads a typed "1/4" as 1 (exports/decimals.py); its examples are the rule
+# decimal() keys: exact where finite, else within 5e-5 of the 6-decimal value
+DECIMALS_ONLY = instruction(MOODLE, "each cell")
+DECIMAL_ANSWER = instruction(MOODLE, "the answer")
 
 
 def plain(s: str) -> str:
     """Plain text inside a format="html" text: < > & escaped ("T > 0", "a <- a - eta", "<START>")."""
     return escape(s, quote=False)
-
-
-def terminating(x: Fraction) -> bool:
-    """Whether x has a finite decimal expansion (its denominator has no prime factor but 2 and 5)."""
-    d = x.denominator
-    for p in (2, 5):
-        while d % p == 0:
-            d //= p
-    return d == 1
-
-
-def fixed(x: Fraction, digits: int) -> str:
-    """x rounded to `digits` decimal places, in integer arithmetic: exact for any size (through a float, 2**53 + 1
-    was written 9007199254740992, and an exact answer keyed with tolerance 0 was then a wrong one)."""
-    n = round(x * 10**digits)
-    sign, n = ("-" if n < 0 else ""), abs(n)
-    whole, frac = divmod(n, 10**digits)
-    return f"{sign}{whole}" + (f".{frac:0{digits}d}" if digits else "")
-
-
-def decimal(x: Fraction | float) -> tuple[str, float]:
-    """(the answer as a decimal, the tolerance that accepts it)."""
-    if isinstance(x, Fraction) and terminating(x):
-        digits = 0
-        while (x * 10**digits).denominator != 1:
-            digits += 1
-        return fixed(x, digits), 0.0
-    if isinstance(x, Fraction):
-        return fixed(x, 6), NON_TERMINATING_TOLERANCE
-    return f"{float(x):.6f}", NON_TERMINATING_TOLERANCE
 
 
 def _text(parent: ET.Element, tag: str, value: str, fmt: str | None = None) -> ET.Element:

@@ -3,7 +3,10 @@
 Written by hand rather than with text2qti: text2qti reads its own Markdown dialect (so each question would be
 written twice) and refuses numerical answers below 1e-4 in magnitude, while a variant has exact zeros as
 answers (a pooling layer's parameters, a masked attention weight). Numbers are numerical_question items that
-accept the exact value or a range around it (the same decimals and tolerances as the Moodle export); choices
+accept the exact value or a range around it, keyed and explained as the Moodle export's (exports/decimals.py), for
+Canvas's own reading: its quiz page empties a box holding a fraction and saves a typed number rounded to 4 places,
+so an exact answer says to type a decimal (DECIMAL_ANSWER), and one with more than 4 places is keyed within 5e-5
+of its value (1/32: 0.03125, saved as 0.0313); choices
 are multiple_choice_question; essays essay_question; a matrix is a fill_in_multiple_blanks_question with one
 blank per cell, accepting the exact fraction ("1/7") and, where it exists, its exact decimal ("0.25"); Canvas
 matches a blank's text, not its value, so the question says which forms those are (BLANKS_AS_TEXT).
@@ -20,7 +23,7 @@ from html import escape
 
 from dlexam.spec import text
 from dlexam.variants.documents import answer_grid, field_html
-from dlexam.variants.exports.moodle import decimal, terminating
+from dlexam.variants.exports.decimals import CANVAS, decimal, instruction, terminating
 from dlexam.variants.model import Field, Question, Variant
 
 QTI_NS = "http://www.imsglobal.org/xsd/ims_qtiasiv1p2"
@@ -31,6 +34,9 @@ BLANKS_AS_TEXT = ("Canvas compares each blank's text with the key: type a whole 
                   "number as a fraction in lowest terms (1/2, not 2/4 or 1 / 2), or, where it has one, as its "
                   "shortest decimal (1/2 as 0.5, not 0.50).")
 CP_NS = "http://www.imsglobal.org/xsd/imsccv1p1/imscp_v1p1"
+# what a numerical item with an exact answer says before it is answered: Canvas's quiz page empties a box holding
+# "7/2" and saves a number rounded to 4 places (exports/decimals.py), where the exam asks for exact fractions
+DECIMAL_ANSWER = instruction(CANVAS, "the answer")
 
 
 def ident(v: Variant, *parts: str) -> str:
@@ -99,8 +105,10 @@ def _item(section: ET.Element, v: Variant, q: Question, f: Field) -> None:
         ET.SubElement(cond, "varequal", {"respident": "response1"}).text = str(f.answer)
         _set_score(_processing(item), cond, "100")
     elif f.kind == "number":
-        _typed_response(item, pres, "numerical_question", points, body, {"fibtype": "Decimal"}, {})
-        value, tolerance = decimal(f.answer) if f.exact else (f"{f.answer:.6f}", f.tolerance)
+        said = f"<p>{escape(DECIMAL_ANSWER, quote=False)}</p>" if f.exact else ""  # a loss asks for 4 decimals
+        _typed_response(item, pres, "numerical_question", points, body + said, {"fibtype": "Decimal"}, {})
+        # Canvas saves 4 places: a key with more is taken within 5e-5 (a loss's tolerance, 5e-4, is wider already)
+        value, tolerance = decimal(f.answer, rounds=True) if f.exact else (f"{f.answer:.6f}", f.tolerance)
         cond = ET.Element("conditionvar")
         either = ET.SubElement(cond, "or")
         ET.SubElement(either, "varequal", {"respident": "response1"}).text = value
