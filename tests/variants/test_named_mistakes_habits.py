@@ -229,6 +229,12 @@ def test_a_transposed_matrix_that_is_not_square_is_named(seed, difficulty, aid):
                         "; ".join(" ".join(text(x) for x in r) for r in transpose(by_hand[aid]))):
             r = result(g, key(v) | {aid: written}, aid)
             assert r.mistake.startswith("the matrix given is the right one transposed"), (name, r.mistake, r.notes)
+        slipped = transpose([[text(x) for x in r] for r in by_hand[aid]])
+        slipped[0][-1] = text(by_hand[aid][-1][0] + 1)  # and one value wrong: the key's last row, first column
+        r = result(g, key(v) | {aid: slipped}, aid)
+        assert r.mistake.startswith("the matrix given is the right one transposed"), (name, r.mistake)
+        assert "1 value wrong" in r.mistake and r.points == 0, (name, r.mistake)
+        assert [w["at"] for w in r.wrong if "at" in w] == [[len(by_hand[aid]) - 1, 0]], (name, r.wrong)
         rows = [[text(x) for x in r] for r in by_hand[aid]]
         rows[0][0] = "99"  # one wrong cell of the right shape: no transposition named
         assert not result(g, key(v) | {aid: rows}, aid).mistake

@@ -35,6 +35,7 @@ from dlexam.plain import loads
 from dlexam.spec import text
 from dlexam.variants.model import SUBMISSION_META, Field, Mistake, Variant
 from dlexam.variants.typed import UnreadableAnswer, foreign, near, read_text, scores, shown
+from dlexam.words import counted
 
 MAX_SUBMISSION_BYTES = 1 << 20
 LETTERS = "abcdefghijklmnopqrstuvwxyz"  # a choice's option letters: a = option 1
@@ -497,22 +498,74 @@ def matrix_mistake(answer, got) -> tuple[str, range]:
     return "", range(0)
 
 
-def transposed(f: Field, value) -> str:
-    """The words for a matrix answer that is not square and was given with the key's shape swapped, every cell the
-    key's transposed cell (the logit rows one column per position, as E R^T gives them); "" otherwise. Needs only
-    the key, so a saved key explains it too."""
+def slip_limit(cells: int) -> int:
+    """How many values of a transposed answer may be wrong for it still to be named transposed: max(2, a tenth of
+    its cells). A slip (a value mistyped or miscomputed) is one or two per matrix, so at least 2, even in a matrix of
+    12 cells (Pr1.3's shapes) or 15 (Pr2.3's logit rows); a tenth, so that the values read transposed that are
+    right outnumber the wrong ones nine to one and the transposition is what the answer shows, not a guess (7x7's P:
+    4). Beyond it the answer is wrong for more than a slip, and is scored cell by cell with no name."""
+    return max(2, cells // 10)
+
+
+def transposed_slips(answer, given) -> list[tuple[int, int]] | None:
+    """The key's cells (i, j) that an answer read transposed, `given` (cols rows of rows cells, each (written,
+    read)), gives wrong: given[j][i] is its value for answer[i][j]. None where it is not the key transposed but for
+    a slip or two: more wrong cells than :func:`slip_limit`, or, for a square key (whose cells also stand in the
+    key's own places), not fewer than half as many as it has wrong where they stand (a key that is symmetric, or
+    nearly, is then not named). Needs only the key, so a saved key explains it too."""
+    rows, cols = len(answer), len(answer[0])
+
+    def wrong(got, want) -> bool:
+        return not (isinstance(got, Fraction) and scores(got, want))
+
+    slips = [(i, j) for i in range(rows) for j in range(cols) if wrong(given[j][i][1], answer[i][j])]
+    if len(slips) > slip_limit(rows * cols):
+        return None
+    if rows == cols and not 2 * len(slips) < sum(wrong(given[i][j][1], answer[i][j])
+                                                 for i in range(rows) for j in range(cols)):
+        return None
+    return slips
+
+
+def cell_name(f: Field, i: int, j: int) -> str:
+    """Cell (i, j) of the key as the feedback names it: "row 4, column B", or by number from 1."""
+    return f"row {f.row_labels[i] if f.row_labels else i + 1}, column " + (
+        f.col_labels[j] if f.col_labels else str(j + 1))
+
+
+def transposition(f: Field, given, slips: list[tuple[int, int]]) -> str:
+    """The words for an answer that is the key transposed but for `slips` (:func:`transposed_slips`): the mistake,
+    the shape given where it is not the key's, and each wrong value in the key's coordinates."""
+    rows, cols = len(f.answer), len(f.answer[0])
+    words = "the matrix given is the right one transposed (rows and columns swapped)"
+    if rows != cols:
+        words += f": {cols} rows of {rows}, where {rows} rows of {cols} are asked"
+    if slips:
+        words += f", and {counted(len(slips), 'value')} wrong as well, read transposed: " + "; ".join(
+            f"{cell_name(f, i, j)} (given {shown_cell(*given[j][i])}, is {text(f.answer[i][j])})" for i, j in slips)
+    return words
+
+
+def shown_cell(written, got) -> str:
+    """A cell as given, for feedback: its number as written, else what was typed, else "nothing"."""
+    if isinstance(got, Fraction):
+        return as_written(written, got)
+    return shown(written) if got is not None else "nothing"
+
+
+def transposed(f: Field, value) -> tuple[str, list[tuple[int, int]]]:
+    """For a matrix answer that is not square and was given with the key's shape swapped (the logit rows one column
+    per position, as E R^T gives them): the words naming it and the key's cells it gives wrong read transposed, where
+    those are a slip or two (:func:`transposed_slips`); ("", []) otherwise. Needs only the key."""
     rows, cols = len(f.answer), len(f.answer[0])
     if rows == cols:
-        return ""  # a square one is read in its own shape: matrix_mistake names it
+        return "", []  # a square one is read in its own shape: matrix_mistake and _grade_matrix name it
     try:
         cells, notes = read_matrix(value, cols, rows)
     except UnreadableAnswer:
-        return ""
-    if notes or not all(isinstance(got, Fraction) and scores(got, f.answer[j][i])
-                        for i, r in enumerate(cells) for j, (_, got) in enumerate(r)):
-        return ""
-    return (f"the matrix given is the right one transposed (rows and columns swapped): {cols} rows of {rows}, where "
-            f"{rows} rows of {cols} are asked")
+        return "", []
+    slips = None if notes else transposed_slips(f.answer, cells)
+    return ("", []) if slips is None else (transposition(f, cells, slips), slips)
 
 
 def mistake_rows(answer, m: Mistake, got) -> tuple[int, ...]:
@@ -613,28 +666,41 @@ def _grade_matrix(aid: str, qid: str, share: Fraction, f: Field, value) -> Field
     read = [[got for _, got in r] for r in cells]
     whole, explained = (whole_mistake(f, read) if all(isinstance(x, Fraction) for r in read for x in r)
                         else ("", range(0)))
-    swapped = transposed(f, value) if notes else ""  # read in the key's shape, it had rows or cells too many or few
-    if swapped:  # no value of it is in its place: one wrong answer, not cells compared where they land
-        given = [[as_written(w, got) for w, got in r] for r in read_matrix(value, cols, rows)[0]]
+    swapped, slips = transposed(f, value) if notes else ("", [])  # read in the key's shape, its rows or cells
+    if swapped:  # were too many or few: no value of it is in its place, one wrong answer, not cells where they land
+        given_t = read_matrix(value, cols, rows)[0]
+        given = [[shown_cell(w, got) for w, got in r] for r in given_t]
         labels = f" (rows {f.row_labels[0]} to {f.row_labels[-1]})" if f.row_labels else ""
-        reason = _because(f"{swapped}: every value is right, but written at row j, column i for row i, column j, so "
-                          f"none is in its place; write {rows} rows of {cols}{labels}", f.why)
-        return FieldResult(aid, qid, Fraction(0), share, False, [
-            {"where": aid, "given": "[" + "; ".join(", ".join(r) for r in given) + "]", "expected": expected_text(f),
-             "reason": reason}], [], swapped)
+        right_ones = "every value is right" if not slips else "every other value is right"
+        reason = _because(f"{swapped}: {right_ones}, but written at row j, column i for row i, column j, so none is "
+                          f"in its place; write {rows} rows of {cols}{labels}", f.why)
+        wrong = [{"where": aid, "given": "[" + "; ".join(", ".join(r) for r in given) + "]",
+                  "expected": expected_text(f), "reason": reason}]
+        for i, j in slips:  # each wrong value where it belongs, in the key's coordinates
+            cell = _because(f"wrong read transposed too (written at row {j + 1}, column {i + 1})",
+                            f.reason(i, j) if f.reason else "")
+            wrong.append({"where": cell_name(f, i, j), "at": [i, j], "given": given[j][i],
+                          "expected": text(f.answer[i][j]), "reason": _because(swapped, cell), "cell": cell})
+        return FieldResult(aid, qid, Fraction(0), share, False, wrong, [], swapped)
+    square = transposed_slips(f.answer, cells) if not whole and rows == cols else None  # its cells as written
+    if square:  # a square answer transposed, a slip or two in it: named, its cells scored where they land, as
+        whole, explained, slips = transposition(f, cells, square), range(rows), square  # one without a slip is
+    slipped = {(j, i) for i, j in slips}  # where each wrong value stands in the answer
     for i in range(rows):
         for j in range(cols):
             written, got = cells[i][j]
             if isinstance(got, Fraction) and scores(got, f.answer[i][j]):
                 continue
-            where = f"row {f.row_labels[i] if f.row_labels else i + 1}, column " + (
-                f.col_labels[j] if f.col_labels else str(j + 1))
+            where = cell_name(f, i, j)
             why = f.reason(i, j) if f.reason else ""
             entry = {"where": where, "at": [i, j], "given": "", "expected": text(f.answer[i][j]), "reason": why}
             if got is None:
                 entry["reason"] = _because("not answered", why)
             elif isinstance(got, UnreadableAnswer):
                 entry |= {"given": shown(written), "reason": _because(str(got), why), "invalid": str(got)}
+            elif (i, j) in slipped:  # wrong here, and wrong read transposed too: the key's cell (j, i)
+                cell = _because(f"wrong read transposed too: {cell_name(f, j, i)} is {text(f.answer[j][i])}", why)
+                entry |= {"given": as_written(written, got), "reason": _because(whole, cell), "cell": cell}
             elif i in explained:  # the whole answer's mistake; "cell": what this cell's reason adds to it
                 entry |= {"given": as_written(written, got), "reason": _because(whole, why), "cell": why}
             else:
