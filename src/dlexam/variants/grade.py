@@ -672,10 +672,11 @@ def _grade_matrix(aid: str, qid: str, share: Fraction, f: Field, value) -> Field
         given = [[shown_cell(w, got) for w, got in r] for r in given_t]
         labels = f" (rows {f.row_labels[0]} to {f.row_labels[-1]})" if f.row_labels else ""
         right_ones = "every value is right" if not slips else "every other value is right"
-        reason = _because(f"{swapped}: {right_ones}, but written at row j, column i for row i, column j, so none is "
-                          f"in its place; write {rows} rows of {cols}{labels}", f.why)
+        rest = _because(f"{right_ones}, but written at row j, column i for row i, column j, so none is in its "
+                        f"place; write {rows} rows of {cols}{labels}", f.why)
         wrong = [{"where": aid, "given": "[" + "; ".join(", ".join(r) for r in given) + "]",
-                  "expected": expected_text(f), "reason": reason}]
+                  "expected": expected_text(f), "reason": f"{swapped}: {rest}"}
+                 | ({"cell": rest} if slips else {})]  # with entries for its wrong values: the name said once
         for i, j in slips:  # each wrong value where it belongs, in the key's coordinates
             cell = _because(f"wrong read transposed too (written at row {j + 1}, column {i + 1})",
                             f.reason(i, j) if f.reason else "")

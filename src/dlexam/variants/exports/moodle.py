@@ -6,7 +6,7 @@ Moodle's numerical questions take decimals only, so an exact answer is written a
 with one NUMERICAL gap per cell, so it earns credit cell by cell as `dlexam grade` gives it; its text says to type
 decimals (DECIMALS_ONLY), since the exam's "give exact fractions" cannot be followed there; so does every
 numerical question with an exact answer (DECIMAL_ANSWER), whose typed "7/2" Moodle reads as 7. Both sentences, and
-the decimals keyed, come from exports/decimals.py, which the QTI export's share.
+the decimals keyed, come from exports/decimals.py, which the QTI export shares.
 
 Moodle's XML import builds a cloze question with qtype_multianswer_extract_question, whose default mark is the sum
 of its gaps' weights (whole numbers); it never reads <defaultgrade>. A matrix's cells weigh the same, so the exam's
