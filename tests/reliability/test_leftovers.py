@@ -111,3 +111,42 @@ def test_a_successful_run_keeps_the_folder_it_made(tmp_path, synth_dir):
     png = tmp_path / "figs" / "c.png"
     assert main(["svhn", "evaluate", "--data", str(synth_dir), "--png", str(png)]) == 0
     assert png.is_file() and np.frombuffer(png.read_bytes()[:8], np.uint8).tolist()[1:4] == list(b"PNG")
+
+
+def test_the_lock_file_is_made_once_and_then_only_locked(tmp_path):
+    """Every command that locked a folder rewrote its .dlexam.lock ("process N", truncated and written again), even
+    one that wrote nothing else there (a finished run resumed), and wrote "process N" into an empty file of that name
+    that the user had made. Now the file is made once, empty, as a new file, and after that only locked: never
+    written, truncated or replaced, whoever made it. A second taker still hears which process holds it (the kernel's
+    lock table names it)."""
+    from dlexam.errors import UserError
+    from dlexam.files import take_lock
+
+    def held(path):
+        st = path.stat()
+        return st.st_ino, st.st_mtime_ns, st.st_size, path.read_bytes()
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    fd, created = take_lock(mine)
+    os.close(fd)
+    assert created and (mine / LOCK).read_bytes() == b""
+    before = held(mine / LOCK)
+    fd, created = take_lock(mine)
+    assert not created and held(mine / LOCK) == before
+    try:
+        with pytest.raises(UserError) as second:  # another open file: flock refuses it as it would another process
+            take_lock(mine)
+        assert str(second.value) == f"out {mine} is in use by process {os.getpid()}; wait for it or choose another " \
+                                    "folder"
+    finally:
+        os.close(fd)
+    assert held(mine / LOCK) == before
+
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / LOCK).write_bytes(b"")  # the user's own empty file of that name
+    before = held(theirs / LOCK)
+    fd, created = take_lock(theirs)
+    os.close(fd)
+    assert not created and held(theirs / LOCK) == before

@@ -174,7 +174,8 @@ def test_resuming_a_finished_run_trains_nothing_and_rewrites_nothing(quick_run, 
     trained (with --data, metrics.json then named the new folder as the data the run was trained on). Now every file
     is left as it is, byte for byte and inode for inode, and one line says the run is complete, exit 0, as `sort
     train --resume` on a finished run. Only what a kill right after the last epoch's last.pt left undone is written,
-    as the finished run wrote it. (.dlexam.lock names its latest holder: every command that locks the folder.)"""
+    as the finished run wrote it. The lock file too is left as it is (until 2026-12-07 every command that locked the
+    folder wrote its own "process N" into it)."""
     import shutil
 
     run, moved = tmp_path / "run", tmp_path / "moved"
@@ -182,8 +183,7 @@ def test_resuming_a_finished_run_trains_nothing_and_rewrites_nothing(quick_run, 
     shutil.copytree(synth_dir, moved)
 
     def files():
-        return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns, p.read_bytes()) for p in run.iterdir()
-                if p.name != ".dlexam.lock"}
+        return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns, p.read_bytes()) for p in run.iterdir()}
 
     before = files()
     rc, out = _cli(["svhn", "train", "--out", str(run), "--resume", "--data", str(moved)], capsys)
