@@ -148,13 +148,21 @@ def quiet_openmp_workers() -> None:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
-def _another_rank_says_it(args: argparse.Namespace, exc: UserError) -> bool:
-    """Under torchrun, whether rank 0 prints this refusal for every rank: a rank other than 0 of a command that
-    trains distributed (`distributed` in its defaults: svhn train) whose process group is not joined yet (the
-    checks before it are the same on every rank: the same flags, the same data), or that the ranks agreed on
-    after joining (:class:`dlexam.errors.EveryRank`). Another refusal after joining may be this rank's alone (a
-    loss that is not finite on its share), so every rank says that one; so does any other command, whatever RANK
-    its environment holds. Every rank still exits with status 2."""
+def _another_rank_says_it(args: argparse.Namespace, exc: BaseException) -> bool:
+    """Under torchrun, whether another rank prints why this command stops (`exc`: a refusal, a stop, a write error),
+    so that a run says it in one line, not one per rank. Only for a command that trains distributed (`distributed`
+    in its defaults: svhn train); any other command says it on every rank, whatever RANK its environment holds.
+
+    - A refusal the ranks agreed on (:class:`dlexam.errors.EveryRank`): its `speaker` says it (rank 0, or rank 1
+      where rank 0 shows a defect's traceback).
+    - Before the ranks have joined their process group, rank 0 says every refusal and stop: the checks before it are
+      the same on every rank (the same flags, the same data), and a rank stopped alone is ended by torchrun, which
+      then stops the others.
+    - After joining, the first rank of the run to say anything says it (counted in the group's store,
+      :func:`dlexam.svhn.training.loop.first_to_say`): a rank that refuses alone (a loss that is not finite on its
+      share), is interrupted or finds a peer gone; the others, stopped by it, say nothing more (until 2026-12-07 each
+      said its own: `dlexam: interrupted` from every rank, or a refusal beside "another process of the run is gone").
+    Every rank still exits with its own status (2 for a refusal)."""
     if not getattr(args, "distributed", False):
         return False
     from dlexam.cpu import torchrun_world
@@ -163,12 +171,16 @@ def _another_rank_says_it(args: argparse.Namespace, exc: UserError) -> bool:
         rank, world = torchrun_world()
     except UserError:
         return False  # not an environment torchrun made: no rank 0 is there to say it
-    if rank == 0 or world <= 1:
+    if world <= 1:
         return False
-    if isinstance(exc, EveryRank):
+    if isinstance(exc, EveryRank) and rank != exc.speaker:
         return True
     dist = sys.modules.get("torch.distributed")  # imported by the command if it trains; never imported here
-    return not (dist is not None and dist.is_available() and dist.is_initialized())
+    if not (dist is not None and dist.is_available() and dist.is_initialized()):
+        return not isinstance(exc, EveryRank) and rank != 0
+    from dlexam.svhn.training.loop import first_to_say
+
+    return not first_to_say()
 
 
 def _stop_signals_as_interrupt():
@@ -227,11 +239,13 @@ def main(argv: list[str] | None = None) -> int:
         if not _another_rank_says_it(args, exc):
             print(f"dlexam: error: {one_line(flag_message(exc, args))}", file=sys.stderr)
         return 2
-    except Terminated:
-        print("dlexam: terminated", file=sys.stderr)
+    except Terminated as exc:
+        if not _another_rank_says_it(args, exc):
+            print("dlexam: terminated", file=sys.stderr)
         return 143
-    except KeyboardInterrupt:
-        print("dlexam: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        if not _another_rank_says_it(args, exc):
+            print("dlexam: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 0
@@ -241,7 +255,8 @@ def main(argv: list[str] | None = None) -> int:
         err = write_error(exc.filename or "a file", exc)
         if err is None:
             raise
-        print(f"dlexam: error: {one_line(str(err))}", file=sys.stderr)
+        if not _another_rank_says_it(args, err):
+            print(f"dlexam: error: {one_line(str(err))}", file=sys.stderr)
         return 2
     finally:
         restore()

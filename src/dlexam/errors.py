@@ -16,7 +16,12 @@ class InputsTogether(UserError):
 
 class EveryRank(UserError):
     """A refusal that every rank of a distributed run (torchrun) raises alike, having agreed on it over the process
-    group: rank 0 says it for all of them (the command line prints it from rank 0 alone; every rank exits 2)."""
+    group: one rank says it for all of them, `speaker` (rank 0, or rank 1 where rank 0 shows a defect's traceback
+    instead); the command line prints it from that rank alone, and every rank exits 2."""
+
+    def __init__(self, message: str, speaker: int = 0) -> None:
+        super().__init__(message)
+        self.speaker = speaker
 
 
 class NonFiniteLoss(UserError):

@@ -182,7 +182,7 @@ def test_an_unexpected_error_on_one_rank_reaches_the_others_as_one_line(tmp_path
 
     def gather(every, mine):
         sent[rank["now"]] = mine
-        every[:] = [sent.get(r, (None, False)) for r in range(2)]
+        every[:] = [sent.get(r, (None, False, False)) for r in range(2)]
 
     def prepare(run, folder, d):
         if d.rank == 1:
@@ -190,6 +190,7 @@ def test_an_unexpected_error_on_one_rank_reaches_the_others_as_one_line(tmp_path
         return svhn_runs._Prepared(None, {}, None, 0, [], None)
 
     monkeypatch.setattr(torch.distributed, "all_gather_object", gather)
+    monkeypatch.setattr(svhn_runs, "wait_for_every_rank", lambda d, name: None, raising=False)
     monkeypatch.setattr(svhn_runs, "setup_distributed", lambda: Dist(rank=rank["now"], world=2))
     monkeypatch.setattr(svhn_runs, "_open_out", lambda run: None)
     monkeypatch.setattr(svhn_runs, "_prepare", prepare)
@@ -202,3 +203,117 @@ def test_an_unexpected_error_on_one_rank_reaches_the_others_as_one_line(tmp_path
         svhn_runs.train_run(run)
     assert str(agreed.value) == ("distributed training, rank 1: an unexpected error while making the run ready "
                                  "(RuntimeError: a defect on two lines); that rank's own traceback says where")
+
+
+def test_a_defect_on_rank_0_is_said_in_one_line_by_rank_1(tmp_path, monkeypatch):
+    """A defect on rank 0 while the run was made ready: rank 0 raised it (its traceback) and rank 1 refused with
+    EveryRank, which only rank 0 says: no line said what had happened. Now the line is rank 1's to say (the lowest
+    rank that is not the one whose traceback shows), and where several ranks have a defect only the first shows its
+    traceback: never a wall of tracebacks from several ranks. The same gather as the test above, played in this
+    process."""
+    import pytest
+    import torch.distributed
+
+    import dlexam.svhn.training.runs as svhn_runs
+    from dlexam import cli
+    from dlexam.errors import EveryRank
+    from dlexam.svhn.training.loop import Dist
+
+    sent: dict[int, object] = {}
+    rank = {"now": 0}
+    defects = {0: RuntimeError("rank 0's defect"), 1: KeyError("rank 1's defect")}
+
+    def gather(every, mine):
+        sent[rank["now"]] = mine
+        every[:] = [sent.get(r, (None, False, False)) for r in range(2)]
+
+    def prepare(run, folder, d):
+        raise defects[d.rank]
+
+    monkeypatch.setattr(torch.distributed, "all_gather_object", gather)
+    monkeypatch.setattr(svhn_runs, "wait_for_every_rank", lambda d, name: None, raising=False)
+    monkeypatch.setattr(svhn_runs, "setup_distributed", lambda: Dist(rank=rank["now"], world=2))
+    monkeypatch.setattr(svhn_runs, "_open_out", lambda run: None)
+    monkeypatch.setattr(svhn_runs, "_prepare", prepare)
+    run = svhn_runs.SVHNRun(data=tmp_path / "data", out=tmp_path / "run")
+    with pytest.raises(RuntimeError) as raised:
+        svhn_runs.train_run(run)
+    assert raised.value is defects[0]
+    rank["now"] = 1
+    with pytest.raises(EveryRank) as agreed:  # its own defect is not shown again: rank 0's traceback is the one
+        svhn_runs.train_run(run)
+    assert str(agreed.value) == ("distributed training, rank 0: an unexpected error while making the run ready "
+                                 "(RuntimeError: rank 0's defect); that rank's own traceback says where")
+    args = cli.build_parser().parse_args(["svhn", "train", "--out", str(tmp_path / "run")])
+    for r, says in ((0, False), (1, True)):  # which rank's command line prints the line
+        monkeypatch.setenv("WORLD_SIZE", "2")
+        monkeypatch.setenv("RANK", str(r))
+        monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+        monkeypatch.setenv("MASTER_PORT", "29500")
+        assert cli._another_rank_says_it(args, agreed.value) is not says, r
+
+
+_RANK_0_SLOW = """import os, sys, time
+from dlexam.cli import main
+import dlexam.svhn.training.runs as runs
+marker = sys.argv[1]
+if os.environ["RANK"] == "0":
+    def slowly(*args, **kwargs):  # rank 0 makes the run ready slowly (a large --data, say), while torchrun lives
+        parent = os.getppid()
+        while os.getppid() == parent:
+            time.sleep(0.1)
+        os._exit(1)
+    runs._prepare = slowly
+else:  # rank 1 is ready at once, and says when it waits for rank 0
+    agree = runs._agree
+    def agreeing(*args, **kwargs):
+        with open(marker + ".tmp", "w") as f:
+            f.write(str(os.getpid()))
+        os.replace(marker + ".tmp", marker)
+        return agree(*args, **kwargs)
+    runs._agree = agreeing
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def test_ctrl_c_on_a_rank_waiting_for_the_others_stops_every_rank_with_one_line(synth_dir, tmp_path):
+    """SIGINT to a rank that waited for a slower rank to make the run ready was held until the slower one got there
+    (the wait was a gather inside gloo, where no Python signal handler runs): minutes, for a large --data. Now the
+    wait is Python's: the rank stops at once, `dlexam: interrupted`; torchrun then ends the others, which say nothing
+    more (the first rank of the run to say why it stops is the only one that does); rank 0's run folder, made for
+    the run, goes again."""
+    import signal
+    import time
+
+    def as_a_shell():  # SIGINT at its default action, whatever the test runner's process holds
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+
+    (tmp_path / "rank_0_slow.py").write_text(_RANK_0_SLOW)
+    marker = tmp_path / "rank1.pid"
+    env = {k: v for k, v in os.environ.items() if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK")}
+    env["OMP_NUM_THREADS"] = "1"
+    two = subprocess.Popen(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--standalone",
+         str(tmp_path / "rank_0_slow.py"), str(marker), "svhn", "train", "--data", str(synth_dir),
+         "--out", str(tmp_path / "run"), "--quick", "--epochs", "1", "--quiet"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        preexec_fn=as_a_shell)
+    try:
+        for _ in range(1200):  # a hang guard, not a timing: the ranks start in a few seconds
+            if marker.exists() or two.poll() is not None:
+                break
+            time.sleep(0.05)
+        assert marker.exists(), two.communicate()
+        time.sleep(0.3)  # rank 1 is in the wait now
+        os.kill(int(marker.read_text()), signal.SIGINT)
+        out, err = two.communicate(timeout=60)  # a hang guard: before, rank 1 waited for rank 0 as long as it took
+    finally:
+        if two.poll() is None:  # torchrun killed: rank 0 then ends itself (a process of its own session), and rank 1
+            os.killpg(two.pid, signal.SIGKILL)  # with it (its gather's connection closed)
+            two.communicate(timeout=60)
+    said = [line for line in err.splitlines() if line.startswith("dlexam: ")]
+    assert said == ["dlexam: interrupted"], err
+    assert not any(line.startswith("[rank") for line in err.splitlines()), err[:3000]  # a rank's traceback
+    assert not (tmp_path / "run").exists()

@@ -26,11 +26,12 @@ average equals the gradient of the global batch's mean loss. Only rank 0 writes 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 
 import torch
@@ -96,8 +97,76 @@ def setup_distributed() -> Dist:
         device, backend = torch.device("cpu"), "gloo"
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))
     if not torch_dist.is_initialized():
-        torch_dist.init_process_group(backend=backend)
+        with _stop_signals_end_the_process():
+            torch_dist.init_process_group(backend=backend)
     return Dist(rank=rank, world=world, device=device)
+
+
+@contextlib.contextmanager
+def _stop_signals_end_the_process() -> Iterator[None]:
+    """While the ranks join (blocked inside torch's rendezvous, where no Python signal handler runs), SIGINT and
+    SIGTERM end this process at once, as their default actions do: nothing is open yet to close. With the command
+    line's handlers a rank waiting there for one that never came held them until torchrun's SIGKILL, 30 s after its
+    SIGTERM. A signal the process was started ignoring stays ignored."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    for signum, handler in saved.items():
+        if handler is not signal.SIG_IGN:
+            signal.signal(signum, signal.SIG_DFL)
+    try:
+        yield
+    finally:
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)
+
+
+def wait_for_every_rank(d: Dist, name: str, poll_s: float = 0.05) -> None:
+    """Under DDP, wait until every rank has come to the point `name` (once per run), in Python: a Ctrl-C or SIGTERM
+    stops this rank at once, where a collective blocked inside gloo (or NCCL) holds it until the slowest rank comes
+    (a rank reading a large --data: minutes). The ranks count themselves in the process group's store, so a rank
+    stopped here leaves no collective pending (gloo's process group waits for one before the process may exit).
+    A rank that never comes: torchrun ends this one (SIGTERM, when that rank has died), or the store's host is gone
+    (its error, a DistError), or the group's own timeout passes (RuntimeError, "timed out")."""
+    if d.world <= 1:
+        return
+    from torch.distributed import distributed_c10d
+
+    store = distributed_c10d._get_default_store()
+    key = f"dlexam/{name}"
+    store.add(key, 1)
+    deadline = time.monotonic() + distributed_c10d.default_pg_timeout.total_seconds()
+    while store.add(key, 0) < d.world:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"gloo: timed out waiting for every rank at {name}")
+        time.sleep(poll_s)
+
+
+SAID = "dlexam/said"  # the process group's store key the ranks count their last words in (first_to_say)
+
+
+def first_to_say() -> bool:
+    """Under torchrun, once the ranks have joined: whether this rank is the first of the run to say why it stops
+    (counted in the process group's store, which torchrun's agent keeps while ranks come and go). One rank that
+    refuses, is interrupted or loses a peer says so; the others, stopped by it (torchrun's SIGTERM, a connection
+    closed) say nothing more. True where no group is joined or its store cannot be reached: better a second line
+    than none."""
+    if not (torch_dist.is_available() and torch_dist.is_initialized()):
+        return True
+    try:
+        import datetime
+
+        from torch.distributed import distributed_c10d
+
+        store = distributed_c10d._get_default_store()
+        store.set_timeout(datetime.timedelta(seconds=5))
+        return store.add(SAID, 1) == 1
+    except Exception:  # the store's host is gone (not torchrun's agent): say it
+        return True
 
 
 def ranks_differing(text: str, d: Dist) -> list[int]:

@@ -53,6 +53,7 @@ from dlexam.svhn.training.loop import (
     make_optimizer,
     ranks_differing,
     setup_distributed,
+    wait_for_every_rank,
 )
 
 RUN_MARKERS = runs.TRAINER_MARKERS
@@ -390,27 +391,48 @@ def _agree(d, refused: Exception | None, ready: _Prepared | None) -> None:
     every rank raises the first refusal (by rank) as :class:`EveryRank`, which rank 0 says for all; where the ranks
     differ in whether the run is finished (each reads last.pt from its own --out), every rank refuses too.
 
-    `refused` may be an unexpected error (not a UserError: a defect). That rank raises it as it is, its traceback
-    printed; the others hear of it in one line (until 2026-12-07 they waited in this gather until that rank had
-    gone, then failed inside gloo with a traceback of their own, or were stopped by torchrun without a word)."""
+    `refused` may be an unexpected error (not a UserError: a defect), which comes before any refusal. The first rank
+    with one raises it as it is, its traceback printed; the others refuse with EveryRank, said by rank 0, or by
+    rank 1 where the defect is rank 0's (until 2026-12-07 the others waited in this gather until that rank had gone,
+    then failed inside gloo with a traceback of their own, or were stopped by torchrun without a word; then rank 0's
+    defect was said by no rank, and every rank with a defect printed its traceback).
+
+    The ranks first wait for each other in Python (:func:`wait_for_every_rank`), so that a Ctrl-C or SIGTERM on a
+    rank waiting for a slower one stops it at once; a rank gone before the ranks agree is one line."""
     if d.world <= 1:
         return
     import torch.distributed as torch_dist
 
-    mine = (None if refused is None else str(refused) if isinstance(refused, UserError) else _unexpected(refused),
-            None if ready is None else ready.finished)
+    defect = refused is not None and not isinstance(refused, UserError)
+    mine = (None if refused is None else _unexpected(refused) if defect else str(refused),
+            None if ready is None else ready.finished, defect)
     every: list = [None] * d.world
-    torch_dist.all_gather_object(every, mine)
-    if refused is not None and not isinstance(refused, UserError):
-        raise refused
-    failed = [(r, said) for r, (said, _) in enumerate(every) if said is not None]
+    try:
+        wait_for_every_rank(d, "ready")
+        torch_dist.all_gather_object(every, mine)
+    except RuntimeError as exc:
+        if not _peer_lost(exc, d):
+            raise
+        raise UserError("distributed training stopped before it began: another process of the run is gone "
+                        f"({_lost_how(exc)}); nothing was trained: run the command again") from None
+    failed = [(r, said, bad) for r, (said, _, bad) in enumerate(every) if said is not None]
+    failed.sort(key=lambda f: not f[2])  # a defect first, then by rank
     if failed:
-        r, said = failed[0]
-        raise EveryRank(said if r == 0 else f"distributed training, rank {r}: {said}")
-    finished = [r for r, (_, done) in enumerate(every) if done]
+        r, said, bad = failed[0]
+        if bad and r == d.rank:
+            raise refused
+        raise EveryRank(said if r == 0 and not bad else f"distributed training, rank {r}: {said}",
+                        speaker=1 if bad and r == 0 else 0)
+    finished = [r for r, (_, done, _) in enumerate(every) if done]
     if finished and len(finished) < d.world:
         raise EveryRank(f"distributed training: {_ranks(finished)} found the run finished, the others not (each "
                         "rank reads --resume's last.pt from its own --out); every rank must see the same run folder")
+
+
+def _lost_how(exc: BaseException) -> str:
+    """What the process group said of a peer gone (the first of the words that name it), or the error's type."""
+    return next((s for s in ("Connection reset by peer", "Connection closed by peer", "timed out", "Timeout")
+                 if s in str(exc)), type(exc).__name__)
 
 
 def _unexpected(exc: Exception) -> str:
@@ -570,9 +592,8 @@ def _train(run: SVHNRun, folder: runs.RunFolder | None, ready: _Prepared, d, pro
             kept = f"{out / runs.LAST} keeps epoch {saved}: run the same torchrun command with --resume to go on"
         else:
             kept = "no epoch was saved: run the command again"
-        said = next((s for s in ("Connection reset by peer", "Connection closed by peer", "timed out", "Timeout")
-                     if s in str(exc)), type(exc).__name__)
-        raise UserError(f"distributed training stopped: another process of the run is gone ({said}); {kept}") from None
+        raise UserError(f"distributed training stopped: another process of the run is gone ({_lost_how(exc)}); "
+                        f"{kept}") from None
     if folder is not None and result["history"]:
         from dlexam.svhn.plots import learning_curves_figure
 
