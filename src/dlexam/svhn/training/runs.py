@@ -19,7 +19,8 @@ A resumed run keeps its own settings: one given that differs is refused by name
 (:func:`_already_complete`).
 
 Under torchrun the ranks join their process group before any work, make the run ready each on its own, and
-agree (:func:`_agree`): a refusal on any rank is every rank's at once, said by rank 0.
+agree (:func:`_agree`): a refusal on any rank is every rank's at once, said by rank 0 (by rank 1 where rank 0
+shows a defect's traceback). They wait for each other in Python, so a Ctrl-C on a waiting rank stops it at once.
 
 A run with ``init`` fine-tunes: its weights start from the shipped model or a checkpoint
 (:mod:`dlexam.svhn.training.finetune`) instead of a seeded initialisation, with fine-tuning's own
