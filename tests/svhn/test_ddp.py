@@ -317,3 +317,37 @@ def test_ctrl_c_on_a_rank_waiting_for_the_others_stops_every_rank_with_one_line(
     assert said == ["dlexam: interrupted"], err
     assert not any(line.startswith("[rank") for line in err.splitlines()), err[:3000]  # a rank's traceback
     assert not (tmp_path / "run").exists()
+
+
+def test_while_the_ranks_join_a_stop_signal_ends_the_process_at_once(monkeypatch):
+    """A rank waiting in torch's rendezvous for a rank that had crashed runs no Python signal handler: the command
+    line's SIGTERM handler held torchrun's SIGTERM until its SIGKILL, 30 s later. While the ranks join, SIGINT and
+    SIGTERM now have their default actions (nothing is open yet to close); the handlers are back once joined, and a
+    signal the process was started ignoring stays ignored. (The join itself is the other tests'.)"""
+    import signal
+
+    import torch.distributed
+
+    from dlexam.svhn.training import loop
+
+    seen = []
+    monkeypatch.setattr(torch.distributed, "is_initialized", lambda: False)
+    monkeypatch.setattr(torch.distributed, "init_process_group", lambda backend: seen.append(
+        (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM))))
+    for name, value in (("WORLD_SIZE", "2"), ("RANK", "1"), ("MASTER_ADDR", "127.0.0.1"), ("MASTER_PORT", "29500")):
+        monkeypatch.setenv(name, value)
+
+    def handler(signum, frame):
+        raise AssertionError("not called")
+
+    threads = torch.get_num_threads()
+    before = signal.signal(signal.SIGINT, handler), signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        d = loop.setup_distributed()
+        after = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    finally:
+        signal.signal(signal.SIGINT, before[0])
+        signal.signal(signal.SIGTERM, before[1])
+        torch.set_num_threads(threads)
+    assert seen == [(signal.SIG_DFL, signal.SIG_IGN)]
+    assert after == (handler, signal.SIG_IGN) and (d.rank, d.world) == (1, 2)
