@@ -222,6 +222,24 @@ def test_a_typo_in_one_cell_is_marked_and_the_rest_is_graded(page):
     assert page.locator(".field.right").count() == sum(f.kind != "essay" for _, f in v.fields().values()) - 1
 
 
+def test_a_wrong_choice_says_which_option_each_reason_is_about(page):
+    """A true statement picked for P1.1 (which is false?): the reason shown after the right option is the chosen
+    option's, so it is labelled with it, and the right option's own reason follows (it was missing, and the chosen
+    one's "true: ..." read as if it were the right option's)."""
+    page.set_default_timeout(WAIT_MS)
+    v = make_variant(3)
+    f = v.question("P1.1").fields[0]
+    k = f.answer % len(f.options) + 1
+    page.goto(f"{page.base}/practice?seed=3")
+    ready(page)
+    fill(page, {"P1.1.choice": k})
+    check(page)
+    (w,) = next(r for r in grade(v, {**v.key(), "P1.1.choice": k}).fields if r.id == "P1.1.choice").wrong
+    said = page.inner_text("#fb-P1\\.1\\.choice")
+    assert f"option {k}: {f.option_reasons[k - 1]}; option {f.answer}: {f.why}" in said, said
+    assert w["reason"].startswith("true: ") and f.why.startswith("false: ")
+
+
 def test_the_seed_and_the_answers_survive_a_reload_and_progress_stays_in_the_browser(page):
     page.set_default_timeout(WAIT_MS)
     page.goto(f"{page.base}/practice")

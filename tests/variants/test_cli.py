@@ -161,8 +161,8 @@ def test_a_wrong_choice_says_why_the_chosen_option_is_wrong(capsys, tmp_path):
     sub.write_text('{"P1.4.choice": 2}')
     code, out, _ = run(capsys, "grade", "--variant", "7", str(sub))
     assert code == 0
-    assert ("P1.4.choice: gave 2: 89 x 66, expected 1: 66 x 89 - it swaps rows and columns: rows (132 + 2 - 4)/2 + 1 "
-            "= 66, columns (91 + 4 - 7)/1 + 1 = 89") in out
+    assert ("P1.4.choice: gave 2: 89 x 66, expected 1: 66 x 89 - option 2: it swaps rows and columns: rows "
+            "(132 + 2 - 4)/2 + 1 = 66, columns (91 + 4 - 7)/1 + 1 = 89") in out
 
 
 @pytest.mark.parametrize("first", [["--format", "key"], ["--format", "markdown"]])

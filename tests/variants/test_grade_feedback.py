@@ -199,3 +199,37 @@ def test_a_number_is_quoted_as_written_and_the_expected_value_shows_why_it_misse
     if cell.answer[0][0] != Fraction(3333, 10000):
         (w,) = r.wrong
         assert w["given"] == "0.3333"
+
+
+def test_a_wrong_choice_says_which_option_each_reason_is_about(capsys, tmp_path):
+    """The reason beside a wrong pick is about the option picked, not the right one printed just before it: the
+    feedback names the option each reason is about, and also says why the right option is right (P1.1: the false
+    statement's limit, here checked with torch.softmax; before, "right: 2: <statement> - true: ..." read as if the
+    right statement were true, and why it is false was never said)."""
+    from dlexam.cli import main
+
+    v = make_variant(3, "standard")
+    f = choices(v)["P1.1.choice"]
+    k = next(k for k in range(1, len(f.options) + 1) if k != f.answer)
+    w = picked(v, "P1.1.choice", k)
+    assert (w["option"], w["answer"]) == (k, f.answer)
+    assert w["reason"].startswith("true: ") and w["right_why"].startswith("false: ")
+    z = torch.tensor([float(x) for x in v.spec.part1.softmax.z], dtype=DT)
+    m = re.search(r"shared among ties: \(([^)]*)\)", w["right_why"])
+    assert torch.allclose(torch.softmax(z / 1e-4, 0), torch.tensor([float(x) for x in numbers(m.group(1))],
+                                                                    dtype=DT), atol=1e-9)
+    p14 = choices(v)["P1.4.choice"]  # P1.4's reason already gives the right sizes: not said twice
+    assert picked(v, "P1.4.choice", p14.answer % len(p14.options) + 1)["right_why"] == ""
+
+    same = choices(v)["Pr2.4.same"]  # a yes/no item has no reason of its own for the wrong answer: only the right's
+    no = 3 - same.answer
+    assert not same.option_reasons and picked(v, "Pr2.4.same", no)["option_why"] == ""
+
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_text(f"P1.1.choice,{k}\nPr2.4.same,{no}\n")
+    assert main(["grade", "--variant", "3", str(sheet)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    (line,) = [x for x in out if x.startswith("  P1.1.choice: gave")]
+    assert line.endswith(f" - option {k}: {w['reason']}; option {f.answer}: {w['right_why']}"), line
+    (line,) = [x for x in out if x.startswith("  Pr2.4.same: gave")]
+    assert line.endswith(f" - option {same.answer}: {same.why}"), line

@@ -96,6 +96,9 @@ def render(g) -> str:
         for w in f.wrong:
             where = f" {w['where']}" if w["where"] != f.id else ""
             reason = w.get("cell", w["reason"])
+            if "option" in w:  # a wrong choice: say which option each reason is about
+                reason = "; ".join(f"option {k}: {r}" for k, r in ((w["option"], w["option_why"]),
+                                                                   (w["answer"], w["right_why"])) if r)
             lines.append(f"  {f.id}{where}: gave {w['given'] or '(nothing)'}, "
                          f"expected {w['expected']}" + (f" - {reason}" if reason else ""))
     return "\n".join(lines)

@@ -366,7 +366,8 @@ class FieldResult:
     points: Fraction  # exact: the field's share of the question's points, times the fraction of it right
     max_points: Fraction
     correct: bool
-    wrong: list[dict] = field(default_factory=list)  # each: where, given, expected, reason (and at, invalid, cell)
+    wrong: list[dict] = field(default_factory=list)  # each: where, given, expected, reason (and at, invalid, cell;
+    #                                                  a wrong choice: option, option_why, answer, right_why)
     notes: list[str] = field(default_factory=list)  # what was written beyond a matrix's shape, or short of it
     mistake: str = ""  # a matrix's whole-answer mistake (whole_mistake), once; its cells' reasons start with it
 
@@ -639,9 +640,11 @@ def grade_field(aid: str, qid: str, q_points: int, f: Field, value) -> FieldResu
              "reason": _because(str(bad), f.why), "invalid": str(bad)}])
     if f.kind == "choice":
         ok = got == f.answer
-        reason = (f.option_reasons[got - 1] if f.option_reasons else "") or f.why  # why this option is wrong
+        option_why = f.option_reasons[got - 1] if f.option_reasons else ""  # why the chosen option is wrong
+        reason = option_why or f.why  # else why the right one is right
         wrong = [] if ok else [{"where": aid, "given": f"{got}: {f.options[got - 1]}", "expected": expected_text(f),
-                                "reason": reason}]
+                                "reason": reason, "option": got, "option_why": option_why, "answer": f.answer,
+                                "right_why": "" if f.why in option_why else f.why}]
         plain = isinstance(written, str) and written.strip().lower() in (str(got), LETTERS[got - 1])
         read_as = [] if plain or not isinstance(written, str) else [f"{written.strip()!r} read as option {got}"]
         return FieldResult(aid, qid, share if ok else Fraction(0), share, ok, wrong, read_as)

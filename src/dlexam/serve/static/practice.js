@@ -186,10 +186,13 @@ function unmark() {
 }
 
 // One wrong cell or value: what was written, the right value, why; for Problem 2 the arithmetic of the right value.
+// A wrong choice's reason is about the option chosen: each reason says which option it is about.
 function wrongItem(w, open) {
   const why = DL.el("div", {class: "why"});
+  const reason = w.option === undefined ? w.reason : [[w.option, w.option_why], [w.answer, w.right_why]]
+    .filter(([, r]) => r).map(([k, r]) => `option ${k}: ${r}`).join("; ");
   const item = DL.el("li", {}, DL.el("span", {text: `${w.where}: you wrote ${w.given || "nothing"}; right: `}),
-    DL.el("strong", {class: "mono expected", text: w.expected}), w.reason ? DL.el("span", {class: "small", text: ` - ${w.reason}`}) : null, why);
+    DL.el("strong", {class: "mono expected", text: w.expected}), reason ? DL.el("span", {class: "small", text: ` - ${reason}`}) : null, why);
   if (w.explanation) {
     const button = DL.el("button", {class: "small", "aria-expanded": "false", text: "where it comes from"});
     button.addEventListener("click", () => {
