@@ -104,6 +104,26 @@ CHECK_SCRIPT = r"""
         out.narrow_cells.push({section: sec ? sec.id : null, text: text.slice(0, 30), width: w});
       }
     });
+    // a table value broken across lines inside a word or number ("0.77" / "6", "sigmoi" / "d"): a line break
+    // between two letters, digits or a point, where no hyphen or space allows one (an audit, 2026-12-07)
+    out.broken_values = [];
+    document.querySelectorAll("td").forEach(function (c) {
+      if (getComputedStyle(c).display === "none") return;
+      var walker = document.createTreeWalker(c, NodeFilter.SHOW_TEXT);
+      for (var n = walker.nextNode(); n; n = walker.nextNode()) {
+        var top = null;
+        for (var i = 0; i < n.data.length; i++) {
+          var r = document.createRange(); r.setStart(n, i); r.setEnd(n, i + 1);
+          var rect = r.getClientRects()[0];
+          if (!rect || !/\S/.test(n.data[i])) { top = null; continue; }
+          if (top !== null && rect.top > top + 2 && /[\w.]/.test(n.data[i - 1]) && /[\w.]/.test(n.data[i])) {
+            var sec = c.closest("section"), m = /\S*$/.exec(n.data.slice(0, i))[0] + /^\S*/.exec(n.data.slice(i))[0];
+            out.broken_values.push({section: sec ? sec.id : null, word: m, width: c.getBoundingClientRect().width});
+          }
+          top = rect.top;
+        }
+      }
+    });
     performance.getEntriesByType("resource").forEach(function (e) { out.resources.push(e.name); });
     var pre = document.createElement("pre");
     pre.id = "%(result_id)s";

@@ -115,6 +115,8 @@ def test_the_report_in_chromium(tiny_report, chromium, find_external_references)
         found = section_problems(r) + image_problems(r) + overflow_problems(r)
         found += [f"a table cell {c['width']:.0f} px wide, its words broken: {c}" for c in r["narrow_cells"]]
         found += [f"fetched from outside the page: {url}" for url in r["resources"]]
+        if width >= 1000:  # room for every table: no value is broken inside a word or number
+            found += [f"a value broken across lines: {b}" for b in r["broken_values"]]
         problems += [f"at {width} px: {p}" for p in found]
     assert not problems, "\n".join(problems[:40])
 
@@ -137,3 +139,17 @@ def test_a_failed_section_is_visible_in_the_browser(tmp_path, chromium):
     assert r["overflows"] == []
     png = base64.b64decode(page.png_data_uri(plots.heatmap([[1.0]], title="x").png).split(",", 1)[1])
     assert png.startswith(b"\x89PNG")
+
+
+def test_a_wide_tables_values_are_not_broken_inside_a_word_on_a_desktop(tmp_path, chromium):
+    """The activations experiment's 11 columns at 1280 px read "sigmoi" / "d", "defau" / "lt" and "0.77" / "6" (a
+    number misread as two): the cells wrapped anywhere, so the table squeezed columns below their values' width."""
+    rows = [(act, init, 0.1423, 0.1476, 0.1452, 6.846e-10, 2.301, 0.12, 0.776, 0.096, 0.096)
+            for act in ("sigmoid", "tanh", "relu") for init in ("default", "matched")]
+    header = ("activation", "init", "factor/block@init min", "factor/block@init max", "factor/block@init",
+              "first/last@init", "final train loss", "val acc worst", "val acc", "val acc worst @lr 0.1",
+              "val acc @lr 0.1")
+    html = page.render_page("t", "", [page.RenderedSection("s", "S", page.table(rows, header))])
+    (tmp_path / "index.html").write_text(html)
+    r = check_page(tmp_path / "index.html", width=1280, chromium=chromium)
+    assert r["broken_values"] == [] and overflow_problems(r) == [], (r["broken_values"], overflow_problems(r))

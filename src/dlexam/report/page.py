@@ -1,8 +1,8 @@
 """HTML building blocks of the report: escaping, tables, embedded figures, error boxes, the page.
 
 Everything the page needs is inside it: inline CSS, figures as base64 PNG data URIs, no script,
-no external resource. Widths are fluid (images shrink to their box, table cells wrap), so the page
-reads at any window width without anything overflowing its box.
+no external resource. Widths are fluid (images shrink to their box, table cells wrap: inside a word only below
+1000 px), so the page reads at any window width without anything overflowing its box.
 """
 
 from __future__ import annotations
@@ -225,6 +225,10 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 table.key td:nth-child(1) { white-space: nowrap; }
 table.key td:nth-child(2), table.key td:nth-child(3) { min-width: 8rem; }
 .verdict { white-space: nowrap; overflow-wrap: normal; }
+@media (min-width: 1000px) {  /* room for the widest table (13 columns): a value is never broken inside a word or
+  number ("0.77" / "6"); a narrower window keeps breaking anywhere rather than overflow, then turns rows to cards */
+  td { overflow-wrap: break-word; }
+}
 @media (max-width: 700px) {  /* a narrow window: every table's rows become stacked cards, "header: value" */
   table:has(thead) thead { display: none; }
   table:has(thead), table:has(thead) tbody, table:has(thead) tr, table:has(thead) td {
