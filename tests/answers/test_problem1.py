@@ -60,3 +60,15 @@ def test_pr1_4_convolutional_heads():
     assert project["conv1x1-gap"] == {"conv_output_HWC": [3, 3, 10], "params": 170, "after_gap": [1, 1, 10]}
     assert project["conv3x3_from_linear_max_error"] < 1e-12
     assert a["verdict"] == "agrees"
+
+
+def test_pr1_1_says_its_shift_count_is_for_one_active_pixel_and_measures_a_random_map():
+    """"unchanged in 75% of positions (max) and 75% (avg)" holds for one active pixel only: said without that, it
+    read as if average pooling were as shift-invariant as max pooling. On a map of iid random values a one-pixel
+    shift moves every average; a 4x4 max stays exactly when the largest of the 20 values its old and new windows
+    cover lies in the 12 they share: probability 12/20 = 0.6 (the oracle; 256 windows, so within 0.15)."""
+    a = answer("Pr1.1").to_dict()
+    rnd = a["evidence"]["unchanged_after_1px_shift_random_map"]
+    assert rnd["avg_pool_4"] == 0.0 and abs(rnd["max_pool_4"] - 12 / 20) < 0.15 and rnd["no_pool"] == 0.0
+    assert "one active pixel" in a["computed"]
+    assert f"{rnd['max_pool_4']:.0%} (max) and 0% (avg)" in a["computed"], a["computed"]

@@ -90,6 +90,12 @@ def pr1_1(spec: ExamSpec | None = None) -> Answer:
                 total += 1
         shifts[name] = same / total
         shift_fraction[name] = Fraction(same, total)
+    # the same shift of a map of random values (seeded, 8 times as large): the lone pixel's count is not general,
+    # every average moves, while a max stays where the largest value it sees stays inside its window
+    field = torch.rand(1, 1, 8 * rows_n, 8 * cols_n, generator=torch.Generator().manual_seed(5), dtype=DT)
+    moved = torch.roll(field, 1, dims=3)
+    random_shifts = {name: float(torch.eq(pool(field), pool(moved)).to(DT).mean())
+                     for name, pool in shift_pools.items()}
     # 2. max vs average on the same patches: a lone strong feature, and pure noise, in the first pool's window
     kh, kw = pools[0].kernel if pools else (2, 2)  # a table without pools: a 2x2 window shows the difference
     patch = torch.zeros(1, 1, kh, kw)
@@ -128,12 +134,15 @@ def pr1_1(spec: ExamSpec | None = None) -> Answer:
     pooled = ""
     if pools:
         first = _window_text(pools[0].kernel)
-        pooled = (f"a one-pixel shift leaves the {max_windows[f'max_pool_{first}']}-pooled map unchanged in "
-                  f"{shifts[f'max_pool_{first}']:.0%} of positions (max) and {shifts[f'avg_pool_{first}']:.0%} (avg), ")
+        pooled = (f"a one-pixel shift of one active pixel leaves the {max_windows[f'max_pool_{first}']}-pooled map "
+                  f"unchanged in {shifts[f'max_pool_{first}']:.0%} of positions (max) and "
+                  f"{shifts[f'avg_pool_{first}']:.0%} (avg), ")
     windows = [f"{shift_fraction[key]} of positions for a {window} window" if i == 0 else
                f"{shift_fraction[key]} for {window}" for i, (key, window) in enumerate(max_windows.items())]
-    notes = [f"The invariance is partial: a shift that stays inside a pooling window changes nothing, one that "
-             f"crosses a window boundary does (hence {', '.join(windows)})."] if windows else []
+    notes = [f"The invariance is partial: a shift of one active pixel that stays inside a pooling window changes "
+             f"nothing, one that crosses a window boundary does (hence {', '.join(windows)}). On a map of random "
+             f"values the same shift moves every average-pooled value (a little) and keeps "
+             f"{random_shifts[f'max_pool_{first}']:.0%} of the max-pooled ones exactly."] if windows else []
     if printed(spec):
         notes += ["The extraction spells AvgPool as 'AvqPool' in places.", "Figure 2 is missing from the text."]
     return Answer(
@@ -141,12 +150,17 @@ def pr1_1(spec: ExamSpec | None = None) -> Answer:
         question="Key advantage of pooling; max vs average pooling",
         exam_answer=f"{PR11_SOLUTION} (...) {PR11_MAX_AVG}.",
         computed=(f"{pooled}{'the' if pooled else 'a one-pixel shift leaves the'} unpooled map in "
-                  f"{shifts['no_pool']:.0%}; receptive "
+                  f"{shifts['no_pool']:.0%}; "
+                  + (f"of a random map's {max_windows[f'max_pool_{first}']}-pooled values it leaves "
+                     f"{random_shifts[f'max_pool_{first}']:.0%} (max) and {random_shifts[f'avg_pool_{first}']:.0%} "
+                     f"(avg) unchanged; " if pools else "")
+                  + "receptive "
                   f"field {rf['with_pools'][0]}x{rf['with_pools'][1]} with the pools vs {rf['convs_only'][0]}x"
                   f"{rf['convs_only'][1]} without; a lone 8 pools to {lone['max']:g} "
                   f"(max) vs {lone['avg']:g} (avg)"),
         verdict="conceptual",
-        evidence={"unchanged_after_1px_shift": shifts, "max_vs_avg": max_vs_avg, "receptive_field": rf},
+        evidence={"unchanged_after_1px_shift": shifts, "unchanged_after_1px_shift_random_map": random_shifts,
+                  "max_vs_avg": max_vs_avg, "receptive_field": rf},
         notes=notes,
         exam_quotes=[PR11_SOLUTION, PR11_MAX_AVG],
         explanation="Shift invariance, receptive field and max-vs-average behaviour computed now; "
