@@ -31,11 +31,11 @@ from dlexam.variants.documents import PARTS, option_label
 from dlexam.variants.model import Question, Variant
 
 PACKAGE = Path(__file__).resolve().parents[2]  # src/dlexam
-VENDORED = ("__init__.py", "errors.py", "spec/__init__.py", "spec/numbers.py", "spec/cnn.py", "spec/transformer.py",
-            "spec/part1.py", "spec/exam.py", "geoff/exact.py", "geoff/positions.py", "variants/__init__.py",
-            "variants/build.py",
-            "variants/checks.py", "variants/draw.py", "variants/model.py", "variants/part1.py",
-            "variants/problem1.py", "variants/problem2.py", "variants/documents.py", "variants/typed.py")
+VENDORED = ("__init__.py", "errors.py", "limits.py", "bounds.py", "spec/__init__.py", "spec/numbers.py", "spec/cnn.py",
+            "spec/transformer.py", "spec/part1.py", "spec/exam.py", "geoff/exact.py", "geoff/positions.py",
+            "variants/__init__.py", "variants/build.py", "variants/checks.py", "variants/draw.py", "variants/model.py",
+            "variants/part1.py", "variants/problem1.py", "variants/problem2.py", "variants/documents.py",
+            "variants/typed.py")
 GEOFF_STUB = '"""dlexam.geoff, as vendored for PrairieLearn: only its torch-free modules (exact.py, positions.py)."""\n'
 
 SERVER = '''"""dlexam question {qid} ({title}): PrairieLearn's server.py, by `dlexam variant --format prairielearn`.
