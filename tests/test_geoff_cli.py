@@ -145,3 +145,19 @@ def test_p_at_a_positive_temperature_writes_no_weight_as_a_fraction_it_is_not(ca
                 assert abs(float(text) - want) <= 0.5 * 10 ** -4 + 1e-3 * abs(want), (i, j, text, want)
             else:  # a fraction: the weight exactly, to float64's rounding
                 assert abs(float(Fraction(text)) - want) <= 1e-15, (i, j, text, want)
+
+
+@pytest.mark.parametrize("argv", [
+    ("--explain", "change[W_V]", "--step-matrices", "W_V,multi_W_O"),
+    ("--explain", "change[multi_W_O]"),
+    ("--explain", "norm[multi_W_O]"),
+    ("--explain", "dmulti_W_O[0,0]", "--gradients"),
+], ids=["step-matrices", "change", "norm", "gradient-cell"])
+def test_multi_W_O_with_one_head_is_one_line_and_status_2(capsys, argv):
+    """With one head the model uses W_O: multi_W_O (Problem 2.4's k heads' output matrix) had been read as W_O
+    without a word (2026-12-07)."""
+    code, out, err = run(capsys, "geoff", *argv)
+    assert code == 2 and out == "", out
+    assert len(err.strip().splitlines()) == 1 and "heads = 1 uses W_O" in err, err
+    if "--step-matrices" in argv:
+        assert "--step-matrices" in err, err

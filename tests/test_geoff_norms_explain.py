@@ -190,8 +190,10 @@ def test_a_steps_change_is_lr_times_its_largest_gradient_entry_and_its_loss_afte
     lr = 0.25
     before, after, change, where, g = manual_step(T, lr, ("E", "W_Q", "W_K", "W_V", "W_O"))
     ex = Explainer(geoff.GeoffQuery(EXAMPLE, temperature=name), StepSettings(lr, ("E", "W_Q", "W_K", "W_V", "W_O")))
-    rows = {"E": VOCAB, "W_Q": ["d1", "d2", "d3", "d4"], "W_O": ["d1", "d2"]}
-    cols = {"E": ["d1", "d2", "d3", "d4"], "W_O": ["A", "B", "C", "D"]}
+    # the model's dimensions (E's columns, W_Q's rows, W_O's columns) are one axis, named after the symbol each is the
+    # unit vector of (the exam's E = [I_4; 0; 0]); a head's are d1, d2
+    rows = {"E": VOCAB, "W_Q": ["A", "B", "C", "D"], "W_O": ["d1", "d2"]}
+    cols = {"E": ["A", "B", "C", "D"], "W_O": ["A", "B", "C", "D"]}
     for m in ("E", "W_Q", "W_K", "W_V", "W_O"):
         e = ex.explain(f"change[{m}]")
         assert e.kind == "change"

@@ -153,7 +153,11 @@ def test_a_variants_transformer_has_its_own_labels_from_the_api(page):
     rows = page.eval_on_selector_all("#edit-E th[scope=row]", "ths => ths.map((t) => t.textContent)")
     assert rows == list(t.vocab)
     cols = page.eval_on_selector_all("#R tr:first-child th", "ths => ths.map((t) => t.textContent)")
-    assert cols == list(axis_labels(w)["outputs"])
+    assert cols == list(axis_labels(w)["dims"])
+    # E's columns are the same axis as R's (logits = R E^T): one name for it in every matrix (2026-12-07: E's were d1..)
+    e_cols = page.eval_on_selector_all("#edit-E tr:first-child th", "ths => ths.map((t) => t.textContent)")
+    x_cols = page.eval_on_selector_all("#X tr:first-child th", "ths => ths.map((t) => t.textContent)")
+    assert e_cols == x_cols == cols
     assert page.input_value("#seq") == " ".join(t.example) and "variant 7 (harder)" in page.text_content("#model-line")
     click_cell(page, "Z-h1", 3, 0)
     want = explain(geoff.GeoffQuery(" ".join(t.example), heads=t.heads, weights=w), "Z[h2,3,0]").to_json()

@@ -145,7 +145,7 @@ def test_weight_editors_show_every_value_whole_after_a_step(browser, server, wid
     ready(page, rendered=n + 1)
     cells = page.eval_on_selector_all("#editors input", "xs => xs.map(x => [x.getAttribute('aria-label'), x.value, "
                                                         "x.scrollWidth, x.clientWidth])")
-    assert len(cells) == 6 * 4 + 3 * 4 * 2 + 4 * 4
+    assert len(cells) == 6 * 4 + 3 * 4 * 2 + 2 * 4 + 4 * 4  # k heads: W_O too (the one-head model beside them)
     stepped = params(page)["W_V"].split(";")
     for label, value, scroll, client in cells:
         assert scroll <= client, (label, value, scroll, client)  # nothing cut off
@@ -221,6 +221,7 @@ def test_geoff_labels_masks_and_side_by_side_losses(page):
     page.goto(f"{page.base}/geoff?{EXAMPLE_Q}&T=0&heads=2&grad=1&stepE=1")
     ready(page)
     assert row_labels(page, "#edit-E") == list(geoff.VOCAB)
+    assert row_labels(page, "#edit-W_Q") == ["A", "B", "C", "D"]  # E's columns: the exam's E is [I_4; 0; 0]
     assert row_labels(page, "#grad-E") == list(geoff.VOCAB)
     assert row_labels(page, "#grad-multi_W_O") == ["d1", "d2", "d3", "d4"]  # multi_W_O (4x4): rows of the concatenation
     masked = page.eval_on_selector_all("#scores-h0 tr", "rs => rs.slice(1).map(r => Array.from(r.querySelectorAll("
@@ -228,6 +229,23 @@ def test_geoff_labels_masks_and_side_by_side_losses(page):
     assert masked == [[j > i for j in range(7)] for i in range(7)]  # the future of each row
     losses = page.inner_text("#heads-losses")
     assert "4.2114" in losses and "10.2114" in losses  # Problem 2.4: one head against two, the exam's convention
+
+
+def test_geoff_an_edited_multi_W_O_waits_for_the_k_heads_and_W_O_stays_with_them(page):
+    """One head uses W_O: an edited multi_W_O (W_O2 in the URL) is left out of its requests (the API refuses it: it
+    would not be used), said beside the editors, and kept for two heads, where it makes R; with two heads W_O's
+    editor stays (the one-head model beside them uses it). Oracle: the exam's Z with multi_W_O = 2 I_4, typed."""
+    page.goto(f"{page.base}/geoff?{EXAMPLE_Q}&T=0&heads=1&W_O2=2,0,0,0;0,2,0,0;0,0,2,0;0,0,0,2")
+    ready(page)
+    assert page.locator("#results-error").is_hidden() and page.locator("#edit-multi_W_O").count() == 0
+    assert "multi_W_O is kept for 2 heads" in page.text_content("#edited")
+    n = counter(page, "rendered")
+    page.check("#heads-2")
+    ready(page, rendered=n + 1)
+    assert page.locator("#edit-W_O").count() == 1 and page.locator("#edit-multi_W_O").count() == 1
+    Z = ["3 0", "0 3", "0 3", "3/4 3/2", "0 3", "3 0", "6/7 9/7"]  # the exam's Z; [Z Z] (2 I_4) = 2 [Z Z]
+    twice = {"0": "0", "3": "6", "3/4": "3/2", "3/2": "3", "6/7": "12/7", "9/7": "18/7"}
+    assert matrix(page, "#R") == [[twice[v] for v in z.split() * 2] for z in Z]
 
 
 def test_geoff_gradient_norms_at_the_current_temperature(page):

@@ -124,7 +124,7 @@ def test_a_refused_lr_is_quoted_as_typed(typed):
     ({"matrices": ["W_V"] * 7}, "matrices", "lists W_V twice"),  # was "must list some of ..." (too many names)
     ({"matrices": "W_Q, W_Q"}, "matrices", "lists W_Q twice"),
     ({"matrices": ["W_O", "multi_W_O"]}, "matrices", "W_O and multi_W_O name one matrix"),  # one of them was dropped
-    ({"gradient_of": ["multi_W_O", "W_O"]}, "gradient_of", "multi_W_O and W_O name one matrix"),
+    ({"gradient_of": ["multi_W_O", "W_O"], "heads": 2}, "gradient_of", "multi_W_O and W_O name one matrix"),
     ({"gradient_of": ["W_V", " W_V "]}, "gradient_of", "lists W_V twice"),
     ({"matrices": ["W_X"]}, "matrices", "unknown matrix 'W_X'"),
     ({"matrices": ["w_v"]}, "matrices", "did you mean 'W_V'?"),

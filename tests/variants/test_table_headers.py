@@ -1,6 +1,9 @@
-"""Problem 2's E and W_Q tables head their columns in every document and export as the Markdown does (c1, c2, ...),
-so that a student can tell which column is which (2026-12-07 audit: the PDF, Moodle and Canvas tables had no
-header row). The oracle: the column counts come from the spec (d_model, d_head), the labels typed here."""
+"""Problem 2's E and W_Q tables head their columns in every document and export as the Markdown does, so that a
+student can tell which column is which (2026-12-07 audit: the PDF, Moodle and Canvas tables had no header row), and
+by what they index, as every view names them (2026-12-07: E's columns were c1, c2, .. while W_O's, the same model
+dimensions, were named by symbol): E's rows are the tokens and its columns the model's dimensions, dimension j named
+after the symbol whose row of E is the unit vector e_j; W_Q's rows are those dimensions, its columns a head's (d1,
+d2, ..). The oracle: the unit vectors are found here from the spec's E, the head's labels typed here."""
 
 from __future__ import annotations
 
@@ -14,8 +17,10 @@ from dlexam.variants import documents, exports, make_variant
 
 V = make_variant(7)
 T = V.spec.transformer
-E_HEAD = [""] + [f"c{j}" for j in range(1, T.d_model + 1)]  # a corner over E's row labels (its tokens)
-WQ_HEAD = [f"c{j}" for j in range(1, T.d_head + 1)]
+UNIT = [next(s for s, row in zip(T.symbols, T.E, strict=False) if list(row) == [int(i == j) for i in range(T.d_model)])
+        for j in range(T.d_model)]  # dimension j: the symbol embedded as e_j (the variant's E is one-hot)
+E_HEAD = [""] + UNIT  # a corner over E's row labels (its tokens)
+WQ_HEAD = [""] + [f"d{j}" for j in range(1, T.d_head + 1)]  # a corner over W_Q's row labels (the dimensions)
 
 
 class Tables(HTMLParser):

@@ -38,7 +38,7 @@ def register(sub) -> None:
                    help="where one number comes from: the arithmetic of CELL in exact form, e.g. 'P[3,0]' (row 3, "
                    "column 0 of P, counting from 0), 'S[3,0]', 'Z[6,:]', 'R[6,A]', 'logits[6,<STOP>]', 'loss[4]' (the "
                    "loss term of the token at index 4, which the explanation, like the exam, calls position 5), "
-                   "'loss', 'dW_V[0,1]', 'dE[<START>,d1]'; with --heads k a head first: "
+                   "'loss', 'dW_V[0,1]', 'dE[<START>,A]'; with --heads k a head first: "
                    "'P[h2,3,0]'; Problem 2.5: 'norm[W_Q]' (a gradient's norm at --temperature) or 'norm[W_Q,T=0]' "
                    "(a row of its table: T=0, T=sqrt, T=0.5), 'sqrt_d_k' (the temperature T = sqrt(d_k)), and "
                    "one gradient step's results: 'change[W_V]', 'step_norm[W_V]' (the norm of the gradient it applies),"
@@ -120,35 +120,39 @@ def render(report) -> str:
     """The text of `dlexam geoff`: every matrix, Problem 2.4's comparison, the losses, the gradients."""
 
     from dlexam.exact import attention_rows
+    from dlexam.geoff.weights import labels
 
-    r, fm = report.result, format_matrix
+    r = report.result
     one_head = report.heads.one if report.heads is not None else None
     toks = r.tokens
+
+    def fm(title: str, m, name: str, **kw) -> str:  # every matrix headed as every view heads it (weights.labels)
+        return format_matrix(title, m, *map(list, labels(report.query.weights, name, toks)), **kw)
+
     t_label = "0 (argmax; tied maxima share the weight)" if r.temperature == 0 else f"{r.temperature:.4g}"
     out = [f"Geoff's transformer (Problem 2): {r.heads} head(s), temperature {t_label}",
            f"tokens: {' '.join(toks)}", "",
-           fm("X = embeddings of the tokens (rows of E)", r.X, toks), ""]
+           fm("X = embeddings of the tokens (rows of E)", r.X, "X"), ""]
     heads = [(f"head {h + 1}: ", h) for h in range(r.heads)] if r.heads > 1 else [("", None)]
     soft = r.temperature != 0  # softmax mixes: Z, R and the logits' tiny entries are not 0 (dlexam.exact)
     for prefix, h in heads:
         pick = (lambda m: m) if h is None else (lambda m, h=h: m[h])
         qkv = "Q = K = V = X W_Q (W_Q = W_K = W_V)" if _equal(pick(r.Q), pick(r.K), pick(r.V)) else "Q = X W_Q"
-        out += [fm(prefix + qkv, pick(r.Q), toks), ""]
+        out += [fm(prefix + qkv, pick(r.Q), "Q"), ""]
         if not _equal(pick(r.Q), pick(r.K), pick(r.V)):
-            out += [fm(prefix + "K = X W_K", pick(r.K), toks), "", fm(prefix + "V = X W_V", pick(r.V), toks), ""]
-        out += [fm(prefix + "Q K^T (scores)", pick(r.scores), toks, toks), "",
-                fm(prefix + "P = causal attention", pick(r.P), toks, toks, keep_nonzero=True,
+            out += [fm(prefix + "K = X W_K", pick(r.K), "K"), "", fm(prefix + "V = X W_V", pick(r.V), "V"), ""]
+        out += [fm(prefix + "Q K^T (scores)", pick(r.scores), "S"), "",
+                fm(prefix + "P = causal attention", pick(r.P), "P", keep_nonzero=True,
                    cells=attention_rows(pick(r.P), pick(r.scores)) if soft else None), "",
-                fm(prefix + "Z = P V", pick(r.Z), toks, keep_nonzero=soft), ""]
-    vocab = list(report.query.weights.vocab)
+                fm(prefix + "Z = P V", pick(r.Z), "Z", keep_nonzero=soft), ""]
     r_name = f"R = [{' '.join(f'Z_{h + 1}' for h in range(r.heads))}] multi_W_O" if r.heads > 1 else "R = Z W_O"
-    out += [fm(r_name, r.R, toks, keep_nonzero=soft), "", fm("logits = R E^T", r.logits, toks, vocab,
-                                                             keep_nonzero=soft), ""]
+    out += [fm(r_name, r.R, "R", keep_nonzero=soft), "", fm("logits = R E^T", r.logits, "logits", keep_nonzero=soft),
+            ""]
     if one_head is not None:
         out += ["Problem 2.4: next to the one-head model (same input):", "",
-                fm("one head: R = Z W_O", one_head.R, toks, keep_nonzero=soft), "",
-                fm("one head: logits", one_head.logits, toks, vocab, keep_nonzero=soft), ""]
-        out.append(heads_finding(report.heads, vocab))
+                fm("one head: R = Z W_O", one_head.R, "R", keep_nonzero=soft), "",
+                fm("one head: logits", one_head.logits, "logits", keep_nonzero=soft), ""]
+        out.append(heads_finding(report.heads, list(labels(report.query.weights, "R")[1])))  # R's columns
         out.append("")
     if r.loss:
         out += render_loss(r, "two heads" if one_head is not None else None)
@@ -161,11 +165,11 @@ def render(report) -> str:
     elif "<START>" not in toks:
         out += ["no loss: the sequence has no <START> (the loss scores the tokens after it)", ""]
     if r.gradients is not None:
-        out += render_gradients(r, report.gradients)
+        out += render_gradients(r, report.gradients, report.query.weights)
     return "\n".join(out).rstrip()
 
 
-def heads_finding(c, vocab: list[str]) -> str:
+def heads_finding(c, columns: list[str]) -> str:
     """Problem 2.4's finding in a sentence: R is the same, or how it differs."""
     if c.same_R:
         return "R is the same as with one head."
@@ -173,7 +177,7 @@ def heads_finding(c, vocab: list[str]) -> str:
     how = ""
     if c.permutation is not None:
         pairs = sorted({tuple(sorted((j, i))) for j, i in enumerate(c.permutation) if i != j})
-        how = " (its columns permuted: " + ", ".join(f"{vocab[a]}<->{vocab[b]}" for a, b in pairs) + ")"
+        how = " (its columns permuted: " + ", ".join(f"{columns[a]}<->{columns[b]}" for a, b in pairs) + ")"
     return (f"R differs from the one-head R{how}: {k} identical heads with multi_W_O act as one head with "
             "the sum of multi_W_O's blocks, " + format_rows(c.effective_W_O) + ", not W_O. The exam's 'the result "
             "would be identical' holds only when that sum is W_O."
@@ -206,8 +210,9 @@ def render_loss(r, label: str | None) -> list[str]:
     return out + [""]
 
 
-def render_gradients(r, comparison) -> list[str]:
+def render_gradients(r, comparison, weights) -> list[str]:
     from dlexam import geoff
+    from dlexam.geoff.weights import labels
 
     out = [f"Problem 2.5: gradients of the {r.gradient_convention.replace('_', ' ')} loss "
            "(W_Q, W_K, W_V as separate parameters):"]
@@ -215,7 +220,8 @@ def render_gradients(r, comparison) -> list[str]:
         mats = [g] if g.dim() == 2 else list(g)
         for i, m in enumerate(mats):
             suffix = f" (head {i + 1})" if len(mats) > 1 else ""
-            out += [format_matrix(f"d loss / d {name}{suffix}", m, keep_nonzero=True), ""]
+            rows, cols = labels(weights, name)  # a gradient is named as its matrix
+            out += [format_matrix(f"d loss / d {name}{suffix}", m, list(rows), list(cols), keep_nonzero=True), ""]
     if comparison:
         names = list(next(iter(comparison.norms.values())))  # W_Q, W_K, W_V and W_O (multi_W_O with k heads)
         rows = dict(comparison.norms)

@@ -88,7 +88,7 @@ def last_step(ex, c: Cell, name: str, g: dict) -> LastStep:
         h, d = divmod(a, dh)  # row a of the output matrix is dimension d of head h's Z
         Z = (ex.result.Z if k == 1 else ex.result.Z[h]).tolist()
         terms, products = _terms([(Z[i][d], float(g["R"][i, b]), lab(i)) for i in range(T)])
-        zname, out = ("Z" if k == 1 else f"Z_{h + 1}"), ex.space.labels["outputs"][b]
+        zname, out = ("Z" if k == 1 else f"Z_{h + 1}"), ex.space.labels["dims"][b]
         up = ", ".join(number_text(float(v)) for v in g["R"][:, b])
         return LastStep(f"sum over i of {zname}[i, d{d + 1}] dL/dR[i, {out}]", terms,
                         products, [f"R = [Z_1 .. Z_k] {name}: row {a} of {name} multiplies {zname}'s column d{d + 1}",

@@ -2,7 +2,8 @@
 
 A cell is ``NAME[row,column]``, rows and columns counted from 0 (``P[3,0]``: row 3, column 0 of P; in the exam's
 example "D A A <START> A D <STOP>" that is <START>'s weight on D). An index on a token or dimension axis may be its
-label too (``logits[6,<STOP>]``, ``R[6,A]``, ``dE[<START>,d1]``); positions are numbers (a token can occur twice).
+label too (``logits[6,<STOP>]``, ``R[6,A]``, ``dE[<START>,A]``; a model dimension also as ``d1``, ..); positions are
+numbers (a token can occur twice).
 The names count from 0, like an array (and ``svhn explain --at``); the explanations' words count positions from 1,
 as the exam does ("z_5", "rows 5, 6, 7") and every view's labels do: row 3 of P is "position 4".
 With k heads (Problem 2.4) a matrix of one head takes its head first: ``P[h2,3,0]``. ``P[3,:]`` and ``Z[6,:]``
@@ -40,6 +41,7 @@ sqrt_d_k           sqrt(d_k), T's usual value (d_k: W_Q's      one number
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 
@@ -50,17 +52,16 @@ from dlexam.exact import exact_fraction
 from dlexam.geoff.exact import Number
 from dlexam.geoff.model import PARAMETERS
 from dlexam.geoff.weights import GeoffWeights, axis_labels
+from dlexam.spec.transformer import MATRIX_AXES, dimension_labels
 
-# canonical name -> (row axis, column axis, one matrix per head)
+# canonical name -> (row axis, column axis, one matrix per head); a matrix's axes are MATRIX_AXES' (the one place
+# that names them), a gradient's those of its matrix
 MATRICES: dict[str, tuple[str, str | None, bool]] = {
-    "X": ("positions", "dims", False),
-    "Q": ("positions", "head_dims", True), "K": ("positions", "head_dims", True), "V": ("positions", "head_dims", True),
-    "S": ("positions", "positions", True), "P": ("positions", "positions", True),
-    "Z": ("positions", "head_dims", True),
-    "R": ("positions", "outputs", False), "logits": ("positions", "tokens", False),
+    **{n: (*MATRIX_AXES[n], n in ("Q", "K", "V", "S", "P", "Z")) for n in ("X", "Q", "K", "V", "S", "P", "Z", "R",
+                                                                          "logits")},
     "loss": ("positions", None, False),
-    "dW_Q": ("dims", "head_dims", True), "dW_K": ("dims", "head_dims", True), "dW_V": ("dims", "head_dims", True),
-    "dW_O": ("head_dims", "outputs", False), "dE": ("tokens", "dims", False),
+    **{"d" + n: (*MATRIX_AXES[n], n != "W_O") for n in ("W_Q", "W_K", "W_V", "W_O")},
+    "dE": (*MATRIX_AXES["E"], False),
     # Problem 2.5's numbers, one per matrix (its name is the index), and a gradient step's two losses
     "norm": ("parameters", None, False), "change": ("parameters", None, False),
     "step_norm": ("parameters", None, False),
@@ -110,13 +111,15 @@ class Space:
     tokens: tuple[str, ...]
     heads: int  # 1, or the weights' k
     labels: dict[str, tuple[str, ...]]  # axis -> labels (geoff.weights.axis_labels, and "positions")
+    unused: dict[str, str] = dataclasses.field(default_factory=dict)  # matrix -> why this run does not use it
 
     @classmethod
     def of(cls, weights: GeoffWeights, tokens, heads: int) -> Space:
         labels = dict(axis_labels(weights))
         labels["positions"] = tuple(str(i) for i in range(len(tokens)))
         labels["parameters"] = ("E", *PARAMETERS[:-1], weights.output_matrix(heads))  # what a step moves
-        return cls(tuple(tokens), heads, labels)
+        unused = {n: why for n in GeoffWeights.MATRICES if (why := weights.unused(n, heads)) is not None}
+        return cls(tuple(tokens), heads, labels, unused)
 
     def axis(self, matrix: str, which: int) -> str:
         row, col, _ = MATRICES[matrix]
@@ -168,6 +171,8 @@ def _index(text: str, axis: str, space: Space, matrix: str, which: str) -> int:
         i = int(t)
     elif axis != "positions" and t in labels:
         i = labels.index(t)
+    elif axis == "dims" and t in dimension_labels(len(labels)):  # d1 ..: a model dimension by number (as named once)
+        i = dimension_labels(len(labels)).index(t)
     else:
         what = "a position (a number)" if axis == "positions" else f"a number or one of {', '.join(labels)}"
         raise UserError(f"{matrix}: {t!r:.40} is not an index here: give {what}")
@@ -180,6 +185,8 @@ def parse_cell(text: str, space: Space) -> Cell:
     """The cell `text` names in `space` (UserError, one line, for anything else: the spelling is in the message)."""
     m = _CELL.match(str(text)[:200])
     name = ALIASES.get(m.group(1), m.group(1)) if m else None
+    if m and m.group(1) == "dmulti_W_O" and "multi_W_O" in space.unused:  # one head: its output matrix is W_O
+        raise UserError(f"{m.group(1)}: {space.unused['multi_W_O']}: name dW_O[...]")
     if name not in MATRICES:
         raise UserError(f"unknown cell {str(text)[:60]!r}: {SPELLING}")
     inside = m.group(2)
@@ -228,6 +235,8 @@ def _matrix_cell(name: str, parts: list[str], space: Space) -> Cell:
     if re.fullmatch(r"h\d{1,3}", parts[0]):
         raise UserError(f"{name}[...] is one number over every head, for the whole matrix: name the matrix alone, "
                         f"{name}[W_Q]")
+    if parts[0] in space.unused:  # multi_W_O with one head, which uses W_O
+        raise UserError(f"{name}[{parts[0]}]: {space.unused[parts[0]]}: name {name}[W_O]")
     matrix = {"W_O": labels[-1], "multi_W_O": labels[-1]}.get(parts[0], parts[0])
     if matrix not in labels:
         raise UserError(f"{name}[...] takes a matrix, one of {', '.join(labels[:-1])}, W_O (multi_W_O); got "

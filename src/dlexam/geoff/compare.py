@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import torch
 
 from dlexam.attention import Temperature
+from dlexam.errors import SettingsTogether
 from dlexam.geoff.cells import temperature_name
 from dlexam.geoff.model import (
     GRADIENT_EXPLANATION,
@@ -224,6 +225,9 @@ class GeoffReport:
 def analyse(query: GeoffQuery) -> GeoffReport:
     """Run `query`: the model's matrices, and Problem 2.4's and 2.5's comparisons where asked."""
     q = query
+    for name in q.gradient_of:  # multi_W_O with one head: GeoffWeights.unused (step.matrix_names for the API's)
+        if (why := q.weights.unused(name, q.heads)) is not None:
+            raise SettingsTogether(f"{{gradient_of}}: {why}: list W_O", {"gradient_of": q.gradient_of})
     options = dict(temperature=q.temperature, loss=q.loss, gradients=q.gradients, gradient_convention=q.convention,
                    weights=q.weights, gradient_of=q.gradient_of)
     heads = compare_heads(q.sequence, **options) if q.heads != 1 and q.heads == q.weights.heads else None

@@ -184,7 +184,7 @@ def _product_operands(ex: Explainer, c: Cell):
         right = [num(r[j]) for r in getattr(w, out)]
         name = f"z_{ex.space.label('positions', i)}" if k == 1 else \
             f"[{' '.join(f'z{hh + 1}' for hh in range(k))}]_{ex.space.label('positions', i)}"
-        return (name, left, f"{out}[:, {ex.space.labels['outputs'][j]}]", right,
+        return (name, left, f"{out}[:, {ex.space.labels['dims'][j]}]", right,
                 [*(source("Z", [(i, d) for d in range(w.d_head)], hh if k > 1 else None) for hh in range(k)),
                  source(out, [(d, j) for d in range(len(right))])])
     R = _rows(ex.result.R, not ex.argmax)

@@ -29,9 +29,12 @@ STEP_NAMES = (*STEPPABLE, "multi_W_O")  # what a step's matrices may list
 
 
 def matrix_names(name: str, value: Sequence[str], allowed: tuple[str, ...] = STEP_NAMES,
-                 one: tuple[str, ...] = OUTPUT_NAMES) -> tuple[str, ...]:
+                 one: tuple[str, ...] = OUTPUT_NAMES, *, weights: GeoffWeights | None = None,
+                 heads: int | None = None) -> tuple[str, ...]:
     """The matrix names `value` lists (each stripped), in `allowed`'s order; refused, naming the setting `name`: none,
-    a name not allowed (with the nearest one), a name listed twice, and two names of `one`, which name one matrix.
+    a name not allowed (with the nearest one), a name listed twice, two names of `one`, which name one matrix, and,
+    given `weights` and `heads`, a matrix a run of `heads` heads does not use (multi_W_O with one head:
+    :meth:`GeoffWeights.unused`).
     The one check of `dlexam geoff --step-matrices` and the API's `matrices` and `gradient_of` (serve.params.names):
     ["W_V", "W_V"] had been stepped as ["W_V"] and ["W_O", "multi_W_O"] as one of them, without a word."""
     if not value:
@@ -49,6 +52,8 @@ def matrix_names(name: str, value: Sequence[str], allowed: tuple[str, ...] = STE
         if v in one and (other := next((s for s in seen if s in one), None)) is not None:
             raise SettingsTogether(f"{{{name}}}: {other} and {v} name one matrix (the output matrix: W_O with one "
                                    "head, multi_W_O with k): give one of them", {name: value})
+        if weights is not None and heads is not None and (why := weights.unused(v, heads)) is not None:
+            raise SettingsTogether(f"{{{name}}}: {why}: list W_O", {name: value})
         seen.append(v)
     return tuple(a for a in allowed if a in seen)
 
@@ -96,7 +101,7 @@ def gradient_step(query: GeoffQuery, lr: float, matrices: tuple[str, ...] = PARA
 
     "W_O" (or "multi_W_O") names the output matrix the model uses: W_O with one head, multi_W_O with k; the
     result keys it by that name in `change`, `gradient_norms` and the weights alike."""
-    matrices = matrix_names("matrices", matrices)
+    matrices = matrix_names("matrices", matrices, weights=query.weights, heads=query.heads)
     q = query
     run = dict(temperature=q.temperature, heads=q.heads, gradient_convention=q.convention)
     before = run_geoff(q.sequence, gradients=True, weights=q.weights, gradient_of=tuple(matrices), **run)

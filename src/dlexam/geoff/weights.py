@@ -17,7 +17,7 @@ import torch
 
 from dlexam.errors import UserError
 from dlexam.spec import ExamSpec, TransformerSpec
-from dlexam.spec.transformer import dimension_labels, output_labels
+from dlexam.spec.transformer import axes_of, labels_of
 
 _A = ExamSpec.version_a().transformer  # Version A as printed: the defaults of every function here
 
@@ -155,6 +155,17 @@ class GeoffWeights:
         """The name of the output matrix a model with `heads` heads uses: W_O for one, multi_W_O for k."""
         return "W_O" if heads == 1 else "multi_W_O"
 
+    def unused(self, name: str, heads: int) -> str | None:
+        """Why the matrix `name` plays no part in a run of `heads` heads, or None where it does. One head uses W_O,
+        never multi_W_O; k heads use both (multi_W_O, and W_O in the one-head model shown beside them, Problem 2.4),
+        and W_O stays the exam's name of their output matrix. The one rule the API's edited `weights`, a step's
+        `matrices`, `gradient_of`, ``dlexam geoff --step-matrices`` and the cells (change[multi_W_O]) refuse by:
+        an edited multi_W_O with one head had been ignored, and a named one read as W_O, without a word."""
+        if name == "multi_W_O" and heads == 1:
+            return (f"heads = 1 uses W_O; multi_W_O is the output matrix of Problem 2.4's {self.heads} heads "
+                    f"(heads = {self.heads})")
+        return None
+
     def projections(self, heads: int) -> list[tuple]:
         """(W_Q, W_K, W_V) of each head of a model with `heads` heads (1, or k)."""
         if heads == 1 or self.multi_heads is None:
@@ -196,18 +207,20 @@ EXAM_WEIGHTS = GeoffWeights()
 
 
 def axis_labels(w: GeoffWeights) -> dict[str, tuple[str, ...]]:
-    """The names every view gives the model's axes: ``tokens`` (the vocabulary, E's rows), ``dims`` (d_model: E's
-    columns, d1 ..), ``head_dims`` (d_head: d1 ..), ``concat_dims`` (the k heads side by side, k d_head: d1 ..) and
-    ``outputs`` (d_model as R and W_O's columns meet E^T: dimension j is named after the symbol whose embedding is
-    the unit vector e_j, as in Version A's E = [I_4; 0; 0] and a variant's one-hot rows; d1 .. where E has no such
-    symbol for every dimension: :func:`dlexam.spec.transformer.output_labels`, which the grader's R names too)."""
-    return {"tokens": tuple(w.vocab), "dims": dimension_labels(w.d_model), "head_dims": dimension_labels(w.d_head),
-            "concat_dims": dimension_labels(w.heads * w.d_head), "outputs": output_labels(w.vocab[:-2], w.E)}
+    """The names every view gives the model's axes (:func:`dlexam.spec.transformer.axes_of`): ``tokens`` (the
+    vocabulary, E's rows), ``dims`` (d_model: E's, X's, R's, W_O's and multi_W_O's columns, W_Q's rows; dimension j
+    is named after the symbol whose embedding is the unit vector e_j, as in Version A's E = [I_4; 0; 0] and a
+    variant's one-hot rows, else d1 ..), ``head_dims`` (d_head: d1 ..) and ``concat_dims`` (the k heads side by side,
+    k d_head: d1 ..)."""
+    return axes_of(w.vocab, w.E, w.d_head, w.heads)
+
+
+def labels(w: GeoffWeights, name: str, positions=()) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The matrix `name`'s (row labels, column labels) (:data:`dlexam.spec.transformer.MATRIX_AXES`: E, W_Q, ..,
+    multi_W_O, X, Q, K, V, S, P, Z, R, logits; a gradient is named as its matrix), positions as `positions`."""
+    return labels_of(name, axis_labels(w), positions)
 
 
 def matrix_labels(w: GeoffWeights) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
-    """Each editable matrix's (row labels, column labels), from :func:`axis_labels`."""
-    a = axis_labels(w)
-    return {"E": (a["tokens"], a["dims"]), "W_Q": (a["dims"], a["head_dims"]), "W_K": (a["dims"], a["head_dims"]),
-            "W_V": (a["dims"], a["head_dims"]), "W_O": (a["head_dims"], a["outputs"]),
-            "multi_W_O": (a["concat_dims"], a["outputs"])}
+    """Each editable matrix's (row labels, column labels), from :func:`labels`."""
+    return {name: labels(w, name) for name in GeoffWeights.MATRICES}

@@ -170,8 +170,11 @@ def variant_of(src: Mapping, name: str = "variant"):
         return make_variant(seed, difficulty)
 
 
-def weights(value: Any, base=None):
-    """Edited matrices (any subset of E, W_Q, W_K, W_V, W_O, multi_W_O); the others are `base`'s (Version A's)."""
+def weights(value: Any, base=None, heads: int | None = None):
+    """Edited matrices (any subset of E, W_Q, W_K, W_V, W_O, multi_W_O); the others are `base`'s (Version A's). With
+    `heads`, an edit of a matrix that run does not use (multi_W_O with one head: GeoffWeights.unused) is refused,
+    naming it: it had been ignored without a word. The matrix as `base` has it is no edit (the page's step sends
+    every matrix)."""
     from dlexam.geoff import EXAM_WEIGHTS, GeoffWeights
 
     base = EXAM_WEIGHTS if base is None else base
@@ -187,6 +190,10 @@ def weights(value: Any, base=None):
     for name, m in edited.items():
         with p.field(f"weights.{name}"):
             base.replace(**{name: m})  # the library's own check (shape, finite, within +-1e6)
+        why = None if heads is None else base.unused(name, heads)
+        if why is not None and [list(r) for r in getattr(base, name)] != m:
+            raise BadRequest(f"weights.{name}", f"weights.{name}: {why}: this edit would not be used; edit W_O "
+                                                "instead, or ask for the k heads")
     return base.replace(**edited)
 
 
@@ -201,14 +208,16 @@ def geoff_query(src: Mapping):
         geoff.parse_sequence(seq, base.vocab)
     t_name, t = pick(src, "temperature", "T", default="0")
     g_name, g = pick(src, "gradients", "grad", default=False)
+    temperature = p.temperature(t_name, t)
+    heads = p.whole("heads", src.get("heads", 1), (1, base.heads))
+    loss = True if p.flag("loss", src.get("loss", False)) else None
+    gradients = p.flag(g_name, g)
+    convention = p.choice("convention", src.get("convention", "teacher_forcing"), geoff.CONVENTIONS)
+    w = weights(src.get("weights"), base, heads)
     return geoff.GeoffQuery(
-        sequence=seq, temperature=p.temperature(t_name, t),
-        heads=p.whole("heads", src.get("heads", 1), (1, base.heads)),
-        loss=True if p.flag("loss", src.get("loss", False)) else None,
-        gradients=p.flag(g_name, g),
-        convention=p.choice("convention", src.get("convention", "teacher_forcing"), geoff.CONVENTIONS),
-        weights=weights(src.get("weights"), base),
-        gradient_of=p.names("gradient_of", src.get("gradient_of", list(geoff.PARAMETERS)), geoff.STEP_NAMES),
+        sequence=seq, temperature=temperature, heads=heads, loss=loss, gradients=gradients, convention=convention,
+        weights=w, gradient_of=p.names("gradient_of", src.get("gradient_of", list(geoff.PARAMETERS)), geoff.STEP_NAMES,
+                                       weights=w, heads=heads),
     )
 
 
@@ -312,20 +321,23 @@ async def post_geoff(request: Request) -> Response:
     return await cached_geoff(request, key, body, request.query_params.get("exact", False))
 
 
-def step_settings(src: Mapping):
-    """The gradient step's `lr` (0 < lr <= 100, default 0.1) and `matrices` (default W_Q, W_K, W_V, W_O)."""
+def step_settings(src: Mapping, query=None):
+    """The gradient step's `lr` (0 < lr <= 100, default 0.1) and `matrices` (default W_Q, W_K, W_V, W_O; with the
+    `query` the step is of, refused where they name a matrix its run does not use: multi_W_O with one head)."""
     from dlexam import geoff
     from dlexam.geoff.step import DEFAULT_LR, StepSettings
 
     lr = p.number("lr", src.get("lr", DEFAULT_LR), 0, 100)
-    matrices = p.names("matrices", src.get("matrices", list(geoff.PARAMETERS)), geoff.STEP_NAMES)
+    model = {} if query is None else {"weights": query.weights, "heads": query.heads}
+    matrices = p.names("matrices", src.get("matrices", list(geoff.PARAMETERS)), geoff.STEP_NAMES, **model)
     return StepSettings(lr, tuple(matrices))
 
 
 def step_answer(state, body: dict) -> bytes:
     from dlexam import geoff
 
-    query, step = geoff_query(body), step_settings(body)
+    query = geoff_query(body)
+    step = step_settings(body, query)
     with p.field("seq"):
         return to_json(geoff.gradient_step(query, step.lr, step.matrices).to_json())
 
@@ -344,7 +356,8 @@ def explain_answer(state, src: dict) -> bytes:
     the step with the fields ``lr`` and ``matrices``, as POST /api/geoff/step takes them, on the query's weights)."""
     from dlexam.geoff.explain import Explainer
 
-    query, step = geoff_query(src), step_settings(src)
+    query = geoff_query(src)
+    step = step_settings(src, query)
     cell = src.get("cell")
     if not isinstance(cell, str) or not cell.strip():
         raise BadRequest("cell", "cell must name a number such as P[3,0] (geoff --explain's spelling, docs/serve.md)")
@@ -369,17 +382,22 @@ async def geoff_explain(request: Request) -> Response:
 
 
 def defaults_answer(state, src: dict) -> bytes:
-    """What the page needs before its first query: the vocabulary, the example, the weights, their shapes and the
-    names of their rows and columns (Version A's, or a variant's with ``variant``)."""
+    """What the page needs before its first query: the vocabulary, the example, the weights, their shapes, the
+    names of their rows and columns (``labels``), and every matrix's axes (``matrix_axes``: name -> [row axis, column
+    axis], dlexam.spec.transformer.MATRIX_AXES) with each axis's labels (``axes``; Version A's, or a variant's with
+    ``variant``)."""
     from dlexam import geoff
     from dlexam.geoff.weights import MAX_WEIGHT, axis_labels, matrix_labels
+    from dlexam.spec.transformer import MATRIX_AXES
 
     w, example = model_of(src)
     return to_json({
         "vocab": list(w.vocab), "example": example, "max_tokens": geoff.MAX_TOKENS,
         "weights": w.to_json(), "shapes": {k: list(v) for k, v in w.shapes.items()},
         "labels": {k: [list(r), list(c)] for k, (r, c) in matrix_labels(w).items()},
-        "axes": {k: list(v) for k, v in axis_labels(w).items()}, "heads": w.heads, "d_head": w.d_head,
+        "axes": {k: list(v) for k, v in axis_labels(w).items()}, "matrix_axes": {k: list(v) for k, v in
+                                                                                 MATRIX_AXES.items()},
+        "heads": w.heads, "d_head": w.d_head,
         "variant": variant_of(src).seed if has_variant(src) else None,
         "difficulty": variant_of(src).difficulty if has_variant(src) else None,
         "conventions": list(geoff.CONVENTIONS), "parameters": list(geoff.PARAMETERS),

@@ -147,11 +147,12 @@ def choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
     return value
 
 
-def names(name: str, value: Any, allowed: tuple[str, ...]) -> tuple[str, ...]:
+def names(name: str, value: Any, allowed: tuple[str, ...], **model) -> tuple[str, ...]:
     """A list of matrix names from `allowed` (JSON list, or comma-separated text), in `allowed`'s order. Each is
     refused naming the field and what it got: an item that is no name, then the library's checks, the ones
     `dlexam geoff --step-matrices` makes (:func:`dlexam.geoff.step.matrix_names`: a name not allowed, with the nearest
-    one; a name listed twice; W_O and multi_W_O, two names of the output matrix). They had been taken without a word
+    one; a name listed twice; W_O and multi_W_O, two names of the output matrix; given `model`'s weights and heads,
+    multi_W_O with one head, which uses W_O). They had been taken without a word
     (["W_V", "W_V"] as ["W_V"], ["W_O", "multi_W_O"] as one of them) or refused as "must list some of ..., got [...]"
     without saying which item."""
     from dlexam.geoff.step import matrix_names
@@ -164,7 +165,7 @@ def names(name: str, value: Any, allowed: tuple[str, ...]) -> tuple[str, ...]:
         if not isinstance(v, str):
             raise BadRequest(name, f"{name}: {v!r:.40} is no matrix name; list some of {', '.join(allowed)}")
     try:
-        return matrix_names(name, value, allowed)
+        return matrix_names(name, value, allowed, **model)
     except UserError as exc:
         raise BadRequest(name, str(exc)) from None
 

@@ -27,6 +27,35 @@ def output_labels(symbols, E) -> tuple[str, ...]:
     return tuple(u[0] for u in unit) if all(len(u) == 1 for u in unit) else dimension_labels(d)
 
 
+# Every matrix of Problem 2 by its name: (the axis of its rows, the axis of its columns). The one place that says
+# what a matrix's rows and columns index, for every view (`dlexam geoff`, /geoff, the report, a variant's documents
+# and exports; a gradient is named as its matrix). The exam's own notation: E (V x d_model) has a row per token and a
+# column per model dimension, the dimensions X = rows of E carries into X W_Q and R = Z W_O carries out to R E^T.
+# tokens: the vocabulary; dims: the d_model dimensions (:func:`output_labels`); head_dims: a head's d_head (d1, ..);
+# concat_dims: the k heads side by side (d1, ..); positions: the sequence's.
+MATRIX_AXES: dict[str, tuple[str, str]] = {
+    "E": ("tokens", "dims"), "W_Q": ("dims", "head_dims"), "W_K": ("dims", "head_dims"),
+    "W_V": ("dims", "head_dims"), "W_O": ("head_dims", "dims"), "multi_W_O": ("concat_dims", "dims"),
+    "X": ("positions", "dims"), "Q": ("positions", "head_dims"), "K": ("positions", "head_dims"),
+    "V": ("positions", "head_dims"), "S": ("positions", "positions"), "P": ("positions", "positions"),
+    "Z": ("positions", "head_dims"), "R": ("positions", "dims"), "logits": ("positions", "tokens"),
+}
+
+
+def axes_of(vocab, E, d_head: int, heads: int) -> dict[str, tuple[str, ...]]:
+    """The labels of each axis of :data:`MATRIX_AXES` but the positions: the tokens, the d_model dimensions (named
+    after the symbol whose embedding is that unit vector, :func:`output_labels`: A, B, C, D for Version A's
+    E = [I_4; 0; 0]), a head's dimensions and the k heads' (d1, d2, ..)."""
+    return {"tokens": tuple(vocab), "dims": output_labels(tuple(vocab)[:-2], E), "head_dims": dimension_labels(d_head),
+            "concat_dims": dimension_labels(heads * d_head)}
+
+
+def labels_of(name: str, axes: dict[str, tuple[str, ...]], positions=()) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The matrix `name`'s (row labels, column labels), from `axes` (:func:`axes_of`); a positions axis takes
+    `positions` (the sequence's tokens, or however a view numbers them)."""
+    return tuple(tuple(positions) if a == "positions" else axes[a] for a in MATRIX_AXES[name])
+
+
 @dataclass(frozen=True)
 class Task:
     """What the model is meant to output for an input: Version A's "deduplicate and sort", or another task of a

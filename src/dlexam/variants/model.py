@@ -36,8 +36,9 @@ class Text:
 
 @dataclass(frozen=True)
 class Table:
-    """A matrix or a table, with optional row labels. Every table has column labels: a matrix given none (E, W_Q)
-    gets c1, c2, ..., the one place they are made, so that every document and export heads its columns alike."""
+    """A matrix or a table, with optional row labels. Every table has column labels: a matrix given none
+    gets c1, c2, ..., the one place they are made, so that every document and export heads its columns alike (Problem
+    2's matrices are named by their axes: dlexam.spec.transformer.MATRIX_AXES)."""
 
     caption: str
     header: tuple[str, ...]

@@ -13,7 +13,7 @@ from fractions import Fraction
 from dlexam.geoff.exact import ExactRun, argmax_row, exact_run, loss_terms, matmul, softmax_row
 from dlexam.geoff.positions import bag_determines_next_token, first_difference, order_counterexample
 from dlexam.spec import ExamSpec, Matrix, TransformerSpec, text
-from dlexam.spec.transformer import output_labels
+from dlexam.spec.transformer import axes_of, labels_of, output_labels
 from dlexam.variants.model import Field, Items, Mistake, Options, Question, Text, distinct, matrix_table
 
 BAG_LENGTH = 5  # Pr2.1's key checks every input of up to this many symbols
@@ -213,6 +213,12 @@ def pr21(t: TransformerSpec, pts: int, order, common: list) -> Question:
         Text(solution),), "transformers", tuple(common))
 
 
+def named(t: TransformerSpec, name: str, positions=()) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The matrix `name`'s (row labels, column labels), as every view names them
+    (:data:`dlexam.spec.transformer.MATRIX_AXES`): E's columns and W_O's are one axis, the model's dimensions."""
+    return labels_of(name, axes_of(t.vocab, t.E, t.d_head, t.heads), positions)
+
+
 def labels(tokens) -> tuple[str, ...]:
     return tuple(f"{i + 1} {t}" for i, t in enumerate(tokens))
 
@@ -240,17 +246,19 @@ def setting(t: TransformerSpec) -> list:
              "before it)."),
         Text(f"The vocabulary is {', '.join(t.vocab)}; the embedding matrix E has one row per token, in that "
              f"order. The representation after attention is multiplied by W_O, and the logits are that result "
-             f"times E^T." + (" W_O's columns, the model's dimensions, are named after the symbol whose row of E is "
-                              "that dimension's unit vector." if set(outputs) <= set(t.symbols) else "")),
-        matrix_table(f"E ({len(t.vocab)}x{t.d_model})", t.E, t.vocab),
-        matrix_table(f"W_Q = W_K = W_V ({t.d_model}x{t.d_head})", t.head.W_Q) if t.head.W_Q == t.head.W_K == t.head.W_V
-        else matrix_table("W_Q", t.head.W_Q),
-        matrix_table(f"W_O ({t.d_head}x{t.d_model})", t.W_O, (), outputs),
+             f"times E^T." + (" E's columns, W_Q's rows and W_O's columns, the model's dimensions, are named after "
+                              "the symbol whose row of E is that dimension's unit vector."
+                              if set(outputs) <= set(t.symbols) else "")),
+        matrix_table(f"E ({len(t.vocab)}x{t.d_model})", t.E, *named(t, "E")),
+        matrix_table(f"W_Q = W_K = W_V ({t.d_model}x{t.d_head})" if t.head.W_Q == t.head.W_K == t.head.W_V
+                     else "W_Q", t.head.W_Q, *named(t, "W_Q")),
+        matrix_table(f"W_O ({t.d_head}x{t.d_model})", t.W_O, *named(t, "W_O")),
         Text(f"The training example is \"{' '.join(t.example)}\": the input {' '.join(t.example_input)}, then "
              f"<START>, the target {' '.join(t.example_target)}, then <STOP>."),
     ]
     if not t.head.W_Q == t.head.W_K == t.head.W_V:
-        blocks[4:4] = [matrix_table("W_K", t.head.W_K), matrix_table("W_V", t.head.W_V)]
+        blocks[4:4] = [matrix_table("W_K", t.head.W_K, *named(t, "W_K")),
+                       matrix_table("W_V", t.head.W_V, *named(t, "W_V"))]
     return blocks
 
 
@@ -408,13 +416,14 @@ def questions(spec: ExamSpec, orders: dict | None = None, gradients: dict | None
                   reason=s_reason, mistakes=s_mistakes(run, t)),
             Field("P", "matrix", run.head.P, Fraction(5, 8), "P", row_labels=rows, col_labels=rows,
                   reason=lambda i, j: p_reason(run, i, j), mistakes=p_mistakes(run, t))), (
-            matrix_table("X: the rows of E for the example's tokens", run.X, rows),
-            matrix_table("Q = X W_Q" + (" = K = V" if t.head.W_Q == t.head.W_K == t.head.W_V else ""), Q, rows),
-            matrix_table("S = Q K^T", run.head.S, rows, rows),
+            matrix_table("X: the rows of E for the example's tokens", run.X, *named(t, "X", rows)),
+            matrix_table("Q = X W_Q" + (" = K = V" if t.head.W_Q == t.head.W_K == t.head.W_V else ""), Q,
+                         *named(t, "Q", rows)),
+            matrix_table("S = Q K^T", run.head.S, *named(t, "S", rows)),
             Text("Each row keeps the scores at its own and earlier positions; the largest of them share the "
                  "weight equally:"),
             Items(tuple(p_reason(run, i, run.head.tied[i][0]) for i in range(len(tokens)))),
-            matrix_table("P", run.head.P, rows, rows)), "attention", tuple(common)),
+            matrix_table("P", run.head.P, *named(t, "P", rows))), "attention", tuple(common)),
         Question("Pr2.3", "The loss", pts["Pr2.3"], (
             Text("The loss is the summed cross-entropy of the tokens after <START>, with teacher forcing: the "
                  "logits at position t score the token at position t+1."),
@@ -430,9 +439,9 @@ def questions(spec: ExamSpec, orders: dict | None = None, gradients: dict | None
             Field("loss", "number", loss, Fraction(3, 5), "loss", tolerance=LOSS_TOLERANCE, closed_form=closed,
                   why=f"the sum of -log p(target) over the rows: {closed} = {loss:.4f}",
                   mistakes=loss_mistakes(terms, own_terms))), (
-            matrix_table("Z = P V", run.head.Z, rows),
-            matrix_table("R = Z W_O", run.R, rows, outputs),
-            matrix_table("logits = R E^T", run.logits, rows, t.vocab),
+            matrix_table("Z = P V", run.head.Z, *named(t, "Z", rows)),
+            matrix_table("R = Z W_O", run.R, *named(t, "R", rows)),
+            matrix_table("logits = R E^T", run.logits, *named(t, "logits", rows)),
             Items(tuple(f"row {x.row} scores {x.target}: p = {x.probability_text} = {x.probability:.4f}, "
                         f"-log p = {x.nll_text} = {x.nll:.4f}" for x in terms)),
             Text(f"L = {closed} = {loss:.4f}.")), "transformers", tuple(common)),
@@ -441,9 +450,9 @@ def questions(spec: ExamSpec, orders: dict | None = None, gradients: dict | None
                                                         else " with weights of its own")
                  + f". The {t.heads} heads' outputs are concatenated, [Z_1 Z_2] ({t.heads * t.d_head} columns), and "
                  "multiplied by a new output matrix multi_W_O instead of W_O."),
-            *([] if same_heads(t) else [matrix_table(f"head {h + 1}: W_Q = W_K = W_V", hd.W_Q)
+            *([] if same_heads(t) else [matrix_table(f"head {h + 1}: W_Q = W_K = W_V", hd.W_Q, *named(t, "W_Q"))
                                          for h, hd in enumerate(t.multi_heads)]),
-            matrix_table(f"multi_W_O ({t.heads * t.d_head}x{t.d_model})", t.multi_W_O, (), outputs),
+            matrix_table(f"multi_W_O ({t.heads * t.d_head}x{t.d_model})", t.multi_W_O, *named(t, "multi_W_O")),
             Text("(a) Compute R = [Z_1 Z_2] multi_W_O, exactly. (b) Is R the same as with one head? (c) Give the "
                  "teacher-forcing loss, to 4 decimals."),
             Options(same_options)), (
@@ -461,12 +470,12 @@ def questions(spec: ExamSpec, orders: dict | None = None, gradients: dict | None
                       Mistake(loss, f"this is the one-head loss of Pr2.3 ({loss:.4f}), as if R were the one-head R",
                               LOSS_TOLERANCE), *loss_mistakes(terms_k, own_terms_k)]))), (
             *(m for h, hd in enumerate(multi.heads) for m in (
-                () if same_heads(t) else (matrix_table(f"head {h + 1}: S_{h + 1} = Q_{h + 1} K_{h + 1}^T", hd.S, rows,
-                                                       rows),
-                                          matrix_table(f"head {h + 1}: P_{h + 1}", hd.P, rows, rows)))
-              + (matrix_table(f"head {h + 1}: Z_{h + 1} = P_{h + 1} V_{h + 1}", hd.Z, rows),)),
+                () if same_heads(t) else (matrix_table(f"head {h + 1}: S_{h + 1} = Q_{h + 1} K_{h + 1}^T", hd.S,
+                                                       *named(t, "S", rows)),
+                                          matrix_table(f"head {h + 1}: P_{h + 1}", hd.P, *named(t, "P", rows))))
+              + (matrix_table(f"head {h + 1}: Z_{h + 1} = P_{h + 1} V_{h + 1}", hd.Z, *named(t, "Z", rows)),)),
             Text(heads_explanation(t, run.R, multi.R, rows, outputs)),
-            matrix_table("R = [Z_1 Z_2] multi_W_O", multi.R, rows, outputs),
+            matrix_table("R = [Z_1 Z_2] multi_W_O", multi.R, *named(t, "R", rows)),
             Text(f"L = {closed_k} = {loss_k:.4f} (one head: {loss:.4f}).")), "transformers", tuple(common)),
     ]
     if gradients is not None:

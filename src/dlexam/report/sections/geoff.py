@@ -43,21 +43,13 @@ def causal_hidden(n: int) -> np.ndarray:
     return np.triu(np.ones((n, n), dtype=bool), k=1)
 
 
-# The axis of each matrix's columns, by its name in geoff.weights.axis_labels (the names every view gives them);
-# the scores and P have the positions as columns.
-COLUMN_AXES = {"X": "dims", "Q": "head_dims", "Z": "head_dims", "R": "outputs", "logits": "tokens"}
-
-
 def matrix_figure(result, attr: str, title: str, caption: str, weights) -> str:
-    from dlexam.geoff.weights import axis_labels
+    from dlexam.geoff.weights import labels
 
-    rows = position_labels(result.tokens)
     m = as_matrix(getattr(result, attr))
-    masked = None
-    if attr in ("scores", "P"):
-        cols, masked = rows, causal_hidden(len(rows))
-    else:
-        cols = list(axis_labels(weights)[COLUMN_AXES[attr]])
+    # rows and columns named as every view names them (geoff.weights.labels), the positions as "1 D", "2 A", ..
+    rows, cols = map(list, labels(weights, "S" if attr == "scores" else attr, position_labels(result.tokens)))
+    masked = causal_hidden(len(rows)) if attr in ("scores", "P") else None
     png = plots.heatmap(m, title=title, row_labels=rows, col_labels=cols, masked=masked)
     return page.figure(png, f"{caption} {value_range(m, masked)}",
                        alt=heatmap_alt(title, m, result.tokens, cols, tokens_as_columns=attr == "logits"))
@@ -136,9 +128,9 @@ def build(ctx: ReportContext) -> str:
     def two_heads() -> str:
         weights = geoff.EXAM_WEIGHTS
         heads = geoff.compare_heads(example, temperature=0.0, weights=weights)
-        from dlexam.geoff.weights import axis_labels
+        from dlexam.geoff.weights import labels
 
-        r2, k, columns = heads.two, weights.heads, axis_labels(weights)[COLUMN_AXES["R"]]  # as the heatmaps name them
+        r2, k, columns = heads.two, weights.heads, labels(weights, "R")[1]  # as the heatmaps name them
         identity = weights.multi_W_O == geoff.floats(identity_rows(len(weights.multi_W_O)))
         multi = f"W_O = I{subscript(len(weights.multi_W_O))}" if identity else "multi_W_O"
         same = weights.multi_heads is None

@@ -27,9 +27,11 @@ const formatMatrix = (m) => m.map((r) => r.map((v) => String(v)).join(",")).join
 const same = (a, b) => a.every((r, i) => r.every((v, j) => Object.is(v, b[i][j]) || v === b[i][j]));
 
 // Rows and columns of each weight matrix (and of its gradient), as the library names them: E's rows are the
-// tokens, R's and W_O's columns the model's dimensions (dlexam.geoff.weights.matrix_labels).
+// tokens; E's, X's, R's and W_O's columns the model's dimensions (dlexam.geoff.weights.matrix_labels). Any other
+// matrix's columns: its axis (dlexam.spec.transformer.MATRIX_AXES, the one table every view reads) and that axis's labels.
 const labels = (name) => G.defaults.labels[name];
 const axis = (name) => G.defaults.axes[name];
+const cols = (name) => axis(G.defaults.matrix_axes[name][1]);
 // The model the page shows: Version A's, or the variant of the URL (its seed and difficulty go with every request).
 function model() {
   const v = DL.get("variant", null);
@@ -91,9 +93,16 @@ function urlChanges() {
   return changes;
 }
 
+// Whether the chosen heads' computation uses a matrix: one head uses W_O, never multi_W_O (the API refuses an edited
+// one with heads = 1: it would not be used); k heads use both (W_O in the one-head model beside them, Problem 2.4).
+// An edit of multi_W_O made with k heads stays in the editors' state and the URL, and comes back with them.
+const used = (name) => name !== "multi_W_O" || $("heads-2").checked;
+
 function edited() {
   const out = {};
-  for (const name of Object.keys(URL_NAMES)) if (!same(G.W[name], G.defaults.weights[name])) out[name] = G.W[name];
+  for (const name of Object.keys(URL_NAMES)) {
+    if (used(name) && !same(G.W[name], G.defaults.weights[name])) out[name] = G.W[name];
+  }
   return out;
 }
 
@@ -122,7 +131,7 @@ function buildControls() {
   });
   for (const id of ["t-zero", "t-num", "t-sqrt"]) $(id).addEventListener("change", () => { showMode(); changed(false); });
   for (const id of ["grad", "convention", "step-e"]) $(id).addEventListener("change", () => changed(false));
-  // k heads use W_O' ((k d_head) x d_model) instead of W_O: the editors change
+  // k heads use multi_W_O ((k d_head) x d_model) as well as W_O (the one-head model beside them): the editors change
   for (const id of ["heads-1", "heads-2"]) $(id).addEventListener("change", () => changed(true));
   $("lr").addEventListener("change", () => DL.set(urlChanges()));
   $("reset").addEventListener("click", () => {
@@ -152,7 +161,7 @@ function buildEditors() {
   box.textContent = "";
   const two = $("heads-2").checked;
   for (const [name, shape] of Object.entries(G.defaults.shapes)) {
-    if ((name === "multi_W_O" && !two) || (name === "W_O" && two)) continue;
+    if (!used(name)) continue;
     const [rows, cols] = labels(name);
     const table = DL.el("table", {class: "editor", id: "edit-" + name},
       DL.el("tr", {}, DL.el("td", {class: "corner"}), cols.map((c) => DL.el("th", {scope: "col", text: c}))));
@@ -189,7 +198,7 @@ function buildEditors() {
       });
       table.append(tr);
     });
-    const title = `${name} (${shape[0]}x${shape[1]})`;
+    const title = `${name} (${shape[0]}x${shape[1]})` + (name === "W_O" && two ? ": the one-head model's, beside the heads" : "");
     box.append(DL.el("figure", {class: "mat"}, DL.el("figcaption", {text: title}), DL.el("div", {class: "scroll"}, table)));
   }
   noteEdited();
@@ -198,7 +207,9 @@ function buildEditors() {
 function noteEdited() {
   const n = Object.keys(edited()).length;
   const whose = G.defaults.variant === null ? "the exam's" : "the variant's";
-  $("edited").textContent = n ? `${n} matrix(es) differ from ${whose}` : `${whose} weights`;
+  const kept = !used("multi_W_O") && !same(G.W.multi_W_O, G.defaults.weights.multi_W_O)
+    ? `; the edited multi_W_O is kept for ${G.defaults.heads} heads (one head uses W_O)` : "";
+  $("edited").textContent = (n ? `${n} matrix(es) differ from ${whose}` : `${whose} weights`) + kept;
 }
 
 function body(extra) {
@@ -264,27 +275,27 @@ function tText(d) {
 }
 
 function render(d) {
-  const x = d.exact, toks = d.tokens, V = G.defaults.vocab, H = d.heads, out = axis("outputs");
+  const x = d.exact, toks = d.tokens, H = d.heads;
   const mats = $("matrices");
   mats.textContent = "";
   const add = (box, ...figs) => box.append(DL.el("div", {class: "mats"}, figs));
   const future = (i, j) => j > i;
-  add(mats, DL.matrix("X", "X = rows of E", x.X, d.X, toks, axis("dims")));
+  add(mats, DL.matrix("X", "X = rows of E", x.X, d.X, toks, cols("X")));
   for (let h = 0; h < H; h++) {
     const pick = (k) => [perHead(x[k], H)[h], perHead(d[k], H)[h]];
     const tag = H > 1 ? `head ${h + 1}: ` : "";
     if (H > 1) mats.append(DL.el("h3", {text: `head ${h + 1}`}));
-    add(mats, ...["Q", "K", "V"].map((k) => DL.matrix(`${k}-h${h}`, `${tag}${k} = X W_${k}`, ...pick(k), toks, axis("head_dims"))));
+    add(mats, ...["Q", "K", "V"].map((k) => DL.matrix(`${k}-h${h}`, `${tag}${k} = X W_${k}`, ...pick(k), toks, cols(k))));
     const P = DL.matrix(`P-h${h}`, `${tag}P (T = ${tText(d)})`, ...pick("attention"), toks, toks);
     if (atSqrt()) {  // T = sqrt(d_k) is a number to click too (the cell sqrt_d_k: where d_k comes from)
       P.querySelector("figcaption").replaceChildren(`${tag}P (T = `,
         DL.el("span", {class: "mono scale", "data-cell": "sqrt_d_k", text: tText(d)}), ")");
     }
     add(mats, DL.matrix(`scores-h${h}`, `${tag}Q K^T (grey: masked, the future)`, ...pick("scores"), toks, toks, future),
-      P, DL.matrix(`Z-h${h}`, `${tag}Z = P V`, ...pick("Z"), toks, axis("head_dims")));
+      P, DL.matrix(`Z-h${h}`, `${tag}Z = P V`, ...pick("Z"), toks, cols("Z")));
   }
-  add(mats, DL.matrix("R", H > 1 ? `R = ${concat(H)} W_O'` : "R = Z W_O", x.R, d.R, toks, out),
-    DL.matrix("logits", "logits = R E^T", x.logits, d.logits, toks, V));
+  add(mats, DL.matrix("R", H > 1 ? `R = ${concat(H)} multi_W_O` : "R = Z W_O", x.R, d.R, toks, cols("R")),
+    DL.matrix("logits", "logits = R E^T", x.logits, d.logits, toks, cols("logits")));
   renderLoss(d);
   renderHeads(d);
   renderGradients(d);
@@ -316,10 +327,10 @@ function renderHeads(d) {
   if (!d.one_head) return;
   const box = $("heads"), c = d.heads_comparison, one = d.one_head, ex = d.exact.one_head;
   box.textContent = "";
-  const k = d.heads, out = axis("outputs");
+  const k = d.heads, out = cols("R");
   box.append(DL.el("div", {class: "mats"},
     DL.matrix("R-one", "one head: R = Z W_O", ex.R, one.R, one.tokens, out),
-    DL.matrix("R-two", `${k} heads: R = ${concat(k)} W_O'`, d.exact.R, d.R, d.tokens, out)));
+    DL.matrix("R-two", `${k} heads: R = ${concat(k)} multi_W_O`, d.exact.R, d.R, d.tokens, out)));
   box.append(DL.el("p", {id: "same-R"}, `same R with ${k} heads: `, DL.el("span", {class: "badge " + (c.same_R ? "yes" : "no"),
     text: c.same_R ? "yes" : "no"}), c.columns_swapped ? ` (its columns are swapped: ${swaps(c.permutation, out)})` : ""));
   if (d.loss && ex.loss) {
@@ -397,14 +408,16 @@ async function step() {
   const matrices = $("step-e").checked ? G.defaults.steppable : G.defaults.parameters;
   $("step").disabled = true;
   document.body.dataset.state = "busy";
-  const asked = body({lr: $("lr").value.trim(), matrices, weights: JSON.parse(JSON.stringify(G.W))});
+  // every matrix the run uses, edited or not (the step's answer has them all); never multi_W_O with one head
+  const sent = Object.fromEntries(Object.keys(URL_NAMES).filter(used).map((name) => [name, G.W[name]]));
+  const asked = body({lr: $("lr").value.trim(), matrices, weights: JSON.parse(JSON.stringify(sent))});
   const r = await DL.api("POST", "/api/geoff/step", asked);
   $("step").disabled = false;
   DL.showError($("step-error"), r.ok ? null : r.data);
   if (!r.ok) { document.body.dataset.state = "error"; return; }
   const s = r.data;
   G.stepBody = asked;  // the step's results are explained on the weights before it, with its lr and matrices
-  G.W = s.weights;
+  for (const name of Object.keys(sent)) G.W[name] = s.weights[name];  // an unused multi_W_O keeps its edit
   const n = ((history.state && history.state.step) || 0) + 1;
   DL.push(urlChanges(), {step: n});  // a new history entry: undo (or Back) returns to the weights before
   $("undo").disabled = false;
