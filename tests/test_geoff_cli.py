@@ -161,3 +161,16 @@ def test_multi_W_O_with_one_head_is_one_line_and_status_2(capsys, argv):
     assert len(err.strip().splitlines()) == 1 and "heads = 1 uses W_O" in err, err
     if "--step-matrices" in argv:
         assert "--step-matrices" in err, err
+
+
+def test_tokens_run_together_get_the_web_pages_hint(capsys):
+    """A student's "DAA <START> AD <STOP>": the page and the API say how to write it; the command had said only
+    "unknown token 'DAA'" (2026-12-07). The fix typed here."""
+    code, out, err = run(capsys, "geoff", "DAA <START> AD <STOP>")
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert err.strip().endswith("separate tokens with spaces: D A A <START> A D <STOP>"), err
+
+
+def test_the_head_count_is_said_in_words(capsys):
+    assert run(capsys, "geoff")[1].splitlines()[0].startswith("Geoff's transformer (Problem 2): 1 head, temperature")
+    assert ": 2 heads, temperature" in run(capsys, "geoff", "--heads", "2")[1].splitlines()[0]

@@ -1,5 +1,6 @@
-"""Numbers said in words, for the texts the library returns (answers, findings, notes): one way of saying a count.
-Standard library only, so the torch-free answers can say counts too."""
+"""Numbers said in words, for the texts the library returns (answers, findings, notes): one way of saying a count;
+and how to write a sequence whose tokens were run together (:func:`spaced`, for the page's and the command's
+refusals). Standard library only, so the torch-free answers can say counts too."""
 
 from __future__ import annotations
 
@@ -9,3 +10,28 @@ def counted(n: float, noun: str) -> str:
     "3 seeds", counted(1330, "conflict") "1,330 conflicts" ("1 seed(s)" read badly)."""
     number = f"{n:,}" if isinstance(n, int) else f"{n:g}"
     return f"{number} {noun}{'' if n == 1 else 's'}"
+
+
+def spaced(text: str, symbols) -> str | None:
+    """`text` with every word that runs known symbols together split into them ("DAA C" -> "D A A C"), or None
+    when some word is no run of symbols or nothing needs splitting. Longest symbols first (<START> before <)."""
+    known = sorted(set(symbols), key=len, reverse=True)
+
+    def split(word: str) -> list[str] | None:
+        if not word:
+            return []
+        for sym in known:
+            if word.startswith(sym) and (rest := split(word[len(sym):])) is not None:
+                return [sym, *rest]
+        return None
+
+    words = text.split()
+    if len(words) > 64 or any(len(w) > 64 for w in words):
+        return None
+    out = []
+    for w in words:
+        parts = [w] if w in known else split(w)
+        if parts is None:
+            return None
+        out += parts
+    return " ".join(out) if out != words else None

@@ -74,7 +74,15 @@ def handle(args: argparse.Namespace) -> int:
     if args.convention is not None and not (args.gradients or args.explain is not None):
         raise UserError(f"--convention {args.convention} goes with --gradients or --explain of a gradient (the loss "
                         "the gradients differentiate)")
-    query = geoff.GeoffQuery(sequence=example if args.sequence is None else args.sequence,
+    sequence = example if args.sequence is None else args.sequence
+    try:
+        geoff.parse_sequence(sequence, weights.vocab)
+    except UserError as exc:  # "DAA <START>": say how to write it, as the web page does (dlexam.words.spaced)
+        from dlexam.words import spaced
+
+        fixed = spaced(sequence, weights.vocab)
+        raise UserError(f"{exc}; separate tokens with spaces: {fixed}" if fixed else str(exc)) from None
+    query = geoff.GeoffQuery(sequence=sequence,
                              temperature=args.temperature, weights=weights,
                              heads=args.heads, loss=True if args.loss else None, gradients=args.gradients,
                              **({} if args.convention is None else {"convention": args.convention}))
@@ -121,6 +129,7 @@ def render(report) -> str:
 
     from dlexam.exact import attention_rows
     from dlexam.geoff.weights import labels
+    from dlexam.words import counted
 
     r = report.result
     one_head = report.heads.one if report.heads is not None else None
@@ -130,7 +139,7 @@ def render(report) -> str:
         return format_matrix(title, m, *map(list, labels(report.query.weights, name, toks)), **kw)
 
     t_label = "0 (argmax; tied maxima share the weight)" if r.temperature == 0 else f"{r.temperature:.4g}"
-    out = [f"Geoff's transformer (Problem 2): {r.heads} head(s), temperature {t_label}",
+    out = [f"Geoff's transformer (Problem 2): {counted(r.heads, 'head')}, temperature {t_label}",
            f"tokens: {' '.join(toks)}", "",
            fm("X = embeddings of the tokens (rows of E)", r.X, "X"), ""]
     heads = [(f"head {h + 1}: ", h) for h in range(r.heads)] if r.heads > 1 else [("", None)]

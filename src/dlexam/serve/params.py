@@ -18,6 +18,7 @@ from typing import Any
 from dlexam import limits
 from dlexam.errors import InputsTogether, UnheldNumber, UserError
 from dlexam.plain import given_twice
+from dlexam.words import spaced
 
 MAX_TEXT = 2_000  # characters in any text field (a sequence of 64 tokens is well under this)
 MAX_NUMBER_TEXT = 64  # characters in a number written as text
@@ -186,35 +187,11 @@ def temperature(name: str, value: Any):
             raise BadRequest(name, f"{name}: {exc}") from None
 
 
-def spaced(text: str, symbols) -> str | None:
-    """`text` with every word that runs known symbols together split into them ("DAA C" -> "D A A C"), or None
-    when some word is no run of symbols or nothing needs splitting. Longest symbols first (<START> before <)."""
-    known = sorted(set(symbols), key=len, reverse=True)
-
-    def split(word: str) -> list[str] | None:
-        if not word:
-            return []
-        for sym in known:
-            if word.startswith(sym) and (rest := split(word[len(sym):])) is not None:
-                return [sym, *rest]
-        return None
-
-    words = text.split()
-    if len(words) > 64 or any(len(w) > 64 for w in words):
-        return None
-    out = []
-    for w in words:
-        parts = [w] if w in known else split(w)
-        if parts is None:
-            return None
-        out += parts
-    return " ".join(out) if out != words else None
-
-
 @contextlib.contextmanager
 def tokens(name: str, text: str, symbols):
     """Parse a sequence: a UserError becomes a BadRequest naming `name`; where the words only lack spaces between
-    known symbols, the message says how to write them ("separate tokens with spaces: D A A")."""
+    known symbols, the message says how to write them ("separate tokens with spaces: D A A": dlexam.words.spaced,
+    which `dlexam geoff` says too)."""
     try:
         yield
     except UserError as exc:
