@@ -343,7 +343,9 @@ def test_a_variants_transformer_on_the_geoff_endpoints(server):
     assert d["vocab"] == list(t.vocab) and d["example"] == " ".join(t.example) and d["variant"] == 7
     assert d["labels"] == {k: [list(r), list(c)] for k, (r, c) in matrix_labels(w).items()}
     _, _, a = server.get(q("/api/geoff/defaults"))
-    assert a["labels"]["E"] == [list(geoff.VOCAB), ["d1", "d2", "d3", "d4"]] and a["variant"] is None
+    # E's columns are the model's dimensions, named as W_O's (the exam's E = [I_4; 0; 0]: dimension j is symbol j's)
+    assert a["labels"]["E"] == [list(geoff.VOCAB), ["A", "B", "C", "D"]] and a["variant"] is None
+    assert a["labels"]["W_O"] == [["d1", "d2"], ["A", "B", "C", "D"]] and a["matrix_axes"]["X"] == ["positions", "dims"]
     _, _, r = server.get(q("/api/geoff", variant=7, difficulty="harder", heads=t.heads))
     want = geoff.analyse(geoff.GeoffQuery(" ".join(t.example), heads=t.heads, weights=w)).to_json()
     assert r["R"] == want["R"] and r["loss"]["exam"]["value"] == want["loss"]["exam"]["value"]
