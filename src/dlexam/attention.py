@@ -27,8 +27,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from dlexam.errors import UserError
-from dlexam.limits import float_text
+from dlexam.bounds import QUERY_TEMPERATURES
 
 # Scores within this many units in the last place of the row maximum count as tied under T = 0.
 # Identical tokens give identical scores in exact arithmetic; a matmul kernel may differ by an ulp.
@@ -41,19 +40,15 @@ Temperature = float | str  # a number T >= 0, or "sqrt" for sqrt(d_k)
 def parse_temperature(text: str | float) -> Temperature:
     """The one temperature parser: "0" -> 0.0 (argmax), "0.5" -> 0.5, "sqrt" -> "sqrt" (sqrt(d_k)).
 
-    "sqrt" stays symbolic because d_k belongs to the model: :func:`resolve_temperature` turns it
-    into a number for a given key width. Text float64 cannot hold ("1e-400", which float() reads as 0) is refused
-    naming it as typed (:func:`dlexam.limits.float_text`).
+    Its values are :data:`dlexam.bounds.QUERY_TEMPERATURES`, whose words its refusal (a BadValue naming
+    "temperature") says: "temperature must be 0, a number in (0, inf), or 'sqrt', got -1", as the --help of every
+    flag it reads states them. "sqrt" stays symbolic because d_k belongs to the model: :func:`resolve_temperature`
+    turns it into a number for a given key width. Text float64 cannot hold ("1e-400", which float() reads as 0) is
+    refused naming it as typed (:func:`dlexam.limits.float_text`); -0 is 0 (argmax), and is written so: never "T = -0".
     """
-    if isinstance(text, str) and text.strip() == "sqrt":
-        return "sqrt"
-    try:
-        t = float_text(text) if isinstance(text, str) else float(text)  # "1e-400" is refused, never read as 0
-    except (TypeError, ValueError):
-        t = math.nan
-    if not (t >= 0 and math.isfinite(t)):
-        raise UserError(f"temperature must be a finite number >= 0 or 'sqrt', got {text!r}")
-    return t if t != 0 else 0.0  # -0 is 0 (argmax), and is written so: never "T = -0"
+    if isinstance(text, str):
+        return QUERY_TEMPERATURES.read("temperature", text)
+    return QUERY_TEMPERATURES.check("temperature", text)
 
 
 def resolve_temperature(temperature: Temperature | None, d_k: int) -> float:

@@ -1,6 +1,7 @@
 """The accepted range of every number a user sets on the command line, as :class:`dlexam.limits.Span`: light (no
 torch), so that each command's --help states a flag's range from the very bounds its check uses, in the check's own
-words (``Span.words``: "a whole number in [1, 65536]", "a number in (0, 10]").
+words (``Span.words``: "a whole number in [1, 65536]", "a number in (0, 10]"; a temperature's ``Temperatures.words``:
+"0, a number in (0, inf), or 'sqrt'").
 
 The modules that check a setting (the transformer's and the trainers' configs, the data writers, the server)
 import their bounds from here; beyond these a setting is a typo, not a choice.
@@ -8,7 +9,9 @@ import their bounds from here; beyond these a setting is a typo, not a choice.
 
 from __future__ import annotations
 
-from dlexam.limits import SEED, Span
+import math
+
+from dlexam.limits import SEED, Span, Temperatures
 
 __all__ = ["SEED"]
 
@@ -30,7 +33,9 @@ WEIGHT_DECAY = Span(0, MAX_WEIGHT_DECAY)
 WARMUP = Span(0, MAX_STEPS, whole=True)
 LABEL_SMOOTHING = Span(0, 1, hi_open=True)
 HARD_FRACTION = Span(0, 1)
-TRAIN_TEMPERATURE = Span(0, MAX_TEMPERATURE, lo_open=True)
+TRAIN_TEMPERATURE = Span(0, MAX_TEMPERATURE, lo_open=True)  # --hard-temperature
+# --temperature-start, --temperature-end: the ends of the annealing schedule, softmax (no 0), or sqrt(d_head)
+SCHEDULE_TEMPERATURES = Temperatures(TRAIN_TEMPERATURE)
 SORT_SEED = Span(0, MAX_SORT_SEED, whole=True)
 CHECKPOINT_EVERY = Span(0, MAX_STEPS, whole=True)
 MAX_LENGTH, MAX_SAMPLES, MAX_TOKENS = 4096, 1_000_000, 20_000_000
@@ -48,6 +53,12 @@ MNIST_T10K = 10_000  # digits in MNIST's t10k files (data/mnist-t10k)
 MNIST_TRAIN = Span(1, MNIST_T10K - 1, whole=True)  # `svhn mnist --train N`: N train, the rest test (one at least)
 MAX_LINEAR_IN = 1_000_000  # Problem 1.3's wrong in-features: enough to show any mistake, 40 MB at most
 LINEAR_IN = Span(1, MAX_LINEAR_IN, whole=True)
+
+# The temperature a model is asked at (attention.parse_temperature): `geoff --temperature`, `sort --temperature`, `sort
+# evaluate --temperature`, /api/geoff's T, /api/sort's temperature. 0 (argmax), any finite number above 0, or 'sqrt'.
+# No top but float64's (about 1.8e308; a number past it is refused as float64 cannot hold it, limits.float_text): at
+# T = 1e300 softmax is uniform and Geoff's gradient norms stay right (tests/test_geoff_norms_explain.py).
+QUERY_TEMPERATURES = Temperatures(Span(0, math.inf, lo_open=True, hi_open=True), argmax=True)
 
 # Geoff's transformer: one gradient step (dlexam.geoff.model.sgd_step)
 GEOFF_LR = Span(0, 100, lo_open=True)

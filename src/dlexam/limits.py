@@ -86,7 +86,7 @@ class Span:
     def holds(self, value: Any) -> bool:
         if isinstance(value, bool) or not isinstance(value, int if self.whole else int | float):
             return False
-        if not self.whole and not math.isfinite(value):
+        if isinstance(value, float) and not math.isfinite(value):  # an int is finite (and may be past a float's range)
             return False
         lo, hi = self.lo, self.hi
         return (lo < value if self.lo_open else lo <= value) and (value < hi if self.hi_open else value <= hi)
@@ -100,6 +100,53 @@ class Span:
         if not self.holds(value):
             raise error(name, value, f"must be {self.words()}{note}, got {value!r}")
         return value if self.whole else float(value)
+
+
+@dataclass(frozen=True)
+class Temperatures:
+    """The accepted values of an attention temperature: the numbers of `span`, 0 too where `argmax` (argmax attention,
+    the T -> 0 limit), and 'sqrt' (sqrt(d_k), which the model resolves). :meth:`words` is their one wording, as
+    :meth:`Span.words` is a range's: a temperature flag's --help states it and its refusal says it ("temperature must
+    be 0, a number in (0, inf), or 'sqrt', got -1"), /api/geoff's T and /api/sort's temperature as well
+    (tests/reliability/test_float_flags.py, tests/serve/test_api.py)."""
+
+    span: Span
+    argmax: bool = False
+
+    def words(self) -> str:
+        """"0, a number in (0, inf), or 'sqrt'", "a number in (0, 1000000], or 'sqrt'"."""
+        return f"{'0, ' if self.argmax else ''}{self.span.words()}, or 'sqrt'"
+
+    def holds(self, value: Any) -> bool:
+        if isinstance(value, str):
+            return value == "sqrt"
+        if self.argmax and not isinstance(value, bool) and isinstance(value, int | float) and value == 0:
+            return True
+        return self.span.holds(value)
+
+    def check(self, name: str, value: Any, *, optional: bool = False, shown: str | None = None,
+              error: type[BadValue] = BadValue) -> float | str | None:
+        """`value` (a number or 'sqrt') if it is one of these temperatures, as a float (-0 as 0: never "T = -0") or
+        'sqrt' (None too where `optional`); `error` (a BadValue) naming `name` otherwise, its message "must be
+        <words>, got <shown>" (`shown`: the value as typed; default its repr)."""
+        if value is None and optional:
+            return None
+        if not self.holds(value):
+            raise error(name, value, f"must be {self.words()}, got {repr(value) if shown is None else shown}")
+        return "sqrt" if value == "sqrt" else float(value) + 0.0
+
+    def read(self, name: str, text: str) -> float | str:
+        """A temperature typed as text: 'sqrt' (spaces around it aside), or a number by :func:`float_text`'s rules
+        (a number float64 cannot hold is refused naming it as typed: UnheldNumber), checked as :meth:`check` checks
+        it. The refusal quotes a number as typed ("got -1", "got nan") and other text as text ("got 'abc'")."""
+        shown = text.strip()
+        if shown == "sqrt":
+            return "sqrt"
+        try:
+            value = float_text(text)
+        except ValueError:
+            return self.check(name, text, shown=repr(text[:40]))
+        return self.check(name, value, shown=shown[:40])
 
 
 def _bound(x: float) -> str:

@@ -93,7 +93,10 @@ def test_every_float_flag_is_read_by_float_number():
 # One wording of a range (dlexam.limits.Span.words): "a whole number in [1, 65536]", "a number in (0, 10]" (an end in
 # round brackets is open). The census below reads each flag's range from its --help text and checks that the
 # command refuses a number just outside each end with exactly those words.
-RANGE = re.compile(r"(a whole number|a number) in ([\[(])(-?[0-9.e+-]+), (-?[0-9.e+-]+)([\])])")
+RANGE = re.compile(r"(a whole number|a number) in ([\[(])(-?[0-9.e+-]+|inf), (-?[0-9.e+-]+|inf)([\])])")
+# A temperature option's values (query temperatures: 0, a number above 0, or 'sqrt'; sort train's: no 0): its help and
+# its refusal say "0, a number in (0, inf), or 'sqrt'" or "a number in (0, 1000000], or 'sqrt'", all of it.
+TEMPERATURES = re.compile(r"(0, )?" + RANGE.pattern + ", or 'sqrt'")
 NOT_RANGES = {  # number flags whose values are no range, with what their help says instead
     ("geoff", "--heads"): "1 or the model's head count",
 }
@@ -123,13 +126,20 @@ def _number_actions():
         found += [(action_name, a) for a in sub._actions if a.option_strings]
     numbers = []
     for command, a in found:
-        if a.type is int or a.type is float_number or getattr(a.type, "span", None) is not None:
+        if a.type is int or a.type is float_number or getattr(a.type, "span", None) is not None \
+                or "temperature" in a.dest:  # the temperature options take 'sqrt' too
             numbers.append((command, max(a.option_strings, key=len), a))
     return numbers
 
 
 def _outside(help_range: re.Match) -> list[str]:
-    """Numbers typed just outside each end of the range the help states."""
+    """Numbers typed just outside each end of the range the help states (for a temperature, whose help says "0, a
+    number in (0, ...], or 'sqrt'", also the tiniest negative number where 0 is one, and text that is no
+    temperature)."""
+    if help_range.re is TEMPERATURES:
+        zero, *rest = help_range.groups()
+        below, above = _outside(RANGE.fullmatch(help_range[0].removeprefix(zero or "").removesuffix(", or 'sqrt'")))
+        return ["-1e-300" if zero else below, above, "sqrt2", "abc"]
     kind, lo_bracket, lo, hi, hi_bracket = help_range.groups()
     if kind == "a whole number":
         return [str(int(lo) - 1), str(int(hi) + 1)]
@@ -137,6 +147,7 @@ def _outside(help_range: re.Match) -> list[str]:
 
 
 RANGE_ARGV = {  # a command line each number flag of the command is tried on (the flag and its value follow)
+    "sort": ["sort"],
     "sort train": [*SORT_TRAIN, "--out", "{out}"],
     "sort evaluate": ["sort", "evaluate"],
     "geoff": ["geoff", "--explain", "change[W_V]"],
@@ -170,11 +181,29 @@ def test_every_number_flag_states_its_range_in_its_help():
 def test_a_number_outside_the_range_its_help_states_is_refused_in_the_help_s_words(tmp_path, synth_dir, capsys,
                                                                                     command, flag):
     help_text = next(a.help for c, f, a in _number_actions() if (c, f) == (command, flag))
-    stated = RANGE.search(help_text)
+    stated = (TEMPERATURES if "temperature" in flag and "'sqrt'" in help_text else RANGE).search(help_text)
     assert stated, help_text
     base = [w.format(out=str(tmp_path / "out"), data=str(synth_dir)) for w in RANGE_ARGV[command]]
     for text in _outside(stated):
         argv = [*base, *FLAG_ARGV.get((command, flag), []), f"{flag}={text}"]
         line = refused_here(argv, capsys)
-        assert flag in line and f"must be {stated[0]}" in line and f", got {text}" in line, (argv, line)
+        got = f", got {text}" in line or f", got {text!r}" in line  # text that is no number is quoted
+        assert flag in line and f"must be {stated[0]}" in line and got, (argv, line)
         assert not (tmp_path / "out").exists()
+
+
+TEMPERATURE_FLAGS = [("geoff", "--temperature"), ("sort", "--temperature"), ("sort evaluate", "--temperature"),
+                     ("sort train", "--temperature-start"), ("sort train", "--temperature-end")]
+
+
+def test_every_temperature_option_states_its_values_in_its_help():
+    """Before (2026-12-07) the query temperatures' help said "a number T > 0" and their refusal "a finite number >= 0
+    or 'sqrt'" (two wordings of one rule, no upper end stated); sort train's said "(0, 1000000], or 'sqrt'", and
+    `--temperature-end abc` was refused with the query temperatures' ">= 0" (0 is not one of its values)."""
+    found = {(c, f): a.help for c, f, a in _number_actions() if "temperature" in f and "hard" not in f}
+    assert set(found) == set(TEMPERATURE_FLAGS)
+    stated = {k: TEMPERATURES.search(h or "") for k, h in found.items()}
+    assert all(stated.values()), found
+    queries = {stated[k][0] for k in TEMPERATURE_FLAGS[:3]}  # one upper end for every query temperature
+    assert queries == {"0, a number in (0, inf), or 'sqrt'"}, queries
+    assert {stated[k][0] for k in TEMPERATURE_FLAGS[3:]} == {"a number in (0, 1000000], or 'sqrt'"}

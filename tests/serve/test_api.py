@@ -406,3 +406,53 @@ def test_the_trained_sorter_takes_its_vocabulary_however_spelled(trained_on, ask
         with pytest.raises(BadRequest) as refused:
             _sorter(state, "trained", asked)
         assert refused.value.field == "vocab" and f"reads vocabulary {trained_on}, not" in str(refused.value)
+
+
+def _stated_temperatures(command: str) -> str:
+    """What `dlexam COMMAND --help` states a query temperature may be ("0, a number in (0, inf), or 'sqrt'")."""
+    import re
+
+    from dlexam.cli import build_parser
+    from dlexam.commands import sort
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a.choices, dict)).choices[command.split()[0]]
+    if command == "sort evaluate":  # `sort`'s actions have parsers of their own (commands/sort.py's _dispatch)
+        sub = type(parser)(prog="dlexam sort evaluate")
+        sort._evaluate_options(sub)
+    help_text = next(a.help for a in sub._actions if "--temperature" in a.option_strings)
+    stated = re.search(r"0, a number in \(0, [^\])]+[\])], or 'sqrt'", help_text)
+    assert stated, help_text
+    return stated[0]
+
+
+@pytest.mark.parametrize(("path", "name"), [("/api/geoff", "T"), ("/api/geoff", "temperature"),
+                                            ("/api/sort", "temperature")])
+@pytest.mark.parametrize(("typed", "shown"), [("-1", "-1"), ("-1e-300", "-1e-300"), ("inf", "inf"), ("nan", "nan"),
+                                              ("abc", "'abc'"), ("sqrt2", "'sqrt2'")])
+def test_a_temperature_is_refused_in_the_words_of_the_command_line_s_help(server, path, name, typed, shown):
+    """/geoff's T and /sort's temperature take what `dlexam geoff --temperature` and `dlexam sort --temperature` take,
+    and say so in their help's words. Before (2026-12-07) the API said "temperature must be a finite number >= 0 or
+    'sqrt', got '-1'" (for the field T too), a JSON value of a wrong type "T must be a number >= 0 or 'sqrt'", and the
+    help "a number T > 0"."""
+    words = _stated_temperatures("geoff")
+    assert words == _stated_temperatures("sort") == _stated_temperatures("sort evaluate")
+    status, _, d = server.get(q(path, **({"seq": "D A A"} if path == "/api/sort" else {}), **{name: typed}))
+    assert status == 400 and d == {"error": f"{name} must be {words}, got {shown}", "field": name}, d
+
+
+def test_a_temperature_of_a_wrong_json_type_is_refused_in_the_same_words(server):
+    words = _stated_temperatures("geoff")
+    for value, shown in ([0], "[0]"), (True, "True"), (-2, "-2"), ({"T": 1}, "{'T': 1}"), (None, "None"):
+        status, _, d = server.post("/api/geoff", {"sequence": "D A A", "temperature": value})
+        assert status == 400 and d == {"error": f"temperature must be {words}, got {shown}", "field": "temperature"}
+    status, _, d = server.post("/api/geoff", {"sequence": "D A A <START> A D <STOP>", "temperature": 1e300})
+    assert status == 200 and d["temperature"] == 1e300  # the top is float64's: T = 1e300 is one (docs/serve.md)
+
+
+def test_the_sort_page_states_the_temperatures_the_cli_s_help_states(server):
+    """The /sort page's note under its temperature field said "0 = argmax, a number T > 0, or sqrt" (2026-12-07)."""
+    import html
+
+    status, _, page = server.get("/sort", raw=True)
+    assert status == 200 and _stated_temperatures("sort") in html.unescape(page.decode())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from dlexam.bounds import GEOFF_LR
+from dlexam.bounds import GEOFF_LR, QUERY_TEMPERATURES
 from dlexam.commands.options import float_number, ranged, temperature
 from dlexam.commands.variant import add_variant_options, variant_difficulty
 from dlexam.errors import UserError
@@ -23,8 +23,8 @@ def register(sub) -> None:
                    help="space-separated tokens from A B C D <START> <STOP> (a variant's own vocabulary with "
                    "--variant; default: the exam's (or the variant's) example)")
     p.add_argument("--temperature", default=0.0, type=temperature,
-                   help="attention temperature: 0 = argmax with ties shared (default), a number T > 0 = "
-                   "softmax(s/T), or 'sqrt' = sqrt(d_k)")
+                   help=f"attention temperature: {ranged(QUERY_TEMPERATURES)} (0 = argmax with ties shared, the "
+                   "default; a number T above 0 = softmax(s/T); 'sqrt' = sqrt(d_k))")
     p.add_argument("--heads", type=int, default=1,
                    help="1 or the model's head count k (Problem 2.4's heads, shown next to one head; Version A: k = 2, "
                    "a second identical head and W_O = I_4); default 1")

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from dlexam.errors import UserError
-from dlexam.limits import Span, digits, float_text
+from dlexam.errors import BadValue, UserError
+from dlexam.limits import Span, Temperatures, digits, float_text
 
 
 def library_type(parse: Callable[[str], Any], name: str | None = None) -> Callable[[str], Any]:
@@ -30,7 +30,8 @@ def library_type(parse: Callable[[str], Any], name: str | None = None) -> Callab
 
 
 def temperature(text: str):
-    """--temperature: 0 (argmax), a number T > 0, or 'sqrt' (imported lazily: no torch for --help)."""
+    """--temperature (`geoff`, `sort`, `sort evaluate`): one of :data:`dlexam.bounds.QUERY_TEMPERATURES`, 0 (argmax), a
+    number above 0 or 'sqrt', read by the library's one temperature parser (imported lazily: no torch for --help)."""
     from dlexam.attention import parse_temperature
 
     return library_type(parse_temperature)(text)
@@ -65,10 +66,11 @@ def float_number(text: str) -> float:
 float_number.__name__ = "float"  # argparse's "invalid float value: 'x'"
 
 
-def ranged(span: Span, note: str = "") -> str:
-    """A number flag's range as its --help states it: the span's words (:meth:`dlexam.limits.Span.words`), the very
-    words its refusal says ("--lr must be a number in (0, 10], got 0"), and `note` after them. Every number flag's
-    help says its range so (tests/reliability/test_float_flags.py checks each against its refusal)."""
+def ranged(span: Span | Temperatures, note: str = "") -> str:
+    """A number flag's range as its --help states it: the span's words (:meth:`dlexam.limits.Span.words`; a
+    temperature's :meth:`dlexam.limits.Temperatures.words`, "0, a number in (0, inf), or 'sqrt'"), the very words its
+    refusal says ("--lr must be a number in (0, 10], got 0"), and `note` after them. Every number flag's help says
+    its range so (tests/reliability/test_float_flags.py checks each against its refusal)."""
     return span.words() + note
 
 
@@ -90,21 +92,25 @@ def whole_number(span: Span) -> Callable[[str], int]:
     return read
 
 
-def sqrt_or_number(span: Span) -> Callable[[str], Any]:
-    """The type of a temperature flag whose numbers the library checks against `span` (`sort train
-    --temperature-start`, `--temperature-end`): a number is read as :func:`float_number` reads it (kept as typed, so
-    that the range check quotes it so: "--temperature-end must be a number in (0, 1000000], got -1", the words of its
-    help, :func:`ranged`); any other text goes to the one temperature parser (:func:`temperature`: 'sqrt', or its
-    refusal of what is no temperature). `span` is what the census of number flags reads."""
+def sqrt_or_number(temperatures: Temperatures) -> Callable[[str], Any]:
+    """The type of a temperature flag whose numbers the library checks against `temperatures` (`sort train
+    --temperature-start`, `--temperature-end`: :data:`dlexam.bounds.SCHEDULE_TEMPERATURES`): a number is read as
+    :func:`float_number` reads it (kept as typed, so that the library's check quotes it so: "--temperature-end must be
+    a number in (0, 1000000], or 'sqrt', got 0", the words of its help, :func:`ranged`); other text is 'sqrt' or is
+    refused here in those words ("must be a number in (0, 1000000], or 'sqrt', got 'abc'"), never in the query
+    temperatures' ("0, ...": 0 is none of these)."""
 
     def read(text: str) -> Any:
         try:
             return float_number(text)
         except ValueError:  # no number: 'sqrt', or no temperature at all
-            return temperature(text)
+            try:
+                return temperatures.read("temperature", text)
+            except BadValue as exc:
+                raise argparse.ArgumentTypeError(exc.problem) from None
 
     read.__name__ = "temperature"
-    read.span = span
+    read.temperatures = temperatures
     return read
 
 

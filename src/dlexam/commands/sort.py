@@ -59,8 +59,8 @@ def _query_options(p) -> None:
         "--temperature",
         default=None,
         type=temperature,
-        help="attention temperature for decoding a trained model: 0 = argmax, a number T > 0, or 'sqrt' = "
-        "sqrt(d_head) (default: the model's own; the compiled solver takes only 0)",
+        help=f"attention temperature for decoding a trained model: {ranged(bounds.QUERY_TEMPERATURES)} (0 = argmax, "
+        "'sqrt' = sqrt(d_head); default: the model's own; the compiled solver takes only 0)",
     )
 
 
@@ -203,16 +203,16 @@ def _train_options(p) -> None:
     p.add_argument(
         "--temperature-start",
         default=None,
-        type=sqrt_or_number(bounds.TRAIN_TEMPERATURE),
+        type=sqrt_or_number(bounds.SCHEDULE_TEMPERATURES),
         help="attention temperature at the first step, annealed geometrically to --temperature-end: "
-        f"{ranged(bounds.TRAIN_TEMPERATURE)}, or 'sqrt' = sqrt(d_head) (default 4 sqrt(d_head))",
+        f"{ranged(bounds.SCHEDULE_TEMPERATURES)} ('sqrt' = sqrt(d_head); default 4 sqrt(d_head))",
     )
     p.add_argument(
         "--temperature-end",
         default=None,
-        type=sqrt_or_number(bounds.TRAIN_TEMPERATURE),
-        help=f"attention temperature at the last step, kept for decoding: {ranged(bounds.TRAIN_TEMPERATURE)}, or "
-        "'sqrt' = sqrt(d_head) (default 0.1)",
+        type=sqrt_or_number(bounds.SCHEDULE_TEMPERATURES),
+        help=f"attention temperature at the last step, kept for decoding: {ranged(bounds.SCHEDULE_TEMPERATURES)} "
+        "('sqrt' = sqrt(d_head); default 0.1)",
     )
     p.add_argument("--label-smoothing", type=float_number, default=None,
                    help=f"cross-entropy label smoothing, {ranged(bounds.LABEL_SMOOTHING)} (default 0)")
@@ -365,8 +365,8 @@ def _evaluate_options(p) -> None:
         "--temperature",
         default=None,
         type=temperature,
-        help="decode only at this temperature: 0 = argmax, T > 0, or 'sqrt' (default: the model's own and 0; "
-        "the compiled solver takes only 0)",
+        help=f"decode only at this temperature: {ranged(bounds.QUERY_TEMPERATURES)} (0 = argmax, 'sqrt' = "
+        "sqrt(d_head); default: the model's own and 0; the compiled solver takes only 0)",
     )
     p.add_argument("--json", action="store_true", help="print the evaluation as JSON")
     p.add_argument("--threads", type=int, default=1, help=f"torch CPU threads, {_threads_range()} (default 1)")

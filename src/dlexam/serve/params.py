@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from dlexam import limits
-from dlexam.errors import InputsTogether, UnheldNumber, UserError
+from dlexam.errors import BadValue, InputsTogether, UnheldNumber, UserError
 from dlexam.plain import given_twice
 from dlexam.words import spaced
 
@@ -172,19 +172,24 @@ def names(name: str, value: Any, allowed: tuple[str, ...], **model) -> tuple[str
 
 
 def temperature(name: str, value: Any):
-    """0 (argmax), a number T > 0, or 'sqrt' (sqrt(d_k)): the library's one temperature parser, whose check of a
-    number float64 cannot hold (limits.float_text) `dlexam geoff --temperature` makes too; here it is said naming the
-    field, as :func:`typed` says it ("T: 1e-400 is too small ...")."""
+    """0 (argmax), a number above 0 or 'sqrt' (sqrt(d_k)): :data:`dlexam.bounds.QUERY_TEMPERATURES`, what `dlexam geoff
+    --temperature` takes. Text goes through the library's one temperature parser, whose check of a number float64
+    cannot hold (limits.float_text) `dlexam geoff --temperature` makes too, said naming the field as :func:`typed`
+    says it ("T: 1e-400 is too small ..."); a JSON value is checked against the same values. Every refusal says the
+    words of the command line's --help, naming the field: "T must be 0, a number in (0, inf), or 'sqrt', got -1"."""
     from dlexam.attention import parse_temperature
+    from dlexam.bounds import QUERY_TEMPERATURES
 
-    if isinstance(value, bool) or not isinstance(value, str | int | float) \
-            or (isinstance(value, str) and len(value) > MAX_NUMBER_TEXT):
-        raise BadRequest(name, f"{name} must be a number >= 0 or 'sqrt', got {value!r:.40}")
-    with field(name):
-        try:
-            return parse_temperature(value if isinstance(value, str) else as_float(value))
-        except UnheldNumber as exc:
-            raise BadRequest(name, f"{name}: {exc}") from None
+    try:
+        if isinstance(value, str) and len(value) <= MAX_NUMBER_TEXT:
+            return parse_temperature(value)
+        if isinstance(value, int | float) and not isinstance(value, bool):  # a JSON number; 10**400 as infinity
+            return QUERY_TEMPERATURES.check(name, as_float(value), shown=f"{value!r:.40}")
+    except UnheldNumber as exc:
+        raise BadRequest(name, f"{name}: {exc}") from None
+    except BadValue as exc:
+        raise BadRequest(name, exc.named({exc.name: name})) from None
+    raise BadRequest(name, f"{name} must be {QUERY_TEMPERATURES.words()}, got {value!r:.40}")
 
 
 @contextlib.contextmanager

@@ -78,10 +78,8 @@ class TrainConfig:
         bounds.SORT_SEED.check("seed", self.seed)
         bounds.SORT_SEED.check("data_seed", self.data_seed)
         bounds.CHECKPOINT_EVERY.check("checkpoint_every", self.checkpoint_every)
-        for name in ("temperature_start", "temperature_end"):
-            t = getattr(self, name)
-            if not (t == "sqrt" or (t is None and name == "temperature_start")):
-                bounds.TRAIN_TEMPERATURE.check(name, t)
+        bounds.SCHEDULE_TEMPERATURES.check("temperature_start", self.temperature_start, optional=True)
+        bounds.SCHEDULE_TEMPERATURES.check("temperature_end", self.temperature_end)
         d = self.d_model or vocab.size
         if self.n_heads > d:  # each head needs one dimension at least (d_head = d_model // n_heads)
             width = f"{{d_model}} {d}" + ("" if self.d_model is not None else f" (vocabulary {vocab.spec}'s size)")
