@@ -207,3 +207,24 @@ def test_every_temperature_option_states_its_values_in_its_help():
     queries = {stated[k][0] for k in TEMPERATURE_FLAGS[:3]}  # one upper end for every query temperature
     assert queries == {"0, a number in (0, inf), or 'sqrt'"}, queries
     assert {stated[k][0] for k in TEMPERATURE_FLAGS[3:]} == {"a number in (0, 1000000], or 'sqrt'"}
+
+
+def test_the_temperatures_the_help_states_are_taken():
+    """The other side of the census: what the help states is taken. A query temperature's flag reads 0 (and -0) as
+    argmax, any finite number above 0 up to float64's largest, and 'sqrt'; sort train's schedule takes its top,
+    10^6, and 'sqrt', where 0 is refused (hand-typed values, not the bounds' own)."""
+    from dlexam.errors import UserError
+    from dlexam.sorting.config import TrainConfig
+
+    for command, flag, a in _number_actions():
+        if (command, flag) in TEMPERATURE_FLAGS[:3]:
+            read = a.type
+            assert [read(t) for t in ("0", "-0", " sqrt ", "5e-324", "1e300", "1.7976931348623157e308")] == \
+                [0.0, 0.0, "sqrt", 5e-324, 1e300, 1.7976931348623157e308], (command, flag)
+            assert str(read("-0")) == "0.0"  # never "T = -0"
+    for name in ("temperature_start", "temperature_end"):
+        for value in (1e6, "sqrt", 5e-324):
+            TrainConfig(vocab="A-C", max_len=3, **{name: value}).validate()
+        for value in (0, 0.0, 1000000.0000000001, "abc"):
+            with pytest.raises(UserError, match=rf"^{name} must be a number in \(0, 1000000\], or 'sqrt', got "):
+                TrainConfig(vocab="A-C", max_len=3, **{name: value}).validate()
