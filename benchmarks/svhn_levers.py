@@ -1,9 +1,10 @@
-"""Issue 21, third, fifth, sixth and seventh rounds: levers against the shipped recipe, paired by seed.
+"""Issue 21, third, fifth, sixth, seventh and eighth rounds: levers against the shipped recipe, paired by seed.
 
 Each lever is the shipped recipe (its own `training_set`, `TrainConfig` and augmentation, through
 `dlexam.svhn.training.loop.fit`, unpinned, one thread) with one change at training time that the
 earlier rounds had not measured. None of them is in the library: they are measured here, and the
-numbers are in docs/svhn.md ("Issue 21, third round", "fifth round", "sixth round" and "seventh round").
+numbers are in docs/svhn.md ("Issue 21, third round", "fifth round", "sixth round", "seventh round" and
+"eighth round").
 
   baseline   the shipped recipe as it is
   randconv   random convolutions (Xu et al., ICLR 2021, the RandConv of domain generalisation on
@@ -62,6 +63,18 @@ the wide scenes, 60% of the images):
              official.rgb_to_gray, the conversion of real photos: red on green of the same luma is a digit that
              a person reads and the grey network does not, as in photos (`contrasting_in_colour`)
 
+Three more (the eighth round) change how the input is normalised, what the schedule's end trains on, and the
+optimiser:
+
+  clip2      each image clamped to its own 2% and 98% quantiles, then standardised again (`quantile_clipped`),
+             as the input at training and at every check; `--views-of DIR` first reads trained networks
+             through this and other robust normalisations (VIEWS) without training
+  late       the cosine schedule's last LATE_EPOCHS (3) epochs draw their images from the framed part (the
+             recipe's first 30%, SVHN-like scenes with MNIST glyphs among their typefaces) only: as many steps,
+             at the schedule's own learning rates (`late_phase`)
+  sam        sharpness-aware minimisation (Foret et al., ICLR 2021), rho SAM_RHO (0.05): each step's gradient
+             taken again at w + rho g / |g| (`Sharpness`), through autograd; twice the passes of a step
+
 The smoothing and mixup levers change the loss, which the fused whole step does not offer: their steps go through
 autograd (a forward hook on the model makes ExamCNN decline the fused step, as it declines for any
 hook), with dlexam.svhn.training.loop's cross-entropy replaced for the run.
@@ -76,10 +89,11 @@ the baseline's. One JSON line per run on stderr, one JSON object as the last lin
 (`dlexam.svhn.synthetic.fonts.package_fonts`) for every run, to measure typefaces that dlexam does
 not ship (docs/svhn.md: the fontsource typefaces from npm).
 
-The default runs every lever on seeds 0-2: 45 full runs of about a minute each on one core.
+The default runs every lever on seeds 0-2: 54 full runs of about a minute each on one core (`sam` about twice).
 
 Usage: python benchmarks/svhn_levers.py [--levers baseline erase ...] [--seeds 0 1 2] [--recipe shipped|quick]
-                                        [--extra-fonts DIR] [--surfaces DIR]
+                                        [--extra-fonts DIR] [--surfaces DIR] [--keep DIR]
+       python benchmarks/svhn_levers.py --views-of DIR
 """
 
 from __future__ import annotations
@@ -128,8 +142,13 @@ FRAMINGS = {
 # chains that Conv-1, Conv-2 and the head become; 0 = the layer as it is)
 REPARAM_LEVERS = {"batchnorm": (True, 0, 0, 0), "reparam": (True, 16, 32, 256)}
 SURFACE_LEVERS = ("textures", "colour")
+# the eighth round: the input normalised robustly (as training input and at every check), a late phase on the
+# framed part only, sharpness-aware minimisation
+NORMALISATIONS = ("clip2",)  # VIEWS that are levers: the input at training and at every check
+LATE_EPOCHS = 3  # the late lever's last epochs, drawn from the framed part (the recipe's first) only
+SAM_RHO = 0.05  # the radius of SAM's ascent step (Foret et al.'s for SGD on CIFAR)
 LEVERS = ("baseline", *AUGMENT_LEVERS, *TRAIN_CHANGES, *LOSS_LEVERS, *FRAMINGS, *INPUT_LEVERS, *REPARAM_LEVERS,
-          *SURFACE_LEVERS)
+          *SURFACE_LEVERS, *NORMALISATIONS, "late", "sam")
 TEXTURE_SHARE = 0.5  # of each scene part's images
 # scikit-image's bundled sample photos (its wheel's skimage/data, no download) and their licences, as its
 # skimage.data docstrings state: CC0 textures (brick, gravel: cc0textures.com; grass: DeviantArt, CC0), CC0
@@ -350,6 +369,140 @@ class SideCut(torch.nn.Module):
         return self.model(side_cut(x, self.cut))
 
 
+def quantile_clipped(x: torch.Tensor, low: float, high: float) -> torch.Tensor:
+    """Each image of x (B, 1, H, W) clamped to its own `low` and `high` quantiles (torch.quantile's linear
+    interpolation), then standardised: bright or dark specks, plate edges and borders no longer set its scale.
+    Invariant to a positive affine change of an image, so it may follow the loop's own standardisation."""
+    flat = x.reshape(x.shape[0], -1)
+    q = torch.quantile(flat, torch.tensor([low, high], dtype=x.dtype), dim=1)  # (2, B)
+    return standardised(torch.maximum(torch.minimum(flat, q[1][:, None]), q[0][:, None]).reshape(x.shape))
+
+
+def iqr_clipped(x: torch.Tensor, k: float) -> torch.Tensor:
+    """Each image as (x - its median) / its interquartile range, clamped to [-k, k], then standardised."""
+    flat = x.reshape(x.shape[0], -1)
+    q = torch.quantile(flat, torch.tensor([0.25, 0.5, 0.75], dtype=x.dtype), dim=1)  # (3, B)
+    robust = ((flat - q[1][:, None]) / (q[2] - q[0] + 1e-5)[:, None]).clamp(-k, k)
+    return standardised(robust.reshape(x.shape))
+
+
+def centre_standardised(x: torch.Tensor, cut: int = 8, k: float = 3.0) -> torch.Tensor:
+    """Each image standardised by the mean and standard deviation of its central columns (all but `cut` at each
+    side, where the digit is and its neighbours are not), clamped to [-k, k], then standardised."""
+    middle = x[..., cut:x.shape[-1] - cut]
+    y = (x - middle.mean((1, 2, 3), keepdim=True)) / (middle.std((1, 2, 3), keepdim=True) + 1e-5)
+    return standardised(y.clamp(-k, k))
+
+
+# the eighth round's input normalisations, each after the loop's own standardisation (`--views-of`); the ones in
+# NORMALISATIONS are also levers (the input at training and at every check)
+VIEWS = {"plain": lambda x: x, **{name: functools.partial(quantile_clipped, low=lo, high=hi)
+                                  for name, (lo, hi) in {"clip2": (0.02, 0.98), "clip5": (0.05, 0.95),
+                                                         "clip10": (0.10, 0.90)}.items()},
+         "iqr1.5": functools.partial(iqr_clipped, k=1.5), "iqr3": functools.partial(iqr_clipped, k=3.0),
+         "centre": centre_standardised}
+
+
+class Normalised(torch.nn.Module):
+    """`model` reading its input through one of VIEWS (a normalisation lever's checks, and `--views-of`)."""
+
+    def __init__(self, model: torch.nn.Module, view: str):
+        super().__init__()
+        self.model, self.view = model, VIEWS[view]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(self.view(x))
+
+
+def views_of(folder: str | Path, checks: dict) -> list[dict]:
+    """The shipped model and each network saved in `folder` (`--keep`) read through every one of VIEWS, without
+    training: one row of check accuracies for each model and view."""
+    from dlexam.svhn.inference import load_model
+
+    models = {"shipped": load_model()[0]}
+    for path in sorted(Path(folder).glob("*.pt")):
+        model = ExamCNN(CNNConfig())
+        model.load_state_dict(torch.load(path, weights_only=True))
+        models[path.stem] = model.eval()
+    rows = []
+    for name, model in models.items():
+        for view in VIEWS:
+            found = check_accuracies(Normalised(model, view), sets=checks)
+            rows.append({"model": name, "view": view, **{k: round(r["accuracy"], 4) if "accuracy" in r else None
+                                                          for k, r in found.items()}})
+    return rows
+
+
+def late_order(n: int, seed: int, epoch: int, part: int) -> torch.Tensor:
+    """n indices of images 0..part-1 (the recipe's first part), each drawn once in turn before any twice: one
+    shuffle of them after another, seeded by (seed, epoch) as loop.epoch_order is."""
+    g = torch.Generator().manual_seed(int(seed) * 1_000_003 + int(epoch) + 700_001)
+    return torch.cat([torch.randperm(part, generator=g) for _ in range(-(-n // part))])[:n]
+
+
+@contextlib.contextmanager
+def late_phase(epochs: int, part: int, late: int = LATE_EPOCHS):
+    """Within: the loop's last `late` of `epochs` epochs take their n images from the first `part` images only
+    (late_order: as many steps as before, at the cosine schedule's own learning rates); put back on leaving."""
+    plain = loop.epoch_order
+
+    def order(n: int, seed: int, epoch: int) -> torch.Tensor:
+        return late_order(n, seed, epoch, part) if epoch >= epochs - late else plain(n, seed, epoch)
+
+    loop.epoch_order = order
+    try:
+        yield
+    finally:
+        loop.epoch_order = plain
+
+
+plain_backward = loop._backward  # the loop's own, which Sharpness calls twice
+
+
+class Sharpness:
+    """Sharpness-aware minimisation (Foret et al., ICLR 2021) as the loop's backward pass: the gradient at the
+    weights w moves them to w + rho g / |g| (g over all parameters), where the same batch's gradient is taken
+    again and handed to the optimizer; w is put back exactly (copied, not subtracted). `before` is the forward
+    pre-hook that keeps the batch and the model for the second pass (through_autograd's `before`)."""
+
+    def __init__(self, rho: float = SAM_RHO):
+        self.rho, self.model, self.inputs, self.busy = rho, None, None, False
+
+    def before(self, module, inputs) -> None:
+        if not self.busy:
+            self.model, self.inputs = module, inputs
+
+    def backward(self, optimizer, logits: torch.Tensor, y: torch.Tensor, scale: float):
+        loss_value, right = plain_backward(optimizer, logits, y, scale)  # .grad at w
+        params = [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+        with torch.no_grad():
+            norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(p.grad) for p in params]))
+            kept = [p.detach().clone() for p in params]
+            for p in params:
+                p.add_(p.grad, alpha=self.rho / (float(norm) + 1e-12))
+        self.busy = True
+        try:
+            plain_backward(optimizer, self.model(*self.inputs), y, scale)  # .grad at w + e
+        finally:
+            self.busy = False
+            with torch.no_grad():
+                for p, w in zip(params, kept, strict=True):
+                    p.copy_(w)
+        return loss_value, right
+
+
+@contextlib.contextmanager
+def sharpness_aware(model: ExamCNN, rho: float = SAM_RHO):
+    """Within: the model's steps go through autograd with SAM's backward pass (Sharpness); put back on leaving."""
+    sam = Sharpness(rho)
+    with through_autograd(model, loop.cross_entropy_sum, before=sam.before):
+        loop._backward = sam.backward
+        try:
+            yield sam
+        finally:
+            loop._backward = plain_backward
+
+
 class WithLever:
     """The recipe's augmentation with one lever: xzoom, randconv and gamma before it, erase and mixup
     after. Mixup leaves its partners and weights in `pending` for the loss of the same step."""
@@ -362,6 +515,8 @@ class WithLever:
             x = {"xzoom": xzoom, "randconv": randconv, "gamma": gamma}[self.lever](x, g)
         if self.lever == "cut-input":
             x = side_cut(x, TTA_CUT)
+        if self.lever in NORMALISATIONS:
+            x = VIEWS[self.lever](x)
         x = self.base(x, g)
         if self.lever == "erase":
             x = erase(x, g)
@@ -414,9 +569,10 @@ def lever_recipe(lever: str, recipe_name: str):
 
 
 def run(lever: str, recipe_name: str, seed: int, surfaces: torch.Tensor | None = None,
-        checks: dict | None = None) -> dict:
+        checks: dict | None = None, keep: str | Path | None = None) -> dict:
     """One lever trained and judged on the check sets (`checks`: load_checks(), loaded once for every run;
-    None: loaded here)."""
+    None: loaded here). `keep`: a folder to save the trained exam network's state_dict in, as
+    <lever>-s<seed>.pt (for checks that need no training, such as the eighth round's input normalisations)."""
     recipe = lever_recipe(lever, recipe_name)
     t, cpu = time.perf_counter(), time.process_time()
     with antialiased_scenes() if lever == "antialias" else surface_lever(lever, surfaces):
@@ -427,13 +583,21 @@ def run(lever: str, recipe_name: str, seed: int, surfaces: torch.Tensor | None =
     torch.manual_seed(seed)
     augment = WithLever(Augment(recipe.augment) if recipe.augment is not None else lambda x, g: x, lever)
     model = Reparameterised(*REPARAM_LEVERS[lever]) if lever in REPARAM_LEVERS else ExamCNN(CNNConfig())
-    with through_autograd(model, augment.loss) if lever in LOSS_LEVERS else contextlib.nullcontext():
+    training = (through_autograd(model, augment.loss) if lever in LOSS_LEVERS else
+                sharpness_aware(model) if lever == "sam" else
+                late_phase(recipe.epochs, recipe.counts()[0]) if lever == "late" else contextlib.nullcontext())
+    with training:
         model = fit(model, x, y, cfg=TrainConfig(**settings), augment=augment)["model"]
     if lever in REPARAM_LEVERS:
         model = model.eval().fold()
     model = model.to(memory_format=torch.contiguous_format).eval()
+    if keep is not None:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        torch.save({k: v.contiguous() for k, v in model.state_dict().items()}, Path(keep) / f"{lever}-s{seed}.pt")
     row = {"lever": lever, "seed": seed}
-    for name, r in check_accuracies(SideCut(model) if lever == "cut-input" else model, sets=checks).items():
+    judged = SideCut(model) if lever == "cut-input" else \
+        Normalised(model, lever) if lever in NORMALISATIONS else model
+    for name, r in check_accuracies(judged, sets=checks).items():
         row[name] = round(r["accuracy"], 4) if "accuracy" in r else None
     row["seconds"] = round(time.perf_counter() - t, 1)
     row["cpu_seconds"] = round(time.process_time() - cpu, 1)
@@ -448,7 +612,17 @@ def main() -> None:
     ap.add_argument("--extra-fonts", metavar="DIR", help="more typefaces for the scenes: DIR/*.ttf and *.otf")
     ap.add_argument("--surfaces", metavar="DIR", default=default_surfaces(),
                     help="the textures lever's photos (SURFACE_PHOTOS): by default the installed skimage/data")
+    ap.add_argument("--keep", metavar="DIR", help="save each trained network's state_dict in DIR")
+    ap.add_argument("--views-of", metavar="DIR", help="train nothing: read the shipped model and the networks "
+                    "saved in DIR (--keep) through each input normalisation of VIEWS, one JSON line each")
     args = ap.parse_args()
+    if args.views_of:
+        if not Path(args.views_of).is_dir():
+            ap.error(f"--views-of: {args.views_of} is not a folder")
+        torch.set_num_threads(1)
+        for row in views_of(args.views_of, load_checks()):
+            print(json.dumps(row), flush=True)
+        return
     surfaces = None
     if "textures" in args.levers:
         missing = [n for n in SURFACE_PHOTOS if not args.surfaces or not (Path(args.surfaces) / n).is_file()]
@@ -471,7 +645,7 @@ def main() -> None:
     checks = load_checks()
     for lever in args.levers:
         for seed in args.seeds:
-            rows[lever].append(run(lever, args.recipe, seed, surfaces, checks))
+            rows[lever].append(run(lever, args.recipe, seed, surfaces, checks, args.keep))
             print(json.dumps(rows[lever][-1]), file=sys.stderr, flush=True)
     out["levers"] = compare_groups(rows, baseline="baseline")
     out["load_average_end"] = os.getloadavg()[0]

@@ -305,3 +305,98 @@ def test_the_surface_levers_reach_the_renderer_and_put_it_back():
         assert scenes._contrasting is levers.contrasting_in_colour
     assert scenes._contrasting is contrast and levers.lever_recipe("colour", "quick") is levers.RECIPES["quick"]
 
+
+
+def test_quantile_clipping_against_numpy():
+    """Each image clamped to its 2% and 98% quantiles (numpy's linear interpolation) and standardised (ddof 1)."""
+    x = batch(4) * torch.tensor([1.0, 3.0, 0.5, 2.0])[:, None, None, None]
+    got = levers.quantile_clipped(x, 0.02, 0.98)
+    for a, b in zip(x.numpy(), got.numpy(), strict=True):
+        lo, hi = np.quantile(a, [0.02, 0.98])
+        c = np.clip(a, lo, hi)
+        np.testing.assert_allclose(b, (c - c.mean()) / (c.std(ddof=1) + 1e-5), atol=1e-4)
+    assert (got.amax((1, 2, 3)) < x.amax((1, 2, 3)) / x.std((1, 2, 3))).all()  # the brightest specks were cut
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(32 * 32, 10))
+    torch.testing.assert_close(levers.Normalised(model, "clip2")(x), model(got))
+    lever = levers.WithLever(lambda x, g: x, "clip2")
+    torch.testing.assert_close(lever(x, gen()), got)
+
+
+def test_iqr_and_centre_normalisations_against_numpy():
+    x = batch(3)
+    x[:, :, :, :4] += 5.0  # a bright strip at the left: a neighbour
+    iqr, centre = levers.iqr_clipped(x, 1.5), levers.centre_standardised(x)
+    for a, b, c in zip(x.numpy(), iqr.numpy(), centre.numpy(), strict=True):
+        q1, med, q3 = np.quantile(a, [0.25, 0.5, 0.75])
+        r = np.clip((a - med) / (q3 - q1 + 1e-5), -1.5, 1.5)
+        np.testing.assert_allclose(b, (r - r.mean()) / (r.std(ddof=1) + 1e-5), atol=1e-4)
+        m = a[..., 8:24]
+        r = np.clip((a - m.mean()) / (m.std(ddof=1) + 1e-5), -3, 3)
+        np.testing.assert_allclose(c, (r - r.mean()) / (r.std(ddof=1) + 1e-5), atol=1e-4)
+    assert set(levers.NORMALISATIONS) <= set(levers.VIEWS)
+
+
+def test_views_of_reads_kept_networks_through_every_view(tmp_path, checks):
+    from dlexam.svhn.model import CNNConfig, ExamCNN
+
+    torch.save(ExamCNN(CNNConfig()).state_dict(), tmp_path / "baseline-s0.pt")
+    x, y = checks["chars74k"]
+    few = {name: "not in this test" for name in checks} | {"chars74k": (x[::10], y[::10])}  # 60 photos
+    rows = levers.views_of(tmp_path, few)
+    assert [(r["model"], r["view"]) for r in rows] == [(m, v) for m in ("shipped", "baseline-s0")
+                                                      for v in levers.VIEWS]
+    assert rows[0]["chars74k"] > 0.8 and rows[0]["svhn_dev"] is None  # the shipped model, plain
+
+
+def test_the_late_phase_draws_its_last_epochs_from_the_first_part_only():
+    plain = levers.loop.epoch_order
+    with levers.late_phase(15, part=7, late=3):
+        early = levers.loop.epoch_order(20, 0, 11)
+        late = levers.loop.epoch_order(20, 0, 12)
+    assert levers.loop.epoch_order is plain
+    torch.testing.assert_close(early, plain(20, 0, 11))  # the epochs before: the loop's own order
+    assert len(late) == 20 and late.max() < 7
+    counts = np.bincount(late.numpy(), minlength=7)  # 20 of 7 images: each twice or three times
+    assert counts.min() == 2 and counts.max() == 3 and sorted(late[:7].tolist()) == list(range(7))
+
+
+def test_sam_hands_the_optimizer_the_gradient_at_the_perturbed_weights():
+    """Against autograd on a copy: g at w, e = rho g / |g|, the gradient of the mean cross-entropy at w + e;
+    the weights come back to w bit for bit."""
+    import copy
+
+    import torch.nn.functional as F
+
+    from dlexam.svhn.model import CNNConfig, ExamCNN
+
+    torch.manual_seed(0)
+    model = ExamCNN(CNNConfig()).train()
+    x, y = batch(8), torch.arange(8) % 10
+    oracle = copy.deepcopy(model)
+    g = torch.autograd.grad(F.cross_entropy(oracle(x), y), list(oracle.parameters()))
+    norm = torch.sqrt(sum((t**2).sum() for t in g))
+    with torch.no_grad():
+        for p, t in zip(oracle.parameters(), g, strict=True):
+            p.add_(0.05 * t / norm)
+    expected = torch.autograd.grad(F.cross_entropy(oracle(x), y), list(oracle.parameters()))
+    before = [p.detach().clone() for p in model.parameters()]
+    plain = levers.loop._backward
+    optimizer = levers.loop.make_optimizer(model, levers.TrainConfig())
+    with levers.sharpness_aware(model, rho=0.05):
+        assert model.fused_step(x, y, 1 / 8) is None  # the hook sends the step through autograd
+        loss, right = levers.loop._backward(optimizer, model(x), y, 1 / 8)
+    assert levers.loop._backward is plain and not model._forward_pre_hooks
+    for p, w, want in zip(model.parameters(), before, expected, strict=True):
+        assert torch.equal(p, w)
+        torch.testing.assert_close(p.grad, want, atol=1e-6, rtol=1e-4)
+    with torch.no_grad():
+        assert abs(loss - float(F.cross_entropy(model(x), y))) < 1e-5
+    assert not all(torch.allclose(p.grad, t, atol=1e-6, rtol=1e-4) for p, t in zip(model.parameters(), g, strict=True))
+
+
+@pytest.mark.parametrize("lever", ["sam", "late"])
+def test_the_eighth_rounds_training_levers_run_and_put_the_loop_back(lever, checks):
+    backward, order = levers.loop._backward, levers.loop.epoch_order
+    row = levers.run(lever, "quick", 0, checks=checks)
+    assert levers.loop._backward is backward and levers.loop.epoch_order is order
+    assert row["lever"] == lever and 0.0 <= row["synth_heldout"] <= 1.0
