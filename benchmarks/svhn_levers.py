@@ -72,6 +72,8 @@ optimiser:
   late       the cosine schedule's last LATE_EPOCHS (3) epochs draw their images from the framed part (the
              recipe's first 30%, SVHN-like scenes with MNIST glyphs among their typefaces) only: as many steps,
              at the schedule's own learning rates (`late_phase`)
+  late-half  the same with half of those epochs' images from the framed part and half drawn as usual (from
+             all parts, so 65% framed)
   sam        sharpness-aware minimisation (Foret et al., ICLR 2021), rho SAM_RHO (0.05): each step's gradient
              taken again at w + rho g / |g| (`Sharpness`), through autograd; twice the passes of a step
 
@@ -89,7 +91,7 @@ the baseline's. One JSON line per run on stderr, one JSON object as the last lin
 (`dlexam.svhn.synthetic.fonts.package_fonts`) for every run, to measure typefaces that dlexam does
 not ship (docs/svhn.md: the fontsource typefaces from npm).
 
-The default runs every lever on seeds 0-2: 54 full runs of about a minute each on one core (`sam` about twice).
+The default runs every lever on seeds 0-2: 57 full runs of about a minute each on one core (`sam` about twice).
 
 Usage: python benchmarks/svhn_levers.py [--levers baseline erase ...] [--seeds 0 1 2] [--recipe shipped|quick]
                                         [--extra-fonts DIR] [--surfaces DIR] [--keep DIR]
@@ -145,10 +147,11 @@ SURFACE_LEVERS = ("textures", "colour")
 # the eighth round: the input normalised robustly (as training input and at every check), a late phase on the
 # framed part only, sharpness-aware minimisation
 NORMALISATIONS = ("clip2",)  # VIEWS that are levers: the input at training and at every check
-LATE_EPOCHS = 3  # the late lever's last epochs, drawn from the framed part (the recipe's first) only
+LATE_EPOCHS = 3  # the late levers' last epochs, drawn from the framed part (the recipe's first) ...
+LATE_LEVERS = {"late": 1.0, "late-half": 0.5}  # ... this share of their images (the rest from all, as usual)
 SAM_RHO = 0.05  # the radius of SAM's ascent step (Foret et al.'s for SGD on CIFAR)
 LEVERS = ("baseline", *AUGMENT_LEVERS, *TRAIN_CHANGES, *LOSS_LEVERS, *FRAMINGS, *INPUT_LEVERS, *REPARAM_LEVERS,
-          *SURFACE_LEVERS, *NORMALISATIONS, "late", "sam")
+          *SURFACE_LEVERS, *NORMALISATIONS, *LATE_LEVERS, "sam")
 TEXTURE_SHARE = 0.5  # of each scene part's images
 # scikit-image's bundled sample photos (its wheel's skimage/data, no download) and their licences, as its
 # skimage.data docstrings state: CC0 textures (brick, gravel: cc0textures.com; grass: DeviantArt, CC0), CC0
@@ -433,21 +436,27 @@ def views_of(folder: str | Path, checks: dict) -> list[dict]:
     return rows
 
 
-def late_order(n: int, seed: int, epoch: int, part: int) -> torch.Tensor:
-    """n indices of images 0..part-1 (the recipe's first part), each drawn once in turn before any twice: one
-    shuffle of them after another, seeded by (seed, epoch) as loop.epoch_order is."""
+def late_order(n: int, seed: int, epoch: int, part: int, share: float = 1.0) -> torch.Tensor:
+    """n indices, seeded by (seed, epoch) as loop.epoch_order is: round(n * share) of them from images 0..part-1
+    (the recipe's first part), each drawn once in turn before any twice (one shuffle of them after another), the
+    rest n - that many of a shuffle of all n, the two shuffled together (share 1: the first part only)."""
     g = torch.Generator().manual_seed(int(seed) * 1_000_003 + int(epoch) + 700_001)
-    return torch.cat([torch.randperm(part, generator=g) for _ in range(-(-n // part))])[:n]
+    k = round(n * share)
+    first = torch.cat([torch.randperm(part, generator=g) for _ in range(-(-k // part))])[:k]
+    if k == n:
+        return first
+    mixed = torch.cat([first, torch.randperm(n, generator=g)[:n - k]])
+    return mixed[torch.randperm(n, generator=g)]
 
 
 @contextlib.contextmanager
-def late_phase(epochs: int, part: int, late: int = LATE_EPOCHS):
-    """Within: the loop's last `late` of `epochs` epochs take their n images from the first `part` images only
-    (late_order: as many steps as before, at the cosine schedule's own learning rates); put back on leaving."""
+def late_phase(epochs: int, part: int, late: int = LATE_EPOCHS, share: float = 1.0):
+    """Within: the loop's last `late` of `epochs` epochs take their n images as late_order(..., part, share)
+    says (as many steps as before, at the cosine schedule's own learning rates); put back on leaving."""
     plain = loop.epoch_order
 
     def order(n: int, seed: int, epoch: int) -> torch.Tensor:
-        return late_order(n, seed, epoch, part) if epoch >= epochs - late else plain(n, seed, epoch)
+        return late_order(n, seed, epoch, part, share) if epoch >= epochs - late else plain(n, seed, epoch)
 
     loop.epoch_order = order
     try:
@@ -585,7 +594,8 @@ def run(lever: str, recipe_name: str, seed: int, surfaces: torch.Tensor | None =
     model = Reparameterised(*REPARAM_LEVERS[lever]) if lever in REPARAM_LEVERS else ExamCNN(CNNConfig())
     training = (through_autograd(model, augment.loss) if lever in LOSS_LEVERS else
                 sharpness_aware(model) if lever == "sam" else
-                late_phase(recipe.epochs, recipe.counts()[0]) if lever == "late" else contextlib.nullcontext())
+                late_phase(recipe.epochs, recipe.counts()[0], share=LATE_LEVERS[lever]) if lever in LATE_LEVERS else
+                contextlib.nullcontext())
     with training:
         model = fit(model, x, y, cfg=TrainConfig(**settings), augment=augment)["model"]
     if lever in REPARAM_LEVERS:

@@ -360,6 +360,16 @@ def test_the_late_phase_draws_its_last_epochs_from_the_first_part_only():
     assert counts.min() == 2 and counts.max() == 3 and sorted(late[:7].tolist()) == list(range(7))
 
 
+def test_a_late_half_phase_draws_half_from_the_first_part_and_half_as_usual():
+    order = levers.late_order(1000, 0, 13, part=300, share=0.5)
+    assert sorted(order.tolist()) != list(range(1000)) and order.max() < 1000
+    counts = np.bincount(order.numpy(), minlength=1000)
+    # 500 from the first 300 (each once or twice) plus 500 of a shuffle of all 1,000 (each at most once)
+    # 500 from the first 300 (every one of them at least once) and 500 of a shuffle of all 1,000 (each at most
+    # once, 70% of them past the first part: 350 expected, standard deviation about 7)
+    assert counts[:300].min() >= 1 and counts[300:].max() == 1 and 320 < counts[300:].sum() < 380
+
+
 def test_sam_hands_the_optimizer_the_gradient_at_the_perturbed_weights():
     """Against autograd on a copy: g at w, e = rho g / |g|, the gradient of the mean cross-entropy at w + e;
     the weights come back to w bit for bit."""
