@@ -63,12 +63,8 @@ the wide scenes, 60% of the images):
              official.rgb_to_gray, the conversion of real photos: red on green of the same luma is a digit that
              a person reads and the grey network does not, as in photos (`contrasting_in_colour`)
 
-Three more (the eighth round) change how the input is normalised, what the schedule's end trains on, and the
-optimiser:
+Three more (the eighth round) change what the schedule's end trains on, and the optimiser:
 
-  clip2      each image clamped to its own 2% and 98% quantiles, then standardised again (`quantile_clipped`),
-             as the input at training and at every check; `--views-of DIR` first reads trained networks
-             through this and other robust normalisations (VIEWS) without training
   late       the cosine schedule's last LATE_EPOCHS (3) epochs draw their images from the framed part (the
              recipe's first 30%, SVHN-like scenes with MNIST glyphs among their typefaces) only: as many steps,
              at the schedule's own learning rates (`late_phase`)
@@ -76,6 +72,10 @@ optimiser:
              all parts, so 65% framed)
   sam        sharpness-aware minimisation (Foret et al., ICLR 2021), rho SAM_RHO (0.05): each step's gradient
              taken again at w + rho g / |g| (`Sharpness`), through autograd; twice the passes of a step
+
+and `--views-of DIR` trains nothing: it reads the shipped model and the networks that `--keep DIR` saved through
+robust per-image normalisations of the input (VIEWS: quantile clipping, median and interquartile range, the
+central columns' statistics), the eighth round's check of the input before any training with it.
 
 The smoothing and mixup levers change the loss, which the fused whole step does not offer: their steps go through
 autograd (a forward hook on the model makes ExamCNN decline the fused step, as it declines for any
@@ -91,7 +91,8 @@ the baseline's. One JSON line per run on stderr, one JSON object as the last lin
 (`dlexam.svhn.synthetic.fonts.package_fonts`) for every run, to measure typefaces that dlexam does
 not ship (docs/svhn.md: the fontsource typefaces from npm).
 
-The default runs every lever on seeds 0-2: 57 full runs of about a minute each on one core (`sam` about twice).
+The default runs every lever on seeds 0-2: 66 full runs, most of about a minute of CPU each on one core (`sam`
+about 1.7 times that, `batchnorm` four and `reparam` eight times).
 
 Usage: python benchmarks/svhn_levers.py [--levers baseline erase ...] [--seeds 0 1 2] [--recipe shipped|quick]
                                         [--extra-fonts DIR] [--surfaces DIR] [--keep DIR]
@@ -144,14 +145,12 @@ FRAMINGS = {
 # chains that Conv-1, Conv-2 and the head become; 0 = the layer as it is)
 REPARAM_LEVERS = {"batchnorm": (True, 0, 0, 0), "reparam": (True, 16, 32, 256)}
 SURFACE_LEVERS = ("textures", "colour")
-# the eighth round: the input normalised robustly (as training input and at every check), a late phase on the
-# framed part only, sharpness-aware minimisation
-NORMALISATIONS = ("clip2",)  # VIEWS that are levers: the input at training and at every check
+# the eighth round: a late phase on the framed part, sharpness-aware minimisation (and VIEWS, read without training)
 LATE_EPOCHS = 3  # the late levers' last epochs, drawn from the framed part (the recipe's first) ...
 LATE_LEVERS = {"late": 1.0, "late-half": 0.5}  # ... this share of their images (the rest from all, as usual)
 SAM_RHO = 0.05  # the radius of SAM's ascent step (Foret et al.'s for SGD on CIFAR)
 LEVERS = ("baseline", *AUGMENT_LEVERS, *TRAIN_CHANGES, *LOSS_LEVERS, *FRAMINGS, *INPUT_LEVERS, *REPARAM_LEVERS,
-          *SURFACE_LEVERS, *NORMALISATIONS, *LATE_LEVERS, "sam")
+          *SURFACE_LEVERS, *LATE_LEVERS, "sam")
 TEXTURE_SHARE = 0.5  # of each scene part's images
 # scikit-image's bundled sample photos (its wheel's skimage/data, no download) and their licences, as its
 # skimage.data docstrings state: CC0 textures (brick, gravel: cc0textures.com; grass: DeviantArt, CC0), CC0
@@ -397,8 +396,7 @@ def centre_standardised(x: torch.Tensor, cut: int = 8, k: float = 3.0) -> torch.
     return standardised(y.clamp(-k, k))
 
 
-# the eighth round's input normalisations, each after the loop's own standardisation (`--views-of`); the ones in
-# NORMALISATIONS are also levers (the input at training and at every check)
+# the eighth round's input normalisations, each after the loop's own standardisation (`--views-of`)
 VIEWS = {"plain": lambda x: x, **{name: functools.partial(quantile_clipped, low=lo, high=hi)
                                   for name, (lo, hi) in {"clip2": (0.02, 0.98), "clip5": (0.05, 0.95),
                                                          "clip10": (0.10, 0.90)}.items()},
@@ -407,7 +405,7 @@ VIEWS = {"plain": lambda x: x, **{name: functools.partial(quantile_clipped, low=
 
 
 class Normalised(torch.nn.Module):
-    """`model` reading its input through one of VIEWS (a normalisation lever's checks, and `--views-of`)."""
+    """`model` reading its input through one of VIEWS (`--views-of`)."""
 
     def __init__(self, model: torch.nn.Module, view: str):
         super().__init__()
@@ -524,8 +522,6 @@ class WithLever:
             x = {"xzoom": xzoom, "randconv": randconv, "gamma": gamma}[self.lever](x, g)
         if self.lever == "cut-input":
             x = side_cut(x, TTA_CUT)
-        if self.lever in NORMALISATIONS:
-            x = VIEWS[self.lever](x)
         x = self.base(x, g)
         if self.lever == "erase":
             x = erase(x, g)
@@ -605,9 +601,7 @@ def run(lever: str, recipe_name: str, seed: int, surfaces: torch.Tensor | None =
         Path(keep).mkdir(parents=True, exist_ok=True)
         torch.save({k: v.contiguous() for k, v in model.state_dict().items()}, Path(keep) / f"{lever}-s{seed}.pt")
     row = {"lever": lever, "seed": seed}
-    judged = SideCut(model) if lever == "cut-input" else \
-        Normalised(model, lever) if lever in NORMALISATIONS else model
-    for name, r in check_accuracies(judged, sets=checks).items():
+    for name, r in check_accuracies(SideCut(model) if lever == "cut-input" else model, sets=checks).items():
         row[name] = round(r["accuracy"], 4) if "accuracy" in r else None
     row["seconds"] = round(time.perf_counter() - t, 1)
     row["cpu_seconds"] = round(time.process_time() - cpu, 1)

@@ -318,8 +318,6 @@ def test_quantile_clipping_against_numpy():
     assert (got.amax((1, 2, 3)) < x.amax((1, 2, 3)) / x.std((1, 2, 3))).all()  # the brightest specks were cut
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(32 * 32, 10))
     torch.testing.assert_close(levers.Normalised(model, "clip2")(x), model(got))
-    lever = levers.WithLever(lambda x, g: x, "clip2")
-    torch.testing.assert_close(lever(x, gen()), got)
 
 
 def test_iqr_and_centre_normalisations_against_numpy():
@@ -333,7 +331,6 @@ def test_iqr_and_centre_normalisations_against_numpy():
         m = a[..., 8:24]
         r = np.clip((a - m.mean()) / (m.std(ddof=1) + 1e-5), -3, 3)
         np.testing.assert_allclose(c, (r - r.mean()) / (r.std(ddof=1) + 1e-5), atol=1e-4)
-    assert set(levers.NORMALISATIONS) <= set(levers.VIEWS)
 
 
 def test_views_of_reads_kept_networks_through_every_view(tmp_path, checks):
