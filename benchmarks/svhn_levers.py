@@ -417,13 +417,17 @@ class Normalised(torch.nn.Module):
 
 def views_of(folder: str | Path, checks: dict) -> list[dict]:
     """The shipped model and each network saved in `folder` (`--keep`) read through every one of VIEWS, without
-    training: one row of check accuracies for each model and view."""
+    training: one row of check accuracies for each model and view. ValueError naming a file that is not an exam
+    network's state_dict."""
     from dlexam.svhn.inference import load_model
 
     models = {"shipped": load_model()[0]}
     for path in sorted(Path(folder).glob("*.pt")):
         model = ExamCNN(CNNConfig())
-        model.load_state_dict(torch.load(path, weights_only=True))
+        try:
+            model.load_state_dict(torch.load(path, weights_only=True))
+        except Exception as exc:  # torch.load's and load_state_dict's many kinds of refusal
+            raise ValueError(f"{path.name} is not an exam network's state_dict ({type(exc).__name__})") from exc
         models[path.stem] = model.eval()
     rows = []
     for name, model in models.items():
@@ -624,8 +628,12 @@ def main() -> None:
         if not Path(args.views_of).is_dir():
             ap.error(f"--views-of: {args.views_of} is not a folder")
         torch.set_num_threads(1)
-        for row in views_of(args.views_of, load_checks()):
-            print(json.dumps(row), flush=True)
+        try:
+            rows = views_of(args.views_of, load_checks())
+        except ValueError as exc:
+            ap.error(f"--views-of: {exc}")
+        for row in rows:
+            print(json.dumps(row))
         return
     surfaces = None
     if "textures" in args.levers:

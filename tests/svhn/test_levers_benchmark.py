@@ -343,6 +343,9 @@ def test_views_of_reads_kept_networks_through_every_view(tmp_path, checks):
     assert [(r["model"], r["view"]) for r in rows] == [(m, v) for m in ("shipped", "baseline-s0")
                                                       for v in levers.VIEWS]
     assert rows[0]["chars74k"] > 0.8 and rows[0]["svhn_dev"] is None  # the shipped model, plain
+    (tmp_path / "notes.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="notes.pt is not an exam network's state_dict"):
+        levers.views_of(tmp_path, few)
 
 
 def test_the_late_phase_draws_its_last_epochs_from_the_first_part_only():
