@@ -288,3 +288,23 @@ def test_quick_takes_epochs_as_given(synth_dir, tmp_path, capsys):
     r = json.loads(capsys.readouterr().out)
     assert [h["epoch"] for h in r["history"]] == [1, 2, 3]
     assert json.loads((tmp_path / "r" / "metrics.json").read_text())["settings"]["train"]["epochs"] == 3
+
+
+@pytest.mark.parametrize("epochs", [1, 2, 7])
+def test_learning_curves_count_epochs_in_whole_numbers(epochs):
+    """A one-epoch run (a fine-tune, `--recipe quick`) drew its epoch axis from 0.945 to 1.050 in steps of 0.015:
+    matplotlib's integer locator gives way when fewer than two whole numbers fit. Every tick is now a whole epoch,
+    and every epoch trained lies within the axis."""
+    from dlexam.svhn.plots import learning_curves_figure
+
+    history = [{"epoch": e, "train_loss": 1.0 / e, "train_accuracy": 0.5, "val_loss": 1.0, "val_accuracy": 0.5}
+               for e in range(1, epochs + 1)]
+    fig = learning_curves_figure(history)
+    try:
+        for ax in fig.axes:
+            lo, hi = ax.get_xlim()
+            ticks = [t for t in ax.get_xticks() if lo <= t <= hi]
+            assert ticks and all(float(t).is_integer() for t in ticks), ticks
+            assert lo < 1 and hi > epochs and 1 in ticks
+    finally:
+        __import__("matplotlib.pyplot").pyplot.close(fig)

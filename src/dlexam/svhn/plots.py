@@ -27,7 +27,7 @@ def learning_curves_figure(history: list[dict]):
     from matplotlib.ticker import MaxNLocator
 
     for ax in (ax1, ax2):
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))  # one epoch: the tick 1, not 0.945 ...
         ax.grid(alpha=0.3)
         ax.legend()
     return fig
