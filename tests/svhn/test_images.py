@@ -164,7 +164,7 @@ def test_train_and_evaluate_take_an_image_folder(tmp_path, capsys, monkeypatch):
     assert main(["svhn", "evaluate", "--checkpoint", str(run), "--data", str(d), "--json"]) == 0
     r = __import__("json").loads(capsys.readouterr().out)
     assert r["n"] == 40 and r["source"] == "folder" and r["split"] == "d"
-    assert (run / "confusion_test.png").is_file()
+    assert (run / "confusion_d.png").is_file()  # confusion_<the folder's name>.png, as "split" says
     monkeypatch.chdir(d / "3")  # `--data ..` (or `.`) said ": accuracy ..." and "split": "", the folder unnamed
     assert main(["svhn", "evaluate", "--checkpoint", str(run), "--data", "..", "--json", "--png", "../../cm.png"]) == 0
     assert __import__("json").loads(capsys.readouterr().out)["split"] == "d"

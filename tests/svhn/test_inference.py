@@ -165,7 +165,7 @@ def test_a_default_confusion_png_that_cannot_be_written_does_not_stop_the_evalua
     checkpoint.save(run / "model.pt", kind=KIND, config=CNNConfig().to_dict(),
                     state_dict=ExamCNN(fused=False).state_dict())
     _digit_folder(tmp_path / "digits")
-    theirs = run / "confusion_test.png"  # the default: confusion_<split>.png beside the checkpoint
+    theirs = run / "confusion_digits.png"  # the default: confusion_<the folder's name>.png beside the checkpoint
     theirs.write_bytes(b"the user's own picture")
     argv = ["svhn", "evaluate", "--checkpoint", str(run / "model.pt"), "--data", str(tmp_path / "digits")]
     assert main([*argv, "--json"]) == 0
@@ -177,3 +177,43 @@ def test_a_default_confusion_png_that_cannot_be_written_does_not_stop_the_evalua
     assert main([*argv, "--png", str(theirs)]) == 2
     assert "not written by dlexam" in capsys.readouterr().err
     assert theirs.read_bytes() == b"the user's own picture"
+
+
+def _run_folder(run: Path) -> None:
+    run.mkdir()
+    torch.manual_seed(0)
+    checkpoint.save(run / "model.pt", kind=KIND, config=CNNConfig().to_dict(),
+                    state_dict=ExamCNN(fused=False).state_dict())
+
+
+def test_the_default_confusion_png_of_an_image_folder_is_named_after_the_folder(tmp_path, capsys):
+    """`evaluate --checkpoint RUN --data FOLDER` wrote RUN/confusion_test.png whatever the folder (the split's
+    default, though `split` says the folder's name): a second folder replaced the first one's PNG, and the file
+    named `test` held chars74k-digits. Now it is confusion_<the folder's name>.png, as `split` says."""
+    run = tmp_path / "run"
+    _run_folder(run)
+    _digit_folder(tmp_path / "alpha")
+    _digit_folder(tmp_path / "beta")
+    for name in ("alpha", "beta"):
+        assert main(["svhn", "evaluate", "--checkpoint", str(run), "--data", str(tmp_path / name), "--json"]) == 0
+        r = json.loads(capsys.readouterr().out)
+        assert r["split"] == name and r["confusion_png"] == str(run / f"confusion_{name}.png")
+    assert sorted(p.name for p in run.glob("*.png")) == ["confusion_alpha.png", "confusion_beta.png"]
+
+
+def test_the_shipped_model_named_by_its_path_writes_nothing_into_the_package(tmp_path, capsys):
+    """`evaluate --json` names the shipped model by its path (`checkpoint`); given back as --checkpoint, that path
+    made evaluate write confusion_test.png and its file record into the installed package. Now the shipped file, by
+    whatever path, writes no default PNG, as no --checkpoint does."""
+    _digit_folder(tmp_path / "digits")
+    package = shipped_path().parent
+    before = set(os.listdir(package))
+    try:
+        rc = main(["svhn", "evaluate", "--checkpoint", str(shipped_path()), "--data", str(tmp_path / "digits"),
+                   "--json"])
+        r = json.loads(capsys.readouterr().out)
+        new = set(os.listdir(package)) - before
+    finally:
+        for name in set(os.listdir(package)) - before:  # what the old code wrote there
+            os.remove(package / name)
+    assert rc == 0 and r["n"] == 20 and r["confusion_png"] is None and new == set()

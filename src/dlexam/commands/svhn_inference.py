@@ -34,19 +34,18 @@ def load_model_given(args):
 def cmd_evaluate(args) -> int:
     from pathlib import Path
 
-    from dlexam.checkpoint import resolve
     from dlexam.errors import UserError
     from dlexam.svhn.data.images import is_image_folder
     from dlexam.svhn.data.official import filename
-    from dlexam.svhn.inference import evaluate_checkpoint
+    from dlexam.svhn.inference import default_confusion_png, evaluate_checkpoint
     from dlexam.words import counted
 
     split = args.split or "test"
     if args.split is not None and not (Path(args.data) / filename(split)).is_file() and is_image_folder(args.data):
         raise UserError(f"--split goes with an SVHN folder of .mat files; {args.data} is an image folder, read whole")
     png = args.png
-    if png is None and args.checkpoint is not None:  # beside the user's checkpoint; never inside the installed package
-        png = resolve(args.checkpoint).parent / f"confusion_{split}.png"
+    if png is None:  # beside the user's checkpoint, named for the split or folder; never inside the installed package
+        png = default_confusion_png(args.checkpoint, args.data, split)
     if args.force and png is None:
         raise UserError("--force goes with a confusion PNG that would replace a file (--png FILE, or beside "
                         "--checkpoint); the shipped model writes none")
@@ -157,8 +156,8 @@ def register_inference(s) -> None:
         "--png",
         type=path,
         default=None,
-        help="default: confusion_<split>.png beside --checkpoint, skipped with a note if it cannot be written "
-             "there (none for the shipped model)",
+        help="default: confusion_<split>.png beside --checkpoint (an image folder: confusion_<its name>.png), "
+             "skipped with a note if it cannot be written there (none for the shipped model)",
     )
     q.add_argument("--force", action="store_true", help="replace --png even where dlexam did not write it")
     q.add_argument("--tta", action="store_true", help=TTA_HELP)

@@ -151,6 +151,27 @@ def evaluate_checkpoint(path: ModelSource, data_dir, split: str = "test", png: s
         out.close()  # a folder made for the PNG goes again if the evaluation failed first
 
 
+def default_confusion_png(path, data_dir, split: str = "test") -> Path | None:
+    """Where `svhn evaluate --checkpoint PATH` puts its confusion PNG unasked: confusion_<split>.png beside the
+    checkpoint, <split> being what :class:`Evaluation`'s `split` will say (the SVHN split, or the image folder's
+    name: two folders' PNGs no longer replace each other). None for the shipped model, by whatever path it is named:
+    nothing is written into the installed package."""
+    from dlexam.svhn.data.images import is_image_folder
+    from dlexam.svhn.data.official import filename
+
+    if path is None:
+        return None
+    resolved = checkpoint.resolve(path)
+    if resolved.resolve() == _shipped():
+        return None
+    data_dir = Path(data_dir)
+    name = split
+    if not (data_dir / filename(split)).is_file() and is_image_folder(data_dir):
+        folder = _folder_name(data_dir)
+        name = folder if folder and os.sep not in folder else "folder"  # "/" has no name
+    return resolved.parent / f"confusion_{name}.png"
+
+
 def _check_png_outside_images(png: Path, data_dir: Path, split: str) -> None:
     """A PNG in an image folder's class folder (or a new folder beside them) would be read with its images the next
     time: as one more digit, or as a class folder that is not a digit. Beside the class folders it is left alone."""
