@@ -537,8 +537,10 @@ def _train(run: SVHNRun, folder: runs.RunFolder | None, ready: _Prepared, d, pro
             f"of {len(data['train_x']):,} images is none); best.pt is the last epoch's weights")
     missing = sorted(set(range(NUM_CLASSES)) - set(data["train_y"].unique().tolist()))
     if missing:  # an image folder of a few digits: validation then measures those digits only
+        held = sorted(set(range(NUM_CLASSES)) - set(missing))
         log(say, "svhn train", f"note: the training images hold no {', '.join(map(str, missing))} "
-            f"({NUM_CLASSES - len(missing)} of the {NUM_CLASSES} digits); the validation accuracy measures only "
+            f"(they hold {len(held)} of the {NUM_CLASSES} digits: {', '.join(map(str, held))}); the validation "
+            "accuracy measures only "
             "the digits present, and the network " + ("may forget the others" if init is not None
                                                        else "learns nothing of the others"))
     optimizer = make_optimizer(model, cfg)
