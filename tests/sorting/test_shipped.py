@@ -187,3 +187,14 @@ def test_an_empty_answer_at_the_models_own_temperature_gives_no_advice_to_decode
     assert same == own
     hot = StreamNotes(8, emptied=1, temperature=100000.0, own_temperature=0.1).warnings()
     assert "--temperature 100000 (the model's own is 0.1)" in hot[0] and "decode at the model's own" in hot[0]
+
+
+def test_an_empty_answer_at_temperature_0_is_not_advised_to_decode_at_temperature_0():
+    """`dlexam sort --checkpoint RUN --temperature 0 "D C B A"` with a model whose own T is 0.1 answered with
+    nothing and was told to "decode at the model's own temperature or at --temperature 0": the second is what
+    it had done (found 2026-12-07). The advice names only the temperature not yet tried, the model's own."""
+    from dlexam.sorting.sorter import StreamNotes
+
+    argmax = StreamNotes(8, emptied=1, temperature=0.0, own_temperature=0.1).warnings()
+    assert len(argmax) == 1 and "--temperature 0 (the model's own is 0.1)" in argmax[0]
+    assert "or at --temperature 0" not in argmax[0] and "decode at the model's own temperature (0.1)" in argmax[0]

@@ -97,9 +97,10 @@ class StreamNotes:
         if self.emptied:
             head = f"{self.emptied} input(s) with symbols answered with none"
             if self.temperature is not None and self.temperature != self.own_temperature:
+                other = "" if self.temperature == 0 else " or at --temperature 0"  # never advise what was done
                 out.append(f"{head} at --temperature {self.temperature:g} (the model's own is "
                            f"{self.own_temperature:g}): the model stopped at once, which is not a right answer; "
-                           "decode at the model's own temperature or at --temperature 0")
+                           f"decode at the model's own temperature ({self.own_temperature:g}){other}")
             else:  # at its own temperature: the model itself answers so (its own T is no advice)
                 other = ("" if self.own_temperature == 0 else
                          "; --temperature 0 may answer otherwise (argmax: from which symbols occur)")
