@@ -101,7 +101,7 @@ def test_d_model_must_split_into_the_heads(tmp_path):
         train(TrainConfig(**{**TC, "d_model": 9, "n_heads": 2}))
 
 
-def test_resume_refuses_another_config_and_a_missing_checkpoint(tmp_path):
+def test_resume_refuses_another_config_and_a_missing_checkpoint(tmp_path, monkeypatch):
     with pytest.raises(UserError, match="holds no last.pt"):
         train(TrainConfig(**TC), tmp_path / "empty", resume=True)
     done = train(TrainConfig(**TC), tmp_path / "done")
@@ -110,7 +110,13 @@ def test_resume_refuses_another_config_and_a_missing_checkpoint(tmp_path):
     # resuming a finished run trains nothing and writes nothing: it says so and hands back the run's model
     before = (tmp_path / "done" / "last.pt").read_bytes(), (tmp_path / "done" / "last.pt").stat().st_mtime_ns
     said = []
+
+    def no_optimizer(*args, **kwargs):  # torch's optimizers import torch._dynamo (~1.1 s) when they are made
+        raise AssertionError("an optimizer was made to resume a finished run")
+
+    monkeypatch.setattr(torch.optim, "AdamW", no_optimizer)  # a finished run makes none (before 2026-12-07 it did)
     again = train(TrainConfig(**TC), tmp_path / "done", resume=True, progress=said.append)
+    monkeypatch.undo()
     assert any("all 60 steps are already done" in (p.message or "") for p in said)
     assert (again.steps, again.resumed_from, again.finished) == (60, 60, True)
     assert again.final_loss == done.final_loss

@@ -265,8 +265,6 @@ def _train(tc: TrainConfig, folder: runs.RunFolder | None, progress: ProgressFn 
     d_head = model.cfg.d_head
     attention_temperature(tc, d_head, 0)  # a bad temperature fails here, not after the first step
     data_gen = torch.Generator().manual_seed(tc.data_seed)
-    opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: lr_factor(tc, step))
     if resume:  # what started the run goes on being recorded
         saved = state.payload["extra"]
         note = {**{k: saved[k] for k, kind in NOTE_KEYS.items() if type(saved.get(k)) is kind}, **note}
@@ -276,6 +274,9 @@ def _train(tc: TrainConfig, folder: runs.RunFolder | None, progress: ProgressFn 
         return TrainResult(model=model, config=tc, steps=tc.steps, seconds=state.seconds, final_loss=state.loss_ema,
                            parameters=sum(p.numel() for p in model.parameters()), checkpoint=str(path),
                            finished=True, resumed_from=tc.steps, note=note)
+    # made only where it trains: making a torch optimizer imports torch._dynamo (about 1.1 s on a quiet machine)
+    opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: lr_factor(tc, step))
     if resume:
         _restore(state, path, model, opt, sched, data_gen, tc)
         log(progress, "sort train", f"resuming {path} at step {state.step} of {tc.steps}")
