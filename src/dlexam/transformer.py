@@ -257,6 +257,8 @@ class DecoderTransformer(nn.Module):
         Memory stays linear in the prompt length: the last layer attends from the last position only
         (the only one whose output is used), and earlier layers attend in blocks of queries
         (:func:`blocked_attention`), so no (T, T) score matrix is ever built.
+        Time is still quadratic in T in those earlier layers (exact attention of every position over its
+        prefix; docs/sorting.md says why it stays so).
 
         Where :meth:`attends_to_a_multiset` (and `multiset` is not False), the cache is the count of
         each token instead (:func:`dlexam.attention.multiset_attention`): a step then costs O(V)
