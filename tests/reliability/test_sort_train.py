@@ -39,6 +39,18 @@ def test_sort_train_refuses_absurd_settings_before_any_work(tmp_path, capsys, fl
     assert not (tmp_path / "r").exists()
 
 
+def test_sort_train_refuses_a_step_whose_attention_would_not_fit_in_memory(tmp_path, capsys):
+    """`--batch-size 65536 --max-len 512`, each within its bounds, is 65,536 sequences of up to 3 + 512 + 2 = 517
+    positions (x <START> y <STOP> over A-C): one step's attention holds 65,536 x 517^2 = 17.5e9 scores (over 500 GB
+    at some 30 bytes each in training). It went on to a MemoryError traceback (found 2026-12-07); now it is one
+    line naming both flags, before any work."""
+    assert 65_536 * (512 + 3 + 2) ** 2 == 17_517_051_904
+    argv = ["sort", "train", *QUICK, "--out", str(tmp_path / "r"), "--batch-size", "65536", "--max-len", "512"]
+    refused_here(argv, capsys, "--batch-size 65536 and --max-len 512")
+    assert not (tmp_path / "r").exists()
+    TrainConfig(vocab="2000", max_len=512, batch_size=128).validate()  # the default batch at the longest lengths
+
+
 def test_sort_train_never_replaces_a_last_pt_it_did_not_write_unless_forced(tmp_path, capsys):
     run = tmp_path / "r"
     run.mkdir()

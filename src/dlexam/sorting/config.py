@@ -16,6 +16,9 @@ from dlexam.sorting.vocab import EXAM_VOCAB, Vocabulary
 from dlexam.transformer import TransformerConfig
 
 # A config saved before the straight-through phase existed (2026-12-07) trained without one.
+# Attention scores one training step may hold (batch x heads x layers x positions^2): each costs some 30 bytes in
+# training (scores, weights, the mask and their gradients; measured 2026-12-07), so about 8 GB at most.
+MAX_STEP_SCORES = 1 << 28
 BEFORE_HARD_PHASE = {"hard_fraction": 0.0}
 
 
@@ -89,6 +92,15 @@ class TrainConfig:
             raise SettingsTogether(f"{{d_model}} {d} is not divisible by {{n_heads}} {self.n_heads}",
                                    {"d_model": self.d_model, "n_heads": self.n_heads})
         model_config(self)  # the model's own checks (its size, above all)
+        positions = self.max_len + min(self.max_len, vocab.n_symbols) + 2  # the longest x <START> y <STOP>
+        scores = self.batch_size * self.n_heads * self.n_layers * positions**2
+        if scores > MAX_STEP_SCORES:
+            raise SettingsTogether(
+                f"{{batch_size}} {self.batch_size} and {{max_len}} {self.max_len} are too much together: a training "
+                f"step would hold {scores:,} attention scores (batch x {self.n_heads} head(s) x {self.n_layers} "
+                f"layer(s) x {positions}^2 positions, x <START> y <STOP>), about {scores * 30 / 1e9:,.0f} GB; dlexam "
+                f"trains with at most {MAX_STEP_SCORES:,}: lower one of them",
+                {"batch_size": self.batch_size, "max_len": self.max_len})
         return self
 
     @classmethod
