@@ -7,6 +7,7 @@ the recipe).
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, fields
 
 from dlexam import bounds, limits
@@ -16,10 +17,18 @@ from dlexam.sorting.vocab import EXAM_VOCAB, Vocabulary
 from dlexam.transformer import TransformerConfig
 
 # A config saved before the straight-through phase existed (2026-12-07) trained without one.
-# Attention scores one training step may hold (batch x heads x layers x positions^2): each costs some 30 bytes in
-# training (scores, weights, the mask and their gradients; measured 2026-12-07), so about 8 GB at most.
-MAX_STEP_SCORES = 1 << 28
 BEFORE_HARD_PHASE = {"hard_fraction": 0.0}
+# What one attention score costs a training step (scores, weights, the mask and their gradients; measured
+# 2026-12-07 from the peak memory at batch 1,024 against 4,096).
+BYTES_PER_STEP_SCORE = 30
+
+
+def memory_bytes() -> int:
+    """This machine's physical memory (8 GiB where the system does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, OSError, ValueError):
+        return 8 << 30
 
 
 @dataclass
@@ -94,12 +103,14 @@ class TrainConfig:
         model_config(self)  # the model's own checks (its size, above all)
         positions = self.max_len + min(self.max_len, vocab.n_symbols) + 2  # the longest x <START> y <STOP>
         scores = self.batch_size * self.n_heads * self.n_layers * positions**2
-        if scores > MAX_STEP_SCORES:
+        if scores * BYTES_PER_STEP_SCORE > memory_bytes():
+            heads, layers = (f"{n} {word}{'s' * (n != 1)}" for n, word in ((self.n_heads, "head"),
+                                                                           (self.n_layers, "layer")))
             raise SettingsTogether(
                 f"{{batch_size}} {self.batch_size} and {{max_len}} {self.max_len} are too much together: a training "
-                f"step would hold {scores:,} attention scores (batch x {self.n_heads} head(s) x {self.n_layers} "
-                f"layer(s) x {positions}^2 positions, x <START> y <STOP>), about {scores * 30 / 1e9:,.0f} GB; dlexam "
-                f"trains with at most {MAX_STEP_SCORES:,}: lower one of them",
+                f"step would hold {scores:,} attention scores (batch x {heads} x {layers} x {positions}^2 "
+                f"positions, x <START> y <STOP>), about {scores * BYTES_PER_STEP_SCORE / 1e9:,.0f} GB, more than "
+                f"this machine's {memory_bytes() / 1e9:,.0f} GB of memory: lower one of them",
                 {"batch_size": self.batch_size, "max_len": self.max_len})
         return self
 
