@@ -77,7 +77,7 @@ def handle(args: argparse.Namespace) -> int:
         if args.json:
             print(dumps(v.to_json(), indent=2))
         else:
-            print(explain(v) if args.explain else documents.markdown(v, solution=args.solution), end="\n"
+            print(explain(v) if args.explain else documents.terminal(v, solution=args.solution), end="\n"
                   if args.explain else "")
         return 0
     from dlexam.files import OutputDir

@@ -42,23 +42,27 @@ def md(s: str) -> str:
     return "".join("\\" + ch if ch in "\\`*_<>[]|" else ch for ch in s)
 
 
-_md_cell = md
+def as_is(s: str) -> str:
+    """Plain text left as it is: what a terminal shows (`w <- w - eta ...`, where a .md file has `w \\<- ...`)."""
+    return s
 
 
-def md_block(b: Block) -> str:
+def md_block(b: Block, esc=md) -> str:
+    """Block `b` laid out as Markdown, its text escaped by `esc` (:func:`md` for a file, :func:`as_is` for a
+    terminal)."""
     if isinstance(b, Text):
-        return md(b.text)
+        return esc(b.text)
     if isinstance(b, Options):
         return (f"{b.label}\n\n" if b.label else "") + "\n".join(
-            f"{i}. {md(o)}" for i, o in enumerate(b.options, start=1))
+            f"{i}. {esc(o)}" for i, o in enumerate(b.options, start=1))
     if isinstance(b, Items):
-        return "\n".join(f"- {md(item)}" for item in b.items)
+        return "\n".join(f"- {esc(item)}" for item in b.items)
     head = ("",) * bool(b.row_labels) + b.header  # every Table has its column labels (model.Table)
-    lines = [f"*{md(b.caption)}*", "", "| " + " | ".join(_md_cell(h) for h in head) + " |",
+    lines = [f"*{esc(b.caption)}*", "", "| " + " | ".join(esc(h) for h in head) + " |",
              "|" + "|".join("---" for _ in head) + "|"]
     for i, r in enumerate(b.rows):
-        label = (f"**{_md_cell(b.row_labels[i])}**",) if b.row_labels else ()
-        lines.append("| " + " | ".join((*label, *map(_md_cell, r))) + " |")
+        label = (f"**{esc(b.row_labels[i])}**",) if b.row_labels else ()
+        lines.append("| " + " | ".join((*label, *map(esc, r))) + " |")
     return "\n".join(lines)
 
 
@@ -84,26 +88,32 @@ def answer_line(q: Question) -> str:
         f"`{q.answer_id(f)}` ({f.label}, {points_text(f.points * q.points)} pt)" for f in q.fields)
 
 
-def markdown(v: Variant, solution: bool = False) -> str:
-    """The exam (questions only) or its worked solution, as Markdown."""
-    out = [f"# {md(title(v, solution))}", ""]
+def markdown(v: Variant, solution: bool = False, esc=md) -> str:
+    """The exam (questions only) or its worked solution, as Markdown (the .md files). With ``esc=as_is`` the same
+    layout with its text unescaped: what `dlexam variant` prints to a terminal (:func:`terminal`)."""
+    out = [f"# {esc(title(v, solution))}", ""]
     if not solution:
-        out += [with_code(instructions(v), md), ""]
+        out += [with_code(instructions(v), esc), ""]
     part = None
     for q in v.questions:
         if _part(q.id) != part:
             part = _part(q.id)
-            out += [f"## {md(part)}", ""]
+            out += [f"## {esc(part)}", ""]
             if q.context and not solution:  # the problem's setting, once
-                out += [md_block(b) + "\n" for b in q.context]
-        out += [f"### {q.id} {md(q.title)} ({q.points} points)", ""]
+                out += [md_block(b, esc) + "\n" for b in q.context]
+        out += [f"### {q.id} {esc(q.title)} ({q.points} points)", ""]
         blocks = q.solution if solution else q.prompt
         if solution:
-            out += [_key_line(q), ""]
-        out += [md_block(b) + "\n" for b in blocks]
+            out += [_key_line(q, esc), ""]
+        out += [md_block(b, esc) + "\n" for b in blocks]
         if not solution:
-            out += [with_code(answer_line(q), md), ""]
+            out += [with_code(answer_line(q), esc), ""]
     return "\n".join(out).rstrip() + "\n"
+
+
+def terminal(v: Variant, solution: bool = False) -> str:
+    """The exam or its worked solution as a terminal shows it: :func:`markdown`'s layout, its text unescaped."""
+    return markdown(v, solution, esc=as_is)
 
 
 def answer_text(f) -> str:
@@ -123,8 +133,8 @@ def answer_name(q: Question, f) -> str:
     return (f.kind == "choice" and option_label(q, f)) or f.name
 
 
-def _key_line(q: Question) -> str:
-    return "**Answer.** " + md("; ".join(f"{answer_name(q, f)} = {answer_text(f)}" for f in q.fields))
+def _key_line(q: Question, esc=md) -> str:
+    return "**Answer.** " + esc("; ".join(f"{answer_name(q, f)} = {answer_text(f)}" for f in q.fields))
 
 
 # ---- HTML (the learning platforms' question text) -------------------------------------------------
