@@ -258,3 +258,17 @@ def test_geoffs_heatmaps_name_the_columns_the_text_names(geoff_section_built):
         assert np.array_equal(two[0][:, two[1].index(a)], one[0][:, one[1].index(b)])
     assert 'alt="Heatmap of R = Z W_O, 7 × 4: rows are the positions of' in html
     assert "columns 4 dimensions, named A B C D" in html
+
+
+def test_the_loss_tables_conventions_read_as_the_cli_names_them():
+    """An audit read the code names `exam` and `teacher_forcing` in the report's Loss (Problem 2.3) table; it
+    names them as `dlexam geoff` prints them (typed here by hand)."""
+    from types import SimpleNamespace
+
+    from dlexam.report.sections.geoff import loss_table
+
+    term = {"targets": ["A"], "rows": [4], "probabilities": [0.5], "value": 0.693}
+    html = loss_table(SimpleNamespace(loss={"teacher_forcing": term, "exam": term}))
+    assert "standard teacher forcing (logit row t predicts token t+1)" in html
+    assert "the exam&#x27;s convention (each output token scored by its own row)" in html
+    assert ">teacher_forcing<" not in html and ">exam<" not in html

@@ -207,13 +207,13 @@ def _equal(*ms) -> bool:
 def render_loss(r, label: str | None) -> list[str]:
     title = "Loss (cross-entropy, summed over the output tokens after <START>)"
     out = [title + (f" - {label}" if label else "") + ":"]
-    names = {"teacher_forcing": "standard teacher forcing (logit row t predicts token t+1)",
-             "exam": "the exam's convention (each output token scored by its own row)"}
-    for conv in ("teacher_forcing", "exam"):
+    from dlexam.geoff import CONVENTION_NAMES, CONVENTIONS
+
+    for conv in CONVENTIONS:
         term = r.loss[conv]
         parts = ", ".join(f"P({t} | row {row} {r.tokens[row - 1]}) = {p:.4f}"
                           for t, row, p in zip(term["targets"], term["rows"], term["probabilities"], strict=True))
-        out.append(f"  {names[conv]}:")
+        out.append(f"  {CONVENTION_NAMES[conv]}:")
         out.append(f"    {parts}")
         out.append(f"    loss = {float(term['value']):.4f}")
     return out + [""]

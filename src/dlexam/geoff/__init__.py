@@ -20,6 +20,7 @@ from dlexam.geoff.compare import (
     compare_heads,
 )
 from dlexam.geoff.model import (
+    CONVENTION_NAMES,
     CONVENTIONS,
     GRADIENT_EXPLANATION,
     PARAMETERS,
@@ -48,7 +49,7 @@ from dlexam.geoff.weights import (
 )
 
 __all__ = [
-    "CONVENTIONS", "E", "EXAM_EXAMPLE", "EXAM_WEIGHTS", "GRADIENT_EXPLANATION", "GRADIENT_TEMPERATURES",
+    "CONVENTION_NAMES", "CONVENTIONS", "E", "EXAM_EXAMPLE", "EXAM_WEIGHTS", "GRADIENT_EXPLANATION", "GRADIENT_TEMPERATURES",
     "MAX_TOKENS", "PARAMETERS", "START", "STEP_NAMES", "STEPPABLE", "STOP", "VOCAB", "W_O", "W_QKV", "GeoffQuery",
     "GeoffReport",
     "GeoffResult", "GeoffStep", "GeoffWeights", "GradientComparison", "HeadsComparison", "analyse",

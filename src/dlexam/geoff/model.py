@@ -46,6 +46,10 @@ from dlexam.transformer import DecoderTransformer, TransformerConfig
 
 PARAMETERS = ("W_Q", "W_K", "W_V", "W_O")
 CONVENTIONS = ("teacher_forcing", "exam")
+CONVENTION_NAMES = {  # how every view names a loss convention (dlexam geoff, the report's Loss table)
+    "teacher_forcing": "standard teacher forcing (logit row t predicts token t+1)",
+    "exam": "the exam's convention (each output token scored by its own row)",
+}
 
 def exam_model(
     heads: int = 1, temperature: Temperature = 0.0, dtype=torch.float64, weights: GeoffWeights = EXAM_WEIGHTS

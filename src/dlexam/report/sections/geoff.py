@@ -71,10 +71,12 @@ def heatmap_alt(title: str, m: np.ndarray, tokens, cols, tokens_as_columns: bool
 
 
 def loss_table(result) -> str:
+    from dlexam.geoff import CONVENTION_NAMES
+
     rows = []
     for convention, term in result.loss.items():
         probs = ", ".join(f"{p:.4f}" for p in term["probabilities"])
-        rows.append((convention, " ".join(term["targets"]), ", ".join(map(str, term["rows"])), probs,
+        rows.append((CONVENTION_NAMES[convention], " ".join(term["targets"]), ", ".join(map(str, term["rows"])), probs,
                      f"{float(term['value']):.4f}"))
     header = ("convention", "targets", "logit rows", "probabilities of the targets", "loss")
     return page.table(rows, header, caption="Cross-entropy (summed) on the output tokens")
