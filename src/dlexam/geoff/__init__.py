@@ -49,7 +49,8 @@ from dlexam.geoff.weights import (
 )
 
 __all__ = [
-    "CONVENTION_NAMES", "CONVENTIONS", "E", "EXAM_EXAMPLE", "EXAM_WEIGHTS", "GRADIENT_EXPLANATION", "GRADIENT_TEMPERATURES",
+    "CONVENTION_NAMES", "CONVENTIONS", "E", "EXAM_EXAMPLE", "EXAM_WEIGHTS", "GRADIENT_EXPLANATION",
+    "GRADIENT_TEMPERATURES",
     "MAX_TOKENS", "PARAMETERS", "START", "STEP_NAMES", "STEPPABLE", "STOP", "VOCAB", "W_O", "W_QKV", "GeoffQuery",
     "GeoffReport",
     "GeoffResult", "GeoffStep", "GeoffWeights", "GradientComparison", "HeadsComparison", "analyse",
