@@ -30,6 +30,8 @@ active pixel, and read as if average pooling were as shift-invariant as max pool
 note now say "one active pixel" and add the same shift of a seeded random map
 (`unchanged_after_1px_shift_random_map`: 61% of the 4x4 max-pooled values kept, 0% of the averages; learner audit,
 2026-12-07, checked against the probability 12/20 in test_problem1.py).
+Two texts lost code words (student audit, 2026-12-07): P1.7's "(oracles hold: True)" -> "(the counting's
+oracles hold)", and Pr1.3's "gives logits [2, 10]" -> "gives logits of shape [2, 10] for a batch of 2 images".
 Everything else, every number and verdict included, must be as it was.
 
 Another CPU (an AMD EPYC where the snapshot came from an Intel machine, both AVX512) adds some float sums in

@@ -89,3 +89,11 @@ def test_the_loss_rows_are_named_in_words(key):
     for a in key:
         for t in [a["computed"], *a["notes"]]:
             assert not re.search(r"\brows? \[\d", t), (a["id"], t)
+
+
+def test_no_text_holds_a_python_bool_and_the_logits_shape_names_its_batch(key):
+    """An audit read "(oracles hold: True)" in P1.7 and "gives logits [2, 10]" in Pr1.3 without the batch it is for."""
+    bools = [(a["id"], t) for a in key for t in texts(a) if re.search(r"\b(True|False|None)\b", t)]
+    assert bools == []
+    pr13 = next(a for a in key if a["id"] == "Pr1.3")
+    assert "nn.Linear(144, 10) gives logits of shape [2, 10] for a batch of 2 images" in pr13["computed"]

@@ -166,7 +166,8 @@ def p1_7() -> Answer:
         exam_answer=ch.exam_answer(P17_OPTIONS),
         computed=(f"sequential calls for source+target of {lengths[0]}+{lengths[0]} vs {T}+{T} tokens: "
                   + ", ".join(f"{p} {steps[p][str(lengths[0])]} vs {steps[p][str(T)]}" for p in passes)
-                  + f"; only transformer training stays at 1 pass (oracles hold: {oracles_ok})"),
+                  + "; only transformer training stays at 1 pass ("
+                  + ("the counting's oracles hold)" if oracles_ok else "an oracle of the counting failed)")),
         verdict=ch.verdict if oracles_ok else "disagrees",
         explanation=(ch.explanation(P17_OPTIONS) if oracles_ok else
                      "an oracle of the step counting failed; see evidence"),

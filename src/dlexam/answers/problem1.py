@@ -312,8 +312,8 @@ def pr1_3(spec: ExamSpec | None = None) -> Answer:
         question="Fix the student's linear layer: the shapes through the CNN",
         exam_answer=answer_text,
         computed=(" -> ".join("x".join(map(str, computed[n])) for n in names) + f" -> flatten {flat}; "
-                  f"nn.Linear({flat}, {classes}) gives logits {logits_shape}; another in_features raises a shape "
-                  f"error"),
+                  f"nn.Linear({flat}, {classes}) gives logits of shape {logits_shape} for a batch of "
+                  f"{logits_shape[0]} images; another in_features raises a shape error"),
         verdict=verdict,
         explanation=explanation,
         evidence={"exam_shapes_HWC": exam, "torch_shapes_HWC": computed, "project_model_shapes": project_shapes,
