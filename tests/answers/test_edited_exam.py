@@ -306,3 +306,14 @@ def test_the_report_refuses_a_text_that_is_not_the_exam_before_any_work(tmp_path
     assert err == (f"dlexam: error: report: the answer key needs the exam text: {path} is not the exam text "
                    f"({EXAM_FILE}): {NOT_THE_EXAM} (dlexam report --skip-missing builds the rest)\n")
     assert not out_dir.exists()  # checked before the folder, and before any section was built
+
+
+def test_an_unread_answer_quotes_the_missing_text_as_the_file_has_it(edited):
+    """An audit read `the exam text has no '$$L = -\\\\log P(y_5 = A) ...'`: Python's repr doubled the
+    backslash the file has once. The message quotes the text as it is."""
+    edited((LOSS_LINE, LOSS_LINE.replace("P(y_5 = A)", "P(y_5 = B)")))
+    unread = [a for a in answer_key() if a.verdict == "unread"]
+    assert unread
+    for a in unread:
+        assert "\\\\" not in a.exam_answer + a.explanation
+    assert any("the exam text has no '$$L = -\\log P(y_5 = A)" in a.exam_answer for a in unread)

@@ -123,15 +123,21 @@ def shorten(quote: str, width: int = 90) -> str:
     return quote if len(quote) <= width else quote[: width - 3].rstrip() + "..."
 
 
+def quoted(quote: str) -> str:
+    """A quote of the exam text in single quotes, as the file has it (repr would double each backslash of its
+    LaTeX), cut to one line's width."""
+    return f"'{shorten(quote)}'"
+
+
 def mark_unread(ans: Answer, missing: list[str]) -> None:
     """The exam text does not hold `missing` (quotes `ans` reads its exam answer or its premises from):
     the verdict becomes ``unread`` and the exam answer says which quote is gone. What was computed stays."""
     more = f" (and {counted(len(missing) - 1, 'more quote')}: see exam_quotes_missing)" if len(missing) > 1 else ""
     ans.verdict = "unread"
-    ans.exam_answer = f"not read: the exam text has no {shorten(missing[0])!r}{more}"
+    ans.exam_answer = f"not read: the exam text has no {quoted(missing[0])}{more}"
     quotes = counted(len(ans.exam_quotes), "quote")
     ans.explanation = (f"The exam text given does not contain {len(missing)} of the {quotes} this check reads"
-                       f" (first: {shorten(missing[0])!r}): it is not the text the key was written "
+                       f" (first: {quoted(missing[0])}): it is not the text the key was written "
                        "for, so what was computed is shown but not compared with it, and the notes describe the "
                        "published text.")
 
