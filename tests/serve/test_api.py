@@ -456,3 +456,16 @@ def test_the_sort_page_states_the_temperatures_the_cli_s_help_states(server):
 
     status, _, page = server.get("/sort", raw=True)
     assert status == 200 and _stated_temperatures("sort") in html.unescape(page.decode())
+
+
+def test_svhn_predict_titles_its_maps_with_the_layer_tables_names(server):
+    """/cnn headed its maps "after Pool-1" where the layer table and the exam say AvgPool-1, and "after Conv-1 (and
+    its activation)" without saying the exam never names it. The titles come with the maps, from the layer table's
+    names (typed here as the exam's table gives them)."""
+    status, _, d = server.post("/api/svhn/predict", _png(digit_image()), headers={"Content-Type": "image/png"})
+    assert status == 200, d
+    relu = "ReLU (assumed: the exam's Figure 2 is missing)"
+    assert d["stages"] == [{"stage": "conv1", "title": f"after Conv-1 + {relu}"},
+                           {"stage": "pool1", "title": "after AvgPool-1"},
+                           {"stage": "conv2", "title": f"after Conv-2 + {relu}"},
+                           {"stage": "pool2", "title": "after AvgPool-2"}]

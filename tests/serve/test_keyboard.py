@@ -197,10 +197,12 @@ def test_cnn_layer_table_every_number_by_keyboard(page):
     page.wait_for_selector("#layer-rows")
     page.focus("#upload")
     at = tab_to(page, "e.closest('#layer-rows')")
-    assert at["tag"] == "TD" and at["name"] == "Conv-1 + relu, kernel: 5x5; Enter: its arithmetic" and at["visible"], at
+    relu = "ReLU (assumed: the exam's Figure 2 is missing)"
+    assert at["tag"] == "TD" and at["name"] == f"Conv-1 + {relu}, kernel: 5x5; Enter: its arithmetic", at
+    assert at["visible"], at
     assert page.evaluate("() => document.activeElement.dataset.number") == "conv1.kernel"
     at = press(page, "ArrowRight", "ArrowRight", "ArrowRight", "ArrowDown", "ArrowDown")  # Conv-2's output
-    assert at["name"] == "Conv-2 + relu, output (H x W x C): 6x6x16; Enter: its arithmetic" and at["visible"], at
+    assert at["name"] == f"Conv-2 + {relu}, output (H x W x C): 6x6x16; Enter: its arithmetic" and at["visible"], at
     page.keyboard.press("Enter")
     out = nn.Conv2d(8, 16, 4, padding=1)(torch.zeros(1, 8, 7, 7)).shape  # Pool-1's 7x7x8 into Conv-2
     assert table_arithmetic(page, "conv2.output") == [out[2], out[3], out[1]]

@@ -133,8 +133,8 @@ def explanation_lines(e: dict) -> list[str]:
                 else f"max = {e['value']:.4f}")
         return [f"{e['layer']}[{where}] = the {how} of its {w['height']}x{w['width']} block of {source}[{e['at'][0]}], "
                 f"{span}", *_grid(e["block"]), f"{tail}   (the model: {e['model_value']:.4f})"]
-    lines = [f"{e['layer']}[{where}] = {e['activation']}(sum of patch x kernel + bias); the window of {source}: "
-             f"{span}"]
+    lines = [f"{e['layer']}[{where}] = {e['activation']}(sum of patch x kernel + bias), {e['activation']} being "
+             f"{e['activation_label']}; the window of {source}: {span}"]
     for c, (patch, kernel) in enumerate(zip(e["patch"], e["kernel"], strict=True)):
         label = f"input channel {c}: " if len(e["patch"]) > 1 else ""
         lines += [f"{label}patch", *_grid(patch, e["padded"]), f"{label}kernel", *_grid(kernel),

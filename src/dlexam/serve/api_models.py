@@ -157,7 +157,17 @@ def predict_answer(state, data: bytes) -> bytes:
         image = read_image_bytes(data)
     fm = feature_maps(state.cnn, image)
     return to_json({"model": state.cnn_source, **fm.to_json(maps=False),
-                    "maps": {s: packed(getattr(fm, s)) for s in STAGES}})
+                    "maps": {s: packed(getattr(fm, s)) for s in STAGES}, "stages": stage_titles(state.cnn.cfg)})
+
+
+def stage_titles(cfg) -> list[dict]:
+    """Each map's heading on /cnn, in STAGES' order: "after " and the layer table's name of the stage ("after
+    AvgPool-1", "after Conv-1 + ReLU (assumed: ...)"), so the page names the layers as its table does."""
+    from dlexam.plain import dumps
+    from dlexam.svhn.inspect import STAGES
+
+    names = {r["module"]: r["layer"] for r in _layers(dumps(cfg.to_dict(), sort_keys=True))}
+    return [{"stage": s, "title": f"after {names[s]}"} for s in STAGES]
 
 
 async def post_svhn_predict(request: Request) -> Response:

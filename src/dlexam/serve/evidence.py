@@ -11,7 +11,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from dlexam.sorting.vocab import EXAM_VOCAB
-from dlexam.spec import ExamSpec
+from dlexam.spec import ExamSpec, Pool
 
 _T = ExamSpec.version_a().transformer
 EXAM_SEQUENCE = " ".join(_T.example)  # "D A A <START> A D <STOP>"
@@ -19,6 +19,7 @@ _INPUT, _OUTPUT = " ".join(_T.example_input), " ".join((*_T.example_target, _T.s
 _C, _H, _W = ExamSpec.version_a().cnn.feature_shape  # the map the head reads (16 x 3 x 3)
 _MAP, _CLASSES = f"{_H}x{_W}x{_C}", ExamSpec.version_a().cnn.num_classes
 _K = _T.heads  # Problem 2.4's heads (2)
+_LAST_POOL = [la.name for la in ExamSpec.version_a().cnn.layers if isinstance(la, Pool)][-1]  # "AvgPool-2"
 
 
 def geoff(panel: str = "", **params) -> str:
@@ -33,7 +34,8 @@ LINKS: dict[str, tuple[str, str]] = {
     "Pr1.1": ("/cnn", "average pooling's feature maps after Conv-1 and Conv-2"),
     "Pr1.2": ("/cnn#layers", "the layer table: every layer's trainable weights, counted from the model"),
     "Pr1.3": ("/cnn#layers", f"the shapes through the CNN: {_MAP} = {_C * _H * _W} inputs to the linear layer"),
-    "Pr1.4": ("/cnn#layers", f"the {_MAP} map after Pool-2 that a {_H}x{_W} convolution turns into {_CLASSES} logits"),
+    "Pr1.4": ("/cnn#layers",
+              f"the {_MAP} map after {_LAST_POOL} that a {_H}x{_W} convolution turns into {_CLASSES} logits"),
     "Pr2.1": ("/sort?" + urlencode({"seq": _INPUT, "vocab": EXAM_VOCAB}),
               "the compiled solver sorts without positional encodings: order is not needed"),
     "Pr2.2": (geoff("matrices-panel", T="0"), "the causal argmax attention matrix P"),

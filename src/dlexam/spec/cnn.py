@@ -65,6 +65,15 @@ def _normalise_window(layer: Conv | Pool) -> None:
 Layer = Conv | Pool | Linear
 _LAYER_TYPES = {"conv": Conv, "pool": Pool, "linear": Linear}
 
+ACTIVATION_NAMES = {"relu": "ReLU", "tanh": "tanh", "sigmoid": "sigmoid"}
+
+
+def activation_label(activation: str) -> str:
+    """The activation after each conv as every view names it ("ReLU (assumed: the exam's Figure 2 is missing)"):
+    the exam never names one (its Figure 2, which would show it, is not in the text), so the label says that
+    the project's choice is an assumption."""
+    return f"{ACTIVATION_NAMES.get(activation, activation)} (assumed: the exam's Figure 2 is missing)"
+
 
 @dataclass(frozen=True)
 class LayerShape:

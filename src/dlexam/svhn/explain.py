@@ -28,6 +28,7 @@ import torch.nn as nn
 
 from dlexam import limits
 from dlexam.errors import UserError
+from dlexam.spec.cnn import activation_label
 from dlexam.svhn.inspect import STAGES, FeatureMaps, feature_maps
 from dlexam.svhn.model import ExamCNN
 
@@ -124,7 +125,8 @@ class ConvCell:
                 "window": self.window.to_json(), "patch": _rows(self.patch), "padded": _rows(self.padded),
                 "kernel": _rows(self.kernel), "products": _rows(self.products),
                 "channel_sums": _rows(self.channel_sums), "sum": self.total, "bias": self.bias,
-                "pre_activation": self.pre_activation, "activation": self.activation, "value": self.value,
+                "pre_activation": self.pre_activation, "activation": self.activation,
+                "activation_label": activation_label(self.activation), "value": self.value,
                 "model_value": self.model_value}
 
 

@@ -3,8 +3,8 @@
 Problem 1's network (:class:`dlexam.svhn.model.ExamCNN`, built from Version A's layer table) maps a
 32x32 grayscale image through
 
-    Conv-1 (+ activation) -> 28x28x8,  Pool-1 -> 7x7x8,  Conv-2 (+ activation) -> 6x6x16,
-    Pool-2 -> 3x3x16,  then the head (Flatten + Linear(144, 10), or a conv head) -> 10 logits.
+    Conv-1 (+ activation) -> 28x28x8,  AvgPool-1 -> 7x7x8,  Conv-2 (+ activation) -> 6x6x16,
+    AvgPool-2 -> 3x3x16,  then the head (Flatten + Linear(144, 10), or a conv head) -> 10 logits.
 
 :func:`feature_maps` runs the model's own layers one at a time on one image and keeps every
 stage's output (the layer table's rows, :func:`dlexam.svhn.summary.layer_summary`, name the same

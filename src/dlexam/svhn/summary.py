@@ -14,6 +14,7 @@ import torch
 import torch.nn as nn
 
 from dlexam.spec import CNNSpec, Conv, conv_output_size, divides_evenly, pair_text
+from dlexam.spec.cnn import activation_label
 from dlexam.svhn.model import CNNConfig, ExamCNN, version_a_table
 
 
@@ -111,7 +112,8 @@ def layer_summary(cfg: CNNConfig | CNNSpec | None = None) -> list[dict]:
 
 
 def exam_rows(rows: list[dict], cfg: CNNConfig) -> list[dict]:
-    """Rows of :func:`layer_table` as {"layer" (with its activation: "Conv-1 + relu"; the conv head: "Conv-3
+    """Rows of :func:`layer_table` as {"layer" (with its activation, marked as assumed: "Conv-1 + ReLU (assumed:
+    the exam's Figure 2 is missing)", :func:`dlexam.spec.cnn.activation_label`; the conv head: "Conv-3
     (3x3 head)"), "module", "output_shape" (H, W, C, the exam's order), "weights", "biases",
     "params"}, and a conv's or pool's
     "kernel", "stride" and "padding" ([rows, columns], as the modules have them)."""
@@ -122,7 +124,7 @@ def exam_rows(rows: list[dict], cfg: CNNConfig) -> list[dict]:
         if r["module"] == head:
             name += f" ({r['kernel'][0]}x{r['kernel'][1]} head)"
         elif r["kind"] == "conv" and r["activation"] != "none":
-            name += f" + {r['activation']}"
+            name += f" + {activation_label(r['activation'])}"
         s = r["out_shape"]
         out.append({"layer": name, "module": r["module"], "output_shape": [s[1], s[2], s[0]] if len(s) == 3 else s,
                     "weights": r["weights"], "biases": r["biases"], "params": r["params"],

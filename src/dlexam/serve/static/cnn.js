@@ -50,8 +50,6 @@ const INK = "#111";
 // The keyboard's grid: GRID x GRID cells of the 224 px pad (14 px each: 2 x 2 pixels of the 32x32 input). Its drawing
 // is sent once no key has changed it for KEY_PAUSE_MS (a held Shift+arrow sends one drawing, not one per cell).
 const GRID = 16, KEY_PAUSE_MS = 300;
-const STAGES = [["conv1", "after Conv-1 (and its activation)"], ["pool1", "after Pool-1"],
-  ["conv2", "after Conv-2 (and its activation)"], ["pool2", "after Pool-2"]];
 
 function clearPad() {
   const ctx = $("pad").getContext("2d");
@@ -361,7 +359,7 @@ function render(d) {
   });
   const maps = $("maps");
   maps.textContent = "";
-  for (const [stage, title] of STAGES) {
+  for (const {stage, title} of d.stages) {  // the layer table's names (api_models.stage_titles)
     const [n, h, w] = d.maps[stage].shape, values = unpack(d.maps[stage]);
     const scale = Math.max(2, Math.floor(56 / w));
     const canvases = Array.from({length: n}, (_, c) => {

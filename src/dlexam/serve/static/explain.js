@@ -89,7 +89,8 @@ function renderExplanation(e, said = null) {
   const w = e.window, at = e.at.join(", ");
   if (e.kind === "conv") {
     const source = e.source === "image" ? "the standardised image" : e.source;
-    box.append(DL.el("p", {}, `${e.layer}[${at}] = ${e.activation}(sum of patch × kernel + bias): its `,
+    box.append(DL.el("p", {}, `${e.layer}[${at}] = ${e.activation}(sum of patch × kernel + bias), ${e.activation} `,
+      `being ${e.activation_label}: its `,
       `${w.height}x${w.width} window of ${source}, rows ${w.top} to ${w.top + w.height - 1}, columns ${w.left} to `,
       `${w.left + w.width - 1} (stride ${w.stride[0]}, padding ${w.padding[0]}; "pad" = the zero padding).`));
     // Each label once: the headings say "input patch" and "kernel N"; with several input channels a caption names
