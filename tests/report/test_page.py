@@ -272,3 +272,23 @@ def test_the_loss_tables_conventions_read_as_the_cli_names_them():
     assert "standard teacher forcing (logit row t predicts token t+1)" in html
     assert "the exam&#x27;s convention (each output token scored by its own row)" in html
     assert ">teacher_forcing<" not in html and ">exam<" not in html
+
+
+def test_the_answer_keys_rows_are_anchored_as_on_answers_and_the_experiments_link_to_them(tmp_path, monkeypatch):
+    """An audit followed index.html#Pr2.4 to nowhere (/answers#Pr2.4 works), and read "Part 1, question 2" in the
+    experiments' table without a link to P1.2's row. The ids are /answers' (the question ids); separable-logreg
+    measures P1.2's claim (the exam's Part 1, question 2), typed by hand."""
+    import dlexam.answers
+    from dlexam.answers.registry import Answer
+    from dlexam.report.context import ReportContext, ReportSettings
+    from dlexam.report.sections import answers as answers_section
+    from dlexam.report.sections.experiments import summary_table
+
+    fake = [Answer(id=q, question="q", exam_answer="a", computed="c", verdict="agrees", evidence={})
+            for q in ("P1.2", "Pr2.4")]
+    monkeypatch.setattr(dlexam.answers, "answer_key", lambda: fake)
+    html = answers_section.build(ReportContext(ReportSettings(tiny=True), tmp_path / "w", tmp_path))
+    assert 'id="P1.2"' in html and 'id="Pr2.4"' in html
+    done = {"separable-logreg": {"claim_source": "Part 1, question 2 (worked solution)", "verdict": "agrees"}}
+    table = summary_table(["separable-logreg"], done)
+    assert '<a href="#P1.2">Part 1, question 2 (worked solution)</a>' in table

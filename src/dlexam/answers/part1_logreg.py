@@ -103,7 +103,6 @@ def p1_2() -> Answer:
         notes=["The loss is strictly positive (every term log(1+e^u) > 0) with infimum 0: bounded below, not "
                "attained."],
         exam_quotes=[*P12_OPTIONS, P12_SOLUTION],
-        experiment="separable-logreg",
     )
 
 

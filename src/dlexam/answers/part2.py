@@ -73,7 +73,6 @@ def p2_1() -> Answer:
         exam_quotes=[P21_SOLUTION, P21_LARGE],
         explanation="Gradient noise and per-update cost are measured now; `dlexam experiment batch-size` measures "
                     "time per epoch, accuracy at fixed time and epochs, and memory on SVHN-like data.",
-        experiment="batch-size",
     )
 
 
@@ -150,7 +149,6 @@ def p2_2() -> Answer:
         exam_quotes=[P22_SOLUTION, P22_RELU],
         explanation="Derivatives and a deep network's per-layer gradient norms computed now; "
                     "`dlexam experiment activations` tracks them during training.",
-        experiment="activations",
     )
 
 
@@ -208,5 +206,4 @@ def p2_3() -> Answer:
         exam_quotes=[P23_SOLUTION, P23_OVERFIT],
         explanation="The residual Jacobian I + dF keeps gradients from shrinking through depth (measured now); "
                     "`dlexam experiment skip-connections` compares training curves.",
-        experiment="skip-connections",
     )

@@ -165,7 +165,6 @@ def pr1_1(spec: ExamSpec | None = None) -> Answer:
         exam_quotes=[PR11_SOLUTION, PR11_MAX_AVG],
         explanation="Shift invariance, receptive field and max-vs-average behaviour computed now; "
                     "`dlexam experiment pooling` compares accuracy and robustness to 1-3 pixel shifts.",
-        experiment="pooling",
     )
 
 

@@ -420,5 +420,4 @@ def pr2_5() -> Answer:
                "Softmax at any T > 0 depends "
                "smoothly on the scores, so the fix does not depend on which d is meant."],
         exam_quotes=[PR25_QUESTION, PR25_SOLUTION, PR25_FIX, PR22_D],
-        experiment="attention-temperature",
     )

@@ -27,6 +27,10 @@ QUESTION_IDS = (
     + [f"Pr1.{i}" for i in range(1, 5)]
     + [f"Pr2.{i}" for i in range(1, 6)]
 )
+# The `dlexam experiment NAME` that measures a conceptual question's claim at scale: the one place that pairs them
+# (each Answer's `experiment`; the report links each experiment back to its question's row).
+EXPERIMENT_OF = {"P1.2": "separable-logreg", "P2.1": "batch-size", "P2.2": "activations",
+                 "P2.3": "skip-connections", "Pr1.1": "pooling", "Pr2.5": "attention-temperature"}
 MODULES = ("part1_math", "part1_logreg", "part1_models", "part1_parallel", "part2", "problem1", "problem2")
 
 _REGISTRY: dict[str, Callable[[], Answer]] = {}
@@ -45,12 +49,14 @@ class Answer:
     notes: list[str] = field(default_factory=list)  # where the text as given is garbled, has a typo, ...
     exam_quotes: list[str] = field(default_factory=list)  # verbatim snippets of the exam this answer relies on
     explanation: str = ""  # why, for a disagrees or unread verdict (for conceptual ones: what bears on the claim)
-    experiment: str | None = None  # the `dlexam experiment NAME` that measures the claim at scale
+    experiment: str | None = None  # the `dlexam experiment NAME` that measures the claim at scale (EXPERIMENT_OF)
     exam_quotes_found: bool | None = None  # every quote occurs verbatim in the exam text (set when answered)
     exam_quotes_missing: list[str] = field(default_factory=list)  # the quotes it does not hold (set when answered)
     seconds: float | None = None  # how long the check took (set when answered)
 
     def __post_init__(self) -> None:
+        if self.experiment is None:
+            self.experiment = EXPERIMENT_OF.get(self.id)
         if self.verdict not in VERDICTS:
             raise ValueError(f"{self.id}: verdict must be one of {VERDICTS}, got {self.verdict!r}")
         if self.verdict in ("disagrees", "unread") and not self.explanation:

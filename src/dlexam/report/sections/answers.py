@@ -35,6 +35,12 @@ def computed_cell(entry: dict, quick: bool = False) -> str:
     return "".join(parts)
 
 
+def question_anchor(qid: str) -> str:
+    """A question's id cell, anchored with /answers' id (index.html#Pr2.4 as /answers#Pr2.4) and linking to itself."""
+    q = page.esc(qid)
+    return f'<a id="{q}" href="#{q}">{q}</a>'
+
+
 def evidence_block(entry: dict) -> str:
     text = dumps(entry.get("evidence", {}), indent=1, default=str)
     if len(text) > MAX_EVIDENCE_CHARS:
@@ -52,7 +58,7 @@ def build(ctx: ReportContext) -> str:
     if not key:
         raise ValueError("answer_key() returned no questions")
     rows = [
-        (page.esc(e["id"]), page.esc(e["question"]), page.esc(e["exam_answer"]),
+        (question_anchor(e["id"]), page.esc(e["question"]), page.esc(e["exam_answer"]),
          computed_cell(e, ctx.settings.quick_experiments),
          page.verdict_badge(e["verdict"]))
         for e in key

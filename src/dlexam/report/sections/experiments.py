@@ -108,6 +108,15 @@ def experiment_part(ctx: ReportContext, name: str, result: Callable[[], dict], d
     return heading + ctx.guard(f"experiment {name}", run_and_render)
 
 
+def claim_link(name: str, source: str) -> str:
+    """Where the exam makes experiment `name`'s claim, linked to its question's row of the answer key
+    (answers.registry.EXPERIMENT_OF; a report without the key keeps the text, page.render_page)."""
+    from dlexam.answers.registry import EXPERIMENT_OF
+
+    qid = next((q for q, n in EXPERIMENT_OF.items() if n == name), None)
+    return page.esc(source) if qid is None or not source else f'<a href="#{page.esc(qid)}">{page.esc(source)}</a>'
+
+
 def summary_table(names: list[str], done: dict[str, dict]) -> str:
     """One line per experiment: where the exam makes the claim, and the verdict (or the failure)."""
     rows = []
@@ -117,6 +126,7 @@ def summary_table(names: list[str], done: dict[str, dict]) -> str:
         if r is None:
             rows.append((link, "", '<span class="verdict verdict-disagrees">failed (see below)</span>'))
         else:
-            rows.append((link, page.esc(r.get("claim_source", "")), page.verdict_badge(r.get("verdict", "no verdict"))))
+            rows.append((link, claim_link(name, r.get("claim_source", "")),
+                         page.verdict_badge(r.get("verdict", "no verdict"))))
     return page.table(rows, ("experiment", "the exam's claim", "verdict"), raw_html_columns=range(3),
                       caption="Verdicts at a glance")
