@@ -72,10 +72,17 @@ CHECK_SCRIPT = r"""
                        shown_width: img.getBoundingClientRect().width,
                        embedded: img.getAttribute("src").indexOf("data:image/") === 0, alt: img.alt});
     });
+    // a box that scrolls sideways (a wide table's wrapper) may hold wider content, and what it holds may reach
+    // past the window: the reader scrolls it
+    function scrollsSideways(el) {
+      var x = getComputedStyle(el).overflowX;
+      return x === "auto" || x === "scroll";
+    }
     document.querySelectorAll("body, body *").forEach(function (el) {
       if (el.id === "%(result_id)s") return;
       var cs = getComputedStyle(el);
       if (cs.display === "none") return;
+      for (var up = el.parentElement; up; up = up.parentElement) { if (scrollsSideways(up)) return; }
       var r = el.getBoundingClientRect();
       if (r.width > 0 && (r.right > width + 1 || r.left < -1)) {
         var d = describe(el); d.problem = "outside the window";
@@ -83,7 +90,7 @@ CHECK_SCRIPT = r"""
         out.overflows.push(d);
       }
       if (!inlineLike(cs.display) && el.clientWidth > 0) {
-        if (el.scrollWidth > el.clientWidth + 1) {
+        if (el.scrollWidth > el.clientWidth + 1 && !scrollsSideways(el)) {
           var d2 = describe(el); d2.problem = "content wider than its box";
           d2.scroll_width = el.scrollWidth; d2.client_width = el.clientWidth; out.overflows.push(d2);
         }
@@ -105,25 +112,31 @@ CHECK_SCRIPT = r"""
       }
     });
     // a table value broken across lines inside a word or number ("0.77" / "6", "sigmoi" / "d"): a line break
-    // between two letters, digits or a point, where no hyphen or space allows one (an audit, 2026-12-07)
-    out.broken_values = [];
-    document.querySelectorAll("td").forEach(function (c) {
-      if (getComputedStyle(c).display === "none") return;
-      var walker = document.createTreeWalker(c, NodeFilter.SHOW_TEXT);
-      for (var n = walker.nextNode(); n; n = walker.nextNode()) {
-        var top = null;
-        for (var i = 0; i < n.data.length; i++) {
-          var r = document.createRange(); r.setStart(n, i); r.setEnd(n, i + 1);
-          var rect = r.getClientRects()[0];
-          if (!rect || !/\S/.test(n.data[i])) { top = null; continue; }
-          if (top !== null && rect.top > top + 2 && /[\w.]/.test(n.data[i - 1]) && /[\w.]/.test(n.data[i])) {
-            var sec = c.closest("section"), m = /\S*$/.exec(n.data.slice(0, i))[0] + /^\S*/.exec(n.data.slice(i))[0];
-            out.broken_values.push({section: sec ? sec.id : null, word: m, width: c.getBoundingClientRect().width});
+    // between two letters, digits or a point, where no hyphen or space allows one (an audit, 2026-12-07); a
+    // column header broken between two letters or digits ("activa" / "tion"; after "_", "/" or "@" it may break)
+    out.broken_values = brokenWords("td", /[\w.]/);
+    out.broken_headers = brokenWords("th", /[A-Za-z0-9.]/);
+    function brokenWords(selector, inWord) {
+      var found = [];
+      document.querySelectorAll(selector).forEach(function (c) {
+        if (getComputedStyle(c).display === "none") return;
+        var walker = document.createTreeWalker(c, NodeFilter.SHOW_TEXT);
+        for (var n = walker.nextNode(); n; n = walker.nextNode()) {
+          var top = null;
+          for (var i = 0; i < n.data.length; i++) {
+            var r = document.createRange(); r.setStart(n, i); r.setEnd(n, i + 1);
+            var rect = r.getClientRects()[0];
+            if (!rect || !/\S/.test(n.data[i])) { top = null; continue; }
+            if (top !== null && rect.top > top + 2 && inWord.test(n.data[i - 1]) && inWord.test(n.data[i])) {
+              var sec = c.closest("section"), m = /\S*$/.exec(n.data.slice(0, i))[0] + /^\S*/.exec(n.data.slice(i))[0];
+              found.push({section: sec ? sec.id : null, word: m, width: c.getBoundingClientRect().width});
+            }
+            top = rect.top;
           }
-          top = rect.top;
         }
-      }
-    });
+      });
+      return found;
+    }
     performance.getEntriesByType("resource").forEach(function (e) { out.resources.push(e.name); });
     var pre = document.createElement("pre");
     pre.id = "%(result_id)s";

@@ -1,8 +1,9 @@
 """HTML building blocks of the report: escaping, tables, embedded figures, error boxes, the page.
 
 Everything the page needs is inside it: inline CSS, figures as base64 PNG data URIs, no script,
-no external resource. Widths are fluid (images shrink to their box, table cells wrap: inside a word only below
-1000 px), so the page reads at any window width without anything overflowing its box.
+no external resource. Widths are fluid (images shrink to their box, table cells wrap between words, never inside
+one; a table wider than the window scrolls sideways in its own box), so the page reads at any window width without
+anything overflowing the page.
 """
 
 from __future__ import annotations
@@ -96,11 +97,11 @@ def table(rows: Sequence[Sequence[object]], header: Sequence[object] | None = No
             return str(value)
         return esc(fmt_number(value, numeric_digits))
 
-    parts = [f'<table class="{esc(css_class)}">' if css_class else "<table>"]
+    parts = ['<div class="table-scroll">', f'<table class="{esc(css_class)}">' if css_class else "<table>"]
     if caption:
         parts.append(f"<caption>{prose(caption)}</caption>")
     if header is not None:
-        parts.append("<thead><tr>" + "".join(f"<th>{esc(h)}</th>" for h in header) + "</tr></thead>")
+        parts.append("<thead><tr>" + "".join(f"<th>{header_text(h)}</th>" for h in header) + "</tr></thead>")
     parts.append("<tbody>")
     labels = [esc(h) for h in header] if header is not None else []
     for row in rows:
@@ -109,8 +110,14 @@ def table(rows: Sequence[Sequence[object]], header: Sequence[object] | None = No
             for i, v in enumerate(row)
         )
         parts.append(f"<tr>{cells}</tr>")
-    parts.append("</tbody></table>")
+    parts.append("</tbody></table></div>")
     return "".join(parts)
+
+
+def header_text(h: object) -> str:
+    """A column header escaped, with a break allowed after each "_", "/" and "@" ("factor/block@init" may break
+    as "factor/" "block@" "init"): a header breaks there or at a space, never inside a word (the page's CSS)."""
+    return re.sub(r"([_/@])", r"\1<wbr>", esc(h))
 
 
 def any_table(data: object, *, caption: str = "") -> str:
@@ -218,17 +225,14 @@ section { min-width: 0; }
 table { border-collapse: collapse; margin: 0.75rem 0; font-size: 0.9rem; max-width: 100%; }
 caption { caption-side: top; text-align: left; color: var(--muted); font-size: 0.88rem;
   padding-bottom: 0.25rem; }
+.table-scroll { max-width: 100%; overflow-x: auto; }  /* a table wider than the window scrolls sideways */
 th, td { border: 1px solid var(--line); padding: 0.3rem 0.55rem; text-align: left; vertical-align: top;
-  overflow-wrap: anywhere; }
+  overflow-wrap: break-word; }  /* a value or header is never broken inside a word or number ("0.77" / "6") */
 th { background: var(--soft); font-weight: 600; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 table.key td:nth-child(1) { white-space: nowrap; }
 table.key td:nth-child(2), table.key td:nth-child(3) { min-width: 8rem; }
 .verdict { white-space: nowrap; overflow-wrap: normal; }
-@media (min-width: 1000px) {  /* room for the widest table (13 columns): a value is never broken inside a word or
-  number ("0.77" / "6"); a narrower window keeps breaking anywhere rather than overflow, then turns rows to cards */
-  td { overflow-wrap: break-word; }
-}
 @media (max-width: 700px) {  /* a narrow window: every table's rows become stacked cards, "header: value" */
   table:has(thead) thead { display: none; }
   table:has(thead), table:has(thead) tbody, table:has(thead) tr, table:has(thead) td {
