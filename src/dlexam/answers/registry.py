@@ -55,8 +55,6 @@ class Answer:
     seconds: float | None = None  # how long the check took (set when answered)
 
     def __post_init__(self) -> None:
-        if self.experiment is None:
-            self.experiment = EXPERIMENT_OF.get(self.id)
         if self.verdict not in VERDICTS:
             raise ValueError(f"{self.id}: verdict must be one of {VERDICTS}, got {self.verdict!r}")
         if self.verdict in ("disagrees", "unread") and not self.explanation:
@@ -104,6 +102,7 @@ def answer(qid: str) -> Answer:
     seconds = time.perf_counter() - t0
     if ans.id != qid:
         raise RuntimeError(f"check registered for {qid} answered {ans.id}")
+    ans.experiment = ans.experiment or EXPERIMENT_OF.get(qid)  # the exam's claim, measured at scale
     ans.exam_quotes_missing = [q for q in ans.exam_quotes if not exam_source.quote_found(q, text)]
     ans.exam_quotes_found = not ans.exam_quotes_missing
     if ans.exam_quotes_missing:
