@@ -163,6 +163,29 @@ def test_a_rank_without_the_run_to_resume_is_one_line_from_every_rank_at_once(qu
     assert {p.name: p.read_bytes() for p in (tmp_path / "run0").iterdir() if p.name != ".dlexam.lock"} == before
 
 
+def _two_ranks_played_here(tmp_path, monkeypatch, rank: dict, prepare):
+    """Two ranks played in this process, one after the other (`rank["now"]` says which), through a gather that keeps
+    what each sent; `prepare` stands for the run's preparation. Returns the run to hand to `train_run`, and what each
+    rank sent."""
+    import torch.distributed
+
+    import dlexam.svhn.training.runs as svhn_runs
+    from dlexam.svhn.training.loop import Dist
+
+    sent: dict[int, object] = {}
+
+    def gather(every, mine):
+        sent[rank["now"]] = mine
+        every[:] = [sent.get(r, (None, False, False)) for r in range(2)]
+
+    monkeypatch.setattr(torch.distributed, "all_gather_object", gather)
+    monkeypatch.setattr(svhn_runs, "wait_for_every_rank", lambda d, name: None, raising=False)
+    monkeypatch.setattr(svhn_runs, "setup_distributed", lambda: Dist(rank=rank["now"], world=2))
+    monkeypatch.setattr(svhn_runs, "_open_out", lambda run: None)
+    monkeypatch.setattr(svhn_runs, "_prepare", prepare)
+    return svhn_runs.SVHNRun(data=tmp_path / "data", out=tmp_path / "run"), sent
+
+
 def test_an_unexpected_error_on_one_rank_reaches_the_others_as_one_line(tmp_path, monkeypatch):
     """A defect on rank 1 while the run was made ready (before the ranks agree) was rank 1's traceback, and rank 0,
     waiting for it in the gather, failed inside gloo ("Connection closed by peer") with a traceback of its own. Now
@@ -170,31 +193,19 @@ def test_an_unexpected_error_on_one_rank_reaches_the_others_as_one_line(tmp_path
     Two ranks played in this process, one after the other, through a gather that keeps what each sent (no torchrun:
     the same gather end to end is the other tests')."""
     import pytest
-    import torch.distributed
 
     import dlexam.svhn.training.runs as svhn_runs
     from dlexam.errors import EveryRank
-    from dlexam.svhn.training.loop import Dist
 
-    sent: dict[int, object] = {}
     rank = {"now": 1}
     defect = RuntimeError("a defect\n  on two lines")
-
-    def gather(every, mine):
-        sent[rank["now"]] = mine
-        every[:] = [sent.get(r, (None, False, False)) for r in range(2)]
 
     def prepare(run, folder, d):
         if d.rank == 1:
             raise defect
         return svhn_runs._Prepared(None, {}, None, 0, [], None)
 
-    monkeypatch.setattr(torch.distributed, "all_gather_object", gather)
-    monkeypatch.setattr(svhn_runs, "wait_for_every_rank", lambda d, name: None, raising=False)
-    monkeypatch.setattr(svhn_runs, "setup_distributed", lambda: Dist(rank=rank["now"], world=2))
-    monkeypatch.setattr(svhn_runs, "_open_out", lambda run: None)
-    monkeypatch.setattr(svhn_runs, "_prepare", prepare)
-    run = svhn_runs.SVHNRun(data=tmp_path / "data", out=tmp_path / "run")
+    run, sent = _two_ranks_played_here(tmp_path, monkeypatch, rank, prepare)
     with pytest.raises(RuntimeError) as raised:
         svhn_runs.train_run(run)
     assert raised.value is defect and 1 in sent  # its own error, with its traceback, after the gather
@@ -212,30 +223,18 @@ def test_a_defect_on_rank_0_is_said_in_one_line_by_rank_1(tmp_path, monkeypatch)
     traceback: never a wall of tracebacks from several ranks. The same gather as the test above, played in this
     process."""
     import pytest
-    import torch.distributed
 
     import dlexam.svhn.training.runs as svhn_runs
     from dlexam import cli
     from dlexam.errors import EveryRank
-    from dlexam.svhn.training.loop import Dist
 
-    sent: dict[int, object] = {}
     rank = {"now": 0}
     defects = {0: RuntimeError("rank 0's defect"), 1: KeyError("rank 1's defect")}
-
-    def gather(every, mine):
-        sent[rank["now"]] = mine
-        every[:] = [sent.get(r, (None, False, False)) for r in range(2)]
 
     def prepare(run, folder, d):
         raise defects[d.rank]
 
-    monkeypatch.setattr(torch.distributed, "all_gather_object", gather)
-    monkeypatch.setattr(svhn_runs, "wait_for_every_rank", lambda d, name: None, raising=False)
-    monkeypatch.setattr(svhn_runs, "setup_distributed", lambda: Dist(rank=rank["now"], world=2))
-    monkeypatch.setattr(svhn_runs, "_open_out", lambda run: None)
-    monkeypatch.setattr(svhn_runs, "_prepare", prepare)
-    run = svhn_runs.SVHNRun(data=tmp_path / "data", out=tmp_path / "run")
+    run, _ = _two_ranks_played_here(tmp_path, monkeypatch, rank, prepare)
     with pytest.raises(RuntimeError) as raised:
         svhn_runs.train_run(run)
     assert raised.value is defects[0]

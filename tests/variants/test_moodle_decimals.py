@@ -112,13 +112,9 @@ def numericals(v) -> list[tuple[ET.Element, object]]:
             if q.get("type") == "numerical"]
 
 
-@pytest.mark.parametrize("answer", [Fraction(7, 2), Fraction(1, 7), Fraction(-3, 8), Fraction(13)])
-def test_a_numerical_question_says_to_type_a_decimal_and_that_decimal_scores(answer):
-    """A numerical question said nothing of decimals, where the exam says to give exact fractions: a student who
-    typed an answer of 7/2 as 7/2 was marked by its numerator, 7 (wrong; and a wrong 13/2 where the key is 13,
-    right). The question says to type a decimal, as the cloze questions do, with examples that are true, and the
-    decimal a student so told types scores. The answer is set by hand (no variant's number question has a fraction
-    for its key today: an export must not depend on that)."""
+def with_number_key(answer: Fraction):
+    """Variant 1 with Pr1.3's first exact number field keyed `answer`, set by hand (no variant's number field has a
+    fraction for its key today: an export must not depend on that): (the variant, its question, the field)."""
     import dataclasses
 
     v = make_variant(1)
@@ -128,6 +124,17 @@ def test_a_numerical_question_says_to_type_a_decimal_and_that_decimal_scores(ans
     v = dataclasses.replace(v, questions=tuple(
         dataclasses.replace(x, fields=tuple(changed if y is f else y for y in x.fields)) if x is q else x
         for x in v.questions))
+    return v, v.question("Pr1.3"), changed
+
+
+@pytest.mark.parametrize("answer", [Fraction(7, 2), Fraction(1, 7), Fraction(-3, 8), Fraction(13)])
+def test_a_numerical_question_says_to_type_a_decimal_and_that_decimal_scores(answer):
+    """A numerical question said nothing of decimals, where the exam says to give exact fractions: a student who
+    typed an answer of 7/2 as 7/2 was marked by its numerator, 7 (wrong; and a wrong 13/2 where the key is 13,
+    right). The question says to type a decimal, as the cloze questions do, with examples that are true, and the
+    decimal a student so told types scores. The answer is set by hand (no variant's number question has a fraction
+    for its key today: an export must not depend on that)."""
+    v, q, changed = with_number_key(answer)
     (el,) = [el for el, g in numericals(v) if g is changed]
     typed, tolerance = el.findtext("answer/text"), el.findtext("answer/tolerance")
     assert accepted(as_told(answer), typed, tolerance), (as_told(answer), typed, tolerance)

@@ -20,7 +20,6 @@ Canvas: the 0.03125 the question asked for was saved as 0.0313.
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import re
 import xml.etree.ElementTree as ET
@@ -33,7 +32,7 @@ import pytest
 from dlexam.spec import text
 from dlexam.variants import exports, make_variant
 
-from .test_moodle_decimals import Words
+from .test_moodle_decimals import Words, with_number_key
 
 NS = "{http://www.imsglobal.org/xsd/ims_qtiasiv1p2}"
 CANVAS_NUMBER = re.compile(r"\s*([+-]?)(\d*)(?:\.(\d*))?\s*")  # parse-decimal-number's pattern ("," aside)
@@ -101,13 +100,7 @@ def test_a_numerical_item_says_to_type_a_decimal_and_that_decimal_scores_on_canv
     """The item said nothing of how to type the answer, where the exam asks for exact fractions, which Canvas erases;
     and a key with more than 4 decimal places was keyed exactly, where Canvas saves 4. The answer is set by hand
     (no variant's number field has a fraction for its key today: an export must not depend on that)."""
-    v = make_variant(1)
-    q = v.question("Pr1.3")
-    f = next(f for f in q.fields if f.kind == "number" and f.exact)
-    changed = dataclasses.replace(f, answer=answer)
-    v = dataclasses.replace(v, questions=tuple(
-        dataclasses.replace(x, fields=tuple(changed if y is f else y for y in x.fields)) if x is q else x
-        for x in v.questions))
+    v, q, changed = with_number_key(answer)
     item = items(v)[q.answer_id(changed)]
     assert canvas_scores(as_told(answer), item), as_told(answer)
     if full_decimal(answer) is not None:  # the exact decimal, every place typed: Canvas saves 4 of them
