@@ -282,3 +282,12 @@ def test_sqrt_d_k_is_the_root_of_W_Qs_columns_as_the_model_runs_it():
     assert e4.computed == Fraction(2) and e4.value == 2.0 and e4.closed_form == ""
     with pytest.raises(UserError, match="takes no index"):
         explain(geoff.GeoffQuery(EXAMPLE), "sqrt_d_k[0]")
+
+
+@pytest.mark.parametrize(("heads", "says", "never"), [(1, "R = Z W_O: row 1 of W_O", "Z_1"),
+                                                      (2, "R = [Z_1 Z_2] multi_W_O: row 1 of multi_W_O", "Z_k")])
+def test_dW_O_names_the_R_of_its_own_head_count(heads, says, never):
+    """dW_O's explanation writes R as the model computes it: with one head R = Z W_O (2026-12-07 it read
+    "R = [Z_1 .. Z_k] W_O" with one head too), with two heads [Z_1 Z_2] multi_W_O."""
+    text = "\n".join(Explainer(geoff.GeoffQuery(EXAMPLE, temperature="sqrt", heads=heads)).explain("dW_O[1,2]").lines)
+    assert says in text and never not in text

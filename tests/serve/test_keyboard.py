@@ -83,7 +83,7 @@ def test_geoff_every_number_by_keyboard(page):
     at = press(page, "ArrowRight", "Enter")
     assert at["cell"] == "dW_V[0,1]" and at["name"].startswith("dW_V, row 1 ") and ", column 2 " in at["name"], at
     assert shown(page, "dW_V[0,1]")["summary"] == explain(query, "dW_V[0,1]").summary
-    assert page.get_by_role("grid", name="P (T = 0 (argmax))").count() == 1  # the grid is named by its caption
+    assert page.get_by_role("grid", name="P at T = 0 (argmax)").count() == 1  # the grid is named by its caption
     assert axe_violations(page) == []
 
 

@@ -151,7 +151,7 @@ def test_sqrt_typed_in_the_T_field_reads_as_the_sqrt_button_does(page):
     page.wait_for_selector("#P-h0-caption [data-cell=sqrt_d_k]")
     ready(page)
     typed = page.text_content("#P-h0-caption")
-    assert params(page)["T"] == "sqrt" and typed == f"P (T = sqrt(d_k) = {math.sqrt(2):.4f})"
+    assert params(page)["T"] == "sqrt" and typed == f"P at T = sqrt(d_k) = {math.sqrt(2):.4f}"
     page.reload()
     ready(page)
     assert page.is_checked("#t-sqrt") and page.text_content("#P-h0-caption") == typed

@@ -4,7 +4,7 @@ Each parameter meets the loss through one product, so one entry of its gradient 
 value and an upstream gradient:
 
     d loss / d W_V[a, b] = sum_i X[i, a] dL/dV[i, b]       (V = X W_V; W_Q and W_K likewise through Q and K)
-    d loss / d W_O[a, b] = sum_i Z[i, a] dL/dR[i, b]       (R = [Z_1 .. Z_k] W_O)
+    d loss / d W_O[a, b] = sum_i Z[i, a] dL/dR[i, b]       (R = Z W_O; k heads: [Z_1 .. Z_k] multi_W_O)
     d loss / d E[v, d]   = sum_{i: token i is v} dL/dX[i, d] + sum_i dL/dlogits[i, v] R[i, d]
                            (E enters twice: X = rows of E, and the tied logits = R E^T)
 
@@ -90,8 +90,9 @@ def last_step(ex, c: Cell, name: str, g: dict) -> LastStep:
         terms, products = _terms([(Z[i][d], float(g["R"][i, b]), lab(i)) for i in range(T)])
         zname, out = ("Z" if k == 1 else f"Z_{h + 1}"), ex.space.labels["dims"][b]
         up = ", ".join(number_text(float(v)) for v in g["R"][:, b])
+        concat = "Z" if k == 1 else "[" + " ".join(f"Z_{i + 1}" for i in range(k)) + "]"  # [Z_1 Z_2] with k = 2
         return LastStep(f"sum over i of {zname}[i, d{d + 1}] dL/dR[i, {out}]", terms,
-                        products, [f"R = [Z_1 .. Z_k] {name}: row {a} of {name} multiplies {zname}'s column d{d + 1}",
+                        products, [f"R = {concat} {name}: row {a} of {name} multiplies {zname}'s column d{d + 1}",
                                    f"dL/dR[:, {out}] = ({up})", *_upstream(ex)],
                         [source("Z", [(i, d) for i in range(T)], h if k > 1 else None),
                          source("R", [(i, b) for i in range(T)])])

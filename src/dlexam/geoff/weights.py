@@ -157,13 +157,17 @@ class GeoffWeights:
 
     def unused(self, name: str, heads: int) -> str | None:
         """Why the matrix `name` plays no part in a run of `heads` heads, or None where it does. One head uses W_O,
-        never multi_W_O; k heads use both (multi_W_O, and W_O in the one-head model shown beside them, Problem 2.4),
-        and W_O stays the exam's name of their output matrix. The one rule the API's edited `weights`, a step's
-        `matrices`, `gradient_of`, ``dlexam geoff --step-matrices`` and the cells (change[multi_W_O]) refuse by:
-        an edited multi_W_O with one head had been ignored, and a named one read as W_O, without a word."""
+        never multi_W_O (nor the k heads' own W_Q, W_K, W_V, `multi_heads`); k heads use both (multi_W_O, and W_O
+        in the one-head model shown beside them, Problem 2.4), and W_O stays the exam's name of their output matrix.
+        The one rule the API's edited `weights`, a step's `matrices`, `gradient_of`, ``dlexam geoff
+        --step-matrices`` and the cells (change[multi_W_O]) refuse by: an edited multi_W_O with one head had been
+        ignored, and a named one read as W_O, without a word."""
         if name == "multi_W_O" and heads == 1:
             return (f"heads = 1 uses W_O; multi_W_O is the output matrix of Problem 2.4's {self.heads} heads "
                     f"(heads = {self.heads})")
+        if name == "multi_heads" and heads == 1:
+            return (f"heads = 1 uses W_Q, W_K, W_V; multi_heads are the own matrices of Problem 2.4's {self.heads} "
+                    f"heads (heads = {self.heads})")
         return None
 
     def projections(self, heads: int) -> list[tuple]:

@@ -23,6 +23,7 @@ import anyio
 from starlette.requests import Request
 from starlette.responses import Response
 
+from dlexam.errors import UserError
 from dlexam.serve import params as p
 from dlexam.serve.guard import read_body
 from dlexam.serve.params import BadRequest
@@ -183,18 +184,57 @@ def weights(value: Any, base=None, heads: int | None = None):
     if not isinstance(value, dict):
         raise BadRequest("weights", "weights must be an object {name: matrix}")
     shapes = base.shapes
-    unknown = sorted(set(value) - set(shapes))
+    names = (*GeoffWeights.MATRICES, "multi_heads")
+    unknown = sorted(set(value) - set(names))
     if unknown:
-        raise BadRequest("weights", f"unknown matrix {unknown[0]!r:.40}; edit {', '.join(GeoffWeights.MATRICES)}")
-    edited = {name: matrix(name, m, shapes[name]) for name, m in value.items()}
+        raise BadRequest("weights", f"unknown matrix {unknown[0]!r:.40}; edit {', '.join(names)}")
+    edited = {name: matrix(name, m, shapes[name]) for name, m in value.items() if name != "multi_heads"}
+    if "multi_heads" in value:
+        edited["multi_heads"] = head_matrices(value["multi_heads"], base)
     for name, m in edited.items():
-        with p.field(f"weights.{name}"):
-            base.replace(**{name: m})  # the library's own check (shape, finite, within +-1e6)
+        if name != "multi_heads":
+            with p.field(f"weights.{name}"):
+                base.replace(**{name: m})  # the library's own check (shape, finite, within +-1e6)
         why = None if heads is None else base.unused(name, heads)
-        if why is not None and [list(r) for r in getattr(base, name)] != m:
-            raise BadRequest(f"weights.{name}", f"weights.{name}: {why}: this edit would not be used; edit W_O "
-                                                "instead, or ask for the k heads")
+        own = base.projections(base.heads) if name == "multi_heads" else getattr(base, name)
+        if why is not None and _plain(own) != _plain(m):
+            raise BadRequest(f"weights.{name}", f"weights.{name}: {why}: this edit would not be used; edit "
+                             f"{'W_Q, W_K, W_V' if name == 'multi_heads' else 'W_O'} instead, or ask for the k heads")
     return base.replace(**edited)
+
+
+HEAD_MATRICES = ("W_Q", "W_K", "W_V")  # each head's own matrices in `weights.multi_heads`, as GeoffWeights.to_json
+
+
+def _plain(m: Any) -> Any:
+    """A matrix, or heads' matrices, as nested lists (tuples and lists compare equal)."""
+    return [_plain(r) for r in m] if isinstance(m, list | tuple) else m
+
+
+def head_matrices(value: Any, base) -> tuple[tuple[list[list[float]], ...], ...]:
+    """`weights.multi_heads`: the k heads' own W_Q, W_K, W_V, ``[{"W_Q": .., "W_K": .., "W_V": ..}, ...]`` (the
+    spelling of GeoffWeights.to_json and of a step's answer), each matrix checked as every other (shape, finite;
+    the cap by the library), a refusal naming the head and matrix: ``weights.multi_heads[1].W_K``."""
+    k, shape = base.heads, base.shapes["W_Q"]
+    if not isinstance(value, list) or len(value) != k:
+        got = f"{len(value)} heads" if isinstance(value, list) else type(value).__name__
+        raise BadRequest("weights.multi_heads", f"multi_heads must be a list of the model's {k} heads, each "
+                                                f"{{W_Q, W_K, W_V}}, got {got}")
+    out = []
+    for h, head in enumerate(value):
+        where = f"multi_heads[{h}]"
+        if not isinstance(head, dict) or set(head) != set(HEAD_MATRICES):
+            have = sorted(head)[:5] if isinstance(head, dict) else type(head).__name__
+            raise BadRequest(f"weights.{where}", f"{where} must be an object with W_Q, W_K and W_V (head {h + 1}'s "
+                                                 f"own matrices), got {have}")
+        mats = tuple(matrix(f"{where}.{n}", head[n], shape) for n in HEAD_MATRICES)
+        for n, m in zip(HEAD_MATRICES, mats, strict=True):
+            try:
+                base.replace(**{n: m})  # the library's own check (finite, within +-1e6)
+            except UserError as exc:
+                raise BadRequest(f"weights.{where}.{n}", f"{where}.{n} (head {h + 1}'s {n}): {exc}") from None
+        out.append(mats)
+    return tuple(out)
 
 
 def geoff_query(src: Mapping):
@@ -387,6 +427,7 @@ def defaults_answer(state, src: dict) -> bytes:
     axis], dlexam.spec.transformer.MATRIX_AXES) with each axis's labels (``axes``; Version A's, or a variant's with
     ``variant``)."""
     from dlexam import geoff
+    from dlexam.bounds import QUERY_TEMPERATURES
     from dlexam.geoff.weights import MAX_WEIGHT, axis_labels, matrix_labels
     from dlexam.spec.transformer import MATRIX_AXES
 
@@ -402,6 +443,7 @@ def defaults_answer(state, src: dict) -> bytes:
         "difficulty": variant_of(src).difficulty if has_variant(src) else None,
         "conventions": list(geoff.CONVENTIONS), "parameters": list(geoff.PARAMETERS),
         "steppable": list(geoff.STEPPABLE), "explanation": geoff.GRADIENT_EXPLANATION, "max_weight": MAX_WEIGHT,
+        "temperatures": QUERY_TEMPERATURES.words(),  # what T takes, in `dlexam geoff --temperature`'s words
     })
 
 

@@ -1,5 +1,6 @@
 // /geoff: Geoff's transformer (Problem 2). State in the URL: seq, T (0 | number | sqrt), heads, grad, conv,
-// lr, stepE, any edited matrix (E, W_Q, W_K, W_V, W_O, W_O2 as "a,b;c,d"), variant and difficulty (a variant's
+// lr, stepE, any edited matrix (E, W_Q, W_K, W_V, W_O, W_O2 as "a,b;c,d"; a variant's k heads' own W_Q, W_K, W_V,
+// moved by a gradient step, as W_Q_h1, W_K_h1, .. W_V_h2: `multi_heads` of the API), variant and difficulty (a variant's
 // transformer instead of Version A's), explain (the clicked cell: geoff_cells.js). Numbers from POST /api/geoff;
 // the shapes, the vocabulary and the names of every row and column from GET /api/geoff/defaults.
 // A gradient step is a new entry of the browser's history: "undo step" (or Back) returns to the weights before it.
@@ -7,8 +8,13 @@
 // result off the page and shows why in its place: no number on screen belongs to another input.
 "use strict";
 
-const G = {defaults: null, W: null, seq: 0, invalid: new Map(), lastT: "1", landed: false};
+const G = {defaults: null, W: null, H: null, seq: 0, invalid: new Map(), lastT: "1", landed: false};
 const URL_NAMES = {E: "E", W_Q: "W_Q", W_K: "W_K", W_V: "W_V", W_O: "W_O", multi_W_O: "W_O2"};
+const HEAD_NAMES = ["W_Q", "W_K", "W_V"];  // each head's own matrices (G.H: the API's weights.multi_heads)
+const headKey = (h, n) => `${n}_h${h + 1}`;  // their names in the URL: W_Q_h1 .. W_V_h2
+const ownHeads = () => G.defaults.weights.multi_heads || null;  // the model's heads' own matrices (none: k copies)
+const copyHeads = (hs) => hs.map((h) => Object.fromEntries(HEAD_NAMES.map((n) => [n, h[n].map((r) => r.slice())])));
+const sameHeads = () => G.H === null || G.H.every((h, i) => HEAD_NAMES.every((n) => same(h[n], ownHeads()[i][n])));
 const RESULTS = ["loss-panel", "matrices-panel", "heads-panel", "grad-panel"];
 const NUMBER = /^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i;
 const $ = (id) => document.getElementById(id);
@@ -80,6 +86,17 @@ function readUrl() {
         `${shape[1]} numbers between -${bound()} and ${bound()}: its editor shows ${whose} ${name}; edit it or reset`);
     }
   }
+  // a variant's heads with weights of their own: each head's W_Q, W_K, W_V (a gradient step moves them) from the URL
+  G.H = ownHeads() && copyHeads(ownHeads());
+  (G.H || []).forEach((head, h) => HEAD_NAMES.forEach((n) => {
+    const text = DL.get(headKey(h, n), null), shape = G.defaults.shapes[n];
+    const m = text === null ? null : parseMatrix(text, shape);
+    if (m) head[n] = m;
+    else if (text !== null) {
+      G.invalid.set("url:" + headKey(h, n), `the link's ${headKey(h, n)} ("${text.slice(0, 60)}") is not ${shape[0]} ` +
+        `rows of ${shape[1]} numbers between -${bound()} and ${bound()}: head ${h + 1}'s ${n}; reset to the variant's values`);
+    }
+  }));
   $("undo").disabled = !(history.state && history.state.step > 0);
 }
 
@@ -90,19 +107,24 @@ function urlChanges() {
   for (const [name, short] of Object.entries(URL_NAMES)) {
     changes[short] = same(G.W[name], G.defaults.weights[name]) ? null : formatMatrix(G.W[name]);
   }
+  (G.H || []).forEach((head, h) => HEAD_NAMES.forEach((n) => {
+    changes[headKey(h, n)] = same(head[n], ownHeads()[h][n]) ? null : formatMatrix(head[n]);
+  }));
   return changes;
 }
 
 // Whether the chosen heads' computation uses a matrix: one head uses W_O, never multi_W_O (the API refuses an edited
 // one with heads = 1: it would not be used); k heads use both (W_O in the one-head model beside them, Problem 2.4).
 // An edit of multi_W_O made with k heads stays in the editors' state and the URL, and comes back with them.
-const used = (name) => name !== "multi_W_O" || $("heads-2").checked;
+// The k heads' own W_Q, W_K, W_V (multi_heads) likewise: used with k heads only.
+const used = (name) => (name !== "multi_W_O" && name !== "multi_heads") || $("heads-2").checked;
 
 function edited() {
   const out = {};
   for (const name of Object.keys(URL_NAMES)) {
     if (used(name) && !same(G.W[name], G.defaults.weights[name])) out[name] = G.W[name];
   }
+  if (used("multi_heads") && !sameHeads()) out.multi_heads = G.H;
   return out;
 }
 
@@ -136,6 +158,7 @@ function buildControls() {
   $("lr").addEventListener("change", () => DL.set(urlChanges()));
   $("reset").addEventListener("click", () => {
     for (const name of Object.keys(URL_NAMES)) G.W[name] = G.defaults.weights[name].map((r) => r.slice());
+    G.H = ownHeads() && copyHeads(ownHeads());
     G.invalid.clear();
     changed();
   });
@@ -205,16 +228,20 @@ function buildEditors() {
 }
 
 function noteEdited() {
-  const n = Object.keys(edited()).length;
+  const n = Object.keys(edited()).filter((name) => name !== "multi_heads").length;
   const whose = G.defaults.variant === null ? "the exam's" : "the variant's";
   const kept = !used("multi_W_O") && !same(G.W.multi_W_O, G.defaults.weights.multi_W_O)
     ? `; the edited multi_W_O is kept for ${G.defaults.heads} heads (one head uses W_O)` : "";
-  $("edited").textContent = (n ? `${n} matrix(es) differ from ${whose}` : `${whose} weights`) + kept;
+  const heads = sameHeads() ? "" : `; the ${G.defaults.heads} heads' own W_Q, W_K, W_V differ from ${whose} (moved by ` +
+    "a gradient step" + (used("multi_heads") ? ")" : "; one head uses W_Q, W_K, W_V)");
+  $("edited").textContent = (n ? `${n} matrix(es) differ from ${whose}` : `${whose} weights`) + kept + heads;
 }
 
 function body(extra) {
+  const weights = edited();
+  if (extra && extra.heads === 1) { delete weights.multi_W_O; delete weights.multi_heads; }  // the one-head model's
   return Object.assign({sequence: $("seq").value.trim(), temperature: temperature(),
-    heads: $("heads-2").checked ? G.defaults.heads : 1, convention: $("convention").value, weights: edited()},
+    heads: $("heads-2").checked ? G.defaults.heads : 1, convention: $("convention").value, weights},
   model(), extra || {});
 }
 
@@ -286,10 +313,11 @@ function render(d) {
     const tag = H > 1 ? `head ${h + 1}: ` : "";
     if (H > 1) mats.append(DL.el("h3", {text: `head ${h + 1}`}));
     add(mats, ...["Q", "K", "V"].map((k) => DL.matrix(`${k}-h${h}`, `${tag}${k} = X W_${k}`, ...pick(k), toks, cols(k))));
-    const P = DL.matrix(`P-h${h}`, `${tag}P (T = ${tText(d)})`, ...pick("attention"), toks, toks);
+    // "P at T = 0 (argmax)": one pair of parentheses (it read "P (T = 0 (argmax))")
+    const P = DL.matrix(`P-h${h}`, `${tag}P at T = ${tText(d)}`, ...pick("attention"), toks, toks);
     if (atSqrt()) {  // T = sqrt(d_k) is a number to click too (the cell sqrt_d_k: where d_k comes from)
-      P.querySelector("figcaption").replaceChildren(`${tag}P (T = `,
-        DL.el("span", {class: "mono scale", "data-cell": "sqrt_d_k", text: tText(d)}), ")");
+      P.querySelector("figcaption").replaceChildren(`${tag}P at T = `,
+        DL.el("span", {class: "mono scale", "data-cell": "sqrt_d_k", text: tText(d)}));
     }
     add(mats, DL.matrix(`scores-h${h}`, `${tag}Q K^T (grey: masked, the future)`, ...pick("scores"), toks, toks, future),
       P, DL.matrix(`Z-h${h}`, `${tag}Z = P V`, ...pick("Z"), toks, cols("Z")));
@@ -307,6 +335,9 @@ function render(d) {
 function renderLoss(d) {
   const box = $("loss");
   box.textContent = "";
+  // whose loss: with k heads the panel's is the k-head model's, the one-head model's stands beside it (Problem 2.4)
+  $("loss-model").textContent = d.heads > 1 ? `the loss of the ${d.heads}-head model (R = ${concat(d.heads)} ` +
+    "multi_W_O); the one-head model's, beside it, is in the Problem 2.4 panel" : "the loss of the one-head model (R = Z W_O)";
   if (!d.loss) { box.append(DL.el("p", {class: "note", text: "no loss: the sequence has no <START> (the loss scores the tokens after it)"})); return; }
   const names = {teacher_forcing: "standard teacher forcing: logit row t predicts token t+1",
     exam: "the exam's convention (Problem 2.3): each output token scored by its own row"};
@@ -410,6 +441,7 @@ async function step() {
   document.body.dataset.state = "busy";
   // every matrix the run uses, edited or not (the step's answer has them all); never multi_W_O with one head
   const sent = Object.fromEntries(Object.keys(URL_NAMES).filter(used).map((name) => [name, G.W[name]]));
+  if (used("multi_heads") && G.H) sent.multi_heads = G.H;  // each head's own W_Q, W_K, W_V: the step moves them
   const asked = body({lr: $("lr").value.trim(), matrices, weights: JSON.parse(JSON.stringify(sent))});
   const r = await DL.api("POST", "/api/geoff/step", asked);
   $("step").disabled = false;
@@ -417,7 +449,10 @@ async function step() {
   if (!r.ok) { document.body.dataset.state = "error"; return; }
   const s = r.data;
   G.stepBody = asked;  // the step's results are explained on the weights before it, with its lr and matrices
-  for (const name of Object.keys(sent)) G.W[name] = s.weights[name];  // an unused multi_W_O keeps its edit
+  for (const name of Object.keys(sent)) {
+    if (name === "multi_heads") G.H = copyHeads(s.weights.multi_heads);  // kept, in the URL too: the page's loss is loss_after
+    else G.W[name] = s.weights[name];  // an unused multi_W_O keeps its edit
+  }
   const n = ((history.state && history.state.step) || 0) + 1;
   DL.push(urlChanges(), {step: n});  // a new history entry: undo (or Back) returns to the weights before
   $("undo").disabled = false;
@@ -440,6 +475,7 @@ async function step() {
 // Version A's model, or the variant of the URL: the page says which, the heads' choice says k.
 function describeModel() {
   const d = G.defaults;
+  $("t-note").textContent = `T takes ${d.temperatures} (sqrt: sqrt(d_k)); 0 is argmax, ties shared`;
   $("heads-k").textContent = `${d.heads} (Problem 2.4)`;
   $("heads-2").value = String(d.heads);
   if (d.variant !== null) {
@@ -449,7 +485,8 @@ function describeModel() {
     $("reset").textContent = "reset to the variant's values";
     if (d.weights.multi_heads) {
       $("model-line").textContent += ` With ${d.heads} heads each head has weights of its own (Problem 2.4 of this ` +
-        "variant): the matrices show them; the editors change the one-head model's W_Q, W_K, W_V and multi_W_O.";
+        "variant): the matrices show them; the editors change the one-head model's W_Q, W_K, W_V and multi_W_O, and " +
+        "a gradient step with " + d.heads + " heads also moves each head's own W_Q, W_K, W_V (kept in the link).";
     }
   }
 }
