@@ -469,3 +469,14 @@ def test_svhn_predict_titles_its_maps_with_the_layer_tables_names(server):
                            {"stage": "pool1", "title": "after AvgPool-1"},
                            {"stage": "conv2", "title": f"after Conv-2 + {relu}"},
                            {"stage": "pool2", "title": "after AvgPool-2"}]
+
+
+def test_svhn_predict_says_a_one_colour_image_is_blank(server):
+    """A one-colour upload is all zeros once standardised: its digit is the network's bias, and the answer says so."""
+    from PIL import Image
+
+    status, _, d = server.post("/api/svhn/predict", _png(Image.new("RGB", (7, 5), (30, 200, 90))),
+                               headers={"Content-Type": "image/png"})
+    assert status == 200 and d["blank"] is True and 0 <= d["digit"] <= 9
+    status, _, d = server.post("/api/svhn/predict", _png(digit_image()), headers={"Content-Type": "image/png"})
+    assert status == 200 and d["blank"] is False

@@ -506,3 +506,19 @@ def test_a_table_wider_than_the_screen_says_it_scrolls(browser, server, width, c
     assert (said == '"wider than the screen: scroll sideways →"') == cue, said
     ctx.close()
     watch.check()
+
+
+def test_cnn_an_uploaded_one_colour_image_gets_its_digit_with_a_note_that_it_is_blank(page):
+    import io
+
+    from PIL import Image
+
+    page.goto(f"{page.base}/cnn?img={_seven()}")
+    ready(page, predictions=1)
+    assert "blank" not in page.text_content("#digit-p")
+    buf = io.BytesIO()
+    Image.new("RGB", (40, 30), (120, 120, 120)).save(buf, format="PNG")
+    page.set_input_files("#upload", files=[{"name": "grey.png", "mimeType": "image/png", "buffer": buf.getvalue()}])
+    ready(page, predictions=2)
+    assert page.text_content("#digit").isdigit()
+    assert "blank" in page.text_content("#digit-p") and "bias" in page.text_content("#digit-p")

@@ -217,3 +217,22 @@ def test_the_shipped_model_named_by_its_path_writes_nothing_into_the_package(tmp
         for name in set(os.listdir(package)) - before:  # what the old code wrote there
             os.remove(package / name)
     assert rc == 0 and r["n"] == 20 and r["confusion_png"] is None and new == set()
+
+
+def test_predict_says_a_blank_image_is_blank(tmp_path, capsys):
+    """A one-colour image is all zeros after per-image standardisation: its 'digit' is the network's bias, the same
+    for every blank image. predict still gives it, and says so: a note in the text, `blank` in --json."""
+    blank = [tmp_path / "dot.png", tmp_path / "grey.png"]
+    Image.new("L", (1, 1), 0).save(blank[0])
+    Image.new("RGB", (40, 30), (90, 160, 20)).save(blank[1])
+    inked = tmp_path / "inked.png"
+    Image.fromarray(np.random.default_rng(1).integers(0, 256, (32, 32), dtype=np.uint8)).save(inked)
+    files = [*blank, inked]
+    assert main(["svhn", "predict", "--json", *map(str, files)]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["blank"] for r in rows] == [True, True, False]
+    assert rows[0]["digit"] == rows[1]["digit"]  # the bias's answer, whatever the colour
+    assert main(["svhn", "predict", *map(str, files)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert ["[blank" in line for line in lines] == [True, True, False]
+    assert all(line.split(": ")[1][0].isdigit() for line in lines)  # the digit is still given

@@ -81,7 +81,8 @@ def cmd_predict(args) -> int:
         return 0
     for p in preds:
         probs = " ".join(f"{d}:{v:.3f}" for d, v in enumerate(p.probabilities))
-        print(f"{p.image}: {p.digit}  ({probs})")
+        note = "  [blank: one colour, nothing to read; the digit is the network's bias]" if p.blank else ""
+        print(f"{p.image}: {p.digit}  ({probs}){note}")
     return 0
 
 

@@ -222,6 +222,7 @@ class Prediction:
     image: str
     digit: int
     probabilities: list[float]  # P(digit 0) .. P(digit 9)
+    blank: bool = False  # one colour: all zeros once standardised, so `digit` is the network's bias, not a reading
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -231,14 +232,16 @@ class Prediction:
 def predict_images(path: ModelSource, images: list, *, tta: bool = False) -> list[Prediction]:
     """The digit and its 10 probabilities for each image file (any size: dlexam.svhn.data.images.read_image
     crops it as SVHN's Format 2 crops were made); `path` None: the shipped model (or a loaded model).
-    `tta`: the mean probabilities of :class:`TestTimeAugmented`."""
+    `tta`: the mean probabilities of :class:`TestTimeAugmented`. An image of one colour is
+    `blank` (:func:`dlexam.svhn.data.official.blank`): its digit is still given, but it is the network's bias."""
     from dlexam.svhn.data.images import read_image
-    from dlexam.svhn.data.official import preprocess
+    from dlexam.svhn.data.official import blank, preprocess
 
     model = _model(path, tta)
     tensors = [read_image(p) for p in images]
     if not tensors:
         return []
-    probs = torch.softmax(model(preprocess(torch.stack(tensors))), dim=1)
-    return [Prediction(str(p), int(pr.argmax()), [round(float(v), 6) for v in pr])
-            for p, pr in zip(images, probs, strict=True)]
+    batch = torch.stack(tensors)  # (B, 32, 32) uint8
+    probs = torch.softmax(model(preprocess(batch)), dim=1)
+    return [Prediction(str(p), int(pr.argmax()), [round(float(v), 6) for v in pr], bool(b))
+            for p, pr, b in zip(images, probs, blank(batch), strict=True)]

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import torch
 
 from dlexam.errors import UserError
-from dlexam.svhn.data.official import preprocess
+from dlexam.svhn.data.official import blank, preprocess
 from dlexam.svhn.model import ExamCNN
 
 STAGES = ("conv1", "pool1", "conv2", "pool2")
@@ -43,8 +43,13 @@ class FeatureMaps:
     def digit(self) -> int:
         return int(self.probabilities.argmax())
 
+    @property
+    def blank(self) -> bool:
+        """One colour: all zeros once standardised, so the digit is the network's bias, not a reading."""
+        return bool(blank(self.image.unsqueeze(0))[0])
+
     def to_json(self, decimals: int = 4, maps: bool = True) -> dict:
-        """Plain data: the digit, the probabilities, the input and (unless `maps` is False) each stage's maps,
+        """Plain data: the digit, whether the image is `blank` (one colour), the probabilities, the input and (unless `maps` is False) each stage's maps,
         rounded to `decimals`; a probability too small for them to `decimals` significant digits (2.773e-8, not 0:
         `spec.numbers.decimal_text`'s rule, so a page never shows a digit's probability as 0.0000 when it is not 0)."""
         from dlexam.spec.numbers import decimal_text
@@ -53,7 +58,7 @@ class FeatureMaps:
             return torch.round(t.double(), decimals=decimals).tolist()
 
         probabilities = [float(decimal_text(p, decimals)) for p in self.probabilities.double().tolist()]
-        out = {"digit": self.digit, "probabilities": probabilities, "logits": r(self.logits),
+        out = {"digit": self.digit, "blank": self.blank, "probabilities": probabilities, "logits": r(self.logits),
                "image": self.image.tolist()}
         if maps:
             out["maps"] = {s: r(getattr(self, s)) for s in STAGES}

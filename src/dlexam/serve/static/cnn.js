@@ -346,6 +346,9 @@ function render(d) {
   $("digit-p").replaceChildren(DL.el("button", {type: "button", class: "mono pick", id: "p-best", text: `P = ${best}`,
     title: `the arithmetic of logit ${d.digit}`, "aria-label": `probability of digit ${d.digit}, the prediction: P = ${best}`,
     onclick: () => explain("logits", [d.digit])}));
+  // a one-colour image is all zeros once standardised: its digit is the network's bias, the same for every blank image
+  const blank = d.blank ? "blank image (one colour): nothing to read; the digit is the network's bias" : "";
+  if (blank) $("digit-p").append(" ", DL.el("span", {id: "digit-blank", text: blank}));
   const probs = $("probs");
   probs.textContent = "";
   d.probabilities.forEach((p, k) => {
@@ -386,7 +389,7 @@ function render(d) {
   C.image = toBase64Url(d.image.flat());
   DL.set({img: C.image});
   $("model-line").textContent = "Model: " + d.model;
-  return `prediction: ${d.digit}, P = ${best}`;  // for the status line (predict says it)
+  return `prediction: ${d.digit}, P = ${best}` + (blank ? `; ${blank}` : "");  // for the status line (predict says it)
 }
 
 // The keyboard reaches every pixel of every map. A stage's maps are one Tab stop (a roving tabindex) and one strip

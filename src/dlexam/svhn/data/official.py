@@ -271,6 +271,13 @@ def preprocess(images: torch.Tensor, mean: torch.Tensor | None = None, std: torc
     return (x - mean[:, None, None, None]) / (std[:, None, None, None] + 1.0)  # +1 keeps flat images finite
 
 
+def blank(images: torch.Tensor) -> torch.Tensor:
+    """uint8 (B, H, W) -> bool (B,): True for an image of one colour (every pixel equal). :func:`preprocess` makes it
+    all zeros, so what the CNN says of it is its biases' answer, the same for every blank image: not a reading."""
+    flat = images.reshape(images.shape[0], -1)  # (B, H*W)
+    return flat.amax(dim=1) == flat.amin(dim=1)
+
+
 def _copy_bounded(resp, part: PartialFile, total: int | None, limit: int, url: str,
                   progress: ProgressFn | None) -> None:
     """Append the response to `part`, never past `limit` bytes; remove `part` when the disk is full."""
