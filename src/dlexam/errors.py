@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 
 class UserError(Exception):
@@ -54,6 +54,30 @@ class NamedSettings(UserError):
 
     def named(self, names: Mapping[str, str], shown: Mapping[str, str] | None = None) -> str:
         raise NotImplementedError
+
+
+class NotReplacing(NamedSettings):
+    """A refusal to replace a file or a training run, which ends with the ways around it: `ways` are words
+    ("choose another folder") or the settings that would lift it, "force" and "resume". The library names those
+    by themselves ("force replaces it", "resume it"); an edge its own way: the command line by its flag
+    ("--force replaces it", "--resume resumes it": `dlexam.cli.flag_message`), the one message builder for all."""
+
+    SETTINGS = ("force", "resume")
+
+    def __init__(self, head: str, ways: Sequence[str], tail: str = "") -> None:
+        self.head, self.ways, self.tail = head, tuple(ways), tail
+        super().__init__(self.named({}))
+
+    def settings(self) -> list[tuple[str, object]]:
+        return [(w, False) for w in self.ways if w in self.SETTINGS]  # refused: the setting was not given
+
+    def named(self, names: Mapping[str, str], shown: Mapping[str, str] | None = None) -> str:
+        said = {"force": f"{names.get('force', 'force')} replaces it",
+                "resume": f"{names['resume']} resumes it" if "resume" in names else "resume it"}
+        ways = [said.get(w, w) for w in self.ways]
+        joined = ways[0] if len(ways) == 1 else (
+            ", ".join(ways[:-1]) + ("," if len(ways) > 2 else "") + " or " + ways[-1])
+        return self.head + joined + self.tail
 
 
 class BadValue(NamedSettings):

@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from dlexam import checkpoint
-from dlexam.errors import SettingsDiffer, UserError
+from dlexam.errors import NotReplacing, SettingsDiffer, UserError
 from dlexam.files import OutputDir, sha256_of
 from dlexam.plain import dumps
 
@@ -86,10 +86,8 @@ class RunFolder(OutputDir):
                     raise UserError(f"resume: {self.path} holds no {resume_from} to resume from{why}")
             elif held and not force and all(self.owns(m) for m in held):
                 can_resume = resumable and self.file(resume_from).is_file() and self.owns(resume_from)
-                ways = ["resume it"] * can_resume + ["choose another folder"] + ["force replaces it"] * forceable
-                said = ways[0] if len(ways) == 1 else (
-                    ", ".join(ways[:-1]) + ("," if len(ways) > 2 else "") + " or " + ways[-1])
-                raise UserError(f"{what} {self.path} already holds a training run ({self.file(held[0])}); {said}")
+                ways = ["resume"] * can_resume + ["choose another folder"] + ["force"] * forceable
+                raise NotReplacing(f"{what} {self.path} already holds a training run ({self.file(held[0])}); ", ways)
             self.claim(*self.writes)  # a foreign file or a link: refused, untouched
         except BaseException:
             self.close()

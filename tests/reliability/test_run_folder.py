@@ -305,3 +305,27 @@ def test_resume_and_quick_beside_a_recipe_are_refused_each_in_its_own_words(tmp_
     assert main(["svhn", "train", "--recipe", "quick", "--out", run, "--quiet"]) == 0
     capsys.readouterr()
     refused_here(["svhn", "train", "--resume", "--out", run], capsys, "holds no last.pt", "(it holds metrics.json")
+
+
+def test_a_refusal_to_replace_names_the_flag_that_forces_it(tmp_path, synth_dir, capsys):
+    """`(force replaces it)` named no flag; a command with --force says "--force" (the oracle: its --help lists it),
+    and the library, which has no flags, keeps its own word for the setting."""
+    assert main(["svhn", "evaluate", "--help"]) == 0 and "--force" in capsys.readouterr().out
+    foreign = tmp_path / "mine.png"
+    foreign.write_bytes(b"not dlexam's")
+    line = refused_here(["svhn", "evaluate", "--data", str(synth_dir), "--png", str(foreign)], capsys,
+                        "not written by dlexam")
+    assert "--force replaces it" in line, line
+    from dlexam.cli import build_parser, flag_message
+    from dlexam.runs import RunFolder
+
+    run = tmp_path / "run"
+    with RunFolder(run, writes=("last.pt",), markers=("last.pt",)) as first:
+        first.write_bytes("last.pt", b"a run")
+    with pytest.raises(UserError) as refused:
+        RunFolder(run, writes=("last.pt",), markers=("last.pt",))
+    assert str(refused.value).endswith("or force replaces it")  # the library's word: it has no flags
+    args = build_parser().parse_args(["report", "--out", str(run)])  # `report` has --force
+    assert flag_message(refused.value, args).endswith("or --force replaces it")
+    with pytest.raises(UserError, match=r"\(force replaces it\)"):
+        OutputDir(tmp_path).claim("mine.png")

@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
-from dlexam.errors import UserError
+from dlexam.errors import NotReplacing, UserError
 from dlexam.files.atomic import WRITE_ERRORS, atomic_open, atomic_write_bytes, refuse_unsafe_target, sha256_of
 from dlexam.files.lock import LOCK, folder_locked, take_lock
 from dlexam.plain import dumps, loads
@@ -273,9 +273,9 @@ class OutputDir:
             if name in record[1] and name not in self.run_files and target.exists():
                 raise UserError(f"{target} belongs to the run in {self.path}; not replacing it (choose another name)")
             if target.exists() and not self.force and not self.owns(name):
-                raise UserError(f"{target} exists and was not written by dlexam; not replacing it"
-                                + (" (force replaces it)" if self.forceable else " (move it, or choose another "
-                                   "folder)"))
+                head = f"{target} exists and was not written by dlexam; not replacing it ("
+                raise NotReplacing(head, ["force"], ")") if self.forceable else UserError(
+                    head + "move it, or choose another folder)")
 
     def file(self, name: str) -> Path:
         """The path of `name` in this folder."""

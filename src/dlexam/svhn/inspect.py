@@ -49,7 +49,8 @@ class FeatureMaps:
         return bool(blank(self.image.unsqueeze(0))[0])
 
     def to_json(self, decimals: int = 4, maps: bool = True) -> dict:
-        """Plain data: the digit, whether the image is `blank` (one colour), the probabilities, the input and (unless `maps` is False) each stage's maps,
+        """Plain data: the digit, whether the image is `blank` (one colour), the probabilities, the input and
+        (unless `maps` is False) each stage's maps,
         rounded to `decimals`; a probability too small for them to `decimals` significant digits (2.773e-8, not 0:
         `spec.numbers.decimal_text`'s rule, so a page never shows a digit's probability as 0.0000 when it is not 0)."""
         from dlexam.spec.numbers import decimal_text
