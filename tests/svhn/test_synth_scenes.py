@@ -58,3 +58,12 @@ def test_scene_options_are_refused_without_scenes_and_plain_options_with_them(tm
     err = capsys.readouterr().err
     assert err.count("dlexam: error:") == 3 and "Traceback" not in err
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_scenes_quick_with_images_is_refused_in_one_line(tmp_path, capsys):
+    """--quick is 1,000 images; with --images 30 it was ignored in silence (30 images written). Both: refused."""
+    out = tmp_path / "q"
+    assert main(["svhn", "synth", "--scenes", "--quick", "--images", "30", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--quick" in err[0] and "--images" in err[0], err
+    assert not out.exists()

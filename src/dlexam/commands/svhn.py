@@ -136,7 +136,9 @@ def _synth_scenes(args) -> int:
     if args.train is not None or args.test is not None:
         raise UserError("--train and --test are for the plain renderer; with --scenes give --images")
     recipe = get_recipe(args.recipe or "shipped")
-    images = QUICK_SCENES if args.quick and args.images is None else args.images
+    if args.quick and args.images is not None:
+        raise UserError(f"--quick is {QUICK_SCENES:,} images; give --quick or --images N, not both")
+    images = QUICK_SCENES if args.quick else args.images
     bounds.IMAGES.check("images", images, optional=True)
     limits.seed("seed", args.seed)  # as `svhn train --recipe R --seed S` takes it
     if images is not None and images != recipe.images:  # the same mix of parts, fewer or more images
@@ -307,7 +309,7 @@ def register(sub) -> None:
                    "its very training set; another count draws the same mix anew)")
     q.add_argument("--format", choices=("mat", "folder"), default=None,
                    help="with --scenes: train_32x32.mat (default) or an image folder DIR/0/ ... DIR/9/")
-    q.add_argument("--quick", action="store_true", help=f"with --scenes: {QUICK_SCENES:,} images")
+    q.add_argument("--quick", action="store_true", help=f"with --scenes: {QUICK_SCENES:,} images (not with --images)")
     q.add_argument("--json", action="store_true")
     q.add_argument("--force", action="store_true", help="replace files in --out that dlexam did not write")
     q.set_defaults(handler=cmd_synth)
