@@ -12,6 +12,8 @@ import os
 
 import pytest
 
+from dlexam.cli import main
+
 from .helpers import refused_here
 
 KINDS = ("foreign-file", "dangling", "folder")
@@ -88,7 +90,8 @@ def test_run_folder_writers_refuse_planted_links(tmp_path, synth_dir, outside, c
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_svhn_evaluate_png_and_the_cache_refuse_planted_links(tmp_path, synth_dir, quick_run, outside, capsys, kind):
+def test_svhn_evaluate_png_refuses_planted_links_and_a_linked_cache_is_passed_by(tmp_path, synth_dir, quick_run, outside,
+                                                                                   capsys, kind, monkeypatch):
     import shutil
 
     png = tmp_path / "figs" / "confusion.png"
@@ -101,11 +104,24 @@ def test_svhn_evaluate_png_and_the_cache_refuse_planted_links(tmp_path, synth_di
     data = tmp_path / "data"  # a fresh copy of the .mat files, so no cache exists yet
     data.mkdir()
     shutil.copy(synth_dir / "test_32x32.mat", data)
-    cache = data / ".dlexam-cache"
-    target = _plant(cache, kind, outside)
-    before = _state(outside)
-    refused_here(["svhn", "evaluate", "--checkpoint", str(quick_run), "--data", str(data)], capsys, ".dlexam-cache")
-    _check_untouched(cache, target, kind, outside, before)
+    # A linked cache (the folder, or the file in it) is never read or written through, nor removed: a read-only
+    # evaluate goes on without it, with a one-line note. It was refused ("remove it"), exit 2.
+    import json
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "home-cache"))  # the other place of the cache, not ~/.cache
+    assert main(["svhn", "evaluate", "--checkpoint", str(quick_run), "--data", str(synth_dir), "--json"]) == 0
+    want = json.loads(capsys.readouterr().out)  # the oracle: the same .mat file, read with no link in the way
+    for cache in (data / ".dlexam-cache", data / ".dlexam-cache" / "test_32x32.gray.npz"):
+        target = _plant(cache, kind, outside)
+        before = _state(outside)
+        assert main(["svhn", "evaluate", "--checkpoint", str(quick_run), "--data", str(data), "--json"]) == 0
+        out = capsys.readouterr()
+        got = json.loads(out.out)
+        assert (got["accuracy"], got["confusion"]) == (want["accuracy"], want["confusion"])
+        notes = [line for line in out.err.splitlines() if ".dlexam-cache" in line]
+        assert len(notes) == 1 and "symbolic link" in notes[0] and "without" in notes[0], out.err
+        _check_untouched(cache, target, kind, outside, before)
+        cache.unlink()
 
 
 @pytest.mark.parametrize("kind", KINDS)

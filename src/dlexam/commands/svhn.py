@@ -166,8 +166,11 @@ def cmd_train(args) -> int:
     if args.recipe:
         return _train_recipe(args)
     import os
+    from pathlib import Path
 
     from dlexam.commands.progress import printer
+    from dlexam.commands.svhn_inference import note_linked_cache
+    from dlexam.svhn.data.official import filename
     from dlexam.svhn.training.runs import SVHNRun, train_run
 
     # Only the flags given: a new run takes the defaults for the rest, a resumed run its own settings
@@ -176,6 +179,8 @@ def cmd_train(args) -> int:
                   optimizer=args.optimizer, seed=args.seed, threads=args.threads, val_fraction=args.val_fraction,
                   split_seed=args.split_seed, model=_given_model_options(args), resume=args.resume, quick=args.quick,
                   init=args.init)
+    if args.data is not None and (Path(args.data) / filename("train")).is_file():
+        note_linked_cache(args.data, "train")  # a linked cache is passed by: the data is read without it
     result = train_run(run, progress=printer(args.quiet))
     if result.world_size > 1 and int(os.environ.get("RANK", "0")) != 0:
         return 0

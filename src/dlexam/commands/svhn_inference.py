@@ -31,6 +31,16 @@ def load_model_given(args):
     return model, str(resolve(args.checkpoint))
 
 
+def note_linked_cache(data, split: str) -> None:
+    """One line on stderr where the cache of DATA's {split}_32x32.mat is a symbolic link: the data is read
+    without it (dlexam.svhn.data.official.linked_cache)."""
+    from dlexam.svhn.data.official import linked_cache
+
+    if (link := linked_cache(data, split)) is not None:
+        print(f"dlexam: note: {link} is a symbolic link; reading the data without that cache (dlexam never reads, "
+              "writes or removes a cache through a link)", file=sys.stderr)
+
+
 def cmd_evaluate(args) -> int:
     from pathlib import Path
 
@@ -50,6 +60,8 @@ def cmd_evaluate(args) -> int:
         raise UserError("--force goes with a confusion PNG that would replace a file (--png FILE, or beside "
                         "--checkpoint); the shipped model writes none")
     model, name = load_model_given(args)
+    if (Path(args.data) / filename(split)).is_file():
+        note_linked_cache(args.data, split)
     r = evaluate_checkpoint(model, args.data, split, png=png, force=args.force, name=name, tta=args.tta,
                             png_optional=args.png is None)  # the default place: skipped, with a note, if taken
     if r.confusion_png_skipped:

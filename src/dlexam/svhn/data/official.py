@@ -169,6 +169,18 @@ def _fallback_cache_path(mat: Path) -> Path:
     return base / f"{mat.stem}.{key}.gray.npz"
 
 
+def linked_cache(root: str | os.PathLike, split: str) -> Path | None:
+    """The cache place of `root/{split}_32x32.mat` beside it that is a symbolic link (its .dlexam-cache folder, or
+    the file in it), if one is: :func:`load_split` never reads or writes a cache through a link, nor removes it; it
+    reads the .mat file without that cache (an edge says so). None: no link there."""
+    cache = _cache_path(Path(root) / filename(split))
+    return next((p for p in (cache.parent, cache) if p.is_symlink()), None)
+
+
+def _linked(cache: Path) -> bool:
+    return cache.parent.is_symlink() or cache.is_symlink()
+
+
 def _stamp(mat: Path) -> np.ndarray:
     """What the cache is valid for: the cache's version and the SHA-256 of the .mat file's contents."""
     digest = bytes.fromhex(sha256_of(mat))
@@ -197,12 +209,13 @@ def load_split(
 
     The first load decodes the .mat file and writes a grayscale cache beside it (or, where that
     folder is read-only, under ~/.cache/dlexam); a later load of an unchanged file reads the cache.
+    A cache place that is a symbolic link (:func:`linked_cache`) is passed by: never read, written or removed.
     """
     mat = Path(root) / filename(split)
     if not mat.is_file():
         raise UserError(f"SVHN file not found: {mat} (run `dlexam svhn download` or `dlexam svhn synth`)")
     stamp = _stamp(mat)
-    candidates = [_cache_path(mat), _fallback_cache_path(mat)]
+    candidates = [c for c in (_cache_path(mat), _fallback_cache_path(mat)) if not _linked(c)]
     if cache:
         for c in candidates:
             hit = _read_cache(c, stamp)
@@ -211,9 +224,6 @@ def load_split(
     images, labels = _read_mat(mat)
     if cache:
         for c in candidates:
-            if c.parent.is_symlink():  # a planted link would carry the cache out of its folder
-                raise UserError(f"{c.parent} is a symbolic link; dlexam never writes its cache through one "
-                                "(remove it)")
             try:
                 with atomic_open(c, "wb") as f:
                     np.savez(f, stamp=stamp, images=images, labels=labels)
