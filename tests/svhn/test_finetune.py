@@ -54,7 +54,19 @@ def _file_state(path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
 
 
-def test_fine_tune_shipped_on_an_image_folder(digit_folder, tmp_path, capsys, start_weights):
+def test_fine_tune_shipped_on_an_image_folder(digit_folder, tmp_path, capsys, start_weights, monkeypatch):
+    from dlexam.svhn import plots
+
+    drawn = []  # curves.png's validation accuracy, as drawn: [(epoch, accuracy), ...]
+    real_figure = plots.learning_curves_figure
+
+    def drawing(*args, **kw):
+        fig = real_figure(*args, **kw)
+        line = next(ln for ln in fig.axes[1].get_lines() if ln.get_label() == "validation")
+        drawn.append(list(zip(line.get_xdata(), line.get_ydata(), strict=True)))
+        return fig
+
+    monkeypatch.setattr(plots, "learning_curves_figure", drawing)
     out = tmp_path / "ft"
     rc = main(["svhn", "train", "--init", "shipped", "--data", str(digit_folder), "--out", str(out), "--threads", "1",
                "--quiet", "--json"])
@@ -66,6 +78,8 @@ def test_fine_tune_shipped_on_an_image_folder(digit_folder, tmp_path, capsys, st
     assert r["init"]["name"] == "shipped"
     assert r["init"]["sha256"] == hashlib.sha256(shipped_path().read_bytes()).hexdigest()
     assert 0.0 <= r["init"]["val_accuracy"] <= 1.0
+    # curves.png starts where fine-tuning started: epoch 0 is the validation accuracy before it (it was not drawn)
+    assert drawn[-1] == [(0, r["init"]["val_accuracy"])] + [(h["epoch"], h["val_accuracy"]) for h in r["history"]]
     settings = json.loads((out / "metrics.json").read_text())["settings"]
     assert settings["init"] == "shipped" and settings["model"] == CNNConfig().to_dict()
     # epoch 0 is the shipped model, weight for weight

@@ -7,21 +7,24 @@ import os
 from dlexam.figures import pyplot, save_png
 
 
-def learning_curves_png(history: list[dict], path: str | os.PathLike) -> None:
+def learning_curves_png(history: list[dict], path: str | os.PathLike, init_val_accuracy: float | None = None) -> None:
     """Loss and accuracy per epoch, train and validation, written to `path`."""
-    save_png(learning_curves_figure(history), path)
+    save_png(learning_curves_figure(history, init_val_accuracy), path)
 
 
-def learning_curves_figure(history: list[dict]):
-    """Loss and accuracy per epoch, train and validation."""
+def learning_curves_figure(history: list[dict], init_val_accuracy: float | None = None):
+    """Loss and accuracy per epoch, train and validation. `init_val_accuracy` (a fine-tune's validation accuracy
+    before its first epoch) is drawn as epoch 0 of the validation accuracy: where the run started from."""
     plt = pyplot()
     epochs = [r["epoch"] for r in history]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.5))
     ax1.plot(epochs, [r["train_loss"] for r in history], "o-", label="train")
     ax2.plot(epochs, [r["train_accuracy"] for r in history], "o-", label="train")
     if history and "val_loss" in history[0]:
+        start = [] if init_val_accuracy is None else [0]  # epoch 0: the model fine-tuning started from
         ax1.plot(epochs, [r.get("val_loss") for r in history], "s-", label="validation")
-        ax2.plot(epochs, [r.get("val_accuracy") for r in history], "s-", label="validation")
+        ax2.plot(start + epochs, [init_val_accuracy] * len(start) + [r.get("val_accuracy") for r in history], "s-",
+                 label="validation")
     ax1.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
     ax2.set(xlabel="epoch", ylabel="accuracy", title="accuracy", ylim=(0, 1))
     from matplotlib.ticker import MaxNLocator

@@ -486,7 +486,8 @@ def _already_complete(run: SVHNRun, folder: runs.RunFolder | None, ready: _Prepa
         if history:
             from dlexam.svhn.plots import learning_curves_figure
 
-            folder.write_figure(runs.CURVES, learning_curves_figure(history), keep_same=True)
+            folder.write_figure(runs.CURVES, learning_curves_figure(
+                history, payload["extra"]["settings"].get("init_val_accuracy")), keep_same=True)
         after = held()
         written = [name for name in runs.TRAINER_FILES if after[name] != before[name]]
     _leave_group(d)
@@ -600,7 +601,7 @@ def _train(run: SVHNRun, folder: runs.RunFolder | None, ready: _Prepared, d, pro
     if folder is not None and result["history"]:
         from dlexam.svhn.plots import learning_curves_figure
 
-        folder.write_figure(runs.CURVES, learning_curves_figure(result["history"]))
+        folder.write_figure(runs.CURVES, learning_curves_figure(result["history"], settings.get("init_val_accuracy")))
     _leave_group(d)
     return RunResult(out=str(out), epochs=cfg.epochs, world_size=d.world, history=result["history"],
                      best_val_accuracy=best if _validated(result["history"]) else None,
