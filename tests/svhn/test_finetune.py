@@ -93,10 +93,12 @@ def test_fine_tune_shipped_on_an_image_folder(digit_folder, tmp_path, capsys, st
 
 
 def test_fine_tune_a_checkpoint_on_mat_files_and_resume_by_name(quick_run, synth_dir, tmp_path, capsys,
-                                                                 start_weights):
+                                                                 start_weights, monkeypatch):
     out = tmp_path / "ft"
     common = ["--data", str(synth_dir), "--out", str(out), "--quick", "--threads", "1", "--quiet"]
-    assert main(["svhn", "train", "--init", str(quick_run), "--epochs", "1", "--lr", "0.02", *common]) == 0
+    monkeypatch.chdir(quick_run.parent)  # --init typed relative: --json names it so (it gave the absolute path)
+    assert main(["svhn", "train", "--init", quick_run.name, "--epochs", "1", "--lr", "0.02", "--json", *common]) == 0
+    assert json.loads(capsys.readouterr().out)["init"]["name"] == f"{quick_run.name}/best.pt"
     best = quick_run / "best.pt"  # a run directory stands for its best checkpoint
     for k, v in _file_state(best).items():
         assert torch.equal(start_weights[0][k], v), k

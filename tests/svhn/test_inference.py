@@ -201,6 +201,20 @@ def test_the_default_confusion_png_of_an_image_folder_is_named_after_the_folder(
     assert sorted(p.name for p in run.glob("*.png")) == ["confusion_alpha.png", "confusion_beta.png"]
 
 
+def test_evaluate_json_gives_every_path_as_typed(tmp_path, capsys, monkeypatch):
+    """`checkpoint` was relative as typed (run/model.pt) but `confusion_png` absolute. Both are now as typed,
+    relative to the working folder, the default PNG's too (beside the checkpoint as typed), and the text says so."""
+    monkeypatch.chdir(tmp_path)
+    _run_folder(Path("run"))
+    _digit_folder(Path("digits"))
+    for extra, png in (([], "run/confusion_digits.png"), (["--png", "figs/c.png"], "figs/c.png")):
+        assert main(["svhn", "evaluate", "--checkpoint", "run", "--data", "digits", "--json", *extra]) == 0
+        r = json.loads(capsys.readouterr().out)
+        assert (r["checkpoint"], r["confusion_png"]) == ("run/model.pt", png) and Path(png).is_file()
+        assert main(["svhn", "evaluate", "--checkpoint", "run", "--data", "digits", *extra]) == 0
+        assert f"confusion PNG: {png}" in capsys.readouterr().out.splitlines()
+
+
 def test_the_shipped_model_named_by_its_path_writes_nothing_into_the_package(tmp_path, capsys):
     """`evaluate --json` names the shipped model by its path (`checkpoint`); given back as --checkpoint, that path
     made evaluate write confusion_test.png and its file record into the installed package. Now the shipped file, by

@@ -185,7 +185,14 @@ def cmd_train(args) -> int:
     if result.world_size > 1 and int(os.environ.get("RANK", "0")) != 0:
         return 0
     if args.json:
-        _print_json(result.to_json())
+        from dlexam.svhn.training.finetune import SHIPPED
+
+        shown = result.to_json()
+        if shown.get("init") and args.init is not None and args.init != SHIPPED:  # as typed, as every --json path
+            from dlexam.checkpoint import resolve
+
+            shown["init"]["name"] = str(resolve(args.init))  # a run directory: its best.pt (the run records it whole)
+        _print_json(shown)
     else:
         from dlexam.words import counted
 

@@ -106,7 +106,7 @@ class Evaluation:
     accuracy: float
     per_class: list[float | None]  # None: no image of that digit
     confusion: list[list[int]]  # rows: true digit, columns: predicted
-    confusion_png: str | None = None
+    confusion_png: str | None = None  # as given (the default: beside the checkpoint as given)
     tta: bool = False  # read with test-time augmentation (TestTimeAugmented)
     confusion_png_skipped: str | None = None  # why a PNG that was only a default was not written
 
@@ -146,7 +146,7 @@ def evaluate_checkpoint(path: ModelSource, data_dir, split: str = "test", png: s
             raise
         return replace(_evaluate(path, data_dir, split, None, None, name, tta), confusion_png_skipped=str(exc))
     try:
-        return _evaluate(path, data_dir, split, out, png.name, name, tta)
+        return _evaluate(path, data_dir, split, out, png, name, tta)
     finally:
         out.close()  # a folder made for the PNG goes again if the evaluation failed first
 
@@ -186,7 +186,7 @@ def _check_png_outside_images(png: Path, data_dir: Path, split: str) -> None:
                         "for one of its images; give a place outside its class folders")
 
 
-def _evaluate(path: ModelSource, data_dir, split: str, out: OutputDir | None, png_name: str | None,
+def _evaluate(path: ModelSource, data_dir, split: str, out: OutputDir | None, png: Path | None,
               name: str | None, tta: bool) -> Evaluation:
     from dlexam.svhn.data.official import load_labelled
     from dlexam.svhn.training.loop import evaluate
@@ -202,7 +202,8 @@ def _evaluate(path: ModelSource, data_dir, split: str, out: OutputDir | None, pn
         from dlexam.svhn.plots import confusion_figure
 
         fig = confusion_figure(result.confusion, title=f"{result.split}: accuracy {result.accuracy:.4f}")
-        result.confusion_png = save_into(out, png_name, fig)
+        save_into(out, png.name, fig)
+        result.confusion_png = str(png)  # as given (relative stays relative), like `checkpoint`
     return result
 
 
