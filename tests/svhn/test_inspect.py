@@ -52,7 +52,17 @@ def test_variants_end_in_the_models_own_forward(cfg):
     with torch.no_grad():
         torch.testing.assert_close(fm.logits, m(preprocess(img[None]))[0])
     js = fm.to_json()
-    assert set(js) == {"digit", "probabilities", "logits", "image", "maps"} and len(js["image"]) == 32
+    assert set(js) == {"digit", "blank", "probabilities", "logits", "image", "maps"} and len(js["image"]) == 32
+    assert js["blank"] is (img.unique().numel() == 1)
+
+
+def test_a_one_colour_image_is_blank_whatever_its_colour():
+    """All zeros once standardised: the logits are the network's biases' answer, the same for every colour."""
+    m = model()
+    grey, white = (feature_maps(m, torch.full((32, 32), v, dtype=torch.uint8)) for v in (97, 255))
+    assert grey.blank and white.blank and grey.to_json()["blank"] is True
+    torch.testing.assert_close(grey.logits, white.logits)
+    assert not feature_maps(m, image(2)).blank
 
 
 def test_a_training_model_is_left_training():
