@@ -90,8 +90,8 @@ def test_run_folder_writers_refuse_planted_links(tmp_path, synth_dir, outside, c
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_svhn_evaluate_png_refuses_planted_links_and_a_linked_cache_is_passed_by(tmp_path, synth_dir, quick_run, outside,
-                                                                                   capsys, kind, monkeypatch):
+def test_svhn_evaluate_png_refuses_planted_links_and_a_linked_cache_is_passed_by(
+        tmp_path, synth_dir, quick_run, outside, capsys, kind, monkeypatch):
     import shutil
 
     png = tmp_path / "figs" / "confusion.png"
