@@ -174,3 +174,21 @@ def test_tokens_run_together_get_the_web_pages_hint(capsys):
 def test_the_head_count_is_said_in_words(capsys):
     assert run(capsys, "geoff")[1].splitlines()[0].startswith("Geoff's transformer (Problem 2): 1 head, temperature")
     assert ": 2 heads, temperature" in run(capsys, "geoff", "--heads", "2")[1].splitlines()[0]
+
+
+def test_every_view_names_a_loss_convention_in_the_same_words(capsys):
+    """An audit found four wordings of the two loss conventions: `dlexam geoff`'s loss table, --gradients'
+    "teacher forcing loss" (the code name with its underscore replaced), --explain's "the exam's convention
+    (Problem 2.3)" and Pr2.4's "(exam convention)". Each view now says "standard teacher forcing" and "the exam's
+    convention" (typed here, not read from the code)."""
+    tf, exam = "standard teacher forcing", "the exam's convention"
+    out = run(capsys, "geoff", "--gradients")[1]
+    assert f"gradients of the {tf} loss" in out
+    out = run(capsys, "geoff", "--explain", "loss")[1]
+    assert f"{tf}: L = " in out and f"{exam}: L = " in out and "(Problem 2.3):" not in out
+    out = run(capsys, "geoff", "--explain", "loss[4]")[1]
+    assert f"{tf} scores it with row 4" in out and f"{exam} scores it with row 5" in out
+    from dlexam.answers import problem2
+
+    computed = problem2.pr2_4().computed
+    assert f"({exam})" in computed and f"({tf})" in computed and "(exam convention)" not in computed

@@ -238,7 +238,7 @@ def test_the_losses_beside_k_heads_explain_their_own_model(page, T):
     whose closed form under each convention evaluates to the oracle's loss of that model."""
     page.goto(f"{page.base}/geoff?{EXAMPLE_Q}&T={T}&heads=2")
     ready(page)
-    conventions = {"exam": "the exam's convention (Problem 2.3): L = ", "teacher_forcing": "teacher forcing: L = "}
+    conventions = {"exam": "the exam's convention: L = ", "teacher_forcing": "standard teacher forcing: L = "}
     for j, heads in ((0, 1), (1, 2)):
         want = oracle(float(T), heads=heads)["loss"]
         for i, conv in enumerate(("exam", "teacher_forcing")):  # the table's rows

@@ -346,9 +346,9 @@ def pr2_4() -> Answer:
         exam_answer=PR24_SOLUTION,
         computed=(f"{f['concat']} {f['w_prime']} = {f['as_one']} is R with columns swapped ({f['swaps']}; max "
                   f"difference {difference(c.swapped_difference)}); loss {losses['exam']['two_heads']:.4f} vs "
-                  f"{losses['exam']['one_head']:.4f} (exam convention), {losses['teacher_forcing']['two_heads']:.4f} "
-                  f"vs "
-                  f"{losses['teacher_forcing']['one_head']:.4f} (teacher forcing)"),
+                  f"{losses['exam']['one_head']:.4f} ({geoff.CONVENTION_SHORT['exam']}), "
+                  f"{losses['teacher_forcing']['two_heads']:.4f} vs {losses['teacher_forcing']['one_head']:.4f} "
+                  f"({geoff.CONVENTION_SHORT['teacher_forcing']})"),
         verdict="agrees" if identical else "disagrees",
         explanation=("" if identical else
                      f"The heads' outputs are concatenated: {f['concat']} W_O' with W_O' = {f['w_prime']} gives R' = "

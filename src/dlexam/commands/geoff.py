@@ -223,7 +223,7 @@ def render_gradients(r, comparison, weights) -> list[str]:
     from dlexam import geoff
     from dlexam.geoff.weights import labels
 
-    out = [f"Problem 2.5: gradients of the {r.gradient_convention.replace('_', ' ')} loss "
+    out = [f"Problem 2.5: gradients of the {geoff.CONVENTION_SHORT[r.gradient_convention]} loss "
            "(W_Q, W_K, W_V as separate parameters):"]
     for name, g in r.gradients.items():
         mats = [g] if g.dim() == 2 else list(g)

@@ -42,7 +42,7 @@ from dlexam.geoff.compare import GeoffQuery
 from dlexam.geoff.exact import argmax_row, exp_text, loss_term, number_text, softmax_row, sum_of_exps
 from dlexam.geoff.explain_steps import explain_change, explain_norm, explain_step_loss, explain_step_norm
 from dlexam.geoff.explanation import Explanation, dot, total, vec
-from dlexam.geoff.model import PARAMETERS, all_loss_terms, run_geoff, shared_model
+from dlexam.geoff.model import CONVENTION_SHORT, PARAMETERS, all_loss_terms, run_geoff, shared_model
 from dlexam.geoff.step import GeoffStep, StepSettings
 from dlexam.geoff.weights import parse_sequence
 
@@ -339,9 +339,6 @@ def _term(ex: Explainer, position: int, convention: str):
     return r, term, model
 
 
-NAMES = {"teacher_forcing": "teacher forcing", "exam": "the exam's convention (Problem 2.3)"}
-
-
 def explain_loss_term(ex: Explainer, c: Cell) -> Explanation:
     """The loss term of the token at position p: -log p(token) from the logits of row p - 1 (teacher forcing: a
     causal decoder predicts the next token) and of row p itself (the exam's worked solution of Problem 2.3)."""
@@ -352,7 +349,7 @@ def explain_loss_term(ex: Explainer, c: Cell) -> Explanation:
     parts, per = [], {}
     for conv in ("teacher_forcing", "exam"):
         r, term, model = _term(ex, p, conv)
-        parts.append(f"{NAMES[conv]} scores it with row {r + 1} ({ex.tokens[r]}): p = "
+        parts.append(f"{CONVENTION_SHORT[conv]} scores it with row {r + 1} ({ex.tokens[r]}): p = "
                      f"{term.probability_text} = {term.probability:.4f}, -log p = {term.nll_text} = {term.nll:.4f}")
         per[conv] = {"row": r, "probability_text": term.probability_text, "probability": term.probability,
                      "nll_text": term.nll_text, "nll": term.nll, "value": model}
@@ -375,11 +372,12 @@ def explain_loss(ex: Explainer) -> Explanation:
         closed = " + ".join(f"[{t.nll_text}]" for t in terms)
         value = math.fsum(t.nll for t in terms)
         per[conv] = {"closed_form": closed, "computed": value, "value": float(ex.result.loss[conv]["value"])}
-        lines.append(f"{NAMES[conv]}: L = {closed} = {value:.4f}")
+        lines.append(f"{CONVENTION_SHORT[conv]}: L = {closed} = {value:.4f}")
     tf = per["teacher_forcing"]
     return Explanation(Cell("loss"), "loss", "loss", tf["value"], tf["computed"],
                        f"loss = the sum of -log p(target) over the tokens after <START>: {tf['computed']:.4f} "
-                       f"(teacher forcing), {per['exam']['computed']:.4f} (the exam's convention)", lines,
+                       f"({CONVENTION_SHORT['teacher_forcing']}), {per['exam']['computed']:.4f} "
+                       f"({CONVENTION_SHORT['exam']})", lines,
                        [source("logits", [(r, v) for r in range(s, len(ex.tokens))
                                           for v in range(len(ex.query.weights.vocab))])],
                        tf["closed_form"], {"conventions": per})

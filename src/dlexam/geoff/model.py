@@ -46,10 +46,12 @@ from dlexam.transformer import DecoderTransformer, TransformerConfig
 
 PARAMETERS = ("W_Q", "W_K", "W_V", "W_O")
 CONVENTIONS = ("teacher_forcing", "exam")
-CONVENTION_NAMES = {  # how every view names a loss convention (dlexam geoff, the report's Loss table)
-    "teacher_forcing": "standard teacher forcing (logit row t predicts token t+1)",
-    "exam": "the exam's convention (each output token scored by its own row)",
-}
+# The one place a loss convention is named in words: CONVENTION_SHORT in running text (--gradients, --explain,
+# the answers), CONVENTION_NAMES with its rule where a table lists both (dlexam geoff, the report's Loss table).
+CONVENTION_SHORT = {"teacher_forcing": "standard teacher forcing", "exam": "the exam's convention"}
+CONVENTION_RULES = {"teacher_forcing": "logit row t predicts token t+1",
+                    "exam": "each output token scored by its own row"}
+CONVENTION_NAMES = {c: f"{CONVENTION_SHORT[c]} ({CONVENTION_RULES[c]})" for c in CONVENTIONS}
 
 def exam_model(
     heads: int = 1, temperature: Temperature = 0.0, dtype=torch.float64, weights: GeoffWeights = EXAM_WEIGHTS
