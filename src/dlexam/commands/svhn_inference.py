@@ -146,14 +146,17 @@ def explanation_lines(e: dict) -> list[str]:
                 else f"max = {e['value']:.4f}")
         return [f"{e['layer']}[{where}] = the {how} of its {w['height']}x{w['width']} block of {source}[{e['at'][0]}], "
                 f"{span}", *_grid(e["block"]), f"{tail}   (the model: {e['model_value']:.4f})"]
-    lines = [f"{e['layer']}[{where}] = {e['activation']}(sum of patch x kernel + bias), {e['activation']} being "
-             f"{e['activation_label']}; the window of {source}: {span}"]
+    act = e["activation"]
+    formula = (f"sum of patch x kernel + bias, with {e['activation_label']}" if act == "none" else
+               f"{act}(sum of patch x kernel + bias), {act} being {e['activation_label']}")
+    lines = [f"{e['layer']}[{where}] = {formula}; the window of {source}: {span}"]
     for c, (patch, kernel) in enumerate(zip(e["patch"], e["kernel"], strict=True)):
         label = f"input channel {c}: " if len(e["patch"]) > 1 else ""
         lines += [f"{label}patch", *_grid(patch, e["padded"]), f"{label}kernel", *_grid(kernel),
                   f"{label}sum of the products = {e['channel_sums'][c]:.4f}"]
-    lines.append(f"sum {e['sum']:.4f} + bias {e['bias']:.4f} = {e['pre_activation']:.4f}; {e['activation']} -> "
-                 f"{e['value']:.4f}   (the model: {e['model_value']:.4f})")
+    lines.append(f"sum {e['sum']:.4f} + bias {e['bias']:.4f} = {e['pre_activation']:.4f}"
+                 + ("" if act == "none" else f"; {act} -> {e['value']:.4f}")
+                 + f"   (the model: {e['model_value']:.4f})")
     return lines
 
 

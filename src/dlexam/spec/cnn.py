@@ -66,13 +66,20 @@ Layer = Conv | Pool | Linear
 _LAYER_TYPES = {"conv": Conv, "pool": Pool, "linear": Linear}
 
 ACTIVATION_NAMES = {"relu": "ReLU", "tanh": "tanh", "sigmoid": "sigmoid"}
+ASSUMED_ACTIVATION = "relu"  # the table's activation after each conv (the exam's Figure 2 is missing)
 
 
 def activation_label(activation: str) -> str:
-    """The activation after each conv as every view names it ("ReLU (assumed: the exam's Figure 2 is missing)"):
-    the exam never names one (its Figure 2, which would show it, is not in the text), so the label says that
-    the project's choice is an assumption."""
-    return f"{ACTIVATION_NAMES.get(activation, activation)} (assumed: the exam's Figure 2 is missing)"
+    """The activation after each conv as every view names it: the exam never names one (its Figure 2, which
+    would show it, is not in the text), so the table's ReLU is "ReLU (assumed: the exam's Figure 2 is missing)";
+    any other (a model option, --activation) was chosen: "tanh (chosen instead of the assumed ReLU)", and
+    "none (no activation, chosen instead of the assumed ReLU)"."""
+    if activation == ASSUMED_ACTIVATION:
+        return f"{ACTIVATION_NAMES[activation]} (assumed: the exam's Figure 2 is missing)"
+    assumed = ACTIVATION_NAMES[ASSUMED_ACTIVATION]
+    if activation == "none":
+        return f"none (no activation, chosen instead of the assumed {assumed})"
+    return f"{ACTIVATION_NAMES.get(activation, activation)} (chosen instead of the assumed {assumed})"
 
 
 @dataclass(frozen=True)
@@ -92,7 +99,7 @@ class CNNSpec:
     input_size: Pair = (32, 32)  # (H, W)
     input_channels: int = 1  # grayscale
     layers: tuple[Layer, ...] = ()
-    activation: str = "relu"  # after each conv (the exam's Figure 2, which would show it, is not in the text)
+    activation: str = ASSUMED_ACTIVATION  # after each conv (the exam's Figure 2 is not in the text)
     student_linear_in: int = 0  # the in-features the student's nn.Linear has (Problem 1.3)
     # Wrong in-features the answer key runs to show PyTorch's error (Problem 1.3), in its order;
     # () means student_linear_in alone (none when that is 0 or the right value).

@@ -123,7 +123,7 @@ def exam_rows(rows: list[dict], cfg: CNNConfig) -> list[dict]:
         name = r["name"]
         if r["module"] == head:
             name += f" ({r['kernel'][0]}x{r['kernel'][1]} head)"
-        elif r["kind"] == "conv" and r["activation"] != "none":
+        elif r["kind"] == "conv" and (r["activation"] != "none" or cfg.activation == "none"):
             name += f" + {activation_label(r['activation'])}"
         s = r["out_shape"]
         out.append({"layer": name, "module": r["module"], "output_shape": [s[1], s[2], s[0]] if len(s) == 3 else s,

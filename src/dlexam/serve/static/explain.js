@@ -89,8 +89,9 @@ function renderExplanation(e, said = null) {
   const w = e.window, at = e.at.join(", ");
   if (e.kind === "conv") {
     const source = e.source === "image" ? "the standardised image" : e.source;
-    box.append(DL.el("p", {}, `${e.layer}[${at}] = ${e.activation}(sum of patch × kernel + bias), ${e.activation} `,
-      `being ${e.activation_label}: its `,
+    const none = e.activation === "none";  // no activation: the plain sum (the label says it was chosen)
+    box.append(DL.el("p", {}, `${e.layer}[${at}] = `, none ? `sum of patch × kernel + bias, with ${e.activation_label}: its `
+      : `${e.activation}(sum of patch × kernel + bias), ${e.activation} being ${e.activation_label}: its `,
       `${w.height}x${w.width} window of ${source}, rows ${w.top} to ${w.top + w.height - 1}, columns ${w.left} to `,
       `${w.left + w.width - 1} (stride ${w.stride[0]}, padding ${w.padding[0]}; "pad" = the zero padding).`));
     // Each label once: the headings say "input patch" and "kernel N"; with several input channels a caption names
@@ -104,7 +105,7 @@ function renderExplanation(e, said = null) {
       kernels.append(DL.el("figure", {class: "mat"}, caption(`for ${source} map ${c}`), grid(e.kernel[c])));
     });
     box.append(DL.el("h3", {text: "input patch"}), patches, DL.el("h3", {text: `kernel ${e.at[0]}`}), kernels, sumLine(e),
-      DL.el("p", {class: "mono"}, `= ${f4(e.pre_activation)}; ${e.activation} → `,
+      DL.el("p", {class: "mono"}, none ? "= " : `= ${f4(e.pre_activation)}; ${e.activation} → `,
         DL.el("strong", {id: "explain-value", text: f4(e.value)}), ` (the model's own: ${f4(e.model_value)})`));
   } else if (e.kind === "pool") {
     const how = e.mode === "avg" ? "average" : "maximum";
