@@ -130,3 +130,27 @@ def test_the_cpu_is_named_as_proc_cpuinfo_names_it():
     if "model name" in fields:
         assert name.startswith(fields["model name"] + " (") and fields.get("vendor_id", "") in name
         assert f"family {fields['cpu family']}" in name and name.endswith(f"model {fields['model']})")
+
+
+def test_a_dangling_link_is_named_as_a_link_to_a_missing_file(tmp_path, capsys):
+    """An audit ran `dlexam sort --checkpoint d.pt A` with d.pt a link to a removed file and read only "checkpoint
+    not found: d.pt", though d.pt is there: the message says it is a link and names its missing target."""
+    from dlexam.cli import main
+
+    link = tmp_path / "d.pt"
+    link.symlink_to(tmp_path / "gone.pt")
+    with pytest.raises(UserError, match=r"d\.pt is a link to .*gone\.pt, which does not exist"):
+        checkpoint.resolve(link)
+    assert main(["sort", "--checkpoint", str(link), "A"]) == 2
+    assert "gone.pt, which does not exist" in capsys.readouterr().err
+    assert main(["svhn", "evaluate", "--checkpoint", str(link), "--data", str(tmp_path)]) == 2
+    assert "gone.pt, which does not exist" in capsys.readouterr().err
+    data = tmp_path / "data"
+    data.symlink_to(tmp_path / "gone-data")
+    assert main(["svhn", "evaluate", "--data", str(data)]) == 2
+    assert "gone-data, which does not exist" in capsys.readouterr().err
+    folder = tmp_path / "svhn"
+    folder.mkdir()
+    (folder / "test_32x32.mat").symlink_to(tmp_path / "gone.mat")
+    assert main(["svhn", "evaluate", "--data", str(folder)]) == 2
+    assert "gone.mat, which does not exist" in capsys.readouterr().err

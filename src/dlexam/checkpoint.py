@@ -37,7 +37,7 @@ import torch
 
 from dlexam import __version__
 from dlexam.cpu import cpu_name
-from dlexam.errors import UserError
+from dlexam.errors import UserError, missing
 from dlexam.files import atomic_write_bytes
 
 FORMAT = "dlexam-checkpoint"
@@ -107,7 +107,7 @@ def resolve(path: str | os.PathLike) -> Path:
                 return p / name
         raise UserError(f"{p} is a directory without a checkpoint (looked for {', '.join(RUN_FILES)})")
     if not p.exists():
-        raise UserError(f"checkpoint not found: {p}")
+        raise UserError(f"checkpoint not found: {missing(p)}")
     return p
 
 

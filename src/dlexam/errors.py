@@ -155,3 +155,15 @@ def stopped() -> KeyboardInterrupt | None:
     if not STOP_SIGNALS:
         return None
     return Terminated() if STOP_SIGNALS[0] == signal.SIGTERM else KeyboardInterrupt()
+
+
+def missing(path) -> str:
+    """A path that does not exist, as a "not found" message names it: the path itself, or, where it is a link whose
+    target is gone, "d.pt (d.pt is a link to gone.pt, which does not exist)" (the link is there; ls shows it)."""
+    import os
+    from pathlib import Path
+
+    p = Path(path)
+    if p.is_symlink():
+        return f"{p} ({p.name} is a link to {os.readlink(p)}, which does not exist)"
+    return str(p)

@@ -61,12 +61,12 @@ def register(sub) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from dlexam.errors import UserError
+    from dlexam.errors import UserError, missing
     from dlexam.serve import server
 
     for flag, path in (("--sort-checkpoint", args.sort_checkpoint), ("--svhn-checkpoint", args.svhn_checkpoint)):
         if path is not None and not path.exists():  # said at once, before torch is imported
-            raise UserError(f"{flag}: checkpoint not found: {path}")
+            raise UserError(f"{flag}: checkpoint not found: {missing(path)}")
     from dlexam.serve.workers import WorkerPool, check_workers, default_workers, freeze_heap
 
     workers = check_workers(default_workers() if args.workers is None else args.workers)

@@ -47,7 +47,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dlexam.errors import UserError
+from dlexam.errors import UserError, missing
 from dlexam.svhn.data import SIZE
 
 MAX_PIXELS = 50_000_000  # a 50-megapixel photo at most, read from the header before decoding
@@ -297,8 +297,8 @@ def _open(source, formats: tuple[str, ...]):
         return Image.open(io.BytesIO(bytes(source)), formats=formats)
     p = Path(source)
     if not p.is_file():
-        raise UserError(f"image not found: {p}" if not p.exists() else f"{p} is not an image file (a folder or a "
-                        "device)")
+        raise UserError(f"image not found: {missing(p)}" if not p.exists() else
+                        f"{p} is not an image file (a folder or a device)")
     try:
         return Image.open(p, formats=formats)
     except OSError as exc:  # a file that cannot be read (permissions) is not "damaged": say why
@@ -483,7 +483,7 @@ def load_image_folder(root: str | os.PathLike) -> tuple[torch.Tensor, torch.Tens
     """
     p = Path(root)
     if not p.is_dir():
-        raise UserError(f"image folder not found: {p}")
+        raise UserError(f"image folder not found: {missing(p)}")
     classes = sorted(c for c in p.iterdir() if c.is_dir() and not left_out(c.name))
     if not classes:
         raise UserError(f"{p} holds no class folders (expected {p}/0/ ... {p}/9/ with images)")

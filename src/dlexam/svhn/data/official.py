@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dlexam.errors import UserError
+from dlexam.errors import UserError, missing
 from dlexam.files import (
     OutputDir,
     PartialFile,
@@ -123,7 +123,7 @@ def _read_mat(path: Path) -> tuple[np.ndarray, np.ndarray]:
     The plain layout (the official files') is read a block of images at a time (:mod:`.matfile`): the memory it
     takes is the gray images' and a block's. Any other layout is read whole by scipy, which names what is wrong."""
     if not path.is_file():
-        raise UserError(f"SVHN file not found: {path} (run `dlexam svhn download` or `dlexam svhn synth`)")
+        raise UserError(f"SVHN file not found: {missing(path)} (run `dlexam svhn download` or `dlexam svhn synth`)")
     _check_header(path)
     try:
         gray, y = matfile.read_gray(path, rgb_to_gray)
@@ -213,7 +213,7 @@ def load_split(
     """
     mat = Path(root) / filename(split)
     if not mat.is_file():
-        raise UserError(f"SVHN file not found: {mat} (run `dlexam svhn download` or `dlexam svhn synth`)")
+        raise UserError(f"SVHN file not found: {missing(mat)} (run `dlexam svhn download` or `dlexam svhn synth`)")
     stamp = _stamp(mat)
     candidates = [c for c in (_cache_path(mat), _fallback_cache_path(mat)) if not _linked(c)]
     if cache:
@@ -251,8 +251,8 @@ def load_labelled(root: str | os.PathLike, split: str = "test") -> tuple[torch.T
         raise UserError(f"{root} is a file, not a folder: give the folder that holds {mat.name}, or an image folder "
                         "(DIR/0/ ... DIR/9/)")
     raise UserError(
-        f"SVHN file not found: {mat} (run `dlexam svhn download` or `dlexam svhn synth`), and {root} is not an"
-        f" image folder ({root}/0/ ... {root}/9/)"
+        f"SVHN file not found: {missing(mat)} (run `dlexam svhn download` or `dlexam svhn synth`), and "
+        f"{missing(root)} is not an image folder ({root}/0/ ... {root}/9/)"
     )
 
 
