@@ -67,3 +67,10 @@ def test_sort_warns_of_a_trained_checkpoints_table(tmp_path, capsys):
         used -= 1  # the last symbol of an answer the step limit cut was never fed back
     assert f"the model's table of {table} learned positions (0-{table - 1})" in err, err
     assert f"the furthest, 12 symbols, took {used} with <START> and its answer, {used - table} beyond" in err, err
+    # `sort evaluate` past the table gave no warning (an audit, 2026-12-07); it now gives `sort`'s, counted over
+    # the inputs it decodes (at the first temperature it reports: each input once)
+    assert main(["sort", "evaluate", "--checkpoint", str(run), "--lengths", "30", "--samples", "5"]) == 0
+    err = capsys.readouterr().err
+    assert f"5 input(s) took more positions than the model's table of {table} learned positions (0-{table - 1})" \
+           in err, err
+    assert "the furthest, 30 symbols, took " in err and "reuses the table's last row" in err, err

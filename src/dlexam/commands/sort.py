@@ -383,6 +383,7 @@ def _evaluate(a) -> int:
     from dlexam.checkpoint import format_provenance
     from dlexam.commands.tables import format_table
     from dlexam.sorting.evaluate import check_size, evaluation_report, parse_lengths
+    from dlexam.sorting.sorter import StreamNotes
 
     _set_threads(a.threads)
     limits.seed("seed", a.seed)
@@ -390,8 +391,11 @@ def _evaluate(a) -> int:
     sorter = _load(a)
     if (note := _unfinished(sorter)) is not None:
         print(f"dlexam: warning: {note}", file=sys.stderr)
+    notes = StreamNotes.for_model(sorter)
     report = evaluation_report(sorter, a.lengths, samples=a.samples, seed=a.seed, temperature=a.temperature,
-                               inputs=a.inputs)
+                               inputs=a.inputs, notes=notes)
+    for w in notes.warnings():  # `sort`'s own warning where the inputs went past a table of learned positions
+        print(f"dlexam: warning: {w}", file=sys.stderr)
     if a.json:
         print(dumps(report))
         return 0

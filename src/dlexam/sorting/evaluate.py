@@ -19,7 +19,7 @@ from dlexam.bounds import MAX_LENGTH, MAX_TOKENS, SAMPLES
 from dlexam.errors import UserError
 from dlexam.sorting.data import EVAL_KINDS, is_heldout, sample_split
 from dlexam.sorting.decode import decode_in_batches
-from dlexam.sorting.sorter import Sorter
+from dlexam.sorting.sorter import Sorter, StreamNotes
 from dlexam.sorting.vocab import Vocabulary
 from dlexam.transformer import DecoderTransformer
 
@@ -86,11 +86,15 @@ def heldout_inputs(vocab: Vocabulary, lengths: list[int], per_length: int, seed:
 
 
 def _exact_per_length(model: DecoderTransformer, vocab: Vocabulary, inputs: list[list[int]],
-                      temperature: float | str | None, per: dict[int, list[int]] | None = None
-                      ) -> dict[int, list[int]]:
+                      temperature: float | str | None, per: dict[int, list[int]] | None = None,
+                      notes: StreamNotes | None = None) -> dict[int, list[int]]:
     """{length: [exact answers, inputs]}: greedy decoding against the oracle sorted(set(x)), counted into
-    `per` where given (one block after another)."""
-    got = decode_in_batches(model, vocab, inputs, batch_size=2048, temperature=temperature).outputs
+    `per` where given (one block after another); the positions each answer took, into `notes` where given."""
+    decoded = decode_in_batches(model, vocab, inputs, batch_size=2048, temperature=temperature)
+    got = decoded.outputs
+    if notes is not None:
+        for x, y, stopped in zip(inputs, got, decoded.stopped, strict=True):
+            notes.note_positions(len(x), len(y), stopped)
     per = {} if per is None else per
     for x, y in zip(inputs, got, strict=True):
         c = per.setdefault(len(x), [0, 0])
@@ -173,14 +177,16 @@ def train_report(result, *, per_length: int = 300) -> dict:
 
 def evaluation_report(
     sorter: Sorter, lengths: str, *, samples: int = 1000, seed: int = 12345, temperature: float | str | None = None,
-    inputs: str = "uniform",
+    inputs: str = "uniform", notes: StreamNotes | None = None,
 ) -> dict:
     """Exact match of `sorter` on `samples` held-out inputs of each length in `lengths` ('1-32'),
     at `temperature` if given, else at the model's own and at 0 (the compiled solver: its own only).
     `inputs`: uniform random inputs, or the hard cases: `few` distinct symbols (at most 3, each repeated), `sorted`
     or `reversed` (:data:`dlexam.sorting.data.EVAL_KINDS`); held out from training all the same.
     The sizes are checked before any input is drawn (:func:`parse_lengths`, :func:`check_size`); lengths
-    without any held-out sequence (A-D's length 1) are UserError, as there is nothing to measure."""
+    without any held-out sequence (A-D's length 1) are UserError, as there is nothing to measure. `notes`
+    (:meth:`StreamNotes.for_model`), where given, counts the answers at the first temperature that went past the
+    model's table of learned positions, for `sort`'s warning."""
     wanted = parse_lengths(lengths)
     check_size(wanted, samples, lengths)
     temperature = sorter.decoding_temperature(temperature)
@@ -190,8 +196,8 @@ def evaluation_report(
     counted: list[dict[int, list[int]]] = [{} for _ in temps]
     with torch.no_grad():
         for block in heldout_blocks(sorter.vocab, wanted, samples, seed, inputs):  # memory: one block, not all inputs
-            for per, t in zip(counted, temps, strict=True):
-                _exact_per_length(sorter.model, sorter.vocab, block, t, per)
+            for i, (per, t) in enumerate(zip(counted, temps, strict=True)):
+                _exact_per_length(sorter.model, sorter.vocab, block, t, per, notes if i == 0 else None)
     results = [_accuracy(sorter.model, t, per) for per, t in zip(counted, temps, strict=True)]
     if results[0]["n"] == 0:  # before, an exact match of 0.0 over no input at all
         kind = "" if inputs == "uniform" else f"{inputs} "

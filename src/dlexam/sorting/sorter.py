@@ -57,6 +57,11 @@ class Answers:
     warnings: list[str] = field(default_factory=list)
 
 
+def learned_table(model) -> int | None:
+    """The rows of `model`'s table of learned positions; None where it has none (any position is its own)."""
+    return model.cfg.max_len if model.cfg.positional == "learned" else None
+
+
 @dataclass
 class StreamNotes:
     """What :func:`answer_stream` noticed while answering, for warnings at the end."""
@@ -73,6 +78,18 @@ class StreamNotes:
     past_table: int = 0  # answers whose input, <START> and answer took more positions than the table has
     most_past: int = 0  # the most positions beyond the table one of them took
     most_past_len: int = 0  # that input's length
+
+    @classmethod
+    def for_model(cls, sorter: Sorter) -> StreamNotes:
+        """Notes for `sorter`'s answers, its table of learned positions known (`sort` and `sort evaluate`)."""
+        return cls(sorter.max_len, table=learned_table(sorter.model))
+
+    def note_positions(self, n: int, out: int, stopped: bool) -> None:
+        """Count an answer of `out` symbols to an input of `n` that went past the table of learned positions."""
+        if self.table is not None and (past := self.positions_used(n, out, stopped) - self.table) > 0:
+            self.past_table += 1  # positions clamp to the table's last row (DecoderTransformer.embed)
+            if past > self.most_past:
+                self.most_past, self.most_past_len = past, n
 
     def positions_used(self, n: int, out: int, stopped: bool) -> int:
         """The positions an input of `n` symbols took, answered with `out` symbols: the input, <START> at position n,
@@ -151,7 +168,7 @@ def answer_stream(
                                                                          model.E.dtype)
     notes.own_temperature = model.temperature()
     notes.temperature = None if temperature is None else model.temperature(temperature)
-    notes.table = model.cfg.max_len if model.cfg.positional == "learned" else None
+    notes.table = learned_table(model)
     lengths: deque[int] = deque()  # of the lines read and not yet answered (a chunk or two: bounded)
     reader = line_reader(sorter.model, sorter.vocab, numbered=numbered, chunk_lines=chunk_lines)
     chunks = reader.from_stream(source) if hasattr(source, "read") else reader.from_texts(source)
@@ -169,10 +186,7 @@ def answer_stream(
         notes.unstopped += not stopped
         n = lengths.popleft()
         notes.emptied += n > 0 and len(out) == 0
-        if notes.table is not None and (past := notes.positions_used(n, len(out), stopped) - notes.table) > 0:
-            notes.past_table += 1  # positions clamp to the table's last row (DecoderTransformer.embed)
-            if past > notes.most_past:
-                notes.most_past, notes.most_past_len = past, n
+        notes.note_positions(n, len(out), stopped)
         yield sorter.vocab.format(out)
 
 
