@@ -333,6 +333,21 @@ def test_geoff_explain_of_a_norm_and_of_a_step_result_is_the_library_with_the_st
         assert status == 400 and d["field"] == field and "\n" not in d["error"], (src, d)
 
 
+# The exam's two loss conventions in the library's words (dlexam geoff prints them), typed here.
+CONVENTION_WORDS = {
+    "teacher_forcing": {"short": "standard teacher forcing", "rule": "logit row t predicts token t+1",
+                        "name": "standard teacher forcing (logit row t predicts token t+1)"},
+    "exam": {"short": "the exam's convention", "rule": "each output token scored by its own row",
+             "name": "the exam's convention (each output token scored by its own row)"}}
+
+
+def test_geoff_defaults_name_the_loss_conventions_in_the_librarys_words(server):
+    """/geoff typed its own names for the two conventions ("teacher forcing" from the code name, "the exam's
+    convention (Problem 2.3)"); the defaults now carry the library's, which the page shows."""
+    _, _, d = server.get("/api/geoff/defaults")
+    assert d["conventions"] == ["teacher_forcing", "exam"] and d["convention_words"] == CONVENTION_WORDS
+
+
 def test_a_variants_transformer_on_the_geoff_endpoints(server):
     from dlexam.geoff.weights import matrix_labels
     from dlexam.variants import make_variant

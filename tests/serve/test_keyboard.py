@@ -12,6 +12,7 @@ import pytest
 
 from .browser import EXAMPLE, EXAMPLE_Q, ready
 from .test_a11y import axe_violations
+from .test_api import CONVENTION_WORDS
 from .test_browser import _seven
 from .test_exactness import EXAM_R, evaluate
 from .test_geoff_explain_page import shown
@@ -38,6 +39,29 @@ def press(page, *keys: str) -> dict:
     for k in keys:
         page.keyboard.press(k)
     return page.evaluate(FOCUSED)
+
+
+# Where /geoff names a loss convention: the select's options, the loss panel's headings, its terms' and its losses'
+# accessible names, the gradients' note. Each read back as {code: {"short", "name", "rule"}} if its words agree.
+LABELS = """async () => {
+    const d = await (await fetch('/api/geoff/defaults')).json(), out = {}, w = d.convention_words;
+    const options = Object.fromEntries([...document.querySelectorAll('#convention option')]
+      .map((o) => [o.value, o.text]));
+    const grad = document.querySelector('#grads .note').textContent;
+    for (const c of d.conventions) {
+      const h = document.querySelector('#probs-' + c).closest('.scroll').previousElementSibling.textContent;
+      const terms = document.querySelector('#probs-' + c).getAttribute('aria-label');
+      const loss = document.querySelector('#loss-' + c).getAttribute('aria-label');
+      const short = [options[c], terms.replace('loss terms, ', ''), loss.replace(/^loss, (.*): [^:]*$/, '$1')];
+      if (c === 'teacher_forcing') short.push(grad.replace(/^gradients of the (.*) loss at .*$/, '$1'));
+      out[c] = {short: short.every((s) => s === w[c].short) ? w[c].short : short, name: h === w[c].name ? h : [h],
+                rule: w[c].rule};
+    }
+    return out; }"""
+
+
+def convention_labels(page) -> dict:
+    return page.evaluate(LABELS)
 
 
 def test_geoff_every_number_by_keyboard(page):
@@ -70,13 +94,14 @@ def test_geoff_every_number_by_keyboard(page):
     assert press(page, "Shift+Tab")["cell"] == "P[6,0]"
 
     at = tab_to(page, "e.closest('#probs-exam')")  # a loss term: its P(target), a row at a time
-    assert at["cell"] == "loss[4]" and "target A" in at["name"] and at["visible"], at
+    assert at["cell"] == "loss[4]" and at["name"].startswith("the exam's convention loss term: target A"), at
+    assert at["visible"], at
     at = press(page, "ArrowDown", "ArrowRight")
     assert at["cell"] == "loss[5]", at
     page.keyboard.press("Enter")
     assert shown(page, "loss[5]")["summary"] == explain(query, "loss[5]").summary
     at = tab_to(page, "e.id === 'loss-exam'")  # the whole loss: a button
-    assert at["cell"] == "loss" and at["name"] == "loss, exam: 4.2114" and at["visible"], at
+    assert at["cell"] == "loss" and at["name"] == "loss, the exam's convention: 4.2114" and at["visible"], at
     page.keyboard.press("Enter")
     assert "4.2114" in shown(page, "loss")["summary"]
     at = tab_to(page, "e.closest('#grad-W_V')")
@@ -84,6 +109,7 @@ def test_geoff_every_number_by_keyboard(page):
     assert at["cell"] == "dW_V[0,1]" and at["name"].startswith("dW_V, row 1 ") and ", column 2 " in at["name"], at
     assert shown(page, "dW_V[0,1]")["summary"] == explain(query, "dW_V[0,1]").summary
     assert page.get_by_role("grid", name="P at T = 0 (argmax)").count() == 1  # the grid is named by its caption
+    assert convention_labels(page) == CONVENTION_WORDS  # the API's words, which test_api types by hand
     assert axe_violations(page) == []
 
 
@@ -131,11 +157,11 @@ def test_geoff_the_one_head_R_beside_k_heads_by_keyboard(page):
     page.keyboard.press("Enter")
     assert shown(page, "R[0,0]", heads=2)["summary"] == explain(two, "R[0,0]").summary
     at = tab_to(page, "e.closest('#heads-losses')")  # the losses of both models
-    assert at["cell"] == "loss" and at["name"] == "loss, the exam's convention (Problem 2.3), one head: 4.2114", at
+    assert at["cell"] == "loss" and at["name"] == "loss, the exam's convention, one head: 4.2114", at
     page.keyboard.press("Enter")
     assert shown(page, "loss", heads=1)["summary"] == explain(one, "loss").summary
     at = press(page, "ArrowRight", "Enter")
-    assert at["name"] == "loss, the exam's convention (Problem 2.3), 2 heads: 10.2114", at
+    assert at["name"] == "loss, the exam's convention, 2 heads: 10.2114", at
     assert shown(page, "loss", heads=2)["summary"] == explain(two, "loss").summary
     assert axe_violations(page) == []
 

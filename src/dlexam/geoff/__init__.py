@@ -21,6 +21,7 @@ from dlexam.geoff.compare import (
 )
 from dlexam.geoff.model import (
     CONVENTION_NAMES,
+    CONVENTION_RULES,
     CONVENTION_SHORT,
     CONVENTIONS,
     GRADIENT_EXPLANATION,
@@ -50,7 +51,8 @@ from dlexam.geoff.weights import (
 )
 
 __all__ = [
-    "CONVENTION_NAMES", "CONVENTION_SHORT", "CONVENTIONS", "E", "EXAM_EXAMPLE", "EXAM_WEIGHTS", "GRADIENT_EXPLANATION",
+    "CONVENTION_NAMES", "CONVENTION_RULES", "CONVENTION_SHORT",
+    "CONVENTIONS", "E", "EXAM_EXAMPLE", "EXAM_WEIGHTS", "GRADIENT_EXPLANATION",
     "GRADIENT_TEMPERATURES",
     "MAX_TOKENS", "PARAMETERS", "START", "STEP_NAMES", "STEPPABLE", "STOP", "VOCAB", "W_O", "W_QKV", "GeoffQuery",
     "GeoffReport",

@@ -442,6 +442,9 @@ def defaults_answer(state, src: dict) -> bytes:
         "variant": variant_of(src).seed if has_variant(src) else None,
         "difficulty": variant_of(src).difficulty if has_variant(src) else None,
         "conventions": list(geoff.CONVENTIONS), "parameters": list(geoff.PARAMETERS),
+        # the library's one naming of each loss convention, which the page shows (dlexam geoff prints the same)
+        "convention_words": {c: {"short": geoff.CONVENTION_SHORT[c], "rule": geoff.CONVENTION_RULES[c],
+                                 "name": geoff.CONVENTION_NAMES[c]} for c in geoff.CONVENTIONS},
         "steppable": list(geoff.STEPPABLE), "explanation": geoff.GRADIENT_EXPLANATION, "max_weight": MAX_WEIGHT,
         "temperatures": QUERY_TEMPERATURES.words(),  # what T takes, in `dlexam geoff --temperature`'s words
     })

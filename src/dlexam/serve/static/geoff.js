@@ -139,7 +139,8 @@ function buildControls() {
     $("seq").value = $("seq").value.trim().split(/\s+/).slice(0, -1).join(" "); changed(false);
   }}));
   box.append(DL.el("button", {text: "example", onclick: () => { $("seq").value = G.defaults.example; changed(false); }}));
-  for (const c of G.defaults.conventions) $("convention").append(DL.el("option", {value: c, text: c.replace("_", " ")}));
+  // each loss convention in the library's words (/api/geoff/defaults' convention_words), as dlexam geoff names it
+  for (const c of G.defaults.conventions) $("convention").append(DL.el("option", {value: c, text: G.defaults.convention_words[c].short}));
   const typed = DL.debounce(() => changed(false), 350);
   $("seq").addEventListener("input", typed);
   $("t-slider").addEventListener("input", () => {
@@ -328,7 +329,8 @@ function render(d) {
   renderHeads(d);
   renderGradients(d);
   Cells.keys();
-  const loss = d.loss ? `; loss ${d.exact.loss.teacher_forcing.value} (teacher forcing), ${d.exact.loss.exam.value} (exam)` : "";
+  const loss = d.loss ? "; loss " + G.defaults.conventions.map((c) =>
+    `${d.exact.loss[c].value} (${G.defaults.convention_words[c].short})`).join(", ") : "";
   DL.announce(`computed for ${toks.join(" ")} at T = ${tText(d)}, ${H} head${H > 1 ? "s" : ""}${loss}`);
 }
 
@@ -339,14 +341,12 @@ function renderLoss(d) {
   $("loss-model").textContent = d.heads > 1 ? `the loss of the ${d.heads}-head model (R = ${concat(d.heads)} ` +
     "multi_W_O); the one-head model's, beside it, is in the Problem 2.4 panel" : "the loss of the one-head model (R = Z W_O)";
   if (!d.loss) { box.append(DL.el("p", {class: "note", text: "no loss: the sequence has no <START> (the loss scores the tokens after it)"})); return; }
-  const names = {teacher_forcing: "standard teacher forcing: logit row t predicts token t+1",
-    exam: "the exam's convention (Problem 2.3): each output token scored by its own row"};
-  for (const conv of ["teacher_forcing", "exam"]) {
+  for (const conv of G.defaults.conventions) {
     const t = d.loss[conv], e = d.exact.loss[conv];
     const rows = t.targets.map((tok, i) => DL.el("tr", {},
       DL.el("td", {class: "mono", text: tok}), DL.el("td", {class: "mono", text: `row ${t.rows[i]} (${d.tokens[t.rows[i] - 1]})`}),
       DL.el("td", {class: "num mono", text: e.probabilities[i]})));
-    box.append(DL.el("h3", {text: names[conv]}), DL.el("div", {class: "scroll"}, DL.el("table", {class: "plain", id: "probs-" + conv},
+    box.append(DL.el("h3", {text: G.defaults.convention_words[conv].name}), DL.el("div", {class: "scroll"}, DL.el("table", {class: "plain", id: "probs-" + conv},
       DL.el("tr", {}, DL.el("th", {scope: "col", text: "target"}), DL.el("th", {scope: "col", text: "scored by"}),
         DL.el("th", {scope: "col", class: "num", text: "P(target)"})), rows)),
       DL.el("p", {}, "loss = ", DL.el("span", {class: "mono", id: "loss-" + conv, text: e.value})));
@@ -365,12 +365,11 @@ function renderHeads(d) {
   box.append(DL.el("p", {id: "same-R"}, `same R with ${k} heads: `, DL.el("span", {class: "badge " + (c.same_R ? "yes" : "no"),
     text: c.same_R ? "yes" : "no"}), c.columns_swapped ? ` (its columns are swapped: ${swaps(c.permutation, out)})` : ""));
   if (d.loss && ex.loss) {
-    const names = {exam: "the exam's convention (Problem 2.3)", teacher_forcing: "standard teacher forcing"};
     box.append(DL.el("div", {class: "scroll"}, DL.el("table", {class: "plain", id: "heads-losses",
       "aria-label": `the loss with one head and with ${k} heads`},
       DL.el("tr", {}, DL.el("th", {scope: "col", text: "loss"}), DL.el("th", {scope: "col", class: "num", text: "one head"}),
         DL.el("th", {scope: "col", class: "num", text: `${k} heads`})),
-      ["exam", "teacher_forcing"].map((conv) => DL.el("tr", {}, DL.el("th", {scope: "row", text: names[conv]}),
+      ["exam", "teacher_forcing"].map((conv) => DL.el("tr", {}, DL.el("th", {scope: "row", text: G.defaults.convention_words[conv].short}),
         DL.el("td", {class: "num mono", text: ex.loss[conv].value}),
         DL.el("td", {class: "num mono", text: d.exact.loss[conv].value}))))));
   }
@@ -398,7 +397,7 @@ function renderGradients(d) {
     (three ? g : [g]).forEach((m, h) => figs.push(DL.matrix(`grad-${name}${three ? "-h" + h : ""}`,
       `d loss / d ${name}${three ? " (head " + (h + 1) + ")" : ""}`, three ? ex[h] : ex, m, rows, cols)));
   }
-  box.append(DL.el("p", {class: "note", text: `gradients of the ${d.gradient_convention.replace("_", " ")} loss at T = ${tText(d)}`}),
+  box.append(DL.el("p", {class: "note", text: `gradients of the ${G.defaults.convention_words[d.gradient_convention].short} loss at T = ${tText(d)}`}),
     DL.el("div", {class: "mats"}, figs));
   const params = G.defaults.parameters;
   const key = (p) => (p === "W_O" && d.heads > 1 ? "multi_W_O" : p);  // k heads use multi_W_O

@@ -109,7 +109,7 @@ const Cells = {
         table.setAttribute("role", "grid");
         const caption = document.getElementById(table.id + "-caption");
         if (caption) table.setAttribute("aria-labelledby", caption.id);
-        else if (probs) table.setAttribute("aria-label", "loss terms, " + table.id.slice(6).replace("_", " "));
+        else if (probs) table.setAttribute("aria-label", "loss terms, " + G.defaults.convention_words[table.id.slice(6)].short);
         else if (names[table.id]) table.setAttribute("aria-label", names[table.id]);
       }
     }
@@ -127,13 +127,13 @@ const Cells = {
       scale.setAttribute("role", "button");
       scale.setAttribute("aria-label", `sqrt(d_k), the temperature of P: ${scale.textContent}`);
     }
-    for (const conv of ["teacher_forcing", "exam"]) {
+    for (const conv of G.defaults.conventions) {
       const loss = $("loss-" + conv);
       if (!loss) continue;
       Object.assign(loss.dataset, {cell: "loss"});
       loss.tabIndex = 0;
       loss.setAttribute("role", "button");
-      loss.setAttribute("aria-label", `loss, ${conv.replace("_", " ")}: ${loss.textContent}`);
+      loss.setAttribute("aria-label", `loss, ${G.defaults.convention_words[conv].short}: ${loss.textContent}`);
     }
   },
 
@@ -142,7 +142,7 @@ const Cells = {
   spoken(td, cell, table) {
     const tr = td.parentElement, tds = [...tr.querySelectorAll("td:not(.corner)")];
     if (/^probs-/.test(table.id)) {
-      return `${table.id.slice(6).replace("_", " ")} loss term: target ${tds[0].textContent}, scored by ` +
+      return `${G.defaults.convention_words[table.id.slice(6)].short} loss term: target ${tds[0].textContent}, scored by ` +
         `${tds[1].textContent}, P(target) ${td.textContent}`;
     }
     const header = table.rows[0].querySelector("td:not(.corner)") ? [] : [...table.rows[0].querySelectorAll("th")];
