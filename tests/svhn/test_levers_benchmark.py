@@ -333,6 +333,7 @@ def test_iqr_and_centre_normalisations_against_numpy():
         np.testing.assert_allclose(c, (r - r.mean()) / (r.std(ddof=1) + 1e-5), atol=1e-4)
 
 
+@pytest.mark.needs_shared("data", "chars74k-digits")
 def test_views_of_reads_kept_networks_through_every_view(tmp_path, checks):
     from dlexam.svhn.model import CNNConfig, ExamCNN
 

@@ -64,10 +64,12 @@ def write_mnist_as_svhn(out_dir: str | os.PathLike, n_train: int = 8000, folder=
     """Write the first `n_train` digits as train_32x32.mat and the rest as test_32x32.mat."""
     from dlexam.svhn.synthetic.digits import write_splits
 
+    # the official files (their MD5 sums checked) hold MNIST_T10K digits: `svhn mnist --help` states this span,
+    # checked before the files are looked for (a typo is said as one, with or without the shared data)
+    MNIST_TRAIN.check("n_train", n_train)
     images, labels = load_mnist(folder)
-    # the official files (their MD5 sums checked) hold MNIST_T10K digits: `svhn mnist --help` states this span
-    span = MNIST_TRAIN if len(labels) == MNIST_T10K else Span(1, len(labels) - 1, whole=True)
-    span.check("n_train", n_train)
+    if len(labels) != MNIST_T10K:
+        Span(1, len(labels) - 1, whole=True).check("n_train", n_train)
     padded = np.pad(images, ((0, 0), (2, 2), (2, 2)))  # (N, 28, 28) -> (N, 32, 32)
     rgb = np.repeat(padded[..., None], 3, axis=-1)  # (N, 32, 32, 3)
     out = write_splits(out_dir, {"train": lambda: (rgb[:n_train], labels[:n_train]),
