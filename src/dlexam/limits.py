@@ -184,7 +184,7 @@ SEED = Span(0, MAX_SEED, whole=True)  # a seed of the SVHN commands (svhn train,
 
 def seed(name: str, value: Any, hi: int = MAX_SEED) -> int:
     """`value` as a seed, a whole number from 0 to `hi` (default 2**32 - 1: :data:`SEED`); UserError otherwise."""
-    return (SEED if hi == MAX_SEED else Span(0, hi, whole=True)).check(name, value)
+    return Span(0, hi, whole=True).check(name, value)
 
 
 def cpu_count() -> int:

@@ -554,19 +554,20 @@ def shown_cell(written, got) -> str:
     return shown(written) if got is not None else "nothing"
 
 
-def transposed(f: Field, value) -> tuple[str, list[tuple[int, int]]]:
+def transposed(f: Field, value) -> tuple[str, list[tuple[int, int]], list]:
     """For a matrix answer that is not square and was given with the key's shape swapped (the logit rows one column
-    per position, as E R^T gives them): the words naming it and the key's cells it gives wrong read transposed, where
-    those are a slip or two (:func:`transposed_slips`); ("", []) otherwise. Needs only the key."""
+    per position, as E R^T gives them): the words naming it, the key's cells it gives wrong read transposed, where
+    those are a slip or two (:func:`transposed_slips`), and its cells read in the swapped shape; ("", [], [])
+    otherwise. Needs only the key."""
     rows, cols = len(f.answer), len(f.answer[0])
     if rows == cols:
-        return "", []  # a square one is read in its own shape: matrix_mistake and _grade_matrix name it
+        return "", [], []  # a square one is read in its own shape: matrix_mistake and _grade_matrix name it
     try:
         cells, notes = read_matrix(value, cols, rows)
     except UnreadableAnswer:
-        return "", []
+        return "", [], []
     slips = None if notes else transposed_slips(f.answer, cells)
-    return ("", []) if slips is None else (transposition(f, cells, slips), slips)
+    return ("", [], []) if slips is None else (transposition(f, cells, slips), slips, cells)
 
 
 def mistake_rows(answer, m: Mistake, got) -> tuple[int, ...]:
@@ -669,10 +670,9 @@ def _grade_matrix(aid: str, qid: str, share: Fraction, f: Field, value) -> Field
     read = [[got for _, got in r] for r in cells]
     whole, explained = (whole_mistake(f, read) if all(isinstance(x, Fraction) for r in read for x in r)
                         else ("", range(0)))
-    swapped, slips = transposed(f, value) if notes else ("", [])  # read in the key's shape, its rows or cells
-    if swapped:  # were too many or few: no value of it is in its place, one wrong answer, not cells where they land
-        given_t = read_matrix(value, cols, rows)[0]
-        given = [[shown_cell(w, got) for w, got in r] for r in given_t]
+    swapped, slips, given_t = transposed(f, value) if notes else ("", [], [])  # read in the key's shape, its rows
+    if swapped:  # or cells were too many or few: no value of it is in its place, one wrong answer, not cells
+        given = [[shown_cell(w, got) for w, got in r] for r in given_t]  # where they land
         labels = f" (rows {f.row_labels[0]} to {f.row_labels[-1]})" if f.row_labels else ""
         right_ones = "every value is right" if not slips else "every other value is right"
         rest = _because(f"{right_ones}, but written at row j, column i for row i, column j, so none is in its "

@@ -136,14 +136,23 @@ def wait_for_every_rank(d: Dist, name: str, poll_s: float = 0.05) -> None:
         return
     from torch.distributed import distributed_c10d
 
-    store = distributed_c10d._get_default_store()
+    store = _group_store()
     key = f"dlexam/{name}"
     store.add(key, 1)
     deadline = time.monotonic() + distributed_c10d.default_pg_timeout.total_seconds()
     while store.add(key, 0) < d.world:
         if time.monotonic() > deadline:
-            raise RuntimeError(f"gloo: timed out waiting for every rank at {name}")
+            raise RuntimeError(f"timed out waiting for every rank at {name}")
         time.sleep(poll_s)
+
+
+def _group_store():
+    """The joined process group's key-value store (torchrun's agent keeps it), where the ranks count themselves
+    (:func:`wait_for_every_rank`, :func:`first_to_say`). torch exposes it only privately: this is the one place
+    that reaches for it."""
+    from torch.distributed import distributed_c10d
+
+    return distributed_c10d._get_default_store()
 
 
 SAID = "dlexam/said"  # the process group's store key the ranks count their last words in (first_to_say)
@@ -160,9 +169,7 @@ def first_to_say() -> bool:
     try:
         import datetime
 
-        from torch.distributed import distributed_c10d
-
-        store = distributed_c10d._get_default_store()
+        store = _group_store()
         store.set_timeout(datetime.timedelta(seconds=5))
         return store.add(SAID, 1) == 1
     except Exception:  # the store's host is gone (not torchrun's agent): say it
