@@ -173,12 +173,12 @@ def linked_cache(root: str | os.PathLike, split: str) -> Path | None:
     """The cache place of `root/{split}_32x32.mat` beside it that is a symbolic link (its .dlexam-cache folder, or
     the file in it), if one is: :func:`load_split` never reads or writes a cache through a link, nor removes it; it
     reads the .mat file without that cache (an edge says so). None: no link there."""
-    cache = _cache_path(Path(root) / filename(split))
+    return _link_in(_cache_path(Path(root) / filename(split)))
+
+
+def _link_in(cache: Path) -> Path | None:
+    """The cache file's folder or the file itself where it is a symbolic link; None otherwise."""
     return next((p for p in (cache.parent, cache) if p.is_symlink()), None)
-
-
-def _linked(cache: Path) -> bool:
-    return cache.parent.is_symlink() or cache.is_symlink()
 
 
 def _stamp(mat: Path) -> np.ndarray:
@@ -215,7 +215,7 @@ def load_split(
     if not mat.is_file():
         raise UserError(f"SVHN file not found: {missing(mat)} (run `dlexam svhn download` or `dlexam svhn synth`)")
     stamp = _stamp(mat)
-    candidates = [c for c in (_cache_path(mat), _fallback_cache_path(mat)) if not _linked(c)]
+    candidates = [c for c in (_cache_path(mat), _fallback_cache_path(mat)) if _link_in(c) is None]
     if cache:
         for c in candidates:
             hit = _read_cache(c, stamp)
