@@ -96,6 +96,7 @@ class GeoffWeights:
     vocab: tuple = VOCAB  # the tokens in the order of E's rows: the symbols, then <START>, then <STOP>
 
     MATRICES = ("E", "W_Q", "W_K", "W_V", "W_O", "multi_W_O")  # the editable matrices, by name
+    HEAD_MATRICES = ("W_Q", "W_K", "W_V")  # a head's own matrices, in the order of each entry of `multi_heads`
 
     def __post_init__(self) -> None:
         vocab = tuple(self.vocab)
@@ -118,7 +119,7 @@ class GeoffWeights:
         object.__setattr__(self, "multi_W_O", multi)
         if self.multi_heads is not None:
             heads = tuple(tuple(_rows(m, f"head {i + 1} {n}", (d_model, d_head)) for n, m in zip(
-                ("W_Q", "W_K", "W_V"), h, strict=True)) for i, h in enumerate(self.multi_heads))
+                self.HEAD_MATRICES, h, strict=True)) for i, h in enumerate(self.multi_heads))
             if len(heads) != self.heads:
                 raise UserError(f"multi_heads must list the {self.heads} heads that multi_W_O combines")
             object.__setattr__(self, "multi_heads", heads)
@@ -182,7 +183,7 @@ class GeoffWeights:
     def to_json(self) -> dict:
         out = {name: [list(r) for r in getattr(self, name)] for name in self.MATRICES}
         if self.multi_heads is not None:
-            out["multi_heads"] = [{n: [list(r) for r in m] for n, m in zip(("W_Q", "W_K", "W_V"), h, strict=True)}
+            out["multi_heads"] = [{n: [list(r) for r in m] for n, m in zip(self.HEAD_MATRICES, h, strict=True)}
                                   for h in self.multi_heads]
         return out
 

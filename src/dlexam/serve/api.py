@@ -203,9 +203,6 @@ def weights(value: Any, base=None, heads: int | None = None):
     return base.replace(**edited)
 
 
-HEAD_MATRICES = ("W_Q", "W_K", "W_V")  # each head's own matrices in `weights.multi_heads`, as GeoffWeights.to_json
-
-
 def _plain(m: Any) -> Any:
     """A matrix, or heads' matrices, as nested lists (tuples and lists compare equal)."""
     return [_plain(r) for r in m] if isinstance(m, list | tuple) else m
@@ -220,15 +217,17 @@ def head_matrices(value: Any, base) -> tuple[tuple[list[list[float]], ...], ...]
         got = f"{len(value)} heads" if isinstance(value, list) else type(value).__name__
         raise BadRequest("weights.multi_heads", f"multi_heads must be a list of the model's {k} heads, each "
                                                 f"{{W_Q, W_K, W_V}}, got {got}")
+    from dlexam.geoff import GeoffWeights
+
     out = []
     for h, head in enumerate(value):
         where = f"multi_heads[{h}]"
-        if not isinstance(head, dict) or set(head) != set(HEAD_MATRICES):
+        if not isinstance(head, dict) or set(head) != set(GeoffWeights.HEAD_MATRICES):
             have = sorted(head)[:5] if isinstance(head, dict) else type(head).__name__
             raise BadRequest(f"weights.{where}", f"{where} must be an object with W_Q, W_K and W_V (head {h + 1}'s "
                                                  f"own matrices), got {have}")
-        mats = tuple(matrix(f"{where}.{n}", head[n], shape) for n in HEAD_MATRICES)
-        for n, m in zip(HEAD_MATRICES, mats, strict=True):
+        mats = tuple(matrix(f"{where}.{n}", head[n], shape) for n in GeoffWeights.HEAD_MATRICES)
+        for n, m in zip(GeoffWeights.HEAD_MATRICES, mats, strict=True):
             try:
                 base.replace(**{n: m})  # the library's own check (finite, within +-1e6)
             except UserError as exc:
