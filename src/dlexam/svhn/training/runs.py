@@ -507,10 +507,21 @@ def _init_record(settings: dict) -> dict | None:
 
 
 def _leave_group(d) -> None:
+    """Under DDP, wait for every rank to end its run, then leave the process group.
+
+    The ranks wait for each other in the group's store (:func:`wait_for_every_rank`), not with gloo's barrier.
+    Gloo's barrier is an all-reduce of a one-element tensor, whose work is freed on gloo's worker thread just after
+    it completes, and freeing a tensor Python has seen takes the GIL. With the barrier the run's last collective,
+    this rank was often already shutting Python down by then, and a thread that asks for the GIL while the
+    interpreter shuts down is ended inside a C++ destructor: `terminate called without an active exception`,
+    SIGABRT, and a torchrun run that failed after it had finished (8 runs in 60 on the busy 2-core machine,
+    2026-12-07; none in 60 since). The last collective is now the final epoch's metrics, and rank 1 waits here
+    while rank 0 writes the run's files. Gloo's threads outlive `destroy_process_group`, because DDP's wrapper
+    keeps the group alive in C++."""
     if d.world > 1:
         import torch.distributed as torch_dist
 
-        torch_dist.barrier()
+        wait_for_every_rank(d, "done")
         torch_dist.destroy_process_group()
 
 
