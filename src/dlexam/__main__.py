@@ -1,6 +1,6 @@
 """`python -m dlexam ...` (and `torchrun -m dlexam ...`) run the command line."""
 
-from dlexam.cli import main
+from dlexam.cli import run
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run()

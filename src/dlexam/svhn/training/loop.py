@@ -83,6 +83,15 @@ class Dist:
         return self.rank == 0
 
 
+_JOINED: list[bool] = []  # non-empty once this process has joined a process group (setup_distributed)
+
+
+def joined_a_group() -> bool:
+    """Whether this process has joined a torchrun process group (even if it has left it since): such a process
+    ends without Python's shutdown (:func:`dlexam.cli.run` says why)."""
+    return bool(_JOINED)
+
+
 def setup_distributed() -> Dist:
     """Join the process group torchrun describes in the environment; world 1 when not under torchrun."""
     rank, world = torchrun_world()
@@ -99,6 +108,7 @@ def setup_distributed() -> Dist:
     if not torch_dist.is_initialized():
         with _stop_signals_end_the_process():
             torch_dist.init_process_group(backend=backend)
+        _JOINED.append(True)
     return Dist(rank=rank, world=world, device=device)
 
 
