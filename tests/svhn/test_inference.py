@@ -250,3 +250,59 @@ def test_predict_says_a_blank_image_is_blank(tmp_path, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert ["[blank" in line for line in lines] == [True, True, False]
     assert all(line.split(": ")[1][0].isdigit() for line in lines)  # the digit is still given
+
+
+def _predict_note(tmp_path, capsys) -> str:
+    """The words `svhn predict` puts beside a blank image (the one note the other commands must share)."""
+    dot = tmp_path / "dot.png"
+    Image.new("L", (1, 1), 0).save(dot)
+    assert main(["svhn", "predict", str(dot)]) == 0
+    line = capsys.readouterr().out.strip()
+    return line[line.index("[") + 1 : line.rindex("]")]
+
+
+def test_evaluate_counts_the_blank_images_in_the_same_words_and_the_same_accuracy(tmp_path, capsys):
+    """evaluate said nothing of blank images (one colour: their digit is the network's bias), where predict did.
+    It now gives their count and predict's words, in the text and --json; the accuracy still counts them as read."""
+    files = _digit_folder(tmp_path / "digits")
+    for f, colour in ((files[0], (0, 0, 0)), (files[7], (90, 160, 20))):  # the oracle: these two, by construction
+        Image.new("RGB", (40, 28), colour).save(f)
+    model, _ = load_model(None)
+    with torch.inference_mode():
+        digits = model(preprocess(torch.stack([read_image(f) for f in files]))).argmax(1)
+    labels = torch.tensor([int(p.parent.name) for p in files])
+    assert main(["svhn", "evaluate", "--json", "--data", str(tmp_path / "digits")]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["accuracy"] == pytest.approx(float((digits == labels).double().mean()))
+    assert r["blank"] == 2
+    words = _predict_note(tmp_path, capsys).removeprefix("blank: ")
+    assert r["blank_note"] == f"blank (2 of {len(files)} images): {words}"
+    assert main(["svhn", "evaluate", "--data", str(tmp_path / "digits")]) == 0
+    assert r["blank_note"] in capsys.readouterr().out
+    for f in files[:8]:  # none blank now
+        Image.fromarray(np.random.default_rng(2).integers(0, 256, (32, 32), dtype=np.uint8)).save(f)
+    assert main(["svhn", "evaluate", "--json", "--data", str(tmp_path / "digits")]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["blank"] == 0 and r["blank_note"] is None
+    assert main(["svhn", "evaluate", "--data", str(tmp_path / "digits")]) == 0
+    assert "blank" not in capsys.readouterr().out
+
+
+def test_explain_says_a_blank_image_is_blank_in_predicts_words(tmp_path, capsys):
+    """explain of a one-colour image showed its arithmetic with no word that the image holds no digit."""
+    note = _predict_note(tmp_path, capsys)
+    grey = tmp_path / "grey.png"
+    Image.new("RGB", (40, 30), (90, 160, 20)).save(grey)
+    inked = tmp_path / "inked.png"
+    Image.fromarray(np.random.default_rng(1).integers(0, 256, (32, 32), dtype=np.uint8)).save(inked)
+    for layer, at in (("conv1", "0,12,9"), ("pool1", "0,1,1"), ("logits", "3")):
+        assert main(["svhn", "explain", str(grey), "--layer", layer, "--at", at, "--json"]) == 0
+        e = json.loads(capsys.readouterr().out)
+        assert (e["blank"], e["blank_note"]) == (True, note)
+        assert main(["svhn", "explain", str(grey), "--layer", layer, "--at", at]) == 0
+        assert f"[{note}]" in capsys.readouterr().out.splitlines()
+        assert main(["svhn", "explain", str(inked), "--layer", layer, "--at", at, "--json"]) == 0
+        e = json.loads(capsys.readouterr().out)
+        assert (e["blank"], e["blank_note"]) == (False, None)
+        assert main(["svhn", "explain", str(inked), "--layer", layer, "--at", at]) == 0
+        assert "blank" not in capsys.readouterr().out

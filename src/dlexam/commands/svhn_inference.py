@@ -74,6 +74,8 @@ def cmd_evaluate(args) -> int:
           + (", test-time augmentation)" if r.tta else ")"))
     print("per-class accuracy: " + "  ".join(f"{d}:{'-' if a is None else f'{a:.3f}'}"  # -: no image of d
                                              for d, a in enumerate(r.per_class)))
+    if r.blank_note:
+        print(f"[{r.blank_note}]")
     print("confusion matrix (rows: true digit, columns: predicted):")
     print("      " + "".join(f"{d:>6}" for d in range(10)))
     for d, row in enumerate(r.confusion):
@@ -84,6 +86,7 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_predict(args) -> int:
+    from dlexam.svhn.data.official import blank_note
     from dlexam.svhn.inference import predict_images
 
     model, _ = load_model_given(args)
@@ -93,7 +96,7 @@ def cmd_predict(args) -> int:
         return 0
     for p in preds:
         probs = " ".join(f"{d}:{v:.3f}" for d, v in enumerate(p.probabilities))
-        note = "  [blank: one colour, nothing to read; the digit is the network's bias]" if p.blank else ""
+        note = f"  [{blank_note()}]" if p.blank else ""
         print(f"{p.image}: {p.digit}  ({probs}){note}")
     return 0
 
@@ -119,7 +122,13 @@ def _grid(rows: list, padded: list | None = None) -> list[str]:
 
 
 def explanation_lines(e: dict) -> list[str]:
-    """The text of `dlexam svhn explain`: one cell's arithmetic (dlexam.svhn.explain's JSON) as readable lines."""
+    """The text of `dlexam svhn explain`: one cell's arithmetic (dlexam.svhn.explain's JSON) as readable lines,
+    then the note of a blank image (one colour: nothing to read) where it is one."""
+    lines = _arithmetic_lines(e)
+    return [*lines, f"[{e['blank_note']}]"] if e.get("blank_note") else lines
+
+
+def _arithmetic_lines(e: dict) -> list[str]:
     where = ",".join(map(str, e["at"]))
     if e["kind"] == "logit":
         lines = [f"logit of digit {e['digit']} = bias + {e['count']} products of Pool-2's values and the "

@@ -84,6 +84,13 @@ def _rows(t: torch.Tensor) -> list:
     return t.tolist()
 
 
+def _blank_json(blank: bool) -> dict:
+    """`blank` and its note (dlexam.svhn.data.official.blank_note, the words `svhn predict` says), None if not."""
+    from dlexam.svhn.data.official import blank_note
+
+    return {"blank": blank, "blank_note": blank_note() if blank else None}
+
+
 @dataclass
 class ConvCell:
     """One pixel of a conv layer's map after its activation: act(sum(patch * kernel) + bias)."""
@@ -98,6 +105,7 @@ class ConvCell:
     bias: float
     activation: str  # "relu", "tanh", "sigmoid" or "none"
     model_value: float  # the model's own output at `at` (float32)
+    blank: bool = False  # the image is of one colour: nothing to read (dlexam.svhn.data.official.blank)
 
     @property
     def products(self) -> torch.Tensor:
@@ -127,7 +135,7 @@ class ConvCell:
                 "channel_sums": _rows(self.channel_sums), "sum": self.total, "bias": self.bias,
                 "pre_activation": self.pre_activation, "activation": self.activation,
                 "activation_label": activation_label(self.activation), "value": self.value,
-                "model_value": self.model_value}
+                "model_value": self.model_value, **_blank_json(self.blank)}
 
 
 @dataclass
@@ -141,6 +149,7 @@ class PoolCell:
     window: Window
     block: torch.Tensor  # (kh, kw) float64
     model_value: float
+    blank: bool = False  # the image is of one colour: nothing to read
 
     @property
     def value(self) -> float:
@@ -158,7 +167,7 @@ class PoolCell:
         return {"kind": "pool", "layer": self.layer, "at": list(self.at), "source": self.source, "mode": self.mode,
                 "window": self.window.to_json(), "block": _rows(self.block), "sum": float(self.block.sum()),
                 "count": self.block.numel(), "value": self.value, "picked": self.picked,
-                "model_value": self.model_value}
+                "model_value": self.model_value, **_blank_json(self.blank)}
 
 
 @dataclass
@@ -173,6 +182,7 @@ class LogitCell:
     model_value: float
     probability: float  # softmax of the model's 10 logits, this digit's
     logits: tuple[float, ...] = ()  # the model's own logits, every digit's: the softmax that gives `probability`
+    blank: bool = False  # the image is of one colour: nothing to read
 
     @property
     def products(self) -> torch.Tensor:
@@ -204,7 +214,7 @@ class LogitCell:
                 "positive_sum": float(p.clamp(min=0).sum()), "negative_sum": float(p.clamp(max=0).sum()),
                 "largest_positive": self.largest(+1), "largest_negative": self.largest(-1),
                 "sum": float(p.sum()), "bias": self.bias, "value": self.value, "model_value": self.model_value,
-                "probability": self.probability, "logits": list(self.logits)}
+                "probability": self.probability, "logits": list(self.logits), **_blank_json(self.blank)}
 
 
 Cell = ConvCell | PoolCell | LogitCell
@@ -290,16 +300,19 @@ def explain_logit(model: ExamCNN, maps: dict[str, torch.Tensor], fm: FeatureMaps
 
 def explain(model: ExamCNN, image: torch.Tensor, layer: str, at: tuple[int, ...]) -> Cell:
     """The arithmetic of one cell of `layer` (conv1, pool1, conv2, pool2 or logits) at `at` ((channel, row,
-    column), or (digit,) for the logits) for a uint8 32x32 `image`."""
+    column), or (digit,) for the logits) for a uint8 32x32 `image`; `blank` where the image is of one colour."""
     if layer not in LAYERS:
         raise UserError(f"unknown layer {layer!r}: choose from {', '.join(LAYERS)}")
     fm, maps = stage_maps(model, image)
     if layer == "logits":
         (digit,) = _check_at("logits", tuple(at), tuple(fm.logits.shape))
-        return explain_logit(model, maps, fm, digit)
-    if layer.startswith("conv"):
-        return explain_conv(model, maps, layer, at)
-    return explain_pool(model, maps, layer, at)
+        cell = explain_logit(model, maps, fm, digit)
+    elif layer.startswith("conv"):
+        cell = explain_conv(model, maps, layer, at)
+    else:
+        cell = explain_pool(model, maps, layer, at)
+    cell.blank = fm.blank  # one colour: the standardised image is all zeros; every number follows from the biases
+    return cell
 
 
 def parse_at(text: str) -> tuple[int, ...]:

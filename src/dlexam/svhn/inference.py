@@ -109,6 +109,8 @@ class Evaluation:
     confusion_png: str | None = None  # as given (the default: beside the checkpoint as given)
     tta: bool = False  # read with test-time augmentation (TestTimeAugmented)
     confusion_png_skipped: str | None = None  # why a PNG that was only a default was not written
+    blank: int = 0  # images of one colour (dlexam.svhn.data.official.blank): their digit is the network's bias
+    blank_note: str | None = None  # blank_note's words for them, None where there is none
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -125,7 +127,8 @@ def evaluate_checkpoint(path: ModelSource, data_dir, split: str = "test", png: s
     a file dlexam did not write (unless `force`); it must be named *.png. With `png_optional` (a place the
     user did not ask for) a PNG that cannot be written there is skipped, the reason in
     `confusion_png_skipped`, and the evaluation goes on. `tta`: read each image as
-    :class:`TestTimeAugmented` does.
+    :class:`TestTimeAugmented` does. Blank images (one colour) are counted in the accuracy as read, and
+    their number is given with :func:`dlexam.svhn.data.official.blank_note`'s words.
     """
     if isinstance(path, nn.Module) and name is None:
         raise ValueError("evaluate_checkpoint: name the loaded model (name=...)")
@@ -188,16 +191,18 @@ def _check_png_outside_images(png: Path, data_dir: Path, split: str) -> None:
 
 def _evaluate(path: ModelSource, data_dir, split: str, out: OutputDir | None, png: Path | None,
               name: str | None, tta: bool) -> Evaluation:
-    from dlexam.svhn.data.official import load_labelled
+    from dlexam.svhn.data.official import blank, blank_note, load_labelled
     from dlexam.svhn.training.loop import evaluate
 
     model = _model(path, tta)
     images, labels, source = load_labelled(data_dir, split)
     if name is None:
         name = str(_shipped() if path is None else checkpoint.resolve(path))
+    blanks = int(blank(images).sum())  # still counted in the accuracy, as read
     result = Evaluation(checkpoint=name,
                         split=split if source == "mat" else _folder_name(data_dir), source=source,
-                        **evaluate(model, images, labels, channels_last=False), tta=tta)
+                        **evaluate(model, images, labels, channels_last=False), tta=tta,
+                        blank=blanks, blank_note=blank_note(blanks, len(labels)) if blanks else None)
     if out is not None:
         from dlexam.svhn.plots import confusion_figure
 

@@ -41,6 +41,7 @@ from dlexam.files import (
 )
 from dlexam.progress import Progress, ProgressFn, report
 from dlexam.svhn.data import SPLITS, matfile
+from dlexam.words import counted
 
 BASE_URL = "http://ufldl.stanford.edu/housenumbers/"
 # Official MD5 sums of the SPLITS, as torchvision's SVHN dataset lists them.
@@ -286,6 +287,18 @@ def blank(images: torch.Tensor) -> torch.Tensor:
     all zeros, so what the CNN says of it is its biases' answer, the same for every blank image: not a reading."""
     flat = images.reshape(images.shape[0], -1)  # (B, H*W)
     return flat.amax(dim=1) == flat.amin(dim=1)
+
+
+BLANK_WORDS = "one colour, nothing to read; the digit is the network's bias"
+
+
+def blank_note(count: int | None = None, total: int | None = None) -> str:
+    """The one wording of a :func:`blank` image, for every command that reads images: one image's note
+    ("blank: one colour, ...": `svhn predict`, `svhn explain`), or, with `count` of `total` images, a set's
+    ("blank (2 of 20 images): one colour, ...": `svhn evaluate`, whose accuracy still counts them as read)."""
+    if count is None:
+        return f"blank: {BLANK_WORDS}"
+    return f"blank ({count} of {counted(total, 'image')}): {BLANK_WORDS}"
 
 
 def _copy_bounded(resp, part: PartialFile, total: int | None, limit: int, url: str,
