@@ -28,7 +28,8 @@ def test_an_explicit_setting_wins_and_a_missing_file_is_one_clear_error(tmp_path
     monkeypatch.setenv(shared.ENV_SHARED, str(tmp_path))
     (tmp_path / "data").mkdir()
     assert shared.shared_path("data") == tmp_path / "data"
-    with pytest.raises(shared.SharedDataMissing, match=r"data/mnist-t10k not found \(DLEXAM_SHARED="):
+    named = rf"data/mnist-t10k not found: {tmp_path}/data/mnist-t10k \(DLEXAM_SHARED="  # the full path since 2026-12-07
+    with pytest.raises(shared.SharedDataMissing, match=named):
         shared.shared_path("data", "mnist-t10k")
     assert shared.find("data", "mnist-t10k") is None
 
@@ -84,3 +85,26 @@ def test_an_installed_copy_reads_mnist_through_the_setting(tmp_path, shared_dir)
             "assert 'MNIST' in note and data['x_train'].shape == (10, 1, 28, 28), note\n")
     p = _run_installed(site, code, DLEXAM_SHARED=str(shared_dir))
     assert p.returncode == 0, p.stderr[-1500:]
+
+
+def test_a_dangling_link_for_the_shared_folder_or_its_data_is_named_as_such(tmp_path, monkeypatch):
+    """`not found` alone sent users looking for a folder that `ls` shows: the link is there, its target is gone."""
+    link = tmp_path / "shared"
+    link.symlink_to(tmp_path / "gone")
+    monkeypatch.setenv(shared.ENV_SHARED, str(link))
+    with pytest.raises(shared.SharedDataMissing) as e:
+        shared.shared_path("data", "mnist-t10k")
+    assert f"{link} is a link to {tmp_path / 'gone'}, which does not exist" in str(e.value)
+    real = tmp_path / "real"
+    (real / "data").mkdir(parents=True)
+    (real / "data" / "mnist-t10k").symlink_to("../nowhere")
+    monkeypatch.setenv(shared.ENV_SHARED, str(real))
+    with pytest.raises(shared.SharedDataMissing) as e:
+        shared.shared_path("data", "mnist-t10k")
+    assert "mnist-t10k is a link to ../nowhere, which does not exist" in str(e.value)
+    assert "data/mnist-t10k not found" in str(e.value)
+    exam = tmp_path / "exam.txt"
+    exam.symlink_to("moved.txt")
+    monkeypatch.setenv(shared.ENV_EXAM, str(exam))
+    with pytest.raises(shared.SharedDataMissing, match=r"exam.txt is a link to moved.txt, which does not exist"):
+        shared.exam_path()

@@ -159,11 +159,15 @@ def stopped() -> KeyboardInterrupt | None:
 
 def missing(path) -> str:
     """A path that does not exist, as a "not found" message names it: the path itself, or, where it is a link whose
-    target is gone, "d.pt (d.pt is a link to gone.pt, which does not exist)" (the link is there; ls shows it)."""
+    target is gone, "d.pt (d.pt is a link to gone.pt, which does not exist)" (the link is there; ls shows it); where
+    a folder above it is such a link, "mnist/t10k.gz (mnist is a link to gone, which does not exist)"."""
     import os
     from pathlib import Path
 
     p = Path(path)
     if p.is_symlink():
         return f"{p} ({p.name} is a link to {os.readlink(p)}, which does not exist)"
+    for folder in p.parents:  # nearest first; nothing under a dangling link can be a link itself
+        if folder.is_symlink() and not folder.exists():
+            return f"{p} ({folder} is a link to {os.readlink(folder)}, which does not exist)"
     return str(p)

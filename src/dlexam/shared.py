@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from dlexam.errors import UserError
+from dlexam.errors import UserError, missing
 
 ENV_SHARED = "DLEXAM_SHARED"
 ENV_EXAM = "DLEXAM_EXAM"
@@ -52,15 +52,17 @@ def _where() -> str:
     root = checkout_root()
     if root is None:
         return f"this dlexam is not run from a checkout; set {ENV_SHARED} (or --shared DIR)"
-    return f"looked in {root.parent / 'shared'}; set {ENV_SHARED} (or --shared DIR) to another folder"
+    return f"looked in {missing(root.parent / 'shared')}; set {ENV_SHARED} (or --shared DIR) to another folder"
 
 
 def shared_path(*parts: str) -> Path:
     """A path inside the shared folder, which must exist: raises SharedDataMissing otherwise."""
     root = shared_dir()
     path = None if root is None else root.joinpath(*parts)
-    if path is None or not path.exists():
+    if path is None:
         raise SharedDataMissing(f"shared data {'/'.join(parts)} not found ({_where()})")
+    if not path.exists():  # a dangling link, for the folder or the data, named as one
+        raise SharedDataMissing(f"shared data {'/'.join(parts)} not found: {missing(path)} ({_where()})")
     return path
 
 
@@ -69,9 +71,10 @@ def exam_path() -> Path:
     if os.environ.get(ENV_EXAM):
         path = Path(os.environ[ENV_EXAM])
         if not path.is_file():
-            what = "not found" if not path.exists() else "not a regular file (a folder, a device or a pipe)"
+            what = (f"not found: {missing(path)}" if not path.exists()
+                    else f"not a regular file (a folder, a device or a pipe): {path}")
             # the path as the user gave it (`--exam FILE` sets the variable): not "DLEXAM_EXAM=FILE" alone
-            raise SharedDataMissing(f"exam text {what}: {path} (given by --exam or ${ENV_EXAM})")
+            raise SharedDataMissing(f"exam text {what} (given by --exam or ${ENV_EXAM})")
         return path
     return shared_path("exam", EXAM_FILE)
 

@@ -84,3 +84,16 @@ def test_pipeline_learns_real_digits(tmp_path):
 
     r = evaluate_checkpoint(run, tmp_path / "data", "test")
     assert r.n == 2000 and r.accuracy > 0.9
+
+
+def test_a_dangling_link_for_the_mnist_folder_is_named_as_such(tmp_path, monkeypatch):
+    """`MNIST file not found: mnist/t10k-images-idx3-ubyte.gz` said nothing of the link `ls` shows as mnist."""
+    link = tmp_path / "mnist"
+    link.symlink_to(tmp_path / "gone")
+    with pytest.raises(UserError, match=f"not found: .*{link} is a link to {tmp_path / 'gone'}, which does not exist"):
+        load_mnist(link)
+    (tmp_path / "shared" / "data").mkdir(parents=True)
+    (tmp_path / "shared" / "data" / "mnist-t10k").symlink_to("../../gone")
+    monkeypatch.setenv("DLEXAM_SHARED", str(tmp_path / "shared"))
+    with pytest.raises(UserError, match=r"mnist-t10k is a link to \.\./\.\./gone, which does not exist"):
+        load_mnist()

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from dlexam.bounds import MNIST_T10K, MNIST_TRAIN
-from dlexam.errors import UserError
+from dlexam.errors import UserError, missing
 from dlexam.limits import Span
 from dlexam.shared import shared_path
 
@@ -51,7 +51,7 @@ def load_mnist(folder: str | os.PathLike | None = None) -> tuple[np.ndarray, np.
     for key, (name, md5) in FILES.items():
         path = folder / name
         if not path.is_file():
-            raise UserError(f"MNIST file not found: {path}")
+            raise UserError(f"MNIST file not found: {missing(path)}")
         raw = path.read_bytes()
         got = hashlib.md5(raw).hexdigest()
         if got != md5:
