@@ -159,6 +159,7 @@ def _query(q) -> int:
     out = sys.stdout if sys.stdout is not None else open(os.devnull, "w")  # closed (`>&-`): nowhere, as print() does
     try:
         for line in answer_stream(sorter, source, numbered=numbered, temperature=q.temperature, notes=notes,
+                                  warn=lambda w: print(f"dlexam: warning: {w}", file=sys.stderr, flush=True),
                                   **options):
             out.write(line + "\n")
     except UserError:

@@ -25,6 +25,7 @@ chunk. :func:`decode_stream` does the same for inputs given as lists of symbol i
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -149,6 +150,9 @@ COUNT_BUDGET = 1 << 21  # token counts held by one batch decoded from counts (li
 MAX_BATCH_LINES = 4096  # lines in one batch decoded from counts
 PREFILL_BYTES = 256 << 20  # what a line of a model that needs its order may cost while it is prefilled
 MAX_ORDERED_LINE = 1_000_000  # symbols in one line for such a model, at most
+# Query-key scores in the layers of a prefill that attend from every position to every earlier one (all but the last),
+# past which a line takes noticeably long: 500,000,000 took 3-6 s on the 2-core AMD EPYC, shared (docs/sorting.md)
+SLOW_SCORES = 500_000_000
 
 
 def _batches_by_length(lengths: Sequence[int], extra: int, budget: int, max_lines: int | None = None
@@ -177,6 +181,38 @@ def max_line_tokens(model: DecoderTransformer) -> int | None:
     per_position = 4 * (cfg.n_layers * 2 * cfg.n_heads * cfg.d_head + 8 * max(cfg.d_model, cfg.n_heads * cfg.d_head)
                         + 2 * cfg.d_ff) + 64
     return max(1, min(MAX_ORDERED_LINE, PREFILL_BYTES // per_position))
+
+
+def quadratic_scores(model: DecoderTransformer, n: int) -> int:
+    """The query-key scores the prefill of a line of `n` symbols computes where its time is quadratic: in each layer
+    before the last, every one of its T = n + 1 positions (<START> included) attends to itself and every earlier one,
+    n_heads x T(T+1)/2 scores a layer. 0 for a model decoding from counts or of one layer (only the last position
+    attends: linear time)."""
+    if model.attends_to_a_multiset():
+        return 0
+    t = n + 1
+    return (model.cfg.n_layers - 1) * model.cfg.n_heads * t * (t + 1) // 2
+
+
+def slow_line_tokens(model: DecoderTransformer) -> int | None:
+    """The fewest symbols in a line whose prefill takes :data:`SLOW_SCORES` :func:`quadratic_scores` or more; None
+    where no line does (no quadratic layer)."""
+    if quadratic_scores(model, 1) == 0:
+        return None
+    t = math.isqrt(2 * SLOW_SCORES // quadratic_scores(model, 0))  # near the least T (= n + 1) that reaches it
+    while quadratic_scores(model, t - 1) < SLOW_SCORES:
+        t += 1
+    while t > 1 and quadratic_scores(model, t - 2) >= SLOW_SCORES:
+        t -= 1
+    return t - 1
+
+
+def slow_line_note(model: DecoderTransformer, n: int, subject: str) -> str:
+    """What to say before a line of `n` symbols of at least :func:`slow_line_tokens` is decoded (`subject`: "line 3",
+    "the input")."""
+    return (f"{subject} holds {n:,} symbols: in every layer but its last this model attends from each position to "
+            f"every earlier one ({quadratic_scores(model, n):,} scores), a time that grows with the square of the "
+            "line's length; expect a wait (docs/sorting.md, 'Input of any size')")
 
 
 def line_reader(model: DecoderTransformer, vocab: Vocabulary, **kwargs) -> LineReader:

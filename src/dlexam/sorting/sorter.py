@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from dlexam.attention import is_argmax
 from dlexam.errors import UserError
 from dlexam.sorting.compiled import compile_sorter
-from dlexam.sorting.decode import decode_chunks, line_reader
+from dlexam.sorting.decode import decode_chunks, line_reader, slow_line_note, slow_line_tokens
 from dlexam.sorting.lines import CHUNK_LINES, Chunk
 from dlexam.sorting.vocab import EXAM_VOCAB, Vocabulary
 from dlexam.transformer import DecoderTransformer
@@ -152,6 +152,7 @@ def answer_stream(
     temperature: float | str | None = None,
     notes: StreamNotes | None = None,
     chunk_lines: int = CHUNK_LINES,
+    warn: Callable[[str], None] | None = None,
 ) -> Iterator[str]:
     """The answer to each line of `source`, in order, in memory bounded by a constant whatever the
     number and length of the lines.
@@ -160,6 +161,8 @@ def answer_stream(
     or texts (one input each). An unknown token or a line over a cap raises UserError naming the token
     (and the line, when `numbered`) after the answers to every line before it. `notes` collects what the
     warnings report; `chunk_lines` caps the lines read before answering (1 answers each line as it comes).
+    `warn` is told, before the work on a line begins, of each line long enough to take a while
+    (:func:`dlexam.sorting.decode.slow_line_tokens`: a model whose time is quadratic in a line's length).
     """
     temperature = sorter.decoding_temperature(temperature)
     notes = notes if notes is not None else StreamNotes(sorter.max_len)
@@ -170,6 +173,7 @@ def answer_stream(
     notes.temperature = None if temperature is None else model.temperature(temperature)
     notes.table = learned_table(model)
     lengths: deque[int] = deque()  # of the lines read and not yet answered (a chunk or two: bounded)
+    slow = slow_line_tokens(model) if warn is not None else None
     reader = line_reader(sorter.model, sorter.vocab, numbered=numbered, chunk_lines=chunk_lines)
     chunks = reader.from_stream(source) if hasattr(source, "read") else reader.from_texts(source)
 
@@ -180,6 +184,10 @@ def answer_stream(
                 long = [n for n in chunk.lengths if n > sorter.max_len]
                 notes.long += len(long)
                 notes.longest = max([notes.longest, *long])
+            if slow is not None:  # said before the chunk is decoded
+                for i, n in enumerate(chunk.lengths):
+                    if n >= slow:
+                        warn(slow_line_note(model, n, f"line {chunk.first_line + i}" if numbered else "the input"))
             yield chunk
 
     for out, stopped in decode_chunks(sorter.model, sorter.vocab, noted(chunks), temperature=temperature):
@@ -194,6 +202,7 @@ def answer(
     sorter: Sorter, texts: Iterable[str], *, numbered: bool = False, temperature: float | str | None = None
 ) -> Answers:
     """Every answer at once (see :func:`answer_stream`), with the warnings."""
-    notes = StreamNotes(sorter.max_len)
-    lines = list(answer_stream(sorter, texts, numbered=numbered, temperature=temperature, notes=notes))
-    return Answers(lines, notes.warnings())
+    notes, slow = StreamNotes(sorter.max_len), []
+    lines = list(answer_stream(sorter, texts, numbered=numbered, temperature=temperature, notes=notes,
+                               warn=slow.append))
+    return Answers(lines, slow + notes.warnings())
