@@ -220,3 +220,40 @@ def test_demo_refuses_an_out_it_cannot_write_before_the_tour_starts(tmp_path, ou
     assert out == "" and err.count("\n") == 1 and err.startswith(f"dlexam: error: --out {link}"), (out[:300], err)
     assert ("dangling symbolic link" if kind == "dangling" else "not a folder") in err
     _check_untouched(link, target, kind, outside, before)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_folder_that_may_not_be_a_link_is_refused_as_it_is_opened(tmp_path, outside, kind):
+    """atomic_open(folder_link=False) and open_unlinked open the folder with O_NOFOLLOW: no check apart from the
+    write or the read that a link could slip in after (the SVHN cache's `.dlexam-cache`)."""
+    from dlexam.files import LinkRefused, atomic_open, open_unlinked
+
+    folder = tmp_path / "data" / ".dlexam-cache"
+    target = _plant(folder, kind, outside)
+    before = _state(outside)
+    with pytest.raises(LinkRefused, match=r"\.dlexam-cache is a symbolic link"):
+        with atomic_open(folder / "inside.txt", "wb", folder_link=False) as f:
+            f.write(b"through the link")
+    with pytest.raises(LinkRefused, match=r"\.dlexam-cache is a symbolic link"):
+        open_unlinked(folder / "inside.txt")
+    _check_untouched(folder, target, kind, outside, before)
+    folder.unlink()
+    file = folder / "c.npz"  # the folder made, the file written, no temporary left behind
+    with atomic_open(file, "wb", folder_link=False) as f:
+        f.write(b"ours")
+    assert sorted(p.name for p in folder.iterdir()) == ["c.npz"] and open_unlinked(file).read() == b"ours"
+    assert file.stat().st_mode & 0o777 == 0o666 & ~_umask()  # as open() makes it
+    target = _plant(folder / "d.npz", kind, outside)
+    with pytest.raises(LinkRefused, match=r"d\.npz is a symbolic link"):
+        with atomic_open(folder / "d.npz", "wb", folder_link=False) as f:
+            f.write(b"over the link")
+    with pytest.raises(LinkRefused, match=r"d\.npz is a symbolic link"):
+        open_unlinked(folder / "d.npz")
+    _check_untouched(folder / "d.npz", target, kind, outside, before)
+    assert sorted(p.name for p in folder.iterdir()) == ["c.npz", "d.npz"]
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

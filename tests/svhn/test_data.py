@@ -63,6 +63,44 @@ def test_cache_is_used_and_refreshed(tmp_path, monkeypatch):
     assert load_split(tmp_path, "train")[0].shape[0] == 3
 
 
+def _tree(folder: Path) -> dict:
+    return {str(p.relative_to(folder)): p.read_bytes() if p.is_file() else "dir" for p in sorted(folder.rglob("*"))}
+
+
+@pytest.mark.parametrize("planted", ["a cache of this file", "another file"])
+@pytest.mark.parametrize("linked", [".dlexam-cache", ".dlexam-cache/test_32x32.gray.npz"])
+def test_a_link_swapped_in_after_the_check_is_not_read_or_written_through(tmp_path, monkeypatch, linked, planted):
+    """The cache place was checked for a link (_link_in), then read and written by path: a link put there between
+    the check and the write was followed (the temporary file made in the linked folder, renamed there). The race is
+    simulated by a check that always passes; the link must still never be read or written through, nor removed.
+    Oracle: Pillow's grey levels of the images written, and the outside folder's files, byte for byte."""
+    rgb = np.random.default_rng(3).integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
+    (root := tmp_path / "svhn").mkdir()
+    _write_official(root / "test_32x32.mat", rgb, np.array([1, 2, 3, 4]))
+    outside = tmp_path / "outside"
+    (outside / "folder").mkdir(parents=True)
+    with open(outside / "folder" / "test_32x32.gray.npz", "wb") as f:
+        if planted == "another file":  # not a cache: the load decodes the .mat file and writes its cache
+            f.write(b"precious")
+        else:  # a cache of this very file, with other images: read through the link, it was believed
+            np.savez(f, stamp=data._stamp(root / "test_32x32.mat"), images=np.zeros((4, 32, 32), dtype=np.uint8),
+                     labels=np.arange(4, dtype=np.int64))
+    link = root / linked
+    link.parent.mkdir(exist_ok=True)
+    target = outside / "folder" if linked == ".dlexam-cache" else outside / "folder" / "test_32x32.gray.npz"
+    link.symlink_to(target)
+    before = _tree(outside)
+    monkeypatch.setattr(data, "_link_in", lambda cache: None)  # the check passes: a link came after it
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "home-cache"))
+    images, labels = load_split(root, "test")
+    want = np.stack([np.asarray(Image.fromarray(x).convert("L")) for x in rgb])
+    assert np.array_equal(images.numpy(), want) and labels.tolist() == [1, 2, 3, 4]  # not the planted cache
+    assert link.is_symlink() and link.readlink() == target  # the link itself unchanged
+    assert _tree(outside) == before  # nothing written, replaced or added through it
+    cached = list((tmp_path / "home-cache").rglob("*.gray.npz"))  # the cache went to the other place
+    assert len(cached) == 1 and np.array_equal(np.load(cached[0])["images"], want)
+
+
 def test_bad_mat_files(tmp_path):
     with pytest.raises(UserError, match="not found"):
         load_split(tmp_path, "train")

@@ -18,11 +18,14 @@ from __future__ import annotations
 
 from dlexam.files.atomic import (
     WRITE_ERRORS,
+    LinkRefused,
     WriteError,
     atomic_open,
     atomic_path,
     atomic_write_bytes,
     atomic_write_text,
+    open_folder_unlinked,
+    open_unlinked,
     refuse_unsafe_target,
     sha256_of,
     write_error,
@@ -32,7 +35,8 @@ from dlexam.files.lock import LOCK, folder_locked, take_lock
 from dlexam.files.partial import PartialFile, drop_partial, open_partial
 
 __all__ = [
-    "LOCK", "MANIFEST", "WRITE_ERRORS", "OutputDir", "PartialFile", "WriteError", "atomic_open", "atomic_path",
-    "atomic_write_bytes", "atomic_write_text", "check_dir_path", "check_writable_dir", "drop_partial",
-    "folder_locked", "open_partial", "refuse_unsafe_target", "sha256_of", "take_lock", "write_error",
+    "LOCK", "MANIFEST", "WRITE_ERRORS", "LinkRefused", "OutputDir", "PartialFile", "WriteError", "atomic_open",
+    "atomic_path", "atomic_write_bytes", "atomic_write_text", "check_dir_path", "check_writable_dir", "drop_partial",
+    "folder_locked", "open_folder_unlinked", "open_partial", "open_unlinked", "refuse_unsafe_target", "sha256_of",
+    "take_lock", "write_error",
 ]

@@ -15,6 +15,7 @@ import contextlib
 import errno
 import hashlib
 import os
+import secrets
 import stat
 import tempfile
 from collections.abc import Callable, Iterator
@@ -32,6 +33,10 @@ WRITE_ERRORS = {
     errno.EROFS: "the file system is read-only",
     errno.EFBIG: "the file is larger than this system allows",
 }
+
+
+class LinkRefused(UserError):
+    """A symbolic link where dlexam would read or write a file: refused, never followed."""
 
 
 class WriteError(UserError):
@@ -53,16 +58,17 @@ def write_error(path: str | os.PathLike, exc: OSError) -> WriteError | None:
     return WriteError(path, exc)
 
 
-def refuse_unsafe_target(path: str | os.PathLike) -> None:
-    """Refuse (one line, nothing touched) to replace a symbolic link, a folder or a special file."""
+def refuse_unsafe_target(path: str | os.PathLike, *, dir_fd: int | None = None) -> None:
+    """Refuse (one line, nothing touched) to replace a symbolic link, a folder or a special file. With `dir_fd`,
+    the file of `path`'s name in that open folder."""
     try:
-        st = os.lstat(path)
+        st = os.lstat(path if dir_fd is None else Path(path).name, dir_fd=dir_fd)
     except FileNotFoundError:
         return
     except OSError as exc:
         raise write_error(path, exc) or UserError(f"cannot use {path}: {exc.strerror or exc}") from None
     if stat.S_ISLNK(st.st_mode):
-        raise UserError(f"{path} is a symbolic link; dlexam never writes through one (not replacing it)")
+        raise LinkRefused(f"{path} is a symbolic link; dlexam never writes through one (not replacing it)")
     if stat.S_ISDIR(st.st_mode):
         raise UserError(f"{path} is a folder; not replacing it")
     if not stat.S_ISREG(st.st_mode):
@@ -102,13 +108,109 @@ def atomic_path(path: str | os.PathLike, *, commit: Callable[[Path, Path], None]
 
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike, mode: str = "wb", *,
-                commit: Callable[[Path, Path], None] | None = None) -> Iterator[IO]:
-    """Open a temporary sibling of `path` for writing; rename it onto `path` on success (see atomic_path)."""
+                commit: Callable[[Path, Path], None] | None = None, folder_link: bool = True) -> Iterator[IO]:
+    """Open a temporary sibling of `path` for writing; rename it onto `path` on success (see atomic_path).
+
+    `folder_link=False`: `path`'s folder may not be a symbolic link either, and no check is apart from the write:
+    the folder is opened without following a link (:func:`open_folder_unlinked`), the temporary file is made in it
+    and renamed onto `path` through that descriptor, so a link put in place of the folder after any check of the
+    caller's is refused (:class:`LinkRefused`), never written through."""
+    if not folder_link:
+        if commit is not None:
+            raise ValueError("atomic_open: commit goes with a path, folder_link=False writes by descriptor")
+        with _atomic_open_in(Path(path), mode) as f:
+            yield f
+        return
     with atomic_path(path, commit=commit) as tmp:
         with open(tmp, mode) as f:
             yield f
             f.flush()
             os.fsync(f.fileno())
+
+
+def open_folder_unlinked(folder: str | os.PathLike, *, create: bool = False) -> int:
+    """A descriptor of `folder`, opened relative to the folder above it with O_NOFOLLOW: where `folder` is a symbolic
+    link at that moment, :class:`LinkRefused` (the check and the opening one act: a link swapped in after an earlier
+    check is refused as well). The folders above it are followed as any path is. `create`: made first (with the
+    folders above) where missing. The caller closes the descriptor."""
+    folder = Path(folder)
+    above = folder.parent
+    if create:
+        above.mkdir(parents=True, exist_ok=True)
+    up = os.open(above, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        if create:
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(folder.name, 0o777, dir_fd=up)
+        try:
+            return os.open(folder.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=up)
+        except OSError as exc:  # Linux says ENOTDIR for a link opened so, others ELOOP
+            if exc.errno in (errno.ENOTDIR, errno.ELOOP) and _is_link(folder.name, up):
+                raise LinkRefused(f"{folder} is a symbolic link; dlexam never reads or writes through one") from None
+            raise
+    finally:
+        os.close(up)
+
+
+def open_unlinked(path: str | os.PathLike) -> IO[bytes]:
+    """`path` opened for reading where neither it nor its folder is a symbolic link, each checked as it is opened
+    (O_NOFOLLOW): :class:`LinkRefused` otherwise, UserError for a file that is not a regular one, OSError where
+    either is missing."""
+    path = Path(path)
+    folder = open_folder_unlinked(path.parent)
+    try:
+        try:
+            fd = os.open(path.name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=folder)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise LinkRefused(f"{path} is a symbolic link; dlexam never reads through one") from None
+            raise
+    finally:
+        os.close(folder)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise UserError(f"{path} is not a regular file")
+    return os.fdopen(fd, "rb")
+
+
+def _is_link(name: str, dir_fd: int) -> bool:
+    try:
+        return stat.S_ISLNK(os.lstat(name, dir_fd=dir_fd).st_mode)
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def _atomic_open_in(path: Path, mode: str) -> Iterator[IO]:
+    """atomic_open with `folder_link=False`: every step by the folder's descriptor."""
+    try:
+        folder = open_folder_unlinked(path.parent, create=True)
+    except OSError as exc:
+        raise write_error(path, exc) or exc from None
+    tmp = None
+    try:
+        refuse_unsafe_target(path, dir_fd=folder)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        while tmp is None:
+            name = f".{path.name}.{secrets.token_hex(6)}.tmp"
+            with contextlib.suppress(FileExistsError):
+                fd = os.open(name, flags, 0o666, dir_fd=folder)  # the umask applies, as for open()
+                tmp = name
+        with os.fdopen(fd, mode) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        refuse_unsafe_target(path, dir_fd=folder)  # again: something may have been put there meanwhile
+        os.replace(tmp, path.name, src_dir_fd=folder, dst_dir_fd=folder)  # a rename never follows a link
+    except BaseException as exc:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp, dir_fd=folder)
+        if isinstance(exc, OSError) and (err := write_error(path, exc)) is not None:
+            raise err from None
+        raise
+    finally:
+        os.close(folder)
 
 
 def _umask() -> int:

@@ -30,12 +30,14 @@ import torch
 
 from dlexam.errors import UserError, missing
 from dlexam.files import (
+    LinkRefused,
     OutputDir,
     PartialFile,
     WriteError,
     atomic_open,
     drop_partial,
     open_partial,
+    open_unlinked,
     sha256_of,
     write_error,
 )
@@ -189,9 +191,10 @@ def _stamp(mat: Path) -> np.ndarray:
 
 
 def _read_cache(cache: Path, stamp: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """The cached images and labels if the cache is for this file's contents and well formed, else None."""
+    """The cached images and labels if the cache is for this file's contents and well formed, else None (also where
+    the cache or its folder is a symbolic link, found so as it is opened: :func:`dlexam.files.open_unlinked`)."""
     try:
-        with np.load(cache, allow_pickle=False) as z:
+        with open_unlinked(cache) as f, np.load(f, allow_pickle=False) as z:
             if not np.array_equal(z["stamp"], stamp):
                 return None
             images, labels = z["images"], z["labels"]
@@ -210,7 +213,9 @@ def load_split(
 
     The first load decodes the .mat file and writes a grayscale cache beside it (or, where that
     folder is read-only, under ~/.cache/dlexam); a later load of an unchanged file reads the cache.
-    A cache place that is a symbolic link (:func:`linked_cache`) is passed by: never read, written or removed.
+    A cache place that is a symbolic link (:func:`linked_cache`) is passed by: never read, written or removed; the
+    cache is read and written through its folder opened without following a link, so a link put there after that
+    check is passed by as well (the next place is tried), never read or written through.
     """
     mat = Path(root) / filename(split)
     if not mat.is_file():
@@ -226,10 +231,10 @@ def load_split(
     if cache:
         for c in candidates:
             try:
-                with atomic_open(c, "wb") as f:
+                with atomic_open(c, "wb", folder_link=False) as f:  # a link in the way: refused as it is opened
                     np.savez(f, stamp=stamp, images=images, labels=labels)
                 break
-            except (OSError, WriteError):  # a read-only folder or a full disk: try the next place, else none
+            except (OSError, WriteError, LinkRefused):  # read-only, a full disk, a link: the next place, else none
                 continue
     return torch.from_numpy(images), torch.from_numpy(labels)
 
