@@ -493,5 +493,6 @@ def test_svhn_predict_says_a_one_colour_image_is_blank(server):
     status, _, d = server.post("/api/svhn/predict", _png(Image.new("RGB", (7, 5), (30, 200, 90))),
                                headers={"Content-Type": "image/png"})
     assert status == 200 and d["blank"] is True and 0 <= d["digit"] <= 9
+    assert d["blank_note"] == "blank: one colour, nothing to read; the digit is the network's bias"  # predict's words
     status, _, d = server.post("/api/svhn/predict", _png(digit_image()), headers={"Content-Type": "image/png"})
-    assert status == 200 and d["blank"] is False
+    assert status == 200 and d["blank"] is False and d["blank_note"] is None

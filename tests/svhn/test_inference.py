@@ -249,6 +249,8 @@ def test_predict_says_a_blank_image_is_blank(tmp_path, capsys):
     assert main(["svhn", "predict", *map(str, files)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert ["[blank" in line for line in lines] == [True, True, False]
+    said = lines[0][lines[0].index("[") + 1 : lines[0].rindex("]")]  # --json carries the text's words, as evaluate's
+    assert [r["blank_note"] for r in rows] == [said, said, None]
     assert all(line.split(": ")[1][0].isdigit() for line in lines)  # the digit is still given
 
 

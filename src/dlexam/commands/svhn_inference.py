@@ -86,7 +86,6 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    from dlexam.svhn.data.official import blank_note
     from dlexam.svhn.inference import predict_images
 
     model, _ = load_model_given(args)
@@ -96,7 +95,7 @@ def cmd_predict(args) -> int:
         return 0
     for p in preds:
         probs = " ".join(f"{d}:{v:.3f}" for d, v in enumerate(p.probabilities))
-        note = f"  [{blank_note()}]" if p.blank else ""
+        note = f"  [{p.blank_note}]" if p.blank_note else ""
         print(f"{p.image}: {p.digit}  ({probs}){note}")
     return 0
 

@@ -229,6 +229,7 @@ class Prediction:
     digit: int
     probabilities: list[float]  # P(digit 0) .. P(digit 9)
     blank: bool = False  # one colour: all zeros once standardised, so `digit` is the network's bias, not a reading
+    blank_note: str | None = None  # blank_note's words for a blank image, None for any other
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -241,7 +242,7 @@ def predict_images(path: ModelSource, images: list, *, tta: bool = False) -> lis
     `tta`: the mean probabilities of :class:`TestTimeAugmented`. An image of one colour is
     `blank` (:func:`dlexam.svhn.data.official.blank`): its digit is still given, but it is the network's bias."""
     from dlexam.svhn.data.images import read_image
-    from dlexam.svhn.data.official import blank, preprocess
+    from dlexam.svhn.data.official import blank, blank_note, preprocess
 
     model = _model(path, tta)
     tensors = [read_image(p) for p in images]
@@ -249,5 +250,6 @@ def predict_images(path: ModelSource, images: list, *, tta: bool = False) -> lis
         return []
     batch = torch.stack(tensors)  # (B, 32, 32) uint8
     probs = torch.softmax(model(preprocess(batch)), dim=1)
-    return [Prediction(str(p), int(pr.argmax()), [round(float(v), 6) for v in pr], bool(b))
+    return [Prediction(str(p), int(pr.argmax()), [round(float(v), 6) for v in pr], bool(b),
+                       blank_note() if b else None)
             for p, pr, b in zip(images, probs, blank(batch), strict=True)]

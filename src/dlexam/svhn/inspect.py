@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import torch
 
 from dlexam.errors import UserError
-from dlexam.svhn.data.official import blank, preprocess
+from dlexam.svhn.data.official import blank, blank_note, preprocess
 from dlexam.svhn.model import ExamCNN
 
 STAGES = ("conv1", "pool1", "conv2", "pool2")
@@ -49,7 +49,8 @@ class FeatureMaps:
         return bool(blank(self.image.unsqueeze(0))[0])
 
     def to_json(self, decimals: int = 4, maps: bool = True) -> dict:
-        """Plain data: the digit, whether the image is `blank` (one colour), the probabilities, the input and
+        """Plain data: the digit, whether the image is `blank` (one colour) and `blank_note`'s words for it (None
+        for an image that is not), the probabilities, the input and
         (unless `maps` is False) each stage's maps,
         rounded to `decimals`; a probability too small for them to `decimals` significant digits (2.773e-8, not 0:
         `spec.numbers.decimal_text`'s rule, so a page never shows a digit's probability as 0.0000 when it is not 0)."""
@@ -59,8 +60,8 @@ class FeatureMaps:
             return torch.round(t.double(), decimals=decimals).tolist()
 
         probabilities = [float(decimal_text(p, decimals)) for p in self.probabilities.double().tolist()]
-        out = {"digit": self.digit, "blank": self.blank, "probabilities": probabilities, "logits": r(self.logits),
-               "image": self.image.tolist()}
+        out = {"digit": self.digit, "blank": self.blank, "blank_note": blank_note() if self.blank else None,
+               "probabilities": probabilities, "logits": r(self.logits), "image": self.image.tolist()}
         if maps:
             out["maps"] = {s: r(getattr(self, s)) for s in STAGES}
         return out

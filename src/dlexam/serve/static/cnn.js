@@ -347,7 +347,7 @@ function render(d) {
     title: `the arithmetic of logit ${d.digit}`, "aria-label": `probability of digit ${d.digit}, the prediction: P = ${best}`,
     onclick: () => explain("logits", [d.digit])}));
   // a one-colour image is all zeros once standardised: its digit is the network's bias, the same for every blank image
-  const blank = d.blank ? "blank image (one colour): nothing to read; the digit is the network's bias" : "";
+  const blank = d.blank_note || "";  // the library's words, as `svhn predict` says them
   if (blank) $("digit-p").append(" ", DL.el("span", {id: "digit-blank", text: blank}));
   const probs = $("probs");
   probs.textContent = "";
