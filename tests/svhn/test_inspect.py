@@ -52,8 +52,9 @@ def test_variants_end_in_the_models_own_forward(cfg):
     with torch.no_grad():
         torch.testing.assert_close(fm.logits, m(preprocess(img[None]))[0])
     js = fm.to_json()
-    assert set(js) == {"digit", "blank", "probabilities", "logits", "image", "maps"} and len(js["image"]) == 32
-    assert js["blank"] is (img.unique().numel() == 1)
+    assert set(js) == {"digit", "blank", "blank_note", "probabilities", "logits", "image", "maps"}
+    assert len(js["image"]) == 32
+    assert js["blank"] is (img.unique().numel() == 1) and js["blank_note"] is None
 
 
 def test_a_one_colour_image_is_blank_whatever_its_colour():
