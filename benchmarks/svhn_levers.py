@@ -1,4 +1,4 @@
-"""Issue 21, third, fifth, sixth, seventh and eighth rounds: levers against the shipped recipe, paired by seed.
+"""Issue 21, third, fifth, sixth, seventh, eighth and ninth rounds: levers against the shipped recipe, paired by seed.
 
 Each lever is the shipped recipe (its own `training_set`, `TrainConfig` and augmentation, through
 `dlexam.svhn.training.loop.fit`, unpinned, one thread) with one change at training time that the
@@ -87,6 +87,13 @@ mnist2000, synth_heldout; a check whose files are absent is skipped). Per lever,
 worst first by svhn_dev; with `baseline` among the levers each lever's worst seed is compared with
 the baseline's. One JSON line per run on stderr, one JSON object as the last line of stdout.
 
+A lever may also be several joined by "+" (the ninth round: `--levers condensed+late-half+sam`), trained in one
+run with every part applied as it is alone (`lever_parts`): the framing or textures on the recipe, the augmentations
+(xzoom, randconv, gamma before the recipe's, erase and mixup after), the weight decay, and the late phase, SAM, a loss
+lever and a larger network together. Parts that change the same thing are refused (COMBINATION_CLASHES: two framings,
+two late levers, two weight decays, two networks; SAM with smoothing or mixup, whose loss SAM's second pass would not
+see), and so is baseline, which is no change.
+
 `--extra-fonts DIR` adds DIR's TrueType/OpenType files (sorted by name) to the scene typefaces
 (`dlexam.svhn.synthetic.fonts.package_fonts`) for every run, to measure typefaces that dlexam does
 not ship (docs/svhn.md: the fontsource typefaces from npm).
@@ -94,8 +101,8 @@ not ship (docs/svhn.md: the fontsource typefaces from npm).
 The default runs every lever on seeds 0-2: 66 full runs, most of about a minute of CPU each on one core (`sam`
 about 1.7 times that, `batchnorm` four and `reparam` eight times).
 
-Usage: python benchmarks/svhn_levers.py [--levers baseline erase ...] [--seeds 0 1 2] [--recipe shipped|quick]
-                                        [--extra-fonts DIR] [--surfaces DIR] [--keep DIR]
+Usage: python benchmarks/svhn_levers.py [--levers baseline erase condensed+late-half ...] [--seeds 0 1 2]
+                                        [--recipe shipped|quick] [--extra-fonts DIR] [--surfaces DIR] [--keep DIR]
        python benchmarks/svhn_levers.py --views-of DIR
 """
 
@@ -151,6 +158,9 @@ LATE_LEVERS = {"late": 1.0, "late-half": 0.5}  # ... this share of their images 
 SAM_RHO = 0.05  # the radius of SAM's ascent step (Foret et al.'s for SGD on CIFAR)
 LEVERS = ("baseline", *AUGMENT_LEVERS, *TRAIN_CHANGES, *LOSS_LEVERS, *FRAMINGS, *INPUT_LEVERS, *REPARAM_LEVERS,
           *SURFACE_LEVERS, *LATE_LEVERS, "sam")
+# the ninth round's combinations: no two parts of one of these groups in a lever joined by "+"
+COMBINATION_CLASHES = (tuple(FRAMINGS), tuple(LATE_LEVERS), tuple(TRAIN_CHANGES),
+                       tuple(REPARAM_LEVERS), ("sam", *LOSS_LEVERS))
 TEXTURE_SHARE = 0.5  # of each scene part's images
 # scikit-image's bundled sample photos (its wheel's skimage/data, no download) and their licences, as its
 # skimage.data docstrings state: CC0 textures (brick, gravel: cc0textures.com; grass: DeviantArt, CC0), CC0
@@ -347,12 +357,13 @@ def contrasting_in_colour(under: torch.Tensor, n: int, g: torch.Generator, lo: f
 
 @contextlib.contextmanager
 def surface_lever(lever: str, surfaces: torch.Tensor | None):
-    """Within: the scenes drawn as the seventh round's lever says (render_scenes given `surfaces`, or the digit's
-    contrast taken in colour); put back on leaving."""
+    """Within: the scenes drawn as the seventh round's levers among `lever`'s parts say (render_scenes given
+    `surfaces`, the digit's contrast taken in colour, or both); put back on leaving."""
     render, contrast = scenes.render_scenes, scenes._contrasting
-    if lever == "textures":
+    parts = lever_parts(lever)
+    if "textures" in parts:
         scenes.render_scenes = functools.partial(render, surfaces=surfaces)  # training_set imports it at each call
-    if lever == "colour":
+    if "colour" in parts:
         scenes._contrasting = contrasting_in_colour
     try:
         yield
@@ -515,21 +526,23 @@ def sharpness_aware(model: ExamCNN, rho: float = SAM_RHO):
 
 
 class WithLever:
-    """The recipe's augmentation with one lever: xzoom, randconv and gamma before it, erase and mixup
-    after. Mixup leaves its partners and weights in `pending` for the loss of the same step."""
+    """The recipe's augmentation with a lever (or each part of a combination, lever_parts): xzoom, randconv and
+    gamma before it (in that order), erase and mixup after. Mixup leaves its partners and weights in `pending` for
+    the loss of the same step."""
 
     def __init__(self, base, lever: str):
-        self.base, self.lever, self.pending = base, lever, {}
+        self.base, self.parts, self.pending = base, lever_parts(lever), {}
 
     def __call__(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-        if self.lever in ("xzoom", "randconv", "gamma"):
-            x = {"xzoom": xzoom, "randconv": randconv, "gamma": gamma}[self.lever](x, g)
-        if self.lever == "cut-input":
+        for part, change in {"xzoom": xzoom, "randconv": randconv, "gamma": gamma}.items():
+            if part in self.parts:
+                x = change(x, g)
+        if "cut-input" in self.parts:
             x = side_cut(x, TTA_CUT)
         x = self.base(x, g)
-        if self.lever == "erase":
+        if "erase" in self.parts:
             x = erase(x, g)
-        if self.lever == "mixup":
+        if "mixup" in self.parts:
             partner = torch.randperm(x.shape[0], generator=g)
             weight = torch.distributions.Beta(MIXUP_ALPHA, MIXUP_ALPHA).sample((x.shape[0],))  # torch's seeded stream
             weight = torch.maximum(weight, 1 - weight)
@@ -540,7 +553,7 @@ class WithLever:
 
     def loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """The summed cross-entropy of a step, smoothed or mixed as the lever says."""
-        smoothing = SMOOTHING if self.lever == "smooth" else 0.0
+        smoothing = SMOOTHING if "smooth" in self.parts else 0.0
         if not self.pending:
             return F.cross_entropy(logits.float(), y, reduction="sum", label_smoothing=smoothing)
         partner, weight = self.pending.pop("partner"), self.pending.pop("weight")
@@ -563,49 +576,86 @@ def through_autograd(model: ExamCNN, loss, before=None):
         hook.remove()
 
 
+def lever_parts(lever: str) -> tuple[str, ...]:
+    """The levers that `lever` joins with "+" ("condensed+late-half" -> ("condensed", "late-half")); a lever alone
+    is its own one part. argparse.ArgumentTypeError (so usable as `--levers`' type) naming an unknown part, a part
+    given twice, or two parts that change the same thing (COMBINATION_CLASHES)."""
+    parts = tuple(lever.split("+"))
+    unknown = [p for p in parts if p not in LEVERS]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"{lever}: unknown lever {unknown[0]!r} (the levers: {', '.join(LEVERS)})")
+    if len(set(parts)) < len(parts):
+        raise argparse.ArgumentTypeError(f"{lever}: a lever given twice")
+    if len(parts) > 1 and "baseline" in parts:
+        raise argparse.ArgumentTypeError(f"{lever}: baseline is no change, combined with nothing")
+    for group in COMBINATION_CLASHES:
+        both = [p for p in parts if p in group]
+        if len(both) > 1:
+            raise argparse.ArgumentTypeError(f"{lever}: {both[0]} and {both[1]} change the same thing")
+    return parts
+
+
+def lever_name(text: str) -> str:
+    """`--levers`' type: a lever or levers joined by "+", checked by lever_parts."""
+    lever_parts(text)
+    return text
+
+
 def lever_recipe(lever: str, recipe_name: str):
-    """The recipe a lever trains on: the named one, its framed first part changed for a framing lever."""
+    """The recipe a lever trains on: the named one, its framed first part changed for a framing lever and every
+    scene part given textures for `textures` (each part of a combination in turn)."""
     recipe = RECIPES[recipe_name]
-    if lever == "textures":
-        return dataclasses.replace(recipe, parts=tuple(
-            Part(p.share, dataclasses.replace(p.scenes, textures=TEXTURE_SHARE)) if p.scenes is not None else p
-            for p in recipe.parts))
-    if lever not in FRAMINGS:
-        return recipe
-    framed, *rest = recipe.parts
-    return dataclasses.replace(
-        recipe, parts=(Part(framed.share, dataclasses.replace(framed.scenes, **FRAMINGS[lever])), *rest))
+    for part in lever_parts(lever):
+        if part == "textures":
+            recipe = dataclasses.replace(recipe, parts=tuple(
+                Part(p.share, dataclasses.replace(p.scenes, textures=TEXTURE_SHARE)) if p.scenes is not None else p
+                for p in recipe.parts))
+        elif part in FRAMINGS:
+            framed, *rest = recipe.parts
+            recipe = dataclasses.replace(
+                recipe, parts=(Part(framed.share, dataclasses.replace(framed.scenes, **FRAMINGS[part])), *rest))
+    return recipe
 
 
 def run(lever: str, recipe_name: str, seed: int, surfaces: torch.Tensor | None = None,
         checks: dict | None = None, keep: str | Path | None = None) -> dict:
     """One lever trained and judged on the check sets (`checks`: load_checks(), loaded once for every run;
     None: loaded here). `keep`: a folder to save the trained exam network's state_dict in, as
-    <lever>-s<seed>.pt (for checks that need no training, such as the eighth round's input normalisations)."""
+    <lever>-s<seed>.pt (for checks that need no training, such as the eighth round's input normalisations).
+    A combination (`lever_parts`) applies each of its parts."""
+    parts = lever_parts(lever)
     recipe = lever_recipe(lever, recipe_name)
     t, cpu = time.perf_counter(), time.process_time()
-    with antialiased_scenes() if lever == "antialias" else surface_lever(lever, surfaces):
+    with contextlib.ExitStack() as drawing:
+        if "antialias" in parts:
+            drawing.enter_context(antialiased_scenes())
+        drawing.enter_context(surface_lever(lever, surfaces))
         x, y = training_set(recipe, seed)
     settings = dict(epochs=recipe.epochs, batch_size=recipe.batch_size, lr=recipe.lr,
                     weight_decay=recipe.weight_decay, seed=seed, threads=1)
-    settings.update(TRAIN_CHANGES.get(lever, {}))
+    for part in parts:
+        settings.update(TRAIN_CHANGES.get(part, {}))
     torch.manual_seed(seed)
     augment = WithLever(Augment(recipe.augment) if recipe.augment is not None else lambda x, g: x, lever)
-    model = Reparameterised(*REPARAM_LEVERS[lever]) if lever in REPARAM_LEVERS else ExamCNN(CNNConfig())
-    training = (through_autograd(model, augment.loss) if lever in LOSS_LEVERS else
-                sharpness_aware(model) if lever == "sam" else
-                late_phase(recipe.epochs, recipe.counts()[0], share=LATE_LEVERS[lever]) if lever in LATE_LEVERS else
-                contextlib.nullcontext())
-    with training:
+    larger = [p for p in parts if p in REPARAM_LEVERS]
+    model = Reparameterised(*REPARAM_LEVERS[larger[0]]) if larger else ExamCNN(CNNConfig())
+    with contextlib.ExitStack() as training:
+        if any(p in LOSS_LEVERS for p in parts):
+            training.enter_context(through_autograd(model, augment.loss))
+        if "sam" in parts:
+            training.enter_context(sharpness_aware(model))
+        for part in parts:
+            if part in LATE_LEVERS:
+                training.enter_context(late_phase(recipe.epochs, recipe.counts()[0], share=LATE_LEVERS[part]))
         model = fit(model, x, y, cfg=TrainConfig(**settings), augment=augment)["model"]
-    if lever in REPARAM_LEVERS:
+    if larger:
         model = model.eval().fold()
     model = model.to(memory_format=torch.contiguous_format).eval()
     if keep is not None:
         Path(keep).mkdir(parents=True, exist_ok=True)
         torch.save({k: v.contiguous() for k, v in model.state_dict().items()}, Path(keep) / f"{lever}-s{seed}.pt")
     row = {"lever": lever, "seed": seed}
-    for name, r in check_accuracies(SideCut(model) if lever == "cut-input" else model, sets=checks).items():
+    for name, r in check_accuracies(SideCut(model) if "cut-input" in parts else model, sets=checks).items():
         row[name] = round(r["accuracy"], 4) if "accuracy" in r else None
     row["seconds"] = round(time.perf_counter() - t, 1)
     row["cpu_seconds"] = round(time.process_time() - cpu, 1)
@@ -614,7 +664,8 @@ def run(lever: str, recipe_name: str, seed: int, surfaces: torch.Tensor | None =
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--levers", nargs="+", default=list(LEVERS), choices=LEVERS)
+    ap.add_argument("--levers", nargs="+", default=list(LEVERS), type=lever_name, metavar="LEVER[+LEVER...]",
+                    help=f"levers, each alone or several joined by '+': {', '.join(LEVERS)}")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--recipe", default="shipped", choices=("shipped", "quick"))
     ap.add_argument("--extra-fonts", metavar="DIR", help="more typefaces for the scenes: DIR/*.ttf and *.otf")
@@ -636,7 +687,7 @@ def main() -> None:
             print(json.dumps(row))
         return
     surfaces = None
-    if "textures" in args.levers:
+    if any("textures" in lever_parts(lever) for lever in args.levers):
         missing = [n for n in SURFACE_PHOTOS if not args.surfaces or not (Path(args.surfaces) / n).is_file()]
         if missing:
             ap.error(f"--surfaces: {args.surfaces or 'no folder (scikit-image is not installed)'} lacks "

@@ -371,11 +371,24 @@ def test_a_late_half_phase_draws_half_from_the_first_part_and_half_as_usual():
     assert counts[:300].min() >= 1 and counts[300:].max() == 1 and 320 < counts[300:].sum() < 380
 
 
-def test_sam_hands_the_optimizer_the_gradient_at_the_perturbed_weights():
-    """Against autograd on a copy: g at w, e = rho g / |g|, the gradient of the mean cross-entropy at w + e;
-    the weights come back to w bit for bit."""
+def sam_oracle(model, x, y, rho=0.05):
+    """SAM's gradients by autograd on a copy of `model`: g at w, e = rho g / |g|, the gradient of the mean
+    cross-entropy at w + e -> (g, that gradient), each a list over the parameters."""
     import copy
 
+    import torch.nn.functional as F
+
+    oracle = copy.deepcopy(model)
+    g = torch.autograd.grad(F.cross_entropy(oracle(x), y), list(oracle.parameters()))
+    norm = torch.sqrt(sum((t**2).sum() for t in g))
+    with torch.no_grad():
+        for p, t in zip(oracle.parameters(), g, strict=True):
+            p.add_(rho * t / norm)
+    return g, torch.autograd.grad(F.cross_entropy(oracle(x), y), list(oracle.parameters()))
+
+
+def test_sam_hands_the_optimizer_the_gradient_at_the_perturbed_weights():
+    """Against autograd on a copy (sam_oracle); the weights come back to w bit for bit."""
     import torch.nn.functional as F
 
     from dlexam.svhn.model import CNNConfig, ExamCNN
@@ -383,13 +396,7 @@ def test_sam_hands_the_optimizer_the_gradient_at_the_perturbed_weights():
     torch.manual_seed(0)
     model = ExamCNN(CNNConfig()).train()
     x, y = batch(8), torch.arange(8) % 10
-    oracle = copy.deepcopy(model)
-    g = torch.autograd.grad(F.cross_entropy(oracle(x), y), list(oracle.parameters()))
-    norm = torch.sqrt(sum((t**2).sum() for t in g))
-    with torch.no_grad():
-        for p, t in zip(oracle.parameters(), g, strict=True):
-            p.add_(0.05 * t / norm)
-    expected = torch.autograd.grad(F.cross_entropy(oracle(x), y), list(oracle.parameters()))
+    g, expected = sam_oracle(model, x, y)
     before = [p.detach().clone() for p in model.parameters()]
     plain = levers.loop._backward
     optimizer = levers.loop.make_optimizer(model, levers.TrainConfig())
@@ -411,3 +418,59 @@ def test_the_eighth_rounds_training_levers_run_and_put_the_loop_back(lever, chec
     row = levers.run(lever, "quick", 0, checks=checks)
     assert levers.loop._backward is backward and levers.loop.epoch_order is order
     assert row["lever"] == lever and 0.0 <= row["synth_heldout"] <= 1.0
+
+
+def test_a_combination_applies_each_of_its_parts(monkeypatch):
+    """condensed+late-half+sam in one run, seen where fit is called (training_set and fit replaced by spies: nothing
+    is rendered or trained): the framed part drawn as `condensed` is typed here, the last epoch's order drawn as
+    late-half's counts say (half from the framed part's 900 images, half from all 3,000: 65% framed, each framed
+    image at least once), and the step's gradient SAM's, against autograd on a copy (sam_oracle)."""
+    from dlexam.svhn.data.realdata import CHECKS
+    from dlexam.svhn.training.recipes import RECIPES
+
+    quick, seen = RECIPES["quick"], {}
+
+    def spy_set(recipe, seed):
+        seen["recipe"] = recipe
+        return torch.zeros(3000, 32, 32, dtype=torch.uint8), torch.arange(3000) % 10
+
+    def spy_fit(model, x, y, cfg, augment):
+        order = levers.loop.epoch_order(3000, 0, cfg.epochs - 1)  # the last epoch (quick has one)
+        framed = order < 900  # the recipe's first part: 30% of 3,000
+        seen["framed"], seen["all_framed_drawn"] = float(framed.float().mean()), len(set(order[framed].tolist()))
+        xb, yb = batch(8), torch.arange(8) % 10
+        _, expected = sam_oracle(model, xb, yb)
+        seen["fused"] = model.fused_step(xb, yb, 1 / 8)
+        levers.loop._backward(levers.loop.make_optimizer(model, cfg), model(xb), yb, 1 / 8)
+        seen["sam"] = all(torch.allclose(p.grad, want, atol=1e-6, rtol=1e-4)
+                          for p, want in zip(model.parameters(), expected, strict=True))
+        return {"model": model}
+
+    monkeypatch.setattr(levers, "training_set", spy_set)
+    monkeypatch.setattr(levers, "fit", spy_fit)
+    backward, order = levers.loop._backward, levers.loop.epoch_order
+    row = levers.run("condensed+late-half+sam", "quick", 0, checks={name: "not in this test" for name in CHECKS})
+    framed = seen["recipe"].parts[0].scenes
+    assert (framed.min_height, framed.max_height, framed.neighbours, framed.min_gap, framed.max_gap,
+            framed.min_aspect, framed.max_aspect) == (20, 30, 0.8, 0, 6, 0.6, 0.9)
+    assert framed.mnist == quick.parts[0].scenes.mnist and seen["recipe"].parts[1:] == quick.parts[1:]
+    assert 0.6 < seen["framed"] < 0.7 and seen["all_framed_drawn"] == 900
+    assert seen["fused"] is None and seen["sam"]
+    assert levers.loop._backward is backward and levers.loop.epoch_order is order
+    assert row["lever"] == "condensed+late-half+sam" and row["svhn_dev"] is None
+
+
+def test_a_combinations_augmentations_apply_in_turn_and_clashes_are_refused():
+    import argparse
+
+    x = batch(64)
+    g = gen()
+    want = levers.erase(levers.gamma(x, g), g)
+    torch.testing.assert_close(levers.WithLever(lambda x, g: x, "erase+gamma")(x, gen()), want)
+    assert levers.lever_parts("late-half") == ("late-half",)
+    for bad, why in [("condensed+few", "condensed and few change the same thing"),
+                     ("sam+mixup", "sam and mixup change the same thing"), ("late+late-half", "late and late-half"),
+                     ("baseline+sam", "baseline is no change"), ("erase+erase", "given twice"),
+                     ("erase+blur", "unknown lever 'blur'")]:
+        with pytest.raises(argparse.ArgumentTypeError, match=why):
+            levers.lever_parts(bad)
