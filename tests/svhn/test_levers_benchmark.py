@@ -365,7 +365,6 @@ def test_a_late_half_phase_draws_half_from_the_first_part_and_half_as_usual():
     order = levers.late_order(1000, 0, 13, part=300, share=0.5)
     assert sorted(order.tolist()) != list(range(1000)) and order.max() < 1000
     counts = np.bincount(order.numpy(), minlength=1000)
-    # 500 from the first 300 (each once or twice) plus 500 of a shuffle of all 1,000 (each at most once)
     # 500 from the first 300 (every one of them at least once) and 500 of a shuffle of all 1,000 (each at most
     # once, 70% of them past the first part: 350 expected, standard deviation about 7)
     assert counts[:300].min() >= 1 and counts[300:].max() == 1 and 320 < counts[300:].sum() < 380
