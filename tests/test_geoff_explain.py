@@ -185,6 +185,25 @@ def test_a_variants_transformer_is_explained_with_its_own_weights():
             assert ex.explain(Cell("R", i, j)).computed == v
 
 
+def test_a_heads_own_projection_is_its_source_by_head():
+    """Variant 0 (harder): each head has its own W_Q, W_K, W_V. Q[h2,..] is x . head 2's own W_Q column, and its source
+    names head 2 (index 1), so /geoff lights that head's editor; it said W_Q with no head (the one-head model's).
+    With one head the source is the shared W_Q. Oracle: the spec's matrices, read here."""
+    from dlexam.variants import make_variant
+
+    t = make_variant(0, "harder").spec.transformer
+    assert t.multi_heads is not None
+    w = geoff.GeoffWeights.from_spec(t)
+    seq = " ".join(t.example)
+    for m in ("Q", "K", "V"):
+        own = [float(r[0]) for r in getattr(t.multi_heads[1], f"W_{m}")]
+        e = Explainer(geoff.GeoffQuery(seq, heads=t.heads, weights=w)).explain(f"{m}[h2,6,0]")
+        assert e.sources[1] == {"matrix": f"W_{m}", "head": 1, "cells": [[d, 0] for d in range(len(own))]}
+        assert f"W_{m}_h2[:, d1]" in e.summary and str(tuple(int(v) for v in own)).replace(",)", ")") in e.summary
+        one = Explainer(geoff.GeoffQuery(seq, heads=1, weights=w)).explain(f"{m}[6,0]")
+        assert one.sources[1]["head"] is None and f" W_{m}[:, d1]" in one.summary
+
+
 @pytest.mark.parametrize("text, needle", [
     ("Foo[1,2]", "unknown cell"), ("P[9,0]", "P has 7 rows here (0-6), got 9"), ("P[3]", "takes 2 indexes"),
     ("R[3,:]", "whole row (:) is explained for P and Z only"), ("logits[2,E]", "one of A, B, C, D, <START>, <STOP>"),

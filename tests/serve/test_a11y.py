@@ -85,6 +85,9 @@ def states(port: int):
         ("practice", f"{base}/practice?seed=3&solution=1", {}, practice),
         ("geoff", f"{base}/geoff?{EXAMPLE_Q}&T=0&heads=2&grad=1", {}, step),
         ("geoff-error", f"{base}/geoff?{EXAMPLE_Q}&T=0.5", {}, bad_token),
+        # a variant whose heads have their own W_Q, W_K, W_V: each one's editor, head 2's W_Q lit by an explanation
+        ("geoff-own-heads", f"{base}/geoff?variant=0&difficulty=harder&heads=2&T=0.5&W_Q_h2=1.5,0;3,2;2,1;1,2;1,2"
+         "&explain=Q[h2,6,0]", {}, None),
         ("sort", f"{base}/sort?seq=D+A+A+C+B&step=2", {}, None),
         ("cnn", f"{base}/cnn?img={img}", {"predictions": 1}, explain),
         ("cnn-keyboard", f"{base}/cnn", {}, keyboard_draw),

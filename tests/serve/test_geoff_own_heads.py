@@ -21,19 +21,24 @@ VARIANT = {"variant": 0, "difficulty": "harder"}
 def torch_loss(w: dict, vocab: list[str], seq: list[str], T: float) -> float:
     """Teacher forcing's summed cross-entropy of the tokens after <START>, of k heads each with its own
     W_Q, W_K, W_V, concatenated and multiplied by multi_W_O; logits = R E^T. Written here, from the formulas."""
+    return float(torch_loss_tensor(w, vocab, seq, T))
+
+
+def torch_loss_tensor(w: dict, vocab: list[str], seq: list[str], T: float) -> torch.Tensor:
+    """The same loss as a tensor (a matrix of `w` may be a float64 tensor that requires its gradient)."""
     E = torch.tensor(w["E"], dtype=torch.float64)
     X = E[[vocab.index(t) for t in seq]]  # (n, d_model)
     n = X.shape[0]
     future = ~torch.ones(n, n, dtype=torch.bool).tril()
     Z = []
     for h in w["multi_heads"]:
-        Q, K, V = (X @ torch.tensor(h[m], dtype=torch.float64) for m in ("W_Q", "W_K", "W_V"))  # (n, d_head)
+        Q, K, V = (X @ torch.as_tensor(h[m], dtype=torch.float64) for m in ("W_Q", "W_K", "W_V"))  # (n, d_head)
         P = torch.softmax((Q @ K.T / T).masked_fill(future, -math.inf), dim=1)  # (n, n)
         Z.append(P @ V)
     R = torch.cat(Z, dim=1) @ torch.tensor(w["multi_W_O"], dtype=torch.float64)  # (n, d_model)
     log_p = torch.log_softmax(R @ E.T, dim=1)  # (n, V)
     s = seq.index("<START>")
-    return float(-sum(log_p[t, vocab.index(seq[t + 1])] for t in range(s, n - 1)))
+    return -sum(log_p[t, vocab.index(seq[t + 1])] for t in range(s, n - 1))
 
 
 def _step(state) -> tuple[dict, dict]:
@@ -194,3 +199,69 @@ def test_the_captions_say_which_model_and_what_T_takes(page):
     page.check("#heads-2")
     ready(page, rendered=n + 1)
     assert "the loss of the 2-head model" in page.text_content("#loss-model")
+
+
+def test_a_heads_own_matrix_is_edited_as_W_Q_is(page, server):
+    """Head 2's own W_Q has an editor, the one W_Q has (until 2026-12-07 the heads' own matrices had none: only a
+    gradient step moved them). One typed cell: the loss shown is torch's from the weights the URL carries, and head
+    2's gradient autograd's; a bad value is W_Q's one-line message naming the head's cell; a reload keeps the edit."""
+    from .browser import counter, matrix, params, ready
+    from .test_pages import errored
+
+    _, _, d = server.get("/api/geoff/defaults?variant=0&difficulty=harder")
+    T = 0.5
+    page.goto(f"{page.base}/geoff?variant=0&difficulty=harder&heads={d['heads']}&T={T}&grad=1")
+    ready(page)
+    cell = page.locator('#edit-W_Q-h1 input[aria-label="W_Q of head 2 row 1, column 1"]')
+    assert cell.count() == 1, "head 2's W_Q has no editor"
+    before = page.text_content("#loss-teacher_forcing")
+    n = counter(page, "rendered")
+    cell.fill("1.5")
+    ready(page, rendered=n + 1)
+    text = page.text_content("#loss-teacher_forcing")
+    p = params(page)
+    assert p["W_Q_h2"].split(";")[0].split(",")[0] == "1.5" and not {"W_Q", "W_Q_h1"} & set(p), p
+    w = _from_url(p, d)
+    assert w["multi_heads"][1]["W_Q"][0][0] == 1.5 and w["multi_heads"][0] == d["weights"]["multi_heads"][0]
+    W = torch.tensor(w["multi_heads"][1]["W_Q"], dtype=torch.float64, requires_grad=True)
+    w["multi_heads"][1]["W_Q"] = W
+    loss = torch_loss_tensor(w, d["vocab"], d["example"].split(), T)
+    loss.backward()
+    digits = len(text.split(".")[1])
+    assert text != before and digits >= 4 and float(text) == pytest.approx(loss.item(), abs=0.51 * 10 ** -digits)
+    shown = [float(v) for r in matrix(page, "#grad-W_Q-h1") for v in r]  # d loss / d W_Q (head 2)
+    assert shown == pytest.approx(W.grad.flatten().tolist(), abs=1e-4), (shown, W.grad)
+
+    label = "W_Q row 1, column 1"
+    said = {}
+    for where, sel, keep in [("head", cell, "1.5"), ("W_Q", page.locator(f'#edit-W_Q input[aria-label="{label}"]'),
+                                                      None)]:
+        keep = keep or sel.input_value()
+        sel.fill("abc")
+        said[where] = errored(page, box="#error", says='"abc"')  # the alert: one line
+        assert sel.get_attribute("aria-invalid") == "true" and page.is_hidden("#matrices-panel")
+        assert params(page)["W_Q_h2"] == p["W_Q_h2"]  # the last valid weights, never the refused one
+        sel.fill(keep)
+        ready(page)  # from the error state: the numbers are back
+    assert said["W_Q"] == f'{label}: "abc" is not a number: type a number (such as 0.5 or -2)'
+    assert said["head"] == said["W_Q"].replace("W_Q row", "W_Q of head 2 row") and "\n" not in said["head"]
+
+    page.reload()
+    ready(page)
+    assert cell.input_value() == "1.5" and page.text_content("#loss-teacher_forcing") == text
+    # the arithmetic of head 2's Q[B, d1] lights head 2's W_Q column d1 in its editor (not the one-head model's W_Q)
+    page.click("#Q-h1 tr:nth-child(8) td:nth-of-type(1)")  # row 7 (index 6): head 2's Q[6,0]
+    page.wait_for_selector("#explain-panel[data-cell='Q[h2,6,0]']")
+    lit = lambda sel: page.eval_on_selector_all(sel, "tds => tds.map(td => td.closest('tr').rowIndex)")  # noqa: E731
+    assert lit("#edit-W_Q-h1 td.source") == [1, 2, 3, 4, 5] and lit("#edit-W_Q td.source") == []
+    assert "W_Q_h2[:, d1] = (1, 0, 0, 0, 0) . (3/2, 3, 2, 1, 1)" in page.text_content("#explain")  # the edit, exact
+
+    # a link whose head matrix is none is refused as a link's W_Q is, until that editor is edited
+    page.goto(f"{page.base}/geoff?variant=0&difficulty=harder&heads={d['heads']}&T={T}&W_Q_h2=1e400,0")
+    said = errored(page, box="#error", says="the link's W_Q_h2")
+    rows, cols = len(d["weights"]["W_Q"]), len(d["weights"]["W_Q"][0])
+    assert said.startswith(f'the link\'s W_Q_h2 ("1e400,0") is not {rows} rows of {cols} numbers between -1e6 and '
+                           "1e6: its editor shows the variant's W_Q of head 2; edit it or reset"), said
+    cell.fill("1.5")
+    ready(page)
+    assert page.text_content("#loss-teacher_forcing") == text and params(page)["W_Q_h2"] == p["W_Q_h2"]

@@ -169,8 +169,11 @@ def _product_operands(ex: Explainer, c: Cell):
         W = f"W_{c.matrix}"
         proj = w.projections(ex.query.heads)[h or 0][("Q", "K", "V").index(c.matrix)]
         right = [num(r[j]) for r in proj]
-        return (f"x_{tok}", _rows(ex.result.X)[i], f"{W}[:, {ex.space.labels['head_dims'][j]}]", right,
-                [source("X", [(i, d) for d in range(w.d_model)]), source(W, [(d, j) for d in range(w.d_model)])])
+        # k heads with weights of their own (a variant's multi_heads): head h's W_Q, named as /geoff's link names it
+        own = h if ex.query.heads > 1 and w.multi_heads is not None else None
+        name = W if own is None else f"{W}_h{own + 1}"
+        return (f"x_{tok}", _rows(ex.result.X)[i], f"{name}[:, {ex.space.labels['head_dims'][j]}]", right,
+                [source("X", [(i, d) for d in range(w.d_model)]), source(W, [(d, j) for d in range(w.d_model)], own)])
     if c.matrix == "S":
         Q, K = _rows(ex.matrix("Q", h)), _rows(ex.matrix("K", h))
         return (f"q_{ex.space.label('positions', i)}", Q[i], f"k_{ex.space.label('positions', j)}", K[j],

@@ -1,7 +1,7 @@
 // /geoff: Geoff's transformer (Problem 2). State in the URL: seq, T (0 | number | sqrt), heads, grad, conv,
 // lr, stepE, any edited matrix (E, W_Q, W_K, W_V, W_O, W_O2 as "a,b;c,d"; a variant's k heads' own W_Q, W_K, W_V,
-// moved by a gradient step, as W_Q_h1, W_K_h1, .. W_V_h2: `multi_heads` of the API), variant and difficulty (a variant's
-// transformer instead of Version A's), explain (the clicked cell: geoff_cells.js). Numbers from POST /api/geoff;
+// edited or moved by a gradient step, as W_Q_h1, W_K_h1, .. W_V_h2: `multi_heads` of the API), variant and
+// difficulty (a variant's transformer instead of Version A's), explain (the clicked cell: geoff_cells.js). Numbers from POST /api/geoff;
 // the shapes, the vocabulary and the names of every row and column from GET /api/geoff/defaults.
 // A gradient step is a new entry of the browser's history: "undo step" (or Back) returns to the weights before it.
 // An input the model cannot read (an unknown token, an empty weight cell, a temperature that is none) takes every
@@ -15,6 +15,20 @@ const headKey = (h, n) => `${n}_h${h + 1}`;  // their names in the URL: W_Q_h1 .
 const ownHeads = () => G.defaults.weights.multi_heads || null;  // the model's heads' own matrices (none: k copies)
 const copyHeads = (hs) => hs.map((h) => Object.fromEntries(HEAD_NAMES.map((n) => [n, h[n].map((r) => r.slice())])));
 const sameHeads = () => G.H === null || G.H.every((h, i) => HEAD_NAMES.every((n) => same(h[n], ownHeads()[i][n])));
+// Every matrix a learner edits, one entry each, read by the one editor, the URL and the checks: the model's (G.W) and,
+// where a variant's heads have weights of their own, each head's W_Q, W_K, W_V (G.H[h]). `name`: the page's words
+// for it ("W_Q", "W_Q of head 2"); `id`: its editor's table (edit-W_Q, edit-W_Q-h1: Cells.table finds a source
+// there); `url`: its URL name; `of`: the matrix whose shape and row and column names it has (a head's W_Q: W_Q's,
+// from MATRIX_AXES through /api/geoff/defaults); `kind`: what `used` asks about (each head's: multi_heads).
+function editables() {
+  const out = Object.keys(G.defaults.shapes).map((name) => ({name, id: name, url: URL_NAMES[name], of: name,
+    kind: name, rows: () => G.W[name], set: (m) => { G.W[name] = m; }, own: () => G.defaults.weights[name]}));
+  (ownHeads() || []).forEach((_, h) => HEAD_NAMES.forEach((n) => out.push({name: `${n} of head ${h + 1}`,
+    id: `${n}-h${h}`, url: headKey(h, n), of: n, kind: "multi_heads",
+    rows: () => G.H[h][n], set: (m) => { G.H[h][n] = m; }, own: () => ownHeads()[h][n]})));
+  return out;
+}
+const shapeOf = (e) => G.defaults.shapes[e.of];
 const RESULTS = ["loss-panel", "matrices-panel", "heads-panel", "grad-panel"];
 const NUMBER = /^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i;
 const $ = (id) => document.getElementById(id);
@@ -72,31 +86,23 @@ function readUrl() {
   $("convention").value = DL.get("conv", "teacher_forcing");
   $("lr").value = DL.get("lr", "0.1");
   $("step-e").checked = DL.get("stepE", "0") === "1";
-  G.W = {};
+  G.W = Object.fromEntries(Object.entries(G.defaults.shapes).map(([name]) => [name,
+    G.defaults.weights[name].map((r) => r.slice())]));
+  G.H = ownHeads() && copyHeads(ownHeads());  // a variant's heads with weights of their own: each head's W_Q, W_K, W_V
   G.invalid.clear();
-  for (const [name, shape] of Object.entries(G.defaults.shapes)) {
-    const text = DL.get(URL_NAMES[name], null);
+  for (const e of editables()) {
+    const text = DL.get(e.url, null), shape = shapeOf(e);
     const m = text === null ? null : parseMatrix(text, shape);
-    G.W[name] = m || G.defaults.weights[name].map((r) => r.slice());
+    if (m) e.set(m);
     // a link whose matrix is no matrix of the model's is refused and says so (it was silently replaced by the
     // exam's, so the page showed other numbers than the link's), until that matrix is edited or reset
     if (text !== null && m === null) {
       const whose = G.defaults.variant === null ? "the exam's" : "the variant's";
-      G.invalid.set("url:" + name, `the link's ${URL_NAMES[name]} ("${text.slice(0, 60)}") is not ${shape[0]} rows of ` +
-        `${shape[1]} numbers between -${bound()} and ${bound()}: its editor shows ${whose} ${name}; edit it or reset`);
+      G.invalid.set("url:" + e.id, `the link's ${e.url} ("${text.slice(0, 60)}") is not ${shape[0]} rows of ` +
+        `${shape[1]} numbers between -${bound()} and ${bound()}: its editor shows ${whose} ${e.name}; ` +
+        "edit it or reset");
     }
   }
-  // a variant's heads with weights of their own: each head's W_Q, W_K, W_V (a gradient step moves them) from the URL
-  G.H = ownHeads() && copyHeads(ownHeads());
-  (G.H || []).forEach((head, h) => HEAD_NAMES.forEach((n) => {
-    const text = DL.get(headKey(h, n), null), shape = G.defaults.shapes[n];
-    const m = text === null ? null : parseMatrix(text, shape);
-    if (m) head[n] = m;
-    else if (text !== null) {
-      G.invalid.set("url:" + headKey(h, n), `the link's ${headKey(h, n)} ("${text.slice(0, 60)}") is not ${shape[0]} ` +
-        `rows of ${shape[1]} numbers between -${bound()} and ${bound()}: head ${h + 1}'s ${n}; reset to the variant's values`);
-    }
-  }));
   $("undo").disabled = !(history.state && history.state.step > 0);
 }
 
@@ -104,12 +110,7 @@ function urlChanges() {
   const changes = {seq: $("seq").value.trim(), T: temperature(), heads: $("heads-2").checked ? G.defaults.heads : null,
     grad: $("grad").checked ? 1 : null, conv: $("convention").value === "exam" ? "exam" : null,
     lr: $("lr").value.trim() === "0.1" ? null : $("lr").value.trim(), stepE: $("step-e").checked ? 1 : null};
-  for (const [name, short] of Object.entries(URL_NAMES)) {
-    changes[short] = same(G.W[name], G.defaults.weights[name]) ? null : formatMatrix(G.W[name]);
-  }
-  (G.H || []).forEach((head, h) => HEAD_NAMES.forEach((n) => {
-    changes[headKey(h, n)] = same(head[n], ownHeads()[h][n]) ? null : formatMatrix(head[n]);
-  }));
+  for (const e of editables()) changes[e.url] = same(e.rows(), e.own()) ? null : formatMatrix(e.rows());
   return changes;
 }
 
@@ -184,15 +185,15 @@ function buildEditors() {
   const box = $("editors");
   box.textContent = "";
   const two = $("heads-2").checked;
-  for (const [name, shape] of Object.entries(G.defaults.shapes)) {
-    if (!used(name)) continue;
-    const [rows, cols] = labels(name);
-    const table = DL.el("table", {class: "editor", id: "edit-" + name},
+  for (const e of editables()) {
+    if (!used(e.kind)) continue;
+    const shape = shapeOf(e), [rows, cols] = labels(e.of);  // a head's W_Q is named as W_Q is
+    const table = DL.el("table", {class: "editor", id: "edit-" + e.id},
       DL.el("tr", {}, DL.el("td", {class: "corner"}), cols.map((c) => DL.el("th", {scope: "col", text: c}))));
-    G.W[name].forEach((row, i) => {
+    e.rows().forEach((row, i) => {
       const tr = DL.el("tr", {}, DL.el("th", {scope: "row", text: rows[i]}));
       row.forEach((v, j) => {
-        const label = `${name} row ${i + 1}, column ${j + 1}`;
+        const label = `${e.name} row ${i + 1}, column ${j + 1}`;
         const input = DL.el("input", {type: "text", inputmode: "decimal", spellcheck: "false", autocomplete: "off",
           class: "mono", value: String(v), "aria-label": label});
         fit(input);
@@ -201,9 +202,9 @@ function buildEditors() {
           const text = input.value.trim(), key = label;
           if (NUMBER.test(text) && !underflows(text) && Math.abs(Number(text)) <= G.defaults.max_weight) {
             G.invalid.delete(key);
-            G.invalid.delete("url:" + name);
+            G.invalid.delete("url:" + e.id);
             input.removeAttribute("aria-invalid");
-            G.W[name][i][j] = Number(text);
+            e.rows()[i][j] = Number(text);
           } else {
             // a number past the model's cap (1e400 is Infinity to the browser) is refused here, in the cell's own
             // words, as an empty or non-numeric cell is: it never reaches the URL
@@ -222,19 +223,25 @@ function buildEditors() {
       });
       table.append(tr);
     });
-    const title = `${name} (${shape[0]}x${shape[1]})` + (name === "W_O" && two ? ": the one-head model's, beside the heads" : "");
+    // with k heads W_O is the one-head model's (Problem 2.4's comparison); so are W_Q, W_K, W_V where each head
+    // has its own
+    const beside = two && (e.kind === "W_O" || (ownHeads() !== null && HEAD_NAMES.includes(e.kind)));
+    const title = `${e.name} (${shape[0]}x${shape[1]})` + (beside ? ": the one-head model's, beside the heads" : "");
     box.append(DL.el("figure", {class: "mat"}, DL.el("figcaption", {text: title}), DL.el("div", {class: "scroll"}, table)));
   }
   noteEdited();
 }
 
+// How many of the matrices the run uses differ from the model's (each head's own W_Q, W_K, W_V counted as one each),
+// and the edits kept for k heads while one head is chosen.
 function noteEdited() {
-  const n = Object.keys(edited()).filter((name) => name !== "multi_heads").length;
+  const differ = editables().filter((e) => !same(e.rows(), e.own()));
+  const n = differ.filter((e) => used(e.kind)).length;
   const whose = G.defaults.variant === null ? "the exam's" : "the variant's";
   const kept = !used("multi_W_O") && !same(G.W.multi_W_O, G.defaults.weights.multi_W_O)
     ? `; the edited multi_W_O is kept for ${G.defaults.heads} heads (one head uses W_O)` : "";
-  const heads = sameHeads() ? "" : `; the ${G.defaults.heads} heads' own W_Q, W_K, W_V differ from ${whose} (moved by ` +
-    "a gradient step" + (used("multi_heads") ? ")" : "; one head uses W_Q, W_K, W_V)");
+  const heads = !used("multi_heads") && differ.some((e) => e.kind === "multi_heads") ? `; the edited heads' own ` +
+    `W_Q, W_K, W_V are kept for ${G.defaults.heads} heads (one head uses W_Q, W_K, W_V)` : "";
   $("edited").textContent = (n ? `${n} matrix(es) differ from ${whose}` : `${whose} weights`) + kept + heads;
 }
 
@@ -484,8 +491,8 @@ function describeModel() {
     $("reset").textContent = "reset to the variant's values";
     if (d.weights.multi_heads) {
       $("model-line").textContent += ` With ${d.heads} heads each head has weights of its own (Problem 2.4 of this ` +
-        "variant): the matrices show them; the editors change the one-head model's W_Q, W_K, W_V and multi_W_O, and " +
-        "a gradient step with " + d.heads + " heads also moves each head's own W_Q, W_K, W_V (kept in the link).";
+        "variant): the matrices show them, and with " + d.heads + " heads each head's W_Q, W_K, W_V has an editor of " +
+        "its own beside the one-head model's (a gradient step moves them too; the link keeps them).";
     }
   }
 }

@@ -264,7 +264,10 @@ const Cells = {
     const h = head === null || head === undefined ? 0 : head;
     const ids = {X: "X", Q: `Q-h${h}`, K: `K-h${h}`, V: `V-h${h}`, S: `scores-h${h}`, P: `P-h${h}`, Z: `Z-h${h}`,
       R: "R", logits: "logits"};
-    return document.getElementById(ids[matrix] || "edit-" + matrix);
+    if (ids[matrix]) return document.getElementById(ids[matrix]);
+    // a weight: its editor; a head's own W_Q, W_K, W_V (a variant's k heads) that head's editor (edit-W_Q-h1)
+    return (head !== null && head !== undefined && document.getElementById(`edit-${matrix}-h${head}`)) ||
+      document.getElementById("edit-" + matrix);
   },
 
   at(table, i, j) {
