@@ -5,6 +5,8 @@ up front naming the parameter, nothing it did not write replaced, one writer per
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -154,3 +156,15 @@ def test_sort_evaluate_sizes_are_capped_before_anything_is_drawn(lengths, sample
     p = run_cli("sort", "evaluate", "--lengths", lengths, "--samples", samples, mem_mb=1500, timeout=60)
     line = assert_refused(p, needle)  # under 1.5 GB of address space: refused before anything is drawn
     assert "lengths" in line or "samples" in line
+
+
+def test_sort_evaluate_refuses_its_sizes_before_torch_loads():
+    """Checking --lengths and --samples needs no torch: a refusal came after torch's import (1.5 CPU-seconds, most of
+    each refusal above). Both checks, a length and a size, in a fresh interpreter that says whether torch loaded."""
+    code = ("import sys\nfrom dlexam.cli import main\n"
+            "codes = [main(['sort', 'evaluate', '--lengths', '0-3']), "
+            "main(['sort', 'evaluate', '--lengths', '4000', '--samples', '5001'])]\n"
+            "print(*codes, 'torch' in sys.modules)")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert p.stdout.split() == ["2", "2", "False"], p.stderr[-2000:]
+    assert "1 .. 4096" in p.stderr and "at most 20,000,000" in p.stderr

@@ -381,14 +381,17 @@ def _unfinished(sorter) -> str | None:
 
 def _evaluate(a) -> int:
     from dlexam import limits
+    from dlexam.sorting.sizes import check_size, parse_lengths
+
+    limits.threads("threads", a.threads)
+    limits.seed("seed", a.seed)
+    check_size(parse_lengths(a.lengths), a.samples, a.lengths)  # before loading anything, torch included
     from dlexam.checkpoint import format_provenance
     from dlexam.commands.tables import format_table
-    from dlexam.sorting.evaluate import check_size, evaluation_report, parse_lengths
+    from dlexam.sorting.evaluate import evaluation_report
     from dlexam.sorting.sorter import StreamNotes
 
     _set_threads(a.threads)
-    limits.seed("seed", a.seed)
-    check_size(parse_lengths(a.lengths), a.samples, a.lengths)  # before loading anything
     sorter = _load(a)
     if (note := _unfinished(sorter)) is not None:
         print(f"dlexam: warning: {note}", file=sys.stderr)

@@ -5,8 +5,9 @@
 - :func:`accuracy_summary`: the trained lengths and the longer, never trained ones, with the model's
   temperature and with T = 0 (what `dlexam sort train` reports after training).
 - :func:`evaluation_report`: what `dlexam sort evaluate` shows, as plain data. Its size is capped
-  before anything is sampled: lengths 1 .. :data:`MAX_LENGTH`, at most :data:`MAX_SAMPLES` per
-  length, and at most :data:`MAX_TOKENS` input tokens in all (samples x the sum of the lengths).
+  before anything is sampled (:mod:`dlexam.sorting.sizes`, which the command line calls before torch loads):
+  lengths 1 .. :data:`MAX_LENGTH`, at most :data:`SAMPLES` per length, and at most :data:`MAX_TOKENS` input
+  tokens in all (samples x the sum of the lengths).
 """
 
 from __future__ import annotations
@@ -15,42 +16,13 @@ from collections.abc import Iterator
 
 import torch
 
-from dlexam.bounds import MAX_LENGTH, MAX_TOKENS, SAMPLES
 from dlexam.errors import UserError
 from dlexam.sorting.data import EVAL_KINDS, is_heldout, sample_split
 from dlexam.sorting.decode import decode_in_batches
+from dlexam.sorting.sizes import check_size, parse_lengths
 from dlexam.sorting.sorter import Sorter, StreamNotes
 from dlexam.sorting.vocab import Vocabulary
 from dlexam.transformer import DecoderTransformer
-
-
-def parse_lengths(text: str) -> list[int]:
-    """'1-32' -> [1..32]; '3' -> [3]; '1-8,16,32' -> the union, sorted; each length 1 .. MAX_LENGTH
-    (checked before a range is expanded)."""
-    out: set[int] = set()
-    try:
-        for part in text.split(","):
-            part = part.strip()
-            lo, hi = (int(p) for p in part.split("-", 1)) if "-" in part else (int(part), int(part))
-            if hi < lo:
-                raise ValueError
-            if lo < 1 or hi > MAX_LENGTH:
-                raise UserError(f"bad lengths {text!r}: each length must be 1 .. {MAX_LENGTH}")
-            out.update(range(lo, hi + 1))
-    except ValueError:
-        raise UserError(f"bad lengths {text!r}: use e.g. 1-32 or 1-8,16") from None
-    return sorted(out)
-
-
-def check_size(lengths: list[int], samples: int, text: str | None = None) -> int:
-    """The number of input tokens `samples` sequences of each length hold; UserError above MAX_TOKENS."""
-    SAMPLES.check("samples", samples)
-    tokens = samples * sum(lengths)
-    if tokens > MAX_TOKENS:
-        raise UserError(f"lengths {text or lengths!r} with {samples:,} samples each are {tokens:,} input tokens; "
-                        f"at most {MAX_TOKENS:,} (fewer samples or shorter lengths)")
-    return tokens
-
 
 BLOCK_TOKENS = 1 << 20  # input symbols drawn and decoded at once by `sort evaluate` (its memory stays flat)
 
