@@ -53,7 +53,7 @@ def test_bad_port_and_host():
 
 
 def test_ctrl_c_stops_it_cleanly_and_other_hosts_warn():
-    s = Server("--host", "0.0.0.0")
+    s = Server("--host", "0.0.0.0", "--workers", "1")  # a pool, as by default; one worker starts in half the time
     try:
         status, _, d = s.get("/api/sort?seq=B+A")
         assert status == 200 and d["output"] == ["A", "B"]

@@ -112,7 +112,7 @@ def test_an_example_chosen_by_keyboard_is_the_library_prediction_on_that_file(pa
 def bare_server(tmp_path_factory):
     """A `dlexam serve` whose shared folder is empty (as a clone without ../shared is)."""
     empty = tmp_path_factory.mktemp("empty-shared")
-    s = Server(env={"DLEXAM_SHARED": str(empty)})
+    s = Server("--workers", "1", env={"DLEXAM_SHARED": str(empty)})  # a pool (as by default) of one: it starts sooner
     s.empty = empty
     yield s
     assert s.stop() in (0, 130), s.stderr

@@ -475,7 +475,7 @@ def test_answers_counts_and_filters_an_unread_answer(browser, need_shared, tmp_p
     exam = tmp_path / "edited-exam.txt"
     exam.write_text(text.replace(quote, "It was an unwise decision, since for this particular problem"),
                     encoding="utf-8")
-    server = Server(env={"DLEXAM_EXAM": str(exam)})
+    server = Server("--workers", "1", env={"DLEXAM_EXAM": str(exam)})  # the key computed in a worker, as by default
     try:
         ctx, page, watch = open_page(browser, server)
         page.set_default_timeout(180_000)
