@@ -127,18 +127,24 @@ def test_backticked_commands_are_code_and_the_rest_is_escaped():
 
 @pytest.fixture(scope="module")
 def geoff_section_built(tmp_path_factory) -> tuple[str, dict]:
-    """(the report's Geoff section as HTML, {title: (matrix, column labels)} of every heatmap it drew): built once
-    for the module (drawing its heatmaps takes seconds), plots.heatmap recorded on the way (the recording returns
-    what the real one draws, so the HTML is the section's own). The tests only read it."""
+    """(the report's Geoff section as HTML, {title: (matrix, column labels)} of every heatmap it asked for): built
+    once for the module, plots.heatmap recorded on the way. The recording draws nothing (drawing the section's 12
+    heatmaps took 3.2 CPU-seconds): it returns a 1 x 1 picture, so the HTML is the section's own, its words, captions
+    and alt texts, but for the pictures. The drawings themselves are the tiny report's (tests/report/conftest.py),
+    which test_phone.py, test_build.py and test_browser.py look at; test_heatmap_legible.py draws Geoff's P. The
+    tests only read it."""
+    from dlexam.figures import Drawing
     from dlexam.report.context import ReportContext, ReportSettings
     from dlexam.report.sections import geoff as geoff_section
 
     tmp_path = tmp_path_factory.mktemp("geoff-section")
-    drawn, heatmap = {}, plots.heatmap
+    drawn, buf = {}, io.BytesIO()
+    Image.new("RGB", (1, 1), "white").save(buf, format="PNG")
+    picture = Drawing(buf.getvalue(), buf.getvalue())
 
     def recording(m, **options):
         drawn[options["title"]] = (np.asarray(m), list(options.get("col_labels") or []))
-        return heatmap(m, **options)
+        return picture
 
     with pytest.MonkeyPatch.context() as monkeypatch:
         monkeypatch.setattr(plots, "heatmap", recording)
