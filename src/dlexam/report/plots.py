@@ -16,7 +16,7 @@ import matplotlib.ticker
 import numpy as np
 
 from dlexam.exact import format_exact
-from dlexam.figures import NARROW_WIDTH_IN, Drawing, narrow_png, new_figure, pyplot, render, to_png
+from dlexam.figures import NARROW_WIDTH_IN, Drawing, laid_out, narrow_png, new_figure, pyplot, render, to_png
 
 
 def cell_label(x: float, decimals: int = 3) -> str:
@@ -112,8 +112,7 @@ def heatmap_figures(
     cells = grid.paint(axes[0][0], range(cols), LABEL_PT if annotate else None)
     axes[0][0].set_title(title, fontsize=10)
     if cells:  # each label as large as its cell allows, up to LABEL_PT, never under the floor (as on a phone)
-        desktop.canvas.draw()
-        fit_labels(desktop.canvas.get_renderer(), [(axes[0][0], range(cols), cells)])
+        fit_labels(laid_out(desktop), [(axes[0][0], range(cols), cells)])
     return desktop, narrow_heatmap(grid, title, annotate)
 
 
@@ -128,8 +127,7 @@ def narrow_heatmap(grid: _Cells, title: str, annotate: bool):
         fig, panels = _panels(grid, title, per_panel, annotate)
         if not annotate:
             return fig
-        fig.canvas.draw()
-        renderer = fig.canvas.get_renderer()
+        renderer = laid_out(fig)
         # each label's width at the floor (a text's width grows in proportion to its size) over its cell's width
         need = max(t.get_window_extent(renderer).width / t.get_fontsize() * NARROW_LABEL_FLOOR_PT
                    / (0.9 * ax.bbox.width / len(columns)) for ax, columns, cells in panels for t in cells)
