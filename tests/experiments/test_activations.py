@@ -7,7 +7,6 @@ import math
 import pytest
 import torch
 
-from dlexam.experiments import ExperimentRun, run_experiment
 from dlexam.experiments.activations import VANISHING_FACTOR, per_block_factor
 from dlexam.experiments.deep_mlp import DeepMLP, DeepMLPConfig
 from dlexam.experiments.training import grad_norms
@@ -16,10 +15,11 @@ from .helpers import check_result
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory, need_shared):
+def run(quick_experiment, need_shared):
+    """`ExperimentRun("activations", out, quick=True)`, run once per test run (tests/conftest.py): under pytest-xdist
+    this module's tests are dealt to both workers, and each had run it for itself."""
     need_shared("data", "mnist-t10k")  # the experiment trains on real MNIST digits
-    out = tmp_path_factory.mktemp("activations")
-    return run_experiment(ExperimentRun("activations", out, quick=True)).to_json(), out
+    return quick_experiment("activations")
 
 
 def test_result_files(run):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 import torch
 
-from dlexam.experiments import ExperimentRun, run_experiment
 from dlexam.experiments import attention_temperature as A
 from dlexam.geoff import START, STOP, exam_model
 from dlexam.spec import VERSION_A
@@ -18,9 +17,10 @@ EXAM_W_O = torch.tensor([[0.0, 1, 0, 1], [1, 0, 1, 0]])
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("attention")
-    return run_experiment(ExperimentRun("attention-temperature", out, quick=True)).to_json(), out
+def run(quick_experiment):
+    """`ExperimentRun("attention-temperature", out, quick=True)`, run once per test run (tests/conftest.py): under
+    pytest-xdist this module's tests are dealt to both workers, and each had run it for itself."""
+    return quick_experiment("attention-temperature")
 
 
 def test_result_files(run):

@@ -5,17 +5,17 @@ from __future__ import annotations
 import pytest
 import torch
 
-from dlexam.experiments import ExperimentRun, run_experiment
 from dlexam.experiments.deep_mlp import DeepMLP, DeepMLPConfig
 
 from .helpers import check_result
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory, need_shared):
+def run(quick_experiment, need_shared):
+    """`ExperimentRun("skip-connections", out, quick=True)`, run once per test run (tests/conftest.py): under
+    pytest-xdist this module's tests are dealt to both workers, and each had run it for itself."""
     need_shared("data", "mnist-t10k")  # the experiment trains on real MNIST digits
-    out = tmp_path_factory.mktemp("skip")
-    return run_experiment(ExperimentRun("skip-connections", out, quick=True)).to_json(), out
+    return quick_experiment("skip-connections")
 
 
 def test_result_files(run):
