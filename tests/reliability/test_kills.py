@@ -91,20 +91,28 @@ def _same_svhn_run(run, whole):
     assert (run / "curves.png").read_bytes() == (whole / "curves.png").read_bytes()  # drawn without timings
 
 
-def _whole(tmp_path_factory, argv, last):
-    """The oracle: the command run once, uninterrupted, and the seconds it takes to write its files."""
-    whole = tmp_path_factory.mktemp("whole") / "run"
-    return whole, killing.window([*argv, "--out", str(whole)], whole / last)
+def _whole(once_per_run, name, argv, last):
+    """The oracle: the command run once, uninterrupted, and the seconds it takes to write its files. Made once per
+    test run (once_per_run, read only): under pytest-xdist this module's tests are dealt to both workers, and each
+    had run it for itself."""
+
+    def make(folder):
+        folder.mkdir()
+        seconds = killing.window([*argv, "--out", str(folder / "run")], folder / "run" / last)
+        (folder / "seconds").write_text(repr(seconds))
+
+    folder = once_per_run(f"dlexam-kills-{name}-whole", make)
+    return folder / "run", float((folder / "seconds").read_text())
 
 
 @pytest.fixture(scope="module")
-def sort_whole(tmp_path_factory):
-    return _whole(tmp_path_factory, SORT_NEW, "last.pt")
+def sort_whole(once_per_run):
+    return _whole(once_per_run, "sort", SORT_NEW, "last.pt")
 
 
 @pytest.fixture(scope="module")
-def svhn_whole(tmp_path_factory, synth_dir):
-    return _whole(tmp_path_factory, [*SVHN_NEW, "--data", str(synth_dir)], "curves.png")
+def svhn_whole(once_per_run, synth_dir):  # every worker's synth_dir holds the same images (`svhn synth --seed 1`)
+    return _whole(once_per_run, "svhn", [*SVHN_NEW, "--data", str(synth_dir)], "curves.png")
 
 
 def _kill_12_times(tmp_path, whole, seconds, new, resume, finished, same) -> None:
