@@ -29,6 +29,7 @@ import torch.nn as nn
 from dlexam import limits
 from dlexam.errors import UserError
 from dlexam.spec.cnn import activation_label
+from dlexam.svhn.data.official import blank_fields
 from dlexam.svhn.inspect import STAGES, FeatureMaps, feature_maps
 from dlexam.svhn.model import ExamCNN
 
@@ -84,13 +85,6 @@ def _rows(t: torch.Tensor) -> list:
     return t.tolist()
 
 
-def _blank_json(blank: bool) -> dict:
-    """`blank` and its note (dlexam.svhn.data.official.blank_note, the words `svhn predict` says), None if not."""
-    from dlexam.svhn.data.official import blank_note
-
-    return {"blank": blank, "blank_note": blank_note() if blank else None}
-
-
 @dataclass
 class ConvCell:
     """One pixel of a conv layer's map after its activation: act(sum(patch * kernel) + bias)."""
@@ -135,7 +129,7 @@ class ConvCell:
                 "channel_sums": _rows(self.channel_sums), "sum": self.total, "bias": self.bias,
                 "pre_activation": self.pre_activation, "activation": self.activation,
                 "activation_label": activation_label(self.activation), "value": self.value,
-                "model_value": self.model_value, **_blank_json(self.blank)}
+                "model_value": self.model_value, **blank_fields(self.blank)}
 
 
 @dataclass
@@ -167,7 +161,7 @@ class PoolCell:
         return {"kind": "pool", "layer": self.layer, "at": list(self.at), "source": self.source, "mode": self.mode,
                 "window": self.window.to_json(), "block": _rows(self.block), "sum": float(self.block.sum()),
                 "count": self.block.numel(), "value": self.value, "picked": self.picked,
-                "model_value": self.model_value, **_blank_json(self.blank)}
+                "model_value": self.model_value, **blank_fields(self.blank)}
 
 
 @dataclass
@@ -214,7 +208,7 @@ class LogitCell:
                 "positive_sum": float(p.clamp(min=0).sum()), "negative_sum": float(p.clamp(max=0).sum()),
                 "largest_positive": self.largest(+1), "largest_negative": self.largest(-1),
                 "sum": float(p.sum()), "bias": self.bias, "value": self.value, "model_value": self.model_value,
-                "probability": self.probability, "logits": list(self.logits), **_blank_json(self.blank)}
+                "probability": self.probability, "logits": list(self.logits), **blank_fields(self.blank)}
 
 
 Cell = ConvCell | PoolCell | LogitCell

@@ -242,7 +242,7 @@ def predict_images(path: ModelSource, images: list, *, tta: bool = False) -> lis
     `tta`: the mean probabilities of :class:`TestTimeAugmented`. An image of one colour is
     `blank` (:func:`dlexam.svhn.data.official.blank`): its digit is still given, but it is the network's bias."""
     from dlexam.svhn.data.images import read_image
-    from dlexam.svhn.data.official import blank, blank_note, preprocess
+    from dlexam.svhn.data.official import blank, blank_fields, preprocess
 
     model = _model(path, tta)
     tensors = [read_image(p) for p in images]
@@ -250,6 +250,5 @@ def predict_images(path: ModelSource, images: list, *, tta: bool = False) -> lis
         return []
     batch = torch.stack(tensors)  # (B, 32, 32) uint8
     probs = torch.softmax(model(preprocess(batch)), dim=1)
-    return [Prediction(str(p), int(pr.argmax()), [round(float(v), 6) for v in pr], bool(b),
-                       blank_note() if b else None)
+    return [Prediction(str(p), int(pr.argmax()), [round(float(v), 6) for v in pr], **blank_fields(b))
             for p, pr, b in zip(images, probs, blank(batch), strict=True)]

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import torch
 
 from dlexam.errors import UserError
-from dlexam.svhn.data.official import blank, blank_note, preprocess
+from dlexam.svhn.data.official import blank, blank_fields, preprocess
 from dlexam.svhn.model import ExamCNN
 
 STAGES = ("conv1", "pool1", "conv2", "pool2")
@@ -60,8 +60,8 @@ class FeatureMaps:
             return torch.round(t.double(), decimals=decimals).tolist()
 
         probabilities = [float(decimal_text(p, decimals)) for p in self.probabilities.double().tolist()]
-        out = {"digit": self.digit, "blank": self.blank, "blank_note": blank_note() if self.blank else None,
-               "probabilities": probabilities, "logits": r(self.logits), "image": self.image.tolist()}
+        out = {"digit": self.digit, **blank_fields(self.blank), "probabilities": probabilities,
+               "logits": r(self.logits), "image": self.image.tolist()}
         if maps:
             out["maps"] = {s: r(getattr(self, s)) for s in STAGES}
         return out

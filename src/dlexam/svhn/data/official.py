@@ -306,6 +306,12 @@ def blank_note(count: int | None = None, total: int | None = None) -> str:
     return f"blank ({count} of {counted(total, 'image')}): {BLANK_WORDS}"
 
 
+def blank_fields(is_blank: bool) -> dict:
+    """One image's `blank` and `blank_note` (its :func:`blank_note`, None for an image that is not blank), as
+    `svhn predict`, `svhn explain` and /cnn's feature maps give them."""
+    return {"blank": bool(is_blank), "blank_note": blank_note() if is_blank else None}
+
+
 def _copy_bounded(resp, part: PartialFile, total: int | None, limit: int, url: str,
                   progress: ProgressFn | None) -> None:
     """Append the response to `part`, never past `limit` bytes; remove `part` when the disk is full."""
