@@ -25,19 +25,14 @@ def run_cli(*args: str, stdin: bytes | str | None = None, mem_mb: int | None = N
                           cwd=cwd)
 
 
-SHIPPED_NOTE = "dlexam: using the shipped exam CNN"
-
-
 def assert_refused(p: subprocess.CompletedProcess, *needles: str) -> str:
-    """Exit status 2, one error line on stderr (after the note of which model, where a command says so),
-    no traceback; returns the error line."""
+    """Exit status 2, one error line on stderr and nothing else (not even the note of which model a command used:
+    it comes with results only), no traceback; returns the error line."""
     err = p.stderr.decode("utf-8", "replace")
     assert p.returncode == 2, f"exit {p.returncode}, stderr: {err[-2000:]}"
     assert "Traceback" not in err, err[-2000:]
-    lines = [line for line in err.splitlines() if line.strip()]
-    notes = [line for line in lines if line.startswith(SHIPPED_NOTE)]  # `svhn predict/evaluate` say which model
-    errors = [line for line in lines if line not in notes]
-    assert len(errors) == 1 and len(notes) <= 1, err
+    errors = [line for line in err.splitlines() if line.strip()]
+    assert len(errors) == 1, err
     assert errors[0].startswith("dlexam"), errors[0]
     for needle in needles:
         assert needle in errors[0], (needle, errors[0])
@@ -66,12 +61,12 @@ def rewrite_checkpoint(path: Path, payload: dict) -> None:
 
 def refused_here(argv: list[str], capsys, *needles: str) -> str:
     """`dlexam ARGV` run in this process (for refusals that come before any work): exit status 2 and one
-    error line (after the note of which model, where a command says so); returns the line."""
+    error line, nothing else; returns the line."""
     from dlexam.cli import main
 
     code = main(argv)
     err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.strip() and not line.startswith(SHIPPED_NOTE)]
+    lines = [line for line in err.splitlines() if line.strip()]
     # "dlexam: error: ..." from a command, "dlexam sort train: error: ..." from its argument parser
     assert code == 2 and len(lines) == 1 and re.match(r"dlexam( [a-z ]+)?: error: ", lines[0]), (code, err)
     for needle in needles:

@@ -114,7 +114,7 @@ def test_evaluate_writes_no_png_among_the_images_it_reads(tmp_path, capsys):
     before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
     for png in (d / "3" / "cm.png", d / "figures" / "cm.png"):
         rc = main(["svhn", "evaluate", "--data", str(d), "--png", str(png)])
-        err = [line for line in capsys.readouterr().err.splitlines() if not line.startswith("dlexam: using")]
+        err = capsys.readouterr().err.splitlines()
         assert rc == 2 and len(err) == 1 and "is inside the image folder" in err[0], err
         assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
     assert main(["svhn", "evaluate", "--data", str(d), "--png", str(d / "cm.png"), "--json"]) == 0
@@ -147,7 +147,7 @@ def test_bad_image_folders_are_one_line_exit_2_and_touch_nothing(tmp_path, capsy
     before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
     rc = main(["svhn", "evaluate", "--data", str(d), "--png", str(tmp_path / "new.png")])
     err = capsys.readouterr().err
-    assert rc == 2 and message in err and err.count("\n") == 2  # the shipped-model line, then the error
+    assert rc == 2 and message in err and err.count("\n") == 1  # the error alone: the model note comes with results
     assert png.read_bytes() == b"a file dlexam did not create"
     rc = main(["svhn", "evaluate", "--data", str(d), "--png", str(png)])  # refused before reading the folder
     assert rc == 2 and "not written by dlexam" in capsys.readouterr().err
@@ -193,15 +193,15 @@ def test_a_folder_unzipped_from_a_mac_reads_its_images_and_passes_over_macos_met
     with pytest.raises(UserError, match=r"class folder .*/3 holds no images, only hidden files such as ._IMG_1.png"):
         load_image_folder(d)
     rc = main(["svhn", "evaluate", "--data", str(d)])
-    err = [line for line in capsys.readouterr().err.splitlines() if not line.startswith("dlexam: using")]
+    err = capsys.readouterr().err.splitlines()
     assert rc == 2 and len(err) == 1 and "macOS's metadata" in err[0], err
 
 
 def refused_here(argv: list[str], capsys, *needles: str) -> str:
-    """`dlexam ARGV` in this process: exit status 2 and one error line (after the shipped-model note), holding
-    every needle; returns the line."""
+    """`dlexam ARGV` in this process: exit status 2 and one error line, nothing else (the shipped-model note
+    comes with results only), holding every needle; returns the line."""
     rc = main(argv)
-    err = [line for line in capsys.readouterr().err.splitlines() if not line.startswith("dlexam: using")]
+    err = capsys.readouterr().err.splitlines()
     assert rc == 2 and len(err) == 1 and err[0].startswith("dlexam: error: "), (rc, err)
     for needle in needles:
         assert needle in err[0], (needle, err[0])

@@ -308,3 +308,22 @@ def test_explain_says_a_blank_image_is_blank_in_predicts_words(tmp_path, capsys)
         assert (e["blank"], e["blank_note"]) == (False, None)
         assert main(["svhn", "explain", str(inked), "--layer", layer, "--at", at]) == 0
         assert "blank" not in capsys.readouterr().out
+
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["svhn", "predict", "{tmp}/gone.png"], "image not found"),
+    (["svhn", "predict", "{tmp}/digit.png", "{tmp}/gone.png"], "image not found"),
+    (["svhn", "explain", "{tmp}/gone.png", "--layer", "conv1", "--at", "0,0,0"], "image not found"),
+    (["svhn", "evaluate", "--data", "{tmp}/nothing"], "is not an image folder"),
+])
+def test_a_refusal_is_the_only_line_said_and_the_model_note_comes_with_results(tmp_path, capsys, argv, needle):
+    """The note of which model was read ("dlexam: using the shipped exam CNN ...") used to come first, then the
+    error: two lines for one mistyped name. It now comes once the work is done, before the results."""
+    Image.fromarray(np.full((32, 32), 200, np.uint8)).save(tmp_path / "digit.png")
+    code = main([a.format(tmp=tmp_path) for a in argv])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert err.startswith("dlexam: error: ") and needle in err, err
+    assert main(["svhn", "predict", str(tmp_path / "digit.png")]) == 0
+    assert capsys.readouterr().err.startswith("dlexam: using the shipped exam CNN (shipped.pt")

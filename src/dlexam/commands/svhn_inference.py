@@ -18,7 +18,9 @@ def _print_json(obj) -> None:
 
 
 def load_model_given(args):
-    """The --checkpoint given, or the shipped model (said in one line on stderr), read once -> (model, name)."""
+    """The --checkpoint given, or the shipped model, read once -> (model, name, note). `note` is the line that says
+    the shipped model was used (None for a checkpoint given): a command says it once its work is done, so that a
+    refusal is the one line it says (say_model)."""
     from dlexam.checkpoint import resolve
     from dlexam.svhn.inference import describe, load_model
 
@@ -26,9 +28,14 @@ def load_model_given(args):
     if args.checkpoint is None:
         from dlexam.svhn.shipped import shipped_path
 
-        print(f"dlexam: using {describe(None, payload)}", file=sys.stderr)
-        return model, str(shipped_path())
-    return model, str(resolve(args.checkpoint))
+        return model, str(shipped_path()), f"dlexam: using {describe(None, payload)}"
+    return model, str(resolve(args.checkpoint)), None
+
+
+def say_model(note: str | None) -> None:
+    """load_model_given's note on stderr, where there is one: before the results, after every check passed."""
+    if note is not None:
+        print(note, file=sys.stderr)
 
 
 def note_linked_cache(data, split: str) -> None:
@@ -59,11 +66,12 @@ def cmd_evaluate(args) -> int:
     if args.force and png is None:
         raise UserError("--force goes with a confusion PNG that would replace a file (--png FILE, or beside "
                         "--checkpoint); the shipped model writes none")
-    model, name = load_model_given(args)
-    if (Path(args.data) / filename(split)).is_file():
-        note_linked_cache(args.data, split)
+    model, name, note = load_model_given(args)
     r = evaluate_checkpoint(model, args.data, split, png=png, force=args.force, name=name, tta=args.tta,
                             png_optional=args.png is None)  # the default place: skipped, with a note, if taken
+    say_model(note)
+    if (Path(args.data) / filename(split)).is_file():
+        note_linked_cache(args.data, split)
     if r.confusion_png_skipped:
         print(f"dlexam: note: no confusion PNG: {r.confusion_png_skipped}; --png FILE names another place",
               file=sys.stderr)
@@ -88,8 +96,9 @@ def cmd_evaluate(args) -> int:
 def cmd_predict(args) -> int:
     from dlexam.svhn.inference import predict_images
 
-    model, _ = load_model_given(args)
+    model, _, note = load_model_given(args)
     preds = predict_images(model, args.images, tta=args.tta)
+    say_model(note)
     if args.json:
         _print_json([p.to_json() for p in preds])
         return 0
@@ -105,8 +114,9 @@ def cmd_explain(args) -> int:
     from dlexam.svhn.explain import explain, parse_at
 
     at = parse_at(args.at)
-    model, _ = load_model_given(args)
+    model, _, note = load_model_given(args)
     cell = explain(model, read_image(args.image), args.layer, at)
+    say_model(note)
     if args.json:
         _print_json(cell.to_json())
         return 0
