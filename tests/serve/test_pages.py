@@ -522,3 +522,11 @@ def test_cnn_an_uploaded_one_colour_image_gets_its_digit_with_a_note_that_it_is_
     ready(page, predictions=2)
     assert page.text_content("#digit").isdigit()
     assert "blank" in page.text_content("#digit-p") and "bias" in page.text_content("#digit-p")
+    k = page.text_content("#digit")
+    page.click(f"#p-{k}")  # its arithmetic says so too: every number there is the biases' work
+    page.wait_for_selector(f"#explain-panel[data-at='logits:{k}']")
+    assert page.text_content("#explain-blank") == "blank: one colour, nothing to read; the digit is the network's bias."
+    page.goto(f"{page.base}/cnn?img={_seven()}&explain=logits:{k}")
+    ready(page, predictions=1)
+    page.wait_for_selector(f"#explain-panel[data-at='logits:{k}'] #explain-value")
+    assert page.query_selector("#explain-blank") is None

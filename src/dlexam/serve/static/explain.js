@@ -135,6 +135,8 @@ function renderExplanation(e, said = null) {
       DL.el("div", {}, DL.el("h3", {text: "largest positive products"}), DL.el("ul", {class: "plain-list"}, e.largest_positive.map(item))),
       DL.el("div", {}, DL.el("h3", {text: "largest negative products"}), DL.el("ul", {class: "plain-list"}, e.largest_negative.map(item)))));
   }
+  // a one-colour image is all zeros once standardised: every number above follows from the biases (the library's words)
+  if (e.blank_note) box.prepend(DL.el("p", {id: "explain-blank", text: `${e.blank_note}.`}));
   DL.scrollables();
   // a probability clicked is announced as the probability it is, then the logit it comes from
   const text = e.kind === "logit" ? `probability of digit ${e.digit} = ${f4(e.probability)}: logit ${e.digit} = ${f4(e.value)}`
