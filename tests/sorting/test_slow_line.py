@@ -66,3 +66,35 @@ def test_sort_warns_before_a_slow_line_and_not_below_it(monkeypatch, capsys):
             main(["sort"])
         err = capsys.readouterr().err
         assert ("dlexam: warning: line 2 holds" in err) is warned, err
+
+
+# A one-layer model with positions has no quadratic layer, but each step of its answer reads every position before it:
+# 2,001 steps over a 100,000-symbol line of 2,000 symbols ran 22 s without a word (2026-12-07). The rule, by hand:
+# layers x heads x (steps x T + steps (steps - 1) / 2) >= 50,000,000 keys read, T = n + 1, steps = distinct + 1.
+# All 2,000 symbols distinct: 2,001 x (n + 1) + 2,001,000 >= 5e7 first at n + 1 = 23,988: 2,001 x 23,988 = 47,999,988,
+# + 2,001,000 = 50,000,988; at n + 1 = 23,987 it is 49,998,987.
+FIRST_SLOW_ANSWER = 23_987
+
+
+def test_a_long_answer_over_a_long_line_is_warned_of_before_it_starts(monkeypatch, capsys):
+    def started(*args, **kwargs):
+        raise Started
+
+    vocab = Vocabulary.from_spec("2000")
+    cfg = TransformerConfig(vocab_size=vocab.size, d_model=8, n_heads=1, n_layers=1, positional="sinusoidal")
+    wide = Sorter(DecoderTransformer(cfg).eval(), vocab, 3, "a test sorter", {"finished": True})
+    assert decode.slow_line_tokens(wide.model) is None  # the prefill rule alone never warns of it
+    monkeypatch.setattr(decode, "greedy_decode", started)
+    monkeypatch.setattr(sorter, "load_sorter", lambda vocab, checkpoint: wide)
+    every = [str(s) for s in range(2000)]
+    for n, distinct, slow in ((FIRST_SLOW_ANSWER - 1, 2000, False), (FIRST_SLOW_ANSWER, 2000, True),
+                              (100_000, 3, False)):  # three different symbols: four steps, however long the line
+        line = (every[:distinct] * (n // distinct + 1))[:n]
+        with pytest.raises(Started):
+            main(["sort", "--vocab", "2000", " ".join(line)])
+        err = capsys.readouterr().err
+        assert ("dlexam: warning: the input holds" in err) is slow, (n, distinct, err)
+        if slow:
+            assert err.count("\n") == 1, err
+            assert f"holds {n:,} symbols, 2,000 of them different: each of the 2,001 steps" in err, err
+            assert "(50,000,988 keys read in all)" in err, err

@@ -153,6 +153,11 @@ MAX_ORDERED_LINE = 1_000_000  # symbols in one line for such a model, at most
 # Query-key scores in the layers of a prefill that attend from every position to every earlier one (all but the last),
 # past which a line takes noticeably long: 500,000,000 took 3-6 s on the 2-core AMD EPYC, shared (docs/sorting.md)
 SLOW_SCORES = 500_000_000
+# Cached keys read by the decoding steps of a line of an ordered model, in every layer and head, past which its answer
+# takes noticeably long: each step reads all T + s positions before it (memory-bound, about ten times a prefill's
+# score). 50,000,000 took 5.7-7.3 s on the 2-core AMD EPYC, shared (a one-layer, sinusoidal, d_model 16 model of 2,000
+# symbols: 2,001 steps over 25,000 symbols, 501 steps over 100,000), where the prefill rule saw no quadratic layer
+SLOW_READS = 50_000_000
 
 
 def _batches_by_length(lengths: Sequence[int], extra: int, budget: int, max_lines: int | None = None
@@ -207,12 +212,40 @@ def slow_line_tokens(model: DecoderTransformer) -> int | None:
     return t - 1
 
 
-def slow_line_note(model: DecoderTransformer, n: int, subject: str) -> str:
-    """What to say before a line of `n` symbols of at least :func:`slow_line_tokens` is decoded (`subject`: "line 3",
-    "the input")."""
-    return (f"{subject} holds {n:,} symbols: in every layer but its last this model attends from each position to "
-            f"every earlier one ({quadratic_scores(model, n):,} scores), a time that grows with the square of the "
-            "line's length; expect a wait (docs/sorting.md, 'Input of any size')")
+def decoding_reads(model: DecoderTransformer, n: int, steps: int) -> int:
+    """The cached keys that `steps` decoding steps after the prefill of a line of `n` symbols read, in every layer and
+    head: step s (from 0) attends to the T + s positions before it, T = n + 1. 0 for a model decoding from counts."""
+    if model.attends_to_a_multiset():
+        return 0
+    t = n + 1
+    return model.cfg.n_layers * model.cfg.n_heads * (steps * t + steps * (steps - 1) // 2)
+
+
+def answer_steps(vocab: Vocabulary, distinct: int) -> int:
+    """The decoding steps of a line with `distinct` different symbols, for a model that answers it right: each
+    distinct symbol once, then <STOP> (at most the decoder's own cap, n_symbols + 1)."""
+    return min(distinct, vocab.n_symbols) + 1
+
+
+def might_decode_slowly(model: DecoderTransformer, vocab: Vocabulary, n: int) -> bool:
+    """Whether a line of `n` symbols could reach :data:`SLOW_READS` whatever its symbols (all of them distinct, up to
+    the vocabulary): a cheap test before a line's distinct symbols are counted."""
+    return decoding_reads(model, n, answer_steps(vocab, n)) >= SLOW_READS
+
+
+def slow_line_note(model: DecoderTransformer, n: int, subject: str, steps: int | None = None) -> str | None:
+    """What to say before a line of `n` symbols is decoded (`subject`: "line 3", "the input"), or None where it is
+    quick: its prefill reaches :data:`SLOW_SCORES` (:func:`quadratic_scores`), or its `steps` decoding steps (those of
+    :func:`answer_steps`; None: not counted) read :data:`SLOW_READS` cached keys or more."""
+    if quadratic_scores(model, n) >= SLOW_SCORES:
+        return (f"{subject} holds {n:,} symbols: in every layer but its last this model attends from each position to "
+                f"every earlier one ({quadratic_scores(model, n):,} scores), a time that grows with the square of the "
+                "line's length; expect a wait (docs/sorting.md, 'Input of any size')")
+    if steps is not None and (reads := decoding_reads(model, n, steps)) >= SLOW_READS:
+        return (f"{subject} holds {n:,} symbols, {steps - 1:,} of them different: each of the {steps:,} steps of its "
+                f"answer attends to every position before it ({reads:,} keys read in all), a time that grows with "
+                "the line's length times its different symbols; expect a wait (docs/sorting.md, 'Input of any size')")
+    return None
 
 
 def line_reader(model: DecoderTransformer, vocab: Vocabulary, **kwargs) -> LineReader:

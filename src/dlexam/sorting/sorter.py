@@ -8,10 +8,19 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
+import numpy as np
+
 from dlexam.attention import is_argmax
 from dlexam.errors import UserError
 from dlexam.sorting.compiled import compile_sorter
-from dlexam.sorting.decode import decode_chunks, line_reader, slow_line_note, slow_line_tokens
+from dlexam.sorting.decode import (
+    answer_steps,
+    decode_chunks,
+    line_reader,
+    might_decode_slowly,
+    slow_line_note,
+    slow_line_tokens,
+)
 from dlexam.sorting.lines import CHUNK_LINES, Chunk
 from dlexam.sorting.vocab import EXAM_VOCAB, Vocabulary
 from dlexam.transformer import DecoderTransformer
@@ -162,7 +171,8 @@ def answer_stream(
     (and the line, when `numbered`) after the answers to every line before it. `notes` collects what the
     warnings report; `chunk_lines` caps the lines read before answering (1 answers each line as it comes).
     `warn` is told, before the work on a line begins, of each line long enough to take a while
-    (:func:`dlexam.sorting.decode.slow_line_tokens`: a model whose time is quadratic in a line's length).
+    (:func:`dlexam.sorting.decode.slow_line_note`: a prefill whose time is quadratic in a line's length, or an answer
+    of many steps over a long line).
     """
     temperature = sorter.decoding_temperature(temperature)
     notes = notes if notes is not None else StreamNotes(sorter.max_len)
@@ -184,10 +194,19 @@ def answer_stream(
                 long = [n for n in chunk.lengths if n > sorter.max_len]
                 notes.long += len(long)
                 notes.longest = max([notes.longest, *long])
-            if slow is not None:  # said before the chunk is decoded
+            if warn is not None:  # said before the chunk is decoded
+                offsets = None
                 for i, n in enumerate(chunk.lengths):
-                    if n >= slow:
-                        warn(slow_line_note(model, n, f"line {chunk.first_line + i}" if numbered else "the input"))
+                    steps = None
+                    if might_decode_slowly(model, sorter.vocab, n):  # its different symbols counted where they matter
+                        offsets = chunk.offsets() if offsets is None else offsets
+                        start = int(offsets[i])
+                        steps = answer_steps(sorter.vocab, len(np.unique(chunk.symbols()[start : start + n])))
+                    if (slow is not None and n >= slow) or steps is not None:
+                        note = slow_line_note(model, n, f"line {chunk.first_line + i}" if numbered else "the input",
+                                              steps)
+                        if note is not None:
+                            warn(note)
             yield chunk
 
     for out, stopped in decode_chunks(sorter.model, sorter.vocab, noted(chunks), temperature=temperature):
