@@ -1,10 +1,9 @@
-"""Issue 21, third, fifth, sixth, seventh, eighth and ninth rounds: levers against the shipped recipe, paired by seed.
+"""Issue 21, third, fifth to tenth rounds: levers against the shipped recipe, paired by seed.
 
 Each lever is the shipped recipe (its own `training_set`, `TrainConfig` and augmentation, through
 `dlexam.svhn.training.loop.fit`, unpinned, one thread) with one change at training time that the
 earlier rounds had not measured. None of them is in the library: they are measured here, and the
-numbers are in docs/svhn.md ("Issue 21, third round", "fifth round", "sixth round", "seventh round" and
-"eighth round").
+numbers are in docs/svhn.md ("Issue 21, third round" and the fifth to the tenth rounds).
 
   baseline   the shipped recipe as it is
   randconv   random convolutions (Xu et al., ICLR 2021, the RandConv of domain generalisation on
@@ -28,6 +27,12 @@ Four more change the data instead: the framed house-number part of the recipe (i
   far-narrow       the same with neighbours 0.5, gaps up to 16 glyph px
   condensed        digits 20-30 px, aspect 0.6-0.9, neighbours 0.8 at gaps 0-6 (whole, close neighbours)
   few              digits 18-30 px, neighbours 0.3, gaps up to 8, the framed aspect kept (0.8-1.25)
+
+and one (the tenth round) keeps both digit shapes of the framed part, the shipped and the condensed:
+
+  split      the framed part halved: 15% of the images framed as SVHN_FRAMED is, 15% with `condensed`'s changes
+             (SPLIT_FRAMING); the wide scenes and the plain renderer as shipped. With a late lever the late
+             phase draws from both halves, the recipe's first two parts (`framed_images`)
 
 Two more (the fifth round) change how the images are made or read:
 
@@ -90,15 +95,15 @@ the baseline's. One JSON line per run on stderr, one JSON object as the last lin
 A lever may also be several joined by "+" (the ninth round: `--levers condensed+late-half+sam`), trained in one
 run with every part applied as it is alone (`lever_parts`): the framing or textures on the recipe, the augmentations
 (xzoom, randconv, gamma before the recipe's, erase and mixup after), the weight decay, and the late phase, SAM, a loss
-lever and a larger network together. Parts that change the same thing are refused (COMBINATION_CLASHES: two framings,
-two late levers, two weight decays, two networks; SAM with smoothing or mixup, whose loss SAM's second pass would not
-see), and so is baseline, which is no change.
+lever and a larger network together. Parts that change the same thing are refused (COMBINATION_CLASHES: two
+framings, `split` counted among them, two late levers, two weight decays, two networks; SAM with smoothing or mixup,
+whose loss SAM's second pass would not see), and so is baseline, which is no change.
 
 `--extra-fonts DIR` adds DIR's TrueType/OpenType files (sorted by name) to the scene typefaces
 (`dlexam.svhn.synthetic.fonts.package_fonts`) for every run, to measure typefaces that dlexam does
 not ship (docs/svhn.md: the fontsource typefaces from npm).
 
-The default runs every lever on seeds 0-2: 66 full runs, most of about a minute of CPU each on one core (`sam`
+The default runs every lever on seeds 0-2: 69 full runs, most of about a minute of CPU each on one core (`sam`
 about 1.7 times that, `batchnorm` four and `reparam` eight times).
 
 Usage: python benchmarks/svhn_levers.py [--levers baseline erase condensed+late-half ...] [--seeds 0 1 2]
@@ -156,10 +161,12 @@ SURFACE_LEVERS = ("textures", "colour")
 LATE_EPOCHS = 3  # the late levers' last epochs, drawn from the framed part (the recipe's first) ...
 LATE_LEVERS = {"late": 1.0, "late-half": 0.5}  # ... this share of their images (the rest from all, as usual)
 SAM_RHO = 0.05  # the radius of SAM's ascent step (Foret et al.'s for SGD on CIFAR)
+SPLIT_FRAMING = "condensed"  # the tenth round's `split`: the framed part halved, its second half framed so
 LEVERS = ("baseline", *AUGMENT_LEVERS, *TRAIN_CHANGES, *LOSS_LEVERS, *FRAMINGS, *INPUT_LEVERS, *REPARAM_LEVERS,
-          *SURFACE_LEVERS, *LATE_LEVERS, "sam")
-# the ninth round's combinations: no two parts of one of these groups in a lever joined by "+"
-COMBINATION_CLASHES = (tuple(FRAMINGS), tuple(LATE_LEVERS), tuple(TRAIN_CHANGES),
+          *SURFACE_LEVERS, *LATE_LEVERS, "sam", "split")
+# the ninth round's combinations: no two parts of one of these groups in a lever joined by "+" (`split` frames
+# the framed part too)
+COMBINATION_CLASHES = ((*FRAMINGS, "split"), tuple(LATE_LEVERS), tuple(TRAIN_CHANGES),
                        tuple(REPARAM_LEVERS), ("sam", *LOSS_LEVERS))
 TEXTURE_SHARE = 0.5  # of each scene part's images
 # scikit-image's bundled sample photos (its wheel's skimage/data, no download) and their licences, as its
@@ -614,7 +621,18 @@ def lever_recipe(lever: str, recipe_name: str):
             framed, *rest = recipe.parts
             recipe = dataclasses.replace(
                 recipe, parts=(Part(framed.share, dataclasses.replace(framed.scenes, **FRAMINGS[part])), *rest))
+        elif part == "split":
+            framed, *rest = recipe.parts
+            recipe = dataclasses.replace(recipe, parts=(
+                Part(framed.share / 2, framed.scenes),
+                Part(framed.share / 2, dataclasses.replace(framed.scenes, **FRAMINGS[SPLIT_FRAMING])), *rest))
     return recipe
+
+
+def framed_images(recipe, parts: tuple[str, ...]) -> int:
+    """How many of the recipe's images (the first ones) are framed scenes, the images that a late phase draws
+    from: its first part's, or with `split` its first two parts' (both halves of the framed part)."""
+    return sum(recipe.counts()[:2 if "split" in parts else 1])
 
 
 def run(lever: str, recipe_name: str, seed: int, surfaces: torch.Tensor | None = None,
@@ -646,7 +664,7 @@ def run(lever: str, recipe_name: str, seed: int, surfaces: torch.Tensor | None =
             training.enter_context(sharpness_aware(model))
         for part in parts:
             if part in LATE_LEVERS:
-                training.enter_context(late_phase(recipe.epochs, recipe.counts()[0], share=LATE_LEVERS[part]))
+                training.enter_context(late_phase(recipe.epochs, framed_images(recipe, parts), share=LATE_LEVERS[part]))
         model = fit(model, x, y, cfg=TrainConfig(**settings), augment=augment)["model"]
     if larger:
         model = model.eval().fold()

@@ -1,5 +1,6 @@
 """benchmarks/svhn_levers.py: its train-time levers do what they say, and the script runs end to end."""
 
+import dataclasses
 import importlib.util
 import json
 import subprocess
@@ -473,3 +474,60 @@ def test_a_combinations_augmentations_apply_in_turn_and_clashes_are_refused():
                      ("erase+blur", "unknown lever 'blur'")]:
         with pytest.raises(argparse.ArgumentTypeError, match=why):
             levers.lever_parts(bad)
+
+
+def test_split_keeps_both_framings_of_the_framed_part():
+    """The tenth round's `split`: the shipped framed part (30%) as two halves of 15%, the first as SVHN_FRAMED is,
+    the second with `condensed`'s changes; the other parts as shipped. The fields are typed here from
+    scenes.SVHN_FRAMED and the third round's `condensed` (docs/svhn.md)."""
+    import argparse
+
+    from dlexam.svhn.synthetic.scenes import SceneConfig
+    from dlexam.svhn.training.recipes import RECIPES
+
+    shipped, split = RECIPES["shipped"], levers.lever_recipe("split", "shipped")
+    assert [p.share for p in split.parts] == [0.15, 0.15, 0.3, 0.4] and split.counts() == [18000, 18000, 36000, 48000]
+    assert split.parts[2:] == shipped.parts[1:]  # the wide scenes and the plain renderer, as shipped
+    assert split.parts[2].scenes == SceneConfig() and split.parts[3].scenes is None
+    kept, condensed = split.parts[0].scenes, split.parts[1].scenes
+    fields = ("min_height", "max_height", "min_aspect", "max_aspect", "neighbours", "min_gap", "max_gap", "shift",
+              "min_contrast", "max_contrast", "blur", "noise", "low_res", "mnist", "package_fonts")
+    assert [getattr(kept, f) for f in fields] == [22, 34, 0.8, 1.25, 0.9, -1.0, 4, 1.0, 0.06, 0.4, 2.2, 0.02, 0.3,
+                                                  0.25, True]
+    assert [getattr(condensed, f) for f in fields] == [20, 30, 0.6, 0.9, 0.8, 0, 6, 1.0, 0.06, 0.4, 2.2, 0.02, 0.3,
+                                                       0.25, True]
+    assert {f.name for f in dataclasses.fields(SceneConfig) if getattr(kept, f.name) != getattr(condensed, f.name)} \
+        == {"min_height", "max_height", "min_aspect", "max_aspect", "neighbours", "min_gap", "max_gap"}
+    quick = levers.lever_recipe("split", "quick")  # the quick recipe's halves keep its own framed part (no MNIST)
+    assert quick.counts() == [450, 450, 900, 1200] and quick.parts[0].scenes.mnist == quick.parts[1].scenes.mnist == 0
+    textured = levers.lever_recipe("split+textures", "quick")  # textures reach both halves, in either order
+    assert [p.scenes.textures if p.scenes else None for p in textured.parts] == [0.5, 0.5, 0.5, None]
+    assert levers.lever_recipe("textures+split", "quick") == textured
+    for bad in ("split+condensed", "few+split"):
+        with pytest.raises(argparse.ArgumentTypeError, match="change the same thing"):
+            levers.lever_parts(bad)
+
+
+@pytest.mark.parametrize("late, framed_share", [("late", 1.0), ("late-half", 0.65)])
+def test_a_late_phase_with_split_draws_from_both_framed_halves(monkeypatch, late, framed_share):
+    """split with a late lever, seen where fit is called (spies: nothing rendered or trained): the quick recipe's
+    last epoch (its only one) draws from its first 900 images, both halves of the framed part (450 each), every one
+    of them at least once; late-half takes half its 3,000 draws from them and half from all (65% framed)."""
+    from dlexam.svhn.data.realdata import CHECKS
+
+    seen = {}
+
+    def spy_fit(model, x, y, cfg, augment):
+        seen["order"] = levers.loop.epoch_order(3000, 0, cfg.epochs - 1)
+        return {"model": model}
+
+    monkeypatch.setattr(levers, "training_set", lambda recipe, seed: (torch.zeros(3000, 32, 32, dtype=torch.uint8),
+                                                                        torch.arange(3000) % 10))
+    monkeypatch.setattr(levers, "fit", spy_fit)
+    levers.run(f"split+{late}", "quick", 0, checks={name: "not in this test" for name in CHECKS})
+    order = seen["order"]
+    counts = np.bincount(order.numpy(), minlength=3000)
+    assert len(order) == 3000 and counts[:900].min() >= 1  # both halves, each image at least once
+    assert abs(float((order < 900).float().mean()) - framed_share) < 0.05
+    if late == "late":
+        assert counts[900:].max() == 0 and set(counts[:900].tolist()) == {3, 4}  # 3,000 draws of 900: 3 or 4 each
