@@ -148,7 +148,7 @@ def pr25(t: TransformerSpec, pts: int, gradients: dict, orders: dict, remedy: st
                                                                 else "") + f"; autograd at T = 0: "
                          f"{gradient_norms(gradients['argmax'])}.")
     return Question("Pr2.5", "Which weights learn", pts, (
-        Text("The model is trained by gradient descent on the loss of Pr2.3, with argmax attention."),
+        Text("The model is trained by gradient descent on the teacher-forcing loss, with argmax attention."),
         Text(f"(a) Which of W_Q, W_K, W_V, W_O receive {which} at these weights? (b) "
              f"{asked}, do all four receive a non-zero gradient?"),
         Options(shown_zero, "(a)"), Options(soft_options, "(b)")), (
@@ -237,7 +237,8 @@ def mat(m: Matrix) -> str:
 
 
 def setting(t: TransformerSpec) -> list:
-    """The model, as every question of Problem 2 states it."""
+    """The model, as every question of Problem 2 states it, with the conventions their answers depend on (argmax
+    attention, the loss): a platform shows each question alone, PrairieLearn each with a variant of its own."""
     outputs = output_labels(t.symbols, t.E)
     blocks = [
         Text(f"A small decoder-only transformer is meant to map a sequence of symbols to {t.goal.says}, followed "
@@ -255,6 +256,11 @@ def setting(t: TransformerSpec) -> list:
         matrix_table(f"W_O ({t.d_head}x{t.d_model})", t.W_O, *named(t, "W_O")),
         Text(f"The training example is \"{' '.join(t.example)}\": the input {' '.join(t.example_input)}, then "
              f"<START>, the target {' '.join(t.example_target)}, then <STOP>."),
+        Text("Attention uses the zero-temperature limit of softmax(s/T): as T -> 0+, each row's weight goes to its "
+             "largest visible scores, shared equally when several are tied (e.g. scores (4, 1, 4) give (1/2, 0, "
+             "1/2))."),
+        Text("The loss is the summed cross-entropy of the tokens after <START>, with teacher forcing: the logits at "
+             "position t score the token at position t+1."),
     ]
     if not t.head.W_Q == t.head.W_K == t.head.W_V:
         blocks[4:4] = [matrix_table("W_K", t.head.W_K, *named(t, "W_K")),
@@ -407,9 +413,6 @@ def questions(spec: ExamSpec, orders: dict | None = None, gradients: dict | None
     qs = [
         pr21(t, pts["Pr2.1"], orders.get("Pr2.1"), common),
         Question("Pr2.2", "Argmax attention", pts["Pr2.2"], (
-            Text("Attention uses the zero-temperature limit of softmax(s/T): as T -> 0+, each row's weight goes to "
-                 "its largest visible scores, shared equally when several are tied (e.g. scores (4, 1, 4) give "
-                 "(1/2, 0, 1/2))."),
             Text("(a) Compute the score matrix S = Q K^T for the training example (all its entries, before "
                  "masking). (b) Compute the causal attention matrix P. Give exact fractions."),), (
             Field("S", "matrix", run.head.S, Fraction(3, 8), "S = Q K^T", row_labels=rows, col_labels=rows,
@@ -425,8 +428,6 @@ def questions(spec: ExamSpec, orders: dict | None = None, gradients: dict | None
             Items(tuple(p_reason(run, i, run.head.tied[i][0]) for i in range(len(tokens)))),
             matrix_table("P", run.head.P, *named(t, "P", rows))), "attention", tuple(common)),
         Question("Pr2.3", "The loss", pts["Pr2.3"], (
-            Text("The loss is the summed cross-entropy of the tokens after <START>, with teacher forcing: the "
-                 "logits at position t score the token at position t+1."),
             Text(f"(a) Give the logit rows at positions {score_rows[0] + 1}-{score_rows[-1] + 1}, the rows that "
                  f"score the {len(score_rows)} target tokens (at positions {score_rows[0] + 2}-{score_rows[-1] + 2}), "
                  "exactly. (b) Give the loss (natural log), to 4 decimals."),), (
