@@ -325,3 +325,32 @@ def test_rows_are_still_rows():
     first = key()["Pr2.2.P"][0]
     r = field(grade(V, {**key(), "Pr2.2.P": [first]}), "Pr2.2.P")
     assert r.points == P_POINTS * Fraction(N, N * N) and r.notes[0].startswith(f"1 of {N} rows given")
+
+
+def test_a_number_split_at_its_decimal_comma_on_a_csv_line_says_so():
+    """`Pr2.3.loss,17,0075` (a decimal-comma locale's habit, the CSV's separator a comma): RFC 4180 makes it two
+    cells, refused as before, and the message now says that the comma split the number and what to write, as it
+    does for "17,0075" in quotes; it said only "expected one value, got 2: [["17", "0075"]]"."""
+    loss = V.question("Pr2.3").fields[1].answer
+    typed = f"{loss:.4f}"  # the loss to 4 decimals, as asked
+    whole, decimals = typed.split(".")
+    in_features = str(V.question("Pr1.3").fields[1].answer)
+    sub = read_submission(f"seed,7\nPr2.3.loss,{whole},{decimals}\nPr1.3.in_features,1,{in_features:0>3}\n"
+                          .encode(), "answers.csv")
+    g = grade(V, sub)
+    (w,) = field(g, "Pr2.3.loss").wrong
+    assert w["invalid"].startswith("expected one value, got 2")
+    assert f"{whole},{decimals}" in w["invalid"] and "split" in w["invalid"], w["invalid"]
+    assert f"a decimal comma: write {typed}, with a decimal point" in w["invalid"], w["invalid"]
+    (w,) = field(g, "Pr1.3.in_features").wrong  # 1,080: a thousands separator or a decimal comma
+    assert (f"a comma in a number: write 1{in_features:0>3} without it, or 1.{in_features:0>3} with a decimal point"
+            in w["invalid"]), w["invalid"]
+
+
+def test_two_numbers_on_a_line_are_not_called_a_decimal_comma():
+    """`Pr1.3.in_features,108,9`: no number with a comma (108,9 could be 108.9, but `108, 9` typed with a space,
+    or a sign, is two values); only a pair a comma number's pattern reads says so."""
+    for line in ("Pr1.3.in_features,108, -9", "Pr1.3.in_features,1/2,5", "Pr1.3.in_features,108,9,1"):
+        g = grade(V, read_submission(f"seed,7\n{line}\n".encode(), "answers.csv"))
+        (w,) = field(g, "Pr1.3.in_features").wrong
+        assert "comma" not in w["invalid"], (line, w["invalid"])

@@ -332,3 +332,17 @@ def test_a_transposed_matrix_that_is_not_square_is_one_mistake_not_cells_where_t
         assert g.score == g.max_score - r.max_points  # the rest of the key still earns its points
         lines = render(g).splitlines()
         assert sum("transposed" in line for line in lines) == 1, [x for x in lines if "transposed" in x]
+
+
+@pytest.mark.parametrize("graded", GRADERS)
+@pytest.mark.parametrize("aid", ["Pr2.3.loss", "Pr1.3.in_features", "Pr1.2.Conv-1"])
+def test_a_number_with_the_wrong_sign_is_named(graded, aid):
+    """A number given as the right one negated (a loss written as sum log p, without its minus sign) is named, as a
+    matrix with every sign wrong is: 'the right value with the wrong sign'. It said only the formula."""
+    want = answer(aid)
+    given = f"-{want:.4f}" if isinstance(want, float) else f"-{want}"
+    (w,) = result(GRADERS[graded], {**key(), aid: given}, aid).wrong
+    assert "the right value with the wrong sign" in w["reason"], w["reason"]
+    near_miss = f"-{want + 1:.4f}" if isinstance(want, float) else f"-{want + 1}"
+    (w,) = result(GRADERS[graded], {**key(), aid: near_miss}, aid).wrong
+    assert "sign" not in w["reason"], w["reason"]

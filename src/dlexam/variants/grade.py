@@ -587,8 +587,8 @@ def whole_mistake(f: Field, got) -> tuple[str, Collection[int]]:
     """The one place a whole answer's mistake is recognised. For a fully read matrix answer `got`: the first of the
     field's own :class:`~dlexam.variants.model.Mistake` s (computed from the variant) that explains every wrong row
     (:func:`mistake_rows`), else one that needs only the key (:func:`matrix_mistake`); its words and the rows it
-    explains. For a number `got` (a Fraction): the first of the field's mistakes whose value it is, all rows
-    (range(1)); ("", ()) where none fits."""
+    explains. For a number `got` (a Fraction): the first of the field's mistakes whose value it is, else the right
+    value negated, all rows (range(1)); ("", ()) where none fits."""
     if f.kind == "matrix":
         for m in f.mistakes:
             if rows := mistake_rows(f.answer, m, got):
@@ -598,6 +598,8 @@ def whole_mistake(f: Field, got) -> tuple[str, Collection[int]]:
         for m in f.mistakes:
             if scores(got, m.answer, m.tolerance):
                 return m.why, range(1)
+        if got and scores(-got, f.answer, f.tolerance):  # a loss written as sum log p, its minus sign left out
+            return "the right value with the wrong sign", range(1)
     return "", range(0)
 
 
@@ -612,6 +614,24 @@ def split_option(value) -> tuple[str, str] | None:
     if len(cells) < 2 or not (m := re.fullmatch(r"\s*(\w+)\s*:.*", cells[0], re.DOTALL)):
         return None
     return m.group(1), ", ".join(c.strip() for c in cells)
+
+
+def split_number(value) -> str:
+    """Why one row of cells is one number split at its comma where a CSV line "Pr2.3.loss,17,0075" is (RFC 4180
+    makes a decimal comma, or a thousands separator, a cell separator): what to write, as for the number quoted
+    ("17,0075"); "" where the cells rejoined are no number with a comma ("108, -9" and "1/2,5" are two values)."""
+    if not (isinstance(value, list) and len(value) == 1 and isinstance(value[0], list)):
+        return ""
+    cells = list(value[0])
+    while cells and blank(cells[-1]):
+        cells.pop()
+    if len(cells) < 2 or not all(isinstance(c, str) and re.fullmatch(r"[+-]?[0-9.eE+-]+", c.strip()) for c in cells):
+        return ""
+    joined = ",".join(c.strip() for c in cells)
+    if joined != ",".join(cells) or not (why := foreign(joined)):  # a space beside a comma: values typed apart
+        return ""
+    return (f"a CSV line is split at each comma outside quotes, so {joined} is {len(cells)} cells; if it is one "
+            f"number, {why}")
 
 
 def unanswered(aid: str, qid: str, f: Field, q_points: int) -> FieldResult:
@@ -636,6 +656,8 @@ def grade_field(aid: str, qid: str, q_points: int, f: Field, value) -> FieldResu
             bad = UnreadableAnswer(f"{bad}: a CSV line is split at each comma outside quotes, so an option's text "
                                    f"with a comma is several cells; write it in quotes, \"{split[1]}\", or the "
                                    f"option's number alone, {split[0]}")
+        elif f.kind == "number" and (split := split_number(value)):
+            bad = UnreadableAnswer(f"{bad}: {split}")
         return FieldResult(aid, qid, Fraction(0), share, False, [
             {"where": aid, "given": shown(written), "expected": expected_text(f),
              "reason": _because(str(bad), f.why), "invalid": str(bad)}])
