@@ -89,3 +89,37 @@ def test_a_wrong_two_head_r_cell_is_a_product_to_follow(seed, difficulty):
         assert Fraction(m[6]) == sum(a * b for a, b in zip(z, col, strict=True)) == f.answer[i][j]
         terms = [s.split(" x ") for s in m[5].split(" + ")]
         assert [(Fraction(a.strip("()")), Fraction(b.strip("()"))) for a, b in terms] == list(zip(z, col, strict=True))
+
+
+# variant 7's shapes, (C, H, W) per layer, worked by hand from its printed layers: 26x26 in; Conv-1 10 of 3x3 -> 24;
+# AvgPool-1 4x4 stride 4 -> 6; Conv-2 24 of 3x3 padding 1 -> 6; AvgPool-2 2x2 stride 2 -> 3
+SHAPES_7 = [(10, 24, 24), (10, 6, 6), (24, 6, 6), (24, 3, 3)]
+
+
+@pytest.mark.parametrize("form", ["{}x{}x{}", "{} x {} x {}", "{} × {} × {}", "{}X{}X{}", "({}, {}, {})",
+                                  "({} {} {})", "[{}, {}, {}]"])
+def test_a_shape_written_c_x_h_x_w_or_in_parentheses_is_read(form):
+    """A shape on one line as Version A writes one (28 x 28 x 8) or as Python prints a tuple, "(10, 24, 24)": read
+    as its three numbers. "10 x 24 x 24" was the cells 10, 'x', 24 (and the rest ignored): one unreadable, one right
+    by accident; "10x24x24" one cell, no number."""
+    rows = [form.format(*s) for s in SHAPES_7]
+    for value in (rows, [[r] for r in rows], "; ".join(rows)):  # JSON rows, CSV lines of one cell, one text
+        r = result(V7, "Pr1.3.shapes", value)
+        assert r.correct and r.notes == [], (value, r.wrong[:2], r.notes)
+
+
+def test_a_shape_in_height_x_width_x_channels_is_read_and_named():
+    r = result(V7, "Pr1.3.shapes", [f"{h} x {w} x {c}" for c, h, w in SHAPES_7])
+    assert not r.correct and not any("invalid" in w for w in r.wrong)
+    assert r.mistake.startswith("each row given as (height, width, channels)"), r.mistake
+
+
+def test_x_between_other_things_is_no_shape():
+    r = result(V7, "Pr1.3.shapes", ["10 x 24 x", "x10 x 6 x 6", "24 x 6 x 6 x", "24 x x 3 x 3"])
+    assert r.points == 0 and all("invalid" in w for w in r.wrong), r.wrong
+
+
+def test_a_word_with_an_x_is_still_one_unreadable_cell():
+    r = result(V7, "Pr1.3.shapes", ["10, 24, max", "10, 6, 6", "24, 6, 6", "24, 3, 3"])
+    (w,) = r.wrong
+    assert w["given"] == "max" and w["invalid"].startswith("not a number: 'max'"), w

@@ -176,9 +176,16 @@ def decimal_commas(s: str, cols: int | None = None) -> bool:
     return len(cells) > 1 or cols is not None and s.count(",") + 1 > cols == len(cells)
 
 
+TIMES = re.compile(r"[x\u00d7X]")  # "10 x 24 x 24", "10×24×24": a shape's numbers apart by "times"
+TIMES_USED = re.compile(r"[0-9\s][x\u00d7X]|[x\u00d7X][\s0-9+-]")  # an x beside a number or a space, not in "max"
+SHAPE = re.compile(r"\s*[+-]?[0-9][0-9./eE+-]*(?:\s*[x\u00d7X]\s*[+-]?[0-9][0-9./eE+-]*)+\s*")
+
+
 def row_cells(text: str, cols: int | None = None) -> list[str]:
     """A row written as text, split into its cells' texts: at commas ("1, 0, 1/2"), or where it has none at the
-    spaces between numbers ("1 0 1/2", as NumPy and MATLAB print a row), or either in brackets. The one rule by which
+    spaces between numbers ("1 0 1/2", as NumPy and MATLAB print a row), or either in brackets or parentheses ("(10,
+    24, 24)", a shape as Python prints it), or at x's ("10 x 24 x 24", a shape as Version A writes one; an "x" that
+    does not stand between two numbers makes the row unreadable). The one rule by which
     dlexam splits a row: a cell is one number, read by :func:`dlexam.variants.typed.read_text`, which takes spaces
     around a fraction's "/", so "1 / 4 1/2" is the two cells 1/4 and 1/2, as " 1 / 4 " typed into one cell
     (/practice's, PrairieLearn's) is 1/4: the spaces beside a "/" join, never split (a "/" alone is no number, so
@@ -188,7 +195,15 @@ def row_cells(text: str, cols: int | None = None) -> list[str]:
     cells are decimal commas (:func:`decimal_commas`: "0,5 0,25 1", or "0,5" where the matrix has `cols` = 1 column):
     the row is split at its spaces, and each cell "0,5" is no number, with a message asking for a decimal point,
     never the cells 0 and 5."""
-    s = text.strip().removeprefix("[").removesuffix("]")
+    s = text.strip()
+    if s.startswith("(") and s.endswith(")"):  # a shape as Python prints a tuple, "(10, 24, 24)"
+        s = s[1:-1]
+    s = s.removeprefix("[").removesuffix("]")
+    if TIMES_USED.search(s):  # a shape as Version A writes one, "28 x 28 x 8": the numbers between the x's
+        if not SHAPE.fullmatch(s):
+            raise UnreadableAnswer(f"{shown(text)!r}: an 'x' stands between numbers only, as in 10 x 24 x 24; write "
+                                   "the row's numbers apart by x, by commas or by spaces")
+        return [c.strip() for c in TIMES.split(s)]
     if "," in s and not decimal_commas(s.strip(), cols) or not s.strip():
         return s.split(",")
     cells = ROW_GAP.split(s.strip())
