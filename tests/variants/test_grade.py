@@ -232,3 +232,21 @@ def test_the_fingerprint_follows_what_grading_depends_on():
         dataclasses.replace(x, points=x.points + 1) if x is q else x for x in V.questions))
     assert heavier.fingerprint != V.fingerprint  # one question's points changed
     assert make_variant(1, "harder").fingerprint != V.fingerprint
+
+
+@pytest.mark.parametrize("line, says", [
+    ("Pr1.3.in_features 108", "Pr1.3.in_features 108: no such answer in variant 1: is it Pr1.3.in_features with its "
+                              "answer, 108, in the same cell? Write the id and the answer in cells of their own: "
+                              "Pr1.3.in_features,108"),
+    ("Pr1.3.in_features: 108", "is it Pr1.3.in_features with its answer, 108, in the same cell?"),
+    ("Pr1.3.in_features=108", "is it Pr1.3.in_features with its answer, 108, in the same cell?"),
+    ("pr1.3.IN_FEATURES,108", "pr1.3.IN_FEATURES: no such answer in variant 1: is it Pr1.3.in_features? Answer ids are "
+                              "written as the exam prints them"),
+])
+def test_an_answer_id_run_into_its_answer_or_miscased_names_the_id_meant(line, says):
+    """A CSV line whose id and answer lost their separator ("Pr1.3.in_features 108") or whose id is miscased
+    refuses the sheet, as any unknown id does (it may be another exam's), but names the id it almost is and how to
+    write the line; it said only "no such answer" and listed every id."""
+    with pytest.raises(SubmissionError) as bad:
+        grade(V, read_submission(f"seed,1\nP1.4.choice,1\n{line}\n".encode(), "answers.csv"))
+    assert says in str(bad.value), str(bad.value)

@@ -773,6 +773,19 @@ def _named_variant(v: Variant, submission: dict) -> None:
                               "grade it against the key.json written with it (dlexam grade --key KEY.json ...)")
 
 
+def id_meant(unknown: str, known) -> str:
+    """What an unknown answer id almost is, said after "no such answer": a known id run into its answer, its
+    separator lost ("Pr1.3.in_features 108", "Pr1.3.in_features: 108"), or a known id in other letter case; ""
+    for any other."""
+    for k in known:
+        if m := re.fullmatch(re.escape(k) + r"\s*[:=]?\s*(\S.*)", unknown, re.DOTALL):
+            if unknown[len(k)].isspace() or unknown[len(k)] in ":=":
+                return (f": is it {k} with its answer, {shown(m.group(1).strip())}, in the same cell? Write the id "
+                        f"and the answer in cells of their own: {k},{shown(m.group(1).strip())}")
+    same = [k for k in known if k.casefold() == unknown.strip().casefold()]
+    return f": is it {same[0]}? Answer ids are written as the exam prints them" if same else ""
+
+
 def grade(v: Variant, submission: dict) -> Grade:
     """Score `submission` (answer id -> answer) against variant `v`'s key. Raises :class:`SubmissionError` only
     for a submission with nothing to grade: no answers, an answer id `v` does not have, or another variant's."""
@@ -782,8 +795,8 @@ def grade(v: Variant, submission: dict) -> Grade:
         raise SubmissionError("submission: no answers in it (give answer id -> answer, e.g. \"Pr2.2.P\")")
     unknown = [k for k in submission if k not in known and k not in SUBMISSION_META]
     if unknown:
-        raise SubmissionError(f"{shown(unknown[0])}: no such answer in variant {v.seed}; the answers are "
-                              + ", ".join(known))
+        raise SubmissionError(f"{shown(unknown[0])}: no such answer in variant {v.seed}"
+                              + (id_meant(unknown[0], known) or "; the answers are " + ", ".join(known)))
     results, missing, manual = [], [], Fraction(0)
     for aid, (q, f) in known.items():
         if f.kind == "essay":
