@@ -354,3 +354,12 @@ def test_two_numbers_on_a_line_are_not_called_a_decimal_comma():
         g = grade(V, read_submission(f"seed,7\n{line}\n".encode(), "answers.csv"))
         (w,) = field(g, "Pr1.3.in_features").wrong
         assert "comma" not in w["invalid"], (line, w["invalid"])
+
+
+def test_an_answer_given_on_two_csv_lines_says_so():
+    """`P1.1.choice,3` and later `P1.1.choice,1` (a student correcting an answer below it): wrong, as before, and the
+    message says the id is on two lines, not only 'expected one value, got 2: [["3"], ["1"]]'."""
+    g = grade(V, read_submission(b"seed,7\nP1.1.choice,3\nPr1.3.in_features,108\nP1.1.choice,1\n", "answers.csv"))
+    (w,) = field(g, "P1.1.choice").wrong
+    assert w["invalid"].startswith("expected one value, got 2")
+    assert "P1.1.choice is on 2 lines (3, then 1): give each answer once" in w["invalid"], w["invalid"]

@@ -649,6 +649,14 @@ def split_number(value) -> str:
             f"number, {why}")
 
 
+def given_lines(value) -> list[str]:
+    """The rows of a number's or a choice's answer that hold something, each as written ("3", "1" where a CSV sheet
+    has the id on two lines, a student's answer and its correction); [] for an answer that is no list of rows."""
+    if not (isinstance(value, list) and all(isinstance(r, list) for r in value)):
+        return []
+    return [", ".join(str(c).strip() for c in r if not blank(c)) for r in value if not left_out(r, 1)]
+
+
 def unanswered(aid: str, qid: str, f: Field, q_points: int) -> FieldResult:
     return FieldResult(aid, qid, Fraction(0), f.points * q_points, False,
                        [{"where": aid, "given": "", "expected": "an answer", "reason": "not answered"}])
@@ -673,6 +681,9 @@ def grade_field(aid: str, qid: str, q_points: int, f: Field, value) -> FieldResu
                                    f"option's number alone, {split[0]}")
         elif f.kind == "number" and (split := split_number(value)):
             bad = UnreadableAnswer(f"{bad}: {split}")
+        elif len(lines := given_lines(value)) > 1:
+            bad = UnreadableAnswer(f"{bad}: {aid} is on {len(lines)} lines ({', then '.join(lines)}): give each "
+                                   "answer once")
         return FieldResult(aid, qid, Fraction(0), share, False, [
             {"where": aid, "given": shown(written), "expected": expected_text(f),
              "reason": _because(str(bad), f.why), "invalid": str(bad)}])
