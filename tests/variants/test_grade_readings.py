@@ -123,3 +123,16 @@ def test_a_word_with_an_x_is_still_one_unreadable_cell():
     r = result(V7, "Pr1.3.shapes", ["10, 24, max", "10, 6, 6", "24, 6, 6", "24, 3, 3"])
     (w,) = r.wrong
     assert w["given"] == "max" and w["invalid"].startswith("not a number: 'max'"), w
+
+
+@pytest.mark.parametrize("form", ["[{}, {}, {}]", "({}, {}, {})", "[{},{},{}]"])
+def test_a_shape_row_in_brackets_on_a_csv_line_unquoted_is_read(form):
+    """`Pr1.3.shapes,[10, 24, 24]` on a CSV line: the commas split it into the cells "[10", "24", "24]", two of them
+    no number, where the same row quoted was read whole."""
+    from dlexam.variants.grade import read_submission
+
+    sheet = "".join(f"Pr1.3.shapes,{form.format(*s)}\n" for s in SHAPES_7).encode()
+    r = result(V7, "Pr1.3.shapes", read_submission(sheet)["Pr1.3.shapes"])
+    assert r.correct and r.notes == [], (r.wrong[:2], r.notes)
+    whole = read_submission(b"P2.3.R,[[1, 0], [0, 1]]\n")["P2.3.R"]  # a whole matrix on one line stays as written
+    assert whole == [["[[1", "0]", "[0", "1]]"]]

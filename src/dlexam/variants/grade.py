@@ -368,10 +368,24 @@ def read_submission(data: bytes, name: str = "submission") -> dict:
             cells = [c.strip() for c in row]
             if not cells or not any(cells) or cells[0].startswith("#") or cells[0].lower() in ("id", "question"):
                 continue
-            answers.setdefault(cells[0], []).append(cells[1:])  # rows: a number is one row of one value
+            answers.setdefault(cells[0], []).append(unbracketed(cells[1:]))  # rows: a number is one row of one value
     except csv.Error as exc:
         raise SubmissionError(f"{name} line {lines.line_num}: not CSV ({exc})") from None
     return {k: rows[0][0] if len(rows) == 1 and len(rows[0]) == 1 else rows for k, rows in answers.items()}
+
+
+def unbracketed(cells: list[str]) -> list[str]:
+    """A CSV line's cells after its id, where they are one row written in brackets and split at its commas
+    ("Pr1.3.shapes,[12, 4, 4]": "[12", "4", "4]"; or "(12", "4", "4)"): the row's cells without its brackets, as
+    :func:`row_cells` reads the same row quoted; any other cells as they are (a whole matrix, "[[1", "0]", ...,
+    is left to be refused as no numbers)."""
+    if len(cells) > 1:
+        first, last = cells[0], cells[-1]
+        for opening, closing in ("[]", "()"):
+            if (first.startswith(opening) and not first.startswith(opening * 2) and last.endswith(closing)
+                    and not last.endswith(closing * 2)):
+                return [first[1:].strip(), *cells[1:-1], last[:-1].strip()]
+    return cells
 
 
 @dataclass
