@@ -446,7 +446,7 @@ def questions(spec: ExamSpec, orders: dict | None = None, gradients: dict | None
             Items(tuple(f"row {x.row} scores {x.target}: p = {x.probability_text} = {x.probability:.4f}, "
                         f"-log p = {x.nll_text} = {x.nll:.4f}" for x in terms)),
             Text(f"L = {closed} = {loss:.4f}.")), "transformers", tuple(common)),
-        Question("Pr2.4", f"{t.heads} heads", pts["Pr2.4"], (
+        Question("Pr2.4", f"Attention with {t.heads} heads", pts["Pr2.4"], (
             Text("A second attention head is added" + (" with the same W_Q, W_K, W_V as the first" if same_heads(t)
                                                         else " with weights of its own")
                  + f". The {t.heads} heads' outputs are concatenated, [Z_1 Z_2] ({t.heads * t.d_head} columns), and "
