@@ -136,3 +136,20 @@ def test_a_shape_row_in_brackets_on_a_csv_line_unquoted_is_read(form):
     assert r.correct and r.notes == [], (r.wrong[:2], r.notes)
     whole = read_submission(b"P2.3.R,[[1, 0], [0, 1]]\n")["P2.3.R"]  # a whole matrix on one line stays as written
     assert whole == [["[[1", "0]", "[0", "1]]"]]
+
+
+@pytest.mark.parametrize("written, word", [("yes", "yes"), (" No ", "no"), ("YES, R is the same", "yes"),
+                                           ("no, r differs", "no")])
+def test_a_yes_or_no_written_for_a_yes_or_no_choice_is_read(written, word):
+    """Pr2.4 (b) asks "Is R the same as with one head?" with the options "yes, R is the same" and "no, R differs":
+    a student writes "yes". It was "not a number: 'yes' (an option is 1-2 or a-b)"."""
+    (f,) = [f for f in V7.question("Pr2.4").fields if f.name == "same"]
+    (option,) = [i + 1 for i, o in enumerate(f.options) if o.startswith(word + ",")]
+    r = result(V7, "Pr2.4.same", written)
+    assert not any("invalid" in w for w in r.wrong), r.wrong
+    assert r.correct == (option == f.answer) and r.notes == [f"{written.strip()!r} read as option {option}"]
+
+
+def test_a_word_that_is_no_options_or_several_is_still_unreadable():
+    assert result(V7, "Pr2.4.same", "maybe").wrong[0]["invalid"].startswith("not a number: 'maybe'")
+    assert result(V7, "Pr2.4.same", "R").wrong[0]["invalid"].startswith("option R is not one of a-b")

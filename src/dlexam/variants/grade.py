@@ -81,9 +81,18 @@ def _option_text(s: str) -> str:
     return " ".join(s.split()).casefold()
 
 
+def _option_by_text(value: str, options: tuple[str, ...]) -> int | None:
+    """The one option whose whole text, or its words before its first comma, `value` is (spaces and case aside):
+    "yes" for "yes, R is the same"; None where none is, or several are."""
+    said = _option_text(value)
+    hits = [i + 1 for i, o in enumerate(options) if said in (_option_text(o), _option_text(o.split(",", 1)[0]))]
+    return hits[0] if len(hits) == 1 else None
+
+
 def read_choice(value, n: int, options: tuple[str, ...] = ()) -> int:
     """A choice's option number, 1 to `n`, or its letter (a = 1), also written "option 2" or as the grader shows a
-    choice, "2: 99 x 114" (the number and that option's text, spaces and case aside; `options` are the texts);
+    choice, "2: 99 x 114" (the number and that option's text, spaces and case aside; `options` are the texts), or as
+    one option's text alone or its words before its first comma ("yes" for "yes, R is the same");
     :class:`UnreadableAnswer` for anything else, and for a number whose text is another option's or none."""
     last = LETTERS[min(n, len(LETTERS)) - 1]
     if isinstance(value, str) and (m := re.fullmatch(r"option\s*(\S.*)", value.strip(), re.IGNORECASE | re.DOTALL)):
@@ -106,6 +115,8 @@ def read_choice(value, n: int, options: tuple[str, ...] = ()) -> int:
     try:
         number = read_number(value)
     except UnreadableAnswer:
+        if options and isinstance(value, str) and (said := _option_by_text(value, options)):
+            return said  # "yes", where option 2 is "yes, R is the same": only where no number or letter is read
         why = foreign(value.strip()) if isinstance(value, str) else ""
         raise UnreadableAnswer(f"not a number: {shown(value)!r} ({why + '; ' if why else ''}an option is 1-{n} or "
                                f"a-{last})") from None
