@@ -1,0 +1,89 @@
+"""A student's audit of /geoff (2026-12-07), each test failing on the pages before its fix: Problem 2.5's norms and
+the gradient step's table broken mid-number on a phone, and "undo step" taking back the inputs changed after the
+step (the temperature) as well as the step's weights.
+
+Oracles: the exam's transformer typed here and run with torch (autograd for the gradient norms), and what the user
+chose on the page."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from .browser import EXAMPLE_Q, counter, open_page, params, ready
+from .test_browser import overflows
+from .test_pages import BROKEN_WORDS
+
+VOCAB = ["A", "B", "C", "D", "<START>", "<STOP>"]
+EXAMPLE = "D A A <START> A D <STOP>"
+
+
+def _oracle(T: float) -> tuple[float, dict]:
+    """The exam's model typed here (E = [I_4; 0; 0], W_Q = W_K = W_V, W_O), causal softmax(S / T) attention
+    (argmax with ties shared at T = 0), standard teacher forcing: the loss and the Frobenius norm of each gradient."""
+    qkv = [[0, 3], [1, 2], [2, 1], [3, 0]]
+    w = {"W_Q": qkv, "W_K": qkv, "W_V": qkv, "W_O": [[0, 1, 0, 1], [1, 0, 1, 0]]}
+    t = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in w.items()}
+    E = torch.eye(6, 4, dtype=torch.float64)
+    ids = [VOCAB.index(s) for s in EXAMPLE.split()]
+    X = E[ids]
+    S = ((X @ t["W_Q"]) @ (X @ t["W_K"]).T).masked_fill(torch.triu(torch.ones(7, 7, dtype=torch.bool), 1), -math.inf)
+    if T == 0:
+        top = (S == S.max(1, keepdim=True).values).double().detach()
+        P = top / top.sum(1, keepdim=True)
+    else:
+        P = torch.softmax(S / T, 1)
+    logits = P @ (X @ t["W_V"]) @ t["W_O"] @ E.T
+    loss = -torch.log_softmax(logits, 1)[[3, 4, 5], [ids[4], ids[5], ids[6]]].sum()
+    loss.backward()
+    return loss.item(), {k: 0.0 if v.grad is None else float(v.grad.norm()) for k, v in t.items()}
+
+
+@pytest.mark.parametrize("width", [375])
+def test_on_a_phone_no_norm_or_step_number_is_broken_across_lines(browser, server, width):
+    """At 375 px (a phone) with gradients at T = sqrt(d_k) and one gradient step taken, every number of Problem 2.5's
+    norm table and of the step's table is on one line ("0.8426" read "0.84" over "26", "0 (frozen)" "(froz" over
+    "en)"): the table scrolls in its own box, the page does not; the numbers are torch's."""
+    ctx, page, watch = open_page(browser, server, width)
+    page.goto(f"http://127.0.0.1:{server.port}/geoff?{EXAMPLE_Q}&T=sqrt&grad=1")
+    ready(page)
+    _, norms = _oracle(math.sqrt(2))
+    shown = page.eval_on_selector_all("#grad-norms td[data-param]", "tds => tds.map(td => td.textContent)")
+    assert [float(x) for x in shown[4:]] == pytest.approx([norms[k] for k in ("W_Q", "W_K", "W_V", "W_O")],
+                                                          rel=1e-3), shown
+    n = counter(page, "rendered")
+    page.click("#step")
+    ready(page, rendered=n + 1)
+    assert page.evaluate(BROKEN_WORDS, "table.plain td") == []
+    assert overflows(page) == []
+    ctx.close()
+    watch.check()
+
+
+def test_undo_step_keeps_the_temperature_chosen_after_the_step(page):
+    """A step at T = 0, then sqrt(d_k) chosen to see the stepped model there, then "undo step": the weights are the
+    exam's again and T stays sqrt(d_k), so the loss is the exam's model's at sqrt(d_k) (torch); it read T = 0 and
+    the loss at T = 0, the temperature lost with the step. Forward (redo) brings the step's weights back, at sqrt(d_k)
+    still."""
+    page.goto(f"{page.base}/geoff?{EXAMPLE_Q}&T=0&grad=1")
+    ready(page)
+    n = counter(page, "rendered")
+    page.click("#step")
+    ready(page, rendered=n + 1)
+    stepped = params(page)["W_V"]
+    page.check("#t-sqrt")
+    ready(page, rendered=n + 2)
+    page.click("#undo")
+    page.wait_for_function("() => !new URLSearchParams(location.search).has('W_V')")
+    ready(page, rendered=n + 3)
+    loss, _ = _oracle(math.sqrt(2))
+    assert page.is_checked("#t-sqrt") and params(page)["T"] == "sqrt"
+    assert page.text_content("#loss-teacher_forcing") == f"{loss:.4f}"
+    assert page.is_disabled("#undo")
+    page.go_forward()
+    page.wait_for_function("() => new URLSearchParams(location.search).has('W_V')")
+    ready(page, rendered=n + 4)
+    assert params(page)["W_V"] == stepped and params(page)["T"] == "sqrt" and page.is_checked("#t-sqrt")
+    assert not page.is_disabled("#undo")
