@@ -66,7 +66,8 @@ def test_undo_step_keeps_the_temperature_chosen_after_the_step(page):
     """A step at T = 0, then sqrt(d_k) chosen to see the stepped model there, then "undo step": the weights are the
     exam's again and T stays sqrt(d_k), so the loss is the exam's model's at sqrt(d_k) (torch); it read T = 0 and
     the loss at T = 0, the temperature lost with the step. Forward (redo) brings the step's weights back, at sqrt(d_k)
-    still."""
+    still. The number explained after the step stays explained, in the URL too (the entry before the step had
+    none)."""
     page.goto(f"{page.base}/geoff?{EXAMPLE_Q}&T=0&grad=1")
     ready(page)
     n = counter(page, "rendered")
@@ -75,6 +76,9 @@ def test_undo_step_keeps_the_temperature_chosen_after_the_step(page):
     stepped = params(page)["W_V"]
     page.check("#t-sqrt")
     ready(page, rendered=n + 2)
+    page.fill("#explain-cell", "P[3,0]")
+    page.press("#explain-cell", "Enter")
+    page.wait_for_selector("#explain-panel[data-cell='P[3,0]']")
     page.click("#undo")
     page.wait_for_function("() => !new URLSearchParams(location.search).has('W_V')")
     ready(page, rendered=n + 3)
@@ -82,6 +86,7 @@ def test_undo_step_keeps_the_temperature_chosen_after_the_step(page):
     assert page.is_checked("#t-sqrt") and params(page)["T"] == "sqrt"
     assert page.text_content("#loss-teacher_forcing") == f"{loss:.4f}"
     assert page.is_disabled("#undo")
+    assert params(page)["explain"] == "P[3,0]" and page.is_visible("#explain-panel[data-cell='P[3,0]']")
     page.go_forward()
     page.wait_for_function("() => new URLSearchParams(location.search).has('W_V')")
     ready(page, rendered=n + 4)

@@ -8,7 +8,7 @@
 // result off the page and shows why in its place: no number on screen belongs to another input.
 "use strict";
 
-const G = {defaults: null, W: null, H: null, seq: 0, invalid: new Map(), lastT: "1", landed: false};
+const G = {defaults: null, W: null, H: null, seq: 0, invalid: new Map(), lastT: "1", landed: false, stepAt: 0};
 const URL_NAMES = {E: "E", W_Q: "W_Q", W_K: "W_K", W_V: "W_V", W_O: "W_O", multi_W_O: "W_O2"};
 const HEAD_NAMES = ["W_Q", "W_K", "W_V"];  // each head's own matrices (G.H: the API's weights.multi_heads)
 const headKey = (h, n) => `${n}_h${h + 1}`;  // their names in the URL: W_Q_h1 .. W_V_h2
@@ -103,13 +103,19 @@ function readUrl() {
         "edit it or reset");
     }
   }
-  $("undo").disabled = !(history.state && history.state.step > 0);
+  G.stepAt = (history.state && history.state.step) || 0;  // the gradient steps this history entry is after
+  $("undo").disabled = !(G.stepAt > 0);
+}
+
+// The page's inputs other than the weights, as URL parameters.
+function settingChanges() {
+  return {seq: $("seq").value.trim(), T: temperature(), heads: $("heads-2").checked ? G.defaults.heads : null,
+    grad: $("grad").checked ? 1 : null, conv: $("convention").value === "exam" ? "exam" : null,
+    lr: $("lr").value.trim() === "0.1" ? null : $("lr").value.trim(), stepE: $("step-e").checked ? 1 : null};
 }
 
 function urlChanges() {
-  const changes = {seq: $("seq").value.trim(), T: temperature(), heads: $("heads-2").checked ? G.defaults.heads : null,
-    grad: $("grad").checked ? 1 : null, conv: $("convention").value === "exam" ? "exam" : null,
-    lr: $("lr").value.trim() === "0.1" ? null : $("lr").value.trim(), stepE: $("step-e").checked ? 1 : null};
+  const changes = settingChanges();
   for (const e of editables()) changes[e.url] = same(e.rows(), e.own()) ? null : formatMatrix(e.rows());
   return changes;
 }
@@ -166,12 +172,18 @@ function buildControls() {
   });
   $("step").addEventListener("click", step);
   $("undo").addEventListener("click", () => history.back());
-  addEventListener("popstate", () => {  // Back, or "undo step": the weights before the step, from the URL
-    readUrl();
-    buildEditors();
+  // Back, or "undo step": the weights before the step, from the URL (Forward: the weights after it). Only the weights:
+  // every other input stays as the page has it, and so does the number explained (a T chosen after the step was
+  // taken back with it, the explanation's cell kept in the panel and lost from the URL)
+  addEventListener("popstate", () => {
+    const from = G.stepAt, kept = settingChanges();
     $("step-result").textContent = "";
     Cells.stepGone();
-    DL.announce("undone: the weights before the gradient step");
+    DL.set(Object.assign(kept, {explain: Cells.cell, explainHeads: Cells.cell ? Cells.heads : null}));
+    readUrl();
+    buildEditors();
+    DL.announce(G.stepAt < from ? `undone: the weights before gradient step ${G.stepAt + 1}`
+      : `redone: the weights after gradient step ${G.stepAt}`);
     compute();
   });
 }
@@ -461,6 +473,7 @@ async function step() {
   }
   const n = ((history.state && history.state.step) || 0) + 1;
   DL.push(urlChanges(), {step: n});  // a new history entry: undo (or Back) returns to the weights before
+  G.stepAt = n;
   $("undo").disabled = false;
   buildEditors();
   const rows = Object.keys(s.change).map((name) => DL.el("tr", {"data-matrix": name, "data-moved": String(s.moved[name])},
