@@ -92,3 +92,19 @@ def test_undo_step_keeps_the_temperature_chosen_after_the_step(page):
     ready(page, rendered=n + 4)
     assert params(page)["W_V"] == stepped and params(page)["T"] == "sqrt" and page.is_checked("#t-sqrt")
     assert not page.is_disabled("#undo")
+
+
+@pytest.mark.parametrize("step", ["abc", "1.5"])
+def test_sort_a_link_whose_step_is_no_step_number_opens_at_the_first_step(page, step):
+    """/sort?step=abc read "step NaN of 3" over empty panels, with a script error, and wrote step=NaN back into the
+    URL; step=1.5 read "step 2.5 of 3". A step that is not a whole number written in digits is passed over, as a
+    malformed parameter of /cnn is: the first step, sorted(set(input))'s first symbol (computed here)."""
+    seq = ["D", "A", "A"]
+    page.goto(f"{page.base}/sort?seq={'+'.join(seq)}&step={step}")
+    ready(page)
+    assert page.text_content("#step-label") == f"step 1 of {len(set(seq)) + 1}"  # each symbol once, then <STOP>
+    assert page.get_attribute("#compiled", "data-produced") == sorted(set(seq))[0]
+    assert params(page)["step"] == "0"
+    page.click("#next")
+    assert page.text_content("#step-label") == f"step 2 of {len(set(seq)) + 1}"
+    assert page.get_attribute("#compiled", "data-produced") == " ".join(sorted(set(seq))[:2])

@@ -81,7 +81,10 @@ async function decode() {
   S.results.trained = t.ok ? t.data : {error: DL.message(t.data)};
   const both = !c.ok && !t.ok && S.results.compiled.error === S.results.trained.error;
   if (both) S.results.compiled.shared = S.results.trained.shared = true;
-  setStep(Number(DL.get("step", "0")));
+  // the URL's step counts from 0; one that is not a whole number in digits (step=abc, 1.5) is passed over: the first
+  // step (it read "step NaN of 3" over empty panels, and "step 2.5 of 3")
+  const step = DL.get("step", "0").trim();
+  setStep(/^[0-9]+$/.test(step) ? Number(step) : 0);
   document.body.dataset.state = "ready";
   // an error that stands as it was (typing on at T = 0.5) is not written again: an alert box written is said again
   const show = (box, text) => { if (box.textContent !== (text || "")) DL.showError(box, text); };
