@@ -108,3 +108,20 @@ def test_sort_a_link_whose_step_is_no_step_number_opens_at_the_first_step(page, 
     page.click("#next")
     assert page.text_content("#step-label") == f"step 2 of {len(set(seq)) + 1}"
     assert page.get_attribute("#compiled", "data-produced") == " ".join(sorted(set(seq))[:2])
+
+
+def test_geoff_a_link_whose_convention_is_none_is_passed_over_as_heads_is(page):
+    """/geoff?conv=xyz&grad=1 (the URL takes conv=exam or nothing) took every number off the page with "loss:
+    convention must be one of teacher_forcing, exam, got ''", naming a '' nobody typed (the menu has no 'xyz', so it
+    sent its empty value). Passed over as heads=3 is: standard teacher forcing, the exam's model's loss and gradients
+    (torch)."""
+    page.goto(f"{page.base}/geoff?{EXAMPLE_Q}&T=0&grad=1&conv=xyz")
+    page.wait_for_selector("body[data-state=ready], body[data-state=error]")
+    assert page.evaluate("document.body.dataset.state") == "ready"
+    loss, norms = _oracle(0)
+    assert page.input_value("#convention") == "teacher_forcing"
+    assert page.text_content("#loss-teacher_forcing") == f"{loss:.4f}"
+    shown = page.eval_on_selector_all("#grad-norms td[data-param]", "tds => tds.map(td => td.textContent)")
+    assert shown[:2] == ["0 (frozen)", "0 (frozen)"], shown
+    assert [float(x) for x in shown[2:4]] == pytest.approx([norms["W_V"], norms["W_O"]], rel=1e-3), shown
+

@@ -83,7 +83,9 @@ function readUrl() {
   showMode();
   $(DL.get("heads", "1") === String(G.defaults.heads) ? "heads-2" : "heads-1").checked = true;
   $("grad").checked = DL.get("grad", "0") === "1";
-  $("convention").value = DL.get("conv", "teacher_forcing");
+  // the URL's conv is "exam" or absent; anything else is passed over as heads=3 is (the menu, which has no such
+  // option, sent "" and the page said "convention must be one of teacher_forcing, exam, got ''")
+  $("convention").value = DL.get("conv", null) === "exam" ? "exam" : "teacher_forcing";
   $("lr").value = DL.get("lr", "0.1");
   $("step-e").checked = DL.get("stepE", "0") === "1";
   G.W = Object.fromEntries(Object.entries(G.defaults.shapes).map(([name]) => [name,
