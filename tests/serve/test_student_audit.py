@@ -125,3 +125,19 @@ def test_geoff_a_link_whose_convention_is_none_is_passed_over_as_heads_is(page):
     assert shown[:2] == ["0 (frozen)", "0 (frozen)"], shown
     assert [float(x) for x in shown[2:4]] == pytest.approx([norms["W_V"], norms["W_O"]], rel=1e-3), shown
 
+
+def test_a_norm_reads_as_its_explanation_ends(page):
+    """Problem 2.5's norms were written in the page with 4 significant digits (toPrecision(4)): W_O's "3.932", whose
+    click explained "... = sqrt(15.4594) = 3.9318", and W_V's at sqrt(d_k) "0.02662" beside 4 decimals everywhere else.
+    Now as the server writes them (4 decimals): torch's norms to 4 places, and the explanation ends with the number
+    clicked."""
+    page.goto(f"{page.base}/geoff?{EXAMPLE_Q}&T=0&grad=1")
+    ready(page)
+    _, at0 = _oracle(0)
+    _, at_sqrt = _oracle(math.sqrt(2))
+    shown = page.eval_on_selector_all("#grad-norms td[data-param]", "tds => tds.map(td => td.textContent)")
+    want = [f"{n[k]:.4f}" for n in (at0, at_sqrt) for k in ("W_Q", "W_K", "W_V", "W_O")]
+    assert shown == ["0 (frozen)", "0 (frozen)"] + want[2:], shown
+    page.locator("#grad-norms tr[data-t='0'] td").nth(3).click()
+    page.wait_for_selector("#explain-panel[data-cell='norm[W_O,T=0]']")
+    assert page.text_content("#explain .explain-summary").endswith(f"= {shown[3]}")

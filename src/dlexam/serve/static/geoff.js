@@ -424,13 +424,17 @@ function renderGradients(d) {
   const key = (p) => (p === "W_O" && d.heads > 1 ? "multi_W_O" : p);  // k heads use multi_W_O
   // each norm is explained at the T of its row: norm[W_Q,T=0], norm[W_Q,T=sqrt]; the page's own row: norm[W_Q]
   // data-tvalue: the row's T as the number the model ran at (a typed norm[W_Q,T=0.5] is outlined in the row it is)
-  const row = (label, c, current) => DL.el("tr", {"data-temperature": current ? "current" : null, "data-t": c.T || null,
+  // each norm as the server writes it (`ex`, d.exact's), as its explanation ends: 3.9318, 5.977e-7 (the page wrote
+  // 4 significant digits, 3.932 beside an explanation's "= 3.9318")
+  const row = (label, c, ex, current) => DL.el("tr", {"data-temperature": current ? "current" : null, "data-t": c.T || null,
     "data-tvalue": String(c.temperature)},
     DL.el("th", {scope: "row", text: label}),
     params.map((p) => DL.el("td", {class: "num mono", "data-param": key(p),
-      text: c.vanishes[key(p)] ? "0 (frozen)" : c.norms[key(p)].toPrecision(4)})));
-  const rows = Object.entries(d.gradient_comparison).map(([label, c]) => row(label, c, false));
-  if (d.gradient_at_temperature) rows.push(row(`T=${tText(d)} (this page)`, d.gradient_at_temperature, true));
+      text: c.vanishes[key(p)] ? "0 (frozen)" : ex.norms[key(p)]})));
+  const rows = Object.entries(d.gradient_comparison).map(([label, c]) => row(label, c, d.exact.gradient_comparison[label], false));
+  if (d.gradient_at_temperature) {
+    rows.push(row(`T=${tText(d)} (this page)`, d.gradient_at_temperature, d.exact.gradient_at_temperature, true));
+  }
   box.append(DL.el("h3", {text: "gradient norms at T = 0, at T = sqrt(d_k)" + (d.gradient_at_temperature ? " and at this page's T" : "")}),
     DL.el("div", {class: "scroll"}, DL.el("table", {class: "plain", id: "grad-norms"},
       DL.el("tr", {}, DL.el("td", {class: "corner"}), params.map((p) => DL.el("th", {scope: "col", class: "num", text: p}))), rows)),
@@ -440,9 +444,9 @@ function renderGradients(d) {
 
 // k identical heads share W_Q, W_K, W_V: the table's norm is that of the heads' summed gradient (what a step applies);
 // each head's gradient is a part of it, and the parts' own norms are listed here (library: geoff.gradient_row)
-function headParts(d) {
-  const rows = Object.entries(d.gradient_comparison).map(([label, c]) => [label, c.head_parts || {}]);
-  if (d.gradient_at_temperature) rows.push([`T=${tText(d)} (this page)`, d.gradient_at_temperature.head_parts || {}]);
+function headParts(d) {  // the norms as the server writes them (d.exact's), as the table's
+  const rows = Object.entries(d.exact.gradient_comparison).map(([label, c]) => [label, c.head_parts || {}]);
+  if (d.gradient_at_temperature) rows.push([`T=${tText(d)} (this page)`, d.exact.gradient_at_temperature.head_parts || {}]);
   const names = [...new Set(rows.flatMap(([, p]) => Object.keys(p)))];
   if (!names.length) return [];
   const k = rows.find(([, p]) => p[names[0]])[1][names[0]].length;
@@ -450,7 +454,7 @@ function headParts(d) {
   const text = `The ${k} identical heads share ${names.join(", ")}: each one's norm in the table is |${sum}|, the ` +
     `norm of the heads' summed gradient, which a gradient step applies (gh: head h's part of it). The parts' own norms: ` +
     rows.map(([label, p]) => `${label}: ` + names.map((n) => `${n} ` +
-      (p[n] || []).map((x, h) => `|g${h + 1}| = ${x.toPrecision(4)}`).join(", ")).join("; ")).join(". ") + ".";
+      (p[n] || []).map((x, h) => `|g${h + 1}| = ${x}`).join(", ")).join("; ")).join(". ") + ".";
   return [DL.el("p", {class: "note", id: "grad-head-parts", text})];
 }
 
