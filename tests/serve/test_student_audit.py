@@ -141,3 +141,25 @@ def test_a_norm_reads_as_its_explanation_ends(page):
     page.locator("#grad-norms tr[data-t='0'] td").nth(3).click()
     page.wait_for_selector("#explain-panel[data-cell='norm[W_O,T=0]']")
     assert page.text_content("#explain .explain-summary").endswith(f"= {shown[3]}")
+
+
+def test_the_keyboard_focus_stays_on_the_step_and_lands_on_it_after_the_last_undo(page):
+    """Enter on "gradient step" disabled the button while the step was on its way, which dropped the keyboard focus
+    to the page's body (a screen reader then reads from the top); "undo step" back to the exam's weights disabled
+    itself with the focus on it, the same loss. Now the focus stays on the step button, and the last undo hands it
+    to the step button beside it; Enter there steps again."""
+    page.goto(f"{page.base}/geoff?{EXAMPLE_Q}&T=0&grad=1")
+    ready(page)
+    focused = "() => document.activeElement.id"
+    page.focus("#step")
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => new URLSearchParams(location.search).has('W_V')")
+    ready(page)
+    assert page.evaluate(focused) == "step"
+    page.focus("#undo")
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => !new URLSearchParams(location.search).has('W_V')")
+    ready(page)
+    assert page.is_disabled("#undo") and page.evaluate(focused) == "step"
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => new URLSearchParams(location.search).has('W_V')")

@@ -178,11 +178,12 @@ function buildControls() {
   // every other input stays as the page has it, and so does the number explained (a T chosen after the step was
   // taken back with it, the explanation's cell kept in the panel and lost from the URL)
   addEventListener("popstate", () => {
-    const from = G.stepAt, kept = settingChanges();
+    const from = G.stepAt, kept = settingChanges(), undoing = document.activeElement === $("undo");
     $("step-result").textContent = "";
     Cells.stepGone();
     DL.set(Object.assign(kept, {explain: Cells.cell, explainHeads: Cells.cell ? Cells.heads : null}));
     readUrl();
+    if (undoing && $("undo").disabled) $("step").focus();  // the last undo disables it: the focus goes beside it
     buildEditors();
     DL.announce(G.stepAt < from ? `undone: the weights before gradient step ${G.stepAt + 1}`
       : `redone: the weights after gradient step ${G.stepAt}`);
@@ -461,6 +462,8 @@ function headParts(d) {  // the norms as the server writes them (d.exact's), as 
 async function step() {
   if (G.invalid.size) { withdraw([...G.invalid.values()][0]); return; }
   const matrices = $("step-e").checked ? G.defaults.steppable : G.defaults.parameters;
+  // disabled while the step is on its way, which drops the keyboard focus to the body: it comes back after
+  const focused = document.activeElement === $("step");
   $("step").disabled = true;
   document.body.dataset.state = "busy";
   // every matrix the run uses, edited or not (the step's answer has them all); never multi_W_O with one head
@@ -469,6 +472,7 @@ async function step() {
   const asked = body({lr: $("lr").value.trim(), matrices, weights: JSON.parse(JSON.stringify(sent))});
   const r = await DL.api("POST", "/api/geoff/step", asked);
   $("step").disabled = false;
+  if (focused && document.activeElement === document.body) $("step").focus();
   DL.showError($("step-error"), r.ok ? null : r.data);
   if (!r.ok) { document.body.dataset.state = "error"; return; }
   const s = r.data;
