@@ -236,6 +236,21 @@ def test_geoff_page_answer_has_the_gradient_norms_at_its_own_temperature(server)
     assert "gradient_at_temperature" not in d  # Problem 2.5's own rows say it
 
 
+def test_gradients_of_a_sequence_without_a_loss_are_said_to_be_none_beside_its_matrices(server):
+    """Gradients asked for (/geoff's box left ticked) of a sequence with no <START>: its matrices as without them,
+    no gradients, and why (the loss's own refusal); it was a 400 that took the matrices off the page too. What is
+    refused without gradients (nothing after <START>, an unknown token) is refused with them."""
+    status, _, d = server.post("/api/geoff", {"seq": "D A A", "gradients": True})
+    assert status == 200 and "gradients" not in d and "loss" not in d, d
+    _, _, plain_ = server.post("/api/geoff", {"seq": "D A A"})
+    assert {k: v for k, v in d.items() if k != "no_gradients"} == plain_
+    assert d["no_gradients"].startswith("a loss needs a <START> token"), d["no_gradients"]
+    for seq, says in (("D A A <START>", "nothing after <START>"), ("D A E", "'E'")):
+        for gradients in (True, False):
+            status, _, d = server.post("/api/geoff", {"seq": seq, "gradients": gradients})
+            assert status == 400 and d["field"] == "seq" and says in d["error"], d
+
+
 def test_sequences_without_spaces_are_told_how_to_write_them(server):
     status, _, d = server.get(q("/api/geoff", seq="DAA<START>AD<STOP>"))
     assert status == 400 and d["error"].endswith("separate tokens with spaces: D A A <START> A D <STOP>")

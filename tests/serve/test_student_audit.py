@@ -163,3 +163,21 @@ def test_the_keyboard_focus_stays_on_the_step_and_lands_on_it_after_the_last_und
     assert page.is_disabled("#undo") and page.evaluate(focused) == "step"
     page.keyboard.press("Enter")
     page.wait_for_function("() => new URLSearchParams(location.search).has('W_V')")
+
+
+def test_gradients_ticked_for_a_sequence_without_start_keep_its_matrices(page):
+    """/geoff?seq=D+A+A&grad=1 took every matrix off the page ("a loss needs a <START> token"), though the same
+    sequence without grad=1 shows them and says it has no loss. Its matrices stay, and the gradients' panel says why
+    there are none; a sequence with <START> gets its gradients back. Oracle: R = Z W_O with P the argmax of Q K^T,
+    worked by hand for D A A (X rows D, A, A; Q = K = V = X W_Q: D (3, 0), A (0, 3); each row attends to the tokens
+    equal to it so far: Z = (3, 0), (0, 3), (0, 3); W_O = [[0, 1, 0, 1], [1, 0, 1, 0]])."""
+    page.goto(f"{page.base}/geoff?seq=D+A+A&T=0&grad=1")
+    page.wait_for_selector("body[data-state=ready], body[data-state=error]")
+    assert page.evaluate("document.body.dataset.state") == "ready"
+    assert page.is_visible("#matrices-panel") and page.is_visible("#no-gradients")
+    assert "no gradients: a loss needs a <START> token" in page.text_content("#no-gradients")
+    R = [t for t in page.eval_on_selector_all("#R td", "tds => tds.map(td => td.textContent.trim())") if t]
+    assert R == ["0", "3", "0", "3", "3", "0", "3", "0", "3", "0", "3", "0"], R
+    page.goto(f"{page.base}/geoff?{EXAMPLE_Q}&T=0&grad=1")
+    page.wait_for_selector("body[data-state=ready]")
+    assert page.query_selector("#no-gradients") is None and page.is_visible("#grad-norms")

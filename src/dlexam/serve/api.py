@@ -14,6 +14,7 @@ query is answered on the event loop without parsing, a worker thread or any comp
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -330,7 +331,17 @@ def geoff_answer(state, src: dict, exact_flag: Any) -> bytes:
 
     query, exact = geoff_query(src), p.flag("exact", exact_flag)
     with p.field("seq"):  # what analyse refuses is about the sequence (a loss needs a <START> ...)
-        out = geoff.analyse(query).to_json()
+        try:
+            out = geoff.analyse(query).to_json()
+        except UserError as no_loss:
+            if not query.gradients:
+                raise
+            # gradients asked for (/geoff's box stays ticked) of a sequence that has no loss: its matrices are still
+            # an answer, and `no_gradients` says why the gradients are not (a sequence the model refuses is refused)
+            out = geoff.analyse(dataclasses.replace(query, gradients=False)).to_json()
+            if out.get("loss") is not None:  # it has a loss: the refusal was of something else
+                raise
+            out["no_gradients"] = str(no_loss)
     if exact:
         out = {**out, "exact": exact_tree(plain(out))}
     return to_json(out)

@@ -408,10 +408,13 @@ function swaps(perm, names) {
 }
 
 function renderGradients(d) {
-  $("grad-panel").hidden = !d.gradients;
-  if (!d.gradients) return;
+  $("grad-panel").hidden = !d.gradients && !d.no_gradients;
   const box = $("grads");
   box.textContent = "";
+  if (!d.gradients) {  // asked for, but the sequence has no loss (no <START>): the server says why (no_gradients)
+    if (d.no_gradients) box.append(DL.el("p", {class: "note", id: "no-gradients", text: `no gradients: ${d.no_gradients}`}));
+    return;
+  }
   const figs = [];
   for (const [name, g] of Object.entries(d.gradients)) {
     const ex = d.exact.gradients[name], [rows, cols] = labels(name);  // a gradient is named as its matrix is
