@@ -495,10 +495,10 @@ def test_svhn_predict_titles_its_maps_with_the_layer_tables_names(server):
     status, _, d = server.post("/api/svhn/predict", _png(digit_image()), headers={"Content-Type": "image/png"})
     assert status == 200, d
     relu = "ReLU (assumed: the exam's Figure 2 is missing)"
-    assert d["stages"] == [{"stage": "conv1", "title": f"after Conv-1 + {relu}"},
-                           {"stage": "pool1", "title": "after AvgPool-1"},
-                           {"stage": "conv2", "title": f"after Conv-2 + {relu}"},
-                           {"stage": "pool2", "title": "after AvgPool-2"}]
+    assert d["stages"] == [{"stage": "conv1", "title": f"after Conv-1 + {relu}", "name": "Conv-1"},
+                           {"stage": "pool1", "title": "after AvgPool-1", "name": "AvgPool-1"},
+                           {"stage": "conv2", "title": f"after Conv-2 + {relu}", "name": "Conv-2"},
+                           {"stage": "pool2", "title": "after AvgPool-2", "name": "AvgPool-2"}]
 
 
 def test_svhn_predict_says_a_one_colour_image_is_blank(server):

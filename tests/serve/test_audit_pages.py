@@ -59,11 +59,14 @@ def test_cnn_explanations_say_each_label_once(page):
     want = explain(model, _image_of(page), "conv2", (2, 0, 0)).to_json()
     sums = [f"{v:.4f}" for v in want["channel_sums"]]
     assert labels == ([["input patch", None]] +
-                      [[f"pool1 map {c}: products sum to {s}", "input patch"] for c, s in enumerate(sums)] +
-                      [["kernel 2", None]] + [[f"for pool1 map {c}", "kernel 2"] for c in range(8)])
+                      [[f"AvgPool-1 map {c}: products sum to {s}", "input patch"] for c, s in enumerate(sums)] +
+                      [["kernel 2", None]] + [[f"for AvgPool-1 map {c}", "kernel 2"] for c in range(8)])
 
     page.click("#p-3")
     page.wait_for_selector("#explain-panel[data-at='logits:3']")
+    # the exam's names for the layers, as its table writes them: the logit sums AvgPool-2's values
+    assert "products of AvgPool-2's values" in page.text_content("#explain")
+    assert "the products summed per AvgPool-2 channel" in page.text_content("#explain")
     logit = explain(model, _image_of(page), "logits", (3,)).to_json()
     p = torch.softmax(torch.tensor(logit["logits"], dtype=torch.float64), 0)[3].item()
     assert page.text_content("#status") == (f"probability of digit 3 = {decimal_text(p)}: logit 3 = "

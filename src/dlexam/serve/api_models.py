@@ -162,12 +162,15 @@ def predict_answer(state, data: bytes) -> bytes:
 
 def stage_titles(cfg) -> list[dict]:
     """Each map's heading on /cnn, in STAGES' order: "after " and the layer table's name of the stage ("after
-    AvgPool-1", "after Conv-1 + ReLU (assumed: ...)"), so the page names the layers as its table does."""
+    AvgPool-1", "after Conv-1 + ReLU (assumed: ...)"), so the page names the layers as its table does; and `name`,
+    the layer's own name ("Conv-1", "AvgPool-2"), which a cell's arithmetic calls its source by."""
     from dlexam.plain import dumps
     from dlexam.svhn.inspect import STAGES
+    from dlexam.svhn.summary import layer_table
 
-    names = {r["module"]: r["layer"] for r in _layers(dumps(cfg.to_dict(), sort_keys=True))}
-    return [{"stage": s, "title": f"after {names[s]}"} for s in STAGES]
+    titles = {r["module"]: r["layer"] for r in _layers(dumps(cfg.to_dict(), sort_keys=True))}
+    names = {r["module"]: r["name"] for r in layer_table(cfg)}
+    return [{"stage": s, "title": f"after {titles[s]}", "name": names[s]} for s in STAGES]
 
 
 async def post_svhn_predict(request: Request) -> Response:

@@ -362,6 +362,7 @@ function render(d) {
   });
   const maps = $("maps");
   maps.textContent = "";
+  C.names = Object.fromEntries(d.stages.map((s) => [s.stage, s.name]));  // "AvgPool-2": a cell's arithmetic names its source
   for (const {stage, title} of d.stages) {  // the layer table's names (api_models.stage_titles)
     const [n, h, w] = d.maps[stage].shape, values = unpack(d.maps[stage]);
     const scale = Math.max(2, Math.floor(56 / w));

@@ -83,12 +83,15 @@ function sumLine(e) {
     " + bias ", DL.el("span", {id: "explain-bias", text: f4(e.bias)}));
 }
 
+// a stage as the layer table names it ("AvgPool-2"; /cnn keeps the names its prediction came with), else its key
+const layerName = (stage) => (C.names && C.names[stage]) || stage;
+
 function renderExplanation(e, said = null) {
   const box = $("explain");
   box.textContent = "";
   const w = e.window, at = e.at.join(", ");
   if (e.kind === "conv") {
-    const source = e.source === "image" ? "the standardised image" : e.source;
+    const source = e.source === "image" ? "the standardised image" : layerName(e.source);
     const none = e.activation === "none";  // no activation: the plain sum (the label says it was chosen)
     box.append(DL.el("p", {}, `${e.layer}[${at}] = `, none ? `sum of patch × kernel + bias, with ${e.activation_label}: its `
       : `${e.activation}(sum of patch × kernel + bias), ${e.activation} being ${e.activation_label}: its `,
@@ -109,7 +112,7 @@ function renderExplanation(e, said = null) {
         DL.el("strong", {id: "explain-value", text: f4(e.value)}), ` (the model's own: ${f4(e.model_value)})`));
   } else if (e.kind === "pool") {
     const how = e.mode === "avg" ? "average" : "maximum";
-    box.append(DL.el("p", {}, `${e.layer}[${at}] = the ${how} of its ${w.height}x${w.width} block of ${e.source} map `,
+    box.append(DL.el("p", {}, `${e.layer}[${at}] = the ${how} of its ${w.height}x${w.width} block of ${layerName(e.source)} map `,
       `${e.at[0]}, rows ${w.top} to ${w.top + w.height - 1}, columns ${w.left} to ${w.left + w.width - 1} (stride ${w.stride[0]}).`),
     DL.el("div", {id: "explain-block"}, grid(e.block)),
     DL.el("p", {class: "mono"}, e.mode === "avg" ? `sum ${f4(e.sum)} / ${e.count} = ` : "max = ",
@@ -118,7 +121,7 @@ function renderExplanation(e, said = null) {
     if (source) source.classList.add("source");
   } else {
     const item = (p) => DL.el("li", {class: "mono", text: `pool2[${p.at.join(",")}]: ${f4(p.input)} × ${f4(p.weight)} = ${f4(p.product)}`});
-    box.append(DL.el("p", {}, `logit ${e.digit} = bias + the ${e.count} products of Pool-2's values with the ${e.head} `,
+    box.append(DL.el("p", {}, `logit ${e.digit} = bias + the ${e.count} products of ${layerName(e.source)}'s values with the ${e.head} `,
       `head's weights for digit ${e.digit} (P = ${f4(e.probability)}).`),
     DL.el("p", {class: "mono"}, `${f4(e.positive_sum)} (positive) − ${f4(-e.negative_sum)} (negative: each product below 0) = `,
       DL.el("span", {id: "explain-sum", text: f4(e.sum)}), "; + bias ", DL.el("span", {id: "explain-bias", text: f4(e.bias)}),
@@ -127,7 +130,7 @@ function renderExplanation(e, said = null) {
       `${e.logits.length} digits of e^(logit) = `, DL.el("span", {id: "explain-softmax-terms",
         text: `e^(${f4(e.logits[e.digit])}) / (${e.logits.map((z) => `e^(${f4(z)})`).join(" + ")})`}),
       " = ", DL.el("strong", {id: "explain-probability", text: f4(e.probability)})),
-    DL.el("h3", {text: "the products summed per Pool-2 channel"}),
+    DL.el("h3", {text: `the products summed per ${layerName(e.source)} channel`}),
     DL.el("div", {class: "scroll"}, DL.el("table", {class: "matrix", id: "explain-channels"},
       DL.el("tr", {}, e.channel_sums.map((_, c) => DL.el("th", {scope: "col", text: String(c)}))),
       DL.el("tr", {}, e.channel_sums.map((v) => DL.el("td", {text: f4(v)}))))),
