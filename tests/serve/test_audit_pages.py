@@ -211,3 +211,39 @@ def test_cnn_the_predictions_probability_is_a_number_to_click_and_the_clicked_on
     page.click(f"#p-{other}")
     page.wait_for_selector(f"#explain-panel[data-at='logits:{other}']")
     assert page.evaluate(outline, f"#p-{other}") != "none" and page.evaluate(outline, f"#p-{digit}") == "none"
+
+
+def _adds_up(terms: list[float], result: float) -> bool:
+    """Whether the terms as shown (4 decimals, dlexam.spec.numbers.decimal_text) add up to the result as shown."""
+    from fractions import Fraction
+
+    shown = [Fraction(decimal_text(t)) for t in terms]
+    return abs(sum(shown) - Fraction(decimal_text(result))) <= Fraction(1, 20000)
+
+
+def test_a_sum_whose_shown_terms_do_not_add_up_to_it_says_they_are_rounded(page):
+    """/cnn showed 'sum of the products 0.4144 + bias -0.7231' then '= -0.3088' (the unrounded numbers' sum), with
+    nothing to say why a learner's -0.3087 differs. One line now says so, there and only there. Oracle: the shown
+    numbers added as fractions."""
+    from dlexam.svhn.explain import explain
+    from dlexam.svhn.inference import load_model
+
+    model = load_model()[0]
+    page.goto(f"{page.base}/cnn?img={_seven()}")
+    ready(page, predictions=1)
+    image = _image_of(page)
+    off, fine = None, None
+    for c in range(6):
+        for i in range(28):
+            e = explain(model, image, "conv1", (c, i, 5)).to_json()
+            if _adds_up([e["sum"], e["bias"]], e["pre_activation"]):
+                fine = fine or (c, i, 5)
+            else:
+                off = off or (c, i, 5)
+    assert off and fine, (off, fine)
+    for at, said in ((off, True), (fine, False)):
+        page.select_option("#explain-layer", "conv1")
+        page.fill("#explain-at", ",".join(map(str, at)))
+        page.press("#explain-at", "Enter")
+        page.wait_for_selector(f"#explain-panel[data-at='conv1:{','.join(map(str, at))}']")
+        assert (page.query_selector("#explain-rounding") is not None) is said, at

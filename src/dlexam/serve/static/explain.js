@@ -83,6 +83,16 @@ function sumLine(e) {
     " + bias ", DL.el("span", {id: "explain-bias", text: f4(e.bias)}));
 }
 
+// Where the shown terms of a sum, each rounded to 4 decimals, do not add up to its shown result (0.4144 + -0.7231
+// shown "= -0.3088", the unrounded terms' sum): one line that says why, so a learner adding them by hand is not misled.
+// `sums`: [[terms...], result] as the numbers behind the shown text.
+function roundingNote(sums) {
+  const shown = (v) => Number(f4(v));
+  const off = sums.some(([terms, result]) => Math.abs(terms.reduce((a, t) => a + shown(t), 0) - shown(result)) > 5e-5 + 1e-12);
+  return off ? DL.el("p", {class: "small", id: "explain-rounding", text: "Each number is shown to 4 decimals; a result " +
+    "is computed from the unrounded numbers, so it can differ in its last digit from the sum of the terms as shown."}) : null;
+}
+
 // a stage as the layer table names it ("AvgPool-2"; /cnn keeps the names its prediction came with), else its key
 const layerName = (stage) => (C.names && C.names[stage]) || stage;
 
@@ -110,6 +120,8 @@ function renderExplanation(e, said = null) {
     box.append(DL.el("h3", {text: "input patch"}), patches, DL.el("h3", {text: `kernel ${e.at[0]}`}), kernels, sumLine(e),
       DL.el("p", {class: "mono"}, none ? "= " : `= ${f4(e.pre_activation)}; ${e.activation} → `,
         DL.el("strong", {id: "explain-value", text: f4(e.value)}), ` (the model's own: ${f4(e.model_value)})`));
+    const note = roundingNote([[[e.sum, e.bias], e.pre_activation ?? e.value]]);
+    if (note) box.append(note);
   } else if (e.kind === "pool") {
     const how = e.mode === "avg" ? "average" : "maximum";
     box.append(DL.el("p", {}, `${e.layer}[${at}] = the ${how} of its ${w.height}x${w.width} block of ${layerName(e.source)} map `,
@@ -137,6 +149,8 @@ function renderExplanation(e, said = null) {
     DL.el("div", {class: "mats"},
       DL.el("div", {}, DL.el("h3", {text: "largest positive products"}), DL.el("ul", {class: "plain-list"}, e.largest_positive.map(item))),
       DL.el("div", {}, DL.el("h3", {text: "largest negative products"}), DL.el("ul", {class: "plain-list"}, e.largest_negative.map(item)))));
+    const note = roundingNote([[[e.positive_sum, e.negative_sum], e.sum], [[e.sum, e.bias], e.value]]);
+    if (note) box.querySelector("#explain-softmax").before(note);
   }
   // a one-colour image is all zeros once standardised: every number above follows from the biases (the library's words)
   if (e.blank_note) box.prepend(DL.el("p", {id: "explain-blank", text: `${e.blank_note}.`}));
