@@ -222,3 +222,24 @@ def test_two_identical_heads_norms_table_shows_the_gradient_the_step_applies(pag
     step(page)  # the step's table is of the weights before it (the norms table then shows the stepped weights')
     shown_step = float(page.text_content("#step-moved tr[data-matrix='W_V'] td.gnorm"))
     assert shown_step == pytest.approx(table, rel=2e-3)
+
+
+def test_the_step_table_reads_as_its_explanations_end(page):
+    """The step table wrote its numbers to 3 significant digits: W_V's |gradient| "1.46" beside its explanation's
+    "= 1.4570", W_O's max |change| "0.272" beside "= 0.2723". Now 4 decimals, a frozen matrix's "0" as its
+    explanation's. Oracle: the step worked by hand (manual_step) and autograd's gradients (oracle), at T = 0."""
+    from dlexam.spec.numbers import decimal_text
+
+    page.goto(f"{page.base}/geoff?{EXAMPLE_Q}&T=0&grad=1")
+    ready(page)
+    step(page)
+    change, _, _ = manual_step(0.0)
+    g = oracle(0.0)["grads"]
+    for m in PARAMS:
+        row = f"#step-moved tr[data-matrix='{m}']"
+        want_change = "0" if change[m] == 0 else decimal_text(change[m])
+        gm = g[m][0] if m != "W_O" else g[m]
+        want_norm = "0" if norm(gm) == 0 else decimal_text(norm(gm))
+        assert page.text_content(f"{row} td.change") == want_change, m
+        assert page.text_content(f"{row} td.gnorm") == want_norm, m
+    assert page.text_content("#step-moved tr[data-matrix='W_V'] td.gnorm") == "1.4570"  # as the audit read it

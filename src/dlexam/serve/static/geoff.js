@@ -492,8 +492,8 @@ async function step() {
   const rows = Object.keys(s.change).map((name) => DL.el("tr", {"data-matrix": name, "data-moved": String(s.moved[name])},
     DL.el("th", {scope: "row", class: "mono", text: name}),
     DL.el("td", {}, DL.el("span", {class: "badge " + (s.moved[name] ? "yes" : "no"), text: s.moved[name] ? "moved" : "frozen"})),
-    DL.el("td", {class: "num mono change", text: s.change[name].toPrecision(3)}),
-    DL.el("td", {class: "num mono gnorm", text: (s.gradient_norms[name] || 0).toPrecision(3)})));
+    DL.el("td", {class: "num mono change", text: stepNumber(s.change[name])}),
+    DL.el("td", {class: "num mono gnorm", text: stepNumber(s.gradient_norms[name] || 0)})));
   const box = $("step-result");
   box.textContent = "";
   box.append(DL.el("div", {class: "scroll"}, DL.el("table", {class: "plain", id: "step-moved"}, DL.el("tr", {},
@@ -503,6 +503,10 @@ async function step() {
     " → ", DL.el("span", {class: "mono", id: "loss-after", text: s.loss_after.toFixed(4)})));
   compute();
 }
+
+// A step's number as its explanation ends: 4 decimals (DL.decimal, a tiny one in significant digits), 0 as "0"; it
+// was 3 significant digits, W_V's |gradient| "1.46" beside its explanation's "= 1.4570"
+const stepNumber = (v) => (v === 0 ? "0" : DL.decimal(v));
 
 // Version A's model, or the variant of the URL: the page says which, the heads' choice says k.
 function describeModel() {
