@@ -35,7 +35,7 @@ def geoff_gets() -> list[tuple[str, str]]:
             ("/api/geoff?convention=bogus", "convention"), ("/api/geoff?gradient_of=W_X", "gradient_of"),
             ("/api/geoff?gradient_of=", "gradient_of"), ("/api/geoff?exact=2", "exact"),
             ("/api/geoff?loss=yes%21", "loss"),
-            ("/api/geoff?seq=A+B&gradients=1", "seq"), ("/api/geoff?seq=A+%3CSTART%3E&loss=1", "seq"),
+            ("/api/geoff?seq=A+B&loss=1&gradients=1", "seq"), ("/api/geoff?seq=A+%3CSTART%3E&loss=1", "seq"),
             ("/api/geoff?weights=1", "weights")]
     return out
 
