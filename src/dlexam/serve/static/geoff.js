@@ -8,7 +8,8 @@
 // result off the page and shows why in its place: no number on screen belongs to another input.
 "use strict";
 
-const G = {defaults: null, W: null, H: null, seq: 0, invalid: new Map(), lastT: "1", landed: false, stepAt: 0};
+const G = {defaults: null, W: null, H: null, seq: 0, invalid: new Map(), invalidKind: new Map(), lastT: "1", landed: false,
+  stepAt: 0};
 const URL_NAMES = {E: "E", W_Q: "W_Q", W_K: "W_K", W_V: "W_V", W_O: "W_O", multi_W_O: "W_O2"};
 const HEAD_NAMES = ["W_Q", "W_K", "W_V"];  // each head's own matrices (G.H: the API's weights.multi_heads)
 const headKey = (h, n) => `${n}_h${h + 1}`;  // their names in the URL: W_Q_h1 .. W_V_h2
@@ -100,6 +101,7 @@ function readUrl() {
     // exam's, so the page showed other numbers than the link's), until that matrix is edited or reset
     if (text !== null && m === null) {
       const whose = G.defaults.variant === null ? "the exam's" : "the variant's";
+      G.invalidKind.set("url:" + e.id, e.kind);
       G.invalid.set("url:" + e.id, `the link's ${e.url} ("${text.slice(0, 60)}") is not ${shape[0]} rows of ` +
         `${shape[1]} numbers between -${bound()} and ${bound()}: its editor shows ${whose} ${e.name}; ` +
         "edit it or reset");
@@ -127,6 +129,9 @@ function urlChanges() {
 // An edit of multi_W_O made with k heads stays in the editors' state and the URL, and comes back with them.
 // The k heads' own W_Q, W_K, W_V (multi_heads) likewise: used with k heads only.
 const used = (name) => (name !== "multi_W_O" && name !== "multi_heads") || $("heads-2").checked;
+// The first bad cell (or link) of a matrix the model uses now: a bad cell of multi_W_O or of a head's own W_Q waits,
+// kept, while one head is chosen (that model uses neither), and holds the page again at two heads
+const refusal = () => [...G.invalid].find(([key]) => used(G.invalidKind.get(key)))?.[1] ?? null;
 
 function edited() {
   const out = {};
@@ -223,6 +228,7 @@ function buildEditors() {
           } else {
             // a number past the model's cap (1e400 is Infinity to the browser) is refused here, in the cell's own
             // words, as an empty or non-numeric cell is: it never reaches the URL
+            G.invalidKind.set(key, e.kind);
             G.invalid.set(key, text === "" ? `${label} is empty: type a number (such as 0.5 or -2)`
               : NUMBER.test(text) && underflows(text) ? `${label}: ${text} is too small for a float64 number, which `
                 + "reads it as 0: type 0, or a number of size at least 5e-324"
@@ -289,7 +295,8 @@ function withdraw(message) {
 }
 
 async function compute() {
-  if (G.invalid.size) { withdraw([...G.invalid.values()][0]); return; }
+  const refused = refusal();
+  if (refused) { withdraw(refused); return; }
   const my = ++G.seq;
   document.body.dataset.state = "busy";
   const grad = $("grad").checked;
@@ -463,7 +470,8 @@ function headParts(d) {  // the norms as the server writes them (d.exact's), as 
 }
 
 async function step() {
-  if (G.invalid.size) { withdraw([...G.invalid.values()][0]); return; }
+  const refused = refusal();
+  if (refused) { withdraw(refused); return; }
   const matrices = $("step-e").checked ? G.defaults.steppable : G.defaults.parameters;
   // disabled while the step is on its way, which drops the keyboard focus to the body: it comes back after
   const focused = document.activeElement === $("step");
