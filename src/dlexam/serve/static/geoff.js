@@ -129,8 +129,7 @@ function urlChanges() {
 // An edit of multi_W_O made with k heads stays in the editors' state and the URL, and comes back with them.
 // The k heads' own W_Q, W_K, W_V (multi_heads) likewise: used with k heads only.
 const used = (name) => (name !== "multi_W_O" && name !== "multi_heads") || $("heads-2").checked;
-// The first bad cell (or link) of a matrix the model uses now: a bad cell of multi_W_O or of a head's own W_Q waits,
-// kept, while one head is chosen (that model uses neither), and holds the page again at two heads
+// The first bad cell (or link) of a matrix the model uses now (one head uses neither multi_W_O nor a head's own W_Q)
 const refusal = () => [...G.invalid].find(([key]) => used(G.invalidKind.get(key)))?.[1] ?? null;
 
 function edited() {
@@ -279,7 +278,11 @@ function changed(rebuild = true) {
   $("step-result").textContent = "";
   Cells.stepGone();  // an open explanation of the step's results leaves with them
   DL.set(urlChanges());  // an invalid weight cell keeps its last valid value in the URL: never NaN
-  if (rebuild) buildEditors(); else noteEdited();
+  if (rebuild) {  // an editor the model no longer uses goes, and its bad cell with it (it comes back with its last
+    // valid numbers, as the URL keeps them)
+    for (const key of [...G.invalid.keys()]) if (!used(G.invalidKind.get(key))) G.invalid.delete(key);
+    buildEditors();
+  } else noteEdited();
   compute();
 }
 
