@@ -113,7 +113,9 @@ CHECK_SCRIPT = r"""
     });
     // a table value broken across lines inside a word or number ("0.77" / "6", "sigmoi" / "d"): a line break
     // between two letters, digits or a point, where no hyphen or space allows one (an audit, 2026-12-07); a
-    // column header broken between two letters or digits ("activa" / "tion"; after "_", "/" or "@" it may break)
+    // column header broken between two letters or digits ("activa" / "tion"; after "_", "/" or "@" it may break);
+    // and a number's exponent cut from its number after its sign ("-1.55e-" / "03": the browser breaks after a
+    // hyphen-minus, an audit, 2026-12-07)
     out.broken_values = brokenWords("td", /[\w.]/);
     out.broken_headers = brokenWords("th", /[A-Za-z0-9.]/);
     function brokenWords(selector, inWord) {
@@ -127,7 +129,8 @@ CHECK_SCRIPT = r"""
             var r = document.createRange(); r.setStart(n, i); r.setEnd(n, i + 1);
             var rect = r.getClientRects()[0];
             if (!rect || !/\S/.test(n.data[i])) { top = null; continue; }
-            if (top !== null && rect.top > top + 2 && inWord.test(n.data[i - 1]) && inWord.test(n.data[i])) {
+            if (top !== null && rect.top > top + 2 && (inWord.test(n.data[i - 1]) && inWord.test(n.data[i]) ||
+                /\de[-+]$/i.test(n.data.slice(Math.max(0, i - 3), i)) && /\d/.test(n.data[i]))) {
               var sec = c.closest("section"), m = /\S*$/.exec(n.data.slice(0, i))[0] + /^\S*/.exec(n.data.slice(i))[0];
               found.push({section: sec ? sec.id : null, word: m, width: c.getBoundingClientRect().width});
             }

@@ -76,7 +76,7 @@ def figure(png: bytes | Drawing, caption: str, *, alt: str | None = None, width:
         png_size(narrow)  # a PNG, or a clear error
         img = f'<picture><source media="{NARROW_SCREEN}" srcset="{png_data_uri(narrow)}">{img}</picture>'
     cls = ' class="has-narrow"' if narrow is not None else ""
-    return f'<figure{cls} style="width:{shown}px">{img}<figcaption>{esc(caption)}</figcaption></figure>'
+    return f'<figure{cls} style="width:{shown}px">{img}<figcaption>{keep_numbers(esc(caption))}</figcaption></figure>'
 
 
 def figure_row(figures: Iterable[str]) -> str:
@@ -95,7 +95,7 @@ def table(rows: Sequence[Sequence[object]], header: Sequence[object] | None = No
     def cell(i: int, value: object) -> str:
         if i in raw:
             return str(value)
-        return esc(fmt_number(value, numeric_digits))
+        return keep_numbers(esc(fmt_number(value, numeric_digits)))
 
     parts = ['<div class="table-scroll">', f'<table class="{esc(css_class)}">' if css_class else "<table>"]
     if caption:
@@ -164,11 +164,18 @@ def verdict_badge(verdict: object) -> str:
 
 
 _CODE_SPAN = re.compile(r"`([^`\n]+)`")
+_EXPONENT_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?[eE][-+]\d+(?![\w.])")
+
+
+def keep_numbers(escaped: str) -> str:
+    """Escaped text whose numbers in e-notation ("1.250e-04") are each kept on one line: a browser breaks a line
+    after a hyphen-minus, and a table cell or sentence read "1.250e-" / "04" (an audit, 2026-12-07)."""
+    return _EXPONENT_NUMBER.sub(r'<span class="nobr">\g<0></span>', escaped)
 
 
 def prose(text: str) -> str:
-    """Escaped text whose `backticked` spans (commands, file names) become <code>."""
-    return _CODE_SPAN.sub(r"<code>\1</code>", esc(text))
+    """Escaped text whose `backticked` spans (commands, file names) become <code>, numbers in e-notation kept whole."""
+    return keep_numbers(_CODE_SPAN.sub(r"<code>\1</code>", esc(text)))
 
 
 def paragraph(text: str, cls: str = "") -> str:
@@ -233,6 +240,7 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 table.key td:nth-child(1) { white-space: nowrap; }
 table.key td:nth-child(2), table.key td:nth-child(3) { min-width: 8rem; }
 .verdict { white-space: nowrap; overflow-wrap: normal; }
+.nobr { white-space: nowrap; }  /* a number in e-notation: never "1.250e-" / "04" */
 @media (max-width: 700px) {  /* a narrow window: every table's rows become stacked cards, "header: value" */
   table:has(thead) thead { display: none; }
   table:has(thead), table:has(thead) tbody, table:has(thead) tr, table:has(thead) td {
