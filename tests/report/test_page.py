@@ -298,3 +298,25 @@ def test_the_answer_keys_rows_are_anchored_as_on_answers_and_the_experiments_lin
     done = {"separable-logreg": {"claim_source": "Part 1, question 2 (worked solution)", "verdict": "agrees"}}
     table = summary_table(["separable-logreg"], done)
     assert '<a href="#P1.2">Part 1, question 2 (worked solution)</a>' in table
+
+
+def test_the_answer_keys_intro_says_which_conceptual_questions_an_experiment_measures(tmp_path, monkeypatch):
+    """A student audit (2026-12-07) read "the experiments below measure them" of the 5 conceptual questions, but
+    no experiment measures P1.5 (the auto-encoder's latent space): the intro names the ones an experiment measures
+    and the one none does (typed by hand)."""
+    import dlexam.answers
+    from dlexam.answers.registry import Answer
+    from dlexam.report.context import ReportContext, ReportSettings
+    from dlexam.report.sections import answers as answers_section
+
+    fake = [Answer(id="P1.5", question="q", exam_answer="a", computed="c", verdict="conceptual", evidence={},
+                   explanation="e"),
+            Answer(id="P2.1", question="q", exam_answer="a", computed="c", verdict="conceptual", evidence={},
+                   explanation="e", experiment="batch-size"),
+            Answer(id="P1.2", question="q", exam_answer="a", computed="c", verdict="agrees", evidence={},
+                   experiment="separable-logreg")]
+    monkeypatch.setattr(dlexam.answers, "answer_key", lambda: fake)
+    html = answers_section.build(ReportContext(ReportSettings(tiny=True), tmp_path / "w", tmp_path))
+    intro = html.split("</p>", 1)[0]
+    assert "measure them" not in intro, intro
+    assert "the experiments below measure P2.1; none measures P1.5" in intro, intro

@@ -51,6 +51,22 @@ def evidence_block(entry: dict) -> str:
     )
 
 
+def and_list(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def measured_by_experiments(key: list[dict]) -> str:
+    """Which conceptual questions an experiment below measures, and which none does ("measure them" had promised an
+    experiment for every one, P1.5's auto-encoder included)."""
+    conceptual = [e for e in key if e["verdict"] == "conceptual"]
+    measured = [e["id"] for e in conceptual if e.get("experiment")]
+    unmeasured = [e["id"] for e in conceptual if not e.get("experiment")]
+    text = f", and the experiments below measure {and_list(measured)}" if measured else ""
+    if unmeasured:
+        text += f"; none measures {and_list(unmeasured)}" if measured else ", measured by no experiment below"
+    return text
+
+
 def build(ctx: ReportContext) -> str:
     from dlexam.answers import answer_key
 
@@ -68,7 +84,7 @@ def build(ctx: ReportContext) -> str:
     intro = page.paragraph(
         f"{len(key)} questions, each answered now by computation (`dlexam answers`) and held against "
         f"the exam's own answer. Verdicts: {summary}. “Conceptual” marks questions answered in words; "
-        "their evidence is a computation that bears on the claim, and the experiments below measure them."
+        f"their evidence is a computation that bears on the claim{measured_by_experiments(key)}."
         + (" “Unread” marks questions whose answer the exam text given does not hold (an edited or cut text): "
            "what was computed is shown, compared with nothing." if counts.get("unread") else "")
     )
