@@ -320,3 +320,28 @@ def test_the_answer_keys_intro_says_which_conceptual_questions_an_experiment_mea
     intro = html.split("</p>", 1)[0]
     assert "measure them" not in intro, intro
     assert "the experiments below measure P2.1; none measures P1.5" in intro, intro
+
+
+def test_the_sorters_accuracy_table_says_how_few_distinct_inputs_the_short_lengths_have(tmp_path):
+    """An instructor's audit (2026-12-07): "200 random inputs per length" read 100.0% at length 2, where over A-D
+    only 16 sequences exist and the draws repeat a few held-out ones; and the caption's `dlexam sort evaluate`
+    command left out the report's seed (the command's default is 12345, the report's 0), so it drew other inputs.
+    The oracle: every sequence of length 2 enumerated by itertools, held out or not by the split's rule."""
+    import itertools
+
+    import torch
+
+    from dlexam.report.context import ReportContext, ReportSettings
+    from dlexam.report.sections import sorting
+    from dlexam.sorting.data import is_heldout
+
+    settings = ReportSettings(tiny=True)
+    html = sorting.build(ReportContext(settings, tmp_path / "w", tmp_path))
+    assert f"--seed {settings.seed}</code>" in html
+    caption, body = re.search(r"<caption>(Held-out exact-match.*?)</caption>(.*?)</table>", html, re.S).groups()
+    assert "distinct" in caption
+    every = torch.tensor(list(itertools.product(range(4), repeat=2)))
+    held = int(is_heldout(every, torch.full((16,), 2)).sum())
+    assert 0 < held < 16
+    row = re.search(r"<tr><td[^>]*>2</td><td[^>]*>(\d+)</td>", body)
+    assert row is not None and int(row.group(1)) == held, body[:400]  # 50 draws of 2: both come

@@ -10,6 +10,8 @@ attends to and what it emits; the trained model's exact match is
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 
 from dlexam.report import page, plots
@@ -54,9 +56,10 @@ def attention_figure(a, title: str, caption: str) -> str:
 
 def build(ctx: ReportContext) -> str:
     from dlexam.sorting.compiled import compile_sorter
-    from dlexam.sorting.evaluate import evaluation_report
+    from dlexam.sorting.evaluate import evaluation_report, heldout_inputs
     from dlexam.sorting.inspect import attention_steps
     from dlexam.sorting.shipped import load_shipped
+    from dlexam.sorting.sizes import parse_lengths
     from dlexam.sorting.vocab import Vocabulary
 
     vocab = Vocabulary.from_spec()  # the exam's symbols
@@ -91,12 +94,18 @@ def build(ctx: ReportContext) -> str:
         t_model = model.temperature()  # what training ended at, kept for decoding
         lengths = f"1-{2 * sorter.max_len}"  # up to twice the longest training input
         per_length = ctx.settings.pick(full=500, quick=200, tiny=50)
-        report = evaluation_report(sorter, lengths, samples=per_length, seed=ctx.settings.seed)
+        seed = ctx.settings.seed
+        report = evaluation_report(sorter, lengths, samples=per_length, seed=seed)
+        # the same draws (same lengths, samples, seed): a short length has few held-out sequences, drawn again and
+        # again (A-D's length 2: 16 sequences in all), so each row says how many distinct inputs its accuracy is of
+        drawn = heldout_inputs(sorter.vocab, parse_lengths(lengths), per_length, seed)
+        distinct = Counter(len(x) for x in set(map(tuple, drawn)))
         soft, zero = report["results"]  # the model's own temperature, then T = 0
         t_steps = attention_steps(model, vocab, inputs)
         got_t = " ".join(t_steps.output)
-        acc_rows = [(n, f"{soft['per_length'][n]:.1%}", f"{zero['per_length'][n]:.1%}") for n in soft["per_length"]]
-        acc_rows.append(("all", f"{soft['overall']:.1%}", f"{zero['overall']:.1%}"))
+        acc_rows = [(n, distinct[int(n)], f"{soft['per_length'][n]:.1%}", f"{zero['per_length'][n]:.1%}")
+                    for n in soft["per_length"]]
+        acc_rows.append(("all", sum(distinct.values()), f"{soft['overall']:.1%}", f"{zero['overall']:.1%}"))
         missing = ", ".join(map(str, report["lengths_without_heldout_sequences"]))
         return (
             '<h3 id="sorting-trained">A trained sorter (softmax attention)</h3>'
@@ -114,9 +123,12 @@ def build(ctx: ReportContext) -> str:
                 f"The learned attention at the model's T = {t_model:g}; rows are decoding "
                 "steps, grey is masked.")])
             + steps_table(t_steps)
-            + page.table(acc_rows, ("input length", f"exact match, T = {t_model:g}", "exact match, T = 0 (argmax)"),
-                         caption=f"Held-out exact-match accuracy ({per_length} random inputs per length, "
-                                 f"`dlexam sort evaluate --trained --lengths {lengths} --samples {per_length}`; "
+            + page.table(acc_rows, ("input length", "distinct inputs", f"exact match, T = {t_model:g}",
+                                    "exact match, T = 0 (argmax)"),
+                         caption=f"Held-out exact-match accuracy ({per_length} random held-out inputs per length, "
+                                 "drawn with repetition: a short length has few distinct ones, "
+                                 f"`dlexam sort evaluate --trained --lengths {lengths} --samples {per_length} "
+                                 f"--seed {seed}`; "
                                  f"training saw lengths 0-{sorter.max_len}"
                                  + (f"; length {missing} has no held-out inputs: all were trained on)" if missing
                                     else ")"))
