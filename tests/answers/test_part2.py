@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 
@@ -55,3 +56,12 @@ def test_p2_2_derivatives_are_the_mathematics_not_float_cancellation(z):
     assert math.isclose(decay["tanh'(10)*e^20"], 4 / (1 + math.exp(-20)) ** 2, rel_tol=1e-12) and \
         decay["tanh'(10)*e^20"] < 4
     assert math.isclose(decay["sigmoid'(10)*e^10"], 1 / (1 + math.exp(-10)) ** 2, rel_tol=1e-12)
+
+
+def test_p2_2_names_each_deep_nets_initialisation():
+    """A report audit (2026-12-07) read relu's first/last gradient 0.39 in the key beside the activations
+    experiment's 6.7e-04 for relu under PyTorch's default init: the key's nets are Xavier (sigmoid, tanh) and He
+    (relu) initialised, and its text now says so."""
+    computed = answer("P2.2").computed
+    named = r"sigmoid \(Xavier init\) [\d.e-]+, tanh \(Xavier\) [\d.]+, relu \(He\) [\d.]+"
+    assert re.search(named, computed), computed

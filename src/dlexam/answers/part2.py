@@ -131,8 +131,9 @@ def p2_2() -> Answer:
                   f"sigmoid' {at['10.0']['d_sigmoid']:.1e}, tanh' {at['10.0']['d_tanh']:.1e}, relu' "
                   f"{at['10.0']['d_relu']:g}; "
                   f"20-layer MLP "
-                  f"gradient first/last layer: sigmoid {deep['sigmoid']['first_over_last']:.1e}, "
-                  f"tanh {deep['tanh']['first_over_last']:.2f}, relu {deep['relu']['first_over_last']:.2f}"),
+                  f"gradient first/last layer: sigmoid (Xavier init) {deep['sigmoid']['first_over_last']:.1e}, "
+                  f"tanh (Xavier) {deep['tanh']['first_over_last']:.2f}, "
+                  f"relu (He) {deep['relu']['first_over_last']:.2f}"),
         verdict="conceptual",
         evidence={"max_derivative": {"sigmoid": float(d_sig.max()), "tanh": float(d_tanh.max())},
                   "derivative_at": at, "exponential_decay_constants": decay,
