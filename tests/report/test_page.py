@@ -345,3 +345,13 @@ def test_the_sorters_accuracy_table_says_how_few_distinct_inputs_the_short_lengt
     assert 0 < held < 16
     row = re.search(r"<tr><td[^>]*>2</td><td[^>]*>(\d+)</td>", body)
     assert row is not None and int(row.group(1)) == held, body[:400]  # 50 draws of 2: both come
+
+
+def test_geoffs_intro_names_every_garbled_matrix_it_shows(geoff_section_built):
+    """An instructor's audit (2026-12-07): the intro said only the exam's "Z and R are garbled", beside a Q Kᵀ
+    heatmap whose printed counterpart is garbled too (6 rows, the last of 8 entries: read by hand from the exam's
+    Problem 2.2), and pointed to "the answer key above" without a link to the two rows that say how."""
+    html, _ = geoff_section_built
+    intro = html.split("</p>", 1)[0]
+    assert "Q Kᵀ, Z and R" in intro, intro
+    assert '<a href="#Pr2.2">' in intro and '<a href="#Pr2.3">' in intro, intro

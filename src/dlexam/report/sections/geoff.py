@@ -115,8 +115,9 @@ def build(ctx: ReportContext) -> str:
             "Geoff's one-layer, one-head transformer with the exam's fixed W_Q = W_K = W_V, W_O and E, on the "
             f"training example “{example}” with causal argmax attention (T = 0). Cells show exact fractions "
             "where the value is rational; they match the exam's worked solution of Problems 2.2 and 2.3 wherever "
-            "its printed matrices can be read (its Z and R are garbled: the answer key above says how)."
-        ),
+            "its printed matrices can be read (its printed Q Kᵀ, Z and R are garbled, rows missing: the answer "
+            "key's PR22 and PR23 say which)."
+        ).replace("PR22", '<a href="#Pr2.2">Pr2.2</a>').replace("PR23", '<a href="#Pr2.3">Pr2.3</a>'),
         page.figure_row(figs),
         '<h3 id="geoff-loss">Loss (Problem 2.3)</h3>',
         page.paragraph(
