@@ -72,3 +72,15 @@ def test_pr1_1_says_its_shift_count_is_for_one_active_pixel_and_measures_a_rando
     assert rnd["avg_pool_4"] == 0.0 and abs(rnd["max_pool_4"] - 12 / 20) < 0.15 and rnd["no_pool"] == 0.0
     assert "one active pixel" in a["computed"]
     assert f"{rnd['max_pool_4']:.0%} (max) and 0% (avg)" in a["computed"], a["computed"]
+
+
+def test_pr1_4_names_the_questions_undefined_z3():
+    """The question asks to 'obtain z^3'; Problem 1 names no z at all (P1.6's z_1, z_2 are another network's): the
+    note says how the key reads it. Oracle: the exam text, read here."""
+    from dlexam.answers import exam_source
+
+    text = exam_source.require_exam_text()
+    problem1 = text[text.index("Problem 1:"):text.index("Problem 2")]
+    assert "z^3" in problem1 and not any(f"z^{k}" in problem1 or f"z_{k}" in problem1 for k in (1, 2))
+    (note,) = answer("Pr1.4").notes
+    assert "'to obtain z^3', a name Problem 1 never defines" in note and "the 10 logits" in note

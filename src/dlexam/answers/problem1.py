@@ -51,6 +51,7 @@ PR13_FIX = "Hence, the linear layer of the network should be initialized as "
 PR13_STUDENT = "A student implemented the neural network depicted in Fig. 2 in Pytorch, as seen below."
 PR14_V1 = ("Thus, if we apply a kernel with size 3×3 and with 10 output channels (filters) we will obtain outputs of "
            "dimension $")  # the shape that follows is read
+PR14_Z3 = "to obtain z^3"  # the question's name for the logits, which the exam never defines
 PR14_V2 = ("If we apply a kernel with size 1×1 and with 10 output channels (filters) we will obtain outputs of "
            "dimension")
 
@@ -385,6 +386,10 @@ def pr1_4(spec: ExamSpec | None = None) -> Answer:
         verdict, explanation = "disagrees", (f"v1 gives {shape_text(hwc(out1.shape))} (project model: {project}), "
                                              f"the exam says {shape_text(exam_v1 or [])}")
     note = ["Solution v2 is cut off in the text after 'we will obtain outputs of dimension'."] if v2_truncated else []
+    if stated and exam_source.quote_found(PR14_Z3):
+        note.append(f"The question asks for a projection 'to obtain z^3', a name Problem 1 never defines (the "
+                    f"exam's z_1 and z_2 are P1.6's, another network): read here as the {classes} logits, the input "
+                    f"of the Softmax layer.")
     if (h, w) != (1, 1):
         note.append(f"A 1x1 conv with {classes} filters gives {h}x{w}x{classes}, not 1x1x{classes}: it needs a "
                     f"global average pooling (or a further {h}x{w} pool) to reach R^{classes}, and then computes a "
