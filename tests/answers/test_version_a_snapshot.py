@@ -35,6 +35,7 @@ oracles hold)", and Pr1.3's "gives logits [2, 10]" -> "gives logits of shape [2,
 P2.2's deep nets are named with their initialisation ("sigmoid 1.4e-13, tanh 0.82, relu 0.39" -> "sigmoid (Xavier
 init) 1.4e-13, tanh (Xavier) 0.82, relu (He) 0.39"): beside the activations experiment's relu under PyTorch's
 default init (first/last 6.7e-04) the key's 0.39 read as a contradiction (report audit, 2026-12-07).
+P1.1's question reads "about the temperature softmax, softmax(z/T)," (it was "temperature softmax softmax(z/T)").
 Pr1.4's note names the question's undefined z^3 (read as the logits; 2026-12-07, after the report audit).
 Everything else, every number and verdict included, must be as it was.
 

@@ -115,7 +115,7 @@ def p1_1(spec: ExamSpec | None = None) -> Answer:
         "The statement is about the mathematics, so it holds.")
     return Answer(
         id="P1.1",
-        question="Which statement about temperature softmax softmax(z/T) is false?",
+        question="Which statement about the temperature softmax, softmax(z/T), is false?",
         exam_answer=ch.exam_answer(options) + " (solution: constant z gives the uniform distribution)",
         computed=(f"statement {', '.join(map(str, ch.computed))} fails: z = {constant} gives exactly "
                   f"{uniform} at "
