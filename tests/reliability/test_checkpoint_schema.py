@@ -41,6 +41,21 @@ def _weights(payload, fn):
     return {k: fn(v) for k, v in payload["state_dict"].items()}
 
 
+def _wide(payload):
+    """The config (and a run's settings) of a network with 10^12 filters in Conv-1, beside the exam network's
+    weights: building it first asked for 100 TB (a traceback, `can't allocate memory`); at 10^8 filters the
+    41 kB file made the loader allocate 10 GB for 57 s before the weights were compared."""
+    def widen(config):
+        cnn = config["cnn"]
+        return {**config, "cnn": {**cnn, "layers": [{**cnn["layers"][0], "out_channels": 10**12}, *cnn["layers"][1:]]}}
+
+    extra = payload["extra"]
+    settings = extra.get("settings")
+    if isinstance(settings, dict):
+        extra = {**extra, "settings": {**settings, "model": widen(settings["model"])}}
+    return dict(config=widen(payload["config"]), extra=extra)
+
+
 SORT_CASES = {
     "bool weights": (lambda p: dict(state_dict=_weights(p, torch.Tensor.bool)), "bool"),
     "complex weights": (lambda p: dict(state_dict=_weights(p, lambda t: t.to(torch.complex64))), "complex64"),
@@ -81,6 +96,7 @@ SVHN_CASES = {
         {**row, "train_loss": "low"} for row in p["extra"]["history"]]}), "train_loss"),
     "settings a string": (lambda p: dict(extra={**p["extra"], "settings": "x"}), "damaged"),
     "RNG state a list": (lambda p: dict(extra={**p["extra"], "rng": [1, 2, 3]}), "RNG"),
+    "a config far wider than its weights": (_wide, "conv1.weight has shape"),
 }
 
 
@@ -101,7 +117,8 @@ def test_tampered_svhn_checkpoints_are_refused_on_resume(tmp_path, quick_run, ca
 
 
 @pytest.mark.parametrize("case", ["float64 weights", "integer weights", "state dict as a list",
-                                  "config the string 'x'", "a string for a number"])
+                                  "config the string 'x'", "a string for a number",
+                                  "a config far wider than its weights"])
 def test_tampered_svhn_checkpoints_are_refused_by_evaluate_and_predict(tmp_path, quick_run, synth_dir, capsys,
                                                                       case):
     payload = checkpoint.load(quick_run / "best.pt")
@@ -123,7 +140,7 @@ def test_a_tampered_copy_of_the_shipped_model_is_refused(tmp_path, capsys):
 
     payload = checkpoint.load(shipped_path())
     Image.new("L", (32, 32), 128).save(tmp_path / "x.png")
-    for case in ("float64 weights", "bool weights", "config the string 'x'"):
+    for case in ("float64 weights", "bool weights", "config the string 'x'", "a config far wider than its weights"):
         edit, needle = SVHN_CASES[case]
         ck = _save(tmp_path / "shipped.pt", payload, **edit(payload))
         refused_here(["svhn", "predict", "--checkpoint", str(ck), str(tmp_path / "x.png")], capsys, needle)

@@ -46,6 +46,7 @@ def load_model(path: str | os.PathLike | None = None) -> tuple[ExamCNN, dict]:
         cfg = CNNConfig.from_dict(payload.get("config") or {})
     except (TypeError, ValueError) as exc:
         raise UserError(f"{p}: its model config is not an exam CNN config ({exc})") from None
+    checkpoint.check_fits(lambda: ExamCNN(cfg, fused=False), payload, p)  # before the config's network is built
     model = ExamCNN(cfg, fused=False)
     checkpoint.load_weights(model, payload, p)
     model.eval()

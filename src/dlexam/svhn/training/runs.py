@@ -223,6 +223,7 @@ def _resume_state(run: SVHNRun, folder: runs.RunFolder | None, d) \
             raise TypeError("optimizer or RNG state missing")
     except (KeyError, TypeError, ValueError, UserError) as exc:
         raise UserError(f"{path}: its resume state is damaged ({exc})") from None
+    checkpoint.check_fits(lambda: ExamCNN(model_cfg, fused=False), payload, path)  # before any data is read
     merged = runs.resume_config(saved, run.given(), where=path, may_change=("epochs",))
     if merged["epochs"] < start_epoch:  # a schedule cannot end before the epochs already trained
         raise UserError(f"resume: {path} has trained {start_epoch} epochs already; --epochs {merged['epochs']} "
