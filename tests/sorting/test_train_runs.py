@@ -186,3 +186,27 @@ def test_a_non_finite_loss_stops_training_and_keeps_the_last_finite_checkpoint(t
     assert all(torch.isfinite(v).all() for v in kept["state_dict"].values())
     monkeypatch.setattr(train_module, "loss_on_batch", real)
     assert train(TrainConfig(**TC), run, resume=True).finished  # the kept checkpoint resumes
+
+
+def test_resume_keeps_the_thread_count_the_run_was_trained_with(tmp_path, capsys):
+    """A run goes on at its own thread count, as `svhn train --resume` keeps its run's. Before 2026-12-07 `sort
+    train --resume` ran at --threads' default, 1, whatever the run was made with, and said nothing: a run started
+    with --threads 2 and resumed without the flag was trained at two counts, and its last.pt's provenance said
+    1 thread for the whole run."""
+    from dlexam.cli import main
+
+    run, before = tmp_path / "run", torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        interrupted(run)
+        assert checkpoint.load(run)["provenance"]["threads"] == 2
+        torch.set_num_threads(1)
+        with pytest.raises(UserError, match="trained with 2 torch threads, not 1"):
+            train(TrainConfig(**TC), run, resume=True)
+        capsys.readouterr()
+        assert main(["sort", "train", "--out", str(run), "--resume", "--threads", "1", "--quiet"]) == 2
+        assert "trained with 2 torch threads, not 1" in capsys.readouterr().err
+        assert main(["sort", "train", "--out", str(run), "--resume", "--quiet"]) == 0  # the run's own: 2
+        assert training_record(run)["finished"] and checkpoint.load(run)["provenance"]["threads"] == 2
+    finally:
+        torch.set_num_threads(before)

@@ -248,8 +248,9 @@ def _train_options(p) -> None:
                    help="replace RUN/last.pt even if it holds a run or dlexam did not write it")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
-    p.add_argument("--threads", type=int, default=1,
-                   help=f"torch CPU threads, {_threads_range()} (default 1: the models are tiny)")
+    p.add_argument("--threads", type=int, default=None,
+                   help=f"torch CPU threads, {_threads_range()} (default 1: the models are tiny; --resume: the "
+                   "run's own, and another is refused)")
 
 
 def _given(a) -> dict:
@@ -298,6 +299,21 @@ def _train_config(a):
     return TrainConfig(**given)
 
 
+def _train_threads(a) -> int:
+    """--threads, else 1; with --resume, else the run's own (its last.pt's provenance): resume is exact only at
+    the run's thread count, and train() refuses another."""
+    if a.threads is not None or not a.resume:
+        return 1 if a.threads is None else a.threads
+    from pathlib import Path
+
+    from dlexam import limits, runs
+    from dlexam.sorting.trained import training_record
+
+    path = Path(a.out) / runs.LAST
+    saved = (training_record(path).get("provenance") or {}).get("threads") if path.is_file() else None
+    return saved if type(saved) is int and limits.thread_span().lo <= saved <= limits.thread_span().hi else 1
+
+
 def _command(a) -> str:
     """The command that makes this run's settings (what the checkpoint records): the flags given, the
     run folder as OUT."""
@@ -319,7 +335,7 @@ def _train(a) -> int:
     from dlexam.sorting.evaluate import train_report
     from dlexam.sorting.train import train
 
-    _set_threads(a.threads)
+    _set_threads(_train_threads(a))
     tc = _train_config(a)
     # a resumed run keeps the note it was started with, and reports on as many held-out inputs as it would have
     note = {} if a.resume else {"command": _command(a), "report_per_length": REPORT_QUICK if a.quick else REPORT}
