@@ -154,3 +154,22 @@ def test_a_dangling_link_is_named_as_a_link_to_a_missing_file(tmp_path, capsys):
     (folder / "test_32x32.mat").symlink_to(tmp_path / "gone.mat")
     assert main(["svhn", "evaluate", "--data", str(folder)]) == 2
     assert "gone.mat, which does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("version, needle", [
+    (2, "was written by a newer dlexam (checkpoint version 2; this one reads version 1)"),
+    (0, "has checkpoint version 0, which no dlexam wrote (this one reads version 1)"),
+    (True, "has checkpoint version True, which no dlexam wrote"),  # True == 1 in Python: it loaded until 2026-12-07
+    (1.0, "has checkpoint version 1.0, which no dlexam wrote"),
+    ("1", "has checkpoint version '1', which no dlexam wrote"),
+])
+def test_a_checkpoint_of_another_format_version_is_named_so(tmp_path, version, needle):
+    import io
+
+    buf = io.BytesIO()
+    torch.save({"format": "dlexam-checkpoint", "version": version, "kind": "toy", "config": {},
+                "state_dict": torch.nn.Linear(2, 2).state_dict(), "extra": {}}, buf)
+    (tmp_path / "v.pt").write_bytes(buf.getvalue())
+    with pytest.raises(UserError) as e:
+        checkpoint.load(tmp_path / "v.pt")
+    assert needle in str(e.value)

@@ -164,8 +164,13 @@ def load(path: str | os.PathLike, *, kind: str | None = None) -> dict[str, Any]:
         raise UserError(f"{p} is not a readable dlexam checkpoint ({_reason(exc)})") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise UserError(f"{p} is not a dlexam checkpoint")
-    if payload.get("version") != VERSION:
-        raise UserError(f"{p} has checkpoint version {payload.get('version')!r}, this dlexam reads {VERSION}")
+    version = payload.get("version")
+    if type(version) is int and version > VERSION:  # a bool or a float never: True == 1 loaded as version 1
+        raise UserError(f"{p} was written by a newer dlexam (checkpoint version {version}; this one reads version "
+                        f"{VERSION}): read it with that dlexam, or upgrade")
+    if type(version) is not int or version != VERSION:
+        raise UserError(f"{p} has checkpoint version {version!r}, which no dlexam wrote (this one reads version "
+                        f"{VERSION})")
     if kind is not None and payload.get("kind") != kind:
         raise UserError(f"{p} holds a {payload.get('kind')!r} model, expected {kind!r}")
     check_structure(payload, p)
