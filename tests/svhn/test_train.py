@@ -308,3 +308,23 @@ def test_learning_curves_count_epochs_in_whole_numbers(epochs):
             assert lo < 1 and hi > epochs and 1 in ticks
     finally:
         __import__("matplotlib.pyplot").pyplot.close(fig)
+
+
+def test_a_resume_that_changes_the_total_of_epochs_records_the_change(quick_run, tmp_path, capsys):
+    """`--resume --epochs N` redraws the learning rate's cosine over N epochs from where the run is. Until 2026-12-07
+    the run recorded only the new total: a fine-tune of 3 epochs resumed to 6 had the `settings` of a 6-epoch run,
+    byte for byte, yet weights up to 0.0051 from that run's (its lr fell to 0 at epoch 3 and rose again to 0.0025).
+    The change is now in the settings (metrics.json and the checkpoints) and said when it is made."""
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(quick_run, run)  # 2 epochs
+    rc, out = _cli(["svhn", "train", "--out", str(run), "--resume", "--epochs", "3"], capsys)
+    assert rc == 0
+    assert "the total of epochs changes from 2 to 3 after epoch 2" in out.err + out.out
+    change = [{"after_epoch": 2, "epochs": 2, "now": 3}]
+    settings = json.loads((run / "metrics.json").read_text())["settings"]
+    assert settings["train"]["epochs"] == 3 and settings["schedule_changes"] == change
+    assert torch.load(run / "last.pt", weights_only=True)["extra"]["settings"]["schedule_changes"] == change
+    rc, out = _cli(["svhn", "train", "--out", str(run), "--resume", "--quiet"], capsys)  # complete: nothing changes
+    assert rc == 0 and json.loads((run / "metrics.json").read_text())["settings"]["schedule_changes"] == change

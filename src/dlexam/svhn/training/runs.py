@@ -210,6 +210,8 @@ def _resume_state(run: SVHNRun, folder: runs.RunFolder | None, d) \
             raise TypeError("its quick flag or data folder is not what dlexam writes")
         if not isinstance(settings.get("init"), str | None):
             raise TypeError("its init (where fine-tuning started) is not a name")
+        if not isinstance(settings.get("schedule_changes", []), list):
+            raise TypeError("its schedule changes are not a list")
         if not isinstance(settings.get("data_sha256"), str | None):  # None: a run from before it was recorded
             raise TypeError("its data digest is not what dlexam writes")
         model_cfg = CNNConfig.from_dict(payload["config"])
@@ -228,6 +230,10 @@ def _resume_state(run: SVHNRun, folder: runs.RunFolder | None, d) \
     if merged["epochs"] < start_epoch:  # a schedule cannot end before the epochs already trained
         raise UserError(f"resume: {path} has trained {start_epoch} epochs already; --epochs {merged['epochs']} "
                         f"would end before them (give {start_epoch} or more, or leave it out)")
+    if merged["epochs"] != cfg.epochs:  # the cosine is redrawn from here: a run of the new total from the start is
+        # another run (other weights), so the record keeps each change beside the total it ends with
+        settings["schedule_changes"] = [*settings.get("schedule_changes", []),
+                                        {"after_epoch": start_epoch, "epochs": cfg.epochs, "now": merged["epochs"]}]
     settings["train"]["epochs"] = merged["epochs"]
     cfg = TrainConfig.from_dict(settings["train"])
     if run.data is not None:
@@ -543,6 +549,10 @@ def _train(run: SVHNRun, folder: runs.RunFolder | None, ready: _Prepared, d, pro
         before = settings.get("init_val_accuracy")
         log(say, "svhn train", f"fine-tuning {'the shipped model' if init.name == finetune.SHIPPED else init.path}"
             + (f" (val accuracy before: {before:.4f})" if before is not None else ""))
+    if payload is not None and (was := payload["extra"]["settings"]["train"]["epochs"]) != cfg.epochs:
+        log(say, "svhn train", f"note: the total of epochs changes from {was} to {cfg.epochs} after epoch "
+            f"{start_epoch}: the learning rate's cosine now runs over {cfg.epochs} epochs from there (metrics.json "
+            "records it: settings.schedule_changes)")
     log(say, "svhn train", f"training on {len(data['train_x'])} images ({len(data['val_x'])} for validation),"
                            f" batch {cfg.batch_size}, {settings['engine']}")
     if not len(data["val_x"]):
