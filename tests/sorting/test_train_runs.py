@@ -192,21 +192,21 @@ def test_resume_keeps_the_thread_count_the_run_was_trained_with(tmp_path, capsys
     """A run goes on at its own thread count, as `svhn train --resume` keeps its run's. Before 2026-12-07 `sort
     train --resume` ran at --threads' default, 1, whatever the run was made with, and said nothing: a run started
     with --threads 2 and resumed without the flag was trained at two counts, and its last.pt's provenance said
-    1 thread for the whole run."""
+    1 thread for the whole run. A run made with more threads than --threads takes here resumes at its own count."""
     from dlexam.cli import main
 
     run, before = tmp_path / "run", torch.get_num_threads()
     try:
-        torch.set_num_threads(2)
+        torch.set_num_threads(12)  # more than --threads takes on a machine of 2 CPUs: a larger machine's run
         interrupted(run)
-        assert checkpoint.load(run)["provenance"]["threads"] == 2
+        assert checkpoint.load(run)["provenance"]["threads"] == 12
         torch.set_num_threads(1)
-        with pytest.raises(UserError, match="trained with 2 torch threads, not 1"):
+        with pytest.raises(UserError, match="trained with 12 torch threads, not 1"):
             train(TrainConfig(**TC), run, resume=True)
         capsys.readouterr()
         assert main(["sort", "train", "--out", str(run), "--resume", "--threads", "1", "--quiet"]) == 2
-        assert "trained with 2 torch threads, not 1" in capsys.readouterr().err
-        assert main(["sort", "train", "--out", str(run), "--resume", "--quiet"]) == 0  # the run's own: 2
-        assert training_record(run)["finished"] and checkpoint.load(run)["provenance"]["threads"] == 2
+        assert "trained with 12 torch threads, not 1" in capsys.readouterr().err
+        assert main(["sort", "train", "--out", str(run), "--resume", "--quiet"]) == 0  # the run's own: 12
+        assert training_record(run)["finished"] and checkpoint.load(run)["provenance"]["threads"] == 12
     finally:
         torch.set_num_threads(before)

@@ -299,19 +299,24 @@ def _train_config(a):
     return TrainConfig(**given)
 
 
-def _train_threads(a) -> int:
-    """--threads, else 1; with --resume, else the run's own (its last.pt's provenance): resume is exact only at
-    the run's thread count, and train() refuses another."""
+RUN_THREADS = 1024  # the most threads a run's own count may be to resume at it (a tampered file may say a million)
+
+
+def _set_train_threads(a) -> None:
+    """--threads, else 1; with --resume, else the run's own (its last.pt's provenance), even beyond what --threads
+    takes on this machine (a run made on a larger one resumes here at its count): train() refuses another."""
     if a.threads is not None or not a.resume:
-        return 1 if a.threads is None else a.threads
+        return _set_threads(1 if a.threads is None else a.threads)
     from pathlib import Path
 
-    from dlexam import limits, runs
+    import torch
+
+    from dlexam import runs
     from dlexam.sorting.trained import training_record
 
     path = Path(a.out) / runs.LAST
     saved = (training_record(path).get("provenance") or {}).get("threads") if path.is_file() else None
-    return saved if type(saved) is int and limits.thread_span().lo <= saved <= limits.thread_span().hi else 1
+    torch.set_num_threads(saved if type(saved) is int and 1 <= saved <= RUN_THREADS else 1)
 
 
 def _command(a) -> str:
@@ -335,7 +340,7 @@ def _train(a) -> int:
     from dlexam.sorting.evaluate import train_report
     from dlexam.sorting.train import train
 
-    _set_threads(_train_threads(a))
+    _set_train_threads(a)
     tc = _train_config(a)
     # a resumed run keeps the note it was started with, and reports on as many held-out inputs as it would have
     note = {} if a.resume else {"command": _command(a), "report_per_length": REPORT_QUICK if a.quick else REPORT}
