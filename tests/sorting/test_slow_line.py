@@ -84,6 +84,10 @@ def test_a_long_answer_over_a_long_line_is_warned_of_before_it_starts(monkeypatc
     cfg = TransformerConfig(vocab_size=vocab.size, d_model=8, n_heads=1, n_layers=1, positional="sinusoidal")
     wide = Sorter(DecoderTransformer(cfg).eval(), vocab, 3, "a test sorter", {"finished": True})
     assert decode.slow_line_tokens(wide.model) is None  # the prefill rule alone never warns of it
+    assert decode.slow_answer_tokens(wide.model, vocab) == FIRST_SLOW_ANSWER  # shorter lines are not even counted
+    # A-D: at most 5 steps, 5 (n + 1) + 10 >= 5e7 first at n + 1 = 9,999,998; none for a model decoding from counts
+    assert decode.slow_answer_tokens(_sorter(1, positional="sinusoidal").model, Vocabulary.from_spec("A-D")) == 9_999_997
+    assert decode.slow_answer_tokens(compile_sorter(4), Vocabulary.from_spec("A-D")) is None
     monkeypatch.setattr(decode, "greedy_decode", started)
     monkeypatch.setattr(sorter, "load_sorter", lambda vocab, checkpoint: wide)
     every = [str(s) for s in range(2000)]

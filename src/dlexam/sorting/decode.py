@@ -227,10 +227,21 @@ def answer_steps(vocab: Vocabulary, distinct: int) -> int:
     return min(distinct, vocab.n_symbols) + 1
 
 
-def might_decode_slowly(model: DecoderTransformer, vocab: Vocabulary, n: int) -> bool:
-    """Whether a line of `n` symbols could reach :data:`SLOW_READS` whatever its symbols (all of them distinct, up to
-    the vocabulary): a cheap test before a line's distinct symbols are counted."""
-    return decoding_reads(model, n, answer_steps(vocab, n)) >= SLOW_READS
+def slow_answer_tokens(model: DecoderTransformer, vocab: Vocabulary) -> int | None:
+    """The fewest symbols in a line whose answer could read :data:`SLOW_READS` cached keys (its symbols all different,
+    up to the vocabulary's): shorter lines never do, so only longer ones have their different symbols counted. None
+    for a model decoding from counts. Found once per stream (the reads grow with n)."""
+    if model.attends_to_a_multiset():
+        return None
+    reads = lambda n: decoding_reads(model, n, answer_steps(vocab, n))  # noqa: E731
+    high = 1
+    while reads(high) < SLOW_READS:
+        high *= 2
+    low = high // 2  # reads(low) < SLOW_READS <= reads(high), or high is 1
+    while high - low > 1:
+        mid = (low + high) // 2
+        low, high = (mid, high) if reads(mid) < SLOW_READS else (low, mid)
+    return high
 
 
 def slow_line_note(model: DecoderTransformer, n: int, subject: str, steps: int | None = None) -> str | None:

@@ -17,7 +17,7 @@ from dlexam.sorting.decode import (
     answer_steps,
     decode_chunks,
     line_reader,
-    might_decode_slowly,
+    slow_answer_tokens,
     slow_line_note,
     slow_line_tokens,
 )
@@ -184,6 +184,7 @@ def answer_stream(
     notes.table = learned_table(model)
     lengths: deque[int] = deque()  # of the lines read and not yet answered (a chunk or two: bounded)
     slow = slow_line_tokens(model) if warn is not None else None
+    long_answer = slow_answer_tokens(model, sorter.vocab) if warn is not None else None
     reader = line_reader(sorter.model, sorter.vocab, numbered=numbered, chunk_lines=chunk_lines)
     chunks = reader.from_stream(source) if hasattr(source, "read") else reader.from_texts(source)
 
@@ -194,11 +195,11 @@ def answer_stream(
                 long = [n for n in chunk.lengths if n > sorter.max_len]
                 notes.long += len(long)
                 notes.longest = max([notes.longest, *long])
-            if warn is not None:  # said before the chunk is decoded
+            if slow is not None or long_answer is not None:  # said before the chunk is decoded
                 offsets = None
                 for i, n in enumerate(chunk.lengths):
                     steps = None
-                    if might_decode_slowly(model, sorter.vocab, n):  # its different symbols counted where they matter
+                    if long_answer is not None and n >= long_answer:  # its different symbols counted where they matter
                         offsets = chunk.offsets() if offsets is None else offsets
                         start = int(offsets[i])
                         steps = answer_steps(sorter.vocab, len(np.unique(chunk.symbols()[start : start + n])))
