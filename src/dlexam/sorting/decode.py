@@ -25,7 +25,6 @@ chunk. :func:`decode_stream` does the same for inputs given as lists of symbol i
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -199,17 +198,27 @@ def quadratic_scores(model: DecoderTransformer, n: int) -> int:
     return (model.cfg.n_layers - 1) * model.cfg.n_heads * t * (t + 1) // 2
 
 
+def _fewest_reaching(cost, threshold: int) -> int:
+    """The least n >= 0 with cost(n) >= threshold, for a cost that grows with n and reaches it (doubling, then
+    bisection: a few dozen calls)."""
+    if cost(0) >= threshold:
+        return 0
+    high = 1
+    while cost(high) < threshold:
+        high *= 2
+    low = high // 2  # cost(low) < threshold <= cost(high)
+    while high - low > 1:
+        mid = (low + high) // 2
+        low, high = (mid, high) if cost(mid) < threshold else (low, mid)
+    return high
+
+
 def slow_line_tokens(model: DecoderTransformer) -> int | None:
     """The fewest symbols in a line whose prefill takes :data:`SLOW_SCORES` :func:`quadratic_scores` or more; None
     where no line does (no quadratic layer)."""
     if quadratic_scores(model, 1) == 0:
         return None
-    t = math.isqrt(2 * SLOW_SCORES // quadratic_scores(model, 0))  # near the least T (= n + 1) that reaches it
-    while quadratic_scores(model, t - 1) < SLOW_SCORES:
-        t += 1
-    while t > 1 and quadratic_scores(model, t - 2) >= SLOW_SCORES:
-        t -= 1
-    return t - 1
+    return _fewest_reaching(lambda n: quadratic_scores(model, n), SLOW_SCORES)
 
 
 def decoding_reads(model: DecoderTransformer, n: int, steps: int) -> int:
@@ -233,15 +242,7 @@ def slow_answer_tokens(model: DecoderTransformer, vocab: Vocabulary) -> int | No
     for a model decoding from counts. Found once per stream (the reads grow with n)."""
     if model.attends_to_a_multiset():
         return None
-    reads = lambda n: decoding_reads(model, n, answer_steps(vocab, n))  # noqa: E731
-    high = 1
-    while reads(high) < SLOW_READS:
-        high *= 2
-    low = high // 2  # reads(low) < SLOW_READS <= reads(high), or high is 1
-    while high - low > 1:
-        mid = (low + high) // 2
-        low, high = (mid, high) if reads(mid) < SLOW_READS else (low, mid)
-    return high
+    return _fewest_reaching(lambda n: decoding_reads(model, n, answer_steps(vocab, n)), SLOW_READS)
 
 
 def slow_line_note(model: DecoderTransformer, n: int, subject: str, steps: int | None = None) -> str | None:
