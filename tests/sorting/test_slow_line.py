@@ -86,7 +86,8 @@ def test_a_long_answer_over_a_long_line_is_warned_of_before_it_starts(monkeypatc
     assert decode.slow_line_tokens(wide.model) is None  # the prefill rule alone never warns of it
     assert decode.slow_answer_tokens(wide.model, vocab) == FIRST_SLOW_ANSWER  # shorter lines are not even counted
     # A-D: at most 5 steps, 5 (n + 1) + 10 >= 5e7 first at n + 1 = 9,999,998; none for a model decoding from counts
-    assert decode.slow_answer_tokens(_sorter(1, positional="sinusoidal").model, Vocabulary.from_spec("A-D")) == 9_999_997
+    one_layer = _sorter(1, positional="sinusoidal").model
+    assert decode.slow_answer_tokens(one_layer, Vocabulary.from_spec("A-D")) == 9_999_997
     assert decode.slow_answer_tokens(compile_sorter(4), Vocabulary.from_spec("A-D")) is None
     monkeypatch.setattr(decode, "greedy_decode", started)
     monkeypatch.setattr(sorter, "load_sorter", lambda vocab, checkpoint: wide)
