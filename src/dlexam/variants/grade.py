@@ -34,7 +34,7 @@ from dlexam.errors import UserError
 from dlexam.plain import loads
 from dlexam.spec import text
 from dlexam.variants.model import SUBMISSION_META, Field, Mistake, Variant
-from dlexam.variants.typed import UnreadableAnswer, foreign, near, read_text, scores, shown
+from dlexam.variants.typed import UnreadableAnswer, foreign, key_decimal, near, read_text, scores, shown
 from dlexam.words import counted
 
 MAX_SUBMISSION_BYTES = 1 << 20
@@ -448,8 +448,8 @@ def expected_text(f: Field) -> str:
         return text(f.answer)
     # six decimals: 17.0080 is 0.000544 from 17.007456, outside 0.0005, though 17.0075 would hide it
     if f.closed_form and f.closed_form not in f.why:  # the reason shown beside it does not already give it
-        return f"{f.answer:.6f} (within {f.tolerance:g}; exactly {f.closed_form})"
-    return f"{f.answer:.6f} (within {f.tolerance:g})"
+        return f"{key_decimal(f.answer)} (within {f.tolerance:g}; exactly {f.closed_form})"
+    return f"{key_decimal(f.answer)} (within {f.tolerance:g})"
 
 
 def as_written(written, got) -> str:
@@ -492,8 +492,9 @@ def rounding(written, got: Fraction, want, tolerance: float | None = None) -> st
     if isinstance(want, Fraction):
         return f"{as_written(written, got)} is {text(want)} {how} to {d} {places}: the answer is exact (write " \
                f"{text(want)})"
-    return (f"{as_written(written, got)} is {want:.{d + 2}f}... {how} to {d} {places}, {abs(float(got) - want):.1e} "
-            f"off: more than the tolerance {tolerance:g}; give more decimals")
+    off = float(abs(got - Fraction(key_decimal(want))))  # from the key, the window's centre (typed.window)
+    return (f"{as_written(written, got)} is {want:.{d + 2}f}... {how} to {d} {places}, {off:.1e} from the key "
+            f"{key_decimal(want)}: more than the tolerance {tolerance:g}; give more decimals")
 
 
 def _ratio_text(c: float) -> str:

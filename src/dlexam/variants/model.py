@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from dlexam.spec import ExamSpec, Matrix, text
+from dlexam.variants.typed import key_decimal
 
 KINDS = ("matrix", "number", "choice", "essay")
 
@@ -145,7 +146,7 @@ class Field:
         if self.kind == "matrix":
             return [[text(v) for v in r] for r in self.answer]
         if self.kind == "number":
-            return text(self.answer) if self.exact else f"{self.answer:.6f}"
+            return text(self.answer) if self.exact else key_decimal(self.answer)  # the centre of its window
         return self.answer
 
     def to_json(self) -> dict:

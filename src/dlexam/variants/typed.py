@@ -7,7 +7,9 @@ most MAX_NUMBER_TEXT characters, spaces around; nothing else of what Python's in
 
 A number read is compared with the key's by :func:`scores` alone: an exact key (a Fraction) by :func:`same_value`
 (the fraction itself, or the double nearest it written out in full, 0.14285714285714285 for 1/7; a key of 0 by 0
-alone, not by 1e-400, whose nearest double is 0.0 too), a key with a tolerance (a float: a loss) by :func:`near`.
+alone, not by 1e-400, whose nearest double is 0.0 too), a key with a tolerance (a float: a loss) by :func:`near`,
+within the one :func:`window` that every export of dlexam's encodes too (Moodle's answer and tolerance, Canvas's
+bounds, PrairieLearn's server.py, which grades with this file).
 
 Standard library only: `dlexam.variants.grade` reads every typed number with :func:`read_text` and compares it
 with :func:`scores`, and the PrairieLearn export copies this file into the course
@@ -25,6 +27,7 @@ from fractions import Fraction
 MAX_NUMBER_TEXT = 64  # characters in one number ("-3/14", "0.1429", "2.5e-1"): a longer one is no answer
 MAX_EXPONENT = 400  # |e| in "1e5": Fraction("1e99999999") would build a 100-million-digit integer
 SHOWN_CHARS = 40  # of an unreadable answer, quoted back in its feedback
+KEY_PLACES = 6  # a key with a tolerance (a loss) is written, and its window centred, to these decimal places
 
 DECIMAL = r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"  # 3, -0.25, .5, 2.5e-1: ASCII digits only
 NUMBER = re.compile(rf"(?P<num>{DECIMAL})(?:\s*/\s*(?P<den>{DECIMAL}))?")  # a decimal, or one over another: 1/4
@@ -103,13 +106,37 @@ def same_value(got: Fraction, want) -> bool:
         return False
 
 
-def near(got: Fraction, answer: float, tolerance: float) -> bool:
-    """|got - answer| <= tolerance, for a number read exactly: one beyond float's range ("1e400") is far from
-    every answer, not an OverflowError."""
-    try:
-        return abs(float(got) - answer) <= tolerance
-    except OverflowError:
-        return False
+def key_decimal(answer) -> str:
+    """A key as the decimal every document and export writes: `answer` (a float or a Fraction) rounded to
+    KEY_PLACES decimal places in exact arithmetic (half to even on an exact tie, as format(x, ".6f") rounds a
+    float): 7.753048132831031 is "7.753048", 1/7 is "0.142857"."""
+    n = round(Fraction(answer) * 10**KEY_PLACES)
+    whole, frac = divmod(abs(n), 10**KEY_PLACES)
+    return f"{'-' if n < 0 else ''}{whole}.{frac:0{KEY_PLACES}d}"
+
+
+def bounds(centre: str, tolerance: float) -> tuple[Fraction, Fraction]:
+    """[centre - tolerance, centre + tolerance] in exact decimals: `centre` a decimal as written ("7.753048"), the
+    tolerance its shortest decimal (5e-4 is 0.0005 exactly, not the double nearest it). Both ends are in."""
+    t = Fraction(repr(float(tolerance)))
+    return Fraction(centre) - t, Fraction(centre) + t
+
+
+def window(answer, tolerance: float) -> tuple[Fraction, Fraction]:
+    """The numbers a key with a tolerance accepts, the one window of every grader of dlexam's: centred on the key
+    as written (:func:`key_decimal`: 7.753048 for a loss of 7.75304813...), not on its exact value, so that both ends
+    are short decimals that Moodle (an answer and a tolerance), Canvas (two bounds) and `dlexam grade` are given
+    exactly, and the key printed with its tolerance is the whole rule. A number rounded from the exact value to at
+    most KEY_PLACES places and within the tolerance of it is within this window too (both are multiples of 1e-6 and
+    the centre is at most 5e-7 from the exact value), so the centre costs no answer the question asks for."""
+    return bounds(key_decimal(answer), tolerance)
+
+
+def near(got: Fraction, answer, tolerance: float) -> bool:
+    """Whether `got`, a number read exactly, is in :func:`window` (exact arithmetic: "1e400" is far from every
+    answer, and an answer at an end of the window is in it)."""
+    low, high = window(answer, tolerance)
+    return low <= got <= high
 
 
 def scores(got: Fraction | None, answer, tolerance: float | None = None) -> bool:

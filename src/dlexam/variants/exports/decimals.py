@@ -17,9 +17,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
+from dlexam.variants.model import Field
+from dlexam.variants.typed import bounds, key_decimal
+
 PLACES = 4  # a number with no finite decimal (or, on Canvas, none of at most 4 places) is typed rounded to these
 TOLERANCE = 5e-5  # half a unit in the 4th place: a number rounded to 4 places is within it of the exact one
-KEY_PLACES = 6  # the places of a key with no finite decimal (then within TOLERANCE: 1/7 takes 0.1429 and 0.142857)
 EXAMPLES = (Fraction(1, 4), Fraction(1, 32), Fraction(1, 7))  # the instruction's: 2, 5 and no finite places
 
 
@@ -72,9 +74,20 @@ def decimal(x: Fraction | float, rounds: bool = False) -> tuple[str, float]:
     if isinstance(x, Fraction) and terminating(x):
         exact = places(x)
         return fixed(x, exact), (TOLERANCE if rounds and exact > PLACES else 0.0)
-    if isinstance(x, Fraction):
-        return fixed(x, KEY_PLACES), TOLERANCE
-    return f"{float(x):.{KEY_PLACES}f}", TOLERANCE
+    return key_decimal(x), TOLERANCE  # 1/7: 0.142857 within 5e-5, which takes 0.1429
+
+
+def keyed(f: Field, rounds: bool = False) -> tuple[str, float]:
+    """(the decimal a number field is keyed by, its tolerance) on a platform that reads decimals: an exact answer by
+    :func:`decimal`, one with a tolerance (a loss) by its key's own window (typed.window: the key to KEY_PLACES
+    places, the key's tolerance), the window `dlexam grade` scores it by."""
+    return decimal(f.answer, rounds) if f.exact else (key_decimal(f.answer), f.tolerance)
+
+
+def window_text(centre: str, tolerance: float) -> tuple[str, str]:
+    """The two ends of typed.bounds(centre, tolerance) as decimals, exactly (17.007456 -/+ 5e-4: 17.006956 and
+    17.007956; float arithmetic wrote 17.006956000000002)."""
+    return tuple(fixed(x, places(x)) for x in bounds(centre, tolerance))
 
 
 def as_typed(x: Fraction, rounds: bool) -> str:

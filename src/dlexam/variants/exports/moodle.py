@@ -22,7 +22,7 @@ from fractions import Fraction
 from html import escape
 
 from dlexam.variants.documents import answer_grid, field_html, points_text
-from dlexam.variants.exports.decimals import MOODLE, decimal, instruction
+from dlexam.variants.exports.decimals import MOODLE, decimal, instruction, keyed
 from dlexam.variants.model import Field, Question, Variant
 
 # what a question with exact numbers says before its answer (a cloze question's before its grid): the exam asks
@@ -77,7 +77,7 @@ def _field(quiz: ET.Element, v: Variant, q: Question, f: Field) -> None:
     elif f.kind == "number":
         el = _question(quiz, "numerical", name, body + (f"<p>{plain(DECIMAL_ANSWER)}</p>" if f.exact else ""),
                        grade, why)
-        text, tolerance = decimal(f.answer) if f.exact else (f"{f.answer:.6f}", f.tolerance)
+        text, tolerance = keyed(f)  # the window dlexam grade scores by (typed.window), as Moodle's answer -/+ tolerance
         ans = ET.SubElement(el, "answer", {"fraction": "100"})
         ET.SubElement(ans, "text").text = text
         ET.SubElement(ans, "tolerance").text = f"{tolerance:g}"

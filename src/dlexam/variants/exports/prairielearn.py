@@ -29,6 +29,7 @@ from pathlib import Path
 from dlexam.plain import dumps
 from dlexam.variants.documents import PARTS, option_label
 from dlexam.variants.model import Question, Variant
+from dlexam.variants.typed import KEY_PLACES
 
 PACKAGE = Path(__file__).resolve().parents[2]  # src/dlexam
 VENDORED = ("__init__.py", "errors.py", "limits.py", "bounds.py", "spec/__init__.py", "spec/numbers.py", "spec/cnn.py",
@@ -52,6 +53,7 @@ from fractions import Fraction
 from dlexam.variants.build import make_variant, questions_of
 from dlexam.variants.documents import html
 from dlexam.variants.grade_exact import exact_score
+from dlexam.variants.typed import key_decimal
 
 QUESTION = "{qid}"
 DIFFICULTY = "{difficulty}"
@@ -102,7 +104,8 @@ def generate(data):
         elif f.kind == "matrix":
             data["correct_answers"][f.name] = [[float(x) for x in r] for r in f.answer]
         elif f.kind == "number":
-            data["correct_answers"][f.name] = float(f.answer)
+            # a loss: the key as written, the centre of the window grade() scores by (typed.window)
+            data["correct_answers"][f.name] = float(f.answer) if f.exact else float(key_decimal(f.answer))
 
 
 def grade(data):
@@ -268,6 +271,24 @@ def question_fields(q: Question) -> list[tuple[str, str, int]]:
     return [(f.name, f.kind, weights[f.name]) for f in q.fields]
 
 
+HELP_EXAMPLE = Fraction(1, 7)  # the help's example of an exact answer with no finite decimal
+
+
+def help_text(f) -> str:
+    """What question.html says under a number or matrix input about what scores, true to grade_exact.py's rule
+    (typed.scores): PrairieLearn's own help for rtol 0 and atol 0 promises an answer "accurate to within relative
+    tolerance 0 and absolute tolerance 0", where the double nearest the key written out in full scores too."""
+    if f.kind == "number" and not f.exact:
+        return (f"Scores if within {f.tolerance:g} of the answer rounded to {KEY_PLACES} decimal places (the answer "
+                f"rounded to 4 decimals is).")
+    x = HELP_EXAMPLE
+    rounded = f"{float(x):.4f}"
+    return (f"Exact answers: a fraction ({x.numerator}/{x.denominator}) or a decimal equal to the answer (0.25 for "
+            f"1/4); a rounded decimal ({rounded} for {x.numerator}/{x.denominator}) scores nothing. As a program "
+            f"prints it, the double nearest the answer written out in full ({float(x)!r} for {x.numerator}/"
+            f"{x.denominator}) scores too; an answer of 0 takes 0 alone.")
+
+
 def question_html(q: Question) -> str:
     out = ["<pl-question-panel>", "  {{{params.html}}}", "</pl-question-panel>", ""]
     weights = q.field_weights()  # the same weights grade_exact.py writes into partial_scores
@@ -275,12 +296,17 @@ def question_html(q: Question) -> str:
         weight = weights[f.name]
         label = f"{f.name} ="
         if f.kind == "matrix":
-            out.append(f'<pl-matrix-component-input answers-name="{f.name}" label="{label}" weight="{weight}" '
-                       'allow-fractions="true"></pl-matrix-component-input>')
+            # rtol and atol 0: the element's own help (it shows one always) named the defaults, 1% and 1e-8
+            out += [f'<pl-matrix-component-input answers-name="{f.name}" label="{label}" weight="{weight}" '
+                    'comparison="relabs" rtol="0" atol="0" allow-fractions="true"></pl-matrix-component-input>',
+                    f"<p><small>{escape(help_text(f))}</small></p>"]
         elif f.kind == "number":
             tol = "0" if f.exact else f"{f.tolerance:g}"
-            out.append(f'<pl-number-input answers-name="{f.name}" label="{label}" weight="{weight}" '
-                       f'comparison="relabs" rtol="0" atol="{tol}" allow-fractions="true"></pl-number-input>')
+            # show-help-text false: the element's help would say rtol 0 and atol 0; help_text says what scores
+            out += [f'<pl-number-input answers-name="{f.name}" label="{label}" weight="{weight}" '
+                    f'comparison="relabs" rtol="0" atol="{tol}" allow-fractions="true" show-help-text="false" '
+                    f'placeholder="{"number" if f.exact else "number, 4 decimals"}"></pl-number-input>',
+                    f"<p><small>{escape(help_text(f))}</small></p>"]
         elif f.kind == "choice":
             item = option_label(q, f)  # "(a)", "(b)": params.html asks both items, and each element answers one
             out += [f"<p>{escape(item)}</p>"] * bool(item) + [

@@ -18,12 +18,11 @@ import io
 import uuid
 import xml.etree.ElementTree as ET
 import zipfile
-from decimal import Decimal
 from html import escape
 
 from dlexam.spec import text
 from dlexam.variants.documents import answer_grid, field_html
-from dlexam.variants.exports.decimals import CANVAS, decimal, instruction, terminating
+from dlexam.variants.exports.decimals import CANVAS, decimal, instruction, keyed, terminating, window_text
 from dlexam.variants.model import Field, Question, Variant
 
 QTI_NS = "http://www.imsglobal.org/xsd/ims_qtiasiv1p2"
@@ -42,13 +41,6 @@ DECIMAL_ANSWER = instruction(CANVAS, "the answer")
 def ident(v: Variant, *parts: str) -> str:
     """A stable identifier (Canvas keys items by ident)."""
     return "i" + uuid.uuid5(uuid.NAMESPACE_URL, "dlexam:" + ":".join((str(v.seed), v.difficulty, *parts))).hex
-
-
-def bounds(value: str, tolerance: float) -> tuple[str, str]:
-    """The accepted range, value -/+ tolerance, in exact decimals: the decimal value and the shortest decimal of the
-    tolerance differ by a decimal (float arithmetic wrote 17.006956000000002 and shut out 17.006956)."""
-    v, t = Decimal(value), Decimal(repr(tolerance))
-    return format(v - t, "f"), format(v + t, "f")
 
 
 def _meta(item: ET.Element, kind: str, points: float) -> None:
@@ -108,12 +100,12 @@ def _item(section: ET.Element, v: Variant, q: Question, f: Field) -> None:
         said = f"<p>{escape(DECIMAL_ANSWER, quote=False)}</p>" if f.exact else ""  # a loss asks for 4 decimals
         _typed_response(item, pres, "numerical_question", points, body + said, {"fibtype": "Decimal"}, {})
         # Canvas saves 4 places: a key with more is taken within 5e-5 (a loss's tolerance, 5e-4, is wider already)
-        value, tolerance = decimal(f.answer, rounds=True) if f.exact else (f"{f.answer:.6f}", f.tolerance)
+        value, tolerance = keyed(f, rounds=True)
         cond = ET.Element("conditionvar")
         either = ET.SubElement(cond, "or")
         ET.SubElement(either, "varequal", {"respident": "response1"}).text = value
         both = ET.SubElement(either, "and")
-        low, high = bounds(value, tolerance)
+        low, high = window_text(value, tolerance)  # typed.bounds: the window dlexam grade scores by
         ET.SubElement(both, "vargte", {"respident": "response1"}).text = low
         ET.SubElement(both, "varlte", {"respident": "response1"}).text = high
         _set_score(_processing(item), cond, "100")
