@@ -31,6 +31,9 @@ def tampered(v, qid: str, field: str, change):
 
 @pytest.mark.parametrize("qid, field, change", [
     ("Pr2.2", "P", lambda m: ((m[0][0] + Fraction(1, 2), *m[0][1:]), *m[1:])),
+    ("Pr2.2", "S", lambda m: ((m[0][0] + Fraction(1, 2), *m[0][1:]), *m[1:])),  # S was never compared: the
+    #                                                                   check read exact_run's S, not the key's
+    ("Pr2.4", "R", lambda m: (*m[:-1], (m[-1][0] + 1, *m[-1][1:]))),
     ("Pr2.3", "loss", lambda x: x + 0.01),
     ("Pr1.3", "in_features", lambda x: x + 1),
     ("P1.4", "choice", lambda c: c % 4 + 1),

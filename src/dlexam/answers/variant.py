@@ -166,10 +166,10 @@ def _problem2(q: Question, t, g: dict, fields: dict, remedy: str) -> Answer:
                         "bag_sufficiency": bag})
     if q.id == "Pr2.2":
         dP = _max_diff(fields["P"].answer, one["P"])
-        dS = one["differences"]["S"]
+        dS = _max_diff(fields["S"].answer, one["S"])  # the key's S itself (exact_run's S vs the model's is a check)
         return _answer(q, f"run_geoff(T=0): P and Q K^T equal the key's exact fractions (max difference "
                        f"{difference(max(dP, dS))})", max(dP, dS) < TOL,
-                       {"max_difference_P": dP, "max_difference_S": dS, "computed_P": one["P"]})
+                       {"max_difference_P": dP, "max_difference_S": dS, "computed_P": one["P"], "computed_S": one["S"]})
     if q.id == "Pr2.3":
         start = t.example.index(t.start)
         d = _max_diff(fields["logits"].answer, one["logits"][start:len(t.example) - 1])

@@ -51,7 +51,8 @@ def geoff_evidence(spec: ExamSpec, gradients: dict | None = None) -> dict:
         runs[heads] = {"differences": differences(run, result),
                        "closed_form_loss": math.fsum(x.nll for x in loss_terms(run, t)),
                        "model_loss": float(result.loss["teacher_forcing"]["value"]),
-                       "P": result.P.tolist(), "R": result.R.tolist(), "logits": result.logits.tolist()}
+                       "S": result.scores.tolist(), "P": result.P.tolist(), "R": result.R.tolist(),
+                       "logits": result.logits.tolist()}
     g = gradients or zero_gradients(spec)
     labels = [label for label, _ in geoff.GRADIENT_TEMPERATURES]
     norms = {label: g[key]["norms"] for label, key in zip(labels, GRADIENT_KEYS, strict=True)}
