@@ -106,3 +106,19 @@ def test_prairielearn_grades_the_ends_as_dlexam_grade_does(tmp_path):
     assert len(rows) == len(typed)
     for text, row in zip(typed, rows, strict=True):
         assert row["text"] == text and row["number"] == float(dlexam_scores(aid, text)), row
+
+
+def test_the_worked_solution_states_the_window_every_grader_uses():
+    """A teacher grading the paper by the worked solution (Markdown and PDF alike) read '4.1085 (...; tolerance
+    0.0005)': a third centre, 4.1085, where the graders centre on 4.108472 (4.10896 scored, and was wrong by hand)."""
+    from dlexam.variants import documents
+
+    text = documents.markdown(V, solution=True)
+    for aid in LOSSES:
+        q, f = V.fields()[aid]
+        stated = re.findall(r"accepted: (\S+) -/\+ (\S+), (\S+) to (\S+)\)", text)
+        assert stated, "the solution states no window"
+        low, high = canvas_window(aid)
+        assert (Fraction(stated[0][2]), Fraction(stated[0][3])) == (low, high)
+        for typed in ends(aid):
+            assert dlexam_scores(aid, typed) == (Fraction(stated[0][2]) <= Fraction(typed) <= Fraction(stated[0][3]))

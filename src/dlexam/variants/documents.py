@@ -12,6 +12,7 @@ from fractions import Fraction
 from html import escape
 
 from dlexam.variants.model import Block, Items, Options, Question, Text, Variant
+from dlexam.variants.typed import bounds_text, key_decimal
 
 PARTS = (("P1.", "Part 1: multiple choice"), ("Pr1.", "Problem 1: a convolutional network"),
          ("Pr2.", "Problem 2: a one-layer transformer on sequences of symbols"))
@@ -120,7 +121,11 @@ def answer_text(f) -> str:
     if f.kind == "matrix":
         return "[" + "; ".join(", ".join(r) for r in f.key_value()) + "]"
     if f.kind == "number":
-        return f.key_value() if f.exact else f"{f.answer:.4f} (exactly {f.closed_form}; tolerance {f.tolerance:g})"
+        if f.exact:
+            return f.key_value()
+        low, high = bounds_text(key_decimal(f.answer), f.tolerance)  # typed.window: what every grader accepts
+        return (f"{f.answer:.4f} (exactly {f.closed_form}; accepted: {key_decimal(f.answer)} -/+ {f.tolerance:g}, "
+                f"{low} to {high})")
     if f.kind == "choice":
         return f"{f.answer}: {f.options[f.answer - 1]}"
     return f"(model answer) {f.answer}"

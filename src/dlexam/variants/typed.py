@@ -122,6 +122,25 @@ def bounds(centre: str, tolerance: float) -> tuple[Fraction, Fraction]:
     return Fraction(centre) - t, Fraction(centre) + t
 
 
+def written(x: Fraction) -> str:
+    """A finite decimal written out exactly, no trailing zeros (17.006956, 0.0312, -3): a window's end."""
+    places = 0
+    while (x * 10**places).denominator != 1:
+        places += 1
+        if places > 2 * MAX_EXPONENT:
+            raise ValueError(f"{x} has no finite decimal")
+    n = abs(x * 10**places).numerator
+    digits = str(n).rjust(places + 1, "0")
+    return ("-" if x < 0 else "") + (f"{digits[:-places]}.{digits[-places:]}" if places else digits)
+
+
+def bounds_text(centre: str, tolerance: float) -> tuple[str, str]:
+    """The two ends of :func:`bounds` as decimals, exactly (17.007456 -/+ 5e-4: 17.006956 and 17.007956; float
+    arithmetic wrote 17.006956000000002)."""
+    low, high = bounds(centre, tolerance)
+    return written(low), written(high)
+
+
 def window(answer, tolerance: float) -> tuple[Fraction, Fraction]:
     """The numbers a key with a tolerance accepts, the one window of every grader of dlexam's: centred on the key
     as written (:func:`key_decimal`: 7.753048 for a loss of 7.75304813...), not on its exact value, so that both ends

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from dlexam.variants.model import Field
-from dlexam.variants.typed import bounds, key_decimal
+from dlexam.variants.typed import key_decimal
 
 PLACES = 4  # a number with no finite decimal (or, on Canvas, none of at most 4 places) is typed rounded to these
 TOLERANCE = 5e-5  # half a unit in the 4th place: a number rounded to 4 places is within it of the exact one
@@ -82,12 +82,6 @@ def keyed(f: Field, rounds: bool = False) -> tuple[str, float]:
     :func:`decimal`, one with a tolerance (a loss) by its key's own window (typed.window: the key to KEY_PLACES
     places, the key's tolerance), the window `dlexam grade` scores it by."""
     return decimal(f.answer, rounds) if f.exact else (key_decimal(f.answer), f.tolerance)
-
-
-def window_text(centre: str, tolerance: float) -> tuple[str, str]:
-    """The two ends of typed.bounds(centre, tolerance) as decimals, exactly (17.007456 -/+ 5e-4: 17.006956 and
-    17.007956; float arithmetic wrote 17.006956000000002)."""
-    return tuple(fixed(x, places(x)) for x in bounds(centre, tolerance))
 
 
 def as_typed(x: Fraction, rounds: bool) -> str:

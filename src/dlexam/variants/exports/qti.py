@@ -22,8 +22,9 @@ from html import escape
 
 from dlexam.spec import text
 from dlexam.variants.documents import answer_grid, field_html
-from dlexam.variants.exports.decimals import CANVAS, decimal, instruction, keyed, terminating, window_text
+from dlexam.variants.exports.decimals import CANVAS, decimal, instruction, keyed, terminating
 from dlexam.variants.model import Field, Question, Variant
+from dlexam.variants.typed import bounds_text
 
 QTI_NS = "http://www.imsglobal.org/xsd/ims_qtiasiv1p2"
 # what a matrix's blanks take, said before its grid: Canvas scores a blank by its text alone (trimmed, lower-cased,
@@ -105,7 +106,7 @@ def _item(section: ET.Element, v: Variant, q: Question, f: Field) -> None:
         either = ET.SubElement(cond, "or")
         ET.SubElement(either, "varequal", {"respident": "response1"}).text = value
         both = ET.SubElement(either, "and")
-        low, high = window_text(value, tolerance)  # typed.bounds: the window dlexam grade scores by
+        low, high = bounds_text(value, tolerance)  # typed.bounds: the window dlexam grade scores by
         ET.SubElement(both, "vargte", {"respident": "response1"}).text = low
         ET.SubElement(both, "varlte", {"respident": "response1"}).text = high
         _set_score(_processing(item), cond, "100")
