@@ -49,6 +49,20 @@ def test_rejects_foreign_truncated_and_wrong_kind(tmp_path):
         checkpoint.load(tmp_path / "empty_run")
 
 
+def test_a_run_folder_whose_best_checkpoint_is_of_another_kind_names_its_other_checkpoints(tmp_path):
+    """A folder an older dlexam left mixed (an SVHN run's best.pt beside a sorter's last.pt, written by `sort train
+    --force`): the refusal of best.pt says which other checkpoint the folder holds, to be named instead."""
+    checkpoint.save(tmp_path / "best.pt", kind="svhn-cnn", config={}, state_dict={})
+    checkpoint.save(tmp_path / "last.pt", kind="sort-transformer", config={}, state_dict={})
+    with pytest.raises(UserError) as err:
+        checkpoint.load(tmp_path, kind="sort-transformer")
+    assert str(err.value) == (f"{tmp_path}/best.pt holds a 'svhn-cnn' model, expected 'sort-transformer' ({tmp_path} "
+                              f"also holds last.pt: name the file, {tmp_path}/last.pt)")
+    with pytest.raises(UserError) as err:  # a file named by itself: no folder to look into
+        checkpoint.load(tmp_path / "best.pt", kind="sort-transformer")
+    assert str(err.value) == f"{tmp_path}/best.pt holds a 'svhn-cnn' model, expected 'sort-transformer'"
+
+
 def test_a_zip_that_torch_save_did_not_write_is_named_so(tmp_path):
     """Any zip archive passed the format check, and torch's own words came back: "[enforce fail at
     inline_container.cc:180] . file in archive is not in a subdirectory: hello.txt"."""

@@ -172,7 +172,10 @@ def load(path: str | os.PathLike, *, kind: str | None = None) -> dict[str, Any]:
         raise UserError(f"{p} has checkpoint version {version!r}, which no dlexam wrote (this one reads version "
                         f"{VERSION})")
     if kind is not None and payload.get("kind") != kind:
-        raise UserError(f"{p} holds a {payload.get('kind')!r} model, expected {kind!r}")
+        others = [n for n in RUN_FILES if n != p.name and (p.parent / n).is_file()] if Path(path).is_dir() else []
+        where = (f" ({path} also holds {', '.join(others)}: name the file, {p.parent / others[0]})"
+                 if others else "")
+        raise UserError(f"{p} holds a {payload.get('kind')!r} model, expected {kind!r}{where}")
     check_structure(payload, p)
     return payload
 

@@ -10,7 +10,12 @@ open their folder as a :class:`RunFolder`, and the rules are the same for all of
   that dlexam did not write, a symbolic link, a folder or a special file in its place is refused
   with one line and left as it is (``force`` replaces a foreign regular file, never a link).
 - **One run per folder.** A new run refuses a folder that already holds one (any of its `markers`)
-  unless ``force``; ``resume`` needs the run's ``last.pt``, written by dlexam.
+  unless ``force``; ``resume`` needs the run's ``last.pt``, written by dlexam. A forced run replaces the
+  run there as a whole: when it writes its first file, the earlier run's files that it would not write
+  itself (those the record names as a run's, unchanged since dlexam wrote them) are removed
+  (:meth:`dlexam.files.OutputDir.remove_own`), so that no ``best.pt`` of an SVHN run is left beside a
+  sorter's ``last.pt`` for a loader to take. A file changed since, a foreign file and a link stay as
+  they are; a run refused or stopped before its first write leaves the earlier run whole.
 - **Every write is one commit** (:meth:`dlexam.files.OutputDir.write_bytes`): the file and its entry
   in the folder's record (``.dlexam-files.json``) change together, under a lock, so a run killed at
   any instant leaves files that ``--resume`` accepts, and commands writing into one folder at once
@@ -74,6 +79,7 @@ class RunFolder(OutputDir):
                  resume: bool = False, resume_from: str = LAST, force: bool = False, what: str = "out",
                  forceable: bool = True, resumable: bool = True):
         super().__init__(path, force=force, lock=True, what=what, run_files=tuple(writes), forceable=forceable)
+        self._replaced: list[str] = []  # a forced run's: the earlier run's files it removes at its first write
         try:
             self.writes = tuple(writes)
             self.sweep_temporaries(*self.writes)
@@ -89,12 +95,33 @@ class RunFolder(OutputDir):
                 ways = ["resume"] * can_resume + ["choose another folder"] + ["force"] * forceable
                 raise NotReplacing(f"{what} {self.path} already holds a training run ({self.file(held[0])}); ", ways)
             self.claim(*self.writes)  # a foreign file or a link: refused, untouched
+            # a forced new run replaces the run there: the earlier run's files it would not write go at its first write
+            self._replaced = sorted(self._read_record()[1] - set(self.writes)) if held and force and not resume else []
         except BaseException:
             self.close()
             raise
 
     def __enter__(self) -> RunFolder:
         return self
+
+    def write_bytes(self, name: str, data: bytes) -> Path:
+        self._retire_replaced()
+        return super().write_bytes(name, data)
+
+    def open(self, name: str, mode: str = "wb"):
+        self._retire_replaced()
+        return super().open(name, mode)
+
+    def commit(self, name: str, tmp: str | os.PathLike) -> Path:
+        self._retire_replaced()
+        return super().commit(name, tmp)
+
+    def _retire_replaced(self) -> None:
+        """Before a forced run's first write: remove the earlier run's own files it would not write (see the
+        module docstring); each only where it is still dlexam's, unchanged."""
+        names, self._replaced = self._replaced, []
+        for name in names:
+            self.remove_own(name)
 
     def load(self, name: str, *, kind: str) -> dict:
         """A checkpoint of this run (claimed: dlexam wrote it), read and checked (:func:`checkpoint.load`)."""

@@ -329,3 +329,67 @@ def test_a_refusal_to_replace_names_the_flag_that_forces_it(tmp_path, synth_dir,
     assert flag_message(refused.value, args).endswith("or --force replaces it")
     with pytest.raises(UserError, match=r"\(force replaces it\)"):
         OutputDir(tmp_path).claim("mine.png")
+
+
+SORT_TINY = ["--max-len", "3", "--vocab", "A-C", "--steps", "5", "--quiet", "--threads", "1"]
+
+
+def test_a_forced_run_over_another_kind_of_run_leaves_none_of_its_files(tmp_path, quick_run, capsys):
+    """The issue's case: `sort train --out R --force` over an SVHN run replaced last.pt and left the SVHN run's
+    best.pt, metrics and curves; `sort --checkpoint R` then took best.pt and refused it as the wrong kind."""
+    run = tmp_path / "run"
+    shutil.copytree(quick_run, run)  # an SVHN run of dlexam's, recorded as such
+    (run / "notes.txt").write_text("mine")  # the user's own file: never touched
+    assert main(["sort", "train", "--out", str(run), "--force", *SORT_TINY]) == 0
+    assert sorted(p.name for p in run.iterdir() if not p.name.startswith(".dlexam")) == ["last.pt", "notes.txt"]
+    assert set(_record(run)) == {"last.pt"}
+    assert (run / "notes.txt").read_text() == "mine"
+    capsys.readouterr()
+    assert main(["sort", "--checkpoint", str(run), "C", "A", "B"]) == 0, capsys.readouterr().err
+    assert main(["svhn", "evaluate", "--checkpoint", str(run), "--data", str(quick_run)]) == 2
+    assert "holds a 'sort-transformer' model" in capsys.readouterr().err  # the folder holds the sorter alone
+
+
+def _svhn_run_files(folder) -> None:
+    from dlexam import runs
+
+    with runs.RunFolder(folder, writes=runs.TRAINER_FILES, markers=runs.TRAINER_MARKERS) as run:
+        for name in runs.TRAINER_FILES:
+            run.write_bytes(name, f"the first run's {name}".encode())
+
+
+def test_a_forced_run_removes_only_the_earlier_runs_own_unchanged_files_and_only_once_it_writes(tmp_path):
+    """What a forced run takes away: files the record names as an earlier run's, unchanged since, that it would not
+    write itself; and only when it writes its first file (a run refused or stopped before that leaves the earlier
+    run whole). A file changed since, a link in a run file's place (and what it points to) stay as they are."""
+    from dlexam import runs
+
+    folder, outside = tmp_path / "run", tmp_path / "outside.txt"
+    _svhn_run_files(folder)
+    outside.write_text("not in the folder")
+    (folder / "metrics.csv").write_text("edited by hand")  # no longer dlexam's file
+    (folder / "curves.png").unlink()
+    (folder / "curves.png").symlink_to(outside)
+    before = {p.name: p.read_bytes() for p in folder.iterdir() if not p.name.startswith(".dlexam")}
+    with runs.RunFolder(folder, writes=(runs.LAST,), markers=(runs.LAST,), force=True):
+        pass  # nothing written: nothing removed
+    assert {p.name: p.read_bytes() for p in folder.iterdir() if not p.name.startswith(".dlexam")} == before
+    with runs.RunFolder(folder, writes=(runs.LAST,), markers=(runs.LAST,), force=True) as run:
+        run.write_bytes(runs.LAST, b"the second run's last.pt")
+    left = sorted(p.name for p in folder.iterdir() if not p.name.startswith(".dlexam"))
+    assert left == ["curves.png", "last.pt", "metrics.csv"]  # best.pt and metrics.json went
+    assert (folder / "metrics.csv").read_text() == "edited by hand"
+    assert (folder / "curves.png").is_symlink() and outside.read_text() == "not in the folder"
+    assert "last.pt" in _record(folder) and not {"best.pt", "metrics.json"} & set(_record(folder))
+
+
+def test_without_force_or_with_resume_an_earlier_runs_files_all_stay(tmp_path):
+    from dlexam import runs
+
+    folder = tmp_path / "run"
+    _svhn_run_files(folder)
+    before = snapshot(folder)
+    with runs.RunFolder(folder, writes=(runs.LAST,), markers=(runs.LAST,), resume=True) as run:
+        run.write_bytes(runs.LAST, b"resumed")
+    after = snapshot(folder)
+    assert after.pop("last.pt") != before.pop("last.pt") and after == before

@@ -15,6 +15,9 @@
 - A run folder's files (``run_files``: a trainer's checkpoints and metrics, an experiment's
   results) are marked as the run's in the record: no other command replaces them, even with force
   (``svhn evaluate --png R/curves.png`` is refused).
+- Nothing here is ever removed but a file dlexam wrote and nobody has changed since, on request
+  (:meth:`OutputDir.remove_own`: a forced run's earlier run, :class:`dlexam.runs.RunFolder`), never
+  through a link.
 - ``OutputDir(..., lock=True)`` also holds an exclusive lock on the folder while it is in use
   (:func:`dlexam.files.lock.take_lock`): a second writer gets a one-line error.
 
@@ -276,6 +279,40 @@ class OutputDir:
                 head = f"{target} exists and was not written by dlexam; not replacing it ("
                 raise NotReplacing(head, ["force"], ")") if self.forceable else UserError(
                     head + "move it, or choose another folder)")
+
+    def remove_own(self, name: str) -> bool:
+        """Remove `name` where it is a file dlexam wrote here and nobody has changed since, and its entry in the
+        record, under the folder's lock; whether it was removed. The file is checked as opened without following a
+        link (a regular file, contents the record accepts) and removed only if that is still the file at its name:
+        a link (never followed), a folder, a special file, a file changed since or not recorded stays as it is."""
+        target = self.path / name
+        with folder_locked(self.path):
+            files, run = self._read_record()
+            if not files.get(name):
+                return False
+            try:
+                fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+            except OSError:  # gone, a link, unreadable: not ours to remove
+                return False
+            try:
+                st = os.fstat(fd)
+                if not stat.S_ISREG(st.st_mode):
+                    return False
+                h = hashlib.sha256()
+                with os.fdopen(fd, "rb", closefd=False) as f:
+                    while block := f.read(1 << 20):
+                        h.update(block)
+                now = os.lstat(target)
+                if h.hexdigest() not in files[name] or (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino):
+                    return False
+                os.unlink(target)  # first: a kill before the record changes leaves an entry of a file gone (harmless)
+            except OSError:
+                return False
+            finally:
+                os.close(fd)
+            files.pop(name)
+            self._write_record(files, run - {name})
+        return True
 
     def file(self, name: str) -> Path:
         """The path of `name` in this folder."""
