@@ -97,6 +97,12 @@ class BadValue(NamedSettings):
         return f"{names.get(self.name, self.name)} {problem}"
 
 
+class UnknownKey(UserError, ValueError):
+    """A key of a config read from a file (a checkpoint's) that the config does not have: a misspelt one is refused,
+    never dropped (:func:`dlexam.limits.known_keys`). A ValueError too, as :class:`BadConfigValue`: the callers of a
+    config's ``from_dict`` catch that and name the file."""
+
+
 class BadConfigValue(BadValue, ValueError):
     """A :class:`BadValue` of a config whose library callers catch ValueError (`svhn.model.CNNConfig`)."""
 

@@ -7,11 +7,13 @@ no flag is silently replaced by a default, and no NaN, infinity or absurd size r
 
 from __future__ import annotations
 
+import difflib
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from dlexam.errors import BadValue, UnheldNumber
+from dlexam.errors import BadValue, UnheldNumber, UnknownKey
 
 
 def digits(text: str) -> bool:
@@ -165,6 +167,22 @@ def number(name: str, value: Any, lo: float, hi: float, *, lo_open: bool = False
            optional: bool = False) -> float | None:
     """`value` as a finite number in the interval [lo, hi] (ends open where asked); UserError otherwise."""
     return Span(lo, hi, lo_open=lo_open, hi_open=hi_open).check(name, value, optional=optional)
+
+
+def known_keys(d: Mapping[str, Any], allowed: Iterable[str]) -> None:
+    """Refuse a config (read from a file: a checkpoint's model config or settings) holding a key that `allowed` does
+    not name, rather than drop it: :class:`UnknownKey` naming the first such key, and the nearest allowed key where
+    one is close ("unknown key 'activaton'; did you mean 'activation'?"). The one check of every config's
+    ``from_dict`` (the SVHN CNN's and training's, the sorter's model and training)."""
+    allowed = list(allowed)
+    unknown = sorted(str(k) for k in d if k not in allowed)
+    if not unknown:
+        return
+    near = difflib.get_close_matches(unknown[0], allowed, n=1)
+    more = len(unknown) - 1
+    raise UnknownKey(f"unknown key {unknown[0]!r}" + (f"; did you mean {near[0]!r}?" if near else "")
+                     + (f" (and {more} more: {', '.join(map(repr, unknown[1:4]))}{', ...' if more > 3 else ''})"
+                        if more else ""))
 
 
 def choice(name: str, value: Any, allowed: tuple) -> Any:

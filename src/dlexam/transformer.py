@@ -76,6 +76,15 @@ class TransformerConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, d: dict) -> TransformerConfig:
+        """The config :meth:`to_dict` wrote (a checkpoint's), checked; a key it does not have is refused
+        (:func:`dlexam.limits.known_keys`), never a TypeError's words."""
+        if not isinstance(d, dict):
+            raise UserError(f"a model config must be a mapping, got {type(d).__name__}")
+        limits.known_keys(d, cls.__dataclass_fields__)
+        return cls(**d)
+
 
 class FeedForward(nn.Module):
     def __init__(self, d_model: int, d_ff: int) -> None:

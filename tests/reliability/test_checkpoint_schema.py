@@ -37,6 +37,11 @@ def sorter(tmp_path_factory):
     return checkpoint.load(run / "last.pt")
 
 
+def _renamed(d: dict, old: str, new: str) -> dict:
+    """`d` with the key `old` spelt `new` (in its place)."""
+    return {new if k == old else k: v for k, v in d.items()}
+
+
 def _weights(payload, fn):
     return {k: fn(v) for k, v in payload["state_dict"].items()}
 
@@ -69,6 +74,10 @@ SORT_CASES = {
     "max_len a string": (lambda p: dict(config={**p["config"], "extra": {"vocab": "A-C", "max_len": "x"}}),
                          "max_len"),
     "extra a list": (lambda p: dict(extra=[1, 2]), "extra"),
+    # a misspelt key was a TypeError's words ("__init__() got an unexpected keyword argument"), as an SVHN config's
+    # was silently dropped: now both say the key and the nearest one (limits.known_keys)
+    "a misspelt config key": (lambda p: dict(config=_renamed(p["config"], "d_model", "d_modle")),
+                              "unknown key 'd_modle'; did you mean 'd_model'?"),
 }
 
 
@@ -97,6 +106,14 @@ SVHN_CASES = {
     "settings a string": (lambda p: dict(extra={**p["extra"], "settings": "x"}), "damaged"),
     "RNG state a list": (lambda p: dict(extra={**p["extra"], "rng": [1, 2, 3]}), "RNG"),
     "a config far wider than its weights": (_wide, "conv1.weight has shape"),
+    # dropped silently until 2026-12-07: a config that said "activaton": "tanh" built the table's ReLU network
+    "a misspelt config key": (lambda p: dict(config={**_renamed(p["config"], "activation", "activaton"),
+                                                     "activaton": "tanh"}),
+                              "unknown key 'activaton'; did you mean 'activation'?"),
+    "a key no setting is near": (lambda p: dict(config={**p["config"], "colour": "red"}), "unknown key 'colour'"),
+    "a misspelt train setting": (lambda p: dict(extra={**p["extra"], "settings": {
+        **p["extra"]["settings"], "train": _renamed(p["extra"]["settings"]["train"], "batch_size", "batchsize")}}),
+        "unknown key 'batchsize'; did you mean 'batch_size'?"),
 }
 
 
@@ -118,7 +135,8 @@ def test_tampered_svhn_checkpoints_are_refused_on_resume(tmp_path, quick_run, ca
 
 @pytest.mark.parametrize("case", ["float64 weights", "integer weights", "state dict as a list",
                                   "config the string 'x'", "a string for a number",
-                                  "a config far wider than its weights"])
+                                  "a config far wider than its weights", "a misspelt config key",
+                                  "a key no setting is near"])
 def test_tampered_svhn_checkpoints_are_refused_by_evaluate_and_predict(tmp_path, quick_run, synth_dir, capsys,
                                                                       case):
     payload = checkpoint.load(quick_run / "best.pt")
@@ -186,3 +204,26 @@ def test_a_history_in_the_record_that_a_checkpoint_rewrites_is_checked(tmp_path,
     payload["extra"]["history"] = [{"epoch": 1}, {"epoch": "two"}]
     rewrite_checkpoint(run / "last.pt", payload)
     refused_here(["svhn", "train", "--out", str(run), "--resume", "--epochs", "3", "--quiet"], capsys, "history")
+
+
+def test_a_sorter_config_is_checked_before_its_network_is_built(tmp_path, sorter, capsys, monkeypatch):
+    """A config edited to d_model 2000 beside the file's weights: the loader built that network (a 420 MB peak, under
+    the 50M-weight cap) before comparing the weights. Now the weights are compared with it built on the meta device
+    (checkpoint.check_fits) first: no network of the file's config is built in memory before the refusal."""
+    from dlexam.sorting import trained
+    from dlexam.transformer import DecoderTransformer
+
+    built = []
+
+    class Spy(DecoderTransformer):
+        def __init__(self, cfg, *args, **kwargs):
+            built.append(str(torch.empty(0).device))  # where a tensor made now would live: meta, or memory
+            super().__init__(cfg, *args, **kwargs)
+
+    monkeypatch.setattr(trained, "DecoderTransformer", Spy)
+    wide = {**sorter["config"], "d_model": 2000, "d_head": 2000}
+    ck = _save(tmp_path / "wide.pt", sorter, config=wide)
+    refused_here(["sort", "--checkpoint", str(ck), "C A"], capsys, "weights do not fit", "shape")
+    assert built and set(built) == {"meta"}
+    ck = _save(tmp_path / "fine.pt", sorter)  # the file as written: built in memory, once checked
+    assert trained.load_trained(ck).model is not None and built[-1] == "cpu"

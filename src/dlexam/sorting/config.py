@@ -117,8 +117,12 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
         """A config from a checkpoint's ``train_config``, checked; UserError when it is not one."""
-        if not isinstance(d, dict) or set(d) - {f.name for f in fields(cls)}:
-            raise UserError(f"train_config is not a sorter TrainConfig ({sorted(d) if isinstance(d, dict) else d!r})")
+        if not isinstance(d, dict):
+            raise UserError(f"train_config is not a sorter TrainConfig ({d!r})")
+        try:
+            limits.known_keys(d, [f.name for f in fields(cls)])
+        except UserError as exc:
+            raise UserError(f"train_config is not a sorter TrainConfig ({exc})") from None
         return cls(**{**BEFORE_HARD_PHASE, **d}).validate()
 
     def hard_steps(self) -> int:

@@ -62,7 +62,7 @@ def load_trained(path: str | os.PathLike) -> TrainedSorter:
     """A trained sorter from a checkpoint file or run directory, with its training record."""
     payload = checkpoint.load(path, kind=KIND)
     try:
-        cfg = TransformerConfig(**payload["config"])
+        cfg = TransformerConfig.from_dict(payload["config"])
         if not isinstance(cfg.extra.get("vocab"), str):
             raise TypeError(f"its vocabulary is {cfg.extra.get('vocab')!r}, not a spec like A-D")
         vocab = Vocabulary.from_spec(cfg.extra["vocab"])
@@ -71,6 +71,9 @@ def load_trained(path: str | os.PathLike) -> TrainedSorter:
         raise UserError(f"{path}: checkpoint config is not a sort-transformer config ({exc})") from None
     if vocab.size != cfg.vocab_size:
         raise UserError(f"{path}: vocabulary {vocab.spec} does not match the model's {cfg.vocab_size} tokens")
+    # the weights compared with the config's network built on the meta device first: a config edited to a far
+    # wider network (d_model 2000: a 420 MB peak, under the weight cap) is refused before its memory is asked for
+    checkpoint.check_fits(lambda: DecoderTransformer(cfg), payload, path)
     model = DecoderTransformer(cfg)
     checkpoint.load_weights(model, payload, path)
     model.requires_grad_(False)

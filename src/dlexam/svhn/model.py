@@ -24,6 +24,7 @@ import torch.nn as nn
 
 from dlexam.bounds import LINEAR_IN
 from dlexam.errors import BadConfigValue
+from dlexam.limits import known_keys
 from dlexam.spec import CNNSpec, Conv, ExamSpec, Pair, Pool, SpecError
 from dlexam.svhn.kernels import fused as kernels
 
@@ -83,7 +84,8 @@ class CNNConfig:
     @classmethod
     def from_dict(cls, d: dict) -> CNNConfig:
         """A config :meth:`to_dict` wrote; one without "cnn" (every checkpoint made before the table was
-        data) is Version A's network."""
+        data) is Version A's network. A key it does not have is refused (:func:`dlexam.limits.known_keys`)."""
+        known_keys(d, ("activation", "pool", "head", "linear_in", "cnn"))
         kw = {k: d[k] for k in ("activation", "pool", "head", "linear_in") if k in d}
         if d.get("cnn") is not None:
             try:

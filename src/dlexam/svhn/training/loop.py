@@ -42,6 +42,7 @@ import torch.optim.optimizer as optimizer_hooks
 
 from dlexam.cpu import torch_threads, torchrun_world
 from dlexam.errors import NonFiniteLoss, SettingsTogether
+from dlexam.limits import known_keys
 from dlexam.progress import Progress, ProgressFn, report
 from dlexam.svhn.data.official import image_stats, load_labelled
 from dlexam.svhn.kernels import fused as kernels
@@ -64,6 +65,9 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
+        """The settings :meth:`to_dict` wrote (a run's last.pt); a key it does not have is refused
+        (:func:`dlexam.limits.known_keys`), never dropped."""
+        known_keys(d, cls.__dataclass_fields__)
         return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
 
     def to_dict(self) -> dict:
