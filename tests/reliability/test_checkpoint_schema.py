@@ -227,3 +227,19 @@ def test_a_sorter_config_is_checked_before_its_network_is_built(tmp_path, sorter
     assert built and set(built) == {"meta"}
     ck = _save(tmp_path / "fine.pt", sorter)  # the file as written: built in memory, once checked
     assert trained.load_trained(ck).model is not None and built[-1] == "cpu"
+
+
+def test_known_keys_names_the_first_unknown_key_the_nearest_one_and_how_many_more():
+    from dlexam.errors import UnknownKey
+    from dlexam.limits import known_keys
+
+    allowed = ("activation", "pool", "head", "linear_in", "cnn")
+    known_keys({"pool": "avg", "head": "linear"}, allowed)  # every key its own: nothing said
+    with pytest.raises(UnknownKey) as err:
+        known_keys({"pool": "avg", "poool": "max"}, allowed)
+    assert str(err.value) == "unknown key 'poool'; did you mean 'pool'?"
+    with pytest.raises(UnknownKey) as err:
+        known_keys({"zebra": 1, "activaton": "tanh", "linearin": 3}, allowed)
+    assert str(err.value) == "unknown key 'activaton'; did you mean 'activation'? (and 2 more: 'linearin', 'zebra')"
+    with pytest.raises(ValueError):  # as a config's from_dict raises it: its callers name the file
+        known_keys({"colour": "red"}, allowed)
