@@ -104,12 +104,26 @@ def test_fine_tune_a_checkpoint_on_mat_files_and_resume_by_name(quick_run, synth
         assert torch.equal(start_weights[0][k], v), k
     settings = checkpoint.load(out / "last.pt")["extra"]["settings"]
     assert settings["init"] == str(best.resolve()) and settings["train"]["lr"] == 0.02
+    # what it was fine-tuned from keeps its own training record (its provenance was forgotten until 2026-12-07)
+    parent = torch.load(best, map_location="cpu", weights_only=True)
+    assert settings["init_from"] == {"provenance": parent["provenance"], "command": None,
+                                     "seed": parent["extra"]["settings"]["train"]["seed"],
+                                     "epochs": parent["extra"]["epoch"], "init": None}
+    capsys.readouterr()
+    assert main(["svhn", "evaluate", "--checkpoint", str(out), "--data", str(synth_dir), "--png",
+                 str(tmp_path / "cm.png")]) == 0
+    shown = capsys.readouterr().out.splitlines()
+    at = shown.index(f"fine-tuned from: {best.resolve()} (SHA-256 {hashlib.sha256(best.read_bytes()).hexdigest()})")
+    assert shown[at + 1].startswith("  which was trained with: torch " + parent["provenance"]["torch"]), shown
+    assert shown[at + 2] == f"  training: seed {parent['extra']['settings']['train']['seed']}, " \
+        f"{parent['extra']['epoch']} epochs"
     capsys.readouterr()
     # resume refuses another start by name, and accepts its own
     rc = main(["svhn", "train", "--resume", "--init", "shipped", "--epochs", "2", *common])
     _one_line_error(capsys, rc, f"init '{best.resolve()}', not 'shipped'")
     assert main(["svhn", "train", "--resume", "--init", str(best), "--epochs", "2", *common]) == 0
     assert checkpoint.load(out / "last.pt")["extra"]["epoch"] == 2
+    assert checkpoint.load(out / "last.pt")["extra"]["settings"]["init_from"] == settings["init_from"]  # kept
     assert len(start_weights) == 2  # the resumed run trained on from last.pt, not from the init again
     for k, v in _file_state(best).items():
         assert not torch.equal(start_weights[1][k], v) or v.numel() == 0, k

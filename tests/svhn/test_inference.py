@@ -327,3 +327,54 @@ def test_a_refusal_is_the_only_line_said_and_the_model_note_comes_with_results(t
     assert err.startswith("dlexam: error: ") and needle in err, err
     assert main(["svhn", "predict", str(tmp_path / "digit.png")]) == 0
     assert capsys.readouterr().err.startswith("dlexam: using the shipped exam CNN (shipped.pt")
+
+
+def _provenance_words(prov: dict) -> list[str]:
+    """The oracle: what a line naming this provenance must say, from the file's own values (read by torch.load)."""
+    return [f"torch {prov['torch']}", prov["cpu_capability"], prov["machine"], f"Python {prov['python']}",
+            f"dlexam {prov['dlexam']}", f"{prov['threads']} thread"]
+
+
+def test_evaluate_says_what_the_checkpoint_was_trained_with(quick_run, synth_dir, tmp_path, capsys):
+    """`sort evaluate` printed a checkpoint's provenance (`trained with:`, `made by:`); `svhn evaluate` said nothing
+    of it, in text or JSON."""
+    raw = torch.load(quick_run / "best.pt", map_location="cpu", weights_only=True)
+    prov, train = raw["provenance"], raw["extra"]["settings"]["train"]
+    assert main(["svhn", "evaluate", "--checkpoint", str(quick_run), "--data", str(synth_dir),
+                 "--png", str(tmp_path / "cm.png")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    line = next(x for x in out if x.startswith("trained with: "))
+    assert all(w in line for w in _provenance_words(prov)), line
+    assert f"training: seed {train['seed']}, {raw['extra']['epoch']} epochs" in out
+    assert not any(x.startswith(("made by:", "fine-tuned from:")) for x in out)  # a run records no command
+    assert main(["svhn", "evaluate", "--checkpoint", str(quick_run), "--data", str(synth_dir), "--json",
+                 "--png", str(tmp_path / "cm.png")]) == 0
+    training = json.loads(capsys.readouterr().out)["training"]
+    assert training == {"provenance": prov, "command": None, "seed": train["seed"], "epochs": raw["extra"]["epoch"],
+                        "init": None}
+
+
+def test_evaluate_of_the_shipped_model_says_the_command_that_made_it(synth_dir, capsys):
+    raw = torch.load(shipped_path(), map_location="cpu", weights_only=True)
+    assert main(["svhn", "evaluate", "--data", str(synth_dir)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "made by: dlexam svhn train --recipe shipped --seed 0 --threads 1 --out OUT" in out
+    line = next(x for x in out if x.startswith("trained with: "))
+    assert all(w in line for w in _provenance_words(raw["provenance"])), line
+
+
+def test_a_training_record_of_the_wrong_types_is_shown_as_unknown_never_used():
+    """What a checkpoint says of its training is read from the file and shown to people: a value of the wrong type
+    is None (unknown), and the lines evaluate prints from it say so rather than fail."""
+    from dlexam.commands.svhn_inference import training_lines
+    from dlexam.svhn.inference import training_record
+
+    junk = {"provenance": [1], "extra": {"epoch": True, "settings": {
+        "train": {"seed": "7"}, "command": 3, "init": "start.pt", "init_sha256": 5, "init_from": "junk"}}}
+    record = training_record(junk)
+    assert record == {"provenance": None, "command": None, "seed": None, "epochs": None,
+                      "init": {"name": "start.pt", "sha256": None, "from": None}}
+    assert training_lines(record) == [
+        "trained with: not recorded (a checkpoint from before provenance was saved)",
+        "fine-tuned from: start.pt",
+        "  its own training: not recorded (a run fine-tuned before 2026-12-07)"]

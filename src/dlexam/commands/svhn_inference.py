@@ -18,9 +18,10 @@ def _print_json(obj) -> None:
 
 
 def load_model_given(args):
-    """The --checkpoint given, or the shipped model, read once -> (model, name, note). `note` is the line that says
-    the shipped model was used (None for a checkpoint given): a command says it once its work is done, so that a
-    refusal is the one line it says (say_model)."""
+    """The --checkpoint given, or the shipped model, read once -> (model, name, note, payload). `note` is the line
+    that says the shipped model was used (None for a checkpoint given): a command says it once its work is done, so
+    that a refusal is the one line it says (say_model). `payload`: the checkpoint as read (its training record:
+    dlexam.svhn.inference.training_record)."""
     from dlexam.checkpoint import resolve
     from dlexam.svhn.inference import describe, load_model
 
@@ -28,8 +29,36 @@ def load_model_given(args):
     if args.checkpoint is None:
         from dlexam.svhn.shipped import shipped_path
 
-        return model, str(shipped_path()), f"dlexam: using {describe(None, payload)}"
-    return model, str(resolve(args.checkpoint)), None
+        return model, str(shipped_path()), f"dlexam: using {describe(None, payload)}", payload
+    return model, str(resolve(args.checkpoint)), None, payload
+
+
+def training_lines(t: dict) -> list[str]:
+    """What a checkpoint says of its training (dlexam.svhn.inference.training_record), as `svhn evaluate` prints it:
+    `trained with:` and `made by:` as `sort evaluate` words them, the seed and epochs, and a fine-tuned model's start
+    with what that start was trained with."""
+    from dlexam.checkpoint import format_provenance
+    from dlexam.words import counted
+
+    def run(r: dict, indent: str = "") -> list[str]:
+        lines = [f"{indent}{'which was trained' if indent else 'trained'} with: {format_provenance(r['provenance'])}"]
+        if r["command"]:
+            lines.append(f"{indent}made by: {r['command']}")
+        said = ([] if r["seed"] is None else [f"seed {r['seed']}"]) + (
+            [] if r["epochs"] is None else [counted(r["epochs"], "epoch")])
+        if said:
+            lines.append(f"{indent}training: {', '.join(said)}")
+        return lines
+
+    lines = run(t)
+    if (init := t["init"]) is not None:
+        lines.append(f"fine-tuned from: {init['name']}" + (f" (SHA-256 {init['sha256']})" if init["sha256"] else ""))
+        parent = init["from"]
+        lines += run(parent, "  ") if parent else ["  its own training: not recorded (a run fine-tuned before "
+                                                    "2026-12-07)"]
+        if parent and parent["init"]:
+            lines.append(f"  itself fine-tuned from: {parent['init']}")
+    return lines
 
 
 def say_model(note: str | None) -> None:
@@ -54,7 +83,7 @@ def cmd_evaluate(args) -> int:
     from dlexam.errors import UserError
     from dlexam.svhn.data.images import is_image_folder
     from dlexam.svhn.data.official import filename
-    from dlexam.svhn.inference import default_confusion_png, evaluate_checkpoint
+    from dlexam.svhn.inference import default_confusion_png, evaluate_checkpoint, training_record
     from dlexam.words import counted
 
     split = args.split or "test"
@@ -66,9 +95,10 @@ def cmd_evaluate(args) -> int:
     if args.force and png is None:
         raise UserError("--force goes with a confusion PNG that would replace a file (--png FILE, or beside "
                         "--checkpoint); the shipped model writes none")
-    model, name, note = load_model_given(args)
+    model, name, note, payload = load_model_given(args)
     r = evaluate_checkpoint(model, args.data, split, png=png, force=args.force, name=name, tta=args.tta,
-                            png_optional=args.png is None)  # the default place: skipped, with a note, if taken
+                            png_optional=args.png is None,  # the default place: skipped, with a note, if taken
+                            training=training_record(payload))
     say_model(note)
     if (Path(args.data) / filename(split)).is_file():
         note_linked_cache(args.data, split)
@@ -78,6 +108,8 @@ def cmd_evaluate(args) -> int:
     if args.json:
         _print_json(r.to_json())
         return 0
+    if r.training is not None:  # as `sort evaluate` says it: before the results
+        print("\n".join(training_lines(r.training)))
     print(f"{r.split}: accuracy {r.accuracy:.4f} on {counted(r.n, 'image')} ({r.checkpoint}"
           + (", test-time augmentation)" if r.tta else ")"))
     print("per-class accuracy: " + "  ".join(f"{d}:{'-' if a is None else f'{a:.3f}'}"  # -: no image of d
@@ -96,7 +128,7 @@ def cmd_evaluate(args) -> int:
 def cmd_predict(args) -> int:
     from dlexam.svhn.inference import predict_images
 
-    model, _, note = load_model_given(args)
+    model, _, note, _ = load_model_given(args)
     preds = predict_images(model, args.images, tta=args.tta)
     say_model(note)
     if args.json:
@@ -114,7 +146,7 @@ def cmd_explain(args) -> int:
     from dlexam.svhn.explain import explain, parse_at
 
     at = parse_at(args.at)
-    model, _, note = load_model_given(args)
+    model, _, note, _ = load_model_given(args)
     cell = explain(model, read_image(args.image), args.layer, at)
     say_model(note)
     if args.json:

@@ -80,6 +80,54 @@ class TestTimeAugmented(nn.Module):
         return p.clamp_min(torch.finfo(p.dtype).tiny).log()
 
 
+def _whole(v) -> int | None:
+    return v if isinstance(v, int) and not isinstance(v, bool) else None
+
+
+def _text(v) -> str | None:
+    return v if isinstance(v, str) else None
+
+
+def training_record(payload: dict) -> dict:
+    """What an SVHN checkpoint says about its training, as data (the edges word it; a value of the wrong type is
+    shown as unknown, None, never used): {"provenance" (what trained it: :func:`dlexam.checkpoint.provenance`; None
+    in checkpoints from before it), "command" (a recipe's, `dlexam svhn train --recipe ...`; None for a `svhn
+    train` run, which records its settings instead), "seed", "epochs" (trained), "init" (a fine-tuning run's start:
+    {"name", "sha256", "from": that checkpoint's own record, with its "init" as a name; None for a run fine-tuned
+    before 2026-12-07}, or None)}."""
+    extra = payload.get("extra") if isinstance(payload.get("extra"), dict) else {}
+    settings = extra.get("settings") if isinstance(extra.get("settings"), dict) else {}
+    train = settings.get("train") if isinstance(settings.get("train"), dict) else {}
+    history = extra.get("history")
+    epochs = _whole(extra.get("epoch")) if "epoch" in extra else len(history) if isinstance(history, list) else None
+    init = _text(settings.get("init"))
+    return {
+        "provenance": payload.get("provenance") if isinstance(payload.get("provenance"), dict) else None,
+        "command": _text(settings.get("command")),
+        "seed": _whole(train.get("seed", settings.get("seed"))),  # a run's (its train settings), a recipe's
+        "epochs": epochs,
+        "init": None if init is None else {"name": init, "sha256": _text(settings.get("init_sha256")),
+                                           "from": _parent_record(settings.get("init_from"))},
+    }
+
+
+def parent_record(payload: dict) -> dict:
+    """What a fine-tuning run records of the checkpoint it starts from (its settings' "init_from"): that checkpoint's
+    :func:`training_record`, its own start named only ("init": a name or None), so a chain of fine-tunings records
+    one step back, not the whole chain."""
+    record = training_record(payload)
+    return {**record, "init": record["init"]["name"] if record["init"] else None}
+
+
+def _parent_record(r) -> dict | None:
+    """A recorded "init_from", each value of its type or None (it is read from the file, then shown to people)."""
+    if not isinstance(r, dict):
+        return None
+    return {"provenance": r.get("provenance") if isinstance(r.get("provenance"), dict) else None,
+            "command": _text(r.get("command")), "seed": _whole(r.get("seed")), "epochs": _whole(r.get("epochs")),
+            "init": _text(r.get("init"))}
+
+
 def describe(path: str | os.PathLike | None, payload: dict) -> str:
     """Which model `load_model(path)` gave, in a few words; for the shipped model (path None), also how it
     is rebuilt (from its payload: no second read of the file)."""
@@ -112,6 +160,7 @@ class Evaluation:
     confusion_png_skipped: str | None = None  # why a PNG that was only a default was not written
     blank: int = 0  # images of one colour (dlexam.svhn.data.official.blank): their digit is the network's bias
     blank_note: str | None = None  # blank_note's words for them, None where there is none
+    training: dict | None = None  # what the checkpoint says of its training (training_record); None: not given
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -119,10 +168,11 @@ class Evaluation:
 
 def evaluate_checkpoint(path: ModelSource, data_dir, split: str = "test", png: str | Path | None = None, *,
                         force: bool = False, name: str | None = None, tta: bool = False,
-                        png_optional: bool = False) -> Evaluation:
+                        png_optional: bool = False, training: dict | None = None) -> Evaluation:
     """Accuracy, per-class accuracy and confusion matrix of a checkpoint (None: the shipped model; or a
-    model already loaded by :func:`load_model`, then `name` says which) on an SVHN split or an image
-    folder (:func:`dlexam.svhn.data.official.load_labelled`).
+    model already loaded by :func:`load_model`, then `name` says which, and `training` what its checkpoint says of
+    its training, :func:`training_record`) on an SVHN split or an image folder
+    (:func:`dlexam.svhn.data.official.load_labelled`); the result's `training` is that record.
 
     `png`, if given, receives the confusion matrix; it is checked before any work and never replaces
     a file dlexam did not write (unless `force`); it must be named *.png. With `png_optional` (a place the
@@ -134,7 +184,7 @@ def evaluate_checkpoint(path: ModelSource, data_dir, split: str = "test", png: s
     if isinstance(path, nn.Module) and name is None:
         raise ValueError("evaluate_checkpoint: name the loaded model (name=...)")
     if png is None:
-        return _evaluate(path, data_dir, split, None, None, name, tta)
+        return _evaluate(path, data_dir, split, None, None, name, tta, training)
     png = Path(png)
     if png.suffix.lower() != ".png":
         raise UserError(f"png {png}: the confusion matrix is a PNG image; give a file name ending in .png")
@@ -148,9 +198,10 @@ def evaluate_checkpoint(path: ModelSource, data_dir, split: str = "test", png: s
             out.close()
         if not png_optional:
             raise
-        return replace(_evaluate(path, data_dir, split, None, None, name, tta), confusion_png_skipped=str(exc))
+        return replace(_evaluate(path, data_dir, split, None, None, name, tta, training),
+                       confusion_png_skipped=str(exc))
     try:
-        return _evaluate(path, data_dir, split, out, png, name, tta)
+        return _evaluate(path, data_dir, split, out, png, name, tta, training)
     finally:
         out.close()  # a folder made for the PNG goes again if the evaluation failed first
 
@@ -191,19 +242,23 @@ def _check_png_outside_images(png: Path, data_dir: Path, split: str) -> None:
 
 
 def _evaluate(path: ModelSource, data_dir, split: str, out: OutputDir | None, png: Path | None,
-              name: str | None, tta: bool) -> Evaluation:
+              name: str | None, tta: bool, training: dict | None = None) -> Evaluation:
     from dlexam.svhn.data.official import blank, blank_note, load_labelled
     from dlexam.svhn.training.loop import evaluate
 
-    model = _model(path, tta)
-    images, labels, source = load_labelled(data_dir, split)
     if name is None:
         name = str(_shipped() if path is None else checkpoint.resolve(path))
+    if not isinstance(path, nn.Module):
+        loaded, payload = load_model(path)
+        path, training = loaded, training_record(payload)
+    model = _model(path, tta)
+    images, labels, source = load_labelled(data_dir, split)
     blanks = int(blank(images).sum())  # still counted in the accuracy, as read
     result = Evaluation(checkpoint=name,
                         split=split if source == "mat" else _folder_name(data_dir), source=source,
                         **evaluate(model, images, labels, channels_last=False), tta=tta,
-                        blank=blanks, blank_note=blank_note(blanks, len(labels)) if blanks else None)
+                        blank=blanks, blank_note=blank_note(blanks, len(labels)) if blanks else None,
+                        training=training)
     if out is not None:
         from dlexam.svhn.plots import confusion_figure
 

@@ -29,11 +29,14 @@ DEFAULTS = {"epochs": 5, "batch_size": 128, "lr_sgd": 0.01, "lr_adam": 0.0003}
 @dataclass(frozen=True)
 class Init:
     """Where a fine-tuning run starts: `name` is what the run records and compares on resume ("shipped",
-    or the absolute path of the checkpoint file), `sha256` the file's contents."""
+    or the absolute path of the checkpoint file), `sha256` the file's contents, `record` what that checkpoint says
+    of its own training (:func:`dlexam.svhn.inference.parent_record`: provenance, command, seed, epochs, its start),
+    which the run keeps as its settings' "init_from": a fine-tuned checkpoint's provenance is its own run's."""
 
     name: str
     path: Path
     sha256: str
+    record: dict
 
 
 def init_name(init: str) -> str:
@@ -55,12 +58,12 @@ def load_init(init: str) -> tuple[ExamCNN, Init]:
     network other than the exam's."""
     from dlexam.checkpoint import resolve
     from dlexam.files import sha256_of
-    from dlexam.svhn.inference import load_model
+    from dlexam.svhn.inference import load_model, parent_record
     from dlexam.svhn.model import CNNConfig
     from dlexam.svhn.shipped import shipped_path
 
     path = shipped_path() if init == SHIPPED else resolve(init)
-    model, _ = load_model(path)
+    model, payload = load_model(path)
     exam = CNNConfig().to_dict()
     got = model.cfg.to_dict()
     if got != exam:
@@ -68,4 +71,4 @@ def load_init(init: str) -> tuple[ExamCNN, Init]:
         raise UserError(f"--init {init}: fine-tuning keeps the exam architecture (Problem 1's network), and "
                         f"{path} is another network ({', '.join(differ)})")
     model.fuse_().train()  # load_model builds PyTorch's layers for inference; training takes the fused kernels
-    return model, Init(name=init_name(init), path=path, sha256=sha256_of(path))
+    return model, Init(name=init_name(init), path=path, sha256=sha256_of(path), record=parent_record(payload))

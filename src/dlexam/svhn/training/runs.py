@@ -153,7 +153,8 @@ class RunResult:
     final: dict
     model: dict
     train: dict
-    init: dict | None = None  # a fine-tuning run's start: {"name", "sha256", "val_accuracy" before training}
+    init: dict | None = None  # a fine-tuning run's start: {"name", "sha256", "val_accuracy" before training, "from":
+    #                           its own training record, inference.parent_record; None in runs from before 2026-12-07}
     already_complete: bool = False  # resumed when every epoch was done: nothing trained, nothing rewritten
     completed: list[str] = field(default_factory=list)  # what such a resume wrote: what a kill had left undone
 
@@ -465,6 +466,7 @@ def _prepare(run: SVHNRun, folder: runs.RunFolder | None, d) -> _Prepared:
         if run.init is not None:  # checked before the data are read: a bad --init is one line at once
             ready.init_model, ready.init = finetune.load_init(run.init)
             settings["init_sha256"] = ready.init.sha256
+            settings["init_from"] = ready.init.record  # the start's own provenance, command and seed
     settings = ready.settings
     if run.resume and run.data is None and not Path(settings["data"]).exists():
         raise UserError(f"resume: {out / runs.LAST} was trained on {settings['data']}, which is gone; give --data "
@@ -510,7 +512,7 @@ def _already_complete(run: SVHNRun, folder: runs.RunFolder | None, ready: _Prepa
 def _init_record(settings: dict) -> dict | None:
     return None if settings.get("init") is None else {
         "name": settings["init"], "sha256": settings.get("init_sha256"), "val_accuracy": settings.get(
-            "init_val_accuracy")}
+            "init_val_accuracy"), "from": settings.get("init_from")}
 
 
 def _leave_group(d) -> None:
