@@ -334,15 +334,21 @@ def test_a_refusal_to_replace_names_the_flag_that_forces_it(tmp_path, synth_dir,
 SORT_TINY = ["--max-len", "3", "--vocab", "A-C", "--steps", "5", "--quiet", "--threads", "1"]
 
 
-def test_a_forced_run_over_another_kind_of_run_leaves_none_of_its_files(tmp_path, quick_run, capsys):
+def test_a_forced_run_over_another_kind_of_run_leaves_none_of_its_files(tmp_path, quick_run, synth_dir, capsys):
     """The issue's case: `sort train --out R --force` over an SVHN run replaced last.pt and left the SVHN run's
     best.pt, metrics and curves; `sort --checkpoint R` then took best.pt and refused it as the wrong kind."""
     run = tmp_path / "run"
     shutil.copytree(quick_run, run)  # an SVHN run of dlexam's, recorded as such
     (run / "notes.txt").write_text("mine")  # the user's own file: never touched
+    for png in run.glob("confusion_*.png"):  # the shared run may hold other tests' evaluations: start from none
+        png.unlink()
+    assert main(["svhn", "evaluate", "--checkpoint", str(run), "--data", str(synth_dir)]) == 0  # its default PNG
+    pngs = sorted(p.name for p in run.glob("confusion_*.png"))
+    assert len(pngs) == 1
     assert main(["sort", "train", "--out", str(run), "--force", *SORT_TINY]) == 0
-    assert sorted(p.name for p in run.iterdir() if not p.name.startswith(".dlexam")) == ["last.pt", "notes.txt"]
-    assert set(_record(run)) == {"last.pt"}
+    # the evaluation's PNG is not the run's: it stays, as the user's file does
+    assert sorted(p.name for p in run.iterdir() if not p.name.startswith(".dlexam")) == [*pngs, "last.pt", "notes.txt"]
+    assert set(_record(run)) == {"last.pt", *pngs}  # still recorded as dlexam's: --force may replace it later
     assert (run / "notes.txt").read_text() == "mine"
     capsys.readouterr()
     assert main(["sort", "--checkpoint", str(run), "C", "A", "B"]) == 0, capsys.readouterr().err
