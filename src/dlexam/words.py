@@ -12,6 +12,13 @@ def counted(n: float, noun: str) -> str:
     return f"{number} {noun}{'' if n == 1 else 's'}"
 
 
+def mean_of(n: int, noun: str, mean: str = "mean of") -> str:
+    """What a number averaged over `n` runs is, in words: mean_of(3, "seed") is "mean of 3 seeds", but
+    mean_of(1, "seed") just "1 seed" (a quick run with one seed had said "mean of 1 seed"). `mean` is the words
+    before the count where there are several ("the mean of", "means over")."""
+    return counted(n, noun) if n == 1 else f"{mean} {counted(n, noun)}"
+
+
 def spaced(text: str, symbols) -> str | None:
     """`text` with every word that runs known symbols together split into them ("DAA C" -> "D A A C"), or None
     when some word is no run of symbols or nothing needs splitting. Longest symbols first (<START> before <)."""

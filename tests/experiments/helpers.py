@@ -21,10 +21,13 @@ def png_size(data: bytes) -> tuple[int, int]:
 def check_words(text: str, what: str) -> None:
     """Text a reader sees (a finding, a claim, an alt text, a caption) is typeset: no space at either end (the pooling
     finding ended in one), no double space, no "seed(s)" where the count is known, and a sentence after a full stop
-    opens with a capital (the activations finding had "0.12. matched init")."""
+    opens with a capital (the activations finding had "0.12. matched init"), and no mean of a single run (a quick
+    pooling run said "mean of 1 seed", a quick skip-connections run "means over 1 seed")."""
     assert text == text.strip(), f"{what} starts or ends with whitespace: {text[:30]!r}...{text[-30:]!r}"
     assert "  " not in text, f"{what} has a double space: {text[max(0, text.index('  ') - 40):text.index('  ') + 40]!r}"
     assert "(s)" not in text, f"{what} says {text[max(0, text.index('(s)') - 30):text.index('(s)') + 3]!r}"
+    single = re.search(r"\bmeans? (?:of|over) (?:the )?(?:1|one) [a-z]", text)
+    assert single is None, f"{what} calls one run a mean: {text[max(0, single.start() - 30):single.end() + 10]!r}"
     lower = re.search(r"(?<!e\.g)(?<!i\.e)(?<!vs)\. [a-z]", text)
     assert lower is None, f"{what}: a sentence opens in lower case: {text[max(0, lower.start() - 40):lower.end()]!r}"
 

@@ -33,7 +33,7 @@ from dlexam.sorting.data import sample_inputs, teacher_forcing_batch
 from dlexam.sorting.decode import greedy_decode
 from dlexam.sorting.vocab import EXAM_VOCAB, Vocabulary
 from dlexam.spec import VERSION_A
-from dlexam.words import counted
+from dlexam.words import counted, mean_of
 
 NAME = "attention-temperature"
 FIGURES = (  # the figures run() writes into its output folder
@@ -328,9 +328,9 @@ def _captions(cfg: AttentionTemperatureConfig, runs: dict) -> dict[str, dict[str
         },
         "attention_temperature_movement.png": {
             "alt": f"Grouped bar chart of how far each of {', '.join(MATRICES)} moved from its start (Frobenius "
-                   f"distance, mean of {counted(n, 'seed')} with bars from the least to the most), one bar per "
+                   f"distance, {mean_of(n, 'seed')}{' with bars from the least to the most' if n > 1 else ''}), one bar per "
                    f"training temperature ({schedules}); a bar of exactly 0 in every seed is labelled 0.",
-            "caption": f"Distance moved (mean of {counted(n, 'seed')}): " + "; ".join(
+            "caption": f"Distance moved ({mean_of(n, 'seed')}): " + "; ".join(
                 f"{s}: " + ", ".join(f"{k} {_moved(rs, k):.3g}" for k in MATRICES) for s, rs in runs.items()) + ".",
         },
         "attention_temperature_gradients.png": {

@@ -30,7 +30,7 @@ from dlexam.experiments.training import batches, train_steps
 from dlexam.figures import new_figure, save_into
 from dlexam.files import OutputDir
 from dlexam.svhn.model import CNNConfig, ExamCNN
-from dlexam.words import counted
+from dlexam.words import mean_of
 
 NAME = "pooling"
 FIGURES = (  # the figures run() writes into its output folder
@@ -200,7 +200,7 @@ def _verdict(cfg: PoolingConfig, s: dict) -> tuple[str, str, str]:
         who = "neither max nor average pooling is clearly more shift-robust than the other here"
     pooling_helps = all(cons3[p] > cons3["none"] + margin for p in ("max", "avg"))
     measured = (
-        f"Unshifted test accuracy (mean of {counted(n, 'seed')}): max pooling {m('max', 0, 'accuracy'):.1%}, average "
+        f"Unshifted test accuracy ({mean_of(n, 'seed')}): max pooling {m('max', 0, 'accuracy'):.1%}, average "
         f"pooling {m('avg', 0, 'accuracy'):.1%}, no pooling (subsampling) {m('none', 0, 'accuracy'):.1%}. "
         f"A 1-pixel shift leaves {cons1['max']:.1%} (max), {cons1['avg']:.1%} (avg) and {cons1['none']:.1%} "
         f"(none) of the predictions unchanged; a 3-pixel shift {cons3['max']:.1%}, {cons3['avg']:.1%} and "
@@ -239,7 +239,7 @@ def _captions(cfg: PoolingConfig, s: dict) -> dict[str, dict[str, str]]:
                    f"directions), one line per network ({', '.join(LABELS[p] for p in POOLS)}), {spread}, on "
                    "axes from 0 to 1: accuracy on the shifted test images, and the fraction of predictions the "
                    "shift leaves unchanged.",
-            "caption": f"After a {last}-pixel shift (mean of {counted(len(cfg.seeds), 'seed')}): "
+            "caption": f"After a {last}-pixel shift ({mean_of(len(cfg.seeds), 'seed')}): "
                        f"accuracy {at_last('accuracy')}; "
                        f"predictions unchanged {at_last('consistency')}.",
         },

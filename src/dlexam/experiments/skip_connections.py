@@ -24,7 +24,7 @@ from dlexam.experiments.results import finish, quick_note, seed_everything
 from dlexam.experiments.training import batches, evaluate, grad_norms, train_steps
 from dlexam.figures import figure_legend, new_figure, save_into
 from dlexam.files import OutputDir
-from dlexam.words import counted
+from dlexam.words import counted, mean_of
 
 NAME = "skip-connections"
 FIGURES = (  # the figures run() writes into its output folder
@@ -186,7 +186,7 @@ def _verdict(cfg: SkipConfig, row: dict, models: dict) -> tuple[str, str]:
             f"Overfitting, on {cfg.n_train:,} training images: the residual net ends with train/val accuracy "
             f"{res['train acc']:.0%}/{res['val acc']:.0%} (a gap of {100 * res['gap (train-val acc)']:.1f} "
             f"points), the plain net with He init, which also fits, {he['train acc']:.0%}/{he['val acc']:.0%} (a "
-            f"gap of {100 * he['gap (train-val acc)']:.1f} points); means over {counted(n, 'seed')}. "
+            f"gap of {100 * he['gap (train-val acc)']:.1f} points); {mean_of(n, 'seed', 'means over')}. "
             + (
                 f"Compared at equal fit, when training accuracy first reached {FIT:.0%}, validation accuracy "
                 f"was {res[key]:.0%} (residual) against {he[key]:.0%} (plain, He); the residual net was ahead "
