@@ -15,5 +15,5 @@ def test_a_count_names_its_noun_in_the_singular_only_for_one():
 def test_one_run_is_not_called_a_mean():
     from dlexam.words import mean_of
 
-    assert [mean_of(1, "seed"), mean_of(3, "seed"), mean_of(2, "seed", "means over"), mean_of(1, "seed", "means over")] \
-        == ["1 seed", "mean of 3 seeds", "means over 2 seeds", "1 seed"]
+    said = [mean_of(1, "seed"), mean_of(3, "seed"), mean_of(2, "seed", "means over"), mean_of(1, "seed", "means over")]
+    assert said == ["1 seed", "mean of 3 seeds", "means over 2 seeds", "1 seed"]

@@ -328,7 +328,8 @@ def _captions(cfg: AttentionTemperatureConfig, runs: dict) -> dict[str, dict[str
         },
         "attention_temperature_movement.png": {
             "alt": f"Grouped bar chart of how far each of {', '.join(MATRICES)} moved from its start (Frobenius "
-                   f"distance, {mean_of(n, 'seed')}{' with bars from the least to the most' if n > 1 else ''}), one bar per "
+                   f"distance, {mean_of(n, 'seed')}{' with bars from the least to the most' if n > 1 else ''}), "
+                   "one bar per "
                    f"training temperature ({schedules}); a bar of exactly 0 in every seed is labelled 0.",
             "caption": f"Distance moved ({mean_of(n, 'seed')}): " + "; ".join(
                 f"{s}: " + ", ".join(f"{k} {_moved(rs, k):.3g}" for k in MATRICES) for s, rs in runs.items()) + ".",
