@@ -3,7 +3,7 @@
 One row per question (from :func:`dlexam.answers.answer_key`): the question, what the exam
 states, what the computation found, and the verdict (agrees, disagrees, conceptual; unread where the
 exam text given does not hold what a question reads, :mod:`dlexam.answers.registry`); the
-explanation of each disagreement, the notes on garbled or odd exam text, a link to the experiment
+explanation of each disagreement, the exam's formulas written out (:func:`dlexam.report.latex.exam_math`), the notes on garbled or odd exam text, a link to the experiment
 that measures a conceptual claim, and the evidence of every question, collapsed, below the table.
 """
 
@@ -14,6 +14,7 @@ from collections import Counter
 from dlexam.plain import dumps
 from dlexam.report import page
 from dlexam.report.context import ReportContext
+from dlexam.report.latex import exam_math
 
 COLUMNS = ("#", "question", "the exam says", "computed", "verdict")
 MAX_EVIDENCE_CHARS = 6_000
@@ -74,7 +75,7 @@ def build(ctx: ReportContext) -> str:
     if not key:
         raise ValueError("answer_key() returned no questions")
     rows = [
-        (question_anchor(e["id"]), page.esc(e["question"]), page.esc(e["exam_answer"]),
+        (question_anchor(e["id"]), page.esc(e["question"]), page.keep_numbers(exam_math(e["exam_answer"])),
          computed_cell(e, ctx.settings.quick_experiments),
          page.verdict_badge(e["verdict"]))
         for e in key
