@@ -16,9 +16,10 @@ from dlexam.report.latex import exam_math
     # the two formulas the answer key quotes (P1.1's option 1 and Pr2.5's solution), typed by hand
     ("temp-softmax $_T(z)$ is a uniform", 'temp-softmax<span class="math"><sub><i>T</i></sub>(<i>z</i>)</span> is a '
                                           "uniform"),
-    ("temperature $T = \\sqrt{d}$.", 'temperature <span class="math"><i>T</i> = √<span class="radicand"><i>d</i>'
-                                     "</span></span>."),
-    ("$\\boldsymbol{w}^{\\top}\\boldsymbol{x}$", '<span class="math"><b><i>w</i></b><sup>⊤</sup><b><i>x</i></b></span>'),
+    ("temperature $T = \\sqrt{d}$.",
+     'temperature <span class="math"><i>T</i> = √<span class="radicand"><i>d</i></span></span>.'),
+    ("$\\boldsymbol{w}^{\\top}\\boldsymbol{x}$",
+     '<span class="math"><b><i>w</i></b><sup>⊤</sup><b><i>x</i></b></span>'),
     ("$\\frac{\\lambda}{2} ||w||_{\\infty}^2$", '<span class="math">λ/2 ||<i>w</i>||<sub>∞</sub><sup>2</sup></span>'),
     ("$\\frac{1}{1+\\exp\\{-z\\}}$", '<span class="math">1/(1+exp{-<i>z</i>})</span>'),
     ("$\\mathcal{D} \\in \\mathbb{R}^D$", '<span class="math">𝒟 ∈ ℝ<sup><i>D</i></sup></span>'),

@@ -240,9 +240,9 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 table.key td:nth-child(1) { white-space: nowrap; }
 table.key td:nth-child(2), table.key td:nth-child(3) { min-width: 8rem; }
 .verdict { white-space: nowrap; overflow-wrap: normal; }
-.nobr { white-space: nowrap; }
-.math i { font-family: "Times New Roman", "DejaVu Serif", serif; }  /* the exam's variables (report/latex.py) */
-.math .radicand { border-top: 1px solid currentColor; padding-top: 1px; }  /* the bar over a square root */  /* a number in e-notation: never "1.250e-" / "04" */
+.nobr { white-space: nowrap; }  /* a number in e-notation: never "1.250e-" / "04" */
+.math i { font-family: "Times New Roman", "DejaVu Serif", serif; }  /* the exam's variables (latex.py) */
+.math .radicand { border-top: 1px solid currentColor; padding-top: 1px; }  /* a square root's bar */
 @media (max-width: 700px) {  /* a narrow window: every table's rows become stacked cards, "header: value" */
   table:has(thead) thead { display: none; }
   table:has(thead), table:has(thead) tbody, table:has(thead) tr, table:has(thead) td {

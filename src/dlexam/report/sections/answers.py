@@ -1,9 +1,10 @@
 """Section: the answer key, every one of the exam's questions checked by computation.
 
 One row per question (from :func:`dlexam.answers.answer_key`): the question, what the exam
-states, what the computation found, and the verdict (agrees, disagrees, conceptual; unread where the
-exam text given does not hold what a question reads, :mod:`dlexam.answers.registry`); the
-explanation of each disagreement, the exam's formulas written out (:func:`dlexam.report.latex.exam_math`), the notes on garbled or odd exam text, a link to the experiment
+states (its formulas written out by :func:`dlexam.report.latex.exam_math`), what the computation found, and
+the verdict (agrees, disagrees, conceptual; unread where the exam text given does not hold what a question
+reads, :mod:`dlexam.answers.registry`); the
+explanation of each disagreement, the notes on garbled or odd exam text, a link to the experiment
 that measures a conceptual claim, and the evidence of every question, collapsed, below the table.
 """
 
