@@ -168,6 +168,31 @@ def test_a_grid_of_small_images_restacks_four_to_a_row_at_their_drawn_size():
     assert 350 <= narrow_h <= 520  # 4 rows of 4 (2 to a row: 8 rows of 1.8 in, over 1,500 px)
 
 
+def test_the_filter_grid_draws_its_colour_scale_symmetric_around_zero(monkeypatch):
+    """The Conv-1 filters' grid had no colour bar (only its caption gave the scale). Both drawings now carry one,
+    labelled, from -max|w| to +max|w| (max|w| = 0.8, typed by hand), with 0 at the diverging map's white middle."""
+    import matplotlib.colors
+
+    from dlexam.report import plots
+
+    drawn = []
+    monkeypatch.setattr(plots, "to_png", lambda fig, **kw: drawn.append(fig) or b"")
+    monkeypatch.setattr(plots, "narrow_png", lambda fig, **kw: drawn.append(fig) or b"")
+    filters = np.zeros((8, 5, 5))
+    filters[0, 2, 2], filters[3, 0, 4] = 0.8, -0.5
+    plots.image_grid(filters, title="Conv-1", scale_label="weight")
+    assert len(drawn) == 2  # the desktop drawing and the narrow one
+    for fig in drawn:
+        bars = [ax for ax in fig.axes if getattr(ax, "_colorbar", None) is not None]
+        assert len(bars) == 1
+        bar = bars[0]._colorbar
+        assert (bar.norm.vmin, bar.norm.vmax) == (-0.8, 0.8)
+        assert bar.ax.get_xlabel() == "weight"
+        assert [t.get_text() for t in bar.ax.get_xticklabels()] == ["\u22120.80", "0", "+0.80"]
+        middle = matplotlib.colors.to_rgb(bar.cmap(bar.norm(0.0)))
+        assert min(middle) > 0.9  # white-ish: RdBu_r's middle
+
+
 def test_a_wide_heatmaps_narrow_drawing_keeps_its_rows_readable():
     rows, cols = 5, 12
     drawing = plots.heatmap(np.full((rows, cols), 0.5), title="wide", row_labels=list("ABCDE"))

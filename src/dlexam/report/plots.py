@@ -198,26 +198,50 @@ def curves(
 
 
 def image_grid(images, *, title: str, labels: Sequence[str] | None = None, ncols: int = 8,
-               cmap: str = "RdBu_r", symmetric: bool = True, size_inches: float = 0.9) -> Drawing:
-    """Small images (N, H, W) side by side, e.g. conv filters; one shared, symmetric colour scale."""
+               cmap: str = "RdBu_r", symmetric: bool = True, size_inches: float = 0.9,
+               scale_label: str | None = None) -> Drawing:
+    """Small images (N, H, W) side by side, e.g. conv filters, on one shared colour scale: symmetric around 0
+    (`symmetric`, for a diverging `cmap`: 0 is its middle colour) or from the smallest value to the largest.
+    `scale_label` draws that scale as a colour bar under the images, labelled with it (what a colour means).
+    The narrow drawing has as many images to a row as fit at their drawn size, the colour bar under them all."""
     imgs = np.asarray(images, dtype=np.float64)
-    n = imgs.shape[0]
-    ncols = min(ncols, n)
-    nrows = -(-n // ncols)
-    fig, axes = new_figure(ncols, nrows, width=size_inches, height=size_inches + 0.45 / nrows)
     bound = float(np.abs(imgs).max()) or 1.0
-    vmin, vmax = (-bound, bound) if symmetric else (float(imgs.min()), float(imgs.max()))
+    scale = (-bound, bound) if symmetric else (float(imgs.min()), float(imgs.max()))
+    n = imgs.shape[0]
+    options = dict(title=title, labels=labels, cmap=cmap, scale=scale, size_inches=size_inches,
+                   scale_label=scale_label)
+    desktop = _grid_figure(imgs, min(ncols, n), **options)
+    narrow = _grid_figure(imgs, min(n, max(1, int(NARROW_WIDTH_IN // size_inches))), **options)
+    return Drawing(to_png(desktop), narrow_png(narrow))
+
+
+def _grid_figure(imgs: np.ndarray, ncols: int, *, title: str, labels, cmap: str, scale: tuple[float, float],
+                 size_inches: float, scale_label: str | None):
+    """The figure of :func:`image_grid`, `ncols` images to a row."""
+    n = imgs.shape[0]
+    nrows = -(-n // ncols)
+    bar_in = 0.75 if scale_label else 0.0  # the colour bar, its ticks and its label, under the images
+    fig, axes = pyplot().subplots(nrows, ncols, figsize=(size_inches * ncols, size_inches * nrows + 0.45 + bar_in),
+                                  squeeze=False, layout="constrained")
+    shown = None
     for idx, ax in enumerate(axes.flat):
         ax.set_xticks([])
         ax.set_yticks([])
         if idx >= n:
             ax.axis("off")
             continue
-        ax.imshow(imgs[idx], cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
+        shown = ax.imshow(imgs[idx], cmap=cmap, vmin=scale[0], vmax=scale[1], interpolation="nearest")
         if labels is not None:
             ax.set_title(labels[idx], fontsize=8)
-    fig.suptitle(title, fontsize=10)
-    return render(fig)
+    if scale_label and shown is not None:
+        ticks = [scale[0], 0.0, scale[1]] if scale[0] < 0 < scale[1] else list(scale)
+        bar = fig.colorbar(shown, ax=list(axes.flat), location="bottom", shrink=min(1.0, 4.0 / ncols), aspect=30,
+                           ticks=ticks)
+        bar.ax.tick_params(labelsize=8)
+        bar.ax.set_xticklabels([f"{t:+.2f}".replace("-", "\u2212") if t else "0" for t in ticks])
+        bar.set_label(scale_label, fontsize=8)
+    fig.suptitle(title, fontsize=10, wrap=True)
+    return fig
 
 
 def confusion(matrix, *, title: str, class_labels: Sequence[str]) -> Drawing:

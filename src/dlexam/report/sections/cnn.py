@@ -95,7 +95,8 @@ def build(ctx: ReportContext) -> str:
     filters = model.conv1.weight.detach().float().cpu().numpy()[:, 0]  # (8, 1, 5, 5) -> (8, 5, 5): input channel 0
     n_filters, kh, kw = filters.shape
     filters_png = plots.image_grid(filters, title="Conv-1 filters after training",
-                                   labels=[f"filter {i + 1}" for i in range(n_filters)], ncols=min(n_filters, 8))
+                                   labels=[f"filter {i + 1}" for i in range(n_filters)], ncols=min(n_filters, 8),
+                                   scale_label="weight (red positive, blue negative, white 0)")
     confusion_png = plots.confusion(final["confusion"], title="held-out confusion matrix",
                                     class_labels=[str(d) for d in range(10)])
     parts.append(page.figure_row([
@@ -109,9 +110,11 @@ def build(ctx: ReportContext) -> str:
     confusion = np.asarray(final["confusion"])  # (10, 10): rows true digit, columns predicted
     parts.append(page.figure_row([
         page.figure(filters_png, f"The {n_filters} learned {kh}×{kw} Conv-1 filters (red positive, blue negative, "
-                    f"one shared colour scale for all {_number_word(n_filters)}, from -{bound:.2f} to {bound:.2f}).",
+                    f"white 0; one shared colour scale for all {_number_word(n_filters)}, from −{bound:.2f} to "
+                    f"+{bound:.2f}, the colour bar under them).",
                     alt=f"{n_filters} small {kh}×{kw} colour images side by side, the weights of each learned Conv-1 "
-                        "filter, titled filter 1 to {n}.".format(n=n_filters)),
+                        f"filter, titled filter 1 to {n_filters}, over a colour bar from −{bound:.2f} (blue) through "
+                        f"0 (white) to +{bound:.2f} (red)."),
         page.figure(confusion_png, confusion_caption(confusion), alt=confusion_alt(confusion)),
         samples,
     ]))
