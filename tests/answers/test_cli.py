@@ -29,14 +29,15 @@ def test_json_lists_all_twenty_questions(key_json):
     assert [a["id"] for a in key_json] == EXPECTED_IDS
     for a in key_json:
         assert {"id", "question", "exam_answer", "computed", "verdict", "evidence"} <= set(a)
-        assert a["verdict"] in ("agrees", "disagrees", "conceptual")
+        assert a["verdict"] in ("agrees", "partly agrees", "disagrees", "conceptual")
         assert a["evidence"] and a["computed"] and a["exam_answer"]
         assert a["exam_quotes_found"] is True
-        if a["verdict"] == "disagrees":
+        if a["verdict"] in ("partly agrees", "disagrees"):
             assert a["explanation"]
         if a["verdict"] == "conceptual":
             assert a["experiment"] or a["explanation"]
-    assert {a["id"] for a in key_json if a["verdict"] == "disagrees"} == {"Pr2.4", "Pr2.5"}
+    assert {a["id"] for a in key_json if a["verdict"] == "disagrees"} == {"Pr2.4"}
+    assert {a["id"] for a in key_json if a["verdict"] == "partly agrees"} == {"Pr2.5"}
 
 
 def test_every_quote_is_in_the_exam(key_json, exam_text):
@@ -89,7 +90,8 @@ def test_every_question_renders_in_full_and_in_the_table(key_json):
         assert a["id"] in table
         text = render_question(a)
         assert text.startswith(f"{a['id']}: ") and f"Verdict:      {a['verdict']}" in text
-    assert "2 disagree" in table and "Pr2.4 disagrees:" in table
+    assert "1 partly agree, 1 disagree" in table and "Pr2.4 disagrees:" in table
+    assert "  Pr2.5 partly agrees: Agrees in part." in table
 
 
 @pytest.mark.parametrize("kind", ["folder", "device"])

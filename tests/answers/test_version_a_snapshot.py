@@ -37,6 +37,10 @@ init) 1.4e-13, tanh (Xavier) 0.82, relu (He) 0.39"): beside the activations expe
 default init (first/last 6.7e-04) the key's 0.39 read as a contradiction (report audit, 2026-12-07).
 P1.1's question reads "about the temperature softmax, softmax(z/T)," (it was "temperature softmax softmax(z/T)").
 Pr1.4's note names the question's undefined z^3 (read as the logits; 2026-12-07, after the report audit).
+Pr2.5's verdict "disagrees" -> "partly agrees", its explanation's "Disagrees in part." -> "Agrees in part." (report
+audit, 2026-12-07): the exam is right that argmax freezes W_Q and W_K and that softmax fixes it, wrong about W_V;
+the attention-temperature experiment had said "partly supported" of the same finding (both now word
+`geoff.compare.frozen_claim`).
 Everything else, every number and verdict included, must be as it was.
 
 Another CPU (an AMD EPYC where the snapshot came from an Intel machine, both AVX512) adds some float sums in

@@ -139,9 +139,31 @@ def test_softmax_counts_as_the_fix_only_where_every_seed_shows_it():
     verdict, finding = A._verdict(cfg, _runs([0.7, 0.7, 0.7], [1.2, 1.1, 1.2]))
     assert verdict == "partly supported" and "better than argmax in every one of the 3 seeds" in finding
     verdict, finding = A._verdict(cfg, _runs([0.7, 1.3, 0.7], [1.2, 1.1, 1.2]))  # worse in one seed
-    assert verdict == "not supported" and "better than argmax in 2 of 3 seeds only" in finding
+    # the fix unshown, but argmax froze W_Q and W_K as the exam says: in part (it had said "not supported")
+    assert verdict == "partly supported" and "better than argmax in 2 of 3 seeds only" in finding
     verdict, finding = A._verdict(A.AttentionTemperatureConfig(seeds=(0,)), _runs([0.7], [1.2]))
     assert verdict == "inconclusive" and "one seed cannot tell" in finding
+
+
+def test_the_exams_answer_is_held_whole_in_part_or_not_at_all():
+    """geoff.compare.frozen_claim against Problem 2.5's words, typed by hand: W_Q, W_K and W_V never change, and
+    softmax attention fixes it."""
+    from dlexam.geoff.compare import frozen_claim
+
+    assert frozen_claim({"W_Q", "W_K", "W_V"}, True) == "all"
+    assert frozen_claim({"W_Q", "W_K", "W_V", "W_O"}, True) == "all"
+    assert frozen_claim({"W_Q", "W_K"}, True) == "part"  # Version A: W_V moves
+    assert frozen_claim({"W_Q", "W_K", "W_V"}, False) == "part"
+    assert frozen_claim({"W_O"}, True) == "part"  # softmax works, but argmax froze none of the three
+    assert frozen_claim(set(), False) == "none"
+
+
+def test_the_answer_key_and_the_experiment_judge_problem_2_5_alike(run, exam_text):
+    """The key had said "disagrees" of Pr2.5 where the experiment said "partly supported", of one finding (argmax
+    freezes W_Q and W_K, not W_V; softmax moves them all). The exam's answer is right in part: both say so."""
+    from dlexam.answers import answer
+
+    assert (answer("Pr2.5").verdict, run[0]["verdict"]) == ("partly agrees", "partly supported")
 
 
 def test_experiment_starts_from_the_exams_weights():

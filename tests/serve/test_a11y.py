@@ -162,7 +162,8 @@ def test_answer_filters_say_which_is_pressed(browser, server, need_shared):
     ready(page)
     pressed = page.eval_on_selector_all("#filters button", "bs => bs.map(b => [b.textContent, "
                                                            "b.getAttribute('aria-pressed')])")
-    assert pressed == [["all", "false"], ["agrees", "false"], ["disagrees", "true"], ["conceptual", "false"]]
+    assert pressed == [["all", "false"], ["agrees", "false"], ["disagrees", "true"], ["conceptual", "false"],
+                       ["partly agrees", "false"]]  # Pr2.5's, since 2026-12-07
     page.click("#filters button:has-text('all')")
     assert page.get_attribute("#filters button:has-text('all')", "aria-pressed") == "true"
     ctx.close()

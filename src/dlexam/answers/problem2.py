@@ -16,6 +16,7 @@ from dlexam import geoff
 from dlexam.answers import exam_source
 from dlexam.answers.registry import Answer, difference, not_read, question
 from dlexam.exact import exact_fraction, fraction_rows
+from dlexam.geoff.compare import FROZEN_CLAIM, frozen_claim
 from dlexam.geoff.positions import bag_determines_next_token
 from dlexam.spec import VERSION_A, text
 from dlexam.spec import identity as identity_matrix
@@ -371,6 +372,10 @@ def pr2_4() -> Answer:
 
 # ---- Pr2.5 gradients under argmax attention --------------------------------------------------
 
+# how much of the exam's answer the gradients bear out (geoff.compare.frozen_claim), in the key's words
+PR25_VERDICTS = {"all": "agrees", "part": "partly agrees", "none": "disagrees"}
+
+
 @question("Pr2.5")
 def pr2_5() -> Answer:
     norms, zero = {}, {}
@@ -385,9 +390,9 @@ def pr2_5() -> Answer:
     moving_sqrt = {k for k, v in zero["softmax_T_sqrt_dk/teacher_forcing"].items() if not v}
     same_pattern = zero["argmax_T0/teacher_forcing"] == zero["argmax_T0/exam"] and (
         zero["softmax_T_sqrt_dk/teacher_forcing"] == zero["softmax_T_sqrt_dk/exam"])
-    claim = {"W_Q", "W_K", "W_V"}  # the exam: these never change
-    claim_holds = claim <= frozen_t0
-    fix_holds = claim <= moving_sqrt
+    claim = set(FROZEN_CLAIM)  # the exam: these never change
+    fix_holds = claim <= moving_sqrt  # softmax gives every one of them a gradient
+    held = frozen_claim(frozen_t0, fix_holds)  # the one judgement, which the attention-temperature experiment words too
     return Answer(
         id="Pr2.5",
         question="Why do W_Q, W_K, W_V never change, and does softmax with T = sqrt(d) fix it?",
@@ -398,15 +403,17 @@ def pr2_5() -> Answer:
                   f"(teacher forcing); at T = sqrt({VERSION_A.transformer.d_head}) {len(moving_sqrt)} of "
                   f"{len(zero['softmax_T_sqrt_dk/teacher_forcing'])} get gradients "
                   f"({', '.join(sorted(moving_sqrt))})"),
-        verdict="agrees" if claim_holds and fix_holds else "disagrees",
-        explanation=("" if claim_holds and fix_holds else
-                     "Disagrees in part. Argmax weights are piecewise constant in Q K^T, so W_Q and W_K get exactly "
-                     "zero "
-                     "gradient, as the exam says. But Z = P V = P X W_V is linear in W_V, so W_V does get a gradient "
-                     "and "
-                     "does change: the claim that W_V never changes is wrong (W_O changes too, so the model does "
-                     "learn something). The fix is right: with softmax at T = sqrt(d_k) all four matrices get "
-                     "gradients."),
+        verdict=PR25_VERDICTS[held],
+        explanation=(
+            "" if held == "all" else
+            "Agrees in part. Argmax weights are piecewise constant in Q K^T, so W_Q and W_K get exactly zero "
+            "gradient, as the exam says. But Z = P V = P X W_V is linear in W_V, so W_V does get a gradient and does "
+            "change: the claim that W_V never changes is wrong (W_O changes too, so the model does learn something). "
+            "The fix is right: with softmax at T = sqrt(d_k) all four matrices get gradients."
+            if held == "part" and frozen_t0 == {"W_Q", "W_K"} and fix_holds else
+            f"Argmax leaves {', '.join(sorted(frozen_t0)) or 'no matrix'} with exactly zero gradient, and softmax at "
+            f"T = sqrt(d_k) gives gradients to {', '.join(sorted(moving_sqrt)) or 'none'}; the exam says W_Q, W_K "
+            "and W_V never change under argmax and that softmax fixes it."),
         evidence={"gradient_norms": norms, "all_zero": zero, "frozen_at_T0": sorted(frozen_t0),
                   "moving_at_sqrt": sorted(moving_sqrt), "exam_claim_frozen": sorted(claim),
                   "explanation_from_dlexam.geoff": geoff.GRADIENT_EXPLANATION},

@@ -18,7 +18,9 @@ from dlexam.cpu import torch_threads
 from dlexam.errors import UserError
 from dlexam.words import counted
 
-VERDICTS = ("agrees", "disagrees", "conceptual", "unread")
+VERDICTS = ("agrees", "partly agrees", "disagrees", "conceptual", "unread")
+# partly agrees: the exam's answer is right in one part and wrong in another (Pr2.5: W_Q and W_K frozen under argmax,
+# as it says, but W_V not); the explanation says which part.
 # unread: the given exam text does not hold what the check reads the exam's answer from (an edited or
 # cut text); the computation is shown, and compared with nothing.
 QUESTION_IDS = (
@@ -44,11 +46,11 @@ class Answer:
     question: str  # the question, in a line
     exam_answer: str  # what the exam states (its marked option or its worked solution), quoted
     computed: str  # what the computation found, in a line
-    verdict: str  # agrees | disagrees | conceptual | unread
+    verdict: str  # agrees | partly agrees | disagrees | conceptual | unread
     evidence: dict
     notes: list[str] = field(default_factory=list)  # where the text as given is garbled, has a typo, ...
     exam_quotes: list[str] = field(default_factory=list)  # verbatim snippets of the exam this answer relies on
-    explanation: str = ""  # why, for a disagrees or unread verdict (for conceptual ones: what bears on the claim)
+    explanation: str = ""  # why, for a partly agrees, disagrees or unread verdict (conceptual: what bears on the claim)
     experiment: str | None = None  # the `dlexam experiment NAME` that measures the claim at scale (EXPERIMENT_OF)
     exam_quotes_found: bool | None = None  # every quote occurs verbatim in the exam text (set when answered)
     exam_quotes_missing: list[str] = field(default_factory=list)  # the quotes it does not hold (set when answered)
@@ -57,7 +59,7 @@ class Answer:
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
             raise ValueError(f"{self.id}: verdict must be one of {VERDICTS}, got {self.verdict!r}")
-        if self.verdict in ("disagrees", "unread") and not self.explanation:
+        if self.verdict in ("partly agrees", "disagrees", "unread") and not self.explanation:
             raise ValueError(f"{self.id}: a {self.verdict} verdict needs an explanation")
 
     def to_dict(self) -> dict:

@@ -13,7 +13,8 @@ from dlexam.commands.variant import add_variant_options, variant_difficulty
 from dlexam.errors import UserError
 from dlexam.plain import dumps
 
-VERDICT_MARK = {"agrees": "agrees", "disagrees": "DISAGREES", "conceptual": "conceptual", "unread": "UNREAD"}
+VERDICT_MARK = {"agrees": "agrees", "partly agrees": "PARTLY", "disagrees": "DISAGREES", "conceptual": "conceptual",
+                "unread": "UNREAD"}
 
 
 def register(sub) -> None:
@@ -59,10 +60,11 @@ def render_table(key: list[dict], width: int | None = None, max_lines: int = 4,
     counts = {v: sum(a["verdict"] == v for a in key) for v in VERDICT_MARK}
     lines.append("")
     unread = f", {counts['unread']} unread (not in the exam text given)" if counts["unread"] else ""
-    lines.append(f"{len(key)} questions: {counts['agrees']} agree, {counts['disagrees']} disagree, "
+    partly = f"{counts['partly agrees']} partly agree, " if counts["partly agrees"] else ""
+    lines.append(f"{len(key)} questions: {counts['agrees']} agree, {partly}{counts['disagrees']} disagree, "
                  f"{counts['conceptual']} conceptual{unread}. `{more}` shows one in full.")
     for a in key:
-        if a["verdict"] in ("disagrees", "unread"):
+        if a["verdict"] in ("partly agrees", "disagrees", "unread"):
             lines.append(f"  {a['id']} {a['verdict']}: {a['explanation']}")
     return "\n".join(lines)
 

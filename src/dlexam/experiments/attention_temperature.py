@@ -29,6 +29,7 @@ from dlexam.experiments.results import finish, quick_note, seed_everything
 from dlexam.figures import legend_below, new_figure, save_into
 from dlexam.files import OutputDir
 from dlexam.geoff import exam_model
+from dlexam.geoff.compare import FROZEN_CLAIM, frozen_claim
 from dlexam.sorting.data import sample_inputs, teacher_forcing_batch
 from dlexam.sorting.decode import greedy_decode
 from dlexam.sorting.vocab import EXAM_VOCAB, Vocabulary
@@ -51,6 +52,8 @@ CLAIM = (
 MATRICES = ("W_Q", "W_K", "W_V", "W_O", "E")
 D_K = VERSION_A.transformer.d_head  # the exam's model's key width
 SCHEDULES = ("T = 0 (argmax)", "T = sqrt(d_k)", "annealed T")
+# how much of the exam's answer the runs bear out (geoff.compare.frozen_claim), in the experiments' words
+CLAIM_VERDICTS = {"all": "supported", "part": "partly supported", "none": "not supported"}
 VOCAB = Vocabulary.from_spec(EXAM_VOCAB)  # the exam's A B C D <START> <STOP>, in the exam's order
 
 
@@ -290,14 +293,12 @@ def _verdict(cfg: AttentionTemperatureConfig, runs: dict) -> tuple[str, str]:
             else "; at this final T the gradient has not collapsed in every seed."
         )
     )
-    if qk_frozen and v_moves and softmax_better:
-        verdict = "partly supported"
-    elif qk_frozen and not v_moves:
-        verdict = "supported"
-    elif qk_frozen and v_moves and k < 2:
-        verdict = "inconclusive"  # W_V moves, against the exam; whether softmax fixes it needs seeds to say
-    else:
-        verdict = "not supported"
+    # the one judgement of the exam's answer (geoff.compare.frozen_claim, which the answer key's Pr2.5 words too):
+    # the matrices argmax left unmoved in every seed, and whether softmax attention set it right
+    frozen = [m for m in FROZEN_CLAIM if all(r["moved"][m] == 0.0 for r in a)]
+    held = frozen_claim(frozen, softmax_better)
+    # one seed cannot say whether softmax fixes it (softmax_better needs two): "part" there may be a seed's chance
+    verdict = "inconclusive" if k < 2 and frozen else CLAIM_VERDICTS[held]
     return verdict, " ".join(text)
 
 

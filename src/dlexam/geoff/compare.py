@@ -181,6 +181,24 @@ def gradient_row(result: GeoffResult, weights: GeoffWeights) -> dict:
     return {"norms": norms, "vanishes": zero, "head_parts": parts}
 
 
+FROZEN_CLAIM = ("W_Q", "W_K", "W_V")  # Problem 2.5: "The projection matrices W_Q, W_K, W_V never change"
+
+
+def frozen_claim(frozen, fixed: bool) -> str:
+    """How much of Problem 2.5's worked solution ("The argmax attention has zero gradient, therefore the projection
+    matrices are never updated [...]. The problem would be fixed by using the usual softmax attention") an
+    observation bears out: the one judgement of it, which the answer key (from the gradients at the exam's weights)
+    and the attention-temperature experiment (from training runs) both word. `frozen`: the matrices argmax
+    attention left unchanged; `fixed`: whether softmax attention set right what argmax froze.
+
+    "all" where argmax froze every matrix of FROZEN_CLAIM and softmax fixed it; "none" where it froze none of them
+    and softmax fixed nothing; "part" otherwise (Version A: W_Q and W_K frozen, W_V not, the fix works)."""
+    held = set(FROZEN_CLAIM) & set(frozen)
+    if held == set(FROZEN_CLAIM) and fixed:
+        return "all"
+    return "none" if not held and not fixed else "part"
+
+
 # ---- the command group's entry point ----------------------------------------------------------
 
 @dataclass(frozen=True)
