@@ -148,3 +148,22 @@ def test_the_finding_states_no_identity_its_own_numbers_break(run):
     if max(abs(math.log(x)) for x in off) > math.log(1.1):  # some row is more than 10% off the power law
         assert exact not in result["finding"]
         assert f"only roughly factor^{depth - 1}" in result["finding"]
+
+
+def test_the_loss_figure_says_which_curves_lie_on_top_of_each_other_at_chance(run):
+    """A quick run's loss figure drew six curves of which a reader saw three: four nets stay at chance and their
+    lines coincide. Its caption names each net whose first seed's loss ends within 0.05 of ln 10 (math.log, the
+    loss of uniform guesses over 10 digits), read from the numbers the run saved; the figure draws that line."""
+    result = run[0]
+    flat = []
+    for name, r in result["numbers"]["runs"].items():
+        loss = r["by_seed"][0]["train_loss"]
+        tail = loss[-max(1, len(loss) // 50):]
+        if abs(sum(tail) / len(tail) - math.log(10)) < 0.05:
+            act, init = name.split("/")
+            flat.append(f"{act} ({init} init)")
+    assert len(flat) >= 2  # the quick run has several (four on 2026-12-07)
+    said = result["captions"]["activations_training_loss.png"]
+    assert all(name in said["caption"] for name in flat), (flat, said["caption"])
+    assert "on top of each other" in said["caption"] and "ln 10 = 2.30" in said["caption"]
+    assert "dotted line at chance" in said["alt"]

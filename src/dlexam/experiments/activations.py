@@ -44,6 +44,7 @@ CLAIM = (
 ACTS = ("sigmoid", "tanh", "relu")
 VANISHING_FACTOR = 0.8  # a per-block factor below this counts as vanishing (0.8^19 ~ 1.4e-2)
 AFTER_TRAINING = ("factor/block@end", "first/last@end")  # in numbers and the training figure's caption, not the table
+CHANCE_MARGIN = 0.05  # a training loss this close to ln 10 (10 classes, uniform guesses) ends at chance
 STUCK_ACCURACY = 0.2  # a net whose worst trained seed reads less (chance: 0.1) has not learned
 
 
@@ -186,7 +187,7 @@ def run(out_dir: OutputDir, quick: bool = False) -> dict:
         finding=finding,
         table=[{k: v for k, v in row.items() if k not in AFTER_TRAINING} for row in table],  # readable at 800 px
         figures=figures,
-        captions=_captions(cfg, table),
+        captions=_captions(cfg, table, runs),
         numbers=numbers,
         data=data_note,
     )
@@ -290,9 +291,30 @@ def _control_notes(cfg: ActivationsConfig, table: list[dict]) -> list[str]:
     return notes
 
 
-def _captions(cfg: ActivationsConfig, table: list[dict]) -> dict[str, dict[str, str]]:
-    """Each figure's alt text (what the image shows) and caption (what it tells), from the table."""
+def at_chance(runs: dict) -> list[str]:
+    """The nets whose training-loss curve (the first seed's, as the figure draws it) ends at chance, within
+    CHANCE_MARGIN of ln 10: their lines lie on top of each other there (a quick run's figure showed three lines of
+    its six)."""
+    def end(r):
+        loss = np.asarray(r["train_loss"])
+        return float(np.mean(loss[-max(1, len(loss) // 50):]))
+
+    return [f"{act} ({init} init)" for (act, init), rs in runs.items()
+            if abs(end(rs[0]) - math.log(10)) < CHANCE_MARGIN]
+
+
+def _captions(cfg: ActivationsConfig, table: list[dict], runs: dict) -> dict[str, dict[str, str]]:
+    """Each figure's alt text (what the image shows) and caption (what it tells), from the table and the runs
+    (activation, init) -> one run per trained seed."""
     row = {(r["activation"], r["init"]): r for r in table}
+    flat = at_chance(runs)
+    if len(flat) > 1:
+        flat_text = (f" The curves of {', '.join(flat[:-1])} and {flat[-1]} end at chance (ln 10 = "
+                     f"{math.log(10):.2f}, the dotted line), on top of each other.")
+    elif flat:
+        flat_text = f" The curve of {flat[0]} ends at chance (ln 10 = {math.log(10):.2f}, the dotted line)."
+    else:
+        flat_text = ""
 
     def per_init(key: str, fmt: str) -> str:
         return "; ".join(f"{label}: " + ", ".join(f"{a} {format(row[(a, i)][key], fmt)}" for a in ACTS)
@@ -316,8 +338,9 @@ def _captions(cfg: ActivationsConfig, table: list[dict]) -> dict[str, dict[str, 
         },
         "activations_training_loss.png": {
             "alt": f"Line chart of the training loss (moving average) against the SGD step for the six networks "
-                   f"(seed {cfg.seeds[0]}): {acts}, each under the default init (dashed) and the matched init (solid).",
-            "caption": f"Validation accuracy after {cfg.steps:,} steps: {per_init('val acc', '.0%')}.",
+                   f"(seed {cfg.seeds[0]}): {acts}, each under the default init (dashed) and the matched init (solid), "
+                   f"and a dotted line at chance, ln 10.",
+            "caption": f"Validation accuracy after {cfg.steps:,} steps: {per_init('val acc', '.0%')}." + flat_text,
         },
     }
 
@@ -388,7 +411,9 @@ def _figures(out_dir: OutputDir, cfg: ActivationsConfig, all_runs: dict, at_init
             "-" if init == "matched" else "--",
             color=colors[act],
             label=f"{act}, {init} init",
+            zorder=3 if init == "default" else 2,  # a dashed line stays visible where it lies on a solid one
         )
+    a.axhline(math.log(10), color="0.45", ls=":", lw=1, label="chance: ln 10", zorder=0)
     a.set(title=f"Training loss (moving average, seed {cfg.seeds[0]})", xlabel="SGD step", ylabel="cross-entropy")
     legend_below(a, fontsize=8)  # inside, it covered the falling tanh and relu curves
     out.append(save_into(out_dir, "activations_training_loss.png", fig, narrow=True))
