@@ -252,3 +252,18 @@ def test_a_narrow_drawing_is_exactly_400_px_wide_and_cut_nowhere(kind):
     drawing = figures.render(fig)
     assert png_size(drawing.narrow)[0] == NARROW_PX
     assert _white_edges(drawing.narrow)
+
+
+def test_every_training_snapshot_line_stands_out_from_the_white_panel(activation_figures):
+    """The last snapshot's line was viridis' yellow (#fde725), 1.1:1 against white; each line now has a contrast
+    ratio of 3:1 or more (WCAG 2's relative luminance and ratio, for graphics: computed here from the sRGB values)."""
+    import matplotlib.colors
+
+    def luminance(rgb) -> float:
+        lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+    fig = activation_figures["activations_grad_norms_training.png"][0]
+    colours = {matplotlib.colors.to_rgb(line.get_color()) for a in fig.axes for line in a.get_lines()}
+    assert len(colours) == 3  # the made-up run's three snapshots
+    assert min((1 + 0.05) / (luminance(c) + 0.05) for c in colours) >= 3.0

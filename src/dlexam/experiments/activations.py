@@ -44,6 +44,7 @@ CLAIM = (
 ACTS = ("sigmoid", "tanh", "relu")
 VANISHING_FACTOR = 0.8  # a per-block factor below this counts as vanishing (0.8^19 ~ 1.4e-2)
 AFTER_TRAINING = ("factor/block@end", "first/last@end")  # in numbers and the training figure's caption, not the table
+SNAPSHOT_COLOURS = 0.6  # the part of viridis the training snapshots' lines use: each 3:1 or more against white
 CHANCE_MARGIN = 0.05  # a training loss this close to ln 10 (10 classes, uniform guesses) ends at chance
 STUCK_ACCURACY = 0.2  # a net whose worst trained seed reads less (chance: 0.1) has not learned
 
@@ -384,7 +385,8 @@ def _figures(out_dir: OutputDir, cfg: ActivationsConfig, all_runs: dict, at_init
                     blocks,
                     np.maximum(norms, 1e-30),
                     "-",
-                    color=cmap(k / max(1, len(snaps) - 1)),
+                    # viridis up to its teal: its yellow end (step 150 of a quick run) read faintly on white
+                    color=cmap(SNAPSHOT_COLOURS * k / max(1, len(snaps) - 1)),
                     label=f"step {step}",
                 )
             a.set(
