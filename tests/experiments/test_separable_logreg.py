@@ -125,3 +125,14 @@ def test_no_legend_covers_a_curve_or_a_point_in_either_drawing(tmp_path, monkeyp
         ("||w|| grows without bound (~ ln t)", 3)] * 2 + [("Data and decision boundaries w(t)^T x = 0", 1)] * 2
     assert [found for *_, found in seen] == [[]] * 4
 
+
+
+def test_a_log_axis_over_many_decades_is_marked_at_round_powers_of_ten():
+    """L(a w*)'s axis (41.6 down to 2.89e-120 in a quick run) was marked 10^7, 10^-15, 10^-37, ...: matplotlib
+    counted its step of 22 decades from the lowest. Marks are now multiples of a round step, 10^0 among them."""
+    from dlexam.experiments.separable_logreg import round_decades
+
+    assert round_decades(2.89e-120, 41.6) == [-100, -80, -60, -40, -20, 0]
+    assert round_decades(0.0232, 41.6) == [-1, 0, 1]
+    assert round_decades(1e-10, 1e-2) == [-10, -8, -6, -4, -2]
+    assert round_decades(3e-7, 5e6) == [-6, -4, -2, 0, 2, 4, 6]

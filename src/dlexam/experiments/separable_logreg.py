@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+from matplotlib.ticker import FixedLocator, NullLocator
 from scipy.optimize import minimize
 from scipy.special import expit
 
@@ -294,6 +295,19 @@ def _captions(nb: dict, records: list[dict]) -> dict[str, dict[str, str]]:
     }
 
 
+def round_decades(lo: float, hi: float, most: int = 7) -> list[int]:
+    """The powers of ten to mark on a log axis from `lo` to `hi` (both > 0): every decade where at most `most` fit,
+    else every 2nd, 5th, 10th, 20th, 25th, 50th or 100th, at multiples of that step (10^0, 10^-25, 10^-50, ...).
+    matplotlib counted its step from the axis' lowest decade: L(a w*)'s axis read 10^7, 10^-15, 10^-37, ..."""
+    first, last = math.ceil(math.log10(lo)), math.floor(math.log10(hi))
+    for step in (1, 2, 5, 10, 20, 25, 50, 100):
+        start = -(-first // step) * step  # the first multiple of step at or above the lowest decade
+        marks = list(range(start, last + 1, step))
+        if len(marks) <= most:
+            return marks
+    return marks
+
+
 def _figures(out_dir: OutputDir, X, y, records, w_svm, nb: dict) -> list[str]:
     ts = np.asarray(nb["t"])
     pos = ts > 0
@@ -331,6 +345,9 @@ def _figures(out_dir: OutputDir, X, y, records, w_svm, nb: dict) -> list[str]:
     a.semilogy(alphas[1:], np.asarray(nb["loss_along_ray"])[1:], "o-", ms=3, label="L(a w*)")
     a.set_xscale("log")
     a.set(title="L(a w*) strictly decreases in a", xlabel="a (log)", ylabel="loss L(a w*) (log)")
+    along = np.asarray(nb["loss_along_ray"])[1:]
+    a.yaxis.set_major_locator(FixedLocator([10.0 ** e for e in round_decades(along.min(), along.max())]))
+    a.yaxis.set_minor_locator(NullLocator())  # minor ticks of 22 decades at a time had no meaning
     for a in ax[0]:  # under each panel: the last points of ||w|| and the fits end in a corner, where one covered them
         legend_below(a, fontsize=8)
     fig.suptitle("Separable logistic regression (Part 1, Q2): no global minimum")
