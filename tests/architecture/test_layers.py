@@ -21,6 +21,7 @@ LAYERS = [
     ("core", ["dlexam.transformer", "dlexam.attention", "dlexam.checkpoint", "dlexam.exact", "dlexam.figures",
               "dlexam.files", "dlexam.shared", "dlexam.progress", "dlexam.cpu", "dlexam.errors", "dlexam.limits",
               "dlexam.bounds", "dlexam.spec", "dlexam.runs", "dlexam.pools", "dlexam.plain", "dlexam.words",
+              "dlexam.mathtext",
               "dlexam"]),  # the package's own __init__ only: a module the map does not place has no layer
 ]
 

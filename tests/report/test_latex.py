@@ -1,4 +1,4 @@
-"""The exam's math on the page: LaTeX between dollar signs read as HTML (report/latex.py), against HTML typed by
+"""The exam's math on the page: LaTeX between dollar signs read as HTML (dlexam/mathtext.py), against HTML typed by
 hand. The answer key's "the exam says" column had quoted `temp-softmax $_T(z)$` and `$T = \\sqrt{d}$` as raw
 LaTeX (an audit, 2026-12-07)."""
 
@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from dlexam.report.latex import exam_math
+from dlexam.mathtext import exam_math, exam_plain
 
 
 @pytest.mark.parametrize(("text", "shown"), [
@@ -82,3 +82,27 @@ def test_the_answer_keys_exam_column_shows_no_latex(tmp_path, exam_text):
     assert not [s for s in said if "$" in s or re.search(r"\\[a-z]", s)]
     assert any('temp-softmax<span class="math"><sub><i>T</i></sub>(<i>z</i>)</span>' in s for s in said)
     assert any('√<span class="radicand"><i>d</i></span>' in s for s in said)
+
+
+@pytest.mark.parametrize(("text", "shown"), [
+    # a terminal's reading of the same formulas, typed by hand: scripts as _ and ^, bracketed where longer than one
+    ("temp-softmax $_T(z)$ is a uniform", "temp-softmax_T(z) is a uniform"),
+    ("temperature $T = \\sqrt{d}$.", "temperature T = √d."),
+    ("$\\sqrt{d_k}$", "√(d_k)"),
+    ("$\\frac{\\lambda}{2} ||w||_{\\infty}^2$", "λ/2 ||w||_∞^2"),
+    ("$\\sum_{y_i=1}$ and a < b & c", "∑_(y_i=1) and a < b & c"),
+    ("$\\boldsymbol{w}_{*}^{\\mathsf{T}} x$", "w_*^T x"),
+    ("$a^{10}$ costs $5", "a^10 costs $5"),
+])
+def test_the_exams_latex_reads_as_text_for_a_terminal(text, shown):
+    assert exam_plain(text) == shown
+
+
+def test_the_answers_table_shows_the_exams_formulas_as_text():
+    """`dlexam answers` quoted P1.1's option as `temp-softmax $_T(z)$` (an audit, 2026-12-07)."""
+    from dlexam.commands.answers import render_question, render_table
+
+    key = [{"id": "P1.1", "verdict": "agrees", "exam_answer": "option 1: temp-softmax $_T(z)$ is uniform",
+            "computed": "c", "question": "q", "evidence": {}, "exam_quotes": [], "seconds": 0.0}]
+    for shown in (render_table(key, width=160), render_question(key[0])):
+        assert "temp-softmax_T(z) is uniform" in shown and "$" not in shown

@@ -11,6 +11,7 @@ import time
 from dlexam.commands.options import given, path_text
 from dlexam.commands.variant import add_variant_options, variant_difficulty
 from dlexam.errors import UserError
+from dlexam.mathtext import exam_plain
 from dlexam.plain import dumps
 
 VERDICT_MARK = {"agrees": "agrees", "partly agrees": "PARTLY", "disagrees": "DISAGREES", "conceptual": "conceptual",
@@ -20,8 +21,8 @@ VERDICT_MARK = {"agrees": "agrees", "partly agrees": "PARTLY", "disagrees": "DIS
 def register(sub) -> None:
     p = sub.add_parser("answers", help="the exam's answer key: each question's stated answer, evidence and verdict",
                        description="Every question of the exam answered by computation now, with the exam's "
-                                   "stated answer and a verdict: agrees, disagrees or conceptual (unread where "
-                                   "the exam text given does not hold what a question reads).")
+                                   "stated answer and a verdict: agrees, partly agrees, disagrees or conceptual "
+                                   "(unread where the exam text given does not hold what a question reads).")
     p.add_argument("--question", "-q", metavar="ID", type=given,
                    help="show one question in full with all its evidence (P1.1-P1.8, P2.1-P2.3, Pr1.1-Pr1.4, "
                         "Pr2.1-Pr2.5)")
@@ -54,7 +55,7 @@ def render_table(key: list[dict], width: int | None = None, max_lines: int = 4,
     rest = max(40, width - 5 - 11 - 4)
     w_exam = rest * 2 // 5
     w_comp = rest - w_exam
-    rows = [(a["id"], VERDICT_MARK[a["verdict"]], "\n".join(_wrap(a["exam_answer"], w_exam, max_lines)),
+    rows = [(a["id"], VERDICT_MARK[a["verdict"]], "\n".join(_wrap(exam_plain(a["exam_answer"]), w_exam, max_lines)),
              "\n".join(_wrap(a["computed"], w_comp, max_lines))) for a in key]
     lines = [format_table(rows, ("ID", "VERDICT", "EXAM ANSWER", "COMPUTED"), align="<<<<", sep=" ")]
     counts = {v: sum(a["verdict"] == v for a in key) for v in VERDICT_MARK}
@@ -122,7 +123,7 @@ def render_question(a: dict) -> str:
     """One question in full: the exam's answer, what was computed, the verdict, evidence and notes."""
     lines = [f"{a['id']}: {a['question']}", "",
              f"Verdict:      {a['verdict']}",
-             f"Exam answer:  {a['exam_answer']}",
+             f"Exam answer:  {exam_plain(a['exam_answer'])}",
              f"Computed:     {a['computed']}"]
     if a.get("explanation"):
         lines.append(f"Explanation:  {a['explanation']}")

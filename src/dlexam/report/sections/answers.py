@@ -1,9 +1,9 @@
 """Section: the answer key, every one of the exam's questions checked by computation.
 
 One row per question (from :func:`dlexam.answers.answer_key`): the question, what the exam
-states (its formulas written out by :func:`dlexam.report.latex.exam_math`), what the computation found, and
-the verdict (agrees, disagrees, conceptual; unread where the exam text given does not hold what a question
-reads, :mod:`dlexam.answers.registry`); the
+states (its formulas written out by :func:`dlexam.mathtext.exam_math`), what the computation found, and
+the verdict (agrees, partly agrees, disagrees, conceptual; unread where the exam text given does not hold what a
+question reads, :mod:`dlexam.answers.registry`); the
 explanation of each disagreement, the notes on garbled or odd exam text, a link to the experiment
 that measures a conceptual claim, and the evidence of every question, collapsed, below the table.
 """
@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from collections import Counter
 
+from dlexam.mathtext import exam_math
 from dlexam.plain import dumps
 from dlexam.report import page
 from dlexam.report.context import ReportContext
-from dlexam.report.latex import exam_math
 
 COLUMNS = ("#", "question", "the exam says", "computed", "verdict")
 MAX_EVIDENCE_CHARS = 6_000

@@ -1,6 +1,7 @@
-"""The exam's inline math as HTML: the page quotes the exam's text, whose formulas are LaTeX between dollar signs
-(`temp-softmax $_T(z)$`, `$T = \\sqrt{d}$`). :func:`exam_math` writes them with Unicode symbols and <sub>/<sup>, so
-the page needs no script and loads nothing (no MathJax, no CDN).
+"""The exam's inline math, readable: the exam's text writes its formulas as LaTeX between dollar signs
+(`temp-softmax $_T(z)$`, `$T = \\sqrt{d}$`). :func:`exam_math` writes them as HTML with Unicode symbols and
+<sub>/<sup>, so a page needs no script and loads nothing (no MathJax, no CDN); :func:`exam_plain` writes the same
+reading as plain text for a terminal (`temp-softmax_T(z)`, `T = √d`, `||w||_∞^2`).
 
 It knows the commands the exam's text uses (every one of /work/shared/exam's, `tests/report/test_latex.py`
 checks); a command it does not know is left as written (`\\foo`), visible, never guessed at. The text it is
@@ -123,6 +124,28 @@ class _Math:
         if name == "underbrace":
             return self.argument()  # the brace's label follows as a subscript
         return html.escape(m.group(0))  # a command this reader does not know: as written
+
+
+def exam_plain(text: str) -> str:
+    """`text` quoted from the exam as plain text: :func:`exam_math`'s reading without its markup. A sub- or
+    superscript is written `_T` / `^2` (in brackets where it is more than one symbol: `_(y_i=1)`), a square root
+    `√d` (`√(d_k)`); bold and italic are dropped."""
+    page, done = exam_math(text), None
+    while page != done:  # innermost first: a script inside a script or a root (`√(d_k)`, `∑_(y_i=1)`)
+        done = page
+        page = _INNERMOST_SCRIPT.sub(lambda m: ("_" if m.group(1) == "sub" else "^") + _bracketed(m.group(2)), page)
+        page = _INNERMOST_ROOT.sub(lambda m: "√" + _bracketed(m.group(1)), page)
+    return html.unescape(re.sub(r"<[^>]+>", "", page))
+
+
+_INNERMOST_SCRIPT = re.compile(r"<(sub|sup)>((?:(?!<su[bp]>|<span).)*?)</\1>", re.S)
+_INNERMOST_ROOT = re.compile(r'√<span class="radicand">((?:(?!<su[bp]>|<span).)*?)</span>', re.S)
+
+
+def _bracketed(part: str) -> str:
+    """A script or radicand as text: as it is where it is one symbol, else in brackets."""
+    text = html.unescape(re.sub(r"<[^>]+>", "", part))
+    return text if len(text) <= 1 or text.isdigit() else f"({text})"
 
 
 def _grouped(part: str) -> str:
