@@ -26,6 +26,7 @@ SHOWN_CHARS = 60  # to its first 60 characters, "..." and its length
 # repr's escape of a byte that is not UTF-8 (\udc80 .. \udcff, see below), not one whose backslash is escaped itself
 _REPR_SURROGATE = re.compile(r"(?<!\\)((?:\\\\)*)\\udc([89a-f][0-9a-f])")
 _LONG_WORD = re.compile(rf"\S{{{LONG_WORD + 1},}}")
+_FLAG_RANGE = re.compile(r"^argument (--[a-z][a-z0-9-]*): must be")  # argparse's words for a flag's refused value
 
 
 def one_line(text: str) -> str:
@@ -70,6 +71,10 @@ class Parser(argparse.ArgumentParser):
         self.set_defaults(_parser=self)  # the innermost parser that read the arguments: what flag_message asks
 
     def error(self, message: str):  # noqa: D102 - argparse API
+        """One line, exit status 2. A flag's value refused as it is read (options.whole_number, number_in) names the
+        flag as the library's refusals do: "--epochs must be a whole number in [1, 100000], got 0" (argparse's
+        words: "argument --epochs: must be ...")."""
+        message = _FLAG_RANGE.sub(r"\1 must be", message, count=1)
         self.exit(2, f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
 
     def parse_known_args(self, args=None, namespace=None):  # noqa: D102 - argparse API

@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import time
 
-from dlexam.commands.options import path_text
+from dlexam.commands.options import out_folder_text
 
 
 def register(sub) -> None:
     p = sub.add_parser("demo", help="run the tour: Geoff's matrices, sorting, the CNN, the answer key, the report")
-    p.add_argument("--out", default="runs/demo", type=path_text,
+    p.add_argument("--out", default="runs/demo", type=out_folder_text,
                    help="folder for the demo's files (default: runs/demo)")
     p.set_defaults(handler=handle)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
-from dlexam.commands.options import path_text
+from dlexam.commands.options import out_folder_text
 from dlexam.commands.tables import format_table
 from dlexam.experiments.registry import MODULES
 from dlexam.plain import dumps
@@ -19,7 +19,7 @@ def register(sub) -> None:
     )
     p.add_argument("name", choices=list(MODULES), metavar="NAME", help=f"one of: {', '.join(MODULES)}")
     p.add_argument("--quick", action="store_true", help="small settings that finish in well under a minute")
-    p.add_argument("--out", default=None, type=path_text, help="output directory (default runs/experiments/NAME)")
+    p.add_argument("--out", default=None, type=out_folder_text, help="output directory (default runs/experiments/NAME)")
     p.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
     p.add_argument("--force", action="store_true",
                    help="replace result.json and figures in --out even where dlexam did not write them")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from dlexam.bounds import GEOFF_LR, QUERY_TEMPERATURES
-from dlexam.commands.options import float_number, ranged, temperature
+from dlexam.commands.options import number_in, ranged, temperature
 from dlexam.commands.variant import add_variant_options, variant_difficulty
 from dlexam.errors import UserError
 from dlexam.plain import dumps
@@ -43,7 +43,7 @@ def register(sub) -> None:
                    "(a row of its table: T=0, T=sqrt, T=0.5), 'sqrt_d_k' (the temperature T = sqrt(d_k)), and "
                    "one gradient step's results: 'change[W_V]', 'step_norm[W_V]' (the norm of the gradient it applies),"
                    " 'loss_before', 'loss_after' (docs/serve.md)")
-    p.add_argument("--lr", type=float_number, default=None,
+    p.add_argument("--lr", type=number_in(GEOFF_LR), default=None,
                    help=f"with --explain of a gradient step's result: its learning rate, {ranged(GEOFF_LR)} (default "
                    "0.1)")
     p.add_argument("--step-matrices", default=None, metavar="NAMES", type=name_list,
@@ -60,6 +60,13 @@ def name_list(text: str) -> tuple[str, ...]:
 
 
 def handle(args: argparse.Namespace) -> int:
+    # the flags that go together, checked before the model's modules (torch) load
+    if args.convention is not None and not (args.gradients or args.explain is not None):
+        raise UserError(f"--convention {args.convention} goes with --gradients or --explain of a gradient (the loss "
+                        "the gradients differentiate)")
+    if (args.lr is not None or args.step_matrices is not None) and args.explain is None:
+        raise UserError("--lr and --step-matrices go with --explain of a gradient step's result (change[W_V], "
+                        "loss_before, loss_after)")
     from dlexam import geoff
 
     weights, example = geoff.EXAM_WEIGHTS, geoff.EXAM_EXAMPLE
@@ -71,9 +78,6 @@ def handle(args: argparse.Namespace) -> int:
         weights, example = geoff.GeoffWeights.from_spec(t), " ".join(t.example)
     if args.heads not in (1, weights.heads):
         raise UserError(f"--heads must be 1 (Problem 2.2) or {weights.heads} (Problem 2.4), got {args.heads}")
-    if args.convention is not None and not (args.gradients or args.explain is not None):
-        raise UserError(f"--convention {args.convention} goes with --gradients or --explain of a gradient (the loss "
-                        "the gradients differentiate)")
     sequence = example if args.sequence is None else args.sequence
     try:
         geoff.parse_sequence(sequence, weights.vocab)
@@ -88,9 +92,6 @@ def handle(args: argparse.Namespace) -> int:
                              **({} if args.convention is None else {"convention": args.convention}))
     step = None
     if args.lr is not None or args.step_matrices is not None:
-        if args.explain is None:
-            raise UserError("--lr and --step-matrices go with --explain of a gradient step's result (change[W_V], "
-                            "loss_before, loss_after)")
         from dlexam.geoff.step import DEFAULT_LR, StepSettings
 
         matrices = geoff.PARAMETERS if args.step_matrices is None else args.step_matrices

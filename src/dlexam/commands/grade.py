@@ -4,6 +4,7 @@ feedback."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 
 from dlexam.commands.options import path_text
 from dlexam.commands.variant import add_variant_options, variant_difficulty
@@ -29,39 +30,54 @@ def register(sub) -> None:
     p.set_defaults(handler=handle)
 
 
-def read(path: str) -> bytes:
+def opened(path: str, what: str):
+    """The submission's or the key's file, opened before anything heavy is imported: a file that is not there or
+    cannot be read (a folder) is refused at once, not after torch's import."""
     import sys
 
     from dlexam.errors import UserError
-    from dlexam.variants.grade import MAX_SUBMISSION_BYTES
 
-    if path == "-":
-        return sys.stdin.buffer.read(MAX_SUBMISSION_BYTES + 1)
+    if path == "-" and what == "submission":
+        return sys.stdin.buffer
     try:
-        with open(path, "rb") as f:
-            return f.read(MAX_SUBMISSION_BYTES + 1)
+        return open(path, "rb")
     except OSError as exc:
-        raise UserError(f"cannot read the submission {path}: {exc.strerror or exc}") from None
+        raise UserError(f"cannot read the {what} {path}: {exc.strerror or exc}") from None
+
+
+def read(f, path: str, what: str, most: int) -> bytes:
+    """At most `most` + 1 bytes of `f` (the reader refuses more), a read error said as one line."""
+    from dlexam.errors import UserError
+
+    try:
+        return f.read(most + 1)
+    except OSError as exc:
+        raise UserError(f"cannot read the {what} {path}: {exc.strerror or exc}") from None
 
 
 def handle(args: argparse.Namespace) -> int:
     from dlexam.errors import UserError
-    from dlexam.variants import make_variant
-    from dlexam.variants.grade import grade, read_submission
-    from dlexam.variants.saved import MAX_KEY_BYTES, read_key
 
     if (args.variant is None) == (args.key is None):
         raise UserError("give the exam to grade against: --variant N, or --key KEY.json (one of them)")
-    difficulty = variant_difficulty(args)  # with --key the key says its difficulty
-    if args.key is not None:
-        try:
-            with open(args.key, "rb") as f:
-                against = read_key(f.read(MAX_KEY_BYTES + 1), args.key)
-        except OSError as exc:
-            raise UserError(f"cannot read the key {args.key}: {exc.strerror or exc}") from None
-    else:
-        against = make_variant(args.variant, difficulty)
-    submission = read_submission(read(args.submission), args.submission)
+    with contextlib.ExitStack() as files:
+        key_file = None if args.key is None else files.enter_context(opened(args.key, "key"))
+        submission_file = opened(args.submission, "submission")
+        if args.submission != "-":  # standard input stays open
+            files.enter_context(submission_file)
+        from dlexam.variants import make_variant
+        from dlexam.variants.grade import MAX_SUBMISSION_BYTES
+        from dlexam.variants.saved import MAX_KEY_BYTES, read_key
+
+        difficulty = variant_difficulty(args)  # with --key the key says its difficulty
+        if key_file is not None:
+            against = read_key(read(key_file, args.key, "key", MAX_KEY_BYTES), args.key)
+        else:
+            against = make_variant(args.variant, difficulty)
+        raw = read(submission_file, args.submission, "submission", MAX_SUBMISSION_BYTES)
+    from dlexam.variants.grade import grade, read_submission
+
+    submission = read_submission(raw, args.submission)
     result = grade(against, submission)
     print(dumps(result.to_json(), indent=2) if args.json else render(result))
     return 0

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from dlexam.errors import BadValue, UserError
-from dlexam.limits import Span, Temperatures, digits, float_text
+from dlexam.limits import Span, Temperatures, digits, float_text, thread_span, threads_note
 
 
 def library_type(parse: Callable[[str], Any], name: str | None = None) -> Callable[[str], Any]:
@@ -31,10 +31,12 @@ def library_type(parse: Callable[[str], Any], name: str | None = None) -> Callab
 
 def temperature(text: str):
     """--temperature (`geoff`, `sort`, `sort evaluate`): one of :data:`dlexam.bounds.QUERY_TEMPERATURES`, 0 (argmax), a
-    number above 0 or 'sqrt', read by the library's one temperature parser (imported lazily: no torch for --help)."""
-    from dlexam.attention import parse_temperature
+    number above 0 or 'sqrt', read as the library's one temperature parser reads it (:func:`dlexam.attention.
+    parse_temperature` is `QUERY_TEMPERATURES.read`, here without importing torch: a bad temperature is refused
+    before torch loads)."""
+    from dlexam.bounds import QUERY_TEMPERATURES
 
-    return library_type(parse_temperature)(text)
+    return library_type(lambda t: QUERY_TEMPERATURES.read("temperature", t), "temperature")(text)
 
 
 # A number typed as text, by float()'s rules, as a plain float: a number float64 cannot hold is refused naming it as
@@ -74,9 +76,12 @@ def ranged(span: Span | Temperatures, note: str = "") -> str:
     return span.words() + note
 
 
-def whole_number(span: Span) -> Callable[[str], int]:
-    """The type of a whole-number flag whose range is checked as it is read (a variant's seed: no library call
-    follows that names the flag): int()'s rules, then "must be <the span's words>, got <text>" outside `span`."""
+def whole_number(span: Span, note: str = "") -> Callable[[str], int]:
+    """The type of a whole-number flag, its range checked as it is read, before the command runs and so before it
+    imports torch (`svhn train --epochs 0` was refused after a second of torch's import, until 2026-12-07): int()'s
+    rules in ASCII digits, then "must be <the span's words>[ note], got <text>" outside `span`, which the command
+    line's parser says as "--epochs must be ..." (dlexam.cli.Parser). The library checks its configs against the same
+    span (dlexam.bounds), for its other callers and for values no flag gave (a resumed run's own)."""
 
     def read(text: str) -> int:
         shown = text.strip()
@@ -84,12 +89,36 @@ def whole_number(span: Span) -> Callable[[str], int]:
             raise argparse.ArgumentTypeError(f"invalid int value: {text!r}")
         value = int(shown)
         if not span.holds(value):
-            raise argparse.ArgumentTypeError(f"must be {span.words()}, got {shown}")
+            raise argparse.ArgumentTypeError(f"must be {span.words()}{note}, got {shown}")
         return value
 
     read.__name__ = "int"
     read.span = span  # what the census of number flags reads
     return read
+
+
+def number_in(span: Span) -> Callable[[str], float]:
+    """The type of a number flag whose range is checked as it is read, before the command runs (no torch):
+    :func:`float_number`'s reading (a number float64 cannot hold refused as typed), then "must be <the span's words>,
+    got <text as typed>" outside `span` (NaN and infinity too, where the span is finite)."""
+
+    def read(text: str) -> float:
+        value = float_number(text)
+        if not span.holds(float(value)):
+            raise argparse.ArgumentTypeError(f"must be {span.words()}, got {value.text}")
+        return value
+
+    read.__name__ = "float"  # argparse's "invalid float value: 'x'"
+    read.span = span  # what the census of number flags reads
+    read.reads = float_number  # and that it reads its text as every number flag does
+    return read
+
+
+def threads() -> Callable[[str], int]:
+    """The type of a --threads flag: 1 to 4 per CPU this process may run on (:func:`dlexam.limits.thread_span`; a
+    million threads crashed torch), its refusal saying why the top is where it is, as :func:`dlexam.limits.threads`
+    says it."""
+    return whole_number(thread_span(), threads_note())
 
 
 def sqrt_or_number(temperatures: Temperatures) -> Callable[[str], Any]:
@@ -102,12 +131,15 @@ def sqrt_or_number(temperatures: Temperatures) -> Callable[[str], Any]:
 
     def read(text: str) -> Any:
         try:
-            return float_number(text)
+            value = float_number(text)
         except ValueError:  # no number: 'sqrt', or no temperature at all
             try:
                 return temperatures.read("temperature", text)
             except BadValue as exc:
                 raise argparse.ArgumentTypeError(exc.problem) from None
+        if not temperatures.holds(float(value)):  # as it is read, before torch loads: "got nan", as typed
+            raise argparse.ArgumentTypeError(f"must be {temperatures.words()}, got {value.text}")
+        return value
 
     read.__name__ = "temperature"
     read.temperatures = temperatures
@@ -133,3 +165,37 @@ def path_text(text: str) -> str:
 def path(text: str) -> Path:
     """:func:`path_text` as a Path."""
     return Path(path_text(text))
+
+
+def out_folder_text(text: str) -> str:
+    """A folder a command writes into (`--out`, `svhn download --root`), as text, refused as it is read (before the
+    command imports torch) where it cannot become a folder: a file, a dangling link, a path under a file
+    (:func:`dlexam.files.check_dir_path`, which the writer asks again when it writes)."""
+    from dlexam.files.folder import check_dir_path
+
+    try:
+        check_dir_path(path_text(text), "")
+    except UserError as exc:
+        raise argparse.ArgumentTypeError(str(exc).strip()) from None
+    return text
+
+
+def out_folder(text: str) -> Path:
+    """:func:`out_folder_text` as a Path."""
+    return Path(out_folder_text(text))
+
+
+def existing(what: str, kind: Callable[[str], Any] = str) -> Callable[[str], Any]:
+    """The type of a flag naming a file or folder to read (`--checkpoint`, an image): refused as it is read, before the
+    command imports torch, where nothing is there ("checkpoint not found: X", a dangling link named as such:
+    :func:`dlexam.errors.missing`). What the file holds is the reader's to check. `kind` makes the value (str, Path)."""
+
+    def read(text: str) -> Any:
+        from dlexam.errors import missing
+
+        if not Path(path_text(text)).exists():
+            raise argparse.ArgumentTypeError(f"{what} not found: {missing(text)}")
+        return kind(text)
+
+    read.__name__ = what
+    return read

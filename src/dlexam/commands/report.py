@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from dlexam.commands.options import path_text
+from dlexam.commands.options import out_folder_text, path_text
 from dlexam.plain import dumps
 
 
@@ -15,7 +15,7 @@ def register(sub) -> None:
         description="Build one self-contained HTML page, DIR/index.html, with the answer key, Geoff's "
         "matrices, the sorting transformers' attention, the SVHN CNN and every experiment.",
     )
-    p.add_argument("--out", required=True, metavar="DIR", type=path_text,
+    p.add_argument("--out", required=True, metavar="DIR", type=out_folder_text,
                    help="folder for index.html (created if missing)")
     p.add_argument("--quick", action="store_true", help="smaller runs: the whole report in a few minutes")
     p.add_argument("--json", action="store_true", help="print the build summary as JSON")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from dlexam import bounds
 from dlexam.commands import options
@@ -26,10 +27,10 @@ def register(sub) -> None:
                    help="address to bind (default 127.0.0.1; anything else exposes the app beyond this machine)")
     p.add_argument("--port", type=int, default=8000,
                    help=f"port, {ranged(bounds.PORT)} (default 8000; 0 = any free port)")
-    p.add_argument("--sort-checkpoint", type=options.path, metavar="RUN", default=None,
+    p.add_argument("--sort-checkpoint", type=options.existing("checkpoint", Path), metavar="RUN", default=None,
                    help="a trained sorter (checkpoint or run folder) shown beside the compiled solver on /sort "
                    "(default: the A-D sorter shipped with dlexam)")
-    p.add_argument("--svhn-checkpoint", type=options.path, metavar="RUN", default=None,
+    p.add_argument("--svhn-checkpoint", type=options.existing("checkpoint", Path), metavar="RUN", default=None,
                    help="the CNN for /cnn (checkpoint or run folder; default: the shipped model)")
     p.add_argument("--workers", type=int, metavar="N", default=None,
                    help="processes that compute the answers (Geoff's matrices, gradient steps, predictions) beside "
@@ -61,12 +62,7 @@ def register(sub) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from dlexam.errors import UserError, missing
     from dlexam.serve import server
-
-    for flag, path in (("--sort-checkpoint", args.sort_checkpoint), ("--svhn-checkpoint", args.svhn_checkpoint)):
-        if path is not None and not path.exists():  # said at once, before torch is imported
-            raise UserError(f"{flag}: checkpoint not found: {missing(path)}")
     from dlexam.serve.workers import WorkerPool, check_workers, default_workers, freeze_heap
 
     workers = check_workers(default_workers() if args.workers is None else args.workers)

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from dlexam import bounds, limits
-from dlexam.commands.options import float_number, path, path_text, ranged
+from dlexam.commands.options import existing, number_in, out_folder, path, path_text, ranged, threads, whole_number
 from dlexam.commands.svhn_inference import register_inference
 from dlexam.commands.variant import add_variant_options, variant_difficulty
 from dlexam.plain import dumps
@@ -23,6 +24,14 @@ def _print_json(obj) -> None:
 
 def cmd_summary(args) -> int:
     from dlexam.errors import BadValue, UserError
+
+    if args.linear_in is not None:  # the flags that go together, checked before torch loads
+        if args.explain is not None:
+            raise UserError("--explain explains a number of the network's layer table; --linear-in builds the "
+                            "student's network, which does not run: give one of them")
+        if args.head not in (None, "linear"):
+            raise UserError(f"--linear-in builds the linear head of Problem 1.3 (nn.Linear(N, 10)); "
+                            f"it does not go with --head {args.head}")
     from dlexam.svhn.model import CNNConfig
     from dlexam.svhn.summary import exam_rows, network_summary, student_bug
 
@@ -33,12 +42,6 @@ def cmd_summary(args) -> int:
 
         cnn = make_variant(args.variant, difficulty).spec.cnn
     if args.linear_in is not None:
-        if args.explain is not None:
-            raise UserError("--explain explains a number of the network's layer table; --linear-in builds the "
-                            "student's network, which does not run: give one of them")
-        if args.head not in (None, "linear"):
-            raise UserError(f"--linear-in builds the linear head of Problem 1.3 (nn.Linear(N, 10)); "
-                            f"it does not go with --head {args.head}")
         try:
             bug = student_bug(args.linear_in, cnn=cnn)
         except BadValue:  # the command line names the flag (dlexam.cli.flag_message)
@@ -108,13 +111,14 @@ def cmd_download(args) -> int:
 
 
 def cmd_synth(args) -> int:
+    from dlexam.errors import UserError
+
     if args.scenes:
         return _synth_scenes(args)
-    from dlexam.errors import UserError
-    from dlexam.svhn.synthetic.digits import write_synthetic
-
     if args.images is not None or args.recipe is not None or args.format is not None or args.quick:
         raise UserError("--images, --recipe, --format and --quick go with --scenes")
+    from dlexam.svhn.synthetic.digits import write_synthetic
+
     info = write_synthetic(args.out, 20000 if args.train is None else args.train,
                            4000 if args.test is None else args.test, args.seed, force=args.force)
     if args.json:
@@ -128,19 +132,17 @@ def _synth_scenes(args) -> int:
     """The images `svhn train --recipe R --seed S` trains on, written as .mat or an ImageFolder."""
     import dataclasses
 
-    from dlexam import bounds, limits
     from dlexam.errors import UserError
-    from dlexam.svhn.synthetic.export import write_images
-    from dlexam.svhn.training.recipes import get_recipe, training_set
 
     if args.train is not None or args.test is not None:
         raise UserError("--train and --test are for the plain renderer; with --scenes give --images")
-    recipe = get_recipe(args.recipe or "shipped")
     if args.quick and args.images is not None:
         raise UserError(f"--quick is {QUICK_SCENES:,} images; give --quick or --images N, not both")
-    images = QUICK_SCENES if args.quick else args.images
-    bounds.IMAGES.check("images", images, optional=True)
-    limits.seed("seed", args.seed)  # as `svhn train --recipe R --seed S` takes it
+    from dlexam.svhn.synthetic.export import write_images
+    from dlexam.svhn.training.recipes import get_recipe, training_set
+
+    recipe = get_recipe(args.recipe or "shipped")
+    images = QUICK_SCENES if args.quick else args.images  # --images and --seed: checked as read (bounds.IMAGES, SEED)
     if images is not None and images != recipe.images:  # the same mix of parts, fewer or more images
         recipe = dataclasses.replace(recipe, images=images)
     x, y = training_set(recipe, args.seed)
@@ -215,12 +217,7 @@ def cmd_train(args) -> int:
 
 
 def _train_recipe(args) -> int:
-    from dlexam.svhn.training.pinning import pin
-
-    pin()  # the instruction set, before torch loads: the same weights on any AVX2 x86-64 CPU (docs/svhn.md)
-    from dlexam.commands.progress import printer
     from dlexam.errors import UserError
-    from dlexam.svhn.training.recipes import get_recipe, train_recipe
 
     if args.resume:
         raise UserError("--recipe runs are made whole, in one go: there is no --resume (their images are rendered in "
@@ -235,6 +232,12 @@ def _train_recipe(args) -> int:
     if ignored:
         raise UserError(f"--recipe sets its own data, model and schedule: {', '.join(ignored)} does not apply "
                         "(only --seed, --threads and --out do)")
+    from dlexam.svhn.training.pinning import pin
+
+    pin()  # the instruction set, before torch loads: the same weights on any AVX2 x86-64 CPU (docs/svhn.md)
+    from dlexam.commands.progress import printer
+    from dlexam.svhn.training.recipes import get_recipe, train_recipe
+
     r = train_recipe(get_recipe(args.recipe), args.out, seed=0 if args.seed is None else args.seed,
                      threads=args.threads, progress=printer(args.quiet))
     if args.json:
@@ -281,7 +284,7 @@ def register(sub) -> None:
     _model_options(q)
     q.add_argument(
         "--linear-in",
-        type=int,
+        type=whole_number(bounds.LINEAR_IN),
         default=None,
         help=f"build the head as nn.Linear(N, 10), N {ranged(bounds.LINEAR_IN)}: a wrong N reproduces the "
         "student's error (1.3)",
@@ -295,7 +298,7 @@ def register(sub) -> None:
     q.set_defaults(handler=cmd_summary)
 
     q = s.add_parser("download", help="download official SVHN .mat files (MD5 checked, resumable)")
-    q.add_argument("--root", required=True, type=path, help="folder for the .mat files (created if missing)")
+    q.add_argument("--root", required=True, type=out_folder, help="folder for the .mat files (created if missing)")
     q.add_argument("--split", nargs="+", choices=SPLITS, default=["train", "test"],
                    help="which files (default: train test; extra is 1.3 GB)")
     q.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -306,17 +309,17 @@ def register(sub) -> None:
 
     q = s.add_parser("synth", help="write SVHN-like synthetic train/test .mat files, or a recipe's training scenes",
                      fields={"n_train": "train", "n_test": "test"})  # write_synthetic's names of --train, --test
-    q.add_argument("--out", required=True, type=path,
+    q.add_argument("--out", required=True, type=out_folder,
                    help="folder for train_32x32.mat and test_32x32.mat (--scenes: train_32x32.mat or DIR/0/ ...)")
-    q.add_argument("--train", type=int, default=None,
+    q.add_argument("--train", type=whole_number(bounds.IMAGES), default=None,
                    help=f"plain renderer: training images, {ranged(bounds.IMAGES)} (default 20000)")
-    q.add_argument("--test", type=int, default=None,
+    q.add_argument("--test", type=whole_number(bounds.IMAGES), default=None,
                    help=f"plain renderer: held-out-font test images, {ranged(bounds.IMAGES)} (default 4000)")
-    q.add_argument("--seed", type=int, default=0, help=f"{ranged(bounds.SEED)} (default 0)")
+    q.add_argument("--seed", type=whole_number(bounds.SEED), default=0, help=f"{ranged(bounds.SEED)} (default 0)")
     q.add_argument("--scenes", action="store_true",
                    help="write the images `svhn train --recipe R --seed S` trains on (scenes and plain digits)")
     q.add_argument("--recipe", choices=("shipped", "quick"), default=None, help="with --scenes (default shipped)")
-    q.add_argument("--images", type=int, default=None,
+    q.add_argument("--images", type=whole_number(bounds.IMAGES), default=None,
                    help=f"with --scenes: how many, {ranged(bounds.IMAGES)} (default: the recipe's own count, i.e. "
                    "its very training set; another count draws the same mix anew)")
     q.add_argument("--format", choices=("mat", "folder"), default=None,
@@ -334,10 +337,10 @@ def _register_mnist(s) -> None:
 
     q = s.add_parser("mnist", help="write the shared MNIST test digits as SVHN-format .mat files",
                      fields={"n_train": "train"})  # write_mnist_as_svhn's name of --train
-    q.add_argument("--out", required=True, type=path, help="folder for train_32x32.mat and test_32x32.mat")
-    q.add_argument("--train", type=int, default=8000,
+    q.add_argument("--out", required=True, type=out_folder, help="folder for train_32x32.mat and test_32x32.mat")
+    q.add_argument("--train", type=whole_number(bounds.MNIST_TRAIN), default=8000,
                    help=f"the first N digits train, the rest test; {ranged(bounds.MNIST_TRAIN)} (default 8000)")
-    q.add_argument("--mnist-dir", type=path, default=None,
+    q.add_argument("--mnist-dir", type=existing("MNIST folder", Path), default=None,
                    help="the folder of MNIST's t10k IDX files (default: data/mnist-t10k in the shared folder)")
     q.add_argument("--force", action="store_true", help="replace .mat files in --out that dlexam did not write")
     q.set_defaults(handler=cmd_mnist)
@@ -355,22 +358,22 @@ def _register_train(s) -> None:
     q.add_argument("--init", default=None, type=path_text, metavar="shipped|CHECKPOINT",
                    help="fine-tune: start from the shipped model or a checkpoint / run directory of the exam CNN "
                    "(defaults then: 5 epochs, batch 128, lr 0.01 for sgd, 0.0003 for adam)")
-    q.add_argument("--out", required=True, type=path, help="run directory")
-    q.add_argument("--epochs", type=int, default=None,
+    q.add_argument("--out", required=True, type=out_folder, help="run directory")
+    q.add_argument("--epochs", type=whole_number(bounds.EPOCHS), default=None,
                    help=f"{ranged(bounds.EPOCHS)} (default 10, 5 with --init, 2 with --quick; --resume: the run's "
                    "own, or a new total)")
-    q.add_argument("--batch-size", type=int, default=None,
+    q.add_argument("--batch-size", type=whole_number(bounds.SVHN_BATCH), default=None,
                    help=f"{ranged(bounds.SVHN_BATCH)} (default 256, 128 with --init)")
-    q.add_argument("--lr", type=float_number, default=None,
+    q.add_argument("--lr", type=number_in(bounds.SVHN_LR), default=None,
                    help=f"{ranged(bounds.SVHN_LR)} (default 0.1 for sgd, 0.003 for adam; a tenth of that with --init)")
     q.add_argument("--optimizer", choices=("sgd", "adam"), default=None, help="default sgd")
-    q.add_argument("--seed", type=int, default=None, help=f"{ranged(bounds.SEED)} (default 0)")
-    q.add_argument("--threads", type=int, default=None,
+    q.add_argument("--seed", type=whole_number(bounds.SEED), default=None, help=f"{ranged(bounds.SEED)} (default 0)")
+    q.add_argument("--threads", type=threads(), default=None,
                    help=f"CPU threads, {ranged(limits.thread_span(), limits.threads_note())} (default: PyTorch's "
                    "choice)")
-    q.add_argument("--val-fraction", type=float_number, default=None,
+    q.add_argument("--val-fraction", type=number_in(bounds.VAL_FRACTION), default=None,
                    help=f"{ranged(bounds.VAL_FRACTION)} (default 0.1)")
-    q.add_argument("--split-seed", type=int, default=None,
+    q.add_argument("--split-seed", type=whole_number(bounds.SEED), default=None,
                    help=f"seed of the train/validation split, {ranged(bounds.SEED)} (default 0)")
     _model_options(q)
     q.add_argument("--resume", action="store_true",

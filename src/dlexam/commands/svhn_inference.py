@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-from dlexam.commands.options import path, path_text
+from dlexam.commands.options import existing, path
 from dlexam.plain import dumps
 from dlexam.svhn.data import SPLITS
 
@@ -212,7 +212,7 @@ def _arithmetic_lines(e: dict) -> list[str]:
 
 def register_inference(s) -> None:
     q = s.add_parser("evaluate", help="accuracy, per-class accuracy and confusion matrix")
-    q.add_argument("--checkpoint", default=None, type=path_text,
+    q.add_argument("--checkpoint", default=None, type=existing("checkpoint"),
                    help="a .pt file or a run directory (default: the shipped model)")
     q.add_argument(
         "--data", required=True, type=path, help="an SVHN folder (.mat files) or an image folder DIR/0/ ... DIR/9/"
@@ -231,19 +231,20 @@ def register_inference(s) -> None:
     q.set_defaults(handler=cmd_evaluate)
 
     q = s.add_parser("predict", help="the digit in photos (any size: cropped and resized as SVHN's crops)")
-    q.add_argument("--checkpoint", default=None, type=path_text,
+    q.add_argument("--checkpoint", default=None, type=existing("checkpoint"),
                    help="a .pt file or a run directory (default: the shipped model)")
-    q.add_argument("images", nargs="+", type=path_text)
+    q.add_argument("images", nargs="+", type=existing("image"))
     q.add_argument("--tta", action="store_true", help=TTA_HELP)
     q.add_argument("--json", action="store_true")
     q.set_defaults(handler=cmd_predict)
 
     q = s.add_parser("explain", help="the arithmetic behind one number of the CNN: a conv or pool pixel, a logit")
-    q.add_argument("image", type=path_text, help="an image file (cropped and resized as `svhn predict` reads it)")
+    q.add_argument("image", type=existing("image"),
+                   help="an image file (cropped and resized as `svhn predict` reads it)")
     q.add_argument("--layer", required=True, help="conv1, pool1, conv2, pool2 or logits")
     q.add_argument("--at", required=True,
                    help="channel,row,column of the layer's map, from 0 (conv1 0,12,9); one digit for --layer logits")
-    q.add_argument("--checkpoint", default=None, type=path_text,
+    q.add_argument("--checkpoint", default=None, type=existing("checkpoint"),
                    help="a .pt file or a run directory (default: the shipped model)")
     q.add_argument("--json", action="store_true")
     q.set_defaults(handler=cmd_explain)

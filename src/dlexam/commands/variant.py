@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from dlexam.bounds import VARIANT_SEED
-from dlexam.commands.options import path_text, ranged, whole_number
+from dlexam.commands.options import out_folder_text, ranged, whole_number
 from dlexam.errors import UserError
 from dlexam.plain import dumps
 from dlexam.words import counted
@@ -49,7 +49,7 @@ def register(sub) -> None:
     p.add_argument("--seed", type=seed, required=True, metavar="N", help=f"the variant's seed, {ranged(VARIANT_SEED)}")
     p.add_argument("--difficulty", default="standard", choices=DIFFICULTIES,
                    help="standard (near Version A) or harder (Problem 2.4's second head has its own weights)")
-    p.add_argument("--out", metavar="DIR", type=path_text, help="write the documents and exports into DIR")
+    p.add_argument("--out", metavar="DIR", type=out_folder_text, help="write the documents and exports into DIR")
     p.add_argument("--format", type=formats, default=None, metavar="LIST",
                    help=f"with --out, which files: comma-separated from {', '.join(FORMATS)} (default all)")
     p.add_argument("--force", action="store_true",
