@@ -4,6 +4,10 @@ within what torch's generators take (2**64 gave an "Overflow when unpacking long
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
+
 import pytest
 
 from dlexam import limits
@@ -64,3 +68,48 @@ def test_limits_threads_counts_the_cpus_this_process_may_use():
 
     n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     assert limits.cpu_count() == n and limits.max_threads() == 4 * n
+
+
+HEAVY = ("torch", "numpy", "PIL")
+# One refusal of each kind the parser makes as it reads the flags (a whole number, a number, a seed, threads, a
+# temperature, a vocabulary, an output folder that cannot be one, a file to read that is not there) and of the flags
+# that go together, for every command that loads torch: each is refused in one line, and none loads torch.
+LIGHT_REFUSALS = [
+    ["svhn", "train", "--out", "OUT", "--epochs", "0"],
+    ["svhn", "train", "--out", "OUT", "--lr", "nan"],
+    ["svhn", "train", "--out", "OUT", "--threads", "0"],
+    ["svhn", "train", "--out", "FILE"],
+    ["svhn", "train", "--recipe", "quick", "--out", "OUT", "--epochs", "3"],
+    ["svhn", "synth", "--out", "OUT", "--seed", "-1"],
+    ["svhn", "synth", "--out", "OUT", "--images", "5"],
+    ["svhn", "mnist", "--out", "OUT", "--train", "0"],
+    ["svhn", "summary", "--linear-in", "0"],
+    ["svhn", "predict", "MISSING"],
+    ["svhn", "explain", "MISSING", "--layer", "conv1", "--at", "0,0,0"],
+    ["svhn", "evaluate", "--data", "OUT", "--checkpoint", "MISSING"],
+    ["sort", "--vocab", "Z-A", "A"],
+    ["sort", "--checkpoint", "MISSING", "A"],
+    ["sort", "train", "--out", "OUT", "--max-len", "0"],
+    ["sort", "train", "--out", "OUT", "--max-len", "3", "--temperature-end", "nan"],
+    ["geoff", "--temperature", "-1"],
+    ["geoff", "--lr", "0.5"],
+    ["report", "--out", "FILE"],
+    ["variant", "--seed", "1", "--out", "FILE"],
+    ["grade", "--variant", "1", "MISSING"],
+]
+
+
+def test_a_bad_flag_value_is_refused_before_torch_loads(tmp_path):
+    """Each refusal above came after torch's import (about a second each, 2026-12-07; benchmarks/refusal_speed.py
+    times one) though no check needs it. All in one fresh interpreter, which says whether torch, numpy or Pillow
+    loaded."""
+    (tmp_path / "FILE").write_text("a file, not a folder")
+    argvs = [[str(tmp_path / w) if w in ("OUT", "FILE", "MISSING") else w for w in argv] for argv in LIGHT_REFUSALS]
+    code = ("import sys\nfrom dlexam.cli import main\n"
+            f"codes = [main(argv) for argv in {argvs!r}]\n"
+            f"print(*codes, *[m for m in {HEAVY!r} if m in sys.modules])")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert p.stdout.split() == ["2"] * len(argvs), (p.stdout, p.stderr[-3000:])
+    lines = p.stderr.splitlines()
+    assert len(lines) == len(argvs) and all(re.match(r"dlexam( [a-z ]+)?: error: ", line) for line in lines), lines
+    assert not (tmp_path / "OUT").exists()

@@ -67,6 +67,16 @@ def test_an_empty_value_is_refused_never_read_as_a_default_or_the_current_folder
     assert os.listdir(here) == []  # nothing was written where "" would have pointed
 
 
+
+@pytest.mark.parametrize("argv", EMPTY_PATHS, ids=" ".join)
+def test_a_name_too_long_for_the_file_system_is_refused_in_one_line(argv, tmp_path, capsys):
+    """A path whose name is over 255 bytes: the first look at it (os.stat, even to ask whether it is there) raised
+    OSError "File name too long", a traceback and exit status 1 from `svhn train --out`, `sort --checkpoint`, `answers
+    --exam`, `--shared`, ... (found 2026-12-07). Every path flag's type refuses it as it is read."""
+    long = str(tmp_path / ("a" * 300))
+    argv = [long if w == "" else str(tmp_path / w) if w in ("DATA", "OUT", "IMAGE") else w for w in argv]
+    refused_here(argv, capsys, "a name too long for the file system")
+
 @pytest.mark.parametrize("argv", [
     ["svhn", "synth", "--train", "5", "--test", "5", "--out"],
     # the scenes draw MNIST glyphs: without the shared data they are refused for that, before the lock

@@ -8,6 +8,8 @@ temperature must be ..."), as one line with exit status 2.
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -156,9 +158,20 @@ def given(text: str) -> str:
 
 def path_text(text: str) -> str:
     """A file or folder named on the command line, as text: never empty (`Path("")` is the current folder, so
-    `--out "$UNSET"` would write into it, and `--shared ""` would silently mean the default folder)."""
+    `--out "$UNSET"` would write into it, and `--shared ""` would silently mean the default folder), and no name the
+    file system refuses as too long (a name in it over 255 bytes: every look at it, even "is it there?", raised
+    OSError, a traceback from `svhn train --out`, `sort --checkpoint`, `answers --exam`, `--shared`, ... until
+    2026-12-07)."""
     if text == "":
         raise argparse.ArgumentTypeError("an empty path; name a file or folder (. is the current folder)")
+    try:
+        os.lstat(text)
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            raise argparse.ArgumentTypeError(f"{text}: a name too long for the file system (most take 255 bytes a "
+                                             "name, 4,096 a path)") from None
+    except ValueError:  # a path holding a NUL character (not from a command line, whose words cannot hold one)
+        raise argparse.ArgumentTypeError(f"{text!r}: a path cannot hold a NUL character") from None
     return text
 
 
