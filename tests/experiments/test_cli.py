@@ -37,7 +37,8 @@ def test_out_that_is_a_file_is_a_user_error(tmp_path, capsys):
     f.write_text("keep me")
     assert main(["experiment", "separable-logreg", "--quick", "--out", str(f)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("dlexam: error:") and len(err.strip().splitlines()) == 1
+    said = err.startswith("dlexam experiment: error: argument --out: ")  # as the parser reads --out, before torch
+    assert said and "not a folder" in err and len(err.strip().splitlines()) == 1, err
     assert f.read_text() == "keep me"
 
 
