@@ -126,7 +126,7 @@ def threads() -> Callable[[str], int]:
 def sqrt_or_number(temperatures: Temperatures) -> Callable[[str], Any]:
     """The type of a temperature flag whose numbers the library checks against `temperatures` (`sort train
     --temperature-start`, `--temperature-end`: :data:`dlexam.bounds.SCHEDULE_TEMPERATURES`): a number is read as
-    :func:`float_number` reads it (kept as typed, so that the library's check quotes it so: "--temperature-end must be
+    :func:`float_number` reads it and checked against them as it is read, quoted as typed ("--temperature-end must be
     a number in (0, 1000000], or 'sqrt', got 0", the words of its help, :func:`ranged`); other text is 'sqrt' or is
     refused here in those words ("must be a number in (0, 1000000], or 'sqrt', got 'abc'"), never in the query
     temperatures' ("0, ...": 0 is none of these)."""
@@ -139,8 +139,10 @@ def sqrt_or_number(temperatures: Temperatures) -> Callable[[str], Any]:
                 return temperatures.read("temperature", text)
             except BadValue as exc:
                 raise argparse.ArgumentTypeError(exc.problem) from None
-        if not temperatures.holds(float(value)):  # as it is read, before torch loads: "got nan", as typed
-            raise argparse.ArgumentTypeError(f"must be {temperatures.words()}, got {value.text}")
+        try:  # checked as it is read, before torch loads, and quoted as typed ("got nan", "got 0")
+            temperatures.check("temperature", float(value), shown=value.text)
+        except BadValue as exc:
+            raise argparse.ArgumentTypeError(exc.problem) from None
         return value
 
     read.__name__ = "temperature"
