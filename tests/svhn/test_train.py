@@ -102,7 +102,7 @@ def test_bad_inputs_exit_2_and_overwrite_nothing(quick_run, synth_dir, tmp_path,
     # a checkpoint of another model family
     other = tmp_path / "other.pt"
     checkpoint.save(other, kind="sort-transformer", config={}, state_dict={"w": torch.zeros(2)})
-    rc, out = _cli(["svhn", "predict", "--checkpoint", str(other), str(tmp_path / "a.png")], capsys)
+    rc, out = _cli(["svhn", "predict", "--checkpoint", str(other), str(txt)], capsys)  # an image that is there
     assert rc == 2 and "expected 'svhn-cnn'" in out.err
     # an svhn checkpoint whose weights are of another architecture than its config says
     lie = tmp_path / "lie.pt"
