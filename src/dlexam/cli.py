@@ -75,6 +75,8 @@ class Parser(argparse.ArgumentParser):
         flag as the library's refusals do: "--epochs must be a whole number in [1, 100000], got 0" (argparse's
         words: "argument --epochs: must be ...")."""
         message = _FLAG_RANGE.sub(r"\1 must be", message, count=1)
+        if _a_rank_not_0(self._defaults.get("distributed", False)):  # every rank read the same flags: rank 0 says it
+            self.exit(2)
         self.exit(2, f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
 
     def parse_known_args(self, args=None, namespace=None):  # noqa: D102 - argparse API
@@ -154,6 +156,20 @@ def quiet_openmp_workers() -> None:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
+def _a_rank_not_0(distributed: bool) -> bool:
+    """Whether this process is a rank other than 0 of a torchrun run of more than one process, for a command that
+    trains distributed (svhn train); False for any other command, and where the environment is not torchrun's."""
+    if not distributed:
+        return False
+    from dlexam.cpu import torchrun_world
+
+    try:
+        rank, world = torchrun_world()
+    except UserError:
+        return False  # not an environment torchrun made: no rank 0 is there to say it
+    return world > 1 and rank != 0
+
+
 def _another_rank_says_it(args: argparse.Namespace, exc: BaseException) -> bool:
     """Under torchrun, whether another rank prints why this command stops (`exc`: a refusal, a stop, a write error),
     so that a run says it in one line, not one per rank. Only for a command that trains distributed (`distributed`
@@ -161,6 +177,7 @@ def _another_rank_says_it(args: argparse.Namespace, exc: BaseException) -> bool:
 
     - A refusal the ranks agreed on (:class:`dlexam.errors.EveryRank`): its `speaker` says it (rank 0, or rank 1
       where rank 0 shows a defect's traceback).
+    - A flag's value the parser refuses, as it reads it, is said by rank 0 alone (:meth:`Parser.error`).
     - Before the ranks have joined their process group, rank 0 says every refusal and stop: the checks before it are
       the same on every rank (the same flags, the same data), and a rank stopped alone is ended by torchrun, which
       then stops the others.

@@ -206,6 +206,24 @@ def test_synth_scenes_takes_the_seeds_the_recipe_takes(tmp_path, capsys):
     assert not (tmp_path / "s").exists()
 
 
+@pytest.mark.parametrize("flag, value", [("--epochs", "0"), ("--lr", "nan"), ("--threads", "0"), ("--out", "FILE")])
+def test_under_torchrun_a_flag_refused_as_it_is_read_is_said_once_by_rank_0(tmp_path, capsys, monkeypatch, flag,
+                                                                            value):
+    """A value the parser refuses (before torch loads) is the same on every rank: rank 0 says it, the others only
+    exit with status 2, as for the command's own refusals before the ranks join."""
+    (tmp_path / "FILE").write_text("a file")
+    argv = ["svhn", "train", "--data", str(tmp_path), "--out", str(tmp_path / "run"),
+            flag, str(tmp_path / value) if value == "FILE" else value]
+    for name, setting in (("WORLD_SIZE", "2"), ("MASTER_ADDR", "127.0.0.1"), ("MASTER_PORT", "29500"), ("RANK", "0")):
+        monkeypatch.setenv(name, setting)  # as torchrun sets them
+    refused_here(argv, capsys, flag)
+    monkeypatch.setenv("RANK", "1")
+    assert main(argv) == 2
+    assert capsys.readouterr().err == ""
+    monkeypatch.setenv("WORLD_SIZE", "1")  # one process: it says it, whatever RANK says
+    refused_here(argv, capsys, flag)
+
+
 def test_under_torchrun_a_refusal_before_the_ranks_join_is_said_once_by_rank_0(tmp_path, capsys, monkeypatch):
     """Every rank runs the same checks on the same flags before joining: rank 0 says the refusal, the others
     only exit with status 2. One after the ranks have joined may be a rank's own: every rank says it, unless the
