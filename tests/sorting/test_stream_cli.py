@@ -124,7 +124,7 @@ def test_one_temperature_parser_and_an_error_where_the_flag_does_not_apply(capsy
         assert err.count("\n") == 1
         errors.append(err.split(": ", 3)[-1].split(" (see")[0])
     assert errors[:3] == ["temperature must be 0, a number in (0, inf), or 'sqrt', got 'abc'"] * 3
-    assert errors[3] == "must be a number in (0, 1000000], or 'sqrt', got 'abc'"
+    assert errors[3] == "--temperature-end must be a number in (0, 1000000], or 'sqrt', got 'abc'"  # the flag first
     for argv in (["sort", "--temperature", "sqrt", "D A A"], ["sort", "D A A", "--temperature", "0.5"],
                  ["sort", "evaluate", "--temperature", "1", "--lengths", "2", "--samples", "3"]):
         assert main(argv) == 2
