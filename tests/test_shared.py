@@ -44,6 +44,18 @@ def test_exam_env_names_the_exam_text(tmp_path, monkeypatch):
         shared.exam_path()
 
 
+@pytest.mark.parametrize("variable", [shared.ENV_EXAM, shared.ENV_SHARED])
+def test_a_name_too_long_in_the_environment_is_one_line(tmp_path, monkeypatch, capsys, variable):
+    """`DLEXAM_EXAM=<a 300-character name> dlexam answers` was an OSError traceback (Path.exists raises
+    ENAMETOOLONG; a flag's path was already refused as it was read)."""
+    from dlexam.cli import main
+
+    monkeypatch.setenv(variable, str(tmp_path / ("a" * 300)))
+    assert main(["answers", "--question", "P1.4"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "a name too long for the file system" in err and variable in err, err
+
+
 def _installed_copy(tmp_path: Path) -> Path:
     """dlexam copied into a site-packages-like folder: a non-editable install, no checkout around it."""
     site = tmp_path / "site-packages"

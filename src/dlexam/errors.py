@@ -177,3 +177,20 @@ def missing(path) -> str:
         if folder.is_symlink() and not folder.exists():
             return f"{p} ({folder} is a link to {os.readlink(folder)}, which does not exist)"
     return str(p)
+
+
+def unusable_path(text) -> str | None:
+    """Why the file system cannot even look at `text`, as a message: a name over its limit (every look, even "is it
+    there?", raises OSError ENAMETOOLONG) or a NUL character; None where it can look (whether or not it is there).
+    The one wording, for a path given on the command line and one given by an environment variable."""
+    import errno
+    import os
+
+    try:
+        os.lstat(text)
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            return f"{text}: a name too long for the file system (most take 255 bytes a name, 4,096 a path)"
+    except ValueError:  # a NUL character (never from a command line, whose words cannot hold one)
+        return f"{text!r}: a path cannot hold a NUL character"
+    return None

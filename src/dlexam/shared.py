@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from dlexam.errors import UserError, missing
+from dlexam.errors import UserError, missing, unusable_path
 
 ENV_SHARED = "DLEXAM_SHARED"
 ENV_EXAM = "DLEXAM_EXAM"
@@ -39,11 +39,20 @@ def checkout_root() -> Path | None:
 def shared_dir() -> Path | None:
     """The shared folder: $DLEXAM_SHARED, else ../shared next to the checkout; None if neither is set up."""
     if os.environ.get(ENV_SHARED):
-        return Path(os.environ[ENV_SHARED])
+        return Path(_usable(os.environ[ENV_SHARED], f"${ENV_SHARED} or --shared"))
     root = checkout_root()
     if root is not None and (root.parent / "shared").is_dir():
         return root.parent / "shared"
     return None
+
+
+def _usable(text: str, given_by: str) -> str:
+    """A path from the environment, refused in one line where the file system cannot even look at it (a name too
+    long: a traceback from `DLEXAM_EXAM=<300 characters> dlexam answers` until 2026-12-07)."""
+    problem = unusable_path(text)
+    if problem is not None:
+        raise SharedDataMissing(f"{problem} (given by {given_by})")
+    return text
 
 
 def _where() -> str:
@@ -69,7 +78,7 @@ def shared_path(*parts: str) -> Path:
 def exam_path() -> Path:
     """The exam text: $DLEXAM_EXAM, else exam/<EXAM_FILE> in the shared folder."""
     if os.environ.get(ENV_EXAM):
-        path = Path(os.environ[ENV_EXAM])
+        path = Path(_usable(os.environ[ENV_EXAM], f"--exam or ${ENV_EXAM}"))
         if not path.is_file():
             what = (f"not found: {missing(path)}" if not path.exists()
                     else f"not a regular file (a folder, a device or a pipe): {path}")

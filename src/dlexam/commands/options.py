@@ -8,13 +8,11 @@ temperature must be ..."), as one line with exit status 2.
 from __future__ import annotations
 
 import argparse
-import errno
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from dlexam.errors import BadValue, UserError
+from dlexam.errors import BadValue, UserError, unusable_path
 from dlexam.limits import Span, Temperatures, digits, float_text, thread_span, threads_note
 
 
@@ -166,14 +164,9 @@ def path_text(text: str) -> str:
     2026-12-07)."""
     if text == "":
         raise argparse.ArgumentTypeError("an empty path; name a file or folder (. is the current folder)")
-    try:
-        os.lstat(text)
-    except OSError as exc:
-        if exc.errno == errno.ENAMETOOLONG:
-            raise argparse.ArgumentTypeError(f"{text}: a name too long for the file system (most take 255 bytes a "
-                                             "name, 4,096 a path)") from None
-    except ValueError:  # a path holding a NUL character (not from a command line, whose words cannot hold one)
-        raise argparse.ArgumentTypeError(f"{text!r}: a path cannot hold a NUL character") from None
+    problem = unusable_path(text)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
     return text
 
 
