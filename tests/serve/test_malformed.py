@@ -285,3 +285,24 @@ def test_extreme_but_valid_queries_are_answered_never_a_500(server):
     # a gradient step on them is refused in the same words, naming no field either
     status, _, d = server.post("/api/geoff/step", {"sequence": EXAMPLE, "temperature": 1e-300, "weights": weights[2]})
     assert status == 400 and "overflows float64" in d["error"] and d["field"] is None, d
+
+
+@pytest.mark.parametrize("request_bytes", [
+    b"GARBAGE\r\n\r\n",  # no request line
+    b"POST /api/geoff HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: abc\r\n\r\n{}",  # a length that is no number
+    b"POST /api/geoff HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}",
+    b"POST /api/geoff HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",
+    b"GET /api/sort?seq=A B HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",  # a space in the URL
+    b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nBad Header: x\r\n\r\n",  # a space in a header's name
+], ids=["garbage", "length", "two-lengths", "chunk-size", "space-in-url", "header-name"])
+def test_a_request_that_is_not_http_gets_the_apps_json_error(server, request_bytes):
+    """Requests httptools cannot parse were answered by uvicorn itself, in plain text ("Invalid HTTP request
+    received.", text/plain), where every other refusal of the app is JSON {"error", "field"}. They now get the
+    app's JSON 400 (dlexam.serve.connections.GuardedHttp.send_400_response), and the connection is closed."""
+    head, _, body = raw(server, request_bytes).partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    assert lines[0] == "HTTP/1.1 400 Bad Request", lines
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    assert headers["content-type"] == "application/json" and headers["connection"] == "close", headers
+    d = json.loads(body)
+    assert "not valid HTTP/1.1" in d["error"] and d["field"] is None, d

@@ -20,8 +20,9 @@ for as long as they stayed open.
 
 The phases are kept by :class:`GuardedHttp`, uvicorn's httptools protocol with four hooks (the parser's
 ``on_message_begin`` and ``on_headers_complete``, the response's ``on_response_complete``, and the
-connection's start and end); one sweep a quarter of a second closes what is past its deadline, so a request
-pays for setting a number, not for a timer.
+connection's start and end), and uvicorn's answer to a request its parser cannot read, which becomes the app's
+JSON 400 (:meth:`GuardedHttp.send_400_response`); one sweep a quarter of a second closes what is past its
+deadline, so a request pays for setting a number, not for a timer.
 """
 
 from __future__ import annotations
@@ -170,6 +171,15 @@ class GuardedHttp(HttpToolsProtocol):
             self.closing = True
             self.table.forget(self)
             self.transport.close()
+
+    def send_400_response(self, msg: str) -> None:
+        """A request httptools cannot parse (no request line, a Content-Length that is no number, a space in the URL or
+        in a header's name, a malformed chunk): the app's JSON 400 instead of uvicorn's plain-text "Invalid HTTP
+        request received.", then the connection is closed, as uvicorn closes it. uvicorn still logs its warning."""
+        if not self.closing:
+            self.transport.write(raw_answer(400, "Bad Request", "the request is not valid HTTP/1.1; nothing was read "
+                                            "from it"))
+        self.close()
 
     def refuse(self, message: str) -> None:
         """Over a cap with every other connection busy: a 503 instead of a request."""
