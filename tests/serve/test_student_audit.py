@@ -104,10 +104,33 @@ def test_sort_a_link_whose_step_is_no_step_number_opens_at_the_first_step(page, 
     ready(page)
     assert page.text_content("#step-label") == f"step 1 of {len(set(seq)) + 1}"  # each symbol once, then <STOP>
     assert page.get_attribute("#compiled", "data-produced") == sorted(set(seq))[0]
-    assert params(page)["step"] == "0"
+    assert params(page)["step"] == "1"  # the URL counts steps as the page does, from 1
     page.click("#next")
     assert page.text_content("#step-label") == f"step 2 of {len(set(seq)) + 1}"
     assert page.get_attribute("#compiled", "data-produced") == " ".join(sorted(set(seq))[:2])
+
+
+def test_sort_the_url_counts_steps_as_the_page_does(page):
+    """The page said "step 3 of 4" where its URL said step=2: the URL counted from 0, the page from 1. Now step=N
+    is "step N of ..." both ways, reading a link and writing the URL; step=0, the first step of a link from before
+    2026-12-07, is the first step still, and a step past the last is the last. The symbols produced are
+    sorted(set(input))'s (computed here), then <STOP>."""
+    seq = ["D", "A", "A", "C"]
+    want = sorted(set(seq)) + ["<STOP>"]
+    page.goto(f"{page.base}/sort?seq={'+'.join(seq)}&step=3")
+    ready(page)
+    assert page.text_content("#step-label") == f"step 3 of {len(want)}"
+    assert page.get_attribute("#compiled", "data-produced") == " ".join(want[:3])
+    page.click("#next")
+    assert page.text_content("#step-label") == f"step 4 of {len(want)}" and params(page)["step"] == "4"
+    page.click("#first")
+    assert params(page)["step"] == "1" and page.text_content("#step-label") == f"step 1 of {len(want)}"
+    for step, shown in (("0", 1), ("99", len(want))):
+        page.goto(f"{page.base}/sort?seq={'+'.join(seq)}&step={step}")
+        ready(page)
+        assert page.text_content("#step-label") == f"step {shown} of {len(want)}", step
+        assert params(page)["step"] == str(shown)
+        assert page.get_attribute("#compiled", "data-produced") == " ".join(want[:shown])
 
 
 def test_geoff_a_link_whose_convention_is_none_is_passed_over_as_heads_is(page):

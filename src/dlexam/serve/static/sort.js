@@ -1,5 +1,7 @@
 // /sort: the compiled solver and a trained sorter side by side, greedy decoding one step at a time.
-// State in the URL: seq, vocab, step, T (the decoding temperature; none: each model's own). Numbers from GET /api/sort
+// State in the URL: seq, vocab, step, T (the decoding temperature; none: each model's own). `step` counts from 1, as the
+// page does ("step 2 of 4" is step=2; until 2026-12-07 the URL counted from 0, so that was step=1, and a link's step=0
+// is still the first step). Numbers from GET /api/sort
 // (dlexam.sorting.inspect.attention_steps). The compiled solver is exact at T = 0 only: another T is refused by the
 // API in the words of `dlexam sort` (Sorter.decoding_temperature), and the refusal stands in its panel.
 // A refusal is said once, by an alert box (DL.showError, which empties the status line): a model's own in its panel's
@@ -20,8 +22,8 @@ function maxSteps() {
 
 function setStep(k) {
   const n = maxSteps();
-  S.step = Math.max(0, Math.min(k, n - 1));
-  DL.set({step: S.step});
+  S.step = Math.max(0, Math.min(k, n - 1));  // from 0 here; the URL and the page count from 1
+  DL.set({step: S.step + 1});
   $("step-label").textContent = n ? `step ${S.step + 1} of ${n}` : "";
   for (const which of ["compiled", "trained"]) renderPanel(which);
 }
@@ -81,10 +83,11 @@ async function decode() {
   S.results.trained = t.ok ? t.data : {error: DL.message(t.data)};
   const both = !c.ok && !t.ok && S.results.compiled.error === S.results.trained.error;
   if (both) S.results.compiled.shared = S.results.trained.shared = true;
-  // the URL's step counts from 0; one that is not a whole number in digits (step=abc, 1.5) is passed over: the first
-  // step (it read "step NaN of 3" over empty panels, and "step 2.5 of 3")
-  const step = DL.get("step", "0").trim();
-  setStep(/^[0-9]+$/.test(step) ? Number(step) : 0);
+  // the URL's step counts from 1, as the page does (step=0, a first step from before 2026-12-07, is the first step);
+  // one that is not a whole number in digits (step=abc, 1.5) is passed over: the first step (it read "step NaN of 3"
+  // over empty panels, and "step 2.5 of 3")
+  const step = DL.get("step", "1").trim();
+  setStep(/^[0-9]+$/.test(step) ? Number(step) - 1 : 0);
   document.body.dataset.state = "ready";
   // an error that stands as it was (typing on at T = 0.5) is not written again: an alert box written is said again
   const show = (box, text) => { if (box.textContent !== (text || "")) DL.showError(box, text); };
@@ -109,10 +112,10 @@ async function init() {
   $("vocab").value = DL.get("vocab", "A-D");
   $("temp").value = DL.get("T", "");
   $("seq").value = DL.get("seq", "D A A C B A");
-  $("decode").addEventListener("click", () => { DL.set({step: 0}); decode(); });
-  $("seq").addEventListener("keydown", (e) => { if (e.key === "Enter") { DL.set({step: 0}); decode(); } });
+  $("decode").addEventListener("click", () => { DL.set({step: 1}); decode(); });
+  $("seq").addEventListener("keydown", (e) => { if (e.key === "Enter") { DL.set({step: 1}); decode(); } });
   // The panels and the URL follow typing, as /geoff does: a reload keeps what was typed.
-  const typed = DL.debounce(() => { DL.set({step: 0}); decode(); }, 350);
+  const typed = DL.debounce(() => { DL.set({step: 1}); decode(); }, 350);
   for (const id of ["seq", "vocab", "temp"]) {
     $(id).addEventListener("input", () => {
       DL.set({seq: $("seq").value.trim(), vocab: $("vocab").value.trim() === "A-D" ? null : $("vocab").value.trim(),
