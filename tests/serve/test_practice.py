@@ -412,5 +412,14 @@ def test_practice_fits(browser, server, width):
     bad = page.evaluate("""() => [document.documentElement, document.body, ...document.querySelectorAll('.panel')]
         .filter((el) => el.scrollWidth > el.clientWidth + 1).map((el) => el.id || el.tagName)""")
     assert bad == []
+    # an answer grid's boxes fill their columns, so each heading stands over its boxes: the "4 <START>" column was
+    # wider than its boxes, which stood at its left with a gap after them (seed 2, 2026-12-07)
+    gaps = page.evaluate("""() => Array.from(document.querySelectorAll('table.answer-matrix td > input')).map((i) => {
+        const td = i.parentElement.getBoundingClientRect(), box = i.getBoundingClientRect();
+        return [i.getAttribute('aria-label'), td.right - box.right, box.left - td.left]; })
+        .filter(([, right, left]) => right > 2 || left > 2)""")
+    headed = page.evaluate("""() => Array.from(document.querySelectorAll('table.answer-matrix th[scope=col]'))
+        .map((th) => th.textContent)""")
+    assert any(h.endswith(" <START>") for h in headed) and gaps == [], gaps[:5]
     ctx.close()
     watch.check()
