@@ -78,7 +78,9 @@ function readUrl() {
   $("seq").value = DL.get("seq", G.defaults.example);
   const t = DL.get("T", "0").trim();
   if (t === "sqrt") $("t-sqrt").checked = true;
-  else if (t !== "" && NUMBER.test(t) && Number(t) === 0) $("t-zero").checked = true;
+  // argmax for a 0 as written (0, 0.0, -0, 0e5), not for a number float64 reads as 0 (1e-400): that one stands in the
+  // T field as the link wrote it, and the API refuses it there as it does typed (the page showed argmax's numbers)
+  else if (NUMBER.test(t) && !/[1-9]/.test(t.replace(/e.*$/i, ""))) $("t-zero").checked = true;
   else { $("t-num").checked = true; G.lastT = t; }
   if (NUMBER.test(t) && Number(t) > 0) $("t-slider").value = t;
   showMode();
