@@ -6,7 +6,10 @@ labels numbers with :func:`format_exact`, so the same matrix reads the same ever
 
 A value counts as the fraction p/q when q <= MAX_DENOMINATOR and |x - p/q| <= REL_TOL * max(1, |x|):
 float64 arithmetic on small fractions lands within a few ulps (~1e-15) of them, while an irrational
-value (a softmax probability) lies that close to such a fraction about once in a million.
+value (a softmax probability) lies that close to such a fraction about once in a million. Past 1 the tolerance
+grows with |x| while fractions of denominators up to q lie about 1/q^2 apart, so the denominators allowed shrink
+to MAX_DENOMINATOR / sqrt(|x|) (at least 1: integers stay exact at any size) and the chance stays one in a million:
+until 2026-12-07 nearly every number near 1e6 was read as a fraction (/geoff's loss 1000005.1744 as 866004481/866).
 
 Near 0 that tolerance is absolute (1e-12): it reads float noise such as the 6.9e-18 of 0.1 + 0.2 - 0.3 as the 0 it
 stands for. A softmax weight, a probability or a gradient is no such noise: e^-90 (P at T = 0.1) and the gradient of
@@ -32,7 +35,8 @@ def exact_fraction(x: float, max_denominator: int = MAX_DENOMINATOR, rel_tol: fl
     x = float(x)
     if not math.isfinite(x):
         return None
-    f = Fraction(x).limit_denominator(max_denominator)
+    # (the module's note) denominators up to q cover about 0.6 q^2 * 2 tol of each unit: one in a million at any size
+    f = Fraction(x).limit_denominator(max(1, min(max_denominator, int(max_denominator / math.sqrt(max(1.0, abs(x)))))))
     if keep_nonzero and f == 0 and x != 0:
         return None
     return f if abs(float(f) - x) <= rel_tol * max(1.0, abs(x)) else None

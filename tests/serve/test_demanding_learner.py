@@ -4,6 +4,7 @@ the other edge inputs each page takes. Each test failed on the code before its f
 from __future__ import annotations
 
 from .browser import EXAMPLE_Q, params
+from .test_exactness import disagreement, oracle
 
 
 def test_geoff_a_link_whose_temperature_float64_reads_as_0_is_refused_not_argmax(page):
@@ -21,3 +22,16 @@ def test_geoff_a_link_whose_temperature_float64_reads_as_0_is_refused_not_argmax
         page.goto(f"{page.base}/geoff?{EXAMPLE_Q}&T={zero}")
         page.wait_for_selector("body[data-state=ready]")
         assert page.is_checked("#t-zero"), zero
+
+
+def test_geoff_a_loss_near_a_million_is_its_decimal_not_a_fraction(page):
+    """With W_V[A, d2] at the weights' cap (1e6) the loss of teacher forcing, 1000005.17436..., read
+    "866004481/866": format_exact took any number near 1e6 for a fraction (tests/test_exact.py). Shown now to its
+    4 decimals, torch's float64 value (test_exactness.oracle) to its last digit, in the loss table and the status."""
+    edits = {"W_V": [[0, 1_000_000], [1, 2], [2, 1], [3, 0]]}
+    want = oracle(0, edits=edits)["loss"]
+    page.goto(f"{page.base}/geoff?{EXAMPLE_Q}&T=0&W_V=" + ";".join(",".join(map(str, r)) for r in edits["W_V"]))
+    page.wait_for_selector("body[data-state=ready]")
+    for conv in ("teacher_forcing", "exam"):
+        shown = page.text_content(f"#loss-{conv}")
+        assert "/" not in shown and disagreement(shown, want[conv][0]) is None, (conv, shown, want[conv][0])

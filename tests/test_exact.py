@@ -1,0 +1,32 @@
+"""dlexam.exact: a float is shown as a fraction only where it is one, at any size."""
+
+from __future__ import annotations
+
+import math
+import random
+from fractions import Fraction
+
+from dlexam.exact import exact_fraction, format_exact
+
+
+def test_a_large_number_is_no_fraction_by_coincidence():
+    """/geoff with W_V[A, d2] = 1e6 (the weights' cap) showed its loss, 1000005.17436449..., as "866004481/866":
+    the tolerance grows with the number (1e-12 of it) while fractions of denominators up to 1000 lie about 1e-6
+    apart, so near 1e6 nearly every number was within it of one. The denominators allowed shrink with the size, so
+    a number that is no fraction reads as one about once in a million at any size (the module's note): here, none
+    of 3,000 random numbers between 1 and 1e9 (drawn on a log scale; a random float is no fraction of a small
+    denominator), and the loss as its decimal (torch's float64 value: tests/serve, test_demanding_learner)."""
+    assert exact_fraction(1000005.1743644982) is None
+    assert format_exact(1000005.1743644982) == "1000005.1744"
+    rng = random.Random(0)
+    misread = [x for x in (10 ** rng.uniform(0, 9) for _ in range(3000)) if exact_fraction(x) is not None]
+    assert misread == [], misread[:5]
+
+
+def test_fractions_of_any_size_whose_denominator_size_allows_are_still_fractions():
+    """What the exam's worked solution prints stays exact (9/7, 1/7, 3/4), as do integers of any size, and sevenths
+    of numbers in the hundreds (denominators up to 1000 / sqrt(|x|): 48 at 428)."""
+    for f in (Fraction(9, 7), Fraction(1, 7), Fraction(-3, 4), Fraction(999, 1000), Fraction(3_000_000),
+              Fraction(-3_000_001), Fraction(3001, 7), Fraction(-1, 999), Fraction(12345, 48)):
+        assert exact_fraction(float(f)) == f, f
+    assert exact_fraction(math.pi * 1e4) is None and exact_fraction(math.e) is None
