@@ -35,3 +35,13 @@ def test_geoff_a_loss_near_a_million_is_its_decimal_not_a_fraction(page):
     for conv in ("teacher_forcing", "exam"):
         shown = page.text_content(f"#loss-{conv}")
         assert "/" not in shown and disagreement(shown, want[conv][0]) is None, (conv, shown, want[conv][0])
+
+
+def test_sort_a_sequence_over_the_text_cap_is_refused_naming_the_field_once(page):
+    """3,000 characters typed in /sort's sequence read "sequence: seq is 3,000 characters; at most 2,000": the API's
+    message named its own key (seq), and the page put the field's name before it, as it does before every
+    refusal. The message now says what is wrong and leaves naming the field to the page (and to "field")."""
+    page.watch.refusals_expected = True
+    page.goto(f"{page.base}/sort?seq={'A' * 3000}")
+    page.wait_for_selector("body[data-state=ready]")
+    assert page.text_content("#error") == "sequence: the text is 3,000 characters; at most 2,000 are read"

@@ -77,7 +77,8 @@ def text(name: str, value: Any, *, max_chars: int = MAX_TEXT) -> str:
     if not isinstance(value, str):
         raise BadRequest(name, f"{name} must be text, got {type(value).__name__}")
     if len(value) > max_chars:
-        raise BadRequest(name, f"{name} is {len(value):,} characters; at most {max_chars:,}")
+        # the field is named by "field" and by the page before the message (it read "sequence: seq is 3,000 ...")
+        raise BadRequest(name, f"the text is {len(value):,} characters; at most {max_chars:,} are read")
     return value
 
 
