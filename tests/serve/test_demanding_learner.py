@@ -45,3 +45,48 @@ def test_sort_a_sequence_over_the_text_cap_is_refused_naming_the_field_once(page
     page.goto(f"{page.base}/sort?seq={'A' * 3000}")
     page.wait_for_selector("body[data-state=ready]")
     assert page.text_content("#error") == "sequence: the text is 3,000 characters; at most 2,000 are read"
+
+
+def test_cnn_clear_takes_a_click_right_after_drawing_with_the_keyboard(page):
+    """A digit drawn with the keyboard, then "clear" clicked: the click was lost. Pressing the mouse on the button
+    took the focus off the pad, whose blur emptied the cursor line above the button (#pad-where, two lines), so the
+    button moved up from under the pointer before it was released, and the drawing and its prediction stayed. The
+    cursor line now keeps its place when the pad loses the focus (hidden, not emptied)."""
+    page.goto(f"{page.base}/cnn")
+    page.wait_for_selector("body[data-state=ready]")
+    page.focus("#pad")
+    for key in ["ArrowDown"] * 5 + ["ArrowRight"] * 7 + ["Space"] + ["Shift+ArrowDown"] * 6:
+        page.keyboard.press(key)
+    page.wait_for_selector("body[data-predictions]")
+    assert page.text_content("#digit") != "?"
+    page.click("#clear")
+    page.wait_for_function("() => document.getElementById('digit').textContent === '?'", timeout=5000)
+    assert page.evaluate("""() => { const pad = document.getElementById('pad');
+        return pad.getContext('2d').getImageData(0, 0, pad.width, pad.height).data.every((v) => v === 255); }""")
+    assert "img" not in params(page)
+
+
+def test_cnn_draw_first_goes_once_there_is_a_drawing(page):
+    """"explain" pressed on the empty pad says "draw a digit or upload a photo first"; it went on saying so beside
+    the digit then drawn and its prediction. The refusal goes with the first prediction; one about the cell typed
+    (a channel past the layer's) is about the cell, and stays."""
+    page.watch.refusals_expected = True
+    page.goto(f"{page.base}/cnn")
+    page.wait_for_selector("body[data-state=ready]")
+    page.click("#explain-go")
+    assert page.text_content("#explain-error").startswith("draw a digit or upload a photo first")
+    page.focus("#pad")
+    page.keyboard.press("Space")
+    page.wait_for_selector("body[data-predictions]")
+    assert page.text_content("#explain-error") == ""
+    page.fill("#explain-at", "99,0,0")
+    page.click("#explain-go")
+    page.wait_for_selector("body[data-state=error]")
+    said = page.text_content("#explain-error")
+    assert said.startswith("at: conv1 has 8 maps")
+    page.focus("#pad")
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("Space")
+    page.wait_for_function("() => Number(document.body.dataset.predictions) > 1 && document.body.dataset.state === "
+                           "'ready'")
+    assert page.text_content("#explain-error") == said

@@ -87,8 +87,11 @@ function setupPad() {
   pad.addEventListener("pointerup", end);
   pad.addEventListener("pointercancel", end);
   pad.addEventListener("keydown", padKey);
-  pad.addEventListener("focus", () => padCursor(true));
-  pad.addEventListener("blur", () => { $("pad-cursor").hidden = true; $("pad-where").textContent = ""; });
+  pad.addEventListener("focus", () => { $("pad-where").style.visibility = ""; padCursor(true); });
+  // The cursor line is hidden, not emptied, when the pad loses the focus: emptied, it took its two lines from under
+  // the buttons below, so a mouse press on "clear" (which takes the focus) moved the button from under the pointer
+  // and the click was lost (2026-12-07)
+  pad.addEventListener("blur", () => { $("pad-cursor").hidden = true; $("pad-where").style.visibility = "hidden"; });
   $("clear").addEventListener("click", () => {
     clearPad();
     emptied("cleared: draw a digit or upload a photo");
@@ -502,6 +505,7 @@ async function predict(blob, type, my = ++C.seq, name = null, example = null) {
     return false;
   }
   DL.showError($("error"), null);
+  if ($("explain-error").textContent === NEED_INPUT) DL.showError($("explain-error"), null);  // there is one now
   const said = render(r.data);
   C.example = example;
   syncExample();

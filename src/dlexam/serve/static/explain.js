@@ -4,6 +4,9 @@
 // Uses C (the page's state: C.image, the 32x32 input as base64url) and $ from cnn.js.
 "use strict";
 
+// Said by "explain" while there is no input; taken back by the first prediction (cnn.js: it stood beside the digit
+// drawn since, 2026-12-07)
+const NEED_INPUT = "draw a digit or upload a photo first: the arithmetic is that of its input";
 const f4 = (v) => DL.decimal(v);  // 4 decimals; a tiny probability or value as 3.024e-7, never 0.0000
 
 function setupExplain() {
@@ -46,7 +49,7 @@ function fromExplainParam(text, said = null) {
 async function explain(layer, at, said = null) {
   $("explain-layer").value = layer;
   $("explain-at").value = at.join(",");
-  if (!C.image) { showExplainError("draw a digit or upload a photo first: the arithmetic is that of its input"); return; }
+  if (!C.image) { showExplainError(NEED_INPUT); return; }
   const my = ++C.explained;
   C.asked = `${layer}:${at.join(",")}`;
   document.body.dataset.state = "busy";
