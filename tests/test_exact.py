@@ -30,3 +30,17 @@ def test_fractions_of_any_size_whose_denominator_size_allows_are_still_fractions
               Fraction(-3_000_001), Fraction(3001, 7), Fraction(-1, 999), Fraction(12345, 48)):
         assert exact_fraction(float(f)) == f, f
     assert exact_fraction(math.pi * 1e4) is None and exact_fraction(math.e) is None
+
+
+def test_a_number_past_float64s_whole_digits_is_written_in_scientific_notation():
+    """/geoff at T = 1e-300 explained P[1,1] with e^(8999999999999999877736078905726557...776.0000): 301 digits, of
+    which all but the first 16 are the binary float's expansion, not the number 9e300 (the score 9 over T). A number
+    of size 1e15 and more, whose digits float64 no longer holds to the units (2^53 is about 9.007e15), is written
+    with 4 significant digits, as a tiny one is ("5.977e-7"): "9.000e300". Smaller ones keep their 4 decimals."""
+    from dlexam.spec.numbers import decimal_text
+
+    assert decimal_text(9 / 1e-300) == "9.000e300" and decimal_text(-3.7e20) == "-3.700e20"
+    assert float(decimal_text(9 / 1e-300)) == 9e300
+    assert decimal_text(1e15) == "1.000e15" and decimal_text(999999999999999.9) == "999999999999999.8750"
+    assert decimal_text(-3709143096.49497) == "-3709143096.4950" and decimal_text(5.977e-7) == "5.977e-7"
+    assert decimal_text(float("inf")) == "inf"

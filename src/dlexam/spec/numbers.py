@@ -55,15 +55,22 @@ def text(x: Fraction) -> str:
     return str(x.numerator) if x.denominator == 1 else f"{x.numerator}/{x.denominator}"
 
 
+BIG = 1e15  # from here on decimal_text writes a float in scientific notation (2^53, about 9.007e15, is float64's last
+# whole number with every whole number below it)
+
+
 def decimal_text(x: float, decimals: int = 4) -> str:
     """A float rounded to `decimals` places ("1.2346"); a non-zero float too small for them in scientific notation
     with `decimals` significant digits ("-1.703e-7", not "-0.0000", which hides both its size and that it is not 0:
-    a gradient at T = 0.5 is tiny, at T = 0 it is 0); zero without a sign ("0.0000", never "-0.0000")."""
+    a gradient at T = 0.5 is tiny, at T = 0 it is 0); zero without a sign ("0.0000", never "-0.0000"); a float of
+    size 1e15 and more, whose digits float64 no longer holds to the units, in scientific notation too ("9.000e300",
+    not the 301 digits of the binary float's expansion that /geoff's explanation showed at T = 1e-300 until
+    2026-12-07)."""
     x = float(x)
     if x == 0:
         return f"{0.0:.{decimals}f}"  # -0.0 too
     rounded = f"{x:.{decimals}f}"
-    if float(rounded) != 0 or not math.isfinite(x):
+    if not math.isfinite(x) or (float(rounded) != 0 and abs(x) < BIG):
         return rounded
     mantissa, exponent = f"{x:.{max(decimals - 1, 0)}e}".split("e")
     return f"{mantissa}e{int(exponent)}"

@@ -104,11 +104,12 @@ const DL = {
   },
 
   // A float to 4 decimals ("0.9991"), or, non-zero and too small for them, to 4 significant digits ("3.024e-7"):
-  // never "0.0000" for what is not 0 (the rule of dlexam.spec.numbers.decimal_text, which the server's numbers follow).
+  // never "0.0000" for what is not 0 (the rule of dlexam.spec.numbers.decimal_text, which the server's numbers follow);
+  // of size 1e15 and more, whose units float64 no longer holds, to 4 significant digits too ("9.000e300").
   decimal(x) {
     if (x === 0) return "0.0000";  // -0 too
     const rounded = x.toFixed(4);
-    if (Number(rounded) !== 0 || !isFinite(x)) return rounded;
+    if (!isFinite(x) || (Number(rounded) !== 0 && Math.abs(x) < 1e15)) return rounded;
     const [mantissa, exponent] = x.toExponential(3).split("e");
     return `${mantissa}e${Number(exponent)}`;
   },
