@@ -3,7 +3,7 @@ the other edge inputs each page takes. Each test failed on the code before its f
 
 from __future__ import annotations
 
-from .browser import EXAMPLE_Q, params
+from .browser import EXAMPLE_Q, params, said_listener
 from .test_exactness import disagreement, oracle
 
 
@@ -90,3 +90,26 @@ def test_cnn_draw_first_goes_once_there_is_a_drawing(page):
     page.wait_for_function("() => Number(document.body.dataset.predictions) > 1 && document.body.dataset.state === "
                            "'ready'")
     assert page.text_content("#explain-error") == said
+
+
+def test_sort_a_step_taken_says_which_step_and_what_each_model_produced(page):
+    """The step buttons changed the panels and the "step 2 of 4" beside them, neither of which a screen reader says:
+    a learner stepping by keyboard heard nothing at all. A step taken is now said by the status line (polite, as the
+    answers are): the step, and the token each model produced at it (the compiled solver's: sorted(set(input)) and
+    then <STOP>, computed here; a model whose answer ended earlier, that it stopped). At either end it says so."""
+    page.add_init_script(said_listener())
+    seq = ["D", "A", "A", "C"]
+    want = sorted(set(seq)) + ["<STOP>"]
+    page.goto(f"{page.base}/sort?seq={'+'.join(seq)}")
+    page.wait_for_selector("body[data-state=ready]")
+    page.evaluate("() => { window.__said = []; }")
+    page.focus("#next")
+    page.keyboard.press("Enter")
+    status = page.text_content("#status")
+    assert status.startswith(f"step 2 of {len(want)}: compiled solver produces {want[1]}"), status
+    assert "; trained model " in status  # produces its step's token, or (the fixture's tiny sorter) stopped before
+    assert ["status", status] in page.evaluate("() => window.__said")
+    page.focus("#first")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Enter")
+    assert page.text_content("#status").startswith(f"step 1 of {len(want)} (the first): compiled solver produces A")

@@ -6,7 +6,7 @@
 // API in the words of `dlexam sort` (Sorter.decoding_temperature), and the refusal stands in its panel.
 // A refusal is said once, by an alert box (DL.showError, which empties the status line): a model's own in its panel's
 // box (#compiled-error, #trained-error), one both models give in the same words (the input's) once, in #error under
-// the input. The status line says answers only. Until 2026-12-06 the refusal was written into the panel's body,
+// the input. The status line says answers, and the steps taken (stepTo). Until 2026-12-06 the refusal was written into the panel's body,
 // which is not live, and the status line said it ("no answer: ...").
 // A panel's alert box names its model in its own text ("trained model: 'E' is not ..."): a screen reader says an
 // alert's text, not the heading above it (until 2026-12-06 it said the refusal without which model gave it).
@@ -26,6 +26,22 @@ function setStep(k) {
   DL.set({step: S.step + 1});
   $("step-label").textContent = n ? `step ${S.step + 1} of ${n}` : "";
   for (const which of ["compiled", "trained"]) renderPanel(which);
+}
+
+// A step taken with the buttons, said by the status line (the panels and the step label are not live: a learner
+// stepping by keyboard heard nothing until 2026-12-07): the step, "(the first)" / "(the last)" at either end, and the
+// token each model produced at it.
+function stepTo(k) {
+  setStep(k);
+  const n = maxSteps();
+  if (!n) return;
+  const edge = S.step === 0 ? " (the first)" : S.step === n - 1 ? " (the last)" : "";
+  const made = ["compiled", "trained"].filter((w) => S.results[w] && S.results[w].steps).map((w) => {
+    const steps = S.results[w].steps;
+    return S.step < steps.length ? `${MODEL[w]} produces ${steps[S.step].produced}`
+      : `${MODEL[w]} stopped after step ${steps.length}`;
+  });
+  DL.announce(`step ${S.step + 1} of ${n}${edge}: ${made.join("; ")}`);
 }
 
 function strip(tokens, weights, position) {
@@ -123,10 +139,10 @@ async function init() {
       typed();
     });
   }
-  $("first").addEventListener("click", () => setStep(0));
-  $("prev").addEventListener("click", () => setStep(S.step - 1));
-  $("next").addEventListener("click", () => setStep(S.step + 1));
-  $("last").addEventListener("click", () => setStep(maxSteps() - 1));
+  $("first").addEventListener("click", () => stepTo(0));
+  $("prev").addEventListener("click", () => stepTo(S.step - 1));
+  $("next").addEventListener("click", () => stepTo(S.step + 1));
+  $("last").addEventListener("click", () => stepTo(maxSteps() - 1));
   await decode();
 }
 
