@@ -162,9 +162,14 @@ def test_answer_filters_say_which_is_pressed(browser, server, need_shared):
     ready(page)
     pressed = page.eval_on_selector_all("#filters button", "bs => bs.map(b => [b.textContent, "
                                                            "b.getAttribute('aria-pressed')])")
-    assert pressed == [["all", "false"], ["agrees", "false"], ["disagrees", "true"], ["conceptual", "false"],
-                       ["partly agrees", "false"]]  # Pr2.5's, since 2026-12-07
+    assert pressed == [["all", "false"], ["agrees", "false"], ["partly agrees", "false"], ["disagrees", "true"],
+                       ["conceptual", "false"]]  # Pr2.5's "partly agrees" since 2026-12-07, in the command line's order
     page.click("#filters button:has-text('all')")
     assert page.get_attribute("#filters button:has-text('all')", "aria-pressed") == "true"
+    # the status line counts each verdict in words ("1 partly agrees" read as a verb until 2026-12-07), and the exam's
+    # answers show its LaTeX read: P1.1's "temp-softmax $_T(z)$" as temp-softmax_T(z)
+    assert "1 partly agree," in page.text_content("#status"), page.text_content("#status")
+    p11 = page.text_content("#P1\\.1")
+    assert "temp-softmax_T(z)" in p11 and "$" not in p11, p11
     ctx.close()
     watch.check()

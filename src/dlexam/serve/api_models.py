@@ -337,10 +337,14 @@ async def post_svhn_explain(request: Request) -> Response:
 
 def answers_job(s) -> bytes:
     """GET /api/answers's answer as JSON bytes: what ``dlexam answers --json`` prints (1.3 s of computing on the
-    2-core development machine). Not kept here: the server keeps the bytes (:func:`answer_key_bytes`)."""
+    2-core development machine), each answer with `exam_answer_text` beside it, the exam's answer with its LaTeX
+    read (`mathtext.exam_plain`: "temp-softmax_T(z)", not "temp-softmax $_T(z)$"), which the page shows. Not kept
+    here: the server keeps the bytes (:func:`answer_key_bytes`)."""
     from dlexam.answers import answer_key
+    from dlexam.mathtext import exam_plain
 
-    return to_json([a.to_dict() for a in answer_key()], ensure_ascii=False)
+    return to_json([{**a.to_dict(), "exam_answer_text": exam_plain(a.exam_answer)} for a in answer_key()],
+                   ensure_ascii=False)
 
 
 async def compute_answer_key(s) -> bytes:

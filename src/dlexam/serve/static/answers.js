@@ -1,4 +1,4 @@
-// /answers: the answer key (GET /api/answers = `dlexam answers --json`), each answer linked to the page state that
+// /answers: the answer key (GET /api/answers = `dlexam answers --json`, plus exam_answer_text), each answer linked to the page state that
 // shows its evidence (GET /api/answers/links). State in the URL: verdict (a filter) and the #question anchor.
 "use strict";
 
@@ -10,7 +10,7 @@ function show(a) {
   const parts = [
     DL.el("div", {class: "head"}, DL.el("span", {class: "qid", text: a.id}),
       DL.el("span", {class: "badge " + a.verdict, text: a.verdict}), DL.el("strong", {text: a.question})),
-    DL.el("p", {}, DL.el("span", {class: "muted", text: "exam: "}), a.exam_answer),
+    DL.el("p", {}, DL.el("span", {class: "muted", text: "exam: "}), a.exam_answer_text),
     DL.el("p", {}, DL.el("span", {class: "muted", text: "computed: "}), a.computed),
   ];
   if (a.explanation) parts.push(DL.el("p", {class: "small", text: a.explanation}));
@@ -30,10 +30,13 @@ function render() {
   box.textContent = "";
   for (const a of A.key) if (want === "all" || a.verdict === want) box.append(show(a));
   const count = (v) => A.key.filter((a) => a.verdict === v).length;
-  // the verdicts in the key (an exam text given with DLEXAM_EXAM may leave answers "unread"), the usual three first
+  // the verdicts in the key (an exam text given with DLEXAM_EXAM may leave answers "unread"), in the command line's
+  // order; the usual three always, "partly agrees" where an answer has it
   const usual = ["agrees", "disagrees", "conceptual"];
-  const verdicts = [...new Set([...usual, ...A.key.map((a) => a.verdict)])].filter((v) => usual.includes(v) || count(v));
-  const words = {agrees: "agree", disagrees: "disagree", unread: "unread (not in the exam text given)"};
+  const order = ["agrees", "partly agrees", "disagrees", "conceptual"];
+  const verdicts = [...new Set([...order, ...A.key.map((a) => a.verdict)])].filter((v) => usual.includes(v) || count(v));
+  const words = {agrees: "agree", "partly agrees": "partly agree", disagrees: "disagree",
+    unread: "unread (not in the exam text given)"};
   $("status").textContent = `${A.key.length} questions: ` + verdicts.map((v) => `${count(v)} ${words[v] || v}`).join(", ");
   const filters = $("filters");
   filters.textContent = "";
