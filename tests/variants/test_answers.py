@@ -67,3 +67,24 @@ def test_pr2_1_speaks_of_the_specs_own_start_and_stop_tokens():
     tokens = {tok for prefix in conflict["prefixes"] for tok in prefix} | set(conflict["next"])
     assert "<GO>" in tokens and not tokens & {"<START>", "<STOP>"}, conflict
     assert "logits from <GO> on" in a.computed and "<START>" not in a.computed
+
+
+def test_variant_confirms_its_key_before_it_writes_or_prints_it(tmp_path, monkeypatch, capsys):
+    """`dlexam variant` checks its key by computation as it writes it (it had only been checked by `answers
+    --variant` and the tests): a key the computation does not confirm is never written or printed."""
+    from dlexam.cli import main
+    from dlexam.commands import variant as command
+
+    assert main(["variant", "--seed", "2", "--out", str(tmp_path / "ok"), "--format", "key"]) == 0
+    questions = len(variant_answers(make_variant(2)))
+    assert f"verified: the key of all {questions} questions confirmed by computation" in capsys.readouterr().out
+
+    wrong = tampered(make_variant(2), "Pr2.3", "loss", lambda x: x + 0.01)
+    monkeypatch.setattr("dlexam.variants.make_variant", lambda seed, difficulty="standard": wrong)
+    for argv in (["--out", str(tmp_path / "bad")], ["--json"], ["--solution"]):
+        with pytest.raises(RuntimeError, match=r"does not confirm the key of Pr2\.3"):
+            main(["variant", "--seed", "2", *argv])
+        assert capsys.readouterr().out == ""
+    assert [p.name for p in (tmp_path / "bad").glob("*") if not p.name.startswith(".dlexam")] == []
+    assert command.verified(make_variant(2)).to_dict() == {"questions": questions, "confirmed": questions,
+                                                            "unconfirmed": []}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from dataclasses import dataclass
 
 import torch
 
@@ -105,6 +106,30 @@ def variant_answers(v: Variant, ids: list[str] | None = None) -> list[Answer]:
                 a.seconds = round(time.perf_counter() - t0, 4)
                 out.append(a)
     return out
+
+
+@dataclass(frozen=True)
+class Verification:
+    """A variant's key checked by computation as it is written: the questions whose key the computation confirms
+    and those it does not (a defect of dlexam's, never of the user's input)."""
+    seed: int
+    confirmed: tuple[str, ...]
+    unconfirmed: tuple[str, ...]
+
+    @property
+    def questions(self) -> int:
+        return len(self.confirmed) + len(self.unconfirmed)
+
+    def to_dict(self) -> dict:
+        return {"questions": self.questions, "confirmed": len(self.confirmed), "unconfirmed": list(self.unconfirmed)}
+
+
+def verify_variant(v: Variant) -> Verification:
+    """Every question of `v` confirmed by computation (:func:`variant_answers`), as `dlexam variant` does before it
+    prints a key or a worked solution or writes them (tens of milliseconds once torch is loaded)."""
+    answers = variant_answers(v)
+    return Verification(seed=v.seed, confirmed=tuple(a.id for a in answers if a.verdict == "agrees"),
+                        unconfirmed=tuple(a.id for a in answers if a.verdict != "agrees"))
 
 
 def _one(v: Variant, q: Question, g: dict, options: dict, shapes: list[dict]) -> Answer:

@@ -75,8 +75,10 @@ def handle(args: argparse.Namespace) -> int:
                             "it the variant is printed, not written)")
         v = make_variant(args.seed, args.difficulty)
         if args.json:
-            print(dumps(v.to_json(), indent=2))
+            print(dumps({**v.to_json(), "verified": verified(v).to_dict()}, indent=2))
         else:
+            if args.solution:
+                verified(v)
             print(explain(v) if args.explain else documents.terminal(v, solution=args.solution), end="\n"
                   if args.explain else "")
         return 0
@@ -84,15 +86,33 @@ def handle(args: argparse.Namespace) -> int:
 
     with OutputDir(args.out, force=args.force, lock=True, what="--out") as out:  # checked before any work
         v = make_variant(args.seed, args.difficulty)
+        check = verified(v)  # before a file is written
         written = write_files(v, out, args.format or FORMATS)
     if args.json:
-        print(dumps(v.to_json(), indent=2))
+        print(dumps({**v.to_json(), "verified": check.to_dict()}, indent=2))
     else:
         if args.explain:
             print(explain(v))
         top = sorted({name.split("/")[0] + ("/" if "/" in name else "") for name in written})
         print(f"wrote {counted(len(written), 'file')} to {out.path}: " + ", ".join(top))
+        print(f"verified: the key of all {check.questions} questions confirmed by computation now (float64 "
+              f"transformer, autograd, nn.Conv2d; `dlexam answers --variant {v.seed}"
+              + ("" if v.difficulty == "standard" else f" --difficulty {v.difficulty}") + "` shows the evidence)")
     return 0
+
+
+def verified(v):
+    """`v`'s key confirmed by computation (:func:`dlexam.answers.variant.verify_variant`) before it is printed or
+    written; a key the computation does not confirm is a defect of dlexam's, raised (a traceback to report), never
+    printed or written."""
+    from dlexam.answers.variant import verify_variant
+
+    check = verify_variant(v)
+    if check.unconfirmed:
+        raise RuntimeError(f"variant {v.seed} ({v.difficulty}): the computation does not confirm the key of "
+                           f"{', '.join(check.unconfirmed)} (`dlexam answers --variant {v.seed}` shows why); nothing "
+                           "was written: a defect of dlexam's, please report it")
+    return check
 
 
 def explain(v) -> str:
