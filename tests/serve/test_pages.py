@@ -481,8 +481,8 @@ def test_answers_counts_and_filters_an_unread_answer(browser, need_shared, tmp_p
         page.set_default_timeout(180_000)
         page.goto(f"http://127.0.0.1:{server.port}/answers")
         ready(page)
-        assert page.text_content("#status") == ("20 questions: 12 agree, 1 disagree, 5 conceptual, "
-                                                "1 unread (not in the exam text given), 1 partly agrees")
+        assert page.text_content("#status") == ("20 questions: 12 agree, 1 partly agree, 1 disagree, 5 conceptual, "
+                                                "1 unread (not in the exam text given)")
         page.click("#filters button:text-is('unread')")
         assert page.eval_on_selector_all(".answer", "els => els.map(e => e.id)") == ["Pr2.1"]
         assert params(page)["verdict"] == "unread"
