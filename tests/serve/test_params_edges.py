@@ -182,3 +182,16 @@ def test_the_temperature_is_checked_for_a_number_float64_cannot_hold_once(monkey
     assert main(["geoff", "--temperature", "1e-400"]) == 2
     assert asked == ["1e-400"]
     assert "argument --temperature: 1e-400 is too small for a float64 number" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("value", "says"), [
+    (None, "image is missing: give it as text"),  # /api/svhn/explain without an image said "got NoneType"
+    (7, "image must be text, got the number 7"),
+    (True, "image must be text, got true"),
+    ({"a": 1}, "image must be text, got an object"),
+    ([1, 2], "image must be text, got a list"),
+])
+def test_a_text_field_of_another_kind_is_named_in_jsons_words(value, says):
+    with pytest.raises(p.BadRequest) as e:
+        p.text("image", value)
+    assert e.value.field == "image" and str(e.value) == says, str(e.value)

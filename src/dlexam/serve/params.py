@@ -71,11 +71,24 @@ def field(name: str):
         raise BadRequest(name, str(exc)) from None
 
 
+def json_kind(value: Any) -> str:
+    """What a JSON value is, in JSON's words (a body's reader speaks JSON, not Python: "a list", never "list")."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return f"the number {value!r:.20}"
+    return {str: "a string", list: "a list", dict: "an object"}.get(type(value), type(value).__name__)
+
+
 def text(name: str, value: Any, *, max_chars: int = MAX_TEXT) -> str:
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         value = " ".join(value)  # a JSON list of tokens
+    if value is None:  # absent from the body, or null ("image must be text, got NoneType" until 2026-12-07)
+        raise BadRequest(name, f"{name} is missing: give it as text")
     if not isinstance(value, str):
-        raise BadRequest(name, f"{name} must be text, got {type(value).__name__}")
+        raise BadRequest(name, f"{name} must be text, got {json_kind(value)}")
     if len(value) > max_chars:
         # the field is named by "field" and by the page before the message (it read "sequence: seq is 3,000 ...")
         raise BadRequest(name, f"the text is {len(value):,} characters; at most {max_chars:,} are read")
@@ -278,6 +291,6 @@ def json_body(raw: bytes) -> dict:
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise BadRequest("body", f"the body is not JSON: {str(exc)[:100]}") from None
     if not isinstance(obj, dict):
-        raise BadRequest("body", f"the body must be a JSON object, got {type(obj).__name__}")
+        raise BadRequest("body", f"the body must be a JSON object, got {json_kind(obj)}")
     _check(obj)
     return obj
