@@ -83,7 +83,7 @@ SORT_CASES = {
 
 @pytest.mark.parametrize("case", list(SORT_CASES))
 @pytest.mark.parametrize("command", ["sort", "sort evaluate"])
-def test_tampered_sorter_checkpoints_arerefused_here(tmp_path, sorter, capsys, case, command):
+def test_tampered_sorter_checkpoints_are_refused_in_one_line(tmp_path, sorter, capsys, case, command):
     edit, needle = SORT_CASES[case]
     ck = _save(tmp_path / "bad.pt", sorter, **edit(sorter))
     argv = ["sort", "--checkpoint", str(ck), "C A"] if command == "sort" else \
@@ -164,7 +164,7 @@ def test_a_tampered_copy_of_the_shipped_model_is_refused(tmp_path, capsys):
         refused_here(["svhn", "predict", "--checkpoint", str(ck), str(tmp_path / "x.png")], capsys, needle)
 
 
-def test_a_mat_whose_labels_are_strings_isrefused_here(tmp_path, capsys):
+def test_a_mat_whose_labels_are_strings_is_refused_in_one_line(tmp_path, capsys):
     import scipy.io
 
     data = tmp_path / "text-labels"
