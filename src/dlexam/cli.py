@@ -60,14 +60,16 @@ class Parser(argparse.ArgumentParser):
 
     `fields` maps the library's name of a setting to the dest of the flag that sets it, where the two differ by
     more than "-" for "_" (`svhn synth`: n_train -> train); :func:`flag_message` names that flag in a library error.
-    A value that starts like a negative number (`--at -1,0,0`) is read as a value, never as an option (as Python
-    3.13's argparse does): argparse <= 3.12 took only -1 and -1.5 for numbers, and no flag of dlexam looks like one.
+    A value that starts like a negative number (`--at -1,0,0`, `--lr -inf`) is read as a value, never as an option
+    (as Python 3.13's argparse does for digits): argparse <= 3.12 took only -1 and -1.5 for numbers, and no flag of
+    dlexam looks like one.
     """
 
     def __init__(self, *args, fields: dict[str, str] | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields = dict(fields or {})
-        self._negative_number_matcher = re.compile(r"-\.?\d")  # argparse's own attribute (3.13's pattern)
+        # argparse's own attribute (3.13's pattern), and -inf, -nan, -Infinity: a number flag's value (`--lr -inf`)
+        self._negative_number_matcher = re.compile(r"-(?:\.?\d|inf|nan)", re.IGNORECASE)
         self.set_defaults(_parser=self)  # the innermost parser that read the arguments: what flag_message asks
 
     def error(self, message: str):  # noqa: D102 - argparse API

@@ -235,3 +235,17 @@ def test_the_temperatures_the_help_states_are_taken():
         for value in (0, 0.0, 1000000.0000000001, "abc"):
             with pytest.raises(UserError, match=rf"^{name} must be a number in \(0, 1000000\], or 'sqrt', got "):
                 TrainConfig(vocab="A-C", max_len=3, **{name: value}).validate()
+
+
+@pytest.mark.parametrize("command, flag, text", [("sort train", "--lr", "-inf"), ("geoff", "--lr", "-Infinity"),
+                                                 ("svhn train", "--val-fraction", "-nan")])
+def test_a_negative_infinity_or_nan_after_a_space_is_the_flags_value(tmp_path, synth_dir, capsys, command, flag, text):
+    """`--lr -inf` was "argument --lr: expected one argument": argparse took -inf for an option, as it takes any
+    word that starts with '-' and no digit; the range check now answers it as it answers `--lr=-inf`."""
+    line = refused_here([*_argv(command, tmp_path, synth_dir), flag, text], capsys, f"{flag} must be")
+    assert ends_quoting(line, text), line
+
+
+def test_a_negative_infinity_after_a_space_is_the_temperatures_value(capsys):
+    line = refused_here(["geoff", "--temperature", "-inf"], capsys, "--temperature", "must be")
+    assert line.endswith("got -inf (see dlexam geoff --help)"), line
