@@ -183,9 +183,9 @@ def test_the_command_check_finds_a_wrong_name():
 
 # --- docs/architecture.md: every dotted name it gives for a place in the code is there ----------------------------
 
-PACKAGES = ("answers", "attention", "checkpoint", "commands", "cpu", "errors", "exact", "experiments", "figures",
-            "files", "geoff", "limits", "plain", "pools", "progress", "report", "runs", "serve", "shared",
-            "sorting", "spec", "svhn", "transformer", "variants")
+PACKAGES = ("answers", "attention", "bounds", "checkpoint", "commands", "cpu", "errors", "exact", "experiments",
+            "figures", "files", "geoff", "limits", "mathtext", "plain", "pools", "progress", "report", "runs", "serve",
+            "shared", "sorting", "spec", "svhn", "transformer", "variants", "words")
 
 
 def architecture_names() -> list[str]:
