@@ -114,6 +114,14 @@ SVHN_CASES = {
     "a misspelt train setting": (lambda p: dict(extra={**p["extra"], "settings": {
         **p["extra"]["settings"], "train": _renamed(p["extra"]["settings"]["train"], "batch_size", "batchsize")}}),
         "unknown key 'batchsize'; did you mean 'batch_size'?"),
+    # the layer table's keys too: 'input_chanels' was dropped (a table of 1 channel built whatever it said), a layer's
+    # 'paddding' said a TypeError's words
+    "a misspelt key of the layer table": (lambda p: dict(config={**p["config"], "cnn": {
+        **_renamed(p["config"]["cnn"], "input_channels", "input_chanels")}}),
+        "its layer table: unknown key 'input_chanels'; did you mean 'input_channels'?"),
+    "a misspelt key of a layer": (lambda p: dict(config={**p["config"], "cnn": {**p["config"]["cnn"], "layers": [
+        _renamed(p["config"]["cnn"]["layers"][0], "padding", "paddding"), *p["config"]["cnn"]["layers"][1:]]}}),
+        "its layer table: layer 1 (Conv-1): unknown key 'paddding'; did you mean 'padding'?"),
 }
 
 
@@ -136,7 +144,8 @@ def test_tampered_svhn_checkpoints_are_refused_on_resume(tmp_path, quick_run, ca
 @pytest.mark.parametrize("case", ["float64 weights", "integer weights", "state dict as a list",
                                   "config the string 'x'", "a string for a number",
                                   "a config far wider than its weights", "a misspelt config key",
-                                  "a key no setting is near"])
+                                  "a key no setting is near", "a misspelt key of the layer table",
+                                  "a misspelt key of a layer"])
 def test_tampered_svhn_checkpoints_are_refused_by_evaluate_and_predict(tmp_path, quick_run, synth_dir, capsys,
                                                                       case):
     payload = checkpoint.load(quick_run / "best.pt")

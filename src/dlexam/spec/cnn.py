@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
+from dlexam.errors import UnknownKey
+from dlexam.limits import known_keys
 from dlexam.spec.numbers import Pair, SpecError, conv_output_size, pair, pair_text, to_plain
 
 # ---- Problem 1: the CNN ------------------------------------------------------------------------
@@ -208,24 +210,37 @@ class CNNSpec:
         return to_plain(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> CNNSpec:
-        """The table :meth:`to_dict` wrote (SpecError for anything else)."""
+    def from_dict(cls, d: dict, *, known_keys_only: bool = False) -> CNNSpec:
+        """The table :meth:`to_dict` wrote (SpecError for anything else). With `known_keys_only` (a checkpoint's
+        table: `svhn.model.CNNConfig.from_dict`) a key the table or a layer does not have is refused, naming it and
+        the nearest one (:func:`dlexam.limits.known_keys`), where it was dropped or a TypeError's words."""
         try:
+            if known_keys_only:
+                _known(d, [f.name for f in fields(cls)], "")
             return cls(input_size=tuple(d["input_size"]), input_channels=int(d["input_channels"]),
                        activation=str(d["activation"]), student_linear_in=int(d["student_linear_in"]),
                        tried_linear_in=tuple(int(n) for n in d.get("tried_linear_in", ())),
-                       layers=tuple(_layer(layer) for layer in d["layers"]))
+                       layers=tuple(_layer(layer, i, known_keys_only) for i, layer in enumerate(d["layers"], 1)))
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
             if isinstance(exc, SpecError):
                 raise
             raise SpecError(f"not a layer table ({type(exc).__name__}: {exc})") from None
 
 
-def _layer(d: dict) -> Layer:
+def _known(d: dict, allowed: list[str], where: str) -> None:
+    try:
+        known_keys(d, allowed)
+    except UnknownKey as exc:
+        raise SpecError(f"{where}{exc}") from None
+
+
+def _layer(d: dict, number: int = 0, known_keys_only: bool = False) -> Layer:
     d = dict(d)
     kind = d.pop("kind", None)
     if kind not in _LAYER_TYPES:
         raise SpecError(f"unknown layer kind {kind!r}")
+    if known_keys_only:
+        _known(d, [f.name for f in fields(_LAYER_TYPES[kind]) if f.init], f"layer {number} ({d.get('name', '?')}): ")
     for key in ("kernel", "stride", "padding"):
         if key in d:
             d[key] = pair(d[key], key)

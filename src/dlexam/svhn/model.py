@@ -89,7 +89,7 @@ class CNNConfig:
         kw = {k: d[k] for k in ("activation", "pool", "head", "linear_in") if k in d}
         if d.get("cnn") is not None:
             try:
-                kw["cnn"] = CNNSpec.from_dict(d["cnn"])
+                kw["cnn"] = CNNSpec.from_dict(d["cnn"], known_keys_only=True)
             except SpecError as exc:
                 raise ValueError(f"its layer table: {exc}") from None
         return cls(**kw)
