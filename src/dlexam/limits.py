@@ -173,7 +173,7 @@ def known_keys(d: Mapping[str, Any], allowed: Iterable[str]) -> None:
     """Refuse a config (read from a file: a checkpoint's model config or settings) holding a key that `allowed` does
     not name, rather than drop it: :class:`UnknownKey` naming the first such key, and the nearest allowed key where
     one is close ("unknown key 'activaton'; did you mean 'activation'?"). The one check of every config's
-    ``from_dict`` (the SVHN CNN's and training's, the sorter's model and training)."""
+    ``from_dict`` (the SVHN CNN's, its layer table's and training's, the sorter's model and training)."""
     allowed = list(allowed)
     unknown = sorted(str(k) for k in d if k not in allowed)
     if not unknown:
