@@ -256,8 +256,8 @@ def console_examples() -> list[tuple[str, str, list[str]]]:
     found = []
     for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
         text = doc.read_text(encoding="utf-8")
-        for m in re.finditer(r"^```\w*\n(\$ dlexam .*?)^```", text, re.S | re.M):
-            command, *shown = m.group(1).rstrip("\n").split("\n")
+        for m in re.finditer(r"^( *)```\w*\n(\1\$ dlexam .*?)^\1```", text, re.S | re.M):  # in a list item too
+            command, *shown = textwrap.dedent(m.group(2)).rstrip("\n").split("\n")
             line = text.count("\n", 0, m.start()) + 2
             found.append((f"{doc.relative_to(ROOT)}:{line}", shlex.split(command[len("$ dlexam "):]), shown))
     return found
