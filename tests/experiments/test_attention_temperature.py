@@ -99,11 +99,28 @@ def test_every_run_is_repeated_over_three_seeds_and_the_worst_is_reported_first(
         rs = runs[row["training T"]]
         columns = list(row)
         assert columns.index("test loss end worst") < columns.index("test loss end")
-        assert columns.index("greedy acc worst") < columns.index("greedy acc")
+        assert columns.index("greedy acc % worst") < columns.index("greedy acc %")
         assert row["test loss end worst"] == max(r["test_loss_end"] for r in rs)
-        assert row["greedy acc worst"] == min(r["greedy_accuracy"] for r in rs)
+        assert row["greedy acc % worst"] == pytest.approx(100 * min(r["greedy_accuracy"] for r in rs))
     # seeds differ only in the batches: each starts from the exam's weights, so from the same held-out loss
     assert len({r["test_loss_start"] for r in runs["T = sqrt(d_k)"]}) == 1
+
+
+def test_accuracies_read_as_percentages_in_the_table_the_finding_and_the_captions(run):
+    """The table gave greedy accuracies as fractions (0.03333) where the finding and captions gave percentages
+    rounded to whole ones (3%; and 6% for 5.5% of 200 sequences): one unit, the percentage, to 0.1 point."""
+    result = run[0]
+    runs = result["numbers"]["runs"]
+    for row in result["table"]:
+        rs = runs[row["training T"]]
+        mean = 100 * sum(r["greedy_accuracy"] for r in rs) / len(rs)
+        assert "greedy acc" not in row and "greedy acc worst" not in row
+        assert row["greedy acc %"] == pytest.approx(mean)
+        assert row["greedy acc % @T=0"] == pytest.approx(100 * sum(r["greedy_accuracy_T0"] for r in rs) / len(rs))
+        assert f"{min(100 * r['greedy_accuracy'] for r in rs):.1f}% worst, {mean:.1f}% mean" in result["finding"]
+    first = runs[A.SCHEDULES[1]][0]
+    caption = result["captions"]["attention_temperature_loss.png"]["caption"]
+    assert f"(greedy exact match {100 * first['greedy_accuracy']:.1f}%)" in caption
 
 
 def test_the_held_out_curve_starts_at_the_exams_weights_and_ends_at_the_result(run):
