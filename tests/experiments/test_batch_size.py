@@ -138,7 +138,7 @@ def test_an_epoch_fastest_at_the_largest_batch_is_named_once(run):
     for i, b in enumerate(sizes):
         nb["epochs"][b]["epoch_cpu_s"] = [10.0 / (i + 1)]  # faster and faster: the largest is the fastest
     text = B._verdict(cfg, sizes, nb)[1]
-    assert f"{10.0 / len(sizes):.2f} s at its fastest, the largest (B = {sizes[-1]})" in text
+    assert f"{10_000 / len(sizes):,.0f} ms at its fastest, the largest (B = {sizes[-1]})" in text
     assert "at its fastest (B =" not in text
 
 
@@ -197,3 +197,57 @@ def test_per_update_convergence_is_judged_by_the_seeds_spread():
     one_seed = rank_batch_sizes({1: [0.30], 4096: [0.70]})
     assert B._per_update(one_seed, 1, 4096, 100) == (False, "One seed measures no spread, so convergence per "
                                                             "update is not judged.")
+
+
+def test_each_quantity_has_one_unit_in_the_table_the_finding_and_the_figures(run):
+    """The table gave the epoch's time in s/epoch and the figure in ms (and the finding rounded 13 ms to "0.01 s");
+    the table gave accuracies as fractions (0.8237) where the finding and captions gave percentages. Now: epoch and
+    update times in ms, accuracies in percent, in the table, the finding and the figures."""
+    result = run[0]
+    n = result["numbers"]
+    cfg = B.BatchSizeConfig.quick()
+    for row in result["table"]:
+        b = str(row["batch"])
+        epoch_ms = 1000 * float(np.median(n["epochs"][b]["epoch_cpu_s"]))
+        assert "s/epoch" not in row and row["ms/epoch"] == pytest.approx(epoch_ms)
+        accuracies = {f"acc@{cfg.epochs}ep %": n["epochs"][b]["test_accuracy_by_seed"],
+                      f"acc@{cfg.budget_s:g}s %": n["budget"][b]["test_accuracy_by_seed"],
+                      f"acc@{cfg.iterations}upd %": n["iterations"]["test_accuracy_by_seed"][b]}
+        for column, by_seed in accuracies.items():
+            assert row[column] == pytest.approx(100 * np.mean(by_seed))
+            assert row[f"{column} worst"] == pytest.approx(100 * min(by_seed))
+    first = 1000 * float(np.median(n["epochs"][str(cfg.batch_sizes[0])]["epoch_cpu_s"]))
+    written = f"{first:,.0f}" if first >= 100 else f"{first:.3g}"  # 3 digits, never "4.01e+02"
+    assert f"an epoch costs {written} ms at B = {cfg.batch_sizes[0]}" in result["finding"]
+    assert " s at B = " not in result["finding"] and " s at its fastest" not in result["finding"]
+
+    drawn = _drawn_axes(result)
+    times, accuracy = drawn["batch_size_time_noise.png"][0], drawn["batch_size_accuracy_memory.png"][0]
+    assert "millisecond" in times.get_ylabel()
+    assert "%" in accuracy.get_ylabel() and accuracy.get_ylim() == (0, 100)
+    plotted = max(max(bars.lines[0].get_ydata()) for bars in accuracy.containers)  # the means, not the error bars
+    assert plotted == pytest.approx(max(100 * max(r["mean"].values()) for r in n["ranking"].values()))
+
+
+def _drawn_axes(result: dict) -> dict:
+    """The experiment's figures drawn from the quick run's numbers (not saved): file name -> its axes."""
+    from dlexam.figures import pyplot
+
+    def int_keys(x):  # the numbers as the experiment holds them: JSON made their batch sizes strings
+        if isinstance(x, dict):
+            return {int(k) if k.isdigit() else k: int_keys(v) for k, v in x.items()}
+        return [int_keys(v) for v in x] if isinstance(x, list) else x
+
+    cfg = B.BatchSizeConfig.quick()
+    nb = int_keys(result["numbers"])
+    seen = {}
+
+    def keep(out_dir, name, fig, *, narrow=False):
+        seen[name] = fig.axes
+        pyplot().close(fig)
+        return name
+
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setattr(B, "save_into", keep)
+        B._figures(None, cfg, nb["batch_sizes"], nb)
+    return seen

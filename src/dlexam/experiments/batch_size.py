@@ -203,14 +203,15 @@ def run(out_dir: OutputDir, quick: bool = False) -> dict:
                 "batch": b,
                 "lr": cfg.lr(b),
                 "ms/update": 1000 * e["update_cpu_s"],
-                "s/epoch": float(np.median(e["epoch_cpu_s"])),
+                "ms/epoch": 1000 * float(np.median(e["epoch_cpu_s"])),  # ms as the figure, like an update's
                 "grad noise": nz["measured"],
-                f"acc@{cfg.epochs}ep": e["test_accuracy_per_epoch"][-1],
-                f"acc@{cfg.epochs}ep worst": min(e["test_accuracy_by_seed"]),
-                f"acc@{cfg.budget_s:g}s": budget[b]["test_accuracy"],
-                f"acc@{cfg.budget_s:g}s worst": min(budget[b]["test_accuracy_by_seed"]),
-                f"acc@{cfg.iterations}upd": float(np.mean(iterations[b])),
-                f"acc@{cfg.iterations}upd worst": min(iterations[b]),
+                # accuracies in percent, as the finding and the figure give them
+                f"acc@{cfg.epochs}ep %": 100 * e["test_accuracy_per_epoch"][-1],
+                f"acc@{cfg.epochs}ep % worst": 100 * min(e["test_accuracy_by_seed"]),
+                f"acc@{cfg.budget_s:g}s %": 100 * budget[b]["test_accuracy"],
+                f"acc@{cfg.budget_s:g}s % worst": 100 * min(budget[b]["test_accuracy_by_seed"]),
+                f"acc@{cfg.iterations}upd %": 100 * float(np.mean(iterations[b])),
+                f"acc@{cfg.iterations}upd % worst": 100 * min(iterations[b]),
                 "saved MiB": memory[b]["saved_for_backward_mib"],
                 "peak RSS MiB": memory[b]["peak_rss_growth_mib"],
             }
@@ -253,6 +254,11 @@ def run(out_dir: OutputDir, quick: bool = False) -> dict:
     )
 
 
+def _ms(ms: float) -> str:
+    """A time in milliseconds to 3 significant digits, written out ("9,030", not "9.03e+03")."""
+    return f"{ms:,.0f}" if ms >= 100 else f"{ms:.3g}"
+
+
 def _loglog_slope(xs, ys) -> float:
     return float(np.polyfit(np.log(xs), np.log(ys), 1)[0])
 
@@ -263,7 +269,7 @@ def _verdict(cfg: BatchSizeConfig, sizes: list[int], nb: dict) -> tuple[str, str
     small = [b for b in sizes if b < cfg.n_train]  # at B = N the noise is exactly 0
     slope = _loglog_slope(small, [nb["noise"]["by_batch"][b]["measured"] for b in small])
     upd = [nb["epochs"][b]["update_cpu_s"] for b in sizes]
-    ep = [float(np.median(nb["epochs"][b]["epoch_cpu_s"])) for b in sizes]
+    ep = [1000 * float(np.median(nb["epochs"][b]["epoch_cpu_s"])) for b in sizes]  # ms, as the table and figure
     saved = [nb["memory"][b]["saved_for_backward_mib"] for b in sizes]
     rss = [nb["memory"][b]["peak_rss_growth_mib"] for b in sizes]
     b_lo, b_hi = sizes[0], sizes[-1]
@@ -287,10 +293,10 @@ def _verdict(cfg: BatchSizeConfig, sizes: list[int], nb: dict) -> tuple[str, str
         + f", log-log slope {slope:.2f} for B < N (sampling theory: -1, with the "
         f"finite-population factor (N-B)/(N-1); measured/theory ratios "
         f"{', '.join(f'{m / t:.2f}' for m, t in zip(noise, theory, strict=True) if t > 0)}). "
-        f"A single update costs {1000 * upd[0]:.2f} ms at B = {b_lo} and {1000 * upd[-1]:.1f} ms at B = {b_hi} "
-        f"(small batches: faster updates, as claimed), but an epoch costs {ep[0]:.2f} s at B = {b_lo}, "
-        + (f"{min(ep):.2f} s at its fastest, the largest (B = {b_hi}): " if b_fast == b_hi else
-           f"{min(ep):.2f} s at its fastest (B = {b_fast}) and {ep[-1]:.2f} s at B = {b_hi}: ")
+        f"A single update costs {_ms(1000 * upd[0])} ms at B = {b_lo} and {_ms(1000 * upd[-1])} ms at B = {b_hi} "
+        f"(small batches: faster updates, as claimed), but an epoch costs {_ms(ep[0])} ms at B = {b_lo}, "
+        + (f"{_ms(min(ep))} ms at its fastest, the largest (B = {b_hi}): " if b_fast == b_hi else
+           f"{_ms(min(ep))} ms at its fastest (B = {b_fast}) and {_ms(ep[-1])} ms at B = {b_hi}: ")
         + (
             "per example, larger batches are cheaper (vectorisation), so 'slower to compute' holds per update, "
             "not per epoch"
@@ -337,7 +343,7 @@ def _captions(cfg: BatchSizeConfig, sizes: list[int], nb: dict) -> dict[str, dic
     """Each figure's alt text (what the image shows) and caption (what it tells), from the numbers."""
     b_lo, b_hi = sizes[0], sizes[-1]
     upd = {b: 1000 * nb["epochs"][b]["update_cpu_s"] for b in sizes}
-    ep = {b: float(np.median(nb["epochs"][b]["epoch_cpu_s"])) for b in sizes}
+    ep = {b: 1000 * float(np.median(nb["epochs"][b]["epoch_cpu_s"])) for b in sizes}  # ms
     b_fast = min(ep, key=ep.get)
     noise = {b: nb["noise"]["by_batch"][b]["measured"] for b in sizes}
     b_noise = max(b for b in sizes if b < cfg.n_train)  # the largest B the noise plot shows (at B = N it is 0)
@@ -347,8 +353,8 @@ def _captions(cfg: BatchSizeConfig, sizes: list[int], nb: dict) -> dict[str, dic
             "alt": f"Two log-log charts against the batch size B, {b_lo} to {b_hi}: the CPU time per update and per "
                    f"epoch; and, for B up to {b_noise}, the gradient noise E||g_B - g||^2, measured (with error bars) "
                    "against the sampling theory's line.",
-            "caption": f"An update takes {upd[b_lo]:.2f} ms at B = {b_lo} and {upd[b_hi]:.1f} ms at B = {b_hi}, but an "
-                       f"epoch is fastest at B = {b_fast} ({ep[b_fast]:.2f} s); the gradient noise falls from "
+            "caption": f"An update takes {_ms(upd[b_lo])} ms at B = {b_lo} and {_ms(upd[b_hi])} ms at B = {b_hi}, "
+                       f"but an epoch is fastest at B = {b_fast} ({_ms(ep[b_fast])} ms); the gradient noise falls from "
                        f"{noise[b_lo]:.3g} (B = {b_lo}) to {noise[b_noise]:.3g} (B = {b_noise})"
                        + (f" and is 0 at B = N = {b_hi}." if b_hi >= cfg.n_train else "."),
         },
@@ -398,13 +404,13 @@ def _figures(out_dir: OutputDir, cfg: BatchSizeConfig, sizes: list[int], nb: dic
                             ("budget", "s-", f"after {cfg.budget_s:g} CPU s"),
                             ("iterations", "^-", f"after {cfg.iterations} updates")):
         r = nb["ranking"][key]
-        mean = np.asarray([r["mean"][b] for b in sizes])
-        low = mean - np.asarray([r["worst"][b] for b in sizes])
-        high = np.asarray([r["worst"][b] + r["spread"][b] for b in sizes]) - mean
+        mean = 100 * np.asarray([r["mean"][b] for b in sizes])  # percent, as the table and the finding
+        low = mean - 100 * np.asarray([r["worst"][b] for b in sizes])
+        high = 100 * np.asarray([r["worst"][b] + r["spread"][b] for b in sizes]) - mean
         a.errorbar(s, mean, yerr=[low, high], fmt=fmt, capsize=3, label=label)
     a.set_xscale("log")
     a.set(title=f"Test accuracy, {len(cfg.seeds)} seeds",
-          xlabel="batch size B (log)", ylabel="accuracy", ylim=(0, 1))
+          xlabel="batch size B (log)", ylabel="test accuracy (%)", ylim=(0, 100))
     a.legend()
     a = ax[0, 1]
     a.loglog(s, [nb["memory"][b]["saved_for_backward_mib"] for b in sizes], "o-", label="saved for backward")
