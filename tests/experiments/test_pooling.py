@@ -27,19 +27,19 @@ def test_the_table_gives_each_seeds_worst_before_the_mean(run):
     result = run[0]
     for row in result["table"]:
         seeds = result["numbers"]["per_seed"][row["pooling"]]
-        for key, name in (("accuracy", "acc"), ("consistency", "same pred")):
-            values = [r[str(row["shift px"])][key] for r in seeds]
-            assert row[f"{name} worst"] == min(values) and row[name] == pytest.approx(np.mean(values))
-        assert list(row).index("acc worst") < list(row).index("acc")
+        for key, name in (("accuracy", "acc %"), ("consistency", "same pred %")):  # percent, as the finding
+            values = [100 * r[str(row["shift px"])][key] for r in seeds]
+            assert row[f"{name} worst"] == pytest.approx(min(values)) and row[name] == pytest.approx(np.mean(values))
+        assert list(row).index("acc % worst") < list(row).index("acc %")
 
 
 def test_a_quick_run_is_too_short_to_judge_the_claim_and_says_so(run):
     """2 epochs and one seed: the networks are far from trained and no spread is measured (the finding used to
     state the robustness comparisons without a word of caution)."""
     result = run[0]
-    accuracy = min(r["acc"] for r in result["table"] if r["shift px"] == 0)
+    accuracy = min(r["acc %"] for r in result["table"] if r["shift px"] == 0)
     assert result["verdict"] == "inconclusive"
-    assert f"reach only {accuracy:.0%} unshifted accuracy" in result["finding"]
+    assert f"reach only {accuracy:.0f}% unshifted accuracy" in result["finding"]
     assert "not evidence for or against the claim" in result["finding"]
     # and, after saying so, it states no conclusion (it went on: "Pooling does make the network more robust")
     for conclusion in ("Pooling does make", "without pooling is about as robust", "more shift-robust"):
@@ -49,9 +49,36 @@ def test_a_quick_run_is_too_short_to_judge_the_claim_and_says_so(run):
 def test_both_networks_learn_and_unshifted_predictions_are_consistent(run):
     rows = {(r["pooling"], r["shift px"]): r for r in run[0]["table"]}
     for pool in ("max", "avg", "none"):
-        assert rows[pool, 0]["acc"] > 0.25  # chance is 0.1
-        assert rows[pool, 0]["same pred"] == 1.0
-        assert 0.0 < rows[pool, 3]["same pred"] < 1.0
+        assert rows[pool, 0]["acc %"] > 25  # chance is 10%
+        assert rows[pool, 0]["same pred %"] == 100
+        assert 0 < rows[pool, 3]["same pred %"] < 100
+
+
+def test_the_table_and_the_figure_give_percentages_as_the_finding_does(run):
+    """The table and the figure gave fractions (0.7815, an axis from 0 to 1) where the finding said 78.1%: every
+    accuracy and share of unchanged predictions is now a percentage."""
+    from dlexam.experiments import pooling as P
+    from dlexam.figures import pyplot
+
+    result = run[0]
+    one_px = {r["pooling"]: r["same pred %"] for r in result["table"] if r["shift px"] == 1}
+    assert (f"A 1-pixel shift leaves {one_px['max']:.1f}% (max), {one_px['avg']:.1f}% (avg) and "
+            f"{one_px['none']:.1f}% (none)") in result["finding"]
+    seen = {}
+
+    def keep(out_dir, name, fig, *, narrow=False):
+        seen[name] = fig.axes
+        pyplot().close(fig)
+        return name
+
+    summary = result["numbers"]["summary"]
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setattr(P, "save_into", keep)
+        P._figures(None, P.PoolingConfig.quick(), summary, {"x_test": torch.zeros(1, 32, 32, dtype=torch.uint8)})
+    for a, key in zip(seen["pooling_shift_robustness.png"][:2], ("accuracy", "consistency"), strict=True):
+        assert "%" in a.get_ylabel() and a.get_ylim()[1] > 100
+        plotted = [list(c.lines[0].get_ydata()) for c in a.containers]
+        assert plotted == [[pytest.approx(100 * summary[p][str(d)][key][0]) for d in P.SHIFTS] for p in P.POOLS]
 
 
 @pytest.mark.parametrize("dy,dx", [(0, 0), (1, 0), (-2, 0), (0, 3), (0, -1), (2, -2)])

@@ -145,9 +145,10 @@ def run(out_dir: OutputDir, quick: bool = False) -> dict:
     def worst(pool, d, key):
         return min(r[d][key] for r in per_seed[pool])
 
-    table = [{"pooling": pool, "shift px": d,  # the worst seed before the mean
-              "acc worst": worst(pool, d, "accuracy"), "acc": stat(pool, d, "accuracy")[0],
-              "same pred worst": worst(pool, d, "consistency"), "same pred": stat(pool, d, "consistency")[0]}
+    table = [{"pooling": pool, "shift px": d,  # the worst seed before the mean; percent, as the finding
+              "acc % worst": 100 * worst(pool, d, "accuracy"), "acc %": 100 * stat(pool, d, "accuracy")[0],
+              "same pred % worst": 100 * worst(pool, d, "consistency"),
+              "same pred %": 100 * stat(pool, d, "consistency")[0]}
              for pool in POOLS for d in SHIFTS]
     summary = {
         pool: {str(d): {k: stat(pool, d, k) for k in ("accuracy", "consistency")} for d in SHIFTS} for pool in POOLS
@@ -237,7 +238,7 @@ def _captions(cfg: PoolingConfig, s: dict) -> dict[str, dict[str, str]]:
         "pooling_shift_robustness.png": {
             "alt": f"Two line charts against the shift in pixels ({SHIFTS[0]} to {SHIFTS[-1]}, mean over 4 "
                    f"directions), one line per network ({', '.join(LABELS[p] for p in POOLS)}), {spread}, on "
-                   "axes from 0 to 1: accuracy on the shifted test images, and the fraction of predictions the "
+                   "axes from 0 to 100%: accuracy on the shifted test images, and the share of predictions the "
                    "shift leaves unchanged.",
             "caption": f"After a {last}-pixel shift ({mean_of(len(cfg.seeds), 'seed')}): "
                        f"accuracy {at_last('accuracy')}; "
@@ -261,11 +262,11 @@ def _figures(out_dir: OutputDir, cfg: PoolingConfig, s: dict, data: dict) -> lis
     ):
         a = ax[0, j]
         for pool in POOLS:
-            mean = [s[pool][str(d)][key][0] for d in SHIFTS]
-            err = [s[pool][str(d)][key][1] for d in SHIFTS] if len(cfg.seeds) > 1 else None  # 1 seed: no spread
+            mean = [100 * s[pool][str(d)][key][0] for d in SHIFTS]  # percent, as the table and the finding
+            err = [100 * s[pool][str(d)][key][1] for d in SHIFTS] if len(cfg.seeds) > 1 else None  # 1 seed: none
             a.errorbar(SHIFTS, mean, yerr=err, fmt="o-", capsize=3, color=colors[pool], label=LABELS[pool])
-        a.set(title=title, xlabel="shift (pixels, mean over 4 directions)", ylabel="fraction of test images",
-              xticks=SHIFTS, ylim=(0, 1.02))
+        a.set(title=title, xlabel="shift (pixels, mean over 4 directions)", ylabel="% of test images",
+              xticks=SHIFTS, ylim=(0, 102))
         a.legend(loc="best")
     n = len(cfg.seeds)
     bars = f"mean of {n} seeds, bars ±1 s.d." if n > 1 else "1 seed, no spread measured"
