@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -27,7 +28,7 @@ def test_residual_net_passes_gradients_and_trains(run):
     plain, res = rows["plain"], rows["residual"]
     assert res["grad factor/block@init"] > plain["grad factor/block@init"]
     assert res["first/last grad@init"] > 100 * plain["first/last grad@init"]
-    assert res["train acc"] > plain["train acc"] + 0.3
+    assert res["train acc %"] > plain["train acc %"] + 30
     assert run[0]["verdict"] in ("supported", "partly supported")
 
 
@@ -94,3 +95,38 @@ def test_the_overfitting_gap_is_written_in_points_of_accuracy():
     residual, he = (round(100 * mean[k]["gap (train-val acc)"], 1) for k in ("residual", "plain, He init"))
     assert f"(a gap of {residual:.1f} points)" in finding and f"(a gap of {he:.1f} points)" in finding
     assert "%)" not in finding
+
+
+def test_the_table_and_figure_give_accuracies_in_percent_with_the_worst_seed_first(run):
+    """The table gave accuracies and the gap as fractions (0.768, gap 0.232) where the finding said 77% and "a gap
+    of 23.2 points", gave only the mean over seeds, and the figure's accuracy axis ran from 0 to 1. Now percent in
+    the table and the figure, and each seed's worst validation accuracy before the mean."""
+    from dlexam.experiments import skip_connections as S
+    from dlexam.figures import pyplot
+
+    result = run[0]
+    models = result["numbers"]["models"]
+    for row in result["table"]:
+        seeds = models[row["model"]]["per_seed"]
+        assert row["train acc %"] == pytest.approx(100 * np.mean([s["train acc"] for s in seeds]))
+        assert row["val acc % worst"] == pytest.approx(100 * min(s["val acc"] for s in seeds))
+        assert row["val acc %"] == pytest.approx(100 * np.mean([s["val acc"] for s in seeds]))
+        assert list(row).index("val acc % worst") < list(row).index("val acc %")
+        gap = 100 * np.mean([s["gap (train-val acc)"] for s in seeds])
+        assert row["gap (train-val), points"] == pytest.approx(gap)
+        assert f"(a gap of {gap:.1f} points)" in result["finding"] or row["model"] == "plain"
+    seen = {}
+
+    def keep(out_dir, name, fig, *, narrow=False):
+        seen[name] = fig.axes
+        pyplot().close(fig)
+        return name
+
+    runs = {label: m["runs"][0] for label, m in models.items()}
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setattr(S, "save_into", keep)
+        S._figures(None, S.SkipConfig.quick(), runs)
+    accuracy = seen["skip_connections_curves.png"][1]
+    assert "%" in accuracy.get_ylabel() and accuracy.get_ylim()[1] > 100
+    first = accuracy.get_lines()[0].get_ydata()
+    assert list(first) == pytest.approx([100 * v for v in runs["plain"]["curves"]["train_accuracy"]])

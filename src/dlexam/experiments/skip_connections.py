@@ -103,16 +103,17 @@ def run(out_dir: OutputDir, quick: bool = False) -> dict:
     data = {k: ((v - mean) / std if k.startswith("x") else v) for k, v in data.items()}
     runs = {label: [train_model(cfg, res, init, data, seed) for seed in cfg.seeds] for label, res, init in MODELS}
 
-    table, numbers = [], {"models": {}}
+    table, means, numbers = [], {}, {"models": {}}
     for label, _res, _init in MODELS:
         per_seed = [summarise(r) for r in runs[label]]
         row = {"model": label}
         for key in per_seed[0]:
             vals = [p[key] for p in per_seed]
             row[key] = None if None in vals else float(np.mean(vals))
-        table.append(row)
+        means[label] = row
+        table.append(shown(row, per_seed))
         numbers["models"][label] = {"mean": row, "per_seed": per_seed, "runs": runs[label]}
-    verdict, finding = _verdict(cfg, {row["model"]: row for row in table}, numbers["models"])
+    verdict, finding = _verdict(cfg, means, numbers["models"])
     figures = _figures(out_dir, cfg, {label: r[0] for label, r in runs.items()})
     if quick:
         full = SkipConfig()
@@ -154,6 +155,25 @@ def summarise(r: dict) -> dict:
         # validation accuracy at the first epoch whose training accuracy reached FIT (None: never)
         AT_FIT: next((v for t, v in zip(c["train_accuracy"], c["val_accuracy"], strict=True) if t >= FIT), None),
     }
+
+
+def shown(mean: dict, per_seed: list[dict]) -> dict:
+    """A model's row as the table prints it: accuracies in percent and the gap in points, as the finding gives
+    them, and the worst seed's validation accuracy before the mean (`mean`: :func:`summarise`'s keys, averaged)."""
+    def pct(v):
+        return None if v is None else 100 * v
+
+    return {"model": mean["model"],
+            "grad factor/block@init": mean["grad factor/block@init"],
+            "first/last grad@init": mean["first/last grad@init"],
+            "train acc %": pct(mean["train acc"]),
+            "val acc % worst": pct(min(p["val acc"] for p in per_seed)),
+            "val acc %": pct(mean["val acc"]),
+            "best val acc %": pct(mean["best val acc"]),
+            "gap (train-val), points": pct(mean["gap (train-val acc)"]),
+            "train loss": mean["train loss"],
+            "val loss": mean["val loss"],
+            f"val acc % @train {FIT:.0%}": pct(mean[AT_FIT])}
 
 
 def _verdict(cfg: SkipConfig, row: dict, models: dict) -> tuple[str, str]:
@@ -256,10 +276,10 @@ def _figures(out_dir: OutputDir, cfg: SkipConfig, runs: dict) -> list[str]:
         epochs = np.arange(1, len(c["train_loss"]) + 1)
         ax[0, 0].plot(epochs, c["train_loss"], "-", color=colors[label], label=f"{label}: train")
         ax[0, 0].plot(epochs, c["val_loss"], "--", color=colors[label], label=f"{label}: validation")
-        ax[0, 1].plot(epochs, c["train_accuracy"], "-", color=colors[label], label=f"{label}: train")
-        ax[0, 1].plot(epochs, c["val_accuracy"], "--", color=colors[label], label=f"{label}: validation")
+        for key, style, what in (("train_accuracy", "-", "train"), ("val_accuracy", "--", "validation")):
+            ax[0, 1].plot(epochs, 100 * np.asarray(c[key]), style, color=colors[label], label=f"{label}: {what}")
     ax[0, 0].set(title="Loss", xlabel="epoch", ylabel="cross-entropy (log)", yscale="log")
-    ax[0, 1].set(title="Accuracy", xlabel="epoch", ylabel="accuracy", ylim=(0, 1.02))
+    ax[0, 1].set(title="Accuracy", xlabel="epoch", ylabel="accuracy (%)", ylim=(0, 102))
     # one legend under both panels (each panel would show the same six entries; inside, the accuracy panel's
     # legend covered the residual net's rising curves): a column per net, train above validation
     figure_legend(fig, *ax[0, 0].get_legend_handles_labels(), ncols=len(runs), fontsize=7)
