@@ -79,7 +79,7 @@ def test_every_seed_is_measured_at_initialisation(run):
         assert len(by_seed) == len(seeds)
         assert row["factor/block@init min"] == min(by_seed) and row["factor/block@init max"] == max(by_seed)
         assert row["factor/block@init"] == pytest.approx(sum(by_seed) / len(by_seed))
-        assert list(row).index("val acc worst") < list(row).index("val acc")
+        assert list(row).index("val acc % worst") < list(row).index("val acc %")
 
 
 def _table(factors: dict) -> list[dict]:
@@ -114,13 +114,14 @@ def test_the_nets_that_do_not_learn_are_trained_again_at_the_control_rate(run):
     at_lr = f"@lr {cfg['control_lr']:g}"
     assert cfg["control_lr"] != cfg["lr"]
     for row in result["table"]:
-        again = result["numbers"]["runs"][f"{row['activation']}/{row['init']}"]["val_accuracy_at_control_lr_by_seed"]
-        if row["val acc worst"] < STUCK_ACCURACY:
+        net = result["numbers"]["runs"][f"{row['activation']}/{row['init']}"]
+        again = net["val_accuracy_at_control_lr_by_seed"]
+        if net["val acc worst"] < STUCK_ACCURACY:
             assert len(again) == len(result["numbers"]["trained_seeds"])
-            assert row[f"val acc worst {at_lr}"] == min(again)
-            assert row[f"val acc {at_lr}"] == pytest.approx(sum(again) / len(again))
+            assert row[f"val acc % worst {at_lr}"] == pytest.approx(100 * min(again))
+            assert row[f"val acc % {at_lr}"] == pytest.approx(100 * sum(again) / len(again))
         else:
-            assert again is None and row[f"val acc worst {at_lr}"] is None
+            assert again is None and row[f"val acc % worst {at_lr}"] is None
 
 
 def test_the_control_is_read_into_the_finding():
@@ -132,8 +133,8 @@ def test_the_control_is_read_into_the_finding():
     rows[0]["val acc worst @lr 0.1"], rows[1]["val acc worst @lr 0.1"] = 0.11, 0.85
     rows[2]["val acc worst @lr 0.1"] = None  # it learned at lr 0.01: no control
     notes = " ".join(_control_notes(cfg, rows))
-    assert "stay there at 10 times the rate too (lr 0.1: sigmoid with default init (0.11 worst))" in notes
-    assert "At lr 0.1 these learn: relu with default init (0.85 worst)" in notes
+    assert "stay there at 10 times the rate too (lr 0.1: sigmoid with default init (11.0% worst))" in notes
+    assert "At lr 0.1 these learn: relu with default init (85.0% worst)" in notes
     assert "matched" not in notes
     assert _control_notes(cfg, _table({("tanh", "matched"): [1.0] * 3})) == []
 
@@ -167,3 +168,17 @@ def test_the_loss_figure_says_which_curves_lie_on_top_of_each_other_at_chance(ru
     assert all(name in said["caption"] for name in flat), (flat, said["caption"])
     assert "on top of each other" in said["caption"] and "ln 10 = 2.30" in said["caption"]
     assert "dotted line at chance" in said["alt"]
+
+
+def test_validation_accuracy_reads_in_percent_in_the_table_the_finding_and_the_caption(run):
+    """The table and the finding gave validation accuracy as a fraction ("val acc 0.12") and the training-loss
+    figure's caption as a percentage (12%), as every other experiment does: now percent (to 0.1 point) in all three."""
+    result = run[0]
+    caption = result["captions"]["activations_training_loss.png"]["caption"]
+    for row in result["table"]:
+        net = result["numbers"]["runs"][f"{row['activation']}/{row['init']}"]
+        assert "val acc" not in row and "val acc worst" not in row
+        assert row["val acc %"] == pytest.approx(100 * net["val acc"])
+        assert row["val acc % worst"] == pytest.approx(100 * net["val acc worst"])
+        assert f"val acc {100 * net['val acc']:.1f}%" in result["finding"]
+        assert f"{row['activation']} {100 * net['val acc']:.1f}%" in caption

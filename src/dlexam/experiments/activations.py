@@ -186,12 +186,28 @@ def run(out_dir: OutputDir, quick: bool = False) -> dict:
         out_dir, name=NAME, claim=CLAIM, claim_source=CLAIM_SOURCE, cfg=cfg, quick=quick, start=start,
         verdict=verdict,
         finding=finding,
-        table=[{k: v for k, v in row.items() if k not in AFTER_TRAINING} for row in table],  # readable at 800 px
+        table=[shown(row) for row in table],
         figures=figures,
         captions=_captions(cfg, table, runs),
         numbers=numbers,
         data=data_note,
     )
+
+
+def shown(row: dict) -> dict:
+    """A net's row as the table prints it: without the after-training factors (readable at 800 px), and its
+    validation accuracies in percent, as the finding and the captions give them."""
+    return {k.replace("val acc", "val acc %"): None if v is None else 100 * v if k.startswith("val acc") else v
+            for k, v in row.items() if k not in AFTER_TRAINING}
+
+
+def _pct(fraction: float) -> str:
+    """An accuracy as the table shows it: a percentage to 0.1 point."""
+    return f"{100 * fraction:.1f}%"
+
+
+def _two(v: float) -> str:
+    return f"{v:.2f}"
 
 
 def _geomean(xs: list[float]) -> float:
@@ -210,8 +226,8 @@ def _verdict(cfg: ActivationsConfig, table: list[dict]) -> tuple[str, str]:
 
     def describe(act: str, init: str) -> str:
         r = row[(act, init)]
-        acc = (f"val acc {r['val acc worst']:.2f} worst, {r['val acc']:.2f} mean" if trained > 1
-               else f"val acc {r['val acc']:.2f}")
+        acc = (f"val acc {_pct(r['val acc worst'])} worst, {_pct(r['val acc'])} mean" if trained > 1
+               else f"val acc {_pct(r['val acc'])}")
         return (
             f"{act} x{r['factor/block@init']:.2f} per block ({r['factor/block@init min']:.2f}-"
             f"{r['factor/block@init max']:.2f}; first/last {r['first/last@init']:.1e}), {acc}"
@@ -277,7 +293,7 @@ def _control_notes(cfg: ActivationsConfig, table: list[dict]) -> list[str]:
         return []
 
     def names(rs: list[dict]) -> str:
-        return ", ".join(f"{r['activation']} with {r['init']} init ({r[f'val acc worst {at_lr}']:.2f} worst)"
+        return ", ".join(f"{r['activation']} with {r['init']} init ({_pct(r[f'val acc worst {at_lr}'])} worst)"
                          for r in rs)
 
     learned = [r for r in rows if r[f"val acc worst {at_lr}"] >= STUCK_ACCURACY]
@@ -317,8 +333,8 @@ def _captions(cfg: ActivationsConfig, table: list[dict], runs: dict) -> dict[str
     else:
         flat_text = ""
 
-    def per_init(key: str, fmt: str) -> str:
-        return "; ".join(f"{label}: " + ", ".join(f"{a} {format(row[(a, i)][key], fmt)}" for a in ACTS)
+    def per_init(key: str, fmt) -> str:  # fmt: value -> text
+        return "; ".join(f"{label}: " + ", ".join(f"{a} {fmt(row[(a, i)][key])}" for a in ACTS)
                          for i, label in (("default", "PyTorch's default init"), ("matched", "Glorot / He")))
 
     acts = ", ".join(ACTS)
@@ -328,20 +344,21 @@ def _captions(cfg: ActivationsConfig, table: list[dict], runs: dict) -> dict[str
                    f"{cfg.depth}, at initialisation, one line per activation ({acts}) and seed ({len(cfg.seeds)}): "
                    "left under PyTorch's default init, right under Glorot (sigmoid, tanh) or He (ReLU) init.",
             "caption": "At initialisation the gradient shrinks towards the input by a factor per block of "
-                       f"{per_init('factor/block@init', '.2f')} (mean of {len(cfg.seeds)} seeds; below "
+                       f"{per_init('factor/block@init', _two)} (mean of {len(cfg.seeds)} seeds; below "
                        f"{VANISHING_FACTOR} counts as vanishing).",
         },
         "activations_grad_norms_training.png": {
             "alt": f"Six line charts, one per activation ({acts}) and initialisation, of each hidden block's "
                    f"gradient norm (log scale) at {cfg.n_snapshots + 1} moments from step 0 to step {cfg.steps:,}, "
                    f"for seed {cfg.seeds[0]}.",
-            "caption": f"After {cfg.steps:,} SGD steps the factor per block is {per_init('factor/block@end', '.2f')}.",
+            "caption": f"After {cfg.steps:,} SGD steps the factor per block is "
+                       f"{per_init('factor/block@end', _two)}.",
         },
         "activations_training_loss.png": {
             "alt": f"Line chart of the training loss (moving average) against the SGD step for the six networks "
                    f"(seed {cfg.seeds[0]}): {acts}, each under the default init (dashed) and the matched init (solid), "
                    f"and a dotted line at chance, ln 10.",
-            "caption": f"Validation accuracy after {cfg.steps:,} steps: {per_init('val acc', '.0%')}." + flat_text,
+            "caption": f"Validation accuracy after {cfg.steps:,} steps: {per_init('val acc', _pct)}." + flat_text,
         },
     }
 
