@@ -251,3 +251,12 @@ def _drawn_axes(result: dict) -> dict:
         monkeypatch.setattr(B, "save_into", keep)
         B._figures(None, cfg, nb["batch_sizes"], nb)
     return seen
+
+
+def test_the_finding_says_the_learning_rate_claim_is_not_tested(run):
+    """The claim says small minibatches "may require smaller learning rate"; the experiment sets every B's rate by
+    the square-root rule (1e-3 * sqrt(B / 64), the table's lr column) and compares no other, yet its "Not tested"
+    list named only local minima and the GPU rule."""
+    finding = run[0]["finding"]
+    not_tested = finding[finding.index("Not tested:"):]
+    assert "learning rate" in not_tested and "sqrt(B / 64)" in not_tested

@@ -314,7 +314,9 @@ def _verdict(cfg: BatchSizeConfig, sizes: list[int], nb: dict) -> tuple[str, str
         + "; " + ranking_text(nb["ranking"]["budget"], f"with a {cfg.budget_s:g} s CPU budget")
         + "; " + ranking_text(nb["ranking"]["iterations"], f"after {cfg.iterations} updates")
         + ". " + iterations_text
-        + " Not tested: escaping local minima and the GPU-memory rule of thumb (CPU only)."
+        + " Not tested: escaping local minima, the GPU-memory rule of thumb (CPU only), and whether small batches "
+        f"need a smaller learning rate (every B trains at {cfg.base_lr:g} * sqrt(B / 64), the square-root rule; "
+        "no other rate is compared)."
     )
     if not (noise_falls and updates_slower and memory_grows):
         verdict = "not supported"
