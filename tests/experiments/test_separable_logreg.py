@@ -136,3 +136,12 @@ def test_a_log_axis_over_many_decades_is_marked_at_round_powers_of_ten():
     assert round_decades(0.0232, 41.6) == [-1, 0, 1]
     assert round_decades(1e-10, 1e-2) == [-10, -8, -6, -4, -2]
     assert round_decades(3e-7, 5e6) == [-6, -4, -2, 0, 2, 4, 6]
+
+
+def test_the_cosine_of_w_0_is_undefined_not_0(run):
+    """Gradient descent starts at w = 0, whose direction, and so its cosine to w_svm, is undefined; the table's
+    first row read "cos(w, w_svm) 0" (a direction at right angles to the max-margin one). It is blank ("-", JSON
+    null) there, and a true cosine at every later step."""
+    rows = run[0]["table"]
+    assert rows[0]["step t"] == 0 and rows[0]["||w||"] == 0 and rows[0]["cos(w, w_svm)"] is None
+    assert all(0 < r["cos(w, w_svm)"] <= 1 for r in rows[1:])

@@ -127,7 +127,7 @@ def run(out_dir: OutputDir, quick: bool = False) -> dict:
             "||w||": float(norms[i]),
             "loss L(w)": float(losses[i]),
             "||grad||": records[i]["grad_norm"],
-            "cos(w, w_svm)": float(cosines[i]),
+            "cos(w, w_svm)": float(cosines[i]) if norms[i] > 0 else None,  # w = 0 has no direction
         }
         for i in show
     ]
