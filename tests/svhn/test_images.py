@@ -271,3 +271,15 @@ def test_avif_images_are_read_not_passed_over(tmp_path, capsys, monkeypatch):
     (tmp_path / "cut.avif").write_bytes((d / "5" / "IMG_7.AVIF").read_bytes()[:40])
     monkeypatch.undo()
     refused_here(["svhn", "predict", str(tmp_path / "cut.avif")], capsys, "cut.avif is not a readable image: an AVIF")
+
+
+def test_a_32_bit_integer_image_is_scaled_by_its_maximum_not_clipped(tmp_path):
+    """A 32-bit integer TIFF (Pillow's mode I) may hold values past 65535: divided by 65535 as a 16-bit image
+    is, every pixel above 257 grey levels' worth saturated and a photographed 3 read as a white square (the
+    shipped model said 1). Oracle: the same picture as an 8-bit L image, its values times 1000."""
+    gray = np.random.default_rng(5).integers(0, 256, (40, 30), dtype=np.uint8)
+    Image.fromarray(gray).save(tmp_path / "l.png")
+    Image.fromarray(gray.astype(np.int32) * 1000, "I").save(tmp_path / "i.tif")
+    assert Image.open(tmp_path / "i.tif").mode == "I"
+    want, got = read_image(tmp_path / "l.png").numpy().astype(int), read_image(tmp_path / "i.tif").numpy().astype(int)
+    assert np.abs(got - want).max() <= 1

@@ -93,12 +93,12 @@ class ImageHeader:
 
 
 def to_gray(img, top: float | None = None) -> np.ndarray:
-    """A Pillow image of any mode -> uint8 (H, W) luma. 16-bit and float images are scaled, not clipped (a float
-    image by `top`, default its own maximum, or 1); transparent pixels read as white paper."""
+    """A Pillow image of any mode -> uint8 (H, W) luma. 16-bit, 32-bit and float images are scaled, not clipped
+    (by `top`, default :func:`_scale_top`); transparent pixels read as white paper."""
     if img.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
         a = np.asarray(img, dtype=np.float64)
         if top is None:
-            top = 65535.0 if img.mode != "F" else max(1.0, float(a.max(initial=0.0)))  # float: [0, 1] or [0, max]
+            top = _scale_top(img.mode, float(a.max(initial=0.0)))
         return np.clip(np.round(a / max(top, 1e-12) * 255.0), 0, 255).astype(np.uint8)
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
         from PIL import Image
@@ -114,6 +114,15 @@ def to_gray(img, top: float | None = None) -> np.ndarray:
     return np.asarray(img.convert("RGB").convert("L"), dtype=np.uint8)
 
 
+def _scale_top(mode: str, most: float) -> float:
+    """The value an integer or float image's white is: 65535 for a 16-bit image (and a 32-bit one within 16 bits:
+    Pillow opens a 16-bit PGM as mode I); a float image's or a 32-bit integer image's own maximum where it
+    passes 1 or 65535 (a 32-bit TIFF divided by 65535 saturated to white)."""
+    if mode == "F":
+        return max(1.0, most)  # float: [0, 1] or [0, max]
+    return max(65535.0, most) if mode == "I" else 65535.0
+
+
 def to_gray_in_strips(img) -> np.ndarray:
     """:func:`to_gray` of a decoded image, STRIP_PIXELS at a time: the same grey levels, without the full-size
     copies a conversion makes (RGBA, a white background, RGB)."""
@@ -121,7 +130,8 @@ def to_gray_in_strips(img) -> np.ndarray:
     rows = max(1, STRIP_PIXELS // w)
     if rows >= h:
         return to_gray(img)
-    top = max(1.0, float(img.getextrema()[1])) if img.mode == "F" else None  # the whole image's maximum
+    # the whole image's maximum
+    top = _scale_top(img.mode, float(img.getextrema()[1])) if img.mode in ("F", "I") else None
     out = np.empty((h, w), np.uint8)
     for y in range(0, h, rows):
         out[y : y + rows] = to_gray(img.crop((0, y, w, min(h, y + rows))), top)  # crop keeps palette and info
