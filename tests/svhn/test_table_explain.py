@@ -154,6 +154,22 @@ def test_a_bad_name_says_what_there_is(name, words):
         explain_number(name)
 
 
+@pytest.mark.parametrize("head", ["conv3x3", "conv1x1-gap"])
+def test_a_bad_name_with_a_conv_head_offers_only_names_that_table_has(head):
+    """With a convolutional head there is no fc (nor in_features): the refusal offered "fc.weights" as its example
+    and in_features as a field, both refused again when typed. Every name the refusal suggests must explain."""
+    cfg = CNNConfig(head=head)
+    with pytest.raises(UserError) as refusal:
+        explain_number("fc.weights", cfg)
+    words = str(refusal.value)
+    layers, _, rest = words.partition("LAYER one of ")[2].partition(" and FIELD one of ")
+    fields, _, examples = rest.partition(" (")
+    assert "fc" not in layers.split(", ") and "in_features" not in fields.split(", ")
+    assert examples == "conv1.output, conv3.weights, total)"  # the head's weights, as fc.weights is the linear one's
+    for example in examples.rstrip(")").split(", "):
+        explain_number(example, cfg)  # raises where the refusal names a number that is not there
+
+
 def test_summary_explain_command(capsys):
     assert main(["svhn", "summary", "--explain", "conv2.output", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == explain_number("conv2.output").to_json()

@@ -246,5 +246,7 @@ def explain_number(name: str, cfg: CNNConfig | CNNSpec | None = None) -> TableNu
         fields = [n.field for n in numbers.values() if n.module == module]
         raise UserError(f"{module} has no {field or 'FIELD'!r:.40} in the layer table: choose from "
                         f"{', '.join(fields)} ({module}.{fields[0]}, say)")
+    fields = [f for f in FIELDS if any(n.field == f for n in numbers.values())]  # a conv head has no in_features
+    head = next(k for k in reversed(numbers) if k.endswith(".weights") and numbers[k].value)  # fc's, or conv3's
     raise UserError(f"no number {str(name)!r:.40} in the layer table: name one as LAYER.FIELD with LAYER one of "
-                    f"{', '.join(layers)} and FIELD one of {', '.join(FIELDS)} (conv1.output, fc.weights, total)")
+                    f"{', '.join(layers)} and FIELD one of {', '.join(fields)} (conv1.output, {head}, total)")
