@@ -246,6 +246,10 @@ def test_synth_command(tmp_path, capsys):
     images, labels = load_split(tmp_path, "train")
     assert images.shape == (30, 32, 32) and labels.shape == (30,)
     assert main(["svhn", "synth", "--out", str(tmp_path), "--train", "0"]) == 2
+    capsys.readouterr()
+    assert main(["svhn", "synth", "--out", str(tmp_path), "--train", "1000", "--test", "1"]) == 0
+    # counts as `synth --scenes` and every other line write them ("wrote 1000 train" before 2026-12-07)
+    assert capsys.readouterr().out == f"wrote 1,000 train and 1 test image to {tmp_path}\n"
 
 
 class _EndlessHandler(http.server.BaseHTTPRequestHandler):

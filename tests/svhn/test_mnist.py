@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from dlexam.errors import UserError
-from dlexam.svhn.data.mnist import FILES, load_mnist, read_idx, write_mnist_as_svhn
+from dlexam.svhn.data.mnist import FILES, load_mnist, read_idx
 
 
 def test_read_idx_on_hand_made_bytes():
@@ -46,14 +46,16 @@ def test_bad_md5_is_refused(tmp_path):
         load_mnist(tmp_path)
 
 
-def test_pipeline_learns_real_digits(tmp_path):
+def test_pipeline_learns_real_digits(tmp_path, capsys):
     """Train on the first 8,000 MNIST digits, test on the last 2,000, through .mat files."""
     from dlexam.cli import main
     from dlexam.svhn.data.official import load_split
 
     images, labels = load_mnist(_mnist_dir())
     assert images.shape == (10000, 28, 28) and np.bincount(labels).min() > 800
-    write_mnist_as_svhn(tmp_path / "data", 8000)
+    assert main(["svhn", "mnist", "--out", str(tmp_path / "data"), "--train", "8000"]) == 0
+    # counts as every other line of dlexam writes them ("wrote 8000 train" before 2026-12-07)
+    assert capsys.readouterr().out == f"wrote MNIST: 8,000 train and 2,000 test digits to {tmp_path / 'data'}\n"
     x, y = load_split(tmp_path / "data", "test")
     assert x.shape == (2000, 32, 32) and np.array_equal(x[:, 2:30, 2:30].numpy(), images[8000:])
     assert np.array_equal(y.numpy(), labels[8000:])

@@ -14,6 +14,7 @@ from dlexam.commands.svhn_inference import register_inference
 from dlexam.commands.variant import add_variant_options, variant_difficulty
 from dlexam.plain import dumps
 from dlexam.svhn.data import SPLITS
+from dlexam.words import counted
 
 QUICK_SCENES = 1000  # svhn synth --scenes --quick
 
@@ -124,7 +125,7 @@ def cmd_synth(args) -> int:
     if args.json:
         _print_json(info)
     else:
-        print(f"wrote {info['train']} train and {info['test']} test images to {info['out']}")
+        print(f"wrote {info['train']:,} train and {counted(info['test'], 'test image')} to {info['out']}")
     return 0
 
 
@@ -160,7 +161,7 @@ def cmd_mnist(args) -> int:
     from dlexam.svhn.data.mnist import write_mnist_as_svhn
 
     info = write_mnist_as_svhn(args.out, args.train, args.mnist_dir, force=args.force)
-    print(f"wrote MNIST: {info['train']} train and {info['test']} test digits to {info['out']}")
+    print(f"wrote MNIST: {info['train']:,} train and {counted(info['test'], 'test digit')} to {info['out']}")
     return 0
 
 
