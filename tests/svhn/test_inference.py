@@ -201,6 +201,28 @@ def test_the_default_confusion_png_of_an_image_folder_is_named_after_the_folder(
     assert sorted(p.name for p in run.glob("*.png")) == ["confusion_alpha.png", "confusion_beta.png"]
 
 
+def test_a_tta_evaluation_keeps_its_own_default_png_and_says_so_in_its_title(tmp_path, capsys, monkeypatch):
+    """`evaluate --tta` wrote the same RUN/confusion_<folder>.png as the plain evaluation, replacing it, under the
+    same title ("alpha: accuracy 0.1000"): two figures of two readings could not be told apart. Now the TTA one is
+    confusion_<folder>_tta.png, and each title says how many images it counts and whether TTA read them."""
+    from dlexam.svhn import plots
+
+    titles = []
+    drawn = plots.confusion_figure
+    monkeypatch.setattr(plots, "confusion_figure", lambda c, title: titles.append(title) or drawn(c, title))
+    run = tmp_path / "run"
+    _run_folder(run)
+    _digit_folder(tmp_path / "alpha")
+    for extra, png in (([], "confusion_alpha.png"), (["--tta"], "confusion_alpha_tta.png")):
+        assert main(["svhn", "evaluate", "--checkpoint", str(run), "--data", str(tmp_path / "alpha"), "--json",
+                     *extra]) == 0
+        r = json.loads(capsys.readouterr().out)
+        assert r["confusion_png"] == str(run / png)
+        assert titles[-1] == f"alpha: accuracy {r['accuracy']:.4f} on 20 images" + (
+            ", test-time augmentation" if extra else "")
+    assert sorted(p.name for p in run.glob("*.png")) == ["confusion_alpha.png", "confusion_alpha_tta.png"]
+
+
 def test_evaluate_json_gives_every_path_as_typed(tmp_path, capsys, monkeypatch):
     """`checkpoint` was relative as typed (run/model.pt) but `confusion_png` absolute. Both are now as typed,
     relative to the working folder, the default PNG's too (beside the checkpoint as typed), and the text says so."""

@@ -91,7 +91,7 @@ def cmd_evaluate(args) -> int:
         raise UserError(f"--split goes with an SVHN folder of .mat files; {args.data} is an image folder, read whole")
     png = args.png
     if png is None:  # beside the user's checkpoint, named for the split or folder; never inside the installed package
-        png = default_confusion_png(args.checkpoint, args.data, split)
+        png = default_confusion_png(args.checkpoint, args.data, split, tta=args.tta)
     if args.force and png is None:
         raise UserError("--force goes with a confusion PNG that would replace a file (--png FILE, or beside "
                         "--checkpoint); the shipped model writes none")
@@ -222,8 +222,9 @@ def register_inference(s) -> None:
         "--png",
         type=path,
         default=None,
-        help="default: confusion_<split>.png beside --checkpoint (an image folder: confusion_<its name>.png), "
-             "skipped with a note if it cannot be written there (none for the shipped model)",
+        help="default: confusion_<split>.png beside --checkpoint (an image folder: confusion_<its name>.png; "
+             "with --tta: ..._tta.png), skipped with a note if it cannot be written there (none for the shipped "
+             "model)",
     )
     q.add_argument("--force", action="store_true", help="replace --png even where dlexam did not write it")
     q.add_argument("--tta", action="store_true", help=TTA_HELP)

@@ -27,6 +27,7 @@ from dlexam.errors import UserError
 from dlexam.figures import save_into
 from dlexam.files import OutputDir
 from dlexam.svhn.model import KIND, CNNConfig, ExamCNN
+from dlexam.words import counted
 
 ModelSource = str | os.PathLike | nn.Module | None  # a checkpoint or run directory, a loaded model, None: shipped
 
@@ -206,11 +207,12 @@ def evaluate_checkpoint(path: ModelSource, data_dir, split: str = "test", png: s
         out.close()  # a folder made for the PNG goes again if the evaluation failed first
 
 
-def default_confusion_png(path, data_dir, split: str = "test") -> Path | None:
+def default_confusion_png(path, data_dir, split: str = "test", tta: bool = False) -> Path | None:
     """Where `svhn evaluate --checkpoint PATH` puts its confusion PNG unasked: confusion_<split>.png beside the
     checkpoint, <split> being what :class:`Evaluation`'s `split` will say (the SVHN split, or the image folder's
-    name: two folders' PNGs no longer replace each other). None for the shipped model, by whatever path it is named:
-    nothing is written into the installed package."""
+    name: two folders' PNGs no longer replace each other), confusion_<split>_tta.png with `tta` (the plain
+    reading's figure stays). None for the shipped model, by whatever path it is named: nothing is written into the
+    installed package."""
     from dlexam.svhn.data.images import is_image_folder
     from dlexam.svhn.data.official import filename
 
@@ -224,7 +226,7 @@ def default_confusion_png(path, data_dir, split: str = "test") -> Path | None:
     if not (data_dir / filename(split)).is_file() and is_image_folder(data_dir):
         folder = _folder_name(data_dir)
         name = folder if folder and os.sep not in folder else "folder"  # "/" has no name
-    return resolved.parent / f"confusion_{name}.png"
+    return resolved.parent / f"confusion_{name}{'_tta' if tta else ''}.png"
 
 
 def _check_png_outside_images(png: Path, data_dir: Path, split: str) -> None:
@@ -262,7 +264,8 @@ def _evaluate(path: ModelSource, data_dir, split: str, out: OutputDir | None, pn
     if out is not None:
         from dlexam.svhn.plots import confusion_figure
 
-        fig = confusion_figure(result.confusion, title=f"{result.split}: accuracy {result.accuracy:.4f}")
+        fig = confusion_figure(result.confusion, title=f"{result.split}: accuracy {result.accuracy:.4f} on "
+                               f"{counted(result.n, 'image')}" + (", test-time augmentation" if tta else ""))
         save_into(out, png.name, fig)
         result.confusion_png = str(png)  # as given (relative stays relative), like `checkpoint`
     return result
