@@ -328,3 +328,25 @@ def test_a_resume_that_changes_the_total_of_epochs_records_the_change(quick_run,
     assert torch.load(run / "last.pt", weights_only=True)["extra"]["settings"]["schedule_changes"] == change
     rc, out = _cli(["svhn", "train", "--out", str(run), "--resume", "--quiet"], capsys)  # complete: nothing changes
     assert rc == 0 and json.loads((run / "metrics.json").read_text())["settings"]["schedule_changes"] == change
+
+
+def test_a_perfect_or_zero_accuracy_is_drawn_whole_on_the_learning_curves():
+    """A small validation set (a fine-tune's 59 images) often reads 1.0: the accuracy axis ended at exactly 1, so
+    that epoch's marker was cut in half by the panel's top edge (and a 0 by its bottom). Every marker, its whole
+    radius, now lies inside its panel."""
+    import matplotlib.pyplot as plt
+
+    from dlexam.svhn.plots import learning_curves_figure
+
+    history = [{"epoch": 1, "train_loss": 0.226, "train_accuracy": 0.0, "val_loss": 0.0383, "val_accuracy": 0.9831},
+               {"epoch": 2, "train_loss": 0.164, "train_accuracy": 0.9494, "val_loss": 0.0380, "val_accuracy": 1.0}]
+    fig = learning_curves_figure(history, init_val_accuracy=0.9831)
+    try:
+        fig.canvas.draw()
+        for ax in fig.axes:
+            for line in ax.get_lines():
+                radius = line.get_markersize() / 72 * fig.dpi / 2  # points -> pixels
+                for y in ax.transData.transform(line.get_xydata())[:, 1]:
+                    assert ax.bbox.y0 + radius <= y <= ax.bbox.y1 - radius, (ax.get_title(), y, ax.bbox)
+    finally:
+        plt.close(fig)

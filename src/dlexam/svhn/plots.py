@@ -26,7 +26,8 @@ def learning_curves_figure(history: list[dict], init_val_accuracy: float | None 
         ax2.plot(start + epochs, [init_val_accuracy] * len(start) + [r.get("val_accuracy") for r in history], "s-",
                  label="validation")
     ax1.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
-    ax2.set(xlabel="epoch", ylabel="accuracy", title="accuracy", ylim=(0, 1))
+    # a little past 0 and 1: a marker at 0 or 1 (a small validation set reads 1.0 often) is drawn whole, not halved
+    ax2.set(xlabel="epoch", ylabel="accuracy", title="accuracy", ylim=(-0.04, 1.04))
     from matplotlib.ticker import MaxNLocator
 
     for ax in (ax1, ax2):
