@@ -283,3 +283,18 @@ def test_a_32_bit_integer_image_is_scaled_by_its_maximum_not_clipped(tmp_path):
     assert Image.open(tmp_path / "i.tif").mode == "I"
     want, got = read_image(tmp_path / "l.png").numpy().astype(int), read_image(tmp_path / "i.tif").numpy().astype(int)
     assert np.abs(got - want).max() <= 1
+
+
+@pytest.mark.parametrize("bits", [8, 10, 12])
+def test_a_camera_image_of_fewer_bits_in_a_16_bit_png_keeps_its_grey_levels(tmp_path, bits):
+    """Machine-vision cameras save 10- or 12-bit values unscaled in 16-bit PNGs (and tools 8-bit values): divided
+    by 65535, a 12-bit image kept 16 grey levels, a 10-bit one 4 and an 8-bit one 1 (a photographed 3 read as 6).
+    Such an image is now scaled by the smallest of 8, 10, 12 and 16 bits that holds its values. Oracle: the same
+    picture as an 8-bit L image."""
+    gray = np.random.default_rng(6).integers(0, 256, (40, 30), dtype=np.uint8)
+    gray[0, 0] = 255  # the picture's white, as a camera's full scale
+    Image.fromarray(gray).save(tmp_path / "l.png")
+    Image.fromarray((gray.astype(np.uint32) * (2**bits - 1) // 255).astype(np.uint16)).save(tmp_path / "deep.png")
+    assert Image.open(tmp_path / "deep.png").mode == "I;16"
+    want = read_image(tmp_path / "l.png").numpy().astype(int)
+    assert np.abs(read_image(tmp_path / "deep.png").numpy().astype(int) - want).max() <= 1

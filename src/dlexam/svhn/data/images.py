@@ -66,6 +66,7 @@ HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"
 AVIF_BRANDS = (b"avif", b"avis")  # an AVIF image's and an AVIF sequence's ftyp box
 MACOS_FOLDER = "__MACOSX"  # what a zip file made on a Mac holds beside its files: their AppleDouble metadata
 EXIF_ORIENTATION = 0x0112
+WIDE_MODES = ("I", "I;16", "I;16B", "I;16L", "I;16N", "F")  # Pillow's integer modes past 8 bits, and float
 _PILLOW_WARNINGS = threading.Lock()  # warnings.catch_warnings changes process-wide state: one thread at a time
 
 
@@ -94,8 +95,8 @@ class ImageHeader:
 
 def to_gray(img, top: float | None = None) -> np.ndarray:
     """A Pillow image of any mode -> uint8 (H, W) luma. 16-bit, 32-bit and float images are scaled, not clipped
-    (by `top`, default :func:`_scale_top`); transparent pixels read as white paper."""
-    if img.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+    (by `top`, default :func:`_scale_top` of their maximum); transparent pixels read as white paper."""
+    if img.mode in WIDE_MODES:
         a = np.asarray(img, dtype=np.float64)
         if top is None:
             top = _scale_top(img.mode, float(a.max(initial=0.0)))
@@ -115,12 +116,13 @@ def to_gray(img, top: float | None = None) -> np.ndarray:
 
 
 def _scale_top(mode: str, most: float) -> float:
-    """The value an integer or float image's white is: 65535 for a 16-bit image (and a 32-bit one within 16 bits:
-    Pillow opens a 16-bit PGM as mode I); a float image's or a 32-bit integer image's own maximum where it
-    passes 1 or 65535 (a 32-bit TIFF divided by 65535 saturated to white)."""
+    """The value an integer or float image's white is. An integer image: the smallest of 8, 10, 12 and 16 bits'
+    full scale (255, 1023, 4095, 65535) that holds its largest value `most`, as cameras save 10- or 12-bit values
+    unscaled in 16-bit files (divided by 65535, a 10-bit image kept 4 grey levels), and past 16 bits (a 32-bit TIFF,
+    Pillow's mode I) its own maximum. A float image: its own maximum where it passes 1."""
     if mode == "F":
         return max(1.0, most)  # float: [0, 1] or [0, max]
-    return max(65535.0, most) if mode == "I" else 65535.0
+    return next((top for top in (255.0, 1023.0, 4095.0, 65535.0) if most <= top), most)
 
 
 def to_gray_in_strips(img) -> np.ndarray:
@@ -130,8 +132,8 @@ def to_gray_in_strips(img) -> np.ndarray:
     rows = max(1, STRIP_PIXELS // w)
     if rows >= h:
         return to_gray(img)
-    # the whole image's maximum
-    top = _scale_top(img.mode, float(img.getextrema()[1])) if img.mode in ("F", "I") else None
+    # the whole image's maximum decides its scale, not each strip's
+    top = _scale_top(img.mode, float(img.getextrema()[1])) if img.mode in WIDE_MODES else None
     out = np.empty((h, w), np.uint8)
     for y in range(0, h, rows):
         out[y : y + rows] = to_gray(img.crop((0, y, w, min(h, y + rows))), top)  # crop keeps palette and info
