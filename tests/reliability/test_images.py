@@ -158,7 +158,7 @@ def test_a_large_jpeg_is_decoded_at_a_reduced_size_and_read_alike():
     assert diff.mean() < 0.5 and diff.max() <= 2, (diff.mean(), diff.max())
 
 
-@pytest.mark.parametrize("mode", ["RGBA", "LA", "P", "PT", "I;16", "I", "F", "CMYK", "1"])
+@pytest.mark.parametrize("mode", ["RGBA", "LA", "P", "PT", "I;16", "I;16 12-bit", "I", "F", "CMYK", "1"])
 def test_greying_in_strips_gives_the_grey_levels_of_the_whole(monkeypatch, mode):
     rng = np.random.default_rng(3)
     rgba = rng.integers(0, 256, (97, 61, 4), dtype=np.uint8)
@@ -169,6 +169,9 @@ def test_greying_in_strips_gives_the_grey_levels_of_the_whole(monkeypatch, mode)
         img.info["transparency"] = 3
     elif mode == "I;16":
         img = Image.fromarray(rng.integers(0, 65536, (97, 61), dtype=np.uint16))
+    elif mode == "I;16 12-bit":  # scaled by the depth that holds the whole image's values, not each strip's
+        img = Image.fromarray(rng.integers(0, 4096, (97, 61), dtype=np.uint16))
+        img.paste(0, (0, 0, 61, 30))  # the first strips hold 8-bit values only
     elif mode == "I":  # 32-bit, past 16 bits: scaled by the whole image's maximum, not each strip's
         img = Image.fromarray(rng.integers(0, 300_000, (97, 61), dtype=np.int32), "I")
     elif mode == "F":
