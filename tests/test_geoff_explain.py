@@ -310,3 +310,24 @@ def test_dW_O_names_the_R_of_its_own_head_count(heads, says, never):
     "R = [Z_1 .. Z_k] W_O" with one head too), with two heads [Z_1 Z_2] multi_W_O."""
     text = "\n".join(Explainer(geoff.GeoffQuery(EXAMPLE, temperature="sqrt", heads=heads)).explain("dW_O[1,2]").lines)
     assert says in text and never not in text
+
+
+@pytest.mark.parametrize(("heads", "formula", "value"), [(1, "R = Z W_O", Fraction(9, 7)),
+                                                         (2, "R = [Z_1 Z_2] multi_W_O", Fraction(6, 7))])
+def test_a_cell_of_R_names_the_matrix_its_heads_multiply(heads, formula, value):
+    """R[<STOP>, A] by hand: Z[<STOP>] = (6/7, 9/7) (the exam's Z); one head: (6/7, 9/7) . W_O[:, A] = (0, 1) gives 9/7;
+    two heads: [Z Z] . I_4[:, A] = 6/7. With two heads the explanation said "R = [Z_1 .. Z_k] W_O" beside a
+    summary (and a matrix view) multiplying by multi_W_O (2026-12-07)."""
+    e = Explainer(geoff.GeoffQuery(EXAMPLE, heads=heads)).explain("R[6,A]")
+    assert e.computed == value and e.lines[0] == formula
+    assert "] W_O" not in e.text and ("multi_W_O" in e.summary) == (heads == 2)
+
+
+def test_a_head_past_the_models_count_is_said_in_words():
+    """One head is "1 head", not "1 head(s)" (dlexam.words.counted, as every text the library returns)."""
+    with pytest.raises(UserError) as e:
+        Explainer(geoff.GeoffQuery(EXAMPLE)).explain("P[h2,3,0]")
+    assert str(e.value) == "P: head h2 does not exist: this model has 1 head, h1"
+    with pytest.raises(UserError) as e:
+        Explainer(geoff.GeoffQuery(EXAMPLE, heads=2)).explain("P[h3,3,0]")
+    assert str(e.value) == "P: head h3 does not exist: this model has 2 heads, h1-h2"

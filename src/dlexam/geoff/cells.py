@@ -53,6 +53,7 @@ from dlexam.geoff.exact import Number
 from dlexam.geoff.model import PARAMETERS
 from dlexam.geoff.weights import GeoffWeights, axis_labels
 from dlexam.spec.transformer import MATRIX_AXES, dimension_labels
+from dlexam.words import counted
 
 # canonical name -> (row axis, column axis, one matrix per head); a matrix's axes are MATRIX_AXES' (the one place
 # that names them), a gradient's those of its matrix
@@ -207,7 +208,7 @@ def parse_cell(text: str, space: Space) -> Cell:
             raise UserError(f"{name} is one matrix for every head: name it without h1, h2 ({SPELLING})")
         head = int(parts[0][1:]) - 1
         if not 0 <= head < space.heads:
-            raise UserError(f"{name}: head {parts[0]} does not exist: this model has {space.heads} head(s), h1"
+            raise UserError(f"{name}: head {parts[0]} does not exist: this model has {counted(space.heads, 'head')}, h1"
                             + (f"-h{space.heads}" if space.heads > 1 else ""))
         parts = parts[1:]
     if space.per_head(name) and head is None:

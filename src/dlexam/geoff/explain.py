@@ -5,8 +5,8 @@ what made it. One function per kind of cell, each returning an :class:`Explanati
 arithmetic line by line, the cells it came from, the value it computes beside the model's own):
 
 - :func:`explain_embedding`: X[i, d] = E[token_i, d];
-- :func:`explain_product`: a cell of a matrix product, a row times a column (Q = X W_Q, K, V, S = Q K^T, R =
-  [Z_1 .. Z_k] W_O, logits = R E^T): ``q_<START> . k_D = (0, 0) . (3, 0) = 0*3 + 0*0 = 0``;
+- :func:`explain_product`: a cell of a matrix product, a row times a column (Q = X W_Q, K, V, S = Q K^T, R = Z W_O or
+  [Z_1 .. Z_k] multi_W_O, logits = R E^T): ``q_<START> . k_D = (0, 0) . (3, 0) = 0*3 + 0*0 = 0``;
 - :func:`explain_attention`: a row of P, by argmax's tie rule at T = 0 ("the scores 0, 0, 0, 0 tie, so argmax
   shares the weight: 1/4 each", :func:`dlexam.geoff.exact.argmax_row`) or softmax's closed form at T > 0
   (``e^(s_ij/T) / sum_k e^(s_ik/T)``);
@@ -196,8 +196,14 @@ def _product_operands(ex: Explainer, c: Cell):
             [source("R", [(i, d) for d in range(w.d_model)]), source("E", [(j, d) for d in range(w.d_model)])])
 
 
-FORMULAS = {"Q": "Q = X W_Q", "K": "K = X W_K", "V": "V = X W_V", "S": "S = Q K^T", "R": "R = [Z_1 .. Z_k] W_O",
+FORMULAS = {"Q": "Q = X W_Q", "K": "K = X W_K", "V": "V = X W_V", "S": "S = Q K^T",
             "logits": "logits = R E^T (E is tied: the logit of token v is r . e_v)"}
+
+
+def r_formula(heads: int) -> str:
+    """R as the model computes it with `heads` heads, as `dlexam geoff` heads its matrix: one head R = Z W_O; k heads
+    R = [Z_1 ... Z_k] multi_W_O (Problem 2.4's W_O)."""
+    return "R = Z W_O" if heads == 1 else f"R = [{' '.join(f'Z_{h + 1}' for h in range(heads))}] multi_W_O"
 
 
 def explain_product(ex: Explainer, c: Cell) -> Explanation:
@@ -206,7 +212,7 @@ def explain_product(ex: Explainer, c: Cell) -> Explanation:
     terms, value = dot(left, right)
     summary = f"{ex.title(c)} = {left_name} . {right_name} = {vec(left)} . {vec(right)} = {terms} = " \
               f"{number_text(value)}"
-    formula = FORMULAS[c.matrix] if not (c.matrix == "R" and ex.query.heads == 1) else "R = Z W_O"
+    formula = FORMULAS.get(c.matrix) or r_formula(ex.query.heads)
     lines = [formula]
     if c.matrix == "S" and c.col > c.row:
         lines.append(f"masked: position {c.col + 1} comes after position {c.row + 1}, so the causal mask hides this "
