@@ -27,6 +27,23 @@ def test_exam_example(capsys):
     assert run(["sort", "D", "A", "A"], capsys)[1] == "A D\n"
 
 
+@pytest.mark.parametrize(("argv", "hint"), [
+    (["sort", "DAA"], "; separate tokens with spaces: D A A"),
+    (["sort", "--vocab", "A-Z", "ZAM", "A"], "; separate tokens with spaces: Z A M A"),
+    (["sort", "--trained", "C", "AB"], "; separate tokens with spaces: C A B"),
+    (["sort", "DAX"], ""),  # X is no symbol: nothing to suggest
+    (["sort", "--vocab", "100", "427"], ""),  # 42 7? 4 27? 427 past the vocabulary: numbers are not guessed at
+])
+def test_symbols_run_together_are_refused_saying_how_to_write_them(argv, hint, capsys):
+    """As `dlexam geoff` and the web page's /sort say it (dlexam.words.spaced); `sort "DAA"` said only "unknown
+    token 'DAA'" (2026-12-07)."""
+    rc, out, err = run(argv, capsys)
+    token = next(w for w in argv[1:] if w not in ("--vocab", "A-Z", "100", "--trained", "C", "A") and len(w) > 1)
+    assert (rc, out) == (2, "") and err.count("\n") == 1
+    assert err.startswith(f"dlexam: error: unknown token {token!r}") and err.endswith(hint + "\n")
+    assert ("separate" in err) == bool(hint)
+
+
 @pytest.mark.parametrize(
     "argv,want",
     [

@@ -171,12 +171,26 @@ def _query(q) -> int:
                                   warn=lambda w: print(f"dlexam: warning: {w}", file=sys.stderr, flush=True),
                                   **options):
             out.write(line + "\n")
-    except UserError:
+    except UserError as exc:
         out.flush()  # the answers to the lines before the bad one, then the error line
+        hint = _spacing_hint(" ".join(q.sequence), sorter.vocab.symbols) if q.sequence else None
+        if hint:
+            raise UserError(f"{exc}; {hint}") from None
         raise
     for w in ([_unfinished(sorter)] if not sorter.finished else []) + notes.warnings():
         print(f"dlexam: warning: {w}", file=sys.stderr)
     return 0
+
+
+def _spacing_hint(text: str, symbols) -> str | None:
+    """"DAA" -> "separate tokens with spaces: D A A", as `dlexam geoff` and /sort say it (dlexam.words.spaced); none
+    for a vocabulary of numbers, where "427" may be 42 7, 4 27 or a number past it."""
+    from dlexam.words import spaced
+
+    if any(sym.isdigit() for sym in symbols):
+        return None
+    fixed = spaced(text, symbols)
+    return f"separate tokens with spaces: {fixed}" if fixed else None
 
 
 # ---- train ----------------------------------------------------------------------------------------
