@@ -81,7 +81,7 @@ def test_lengths_without_a_heldout_sequence_are_not_reported_as_an_exact_match_o
     assert out == "" and err.startswith("dlexam: error: no held-out sequences")
     assert main(["sort", "evaluate", "--lengths", "1-2", "--samples", "5"]) == 0  # one length with some: measured
     out = capsys.readouterr().out
-    assert "all  1.0000" in out and "no held-out sequences exist at length 1:" in out
+    assert "\n   all       5         2  1.0000\n" in out and "no held-out sequences exist at length 1:" in out
 
     assert main(["sort", "train", "--quick", "--max-len", "1", "--out", str(tmp_path / "run"), "--quiet"]) == 0
     out = capsys.readouterr().out
@@ -145,7 +145,7 @@ def test_the_inputs_flag_measures_the_kind(capsys):
     d = json.loads(capsys.readouterr().out)
     assert d["inputs"] == "few" and d["n"] == 10 and d["results"][0]["overall"] == 1.0  # the compiled solver
     assert main(["sort", "evaluate", "--lengths", "20", "--samples", "10", "--inputs", "reversed"]) == 0
-    assert "10 held-out reversed sequences" in capsys.readouterr().out
+    assert "10 held-out reversed inputs drawn at random" in capsys.readouterr().out
     assert main(["sort", "evaluate", "--inputs", "shuffled"]) == 2
     err = capsys.readouterr().err
     assert "--inputs" in err and all(kind in err for kind in EVAL_KINDS), err  # the flag offers every kind
@@ -200,3 +200,23 @@ def test_the_accuracy_after_training_is_measured_a_block_at_a_time_with_the_same
     assert max(seen) <= 100, seen  # each block at most BLOCK_TOKENS symbols
     n_symbols = sum(map(len, ev.heldout_inputs(vocab, list(range(1, 17)), 20, 7)))
     assert sum(seen) == 2 * n_symbols  # every input decoded once at each temperature
+
+
+def test_evaluate_says_how_many_distinct_inputs_a_short_length_measured(capsys):
+    """Over A-D length 2 has 16 sequences, and about a tenth are held out: 1000 draws of it repeat a few inputs again
+    and again. `sort evaluate` said "2000 held-out sequences" for lengths 2-3 (2026-12-07); it now says how many
+    distinct inputs each length's figure is of. Oracle: the distinct draws counted here with set(), and that no
+    length can have more than the 4^L sequences that exist."""
+    from dlexam.cli import main
+
+    drawn = ev.heldout_inputs(Vocabulary.from_spec("A-D"), [2, 3], 1000, 12345)
+    distinct = {n: len({tuple(x) for x in drawn if len(x) == n}) for n in (2, 3)}
+    assert distinct[2] <= 16 and distinct[3] <= 64 and len(drawn) == 2000
+    assert main(["sort", "evaluate", "--lengths", "2-3", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["n"] == 2000 and d["distinct_per_length"] == {"2": distinct[2], "3": distinct[3]}
+    assert main(["sort", "evaluate", "--lengths", "2-3"]) == 0
+    out = capsys.readouterr().out
+    assert "2000 held-out sequences" not in out and f"{distinct[2] + distinct[3]} distinct" in out
+    rows = {line.split()[0]: line.split() for line in out.splitlines() if line.split()[:1] in (["2"], ["3"])}
+    assert rows["2"][1:3] == ["1000", str(distinct[2])] and rows["3"][1:3] == ["1000", str(distinct[3])]

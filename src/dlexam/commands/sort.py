@@ -455,14 +455,20 @@ def _evaluate(a) -> int:
         print(f"training: step {report['step']} of {report['steps']}, {state}")
     results = report["results"]
     kind = "" if a.inputs == "uniform" else f"{a.inputs} "
-    print(f"{sorter.name}: {report['n']} held-out {kind}sequences, exact match")
-    header = ["length"] + [f"T={r['temperature']:.4g}" for r in results]
-    rows = [[n] + [f"{r['per_length'][n]:.4f}" for r in results] for n in results[0]["per_length"]]
-    rows.append(["all"] + [f"{r['overall']:.4f}" for r in results])
+    drawn, distinct = report["inputs_per_length"], report["distinct_per_length"]
+    differ = "" if None in distinct.values() else f" ({sum(distinct.values())} distinct)"
+    print(f"{sorter.name}: {report['n']} held-out {kind}inputs drawn at random{differ}, exact match")
+    header = ["length", "inputs", "distinct"] + [f"T={r['temperature']:.4g}" for r in results]
+    rows = [[n, drawn[n], "-" if distinct[n] is None else distinct[n]] + [f"{r['per_length'][n]:.4f}" for r in results]
+            for n in results[0]["per_length"]]
+    rows.append(["all", report["n"], differ[2:-10] or "-"] + [f"{r['overall']:.4f}" for r in results])
     print(format_table(rows, header))
     if report["lengths_without_heldout_sequences"]:
         missing = ", ".join(map(str, report["lengths_without_heldout_sequences"]))
         print(f"(no held-out sequences exist at length {missing}: too few sequences to hold any out)")
+    if any(v is not None and v < drawn[n] for n, v in distinct.items()):
+        print("(distinct: the inputs of a length that differ; a short length has few held-out sequences, drawn "
+              "again and again; '-': not counted, more than 65,536 sequences of that length exist)")
     return 0
 
 

@@ -25,6 +25,9 @@ from dlexam.sorting.vocab import Vocabulary
 from dlexam.transformer import DecoderTransformer
 
 BLOCK_TOKENS = 1 << 20  # input symbols drawn and decoded at once by `sort evaluate` (its memory stays flat)
+# `sort evaluate` counts a length's distinct inputs where at most this many sequences of it exist (A-D: lengths 1-8):
+# there random draws repeat, and the set that counts them stays small; past it the count is not taken (None)
+DISTINCT_SPACE = 1 << 16
 
 
 def heldout_blocks(vocab: Vocabulary, lengths: list[int], per_length: int, seed: int,
@@ -166,8 +169,16 @@ def evaluation_report(
     if sorter.compiled:  # the compiled solver is argmax already
         temps = temps[:1]
     counted: list[dict[int, list[int]]] = [{} for _ in temps]
+    distinct: dict[int, int | None] = {}  # a short length's draws repeat: how many of them differ
+    seen: set[tuple[int, ...]] | None = None  # the length's distinct inputs, only where it stays small
     with torch.no_grad():
         for block in heldout_blocks(sorter.vocab, wanted, samples, seed, inputs):  # memory: one block, not all inputs
+            n = len(block[0])  # the blocks come a length at a time
+            if n not in distinct:
+                seen = set() if sorter.vocab.n_symbols ** n <= DISTINCT_SPACE else None
+            if seen is not None:
+                seen.update(map(tuple, block))
+            distinct[n] = None if seen is None else len(seen)
             for i, (per, t) in enumerate(zip(counted, temps, strict=True)):
                 _exact_per_length(sorter.model, sorter.vocab, block, t, per, notes if i == 0 else None)
     results = [_accuracy(sorter.model, t, per) for per, t in zip(counted, temps, strict=True)]
@@ -196,6 +207,10 @@ def evaluation_report(
         "samples_per_length": samples,
         "n": results[0]["n"],
         "lengths_without_heldout_sequences": sorted(set(wanted) - set(results[0]["per_length"])),
+        # inputs drawn per length, and how many of them differ (counted where at most DISTINCT_SPACE sequences of that
+        # length exist; A-D's length 2 has 16, so its 1000 draws measure a few inputs many times)
+        "inputs_per_length": {str(k): c[1] for k, c in sorted(counted[0].items())},
+        "distinct_per_length": {str(k): v for k, v in sorted(distinct.items())},
         "results": [
             {
                 "temperature": r["temperature"],
