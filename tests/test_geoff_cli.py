@@ -192,3 +192,14 @@ def test_every_view_names_a_loss_convention_in_the_same_words(capsys):
 
     computed = problem2.pr2_4().computed
     assert f"({exam})" in computed and f"({tf})" in computed and "(exam convention)" not in computed
+
+
+@pytest.mark.parametrize(("typed", "says"), [
+    ("sqrt", f"temperature sqrt(d_k) = sqrt(2) = {2 ** 0.5:.4g}"),  # d_k = 2: W_Q is 4x2 in the exam
+    ("0.5", "temperature 0.5"), ("0", "temperature 0 (argmax; tied maxima share the weight)"),
+])
+def test_the_header_says_the_temperature_as_typed(capsys, typed, says):
+    """`--temperature sqrt` was headed "temperature 1.414", a number the user never typed, without saying it is
+    sqrt(d_k) (2026-12-07); the explanations write it "T = sqrt(d_k) = sqrt(2) = 1.4142"."""
+    first = run(capsys, "geoff", "--temperature", typed)[1].splitlines()[0]
+    assert first == f"Geoff's transformer (Problem 2): 1 head, {says}"

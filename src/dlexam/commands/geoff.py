@@ -139,7 +139,9 @@ def render(report) -> str:
     def fm(title: str, m, name: str, **kw) -> str:  # every matrix headed as every view heads it (weights.labels)
         return format_matrix(title, m, *map(list, labels(report.query.weights, name, toks)), **kw)
 
-    t_label = "0 (argmax; tied maxima share the weight)" if r.temperature == 0 else f"{r.temperature:.4g}"
+    t_label = ("0 (argmax; tied maxima share the weight)" if r.temperature == 0 else
+               f"sqrt(d_k) = sqrt({report.query.weights.d_head}) = {r.temperature:.4g}"
+               if report.query.temperature == "sqrt" else f"{r.temperature:.4g}")
     out = [f"Geoff's transformer (Problem 2): {counted(r.heads, 'head')}, temperature {t_label}",
            f"tokens: {' '.join(toks)}", "",
            fm("X = embeddings of the tokens (rows of E)", r.X, "X"), ""]
