@@ -203,3 +203,24 @@ def test_the_header_says_the_temperature_as_typed(capsys, typed, says):
     sqrt(d_k) (2026-12-07); the explanations write it "T = sqrt(d_k) = sqrt(2) = 1.4142"."""
     first = run(capsys, "geoff", "--temperature", typed)[1].splitlines()[0]
     assert first == f"Geoff's transformer (Problem 2): 1 head, {says}"
+
+
+@pytest.mark.parametrize(("argv", "flag"), [
+    (["--explain", "P[3,0]", "--lr", "0.5"], "--lr"),
+    (["--explain", "dW_V[0,1]", "--step-matrices", "W_V"], "--step-matrices"),
+    (["--explain", "P[3,0]", "--convention", "exam"], "--convention"),
+    (["--explain", "loss", "--convention", "exam"], "--convention"),  # the loss's explanation shows both conventions
+])
+def test_a_flag_the_explained_cell_does_not_use_is_refused_not_dropped(capsys, argv, flag):
+    """`--explain "P[3,0]" --lr 0.5` printed P's explanation and dropped --lr without a word (2026-12-07): --lr and
+    --step-matrices shape a gradient step's results only, --convention a gradient's."""
+    code, out, err = run(capsys, "geoff", *argv)
+    assert (code, out) == (2, "") and err.count("\n") == 1 and err.startswith(f"dlexam: error: {flag} ")
+
+
+def test_the_flags_an_explained_cell_uses_are_taken(capsys):
+    # change[W_V] = lr x max |dL/dW_V| = lr x 0.9791 (autograd's dL/dW_V[D, d1] at T = 0, teacher forcing)
+    code, out, _ = run(capsys, "geoff", "--explain", "change[W_V]", "--lr", "0.5", "--step-matrices", "W_V")
+    assert code == 0 and "= 0.5 x |0.9791| = 0.4895" in out  # 0.5 x 0.979097 (autograd, 2026-12-07)
+    code, out, _ = run(capsys, "geoff", "--explain", "dW_V[0,1]", "--convention", "exam")
+    assert code == 0 and "exam" in out

@@ -100,11 +100,29 @@ def handle(args: argparse.Namespace) -> int:
         from dlexam.geoff.explain import explain
 
         e = explain(query, args.explain, step)
+        refuse_unused(args, e.kind)
         print(dumps(e.to_json()) if args.json else e.text)
         return 0
     report = geoff.analyse(query)
     print(dumps(report.to_json()) if args.json else render(report))
     return 0
+
+
+STEP_KINDS = ("change", "step_norm", "step_loss")  # the explanations of a gradient step's results
+GRADIENT_KINDS = ("gradient", "norm", *STEP_KINDS)  # those that differentiate a loss: --convention picks which
+
+
+def refuse_unused(args: argparse.Namespace, kind: str) -> None:
+    """A flag the explained cell does not use is refused, never dropped in silence (`--explain "P[3,0]" --lr 0.5`
+    printed P's explanation without a word about --lr until 2026-12-07)."""
+    if kind not in STEP_KINDS and (args.lr is not None or args.step_matrices is not None):
+        flag = "--lr" if args.lr is not None else "--step-matrices"
+        raise UserError(f"{flag} goes with --explain of a gradient step's result (change[W_V], step_norm[W_V], "
+                        f"loss_before, loss_after), not {args.explain}")
+    if kind not in GRADIENT_KINDS and args.convention is not None:
+        raise UserError(f"--convention goes with --explain of a gradient (dW_V[0,1], norm[W_Q], change[W_V], "
+                        f"loss_after), not {args.explain}" + (": its explanation shows both conventions"
+                                                              if kind in ("loss", "loss_term") else ""))
 
 
 def format_matrix(name: str, m, rows: list[str] | None = None, cols: list[str] | None = None, *,
