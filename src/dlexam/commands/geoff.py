@@ -32,8 +32,8 @@ def register(sub) -> None:
     p.add_argument("--gradients", action="store_true",
                    help="Problem 2.5: autograd gradients of the loss w.r.t. W_Q, W_K, W_V, W_O")
     p.add_argument("--convention", default=None, choices=("teacher_forcing", "exam"),
-                   help="with --gradients or --explain: which loss the gradients differentiate (default: standard "
-                   "teacher forcing)")
+                   help="with --gradients or --explain of a gradient (dW_V[0,1], norm[W_Q], a gradient step's result): "
+                   "which loss the gradients differentiate (default: standard teacher forcing)")
     p.add_argument("--explain", metavar="CELL",
                    help="where one number comes from: the arithmetic of CELL in exact form, e.g. 'P[3,0]' (row 3, "
                    "column 0 of P, counting from 0), 'S[3,0]', 'Z[6,:]', 'R[6,A]', 'logits[6,<STOP>]', 'loss[4]' (the "
