@@ -331,3 +331,16 @@ def test_a_head_past_the_models_count_is_said_in_words():
     with pytest.raises(UserError) as e:
         Explainer(geoff.GeoffQuery(EXAMPLE, heads=2)).explain("P[h3,3,0]")
     assert str(e.value) == "P: head h3 does not exist: this model has 2 heads, h1-h2"
+
+
+@pytest.mark.parametrize(("text", "says"), [
+    ("P[-1,0]", "P: '-1' is not an index here: give a position, a whole number from 0 to 6 (counting from 0)"),
+    ("P[3,x]", "P: 'x' is not an index here: give a position, a whole number from 0 to 6 (counting from 0)"),
+    ("R[6,E]", "R: 'E' is not an index here: give a whole number from 0 to 3 or one of A, B, C, D"),
+])
+def test_a_bad_index_says_which_indexes_there_are(text, says):
+    """`P[-1,0]` said "give a position (a number)", and -1 is a number (2026-12-07): the range is said, as an index
+    past the end says it ("P has 7 rows here (0-6)"): the example has 7 tokens, R 4 columns (E is 6x4)."""
+    with pytest.raises(UserError) as e:
+        Explainer(geoff.GeoffQuery(EXAMPLE)).explain(text)
+    assert str(e.value) == says

@@ -175,7 +175,9 @@ def _index(text: str, axis: str, space: Space, matrix: str, which: str) -> int:
     elif axis == "dims" and t in dimension_labels(len(labels)):  # d1 ..: a model dimension by number (as named once)
         i = dimension_labels(len(labels)).index(t)
     else:
-        what = "a position (a number)" if axis == "positions" else f"a number or one of {', '.join(labels)}"
+        span = f"a whole number from 0 to {len(labels) - 1}"
+        what = (f"a position, {span} (counting from 0)" if axis == "positions" else
+                f"{span} or one of {', '.join(labels)}")
         raise UserError(f"{matrix}: {t!r:.40} is not an index here: give {what}")
     if not 0 <= i < len(labels):
         raise UserError(f"{matrix} has {len(labels)} {which} here (0-{len(labels) - 1}), got {i}")
