@@ -63,3 +63,17 @@ def test_what_orjson_cannot_write_is_still_written():
 def test_options_go_to_json():
     assert dumps({"a": [1, 2]}, indent=1) == json.dumps({"a": [1, 2]}, indent=1)
     assert dumps({"s": "√"}, ensure_ascii=False) == '{"s": "√"}'
+
+
+def test_a_file_name_that_is_not_utf8_is_json_every_parser_reads():
+    """`svhn predict 'caf\\xe9.png' --json` wrote "caf\\udce9.png", a lone surrogate, which orjson (and jq, and a
+    browser) refuse: the name's byte is written as `ls -b` shows it; a character outside the BMP stays a valid pair."""
+    import orjson
+
+    name = b"odd/caf\xe9.png".decode("utf-8", "surrogateescape")
+    for x in ([{"image": name}], {"image": Path(name)}):
+        for indent in (None, 1):
+            assert orjson.loads(dumps(x, indent=indent)) in ([{"image": "odd/caf\\xe9.png"}],
+                                                             {"image": "odd/caf\\xe9.png"})
+    assert orjson.loads(dumps({"s": "caf\u00e9 \U0001F600"})) == {"s": "caf\u00e9 \U0001F600"}
+    assert orjson.loads(dumps({"s": "a\ud800b"})) == {"s": "a\\ud800b"}  # a surrogate that stands for no byte

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -34,8 +35,34 @@ def plain(x: Any) -> Any:
     if isinstance(x, float):
         return x if math.isfinite(x) else None
     if isinstance(x, Path):
-        return str(x)
+        return text(str(x))
+    if isinstance(x, str) and _has_surrogate(x):
+        return text(x)
     return x
+
+
+def text(s: str) -> str:
+    """`s` as text every JSON parser reads: a file name that is not UTF-8 (Python holds its bytes as lone
+    surrogates, `caf\udce9.png`, which strict parsers such as orjson, jq or a browser's refuse) written with its
+    bytes escaped as `ls -b` shows them (`caf\\xe9.png`); any other text as it is."""
+    if not _has_surrogate(s):
+        return s
+    try:
+        raw = s.encode("utf-8", "surrogateescape")  # a name's undecodable bytes, back as bytes
+    except UnicodeEncodeError:  # a surrogate that stands for no byte
+        return s.encode("utf-8", "backslashreplace").decode("utf-8")
+    return raw.decode("utf-8", "backslashreplace")
+
+
+def _has_surrogate(s: str) -> bool:
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+_LONE_SURROGATE = re.compile(r"(?<!\\ud[89ab][0-9a-f]{2})\\ud[c-f][0-9a-f]{2}|\\ud[89ab][0-9a-f]{2}(?!\\ud[c-f])")
 
 
 def dumps(x: Any, indent: int | None = None, **kwargs) -> str:
@@ -62,9 +89,12 @@ def dumps(x: Any, indent: int | None = None, **kwargs) -> str:
             if out.isascii():
                 return out.decode("ascii")
     try:
-        return json.dumps(x, indent=indent, allow_nan=False, **kwargs)
+        out = json.dumps(x, indent=indent, allow_nan=False, **kwargs)
     except (ValueError, TypeError):
         return json.dumps(plain(x), indent=indent, allow_nan=False, **kwargs)
+    if _LONE_SURROGATE.search(out) or not out.isascii() and _has_surrogate(out):  # a name that is not UTF-8
+        return json.dumps(plain(x), indent=indent, allow_nan=False, **kwargs)
+    return out
 
 
 def given_twice(names: Iterable[str]) -> str | None:
