@@ -36,9 +36,9 @@ def test_inputs_past_the_table_are_warned_about_with_how_far_past():
              "B A B A B A B A"]  # 8 + 1 + 2 = 11: within (longer than trained)
     got = answer(learned_sorter(), texts)
     assert got.lines == ["A B C D", "A D", "C", "A B"]  # the oracle's answers: sorted(set(x))
-    assert len(got.warnings) == 2 and got.warnings[0].startswith("3 input(s) longer than the 3 symbols")
+    assert len(got.warnings) == 2 and got.warnings[0].startswith("3 inputs longer than the 3 symbols")
     w = got.warnings[1]
-    assert w.startswith("2 input(s) took more positions than the model's table of 12 learned positions (0-11): "), w
+    assert w.startswith("2 inputs took more positions than the model's table of 12 learned positions (0-11): "), w
     assert "the furthest, 10 symbols, took 15 with <START> and its answer, 3 beyond the table" in w, w
     assert "reuses the table's last row (position 11)" in w, w
     stream = answer_stream(learned_sorter(), io.BytesIO(b"A B C D A B C D A B C D\nA\n"),
@@ -71,6 +71,6 @@ def test_sort_warns_of_a_trained_checkpoints_table(tmp_path, capsys):
     # the inputs it decodes (at the first temperature it reports: each input once)
     assert main(["sort", "evaluate", "--checkpoint", str(run), "--lengths", "30", "--samples", "5"]) == 0
     err = capsys.readouterr().err
-    assert f"5 input(s) took more positions than the model's table of {table} learned positions (0-{table - 1})" \
+    assert f"5 inputs took more positions than the model's table of {table} learned positions (0-{table - 1})" \
            in err, err
     assert "the furthest, 30 symbols, took " in err and "reuses the table's last row" in err, err

@@ -164,7 +164,7 @@ def test_an_input_answered_with_nothing_is_warned_about(capsys):
     assert main(["sort", "--trained", "--temperature", "100000", "D A A"]) == 0
     out, err = capsys.readouterr()
     assert out == "\n" and sorted(set("D A A".split())) == ["A", "D"]
-    assert err.count("\n") == 1 and "1 input(s) with symbols answered with none" in err
+    assert err.count("\n") == 1 and "1 input with symbols answered with none" in err
     assert "--temperature 100000" in err and "own is 0.1" in err
     assert main(["sort", "--trained", "D A A"]) == 0  # at its own temperature: right, and nothing to say
     assert capsys.readouterr() == ("A D\n", "")

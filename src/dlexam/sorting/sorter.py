@@ -24,6 +24,7 @@ from dlexam.sorting.decode import (
 from dlexam.sorting.lines import CHUNK_LINES, Chunk
 from dlexam.sorting.vocab import EXAM_VOCAB, Vocabulary
 from dlexam.transformer import DecoderTransformer
+from dlexam.words import counted
 
 
 @dataclass
@@ -111,17 +112,17 @@ class StreamNotes:
         if self.long:
             why = ("; under softmax attention a symbol far outnumbered by another can be lost (`--temperature 0` "
                    "answers from which symbols occur, not how often)") if self.counts_matter else ""
-            out.append(f"{self.long} input(s) longer than the {self.max_len} symbols the model was trained on "
+            out.append(f"{counted(self.long, 'input')} longer than the {self.max_len} symbols the model was trained on "
                        f"(longest {self.longest}); answered anyway, check the results{why}")
         if self.past_table:
             t = self.table
-            out.append(f"{self.past_table} input(s) took more positions than the model's table of {t} learned "
+            out.append(f"{counted(self.past_table, 'input')} took more positions than the model's table of {t} learned "
                        f"positions (0-{t - 1}): the furthest, {self.most_past_len} symbols, took "
                        f"{t + self.most_past} with <START> and its answer, {self.most_past} beyond the table; every "
                        f"position beyond it reuses the table's last row (position {t - 1}), so the model cannot "
                        "tell those positions apart: check the results")
         if self.emptied:
-            head = f"{self.emptied} input(s) with symbols answered with none"
+            head = f"{counted(self.emptied, 'input')} with symbols answered with none"
             if self.temperature is not None and self.temperature != self.own_temperature:
                 other = "" if self.temperature == 0 else " or at --temperature 0"  # never advise what was done
                 out.append(f"{head} at --temperature {self.temperature:g} (the model's own is "
@@ -133,7 +134,8 @@ class StreamNotes:
                 out.append(f"{head} at the model's own temperature ({self.own_temperature:g}): the model stopped at "
                            f"once, which is not a right answer; it has not learnt these inputs{other}")
         if self.unstopped:
-            out.append(f"{self.unstopped} answer(s) hit the step limit without <STOP>; printed as decoded so far")
+            out.append(f"{counted(self.unstopped, 'answer')} hit the step limit without <STOP>; printed as decoded so "
+                       "far")
         return out
 
 
