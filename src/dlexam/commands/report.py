@@ -6,6 +6,7 @@ import sys
 
 from dlexam.commands.options import out_folder_text, path_text
 from dlexam.plain import dumps
+from dlexam.words import counted
 
 
 def register(sub) -> None:
@@ -50,7 +51,7 @@ def run(args) -> int:
     else:
         failed = [s for s in result.sections if not s.ok]
         if failed:
-            print(f"report written with {len(failed)} failed section(s) in {result.seconds:.1f} s:",
+            print(f"report written with {counted(len(failed), 'failed section')} in {result.seconds:.1f} s:",
                   file=sys.stderr)
         print(result.path.resolve())
     return 0 if result.ok else 1

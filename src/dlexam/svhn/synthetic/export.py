@@ -21,6 +21,7 @@ import numpy as np
 
 from dlexam.errors import UserError
 from dlexam.files import OutputDir, atomic_open
+from dlexam.words import counted
 
 FORMATS = ("mat", "folder")
 
@@ -81,6 +82,7 @@ def _refuse_a_mix(out: OutputDir, names: list[str]) -> None:
         if folder.is_dir():  # what the image folder's reader takes from it, its sub-folders' images too
             left += sum(1 for f in class_images(folder) if f.relative_to(out.path).as_posix() not in written)
     if left:
-        raise UserError(f"{out.path} already holds {left:,} image(s) in its digit folders that these {len(names):,} "
+        raise UserError(f"{out.path} already holds {counted(left, 'image')} in its digit folders that these "
+                        f"{len(names):,} "
                         "would not replace (an earlier draw's, say): an image folder is read whole, so they would "
                         "train with them; choose another folder, or empty it")
