@@ -84,7 +84,7 @@ def test_a_draw_is_not_mixed_with_images_in_a_class_folders_sub_folder(tmp_path,
     Image.new("L", (20, 30), 200).save(d / "3" / "mine" / "a.png")
     before = snapshot(d)
     refused_here(["svhn", "synth", "--scenes", "--recipe", "quick", "--format", "folder", "--images", "3", "--out",
-                  str(d)], capsys, "already holds 1 image(s)")
+                  str(d)], capsys, "already holds 1 image in its digit folders")
     assert snapshot(d) == before
 
 
