@@ -54,6 +54,15 @@ def text(s: str) -> str:
     return raw.decode("utf-8", "backslashreplace")
 
 
+def one_line(s: str) -> str:
+    """`s` (a file name) as it can stand on one line of text output: :func:`text`'s reading, with each character that
+    is not printable (a newline, a tab, an escape) written as Python escapes it (`a\\nb.png`), so a line per image
+    stays one line per image."""
+    s = text(s)
+    return s if s.isprintable() else "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                                             for c in s)
+
+
 def _has_surrogate(s: str) -> bool:
     try:
         s.encode("utf-8")

@@ -298,3 +298,16 @@ def test_a_camera_image_of_fewer_bits_in_a_16_bit_png_keeps_its_grey_levels(tmp_
     assert Image.open(tmp_path / "deep.png").mode == "I;16"
     want = read_image(tmp_path / "l.png").numpy().astype(int)
     assert np.abs(read_image(tmp_path / "deep.png").numpy().astype(int) - want).max() <= 1
+
+
+def test_predict_says_one_line_per_image_whatever_its_name(tmp_path, capsys):
+    """A file name holding a newline broke `svhn predict`'s one line per image (an audit, 2026-12-07): a name's
+    newline, tab or escape is written as Python escapes it; a name that is not UTF-8 with its byte as `ls -b` does."""
+    names = ["a\nb.png", "tab\there.png", b"caf\xe9.png".decode("utf-8", "surrogateescape"), "plain é.png"]
+    for name in names:
+        Image.fromarray(np.full((32, 32), 90, dtype=np.uint8)).save(tmp_path / name, format="PNG")
+    assert main(["svhn", "predict", *(str(tmp_path / n) for n in names)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    shown = ["a\\nb.png", "tab\\there.png", "caf\\xe9.png", "plain é.png"]
+    assert len(lines) == len(names) and all(line.startswith(f"{tmp_path}/{s}: ") for line, s in zip(lines, shown,
+                                                                                                    strict=True)), lines
