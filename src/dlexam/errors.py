@@ -107,6 +107,9 @@ class BadConfigValue(BadValue, ValueError):
     """A :class:`BadValue` of a config whose library callers catch ValueError (`svhn.model.CNNConfig`)."""
 
 
+UNSET = "not set"  # a run's setting that was never given (its default), as a refused resume says it
+
+
 class SettingsDiffer(NamedSettings):
     """Settings given to resume a run that differ from the run's own, all of them: `differ` lists (name, the value
     given, how it differs: "0.1, not 0.5")."""
@@ -119,8 +122,13 @@ class SettingsDiffer(NamedSettings):
         return [(name, value) for name, value, _ in self.differ]
 
     def named(self, names: Mapping[str, str], shown: Mapping[str, str] | None = None) -> str:
-        return (f"resume: {self.where} was trained with " + "; ".join(f"{names.get(n, n)} {how}"
-                                                                       for n, _, how in self.differ) +
+        def part(name: str, how: str) -> str:
+            label = names.get(name, name)
+            if how.startswith(f"{UNSET}, not "):  # "no --threads, not --threads 2" ("--threads not set, not 2")
+                return f"no {label}, not {label} {how[len(UNSET) + len(', not '):]}"
+            return f"{label} {how}"
+
+        return (f"resume: {self.where} was trained with " + "; ".join(part(n, how) for n, _, how in self.differ) +
                 " (resume continues a run with its own settings; start a new run to change them)")
 
 

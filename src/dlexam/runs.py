@@ -54,7 +54,7 @@ from pathlib import Path
 from typing import Any
 
 from dlexam import checkpoint
-from dlexam.errors import NotReplacing, SettingsDiffer, UserError
+from dlexam.errors import UNSET, NotReplacing, SettingsDiffer, UserError
 from dlexam.files import OutputDir, sha256_of
 from dlexam.plain import dumps
 
@@ -165,7 +165,7 @@ _MISSING = object()
 
 def _show(value: Any) -> str:
     if value is None:
-        return "not set"
+        return UNSET
     return f"{value:g}" if isinstance(value, float) else repr(value) if isinstance(value, str) else str(value)
 
 

@@ -105,7 +105,7 @@ def test_resume_config_names_every_difference():
     with pytest.raises(UserError) as err:
         resume_config(saved, {"lr": 0.5, "threads": 2, "quick": True, "width": 3}, where="R/last.pt")
     text = str(err.value)
-    assert text.startswith("resume: R/last.pt was trained with lr 0.1, not 0.5; threads not set, not 2; "
+    assert text.startswith("resume: R/last.pt was trained with lr 0.1, not 0.5; no threads, not threads 2; "
                            "quick False, not True; width (not recorded in the run), not 3")
     with pytest.raises(UserError, match="quick False, not 1"):  # a flag is not a number
         resume_config(saved, {"quick": 1}, where="R")

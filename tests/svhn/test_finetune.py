@@ -131,7 +131,7 @@ def test_fine_tune_a_checkpoint_on_mat_files_and_resume_by_name(quick_run, synth
 
 def test_a_run_from_scratch_cannot_be_resumed_as_fine_tuning(quick_run, synth_dir, capsys):
     rc = main(["svhn", "train", "--resume", "--init", "shipped", "--out", str(quick_run), "--quiet"])
-    _one_line_error(capsys, rc, "init not set, not 'shipped'")
+    _one_line_error(capsys, rc, "was trained with no --init, not --init 'shipped'")
 
 
 def test_bad_init_is_one_line_exit_2(digit_folder, tmp_path, capsys):
