@@ -185,24 +185,8 @@ class OutputDir:
     def _drop_empty_record(self) -> None:
         """Remove the file record if it holds no entry (as :meth:`_write_record` writes an empty one), under the
         folder's lock; a record of any other shape, a link or a special file is left alone."""
-        target = self.path / MANIFEST
         with folder_locked(self.path):
-            fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-            try:
-                st = os.fstat(fd)
-                if not stat.S_ISREG(st.st_mode):
-                    return
-                with os.fdopen(fd, "rb", closefd=False) as f:
-                    data = loads(f.read(1 << 16))
-                if data != {"files": {}}:
-                    return
-                now = os.lstat(target)
-                if (now.st_dev, now.st_ino) == (st.st_dev, st.st_ino):
-                    os.unlink(target)
-            except ValueError:
-                return
-            finally:
-                os.close(fd)
+            _unlink_checked(self.path / MANIFEST, lambda f: loads(f.read(1 << 16)) == {"files": {}})
 
     def _read_record(self) -> tuple[dict[str, list[str]], set[str]]:
         data = self._read_json()
@@ -285,31 +269,11 @@ class OutputDir:
         record, under the folder's lock; whether it was removed. The file is checked as opened without following a
         link (a regular file, contents the record accepts) and removed only if that is still the file at its name:
         a link (never followed), a folder, a special file, a file changed since or not recorded stays as it is."""
-        target = self.path / name
         with folder_locked(self.path):
             files, run = self._read_record()
-            if not files.get(name):
+            if not files.get(name) or not _unlink_checked(self.path / name,
+                                                          lambda f: _sha256_of_file(f) in files[name]):
                 return False
-            try:
-                fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-            except OSError:  # gone, a link, unreadable: not ours to remove
-                return False
-            try:
-                st = os.fstat(fd)
-                if not stat.S_ISREG(st.st_mode):
-                    return False
-                h = hashlib.sha256()
-                with os.fdopen(fd, "rb", closefd=False) as f:
-                    while block := f.read(1 << 20):
-                        h.update(block)
-                now = os.lstat(target)
-                if h.hexdigest() not in files[name] or (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino):
-                    return False
-                os.unlink(target)  # first: a kill before the record changes leaves an entry of a file gone (harmless)
-            except OSError:
-                return False
-            finally:
-                os.close(fd)
             files.pop(name)
             self._write_record(files, run - {name})
         return True
@@ -386,3 +350,37 @@ class OutputDir:
                     os.unlink(entry.path)
                     removed.append(entry.name)
         return removed
+
+
+def _sha256_of_file(f) -> str:
+    h = hashlib.sha256()
+    while block := f.read(1 << 20):
+        h.update(block)
+    return h.hexdigest()
+
+
+def _unlink_checked(target: Path, accept) -> bool:
+    """Unlink `target` where it is a regular file, opened without following a link, whose contents `accept` (given
+    the open file) accepts, and still the file at its name when it is unlinked; whether it was. The folder's lock is
+    the caller's. A link (never followed), a folder, a special file, a file `accept` refuses or one replaced meanwhile
+    stays as it is; so does everything where an OSError or a ValueError (an unreadable record) stops the check."""
+    try:
+        fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:  # gone, a link, unreadable
+        return False
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return False
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            if not accept(f):
+                return False
+        now = os.lstat(target)
+        if (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino):
+            return False
+        os.unlink(target)  # first: a kill before the record changes leaves an entry of a file gone (harmless)
+        return True
+    except (OSError, ValueError):
+        return False
+    finally:
+        os.close(fd)
