@@ -54,7 +54,7 @@ def text(s: str) -> str:
     return raw.decode("utf-8", "backslashreplace")
 
 
-def one_line(s: str) -> str:
+def printable(s: str) -> str:
     """`s` (a file name) as it can stand on one line of text output: :func:`text`'s reading, with each character that
     is not printable (a newline, a tab, an escape) written as Python escapes it (`a\\nb.png`), so a line per image
     stays one line per image."""
@@ -89,6 +89,7 @@ def dumps(x: Any, indent: int | None = None, **kwargs) -> str:
     (json escapes it), and whatever orjson refuses (tensors, paths, integers beyond 64 bits,
     non-string keys, subclasses of str/int/dict/list, dataclasses and datetimes).
     """
+    utf8 = False
     if indent is None and not kwargs:
         try:
             out = orjson.dumps(x, option=_STRICT)
@@ -97,13 +98,22 @@ def dumps(x: Any, indent: int | None = None, **kwargs) -> str:
         else:
             if out.isascii():
                 return out.decode("ascii")
+            utf8 = True  # orjson wrote it: every text in it is UTF-8 already
     try:
         out = json.dumps(x, indent=indent, allow_nan=False, **kwargs)
     except (ValueError, TypeError):
         return json.dumps(plain(x), indent=indent, allow_nan=False, **kwargs)
-    if _LONE_SURROGATE.search(out) or not out.isascii() and _has_surrogate(out):  # a name that is not UTF-8
+    if not utf8 and _lone_surrogate(out):  # a file name that is not UTF-8: written as plain.text writes it
         return json.dumps(plain(x), indent=indent, allow_nan=False, **kwargs)
     return out
+
+
+def _lone_surrogate(out: str) -> bool:
+    """Whether json's text `out` holds a surrogate that no other completes: escaped (`\\udce9`, json's default) or
+    as it is (ensure_ascii=False). A scan for `\\ud` first, so that text without one costs no pattern search."""
+    if "\\ud" in out and _LONE_SURROGATE.search(out):
+        return True
+    return not out.isascii() and _has_surrogate(out)
 
 
 def given_twice(names: Iterable[str]) -> str | None:

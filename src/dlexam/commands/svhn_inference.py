@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 
 from dlexam.commands.options import existing, path
-from dlexam.plain import dumps, one_line
+from dlexam.plain import dumps, printable
 from dlexam.svhn.data import SPLITS
 
 TTA_HELP = ("test-time augmentation: the mean of the image's and a narrowed copy's probabilities "
@@ -137,7 +137,7 @@ def cmd_predict(args) -> int:
     for p in preds:
         probs = " ".join(f"{d}:{v:.3f}" for d, v in enumerate(p.probabilities))
         note = f"  [{p.blank_note}]" if p.blank_note else ""
-        print(f"{one_line(p.image)}: {p.digit}  ({probs}){note}")  # one line per image, whatever its name
+        print(f"{printable(p.image)}: {p.digit}  ({probs}){note}")  # one line per image, whatever its name
     return 0
 
 
