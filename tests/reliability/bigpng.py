@@ -11,7 +11,8 @@ import struct
 import zlib
 
 # mode -> (bit depth, PNG colour type, bytes a pixel)
-COLOUR = {"L": (8, 0, 1), "RGB": (8, 2, 3), "P": (8, 3, 1), "RGBA": (8, 6, 4), "I;16": (16, 0, 2), "LA": (8, 4, 2)}
+COLOUR = {"L": (8, 0, 1), "RGB": (8, 2, 3), "P": (8, 3, 1), "RGBA": (8, 6, 4), "I;16": (16, 0, 2), "LA": (8, 4, 2),
+          "RGBA;16": (16, 6, 8)}
 
 
 def chunk(kind: bytes, data: bytes) -> bytes:

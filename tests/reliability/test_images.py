@@ -47,6 +47,8 @@ BIG = {  # the cases of issue 22 (before: 1.9 GB, 1.5 GB, 14.5 GB, a traceback),
     "1x100,000": dict(width=1, height=100_000, mode="L"),
     "1,000,000x1": dict(width=1_000_000, height=1, mode="L"),
     "50 Mpixel RGBA, half transparent": dict(width=7_071, height=7_071, mode="RGBA"),
+    # decoded twice, for each value's high and low bytes (dlexam.svhn.data.images.DeepColour): 750 MB on 2026-12-07
+    "50 Mpixel 16-bit RGBA, half transparent": dict(width=7_071, height=7_071, mode="RGBA;16"),
 }
 
 

@@ -8,7 +8,8 @@ line, an image of more than :data:`MAX_PIXELS` pixels before any pixel is decode
 - a JPEG is decoded at 1/2, 1/4 or 1/8 of its size by libjpeg itself (Pillow's ``draft``) while its longer
   side stays at least :data:`REDUCED_SIDE`;
 - colours become grey a strip of rows at a time, so the decoded image (at most 4 bytes a pixel) and its grey
-  copy (1 byte) are the only full-size arrays: at most 250 MB for 50 megapixels;
+  copy (1 byte) are the only full-size arrays: at most 250 MB for 50 megapixels; 16-bit colour is decoded twice
+  (:class:`DeepColour`, each value's high and low bytes): 450 MB;
 - the square crop of an image whose longer side is 2 * REDUCED_SIDE or more is box-averaged down by an
   integer factor (as Pillow's ``reduce`` would average the padded square) without the square being made, so
   any aspect ratio (1 x 1,000,000 too) costs what its pixels cost.
@@ -23,7 +24,8 @@ box: the shorter side is extended to a square, centred, by repeating the edge pi
 has no context beyond its border), and the square is resized to 32x32 with Pillow's antialiased
 bicubic filter (a square of 512 pixels a side or more box-averaged first). A 32x32 image is left as it is.
 Grayscale is ITU-R 601-2 luma (Pillow's ``convert("L")``), as :func:`dlexam.svhn.data.official.rgb_to_gray`
-computes for .mat files; a phone photo's EXIF orientation is applied.
+computes for .mat files, of the 16-bit values themselves for 16-bit colour (which Pillow reads by their high bytes
+alone); a phone photo's EXIF orientation is applied.
 
 Image folders use torchvision's ImageFolder layout: ``DIR/0/*.png ... DIR/9/*.png``, the folder
 name being the digit; any size, any colour mode, PNG, JPEG, BMP, GIF, TIFF, WebP, AVIF or PPM/PGM. A HEIC/HEIF photo
@@ -37,10 +39,11 @@ from __future__ import annotations
 import io
 import os
 import re
+import sys
 import threading
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,6 +70,10 @@ AVIF_BRANDS = (b"avif", b"avis")  # an AVIF image's and an AVIF sequence's ftyp 
 MACOS_FOLDER = "__MACOSX"  # what a zip file made on a Mac holds beside its files: their AppleDouble metadata
 EXIF_ORIENTATION = 0x0112
 WIDE_MODES = ("I", "I;16", "I;16B", "I;16L", "I;16N", "F")  # Pillow's integer modes past 8 bits, and float
+LUMA = (0.299, 0.587, 0.114)  # ITU-R 601-2: convert("L") weighs R, G, B so (in 16-bit fixed point, 19595/65536 ...)
+DEEP_COLOUR = ("RGB", "RGBA", "RGBX")  # Pillow's rawmodes of 16-bit colour (;16B, ;16L, ;16N): each value's high byte
+GREY_ALPHA_16 = "LA;16B"  # a 16-bit grey and alpha PNG's rawmode (into Pillow's RGBA): its high bytes too
+_OTHER_BYTE = {"B": "L", "L": "B", "N": "B" if sys.byteorder == "little" else "L"}  # ;16B's low byte is ;16L's high
 _PILLOW_WARNINGS = threading.Lock()  # warnings.catch_warnings changes process-wide state: one thread at a time
 
 
@@ -123,6 +130,85 @@ def _scale_top(mode: str, most: float) -> float:
     if mode == "F":
         return max(1.0, most)  # float: [0, 1] or [0, max]
     return next((top for top in (255.0, 1023.0, 4095.0, 65535.0) if most <= top), most)
+
+
+@dataclass(frozen=True)
+class DeepColour:
+    """A 16-bit colour image, decoded whole: Pillow reads 16-bit colour (PNG's RGB and RGBA, TIFF's) by each value's
+    high byte alone, so a 12-bit camera image saved unscaled read as values 0..15. `high` is Pillow's own decode
+    and `low` the same file decoded with its rawmode's byte order reversed, which gives each value's low byte (the
+    same rows, filters, interlacing and compression, all Pillow's). A 16-bit grey and alpha PNG is decoded once,
+    each pixel's four bytes as stored (`low` None: L high, L low, A high, A low, as Pillow's RGBA)."""
+
+    high: object  # PIL.Image.Image, RGB or RGBA
+    low: object | None
+
+    def values(self, box: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray | None]:
+        """The pixels in `box`: (uint16 (h, w, 3) colour or (h, w, 1) grey, uint16 (h, w) alpha or None)."""
+        high = np.asarray(self.high.crop(box)).astype(np.uint16)
+        if self.low is None:
+            return (high[..., :1] << 8) | high[..., 1:2], (high[..., 2] << 8) | high[..., 3]
+        v = (high << 8) | np.asarray(self.low.crop(box))
+        return v[..., :3], (v[..., 3] if v.shape[2] == 4 else None)
+
+    def top(self) -> float:
+        """:func:`_scale_top` of the colour values' maximum (alpha's 65535 is opaque, whatever the depth). Each full
+        scale is 2**k - 1 with k >= 8, so a value is within it exactly when the largest value of its high byte is:
+        the high bytes' maximum decides."""
+        bands = self.high.getextrema()[: 1 if self.low is None else 3]
+        return _scale_top("I;16", max(most for _, most in bands) * 256 + 255.0)
+
+    def gray(self) -> np.ndarray:
+        """uint8 (H, W): ITU-R 601-2 luma of the 16-bit values (grey as it is), transparency composited on white,
+        divided by :meth:`top` and rounded; STRIP_PIXELS at a time."""
+        w, h = self.high.size
+        rows, top = max(1, STRIP_PIXELS // w), self.top()
+        out = np.empty((h, w), np.uint8)
+        for y in range(0, h, rows):
+            colour, alpha = self.values((0, y, w, min(h, y + rows)))
+            v = colour.astype(np.float64)
+            luma = v[..., 0] if v.shape[2] == 1 else LUMA[0] * v[..., 0] + LUMA[1] * v[..., 1] + LUMA[2] * v[..., 2]
+            if alpha is not None:
+                a = alpha / 65535.0
+                luma = luma * a + top * (1.0 - a)  # over white paper
+            out[y : y + rows] = np.clip(np.round(luma / top * 255.0), 0, 255).astype(np.uint8)
+        return out
+
+
+def _rawmode(tile) -> str:
+    return tile[3] if isinstance(tile[3], str) else tile[3][0]  # PNG's args are the rawmode; TIFF's start with it
+
+
+def _with_rawmode(tile, rawmode: str):
+    args = rawmode if isinstance(tile[3], str) else (rawmode, *tile[3][1:])
+    return tile._replace(args=args) if hasattr(tile, "_replace") else (*tile[:3], args)  # Pillow < 11: a tuple
+
+
+def deep_rawmode(img) -> str | None:
+    """The rawmode Pillow decodes `img` (opened, not yet decoded) with where it is 16-bit colour read by each value's
+    high byte (``RGB;16B``, ``RGBA;16L``, ``LA;16B``, ...); None for any other image (premultiplied alpha and CMYK
+    too: read as Pillow reads them)."""
+    modes = {_rawmode(t) for t in img.tile}
+    if img.mode not in ("RGB", "RGBA") or len(modes) != 1:
+        return None
+    (rawmode,) = modes
+    base, _, depth = rawmode.partition(";")
+    return rawmode if rawmode == GREY_ALPHA_16 or (base in DEEP_COLOUR and depth in ("16B", "16L", "16N")) else None
+
+
+def decode_deep(img, rawmode: str, reopen: Callable[[], object]) -> DeepColour:
+    """`img` (opened, not yet decoded; :func:`deep_rawmode` `rawmode`) decoded at 16 bits a value; `reopen()` opens
+    the same file again, for the low bytes. Two decodes, each the size of Pillow's own (4 bytes a pixel)."""
+    if rawmode == GREY_ALPHA_16:  # 4 bytes a pixel, as Pillow's RGBA: decoded as they are, the filters alike
+        img.tile = [_with_rawmode(t, "RGBA") for t in img.tile]
+        img.load()
+        return DeepColour(img, None)
+    low = reopen()
+    low.seek(0)
+    low.tile = [_with_rawmode(t, f"{rawmode[:-1]}{_OTHER_BYTE[rawmode[-1]]}") for t in low.tile]
+    img.load()
+    low.load()
+    return DeepColour(img, low)
 
 
 def to_gray_in_strips(img) -> np.ndarray:
@@ -344,23 +430,27 @@ def read_image(source, *, formats: tuple[str, ...] = FILE_FORMATS, max_pixels: i
     The header is checked before any pixel is decoded; a JPEG is decoded at a reduced size. Any unreadable
     input is one UserError line."""
     what = _name(source)
-    with _pillow_errors(what, formats, source):
-        with _quiet():
-            img = _open(source, formats)
-        with img:
-            header = _checked(img, what, max_pixels)
-            img.seek(0)  # an animated GIF, WebP, PNG or AVIF: its first frame
-            draft = None
-            if (s := header.draft_scale) > 1:  # asking for (w // s, h // s) makes libjpeg decode at exactly 1/s
-                draft = (max(1, header.width // s), max(1, header.height // s))
-                img.draft(img.mode, draft)
-            img.load()
-            if header.format in ("JPEG", "MPO") and _jpeg_cut_short(_file_bytes(source), img, draft):
-                raise UserError(f"{what} is not a readable image: it is damaged or cut short (its compressed data "
-                                "ends before its last scan does: Premature end of JPEG file)")
+    with _pillow_errors(what, formats, source), ExitStack() as opened:
+
+        def open_image():
             with _quiet():
-                orientation = img.getexif().get(EXIF_ORIENTATION, 1)
-            gray = to_gray_in_strips(img)
+                return opened.enter_context(_open(source, formats))
+
+        img = open_image()
+        header = _checked(img, what, max_pixels)
+        img.seek(0)  # an animated GIF, WebP, PNG or AVIF: its first frame
+        draft = None
+        if (s := header.draft_scale) > 1:  # asking for (w // s, h // s) makes libjpeg decode at exactly 1/s
+            draft = (max(1, header.width // s), max(1, header.height // s))
+            img.draft(img.mode, draft)
+        deep = decode_deep(img, rawmode, open_image) if (rawmode := deep_rawmode(img)) else None
+        img.load()
+        if header.format in ("JPEG", "MPO") and _jpeg_cut_short(_file_bytes(source), img, draft):
+            raise UserError(f"{what} is not a readable image: it is damaged or cut short (its compressed data "
+                            "ends before its last scan does: Premature end of JPEG file)")
+        with _quiet():
+            orientation = img.getexif().get(EXIF_ORIENTATION, 1)
+        gray = to_gray_in_strips(img) if deep is None else deep.gray()
     return torch.from_numpy(svhn_crop(oriented(gray, orientation if isinstance(orientation, int) else 1)))
 
 
