@@ -20,8 +20,9 @@ import pytest
 from PIL import Image, ImageOps
 
 from dlexam.errors import UserError
-from dlexam.svhn.data import images
-from dlexam.svhn.data.images import image_header, padded_block_means, read_image, to_gray, to_gray_in_strips
+from dlexam.svhn.data import images, pixels
+from dlexam.svhn.data.images import image_header, read_image
+from dlexam.svhn.data.pixels import padded_block_means, to_gray, to_gray_in_strips
 
 from .bigpng import header_only, png
 from .helpers import assert_refused, run_cli
@@ -47,7 +48,7 @@ BIG = {  # the cases of issue 22 (before: 1.9 GB, 1.5 GB, 14.5 GB, a traceback),
     "1x100,000": dict(width=1, height=100_000, mode="L"),
     "1,000,000x1": dict(width=1_000_000, height=1, mode="L"),
     "50 Mpixel RGBA, half transparent": dict(width=7_071, height=7_071, mode="RGBA"),
-    # decoded twice, for each value's high and low bytes (dlexam.svhn.data.images.DeepColour): 750 MB on 2026-12-07
+    # decoded twice, for each value's high and low bytes (dlexam.svhn.data.pixels.DeepColour): 750 MB on 2026-12-07
     "50 Mpixel 16-bit RGBA, half transparent": dict(width=7_071, height=7_071, mode="RGBA;16"),
 }
 
@@ -180,7 +181,7 @@ def test_greying_in_strips_gives_the_grey_levels_of_the_whole(monkeypatch, mode)
         img = Image.fromarray(rng.uniform(0, 7.5, (97, 61)).astype(np.float32))
     elif mode != "RGBA":
         img = img.convert(mode)
-    monkeypatch.setattr(images, "STRIP_PIXELS", 61 * 10)  # strips of 10 rows
+    monkeypatch.setattr(pixels, "STRIP_PIXELS", 61 * 10)  # strips of 10 rows
     assert np.array_equal(to_gray_in_strips(img), to_gray(img))
 
 

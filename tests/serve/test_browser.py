@@ -199,7 +199,7 @@ def test_cnn_sends_a_drawing_as_the_grey_levels_the_server_would_make_of_the_can
     import numpy as np
     from PIL import Image
 
-    from dlexam.svhn.data.images import to_gray
+    from dlexam.svhn.data.pixels import to_gray
 
     sent = []
     page.on("request", lambda r: sent.append(r.post_data_buffer) if r.url.endswith("/api/svhn/predict") else None)

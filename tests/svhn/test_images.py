@@ -8,8 +8,10 @@ from PIL import Image
 
 from dlexam.cli import main
 from dlexam.errors import UserError
-from dlexam.svhn.data.images import UPLOAD_FORMATS, load_image_folder, read_image, svhn_crop
+from dlexam.svhn.data.image_folder import load_image_folder
+from dlexam.svhn.data.images import UPLOAD_FORMATS, read_image
 from dlexam.svhn.data.official import load_labelled
+from dlexam.svhn.data.pixels import svhn_crop
 
 
 def test_a_32x32_image_is_left_as_it_is():

@@ -19,8 +19,9 @@ import pytest
 from PIL import Image
 
 from dlexam.errors import UserError
-from dlexam.svhn.data import images
-from dlexam.svhn.data.images import read_image, svhn_crop
+from dlexam.svhn.data import pixels
+from dlexam.svhn.data.images import read_image
+from dlexam.svhn.data.pixels import svhn_crop
 
 PNG_COLOUR = {"RGB": 2, "RGBA": 6, "LA": 4}  # PNG colour types
 ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))
@@ -154,7 +155,7 @@ def test_a_16_bit_colour_tiff_is_read_at_full_precision(tmp_path, order, deflate
 
 def test_a_larger_one_is_cropped_as_its_grey_levels_are_whatever_the_strips(monkeypatch):
     v = values(12, 4, h=45, w=70, seed=5)
-    monkeypatch.setattr(images, "STRIP_PIXELS", 70 * 7)  # strips of 7 rows: the scale is the whole image's
+    monkeypatch.setattr(pixels, "STRIP_PIXELS", 70 * 7)  # strips of 7 rows: the scale is the whole image's
     v[:10, :, :3] = 200  # the first strip holds 8-bit values only
     assert np.array_equal(read_image(png16(v, "RGBA")).numpy(), svhn_crop(oracle(v)))
 

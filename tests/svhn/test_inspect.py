@@ -86,7 +86,7 @@ def encode(img, fmt="PNG") -> bytes:
 def test_read_image_bytes_crops_like_svhn_predict():
     from PIL import Image
 
-    from dlexam.svhn.data.images import svhn_crop, to_gray
+    from dlexam.svhn.data.pixels import svhn_crop, to_gray
 
     photo = Image.new("RGB", (90, 60), (200, 30, 30))
     photo.paste((10, 10, 200), (30, 10, 60, 50))
@@ -104,7 +104,7 @@ def test_transparent_pixels_read_as_white_paper_and_opaque_ones_as_they_are():
     import numpy as np
     from PIL import Image
 
-    from dlexam.svhn.data.images import to_gray
+    from dlexam.svhn.data.pixels import to_gray
 
     rng = np.random.default_rng(0)
     rgb = rng.integers(0, 256, (30, 40, 3), dtype=np.uint8)
@@ -134,7 +134,7 @@ def test_a_phone_photos_exif_orientation_is_applied():
     img.save(buf, format="PNG", exif=exif.tobytes())
     got = read_image_bytes(buf.getvalue())
     turned = np.rot90(a, k=-1)  # (48, 32): the band across the top
-    from dlexam.svhn.data.images import svhn_crop
+    from dlexam.svhn.data.pixels import svhn_crop
 
     assert torch.equal(got, torch.from_numpy(svhn_crop(np.ascontiguousarray(turned))))
     assert got[0].float().mean() > 200 and got[-1].float().mean() < 50

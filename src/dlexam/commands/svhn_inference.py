@@ -81,7 +81,7 @@ def cmd_evaluate(args) -> int:
     from pathlib import Path
 
     from dlexam.errors import UserError
-    from dlexam.svhn.data.images import is_image_folder
+    from dlexam.svhn.data.image_folder import is_image_folder
     from dlexam.svhn.data.official import filename
     from dlexam.svhn.inference import default_confusion_png, evaluate_checkpoint, training_record
     from dlexam.words import counted

@@ -213,7 +213,7 @@ def default_confusion_png(path, data_dir, split: str = "test", tta: bool = False
     name: two folders' PNGs no longer replace each other), confusion_<split>_tta.png with `tta` (the plain
     reading's figure stays). None for the shipped model, by whatever path it is named: nothing is written into the
     installed package."""
-    from dlexam.svhn.data.images import is_image_folder
+    from dlexam.svhn.data.image_folder import is_image_folder
     from dlexam.svhn.data.official import filename
 
     if path is None:
@@ -232,7 +232,7 @@ def default_confusion_png(path, data_dir, split: str = "test", tta: bool = False
 def _check_png_outside_images(png: Path, data_dir: Path, split: str) -> None:
     """A PNG in an image folder's class folder (or a new folder beside them) would be read with its images the next
     time: as one more digit, or as a class folder that is not a digit. Beside the class folders it is left alone."""
-    from dlexam.svhn.data.images import is_image_folder
+    from dlexam.svhn.data.image_folder import is_image_folder
     from dlexam.svhn.data.official import filename
 
     if (data_dir / filename(split)).is_file() or not is_image_folder(data_dir):

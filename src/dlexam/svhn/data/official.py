@@ -243,7 +243,7 @@ def load_labelled(root: str | os.PathLike, split: str = "test") -> tuple[torch.T
     """Labelled digits from `root`: an SVHN folder (root/{split}_32x32.mat) or an image folder in
     torchvision's ImageFolder layout (root/0/*.png ... root/9/*.png, any size and mode; `split` is
     then not used) -> (uint8 (N, 32, 32), labels int64 (N,), "mat" or "folder")."""
-    from dlexam.svhn.data.images import is_image_folder, load_image_folder
+    from dlexam.svhn.data.image_folder import is_image_folder, load_image_folder
 
     root = Path(root)
     mat = root / filename(split)

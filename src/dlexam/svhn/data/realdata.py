@@ -47,7 +47,7 @@ def example_file(name: str, digit: int) -> Path:
     class folder by sorted name, so always the same file, not one picked by hand. The path is made from the set's
     own folder name and the digit, never from a caller's text, and a file whose real path leaves the shared data
     folder (a link out) is passed over. SharedDataMissing where the set or the digit's images are absent."""
-    from dlexam.svhn.data.images import IMAGE_EXTENSIONS
+    from dlexam.svhn.data.image_folder import IMAGE_EXTENSIONS
 
     if name not in EXAMPLE_SETS:
         raise ValueError(f"unknown example set {name!r}")
@@ -78,7 +78,7 @@ def example_sets() -> dict[str, str | None]:
 def load_check(name: str) -> tuple[torch.Tensor, torch.Tensor]:
     """One check set -> (uint8 (N, 32, 32), labels int64 (N,)); UserError when its files are absent."""
     if name in ("chars74k", "svhn_dev"):
-        from dlexam.svhn.data.images import load_image_folder
+        from dlexam.svhn.data.image_folder import load_image_folder
 
         x, y, _ = load_image_folder(chars74k_dir() if name == "chars74k" else svhn_dev_dir())
         return x, y

@@ -209,7 +209,7 @@ def write_splits(out_dir: str | os.PathLike, splits: dict, *, force: bool = Fals
     write (unless `force`): the folder is checked before the images are made, so call it with generators.
     The folder is locked meanwhile: a second writer is refused, so no folder holds one writer's train split
     beside another's test split."""
-    from dlexam.svhn.data.images import is_image_folder
+    from dlexam.svhn.data.image_folder import is_image_folder
 
     with OutputDir(out_dir, force=force, lock=True) as out:
         if is_image_folder(out.path):  # the reverse of an image folder written beside train_32x32.mat (export.py)

@@ -71,7 +71,7 @@ def _refuse_a_mix(out: OutputDir, names: list[str]) -> None:
     takes from OUT/0 ... OUT/9 that `names` do not replace (an earlier draw's, of another count or seed, or the
     user's) would join it, and beside OUT/train_32x32.mat the folder is never read (`svhn train --data OUT` takes the
     .mat first)."""
-    from dlexam.svhn.data.images import class_images
+    from dlexam.svhn.data.image_folder import class_images
 
     if os.path.lexists(out.file("train_32x32.mat")):
         raise UserError(f"{out.path} holds train_32x32.mat, which `svhn train --data {out.path}` reads instead of an "
