@@ -128,7 +128,7 @@ def test_svhn_evaluate_png_refuses_planted_links_and_a_linked_cache_is_passed_by
 @pytest.mark.parametrize("name", ["test_32x32.mat", "test_32x32.mat.part", ".dlexam-files.json"])
 def test_downloads_refuse_planted_links(tmp_path, outside, kind, name):
     from dlexam.errors import UserError
-    from dlexam.svhn.data.official import download
+    from dlexam.svhn.data.download import download
 
     root = tmp_path / "svhn"
     link = root / name

@@ -16,8 +16,10 @@ from PIL import Image
 
 from dlexam.errors import UserError
 from dlexam.files import OutputDir
+from dlexam.svhn.data import download as download_module
 from dlexam.svhn.data import official as data
-from dlexam.svhn.data.official import download, load_split, preprocess, rgb_to_gray
+from dlexam.svhn.data.download import download
+from dlexam.svhn.data.official import load_split, preprocess, rgb_to_gray
 from dlexam.svhn.synthetic.digits import TEST_FONTS, TRAIN_FONTS, render, write_synthetic
 
 
@@ -226,7 +228,7 @@ def test_download_with_wrong_md5_leaves_no_file(tmp_path, server):
 
 
 def test_official_md5s_are_torchvisions():
-    assert data.MD5 == {
+    assert download_module.MD5 == {
         "train": "e26dedcc434d2e4c54c9b2d4a06d8373",
         "test": "eb5a983be6a315427106f1b164d9cef3",
         "extra": "a93ce644f1a588dc4d68dda5feec44a7",
@@ -423,7 +425,7 @@ def test_a_download_cut_without_a_length_is_kept_and_resumed(tmp_path, odd_serve
 def test_the_official_sizes_are_used_by_default(tmp_path, odd_server):
     """The real files' sizes (public SVHN loaders check the same numbers), and download() knows them: a
     transfer that stops short of the official size, without a Content-Length, is a resumable interruption."""
-    assert data.SIZE == {"train": 182_040_794, "test": 64_275_384, "extra": 1_329_278_602}
+    assert download_module.SIZE == {"train": 182_040_794, "test": 64_275_384, "extra": 1_329_278_602}
     url, payload, handler = odd_server
     handler.first = "no-length-cut"
     with pytest.raises(UserError, match="of 64,275,384 bytes; run the command again to resume"):

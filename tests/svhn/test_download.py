@@ -24,8 +24,8 @@ import pytest
 from dlexam.cli import main
 from dlexam.errors import UserError
 from dlexam.files import OutputDir, partial
-from dlexam.svhn.data import official
-from dlexam.svhn.data.official import download
+from dlexam.svhn.data import download as official_download
+from dlexam.svhn.data.download import download
 
 from .test_data import _RangeHandler
 
@@ -424,9 +424,9 @@ def _cli_child(root, url, md5, size, err, limit):  # (what it uses is imported a
     resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
     sys.stderr = open(err, "w", buffering=1)  # the child's stderr until it exits
     sys.stdout = open(os.devnull, "w")
-    official.download.__kwdefaults__["base_url"] = url  # the child's copy of the module: the official defaults
-    official.MD5.update(md5)  # point at the local server
-    official.SIZE.update(size)
+    official_download.download.__kwdefaults__["base_url"] = url  # the child's copy of the module: the official defaults
+    official_download.MD5.update(md5)  # point at the local server
+    official_download.SIZE.update(size)
     os._exit(main(["svhn", "download", "--root", str(root), "--split", "test", "--quiet"]))
 
 

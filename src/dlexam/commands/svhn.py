@@ -103,7 +103,7 @@ def table_number_lines(e: dict) -> list[str]:
 
 def cmd_download(args) -> int:
     from dlexam.commands.progress import printer
-    from dlexam.svhn.data.official import download
+    from dlexam.svhn.data.download import download
 
     paths = download(args.root, args.split, progress=printer(args.quiet), force=args.force)
     for p in paths:
