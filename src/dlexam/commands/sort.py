@@ -324,12 +324,10 @@ def _train_config(a):
     return TrainConfig(**given)
 
 
-RUN_THREADS = 1024  # the most threads a run's own count may be to resume at it (a tampered file may say a million)
-
-
 def _set_train_threads(a) -> None:
-    """--threads, else 1; with --resume, else the run's own (its last.pt's provenance), even beyond what --threads
-    takes on this machine (a run made on a larger one resumes here at its count): train() refuses another."""
+    """--threads, else 1; with --resume, else the run's own (dlexam.runs.run_threads: its last.pt's provenance), even
+    beyond what --threads takes on this machine (a run made on a larger one resumes here at its count): train()
+    refuses another, as `svhn train --resume` does."""
     if a.threads is not None or not a.resume:
         return _set_threads(1 if a.threads is None else a.threads)
     from pathlib import Path
@@ -340,8 +338,8 @@ def _set_train_threads(a) -> None:
     from dlexam.sorting.trained import training_record
 
     path = Path(a.out) / runs.LAST
-    saved = (training_record(path).get("provenance") or {}).get("threads") if path.is_file() else None
-    torch.set_num_threads(saved if type(saved) is int and 1 <= saved <= RUN_THREADS else 1)
+    saved = runs.run_threads(training_record(path)) if path.is_file() else None
+    torch.set_num_threads(saved if saved is not None and saved <= runs.RUN_THREADS else 1)
 
 
 def _command(a) -> str:

@@ -62,7 +62,6 @@ from dlexam.sorting.data import sample_split, teacher_forcing_batch
 from dlexam.sorting.trained import KIND
 from dlexam.sorting.vocab import Vocabulary
 from dlexam.transformer import DecoderTransformer
-from dlexam.words import counted
 
 # What a run's note may hold that a resume keeps (the rest of a checkpoint's extra is the step's own): the command
 # that started it, and how many held-out inputs of each length `dlexam sort train` reports on.
@@ -185,10 +184,7 @@ def _resume_state(folder: runs.RunFolder, tc: TrainConfig) -> _State:
             raise UserError("no optimizer state")
     except UserError as exc:
         raise _damaged(path, exc) from None
-    threads = (payload.get("provenance") or {}).get("threads")  # the process that wrote last.pt: the run's count
-    if type(threads) is int and threads != torch.get_num_threads():
-        raise UserError(f"resume: {path} was trained with {counted(threads, 'torch thread')}, not "
-                        f"{torch.get_num_threads()} (resume is exact only at the run's own thread count)")
+    runs.resume_threads(payload, torch.get_num_threads(), where=path)  # exact only at the run's own thread count
     return _State(step=step, loss_ema=loss_ema, seconds=seconds, saved=step, payload=payload, resume=state)
 
 

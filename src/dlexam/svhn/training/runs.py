@@ -14,7 +14,8 @@ the epoch improved) and the metrics, which follow from last.pt: a resumed run wr
 from it (:func:`_complete_epoch`). So a run killed at any instant resumes (``SVHNRun(resume=True)``)
 from its last completed epoch and ends with the same files, bit for bit, as a run never stopped.
 A resumed run keeps its own settings: one given that differs is refused by name
-(:func:`dlexam.runs.resume_config`); only ``epochs`` (a longer or shorter schedule) and ``data``
+(:func:`dlexam.runs.resume_config`), and goes on at the thread count it was trained at, its last.pt's
+provenance (:func:`dlexam.runs.run_threads`), whether or not ``threads`` was given; only ``epochs`` (a longer or shorter schedule) and ``data``
 (where the same data now live) may change. A finished run resumed trains nothing and rewrites nothing
 (:func:`_already_complete`).
 
@@ -33,7 +34,7 @@ the batch bar) goes to an optional callback (:mod:`dlexam.progress`), never to t
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import torch
@@ -227,6 +228,11 @@ def _resume_state(run: SVHNRun, folder: runs.RunFolder | None, d) \
     except (KeyError, TypeError, ValueError, UserError) as exc:
         raise UserError(f"{path}: its resume state is damaged ({exc})") from None
     checkpoint.check_fits(lambda: ExamCNN(model_cfg, fused=False), payload, path)  # before any data is read
+    if (own := runs.run_threads(payload)) is not None:  # the count it trained at, --threads given or not
+        if own > runs.RUN_THREADS:
+            raise UserError(f"{path}: its resume state is damaged (it was trained with {own} threads, more than "
+                            f"{runs.RUN_THREADS})")
+        saved["threads"] = own
     merged = runs.resume_config(saved, run.given(), where=path, may_change=("epochs",))
     if merged["epochs"] < start_epoch:  # a schedule cannot end before the epochs already trained
         raise UserError(f"resume: {path} has trained {start_epoch} epochs already; --epochs {merged['epochs']} "
@@ -236,7 +242,8 @@ def _resume_state(run: SVHNRun, folder: runs.RunFolder | None, d) \
         settings["schedule_changes"] = [*settings.get("schedule_changes", []),
                                         {"after_epoch": start_epoch, "epochs": cfg.epochs, "now": merged["epochs"]}]
     settings["train"]["epochs"] = merged["epochs"]
-    cfg = TrainConfig.from_dict(settings["train"])
+    # the run goes on at its own thread count (settings keep the --threads it was started with, as a run never stopped)
+    cfg = replace(TrainConfig.from_dict(settings["train"]), threads=merged["threads"])
     if run.data is not None:
         settings["data"] = str(run.data.resolve())
     return cfg, settings, model_cfg, start_epoch, history, payload
