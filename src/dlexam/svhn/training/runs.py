@@ -15,9 +15,9 @@ from it (:func:`_complete_epoch`). So a run killed at any instant resumes (``SVH
 from its last completed epoch and ends with the same files, bit for bit, as a run never stopped.
 A resumed run keeps its own settings: one given that differs is refused by name
 (:func:`dlexam.runs.resume_config`), and goes on at the thread count it was trained at, its last.pt's
-provenance (:func:`dlexam.runs.run_threads`), whether or not ``threads`` was given; only ``epochs`` (a longer or shorter schedule) and ``data``
-(where the same data now live) may change. A finished run resumed trains nothing and rewrites nothing
-(:func:`_already_complete`).
+provenance (:func:`dlexam.runs.run_threads`), whether or not ``threads`` was given; only ``epochs`` (a longer
+or shorter schedule) and ``data`` (where the same data now live) may change. A finished run resumed trains
+nothing and rewrites nothing (:func:`_already_complete`).
 
 Under torchrun the ranks join their process group before any work, make the run ready each on its own, and
 agree (:func:`_agree`): a refusal on any rank is every rank's at once, said by rank 0 (by rank 1 where rank 0
