@@ -10,12 +10,17 @@ open their folder as a :class:`RunFolder`, and the rules are the same for all of
   that dlexam did not write, a symbolic link, a folder or a special file in its place is refused
   with one line and left as it is (``force`` replaces a foreign regular file, never a link).
 - **One run per folder.** A new run refuses a folder that already holds one (any of its `markers`)
-  unless ``force``; ``resume`` needs the run's ``last.pt``, written by dlexam. A forced run replaces the
-  run there as a whole: when it writes its first file, the earlier run's files that it would not write
-  itself (those the record names as a run's, unchanged since dlexam wrote them) are removed
-  (:meth:`dlexam.files.OutputDir.remove_own`), so that no ``best.pt`` of an SVHN run is left beside a
-  sorter's ``last.pt`` for a loader to take. A file changed since, a foreign file and a link stay as
-  they are; a run refused or stopped before its first write leaves the earlier run whole.
+  unless ``force``; a trainer that says its ``kind`` (its checkpoints' kind) also refuses a run of another
+  kind, named by the record (``.dlexam-files.json``: its "kind", else its run files that this trainer would
+  not write), whichever files that run holds, and offers no resume of it (an SVHN run's best.pt without
+  last.pt took a sorter's last.pt beside it until 2026-12-07); ``resume`` needs the run's ``last.pt``, written
+  by dlexam. A forced run replaces the run there as a whole: when it writes its first file, the earlier run's
+  files that it would not write itself (those the record names as a run's, or as written there about that run
+  by another command, ``svhn evaluate``'s confusion PNG: :class:`dlexam.files.OutputDir`'s ``of_run``; each
+  unchanged since dlexam wrote it) are removed (:meth:`dlexam.files.OutputDir.remove_own`), so that no
+  ``best.pt`` of an SVHN run is left beside a sorter's ``last.pt`` for a loader to take. A file changed since,
+  a foreign file and a link stay as they are; a run refused or stopped before its first write leaves the
+  earlier run whole.
 - **Every write is one commit** (:meth:`dlexam.files.OutputDir.write_bytes`): the file and its entry
   in the folder's record (``.dlexam-files.json``) change together, under a lock, so a run killed at
   any instant leaves files that ``--resume`` accepts, and commands writing into one folder at once
@@ -72,18 +77,24 @@ class RunFolder(OutputDir):
     `writes`: every file the run may write here (claimed now). `markers`: the files whose presence
     means the folder already holds a run (refused for a new run unless `force`). With `resume`, the
     run's `resume_from` (default last.pt) must be there and be dlexam's. `forceable` and `resumable`:
-    whether the command offers force and resume, so that a refusal names only what it offers.
+    whether the command offers force and resume, so that a refusal names only what it offers. `kind`: what the
+    run is (its checkpoints' kind), recorded, so that a run of another kind is refused here by name.
     """
 
     def __init__(self, path: str | os.PathLike, *, writes: Sequence[str], markers: Sequence[str] = (),
                  resume: bool = False, resume_from: str = LAST, force: bool = False, what: str = "out",
-                 forceable: bool = True, resumable: bool = True):
-        super().__init__(path, force=force, lock=True, what=what, run_files=tuple(writes), forceable=forceable)
+                 forceable: bool = True, resumable: bool = True, kind: str | None = None):
+        super().__init__(path, force=force, lock=True, what=what, run_files=tuple(writes), forceable=forceable,
+                         run_kind=kind)
         self._replaced: list[str] = []  # a forced run's: the earlier run's files it removes at its first write
         try:
             self.writes = tuple(writes)
             self.sweep_temporaries(*self.writes)
             held = [m for m in markers if self.file(m).exists() or self.file(m).is_symlink()]  # the run files there
+            other = self._other_kind(kind)
+            if other and (resume or not force):
+                ways = ["choose another folder"] + ["force"] * (forceable and not resume)
+                raise NotReplacing(f"{'resume: ' if resume else ''}{what} {self.path} already holds {other}; ", ways)
             if resume:
                 last = self.file(resume_from)
                 if not (last.exists() or last.is_symlink()):
@@ -96,10 +107,26 @@ class RunFolder(OutputDir):
                 raise NotReplacing(f"{what} {self.path} already holds a training run ({self.file(held[0])}); ", ways)
             self.claim(*self.writes)  # a foreign file or a link: refused, untouched
             # a forced new run replaces the run there: the earlier run's files it would not write go at its first write
-            self._replaced = sorted(self._read_record()[1] - set(self.writes)) if held and force and not resume else []
+            run_files = self._read_record()[1]
+            if kind is not None:  # a run of another kind, whose files may be none of `markers`
+                held = held or sorted(n for n in run_files if self.owns(n))
+            self._replaced = sorted((run_files | self.run_record()[1]) - set(self.writes)) \
+                if held and force and not resume else []
         except BaseException:
             self.close()
             raise
+
+    def _other_kind(self, kind: str | None) -> str | None:
+        """The run of another kind than `kind` this folder holds, in words ("a 'svhn-cnn' run (best.pt, ...), not a
+        'sort-transformer' run"); None where it holds none (or `kind` is None: no kind to compare)."""
+        if kind is None:
+            return None
+        held_kind = self.run_record()[0]
+        theirs = sorted(n for n in self._read_record()[1] if self.owns(n))  # its files still as dlexam wrote them
+        if not theirs or held_kind == kind or (held_kind is None and set(theirs) <= set(self.writes)):
+            return None
+        said = f"a {held_kind!r} run" if held_kind is not None else "another kind of run"
+        return f"{said} ({', '.join(theirs)}), not a {kind!r} run"
 
     def __enter__(self) -> RunFolder:
         return self

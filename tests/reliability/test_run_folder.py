@@ -363,7 +363,9 @@ SORT_TINY = ["--max-len", "3", "--vocab", "A-C", "--steps", "5", "--quiet", "--t
 
 def test_a_forced_run_over_another_kind_of_run_leaves_none_of_its_files(tmp_path, quick_run, synth_dir, capsys):
     """The issue's case: `sort train --out R --force` over an SVHN run replaced last.pt and left the SVHN run's
-    best.pt, metrics and curves; `sort --checkpoint R` then took best.pt and refused it as the wrong kind."""
+    best.pt, metrics and curves; `sort --checkpoint R` then took best.pt and refused it as the wrong kind. Until
+    2026-12-07 it also left `svhn evaluate`'s confusion PNG of the SVHN model beside the sorter: a figure of a model
+    no longer there. Written beside the run's checkpoint, it is recorded as the run's (of_run) and goes with it."""
     run = tmp_path / "run"
     shutil.copytree(quick_run, run)  # an SVHN run of dlexam's, recorded as such
     (run / "notes.txt").write_text("mine")  # the user's own file: never touched
@@ -372,15 +374,51 @@ def test_a_forced_run_over_another_kind_of_run_leaves_none_of_its_files(tmp_path
     assert main(["svhn", "evaluate", "--checkpoint", str(run), "--data", str(synth_dir)]) == 0  # its default PNG
     pngs = sorted(p.name for p in run.glob("confusion_*.png"))
     assert len(pngs) == 1
+    (run / "mine.png").write_bytes((run / pngs[0]).read_bytes())  # the user's copy of it: theirs, never removed
     assert main(["sort", "train", "--out", str(run), "--force", *SORT_TINY]) == 0
-    # the evaluation's PNG is not the run's: it stays, as the user's file does
-    assert sorted(p.name for p in run.iterdir() if not p.name.startswith(".dlexam")) == [*pngs, "last.pt", "notes.txt"]
-    assert set(_record(run)) == {"last.pt", *pngs}  # still recorded as dlexam's: --force may replace it later
+    # the evaluation's PNG described the SVHN run: it went with it; the user's files stay
+    assert sorted(p.name for p in run.iterdir() if not p.name.startswith(".dlexam")) == ["last.pt", "mine.png",
+                                                                                         "notes.txt"]
+    assert set(_record(run)) == {"last.pt"}
     assert (run / "notes.txt").read_text() == "mine"
     capsys.readouterr()
     assert main(["sort", "--checkpoint", str(run), "C", "A", "B"]) == 0, capsys.readouterr().err
     assert main(["svhn", "evaluate", "--checkpoint", str(run), "--data", str(quick_run)]) == 2
     assert "holds a 'sort-transformer' model" in capsys.readouterr().err  # the folder holds the sorter alone
+
+
+def test_a_trainer_refuses_a_run_of_the_other_kind_whatever_files_it_holds(tmp_path, quick_run, synth_dir, capsys):
+    """`sort train --out R` (no --force) over an SVHN run that holds best.pt and no last.pt wrote its last.pt beside
+    it, two runs in one folder, exit 0; `svhn train --out R` over a sorter's run offered `--resume`, which then
+    refused the sorter's last.pt as the wrong kind. Each is one line naming the run there, and nothing changes."""
+    svhn, sorter = tmp_path / "svhn", tmp_path / "sorter"
+    shutil.copytree(quick_run, svhn)  # an SVHN run of dlexam's, recorded as such
+    for name in ("last.pt", *(p.name for p in svhn.glob("confusion_*.png"))):
+        (svhn / name).unlink()  # best.pt and the metrics, no last.pt
+    before = snapshot(svhn)
+    refused_here(["sort", "train", "--out", str(svhn), *SORT_TINY], capsys,
+                 "already holds a 'svhn-cnn' run (best.pt, curves.png, metrics.csv, metrics.json), not a "
+                 "'sort-transformer' run; choose another folder or --force replaces it")
+    assert snapshot(svhn) == before
+    assert main(["sort", "train", "--out", str(sorter), *SORT_TINY]) == 0
+    before = snapshot(sorter)
+    for flags in ([], ["--resume"]):
+        line = refused_here(["svhn", "train", "--out", str(sorter), "--data", str(synth_dir), "--quick", "--quiet",
+                             *flags], capsys, "already holds a 'sort-transformer' run (last.pt), not a 'svhn-cnn' run")
+        assert line.endswith("; choose another folder"), line  # no --resume offered: it is not an SVHN run
+    assert snapshot(sorter) == before
+
+
+def test_a_run_recorded_without_its_kind_is_told_apart_by_its_files(tmp_path):
+    """A record from before 2026-12-07 names no kind: a run file this trainer would not write marks another run."""
+    from dlexam import runs
+
+    folder = tmp_path / "run"
+    _svhn_run_files(folder)
+    (folder / runs.LAST).unlink()
+    with pytest.raises(UserError, match=r"holds another kind of run \(best.pt, curves.png, metrics.csv, "
+                                        r"metrics.json\), not a 'sort-transformer' run"):
+        runs.RunFolder(folder, writes=(runs.LAST,), markers=(runs.LAST,), kind="sort-transformer")
 
 
 def _svhn_run_files(folder) -> None:

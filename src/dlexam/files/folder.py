@@ -15,6 +15,10 @@
 - A run folder's files (``run_files``: a trainer's checkpoints and metrics, an experiment's
   results) are marked as the run's in the record: no other command replaces them, even with force
   (``svhn evaluate --png R/curves.png`` is refused).
+- A run folder's record also says what made its run (``kind``: the checkpoints' kind, ``run_kind``), so that a
+  trainer of another kind is refused there by name (:class:`dlexam.runs.RunFolder`), and which files other
+  commands wrote there about the run (``of_run``: ``svhn evaluate``'s confusion PNG beside a run's checkpoint),
+  which go with the run when a forced run replaces it.
 - Nothing here is ever removed but a file dlexam wrote and nobody has changed since, on request
   (:meth:`OutputDir.remove_own`: a forced run's earlier run, :class:`dlexam.runs.RunFolder`), never
   through a link.
@@ -94,7 +98,8 @@ class OutputDir:
     """A folder a command writes into (see the module docstring). Check it before any work."""
 
     def __init__(self, path: str | os.PathLike, *, force: bool = False, lock: bool = False, what: str = "out",
-                 run_files: tuple[str, ...] = (), forceable: bool = True):
+                 run_files: tuple[str, ...] = (), forceable: bool = True, run_kind: str | None = None,
+                 of_run: bool = False):
         self._children: list[OutputDir] = []  # closed first (adopt)
         absent = _absent_folders(Path(path))
         self.path = check_writable_dir(path, what)
@@ -103,6 +108,8 @@ class OutputDir:
         self.forceable = forceable  # whether the command offers force (--force): its refusals then name it
         self.what = what
         self.run_files = tuple(run_files)
+        self.run_kind = run_kind  # what makes the run whose files are run_files (recorded as the record's "kind")
+        self.of_run = of_run  # every file written here describes the run the folder holds (the record's "of_run")
         self._lock_fd: int | None = None
         self._lock_created = False  # whether taking the lock made the lock file (else it was there)
         self._record_made = False  # whether this OutputDir wrote the file record where there was none
@@ -160,6 +167,9 @@ class OutputDir:
     # ---- what dlexam wrote here ------------------------------------------------------------------
     # The record: {"files": {name: SHA-256, or [old, new] while a replacement is committed},
     #              "run": [the names a run folder's trainer wrote: no other command replaces them],
+    #              "kind": what made that run (a checkpoint kind: "svhn-cnn", "sort-transformer"; absent before
+    #                      2026-12-07 and where no trainer says),
+    #              "of_run": [the names other commands wrote here about that run: they go with it],
     #              "partial": {name: {"dev", "ino", "size", "sha256"}: a file dlexam appends to across runs,
     #                          known by its inode and the SHA-256 of its first `size` bytes (files/partial.py)}}
 
@@ -209,12 +219,32 @@ class OutputDir:
         """name -> the SHA-256 sums its contents may have (two while a replacement is being committed)."""
         return self._read_record()[0]
 
+    def run_record(self) -> tuple[str | None, set[str]]:
+        """(what made the run here, as the record says: None where it says nothing; the files other commands wrote
+        here about that run)."""
+        data = self._read_json()
+        kind = data.get("kind") if isinstance(data.get("kind"), str) else None
+        of_run = data.get("of_run")
+        return kind, {n for n in of_run if isinstance(n, str)} if isinstance(of_run, list) else set()
+
     def _write_record(self, files: dict[str, list[str]], run: set[str],
-                      partial: dict[str, dict[str, int | str]] | None = None) -> None:
-        """Replace the record (call it under the folder's lock); `partial` None keeps the partial files' entries."""
+                      partial: dict[str, dict[str, int | str]] | None = None, *, wrote: tuple[str, ...] = ()) -> None:
+        """Replace the record (call it under the folder's lock); `partial` None keeps the partial files' entries.
+        `wrote`: the names this OutputDir has just written (a run file names the run's kind, and with `of_run` a
+        file beside a run is recorded as the run's)."""
         record: dict = {"files": {k: v[0] if len(v) == 1 else v for k, v in sorted(files.items())}}
+        kind, of_run = self.run_record()
+        if self.run_kind is not None and set(wrote) & set(self.run_files):
+            kind = self.run_kind
+        if self.of_run and run:
+            of_run |= set(wrote)
+        of_run = (of_run & set(files)) - run
         if run:
             record["run"] = sorted(run)
+            if kind is not None:
+                record["kind"] = kind
+        if of_run:
+            record["of_run"] = sorted(of_run)
         partial = self._read_partial() if partial is None else partial
         if partial:
             record["partial"] = dict(sorted(partial.items()))
@@ -288,7 +318,7 @@ class OutputDir:
             files, run = self._read_record()
             for name in names:
                 files[name] = [sha256_of(self.path / name)]
-            self._write_record(files, run | (set(names) & set(self.run_files)))
+            self._write_record(files, run | (set(names) & set(self.run_files)), wrote=names)
 
     def _claim_locked(self, name: str) -> None:
         """claim(name) under the folder's lock, so that no other writer's commit falls between reading the
@@ -309,10 +339,10 @@ class OutputDir:
                 ours = now is not None and now != new and now in files.get(name, [])
                 files[name] = [now, new] if ours else [new]
                 run |= {name} & set(self.run_files)
-                self._write_record(files, run)  # a kill from here on leaves old or new: both recorded
+                self._write_record(files, run, wrote=(name,))  # a kill from here on leaves old or new: both recorded
                 os.replace(tmp, target)
                 files[name] = [new]
-                self._write_record(files, run)
+                self._write_record(files, run, wrote=(name,))
 
         return commit
 

@@ -124,7 +124,8 @@ def save_run(folder: runs.RunFolder, model: DecoderTransformer, tc: TrainConfig,
 def _open_out(out, *, force: bool, resume: bool) -> runs.RunFolder:
     """Check the run folder before any work and lock it while training: a last.pt there is replaced
     only with `resume` or `force`, and one dlexam did not write only with `force`."""
-    return runs.RunFolder(out, writes=(CHECKPOINT,), markers=(CHECKPOINT,), resume=resume, force=force)
+    return runs.RunFolder(out, writes=(CHECKPOINT,), markers=(CHECKPOINT,), resume=resume, force=force,
+                          kind=KIND)
 
 
 # ---- resume state ---------------------------------------------------------------------------------

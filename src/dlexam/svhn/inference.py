@@ -176,8 +176,9 @@ def evaluate_checkpoint(path: ModelSource, data_dir, split: str = "test", png: s
     (:func:`dlexam.svhn.data.official.load_labelled`); the result's `training` is that record.
 
     `png`, if given, receives the confusion matrix; it is checked before any work and never replaces
-    a file dlexam did not write (unless `force`); it must be named *.png. With `png_optional` (a place the
-    user did not ask for) a PNG that cannot be written there is skipped, the reason in
+    a file dlexam did not write (unless `force`); it must be named *.png. Beside the checkpoint, in a run folder,
+    it is recorded as written about that run (:class:`dlexam.files.OutputDir`'s ``of_run``). With `png_optional`
+    (a place the user did not ask for) a PNG that cannot be written there is skipped, the reason in
     `confusion_png_skipped`, and the evaluation goes on. `tta`: read each image as
     :class:`TestTimeAugmented` does. Blank images (one colour) are counted in the accuracy as read, and
     their number is given with :func:`dlexam.svhn.data.official.blank_note`'s words.
@@ -192,7 +193,9 @@ def evaluate_checkpoint(path: ModelSource, data_dir, split: str = "test", png: s
     out = None
     try:
         _check_png_outside_images(png, Path(data_dir), split)
-        out = OutputDir(png.parent, force=force, what="png folder")
+        # a PNG beside the checkpoint describes its run there: recorded as the run's, it goes when a forced run
+        # replaces that run (dlexam.runs.RunFolder), as the run's own files do
+        out = OutputDir(png.parent, force=force, what="png folder", of_run=_beside_checkpoint(png, path, name))
         out.claim(png.name)
     except UserError as exc:
         if out is not None:
@@ -205,6 +208,17 @@ def evaluate_checkpoint(path: ModelSource, data_dir, split: str = "test", png: s
         return _evaluate(path, data_dir, split, out, png, name, tta, training)
     finally:
         out.close()  # a folder made for the PNG goes again if the evaluation failed first
+
+
+def _beside_checkpoint(png: Path, path: ModelSource, name: str | None) -> bool:
+    """Whether `png` goes into the folder of the checkpoint evaluated (`path`, or a loaded model's `name`)."""
+    where = name if isinstance(path, nn.Module) else path
+    if where is None:
+        return False
+    try:
+        return png.parent.resolve() == checkpoint.resolve(where).parent.resolve()
+    except (OSError, UserError):
+        return False
 
 
 def default_confusion_png(path, data_dir, split: str = "test", tta: bool = False) -> Path | None:

@@ -163,7 +163,7 @@ def train_recipe(
     limits.threads("threads", threads, optional=True)
     # model.pt is written last: a folder with the metrics of a killed recipe run but no model.pt takes a new run
     with runs.RunFolder(out, writes=RUN_FILES, markers=(runs.LAST, runs.BEST, RUN_FILE), forceable=False,
-                        resumable=False) as folder:  # a recipe is made whole, with no --force
+                        resumable=False, kind=KIND) as folder:  # a recipe is made whole, with no --force
         previous_threads = torch.get_num_threads()
         if threads:
             torch.set_num_threads(int(threads))  # until the checkpoint is written: its provenance records it

@@ -169,7 +169,7 @@ def _open_out(run: SVHNRun) -> runs.RunFolder | None:
     if rank != 0:
         return None
     return runs.RunFolder(run.out, writes=runs.TRAINER_FILES, markers=RUN_MARKERS, resume=run.resume,
-                          forceable=False)  # `svhn train` has no --force
+                          forceable=False, kind=KIND)  # `svhn train` has no --force
 
 
 def _flat(settings: dict) -> dict:
