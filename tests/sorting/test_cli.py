@@ -138,6 +138,13 @@ def test_train_quick_then_sort_and_evaluate_with_the_run_dir(tmp_path, capsys):
     assert report["trained_with"]["torch"] == str(torch.__version__) and report["trained_with"]["threads"] == 1
     rc, out, err = run(["sort", "evaluate", "--checkpoint", str(run_dir), "--lengths", "2", "--samples", "5"], capsys)
     assert rc == 0 and out.startswith(f"trained with: torch {torch.__version__}, 1 thread, CPU ")
+    # what the file says stays one line each, as `svhn evaluate` prints it (dlexam.commands.provenance.made_lines):
+    # a command holding a newline printed a line of the file's own making
+    payload = torch.load(run_dir / "last.pt", weights_only=True)
+    payload["extra"]["command"] = "dlexam sort train\nfinished: yes \x1b[2J"
+    torch.save(payload, run_dir / "last.pt")
+    rc, out, err = run(["sort", "evaluate", "--checkpoint", str(run_dir), "--lengths", "2", "--samples", "5"], capsys)
+    assert rc == 0 and out.splitlines()[1] == "made by: dlexam sort train\\nfinished: yes \\x1b[2J", out
     # a checkpoint written before provenance was recorded still evaluates, and says so
     payload = torch.load(run_dir / "last.pt", weights_only=True)
     del payload["provenance"]

@@ -401,3 +401,17 @@ def test_a_training_record_of_the_wrong_types_is_shown_as_unknown_never_used():
         "trained with: not recorded (a checkpoint from before provenance was saved)",
         "fine-tuned from: start.pt",
         "  its own training: not recorded (a run fine-tuned before 2026-12-07)"]
+
+
+def test_what_a_checkpoint_says_made_it_stays_one_line_each():
+    """`trained with:` and `made by:` come from the file: a newline or an escape in them printed lines (or terminal
+    controls) of the file's own making. Written as Python escapes them, in `sort evaluate`'s words too."""
+    from dlexam.commands.svhn_inference import training_lines
+
+    prov = {"torch": "2.0", "threads": 1, "cpu_capability": "AVX2", "machine": "x86_64", "cpu": "EPYC\nmade by: me",
+            "python": "3.11", "dlexam": "0.1"}
+    record = {"provenance": prov, "command": "dlexam svhn train\n--recipe x \x1b[2J", "seed": None, "epochs": None,
+              "init": None}
+    assert training_lines(record) == [
+        "trained with: torch 2.0, 1 thread, CPU AVX2 (x86_64, EPYC\\nmade by: me), Python 3.11, dlexam 0.1",
+        "made by: dlexam svhn train\\n--recipe x \\x1b[2J"]

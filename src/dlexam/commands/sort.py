@@ -428,7 +428,7 @@ def _evaluate(a) -> int:
     from dlexam.sorting.sizes import check_size, parse_lengths
 
     check_size(parse_lengths(a.lengths), a.samples, a.lengths)  # before loading anything, torch included
-    from dlexam.checkpoint import format_provenance
+    from dlexam.commands.provenance import made_lines
     from dlexam.commands.tables import format_table
     from dlexam.sorting.evaluate import evaluation_report
     from dlexam.sorting.sorter import StreamNotes
@@ -446,9 +446,7 @@ def _evaluate(a) -> int:
         print(dumps(report))
         return 0
     if not sorter.compiled:
-        print(f"trained with: {format_provenance(report['trained_with'])}")
-        if report["made_by"]:
-            print(f"made by: {report['made_by']}")
+        print("\n".join(made_lines(report["trained_with"], report["made_by"])))
         state = "finished" if report["finished"] else "NOT finished (resume it)"
         print(f"training: step {report['step']} of {report['steps']}, {state}")
     results = report["results"]

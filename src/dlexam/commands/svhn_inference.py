@@ -35,15 +35,14 @@ def load_model_given(args):
 
 def training_lines(t: dict) -> list[str]:
     """What a checkpoint says of its training (dlexam.svhn.inference.training_record), as `svhn evaluate` prints it:
-    `trained with:` and `made by:` as `sort evaluate` words them, the seed and epochs, and a fine-tuned model's start
-    with what that start was trained with."""
-    from dlexam.checkpoint import format_provenance
+    `trained with:` and `made by:` as `sort evaluate` words them (dlexam.commands.provenance.made_lines), the seed
+    and epochs, and a fine-tuned model's start with what that start was trained with."""
+    from dlexam.commands.provenance import made_lines
     from dlexam.words import counted
 
     def run(r: dict, indent: str = "") -> list[str]:
-        lines = [f"{indent}{'which was trained' if indent else 'trained'} with: {format_provenance(r['provenance'])}"]
-        if r["command"]:
-            lines.append(f"{indent}made by: {r['command']}")
+        lines = made_lines(r["provenance"], r["command"], indent=indent,
+                           trained="which was trained" if indent else "trained")
         said = ([] if r["seed"] is None else [f"seed {r['seed']}"]) + (
             [] if r["epochs"] is None else [counted(r["epochs"], "epoch")])
         if said:
