@@ -212,5 +212,9 @@ def test_resume_keeps_the_thread_count_the_run_was_trained_with(tmp_path, capsys
                                            "change them)\n")
         assert main(["sort", "train", "--out", str(run), "--resume", "--quiet"]) == 0  # the run's own: 12
         assert training_record(run)["finished"] and checkpoint.load(run)["provenance"]["threads"] == 12
+        capsys.readouterr()
+        # finished, it is held to its count as `svhn train --resume` holds a finished run (it took any, exit 0)
+        assert main(["sort", "train", "--out", str(run), "--resume", "--threads", "1", "--quiet"]) == 2
+        assert "was trained with --threads 12, not 1" in capsys.readouterr().err
     finally:
         torch.set_num_threads(before)

@@ -159,6 +159,7 @@ def _resume_state(folder: runs.RunFolder, tc: TrainConfig) -> _State:
         raise _damaged(path, exc) from None
     steps = extra.get("step")
     runs.resume_config(asdict(saved_tc), asdict(tc), where=path)  # every setting must be the run's
+    runs.resume_threads(payload, torch.get_num_threads(), where=path)  # and its thread count (a finished run's too)
     if extra.get("finished") or (extra.get("finished") is None and steps == saved_tc.steps):
         if payload.get("config") != model_config(tc).to_dict():
             raise _damaged(path, "the model config does not match train_config")
@@ -185,7 +186,6 @@ def _resume_state(folder: runs.RunFolder, tc: TrainConfig) -> _State:
             raise UserError("no optimizer state")
     except UserError as exc:
         raise _damaged(path, exc) from None
-    runs.resume_threads(payload, torch.get_num_threads(), where=path)  # exact only at the run's own thread count
     return _State(step=step, loss_ema=loss_ema, seconds=seconds, saved=step, payload=payload, resume=state)
 
 
