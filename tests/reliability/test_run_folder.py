@@ -97,29 +97,33 @@ def test_svhn_train_resume_keeps_its_settings_and_may_extend_the_schedule(tmp_pa
     assert result["train"]["batch_size"] == 256 and result["train"]["optimizer"] == "sgd"
 
 
-def test_svhn_train_resume_goes_on_at_the_runs_own_thread_count(tmp_path, synth_dir, capsys):
+def test_svhn_train_resume_goes_on_at_the_runs_own_thread_count(tmp_path, quick_run, capsys):
     """One rule for both trainers (dlexam.runs.run_threads, as `sort train --resume` held it: tests/sorting/
     test_train_runs.py): a run resumes at the thread count it was trained at, its last.pt's provenance, --threads
     given or not, and another count given is refused by name. `svhn train --resume` compared --threads as typed: a
-    run started without the flag resumed at this process's default (2 threads for a run trained at 1: other bits),
-    and `--threads 1`, its own count, was refused ("no --threads, not --threads 1")."""
+    run started without the flag resumed at this process's default (2 threads for a run trained at 1), and
+    `--threads 1`, its own count, was refused ("no --threads, not --threads 1")."""
     import torch
 
-    from dlexam import checkpoint
+    from dlexam import checkpoint, runs
 
     run, before = tmp_path / "run", torch.get_num_threads()
-    argv = ["svhn", "train", "--out", str(run), "--quiet"]
+    shutil.copytree(quick_run, run)
+    argv = ["svhn", "train", "--out", str(run), "--quiet", "--resume"]
     try:
-        torch.set_num_threads(1)
-        assert main([*argv, "--data", str(synth_dir), "--quick", "--epochs", "1"]) == 0  # no --threads: 1 here
+        torch.set_num_threads(1)  # the run as one started without --threads would be, trained at 1 thread
+        payload = checkpoint.load(run / runs.LAST)
+        payload["extra"]["settings"]["train"]["threads"] = None
+        with runs.RunFolder(run, writes=runs.TRAINER_FILES, markers=runs.TRAINER_MARKERS, resume=True) as folder:
+            folder.save_checkpoint(runs.LAST, kind=payload["kind"], config=payload["config"],
+                                   state_dict=payload["state_dict"], extra=payload["extra"])
         torch.set_num_threads(2)  # this process's default is now another count than the run's
-        refused_here([*argv, "--resume", "--epochs", "2", "--threads", "2"], capsys,
+        refused_here([*argv, "--epochs", "3", "--threads", "2"], capsys,
                      "resume: ", "was trained with --threads 1, not 2 (resume continues a run with its own settings")
-        assert main([*argv, "--resume", "--epochs", "2", "--threads", "1"]) == 0, capsys.readouterr().err
-        torch.set_num_threads(2)
-        assert main([*argv, "--resume", "--epochs", "3"]) == 0  # no --threads: the run's own count, not 2
-        assert checkpoint.load(run / "last.pt")["provenance"]["threads"] == 1
+        assert main([*argv, "--epochs", "3"]) == 0, capsys.readouterr().err  # the run's own count, not 2
+        assert checkpoint.load(run / runs.LAST)["provenance"]["threads"] == 1
         assert json.loads((run / "metrics.json").read_text())["settings"]["train"]["threads"] is None  # as started
+        assert main([*argv, "--epochs", "3", "--threads", "1"]) == 0, capsys.readouterr().err  # its own: no difference
     finally:
         torch.set_num_threads(before)
 
