@@ -415,3 +415,17 @@ def test_what_a_checkpoint_says_made_it_stays_one_line_each():
     assert training_lines(record) == [
         "trained with: torch 2.0, 1 thread, CPU AVX2 (x86_64, EPYC\\nmade by: me), Python 3.11, dlexam 0.1",
         "made by: dlexam svhn train\\n--recipe x \\x1b[2J"]
+
+
+def test_a_fine_tuned_models_start_stays_one_line_too():
+    """`fine-tuned from:` and `itself fine-tuned from:` name files the checkpoint records: a newline there printed a
+    line of the file's own making (left alone by the fix above, 2026-12-07)."""
+    from dlexam.commands.svhn_inference import training_lines
+
+    parent = {"provenance": None, "command": None, "seed": None, "epochs": None, "init": "a.pt\nmade by: me"}
+    record = {"provenance": None, "command": None, "seed": None, "epochs": None,
+              "init": {"name": "b.pt\x1b[2J\nmade by: me", "sha256": None, "from": parent}}
+    lines = training_lines(record)
+    assert "fine-tuned from: b.pt\\x1b[2J\\nmade by: me" in lines
+    assert "  itself fine-tuned from: a.pt\\nmade by: me" in lines
+    assert not any(line.startswith("made by") for line in lines)

@@ -38,6 +38,7 @@ def training_lines(t: dict) -> list[str]:
     `trained with:` and `made by:` as `sort evaluate` words them (dlexam.commands.provenance.made_lines), the seed
     and epochs, and a fine-tuned model's start with what that start was trained with."""
     from dlexam.commands.provenance import made_lines
+    from dlexam.plain import printable
     from dlexam.words import counted
 
     def run(r: dict, indent: str = "") -> list[str]:
@@ -51,12 +52,13 @@ def training_lines(t: dict) -> list[str]:
 
     lines = run(t)
     if (init := t["init"]) is not None:
-        lines.append(f"fine-tuned from: {init['name']}" + (f" (SHA-256 {init['sha256']})" if init["sha256"] else ""))
+        lines.append(f"fine-tuned from: {printable(init['name'])}" +
+                     (f" (SHA-256 {printable(init['sha256'])})" if init["sha256"] else ""))
         parent = init["from"]
         lines += run(parent, "  ") if parent else ["  its own training: not recorded (a run fine-tuned before "
                                                     "2026-12-07)"]
         if parent and parent["init"]:
-            lines.append(f"  itself fine-tuned from: {parent['init']}")
+            lines.append(f"  itself fine-tuned from: {printable(parent['init'])}")
     return lines
 
 
