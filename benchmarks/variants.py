@@ -63,7 +63,8 @@ def version_a_problem2() -> float:
 def grading() -> dict:
     from dlexam.spec import text
     from dlexam.variants.build import make_variant
-    from dlexam.variants.grade import grade, read_submission
+    from dlexam.variants.grade import grade
+    from dlexam.variants.submission import read_submission
 
     v = make_variant(1)
     key = json.dumps(v.key()).encode()

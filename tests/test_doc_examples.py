@@ -341,7 +341,8 @@ def test_a_sort_example_answers_what_the_docs_say(where, args, answer, capsys, m
 def test_the_csv_submission_in_docs_variants_is_graded_right_where_it_answers():
     """docs/variants.md's example sheet for `dlexam grade --variant 1`: every cell it gives is the key's."""
     from dlexam.variants import make_variant
-    from dlexam.variants.grade import grade, read_submission
+    from dlexam.variants.grade import grade
+    from dlexam.variants.submission import read_submission
 
     text = (ROOT / "docs" / "variants.md").read_text(encoding="utf-8")
     sheet = textwrap.dedent(re.search(r"^( *)```\n(\1id,value\n.*?)^\1```", text, re.S | re.M).group(2))

@@ -11,7 +11,8 @@ import io
 import pytest
 
 from dlexam.variants import make_variant
-from dlexam.variants.grade import SubmissionError, grade, read_submission
+from dlexam.variants.grade import grade
+from dlexam.variants.submission import SubmissionError, read_submission
 
 V = make_variant(1)
 WISE = V.fields()["Pr2.1.wise"][1]  # a choice whose options hold a comma

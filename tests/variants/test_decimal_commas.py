@@ -13,8 +13,9 @@ from fractions import Fraction
 
 import pytest
 
-from dlexam.variants.grade import grade_field, read_number
+from dlexam.variants.grade import grade_field
 from dlexam.variants.model import Field
+from dlexam.variants.reading import read_number
 from dlexam.variants.typed import UnreadableAnswer
 
 ROW = Field("r", "matrix", ((Fraction(1, 2), Fraction(1, 4), Fraction(1)),), Fraction(1))

@@ -11,7 +11,10 @@ import pytest
 
 from dlexam.spec import text
 from dlexam.variants import make_variant
-from dlexam.variants.grade import SubmissionError, UnreadableAnswer, grade, read_number, read_submission
+from dlexam.variants.grade import grade
+from dlexam.variants.reading import read_number
+from dlexam.variants.submission import SubmissionError, read_submission
+from dlexam.variants.typed import UnreadableAnswer
 
 V = make_variant(1)
 

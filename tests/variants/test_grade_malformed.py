@@ -16,7 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dlexam.variants import make_variant
-from dlexam.variants.grade import SubmissionError, grade, read_submission
+from dlexam.variants.grade import grade
+from dlexam.variants.submission import SubmissionError, read_submission
 
 V = make_variant(7)
 FULL = Fraction(57)  # variant 7's points graded automatically (62 less the 5 of the two essays)

@@ -243,7 +243,7 @@ def test_a_matrix_written_as_numpy_or_matlab_writes_it_gets_full_marks(form):
 
 
 def test_a_csv_row_of_spaced_numbers_is_a_row():
-    from dlexam.variants.grade import read_submission
+    from dlexam.variants.submission import read_submission
 
     P = answer("Pr2.2.P")
     lines = ["id,value", *(f"Pr2.2.P,{' '.join(text(x) for x in r)}" for r in P)]
@@ -260,7 +260,7 @@ def test_an_option_marked_as_on_paper_is_read(form):
 
 
 def test_a_typeset_minus_sign_is_a_minus():
-    from dlexam.variants.grade import read_number
+    from dlexam.variants.reading import read_number
 
     assert read_number("\u22123/4") == Fraction(-3, 4)
 
@@ -270,7 +270,8 @@ def test_a_typeset_minus_sign_is_a_minus():
                                                 ("0.34", None), ("0.3", "0.3 is 1/3 rounded to 1 decimal"),
                                                 ("0.332", None), ("1/3.0", None)])
 def test_only_a_true_rounding_is_called_one(written, says):
-    from dlexam.variants.grade import read_number, rounding
+    from dlexam.variants.mistakes import rounding
+    from dlexam.variants.reading import read_number
 
     got = read_number(written)
     assert (rounding(written, got, Fraction(1, 3)) or None) == (says and says + ": the answer is exact (write 1/3)")

@@ -129,7 +129,7 @@ def test_a_word_with_an_x_is_still_one_unreadable_cell():
 def test_a_shape_row_in_brackets_on_a_csv_line_unquoted_is_read(form):
     """`Pr1.3.shapes,[10, 24, 24]` on a CSV line: the commas split it into the cells "[10", "24", "24]", two of them
     no number, where the same row quoted was read whole."""
-    from dlexam.variants.grade import read_submission
+    from dlexam.variants.submission import read_submission
 
     sheet = "".join(f"Pr1.3.shapes,{form.format(*s)}\n" for s in SHAPES_7).encode()
     r = result(V7, "Pr1.3.shapes", read_submission(sheet)["Pr1.3.shapes"])

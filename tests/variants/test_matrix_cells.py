@@ -20,8 +20,9 @@ from fractions import Fraction
 
 import pytest
 
-from dlexam.variants.grade import grade_field, read_submission
+from dlexam.variants.grade import grade_field
 from dlexam.variants.model import Field
+from dlexam.variants.submission import read_submission
 
 from .test_prairielearn_numbers import run_exported
 

@@ -1,4 +1,4 @@
-"""Whole-answer mistakes students make on this exam, named by the grader (`variants.grade.whole_mistake`) beside each
+"""Whole-answer mistakes students make on this exam, named by the grader (`variants.mistakes.whole_mistake`) beside each
 wrong value or cell they explain: Pr2.2's P without the causal mask, with its ties given to one position, or by
 softmax where argmax is asked; S scaled by 1/sqrt(d_head) or masked; a loss in log base 10 or 2, or the mean of its
 terms; a convolution's parameters without its biases, or over one input channel.

@@ -1,4 +1,4 @@
-"""More whole-answer mistakes the grader names (`variants.grade.whole_mistake`), those a student brings from Version
+"""More whole-answer mistakes the grader names (`variants.mistakes.whole_mistake`), those a student brings from Version
 A's worked solution or makes with an axis: the loss and logit rows of Version A's own-position convention where
 the variant asks for teacher forcing, Problem 1's shapes written height x width x channels as the exam writes them
 (28 x 28 x 8) where (C, H, W) is asked, P's argmax taken down each column instead of along each row, and a

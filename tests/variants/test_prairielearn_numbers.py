@@ -27,8 +27,10 @@ from fractions import Fraction
 import pytest
 
 from dlexam.variants import exports, make_variant
-from dlexam.variants.grade import UnreadableAnswer, grade, grade_field, read_number
+from dlexam.variants.grade import grade, grade_field
 from dlexam.variants.model import Field
+from dlexam.variants.reading import read_number
+from dlexam.variants.typed import UnreadableAnswer
 
 TABLE = [  # (typed text, its value; None: no number)
     ("1/4", Fraction(1, 4)), ("0.25", Fraction(1, 4)), ("2.5e-1", Fraction(1, 4)), (".5", Fraction(1, 2)),
@@ -111,7 +113,7 @@ say({"dlexam": dlexam.__file__, "torch": "torch" in sys.modules, "numpy": "numpy
 
 
 def dlexams_reading(text: str) -> Fraction | str:
-    """grade.read_number's value, or its message for a text it cannot read."""
+    """reading.read_number's value, or its message for a text it cannot read."""
     try:
         return read_number(text)
     except UnreadableAnswer as bad:

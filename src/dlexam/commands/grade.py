@@ -66,8 +66,8 @@ def handle(args: argparse.Namespace) -> int:
         if args.submission != "-":  # standard input stays open
             files.enter_context(submission_file)
         from dlexam.variants import make_variant
-        from dlexam.variants.grade import MAX_SUBMISSION_BYTES
         from dlexam.variants.saved import MAX_KEY_BYTES, read_key
+        from dlexam.variants.submission import MAX_SUBMISSION_BYTES
 
         difficulty = variant_difficulty(args)  # with --key the key says its difficulty
         if key_file is not None:
@@ -75,7 +75,8 @@ def handle(args: argparse.Namespace) -> int:
         else:
             against = make_variant(args.variant, difficulty)
         raw = read(submission_file, args.submission, "submission", MAX_SUBMISSION_BYTES)
-    from dlexam.variants.grade import grade, read_submission
+    from dlexam.variants.grade import grade
+    from dlexam.variants.submission import read_submission
 
     submission = read_submission(raw, args.submission)
     result = grade(against, submission)

@@ -5,7 +5,9 @@
 - :mod:`dlexam.variants.build`: :func:`make_variant`, drawing until every check passes;
 - :mod:`dlexam.variants.part1`, :mod:`~dlexam.variants.problem1`, :mod:`~dlexam.variants.problem2`: the
   questions, their exact answers and worked solutions;
-- :mod:`dlexam.variants.documents`: Markdown and Typst/PDF; :mod:`dlexam.variants.grade`: the grader;
+- :mod:`dlexam.variants.documents`: Markdown and Typst/PDF;
+- :mod:`dlexam.variants.grade`: the grader, which reads a file with :mod:`~dlexam.variants.submission`, each answer
+  with :mod:`~dlexam.variants.reading`, and says why a wrong one is wrong with :mod:`~dlexam.variants.mistakes`;
 - :mod:`dlexam.variants.exports`: PrairieLearn, Moodle XML, Canvas QTI 1.2.
 """
 

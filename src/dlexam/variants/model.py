@@ -79,7 +79,7 @@ def matrix_table(caption: str, m: Matrix, rows: tuple[str, ...] = (), cols: tupl
 class Mistake:
     """A whole answer one named mistake gives, computed from the variant (P without the causal mask, the loss in
     log base 10, a layer's weights without its biases), and the words that name it. The grader
-    (:func:`dlexam.variants.grade.whole_mistake`) names it beside each wrong value, or each wrong cell of the rows
+    (:func:`dlexam.variants.mistakes.whole_mistake`) names it beside each wrong value, or each wrong cell of the rows
     it explains, where the answer given is what the mistake gives: exactly (`tolerance` None, as the key's exact
     values score) or within `tolerance` of each value (an irrational one: softmax's weights, a loss)."""
 

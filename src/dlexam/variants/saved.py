@@ -18,8 +18,9 @@ from fractions import Fraction
 
 from dlexam.errors import UserError
 from dlexam.plain import loads
-from dlexam.variants.grade import read_number, shown
 from dlexam.variants.model import FINGERPRINT_LENGTH, KINDS, Field, Mistake, Question
+from dlexam.variants.reading import read_number
+from dlexam.variants.typed import shown
 
 MAX_KEY_BYTES = 16 << 20  # a key.json is tens of kB
 

@@ -11,8 +11,8 @@ alone, not by 1e-400, whose nearest double is 0.0 too), a key with a tolerance (
 within the one :func:`window` that every export of dlexam's encodes too (Moodle's answer and tolerance, Canvas's
 bounds, PrairieLearn's server.py, which grades with this file).
 
-Standard library only: `dlexam.variants.grade` reads every typed number with :func:`read_text` and compares it
-with :func:`scores`, and the PrairieLearn export copies this file into the course
+Standard library only: the grader reads every typed number with :func:`read_text` (`dlexam.variants.reading`) and
+compares it with :func:`scores` (`dlexam.variants.grade`), and the PrairieLearn export copies this file into the course
 (``serverFilesCourse/dlexam/variants/typed.py``), where its server.py grades with both, so a PrairieLearn server
 reads and scores a typed number exactly as `dlexam grade` does.
 """
