@@ -24,7 +24,8 @@ from dlexam.variants.documents import answer_name, answer_text
 from dlexam.variants.evidence import geoff_evidence, option_evidence, shape_evidence
 from dlexam.variants.model import Question, Variant
 from dlexam.variants.problem1 import receptive_field
-from dlexam.variants.problem2 import SAME_OPTIONS, SOFTMAX_OPTIONS, WISE_OPTIONS, claimed_zero
+from dlexam.variants.problem2 import SAME_OPTIONS, WISE_OPTIONS
+from dlexam.variants.problem2_gradients import SOFTMAX_OPTIONS, claimed_zero
 from dlexam.words import counted
 
 TOL = 1e-12

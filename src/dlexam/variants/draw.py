@@ -59,8 +59,8 @@ class Difficulty:
         raise ValueError(f"difficulty must be one of {', '.join(DIFFICULTIES)}, got {name!r}")
 
 
-# Pr2.5 (b)'s remedies for the frozen W_Q and W_K (dlexam.variants.problem2 words and keys them): Version A's softmax
-# at T = sqrt(d_head), or a learning rate ten times larger (which scales each update, not the gradient)
+# Pr2.5 (b)'s remedies for the frozen W_Q and W_K (dlexam.variants.problem2_gradients words and keys them): Version
+# A's softmax at T = sqrt(d_head), or a learning rate ten times larger (which scales each update, not the gradient)
 REMEDIES = ("softmax", "learning-rate")
 # what Pr2.5 (a) asks for: the matrices whose gradient is exactly zero (Version A), or those whose gradient is not
 # (the same key, the complementary sets as options: a memorised "only W_Q and W_K" is then wrong)

@@ -2,166 +2,28 @@
 
 The questions are asked in dlexam's own words; every answer is exact (:mod:`dlexam.geoff.exact`: Fraction
 matrix products and the tie rule; the loss in closed form with its value), and checked against the
-project's float64 model before the variant is accepted (:mod:`dlexam.variants.checks`).
+project's float64 model before the variant is accepted (:mod:`dlexam.variants.checks`). Each question opens with
+Problem 2's setting (:mod:`dlexam.variants.problem2_setting`); the whole-answer mistakes its key names are computed
+by :mod:`dlexam.variants.problem2_mistakes`, and Pr2.5 is :mod:`dlexam.variants.problem2_gradients`.
 """
 
 from __future__ import annotations
 
-import math
 from fractions import Fraction
 
-from dlexam.geoff.exact import ExactRun, argmax_row, exact_run, loss_terms, matmul, softmax_row
+from dlexam.geoff.exact import ExactRun, exact_run, loss_terms, matmul
 from dlexam.geoff.positions import bag_determines_next_token, first_difference, order_counterexample
 from dlexam.spec import ExamSpec, Matrix, TransformerSpec, text
-from dlexam.spec.transformer import axes_of, labels_of, output_labels
+from dlexam.spec.transformer import output_labels
 from dlexam.variants.model import Field, Items, Mistake, Options, Question, Text, distinct, matrix_table
+from dlexam.variants.problem2_gradients import pr25
+from dlexam.variants.problem2_mistakes import LOSS_TOLERANCE, loss_mistakes, p_mistakes, s_mistakes
+from dlexam.variants.problem2_setting import chosen, factor, in_order, labels, mat, named, setting, vec
 
 BAG_LENGTH = 5  # Pr2.1's key checks every input of up to this many symbols
-LOSS_TOLERANCE = 5e-4  # a loss written to 4 decimals is accepted
-WEIGHT_TOLERANCE = 1e-2  # a mistake's irrational cell (softmax's weight, a score over sqrt(2)) written to 2 decimals
-ZERO_OPTIONS = ("only W_Q and W_K", "W_Q, W_K and W_V", "all four: W_Q, W_K, W_V and W_O", "none of them")
-ZERO_SETS = ({"W_Q", "W_K"}, {"W_Q", "W_K", "W_V"}, {"W_Q", "W_K", "W_V", "W_O"}, set())  # what each option says
-MATRICES = ("W_Q", "W_K", "W_V", "W_O")
-# Pr2.5 (a) asking which matrices get a NON-zero gradient: option i names the complement of ZERO_SETS[i], so the
-# key is the same option, in other words (worded unlike ZERO_OPTIONS, so that a text names one claim)
-NONZERO_OPTIONS = ("W_V and W_O only", "W_O only", "not one of the four", "every one of W_Q, W_K, W_V and W_O")
-LINEAR_IN = {"W_V": "Z = P X W_V is linear in W_V", "W_O": "R = Z W_O is linear in W_O"}
 # the yes/no items, as Version A would print them (yes first); a variant shows them in its drawn order
 WISE_OPTIONS = ("yes, a sound choice", "no, a poor choice")
 SAME_OPTIONS = ("yes, R is the same", "no, R differs")
-SOFTMAX_OPTIONS = ("yes", "no")
-
-
-def zero_options(asks: str) -> tuple[str, ...]:
-    """Pr2.5 (a)'s options in the exam's order, worded for what it asks ("zero" or "nonzero")."""
-    return ZERO_OPTIONS if asks == "zero" else NONZERO_OPTIONS
-
-
-def claimed_zero(option: str) -> set[str]:
-    """The matrices an option of Pr2.5 (a), in either wording, says get an exactly zero gradient."""
-    wording = ZERO_OPTIONS if option in ZERO_OPTIONS else NONZERO_OPTIONS
-    return ZERO_SETS[wording.index(option)]
-
-
-def in_order(options: tuple[str, ...], order) -> tuple[str, ...]:
-    """`options` in the order a variant shows them (`order`: a permutation; None: the exam's own order)."""
-    return tuple(options[i] for i in (order or range(len(options))))
-
-
-def chosen(options: tuple[str, ...], order, right: int | None) -> int:
-    """The 1-based number of option `right` (an index into `options`) as shown; 0 (no correct option: the check
-    one_correct_option refuses the draw) for None."""
-    return 0 if right is None else in_order(options, order).index(options[right]) + 1
-
-
-def names(matrices) -> str:
-    ordered = sorted(matrices, key=MATRICES.index)
-    return ", ".join(ordered[:-1]) + " and " + ordered[-1] if len(ordered) > 1 else "".join(ordered)
-
-
-def zero_reason(claimed: set[str], true: set[str]) -> str:
-    """Why the option of Pr2.5 (a) that says `claimed` get an exactly zero gradient is wrong ("" if it is right),
-    `true` being the set autograd gives (:func:`dlexam.variants.evidence.zero_gradients`)."""
-    parts = []
-    if missed := true - claimed:
-        because = ("argmax weights are piecewise constant in the scores" if missed <= {"W_Q", "W_K"}
-                   else "autograd gives it exactly zero for these weights")
-        parts.append(f"{names(missed)} get{'s' if len(missed) == 1 else ''} exactly zero: {because}")
-    if moving := claimed - true:
-        verb = "gets a non-zero gradient" if len(moving) == 1 else "get non-zero gradients"
-        parts.append(f"{names(moving)} {verb}: " + " and ".join(
-            LINEAR_IN.get(m, f"autograd gives {m} a non-zero gradient") for m in sorted(moving, key=MATRICES.index)))
-    return "; ".join(parts)
-
-
-def gradient_norms(g: dict) -> str:
-    return ", ".join(f"|dL/d{m}| = {g['norms'][m]:.4g}" for m in MATRICES)
-
-
-def remedy_zeros(remedy: str, gradients: dict) -> set[str]:
-    """The matrices that still get an exactly zero gradient under Pr2.5 (b)'s proposed remedy
-    (:data:`dlexam.variants.draw.REMEDIES`): softmax at T = sqrt(d_head) is autograd's own run at that T; a larger
-    learning rate scales each update, not the gradient, so the zeros are argmax's."""
-    return set(gradients["softmax" if remedy == "softmax" else "argmax"]["zero"])
-
-
-def breakable_ties(run: ExactRun) -> list[tuple[int, tuple[int, ...]]]:
-    """The rows of P (with their tied positions) where an arbitrarily small change of W_Q or W_K breaks the tie and
-    P jumps: the tied positions hold different tokens and the row's token is not <START>'s zero embedding (then
-    q_i (W_K's change) (x_a - x_b) or (x_i W_Q's change) . (k_a - k_b) is non-zero for some change). A tie of one
-    token with itself, or of a zero query, holds for every W_Q and W_K."""
-    h = run.head
-    return [(i, tied) for i, tied in enumerate(h.tied) if len(tied) > 1 and any(run.X[i])
-            and len({run.X[j] for j in tied}) > 1 and (any(h.Q[i]) or len({h.K[j] for j in tied}) > 1)]
-
-
-def frozen_argument(run: ExactRun) -> str:
-    """Why argmax gives W_Q and W_K exactly zero gradient, true of these weights: no comparison changes under a
-    small change of them, or (where a tie of different tokens breaks) backpropagation through argmax's weights,
-    constant where they are defined, passes nothing to them."""
-    ties = breakable_ties(run)
-    if not ties:
-        return ("Argmax weights are piecewise constant in Q K^T: a small change of W_Q or W_K changes no "
-                "comparison, so their gradients are exactly zero.")
-    i, tied = ties[0]
-    where = ", ".join(str(p + 1) for p in tied)
-    return ("Argmax weights are piecewise constant in Q K^T, so backpropagation passes nothing through them: W_Q "
-            f"and W_K get exactly zero gradient. (Row {run.tokens[i]} (position {i + 1}) ties positions {where}, "
-            "which hold different tokens: there an arbitrarily small change of W_Q or W_K breaks the tie and P "
-            "jumps, so the zero is backpropagation's, taken on argmax's constant pieces, not a slope the loss has "
-            "across that jump.)")
-
-
-def pr25(t: TransformerSpec, pts: int, gradients: dict, orders: dict, remedy: str = "softmax",
-         asks: str = "zero") -> Question:
-    """Problem 2.5, its key computed from `gradients` (autograd through the project's attention, at T = 0 and at
-    T = sqrt(d_head): :func:`dlexam.variants.evidence.zero_gradients`). (a) asks which matrices get an exactly
-    zero gradient (`asks` "zero", Version A) or which get a non-zero one ("nonzero": the complementary options,
-    :data:`NONZERO_OPTIONS`). (b) asks about `remedy`: Version A's softmax at T = sqrt(d_head), or a variant's
-    other remedy (:data:`dlexam.variants.draw.REMEDIES`)."""
-    at_zero, left = set(gradients["argmax"]["zero"]), remedy_zeros(remedy, gradients)
-    zero_order, soft_order = orders.get("Pr2.5"), orders.get("Pr2.5.softmax")
-    worded = zero_options(asks)
-    shown_zero, soft_options = in_order(worded, zero_order), in_order(SOFTMAX_OPTIONS, soft_order)
-    right = next((i for i, claim in enumerate(ZERO_SETS) if claim == at_zero), None)
-    frozen = at_zero == {"W_Q", "W_K"}  # what the argument below explains (the check gradients_decide keeps these)
-    moving = set(MATRICES) - at_zero
-    zero_why = ("argmax weights are piecewise constant in the scores, so no gradient reaches W_Q or W_K; "
-                "Z = P X W_V and R = Z W_O are linear in W_V and W_O" if frozen else
-                f"autograd gives {names(at_zero) or 'none of them'} an exactly zero gradient for these weights"
-                + ("" if asks == "zero" else f", and {names(moving) or 'none of them'} a non-zero one"))
-    which = "an exactly zero gradient" if asks == "zero" else "a non-zero gradient"
-    root = f"sqrt({t.d_head})"
-    if remedy == "softmax":
-        asked = f"With softmax attention at T = sqrt(d_head) = {root} instead"
-        soft_why = ("softmax weights depend smoothly on the scores, so all four matrices get gradients" if not left
-                    else f"autograd gives {names(left)} an exactly zero gradient for these weights")
-        soft_solution = (("With softmax the weights depend smoothly on the scores, so all four receive gradients"
-                          if not left else soft_why[0].upper() + soft_why[1:])
-                         + f"; autograd at T = {root}: {gradient_norms(gradients['softmax'])}.")
-    else:
-        asked = "If argmax attention is kept but the learning rate is made ten times larger"
-        soft_why = ("the learning rate scales each update, not the gradient: "
-                    + (f"{names(left)} still get{'s' if len(left) == 1 else ''} exactly zero" if left
-                       else "all four already get non-zero gradients"))
-        soft_solution = (soft_why[0].upper() + soft_why[1:] + (", so ten times zero is still no change" if left
-                                                                else "") + f"; autograd at T = 0: "
-                         f"{gradient_norms(gradients['argmax'])}.")
-    return Question("Pr2.5", "Which weights learn", pts, (
-        Text("The model is trained by gradient descent on the teacher-forcing loss, with argmax attention."),
-        Text(f"(a) Which of W_Q, W_K, W_V, W_O receive {which} at these weights? (b) "
-             f"{asked}, do all four receive a non-zero gradient?"),
-        Options(shown_zero, "(a)"), Options(soft_options, "(b)")), (
-        Field("zero", "choice", chosen(worded, zero_order, right), Fraction(2, 3), "1-4",
-              options=shown_zero, why=zero_why,
-              option_reasons=tuple(zero_reason(claimed_zero(o), at_zero) for o in shown_zero)),
-        Field("softmax", "choice", chosen(SOFTMAX_OPTIONS, soft_order, 1 if left else 0),
-              Fraction(1, 3), "1 or 2", options=soft_options, why=soft_why)), (
-        Text((f"{frozen_argument(exact_run(t))} But Z = P X W_V is linear in W_V and R = Z W_O is linear in "
-              "W_O, so those two receive non-zero gradients and do change." if frozen else zero_why[0].upper()
-              + zero_why[1:] + ".")
-             + f" Autograd at T = 0: {gradient_norms(gradients['argmax'])}."),
-        Text(soft_solution)), "transformers", tuple(setting(t)))
 
 
 def pr21(t: TransformerSpec, pts: int, order, common: list) -> Question:
@@ -213,61 +75,6 @@ def pr21(t: TransformerSpec, pts: int, order, common: list) -> Question:
         Text(solution),), "transformers", tuple(common))
 
 
-def named(t: TransformerSpec, name: str, positions=()) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The matrix `name`'s (row labels, column labels), as every view names them
-    (:data:`dlexam.spec.transformer.MATRIX_AXES`): E's columns and W_O's are one axis, the model's dimensions."""
-    return labels_of(name, axes_of(t.vocab, t.E, t.d_head, t.heads), positions)
-
-
-def labels(tokens) -> tuple[str, ...]:
-    return tuple(f"{i + 1} {t}" for i, t in enumerate(tokens))
-
-
-def vec(v) -> str:
-    return "(" + ", ".join(text(x) for x in v) + ")"
-
-
-def factor(x) -> str:
-    """A number as a factor of a product written out: -1/2 in parentheses, so that "3 x (-1/2)" reads as one."""
-    return f"({text(x)})" if x < 0 or "/" in text(x) else text(x)
-
-
-def mat(m: Matrix) -> str:
-    return "[" + "; ".join(", ".join(text(x) for x in r) for r in m) + "]"
-
-
-def setting(t: TransformerSpec) -> list:
-    """The model, as every question of Problem 2 states it, with the conventions their answers depend on (argmax
-    attention, the loss): a platform shows each question alone, PrairieLearn each with a variant of its own."""
-    outputs = output_labels(t.symbols, t.E)
-    blocks = [
-        Text(f"A small decoder-only transformer is meant to map a sequence of symbols to {t.goal.says}, followed "
-             "by <STOP>. It has one self-attention layer with one head, no positional encodings, no feed-forward "
-             "block and no residual connection. Attention is causal (a position sees itself and the positions "
-             "before it)."),
-        Text(f"The vocabulary is {', '.join(t.vocab)}; the embedding matrix E has one row per token, in that "
-             f"order. The representation after attention is multiplied by W_O, and the logits are that result "
-             f"times E^T." + (" E's columns, W_Q's rows and W_O's columns, the model's dimensions, are named after "
-                              "the symbol whose row of E is that dimension's unit vector."
-                              if set(outputs) <= set(t.symbols) else "")),
-        matrix_table(f"E ({len(t.vocab)}x{t.d_model})", t.E, *named(t, "E")),
-        matrix_table(f"W_Q = W_K = W_V ({t.d_model}x{t.d_head})" if t.head.W_Q == t.head.W_K == t.head.W_V
-                     else "W_Q", t.head.W_Q, *named(t, "W_Q")),
-        matrix_table(f"W_O ({t.d_head}x{t.d_model})", t.W_O, *named(t, "W_O")),
-        Text(f"The training example is \"{' '.join(t.example)}\": the input {' '.join(t.example_input)}, then "
-             f"<START>, the target {' '.join(t.example_target)}, then <STOP>."),
-        Text("Attention uses the zero-temperature limit of softmax(s/T): as T -> 0+, each row's weight goes to its "
-             "largest visible scores, shared equally when several are tied (e.g. scores (4, 1, 4) give (1/2, 0, "
-             "1/2))."),
-        Text("The loss is the summed cross-entropy of the tokens after <START>, with teacher forcing: the logits at "
-             "position t score the token at position t+1."),
-    ]
-    if not t.head.W_Q == t.head.W_K == t.head.W_V:
-        blocks[4:4] = [matrix_table("W_K", t.head.W_K, *named(t, "W_K")),
-                       matrix_table("W_V", t.head.W_V, *named(t, "W_V"))]
-    return blocks
-
-
 def p_reason(run: ExactRun, i: int, j: int) -> str:
     row, tokens = run.head.S[i], run.tokens
     if j > i:
@@ -282,88 +89,6 @@ def p_reason(run: ExactRun, i: int, j: int) -> str:
     return (f"row {tokens[i]} (position {i + 1}): the maximum visible score {text(top)} is at position {j + 1} only, "
             "so all the weight goes there: 1" if j in tied else
             f"row {tokens[i]}: score {text(row[j])} is below the maximum {text(top)}, weight 0")
-
-
-def unmasked_P(S: Matrix) -> Matrix:
-    """P computed without the causal mask: each row's argmax over every position, ties shared."""
-    return tuple(argmax_row(row, len(row))[0] for row in S)
-
-
-def column_P(S: Matrix) -> Matrix:
-    """P with argmax taken down each column instead of along each row (the wrong axis): each key position's weight
-    goes to the queries that see it (rows i >= j) with the largest score in its column, shared among ties."""
-    n = len(S)
-    cols = [argmax_row(tuple(S[i][j] for i in range(j, n)), n - j)[0] for j in range(n)]
-    return tuple(tuple(cols[j][i - j] if i >= j else Fraction(0) for j in range(n)) for i in range(n))
-
-
-def softmax_P(S: Matrix, T: float) -> tuple[tuple[float, ...], ...]:
-    """Causal softmax(S/T) attention, in floats: the weights a student gets with softmax where argmax is asked."""
-    return tuple(tuple(softmax_row(row, i + 1, T)) for i, row in enumerate(S))
-
-
-def p_mistakes(run: ExactRun, t: TransformerSpec) -> tuple[Mistake, ...]:
-    """Pr2.2 (b)'s whole-matrix mistakes, each computed from the variant's S: P without the causal mask, ties given
-    to one position, softmax at T = sqrt(d_head) or T = 1 where argmax is asked."""
-    S, tied, n, d = run.head.S, run.head.tied, len(run.tokens), t.d_head
-
-    def one(pick) -> Matrix:  # each row's whole weight at the one position pick(row) names
-        return tuple(tuple(Fraction(int(j == pick(i))) for j in range(n)) for i in range(n))
-
-    argmax = ("; argmax is the limit of softmax(s/T) as T -> 0+: each row's largest visible scores share all the "
-              "weight")
-    return distinct(run.head.P, [
-        Mistake(unmasked_P(S), f"P computed without the causal mask: each row's argmax taken over all {n} positions, "
-                               "later ones too; a position sees only itself and the positions before it"),
-        Mistake(one(lambda i: tied[i][0]), "ties broken: each row's weight given to the first of the positions tied "
-                                           "at its maximum alone; argmax shares it equally among them (1/k each)"),
-        Mistake(one(lambda i: tied[i][-1]), "ties broken: each row's weight given to the last of the positions tied "
-                                            "at its maximum alone; argmax shares it equally among them (1/k each)"),
-        Mistake(softmax_P(S, math.sqrt(d)), f"P computed with softmax(S/sqrt({d})), scaled dot-product attention at "
-                                            f"T = sqrt(d_head), where argmax is asked{argmax}", WEIGHT_TOLERANCE),
-        Mistake(softmax_P(S, 1.0), f"P computed with softmax(S), at T = 1, where argmax is asked{argmax}",
-                WEIGHT_TOLERANCE),
-        Mistake(column_P(S), "P normalised down each column instead of along each row: each column's weight given "
-                             "to its largest visible score; a row of P is one query's weights over the positions it "
-                             "sees, and it sums to 1")])
-
-
-def s_mistakes(run: ExactRun, t: TransformerSpec) -> tuple[Mistake, ...]:
-    """Pr2.2 (a)'s: S divided by sqrt(d_head), as softmax's argument is (exact where d_head is a square), and S with
-    the causal mask applied (0 above the diagonal) though the question asks for every entry."""
-    S, d = run.head.S, t.d_head
-    root = math.isqrt(d)
-    if root * root == d:
-        scaled = Mistake(tuple(tuple(x / root for x in r) for r in S), f"every entry given is the right one times "
-                         f"1/{root}: S scaled by 1/sqrt(d_head), as scaled dot-product attention scales softmax's "
-                         "argument; the question asks for S = Q K^T itself")
-    else:
-        scaled = Mistake(tuple(tuple(float(x) / math.sqrt(d) for x in r) for r in S),
-                         f"every entry given is the right one times 1/sqrt({d}) = {1 / math.sqrt(d):.4g}: S scaled "
-                         "by 1/sqrt(d_head), as scaled dot-product attention scales softmax's argument; the question "
-                         "asks for S = Q K^T itself", WEIGHT_TOLERANCE)
-    masked = tuple(tuple(x if j <= i else Fraction(0) for j, x in enumerate(r)) for i, r in enumerate(S))
-    return distinct(S, [scaled, Mistake(masked, "S given with the causal mask applied (0 above the diagonal): the "
-                                                "question asks for every entry of Q K^T, before masking")])
-
-
-def loss_mistakes(terms: list, own_terms: list) -> tuple[Mistake, ...]:
-    """A loss's mistakes, from its terms: the sum of -log p in log base 10 or 2, the mean of the terms, and (from
-    `own_terms`, :func:`dlexam.geoff.exact.loss_terms` under the exam's convention) each target scored by the
-    logits at its own position, as Version A's worked solution scores it (4.2114)."""
-    nll = [x.nll for x in terms]
-    loss, n = math.fsum(nll), len(nll)
-    own = math.fsum(x.nll for x in own_terms)
-    rows = f"{own_terms[0].row}-{own_terms[-1].row}"
-    return distinct(loss, [
-        Mistake(own, f"this is the loss with each target token scored by the logits at its own position (rows {rows}: "
-                     f"{own:.4f}), as Version A's worked solution scores it; with teacher forcing the logits at "
-                     "position t score the token at position t+1, one row earlier", LOSS_TOLERANCE),
-        *(Mistake(math.fsum(v / math.log(b) for v in nll), f"this is the loss in log base {b} (the sum of -log{b} p "
-                  f"= {math.fsum(v / math.log(b) for v in nll):.4f}): cross-entropy uses the natural log",
-                  LOSS_TOLERANCE) for b in (10, 2)),
-        Mistake(loss / n, f"this is the mean of the {n} terms ({loss:.4f} / {n} = {loss / n:.4f}), not their sum: "
-                          "the loss is the summed cross-entropy", LOSS_TOLERANCE)])
 
 
 def questions(spec: ExamSpec, orders: dict | None = None, gradients: dict | None = None,

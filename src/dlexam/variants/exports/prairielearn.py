@@ -35,7 +35,8 @@ PACKAGE = Path(__file__).resolve().parents[2]  # src/dlexam
 VENDORED = ("__init__.py", "errors.py", "limits.py", "bounds.py", "spec/__init__.py", "spec/numbers.py", "spec/cnn.py",
             "spec/transformer.py", "spec/part1.py", "spec/exam.py", "geoff/exact.py", "geoff/positions.py",
             "variants/__init__.py", "variants/build.py", "variants/checks.py", "variants/draw.py", "variants/model.py",
-            "variants/part1.py", "variants/problem1.py", "variants/problem2.py", "variants/documents.py",
+            "variants/part1.py", "variants/problem1.py", "variants/problem2.py", "variants/problem2_setting.py",
+            "variants/problem2_mistakes.py", "variants/problem2_gradients.py", "variants/documents.py",
             "variants/typed.py")
 GEOFF_STUB = '"""dlexam.geoff, as vendored for PrairieLearn: only its torch-free modules (exact.py, positions.py)."""\n'
 
