@@ -59,6 +59,31 @@ def test_pdf_is_typeset(capsys, tmp_path, seed, difficulty):
         assert data.startswith(b"%PDF-") and len(data) > 5000
 
 
+def test_source_date_epoch_makes_the_pdfs_byte_for_byte_reproducible(capsys, tmp_path, monkeypatch):
+    """Typst stamps each PDF with the time it was made (its CreationDate and the /ID derived from it), so two
+    exports of one variant differed; SOURCE_DATE_EPOCH (the reproducible-builds convention, which the typst
+    package does not read itself) now sets that time."""
+    import datetime
+    import re
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1737504000")
+    for name in ("a", "b"):
+        assert run(capsys, "variant", "--seed", "1", "--out", str(tmp_path / name), "--format", "pdf")[0] == 0
+    stamp = datetime.datetime(2025, 1, 22, tzinfo=datetime.UTC).strftime("D:%Y%m%d%H%M%SZ").encode()
+    for pdf in ("exam.pdf", "solution.pdf"):
+        first = (tmp_path / "a" / pdf).read_bytes()
+        assert first == (tmp_path / "b" / pdf).read_bytes()
+        assert re.findall(rb"/CreationDate\s*\(([^)]*)\)", first) == [stamp]
+
+
+@pytest.mark.parametrize("value", ["soon", "-1", "1.5", "99999999999999999999", " 7"])
+def test_a_source_date_epoch_that_is_no_time_is_one_line(capsys, tmp_path, monkeypatch, value):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", value)
+    code, out, err = run(capsys, "variant", "--seed", "1", "--out", str(tmp_path / "v"), "--format", "pdf")
+    assert code == 2 and out == "" and err.count("\n") == 1 and "SOURCE_DATE_EPOCH" in err
+    assert not (tmp_path / "v").exists()
+
+
 def test_explain_lists_the_checks_and_the_refused_draws(capsys):
     code, out, _ = run(capsys, "variant", "--seed", "1", "--explain")
     assert code == 0 and "distinct_embeddings" in out and "float64_agrees" in out and "Earlier draws refused" in out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from dlexam.bounds import VARIANT_SEED
 from dlexam.commands.options import out_folder_text, ranged, whole_number
@@ -15,6 +16,20 @@ DIFFICULTIES = ("standard", "harder")
 
 
 seed = whole_number(VARIANT_SEED)  # a variant's seed: --seed N, --variant N
+LAST_PDF_SECOND = 253_402_300_799  # 9999-12-31 23:59:59 UTC: a PDF date has four digits of year
+
+
+def creation_time() -> int | None:
+    """The PDFs' creation time: $SOURCE_DATE_EPOCH (reproducible builds' convention, whole seconds since 1970-01-01
+    UTC, which the typst package does not read itself) where it is set and not empty, so that one variant's PDFs
+    are the same bytes each time; else None, the time they are made. A value that is no such time is one line."""
+    text = os.environ.get("SOURCE_DATE_EPOCH", "")
+    if text == "":
+        return None
+    if not (text.isascii() and text.isdigit()) or int(text) > LAST_PDF_SECOND:
+        raise UserError(f"SOURCE_DATE_EPOCH must be a whole number of seconds since 1970-01-01 UTC, at most "
+                        f"{LAST_PDF_SECOND} (the end of the year 9999), not {text!r}")
+    return int(text)
 
 
 def formats(text: str) -> tuple[str, ...]:
@@ -84,10 +99,12 @@ def handle(args: argparse.Namespace) -> int:
         return 0
     from dlexam.files import OutputDir
 
+    wanted = args.format or FORMATS
+    stamp = creation_time() if "pdf" in wanted else None
     with OutputDir(args.out, force=args.force, lock=True, what="--out") as out:  # checked before any work
         v = make_variant(args.seed, args.difficulty)
         check = verified(v)  # before a file is written
-        written = write_files(v, out, args.format or FORMATS)
+        written = write_files(v, out, wanted, timestamp=stamp)
     if args.json:
         print(dumps({**v.to_json(), "verified": check.to_dict()}, indent=2))
     else:
@@ -178,8 +195,9 @@ def _first_difference(held: dict, v) -> str | None:
     return None
 
 
-def write_files(v, out, wanted: tuple[str, ...]) -> list[str]:
-    """Every file of the formats `wanted`, claimed before any is written (none replaces a foreign file)."""
+def write_files(v, out, wanted: tuple[str, ...], timestamp: int | None = None) -> list[str]:
+    """Every file of the formats `wanted`, claimed before any is written (none replaces a foreign file); the PDFs
+    dated `timestamp` (:func:`creation_time`)."""
     from dlexam.variants import documents, exports
 
     files: dict[str, bytes] = {}
@@ -187,8 +205,8 @@ def write_files(v, out, wanted: tuple[str, ...]) -> list[str]:
         files["exam.md"] = documents.markdown(v).encode()
         files["solution.md"] = documents.markdown(v, solution=True).encode()
     if "pdf" in wanted:
-        files["exam.pdf"] = documents.pdf(v)
-        files["solution.pdf"] = documents.pdf(v, solution=True)
+        files["exam.pdf"] = documents.pdf(v, timestamp=timestamp)
+        files["solution.pdf"] = documents.pdf(v, solution=True, timestamp=timestamp)
     if "key" in wanted:
         files["key.json"] = (dumps(v.to_json(), indent=2) + "\n").encode()
     if "prairielearn" in wanted:

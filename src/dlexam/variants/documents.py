@@ -283,15 +283,17 @@ def typst_source(v: Variant, solution: bool = False) -> str:
     return "\n".join(out)
 
 
-def pdf(v: Variant, solution: bool = False) -> bytes:
-    """The exam or its solution typeset as PDF (UserError if the typst package is missing)."""
+def pdf(v: Variant, solution: bool = False, timestamp: int | None = None) -> bytes:
+    """The exam or its solution typeset as PDF (UserError if the typst package is missing), dated `timestamp`
+    (seconds since 1970-01-01 UTC; None: now). Typst derives the PDF's /ID from its date, so one variant dated
+    alike gives the same bytes."""
     try:
         import typst
     except ImportError:  # pragma: no cover - a dependency of dlexam
         from dlexam.errors import UserError
 
         raise UserError("PDF output needs the typst package: pip install typst (or use --format markdown)") from None
-    return typst.compile(typst_source(v, solution).encode(), format="pdf")
+    return typst.compile(typst_source(v, solution).encode(), format="pdf", timestamp=timestamp)
 
 
 def points_text(p: Fraction) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from dlexam.geoff.exact import ExactRun, exact_run, loss_terms, matmul
+from dlexam.geoff.exact import ExactRun, exact_run, loss_terms
 from dlexam.geoff.positions import bag_determines_next_token, first_difference, order_counterexample
 from dlexam.spec import ExamSpec, Matrix, TransformerSpec, text
 from dlexam.spec.transformer import output_labels
@@ -253,17 +253,6 @@ def heads_explanation(t: TransformerSpec, one: Matrix, multi: Matrix, rows: tupl
     else:
         out.append(f"R is not the one-head R = Z W_O ({r_difference(one, multi, rows, outputs)}), so R changes.")
     return " ".join(out)
-
-
-def check_exact_heads_claim(t: TransformerSpec) -> bool:
-    """Whether Z (sum of multi_W_O's blocks) equals the k-head R for identical heads (the identity used above)."""
-    if not same_heads(t):
-        return True
-    run, multi = exact_run(t), exact_run(t, heads=t.heads)
-    d = t.d_head
-    total = tuple(tuple(sum(t.multi_W_O[h * d + i][j] for h in range(t.heads)) for j in range(t.d_model))
-                  for i in range(d))
-    return matmul(run.head.Z, total) == multi.R
 
 
 def geoff_cell(t: TransformerSpec, answer_id: str, at: tuple[int, int] | None = None) -> tuple[str, int] | None:
