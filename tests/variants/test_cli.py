@@ -59,21 +59,31 @@ def test_pdf_is_typeset(capsys, tmp_path, seed, difficulty):
         assert data.startswith(b"%PDF-") and len(data) > 5000
 
 
-def test_source_date_epoch_makes_the_pdfs_byte_for_byte_reproducible(capsys, tmp_path, monkeypatch):
-    """Typst stamps each PDF with the time it was made (its CreationDate and the /ID derived from it), so two
-    exports of one variant differed; SOURCE_DATE_EPOCH (the reproducible-builds convention, which the typst
-    package does not read itself) now sets that time."""
+@pytest.mark.parametrize("epoch, day", [(None, (2025, 1, 22)), ("1767225600", (2026, 1, 1)),
+                                        ("0", (1970, 1, 1))])
+def test_a_variants_files_are_the_same_bytes_each_time_and_source_date_epoch_dates_them(
+        capsys, tmp_path, monkeypatch, epoch, day):
+    """Typst stamped each PDF with the time it was made (its CreationDate and the /ID derived from it), so two
+    exports of one variant differed. They are dated Version A's date, as the QTI zip's entries were, or by
+    SOURCE_DATE_EPOCH (reproducible builds' convention, which the typst package does not read itself); a zip
+    entry can carry no time before 1980."""
     import datetime
     import re
+    import zipfile
 
-    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1737504000")
+    if epoch is None:
+        monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    else:
+        monkeypatch.setenv("SOURCE_DATE_EPOCH", epoch)
     for name in ("a", "b"):
-        assert run(capsys, "variant", "--seed", "1", "--out", str(tmp_path / name), "--format", "pdf")[0] == 0
-    stamp = datetime.datetime(2025, 1, 22, tzinfo=datetime.UTC).strftime("D:%Y%m%d%H%M%SZ").encode()
-    for pdf in ("exam.pdf", "solution.pdf"):
-        first = (tmp_path / "a" / pdf).read_bytes()
-        assert first == (tmp_path / "b" / pdf).read_bytes()
-        assert re.findall(rb"/CreationDate\s*\(([^)]*)\)", first) == [stamp]
+        assert run(capsys, "variant", "--seed", "1", "--out", str(tmp_path / name), "--format", "pdf,qti")[0] == 0
+    stamp = datetime.datetime(*day, tzinfo=datetime.UTC).strftime("D:%Y%m%d%H%M%SZ").encode()
+    for name in ("exam.pdf", "solution.pdf", "qti.zip"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+    for name in ("exam.pdf", "solution.pdf"):
+        assert re.findall(rb"/CreationDate\s*\(([^)]*)\)", (tmp_path / "a" / name).read_bytes()) == [stamp]
+    with zipfile.ZipFile(tmp_path / "a" / "qti.zip") as z:
+        assert {i.date_time for i in z.infolist()} == {(*max(day, (1980, 1, 1)), 0, 0, 0)}
 
 
 @pytest.mark.parametrize("value", ["soon", "-1", "1.5", "99999999999999999999", " 7"])

@@ -19,13 +19,16 @@ seed = whole_number(VARIANT_SEED)  # a variant's seed: --seed N, --variant N
 LAST_PDF_SECOND = 253_402_300_799  # 9999-12-31 23:59:59 UTC: a PDF date has four digits of year
 
 
-def creation_time() -> int | None:
-    """The PDFs' creation time: $SOURCE_DATE_EPOCH (reproducible builds' convention, whole seconds since 1970-01-01
-    UTC, which the typst package does not read itself) where it is set and not empty, so that one variant's PDFs
-    are the same bytes each time; else None, the time they are made. A value that is no such time is one line."""
+def creation_time() -> int:
+    """The date of a variant's files (its PDFs, its QTI zip's entries): $SOURCE_DATE_EPOCH (reproducible builds'
+    convention, whole seconds since 1970-01-01 UTC, which the typst package does not read itself) where it is set
+    and not empty, else Version A's date (documents.FILE_DATE): one variant, the same bytes. A value that is no
+    such time is one line."""
+    from dlexam.variants.documents import FILE_DATE
+
     text = os.environ.get("SOURCE_DATE_EPOCH", "")
     if text == "":
-        return None
+        return FILE_DATE
     if not (text.isascii() and text.isdigit()) or int(text) > LAST_PDF_SECOND:
         raise UserError(f"SOURCE_DATE_EPOCH must be a whole number of seconds since 1970-01-01 UTC, at most "
                         f"{LAST_PDF_SECOND} (the end of the year 9999), not {text!r}")
@@ -100,7 +103,7 @@ def handle(args: argparse.Namespace) -> int:
     from dlexam.files import OutputDir
 
     wanted = args.format or FORMATS
-    stamp = creation_time() if "pdf" in wanted else None
+    stamp = creation_time()
     with OutputDir(args.out, force=args.force, lock=True, what="--out") as out:  # checked before any work
         v = make_variant(args.seed, args.difficulty)
         check = verified(v)  # before a file is written
@@ -195,9 +198,9 @@ def _first_difference(held: dict, v) -> str | None:
     return None
 
 
-def write_files(v, out, wanted: tuple[str, ...], timestamp: int | None = None) -> list[str]:
+def write_files(v, out, wanted: tuple[str, ...], timestamp: int) -> list[str]:
     """Every file of the formats `wanted`, claimed before any is written (none replaces a foreign file); the PDFs
-    dated `timestamp` (:func:`creation_time`)."""
+    and the QTI zip dated `timestamp` (:func:`creation_time`)."""
     from dlexam.variants import documents, exports
 
     files: dict[str, bytes] = {}
@@ -214,7 +217,7 @@ def write_files(v, out, wanted: tuple[str, ...], timestamp: int | None = None) -
     if "moodle" in wanted:
         files["moodle.xml"] = exports.moodle_xml(v)
     if "qti" in wanted:
-        files["qti.zip"] = exports.qti_zip(v)
+        files["qti.zip"] = exports.qti_zip(v, timestamp)
     for name in files:
         parent = out.path
         for part in name.split("/")[:-1]:

@@ -18,6 +18,13 @@ PARTS = (("P1.", "Part 1: multiple choice"), ("Pr1.", "Problem 1: a convolutiona
          ("Pr2.", "Problem 2: a one-layer transformer on sequences of symbols"))
 
 
+
+# Every file of a variant is dated 2025-01-22 00:00:00 UTC, Version A's date (a PDF's CreationDate, from which Typst
+# derives its /ID; the QTI zip's entries), so one variant gives the same bytes each time; $SOURCE_DATE_EPOCH
+# (reproducible builds' convention) dates them otherwise: dlexam.commands.variant.creation_time.
+FILE_DATE = 1_737_504_000
+
+
 def title(v: Variant, solution: bool) -> str:
     what = "Worked solution" if solution else "Exam"
     return f"{what}: Deep Learning, dlexam variant {v.seed} ({v.difficulty})"
@@ -283,10 +290,10 @@ def typst_source(v: Variant, solution: bool = False) -> str:
     return "\n".join(out)
 
 
-def pdf(v: Variant, solution: bool = False, timestamp: int | None = None) -> bytes:
+def pdf(v: Variant, solution: bool = False, timestamp: int = FILE_DATE) -> bytes:
     """The exam or its solution typeset as PDF (UserError if the typst package is missing), dated `timestamp`
-    (seconds since 1970-01-01 UTC; None: now). Typst derives the PDF's /ID from its date, so one variant dated
-    alike gives the same bytes."""
+    (seconds since 1970-01-01 UTC). Typst derives the PDF's /ID from its date, so one variant dated alike gives the
+    same bytes."""
     try:
         import typst
     except ImportError:  # pragma: no cover - a dependency of dlexam

@@ -15,13 +15,14 @@ matches a blank's text, not its value, so the question says which forms those ar
 from __future__ import annotations
 
 import io
+import time
 import uuid
 import xml.etree.ElementTree as ET
 import zipfile
 from html import escape
 
 from dlexam.spec import text
-from dlexam.variants.documents import answer_grid, field_html
+from dlexam.variants.documents import FILE_DATE, answer_grid, field_html
 from dlexam.variants.exports.decimals import CANVAS, decimal, instruction, keyed, terminating
 from dlexam.variants.model import Field, Question, Variant
 from dlexam.variants.typed import bounds_text
@@ -38,6 +39,9 @@ CP_NS = "http://www.imsglobal.org/xsd/imsccv1p1/imscp_v1p1"
 # "7/2" and saves a number rounded to 4 places (exports/decimals.py), where the exam asks for exact fractions
 DECIMAL_ANSWER = instruction(CANVAS, "the answer")
 
+
+
+ZIP_EPOCH = 315_532_800  # 1980-01-01 00:00:00 UTC: the earliest time a zip entry can carry
 
 def ident(v: Variant, *parts: str) -> str:
     """A stable identifier (Canvas keys items by ident)."""
@@ -169,14 +173,15 @@ def manifest(v: Variant, href: str) -> bytes:
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="utf-8") + b"\n"
 
 
-def qti_zip(v: Variant) -> bytes:
-    """The zip Canvas imports (Settings > Import course content > QTI .zip file)."""
+def qti_zip(v: Variant, timestamp: int = FILE_DATE) -> bytes:
+    """The zip Canvas imports (Settings > Import course content > QTI .zip file), its entries dated `timestamp`
+    (seconds since 1970-01-01 UTC; a zip dates nothing before 1980, so an earlier time is 1980-01-01)."""
     folder = ident(v, "assessment")
     href = f"{folder}/{folder}.xml"
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
         for name, data in (("imsmanifest.xml", manifest(v, href)), (href, assessment(v))):
-            info = zipfile.ZipInfo(name, date_time=(2025, 1, 22, 0, 0, 0))  # fixed: the same variant, the same bytes
+            info = zipfile.ZipInfo(name, date_time=time.gmtime(max(timestamp, ZIP_EPOCH))[:6])
             info.compress_type = zipfile.ZIP_DEFLATED
             z.writestr(info, data)
     return buf.getvalue()
