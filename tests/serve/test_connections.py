@@ -42,16 +42,28 @@ def open_sockets(server: Server, n: int) -> list[socket.socket]:
     return out
 
 
-def closed_by_server(sock: socket.socket) -> bool:
-    """Has the server closed this socket (end of file, or a reset), an answer it sent before closing aside?"""
+def closed_by_server(sock: socket.socket, read: bytearray | None = None) -> bool:
+    """Has the server closed this socket (end of file, or a reset), an answer it sent before closing aside (kept in
+    `read` where given)?"""
     try:
         while True:
             if not select.select([sock], [], [], 0)[0]:
                 return False
-            if sock.recv(65536) == b"":
+            data = sock.recv(65536)
+            if data == b"":
                 return True
+            if read is not None:
+                read += data
     except (ConnectionResetError, BrokenPipeError):
         return True
+
+
+def within(seconds: float, done) -> None:
+    """Wait until done() is true, or for `seconds` (a deadline the server must meet; the test's assertion follows and
+    decides): a condition that stays true once true is checked as it was after a plain sleep, only sooner."""
+    end = time.monotonic() + seconds
+    while not done() and time.monotonic() < end:
+        time.sleep(0.05)
 
 
 def received(sock: socket.socket) -> bytes:
@@ -98,10 +110,12 @@ def test_200_slow_header_sockets_keep_no_one_out_and_get_a_408(strict):
     try:
         statuses = normal_requests(strict, 3.0)
         assert statuses and set(statuses) == {200}, statuses
-        time.sleep(DEADLINE_S + SLACK_S)  # every slow socket still open is now past its header deadline
+        read = [bytearray() for _ in socks]  # what the server sent each socket before closing it, read meanwhile
+        within(DEADLINE_S + SLACK_S,  # every slow socket still open is then past its header deadline
+               lambda: all(closed_by_server(s, got) for s, got in zip(socks, read, strict=True)))
         attack.stop.set()
         attack.join()
-        answers = [attack.answers.get(i) or received(s) for i, s in enumerate(socks)]
+        answers = [attack.answers.get(i) or bytes(read[i]) or received(s) for i, s in enumerate(socks)]
         assert all(closed_by_server(s) for s in socks)
         # the ones not closed to make room (at most the per-client cap, less the requests' own) were told why
         assert 0 < sum(a.startswith(b"HTTP/1.1 408 ") for a in answers) <= PER_CLIENT
@@ -120,7 +134,7 @@ def test_110_idle_sockets_keep_no_one_out_and_are_closed(strict):
         assert len(still_open) <= PER_CLIENT  # the cap: each newcomer over it closed the longest-idle one
         statuses = normal_requests(strict, 1.0)
         assert statuses and set(statuses) == {200}, statuses
-        time.sleep(DEADLINE_S + SLACK_S)
+        within(DEADLINE_S + SLACK_S, lambda: all(closed_by_server(s) for s in socks))
         assert all(closed_by_server(s) for s in socks)  # the idle deadline
     finally:
         for s in socks:
@@ -141,7 +155,9 @@ def test_over_the_cap_with_every_connection_busy_a_newcomer_gets_503_and_slow_bo
         with newcomer:
             reply = newcomer.recv(65536)
         assert reply.startswith(b"HTTP/1.1 503 ") and b"busy" in reply, reply
-        time.sleep(DEADLINE_S + SLACK_S)  # the body's deadline: the header timeout, plus 1000 bytes at 64 KiB/s
+        # the body's deadline: the header timeout, plus 1000 bytes at 64 KiB/s (received() only peeks)
+        within(DEADLINE_S + SLACK_S, lambda: all(r.startswith(b"HTTP/1.1 408 ") and b'"field":"image"' in r
+                                                 for r in (received(s) for s in busy)))
         replies = [received(s) for s in busy]
         assert all(r.startswith(b"HTTP/1.1 408 ") and b'"field":"image"' in r for r in replies), replies[:2]
     finally:
