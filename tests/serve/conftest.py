@@ -21,17 +21,82 @@ def server(sort_run):
     assert "Traceback" not in s.stderr, s.stderr
 
 
-@pytest.fixture(scope="module")
-def browser():
-    """Debian's Chromium under Playwright (tests/serve/browser.py); skips, saying why, where either is missing."""
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed (pip "
-                                                                  "install -e '.[dev]')")
-    from .browser import launch
+class Chromium:
+    """One Chromium for a run of consecutive test files that use it (each used to launch its own: about a second
+    each, 17 files). It is closed before a test of another file that does not ask for it, and at the session's end:
+    while Playwright's sync API is open its event loop counts as running in this thread, so asyncio.run (as
+    test_in_process.py calls it) and a second sync_playwright (tests/report's) would fail; they never meet it, as
+    they never met the module-scoped browser this replaces. A file starts with no context of an earlier file's open
+    (one left by a failed test)."""
 
-    with sync_api.sync_playwright() as pw:
-        b = launch(pw)
-        yield b
-        b.close()
+    def __init__(self):
+        self.playwright = None  # the entered sync_playwright() context manager
+        self.browser = None
+        self.module = None  # the test file that last asked for it
+        self.skipped: str | None = None  # why Chromium could not start: said once, then by every test asking
+
+    def get(self, module):
+        if self.skipped is not None:
+            pytest.skip(self.skipped)
+        if self.browser is not None and not self.browser.is_connected():
+            self.close()
+        if self.browser is None:
+            self.browser = self._launch()
+        elif module is not self.module:
+            for ctx in list(self.browser.contexts):
+                ctx.close()
+        self.module = module
+        return self.browser
+
+    def _launch(self):
+        sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed (pip "
+                                                                      "install -e '.[dev]')")
+        from .browser import launch
+
+        self.playwright = sync_api.sync_playwright()
+        pw = self.playwright.__enter__()
+        try:
+            return launch(pw)
+        except BaseException as exc:
+            self.playwright.__exit__(None, None, None)
+            self.playwright = None
+            if isinstance(exc, pytest.skip.Exception):
+                self.skipped = str(exc)
+            raise
+
+    def close(self):
+        browser, playwright = self.browser, self.playwright
+        self.browser = self.playwright = self.module = None
+        try:
+            if browser is not None and browser.is_connected():
+                browser.close()
+        finally:
+            if playwright is not None:
+                playwright.__exit__(None, None, None)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item):
+        if self.browser is not None and getattr(item, "module", None) is not self.module and \
+                "browser" not in getattr(item, "fixturenames", ()):
+            self.close()
+
+    def pytest_sessionfinish(self):
+        self.close()
+
+
+@pytest.fixture(scope="session")
+def serve_chromium(pytestconfig):
+    shared = Chromium()
+    pytestconfig.pluginmanager.register(shared, "dlexam-serve-chromium")
+    yield shared
+    shared.close()
+    pytestconfig.pluginmanager.unregister(shared)
+
+
+@pytest.fixture
+def browser(serve_chromium, request):
+    """Debian's Chromium under Playwright (tests/serve/browser.py); skips, saying why, where either is missing."""
+    return serve_chromium.get(request.module)
 
 
 @pytest.fixture
