@@ -159,7 +159,11 @@ def test_geoff_refuses_a_weight_it_cannot_take_in_the_cells_words_and_recovers(p
                         "weight lies between -1e6 and 1e6"), ("", f"{label} is empty: type a number"),
                         ("2e6", f"{label}: 2e6 is too large: a weight lies between -1e6 and 1e6"),
                         ("1e-400", f"{label}: 1e-400 is too small for a float64 number, which reads it as 0"),
-                        ("-1,25", f'{label}: "-1,25" has a decimal comma: write -1.25, with a decimal point')]:
+                        ("-1,25", f'{label}: "-1,25" has a decimal comma: write -1.25, with a decimal point'),
+                        # a fraction is a weight (1/3: test_exactness.py); one that is none is refused as any text
+                        ("1/0", f"{label}: 1/0 divides by 0: a fraction a/b needs b other than 0"),
+                        ("1/", f'{label}: "1/" is not a number'), ("a/b", f'{label}: "a/b" is not a number'),
+                        ("3000001/3", f"{label}: 3000001/3 is too large: a weight lies between -1e6 and 1e6")]:
         cell.fill(typed)
         assert says in errored(page, says=says)
         assert page.text_content("#status") == ""  # said once, by the alert box #error (test_alert_once.py)

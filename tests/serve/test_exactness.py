@@ -147,6 +147,71 @@ def test_a_typed_weight_changes_every_number_as_autograd_says(page):
     assert wrong_numbers(page, oracle(0.5, edits={"W_V": [[-1.25, 3], [1, 2], [2, 1], [3, 0]]}), heads=1) == []
 
 
+# A learner's exact fractions (typed "1/3" and "-2/5" in the cells): the page sends them as typed, the API reads them
+# exactly (dlexam.variants.typed.read_text), the model gets the double nearest each.
+W_V_THIRD = [[F(1, 3), 3], [1, 2], [2, 1], [3, 0]]
+W_Q_FIFTHS = [[0, 3], [F(-2, 5), 2], [2, 1], [3, 0]]
+
+
+def test_a_typed_fraction_is_the_exact_rational_in_every_number_and_stays_a_fraction(page):
+    """A fraction in a weight cell ("1/3") was refused as "not a number" where the page shows exact fractions; now
+    every number is autograd's on float64's 1/3 and -2/5, and the cell and the link keep the fraction as typed."""
+    page.goto(f"{page.base}/geoff?{EXAMPLE_Q}&T=0.5&grad=1")
+    ready(page)
+    for sel, text in (("#edit-W_V input", "1/3"), ("#edit-W_Q input", " -2 / 5")):
+        n = counter(page, "rendered")
+        page.locator(sel).nth(0 if "W_V" in sel else 2).fill(text)  # W_V row 1, column 1; W_Q row 2, column 1
+        ready(page, rendered=n + 1)
+    edits = {k: [[float(v) for v in r] for r in m] for k, m in (("W_V", W_V_THIRD), ("W_Q", W_Q_FIFTHS))}
+    assert wrong_numbers(page, oracle(0.5, edits=edits), heads=1) == []
+    url = page.url
+    assert "W_V=1%2F3%2C3%3B1%2C2%3B2%2C1%3B3%2C0" in url and "W_Q=0%2C3%3B-2%2F5%2C2" in url, url
+    page.goto(url)  # the link: the cells show the fractions, and the numbers are the same
+    ready(page)
+    assert page.locator("#edit-W_V input").first.input_value() == "1/3"
+    assert page.locator("#edit-W_Q input").nth(2).input_value() == "-2/5"
+    assert wrong_numbers(page, oracle(0.5, edits=edits), heads=1) == []
+
+
+def exact_run(W_Q, W_K, W_V) -> dict:
+    """Problem 2 at T = 0 in Fractions, by hand: X, Q, K, V, S, P (argmax, causal, ties shared), Z, R, logits."""
+    ids = [VOCAB.index(t) for t in EXAMPLE.split()]
+    mul = lambda A, B: [[sum((F(a) * F(b) for a, b in zip(r, c, strict=True)), F(0)) for c in zip(*B, strict=True)]  # noqa: E731
+                        for r in A]
+    X = [E[i] for i in ids]
+    Q, K, V = mul(X, W_Q), mul(X, W_K), mul(X, W_V)
+    S = mul(Q, [list(c) for c in zip(*K, strict=True)])
+    P = []
+    for i, row in enumerate(S):
+        top = max(row[: i + 1])
+        tied = [j for j in range(i + 1) if row[j] == top]
+        P.append([F(1, len(tied)) if j in tied else F(0) for j in range(len(row))])
+    Z = mul(P, V)
+    R = mul(Z, W_O)
+    return {"Q": Q, "K": K, "V": V, "scores": S, "attention": P, "Z": Z, "R": R,
+            "logits": mul(R, [list(c) for c in zip(*E, strict=True)])}
+
+
+def test_the_api_reads_a_typed_fraction_exactly(server):
+    """POST /api/geoff with weights typed as fractions ("1/3", "-2/5"): its exact view is the Fraction arithmetic of
+    Problem 2 done by hand, its float view the double nearest 1/3; a fraction that is none is refused naming its
+    cell (the API refused every text as "type a number")."""
+    text = lambda m: [[str(v) if isinstance(v, Fraction) else v for v in r] for r in m]  # noqa: E731
+    status, _, d = server.post("/api/geoff?exact=1", {"sequence": EXAMPLE, "temperature": 0,
+                                                      "weights": {"W_V": text(W_V_THIRD), "W_Q": text(W_Q_FIFTHS)}})
+    assert status == 200, d
+    assert d["weights"]["W_V"][0][0] == 1 / 3 and d["weights"]["W_Q"][1][0] == -2 / 5  # float64's, correctly rounded
+    want = exact_run(W_Q_FIFTHS, W, W_V_THIRD)
+    wrong = [f"{k}[{i},{j}]: {s} != {want[k][i][j]}" for k in want for i, row in enumerate(d["exact"][k])
+             for j, s in enumerate(row) if Fraction(s) != want[k][i][j]]
+    assert wrong == []
+    assert any(v.denominator == 3 for r in want["Z"] for v in r)  # the thirds reach Z: the check is not of integers
+    for bad, says in (("1/0", "not a number: '1/0' (a fraction's denominator is 0)"), ("1/", "not a number: '1/'"),
+                      ("a/b", "not a number: 'a/b'"), ("3000001/3", "3000001/3 is too large")):
+        status, _, r = server.post("/api/geoff", {"weights": {"W_V": [[bad, 3], [1, 2], [2, 1], [3, 0]]}})
+        assert (status, r["field"]) == (400, "weights.W_V") and r["error"].startswith(f"W_V row 1, column 1: {says}"), r
+
+
 def evaluate(expr: str) -> float:
     """The arithmetic an explanation writes, evaluated: products "0*3 + 0*0", "1*(-0.0000) [A (position 5)]",
     softmax's "e^18 / (3 e^18 + 2)", a loss term's "log(2 e^(3/2) + 2 e^(3/4) + 2) - 3/2"."""

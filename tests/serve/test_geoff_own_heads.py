@@ -243,7 +243,7 @@ def test_a_heads_own_matrix_is_edited_as_W_Q_is(page, server):
         assert params(page)["W_Q_h2"] == p["W_Q_h2"]  # the last valid weights, never the refused one
         sel.fill(keep)
         ready(page)  # from the error state: the numbers are back
-    assert said["W_Q"] == f'{label}: "abc" is not a number: type a number (such as 0.5 or -2)'
+    assert said["W_Q"] == f'{label}: "abc" is not a number: type a number (such as 0.5, -2 or 1/3)'
     assert said["head"] == said["W_Q"].replace("W_Q row", "W_Q of head 2 row") and "\n" not in said["head"]
 
     page.reload()

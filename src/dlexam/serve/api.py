@@ -119,12 +119,15 @@ def shape_problem(value: Any, shape: tuple[int, int]) -> str | None:
 
 
 def matrix(name: str, value: Any, shape: tuple[int, int]) -> list[list[float]]:
-    """A JSON matrix of the given shape, every entry a finite number (the library checks its size); a refusal says
-    what the request gave instead (a multi_W_O of 2 rows was "must be a 4x4 list of rows of numbers" alone)."""
+    """A JSON matrix of the given shape, every entry a finite number (the library checks its size) or a number as
+    text (:func:`typed_weight`: "1/3", the double nearest the fraction); a refusal says what the request gave instead
+    (a multi_W_O of 2 rows was "must be a 4x4 list of rows of numbers" alone)."""
     problem = shape_problem(value, shape)
     if problem is not None:
         raise BadRequest(f"weights.{name}", f"{name} must be a {shape[0]}x{shape[1]} list of rows of numbers, got "
                                             f"{problem}")
+    value = [[typed_weight(name, i, j, v) if isinstance(v, str) else v for j, v in enumerate(row)]
+             for i, row in enumerate(value)]
     out = []
     for i, row in enumerate(value):
         for j, v in enumerate(row):
@@ -139,6 +142,28 @@ def matrix(name: str, value: Any, shape: tuple[int, int]) -> list[list[float]]:
                 raise BadRequest(f"weights.{name}", f"{name} entries must be finite numbers within +-1e6")
         out.append([float(v) for v in row])
     return out
+
+
+def typed_weight(name: str, i: int, j: int, text: str) -> float:
+    """A weight typed as text, such as the page's cell "1/3": read by the one reader of typed numbers
+    (:func:`dlexam.variants.typed.read_text`: a decimal, or a/b, exactly) and given to the model as the double nearest
+    that number (float(Fraction(1, 3)), what torch has for 1/3 in float64). Refused naming the cell: text that is no
+    number ("1/0", "1/", "a/b"), a number past the model's cap, or one that is not 0 but which float64 reads as 0."""
+    from dlexam.geoff.weights import MAX_WEIGHT
+    from dlexam.variants.typed import UnreadableAnswer, read_text
+
+    cell = f"{name} row {i + 1}, column {j + 1}"
+    try:
+        f = read_text(text)
+    except UnreadableAnswer as exc:
+        raise BadRequest(f"weights.{name}", f"{cell}: {exc}") from None
+    shown = text.strip()
+    if abs(f) > MAX_WEIGHT:
+        raise BadRequest(f"weights.{name}", f"{cell}: {shown} is too large: a weight lies between -{MAX_WEIGHT:.0e} "
+                                            f"and {MAX_WEIGHT:.0e}".replace("e+0", "e"))
+    if f != 0 and float(f) == 0:
+        raise BadRequest(f"weights.{name}", f"{cell}: {shown} is too small for a float64 number, which reads it as 0")
+    return float(f)
 
 
 def model_of(src: Mapping):

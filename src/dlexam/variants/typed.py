@@ -82,11 +82,12 @@ def read_text(value: str) -> Fraction:
         raise UnreadableAnswer(f"{s[:20]!r}... is no answer an exam asks for (at most {MAX_NUMBER_TEXT} "
                                f"characters, exponents within +-{MAX_EXPONENT})")
     if m:
-        try:
-            return Fraction(Fraction(m["num"]), Fraction(m["den"])) if m["den"] else Fraction(m["num"])
-        except ZeroDivisionError:
-            pass
-    elif why := foreign(s):
+        if m["den"] is None:
+            return Fraction(m["num"])
+        if Fraction(m["den"]) == 0:
+            raise UnreadableAnswer(f"not a number: {shown(value)!r} (a fraction's denominator is 0)")
+        return Fraction(Fraction(m["num"]), Fraction(m["den"]))
+    if why := foreign(s):
         raise UnreadableAnswer(f"not a number: {shown(value)!r} ({why})")
     raise UnreadableAnswer(f"not a number: {shown(value)!r} (write 1/4, 0.25 or 2.5e-1)")
 

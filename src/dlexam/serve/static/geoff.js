@@ -36,10 +36,22 @@ const $ = (id) => document.getElementById(id);
 // a number that is not 0 but too small for float64 (1e-400): Number() reads it as 0 without a word, so it is refused
 const underflows = (text) => Number(text) === 0 && /[1-9]/.test(text.trim().split(/e/i)[0]);
 
+// An exact fraction a/b of two whole numbers ("1/3", "-2/5"): the page keeps it as its text, which the API reads with
+// dlexam's one reader of typed numbers (dlexam.variants.typed.read_text), exactly, as the double nearest it (float64's
+// 1/3, what torch has for Fraction(1, 3)); here only whether it is one, and its size against the cap, are checked.
+const FRACTION = /^([-+]?\d+)\s*\/\s*([-+]?\d+)$/;
+const fraction = (text) => { const m = FRACTION.exec(text.trim()); return m && {a: m[1], b: m[2]}; };
+const size = (v) => (typeof v === "string" ? Math.abs(Number(fraction(v).a) / Number(fraction(v).b)) : Math.abs(v));
+// A cell's weight: a number, or a fraction's text ("1/3", spaces taken out); NaN where the text is neither.
+function weightOf(text) {
+  const t = text.trim(), f = fraction(t);
+  if (f) return Number(f.b) === 0 ? NaN : `${f.a}/${f.b}`;
+  return NUMBER.test(t) && !underflows(t) ? Number(t) : NaN;
+}
+
 function parseMatrix(text, shape) {
-  const rows = text.split(";").map((r) => r.split(",").map((v) => (NUMBER.test(v.trim()) && !underflows(v)
-    ? Number(v) : NaN)));
-  const fits = (v) => Math.abs(v) <= G.defaults.max_weight;  // false for NaN
+  const rows = text.split(";").map((r) => r.split(",").map(weightOf));
+  const fits = (v) => size(v) <= G.defaults.max_weight;  // false for NaN
   if (rows.length !== shape[0] || rows.some((r) => r.length !== shape[1] || !r.every(fits))) return null;
   return rows;
 }
@@ -220,23 +232,24 @@ function buildEditors() {
         fit(input);
         input.addEventListener("input", () => fit(input));
         input.addEventListener("input", DL.debounce(() => {
-          const text = input.value.trim(), key = label;
-          if (NUMBER.test(text) && !underflows(text) && Math.abs(Number(text)) <= G.defaults.max_weight) {
+          const text = input.value.trim(), key = label, w = weightOf(text), f = fraction(text);
+          if (size(w) <= G.defaults.max_weight) {  // false for NaN
             G.invalid.delete(key);
             G.invalid.delete("url:" + e.id);
             input.removeAttribute("aria-invalid");
-            e.rows()[i][j] = Number(text);
+            e.rows()[i][j] = w;
           } else {
             // a number past the model's cap (1e400 is Infinity to the browser) is refused here, in the cell's own
             // words, as an empty or non-numeric cell is: it never reaches the URL
             G.invalidKind.set(key, e.kind);
-            G.invalid.set(key, text === "" ? `${label} is empty: type a number (such as 0.5 or -2)`
+            G.invalid.set(key, text === "" ? `${label} is empty: type a number (such as 0.5, -2 or 1/3)`
               : NUMBER.test(text) && underflows(text) ? `${label}: ${text} is too small for a float64 number, which `
                 + "reads it as 0: type 0, or a number of size at least 5e-324"
-              : NUMBER.test(text) ? `${label}: ${text} is too large: a weight lies between -${bound()} and ${bound()}`
+              : f && Number(f.b) === 0 ? `${label}: ${text} divides by 0: a fraction a/b needs b other than 0`
+              : NUMBER.test(text) || f ? `${label}: ${text} is too large: a weight lies between -${bound()} and ${bound()}`
               : /^[+-]?[0-9]+,[0-9]+$/.test(text) ? `${label}: "${text}" has a decimal comma: write `
                 + `${text.replace(",", ".")}, with a decimal point`
-                : `${label}: "${text}" is not a number: type a number (such as 0.5 or -2)`);
+                : `${label}: "${text}" is not a number: type a number (such as 0.5, -2 or 1/3)`);
             input.setAttribute("aria-invalid", "true");
           }
           changed(false);  // keep the editors (and the focus) as they are
