@@ -6,6 +6,8 @@ import math
 import random
 from fractions import Fraction
 
+import pytest
+
 from dlexam.exact import exact_fraction, format_exact
 
 
@@ -44,3 +46,18 @@ def test_a_number_past_float64s_whole_digits_is_written_in_scientific_notation()
     assert decimal_text(1e15) == "1.000e15" and decimal_text(999999999999999.9) == "999999999999999.8750"
     assert decimal_text(-3709143096.49497) == "-3709143096.4950" and decimal_text(5.977e-7) == "5.977e-7"
     assert decimal_text(float("inf")) == "inf"
+
+
+# JavaScript's String(x) for each, as node 18 printed them (2026-12-07): the page's captions write T this way
+JS_STRINGS = [(1e-9, "1e-9"), (0.30000000000000004, "0.30000000000000004"), (1e6, "1000000"), (2.0, "2"), (0.5, "0.5"),
+              (1.4142135623730951, "1.4142135623730951"), (1e21, "1e+21"), (2.5e21, "2.5e+21"), (1e-6, "0.000001"),
+              (1e-7, "1e-7"), (-1e-300, "-1e-300"), (1e300, "1e+300"), (1e16, "10000000000000000"), (0.0, "0")]
+
+
+@pytest.mark.parametrize("x, js", JS_STRINGS)
+def test_shortest_text_writes_a_number_as_the_page_does(x, js):
+    """/geoff's explanation of P said "T = 1e-09" (Python's repr) where the page's caption says 1e-9, and ":g" wrote
+    T = 0.30000000000000004 as 0.3, another number."""
+    from dlexam.spec.numbers import shortest_text
+
+    assert shortest_text(x) == js and float(shortest_text(x)) == x

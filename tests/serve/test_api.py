@@ -330,6 +330,18 @@ def test_geoff_explain_is_the_library_on_the_same_query(server):
         assert status == 400 and d["field"] == field, (src, d)
 
 
+@pytest.mark.parametrize("T", ["1e-9", "0.30000000000000004"])
+def test_geoff_explain_at_a_tiny_or_long_T_says_T_as_typed_and_P_as_torch_softmax(server, T):
+    """P[A, D] of the exam's example (visible scores 0 and 9): its explanation said "T = 1e-09" (Python's repr),
+    and "T = 0.3" for 0.30000000000000004, another number; its value is torch.softmax(s / T) in float64 (at 1e-9
+    e^(-9e9) underflows: 0, what the exact value is to any decimals shown)."""
+    status, _, d = server.get(q("/api/geoff/explain", seq=EXAMPLE, T=T, cell="P[1,0]"))
+    assert status == 200 and f"at T = {T}:" in d["summary"], d["summary"]
+    want = torch.softmax(torch.tensor([0.0, 9.0], dtype=torch.float64) / float(T), dim=0)[0].item()
+    assert math.isclose(d["value"], want, rel_tol=1e-12, abs_tol=0)
+    assert d["exact"] == "0.0000" if want == 0 else math.isclose(float(d["exact"]), want, rel_tol=5e-4)
+
+
 def test_geoff_explain_of_a_norm_and_of_a_step_result_is_the_library_with_the_steps_lr(server):
     from dlexam.geoff.explain import explain
     from dlexam.geoff.step import StepSettings

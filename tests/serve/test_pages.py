@@ -205,6 +205,14 @@ def test_sort_a_temperature_is_refused_for_the_compiled_solver_only(page):
     assert page.inner_text("#compiled .error") == f"compiled solver: {cli.value}"
     page.wait_for_selector("#trained[data-state=ready]", timeout=ERROR_MS)
     assert "attention at T = 0.5" in page.inner_text("#trained") and page.input_value("#temp") == "0.5"
+    # a tiny T is said as typed: the trained panel read "attention at T = 0" (argmax's T) at 4 decimals, and the
+    # refusal quoted Python's 1e-09
+    page.fill("#temp", "1e-9")
+    page.wait_for_function("() => document.querySelector('#trained').innerText.includes('attention at T = 1e-9')",
+                           timeout=ERROR_MS)
+    page.wait_for_function("() => document.querySelector('#compiled .error').innerText.includes('1e-9')",
+                           timeout=ERROR_MS)
+    assert page.inner_text("#compiled .error") == f"compiled solver: {cli.value}".replace("0.5", "1e-9")
     page.fill("#temp", "")  # each model's own: both answer
     page.wait_for_selector("#compiled[data-state=ready]", timeout=ERROR_MS)
     assert "T" not in params(page)

@@ -45,6 +45,7 @@ from dlexam.geoff.explanation import Explanation, dot, total, vec
 from dlexam.geoff.model import CONVENTION_SHORT, PARAMETERS, all_loss_terms, run_geoff, shared_model
 from dlexam.geoff.step import GeoffStep, StepSettings
 from dlexam.geoff.weights import parse_sequence
+from dlexam.spec.numbers import shortest_text
 
 
 def _rows(t: torch.Tensor, keep_nonzero: bool = False) -> list:
@@ -89,7 +90,7 @@ class Explainer:
     def temperature_text(self) -> str:
         if self.query.temperature == "sqrt":
             return f"sqrt(d_k) = sqrt({self.query.weights.d_head}) = {self.T:.4f}"
-        return f"{self.T:g}"
+        return shortest_text(self.T)  # as the page writes T: 1e-9, not 1e-09
 
     def start(self) -> int:
         if not self.result.loss:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import fields
+from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
@@ -74,6 +75,27 @@ def decimal_text(x: float, decimals: int = 4) -> str:
         return rounded
     mantissa, exponent = f"{x:.{max(decimals - 1, 0)}e}".split("e")
     return f"{mantissa}e{int(exponent)}"
+
+
+def shortest_text(x: float) -> str:
+    """`x` as the web page writes a number it was given (JavaScript's String(x)): the shortest decimal that reads back
+    as x, in positional notation from 1e-6 to below 1e21 and in exponent notation beyond (1e-9, 0.30000000000000004,
+    1000000, 2.5e+21), as the page's own captions write it. Python's repr writes 1e-09 and 1e+16, and format ":g"
+    rounds to 6 digits (/geoff's explanation of P at T = 0.30000000000000004 said "T = 0.3", another number)."""
+    if x == 0 or not math.isfinite(x):
+        return "0" if x == 0 else repr(x)
+    sign, digits, exponent = Decimal(repr(x)).normalize().as_tuple()
+    ds = "".join(map(str, digits))
+    n = len(ds) + exponent  # x = 0.ds x 10^n
+    if len(ds) <= n <= 21:
+        out = ds + "0" * (n - len(ds))
+    elif 0 < n <= 21:
+        out = f"{ds[:n]}.{ds[n:]}"
+    elif -6 < n <= 0:
+        out = "0." + "0" * -n + ds
+    else:
+        out = ds[0] + (f".{ds[1:]}" if len(ds) > 1 else "") + f"e{n - 1:+d}"
+    return ("-" if sign else "") + out
 
 
 def matrix_text(m: Matrix) -> list[list[str]]:

@@ -44,6 +44,10 @@ function stepTo(k) {
   DL.announce(`step ${S.step + 1} of ${n}${edge}: ${made.join("; ")}`);
 }
 
+// A temperature the page did not type (a model's own) to 4 decimals (1.4142), or, too small for them, to 4
+// significant digits (DL.decimal: 1.000e-9), never 0, which is argmax's T.
+const tText = (x) => (Number(x.toFixed(4)) !== 0 ? String(Number(x.toFixed(4))) : DL.decimal(x));
+
 function strip(tokens, weights, position) {
   const box = DL.el("div", {class: "strip"});
   tokens.slice(0, position + 1).forEach((t, i) => {
@@ -71,7 +75,9 @@ function renderPanel(which) {
   panel.dataset.state = "ready";
   panel.dataset.produced = produced.join(" ");
   panel.dataset.output = r.output.join(" ");
-  const t = r.temperature === 0 ? "0 (argmax)" : String(Number(r.temperature.toFixed(4)));
+  // T as typed ("1e-9"), else the model's own; at 4 decimals T = 1e-9 read "T = 0", argmax's T, which it is not
+  const t = r.temperature === 0 ? "0 (argmax)" : r.typedT === "sqrt" ? `sqrt(d_k) = ${tText(r.temperature)}`
+    : r.typedT || tText(r.temperature);
   box.append(DL.el("p", {class: "note", text: r.name + (r.max_len ? ` (trained on up to ${r.max_len} symbols)` : "") +
     `; attention at T = ${t}`}));
   box.append(DL.el("p", {}, `step ${k + 1}: the query `, DL.el("span", {class: "mono", text: s.query}),
@@ -95,8 +101,8 @@ async function decode() {
     T ? {temperature: T} : {}));
   const [c, t] = await Promise.all([DL.api("GET", q("compiled", vocab)), DL.api("GET", q("trained", null))]);
   if (my !== S.seq) return;
-  S.results.compiled = c.ok ? c.data : {error: DL.message(c.data)};
-  S.results.trained = t.ok ? t.data : {error: DL.message(t.data)};
+  S.results.compiled = c.ok ? Object.assign(c.data, {typedT: T}) : {error: DL.message(c.data)};
+  S.results.trained = t.ok ? Object.assign(t.data, {typedT: T}) : {error: DL.message(t.data)};
   const both = !c.ok && !t.ok && S.results.compiled.error === S.results.trained.error;
   if (both) S.results.compiled.shared = S.results.trained.shared = true;
   // the URL's step counts from 1, as the page does (step=0, a first step from before 2026-12-07, is the first step);
@@ -124,7 +130,7 @@ async function init() {
   S.models = m.data;
   $("temp").placeholder = "each model's own";
   $("temp-help").textContent += ` (blank: each model's own, the compiled solver's 0 and the trained model's ` +
-    `${Number(S.models.trained.temperature.toFixed(4))})`;
+    `${tText(S.models.trained.temperature)})`;
   $("vocab").value = DL.get("vocab", "A-D");
   $("temp").value = DL.get("T", "");
   $("seq").value = DL.get("seq", "D A A C B A");
