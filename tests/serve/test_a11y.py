@@ -101,8 +101,8 @@ def test_axe_finds_no_violation_and_the_page_never_scrolls_sideways_in_any_state
     """Every state at a phone's (360), a small tablet's (500), a small laptop's (800) and a desktop's width (1280):
     no axe violation (at 360 px /practice's worked solutions scrolled in boxes all named "scrollable: ":
     landmark-unique), and neither html nor body scrolls sideways, nor /cnn's layer table in its box (at 360 px it
-    scrolled 1087 px in 330 until 2026-12-07: now it stacks below 800 px). /answers, which reads the exam text, where the
-    text is here."""
+    scrolled 1087 px in 330 until 2026-12-07: now it stacks below 800 px). /answers, which reads the exam text,
+    where the text is here."""
     from dlexam import shared
 
     try:
