@@ -44,7 +44,9 @@ def geoff_bodies() -> list[tuple[object, str | None]]:
     """(body, the field the error must name); bytes are sent as they are."""
     w = [[0, 3], [1, 2], [2, 1], [3, 0]]
     # entries as JSON text: 1e400 parses as infinity, a 401-digit integer overflows a float, 2e6 is past the cap
-    bad_w = {"1e400": "weights.W_V", "-1e400": "weights.W_V", '"1"': "weights.W_V", "null": "weights.W_V",
+    # (a number as text is one, "1" or "1/3": /geoff's fraction cells; text that is none is refused, "1/0", "a/b")
+    bad_w = {"1e400": "weights.W_V", "-1e400": "weights.W_V", '"1/0"': "weights.W_V", '"a/b"': "weights.W_V",
+             '"1e-400"': "weights.W_V", '"1/1e400"': "weights.W_V", '"2e6"': "weights.W_V", "null": "weights.W_V",
              "true": "weights.W_V", "[1]": "weights.W_V", "1" + "0" * 400: "weights.W_V", "2e6": "weights.W_V",
              "NaN": "body"}
     out: list[tuple[object, str | None]] = [
