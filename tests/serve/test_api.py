@@ -330,6 +330,15 @@ def test_geoff_explain_is_the_library_on_the_same_query(server):
         assert status == 400 and d["field"] == field, (src, d)
 
 
+def test_the_exact_view_of_a_tiny_T_is_not_argmaxs_0(server):
+    """/api/geoff?exact=1 at T = 1e-300 wrote its temperature "0" (format_exact reads a number that near 0 as the
+    fraction 0), argmax's T, which the run was not at."""
+    _, _, d = server.get(q("/api/geoff", seq=EXAMPLE, T="1e-300", exact=1))
+    assert d["temperature"] == 1e-300 and d["exact"]["temperature"] == "1.000e-300"
+    _, _, d = server.get(q("/api/geoff", seq=EXAMPLE, T="0.5", exact=1))
+    assert d["exact"]["temperature"] == "1/2"
+
+
 @pytest.mark.parametrize("T", ["1e-9", "0.30000000000000004"])
 def test_geoff_explain_at_a_tiny_or_long_T_says_T_as_typed_and_P_as_torch_softmax(server, T):
     """P[A, D] of the exam's example (visible scores 0 and 9): its explanation said "T = 1e-09" (Python's repr),

@@ -288,7 +288,8 @@ def geoff_query(src: Mapping):
 
 # what softmax and backpropagation give: a non-zero number there is that number, never the exact 0 (dlexam.exact);
 # at T > 0 also what softmax's weights mix (Z = P V, then R and the logits)
-NOT_NOISE = frozenset({"attention", "loss", "gradients", "gradient_comparison", "gradient_at_temperature"})
+NOT_NOISE = frozenset({"attention", "loss", "gradients", "gradient_comparison", "gradient_at_temperature",
+                       "temperature"})  # T = 1e-300 is no 0 (the exact view wrote "0", argmax's T, until 2026-12-07)
 MIXED = frozenset({"Z", "R", "logits"})
 
 
