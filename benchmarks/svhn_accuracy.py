@@ -49,7 +49,8 @@ def linear_baseline(data: Path, epochs: int, threads: int) -> float:
     import torch
 
     from dlexam.svhn.data.official import load_split
-    from dlexam.svhn.training.loop import TrainConfig, evaluate, fit, load_data
+    from dlexam.svhn.training.config import TrainConfig
+    from dlexam.svhn.training.loop import evaluate, fit, load_data
 
     d = load_data(data)
     torch.manual_seed(0)

@@ -55,7 +55,8 @@ from dlexam.svhn.data.realdata import check_accuracies, compare_groups, load_che
 from dlexam.svhn.inference import side_cut  # the cut of `svhn evaluate --tta`'s second view
 from dlexam.svhn.model import CNNConfig, ExamCNN
 from dlexam.svhn.training.augment import Augment
-from dlexam.svhn.training.loop import TrainConfig, fit
+from dlexam.svhn.training.config import TrainConfig
+from dlexam.svhn.training.loop import fit
 from dlexam.svhn.training.recipes import RECIPES, training_set
 
 # the loss swap of the levers benchmark, loaded from beside this file (benchmarks/ is not a package)

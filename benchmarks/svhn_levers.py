@@ -84,7 +84,7 @@ central columns' statistics), the eighth round's check of the input before any t
 
 The smoothing and mixup levers change the loss, which the fused whole step does not offer: their steps go through
 autograd (a forward hook on the model makes ExamCNN decline the fused step, as it declines for any
-hook), with dlexam.svhn.training.loop's cross-entropy replaced for the run.
+hook), with dlexam.svhn.training.step's cross-entropy replaced for the run.
 
 Every augmentation draws from the loop's generator (seeded by seed and epoch), so a run is repeatable
 on one machine. Accuracies come from dlexam.svhn.data.realdata's checks (svhn_dev, chars74k,
@@ -135,9 +135,10 @@ from dlexam.svhn.data.realdata import check_accuracies, compare_groups, load_che
 from dlexam.svhn.inference import TTA_CUT, side_cut
 from dlexam.svhn.model import CNNConfig, ExamCNN
 from dlexam.svhn.synthetic import fonts, scenes
-from dlexam.svhn.training import loop
+from dlexam.svhn.training import loop, step
 from dlexam.svhn.training.augment import Augment
-from dlexam.svhn.training.loop import TrainConfig, fit
+from dlexam.svhn.training.config import TrainConfig
+from dlexam.svhn.training.loop import fit
 from dlexam.svhn.training.recipes import RECIPES, Part, training_set
 
 TRAIN_CHANGES = {"wd1e-3": {"weight_decay": 1e-3}, "wd2e-3": {"weight_decay": 2e-3}}
@@ -473,7 +474,7 @@ def late_order(n: int, seed: int, epoch: int, part: int, share: float = 1.0) -> 
 def late_phase(epochs: int, part: int, late: int = LATE_EPOCHS, share: float = 1.0):
     """Within: the loop's last `late` of `epochs` epochs take their n images as late_order(..., part, share)
     says (as many steps as before, at the cosine schedule's own learning rates); put back on leaving."""
-    plain = loop.epoch_order
+    plain = loop.epoch_order  # step's, replaced where train_one_epoch looks it up: in loop
 
     def order(n: int, seed: int, epoch: int) -> torch.Tensor:
         return late_order(n, seed, epoch, part, share) if epoch >= epochs - late else plain(n, seed, epoch)
@@ -485,7 +486,7 @@ def late_phase(epochs: int, part: int, late: int = LATE_EPOCHS, share: float = 1
         loop.epoch_order = plain
 
 
-plain_backward = loop._backward  # the loop's own, which Sharpness calls twice
+plain_backward = loop.autograd_backward  # the loop's own, which Sharpness calls twice
 
 
 class Sharpness:
@@ -524,12 +525,12 @@ class Sharpness:
 def sharpness_aware(model: ExamCNN, rho: float = SAM_RHO):
     """Within: the model's steps go through autograd with SAM's backward pass (Sharpness); put back on leaving."""
     sam = Sharpness(rho)
-    with through_autograd(model, loop.cross_entropy_sum, before=sam.before):
-        loop._backward = sam.backward
+    with through_autograd(model, step.cross_entropy_sum, before=sam.before):
+        loop.autograd_backward = sam.backward
         try:
             yield sam
         finally:
-            loop._backward = plain_backward
+            loop.autograd_backward = plain_backward
 
 
 class WithLever:
@@ -575,11 +576,11 @@ def through_autograd(model: ExamCNN, loss, before=None):
     does nothing, makes it decline its fused step) with `loss` as the loop's summed cross-entropy; both are put
     back on leaving."""
     hook = model.register_forward_pre_hook(before or (lambda module, inputs: None))
-    plain, loop.cross_entropy_sum = loop.cross_entropy_sum, loss
+    plain, step.cross_entropy_sum = step.cross_entropy_sum, loss  # autograd_backward's, in step
     try:
         yield
     finally:
-        loop.cross_entropy_sum = plain
+        step.cross_entropy_sum = plain
         hook.remove()
 
 

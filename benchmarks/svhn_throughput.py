@@ -58,7 +58,9 @@ from dlexam.svhn.data.official import image_stats, load_split
 from dlexam.svhn.kernels import fused
 from dlexam.svhn.model import ExamCNN
 from dlexam.svhn.synthetic.digits import render, write_mat
-from dlexam.svhn.training.loop import TrainConfig, make_optimizer, train_one_epoch
+from dlexam.svhn.training.config import TrainConfig
+from dlexam.svhn.training.loop import train_one_epoch
+from dlexam.svhn.training.step import make_optimizer
 
 
 class TutorialSVHN(Dataset):

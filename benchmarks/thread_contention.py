@@ -40,7 +40,9 @@ torch.set_num_threads(threads)
 from dlexam.svhn.model import ExamCNN
 from dlexam.svhn.synthetic.digits import render
 from dlexam.svhn.data.official import rgb_to_gray, image_stats
-from dlexam.svhn.training.loop import TrainConfig, make_optimizer, train_one_epoch
+from dlexam.svhn.training.config import TrainConfig
+from dlexam.svhn.training.loop import train_one_epoch
+from dlexam.svhn.training.step import make_optimizer
 rgb, digits = render(8192, seed=0)
 images, labels = torch.from_numpy(rgb_to_gray(rgb)), torch.from_numpy(digits)
 from dlexam.svhn.kernels import fused

@@ -184,9 +184,10 @@ def _another_rank_says_it(args: argparse.Namespace, exc: BaseException) -> bool:
       the same on every rank (the same flags, the same data), and a rank stopped alone is ended by torchrun, which
       then stops the others.
     - After joining, the first rank of the run to say anything says it (counted in the group's store,
-      :func:`dlexam.svhn.training.loop.first_to_say`): a rank that refuses alone (a loss that is not finite on its
-      share), is interrupted or finds a peer gone; the others, stopped by it, say nothing more (until 2026-12-07 each
-      said its own: `dlexam: interrupted` from every rank, or a refusal beside "another process of the run is gone").
+      :func:`dlexam.svhn.training.distributed.first_to_say`): a rank that refuses alone (a loss that is not finite on
+      its share), is interrupted or finds a peer gone; the others, stopped by it, say nothing more (until 2026-12-07
+      each said its own: `dlexam: interrupted` from every rank, or a refusal beside "another process of the run is
+      gone").
     Every rank still exits with its own status (2 for a refusal)."""
     if not getattr(args, "distributed", False):
         return False
@@ -203,7 +204,7 @@ def _another_rank_says_it(args: argparse.Namespace, exc: BaseException) -> bool:
     dist = sys.modules.get("torch.distributed")  # imported by the command if it trains; never imported here
     if not (dist is not None and dist.is_available() and dist.is_initialized()):
         return not isinstance(exc, EveryRank) and rank != 0
-    from dlexam.svhn.training.loop import first_to_say
+    from dlexam.svhn.training.distributed import first_to_say
 
     return not first_to_say()
 
@@ -291,7 +292,7 @@ def run() -> NoReturn:
     """The process's entry (`dlexam`, `python -m dlexam`, `torchrun -m dlexam`): :func:`main`'s status is the exit
     status.
 
-    A process that joined a torchrun process group (:func:`dlexam.svhn.training.loop.joined_a_group`) ends with
+    A process that joined a torchrun process group (:func:`dlexam.svhn.training.distributed.joined_a_group`) ends with
     `os._exit` once its output is flushed, without Python's shutdown. Gloo's worker threads live until the process
     ends (a rank that refuses leaves its group as it is, and once DDP's wrapper has held the group even
     `destroy_process_group` does not end them), and a worker that frees a collective's tensor takes the GIL to do
@@ -321,8 +322,8 @@ def run() -> NoReturn:
 
 def _joined_a_group() -> bool:
     """Whether this process joined a torchrun process group; False without importing torch where no command did."""
-    loop = sys.modules.get("dlexam.svhn.training.loop")
-    return loop is not None and loop.joined_a_group()
+    distributed = sys.modules.get("dlexam.svhn.training.distributed")
+    return distributed is not None and distributed.joined_a_group()
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from dlexam.svhn.model import CNNConfig, ExamCNN
-from dlexam.svhn.training import loop
+from dlexam.svhn.training import step
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "svhn_capacity.py"
 spec = importlib.util.spec_from_file_location("svhn_capacity", SCRIPT)
@@ -66,12 +66,12 @@ def test_distillation_loss_is_the_formula_and_everything_is_put_back():
     torch.manual_seed(0)
     student, teacher = ExamCNN(CNNConfig(), fused=False), capacity.reference_cnn("small").eval()
     x, y = images(4), torch.tensor([1, 2, 3, 4])
-    plain = loop.cross_entropy_sum
+    plain = step.cross_entropy_sum
     with capacity.distilled_from(student, teacher):
         student.train()
         logits = student(x)
-        got = loop.cross_entropy_sum(logits, y)
-    assert loop.cross_entropy_sum is plain and not student._forward_pre_hooks
+        got = step.cross_entropy_sum(logits, y)
+    assert step.cross_entropy_sum is plain and not student._forward_pre_hooks
     a, t = capacity.KD_ALPHA, capacity.KD_T
     p_t = torch.softmax(teacher(x) / t, 1)
     log_p_s = torch.log_softmax(logits / t, 1)

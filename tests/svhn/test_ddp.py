@@ -183,7 +183,7 @@ def _two_ranks_played_here(tmp_path, monkeypatch, rank: dict, prepare):
     import torch.distributed
 
     import dlexam.svhn.training.runs as svhn_runs
-    from dlexam.svhn.training.loop import Dist
+    from dlexam.svhn.training.distributed import Dist
 
     sent: dict[int, object] = {}
 
@@ -341,7 +341,7 @@ def test_while_the_ranks_join_a_stop_signal_ends_the_process_at_once(monkeypatch
 
     import torch.distributed
 
-    from dlexam.svhn.training import loop
+    from dlexam.svhn.training import distributed
 
     seen = []
     monkeypatch.setattr(torch.distributed, "is_initialized", lambda: False)
@@ -356,7 +356,7 @@ def test_while_the_ranks_join_a_stop_signal_ends_the_process_at_once(monkeypatch
     threads = torch.get_num_threads()
     before = signal.signal(signal.SIGINT, handler), signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
-        d = loop.setup_distributed()
+        d = distributed.setup_distributed()
         after = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
     finally:
         signal.signal(signal.SIGINT, before[0])
@@ -425,12 +425,12 @@ def test_a_defect_in_a_rank_that_joined_a_group_is_its_traceback_and_status_1(mo
 def test_joining_a_group_is_remembered_after_leaving_it(monkeypatch):
     """setup_distributed records the join (what dlexam.cli.run reads), and leaving the group does not forget it:
     gloo's threads stay either way."""
-    import dlexam.svhn.training.loop as loop
+    import dlexam.svhn.training.distributed as distributed
 
-    monkeypatch.setattr(loop, "_JOINED", [])
-    monkeypatch.setattr(loop, "torchrun_world", lambda: (0, 2))
-    monkeypatch.setattr(loop.torch_dist, "is_initialized", lambda: False)
-    monkeypatch.setattr(loop.torch_dist, "init_process_group", lambda backend: None)
-    assert not loop.joined_a_group()
-    d = loop.setup_distributed()
-    assert d.world == 2 and loop.joined_a_group()
+    monkeypatch.setattr(distributed, "_JOINED", [])
+    monkeypatch.setattr(distributed, "torchrun_world", lambda: (0, 2))
+    monkeypatch.setattr(distributed.torch_dist, "is_initialized", lambda: False)
+    monkeypatch.setattr(distributed.torch_dist, "init_process_group", lambda backend: None)
+    assert not distributed.joined_a_group()
+    d = distributed.setup_distributed()
+    assert d.world == 2 and distributed.joined_a_group()

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from dlexam.svhn.data.official import image_stats, preprocess
 from dlexam.svhn.kernels import fused
 from dlexam.svhn.training.batches import Batches, batch
-from dlexam.svhn.training.loop import cross_entropy_sum
+from dlexam.svhn.training.step import cross_entropy_sum
 
 pytestmark = pytest.mark.skipif(not fused.available(), reason=f"fused kernel unavailable: {fused.status()}")
 

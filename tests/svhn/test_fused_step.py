@@ -16,7 +16,9 @@ import torch.nn.functional as F
 from dlexam.svhn.kernels import fused
 from dlexam.svhn.kernels.geometry import Geometry, version_a
 from dlexam.svhn.model import CNNConfig, ExamCNN
-from dlexam.svhn.training.loop import TrainConfig, make_optimizer, sgd_step, train_one_epoch
+from dlexam.svhn.training.config import TrainConfig
+from dlexam.svhn.training.loop import train_one_epoch
+from dlexam.svhn.training.step import make_optimizer, sgd_step
 
 pytestmark = pytest.mark.skipif(not fused.available(), reason=f"fused kernel unavailable: {fused.status()}")
 

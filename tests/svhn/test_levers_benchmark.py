@@ -137,9 +137,9 @@ def test_a_framing_lever_changes_the_framed_part_only():
 
 
 def test_a_loss_lever_puts_the_library_back(checks):
-    plain = levers.loop.cross_entropy_sum
+    plain = levers.step.cross_entropy_sum
     row = levers.run("smooth", "quick", 0, checks=checks)
-    assert levers.loop.cross_entropy_sum is plain
+    assert levers.step.cross_entropy_sum is plain
     assert row["lever"] == "smooth" and row["seed"] == 0
 
 
@@ -398,12 +398,12 @@ def test_sam_hands_the_optimizer_the_gradient_at_the_perturbed_weights():
     x, y = batch(8), torch.arange(8) % 10
     g, expected = sam_oracle(model, x, y)
     before = [p.detach().clone() for p in model.parameters()]
-    plain = levers.loop._backward
-    optimizer = levers.loop.make_optimizer(model, levers.TrainConfig())
+    plain = levers.loop.autograd_backward
+    optimizer = levers.step.make_optimizer(model, levers.TrainConfig())
     with levers.sharpness_aware(model, rho=0.05):
         assert model.fused_step(x, y, 1 / 8) is None  # the hook sends the step through autograd
-        loss, right = levers.loop._backward(optimizer, model(x), y, 1 / 8)
-    assert levers.loop._backward is plain and not model._forward_pre_hooks
+        loss, right = levers.loop.autograd_backward(optimizer, model(x), y, 1 / 8)
+    assert levers.loop.autograd_backward is plain and not model._forward_pre_hooks
     for p, w, want in zip(model.parameters(), before, expected, strict=True):
         assert torch.equal(p, w)
         torch.testing.assert_close(p.grad, want, atol=1e-6, rtol=1e-4)
@@ -414,9 +414,9 @@ def test_sam_hands_the_optimizer_the_gradient_at_the_perturbed_weights():
 
 @pytest.mark.parametrize("lever", ["sam", "late"])
 def test_the_eighth_rounds_training_levers_run_and_put_the_loop_back(lever, checks):
-    backward, order = levers.loop._backward, levers.loop.epoch_order
+    backward, order = levers.loop.autograd_backward, levers.loop.epoch_order
     row = levers.run(lever, "quick", 0, checks=checks)
-    assert levers.loop._backward is backward and levers.loop.epoch_order is order
+    assert levers.loop.autograd_backward is backward and levers.loop.epoch_order is order
     assert row["lever"] == lever and 0.0 <= row["synth_heldout"] <= 1.0
 
 
@@ -441,14 +441,14 @@ def test_a_combination_applies_each_of_its_parts(monkeypatch):
         xb, yb = batch(8), torch.arange(8) % 10
         _, expected = sam_oracle(model, xb, yb)
         seen["fused"] = model.fused_step(xb, yb, 1 / 8)
-        levers.loop._backward(levers.loop.make_optimizer(model, cfg), model(xb), yb, 1 / 8)
+        levers.loop.autograd_backward(levers.step.make_optimizer(model, cfg), model(xb), yb, 1 / 8)
         seen["sam"] = all(torch.allclose(p.grad, want, atol=1e-6, rtol=1e-4)
                           for p, want in zip(model.parameters(), expected, strict=True))
         return {"model": model}
 
     monkeypatch.setattr(levers, "training_set", spy_set)
     monkeypatch.setattr(levers, "fit", spy_fit)
-    backward, order = levers.loop._backward, levers.loop.epoch_order
+    backward, order = levers.loop.autograd_backward, levers.loop.epoch_order
     row = levers.run("condensed+late-half+sam", "quick", 0, checks={name: "not in this test" for name in CHECKS})
     framed = seen["recipe"].parts[0].scenes
     assert (framed.min_height, framed.max_height, framed.neighbours, framed.min_gap, framed.max_gap,
@@ -456,7 +456,7 @@ def test_a_combination_applies_each_of_its_parts(monkeypatch):
     assert framed.mnist == quick.parts[0].scenes.mnist and seen["recipe"].parts[1:] == quick.parts[1:]
     assert 0.6 < seen["framed"] < 0.7 and seen["all_framed_drawn"] == 900
     assert seen["fused"] is None and seen["sam"]
-    assert levers.loop._backward is backward and levers.loop.epoch_order is order
+    assert levers.loop.autograd_backward is backward and levers.loop.epoch_order is order
     assert row["lever"] == "condensed+late-half+sam" and row["svhn_dev"] is None
 
 

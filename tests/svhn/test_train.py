@@ -15,7 +15,9 @@ from dlexam.svhn.data.official import load_split, preprocess
 from dlexam.svhn.kernels import fused
 from dlexam.svhn.model import CNNConfig, ExamCNN
 from dlexam.svhn.training import loop as train_mod
-from dlexam.svhn.training.loop import TrainConfig, epoch_order, evaluate, fit, learning_rate
+from dlexam.svhn.training.config import TrainConfig
+from dlexam.svhn.training.loop import evaluate, fit
+from dlexam.svhn.training.step import epoch_order, learning_rate
 
 
 def _cli(args, capsys=None):

@@ -51,7 +51,8 @@ def summary_table(cfg) -> str:
 def build(ctx: ReportContext) -> str:
     from dlexam.svhn.model import CNNConfig
     from dlexam.svhn.synthetic import digits as synth
-    from dlexam.svhn.training.loop import TrainConfig, evaluate, train_cnn
+    from dlexam.svhn.training.config import TrainConfig
+    from dlexam.svhn.training.loop import evaluate, train_cnn
 
     s = ctx.settings
     n_train, n_test, epochs, batch = s.pick(full=(20_000, 4_000, 15, 256), quick=(8_000, 2_000, 8, 128),

@@ -2,7 +2,9 @@
 
 Split as torchvision's references/classification/train.py: :func:`load_data`,
 :func:`train_one_epoch`, :func:`evaluate`, :func:`fit`; the run directory around it (checkpoints,
-metrics, `dlexam svhn train`) is :mod:`dlexam.svhn.training.runs`. The loop knows nothing about the model
+metrics, `dlexam svhn train`) is :mod:`dlexam.svhn.training.runs`. A step's parts (the schedule, the
+optimizer, the loss) are :mod:`dlexam.svhn.training.step`, the settings :mod:`dlexam.svhn.training.config`, and
+the ranks of a distributed run :mod:`dlexam.svhn.training.distributed`. The loop knows nothing about the model
 it trains: it takes any module mapping (B, 1, 32, 32) floats to (B, classes) logits.
 
 Why it is fast on a CPU (docs/svhn.md measures each step): the data stay one uint8 tensor (N, 32, 32)
@@ -26,267 +28,33 @@ average equals the gradient of the global batch's mean loss. Only rank 0 writes 
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import math
-import os
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
 
 import torch
-import torch.distributed as torch_dist
 import torch.nn as nn
 import torch.nn.functional as F
-import torch.optim.optimizer as optimizer_hooks
 
-from dlexam.cpu import torch_threads, torchrun_world
+from dlexam.cpu import torch_threads
 from dlexam.errors import NonFiniteLoss, SettingsTogether
-from dlexam.limits import known_keys
 from dlexam.progress import Progress, ProgressFn, report
 from dlexam.svhn.data.official import image_stats, load_labelled
 from dlexam.svhn.kernels import fused as kernels
 from dlexam.svhn.training.batches import Batches, batch
+from dlexam.svhn.training.config import TrainConfig
+from dlexam.svhn.training.distributed import Dist, all_reduce
+from dlexam.svhn.training.step import (
+    autograd_backward,
+    epoch_order,
+    learning_rate,
+    make_optimizer,
+    sgd_step,
+    steps_per_epoch,
+)
 
 NUM_CLASSES = 10
-_FUSED_CPU = tuple(int(v) for v in torch.__version__.split(".")[:2]) >= (2, 4)  # fused SGD/Adam on the CPU
-
-
-@dataclass
-class TrainConfig:
-    epochs: int = 10
-    batch_size: int = 256  # the global batch; under DDP each process takes batch_size / world
-    lr: float = 0.1  # peak learning rate, decayed by a cosine over all steps
-    optimizer: str = "sgd"  # "sgd" (momentum 0.9, Nesterov) or "adam"
-    weight_decay: float = 5e-4
-    seed: int = 0  # drives initialisation and the order of each epoch
-    channels_last: bool = True
-    threads: int | None = None  # torch.set_num_threads; None keeps PyTorch's default
-
-    @classmethod
-    def from_dict(cls, d: dict) -> TrainConfig:
-        """The settings :meth:`to_dict` wrote (a run's last.pt); a key it does not have is refused
-        (:func:`dlexam.limits.known_keys`), never dropped."""
-        known_keys(d, cls.__dataclass_fields__)
-        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-@dataclass
-class Dist:
-    """Where this process sits in a distributed run (world 1 = not distributed)."""
-
-    rank: int = 0
-    world: int = 1
-    device: torch.device = torch.device("cpu")
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-
-_JOINED: list[bool] = []  # non-empty once this process has joined a process group (setup_distributed)
-
-
-def joined_a_group() -> bool:
-    """Whether this process has joined a torchrun process group (even if it has left it since): such a process
-    ends without Python's shutdown (:func:`dlexam.cli.run` says why)."""
-    return bool(_JOINED)
-
-
-def setup_distributed() -> Dist:
-    """Join the process group torchrun describes in the environment; world 1 when not under torchrun."""
-    rank, world = torchrun_world()
-    if world <= 1:
-        return Dist(device=torch.device("cuda" if torch.cuda.is_available() else "cpu"))
-    if torch.cuda.is_available():
-        local = int(os.environ.get("LOCAL_RANK", "0"))
-        torch.cuda.set_device(local)
-        device = torch.device("cuda", local)
-        backend = "nccl"
-    else:
-        device, backend = torch.device("cpu"), "gloo"
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))
-    if not torch_dist.is_initialized():
-        with _stop_signals_end_the_process():
-            torch_dist.init_process_group(backend=backend)
-        _JOINED.append(True)
-    return Dist(rank=rank, world=world, device=device)
-
-
-@contextlib.contextmanager
-def _stop_signals_end_the_process() -> Iterator[None]:
-    """While the ranks join (blocked inside torch's rendezvous, where no Python signal handler runs), SIGINT and
-    SIGTERM end this process at once, as their default actions do: nothing is open yet to close. With the command
-    line's handlers a rank waiting there for one that never came held them until torchrun's SIGKILL, 30 s after its
-    SIGTERM. A signal the process was started ignoring stays ignored."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-    for signum, handler in saved.items():
-        if handler is not signal.SIG_IGN:
-            signal.signal(signum, signal.SIG_DFL)
-    try:
-        yield
-    finally:
-        for signum, handler in saved.items():
-            signal.signal(signum, handler)
-
-
-def wait_for_every_rank(d: Dist, name: str, poll_s: float = 0.05) -> None:
-    """Under DDP, wait until every rank has come to the point `name` (once per run), in Python: a Ctrl-C or SIGTERM
-    stops this rank at once, where a collective blocked inside gloo (or NCCL) holds it until the slowest rank comes
-    (a rank reading a large --data: minutes). The ranks count themselves in the process group's store, so a rank
-    stopped here leaves no collective pending (gloo's process group waits for one before the process may exit).
-    A rank that never comes: torchrun ends this one (SIGTERM, when that rank has died), or the store's host is gone
-    (its error, a DistError), or the group's own timeout passes (RuntimeError, "timed out")."""
-    if d.world <= 1:
-        return
-    from torch.distributed import distributed_c10d
-
-    store = _group_store()
-    key = f"dlexam/{name}"
-    store.add(key, 1)
-    deadline = time.monotonic() + distributed_c10d.default_pg_timeout.total_seconds()
-    while store.add(key, 0) < d.world:
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out waiting for every rank at {name}")
-        time.sleep(poll_s)
-
-
-def _group_store():
-    """The joined process group's key-value store (torchrun's agent keeps it), where the ranks count themselves
-    (:func:`wait_for_every_rank`, :func:`first_to_say`). torch exposes it only privately: this is the one place
-    that reaches for it."""
-    from torch.distributed import distributed_c10d
-
-    return distributed_c10d._get_default_store()
-
-
-SAID = "dlexam/said"  # the process group's store key the ranks count their last words in (first_to_say)
-
-
-def first_to_say() -> bool:
-    """Under torchrun, once the ranks have joined: whether this rank is the first of the run to say why it stops
-    (counted in the process group's store, which torchrun's agent keeps while ranks come and go). One rank that
-    refuses, is interrupted or loses a peer says so; the others, stopped by it (torchrun's SIGTERM, a connection
-    closed) say nothing more. True where no group is joined or its store cannot be reached: better a second line
-    than none."""
-    if not (torch_dist.is_available() and torch_dist.is_initialized()):
-        return True
-    try:
-        import datetime
-
-        store = _group_store()
-        store.set_timeout(datetime.timedelta(seconds=5))
-        return store.add(SAID, 1) == 1
-    except Exception:  # the store's host is gone (not torchrun's agent): say it
-        return True
-
-
-def ranks_differing(text: str, d: Dist) -> list[int]:
-    """The ranks whose `text` differs from rank 0's, compared by SHA-256 over the process group (every rank calls
-    it, and every rank gets the same answer); none in a world of 1."""
-    if d.world <= 1:
-        return []
-    mine = torch.tensor(list(hashlib.sha256(text.encode()).digest()), dtype=torch.uint8, device=d.device)
-    every = [torch.empty_like(mine) for _ in range(d.world)]
-    torch_dist.all_gather(every, mine)
-    return [r for r in range(1, d.world) if not torch.equal(every[r], every[0])]
-
-
-def _all_reduce(t: torch.Tensor, d: Dist) -> torch.Tensor:
-    if d.world > 1:
-        t = t.to(d.device)
-        torch_dist.all_reduce(t)
-    return t.cpu()
-
-
-def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
-    """The order of epoch `epoch`: a permutation that depends on (seed, epoch) only."""
-    return torch.randperm(n, generator=torch.Generator().manual_seed(int(seed) * 1_000_003 + int(epoch)))
-
-
-def learning_rate(cfg: TrainConfig, step: int, total_steps: int | None) -> float:
-    """Cosine decay from cfg.lr to 0 over total_steps (constant when total_steps is None)."""
-    if not total_steps:
-        return cfg.lr
-    return cfg.lr * 0.5 * (1.0 + math.cos(math.pi * min(step, total_steps) / total_steps))
-
-
-def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
-    """SGD (momentum 0.9, Nesterov) or Adam, as one fused kernel over all parameters where PyTorch has one
-    for their device (on the CPU since PyTorch 2.4), else its foreach kernels."""
-    params = list(model.parameters())
-    devices = {p.device.type for p in params}
-    fast = {"fused": True} if devices <= {"cpu", "cuda"} and _FUSED_CPU else {"foreach": True}
-    if cfg.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, nesterov=True, weight_decay=cfg.weight_decay, **fast)
-    if cfg.optimizer == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay, **fast)
-    raise ValueError(f"optimizer must be sgd or adam, not {cfg.optimizer!r}")
-
-
-def _backward(optimizer: torch.optim.Optimizer, logits: torch.Tensor, y: torch.Tensor, scale: float):
-    """A step's backward pass through autograd (where the model offers no fused step): each parameter's
-    .grad := the gradient of scale * the summed cross-entropy. -> (that scaled loss, the count of images
-    whose largest logit is their label)."""
-    loss = cross_entropy_sum(logits, y) * scale
-    for group in optimizer.param_groups:  # optimizer.zero_grad(set_to_none=True) without its profiler hooks
-        for p in group["params"]:
-            p.grad = None
-    loss.backward()
-    with torch.no_grad():
-        right = (logits.argmax(1) == y).sum().cpu()
-    return float(loss.detach()), right
-
-
-def sgd_step(optimizer: torch.optim.Optimizer) -> None:
-    """optimizer.step(), for make_optimizer's fused CPU SGD as the one kernel call that step makes
-    (torch._fused_sgd_, the same arguments, so the same bits: tested) without torch.optim's Python around
-    it (~0.1 ms a step); any other optimizer, its first step (which makes the momentum buffers), hooks or
-    gradient scaling: optimizer.step() itself."""
-    if type(optimizer) is torch.optim.SGD and len(optimizer.param_groups) == 1 and not (
-        optimizer._optimizer_step_pre_hooks or optimizer._optimizer_step_post_hooks
-        or optimizer_hooks._global_optimizer_pre_hooks or optimizer_hooks._global_optimizer_post_hooks
-        or getattr(optimizer, "grad_scale", None) is not None or getattr(optimizer, "found_inf", None) is not None
-    ):
-        group = optimizer.param_groups[0]
-        params = group["params"]
-        if group["fused"] and group["momentum"] and not group["maximize"] and not group["differentiable"]:
-            grads = [p.grad for p in params]
-            buffers = [optimizer.state[p].get("momentum_buffer") if p in optimizer.state else None for p in params]
-            if all(t is not None and t.is_cpu and t.dtype == torch.float32 and not t.is_sparse for t in grads) and all(
-                b is not None for b in buffers
-            ):
-                torch._fused_sgd_(
-                    params, grads, buffers, weight_decay=group["weight_decay"], momentum=group["momentum"],
-                    lr=group["lr"], dampening=group["dampening"], nesterov=group["nesterov"], maximize=False,
-                    is_first_step=False, grad_scale=None, found_inf=None,
-                )
-                return
-    optimizer.step()
-
-
-def cross_entropy_sum(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """F.cross_entropy(logits, y, reduction="sum"), faster for 10 classes on a CPU.
-
-    PyTorch's CPU log_softmax over a last dimension of 10 runs ~20x slower per element than over 16
-    (PyTorch 2.13; its vectorised path handles the short row with partial loads); over the first
-    dimension of the transposed logits it does not. The loss and its gradient are F.cross_entropy's,
-    bit for bit for 10 classes (tested), to float rounding where PyTorch vectorises a longer row.
-    """
-    return F.nll_loss(torch.log_softmax(logits.t(), 0).t(), y, reduction="sum")  # (C, B) -> log-probs (B, C)
-
-
-def steps_per_epoch(n: int, batch_size: int) -> int:
-    return math.ceil(n / batch_size)
 
 
 def train_one_epoch(
@@ -359,7 +127,7 @@ def train_one_epoch(
             if i + 1 < spe:
                 batches.start(share(i + 1)[1])  # the next batch, on the kernels' idle threads while this step goes on
             if fused is None:
-                loss_value, right = _backward(optimizer, logits, y, scale)
+                loss_value, right = autograd_backward(optimizer, logits, y, scale)
                 batch_loss = loss_value * len(global_idx) / d.world  # this process's summed loss, in double
             else:
                 batch_loss, right = fused
@@ -376,7 +144,7 @@ def train_one_epoch(
                 info = {"loss": loss_sum / max(1, seen) * d.world, "acc": float(correct) / max(1, seen) * d.world}
                 progress(Progress(task, i + 1, spe, "batch", info))
     report(progress, Progress(task, spe, spe, "batch", finished=True))
-    totals = _all_reduce(torch.stack([torch.tensor(loss_sum, dtype=torch.float64), correct.double()]), d)
+    totals = all_reduce(torch.stack([torch.tensor(loss_sum, dtype=torch.float64), correct.double()]), d)
     seconds = time.perf_counter() - t0
     return {
         "loss": float(totals[0]) / max(1, seen),
@@ -414,8 +182,8 @@ def evaluate(
         loss_sum += F.cross_entropy(logits, y, reduction="sum").double()
         counts = torch.bincount(y * NUM_CLASSES + logits.argmax(1), minlength=NUM_CLASSES**2)
         confusion += counts.reshape(NUM_CLASSES, NUM_CLASSES)  # (100,) -> (true, predicted)
-    confusion = _all_reduce(confusion, d)
-    loss_sum = _all_reduce(loss_sum, d)
+    confusion = all_reduce(confusion, d)
+    loss_sum = all_reduce(loss_sum, d)
     n = int(confusion.sum())
     per_class = [float(right) / int(total) if total else None
                  for right, total in zip(confusion.diag().tolist(), confusion.sum(1).tolist(), strict=True)]

@@ -180,7 +180,8 @@ def _train(recipe: Recipe, folder: runs.RunFolder, seed: int, threads: int | Non
     from dlexam.svhn.plots import learning_curves_figure
     from dlexam.svhn.training import pinning
     from dlexam.svhn.training.augment import Augment
-    from dlexam.svhn.training.loop import TrainConfig, fit
+    from dlexam.svhn.training.config import TrainConfig
+    from dlexam.svhn.training.loop import fit
 
     t0, cpu0 = time.perf_counter(), time.process_time()
     x, y = training_set(recipe, seed)

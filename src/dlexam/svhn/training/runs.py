@@ -46,17 +46,10 @@ from dlexam.errors import EveryRank, NonFiniteLoss, UserError
 from dlexam.progress import ProgressFn, log
 from dlexam.svhn.model import KIND, CNNConfig, ExamCNN
 from dlexam.svhn.training import finetune
-from dlexam.svhn.training.loop import (
-    NUM_CLASSES,
-    TrainConfig,
-    evaluate,
-    fit,
-    load_data,
-    make_optimizer,
-    ranks_differing,
-    setup_distributed,
-    wait_for_every_rank,
-)
+from dlexam.svhn.training.config import TrainConfig
+from dlexam.svhn.training.distributed import ranks_differing, setup_distributed, wait_for_every_rank
+from dlexam.svhn.training.loop import NUM_CLASSES, evaluate, fit, load_data
+from dlexam.svhn.training.step import make_optimizer
 
 RUN_MARKERS = runs.TRAINER_MARKERS
 QUICK_EPOCHS = 2
