@@ -26,7 +26,8 @@ from dlexam.errors import UserError
 from dlexam.svhn.data.mnist import write_mnist_as_svhn
 from dlexam.svhn.inference import evaluate_checkpoint
 from dlexam.svhn.synthetic.digits import write_synthetic
-from dlexam.svhn.training.runs import SVHNRun, train_run
+from dlexam.svhn.training.runs import train_run
+from dlexam.svhn.training.settings import SVHNRun
 
 
 def train_and_test(data: Path, run: Path, epochs: int, threads: int) -> dict:

@@ -41,7 +41,7 @@ CHECKPOINT_EVERY = Span(0, MAX_STEPS, whole=True)
 MAX_LENGTH, MAX_SAMPLES, MAX_TOKENS = 4096, 1_000_000, 20_000_000
 SAMPLES = Span(1, MAX_SAMPLES, whole=True)
 
-# The exam CNN's training (dlexam.svhn.training.runs.TrainSettings), its data and Problem 1.3's head
+# The exam CNN's training (dlexam.svhn.training.settings.SVHNRun), its data and Problem 1.3's head
 MAX_EPOCHS, MAX_SVHN_BATCH, MAX_SVHN_LR = 100_000, 65_536, 10.0
 EPOCHS = Span(1, MAX_EPOCHS, whole=True)
 SVHN_BATCH = Span(1, MAX_SVHN_BATCH, whole=True)

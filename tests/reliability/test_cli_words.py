@@ -62,7 +62,7 @@ def test_the_library_still_names_its_fields(tmp_path):
     """Library callers get the field's name (and CNNConfig's error is still a ValueError)."""
     from dlexam.errors import UserError
     from dlexam.svhn.model import CNNConfig
-    from dlexam.svhn.training.runs import SVHNRun
+    from dlexam.svhn.training.settings import SVHNRun
 
     with pytest.raises(UserError, match=r"^val_fraction must be a number in \[0, 1\), got 2"):
         SVHNRun(out=tmp_path, val_fraction=2.0)

@@ -182,8 +182,10 @@ def _two_ranks_played_here(tmp_path, monkeypatch, rank: dict, prepare):
     rank sent."""
     import torch.distributed
 
+    import dlexam.svhn.training.distributed as distributed
     import dlexam.svhn.training.runs as svhn_runs
     from dlexam.svhn.training.distributed import Dist
+    from dlexam.svhn.training.settings import SVHNRun
 
     sent: dict[int, object] = {}
 
@@ -192,11 +194,11 @@ def _two_ranks_played_here(tmp_path, monkeypatch, rank: dict, prepare):
         every[:] = [sent.get(r, (None, False, False)) for r in range(2)]
 
     monkeypatch.setattr(torch.distributed, "all_gather_object", gather)
-    monkeypatch.setattr(svhn_runs, "wait_for_every_rank", lambda d, name: None, raising=False)
+    monkeypatch.setattr(distributed, "wait_for_every_rank", lambda d, name: None)  # agree's and leave_group's
     monkeypatch.setattr(svhn_runs, "setup_distributed", lambda: Dist(rank=rank["now"], world=2))
     monkeypatch.setattr(svhn_runs, "_open_out", lambda run: None)
     monkeypatch.setattr(svhn_runs, "_prepare", prepare)
-    return svhn_runs.SVHNRun(data=tmp_path / "data", out=tmp_path / "run"), sent
+    return SVHNRun(data=tmp_path / "data", out=tmp_path / "run"), sent
 
 
 def test_an_unexpected_error_on_one_rank_reaches_the_others_as_one_line(tmp_path, monkeypatch):
@@ -277,13 +279,13 @@ if os.environ["RANK"] == "0":
         os._exit(1)
     runs._prepare = slowly
 else:  # rank 1 is ready at once, and says when it waits for rank 0
-    agree = runs._agree
+    agree = runs.agree
     def agreeing(*args, **kwargs):
         with open(marker + ".tmp", "w") as f:
             f.write(str(os.getpid()))
         os.replace(marker + ".tmp", marker)
         return agree(*args, **kwargs)
-    runs._agree = agreeing
+    runs.agree = agreeing
 del sys.argv[1]
 run()
 """

@@ -161,7 +161,8 @@ def test_training_images_of_a_few_digits_are_said_in_the_log(tmp_path, synth_dir
     """Fine-tuning the shipped model on a folder of sevens only ended "val accuracy 1.0000, best 1.0000", with
     nothing said of the nine digits it was never shown (the fine-tuned model then read 88% of a test split the
     shipped one read 96% of, after one epoch)."""
-    from dlexam.svhn.training.runs import SVHNRun, train_run
+    from dlexam.svhn.training.runs import train_run
+    from dlexam.svhn.training.settings import SVHNRun
 
     images, labels = load_split(synth_dir, "train")
     root = tmp_path / "sevens"

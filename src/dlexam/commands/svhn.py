@@ -174,7 +174,8 @@ def cmd_train(args) -> int:
     from dlexam.commands.progress import printer
     from dlexam.commands.svhn_inference import note_linked_cache
     from dlexam.svhn.data.official import filename
-    from dlexam.svhn.training.runs import SVHNRun, train_run
+    from dlexam.svhn.training.runs import train_run
+    from dlexam.svhn.training.settings import SVHNRun
 
     # Only the flags given: a new run takes the defaults for the rest, a resumed run its own settings
     # (and refuses a given one that differs, by name).

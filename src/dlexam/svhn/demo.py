@@ -41,7 +41,8 @@ def run_demo(workdir: Path, progress: ProgressFn | None = None) -> SVHNDemo:
     from dlexam.svhn.model import CNNConfig
     from dlexam.svhn.summary import layer_summary, student_bug
     from dlexam.svhn.synthetic.digits import write_synthetic
-    from dlexam.svhn.training.runs import SVHNRun, train_run
+    from dlexam.svhn.training.runs import train_run
+    from dlexam.svhn.training.settings import SVHNRun
 
     workdir = Path(workdir)
     t0 = time.perf_counter()

@@ -3,13 +3,16 @@
 :func:`setup_distributed` joins the group torchrun describes (world 1 when not under torchrun) and says where this
 process sits (:class:`Dist`); :func:`wait_for_every_rank` waits in Python, where a Ctrl-C stops a rank at once;
 :func:`ranks_differing` and :func:`all_reduce` compare and sum across the ranks; :func:`first_to_say` picks the one
-rank that says why a run stops.
+rank that says why a run stops. For `svhn train`'s run (:mod:`dlexam.svhn.training.runs`): :func:`agree` (every
+rank's outcome of making the run ready, one refusal for all), :func:`same_on_every_rank` (the same data and
+settings), :func:`peer_lost` (a collective failed because another rank is gone) and :func:`leave_group`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import time
 from collections.abc import Iterator
@@ -19,6 +22,7 @@ import torch
 import torch.distributed as torch_dist
 
 from dlexam.cpu import torchrun_world
+from dlexam.errors import EveryRank, UserError
 
 
 @dataclass
@@ -153,3 +157,113 @@ def all_reduce(t: torch.Tensor, d: Dist) -> torch.Tensor:
         t = t.to(d.device)
         torch_dist.all_reduce(t)
     return t.cpu()
+
+
+def agree(d, refused: Exception | None, run_finished: bool | None) -> None:
+    """Under DDP, every rank's outcome of making the run ready, gathered on every rank: where any rank refused,
+    every rank raises the first refusal (by rank) as :class:`EveryRank`, which rank 0 says for all; where the ranks
+    differ in whether the run is finished (each reads last.pt from its own --out), every rank refuses too.
+    `run_finished`: whether this rank found the run finished (None where it refused).
+
+    `refused` may be an unexpected error (not a UserError: a defect), which comes before any refusal. The first rank
+    with one raises it as it is, its traceback printed; the others refuse with EveryRank, said by rank 0, or by
+    rank 1 where the defect is rank 0's (until 2026-12-07 the others waited in this gather until that rank had gone,
+    then failed inside gloo with a traceback of their own, or were stopped by torchrun without a word; then rank 0's
+    defect was said by no rank, and every rank with a defect printed its traceback).
+
+    The ranks first wait for each other in Python (:func:`wait_for_every_rank`), so that a Ctrl-C or SIGTERM on a
+    rank waiting for a slower one stops it at once; a rank gone before the ranks agree is one line."""
+    if d.world <= 1:
+        return
+    defect = refused is not None and not isinstance(refused, UserError)
+    mine = (None if refused is None else _unexpected(refused) if defect else str(refused),
+            run_finished, defect)
+    every: list = [None] * d.world
+    try:
+        wait_for_every_rank(d, "ready")
+        torch_dist.all_gather_object(every, mine)
+    except RuntimeError as exc:
+        if not peer_lost(exc, d):
+            raise
+        raise UserError("distributed training stopped before it began: another process of the run is gone "
+                        f"({lost_how(exc)}); nothing was trained: run the command again") from None
+    failed = [(r, said, bad) for r, (said, _, bad) in enumerate(every) if said is not None]
+    failed.sort(key=lambda f: not f[2])  # a defect first, then by rank
+    if failed:
+        r, said, bad = failed[0]
+        if bad and r == d.rank:
+            raise refused
+        raise EveryRank(said if r == 0 and not bad else f"distributed training, rank {r}: {said}",
+                        speaker=1 if bad and r == 0 else 0)
+    finished = [r for r, (_, done, _) in enumerate(every) if done]
+    if finished and len(finished) < d.world:
+        raise EveryRank(f"distributed training: {_ranks(finished)} found the run finished, the others not (each "
+                        "rank reads --resume's last.pt from its own --out); every rank must see the same run folder")
+
+
+def _unexpected(exc: Exception) -> str:
+    """An unexpected error of one rank, as the other ranks say it: one line."""
+    text = " ".join(str(exc).split())
+    return (f"an unexpected error while making the run ready ({type(exc).__name__}"
+            + (f": {text[:200]}" if text else "") + "); that rank's own traceback says where")
+
+
+def same_on_every_rank(d, settings: dict, start_epoch: int) -> None:
+    """Under DDP, refuse a rank that read other digits than rank 0 (each rank reads --data itself: on several
+    machines, each its own copy), or that trains with other settings or from another epoch (its own --out's last.pt
+    on resume): other digits trained on silently and were recorded as rank 0's; another number of images, or of
+    epochs, left the ranks in different collectives (gloo's abort, or a hang). Every rank gets the same answer from
+    the process group, so the refusal is an :class:`EveryRank`, which rank 0 says for all (until 2026-12-07 every
+    rank printed the same line)."""
+    if d.world <= 1:
+        return
+    data = ranks_differing(str(settings["data_sha256"]), d)
+    if data:
+        raise EveryRank(f"distributed training: {_ranks(data)} read other digits than rank 0 (another SHA-256 of the "
+                        f"images and labels; rank {d.rank} read {settings['data']}); every process must read the same "
+                        "data")
+    shared = {"train": {k: v for k, v in settings["train"].items() if k != "threads"}, "model": settings["model"],
+              **{k: settings.get(k) for k in ("val_fraction", "split_seed", "quick", "init_sha256")},
+              "start_epoch": start_epoch}
+    other = ranks_differing(json.dumps(shared, sort_keys=True, default=str), d)
+    if other:
+        raise EveryRank(f"distributed training: {_ranks(other)} would train with other settings than rank 0, or "
+                        "resume another epoch (each rank reads --resume's last.pt from its own --out); every process "
+                        "must be started with the same flags and, on resume, see the same run folder")
+
+
+def _ranks(ranks: list[int]) -> str:
+    return ("rank " if len(ranks) == 1 else "ranks ") + ", ".join(map(str, ranks))
+
+
+def peer_lost(exc: RuntimeError, d) -> bool:
+    """Whether `exc`, raised while training under DDP, is a collective that failed because another rank is gone
+    (gloo's "Connection reset by peer" is a plain RuntimeError, NCCL's a DistBackendError)."""
+    if d.world <= 1:
+        return False
+    text = str(exc)
+    return isinstance(exc, torch_dist.DistError) or any(
+        s in text for s in ("gloo", "Connection reset by peer", "Connection closed by peer", "NCCL"))
+
+
+def lost_how(exc: BaseException) -> str:
+    """What the process group said of a peer gone (the first of the words that name it), or the error's type."""
+    return next((s for s in ("Connection reset by peer", "Connection closed by peer", "timed out", "Timeout")
+                 if s in str(exc)), type(exc).__name__)
+
+
+def leave_group(d) -> None:
+    """Under DDP, wait for every rank to end its run, then leave the process group.
+
+    The ranks wait for each other in the group's store (:func:`wait_for_every_rank`), not with gloo's barrier.
+    Gloo's barrier is an all-reduce of a one-element tensor, whose work is freed on gloo's worker thread just after
+    it completes, and freeing a tensor Python has seen takes the GIL. With the barrier the run's last collective,
+    this rank was often already shutting Python down by then, and a thread that asks for the GIL while the
+    interpreter shuts down is ended inside a C++ destructor: `terminate called without an active exception`,
+    SIGABRT, and a torchrun run that failed after it had finished (8 runs in 60 on the busy 2-core machine,
+    2026-12-07; none in 60 since). The last collective is now the final epoch's metrics, and rank 1 waits here
+    while rank 0 writes the run's files. Gloo's threads outlive `destroy_process_group`, because DDP's wrapper
+    keeps the group alive in C++."""
+    if d.world > 1:
+        wait_for_every_rank(d, "done")
+        torch_dist.destroy_process_group()

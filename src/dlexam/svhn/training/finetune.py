@@ -22,7 +22,7 @@ from dlexam.errors import UserError
 from dlexam.svhn.model import ExamCNN
 
 SHIPPED = "shipped"  # --init's name for the shipped model
-# A new fine-tuning run's schedule where none is given (a new run from scratch: runs.DEFAULTS, 10 epochs, lr 0.1)
+# A new fine-tuning run's schedule where none is given (a new run from scratch: settings.DEFAULTS, 10 epochs, lr 0.1)
 DEFAULTS = {"epochs": 5, "batch_size": 128, "lr_sgd": 0.01, "lr_adam": 0.0003}
 
 

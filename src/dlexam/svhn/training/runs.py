@@ -13,126 +13,54 @@ of a distributed run writes. Each epoch writes last.pt first, its commit point, 
 the epoch improved) and the metrics, which follow from last.pt: a resumed run writes them again
 from it (:func:`_complete_epoch`). So a run killed at any instant resumes (``SVHNRun(resume=True)``)
 from its last completed epoch and ends with the same files, bit for bit, as a run never stopped.
-A resumed run keeps its own settings: one given that differs is refused by name
-(:func:`dlexam.runs.resume_config`), and goes on at the thread count it was trained at, its last.pt's
-provenance (:func:`dlexam.runs.run_threads`), whether or not ``threads`` was given; only ``epochs`` (a longer
-or shorter schedule) and ``data`` (where the same data now live) may change. A finished run resumed trains
-nothing and rewrites nothing (:func:`_already_complete`).
+A resumed run keeps its own settings (:mod:`dlexam.svhn.training.resume` reads them back from last.pt): one
+given that differs is refused by name (:func:`dlexam.runs.resume_config`), and goes on at the thread count it was
+trained at, its last.pt's provenance (:func:`dlexam.runs.run_threads`), whether or not ``threads`` was given; only
+``epochs`` (a longer or shorter schedule) and ``data`` (where the same data now live) may change. A finished run
+resumed trains nothing and rewrites nothing (:func:`_already_complete`).
 
 Under torchrun the ranks join their process group before any work, make the run ready each on its own, and
-agree (:func:`_agree`): a refusal on any rank is every rank's at once, said by rank 0 (by rank 1 where rank 0
-shows a defect's traceback). They wait for each other in Python, so a Ctrl-C on a waiting rank stops it at once.
+agree (:func:`dlexam.svhn.training.distributed.agree`): a refusal on any rank is every rank's at once, said by
+rank 0 (by rank 1 where rank 0 shows a defect's traceback). They wait for each other in Python, so a Ctrl-C on a
+waiting rank stops it at once.
 
 A run with ``init`` fine-tunes: its weights start from the shipped model or a checkpoint
 (:mod:`dlexam.svhn.training.finetune`) instead of a seeded initialisation, with fine-tuning's own
 defaults; the run records where it started (``init``, refused by name on resume like any setting).
 
-:func:`train_run` takes an :class:`SVHNRun` and returns a :class:`RunResult`; progress (epoch lines,
+:func:`train_run` takes an :class:`SVHNRun` (its settings and their checks: :mod:`dlexam.svhn.training.settings`)
+and returns a :class:`RunResult`; progress (epoch lines,
 the batch bar) goes to an optional callback (:mod:`dlexam.progress`), never to the terminal.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 
-from dlexam import bounds, checkpoint, limits, runs
-from dlexam.bounds import MAX_EPOCHS
+from dlexam import checkpoint, runs
 from dlexam.cpu import torchrun_world
-from dlexam.errors import EveryRank, NonFiniteLoss, UserError
+from dlexam.errors import NonFiniteLoss, UserError
 from dlexam.progress import ProgressFn, log
 from dlexam.svhn.model import KIND, CNNConfig, ExamCNN
 from dlexam.svhn.training import finetune
 from dlexam.svhn.training.config import TrainConfig
-from dlexam.svhn.training.distributed import ranks_differing, setup_distributed, wait_for_every_rank
+from dlexam.svhn.training.distributed import (
+    agree,
+    leave_group,
+    lost_how,
+    peer_lost,
+    same_on_every_rank,
+    setup_distributed,
+)
 from dlexam.svhn.training.loop import NUM_CLASSES, evaluate, fit, load_data
+from dlexam.svhn.training.resume import resume_state
+from dlexam.svhn.training.settings import SVHNRun, new_settings
 from dlexam.svhn.training.step import make_optimizer
 
 RUN_MARKERS = runs.TRAINER_MARKERS
-QUICK_EPOCHS = 2
-DEFAULT_EPOCHS = 10
-# The settings of a new run where none is given; a resumed run keeps its own.
-DEFAULTS = {"batch_size": 256, "optimizer": "sgd", "seed": 0, "val_fraction": 0.1, "split_seed": 0}
-MODEL_OPTIONS = ("activation", "pool", "head", "linear_in")
-# Seeds a run made before the 2**32 bound may hold: seed * 1,000,003 + epoch (the order of an epoch)
-# still fits torch's 64-bit generator seed.
-OLD_MAX_SEED = 10**13
-
-
-def _check_out_outside_data(out: Path, data: Path) -> None:
-    """A run folder inside an image folder would put checkpoints, metrics and figures among the training images
-    (into a class folder, or a folder the image reader then finds beside them); one equal to it would make it a
-    class-less folder. A .mat folder may hold its run (its data are train_32x32.mat alone), and a folder that
-    is neither is left to the data's own refusal ("SVHN file not found")."""
-    out_r, data_r = out.resolve(), data.resolve()
-    if (data_r / "train_32x32.mat").is_file() or not any((data_r / str(d)).is_dir() for d in range(10)):
-        return
-    if out_r.is_relative_to(data_r):
-        raise UserError(f"--out {out} is inside --data {data}: the run's checkpoints, metrics and figures would "
-                        "be written among the training images; give a run folder outside it")
-
-
-@dataclass
-class SVHNRun:
-    """One `dlexam svhn train` run: the data, the run directory, and how to train.
-
-    A setting left None is the default for a new run (:data:`DEFAULTS`) and the run's own when resuming;
-    one given when resuming must equal the run's (except `epochs` and `data`)."""
-
-    out: Path  # the run directory
-    data: Path | None = None  # folder with train_32x32.mat; when resuming, where the run's data now are
-    epochs: int | None = None  # None: 10 (2 with quick); when resuming, the run's own unless given
-    batch_size: int | None = None  # None: 256
-    lr: float | None = None  # None: 0.1 for sgd, 0.003 for adam
-    optimizer: str | None = None  # None: sgd
-    seed: int | None = None  # initialisation and the order of each epoch; None: 0
-    threads: int | None = None  # torch CPU threads; None keeps PyTorch's default
-    val_fraction: float | None = None  # share of the train split held out for validation; None: 0.1
-    split_seed: int | None = None  # seed of the train/validation split (never depends on the model); None: 0
-    model: CNNConfig | dict | None = None  # the model, or some of its options (a dict); None: Problem 1's
-    resume: bool = False  # continue the run in `out` from its last.pt
-    init: str | None = None  # fine-tune: "shipped" or a checkpoint / run directory; None: a seeded initialisation
-    quick: bool = False  # an end-to-end check: 2 epochs on 2,048 images
-
-    def __post_init__(self) -> None:
-        self.out = Path(self.out)
-        self.data = None if self.data is None else Path(self.data)
-        bounds.EPOCHS.check("epochs", self.epochs, optional=True)
-        bounds.SVHN_BATCH.check("batch_size", self.batch_size, optional=True)
-        bounds.SVHN_LR.check("lr", self.lr, optional=True)
-        if self.optimizer is not None:
-            limits.choice("optimizer", self.optimizer, ("sgd", "adam"))
-        limits.threads("threads", self.threads, optional=True)
-        bounds.VAL_FRACTION.check("val_fraction", self.val_fraction, optional=True)
-        for name in ("seed", "split_seed"):
-            if getattr(self, name) is not None:
-                limits.seed(name, getattr(self, name))
-        if self.data is not None:
-            _check_out_outside_data(self.out, self.data)
-        if self.init is not None and self.model:
-            names = list(self.model) if isinstance(self.model, dict) else ["model"]
-            given = ", ".join(f"--{k.replace('_', '-')}" for k in names)
-            raise UserError(f"--init fine-tunes the exam architecture as it is: {given} does not apply")
-        if isinstance(self.model, dict):
-            unknown = sorted(set(self.model) - set(MODEL_OPTIONS))
-            if unknown:
-                raise UserError(f"unknown model option(s) {', '.join(unknown)}; choose from {', '.join(MODEL_OPTIONS)}")
-            try:
-                CNNConfig(**self.model)
-            except ValueError as exc:
-                raise UserError(str(exc)) from None
-
-    def given(self) -> dict:
-        """The settings given (not None), flat: what a resumed run checks against its own."""
-        flat = {f.name: getattr(self, f.name) for f in fields(self)
-                if f.name in ("epochs", "batch_size", "lr", "optimizer", "seed", "threads", "val_fraction",
-                              "split_seed") and getattr(self, f.name) is not None}
-        model = self.model.to_dict() if isinstance(self.model, CNNConfig) else dict(self.model or {})
-        init = {"init": finetune.init_name(self.init)} if self.init is not None else {}
-        return {**flat, **model, **init, **({"quick": True} if self.quick else {})}
 
 
 @dataclass
@@ -163,174 +91,6 @@ def _open_out(run: SVHNRun) -> runs.RunFolder | None:
         return None
     return runs.RunFolder(run.out, writes=runs.TRAINER_FILES, markers=RUN_MARKERS, resume=run.resume,
                           forceable=False, kind=KIND)  # `svhn train` has no --force
-
-
-def _flat(settings: dict) -> dict:
-    """A run's recorded settings as one flat dict of the names SVHNRun uses."""
-    return {**settings["train"], **settings["model"], "val_fraction": settings["val_fraction"],
-            "split_seed": settings["split_seed"], "quick": settings["quick"], "init": settings.get("init")}
-
-
-def _resume_state(run: SVHNRun, folder: runs.RunFolder | None, d) \
-        -> tuple[TrainConfig, dict, CNNConfig, int, list, dict]:
-    """What last.pt says about the run, checked before use: a damaged state is one clear error; a
-    setting given now that differs from the run's is refused by name. A rank other than 0 (`folder` None) reads
-    the last.pt in its own --out, which rank 0 alone writes."""
-    path = run.out / runs.LAST
-    if folder is None and not (path.exists() or path.is_symlink()):
-        raise UserError(f"resume: no run to resume at {run.out} (no {runs.LAST} there); under DDP only rank 0 writes "
-                        f"the run folder, but every rank resumes from the {runs.LAST} in its own --out: give every "
-                        "rank the same folder (a shared file system), or copy rank 0's run folder to that path on "
-                        "each machine first")
-    payload = folder.load(runs.LAST, kind=KIND) if folder is not None else checkpoint.load(path, kind=KIND)
-    try:
-        extra = payload["extra"]
-        settings = dict(extra["settings"])
-        for part in ("train", "model"):
-            if not isinstance(settings[part], dict):
-                raise TypeError(f"its {part} settings are not a mapping")
-            settings[part] = dict(settings[part])
-        saved = _flat(settings)
-        cfg = TrainConfig.from_dict(settings["train"])
-        bounds.EPOCHS.check("epochs", cfg.epochs)
-        bounds.SVHN_BATCH.check("batch_size", cfg.batch_size)
-        bounds.SVHN_LR.check("lr", cfg.lr)
-        limits.choice("optimizer", cfg.optimizer, ("sgd", "adam"))
-        limits.number("weight_decay", cfg.weight_decay, 0, 1000)
-        limits.seed("seed", cfg.seed, hi=OLD_MAX_SEED)
-        limits.whole("threads", cfg.threads, 1, 1 << 20, optional=True)
-        bounds.VAL_FRACTION.check("val_fraction", settings["val_fraction"])
-        limits.seed("split_seed", settings["split_seed"], hi=OLD_MAX_SEED)
-        if not isinstance(settings["quick"], bool) or not isinstance(settings.get("data"), str):
-            raise TypeError("its quick flag or data folder is not what dlexam writes")
-        if not isinstance(settings.get("init"), str | None):
-            raise TypeError("its init (where fine-tuning started) is not a name")
-        if not isinstance(settings.get("schedule_changes", []), list):
-            raise TypeError("its schedule changes are not a list")
-        if not isinstance(settings.get("data_sha256"), str | None):  # None: a run from before it was recorded
-            raise TypeError("its data digest is not what dlexam writes")
-        model_cfg = CNNConfig.from_dict(payload["config"])
-        if model_cfg.to_dict() != CNNConfig.from_dict(settings["model"]).to_dict():
-            raise ValueError("its model config and its settings disagree")
-        start_epoch = limits.whole("epoch", extra["epoch"], 0, MAX_EPOCHS)
-        history = runs.check_history(extra["history"], epochs=start_epoch)
-        rng = extra["rng"]
-        if not isinstance(extra["optimizer"], dict) or not isinstance(rng, torch.Tensor) \
-                or rng.dtype != torch.uint8 or rng.dim() != 1:
-            raise TypeError("optimizer or RNG state missing")
-    except (KeyError, TypeError, ValueError, UserError) as exc:
-        raise UserError(f"{path}: its resume state is damaged ({exc})") from None
-    checkpoint.check_fits(lambda: ExamCNN(model_cfg, fused=False), payload, path)  # before any data is read
-    if (own := runs.run_threads(payload)) is not None:  # the count it trained at, --threads given or not
-        if own > runs.RUN_THREADS:
-            raise UserError(f"{path}: its resume state is damaged (it was trained with {own} threads, more than "
-                            f"{runs.RUN_THREADS})")
-        saved["threads"] = own
-    merged = runs.resume_config(saved, run.given(), where=path, may_change=("epochs",))
-    if merged["epochs"] < start_epoch:  # a schedule cannot end before the epochs already trained
-        raise UserError(f"resume: {path} has trained {start_epoch} epochs already; --epochs {merged['epochs']} "
-                        f"would end before them (give {start_epoch} or more, or leave it out)")
-    if merged["epochs"] != cfg.epochs:  # the cosine is redrawn from here: a run of the new total from the start is
-        # another run (other weights), so the record keeps each change beside the total it ends with
-        settings["schedule_changes"] = [*settings.get("schedule_changes", []),
-                                        {"after_epoch": start_epoch, "epochs": cfg.epochs, "now": merged["epochs"]}]
-    settings["train"]["epochs"] = merged["epochs"]
-    # the run goes on at its own thread count (settings keep the --threads it was started with, as a run never stopped)
-    cfg = replace(TrainConfig.from_dict(settings["train"]), threads=merged["threads"])
-    if run.data is not None:
-        settings["data"] = str(run.data.resolve())
-    return cfg, settings, model_cfg, start_epoch, history, payload
-
-
-def _new_settings(run: SVHNRun) -> tuple[TrainConfig, dict]:
-    """The settings of a new run: its TrainConfig and what metrics.json and the checkpoints record."""
-    if run.data is None:
-        raise UserError("data is required: a folder with train_32x32.mat")
-    fine = run.init is not None  # fine-tuning's own defaults (dlexam.svhn.training.finetune.DEFAULTS)
-    defaults = {**DEFAULTS, **({"batch_size": finetune.DEFAULTS["batch_size"]} if fine else {})}
-    d = {k: getattr(run, k) if getattr(run, k) is not None else v for k, v in defaults.items()}
-    # --epochs as given, even with --quick (whose images stay few); else the defaults: quick's, fine-tuning's, 10
-    epochs = run.epochs or (QUICK_EPOCHS if run.quick else finetune.DEFAULTS["epochs"] if fine else DEFAULT_EPOCHS)
-    model = run.model if isinstance(run.model, CNNConfig) else CNNConfig(**(run.model or {}))
-    lr_default = (finetune.DEFAULTS[f"lr_{d['optimizer']}"] if fine
-                  else 0.1 if d["optimizer"] == "sgd" else 0.003)
-    cfg = TrainConfig(
-        epochs=epochs,
-        batch_size=d["batch_size"],
-        lr=run.lr if run.lr is not None else lr_default,
-        optimizer=d["optimizer"],
-        seed=d["seed"],
-        threads=run.threads,
-    )
-    settings = {
-        "train": cfg.to_dict(),
-        "model": model.to_dict(),
-        "data": str(run.data.resolve()),
-        "val_fraction": d["val_fraction"],
-        "split_seed": d["split_seed"],
-        "quick": run.quick,
-        "init": None if run.init is None else finetune.init_name(run.init),
-    }
-    return cfg, settings
-
-
-def _complete_epoch(folder: runs.RunFolder, payload: dict, history: list[dict], settings: dict, *,
-                    keep_same: bool = False) -> None:
-    """Write again what follows from last.pt, which a kill right after it may have left undone: the
-    metrics, and best.pt where last.pt's epoch is the best (the only epoch best.pt can lag behind). With
-    `keep_same`, metrics that already say what would be written are left as they are."""
-    if not history:
-        return
-    scores = [r.get("val_accuracy", 0.0) for r in history]
-    # the first epoch with the best score, as training saves it; without validation images, the last epoch
-    best_epoch = scores.index(max(scores)) + 1 if _validated(history) else len(history)
-    if best_epoch == len(history):
-        best = folder.file(runs.BEST)
-        held = folder.load(runs.BEST, kind=KIND)["extra"].get("epoch") if best.exists() else None
-        if held != best_epoch:
-            folder.save_checkpoint(runs.BEST, kind=KIND, config=payload["config"], state_dict=payload["state_dict"],
-                                   extra=payload["extra"])
-    folder.write_metrics(history, settings, keep_same=keep_same)
-
-
-def _same_on_every_rank(d, settings: dict, start_epoch: int) -> None:
-    """Under DDP, refuse a rank that read other digits than rank 0 (each rank reads --data itself: on several
-    machines, each its own copy), or that trains with other settings or from another epoch (its own --out's last.pt
-    on resume): other digits trained on silently and were recorded as rank 0's; another number of images, or of
-    epochs, left the ranks in different collectives (gloo's abort, or a hang). Every rank gets the same answer from
-    the process group, so the refusal is an :class:`EveryRank`, which rank 0 says for all (until 2026-12-07 every
-    rank printed the same line)."""
-    if d.world <= 1:
-        return
-    data = ranks_differing(str(settings["data_sha256"]), d)
-    if data:
-        raise EveryRank(f"distributed training: {_ranks(data)} read other digits than rank 0 (another SHA-256 of the "
-                        f"images and labels; rank {d.rank} read {settings['data']}); every process must read the same "
-                        "data")
-    shared = {"train": {k: v for k, v in settings["train"].items() if k != "threads"}, "model": settings["model"],
-              **{k: settings.get(k) for k in ("val_fraction", "split_seed", "quick", "init_sha256")},
-              "start_epoch": start_epoch}
-    other = ranks_differing(json.dumps(shared, sort_keys=True, default=str), d)
-    if other:
-        raise EveryRank(f"distributed training: {_ranks(other)} would train with other settings than rank 0, or "
-                        "resume another epoch (each rank reads --resume's last.pt from its own --out); every process "
-                        "must be started with the same flags and, on resume, see the same run folder")
-
-
-def _peer_lost(exc: RuntimeError, d) -> bool:
-    """Whether `exc`, raised while training under DDP, is a collective that failed because another rank is gone
-    (gloo's "Connection reset by peer" is a plain RuntimeError, NCCL's a DistBackendError)."""
-    if d.world <= 1:
-        return False
-    import torch.distributed as torch_dist
-
-    text = str(exc)
-    return isinstance(exc, torch_dist.DistError) or any(
-        s in text for s in ("gloo", "Connection reset by peer", "Connection closed by peer", "NCCL"))
-
-
-def _ranks(ranks: list[int]) -> str:
-    return ("rank " if len(ranks) == 1 else "ranks ") + ", ".join(map(str, ranks))
 
 
 def _validated(history: list[dict]) -> bool:
@@ -371,7 +131,7 @@ def train_run(run: SVHNRun, progress: ProgressFn | None = None) -> RunResult:
 
     The directory is checked and locked before any work, and stays locked until training ends. Under torchrun
     the ranks join their process group first, then make the run ready each on its own (rank 0's run folder, the
-    resume state, the data) and agree: a refusal on any rank is every rank's at once (:func:`_agree`), never one
+    resume state, the data) and agree: a refusal on any rank is every rank's at once (:func:`agree`), never one
     rank gone while the others wait for it. A finished run resumed writes nothing (:func:`_already_complete`).
     An unexpected error on one rank (a defect) reaches the others the same way: that rank raises it, with its
     traceback, and the others refuse in one line naming it.
@@ -382,11 +142,11 @@ def train_run(run: SVHNRun, progress: ProgressFn | None = None) -> RunResult:
         try:
             folder = _open_out(run)
             ready = _prepare(run, folder, d)
-        except Exception as exc:  # under DDP every rank hears of it first (_agree); then it is raised
+        except Exception as exc:  # under DDP every rank hears of it first (agree); then it is raised
             if d.world <= 1:
                 raise
             refused = exc
-        _agree(d, refused, ready)
+        agree(d, refused, None if ready is None else ready.finished)
         if ready.finished:
             return _already_complete(run, folder, ready, d)
         return _train(run, folder, ready, d, progress)
@@ -395,73 +155,17 @@ def train_run(run: SVHNRun, progress: ProgressFn | None = None) -> RunResult:
             folder.close()
 
 
-def _agree(d, refused: Exception | None, ready: _Prepared | None) -> None:
-    """Under DDP, every rank's outcome of making the run ready, gathered on every rank: where any rank refused,
-    every rank raises the first refusal (by rank) as :class:`EveryRank`, which rank 0 says for all; where the ranks
-    differ in whether the run is finished (each reads last.pt from its own --out), every rank refuses too.
-
-    `refused` may be an unexpected error (not a UserError: a defect), which comes before any refusal. The first rank
-    with one raises it as it is, its traceback printed; the others refuse with EveryRank, said by rank 0, or by
-    rank 1 where the defect is rank 0's (until 2026-12-07 the others waited in this gather until that rank had gone,
-    then failed inside gloo with a traceback of their own, or were stopped by torchrun without a word; then rank 0's
-    defect was said by no rank, and every rank with a defect printed its traceback).
-
-    The ranks first wait for each other in Python (:func:`wait_for_every_rank`), so that a Ctrl-C or SIGTERM on a
-    rank waiting for a slower one stops it at once; a rank gone before the ranks agree is one line."""
-    if d.world <= 1:
-        return
-    import torch.distributed as torch_dist
-
-    defect = refused is not None and not isinstance(refused, UserError)
-    mine = (None if refused is None else _unexpected(refused) if defect else str(refused),
-            None if ready is None else ready.finished, defect)
-    every: list = [None] * d.world
-    try:
-        wait_for_every_rank(d, "ready")
-        torch_dist.all_gather_object(every, mine)
-    except RuntimeError as exc:
-        if not _peer_lost(exc, d):
-            raise
-        raise UserError("distributed training stopped before it began: another process of the run is gone "
-                        f"({_lost_how(exc)}); nothing was trained: run the command again") from None
-    failed = [(r, said, bad) for r, (said, _, bad) in enumerate(every) if said is not None]
-    failed.sort(key=lambda f: not f[2])  # a defect first, then by rank
-    if failed:
-        r, said, bad = failed[0]
-        if bad and r == d.rank:
-            raise refused
-        raise EveryRank(said if r == 0 and not bad else f"distributed training, rank {r}: {said}",
-                        speaker=1 if bad and r == 0 else 0)
-    finished = [r for r, (_, done, _) in enumerate(every) if done]
-    if finished and len(finished) < d.world:
-        raise EveryRank(f"distributed training: {_ranks(finished)} found the run finished, the others not (each "
-                        "rank reads --resume's last.pt from its own --out); every rank must see the same run folder")
-
-
-def _lost_how(exc: BaseException) -> str:
-    """What the process group said of a peer gone (the first of the words that name it), or the error's type."""
-    return next((s for s in ("Connection reset by peer", "Connection closed by peer", "timed out", "Timeout")
-                 if s in str(exc)), type(exc).__name__)
-
-
-def _unexpected(exc: Exception) -> str:
-    """An unexpected error of one rank, as the other ranks say it: one line."""
-    text = " ".join(str(exc).split())
-    return (f"an unexpected error while making the run ready ({type(exc).__name__}"
-            + (f": {text[:200]}" if text else "") + "); that rank's own traceback says where")
-
-
 def _prepare(run: SVHNRun, folder: runs.RunFolder | None, d) -> _Prepared:
     """This rank's part of making the run ready: the settings (a new run's, or last.pt's checked against those
     given), fine-tuning's start, and the data (read and checked against the run's digest); no data for a finished
     run resumed."""
     out = run.out
     if run.resume:
-        ready = _Prepared(*_resume_state(run, folder, d))
+        ready = _Prepared(*resume_state(run, folder, d))
         if ready.finished:
             return ready
     else:
-        cfg, settings = _new_settings(run)
+        cfg, settings = new_settings(run)
         ready = _Prepared(cfg, settings, CNNConfig.from_dict(settings["model"]), 0, [], None)
         if run.init is not None:  # checked before the data are read: a bad --init is one line at once
             ready.init_model, ready.init = finetune.load_init(run.init)
@@ -499,7 +203,7 @@ def _already_complete(run: SVHNRun, folder: runs.RunFolder | None, ready: _Prepa
                 history, payload["extra"]["settings"].get("init_val_accuracy")), keep_same=True)
         after = held()
         written = [name for name in runs.TRAINER_FILES if after[name] != before[name]]
-    _leave_group(d)
+    leave_group(d)
     scores = [r["val_accuracy"] for r in history if "val_accuracy" in r]
     settings = payload["extra"]["settings"]
     return RunResult(out=str(run.out), epochs=ready.cfg.epochs, world_size=d.world, history=history,
@@ -515,23 +219,23 @@ def _init_record(settings: dict) -> dict | None:
             "init_val_accuracy"), "from": settings.get("init_from")}
 
 
-def _leave_group(d) -> None:
-    """Under DDP, wait for every rank to end its run, then leave the process group.
-
-    The ranks wait for each other in the group's store (:func:`wait_for_every_rank`), not with gloo's barrier.
-    Gloo's barrier is an all-reduce of a one-element tensor, whose work is freed on gloo's worker thread just after
-    it completes, and freeing a tensor Python has seen takes the GIL. With the barrier the run's last collective,
-    this rank was often already shutting Python down by then, and a thread that asks for the GIL while the
-    interpreter shuts down is ended inside a C++ destructor: `terminate called without an active exception`,
-    SIGABRT, and a torchrun run that failed after it had finished (8 runs in 60 on the busy 2-core machine,
-    2026-12-07; none in 60 since). The last collective is now the final epoch's metrics, and rank 1 waits here
-    while rank 0 writes the run's files. Gloo's threads outlive `destroy_process_group`, because DDP's wrapper
-    keeps the group alive in C++."""
-    if d.world > 1:
-        import torch.distributed as torch_dist
-
-        wait_for_every_rank(d, "done")
-        torch_dist.destroy_process_group()
+def _complete_epoch(folder: runs.RunFolder, payload: dict, history: list[dict], settings: dict, *,
+                    keep_same: bool = False) -> None:
+    """Write again what follows from last.pt, which a kill right after it may have left undone: the
+    metrics, and best.pt where last.pt's epoch is the best (the only epoch best.pt can lag behind). With
+    `keep_same`, metrics that already say what would be written are left as they are."""
+    if not history:
+        return
+    scores = [r.get("val_accuracy", 0.0) for r in history]
+    # the first epoch with the best score, as training saves it; without validation images, the last epoch
+    best_epoch = scores.index(max(scores)) + 1 if _validated(history) else len(history)
+    if best_epoch == len(history):
+        best = folder.file(runs.BEST)
+        held = folder.load(runs.BEST, kind=KIND)["extra"].get("epoch") if best.exists() else None
+        if held != best_epoch:
+            folder.save_checkpoint(runs.BEST, kind=KIND, config=payload["config"], state_dict=payload["state_dict"],
+                                   extra=payload["extra"])
+    folder.write_metrics(history, settings, keep_same=keep_same)
 
 
 def _train(run: SVHNRun, folder: runs.RunFolder | None, ready: _Prepared, d, progress: ProgressFn | None) \
@@ -539,7 +243,7 @@ def _train(run: SVHNRun, folder: runs.RunFolder | None, ready: _Prepared, d, pro
     out = run.out
     cfg, settings, model_cfg, start_epoch = ready.cfg, ready.settings, ready.model_cfg, ready.start_epoch
     history, payload, init, data = ready.history, ready.payload, ready.init, ready.data
-    _same_on_every_rank(d, settings, start_epoch)
+    same_on_every_rank(d, settings, start_epoch)
     torch.manual_seed(cfg.seed)
     model = ready.init_model if init is not None else ExamCNN(model_cfg)
     settings["engine"] = _engine(d.device, model)
@@ -612,7 +316,7 @@ def _train(run: SVHNRun, folder: runs.RunFolder | None, ready: _Prepared, d, pro
         kept = f"{out / runs.LAST} keeps epoch {saved}, the last finite one" if saved else "no epoch was saved"
         raise UserError(f"{exc} (is the learning rate, {cfg.lr:g}, too high?); {kept}") from None
     except RuntimeError as exc:  # under DDP: another rank died (killed, out of memory) or its machine went away
-        if not _peer_lost(exc, d):
+        if not peer_lost(exc, d):
             raise
         if folder is None:
             kept = "rank 0's run folder keeps its last whole epoch (if one ended): --resume goes on from it"
@@ -620,13 +324,13 @@ def _train(run: SVHNRun, folder: runs.RunFolder | None, ready: _Prepared, d, pro
             kept = f"{out / runs.LAST} keeps epoch {saved}: run the same torchrun command with --resume to go on"
         else:
             kept = "no epoch was saved: run the command again"
-        raise UserError(f"distributed training stopped: another process of the run is gone ({_lost_how(exc)}); "
+        raise UserError(f"distributed training stopped: another process of the run is gone ({lost_how(exc)}); "
                         f"{kept}") from None
     if folder is not None and result["history"]:
         from dlexam.svhn.plots import learning_curves_figure
 
         folder.write_figure(runs.CURVES, learning_curves_figure(result["history"], settings.get("init_val_accuracy")))
-    _leave_group(d)
+    leave_group(d)
     return RunResult(out=str(out), epochs=cfg.epochs, world_size=d.world, history=result["history"],
                      best_val_accuracy=best if _validated(result["history"]) else None,
                      final=result["history"][-1] if result["history"] else {},
