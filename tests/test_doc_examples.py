@@ -138,7 +138,7 @@ def cli_refusal(args: list[str]) -> str | None:
     import io
 
     from dlexam.cli import Parser, build_parser
-    from dlexam.commands import sort
+    from dlexam.commands import sort_options
 
     err = io.StringIO()
     try:
@@ -146,11 +146,11 @@ def cli_refusal(args: list[str]) -> str | None:
             parsed = build_parser().parse_args(args)
             if args[:1] == ["sort"]:  # `dlexam sort` parses its words again when it runs (commands/sort.py)
                 words, p = list(parsed.words), Parser(prog="dlexam sort")
-                if words and words[0] in sort.ACTIONS:
-                    (sort._train_options if words.pop(0) == "train" else sort._evaluate_options)(p)
+                if words and words[0] in sort_options.ACTIONS:
+                    (sort_options.train_options if words.pop(0) == "train" else sort_options.evaluate_options)(p)
                     p.parse_args(words)
                 else:  # a query's options may stand between its symbols (`sort D --trained A`)
-                    sort._query_options(p)
+                    sort_options.query_options(p)
                     p.add_argument("sequence", nargs="*")
                     p.parse_intermixed_args(words)
     except SystemExit:

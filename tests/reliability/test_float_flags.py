@@ -73,7 +73,7 @@ def test_every_float_flag_is_read_by_float_number():
     """A census of the parsers: no flag reads its number with plain float() (which takes 1e-400 as 0), and FLAGS
     above lists every float flag."""
     from dlexam.cli import build_parser
-    from dlexam.commands import sort
+    from dlexam.commands import sort_options
     from dlexam.commands.options import float_number
 
     def actions(parser, prefix):
@@ -85,7 +85,8 @@ def test_every_float_flag_is_read_by_float_number():
                 yield prefix, a
 
     found = list(actions(build_parser(), ""))
-    for action_name, add in (("sort train", sort._train_options), ("sort evaluate", sort._evaluate_options)):
+    for action_name, add in (("sort train", sort_options.train_options),
+                             ("sort evaluate", sort_options.evaluate_options)):
         p = build_parser()  # a throwaway parser of the Parser class, as sort's _dispatch makes
         sub = type(p)(prog=f"dlexam {action_name}")
         add(sub)
@@ -115,7 +116,7 @@ def _number_actions():
     import argparse
 
     from dlexam.cli import build_parser
-    from dlexam.commands import sort
+    from dlexam.commands import sort_options
     from dlexam.commands.options import float_number
 
     def actions(parser, prefix):
@@ -127,7 +128,8 @@ def _number_actions():
                 yield prefix, a
 
     found = list(actions(build_parser(), ""))
-    for action_name, add in (("sort train", sort._train_options), ("sort evaluate", sort._evaluate_options)):
+    for action_name, add in (("sort train", sort_options.train_options),
+                             ("sort evaluate", sort_options.evaluate_options)):
         sub = type(build_parser())(prog=f"dlexam {action_name}")
         add(sub)
         found += [(action_name, a) for a in sub._actions if a.option_strings]

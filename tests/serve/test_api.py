@@ -464,13 +464,13 @@ def _stated_temperatures(command: str) -> str:
     import re
 
     from dlexam.cli import build_parser
-    from dlexam.commands import sort
+    from dlexam.commands import sort_options
 
     parser = build_parser()
     sub = next(a for a in parser._actions if isinstance(a.choices, dict)).choices[command.split()[0]]
     if command == "sort evaluate":  # `sort`'s actions have parsers of their own (commands/sort.py's _dispatch)
         sub = type(parser)(prog="dlexam sort evaluate")
-        sort._evaluate_options(sub)
+        sort_options.evaluate_options(sub)
     help_text = next(a.help for a in sub._actions if "--temperature" in a.option_strings)
     stated = re.search(r"0, a number in \(0, [^\])]+[\])], or 'sqrt'", help_text)
     assert stated, help_text

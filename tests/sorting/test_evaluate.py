@@ -152,13 +152,14 @@ def test_the_inputs_flag_measures_the_kind(capsys):
 
 
 def test_the_inputs_flag_offers_exactly_the_library_kinds():
-    # the flag's choices are written in commands/sort.py (dlexam --help imports no torch), the kinds in sorting.data
+    # the flag's choices are written in commands/sort_options.py (dlexam --help imports no torch), the kinds in
+    # sorting.data
     import argparse
 
-    from dlexam.commands.sort import _evaluate_options
+    from dlexam.commands.sort_options import evaluate_options
     from dlexam.sorting.data import EVAL_KINDS
     p = argparse.ArgumentParser()
-    _evaluate_options(p)
+    evaluate_options(p)
     flag = next(a for a in p._actions if "--inputs" in a.option_strings)
     assert tuple(flag.choices) == EVAL_KINDS and flag.default == EVAL_KINDS[0]
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dlexam.commands.demo import print_sort_demo
-from dlexam.commands.sort import format_steps
+from dlexam.commands.demo import format_steps, print_sort_demo
 from dlexam.sorting.compiled import compile_sorter
 from dlexam.sorting.demo import run_demo
 from dlexam.sorting.inspect import attention_steps

@@ -23,9 +23,18 @@ def section_done(s) -> None:
     print(f"  {s.title}: {'ok' if s.ok else s.error} ({s.seconds:.0f} s)", flush=True)
 
 
-def print_sort_demo(d) -> None:
-    from dlexam.commands.sort import format_steps
+def format_steps(a, *, layer_head: int = 0) -> str:
+    """A plain-text rendering: one line per decoding step with its attention weights over the prefix."""
+    width = max(len(t) for t in a.tokens)
+    lines = ["step  query" + " " * max(0, width - 5) + "  attention over the prefix -> output"]
+    for i, st in enumerate(a.steps, 1):
+        w = st.weights[layer_head]
+        cells = " ".join(f"{tok}:{x:.2f}" for tok, x in zip(a.tokens, w, strict=False) if x >= 0.005)
+        lines.append(f"{i:>4}  {st.query:<{width}}  {cells} -> {st.produced}")
+    return "\n".join(lines)
 
+
+def print_sort_demo(d) -> None:
     print("== Problem 2, solved: a 1-layer, 1-head, argmax-attention transformer that deduplicates and sorts")
     for text, answer in d.examples:
         print(f"  {text or '(empty)':<14} -> {answer or '(empty)'}")

@@ -16,12 +16,19 @@ import argparse
 import os
 import sys
 
-from dlexam import bounds
-from dlexam.commands import options
-from dlexam.commands.options import given, library_type, ranged, sqrt_or_number, temperature, whole_number
+from dlexam.commands.sort_options import (
+    ACTIONS,
+    CONFIG_FLAGS,
+    QUERY_OPTIONS,
+    evaluate_options,
+    query_options,
+    train_options,
+)
 from dlexam.plain import dumps
 
-ACTIONS = ("train", "evaluate")
+# The flags of `dlexam sort` and of its actions are dlexam.commands.sort_options; this module parses the action,
+# runs it and prints.
+
 REPORT, REPORT_QUICK = 300, 50  # held-out inputs of each length that `sort train`'s report decodes
 
 
@@ -32,7 +39,7 @@ def register(sub) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    _query_options(p)
+    query_options(p)
     p.add_argument(
         "words",
         nargs=argparse.REMAINDER,
@@ -40,44 +47,6 @@ def register(sub) -> None:
         help="symbols separated by spaces (none: read standard input, one sequence per line)",
     )
     p.set_defaults(handler=lambda args: _dispatch(args, type(p)))
-
-
-def _model_options(p, *, vocab_help: str) -> None:
-    p.add_argument("--vocab", default=None, type=vocab_text, help=vocab_help)
-    p.add_argument(
-        "--checkpoint",
-        default=None,
-        type=options.existing("checkpoint"),
-        help="a trained model (file or run directory); default: the compiled exact solver",
-    )
-    p.add_argument("--trained", action="store_true", default=None,
-                   help="the trained A-D sorter shipped with dlexam (instead of the compiled solver)")
-
-
-def vocab_text(text: str) -> str:
-    """--vocab as typed, refused as it is read (before torch loads) where it names no vocabulary: the library's one
-    reader of it, :meth:`dlexam.sorting.vocab.Vocabulary.from_spec` (no torch), says why."""
-    from dlexam.sorting.vocab import Vocabulary
-
-    return library_type(lambda t: Vocabulary.from_spec(given(t)) and t, "vocab")(text)
-
-
-def _query_options(p) -> None:
-    _model_options(p, vocab_help="A-D (default), A-Z, or N for the symbols 0 .. N-1")
-    p.add_argument(
-        "--temperature",
-        default=None,
-        type=temperature,
-        help=f"attention temperature for decoding a trained model: {ranged(bounds.QUERY_TEMPERATURES)} (0 = argmax, "
-        "'sqrt' = sqrt(d_head); default: the model's own; the compiled solver takes only 0)",
-    )
-
-
-def _threads_range() -> str:
-    """--threads' range as its help states it (4 per CPU this process may run on: dlexam.limits.thread_span)."""
-    from dlexam import limits
-
-    return ranged(limits.thread_span(), limits.threads_note())
 
 
 def _set_threads(n: int) -> None:
@@ -90,9 +59,6 @@ def _set_threads(n: int) -> None:
     torch.set_num_threads(n)
 
 
-QUERY_OPTIONS = ("vocab", "checkpoint", "trained", "temperature")  # what `dlexam sort`'s own parser reads
-
-
 def _dispatch(args, parser_class) -> int:
     from dlexam.errors import UserError
 
@@ -102,7 +68,7 @@ def _dispatch(args, parser_class) -> int:
         action = words.pop(0)
         # a TrainConfig field's error names its flag (n_heads -> --heads: dlexam.cli.flag_message)
         p = parser_class(prog=f"dlexam sort {action}", fields={field: flag for flag, field in CONFIG_FLAGS.items()})
-        (_train_options if action == "train" else _evaluate_options)(p)
+        (train_options if action == "train" else evaluate_options)(p)
         try:
             sub_args = p.parse_args(words)
         except SystemExit as exc:  # a usage error (printed) or --help
@@ -119,7 +85,7 @@ def _dispatch(args, parser_class) -> int:
     # Options may also follow the sequence, or stand between its symbols (`sort D --trained A`): parse the rest
     # again, intermixed, keeping what came first.
     p = parser_class(prog="dlexam sort")
-    _query_options(p)
+    query_options(p)
     p.add_argument("sequence", nargs="*")
     p.set_defaults(**{k: getattr(args, k) for k in QUERY_OPTIONS})
     # `--` ends the options: every word after it is a symbol. parse_intermixed_args drops a leading `--` and
@@ -194,88 +160,7 @@ def _spacing_hint(text: str, symbols) -> str | None:
 
 
 # ---- train ----------------------------------------------------------------------------------------
-# flag -> TrainConfig field, for the flags that set the run's config (all default to None: not given)
-CONFIG_FLAGS = {
-    "vocab": "vocab", "max_len": "max_len", "d_model": "d_model", "heads": "n_heads", "layers": "n_layers",
-    "ff": "d_ff", "residual": "residual", "layernorm": "layernorm", "positional": "positional",
-    "steps": "steps", "batch_size": "batch_size", "lr": "lr", "label_smoothing": "label_smoothing",
-    "temperature_start": "temperature_start", "temperature_end": "temperature_end", "seed": "seed",
-    "data_seed": "data_seed", "checkpoint_every": "checkpoint_every", "hard_fraction": "hard_fraction",
-    "hard_temperature": "hard_temperature",
-}
 QUICK = {"steps": 40, "batch_size": 64, "warmup": 5, "checkpoint_every": 20}
-
-
-def _train_options(p) -> None:
-    p.add_argument("--vocab", default=None, type=vocab_text, help="A-D (default), A-Z, or N")
-    p.add_argument("--max-len", type=whole_number(bounds.TRAIN_LEN), default=None,
-                   help=f"train on input lengths 0 .. L, {ranged(bounds.TRAIN_LEN)} (required for a new run)")
-    p.add_argument("--out", required=True, type=options.out_folder_text,
-                   help="run directory; the checkpoint is RUN/last.pt")
-    p.add_argument("--resume", action="store_true",
-                   help="continue the run in --out from RUN/last.pt with its own settings (exactly: the same "
-                   "weights as a run never stopped)")
-    p.add_argument("--recipe", choices=("shipped",), default=None,
-                   help="shipped: the settings of the A-D sorter shipped with dlexam (`sort --trained`); "
-                   "RUN/last.pt then has its weights, bit for bit on the same torch build and CPU")
-    p.add_argument("--quick", action="store_true", help="a few steps only (a smoke test in seconds)")
-    p.add_argument("--steps", type=whole_number(bounds.STEPS), default=None,
-                   help=f"optimizer steps, {ranged(bounds.STEPS)} (default 6000; --quick 40)")
-    p.add_argument("--batch-size", type=whole_number(bounds.BATCH), default=None,
-                   help=f"sequences per step, {ranged(bounds.BATCH)} (default 128)")
-    p.add_argument("--lr", type=options.number_in(bounds.SORT_LR), default=None,
-                   help=f"peak AdamW learning rate, {ranged(bounds.SORT_LR)} (default 0.01)")
-    p.add_argument(
-        "--temperature-start",
-        default=None,
-        type=sqrt_or_number(bounds.SCHEDULE_TEMPERATURES),
-        help="attention temperature at the first step, annealed geometrically to --temperature-end: "
-        f"{ranged(bounds.SCHEDULE_TEMPERATURES)} ('sqrt' = sqrt(d_head); default 4 sqrt(d_head))",
-    )
-    p.add_argument(
-        "--temperature-end",
-        default=None,
-        type=sqrt_or_number(bounds.SCHEDULE_TEMPERATURES),
-        help=f"attention temperature at the last step, kept for decoding: {ranged(bounds.SCHEDULE_TEMPERATURES)} "
-        "('sqrt' = sqrt(d_head); default 0.1)",
-    )
-    p.add_argument("--label-smoothing", type=options.number_in(bounds.LABEL_SMOOTHING), default=None,
-                   help=f"cross-entropy label smoothing, {ranged(bounds.LABEL_SMOOTHING)} (default 0)")
-    p.add_argument("--hard-fraction", type=options.number_in(bounds.HARD_FRACTION), default=None,
-                   help="the last fraction of the steps that also train argmax attention (T = 0) itself, "
-                   f"straight-through, {ranged(bounds.HARD_FRACTION)} (default 1/3; 0: none, the recipe before "
-                   "2026-12-07)")
-    p.add_argument("--hard-temperature", type=options.number_in(bounds.TRAIN_TEMPERATURE), default=None,
-                   help=f"the temperature of that phase's backward pass, {ranged(bounds.TRAIN_TEMPERATURE)} (default "
-                   "20: hot, so that keys scored far below the right one still get a gradient)")
-    p.add_argument("--d-model", type=whole_number(bounds.WIDTH), default=None,
-                   help=f"embedding width, {ranged(bounds.WIDTH)} (default: symbols + 2)")
-    p.add_argument("--layers", type=whole_number(bounds.LAYERS), default=None,
-                   help=f"transformer layers, {ranged(bounds.LAYERS)} (default 1)")
-    p.add_argument("--heads", type=whole_number(bounds.HEADS), default=None,
-                   help=f"attention heads, {ranged(bounds.HEADS)}, at most --d-model (default 1)")
-    p.add_argument("--ff", type=whole_number(bounds.FEED_FORWARD), default=None,
-                   help=f"feed-forward hidden width, {ranged(bounds.FEED_FORWARD)} (default 0 = none)")
-    p.add_argument("--residual", action="store_true", default=None,
-                   help="residual connections around attention and feed-forward (default: none, as in the exam)")
-    p.add_argument("--layernorm", action="store_true", default=None,
-                   help="pre-LayerNorm before attention, feed-forward and the unembedding (default: none)")
-    p.add_argument("--positional", choices=("none", "sinusoidal", "learned"), default=None,
-                   help="positional encodings (default none, as in the exam)")
-    p.add_argument("--seed", type=whole_number(bounds.SORT_SEED), default=None,
-                   help=f"model initialisation seed, {ranged(bounds.SORT_SEED)} (default 0)")
-    p.add_argument("--data-seed", type=whole_number(bounds.SORT_SEED), default=None,
-                   help=f"training data generator seed, {ranged(bounds.SORT_SEED)} (default 1)")
-    p.add_argument("--checkpoint-every", type=whole_number(bounds.CHECKPOINT_EVERY), default=None,
-                   help=f"steps between periodic checkpoints, {ranged(bounds.CHECKPOINT_EVERY)} (default 500; --quick "
-                   "20; 0 = only the final one)")
-    p.add_argument("--force", action="store_true",
-                   help="replace RUN/last.pt even if it holds a run or dlexam did not write it")
-    p.add_argument("--json", action="store_true", help="print the summary as JSON")
-    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
-    p.add_argument("--threads", type=options.threads(), default=None,
-                   help=f"torch CPU threads, {_threads_range()} (default 1: the models are tiny; --resume: the "
-                   "run's own, and another is refused)")
 
 
 def _given(a) -> dict:
@@ -394,30 +279,6 @@ def _train(a) -> int:
 
 
 # ---- evaluate -------------------------------------------------------------------------------------
-def _evaluate_options(p) -> None:
-    _model_options(p, vocab_help="vocabulary of the compiled solver (default A-D)")
-    p.add_argument("--lengths", default="1-32", type=given,
-                   help="input lengths, e.g. 1-32 or 1-8,16 (default 1-32; each 1-4096, samples x the sum of "
-                   "the lengths at most 20,000,000 tokens)")
-    p.add_argument("--samples", type=whole_number(bounds.SAMPLES), default=1000,
-                   help=f"held-out sequences per length, {ranged(bounds.SAMPLES)} (default 1000)")
-    p.add_argument("--inputs", default="uniform", choices=("uniform", "few", "sorted", "reversed"),
-                   help="which inputs: uniform random symbols (default), or a hard case: few (at most 3 distinct "
-                   "symbols, each repeated), sorted, reversed (descending)")
-    p.add_argument("--seed", type=whole_number(bounds.SEED), default=12345,
-                   help=f"seed of the evaluation sequences, {ranged(bounds.SEED)} (default 12345)")
-    p.add_argument(
-        "--temperature",
-        default=None,
-        type=temperature,
-        help=f"decode only at this temperature: {ranged(bounds.QUERY_TEMPERATURES)} (0 = argmax, 'sqrt' = "
-        "sqrt(d_head); default: the model's own and 0; the compiled solver takes only 0)",
-    )
-    p.add_argument("--json", action="store_true", help="print the evaluation as JSON")
-    p.add_argument("--threads", type=options.threads(), default=1,
-                   help=f"torch CPU threads, {_threads_range()} (default 1)")
-
-
 def _unfinished(sorter) -> str | None:
     """The warning for a checkpoint of a training run that has not ended."""
     note = sorter.unfinished_note()
@@ -466,14 +327,3 @@ def _evaluate(a) -> int:
         print("(distinct: the inputs of a length that differ; a short length has few held-out sequences, drawn "
               "again and again; '-': not counted, more than 65,536 sequences of that length exist)")
     return 0
-
-
-def format_steps(a, *, layer_head: int = 0) -> str:
-    """A plain-text rendering: one line per decoding step with its attention weights over the prefix."""
-    width = max(len(t) for t in a.tokens)
-    lines = ["step  query" + " " * max(0, width - 5) + "  attention over the prefix -> output"]
-    for i, st in enumerate(a.steps, 1):
-        w = st.weights[layer_head]
-        cells = " ".join(f"{tok}:{x:.2f}" for tok, x in zip(a.tokens, w, strict=False) if x >= 0.005)
-        lines.append(f"{i:>4}  {st.query:<{width}}  {cells} -> {st.produced}")
-    return "\n".join(lines)
