@@ -197,6 +197,9 @@ def test_every_view_names_a_loss_convention_in_the_same_words(capsys):
 @pytest.mark.parametrize(("typed", "says"), [
     ("sqrt", f"temperature sqrt(d_k) = sqrt(2) = {2 ** 0.5:.4g}"),  # d_k = 2: W_Q is 4x2 in the exam
     ("0.5", "temperature 0.5"), ("0", "temperature 0 (argmax; tied maxima share the weight)"),
+    # the number typed, not Python's 1e-09 nor "0.3", which `:.4g` made of 0.30000000000000004 (another number)
+    ("1e-9", "temperature 1e-9"), ("0.30000000000000004", "temperature 0.30000000000000004"),
+    ("123456.5", "temperature 123456.5"),
 ])
 def test_the_header_says_the_temperature_as_typed(capsys, typed, says):
     """`--temperature sqrt` was headed "temperature 1.414", a number the user never typed, without saying it is

@@ -299,3 +299,11 @@ def test_train_hard_phase_flags_reach_the_run(tmp_path, capsys):
     library = train(TrainConfig.from_dict(off_cfg)).model.state_dict()
     assert all(torch.equal(off[k], library[k]) for k in library)
     assert not all(torch.equal(off[k], on[k]) for k in on)
+
+
+@pytest.mark.parametrize("typed", ["1e-9", "0.30000000000000004", "2.5e+21"])
+def test_a_refused_temperature_is_quoted_as_typed(capsys, typed):
+    """The compiled solver's refusal quoted Python's repr (1e-09), not the number typed (1e-9), as /sort's now does."""
+    rc = main(["sort", "D A A", "--temperature", typed])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and f"temperature {typed} does not apply to the compiled solver" in err

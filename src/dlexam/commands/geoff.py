@@ -9,6 +9,7 @@ from dlexam.commands.options import number_in, ranged, temperature
 from dlexam.commands.variant import add_variant_options, variant_difficulty
 from dlexam.errors import UserError
 from dlexam.plain import dumps
+from dlexam.spec.numbers import shortest_text
 
 
 def register(sub) -> None:
@@ -159,7 +160,7 @@ def render(report) -> str:
 
     t_label = ("0 (argmax; tied maxima share the weight)" if r.temperature == 0 else
                f"sqrt(d_k) = sqrt({report.query.weights.d_head}) = {r.temperature:.4g}"
-               if report.query.temperature == "sqrt" else f"{r.temperature:.4g}")
+               if report.query.temperature == "sqrt" else shortest_text(r.temperature))
     out = [f"Geoff's transformer (Problem 2): {counted(r.heads, 'head')}, temperature {t_label}",
            f"tokens: {' '.join(toks)}", "",
            fm("X = embeddings of the tokens (rows of E)", r.X, "X"), ""]

@@ -23,6 +23,7 @@ from dlexam.sorting.decode import (
 )
 from dlexam.sorting.lines import CHUNK_LINES, Chunk
 from dlexam.sorting.vocab import EXAM_VOCAB, Vocabulary
+from dlexam.spec.numbers import shortest_text
 from dlexam.transformer import DecoderTransformer
 from dlexam.words import counted
 
@@ -45,7 +46,9 @@ class Sorter:
         only with its own argmax attention, so it takes no other: UserError for any T but 0, quoting `shown`, the
         temperature as the user typed it, where given (the web page's "1e-9", which Python writes 1e-09)."""
         if self.compiled and temperature is not None and temperature != 0:
-            raise UserError(f"temperature {temperature if shown is None else shown} does not apply to the compiled "
+            if shown is None:
+                shown = shortest_text(temperature) if isinstance(temperature, float) else str(temperature)
+            raise UserError(f"temperature {shown} does not apply to the compiled "
                             "solver: its weights are "
                             "exact with argmax attention (T = 0) only; decode a trained sorter to choose T")
         return temperature
@@ -127,9 +130,10 @@ class StreamNotes:
             head = f"{counted(self.emptied, 'input')} with symbols answered with none"
             if self.temperature is not None and self.temperature != self.own_temperature:
                 other = "" if self.temperature == 0 else " or at --temperature 0"  # never advise what was done
-                out.append(f"{head} at --temperature {self.temperature:g} (the model's own is "
-                           f"{self.own_temperature:g}): the model stopped at once, which is not a right answer; "
-                           f"decode at the model's own temperature ({self.own_temperature:g}){other}")
+                out.append(f"{head} at --temperature {shortest_text(self.temperature)} (the model's own is "
+                           f"{shortest_text(self.own_temperature)}): the model stopped at once, which is not a right "
+                           f"answer; decode at the model's own temperature ({shortest_text(self.own_temperature)})"
+                           f"{other}")
             else:  # at its own temperature: the model itself answers so (its own T is no advice)
                 other = ("" if self.own_temperature == 0 else
                          "; --temperature 0 may answer otherwise (argmax: from which symbols occur)")
