@@ -141,23 +141,23 @@ def test_odd_matrices_and_multi_W_O_are_one_400_naming_the_field(body, field, sa
     """/api/geoff/step's `matrices`, /api/geoff's `gradient_of` and an edited `multi_W_O` (in-process: the functions
     POST /api/geoff/step parses its body with): a name twice, two names of one matrix, a wrong shape, each is one
     BadRequest naming the field and saying what it got."""
-    from dlexam.serve import api
+    from dlexam.serve import geoff_params
 
     with pytest.raises(p.BadRequest) as e:
-        api.geoff_query(body)
-        api.step_settings(body)
+        geoff_params.geoff_query(body)
+        geoff_params.step_settings(body)
     assert e.value.field == field and e.value.status == 400, (e.value.field, e.value.message)
     assert says in e.value.message, e.value.message
 
 
 def test_well_formed_matrices_are_read_as_before():
     """What the page sends (every name once; "E too" adds E) and the output matrix by either of its names."""
-    from dlexam.serve import api
+    from dlexam.serve import geoff_params
 
-    assert api.step_settings({}).matrices == ("W_Q", "W_K", "W_V", "W_O")
-    assert api.step_settings({"matrices": ["W_O", "E", "W_V"]}).matrices == ("E", "W_V", "W_O")
-    assert api.step_settings({"matrices": "W_V, multi_W_O"}).matrices == ("W_V", "multi_W_O")
-    assert api.geoff_query({"gradient_of": ["multi_W_O"], "heads": 2}).gradient_of == ("multi_W_O",)
+    assert geoff_params.step_settings({}).matrices == ("W_Q", "W_K", "W_V", "W_O")
+    assert geoff_params.step_settings({"matrices": ["W_O", "E", "W_V"]}).matrices == ("E", "W_V", "W_O")
+    assert geoff_params.step_settings({"matrices": "W_V, multi_W_O"}).matrices == ("W_V", "multi_W_O")
+    assert geoff_params.geoff_query({"gradient_of": ["multi_W_O"], "heads": 2}).gradient_of == ("multi_W_O",)
 
 
 def test_the_temperature_is_checked_for_a_number_float64_cannot_hold_once(monkeypatch, capsys):

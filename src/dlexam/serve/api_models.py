@@ -30,7 +30,7 @@ from starlette.responses import Response
 
 from dlexam.serve import evidence
 from dlexam.serve import params as p
-from dlexam.serve.api import answer, body_fields, json_response, query_fields, to_json
+from dlexam.serve.endpoint import answer, body_fields, json_response, query_fields, to_json
 from dlexam.serve.guard import read_body
 from dlexam.serve.params import BadRequest
 from dlexam.spec import VERSION_A

@@ -8,7 +8,7 @@
   Problem 2 cell's right value. Nothing is kept on the server: the page keeps its progress in the browser.
 
 Drawing a variant takes ~0.1-0.5 s the first time in a process (then it is cached), so these jobs never run on
-the event loop (:func:`dlexam.serve.api.answer` with ``small=False``).
+the event loop (:func:`dlexam.serve.endpoint.answer` with ``small=False``).
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from dlexam.serve import params as p
-from dlexam.serve.api import MAX_JSON_BODY, answer, body_fields, json_response, query_fields, to_json, variant_of
+from dlexam.serve.endpoint import MAX_JSON_BODY, answer, body_fields, json_response, query_fields, to_json
 from dlexam.serve.guard import read_body
-from dlexam.serve.params import BadRequest
+from dlexam.serve.params import BadRequest, variant_of
 
 MAX_ANSWERS = 200  # answer ids in one check (a variant has about 25)
 

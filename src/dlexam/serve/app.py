@@ -19,7 +19,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from dlexam.errors import UserError
-from dlexam.serve import api, api_models, api_practice
+from dlexam.serve import api_geoff, api_models, api_practice
 from dlexam.serve.guard import LocalOnly
 from dlexam.serve.params import BadRequest
 from dlexam.serve.state import ServerState
@@ -67,11 +67,11 @@ def routes() -> list:
     return [
         Route("/", page("index")),
         *[Route(f"/{name}", page(name)) for name in PAGES],
-        Route("/api/geoff", api.get_geoff, methods=["GET"]),
-        Route("/api/geoff", api.post_geoff, methods=["POST"]),
-        Route("/api/geoff/step", api.post_geoff_step, methods=["POST"]),
-        Route("/api/geoff/defaults", api.get_geoff_defaults, methods=["GET"]),
-        Route("/api/geoff/explain", api.geoff_explain, methods=["GET", "POST"]),
+        Route("/api/geoff", api_geoff.get_geoff, methods=["GET"]),
+        Route("/api/geoff", api_geoff.post_geoff, methods=["POST"]),
+        Route("/api/geoff/step", api_geoff.post_geoff_step, methods=["POST"]),
+        Route("/api/geoff/defaults", api_geoff.get_geoff_defaults, methods=["GET"]),
+        Route("/api/geoff/explain", api_geoff.geoff_explain, methods=["GET", "POST"]),
         Route("/api/sort", api_models.get_sort, methods=["GET"]),
         Route("/api/sort/models", api_models.get_sort_models, methods=["GET"]),
         Route("/api/svhn/predict", api_models.post_svhn_predict, methods=["POST"]),

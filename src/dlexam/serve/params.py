@@ -3,7 +3,8 @@
 A field arrives as text in a query string (``?heads=2``) or typed in a JSON body (``{"heads": 2}``);
 each converter takes either and raises :class:`BadRequest` (status 400 unless said otherwise)
 with the field's name. Library checks that go further (tokens, weights, temperatures) raise
-:class:`dlexam.errors.UserError`; :func:`field` turns those into a BadRequest for the field.
+:class:`dlexam.errors.UserError`; :func:`field` turns those into a BadRequest for the field. A variant is read
+from its seed and difficulty fields (:func:`variant_of`), for Geoff's model and for /practice.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import contextlib
 import difflib
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from dlexam import limits
@@ -217,6 +218,24 @@ def tokens(name: str, text: str, symbols):
         fixed = spaced(text, symbols)
         hint = f"separate tokens with spaces: {fixed}" if fixed else None
         raise BadRequest(name, f"{exc}; {hint}" if hint else str(exc)) from None
+
+
+def has_variant(src: Mapping) -> bool:
+    """Whether a request names a variant: drawing one takes ~0.1-0.5 s the first time, too long for the event loop
+    (with --workers 0 it runs in a thread)."""
+    return src.get("variant") not in (None, "")
+
+
+def variant_of(src: Mapping, name: str = "variant"):
+    """The variant a request names: its seed in the field `name` (``variant``; /practice's ``seed``) and
+    ``difficulty`` (standard unless given)."""
+    from dlexam.variants import make_variant
+    from dlexam.variants.draw import DIFFICULTIES
+
+    variant_seed = seed(name, src.get(name))
+    difficulty = choice("difficulty", src.get("difficulty", "standard"), tuple(DIFFICULTIES))
+    with field(name):
+        return make_variant(variant_seed, difficulty)
 
 
 def _no_constants(word: str):

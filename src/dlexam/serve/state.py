@@ -5,7 +5,7 @@ Checkpoints come only from the command line (``--sort-checkpoint``, ``--svhn-che
 them, the models shipped with dlexam) and are loaded at start, so a bad one stops the command before
 it serves; no request names a file. The caches hold deterministic functions of a request (an answer
 depends only on the query), each bounded: the compiled sorters by vocabulary, the answer key once,
-and the Geoff answers in :mod:`dlexam.serve.api`'s LRU cache. :class:`ServeLimits` are the deadlines
+and the Geoff answers in :mod:`dlexam.serve.api_geoff`'s LRU cache. :class:`ServeLimits` are the deadlines
 and caps that keep a hostile client from holding the server (docs/serve.md, "Limits and deadlines").
 """
 

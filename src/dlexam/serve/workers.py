@@ -7,7 +7,7 @@ and hands each job to whichever of them is idle, from one queue in the server, s
 another has a backlog. (uvicorn's own ``--workers`` runs N whole servers on one socket, and the kernel splits
 *connections* between them, unevenly: 12/8 and 16/4 of 20 were measured, docs/serve.md.)
 
-A job is a module-level function ``fn(state, *args) -> bytes`` of :mod:`dlexam.serve.api`,
+A job is a module-level function ``fn(state, *args) -> bytes`` of :mod:`dlexam.serve.api_geoff`,
 :mod:`dlexam.serve.api_models` or :mod:`dlexam.serve.api_practice` (the same function the server calls itself
 with ``--workers 0``); it travels by reference (pickle names its module and name) with its arguments over a
 pipe, and its answer comes back as the JSON bytes the server sends. A :class:`~dlexam.serve.params.BadRequest` or
@@ -129,13 +129,13 @@ def warm_up(state) -> None:
 
     from PIL import Image
 
-    from dlexam.serve import api, api_models
+    from dlexam.serve import api_geoff, api_models
 
     png = io.BytesIO()
     Image.new("L", (api_models.INPUT_W, api_models.INPUT_H), 255).save(png, format="PNG")
     api_models.predict_answer(state, png.getvalue())
-    api.geoff_answer(state, {}, False)
-    api.explain_answer(state, {"cell": "dW_V[0,0]"})
+    api_geoff.geoff_answer(state, {}, False)
+    api_geoff.explain_answer(state, {"cell": "dW_V[0,0]"})
 
 
 def freeze_heap() -> None:
