@@ -132,8 +132,11 @@ def test_a_refused_lr_is_quoted_as_typed(typed):
     ({"matrices": [["W_V"]]}, "matrices", "['W_V'] is no matrix name"),
     ({"weights": {"multi_W_O": [[1, 2], [3, 4]]}}, "weights.multi_W_O", "4x4 list of rows of numbers, got 2 rows"),
     ({"weights": {"multi_W_O": [[1, 0, 0, 0]] * 3 + [[1, 0]]}}, "weights.multi_W_O", "got row 4 with 2 entries"),
-    ({"weights": {"multi_W_O": [[1, 0, 0, 0]] * 3 + ["1,0,0,0"]}}, "weights.multi_W_O", "got row 4 as text"),
-    ({"weights": {"multi_W_O": "I"}}, "weights.multi_W_O", "got text"),
+    # in JSON's words, as the server's other refusals say a value ("image must be text, got a string"): they said
+    # "as text" and "got text" (2026-12-07)
+    ({"weights": {"multi_W_O": [[1, 0, 0, 0]] * 3 + ["1,0,0,0"]}}, "weights.multi_W_O", "got row 4 as a string"),
+    ({"weights": {"multi_W_O": "I"}}, "weights.multi_W_O", "got a string"),
+    ({"weights": {"multi_W_O": 3}}, "weights.multi_W_O", "got the number 3"),
     ({"weights": {"multi_W_O": {"rows": [[1]]}}}, "weights.multi_W_O", "got an object"),
     ({"weights": {"multi_W_O": None}}, "weights.multi_W_O", "got null"),
 ])

@@ -33,23 +33,17 @@ def pick(src: Mapping, *names: str, default: Any = None) -> tuple[str, Any]:
     return (given[0], src[given[0]]) if given else (names[0], default)
 
 
-def kind_of(value: Any) -> str:
-    """What a JSON value is, in a refusal's words: text, a number, an object, null, true or false, a list."""
-    return ("null" if value is None else "text" if isinstance(value, str) else "true or false"
-            if isinstance(value, bool) else "a number" if isinstance(value, int | float) else "an object"
-            if isinstance(value, dict) else "a list" if isinstance(value, list) else type(value).__name__)
-
-
 def shape_problem(value: Any, shape: tuple[int, int]) -> str | None:
     """How `value` differs from a list of shape[0] rows of shape[1] entries ("2 rows", "row 4 with 2 entries", "row 4
-    as text"), or None where it has that shape."""
+    as a string": a value in JSON's words, :func:`dlexam.serve.params.json_kind`, as every refusal of the server
+    says it), or None where it has that shape."""
     if not isinstance(value, list):
-        return kind_of(value)
+        return p.json_kind(value)
     if len(value) != shape[0]:
         return f"{len(value)} row{'s' * (len(value) != 1)}"
     for i, r in enumerate(value):
         if not isinstance(r, list):
-            return f"row {i + 1} as {kind_of(r)}"
+            return f"row {i + 1} as {p.json_kind(r)}"
         if len(r) != shape[1]:
             return f"row {i + 1} with {len(r)} entr{'y' if len(r) == 1 else 'ies'}"
     return None
