@@ -237,6 +237,9 @@ def test_a_heads_own_matrix_is_edited_as_W_Q_is(page, server):
     for where, sel, keep in [("head", cell, "1.5"), ("W_Q", page.locator(f'#edit-W_Q input[aria-label="{label}"]'),
                                                       None)]:
         keep = keep or sel.input_value()
+        # a phone's keyboard for the cell: inputmode "decimal" is iOS's keypad of digits and a point, with no '-' or
+        # '/', so -2 and 1/3 could not be typed on an iPhone (2026-12-07)
+        assert sel.get_attribute("inputmode") in (None, "text"), where
         sel.fill("abc")
         said[where] = errored(page, box="#error", says='"abc"')  # the alert: one line
         assert sel.get_attribute("aria-invalid") == "true" and page.is_hidden("#matrices-panel")

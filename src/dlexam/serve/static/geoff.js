@@ -227,7 +227,8 @@ function buildEditors() {
       const tr = DL.el("tr", {}, DL.el("th", {scope: "row", text: rows[i]}));
       row.forEach((v, j) => {
         const label = `${e.name} row ${i + 1}, column ${j + 1}`;
-        const input = DL.el("input", {type: "text", inputmode: "decimal", spellcheck: "false", autocomplete: "off",
+        // the full keyboard: a phone's decimal keypad (inputmode "decimal") has no '-' or '/' on an iPhone
+        const input = DL.el("input", {type: "text", spellcheck: "false", autocomplete: "off",
           class: "mono", value: String(v), "aria-label": label});
         fit(input);
         input.addEventListener("input", () => fit(input));
