@@ -48,8 +48,10 @@ BIG = {  # the cases of issue 22 (before: 1.9 GB, 1.5 GB, 14.5 GB, a traceback),
     "1x100,000": dict(width=1, height=100_000, mode="L"),
     "1,000,000x1": dict(width=1_000_000, height=1, mode="L"),
     "50 Mpixel RGBA, half transparent": dict(width=7_071, height=7_071, mode="RGBA"),
-    # decoded twice, for each value's high and low bytes (dlexam.svhn.data.pixels.DeepColour): 750 MB on 2026-12-07
-    "50 Mpixel 16-bit RGBA, half transparent": dict(width=7_071, height=7_071, mode="RGBA;16"),
+    # decoded twice, for each value's high and low bytes (dlexam.svhn.data.pixels.DeepColour): 750 MB on 2026-12-07;
+    # each row's first pixel white and fully transparent, so its scale is found a strip at a time (750 MB too)
+    "50 Mpixel 16-bit RGBA, half transparent": dict(width=7_071, height=7_071, mode="RGBA;16", row=lambda y, r=(
+        b"\xff" * 6 + b"\0\0" + b"\x80" * (8 * 7_070)): r),
 }
 
 

@@ -5,7 +5,8 @@ Pillow reads a 16-bit-per-channel colour PNG or TIFF as 8 bits a channel by keep
 written byte by byte (zlib and struct; PNG rows under all five filters, Adam7 interlacing, TIFF in both byte
 orders, uncompressed and deflated), and the oracle is the luma computed here in numpy from the 16-bit values
 written, as docs/svhn.md says it is made: ITU-R 601-2 weights, transparency composited on white, scaled by the
-smallest of 8, 10, 12 and 16 bits' full scale holding the colour values, rounded to a grey level.
+smallest of 8, 10, 12 and 16 bits' full scale holding the colour values of the pixels that show (alpha > 0),
+rounded to a grey level.
 """
 
 from __future__ import annotations
@@ -97,15 +98,17 @@ def tiff16(v: np.ndarray, order: str = "<", deflate: bool = False) -> bytes:
 
 def oracle(v: np.ndarray) -> np.ndarray:
     """The grey levels of the 16-bit values uint16 (h, w, c) written, by hand: ITU-R 601-2 luma of the colour (grey
-    as it is), transparency composited on white, divided by the smallest full scale holding the colour values."""
+    as it is), transparency composited on white, divided by the smallest full scale holding the colour values of
+    the pixels that show."""
     v = v.astype(np.float64)
     if v.shape[2] in (1, 2):  # grey, grey and alpha
         luma, alpha = v[..., 0], (v[..., 1] if v.shape[2] == 2 else None)
-        colour_max = v[..., 0].max()
+        colour = v[..., :1]
     else:
         luma = 0.299 * v[..., 0] + 0.587 * v[..., 1] + 0.114 * v[..., 2]
         alpha = v[..., 3] if v.shape[2] == 4 else None
-        colour_max = v[..., :3].max()
+        colour = v[..., :3]
+    colour_max = colour.max() if alpha is None else colour[alpha > 0].max(initial=0)  # a transparent pixel is paper
     top = next(t for t in (255, 1023, 4095, 65535) if colour_max <= t)
     if alpha is not None:
         a = alpha / 65535
@@ -180,3 +183,43 @@ def test_a_damaged_16_bit_colour_png_is_one_line(damage):
     with pytest.raises(UserError) as err:
         read_image(data)
     assert "\n" not in str(err.value) and "not a readable image" in str(err.value)
+
+
+def test_a_fully_transparent_pixels_colour_does_not_decide_the_scale():
+    """A fully transparent pixel is white paper whatever its colour: before, one at 65535 in a 12-bit camera image
+    made the scale 65535 and the image read nearly black. The oracle: luma by hand, divided by 4095."""
+    v = values(12, 4, seed=11)
+    v[0, 0] = (65535, 65535, 65535, 0)  # fully transparent
+    luma = 0.299 * v[..., 0] + 0.587 * v[..., 1] + 0.114 * v[..., 2]
+    a = v[..., 3] / 65535
+    expected = np.clip(np.round((luma * a + 4095 * (1 - a)) / 4095 * 255), 0, 255).astype(np.uint8)
+    assert np.array_equal(read_image(png16(v, "RGBA")).numpy(), expected)
+    la = values(12, 2, seed=12)
+    la[5, 7] = (65535, 0)
+    a = la[..., 1] / 65535
+    expected = np.clip(np.round((la[..., 0] * a + 4095 * (1 - a)) / 4095 * 255), 0, 255).astype(np.uint8)
+    assert np.array_equal(read_image(png16(la, "LA")).numpy(), expected)
+
+
+@pytest.mark.parametrize("alpha", [0, 1, 256, 32768, 65534])
+def test_only_the_colour_of_pixels_with_some_alpha_counts(monkeypatch, alpha):
+    """8-bit colour values everywhere, large ones (65535, 4000) only in pixels of alpha `alpha`: fully transparent
+    ones leave the scale 255, any other alpha (1 too: its low byte alone) counts. Strips of 5 rows: the large
+    values sit in the third."""
+    monkeypatch.setattr(pixels, "STRIP_PIXELS", 40 * 5)
+    v = np.random.default_rng(alpha).integers(0, 256, (40, 40, 4)).astype(np.uint16)
+    v[..., 3] = 65535
+    v[:5, :, 3] = 0  # the first strip is transparent, with 8-bit colours
+    v[12, 3] = (65535, 100, 7, alpha)
+    v[13, 30] = (10, 4000, 7, alpha)
+    top = 255 if alpha == 0 else 65535
+    a = v[..., 3] / 65535
+    luma = 0.299 * v[..., 0] + 0.587 * v[..., 1] + 0.114 * v[..., 2]
+    expected = np.clip(np.round((luma * a + top * (1 - a)) / top * 255), 0, 255).astype(np.uint8)
+    assert np.array_equal(read_image(png16(v, "RGBA")).numpy(), svhn_crop(expected))
+    assert np.array_equal(read_image(tiff16(v, "<")).numpy(), svhn_crop(expected))
+    la = v[..., [1, 3]].copy()  # grey 4000 in the pixel of alpha `alpha`: 4095 when it counts
+    top = 255 if alpha == 0 else 4095
+    a = la[..., 1] / 65535
+    expected = np.clip(np.round((la[..., 0] * a + top * (1 - a)) / top * 255), 0, 255).astype(np.uint8)
+    assert np.array_equal(read_image(png16(la, "LA")).numpy(), svhn_crop(expected))

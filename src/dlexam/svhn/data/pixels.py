@@ -88,11 +88,28 @@ class DeepColour:
         return v[..., :3], (v[..., 3] if v.shape[2] == 4 else None)
 
     def top(self) -> float:
-        """:func:`_scale_top` of the colour values' maximum (alpha's 65535 is opaque, whatever the depth). Each full
+        """:func:`_scale_top` of the maximum of the colour values of the pixels that show (alpha > 0: a fully
+        transparent pixel is white paper whatever its colour; alpha's 65535 is opaque, whatever the depth). Each full
         scale is 2**k - 1 with k >= 8, so a value is within it exactly when the largest value of its high byte is:
-        the high bytes' maximum decides."""
-        bands = self.high.getextrema()[: 1 if self.low is None else 3]
-        return _scale_top("I;16", max(most for _, most in bands) * 256 + 255.0)
+        the high bytes' maximum decides. Without alpha, or with no alpha high byte 0, Pillow's extrema of the high
+        bytes; else their histogram masked by alpha > 0 (either byte), STRIP_PIXELS at a time, as :meth:`gray`."""
+        from PIL import ImageChops
+
+        grey = self.low is None  # bands: L high, L low, A high, A low
+        extrema = self.high.getextrema()
+        colours, alpha = (1, 2) if grey else (3, 3)
+        most = max(hi for _, hi in extrema[:colours])
+        if len(extrema) == 4 and extrema[alpha][0] == 0 and most > 0:  # perhaps fully transparent pixels: look
+            w, h = self.high.size
+            rows, most = max(1, STRIP_PIXELS // w), 0
+            for y in range(0, h, rows):
+                box = (0, y, w, min(h, y + rows))
+                high = self.high.crop(box)
+                low_alpha = (high if grey else self.low.crop(box)).getchannel(3)
+                hist = high.histogram(ImageChops.lighter(high.getchannel(alpha), low_alpha))  # alpha > 0 counts
+                for b in range(colours):
+                    most = max([most] + [i for i, n in enumerate(hist[256 * b : 256 * (b + 1)]) if n])
+        return _scale_top("I;16", most * 256 + 255.0)
 
     def gray(self) -> np.ndarray:
         """uint8 (H, W): ITU-R 601-2 luma of the 16-bit values (grey as it is), transparency composited on white,
