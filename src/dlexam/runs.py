@@ -225,16 +225,22 @@ def resume_config(saved: Mapping[str, Any], given: Mapping[str, Any], *, where: 
 RUN_THREADS = 1024  # the most threads a run's own count may be to resume at it (a tampered file may say a million)
 
 
-def run_threads(payload: Mapping[str, Any]) -> int | None:
+def run_threads(payload: Mapping[str, Any], *, where: str | os.PathLike) -> int | None:
     """The torch thread count a run was trained at: what its checkpoint's provenance says of the process that
     wrote it (:func:`dlexam.checkpoint.provenance`), whether or not ``--threads`` was given; None where it says
     none (a checkpoint from before provenance was recorded). A resumed run goes on at this count, whatever
     this process's default is, and a ``threads`` given with the resume must equal it: another count changes
-    the bits, so that the run would no longer end as one never stopped. Both trainers hold to this rule
-    (:func:`resume_threads`): `svhn train --resume` and `sort train --resume`."""
+    the bits, so that the run would no longer end as one never stopped. Both trainers hold to this rule:
+    `svhn train --resume` and `sort train --resume`. A count past :data:`RUN_THREADS` (a tampered file) is
+    refused in one line naming `where`."""
     provenance = payload.get("provenance")
     threads = provenance.get("threads") if isinstance(provenance, Mapping) else None
-    return threads if type(threads) is int and threads >= 1 else None
+    if type(threads) is not int or threads < 1:
+        return None
+    if threads > RUN_THREADS:
+        raise UserError(f"{where}: its resume state is damaged (it was trained with {threads} threads, more than "
+                        f"{RUN_THREADS})")
+    return threads
 
 
 def resume_threads(payload: Mapping[str, Any], threads: int | None, *, where: str | os.PathLike) -> int | None:
@@ -242,7 +248,7 @@ def resume_threads(payload: Mapping[str, Any], threads: int | None, *, where: st
     None for none). A `threads` given that differs from the run's own is refused as :func:`resume_config` refuses
     any setting ("resume: R/last.pt was trained with threads 2, not 1 (...)"; the command line says
     ``--threads``)."""
-    own = run_threads(payload)
+    own = run_threads(payload, where=where)
     if own is None:
         return threads
     if threads is not None:

@@ -8,6 +8,7 @@ import shutil
 
 import pytest
 
+from dlexam import runs
 from dlexam.cli import main
 from dlexam.errors import UserError
 from dlexam.files import MANIFEST, OutputDir
@@ -468,3 +469,18 @@ def test_without_force_or_with_resume_an_earlier_runs_files_all_stay(tmp_path):
         run.write_bytes(runs.LAST, b"resumed")
     after = snapshot(folder)
     assert after.pop("last.pt") != before.pop("last.pt") and after == before
+
+
+@pytest.mark.parametrize("provenance, says", [
+    ({"threads": 12}, 12), ({"threads": 1024}, 1024), ({}, None), ({"threads": "2"}, None), ({"threads": True}, None),
+    ({"threads": 0}, None), (None, None)])
+def test_the_thread_count_a_run_resumes_at_is_its_provenances(provenance, says):
+    assert runs.run_threads({"provenance": provenance}, where="R/last.pt") == says
+
+
+def test_a_thread_count_no_machine_has_is_a_damaged_resume_state_for_both_trainers():
+    """One check in dlexam.runs.run_threads for `svhn train` and `sort train` (svhn's resume refused a count past
+    1024; sort's quietly ran at 1 thread, then refused the run's own count as another)."""
+    with pytest.raises(UserError) as e:
+        runs.run_threads({"provenance": {"threads": 5000}}, where="R/last.pt")
+    assert str(e.value) == "R/last.pt: its resume state is damaged (it was trained with 5000 threads, more than 1024)"

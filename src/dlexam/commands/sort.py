@@ -223,8 +223,8 @@ def _set_train_threads(a) -> None:
     from dlexam.sorting.trained import training_record
 
     path = Path(a.out) / runs.LAST
-    saved = runs.run_threads(training_record(path)) if path.is_file() else None
-    torch.set_num_threads(saved if saved is not None and saved <= runs.RUN_THREADS else 1)
+    saved = runs.run_threads(training_record(path), where=path) if path.is_file() else None
+    torch.set_num_threads(1 if saved is None else saved)
 
 
 def _command(a) -> str:

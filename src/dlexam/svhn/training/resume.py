@@ -80,10 +80,7 @@ def resume_state(run: SVHNRun, folder: runs.RunFolder | None, d) \
     except (KeyError, TypeError, ValueError, UserError) as exc:
         raise UserError(f"{path}: its resume state is damaged ({exc})") from None
     checkpoint.check_fits(lambda: ExamCNN(model_cfg, fused=False), payload, path)  # before any data is read
-    if (own := runs.run_threads(payload)) is not None:  # the count it trained at, --threads given or not
-        if own > runs.RUN_THREADS:
-            raise UserError(f"{path}: its resume state is damaged (it was trained with {own} threads, more than "
-                            f"{runs.RUN_THREADS})")
+    if (own := runs.run_threads(payload, where=path)) is not None:  # the count it trained at, --threads or not
         saved["threads"] = own
     merged = runs.resume_config(saved, run.given(), where=path, may_change=("epochs",))
     if merged["epochs"] < start_epoch:  # a schedule cannot end before the epochs already trained
