@@ -86,14 +86,14 @@ def _sorter(s, which: str, vocab: str | None):
         return s.compiled_sorter(EXAM_VOCAB if vocab is None else vocab)
 
 
-def sort_answer(sorter, seq: str, temperature, shown: str | None = None) -> dict:
-    """`seq` decoded step by step at `temperature` (None: the model's own); `shown`: the temperature as typed, which a
-    refusal quotes ("temperature 1e-9 does not apply ...", not Python's 1e-09)."""
+def sort_answer(sorter, seq: str, temperature) -> dict:
+    """`seq` decoded step by step at `temperature` (None: the model's own; a refusal writes it as typed, "temperature
+    1e-9 does not apply ...", as `dlexam sort` does: Sorter.decoding_temperature)."""
     from dlexam.sorting.inspect import attention_steps
     from dlexam.sorting.vocab import Vocabulary
 
     with p.field("temperature"):  # the compiled solver is exact at T = 0 only: refused as `dlexam sort` refuses it
-        temperature = sorter.decoding_temperature(temperature, shown)
+        temperature = sorter.decoding_temperature(temperature)
     letters = all(s.isalpha() for s in sorter.vocab.symbols)  # "DAA" splits one way; "101" does not
     with p.tokens("seq", seq, sorter.vocab.symbols if letters else ()):
         ids = sorter.vocab.parse(seq)
@@ -114,10 +114,10 @@ def sort_answer(sorter, seq: str, temperature, shown: str | None = None) -> dict
                       for s in a.steps]}
 
 
-def sort_job(state, which: str, vocab: str | None, seq: str, temperature, shown: str | None = None) -> bytes:
+def sort_job(state, which: str, vocab: str | None, seq: str, temperature) -> bytes:
     """GET /api/sort's answer as JSON bytes: the sorter (compiled on first use of its vocabulary) decoding `seq`
     step by step; up to ~0.4 s for 64 symbols of a 100-symbol vocabulary, so it is a worker's job."""
-    return to_json({"model": which, **sort_answer(_sorter(state, which, vocab), seq, temperature, shown)})
+    return to_json({"model": which, **sort_answer(_sorter(state, which, vocab), seq, temperature)})
 
 
 async def get_sort(request: Request) -> Response:
@@ -127,8 +127,7 @@ async def get_sort(request: Request) -> Response:
     vocab = p.text("vocab", q["vocab"], max_chars=16) if "vocab" in q else None
     seq = p.text("seq", q.get("seq", ""))
     temperature = p.temperature("temperature", q["temperature"]) if q.get("temperature") else None
-    shown = q["temperature"].strip() if temperature is not None else None  # as typed: read, so at most 64 characters
-    return json_response(await answer(request, sort_job, which, vocab, seq, temperature, shown, small=False))
+    return json_response(await answer(request, sort_job, which, vocab, seq, temperature, small=False))
 
 
 async def get_sort_models(request: Request) -> Response:

@@ -41,13 +41,12 @@ class Sorter:
         """The compiled exact solver (hand-set weights), not a trained model."""
         return self.training is None
 
-    def decoding_temperature(self, temperature: float | str | None, shown: str | None = None) -> float | str | None:
+    def decoding_temperature(self, temperature: float | str | None) -> float | str | None:
         """The temperature to decode at, as asked (None: the model's own). The compiled solver is exact
-        only with its own argmax attention, so it takes no other: UserError for any T but 0, quoting `shown`, the
-        temperature as the user typed it, where given (the web page's "1e-9", which Python writes 1e-09)."""
+        only with its own argmax attention, so it takes no other: UserError for any T but 0, writing T as it was
+        typed (spec.numbers.shortest_text: 1e-9, which Python writes 1e-09), on the command line and the web page."""
         if self.compiled and temperature is not None and temperature != 0:
-            if shown is None:
-                shown = shortest_text(temperature) if isinstance(temperature, float) else str(temperature)
+            shown = shortest_text(temperature) if isinstance(temperature, float) else str(temperature)
             raise UserError(f"temperature {shown} does not apply to the compiled "
                             "solver: its weights are "
                             "exact with argmax attention (T = 0) only; decode a trained sorter to choose T")
