@@ -394,7 +394,8 @@ def test_a_forced_run_over_another_kind_of_run_leaves_none_of_its_files(tmp_path
 
 def test_a_trainer_refuses_a_run_of_the_other_kind_whatever_files_it_holds(tmp_path, quick_run, synth_dir, capsys):
     """`sort train --out R` (no --force) over an SVHN run that holds best.pt and no last.pt wrote its last.pt beside
-    it, two runs in one folder, exit 0; `svhn train --out R` over a sorter's run offered `--resume`, which then
+    it, two runs in one folder, exit 0 (and with --resume said only that R holds no last.pt);
+    `svhn train --out R` over a sorter's run offered `--resume`, which then
     refused the sorter's last.pt as the wrong kind. Each is one line naming the run there, and nothing changes."""
     svhn, sorter = tmp_path / "svhn", tmp_path / "sorter"
     shutil.copytree(quick_run, svhn)  # an SVHN run of dlexam's, recorded as such
@@ -404,6 +405,10 @@ def test_a_trainer_refuses_a_run_of_the_other_kind_whatever_files_it_holds(tmp_p
     refused_here(["sort", "train", "--out", str(svhn), *SORT_TINY], capsys,
                  "already holds a 'svhn-cnn' run (best.pt, curves.png, metrics.csv, metrics.json), not a "
                  "'sort-transformer' run; choose another folder or --force replaces it")
+    # --resume there said only "holds no last.pt to resume from", as of an empty folder
+    refused_here(["sort", "train", "--out", str(svhn), "--resume"], capsys,
+                 "resume: out " + str(svhn) + " already holds a 'svhn-cnn' run (best.pt, curves.png, metrics.csv, "
+                 "metrics.json), not a 'sort-transformer' run; choose another folder")
     assert snapshot(svhn) == before
     assert main(["sort", "train", "--out", str(sorter), *SORT_TINY]) == 0
     before = snapshot(sorter)

@@ -187,13 +187,14 @@ def _train_config(a):
 
     from dlexam import runs
     from dlexam.errors import UserError
-    from dlexam.sorting.train import TrainConfig
+    from dlexam.sorting.train import TrainConfig, check_resumable
     from dlexam.sorting.trained import training_record
 
     given = _given(a)
     path = Path(a.out) / runs.LAST
     if a.resume:
         if not path.is_file():
+            check_resumable(a.out)  # names a run of another kind there, else the missing last.pt
             raise UserError(f"resume: {a.out} holds no {runs.LAST} to resume from")
         record = training_record(path)
         try:

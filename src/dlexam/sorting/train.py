@@ -128,6 +128,13 @@ def _open_out(out, *, force: bool, resume: bool) -> runs.RunFolder:
                           kind=KIND)
 
 
+def check_resumable(out) -> None:
+    """Refuse, as the run folder refuses it, a --resume of `out` where it holds no last.pt of this trainer's: a
+    run of another kind there is named (dlexam.runs.RunFolder), else the missing last.pt."""
+    with _open_out(out, force=False, resume=True):
+        pass  # the folder opened: a last.pt is there after all (a link, say, refused when it is read)
+
+
 # ---- resume state ---------------------------------------------------------------------------------
 @dataclass
 class _State:
