@@ -372,7 +372,8 @@ def _register_train(s) -> None:
     q.add_argument("--seed", type=whole_number(bounds.SEED), default=None, help=f"{ranged(bounds.SEED)} (default 0)")
     q.add_argument("--threads", type=threads(), default=None,
                    help=f"CPU threads, {ranged(limits.thread_span(), limits.threads_note())} (default: PyTorch's "
-                   "choice; --resume: the run's own, and another is refused)")
+                   "choice; under torchrun each rank's, by default the CPUs shared out; --resume: the run's own, and "
+                   "another is refused)")
     q.add_argument("--val-fraction", type=number_in(bounds.VAL_FRACTION), default=None,
                    help=f"{ranged(bounds.VAL_FRACTION)} (default 0.1)")
     q.add_argument("--split-seed", type=whole_number(bounds.SEED), default=None,

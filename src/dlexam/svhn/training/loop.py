@@ -198,7 +198,7 @@ def evaluate(
 
 def _placed(model: nn.Module, cfg: TrainConfig, d: Dist) -> tuple[nn.Module, nn.Module]:
     """(the model on its device and memory format, the module to train: DDP's wrapper under torchrun)."""
-    if cfg.threads and d.world == 1:
+    if cfg.threads:  # each rank's own count under torchrun (without it: the CPUs shared out, setup_distributed)
         torch.set_num_threads(cfg.threads)
     model = model.to(d.device)
     if cfg.channels_last:
