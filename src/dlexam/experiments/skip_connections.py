@@ -186,11 +186,18 @@ def _verdict(cfg: SkipConfig, row: dict, models: dict) -> tuple[str, str]:
         f"(first/last {res['first/last grad@init']:.1e}). After {cfg.epochs} epochs the plain net reaches "
         f"{plain['train acc']:.0%} training accuracy, the residual one {res['train acc']:.0%}: "
         + (
-            "skip connections clearly help gradients flow and training progress, as the exam says."
+            "at the same (PyTorch default) initialisation, skip connections clearly help gradients flow and "
+            "training progress, as the exam says."
             if flow
             else "the residual net did not train better here."
         )
     ]
+    if flow and he["train acc"] >= FIT:  # the third net: what a matched initialisation does without skips
+        text.append(
+            f"But the plain net with He init and no skip connection passes gradients too "
+            f"(x{he['grad factor/block@init']:.2f} per block) and trains to {he['train acc']:.0%}: at this depth "
+            "initialisation alone does much of what the skip connections do."
+        )
     fitted = [r for r in (res, he) if r["train acc"] >= FIT]
     if len(fitted) == 2:
         key = AT_FIT
