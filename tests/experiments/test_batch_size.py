@@ -260,3 +260,14 @@ def test_the_finding_says_the_learning_rate_claim_is_not_tested(run):
     finding = run[0]["finding"]
     not_tested = finding[finding.index("Not tested:"):]
     assert "learning rate" in not_tested and "sqrt(B / 64)" in not_tested
+
+
+def test_a_per_update_lead_names_the_larger_learning_rate_it_came_with():
+    """Report audit (2026-12-07): "Per update, large batches converge faster, as claimed: after 20 updates B = 1024
+    reads 46.8% against 11.1% at B = 1" said nothing of B = 1024 stepping at 32 times B = 1's learning rate (the
+    square-root rule, sqrt(1024 / 1) = 32): the lead is the batch size's and its rate's together. The oracle is the
+    ratio by hand, sqrt(4096 / 1) = 64."""
+    large_ahead = rank_batch_sizes({1: [0.30, 0.32, 0.31], 64: [0.50, 0.52, 0.51], 4096: [0.70, 0.71, 0.72]})
+    ok, text = B._per_update(large_ahead, 1, 4096, 100, rates=(1e-3 / 8, 1e-3 * 8))
+    assert ok is True and "converge faster" in text
+    assert "a learning rate 64 times B = 1's" in text and "together" in text

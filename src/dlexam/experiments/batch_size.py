@@ -278,7 +278,8 @@ def _verdict(cfg: BatchSizeConfig, sizes: list[int], nb: dict) -> tuple[str, str
     epochs_faster = ep[-1] < ep[0]
     memory_grows = saved[-1] > saved[0]
     b_fast = sizes[int(np.argmin(ep))]
-    fewer_iterations, iterations_text = _per_update(nb["ranking"]["iterations"], b_lo, b_hi, cfg.iterations)
+    fewer_iterations, iterations_text = _per_update(nb["ranking"]["iterations"], b_lo, b_hi, cfg.iterations,
+                                                   rates=(cfg.lr(b_lo), cfg.lr(b_hi)))
     rss_text = (
         f"peak RSS growth of one step {rss[0]:.1f} -> {rss[-1]:.1f} MiB; 0 means the step fitted in memory the "
         "allocator already held"
@@ -327,15 +328,20 @@ def _verdict(cfg: BatchSizeConfig, sizes: list[int], nb: dict) -> tuple[str, str
     return verdict, text
 
 
-def _per_update(r: dict, b_lo: int, b_hi: int, updates: int) -> tuple[bool, str]:
+def _per_update(r: dict, b_lo: int, b_hi: int, updates: int,
+                rates: tuple[float, float] | None = None) -> tuple[bool, str]:
     """Whether large batches converge in fewer updates (the claim's "faster convergence in terms of iterations"):
     after the same number of updates the largest B is among the best and the smallest B is not, each lead larger
-    than the seeds' spread; and the finding's sentence on it."""
+    than the seeds' spread; and the finding's sentence on it (`rates`: the learning rates of B = b_lo and b_hi,
+    which a lead is said to come with)."""
     if not r["spread_measured"]:
         return False, "One seed measures no spread, so convergence per update is not judged."
     if b_hi in r["tied"] and b_lo not in r["tied"]:
+        rate = ("" if rates is None else
+                f" B = {b_hi} also steps at a learning rate {rates[1] / rates[0]:.3g} times B = {b_lo}'s (the "
+                "square-root rule): the lead is the larger batch's and its larger rate's together.")
         return True, (f"Per update, large batches converge faster, as claimed: after {updates} updates B = {b_hi} "
-                      f"reads {r['mean'][b_hi]:.1%} against {r['mean'][b_lo]:.1%} at B = {b_lo}.")
+                      f"reads {r['mean'][b_hi]:.1%} against {r['mean'][b_lo]:.1%} at B = {b_lo}.{rate}")
     return False, (f"That large batches converge in fewer iterations is not seen here: after {updates} updates "
                    f"B = {b_hi} reads {r['mean'][b_hi]:.1%} and B = {b_lo} {r['mean'][b_lo]:.1%} (mean of "
                    f"{r['seeds']} seeds), and B = {b_hi} is not ahead of B = {b_lo} by more than the seeds' spread.")
