@@ -43,6 +43,22 @@ def test_p1_2_no_minimiser_on_separable_data():
     assert norms == sorted(norms)
 
 
+def test_p1_2_each_gradient_descent_row_is_one_point():
+    """Each row of P1.2's gradient-descent trace gave the loss before its step beside ||w|| after it (step 1: the
+    loss 27.73 = 40 ln 2 of w = 0 beside ||w_1|| = 18.7). The oracle: the first step by hand in numpy, from w = 0
+    at rate 0.5: grad L(0) = -sum_i y_i x_i / 2, so w_1 = sum_i y_i x_i / 4, and L(w_1) by np.logaddexp."""
+    a = answer("P1.2").to_dict()
+    x, y, _ = separable_data()
+    xs, ys = x.numpy(), y.numpy()
+    w1 = (ys[:, None] * xs).sum(0) / 4
+    first = a["evidence"]["gradient_descent"][0]
+    assert first["step"] == 1
+    assert math.isclose(first["norm_w"], float(np.linalg.norm(w1)), rel_tol=1e-12)
+    assert math.isclose(first["loss"], float(np.logaddexp(0.0, -ys * (xs @ w1)).sum()), rel_tol=1e-9)
+    losses = [r["loss"] for r in a["evidence"]["gradient_descent"]]
+    assert losses == sorted(losses, reverse=True) and losses[0] < len(ys) * math.log(2)
+
+
 def test_p1_3_marked_update_matches_finite_differences():
     g = torch.Generator().manual_seed(99)
     lam, eta = 0.7, 0.05

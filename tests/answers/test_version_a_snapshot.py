@@ -41,6 +41,9 @@ Pr2.5's verdict "disagrees" -> "partly agrees", its explanation's "Disagrees in 
 audit, 2026-12-07): the exam is right that argmax freezes W_Q and W_K and that softmax fixes it, wrong about W_V;
 the attention-temperature experiment had said "partly supported" of the same finding (both now word
 `geoff.compare.frozen_claim`).
+P1.2's gradient-descent trace gave each row's loss before its step beside ||w|| after it (step 1: 27.73, the loss
+of w = 0, beside ||w_1|| = 18.7); each row's loss is now that of the w whose norm it gives (step 1: 1.5808;
+test_part1.py checks the first step by hand in numpy; answers audit, 2026-12-07).
 Everything else, every number and verdict included, must be as it was.
 
 Another CPU (an AMD EPYC where the snapshot came from an Intel machine, both AVX512) adds some float sums in

@@ -67,8 +67,9 @@ def p1_2() -> Answer:
         (gw,) = torch.autograd.grad(loss, w)
         with torch.no_grad():
             w -= 0.5 * gw
-        if step in (1, 10, 100, 1000):
-            trace.append({"step": step, "loss": loss.item(), "norm_w": w.detach().norm().item()})
+        if step in (1, 10, 100, 1000):  # the loss and ||w|| of one point, w after `step` steps
+            trace.append({"step": step, "loss": float(logistic_loss(w.detach(), x, y)),
+                          "norm_w": w.detach().norm().item()})
 
     # L is differentiable, so any minimiser (local or global) would be a stationary point; a strictly
     # negative directional derivative along w* everywhere rules all of them out.
