@@ -44,6 +44,8 @@ the attention-temperature experiment had said "partly supported" of the same fin
 P1.2's gradient-descent trace gave each row's loss before its step beside ||w|| after it (step 1: 27.73, the loss
 of w = 0, beside ||w_1|| = 18.7); each row's loss is now that of the w whose norm it gives (step 1: 1.5808;
 test_part1.py checks the first step by hand in numpy; answers audit, 2026-12-07).
+P1.5's option 3 said "here the trained AE reaches the PCA optimum" beside an MSE 20% above it: it now says "comes
+close to" and gives both (0.0024 against 0.0020; answers audit, 2026-12-07).
 Everything else, every number and verdict included, must be as it was.
 
 Another CPU (an AMD EPYC where the snapshot came from an Intel machine, both AVX512) adds some float sums in
