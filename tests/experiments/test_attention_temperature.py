@@ -235,3 +235,16 @@ def test_the_experiments_key_width_is_the_exam_models():
     # sqrt(d_k), the softmax temperature the experiment compares with argmax, is the exam's d_head (from the spec,
     # as exam_model builds the model), not a 2 typed again
     assert A.D_K == exam_model().cfg.d_head == VERSION_A.transformer.d_head
+
+
+def test_all_matrices_move_under_softmax_only_where_every_seed_moved_them():
+    """The finding said "With T = sqrt(d_k) = 1.414 all matrices move" whatever the runs measured (report audit,
+    2026-12-07): a softmax run whose W_Q stayed put in one seed (hand-made here) is named as such."""
+    cfg = A.AttentionTemperatureConfig()
+    runs = _runs([0.7, 0.7, 0.7], [1.2, 1.1, 1.2])
+    _, finding = A._verdict(cfg, runs)
+    assert "With T = sqrt(d_k) = 1.414 all matrices move (mean W_Q 2, W_K 2)" in finding
+    runs[A.SCHEDULES[1]][1] = {**runs[A.SCHEDULES[1]][1], "moved": {**runs[A.SCHEDULES[1]][1]["moved"], "W_Q": 0.0}}
+    _, finding = A._verdict(cfg, runs)
+    assert "all matrices move" not in finding
+    assert "W_Q stayed put in 1 of 3 seeds" in finding

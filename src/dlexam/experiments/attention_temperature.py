@@ -261,7 +261,7 @@ def _verdict(cfg: AttentionTemperatureConfig, runs: dict) -> tuple[str, str]:
         f"(worst seed; mean {_mean(a, 'test_loss_end'):.3f})"
         + (" — it does learn something, through W_V, W_O and E" if learns_anyway else " — it barely learns")
         + f" (greedy exact-match accuracy {_pct(worst_acc(a))} worst, {_pct(_mean(a, 'greedy_accuracy'))} mean).",
-        f"With T = sqrt(d_k) = {math.sqrt(D_K):.3f} all matrices move (mean W_Q {_moved(s, 'W_Q'):.3g}, W_K "
+        f"With T = sqrt(d_k) = {math.sqrt(D_K):.3f} {_moving(s)} (mean W_Q {_moved(s, 'W_Q'):.3g}, W_K "
         f"{_moved(s, 'W_K'):.3g}) and the held-out loss reaches {worst_loss(s):.3f} worst, "
         f"{_mean(s, 'test_loss_end'):.3f} mean (greedy accuracy {_pct(worst_acc(s))} worst, "
         f"{_pct(_mean(s, 'greedy_accuracy'))} mean)"
@@ -305,6 +305,14 @@ def _verdict(cfg: AttentionTemperatureConfig, runs: dict) -> tuple[str, str]:
     # one seed cannot say whether softmax fixes it (softmax_better needs two): "part" there may be a seed's chance
     verdict = "inconclusive" if k < 2 and frozen else CLAIM_VERDICTS[held]
     return verdict, " ".join(text)
+
+
+def _moving(runs: list[dict]) -> str:
+    """Which matrices a schedule's runs moved: "all matrices move" only where every one moved in every seed."""
+    still = {m: sum(r["moved"][m] == 0.0 for r in runs) for m in MATRICES}
+    if not any(still.values()):
+        return "all matrices move"
+    return "; ".join(f"{m} stayed put in {k} of {counted(len(runs), 'seed')}" for m, k in still.items() if k)
 
 
 def _median_tenths(grad_norms: list[float]) -> tuple[float, float]:
