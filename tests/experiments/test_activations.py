@@ -182,3 +182,20 @@ def test_validation_accuracy_reads_in_percent_in_the_table_the_finding_and_the_c
         assert row["val acc % worst"] == pytest.approx(100 * net["val acc worst"])
         assert f"val acc {100 * net['val acc']:.1f}%" in result["finding"]
         assert f"{row['activation']} {100 * net['val acc']:.1f}%" in caption
+
+
+def test_tanh_is_said_to_pass_gradients_under_glorot_only_where_every_seed_shows_it():
+    """The finding's "with weights scaled ... (Glorot), tanh is close to the identity there and passes gradients
+    through" was said whenever tanh did not vanish under both inits, also where its Glorot seeds disagree (report
+    audit, 2026-12-07): hand-made factors 0.70, 0.85, 0.90 under Glorot are no evidence that it passes them."""
+    from dlexam.experiments.activations import ActivationsConfig, _verdict
+
+    factors = {("sigmoid", "default"): [0.14, 0.15, 0.14], ("tanh", "default"): [0.6, 0.62, 0.61],
+               ("relu", "default"): [0.4, 0.45, 0.5], ("sigmoid", "matched"): [0.24, 0.23, 0.24],
+               ("tanh", "matched"): [0.70, 0.85, 0.90], ("relu", "matched"): [0.97, 0.98, 0.99]}
+    _, finding = _verdict(ActivationsConfig(), _table(factors))
+    assert "seeds disagree for tanh with matched init" in finding
+    assert "passes gradients through" not in finding and "no conclusion for tanh" in finding
+    factors[("tanh", "matched")] = [0.97, 0.99, 1.01]  # level in every seed: the sentence holds
+    _, finding = _verdict(ActivationsConfig(), _table(factors))
+    assert "(Glorot), tanh is close to the identity there and passes gradients through" in finding

@@ -255,6 +255,9 @@ def _verdict(cfg: ActivationsConfig, table: list[dict]) -> tuple[str, str]:
         notes.append("Sigmoid's gradients did not vanish under every initialisation and seed here.")
     if tanh_vanishes:
         notes.append("Tanh's gradients vanish under both initialisations.")
+    elif not level[("tanh", "matched")]:  # Glorot's seeds disagree, or all vanish while the default's do not
+        notes.append("Tanh's gradients did not vanish in every seed under both initialisations, nor stay level in "
+                     "every seed under Glorot: no conclusion for tanh here.")
     else:
         notes.append(
             "Tanh's gradients do NOT vanish under every initialisation: with weights scaled so that "
