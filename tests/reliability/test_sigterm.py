@@ -102,6 +102,9 @@ def test_a_report_stopped_while_its_pool_works_leaves_what_ctrl_c_leaves(tmp_pat
         assert not (tmp_path / "new").exists(), sorted(str(f) for f in tmp_path.rglob("*"))
 
 
+# the signal's exception may be raised inside a gc callback (hypothesis keeps one) and lost there, which is the case
+# this test stands for: pytest then warns "Exception ignored in ... gc_callback", seen once on a loaded machine
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 @pytest.mark.parametrize("signum, said, status", [(signal.SIGINT, "dlexam: interrupted", 130),
                                                   (signal.SIGTERM, "dlexam: terminated", 143)])
 def test_a_stop_whose_exception_was_lost_still_ends_the_command_as_a_stop(monkeypatch, capsys, signum, said, status):
