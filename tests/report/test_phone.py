@@ -12,6 +12,7 @@ drawing is shown at its own size.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -91,3 +92,27 @@ def test_every_figure_on_a_desktop_is_the_desktop_drawing_at_its_size(tiny_repor
     for f in measure(index, 1280):
         assert f["source"] != f["narrow_source"], f["alt"]
         assert f["shown"] == pytest.approx(min(f["natural"], f["column"]), abs=2), f["alt"]
+
+
+AXE = Path(__file__).parents[1] / "serve" / "vendor" / "axe.min.js"  # axe-core, vendored for the served pages
+
+
+def axe_violations(index, width: int) -> list[str]:
+    """What axe-core finds on the page at that width: `id (impact): help -- where`, one per rule broken."""
+    with playwright_tab(width, 800) as page:
+        page.goto(index.as_uri())
+        page.wait_for_load_state("load")
+        page.evaluate(AXE.read_text(encoding="utf-8") + "\n;0")
+        return page.evaluate("""async () => {
+            const r = await axe.run(document, {resultTypes: ["violations"]});
+            return r.violations.map((v) => `${v.id} (${v.impact}): ${v.help} -- ` +
+                v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(" | "));
+        }""")
+
+
+@pytest.mark.parametrize("width", [PHONE, 1280])
+def test_axe_finds_no_violation_in_the_report(tiny_report, width):
+    """The report is read by screen readers and keyboards as the served pages are (tests/serve/test_a11y.py): axe-core
+    finds no violation of its rules on the whole page, on a phone and on a desktop."""
+    index, _ = tiny_report
+    assert axe_violations(index, width) == []
