@@ -83,3 +83,38 @@ def test_prairielearn_labels_each_choice_element(variant):
         assert re.search(rf"<p>{re.escape(label)}</p>\s*<pl-multiple-choice answers-name=\"{f.name}\"", page), page
     from dlexam.variants.documents import html as question_text  # what generate() puts in params.html
     assert not LONE_LABEL.search(question_text((*q.context, *q.prompt)))
+
+
+def platform_bodies(variant) -> dict[str, dict[str, str]]:
+    """exam question id -> {answer id: the question text a student sees}, from Moodle's XML and from QTI's."""
+    out = {"moodle": {}, "qti": {}}
+    for q in ET.fromstring(exports.moodle_xml(variant)).iter("question"):
+        if q.get("type") != "category":
+            out["moodle"][q.find("name/text").text.split()[-1]] = q.find("questiontext/text").text
+    with zipfile.ZipFile(io.BytesIO(exports.qti_zip(variant))) as z:
+        doc = next(n for n in z.namelist() if n.endswith(".xml") and "manifest" not in n)
+        root = ET.fromstring(z.read(doc))
+    for item in root.iter():
+        if item.tag.rsplit("}", 1)[-1] == "item":
+            body = next(m.text for m in item.iter() if m.tag.rsplit("}", 1)[-1] == "mattext")
+            out["qti"][item.get("title").split()[0]] = body
+    return out
+
+
+def test_each_platform_question_says_which_answer_it_takes(variant):
+    """Moodle and Canvas ask one question per answer field, each with the exam question's whole text (and the question
+    names, which hold the answer id, are not shown to students). Pr1.2 asks for the parameters of four layers: its four
+    questions were the same text word for word ("Answer: parameters"), so no student could tell which layer each box
+    wanted. Each field's text now differs from its question's other fields', and Pr1.2's names its layer (the layers
+    as the printed exam lists them)."""
+    layers = re.search(r"does each of (.*) have\?", markdown(variant).split("### Pr1.2", 1)[1]).group(1).split(", ")
+    assert len(layers) == 4
+    for platform, bodies in platform_bodies(variant).items():
+        by_question = {}
+        for answer_id, body in bodies.items():
+            by_question.setdefault(answer_id.rsplit(".", 1)[0], []).append(body)  # Pr1.2.Conv-1 -> Pr1.2
+        for qid, texts in by_question.items():
+            assert len(set(texts)) == len(texts), (platform, qid)
+        for layer in layers:
+            answer_line = re.search(r"<p><b>Answer[^<]*</b>[^<]*</p>", bodies[f"Pr1.2.{layer}"]).group(0)
+            assert layer in answer_line, (platform, answer_line)
