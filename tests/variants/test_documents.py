@@ -92,3 +92,13 @@ def test_pdf_has_the_room():
     text = " ".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(documents.pdf(v))).pages)
     for aid in v.fields():  # named in the answer line and above its room
         assert text.count(aid) >= 2, aid
+
+
+def test_solution_answer_lines_name_the_fields_as_written():
+    """The worked solution's "Answer." lines write each field's name as the key does: Pr1.3's `in_features` once
+    came out of Typst as "in" with "features" subscripted (the line's subscript rule, meant for W_Q and h_2, caught
+    the field's name). Variant 7's last map is 24 x 3 x 3 (worked by hand from its printed exam): 216."""
+    source = documents.typst_source(make_variant(7, computed=False), solution=True)
+    (line,) = [s for s in source.splitlines() if s.startswith("*Answer.* shapes")]
+    assert "#sub[" not in line and "#super[" not in line, line
+    assert unescaped(line).endswith("; in_features = 216"), line

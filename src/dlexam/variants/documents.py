@@ -286,7 +286,8 @@ def typst_source(v: Variant, solution: bool = False) -> str:
         out += [f"=== {ty(q.id)} {ty(q.title)} ({q.points} points)", ""]
         blocks = q.solution if solution else q.prompt
         if solution:
-            out += ["*Answer.* " + tym("; ".join(f"{f.name} = {answer_text(f)}" for f in q.fields)), ""]
+            # a field's name as written (in_features is no subscript), its answer with the text's scripts (h_2)
+            out += ["*Answer.* " + "; ".join(f"{ty(f.name)} \\= {tym(answer_text(f))}" for f in q.fields), ""]
         out += [ty_block(b) + "\n" for b in blocks]
         if not solution:
             out += [with_code(answer_line(q), ty), ""]
