@@ -202,12 +202,23 @@ for seed in range(3):
     data["raw_submitted_answers"]["P1"] = "0.999"
     data["partial_scores"] = {}
     server.grade(data)
-    out.append([full, data["partial_scores"]["P"]["score"], len(q.fields[1].answer) ** 2])
+    out.append([full, data["partial_scores"]["P"]["score"], len(q.fields[1].answer) ** 2,
+                data["params"].get("axes"), data["params"]["html"]])
 print(json.dumps({"scores": out, "torch": "torch" in sys.modules}))
 '''
     result = without_torch(code, tmp_path)
-    for full, partial, cells in result["scores"]:
+    page = (tmp_path / "questions/dlexam-standard-Pr2-2/question.html").read_text()
+    for full, partial, cells, axes, text in result["scores"]:
         assert full == 1.0 and partial == (cells - 1) / cells
+        # pl-matrix-component-input draws a bare grid (no row or column names: its source at 88fb855), so the page
+        # says above each grid what its rows and columns are, as the paper's and Moodle's grids head them: S and P
+        # index the positions of the training example the question prints, a row and a column per token
+        example = html.unescape(re.search(r"The training example is &quot;(.*?)&quot;", text).group(1)).split()
+        positions = ", ".join(f"{k} {token}" for k, token in enumerate(example, start=1))
+        for name in ("S", "P"):
+            assert axes[name] == f"Rows: {positions}. Columns: {positions}.", axes
+            above = "{{params.axes." + name + '}}</small></p>\n<pl-matrix-component-input answers-name="' + name + '"'
+            assert above in page, name
 
 
 PL_PR25 = r'''

@@ -76,6 +76,13 @@ def fields(q):
     return [(f.name, f.kind, weights[f.name]) for f in q.fields]
 
 
+def axes(f):
+    """What a matrix's rows and columns are ("Rows: 4 <START>, 5 A. Columns: A, B, <START>, <STOP>."), said above its
+    grid: pl-matrix-component-input draws the inputs bare, where the paper, Moodle and Canvas head them."""
+    return " ".join(f"{{what}}: {{', '.join(labels)}}." for what, labels in (("Rows", f.row_labels),
+                                                                           ("Columns", f.col_labels)) if labels)
+
+
 def question(seed):
     v = make_variant(seed, DIFFICULTY, computed=False)
     if GRADIENTS is None:
@@ -104,6 +111,7 @@ def generate(data):
                                                                  for i, o in enumerate(f.options)]
         elif f.kind == "matrix":
             data["correct_answers"][f.name] = [[float(x) for x in r] for r in f.answer]
+            data["params"].setdefault("axes", {{}})[f.name] = axes(f)
         elif f.kind == "number":
             # a loss: the key as written, the centre of the window grade() scores by (typed.window)
             data["correct_answers"][f.name] = float(f.answer) if f.exact else float(key_decimal(f.answer))
@@ -297,8 +305,10 @@ def question_html(q: Question) -> str:
         weight = weights[f.name]
         label = f"{f.name} ="
         if f.kind == "matrix":
+            # the grid's rows and columns named above it (server.py's axes(): the element draws no headers);
             # rtol and atol 0: the element's own help (it shows one always) named the defaults, 1% and 1e-8
-            out += [f'<pl-matrix-component-input answers-name="{f.name}" label="{label}" weight="{weight}" '
+            out += [f"<p><small>{{{{params.axes.{f.name}}}}}</small></p>",
+                    f'<pl-matrix-component-input answers-name="{f.name}" label="{label}" weight="{weight}" '
                     'comparison="relabs" rtol="0" atol="0" allow-fractions="true"></pl-matrix-component-input>',
                     f"<p><small>{escape(help_text(f))}</small></p>"]
         elif f.kind == "number":
