@@ -216,6 +216,25 @@ def test_a_submission_for_another_drawing_of_the_seed_is_refused_by_its_fingerpr
     assert grade(V, no_print).score == g.max_score
 
 
+def test_a_sheet_of_the_other_difficulty_is_named_as_such():
+    """The paper asks students to begin with the seed and the fingerprint, not the difficulty, so a harder exam's
+    sheets graded without --difficulty harder differ from variant 1 (standard) by their fingerprint alone: they were
+    refused as if "another dlexam drew that exam for seed 1", sending the instructor to a key.json, when this dlexam
+    draws that exam itself. The refusal now names the variant the fingerprint is (the harder one, made here) and
+    the difficulty to grade it with; a fingerprint of no difficulty of the seed is refused as before."""
+    harder = make_variant(1, "harder")
+    sheet = {k: v for k, v in json.loads(json.dumps(harder.key())).items() if k != "difficulty"}
+    with pytest.raises(SubmissionError) as e:
+        grade(V, sheet)
+    msg = str(e.value)
+    assert msg.startswith("fingerprint:") and "variant 1 (harder)" in msg and "--difficulty harder" in msg, msg
+    assert "another dlexam" not in msg and "\n" not in msg
+    assert grade(harder, sheet).score == grade(harder, sheet).max_score  # graded as the harder one, it is right
+    with pytest.raises(SubmissionError) as e:
+        grade(V, {**sheet, "fingerprint": make_variant(2).fingerprint})
+    assert "another dlexam drew that exam" in str(e.value)
+
+
 def test_the_fingerprint_follows_what_grading_depends_on():
     import dataclasses
     import subprocess

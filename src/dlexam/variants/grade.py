@@ -23,6 +23,7 @@ import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+from dlexam.errors import UserError
 from dlexam.spec import text
 from dlexam.variants.mistakes import (
     as_written,
@@ -200,11 +201,34 @@ def _named_variant(v: Variant, submission: dict) -> None:
             seed = v.seed if said["seed"] is None else said["seed"]
             raise SubmissionError(f"{name}: this submission is for variant {seed} "
                                   f"({said['difficulty'] or 'standard'}), not variant {v.seed} ({v.difficulty})")
-    if said["fingerprint"] is not None and v.fingerprint and str(said["fingerprint"]).strip().lower() != v.fingerprint:
+    fingerprint = None if said["fingerprint"] is None else str(said["fingerprint"]).strip().lower()
+    if fingerprint is not None and v.fingerprint and fingerprint != v.fingerprint:
+        if other := _difficulty_of(v, fingerprint):  # a harder exam's sheet graded as the standard one, say
+            raise SubmissionError(f"fingerprint: this submission is for variant {v.seed} ({other}), whose "
+                                  f"fingerprint {fingerprint} it gives, not variant {v.seed} ({v.difficulty}): grade "
+                                  f"it as that one (dlexam grade --variant {v.seed} --difficulty {other} ...)")
         raise SubmissionError(f"fingerprint: this submission answers an exam with fingerprint "
                               f"{shown(str(said['fingerprint']).strip())}, and variant {v.seed} ({v.difficulty}) "
                               f"here has fingerprint {v.fingerprint}: another dlexam drew that exam for seed {v.seed}; "
                               "grade it against the key.json written with it (dlexam grade --key KEY.json ...)")
+
+
+def _difficulty_of(v: Variant, fingerprint: str) -> str:
+    """The other difficulty whose variant of `v`'s seed, as this dlexam draws it, has `fingerprint`; "" if none (or
+    `v` is a saved key.json, not a variant drawn here)."""
+    if not isinstance(v, Variant):
+        return ""
+    from dlexam.variants.build import make_variant
+    from dlexam.variants.draw import DIFFICULTIES
+
+    computed = v.draw is not None and v.draw.gradients is not None  # as `v` was made: Pr2.5 is in its fingerprint
+    for d in DIFFICULTIES:
+        try:
+            if d != v.difficulty and make_variant(v.seed, d, computed).fingerprint == fingerprint:
+                return d
+        except UserError:  # no well-posed variant of that difficulty: not the one
+            continue
+    return ""
 
 
 def id_meant(unknown: str, known) -> str:
