@@ -643,3 +643,45 @@ def test_qti_every_resprocessing_holds_a_respcondition():
                 for cond in proc.iter(f"{ns}respcondition"):
                     assert [c.tag.removeprefix(ns) for c in cond][0] == "conditionvar"
         assert "essay_question" in kinds
+
+
+class _Rows(HTMLParser):
+    """Each table row of an HTML text: its cells' texts (th and td), unescaped."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.rows: list[list[str]] = []
+        self.cell: list[str] | None = None
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "tr":
+            self.rows.append([])
+        elif tag in ("td", "th"):
+            self.cell = []
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self.cell is not None:
+            self.rows[-1].append("".join(self.cell))
+            self.cell = None
+
+    def handle_data(self, data):
+        if self.cell is not None:
+            self.cell.append(data)
+
+
+def test_moodle_matrix_feedback_is_the_worked_solution():
+    """A matrix is a cloze question, and its field has no one-line reason: its general feedback, what a student
+    reviews after the attempt, read "see the worked solution", which Moodle does not have. It is now the question's
+    worked solution (PrairieLearn's answer panel shows the same). Variant 7's P, worked by hand from its printed
+    exam (example D A A <START> A D <STOP>, scores above): <START> ties its 4 visible scores at 0, and A at position 5
+    ties positions 2, 3 and 5 at 13."""
+    root = ET.fromstring(exports.moodle_xml(make_variant(7, computed=False)))
+    clozes = {q.find("name/text").text.split()[-1]: q.find("generalfeedback/text").text
+              for q in root.iter("question") if q.get("type") == "cloze"}
+    assert set(clozes) == {"Pr1.3.shapes", "Pr2.2.S", "Pr2.2.P", "Pr2.3.logits", "Pr2.4.R"}
+    for aid, feedback in clozes.items():
+        assert "see the worked solution" not in feedback and "<table>" in feedback, aid
+    rows = _Rows(clozes["Pr2.2.P"]).rows
+    assert ["4 <START>", "1/4", "1/4", "1/4", "1/4", "0", "0", "0"] in rows
+    assert ["5 A", "0", "1/3", "1/3", "0", "1/3", "0", "0"] in rows

@@ -21,7 +21,7 @@ import xml.etree.ElementTree as ET
 from fractions import Fraction
 from html import escape
 
-from dlexam.variants.documents import answer_grid, field_html, points_text
+from dlexam.variants.documents import answer_grid, field_html, html, points_text
 from dlexam.variants.exports.decimals import MOODLE, decimal, instruction, keyed
 from dlexam.variants.model import Field, Question, Variant
 
@@ -63,7 +63,9 @@ def _field(quiz: ET.Element, v: Variant, q: Question, f: Field) -> None:
     name = f"dlexam {v.seed} {q.answer_id(f)}"
     body = field_html(q, f)
     grade = f.points * q.points
-    why = plain(f.why or "see the worked solution")  # every text below is format="html": plain text escaped
+    # every text below is format="html": plain text escaped; a field with no one-line reason (a matrix) is given its
+    # question's worked solution, its tables as HTML, as PrairieLearn's answer panel shows it
+    why = plain(f.why) if f.why else html(q.solution)
     if f.kind == "choice":
         el = _question(quiz, "multichoice", name, body, grade, why)
         ET.SubElement(el, "single").text = "true"
