@@ -4,6 +4,7 @@ points (the Typst source against the Markdown, and the PDF's own text where pypd
 from __future__ import annotations
 
 import io
+import math
 import re
 
 import pytest
@@ -102,3 +103,16 @@ def test_solution_answer_lines_name_the_fields_as_written():
     (line,) = [s for s in source.splitlines() if s.startswith("*Answer.* shapes")]
     assert "#sub[" not in line and "#super[" not in line, line
     assert unescaped(line).endswith("; in_features = 216"), line
+
+
+def test_solution_never_rounds_a_probability_to_zero():
+    """The loss's worked solution wrote each target's probability to 4 places, so variant 7's row 5 read
+    "p = e^3 / (...) = 0.0000" for a probability that is not 0 (the project writes such a number in scientific
+    notation, never 0.0000). The oracle is math.exp on the closed form the line itself prints (the logits of row 5,
+    worked by hand from the printed exam: 3, 5, 2, 3, 0, 13, target D)."""
+    source = documents.markdown(make_variant(7, computed=False), solution=True)
+    (line,) = [s for s in source.splitlines() if s.startswith("- row 5 scores D: p = ")]
+    shown = float(re.search(r"= ([^ ,=]+), -log p", line).group(1))
+    e = math.exp
+    p = e(3) / (e(13) + e(5) + 2 * e(3) + e(2) + 1)
+    assert shown != 0 and math.isclose(shown, p, rel_tol=1e-3), line

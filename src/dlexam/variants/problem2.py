@@ -14,6 +14,7 @@ from fractions import Fraction
 from dlexam.geoff.exact import ExactRun, exact_run, loss_terms
 from dlexam.geoff.positions import bag_determines_next_token, first_difference, order_counterexample
 from dlexam.spec import ExamSpec, Matrix, TransformerSpec, text
+from dlexam.spec.numbers import decimal_text
 from dlexam.spec.transformer import output_labels
 from dlexam.variants.model import Field, Items, Mistake, Options, Question, Text, distinct, matrix_table
 from dlexam.variants.problem2_gradients import pr25
@@ -168,8 +169,9 @@ def questions(spec: ExamSpec, orders: dict | None = None, gradients: dict | None
             matrix_table("Z = P V", run.head.Z, *named(t, "Z", rows)),
             matrix_table("R = Z W_O", run.R, *named(t, "R", rows)),
             matrix_table("logits = R E^T", run.logits, *named(t, "logits", rows)),
-            Items(tuple(f"row {x.row} scores {x.target}: p = {x.probability_text} = {x.probability:.4f}, "
-                        f"-log p = {x.nll_text} = {x.nll:.4f}" for x in terms)),
+            # a tiny p (or -log p) in scientific notation, never 0.0000 (decimal_text)
+            Items(tuple(f"row {x.row} scores {x.target}: p = {x.probability_text} = {decimal_text(x.probability)}, "
+                        f"-log p = {x.nll_text} = {decimal_text(x.nll)}" for x in terms)),
             Text(f"L = {closed} = {loss:.4f}.")), "transformers", tuple(common)),
         Question("Pr2.4", f"Attention with {t.heads} heads", pts["Pr2.4"], (
             Text("A second attention head is added" + (" with the same W_Q, W_K, W_V as the first" if same_heads(t)
