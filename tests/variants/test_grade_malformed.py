@@ -122,6 +122,20 @@ def test_short_rows_count_their_missing_cells_as_unanswered():
     assert r.notes == ["rows 2, 5 have fewer than 7 entries: the missing ones count as not answered"]
 
 
+def test_notes_name_the_rows_as_the_cells_do():
+    """Pr2.3's logit rows are those at positions 4-6, and each wrong cell is named so ("row 6 D, column A"); the
+    notes on a short answer named them by their count from 1 ("row 3 counts as not answered", "row 1 has fewer than 6
+    entries"), so a sheet's feedback spoke of rows 1-3 and rows 4-6 for the same three rows. Variant 7's rows,
+    from its printed exam: positions 4-6 of D A A <START> A D <STOP>."""
+    sub = key()
+    sub["Pr2.3.logits"] = [sub["Pr2.3.logits"][0][:4], sub["Pr2.3.logits"][1]]
+    r = field(grade(V, sub), "Pr2.3.logits")
+    assert r.notes == ["2 of 3 rows given: row 6 D counts as not answered",
+                       "row 4 <START> has fewer than 6 entries: the missing ones count as not answered"], r.notes
+    named = {w["where"].split(", column")[0].removeprefix("Pr2.3.logits ") for w in r.wrong}
+    assert named == {"row 4 <START>", "row 6 D"}
+
+
 def test_rows_and_cells_beyond_the_shape_are_ignored_and_noted():
     sub = key()
     sub["Pr2.2.P"] = [row + ["9"] for row in sub["Pr2.2.P"]] + [["1"] * 7, ["2"]]

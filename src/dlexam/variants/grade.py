@@ -133,7 +133,7 @@ def _grade_matrix(aid: str, qid: str, share: Fraction, f: Field, value) -> Field
     """A matrix earns its share cell by cell; an unreadable or missing cell is wrong, the others count."""
     rows, cols = len(f.answer), len(f.answer[0])
     try:
-        cells, notes = read_matrix(value, rows, cols)
+        cells, notes = read_matrix(value, rows, cols, f.row_labels)
     except UnreadableAnswer as bad:
         return FieldResult(aid, qid, Fraction(0), share, False, [
             {"where": aid, "given": shown(value), "expected": expected_text(f), "reason": str(bad),

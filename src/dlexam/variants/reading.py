@@ -112,8 +112,14 @@ def one_value(value):
 Cell = Fraction | UnreadableAnswer | None  # a matrix cell as read: its value, what is wrong with it, or not answered
 
 
-def _rows(numbers: list[int], verb: tuple[str, str]) -> str:
-    """ "row 4 counts", "rows 4-7 count", "rows 2, 5 count" (verb: its singular and plural)."""
+def _rows(numbers: list[int], verb: tuple[str, str], names=()) -> str:
+    """ "row 4 counts", "rows 4-7 count", "rows 2, 5 count" (verb: its singular and plural); with the key's row
+    `names`, rows named as the grader names their cells where a name is not the row's number (Pr2.3's logit rows
+    are "4 <START>", "5 A", "6 D": "row 6 D counts"; Pr2.2's "1 D", ... keep their numbers)."""
+    if names and all(n <= len(names) for n in numbers) and any(
+            names[n - 1].split(" ", 1)[0] != str(n) for n in numbers):
+        listed = ", ".join(names[n - 1] for n in numbers[:8]) + (", ..." if len(numbers) > 8 else "")
+        return f"row {listed} {verb[0]}" if len(numbers) == 1 else f"rows {listed} {verb[1]}"
     if len(numbers) == 1:
         return f"row {numbers[0]} {verb[0]}"
     if numbers == list(range(numbers[0], numbers[-1] + 1)):
@@ -234,14 +240,15 @@ def matrix_rows(text: str) -> list:
     return re.split(r"\s*;\s*\n?\s*|\s*\n\s*", s)
 
 
-def read_matrix(value, rows: int, cols: int) -> tuple[list[list[tuple[object, Cell]]], list[str]]:
+def read_matrix(value, rows: int, cols: int, names=()) -> tuple[list[list[tuple[object, Cell]]], list[str]]:
     """A matrix answer of the key's shape: each cell as (written, read), where a cell left empty ("" or null) or
     missing (a short row, a missing row) is not answered, so wrong while the rest still earns its share, as a
     student who fills part of a matrix expects; and notes on its shape: rows or cells beyond `rows` x `cols` are
     ignored. A row may be text ("1, 0, 0"), as the whole matrix may ("1, 0; 1/2, 1/2"), split by :func:`row_cells`
     alone (a cell is one number: "1 / 4" is 1/4); a row given as a list is its cells, never split. A flat list of
     exactly rows*cols cells (a JSON list of numbers, or all of them on one line) is read row by row, with a note; a
-    flat list of any other length, and anything else that is not a list of rows, is :class:`UnreadableAnswer`."""
+    flat list of any other length, and anything else that is not a list of rows, is :class:`UnreadableAnswer`.
+    `names`: the key's row labels, which the notes name its rows by (:func:`_rows`)."""
     typed = isinstance(value, str)
     if typed:
         value = matrix_rows(value)
@@ -267,14 +274,14 @@ def read_matrix(value, rows: int, cols: int) -> tuple[list[list[tuple[object, Ce
                          f"of {cols}")
     if len(given) < rows:
         notes.append(f"{len(given)} of {rows} rows given: "
-                     + _rows(list(range(len(given) + 1, rows + 1)), ("counts", "count")) + " as not answered")
+                     + _rows(list(range(len(given) + 1, rows + 1)), ("counts", "count"), names) + " as not answered")
     if beyond := [i + 1 for i in range(rows, len(given)) if not left_out(given[i])]:
         notes.append(f"{len(given)} rows given for {rows}: " + _rows(beyond, ("is", "are")) + " ignored")
     if short := [i + 1 for i, r in enumerate(given[:rows]) if len(r) < cols]:
-        notes.append(_rows(short, ("has", "have")) + f" fewer than {cols} entries: the missing ones count as not "
-                     "answered")
+        notes.append(_rows(short, ("has", "have"), names) + f" fewer than {cols} entries: the missing ones count as "
+                     "not answered")
     if long := [i + 1 for i, r in enumerate(given[:rows]) if not left_out(r[cols:])]:
-        notes.append(_rows(long, ("has", "have")) + f" more than {cols} entries: those after entry {cols} are "
+        notes.append(_rows(long, ("has", "have"), names) + f" more than {cols} entries: those after entry {cols} are "
                      "ignored")
     cells = []
     for i in range(rows):
