@@ -146,6 +146,8 @@ QTI_CONTENT = {
     "resprocessing": r"(qticomment )?outcomes (respcondition |itemproc_extension )+",
     "outcomes": r"(qticomment )?(decvar (interpretvar )*)+",
     "respcondition": r"(qticomment )?conditionvar (setvar )*(displayfeedback )*(respcond_extension )?",
+    "itemfeedback": r"((flow_mat |material |solution |hint )+)",
+    "flow_mat": r"(qticomment )?((flow_mat |material |material_ref )+)",
     "conditionvar": r"((not |and |or |unanswered |other |varequal |varlt |varlte |vargt |vargte |varsubset "
                     r"|varinside |varsubstring |durequal |durlt |durlte |durgt |durgte |var_extension )+)",
 }
@@ -153,7 +155,8 @@ QTI_CONTENT["and"] = QTI_CONTENT["or"] = r"((not |and |or |unanswered |other |va
                                          r"|vargte |varsubset |varinside |varsubstring |durequal |durlt |durlte " \
                                          r"|durgt |durgte )+)"
 TEXT_ONLY = {"fieldlabel", "fieldentry", "mattext", "decvar", "setvar", "varequal", "varlte", "vargte", "other"}
-QTI_REQUIRED = {"assessment": {"ident"}, "section": {"ident"}, "item": {"ident"}, "response_lid": {"ident"},
+QTI_REQUIRED = {"assessment": {"ident"}, "section": {"ident"}, "item": {"ident"}, "itemfeedback": {"ident"},
+                "response_lid": {"ident"},
                 "response_str": {"ident"}, "response_label": {"ident"}, "varequal": {"respident"},
                 "varlte": {"respident"}, "vargte": {"respident"}}
 QTI_ENUMS = {("response_lid", "rcardinality"): {"Single", "Multiple", "Ordered"},

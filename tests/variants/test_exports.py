@@ -685,3 +685,24 @@ def test_moodle_matrix_feedback_is_the_worked_solution():
     rows = _Rows(clozes["Pr2.2.P"]).rows
     assert ["4 <START>", "1/4", "1/4", "1/4", "1/4", "0", "0", "0"] in rows
     assert ["5 A", "0", "1/3", "1/3", "0", "1/3", "0", "0"] in rows
+
+
+def test_qti_items_carry_the_explanation_canvas_shows_after_the_attempt():
+    """Canvas keeps an item's <itemfeedback ident="general_fb"> as the question's neutral comments, shown after the
+    attempt (instructure/QTIMigrationTool 7847455 turns itemfeedback into modalFeedback; canvas-lms's
+    AssessmentItemConverter#get_feedback files an identifier matching /general_/ as :neutral_comments, and each
+    interaction's converter calls it). The QTI items had none, where Moodle's questions give the reason or the
+    worked solution. Variant 7, worked by hand: P1.4's rows (132 + 2 - 4)/2 + 1 = 66, and P's rows as above."""
+    with zipfile.ZipFile(io.BytesIO(exports.qti_zip(make_variant(7, computed=False)))) as z:
+        doc = next(n for n in z.namelist() if n.endswith(".xml") and "manifest" not in n)
+        root = ET.fromstring(z.read(doc))
+    ns = {"q": "http://www.imsglobal.org/xsd/ims_qtiasiv1p2"}
+    feedback = {}
+    for item in root.iterfind(".//q:item", ns):
+        (fb,) = item.findall("q:itemfeedback", ns)
+        assert fb.get("ident") == "general_fb"
+        feedback[item.get("title").split()[0]] = fb.find("q:flow_mat/q:material/q:mattext", ns).text
+    assert len(feedback) == 23 and all(feedback.values())
+    assert "(132 + 2 - 4)/2 + 1 = 66" in feedback["P1.4.choice"]
+    rows = _Rows(feedback["Pr2.2.P"]).rows
+    assert ["4 <START>", "1/4", "1/4", "1/4", "1/4", "0", "0", "0"] in rows

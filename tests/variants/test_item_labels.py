@@ -66,7 +66,8 @@ def test_qti_names_the_item_each_choice_answers(variant):
     for item in root.iter():
         if item.tag.rsplit("}", 1)[-1] != "item" or not item.get("title").startswith("Pr2.5."):
             continue
-        texts = [m.text for m in item.iter() if m.tag.rsplit("}", 1)[-1] == "mattext"]
+        shown = next(el for el in item if el.tag.rsplit("}", 1)[-1] == "presentation")  # not the item's feedback
+        texts = [m.text for m in shown.iter() if m.tag.rsplit("}", 1)[-1] == "mattext"]
         body, options = texts[0], texts[1:]
         assert not LONE_LABEL.search(body), body[-300:]
         assert f"<b>Answer {answered_item(variant, options)}:</b>" in body, body[-300:]

@@ -186,6 +186,15 @@ def field_html(q: Question, f) -> str:
     return html((*q.context, *q.prompt)) + f"<p><b>{escape(answer)}:</b> {escape(f.label)}</p>"
 
 
+def feedback_html(q: Question, f) -> str:
+    """What a platform shows about field `f` after the attempt (Moodle's general feedback, Canvas's neutral
+    comments): an essay's model answer, else the field's one-line reason, else (a matrix) its question's worked
+    solution with its tables."""
+    if f.kind == "essay":
+        return escape(f.answer, quote=False)
+    return escape(f.why, quote=False) if f.why else html(q.solution)
+
+
 def answer_grid(f, cell) -> str:
     """A matrix field's answer table: its row and column labels escaped (``<START>`` is text, not a tag), and
     each cell ``cell(i, j)``, the platform's own input markup (a Moodle cloze gap, a QTI blank) as given."""

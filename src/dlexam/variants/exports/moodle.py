@@ -21,7 +21,7 @@ import xml.etree.ElementTree as ET
 from fractions import Fraction
 from html import escape
 
-from dlexam.variants.documents import answer_grid, field_html, html, points_text
+from dlexam.variants.documents import answer_grid, feedback_html, field_html, points_text
 from dlexam.variants.exports.decimals import MOODLE, decimal, instruction, keyed
 from dlexam.variants.model import Field, Question, Variant
 
@@ -65,7 +65,7 @@ def _field(quiz: ET.Element, v: Variant, q: Question, f: Field) -> None:
     grade = f.points * q.points
     # every text below is format="html": plain text escaped; a field with no one-line reason (a matrix) is given its
     # question's worked solution, its tables as HTML, as PrairieLearn's answer panel shows it
-    why = plain(f.why) if f.why else html(q.solution)
+    why = feedback_html(q, f)
     if f.kind == "choice":
         el = _question(quiz, "multichoice", name, body, grade, why)
         ET.SubElement(el, "single").text = "true"

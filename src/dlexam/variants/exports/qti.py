@@ -22,7 +22,7 @@ import zipfile
 from html import escape
 
 from dlexam.spec import text
-from dlexam.variants.documents import FILE_DATE, answer_grid, field_html
+from dlexam.variants.documents import FILE_DATE, answer_grid, feedback_html, field_html
 from dlexam.variants.exports.decimals import CANVAS, decimal, instruction, keyed, terminating
 from dlexam.variants.model import Field, Question, Variant
 from dlexam.variants.typed import bounds_text
@@ -84,6 +84,14 @@ def _typed_response(item: ET.Element, pres: ET.Element, kind: str, points: float
     ET.SubElement(render, "response_label", {"ident": "answer1", **label})
 
 
+def _feedback(item: ET.Element, body: str) -> None:
+    """The item's general feedback, which Canvas keeps as its neutral comments, shown after the attempt
+    (QTIMigrationTool makes it a modalFeedback; canvas-lms's AssessmentItemConverter#get_feedback files one named
+    /general_/ so)."""
+    fb = ET.SubElement(item, "itemfeedback", {"ident": "general_fb"})
+    _material(ET.SubElement(fb, "flow_mat"), body)
+
+
 def _item(section: ET.Element, v: Variant, q: Question, f: Field) -> None:
     aid = q.answer_id(f)
     item = ET.SubElement(section, "item", {"ident": ident(v, aid), "title": f"{aid} {q.title}"})
@@ -138,6 +146,7 @@ def _item(section: ET.Element, v: Variant, q: Question, f: Field) -> None:
                 cond = ET.Element("conditionvar")
                 ET.SubElement(cond, "varequal", {"respident": f"response_{name}"}).text = f"{name}_{k}"
                 _set_score(proc, cond, share, "Add")
+    _feedback(item, feedback_html(q, f))  # after resprocessing, as the item's content model orders them
 
 
 def shares(n: int, total: int = 100, places: int = 6) -> list[str]:
