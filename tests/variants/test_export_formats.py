@@ -214,6 +214,8 @@ def test_qti_zip_conforms_to_qti_1_2_and_content_packaging(variant):
     assert len(ids) == len(set(ids)) and all(NCNAME.fullmatch(i) for i in ids), ids
     hrefs = [el.get("href") for el in manifest.iter() if local(el.tag) == "file"]
     assert hrefs and set(hrefs) <= set(z.namelist())
+    for info in z.infolist():  # unzipped, each is a plain file its owner can write and anyone read (was -rw-------)
+        assert (info.create_system, info.external_attr >> 16) == (3, 0o100644), (info.filename, info.external_attr)
     for href in hrefs:
         test = ET.fromstring(z.read(href))
         assert local(test.tag) == "questestinterop"

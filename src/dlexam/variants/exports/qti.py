@@ -192,5 +192,7 @@ def qti_zip(v: Variant, timestamp: int = FILE_DATE) -> bytes:
         for name, data in (("imsmanifest.xml", manifest(v, href)), (href, assessment(v))):
             info = zipfile.ZipInfo(name, date_time=time.gmtime(max(timestamp, ZIP_EPOCH))[:6])
             info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o100644 << 16  # a regular file, rw-r--r-- where unzipped (ZipInfo's own: ---------)
+            info.create_system = 3  # Unix: the mode above is read (0, MS-DOS, has none)
             z.writestr(info, data)
     return buf.getvalue()
