@@ -48,6 +48,17 @@ def test_pdf_text_has_them():
     assert re.search(r"Pr2\.3\.logits \([^)]*, 2 pt\), Pr2\.3\.loss \([^)]*, 3 pt\)", text)
 
 
+def test_each_pdf_names_itself_in_its_metadata():
+    """A PDF viewer's title bar and a course's file list show the document's title (they showed none, or the file's
+    name); typed here as the documents' first line says it."""
+    import pypdf
+    v = make_variant(7)
+    for solution, title in ((False, "Exam: Deep Learning, dlexam variant 7 (standard)"),
+                            (True, "Worked solution: Deep Learning, dlexam variant 7 (standard)")):
+        meta = pypdf.PdfReader(io.BytesIO(documents.pdf(v, solution))).metadata
+        assert (meta.title, meta.author) == (title, "dlexam")
+
+
 # variant 7's answer fields and the shape of each matrix, typed from its printed exam (the example
 # "D A A <START> A D <STOP>", 6 tokens, 4 dimensions, 4 layers before the linear one)
 SHAPES_7 = {"Pr1.3.shapes": (4, 3), "Pr2.2.S": (7, 7), "Pr2.2.P": (7, 7), "Pr2.3.logits": (3, 6), "Pr2.4.R": (7, 4)}

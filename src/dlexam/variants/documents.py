@@ -281,8 +281,9 @@ def ty_answer_space(q: Question, f) -> str:
 
 
 def typst_source(v: Variant, solution: bool = False) -> str:
-    out = ['#set page(paper: "a4", margin: 2cm)', '#set text(size: 10pt)', '#set par(justify: false)',
-           f"= {ty(title(v, solution))}", ""]
+    named = title(v, solution).replace("\\", "\\\\").replace('"', '\\"')  # a Typst string: the PDF's own title
+    out = [f'#set document(title: "{named}", author: "dlexam")', '#set page(paper: "a4", margin: 2cm)',
+           '#set text(size: 10pt)', '#set par(justify: false)', f"= {ty(title(v, solution))}", ""]
     if not solution:
         out += [with_code(instructions(v), ty), ""]
     part = None
