@@ -63,6 +63,18 @@ def test_a_run_folder_whose_best_checkpoint_is_of_another_kind_names_its_other_c
     assert str(err.value) == f"{tmp_path}/best.pt holds a 'svhn-cnn' model, expected 'sort-transformer'"
 
 
+def test_a_run_folder_of_one_kind_names_no_other_checkpoint_of_that_same_wrong_kind(tmp_path):
+    """An SVHN run folder (best.pt and last.pt, both the CNN) given to `dlexam sort --checkpoint`: its last.pt is no
+    sorter either, so the refusal does not advise naming it (before 2026-12-07 it said "name the file, RUN/last.pt",
+    which was refused again in the same words)."""
+    for name in ("best.pt", "last.pt"):
+        checkpoint.save(tmp_path / name, kind="svhn-cnn", config={}, state_dict={})
+    (tmp_path / "model.pt").write_bytes(b"not a checkpoint")  # unreadable: never offered either
+    with pytest.raises(UserError) as err:
+        checkpoint.load(tmp_path, kind="sort-transformer")
+    assert str(err.value) == f"{tmp_path}/best.pt holds a 'svhn-cnn' model, expected 'sort-transformer'"
+
+
 def test_a_zip_that_torch_save_did_not_write_is_named_so(tmp_path):
     """Any zip archive passed the format check, and torch's own words came back: "[enforce fail at
     inline_container.cc:180] . file in archive is not in a subdirectory: hello.txt"."""

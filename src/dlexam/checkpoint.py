@@ -172,12 +172,25 @@ def load(path: str | os.PathLike, *, kind: str | None = None) -> dict[str, Any]:
         raise UserError(f"{p} has checkpoint version {version!r}, which no dlexam wrote (this one reads version "
                         f"{VERSION})")
     if kind is not None and payload.get("kind") != kind:
-        others = [n for n in RUN_FILES if n != p.name and (p.parent / n).is_file()] if Path(path).is_dir() else []
+        # only a checkpoint of the kind asked for is worth naming (a folder of one kind: none is)
+        others = [n for n in RUN_FILES if n != p.name and _holds_kind(p.parent / n, kind)] \
+            if Path(path).is_dir() else []
         where = (f" ({path} also holds {', '.join(others)}: name the file, {p.parent / others[0]})"
                  if others else "")
         raise UserError(f"{p} holds a {payload.get('kind')!r} model, expected {kind!r}{where}")
     check_structure(payload, p)
     return payload
+
+
+def _holds_kind(p: Path, kind: str) -> bool:
+    """Whether `p` is a readable checkpoint of `kind` (a run folder's other file, offered in a refusal)."""
+    if not p.is_file():
+        return False
+    try:
+        load(p, kind=kind)
+    except UserError:
+        return False
+    return True
 
 
 def check_structure(payload: dict, path: str | os.PathLike = "checkpoint") -> None:
