@@ -316,3 +316,29 @@ def test_a_rank_in_the_environment_silences_no_other_command(tmp_path, capsys, m
 ])
 def test_a_numbered_vocabulary_is_named_in_words(argv, line, capsys):
     assert refused_here(argv, capsys) == line
+
+
+def test_every_option_and_argument_of_every_command_says_what_it_is_in_its_help():
+    """A census of the parsers: no option or argument is listed in `--help` with no words beside it (until
+    2026-12-07 `--json` of svhn summary, synth, train, evaluate, predict and explain and predict's `images` were bare
+    names: which JSON, and whether a folder is taken, was left to docs/svhn.md)."""
+    import argparse
+
+    from dlexam.cli import build_parser
+    from dlexam.commands import sort_options
+
+    def actions(parser, prefix):
+        for a in parser._actions:
+            if isinstance(a, argparse._SubParsersAction):
+                for name, sub in a.choices.items():
+                    yield from actions(sub, f"{prefix} {name}".strip())
+            elif not isinstance(a, argparse._HelpAction):
+                yield prefix, a
+
+    found = list(actions(build_parser(), ""))
+    for name, add in (("sort train", sort_options.train_options), ("sort evaluate", sort_options.evaluate_options)):
+        sub = type(build_parser())(prog=f"dlexam {name}")
+        add(sub)
+        found += [(name, a) for a in sub._actions if not isinstance(a, argparse._HelpAction)]
+    assert len({c for c, _ in found}) > 15  # the census reached the subcommands
+    assert [(c, a.option_strings or a.dest) for c, a in found if not (a.help or "").strip()] == []

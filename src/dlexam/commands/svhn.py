@@ -295,7 +295,8 @@ def register(sub) -> None:
                    help="the arithmetic of one number of the table: LAYER conv1, pool1, conv2, pool2, flatten, fc "
                    "(conv3, gap with a conv head) or total; FIELD kernel, stride, padding, output, weights, biases, "
                    "params (fc: in_features); e.g. conv2.output, fc.weights, total")
-    q.add_argument("--json", action="store_true")
+    q.add_argument("--json", action="store_true",
+                   help="print the table as one JSON object (with --explain: the explanation; docs/svhn.md)")
     add_variant_options(q, required=False)
     q.set_defaults(handler=cmd_summary)
 
@@ -327,7 +328,7 @@ def register(sub) -> None:
     q.add_argument("--format", choices=("mat", "folder"), default=None,
                    help="with --scenes: train_32x32.mat (default) or an image folder DIR/0/ ... DIR/9/")
     q.add_argument("--quick", action="store_true", help=f"with --scenes: {QUICK_SCENES:,} images (not with --images)")
-    q.add_argument("--json", action="store_true")
+    q.add_argument("--json", action="store_true", help="print what was written as one JSON object")
     q.add_argument("--force", action="store_true", help="replace files in --out that dlexam did not write")
     q.set_defaults(handler=cmd_synth)
     _register_mnist(s)
@@ -385,7 +386,9 @@ def _register_train(s) -> None:
     q.add_argument("--quick", action="store_true",
                    help="2,048 images and 2 epochs (unless --epochs says otherwise): an end-to-end check")
     q.add_argument("--quiet", action="store_true", help="no progress bar or epoch lines")
-    q.add_argument("--json", action="store_true")
+    q.add_argument("--json", action="store_true",
+                   help="print the run's summary as one JSON object: its epochs' history, settings and start "
+                   "(docs/svhn.md); progress stays on stderr")
     q.set_defaults(handler=cmd_train, distributed=True)  # runs under torchrun: cli.main says a refusal once
 
 

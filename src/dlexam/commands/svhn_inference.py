@@ -229,15 +229,20 @@ def register_inference(s) -> None:
     )
     q.add_argument("--force", action="store_true", help="replace --png even where dlexam did not write it")
     q.add_argument("--tta", action="store_true", help=TTA_HELP)
-    q.add_argument("--json", action="store_true")
+    q.add_argument("--json", action="store_true",
+                   help="print the evaluation as one JSON object: accuracy, per-class accuracy, confusion matrix, "
+                   "the model's training record (docs/svhn.md)")
     q.set_defaults(handler=cmd_evaluate)
 
     q = s.add_parser("predict", help="the digit in photos (any size: cropped and resized as SVHN's crops)")
     q.add_argument("--checkpoint", default=None, type=existing("checkpoint"),
                    help="a .pt file or a run directory (default: the shipped model)")
-    q.add_argument("images", nargs="+", type=existing("image"))
+    q.add_argument("images", nargs="+", type=existing("image"),
+                   help="image files (PNG, JPEG, ...; a folder is refused: name its files, or give an image folder "
+                   "to `svhn evaluate --data`)")
     q.add_argument("--tta", action="store_true", help=TTA_HELP)
-    q.add_argument("--json", action="store_true")
+    q.add_argument("--json", action="store_true",
+                   help="print a JSON list, one entry per image in the order given (docs/svhn.md)")
     q.set_defaults(handler=cmd_predict)
 
     q = s.add_parser("explain", help="the arithmetic behind one number of the CNN: a conv or pool pixel, a logit")
@@ -248,5 +253,5 @@ def register_inference(s) -> None:
                    help="channel,row,column of the layer's map, from 0 (conv1 0,12,9); one digit for --layer logits")
     q.add_argument("--checkpoint", default=None, type=existing("checkpoint"),
                    help="a .pt file or a run directory (default: the shipped model)")
-    q.add_argument("--json", action="store_true")
+    q.add_argument("--json", action="store_true", help="print the explanation as one JSON object")
     q.set_defaults(handler=cmd_explain)
