@@ -81,6 +81,15 @@ class Parser(argparse.ArgumentParser):
             self.exit(2)
         self.exit(2, f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
 
+    def parse_args(self, args=None, namespace=None):  # noqa: D102 - argparse API
+        """As argparse's, but an unknown argument is refused by the innermost command that read the others (`dlexam
+        geoff: error: unrecognized arguments: --bogus (see dlexam geoff --help)`), whose help lists the options it
+        takes; argparse's top-level parser said `dlexam: error: ... (see dlexam --help)`, a list of commands."""
+        namespace, extras = self.parse_known_args(args, namespace)
+        if extras:
+            getattr(namespace, "_parser", self).error(f"unrecognized arguments: {' '.join(extras)}")
+        return namespace
+
     def parse_known_args(self, args=None, namespace=None):  # noqa: D102 - argparse API
         """As argparse's, but a number flag's value (options.TypedNumber) becomes a plain float, its text as typed
         kept in the namespace's `_typed` (dest -> text) for :func:`flag_message`."""

@@ -165,6 +165,22 @@ def test_a_flag_that_is_no_flag_is_still_refused(tmp_path, capsys):
     refused_here(["svhn", "explain", str(tmp_path / "x.png"), "--layer", "conv1", "--at", "--bogus"], capsys, "--at")
 
 
+@pytest.mark.parametrize("argv, command", [
+    (["geoff", "--bogus"], "dlexam geoff"),
+    (["answers", "--bogus"], "dlexam answers"),
+    (["svhn", "summary", "--bogus"], "dlexam svhn summary"),
+    (["experiment", "pooling", "--bogus"], "dlexam experiment"),
+    (["sort", "--json", "A"], "dlexam sort"),  # `sort`'s query has no --json
+    (["sort", "train", "--out", "OUT", "--bogus"], "dlexam sort train"),  # its own parser: so it was already
+])
+def test_an_unknown_option_is_refused_by_the_command_whose_help_lists_the_options(argv, command, capsys):
+    """Until 2026-12-07 `dlexam geoff --bogus` said `dlexam: error: unrecognized arguments: --bogus (see dlexam
+    --help)`: the top-level help, which lists the commands, not geoff's options."""
+    line = refused_here(argv, capsys)
+    assert line == f"{command}: error: unrecognized arguments: {argv[-2 if argv[-1] == 'A' else -1]} " \
+        f"(see {command} --help)"
+
+
 @pytest.mark.parametrize("argv, out", [
     (["sort", "D", "--trained", "A"], "A D\n"),  # before: "unrecognized arguments: A"
     (["sort", "D", "--vocab", "A-Z", "Z", "A"], "A D Z\n"),
