@@ -296,7 +296,8 @@ def register(sub) -> None:
                    "(conv3, gap with a conv head) or total; FIELD kernel, stride, padding, output, weights, biases, "
                    "params (fc: in_features); e.g. conv2.output, fc.weights, total")
     q.add_argument("--json", action="store_true",
-                   help="print the table as one JSON object (with --explain: the explanation; docs/svhn.md)")
+                   help="print the table as one JSON object (docs/svhn.md; with --explain: the explanation; with a "
+                   "wrong --linear-in: the error it reproduces)")
     add_variant_options(q, required=False)
     q.set_defaults(handler=cmd_summary)
 
