@@ -25,6 +25,8 @@ P2.2's sigmoid' and tanh' (`derivative_at`, `exponential_decay_constants`) were 
 8.2446145296e-9 (8.2446144558e-9) and tanh'(10) e^20 4.0000000193, above its bound 4 (3.9999999835). They are now
 s(z) s(-z) and cosh(z)^-2, and the snapshot holds those values (exam audit, 2026-12-06; test_part2.py checks them
 against math.exp).
+Pr1.3's `project_student_bug` for the right in-features, 144, has `"fix": null` (it was "self.fc = nn.Linear(144,
+10)  # was nn.Linear(144, 10)", a fix that changes nothing, for a net that runs; 2026-12-07 engineer audit).
 Pr1.1's shift count was said without its scope ("unchanged in 75% of positions (max) and 75% (avg)" holds for one
 active pixel, and read as if average pooling were as shift-invariant as max pooling): its computed text and first
 note now say "one active pixel" and add the same shift of a seeded random map

@@ -168,7 +168,8 @@ def student_bug(linear_in: int, batch_size: int = 64, cnn: CNNSpec | None = None
     """Problem 1.3: build the net with nn.Linear(linear_in, classes), run it, and report what happens.
 
     Returns {"linear_in", "layer" (the student's "nn.Linear(N, classes)"), "error" (PyTorch's own message, or
-    None when the net runs), "correct_in_features", "fix", "arithmetic"}.
+    None when the net runs), "correct_in_features", "fix" (None when the net runs: until 2026-12-07 the right N got
+    "self.fc = nn.Linear(144, 10)  # was nn.Linear(144, 10)", which `svhn summary` did not print), "arithmetic"}.
     """
     cnn = cnn or version_a_table()
     model = ExamCNN(CNNConfig(linear_in=linear_in, cnn=cnn), fused=False)
@@ -185,7 +186,7 @@ def student_bug(linear_in: int, batch_size: int = 64, cnn: CNNSpec | None = None
         "layer": layer,
         "error": error,
         "correct_in_features": correct,
-        "fix": f"self.fc = nn.Linear({correct}, {classes})  # was {layer}",
+        "fix": None if error is None else f"self.fc = nn.Linear({correct}, {classes})  # was {layer}",
         "arithmetic": shape_arithmetic(cnn),
     }
 
