@@ -344,3 +344,16 @@ def test_a_bad_index_says_which_indexes_there_are(text, says):
     with pytest.raises(UserError) as e:
         Explainer(geoff.GeoffQuery(EXAMPLE)).explain(text)
     assert str(e.value) == says
+
+
+def test_a_subnormal_temperature_is_explained_as_the_temperature_asked_for_not_as_0():
+    """T = 1e-320, below float64's smallest normal number, makes 1/T overflow: the attention takes softmax(s/T)'s
+    T -> 0 limit (argmax, ties shared), the right weights. The explanation said "T = 0: ...", a temperature the
+    header (`temperature 1e-320`) and the query did not give (until 2026-12-07)."""
+    def rule(temperature):  # the explanation's line that names the temperature and the rule
+        e = Explainer(geoff.GeoffQuery(EXAMPLE, temperature=temperature)).explain("P[2,1]")
+        assert e.computed == Fraction(1, 2)  # the scores 0, 9, 9: the two 9s share the weight, as the limit does
+        return next(line for line in e.lines if "lim_{T->0+}" in line)
+
+    assert rule(1e-320).startswith("T = 1e-320, "), rule(1e-320)
+    assert rule(0).startswith("T = 0: ")

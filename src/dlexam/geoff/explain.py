@@ -276,7 +276,9 @@ def explain_attention(ex: Explainer, c: Cell) -> Explanation:
         else:
             summary = (f"{row_title}: of the visible scores {scores}, the largest, {number_text(top)}, is at "
                        f"{lab(tied[0])} alone: all the weight goes there, 1; the others get 0")
-        lines = ["T = 0: P = lim_{T->0+} softmax(S/T) row by row, causal: the largest visible scores share the "
+        at = "T = 0" if ex.T == 0 else (f"T = {ex.temperature_text()}, below float64's smallest normal number, so "
+                                         "S/T overflows and softmax(S/T) is taken at its limit")
+        lines = [f"{at}: P = lim_{{T->0+}} softmax(S/T) row by row, causal: the largest visible scores share the "
                  "weight equally"]
         closed = ""
     else:
