@@ -198,3 +198,11 @@ def test_an_empty_answer_at_temperature_0_is_not_advised_to_decode_at_temperatur
     argmax = StreamNotes(8, emptied=1, temperature=0.0, own_temperature=0.1).warnings()
     assert len(argmax) == 1 and "--temperature 0 (the model's own is 0.1)" in argmax[0]
     assert "or at --temperature 0" not in argmax[0] and "decode at the model's own temperature (0.1)" in argmax[0]
+
+
+def test_the_models_own_temperature_is_written_as_every_other_t():
+    """1e-9 as typed (spec.numbers.shortest_text), where the warning at the model's own temperature wrote 1e-09."""
+    from dlexam.sorting.sorter import StreamNotes
+
+    said = StreamNotes(max_len=4, emptied=1, own_temperature=1e-9).warnings()
+    assert len(said) == 1 and "at the model's own temperature (1e-9):" in said[0], said

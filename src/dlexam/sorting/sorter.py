@@ -136,8 +136,8 @@ class StreamNotes:
             else:  # at its own temperature: the model itself answers so (its own T is no advice)
                 other = ("" if self.own_temperature == 0 else
                          "; --temperature 0 may answer otherwise (argmax: from which symbols occur)")
-                out.append(f"{head} at the model's own temperature ({self.own_temperature:g}): the model stopped at "
-                           f"once, which is not a right answer; it has not learnt these inputs{other}")
+                out.append(f"{head} at the model's own temperature ({shortest_text(self.own_temperature)}): the model "
+                           f"stopped at once, which is not a right answer; it has not learnt these inputs{other}")
         if self.unstopped:
             out.append(f"{counted(self.unstopped, 'answer')} hit the step limit without <STOP>; printed as decoded so "
                        "far")
