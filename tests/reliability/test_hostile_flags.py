@@ -207,3 +207,13 @@ def test_a_flag_that_would_change_nothing_is_refused_not_ignored(argv, flag, nee
         monkeypatch.setenv("DLEXAM_EXAM", str(tmp_path / "exam.txt"))
     refused_here(argv, capsys, f"{flag} goes with {needs}")
     assert not (tmp_path / "out").exists()  # refused before anything is written
+
+
+def test_a_folder_named_with_a_newline_is_one_line_of_what_was_written(tmp_path, capsys, monkeypatch):
+    """`svhn synth --out $'a\\nb'` printed its 'wrote ... to' line broken in two, as `svhn train`, `evaluate`,
+    `experiment`, `report`, `variant` and `sort evaluate` printed the paths they name: now as `ls -b` would (a\\nb),
+    one line each, as errors and predictions already were."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["svhn", "synth", "--out", "a\nb", "--train", "10", "--test", "10"]) == 0
+    assert capsys.readouterr().out == "wrote 10 train and 10 test images to a\\nb\n"
+    assert (tmp_path / "a\nb" / "train_32x32.mat").is_file()  # the folder itself has the name given

@@ -6,6 +6,7 @@ import argparse
 import time
 
 from dlexam.commands.options import out_folder_text
+from dlexam.plain import printable
 
 
 def register(sub) -> None:
@@ -111,6 +112,6 @@ def handle(args: argparse.Namespace) -> int:
     for why in missing.values():
         print(f"skipped: {why}")
     report = build_report(out / "report", settings, sections, progress=section_done)
-    print(f"\ndemo finished in {time.perf_counter() - t0:.0f} s; files under {out}")
-    print(f"report: {report.path.resolve()}")
+    print(f"\ndemo finished in {time.perf_counter() - t0:.0f} s; files under {printable(str(out))}")
+    print(f"report: {printable(str(report.path.resolve()))}")
     return 0 if report.ok else 1

@@ -7,7 +7,7 @@ import textwrap
 from dlexam.commands.options import out_folder_text
 from dlexam.commands.tables import format_table
 from dlexam.experiments.registry import MODULES
-from dlexam.plain import dumps
+from dlexam.plain import dumps, printable
 
 
 def register(sub) -> None:
@@ -42,6 +42,6 @@ def handle(args) -> int:
     print(wrap(f"verdict: {r.verdict}. {r.finding}"))
     print()
     for path in r.figures:
-        print(f"figure: {path}")
-    print(f"numbers: {r.json}")
+        print(f"figure: {printable(str(path))}")
+    print(f"numbers: {printable(str(r.json))}")
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from dlexam.commands.options import out_folder_text, path_text
-from dlexam.plain import dumps
+from dlexam.plain import dumps, printable
 from dlexam.words import counted
 
 
@@ -53,5 +53,5 @@ def run(args) -> int:
         if failed:
             print(f"report written with {counted(len(failed), 'failed section')} in {result.seconds:.1f} s:",
                   file=sys.stderr)
-        print(result.path.resolve())
+        print(printable(str(result.path.resolve())))
     return 0 if result.ok else 1

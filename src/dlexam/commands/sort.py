@@ -24,7 +24,7 @@ from dlexam.commands.sort_options import (
     query_options,
     train_options,
 )
-from dlexam.plain import dumps
+from dlexam.plain import dumps, printable
 
 # The flags of `dlexam sort` and of its actions are dlexam.commands.sort_options; this module parses the action,
 # runs it and prints.
@@ -275,7 +275,7 @@ def _train(a) -> int:
             f"exact match on held-out lengths {block['lengths']}: {block['softmax']:.4f} "
             f"(softmax, T={summary['temperature']:.3g}), {block['T0']:.4f} (temperature 0)"
         )
-    print(f"checkpoint: {summary['checkpoint']}")
+    print(f"checkpoint: {printable(str(summary['checkpoint']))}")
     return 0
 
 
@@ -315,7 +315,7 @@ def _evaluate(a) -> int:
     kind = "" if a.inputs == "uniform" else f"{a.inputs} "
     drawn, distinct = report["inputs_per_length"], report["distinct_per_length"]
     differ = "" if None in distinct.values() else f" ({sum(distinct.values())} distinct)"
-    print(f"{sorter.name}: {report['n']} held-out {kind}inputs drawn at random{differ}, exact match")
+    print(f"{printable(str(sorter.name))}: {report['n']} held-out {kind}inputs drawn at random{differ}, exact match")
     header = ["length", "inputs", "distinct"] + [f"T={r['temperature']:.4g}" for r in results]
     rows = [[n, drawn[n], "-" if distinct[n] is None else distinct[n]] + [f"{r['per_length'][n]:.4f}" for r in results]
             for n in results[0]["per_length"]]

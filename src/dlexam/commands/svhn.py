@@ -12,7 +12,7 @@ from dlexam import bounds, limits
 from dlexam.commands.options import existing, number_in, out_folder, path, path_text, ranged, threads, whole_number
 from dlexam.commands.svhn_inference import register_inference
 from dlexam.commands.variant import add_variant_options, variant_difficulty
-from dlexam.plain import dumps
+from dlexam.plain import dumps, printable
 from dlexam.svhn.data import SPLITS
 from dlexam.words import counted
 
@@ -107,7 +107,7 @@ def cmd_download(args) -> int:
 
     paths = download(args.root, args.split, progress=printer(args.quiet), force=args.force)
     for p in paths:
-        print(f"ok (MD5 checked) {p}")
+        print(f"ok (MD5 checked) {printable(str(p))}")
     return 0
 
 
@@ -125,7 +125,8 @@ def cmd_synth(args) -> int:
     if args.json:
         _print_json(info)
     else:
-        print(f"wrote {info['train']:,} train and {counted(info['test'], 'test image')} to {info['out']}")
+        print(f"wrote {info['train']:,} train and {counted(info['test'], 'test image')} to "
+              f"{printable(str(info['out']))}")
     return 0
 
 
@@ -153,7 +154,8 @@ def _synth_scenes(args) -> int:
         _print_json(info)
     else:
         print(f"wrote {info['images']:,} training images of recipe {recipe.name!r} (seed {args.seed}) to"
-              f" {info['out']} as {'train_32x32.mat' if info['format'] == 'mat' else 'an image folder'}")
+              f" {printable(str(info['out']))} as "
+              f"{'train_32x32.mat' if info['format'] == 'mat' else 'an image folder'}")
     return 0
 
 
@@ -161,7 +163,8 @@ def cmd_mnist(args) -> int:
     from dlexam.svhn.data.mnist import write_mnist_as_svhn
 
     info = write_mnist_as_svhn(args.out, args.train, args.mnist_dir, force=args.force)
-    print(f"wrote MNIST: {info['train']:,} train and {counted(info['test'], 'test digit')} to {info['out']}")
+    print(f"wrote MNIST: {info['train']:,} train and {counted(info['test'], 'test digit')} to "
+          f"{printable(str(info['out']))}")
     return 0
 
 
@@ -200,20 +203,20 @@ def cmd_train(args) -> int:
     else:
         from dlexam.words import counted
 
+        out = printable(str(result.out))  # a newline in the folder's name is no line break
         if result.already_complete:  # a finished run resumed: one line, nothing trained, nothing rewritten
             files = ("wrote again what a kill had left undone: " + ", ".join(result.completed) if result.completed
                      else "its files left as they are")
             best = ("no validation images (best.pt is the last epoch)" if result.best_val_accuracy is None else
                     f"val accuracy {result.final.get('val_accuracy', float('nan')):.4f}, best "
                     f"{result.best_val_accuracy:.4f}")
-            print(f"{result.out}: the run is already complete (all {counted(result.epochs, 'epoch')} done); nothing "
+            print(f"{out}: the run is already complete (all {counted(result.epochs, 'epoch')} done); nothing "
                   f"trained now, {files}; {best}")
         elif result.best_val_accuracy is None:  # no image held out for validation: best.pt is the last epoch
-            print(f"{result.out}: {counted(len(result.history), 'epoch')}, no validation images (best.pt is the "
-                  "last epoch)")
+            print(f"{out}: {counted(len(result.history), 'epoch')}, no validation images (best.pt is the last epoch)")
         else:
             val = result.final.get("val_accuracy", float("nan"))
-            print(f"{result.out}: {counted(len(result.history), 'epoch')}, val accuracy {val:.4f},"
+            print(f"{out}: {counted(len(result.history), 'epoch')}, val accuracy {val:.4f},"
                   f" best {result.best_val_accuracy:.4f}")
     return 0
 
@@ -245,7 +248,7 @@ def _train_recipe(args) -> int:
     if args.json:
         _print_json(r.to_json())
         return 0
-    print(f"{r.out}/model.pt: recipe {r.recipe!r}, seed {r.seed}, {r.seconds['total']:.0f} s")
+    print(f"{printable(str(r.out))}/model.pt: recipe {r.recipe!r}, seed {r.seed}, {r.seconds['total']:.0f} s")
     for name, c in r.checks.items():
         print(f"  {name}: " + (f"accuracy {c['accuracy']:.4f} on {c['n']} images" if "accuracy" in c else c["skipped"]))
     return 0

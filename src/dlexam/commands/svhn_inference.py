@@ -38,7 +38,6 @@ def training_lines(t: dict) -> list[str]:
     `trained with:` and `made by:` as `sort evaluate` words them (dlexam.commands.provenance.made_lines), the seed
     and epochs, and a fine-tuned model's start with what that start was trained with."""
     from dlexam.commands.provenance import made_lines
-    from dlexam.plain import printable
     from dlexam.words import counted
 
     def run(r: dict, indent: str = "") -> list[str]:
@@ -74,8 +73,8 @@ def note_linked_cache(data, split: str) -> None:
     from dlexam.svhn.data.official import linked_cache
 
     if (link := linked_cache(data, split)) is not None:
-        print(f"dlexam: note: {link} is a symbolic link; reading the data without that cache (dlexam never reads, "
-              "writes or removes a cache through a link)", file=sys.stderr)
+        print(f"dlexam: note: {printable(str(link))} is a symbolic link; reading the data without that cache (dlexam "
+              "never reads, writes or removes a cache through a link)", file=sys.stderr)
 
 
 def cmd_evaluate(args) -> int:
@@ -111,7 +110,7 @@ def cmd_evaluate(args) -> int:
         return 0
     if r.training is not None:  # as `sort evaluate` says it: before the results
         print("\n".join(training_lines(r.training)))
-    print(f"{r.split}: accuracy {r.accuracy:.4f} on {counted(r.n, 'image')} ({r.checkpoint}"
+    print(f"{r.split}: accuracy {r.accuracy:.4f} on {counted(r.n, 'image')} ({printable(str(r.checkpoint))}"
           + (", test-time augmentation)" if r.tta else ")"))
     print("per-class accuracy: " + "  ".join(f"{d}:{'-' if a is None else f'{a:.3f}'}"  # -: no image of d
                                              for d, a in enumerate(r.per_class)))
@@ -122,7 +121,7 @@ def cmd_evaluate(args) -> int:
     for d, row in enumerate(r.confusion):
         print(f"{d:>6}" + "".join(f"{v:>6}" for v in row))
     if r.confusion_png:
-        print(f"confusion PNG: {r.confusion_png}")
+        print(f"confusion PNG: {printable(str(r.confusion_png))}")
     return 0
 
 

@@ -8,7 +8,7 @@ import os
 from dlexam.bounds import VARIANT_SEED
 from dlexam.commands.options import out_folder_text, ranged, whole_number
 from dlexam.errors import UserError
-from dlexam.plain import dumps
+from dlexam.plain import dumps, printable
 from dlexam.words import counted
 
 FORMATS = ("markdown", "pdf", "key", "prairielearn", "moodle", "qti")
@@ -114,7 +114,7 @@ def handle(args: argparse.Namespace) -> int:
         if args.explain:
             print(explain(v))
         top = sorted({name.split("/")[0] + ("/" if "/" in name else "") for name in written})
-        print(f"wrote {counted(len(written), 'file')} to {out.path}: " + ", ".join(top))
+        print(f"wrote {counted(len(written), 'file')} to {printable(str(out.path))}: " + ", ".join(top))
         print(f"verified: the key of all {check.questions} questions confirmed by computation now (float64 "
               f"transformer, autograd, nn.Conv2d; `dlexam answers --variant {v.seed}"
               + ("" if v.difficulty == "standard" else f" --difficulty {v.difficulty}") + "` shows the evidence)")
