@@ -57,7 +57,17 @@ def test_what_orjson_cannot_write_is_still_written():
     x = {"t": torch.tensor([1.5, float("nan")]), "p": Path("/tmp/x"), "big": 2**70, 3: "int key", "s": "√ ü"}
     got = json.loads(dumps(x))
     assert got == {"t": [1.5, None], "p": "/tmp/x", "big": 2**70, "3": "int key", "s": "√ ü"}
-    assert dumps({"s": "√"}) == '{"s": "\\u221a"}'  # escaped, as json writes it
+    assert dumps({"s": "√"}) == '{"s":"\\u221a"}'  # escaped, as json writes it
+
+
+def test_compact_json_is_spaced_alike_whichever_writer_wrote_it():
+    """orjson writes no space after ',' and ':'; json, which writes what orjson would write otherwise (non-ASCII
+    text, a path, a key that is no string), wrote ', ' and ': ', so one command's --json changed its spacing with
+    a name in it (`sort train --json --out $'r\\xffx'`)."""
+    assert dumps({"a": [1, 2], "b": "x"}) == '{"a":[1,2],"b":"x"}'  # orjson's
+    assert dumps({"a": [1, 2], "b": "é"}) == '{"a":[1,2],"b":"\\u00e9"}'  # json's, non-ASCII text
+    assert dumps({"a": [1, 2], "b": Path("x")}) == '{"a":[1,2],"b":"x"}'  # json's, through plain()
+    assert dumps({"a": [1, 2]}, indent=1) == '{\n "a": [\n  1,\n  2\n ]\n}'  # indented: json's own, as asked
 
 
 def test_options_go_to_json():
