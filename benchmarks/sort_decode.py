@@ -21,6 +21,7 @@ import time
 
 import torch
 
+from dlexam.commands.options import threads
 from dlexam.errors import UserError
 from dlexam.sorting.compiled import compile_sorter
 from dlexam.sorting.decode import greedy_decode
@@ -33,10 +34,10 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--length", type=int, default=64)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--threads", type=threads(), default=1)  # a million crashed torch
     ap.add_argument("--checkpoint", default=None)
     args = ap.parse_args()
-    for flag in ("batch", "length", "repeats", "threads"):
+    for flag in ("batch", "length", "repeats"):
         if getattr(args, flag) < 1:
             ap.error(f"--{flag} must be at least 1")
     torch.set_num_threads(args.threads)

@@ -36,6 +36,7 @@ from dataclasses import asdict, fields
 
 import torch
 
+from dlexam.commands.options import threads
 from dlexam.commands.progress import ProgressPrinter
 from dlexam.errors import UserError
 from dlexam.sorting.data import all_sequences, sample_inputs
@@ -143,10 +144,8 @@ def main() -> None:
                     "A-D sorter's (dlexam.sorting.shipped.RECIPE; --seeds still chooses the seeds)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="override a TrainConfig field, e.g. --set steps=2000 (JSON values)")
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--threads", type=threads(), default=1)  # 0 and a million: one line
     args = ap.parse_args()
-    if args.threads < 1:  # torch.set_num_threads(0) is a RuntimeError
-        ap.error("--threads must be at least 1")
     torch.set_num_threads(args.threads)
     a_z = args.v26 or args.vocab == "A-Z"
     base = {"vocab": "A-Z", "max_len": 16} if a_z else {"vocab": "A-D", "max_len": 8}  # `sort train`'s defaults

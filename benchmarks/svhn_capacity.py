@@ -50,6 +50,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from dlexam import bounds
+from dlexam.commands.options import whole_number
 from dlexam.svhn.data.official import preprocess
 from dlexam.svhn.data.realdata import check_accuracies, compare_groups, load_checks
 from dlexam.svhn.inference import side_cut  # the cut of `svhn evaluate --tta`'s second view
@@ -170,7 +172,7 @@ def run(kind: str, recipe_name: str, seed: int, data, teacher: nn.Module | None,
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--models", nargs="+", default=["exam", "small", "kd"], choices=MODELS)
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--seeds", type=whole_number(bounds.SEED), nargs="+", default=[0, 1, 2])
     ap.add_argument("--recipe", default="shipped", choices=("shipped", "quick"))
     ap.add_argument("--teacher", metavar="SMALL.pt", help="the state dict of a `small` reference CNN to distil from")
     args = ap.parse_args()

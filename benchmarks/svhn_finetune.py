@@ -36,7 +36,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from dlexam.commands.options import float_reader  # 1e-400 refused as typed, never read as 0
+from dlexam import bounds
+from dlexam.commands.options import number_in, whole_number  # `svhn train`'s ranges, before any work
 from dlexam.svhn.data.mnist import load_mnist
 from dlexam.svhn.data.realdata import MNIST_TRAIN, accuracy_difference, check_accuracies, worst_first
 from dlexam.svhn.inference import load_model
@@ -72,11 +73,11 @@ def fine_tune(data: Path, out: Path, seed: int, extra: list[str]) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--seeds", type=whole_number(bounds.SEED), nargs="+", default=[0, 1, 2])
     ap.add_argument("--digits", type=int, default=1000, help="the first N MNIST t10k digits to fine-tune on")
-    ap.add_argument("--epochs", type=int, default=None)
-    ap.add_argument("--lr", type=float_reader, default=None)
-    ap.add_argument("--batch-size", type=int, default=None)
+    ap.add_argument("--epochs", type=whole_number(bounds.EPOCHS), default=None)
+    ap.add_argument("--lr", type=number_in(bounds.SVHN_LR), default=None)
+    ap.add_argument("--batch-size", type=whole_number(bounds.SVHN_BATCH), default=None)
     args = ap.parse_args()
     if not 10 <= args.digits <= MNIST_TRAIN:
         ap.error(f"--digits must be 10 to {MNIST_TRAIN} (the last 2,000 are the check)")

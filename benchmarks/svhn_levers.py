@@ -130,6 +130,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from dlexam import bounds
+from dlexam.commands.options import whole_number
 from dlexam.svhn.data.official import rgb_to_gray
 from dlexam.svhn.data.realdata import check_accuracies, compare_groups, load_checks
 from dlexam.svhn.inference import TTA_CUT, side_cut
@@ -685,7 +687,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--levers", nargs="+", default=list(LEVERS), type=lever_name, metavar="LEVER[+LEVER...]",
                     help=f"levers, each alone or several joined by '+': {', '.join(LEVERS)}")
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--seeds", type=whole_number(bounds.SEED), nargs="+", default=[0, 1, 2])
     ap.add_argument("--recipe", default="shipped", choices=("shipped", "quick"))
     ap.add_argument("--extra-fonts", metavar="DIR", help="more typefaces for the scenes: DIR/*.ttf and *.otf")
     ap.add_argument("--surfaces", metavar="DIR", default=default_surfaces(),

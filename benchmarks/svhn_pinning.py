@@ -31,6 +31,9 @@ from pathlib import Path
 
 import torch
 
+from dlexam import bounds
+from dlexam.commands.options import whole_number
+
 SETTINGS = {
     "pinned": {},
     "pinned_mkl_avx2": {"MKL_ENABLE_INSTRUCTIONS": "AVX2"},
@@ -63,7 +66,7 @@ def run(recipe: str, seed: int, out: Path, extra_env: dict) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--recipe", default="quick", choices=("quick", "shipped"))
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=whole_number(bounds.SEED), default=0)  # `svhn train`'s range
     ap.add_argument("--repeat", type=int, default=1, help="runs of each setting, interleaved (times: medians)")
     args = ap.parse_args()
     if args.repeat < 1:

@@ -35,6 +35,8 @@ from pathlib import Path
 
 import torch
 
+from dlexam import bounds
+from dlexam.commands.options import threads, whole_number
 from dlexam.svhn.data.realdata import CHECKS, check_accuracies, worst_first
 from dlexam.svhn.inference import load_model
 
@@ -80,12 +82,11 @@ def rebuild(recipe: str, seed: int, threads: int, out: Path) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="one rebuild per seed (shipped: 0)")
-    ap.add_argument("--threads", type=int, default=1, help="the shipped model was built with 1 (same weights)")
+    ap.add_argument("--seeds", type=whole_number(bounds.SEED), nargs="+", default=[0, 1, 2],
+                    help="one rebuild per seed (shipped: 0)")
+    ap.add_argument("--threads", type=threads(), default=1, help="the shipped model was built with 1 (same weights)")
     ap.add_argument("--recipe", default="shipped", choices=("shipped", "quick"))
     args = ap.parse_args()
-    if args.threads < 1:  # before any work (it was the child's refusal, exit 1, after the shipped model's checks)
-        ap.error("--threads must be at least 1")
     out = {"benchmark": "svhn_shipped", "recipe": args.recipe, "threads": args.threads,
            "load_average_start": os.getloadavg()[0], "cpu_count": os.cpu_count(),
            "targets": {"svhn_dev_worst": DEV_TARGET, "max_drop_vs_previous_worst": MAX_DROP}, "previous": PREVIOUS}

@@ -25,13 +25,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import statistics
 import subprocess
 import sys
 
-from dlexam.commands.options import float_reader  # 1e-400 refused as typed, never read as 0
+from dlexam.commands.options import number_in, whole_number  # 1e-400 refused as typed, never read as 0
+from dlexam.limits import Span
 
 CHILD = r"""
 import sys, time, torch
@@ -58,6 +58,10 @@ while time.perf_counter() - t0 < seconds:
     seen, epoch = seen + r["images"], epoch + 1
 print(seen / (time.perf_counter() - t0), model.engine == "fused", fused.wait_policy())
 """
+
+# --seconds: a run of 1e-9 s trained no epoch (0 images/s, then ZeroDivisionError after every run); nan none either,
+# inf no end. A run of a second or more trains at least one epoch.
+RUN_SECONDS = Span(1, 600)
 
 BUSY = "while True:\n    pass\n"
 
@@ -87,11 +91,11 @@ DEFAULTS = "2 threads, dlexam's defaults"
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--seconds", type=float_reader, default=6.0)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--seconds", type=number_in(RUN_SECONDS), default=6.0,
+                    help=f"each run's training, {RUN_SECONDS.words()} (default 6)")
+    ap.add_argument("--repeats", type=whole_number(Span(1, 100, whole=True)), default=3,
+                    help="runs of each configuration, a whole number in [1, 100] (default 3)")
     args = ap.parse_args()
-    if not (math.isfinite(args.seconds) and args.seconds > 0) or args.repeats < 1:  # nan: no image, inf: no end
-        ap.error("--seconds must be a number above 0 and --repeats at least 1")
     load_at_start = os.getloadavg()[0]
     results: dict[str, dict[str, list[float]]] = {"quiet": {k: [] for k in CONFIGS}, "busy": {k: [] for k in CONFIGS}}
     policies: dict[str, dict[str, list[str]]] = {"quiet": {k: [] for k in CONFIGS}, "busy": {k: [] for k in CONFIGS}}
