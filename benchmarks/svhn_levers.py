@@ -80,7 +80,8 @@ Three more (the eighth round) change what the schedule's end trains on, and the 
 
 and `--views-of DIR` trains nothing: it reads the shipped model and the networks that `--keep DIR` saved through
 robust per-image normalisations of the input (VIEWS: quantile clipping, median and interquartile range, the
-central columns' statistics), the eighth round's check of the input before any training with it.
+central columns' statistics), the eighth round's check of the input before any training with it: one JSON line per
+model and view on stderr, and on stdout one object holding them all.
 
 The smoothing and mixup levers change the loss, which the fused whole step does not offer: their steps go through
 autograd (a forward hook on the model makes ExamCNN decline the fused step, as it declines for any
@@ -704,8 +705,9 @@ def main() -> None:
             rows = views_of(args.views_of, load_checks())
         except ValueError as exc:
             ap.error(f"--views-of: {exc}")
-        for row in rows:
-            print(json.dumps(row))
+        for row in rows:  # one line each on stderr, as the training runs' rows; stdout's last line is the result
+            print(json.dumps(row), file=sys.stderr, flush=True)
+        print(json.dumps({"benchmark": "svhn_levers", "views_of": str(args.views_of), "rows": rows}))
         return
     surfaces = None
     if any("textures" in lever_parts(lever) for lever in args.levers):

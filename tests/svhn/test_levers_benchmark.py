@@ -531,3 +531,19 @@ def test_a_late_phase_with_split_draws_from_both_framed_halves(monkeypatch, late
     assert abs(float((order < 900).float().mean()) - framed_share) < 0.05
     if late == "late":
         assert counts[900:].max() == 0 and set(counts[:900].tolist()) == {3, 4}  # 3,000 draws of 900: 3 or 4 each
+
+
+@pytest.mark.needs_shared("data", "chars74k-digits")
+def test_views_of_prints_one_json_object_last(tmp_path, checks, monkeypatch, capsys):
+    """`--views-of DIR` printed one JSON line per model and view on stdout and no object after them: the last line
+    was one row, not the run's result. Now the rows go to stderr, as the training runs' do, and the last line of
+    stdout is the one object holding them all (the shipped model alone here: DIR holds no network)."""
+    x, y = checks["chars74k"]
+    few = {name: "not in this test" for name in checks} | {"chars74k": (x[::20], y[::20])}  # 30 photos
+    monkeypatch.setattr(levers, "load_checks", lambda: few)
+    monkeypatch.setattr(sys, "argv", ["svhn_levers.py", "--views-of", str(tmp_path)])
+    levers.main()
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1, out
+    result = json.loads(out[-1])
+    assert [(r["model"], r["view"]) for r in result["rows"]] == [("shipped", v) for v in levers.VIEWS]
