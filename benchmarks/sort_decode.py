@@ -21,8 +21,9 @@ import time
 
 import torch
 
-from dlexam.commands.options import threads
+from dlexam.commands.options import threads, whole_number
 from dlexam.errors import UserError
+from dlexam.limits import Span
 from dlexam.sorting.compiled import compile_sorter
 from dlexam.sorting.decode import greedy_decode
 from dlexam.sorting.vocab import Vocabulary
@@ -31,15 +32,17 @@ from dlexam.sorting.vocab import Vocabulary
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--symbols", type=int, default=64)
-    ap.add_argument("--batch", type=int, default=256)
-    ap.add_argument("--length", type=int, default=64)
-    ap.add_argument("--repeats", type=int, default=3)
+    # sizes up to 4x the defaults each: the recomputed prefix's attention grows as batch x (length + steps)^2, and a
+    # batch of 10^12 was a RuntimeError traceback (512 TB asked of the allocator)
+    ap.add_argument("--batch", type=whole_number(Span(1, 1024, whole=True)), default=256,
+                    help="sequences decoded at once, a whole number in [1, 1024] (default 256)")
+    ap.add_argument("--length", type=whole_number(Span(1, 256, whole=True)), default=64,
+                    help="input length, a whole number in [1, 256] (default 64)")
+    ap.add_argument("--repeats", type=whole_number(Span(1, 100, whole=True)), default=3,
+                    help="runs of each way, a whole number in [1, 100] (default 3; times are medians)")
     ap.add_argument("--threads", type=threads(), default=1)  # a million crashed torch
     ap.add_argument("--checkpoint", default=None)
     args = ap.parse_args()
-    for flag in ("batch", "length", "repeats"):
-        if getattr(args, flag) < 1:
-            ap.error(f"--{flag} must be at least 1")
     torch.set_num_threads(args.threads)
     try:
         if args.checkpoint:

@@ -65,6 +65,8 @@ def load(stem: str):
     ("svhn_levers", ["--recipe", "quick", "--levers", "baseline", "--seeds", "-1"], "--seeds"),  # seed -1
     ("serve_latency", ["--seconds", "1e-6"], "--seconds"),  # was a server started, then an IndexError traceback
     ("thread_contention", ["--seconds", "1e-9", "--repeats", "1"], "--seconds"),  # was ZeroDivisionError after 70 s
+    ("sort_decode", ["--batch", "1000000000000"], "--batch"),  # was a RuntimeError traceback (512 TB asked)
+    ("sort_decode", ["--length", "100000000"], "--length"),  # the same (200 GB)
 ])
 def test_bad_argument_exits_2_with_one_error_line(stem, argv, needle, monkeypatch, capsys):
     main = load(stem).main
