@@ -22,7 +22,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from dlexam import bounds
 from dlexam.commands.options import threads as thread_count
+from dlexam.commands.options import whole_number
 from dlexam.errors import UserError
 from dlexam.svhn.data.mnist import write_mnist_as_svhn
 from dlexam.svhn.inference import evaluate_checkpoint
@@ -65,12 +67,10 @@ def linear_baseline(data: Path, epochs: int, threads: int) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--epochs", type=whole_number(bounds.EPOCHS), default=10)  # `svhn train`'s range
     ap.add_argument("--threads", type=thread_count(), default=1)
     ap.add_argument("--train", type=int, default=20000, help="synthetic train images")
     args = ap.parse_args()
-    if args.epochs < 1:
-        ap.error("--epochs must be at least 1")
     out = {"benchmark": "svhn_accuracy", "chance": 0.1, "recipe": "sgd lr 0.1 cosine, batch 256, wd 5e-4"}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

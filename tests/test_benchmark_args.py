@@ -65,6 +65,7 @@ def load(stem: str):
     ("svhn_levers", ["--recipe", "quick", "--levers", "baseline", "--seeds", "-1"], "--seeds"),  # seed -1
     ("serve_latency", ["--seconds", "1e-6"], "--seconds"),  # was a server started, then an IndexError traceback
     ("thread_contention", ["--seconds", "1e-9", "--repeats", "1"], "--seconds"),  # was ZeroDivisionError after 70 s
+    ("svhn_accuracy", ["--epochs", "100001"], "--epochs"),  # was a BadValue traceback after 20,000 images drawn
     ("sort_decode", ["--batch", "1000000000000"], "--batch"),  # was a RuntimeError traceback (512 TB asked)
     ("sort_decode", ["--length", "100000000"], "--length"),  # the same (200 GB)
 ])
