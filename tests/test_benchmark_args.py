@@ -133,3 +133,13 @@ def test_svhn_throughput_has_no_scaling_without_a_second_thread_count():
     bench = load("svhn_throughput")
     assert bench.scaling({1: 119_477.0}, 1) is None
     assert bench.scaling({1: 100_000.0, 2: 185_000.0}, 2) == 1.85
+
+
+def test_sort_stream_prefill_ratios_are_of_the_measured_seconds():
+    """benchmarks/sort_stream.py divided the prefill times after rounding them to the millisecond: 0.0361 / 0.0055
+    read 6.0 (36 / 6), not 6.56, and a prefill under half a millisecond was a ZeroDivisionError after every other
+    case had run. The ratios are now of the seconds as measured (hand-divided here)."""
+    summary = load("sort_stream").prefill_summary({"full": 2.153, "blocked": 0.0361, "multiset": 0.0055})
+    assert summary["time_ratio_blocked_over_multiset"] == 6.56 and summary["time_ratio_full_over_blocked"] == 59.64
+    fast = load("sort_stream").prefill_summary({"full": 0.2, "blocked": 0.004, "multiset": 0.0004})
+    assert fast["time_ratio_blocked_over_multiset"] == 10.0 and fast["multiset"]["prefill_s"] == 0.0004
