@@ -21,7 +21,8 @@ The fast loop is also run on PyTorch's own layers (ExamCNN(fused=False), default
 what the fused kernels add, and what a machine without a C++ compiler gets.
 Each is measured with PyTorch's default thread count (2 here) and with 1 thread. Reported: the
 fast loop over the tutorial loop (`ratio`, target >= 7x), the fast loop as a fraction of the roofline
-at each thread count (target >= 40% on 2 threads), and 2 threads over 1 (target >= 1.8x). Then,
+at each thread count (target >= 40% on 2 threads), and 2 threads over 1 (target >= 1.8x; null where the default is
+1 thread, as under OMP_NUM_THREADS=1). Then,
 not interleaved: the fast loop across both cores as two processes of one thread each (`torchrun
 --nproc_per_node=2 -m dlexam svhn train`, DDP with gloo); the memory of the full SVHN train split
 (73,257 images) as the loader holds it; and one epoch of `dlexam svhn train` with its defaults on
