@@ -84,10 +84,11 @@ def dumps(x: Any, indent: int | None = None, **kwargs) -> str:
     Compact JSON (no `indent`, no other option) is written by orjson, ten times faster than json on
     answers full of floats (36 vs 365 us for a Geoff answer), with the same values: each float as the
     shortest text that reads back as the same float (``1e-5`` where json writes ``1e-05``), no spaces
-    after separators (json's fallback is given the same separators). A NaN or infinity is null either way (orjson writes null; json refuses, and
-    plain() makes it None). What orjson would write differently takes the json path: non-ASCII text
-    (json escapes it), and whatever orjson refuses (tensors, paths, integers beyond 64 bits,
-    non-string keys, subclasses of str/int/dict/list, dataclasses and datetimes).
+    after separators (json's fallback is given the same separators). A NaN or infinity is null either
+    way (orjson writes null; json refuses, and plain() makes it None). What orjson would write
+    differently takes the json path: non-ASCII text (json escapes it), and whatever orjson refuses
+    (tensors, paths, integers beyond 64 bits, non-string keys, subclasses of str/int/dict/list,
+    dataclasses and datetimes).
     """
     utf8 = False
     if indent is None and not kwargs:
