@@ -120,6 +120,35 @@ def test_transparent_pixels_read_as_white_paper_and_opaque_ones_as_they_are():
     assert np.abs(g[10:20] - half).max() <= 1.5  # composited over white, up to rounding
 
 
+@pytest.mark.parametrize("mode, key", [("L", 0), ("RGB", (0, 255, 0)), ("1", 0)])
+def test_a_png_colour_key_reads_as_white_paper(mode, key):
+    """A PNG's tRNS colour key (8-bit grey, RGB, 1-bit; what PNG optimisers make of a two-level alpha) marks the
+    pixels of that colour fully transparent: a viewer shows the page through them. They were read as their stored
+    colour (a grey key of 0: a black page, the digit's polarity turned). Oracle: the key's pixels 255, the others
+    Pillow's luma of their colour; a 32x32 image is read as it is."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(1)
+    if mode == "RGB":
+        a = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+        a[a[..., 1] == 255, 1] = 254  # no pixel is the key by chance
+        a[:12] = key
+        see_through = np.zeros((32, 32), bool)
+        see_through[:12] = True
+        luma = np.asarray(Image.fromarray(a, "RGB").convert("L"))
+    else:
+        a = rng.integers(1, 256 if mode == "L" else 2, (32, 32), dtype=np.uint8)
+        a[:12] = key
+        see_through = a == key
+        luma = a if mode == "L" else a * 255
+        a = a if mode == "L" else a.astype(bool)
+    buf = io.BytesIO()
+    Image.fromarray(a).save(buf, format="PNG", transparency=key)
+    got = read_image_bytes(buf.getvalue()).numpy()
+    assert (got[see_through] == 255).all() and np.array_equal(got[~see_through], luma[~see_through])
+
+
 def test_a_phone_photos_exif_orientation_is_applied():
     """Orientation 6 (the camera held upright): the picture is shown turned 90 degrees clockwise; so it is read."""
     import numpy as np

@@ -38,13 +38,14 @@ _OTHER_BYTE = {"B": "L", "L": "B", "N": "B" if sys.byteorder == "little" else "L
 
 def to_gray(img, top: float | None = None) -> np.ndarray:
     """A Pillow image of any mode -> uint8 (H, W) luma. 16-bit, 32-bit and float images are scaled, not clipped
-    (by `top`, default :func:`_scale_top` of their maximum); transparent pixels read as white paper."""
+    (by `top`, default :func:`_scale_top` of their maximum); transparent pixels read as white paper (alpha, a
+    palette's transparent entries, and a PNG's colour key: the pixels of a grey or RGB value its tRNS names)."""
     if img.mode in WIDE_MODES:
         a = np.asarray(img, dtype=np.float64)
         if top is None:
             top = _scale_top(img.mode, float(a.max(initial=0.0)))
         return np.clip(np.round(a / max(top, 1e-12) * 255.0), 0, 255).astype(np.uint8)
-    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+    if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:  # alpha, or a tRNS (P, L, RGB, 1 keys)
         from PIL import Image
 
         rgba = img.convert("RGBA")
