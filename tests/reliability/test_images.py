@@ -198,6 +198,49 @@ def test_no_pillow_warning_escapes_even_as_an_error():
         assert read_image(corrupt).shape == (32, 32)
 
 
+def _tiff(samples_per_pixel: int = 1, *extra: tuple[int, int, int, int]) -> bytes:
+    """An 8x8 grey TIFF (little-endian, uncompressed, one strip; pixels 0..63 row by row) with more IFD entries
+    (tag, type 2 ASCII or 4 LONG, count, value or offset)."""
+    import struct
+
+    pixels = bytes(range(64))
+    entries = sorted([(256, 3, 1, 8), (257, 3, 1, 8), (258, 3, 1, 8), (259, 3, 1, 1), (262, 3, 1, 1),
+                      (273, 4, 1, 0), (277, 3, 1, samples_per_pixel), (278, 3, 1, 8), (279, 4, 1, 64), *extra])
+    strip = 8 + 2 + 12 * len(entries) + 4
+    out = b"II*\x00" + struct.pack("<IH", 8, len(entries))
+    for tag, kind, count, value in entries:
+        value = strip if tag == 273 else value
+        out += struct.pack("<HHIHH" if kind == 3 else "<HHII", tag, kind, count, *((value, 0) if kind == 3 else
+                                                                                    (value,)))
+    return out + bytes(4) + pixels
+
+
+def test_a_tiffs_metadata_warnings_as_it_decodes_are_caught_too():
+    """A TIFF re-reads its metadata as it decodes (Pillow's load_end reads its EXIF again), outside the catch that
+    held for opening it: an ImageDescription said to run past the end of the file printed Pillow's UserWarning
+    "Tag data larger than file" above `svhn predict`'s answer. Oracle: the pixels as written, and no warning."""
+    data = _tiff(1, (270, 2, 100_000, 8))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        got = read_image(data)
+    assert [str(w.message) for w in caught] == []
+    want = np.asarray(Image.fromarray(np.arange(64, dtype=np.uint8).reshape(8, 8)).resize((32, 32), Image.BICUBIC))
+    assert np.array_equal(got.numpy(), want)
+
+
+def test_pillows_log_records_are_never_printed(monkeypatch):
+    """Pillow logs a TIFF with 200 samples a pixel as an error (logging.error) before refusing it; with no handler
+    set, as in `dlexam`, Python's last resort printed it on stderr above dlexam's one line."""
+    import logging
+
+    printed = io.StringIO()
+    monkeypatch.setattr(logging.root, "handlers", [])  # pytest's own capture handler away: as the command runs
+    monkeypatch.setattr(logging, "lastResort", logging.StreamHandler(printed))
+    with pytest.raises(UserError, match="not a readable image"):
+        read_image(_tiff(200))
+    assert printed.getvalue() == ""
+
+
 @pytest.mark.parametrize("width", [-4, -1, -(2**31)])
 def test_a_bmp_of_negative_width_is_refused_as_an_impossible_size(tmp_path, capsys, width):
     """BMP stores its width signed; Pillow reads it unsigned (-4 as 4,294,967,292), so this was refused as declaring

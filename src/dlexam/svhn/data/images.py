@@ -15,8 +15,9 @@ line, an image of more than :data:`MAX_PIXELS` pixels before any pixel is decode
   box-averaged without the square being made, so any aspect ratio costs what its pixels cost.
 
 tests/reliability/test_images.py measures the peak memory of the whole process (within 1 GB) on the worst
-cases. Pillow's own warnings (decompression bomb, corrupt EXIF data) are caught, never printed. A damaged file,
-a JPEG cut short and closed with an end marker too, is one line. A HEIC/HEIF photo (an iPhone's) is not read: one
+cases. Pillow's own warnings (decompression bomb, corrupt EXIF data, a TIFF's tags as it decodes) are caught, never
+printed, and so are its log messages. A damaged file, a JPEG cut short and closed with an end marker too, is one
+line. A HEIC/HEIF photo (an iPhone's) is not read: one
 line names it and asks for PNG or JPEG (:func:`is_heif`). An AVIF image is read where Pillow has its AVIF decoder
 (libavif), else named so in one line (:func:`avif_readable`); never passed over. Image folders of these files:
 :mod:`dlexam.svhn.data.image_folder`.
@@ -25,11 +26,12 @@ line names it and asks for PNG or JPEG (:func:`is_heif`). An AVIF image is read 
 from __future__ import annotations
 
 import io
+import logging
 import re
 import threading
 import warnings
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,7 +50,11 @@ MEDIA_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "BM
 HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs", b"mif1", b"msf1")
 AVIF_BRANDS = (b"avif", b"avis")  # an AVIF image's and an AVIF sequence's ftyp box
 EXIF_ORIENTATION = 0x0112
-_PILLOW_WARNINGS = threading.Lock()  # warnings.catch_warnings changes process-wide state: one thread at a time
+_PILLOW_WARNINGS = threading.RLock()  # warnings.catch_warnings changes process-wide state: one thread at a time
+# Pillow logs some files it refuses (a TIFF of 200 samples a pixel: logging.error); where no handler is set, as in
+# `dlexam`, Python's last resort printed that above the refusal's one line. A handler that drops them ends that; a
+# handler the program sets (on the root logger) still gets them.
+logging.getLogger("PIL").addHandler(logging.NullHandler())
 
 
 @dataclass(frozen=True)
@@ -165,7 +171,9 @@ def _pillow_errors(what: str, formats: tuple[str, ...], source=None) -> Iterator
 @contextmanager
 def _quiet() -> Iterator[None]:
     """Pillow's warnings caught, not printed (a decompression-bomb warning: dlexam's own limit is lower, and says
-    so in one line). Held for moments: only Image.open and the EXIF read run inside."""
+    so in one line). Held for moments: Image.open and the EXIF read run inside, and a TIFF's decoding, which reads
+    its metadata again (Pillow's load_end; TIFF is read from files, never from `dlexam serve`'s uploads, whose
+    threads would wait on it)."""
     with _PILLOW_WARNINGS, warnings.catch_warnings(record=True):
         warnings.simplefilter("ignore")
         yield
@@ -230,8 +238,9 @@ def read_image(source, *, formats: tuple[str, ...] = FILE_FORMATS, max_pixels: i
         if (s := header.draft_scale) > 1:  # asking for (w // s, h // s) makes libjpeg decode at exactly 1/s
             draft = (max(1, header.width // s), max(1, header.height // s))
             img.draft(img.mode, draft)
-        deep = decode_deep(img, rawmode, open_image) if (rawmode := deep_rawmode(img)) else None
-        img.load()
+        with _quiet() if header.format == "TIFF" else nullcontext():
+            deep = decode_deep(img, rawmode, open_image) if (rawmode := deep_rawmode(img)) else None
+            img.load()
         if header.format in ("JPEG", "MPO") and _jpeg_cut_short(_file_bytes(source), img, draft):
             raise UserError(f"{what} is not a readable image: it is damaged or cut short (its compressed data "
                             "ends before its last scan does: Premature end of JPEG file)")
