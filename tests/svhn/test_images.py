@@ -157,6 +157,15 @@ def test_bad_image_folders_are_one_line_exit_2_and_touch_nothing(tmp_path, capsy
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
 
 
+def test_an_empty_image_file_is_said_to_be_empty(tmp_path):
+    """A 0-byte file named as an image (a copy or a download that failed) was told to "choose a PNG, JPEG, ... file",
+    though it is named as one; an empty upload was already said to be empty."""
+    path = tmp_path / "3.png"
+    path.write_bytes(b"")
+    with pytest.raises(UserError, match=r"^\S*3\.png is empty \(0 bytes\)$"):
+        read_image(path)
+
+
 def test_train_and_evaluate_take_an_image_folder(tmp_path, capsys, monkeypatch):
     d = tmp_path / "d"
     _folder(d, {str(k): [(32, 32), (40, 30), (24, 48), (32, 32)] for k in range(10)})

@@ -193,6 +193,8 @@ def _open(source, formats: tuple[str, ...]):
         raise UserError(f"image not found: {missing(p)}" if not p.exists() else
                         f"{p} is not an image file (a folder or a device)")
     try:
+        if p.stat().st_size == 0:  # a copy or a download that failed: not "choose a PNG ..." for a file named .png
+            raise UserError(f"{p} is empty (0 bytes)")
         return Image.open(p, formats=formats)
     except OSError as exc:  # a file that cannot be read (permissions) is not "damaged": say why
         if exc.errno is None:  # Pillow's own: not an image it knows
