@@ -166,6 +166,20 @@ def test_an_empty_image_file_is_said_to_be_empty(tmp_path):
         read_image(path)
 
 
+@pytest.mark.parametrize("fmt, keep", [("PNG", 40), ("GIF", 12), ("TIFF", 10)])
+def test_a_damaged_file_of_a_format_dlexam_reads_is_named_as_one(fmt, keep):
+    """A file that starts as a PNG, GIF or TIFF does (its signature) but whose header Pillow cannot read was
+    told to "choose a PNG, ..., TIFF ... file", the format it is in; a JPEG or PNG cut shorter was already "damaged or
+    cut short". Oracle: the format the file was written in, and its first `keep` bytes."""
+    import io
+
+    buf = io.BytesIO()
+    Image.new("RGB", (20, 30), "white").save(buf, format=fmt)
+    with pytest.raises(UserError, match=rf"^the file is not a readable image: a {fmt} file that is damaged or cut "
+                                        r"short$"):
+        read_image(buf.getvalue()[:keep])
+
+
 def test_train_and_evaluate_take_an_image_folder(tmp_path, capsys, monkeypatch):
     d = tmp_path / "d"
     _folder(d, {str(k): [(32, 32), (40, 30), (24, 48), (32, 32)] for k in range(10)})

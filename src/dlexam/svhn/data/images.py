@@ -111,6 +111,21 @@ def _iso_brand(source) -> bytes | None:
     return head[8:12] if head[4:8] == b"ftyp" else None
 
 
+# How a file of each format dlexam reads (:data:`FILE_FORMATS`) starts, where that says which it is; BMP's "BM" and
+# PPM's "P1".."P6" are too short to tell a damaged image from other bytes.
+SIGNATURES = {"PNG": (b"\x89PNG\r\n\x1a\n",), "JPEG": (b"\xff\xd8\xff",), "GIF": (b"GIF87a", b"GIF89a"),
+              "TIFF": (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")}
+
+
+def _signed_format(source) -> str | None:
+    """The format whose signature `source` (a path, or the file's bytes) starts with (:data:`SIGNATURES`; a WebP's
+    RIFF header too), or None."""
+    head = _head(source, 12)
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WEBP"
+    return next((fmt for fmt, starts in SIGNATURES.items() if head.startswith(starts)), None)
+
+
 def is_heif(source) -> bool:
     """Whether `source` (a path, or the file's bytes) starts as a HEIC/HEIF file does: an ISO media file's ``ftyp``
     box naming a HEIF brand. Its name is not asked: a JPEG named .heic is read as the JPEG it is."""
@@ -161,6 +176,8 @@ def _pillow_errors(what: str, formats: tuple[str, ...], source=None) -> Iterator
 
             raise UserError(f"{what} is an AVIF image, which this installation's Pillow ({__version__}) does not "
                             "decode: convert it to PNG or JPEG, or install a Pillow built with AVIF support") from None
+        if (signed := _signed_format(source)) in formats:  # named as what it is, not asked to be one
+            raise UserError(f"{what} is not a readable image: a {signed} file that is damaged or cut short") from None
         formats = readable_formats(formats)
         raise UserError(f"{what} is not a readable image: choose a {', '.join(formats[:-1])} or {formats[-1]} file "
                         "(a photo or a drawing)") from None
