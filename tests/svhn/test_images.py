@@ -84,6 +84,17 @@ def test_image_folder_reads_labels_from_folder_names(tmp_path):
     assert source == "folder" and (x2 == x).all() and (y2 == y).all()
 
 
+def test_jpegs_named_jfif_or_jpe_and_netpbm_named_pnm_are_read_not_passed_over(tmp_path):
+    """A JPEG a browser saved on Windows (.jfif), a .jpe and a .pnm were left out of a class folder without a word,
+    though `svhn predict` reads them. Oracle: the four files written, read in sorted order, each the same grey."""
+    (d := tmp_path / "d" / "4").mkdir(parents=True)
+    for i, (name, fmt) in enumerate((("a.png", "PNG"), ("b.jfif", "JPEG"), ("c.JPE", "JPEG"), ("d.pnm", "PPM"))):
+        Image.new("L", (32, 32), 40 * (i + 1)).save(d / name, format=fmt)
+    x, y, paths = load_image_folder(tmp_path / "d")
+    assert [p.rsplit("/", 1)[-1] for p in paths] == ["a.png", "b.jfif", "c.JPE", "d.pnm"] and y.tolist() == [4] * 4
+    assert [int(v) for v in x[:, 16, 16]] == [40, 80, 120, 160]
+
+
 def test_images_in_folders_inside_a_class_folder_are_read_as_torchvision_reads_them(tmp_path, capsys):
     """DIR/3/batch1/*.png (torchvision's ImageFolder walks a class folder's sub-folders) were silently left out: an
     evaluation counted fewer images than the folder held, and a class folder holding only sub-folders "held no

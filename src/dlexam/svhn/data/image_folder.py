@@ -1,6 +1,7 @@
 """Image folders in torchvision's ImageFolder layout: ``DIR/0/*.png ... DIR/9/*.png``, the folder name being the digit.
 
-Any size, any colour mode, PNG, JPEG, BMP, GIF, TIFF, WebP, AVIF or PPM/PGM, each read by
+Any size, any colour mode, PNG, JPEG (.jpg, .jpeg, .jfif, .jpe), BMP, GIF, TIFF, WebP, AVIF or Netpbm (.ppm, .pgm,
+.pbm, .pnm), each read by
 :func:`dlexam.svhn.data.images.read_image`. A HEIC/HEIF photo (an iPhone's) is not read: one line names it and
 asks for PNG or JPEG, in a folder as given alone. Hidden entries, a zip file's ``__MACOSX`` folder and the
 AppleDouble files beside the images are passed over (:func:`left_out`).
@@ -16,8 +17,9 @@ import torch
 from dlexam.errors import UserError, missing
 from dlexam.svhn.data.images import read_image
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm", ".avif",
-                    ".avifs")
+# .jfif and .jpe: JPEGs (a browser on Windows saves photos as .jfif); .pnm: any Netpbm image
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".jfif", ".jpe", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm",
+                    ".pbm", ".pnm", ".avif", ".avifs")
 HEIF_EXTENSIONS = (".heic", ".heif")  # an iPhone's photos: Pillow reads none without a plugin; named, never passed over
 MACOS_FOLDER = "__MACOSX"  # what a zip file made on a Mac holds beside its files: their AppleDouble metadata
 
