@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import re
 import threading
 import zlib
 from pathlib import Path
@@ -117,6 +118,19 @@ def test_bad_mat_files(tmp_path):
     _write_official(good / "train_32x32.mat", np.zeros((2, 32, 32, 3), np.uint8), np.array([1, 11]))
     with pytest.raises(UserError, match="1..10"):
         load_split(good, "train")
+
+
+@pytest.mark.parametrize("y, held", [([10, 0, 3, 0], "0 (2 labels out of range; SVHN writes digit 0 as 10)"),
+                                     ([1.5, 2, 3, 4], "1.5 (1 label out of range)"),
+                                     ([np.nan, 2, 11, 4], "11, nan (2 labels out of range)")])
+def test_labels_out_of_range_are_named(tmp_path, y, held):
+    """y with the digit 0 written as 0 (torchvision's SVHN labels, saved back to .mat), a fraction or NaN was
+    refused as "labels must be integers 1..10" without saying what the file holds. Oracle: the values typed."""
+    scipy.io.savemat(tmp_path / "test_32x32.mat", {"X": np.zeros((32, 32, 3, 4), np.uint8),
+                                                   "y": np.array(y, np.float64).reshape(-1, 1)})
+    with pytest.raises(UserError, match=r"labels must be integers 1\.\.10 \(10 means digit 0\); y holds "
+                                        + re.escape(held) + "$"):
+        load_split(tmp_path, "test", cache=False)
 
 
 def test_preprocess_standardises_each_image():

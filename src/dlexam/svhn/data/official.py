@@ -109,8 +109,13 @@ def _read_mat(path: Path) -> tuple[np.ndarray, np.ndarray]:
         raise UserError(f"{path}: y must hold numbers (labels 1..10), got {y.dtype}")
     if y.shape[0] != gray.shape[0]:
         raise UserError(f"{path}: {gray.shape[0]} images but {y.shape[0]} labels")
-    if y.size and (y.min() < 1 or y.max() > 10 or not np.all(y == np.round(y))):
-        raise UserError(f"{path}: labels must be integers 1..10 (10 means digit 0)")
+    out_of_range = ~((y >= 1) & (y <= 10) & (y == np.round(y)))  # NaN too
+    if out_of_range.any():  # said with what the file holds: a digit 0 written as 0 is a common slip
+        bad, n_bad = np.unique(y[out_of_range]), int(np.count_nonzero(out_of_range))  # NaN sorted last
+        shown = ", ".join(f"{v:g}" if y.dtype.kind == "f" else str(v) for v in bad[:3].tolist())
+        raise UserError(f"{path}: labels must be integers 1..10 (10 means digit 0); y holds {shown}"
+                        + (", ..." if bad.size > 3 else "") + f" ({counted(n_bad, 'label')} out of range"
+                        + ("; SVHN writes digit 0 as 10)" if 0 in bad else ")"))
     labels = y.astype(np.int64) % 10  # label 10 is the digit 0
     return gray, labels
 
