@@ -133,6 +133,17 @@ def test_labels_out_of_range_are_named(tmp_path, y, held):
         load_split(tmp_path, "test", cache=False)
 
 
+def test_a_folder_of_another_split_says_which_it_holds(tmp_path):
+    """`svhn synth --scenes` writes train_32x32.mat alone; `svhn evaluate --data` on it (split test) was told to
+    "run `dlexam svhn download` or `dlexam svhn synth`", just run. Oracle: the one file written."""
+    from dlexam.svhn.data.official import load_labelled
+
+    _write_official(tmp_path / "train_32x32.mat", np.zeros((2, 32, 32, 3), np.uint8), np.array([1, 2]))
+    with pytest.raises(UserError, match=r"^SVHN file not found: \S+/test_32x32\.mat \(\S+ holds train_32x32\.mat, "
+                                        r"the train split\), and \S+ is not an image folder"):
+        load_labelled(tmp_path, "test")
+
+
 def test_preprocess_standardises_each_image():
     x = torch.randint(0, 256, (4, 32, 32), dtype=torch.uint8)
     p = preprocess(x)

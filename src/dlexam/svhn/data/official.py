@@ -233,10 +233,13 @@ def load_labelled(root: str | os.PathLike, split: str = "test") -> tuple[torch.T
     if root.is_file():  # the .mat file itself, say, where its folder is asked for
         raise UserError(f"{root} is a file, not a folder: give the folder that holds {mat.name}, or an image folder "
                         "(DIR/0/ ... DIR/9/)")
-    raise UserError(
-        f"SVHN file not found: {missing(mat)} (run `dlexam svhn download` or `dlexam svhn synth`), and "
-        f"{missing(root)} is not an image folder ({root}/0/ ... {root}/9/)"
-    )
+    from dlexam.svhn.data import SPLITS
+
+    held = [s for s in SPLITS if (root / filename(s)).is_file()]  # another split's file: say so, not "download"
+    why = (f"{root} holds {' and '.join(filename(s) for s in held)}, the {' and '.join(held)} split"
+           f"{'s' if len(held) > 1 else ''}" if held else "run `dlexam svhn download` or `dlexam svhn synth`")
+    raise UserError(f"SVHN file not found: {missing(mat)} ({why}), and {missing(root)} is not an image folder "
+                    f"({root}/0/ ... {root}/9/)")
 
 
 def image_stats(images: torch.Tensor, chunk: int = 8192) -> tuple[torch.Tensor, torch.Tensor]:
