@@ -144,6 +144,28 @@ def test_a_folder_of_another_split_says_which_it_holds(tmp_path):
         load_labelled(tmp_path, "test")
 
 
+def test_a_class_folder_given_for_its_image_folder_names_the_folder_to_give(tmp_path):
+    """`svhn evaluate --data chars74k-digits/3` (a class folder, its images inside) was told only that it is not an
+    image folder; it is one class of one, whose name is now given."""
+    from PIL import Image
+
+    from dlexam.svhn.data.official import load_labelled
+
+    for digit in "37":
+        (tmp_path / "digits" / digit).mkdir(parents=True)
+        Image.new("L", (32, 32), 255).save(tmp_path / "digits" / digit / "a.png")
+    given = tmp_path / "digits" / "3"
+    with pytest.raises(UserError) as refused:
+        load_labelled(given, "test")
+    assert str(refused.value).endswith(f"; it is class folder 3 of the image folder {tmp_path / 'digits'}: give that "
+                                       "folder")
+    (tmp_path / "other" / "3").mkdir(parents=True)  # a folder named 3 that holds no image: no such advice
+    (tmp_path / "other" / "3" / "notes.txt").write_text("no image")
+    with pytest.raises(UserError) as refused:
+        load_labelled(tmp_path / "other" / "3", "test")
+    assert "class folder" not in str(refused.value)
+
+
 def test_preprocess_standardises_each_image():
     x = torch.randint(0, 256, (4, 32, 32), dtype=torch.uint8)
     p = preprocess(x)

@@ -220,7 +220,7 @@ def load_labelled(root: str | os.PathLike, split: str = "test") -> tuple[torch.T
     """Labelled digits from `root`: an SVHN folder (root/{split}_32x32.mat) or an image folder in
     torchvision's ImageFolder layout (root/0/*.png ... root/9/*.png, any size and mode; `split` is
     then not used) -> (uint8 (N, 32, 32), labels int64 (N,), "mat" or "folder")."""
-    from dlexam.svhn.data.image_folder import is_image_folder, load_image_folder
+    from dlexam.svhn.data.image_folder import class_images, is_image_folder, load_image_folder
 
     root = Path(root)
     mat = root / filename(split)
@@ -238,8 +238,10 @@ def load_labelled(root: str | os.PathLike, split: str = "test") -> tuple[torch.T
     held = [s for s in SPLITS if (root / filename(s)).is_file()]  # another split's file: say so, not "download"
     why = (f"{root} holds {' and '.join(filename(s) for s in held)}, the {' and '.join(held)} split"
            f"{'s' if len(held) > 1 else ''}" if held else "run `dlexam svhn download` or `dlexam svhn synth`")
+    parent = (f"; it is class folder {root.name} of the image folder {root.parent}: give that folder"
+              if root.name in tuple("0123456789") and root.is_dir() and class_images(root) else "")
     raise UserError(f"SVHN file not found: {missing(mat)} ({why}), and {missing(root)} is not an image folder "
-                    f"({root}/0/ ... {root}/9/)")
+                    f"({root}/0/ ... {root}/9/){parent}")
 
 
 def image_stats(images: torch.Tensor, chunk: int = 8192) -> tuple[torch.Tensor, torch.Tensor]:
