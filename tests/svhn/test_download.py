@@ -652,3 +652,13 @@ def test_a_web_page_in_place_of_the_file_is_refused_and_never_becomes_the_start_
         download(tmp_path, ["test"], base_url=url, md5=md5, size=size)
     assert _is_payload(tmp_path / NAME, payload)
     assert handler.requests == [None, None]  # the second run asked for the file from its start
+
+
+def test_a_split_named_twice_is_fetched_and_said_once(tmp_path):
+    """`svhn download --split test test` fetched the file twice (the second time only to check it) and printed it
+    twice; a split is now one download and one path, in the order first given."""
+    payload, md5, size = _payload(5, 50_000)
+    handler = type("H", (_RangeHandler,), {"payload": payload, "requests": [], "cut_first": False})
+    with _serving(handler) as url:
+        got = download(tmp_path, ["test", "test"], base_url=url, md5=md5, size=size)
+    assert got == [tmp_path / NAME] and len(handler.requests) == 1 and _is_payload(tmp_path / NAME, payload)

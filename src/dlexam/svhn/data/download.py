@@ -121,6 +121,7 @@ def download(
     size = size if size is not None else ({} if md5 else SIZE)
     md5 = md5 or MD5
     max_bytes = max_bytes or MAX_BYTES
+    splits = list(dict.fromkeys(splits))  # a split named twice is fetched once
     for split in splits:
         if split not in SPLITS or split not in md5:
             raise UserError(f"unknown SVHN split {split!r} (choose from {', '.join(SPLITS)})")
