@@ -423,3 +423,29 @@ def test_practice_fits(browser, server, width):
     assert any(h.endswith(" <START>") for h in headed) and gaps == [], gaps[:5]
     ctx.close()
     watch.check()
+
+
+def test_a_grid_wider_than_a_phone_keeps_its_row_names_in_sight(browser, server):
+    """At 360 px /practice's answer grids scroll sideways in their boxes: the row names stay at the box's left (sticky)
+    as the boxes scroll under them, and a box the keyboard reaches is not hidden under them. Until 2026-12-07 the row
+    names scrolled away with the boxes: a student filling P's last columns saw no row label at all."""
+    ctx, page, watch = open_page(browser, server, 360)
+    page.goto(f"http://127.0.0.1:{server.port}/practice?seed=2&difficulty=harder")
+    ready(page)
+    grid = "[id='in-Pr2.2.P']"
+    box = "(sel) => document.querySelector(sel).parentElement"
+    last = page.evaluate("(sel) => document.querySelector(sel).rows[1].cells.length", grid) - 2
+    assert page.evaluate(f"(sel) => ({box})(sel).dataset.scrolls", grid) == ""  # it scrolls at 360 px
+    page.focus(f"{grid} input[data-i='3'][data-j='{last}']")  # the box scrolls to its right end
+    seen = """(sel) => { const el = document.querySelector(sel), r = el.getBoundingClientRect();
+        const at = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+        return at === el || el.contains(at); }"""
+    assert page.evaluate(f"(sel) => ({box})(sel).scrollLeft", grid) > 0
+    assert page.evaluate(seen, f"{grid} tr:nth-child(5) th"), "row 4's name scrolled out of sight"
+    assert page.evaluate(seen, f"{grid} input[data-i='3'][data-j='{last}']")
+    for _ in range(last):  # back to the first column with Shift+Tab: each box comes out from under the row names
+        page.keyboard.press("Shift+Tab")
+        focused = page.evaluate("() => document.activeElement.dataset.j")
+        assert page.evaluate(seen, f"{grid} input[data-i='3'][data-j='{focused}']"), focused
+    ctx.close()
+    watch.check()

@@ -168,11 +168,15 @@ const DL = {
         if (n > 1) name += ` (${n})`;
         box.setAttribute("aria-label", "scrollable: " + name);
         box.dataset.scrolls = "";  // style.css writes "scroll sideways" above it: the right-hand columns are off-screen
+        // its row names stay at its left (style.css: sticky): a cell the keyboard reaches scrolls into view beside them
+        const names = box.querySelector("th[scope=row]");
+        box.style.scrollPaddingLeft = names ? `${names.getBoundingClientRect().width}px` : "";
       } else {
         box.removeAttribute("tabindex");
         box.removeAttribute("role");
         box.removeAttribute("aria-label");
         delete box.dataset.scrolls;
+        box.style.scrollPaddingLeft = "";
       }
     }
   },
