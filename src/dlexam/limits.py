@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -52,6 +53,20 @@ def unheld(text: str) -> str | None:
         return (f"{shown} is too large for a float64 number, which reads it as infinity: type a number of size at "
                 "most 1.7e308")
     return None
+
+
+def decimal_comma(text: str) -> str:
+    """What a refusal of `text` adds where it is no number but reads as one with its comma a point ("0,5",
+    "-1,25e-3"): ' (a decimal comma: write 0.5, with a decimal point)', and for "1,000", which may be a thousands
+    separator too, both readings; "" for any other text. The words of /geoff's weight cells and of the grader
+    (dlexam.variants.typed.foreign, which a course's copy keeps standard-library only)."""
+    shown = text.strip()
+    if not re.fullmatch(r"[+-]?[0-9]+,[0-9]+(?:[eE][+-]?[0-9]+)?", shown):
+        return ""
+    point = shown.replace(",", ".")
+    if re.fullmatch(r"[+-]?[0-9]{1,3},[0-9]{3}", shown):  # 1,000: a thousands separator, or a decimal comma
+        return f" (a comma in a number: write {shown.replace(',', '')} without it, or {point} with a decimal point)"
+    return f" (a decimal comma: write {point}, with a decimal point)"
 
 
 def float_text(text: str) -> float:
@@ -147,7 +162,7 @@ class Temperatures:
         try:
             value = float_text(text)
         except ValueError:
-            return self.check(name, text, shown=repr(text[:40]))
+            return self.check(name, text, shown=repr(shown[:40]) + decimal_comma(text))
         return self.check(name, value, shown=shown[:40])
 
 

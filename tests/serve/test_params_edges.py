@@ -119,6 +119,33 @@ def test_a_refused_lr_is_quoted_as_typed(typed):
     assert e.value.message.endswith(f"got {typed!r}"), e.value.message
 
 
+@pytest.mark.parametrize(("call", "typed", "point"), [
+    (lambda t: p.temperature("T", t), "0,5", "0.5"),
+    (lambda t: p.temperature("T", t), " 1,25 ", "1.25"),
+    (lambda t: p.number("lr", t, 0, 100), "0,1", "0.1"),
+    (lambda t: p.number("lr", t, 0, 100), "-0,5", "-0.5"),
+], ids=["T-0,5", "T-1,25", "lr-0,1", "lr--0,5"])
+def test_a_decimal_comma_in_T_or_lr_is_refused_saying_to_write_a_point(call, typed, point):
+    """/geoff's T and lr, and /sort's temperature, typed with a decimal comma: the refusal says what to write, as a
+    weight cell and /practice's grader say it. It said only "must be ..., got '0,5'" (2026-12-07)."""
+    with pytest.raises(p.BadRequest) as e:
+        call(typed)
+    assert e.value.message.endswith(f"got {typed.strip()!r} (a decimal comma: write {point}, with a decimal point)"), \
+        e.value.message
+
+
+def test_a_decimal_comma_in_the_temperature_flag_says_to_write_a_point():
+    from dlexam.bounds import QUERY_TEMPERATURES
+    from dlexam.errors import UserError
+
+    with pytest.raises(UserError) as e:
+        QUERY_TEMPERATURES.read("temperature", "0,5")
+    assert str(e.value).endswith("got '0,5' (a decimal comma: write 0.5, with a decimal point)"), str(e.value)
+    with pytest.raises(UserError) as e:  # not a number with a comma: nothing to say about commas
+        QUERY_TEMPERATURES.read("temperature", "a,b")
+    assert "comma" not in str(e.value)
+
+
 @pytest.mark.parametrize(("body", "field", "says"), [
     ({"matrices": ["W_V", "W_V"]}, "matrices", "lists W_V twice"),  # was taken as ["W_V"] without a word
     ({"matrices": ["W_V"] * 7}, "matrices", "lists W_V twice"),  # was "must list some of ..." (too many names)

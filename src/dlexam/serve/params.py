@@ -153,7 +153,8 @@ def number(name: str, value: Any, lo: float, hi: float) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
             or not lo < value <= hi:
         shown = given.strip() if isinstance(given, str) else given
-        raise BadRequest(name, f"{name} must be a finite number in ({lo:g}, {hi:g}], got {shown!r:.40}")
+        comma = limits.decimal_comma(given) if isinstance(given, str) else ""
+        raise BadRequest(name, f"{name} must be a finite number in ({lo:g}, {hi:g}], got {shown!r:.40}{comma}")
     return float(value)
 
 
