@@ -20,8 +20,9 @@ def mean_of(n: int, noun: str, mean: str = "mean of") -> str:
 
 
 def spaced(text: str, symbols) -> str | None:
-    """`text` with every word that runs known symbols together split into them ("DAA C" -> "D A A C"), or None
-    when some word is no run of symbols or nothing needs splitting. Longest symbols first (<START> before <)."""
+    """`text` with every word that runs known symbols together split into them ("DAA C" -> "D A A C"), and commas
+    between tokens made spaces ("D, A, A" -> "D A A"), or None when some word is no run of symbols or nothing needs
+    splitting. Longest symbols first (<START> before <)."""
     known = sorted(set(symbols), key=len, reverse=True)
 
     def split(word: str) -> list[str] | None:
@@ -35,10 +36,23 @@ def spaced(text: str, symbols) -> str | None:
     words = text.split()
     if len(words) > 64 or any(len(w) > 64 for w in words):
         return None
+    # tokens separated by commas, as a list is written ("D, A, A"; "D,A,A"): where no symbol holds a comma
+    pieces = words if any("," in sym for sym in known) else text.replace(",", " ").split()
     out = []
-    for w in words:
+    for w in pieces:
         parts = [w] if w in known else split(w)
         if parts is None:
             return None
         out += parts
     return " ".join(out) if out != words else None
+
+
+def sorter_input(text: str, start: str) -> str | None:
+    """What to type instead where a sorter's input is given as a training example, `start` and what follows it too
+    ("D A A <START> A D <STOP>", /geoff's sequence): the sorter decodes from its own `start`, so the input is the
+    symbols before it. None where `text` has no `start` token."""
+    words = text.split()
+    if start not in words:
+        return None
+    before = " ".join(words[:words.index(start)]) or f"the symbols before {start}"
+    return f"the sorter adds {start} and decodes the rest itself: type the input alone, {before}"

@@ -258,6 +258,22 @@ def test_sequences_without_spaces_are_told_how_to_write_them(server):
     assert status == 400 and d["error"].endswith("separate tokens with spaces: D A A C")
     status, _, d = server.get(q("/api/sort", seq="107", vocab="20"))
     assert status == 400 and "separate" not in d["error"]  # digits split more than one way: no guess
+    # tokens separated by commas, as a list is written (2026-12-07: only "unknown token 'D,'")
+    status, _, d = server.get(q("/api/geoff", seq="D, A, A, <START>, A, D, <STOP>"))
+    assert status == 400 and d["error"].endswith("separate tokens with spaces: D A A <START> A D <STOP>"), d
+    status, _, d = server.get(q("/api/sort", seq="D,A,A,C"))
+    assert status == 400 and d["error"].endswith("separate tokens with spaces: D A A C"), d
+
+
+def test_sort_given_geoffs_training_example_says_to_type_the_input_alone(server):
+    """/geoff's sequence is a training example, input <START> target <STOP>; /sort's is the input alone, which the
+    sorter decodes from its own <START>. The example pasted from /geoff was refused as "unknown token '<START>':
+    vocabulary A-D is A B C D" (2026-12-07), which does not say what to type."""
+    status, _, d = server.get(q("/api/sort", seq="D A A <START> A D <STOP>"))
+    assert status == 400 and d["field"] == "seq", d
+    assert d["error"].endswith("the sorter adds <START> and decodes the rest itself: type the input alone, D A A"), d
+    status, _, d = server.get(q("/api/sort", seq="<START> A"))  # no input before it: nothing to suggest typing
+    assert status == 400 and d["error"].endswith("type the input alone, the symbols before <START>"), d
 
 
 def test_answer_links_point_at_pages(server):

@@ -44,6 +44,17 @@ def test_symbols_run_together_are_refused_saying_how_to_write_them(argv, hint, c
     assert ("separate" in err) == bool(hint)
 
 
+@pytest.mark.parametrize(("argv", "hint"), [
+    (["sort", "D A A <START> A D <STOP>"], "type the input alone, D A A"),
+    (["sort", "D,A,A"], "separate tokens with spaces: D A A"),
+])
+def test_a_training_example_or_commas_are_refused_saying_what_to_type(argv, hint, capsys):
+    """/geoff's training example given to the sorter, or its input written as a list: said what to type, as /sort
+    says it (2026-12-07: only "unknown token '<START>'", "unknown token 'D,A,A'")."""
+    rc, out, err = run(argv, capsys)
+    assert (rc, out) == (2, "") and err.count("\n") == 1 and err.endswith(f"{hint}\n"), err
+
+
 @pytest.mark.parametrize(
     "argv,want",
     [

@@ -150,9 +150,13 @@ def _query(q) -> int:
 
 def _spacing_hint(text: str, symbols) -> str | None:
     """"DAA" -> "separate tokens with spaces: D A A", as `dlexam geoff` and /sort say it (dlexam.words.spaced); none
-    for a vocabulary of numbers, where "427" may be 42 7, 4 27 or a number past it."""
-    from dlexam.words import spaced
+    for a vocabulary of numbers, where "427" may be 42 7, 4 27 or a number past it. A training example, "D A A <START>
+    A D <STOP>", is told to be the input alone, as /sort tells it (dlexam.words.sorter_input)."""
+    from dlexam.sorting.vocab import START_TEXT
+    from dlexam.words import sorter_input, spaced
 
+    if (alone := sorter_input(text, START_TEXT)) is not None:
+        return alone
     if any(sym.isdigit() for sym in symbols):
         return None
     fixed = spaced(text, symbols)

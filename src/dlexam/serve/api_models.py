@@ -90,12 +90,12 @@ def sort_answer(sorter, seq: str, temperature) -> dict:
     """`seq` decoded step by step at `temperature` (None: the model's own; a refusal writes it as typed, "temperature
     1e-9 does not apply ...", as `dlexam sort` does: Sorter.decoding_temperature)."""
     from dlexam.sorting.inspect import attention_steps
-    from dlexam.sorting.vocab import Vocabulary
+    from dlexam.sorting.vocab import START_TEXT, Vocabulary
 
     with p.field("temperature"):  # the compiled solver is exact at T = 0 only: refused as `dlexam sort` refuses it
         temperature = sorter.decoding_temperature(temperature)
     letters = all(s.isalpha() for s in sorter.vocab.symbols)  # "DAA" splits one way; "101" does not
-    with p.tokens("seq", seq, sorter.vocab.symbols if letters else ()):
+    with p.tokens("seq", seq, sorter.vocab.symbols if letters else (), start=START_TEXT):
         ids = sorter.vocab.parse(seq)
     if len(ids) > MAX_SORT_TOKENS:
         raise BadRequest("seq", f"the sequence has {len(ids)} symbols; the page decodes at most {MAX_SORT_TOKENS}")
