@@ -94,6 +94,8 @@ def test_practice_check_moves_the_focus_to_the_result(page, how):
     name = _name(page, "#result")
     assert name.startswith(f"result of the check: {score}; ") and name.endswith(
         f"{count}: the wrong ones are marked below"), name
+    # the score and the count are two clauses: "... graded by a person 0 of 7 answers right" read as one (2026-12-07)
+    assert f"; {count}" in name and page.text_content("#result-score").endswith(";"), name
     assert page.text_content("#result-score").startswith(score)
     assert page.text_content("#status") == ""  # the focus says it: the live region does not say it again
     # a reload, a new variant and Back bring no result to land on, and take no focus

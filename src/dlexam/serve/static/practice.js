@@ -267,7 +267,7 @@ async function check() {
 function showResult(g, score, from, pointers) {
   const wrong = g.fields.filter((r) => !r.correct && !g.missing.includes(r.id)).length;
   const right = g.fields.filter((r) => r.correct).length;
-  $("result-score").textContent = score;
+  $("result-score").textContent = score + ";";  // two clauses: "graded by a person 0 of 7 answers right" read as one
   $("result-count").textContent = `${right} of ${g.fields.length} answers right, ${wrong} wrong, ` +
     `${g.missing.length} not answered` + (wrong ? ": the wrong ones are marked below" : "");
   $("result").hidden = false;
