@@ -219,6 +219,21 @@ def test_a_bad_cell_is_one_clear_error(text, needle):
     assert needle in str(e.value) and "\n" not in str(e.value)
 
 
+@pytest.mark.parametrize("text, says", [
+    ("p[3,0]", "unknown cell 'p[3,0]': did you mean P[3,0]? "), ("Logits[6,<STOP>]", "did you mean logits[6,<STOP>]?"),
+    ("dWQ[0,0]", "did you mean dW_Q[0,0]?"), ("dw_v[ 0, 1 ]", "did you mean dW_V[ 0, 1 ]?"),
+    ("LOSS", "did you mean loss?"), ("w_v[0,1]", "W_V is a weight the model is given"),
+    ("W_Q[0,1]", "W_Q is a weight the model is given, not a number it computes: its gradient is dW_Q[0,1]"),
+    ("E[4,0]", "E is a weight the model is given, not a number it computes: its gradient is dE[4,0]"),
+])
+def test_a_cell_name_nearly_right_is_refused_naming_the_cell_meant(text, says):
+    """A learner's typing on /geoff's explain form (and `geoff --explain`): the case of a name, its underscore left out,
+    or a weight named for its gradient. It said "unknown cell" and the whole spelling guide alone (2026-12-07)."""
+    with pytest.raises(UserError) as e:
+        Explainer(geoff.GeoffQuery(EXAMPLE)).explain(text)
+    assert says in str(e.value) and "\n" not in str(e.value), str(e.value)
+
+
 def test_labels_and_aliases_name_the_same_cell():
     ex = Explainer(geoff.GeoffQuery(EXAMPLE))
     assert ex.explain("logits[6,<STOP>]").cell == ex.explain("logits[6,5]").cell == Cell("logits", 6, 5)

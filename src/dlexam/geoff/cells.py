@@ -184,6 +184,24 @@ def _index(text: str, axis: str, space: Space, matrix: str, which: str) -> int:
     return i
 
 
+WEIGHTS = ("E", "W_Q", "W_K", "W_V", "W_O", "multi_W_O")  # the model's given numbers: their gradients are cells
+
+
+def _meant(m: re.Match | None, text: str) -> str:
+    """The cell an unknown name nearly names, said before the spelling guide: its case or underscores aside ("p[3,0]":
+    "did you mean P[3,0]? "), or a weight, which the model is given, named for its gradient ("W_Q[0,1]": dW_Q[0,1]);
+    "" where none is near."""
+    if m is None:
+        return ""
+    key, rest = m.group(1).lower().replace("_", ""), text.strip()[len(m.group(1)):]
+    weight = {w.lower().replace("_", ""): w for w in WEIGHTS}.get(key)
+    if weight is not None:
+        grad = "dW_O" if weight == "multi_W_O" else "d" + weight
+        return f"{weight} is a weight the model is given, not a number it computes: its gradient is {grad}{rest}; "
+    near = {n.lower().replace("_", ""): n for n in (*MATRICES, *ALIASES)}.get(key)
+    return f"did you mean {ALIASES.get(near, near)}{rest}? " if near else ""
+
+
 def parse_cell(text: str, space: Space) -> Cell:
     """The cell `text` names in `space` (UserError, one line, for anything else: the spelling is in the message)."""
     m = _CELL.match(str(text)[:200])
@@ -191,7 +209,7 @@ def parse_cell(text: str, space: Space) -> Cell:
     if m and m.group(1) == "dmulti_W_O" and "multi_W_O" in space.unused:  # one head: its output matrix is W_O
         raise UserError(f"{m.group(1)}: {space.unused['multi_W_O']}: name dW_O[...]")
     if name not in MATRICES:
-        raise UserError(f"unknown cell {str(text)[:60]!r}: {SPELLING}")
+        raise UserError(f"unknown cell {str(text)[:60]!r}: {_meant(m, str(text))}{SPELLING}")
     inside = m.group(2)
     if inside is None:
         if name not in WHOLE:
