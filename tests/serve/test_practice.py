@@ -449,3 +449,33 @@ def test_a_grid_wider_than_a_phone_keeps_its_row_names_in_sight(browser, server)
         assert page.evaluate(seen, f"{grid} input[data-i='3'][data-j='{focused}']"), focused
     ctx.close()
     watch.check()
+
+
+def test_clear_my_answers_asks_before_it_wipes_them(page):
+    """"clear my answers", beside "check" (below it on a phone), wiped every answer at one click, essays too, with no
+    way back (2026-12-07). It now asks, saying how many answers go; declined, nothing changes."""
+    page.set_default_timeout(WAIT_MS)
+    page.goto(f"{page.base}/practice?seed=3")
+    ready(page)
+    page.fill("#in-Pr1\\.3\\.in_features", "216")
+    page.check("input[name='P1.1.choice'] >> nth=0")
+    asked, accept = [], [False]
+
+    def answer(dialog):
+        asked.append(dialog.message)
+        dialog.accept() if accept[0] else dialog.dismiss()
+
+    page.on("dialog", answer)
+    page.click("#clear")
+    page.wait_for_timeout(200)
+    assert len(asked) == 1 and "your 2 answers to variant 3 (standard)" in asked[0], asked
+    assert page.input_value("#in-Pr1\\.3\\.in_features") == "216"
+    assert page.locator("input[name='P1.1.choice']:checked").count() == 1
+    accept[0] = True
+    page.click("#clear")
+    page.wait_for_function("() => document.getElementById('status').textContent.includes('cleared')")
+    assert len(asked) == 2 and page.input_value("#in-Pr1\\.3\\.in_features") == ""
+    assert page.locator("#sheet input[type=radio]:checked").count() == 0
+    page.click("#clear")  # nothing left to lose: cleared without a question
+    page.wait_for_timeout(200)
+    assert len(asked) == 2

@@ -360,6 +360,12 @@ function setup() {
   $("solution").addEventListener("click", () => showSolution($("solution").getAttribute("aria-pressed") !== "true"));
   $("clear").addEventListener("click", () => {
     if (!P.sheet) return;  // no variant on the page: nothing of the student's to clear
+    // asked first where there is something to lose: one click beside "check" (below it on a phone) wiped every answer,
+    // essays too, with no way back (2026-12-07)
+    const n = [...document.querySelectorAll("#sheet input[type=text], #sheet textarea")].filter((el) => el.value.trim())
+      .length + document.querySelectorAll("#sheet input[type=radio]:checked").length;
+    if (n && !confirm(`Clear your ${n} answer${n === 1 ? "" : "s"} to variant ${P.sheet.seed} (${P.sheet.difficulty})? ` +
+      "They cannot be brought back.")) return;
     for (const el of document.querySelectorAll("#sheet input[type=text], #sheet textarea")) el.value = "";
     for (const el of document.querySelectorAll("#sheet input[type=radio]")) el.checked = false;
     unmark();
