@@ -171,6 +171,13 @@ def test_tokens_run_together_get_the_web_pages_hint(capsys):
     assert err.strip().endswith("separate tokens with spaces: D A A <START> A D <STOP>"), err
 
 
+def test_tokens_in_lower_case_are_refused_saying_the_symbols_case(capsys):
+    """`geoff "d a a <start>"` was "unknown token 'd'" alone; the symbols as written in the vocabulary typed here."""
+    code, out, err = run(capsys, "geoff", "d a a <start> a d <stop>")
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert err.strip().endswith("; symbols are case-sensitive: D A A <START> A D <STOP>"), err
+
+
 def test_the_head_count_is_said_in_words(capsys):
     assert run(capsys, "geoff")[1].splitlines()[0].startswith("Geoff's transformer (Problem 2): 1 head, temperature")
     assert ": 2 heads, temperature" in run(capsys, "geoff", "--heads", "2")[1].splitlines()[0]

@@ -56,3 +56,40 @@ def sorter_input(text: str, start: str) -> str | None:
         return None
     before = " ".join(words[:words.index(start)]) or f"the symbols before {start}"
     return f"the sorter adds {start} and decodes the rest itself: type the input alone, {before}"
+
+
+def case_fixed(text: str, symbols) -> str | None:
+    """`text` with each word that is a symbol but for its case written as that symbol ("d a a" -> "D A A"), or None
+    where some word is no symbol in any case, a case fits two symbols, or nothing needs fixing."""
+    by_fold: dict[str, list[str]] = {}
+    for sym in set(symbols):
+        by_fold.setdefault(sym.casefold(), []).append(sym)
+    words = text.split()
+    if not words or len(words) > 64:
+        return None
+    out = []
+    for w in words:
+        same = by_fold.get(w.casefold(), [])
+        if w not in same and len(same) != 1:
+            return None
+        out.append(w if w in same else same[0])
+    return " ".join(out) if out != words else None
+
+
+def sequence_advice(text: str, symbols, *, start: str | None = None) -> str | None:
+    """What to write instead of a sequence refused for an unknown token, in the one wording of the command line and
+    the web page; None where there is nothing to suggest:
+
+    - a sorter's input (`start`: the <START> it decodes from) given as a training example, "D A A <START> A D
+      <STOP>": "the sorter adds <START> ... type the input alone, D A A" (:func:`sorter_input`);
+    - symbols in another case, "d a a": "symbols are case-sensitive: D A A" (:func:`case_fixed`);
+    - symbols run together or written as a list, "DAA", "D, A, A": "separate tokens with spaces: D A A"
+      (:func:`spaced`); never for a vocabulary of numbers, where "427" may be 42 7, 4 27 or a number past it."""
+    if start is not None and (alone := sorter_input(text, start)) is not None:
+        return alone
+    if (cased := case_fixed(text, symbols)) is not None:
+        return f"symbols are case-sensitive: {cased}"
+    if any(sym.isdigit() for sym in symbols):
+        return None
+    fixed = spaced(text, symbols)
+    return f"separate tokens with spaces: {fixed}" if fixed else None

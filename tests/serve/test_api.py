@@ -263,6 +263,9 @@ def test_sequences_without_spaces_are_told_how_to_write_them(server):
     assert status == 400 and d["error"].endswith("separate tokens with spaces: D A A <START> A D <STOP>"), d
     status, _, d = server.get(q("/api/sort", seq="D,A,A,C"))
     assert status == 400 and d["error"].endswith("separate tokens with spaces: D A A C"), d
+    # symbols in another case (2026-12-07: only "unknown token 'd'")
+    status, _, d = server.get(q("/api/sort", seq="d a a c"))
+    assert status == 400 and d["error"].endswith("; symbols are case-sensitive: D A A C"), d
 
 
 def test_sort_given_geoffs_training_example_says_to_type_the_input_alone(server):

@@ -47,6 +47,8 @@ def test_symbols_run_together_are_refused_saying_how_to_write_them(argv, hint, c
 @pytest.mark.parametrize(("argv", "hint"), [
     (["sort", "D A A <START> A D <STOP>"], "type the input alone, D A A"),
     (["sort", "D,A,A"], "separate tokens with spaces: D A A"),
+    (["sort", "d a a"], "symbols are case-sensitive: D A A"),  # was only "unknown token 'd'"
+    (["sort", "--vocab", "A-Z", "z A m"], "symbols are case-sensitive: Z A M"),
 ])
 def test_a_training_example_or_commas_are_refused_saying_what_to_type(argv, hint, capsys):
     """/geoff's training example given to the sorter, or its input written as a list: said what to type, as /sort

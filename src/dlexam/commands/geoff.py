@@ -82,11 +82,11 @@ def handle(args: argparse.Namespace) -> int:
     sequence = example if args.sequence is None else args.sequence
     try:
         geoff.parse_sequence(sequence, weights.vocab)
-    except UserError as exc:  # "DAA <START>": say how to write it, as the web page does (dlexam.words.spaced)
-        from dlexam.words import spaced
+    except UserError as exc:  # "DAA <START>": say how to write it, as the web page does (dlexam.words)
+        from dlexam.words import sequence_advice
 
-        fixed = spaced(sequence, weights.vocab)
-        raise UserError(f"{exc}; separate tokens with spaces: {fixed}" if fixed else str(exc)) from None
+        advice = sequence_advice(sequence, weights.vocab)
+        raise UserError(f"{exc}; {advice}" if advice else str(exc)) from None
     query = geoff.GeoffQuery(sequence=sequence,
                              temperature=args.temperature, weights=weights,
                              heads=args.heads, loss=True if args.loss else None, gradients=args.gradients,

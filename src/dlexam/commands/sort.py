@@ -149,18 +149,12 @@ def _query(q) -> int:
 
 
 def _spacing_hint(text: str, symbols) -> str | None:
-    """"DAA" -> "separate tokens with spaces: D A A", as `dlexam geoff` and /sort say it (dlexam.words.spaced); none
-    for a vocabulary of numbers, where "427" may be 42 7, 4 27 or a number past it. A training example, "D A A <START>
-    A D <STOP>", is told to be the input alone, as /sort tells it (dlexam.words.sorter_input)."""
+    """What to type instead ("DAA" -> "separate tokens with spaces: D A A"), as `dlexam geoff` and /sort say it
+    (dlexam.words.sequence_advice, from the sorter's <START>)."""
     from dlexam.sorting.vocab import START_TEXT
-    from dlexam.words import sorter_input, spaced
+    from dlexam.words import sequence_advice
 
-    if (alone := sorter_input(text, START_TEXT)) is not None:
-        return alone
-    if any(sym.isdigit() for sym in symbols):
-        return None
-    fixed = spaced(text, symbols)
-    return f"separate tokens with spaces: {fixed}" if fixed else None
+    return sequence_advice(text, symbols, start=START_TEXT)
 
 
 # ---- train ----------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from typing import Any
 from dlexam import limits
 from dlexam.errors import BadValue, InputsTogether, UnheldNumber, UserError
 from dlexam.plain import given_twice
-from dlexam.words import sorter_input, spaced
+from dlexam.words import sequence_advice
 
 MAX_TEXT = 2_000  # characters in any text field (a sequence of 64 tokens is well under this)
 MAX_NUMBER_TEXT = 64  # characters in a number written as text
@@ -210,15 +210,14 @@ def temperature(name: str, value: Any):
 
 @contextlib.contextmanager
 def tokens(name: str, text: str, symbols, *, start: str | None = None):
-    """Parse a sequence: a UserError becomes a BadRequest naming `name`; where the words only lack spaces between
-    known symbols, the message says how to write them ("separate tokens with spaces: D A A": dlexam.words.spaced,
-    which `dlexam geoff` says too). A sorter's input (`start`: the <START> it decodes from) given as a training
-    example, "D A A <START> A D <STOP>", is told to be the input alone (dlexam.words.sorter_input)."""
+    """Parse a sequence: a UserError becomes a BadRequest naming `name`, with what to write instead where there is
+    something to suggest (dlexam.words.sequence_advice, which `dlexam geoff` and `dlexam sort` say too): "separate
+    tokens with spaces: D A A", "symbols are case-sensitive: D A A", and for a sorter's input (`start`: the <START>
+    it decodes from) given as a training example, "D A A <START> A D <STOP>", the input alone."""
     try:
         yield
     except UserError as exc:
-        fixed = spaced(text, symbols)
-        hint = (start and sorter_input(text, start)) or (f"separate tokens with spaces: {fixed}" if fixed else None)
+        hint = sequence_advice(text, symbols, start=start)
         raise BadRequest(name, f"{exc}; {hint}" if hint else str(exc)) from None
 
 
