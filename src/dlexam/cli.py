@@ -88,6 +88,8 @@ class Parser(argparse.ArgumentParser):
         namespace, extras = self.parse_known_args(args, namespace)
         if extras:
             getattr(namespace, "_parser", self).error(f"unrecognized arguments: {' '.join(extras)}")
+        if getattr(self, "command_required", False) and getattr(namespace, "command", None) is None:
+            self.error("the following arguments are required: COMMAND")  # argparse's words, after the unknown ones
         return namespace
 
     def parse_known_args(self, args=None, namespace=None):  # noqa: D102 - argparse API
@@ -143,8 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--shared", metavar="DIR", default=None, type=path_text,
                         help="the shared data folder (exam/, data/mnist-t10k, ...): sets DLEXAM_SHARED; "
                         "default: $DLEXAM_SHARED, else ../shared next to the checkout")
+    # required, but checked by Parser.parse_args after the unknown arguments: `dlexam --bogus` names --bogus
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    sub.required = True
+    parser.command_required = True
     for name in COMMAND_MODULES:
         try:
             module = importlib.import_module(f"dlexam.commands.{name}")

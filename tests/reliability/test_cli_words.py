@@ -181,6 +181,15 @@ def test_an_unknown_option_is_refused_by_the_command_whose_help_lists_the_option
         f"(see {command} --help)"
 
 
+@pytest.mark.parametrize("argv, line", [
+    (["--bogus"], "dlexam: error: unrecognized arguments: --bogus (see dlexam --help)"),  # was: COMMAND required
+    ([], "dlexam: error: the following arguments are required: COMMAND (see dlexam --help)"),
+    (["--shared", "DIR"], "dlexam: error: the following arguments are required: COMMAND (see dlexam --help)"),
+])
+def test_without_a_command_an_unknown_option_is_named_first(argv, line, capsys):
+    assert refused_here(argv, capsys) == line
+
+
 @pytest.mark.parametrize("argv, out", [
     (["sort", "D", "--trained", "A"], "A D\n"),  # before: "unrecognized arguments: A"
     (["sort", "D", "--vocab", "A-Z", "Z", "A"], "A D Z\n"),
