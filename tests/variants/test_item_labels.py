@@ -119,3 +119,15 @@ def test_each_platform_question_says_which_answer_it_takes(variant):
         for layer in layers:
             answer_line = re.search(r"<p><b>Answer[^<]*</b>[^<]*</p>", bodies[f"Pr1.2.{layer}"]).group(0)
             assert layer in answer_line, (platform, answer_line)
+
+
+def test_a_platform_choice_asks_to_choose_an_option_not_to_type_its_number(variant):
+    """Moodle's multichoice and Canvas's multiple-choice items list their options as buttons; the text above them said
+    "Answer: option number", the paper's words for writing the option's number down."""
+    choices = {f"{q.id}.{f.name}" for q in variant.questions for f in q.fields if f.kind == "choice"}
+    assert choices
+    for platform, bodies in platform_bodies(variant).items():
+        assert choices <= set(bodies), (platform, sorted(bodies))
+        for name in choices:
+            answer_line = re.search(r"<p><b>Answer[^<]*</b>[^<]*</p>", bodies[name]).group(0)
+            assert answer_line.endswith("</b> choose one of the options below</p>"), (platform, answer_line)

@@ -178,12 +178,15 @@ def field_html(q: Question, f) -> str:
     """A field's question text on a platform: the question's context and prompt, then what to answer (a choice
     of a question with two items: which item, "Answer (b):", since the platform shows that item's options only; a
     field whose label another field of the question has too: its name, "Answer (Conv-2): parameters", since each
-    field is a question of its own there, with the same text, and the platform hides the question's name)."""
+    field is a question of its own there, with the same text, and the platform hides the question's name). A choice
+    asks to choose one of the options the platform lists (on paper it asks for the option's number)."""
     item = option_label(q, f) if f.kind == "choice" else ""
     if not item and sum(g.label == f.label for g in q.fields) > 1:
         item = f"({f.name})"
     answer = f"Answer {item}" if item else "Answer"
-    return html((*q.context, *q.prompt)) + f"<p><b>{escape(answer)}:</b> {escape(f.label)}</p>"
+    # a choice is answered by clicking one of the options the platform lists under it, not by typing its number
+    label = "choose one of the options below" if f.kind == "choice" else f.label
+    return html((*q.context, *q.prompt)) + f"<p><b>{escape(answer)}:</b> {escape(label)}</p>"
 
 
 def feedback_html(q: Question, f) -> str:
