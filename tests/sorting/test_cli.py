@@ -320,3 +320,29 @@ def test_a_refused_temperature_is_quoted_as_typed(capsys, typed):
     rc = main(["sort", "D A A", "--temperature", typed])
     err = capsys.readouterr().err
     assert rc == 2 and err.count("\n") == 1 and f"temperature {typed} does not apply to the compiled solver" in err
+
+
+@pytest.mark.parametrize("sequence", ["DAA", "d a a", "D A A <START> A D <STOP>"])
+def test_a_refused_temperature_carries_no_advice_on_the_sequence(sequence, capsys):
+    """The advice on how to write a sequence follows an unknown token, not a refused --temperature: `sort
+    --temperature sqrt DAA` said "... decode a trained sorter to choose T; separate tokens with spaces: D A A"
+    (2026-12-07 sortaudit), advice for an error it did not report. /sort checks the temperature first too."""
+    rc, out, err = run(["sort", "--temperature", "sqrt", sequence], capsys)
+    assert (rc, out) == (2, "") and err.count("\n") == 1
+    assert err.rstrip().endswith("decode a trained sorter to choose T"), err
+
+
+@pytest.mark.parametrize("lengths", ["1_0", "\u0663", "+2", "2-+3", "\uff12"])
+def test_lengths_are_ascii_digits(lengths, capsys):
+    """`--lengths 1_0` measured length 10 and `--lengths ٣` (an Arabic-Indic 3) length 3: int() reads both, where
+    every other whole number a user types is ASCII digits (dlexam.limits.digits; 2026-12-07 sortaudit)."""
+    rc, out, err = run(["sort", "evaluate", "--lengths", lengths, "--samples", "2"], capsys)
+    assert (rc, out) == (2, "") and err.count("\n") == 1 and "bad lengths" in err, err
+
+
+def test_lengths_without_heldout_sequences_are_named_in_the_plural(capsys):
+    """"(no held-out sequences exist at length 1, 2, 3, ...": several lengths are "lengths" (2026-12-07 sortaudit)."""
+    rc, out, err = run(["sort", "evaluate", "--vocab", "1", "--lengths", "8-9", "--samples", "2"], capsys)
+    assert rc == 0 and "(no held-out sequences exist at length 8: " in out  # one: the singular, as before
+    rc, out, err = run(["sort", "evaluate", "--vocab", "1", "--lengths", "7-9", "--samples", "2"], capsys)
+    assert rc == 0 and "(no held-out sequences exist at lengths 7, 8: " in out, out

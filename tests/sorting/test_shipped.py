@@ -206,3 +206,15 @@ def test_the_models_own_temperature_is_written_as_every_other_t():
 
     said = StreamNotes(max_len=4, emptied=1, own_temperature=1e-9).warnings()
     assert len(said) == 1 and "at the model's own temperature (1e-9):" in said[0], said
+
+
+def test_the_warning_for_inputs_longer_than_trained_counts_in_words():
+    """A model trained on one symbol at most (`sort train --max-len 1`) was said to be trained on "the 1 symbols", and
+    the longest input was written 70000 where every other count in the warnings has its commas (2026-12-07
+    sortaudit)."""
+    from dlexam.sorting.sorter import StreamNotes
+
+    one = StreamNotes(1, long=1, longest=70000).warnings()
+    assert one[0].startswith("1 input longer than the 1 symbol the model was trained on (longest 70,000);"), one
+    eight = StreamNotes(8, long=3, longest=12).warnings()
+    assert eight[0].startswith("3 inputs longer than the 8 symbols the model was trained on (longest 12);"), eight

@@ -122,6 +122,8 @@ def _query(q) -> int:
 
     _set_threads(1)
     sorter = _load(q)
+    # refused here, before the stream, so that a refused --temperature gets no advice on how to write the sequence
+    q.temperature = sorter.decoding_temperature(q.temperature)
     notes = StreamNotes(sorter.max_len)
     if q.sequence:
         source, numbered, chunk_lines = [" ".join(q.sequence)], False, 1
@@ -321,7 +323,8 @@ def _evaluate(a) -> int:
     print(format_table(rows, header))
     if report["lengths_without_heldout_sequences"]:
         missing = ", ".join(map(str, report["lengths_without_heldout_sequences"]))
-        print(f"(no held-out sequences exist at length {missing}: too few sequences to hold any out)")
+        plural = "s" if len(report["lengths_without_heldout_sequences"]) > 1 else ""
+        print(f"(no held-out sequences exist at length{plural} {missing}: too few sequences to hold any out)")
     if any(v is not None and v < drawn[n] for n, v in distinct.items()):
         print("(distinct: the inputs of a length that differ; a short length has few held-out sequences, drawn "
               "again and again; '-': not counted, more than 65,536 sequences of that length exist)")

@@ -7,15 +7,18 @@ from __future__ import annotations
 
 from dlexam.bounds import MAX_LENGTH, MAX_TOKENS, SAMPLES
 from dlexam.errors import UserError
+from dlexam.limits import digits
 
 
 def parse_lengths(text: str) -> list[int]:
     """'1-32' -> [1..32]; '3' -> [3]; '1-8,16,32' -> the union, sorted; each length 1 .. MAX_LENGTH
-    (checked before a range is expanded)."""
+    (checked before a range is expanded), in ASCII digits (int() alone read '1_0' as 10 and '٣' as 3)."""
     out: set[int] = set()
     try:
         for part in text.split(","):
             part = part.strip()
+            if not all(digits(p.strip()) for p in part.split("-", 1)):
+                raise ValueError
             lo, hi = (int(p) for p in part.split("-", 1)) if "-" in part else (int(part), int(part))
             if hi < lo:
                 raise ValueError

@@ -116,8 +116,8 @@ class StreamNotes:
         if self.long:
             why = ("; under softmax attention a symbol far outnumbered by another can be lost (`--temperature 0` "
                    "answers from which symbols occur, not how often)") if self.counts_matter else ""
-            out.append(f"{counted(self.long, 'input')} longer than the {self.max_len} symbols the model was trained on "
-                       f"(longest {self.longest}); answered anyway, check the results{why}")
+            out.append(f"{counted(self.long, 'input')} longer than the {counted(self.max_len, 'symbol')} the model was "
+                       f"trained on (longest {self.longest:,}); answered anyway, check the results{why}")
         if self.past_table:
             t = self.table
             out.append(f"{counted(self.past_table, 'input')} took more positions than the model's table of {t} learned "
