@@ -346,3 +346,14 @@ def test_lengths_without_heldout_sequences_are_named_in_the_plural(capsys):
     assert rc == 0 and "(no held-out sequences exist at length 8: " in out  # one: the singular, as before
     rc, out, err = run(["sort", "evaluate", "--vocab", "1", "--lengths", "7-9", "--samples", "2"], capsys)
     assert rc == 0 and "(no held-out sequences exist at lengths 7, 8: " in out, out
+
+
+def test_the_warnings_on_answers_given_before_a_bad_line_are_not_lost(capsys, monkeypatch):
+    """Line 1 is longer than the shipped sorter's 8 symbols and is answered; line 2 is refused. The warning that line
+    1's answer needs checking was dropped with the error (2026-12-07 sortaudit): now the answers, their warnings,
+    then the error line, last."""
+    rc, out, err = run(["sort", "--trained"], capsys, monkeypatch, stdin="A B A B A B A B A B C\nE\n")
+    assert (rc, out) == (2, "A B C\n")
+    lines = err.splitlines()
+    assert len(lines) == 2 and lines[0].startswith("dlexam: warning: 1 input longer than the 8 symbols"), err
+    assert lines[1] == "dlexam: error: line 2: unknown token 'E': vocabulary A-D is A B C D"

@@ -134,20 +134,29 @@ def _query(q) -> int:
         chunk_lines = 1 if sys.stdin.isatty() else None  # typed by hand: answer each line as it comes
     options = {"chunk_lines": chunk_lines} if chunk_lines else {}
     out = sys.stdout if sys.stdout is not None else open(os.devnull, "w")  # closed (`>&-`): nowhere, as print() does
+    answered = 0
     try:
         for line in answer_stream(sorter, source, numbered=numbered, temperature=q.temperature, notes=notes,
                                   warn=lambda w: print(f"dlexam: warning: {w}", file=sys.stderr, flush=True),
                                   **options):
             out.write(line + "\n")
+            answered += 1
     except UserError as exc:
-        out.flush()  # the answers to the lines before the bad one, then the error line
+        out.flush()  # the answers to the lines before the bad one, their warnings, then the error line
+        if answered:  # before 2026-12-07 (sortaudit) an error dropped the warnings on those answers
+            _warn_after(sorter, notes)
         hint = _spacing_hint(" ".join(q.sequence), sorter.vocab.symbols) if q.sequence else None
         if hint:
             raise UserError(f"{exc}; {hint}") from None
         raise
+    _warn_after(sorter, notes)
+    return 0
+
+
+def _warn_after(sorter, notes) -> None:
+    """The warnings on the answers given: an unfinished checkpoint's, then what the stream noticed."""
     for w in ([_unfinished(sorter)] if not sorter.finished else []) + notes.warnings():
         print(f"dlexam: warning: {w}", file=sys.stderr)
-    return 0
 
 
 def _spacing_hint(text: str, symbols) -> str | None:
