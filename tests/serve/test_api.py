@@ -551,3 +551,18 @@ def test_svhn_predict_says_a_one_colour_image_is_blank(server):
     assert d["blank_note"] == "blank: one colour, nothing to read; the digit is the network's bias"  # predict's words
     status, _, d = server.post("/api/svhn/predict", _png(digit_image()), headers={"Content-Type": "image/png"})
     assert status == 200 and d["blank"] is False and d["blank_note"] is None
+
+
+def test_a_sequence_longer_than_trained_is_said_with_its_unit():
+    """/sort's warning read "longer than the 8 the model was trained on" ("the 1 the model" for a model trained on
+    one symbol): now counted in words, as `dlexam sort` says it."""
+    from dlexam.serve.api_models import sort_answer
+    from dlexam.sorting.compiled import compile_sorter
+    from dlexam.sorting.sorter import Sorter
+    from dlexam.sorting.vocab import Vocabulary
+
+    vocab = Vocabulary.from_spec("A-D")
+    for trained, want in ((8, "9 symbols: longer than the 8 symbols the model was trained on"),
+                          (1, "9 symbols: longer than the 1 symbol the model was trained on")):
+        said = sort_answer(Sorter(compile_sorter(4), vocab, trained, "trained"), "D A A B C A D B C", None)
+        assert said["warnings"] == [want], said["warnings"]

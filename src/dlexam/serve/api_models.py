@@ -34,6 +34,7 @@ from dlexam.serve.endpoint import answer, body_fields, json_response, query_fiel
 from dlexam.serve.guard import read_body
 from dlexam.serve.params import BadRequest
 from dlexam.spec import VERSION_A
+from dlexam.words import counted
 
 INPUT_H, INPUT_W = VERSION_A.cnn.input_size  # the CNN's grey input, which /cnn draws
 
@@ -103,7 +104,8 @@ def sort_answer(sorter, seq: str, temperature) -> dict:
     expected = [sorter.vocab.token_text(i) for i in Vocabulary.target(ids)]
     warnings = []
     if sorter.max_len is not None and len(ids) > sorter.max_len:
-        warnings.append(f"{len(ids)} symbols: longer than the {sorter.max_len} the model was trained on")
+        warnings.append(f"{len(ids)} symbols: longer than the {counted(sorter.max_len, 'symbol')} the model was "
+                        "trained on")
     if (note := sorter.unfinished_note()) is not None:
         warnings.append(note + ": its answers are those of a model still being trained")
     return {"name": sorter.name, "vocab": sorter.vocab.spec, "symbols": list(sorter.vocab.symbols[:MAX_SORT_TOKENS]),
