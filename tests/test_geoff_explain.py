@@ -150,7 +150,7 @@ def test_a_cell_is_stated_once():
         lines = softmax.explain(cell).lines
         assert sum(line.startswith(title) for line in lines) == 1, lines
     masked = softmax.explain("P[2,5]").lines
-    assert masked[0] == "P[A (position 3), D (position 6)] = 0.0000 (masked (a later position))"
+    assert masked[0] == "P[A (position 3), D (position 6)] = 0 (masked (a later position))"
     argmax = Explainer(geoff.GeoffQuery(EXAMPLE, temperature=0.0)).explain("P[5,0]").lines
     assert argmax[0] == "P[D (position 6), D (position 1)] = 1/2 (its share)"
 
@@ -372,3 +372,25 @@ def test_a_subnormal_temperature_is_explained_as_the_temperature_asked_for_not_a
 
     assert rule(1e-320).startswith("T = 1e-320, "), rule(1e-320)
     assert rule(0).startswith("T = 0: ")
+
+
+def test_an_exact_zero_reads_0_in_every_explanation():
+    """An exact 0 is "0" in an explanation, as the gradient matrices and P's masked cells write it (format_exact):
+    the upstream gradients, a masked weight at T > 0 and a logit of E's zero <STOP> row read "0.0000" until
+    2026-12-07. The zeros by hand: no later position attends to <STOP> (the last), the positions before <START> are
+    scored by no loss term, the mask hides later positions, and E's <STOP> row is 0 (Version A: E = [I_4; 0; 0])."""
+    argmax = Explainer(geoff.GeoffQuery(EXAMPLE, temperature=0.0, gradients=True))
+    dv = [line for line in argmax.explain("dW_V[0,0]").lines if line.startswith("dL/dV[:, d1] = (")][0]
+    assert dv.endswith(", 0)"), dv  # the <STOP> position's value row meets the loss through no one
+    dr = [line for line in argmax.explain("dW_O[0,0]").lines if line.startswith("dL/dR[:, A] = (")][0]
+    assert dr.startswith("dL/dR[:, A] = (0, 0, 0, "), dr  # D A A: before <START>, no loss term
+    softmax = Explainer(geoff.GeoffQuery(EXAMPLE, temperature=0.5, gradients=True))
+    masked = softmax.explain("P[0,1]")
+    assert masked.to_json()["exact"] == "0" and masked.computed == 0
+    logit = softmax.explain("logits[1,5]")  # r . e_<STOP>, e_<STOP> = 0
+    assert logit.summary.endswith("= 0") and logit.to_json()["exact"] == "0", logit.summary
+    for ex, cells in ((argmax, ("dW_V[0,0]", "dW_V[0,1]", "dW_O[0,0]", "dW_Q[0,0]", "dW_K[0,0]")),
+                      (softmax, ("dW_Q[0,0]", "dW_K[0,1]", "P[3,4]", "logits[5,4]"))):
+        for cell in cells:
+            e = ex.explain(cell)
+            assert not any("0.0000" in line for line in (e.summary, *e.lines)), (cell, e.text)

@@ -37,6 +37,12 @@ def _f(x: float) -> str:
     return f"({t})" if t.startswith("-") else t
 
 
+def _entry(x) -> str:
+    """An upstream gradient's entry as the gradient matrices write it (format_exact, a non-zero one never 0): an exact
+    0 is "0" (the entries before <START> were "0.0000" here until 2026-12-07, "0" in the matrices)."""
+    return number_text(num(float(x), keep_nonzero=True))
+
+
 def _terms(pairs: list[tuple[float, float, str]]) -> tuple[str, list[float]]:
     products = [a * b for a, b, _ in pairs]
     shown = [f"{_f(a)}*{_f(b)} [{where}]" for a, b, where in pairs if a * b != 0]
@@ -68,7 +74,7 @@ def last_step(ex, c: Cell, name: str, g: dict) -> LastStep:
         terms, products = _terms([(X[i][a], float(up[i, b]), lab(i)) for i in range(T)])
         dims = ex.space.labels
         lines = [f"{m} = X {name}: each entry of {name} meets the loss through column {dims['head_dims'][b]} of {m}",
-                 f"dL/d{m}[:, {dims['head_dims'][b]}] = (" + ", ".join(number_text(float(v)) for v in up[:, b]) + ")"]
+                 f"dL/d{m}[:, {dims['head_dims'][b]}] = (" + ", ".join(_entry(v) for v in up[:, b]) + ")"]
         if m == "V":
             lines.append("dL/dV = P^T dL/dZ: a value row gets the gradient of every row that attends to it, "
                          "weighted by P")
@@ -89,7 +95,7 @@ def last_step(ex, c: Cell, name: str, g: dict) -> LastStep:
         Z = (ex.result.Z if k == 1 else ex.result.Z[h]).tolist()
         terms, products = _terms([(Z[i][d], float(g["R"][i, b]), lab(i)) for i in range(T)])
         zname, out = ("Z" if k == 1 else f"Z_{h + 1}"), ex.space.labels["dims"][b]
-        up = ", ".join(number_text(float(v)) for v in g["R"][:, b])
+        up = ", ".join(_entry(v) for v in g["R"][:, b])
         concat = "Z" if k == 1 else "[" + " ".join(f"Z_{i + 1}" for i in range(k)) + "]"  # [Z_1 Z_2] with k = 2
         return LastStep(f"sum over i of {zname}[i, d{d + 1}] dL/dR[i, {out}]", terms,
                         products, [f"R = {concat} {name}: row {a} of {name} multiplies {zname}'s column d{d + 1}",

@@ -296,6 +296,7 @@ def explain_attention(ex: Explainer, c: Cell) -> Explanation:
         row = softmax_row(floats, i + 1, float(ex.T))
         if len(set(floats[: i + 1])) == 1:
             row[: i + 1] = [Fraction(1, i + 1)] * (i + 1)  # equal scores: exactly 1/(i+1) each
+        row[i + 1 :] = [Fraction(0)] * (len(row) - i - 1)  # masked: exactly 0, "0" as P's matrix writes it
         summary = (f"{row_title} = softmax of the visible scores ({scores}) / T at T = {ex.temperature_text()}: "
                    f"P[i, j] = e^({exponent}) / ({denominator})")
         lines = [f"P[{lab(i)}, {lab(j)}] = {exp_text(xs[j])} / ({denominator}) = {number_text(row[j])}"

@@ -26,10 +26,17 @@ def total(xs) -> Number:
 
 
 def dot(a, b) -> tuple[str, Number]:
-    """a . b written out term by term ("0*3 + 0*0") and its value."""
-    products = [x * y if isinstance(x, Fraction) and isinstance(y, Fraction) else float(x) * float(y)
+    """a . b written out term by term ("0*3 + 0*0") and its value; a term with an exact 0 factor is exactly 0, so a
+    sum of such terms is the fraction 0 ("0"), not the float 0.0 written "0.0000" (logits[A, <STOP>] at T = 0.5 was
+    "3.0000*0 + 4.569e-8*0 + ... = 0.0000" until 2026-12-07: E's <STOP> row is 0)."""
+    products = [x * y if isinstance(x, Fraction) and isinstance(y, Fraction)
+                else Fraction(0) if _exact_zero(x) or _exact_zero(y) else float(x) * float(y)
                 for x, y in zip(a, b, strict=True)]
     return " + ".join(f"{number_text(x)}*{number_text(y)}" for x, y in zip(a, b, strict=True)), total(products)
+
+
+def _exact_zero(x) -> bool:
+    return isinstance(x, Fraction) and x == 0
 
 
 @dataclass
