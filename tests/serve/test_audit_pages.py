@@ -154,7 +154,7 @@ def test_geoff_refuses_a_weight_it_cannot_take_in_the_cells_words_and_recovers(p
     ready(page)
     assert wrong_numbers(page, oracle(0.5, edits={"W_V": W_V_EDITED}), heads=1) == []
 
-    label = "W_V row 1, column 1"
+    label = "W_V, row A, column d1"
     for typed, says in [("NaN", f'{label}: "NaN" is not a number'), ("1e400", f"{label}: 1e400 is too large: a "
                         "weight lies between -1e6 and 1e6"), ("", f"{label} is empty: type a number"),
                         ("2e6", f"{label}: 2e6 is too large: a weight lies between -1e6 and 1e6"),

@@ -60,10 +60,10 @@ def test_editing_a_weight_keeps_the_focus_and_the_url(page):
     page.goto(f"{page.base}/geoff?{EXAMPLE_Q}&T=0")
     ready(page)
     n = counter(page, "rendered")
-    cell = page.locator('input[aria-label="W_V row 1, column 1"]')
+    cell = page.locator('input[aria-label="W_V, row A, column d1"]')
     cell.fill("2.5")
     ready(page, rendered=n + 1)
-    assert page.evaluate("() => document.activeElement.getAttribute('aria-label')") == "W_V row 1, column 1"
+    assert page.evaluate("() => document.activeElement.getAttribute('aria-label')") == "W_V, row A, column d1"
     assert params(page)["W_V"] == "2.5,3;1,2;2,1;3,0"
     w = geoff.GeoffWeights(W_V=((2.5, 3), (1, 2), (2, 1), (3, 0)))
     want = geoff.analyse(geoff.GeoffQuery(EXAMPLE, 0.0, weights=w)).result

@@ -212,7 +212,7 @@ def test_a_heads_own_matrix_is_edited_as_W_Q_is(page, server):
     T = 0.5
     page.goto(f"{page.base}/geoff?variant=0&difficulty=harder&heads={d['heads']}&T={T}&grad=1")
     ready(page)
-    cell = page.locator('#edit-W_Q-h1 input[aria-label="W_Q of head 2 row 1, column 1"]')
+    cell = page.locator('#edit-W_Q-h1 input[aria-label="W_Q of head 2, row B, column d1"]')
     assert cell.count() == 1, "head 2's W_Q has no editor"
     before = page.text_content("#loss-teacher_forcing")
     n = counter(page, "rendered")
@@ -232,7 +232,7 @@ def test_a_heads_own_matrix_is_edited_as_W_Q_is(page, server):
     shown = [float(v) for r in matrix(page, "#grad-W_Q-h1") for v in r]  # d loss / d W_Q (head 2)
     assert shown == pytest.approx(W.grad.flatten().tolist(), abs=1e-4), (shown, W.grad)
 
-    label = "W_Q row 1, column 1"
+    label = "W_Q, row B, column d1"
     said = {}
     for where, sel, keep in [("head", cell, "1.5"), ("W_Q", page.locator(f'#edit-W_Q input[aria-label="{label}"]'),
                                                       None)]:
@@ -247,7 +247,7 @@ def test_a_heads_own_matrix_is_edited_as_W_Q_is(page, server):
         sel.fill(keep)
         ready(page)  # from the error state: the numbers are back
     assert said["W_Q"] == f'{label}: "abc" is not a number: type a number (such as 0.5, -2 or 1/3)'
-    assert said["head"] == said["W_Q"].replace("W_Q row", "W_Q of head 2 row") and "\n" not in said["head"]
+    assert said["head"] == said["W_Q"].replace("W_Q,", "W_Q of head 2,") and "\n" not in said["head"]
 
     page.reload()
     ready(page)
@@ -279,9 +279,9 @@ def test_a_bad_cell_of_a_matrix_that_one_head_does_not_use_does_not_hold_the_one
     _, _, d = server.get("/api/geoff/defaults?variant=0&difficulty=harder")
     page.goto(f"{page.base}/geoff?variant=0&difficulty=harder&heads={d['heads']}&T=0")
     ready(page)
-    page.locator('#edit-W_Q-h1 input[aria-label="W_Q of head 2 row 1, column 1"]').fill("x")
+    page.locator('#edit-W_Q-h1 input[aria-label="W_Q of head 2, row B, column d1"]').fill("x")
     page.wait_for_selector("body[data-state=error]")
-    assert "W_Q of head 2 row 1, column 1" in page.text_content("#error")
+    assert "W_Q of head 2, row B, column d1" in page.text_content("#error")
     n = counter(page, "rendered")
     page.check("#heads-1")
     page.wait_for_function("n => Number(document.body.dataset.rendered) > n", arg=n)  # computed anew
@@ -291,6 +291,6 @@ def test_a_bad_cell_of_a_matrix_that_one_head_does_not_use_does_not_hold_the_one
     page.check("#heads-2")
     page.wait_for_function("n => Number(document.body.dataset.rendered) > n", arg=n)
     ready(page)
-    cell = page.locator('#edit-W_Q-h1 input[aria-label="W_Q of head 2 row 1, column 1"]')
+    cell = page.locator('#edit-W_Q-h1 input[aria-label="W_Q of head 2, row B, column d1"]')
     assert cell.input_value() == str(d["weights"]["multi_heads"][1]["W_Q"][0][0]).removesuffix(".0")
     assert cell.get_attribute("aria-invalid") is None and page.text_content("#error") == ""

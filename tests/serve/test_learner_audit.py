@@ -11,7 +11,7 @@ import torch
 from .test_pages import reads
 
 EXAMPLE = "D A A <START> A D <STOP>"
-# weights at the cap (+-1e6) whose gradient step at the page's default lr (0.1) takes W_O row 2, column 4 from -1e6
+# weights at the cap (+-1e6) whose gradient step at the page's default lr (0.1) takes W_O, row d2, column D from -1e6
 # to -1.025e6: past the cap the model takes (found by trying such weights; the oracle below recomputes it)
 BIG = {"W_V": [[0, -1e6], [1e6, 0], [1e6, 1e6], [1e6, 1e6]], "W_O": [[1, -1e6, 1, 1e6], [-1e6, 1, 1, -1e6]]}
 
@@ -42,7 +42,7 @@ def test_a_gradient_step_past_the_weights_cap_says_so_in_one_line(server):
     # one line about the step, naming the entry with its values before and after, and what to do: not "W_O entries
     # must be finite numbers within +-1e+06, got -1025000.0" under "field": "seq", about an input nobody typed
     assert set(d) == {"error", "field"} and d["field"] is None, d
-    assert d["error"] == ("the gradient step (lr 0.1) would take W_O row 2, column 4 from -1e6 to -1.025e6, past "
+    assert d["error"] == ("the gradient step (lr 0.1) would take W_O, row d2, column D from -1e6 to -1.025e6, past "
                           "the largest weight the model takes (between -1e6 and 1e6): take a smaller lr, or smaller "
                           "weights")
     # the step's results are explained with the step's own request: the same refusal, not the cell's fault

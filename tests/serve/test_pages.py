@@ -57,15 +57,15 @@ def test_geoff_an_emptied_weight_cell_is_an_error_in_plain_words_and_never_NaN_i
     page.goto(f"{page.base}/geoff?{EXAMPLE_Q}&T=0")
     ready(page)
     loss = page.text_content("#loss-exam")
-    page.fill('input[aria-label="W_V row 1, column 1"]', "")
+    page.fill('input[aria-label="W_V, row A, column d1"]', "")
     message = errored(page)
-    assert "W_V" in message and "row 1, column 1" in message and "type a number" in message
+    assert "W_V" in message and "row A, column d1" in message and "type a number" in message
     assert "None" not in message and "NaN" not in message
     assert loss not in visible_text(page) and not page.is_visible("#matrices-panel")
     assert "NaN" not in page.url and "W_V" not in params(page)
-    page.fill('input[aria-label="W_V row 1, column 1"]', "abc")
+    page.fill('input[aria-label="W_V, row A, column d1"]', "abc")
     assert '"abc" is not a number' in errored(page, says="abc") and "NaN" not in page.url
-    page.fill('input[aria-label="W_V row 1, column 1"]', "2")
+    page.fill('input[aria-label="W_V, row A, column d1"]', "2")
     ready(page)
     assert params(page)["W_V"] == "2,3;1,2;2,1;3,0"
 
@@ -149,8 +149,8 @@ def test_weight_editors_show_every_value_whole_after_a_step(browser, server, wid
     stepped = params(page)["W_V"].split(";")
     for label, value, scroll, client in cells:
         assert scroll <= client, (label, value, scroll, client)  # nothing cut off
-    assert [v for label, v, *_ in cells if label.startswith("W_V row 1,")] == stepped[0].split(",")
-    shown = [[v for label, v, *_ in cells if label.startswith(f"W_V row {i + 1},")] for i in range(4)]
+    assert [v for label, v, *_ in cells if label.startswith("W_V, row A,")] == stepped[0].split(",")
+    shown = [[v for label, v, *_ in cells if label.startswith(f"W_V, row {d},")] for d in "ABCD"]
     assert shown == [r.split(",") for r in stepped]  # the step's full values, as the URL keeps them
     ctx.close()
     watch.check()
@@ -305,7 +305,7 @@ def test_geoff_undo_a_gradient_step(page):
         W_V=[[float(v) for v in r.split(",")] for r in first.split(";")],
         W_O=[[float(v) for v in r.split(",")] for r in params(page)["W_O"].split(";")]))).result
     assert matrix(page, "#V-h0") == fraction_rows(want.V)
-    assert page.input_value('input[aria-label="W_V row 1, column 1"]') == first.split(",")[0]
+    assert page.input_value('input[aria-label="W_V, row A, column d1"]') == first.split(",")[0]
     page.reload()  # the history is the browser's: it survives a reload
     ready(page)
     page.click("#undo")

@@ -39,8 +39,6 @@ def test_an_integer_too_large_for_a_float_is_refused_naming_the_field(value):
 
 
 @pytest.mark.parametrize(("raw", "field", "says"), [
-    (WEIGHTS % b"1e-400", "weights.W_V", "W_V row 1, column 1: 1e-400 is too small"),
-    (WEIGHTS % b"-2.5E-999", "weights.W_V", "W_V row 1, column 1: -2.5E-999 is too small"),
     (b'{"lr": 1e-400}', "lr", "lr: 1e-400 is too small"),
     (b'{"temperature": 0.0001e-330}', "temperature", "temperature: 0.0001e-330 is too small"),
     (b'{"lr": 1e400}', "lr", "lr: 1e400 is too large for a float64 number"),  # was read as infinity: "got inf"
@@ -50,6 +48,29 @@ def test_a_number_float64_would_read_as_0_is_refused_naming_its_field(raw, field
     with pytest.raises(p.BadRequest) as e:
         p.json_body(raw)
     assert e.value.field == field and e.value.status == 400
+    assert e.value.message.startswith(says), e.value.message
+
+
+ZEROS = b"[[0, 0], [0, 0], [0, 0], [0, 0], [0, 0]]"  # a head's 5x2 matrix of the variant below
+
+
+@pytest.mark.parametrize(("raw", "field", "says"), [
+    (WEIGHTS % b"1e-400", "weights.W_V", "W_V, row A, column d1: 1e-400 is too small"),
+    (WEIGHTS % b"-2.5E-999", "weights.W_V", "W_V, row A, column d1: -2.5E-999 is too small"),
+    (b'{"heads": 2, "variant": 0, "difficulty": "harder", "weights": {"multi_heads": [{"W_Q": %s, "W_K": %s, '
+     b'"W_V": %s}, {"W_Q": %s, "W_K": [[0, 0], [0, 0], [0, 0], [0, 0], [0, 1e999]], "W_V": %s}]}}' % ((ZEROS,) * 5),
+     "weights.multi_heads[1].W_K", "W_K of head 2, row E, column d2: 1e999 is too large"),
+])
+def test_a_weight_float64_cannot_hold_is_refused_naming_its_cell_as_the_page_does(raw, field, says):
+    """A weight's cell is named as /geoff heads it and names it (dlexam.geoff.weights.cell_words: W_V's rows are
+    Version A's model dimensions A..D, a head's columns d1, d2; the variant's fifth dimension is named E, its symbol
+    whose embedding is that unit vector, as /api/geoff/defaults labels it); it read "W_V row 1, column 1" until
+    2026-12-07."""
+    from dlexam.serve.geoff_params import geoff_query
+
+    with pytest.raises(p.BadRequest) as e:
+        geoff_query(p.json_body(raw))
+    assert (e.value.field, e.value.status) == (field, 400)
     assert e.value.message.startswith(says), e.value.message
 
 

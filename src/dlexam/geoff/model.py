@@ -39,6 +39,7 @@ from dlexam.geoff.weights import (
     MAX_WEIGHT,
     VOCAB,
     GeoffWeights,
+    cell_words,
     parse_sequence,
     vocabulary_hint,
 )
@@ -299,9 +300,9 @@ def _within_cap(weights: GeoffWeights, new: dict, lr: float) -> None:
     refused instead, saying that the learning rate with these weights took it there."""
     g = lambda x: f"{x:g}".replace("e+0", "e").replace("e+", "e")  # noqa: E731 - 1e6, as the page writes the cap
     for name, m in new.items():
-        named = ([(f"{name} row {i + 1}, column {j + 1}", getattr(weights, name)[i][j], v)
+        named = ([(cell_words(weights, name, i, j), getattr(weights, name)[i][j], v)
                   for i, r in enumerate(m) for j, v in enumerate(r)] if name != "multi_heads" else
-                 [(f"head {h + 1} {p} row {i + 1}, column {j + 1}", weights.multi_heads[h][k][i][j], v)
+                 [(cell_words(weights, p, i, j, h), weights.multi_heads[h][k][i][j], v)
                   for h, head in enumerate(m) for k, (p, w) in enumerate(zip(("W_Q", "W_K", "W_V"), head, strict=True))
                   for i, r in enumerate(w) for j, v in enumerate(r)])
         for where, old, v in named:

@@ -49,21 +49,25 @@ def shape_problem(value: Any, shape: tuple[int, int]) -> str | None:
     return None
 
 
-def matrix(name: str, value: Any, shape: tuple[int, int]) -> list[list[float]]:
+def matrix(name: str, value: Any, shape: tuple[int, int], cell=None) -> list[list[float]]:
     """A JSON matrix of the given shape, every entry a finite number (the library checks its size) or a number as
     text (:func:`typed_weight`: "1/3", the double nearest the fraction); a refusal says what the request gave instead
-    (a multi_W_O of 2 rows was "must be a 4x4 list of rows of numbers" alone)."""
+    (a multi_W_O of 2 rows was "must be a 4x4 list of rows of numbers" alone), an entry's in the words of `cell`
+    (i, j -> "W_V, row A, column d1": :func:`dlexam.geoff.weights.cell_words`, as /geoff names the cell)."""
     problem = shape_problem(value, shape)
     if problem is not None:
         raise BadRequest(f"weights.{name}", f"{name} must be a {shape[0]}x{shape[1]} list of rows of numbers, got "
                                             f"{problem}")
-    value = [[typed_weight(name, i, j, v) if isinstance(v, str) else v for j, v in enumerate(row)]
+    cell = cell or (lambda i, j: f"{name} row {i + 1}, column {j + 1}")
+    value = [[typed_weight(name, cell(i, j), v) if isinstance(v, str) else v for j, v in enumerate(row)]
              for i, row in enumerate(value)]
     out = []
     for i, row in enumerate(value):
         for j, v in enumerate(row):
+            if getattr(v, "problem", ""):  # a JSON number float64 cannot hold (1e-400): params.json_body
+                raise BadRequest(f"weights.{name}", f"{cell(i, j)}: {v.problem}")
             if isinstance(v, bool) or not isinstance(v, int | float):
-                raise BadRequest(f"weights.{name}", f"{name} row {i + 1}, column {j + 1}: type a number (got "
+                raise BadRequest(f"weights.{name}", f"{cell(i, j)}: type a number (got "
                                                     f"{'an empty cell' if v is None else repr(v)[:40]})")
             try:
                 f = float(v)
@@ -75,15 +79,15 @@ def matrix(name: str, value: Any, shape: tuple[int, int]) -> list[list[float]]:
     return out
 
 
-def typed_weight(name: str, i: int, j: int, text: str) -> float:
+def typed_weight(name: str, cell: str, text: str) -> float:
     """A weight typed as text, such as the page's cell "1/3": read by the one reader of typed numbers
     (:func:`dlexam.variants.typed.read_text`: a decimal, or a/b, exactly) and given to the model as the double nearest
     that number (float(Fraction(1, 3)), what torch has for 1/3 in float64). Refused naming the cell: text that is no
-    number ("1/0", "1/", "a/b"), a number past the model's cap, or one that is not 0 but which float64 reads as 0."""
+    number ("1/0", "1/", "a/b"), a number past the model's cap, or one that is not 0 but which float64 reads as 0;
+    `cell` names the entry ("W_V, row A, column d1")."""
     from dlexam.geoff.weights import MAX_WEIGHT
     from dlexam.variants.typed import UnreadableAnswer, read_text
 
-    cell = f"{name} row {i + 1}, column {j + 1}"
     try:
         f = read_text(text)
     except UnreadableAnswer as exc:
@@ -127,7 +131,10 @@ def weights(value: Any, base=None, heads: int | None = None):
     unknown = sorted(set(value) - set(names))
     if unknown:
         raise BadRequest("weights", f"unknown matrix {unknown[0]!r:.40}; edit {', '.join(names)}")
-    edited = {name: matrix(name, m, shapes[name]) for name, m in value.items() if name != "multi_heads"}
+    from dlexam.geoff.weights import cell_words
+
+    edited = {name: matrix(name, m, shapes[name], lambda i, j, name=name: cell_words(base, name, i, j))
+              for name, m in value.items() if name != "multi_heads"}
     if "multi_heads" in value:
         edited["multi_heads"] = head_matrices(value["multi_heads"], base)
     for name, m in edited.items():
@@ -157,6 +164,7 @@ def head_matrices(value: Any, base) -> tuple[tuple[list[list[float]], ...], ...]
         raise BadRequest("weights.multi_heads", f"multi_heads must be a list of the model's {k} heads, each "
                                                 f"{{W_Q, W_K, W_V}}, got {got}")
     from dlexam.geoff import GeoffWeights
+    from dlexam.geoff.weights import cell_words
 
     out = []
     for h, head in enumerate(value):
@@ -165,7 +173,8 @@ def head_matrices(value: Any, base) -> tuple[tuple[list[list[float]], ...], ...]
             have = sorted(head)[:5] if isinstance(head, dict) else type(head).__name__
             raise BadRequest(f"weights.{where}", f"{where} must be an object with W_Q, W_K and W_V (head {h + 1}'s "
                                                  f"own matrices), got {have}")
-        mats = tuple(matrix(f"{where}.{n}", head[n], shape) for n in GeoffWeights.HEAD_MATRICES)
+        mats = tuple(matrix(f"{where}.{n}", head[n], shape, lambda i, j, n=n, h=h: cell_words(base, n, i, j, h))
+                     for n in GeoffWeights.HEAD_MATRICES)
         for n, m in zip(GeoffWeights.HEAD_MATRICES, mats, strict=True):
             try:
                 base.replace(**{n: m})  # the library's own check (finite, within +-1e6)

@@ -272,6 +272,13 @@ def _object(pairs: list) -> dict:
     return obj
 
 
+def _weight_cell(path: tuple) -> bool:
+    """Whether a place in a body is one entry of a weight matrix: weights.W_V[i][j] or
+    weights.multi_heads[h].W_Q[i][j]."""
+    cell = path[-2:]
+    return bool(path) and path[0] == "weights" and len(path) in (4, 6) and all(isinstance(i, int) for i in cell)
+
+
 def _field_of(path: tuple) -> str:
     """The field a place in a body belongs to, as refusals name it: a weight matrix `weights.W_V`, else the body's
     own field (`answers`, `gradient_of`), or `body` for the body itself."""
@@ -290,11 +297,9 @@ def _check(x: Any, path: tuple = ()) -> None:
         where = _field_of((*path, x.twice))
         raise BadRequest(where, f"{str(x.twice)[:40]!r} is given twice in {'.'.join(map(str, path)) or 'the body'}: "
                                 "give it once")
-    if isinstance(x, _Unheld):
-        name = _field_of(path)
-        where = f"{path[1]} row {path[2] + 1}, column {path[3] + 1}: " if name.startswith("weights.") \
-            and len(path) == 4 and all(isinstance(i, int) for i in path[2:]) else f"{name}: "
-        raise BadRequest(name, where + x.problem)
+    if isinstance(x, _Unheld) and not _weight_cell(path):  # a weight's cell: refused by the matrix's reader
+        name = _field_of(path)  # (dlexam.serve.geoff_params.matrix), which names it as /geoff does
+        raise BadRequest(name, f"{name}: {x.problem}")
     items = x.items() if isinstance(x, dict) else enumerate(x) if isinstance(x, list) else ()
     for key, value in items:
         _check(value, (*path, key))

@@ -184,6 +184,12 @@ function buildControls() {
   // k heads use multi_W_O ((k d_head) x d_model) as well as W_O (the one-head model beside them): the editors change
   for (const id of ["heads-1", "heads-2"]) $(id).addEventListener("change", () => changed(true));
   $("lr").addEventListener("change", () => DL.set(urlChanges()));
+  // a refused step's error is about the lr it was given: it goes once the lr is edited (it stayed, "lr must be ...",
+  // beside a corrected lr until the next step, until 2026-12-07); an edit of any other input takes it too (changed)
+  $("lr").addEventListener("input", () => {
+    DL.showError($("step-error"), null);
+    if (document.body.dataset.state === "error" && $("results-error").hidden) document.body.dataset.state = "ready";
+  });
   $("reset").addEventListener("click", () => {
     for (const name of Object.keys(URL_NAMES)) G.W[name] = G.defaults.weights[name].map((r) => r.slice());
     G.H = ownHeads() && copyHeads(ownHeads());
@@ -226,7 +232,9 @@ function buildEditors() {
     e.rows().forEach((row, i) => {
       const tr = DL.el("tr", {}, DL.el("th", {scope: "row", text: rows[i]}));
       row.forEach((v, j) => {
-        const label = `${e.name} row ${i + 1}, column ${j + 1}`;
+        // named as the screen heads it, and as the server's refusals name it (dlexam.geoff.weights.cell_words):
+        // "E, row <START>, column B" (it was "E row 5, column 2", counted from 1, until 2026-12-07)
+        const label = `${e.name}, row ${rows[i]}, column ${cols[j]}`;
         // the full keyboard: a phone's decimal keypad (inputmode "decimal") has no '-' or '/' on an iPhone
         const input = DL.el("input", {type: "text", spellcheck: "false", autocomplete: "off",
           class: "mono", value: String(v), "aria-label": label});
@@ -292,6 +300,7 @@ function body(extra) {
 // A control changed: the URL first (the state), then the editors (only when asked: not while one is typed in).
 function changed(rebuild = true) {
   $("step-result").textContent = "";
+  DL.showError($("step-error"), null);  // a refused step's error was about the inputs as they were
   Cells.stepGone();  // an open explanation of the step's results leaves with them
   DL.set(urlChanges());  // an invalid weight cell keeps its last valid value in the URL: never NaN
   if (rebuild) {  // an editor the model no longer uses goes, and its bad cell with it (it comes back with its last
