@@ -51,7 +51,7 @@ def test_a_gradient_step_past_the_weights_cap_says_so_in_one_line(server):
     # lr 100 on the same weights: the first entry past the cap, in W_V
     status, _, d = server.post("/api/geoff/step", {"sequence": EXAMPLE, "weights": BIG, "lr": 100})
     assert status == 400 and d["field"] is None, d
-    assert d["error"].startswith("the gradient step (lr 100) would take W_V "), d
+    assert d["error"].startswith("the gradient step (lr 100) would take W_V, "), d
     # the same weights halved step (to at most 512,500: the oracle's step, entry by entry)
     half = {k: [[v / 2 for v in r] for r in m] for k, m in BIG.items()}
     status, _, s = server.post("/api/geoff/step", {"sequence": EXAMPLE, "weights": half})
