@@ -388,12 +388,16 @@ def _image_of(page) -> torch.Tensor:
     return torch.tensor(list(raw), dtype=torch.uint8).reshape(32, 32)
 
 
-def _click_map(page, stage: str, channel: int, row: int, col: int) -> None:
+def _click_map(page, stage: str, channel: int, row: int, col: int, at: tuple[float, float] = (0.5, 0.5)) -> None:
+    """A mouse click on pixel (row, col) of a map where the browser draws it: a canvas's w x h pixels fill its
+    content box, inside its border (the border box, bounding_box, is 1 px wider each side). `at`: where in the
+    pixel, (across, down) from 0 to 1 (its centre by default)."""
     target = page.locator(f"#map-{stage}-{channel}")
     target.scroll_into_view_if_needed()  # a mouse clicks what the window shows: the map may be below the fold
     box = target.bounding_box()
-    h, w = page.eval_on_selector(f"#map-{stage}-{channel}", "c => [c.height, c.width]")
-    page.mouse.click(box["x"] + (col + 0.5) * box["width"] / w, box["y"] + (row + 0.5) * box["height"] / h)
+    h, w, left, top, cw, ch = page.eval_on_selector(
+        f"#map-{stage}-{channel}", "c => [c.height, c.width, c.clientLeft, c.clientTop, c.clientWidth, c.clientHeight]")
+    page.mouse.click(box["x"] + left + (col + at[0]) * cw / w, box["y"] + top + (row + at[1]) * ch / h)
 
 
 def test_cnn_click_a_pixel_and_see_its_arithmetic(page):
@@ -415,6 +419,16 @@ def test_cnn_click_a_pixel_and_see_its_arithmetic(page):
     assert float(page.text_content("#explain-bias")) == pytest.approx(want["bias"], abs=1e-4)
     assert float(page.text_content("#explain-sum")) == pytest.approx(want["sum"], abs=1e-4)
     assert "relu" in page.inner_text("#explain-panel")
+    # Near a pixel's edges, the pixel drawn there: the page took the border box for the pixels' box (1 px off at a
+    # map's left and top, growing across it), so a click at the right of conv1[0,0,0] explained column 1, and one
+    # at the left of the last column column 26; and Conv-1's 28 pixels were drawn in 54 px, some 1 px wide, some 2
+    for stage, (c, i, j), at in (("conv1", (0, 0, 0), (0.7, 0.7)), ("conv1", (0, 27, 27), (0.3, 0.3)),
+                                  ("pool2", (1, 2, 2), (0.1, 0.1)), ("pool2", (1, 0, 0), (0.9, 0.9))):
+        _click_map(page, stage, c, i, j, at)
+        page.wait_for_selector(f"#explain-panel[data-at='{stage}:{c},{i},{j}']")
+    for stage, w in (("conv1", 28), ("pool1", 7), ("conv2", 6), ("pool2", 3)):  # each pixel whole CSS px, square
+        cw, ch = page.eval_on_selector(f"#map-{stage}-0", "c => [c.clientWidth, c.clientHeight]")
+        assert cw == ch and cw % w == 0 and cw // w >= 2, (stage, cw, ch)
 
     _click_map(page, "pool1", 2, 3, 4)
     page.wait_for_selector("#explain-panel[data-at='pool1:2,3,4']")

@@ -285,11 +285,14 @@ function padKey(e) {
   C.keyTimer = setTimeout(() => { C.keyTimer = null; sendCanvas($("pad")); }, KEY_PAUSE_MS);
 }
 
-// One map: `values` holds its h x w numbers, row by row (a view into the stage's Float32Array).
+// One map: `values` holds its h x w numbers, row by row (a view into the stage's Float32Array), each drawn `scale`
+// CSS px a side: the width is its content box's, inside the border (style.css sizes every box by its border box, which
+// drew Conv-1's 28 pixels in 54 px, some 1 px wide and some 2, until 2026-12-07).
 function grayCanvas(values, w, h, scale, id, label) {
   const cv = DL.el("canvas", {class: "pix map", width: w, height: h, id, role: "application",
     "aria-roledescription": "feature map", "aria-label": label,
     title: label + ": click a pixel to see its arithmetic"});
+  cv.style.boxSizing = "content-box";
   cv.style.width = w * scale + "px";
   cv.style.height = h * scale + "px";
   let lo = Infinity, hi = -Infinity;
@@ -374,9 +377,11 @@ function render(d) {
         `${stage} map ${c}`);
       Object.assign(cv, {stage, channel: c, values: values.subarray(c * h * w, (c + 1) * h * w), tabIndex: c ? -1 : 0});
       cv.addEventListener("click", (e) => {
-        const r = cv.getBoundingClientRect();
-        const i = Math.min(h - 1, Math.floor((e.clientY - r.top) * h / r.height));
-        const j = Math.min(w - 1, Math.floor((e.clientX - r.left) * w / r.width));
+        // the pixel drawn under the pointer: the canvas's pixels fill its content box, inside the border (the border
+        // box, getBoundingClientRect, took a click at the right of a pixel for the next one until 2026-12-07)
+        const r = cv.getBoundingClientRect(), x = e.clientX - r.left - cv.clientLeft, y = e.clientY - r.top - cv.clientTop;
+        const i = Math.max(0, Math.min(h - 1, Math.floor(y * h / cv.clientHeight)));
+        const j = Math.max(0, Math.min(w - 1, Math.floor(x * w / cv.clientWidth)));
         pixel(cv, i, j, false);  // the keyboard goes on from the pixel clicked
         explain(stage, [c, i, j]);
       });
