@@ -230,3 +230,21 @@ def test_version_a_keeps_its_module_names_and_the_table_its_sizes():
     assert CNNConfig().linear_in == 144 and CNNConfig(cnn=OTHER_TABLES[0]).linear_in == 200
     with pytest.raises(SpecError):  # a pool padded by more than half its window: PyTorch would refuse it
         Pool("AvgPool-1", 2, 2, 2)
+
+
+def test_a_variants_relu_is_its_tables_not_assumed(capsys):
+    """A variant's text states its activation ('Conv-1: ... zero padding 0, then ReLU'); only Version A's, whose
+    Figure 2 is missing from the text, is assumed. `svhn summary --variant 3` called the variant's stated ReLU
+    'assumed: the exam's Figure 2 is missing'."""
+    from dlexam.variants import make_variant
+    from dlexam.variants.problem1 import setting
+
+    lines = setting(make_variant(3, "standard").spec.cnn)[1].items  # the layer lines the variant's student reads
+    assert [line.endswith(", then ReLU") for line in lines if line.startswith("Conv-")] == [True, True], lines
+    assert main(["svhn", "summary", "--variant", "3"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("Conv-")]
+    assert len(rows) == 2 and all("+ ReLU (" in r and "Figure 2" not in r and "assumed" not in r for r in rows), rows
+    assert main(["svhn", "summary"]) == 0  # Version A's stays assumed
+    assert "Conv-1 + ReLU (assumed: the exam's Figure 2 is missing)" in capsys.readouterr().out
+    assert main(["svhn", "summary", "--variant", "3", "--activation", "tanh"]) == 0
+    assert "Conv-1 + tanh (chosen instead of the variant's ReLU)" in capsys.readouterr().out

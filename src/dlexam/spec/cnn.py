@@ -71,17 +71,19 @@ ACTIVATION_NAMES = {"relu": "ReLU", "tanh": "tanh", "sigmoid": "sigmoid"}
 ASSUMED_ACTIVATION = "relu"  # the table's activation after each conv (the exam's Figure 2 is missing)
 
 
-def activation_label(activation: str) -> str:
+def activation_label(activation: str, stated: bool = False) -> str:
     """The activation after each conv as every view names it: the exam never names one (its Figure 2, which
     would show it, is not in the text), so the table's ReLU is "ReLU (assumed: the exam's Figure 2 is missing)";
     any other (a model option, --activation) was chosen: "tanh (chosen instead of the assumed ReLU)", and
-    "none (no activation, chosen instead of the assumed ReLU)"."""
+    "none (no activation, chosen instead of the assumed ReLU)". `stated`: the table's own text names it (a
+    variant's says "then ReLU"): "ReLU (the variant's)", "tanh (chosen instead of the variant's ReLU)"."""
+    table = ACTIVATION_NAMES[ASSUMED_ACTIVATION]
     if activation == ASSUMED_ACTIVATION:
-        return f"{ACTIVATION_NAMES[activation]} (assumed: the exam's Figure 2 is missing)"
-    assumed = ACTIVATION_NAMES[ASSUMED_ACTIVATION]
+        return f"{table} (the variant's)" if stated else f"{table} (assumed: the exam's Figure 2 is missing)"
+    whose = f"the variant's {table}" if stated else f"the assumed {table}"
     if activation == "none":
-        return f"none (no activation, chosen instead of the assumed {assumed})"
-    return f"{ACTIVATION_NAMES.get(activation, activation)} (chosen instead of the assumed {assumed})"
+        return f"none (no activation, chosen instead of {whose})"
+    return f"{ACTIVATION_NAMES.get(activation, activation)} (chosen instead of {whose})"
 
 
 @dataclass(frozen=True)

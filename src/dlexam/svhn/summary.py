@@ -118,13 +118,14 @@ def exam_rows(rows: list[dict], cfg: CNNConfig) -> list[dict]:
     "params"}, and a conv's or pool's
     "kernel", "stride" and "padding" ([rows, columns], as the modules have them)."""
     head = f"conv{len(cfg.cnn.convs) + 1}"
+    stated = cfg.cnn != version_a_table()  # a variant's text states its ReLU; Version A's Figure 2 is missing
     out = []
     for r in rows:
         name = r["name"]
         if r["module"] == head:
             name += f" ({r['kernel'][0]}x{r['kernel'][1]} head)"
         elif r["kind"] == "conv" and (r["activation"] != "none" or cfg.activation == "none"):
-            name += f" + {activation_label(r['activation'])}"
+            name += f" + {activation_label(r['activation'], stated)}"
         s = r["out_shape"]
         out.append({"layer": name, "module": r["module"], "output_shape": [s[1], s[2], s[0]] if len(s) == 3 else s,
                     "weights": r["weights"], "biases": r["biases"], "params": r["params"],
