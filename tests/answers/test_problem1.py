@@ -84,3 +84,18 @@ def test_pr1_4_names_the_questions_undefined_z3():
     assert "z^3" in problem1 and not any(f"z^{k}" in problem1 or f"z_{k}" in problem1 for k in (1, 2))
     (note,) = answer("Pr1.4").notes
     assert "'to obtain z^3', a name Problem 1 never defines" in note and "the 10 logits" in note
+
+
+def test_pr1_1_says_the_problems_heading_has_its_first_questions_points():
+    """The exam text heads Problem 1 twice: 'Convolutional Neural Networks (25 points)', then 'Convolutional neural
+    networks (5 points)', its first question's 5 points in the heading. Oracle: the questions' points typed from
+    the exam (1. 5, 2. 5, 3. 10, 4. 5) and the two headings as printed."""
+    from dlexam.answers import exam_source
+
+    text = exam_source.require_exam_text()
+    assert "Problem 1: Convolutional Neural Networks (25 points)" in text
+    assert "Problem 1: Convolutional neural networks (5 points)" in text
+    assert 5 + 5 + 10 + 5 == 25
+    notes = [n for n in answer("Pr1.1").notes if "heading" in n]
+    assert notes == ["Problem 1's second heading reads '(5 points)' where its first says 25 points, the sum of its "
+                     "questions' 5 + 5 + 10 + 5: the first question's 5 points run into the heading."], notes

@@ -38,6 +38,8 @@ P2.2's deep nets are named with their initialisation ("sigmoid 1.4e-13, tanh 0.8
 init) 1.4e-13, tanh (Xavier) 0.82, relu (He) 0.39"): beside the activations experiment's relu under PyTorch's
 default init (first/last 6.7e-04) the key's 0.39 read as a contradiction (report audit, 2026-12-07).
 P1.1's question reads "about the temperature softmax, softmax(z/T)," (it was "temperature softmax softmax(z/T)").
+Pr1.1 has a fourth note: Problem 1's second heading in the text says "(5 points)", its first 25 (the questions'
+5 + 5 + 10 + 5; cnn audit, 2026-12-07).
 Pr1.4's note names the question's undefined z^3 (read as the logits; 2026-12-07, after the report audit).
 Pr2.5's verdict "disagrees" -> "partly agrees", its explanation's "Disagrees in part." -> "Agrees in part." (report
 audit, 2026-12-07): the exam is right that argmax freezes W_Q and W_K and that softmax fixes it, wrong about W_V;

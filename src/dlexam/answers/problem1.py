@@ -38,6 +38,9 @@ DT = torch.float64
 PR11_SOLUTION = ("Pooling layers provide invariance to the neural network, making the model more robust to small "
                  "variations in the input, and increasing the receptive field of neurons in the deeper layers")
 PR11_MAX_AVG = "average pooling layers smoothen out all the feature values within the patch"
+# Problem 1's two headings in the text: the points each states are read (the second's are its first question's).
+PR1_TITLE = "Problem 1: Convolutional Neural Networks ("
+PR1_HEADING = "Problem 1: Convolutional neural networks ("
 # Where the solution states each conv's count: the formula after the lead-in is read and evaluated.
 _PR12_LEAD = ("num. weights = num. of filters \\times ((kernel width \\times kernel height \\times num. channels) "
               "+ bias) = $")
@@ -54,6 +57,19 @@ PR14_V1 = ("Thus, if we apply a kernel with size 3×3 and with 10 output channel
 PR14_Z3 = "to obtain z^3"  # the question's name for the logits, which the exam never defines
 PR14_V2 = ("If we apply a kernel with size 1×1 and with 10 output channels (filters) we will obtain outputs of "
            "dimension")
+
+
+def _heading_points(spec: ExamSpec) -> list[str]:
+    """A note where Problem 1's second heading states other points than its first (the text's: 5 for 25, the
+    first question's points run into it), with the questions' points from the spec; none where they agree."""
+    title, heading = (exam_source.leading_number(exam_source.after(a, ")")) for a in (PR1_TITLE, PR1_HEADING))
+    points = [spec.points_of(q) for q, _ in spec.points if q.startswith("Pr1.")]
+    if title is None or heading is None or title == heading:
+        return []
+    first = f"the first question's {points[0]} points run into the heading" if heading == points[0] else \
+        "a garbled heading"
+    return [f"Problem 1's second heading reads '({heading:g} points)' where its first says {title:g} points, the "
+            f"sum of its questions' {' + '.join(map(str, points))}: {first}."]
 
 
 def _window_text(kernel) -> str:
@@ -146,6 +162,7 @@ def pr1_1(spec: ExamSpec | None = None) -> Answer:
              f"{random_shifts[f'max_pool_{first}']:.0%} of the max-pooled ones exactly."] if windows else []
     if printed(spec):
         notes += ["The extraction spells AvgPool as 'AvqPool' in places.", "Figure 2 is missing from the text."]
+        notes += _heading_points(spec)
     return Answer(
         id="Pr1.1",
         question="Key advantage of pooling; max vs average pooling",
