@@ -199,3 +199,15 @@ def test_a_step_whose_formula_is_its_number_is_said_once(capsys):
     assert "  weights: 0" in lines and not any("0 = 0" in line for line in lines), lines
     assert main(["svhn", "summary", "--explain", "conv1.weights"]) == 0  # a formula with arithmetic keeps it
     assert "  weights: F_h x F_w x C_in x C_out = 5 * 5 * 1 * 8 = 200" in capsys.readouterr().out.splitlines()
+
+
+def test_a_variants_numbers_cite_the_variants_table_not_the_exams(capsys):
+    """`svhn summary --variant 3 --explain conv2.output` cited 'the exam's layer table (Problem 1): Conv-2: 16
+    filters 4x4, stride 1, padding 2', a layer the exam does not have (its Conv-2 pads 1): the variant's table."""
+    for number in ("conv2.output", "fc.in_features"):
+        assert main(["svhn", "summary", "--variant", "3", "--explain", number]) == 0
+        source = capsys.readouterr().out.splitlines()[1]
+        assert source.startswith("  (the variant's layer table (Problem 1") and "exam's" not in source, source
+    assert main(["svhn", "summary", "--explain", "conv2.output"]) == 0
+    assert "(the exam's layer table (Problem 1): Conv-2: 16 filters 4x4, stride 1, padding 1;" in \
+        capsys.readouterr().out

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from dlexam.errors import UserError
 from dlexam.spec import CNNSpec, Conv, Pool, conv_output_size, pair_text
-from dlexam.svhn.model import CNNConfig
+from dlexam.svhn.model import CNNConfig, version_a_table
 from dlexam.svhn.summary import config_of, pool_name
 
 FIELDS = ("kernel", "stride", "padding", "output", "in_features", "weights", "biases", "params")
@@ -170,6 +170,7 @@ def explain_table(cfg: CNNConfig | CNNSpec | None = None) -> dict[str, TableNumb
     in the table's order, with the arithmetic that makes it."""
     cfg = config_of(cfg)
     cnn = cfg.cnn
+    table = "the exam's layer table" if cnn == version_a_table() else "the variant's layer table"  # a variant's own
     t = _Table()
     convs = pools = 0
     previous = f"the {cnn.input_size[0]} x {cnn.input_size[1]} x {cnn.input_channels} image"
@@ -182,7 +183,7 @@ def explain_table(cfg: CNNConfig | CNNSpec | None = None) -> dict[str, TableNumb
         else:
             pools += 1
             module, name = f"pool{pools}", pool_name(cfg, layer, pools)
-        source = f"the exam's layer table (Problem 1): {_window_words(layer, name)}; its input: {previous}"
+        source = f"{table} (Problem 1): {_window_words(layer, name)}; its input: {previous}"
         shape = t.window(module, layer, name, row.in_shape, source)
         previous = f"{name}'s {_shape_text(shape)}"
     classes = cnn.num_classes
@@ -192,7 +193,7 @@ def explain_table(cfg: CNNConfig | CNNSpec | None = None) -> dict[str, TableNumb
                             f"it: the network does not run (`dlexam svhn summary --linear-in {cfg.linear_in}`)")
         t.flatten(shape, f"{previous}, as one vector (PyTorch's order: C, H, W)")
         name = cnn.layers[-1].name
-        source = (f"the exam's layer table (Problem 1.3): {name} maps the flattened {previous} to the {classes} "
+        source = (f"{table} (Problem 1.3): {name} maps the flattened {previous} to the {classes} "
                   "classes")
         in_features = _flat_step(shape, "in_features")
         t.add("fc", name, "in_features", "in_features", in_features.value, f"{in_features.value:,}", source,
