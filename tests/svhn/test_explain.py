@@ -172,3 +172,19 @@ def test_the_cli_prints_the_same_arithmetic(tmp_path, capsys):
         assert main(["svhn", "explain", str(path), *bad]) == 2
         err = capsys.readouterr().err
         assert err.strip().splitlines()[-1].startswith("dlexam: error:") and "Traceback" not in err
+
+
+def test_a_gap_heads_logit_says_its_weights_are_the_1x1_convs_over_the_places():
+    """With Problem 1.4 v2's head (a 1x1 conv, then the global average over AvgPool-2's 3x3 places) each of the 144
+    weights a logit's products use is the conv's weight for that channel / 9: the CLI called them only 'the conv1x1-gap
+    head's weights', which a learner reading model.conv3.weight found 9 times larger. Oracle: nn.Conv2d's weight."""
+    from dlexam.commands.svhn_inference import _arithmetic_lines
+
+    torch.manual_seed(0)
+    model = ExamCNN(CNNConfig(head="conv1x1-gap")).eval()
+    j = explain(model, _image(6), "logits", (4,)).to_json()
+    w = model.conv3.weight[4, :, 0, 0].detach().double()  # (16,)
+    assert torch.allclose(torch.tensor(j["weights"], dtype=torch.float64), (w / 9)[:, None, None].expand(16, 3, 3),
+                          atol=1e-12)
+    first = _arithmetic_lines(j)[0]
+    assert "1x1 conv's weight for each channel / 9" in first, first

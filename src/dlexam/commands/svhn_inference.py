@@ -172,8 +172,8 @@ def explanation_lines(e: dict) -> list[str]:
 def _arithmetic_lines(e: dict) -> list[str]:
     where = ",".join(map(str, e["at"]))
     if e["kind"] == "logit":
-        lines = [f"logit of digit {e['digit']} = bias + {e['count']} products of Pool-2's values and the "
-                 f"{e['head']} head's weights",
+        lines = [f"logit of digit {e['digit']} = bias + {e['count']} products of Pool-2's values and "
+                 f"{e['weights_words']}",
                  f"  = {e['bias']:.4f} + ({e['positive_sum']:.4f} positive {e['negative_sum']:+.4f} negative)"
                  f" = {e['value']:.4f}   (the model: {e['model_value']:.4f}; P = {e['probability']:.4f})",
                  f"P = softmax: e^(logit {e['digit']}) / (the sum of e^(logit) over the {len(e['logits'])} digits)"

@@ -186,6 +186,15 @@ class LogitCell:
     def value(self) -> float:
         return float(self.products.sum()) + self.bias
 
+    @property
+    def weights_words(self) -> str:
+        """What the weights are, in words: a global-average head's are its 1x1 conv's divided by the places."""
+        _, h, w = self.inputs.shape
+        if self.head == "conv1x1-gap":
+            return (f"the {self.head} head's weights (its 1x1 conv's weight for each channel / {h * w}: the global "
+                    f"average's share of each of the {h}x{w} places)")
+        return f"the {self.head} head's weights"
+
     def largest(self, sign: int, n: int = TOP_PRODUCTS) -> list[dict]:
         """The `n` largest products of `sign` (+1 or -1), each with its place (channel, row, column)."""
         p = self.products.flatten() * sign  # (C*H*W,)
@@ -208,7 +217,8 @@ class LogitCell:
                 "positive_sum": float(p.clamp(min=0).sum()), "negative_sum": float(p.clamp(max=0).sum()),
                 "largest_positive": self.largest(+1), "largest_negative": self.largest(-1),
                 "sum": float(p.sum()), "bias": self.bias, "value": self.value, "model_value": self.model_value,
-                "probability": self.probability, "logits": list(self.logits), **blank_fields(self.blank)}
+                "probability": self.probability, "logits": list(self.logits), "weights_words": self.weights_words,
+                **blank_fields(self.blank)}
 
 
 Cell = ConvCell | PoolCell | LogitCell
