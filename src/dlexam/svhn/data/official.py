@@ -257,7 +257,8 @@ def image_stats(images: torch.Tensor, chunk: int = 8192) -> tuple[torch.Tensor, 
 
 
 def preprocess(images: torch.Tensor, mean: torch.Tensor | None = None, std: torch.Tensor | None = None) -> torch.Tensor:
-    """uint8 (B, 32, 32) -> float (B, 1, 32, 32), each image standardised to mean 0, std 1.
+    """uint8 (B, 32, 32) -> float (B, 1, 32, 32), each image standardised: (x - its mean) / (its std + 1), in grey
+    levels, so mean 0 and a std just under 1 (1 grey level in the divisor keeps a flat image finite: all zeros).
 
     Per-image standardisation makes the input independent of the digit's colours and contrast.
     `mean`/`std` (B,) may be given precomputed by :func:`image_stats` (the training loop does so
