@@ -162,7 +162,7 @@ def test_a_bad_name_with_a_conv_head_offers_only_names_that_table_has(head):
     with pytest.raises(UserError) as refusal:
         explain_number("fc.weights", cfg)
     words = str(refusal.value)
-    layers, _, rest = words.partition("LAYER one of ")[2].partition(" and FIELD one of ")
+    layers, _, rest = words.split(";")[0].partition("LAYER one of ")[2].partition(" and FIELD one of ")
     fields, _, examples = rest.partition(" (")
     assert "fc" not in layers.split(", ") and "in_features" not in fields.split(", ")
     assert examples == "conv1.output, conv3.weights, total)"  # the head's weights, as fc.weights is the linear one's
@@ -211,3 +211,23 @@ def test_a_variants_numbers_cite_the_variants_table_not_the_exams(capsys):
     assert main(["svhn", "summary", "--explain", "conv2.output"]) == 0
     assert "(the exam's layer table (Problem 1): Conv-2: 16 filters 4x4, stride 1, padding 1;" in \
         capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name, head, said", [
+    ("gap.output", "linear", "; gap is a layer of the head conv1x1-gap, not of this network's (linear)"),
+    ("conv3.weights", "linear",
+     "; conv3 is a layer of the head conv3x3 or conv1x1-gap, not of this network's (linear)"),
+    ("fc.weights", "conv3x3", "; fc is a layer of the head linear, not of this network's (conv3x3)"),
+])
+def test_a_layer_of_another_head_is_said_to_be_one(name, head, said):
+    """`svhn summary --explain gap.output` listed the layers of the linear head alone: Problem 1.4's layers were
+    no number at all. The heads' layers, typed here from Problem 1.3 and 1.4."""
+    from dlexam.svhn.model import CNNConfig
+    from dlexam.svhn.table_explain import explain_number
+
+    with pytest.raises(UserError) as refused:
+        explain_number(name, CNNConfig(head=head))
+    assert str(refused.value).endswith(said), str(refused.value)
+    with pytest.raises(UserError) as refused:
+        explain_number("conv9.output", CNNConfig(head=head))
+    assert "is a layer of the head" not in str(refused.value)  # no head has it

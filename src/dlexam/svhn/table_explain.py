@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from dlexam.errors import UserError
 from dlexam.spec import CNNSpec, Conv, Pool, conv_output_size, pair_text
-from dlexam.svhn.model import CNNConfig, version_a_table
+from dlexam.svhn.model import HEADS, CNNConfig, version_a_table
 from dlexam.svhn.summary import config_of, pool_name
 
 FIELDS = ("kernel", "stride", "padding", "output", "in_features", "weights", "biases", "params")
@@ -250,4 +250,16 @@ def explain_number(name: str, cfg: CNNConfig | CNNSpec | None = None) -> TableNu
     fields = [f for f in FIELDS if any(n.field == f for n in numbers.values())]  # a conv head has no in_features
     head = next(k for k in reversed(numbers) if k.endswith(".weights") and numbers[k].value)  # fc's, or conv3's
     raise UserError(f"no number {str(name)!r:.40} in the layer table: name one as LAYER.FIELD with LAYER one of "
-                    f"{', '.join(layers)} and FIELD one of {', '.join(fields)} (conv1.output, {head}, total)")
+                    f"{', '.join(layers)} and FIELD one of {', '.join(fields)} (conv1.output, {head}, total)"
+                    + _other_head(module, config_of(cfg)))
+
+
+def _other_head(module: str, cfg: CNNConfig) -> str:
+    """Where `module` is a layer of another of Problem 1's heads (conv3 of conv3x3, gap of conv1x1-gap), which head
+    it is; else nothing (no flag named: the web page's layer table asks this too)."""
+    from dataclasses import replace
+
+    heads = [h for h in HEADS if h != cfg.head
+             and any(n.module == module for n in explain_table(replace(cfg, head=h)).values())]
+    return (f"; {module} is a layer of the head {' or '.join(heads)}, not of this network's ({cfg.head})"
+            if heads else "")
