@@ -136,8 +136,8 @@ function renderExplanation(e, said = null) {
     if (source) source.classList.add("source");
   } else {
     const item = (p) => DL.el("li", {class: "mono", text: `pool2[${p.at.join(",")}]: ${f4(p.input)} × ${f4(p.weight)} = ${f4(p.product)}`});
-    box.append(DL.el("p", {}, `logit ${e.digit} = bias + the ${e.count} products of ${layerName(e.source)}'s values with the ${e.head} `,
-      `head's weights for digit ${e.digit} (P = ${f4(e.probability)}).`),
+    box.append(DL.el("p", {}, `logit ${e.digit} = bias + the ${e.count} products of ${layerName(e.source)}'s values with `,
+      `${e.weights_words} for digit ${e.digit} (P = ${f4(e.probability)}).`),  // a global-average head's: its 1x1 conv's / 9
     DL.el("p", {class: "mono"}, `${f4(e.positive_sum)} (positive) − ${f4(-e.negative_sum)} (negative: each product below 0) = `,
       DL.el("span", {id: "explain-sum", text: f4(e.sum)}), "; + bias ", DL.el("span", {id: "explain-bias", text: f4(e.bias)}),
       " = ", DL.el("strong", {id: "explain-value", text: f4(e.value)}), ` (the model's own: ${f4(e.model_value)})`),
