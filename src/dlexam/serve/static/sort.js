@@ -78,7 +78,7 @@ function renderPanel(which) {
   // T as typed ("1e-9"), else the model's own; at 4 decimals T = 1e-9 read "T = 0", argmax's T, which it is not
   const t = r.temperature === 0 ? "0 (argmax)" : r.typedT === "sqrt" ? `sqrt(d_k) = ${tText(r.temperature)}`
     : r.typedT || tText(r.temperature);
-  box.append(DL.el("p", {class: "note", text: r.name + (r.max_len ? ` (trained on up to ${r.max_len} symbols)` : "") +
+  box.append(DL.el("p", {class: "note", text: r.name + (r.max_len ? ` (trained on up to ${r.max_len} symbol${r.max_len === 1 ? "" : "s"})` : "") +
     `; attention at T = ${t}`}));
   box.append(DL.el("p", {}, `step ${k + 1}: the query `, DL.el("span", {class: "mono", text: s.query}),
     ` (position ${s.position + 1}) attends over the prefix and produces `, DL.el("strong", {class: "mono produced", text: s.produced})));
