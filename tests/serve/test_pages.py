@@ -205,7 +205,7 @@ def test_sort_a_temperature_is_refused_for_the_compiled_solver_only(page):
     assert page.inner_text("#compiled .error") == f"compiled solver: {cli.value}"
     page.wait_for_selector("#trained[data-state=ready]", timeout=ERROR_MS)
     assert "attention at T = 0.5" in page.inner_text("#trained") and page.input_value("#temp") == "0.5"
-    assert "(trained on up to 8 symbols)" in page.inner_text("#trained")  # the shipped A-D sorter's max_len
+    assert "(trained on up to 6 symbols)" in page.inner_text("#trained")  # the test server's quick sorter: max_len 6
     # a tiny T is said as typed: the trained panel read "attention at T = 0" (argmax's T) at 4 decimals, and the
     # refusal quoted Python's 1e-09
     page.fill("#temp", "1e-9")
