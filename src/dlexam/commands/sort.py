@@ -119,6 +119,8 @@ def _load(a):
 def _query(q) -> int:
     from dlexam.errors import UserError
     from dlexam.sorting.sorter import StreamNotes, answer_stream
+    from dlexam.sorting.vocab import START_TEXT
+    from dlexam.words import sequence_advice
 
     _set_threads(1)
     sorter = _load(q)
@@ -145,7 +147,7 @@ def _query(q) -> int:
         out.flush()  # the answers to the lines before the bad one, their warnings, then the error line
         if answered:  # before 2026-12-07 (sortaudit) an error dropped the warnings on those answers
             _warn_after(sorter, notes)
-        hint = _spacing_hint(" ".join(q.sequence), sorter.vocab.symbols) if q.sequence else None
+        hint = sequence_advice(" ".join(q.sequence), sorter.vocab.symbols, start=START_TEXT) if q.sequence else None
         if hint:
             raise UserError(f"{exc}; {hint}") from None
         raise
@@ -157,15 +159,6 @@ def _warn_after(sorter, notes) -> None:
     """The warnings on the answers given: an unfinished checkpoint's, then what the stream noticed."""
     for w in ([_unfinished(sorter)] if not sorter.finished else []) + notes.warnings():
         print(f"dlexam: warning: {w}", file=sys.stderr)
-
-
-def _spacing_hint(text: str, symbols) -> str | None:
-    """What to type instead ("DAA" -> "separate tokens with spaces: D A A"), as `dlexam geoff` and /sort say it
-    (dlexam.words.sequence_advice, from the sorter's <START>)."""
-    from dlexam.sorting.vocab import START_TEXT
-    from dlexam.words import sequence_advice
-
-    return sequence_advice(text, symbols, start=START_TEXT)
 
 
 # ---- train ----------------------------------------------------------------------------------------

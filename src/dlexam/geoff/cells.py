@@ -184,9 +184,6 @@ def _index(text: str, axis: str, space: Space, matrix: str, which: str) -> int:
     return i
 
 
-WEIGHTS = ("E", "W_Q", "W_K", "W_V", "W_O", "multi_W_O")  # the model's given numbers: their gradients are cells
-
-
 def _meant(m: re.Match | None, text: str) -> str:
     """The cell an unknown name nearly names, said before the spelling guide: its case or underscores aside ("p[3,0]":
     "did you mean P[3,0]? "), or a weight, which the model is given, named for its gradient ("W_Q[0,1]": dW_Q[0,1]);
@@ -194,7 +191,7 @@ def _meant(m: re.Match | None, text: str) -> str:
     if m is None:
         return ""
     key, rest = m.group(1).lower().replace("_", ""), text.strip()[len(m.group(1)):]
-    weight = {w.lower().replace("_", ""): w for w in WEIGHTS}.get(key)
+    weight = {w.lower().replace("_", ""): w for w in GeoffWeights.MATRICES}.get(key)  # the given weights
     if weight is not None:
         grad = "dW_O" if weight == "multi_W_O" else "d" + weight
         return f"{weight} is a weight the model is given, not a number it computes: its gradient is {grad}{rest}; "

@@ -49,7 +49,7 @@ def shape_problem(value: Any, shape: tuple[int, int]) -> str | None:
     return None
 
 
-def matrix(name: str, value: Any, shape: tuple[int, int], cell=None) -> list[list[float]]:
+def matrix(name: str, value: Any, shape: tuple[int, int], cell) -> list[list[float]]:
     """A JSON matrix of the given shape, every entry a finite number (the library checks its size) or a number as
     text (:func:`typed_weight`: "1/3", the double nearest the fraction); a refusal says what the request gave instead
     (a multi_W_O of 2 rows was "must be a 4x4 list of rows of numbers" alone), an entry's in the words of `cell`
@@ -58,7 +58,6 @@ def matrix(name: str, value: Any, shape: tuple[int, int], cell=None) -> list[lis
     if problem is not None:
         raise BadRequest(f"weights.{name}", f"{name} must be a {shape[0]}x{shape[1]} list of rows of numbers, got "
                                             f"{problem}")
-    cell = cell or (lambda i, j: f"{name} row {i + 1}, column {j + 1}")
     value = [[typed_weight(name, cell(i, j), v) if isinstance(v, str) else v for j, v in enumerate(row)]
              for i, row in enumerate(value)]
     out = []
