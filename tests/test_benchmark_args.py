@@ -39,6 +39,7 @@ def load(stem: str):
     ("thread_contention", ["--seconds", "inf"], "--seconds"),  # was a run without end
     ("serve_latency", ["--seconds", "0"], "--seconds"),  # was a server started, then an IndexError traceback
     ("refusal_speed", ["--repeats", "0"], "--repeats"),
+    ("photo_colour", ["--repeats", "0"], "--repeats"),  # refused before the 4000x3000 photo is made
     ("serve_latency", ["--seconds", "nan"], "--seconds"),
     # was the server's refusal in a traceback
     ("serve_latency", ["--workers", "-1"], "--workers must be a whole number in [0, 16]"),

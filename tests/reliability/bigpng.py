@@ -19,15 +19,17 @@ def chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
-def png(width: int, height: int, mode: str = "L", row=None, transparent: bool = False) -> bytes:
+def png(width: int, height: int, mode: str = "L", row=None, transparent: bool = False, icc: bytes = b"") -> bytes:
     """A width x height PNG; `row(y)` gives row y's raw bytes (default: every row 0x80). `transparent` adds a
-    tRNS chunk (palette entry 0 fully transparent) to a palette image."""
+    tRNS chunk (palette entry 0 fully transparent) to a palette image; `icc`, an iCCP chunk of that ICC profile."""
     depth, colour, bpp = COLOUR[mode]
     plain = b"\x80" * (width * bpp)
     comp = zlib.compressobj(6)
     parts = [comp.compress(b"\0" + (row(y) if row else plain)) for y in range(height)]
     parts.append(comp.flush())
     out = [b"\x89PNG\r\n\x1a\n", chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0))]
+    if icc:
+        out.append(chunk(b"iCCP", b"profile\0\0" + zlib.compress(icc)))
     if mode == "P":
         out.append(chunk(b"PLTE", bytes(range(256)) * 3))
         if transparent:

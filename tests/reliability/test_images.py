@@ -17,7 +17,7 @@ import warnings
 
 import numpy as np
 import pytest
-from PIL import Image, ImageOps
+from PIL import Image, ImageCms, ImageOps
 
 from dlexam.errors import UserError
 from dlexam.svhn.data import images, pixels
@@ -28,6 +28,7 @@ from .bigpng import header_only, png
 from .helpers import assert_refused, run_cli
 
 LIMIT_MB = 1024
+SRGB_ICC = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()  # LittleCMS's own sRGB profile
 
 
 def predict_peak_mb(path) -> tuple[subprocess.CompletedProcess, float]:
@@ -47,7 +48,8 @@ BIG = {  # the cases of issue 22 (before: 1.9 GB, 1.5 GB, 14.5 GB, a traceback),
     "16-bit 7,000x7,000": dict(width=7_000, height=7_000, mode="I;16"),
     "1x100,000": dict(width=1, height=100_000, mode="L"),
     "1,000,000x1": dict(width=1_000_000, height=1, mode="L"),
-    "50 Mpixel RGBA, half transparent": dict(width=7_071, height=7_071, mode="RGBA"),
+    # converted to sRGB through its ICC profile a strip at a time (dlexam.svhn.data.colour), as its luma is made
+    "50 Mpixel RGBA, half transparent, ICC profile": dict(width=7_071, height=7_071, mode="RGBA", icc=SRGB_ICC),
     # decoded twice, for each value's high and low bytes (dlexam.svhn.data.pixels.DeepColour): 750 MB on 2026-12-07;
     # each row's first pixel white and fully transparent, so its scale is found a strip at a time (750 MB too)
     "50 Mpixel 16-bit RGBA, half transparent": dict(width=7_071, height=7_071, mode="RGBA;16", row=lambda y, r=(

@@ -19,7 +19,10 @@ cases. Pillow's own warnings (decompression bomb, corrupt EXIF data, a TIFF's ta
 printed, and so are its log messages. A damaged file, a JPEG cut short and closed with an end marker too, is one
 line. A HEIC/HEIF photo (an iPhone's) is not read: one
 line names it and asks for PNG or JPEG (:func:`is_heif`). An AVIF image is read where Pillow has its AVIF decoder
-(libavif), else named so in one line (:func:`avif_readable`); never passed over. Image folders of these files:
+(libavif), else named so in one line (:func:`avif_readable`); never passed over. A PNG whose ancillary chunk fails
+its CRC is read without that chunk, as libpng reads it, and a Lab TIFF Pillow does not decode is named so
+(:mod:`dlexam.svhn.data.containers`). Colours are converted to sRGB through the file's ICC profile, as a
+colour-managed viewer shows them (:mod:`dlexam.svhn.data.colour`). Image folders of these files:
 :mod:`dlexam.svhn.data.image_folder`.
 """
 
@@ -38,7 +41,17 @@ from pathlib import Path
 import torch
 
 from dlexam.errors import UserError, missing
-from dlexam.svhn.data.pixels import REDUCED_SIDE, decode_deep, deep_rawmode, oriented, svhn_crop, to_gray_in_strips
+from dlexam.svhn.data.colour import srgb_transform
+from dlexam.svhn.data.containers import PNG_SIGNATURE, lab_tiff, png_less_damaged_ancillary
+from dlexam.svhn.data.pixels import (
+    REDUCED_SIDE,
+    decode_deep,
+    deep_rawmode,
+    oriented,
+    scale_grey_key,
+    svhn_crop,
+    to_gray_in_strips,
+)
 
 MAX_PIXELS = 50_000_000  # a 50-megapixel photo at most, read from the header before decoding
 FILE_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF", "PPM", "AVIF")  # what `svhn predict` and folders read
@@ -113,7 +126,7 @@ def _iso_brand(source) -> bytes | None:
 
 # How a file of each format dlexam reads (:data:`FILE_FORMATS`) starts, where that says which it is; BMP's "BM" and
 # PPM's "P1".."P6" are too short to tell a damaged image from other bytes.
-SIGNATURES = {"PNG": (b"\x89PNG\r\n\x1a\n",), "JPEG": (b"\xff\xd8\xff",), "GIF": (b"GIF87a", b"GIF89a"),
+SIGNATURES = {"PNG": (PNG_SIGNATURE,), "JPEG": (b"\xff\xd8\xff",), "GIF": (b"GIF87a", b"GIF89a"),
               "TIFF": (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")}
 
 
@@ -176,6 +189,9 @@ def _pillow_errors(what: str, formats: tuple[str, ...], source=None) -> Iterator
 
             raise UserError(f"{what} is an AVIF image, which this installation's Pillow ({__version__}) does not "
                             "decode: convert it to PNG or JPEG, or install a Pillow built with AVIF support") from None
+        if "TIFF" in formats and (lab := lab_tiff(source)) is not None:
+            raise UserError(f"{what} is {lab}, which dlexam does not read (its Pillow decodes 8-bit CIELab TIFFs "
+                            "without alpha only): save it as an 8-bit Lab or an RGB TIFF, or as PNG") from None
         if (signed := _signed_format(source)) in formats:  # named as what it is, not asked to be one
             raise UserError(f"{what} is not a readable image: a {signed} file that is damaged or cut short") from None
         formats = readable_formats(formats)
@@ -196,15 +212,29 @@ def _quiet() -> Iterator[None]:
         yield
 
 
+def _pillow_open(source, formats: tuple[str, ...]):
+    """Image.open of `source` (a path, or a stream of the file's bytes); a PNG Pillow cannot open for an ancillary
+    chunk whose CRC fails is opened without that chunk, as libpng reads it (:func:`png_less_damaged_ancillary`)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        return Image.open(source, formats=formats)
+    except UnidentifiedImageError:
+        whole = source if isinstance(source, Path) else source.getvalue()  # a path, or the file's bytes
+        if "PNG" not in formats or _signed_format(whole) != "PNG":
+            raise
+        if (repaired := png_less_damaged_ancillary(_file_bytes(whole))) is None:
+            raise
+        return Image.open(io.BytesIO(repaired), formats=formats)
+
+
 def _open(source, formats: tuple[str, ...]):
     """The image `source` names (a path, or the file's bytes), opened lazily: only its header is read."""
-    from PIL import Image
-
     formats = readable_formats(formats)
     if isinstance(source, bytes | bytearray | memoryview):
         if len(source) == 0:
             raise UserError("the file is empty (0 bytes)")
-        return Image.open(io.BytesIO(bytes(source)), formats=formats)
+        return _pillow_open(io.BytesIO(bytes(source)), formats)
     p = Path(source)
     if not p.is_file():
         raise UserError(f"image not found: {missing(p)}" if not p.exists() else
@@ -212,7 +242,7 @@ def _open(source, formats: tuple[str, ...]):
     try:
         if p.stat().st_size == 0:  # a copy or a download that failed: not "choose a PNG ..." for a file named .png
             raise UserError(f"{p} is empty (0 bytes)")
-        return Image.open(p, formats=formats)
+        return _pillow_open(p, formats)
     except OSError as exc:  # a file that cannot be read (permissions) is not "damaged": say why
         if exc.errno is None:  # Pillow's own: not an image it knows
             raise
@@ -257,6 +287,7 @@ def read_image(source, *, formats: tuple[str, ...] = FILE_FORMATS, max_pixels: i
         if (s := header.draft_scale) > 1:  # asking for (w // s, h // s) makes libjpeg decode at exactly 1/s
             draft = (max(1, header.width // s), max(1, header.height // s))
             img.draft(img.mode, draft)
+        scale_grey_key(img)
         with _quiet() if header.format == "TIFF" else nullcontext():
             deep = decode_deep(img, rawmode, open_image) if (rawmode := deep_rawmode(img)) else None
             img.load()
@@ -265,7 +296,7 @@ def read_image(source, *, formats: tuple[str, ...] = FILE_FORMATS, max_pixels: i
                             "ends before its last scan does: Premature end of JPEG file)")
         with _quiet():
             orientation = img.getexif().get(EXIF_ORIENTATION, 1)
-        gray = to_gray_in_strips(img) if deep is None else deep.gray()
+        gray = to_gray_in_strips(img, srgb_transform(img)) if deep is None else deep.gray()
     return torch.from_numpy(svhn_crop(oriented(gray, orientation if isinstance(orientation, int) else 1)))
 
 

@@ -33,18 +33,23 @@ WIDE_MODES = ("I", "I;16", "I;16B", "I;16L", "I;16N", "F")  # Pillow's integer m
 LUMA = (0.299, 0.587, 0.114)  # ITU-R 601-2: convert("L") weighs R, G, B so (in 16-bit fixed point, 19595/65536 ...)
 DEEP_COLOUR = ("RGB", "RGBA", "RGBX")  # Pillow's rawmodes of 16-bit colour (;16B, ;16L, ;16N): each value's high byte
 GREY_ALPHA_16 = "LA;16B"  # a 16-bit grey and alpha PNG's rawmode (into Pillow's RGBA): its high bytes too
+LOW_GREY = {"L;2": 2, "L;4": 4}  # a 2- or 4-bit grey PNG's rawmode: Pillow decodes its values scaled to 0..255
 _OTHER_BYTE = {"B": "L", "L": "B", "N": "B" if sys.byteorder == "little" else "L"}  # ;16B's low byte is ;16L's high
 
 
-def to_gray(img, top: float | None = None) -> np.ndarray:
+def to_gray(img, top: float | None = None, srgb: Callable | None = None) -> np.ndarray:
     """A Pillow image of any mode -> uint8 (H, W) luma. 16-bit, 32-bit and float images are scaled, not clipped
-    (by `top`, default :func:`_scale_top` of their maximum); transparent pixels read as white paper (alpha, a
-    palette's transparent entries, and a PNG's colour key: the pixels of a grey or RGB value its tRNS names)."""
+    (by `top`, default :func:`_scale_top` of their maximum); an 8-bit image's colours are converted by `srgb` first
+    where it is given (:func:`dlexam.svhn.data.colour.srgb_transform`: its ICC profile, or CIELab, to sRGB);
+    transparent pixels read as white paper (alpha, a palette's transparent entries, and a PNG's colour key: the
+    pixels of a grey or RGB value its tRNS names)."""
     if img.mode in WIDE_MODES:
         a = np.asarray(img, dtype=np.float64)
         if top is None:
             top = _scale_top(img.mode, float(a.max(initial=0.0)))
         return np.clip(np.round(a / max(top, 1e-12) * 255.0), 0, 255).astype(np.uint8)
+    if srgb is not None:
+        img = srgb(img)  # RGB, or RGBA where it has transparency
     if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:  # alpha, or a tRNS (P, L, RGB, 1 keys)
         from PIL import Image
 
@@ -165,18 +170,32 @@ def decode_deep(img, rawmode: str, reopen: Callable[[], object]) -> DeepColour:
     return DeepColour(img, low)
 
 
-def to_gray_in_strips(img) -> np.ndarray:
+def scale_grey_key(img) -> None:
+    """A 2- or 4-bit grey PNG's tRNS colour key (`img` opened, not yet decoded) set to the grey level Pillow decodes
+    its pixels as (a 2-bit value v as 85 v, a 4-bit one as 17 v); Pillow keeps the key as stored, so only a key of
+    0 matched. The key's bits past the image's depth are masked off first, as the PNG specification (11.3.2.1)
+    tells decoders to."""
+    key = img.info.get("transparency")
+    modes = {_rawmode(t) for t in img.tile}
+    if img.format != "PNG" or img.mode != "L" or not isinstance(key, int) or len(modes) != 1:
+        return
+    if (depth := LOW_GREY.get(next(iter(modes)))) is not None:
+        top = (1 << depth) - 1
+        img.info["transparency"] = (key & top) * (255 // top)
+
+
+def to_gray_in_strips(img, srgb: Callable | None = None) -> np.ndarray:
     """:func:`to_gray` of a decoded image, STRIP_PIXELS at a time: the same grey levels, without the full-size
-    copies a conversion makes (RGBA, a white background, RGB)."""
+    copies a conversion makes (sRGB, RGBA, a white background, RGB)."""
     w, h = img.size
     rows = max(1, STRIP_PIXELS // w)
     if rows >= h:
-        return to_gray(img)
+        return to_gray(img, srgb=srgb)
     # the whole image's maximum decides its scale, not each strip's
     top = _scale_top(img.mode, float(img.getextrema()[1])) if img.mode in WIDE_MODES else None
     out = np.empty((h, w), np.uint8)
     for y in range(0, h, rows):
-        out[y : y + rows] = to_gray(img.crop((0, y, w, min(h, y + rows))), top)  # crop keeps palette and info
+        out[y : y + rows] = to_gray(img.crop((0, y, w, min(h, y + rows))), top, srgb)  # crop keeps palette and info
     return out
 
 
