@@ -24,7 +24,7 @@ from dlexam.svhn.data import pixels
 from dlexam.svhn.data.images import read_image
 from dlexam.svhn.data.pixels import svhn_crop
 
-PNG_COLOUR = {"RGB": 2, "RGBA": 6, "LA": 4}  # PNG colour types
+PNG_COLOUR = {"RGB": 2, "RGBA": 6, "LA": 4, "L": 0}  # PNG colour types
 ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))
 
 
@@ -61,8 +61,9 @@ def filtered_rows(v: np.ndarray, first_filter: int = 0) -> bytes:
     return b"".join(out)
 
 
-def png16(v: np.ndarray, mode: str, interlaced: bool = False) -> bytes:
-    """A 16-bit PNG of the values uint16 (h, w, c) (c: 3 for RGB, 4 for RGBA, 2 for grey and alpha)."""
+def png16(v: np.ndarray, mode: str, interlaced: bool = False, key: tuple[int, ...] = ()) -> bytes:
+    """A 16-bit PNG of the values uint16 (h, w, c) (c: 3 for RGB, 4 for RGBA, 2 for grey and alpha, 1 for grey),
+    with a tRNS chunk naming the colour `key` (grey or RGB) where one is given."""
     h, w, _ = v.shape
     if interlaced:
         data = b"".join(filtered_rows(v[y0::dy, x0::dx], i) for i, (x0, y0, dx, dy) in enumerate(ADAM7)
@@ -70,7 +71,9 @@ def png16(v: np.ndarray, mode: str, interlaced: bool = False) -> bytes:
     else:
         data = filtered_rows(v)
     ihdr = struct.pack(">IIBBBBB", w, h, 16, PNG_COLOUR[mode], 0, 0, int(interlaced))
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(data)) + chunk(b"IEND", b"")
+    trns = chunk(b"tRNS", struct.pack(f">{len(key)}H", *key)) if key else b""
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + trns + chunk(b"IDAT", zlib.compress(data))
+            + chunk(b"IEND", b""))
 
 
 def tiff16(v: np.ndarray, order: str = "<", deflate: bool = False) -> bytes:
@@ -223,3 +226,24 @@ def test_only_the_colour_of_pixels_with_some_alpha_counts(monkeypatch, alpha):
     a = la[..., 1] / 65535
     expected = np.clip(np.round((la[..., 0] * a + top * (1 - a)) / top * 255), 0, 255).astype(np.uint8)
     assert np.array_equal(read_image(png16(la, "LA")).numpy(), svhn_crop(expected))
+
+
+@pytest.mark.parametrize("key", [(1000, 2000, 3000), (65535, 0, 0)])
+def test_a_16_bit_rgb_pngs_colour_key_reads_as_white_paper(key):
+    """A tRNS colour key marks the pixels of that 16-bit colour fully transparent: white paper, whose colour does not
+    decide the scale (a key of 65535 in a 12-bit image leaves it 4095). Before: the key was ignored, its pixels read
+    as their colour (dark). The oracle: the same values with alpha 0 at the key and 65535 elsewhere."""
+    v = values(12, 3, seed=13)
+    v[:8] = key
+    alpha = np.where((v == key).all(axis=-1), 0, 65535).astype(np.uint16)
+    assert np.array_equal(read_image(png16(v, "RGB", key=key)).numpy(), oracle(np.dstack([v, alpha])))
+
+
+@pytest.mark.parametrize("key", [1000, 65000])
+def test_a_16_bit_grey_pngs_colour_key_reads_as_white_paper(key, monkeypatch):
+    """The same for a 16-bit grey PNG (Pillow's mode I;16), in strips of 5 rows: the key's pixels lie in the first."""
+    monkeypatch.setattr(pixels, "STRIP_PIXELS", 40 * 5)
+    g = values(12, 1, h=40, w=40, seed=14)
+    g[:3] = key
+    alpha = np.where(g[..., 0] == key, 0, 65535).astype(np.uint16)
+    assert np.array_equal(read_image(png16(g, "L", key=(key,))).numpy(), svhn_crop(oracle(np.dstack([g, alpha]))))

@@ -42,12 +42,17 @@ def to_gray(img, top: float | None = None, srgb: Callable | None = None) -> np.n
     (by `top`, default :func:`_scale_top` of their maximum); an 8-bit image's colours are converted by `srgb` first
     where it is given (:func:`dlexam.svhn.data.colour.srgb_transform`: its ICC profile, or CIELab, to sRGB);
     transparent pixels read as white paper (alpha, a palette's transparent entries, and a PNG's colour key: the
-    pixels of a grey or RGB value its tRNS names)."""
+    pixels of a grey or RGB value its tRNS names; a 16-bit grey key's pixels do not count in the scale)."""
     if img.mode in WIDE_MODES:
         a = np.asarray(img, dtype=np.float64)
+        key = _wide_key(img)
+        paper = None if key is None else a == key  # a 16-bit grey PNG's colour key: white, whatever its value
         if top is None:
-            top = _scale_top(img.mode, float(a.max(initial=0.0)))
-        return np.clip(np.round(a / max(top, 1e-12) * 255.0), 0, 255).astype(np.uint8)
+            top = _scale_top(img.mode, float((a if paper is None else a[~paper]).max(initial=0.0)))
+        gray = np.clip(np.round(a / max(top, 1e-12) * 255.0), 0, 255).astype(np.uint8)
+        if paper is not None:
+            gray[paper] = 255
+        return gray
     if srgb is not None:
         img = srgb(img)  # RGB, or RGBA where it has transparency
     if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:  # alpha, or a tRNS (P, L, RGB, 1 keys)
@@ -62,6 +67,26 @@ def to_gray(img, top: float | None = None, srgb: Callable | None = None) -> np.n
     if img.mode == "L":  # already luma: L -> RGB -> L gives every grey level back unchanged
         return np.asarray(img, dtype=np.uint8)
     return np.asarray(img.convert("RGB").convert("L"), dtype=np.uint8)
+
+
+def _wide_key(img) -> int | None:
+    """The grey value a 16-bit grey PNG's tRNS colour key names (Pillow's mode I;16, ``info["transparency"]``, the
+    key's full 16 bits), or None."""
+    key = img.info.get("transparency")
+    return key if img.mode in WIDE_MODES and img.mode != "F" and isinstance(key, int) else None
+
+
+def _shown_max(img) -> float:
+    """The largest value of a 16-bit, 32-bit or float image's pixels that show (a colour key's are paper: left out),
+    STRIP_PIXELS at a time."""
+    if (key := _wide_key(img)) is None:
+        return float(img.getextrema()[1])
+    w, h = img.size
+    rows, most = max(1, STRIP_PIXELS // w), 0.0
+    for y in range(0, h, rows):
+        a = np.asarray(img.crop((0, y, w, min(h, y + rows))))
+        most = max(most, float(a[a != key].max(initial=0)))
+    return most
 
 
 def _scale_top(mode: str, most: float) -> float:
@@ -80,10 +105,12 @@ class DeepColour:
     high byte alone, so a 12-bit camera image saved unscaled read as values 0..15. `high` is Pillow's own decode
     and `low` the same file decoded with its rawmode's byte order reversed, which gives each value's low byte (the
     same rows, filters, interlacing and compression, all Pillow's). A 16-bit grey and alpha PNG is decoded once,
-    each pixel's four bytes as stored (`low` None: L high, L low, A high, A low, as Pillow's RGBA)."""
+    each pixel's four bytes as stored (`low` None: L high, L low, A high, A low, as Pillow's RGBA). A 16-bit RGB
+    PNG's tRNS colour `key` makes its pixels fully transparent (alpha 0) and the others opaque."""
 
     high: object  # PIL.Image.Image, RGB or RGBA
     low: object | None
+    key: tuple[int, int, int] | None = None  # a 16-bit RGB PNG's tRNS colour key: its pixels are paper (alpha 0)
 
     def values(self, box: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray | None]:
         """The pixels in `box`: (uint16 (h, w, 3) colour or (h, w, 1) grey, uint16 (h, w) alpha or None)."""
@@ -91,6 +118,8 @@ class DeepColour:
         if self.low is None:
             return (high[..., :1] << 8) | high[..., 1:2], (high[..., 2] << 8) | high[..., 3]
         v = (high << 8) | np.asarray(self.low.crop(box))
+        if self.key is not None:  # RGB: the key's pixels fully transparent, the others opaque
+            return v, np.where((v == self.key).all(axis=-1), 0, 65535).astype(np.uint16)
         return v[..., :3], (v[..., 3] if v.shape[2] == 4 else None)
 
     def top(self) -> float:
@@ -101,6 +130,13 @@ class DeepColour:
         bytes; else their histogram masked by alpha > 0 (either byte), STRIP_PIXELS at a time, as :meth:`gray`."""
         from PIL import ImageChops
 
+        if self.key is not None:  # the colours of the pixels that are not the key's, STRIP_PIXELS at a time
+            w, h = self.high.size
+            rows, most = max(1, STRIP_PIXELS // w), 0
+            for y in range(0, h, rows):
+                colour, alpha = self.values((0, y, w, min(h, y + rows)))
+                most = max(most, int(colour[alpha > 0].max(initial=0)))
+            return _scale_top("I;16", float(most))
         grey = self.low is None  # bands: L high, L low, A high, A low
         extrema = self.high.getextrema()
         colours, alpha = (1, 2) if grey else (3, 3)
@@ -167,7 +203,9 @@ def decode_deep(img, rawmode: str, reopen: Callable[[], object]) -> DeepColour:
     low.tile = [_with_rawmode(t, f"{rawmode[:-1]}{_OTHER_BYTE[rawmode[-1]]}") for t in low.tile]
     img.load()
     low.load()
-    return DeepColour(img, low)
+    key = img.info.get("transparency")  # a 16-bit RGB PNG's colour key, as its tRNS holds it: 16 bits a value
+    rgb_key = isinstance(key, tuple) and len(key) == 3 and rawmode.startswith("RGB;")
+    return DeepColour(img, low, key if rgb_key else None)
 
 
 def scale_grey_key(img) -> None:
@@ -192,7 +230,7 @@ def to_gray_in_strips(img, srgb: Callable | None = None) -> np.ndarray:
     if rows >= h:
         return to_gray(img, srgb=srgb)
     # the whole image's maximum decides its scale, not each strip's
-    top = _scale_top(img.mode, float(img.getextrema()[1])) if img.mode in WIDE_MODES else None
+    top = _scale_top(img.mode, _shown_max(img)) if img.mode in WIDE_MODES else None
     out = np.empty((h, w), np.uint8)
     for y in range(0, h, rows):
         out[y : y + rows] = to_gray(img.crop((0, y, w, min(h, y + rows))), top, srgb)  # crop keeps palette and info
