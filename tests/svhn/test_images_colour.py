@@ -144,6 +144,18 @@ def test_a_profile_that_cannot_be_used_is_passed_over_and_the_image_read(bad):
     assert np.array_equal(got, np.asarray(img.convert("L")))
 
 
+def test_a_pillow_without_littlecms_reads_the_image_as_srgb(monkeypatch):
+    """A Pillow built without LittleCMS has no ImageCms: the profile is passed over, the image read, not refused."""
+    import sys
+
+    import PIL
+
+    data = encode(Image.fromarray(COLOURS, "RGB"), "PNG", icc_profile=rgb_profile(P3, SRGB_CURVE))
+    monkeypatch.delattr(PIL, "ImageCms", raising=False)
+    monkeypatch.setitem(sys.modules, "PIL.ImageCms", None)  # `from PIL import ImageCms` now raises ImportError
+    assert np.array_equal(read_image(data).numpy(), np.asarray(Image.fromarray(COLOURS, "RGB").convert("L")))
+
+
 def lab_to_linear_srgb(lab: np.ndarray) -> np.ndarray:
     """CIE L*a*b* (D50) -> linear sRGB, by CIE 15's formulas and SRGB_D50."""
     L, a, b = lab[..., 0], lab[..., 1], lab[..., 2]

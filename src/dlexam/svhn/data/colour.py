@@ -11,7 +11,8 @@ converted through LittleCMS's Lab profile (D50) to sRGB.
 
 A profile that cannot be used is passed over and the pixels read as sRGB, as a viewer shows such a file and as
 dlexam read every file until 2026-12-07: one LittleCMS cannot parse (damaged, cut short, not a profile), one whose
-colour space is not the image's (a grey profile on an RGB image), one that is not an input's (a device link).
+colour space is not the image's (a grey profile on an RGB image), one that is not an input's (a device link), and
+any profile where Pillow was built without LittleCMS.
 There is no per-image note to give: `read_image` returns pixels. Read as before, without their profile: 16-bit colour
 (:class:`~dlexam.svhn.data.pixels.DeepColour`), 16-bit grey and float images (ImageCms converts 8-bit images only),
 and CMYK images (Pillow's own conversion to RGB).
@@ -63,8 +64,10 @@ def srgb_transform(img) -> ToSrgb | None:
     icc = img.info.get("icc_profile")
     if not icc and img.mode != "LAB":
         return None
-    from PIL import Image, ImageCms
-
+    try:
+        from PIL import Image, ImageCms  # LittleCMS: in Pillow's wheels; a Pillow built without it has no ImageCms
+    except ImportError:
+        return None
     try:
         srgb = ImageCms.createProfile("sRGB")
         if icc:
