@@ -234,3 +234,17 @@ def test_the_flags_an_explained_cell_uses_are_taken(capsys):
     assert code == 0 and "= 0.5 x |0.9791| = 0.4895" in out  # 0.5 x 0.979097 (autograd, 2026-12-07)
     code, out, _ = run(capsys, "geoff", "--explain", "dW_V[0,1]", "--convention", "exam")
     assert code == 0 and "exam" in out
+
+
+@pytest.mark.parametrize("typed, named", [("sqrt", "sqrt"), ("0", "0"), ("0.5", "0.5"), ("1", "1")])
+def test_json_names_the_temperature_as_the_text_output_does(capsys, typed, named):
+    """`--temperature sqrt --json` gave "temperature": 1.4142135623730951 alone, where the text output says
+    "temperature sqrt(d_k) = sqrt(2) = 1.414": the JSON's "T" names it as a cell's name does ("sqrt", "0", "0.5"), as
+    each row of "gradient_comparison" has done. Oracle: d_k = W_Q's column count, and math.sqrt."""
+    import math
+
+    code, out, _ = run(capsys, "geoff", "--temperature", typed, "--json")
+    data = json.loads(out)
+    assert code == 0 and data["T"] == named
+    d_k = len(data["weights"]["W_Q"][0])
+    assert data["temperature"] == (math.sqrt(d_k) if typed == "sqrt" else float(typed))

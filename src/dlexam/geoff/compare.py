@@ -226,7 +226,11 @@ class GeoffReport:
     gradients: GradientComparison | None = None  # with gradients: Problem 2.5's comparison
 
     def to_json(self) -> dict:
+        """The run's JSON (:meth:`GeoffResult.to_json`) and beside its "temperature" (the number the model ran at,
+        1.4142135623730951 for sqrt(d_k)) "T": that temperature as asked and as a cell names it, "0", "0.5" or
+        "sqrt" (sqrt(d_k), d_k the columns of W_Q), as each row of "gradient_comparison" names its own."""
         out = self.result.to_json()
+        out["T"] = temperature_name(self.query.temperature)
         out["vocab"] = list(self.query.weights.vocab)
         out["weights"] = self.query.weights.to_json()
         if self.heads is not None:
