@@ -86,6 +86,9 @@ def test_bad_input_is_one_line_exit_2(capsys, argv, needle):
     ("W_V, E,W_V", "lists W_V twice: list it once"),
     ("W_O,multi_W_O", "W_O and multi_W_O name one matrix"),  # was a step of one of them
     ("w_v", "unknown matrix 'w_v' (did you mean 'W_V'?)"),  # was "must be some of E, W_Q, ..., got w_v"
+    # an empty item was skipped without a word (E,,W_Q stepped E and W_Q), by the flag and the API's text alike
+    ("E,,W_Q", "has an empty item (two commas together, or a comma at an end): list some of E, W_Q, W_K, W_V, W_O"),
+    ("W_V,", "has an empty item"), (", W_V", "has an empty item"),
 ])
 def test_step_matrices_are_refused_as_the_api_refuses_them(capsys, names, says):
     """--step-matrices and the API's `matrices` name one list: a name given twice, two names of the output matrix or

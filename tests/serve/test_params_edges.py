@@ -177,6 +177,10 @@ def test_a_decimal_comma_in_the_temperature_flag_says_to_write_a_point():
     ({"matrices": ["W_X"]}, "matrices", "unknown matrix 'W_X'"),
     ({"matrices": ["w_v"]}, "matrices", "did you mean 'W_V'?"),
     ({"matrices": [3]}, "matrices", "3 is no matrix name"),
+    # an empty name: in a list it was "unknown matrix ''", in text ("E,,W_Q") skipped without a word
+    ({"matrices": ["E", "", "W_Q"]}, "matrices", "matrices has an empty item (two commas together, or a comma at an "
+                                                 "end): list some of E, W_Q, W_K, W_V, W_O"),
+    ({"gradient_of": "W_Q,,W_K"}, "gradient_of", "gradient_of has an empty item"),
     ({"matrices": [["W_V"]]}, "matrices", "['W_V'] is no matrix name"),
     ({"weights": {"multi_W_O": [[1, 2], [3, 4]]}}, "weights.multi_W_O", "4x4 list of rows of numbers, got 2 rows"),
     ({"weights": {"multi_W_O": [[1, 0, 0, 0]] * 3 + [[1, 0]]}}, "weights.multi_W_O", "got row 4 with 2 entries"),

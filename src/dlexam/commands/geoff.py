@@ -56,8 +56,9 @@ def register(sub) -> None:
 
 
 def name_list(text: str) -> tuple[str, ...]:
-    """'E, W_V' -> ('E', 'W_V'): the names as typed (the library checks them, and its error names the flag)."""
-    return tuple(m.strip() for m in text.split(",") if m.strip())
+    """'E, W_V' -> ('E', 'W_V'): the names as typed, an empty item too ('E,,W_Q'), which the library refuses as it
+    checks them (geoff.step.matrix_names; its error names the flag); '' is no name at all."""
+    return tuple(m.strip() for m in text.split(",")) if text.strip() else ()
 
 
 def handle(args: argparse.Namespace) -> int:

@@ -32,15 +32,20 @@ def matrix_names(name: str, value: Sequence[str], allowed: tuple[str, ...] = STE
                  one: tuple[str, ...] = OUTPUT_NAMES, *, weights: GeoffWeights | None = None,
                  heads: int | None = None) -> tuple[str, ...]:
     """The matrix names `value` lists (each stripped), in `allowed`'s order; refused, naming the setting `name`: none,
-    a name not allowed (with the nearest one), a name listed twice, two names of `one`, which name one matrix, and,
+    an empty item (text split at its commas, "E,,W_Q", keeps its empty items for this check), a name not allowed
+    (with the nearest one), a name listed twice, two names of `one`, which name one matrix, and,
     given `weights` and `heads`, a matrix a run of `heads` heads does not use (multi_W_O with one head:
     :meth:`GeoffWeights.unused`).
     The one check of `dlexam geoff --step-matrices` and the API's `matrices` and `gradient_of` (serve.params.names):
     ["W_V", "W_V"] had been stepped as ["W_V"] and ["W_O", "multi_W_O"] as one of them, without a word."""
-    if not value:
+    names = [str(v).strip() for v in value]
+    if not any(names):
         raise BadValue(name, value, f"must list some of {', '.join(allowed)}, got none")
+    if not all(names):  # "E,,W_Q" or "W_V,": skipped without a word until 2026-12-07 (["E", "", "W_Q"]: "unknown ''")
+        raise BadValue(name, value, f"has an empty item (two commas together, or a comma at an end): list some of "
+                                    f"{', '.join(allowed)}")
     seen: list[str] = []
-    for v in (str(v).strip() for v in value):
+    for v in names:
         if v not in allowed:
             near = difflib.get_close_matches(v[:40], allowed, n=1, cutoff=0.6) or [
                 a for a in allowed if a.lower() == v.lower()]

@@ -175,7 +175,7 @@ def names(name: str, value: Any, allowed: tuple[str, ...], **model) -> tuple[str
     from dlexam.geoff.step import matrix_names
 
     if isinstance(value, str) and len(value) <= MAX_TEXT:
-        value = [v for v in value.split(",") if v.strip()]
+        value = value.split(",") if value.strip() else []  # "E,,W_Q": matrix_names refuses its empty item
     if not isinstance(value, list) or not value:
         raise BadRequest(name, f"{name} must list some of {', '.join(allowed)}, got {value!r:.60}")
     for v in value:
