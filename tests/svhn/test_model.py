@@ -101,6 +101,20 @@ def test_student_bug_reproduces_pytorchs_error():
     assert student_bug(144)["error"] is None
 
 
+def test_the_student_bugs_error_says_what_its_numbers_are(capsys):
+    """PyTorch's "(64x144 and 400x10)" did not say that 64 is the batch the check ran (a figure of dlexam's, not of the
+    exam's): the output names each factor. Oracle: Problem 1.3's worked solution, 3x3x16 = 144, typed by hand."""
+    bug = student_bug(400)
+    assert bug["batch_size"] == 64 and "(64x144 and 400x10)" in bug["error"]
+    assert bug["error_words"] == ("64x144: the batch of 64 images this check runs, each 3x3x16 = 144 features after "
+                                  "Flatten; 400x10: the weight of nn.Linear(400, 10), transposed")
+    assert student_bug(144)["error_words"] is None
+    assert main(["svhn", "summary", "--linear-in", "400"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "RuntimeError: mat1 and mat2 shapes cannot be multiplied (64x144 and 400x10)"
+    assert lines[1] == f"  ({bug['error_words']})"
+
+
 def test_summary_command(capsys):
     assert main(["svhn", "summary", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)

@@ -56,6 +56,8 @@ def cmd_summary(args) -> int:
             print(f"{bug['layer']} fits: the network runs (no error).")
         else:
             print(f"RuntimeError: {bug['error']}")
+            if bug["error_words"]:  # PyTorch's 64x144 did not say that 64 is the batch this check runs
+                print(f"  ({bug['error_words']})")
             print(f"fix: {bug['fix']}")
         for line in bug["arithmetic"]:
             print(f"  {line}")

@@ -169,7 +169,10 @@ def student_bug(linear_in: int, batch_size: int = 64, cnn: CNNSpec | None = None
     """Problem 1.3: build the net with nn.Linear(linear_in, classes), run it, and report what happens.
 
     Returns {"linear_in", "layer" (the student's "nn.Linear(N, classes)"), "error" (PyTorch's own message, or
-    None when the net runs), "correct_in_features", "fix" (None when the net runs: until 2026-12-07 the right N got
+    None when the net runs), "batch_size" (the images run: the 64 of "(64x144 and 256x10)"), "error_words" (what each
+    factor of the error's shapes is: "64x144: the batch of 64 images this check runs, each 3x3x16 = 144 features
+    after Flatten; 256x10: the weight of nn.Linear(256, 10), transposed"; None when the net runs, or where the error
+    names other shapes), "correct_in_features", "fix" (None when the net runs: until 2026-12-07 the right N got
     "self.fc = nn.Linear(144, 10)  # was nn.Linear(144, 10)", which `svhn summary` did not print), "arithmetic"}.
     """
     cnn = cnn or version_a_table()
@@ -182,10 +185,17 @@ def student_bug(linear_in: int, batch_size: int = 64, cnn: CNNSpec | None = None
         error = str(exc).strip().splitlines()[0]
     correct, classes = cnn.flat_features(), cnn.num_classes
     layer = f"nn.Linear({int(linear_in)}, {classes})"
+    c, h, w = cnn.feature_shape
+    words = None  # F.linear's mat1 is the flattened batch, its mat2 the weight transposed: said where the error says so
+    if error is not None and f"({batch_size}x{correct} and {int(linear_in)}x{classes})" in error:
+        words = (f"{batch_size}x{correct}: the batch of {batch_size} images this check runs, each {h}x{w}x{c} = "
+                 f"{correct} features after Flatten; {int(linear_in)}x{classes}: the weight of {layer}, transposed")
     return {
         "linear_in": int(linear_in),
         "layer": layer,
         "error": error,
+        "batch_size": batch_size,
+        "error_words": words,
         "correct_in_features": correct,
         "fix": None if error is None else f"self.fc = nn.Linear({correct}, {classes})  # was {layer}",
         "arithmetic": shape_arithmetic(cnn),
