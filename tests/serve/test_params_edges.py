@@ -133,6 +133,47 @@ def test_a_typed_number_float64_cannot_hold_is_refused_naming_what_was_typed(cal
     assert "0.0" not in e.value.message and "inf" not in e.value.message.replace("infinity", "")
 
 
+READ = {"T": lambda t: p.temperature("T", t), "lr": lambda t: p.number("lr", t, 0, 100)}
+WHY = {"1_0": "'_' is no part of a number: write 10",  # not "or 1/0 for a fraction", which it said too
+       "2_16": "'_' is no part of a number: write 216, or 2/16 for a fraction",
+       "\u0662": "'\u0662' is ARABIC-INDIC DIGIT TWO: write numbers with the digits 0-9",
+       "\uff12": "'\uff12' is FULLWIDTH DIGIT TWO: write numbers with the digits 0-9",
+       "1_000": "'_' is no part of a number: write 1000",
+       "1_0.5": "'_' is no part of a number: write the digits without it (1000, not 1_000)"}
+
+
+@pytest.mark.parametrize("name", ["T", "lr"])
+@pytest.mark.parametrize("typed", list(WHY))
+def test_T_and_lr_are_read_by_the_rule_of_the_weight_cells(name, typed):
+    """/geoff's T and lr (and /sort's temperature, which p.temperature reads too) went by float()'s rules: '1_0' was
+    T = 10 and '\u0662' T = 2, where a weight cell refuses both. Now all are read by dlexam's one reader of typed
+    numbers (variants.typed.read_text): refused saying why, as the cell's refusal of the same text says it. The
+    oracle: the words typed by hand here, and the weight cell's own refusal."""
+    from dlexam.serve import geoff_params
+
+    with pytest.raises(p.BadRequest) as e:
+        READ[name](typed)
+    assert e.value.field == name and e.value.message.endswith(f"got {typed!r} ({WHY[typed]})"), e.value.message
+    with pytest.raises(p.BadRequest) as cell:
+        geoff_params.typed_weight("W_V", "W_V, row A, column d1", typed)
+    assert f"({WHY[typed]})" in cell.value.message, cell.value.message
+
+
+@pytest.mark.parametrize(("name", "typed", "read"), [("T", "1/2", 0.5), ("T", " 3 / 4 ", 0.75), ("lr", "1/10", 0.1),
+                                                     ("T", "\u22120.5", None), ("lr", "\u22121", None)])
+def test_T_and_lr_take_what_a_weight_cell_takes(name, typed, read):
+    """A fraction, as a weight cell takes "1/3", is the double nearest it (float(Fraction(1, 10)) is 0.1); a minus
+    sign copied from typeset text (U+2212) is a minus, so T = -0.5 and lr = -1 are refused by their range, quoting
+    them as typed."""
+    if read is not None:
+        assert READ[name](typed) == read
+        return
+    with pytest.raises(p.BadRequest) as e:
+        READ[name](typed)
+    said = {"T": typed.strip(), "lr": repr(typed.strip())}[name]  # lr quotes what was typed, T a number as such
+    assert e.value.message.endswith(f"got {said}"), e.value.message
+
+
 @pytest.mark.parametrize("typed", ["0", "-1", "abc"])
 def test_a_refused_lr_is_quoted_as_typed(typed):
     with pytest.raises(p.BadRequest) as e:

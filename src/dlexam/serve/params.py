@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from dlexam import limits
-from dlexam.errors import BadValue, InputsTogether, UnheldNumber, UserError
+from dlexam.errors import BadValue, InputsTogether, UserError
 from dlexam.plain import given_twice
 from dlexam.words import sequence_advice
 
@@ -141,20 +141,55 @@ def typed(name: str, text: str) -> None:
         raise BadRequest(name, f"{name}: {problem}")
 
 
+def typed_number(name: str, text: str) -> float | None:
+    """Text typed in a number field (/geoff's T and lr, /sort's temperature) read by the rule of /geoff's weight
+    cells: dlexam's one reader of typed numbers (:func:`dlexam.variants.typed.read_text`: ASCII digits 0-9, a sign, a
+    point, an exponent, a/b), as the double nearest it (float(Fraction(1, 10)), 0.1). None where `text` is no number
+    by that rule: the caller refuses it in its own words and adds :func:`why_not`. A number float64 cannot hold is
+    refused here, naming the field and the text as typed (:func:`typed`). Until 2026-12-07 these fields went by
+    float()'s rules, so T = '1_0' was 10 and T = '\u0662' (ARABIC-INDIC DIGIT TWO) 2, which a weight cell refuses."""
+    from dlexam.variants.typed import UnreadableAnswer, foreign, read_text
+
+    try:
+        f = read_text(text)
+    except UnreadableAnswer:
+        if not foreign(text.strip()):
+            typed(name, text)  # 1e500, past read_text's exponents: float64 cannot hold it, said so as typed
+        return None
+    typed(name, text)  # 1e-400, 1e400
+    try:
+        x = float(f)
+    except OverflowError:  # a fraction past float64's range: 1e300/1e-300
+        x = math.inf if f > 0 else -math.inf
+    if x == 0 and f != 0:  # a fraction below it: 1/1e400
+        raise BadRequest(name, f"{name}: {text.strip()[:40]} is too small for a float64 number, which reads it as 0")
+    return x
+
+
+def why_not(text: str) -> str:
+    """What a refusal of `text` adds where it looks like a number but is none by :func:`typed_number`'s rule, in the
+    words of a weight cell's and the grader's refusal (:func:`dlexam.variants.typed.foreign`): " ('_' is no part of a
+    number: write 10, or 1/10 for a fraction)", " (a decimal comma: write 0.5, with a decimal point)"; else ""."""
+    from dlexam.variants.typed import foreign
+
+    why = foreign(text.strip())
+    return f" ({why})" if why else ""
+
+
 def number(name: str, value: Any, lo: float, hi: float) -> float:
-    """A finite number in (lo, hi]; a refusal quotes text as it was typed ("got '0'", never "got 0.0")."""
+    """A finite number in (lo, hi], as JSON gives it or as text read by :func:`typed_number` (a weight cell's rule:
+    "1/10" is 0.1, "1_0" is no number); a refusal quotes text as it was typed ("got '0'", never "got 0.0")."""
     given = value
     if isinstance(value, str) and len(value) <= MAX_NUMBER_TEXT:
-        typed(name, value)
-        with contextlib.suppress(ValueError):
-            value = float(value)
+        read = typed_number(name, value)
+        value = value if read is None else read
     if isinstance(value, int) and not isinstance(value, bool):
         value = as_float(value)
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
             or not lo < value <= hi:
         shown = given.strip() if isinstance(given, str) else given
-        comma = limits.decimal_comma(given) if isinstance(given, str) else ""
-        raise BadRequest(name, f"{name} must be a finite number in ({lo:g}, {hi:g}], got {shown!r:.40}{comma}")
+        why = why_not(given) if isinstance(given, str) else ""
+        raise BadRequest(name, f"{name} must be a finite number in ({lo:g}, {hi:g}], got {shown!r:.40}{why}")
     return float(value)
 
 
@@ -189,20 +224,24 @@ def names(name: str, value: Any, allowed: tuple[str, ...], **model) -> tuple[str
 
 def temperature(name: str, value: Any):
     """0 (argmax), a number above 0 or 'sqrt' (sqrt(d_k)): :data:`dlexam.bounds.QUERY_TEMPERATURES`, what `dlexam geoff
-    --temperature` takes. Text goes through the library's one temperature parser, whose check of a number float64
-    cannot hold (limits.float_text) `dlexam geoff --temperature` makes too, said naming the field as :func:`typed`
-    says it ("T: 1e-400 is too small ..."); a JSON value is checked against the same values. Every refusal says the
-    words of the command line's --help, naming the field: "T must be 0, a number in (0, inf), or 'sqrt', got -1"."""
-    from dlexam.attention import parse_temperature
+    --temperature` takes. Text is 'sqrt' or a number read by :func:`typed_number`, the rule of /geoff's weight cells
+    ("1/2" is 0.5; "1_0" and "\u0662" are no numbers, refused saying why: :func:`why_not`), a number float64 cannot
+    hold refused naming it as typed ("T: 1e-400 is too small ..."); a JSON value is checked against the same values.
+    Every other refusal says the words of the command line's --help, naming the field: "T must be 0, a number in (0,
+    inf), or 'sqrt', got -1"."""
     from dlexam.bounds import QUERY_TEMPERATURES
 
     try:
         if isinstance(value, str) and len(value) <= MAX_NUMBER_TEXT:
-            return parse_temperature(value)
+            shown = value.strip()
+            if shown == "sqrt":
+                return "sqrt"
+            read = typed_number(name, value)
+            if read is not None:
+                return QUERY_TEMPERATURES.check(name, read, shown=shown[:40])
+            raise BadRequest(name, f"{name} must be {QUERY_TEMPERATURES.words()}, got {shown[:40]!r}{why_not(value)}")
         if isinstance(value, int | float) and not isinstance(value, bool):  # a JSON number; 10**400 as infinity
             return QUERY_TEMPERATURES.check(name, as_float(value), shown=f"{value!r:.40}")
-    except UnheldNumber as exc:
-        raise BadRequest(name, f"{name}: {exc}") from None
     except BadValue as exc:
         raise BadRequest(name, exc.named({exc.name: name})) from None
     raise BadRequest(name, f"{name} must be {QUERY_TEMPERATURES.words()}, got {value!r:.40}")

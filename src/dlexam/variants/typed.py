@@ -66,8 +66,9 @@ def foreign(s: str) -> str:
     if re.fullmatch(r"[+-]?[0-9]{1,3}(?:,[0-9]{3})+", s):  # 1,000,000
         return f"a thousands separator: write {s.replace(',', '')} without commas"
     if "_" in s:
-        if m := re.fullmatch(r"([0-9]+)_([0-9]+)", s):
-            return f"'_' is no part of a number: write {m[1]}{m[2]}, or {m[1]}/{m[2]} for a fraction"
+        if m := re.fullmatch(r"([0-9]+)_([0-9]+)", s):  # 2_16: 216, or 2/16; 1_0: 10 alone (1/0 is no fraction)
+            fraction = f", or {m[1]}/{m[2]} for a fraction" if m[2].strip("0") else ""
+            return f"'_' is no part of a number: write {m[1]}{m[2]}{fraction}"
         return "'_' is no part of a number: write the digits without it (1000, not 1_000)"
     return ""
 
