@@ -38,7 +38,13 @@ def test_a_weight_cell_is_named_as_the_screen_heads_it(page, server):
     page.watch.refusals_expected = True
     page.locator('#edit-E input[aria-label="E, row <START>, column B"]').fill("")
     page.wait_for_selector("body[data-state=error]")
-    assert "E, row <START>, column B is empty: type a number" in page.text_content("#error")
+    assert "E, row <START>, column B is empty: type a number (such as 0.5, -2 or 1/3)" in page.text_content("#error")
+    # the server says an empty cell in the page's words after the cell's name, left "" or null: it said "W_V, row A,
+    # column d1: not a number: '' (write 1/4, 0.25 or 2.5e-1)" and "...: type a number (got an empty cell)"
+    for empty in ("", "  ", None):
+        status, _, r = server.post("/api/geoff", {"weights": {"W_V": [[empty, 3], [1, 2], [2, 1], [3, 0]]}})
+        assert (status, r) == (400, {"error": "W_V, row A, column d1 is empty: type a number (such as 0.5, -2 or 1/3)",
+                                     "field": "weights.W_V"}), (empty, r)
     status, _, r = server.post("/api/geoff", {"weights": {"W_V": [["1/0", 3], [1, 2], [2, 1], [3, 0]]}})
     assert (status, r["field"]) == (400, "weights.W_V"), r
     assert r["error"].startswith("W_V, row A, column d1: not a number: '1/0'"), r

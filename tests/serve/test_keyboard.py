@@ -74,15 +74,18 @@ def test_geoff_every_number_by_keyboard(page):
     page.focus("#seq")
     at = tab_to(page, "e.closest('#P-h0')")  # the whole matrix is one Tab stop: its first number
     assert at["cell"] == "P[0,0]" and at["grid"] == "P-h0" and at["visible"], at
-    assert at["name"] == "P, row 1 D, column 1 D: 1", at
+    # named as a weight cell is, by label ("E, row <START>, column B"), a token at two positions by its position too,
+    # as the explanations' titles name it (P[<START>, D (position 1)]); "P, row 4 <START>, column 1 D" until 2026-12-07
+    assert at["name"] == "P, row D (position 1), column D (position 1): 1", at
     at = press(page, "ArrowDown", "ArrowDown", "ArrowDown")
-    assert at["cell"] == "P[3,0]" and at["name"] == "P, row 4 <START>, column 1 D: 1/4" and at["visible"], at
+    assert at["cell"] == "P[3,0]" and at["name"] == "P, row <START>, column D (position 1): 1/4" and at["visible"], at
+    assert explain(query, "P[3,0]").title == "P[<START>, D (position 1)]"  # the library's words for the same cell
     page.keyboard.press("Enter")
     got, want = shown(page, "P[3,0]"), explain(query, "P[3,0]").to_json()
     assert got["summary"] == want["summary"] and got["exact"] == want["exact"] == "1/4"
     assert page.evaluate(FOCUSED)["cell"] == "P[3,0]"  # the focus stays on the number: the arrows go on from it
     at = press(page, "ArrowRight", "ArrowRight", "ArrowRight", "ArrowRight")  # the future: weight 0
-    assert at["cell"] == "P[3,4]" and at["name"] == "P, row 4 <START>, column 5 A: 0", at
+    assert at["cell"] == "P[3,4]" and at["name"] == "P, row <START>, column A (position 5): 0", at
     at = press(page, "Control+End", "ArrowRight", "ArrowDown")  # the corner; the edges hold
     assert at["cell"] == "P[6,6]", at
     page.keyboard.press(" ")
@@ -106,7 +109,7 @@ def test_geoff_every_number_by_keyboard(page):
     assert "4.2114" in shown(page, "loss")["summary"]
     at = tab_to(page, "e.closest('#grad-W_V')")
     at = press(page, "ArrowRight", "Enter")
-    assert at["cell"] == "dW_V[0,1]" and at["name"].startswith("dW_V, row 1 ") and ", column 2 " in at["name"], at
+    assert at["cell"] == "dW_V[0,1]" and at["name"].startswith("dW_V, row A, column d2: "), at  # W_V's labels
     assert shown(page, "dW_V[0,1]")["summary"] == explain(query, "dW_V[0,1]").summary
     assert page.get_by_role("grid", name="P at T = 0 (argmax)").count() == 1  # the grid is named by its caption
     assert convention_labels(page) == CONVENTION_WORDS  # the API's words, which test_api types by hand
@@ -121,7 +124,7 @@ def test_geoff_two_heads_name_their_head(page):
     at = press(page, "ArrowRight")
     assert at["cell"] == "S[h2,0,1]" and at["name"].endswith("(masked: the future)"), at
     at = tab_to(page, "e.closest('#Z-h1')")
-    assert at["cell"] == "Z[h2,0,0]" and at["name"].startswith("Z head 2, row 1 D, column 1"), at
+    assert at["cell"] == "Z[h2,0,0]" and at["name"].startswith("Z of head 2, row D (position 1), column d1: "), at
     page.keyboard.press("Enter")
     shown(page, "Z[h2,0,0]")
 
@@ -139,21 +142,22 @@ def test_geoff_the_one_head_R_beside_k_heads_by_keyboard(page):
     page.focus("#seq")
     at = tab_to(page, "e.closest('#R-one')")
     assert at["cell"] == "R[0,0]" and at["grid"] == "R-one" and at["visible"], at
-    assert at["name"] == "R, one head, row 1 D, column 1 A: 0", at
+    assert at["name"] == "R, one head, row D (position 1), column A: 0", at
     at = press(page, *["ArrowDown"] * 6)
-    assert at["cell"] == "R[6,0]" and at["name"] == "R, one head, row 7 <STOP>, column 1 A: 9/7", at
+    assert at["cell"] == "R[6,0]" and at["name"] == "R, one head, row <STOP>, column A: 9/7", at
     page.keyboard.press("Enter")
     got = shown(page, "R[6,0]", heads=1)
     assert got["summary"] == explain(one, "R[6,0]").summary != explain(two, "R[6,0]").summary
     assert got["exact"] == "9/7" and evaluate(got["summary"].rsplit(" = ", 2)[1]) == pytest.approx(float(EXAM_R[6][0]))
     assert page.evaluate(FOCUSED)["cell"] == "R[6,0]"  # the focus stays on the number
     at = press(page, "ArrowUp", "ArrowUp", "ArrowUp", "End")
-    assert at["cell"] == "R[3,3]" and at["name"].endswith("column 4 D: 3/4"), at
+    assert at["cell"] == "R[3,3]" and at["name"].endswith("column D: 3/4"), at
     page.keyboard.press(" ")
     got = shown(page, "R[3,3]", heads=1)
     assert got["exact"] == "3/4" and evaluate(got["summary"].rsplit(" = ", 2)[1]) == pytest.approx(float(EXAM_R[3][3]))
     at = press(page, "Tab")  # the k heads' R beside it: its own grid, its own model
-    assert at["grid"] == "R-two" and at["cell"] == "R[0,0]" and at["name"].startswith("R, 2 heads, row 1 D"), at
+    assert at["grid"] == "R-two" and at["cell"] == "R[0,0]", at
+    assert at["name"].startswith("R, 2 heads, row D (position 1), column A: "), at
     page.keyboard.press("Enter")
     assert shown(page, "R[0,0]", heads=2)["summary"] == explain(two, "R[0,0]").summary
     at = tab_to(page, "e.closest('#heads-losses')")  # the losses of both models

@@ -226,11 +226,15 @@ def labels(w: GeoffWeights, name: str, positions=()) -> tuple[tuple[str, ...], t
     return labels_of(name, axis_labels(w), positions)
 
 
+EMPTY_CELL = "is empty: type a number (such as 0.5, -2 or 1/3)"  # what a weight cell left empty is, after its name
+
+
 def cell_words(w: GeoffWeights, name: str, i: int, j: int, head: int | None = None) -> str:
     """Entry (i, j) of the weight matrix `name` (E, W_Q, .., multi_W_O; with `head`, from 0, that head's own W_Q, W_K
     or W_V) in the words every refusal naming it uses, its row and column by the labels the views head them with
     (:func:`labels`): "E, row <START>, column B", "W_Q of head 2, row A, column d1". It read "E row 5, column 2"
-    (counted from 1) until 2026-12-07, where /geoff shows the row <START> and the column B."""
+    (counted from 1) until 2026-12-07, where /geoff shows the row <START> and the column B. A cell left empty is
+    "<these words> " + :data:`EMPTY_CELL`, on /geoff (`/api/geoff/defaults`' ``empty_cell``) and from its server."""
     rows, cols = labels(w, name)
     return f"{name}{'' if head is None else f' of head {head + 1}'}, row {rows[i]}, column {cols[j]}"
 

@@ -203,7 +203,7 @@ def defaults_answer(state, src: dict) -> bytes:
     ``variant``)."""
     from dlexam import geoff
     from dlexam.bounds import QUERY_TEMPERATURES
-    from dlexam.geoff.weights import MAX_WEIGHT, axis_labels, matrix_labels
+    from dlexam.geoff.weights import EMPTY_CELL, MAX_WEIGHT, axis_labels, matrix_labels
     from dlexam.spec.transformer import MATRIX_AXES
 
     w, example = model_of(src)
@@ -222,6 +222,7 @@ def defaults_answer(state, src: dict) -> bytes:
                                  "name": geoff.CONVENTION_NAMES[c]} for c in geoff.CONVENTIONS},
         "steppable": list(geoff.STEPPABLE), "explanation": geoff.GRADIENT_EXPLANATION, "max_weight": MAX_WEIGHT,
         "temperatures": QUERY_TEMPERATURES.words(),  # what T takes, in `dlexam geoff --temperature`'s words
+        "empty_cell": EMPTY_CELL,  # after a weight cell's name (geoff.weights.cell_words), as the server says it
     })
 
 

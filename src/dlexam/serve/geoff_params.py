@@ -65,9 +65,12 @@ def matrix(name: str, value: Any, shape: tuple[int, int], cell) -> list[list[flo
         for j, v in enumerate(row):
             if getattr(v, "problem", ""):  # a JSON number float64 cannot hold (1e-400): params.json_body
                 raise BadRequest(f"weights.{name}", f"{cell(i, j)}: {v.problem}")
+            if v is None:  # null: a cell left empty, as /geoff says it ("...: type a number (got an empty cell)")
+                from dlexam.geoff.weights import EMPTY_CELL
+
+                raise BadRequest(f"weights.{name}", f"{cell(i, j)} {EMPTY_CELL}")
             if isinstance(v, bool) or not isinstance(v, int | float):
-                raise BadRequest(f"weights.{name}", f"{cell(i, j)}: type a number (got "
-                                                    f"{'an empty cell' if v is None else repr(v)[:40]})")
+                raise BadRequest(f"weights.{name}", f"{cell(i, j)}: type a number (got {repr(v)[:40]})")
             try:
                 f = float(v)
             except OverflowError:
@@ -84,9 +87,11 @@ def typed_weight(name: str, cell: str, text: str) -> float:
     that number (float(Fraction(1, 3)), what torch has for 1/3 in float64). Refused naming the cell: text that is no
     number ("1/0", "1/", "a/b"), a number past the model's cap, or one that is not 0 but which float64 reads as 0;
     `cell` names the entry ("W_V, row A, column d1")."""
-    from dlexam.geoff.weights import MAX_WEIGHT
+    from dlexam.geoff.weights import EMPTY_CELL, MAX_WEIGHT
     from dlexam.variants.typed import UnreadableAnswer, read_text
 
+    if not text.strip():  # as /geoff says it (it read "not a number: '' (write 1/4, 0.25 or 2.5e-1)")
+        raise BadRequest(f"weights.{name}", f"{cell} {EMPTY_CELL}")
     try:
         f = read_text(text)
     except UnreadableAnswer as exc:

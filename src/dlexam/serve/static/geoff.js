@@ -251,7 +251,7 @@ function buildEditors() {
             // a number past the model's cap (1e400 is Infinity to the browser) is refused here, in the cell's own
             // words, as an empty or non-numeric cell is: it never reaches the URL
             G.invalidKind.set(key, e.kind);
-            G.invalid.set(key, text === "" ? `${label} is empty: type a number (such as 0.5, -2 or 1/3)`
+            G.invalid.set(key, text === "" ? `${label} ${G.defaults.empty_cell}`  // the server's words too
               : NUMBER.test(text) && underflows(text) ? `${label}: ${text} is too small for a float64 number, which `
                 + "reads it as 0: type 0, or a number of size at least 5e-324"
               : f && Number(f.b) === 0 ? `${label}: ${text} divides by 0: a fraction a/b needs b other than 0`

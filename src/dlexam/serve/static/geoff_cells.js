@@ -137,8 +137,18 @@ const Cells = {
     }
   },
 
-  // A number's accessible name: which matrix (and head), row and column (counted from 1, as the explanations do,
-  // with their labels), and the number as shown.
+  // An index of a grid in the words the library names it by (dlexam.geoff.cells, Space.label, the explanations'
+  // titles): its label alone, as a weight cell is named (dlexam.geoff.weights.cell_words: "E, row <START>, column B"),
+  // and where that label heads more than one row or column (a token at several positions) with its position counted
+  // from 1, "A (position 3)"; without labels, its number counted from 1.
+  word(labels, i) {
+    if (!labels[i]) return String(i + 1);
+    return labels.filter((l) => l === labels[i]).length > 1 ? `${labels[i]} (position ${i + 1})` : labels[i];
+  },
+
+  // A number's accessible name: which matrix (and head), row and column (as the weight cells and the explanations
+  // name them: Cells.word), and the number as shown: "P, row <START>, column D (position 1): 1/4". It said "P, row 4
+  // <START>, column 1 D" until 2026-12-07, where a weight cell said "E, row <START>, column B".
   spoken(td, cell, table) {
     const tr = td.parentElement, tds = [...tr.querySelectorAll("td:not(.corner)")];
     if (/^probs-/.test(table.id)) {
@@ -156,9 +166,10 @@ const Cells = {
     if (table.id === "heads-losses") return `loss, ${rowLabel.textContent}, ${header[j + 1].textContent}: ${td.textContent}`;
     const [, name, head] = /^(\w+)\[(?:h(\d+),)?/.exec(cell);
     const model = {"R-one": ", one head", "R-two": `, ${G.heads} heads`}[table.id] || "";  // Problem 2.4's two Rs
-    return `${name}${head ? " head " + head : ""}${model}, row ${i + 1}${rowLabel ? " " + rowLabel.textContent : ""}, ` +
-      `column ${j + 1}${header[j] ? " " + header[j].textContent : ""}: ${td.textContent}` +
-      (td.classList.contains("masked") ? " (masked: the future)" : "");
+    const rowLabels = Cells.rows(table).map((r) => (r.querySelector("th") || {}).textContent);
+    const colLabels = header.map((th) => th.textContent);
+    return `${name}${head ? " of head " + head : ""}${model}, row ${Cells.word(rowLabels, i)}, ` +
+      `column ${Cells.word(colLabels, j)}: ${td.textContent}` + (td.classList.contains("masked") ? " (masked: the future)" : "");
   },
 
   key(e) {
