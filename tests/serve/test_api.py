@@ -513,6 +513,22 @@ def test_a_temperature_is_refused_in_the_words_of_the_command_line_s_help(server
     assert status == 400 and d == {"error": f"{name} must be {words}, got {shown}", "field": name}, d
 
 
+def test_T_lr_and_the_sort_temperature_go_by_the_weight_cells_rule_over_http(server):
+    """T = '1_0' ran at T = 10 and '\u0662' at T = 2 (float()'s rules), where a weight cell refuses both; a fraction,
+    which a cell takes, was refused. The words after "got" typed by hand (variants.typed.foreign's)."""
+    words = _stated_temperatures("geoff")
+    status, _, d = server.get(q("/api/geoff", T="1_0"))
+    assert (status, d) == (400, {"error": f"T must be {words}, got '1_0' ('_' is no part of a number: write 10)",
+                                 "field": "T"}), d
+    status, _, d = server.get(q("/api/sort", seq="D A A", temperature="\u0662"))
+    assert (status, d["field"]) == (400, "temperature") and d["error"].endswith(
+        "got '\u0662' ('\u0662' is ARABIC-INDIC DIGIT TWO: write numbers with the digits 0-9)"), d
+    status, _, d = server.post("/api/geoff/step", {"lr": "1_0"})
+    assert (status, d["field"]) == (400, "lr") and d["error"].endswith("('_' is no part of a number: write 10)"), d
+    status, _, d = server.get(q("/api/geoff", T="1/2"))
+    assert status == 200 and d["temperature"] == 0.5 and d["T"] == "0.5", d
+
+
 def test_a_temperature_of_a_wrong_json_type_is_refused_in_the_same_words(server):
     words = _stated_temperatures("geoff")
     for value, shown in ([0], "[0]"), (True, "True"), (-2, "-2"), ({"T": 1}, "{'T': 1}"), (None, "None"):
