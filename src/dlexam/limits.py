@@ -73,7 +73,13 @@ def float_text(text: str) -> float:
     """A number typed as text (a flag, a form field, a query string) as float64, by float()'s rules: ValueError for
     text that is no number; UnheldNumber (a UserError), naming the text as typed (:func:`unheld`), for a number
     float64 cannot hold. Every reader of a typed float asks this (the temperature of `dlexam geoff --temperature` and
-    of /api/geoff alike, through attention.parse_temperature; `dlexam geoff --lr`; every number flag)."""
+    of /api/geoff alike, through attention.parse_temperature; `dlexam geoff --lr`; every number flag), in ASCII
+    digits alone: float() also reads '1_0' as 10 and an Arabic-Indic or full-width 2 as 2, which are no numbers here,
+    as they are none to /geoff's fields and the grader (dlexam.variants.typed); until 2026-12-07 `geoff --temperature
+    1_0` ran at T = 10."""
+    shown = text.strip()
+    if "_" in shown or not shown.isascii():
+        raise ValueError(f"could not convert string to float: {text!r}")
     value = float(text)
     problem = unheld(text)
     if problem is not None:
