@@ -127,3 +127,36 @@ def test_solution_never_rounds_a_probability_to_zero():
     e = math.exp
     p = e(3) / (e(13) + e(5) + 2 * e(3) + e(2) + 1)
     assert shown != 0 and math.isclose(shown, p, rel_tol=1e-3), line
+
+
+def as_read(s: str) -> str:
+    """Text as pypdf reads it from the PDF: a sub- or superscript run into its name (W_Q reads WQ)."""
+    return s.replace("_", "").replace("^", "")
+
+
+def pdf_pages(v) -> list[str]:
+    import pypdf
+    return [re.sub(r"\s+", " ", p.extract_text()) for p in pypdf.PdfReader(io.BytesIO(documents.pdf(v))).pages]
+
+
+def test_a_questions_options_are_never_split_across_pages():
+    """Harder variant 0's exam.pdf put option 1 of Pr2.1 at the foot of page 3 and option 2 at the head of page 4
+    (seen in the page images; 10 of harder seeds 0-29 split Pr2.1's, 4 of standard seeds 0-29 Pr2.4 (b)'s). Each
+    item's options, with its label and the words asking it before them, are one run of text on one page, and each
+    question's heading is on the page of its text's first words. Oracle: the PDF's own text, page by page (pypdf),
+    searched for the option texts the variant holds, numbered as a list reads."""
+    from dlexam.variants.model import Options, Text
+    v = make_variant(0, "harder")
+    pages = pdf_pages(v)
+    items = 0
+    for q in v.questions:
+        heading = f"{q.id} {q.title} ({q.points} points)"
+        first = " ".join(as_read(next(b.text for b in q.prompt if isinstance(b, Text))).split()[:6])
+        assert [i for i, p in enumerate(pages) if heading in p] == [i for i, p in enumerate(pages) if first in p], q.id
+        for k, b in enumerate(q.prompt):
+            if isinstance(b, Options):
+                asked = " ".join(q.prompt[k - 1].text.split()[-3:]) if isinstance(q.prompt[k - 1], Text) else ""
+                run = " ".join(t for t in (asked, b.label, *(f"{n}. {o}" for n, o in enumerate(b.options, 1))) if t)
+                assert sum(as_read(run) in p for p in pages) == 1, (q.id, b.label, as_read(run))
+                items += 1
+    assert items == 7  # P1.1, P1.4, P1.6, Pr2.1, Pr2.4 (b), Pr2.5 (a) and (b)

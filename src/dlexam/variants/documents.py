@@ -235,8 +235,9 @@ def tym(s: str) -> str:
 def ty_block(b: Block) -> str:
     if isinstance(b, Text):
         return tym(b.text)
-    if isinstance(b, Options):
-        return (f"{ty(b.label)}\n\n" if b.label else "") + "\n".join(f"+ {tym(o)}" for o in b.options)
+    if isinstance(b, Options):  # an item's label and options on one page, never split by a page break
+        return ("#block(breakable: false)[\n" + (f"{ty(b.label)}\n\n" if b.label else "")
+                + "\n".join(f"+ {tym(o)}" for o in b.options) + "\n]")
     if isinstance(b, Items):
         return "\n".join(f"- {tym(o)}" for o in b.items)
     cols = len(b.rows[0]) + bool(b.row_labels)
@@ -283,6 +284,19 @@ def ty_answer_space(q: Question, f) -> str:
             f"align: center + horizon, inset: 3pt, {', '.join(cells)})]")
 
 
+def ty_blocks(blocks) -> str:
+    """Blocks as Typst, one paragraph each; the text that asks an item (the sentence before its options) sticks to
+    them, so a page break never falls between the question and its options. A heading sticks to what follows it
+    (Typst's default), and a table to its caption (a figure is one unbreakable block)."""
+    out = []
+    for k, b in enumerate(blocks):
+        source = ty_block(b)
+        if isinstance(b, Text) and k + 1 < len(blocks) and isinstance(blocks[k + 1], Options):
+            source = f"#block(sticky: true)[{source}]"
+        out.append(source + "\n")
+    return "\n".join(out)
+
+
 def typst_source(v: Variant, solution: bool = False) -> str:
     named = title(v, solution).replace("\\", "\\\\").replace('"', '\\"')  # a Typst string: the PDF's own title
     out = [f'#set document(title: "{named}", author: "dlexam")', '#set page(paper: "a4", margin: 2cm)',
@@ -301,7 +315,7 @@ def typst_source(v: Variant, solution: bool = False) -> str:
         if solution:
             # a field's name as written (in_features is no subscript), its answer with the text's scripts (h_2)
             out += ["*Answer.* " + "; ".join(f"{ty(f.name)} \\= {tym(answer_text(f))}" for f in q.fields), ""]
-        out += [ty_block(b) + "\n" for b in blocks]
+        out += [ty_blocks(blocks)]
         if not solution:
             out += [with_code(answer_line(q), ty), ""]
             out += [ty_answer_space(q, f) + "\n" for f in q.fields]
