@@ -141,7 +141,7 @@ def test_qti_every_matrix_item_scores_100_when_all_blanks_are_right():
 def test_prairielearn_folders():
     files = exports.prairielearn(V)
     infos = {k: json.loads(v) for k, v in files.items() if k.endswith("info.json")}
-    assert len(infos) == len(V.questions)
+    assert len(infos) == 6  # P1.1, P1.4, P1.6, Problem 1 (Pr1.1-Pr1.4), Problem 2 (Pr2.1-Pr2.4), Pr2.5
     for info in infos.values():
         assert info["type"] == "v3" and re.fullmatch(r"[0-9a-f-]{36}", info["uuid"]) and info["title"] and info["topic"]
     assert len({i["uuid"] for i in infos.values()}) == len(infos)
@@ -184,7 +184,7 @@ def test_prairielearn_server_generates_and_grades_without_torch(tmp_path):
     code = r'''
 import json, random, sys
 from fractions import Fraction
-sys.path[:0] = ["serverFilesCourse", "questions/dlexam-standard-Pr2-2"]
+sys.path[:0] = ["serverFilesCourse", "questions/dlexam-standard-Pr2"]
 import server
 out = []
 for seed in range(3):
@@ -192,22 +192,30 @@ for seed in range(3):
     data = {"params": {}, "correct_answers": {}, "submitted_answers": {}, "raw_submitted_answers": {},
             "partial_scores": {}}
     server.generate(data)
-    q = server.question(data["params"]["seed"])
-    for f in q.fields:
-        for i, r in enumerate(f.answer):
-            for j, x in enumerate(r):
-                data["raw_submitted_answers"][f"{f.name}{len(r) * i + j + 1}"] = str(x)  # PL's cell names
+    weights = {name: w for _, name, _, w in server.FIELDS}
+    for q in server.questions(data["params"]["seed"]):
+        for f in q.fields:
+            name = server.NAMES[q.answer_id(f)]
+            if f.kind == "matrix":
+                for i, r in enumerate(f.answer):
+                    for j, x in enumerate(r):
+                        data["raw_submitted_answers"][f"{name}{len(r) * i + j + 1}"] = str(x)  # PL's cell names
+            elif f.kind == "number":
+                data["raw_submitted_answers"][name] = str(round(f.answer, 6))
+            elif f.kind == "choice":  # what pl-multiple-choice's grade() writes for the keyed option
+                data["partial_scores"][name] = {"score": 1.0, "weight": weights[name]}
+            if q.id == "Pr2.2" and f.name == "P":
+                cells = len(f.answer) ** 2
     server.grade(data)
     full = data["score"]
-    data["raw_submitted_answers"]["P1"] = "0.999"
-    data["partial_scores"] = {}
+    data["raw_submitted_answers"]["Pr2_2_P1"] = "0.999"
     server.grade(data)
-    out.append([full, data["partial_scores"]["P"]["score"], len(q.fields[1].answer) ** 2,
-                data["params"].get("axes"), data["params"]["html"]])
+    out.append([full, data["partial_scores"]["Pr2_2_P"]["score"], cells, data["params"].get("axes"),
+                data["params"]["setting"]])
 print(json.dumps({"scores": out, "torch": "torch" in sys.modules}))
 '''
     result = without_torch(code, tmp_path)
-    page = (tmp_path / "questions/dlexam-standard-Pr2-2/question.html").read_text()
+    page = (tmp_path / "questions/dlexam-standard-Pr2/question.html").read_text()
     for full, partial, cells, axes, text in result["scores"]:
         assert full == 1.0 and partial == (cells - 1) / cells
         # pl-matrix-component-input draws a bare grid (no row or column names: its source at 88fb855), so the page
@@ -215,7 +223,7 @@ print(json.dumps({"scores": out, "torch": "torch" in sys.modules}))
         # index the positions of the training example the question prints, a row and a column per token
         example = html.unescape(re.search(r"The training example is &quot;(.*?)&quot;", text).group(1)).split()
         positions = ", ".join(f"{k} {token}" for k, token in enumerate(example, start=1))
-        for name in ("S", "P"):
+        for name in ("Pr2_2_S", "Pr2_2_P"):
             assert axes[name] == f"Rows: {positions}. Columns: {positions}.", axes
             above = "{{params.axes." + name + '}}</small></p>\n<pl-matrix-component-input answers-name="' + name + '"'
             assert above in page, name
@@ -233,7 +241,7 @@ for seed in range(4):
     server.generate(data)
     choices = data["params"]["choices"]
     out.append({"seed": data["params"]["seed"], **{name: [o["text"] for o in choices[name] if o["correct"]]
-                                                   for name in ("zero", "softmax")}})
+                                                   for name in ("Pr2_5_zero", "Pr2_5_softmax")}})
 print(json.dumps({"out": out, "torch": "torch" in sys.modules}))
 '''
 
@@ -244,8 +252,8 @@ def test_prairielearn_pr25_keys_are_autograds_without_torch(tmp_path):
     course(tmp_path)
     for row in without_torch(PL_PR25, tmp_path)["out"]:
         f = fields_of(make_variant(row["seed"]))
-        assert row["zero"] == [f["Pr2.5.zero"].options[f["Pr2.5.zero"].answer - 1]]
-        assert row["softmax"] == [f["Pr2.5.softmax"].options[f["Pr2.5.softmax"].answer - 1]]
+        assert row["Pr2_5_zero"] == [f["Pr2.5.zero"].options[f["Pr2.5.zero"].answer - 1]]
+        assert row["Pr2_5_softmax"] == [f["Pr2.5.softmax"].options[f["Pr2.5.softmax"].answer - 1]]
 
 
 def fields_of(v):
@@ -274,28 +282,29 @@ weights, cases = json.loads(sys.argv[2]), json.loads(sys.argv[3])
 random.seed(5)
 data = {"params": {}, "correct_answers": {}, "submitted_answers": {}, "raw_submitted_answers": {}, "partial_scores": {}}
 server.generate(data)
-q = server.question(data["params"]["seed"])
+parts = [(server.NAMES[q.answer_id(f)], f) for q in server.questions(data["params"]["seed"]) for f in q.fields
+         if f.kind != "essay"]
 out = []
-for case in cases:  # {field: "right" | "wrong" | "one cell wrong"}
+for case in cases:  # {element name: "right" | "wrong" | "one cell wrong"}, "right" where it is not named
     g = {**data, "submitted_answers": {}, "raw_submitted_answers": {}, "partial_scores": {}}
     cells = {}
-    for f in q.fields:
-        how = case[f.name]
+    for name, f in parts:
+        how = case.get(name, "right")
         if f.kind == "matrix":
             for i, r in enumerate(f.answer):
                 for j, x in enumerate(r):
                     wrong = how == "wrong" or (how == "one cell wrong" and i == j == 0)
-                    g["raw_submitted_answers"][f"{f.name}{len(r) * i + j + 1}"] = str(x + 1 if wrong else x)
-            cells[f.name] = len(f.answer) * len(f.answer[0])
+                    g["raw_submitted_answers"][f"{name}{len(r) * i + j + 1}"] = str(x + 1 if wrong else x)
+            cells[name] = len(f.answer) * len(f.answer[0])
             score = 1.0 if how == "right" else 0.0  # the element's own score (by tolerance), which grade() replaces
         elif f.kind == "number":
-            g["submitted_answers"][f.name] = float(f.answer) + (0 if how == "right" else 1)
+            g["submitted_answers"][name] = float(f.answer) + (0 if how == "right" else 1)
             score = float(how == "right")
         else:
-            g["submitted_answers"][f.name] = "right" if how == "right" else "wrong"
+            g["submitted_answers"][name] = "right" if how == "right" else "wrong"
             score = float(how == "right")
         # what PrairieLearn's element put in partial_scores before server.py's grade() runs
-        g["partial_scores"][f.name] = {"score": score, "weight": weights[f.name]}
+        g["partial_scores"][name] = {"score": score, "weight": weights[name]}
     server.grade(g)
     out.append({"score": g["score"], "cells": cells,
                 "weights": {k: v["weight"] for k, v in g["partial_scores"].items()}})
@@ -306,34 +315,35 @@ print(json.dumps({"out": out, "torch": "torch" in sys.modules}))
 def test_prairielearn_total_weighs_each_part_by_its_points(tmp_path):
     """PrairieLearn's total is the weighted mean of partial_scores (prairielearn.set_weighted_score_data): the
     elements write their question.html weight, grade() its exact scores. Every entry must be on one scale, so a
-    right matrix with a wrong loss is worth the matrix's share of the points (variant 7's audit: it was 0.5%)."""
+    right matrix with a wrong loss is worth the matrix's share of the points (variant 7's audit: it was 0.5%). Problem
+    2's question holds Pr2.1-Pr2.4: each part keeps its points, out of the 19 graded automatically (Pr2.1's essay, 3
+    of its 5, is graded by a person)."""
     files = course(tmp_path)
-    # the fields' points as exam.md's answer lines print them (Pr2.3: logits 2 pt, loss 3 pt of 5; Pr2.4: R 2,
-    # same 1, loss 1 of 4)
-    points = {"Pr2-3": {"logits": Fraction(2, 5), "loss": Fraction(3, 5)},
-              "Pr2-4": {"R": Fraction(2, 4), "same": Fraction(1, 4), "loss": Fraction(1, 4)}}
-    cases = {"Pr2-3": [{"logits": "right", "loss": "wrong"}, {"logits": "wrong", "loss": "right"},
-                       {"logits": "one cell wrong", "loss": "right"}, {"logits": "one cell wrong", "loss": "wrong"}],
-             "Pr2-4": [{"R": "right", "same": "wrong", "loss": "wrong"},
-                       {"R": "wrong", "same": "right", "loss": "right"},
-                       {"R": "one cell wrong", "same": "right", "loss": "wrong"},
-                       {"R": "one cell wrong", "same": "wrong", "loss": "right"}]}
-    for qid, share in points.items():
-        parser = _ElementWeights()
-        parser.feed(files[f"questions/dlexam-standard-{qid}/question.html"].decode())
-        weights = parser.weights
-        assert set(weights) == set(share)
-        result = without_torch(PL_MIXED, tmp_path, qid, json.dumps(weights), json.dumps(cases[qid]))
-        for case, got in zip(cases[qid], result["out"], strict=True):
-            assert got["weights"] == weights  # grade() keeps the elements' scale
-            expected = Fraction(0)
-            for name, how in case.items():
-                if how == "right":
-                    expected += share[name]
-                elif how == "one cell wrong":
-                    n = got["cells"][name]
-                    expected += share[name] * Fraction(n - 1, n)
-            assert abs(got["score"] - float(expected)) < 1e-12, (qid, case, got, expected)
+    # the fields' points as exam.md's answer lines print them (Pr2.1: wise 2 pt; Pr2.2: S 3, P 5; Pr2.3: logits 2,
+    # loss 3; Pr2.4: R 2, same 1, loss 1)
+    points = {"Pr2_1_wise": 2, "Pr2_2_S": 3, "Pr2_2_P": 5, "Pr2_3_logits": 2, "Pr2_3_loss": 3, "Pr2_4_R": 2,
+              "Pr2_4_same": 1, "Pr2_4_loss": 1}
+    cases = [{}, {"Pr2_3_loss": "wrong"}, {"Pr2_3_logits": "wrong"}, {"Pr2_3_logits": "one cell wrong"},
+             {"Pr2_3_logits": "one cell wrong", "Pr2_3_loss": "wrong"},
+             {"Pr2_4_same": "wrong", "Pr2_4_loss": "wrong"}, {"Pr2_4_R": "wrong"},
+             {"Pr2_4_R": "one cell wrong", "Pr2_4_loss": "wrong", "Pr2_1_wise": "wrong"},
+             {name: "wrong" for name in points}, {"Pr2_2_P": "one cell wrong", "Pr2_2_S": "wrong"}]
+    parser = _ElementWeights()
+    parser.feed(files["questions/dlexam-standard-Pr2/question.html"].decode())
+    weights = parser.weights
+    assert set(weights) == set(points)
+    result = without_torch(PL_MIXED, tmp_path, "Pr2", json.dumps(weights), json.dumps(cases))
+    for case, got in zip(cases, result["out"], strict=True):
+        assert got["weights"] == weights  # grade() keeps the elements' scale
+        expected = Fraction(0)
+        for name, pt in points.items():
+            how = case.get(name, "right")
+            if how == "right":
+                expected += pt
+            elif how == "one cell wrong":
+                n = got["cells"][name]
+                expected += pt * Fraction(n - 1, n)
+        assert abs(got["score"] - float(expected / 19)) < 1e-12, (case, got, expected)
 
 
 HTML_TAGS = {"p", "b", "ul", "li", "table", "caption", "tr", "th", "td"}  # all the exports' HTML uses
@@ -471,47 +481,50 @@ PL_CELLS = r'''
 import json, random, sys
 sys.path[:0] = ["serverFilesCourse", "questions/dlexam-standard-" + sys.argv[1]]
 import server
+weights = {name: w for _, name, _, w in server.FIELDS}
 out = []
 for seed in range(3):
     random.seed(seed)
     data = {"params": {}, "correct_answers": {}}
     server.generate(data)
-    q = server.question(data["params"]["seed"])
-    matrices = [f for f in q.fields if f.kind == "matrix"]
-    for wrong in (None, (0, 1)):  # all right; then row 0, column 1 of the first matrix wrong
+    parts = [(server.NAMES[q.answer_id(f)], f) for q in server.questions(data["params"]["seed"]) for f in q.fields]
+    matrices = [name for name, f in parts if f.kind == "matrix" and name.startswith(sys.argv[2])]
+    for wrong in (None, (0, 1)):  # all right; then row 0, column 1 of the question's first matrix wrong
         raw = {}
-        for f in q.fields:
+        for name, f in parts:
             if f.kind == "matrix":
                 n = len(f.answer[0])
                 for i, r in enumerate(f.answer):
                     for j, x in enumerate(r):
-                        bad = f is matrices[0] and (i, j) == wrong
-                        raw[f.name + str(n * i + j + 1)] = str(x + 1 if bad else x)
+                        bad = name == matrices[0] and (i, j) == wrong
+                        raw[name + str(n * i + j + 1)] = str(x + 1 if bad else x)
+                if name == matrices[0]:
+                    cells = len(f.answer) * n
             elif f.kind == "number":
-                raw[f.name] = str(f.answer)
+                raw[name] = str(f.answer if f.exact else round(f.answer, 6))
         g = {**data, "submitted_answers": dict(raw), "raw_submitted_answers": raw,
-             "partial_scores": {f.name: {"score": 1.0, "weight": w} for f in q.fields
-                                for name, w in q.field_weights().items() if name == f.name and f.kind == "choice"}}
+             "partial_scores": {name: {"score": 1.0, "weight": weights[name]} for name, f in parts
+                                if f.kind == "choice"}}
         server.grade(g)
         out.append({name: p["score"] for name, p in g["partial_scores"].items()}
-                   | {"first": matrices[0].name, "cells": len(matrices[0].answer) * len(matrices[0].answer[0])})
+                   | {"first": matrices[0], "cells": cells})
 print(json.dumps({"out": out, "torch": "torch" in sys.modules}))
 '''
 
 
 def test_prairielearn_reads_each_matrix_cell_where_pl_matrix_component_input_puts_it(tmp_path):
     """grade() reads a cell's text from the input pl-matrix-component-input gives it (answers-name + its number
-    counted row by row from 1: "S1".."S49" for 7x7, "logits1".."logits18" for 6x3), so an all-right matrix
-    scores 1 and one wrong cell costs exactly that cell. It read "S12" for row 1, column 2 (which is row 2, column
-    5 of a 7x7 matrix, from 1) and, for a name no input has, crashed on the parsed matrix (a dict)."""
+    counted row by row from 1: "Pr2_2_S1".."Pr2_2_S49" for 7x7, "Pr2_3_logits1".."Pr2_3_logits18" for 6x3), so an
+    all-right matrix scores 1 and one wrong cell costs exactly that cell. It read "S12" for row 1, column 2 (which is
+    row 2, column 5 of a 7x7 matrix, from 1) and, for a name no input has, crashed on the parsed matrix (a dict)."""
     course(tmp_path)
-    for qid in ("Pr2-2", "Pr2-3", "Pr1-3"):
-        rows = without_torch(PL_CELLS, tmp_path, qid)["out"]
+    for folder, first in (("Pr2", "Pr2_2_"), ("Pr2", "Pr2_3_"), ("Pr1", "Pr1_3_")):
+        rows = without_torch(PL_CELLS, tmp_path, folder, first)["out"]
         for right, one_wrong in zip(rows[::2], rows[1::2], strict=True):
-            first, cells = right.pop("first"), right.pop("cells")
-            assert set(right.values()) == {1.0}, (qid, right)
+            name, cells = right.pop("first"), right.pop("cells")
+            assert set(right.values()) == {1.0}, (folder, right)
             one_wrong.pop("first"), one_wrong.pop("cells")
-            assert one_wrong == {**right, first: (cells - 1) / cells}, (qid, one_wrong)
+            assert one_wrong == {**right, name: (cells - 1) / cells}, (folder, one_wrong)
 
 
 class _Elements(HTMLParser):
@@ -582,11 +595,11 @@ for folder in json.loads(sys.argv[1]):
         random.seed(seed)
         data = {"params": {}, "correct_answers": {}}
         server.generate(data)
-        q = server.question(data["params"]["seed"])
-        dealt.append({"fields": [[f.name, f.kind] for f in q.fields], "params": sorted(data["params"]),
-                      "options": {f.name: [[o["text"], o["correct"]] for o in data["params"]["choices"][f.name]]
-                                  for f in q.fields if f.kind == "choice"},
-                      "keyed": {f.name: f.options[f.answer - 1] for f in q.fields if f.kind == "choice"}})
+        parts = [(server.NAMES[q.answer_id(f)], f) for q in server.questions(data["params"]["seed"]) for f in q.fields]
+        dealt.append({"fields": [[name, f.kind] for name, f in parts], "params": sorted(data["params"]),
+                      "options": {name: [[o["text"], o["correct"]] for o in data["params"]["choices"][name]]
+                                  for name, f in parts if f.kind == "choice"},
+                      "keyed": {name: f.options[f.answer - 1] for name, f in parts if f.kind == "choice"}})
     out[folder] = dealt
     sys.path.remove("questions/" + folder)
 print(json.dumps({"out": out, "torch": "torch" in sys.modules}))
@@ -605,7 +618,7 @@ def test_prairielearn_deals_variants_that_question_html_can_take(tmp_path):
         files = course(folder, v)
         pages = {k.split("/")[1]: _Elements(data.decode()) for k, data in files.items()
                  if k.endswith("question.html")}
-        seeds = {name: 30 if name.endswith("Pr1-2") else 4 for name in pages}
+        seeds = {name: 30 if name.endswith("Pr1") else 4 for name in pages}
         dealt = {}
         for n in set(seeds.values()):
             dealt |= without_torch(PL_DEALT, folder, json.dumps([k for k in pages if seeds[k] == n]), str(n))["out"]

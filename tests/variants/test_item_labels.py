@@ -81,8 +81,9 @@ def test_prairielearn_labels_each_choice_element(variant):
     q = variant.question("Pr2.5")
     for f in q.fields:
         label = answered_item(variant, f.options)
-        assert re.search(rf"<p>{re.escape(label)}</p>\s*<pl-multiple-choice answers-name=\"{f.name}\"", page), page
-    from dlexam.variants.documents import html as question_text  # what generate() puts in params.html
+        element = f"Pr2_5_{f.name}"  # its answers-name: the answer id Pr2.5.<name>, '.' written '_'
+        assert re.search(rf"<p>{re.escape(label)}</p>\s*<pl-multiple-choice answers-name=\"{element}\"", page), page
+    from dlexam.variants.documents import html as question_text  # what generate() puts in params
     assert not LONE_LABEL.search(question_text((*q.context, *q.prompt)))
 
 

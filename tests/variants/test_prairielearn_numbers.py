@@ -120,15 +120,26 @@ def dlexams_reading(text: str) -> Fraction | str:
         return str(bad)
 
 
-def typed_key(qid: str) -> dict[str, str]:
-    """Every matrix cell and number of the question's key, as text, named as PrairieLearn's inputs are."""
+# the PrairieLearn questions (folders) of Problems 1 and 2: each Problem's questions as one (docs/variants.md)
+FOLDERS = {"Pr1": ("Pr1.1", "Pr1.2", "Pr1.3", "Pr1.4"), "Pr2": ("Pr2.1", "Pr2.2", "Pr2.3", "Pr2.4")}
+
+
+def element(qid: str, f) -> str:
+    """A field's answers-name in question.html: its answer id, '.' and '-' written '_' (Pr2.2.S: Pr2_2_S)."""
+    return f"{qid}.{f.name}".replace(".", "_").replace("-", "_")
+
+
+def typed_key(folder: str) -> dict[str, str]:
+    """Every matrix cell and number of the question's parts' key, as text, named as PrairieLearn's inputs are."""
     raw = {}
-    for f in V.question(qid).fields:
-        if f.kind == "matrix":
-            n = len(f.answer[0])
-            raw |= {f"{f.name}{n * i + j + 1}": str(x) for i, r in enumerate(f.answer) for j, x in enumerate(r)}
-        elif f.kind == "number":
-            raw[f.name] = str(f.answer) if isinstance(f.answer, Fraction) else f"{f.answer:.4f}"
+    for qid in FOLDERS[folder]:
+        for f in V.question(qid).fields:
+            name = element(qid, f)
+            if f.kind == "matrix":
+                n = len(f.answer[0])
+                raw |= {f"{name}{n * i + j + 1}": str(x) for i, r in enumerate(f.answer) for j, x in enumerate(r)}
+            elif f.kind == "number":
+                raw[name] = str(f.answer) if isinstance(f.answer, Fraction) else f"{f.answer:.4f}"
     return raw
 
 
@@ -159,28 +170,28 @@ def test_the_table_is_what_dlexam_grade_reads():
 
 
 def test_prairielearn_reads_typed_numbers_as_dlexam_grade_does(tmp_path):
-    s_name = V.question("Pr2.2").fields[0].name
-    bad_s = {**typed_key("Pr2.2"), **{f"{s_name}{k + 1}": t for k, t in enumerate(BAD_CELLS)}}
-    cases = [["Pr2-2", V.seed, typed_key("Pr2.2")], ["Pr2-3", V.seed, typed_key("Pr2.3")],
-             ["Pr1-3", V.seed, typed_key("Pr1.3")], ["Pr2-2", V.seed, bad_s],
-             ["Pr1-3", V.seed, typed_key("Pr1.3") | {"in_features": "1e10_000_000"}]]
+    s_name = element("Pr2.2", V.question("Pr2.2").fields[0])
+    bad_s = {**typed_key("Pr2"), **{f"{s_name}{k + 1}": t for k, t in enumerate(BAD_CELLS)}}
+    cases = [["Pr2", V.seed, typed_key("Pr2")], ["Pr1", V.seed, typed_key("Pr1")], ["Pr2", V.seed, bad_s],
+             ["Pr1", V.seed, typed_key("Pr1") | {"Pr1_3_in_features": "1e10_000_000"}]]
     rows = run_exported(tmp_path, cases)
-    *read, full22, full23, full13, bad22, bad13, where = rows
+    *read, full2, full1, bad22, bad13, where = rows
     assert where["dlexam"].startswith(str(tmp_path / "serverFilesCourse")) and not where["torch"]
     assert not where["numpy"]
     for (text, value), row in zip(TABLE, read, strict=True):
         assert row["text"] == text and row["read"] == (value is not None) and row["right"] == row["read"], row
-    for row in (full22, full23, full13):  # the key's own values: full marks, nothing unreadable
+    for row in (full2, full1):  # the key's own values: full marks, nothing unreadable
         assert row["score"] == 1.0 and set(row["partial"].values()) == {1.0} and row["feedback"] == [], row
     s = V.question("Pr2.2").fields[0]
     cells = len(s.answer) * len(s.answer[0])
     assert bad22["partial"][s_name] == (cells - len(BAD_CELLS)) / cells
     cols = s.col_labels or [str(j + 1) for j in range(len(s.answer[0]))]
     row1 = s.row_labels[0] if s.row_labels else "1"
-    assert bad22["feedback"] == [f"{s_name}, row {row1}, column {cols[k]}: {dlexams_reading(t)}"
+    # a part's field named by its answer id, where the question holds a Problem's parts
+    assert bad22["feedback"] == [f"Pr2.2.S, row {row1}, column {cols[k]}: {dlexams_reading(t)}"
                                  for k, t in enumerate(BAD_CELLS)]
-    assert bad13["partial"]["in_features"] == 0.0 and bad13["partial"]["shapes"] == 1.0
-    assert bad13["feedback"] == [f"in_features: {dlexams_reading('1e10_000_000')}"]
+    assert bad13["partial"]["Pr1_3_in_features"] == 0.0 and bad13["partial"]["Pr1_3_shapes"] == 1.0
+    assert bad13["feedback"] == [f"Pr1.3.in_features: {dlexams_reading('1e10_000_000')}"]
 
 
 COMPARE = r'''
@@ -234,17 +245,17 @@ def test_prairielearn_compares_typed_numbers_as_dlexam_grade_does(tmp_path):
                         for key, text, _ in SAME])
     p = V.question("Pr2.2").fields[1]  # P: argmax weights, 1/4 and 1/2 among them
     assert p.name == "P" and any(x.denominator > 1 for r in p.answer for x in r)
-    long_p = {**typed_key("Pr2.2"), **{f"P{len(r) * i + j + 1}": beyond_the_last_digit(x)
-                                       for i, r in enumerate(p.answer) for j, x in enumerate(r) if x.denominator > 1}}
-    rows = run_exported(tmp_path, [["Pr2-2", V.seed, long_p]], script=COMPARE, texts=texts)
+    long_p = {**typed_key("Pr2"), **{f"Pr2_2_P{len(r) * i + j + 1}": beyond_the_last_digit(x)
+                                     for i, r in enumerate(p.answer) for j, x in enumerate(r) if x.denominator > 1}}
+    rows = run_exported(tmp_path, [["Pr2", V.seed, long_p]], script=COMPARE, texts=texts)
     *compared, whole = rows
     for (key, text, right), row in zip(SAME, compared, strict=True):
         assert row["text"] == text, row
         want = {"text": text, "number": float(right), "cell": float(right) if isinstance(key, Fraction) else None}
         assert row == want, (key, row)
     # the whole question through server.grade, as `dlexam grade` scores the same texts: every cell right
-    submission = {f"Pr2.2.{f.name}": [[long_p[f"{f.name}{len(f.answer[0]) * i + j + 1}"]
+    submission = {f"Pr2.2.{f.name}": [[long_p[f"Pr2_2_{f.name}{len(f.answer[0]) * i + j + 1}"]
                                        for j in range(len(f.answer[0]))] for i in range(len(f.answer))]
                   for f in V.question("Pr2.2").fields}
     assert all(r.correct for r in grade(V, submission).fields if r.question == "Pr2.2")
-    assert whole["partial"] == {"S": 1.0, "P": 1.0}, whole
+    assert whole["partial"]["Pr2_2_S"] == whole["partial"]["Pr2_2_P"] == 1.0, whole

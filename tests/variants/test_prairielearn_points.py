@@ -29,6 +29,10 @@ from .test_exports import course, without_torch
 # the exam's points, as printed next to each question number (the ones a variant asks)
 PRINTED = {"P1.1": 4, "P1.4": 4, "P1.6": 4, "Pr1.1": 5, "Pr1.2": 5, "Pr1.3": 10, "Pr1.4": 5,
            "Pr2.1": 5, "Pr2.2": 8, "Pr2.3": 5, "Pr2.4": 4, "Pr2.5": 3}
+# PrairieLearn's questions: each Problem's questions as one (they share one draw, as on paper), Pr2.5 and each Part 1
+# question alone
+SLOTS = {"P1-1": ("P1.1",), "P1-4": ("P1.4",), "P1-6": ("P1.6",), "Pr1": ("Pr1.1", "Pr1.2", "Pr1.3", "Pr1.4"),
+         "Pr2": ("Pr2.1", "Pr2.2", "Pr2.3", "Pr2.4"), "Pr2-5": ("Pr2.5",)}
 SLOT_KEYS = {"id", "autoPoints", "manualPoints"}  # what the export writes; "points" may not stand beside them, and
 #                                                   an Exam allows neither maxPoints nor maxAutoPoints
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -72,26 +76,28 @@ def test_every_question_splits_its_printed_points_by_its_essays_weight(name):
     assert set(info) >= {"uuid", "type", "title", "set", "number"} and UUID.fullmatch(info["uuid"])
     assert info["type"] == "Exam" and info["set"] == "Exam" and info["shuffleQuestions"] is False
     slots = [s for zone in info["zones"] for s in zone["questions"]]
-    assert [s["id"] for s in slots] == [f"dlexam-{v.difficulty}-{q.id.replace('.', '-')}" for q in v.questions]
+    assert [s["id"] for s in slots] == [f"dlexam-{v.difficulty}-{k}" for k in SLOTS]
     assert set(infos) == {s["id"] for s in slots}  # every slot names an exported question folder, and back
-    for q, slot in zip(v.questions, slots, strict=True):
+    for key, slot in zip(SLOTS, slots, strict=True):
         assert set(slot) <= SLOT_KEYS and ("autoPoints" in slot or "manualPoints" in slot), slot
         auto, manual = exact(slot.get("autoPoints", 0)), exact(slot.get("manualPoints", 0))
-        essays = sum((f.points for f in q.fields if f.kind == "essay"), Fraction(0))
-        assert manual == PRINTED[q.id] * essays, (name, q.id, slot)
-        assert auto + manual == PRINTED[q.id], (name, q.id, slot)
+        essays = sum(PRINTED[q.id] * f.points for q in v.questions if q.id in SLOTS[key] for f in q.fields
+                     if f.kind == "essay")
+        assert manual == essays, (name, key, slot)
+        assert auto + manual == sum(PRINTED[qid] for qid in SLOTS[key]), (name, key, slot)
         # a question with automatic points is graded by server.py ("Manual" would hide its Save & Grade)
         assert infos[slot["id"]]["gradingMethod"] == ("Manual" if auto == 0 else "Internal")
 
 
 def test_version_a_by_hand():
-    """Pr2.1: choosing 'wise' is 2 of its 5 points, the essay 'why' 3; Pr1.1: the receptive field 3, pooling 2;
-    every other question is graded automatically in full."""
+    """Problem 2's question (Pr2.1-Pr2.4: 5 + 8 + 5 + 4 = 22 points): Pr2.1's essay 'why' is 3 of them, the rest
+    automatic; Problem 1's (5 + 5 + 10 + 5 = 25): Pr1.1's essay on pooling 2; every other question is graded
+    automatically in full."""
     info, _ = exported(version_a())
     slots = {s["id"].split("-", 2)[2]: s for zone in info["zones"] for s in zone["questions"]}
-    assert slots["Pr2-1"] == {"id": "dlexam-standard-Pr2-1", "autoPoints": 2, "manualPoints": 3}
-    assert slots["Pr1-1"] == {"id": "dlexam-standard-Pr1-1", "autoPoints": 3, "manualPoints": 2}
-    rest = {k: s for k, s in slots.items() if k not in ("Pr2-1", "Pr1-1")}
+    assert slots["Pr2"] == {"id": "dlexam-standard-Pr2", "autoPoints": 19, "manualPoints": 3}
+    assert slots["Pr1"] == {"id": "dlexam-standard-Pr1", "autoPoints": 23, "manualPoints": 2}
+    rest = {k: s for k, s in slots.items() if k not in ("Pr2", "Pr1")}
     assert rest == {k: {"id": s["id"], "autoPoints": PRINTED[k.replace("-", ".")]} for k, s in rest.items()}
     assert sum(exact(s.get("autoPoints", 0)) + exact(s.get("manualPoints", 0)) for s in slots.values()) == 62
 
@@ -131,8 +137,9 @@ for seed in range(3):
     except RuntimeError as exc:
         out.append(str(exc))
         continue
-    q = server.question(data["params"]["seed"])
-    out.append(str(sum((f.points for f in q.fields if f.kind == "essay"), server.Fraction(0))))
+    qs = server.questions(data["params"]["seed"])
+    essays = sum((q.points * f.points for q in qs for f in q.fields if f.kind == "essay"), server.Fraction(0))
+    out.append(str(essays / sum(q.points for q in qs)))
 print(json.dumps({"out": out, "torch": "torch" in sys.modules}))
 '''
 
@@ -143,10 +150,10 @@ def test_prairielearn_deals_only_variants_split_as_the_assessment(tmp_path):
     files = course(tmp_path)
     info = json.loads(files["courseInstances/dlexam/assessments/dlexam-standard/infoAssessment.json"])
     slots = {s["id"]: s for zone in info["zones"] for s in zone["questions"]}
-    for qid in ("Pr2-1", "Pr1-1", "Pr2-2"):
-        slot = slots[f"dlexam-standard-{qid}"]
-        share = exact(slot.get("manualPoints", 0)) / PRINTED[qid.replace("-", ".")]
-        assert without_torch(PL_SHARES, tmp_path, qid)["out"] == [str(share)] * 3
-    refused = without_torch(PL_SHARES, tmp_path, "Pr2-1", "1/2")["out"]
-    assert refused == ["Pr2.1: no variant in 100 draws gives a person 1/2 of its points, as the assessment does, "
+    for key in ("Pr2", "Pr1", "P1-4"):
+        slot = slots[f"dlexam-standard-{key}"]
+        share = exact(slot.get("manualPoints", 0)) / sum(PRINTED[qid] for qid in SLOTS[key])
+        assert without_torch(PL_SHARES, tmp_path, key)["out"] == [str(share)] * 3
+    refused = without_torch(PL_SHARES, tmp_path, "Pr2", "1/2")["out"]
+    assert refused == ["Pr2: no variant in 100 draws gives a person 1/2 of its points, as the assessment does, "
                        "with the answer fields of question.html: export the questions again"] * 3

@@ -143,11 +143,11 @@ def test_the_instruction_is_written_once():
 def test_prairielearn_number_inputs_take_fractions():
     """PrairieLearn's inputs read fractions (allow-fractions, its help text says so) and its grader reads them
     exactly (test_prairielearn_numbers.py): its questions ask for no decimals."""
-    from dlexam.variants.exports.prairielearn import question_html
+    from dlexam.variants.exports.prairielearn import groups, question_html
 
     inputs = 0
-    for q in make_variant(0).questions:
-        page = question_html(q)
+    for g in groups(make_variant(0)):
+        page = question_html(g)
         for tag in re.findall(r"<pl-(?:number|matrix-component)-input [^>]*>", page):
             inputs += 1
             assert 'allow-fractions="true"' in tag, tag

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 import zipfile
+from fractions import Fraction
 
 import pytest
 
@@ -69,35 +70,130 @@ PL_HTML = r'''
 import importlib.util, json, random, sys
 sys.path[:0] = ["serverFilesCourse"]
 out = {}
-for folder in sys.argv[1:]:
-    spec = importlib.util.spec_from_file_location(folder, folder + "/server.py")
+for k, folder in enumerate(sys.argv[1:]):
+    spec = importlib.util.spec_from_file_location(folder.replace("/", "_"), folder + "/server.py")
     server = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(server)
-    random.seed(1)
+    random.seed(k + 1)  # PrairieLearn gives each question of an assessment a variant seed of its own
     data = {"params": {}, "correct_answers": {}}
     server.generate(data)
-    out[server.QUESTION] = data["params"]["html"]
+    params = data["params"]
+    for qid in getattr(server, "QUESTIONS", None) or (server.QUESTION,):  # the parts the question holds
+        if "setting" in params:  # the problem's setting once, each part's own text below it
+            setting, text = params["setting"], params["setting"] + params["prompts"][qid.replace(".", "_")]
+        else:  # dlexam before 2026-12-07: one folder a question, its setting and its text in params.html
+            setting, text = None, params["html"]
+        out[qid] = {"folder": folder, "seed": params["seed"], "text": text, "setting": setting,
+                    "keys": data["correct_answers"]}
 print(json.dumps(out))
 '''
 
 
-def test_prairielearn_questions_state_what_they_depend_on(variant, tmp_path):
-    """params.html as server.py's generate() makes it, for a variant PrairieLearn draws (not the export's seed)."""
+def prairielearn_pages(variant, tmp_path) -> dict[str, dict]:
+    """exam question id -> what PrairieLearn shows for it: generate() of the folder holding it, each folder with a
+    seed of its own (as PrairieLearn deals them), its text (setting and prompt), the seed drawn and the keys."""
     for path, data in exports.prairielearn(variant).items():
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / path).write_bytes(data)
-    folders = [str(next(tmp_path.glob(f"questions/*-{qid.replace('.', '-')}")).relative_to(tmp_path)) for qid in NEEDS]
+    folders = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.glob("questions/*"))
     p = subprocess.run([sys.executable, "-I", "-c", PL_HTML, *folders], cwd=tmp_path, capture_output=True, text=True,
                        timeout=120)
     assert p.returncode == 0, p.stderr[-2000:]
-    pages = json.loads(p.stdout)
-    assert set(pages) == set(NEEDS)
+    return json.loads(p.stdout)
+
+
+def test_prairielearn_questions_state_what_they_depend_on(variant, tmp_path):
+    """The text as server.py's generate() makes it, for a variant PrairieLearn draws (not the export's seed)."""
+    pages = prairielearn_pages(variant, tmp_path)
+    assert set(NEEDS) <= set(pages)
     for qid, needs in NEEDS.items():
-        body = plain(pages[qid])
+        body = plain(pages[qid]["text"])
         assert all(words in body for words in needs), (qid, body[-400:])
+
+
+def tables(text: str) -> dict[str, tuple[tuple[str, ...], tuple[str, ...], list[list[Fraction]]]]:
+    """caption -> (row labels, column labels, values) of each table of an HTML text (documents.html's layout)."""
+    out = {}
+    for caption, body in re.findall(r"<table><caption>(.*?)</caption>(.*?)</table>", text):
+        rows = re.findall(r"<tr>(.*?)</tr>", body)
+        cols = tuple(html.unescape(c) for c in re.findall(r"<th>(.*?)</th>", rows[0]))[1:]
+        labels = tuple(html.unescape(re.search(r"<th>(.*?)</th>", r).group(1)) for r in rows[1:])
+        values = [[Fraction(x) for x in re.findall(r"<td>(.*?)</td>", r)] for r in rows[1:]]
+        out[html.unescape(caption)] = (labels, cols, values)
+    return out
+
+
+def times(a, b):
+    return [[sum((x * y for x, y in zip(r, c, strict=True)), Fraction(0)) for c in zip(*b, strict=True)] for r in a]
+
+
+def test_prairielearn_deals_a_problems_parts_one_setting(variant, tmp_path):
+    """PrairieLearn gives every question its own variant seed, and a Problem's questions share one setting on paper
+    (Pr2.3's logits and Pr2.4's R are computed on the attention Pr2.2 asks for). Exported one folder a question,
+    Pr2.2, Pr2.3 and Pr2.4 (and Problem 1's Pr1.1-Pr1.4) showed a student three (four) different models, each with
+    its own training example: each part stood alone, and the chain the paper asks for (P, then the logits with it,
+    then R) had to be worked out afresh in every part. Each Problem's parts (but Pr2.5, which says it stands alone)
+    are now one question: one seed, one setting. Oracle: Pr2.2's S and Pr2.3's logits computed here, in Fractions,
+    from the matrices and the example the student is shown (argmax attention with ties shared, as it states)."""
+    pages = prairielearn_pages(variant, tmp_path)
+    for parts in (("Pr1.1", "Pr1.2", "Pr1.3", "Pr1.4"), ("Pr2.1", "Pr2.2", "Pr2.3", "Pr2.4")):
+        assert len({pages[qid]["seed"] for qid in parts}) == 1, {qid: pages[qid]["seed"] for qid in parts}
+        assert len({pages[qid]["folder"] for qid in parts}) == 1
+    assert pages["Pr2.5"]["folder"] != pages["Pr2.2"]["folder"]
+    assert "has a setting of its own here" in plain(exports.prairielearn(variant)[
+        f"{pages['Pr2.5']['folder']}/question.html"].decode())
+    shown = pages["Pr2.2"]["setting"]
+    t = tables(shown)
+    vocab, _, E = t[next(c for c in t if c.startswith("E ("))]
+    W = t[next(c for c in t if c.startswith("W_Q = W_K = W_V ("))][2]
+    W_O = t[next(c for c in t if c.startswith("W_O ("))][2]
+    tokens = html.unescape(re.search(r"The training example is &quot;(.*?)&quot;", shown).group(1)).split()
+    X = [E[vocab.index(tok)] for tok in tokens]
+    Q = times(X, W)  # = K = V
+    S = times(Q, [list(c) for c in zip(*Q, strict=True)])
+    keys = pages["Pr2.2"]["keys"]
+    assert keys["Pr2_2_S"] == [[float(x) for x in r] for r in S]
+    P = []
+    for i, r in enumerate(S):
+        top = max(r[:i + 1])
+        tied = [j for j in range(i + 1) if r[j] == top]
+        P.append([Fraction(1, len(tied)) if j in tied else Fraction(0) for j in range(len(r))])
+    logits = times(times(times(P, Q), W_O), [list(c) for c in zip(*E, strict=True)])
+    start = tokens.index("<START>")
+    assert keys["Pr2_3_logits"] == [[float(x) for x in r] for r in logits[start:len(tokens) - 1]]
 
 
 def test_the_paper_states_each_convention_once(variant):
     paper = markdown(variant).replace("\\", "")
     for words in (ARGMAX, LOSS):
         assert paper.count(words) == 1, words
+
+
+def test_moodle_and_canvas_show_every_question_of_a_problem_one_setting(variant):
+    """Moodle and Canvas are given one variant, and each of a Problem's questions opens with the Problem's setting:
+    the same text in every question of the Problem, on both platforms (a student answering Pr2.4 on Canvas reads the
+    model of Pr2.2, as on paper and as PrairieLearn's one question for the Problem shows it). Neither says what only
+    PrairieLearn's pages say (that the parts are one question there, or that Pr2.5 has a setting of its own)."""
+    from dlexam.variants.documents import html as html_of
+
+    bodies = {"moodle": {}, "qti": {}}
+    for q in ET.fromstring(exports.moodle_xml(variant)).iter("question"):
+        if q.get("type") != "category":
+            bodies["moodle"][q.find("name/text").text.split()[-1]] = plain(q.find("questiontext/text").text)
+    with zipfile.ZipFile(io.BytesIO(exports.qti_zip(variant))) as z:
+        doc = next(n for n in z.namelist() if n.endswith(".xml") and "manifest" not in n)
+        root = ET.fromstring(z.read(doc))
+    for item in root.iter():
+        if item.tag.rsplit("}", 1)[-1] == "item":
+            bodies["qti"][item.get("title").split()[0]] = plain(
+                next(m.text for m in item.iter() if m.tag.rsplit("}", 1)[-1] == "mattext"))
+    for problem in ("Pr1.", "Pr2."):
+        settings = set()
+        for platform, texts in bodies.items():
+            for aid, body in texts.items():
+                if aid.startswith(problem):
+                    q = variant.question(aid.rsplit(".", 1)[0])
+                    settings.add(body[:body.index(plain(html_of(q.prompt))[:30])])
+                    assert "one question here" not in body and "a setting of its own" not in body, (platform, aid)
+        (setting,) = settings
+        assert setting.strip() and (problem == "Pr1." or "The training example is" in setting)

@@ -98,8 +98,9 @@ def test_the_answer_that_told_the_centres_apart():
 def test_prairielearn_grades_the_ends_as_dlexam_grade_does(tmp_path):
     aid = LOSSES[0]
     q, f = V.fields()[aid]
-    html = exports.prairielearn(V)[f"questions/dlexam-{V.difficulty}-{q.id.replace('.', '-')}/question.html"].decode()
-    (atol,) = re.findall(rf'answers-name="{f.name}"[^>]*atol="([^"]+)"', html)
+    # Problem 2's PrairieLearn question holds its parts, each field's element named after its answer id
+    html = exports.prairielearn(V)[f"questions/dlexam-{V.difficulty}-Pr2/question.html"].decode()
+    (atol,) = re.findall(rf'answers-name="{aid.replace(".", "_")}"[^>]*atol="([^"]+)"', html)
     assert Fraction(atol) == Fraction(moodle_window(aid)[1])
     typed = ends(aid)
     rows = run_exported(tmp_path, [], script=COMPARE, texts=json.dumps([(f.answer, f.tolerance, t) for t in typed]))

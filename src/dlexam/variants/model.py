@@ -188,10 +188,7 @@ class Question:
         """Each field's points as the smallest whole numbers in the same ratio (Pr2.3's 2/5 and 3/5: 2 and 3;
         Pr2.4's 1/2, 1/4, 1/4: 2, 1, 1): the weights a platform that takes only integers (PrairieLearn's
         elements and partial_scores) gives the fields, exactly."""
-        scale = math.lcm(*(f.points.denominator for f in self.fields))
-        whole = [int(f.points * scale) for f in self.fields]
-        common = math.gcd(*whole)
-        return {f.name: w // common for f, w in zip(self.fields, whole, strict=True)}
+        return {aid.removeprefix(f"{self.id}."): w for aid, w in points_weights((self,)).items()}
 
     def manual_share(self) -> Fraction:
         """The share of the points a person grades: the essays' field weights summed (Pr2.1: 3/5)."""
@@ -200,8 +197,26 @@ class Question:
     def points_split(self) -> tuple[Fraction, Fraction]:
         """(auto, manual): the question's points times the summed weights of its graded fields and of its essays,
         exactly (Pr2.1, 5 points: 2 for the choice, 3 for the essay)."""
-        auto = sum((f.points for f in self.fields if f.kind != "essay"), Fraction(0))
-        return self.points * auto, self.points * self.manual_share()
+        return points_split((self,))
+
+
+def points_weights(questions) -> dict[str, int]:
+    """Answer id -> its field's points (its share times its question's points) as the smallest whole numbers in the
+    same ratio, over all of `questions` (Pr2.3 and Pr2.4 together: logits 4, loss 6, R 4, same 2, loss 2; Pr1.2's
+    1.25 points a layer beside Pr1.1's 3: 5 and 12): the weights of one PrairieLearn question's elements."""
+    points = {q.answer_id(f): q.points * f.points for q in questions for f in q.fields}
+    scale = math.lcm(*(p.denominator for p in points.values()))
+    whole = {aid: int(p * scale) for aid, p in points.items()}
+    common = math.gcd(*whole.values())
+    return {aid: w // common for aid, w in whole.items()}
+
+
+def points_split(questions) -> tuple[Fraction, Fraction]:
+    """(auto, manual) of `questions` together: the points of their graded fields and of their essays, exactly
+    (Problem 1: 23 and 2, Pr1.1's essay graded by a person)."""
+    auto = sum((q.points * f.points for q in questions for f in q.fields if f.kind != "essay"), Fraction(0))
+    manual = sum((q.points * f.points for q in questions for f in q.fields if f.kind == "essay"), Fraction(0))
+    return auto, manual
 
 
 @dataclass

@@ -1,34 +1,45 @@
 """A variant as PrairieLearn questions: one folder per question, whose server.py draws new variants itself.
 
-``questions/dlexam-<difficulty>-<id>/`` holds ``info.json`` (uuid, type v3, title, topic), ``question.html``
-(pl-matrix-component-input, pl-number-input, pl-multiple-choice, pl-rich-text-editor for an essay) and
+PrairieLearn gives each question of an assessment its own variant seed (there is no seed shared by an assessment's
+questions), so each folder's draw is its own. A Problem's questions share one setting on paper (Problem 2's model,
+its weights and its training example; Problem 1's network), and Pr2.3 and Pr2.4 build on what Pr2.2 computes: so
+each Problem is one PrairieLearn question holding its parts (:func:`groups`), which share one draw, as on paper,
+each part headed with its points and each field's element weighted by its points. Pr2.5 stands alone (its seeds are
+the verified ones, below), and says so; each Part 1 question is one question.
+
+``questions/dlexam-<difficulty>-<id>/`` (``Pr1``, ``Pr2``, ``Pr2-5``, ``P1-1``) holds ``info.json`` (uuid, type
+v3, title, topic), ``question.html`` (pl-matrix-component-input, pl-number-input, pl-multiple-choice,
+pl-rich-text-editor for an essay; each element named after its field's answer id, ``Pr2_2_S`` for ``Pr2.2.S``) and
 ``server.py``. ``courseInstances/dlexam/assessments/dlexam-<difficulty>/infoAssessment.json`` is the exam made of
 them: each question's points split into ``autoPoints`` (the fields server.py grades) and ``manualPoints`` (its
-essays, graded by a person), from the fields' weights (:meth:`Question.points_split`). Its ``generate()`` draws a
-variant from PrairieLearn's seed with dlexam's own generator, and ``grade()`` reads and scores the typed numbers
-by dlexam's grader's own rule (``variants/typed.py``, copied: exact, or the double nearest the key written out in
-full; a loss within its tolerance), where PrairieLearn's own comparison of numbers is by tolerance. The generator
-is dlexam's torch-free part (the spec, the draw, the exact solution and the exact checks), copied into
-``serverFilesCourse/dlexam/``: the one implementation, shipped beside the questions. The checks that need torch
-(the float64 model, autograd, PyTorch's layers) do not run there. Over 1,000 seeds they refused a draw that the
-exact checks had passed only for Pr2.5 (gradients_decide: about 2% of accepted exact draws have a gradient that vanishes
-structurally, which only autograd sees), so Pr2.5's folder deals only seeds that dlexam verified with every
-check at export time (``SEEDS``, those whose exact-only variant is the fully checked one), with the gradients
-autograd gave for each (``GRADIENTS``: Pr2.5's key is computed from them, and the torch-free generator leaves
-Pr2.5 out without them); the other folders draw any seed.
+essays, graded by a person), from the fields' points (:func:`dlexam.variants.model.points_split`). Its
+``generate()`` draws a variant from PrairieLearn's seed with dlexam's own generator, and ``grade()`` reads and
+scores the typed numbers by dlexam's grader's own rule (``variants/typed.py``, copied: exact, or the double nearest
+the key written out in full; a loss within its tolerance), where PrairieLearn's own comparison of numbers is by
+tolerance. The generator is dlexam's torch-free part (the spec, the draw, the exact solution and the exact checks),
+copied into ``serverFilesCourse/dlexam/``: the one implementation, shipped beside the questions. The checks that
+need torch (the float64 model, autograd, PyTorch's layers) do not run there. Over 1,000 seeds they refused a draw
+that the exact checks had passed only for Pr2.5 (gradients_decide: about 2% of accepted exact draws have a gradient
+that vanishes structurally, which only autograd sees), so Pr2.5's folder deals only seeds that dlexam verified with
+every check at export time (``SEEDS``, those whose exact-only variant is the fully checked one), with the gradients
+autograd gave for each (``GRADIENTS``: Pr2.5's key is computed from them, and the torch-free generator leaves Pr2.5
+out without them); the other folders draw any seed, which is why Pr2.5 is not a part of Problem 2's question (it
+would deal Problem 2 from those 24 seeds alone).
 """
 
 from __future__ import annotations
 
 import functools
+import re
 import uuid
+from dataclasses import dataclass
 from fractions import Fraction
 from html import escape
 from pathlib import Path
 
 from dlexam.plain import dumps
 from dlexam.variants.documents import PARTS, option_label
-from dlexam.variants.model import Question, Variant
+from dlexam.variants.model import Question, Variant, points_split, points_weights
 from dlexam.variants.typed import KEY_PLACES
 
 PACKAGE = Path(__file__).resolve().parents[2]  # src/dlexam
@@ -40,40 +51,55 @@ VENDORED = ("__init__.py", "errors.py", "limits.py", "bounds.py", "spec/__init__
             "variants/typed.py")
 GEOFF_STUB = '"""dlexam.geoff, as vendored for PrairieLearn: only its torch-free modules (exact.py, positions.py)."""\n'
 
-SERVER = '''"""dlexam question {qid} ({title}): PrairieLearn's server.py, by `dlexam variant --format prairielearn`.
+SERVER = '''"""dlexam's {title}: PrairieLearn's server.py, by `dlexam variant --format prairielearn`.
 
-generate() draws a new variant of the exam from PrairieLearn's seed with dlexam's generator (vendored in
-serverFilesCourse/dlexam: the spec, the draw, the exact solution and its exact checks) and keeps this question;
-grade() scores the typed answers against the key as `dlexam grade` does (dlexam/variants/typed.py, vendored too).
+generate() draws one new variant of the exam from PrairieLearn's seed with dlexam's generator (vendored in
+serverFilesCourse/dlexam: the spec, the draw, the exact solution and its exact checks) and keeps this question's
+parts, {ids}: all of them about that one draw, as on paper; grade() scores the typed answers against the key as
+`dlexam grade` does (dlexam/variants/typed.py, vendored too).
 """
 
 import random
 from dataclasses import replace
 from fractions import Fraction
+from html import escape
 
 from dlexam.variants.build import make_variant, questions_of
 from dlexam.variants.documents import html
 from dlexam.variants.grade_exact import exact_score
+from dlexam.variants.model import points_split, points_weights
 from dlexam.variants.typed import key_decimal
 
-QUESTION = "{qid}"
+GROUP = "{group}"
+QUESTIONS = {questions}  # the exam's questions this PrairieLearn question holds, in order
 DIFFICULTY = "{difficulty}"
 EXPORTED_SEED = {seed}  # the variant this folder was exported from, checked by dlexam with every check
 SEEDS = {seeds}  # None: any seed; else the seeds dlexam verified with every check (the torch ones too)
 # Pr2.5: seed -> the gradients autograd gave for its weights at export time, which its key is computed from
 GRADIENTS = {gradients}
 # the share of the points graded by a person, as infoAssessment.json splits them (autoPoints, manualPoints):
-# generate() deals only variants whose question splits its points the same way
+# generate() deals only variants whose questions split their points the same way
 MANUAL_SHARE = Fraction("{manual_share}")
-# question.html's answer fields, (name, kind, weight) in its order: its elements are named for them, so generate()
-# deals only variants whose question has the same (Pr1.2's fields are its layers' names: AvgPool-1 or MaxPool-1)
+# question.html's answer fields, (answer id, element name, kind, weight) in its order: its elements are named for
+# them, so generate() deals only variants with the same (Pr1.2's fields are its layers' names: AvgPool-1 or MaxPool-1)
 FIELDS = {fields}
+NAMES = {{aid: name for aid, name, _, _ in FIELDS}}
 DRAWS = 100  # seeds tried for one with that split and those fields before generate() gives up
 
 
-def fields(q):
-    weights = q.field_weights()
-    return [(f.name, f.kind, weights[f.name]) for f in q.fields]
+def slot(qid):
+    """A question's key in params (Pr2.2 -> Pr2_2: question.html's mustache reads a dot as a path)."""
+    return qid.replace(".", "_")
+
+
+def fields(qs):
+    weights = points_weights(qs)
+    return [(q.answer_id(f), f.kind, weights[q.answer_id(f)]) for q in qs for f in q.fields]
+
+
+def manual_share(qs):
+    auto, manual = points_split(qs)
+    return manual / (auto + manual)
 
 
 def axes(f):
@@ -83,43 +109,45 @@ def axes(f):
                                                                            ("Columns", f.col_labels)) if labels)
 
 
-def question(seed):
+def questions(seed):
+    """This question's parts, as the variant of `seed` has them."""
     v = make_variant(seed, DIFFICULTY, computed=False)
-    if GRADIENTS is None:
-        return next(q for q in v.questions if q.id == QUESTION)
-    d = replace(v.draw, gradients=GRADIENTS[seed])
-    return next(q for q in questions_of(d) if q.id == QUESTION)
+    qs = v.questions if GRADIENTS is None else questions_of(replace(v.draw, gradients=GRADIENTS[seed]))
+    return [q for qid in QUESTIONS for q in qs if q.id == qid]
 
 
 def generate(data):
     for _ in range(DRAWS):
         seed = random.getrandbits(31) if SEEDS is None else random.choice(SEEDS)  # PrairieLearn seeds random
-        q = question(seed)
-        if q.manual_share() == MANUAL_SHARE and fields(q) == FIELDS:
+        qs = questions(seed)
+        if manual_share(qs) == MANUAL_SHARE and fields(qs) == [(a, k, w) for a, _, k, w in FIELDS]:
             break
     else:
-        raise RuntimeError(f"{{QUESTION}}: no variant in {{DRAWS}} draws gives a person {{MANUAL_SHARE}} of its "
+        raise RuntimeError(f"{{GROUP}}: no variant in {{DRAWS}} draws gives a person {{MANUAL_SHARE}} of its "
                            "points, as the assessment does, with the answer fields of question.html: export the "
                            "questions again")
     data["params"]["seed"] = seed
-    data["params"]["html"] = html((*q.context, *q.prompt))
-    data["params"]["solution"] = html(q.solution)
-    for f in q.fields:
-        if f.kind == "choice":
-            # not params[f.name]: pl-multiple-choice keeps its own answers there and refuses a name params already has
-            data["params"].setdefault("choices", {{}})[f.name] = [{{"text": o, "correct": i + 1 == f.answer}}
-                                                                 for i, o in enumerate(f.options)]
-        elif f.kind == "matrix":
-            data["correct_answers"][f.name] = [[float(x) for x in r] for r in f.answer]
-            data["params"].setdefault("axes", {{}})[f.name] = axes(f)
-        elif f.kind == "number":
-            # a loss: the key as written, the centre of the window grade() scores by (typed.window)
-            data["correct_answers"][f.name] = float(f.answer) if f.exact else float(key_decimal(f.answer))
+    data["params"]["setting"] = html(qs[0].context)  # the problem's setting, once: every part is about it
+    data["params"]["prompts"] = {{slot(q.id): html(q.prompt) for q in qs}}
+    data["params"]["solution"] = "\\n".join(
+        (f"<h4>{{escape(q.id)}} {{escape(q.title)}}</h4>\\n" if len(qs) > 1 else "") + html(q.solution) for q in qs)
+    for q in qs:
+        for f in q.fields:
+            name = NAMES[q.answer_id(f)]
+            if f.kind == "choice":
+                # not params[name]: pl-multiple-choice keeps its own answers there and refuses a name params has
+                data["params"].setdefault("choices", {{}})[name] = [{{"text": o, "correct": i + 1 == f.answer}}
+                                                                  for i, o in enumerate(f.options)]
+            elif f.kind == "matrix":
+                data["correct_answers"][name] = [[float(x) for x in r] for r in f.answer]
+                data["params"].setdefault("axes", {{}})[name] = axes(f)
+            elif f.kind == "number":
+                # a loss: the key as written, the centre of the window grade() scores by (typed.window)
+                data["correct_answers"][name] = float(f.answer) if f.exact else float(key_decimal(f.answer))
 
 
 def grade(data):
-    q = question(data["params"]["seed"])
-    exact_score(q, data)
+    exact_score(questions(data["params"]["seed"]), data, NAMES)
 '''
 
 GRADE_EXACT = '''"""Exact grading for the PrairieLearn export: typed numbers read and scored as `dlexam grade` does.
@@ -132,6 +160,7 @@ takes the fraction or the double nearest it written out in full (0.1428571428571
 within its tolerance.
 """
 
+from dlexam.variants.model import points_weights
 from dlexam.variants.typed import UnreadableAnswer, read_text, scores
 
 
@@ -169,31 +198,37 @@ def fraction(text, where=None, unreadable=None):
         return None
 
 
-def exact_score(q, data):
-    """Score each matrix and number field (partial credit per matrix cell); PrairieLearn's elements score the rest.
+def exact_score(questions, data, names=None):
+    """Score each matrix and number field of `questions` (a Question, or a list of them: one PrairieLearn question's
+    parts) with partial credit per matrix cell; PrairieLearn's elements score the rest. `names`: answer id -> the
+    element's answers-name (None: the field's name, for one question).
 
     Each number and matrix cell is scored by typed.scores, dlexam's grader's comparison: an exact key also takes the
     double nearest it written out in full, and a number with a tolerance is scored within it (as pl-number-input's
     relabs comparison with rtol 0 would). Every entry of partial_scores carries the weight
-    question.html gives its element (q.field_weights(): the fields' points as whole numbers), so the total is
+    question.html gives its element (points_weights: the fields' points as whole numbers), so the total is
     PrairieLearn's weighted mean on one scale.
     """
-    weights = q.field_weights()
+    qs = list(questions) if isinstance(questions, (list, tuple)) else [questions]
+    weights = points_weights(qs)
     unreadable = []
-    for f in q.fields:
+    for q, f in ((q, f) for q in qs for f in q.fields):
+        aid = q.answer_id(f)
+        name = f.name if names is None else names[aid]
+        said = f.name if len(qs) == 1 else aid  # a part's field by its answer id, where the question has parts
         if f.kind == "matrix":
             cells = [(i, j) for i in range(len(f.answer)) for j in range(len(f.answer[0]))]
             columns = len(f.answer[0])
             scored = 0
             for i, j in cells:
-                where = f"{{f.name}}, row {{f.row_labels[i] if f.row_labels else i + 1}}, column " + (
+                where = f"{{said}}, row {{f.row_labels[i] if f.row_labels else i + 1}}, column " + (
                     f.col_labels[j] if f.col_labels else str(j + 1))
-                got = fraction(typed(data, f.name, i, j, columns), where, unreadable)
+                got = fraction(typed(data, name, i, j, columns), where, unreadable)
                 scored += scores(got, f.answer[i][j])
-            data["partial_scores"][f.name] = {{"score": scored / len(cells), "weight": weights[f.name]}}
+            data["partial_scores"][name] = {{"score": scored / len(cells), "weight": weights[aid]}}
         elif f.kind == "number":
-            ok = scores(fraction(typed(data, f.name), f.name, unreadable), f.answer, f.tolerance)
-            data["partial_scores"][f.name] = {{"score": float(ok), "weight": weights[f.name]}}
+            ok = scores(fraction(typed(data, name), said, unreadable), f.answer, f.tolerance)
+            data["partial_scores"][name] = {{"score": float(ok), "weight": weights[aid]}}
     if unreadable:
         data.setdefault("feedback", {{}})["unreadable"] = unreadable
     parts = [(p.get("score") or 0.0, p.get("weight", 1)) for p in data["partial_scores"].values()]
@@ -218,13 +253,55 @@ def verified_seeds(difficulty: str, n: int = VERIFIED_SEEDS) -> tuple[int, ...]:
     return tuple(out)
 
 
-def question_uuid(v: Variant, q: Question) -> str:
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"dlexam:prairielearn:{v.difficulty}:{q.id}"))
+VERIFIED_ONLY = ("Pr2.5",)  # questions dealt from verified seeds alone: each a PrairieLearn question of its own
 
 
-def question_id(v: Variant, q: Question) -> str:
+@dataclass(frozen=True)
+class Group:
+    """One PrairieLearn question: a Problem's questions together (one draw for all its parts, as on paper), a Part 1
+    question alone, or a question of VERIFIED_ONLY alone."""
+
+    key: str  # "Pr2", "Pr1", "P1.1", "Pr2.5"
+    questions: tuple[Question, ...]
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(q.id for q in self.questions)
+
+    def title(self) -> str:
+        first, last = self.questions[0], self.questions[-1]
+        if len(self.questions) == 1:
+            return f"{first.id} {first.title}"
+        part = next(name for prefix, name in PARTS if first.id.startswith(prefix))
+        return f"{part} ({first.id}-{last.id})"
+
+
+def groups(v: Variant) -> list[Group]:
+    """The variant's PrairieLearn questions, in the exam's order: each Problem's questions (but VERIFIED_ONLY's) as
+    one, each Part 1 question and each of VERIFIED_ONLY as one."""
+    out: list[Group] = []
+    for q in v.questions:
+        key = q.id if q.id.startswith("P1.") or q.id in VERIFIED_ONLY else q.id.split(".")[0]
+        if out and out[-1].key == key:
+            out[-1] = Group(key, (*out[-1].questions, q))
+        else:
+            out.append(Group(key, (q,)))
+    return out
+
+
+def question_uuid(v: Variant, g: Group) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"dlexam:prairielearn:{v.difficulty}:{g.key}"))
+
+
+def question_id(v: Variant, g: Group) -> str:
     """The question's folder under questions/, which is its id (QID) in an assessment."""
-    return f"dlexam-{v.difficulty}-{q.id.replace('.', '-')}"
+    return f"dlexam-{v.difficulty}-{g.key.replace('.', '-')}"
+
+
+def element_name(answer_id: str) -> str:
+    """A field's answers-name in question.html: its answer id with letters, digits and _ only (Pr2.2.S: Pr2_2_S;
+    pl-matrix-component-input names its cells Pr2_2_S1, Pr2_2_S2, ...)."""
+    return re.sub(r"[^A-Za-z0-9]", "_", answer_id)
 
 
 POINT_DECIMALS = 2  # a split that is no finite decimal of this many places is rounded to it (none is, today)
@@ -252,12 +329,13 @@ def platform_points(auto: Fraction, manual: Fraction) -> dict[str, int | float]:
 
 
 def assessment(v: Variant) -> dict:
-    """infoAssessment.json: an Exam of the variant's questions in the exam's order, a zone per part, each question's
-    points split between what server.py grades and what a person grades (its essays)."""
+    """infoAssessment.json: an Exam of the variant's PrairieLearn questions (:func:`groups`) in the exam's order, a
+    zone per part, each question's points split between what server.py grades and what a person grades (its
+    essays)."""
     zones = []
     for prefix, name in PARTS:
-        slots = [{"id": question_id(v, q), **platform_points(*q.points_split())}
-                 for q in v.questions if q.id.startswith(prefix)]
+        slots = [{"id": question_id(v, g), **platform_points(*points_split(g.questions))}
+                 for g in groups(v) if g.ids[0].startswith(prefix)]
         if slots:
             zones.append({"title": name, "questions": slots})
     return {"uuid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"dlexam:prairielearn:assessment:{v.difficulty}")),
@@ -274,10 +352,15 @@ def course_instance() -> dict:
             "longName": "dlexam: Deep Learning exam variants"}
 
 
-def question_fields(q: Question) -> list[tuple[str, str, int]]:
-    """The answer fields question.html has elements for, (name, kind, weight): server.py's FIELDS."""
-    weights = q.field_weights()
-    return [(f.name, f.kind, weights[f.name]) for f in q.fields]
+def question_fields(g: Group) -> list[tuple[str, str, str, int]]:
+    """The answer fields question.html has elements for, (answer id, element name, kind, weight): server.py's
+    FIELDS."""
+    weights = points_weights(g.questions)
+    out = [(q.answer_id(f), element_name(q.answer_id(f)), f.kind, weights[q.answer_id(f)])
+           for q in g.questions for f in q.fields]
+    if len({name for _, name, _, _ in out}) != len(out):
+        raise ValueError(f"{g.key}: two answer fields with one element name")
+    return out
 
 
 HELP_EXAMPLE = Fraction(1, 7)  # the help's example of an exact answer with no finite decimal
@@ -298,37 +381,60 @@ def help_text(f) -> str:
             f"{x.denominator}) scores too; an answer of 0 takes 0 alone.")
 
 
-def question_html(q: Question) -> str:
-    out = ["<pl-question-panel>", "  {{{params.html}}}", "</pl-question-panel>", ""]
-    weights = q.field_weights()  # the same weights grade_exact.py writes into partial_scores
-    for f in q.fields:
-        weight = weights[f.name]
-        label = f"{f.name} ="
-        if f.kind == "matrix":
-            # the grid's rows and columns named above it (server.py's axes(): the element draws no headers);
-            # rtol and atol 0: the element's own help (it shows one always) named the defaults, 1% and 1e-8
-            out += [f"<p><small>{{{{params.axes.{f.name}}}}}</small></p>",
-                    f'<pl-matrix-component-input answers-name="{f.name}" label="{label}" weight="{weight}" '
-                    'comparison="relabs" rtol="0" atol="0" allow-fractions="true"></pl-matrix-component-input>',
-                    f"<p><small>{escape(help_text(f))}</small></p>"]
-        elif f.kind == "number":
-            tol = "0" if f.exact else f"{f.tolerance:g}"
-            # show-help-text false: the element's help would say rtol 0 and atol 0; help_text says what scores
-            out += [f'<pl-number-input answers-name="{f.name}" label="{label}" weight="{weight}" '
-                    f'comparison="relabs" rtol="0" atol="{tol}" allow-fractions="true" show-help-text="false" '
-                    f'placeholder="{"number" if f.exact else "number, 4 decimals"}"></pl-number-input>',
-                    f"<p><small>{escape(help_text(f))}</small></p>"]
-        elif f.kind == "choice":
-            item = option_label(q, f)  # "(a)", "(b)": params.html asks both items, and each element answers one
-            out += [f"<p>{escape(item)}</p>"] * bool(item) + [
-                    f'<pl-multiple-choice answers-name="{f.name}" weight="{weight}" order="fixed">',
-                    f"  {{{{#params.choices.{f.name}}}}}<pl-answer correct=\"{{{{correct}}}}\">{{{{text}}}}</pl-answer>"
-                    f"{{{{/params.choices.{f.name}}}}}",
-                    "</pl-multiple-choice>"]
-        else:  # an essay: graded by a person
-            out.append(f'<pl-rich-text-editor file-name="{f.name}.html"></pl-rich-text-editor>')
-        out.append("")
-    if any(f.kind in ("matrix", "number") for f in q.fields):  # why a typed number was not read (grade_exact.py)
+def shared_setting(g: Group) -> str:
+    """What question.html says, above the setting, of the draw its parts share (PrairieLearn gives every question of
+    an assessment a variant of its own): "" for a Part 1 question, which has no setting."""
+    first = g.questions[0]
+    if not first.context:
+        return ""
+    if len(g.questions) > 1:
+        return (f"Parts {first.id} to {g.questions[-1].id} below are one question here, as on paper: every part is "
+                "about the one setting below, drawn for you, and each is marked with its own points.")
+    return (f"{first.id} has a setting of its own here, drawn apart from the other questions of its problem: the "
+            "setting below is all it is about, whatever the other questions showed.")
+
+
+def question_html(g: Group) -> str:
+    out = ["<pl-question-panel>"]
+    if said := shared_setting(g):
+        out.append(f"  <p><b>{escape(said)}</b></p>")
+    out += ["  {{{params.setting}}}", "</pl-question-panel>", ""]
+    names = {aid: name for aid, name, _, _ in question_fields(g)}
+    weights = points_weights(g.questions)  # the same weights grade_exact.py writes into partial_scores
+    for q in g.questions:
+        if len(g.questions) > 1:  # outside the panels: the submission and answer panels show it too
+            out += [f"<h4>{escape(q.id)} {escape(q.title)} ({q.points} points)</h4>", ""]
+        out += ["<pl-question-panel>", f"  {{{{{{params.prompts.{q.id.replace('.', '_')}}}}}}}", "</pl-question-panel>",
+                ""]
+        for f in q.fields:
+            name, weight = names[q.answer_id(f)], weights[q.answer_id(f)]
+            label = f"{f.name} ="
+            if f.kind == "matrix":
+                # the grid's rows and columns named above it (server.py's axes(): the element draws no headers);
+                # rtol and atol 0: the element's own help (it shows one always) named the defaults, 1% and 1e-8
+                out += [f"<p><small>{{{{params.axes.{name}}}}}</small></p>",
+                        f'<pl-matrix-component-input answers-name="{name}" label="{label}" weight="{weight}" '
+                        'comparison="relabs" rtol="0" atol="0" allow-fractions="true"></pl-matrix-component-input>',
+                        f"<p><small>{escape(help_text(f))}</small></p>"]
+            elif f.kind == "number":
+                tol = "0" if f.exact else f"{f.tolerance:g}"
+                # show-help-text false: the element's help would say rtol 0 and atol 0; help_text says what scores
+                out += [f'<pl-number-input answers-name="{name}" label="{label}" weight="{weight}" '
+                        f'comparison="relabs" rtol="0" atol="{tol}" allow-fractions="true" show-help-text="false" '
+                        f'placeholder="{"number" if f.exact else "number, 4 decimals"}"></pl-number-input>',
+                        f"<p><small>{escape(help_text(f))}</small></p>"]
+            elif f.kind == "choice":
+                item = option_label(q, f)  # "(a)", "(b)": the prompt asks both items, and each element answers one
+                out += [f"<p>{escape(item)}</p>"] * bool(item) + [
+                        f'<pl-multiple-choice answers-name="{name}" weight="{weight}" order="fixed">',
+                        f"  {{{{#params.choices.{name}}}}}<pl-answer correct=\"{{{{correct}}}}\">{{{{text}}}}"
+                        f"</pl-answer>{{{{/params.choices.{name}}}}}",
+                        "</pl-multiple-choice>"]
+            else:  # an essay: graded by a person
+                out.append(f'<pl-rich-text-editor file-name="{name}.html"></pl-rich-text-editor>')
+            out.append("")
+    if any(f.kind in ("matrix", "number") for q in g.questions for f in q.fields):
+        # why a typed number was not read (grade_exact.py)
         out += ["<pl-submission-panel>", "  {{#feedback.unreadable}}<p>{{.}}</p>{{/feedback.unreadable}}",
                 "</pl-submission-panel>", ""]
     out += ["<pl-answer-panel>", "  {{{params.solution}}}", "</pl-answer-panel>", ""]
@@ -346,20 +452,23 @@ def prairielearn(v: Variant) -> dict[str, bytes]:
     files[f"{COURSE_INSTANCE}/infoCourseInstance.json"] = (dumps(course_instance(), indent=2) + "\n").encode()
     files[f"{COURSE_INSTANCE}/assessments/dlexam-{v.difficulty}/infoAssessment.json"] = (
         dumps(assessment(v), indent=2) + "\n").encode()
-    for q in v.questions:
-        folder = f"questions/{question_id(v, q)}"
+    for g in groups(v):
+        folder = f"questions/{question_id(v, g)}"
         # the assessment's autoPoints/manualPoints decide what is graded how; "Manual" only where nothing is automatic
         # (PrairieLearn then shows no "Save & Grade"; a question with auto points is graded by server.py either way)
-        auto, manual = q.points_split()
-        info = {"uuid": question_uuid(v, q), "title": f"{q.id} {q.title}", "topic": q.topic or "deep learning",
-                "tags": ["dlexam", q.id, v.difficulty], "type": "v3",
+        auto, manual = points_split(g.questions)
+        info = {"uuid": question_uuid(v, g), "title": g.title(),
+                "topic": next((q.topic for q in g.questions if q.topic), "deep learning"),
+                "tags": ["dlexam", *g.ids, v.difficulty], "type": "v3",
                 "gradingMethod": "Manual" if auto == 0 else "Internal"}
         files[f"{folder}/info.json"] = (dumps(info, indent=2) + "\n").encode()
-        files[f"{folder}/question.html"] = question_html(q).encode()
-        seeds = list(verified_seeds(v.difficulty)) if q.id == "Pr2.5" else None
+        files[f"{folder}/question.html"] = question_html(g).encode()
+        verified = any(qid in VERIFIED_ONLY for qid in g.ids)
+        seeds = list(verified_seeds(v.difficulty)) if verified else None
         gradients = None if seeds is None else {s: make_variant(s, v.difficulty).draw.gradients for s in seeds}
-        files[f"{folder}/server.py"] = SERVER.format(qid=q.id, title=q.title, difficulty=v.difficulty,
-                                                     seed=v.seed, seeds=seeds, gradients=gradients,
-                                                     manual_share=q.manual_share(),
-                                                     fields=question_fields(q)).encode()
+        files[f"{folder}/server.py"] = SERVER.format(title=g.title(), group=g.key,
+                                                     ids=", ".join(g.ids), questions=g.ids,
+                                                     difficulty=v.difficulty, seed=v.seed, seeds=seeds,
+                                                     gradients=gradients, manual_share=manual / (auto + manual),
+                                                     fields=question_fields(g)).encode()
     return files
