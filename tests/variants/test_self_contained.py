@@ -144,7 +144,7 @@ def test_prairielearn_deals_a_problems_parts_one_setting(variant, tmp_path):
         f"{pages['Pr2.5']['folder']}/question.html"].decode())
     shown = pages["Pr2.2"]["setting"]
     t = tables(shown)
-    vocab, _, E = t[next(c for c in t if c.startswith("E ("))]
+    vocab, _, E = t[next(c for c in t if c.startswith("embedding matrix E ("))]
     W = t[next(c for c in t if c.startswith("W_Q = W_K = W_V ("))][2]
     W_O = t[next(c for c in t if c.startswith("W_O ("))][2]
     tokens = html.unescape(re.search(r"The training example is &quot;(.*?)&quot;", shown).group(1)).split()

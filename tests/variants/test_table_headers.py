@@ -59,7 +59,7 @@ class Tables(HTMLParser):
 
 def check(text: str) -> None:
     found = Tables(text).found
-    (e,) = [h for c, h in found.items() if c.startswith("E (")]
+    (e,) = [h for c, h in found.items() if c.startswith("embedding matrix E (")]
     (wq,) = [h for c, h in found.items() if c.startswith("W_Q")]
     assert e == E_HEAD and wq == WQ_HEAD
 
@@ -85,7 +85,7 @@ def test_qti_heads_e_and_w_q():
 
 def test_typst_heads_e_and_w_q():
     src = documents.typst_source(V)
-    for caption, head in (("E (", E_HEAD), ("W_Q", WQ_HEAD)):
+    for caption, head in (("embedding matrix E (", E_HEAD), ("W_Q", WQ_HEAD)):
         line = next(s for s in src.splitlines() if s.startswith("#figure(caption: [" + documents.tym(caption)))
         cols = len(head)
         cells = re.findall(r"\[([^\]]*)\]", line.split("table(", 1)[1])
@@ -95,5 +95,29 @@ def test_typst_heads_e_and_w_q():
 def test_markdown_heads_them_the_same():
     md = documents.markdown(V)
     lines = md.splitlines()
-    e = lines[next(i for i, s in enumerate(lines) if s.startswith("*E (")) + 2]
+    e = lines[next(i for i, s in enumerate(lines) if s.startswith("*embedding matrix E (")) + 2]
     assert [c.strip() for c in e.strip("|").split("|")] == E_HEAD
+
+
+E_APART = ('The symbol E is one of the tokens (a row of the matrix E, and the name of one of its columns); E alone, as '
+           'in E^T and "a row of E", is the matrix.')
+
+
+def test_the_token_e_is_told_apart_from_the_matrix_e():
+    """A harder variant's fifth symbol is E, so its setting read "The vocabulary is A, B, C, D, E, ...", a table
+    captioned "E (7x5)" with a row E and a column E, and "the symbol whose row of E is that dimension's unit vector":
+    a table captioned E beside a token E reads as that token's. The names stay (every printed key uses them); the
+    table is captioned "embedding matrix E (7x5)" and the setting says once which E is which, in every document and
+    export (the sentence and caption typed here). Harder variant 0's vocabulary is A-E (its printed exam); variant
+    7's A-D, which has no token E and no such sentence."""
+    harder = make_variant(0, "harder", computed=False)
+    assert "E" in harder.spec.transformer.symbols and "E" not in T.symbols
+    for v, said in ((harder, True), (V, False)):
+        md = documents.markdown(v, esc=documents.as_is)
+        assert (E_APART in md) == said
+        assert f"*embedding matrix E ({len(v.spec.transformer.vocab)}x{v.spec.transformer.d_model})*" in md
+        root = ET.fromstring(exports.moodle_xml(v))
+        pr22 = [q.find("questiontext/text").text for q in root.findall("question")
+                if q.get("type") != "category" and q.find("name/text").text.split()[-1].startswith("Pr2.2")]
+        assert pr22 and all((E_APART.replace('"', "&quot;") in text) == said for text in pr22)
+        assert all("<caption>embedding matrix E (" in text for text in pr22)

@@ -48,6 +48,9 @@ def mat(m: Matrix) -> str:
     return "[" + "; ".join(", ".join(text(x) for x in r) for r in m) + "]"
 
 
+EMBEDDING = "embedding matrix E"  # E's table's caption: "E (6x4)" beside a token E read as that token's table
+
+
 def setting(t: TransformerSpec) -> list:
     """The model, as every question of Problem 2 states it, with the conventions their answers depend on (argmax
     attention, the loss): a platform shows each question alone, PrairieLearn each with a variant of its own."""
@@ -61,8 +64,12 @@ def setting(t: TransformerSpec) -> list:
              f"order. The representation after attention is multiplied by W_O, and the logits are that result "
              f"times E^T." + (" E's columns, W_Q's rows and W_O's columns, the model's dimensions, are named after "
                               "the symbol whose row of E is that dimension's unit vector."
-                              if set(outputs) <= set(t.symbols) else "")),
-        matrix_table(f"E ({len(t.vocab)}x{t.d_model})", t.E, *named(t, "E")),
+                              if set(outputs) <= set(t.symbols) else "")
+             # a harder variant's fifth symbol is E, beside the matrix E: the names stay (every key prints them)
+             + (" The symbol E is one of the tokens (a row of the matrix E"
+                + (", and the name of one of its columns" if set(outputs) <= set(t.symbols) else "")
+                + "); E alone, as in E^T and \"a row of E\", is the matrix." if "E" in t.symbols else "")),
+        matrix_table(f"{EMBEDDING} ({len(t.vocab)}x{t.d_model})", t.E, *named(t, "E")),
         matrix_table(f"W_Q = W_K = W_V ({t.d_model}x{t.d_head})" if t.head.W_Q == t.head.W_K == t.head.W_V
                      else "W_Q", t.head.W_Q, *named(t, "W_Q")),
         matrix_table(f"W_O ({t.d_head}x{t.d_model})", t.W_O, *named(t, "W_O")),
