@@ -102,9 +102,15 @@ def prairielearn_pages(variant, tmp_path) -> dict[str, dict]:
     return json.loads(p.stdout)
 
 
-def test_prairielearn_questions_state_what_they_depend_on(variant, tmp_path):
+@pytest.fixture(scope="module")
+def pl_pages(variant, tmp_path_factory):
+    """prairielearn_pages of the variant, once for the tests below (a course written, every folder generated)."""
+    return prairielearn_pages(variant, tmp_path_factory.mktemp("course"))
+
+
+def test_prairielearn_questions_state_what_they_depend_on(pl_pages):
     """The text as server.py's generate() makes it, for a variant PrairieLearn draws (not the export's seed)."""
-    pages = prairielearn_pages(variant, tmp_path)
+    pages = pl_pages
     assert set(NEEDS) <= set(pages)
     for qid, needs in NEEDS.items():
         body = plain(pages[qid]["text"])
@@ -127,7 +133,7 @@ def times(a, b):
     return [[sum((x * y for x, y in zip(r, c, strict=True)), Fraction(0)) for c in zip(*b, strict=True)] for r in a]
 
 
-def test_prairielearn_deals_a_problems_parts_one_setting(variant, tmp_path):
+def test_prairielearn_deals_a_problems_parts_one_setting(variant, pl_pages):
     """PrairieLearn gives every question its own variant seed, and a Problem's questions share one setting on paper
     (Pr2.3's logits and Pr2.4's R are computed on the attention Pr2.2 asks for). Exported one folder a question,
     Pr2.2, Pr2.3 and Pr2.4 (and Problem 1's Pr1.1-Pr1.4) showed a student three (four) different models, each with
@@ -135,7 +141,7 @@ def test_prairielearn_deals_a_problems_parts_one_setting(variant, tmp_path):
     then R) had to be worked out afresh in every part. Each Problem's parts (but Pr2.5, which says it stands alone)
     are now one question: one seed, one setting. Oracle: Pr2.2's S and Pr2.3's logits computed here, in Fractions,
     from the matrices and the example the student is shown (argmax attention with ties shared, as it states)."""
-    pages = prairielearn_pages(variant, tmp_path)
+    pages = pl_pages
     for parts in (("Pr1.1", "Pr1.2", "Pr1.3", "Pr1.4"), ("Pr2.1", "Pr2.2", "Pr2.3", "Pr2.4")):
         assert len({pages[qid]["seed"] for qid in parts}) == 1, {qid: pages[qid]["seed"] for qid in parts}
         assert len({pages[qid]["folder"] for qid in parts}) == 1
