@@ -388,8 +388,10 @@ def shared_setting(g: Group) -> str:
     if not first.context:
         return ""
     if len(g.questions) > 1:
+        # infoAssessment.json gives autoPoints one number: on an Exam, one graded submission for all the parts
         return (f"Parts {first.id} to {g.questions[-1].id} below are one question here, as on paper: every part is "
-                "about the one setting below, drawn for you, and each is marked with its own points.")
+                "about the one setting below, drawn for you, and each is marked with its own points. The parts are "
+                "graded together, once: answer all of them before you grade.")
     return (f"{first.id} has a setting of its own here, drawn apart from the other questions of its problem: the "
             "setting below is all it is about, whatever the other questions showed.")
 
