@@ -146,8 +146,11 @@ def test_prairielearn_deals_a_problems_parts_one_setting(variant, pl_pages):
         assert len({pages[qid]["seed"] for qid in parts}) == 1, {qid: pages[qid]["seed"] for qid in parts}
         assert len({pages[qid]["folder"] for qid in parts}) == 1
     assert pages["Pr2.5"]["folder"] != pages["Pr2.2"]["folder"]
-    assert "has a setting of its own here" in plain(exports.prairielearn(variant)[
-        f"{pages['Pr2.5']['folder']}/question.html"].decode())
+    files = exports.prairielearn(variant)
+    assert "has a setting of its own here" in plain(files[f"{pages['Pr2.5']['folder']}/question.html"].decode())
+    said = plain(files[f"{pages['Pr2.2']['folder']}/question.html"].decode())
+    # one setting for the parts, and (autoPoints one number: one graded submission) one grading for all of them
+    assert "Parts Pr2.1 to Pr2.4 below are one question here" in said and "graded together, once" in said
     shown = pages["Pr2.2"]["setting"]
     t = tables(shown)
     vocab, _, E = t[next(c for c in t if c.startswith("embedding matrix E ("))]
