@@ -235,6 +235,25 @@ def test_a_sheet_of_the_other_difficulty_is_named_as_such():
     assert "another dlexam drew that exam" in str(e.value)
 
 
+def test_a_sheet_of_the_other_difficulty_is_named_as_such_against_a_saved_key_too():
+    """`grade --key` with the standard exam's key.json and a harder exam's sheet (no difficulty on it) said "another
+    dlexam drew that exam" until 2026-12-07, though this dlexam draws it: it names the variant and the difficulty as
+    `--variant` does, and where to find that exam's key."""
+    from dlexam.variants.saved import read_key
+
+    saved = read_key(json.dumps(V.to_json()).encode())
+    harder = make_variant(1, "harder")
+    sheet = {k: v for k, v in json.loads(json.dumps(harder.key())).items() if k != "difficulty"}
+    with pytest.raises(SubmissionError) as e:
+        grade(saved, sheet)
+    msg = str(e.value)
+    assert msg.startswith("fingerprint:") and "variant 1 (harder)" in msg and "--difficulty harder" in msg, msg
+    assert "another dlexam" not in msg and "key.json" in msg and "\n" not in msg
+    with pytest.raises(SubmissionError) as e:  # a fingerprint of neither difficulty: as before
+        grade(saved, {**sheet, "fingerprint": make_variant(2).fingerprint})
+    assert "another dlexam drew that exam" in str(e.value)
+
+
 def test_the_fingerprint_follows_what_grading_depends_on():
     import dataclasses
     import subprocess

@@ -204,9 +204,11 @@ def _named_variant(v: Variant, submission: dict) -> None:
     fingerprint = None if said["fingerprint"] is None else str(said["fingerprint"]).strip().lower()
     if fingerprint is not None and v.fingerprint and fingerprint != v.fingerprint:
         if other := _difficulty_of(v, fingerprint):  # a harder exam's sheet graded as the standard one, say
+            saved = "" if isinstance(v, Variant) else (f", or against its own key.json: dlexam variant --seed {v.seed} "
+                                                       f"--difficulty {other} --out DIR writes it")
             raise SubmissionError(f"fingerprint: this submission is for variant {v.seed} ({other}), whose "
                                   f"fingerprint {fingerprint} it gives, not variant {v.seed} ({v.difficulty}): grade "
-                                  f"it as that one (dlexam grade --variant {v.seed} --difficulty {other} ...)")
+                                  f"it as that one (dlexam grade --variant {v.seed} --difficulty {other} ...){saved}")
         raise SubmissionError(f"fingerprint: this submission answers an exam with fingerprint "
                               f"{shown(str(said['fingerprint']).strip())}, and variant {v.seed} ({v.difficulty}) "
                               f"here has fingerprint {v.fingerprint}: another dlexam drew that exam for seed {v.seed}; "
@@ -214,14 +216,16 @@ def _named_variant(v: Variant, submission: dict) -> None:
 
 
 def _difficulty_of(v: Variant, fingerprint: str) -> str:
-    """The other difficulty whose variant of `v`'s seed, as this dlexam draws it, has `fingerprint`; "" if none (or
-    `v` is a saved key.json, not a variant drawn here)."""
-    if not isinstance(v, Variant):
-        return ""
+    """The other difficulty whose variant of `v`'s seed, as this dlexam draws it, has `fingerprint`; "" if none.
+    `v` may be a saved key.json (`grade --key`): a sheet of the seed's other difficulty, as this dlexam draws it, is
+    named so too (its fingerprint is that exam's whoever wrote the key)."""
     from dlexam.variants.build import make_variant
     from dlexam.variants.draw import DIFFICULTIES
 
-    computed = v.draw is not None and v.draw.gradients is not None  # as `v` was made: Pr2.5 is in its fingerprint
+    if isinstance(v, Variant):  # as `v` was made: Pr2.5 (computed with torch) is in its fingerprint
+        computed = v.draw is not None and v.draw.gradients is not None
+    else:  # a saved key has Pr2.5 where it was made with torch
+        computed = any(q.id == "Pr2.5" for q in v.questions)
     for d in DIFFICULTIES:
         try:
             if d != v.difficulty and make_variant(v.seed, d, computed).fingerprint == fingerprint:
