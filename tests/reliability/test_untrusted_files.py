@@ -206,6 +206,8 @@ def _changed(key: dict, aid: str, **changes) -> dict:
     ("row labels", ["P: 2 labels for 7 rows"]), ("column labels", ["logits: 1 labels for 6 columns"]),
     # a 5,000-digit number: the message was Python's advice about sys.set_int_max_str_digits()
     ("5000 digits", ["a whole number of more than"]),
+    # follow-through rules (key.json's `follows`, since 2026-12-07): one it does not know, data that is no numbers
+    ("follow rule", ["loss: a follow-through rule 'eval'"]), ("follow data", ["follow-through data rows"]),
 ])
 def test_a_hostile_key_json_is_one_line_before_any_grading(tmp_path, capsys, saved_key, damage, needles):
     import json
@@ -221,6 +223,10 @@ def test_a_hostile_key_json_is_one_line_before_any_grading(tmp_path, capsys, sav
         "row labels": lambda: json.dumps(_changed(k, "Pr2.2.P", row_labels=["a", "b"])),
         "column labels": lambda: json.dumps(_changed(k, "Pr2.3.logits", col_labels=["a"])),
         "5000 digits": lambda: json.dumps(k).replace('"seed": 7', '"seed": ' + "7" * 5000, 1),
+        "follow rule": lambda: json.dumps(_changed(k, "Pr2.3.loss", follows=[
+            {**k["fields"]["Pr2.3.loss"]["follows"][0], "rule": "eval"}])),
+        "follow data": lambda: json.dumps(_changed(k, "Pr2.3.loss", follows=[
+            {**k["fields"]["Pr2.3.loss"]["follows"][0], "data": {"rows": ["__import__"], "targets": [0]}}])),
     }[damage]()
     (tmp_path / "key.json").write_text(text)
     sheet = {aid: v for aid, v in k["key"].items() if aid not in ("seed", "difficulty", "fingerprint")}

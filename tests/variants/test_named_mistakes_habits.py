@@ -183,7 +183,8 @@ SEEDS_2HEADS = [(seed, d) for d in ("standard", "harder") for seed in (0, 1, 5)]
 @pytest.mark.parametrize(("seed", "difficulty"), SEEDS_2HEADS)
 def test_the_one_head_r_and_loss_in_pr2_4_are_named(seed, difficulty):
     """Version A's worked solution says a second head gives "the same R": a student who writes the one-head R = Z W_O
-    (and Pr2.3's loss) in Pr2.4 where [Z_1 Z_2] multi_W_O differs is told so."""
+    (or Pr2.3's loss) in Pr2.4 where [Z_1 Z_2] multi_W_O differs is told so; Pr2.3's loss beside the one-head R is
+    that R's loss, and said to be right given it (test_follow_through.py)."""
     v = variant(seed, difficulty)
     t = v.spec.transformer
     one = times(head_z(t, t.head)[1], t.W_O)
@@ -202,10 +203,11 @@ def test_the_one_head_r_and_loss_in_pr2_4_are_named(seed, difficulty):
         assert len(r.wrong) == changed, name
         assert all(w["reason"].startswith("the one-head R = Z W_O, as Version A's worked solution") for w in r.wrong), (
             name, r.wrong[0])
-        loss = result(g, sub, "Pr2.4.loss")
         if abs(loss1 - float(right(v, "Pr2.4.loss"))) > 1e-3:
-            (w,) = loss.wrong
+            (w,) = result(g, key(v) | {"Pr2.4.loss": f"{loss1:.4f}"}, "Pr2.4.loss").wrong  # beside the right R
             assert w["reason"].startswith("this is the one-head loss of Pr2.3"), (name, w)
+            (w,) = result(g, sub, "Pr2.4.loss").wrong  # beside the one-head R, whose loss it is (since 2026-12-07)
+            assert w["reason"].startswith("right given your R: the loss of your R's logits R E^T is"), (name, w)
 
 
 @pytest.mark.parametrize(("seed", "difficulty"), [(3, "standard"), (0, "harder")])

@@ -6,8 +6,11 @@ answer, each answer read by :mod:`dlexam.variants.reading` and each typed number
 cell by cell. Each wrong cell or value is reported with the right value and a one-line reason; a wrong choice with
 why the chosen option is wrong where the variant knows (``Field.option_reasons``). Where one mistake explains a whole
 answer (a matrix transposed, P without the causal mask, a loss in log base 10:
-:func:`dlexam.variants.mistakes.whole_mistake`), its reason names it first. Essays are left to a person: their
-points are reported as ``manual_points``. :func:`grade` is what `dlexam grade` and the web page's practice call.
+:func:`dlexam.variants.mistakes.whole_mistake`), its reason names it first; before that, where an answer (or a
+matrix's rows) is what the student's own wrong earlier answer gives (P from their S, the loss from their logit rows:
+``Field.follows``, :mod:`dlexam.variants.follow`), it says "right given your S", and scores it against the key all
+the same, as every export does. Essays are left to a person: their points are reported as ``manual_points``.
+:func:`grade` is what `dlexam grade` and the web page's practice call.
 
 Only what leaves nothing to grade is refused (:class:`~dlexam.variants.submission.SubmissionError`: one line,
 `dlexam grade` exits 2): a file that is not UTF-8 JSON or CSV, a submission with no answers, an answer id the variant
@@ -20,11 +23,13 @@ noted (``notes``). An answer with nothing in it ("", null, empty cells only) cou
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 
 from dlexam.errors import UserError
 from dlexam.spec import text
+from dlexam.variants.follow import row_given, row_words, value_given, value_words
 from dlexam.variants.mistakes import (
     as_written,
     cell_name,
@@ -86,12 +91,21 @@ def unanswered(aid: str, qid: str, f: Field, q_points: int) -> FieldResult:
                        [{"where": aid, "given": "", "expected": "an answer", "reason": "not answered"}])
 
 
-def grade_field(aid: str, qid: str, q_points: int, f: Field, value) -> FieldResult:
+Sources = Callable[[str], object]  # an answer id -> the sheet's answer to it as read (a matrix's rows, a number)
+
+
+def _no_sources(aid: str) -> None:
+    return None
+
+
+def grade_field(aid: str, qid: str, q_points: int, f: Field, value, sources: Sources = _no_sources) -> FieldResult:
     """One answer against its field of the key. An answer that cannot be read scores 0 (a matrix cell: that
-    cell), with what is wrong with it as ``invalid``; it raises nothing."""
+    cell), with what is wrong with it as ``invalid``; it raises nothing. `sources` gives the sheet's other answers
+    as read, for the answers this one follows from (``Field.follows``): one wrong only because it used them
+    rightly is said to be, and scored against the key all the same."""
     share = f.points * q_points
     if f.kind == "matrix":
-        return _grade_matrix(aid, qid, share, f, value)
+        return _grade_matrix(aid, qid, share, f, value, sources)
     written = value
     try:
         written = one_value(value)  # "9" of a CSV line "P1.1.choice,9,,"
@@ -125,11 +139,44 @@ def grade_field(aid: str, qid: str, q_points: int, f: Field, value) -> FieldResu
     given = as_written(written, got)
     wrong = [] if ok else [{"where": aid, "given": given, "expected": expected_text(f),
                             "reason": _because(rounding(written, got, f.answer, f.tolerance)
-                                               or whole_mistake(f, got)[0], f.why)}]
+                                               or _followed_value(f, got, sources) or whole_mistake(f, got)[0],
+                                               f.why)}]
     return FieldResult(aid, qid, share if ok else Fraction(0), share, ok, wrong)
 
 
-def _grade_matrix(aid: str, qid: str, share: Fraction, f: Field, value) -> FieldResult:
+def _followed_value(f: Field, got: Fraction, sources: Sources) -> str:
+    """The words for a wrong number that is what one of its follow-through rules gives on the sheet's own source
+    answer (where that differs from the key), else ""."""
+    for ft in f.follows:
+        given = value_given(ft, sources(ft.source))
+        if given is None or scores(Fraction(given), f.answer, f.tolerance):
+            continue  # nothing read, or the source's error does not reach this answer
+        if scores(got, given, f.tolerance):
+            return value_words(ft, given)
+    return ""
+
+
+def _followed_rows(f: Field, read: list, sources: Sources) -> tuple[str, set[int]]:
+    """The wrong rows of a matrix answer that one follow-through rule gives on the sheet's own source answer (each
+    row where that differs from the key's), and its words; ("", set()) where none."""
+    for ft in f.follows:
+        source = sources(ft.source)
+        if not isinstance(source, list):
+            continue
+        rows = set()
+        for i, r in enumerate(read):
+            if all(isinstance(x, Fraction) and scores(x, w) for x, w in zip(r, f.answer[i], strict=True)):
+                continue
+            given = row_given(ft, source, i)
+            if (given is not None and len(given) == len(r) and given != tuple(f.answer[i])
+                    and all(isinstance(x, Fraction) and scores(x, w) for x, w in zip(r, given, strict=True))):
+                rows.add(i)
+        if rows:
+            return row_words(ft, [f.row_labels[i] if f.row_labels else str(i + 1) for i in sorted(rows)]), rows
+    return "", set()
+
+
+def _grade_matrix(aid: str, qid: str, share: Fraction, f: Field, value, sources: Sources = _no_sources) -> FieldResult:
     """A matrix earns its share cell by cell; an unreadable or missing cell is wrong, the others count."""
     rows, cols = len(f.answer), len(f.answer[0])
     try:
@@ -140,7 +187,11 @@ def _grade_matrix(aid: str, qid: str, share: Fraction, f: Field, value) -> Field
              "invalid": str(bad)}])
     wrong = []
     read = [[got for _, got in r] for r in cells]
-    whole, explained = (whole_mistake(f, read) if all(isinstance(x, Fraction) for r in read for x in r)
+    # rows right given the sheet's own earlier answer (where that is wrong) first: this step was done right; then a
+    # named mistake of the answer's own, of every other wrong row
+    follow, followed = _followed_rows(f, read, sources)
+    rest = [list(f.answer[i]) if i in followed else r for i, r in enumerate(read)]
+    whole, explained = (whole_mistake(f, rest) if all(isinstance(x, Fraction) for r in rest for x in r)
                         else ("", range(0)))
     swapped, slips, given_t = transposed(f, value) if notes else ("", [], [])  # read in the key's shape, its rows
     if swapped:  # or cells were too many or few: no value of it is in its place, one wrong answer, not cells
@@ -158,7 +209,7 @@ def _grade_matrix(aid: str, qid: str, share: Fraction, f: Field, value) -> Field
             wrong.append({"where": cell_name(f, i, j), "at": [i, j], "given": given[j][i],
                           "expected": text(f.answer[i][j]), "reason": _because(swapped, cell), "cell": cell})
         return FieldResult(aid, qid, Fraction(0), share, False, wrong, [], swapped)
-    square = transposed_slips(f.answer, cells) if not whole and rows == cols else None  # its cells as written
+    square = transposed_slips(f.answer, cells) if not whole and not followed and rows == cols else None
     if square:  # a square answer transposed, a slip or two in it: named, its cells scored where they land, as
         whole, explained, slips = transposition(f, cells, square), range(rows), square  # one without a slip is
     slipped = {(j, i) for i, j in slips}  # where each wrong value stands in the answer
@@ -177,6 +228,9 @@ def _grade_matrix(aid: str, qid: str, share: Fraction, f: Field, value) -> Field
             elif (i, j) in slipped:  # wrong here, and wrong read transposed too: the key's cell (j, i)
                 cell = _because(f"wrong read transposed too: {cell_name(f, j, i)} is {text(f.answer[j][i])}", why)
                 entry |= {"given": as_written(written, got), "reason": _because(whole, cell), "cell": cell}
+            elif i in followed:  # right given the sheet's own source answer; named once unless another mistake is
+                entry |= {"given": as_written(written, got), "reason": _because(follow, why)}
+                entry |= {} if whole else {"cell": why}
             elif i in explained:  # the whole answer's mistake; "cell": what this cell's reason adds to it
                 entry |= {"given": as_written(written, got), "reason": _because(whole, why), "cell": why}
             else:
@@ -184,7 +238,7 @@ def _grade_matrix(aid: str, qid: str, share: Fraction, f: Field, value) -> Field
                           "reason": _because(rounding(written, got, f.answer[i][j]), why)}
             wrong.append(entry)
     right = rows * cols - len(wrong)
-    named = whole if any("cell" in w for w in wrong) else ""
+    named = (whole or follow) if any("cell" in w for w in wrong) else ""
     return FieldResult(aid, qid, share * Fraction(right, rows * cols), share, not wrong, wrong, notes, named)
 
 
@@ -248,6 +302,21 @@ def id_meant(unknown: str, known) -> str:
     return f": is it {same[0]}? Answer ids are written as the exam prints them" if same else ""
 
 
+def _read_source(known: dict, submission: dict, aid: str):
+    """Answer `aid` of a sheet as read, for the answers that follow from it: a matrix as rows of cells (a Fraction,
+    None or UnreadableAnswer each), a number as a Fraction; None where it is not answered or cannot be read."""
+    if aid not in known or left_out(submission.get(aid)):
+        return None
+    f = known[aid][1]
+    try:
+        if f.kind == "matrix":
+            cells, _ = read_matrix(submission[aid], len(f.answer), len(f.answer[0]), f.row_labels)
+            return [[got for _, got in r] for r in cells]
+        return read_number(one_value(submission[aid])) if f.kind == "number" else None
+    except UnreadableAnswer:
+        return None
+
+
 def grade(v: Variant, submission: dict) -> Grade:
     """Score `submission` (answer id -> answer) against variant `v`'s key. Raises
     :class:`~dlexam.variants.submission.SubmissionError` only for a submission with nothing to grade: no answers, an
@@ -260,6 +329,13 @@ def grade(v: Variant, submission: dict) -> Grade:
     if unknown:
         raise SubmissionError(f"{shown(unknown[0])}: no such answer in variant {v.seed}"
                               + (id_meant(unknown[0], known) or "; the answers are " + ", ".join(known)))
+    read: dict[str, object] = {}
+
+    def sources(aid: str):  # the sheet's answer to `aid` as read, once, for the answers that follow from it
+        if aid not in read:
+            read[aid] = _read_source(known, submission, aid)
+        return read[aid]
+
     results, missing, manual = [], [], Fraction(0)
     for aid, (q, f) in known.items():
         if f.kind == "essay":
@@ -269,7 +345,7 @@ def grade(v: Variant, submission: dict) -> Grade:
             missing.append(aid)
             results.append(unanswered(aid, q.id, f, q.points))
             continue
-        results.append(grade_field(aid, q.id, q.points, f, submission[aid]))
+        results.append(grade_field(aid, q.id, q.points, f, submission[aid], sources))
     score = sum((r.points for r in results), Fraction(0))
     max_score = sum((r.max_points for r in results), Fraction(0))
     return Grade(v.seed, v.difficulty, score, max_score, manual, results, missing)

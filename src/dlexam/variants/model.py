@@ -96,6 +96,37 @@ class Mistake:
         return {"answer": value, "why": self.why, "tolerance": self.tolerance}
 
 
+FOLLOW_RULES = {  # each follow-through rule (variants.follow) and its data: a whole number, or a list of them
+    "argmax": {}, "rows_times": {"rows": list, "M": "matrix"}, "loss": {"rows": list, "targets": list},
+    "flat": {}, "side": {}, "head": {"classes": int}, "head_kernel": {"classes": int, "channels": int},
+    "conv": {"row": int, "kernel": list, "in_channels": int},
+}
+
+
+@dataclass(frozen=True)
+class FollowThrough:
+    """How an answer follows from another answer of the same sheet (`source`, an answer id), so that one wrong only
+    because it used the student's own wrong earlier answer correctly is said to be (P from the student's S, the
+    loss from their logit rows): :mod:`dlexam.variants.follow` computes it by `rule` (:data:`FOLLOW_RULES`) from
+    `data` (ints, lists of ints, a matrix `M` of Fractions). `name` is the source as the feedback names it ("S"),
+    `how` how the answer is made of it ("causal argmax"; a number's: "the loss of your logit rows"). It explains;
+    it earns nothing (each answer is scored against the key, as every export scores it)."""
+
+    source: str
+    rule: str
+    name: str
+    how: str
+    data: dict = field(default_factory=dict, hash=False)
+
+    def __post_init__(self) -> None:
+        if self.rule not in FOLLOW_RULES:
+            raise ValueError(f"unknown follow-through rule {self.rule!r}")
+
+    def to_json(self) -> dict:
+        data = {k: [[text(x) for x in r] for r in v] if k == "M" else v for k, v in self.data.items()}
+        return {"source": self.source, "rule": self.rule, "name": self.name, "how": self.how, "data": data}
+
+
 def distinct(answer, candidates: list[Mistake]) -> tuple[Mistake, ...]:
     """The mistakes whose answers differ from the right answer and from each earlier one's: by more than the
     mistake's tolerance somewhere, or (exact) in some value, so that no answer is named by the wrong mistake."""
@@ -130,6 +161,7 @@ class Field:
     option_reasons: tuple[str, ...] = ()  # a choice's: why picking each option is wrong, in a line, in the order
     #                                       shown ("" for the right one); () where no option has a reason of its own
     mistakes: tuple[Mistake, ...] = ()  # whole answers that named mistakes give, the first that fits named
+    follows: tuple[FollowThrough, ...] = ()  # how it follows from the sheet's earlier answers, the first that fits
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -165,6 +197,8 @@ class Field:
             out["option_reasons"] = list(self.option_reasons)
         if self.mistakes:
             out["mistakes"] = [m.to_json() for m in self.mistakes]
+        if self.follows:
+            out["follows"] = [x.to_json() for x in self.follows]
         if self.reason is not None:
             out["cell_reasons"] = [[self.reason(i, j) for j in range(len(r))] for i, r in enumerate(self.answer)]
         return out

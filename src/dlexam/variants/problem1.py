@@ -9,7 +9,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from dlexam.spec import CNNSpec, Conv, ExamSpec, Pool
-from dlexam.variants.model import Field, Items, Mistake, Question, Table, Text, distinct
+from dlexam.variants.model import Field, FollowThrough, Items, Mistake, Question, Table, Text, distinct
 
 
 def param_mistakes(filters: int, kernel: tuple[int, int], channels: int) -> tuple[Mistake, ...]:
@@ -22,6 +22,77 @@ def param_mistakes(filters: int, kernel: tuple[int, int], channels: int) -> tupl
         out.append(Mistake(Fraction(filters * (kh * kw + 1)), f"{filters} x ({kh} x {kw} + 1) = "
                            f"{filters * (kh * kw + 1)} counts one input channel: each filter spans all {channels}"))
     return tuple(m for m in out if m.answer != right)
+
+
+SIZE_SLIPS = {  # a slip in the output size (N + 2P - F)/S + 1: (numerator, divisor) it computes, and its words
+    "padding": (lambda n, k, s, p: (n - k, s), "without its zero padding"),
+    "plus one": (lambda n, k, s, p: (n + 2 * p - k - s, s), "without the + 1"),
+    "stride": (lambda n, k, s, p: (n + 2 * p - k, 1), "with its stride left out"),
+}
+SLIP_TEXT = {  # the slipped formula on a layer's height n: k kernel, s stride, p padding, x the slip's size
+    "padding": lambda n, k, s, p, x: f"({n} - {k})/{s} + 1 = {x}",
+    "plus one": lambda n, k, s, p, x: f"({n} + {2 * p} - {k})/{s} = {x}",
+    "stride": lambda n, k, s, p, x: f"({n} + {2 * p} - {k}) + 1 = {x}",
+}
+
+
+def slipped_sizes(cnn: CNNSpec, slip: str, at: int | None) -> tuple[tuple[tuple[int, int, int], ...], str] | None:
+    """The feature layers' output shapes (C, H, W) with `slip` (:data:`SIZE_SLIPS`) made at layer `at` (None: at
+    every layer), each later layer computed right from the size before it, and the slipped layer's height as
+    computed, beside the right formula on that height ("(6 - 3)/1 + 1 = 4, where (6 + 2 - 3)/1 + 1 = 6"); None
+    where a division is not exact (no one size to name) or a size is below 1."""
+    c, (h, w) = cnn.input_channels, cnn.input_size
+    out, said = [], ""
+    for i, layer in enumerate(cnn.layers[:-1]):
+        sizes = []
+        for n, k, st, pd in zip((h, w), layer.kernel, layer.stride, layer.padding, strict=True):
+            top, div = SIZE_SLIPS[slip][0](n, k, st, pd) if at in (None, i) else (n + 2 * pd - k, st)
+            if top % div or top // div + 1 < 1:
+                return None
+            sizes.append(top // div + 1)
+            if i == at and not said:
+                right = f"({n} + {2 * pd} - {k})/{st} + 1 = {(n + 2 * pd - k) // st + 1}"
+                said = f"{SLIP_TEXT[slip](n, k, st, pd, top // div + 1)}, where {right}"
+        h, w = sizes
+        c = layer.out_channels if isinstance(layer, Conv) else c
+        out.append((c, h, w))
+    return tuple(out), said
+
+
+def shape_mistakes(cnn: CNNSpec, shapes) -> tuple[Mistake, ...]:
+    """Pr1.3 (a)'s: each row as (height, width, channels), Version A's order; and the output size with a slip
+    (:data:`SIZE_SLIPS`: the padding, the + 1 or the stride left out) at one layer, the layers after it computed
+    right from the wrong size, or at every layer."""
+    layers = cnn.layers[:-1]
+    out = [Mistake(tuple((hh, ww, cc) for cc, hh, ww in shapes),
+                   "each row given as (height, width, channels), the order of Version A's 28 x 28 x 8: the question "
+                   "asks for (channels, height, width), PyTorch's order")]
+    for slip, (_, words) in SIZE_SLIPS.items():
+        for at in (*range(len(layers)), None):
+            if (slipped := slipped_sizes(cnn, slip, at)) is None:
+                continue
+            wrong, said = slipped
+            if at is None:
+                why = f"every layer's size {words}: (N + 2P - F)/S + 1 is the output size"
+            else:
+                later = "; the layers after it follow from that size" if at < len(layers) - 1 else ""
+                why = f"{layers[at].name}'s size {words}: {said}{later}"
+            out.append(Mistake(tuple(tuple(Fraction(x) for x in r) for r in wrong), why))
+    return distinct(shapes, out)
+
+
+def flat_mistakes(cnn: CNNSpec) -> tuple[Mistake, ...]:
+    """Pr1.3 (b)'s: the last map's H x W (its channels left out), and an earlier layer's map flattened (the layers
+    after it left out; the student's own number is the map before the last layer)."""
+    table = cnn.table()[:-1]
+    c, h, w = table[-1].out_shape
+    out = [Mistake(Fraction(h * w), f"{h} x {w} = {h * w} leaves out the {c} channels: flattening gives C x H x W")]
+    for k in range(len(table) - 2, -1, -1):
+        cc, hh, ww = table[k].out_shape
+        out.append(Mistake(Fraction(cc * hh * ww), f"{cc} x {hh} x {ww} = {cc * hh * ww} is {table[k].layer.name}'s "
+                           f"map flattened: the linear layer reads the map after {table[-1].layer.name}, "
+                           f"{c} x {h} x {w}"))
+    return distinct(Fraction(c * h * w), out)
 
 
 def receptive_field(cnn: CNNSpec) -> int:
@@ -124,18 +195,20 @@ def questions(spec: ExamSpec) -> list[Question]:
                  + " have?"),), tuple(
             Field(r.layer.name, "number", Fraction(r.params), Fraction(1, len(features)), "parameters",
                   why=param_why(r), mistakes=param_mistakes(r.layer.out_channels, r.layer.kernel, r.in_shape[0])
-                  if isinstance(r.layer, Conv) else ()) for r in features), (
+                  if isinstance(r.layer, Conv) else (), follows=(FollowThrough(
+                      "Pr1.3.shapes", "conv", "shapes", f"{r.layer.name}'s count from the channels C of your shapes, "
+                      f"C x ({r.layer.kernel[0]} x {r.layer.kernel[1]} x C before + 1)", {
+                          "row": i, "kernel": list(r.layer.kernel), "in_channels": cnn.input_channels}),)
+                  if isinstance(r.layer, Conv) else ()) for i, r in enumerate(features)), (
             Items(tuple(f"{r.layer.name}: {param_why(r)}" for r in features)),), "convolution", tuple(common)),
         Question("Pr1.3", "Shapes and the student's linear layer", pts["Pr1.3"], (
             Text(f"A student wrote the last layer as nn.Linear({cnn.student_linear_in}, {cnn.num_classes}) and "
                  "got a shape mismatch. (a) Give the output shape (channels, height, width) of each of "
                  + ", ".join(names) + ". (b) How many in-features must the linear layer have?"),), (
             Field("shapes", "matrix", shapes, Fraction(3, 5), "C, H, W per layer", row_labels=names,
-                  col_labels=("C", "H", "W"), reason=shape_reason, mistakes=distinct(shapes, [
-                      Mistake(tuple((hh, ww, cc) for cc, hh, ww in shapes),
-                              "each row given as (height, width, channels), the order of Version A's 28 x 28 x 8: the "
-                              "question asks for (channels, height, width), PyTorch's order")])),
-            Field("in_features", "number", Fraction(flat), Fraction(2, 5), "in-features",
+                  col_labels=("C", "H", "W"), reason=shape_reason, mistakes=shape_mistakes(cnn, shapes)),
+            Field("in_features", "number", Fraction(flat), Fraction(2, 5), "in-features", mistakes=flat_mistakes(cnn),
+                  follows=(FollowThrough("Pr1.3.shapes", "flat", "shapes", "your last shape flattened, C x H x W"),),
                   why=f"the last map is {c} x {h} x {w} = {flat} values when flattened; the student's "
                       f"{cnn.student_linear_in} is the map before {features[-1].layer.name}")), (
             Table("output shapes", ("C", "H", "W", "because"), tuple(
@@ -149,12 +222,19 @@ def questions(spec: ExamSpec) -> list[Question]:
                  "Give (a) its kernel size (the side of a square kernel), (b) its number of filters, (c) its "
                  "number of trainable parameters."),), (
             Field("kernel", "number", Fraction(h), Fraction(2, 5), "kernel side",
-                  why=f"the kernel must cover the whole {h}x{w} map to leave 1x1"),
+                  why=f"the kernel must cover the whole {h}x{w} map to leave 1x1",
+                  follows=(FollowThrough("Pr1.3.shapes", "side", "shapes", "your last shape's side"),)),
             Field("filters", "number", Fraction(cnn.num_classes), Fraction(1, 5), "filters",
-                  why=f"one filter per class: {cnn.num_classes}"),
+                  why=f"one filter per class: {cnn.num_classes}", mistakes=distinct(Fraction(cnn.num_classes), [
+                      Mistake(Fraction(c), f"{c} is the last map's channels: each filter spans all {c} of them, and "
+                                           f"there is one filter per class, {cnn.num_classes}")])),
             Field("params", "number", Fraction(head_params), Fraction(2, 5), "parameters",
                   why=f"{cnn.num_classes} x ({h} x {w} x {c} + 1) = {head_params}, as many as the linear layer",
-                  mistakes=param_mistakes(cnn.num_classes, (h, w), c))), (
+                  mistakes=param_mistakes(cnn.num_classes, (h, w), c), follows=(
+                      FollowThrough("Pr1.4.kernel", "head_kernel", "kernel", f"{cnn.num_classes} x (k x k x {c} + 1) "
+                                    "with your kernel side k", {"classes": cnn.num_classes, "channels": c}),
+                      FollowThrough("Pr1.3.shapes", "head", "shapes", f"{cnn.num_classes} x (H x W x C + 1) of your "
+                                    "last shape", {"classes": cnn.num_classes})))), (
             Text(f"A {h}x{w} convolution with {cnn.num_classes} filters over the {c} channels of the last map: "
                  f"{cnn.num_classes} x ({h} x {w} x {c} + 1) = {head_params} parameters, the same function as the "
                  "linear layer."),), "convolution", tuple(common)),

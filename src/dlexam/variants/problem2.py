@@ -11,14 +11,24 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from dlexam.geoff.exact import ExactRun, exact_run, loss_terms
+from dlexam.geoff.exact import ExactRun, exact_run, loss_terms, matmul, transpose
 from dlexam.geoff.positions import bag_determines_next_token, first_difference, order_counterexample
 from dlexam.spec import ExamSpec, Matrix, TransformerSpec, text
 from dlexam.spec.numbers import decimal_text
 from dlexam.spec.transformer import output_labels
-from dlexam.variants.model import Field, Items, Mistake, Options, Question, Text, distinct, matrix_table
+from dlexam.variants.model import (
+    Field,
+    FollowThrough,
+    Items,
+    Mistake,
+    Options,
+    Question,
+    Text,
+    distinct,
+    matrix_table,
+)
 from dlexam.variants.problem2_gradients import pr25
-from dlexam.variants.problem2_mistakes import LOSS_TOLERANCE, loss_mistakes, p_mistakes, s_mistakes
+from dlexam.variants.problem2_mistakes import LOSS_TOLERANCE, loss_mistakes, p_mistakes, r_mistakes, s_mistakes
 from dlexam.variants.problem2_setting import chosen, factor, in_order, labels, mat, named, setting, vec
 
 BAG_LENGTH = 5  # Pr2.1's key checks every input of up to this many symbols
@@ -118,6 +128,16 @@ def questions(spec: ExamSpec, orders: dict | None = None, gradients: dict | None
     outputs = output_labels(t.symbols, t.E)  # R's columns, as geoff's explanations name them
     Q = run.head.Q
     same_options = in_order(SAME_OPTIONS, orders.get("Pr2.4"))
+    targets = [t.vocab.index(t.example[p + 1]) for p in score_rows]
+    E_T = transpose(t.E)
+    # follow-through: each answer as it follows from the student's own earlier one (variants.follow)
+    p_from_s = FollowThrough("Pr2.2.S", "argmax", "S", "causal argmax")
+    logits_from_p = FollowThrough("Pr2.2.P", "rows_times", "P", "P V W_O E^T", {
+        "rows": list(score_rows), "M": matmul(matmul(run.head.V, t.W_O), E_T)})
+    loss_from_logits = FollowThrough("Pr2.3.logits", "loss", "logit rows", "the loss of your logit rows", {
+        "rows": list(range(len(score_rows))), "targets": targets})
+    loss_from_r = FollowThrough("Pr2.4.R", "loss", "R", "the loss of your R's logits R E^T", {
+        "rows": list(score_rows), "targets": targets, "M": E_T})
 
     def s_reason(i: int, j: int) -> str:
         return f"q_{i + 1} . k_{j + 1} = {vec(Q[i])} . {vec(run.head.K[j])} = {text(run.head.S[i][j])}"
@@ -144,7 +164,7 @@ def questions(spec: ExamSpec, orders: dict | None = None, gradients: dict | None
             Field("S", "matrix", run.head.S, Fraction(3, 8), "S = Q K^T", row_labels=rows, col_labels=rows,
                   reason=s_reason, mistakes=s_mistakes(run, t)),
             Field("P", "matrix", run.head.P, Fraction(5, 8), "P", row_labels=rows, col_labels=rows,
-                  reason=lambda i, j: p_reason(run, i, j), mistakes=p_mistakes(run, t))), (
+                  reason=lambda i, j: p_reason(run, i, j), mistakes=p_mistakes(run, t), follows=(p_from_s,))), (
             matrix_table("X: the rows of E for the example's tokens", run.X, *named(t, "X", rows)),
             matrix_table("Q = X W_Q" + (" = K = V" if t.head.W_Q == t.head.W_K == t.head.W_V else ""), Q,
                          *named(t, "Q", rows)),
@@ -162,10 +182,10 @@ def questions(spec: ExamSpec, orders: dict | None = None, gradients: dict | None
                       tuple(run.logits[i + 1] for i in score_rows),
                       f"the logit rows at the target tokens' own positions ({score_rows[0] + 2}-{score_rows[-1] + 2}), "
                       "as Version A's worked solution takes them; with teacher forcing the rows one earlier "
-                      f"({score_rows[0] + 1}-{score_rows[-1] + 1}) score the targets")])),
+                      f"({score_rows[0] + 1}-{score_rows[-1] + 1}) score the targets")]), follows=(logits_from_p,)),
             Field("loss", "number", loss, Fraction(3, 5), "loss", tolerance=LOSS_TOLERANCE, closed_form=closed,
                   why=f"the sum of -log p(target) over the rows: {closed} = {loss:.4f}",
-                  mistakes=loss_mistakes(terms, own_terms))), (
+                  mistakes=loss_mistakes(terms, own_terms), follows=(loss_from_logits,))), (
             matrix_table("Z = P V", run.head.Z, *named(t, "Z", rows)),
             matrix_table("R = Z W_O", run.R, *named(t, "R", rows)),
             matrix_table("logits = R E^T", run.logits, *named(t, "logits", rows)),
@@ -185,10 +205,7 @@ def questions(spec: ExamSpec, orders: dict | None = None, gradients: dict | None
                  "teacher-forcing loss, to 4 decimals."),
             Options(same_options)), (
             Field("R", "matrix", multi.R, Fraction(1, 2), "R", row_labels=rows, col_labels=outputs,
-                  reason=r_reason, mistakes=distinct(multi.R, [Mistake(
-                      run.R, "the one-head R = Z W_O, as Version A's worked solution says a second head gives; here "
-                             f"[Z_1 Z_2] multi_W_O differs from it (at {r_difference(run.R, multi.R, rows, outputs)})")
-                  ])),
+                  reason=r_reason, mistakes=r_mistakes(run, multi, t, r_difference(run.R, multi.R, rows, outputs))),
             Field("same", "choice", chosen(SAME_OPTIONS, orders.get("Pr2.4"), 0 if same_R else 1), Fraction(1, 4),
                   "1 or 2", options=same_options,
                   why="R equals the one-head R" if same_R
@@ -196,7 +213,7 @@ def questions(spec: ExamSpec, orders: dict | None = None, gradients: dict | None
             Field("loss", "number", loss_k, Fraction(1, 4), "loss", tolerance=LOSS_TOLERANCE, closed_form=closed_k,
                   why=f"{closed_k} = {loss_k:.4f}", mistakes=distinct(loss_k, [
                       Mistake(loss, f"this is the one-head loss of Pr2.3 ({loss:.4f}), as if R were the one-head R",
-                              LOSS_TOLERANCE), *loss_mistakes(terms_k, own_terms_k)]))), (
+                              LOSS_TOLERANCE), *loss_mistakes(terms_k, own_terms_k)]), follows=(loss_from_r,))), (
             *(m for h, hd in enumerate(multi.heads) for m in (
                 () if same_heads(t) else (matrix_table(f"head {h + 1}: S_{h + 1} = Q_{h + 1} K_{h + 1}^T", hd.S,
                                                        *named(t, "S", rows)),

@@ -1,8 +1,10 @@
 """The whole-answer mistakes Problem 2's key names, each computed from the variant, and the tolerances of its answers.
 
-P without the causal mask, with its ties given to one position, with softmax where argmax is asked, or normalised
-down its columns (:func:`p_mistakes`); S scaled by 1/sqrt(d_head) or masked (:func:`s_mistakes`); a loss in another
-log base, as a mean, or scored at the targets' own positions as Version A's worked solution scores it
+P without the causal mask, with the mask as a score of 0, with its ties given to one position, with softmax where
+argmax is asked, or normalised down its columns (:func:`p_mistakes`); S scaled by 1/sqrt(d_head), masked, or X X^T
+without W_Q and W_K (:func:`s_mistakes`); Pr2.4's R with the heads concatenated in the wrong order, without
+multi_W_O, as Z_1 W_O + Z_2 W_O, or with the one-head Z for both heads (:func:`r_mistakes`); a loss in another log
+base, as a mean, or scored at the targets' own positions as Version A's worked solution scores it
 (:func:`loss_mistakes`). The grader names one where the answer given is what it gives
 (:func:`dlexam.variants.mistakes.whole_mistake`).
 """
@@ -12,7 +14,7 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
-from dlexam.geoff.exact import ExactRun, argmax_row, softmax_row
+from dlexam.geoff.exact import ExactRun, argmax_row, matmul, softmax_row, transpose
 from dlexam.spec import Matrix, TransformerSpec
 from dlexam.variants.model import Mistake, distinct
 
@@ -33,14 +35,24 @@ def column_P(S: Matrix) -> Matrix:
     return tuple(tuple(cols[j][i - j] if i >= j else Fraction(0) for j in range(n)) for i in range(n))
 
 
+def zero_masked_P(S: Matrix) -> Matrix:
+    """P with the causal mask applied as a score of 0 instead of -inf: each row's argmax over all its positions, the
+    later ones scoring 0 (ties shared)."""
+    n = len(S)
+    return tuple(argmax_row(tuple(x if j <= i else Fraction(0) for j, x in enumerate(row)), n)[0]
+                 for i, row in enumerate(S))
+
+
 def softmax_P(S: Matrix, T: float) -> tuple[tuple[float, ...], ...]:
     """Causal softmax(S/T) attention, in floats: the weights a student gets with softmax where argmax is asked."""
     return tuple(tuple(softmax_row(row, i + 1, T)) for i, row in enumerate(S))
 
 
 def p_mistakes(run: ExactRun, t: TransformerSpec) -> tuple[Mistake, ...]:
-    """Pr2.2 (b)'s whole-matrix mistakes, each computed from the variant's S: P without the causal mask, ties given
-    to one position, softmax at T = sqrt(d_head) or T = 1 where argmax is asked."""
+    """Pr2.2 (b)'s whole-matrix mistakes, each computed from the variant's S: the causal mask as a score of 0 (first:
+    it changes only the rows whose largest visible score is 0 or less, where P without the mask often agrees), P
+    without the causal mask, ties given to one position, softmax at T = sqrt(d_head) or T = 1 where argmax is
+    asked, argmax down the columns."""
     S, tied, n, d = run.head.S, run.head.tied, len(run.tokens), t.d_head
 
     def one(pick) -> Matrix:  # each row's whole weight at the one position pick(row) names
@@ -49,6 +61,9 @@ def p_mistakes(run: ExactRun, t: TransformerSpec) -> tuple[Mistake, ...]:
     argmax = ("; argmax is the limit of softmax(s/T) as T -> 0+: each row's largest visible scores share all the "
               "weight")
     return distinct(run.head.P, [
+        Mistake(zero_masked_P(S), "the causal mask applied as a score of 0 instead of -inf: the hidden positions "
+                                  "tie with (or beat) a row's largest visible score where that is 0 or less; a hidden "
+                                  "position gets no weight at all"),
         Mistake(unmasked_P(S), f"P computed without the causal mask: each row's argmax taken over all {n} positions, "
                                "later ones too; a position sees only itself and the positions before it"),
         Mistake(one(lambda i: tied[i][0]), "ties broken: each row's weight given to the first of the positions tied "
@@ -65,8 +80,9 @@ def p_mistakes(run: ExactRun, t: TransformerSpec) -> tuple[Mistake, ...]:
 
 
 def s_mistakes(run: ExactRun, t: TransformerSpec) -> tuple[Mistake, ...]:
-    """Pr2.2 (a)'s: S divided by sqrt(d_head), as softmax's argument is (exact where d_head is a square), and S with
-    the causal mask applied (0 above the diagonal) though the question asks for every entry."""
+    """Pr2.2 (a)'s: S divided by sqrt(d_head), as softmax's argument is (exact where d_head is a square), S with
+    the causal mask applied (0 above the diagonal) though the question asks for every entry, and X X^T (the
+    embeddings' dot products, W_Q and W_K left out)."""
     S, d = run.head.S, t.d_head
     root = math.isqrt(d)
     if root * root == d:
@@ -80,7 +96,37 @@ def s_mistakes(run: ExactRun, t: TransformerSpec) -> tuple[Mistake, ...]:
                          "asks for S = Q K^T itself", WEIGHT_TOLERANCE)
     masked = tuple(tuple(x if j <= i else Fraction(0) for j, x in enumerate(r)) for i, r in enumerate(S))
     return distinct(S, [scaled, Mistake(masked, "S given with the causal mask applied (0 above the diagonal): the "
-                                                "question asks for every entry of Q K^T, before masking")])
+                                                "question asks for every entry of Q K^T, before masking"),
+                        Mistake(matmul(run.X, transpose(run.X)), "S computed as X X^T, the embeddings' dot products: "
+                                "W_Q and W_K left out; S = Q K^T with Q = X W_Q, K = X W_K")])
+
+
+def r_mistakes(one: ExactRun, multi: ExactRun, t: TransformerSpec, where: str) -> tuple[Mistake, ...]:
+    """Pr2.4 (a)'s: the one-head R = Z W_O (Version A's worked solution says a second head changes nothing; `where`
+    names a cell where it differs), the heads' outputs concatenated in the wrong order ([Z_2 Z_1] multi_W_O),
+    [Z_1 Z_2] itself, multi_W_O left out (where it has R's shape), Z_1 W_O + Z_2 W_O (W_O where multi_W_O is
+    asked), and [Z Z] multi_W_O with the one-head Z for every head (where the heads differ)."""
+    zs = [h.Z for h in multi.heads]
+    names = " ".join(f"Z_{h + 1}" for h in range(len(zs)))
+
+    def concat(parts) -> Matrix:
+        return tuple(tuple(v for z in parts for v in z[i]) for i in range(len(zs[0])))
+
+    out = [Mistake(one.R, "the one-head R = Z W_O, as Version A's worked solution says a second head gives; here "
+                          f"[{names}] multi_W_O differs from it (at {where})"),
+           Mistake(matmul(concat(zs[::-1]), t.multi_W_O),
+                   f"the heads concatenated in the wrong order, [{' '.join(reversed(names.split()))}] multi_W_O: "
+                   f"multi_W_O's first {t.d_head} rows multiply head 1's Z_1")]
+    if len(zs) * t.d_head == t.d_model:  # [Z_1 Z_2] has R's shape
+        out.append(Mistake(concat(zs), f"this is [{names}] itself: multi_W_O left out; R = [{names}] multi_W_O"))
+    summed = tuple(tuple(sum(z[i][j] for z in zs) for j in range(t.d_head)) for i in range(len(zs[0])))
+    out.append(Mistake(matmul(summed, t.W_O), f"each head's Z times the one-head W_O, summed: "
+                       f"{' + '.join(f'Z_{h + 1} W_O' for h in range(len(zs)))}; multi_W_O, not W_O, maps "
+                       f"[{names}] to R, a block of {t.d_head} rows for each head"))
+    out.append(Mistake(matmul(concat([one.head.Z] * len(zs)), t.multi_W_O),
+                       "the one-head Z of Pr2.3 used for every head, [Z Z] multi_W_O: the heads have weights of "
+                       "their own, so each has its own Z"))
+    return distinct(multi.R, out)
 
 
 def loss_mistakes(terms: list, own_terms: list) -> tuple[Mistake, ...]:
