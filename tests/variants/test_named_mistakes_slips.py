@@ -2,7 +2,8 @@
 cell got only its own reason): Pr2.4's R with the heads concatenated in the wrong order or without multi_W_O, S as
 X X^T (W_Q and W_K left out), P with the causal mask as a score of 0 instead of -inf, Pr1.3's shapes with the
 padding, the + 1 or the stride left out of (N + 2P - F)/S + 1, the in-features without the channels or of an
-earlier map, and Pr1.4's filters as the last map's channels.
+earlier map, Pr1.4's filters as the last map's channels, and a loss summed over every position or with each
+softmax taken down its logit column.
 
 Each wrong answer is built here by hand from the spec (Fraction products, the size formula by its own loop,
 argmax written here), never from the grader's or the variant's mistakes, for seeds of both difficulties, and graded
@@ -10,6 +11,7 @@ by the variant and by its saved key.json."""
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 
 import pytest
@@ -17,7 +19,7 @@ import pytest
 from dlexam.spec import text
 
 from .test_named_mistakes import SEEDS, graders, key, result, variant
-from .test_named_mistakes_habits import head_z, times, transpose
+from .test_named_mistakes_habits import head_z, logits, nll, times, transpose
 
 OLD_WORDS = ("the one-head R", "causal mask", "ties broken", "softmax(S", "down each column", "S scaled",
              "each row given as (height")
@@ -171,3 +173,23 @@ def test_in_features_without_channels_or_of_an_earlier_map_and_filters_as_channe
         if c != v.spec.cnn.num_classes:
             (x,) = result(g, key(v) | {"Pr1.4.filters": str(c)}, "Pr1.4.filters").wrong
             assert x["reason"].startswith(f"{c} is the last map's channels"), (name, x)
+
+
+@pytest.mark.parametrize(("seed", "difficulty"), SEEDS)
+@pytest.mark.parametrize("aid", ["Pr2.3.loss", "Pr2.4.loss"])
+def test_a_loss_over_every_position_or_with_softmax_down_the_columns_is_named(seed, difficulty, aid):
+    v = variant(seed, difficulty)
+    t = v.spec.transformer
+    L = logits(t, 1 if aid == "Pr2.3.loss" else t.heads)
+    ids = [t.vocab.index(tok) for tok in t.example]
+    start = t.example.index(t.start)
+    rows = range(start, len(ids) - 1)
+    assert math.fsum(nll(L[i], ids[i + 1]) for i in rows) == pytest.approx(float(right(v, aid)), abs=1e-9)
+    every = math.fsum(nll(L[i], ids[i + 1]) for i in range(len(ids) - 1))  # the input's next tokens too
+    column = [math.fsum(math.exp(float(L[r][ids[i + 1]])) for r in rows) for i in rows]  # softmax over positions
+    down = math.fsum(-math.log(math.exp(float(L[i][ids[i + 1]])) / c) for i, c in zip(rows, column, strict=True))
+    for name, g in graders(seed, difficulty).items():
+        for value, words in ((every, "this is the loss summed over every position's next token"),
+                             (down, "this is the loss with each softmax taken down its logit column")):
+            (w,) = result(g, key(v) | {aid: f"{value:.4f}"}, aid).wrong
+            assert w["reason"].startswith(words), (name, w["reason"])

@@ -185,7 +185,7 @@ def questions(spec: ExamSpec, orders: dict | None = None, gradients: dict | None
                       f"({score_rows[0] + 1}-{score_rows[-1] + 1}) score the targets")]), follows=(logits_from_p,)),
             Field("loss", "number", loss, Fraction(3, 5), "loss", tolerance=LOSS_TOLERANCE, closed_form=closed,
                   why=f"the sum of -log p(target) over the rows: {closed} = {loss:.4f}",
-                  mistakes=loss_mistakes(terms, own_terms), follows=(loss_from_logits,))), (
+                  mistakes=loss_mistakes(terms, own_terms, run), follows=(loss_from_logits,))), (
             matrix_table("Z = P V", run.head.Z, *named(t, "Z", rows)),
             matrix_table("R = Z W_O", run.R, *named(t, "R", rows)),
             matrix_table("logits = R E^T", run.logits, *named(t, "logits", rows)),
@@ -213,7 +213,8 @@ def questions(spec: ExamSpec, orders: dict | None = None, gradients: dict | None
             Field("loss", "number", loss_k, Fraction(1, 4), "loss", tolerance=LOSS_TOLERANCE, closed_form=closed_k,
                   why=f"{closed_k} = {loss_k:.4f}", mistakes=distinct(loss_k, [
                       Mistake(loss, f"this is the one-head loss of Pr2.3 ({loss:.4f}), as if R were the one-head R",
-                              LOSS_TOLERANCE), *loss_mistakes(terms_k, own_terms_k)]), follows=(loss_from_r,))), (
+                              LOSS_TOLERANCE), *loss_mistakes(terms_k, own_terms_k, multi)]),
+                  follows=(loss_from_r,))), (
             *(m for h, hd in enumerate(multi.heads) for m in (
                 () if same_heads(t) else (matrix_table(f"head {h + 1}: S_{h + 1} = Q_{h + 1} K_{h + 1}^T", hd.S,
                                                        *named(t, "S", rows)),

@@ -129,10 +129,22 @@ def r_mistakes(one: ExactRun, multi: ExactRun, t: TransformerSpec, where: str) -
     return distinct(multi.R, out)
 
 
-def loss_mistakes(terms: list, own_terms: list) -> tuple[Mistake, ...]:
-    """A loss's mistakes, from its terms: the sum of -log p in log base 10 or 2, the mean of the terms, and (from
+def _nll(row, k: int, over) -> float:
+    """-log of e^row[k] over the sum of e^x for x in `over` (the row itself, or a column), shifted by the largest."""
+    top = max(over)
+    return math.log(math.fsum(math.exp(float(x - top)) for x in over)) - float(row[k] - top)
+
+
+def loss_mistakes(terms: list, own_terms: list, run: ExactRun) -> tuple[Mistake, ...]:
+    """A loss's mistakes, from its terms: the sum of -log p in log base 10 or 2, the mean of the terms, (from
     `own_terms`, :func:`dlexam.geoff.exact.loss_terms` under the exam's convention) each target scored by the
-    logits at its own position, as Version A's worked solution scores it (4.2114)."""
+    logits at its own position, as Version A's worked solution scores it (4.2114); and from `run`'s logits, the
+    loss summed over every position's next token (the input's too, not only the tokens after <START>), and each
+    softmax taken down its logit column, over the scored rows, instead of along the row, over the vocabulary."""
+    ids, L = run.ids, run.logits
+    rows = range(len(ids) - len(terms) - 1, len(ids) - 1)  # teacher forcing: the rows that score a target
+    every = math.fsum(_nll(L[i], ids[i + 1], L[i]) for i in range(len(ids) - 1))
+    down = math.fsum(_nll(L[i], ids[i + 1], [L[r][ids[i + 1]] for r in rows]) for i in rows)
     nll = [x.nll for x in terms]
     loss, n = math.fsum(nll), len(nll)
     own = math.fsum(x.nll for x in own_terms)
@@ -145,4 +157,8 @@ def loss_mistakes(terms: list, own_terms: list) -> tuple[Mistake, ...]:
                   f"= {math.fsum(v / math.log(b) for v in nll):.4f}): cross-entropy uses the natural log",
                   LOSS_TOLERANCE) for b in (10, 2)),
         Mistake(loss / n, f"this is the mean of the {n} terms ({loss:.4f} / {n} = {loss / n:.4f}), not their sum: "
-                          "the loss is the summed cross-entropy", LOSS_TOLERANCE)])
+                          "the loss is the summed cross-entropy", LOSS_TOLERANCE),
+        Mistake(every, f"this is the loss summed over every position's next token ({len(ids) - 1} terms: "
+                       f"{every:.4f}); the loss counts only the {n} tokens after <START>", LOSS_TOLERANCE),
+        Mistake(down, f"this is the loss with each softmax taken down its logit column, over the {n} rows "
+                      f"({down:.4f}), not along its row: p(target) is a softmax over the vocabulary", LOSS_TOLERANCE)])
