@@ -17,7 +17,7 @@ from dlexam.spec import text
 from dlexam.variants.grade import grade
 
 from .test_named_mistakes import graders, key, result, variant
-from .test_named_mistakes_habits import times, transpose
+from .test_named_mistakes_habits import head_z, times, transpose
 
 SEEDS = [(1, "standard"), (3, "standard"), (0, "harder"), (2, "harder")]
 
@@ -185,3 +185,28 @@ def test_practice_shows_the_follow_through_beside_the_right_value_s_arithmetic()
     (w,) = next(f for f in g["fields"] if f["id"] == "Pr2.3.loss")["wrong"]
     assert w["reason"].startswith(f"right given your logit rows: the loss of your logit rows is {own:.4f}"), w
     assert "explanation" in w
+
+
+@pytest.mark.parametrize(("seed", "difficulty"), SEEDS)
+def test_pr2_4_s_choice_right_given_a_wrong_r_is_said(seed, difficulty):
+    """(b) asks whether R is the one-head R: a student whose R is wrong and who answers for that R (a slip in R where
+    the key says "the same"; the one-head R itself where the key says "differs") is told so."""
+    v = variant(seed, difficulty)
+    t = v.spec.transformer
+    one = times(head_z(t, t.head)[1], t.W_O)  # the one-head R = Z W_O, by hand
+    R = [list(r) for r in right(v, "Pr2.4.R")]
+    options = v.fields()["Pr2.4.same"][1].options
+    same, differs = options.index("yes, R is the same") + 1, options.index("no, R differs") + 1
+    if R == one:  # the key: the same; a slip in R makes it differ
+        R[0][0] += 1
+        mine, words = differs, "right given your R: it differs from the one-head R = Z W_O"
+    else:  # the key: it differs; the one-head R makes it the same
+        R = one
+        mine, words = same, "right given your R: it equals the one-head R = Z W_O"
+    assert mine != right(v, "Pr2.4.same")
+    for name, g in graders(seed, difficulty).items():
+        r = result(g, key(v) | {"Pr2.4.R": matrix(R), "Pr2.4.same": mine}, "Pr2.4.same")
+        (w,) = r.wrong
+        assert w["reason"].startswith(words) and w["option_why"].startswith(words) and r.points == 0, (name, w)
+        (w,) = result(g, key(v) | {"Pr2.4.same": mine}, "Pr2.4.same").wrong  # beside the right R: no follow-through
+        assert "right given" not in w["reason"], (name, w)

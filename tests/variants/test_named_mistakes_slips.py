@@ -193,3 +193,28 @@ def test_a_loss_over_every_position_or_with_softmax_down_the_columns_is_named(se
                              (down, "this is the loss with each softmax taken down its logit column")):
             (w,) = result(g, key(v) | {aid: f"{value:.4f}"}, aid).wrong
             assert w["reason"].startswith(words), (name, w["reason"])
+
+
+def conv_params(c_in: int, c_out: int, kernel) -> int:
+    from torch import nn
+
+    return sum(p.numel() for p in nn.Conv2d(c_in, c_out, tuple(kernel)).parameters())
+
+
+@pytest.mark.parametrize(("seed", "difficulty"), SEEDS[::2])
+def test_parameters_over_the_output_channels_are_named(seed, difficulty):
+    """A convolution's filters counted over its own output channels, in and out swapped: nn.Conv2d(c_out, c_out)."""
+    v = variant(seed, difficulty)
+    cnn = v.spec.cnn
+    c, h, w = cnn.table()[-1].in_shape
+    convs = {f"Pr1.2.{r.layer.name}": (r.in_shape[0], r.layer.out_channels, r.layer.kernel) for r in cnn.table()
+             if hasattr(r.layer, "out_channels")}
+    convs["Pr1.4.params"] = (c, cnn.num_classes, (h, w))
+    for name, g in graders(seed, difficulty).items():
+        for aid, (c_in, c_out, k) in convs.items():
+            assert conv_params(c_in, c_out, k) == right(v, aid)
+            if c_in == c_out:
+                continue
+            (x,) = result(g, key(v) | {aid: str(conv_params(c_out, c_out, k))}, aid).wrong
+            assert x["reason"].startswith(f"{c_out} x ({k[0]} x {k[1]} x {c_out} + 1) = {conv_params(c_out, c_out, k)} "
+                                          f"counts the {c_out} output channels as its input"), (name, aid, x)

@@ -93,6 +93,26 @@ def value_given(ft: FollowThrough, source) -> Fraction | float | None:
     raise ValueError(f"{ft.rule} gives a matrix row, not a number")
 
 
+def choice_given(ft: FollowThrough, source) -> int | None:
+    """A choice as rule `ft` gives it from the source matrix as read: "same_as", the option that says the source is
+    (`same`) or is not (`differs`) the matrix M (Pr2.4 (b): is your R the one-head R?); None where a cell is not
+    read."""
+    if ft.rule != "same_as":
+        raise ValueError(f"{ft.rule} gives no choice")
+    if not isinstance(source, list):
+        return None
+    M = ft.data["M"]
+    if len(source) != len(M) or any(_numbers(r) is None or len(r) != len(m) for r, m in zip(source, M, strict=True)):
+        return None
+    return ft.data["same"] if all(tuple(r) == tuple(m) for r, m in zip(source, M, strict=True)) else ft.data["differs"]
+
+
+def choice_words(ft: FollowThrough, same: bool) -> str:
+    """The feedback for a choice that `ft` explains (your R is, or is not, the one-head R)."""
+    return (f"right given your {ft.name}: it {'equals' if same else 'differs from'} {ft.how}; the error is in your "
+            f"{ft.name}, and each answer is scored against the key")
+
+
 def row_words(ft: FollowThrough, rows: list[str]) -> str:
     """The feedback for the rows of a matrix answer that `ft` explains, named as the answer's rows are."""
     which = f"row {rows[0]} is" if len(rows) == 1 else f"rows {', '.join(rows)} are"

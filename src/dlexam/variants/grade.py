@@ -29,7 +29,7 @@ from fractions import Fraction
 
 from dlexam.errors import UserError
 from dlexam.spec import text
-from dlexam.variants.follow import row_given, row_words, value_given, value_words
+from dlexam.variants.follow import choice_given, choice_words, row_given, row_words, value_given, value_words
 from dlexam.variants.mistakes import (
     as_written,
     cell_name,
@@ -127,8 +127,9 @@ def grade_field(aid: str, qid: str, q_points: int, f: Field, value, sources: Sou
              "reason": _because(str(bad), f.why), "invalid": str(bad)}])
     if f.kind == "choice":
         ok = got == f.answer
-        option_why = f.option_reasons[got - 1] if f.option_reasons else ""  # why the chosen option is wrong
-        reason = option_why or f.why  # else why the right one is right
+        follow = "" if ok else _followed_choice(f, got, sources)  # the option the sheet's own earlier answer gives
+        option_why = follow or (f.option_reasons[got - 1] if f.option_reasons else "")  # why the chosen one is wrong
+        reason = _because(follow, f.why) if follow else option_why or f.why  # else why the right one is right
         wrong = [] if ok else [{"where": aid, "given": f"{got}: {f.options[got - 1]}", "expected": expected_text(f),
                                 "reason": reason, "option": got, "option_why": option_why, "answer": f.answer,
                                 "right_why": "" if f.why in option_why else f.why}]
@@ -153,6 +154,16 @@ def _followed_value(f: Field, got: Fraction, sources: Sources) -> str:
             continue  # nothing read, or the source's error does not reach this answer
         if scores(got, given, f.tolerance):
             return value_words(ft, given)
+    return ""
+
+
+def _followed_choice(f: Field, got: int, sources: Sources) -> str:
+    """The words for a wrong choice that is the option one of its follow-through rules gives on the sheet's own
+    source answer (where that option is not the key's), else ""."""
+    for ft in f.follows:
+        given = choice_given(ft, sources(ft.source))
+        if given is not None and given != f.answer and given == got:
+            return choice_words(ft, given == ft.data["same"])
     return ""
 
 

@@ -100,6 +100,7 @@ FOLLOW_RULES = {  # each follow-through rule (variants.follow) and its data: a w
     "argmax": {}, "rows_times": {"rows": list, "M": "matrix"}, "loss": {"rows": list, "targets": list},
     "flat": {}, "side": {}, "head": {"classes": int}, "head_kernel": {"classes": int, "channels": int},
     "conv": {"row": int, "kernel": list, "in_channels": int},
+    "same_as": {"M": "matrix", "same": int, "differs": int},
 }
 
 

@@ -13,14 +13,18 @@ from dlexam.variants.model import Field, FollowThrough, Items, Mistake, Question
 
 
 def param_mistakes(filters: int, kernel: tuple[int, int], channels: int) -> tuple[Mistake, ...]:
-    """A convolution's parameter count as two common mistakes give it: the biases left out, and each filter
-    counted over one input channel (where there are several)."""
+    """A convolution's parameter count as common mistakes give it: the biases left out, each filter counted over one
+    input channel (where there are several), or over the layer's output channels (where they differ)."""
     (kh, kw), right = kernel, filters * (kernel[0] * kernel[1] * channels + 1)
     out = [Mistake(Fraction(filters * kh * kw * channels), f"the weights without the biases: {filters} x {kh} x {kw} "
                    f"x {channels} = {filters * kh * kw * channels}; each of the {filters} filters has a bias too")]
     if channels > 1:
         out.append(Mistake(Fraction(filters * (kh * kw + 1)), f"{filters} x ({kh} x {kw} + 1) = "
                            f"{filters * (kh * kw + 1)} counts one input channel: each filter spans all {channels}"))
+    if filters != channels:
+        swapped = filters * (kh * kw * filters + 1)
+        out.append(Mistake(Fraction(swapped), f"{filters} x ({kh} x {kw} x {filters} + 1) = {swapped} counts the "
+                           f"{filters} output channels as its input: each filter spans the {channels} input channels"))
     return tuple(m for m in out if m.answer != right)
 
 

@@ -207,7 +207,10 @@ def questions(spec: ExamSpec, orders: dict | None = None, gradients: dict | None
             Field("R", "matrix", multi.R, Fraction(1, 2), "R", row_labels=rows, col_labels=outputs,
                   reason=r_reason, mistakes=r_mistakes(run, multi, t, r_difference(run.R, multi.R, rows, outputs))),
             Field("same", "choice", chosen(SAME_OPTIONS, orders.get("Pr2.4"), 0 if same_R else 1), Fraction(1, 4),
-                  "1 or 2", options=same_options,
+                  "1 or 2", options=same_options, follows=(FollowThrough(
+                      "Pr2.4.R", "same_as", "R", "the one-head R = Z W_O", {
+                          "M": run.R, "same": chosen(SAME_OPTIONS, orders.get("Pr2.4"), 0),
+                          "differs": chosen(SAME_OPTIONS, orders.get("Pr2.4"), 1)}),),
                   why="R equals the one-head R" if same_R
                   else f"R differs from the one-head R, at {r_difference(run.R, multi.R, rows, outputs)}"),
             Field("loss", "number", loss_k, Fraction(1, 4), "loss", tolerance=LOSS_TOLERANCE, closed_form=closed_k,
