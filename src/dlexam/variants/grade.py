@@ -170,14 +170,15 @@ def _followed_choice(f: Field, got: int, sources: Sources) -> str:
 def _followed_rows(f: Field, read: list, sources: Sources) -> tuple[str, set[int]]:
     """The wrong rows of a matrix answer that one follow-through rule gives on the sheet's own source answer (each
     row where that differs from the key's), and its words; ("", set()) where none."""
-    for ft in f.follows:
+    wrong = [i for i, r in enumerate(read) if f.follows
+             and not all(isinstance(x, Fraction) and scores(x, w) for x, w in zip(r, f.answer[i], strict=True))]
+    for ft in f.follows if wrong else ():
         source = sources(ft.source)
         if not isinstance(source, list):
             continue
         rows = set()
-        for i, r in enumerate(read):
-            if all(isinstance(x, Fraction) and scores(x, w) for x, w in zip(r, f.answer[i], strict=True)):
-                continue
+        for i in wrong:
+            r = read[i]
             given = row_given(ft, source, i)
             if (given is not None and len(given) == len(r) and given != tuple(f.answer[i])
                     and all(isinstance(x, Fraction) and scores(x, w) for x, w in zip(r, given, strict=True))):

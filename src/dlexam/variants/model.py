@@ -135,11 +135,12 @@ def distinct(answer, candidates: list[Mistake]) -> tuple[Mistake, ...]:
         return [float(v) for r in x for v in r] if isinstance(x, tuple) else [float(x)]
 
     kept: list[Mistake] = []
+    seen = [flat(answer)]  # the right answer's values and each kept mistake's, each read once
     for m in candidates:
-        slack = 2 * (m.tolerance or 0)
-        if all(any(abs(a - b) > slack for a, b in zip(flat(m.answer), flat(other), strict=True))
-               for other in (answer, *(k.answer for k in kept))):
+        slack, mine = 2 * (m.tolerance or 0), flat(m.answer)
+        if all(any(abs(a - b) > slack for a, b in zip(mine, other, strict=True)) for other in seen):
             kept.append(m)
+            seen.append(mine)
     return tuple(kept)
 
 
