@@ -218,3 +218,20 @@ def test_parameters_over_the_output_channels_are_named(seed, difficulty):
             (x,) = result(g, key(v) | {aid: str(conv_params(c_out, c_out, k))}, aid).wrong
             assert x["reason"].startswith(f"{c_out} x ({k[0]} x {k[1]} x {c_out} + 1) = {conv_params(c_out, c_out, k)} "
                                           f"counts the {c_out} output channels as its input"), (name, aid, x)
+
+
+@pytest.mark.parametrize(("seed", "difficulty"), SEEDS)
+def test_a_receptive_field_with_each_layer_s_own_stride_counted_is_named(seed, difficulty):
+    """r += (k - 1) x the strides before the layer; with its own stride counted too, a pooling layer of stride s
+    adds s times too much."""
+    v = variant(seed, difficulty)
+    layers = v.spec.cnn.layers[:-1]
+    r, jump, own = 1, 1, 1
+    for layer in layers:
+        r += (layer.kernel[0] - 1) * jump
+        own += (layer.kernel[0] - 1) * jump * layer.stride[0]
+        jump *= layer.stride[0]
+    assert r == right(v, "Pr1.1.rf") and own != r
+    for name, g in graders(seed, difficulty).items():
+        (x,) = result(g, key(v) | {"Pr1.1.rf": str(own)}, "Pr1.1.rf").wrong
+        assert x["reason"].startswith(f"{own} counts each layer's own stride too"), (name, x)

@@ -111,8 +111,9 @@ def receptive_field(cnn: CNNSpec) -> int:
 
 def rf_mistakes(cnn: CNNSpec) -> tuple[Mistake, ...]:
     """Pr1.1 (a)'s mistakes: the receptive field after an earlier layer (the layers after it left out), the strides
-    left out (1 + the sum of k - 1), and one off by one (the starting pixel left out, or counted again with the
-    first layer's k pixels); each only where it differs from the answer and from the ones before."""
+    left out (1 + the sum of k - 1), each layer's own stride counted in its step, and one off by one (the starting
+    pixel left out, or counted again with the first layer's k pixels); each only where it differs from the answer
+    and from the ones before."""
     layers, steps, right = cnn.layers[:-1], _rf_steps(cnn), receptive_field(cnn)
     out = []
     for k in range(len(layers) - 2, -1, -1):  # the nearest layer first: "MaxPool-2 forgotten" before the others
@@ -124,6 +125,12 @@ def rf_mistakes(cnn: CNNSpec) -> tuple[Mistake, ...]:
     out.append(Mistake(Fraction(flat), f"{flat} leaves the strides out: 1 + "
                        + " + ".join(f"({layer.kernel[0]} - 1)" for layer in layers)
                        + ": a layer after a stride-s layer steps s input pixels at a time"))
+    own, jump = 1, 1  # each layer's k - 1 times the strides up to and including its own
+    for layer in layers:
+        jump *= layer.stride[0]
+        own += (layer.kernel[0] - 1) * jump
+    out.append(Mistake(Fraction(own), f"{own} counts each layer's own stride too: a layer adds (k - 1) times the "
+                       "product of the strides before it, not including its own"))
     first = layers[0].kernel[0]
     out.append(Mistake(Fraction(right - 1), f"off by one: {right - 1} leaves out the pixel r starts from (r = 1 before "
                        f"any layer); the sum of (k - 1) x the strides before each layer is {right - 1}, and the field "
