@@ -235,3 +235,22 @@ def test_a_receptive_field_with_each_layer_s_own_stride_counted_is_named(seed, d
     for name, g in graders(seed, difficulty).items():
         (x,) = result(g, key(v) | {"Pr1.1.rf": str(own)}, "Pr1.1.rf").wrong
         assert x["reason"].startswith(f"{own} counts each layer's own stride too"), (name, x)
+
+
+@pytest.mark.parametrize(("seed", "difficulty"), SEEDS[::3])
+def test_the_rows_asked_given_among_more_rows_are_named(seed, difficulty):
+    """Every position's logit rows where only the rows that score a target are asked, and Pr1.3's shapes with the
+    input's shape above them: the rows asked stand, right, among the rows given."""
+    v = variant(seed, difficulty)
+    t = v.spec.transformer
+    start = t.example.index(t.start)
+    every = logits(t, 1)  # by hand: R E^T at every position
+    assert every[start:len(t.example) - 1] == [list(r) for r in right(v, "Pr2.3.logits")]
+    cnn = v.spec.cnn
+    shapes = [[cnn.input_channels, *cnn.input_size]] + [list(r.out_shape) for r in cnn.table()[:-1]]
+    for name, g in graders(seed, difficulty).items():
+        for aid, given, first in (("Pr2.3.logits", every, start + 1), ("Pr1.3.shapes", shapes, 2)):
+            asked = len(right(v, aid))
+            r = result(g, key(v) | {aid: matrix(given)}, aid)
+            assert r.mistake.startswith(f"rows {first}-{first + asked - 1} of the {len(given)} rows given are the "
+                                        f"{asked} rows asked"), (name, aid, r.mistake, r.notes)

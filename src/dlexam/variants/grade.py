@@ -35,6 +35,7 @@ from dlexam.variants.mistakes import (
     cell_name,
     expected_text,
     rounding,
+    rows_among,
     shown_cell,
     transposed,
     transposed_slips,
@@ -221,6 +222,8 @@ def _grade_matrix(aid: str, qid: str, share: Fraction, f: Field, value, sources:
             wrong.append({"where": cell_name(f, i, j), "at": [i, j], "given": given[j][i],
                           "expected": text(f.answer[i][j]), "reason": _because(swapped, cell), "cell": cell})
         return FieldResult(aid, qid, Fraction(0), share, False, wrong, [], swapped)
+    if notes and not followed and (among := rows_among(f, value)):  # the rows asked, right, among more rows given:
+        whole, explained = among, range(rows)  # named first (scored where they land, as before)
     square = transposed_slips(f.answer, cells) if not whole and not followed and rows == cols else None
     if square:  # a square answer transposed, a slip or two in it: named, its cells scored where they land, as
         whole, explained, slips = transposition(f, cells, square), range(rows), square  # one without a slip is

@@ -194,6 +194,31 @@ def transposed(f: Field, value) -> tuple[str, list[tuple[int, int]], list]:
     return ("", [], []) if slips is None else (transposition(f, cells, slips), slips, cells)
 
 
+MOST_ROWS = 64  # rows of a matrix answer read when looking for the key's rows among more of them
+
+
+def rows_among(f: Field, value) -> str:
+    """For a matrix answer with more rows than the key's, of its width, where the key's rows stand among them, all
+    right (every position's logit rows where rows 4-6 are asked; the input's shape above Pr1.3's layers): the words
+    naming it; "" otherwise. Needs only the key."""
+    rows, cols = len(f.answer), len(f.answer[0])
+    try:
+        cells, _ = read_matrix(value, MOST_ROWS, cols)
+    except UnreadableAnswer:
+        return ""
+    read = [[got for _, got in r] for r in cells]
+    given = MOST_ROWS
+    while given and all(x is None for x in read[given - 1]):
+        given -= 1
+    for start in range(1, given - rows + 1):
+        if all(isinstance(x, Fraction) and scores(x, want) for k in range(rows)
+               for x, want in zip(read[start + k], f.answer[k], strict=True)):
+            names = f" ({f.row_labels[0]} to {f.row_labels[-1]})" if f.row_labels else ""
+            return (f"rows {start + 1}-{start + rows} of the {given} rows given are the {rows} rows asked{names}, "
+                    f"and right: give those {rows} rows alone, in order (the rows given are read from the first)")
+    return ""
+
+
 def mistake_rows(answer, m: Mistake, got) -> tuple[int, ...]:
     """The rows of a fully read matrix answer `got` that mistake `m` explains: every wrong row of it is `m`'s row
     (each cell as :func:`dlexam.variants.typed.scores` scores it against `m`'s cell, within `m`'s tolerance), and
