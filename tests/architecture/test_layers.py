@@ -5,6 +5,7 @@ heavy until a command runs."""
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "dlexam"
+MAP = SRC.parents[1] / "docs" / "architecture.md"
 
 # Top to bottom. A module may import modules of its own layer or below, never above.
 LAYERS = [
@@ -24,6 +26,36 @@ LAYERS = [
               "dlexam.mathtext",
               "dlexam"]),  # the package's own __init__ only: a module the map does not place has no layer
 ]
+
+
+def diagram_layers(text: str) -> dict[str, list[str]]:
+    """The layers of docs/architecture.md's diagram, top to bottom: each layer's packages and modules, read from
+    the names outside parentheses (a parenthesis says what a name holds: `spec/ (... exam.py ...)`)."""
+    block = re.search(r"^```\n( edges.*?)^```", text, re.S | re.M).group(1)
+    depth, kept = 0, []
+    for ch in block:
+        depth += (ch == "(") - (ch == ")")
+        kept.append(ch if depth == 0 and ch not in "()" else "")
+    layers: dict[str, list[str]] = {}
+    current = None
+    for line in "".join(kept).splitlines():
+        if m := re.match(r"^ (edges|exam views|models|core)\s", line):
+            current = m.group(1)
+        if current:
+            for name in re.findall(r"(?<![\w/.])([a-z_]+(?:/|\.py))(?!\w)", line):
+                layers.setdefault(current, []).append("dlexam." + name.removesuffix("/").removesuffix(".py"))
+    return layers
+
+
+def test_the_layers_are_the_maps():
+    """LAYERS is docs/architecture.md's diagram: the same layers in the same order, each with the same modules."""
+    drawn = diagram_layers(MAP.read_text(encoding="utf-8"))
+    assert list(drawn) == [name for name, _ in LAYERS]
+    for name, modules in LAYERS:
+        assert sorted(drawn[name]) == sorted(m for m in modules if m != "dlexam"), name
+    moved = MAP.read_text(encoding="utf-8").replace("runs.py (the one run-folder service)", "")
+    moved = moved.replace("svhn/              (Problem 1", "svhn/  runs.py  (Problem 1")
+    assert "dlexam.runs" in diagram_layers(moved)["models"]  # the check sees a module drawn in another layer
 
 
 def module_name(path: Path) -> str:
