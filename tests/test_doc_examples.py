@@ -91,6 +91,9 @@ def test_an_example_imports_and_calls_what_exists(where, code):
 
 SHELL_FENCES = ("", "sh", "bash", "console", "shell")
 PLACEHOLDER = re.compile(r"[A-Z][A-Z_0-9]*")  # NAME, DIR, RUN, N: a synopsis's stand-in for a value
+# a command named without `dlexam` in a sentence, with its flags: `svhn evaluate --split`, `sort train --force`
+FRAGMENT = re.compile(r"`((?:geoff|sort|svhn (?:summary|download|synth|mnist|train|evaluate|predict|explain)|answers|"
+                      r"experiment|report|demo|serve|variant|grade) [^`]*--[^`]*)`")
 
 
 def _shell_lines(text: str) -> list[tuple[int, str]]:
@@ -106,6 +109,7 @@ def _shell_lines(text: str) -> list[tuple[int, str]]:
             out.append((no, re.sub(r"^\s*\$ ", "", line)))
     for no, line in prose:
         out += [(no, m.group(1)) for m in re.finditer(r"`(dlexam [^`]+)`", line) if ": error:" not in m.group(1)]
+        out += [(no, "dlexam " + m.group(1)) for m in FRAGMENT.finditer(line)]  # `sort train --force` in a sentence
     return out
 
 
@@ -140,15 +144,22 @@ def cli_refusal(args: list[str]) -> str | None:
     from dlexam.cli import Parser, build_parser
     from dlexam.commands import sort_options
 
+    def lenient(parser):  # a fragment leaves out required arguments (`svhn train --init`): still read its names
+        for action in parser._actions:
+            action.required = False
+            for sub in getattr(action, "choices", None).values() if isinstance(action.choices, dict) else ():
+                lenient(sub)
+        return parser
+
     err = io.StringIO()
     try:
         with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-            parsed = build_parser().parse_args(args)
+            parsed = lenient(build_parser()).parse_args(args)
             if args[:1] == ["sort"]:  # `dlexam sort` parses its words again when it runs (commands/sort.py)
                 words, p = list(parsed.words), Parser(prog="dlexam sort")
                 if words and words[0] in sort_options.ACTIONS:
                     (sort_options.train_options if words.pop(0) == "train" else sort_options.evaluate_options)(p)
-                    p.parse_args(words)
+                    lenient(p).parse_args(words)
                 else:  # a query's options may stand between its symbols (`sort D --trained A`)
                     sort_options.query_options(p)
                     p.add_argument("sequence", nargs="*")
@@ -179,6 +190,10 @@ def test_the_command_check_finds_a_wrong_name():
     assert cli_refusal(["experiment", "dropout"])
     assert cli_refusal(["experiment", "NAME", "--quick"]) is None  # a synopsis
     assert cli_refusal(["svhn", "train"]) is None  # a fragment: `svhn train` in a sentence
+    assert [c for _, c in _shell_lines("`svhn train --force` and `sort train` (`svhn train`)")] == \
+        ["dlexam svhn train --force"]  # a fragment with a flag is checked: svhn train has no --force
+    assert cli_refusal(["svhn", "train", "--force"])  # though --out, required, is left out
+    assert cli_refusal(["sort", "train", "--trained"]) and cli_refusal(["svhn", "predict", "--bogus"])
 
 
 # --- docs/architecture.md: every dotted name it gives for a place in the code is there ----------------------------
