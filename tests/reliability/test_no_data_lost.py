@@ -184,6 +184,26 @@ def test_bad_out_folders_are_reported_before_any_training(tmp_path, synth_dir, c
         assert "epoch" not in refused_here(argv, capsys)
 
 
+@pytest.mark.parametrize("where", ["svhn/svhn-synth/train_32x32.mat", "report/index.html",
+                                   "report/experiments/pooling/result.json"])
+def test_the_demo_refuses_a_foreign_file_before_the_tour_starts(tmp_path, capsys, where):
+    """`demo --out D` with a file dlexam did not write where the tour would write it. The tour ran first (the report's
+    page: 16 s, every section printed and an SVHN net trained) and was then refused, advising `force replaces it`,
+    which the demo does not take. Now it is refused before the tour, in the words of a command without --force."""
+    from dlexam.cli import main
+
+    foreign = tmp_path / "demo" / where
+    foreign.parent.mkdir(parents=True)
+    foreign.write_bytes(b"a user's own file")
+    before = snapshot(tmp_path), sorted(tmp_path.rglob("*"))
+    assert main(["demo", "--out", str(tmp_path / "demo")]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1, (out[-300:], err)
+    assert f"{foreign} exists and was not written by dlexam; not replacing it (move it, or choose another " \
+           "folder)" in err and "force" not in err, err
+    assert (snapshot(tmp_path), sorted(tmp_path.rglob("*"))) == before  # and no folder left behind
+
+
 def test_the_demo_deletes_nothing_it_did_not_create(tmp_path):
     """The demo used to rmtree DIR/svhn/svhn-run; now each run trains into a new folder, and its data
     folder refuses to replace a .mat it did not write."""

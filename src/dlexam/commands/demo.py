@@ -80,6 +80,20 @@ def print_shipped_demo(d) -> None:
         print("    " + ", ".join(f"{t} -> {p}" for _, t, p in d.photos))
 
 
+def check_targets(out, settings, sections) -> None:
+    """What the tour writes, checked before it starts, as every command checks its targets before any work: the
+    SVHN demo's .mat files (`OUT/svhn/svhn-synth`) and the report's page and experiment files (`OUT/report`). The
+    demo has no --force: a file there that dlexam did not write is refused with `move it, or choose another folder`.
+    Until 2026-12-07 the tour ran first and was refused at that file, advising a `force` it does not take."""
+    from dlexam.files import OutputDir
+    from dlexam.report.build import open_out_dir
+    from dlexam.svhn.demo import DATA
+
+    with OutputDir(out / "svhn" / DATA, forceable=False) as data:  # a folder made for the check goes again
+        data.claim("train_32x32.mat", "test_32x32.mat")
+    open_out_dir(out / "report", settings, sections, forceable=False).close()
+
+
 def handle(args: argparse.Namespace) -> int:
     from dlexam import geoff
     from dlexam.answers import answer_key
@@ -94,13 +108,15 @@ def handle(args: argparse.Namespace) -> int:
     from dlexam.svhn.demo import shipped_on_real_digits
 
     out = check_dir_path(args.out, "--out")  # a file, a link to nothing: refused before the tour starts
+    settings, sections, missing = without_missing(ReportSettings(quick=True), default_sections())
+    check_targets(out, settings, sections)  # a file dlexam did not write where the tour writes: refused now too
     t0 = time.perf_counter()
     banner("Problem 2: Geoff's transformer with the exam's weights, on the exam's example")
     print(render(geoff.analyse(geoff.GeoffQuery())))
     banner("Problem 2, beyond the exam: transformers that really deduplicate and sort")
     print_sort_demo(sort_demo())
     banner("Problem 1: the exam's CNN for SVHN digits")
-    print_svhn_demo(svhn_demo(out / "svhn"))
+    print_svhn_demo(svhn_demo(out / "svhn"))  # its data in out/svhn/DATA, checked above
     print_shipped_demo(shipped_on_real_digits())
     banner("The whole exam: 20 questions answered by computation and checked against the exam's solutions")
     try:
@@ -108,10 +124,9 @@ def handle(args: argparse.Namespace) -> int:
     except SharedDataMissing as exc:  # a clone without ../shared: say what was skipped and how to get it
         print(f"skipped: the answer key needs the exam text ({exc}); {how_to_get()}")
     banner("One HTML report of everything (quick mode)")
-    settings, sections, missing = without_missing(ReportSettings(quick=True), default_sections())
     for why in missing.values():
         print(f"skipped: {why}")
-    report = build_report(out / "report", settings, sections, progress=section_done)
+    report = build_report(out / "report", settings, sections, progress=section_done, forceable=False)
     print(f"\ndemo finished in {time.perf_counter() - t0:.0f} s; files under {printable(str(out))}")
     print(f"report: {printable(str(report.path.resolve()))}")
     return 0 if report.ok else 1

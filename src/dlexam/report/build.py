@@ -86,17 +86,19 @@ INTRO = (
 )
 
 
-def open_out_dir(out_dir: Path, settings: ReportSettings, specs: Sequence[SectionSpec]) -> RunFolder:
+def open_out_dir(out_dir: Path, settings: ReportSettings, specs: Sequence[SectionSpec], *,
+                 forceable: bool = True) -> RunFolder:
     """The report's folder, a run folder (:class:`dlexam.runs.RunFolder`) checked and locked before any
     work: index.html and the experiments' files there may be replaced only where dlexam wrote them (or
-    with force), and never where a link stands."""
+    with force), and never where a link stands. `forceable`: whether the caller offers force (`report
+    --force`; `demo` has none), which its refusals then name."""
     index = Path(out_dir) / INDEX
     # a page an earlier dlexam wrote, before files were recorded, counts as dlexam's
     ours = index.is_file() and not index.is_symlink() and \
         f'name="generator" content="{page.GENERATOR}"' in index.read_bytes()[:2000].decode("utf-8", "replace")
     if ours:
         OutputDir(out_dir).record(INDEX)  # recorded, so the page may be replaced as dlexam's
-    out = RunFolder(out_dir, writes=(INDEX,), force=settings.force, what="--out")
+    out = RunFolder(out_dir, writes=(INDEX,), force=settings.force, what="--out", forceable=forceable)
     try:
         if any(spec.id == "experiments" for spec in specs):
             from dlexam.experiments import MODULES, files_written
@@ -110,7 +112,7 @@ def open_out_dir(out_dir: Path, settings: ReportSettings, specs: Sequence[Sectio
                     writes = files_written(importlib.import_module(MODULES[name]).FIGURES)
                     # adopted: an interrupted report leaves none of these folders behind, empty
                     sub = out.adopt(OutputDir(out.path / "experiments" / name, force=settings.force,
-                                              run_files=writes))
+                                              run_files=writes, forceable=forceable))
                     sub.claim(*writes)
     except BaseException:
         out.close()
@@ -166,13 +168,16 @@ def build_report(
     settings: ReportSettings | None = None,
     sections: Sequence[SectionSpec] | None = None,
     progress: Callable[[page.RenderedSection], None] | None = None,
+    *,
+    forceable: bool = True,
 ) -> ReportResult:
     """Build every section and write `out_dir`/index.html atomically. Returns what was built.
 
     The shared inputs the sections need are checked first (:func:`missing_inputs`): where one is
     missing nothing is built (SharedDataMissing, one line); :func:`without_missing` picks the rest.
 
-    `progress` is called with each finished section (the CLI prints a line per section).
+    `progress` is called with each finished section (the CLI prints a line per section). `forceable`: whether
+    the caller offers force (:func:`open_out_dir`).
     """
     settings = settings or ReportSettings()
     specs = list(sections) if sections is not None else default_sections()
@@ -181,7 +186,7 @@ def build_report(
     if missing:
         raise SharedDataMissing("report: " + "; ".join(missing.values()) +
                                 " (dlexam report --skip-missing builds the rest)")
-    with open_out_dir(Path(out_dir), settings, specs) as out:
+    with open_out_dir(Path(out_dir), settings, specs, forceable=forceable) as out:
         t0 = time.perf_counter()
         built = []
         with tempfile.TemporaryDirectory(prefix="dlexam-report-") as tmp:

@@ -16,6 +16,8 @@ import numpy as np
 from dlexam.files import OutputDir
 from dlexam.progress import ProgressFn
 
+DATA = "svhn-synth"  # the folder under run_demo's workdir that its synthetic data is written into
+
 
 @dataclass
 class SVHNDemo:
@@ -46,7 +48,7 @@ def run_demo(workdir: Path, progress: ProgressFn | None = None) -> SVHNDemo:
 
     workdir = Path(workdir)
     t0 = time.perf_counter()
-    data = workdir / "svhn-synth"
+    data = workdir / DATA
     write_synthetic(data, n_train=3000, n_test=600, seed=0)
     runs = workdir / "svhn-runs"
     runs.mkdir(parents=True, exist_ok=True)
