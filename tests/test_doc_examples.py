@@ -392,3 +392,16 @@ def test_a_test_the_docs_cite_is_there():
     missing = [f"{where}: {file}::{name}" for where, file, name in cited
                if not any(re.search(rf"^\s*(?:async )?(?:def|class) {name}\b", s, re.M) for s in sources.get(file, []))]
     assert missing == [], f"the docs cite tests that are not there: {missing}"
+
+
+def test_the_readmes_layout_names_every_top_level_module():
+    """The README's Layout block lists src/dlexam's packages and modules; an audit found spec/ (the exam as data),
+    runs.py (the one run-folder service) and eight more of the core left out of it."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"^## Layout\n.*?^```\n(src/dlexam/.*?)^tests/", readme, re.S | re.M).group(1)
+    package = ROOT / "src" / "dlexam"
+    names = [p.name + "/" if p.is_dir() else p.name for p in sorted(package.iterdir())
+             if not p.name.startswith(("_", ".")) and (p.suffix == ".py" or (p / "__init__.py").is_file())]
+    assert len(names) > 20
+    missing = [n for n in names if not re.search(rf"(?<![\w/]){re.escape(n)}", block)]
+    assert missing == [], f"README.md's Layout leaves out {missing}"
