@@ -237,6 +237,17 @@ def test_the_map_names_the_code_that_is_there():
     assert not resolves("checkpoint.load_model") and not resolves("geoff.no_such_module.f")
 
 
+def test_every_doc_names_the_code_that_is_there():
+    """Beyond the map: a `dlexam.x.y` name in README.md or any doc (a module, function, class or constant) is there."""
+    names = {}
+    for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for m in re.finditer(r"`dlexam\.([a-z_]+(?:\.[A-Za-z_]\w*)*)(?:\(\))?`", doc.read_text(encoding="utf-8")):
+            names.setdefault(m.group(1), doc.name)
+    assert len(names) > 90
+    missing = [f"{doc}: dlexam.{n}" for n, doc in names.items() if not resolves(n)]
+    assert missing == [], f"the docs name what dlexam does not have: {missing}"
+
+
 # --- numbers the docs quote from files and outputs that are cheap to read ------------------------------------------
 
 def test_the_shipped_files_sizes_are_as_the_docs_say():
