@@ -307,6 +307,15 @@ def test_grading_against_a_saved_key(capsys, tmp_path):
     assert code == 0 and json.loads(text)["score"] < g["max_score"]  # today's drawing marks that answer wrong
 
 
+def test_the_help_of_grade_key_says_a_saved_key_explains_mistakes(capsys):
+    """Since key.json keeps the grader's reasons (2026-12-06), `grade --key` shows each wrong answer with its reason
+    (above); its --help still said "without the reasons" until the 2026-12-07 docs audit."""
+    assert main(["grade", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    key = text[text.index("--key KEY.json grade"):text.index("--json print")]
+    assert "with the right ones and why" in key and "without the reasons" not in key, key
+
+
 def test_a_saved_key_keeps_each_share_exactly(tmp_path):
     """key.json writes each field's share of its question's points exactly ("2/5"), and `grade --key` reads that,
     not the float: a share of 1/1009 (beyond the float's old reading, fractions up to 1/1000) comes back 1/1009.

@@ -22,7 +22,8 @@ def register(sub) -> None:
     p.add_argument("--key", metavar="KEY.json", type=path_text,
                    help="grade against this key.json of `dlexam variant --out` instead of --variant N: the exam the "
                    "sheets answer, even where this dlexam draws its seed otherwise (wrong answers are shown with the "
-                   "right ones, without the reasons)")
+                   "right ones and why, as --variant N shows them; a key.json written before 2026-12-06 has no "
+                   "reasons)")
     p.add_argument("submission", metavar="SUBMISSION", type=path_text,
                    help="a JSON object {answer id: answer} or a CSV file (id,value per line; a matrix as one line per "
                    "row); - reads standard input")
