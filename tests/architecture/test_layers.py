@@ -169,3 +169,14 @@ def test_help_imports_no_heavy_library(command):
     )
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr[-2000:]
+
+
+def test_one_reader_of_torchruns_rank_and_world_size():
+    """docs/architecture.md: cpu.py is the one reader of torchrun's environment (`torchrun_world`, which refuses one
+    torchrun would not make). `svhn train`'s command read RANK itself, with int(), until the 2026-12-07 docs audit."""
+    readers = []
+    for m, p in MODULES.items():
+        for node in ast.walk(ast.parse(p.read_text())):
+            if isinstance(node, ast.Constant) and node.value in ("RANK", "WORLD_SIZE") and m != "dlexam.cpu":
+                readers.append(f"{p.relative_to(SRC)}:{node.lineno}")
+    assert readers == [], readers

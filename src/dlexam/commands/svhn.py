@@ -173,11 +173,11 @@ def cmd_mnist(args) -> int:
 def cmd_train(args) -> int:
     if args.recipe:
         return _train_recipe(args)
-    import os
     from pathlib import Path
 
     from dlexam.commands.progress import printer
     from dlexam.commands.svhn_inference import note_linked_cache
+    from dlexam.cpu import torchrun_world
     from dlexam.svhn.data.official import filename
     from dlexam.svhn.training.runs import train_run
     from dlexam.svhn.training.settings import SVHNRun
@@ -191,7 +191,7 @@ def cmd_train(args) -> int:
     if args.data is not None and (Path(args.data) / filename("train")).is_file():
         note_linked_cache(args.data, "train")  # a linked cache is passed by: the data is read without it
     result = train_run(run, progress=printer(args.quiet))
-    if result.world_size > 1 and int(os.environ.get("RANK", "0")) != 0:
+    if result.world_size > 1 and torchrun_world()[0] != 0:  # only rank 0 prints
         return 0
     if args.json:
         from dlexam.svhn.training.finetune import SHIPPED
