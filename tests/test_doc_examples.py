@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import importlib
 import inspect
+import json
 import os
 import re
 import textwrap
@@ -416,3 +417,19 @@ def test_the_readmes_layout_names_every_top_level_module():
     assert len(names) > 20
     missing = [n for n in names if not re.search(rf"(?<![\w/]){re.escape(n)}", block)]
     assert missing == [], f"README.md's Layout leaves out {missing}"
+
+
+def test_the_svhn_summary_json_docs_svhn_shows_is_what_it_prints():
+    """docs/svhn.md's `svhn summary --json` ("an interface other tools rely on"): the object it shows, its elided
+    layers aside, is the one the command prints: the same keys, and each layer shown as printed, number for number."""
+    from dlexam.svhn.summary import network_summary
+
+    text = (ROOT / "docs" / "svhn.md").read_text(encoding="utf-8")
+    block = re.search(r"^```\n(\{\"input\".*?)^```", text, re.S | re.M).group(1)
+    shown = json.loads(re.sub(r"#[^\n]*", "", block).replace("...,", ""))
+    printed = json.loads(json.dumps(network_summary()))
+    assert set(shown) == set(printed)
+    assert {k: v for k, v in shown.items() if k != "layers"} == {k: v for k, v in printed.items() if k != "layers"}
+    by_name = {layer["name"]: layer for layer in printed["layers"]}
+    differ = [layer for layer in shown["layers"] if by_name.get(layer["name"]) != layer]
+    assert len(shown["layers"]) >= 4 and differ == [], differ
