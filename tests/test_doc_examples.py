@@ -433,3 +433,23 @@ def test_the_svhn_summary_json_docs_svhn_shows_is_what_it_prints():
     by_name = {layer["name"]: layer for layer in printed["layers"]}
     differ = [layer for layer in shown["layers"] if by_name.get(layer["name"]) != layer]
     assert len(shown["layers"]) >= 4 and differ == [], differ
+
+
+def test_what_the_readmes_first_commands_quote_is_what_they_print(capsys, monkeypatch):
+    """A first command whose comment quotes its output (`dlexam geoff --explain "P[3,0]"  # ... "the scores 0, 0,
+    0, 0 tie ... 1/4 each"`) prints every piece of that quote (pieces split at `...`)."""
+    import shlex
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"^## First commands\n+```sh\n(.*?)^```", readme, re.S | re.M).group(1)
+    checked = 0
+    for line in block.splitlines():
+        command, _, comment = line.partition("  #")
+        quote = re.search(r'"([^"]+)"', comment)
+        if not quote or not command.startswith("dlexam geoff"):
+            continue  # geoff's answers are milliseconds; the others are checked elsewhere
+        printed = _run(shlex.split(command)[1:], capsys, monkeypatch)
+        pieces = [p.strip() for p in quote.group(1).split("...")]
+        assert [p for p in pieces if p not in printed] == [], f"README.md: {command.strip()}"
+        checked += 1
+    assert checked >= 1
