@@ -26,13 +26,40 @@ NARROW_PX = 400  # a narrow drawing's PNG width in pixels, exactly: what is draw
 PAD_IN = 0.06  # the white margin around what is drawn, in inches
 
 
+# Okabe and Ito's colours, safe for the common colour-blindnesses, in the order a figure's series take them (their
+# yellow, faint on white, is left out): every figure draws its series in these, the default colour cycle too.
+COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
+GREY = "#808080"  # a reference series (a baseline, chance, a control) beside the coloured ones
+MARKERS = ("o", "s", "^", "D", "v", "P", "X")  # with the colours, so that no two series differ in colour alone
+
+
+def series_style(i: int) -> dict:
+    """The `i`-th series' colour and marker (keyword arguments of ``ax.plot``): its own colour and its own marker, so
+    that two series stay apart where they overlap, in greyscale and for a colour-blind reader."""
+    return {"color": COLOURS[i % len(COLOURS)], "marker": MARKERS[i % len(MARKERS)]}
+
+
+def staggered(i: int, n: int, points: int, marks: int = 8) -> tuple[int, int]:
+    """``markevery`` for the `i`-th of `n` series of `points` points each: about `marks` markers a line, each series'
+    a little after the one before, so that where the lines lie on each other their markers still show side by side
+    (at the same points, the last drawn had hidden the others')."""
+    every = max(1, points // marks)
+    return (i * every // max(1, n)) % every, every
+
+
 def pyplot():
-    """matplotlib.pyplot on the Agg backend (imported on first use: it is slow to import)."""
+    """matplotlib.pyplot on the Agg backend (imported on first use: it is slow to import), with the project's settings:
+    the colour cycle :data:`COLOURS`, and tick labels written in full (no offset such as "+2.301" or "1e-5" in an
+    axis's corner, which a reader misses: a flat curve's ticks had read 0.0002 under "+2.301"); a factor
+    too large or small for the ticks is written x10^n, not 1e-5."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from cycler import cycler
 
+    matplotlib.rcParams.update({"axes.prop_cycle": cycler(color=COLOURS), "axes.formatter.useoffset": False,
+                                "axes.formatter.use_mathtext": True})
     return plt
 
 
@@ -207,9 +234,16 @@ def figure_legend(fig, handles, labels, **kwargs):
 
 def _figure_legends_fit(fig) -> None:
     """A restacked figure's legends of the whole figure (:func:`figure_legend`), made again in as many of their
-    columns as fit its width; the figure grows by each one's height, so the panels keep theirs."""
+    columns as fit its width, from the artists drawn (an error bar's legend handle is its bars alone: made again from
+    it, the pooling figure's narrow legend had lost its markers); the figure grows by each one's height, so the panels
+    keep theirs."""
+    drawn = {}  # label -> the artist drawn under it: a legend's own handles are copies, an error bar's only its bars
+    for a in fig.axes:
+        for handle, label in zip(*a.get_legend_handles_labels(), strict=True):
+            drawn.setdefault(label, handle)
     for old in list(fig.legends):
-        handles, labels = old.legend_handles, [t.get_text() for t in old.get_texts()]
+        labels = [t.get_text() for t in old.get_texts()]
+        handles = [drawn.get(label, h) for h, label in zip(old.legend_handles, labels, strict=True)]
         size = old.get_texts()[0].get_fontsize() if labels else None
         ncols = _legend_columns(fig, old)
         old.remove()

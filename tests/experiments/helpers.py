@@ -143,3 +143,50 @@ def _meets(patch, axes_box, legend_box) -> bool:
     if r is None:
         return False
     return r.x0 < legend_box.x1 and r.x1 > legend_box.x0 and r.y0 < legend_box.y1 and r.y1 > legend_box.y0
+
+
+def _look(artist):
+    """What tells a legend entry's artist apart besides its colour: a line's dashes, marker and fill, a bar's hatch
+    (an error bar's by its data line)."""
+    from matplotlib.container import BarContainer, ErrorbarContainer
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    if isinstance(artist, ErrorbarContainer):
+        artist = artist.lines[0]
+    if isinstance(artist, BarContainer):
+        artist = artist.patches[0]
+    if isinstance(artist, Line2D):
+        style = artist.get_linestyle()
+        dashes = "none" if style in ("None", "", " ") else tuple(getattr(artist, "_unscaled_dash_pattern", (0, None))[1]
+                                                                  or ())
+        marker = artist.get_marker()
+        marker = None if marker in ("None", "", " ", None) else marker
+        return ("line", dashes, marker, artist.get_fillstyle() if marker else None)
+    if isinstance(artist, Patch):
+        return ("bar", artist.get_hatch() or "")
+    return None
+
+
+def colour_alone(fig) -> list[str]:
+    """The pairs of entries of any legend of `fig` (a panel's or the figure's) whose artists differ in colour alone:
+    the same dashes, marker and fill, or the same hatch. Where such lines overlap, a reader who cannot tell the
+    colours apart (in greyscale, or colour-blind) cannot tell which is which. Each entry is looked up by its label
+    among the artists of `fig`'s panels (matplotlib's own record of what was drawn)."""
+    drawn = {}
+    for ax in fig.axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            drawn.setdefault(label, handle)
+    legends = [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None] + list(fig.legends)
+    found = []
+    for legend in legends:
+        seen = {}
+        for text in legend.get_texts():
+            label = text.get_text()
+            look = _look(drawn[label]) if label in drawn else None
+            if look is None:
+                continue
+            if look in seen:
+                found.append(f"{seen[look]!r} and {label!r}")
+            seen.setdefault(look, label)
+    return found
