@@ -248,3 +248,25 @@ def test_all_matrices_move_under_softmax_only_where_every_seed_moved_them():
     _, finding = A._verdict(cfg, runs)
     assert "all matrices move" not in finding
     assert "W_Q stayed put in 1 of 3 seeds" in finding
+
+
+def test_no_two_lines_or_bars_differ_in_colour_alone(run):
+    """The three temperatures were three solid lines (the sqrt(d_k) and annealed ones lie on each other for most of
+    a run) and three plain bars, and the gradients of W_Q and W_V two solid lines: told apart by colour alone. Each
+    now has its own marker, hatch or dashes. Drawn from the quick run's own numbers."""
+    from dlexam.figures import pyplot
+
+    from .helpers import colour_alone
+
+    seen = {}
+
+    def keep(out_dir, name, fig, *, narrow=False):
+        seen[name] = colour_alone(fig)
+        pyplot().close(fig)
+        return name
+
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setattr(A, "save_into", keep)
+        A._figures(None, A.AttentionTemperatureConfig.quick(), run[0]["numbers"]["runs"])
+    assert seen == {name: [] for name in ("attention_temperature_loss.png", "attention_temperature_movement.png",
+                                          "attention_temperature_gradients.png")}

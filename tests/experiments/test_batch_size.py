@@ -171,6 +171,28 @@ def test_the_noise_plot_leaves_out_the_full_batch(run, monkeypatch):
     assert f"0 at B = N = {cfg.n_train}" in text
 
 
+def test_each_figure_says_what_it_shows_and_tells_its_lines_apart(run, monkeypatch):
+    """The accuracy-and-memory figure had no title of its own (its neighbour, time and noise, had one)."""
+    from dlexam.figures import pyplot
+
+    from .helpers import colour_alone
+
+    cfg = B.BatchSizeConfig.quick()
+    nb = json.loads(json.dumps(run[0]["numbers"]), object_hook=lambda d: {int(k) if k.isdigit() else k: v
+                                                                          for k, v in d.items()})
+    drawn = {}
+    monkeypatch.setattr(B, "save_into", lambda out, name, fig, **kw: drawn.setdefault(name, fig) and name)
+    B._figures(None, cfg, list(cfg.batch_sizes), nb)
+    try:
+        assert sorted(drawn) == ["batch_size_accuracy_memory.png", "batch_size_time_noise.png"]
+        for name, fig in drawn.items():
+            assert "Batch size" in fig.get_suptitle(), name
+            assert colour_alone(fig) == [], name
+    finally:
+        for fig in drawn.values():
+            pyplot().close(fig)
+
+
 def test_convergence_per_update_is_measured_and_judged(run):
     """The claim's "potentially faster convergence in terms of iterations": every B trained for the same number of
     updates, ranked over the seeds; "supported" needs the largest B ahead of the smallest beyond the spread."""

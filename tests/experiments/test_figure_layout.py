@@ -15,7 +15,7 @@ from dlexam import figures
 from dlexam.experiments import activations, skip_connections
 from dlexam.experiments.training import grad_norms
 
-from .helpers import legend_overlaps, png_size
+from .helpers import colour_alone, legend_overlaps, png_size
 
 NARROW_PX = 400  # docs/report.md: a heatmap's narrow drawing is 400 px wide, every other figure's "about 400"
 
@@ -175,6 +175,19 @@ def test_a_legend_the_same_in_every_panel_is_drawn_once_for_the_figure(name, act
     assert all(a.get_legend() is None for a in fig.axes) and len(fig.legends) == 1
     assert legends(fig) == want  # `fig` is the narrow drawing now
     assert legend_overlaps(fig) == [] and _under_the_panels(fig, drawn=True)  # legend_overlaps drew it
+
+
+@pytest.mark.parametrize("name", ["activations_grad_norms_init.png", "activations_grad_norms_training.png",
+                                  "activations_training_loss.png", "skip_connections_curves.png",
+                                  "skip_connections_grad_norms.png"])
+def test_no_two_lines_of_a_legend_differ_in_colour_alone(name, activation_figures, skip_figures):
+    """The activations at initialisation (sigmoid, tanh, relu: all circles on solid lines), the training snapshots
+    (shades of viridis alone), the training losses and the skip-connection nets (solid or dashed, but each net's
+    lines by colour alone) could be told apart only by colour, where their lines overlap most. Each entry now has its
+    own marker or dashes too; the figure also says what it shows in a title."""
+    fig = {**activation_figures, **skip_figures}[name][0]
+    assert colour_alone(fig) == []
+    assert fig.get_suptitle() or all(a.get_title() for a in fig.axes)
 
 
 def test_the_activations_figures_name_their_block_axis_one_way(activation_figures, skip_figures):

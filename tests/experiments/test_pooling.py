@@ -148,3 +148,51 @@ def test_the_robustness_figures_alt_text_claims_error_bars_only_where_seeds_meas
     summary = {p: {str(d): {k: (0.5, 0.01) for k in ("accuracy", "consistency")} for d in SHIFTS} for p in POOLS}
     three = _captions(PoolingConfig(seeds=(0, 1, 2)), summary)["pooling_shift_robustness.png"]["alt"]
     assert "with error bars of one standard deviation over the 3 seeds" in three
+
+
+def test_the_three_networks_are_told_apart_without_colour_in_one_legend(monkeypatch):
+    """The three networks' curves were all circles on solid lines, purple, olive and grey, and lie on each other in
+    the accuracy panel; each panel repeated the same legend inside it. Now each network has its own marker, and one
+    legend under both panels names them, covering no point."""
+    from dlexam.experiments import pooling as P
+    from dlexam.figures import pyplot
+
+    from .helpers import colour_alone, legend_overlaps
+
+    drawn = {}
+    monkeypatch.setattr(P, "save_into", lambda out, name, fig, **kw: drawn.setdefault(name, fig) and name)
+    summary = {pool: {str(d): {"accuracy": (0.4 - 0.03 * d, 0.0), "consistency": (1 - 0.1 * d - 0.02 * i, 0.0)}
+                      for d in SHIFTS} for i, pool in enumerate(P.POOLS)}
+    P._figures(None, P.PoolingConfig.quick(), summary, {"x_test": torch.zeros(1, 32, 32, dtype=torch.uint8)})
+    fig = drawn["pooling_shift_robustness.png"]
+    try:
+        assert all(a.get_legend() is None for a in fig.axes) and len(fig.legends) == 1
+        assert [t.get_text() for t in fig.legends[0].get_texts()] == [P.LABELS[p] for p in P.POOLS]
+        assert colour_alone(fig) == [] and legend_overlaps(fig) == []
+    finally:
+        for f in drawn.values():
+            pyplot().close(f)
+
+
+def test_the_narrow_drawing_keeps_each_networks_marker_in_its_legend(monkeypatch):
+    """Restacked for a narrow screen, the figure's legend is made again: from its own handles, an error bar's is its
+    bars alone, and the narrow legend showed three plain lines told apart by colour alone."""
+    from matplotlib.lines import Line2D
+
+    from dlexam.experiments import pooling as P
+    from dlexam.figures import pyplot, restack
+
+    drawn = {}
+    monkeypatch.setattr(P, "save_into", lambda out, name, fig, **kw: drawn.setdefault(name, fig) and name)
+    summary = {pool: {str(d): {"accuracy": (0.4, 0.0), "consistency": (1 - 0.1 * d, 0.0)} for d in SHIFTS}
+               for pool in P.POOLS}
+    P._figures(None, P.PoolingConfig.quick(), summary, {"x_test": torch.zeros(1, 32, 32, dtype=torch.uint8)})
+    fig = drawn["pooling_shift_robustness.png"]
+    try:
+        markers = lambda: {line.get_marker() for line in fig.legends[0].findobj(Line2D)} - {"None", "none", ""}  # noqa: E731
+        desktop = markers()
+        restack(fig)
+        assert len(desktop) == len(P.POOLS) and markers() == desktop
+    finally:
+        for f in drawn.values():
+            pyplot().close(f)

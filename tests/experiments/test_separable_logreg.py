@@ -100,6 +100,27 @@ def test_the_norm_panel_never_draws_below_zero(monkeypatch):
     assert min(min(line.get_ydata()) for line in norm_axes.get_lines()) >= 0
 
 
+def test_the_decision_boundaries_are_told_apart_without_colour(monkeypatch):
+    """The four boundaries w(t) nearly coincide; they were thin solid lines of four colours. Each now has its own
+    dashes (and a shade darker as t grows), the max-margin line its own."""
+    from .helpers import colour_alone
+
+    cfg = S.SeparableConfig(n_points=30, steps=2_000, n_records=20)
+    X, y, w_svm, records, numbers = S.measure(cfg, 0)
+    drawn = {}
+    monkeypatch.setattr(S, "save_into", lambda out, name, fig, **kw: drawn.setdefault(name, fig) and name)
+    S._figures(None, X, y, records, w_svm, numbers)
+    try:
+        assert {name: colour_alone(fig) for name, fig in drawn.items()} == {
+            "separable_logreg_norm_loss.png": [], "separable_logreg_boundaries.png": []}
+        boundaries = [line for line in drawn["separable_logreg_boundaries.png"].axes[0].get_lines()
+                      if line.get_label().startswith("w(t)")]
+        assert len(boundaries) == 4
+    finally:
+        for fig in drawn.values():
+            __import__("matplotlib.pyplot").pyplot.close(fig)
+
+
 def test_no_legend_covers_a_curve_or_a_point_in_either_drawing(tmp_path, monkeypatch):
     """Before, the ||w|| panel's legend covered the last points of ||w|| and both fitted lines (they end in the top
     right corner), the boundaries' legend covered points of class -1, and the narrow drawing's c/t line ran under its

@@ -25,7 +25,7 @@ from dlexam.experiments.deep_mlp import BLOCK_AXIS, GRAD_NORM_AXIS, DeepMLP, Dee
 from dlexam.experiments.digits import load_digits
 from dlexam.experiments.results import finish, quick_note, seed_everything
 from dlexam.experiments.training import batches, evaluate, grad_norms, train_steps
-from dlexam.figures import figure_legend, legend_below, new_figure, save_into
+from dlexam.figures import MARKERS, figure_legend, legend_below, new_figure, save_into, series_style, staggered
 from dlexam.files import OutputDir
 from dlexam.words import counted
 
@@ -371,7 +371,7 @@ def _figures(out_dir: OutputDir, cfg: ActivationsConfig, all_runs: dict, at_init
     from matplotlib.ticker import MaxNLocator
 
     runs = {k: rs[0] for k, rs in all_runs.items()}
-    colors = {"sigmoid": "tab:blue", "tanh": "tab:orange", "relu": "tab:green"}
+    styles = {act: series_style(i) for i, act in enumerate(ACTS)}  # a colour and a marker each, never colour alone
     blocks = np.arange(1, cfg.depth + 1)
     fig, ax = new_figure(2, 1)
     for j, (init, label) in enumerate(
@@ -380,8 +380,9 @@ def _figures(out_dir: OutputDir, cfg: ActivationsConfig, all_runs: dict, at_init
         a = ax[0, j]
         for act in ACTS:
             for i, norms in enumerate(at_init[(act, init)]):
-                a.semilogy(blocks, np.maximum(norms, 1e-30), "o-" if i == 0 else "-", ms=3, lw=1.5 if i == 0 else 0.8,
-                           alpha=1 if i == 0 else 0.6, color=colors[act], label=act if i == 0 else None)
+                a.semilogy(blocks, np.maximum(norms, 1e-30), "-", ms=4, lw=1.5 if i == 0 else 0.8,
+                           alpha=1 if i == 0 else 0.6, color=styles[act]["color"],
+                           marker=styles[act]["marker"] if i == 0 else None, label=act if i == 0 else None)
         a.set(
             title=f"At initialisation: {label}",
             xlabel=BLOCK_AXIS,
@@ -407,6 +408,8 @@ def _figures(out_dir: OutputDir, cfg: ActivationsConfig, all_runs: dict, at_init
                     "-",
                     # viridis up to its teal: its yellow end (step 150 of a quick run) read faintly on white
                     color=cmap(SNAPSHOT_COLOURS * k / max(1, len(snaps) - 1)),
+                    marker=MARKERS[k % len(MARKERS)],  # the steps' lines overlap: their shades alone had not told them
+                    ms=3,
                     label=f"step {step}",
                 )
             a.set(
@@ -431,7 +434,10 @@ def _figures(out_dir: OutputDir, cfg: ActivationsConfig, all_runs: dict, at_init
             np.arange(len(smooth)) + k,
             smooth,
             "-" if init == "matched" else "--",
-            color=colors[act],
+            color=styles[act]["color"],
+            marker=styles[act]["marker"],
+            markevery=staggered(ACTS.index(act), len(ACTS), len(smooth)),
+            ms=4,
             label=f"{act}, {init} init",
             zorder=3 if init == "default" else 2,  # a dashed line stays visible where it lies on a solid one
         )

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from dlexam.experiments.results import finish, quick_note, seed_everything
-from dlexam.figures import legend_below, new_figure, save_into
+from dlexam.figures import COLOURS, GREY, legend_below, new_figure, save_into, series_style, staggered
 from dlexam.files import OutputDir
 from dlexam.geoff import exam_model
 from dlexam.geoff.compare import FROZEN_CLAIM, frozen_claim
@@ -359,24 +359,28 @@ def _captions(cfg: AttentionTemperatureConfig, runs: dict) -> dict[str, dict[str
     }
 
 
+HATCHES = ("", "///", "...")  # the schedules' bars, told apart without their colours
+
+
 def _figures(out_dir: OutputDir, cfg: AttentionTemperatureConfig, all_runs: dict) -> list[str]:
     """The curves of the first seed; the distances moved of every seed (mean, bars from the least to the most)."""
     runs = {s: rs[0] for s, rs in all_runs.items()}
     seed = cfg.seeds[0]
-    colors = dict(zip(SCHEDULES, ("tab:red", "tab:blue", "tab:green"), strict=True))
+    # a colour and a marker per schedule: the sqrt(d_k) and annealed curves lie on each other for most of a run
+    styles = {s: series_style(i) for i, s in enumerate(SCHEDULES)}
+    colors = {s: style["color"] for s, style in styles.items()}
     fig, ax = new_figure(2, 1)
     for s, r in runs.items():
         loss = np.asarray(r["train_loss"])
         k = max(1, len(loss) // 40)
-        ax[0, 0].plot(
-            np.arange(k, len(loss) + 1), np.convolve(loss, np.ones(k) / k, mode="valid"), color=colors[s], label=s
-        )
+        smooth = np.convolve(loss, np.ones(k) / k, mode="valid")
+        ax[0, 0].plot(np.arange(k, len(loss) + 1), smooth, **styles[s], ms=4,
+                      markevery=staggered(SCHEDULES.index(s), len(SCHEDULES), len(smooth)), label=s)
         steps = [e["step"] for e in r["evals"]]
-        ax[0, 1].plot(steps, [e["test_loss"] for e in r["evals"]], "-", color=colors[s], label=f"{s}: at its T")
+        ax[0, 1].plot(steps, [e["test_loss"] for e in r["evals"]], "-", **styles[s], ms=4, label=f"{s}: at its T")
         if s != SCHEDULES[0]:
-            ax[0, 1].plot(
-                steps, [e["test_loss_T0"] for e in r["evals"]], ":", color=colors[s], label=f"{s}: evaluated at T = 0"
-            )
+            ax[0, 1].plot(steps, [e["test_loss_T0"] for e in r["evals"]], ":", **styles[s], ms=4, fillstyle="none",
+                          label=f"{s}: evaluated at T = 0")
     ax[0, 0].set(title="Training loss (moving average)", xlabel="Adam step", ylabel="cross-entropy per token")
     ax[0, 1].set(title="Held-out loss", xlabel="Adam step", ylabel="cross-entropy per token")
     for a in ax[0]:
@@ -391,7 +395,7 @@ def _figures(out_dir: OutputDir, cfg: AttentionTemperatureConfig, all_runs: dict
     for i, (s, rs) in enumerate(all_runs.items()):
         moved = np.asarray([[r["moved"][k] for k in MATRICES] for r in rs])  # (seeds, matrices)
         vals = moved.mean(0)
-        bars = ax[0, 0].bar(x + (i - 1) * w, vals, w, color=colors[s], label=s,
+        bars = ax[0, 0].bar(x + (i - 1) * w, vals, w, color=colors[s], label=s, hatch=HATCHES[i], edgecolor="white",
                             yerr=[vals - moved.min(0), moved.max(0) - vals] if n > 1 else None, capsize=2)
         ax[0, 0].bar_label(bars, labels=["0" if v == 0 else "" for v in moved.max(0)], fontsize=8)
     ax[0, 0].set_xticks(x, MATRICES)
@@ -401,8 +405,8 @@ def _figures(out_dir: OutputDir, cfg: AttentionTemperatureConfig, all_runs: dict
     out.append(save_into(out_dir, "attention_temperature_movement.png", fig, narrow=True))
 
     fig, ax = new_figure(3, 1, width=4.4)
-    styles = {"W_Q": "-", "W_K": "--", "W_V": "-", "W_O": ":"}
-    line_colors = {"W_Q": "tab:red", "W_K": "tab:orange", "W_V": "tab:blue", "W_O": "tab:gray"}
+    styles = {"W_Q": "-", "W_K": "--", "W_V": "-.", "W_O": ":"}  # W_V had W_Q's solid line, apart by colour alone
+    line_colors = {"W_Q": COLOURS[1], "W_K": COLOURS[4], "W_V": COLOURS[0], "W_O": GREY}
     for j, (s, r) in enumerate(runs.items()):
         a = ax[0, j]
         for k in ("W_Q", "W_K", "W_V", "W_O"):

@@ -427,5 +427,6 @@ def _figures(out_dir: OutputDir, cfg: BatchSizeConfig, sizes: list[int], nb: dic
         a.loglog([b for b, _ in rss], [m for _, m in rss], "s-", label="peak RSS growth of one step")
     a.set(title="Memory of one training step", xlabel="batch size B (log)", ylabel="MiB (log)")
     a.legend()
+    fig.suptitle(f"Batch size on the exam's CNN: accuracy and memory ({cfg.n_train:,} SVHN-like training images)")
     out.append(save_into(out_dir, "batch_size_accuracy_memory.png", fig, narrow=True))
     return out

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from dlexam.experiments.results import finish, quick_note, seed_everything
 from dlexam.experiments.svhn_like import load_svhn_like, preprocess
 from dlexam.experiments.training import batches, train_steps
-from dlexam.figures import new_figure, save_into
+from dlexam.figures import GREY, MARKERS, figure_legend, new_figure, save_into, series_style
 from dlexam.files import OutputDir
 from dlexam.svhn.model import CNNConfig, ExamCNN
 from dlexam.words import mean_of
@@ -255,7 +255,9 @@ def _captions(cfg: PoolingConfig, s: dict) -> dict[str, dict[str, str]]:
 
 
 def _figures(out_dir: OutputDir, cfg: PoolingConfig, s: dict, data: dict) -> list[str]:
-    colors = {"max": "tab:purple", "avg": "tab:olive", "none": "tab:gray"}
+    # a colour and a marker each (the three had shared the marker o, in purple and olive, where their curves meet);
+    # no pooling, the control, in grey
+    styles = {"max": series_style(0), "avg": series_style(1), "none": {"color": GREY, "marker": MARKERS[2]}}
     fig, ax = new_figure(2, 1)
     for j, (key, title) in enumerate(
         (("accuracy", "Accuracy on shifted test images"), ("consistency", "Predictions unchanged by the shift"))
@@ -264,10 +266,11 @@ def _figures(out_dir: OutputDir, cfg: PoolingConfig, s: dict, data: dict) -> lis
         for pool in POOLS:
             mean = [100 * s[pool][str(d)][key][0] for d in SHIFTS]  # percent, as the table and the finding
             err = [100 * s[pool][str(d)][key][1] for d in SHIFTS] if len(cfg.seeds) > 1 else None  # 1 seed: none
-            a.errorbar(SHIFTS, mean, yerr=err, fmt="o-", capsize=3, color=colors[pool], label=LABELS[pool])
+            a.errorbar(SHIFTS, mean, yerr=err, fmt="-", capsize=3, **styles[pool], label=LABELS[pool])
         a.set(title=title, xlabel="shift (pixels, mean over 4 directions)", ylabel="% of test images",
               xticks=SHIFTS, ylim=(0, 102))
-        a.legend(loc="best")
+    # one legend under both panels: each had shown the same three networks
+    figure_legend(fig, *ax[0, 0].get_legend_handles_labels(), ncols=len(POOLS))
     n = len(cfg.seeds)
     bars = f"mean of {n} seeds, bars ±1 s.d." if n > 1 else "1 seed, no spread measured"
     fig.suptitle(f"Exam CNN: max vs average vs no pooling ({bars}; SVHN-like test fonts)")

@@ -308,6 +308,9 @@ def round_decades(lo: float, hi: float, most: int = 7) -> list[int]:
     return marks
 
 
+BOUNDARY_DASHES = ((0, (1, 1.5)), (0, (3, 1.5)), (0, (6, 1.5, 1, 1.5)), "-")  # dotted .. solid, as t grows
+
+
 def _figures(out_dir: OutputDir, X, y, records, w_svm, nb: dict) -> list[str]:
     ts = np.asarray(nb["t"])
     pos = ts > 0
@@ -359,13 +362,19 @@ def _figures(out_dir: OutputDir, X, y, records, w_svm, nb: dict) -> list[str]:
         m = y == label
         a.scatter(X[m, 1], X[m, 2], marker=marker, s=18, label=f"y = {label:+d}")
     xs = np.linspace(X[:, 1].min() - 0.5, X[:, 1].max() + 0.5, 50)
-    for r in _boundary_records(records):
+    shown = _boundary_records(records)
+    cmap = __import__("matplotlib").colormaps["viridis"]
+    for k, r in enumerate(shown):
         w = r["w"]
         if abs(w[2]) > 1e-12:
             a.plot(
                 xs,
                 -(w[0] + w[1] * xs) / w[2],
-                lw=1,
+                # the boundaries nearly coincide: each its own dash as well as its own shade, darker as t grows
+                # (viridis up to its green: its yellow end reads faintly on white)
+                ls=BOUNDARY_DASHES[k % len(BOUNDARY_DASHES)],
+                color=cmap(0.75 * (1 - k / max(1, len(shown) - 1))),
+                lw=1.2,
                 label=f"w(t), t = {r['t']:,}  (||w|| = {np.linalg.norm(w):.1f})",
             )
     a.plot(xs, -(w_svm[0] + w_svm[1] * xs) / w_svm[2], "k--", lw=1.5, label="max-margin (SVM)")

@@ -22,7 +22,7 @@ from dlexam.experiments.deep_mlp import BLOCK_AXIS, GRAD_NORM_AXIS, DeepMLP, Dee
 from dlexam.experiments.digits import load_digits
 from dlexam.experiments.results import finish, quick_note, seed_everything
 from dlexam.experiments.training import batches, evaluate, grad_norms, train_steps
-from dlexam.figures import figure_legend, new_figure, save_into
+from dlexam.figures import GREY, MARKERS, figure_legend, new_figure, save_into, series_style, staggered
 from dlexam.files import OutputDir
 from dlexam.words import counted, mean_of
 
@@ -275,16 +275,21 @@ def _captions(cfg: SkipConfig, first: dict[str, dict]) -> dict[str, dict[str, st
 
 
 def _figures(out_dir: OutputDir, cfg: SkipConfig, runs: dict) -> list[str]:
-    colors = {"plain": "tab:red", "residual": "tab:blue", "plain, He init": "tab:gray"}
+    # a colour and a marker per net (the control, He init, in grey); train solid, validation dashed
+    styles = {"plain": series_style(1), "residual": series_style(0),
+              "plain, He init": {"color": GREY, "marker": MARKERS[2]}}
     fig, ax = new_figure(2, 1)
     epochs = None
-    for label, r in runs.items():
+    for i, (label, r) in enumerate(runs.items()):
         c = r["curves"]
         epochs = np.arange(1, len(c["train_loss"]) + 1)
-        ax[0, 0].plot(epochs, c["train_loss"], "-", color=colors[label], label=f"{label}: train")
-        ax[0, 0].plot(epochs, c["val_loss"], "--", color=colors[label], label=f"{label}: validation")
+        every = staggered(i, len(runs), len(epochs), marks=10)
+        ax[0, 0].plot(epochs, c["train_loss"], "-", **styles[label], ms=4, markevery=every, label=f"{label}: train")
+        ax[0, 0].plot(epochs, c["val_loss"], "--", **styles[label], ms=4, markevery=every, fillstyle="none",
+                      label=f"{label}: validation")
         for key, style, what in (("train_accuracy", "-", "train"), ("val_accuracy", "--", "validation")):
-            ax[0, 1].plot(epochs, 100 * np.asarray(c[key]), style, color=colors[label], label=f"{label}: {what}")
+            ax[0, 1].plot(epochs, 100 * np.asarray(c[key]), style, **styles[label], ms=4, markevery=every,
+                          fillstyle="full" if what == "train" else "none", label=f"{label}: {what}")
     ax[0, 0].set(title="Loss", xlabel="epoch", ylabel="cross-entropy (log)", yscale="log")
     ax[0, 1].set(title="Accuracy", xlabel="epoch", ylabel="accuracy (%)", ylim=(0, 102))
     # one legend under both panels (each panel would show the same six entries; inside, the accuracy panel's
@@ -297,7 +302,7 @@ def _figures(out_dir: OutputDir, cfg: SkipConfig, runs: dict) -> list[str]:
     blocks = np.arange(1, cfg.depth + 1)
     for j, (key, when) in enumerate((("grads_init", "at initialisation"), ("grads_end", "after training"))):
         for label, r in runs.items():
-            ax[0, j].semilogy(blocks, np.maximum(r[key], 1e-30), "o-", ms=3, color=colors[label], label=label)
+            ax[0, j].semilogy(blocks, np.maximum(r[key], 1e-30), "-", ms=4, **styles[label], label=label)
         ax[0, j].set(
             title=f"Per-block gradient norm {when}",
             xlabel=BLOCK_AXIS,
@@ -305,5 +310,6 @@ def _figures(out_dir: OutputDir, cfg: SkipConfig, runs: dict) -> list[str]:
         )
     # one legend under both panels: each panel had shown the same three nets
     figure_legend(fig, *ax[0, 0].get_legend_handles_labels(), ncols=len(runs), fontsize=8)
+    fig.suptitle(f"Per-block gradient norms of the {cfg.depth}-block ReLU MLPs, before and after training")
     out.append(save_into(out_dir, "skip_connections_grad_norms.png", fig, narrow=True))
     return out
