@@ -16,7 +16,18 @@ import matplotlib.ticker
 import numpy as np
 
 from dlexam.exact import format_exact
-from dlexam.figures import NARROW_WIDTH_IN, Drawing, laid_out, narrow_png, new_figure, pyplot, render, to_png
+from dlexam.figures import (
+    NARROW_WIDTH_IN,
+    Drawing,
+    laid_out,
+    legend_below,
+    narrow_png,
+    new_figure,
+    pyplot,
+    render,
+    series_style,
+    to_png,
+)
 
 
 def cell_label(x: float, decimals: int = 3) -> str:
@@ -86,8 +97,13 @@ def heatmap_figures(
     annotate: bool = True,
     vmin: float | None = None,
     vmax: float | None = None,
+    row_title: str | None = None,
+    col_title: str | None = None,
 ):
     """(desktop, narrow): the figures :func:`heatmap` renders, not yet rendered.
+
+    `row_title` and `col_title` name what the rows and the columns are (the y- and x-axis labels: "position: token",
+    "model dimension"), in both drawings; the tick labels alone ("1 D", "A") had left a reader to guess.
 
     `masked` (same shape, boolean, True = hidden by the causal mask) draws those cells grey. The desktop drawing's
     cells are `cell_inches` wide, each label as large as its cell allows up to LABEL_PT (:func:`fit_labels`:
@@ -107,24 +123,36 @@ def heatmap_figures(
                   matplotlib.colormaps[cmap].with_extremes(bad="#e4e6e9"), lo, hi,
                   list(col_labels) if col_labels is not None else [str(j + 1) for j in range(cols)],
                   list(row_labels) if row_labels is not None else [str(i + 1) for i in range(rows)])
-    label_w = 0.9 if row_labels is not None else 0.3
-    desktop, axes = new_figure(width=label_w + cols * cell_inches + 0.3, height=0.75 + rows * cell_inches * 0.82)
+    label_w = (0.9 if row_labels is not None else 0.3) + (0.25 if row_title else 0.0)
+    desktop, axes = new_figure(width=label_w + cols * cell_inches + 0.3,
+                               height=0.75 + rows * cell_inches * 0.82 + (0.25 if col_title else 0.0))
     cells = grid.paint(axes[0][0], range(cols), LABEL_PT if annotate else None)
     axes[0][0].set_title(title, fontsize=10)
+    _axis_titles(axes[0][0], row_title, col_title)
     if cells:  # each label as large as its cell allows, up to LABEL_PT, never under the floor (as on a phone)
         fit_labels(laid_out(desktop), [(axes[0][0], range(cols), cells)])
-    return desktop, narrow_heatmap(grid, title, annotate)
+    return desktop, narrow_heatmap(grid, title, annotate, row_title=row_title, col_title=col_title)
 
 
-def narrow_heatmap(grid: _Cells, title: str, annotate: bool):
+def _axis_titles(ax, row_title: str | None, col_title: str | None) -> None:
+    """What a heatmap's rows and columns are, as its y- and x-axis labels."""
+    if row_title:
+        ax.set_ylabel(row_title, fontsize=9)
+    if col_title:
+        ax.set_xlabel(col_title, fontsize=9)
+
+
+def narrow_heatmap(grid: _Cells, title: str, annotate: bool, *, row_title: str | None = None,
+                   col_title: str | None = None):
     """The heatmap NARROW_WIDTH_IN wide, its columns in as few panels stacked one above the other as let every
     cell's label fit its cell at NARROW_LABEL_FLOOR_PT or more (one panel where they fit side by side); each label
     then as large as fits, up to LABEL_PT. Every cell keeps its number: a reader of a phone sees what the desktop
-    drawing shows, a panel at a time (the same colour scale in every panel)."""
+    drawing shows, a panel at a time (the same colour scale in every panel). The rows are named once, beside the
+    panels, the columns under the last (`row_title`, `col_title`)."""
     cols = grid.m.shape[1]
     per_panel = cols
     while True:
-        fig, panels = _panels(grid, title, per_panel, annotate)
+        fig, panels = _panels(grid, title, per_panel, annotate, row_title, col_title)
         if not annotate:
             return fig
         renderer = laid_out(fig)
@@ -150,7 +178,8 @@ def fit_labels(renderer, panels) -> None:
             t.set_fontsize(max(NARROW_LABEL_FLOOR_PT, min(LABEL_PT, t.get_fontsize() * cell_px / width)))
 
 
-def _panels(grid: _Cells, title: str, per_panel: int, annotate: bool):
+def _panels(grid: _Cells, title: str, per_panel: int, annotate: bool, row_title: str | None = None,
+            col_title: str | None = None):
     """A narrow figure of the heatmap's columns, `per_panel` to a panel, and [(axes, columns, cell labels)]."""
     rows, cols = grid.m.shape
     chunks = [range(start, min(start + per_panel, cols)) for start in range(0, cols, per_panel)]
@@ -158,15 +187,25 @@ def _panels(grid: _Cells, title: str, per_panel: int, annotate: bool):
     cell_w = (NARROW_WIDTH_IN - 1.2) / per_panel  # about: 1.2 in go to the row labels and the margins
     row_h = min(max(NARROW_ROW_INCHES[0], 0.82 * cell_w), NARROW_ROW_INCHES[1])  # the desktop's aspect where it fits
     panel_h = rows * row_h + (0.8 if slanted else 0.35)  # the cells, then the column labels
-    fig, axes = pyplot().subplots(len(chunks), 1, figsize=(NARROW_WIDTH_IN, 0.35 + len(chunks) * panel_h),
-                                  squeeze=False, layout="constrained")
+    fig, axes = pyplot().subplots(len(chunks), 1, squeeze=False, layout="constrained",
+                                  figsize=(NARROW_WIDTH_IN, 0.35 + len(chunks) * panel_h + (0.25 if col_title else 0)))
     fig.suptitle(title, fontsize=10, wrap=True)
     panels = [(ax, columns, grid.paint(ax, columns, NARROW_LABEL_FLOOR_PT if annotate else None))
               for ax, columns in zip(axes[:, 0], chunks, strict=True)]
+    for k, ax in enumerate(axes[:, 0]):  # the columns named under the last panel
+        _axis_titles(ax, row_title if len(chunks) == 1 else None, col_title if k == len(chunks) - 1 else None)
+    if row_title and len(chunks) > 1:  # the rows named once, beside every panel: on each, it ran into the next
+        fig.supylabel(row_title, fontsize=9)
     return fig, panels
 
 
-def curves(
+def curves(series: dict[str, Sequence[float]], **options) -> Drawing:
+    """Line plot of named series (e.g. train/validation loss per epoch), drawn for a desktop and a narrow screen (the
+    options: :func:`curves_figure`)."""
+    return render(curves_figure(series, **options))
+
+
+def curves_figure(
     series: dict[str, Sequence[float]],
     *,
     title: str,
@@ -175,26 +214,33 @@ def curves(
     x: dict[str, Sequence[float]] | None = None,
     logy: bool = False,
     integer_x: bool = False,
+    ylim: tuple[float, float] | None = None,
     size: tuple[float, float] = (5.2, 3.2),
-) -> Drawing:
-    """Line plot of named series (e.g. train/validation loss per epoch)."""
+):
+    """The figure of :func:`curves`, not yet rendered. Each series has its own colour and marker
+    (:func:`dlexam.figures.series_style`: two that cross stay apart without colour; they had shared one marker), and
+    the legend is under the panel, where it covers no curve (inside it, a rising accuracy curve ran under it)."""
     fig, axes = new_figure(width=size[0], height=size[1])
     ax = axes[0][0]
-    for name, ys in series.items():
+    for i, (name, ys) in enumerate(series.items()):
         xs = (x or {}).get(name, range(1, len(ys) + 1))
-        ax.plot(list(xs), list(ys), marker="o" if len(ys) <= 20 else None, markersize=3, label=name)
+        style = series_style(i)
+        ax.plot(list(xs), list(ys), color=style["color"], marker=style["marker"] if len(ys) <= 20 else None,
+                markersize=4, label=name)
     if logy:
         ax.set_yscale("log")
     if integer_x:
-        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True, min_n_ticks=1))
+    if ylim is not None:
+        ax.set_ylim(*ylim)
     ax.set_title(title, fontsize=10)
     ax.set_xlabel(xlabel, fontsize=9)
     ax.set_ylabel(ylabel, fontsize=9)
     ax.tick_params(labelsize=8)
     ax.grid(alpha=0.3)
     if len(series) > 1:
-        ax.legend(fontsize=8)
-    return render(fig)
+        legend_below(ax, fontsize=8, ncols=len(series))
+    return fig
 
 
 def image_grid(images, *, title: str, labels: Sequence[str] | None = None, ncols: int = 8,
@@ -245,23 +291,8 @@ def _grid_figure(imgs: np.ndarray, ncols: int, *, title: str, labels, cmap: str,
 
 
 def confusion(matrix, *, title: str, class_labels: Sequence[str]) -> Drawing:
-    """A confusion matrix (rows = true class, columns = predicted) with counts in the cells."""
-    m = np.asarray(matrix, dtype=np.float64)
-    n = m.shape[0]
-    fig, axes = new_figure(width=0.42 * n + 1.4, height=0.42 * n + 1.0)
-    ax = axes[0][0]
-    ax.imshow(m, cmap="Blues")
-    ax.set_xticks(range(n))
-    ax.set_yticks(range(n))
-    ax.set_xticklabels(class_labels, fontsize=8)
-    ax.set_yticklabels(class_labels, fontsize=8)
-    ax.set_xlabel("predicted", fontsize=9)
-    ax.set_ylabel("true", fontsize=9)
-    ax.set_title(title, fontsize=10)
-    hi = m.max() or 1.0
-    for i in range(n):
-        for j in range(n):
-            if m[i, j]:
-                ax.text(j, i, f"{m[i, j]:g}", ha="center", va="center", fontsize=7,
-                        color="white" if m[i, j] > 0.6 * hi else "#1d232a")
-    return render(fig)
+    """A confusion matrix (rows = true class, columns = predicted) with counts in the cells: `svhn evaluate`'s drawing
+    (:func:`dlexam.svhn.plots.confusion_figure`), for a desktop and a narrow screen."""
+    from dlexam.svhn.plots import confusion_figure
+
+    return render(confusion_figure(matrix, title=title, class_labels=class_labels))

@@ -85,27 +85,23 @@ def build(ctx: ReportContext) -> str:
     ))
 
     epochs_axis = [r["epoch"] for r in history]
-    loss_png = plots.curves(
-        {"train": [r["train_loss"] for r in history], "held-out": [r["val_loss"] for r in history]},
-        x={"train": epochs_axis, "held-out": epochs_axis}, title="loss", xlabel="epoch", ylabel="cross-entropy",
-        integer_x=True)
-    acc_png = plots.curves(
-        {"train": [r["train_accuracy"] for r in history], "held-out": [r["val_accuracy"] for r in history]},
-        x={"train": epochs_axis, "held-out": epochs_axis}, title="accuracy", xlabel="epoch", ylabel="accuracy",
-        integer_x=True)
+    loss_png = plots.curves(curve_series(history, "loss"), x={name: epochs_axis for name in CURVE_NAMES},
+                            **CURVE_OPTIONS["loss"])
+    acc_png = plots.curves(curve_series(history, "accuracy"), x={name: epochs_axis for name in CURVE_NAMES},
+                           **CURVE_OPTIONS["accuracy"])
     filters = model.conv1.weight.detach().float().cpu().numpy()[:, 0]  # (8, 1, 5, 5) -> (8, 5, 5): input channel 0
     n_filters, kh, kw = filters.shape
     filters_png = plots.image_grid(filters, title="Conv-1 filters after training",
                                    labels=[f"filter {i + 1}" for i in range(n_filters)], ncols=min(n_filters, 8),
                                    scale_label="weight (red positive, blue negative, white 0)")
-    confusion_png = plots.confusion(final["confusion"], title="held-out confusion matrix",
+    confusion_png = plots.confusion(final["confusion"], title=f"Confusion matrix of the {n_test:,} held-out digits",
                                     class_labels=[str(d) for d in range(10)])
     parts.append(page.figure_row([
         page.figure(loss_png, "Cross-entropy per epoch: training (averaged over the epoch) and held-out fonts; "
                     + curve_ends(history, "loss", "{:.3f}"),
-                    alt=curve_alt("cross-entropy", history)),
+                    alt=curve_alt("cross-entropy in nats per image", history)),
         page.figure(acc_png, "Accuracy per epoch; " + curve_ends(history, "accuracy", "{:.1%}"),
-                    alt=curve_alt("accuracy", history)),
+                    alt=curve_alt("accuracy in percent", history)),
     ]))
     bound = float(np.abs(filters).max())
     confusion = np.asarray(final["confusion"])  # (10, 10): rows true digit, columns predicted
@@ -122,9 +118,26 @@ def build(ctx: ReportContext) -> str:
     return "".join(parts)
 
 
+CURVE_NAMES = ("training images", "held-out fonts")  # the two series of each curve, as the legend names them
+# each figure's title and axes; the accuracy in percent, as every other accuracy the report draws (it read 0.0-1.0)
+CURVE_OPTIONS = {
+    "loss": dict(title="Cross-entropy per epoch", xlabel="epoch", ylabel="cross-entropy (nats per image)",
+                 integer_x=True),
+    "accuracy": dict(title="Accuracy per epoch", xlabel="epoch", ylabel="accuracy (%)", integer_x=True,
+                     ylim=(-4, 104)),
+}
+
+
+def curve_series(history: list[dict], what: str) -> dict[str, list[float]]:
+    """{legend name: values per epoch} of the training and held-out `what` ("loss" or "accuracy", in %)."""
+    scale = 100.0 if what == "accuracy" else 1.0
+    return {name: [scale * r[f"{split}_{what}"] for r in history]
+            for name, split in zip(CURVE_NAMES, ("train", "val"), strict=True)}
+
+
 def curve_alt(quantity: str, history: list[dict]) -> str:
-    return (f"Line chart of {quantity} against epoch 1 to {len(history)}, one line for the training images and "
-            "one for the held-out fonts.")
+    return (f"Line chart of {quantity} against epoch 1 to {len(history)}, one line for the training images "
+            "(circles) and one for the held-out fonts (squares).")
 
 
 def curve_ends(history: list[dict], what: str, fmt: str) -> str:

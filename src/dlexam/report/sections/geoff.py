@@ -30,6 +30,22 @@ MATRICES = [
 ]
 
 
+# What each kind of axis (dlexam.spec.transformer.MATRIX_AXES) is, as a heatmap's axis label; an attention matrix's
+# positions are the query's (rows) and the key's (columns)
+AXIS_TITLES = {"positions": "position: token", "dims": "model dimension", "head_dims": "head dimension",
+               "concat_dims": "dimension of the heads side by side", "tokens": "token"}
+ATTENTION_AXES = ("query position: token", "key position: token")
+
+
+def axis_titles(name: str) -> dict[str, str]:
+    """The row and column titles of the matrix `name`'s heatmap (:func:`dlexam.report.plots.heatmap`'s
+    `row_title`, `col_title`)."""
+    from dlexam.spec.transformer import MATRIX_AXES
+
+    rows, cols = ATTENTION_AXES if name in ("S", "P") else (AXIS_TITLES[a] for a in MATRIX_AXES[name])
+    return {"row_title": rows, "col_title": cols}
+
+
 def as_matrix(t) -> np.ndarray:
     return t.detach().cpu().numpy() if hasattr(t, "detach") else np.asarray(t)
 
@@ -48,9 +64,10 @@ def matrix_figure(result, attr: str, title: str, caption: str, weights) -> str:
 
     m = as_matrix(getattr(result, attr))
     # rows and columns named as every view names them (geoff.weights.labels), the positions as "1 D", "2 A", ..
-    rows, cols = map(list, labels(weights, "S" if attr == "scores" else attr, position_labels(result.tokens)))
+    name = "S" if attr == "scores" else attr
+    rows, cols = map(list, labels(weights, name, position_labels(result.tokens)))
     masked = causal_hidden(len(rows)) if attr in ("scores", "P") else None
-    png = plots.heatmap(m, title=title, row_labels=rows, col_labels=cols, masked=masked)
+    png = plots.heatmap(m, title=title, row_labels=rows, col_labels=cols, masked=masked, **axis_titles(name))
     return page.figure(png, f"{caption} {value_range(m, masked)}",
                        alt=heatmap_alt(title, m, result.tokens, cols, tokens_as_columns=attr == "logits"))
 
@@ -168,7 +185,8 @@ def build(ctx: ReportContext) -> str:
         rows = position_labels(soft.tokens)
         p_soft, title = as_matrix(soft.P), f"P at T = √{d_k}"
         p_fig = page.figure(
-            plots.heatmap(p_soft, title=title, row_labels=rows, col_labels=rows, masked=causal_hidden(len(rows))),
+            plots.heatmap(p_soft, title=title, row_labels=rows, col_labels=rows, masked=causal_hidden(len(rows)),
+                          **axis_titles("P")),
             f"The same example at the usual T = √d_k = {soft.temperature:.4g}: the weights spread over every "
             f"visible position and depend smoothly on W_Q and W_K. {value_range(p_soft, causal_hidden(len(rows)))}",
             alt=heatmap_alt(title, p_soft, soft.tokens, rows),

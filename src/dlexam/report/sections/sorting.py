@@ -40,7 +40,8 @@ def attention_heatmap(a, title: str) -> dict:
     rows = [step.position for step in a.steps]
     hidden = np.triu(np.ones_like(p, dtype=bool), k=1)[rows]
     return {"matrix": p[rows], "title": title, "row_labels": [labels[r] for r in rows], "col_labels": labels,
-            "masked": hidden}
+            "masked": hidden, "row_title": "query position: token",
+            "col_title": "key position: token"}
 
 
 def attention_figure(a, title: str, caption: str) -> str:
