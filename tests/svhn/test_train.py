@@ -332,6 +332,47 @@ def test_a_resume_that_changes_the_total_of_epochs_records_the_change(quick_run,
     assert rc == 0 and json.loads((run / "metrics.json").read_text())["settings"]["schedule_changes"] == change
 
 
+def test_the_learning_curves_say_what_they_show_and_keep_their_legend_off_the_data():
+    """curves.png was titled "loss" and "accuracy" with nothing saying what was trained, drew accuracy from 0 to 1
+    where the experiments and the report draw percent, and put a legend inside each panel at its upper right, where a
+    good run's accuracy ends. Now: a title, percent, one legend under both panels covering no point or line, and the
+    two lines apart by marker as well as colour."""
+    import matplotlib.pyplot as plt
+
+    from dlexam.svhn.plots import learning_curves_figure
+
+    from ..experiments.helpers import colour_alone, legend_overlaps
+
+    history = [{"epoch": e, "train_loss": 2.3 / e, "train_accuracy": min(1.0, 0.25 * e), "val_loss": 2.2 / e,
+                "val_accuracy": min(1.0, 0.3 * e)} for e in range(1, 6)]
+    fig = learning_curves_figure(history)
+    try:
+        assert "per epoch" in fig.get_suptitle()
+        loss, acc = fig.axes
+        assert "%" in acc.get_ylabel() and "cross-entropy" in loss.get_ylabel()
+        drawn = {line.get_label(): list(line.get_ydata()) for line in acc.get_lines()}
+        assert drawn == {"train": [100 * h["train_accuracy"] for h in history],
+                         "validation": [100 * h["val_accuracy"] for h in history]}
+        assert all(a.get_legend() is None for a in fig.axes) and len(fig.legends) == 1
+        assert [t.get_text() for t in fig.legends[0].get_texts()] == ["train", "validation"]
+        assert colour_alone(fig) == [] and legend_overlaps(fig) == []
+    finally:
+        plt.close(fig)
+
+
+def test_a_one_epoch_run_writes_each_value_beside_its_point():
+    """`--recipe quick` trains one epoch: each panel was one dot on an empty grid, its value read off the axis."""
+    import matplotlib.pyplot as plt
+
+    from dlexam.svhn.plots import learning_curves_figure
+
+    fig = learning_curves_figure([{"epoch": 1, "train_loss": 2.2991, "train_accuracy": 0.1138}])
+    try:
+        assert [[t.get_text() for t in a.texts] for a in fig.axes] == [["2.299"], ["11.4%"]]
+    finally:
+        plt.close(fig)
+
+
 def test_a_perfect_or_zero_accuracy_is_drawn_whole_on_the_learning_curves():
     """A small validation set (a fine-tune's 59 images) often reads 1.0: the accuracy axis ended at exactly 1, so
     that epoch's marker was cut in half by the panel's top edge (and a 0 by its bottom). Every marker, its whole
