@@ -78,6 +78,10 @@ def test_drawn_digit_every_number_on_the_page_against_nn_conv2d(page):
             lo, hi = maps[c].min(), maps[c].max()
             levels = torch.round(255 * (maps[c] - lo) / (hi - lo)) if hi > lo else torch.zeros_like(maps[c])
             assert (torch.tensor(grey).reshape(maps[c].shape) - levels).abs().max() <= 1, (stage, c)
+    # and the page says so (until 2026-12-07 only docs/serve.md did: a reader could not tell a map of zeros, black,
+    # from a map scaled to its own range)
+    assert page.text_content("#maps-scale").startswith(
+        "Each map has its own grey scale: black is its smallest value, white its largest")
 
     _click_map(page, "conv1", 2, 11, 13)  # a Conv-1 pixel: its 5x5 window of the standardised image, the kernel
     page.wait_for_selector("#explain-panel[data-at='conv1:2,11,13']")
