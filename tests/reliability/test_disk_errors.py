@@ -50,7 +50,7 @@ def _full_disk_cases(tmp_path, synth_dir, quick_run):
                         "--quiet", "--out", str(out)], "128k", ""),
         "experiment": (["experiment", "separable-logreg", "--quick", "--out", str(out)], "32k", ".png"),
         "svhn evaluate --png": (["svhn", "evaluate", "--checkpoint", str(quick_run), "--data", str(synth_dir),
-                                 "--png", str(out / "confusion.png")], "8k", "confusion.png"),
+                                 "--png", str(out / "confusion.png")], "4k", "confusion.png"),
     }
 
 
