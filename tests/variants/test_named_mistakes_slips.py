@@ -238,9 +238,12 @@ def test_a_receptive_field_with_each_layer_s_own_stride_counted_is_named(seed, d
 
 
 @pytest.mark.parametrize(("seed", "difficulty"), SEEDS[::3])
-def test_the_rows_asked_given_among_more_rows_are_named(seed, difficulty):
+def test_the_rows_asked_given_among_more_rows_are_named_and_scored_where_they_stand(seed, difficulty):
     """Every position's logit rows where only the rows that score a target are asked, and Pr1.3's shapes with the
-    input's shape above them: the rows asked stand, right, among the rows given."""
+    input's shape above them: the rows asked stand, right, among the rows given. They earn full credit, as a teacher
+    gives it to a student who computed more than was asked, all of it right (until 2026-12-07 they were scored where
+    they landed: 5/3 of Pr2.3's 2 points for variant 7's full logits); one asked row wrong among them still loses
+    its share."""
     v = variant(seed, difficulty)
     t = v.spec.transformer
     start = t.example.index(t.start)
@@ -252,5 +255,15 @@ def test_the_rows_asked_given_among_more_rows_are_named(seed, difficulty):
         for aid, given, first in (("Pr2.3.logits", every, start + 1), ("Pr1.3.shapes", shapes, 2)):
             asked = len(right(v, aid))
             r = result(g, key(v) | {aid: matrix(given)}, aid)
-            assert r.mistake.startswith(f"rows {first}-{first + asked - 1} of the {len(given)} rows given are the "
-                                        f"{asked} rows asked"), (name, aid, r.mistake, r.notes)
+            assert r.notes and r.notes[0].startswith(
+                f"rows {first}-{first + asked - 1} of the {len(given)} rows given are the {asked} rows asked"), (
+                name, aid, r.notes)
+            assert "all right" in r.notes[0] and "scored where they stand" in r.notes[0], r.notes
+            assert (r.points, r.correct, r.wrong) == (r.max_points, True, []), (name, aid, r.points, r.wrong)
+            slipped = [list(row) for row in given]
+            slipped[first - 1][0] += 1  # the first asked row's first value wrong
+            r = result(g, key(v) | {aid: matrix(slipped)}, aid)
+            cells = asked * len(given[0])
+            assert r.points == r.max_points * Fraction(cells - 1, cells), (name, aid, r.points, r.wrong)
+            assert [w["at"] for w in r.wrong] == [[0, 0]], (name, aid, r.wrong)
+            assert f"{asked - 1} of them right" in r.notes[0] or asked == 2, (name, aid, r.notes)

@@ -198,14 +198,6 @@ def _grade_matrix(aid: str, qid: str, share: Fraction, f: Field, value, sources:
         return FieldResult(aid, qid, Fraction(0), share, False, [
             {"where": aid, "given": shown(value), "expected": expected_text(f), "reason": str(bad),
              "invalid": str(bad)}])
-    wrong = []
-    read = [[got for _, got in r] for r in cells]
-    # rows right given the sheet's own earlier answer (where that is wrong) first: this step was done right; then a
-    # named mistake of the answer's own, of every other wrong row
-    follow, followed = _followed_rows(f, read, sources)
-    rest = [list(f.answer[i]) if i in followed else r for i, r in enumerate(read)]
-    whole, explained = (whole_mistake(f, rest) if all(isinstance(x, Fraction) for r in rest for x in r)
-                        else ("", range(0)))
     swapped, slips, given_t = transposed(f, value) if notes else ("", [], [])  # read in the key's shape, its rows
     if swapped:  # or cells were too many or few: no value of it is in its place, one wrong answer, not cells
         given = [[shown_cell(w, got) for w, got in r] for r in given_t]  # where they land
@@ -222,8 +214,16 @@ def _grade_matrix(aid: str, qid: str, share: Fraction, f: Field, value, sources:
             wrong.append({"where": cell_name(f, i, j), "at": [i, j], "given": given[j][i],
                           "expected": text(f.answer[i][j]), "reason": _because(swapped, cell), "cell": cell})
         return FieldResult(aid, qid, Fraction(0), share, False, wrong, [], swapped)
-    if notes and not followed and (among := rows_among(f, value)):  # the rows asked, right, among more rows given:
-        whole, explained = among, range(rows)  # named first (scored where they land, as before)
+    if notes and (among := rows_among(f, value)):  # the rows asked among more rows given: scored where they stand
+        notes, cells = [among[0]], among[1]
+    wrong = []
+    read = [[got for _, got in r] for r in cells]
+    # rows right given the sheet's own earlier answer (where that is wrong) first: this step was done right; then a
+    # named mistake of the answer's own, of every other wrong row
+    follow, followed = _followed_rows(f, read, sources)
+    rest = [list(f.answer[i]) if i in followed else r for i, r in enumerate(read)]
+    whole, explained = (whole_mistake(f, rest) if all(isinstance(x, Fraction) for r in rest for x in r)
+                        else ("", range(0)))
     square = transposed_slips(f.answer, cells) if not whole and not followed and rows == cols else None
     if square:  # a square answer transposed, a slip or two in it: named, its cells scored where they land, as
         whole, explained, slips = transposition(f, cells, square), range(rows), square  # one without a slip is

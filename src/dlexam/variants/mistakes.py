@@ -197,26 +197,39 @@ def transposed(f: Field, value) -> tuple[str, list[tuple[int, int]], list]:
 MOST_ROWS = 64  # rows of a matrix answer read when looking for the key's rows among more of them
 
 
-def rows_among(f: Field, value) -> str:
-    """For a matrix answer with more rows than the key's, of its width, where the key's rows stand among them, all
-    right (every position's logit rows where rows 4-6 are asked; the input's shape above Pr1.3's layers): the words
-    naming it; "" otherwise. Needs only the key."""
+def rows_among(f: Field, value) -> tuple[str, list] | None:
+    """For a matrix answer with more rows than the key's, of its width, where the key's rows stand among them, later
+    than its first row (every position's logit rows where rows 4-6 are asked; the input's shape above Pr1.3's
+    layers): the words naming it, and those rows' cells (each (written, read)), to be scored where they stand. They
+    stand where the most of their cells are right (more than where the rows given start), more than half of the rows
+    whole; None otherwise: a slip in one row does not hide them, and rows that repeat (a logit row of a token seen
+    twice) do not place them by chance. Needs only the key."""
     rows, cols = len(f.answer), len(f.answer[0])
     try:
         cells, _ = read_matrix(value, MOST_ROWS, cols)
     except UnreadableAnswer:
-        return ""
-    read = [[got for _, got in r] for r in cells]
+        return None
     given = MOST_ROWS
-    while given and all(x is None for x in read[given - 1]):
+    while given and all(got is None for _, got in cells[given - 1]):
         given -= 1
-    for start in range(1, given - rows + 1):
-        if all(isinstance(x, Fraction) and scores(x, want) for k in range(rows)
-               for x, want in zip(read[start + k], f.answer[k], strict=True)):
-            names = f" ({f.row_labels[0]} to {f.row_labels[-1]})" if f.row_labels else ""
-            return (f"rows {start + 1}-{start + rows} of the {given} rows given are the {rows} rows asked{names}, "
-                    f"and right: give those {rows} rows alone, in order (the rows given are read from the first)")
-    return ""
+
+    def right(start: int) -> tuple[int, int]:  # the cells, and the whole rows, right if the asked rows start here
+        ok = [[isinstance(x, Fraction) and scores(x, want) for (_, x), want in zip(cells[start + k], f.answer[k],
+                                                                                      strict=True)]
+              for k in range(rows)]
+        return sum(map(sum, ok)), sum(map(all, ok))
+
+    counts = [right(start) for start in range(given - rows + 1)]
+    if len(counts) < 2:
+        return None
+    best = max(range(1, len(counts)), key=lambda s: (counts[s], -s))
+    if not (2 * counts[best][1] > rows and counts[best][0] > counts[0][0]):
+        return None
+    names = f" ({f.row_labels[0]} to {f.row_labels[-1]})" if f.row_labels else ""
+    how = "all right" if counts[best][1] == rows else f"{counts[best][1]} of them right"
+    return (f"rows {best + 1}-{best + rows} of the {given} rows given are the {rows} rows asked{names}, {how}: "
+            f"they are scored where they stand, the other rows ignored; give those {rows} rows alone, in order",
+            cells[best:best + rows])
 
 
 def mistake_rows(answer, m: Mistake, got) -> tuple[int, ...]:
