@@ -1,9 +1,10 @@
 """The whole-answer mistakes Problem 2's key names, each computed from the variant, and the tolerances of its answers.
 
 P without the causal mask, with the mask as a score of 0, with its ties given to one position, with softmax where
-argmax is asked, or normalised down its columns (:func:`p_mistakes`); S scaled by 1/sqrt(d_head), masked, or X X^T
-without W_Q and W_K (:func:`s_mistakes`); Pr2.4's R with the heads concatenated in the wrong order, without
-multi_W_O, as Z_1 W_O + Z_2 W_O, or with the one-head Z for both heads (:func:`r_mistakes`); a loss in another log
+argmax is asked, or normalised down its columns, and without the mask and with ties broken or as softmax too
+(:func:`p_mistakes`); S scaled by 1/sqrt(d_head), masked, both, or X X^T without W_Q and W_K (:func:`s_mistakes`);
+Pr2.4's R with the heads concatenated in the wrong order, without multi_W_O, as Z_1 W_O + Z_2 W_O, with the one-head
+Z for both heads, or with its columns in alphabetical order (:func:`r_mistakes`); a loss in another log
 base, as a mean, or scored at the targets' own positions as Version A's worked solution scores it
 (:func:`loss_mistakes`). The grader names one where the answer given is what it gives
 (:func:`dlexam.variants.mistakes.whole_mistake`).
@@ -16,6 +17,7 @@ from fractions import Fraction
 
 from dlexam.geoff.exact import ExactRun, argmax_row, matmul, softmax_row, transpose
 from dlexam.spec import Matrix, TransformerSpec
+from dlexam.spec.transformer import output_labels
 from dlexam.variants.model import Mistake, distinct
 
 LOSS_TOLERANCE = 5e-4  # a loss written to 4 decimals is accepted
@@ -52,7 +54,8 @@ def p_mistakes(run: ExactRun, t: TransformerSpec) -> tuple[Mistake, ...]:
     """Pr2.2 (b)'s whole-matrix mistakes, each computed from the variant's S: the causal mask as a score of 0 (first:
     it changes only the rows whose largest visible score is 0 or less, where P without the mask often agrees), P
     without the causal mask, ties given to one position, softmax at T = sqrt(d_head) or T = 1 where argmax is
-    asked, argmax down the columns."""
+    asked, argmax down the columns; then two at once, where that answer differs from each one's alone (`distinct`):
+    without the mask and with ties broken, without the mask and as softmax."""
     S, tied, n, d = run.head.S, run.head.tied, len(run.tokens), t.d_head
 
     def one(pick) -> Matrix:  # each row's whole weight at the one position pick(row) names
@@ -76,12 +79,22 @@ def p_mistakes(run: ExactRun, t: TransformerSpec) -> tuple[Mistake, ...]:
                 WEIGHT_TOLERANCE),
         Mistake(column_P(S), "P normalised down each column instead of along each row: each column's weight given "
                              "to its largest visible score; a row of P is one query's weights over the positions it "
-                             "sees, and it sums to 1")])
+                             "sees, and it sums to 1"),
+        # two mistakes at once, named only where the answer differs from the key's and from each one alone
+        Mistake(one(lambda i: argmax_row(S[i], n)[1][0]), "P computed without the causal mask and with ties broken: "
+                "each row's weight given to the first of its largest scores over all positions; a position sees only "
+                "itself and the positions before it, and ties share the weight"),
+        Mistake(one(lambda i: argmax_row(S[i], n)[1][-1]), "P computed without the causal mask and with ties broken: "
+                "each row's weight given to the last of its largest scores over all positions; a position sees only "
+                "itself and the positions before it, and ties share the weight"),
+        *(Mistake(tuple(tuple(softmax_row(row, n, T)) for row in S), f"P computed with softmax(S{over}) and without "
+                  f"the causal mask, where argmax over the visible positions is asked{argmax}", WEIGHT_TOLERANCE)
+          for T, over in ((math.sqrt(d), f"/sqrt({d})"), (1.0, "")))])
 
 
 def s_mistakes(run: ExactRun, t: TransformerSpec) -> tuple[Mistake, ...]:
     """Pr2.2 (a)'s: S divided by sqrt(d_head), as softmax's argument is (exact where d_head is a square), S with
-    the causal mask applied (0 above the diagonal) though the question asks for every entry, and X X^T (the
+    the causal mask applied (0 above the diagonal) though the question asks for every entry, both, and X X^T (the
     embeddings' dot products, W_Q and W_K left out)."""
     S, d = run.head.S, t.d_head
     root = math.isqrt(d)
@@ -95,8 +108,11 @@ def s_mistakes(run: ExactRun, t: TransformerSpec) -> tuple[Mistake, ...]:
                          "by 1/sqrt(d_head), as scaled dot-product attention scales softmax's argument; the question "
                          "asks for S = Q K^T itself", WEIGHT_TOLERANCE)
     masked = tuple(tuple(x if j <= i else Fraction(0) for j, x in enumerate(r)) for i, r in enumerate(S))
+    both = Mistake(tuple(tuple(x if j <= i else 0 * x for j, x in enumerate(r)) for i, r in enumerate(scaled.answer)),
+                   "S scaled by 1/sqrt(d_head) and given with the causal mask applied (0 above the diagonal): the "
+                   "question asks for every entry of S = Q K^T itself", scaled.tolerance)
     return distinct(S, [scaled, Mistake(masked, "S given with the causal mask applied (0 above the diagonal): the "
-                                                "question asks for every entry of Q K^T, before masking"),
+                                                "question asks for every entry of Q K^T, before masking"), both,
                         Mistake(matmul(run.X, transpose(run.X)), "S computed as X X^T, the embeddings' dot products: "
                                 "W_Q and W_K left out; S = Q K^T with Q = X W_Q, K = X W_K")])
 
@@ -105,7 +121,9 @@ def r_mistakes(one: ExactRun, multi: ExactRun, t: TransformerSpec, where: str) -
     """Pr2.4 (a)'s: the one-head R = Z W_O (Version A's worked solution says a second head changes nothing; `where`
     names a cell where it differs), the heads' outputs concatenated in the wrong order ([Z_2 Z_1] multi_W_O),
     [Z_1 Z_2] itself, multi_W_O left out (where it has R's shape), Z_1 W_O + Z_2 W_O (W_O where multi_W_O is
-    asked), and [Z Z] multi_W_O with the one-head Z for every head (where the heads differ)."""
+    asked), [Z Z] multi_W_O with the one-head Z for every head (where the heads differ), and R with its columns in
+    alphabetical order, where the model's dimensions (:func:`~dlexam.spec.transformer.output_labels`, R's column
+    heads) are in another and that moves a value."""
     zs = [h.Z for h in multi.heads]
     names = " ".join(f"Z_{h + 1}" for h in range(len(zs)))
 
@@ -126,6 +144,12 @@ def r_mistakes(one: ExactRun, multi: ExactRun, t: TransformerSpec, where: str) -
     out.append(Mistake(matmul(concat([one.head.Z] * len(zs)), t.multi_W_O),
                        "the one-head Z of Pr2.3 used for every head, [Z Z] multi_W_O: the heads have weights of "
                        "their own, so each has its own Z"))
+    outputs = output_labels(t.symbols, t.E)
+    order = sorted(range(len(outputs)), key=lambda j: outputs[j])
+    if order != list(range(len(outputs))):  # R's columns are the model's dimensions, not the symbols' order
+        out.append(Mistake(tuple(tuple(r[j] for j in order) for r in multi.R),
+                           f"R's columns given in alphabetical order ({', '.join(sorted(outputs))}): R's columns "
+                           f"are the model's dimensions, in the order the exam heads them: {', '.join(outputs)}"))
     return distinct(multi.R, out)
 
 
