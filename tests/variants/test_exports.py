@@ -193,9 +193,10 @@ for seed in range(3):
             "partial_scores": {}}
     server.generate(data)
     weights = {name: w for _, name, _, w in server.FIELDS}
-    for q in server.questions(data["params"]["seed"]):
+    qs = server.questions(data["params"]["seed"])
+    for q in qs:
         for f in q.fields:
-            name = server.NAMES[q.answer_id(f)]
+            name = server.names(qs)[q.answer_id(f)]
             if f.kind == "matrix":
                 for i, r in enumerate(f.answer):
                     for j, x in enumerate(r):
@@ -282,7 +283,8 @@ weights, cases = json.loads(sys.argv[2]), json.loads(sys.argv[3])
 random.seed(5)
 data = {"params": {}, "correct_answers": {}, "submitted_answers": {}, "raw_submitted_answers": {}, "partial_scores": {}}
 server.generate(data)
-parts = [(server.NAMES[q.answer_id(f)], f) for q in server.questions(data["params"]["seed"]) for f in q.fields
+qs = server.questions(data["params"]["seed"])
+parts = [(server.names(qs)[q.answer_id(f)], f) for q in qs for f in q.fields
          if f.kind != "essay"]
 out = []
 for case in cases:  # {element name: "right" | "wrong" | "one cell wrong"}, "right" where it is not named
@@ -487,7 +489,8 @@ for seed in range(3):
     random.seed(seed)
     data = {"params": {}, "correct_answers": {}}
     server.generate(data)
-    parts = [(server.NAMES[q.answer_id(f)], f) for q in server.questions(data["params"]["seed"]) for f in q.fields]
+    qs = server.questions(data["params"]["seed"])
+    parts = [(server.names(qs)[q.answer_id(f)], f) for q in qs for f in q.fields]
     matrices = [name for name, f in parts if f.kind == "matrix" and name.startswith(sys.argv[2])]
     for wrong in (None, (0, 1)):  # all right; then row 0, column 1 of the question's first matrix wrong
         raw = {}
@@ -595,7 +598,8 @@ for folder in json.loads(sys.argv[1]):
         random.seed(seed)
         data = {"params": {}, "correct_answers": {}}
         server.generate(data)
-        parts = [(server.NAMES[q.answer_id(f)], f) for q in server.questions(data["params"]["seed"]) for f in q.fields]
+        qs = server.questions(data["params"]["seed"])
+        parts = [(server.names(qs)[q.answer_id(f)], f) for q in qs for f in q.fields]
         dealt.append({"fields": [[name, f.kind] for name, f in parts], "params": sorted(data["params"]),
                       "options": {name: [[o["text"], o["correct"]] for o in data["params"]["choices"][name]]
                                   for name, f in parts if f.kind == "choice"},
@@ -719,3 +723,58 @@ def test_qti_items_carry_the_explanation_canvas_shows_after_the_attempt():
     assert "(132 + 2 - 4)/2 + 1 = 66" in feedback["P1.4.choice"]
     rows = _Rows(feedback["Pr2.2.P"]).rows
     assert ["4 <START>", "1/4", "1/4", "1/4", "1/4", "0", "0", "0"] in rows
+
+
+PL_POOLING = r'''
+import json, random, re, sys
+sys.path[:0] = ["serverFilesCourse", "questions/dlexam-standard-Pr1"]
+import server
+out = []
+for seed in range(int(sys.argv[1])):
+    random.seed(seed)
+    data = {"params": {}, "correct_answers": {}}
+    server.generate(data)
+    qs = server.questions(data["params"]["seed"])
+    names = server.names(qs) if hasattr(server, "names") else server.NAMES  # NAMES: one map, before 2026-12-07
+    raw, layers = {}, {}
+    for q in qs:
+        for f in q.fields:
+            name = names[q.answer_id(f)]
+            if q.id == "Pr1.2":
+                layers[name] = [f.name, str(f.answer)]
+            if f.kind == "matrix":
+                n = len(f.answer[0])
+                raw |= {f"{name}{n * i + j + 1}": str(x) for i, r in enumerate(f.answer) for j, x in enumerate(r)}
+            elif f.kind == "number":
+                raw[name] = str(f.answer)
+    g = {**data, "submitted_answers": {}, "raw_submitted_answers": raw, "partial_scores": {}}
+    server.grade(g)
+    out.append({"layers": layers, "labels": data["params"].get("labels"), "prompt": data["params"]["prompts"]["Pr1_2"],
+                "correct": {k: data["correct_answers"].get(k) for k in layers}, "score": g["score"],
+                "scores": sorted({p["score"] for p in g["partial_scores"].values()}),
+                "graded": sorted(g["partial_scores"])})
+print(json.dumps({"out": out, "torch": "torch" in sys.modules}))
+'''
+
+
+def test_prairielearn_problem1_deals_both_poolings_and_grades_each(tmp_path):
+    """Problem 1's question deals every seed, average pooling and max pooling alike. Pr1.2's elements were named
+    after the exported variant's layers (Pr1_2_AvgPool_1 from variant 1), so generate() passed over every draw with
+    the other pooling (MaxPool-1 ...): of 30 seeds it dealt none with max pooling. They are named by position now
+    (Pr1_2_layer1 ...), each labelled with the dealt layer's name (params.labels): the key of a max-pooling draw as
+    typed scores 1, every field and cell of it, and the answer panel's correct answer of each layer is its key."""
+    course(tmp_path)  # variant 1: average pooling
+    page = _Elements((tmp_path / "questions/dlexam-standard-Pr1/question.html").read_text())
+    inputs = {a["answers-name"]: a for tag, a in page.elements if "answers-name" in a}  # numbers and matrices
+    rows = without_torch(PL_POOLING, tmp_path, "30")["out"]
+    kinds = {tuple(sorted(re.sub(r"-\d$", "", name) for name, _ in r["layers"].values())) for r in rows}
+    assert kinds == {("AvgPool", "AvgPool", "Conv", "Conv"), ("Conv", "Conv", "MaxPool", "MaxPool")}
+    for r in rows:
+        assert r["score"] == 1.0 and r["scores"] == [1.0], r
+        # every automatically graded element of question.html is graded, and nothing else
+        assert r["graded"] == sorted(inputs), r["graded"]
+        for name, (layer, key) in r["layers"].items():
+            assert inputs[name]["label"] == "{{params.labels." + name + "}}"
+            assert r["labels"][name] == f"{layer} ="
+            assert layer in r["prompt"]  # the label names a layer the question's text shows
+            assert r["correct"][name] == float(key)

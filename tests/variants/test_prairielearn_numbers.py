@@ -124,17 +124,18 @@ def dlexams_reading(text: str) -> Fraction | str:
 FOLDERS = {"Pr1": ("Pr1.1", "Pr1.2", "Pr1.3", "Pr1.4"), "Pr2": ("Pr2.1", "Pr2.2", "Pr2.3", "Pr2.4")}
 
 
-def element(qid: str, f) -> str:
-    """A field's answers-name in question.html: its answer id, '.' and '-' written '_' (Pr2.2.S: Pr2_2_S)."""
-    return f"{qid}.{f.name}".replace(".", "_").replace("-", "_")
+def element(qid: str, f, k: int = 1) -> str:
+    """A field's answers-name in question.html: its answer id, '.' and '-' written '_' (Pr2.2.S: Pr2_2_S); Pr1.2's,
+    whose names are its drawn layers' (AvgPool-1 or MaxPool-1), by the field's position k from 1 (Pr1_2_layer2)."""
+    return f"Pr1_2_layer{k}" if qid == "Pr1.2" else f"{qid}.{f.name}".replace(".", "_").replace("-", "_")
 
 
 def typed_key(folder: str) -> dict[str, str]:
     """Every matrix cell and number of the question's parts' key, as text, named as PrairieLearn's inputs are."""
     raw = {}
     for qid in FOLDERS[folder]:
-        for f in V.question(qid).fields:
-            name = element(qid, f)
+        for k, f in enumerate(V.question(qid).fields, start=1):
+            name = element(qid, f, k)
             if f.kind == "matrix":
                 n = len(f.answer[0])
                 raw |= {f"{name}{n * i + j + 1}": str(x) for i, r in enumerate(f.answer) for j, x in enumerate(r)}

@@ -80,21 +80,18 @@ GRADIENTS = {gradients}
 # the share of the points graded by a person, as infoAssessment.json splits them (autoPoints, manualPoints):
 # generate() deals only variants whose questions split their points the same way
 MANUAL_SHARE = Fraction("{manual_share}")
-# question.html's answer fields, (answer id, element name, kind, weight) in its order: its elements are named for
-# them, so generate() deals only variants with the same (Pr1.2's fields are its layers' names: AvgPool-1 or MaxPool-1)
+# question.html's answer fields, (answer id, element name, kind, weight) in its order, as the exported variant has
+# them: its elements are named for them, so generate() deals only variants with the same fields (names())
 FIELDS = {fields}
-NAMES = {{aid: name for aid, name, _, _ in FIELDS}}
+# the questions whose fields' names are drawn (Pr1.2's are its layers': AvgPool-1 with average pooling, MaxPool-1 with
+# max pooling): their elements are named by position, so any draw fits question.html, its labels from params
+BY_POSITION = {by_position}
 DRAWS = 100  # seeds tried for one with that split and those fields before generate() gives up
 
 
 def slot(qid):
     """A question's key in params (Pr2.2 -> Pr2_2: question.html's mustache reads a dot as a path)."""
     return qid.replace(".", "_")
-
-
-def fields(qs):
-    weights = points_weights(qs)
-    return [(q.answer_id(f), f.kind, weights[q.answer_id(f)]) for q in qs for f in q.fields]
 
 
 def manual_share(qs):
@@ -109,6 +106,23 @@ def axes(f):
                                                                            ("Columns", f.col_labels)) if labels)
 
 
+def names(qs):
+    """Each answer field of the draw `qs` -> its element's answers-name in question.html, field by field in order; None
+    if the draw's fields are not question.html's (another field, kind or weight; a name other than the exported one
+    but in BY_POSITION's questions)."""
+    weights = points_weights(qs)
+    drawn = [(q, f) for q in qs for f in q.fields]
+    if len(drawn) != len(FIELDS):
+        return None
+    out = {{}}
+    for (q, f), (aid, name, kind, weight) in zip(drawn, FIELDS):
+        same = aid.startswith(q.id + ".") if q.id in BY_POSITION else aid == q.answer_id(f)
+        if not same or (f.kind, weights[q.answer_id(f)]) != (kind, weight):
+            return None
+        out[q.answer_id(f)] = name
+    return out
+
+
 def questions(seed):
     """This question's parts, as the variant of `seed` has them."""
     v = make_variant(seed, DIFFICULTY, computed=False)
@@ -120,7 +134,7 @@ def generate(data):
     for _ in range(DRAWS):
         seed = random.getrandbits(31) if SEEDS is None else random.choice(SEEDS)  # PrairieLearn seeds random
         qs = questions(seed)
-        if manual_share(qs) == MANUAL_SHARE and fields(qs) == [(a, k, w) for a, _, k, w in FIELDS]:
+        if manual_share(qs) == MANUAL_SHARE and names(qs) is not None:
             break
     else:
         raise RuntimeError(f"{{GROUP}}: no variant in {{DRAWS}} draws gives a person {{MANUAL_SHARE}} of its "
@@ -131,9 +145,12 @@ def generate(data):
     data["params"]["prompts"] = {{slot(q.id): html(q.prompt) for q in qs}}
     data["params"]["solution"] = "\\n".join(
         (f"<h4>{{escape(q.id)}} {{escape(q.title)}}</h4>\\n" if len(qs) > 1 else "") + html(q.solution) for q in qs)
+    named = names(qs)
     for q in qs:
         for f in q.fields:
-            name = NAMES[q.answer_id(f)]
+            name = named[q.answer_id(f)]
+            if q.id in BY_POSITION:  # the label the element shows: the drawn field's name (a layer's)
+                data["params"].setdefault("labels", {{}})[name] = f"{{f.name}} ="
             if f.kind == "choice":
                 # not params[name]: pl-multiple-choice keeps its own answers there and refuses a name params has
                 data["params"].setdefault("choices", {{}})[name] = [{{"text": o, "correct": i + 1 == f.answer}}
@@ -147,7 +164,8 @@ def generate(data):
 
 
 def grade(data):
-    exact_score(questions(data["params"]["seed"]), data, NAMES)
+    qs = questions(data["params"]["seed"])
+    exact_score(qs, data, names(qs))
 '''
 
 GRADE_EXACT = '''"""Exact grading for the PrairieLearn export: typed numbers read and scored as `dlexam grade` does.
@@ -298,10 +316,24 @@ def question_id(v: Variant, g: Group) -> str:
     return f"dlexam-{v.difficulty}-{g.key.replace('.', '-')}"
 
 
+# question id -> the stem its elements are named by with their position, for the questions whose fields' names are
+# drawn: Pr1.2's are its layers' (Conv-1, AvgPool-1 ... with average pooling, Conv-1, MaxPool-1 ... with max pooling),
+# so its elements are Pr1_2_layer1 ... Pr1_2_layer4 and fit either; the label each shows comes from params
+BY_POSITION = {"Pr1.2": "layer"}
+
+
 def element_name(answer_id: str) -> str:
     """A field's answers-name in question.html: its answer id with letters, digits and _ only (Pr2.2.S: Pr2_2_S;
     pl-matrix-component-input names its cells Pr2_2_S1, Pr2_2_S2, ...)."""
     return re.sub(r"[^A-Za-z0-9]", "_", answer_id)
+
+
+def element_names(q: Question) -> list[str]:
+    """The answers-names of `q`'s fields in order: by answer id, or by position in BY_POSITION's questions
+    (Pr1_2_layer1 for Pr1.2's first layer, whatever the layer is called)."""
+    if q.id in BY_POSITION:
+        return [element_name(f"{q.id}.{BY_POSITION[q.id]}{k}") for k in range(1, len(q.fields) + 1)]
+    return [element_name(q.answer_id(f)) for f in q.fields]
 
 
 POINT_DECIMALS = 2  # a split that is no finite decimal of this many places is rounded to it (none is, today)
@@ -356,8 +388,8 @@ def question_fields(g: Group) -> list[tuple[str, str, str, int]]:
     """The answer fields question.html has elements for, (answer id, element name, kind, weight): server.py's
     FIELDS."""
     weights = points_weights(g.questions)
-    out = [(q.answer_id(f), element_name(q.answer_id(f)), f.kind, weights[q.answer_id(f)])
-           for q in g.questions for f in q.fields]
+    out = [(q.answer_id(f), name, f.kind, weights[q.answer_id(f)])
+           for q in g.questions for f, name in zip(q.fields, element_names(q), strict=True)]
     if len({name for _, name, _, _ in out}) != len(out):
         raise ValueError(f"{g.key}: two answer fields with one element name")
     return out
@@ -410,7 +442,8 @@ def question_html(g: Group) -> str:
                 ""]
         for f in q.fields:
             name, weight = names[q.answer_id(f)], weights[q.answer_id(f)]
-            label = f"{f.name} ="
+            # a field whose name is drawn (Pr1.2's layers) shows the dealt one, which server.py puts in params
+            label = f"{{{{params.labels.{name}}}}}" if q.id in BY_POSITION else f"{f.name} ="
             if f.kind == "matrix":
                 # the grid's rows and columns named above it (server.py's axes(): the element draws no headers);
                 # rtol and atol 0: the element's own help (it shows one always) named the defaults, 1% and 1e-8
@@ -472,5 +505,6 @@ def prairielearn(v: Variant) -> dict[str, bytes]:
                                                      ids=", ".join(g.ids), questions=g.ids,
                                                      difficulty=v.difficulty, seed=v.seed, seeds=seeds,
                                                      gradients=gradients, manual_share=manual / (auto + manual),
-                                                     fields=question_fields(g)).encode()
+                                                     fields=question_fields(g),
+                                                     by_position=sorted(set(BY_POSITION) & set(g.ids))).encode()
     return files
