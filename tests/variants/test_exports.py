@@ -19,6 +19,7 @@ import pytest
 from moodle_xml_parser.parser import parse_bytes
 
 from dlexam.variants import exports, make_variant
+from dlexam.variants.exports.prairielearn import element_name
 
 V = make_variant(1)
 FIELDS = V.fields()
@@ -585,6 +586,97 @@ def test_prairielearn_question_html_uses_the_elements_current_attributes():
                     assert attrs["order"] == "fixed", name
 
 
+# The values of the attributes dlexam writes, as the elements read them at 88fb855: pl-number-input's and
+# pl-multiple-choice's schemas/*.json give "weight" the format integer, "rtol" and "atol" the format number,
+# "allow-fractions" and "show-help-text" the format boolean, "comparison" the enum relabs/sigfig/decdig and "order"
+# random/ascend/descend/fixed; pl-matrix-component-input's prepare() and grade() read the same attributes with
+# pl.get_integer_attrib, get_float_attrib, get_boolean_attrib and get_enum_attrib.
+PL_VALUES = {"weight": r"\d+", "rtol": r"\d+(\.\d+)?(e-?\d+)?", "atol": r"\d+(\.\d+)?(e-?\d+)?",
+             "allow-fractions": r"true|false", "show-help-text": r"true|false",
+             "comparison": r"relabs|sigfig|decdig", "order": r"random|ascend|descend|fixed",
+             "correct": r"\{\{correct\}\}"}
+
+
+def test_prairielearn_each_question_names_its_inputs_once_with_values_of_the_elements_types():
+    """Within one PrairieLearn question (a Problem's parts together since 2026-12-07) every answers-name is given once
+    (pl.check_answers_names, which pl-number-input's and pl-matrix-component-input's prepare() call, raises
+    'Duplicate "answers-name"' for a second), and no two inputs of the form share a name: a matrix's cells are its
+    answers-name followed by 1 .. rows x columns, which must not be another element's name. Every attribute value
+    is of the type the element reads (PL_VALUES), and the weights are the fields' points as whole numbers."""
+    for v in (V, make_variant(3), make_variant(3, "harder")):
+        shapes = {element_name(q.answer_id(f)): f for q in v.questions for f in q.fields}
+        for path, data in exports.prairielearn(v).items():
+            if not path.endswith("question.html"):
+                continue
+            page = _Elements(data.decode())
+            named = [a["answers-name"] for _, a in page.elements if "answers-name" in a]
+            assert len(named) == len(set(named)) and all(n.strip() for n in named), (path, named)
+            inputs = []
+            for tag, a in page.elements:
+                if tag == "pl-matrix-component-input":
+                    f = next(f for n, f in shapes.items() if n == a["answers-name"])
+                    inputs += [a["answers-name"] + str(k) for k in range(1, len(f.answer) * len(f.answer[0]) + 1)]
+                elif "answers-name" in a:
+                    inputs.append(a["answers-name"])
+                elif tag == "pl-rich-text-editor":
+                    inputs.append(a["file-name"])
+                for key, value in a.items():
+                    if key in PL_VALUES:
+                        assert re.fullmatch(PL_VALUES[key], value), (path, tag, key, value)
+            assert len(inputs) == len(set(inputs)), (path, sorted(n for n in inputs if inputs.count(n) > 1))
+
+
+PL_CONTRACT = r'''
+import json, random, sys
+sys.path[:0] = ["serverFilesCourse", "questions/" + sys.argv[1]]
+import server
+weights = json.loads(sys.argv[2])  # answers-name -> weight, as question.html's elements say
+out = []
+for seed in range(2):
+    random.seed(seed)
+    data = {"params": {}, "correct_answers": {}}
+    server.generate(data)
+    qs = server.questions(data["params"]["seed"])
+    names = server.names(qs)
+    for how in ("key", "blank", "garbage"):
+        raw, choices = {}, {}
+        for q in qs:
+            for f in q.fields:
+                n = names[q.answer_id(f)]
+                if f.kind == "matrix":
+                    c = len(f.answer[0])
+                    raw |= {f"{n}{c * i + j + 1}": {"key": str(x), "blank": "", "garbage": "1e999999999"}[how]
+                            for i, r in enumerate(f.answer) for j, x in enumerate(r)}
+                elif f.kind == "number":
+                    raw[n] = {"key": str(f.answer), "blank": "", "garbage": "2_16"}[how]
+                elif f.kind == "choice":  # what pl-multiple-choice's grade() writes: score 1 or 0, its weight
+                    choices[n] = {"score": float(how == "key"), "weight": weights[n]}
+        g = {**data, "submitted_answers": {}, "raw_submitted_answers": raw, "partial_scores": choices}
+        server.grade(g)
+        out.append({"how": how, "score": g["score"],
+                    "partial": {k: [p["score"], p["weight"]] for k, p in g["partial_scores"].items()}})
+print(json.dumps({"out": out, "torch": "torch" in sys.modules}))
+'''
+
+
+def test_prairielearn_grade_keeps_partial_scores_to_the_elements_and_score_in_0_1(tmp_path):
+    """The grade() contract of PrairieLearn's freeform server (88fb855): partial_scores holds one entry per graded
+    element, keyed by its answers-name, with a score in [0, 1] and the element's weight (freeform takes an entry's
+    weight, default 1, for the weighted mean); data["score"] is in [0, 1]. For each question of Problems 1 and 2
+    and Pr2.5: the key scores 1 in every entry, blank and unreadable text 0, and the keys are question.html's."""
+    files = course(tmp_path)
+    for folder in ("dlexam-standard-Pr1", "dlexam-standard-Pr2", "dlexam-standard-Pr2-5"):
+        page = _Elements(files[f"questions/{folder}/question.html"].decode())
+        weights = {a["answers-name"]: int(a["weight"]) for _, a in page.elements if "answers-name" in a}
+        assert weights
+        for row in without_torch(PL_CONTRACT, tmp_path, folder, json.dumps(weights))["out"]:
+            assert set(row["partial"]) == set(weights), (folder, row)
+            assert {k: w for k, (_, w) in row["partial"].items()} == weights, (folder, row)
+            assert all(0 <= s <= 1 for s, _ in row["partial"].values()) and 0 <= row["score"] <= 1, (folder, row)
+            want = 1.0 if row["how"] == "key" else 0.0
+            assert row["score"] == want and {s for s, _ in row["partial"].values()} == {want}, (folder, row)
+
+
 PL_DEALT = r'''
 import json, random, sys
 sys.path[:0] = ["serverFilesCourse"]
@@ -612,8 +704,8 @@ print(json.dumps({"out": out, "torch": "torch" in sys.modules}))
 
 def test_prairielearn_deals_variants_that_question_html_can_take(tmp_path):
     """What generate() deals fits the folder's question.html, as PrairieLearn's elements need (their source at
-    88fb855): each answer field has the element named for it (Pr1.2's are named for the layers, AvgPool-1 or
-    MaxPool-1 as drawn: a variant with the other pooling had inputs with no answer and answers with no input), no
+    88fb855): each answer field has the element named for it (Pr1.2's by position since 2026-12-07, Pr1_2_layer1 ..:
+    named for the exported layers, a variant with the other pooling had inputs with no answer), no
     element's answers-name is a key of params (pl-multiple-choice's prepare() raises "Duplicate params variable
     name" for one: every multiple-choice question failed to load), and the mustache section of each
     pl-multiple-choice lists the dealt options, the keyed one marked correct."""

@@ -9,7 +9,8 @@ the verified ones, below), and says so; each Part 1 question is one question.
 
 ``questions/dlexam-<difficulty>-<id>/`` (``Pr1``, ``Pr2``, ``Pr2-5``, ``P1-1``) holds ``info.json`` (uuid, type
 v3, title, topic), ``question.html`` (pl-matrix-component-input, pl-number-input, pl-multiple-choice,
-pl-rich-text-editor for an essay; each element named after its field's answer id, ``Pr2_2_S`` for ``Pr2.2.S``) and
+pl-rich-text-editor for an essay; each element named after its field's answer id, ``Pr2_2_S`` for ``Pr2.2.S``, or
+where the fields' names are drawn by its position, ``Pr1_2_layer1`` for Pr1.2's first layer: :data:`BY_POSITION`) and
 ``server.py``. ``courseInstances/dlexam/assessments/dlexam-<difficulty>/infoAssessment.json`` is the exam made of
 them: each question's points split into ``autoPoints`` (the fields server.py grades) and ``manualPoints`` (its
 essays, graded by a person), from the fields' points (:func:`dlexam.variants.model.points_split`). Its
