@@ -256,9 +256,9 @@ def test_a_negative_infinity_after_a_space_is_the_temperatures_value(capsys):
 @pytest.mark.parametrize("text", ["1_0", "\u0662", "\uff12", "1\u00b2"])
 @pytest.mark.parametrize("command, flag", [*FLAGS, ("geoff", "--temperature")])
 def test_a_number_in_other_digits_or_with_an_underscore_is_refused(tmp_path, synth_dir, capsys, command, flag, text):
-    """float() reads '1_0' as 10 and an Arabic-Indic '\u0662' or a full-width '\uff12' as 2: `geoff --temperature 1_0` ran
-    at T = 10 and `geoff --lr \u0662` at lr 2 (until 2026-12-07), where /geoff's weight cells, its T and lr fields and
-    `sort --lengths` refuse them. Every number flag now reads ASCII digits alone."""
+    """float() reads '1_0' as 10 and an Arabic-Indic '\u0662' or a full-width '\uff12' as 2: `geoff --temperature
+    1_0` ran at T = 10 and `geoff --lr \u0662` at lr 2 (until 2026-12-07), where /geoff's weight cells, its T and lr
+    fields and `sort --lengths` refuse them. Every number flag now reads ASCII digits alone."""
     line = refused_here([*_argv(command, tmp_path, synth_dir), f"{flag}={text}"], capsys, flag)
     assert text in line, line
     assert not (tmp_path / "out").exists()
