@@ -594,7 +594,25 @@ def test_prairielearn_question_html_uses_the_elements_current_attributes():
 PL_VALUES = {"weight": r"\d+", "rtol": r"\d+(\.\d+)?(e-?\d+)?", "atol": r"\d+(\.\d+)?(e-?\d+)?",
              "allow-fractions": r"true|false", "show-help-text": r"true|false",
              "comparison": r"relabs|sigfig|decdig", "order": r"random|ascend|descend|fixed",
-             "correct": r"\{\{correct\}\}"}
+             "correct": r"\{\{correct\}\}", "allow-blank": r"true|false",
+             "blank-value": r"(-?\d+(\.\d+)?)?"}  # a number, or pl-number-input's "" (docs/elements, 88fb855)
+
+
+def test_prairielearn_every_graded_element_allows_a_blank():
+    """A blank input of an element without allow-blank="true" is a format error, and PrairieLearn grades no
+    submission with one (docs/question/server.md at 88fb855): one blank part held back its whole Problem's grading.
+    Every element allows a blank now, and pl-number-input's blank stays "" (blank-value=""), not its default 0, so
+    the element itself does not credit a blank where the key is 0 (server.py scores it 0 from the raw text)."""
+    for v in (V, make_variant(3, "harder")):
+        for name, data in exports.prairielearn(v).items():
+            if not name.endswith("question.html"):
+                continue
+            for tag, attrs in _Elements(data.decode()).elements:
+                if tag in ("pl-number-input", "pl-matrix-component-input", "pl-multiple-choice",
+                           "pl-rich-text-editor"):
+                    assert attrs.get("allow-blank") == "true", (name, tag, attrs)
+                if tag == "pl-number-input":
+                    assert attrs.get("blank-value") == "", (name, attrs)
 
 
 def test_prairielearn_each_question_names_its_inputs_once_with_values_of_the_elements_types():

@@ -83,12 +83,14 @@ V = make_variant(1)
 
 # Each (question, seed, raw inputs) of argv[2] graded by the exported question's own server.grade: one row each.
 SERVER_GRADE = r'''
-for qid, seed, raw in json.loads(sys.argv[2]):
+for qid, seed, raw, *parsed in json.loads(sys.argv[2]):
     sys.path.insert(0, "questions/dlexam-standard-" + qid)
     sys.modules.pop("server", None)
     import server
-    data = {"params": {"seed": seed}, "correct_answers": {}, "submitted_answers": {}, "raw_submitted_answers": raw,
-            "partial_scores": {}}
+    # parsed: what the elements' parse() and grade() left (submitted_answers, partial_scores), where given
+    submitted, partial = parsed or ({}, {})
+    data = {"params": {"seed": seed}, "correct_answers": {}, "submitted_answers": submitted,
+            "raw_submitted_answers": raw, "partial_scores": partial}
     server.grade(data)
     print(json.dumps({"qid": qid, "score": data["score"],
                       "partial": {k: p["score"] for k, p in data["partial_scores"].items()},
@@ -260,3 +262,140 @@ def test_prairielearn_compares_typed_numbers_as_dlexam_grade_does(tmp_path):
                   for f in V.question("Pr2.2").fields}
     assert all(r.correct for r in grade(V, submission).fields if r.question == "Pr2.2")
     assert whole["partial"]["Pr2_2_S"] == whole["partial"]["Pr2_2_P"] == 1.0, whole
+
+
+# A part left blank (2026-12-07). PrairieLearn grades a submission only if no element's parse() found a format error
+# (docs/question/server.md at 88fb855: grade() "only runs if parse() did not produce format errors"), and a blank
+# pl-number-input, pl-matrix-component-input cell, pl-multiple-choice or pl-rich-text-editor is one unless the
+# element says allow-blank="true" (docs/elements/*.md at 88fb855). With it, pl-number-input and
+# pl-matrix-component-input parse a blank as their blank-value, 0 unless given (pl-number-input's may be "", which
+# stays ""), and grade that: a blank where the key is 0 is right to the element. server.py's grade() runs after the
+# elements' and scores every number and cell again from the raw text. The model below is typed from those facts
+# (not PrairieLearn's code); the oracle is each part's weight, the fields' points, typed by hand for variant 1.
+AUTO_WEIGHTS = {  # the weights of the fields PrairieLearn grades (the essays are a person's), from the exam's points
+    "Pr1": {"Pr1_1_rf": 12, "Pr1_2_layer1": 5, "Pr1_2_layer2": 5, "Pr1_2_layer3": 5, "Pr1_2_layer4": 5,
+            "Pr1_3_shapes": 24, "Pr1_3_in_features": 16, "Pr1_4_kernel": 8, "Pr1_4_filters": 4, "Pr1_4_params": 8},
+    "Pr2": {"Pr2_1_wise": 2, "Pr2_2_S": 3, "Pr2_2_P": 5, "Pr2_3_logits": 2, "Pr2_3_loss": 3, "Pr2_4_R": 2,
+            "Pr2_4_same": 1, "Pr2_4_loss": 1},
+}
+
+
+def pl_elements(page: str) -> dict[str, tuple[str, dict[str, str]]]:
+    """question.html's answer elements: answers-name (an essay's file-name) -> (tag, attributes)."""
+    from html.parser import HTMLParser
+
+    found = {}
+
+    class Elements(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            a = dict(attrs)
+            if tag in ("pl-number-input", "pl-matrix-component-input", "pl-multiple-choice"):
+                found[a["answers-name"]] = (tag, a)
+            elif tag == "pl-rich-text-editor":
+                found[a["file-name"]] = (tag, a)
+
+    Elements().feed(page)
+    return found
+
+
+def pl_parse_and_grade(elements, raw, choices, keys):
+    """The elements' parse() and grade() of a submission, as PrairieLearn's docs describe them: None if a blank is a
+    format error (then nothing is graded); else (submitted_answers, partial_scores). `raw`: the typed texts by input
+    name; `choices`: multiple choice -> True (the right option), or None (none chosen); `keys`: number and cell
+    inputs -> their key, which an element's own comparison (value == key, enough here) credits."""
+    submitted, partial = {}, {}
+    for name, (tag, a) in elements.items():
+        blank_ok = a.get("allow-blank") == "true"
+        if tag == "pl-multiple-choice":
+            if choices[name] is None and not blank_ok:
+                return None
+            partial[name] = {"score": float(bool(choices[name])), "weight": int(a["weight"])}
+        elif tag == "pl-rich-text-editor":
+            if not blank_ok:  # the essays are left blank in every submission here
+                return None
+        else:
+            cells = [k for k in raw if k == name] if tag == "pl-number-input" else \
+                [k for k in raw if k.startswith(name) and k[len(name):].isdigit()]
+            right = 0
+            for k in cells:
+                text = raw[k]
+                if not text.strip():
+                    if not blank_ok:
+                        return None
+                    text = a.get("blank-value", "0")
+                value = text if text == "" else float(Fraction(text))
+                submitted[k] = value
+                right += value != "" and value == float(Fraction(keys[k]))
+            partial[name] = {"score": right / len(cells), "weight": int(a["weight"])}
+    return submitted, partial
+
+
+def blank_cases():
+    """(folder, raw, choices, the score it must get): the key typed but for its blanks."""
+    def key_with(folder, blank):
+        return {k: ("" if any(k.startswith(b) for b in blank) else t) for k, t in typed_key(folder).items()}
+
+    choices = {"Pr2_1_wise": True, "Pr2_4_same": True}
+    return [
+        # a whole part left blank: the others' share exactly (Pr2.3: logits 2 + loss 3 of 19)
+        ("Pr2", key_with("Pr2", ["Pr2_3_"]), choices, Fraction(14, 19)),
+        # a multiple choice left blank (Pr2.4 (b), weight 1)
+        ("Pr2", typed_key("Pr2"), {**choices, "Pr2_4_same": None}, Fraction(18, 19)),
+        # Pr1.2 blank, whose pooling layers' key is 0: a blank is no 0 (20 of 92)
+        ("Pr1", key_with("Pr1", ["Pr1_2_"]), {}, Fraction(72, 92)),
+        # one number whose key is 0 (Pr1.2's second layer, AvgPool-1) left blank, the rest right
+        ("Pr1", key_with("Pr1", ["Pr1_2_layer2"]), {}, Fraction(87, 92)),
+    ]
+
+
+def test_a_blank_part_scores_0_and_the_others_are_graded(tmp_path):
+    """A student who leaves a part blank gets the other parts graded, and exactly their weights' share: the blank
+    scores 0, also where its key is 0 (a blank-value of 0 is the key there, and the element credits it). Until
+    2026-12-07 no element allowed a blank, so such a submission was not graded at all."""
+    assert V.question("Pr1.2").fields[1].answer == 0 and V.question("Pr1.2").fields[3].answer == 0
+    files = exports.prairielearn(V)
+    cases, wants = [], []
+    for folder, raw, choices, want in blank_cases():
+        elements = pl_elements(files[f"questions/dlexam-standard-{folder}/question.html"].decode())
+        assert {n for n, (t, _) in elements.items() if t != "pl-rich-text-editor"} == set(AUTO_WEIGHTS[folder])
+        assert {n: int(a["weight"]) for n, (t, a) in elements.items() if "weight" in a} == AUTO_WEIGHTS[folder]
+        parsed = pl_parse_and_grade(elements, raw, choices, typed_key(folder))
+        assert parsed is not None, f"{folder}: a blank is a format error, so nothing is graded"
+        cases.append([folder, V.seed, raw, *parsed])
+        wants.append(want)
+    rows = run_exported(tmp_path, cases)[len(TABLE):-1]
+    for (folder, _, raw, *_), row, want in zip(cases, rows, wants, strict=True):
+        assert row["score"] == pytest.approx(float(want), abs=1e-12), (folder, row)
+        assert row["feedback"] == [], row  # a blank is no unreadable number: nothing to explain
+        blank = {n for n in AUTO_WEIGHTS[folder] if any(k.startswith(n) and not t for k, t in raw.items())}
+        assert all(row["partial"][n] < 1 for n in blank), row
+
+
+def test_a_blank_never_scores_where_the_key_is_0(tmp_path):
+    """A blank number or matrix cell whose key is 0 scores nothing, whatever the elements parsed it as (their
+    blank-value: 0, or "" for pl-number-input), and also where the raw text is absent and only the parsed "" is
+    there; a typed 0 there scores."""
+    rows = run_exported(tmp_path, [], script=COMPARE_ZERO, texts=json.dumps(None))
+    assert rows == [{"blank": 0.0, "parsed_zero": 0.0, "parsed_empty_only": 0.0, "typed_zero": 1.0, "feedback": []}]
+
+
+COMPARE_ZERO = r'''
+import json, sys
+sys.path[:0] = ["serverFilesCourse"]
+from fractions import Fraction
+from dlexam.variants.grade_exact import exact_score
+from dlexam.variants.model import Field, Question
+FIELDS = (Field("n", "number", Fraction(0), Fraction(1, 2)), Field("m", "matrix", ((Fraction(0),),), Fraction(1, 2)))
+def score(raw, submitted, partial=None):
+    data = {"params": {}, "correct_answers": {}, "submitted_answers": submitted, "raw_submitted_answers": raw,
+            "partial_scores": partial or {}}
+    exact_score(Question("T.1", "typed", 1, (), FIELDS, ()), data)
+    return data["score"], data.get("feedback", {}).get("unreadable", [])
+credited = {"n": {"score": 1.0, "weight": 1}, "m": {"score": 1.0, "weight": 1}}  # as the elements grade 0 == 0
+blank, said = score({"n": "", "m1": ""}, {"n": "", "m1": 0.0, "m": {"_value": [[0.0]]}}, credited)
+parsed_zero, _ = score({"n": "", "m1": ""}, {"n": 0.0, "m1": 0.0, "m": [[0.0]]}, credited)
+empty_only, said2 = score({}, {"n": ""})
+typed_zero, _ = score({"n": "0", "m1": "0"}, {})
+print(json.dumps({"blank": blank, "parsed_zero": parsed_zero, "parsed_empty_only": empty_only,
+                  "typed_zero": typed_zero, "feedback": said + said2}))
+'''

@@ -151,6 +151,7 @@ def test_prairielearn_deals_a_problems_parts_one_setting(variant, pl_pages):
     said = plain(files[f"{pages['Pr2.2']['folder']}/question.html"].decode())
     # one setting for the parts, and (autoPoints one number: one graded submission) one grading for all of them
     assert "Parts Pr2.1 to Pr2.4 below are one question here" in said and "graded together, once" in said
+    assert "a part you leave blank scores 0, and the others are graded" in said and "answer all of them" not in said
     shown = pages["Pr2.2"]["setting"]
     t = tables(shown)
     vocab, _, E = t[next(c for c in t if c.startswith("embedding matrix E ("))]

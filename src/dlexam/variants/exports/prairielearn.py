@@ -176,7 +176,8 @@ ASCII digits, a sign, a point, an exponent within +-400, a/b, at most 64 charact
 "1e999999999") is wrong, never evaluated, and data["feedback"]["unreadable"] says why, in dlexam's words. A number
 read is scored by the same file's scores(), as dlexam's grader scores it: an exact key (a number or a matrix cell)
 takes the fraction or the double nearest it written out in full (0.14285714285714285 for 1/7), a loss any number
-within its tolerance.
+within its tolerance. A blank input (every element allows one) is nothing typed and scores 0, whatever number the
+element parsed it as (its blank-value: 0, which is a key of 0).
 """
 
 from dlexam.variants.model import points_weights
@@ -192,8 +193,10 @@ def typed(data, name, i=None, j=None, columns=None):
     raw = data.get("raw_submitted_answers", {{}})
     key = name if i is None else f"{{name}}{{columns * i + j + 1}}"
     if key in raw:
-        return str(raw[key])
+        return str(raw[key])  # "" for a blank input (allow-blank): nothing typed, which scores 0
     value = data.get("submitted_answers", {{}}).get(name)
+    if value == "":  # pl-number-input's blank with blank-value "": nothing typed
+        return None
     if value is not None and i is not None:
         if isinstance(value, dict):  # the parsed matrix, as prairielearn.to_json stores an ndarray
             value = value.get("_value")
@@ -421,10 +424,11 @@ def shared_setting(g: Group) -> str:
     if not first.context:
         return ""
     if len(g.questions) > 1:
-        # infoAssessment.json gives autoPoints one number: on an Exam, one graded submission for all the parts
+        # infoAssessment.json gives autoPoints one number: on an Exam, one graded submission for all the parts;
+        # every element allows a blank (question_html), so a blank part scores 0 and holds back none of the others
         return (f"Parts {first.id} to {g.questions[-1].id} below are one question here, as on paper: every part is "
                 "about the one setting below, drawn for you, and each is marked with its own points. The parts are "
-                "graded together, once: answer all of them before you grade.")
+                "graded together, once: a part you leave blank scores 0, and the others are graded.")
     return (f"{first.id} has a setting of its own here, drawn apart from the other questions of its problem: the "
             "setting below is all it is about, whatever the other questions showed.")
 
@@ -448,26 +452,32 @@ def question_html(g: Group) -> str:
             if f.kind == "matrix":
                 # the grid's rows and columns named above it (server.py's axes(): the element draws no headers);
                 # rtol and atol 0: the element's own help (it shows one always) named the defaults, 1% and 1e-8
+                # allow-blank: a blank cell is no format error (which would hold back the whole submission's
+                # grading); the element reads it as its blank-value 0, server.py from its raw text "": it scores 0
                 out += [f"<p><small>{{{{params.axes.{name}}}}}</small></p>",
                         f'<pl-matrix-component-input answers-name="{name}" label="{label}" weight="{weight}" '
-                        'comparison="relabs" rtol="0" atol="0" allow-fractions="true"></pl-matrix-component-input>',
+                        'comparison="relabs" rtol="0" atol="0" allow-fractions="true" allow-blank="true">'
+                        '</pl-matrix-component-input>',
                         f"<p><small>{escape(help_text(f))}</small></p>"]
             elif f.kind == "number":
                 tol = "0" if f.exact else f"{f.tolerance:g}"
-                # show-help-text false: the element's help would say rtol 0 and atol 0; help_text says what scores
+                # show-help-text false: the element's help would say rtol 0 and atol 0; help_text says what scores.
+                # allow-blank with blank-value "": a blank stays "" (the default blank-value, 0, is a key of 0)
                 out += [f'<pl-number-input answers-name="{name}" label="{label}" weight="{weight}" '
                         f'comparison="relabs" rtol="0" atol="{tol}" allow-fractions="true" show-help-text="false" '
+                        'allow-blank="true" blank-value="" '
                         f'placeholder="{"number" if f.exact else "number, 4 decimals"}"></pl-number-input>',
                         f"<p><small>{escape(help_text(f))}</small></p>"]
             elif f.kind == "choice":
                 item = option_label(q, f)  # "(a)", "(b)": the prompt asks both items, and each element answers one
                 out += [f"<p>{escape(item)}</p>"] * bool(item) + [
-                        f'<pl-multiple-choice answers-name="{name}" weight="{weight}" order="fixed">',
+                        f'<pl-multiple-choice answers-name="{name}" weight="{weight}" order="fixed" '
+                        'allow-blank="true">',  # none chosen: wrong, not a format error
                         f"  {{{{#params.choices.{name}}}}}<pl-answer correct=\"{{{{correct}}}}\">{{{{text}}}}"
                         f"</pl-answer>{{{{/params.choices.{name}}}}}",
                         "</pl-multiple-choice>"]
             else:  # an essay: graded by a person
-                out.append(f'<pl-rich-text-editor file-name="{name}.html"></pl-rich-text-editor>')
+                out.append(f'<pl-rich-text-editor file-name="{name}.html" allow-blank="true"></pl-rich-text-editor>')
             out.append("")
     if any(f.kind in ("matrix", "number") for q in g.questions for f in q.fields):
         # why a typed number was not read (grade_exact.py)
