@@ -103,3 +103,14 @@ def torchrun_world() -> tuple[int, int]:
         raise UserError(f"RANK={rank} in the environment is not one of the {world} ranks 0 to {world - 1} that "
                         f"WORLD_SIZE={world} says")
     return rank, world
+
+
+def torchrun_local_rank(devices: int) -> int:
+    """The GPU this rank takes, of the `devices` the machine has, as torchrun's LOCAL_RANK says (0 where it is not
+    set). One that torchrun would not set (not a whole number, or no GPU of this machine) is one UserError, not a
+    ValueError's traceback nor CUDA's "invalid device ordinal"."""
+    local = _whole_env("LOCAL_RANK", "0")
+    if local >= devices:
+        raise UserError(f"LOCAL_RANK={local} in the environment is not one of the {devices} GPUs 0 to {devices - 1} "
+                        "that this machine has")
+    return local

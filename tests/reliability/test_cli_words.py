@@ -310,6 +310,31 @@ def test_a_distributed_environment_torchrun_would_not_make_is_one_line_before_an
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("value, needle", [
+    ("x", "LOCAL_RANK='x' in the environment is not a whole number"),
+    ("-1", "LOCAL_RANK='-1' in the environment is not a whole number"),
+    ("", "LOCAL_RANK='' in the environment is not a whole number"),
+    ("2", "LOCAL_RANK=2 in the environment is not one of the 2 GPUs 0 to 1 that this machine has"),
+])
+def test_a_local_rank_torchrun_would_not_set_is_one_line(monkeypatch, value, needle):
+    """On a GPU each rank takes the device LOCAL_RANK names: svhn/training/distributed.py read it with a bare int()
+    (a ValueError's traceback for LOCAL_RANK=x) and handed any number to torch.cuda.set_device (CUDA's "invalid
+    device ordinal"). torchrun's environment has one reader, dlexam.cpu, which refuses it as a UserError: the
+    command line's one line and status 2. Called here without CUDA, as setup_distributed calls it with
+    torch.cuda.device_count()."""
+    from dlexam.cpu import torchrun_local_rank
+    from dlexam.errors import UserError
+
+    monkeypatch.setenv("LOCAL_RANK", value)
+    with pytest.raises(UserError) as refused:
+        torchrun_local_rank(devices=2)
+    assert needle in str(refused.value) and "\n" not in str(refused.value)
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    assert torchrun_local_rank(devices=2) == 1
+    monkeypatch.delenv("LOCAL_RANK")
+    assert torchrun_local_rank(devices=2) == 0  # as before: the first GPU where torchrun did not say
+
+
 def test_a_rank_without_a_world_size_trains_alone_and_writes_its_run(tmp_path, capsys, monkeypatch):
     """RANK=1 without WORLD_SIZE (a scheduler's array of single-process jobs) trained in one process and said
     "RUN: 1 epoch, val accuracy ...", but wrote nothing: the run folder was left to a rank 0 that was not there."""

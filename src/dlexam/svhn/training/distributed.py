@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as torch_dist
 
-from dlexam.cpu import torchrun_world
+from dlexam.cpu import torchrun_local_rank, torchrun_world
 from dlexam.errors import EveryRank, UserError
 
 
@@ -53,7 +53,7 @@ def setup_distributed() -> Dist:
     if world <= 1:
         return Dist(device=torch.device("cuda" if torch.cuda.is_available() else "cpu"))
     if torch.cuda.is_available():
-        local = int(os.environ.get("LOCAL_RANK", "0"))
+        local = torchrun_local_rank(torch.cuda.device_count())
         torch.cuda.set_device(local)
         device = torch.device("cuda", local)
         backend = "nccl"
