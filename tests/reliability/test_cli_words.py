@@ -392,3 +392,31 @@ def test_every_option_and_argument_of_every_command_says_what_it_is_in_its_help(
         found += [(name, a) for a in sub._actions if not isinstance(a, argparse._HelpAction)]
     assert len({c for c, _ in found}) > 15  # the census reached the subcommands
     assert [(c, a.option_strings or a.dest) for c, a in found if not (a.help or "").strip()] == []
+
+
+def test_sort_vocab_help_says_what_the_option_takes_and_does():
+    """`sort --help` listed --vocab as "A-D (default), A-Z, or N" though any letter range (C-F, a-z) is a vocabulary;
+    `sort evaluate --help` called it the compiled solver's, though with --checkpoint or --trained it is checked
+    against the model's own (another is refused, as below). Each --vocab help names a range other than A-D and A-Z,
+    and the query's and evaluate's say what it does with a trained model."""
+    import argparse
+
+    from dlexam.cli import build_parser
+    from dlexam.commands import sort_options
+
+    def vocab_help(add) -> str:
+        p = argparse.ArgumentParser()
+        add(p)
+        return " ".join(next(a.help for a in p._actions if "--vocab" in a.option_strings).split())
+
+    helps = {name: vocab_help(add) for name, add in (("sort", sort_options.query_options),
+                                                     ("sort train", sort_options.train_options),
+                                                     ("sort evaluate", sort_options.evaluate_options))}
+    for name, text in helps.items():
+        assert "C-F" in text and "a-z" in text and "0 .. N-1" in text, (name, text)
+    for name in ("sort", "sort evaluate"):
+        assert "--checkpoint" in helps[name] and "--trained" in helps[name] and "refused" in helps[name], helps[name]
+    assert "the compiled solver (default" not in helps["sort evaluate"]
+    sort_help = build_parser()._subparsers._group_actions[0].choices["sort"].format_help()
+    assert "C-F" in " ".join(sort_help.split())  # what `dlexam sort --help` prints
+    assert main(["sort", "--vocab", "C-F", "F C D"]) == 0

@@ -25,8 +25,13 @@ CONFIG_FLAGS = {
 }
 
 
-def _model_options(p, *, vocab_help: str) -> None:
-    p.add_argument("--vocab", default=None, type=vocab_text, help=vocab_help)
+VOCAB_HELP = "the symbols: a letter range, A-D (default), C-F, A-Z, a-z, ..., or a number N for the symbols 0 .. N-1"
+MODEL_VOCAB_HELP = (f"{VOCAB_HELP}; the compiled solver is built for it; a trained model (--checkpoint, --trained) "
+                    "reads its own symbols, and --vocab naming others is refused")
+
+
+def _model_options(p) -> None:
+    p.add_argument("--vocab", default=None, type=vocab_text, help=MODEL_VOCAB_HELP)
     p.add_argument(
         "--checkpoint",
         default=None,
@@ -46,7 +51,7 @@ def vocab_text(text: str) -> str:
 
 
 def query_options(p) -> None:
-    _model_options(p, vocab_help="A-D (default), A-Z, or N for the symbols 0 .. N-1")
+    _model_options(p)
     p.add_argument(
         "--temperature",
         default=None,
@@ -64,7 +69,8 @@ def _threads_range() -> str:
 
 
 def train_options(p) -> None:
-    p.add_argument("--vocab", default=None, type=vocab_text, help="A-D (default), A-Z, or N")
+    p.add_argument("--vocab", default=None, type=vocab_text,
+                   help=f"{VOCAB_HELP}; --resume: the run's own, and another is refused")
     p.add_argument("--max-len", type=whole_number(bounds.TRAIN_LEN), default=None,
                    help=f"train on input lengths 0 .. L, {ranged(bounds.TRAIN_LEN)} (required for a new run)")
     p.add_argument("--out", required=True, type=options.out_folder_text,
@@ -136,7 +142,7 @@ def train_options(p) -> None:
 
 
 def evaluate_options(p) -> None:
-    _model_options(p, vocab_help="vocabulary of the compiled solver (default A-D)")
+    _model_options(p)
     p.add_argument("--lengths", default="1-32", type=given,
                    help="input lengths, e.g. 1-32 or 1-8,16 (default 1-32; each 1-4096, samples x the sum of "
                    "the lengths at most 20,000,000 tokens)")
