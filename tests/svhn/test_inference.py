@@ -204,7 +204,8 @@ def test_the_default_confusion_png_of_an_image_folder_is_named_after_the_folder(
 def test_a_tta_evaluation_keeps_its_own_default_png_and_says_so_in_its_title(tmp_path, capsys, monkeypatch):
     """`evaluate --tta` wrote the same RUN/confusion_<folder>.png as the plain evaluation, replacing it, under the
     same title ("alpha: accuracy 0.1000"): two figures of two readings could not be told apart. Now the TTA one is
-    confusion_<folder>_tta.png, and each title says how many images it counts and whether TTA read them."""
+    confusion_<folder>_tta.png, and each title says how many images it counts and whether TTA read them (and, since
+    2026-12-07, that it is a confusion matrix: "confusion matrix, alpha: accuracy ...")."""
     from dlexam.svhn import plots
 
     titles = []
@@ -218,8 +219,8 @@ def test_a_tta_evaluation_keeps_its_own_default_png_and_says_so_in_its_title(tmp
                      *extra]) == 0
         r = json.loads(capsys.readouterr().out)
         assert r["confusion_png"] == str(run / png)
-        assert titles[-1] == f"alpha: accuracy {r['accuracy']:.4f} on 20 images" + (
-            ", test-time augmentation" if extra else "")
+        assert titles[-1] == f"confusion matrix, alpha: accuracy {r['accuracy']:.4f} on 20 images" + (
+            ", test-time augmentation" if extra else "")  # until 2026-12-07 it did not say what it drew
     assert sorted(p.name for p in run.glob("*.png")) == ["confusion_alpha.png", "confusion_alpha_tta.png"]
 
 

@@ -278,8 +278,9 @@ def _evaluate(path: ModelSource, data_dir, split: str, out: OutputDir | None, pn
     if out is not None:
         from dlexam.svhn.plots import confusion_figure
 
-        fig = confusion_figure(result.confusion, title=f"{result.split}: accuracy {result.accuracy:.4f} on "
-                               f"{counted(result.n, 'image')}" + (", test-time augmentation" if tta else ""))
+        title = (f"confusion matrix, {result.split}: accuracy {result.accuracy:.4f} on {counted(result.n, 'image')}"
+                 + (", test-time augmentation" if tta else ""))
+        fig = confusion_figure(result.confusion, title=title)
         save_into(out, png.name, fig)
         result.confusion_png = str(png)  # as given (relative stays relative), like `checkpoint`
     return result
