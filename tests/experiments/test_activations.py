@@ -199,3 +199,28 @@ def test_tanh_is_said_to_pass_gradients_under_glorot_only_where_every_seed_shows
     factors[("tanh", "matched")] = [0.97, 0.99, 1.01]  # level in every seed: the sentence holds
     _, finding = _verdict(ActivationsConfig(), _table(factors))
     assert "(Glorot), tanh is close to the identity there and passes gradients through" in finding
+
+
+def test_the_loss_axis_states_its_unit(monkeypatch):
+    """The training-loss figure's axis said "cross-entropy" with no unit (the report's and svhn's curves say "nats
+    per image"); the loss is train_steps' F.cross_entropy, the mean over a minibatch's images. Drawn from made-up
+    curves (no training): only the labels are read."""
+    import numpy as np
+
+    from dlexam.experiments import activations as A
+    from dlexam.figures import pyplot
+
+    cfg = A.ActivationsConfig.quick()
+    pairs = [(act, init) for act in A.ACTS for init in ("default", "matched")]
+    runs = {pair: [{"snapshots": {0: np.ones(cfg.depth)}, "train_loss": [2.3] * 60}] for pair in pairs}
+    labels = {}
+
+    def keep(out_dir, name, fig, *, narrow=False):
+        labels[name] = [a.get_ylabel() for a in fig.axes]
+        pyplot().close(fig)
+        return name
+
+    monkeypatch.setattr(A, "save_into", keep)
+    A._figures(None, cfg, runs, {pair: [np.ones(cfg.depth)] for pair in pairs})
+    assert labels["activations_training_loss.png"][0] == "cross-entropy (nats per image)"
+

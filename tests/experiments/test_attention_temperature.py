@@ -258,10 +258,11 @@ def test_no_two_lines_or_bars_differ_in_colour_alone(run):
 
     from .helpers import colour_alone
 
-    seen = {}
+    seen, labels = {}, {}
 
     def keep(out_dir, name, fig, *, narrow=False):
         seen[name] = colour_alone(fig)
+        labels[name] = [a.get_ylabel() for a in fig.axes]
         pyplot().close(fig)
         return name
 
@@ -270,3 +271,6 @@ def test_no_two_lines_or_bars_differ_in_colour_alone(run):
         A._figures(None, A.AttentionTemperatureConfig.quick(), run[0]["numbers"]["runs"])
     assert seen == {name: [] for name in ("attention_temperature_loss.png", "attention_temperature_movement.png",
                                           "attention_temperature_gradients.png")}
+    # the loss is F.cross_entropy's mean over the scored tokens (batch_loss): its axes said "cross-entropy per
+    # token", with no unit, until 2026-12-07
+    assert labels["attention_temperature_loss.png"][:2] == ["cross-entropy (nats per token)"] * 2

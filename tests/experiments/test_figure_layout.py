@@ -253,7 +253,8 @@ def test_a_narrow_drawing_is_exactly_400_px_wide_and_cut_nowhere(kind):
         for act in ("sigmoid", "tanh", "relu"):
             for init in ("default", "matched"):
                 ax[0, 0].plot(np.arange(100) + 3, rng.random(100), label=f"{act}, {init} init")
-        ax[0, 0].set(title="Training loss (moving average, seed 0)", xlabel="SGD step", ylabel="cross-entropy")
+        ax[0, 0].set(title="Training loss (moving average, seed 0)", xlabel="SGD step",
+                     ylabel="cross-entropy (nats per image)")
         figures.legend_below(ax[0, 0], fontsize=8)
     else:
         fig, ax = figures.new_figure(2, 1)

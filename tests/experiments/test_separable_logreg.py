@@ -96,6 +96,9 @@ def test_the_norm_panel_never_draws_below_zero(monkeypatch):
     monkeypatch.setattr(S, "save_into", keep)
     S._figures(None, X, y, records, w_svm, numbers)
     norm_axes = drawn["separable_logreg_norm_loss.png"].axes[0]
+    # L is the exam's sum over the points of log(1 + exp(-y w^T x)) (S.loss): nats, summed, not averaged
+    assert [a.get_ylabel() for a in drawn["separable_logreg_norm_loss.png"].axes[1:3]] == [
+        "loss L(w(t)), nats summed over the points (log)", "loss L(a w*), nats summed over the points (log)"]
     assert norm_axes.get_ylim()[0] >= 0
     assert min(min(line.get_ydata()) for line in norm_axes.get_lines()) >= 0
 

@@ -126,7 +126,9 @@ def test_the_table_and_figure_give_accuracies_in_percent_with_the_worst_seed_fir
     with pytest.MonkeyPatch.context() as monkeypatch:
         monkeypatch.setattr(S, "save_into", keep)
         S._figures(None, S.SkipConfig.quick(), runs)
-    accuracy = seen["skip_connections_curves.png"][1]
+    loss, accuracy = seen["skip_connections_curves.png"][:2]
+    # training.evaluate's mean over the split's images: the axis said "cross-entropy (log)", no unit, until 2026-12-07
+    assert loss.get_ylabel() == "cross-entropy, nats per image (log)"
     assert "%" in accuracy.get_ylabel() and accuracy.get_ylim()[1] > 100
     first = accuracy.get_lines()[0].get_ydata()
     assert list(first) == pytest.approx([100 * v for v in runs["plain"]["curves"]["train_accuracy"]])

@@ -442,7 +442,8 @@ def _figures(out_dir: OutputDir, cfg: ActivationsConfig, all_runs: dict, at_init
             zorder=3 if init == "default" else 2,  # a dashed line stays visible where it lies on a solid one
         )
     a.axhline(math.log(10), color="0.45", ls=":", lw=1, label="chance: ln 10", zorder=0)
-    a.set(title=f"Training loss (moving average, seed {cfg.seeds[0]})", xlabel="SGD step", ylabel="cross-entropy")
+    a.set(title=f"Training loss (moving average, seed {cfg.seeds[0]})", xlabel="SGD step",
+          ylabel="cross-entropy (nats per image)")  # train_steps' loss: the mean over a minibatch's images
     legend_below(a, fontsize=8)  # inside, it covered the falling tanh and relu curves
     out.append(save_into(out_dir, "activations_training_loss.png", fig, narrow=True))
     return out

@@ -381,8 +381,8 @@ def _figures(out_dir: OutputDir, cfg: AttentionTemperatureConfig, all_runs: dict
         if s != SCHEDULES[0]:
             ax[0, 1].plot(steps, [e["test_loss_T0"] for e in r["evals"]], ":", **styles[s], ms=4, fillstyle="none",
                           label=f"{s}: evaluated at T = 0")
-    ax[0, 0].set(title="Training loss (moving average)", xlabel="Adam step", ylabel="cross-entropy per token")
-    ax[0, 1].set(title="Held-out loss", xlabel="Adam step", ylabel="cross-entropy per token")
+    ax[0, 0].set(title="Training loss (moving average)", xlabel="Adam step", ylabel="cross-entropy (nats per token)")
+    ax[0, 1].set(title="Held-out loss", xlabel="Adam step", ylabel="cross-entropy (nats per token)")
     for a in ax[0]:
         a.legend(fontsize=8)
     fig.suptitle(f"Geoff's model trained from the exam's weights at three temperatures (Problem 2.5; seed {seed})")

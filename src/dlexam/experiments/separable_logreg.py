@@ -341,13 +341,14 @@ def _figures(out_dir: OutputDir, X, y, records, w_svm, nb: dict) -> list[str]:
     a.set(
         title="The loss goes to 0 (~ 1/t)",
         xlabel="gradient-descent step t (log)",
-        ylabel="loss L(w(t)) (log)",
+        ylabel="loss L(w(t)), nats summed over the points (log)",
     )
     a = ax[0, 2]
     alphas = np.asarray(nb["alpha"])
     a.semilogy(alphas[1:], np.asarray(nb["loss_along_ray"])[1:], "o-", ms=3, label="L(a w*)")
     a.set_xscale("log")
-    a.set(title="L(a w*) strictly decreases in a", xlabel="a (log)", ylabel="loss L(a w*) (log)")
+    a.set(title="L(a w*) strictly decreases in a", xlabel="a (log)",
+          ylabel="loss L(a w*), nats summed over the points (log)")
     along = np.asarray(nb["loss_along_ray"])[1:]
     a.yaxis.set_major_locator(FixedLocator([10.0 ** e for e in round_decades(along.min(), along.max())]))
     a.yaxis.set_minor_locator(NullLocator())  # minor ticks of 22 decades at a time had no meaning

@@ -290,7 +290,7 @@ def _figures(out_dir: OutputDir, cfg: SkipConfig, runs: dict) -> list[str]:
         for key, style, what in (("train_accuracy", "-", "train"), ("val_accuracy", "--", "validation")):
             ax[0, 1].plot(epochs, 100 * np.asarray(c[key]), style, **styles[label], ms=4, markevery=every,
                           fillstyle="full" if what == "train" else "none", label=f"{label}: {what}")
-    ax[0, 0].set(title="Loss", xlabel="epoch", ylabel="cross-entropy (log)", yscale="log")
+    ax[0, 0].set(title="Loss", xlabel="epoch", ylabel="cross-entropy, nats per image (log)", yscale="log")
     ax[0, 1].set(title="Accuracy", xlabel="epoch", ylabel="accuracy (%)", ylim=(0, 102))
     # one legend under both panels (each panel would show the same six entries; inside, the accuracy panel's
     # legend covered the residual net's rising curves): a column per net, train above validation
