@@ -390,15 +390,24 @@ def _image_of(page) -> torch.Tensor:
 
 
 def _click_map(page, stage: str, channel: int, row: int, col: int, at: tuple[float, float] = (0.5, 0.5)) -> None:
-    """A mouse click on pixel (row, col) of a map where the browser draws it: a canvas's w x h pixels fill its
-    content box, inside its border (the border box, bounding_box, is 1 px wider each side). `at`: where in the
-    pixel, (across, down) from 0 to 1 (its centre by default)."""
+    """A mouse click on pixel (row, col) of a map where the browser paints it, measured from the canvas's own box at
+    click time (in the page, as the click handler reads it), so nothing laid out above the maps can move it. `at`:
+    where in the pixel, (across, down) from 0 to 1 (its centre by default).
+
+    A canvas's w x h pixels fill its content box, inside its 1 px border (the border box, getBoundingClientRect,
+    is not the pixels' box: /cnn took it for them until 8004bb3). Chromium paints that box from its layout corner
+    rounded to a whole device pixel (a screenshot on 2026-12-07: a map laid out at y = 942.11 was painted from 942),
+    and a mouse stands on a whole device pixel, the event saying its whole coordinate: the click goes to the centre
+    of the device pixel that holds the point `at` of the pixel as painted."""
     target = page.locator(f"#map-{stage}-{channel}")
     target.scroll_into_view_if_needed()  # a mouse clicks what the window shows: the map may be below the fold
-    box = target.bounding_box()
-    h, w, left, top, cw, ch = page.eval_on_selector(
-        f"#map-{stage}-{channel}", "c => [c.height, c.width, c.clientLeft, c.clientTop, c.clientWidth, c.clientHeight]")
-    page.mouse.click(box["x"] + left + (col + at[0]) * cw / w, box["y"] + top + (row + at[1]) * ch / h)
+    x, y = target.evaluate("""(c, [row, col, across, down]) => {
+        const d = window.devicePixelRatio, r = c.getBoundingClientRect();
+        const painted = (v) => Math.round(v * d) / d, centre = (v) => (Math.floor(v * d) + 0.5) / d;
+        return [centre(painted(r.left) + c.clientLeft + (col + across) * c.clientWidth / c.width),
+                centre(painted(r.top) + c.clientTop + (row + down) * c.clientHeight / c.height)];
+    }""", [row, col, *at])
+    page.mouse.click(x, y)
 
 
 def test_cnn_click_a_pixel_and_see_its_arithmetic(page):
@@ -427,6 +436,18 @@ def test_cnn_click_a_pixel_and_see_its_arithmetic(page):
                                   ("pool2", (1, 2, 2), (0.1, 0.1)), ("pool2", (1, 0, 0), (0.9, 0.9))):
         _click_map(page, stage, c, i, j, at)
         page.wait_for_selector(f"#explain-panel[data-at='{stage}:{c},{i},{j}']")
+    # Laid out a quarter px into a device pixel (a paragraph above the maps put them at y = 942.11 on 2026-12-07),
+    # a map is painted from the whole pixel above, and the page, measuring from the unrounded corner, took a click
+    # on the top device row of a pixel for the pixel above (conv1 (0, 27, 27) at (0.3, 0.3) explained row 26)
+    top = page.eval_on_selector("#map-conv1-0", "c => c.getBoundingClientRect().top")
+    page.eval_on_selector("#maps", "(m, h) => m.before(Object.assign(document.createElement('p'), "
+                          "{id: 'spacer', style: `height: ${h}px; margin: 0`}))", (0.25 - top) % 1)
+    assert page.eval_on_selector("#map-conv1-0", "c => c.getBoundingClientRect().top") % 1 == pytest.approx(0.25)
+    for stage, (c, i, j), at in (("conv1", (0, 27, 27), (0.3, 0.3)), ("conv1", (0, 5, 6), (0.2, 0.7)),
+                                  ("pool2", (1, 2, 2), (0.05, 0.05))):
+        _click_map(page, stage, c, i, j, at)
+        page.wait_for_selector(f"#explain-panel[data-at='{stage}:{c},{i},{j}']")
+    page.eval_on_selector("#spacer", "p => p.remove()")
     for stage, w in (("conv1", 28), ("pool1", 7), ("conv2", 6), ("pool2", 3)):  # each pixel whole CSS px, square
         cw, ch = page.eval_on_selector(f"#map-{stage}-0", "c => [c.clientWidth, c.clientHeight]")
         assert cw == ch and cw % w == 0 and cw // w >= 2, (stage, cw, ch)

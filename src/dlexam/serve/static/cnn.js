@@ -378,8 +378,11 @@ function render(d) {
       Object.assign(cv, {stage, channel: c, values: values.subarray(c * h * w, (c + 1) * h * w), tabIndex: c ? -1 : 0});
       cv.addEventListener("click", (e) => {
         // the pixel drawn under the pointer: the canvas's pixels fill its content box, inside the border (the border
-        // box, getBoundingClientRect, took a click at the right of a pixel for the next one until 2026-12-07)
-        const r = cv.getBoundingClientRect(), x = e.clientX - r.left - cv.clientLeft, y = e.clientY - r.top - cv.clientTop;
+        // box, getBoundingClientRect, took a click at the right of a pixel for the next one until 2026-12-07), painted
+        // from its corner rounded to a whole device pixel (laid out at y = 907.41, it is painted from 907: measured
+        // from 907.41, a click on a pixel's top device row explained the pixel above, also until 2026-12-07)
+        const d = window.devicePixelRatio, painted = (v) => Math.round(v * d) / d, r = cv.getBoundingClientRect();
+        const x = e.clientX - painted(r.left) - cv.clientLeft, y = e.clientY - painted(r.top) - cv.clientTop;
         const i = Math.max(0, Math.min(h - 1, Math.floor(y * h / cv.clientHeight)));
         const j = Math.max(0, Math.min(w - 1, Math.floor(x * w / cv.clientWidth)));
         pixel(cv, i, j, false);  // the keyboard goes on from the pixel clicked
