@@ -210,3 +210,24 @@ def test_pr2_4_s_choice_right_given_a_wrong_r_is_said(seed, difficulty):
         assert w["reason"].startswith(words) and w["option_why"].startswith(words) and r.points == 0, (name, w)
         (w,) = result(g, key(v) | {"Pr2.4.same": mine}, "Pr2.4.same").wrong  # beside the right R: no follow-through
         assert "right given" not in w["reason"], (name, w)
+
+
+@pytest.mark.parametrize(("aid", "edit"), [
+    ("Pr2.3.loss", lambda ft: ft.update(rule="argmax", data={})),  # a matrix row's rule on a number
+    ("Pr2.2.P", lambda ft: ft.update(rule="flat", data={})),  # a number's rule on a matrix
+    ("Pr2.4.same", lambda ft: ft.update(rule="argmax", data={})),  # a matrix row's rule on a choice
+    ("Pr2.3.logits", lambda ft: ft["data"].update(rows=[0])),  # fewer rows than the answer has
+])
+def test_a_key_json_whose_follow_through_cannot_explain_its_field_is_refused_not_a_traceback(aid, edit):
+    """A key.json's follow-through rule is checked against its field when the key is read (a matrix row's rule on a
+    matrix, a number's on a number, a choice's on a choice; one source row per answer row), so that grading a sheet
+    never raises on it: the key is refused in one line (`dlexam grade --key`: exit status 2)."""
+    import json
+
+    from dlexam.errors import UserError
+    from dlexam.variants.saved import read_key
+
+    data = variant(1, "standard").to_json()
+    edit(data["fields"][aid]["follows"][0])
+    with pytest.raises(UserError, match="not a key.json"):
+        read_key(json.dumps(data).encode())

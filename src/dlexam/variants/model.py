@@ -102,6 +102,10 @@ FOLLOW_RULES = {  # each follow-through rule (variants.follow) and its data: a w
     "conv": {"row": int, "kernel": list, "in_channels": int},
     "same_as": {"M": "matrix", "same": int, "differs": int},
 }
+FOLLOW_KINDS = {  # the kind of answer each follow-through rule explains (variants.follow: a row, a number, a choice)
+    "argmax": "matrix", "rows_times": "matrix", "same_as": "choice",
+    **{rule: "number" for rule in ("loss", "flat", "side", "head", "head_kernel", "conv")},
+}
 
 
 @dataclass(frozen=True)

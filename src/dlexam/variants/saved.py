@@ -18,7 +18,16 @@ from fractions import Fraction
 
 from dlexam.errors import UserError
 from dlexam.plain import loads
-from dlexam.variants.model import FINGERPRINT_LENGTH, FOLLOW_RULES, KINDS, Field, FollowThrough, Mistake, Question
+from dlexam.variants.model import (
+    FINGERPRINT_LENGTH,
+    FOLLOW_KINDS,
+    FOLLOW_RULES,
+    KINDS,
+    Field,
+    FollowThrough,
+    Mistake,
+    Question,
+)
 from dlexam.variants.reading import read_number
 from dlexam.variants.typed import shown
 
@@ -139,20 +148,23 @@ def _field(name: str, f: dict) -> Field:
             raise ValueError(f"{name}: cell reasons that are not its matrix's shape")
         reason = lambda i, j: cells[i][j]  # noqa: E731 (Field.reason is a callable)
     mistakes = tuple(_mistake(name, kind, answer, m) for m in f.get("mistakes", ()))  # a key from before has none
-    follows = tuple(_follow(name, x) for x in f.get("follows", ()))  # since 2026-12-07
+    follows = tuple(_follow(name, kind, answer, x) for x in f.get("follows", ()))  # since 2026-12-07
     return Field(name, kind, answer, _share(f), label=str(f.get("label", "")), tolerance=tolerance,
                  closed_form=str(f.get("closed_form", "")), options=options, row_labels=row_labels,
                  col_labels=col_labels, reason=reason, why=str(f.get("why", "")), option_reasons=option_reasons,
                  mistakes=mistakes, follows=follows)
 
 
-def _follow(name: str, x: dict) -> FollowThrough:
+def _follow(name: str, kind: str, answer, x: dict) -> FollowThrough:
     """A follow-through rule as key.json keeps it: its source, rule, words, and the data its rule reads
     (:data:`~dlexam.variants.model.FOLLOW_RULES`: whole numbers, lists of them, and a loss's or a product's matrix
-    `M` of exact numbers), each checked here so that grading never fails on it."""
+    `M` of exact numbers), each checked here so that grading never fails on it: the rule one for the field's `kind`
+    (:data:`~dlexam.variants.model.FOLLOW_KINDS`), a product's one source row for each of the `answer`'s rows."""
     rule = x["rule"]
     if rule not in FOLLOW_RULES or not isinstance(x["data"], dict):
         raise ValueError(f"{name}: a follow-through rule {rule!r}")
+    if FOLLOW_KINDS[rule] != kind:
+        raise ValueError(f"{name}: a follow-through rule {rule!r}, which explains a {FOLLOW_KINDS[rule]}, on a {kind}")
     wants = FOLLOW_RULES[rule] | ({"M": "matrix"} if rule == "loss" and "M" in x["data"] else {})
     if set(x["data"]) != set(wants):
         raise ValueError(f"{name}: follow-through data {sorted(x['data'])} for rule {rule!r}")
@@ -167,7 +179,8 @@ def _follow(name: str, x: dict) -> FollowThrough:
                      for i in (v if kind is list and isinstance(v, list) else [v if kind is int else None])):
             raise ValueError(f"{name}: follow-through data {k} that are not whole numbers")
         data[k] = v
-    if (rule == "loss" and len(data["rows"]) != len(data["targets"])) or (rule == "conv" and len(data["kernel"]) != 2):
+    if ((rule == "loss" and len(data["rows"]) != len(data["targets"])) or (rule == "conv" and len(data["kernel"]) != 2)
+            or (rule == "rows_times" and len(data["rows"]) != len(answer))):
         raise ValueError(f"{name}: follow-through data of the wrong length for rule {rule!r}")
     return FollowThrough(str(x["source"]), rule, str(x["name"]), str(x["how"]), data)
 
