@@ -17,7 +17,7 @@ from dlexam.spec import text
 from dlexam.variants.grade import grade
 
 from .test_named_mistakes import graders, key, result, variant
-from .test_named_mistakes_habits import head_z, times, transpose
+from .test_named_mistakes_habits import argmax_causal, head_z, times, transpose
 
 SEEDS = [(1, "standard"), (3, "standard"), (0, "harder"), (2, "harder")]
 
@@ -28,14 +28,6 @@ def right(v, aid: str):
 
 def matrix(m) -> list[list[str]]:
     return [[text(Fraction(x)) for x in r] for r in m]
-
-
-def argmax_causal(S) -> list[list[Fraction]]:
-    out = []
-    for i, row in enumerate(S):
-        top = [j for j in range(i + 1) if row[j] == max(row[:i + 1])]
-        out.append([Fraction(1, len(top)) if j in top else Fraction(0) for j in range(len(row))])
-    return out
 
 
 def loss(rows, targets) -> float:

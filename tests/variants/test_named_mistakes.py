@@ -209,6 +209,16 @@ def test_a_loss_in_log_base_10_or_2_or_averaged_is_named(seed, difficulty, aid):
         assert not any(word in w["reason"] for word in NEW_WORDS), w
 
 
+def layers_with_parameters(v) -> dict:
+    """Each answer that counts a layer's parameters -> (in channels, out channels, kernel), from the variant's table:
+    its convolutions, and the head as a convolution over the last map."""
+    cnn = v.spec.cnn
+    c, h, w = cnn.table()[-1].in_shape
+    convs = {f"Pr1.2.{r.layer.name}": (r.in_shape[0], r.layer.out_channels, r.layer.kernel) for r in cnn.table()
+             if hasattr(r.layer, "out_channels")}
+    return convs | {"Pr1.4.params": (c, cnn.num_classes, (h, w))}
+
+
 def conv_params(c_in: int, c_out: int, kernel, bias: bool) -> int:
     from torch import nn
 
@@ -218,11 +228,7 @@ def conv_params(c_in: int, c_out: int, kernel, bias: bool) -> int:
 @pytest.mark.parametrize(("seed", "difficulty"), SEEDS[::2])
 def test_parameters_without_biases_or_over_one_channel_are_named(seed, difficulty):
     v = variant(seed, difficulty)
-    cnn = v.spec.cnn
-    c, h, w = cnn.table()[-1].in_shape
-    convs = {f"Pr1.2.{r.layer.name}": (r.in_shape[0], r.layer.out_channels, r.layer.kernel) for r in cnn.table()
-             if hasattr(r.layer, "out_channels")}
-    convs["Pr1.4.params"] = (c, cnn.num_classes, (h, w))
+    convs = layers_with_parameters(v)
     for name, g in graders(seed, difficulty).items():
         for aid, (c_in, c_out, k) in convs.items():
             assert conv_params(c_in, c_out, k, bias=True) == right(v, aid)

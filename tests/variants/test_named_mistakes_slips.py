@@ -18,7 +18,7 @@ import pytest
 
 from dlexam.spec import text
 
-from .test_named_mistakes import SEEDS, graders, key, result, variant
+from .test_named_mistakes import SEEDS, graders, key, layers_with_parameters, result, variant
 from .test_named_mistakes_habits import head_z, logits, nll, times, transpose
 
 OLD_WORDS = ("the one-head R", "causal mask", "ties broken", "softmax(S", "down each column", "S scaled",
@@ -205,11 +205,7 @@ def conv_params(c_in: int, c_out: int, kernel) -> int:
 def test_parameters_over_the_output_channels_are_named(seed, difficulty):
     """A convolution's filters counted over its own output channels, in and out swapped: nn.Conv2d(c_out, c_out)."""
     v = variant(seed, difficulty)
-    cnn = v.spec.cnn
-    c, h, w = cnn.table()[-1].in_shape
-    convs = {f"Pr1.2.{r.layer.name}": (r.in_shape[0], r.layer.out_channels, r.layer.kernel) for r in cnn.table()
-             if hasattr(r.layer, "out_channels")}
-    convs["Pr1.4.params"] = (c, cnn.num_classes, (h, w))
+    convs = layers_with_parameters(v)
     for name, g in graders(seed, difficulty).items():
         for aid, (c_in, c_out, k) in convs.items():
             assert conv_params(c_in, c_out, k) == right(v, aid)
