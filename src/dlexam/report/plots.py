@@ -29,6 +29,10 @@ from dlexam.figures import (
     to_png,
 )
 
+# an attention heatmap's row and column titles (the query's positions, the key's), for Problem 2's S and P and the
+# sorters' attention alike
+ATTENTION_AXES = ("query position: token", "key position: token")
+
 
 def cell_label(x: float, decimals: int = 3) -> str:
     """'3/4', '9/7', '0', '-2', or a rounded decimal '0.455' for irrational-looking values."""

@@ -31,10 +31,9 @@ MATRICES = [
 
 
 # What each kind of axis (dlexam.spec.transformer.MATRIX_AXES) is, as a heatmap's axis label; an attention matrix's
-# positions are the query's (rows) and the key's (columns)
+# positions are the query's (rows) and the key's (columns): plots.ATTENTION_AXES
 AXIS_TITLES = {"positions": "position: token", "dims": "model dimension", "head_dims": "head dimension",
                "concat_dims": "dimension of the heads side by side", "tokens": "token"}
-ATTENTION_AXES = ("query position: token", "key position: token")
 
 
 def axis_titles(name: str) -> dict[str, str]:
@@ -42,7 +41,7 @@ def axis_titles(name: str) -> dict[str, str]:
     `row_title`, `col_title`)."""
     from dlexam.spec.transformer import MATRIX_AXES
 
-    rows, cols = ATTENTION_AXES if name in ("S", "P") else (AXIS_TITLES[a] for a in MATRIX_AXES[name])
+    rows, cols = plots.ATTENTION_AXES if name in ("S", "P") else (AXIS_TITLES[a] for a in MATRIX_AXES[name])
     return {"row_title": rows, "col_title": cols}
 
 

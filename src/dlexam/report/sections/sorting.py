@@ -40,8 +40,7 @@ def attention_heatmap(a, title: str) -> dict:
     rows = [step.position for step in a.steps]
     hidden = np.triu(np.ones_like(p, dtype=bool), k=1)[rows]
     return {"matrix": p[rows], "title": title, "row_labels": [labels[r] for r in rows], "col_labels": labels,
-            "masked": hidden, "row_title": "query position: token",
-            "col_title": "key position: token"}
+            "masked": hidden, "row_title": plots.ATTENTION_AXES[0], "col_title": plots.ATTENTION_AXES[1]}
 
 
 def attention_figure(a, title: str, caption: str) -> str:
