@@ -224,16 +224,6 @@ class Question:
     def answer_id(self, f: Field) -> str:
         return f"{self.id}.{f.name}"
 
-    def field_weights(self) -> dict[str, int]:
-        """Each field's points as the smallest whole numbers in the same ratio (Pr2.3's 2/5 and 3/5: 2 and 3;
-        Pr2.4's 1/2, 1/4, 1/4: 2, 1, 1): the weights a platform that takes only integers (PrairieLearn's
-        elements and partial_scores) gives the fields, exactly."""
-        return {aid.removeprefix(f"{self.id}."): w for aid, w in points_weights((self,)).items()}
-
-    def manual_share(self) -> Fraction:
-        """The share of the points a person grades: the essays' field weights summed (Pr2.1: 3/5)."""
-        return sum((f.points for f in self.fields if f.kind == "essay"), Fraction(0))
-
     def points_split(self) -> tuple[Fraction, Fraction]:
         """(auto, manual): the question's points times the summed weights of its graded fields and of its essays,
         exactly (Pr2.1, 5 points: 2 for the choice, 3 for the essay)."""
