@@ -294,9 +294,10 @@ def _grid_figure(imgs: np.ndarray, ncols: int, *, title: str, labels, cmap: str,
     return fig
 
 
-def confusion(matrix, *, title: str, class_labels: Sequence[str]) -> Drawing:
+def confusion(matrix, *, title: str, class_labels: Sequence[str] | None = None) -> Drawing:
     """A confusion matrix (rows = true class, columns = predicted) with counts in the cells: `svhn evaluate`'s drawing
-    (:func:`dlexam.svhn.plots.confusion_figure`), for a desktop and a narrow screen."""
+    (:func:`dlexam.svhn.plots.confusion_figure`: classes 0 .. n - 1 unless `class_labels` names them), for a desktop
+    and a narrow screen."""
     from dlexam.svhn.plots import confusion_figure
 
     return render(confusion_figure(matrix, title=title, class_labels=class_labels))

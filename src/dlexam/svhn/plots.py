@@ -48,14 +48,15 @@ def learning_curves_figure(history: list[dict], init_val_accuracy: float | None 
     return fig
 
 
-def confusion_figure(confusion: list[list[int]], title: str = "confusion matrix",
-                     class_labels=tuple(str(d) for d in range(10))):
+def confusion_figure(confusion: list[list[int]], title: str = "confusion matrix", class_labels=None):
     """Counts with true digits as rows and predicted digits as columns; a cell of 0 is left blank, so the mistakes
-    stand out (the report's matrix had hidden them, `svhn evaluate`'s printed every 0: now one drawing for both)."""
+    stand out (the report's matrix had hidden them, `svhn evaluate`'s printed every 0: now one drawing for both).
+    The classes are labelled 0 .. n - 1 for an n x n matrix unless `class_labels` names them."""
     import numpy as np
 
     m = np.asarray(confusion, dtype=np.float64)
     n = m.shape[0]
+    class_labels = [str(d) for d in range(n)] if class_labels is None else class_labels
     fig, axes = new_figure(width=0.42 * n + 1.4, height=0.42 * n + 1.0)
     ax = axes[0][0]
     ax.imshow(m, cmap="Blues")

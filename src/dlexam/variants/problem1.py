@@ -9,6 +9,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from dlexam.spec import CNNSpec, Conv, ExamSpec, Pool
+from dlexam.spec.numbers import conv_output_size
 from dlexam.variants.model import Field, FollowThrough, Items, Mistake, Question, Table, Text, distinct
 
 
@@ -55,7 +56,7 @@ def slipped_sizes(cnn: CNNSpec, slip: str, at: int | None) -> tuple[tuple[tuple[
                 return None
             sizes.append(top // div + 1)
             if i == at and not said:
-                right = f"({n} + {2 * pd} - {k})/{st} + 1 = {(n + 2 * pd - k) // st + 1}"
+                right = f"({n} + {2 * pd} - {k})/{st} + 1 = {conv_output_size(n, k, st, pd)}"
                 said = f"{SLIP_TEXT[slip](n, k, st, pd, top // div + 1)}, where {right}"
         h, w = sizes
         c = layer.out_channels if isinstance(layer, Conv) else c

@@ -94,8 +94,7 @@ def build(ctx: ReportContext) -> str:
     filters_png = plots.image_grid(filters, title="Conv-1 filters after training",
                                    labels=[f"filter {i + 1}" for i in range(n_filters)], ncols=min(n_filters, 8),
                                    scale_label="weight (red positive, blue negative, white 0)")
-    confusion_png = plots.confusion(final["confusion"], title=f"Confusion matrix of the {n_test:,} held-out digits",
-                                    class_labels=[str(d) for d in range(10)])
+    confusion_png = plots.confusion(final["confusion"], title=f"Confusion matrix of the {n_test:,} held-out digits")
     parts.append(page.figure_row([
         page.figure(loss_png, "Cross-entropy per epoch: training (averaged over the epoch) and held-out fonts; "
                     + curve_ends(history, "loss", "{:.3f}"),
