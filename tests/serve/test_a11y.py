@@ -18,13 +18,14 @@ from .test_browser import _seven
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 
 
-def axe_violations(page) -> list[str]:
+def axe_violations(page, within: list[str] | None = None) -> list[str]:
+    """axe-core's violations on the page, or only within the elements of the CSS selectors `within`."""
     page.evaluate(AXE.read_text(encoding="utf-8") + "\n;0")
-    found = page.evaluate("""async () => {
-        const r = await axe.run(document, {resultTypes: ["violations"]});
+    found = page.evaluate("""async (within) => {
+        const r = await axe.run(within ? {include: within.map((s) => [s])} : document, {resultTypes: ["violations"]});
         return r.violations.map((v) => `${v.id} (${v.impact}): ${v.help} -- ` +
             v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(" | "));
-    }""")
+    }""", within)
     return found
 
 

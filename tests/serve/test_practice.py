@@ -20,6 +20,7 @@ from dlexam.variants.grade import grade
 from dlexam.variants.model import SUBMISSION_META
 
 from .browser import counter, open_page, params, ready
+from .test_a11y import axe_violations
 
 WAIT_MS = 30_000
 
@@ -147,6 +148,18 @@ def fill(page, answers: dict) -> None:
             page.check(f"input[name='{aid}'][value='{value}']")
         else:
             page.fill(f"#in-{aid.replace('.', chr(92) + '.')}", value)
+
+
+def fill_fast(page, answers: dict) -> None:
+    """`fill` in one call: each matrix cell or number set and its input event sent, as typing ends with."""
+    page.evaluate("""(answers) => {
+        const put = (el, x) => { el.value = x; el.dispatchEvent(new Event("input", {bubbles: true})); };
+        for (const [id, v] of Object.entries(answers)) {
+            const box = document.getElementById("in-" + id);
+            if (!Array.isArray(v)) { put(box, v); continue; }
+            for (const el of box.querySelectorAll("input")) put(el, v[el.dataset.i][el.dataset.j]);
+        }
+    }""", answers)
 
 
 def check(page) -> None:
@@ -479,3 +492,62 @@ def test_clear_my_answers_asks_before_it_wipes_them(page):
     page.click("#clear")  # nothing left to lose: cleared without a question
     page.wait_for_timeout(200)
     assert len(asked) == 2
+
+
+def test_a_whole_answers_mistake_is_said_once_and_a_right_answers_note_is_shown(page):
+    """Variant 7, harder (R's columns the symbols A, D, C, B): S with one slip and P right given it (follow-through), R
+    with its columns in alphabetical order, Pr1.3's shapes with the input's shape above them (the page's grid has
+    the rows asked, so the request is given the extra row on its way, as a file to `dlexam grade` gives it). Each
+    mistake is said once in its answer's feedback, each cell then saying only what it adds (it was repeated in every
+    wrong cell: 20 times for R), and the note on the right shapes is shown (it was dropped, the answer being right).
+    A second check: P without the mask and with ties broken, a pair of mistakes, said once too. Built by hand from
+    the spec."""
+    page.set_default_timeout(WAIT_MS)
+    v = make_variant(7, "harder")
+    t, cnn = v.spec.transformer, v.spec.cnn
+    answers = {k: x for k, x in key_answers(v).items() if k in ("Pr2.2.S", "Pr1.3.shapes")}
+    S = [list(r) for r in v.question("Pr2.2").fields[0].answer]
+    P = v.question("Pr2.2").fields[1].answer
+    i = next(i for i in range(1, len(S)) if P[i][0] != 1)
+    S[i][0] = max(S[i][:i + 1]) + 1  # one slip: position 1 now outscores the rest of row i
+    mine = []
+    for k, row in enumerate(S):  # causal argmax by hand, ties shared
+        top = [j for j in range(k + 1) if row[j] == max(row[:k + 1])]
+        mine.append([text(Fraction(1, len(top)) if j in top else Fraction(0)) for j in range(len(row))])
+    d = len(t.E[0])
+    heads = [next(s for s, e in zip(t.symbols, t.E, strict=False) if list(e) == [int(k == j) for k in range(d)])
+             for j in range(d)]
+    assert heads == ["A", "D", "C", "B"]
+    R = key_answers(v)["Pr2.4.R"]
+    answers |= {"Pr2.2.S": [[text(x) for x in r] for r in S], "Pr2.2.P": mine,
+                "Pr2.4.R": [[row[heads.index(s)] for s in sorted(heads)] for row in R]}
+    first = [str(cnn.input_channels), *map(str, cnn.input_size)]
+
+    def extra_row(route):
+        body = json.loads(route.request.post_data)
+        body["answers"]["Pr1.3.shapes"] = [first, *body["answers"]["Pr1.3.shapes"]]
+        route.continue_(post_data=json.dumps(body))
+
+    page.route("**/api/practice/check", extra_row)
+    page.goto(f"{page.base}/practice?seed=7&difficulty=harder")
+    ready(page)
+    fill_fast(page, answers)
+    check(page)
+    said = {aid: page.inner_text(f"#fb-{aid.replace('.', chr(92) + '.')}") for aid in
+            ("Pr2.2.P", "Pr2.4.R", "Pr1.3.shapes")}
+    assert said["Pr2.2.P"].count("right given your S") == 1, said["Pr2.2.P"]
+    assert said["Pr2.4.R"].count("R's columns given in alphabetical order (A, B, C, D)") == 1, said["Pr2.4.R"]
+    assert page.locator("#fb-Pr2\\.4\\.R .mistake").count() == 1
+    assert page.locator("#field-Pr1\\.3\\.shapes.right").count() == 1
+    asked = len(answers["Pr1.3.shapes"])
+    assert said["Pr1.3.shapes"].count(f"note: rows 2-{asked + 1} of the {asked + 1} rows given are the {asked} rows "
+                                      "asked") == 1, said["Pr1.3.shapes"]
+    assert axe_violations(page, [f"#fb-{k}" for k in ("Pr2\\.2\\.P", "Pr2\\.4\\.R", "Pr1\\.3\\.shapes")]) == []
+    # the pair: P without the mask, each row's weight at the first of its largest scores over every position
+    broken = []
+    for row in v.question("Pr2.2").fields[0].answer:
+        broken.append([str(int(j == row.index(max(row)))) for j in range(len(row))])
+    fill_fast(page, {"Pr2.2.S": key_answers(v)["Pr2.2.S"], "Pr2.2.P": broken})
+    check(page)
+    p = page.inner_text("#fb-Pr2\\.2\\.P")
+    assert p.count("P computed without the causal mask and with ties broken") == 1, p

@@ -187,9 +187,11 @@ function unmark() {
 
 // One wrong cell or value: what was written, the right value, why; for Problem 2 the arithmetic of the right value.
 // A wrong choice's reason is about the option chosen: each reason says which option it is about.
-function wrongItem(w, open) {
+// Under a whole answer's mistake (`mistake`, said once above the list) a cell says only what it adds (`cell`), as
+// `dlexam grade` does: each cell's `reason` begins with the mistake, and repeated it read once a cell.
+function wrongItem(w, open, named) {
   const why = DL.el("div", {class: "why"});
-  const reason = w.option === undefined ? w.reason : [[w.option, w.option_why], [w.answer, w.right_why]]
+  const reason = w.option === undefined ? (named && "cell" in w ? w.cell : w.reason) : [[w.option, w.option_why], [w.answer, w.right_why]]
     .filter(([, r]) => r).map(([k, r]) => `option ${k}: ${r}`).join("; ");
   const item = DL.el("li", {}, DL.el("span", {text: `${w.where}: you wrote ${w.given || "nothing"}; right: `}),
     DL.el("strong", {class: "mono expected", text: w.expected}), reason ? DL.el("span", {class: "small", text: ` - ${reason}`}) : null, why);
@@ -206,20 +208,26 @@ function wrongItem(w, open) {
   return item;
 }
 
+// A field's feedback, in its own box under the answer: the badge, the grader's notes (a right answer's too: rows
+// given beyond those asked), a whole answer's mistake once, then each wrong cell or value.
 function mark(g) {
   unmark();
   for (const r of g.fields) {
     const fb = $("fb-" + r.id);
     if (!fb) continue;
     $("field-" + r.id).classList.add(r.correct ? "right" : "wrong");
-    if (r.correct) { fb.append(DL.el("span", {class: "badge yes", text: `right: ${pts(r.points)} of ${pts(r.max_points)} pt`})); continue; }
-    if (g.missing.includes(r.id)) { fb.append(DL.el("span", {class: "badge no", text: `not answered: 0 of ${pts(r.max_points)} pt`})); continue; }
+    const notes = (r.notes || []).map((n) => DL.el("p", {class: "note grade-note", text: `note: ${n}`}));
+    if (r.correct) { fb.append(DL.el("span", {class: "badge yes", text: `right: ${pts(r.points)} of ${pts(r.max_points)} pt`}), ...notes); continue; }
+    if (g.missing.includes(r.id)) { fb.append(DL.el("span", {class: "badge no", text: `not answered: 0 of ${pts(r.max_points)} pt`}), ...notes); continue; }
     for (const w of r.wrong) {
       const cell = w.at ? document.querySelector(`#in-${CSS.escape(r.id)} input[data-i="${w.at[0]}"][data-j="${w.at[1]}"]`) : $("in-" + r.id);
       if (cell) { cell.classList.add("wrong"); cell.setAttribute("aria-invalid", "true"); cell.title = `right: ${w.expected}`; }
     }
-    fb.append(DL.el("span", {class: "badge no", text: `${pts(r.points)} of ${pts(r.max_points)} pt`}),
-      DL.el("ul", {class: "wrong-list"}, r.wrong.map((w, k) => wrongItem(w, k === 0))));
+    const cells = r.wrong.filter((w) => "cell" in w).length;
+    const named = r.mistake && cells ? DL.el("p", {class: "mistake", text: `${r.mistake} (` +
+      (cells === r.wrong.length ? `all ${cells} wrong` : `${cells} of the ${r.wrong.length} wrong`) + ` ${cells === 1 ? "cell" : "cells"})`}) : null;
+    fb.append(DL.el("span", {class: "badge no", text: `${pts(r.points)} of ${pts(r.max_points)} pt`}), ...notes, ...(named ? [named] : []),
+      DL.el("ul", {class: "wrong-list"}, r.wrong.map((w, k) => wrongItem(w, k === 0, Boolean(named)))));
   }
 }
 
