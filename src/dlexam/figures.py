@@ -39,6 +39,12 @@ def series_style(i: int) -> dict:
     return {"color": COLOURS[i % len(COLOURS)], "marker": MARKERS[i % len(MARKERS)]}
 
 
+def reference_style(i: int) -> dict:
+    """A reference series' style (a baseline, a control): :data:`GREY` with the `i`-th marker, so that it stays apart
+    from the coloured series :func:`series_style` draws beside it by its marker as well as its colour."""
+    return {"color": GREY, "marker": MARKERS[i % len(MARKERS)]}
+
+
 def staggered(i: int, n: int, points: int, marks: int = 8) -> tuple[int, int]:
     """``markevery`` for the `i`-th of `n` series of `points` points each: about `marks` markers a line, each series'
     a little after the one before, so that where the lines lie on each other their markers still show side by side

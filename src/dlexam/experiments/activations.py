@@ -395,12 +395,14 @@ def _figures(out_dir: OutputDir, cfg: ActivationsConfig, all_runs: dict, at_init
                  f"{len(cfg.seeds)} seeds, seed {cfg.seeds[0]} marked, the others thin")
     out = [save_into(out_dir, "activations_grad_norms_init.png", fig, narrow=True)]
 
+    import matplotlib  # loaded by new_figure already; imported here by name
+
+    cmap = matplotlib.colormaps["viridis"]
     fig, ax = new_figure(3, 2, width=4.4, height=3.5)
     for i, init in enumerate(("default", "matched")):
         for j, act in enumerate(ACTS):
             a = ax[i, j]
             snaps = runs[(act, init)]["snapshots"]
-            cmap = __import__("matplotlib").colormaps["viridis"]
             for k, (step, norms) in enumerate(sorted(snaps.items())):
                 a.semilogy(
                     blocks,

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from dlexam.experiments.results import finish, quick_note, seed_everything
 from dlexam.experiments.svhn_like import load_svhn_like, preprocess
 from dlexam.experiments.training import batches, train_steps
-from dlexam.figures import GREY, MARKERS, figure_legend, new_figure, save_into, series_style
+from dlexam.figures import figure_legend, new_figure, reference_style, save_into, series_style
 from dlexam.files import OutputDir
 from dlexam.svhn.model import CNNConfig, ExamCNN
 from dlexam.words import mean_of
@@ -257,7 +257,7 @@ def _captions(cfg: PoolingConfig, s: dict) -> dict[str, dict[str, str]]:
 def _figures(out_dir: OutputDir, cfg: PoolingConfig, s: dict, data: dict) -> list[str]:
     # a colour and a marker each (the three had shared the marker o, in purple and olive, where their curves meet);
     # no pooling, the control, in grey
-    styles = {"max": series_style(0), "avg": series_style(1), "none": {"color": GREY, "marker": MARKERS[2]}}
+    styles = {"max": series_style(0), "avg": series_style(1), "none": reference_style(2)}
     fig, ax = new_figure(2, 1)
     for j, (key, title) in enumerate(
         (("accuracy", "Accuracy on shifted test images"), ("consistency", "Predictions unchanged by the shift"))

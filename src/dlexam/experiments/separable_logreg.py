@@ -364,7 +364,9 @@ def _figures(out_dir: OutputDir, X, y, records, w_svm, nb: dict) -> list[str]:
         a.scatter(X[m, 1], X[m, 2], marker=marker, s=18, label=f"y = {label:+d}")
     xs = np.linspace(X[:, 1].min() - 0.5, X[:, 1].max() + 0.5, 50)
     shown = _boundary_records(records)
-    cmap = __import__("matplotlib").colormaps["viridis"]
+    import matplotlib  # loaded by new_figure already; imported here by name
+
+    cmap = matplotlib.colormaps["viridis"]
     for k, r in enumerate(shown):
         w = r["w"]
         if abs(w[2]) > 1e-12:

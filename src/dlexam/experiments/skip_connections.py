@@ -22,7 +22,7 @@ from dlexam.experiments.deep_mlp import BLOCK_AXIS, GRAD_NORM_AXIS, DeepMLP, Dee
 from dlexam.experiments.digits import load_digits
 from dlexam.experiments.results import finish, quick_note, seed_everything
 from dlexam.experiments.training import batches, evaluate, grad_norms, train_steps
-from dlexam.figures import GREY, MARKERS, figure_legend, new_figure, save_into, series_style, staggered
+from dlexam.figures import figure_legend, new_figure, reference_style, save_into, series_style, staggered
 from dlexam.files import OutputDir
 from dlexam.words import counted, mean_of
 
@@ -277,7 +277,7 @@ def _captions(cfg: SkipConfig, first: dict[str, dict]) -> dict[str, dict[str, st
 def _figures(out_dir: OutputDir, cfg: SkipConfig, runs: dict) -> list[str]:
     # a colour and a marker per net (the control, He init, in grey); train solid, validation dashed
     styles = {"plain": series_style(1), "residual": series_style(0),
-              "plain, He init": {"color": GREY, "marker": MARKERS[2]}}
+              "plain, He init": reference_style(2)}
     fig, ax = new_figure(2, 1)
     epochs = None
     for i, (label, r) in enumerate(runs.items()):
