@@ -119,11 +119,25 @@ def test_ranks_that_read_other_digits_are_refused_on_every_rank(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
-_RANK_1_DIES = """import os, sys
+_RANK_1_DIES = """import os, sys, time
+from pathlib import Path
+import torch.nn as nn
 from dlexam.cli import run
-if os.environ["RANK"] == "1":  # rank 1 dies once the ranks have joined, as a process killed mid-run
+flag = Path(__file__).with_name("rank_0_waits")
+if os.environ["RANK"] == "0":  # says when it enters DDP's constructor, whose first collective waits for rank 1
+    ddp_init = nn.parallel.DistributedDataParallel.__init__
+    def init(self, *args, **kwargs):
+        flag.touch()
+        ddp_init(self, *args, **kwargs)
+    nn.parallel.DistributedDataParallel.__init__ = init
+else:  # rank 1 dies once rank 0 waits for it, as a process killed mid-run
     import dlexam.svhn.training.runs as runs
-    runs.fit = lambda *args, **kwargs: os._exit(9)
+    def die(*args, **kwargs):
+        while not flag.exists():
+            time.sleep(0.05)
+        time.sleep(0.5)
+        os._exit(9)
+    runs.fit = die
 run()
 """
 
@@ -136,7 +150,10 @@ def test_a_rank_that_dies_leaves_rank_0_one_line_not_a_traceback(synth_dir, tmp_
     env["OMP_NUM_THREADS"] = "1"
     two = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--standalone",
-         "--monitor-interval", "5",  # rank 0 meets the gone rank in a collective before torchrun's SIGTERM comes
+         # rank 0 meets the gone rank in the collective it waits in, and says so, before torchrun's next look (its
+         # SIGTERM): rank 1 dying at once, as it did, left rank 0 still loading, and torchrun's SIGTERM came first
+         # one run in several under load (2026-12-08)
+         "--monitor-interval", "5",
          str(tmp_path / "rank_1_dies.py"), "svhn", "train", "--data", str(synth_dir), "--out", str(tmp_path / "run"),
          "--quick", "--epochs", "1", "--quiet"],
         env=env, capture_output=True, text=True, timeout=300,
