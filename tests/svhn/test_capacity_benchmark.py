@@ -92,17 +92,29 @@ def test_quick_run_end_to_end(tmp_path):
     assert 0.0 <= runs["kd"]["synth_heldout"] <= 1.0
 
 
-def test_kd_without_a_teacher_is_an_error_with_status_2():
-    proc = subprocess.run([sys.executable, str(SCRIPT), "--models", "kd", "small"], capture_output=True, text=True,
-                          check=False, timeout=120)
-    assert proc.returncode == 2 and proc.stdout == ""
-    assert proc.stderr.strip().splitlines()[-1].startswith("svhn_capacity.py: error: kd distils from a small")
+def refused(monkeypatch, capsys, *args: str) -> str:
+    """The script's main() on these arguments, in this process (refused before any work: argparse's exit status 2,
+    nothing on stdout): the last line of stderr."""
+    monkeypatch.setattr(sys, "argv", [str(SCRIPT), *args])  # argparse names the program from argv[0], as run
+
+    def work(*_):  # the script's first work: a refusal that went missing fails here, not after a benchmark's minutes
+        raise AssertionError("not refused before the work began")
+
+    monkeypatch.setattr(capacity, "load_checks", work)
+    with pytest.raises(SystemExit) as ended:
+        capacity.main()
+    out, err = capsys.readouterr()
+    assert ended.value.code == 2 and out == "", (ended.value.code, out, err)
+    return err.strip().splitlines()[-1]
 
 
-def test_a_teacher_that_is_not_a_state_dict_is_an_error_with_status_2(tmp_path):
+def test_kd_without_a_teacher_is_an_error_with_status_2(monkeypatch, capsys):
+    line = refused(monkeypatch, capsys, "--models", "kd", "small")
+    assert line.startswith("svhn_capacity.py: error: kd distils from a small")
+
+
+def test_a_teacher_that_is_not_a_state_dict_is_an_error_with_status_2(tmp_path, monkeypatch, capsys):
     bad = tmp_path / "t.pt"
     bad.write_text("not a checkpoint")
-    proc = subprocess.run([sys.executable, str(SCRIPT), "--models", "kd", "--teacher", str(bad)], capture_output=True,
-                          text=True, check=False, timeout=120)
-    assert proc.returncode == 2 and proc.stdout == ""
-    assert proc.stderr.strip().splitlines()[-1].startswith(f"svhn_capacity.py: error: --teacher: {bad} is not")
+    line = refused(monkeypatch, capsys, "--models", "kd", "--teacher", str(bad))
+    assert line.startswith(f"svhn_capacity.py: error: --teacher: {bad} is not")

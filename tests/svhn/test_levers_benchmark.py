@@ -161,12 +161,24 @@ def test_the_script_runs_end_to_end(tmp_path):
     assert run["seed"] == 0 and 0.0 <= run["synth_heldout"] <= 1.0
 
 
-def test_extra_fonts_without_fonts_is_an_error_with_status_2(tmp_path):
-    proc = subprocess.run([sys.executable, str(SCRIPT), "--extra-fonts", str(tmp_path), "--levers", "baseline"],
-                          capture_output=True, text=True, check=False, timeout=120)
-    assert proc.returncode == 2 and proc.stdout == ""
+def test_extra_fonts_without_fonts_is_an_error_with_status_2(tmp_path, monkeypatch, capsys):
+    """The script's main() in this process (refused before any work, as the views_of test below runs it)."""
+    monkeypatch.setattr(sys, "argv", [str(SCRIPT), "--extra-fonts", str(tmp_path), "--levers", "baseline"])
+
+    def work(*_):  # the script's first work: a refusal that went missing fails here, not after a benchmark's minutes
+        raise AssertionError("not refused before the work began")
+
+    monkeypatch.setattr(levers, "load_checks", work)
+    threads = torch.get_num_threads()  # main() sets one thread before it reads --extra-fonts
+    try:
+        with pytest.raises(SystemExit) as ended:
+            levers.main()
+    finally:
+        torch.set_num_threads(threads)
+    out, err = capsys.readouterr()
+    assert ended.value.code == 2 and out == ""
     want = f"svhn_levers.py: error: --extra-fonts: no .ttf or .otf files in {tmp_path}"
-    assert proc.stderr.strip().splitlines()[-1] == want  # after argparse's usage lines
+    assert err.strip().splitlines()[-1] == want  # after argparse's usage lines
 
 
 def test_supersampling_at_one_point_is_the_renderers_own_sampling():
