@@ -25,11 +25,12 @@ MNIST = pytest.mark.needs_shared("data", "mnist-t10k")
 
 @pytest.mark.parametrize("command", [["svhn", "synth", "--train", "20", "--test", "10"],
                                      pytest.param(["svhn", "mnist"], marks=MNIST)])
-def test_svhn_writers_never_replace_a_downloaded_file(tmp_path, command):
+def test_svhn_writers_never_replace_a_downloaded_file(tmp_path, capsys, command):
+    """In this process (the same main(); refused before any work): a whole `svhn synth` process is the next test's."""
     data = tmp_path / "svhn"
     _foreign_mat(data)  # a user's real train split, say
     before = snapshot(data)
-    assert_refused(run_cli(*command, "--out", str(data)), "train_32x32.mat", "not written by dlexam")
+    refused_here([*command, "--out", str(data)], capsys, "train_32x32.mat", "not written by dlexam")
     assert snapshot(data) == before
 
 
