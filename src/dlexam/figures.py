@@ -83,12 +83,35 @@ PALETTE_SPECKS = 0.001  # the share of pixels that may move more; a figure with 
 
 
 def laid_out(fig):
-    """Lay `fig` out and place everything in it as drawing it would, without painting a pixel; returns the renderer
-    to measure it with (its text, legends and tight box). A figure is measured several times before it is saved
-    (:func:`restack`, :func:`narrow_png`); painting each time had cost an eighth of the activations' and
-    skip-connections' drawing time. The PNGs are the same bytes."""
+    """Lay `fig` out as drawing it would (its layout engine, then each panel's aspect), without drawing it; returns the
+    renderer to measure it with: where its panels are, its tight box, the sizes of its texts and legends. A figure is
+    measured several times before it is saved (:func:`restack`, :func:`narrow_png`); painting each time had cost an
+    eighth of the activations' and skip-connections' drawing time, and the draw that placed what it did not measure
+    (``fig.draw_without_rendering``) half of what was left. The PNGs are the same bytes.
+
+    What only a draw places, the entries inside a legend (where each label stands), needs :func:`drawn`."""
+    renderer = fig.canvas.get_renderer()
+    _apply_aspects(fig, renderer)  # as Figure.draw: before the layout, and again after it, as each Axes.draw
+    engine = fig.get_layout_engine()
+    if engine is not None and fig.axes:
+        engine.execute(fig)
+    _apply_aspects(fig, renderer)
+    return renderer
+
+
+def drawn(fig):
+    """:func:`laid_out`, and everything in `fig` placed where drawing it puts it (a legend's entries too), without
+    painting a pixel; returns the renderer to measure it with."""
     fig.draw_without_rendering()
     return fig.canvas.get_renderer()
+
+
+def _apply_aspects(fig, renderer) -> None:
+    """Each axes of `fig` (and each inset axes) shrunk to its aspect ratio, as a draw does before it draws it."""
+    for ax in fig.axes:
+        for a in (ax, *(c for c in ax.get_children() if hasattr(c, "apply_aspect"))):
+            locator = a.get_axes_locator()
+            a.apply_aspect(locator(a, renderer) if locator else None)
 
 
 def to_png(fig, dpi: int = DPI, *, close: bool = True) -> bytes:
@@ -267,7 +290,7 @@ def _figure_legends_fit(fig) -> None:
 def _legend_columns(fig, legend) -> int:
     """How many columns `legend` is drawn in: the distinct left edges of its labels, measured on the drawn figure
     (matplotlib keeps the ncols it was given only in a private attribute)."""
-    renderer = laid_out(fig)
+    renderer = drawn(fig)
     return max(1, len({round(t.get_window_extent(renderer).x0) for t in legend.get_texts()}))
 
 
