@@ -120,12 +120,28 @@ def to_png(fig, dpi: int = DPI, *, close: bool = True) -> bytes:
     The PNG is an indexed-colour image of at most :data:`PALETTE` colours (:func:`palette_png`): a quarter to a
     third of matplotlib's RGBA bytes, which matters for the report's page, which embeds each figure twice."""
     buf = io.BytesIO()
+    own_dpi = fig.dpi
     try:
-        fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", pad_inches=PAD_IN, metadata={"Software": None})
+        fig.set_dpi(dpi)  # laid out and measured as savefig draws it
+        box = fig.get_tightbbox(laid_out(fig)).padded(PAD_IN)
+        fig.set_dpi(own_dpi)
+        _save_laid_out(fig, buf, dpi, box)
     finally:
+        fig.set_dpi(own_dpi)
         if close:
             pyplot().close(fig)
     return palette_png(buf.getvalue())
+
+
+def _save_laid_out(fig, buf, dpi: int, box) -> None:
+    """Save `fig`, just :func:`laid_out` at `dpi`, as PNG into `buf`, cropped to `box` (inches), without laying it
+    out again: savefig lays a figure with a layout engine out first, in a draw of its own."""
+    engine = fig.get_layout_engine()
+    fig.set_layout_engine(None)
+    try:
+        fig.savefig(buf, format="png", dpi=dpi, bbox_inches=box, metadata={"Software": None})
+    finally:
+        fig.set_layout_engine(engine)
 
 
 def narrow_png(fig, dpi: int = DPI, *, close: bool = True) -> bytes:
