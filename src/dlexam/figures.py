@@ -124,8 +124,7 @@ def to_png(fig, dpi: int = DPI, *, close: bool = True) -> bytes:
     try:
         fig.set_dpi(dpi)  # laid out and measured as savefig draws it
         box = fig.get_tightbbox(laid_out(fig)).padded(PAD_IN)
-        fig.set_dpi(own_dpi)
-        _save_laid_out(fig, buf, dpi, box)
+        _save_laid_out(fig, buf, dpi, box)  # savefig draws at `dpi` and puts the figure's own back
     finally:
         fig.set_dpi(own_dpi)
         if close:
