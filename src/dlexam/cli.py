@@ -77,9 +77,9 @@ class Parser(argparse.ArgumentParser):
         flag as the library's refusals do: "--epochs must be a whole number in [1, 100000], got 0" (argparse's
         words: "argument --epochs: must be ...")."""
         message = _FLAG_RANGE.sub(r"\1 must be", message, count=1)
-        if _a_rank_not_0(self._defaults.get("distributed", False)):  # every rank read the same flags: rank 0 says it
-            self.exit(2)
-        self.exit(2, f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
+        rank = _torchrun_rank(self._defaults.get("distributed", False))  # every rank read the same flags: rank 0 says it
+        _say_once(rank, rank not in (None, 0), f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)")
+        self.exit(2)
 
     def parse_args(self, args=None, namespace=None):  # noqa: D102 - argparse API
         """As argparse's, but an unknown argument is refused by the innermost command that read the others (`dlexam
@@ -170,18 +170,19 @@ def quiet_openmp_workers() -> None:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
-def _a_rank_not_0(distributed: bool) -> bool:
-    """Whether this process is a rank other than 0 of a torchrun run of more than one process, for a command that
-    trains distributed (svhn train); False for any other command, and where the environment is not torchrun's."""
+def _torchrun_rank(distributed: bool) -> int | None:
+    """This process's rank in a torchrun run of more than one process, for a command that trains distributed (svhn
+    train: `distributed` in its defaults); None for any other command, and where the environment is not torchrun's
+    (no rank 0 is there to say anything)."""
     if not distributed:
-        return False
+        return None
     from dlexam.cpu import torchrun_world
 
     try:
         rank, world = torchrun_world()
     except UserError:
-        return False  # not an environment torchrun made: no rank 0 is there to say it
-    return world > 1 and rank != 0
+        return None
+    return rank if world > 1 else None
 
 
 def _another_rank_says_it(args: argparse.Namespace, exc: BaseException) -> bool:
@@ -201,15 +202,8 @@ def _another_rank_says_it(args: argparse.Namespace, exc: BaseException) -> bool:
       each said its own: `dlexam: interrupted` from every rank, or a refusal beside "another process of the run is
       gone").
     Every rank still exits with its own status (2 for a refusal)."""
-    if not getattr(args, "distributed", False):
-        return False
-    from dlexam.cpu import torchrun_world
-
-    try:
-        rank, world = torchrun_world()
-    except UserError:
-        return False  # not an environment torchrun made: no rank 0 is there to say it
-    if world <= 1:
+    rank = _torchrun_rank(getattr(args, "distributed", False))
+    if rank is None:
         return False
     if isinstance(exc, EveryRank) and rank != exc.speaker:
         return True
@@ -219,6 +213,30 @@ def _another_rank_says_it(args: argparse.Namespace, exc: BaseException) -> bool:
     from dlexam.svhn.training.distributed import first_to_say
 
     return not first_to_say()
+
+
+def _say(args: argparse.Namespace, exc: BaseException, line: str) -> None:
+    """Print `line`, why the command stops (`exc`), on standard error, unless another rank of a torchrun run says it
+    (:func:`_another_rank_says_it`). Under torchrun the rank that says it marks it said, and a rank that leaves it to
+    another waits for that mark before it exits: torchrun ends every rank once one has exited, so a silent rank that
+    exited first could end the speaker before its line was out (until 2026-12-08). A silent rank that sees no mark
+    within 20 s says it itself."""
+    _say_once(_torchrun_rank(getattr(args, "distributed", False)), _another_rank_says_it(args, exc), line)
+
+
+def _say_once(rank: int | None, silent: bool, line: str) -> None:
+    """:func:`_say` for this process's torchrun `rank` (None: not a rank of a run), where another rank says `line`
+    (`silent`) or this one does."""
+    if silent:
+        from dlexam.svhn.training.distributed import wait_for_the_speaker
+
+        if wait_for_the_speaker():
+            return
+    print(line, file=sys.stderr, flush=True)
+    if rank is not None:
+        from dlexam.svhn.training.distributed import have_said_it
+
+        have_said_it()
 
 
 def _stop_signals_as_interrupt():
@@ -274,16 +292,13 @@ def main(argv: list[str] | None = None) -> int:
             raise stop
         return code
     except UserError as exc:
-        if not _another_rank_says_it(args, exc):
-            print(f"dlexam: error: {one_line(flag_message(exc, args))}", file=sys.stderr)
+        _say(args, exc, f"dlexam: error: {one_line(flag_message(exc, args))}")
         return 2
     except Terminated as exc:
-        if not _another_rank_says_it(args, exc):
-            print("dlexam: terminated", file=sys.stderr)
+        _say(args, exc, "dlexam: terminated")
         return 143
     except KeyboardInterrupt as exc:
-        if not _another_rank_says_it(args, exc):
-            print("dlexam: interrupted", file=sys.stderr)
+        _say(args, exc, "dlexam: interrupted")
         return 130
     except BrokenPipeError:
         return 0
@@ -293,8 +308,7 @@ def main(argv: list[str] | None = None) -> int:
         err = write_error(exc.filename or "a file", exc)
         if err is None:
             raise
-        if not _another_rank_says_it(args, err):
-            print(f"dlexam: error: {one_line(str(err))}", file=sys.stderr)
+        _say(args, err, f"dlexam: error: {one_line(str(err))}")
         return 2
     finally:
         restore()

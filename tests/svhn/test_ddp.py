@@ -82,9 +82,22 @@ def _no_abort(stderr: str) -> None:
     assert "terminate called" not in stderr and "SIGABRT" not in stderr, stderr[-3000:]
 
 
-_PER_RANK = """import os, sys
+_PER_RANK = """import os, sys, time
 from dlexam.cli import run
 sys.argv[1:] = [a.replace("{RANK}", os.environ["RANK"]) for a in sys.argv[1:]]
+class SlowToSay:  # rank 0 takes 2 s to say why the run stops: torchrun must not end it first
+    def __init__(self, stream):
+        self.stream = stream
+    def write(self, text):
+        if text.startswith("dlexam: error: "):
+            time.sleep(2)
+        return self.stream.write(text)
+    def flush(self):
+        self.stream.flush()
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+if os.environ["RANK"] == "0":
+    sys.stderr = SlowToSay(sys.stderr)
 run()
 """
 
@@ -94,7 +107,9 @@ def test_ranks_that_read_other_digits_are_refused_on_every_rank(tmp_path):
     trained together without a word, and the run recorded rank 0's data digest; copies of other sizes ended in
     gloo's abort ("Is there a distributed collective mismatch?") and tracebacks. Now every rank refuses (exit 2) and
     no run folder is written; the ranks agree on it, so rank 0 says it once (until 2026-12-07 each rank printed the
-    same line)."""
+    same line). Rank 0 is made slow to say it (_PER_RANK): until 2026-12-08 rank 1, silent, exited at once, and
+    torchrun, looking at its ranks every 0.1 s, ended rank 0 before its line was out (one fresh clone's run); rank 1
+    now waits until rank 0 has said it."""
     from dlexam.svhn.synthetic.digits import write_synthetic
 
     for rank, seed in ((0, 1), (1, 2)):  # the same number of images, other digits
@@ -104,10 +119,6 @@ def test_ranks_that_read_other_digits_are_refused_on_every_rank(tmp_path):
     env["OMP_NUM_THREADS"] = "1"
     two = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--standalone",
-         # torchrun looks at its ranks every 5 s, not every 0.1 s: rank 1, silent, could exit 2 and be seen before
-         # rank 0 had said the refusal, and torchrun's SIGTERM ended rank 0 first (a fresh clone, 2026-12-08): a race
-         # of dlexam's under torchrun's default, left open (the closing note of 2026-12-08)
-         "--monitor-interval", "5",
          str(tmp_path / "per_rank.py"), "svhn", "train", "--data", str(tmp_path / "data{RANK}"),
          "--out", str(tmp_path / "run"), "--quick", "--epochs", "1", "--quiet"],
         env=env, capture_output=True, text=True, timeout=300,
@@ -173,7 +184,8 @@ def test_a_rank_without_the_run_to_resume_is_one_line_from_every_rank_at_once(qu
     """Resuming with a folder of its own on each machine (--out per machine: rank 0 alone writes, so rank 1's holds
     no run): rank 1 refused without a word, before the ranks had joined, and rank 0 waited for it in the rendezvous
     until torchrun killed it 30 s later, no line said why. Now the ranks join first and agree: every rank stops at
-    once, rank 0 says in one line which rank finds no run where, and what DDP needs; rank 0's run is left as it is."""
+    once, rank 0 says in one line which rank finds no run where, and what DDP needs; rank 0's run is left as it is,
+    and its line is out even though it is slow to say it (_PER_RANK)."""
     import shutil
 
     shutil.copytree(quick_run, tmp_path / "run0")
@@ -458,3 +470,69 @@ def test_joining_a_group_is_remembered_after_leaving_it(monkeypatch):
     assert not distributed.joined_a_group()
     d = distributed.setup_distributed()
     assert d.world == 2 and distributed.joined_a_group()
+
+
+@pytest.fixture
+def torchrun_store(monkeypatch):
+    """A store as torchrun's agent keeps one (a TCPStore on 127.0.0.1), and the environment torchrun gives its ranks
+    to reach it; yields the store."""
+    import datetime
+
+    import torch.distributed as torch_dist
+
+    store = torch_dist.TCPStore("127.0.0.1", 0, is_master=True, timeout=datetime.timedelta(seconds=10))
+    for name, value in (("TORCHELASTIC_USE_AGENT_STORE", "True"), ("MASTER_ADDR", "127.0.0.1"),
+                        ("MASTER_PORT", str(store.port)), ("TORCHELASTIC_RUN_ID", "a-run"),
+                        ("TORCHELASTIC_RESTART_COUNT", "0"), ("WORLD_SIZE", "2"), ("RANK", "1")):
+        monkeypatch.setenv(name, value)
+    yield store
+
+
+def test_a_silent_rank_waits_until_the_speaker_has_said_it(torchrun_store, capfd):
+    """The rank that leaves the line to another (dlexam.cli._say_once, silent) returns only once that rank has marked
+    it said in torchrun's store: torchrun ends every rank as soon as one has exited, so a silent rank that exited at
+    once could end the speaker before its line was out. The silent rank prints nothing."""
+    import threading
+    import time
+
+    from dlexam import cli
+    from dlexam.svhn.training.distributed import have_said_it
+
+    started = time.monotonic()
+    speaker = threading.Timer(1.0, have_said_it)  # the speaker, a second later
+    speaker.start()
+    cli._say_once(1, True, "dlexam: error: said by rank 0")
+    waited = time.monotonic() - started
+    speaker.join()
+    assert waited >= 1.0
+    assert capfd.readouterr().err == ""
+
+
+def test_a_silent_rank_whose_speaker_never_says_it_says_it_itself(torchrun_store, capfd, monkeypatch):
+    """Where no rank marks the line said in time (the speaker is stuck, or never came to the refusal), the silent
+    rank says it itself, and marks it: better a second line than none. A mark of another torchrun attempt (a
+    restart) does not count."""
+    import dlexam.svhn.training.distributed as distributed
+    from dlexam import cli
+
+    torchrun_store.set(distributed._spoken_key(), "1")
+    monkeypatch.setenv("TORCHELASTIC_RESTART_COUNT", "1")  # a restarted attempt
+    monkeypatch.setattr(distributed, "wait_for_the_speaker",
+                        lambda wait=distributed.wait_for_the_speaker: wait(timeout_s=0.5))
+    cli._say_once(1, True, "dlexam: error: nobody said it")
+    assert capfd.readouterr().err == "dlexam: error: nobody said it\n"
+    assert torchrun_store.check([distributed._spoken_key()])
+
+
+def test_without_torchrun_s_store_a_silent_rank_stays_silent_at_once(monkeypatch, capfd):
+    """Ranks started by hand (WORLD_SIZE, RANK, MASTER_* but no torchrun agent): nothing ends the speaker early and
+    there is no store to wait in, so the silent rank says nothing, as before."""
+    import time
+
+    from dlexam import cli
+
+    monkeypatch.delenv("TORCHELASTIC_USE_AGENT_STORE", raising=False)
+    started = time.monotonic()
+    cli._say_once(1, True, "dlexam: error: said by rank 0")
+    assert time.monotonic() - started < 5
+    assert capfd.readouterr().err == ""

@@ -141,6 +141,61 @@ def first_to_say() -> bool:
         return True
 
 
+def _agent_store(timeout_s: float):
+    """torchrun's own store (its agent's, where every rank of this attempt reaches it, joined to the process group
+    or not): a client, or None where this process was not started by torchrun or the store cannot be reached."""
+    if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True" or not torch_dist.is_available():
+        return None
+    import datetime
+
+    try:
+        return torch_dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), is_master=False,
+                                   timeout=datetime.timedelta(seconds=timeout_s))
+    except Exception:  # torchrun's agent is gone, or this is not its environment
+        return None
+
+
+def _spoken_key() -> str:
+    """The store key a run's speaker marks once it has said why the run stops: one per torchrun run and attempt, so
+    that a restarted attempt does not read the last attempt's mark."""
+    return (f"dlexam/spoken/{os.environ.get('TORCHELASTIC_RUN_ID', '')}/"
+            f"{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}")
+
+
+def have_said_it() -> None:
+    """Under torchrun: mark in torchrun's store that this rank has said why the run stops (its line is out), for
+    :func:`wait_for_the_speaker`. Nothing where there is no such store."""
+    store = _agent_store(5)
+    if store is not None:
+        with contextlib.suppress(Exception):
+            store.set(_spoken_key(), "1")
+
+
+def wait_for_the_speaker(timeout_s: float = 20, poll_s: float = 0.05) -> bool:
+    """Under torchrun, on a rank that says nothing of why the run stops because another rank says it: wait until
+    that rank has (:func:`have_said_it`). torchrun ends every rank as soon as one has exited (at its default, within
+    0.1 s), so a silent rank that exited first could end the speaker before its line was out (2026-12-08: an agreed
+    refusal said by no rank). False where no rank has said it within `timeout_s` (the speaker is stuck, or did not
+    come to the refusal): this rank then says it itself, better a second line than none. True where there is no
+    torchrun store to wait in (no torchrun to end the speaker either), or where a stop signal ends the wait (torchrun
+    ends this rank because another has exited)."""
+    store = _agent_store(5)
+    if store is None:
+        return True
+    key = _spoken_key()
+    deadline = time.monotonic() + timeout_s
+    try:
+        while not store.check([key]):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(poll_s)
+    except KeyboardInterrupt:  # Ctrl-C, or torchrun's SIGTERM (errors.Terminated): the run is ending anyway
+        return True
+    except Exception:  # the store is gone with torchrun's agent: no rank is left to end
+        return True
+    return True
+
+
 def ranks_differing(text: str, d: Dist) -> list[int]:
     """The ranks whose `text` differs from rank 0's, compared by SHA-256 over the process group (every rank calls
     it, and every rank gets the same answer); none in a world of 1."""
