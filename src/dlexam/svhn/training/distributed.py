@@ -3,7 +3,8 @@
 :func:`setup_distributed` joins the group torchrun describes (world 1 when not under torchrun) and says where this
 process sits (:class:`Dist`); :func:`wait_for_every_rank` waits in Python, where a Ctrl-C stops a rank at once;
 :func:`ranks_differing` and :func:`all_reduce` compare and sum across the ranks; :func:`first_to_say` picks the one
-rank that says why a run stops. For `svhn train`'s run (:mod:`dlexam.svhn.training.runs`): :func:`agree` (every
+rank that says why a run stops, which marks it said (:func:`have_said_it`) for the others to wait for
+(:func:`wait_for_the_speaker`). For `svhn train`'s run (:mod:`dlexam.svhn.training.runs`): :func:`agree` (every
 rank's outcome of making the run ready, one refusal for all), :func:`same_on_every_rank` (the same data and
 settings), :func:`peer_lost` (a collective failed because another rank is gone) and :func:`leave_group`.
 """
