@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from .client import Server, train_tiny_sorter
+
+SERVE_TESTS = Path(__file__).parent
+# the fixtures of tests that run an event loop in this thread: test_in_process.py's app, driven with asyncio.run
+NEEDS_FREE_LOOP = frozenset({"app_state"})
 
 
 @pytest.fixture(scope="session")
@@ -22,12 +28,14 @@ def server(sort_run):
 
 
 class Chromium:
-    """One Chromium for a run of consecutive test files that use it (each used to launch its own: about a second
-    each, 17 files). It is closed before a test of another file that does not ask for it, and at the session's end:
-    while Playwright's sync API is open its event loop counts as running in this thread, so asyncio.run (as
-    test_in_process.py calls it) and a second sync_playwright (tests/report's) would fail; they never meet it, as
-    they never met the module-scoped browser this replaces. A file starts with no context of an earlier file's open
-    (one left by a failed test)."""
+    """One Chromium for the test files of tests/serve that use it (each used to launch its own: about a second each,
+    17 files). It stays open across the tests of tests/serve that do not use it, and is closed before a test
+    elsewhere, before a test that runs an event loop in this thread (NEEDS_FREE_LOOP: test_in_process.py's app,
+    also driven from test_geoff_own_heads.py), and at the session's end: while Playwright's sync API is open its
+    event loop counts as running in this thread, so asyncio.run and a second sync_playwright (tests/report's) would
+    fail; they never meet it. (Until 2026-12-08 it was closed before every test of another file that did not ask
+    for it, and launched again for the next file that did.) A file starts with no context of an earlier file's
+    open (one left by a failed test)."""
 
     def __init__(self):
         self.playwright = None  # the entered sync_playwright() context manager
@@ -76,8 +84,11 @@ class Chromium:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item):
-        if self.browser is not None and getattr(item, "module", None) is not self.module and \
-                "browser" not in getattr(item, "fixturenames", ()):
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if self.browser is None or "browser" in fixtures:
+            return
+        module = getattr(item, "module", None)
+        if module is None or Path(module.__file__).parent != SERVE_TESTS or fixtures & NEEDS_FREE_LOOP:
             self.close()
 
     def pytest_sessionfinish(self):
