@@ -101,9 +101,9 @@ def states(port: int):
 
 
 WIDTHS = (360, 500, 700, 800, 1280)  # the page never scrolls sideways at any of these
-# axe reads the page at one width of each layout band of style.css (its @media max-widths: 599, 799): a phone's,
+# axe reads the page at one width of each layout band of style.css (its @media max-widths: 600, 799): a phone's,
 # a tablet's and a desktop's. Within a band the same rules apply, so axe's reading differs only where text wraps;
-# until 2026-12-08 axe read 360, 500, 800 and 1280 px (two in each of two bands, none in 600-799)
+# until 2026-12-08 axe read 360, 500, 800 and 1280 px (two in each of two bands, none in 601-799)
 AXE_WIDTHS = (360, 700, 1280)
 STYLE = Path(__file__).parents[2] / "src" / "dlexam" / "serve" / "static" / "style.css"
 
