@@ -77,7 +77,7 @@ class Parser(argparse.ArgumentParser):
         flag as the library's refusals do: "--epochs must be a whole number in [1, 100000], got 0" (argparse's
         words: "argument --epochs: must be ...")."""
         message = _FLAG_RANGE.sub(r"\1 must be", message, count=1)
-        rank = _torchrun_rank(self._defaults.get("distributed", False))  # every rank read the same flags: rank 0 says it
+        rank = _torchrun_rank(self._defaults.get("distributed", False))  # every rank read the same flags: rank 0 says
         _say_once(rank, rank not in (None, 0), f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)")
         self.exit(2)
 
